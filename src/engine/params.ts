@@ -1,0 +1,152 @@
+/**
+ * The spectrogram parameters (SPEC §2) and the one zod schema that validates them for the
+ * library, the CLI and the HTTP API alike. Names and defaults follow Whombat's schemas so a
+ * Whombat user finds the same knobs here.
+ */
+import { z } from "zod";
+
+/** Windows accepted by `window`, spelled as `scipy.signal.get_window` spells them. */
+export const WINDOWS = [
+  "boxcar", "triang", "bartlett", "flattop", "parzen", "bohman", "blackman",
+  "blackmanharris", "nuttall", "barthann", "hamming", "hann", "kaiser",
+] as const;
+export type WindowName = (typeof WINDOWS)[number];
+
+/** Value scales of SPEC §3.8. */
+export const SCALES = ["amplitude", "power", "dB"] as const;
+export type Scale = (typeof SCALES)[number];
+
+/** Colormaps of SPEC §3.10 (tables generated from matplotlib by scripts/colormaps.py). */
+export const COLORMAPS = [
+  "gray", "viridis", "magma", "inferno", "plasma", "cividis", "twilight", "cubehelix", "cool",
+] as const;
+export type ColormapName = (typeof COLORMAPS)[number];
+
+// Query strings and command lines deliver text; these accept a value or its text form, and
+// leave anything else untouched so that zod reports it with the field's name.
+const NUMERIC_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+const toNumber = (v: unknown) =>
+  typeof v === "string" && NUMERIC_TEXT.test(v.trim()) ? Number(v.trim()) : v;
+const TRUE_TEXT = new Set(["true", "1", "yes", "on"]);
+const FALSE_TEXT = new Set(["false", "0", "no", "off"]);
+const toBoolean = (v: unknown) => {
+  if (typeof v !== "string") return v;
+  const t = v.trim().toLowerCase();
+  return TRUE_TEXT.has(t) ? true : FALSE_TEXT.has(t) ? false : v;
+};
+const toNullable = (v: unknown) => (v === "" || v === "null" ? null : toNumber(v));
+
+const number = () => z.preprocess(toNumber, z.number({ error: "must be a number" }).finite());
+const boolean = () => z.preprocess(toBoolean, z.boolean({ error: "must be true or false" }));
+const frequency = () => z.preprocess(toNullable, z.number({ error: "must be a number of Hz or null" }).finite().nullable());
+
+/** Field-by-field schema; cross-field rules are added in `paramsSchema` below. */
+const fields = {
+  // audio
+  /** Resample the whole recording to `samplerate` before the STFT (scipy resample_poly). */
+  resample: boolean().default(false),
+  /** Target rate in Hz when `resample` is true. */
+  samplerate: z.preprocess(toNumber, z.number({ error: "must be a number" }).int("must be an integer").positive("must be > 0")).default(44100),
+  /** High-pass edge in Hz (Butterworth); null for none. */
+  low_freq: frequency().refine((v) => v === null || v >= 0, "must be >= 0").default(null),
+  /** Low-pass edge in Hz (Butterworth); null for none. */
+  high_freq: frequency().refine((v) => v === null || v > 0, "must be > 0").default(null),
+  /** Butterworth order of the band filter. */
+  filter_order: z.preprocess(toNumber, z.number({ error: "must be a number" }).int("must be an integer").min(1, "must be between 1 and 16").max(16, "must be between 1 and 16")).default(5),
+  // stft
+  /** Window length in seconds; nperseg = floor(window_size * samplerate). */
+  window_size: number().refine((v) => v > 0, "must be > 0").default(0.025),
+  /** Hop as a fraction of window_size: 0 < hop_size <= 1. */
+  hop_size: number().refine((v) => v > 0 && v <= 1, "must be > 0 and <= 1").default(0.5),
+  /** Taper, as scipy.signal.get_window names it (periodic). */
+  window: z.enum(WINDOWS, { error: `must be one of ${WINDOWS.join(", ")}` }).default("hann"),
+  /** Shape parameter of the kaiser window. */
+  kaiser_beta: number().refine((v) => v > 0, "must be > 0").default(14),
+  // amplitude
+  /** Value scale of the output. */
+  scale: z.enum(SCALES, { error: `must be one of ${SCALES.join(", ")}` }).default("dB"),
+  /** Clip dB values to [min_dB, max_dB]. */
+  clamp: boolean().default(false),
+  /** Lower dB bound for clamping and for mapping to colours. */
+  min_dB: number().refine((v) => v <= 0, "must be <= 0").default(-100),
+  /** Upper dB bound for clamping and for mapping to colours. */
+  max_dB: number().refine((v) => v <= 0, "must be <= 0").default(0),
+  /** Divide by the whole recording's maximum (after PCEN). */
+  normalize: boolean().default(true),
+  // spectrogram
+  /** Channel to analyse (0-based). */
+  channel: z.preprocess(toNumber, z.number({ error: "must be a number" }).int("must be an integer").min(0, "must be >= 0")).default(0),
+  /** Colour table for images. */
+  cmap: z.enum(COLORMAPS, { error: `must be one of ${COLORMAPS.join(", ")}` }).default("gray"),
+  /** Per-channel energy normalization (Wang et al. 2017) before scaling. */
+  pcen: boolean().default(true),
+  // pcen
+  /** Smoother coefficient s of PCEN: 0 < s < 1. */
+  pcen_smooth: number().refine((v) => v > 0 && v < 1, "must be > 0 and < 1").default(0.025),
+  /** Gain (alpha) of PCEN. */
+  pcen_gain: number().refine((v) => v >= 0, "must be >= 0").default(0.98),
+  /** Bias (delta) of PCEN. */
+  pcen_bias: number().refine((v) => v > 0, "must be > 0").default(2),
+  /** Power (r) of PCEN. */
+  pcen_power: number().refine((v) => v > 0, "must be > 0").default(0.5),
+  /** Epsilon of PCEN, keeps the smoother away from 0. */
+  pcen_eps: number().refine((v) => v > 0, "must be > 0").default(1e-6),
+};
+
+/**
+ * The shared schema: unknown fields are rejected (a typo must not silently fall back to a
+ * default), cross-field rules name the field they blame.
+ */
+export const paramsSchema = z
+  .strictObject(fields, { error: (iss) => (iss.code === "unrecognized_keys" ? `unknown parameter(s): ${iss.keys.join(", ")}` : undefined) })
+  .superRefine((p, ctx) => {
+    if (p.low_freq !== null && p.high_freq !== null && !(p.high_freq > p.low_freq)) {
+      ctx.addIssue({ code: "custom", path: ["high_freq"], message: `must be > low_freq (${p.low_freq} Hz)` });
+    }
+    if (!(p.min_dB < p.max_dB)) {
+      ctx.addIssue({ code: "custom", path: ["min_dB"], message: `must be < max_dB (${p.max_dB})` });
+    }
+  });
+
+/** Fully specified, validated parameters. */
+export type Params = z.output<typeof paramsSchema>;
+/** What callers may pass: any subset, values or their text forms. */
+export type ParamsInput = z.input<typeof paramsSchema>;
+
+/** The names of all parameters, in SPEC order. */
+export const PARAM_NAMES = Object.keys(fields) as (keyof Params)[];
+
+/** A parameter value was rejected; `message` names every offending field and its rule. */
+export class ParamsError extends Error {
+  constructor(readonly issues: { field: string; message: string }[]) {
+    super(issues.map((i) => `${i.field}: ${i.message}`).join("; "));
+    this.name = "ParamsError";
+  }
+}
+
+/** Validates `input` (any subset of the parameters) and fills in the defaults. */
+export function parseParams(input: unknown = {}): Params {
+  const result = paramsSchema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  throw new ParamsError(
+    result.error.issues.map((i) => ({ field: i.path.length ? i.path.join(".") : "params", message: i.message })),
+  );
+}
+
+/**
+ * Rules that need the recording: frequencies below Nyquist, a channel that exists, and an
+ * FFT length within bounds. `samplerate` is the rate the STFT runs at (after time expansion
+ * and resampling).
+ */
+export function checkParamsForRecording(p: Params, recording: { samplerate: number; channels: number }, limits = { maxFftLength: 1 << 20 }): void {
+  const issues: { field: string; message: string }[] = [];
+  const fs = p.resample ? p.samplerate : recording.samplerate;
+  const nyquist = fs / 2;
+  if (p.low_freq !== null && !(p.low_freq < nyquist)) issues.push({ field: "low_freq", message: `must be < Nyquist (${nyquist} Hz)` });
+  if (p.high_freq !== null && !(p.high_freq <= nyquist)) issues.push({ field: "high_freq", message: `must be <= Nyquist (${nyquist} Hz)` });
+  if (p.channel >= recording.channels) issues.push({ field: "channel", message: `must be < channels (${recording.channels})` });
+  const nperseg = Math.trunc(p.window_size * fs);
+  if (nperseg < 2) issues.push({ field: "window_size", message: `gives ${nperseg} samples at ${fs} Hz; needs at least 2` });
+  else if (nperseg > limits.maxFftLength) issues.push({ field: "window_size", message: `gives ${nperseg} samples at ${fs} Hz; the limit is ${limits.maxFftLength}` });
+  if (issues.length) throw new ParamsError(issues);
+}

@@ -1,0 +1,23 @@
+/**
+ * Loads the DSP core. The module is compiled once per process (workers receive the compiled
+ * `WebAssembly.Module` instead of recompiling) and instantiated through asc's generated raw
+ * bindings (`build/sonotile.js`), the maintained path on asc 0.28.
+ */
+import { readFileSync } from "node:fs";
+import { instantiate } from "../../build/sonotile.js";
+
+export type Core = Awaited<ReturnType<typeof instantiate>>;
+
+/** Location of the compiled core, next to its bindings. */
+export const WASM_URL = new URL("../../build/sonotile.wasm", import.meta.url);
+
+/** The compiled module of this process; pass it to workers in `workerData`. */
+export const wasmModule: WebAssembly.Module = new WebAssembly.Module(readFileSync(WASM_URL));
+
+/** A fresh instance of the core (own memory); used by worker threads. */
+export function instantiateCore(module: WebAssembly.Module = wasmModule): Promise<Core> {
+  return instantiate(module, {});
+}
+
+/** The instance used by the calling thread's synchronous library API. */
+export const core: Core = await instantiateCore();
