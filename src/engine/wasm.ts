@@ -16,7 +16,7 @@ export const wasmModule: WebAssembly.Module = new WebAssembly.Module(readFileSyn
 
 /** A fresh instance of the core (own memory); used by worker threads. */
 export function instantiateCore(module: WebAssembly.Module = wasmModule): Promise<Core> {
-  return instantiate(module, {});
+  return instantiate(module, { env: {} });
 }
 
 /** The instance used by the calling thread's synchronous library API. */
