@@ -1,0 +1,44 @@
+/**
+ * What the audio input layer hands to the rest of sonotile. Readers report the file as
+ * stored (`samplerate` is the stored rate fs_file); time expansion (SPEC §3.2) is applied by
+ * the engine façade, not here.
+ */
+
+/** Facts about a recording as stored. */
+export interface AudioInfo {
+  /** Container, e.g. "wav", "rf64", "w64", "aiff", "flac", "mp3", "ogg". */
+  container: string;
+  /** Sample encoding, e.g. "pcm_16", "pcm_u8", "float", "double", "alaw", "ulaw", "ima_adpcm", "vorbis". */
+  encoding: string;
+  /** Stored sample rate in Hz (before time expansion). */
+  samplerate: number;
+  channels: number;
+  /** Sample frames per channel. */
+  frames: number;
+  /** frames / samplerate, seconds as stored. */
+  duration: number;
+  /** Bits per stored sample, null for compressed codecs. */
+  bitsPerSample: number | null;
+  /** Metadata found in the file (GUANO fields, bext, LIST/INFO), keyed by their own names. */
+  metadata: Record<string, unknown>;
+}
+
+/** Random access to a recording's samples. */
+export interface AudioReader {
+  readonly info: AudioInfo;
+  /**
+   * Samples of one channel for frames [start, start + count), decoded to [-1, 1) as libsndfile
+   * does (SPEC §3.1). The range is clipped to the recording: the result may be shorter than
+   * `count` (empty past the end). Reads only the bytes that range needs where the format
+   * allows (PCM families).
+   */
+  read(channel: number, start: number, count: number): Promise<Float32Array>;
+  /** Releases the file handle. */
+  close(): Promise<void>;
+}
+
+/** A file that cannot be decoded: its message says what is wrong (CLI exit code 1). */
+export class AudioFormatError extends Error {
+  override name = "AudioFormatError";
+  readonly exitCode = 1;
+}
