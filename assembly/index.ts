@@ -1,3 +1,5 @@
 // The sonotile DSP core: everything that touches samples runs here, behind plain-pointer
 // entry points that the TypeScript engine façade (src/engine) drives.
 export * from "./memory";
+export { windowFill } from "./window";
+export { colorIndex } from "./colormap";

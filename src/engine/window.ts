@@ -1,0 +1,35 @@
+/**
+ * Analysis windows: `scipy.signal.get_window(name, n)` with fftbins=True, i.e. the periodic
+ * form (SPEC §3.5). Computed in f64 by the core (assembly/window.ts), returned as float32.
+ */
+import { WINDOWS, type WindowName } from "./params.js";
+import { core } from "./wasm.js";
+
+/** Default kaiser shape parameter (SPEC §2 `kaiser_beta`). */
+const DEFAULT_KAISER_BETA = 14;
+
+/** Largest window computed here (the FFT length limit of checkParamsForRecording). */
+export const MAX_WINDOW_LENGTH = 1 << 20;
+
+/**
+ * The periodic window `name` of `n` samples, as `scipy.signal.get_window(name, n)`
+ * (`("kaiser", beta)` for kaiser).
+ * @param name one of WINDOWS
+ * @param n length, an integer in [1, MAX_WINDOW_LENGTH]
+ * @param beta kaiser shape parameter, finite and ≥ 0; ignored by the other windows
+ */
+export function getWindow(name: WindowName, n: number, beta: number = DEFAULT_KAISER_BETA): Float32Array {
+  const kind = WINDOWS.indexOf(name);
+  if (kind < 0) throw new RangeError(`unknown window "${String(name)}"; expected one of ${WINDOWS.join(", ")}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WINDOW_LENGTH) {
+    throw new RangeError(`window length must be an integer in [1, ${MAX_WINDOW_LENGTH}], got ${n}`);
+  }
+  if (!Number.isFinite(beta) || beta < 0) throw new RangeError(`kaiser beta must be a finite number >= 0, got ${beta}`);
+  const ptr = core.alloc(n * 4);
+  try {
+    core.windowFill(kind, n, beta, ptr);
+    return new Float32Array(core.memory.buffer, ptr, n).slice();
+  } finally {
+    core.free(ptr);
+  }
+}
