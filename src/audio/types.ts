@@ -21,6 +21,8 @@ export interface AudioInfo {
   bitsPerSample: number | null;
   /** Metadata found in the file (GUANO fields, bext, LIST/INFO), keyed by their own names. */
   metadata: Record<string, unknown>;
+  /** Size of the file in bytes (optional: absent for sources without one). */
+  fileSize?: number;
 }
 
 /** Random access to a recording's samples. */

@@ -1,0 +1,59 @@
+/**
+ * sonotile's audio input: open any supported recording for ranged reads (`openAudio`), or
+ * decode it whole (`decode`, SPEC §8b). Formats are recognised by their content, never by the
+ * file name.
+ */
+import { BlockReader } from "./reader.js";
+import { parseRiff, sniffRiff } from "./riff.js";
+import { memorySource, openFileSource, type ByteSource } from "./source.js";
+import { AudioFormatError, type AudioReader } from "./types.js";
+
+export { AudioFormatError } from "./types.js";
+export type { AudioInfo, AudioReader } from "./types.js";
+
+/** A whole recording decoded: one Float32Array of `frames` samples per channel (SPEC §8b). */
+export interface DecodedAudio {
+  samplerate: number;
+  channels: number;
+  frames: number;
+  data: Float32Array[];
+}
+
+/** Opens a reader over an already-open byte source; closes the source if the header is bad. */
+async function openSource(src: ByteSource, name: string): Promise<AudioReader> {
+  try {
+    const head = await src.read(0, 64);
+    const riff = sniffRiff(head);
+    if (riff) return new BlockReader(src, await parseRiff(src, riff), src.size);
+    if (src.size === 0) throw new AudioFormatError("file is empty");
+    throw new AudioFormatError("not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)");
+  } catch (err) {
+    await src.close();
+    if (err instanceof AudioFormatError) throw new AudioFormatError(`${name}: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * Opens `path` for random access. The file stays open until `reader.close()`.
+ * @throws AudioFormatError when the file is missing, unreadable or not a supported recording.
+ */
+export async function openAudio(path: string): Promise<AudioReader> {
+  return openSource(await openFileSource(path), path);
+}
+
+/**
+ * Decodes a whole recording (a path or the file's bytes) to float32, channel by channel, as
+ * `soundfile.read(path, dtype="float32")` does (its array transposed).
+ */
+export async function decode(input: string | Uint8Array): Promise<DecodedAudio> {
+  const reader = typeof input === "string" ? await openAudio(input) : await openSource(memorySource(input), "<buffer>");
+  try {
+    const { samplerate, channels, frames } = reader.info;
+    const data: Float32Array[] = [];
+    for (let c = 0; c < channels; c++) data.push(await reader.read(c, 0, frames));
+    return { samplerate, channels, frames, data };
+  } finally {
+    await reader.close();
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * What a container parser finds (WAV, RF64, Wave64, AIFF): where the sample data lies and how to
+ * decode it. `BlockReader` (reader.ts) turns any layout into ranged reads.
+ */
+import { convertSamples, SAMPLE_BYTES, type SampleFormat } from "./pcm.js";
+import { AudioFormatError } from "./types.js";
+
+/**
+ * A codec that decodes fixed-size blocks independently: PCM (one frame per block) and the ADPCM
+ * family (a block header carries the full decoder state, so any block decodes on its own — this
+ * is what makes their ranged reads cheap).
+ */
+export interface BlockCodec {
+  /** Frames one block decodes to. */
+  readonly framesPerBlock: number;
+  /** Bytes of one block, all channels. */
+  readonly bytesPerBlock: number;
+  /** Decodes `blocks` whole blocks found at the start of `bytes`; writes `channel` to `out[0 .. blocks·framesPerBlock)`. */
+  decode(bytes: Uint8Array, blocks: number, channel: number, out: Float32Array): void;
+}
+
+export interface Layout {
+  container: string;
+  encoding: string;
+  samplerate: number;
+  channels: number;
+  bitsPerSample: number | null;
+  /** Frames per channel that the reader exposes (libsndfile's `frames`). */
+  frames: number;
+  /** Absolute byte offset of the first block. */
+  dataOffset: number;
+  codec: BlockCodec;
+  metadata: Record<string, unknown>;
+}
+
+/** Interleaved PCM: a frame is one block. */
+export function pcmCodec(format: SampleFormat, littleEndian: boolean, channels: number): BlockCodec {
+  const width = SAMPLE_BYTES[format];
+  const frameBytes = width * channels;
+  return {
+    framesPerBlock: 1,
+    bytesPerBlock: frameBytes,
+    decode(bytes, blocks, channel, out) {
+      convertSamples(format, littleEndian, bytes, channel * width, frameBytes, out, 0, blocks);
+    },
+  };
+}
+
+/** Upper bounds that reject absurd headers before anything is sized by them. */
+export const LIMITS = {
+  /** libsndfile's SF_MAX_CHANNELS. */
+  maxChannels: 1024,
+  /** Largest believable sample rate (Hz). Ultrasonic recorders top out near 1 MHz. */
+  maxSamplerate: 100_000_000,
+  /** Largest block an ADPCM header may declare (bytes). */
+  maxBlockBytes: 1 << 20,
+} as const;
+
+/** Rejects a channel count / sample rate that no decoder could use; names the container. */
+export function checkBasics(container: string, channels: number, samplerate: number): void {
+  if (!Number.isInteger(channels) || channels < 1) throw new AudioFormatError(`${container}: header declares ${channels} channels`);
+  if (channels > LIMITS.maxChannels) throw new AudioFormatError(`${container}: ${channels} channels is more than the ${LIMITS.maxChannels} supported`);
+  if (!(samplerate > 0) || !Number.isFinite(samplerate)) throw new AudioFormatError(`${container}: header declares sample rate ${samplerate}`);
+  if (samplerate > LIMITS.maxSamplerate) throw new AudioFormatError(`${container}: sample rate ${samplerate} Hz is implausible`);
+}

@@ -1,0 +1,67 @@
+/**
+ * Ranged reads over a block layout (PCM and ADPCM in WAV, RF64, Wave64, AIFF): reading frames
+ * [start, start + count) fetches only the blocks that cover them, in batches of at most
+ * `BATCH_BYTES`, and converts them in one pass.
+ */
+import type { Layout } from "./layout.js";
+import type { ByteSource } from "./source.js";
+import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
+
+/** Bytes fetched per positioned read: bounds temporary memory whatever range is asked for. */
+const BATCH_BYTES = 4 << 20;
+
+/** Checks the arguments of `AudioReader.read` (programming errors, hence RangeError) and clips the range. */
+export function clipRange(info: AudioInfo, channel: number, start: number, count: number): [number, number] {
+  if (!Number.isInteger(channel) || channel < 0 || channel >= info.channels)
+    throw new RangeError(`channel ${channel} out of range: the recording has ${info.channels} channel(s)`);
+  if (!Number.isInteger(start) || start < 0) throw new RangeError(`start frame must be a non-negative integer, got ${start}`);
+  if (!Number.isInteger(count) || count < 0) throw new RangeError(`frame count must be a non-negative integer, got ${count}`);
+  const s = Math.min(start, info.frames);
+  return [s, Math.min(info.frames, s + count)];
+}
+
+export class BlockReader implements AudioReader {
+  readonly info: AudioInfo;
+
+  constructor(private readonly src: ByteSource, private readonly layout: Layout, fileSize: number) {
+    const { container, encoding, samplerate, channels, frames, bitsPerSample, metadata } = layout;
+    this.info = { container, encoding, samplerate, channels, frames, duration: frames / samplerate, bitsPerSample, metadata, fileSize };
+  }
+
+  /** Bytes fetched from the file so far. */
+  get bytesRead(): number {
+    return this.src.bytesRead;
+  }
+
+  async read(channel: number, start: number, count: number): Promise<Float32Array> {
+    const [s, e] = clipRange(this.info, channel, start, count);
+    const out = new Float32Array(e - s);
+    if (e === s) return out;
+    const { codec, dataOffset } = this.layout;
+    const fpb = codec.framesPerBlock;
+    const bpb = codec.bytesPerBlock;
+    const firstBlock = Math.floor(s / fpb);
+    const endBlock = Math.ceil(e / fpb);
+    const batch = Math.max(1, Math.floor(BATCH_BYTES / bpb));
+    // PCM decodes straight into `out`; multi-frame blocks go through a scratch buffer and are trimmed.
+    const scratch = fpb === 1 ? null : new Float32Array(Math.min(batch, endBlock - firstBlock) * fpb);
+    for (let b = firstBlock; b < endBlock; b += batch) {
+      const nb = Math.min(batch, endBlock - b);
+      const bytes = await this.src.read(dataOffset + b * bpb, nb * bpb);
+      if (bytes.length < nb * bpb) throw new AudioFormatError(`file ended early: sample data stops at byte ${dataOffset + b * bpb + bytes.length}`);
+      if (scratch === null) {
+        codec.decode(bytes, nb, channel, out.subarray(b - s));
+      } else {
+        codec.decode(bytes, nb, channel, scratch);
+        const from = Math.max(s, b * fpb);
+        const to = Math.min(e, (b + nb) * fpb);
+        out.set(scratch.subarray(from - b * fpb, to - b * fpb), from - s);
+      }
+    }
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.src.close();
+  }
+}

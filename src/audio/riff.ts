@@ -1,0 +1,245 @@
+/**
+ * WAV-family containers: RIFF WAVE (and its big-endian twin RIFX), RF64/BW64 (EBU Tech 3306: the
+ * real sizes of a > 4 GiB file live in a `ds64` chunk) and Sony Wave64 (GUID chunk ids, 64-bit
+ * sizes). All share the `fmt ` chunk (WAVEFORMATEX / WAVE_FORMAT_EXTENSIBLE), so one parser walks
+ * the chunk list and hands `fmt ` to `waveCodec`.
+ *
+ * Every size read from the file is checked against the real file size before it is used.
+ */
+import { adpcmCodecFromWaveFormat } from "./adpcm.js";
+import { checkBasics, LIMITS, pcmCodec, type BlockCodec, type Layout } from "./layout.js";
+import { parseBext, parseGuano, parseListInfo } from "./metadata.js";
+import type { SampleFormat } from "./pcm.js";
+import type { ByteSource } from "./source.js";
+import { AudioFormatError } from "./types.js";
+
+/** Largest metadata/format chunk read into memory; bigger ones are skipped (their content is not needed). */
+const MAX_META_CHUNK = 1 << 20;
+/** A file with more chunks than this is not a recording (and walking it could take forever). */
+const MAX_CHUNKS = 100_000;
+
+// Wave64 chunk GUIDs: the first four bytes spell the RIFF id; the rest is one of two fixed tails.
+const W64_TAIL = [0xf3, 0xac, 0xd3, 0x11, 0x8c, 0xd1, 0x00, 0xc0, 0x4f, 0x8e, 0xdb, 0x8a];
+const W64_RIFF_TAIL = [0x2e, 0x91, 0xcf, 0x11, 0xa5, 0xd6, 0x28, 0xdb, 0x04, 0xc1, 0x00, 0x00];
+
+/** The codec names of WAVE format tags sonotile does not decode, for a useful error. */
+const KNOWN_UNSUPPORTED: Record<number, string> = {
+  0x0031: "GSM 6.10",
+  0x0040: "G.721 ADPCM",
+  0x0050: "MPEG",
+  0x0055: "MPEG Layer 3",
+  0x0064: "G.726 ADPCM",
+  0x0092: "Dolby AC3",
+  0x0161: "WMA",
+  0xf1ac: "FLAC",
+};
+
+function fourcc(b: Uint8Array, at: number): string {
+  return String.fromCharCode(b[at], b[at + 1], b[at + 2], b[at + 3]);
+}
+
+function u64(view: DataView, at: number, le: boolean): number {
+  const lo = view.getUint32(at + (le ? 0 : 4), le);
+  const hi = view.getUint32(at + (le ? 4 : 0), le);
+  return hi * 2 ** 32 + lo; // exact below 2^53 bytes (8 PiB); larger fails the file-size checks
+}
+
+export type RiffKind = "wav" | "rifx" | "rf64" | "w64";
+
+/** Identifies a WAV-family file from its first 16 bytes, or null. */
+export function sniffRiff(head: Uint8Array): RiffKind | null {
+  if (head.length < 12) return null;
+  const id = fourcc(head, 0);
+  const form = fourcc(head, 8);
+  if (id === "RIFF" && form === "WAVE") return "wav";
+  if (id === "RIFX" && form === "WAVE") return "rifx";
+  if ((id === "RF64" || id === "BW64") && form === "WAVE") return "rf64";
+  if (id === "riff" && head.length >= 16 && W64_RIFF_TAIL.every((v, i) => head[4 + i] === v)) return "w64";
+  return null;
+}
+
+/** The decoded `fmt ` chunk. */
+export interface WaveFormat {
+  /** Format tag, with WAVE_FORMAT_EXTENSIBLE resolved to its sub-format's tag. */
+  tag: number;
+  extensible: boolean;
+  channels: number;
+  samplerate: number;
+  blockAlign: number;
+  bitsPerSample: number;
+  /** The whole chunk, for codec-specific extensions (ADPCM coefficients). */
+  raw: Uint8Array;
+  littleEndian: boolean;
+}
+
+export function parseWaveFormat(raw: Uint8Array, littleEndian: boolean, container: string): WaveFormat {
+  if (raw.length < 16) throw new AudioFormatError(`${container}: fmt chunk is ${raw.length} bytes, needs at least 16`);
+  const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  let tag = v.getUint16(0, littleEndian);
+  const extensible = tag === 0xfffe;
+  if (extensible) {
+    // WAVEFORMATEXTENSIBLE: cbSize(2) validBits(2) channelMask(4) SubFormat GUID(16) whose first 2 bytes are the tag.
+    if (raw.length < 40) throw new AudioFormatError(`${container}: WAVE_FORMAT_EXTENSIBLE fmt chunk is ${raw.length} bytes, needs 40`);
+    tag = v.getUint16(24, littleEndian);
+  }
+  const fmt: WaveFormat = {
+    tag,
+    extensible,
+    channels: v.getUint16(2, littleEndian),
+    samplerate: v.getUint32(4, littleEndian),
+    blockAlign: v.getUint16(12, littleEndian),
+    bitsPerSample: v.getUint16(14, littleEndian),
+    raw,
+    littleEndian,
+  };
+  checkBasics(container, fmt.channels, fmt.samplerate);
+  if (fmt.blockAlign === 0) throw new AudioFormatError(`${container}: fmt chunk declares block align 0`);
+  return fmt;
+}
+
+interface WaveCodec {
+  codec: BlockCodec;
+  encoding: string;
+  bits: number | null;
+}
+
+/** Picks the decoder for a `fmt ` chunk, checking that its numbers agree with each other. */
+export function waveCodec(fmt: WaveFormat, container: string): WaveCodec {
+  const { tag, channels, bitsPerSample: bits, blockAlign, littleEndian } = fmt;
+  const plain = (format: SampleFormat, encoding: string, width: number): WaveCodec => {
+    if (blockAlign !== width * channels)
+      throw new AudioFormatError(`${container}: block align ${blockAlign} does not match ${channels} channels × ${width} bytes (${bits}-bit ${encoding})`);
+    return { codec: pcmCodec(format, littleEndian, channels), encoding, bits };
+  };
+  switch (tag) {
+    case 0x0001: {
+      // Integer PCM: samples sit in ceil(bits/8)-byte containers and libsndfile scales by the container width.
+      if (bits < 1 || bits > 32) throw new AudioFormatError(`${container}: ${bits}-bit integer PCM is not a valid bit depth`);
+      const width = Math.ceil(bits / 8);
+      const format = (["u8", "s16", "s24", "s32"] as const)[width - 1];
+      return plain(format, width === 1 ? "pcm_u8" : `pcm_${width * 8}`, width);
+    }
+    case 0x0003:
+      if (bits === 32) return plain("f32", "float", 4);
+      if (bits === 64) return plain("f64", "double", 8);
+      throw new AudioFormatError(`${container}: ${bits}-bit IEEE float is not a valid bit depth (32 or 64)`);
+    case 0x0006:
+    case 0x0007:
+      if (bits !== 8) throw new AudioFormatError(`${container}: G.711 ${tag === 6 ? "A-law" : "µ-law"} with ${bits} bits per sample (must be 8)`);
+      return tag === 6 ? plain("alaw", "alaw", 1) : plain("ulaw", "ulaw", 1);
+    case 0x0002:
+    case 0x0011:
+      return adpcmCodecFromWaveFormat(fmt, container);
+    default: {
+      const name = KNOWN_UNSUPPORTED[tag];
+      throw new AudioFormatError(`${container}: unsupported codec, format tag 0x${tag.toString(16).padStart(4, "0")}${name ? ` (${name})` : ""}`);
+    }
+  }
+}
+
+interface Chunk {
+  id: string;
+  /** Offset of the chunk body. */
+  body: number;
+  /** Body size in bytes as declared. */
+  size: number;
+}
+
+/** Parses a WAV/RIFX/RF64/W64 header into a layout; only chunk headers and small metadata chunks are read. */
+export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout> {
+  const container = kind === "rifx" ? "wav" : kind;
+  const le = kind !== "rifx";
+  const w64 = kind === "w64";
+  const headerBytes = w64 ? 24 : 8;
+  const first = w64 ? 40 : 12;
+
+  let fmt: WaveFormat | null = null;
+  let data: Chunk | null = null;
+  let ds64: { dataSize: number } | null = null;
+  const metadata: Record<string, unknown> = {};
+
+  let at = first;
+  for (let n = 0; at + headerBytes <= src.size; n++) {
+    if (n >= MAX_CHUNKS) throw new AudioFormatError(`${container}: more than ${MAX_CHUNKS} chunks`);
+    const h = await src.read(at, headerBytes);
+    const hv = new DataView(h.buffer, h.byteOffset, h.byteLength);
+    let chunk: Chunk;
+    if (w64) {
+      const known = W64_TAIL.every((b, i) => h[4 + i] === b) || W64_RIFF_TAIL.every((b, i) => h[4 + i] === b);
+      const total = u64(hv, 16, true); // Wave64 sizes include the 24-byte header
+      if (total < 24) {
+        if (data) break; // trailing garbage after the audio
+        throw new AudioFormatError(`w64: chunk at byte ${at} declares size ${total}, less than its own header`);
+      }
+      chunk = { id: known ? fourcc(h, 0).trim() : "?", body: at + 24, size: total - 24 };
+    } else {
+      chunk = { id: fourcc(h, 0), body: at + 8, size: hv.getUint32(4, le) };
+    }
+    // RF64 puts 0xFFFFFFFF in the 32-bit field and the real data size in ds64.
+    if (kind === "rf64" && chunk.id === "data" && chunk.size === 0xffffffff) {
+      if (!ds64) throw new AudioFormatError("rf64: data chunk size is 0xFFFFFFFF but there is no ds64 chunk before it");
+      chunk.size = ds64.dataSize;
+    }
+    const remaining = src.size - chunk.body;
+    if (chunk.size > remaining) {
+      if (chunk.id === "data" || !data)
+        throw new AudioFormatError(
+          `${container}: '${chunk.id}' chunk at byte ${at} declares ${chunk.size} bytes but only ${Math.max(0, remaining)} remain in the file (truncated or corrupt)`,
+        );
+      break; // a damaged chunk after the audio: keep the audio, ignore the rest
+    }
+
+    switch (chunk.id) {
+      case "ds64": {
+        if (kind !== "rf64") break;
+        if (chunk.size < 28) throw new AudioFormatError(`rf64: ds64 chunk is ${chunk.size} bytes, needs 28`);
+        const b = await src.read(chunk.body, 28);
+        const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+        ds64 = { dataSize: u64(v, 8, true) };
+        break;
+      }
+      case "fmt":
+      case "fmt ": {
+        if (chunk.size > 4096) throw new AudioFormatError(`${container}: fmt chunk of ${chunk.size} bytes is implausible`);
+        fmt = parseWaveFormat(await src.read(chunk.body, chunk.size), le, container);
+        break;
+      }
+      case "data":
+        if (!data) data = chunk;
+        break;
+      default:
+        if (chunk.size <= MAX_META_CHUNK) await readMetadataChunk(src, chunk, metadata);
+    }
+    // RIFF pads chunks to even sizes; Wave64 aligns to 8 bytes.
+    const align = w64 ? 8 : 2;
+    at = chunk.body + Math.ceil(chunk.size / align) * align;
+  }
+
+  if (!fmt) throw new AudioFormatError(`${container}: no fmt chunk`);
+  if (!data) throw new AudioFormatError(`${container}: no data chunk`);
+  const { codec, encoding, bits } = waveCodec(fmt, container);
+  const blocks = Math.floor(data.size / codec.bytesPerBlock);
+  return {
+    container,
+    encoding,
+    samplerate: fmt.samplerate,
+    channels: fmt.channels,
+    bitsPerSample: bits,
+    frames: blocks * codec.framesPerBlock,
+    dataOffset: data.body,
+    codec,
+    metadata: { ...metadata, ...(fmt.extensible ? { extensible: true } : {}) },
+  };
+}
+
+async function readMetadataChunk(src: ByteSource, chunk: Chunk, metadata: Record<string, unknown>): Promise<void> {
+  const id = chunk.id.toLowerCase();
+  if (id !== "guan" && id !== "bext" && id !== "list") return;
+  const body = await src.read(chunk.body, chunk.size);
+  if (id === "guan") metadata.guano = parseGuano(body);
+  else if (id === "bext") metadata.bext = parseBext(body);
+  else {
+    const info = parseListInfo(body);
+    if (info) metadata.info = { ...(metadata.info as object | undefined), ...info };
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * An AudioReader over samples already in memory, so decoded or synthetic signals go through
+ * the same recording pipeline (pieces, streaming blocks) as files on disk.
+ */
+import type { AudioReader } from "./types.js";
+
+/** A reader over `channels` (one Float32Array per channel, equal lengths) at `samplerate` Hz. */
+export function samplesReader(channels: Float32Array[], samplerate: number): AudioReader {
+  const frames = channels[0]?.length ?? 0;
+  if (channels.some((c) => c.length !== frames)) throw new RangeError("channels: all channels must have the same length");
+  if (!(samplerate > 0)) throw new RangeError(`samplerate must be > 0, got ${samplerate}`);
+  return {
+    info: { container: "memory", encoding: "float", samplerate, channels: channels.length, frames, duration: frames / samplerate, bitsPerSample: 32, metadata: {} },
+    async read(channel, start, count) {
+      const from = Math.max(0, Math.min(start, frames));
+      return channels[channel].slice(from, Math.max(from, Math.min(frames, start + count)));
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Random access to the bytes of a recording — a file (read with positioned `FileHandle.read`, so
+ * a range costs only its own bytes) or an in-memory buffer. Every container parser and reader goes
+ * through this, so `bytesRead` is an honest count of what was fetched from disk.
+ */
+import { open, type FileHandle } from "node:fs/promises";
+import { AudioFormatError } from "./types.js";
+
+export interface ByteSource {
+  /** Total size in bytes: the bound every untrusted header size is checked against. */
+  readonly size: number;
+  /** Bytes fetched so far (for tests and diagnostics). */
+  readonly bytesRead: number;
+  /**
+   * Bytes [offset, offset + length), clipped to the end of the source (the result may be shorter).
+   * The returned array may be a view that is reused by nothing else; callers may keep it.
+   */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+class FileSource implements ByteSource {
+  bytesRead = 0;
+  constructor(private readonly fh: FileHandle, readonly size: number) {}
+
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const n = Math.max(0, Math.min(length, this.size - offset));
+    const buf = new Uint8Array(n);
+    let got = 0;
+    // A positioned read may return fewer bytes than asked (e.g. near a file that shrank under us).
+    while (got < n) {
+      const { bytesRead } = await this.fh.read(buf, got, n - got, offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    this.bytesRead += got;
+    return got === n ? buf : buf.subarray(0, got);
+  }
+
+  close(): Promise<void> {
+    return this.fh.close();
+  }
+}
+
+class MemorySource implements ByteSource {
+  bytesRead = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+  get size(): number {
+    return this.bytes.length;
+  }
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const end = Math.min(this.bytes.length, offset + Math.max(0, length));
+    const out = this.bytes.subarray(Math.min(offset, end), end);
+    this.bytesRead += out.length;
+    return out;
+  }
+  async close(): Promise<void> {}
+}
+
+/** Opens `path` for positioned reads; a missing or unreadable file is an AudioFormatError. */
+export async function openFileSource(path: string): Promise<ByteSource> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "r");
+  } catch (err) {
+    throw new AudioFormatError(`cannot open ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new AudioFormatError(`${path} is not a regular file`);
+    return new FileSource(fh, st.size);
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+export function memorySource(bytes: Uint8Array): ByteSource {
+  return new MemorySource(bytes);
+}
