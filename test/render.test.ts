@@ -1,0 +1,148 @@
+// Rendering (SPEC §3.10): colour indices against numpy's float64 formula, palettes and PNG pixels
+// against matplotlib's colours (golden data from scripts/colormaps.py), PNG structure.
+import { readFileSync } from "node:fs";
+import UPNG from "upng-js";
+import { describe, expect, it } from "vitest";
+import { COLORMAPS } from "../src/engine/params.js";
+import { colorIndices, colormapPalette } from "../src/render/colormap.js";
+import { renderPng } from "../src/render/image.js";
+import { encodePalettePng } from "../src/render/png.js";
+
+interface GoldenCase { lo: number; hi: number; values: (number | null)[]; indices: number[]; colors: Record<string, string> }
+const golden: { cases: GoldenCase[] } = JSON.parse(readFileSync(new URL("golden/colormap-render.json", import.meta.url), "utf8"));
+const valuesOf = (c: GoldenCase) => Float32Array.from(c.values, (v) => (v === null ? NaN : v));
+const hexColor = (hex: string, i: number) => [0, 2, 4].map((j) => parseInt(hex.slice(6 * i + j, 6 * i + j + 2), 16));
+
+/** SPEC §3.10 written out in float64, independently of the kernel. */
+function referenceIndex(x: number, lo: number, hi: number): number {
+  if (Number.isNaN(x)) return 0;
+  const v = Math.min(Math.max((x - lo) / (hi - lo), 0), 1);
+  return Math.min(Math.floor(v * 256), 255);
+}
+
+describe("colorIndices (assembly/colormap.ts colorIndex)", () => {
+  for (const c of golden.cases) {
+    it(`matches numpy's float64 indices on edge and random values, range [${c.lo}, ${c.hi}]`, () => {
+      const x = valuesOf(c);
+      expect(Array.from(colorIndices(x, c.lo, c.hi))).toEqual(c.indices);
+      expect(c.indices).toEqual(Array.from(x, (v) => referenceIndex(v, c.lo, c.hi)));
+    });
+  }
+
+  it("gives the same index on the SIMD body and the scalar tail, at every length and offset", () => {
+    const c = golden.cases[1];
+    const x = valuesOf(c);
+    for (let len = 0; len <= 40; len++) {
+      for (const start of [0, 1, 7, 500]) {
+        const part = x.subarray(start, start + len);
+        expect(Array.from(colorIndices(part, c.lo, c.hi))).toEqual(c.indices.slice(start, start + len));
+      }
+    }
+  });
+
+  it("covers the edges: exactly lo/hi, beyond them, infinities, NaN", () => {
+    const x = Float32Array.of(-100, 0, -101, 1, -Infinity, Infinity, NaN, -50, -100 + 100 / 256, -100 + 100 / 256 - 1e-5);
+    expect(Array.from(colorIndices(x, -100, 0))).toEqual([0, 255, 0, 255, 0, 255, 0, 128, 1, 0]);
+    // hi < lo reverses the map
+    expect(Array.from(colorIndices(Float32Array.of(0, -100, -50), 0, -100))).toEqual([0, 255, 128]);
+  });
+
+  it("rejects a colour range that cannot map values", () => {
+    for (const [lo, hi] of [[0, 0], [NaN, 1], [0, Infinity]]) {
+      expect(() => colorIndices(Float32Array.of(1), lo, hi)).toThrow(/colour range/);
+    }
+  });
+});
+
+describe("colormap tables", () => {
+  it("hold matplotlib's colour at every index the golden values reach, for every colormap", () => {
+    for (const name of COLORMAPS) {
+      const pal = colormapPalette(name);
+      expect(pal.length).toBe(768);
+      for (const c of golden.cases) {
+        c.indices.forEach((k, i) => expect([pal[3 * k], pal[3 * k + 1], pal[3 * k + 2]]).toEqual(hexColor(c.colors[name], i)));
+      }
+    }
+  });
+
+  it("gray runs from black to white and cool from cyan to magenta", () => {
+    expect(Array.from(colormapPalette("gray").subarray(0, 3))).toEqual([0, 0, 0]);
+    expect(Array.from(colormapPalette("gray").subarray(765))).toEqual([255, 255, 255]);
+    expect(Array.from(colormapPalette("cool").subarray(0, 3))).toEqual([0, 255, 255]);
+    expect(Array.from(colormapPalette("cool").subarray(765))).toEqual([255, 0, 255]);
+  });
+});
+
+/** Decodes with upng-js to RGBA8 pixels. */
+function decode(png: Uint8Array) {
+  const img = UPNG.decode(png.slice().buffer);
+  return { img, rgba: new Uint8Array(UPNG.toRGBA8(img)[0]) };
+}
+
+describe("renderPng", () => {
+  // 980 golden values as a 28-bin × 35-frame spectrogram ([bins][frames], row 0 = 0 Hz).
+  const bins = 28, frames = 35;
+  for (const c of golden.cases) {
+    it(`decodes to matplotlib's colours with the highest bin on top, range [${c.lo}, ${c.hi}]`, () => {
+      const data = valuesOf(c);
+      expect(data.length).toBe(bins * frames);
+      for (const cmap of COLORMAPS) {
+        const { img, rgba } = decode(renderPng({ data, bins, frames, valueRange: [c.lo, c.hi] }, cmap));
+        expect([img.width, img.height, img.ctype, img.depth]).toEqual([frames, bins, 3, 8]);
+        for (let row = 0; row < bins; row++) {
+          const bin = bins - 1 - row;
+          for (let t = 0; t < frames; t++) {
+            const p = 4 * (row * frames + t);
+            expect([rgba[p], rgba[p + 1], rgba[p + 2], rgba[p + 3]]).toEqual([...hexColor(c.colors[cmap], bin * frames + t), 255]);
+          }
+        }
+      }
+    });
+  }
+
+  it("refuses an empty spectrogram", () => {
+    expect(() => renderPng({ data: new Float32Array(0), bins: 513, frames: 0, valueRange: [-100, 0] }, "gray")).toThrow(/empty/);
+  });
+});
+
+/** CRC-32 (ISO 3309, PNG §5.5) bit by bit: an independent check of the encoder's chunk CRCs. */
+function crc32Reference(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+describe("encodePalettePng", () => {
+  const palette = Uint8Array.of(10, 20, 30, 200, 100, 0, 1, 2, 3);
+  const indices = Uint8Array.of(0, 1, 2, 2, 1, 0); // 3×2, top row first
+
+  it("writes IHDR/PLTE/IDAT/IEND with valid CRCs and the rows in order (or bottom-up)", () => {
+    for (const bottomUp of [false, true]) {
+      const png = encodePalettePng(indices, 3, 2, palette, { bottomUp });
+      const view = new DataView(png.buffer, png.byteOffset);
+      const types: string[] = [];
+      for (let at = 8; at < png.length; ) {
+        const len = view.getUint32(at);
+        types.push(String.fromCharCode(...png.subarray(at + 4, at + 8)));
+        expect(view.getUint32(at + 8 + len)).toBe(crc32Reference(png.subarray(at + 4, at + 8 + len)));
+        at += 12 + len;
+      }
+      expect(types).toEqual(["IHDR", "PLTE", "IDAT", "IEND"]);
+      const { rgba } = decode(png);
+      const rows = bottomUp ? [1, 0] : [0, 1];
+      const expected = rows.flatMap((r) => Array.from(indices.subarray(3 * r, 3 * r + 3), (k) => [...palette.subarray(3 * k, 3 * k + 3), 255]).flat());
+      expect(Array.from(rgba)).toEqual(expected);
+    }
+  });
+
+  it("rejects bad geometry and palettes with a message naming the problem", () => {
+    expect(() => encodePalettePng(new Uint8Array(0), 0, 2, palette)).toThrow(/width/);
+    expect(() => encodePalettePng(indices, 3, 1.5, palette)).toThrow(/height/);
+    expect(() => encodePalettePng(indices, 2, 2, palette)).toThrow(/needs 4 indices, got 6/);
+    expect(() => encodePalettePng(indices, 3, 2, new Uint8Array(4))).toThrow(/palette/);
+    expect(() => encodePalettePng(indices, 3, 2, new Uint8Array(771))).toThrow(/palette/);
+  });
+});
