@@ -138,13 +138,13 @@ export function parseParams(input: unknown = {}): Params {
  * FFT length within bounds. `samplerate` is the rate the STFT runs at (after time expansion
  * and resampling).
  */
-export function checkParamsForRecording(p: Params, recording: { samplerate: number; channels: number }, limits = { maxFftLength: 1 << 20 }): void {
+export function checkParamsForRecording(p: Params, recording: { samplerate: number; channels?: number }, limits = { maxFftLength: 1 << 20 }): void {
   const issues: { field: string; message: string }[] = [];
   const fs = p.resample ? p.samplerate : recording.samplerate;
   const nyquist = fs / 2;
   if (p.low_freq !== null && !(p.low_freq < nyquist)) issues.push({ field: "low_freq", message: `must be < Nyquist (${nyquist} Hz)` });
   if (p.high_freq !== null && !(p.high_freq <= nyquist)) issues.push({ field: "high_freq", message: `must be <= Nyquist (${nyquist} Hz)` });
-  if (p.channel >= recording.channels) issues.push({ field: "channel", message: `must be < channels (${recording.channels})` });
+  if (recording.channels !== undefined && p.channel >= recording.channels) issues.push({ field: "channel", message: `must be < channels (${recording.channels})` });
   const nperseg = Math.trunc(p.window_size * fs);
   if (nperseg < 2) issues.push({ field: "window_size", message: `gives ${nperseg} samples at ${fs} Hz; needs at least 2` });
   else if (nperseg > limits.maxFftLength) issues.push({ field: "window_size", message: `gives ${nperseg} samples at ${fs} Hz; the limit is ${limits.maxFftLength}` });

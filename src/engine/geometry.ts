@@ -1,0 +1,83 @@
+/**
+ * Where frames and bins are: the framing of scipy.signal.stft with boundary="zeros",
+ * padded=True (SPEC §3.5), in one place so that the engine, tiles and features agree.
+ */
+import { ParamsError } from "./params.js";
+
+export interface FrameGeometry {
+  /** Samples per frame and FFT length: int(window_size · fs). */
+  nperseg: number;
+  /** Samples shared by neighbouring frames: int((window_size − hop_size·window_size) · fs). */
+  noverlap: number;
+  /** Samples between frame starts: nperseg − noverlap. */
+  hop: number;
+  /** One-sided spectrum length: nperseg // 2 + 1; bin k is at k · fs / nperseg Hz. */
+  bins: number;
+  /** Rate the STFT runs at, Hz (real units). */
+  samplerate: number;
+}
+
+/**
+ * The frame geometry of SPEC §3.5. Float64 arithmetic in the order the spec writes it, then
+ * truncation as Python's int(), so sizes match Whombat's to the sample.
+ */
+export function frameGeometry(windowSize: number, hopSize: number, samplerate: number): FrameGeometry {
+  const nperseg = Math.trunc(windowSize * samplerate);
+  const noverlap = Math.trunc((windowSize - hopSize * windowSize) * samplerate);
+  if (nperseg < 2) {
+    throw new ParamsError([{ field: "window_size", message: `gives ${nperseg} samples at ${samplerate} Hz; needs at least 2` }]);
+  }
+  const hop = nperseg - noverlap;
+  if (hop < 1) throw new ParamsError([{ field: "hop_size", message: `gives a hop of ${hop} samples; needs at least 1` }]);
+  return { nperseg, noverlap, hop, bins: Math.floor(nperseg / 2) + 1, samplerate };
+}
+
+/**
+ * Number of frames scipy produces for `samples` samples: the signal is padded with nperseg//2
+ * zeros on both sides, then at the end up to a whole number of hops.
+ */
+export function frameCount(samples: number, g: FrameGeometry): number {
+  if (samples < 1) return 0;
+  const half = Math.floor(g.nperseg / 2);
+  let padded = samples + 2 * half;
+  // Python: nadd = (-(padded - nperseg) % hop) % nperseg, with a non-negative modulo.
+  const mod = (a: number, b: number) => ((a % b) + b) % b;
+  padded += mod(mod(-(padded - g.nperseg), g.hop), g.nperseg);
+  return Math.floor((padded - g.nperseg) / g.hop) + 1;
+}
+
+/** Index (in the unpadded signal) of frame i's first sample; negative within the leading padding. */
+export function frameStart(i: number, g: FrameGeometry): number {
+  return i * g.hop - Math.floor(g.nperseg / 2);
+}
+
+/** Centre of frame i in seconds: t_i = i · hop / fs. */
+export function frameTime(i: number, g: FrameGeometry): number {
+  return (i * g.hop) / g.samplerate;
+}
+
+/** The sample range [from, to) that frames [f0, f1) read, clipped to the signal [0, samples). */
+export function samplesOfFrames(f0: number, f1: number, samples: number, g: FrameGeometry): [number, number] {
+  if (f1 <= f0) return [0, 0];
+  const from = Math.max(0, frameStart(f0, g));
+  const to = Math.min(samples, frameStart(f1 - 1, g) + g.nperseg);
+  return [Math.min(from, to), to];
+}
+
+/**
+ * Frames whose centres lie in [start, end) seconds (SPEC §3: a piece of a recording),
+ * clipped to [0, frames).
+ */
+export function framesInInterval(start: number, end: number, frames: number, g: FrameGeometry): [number, number] {
+  const firstAtOrAfter = (t: number) => {
+    const estimate = Math.ceil((t * g.samplerate) / g.hop);
+    if (!(estimate <= frames)) return frames; // past the end, or not a number
+    let i = Math.max(0, estimate);
+    // Correct the float rounding of the division against the defining comparison.
+    while (i > 0 && frameTime(i - 1, g) >= t) i--;
+    while (i < frames && frameTime(i, g) < t) i++;
+    return i;
+  };
+  const f0 = firstAtOrAfter(Math.max(0, start));
+  return [f0, Math.max(f0, firstAtOrAfter(end))];
+}
