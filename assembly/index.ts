@@ -2,4 +2,5 @@
 // entry points that the TypeScript engine façade (src/engine) drives.
 export * from "./memory";
 export { windowFill } from "./window";
+export { sosFiltFilt } from "./filter";
 export { colorIndex } from "./colormap";

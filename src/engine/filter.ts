@@ -1,0 +1,384 @@
+/**
+ * The band filter of SPEC §3.4:
+ *   scipy.signal.sosfiltfilt(scipy.signal.butter(order, f, btype, output="sos", fs=fs), x)
+ * over the whole recording, and the same result for any piece of it (SPEC §4 "Seamless").
+ *
+ * Design (float64, here): scipy.signal.buttap → lp2lp_zpk / lp2hp_zpk / lp2bp_zpk on the
+ * pre-warped edges → bilinear_zpk → zpk2sos(pairing="nearest"), following scipy 1.10's
+ * scipy/signal/_filter_design.py step by step so that the sections — their count, order and
+ * which coefficients are exactly 0 — are scipy's. That matters beyond the transfer function:
+ * sosfiltfilt's pad length is 3·(2·sections + 1 − min(#b2 == 0, #a2 == 0)) and its edge
+ * states come from sosfilt_zi, both computed from the sections.
+ * Filtering (float64 recursion): assembly/filter.ts.
+ */
+import type { Params } from "./params.js";
+import { core } from "./wasm.js";
+
+// ---------------------------------------------------------------------------------------
+// Complex arithmetic for the pole/zero design (a handful of values; clarity over speed).
+
+interface Complex { re: number; im: number }
+const cx = (re: number, im = 0): Complex => ({ re, im });
+const add = (a: Complex, b: Complex) => cx(a.re + b.re, a.im + b.im);
+const sub = (a: Complex, b: Complex) => cx(a.re - b.re, a.im - b.im);
+const mul = (a: Complex, b: Complex) => cx(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re);
+const scale = (a: Complex, s: number) => cx(a.re * s, a.im * s);
+const abs = (a: Complex) => Math.hypot(a.re, a.im);
+const conj = (a: Complex) => cx(a.re, -a.im);
+function div(a: Complex, b: Complex): Complex {
+  const d = b.re * b.re + b.im * b.im;
+  return cx((a.re * b.re + a.im * b.im) / d, (a.im * b.re - a.re * b.im) / d);
+}
+/** Principal square root (numpy's csqrt), the sign of a zero imaginary part included. */
+function sqrt(a: Complex): Complex {
+  const r = abs(a);
+  const re = Math.sqrt((r + a.re) / 2);
+  const im = Math.sqrt((r - a.re) / 2);
+  return cx(re, a.im < 0 || Object.is(a.im, -0) ? -im : im);
+}
+const isReal = (a: Complex) => a.im === 0; // numpy.isreal
+const product = (xs: Complex[]) => xs.reduce(mul, cx(1));
+
+/** A filter in zeros, poles and gain (scipy's zpk form). */
+interface Zpk { z: Complex[]; p: Complex[]; k: number }
+
+/** Second-order sections, rows [b0 b1 b2 a0 a1 a2] as scipy returns them. */
+export type Sos = number[][];
+
+export type BandType = "lowpass" | "highpass" | "bandpass";
+
+// ---------------------------------------------------------------------------------------
+// Design: scipy.signal.butter(order, freqs, btype, output="sos", fs=fs).
+
+/**
+ * Butterworth second-order sections, as `scipy.signal.butter(order, freqs, btype,
+ * output="sos", fs=fs)`.
+ * @param order filter order, an integer in [1, 16] (bandpass: 2·order poles)
+ * @param freqs the edge (lowpass/highpass) or [low, high] edges (bandpass), Hz, in (0, fs/2)
+ * @param btype lowpass, highpass or bandpass
+ * @param fs sampling rate, Hz
+ */
+export function butterSos(order: number, freqs: number[], btype: BandType, fs: number): Sos {
+  if (!Number.isInteger(order) || order < 1 || order > 16) throw new RangeError(`filter order must be an integer in [1, 16], got ${order}`);
+  if (!(fs > 0) || !Number.isFinite(fs)) throw new RangeError(`sampling rate must be a positive number, got ${fs}`);
+  if (freqs.length !== (btype === "bandpass" ? 2 : 1)) throw new RangeError(`${btype} needs ${btype === "bandpass" ? "two edges" : "one edge"}, got ${freqs.length}`);
+  for (const f of freqs) {
+    if (!(f > 0 && f < fs / 2)) throw new RangeError(`filter edge ${f} Hz must be in (0, ${fs / 2}) Hz (0 < f < Nyquist)`);
+  }
+  if (freqs.length === 2 && !(freqs[0] < freqs[1])) throw new RangeError(`band edges must increase, got [${freqs.join(", ")}] Hz`);
+  // iirfilter: Wn = 2f/fs; pre-warp for the bilinear transform at fs = 2: 4·tan(π·Wn/2)
+  const warped = freqs.map((f) => 4 * Math.tan((Math.PI * (2 * f / fs)) / 2));
+  let zpk = buttap(order);
+  if (btype === "lowpass") zpk = lp2lp(zpk, warped[0]);
+  else if (btype === "highpass") zpk = lp2hp(zpk, warped[0]);
+  else zpk = lp2bp(zpk, Math.sqrt(warped[0] * warped[1]), warped[1] - warped[0]);
+  return zpk2sos(bilinear(zpk, 2));
+}
+
+/** scipy buttap: poles −exp(iπm/(2N)), m = −N+1, −N+3, …, N−1 (m = 0 gives the exactly real pole). */
+function buttap(n: number): Zpk {
+  const p: Complex[] = [];
+  for (let m = -n + 1; m < n; m += 2) {
+    const t = (Math.PI * m) / (2 * n);
+    p.push(cx(-Math.cos(t), -Math.sin(t)));
+  }
+  return { z: [], p, k: 1 };
+}
+
+/** scipy lp2lp_zpk: scale the roots by wo, gain by wo^(#p − #z). */
+function lp2lp({ z, p, k }: Zpk, wo: number): Zpk {
+  return { z: z.map((r) => scale(r, wo)), p: p.map((r) => scale(r, wo)), k: k * wo ** (p.length - z.length) };
+}
+
+/** scipy lp2hp_zpk: roots → wo/root, zeros at infinity → origin, gain · Re(Π(−z)/Π(−p)). */
+function lp2hp({ z, p, k }: Zpk, wo: number): Zpk {
+  const degree = p.length - z.length;
+  const neg = (r: Complex) => scale(r, -1);
+  return {
+    z: [...z.map((r) => div(cx(wo), r)), ...Array.from({ length: degree }, () => cx(0))],
+    p: p.map((r) => div(cx(wo), r)),
+    k: k * div(product(z.map(neg)), product(p.map(neg))).re,
+  };
+}
+
+/** scipy lp2bp_zpk: each root r·bw/2 splits into r' ± sqrt(r'² − wo²); zeros to the origin. */
+function lp2bp({ z, p, k }: Zpk, wo: number, bw: number): Zpk {
+  const degree = p.length - z.length;
+  const split = (roots: Complex[]) => {
+    const lp = roots.map((r) => scale(r, bw / 2));
+    const s = lp.map((r) => sqrt(sub(mul(r, r), cx(wo * wo))));
+    return [...lp.map((r, i) => add(r, s[i])), ...lp.map((r, i) => sub(r, s[i]))];
+  };
+  return { z: [...split(z), ...Array.from({ length: degree }, () => cx(0))], p: split(p), k: k * bw ** degree };
+}
+
+/** scipy bilinear_zpk: r → (2fs + r)/(2fs − r), zeros at infinity → −1 (Nyquist). */
+function bilinear({ z, p, k }: Zpk, fs: number): Zpk {
+  const fs2 = cx(2 * fs);
+  const degree = p.length - z.length;
+  const map = (r: Complex) => div(add(fs2, r), sub(fs2, r));
+  return {
+    z: [...z.map(map), ...Array.from({ length: degree }, () => cx(-1))],
+    p: p.map(map),
+    k: k * div(product(z.map((r) => sub(fs2, r))), product(p.map((r) => sub(fs2, r)))).re,
+  };
+}
+
+/**
+ * scipy _cplxreal: the complex roots (one of each conjugate pair, imag > 0, averaged with its
+ * partner) followed by the real ones, each group sorted as scipy sorts it.
+ */
+function cplxreal(roots: Complex[]): Complex[] {
+  const tol = 100 * Number.EPSILON;
+  const sorted = [...roots].sort((a, b) => a.re - b.re || Math.abs(a.im) - Math.abs(b.im));
+  const real = sorted.filter((r) => Math.abs(r.im) <= tol * abs(r)).map((r) => cx(r.re));
+  const cplx = sorted.filter((r) => Math.abs(r.im) > tol * abs(r));
+  const pos = cplx.filter((r) => r.im > 0);
+  const neg = cplx.filter((r) => r.im < 0);
+  if (pos.length !== neg.length) throw new Error("complex root without its conjugate");
+  // Within runs of (nearly) equal real part — runs found on the positive half — scipy orders
+  // each half by |imag|.
+  let start = 0;
+  for (let i = 1; i <= pos.length; i++) {
+    if (i === pos.length || !(pos[i].re - pos[i - 1].re <= tol * abs(pos[i - 1]))) {
+      for (const half of [pos, neg]) {
+        const run = half.slice(start, i).sort((a, b) => Math.abs(a.im) - Math.abs(b.im));
+        half.splice(start, run.length, ...run);
+      }
+      start = i;
+    }
+  }
+  return [...pos.map((r, i) => scale(add(r, conj(neg[i])), 0.5)), ...real];
+}
+
+/** Index of the root in `from` nearest to `to`, restricted to real or complex roots (scipy _nearest_real_complex_idx). */
+function nearestIndex(from: Complex[], to: Complex, which: "real" | "complex" | "any"): number {
+  const order = from.map((_, i) => i).sort((i, j) => abs(sub(from[i], to)) - abs(sub(from[j], to)));
+  const found = order.find((i) => which === "any" || isReal(from[i]) === (which === "real"));
+  if (found === undefined) throw new Error(`no ${which} root left to pair`);
+  return found;
+}
+
+/** numpy.poly then the real part: coefficients of Π(x − r), highest power first. */
+function poly(roots: Complex[]): number[] {
+  let c: Complex[] = [cx(1)];
+  for (const r of roots) {
+    const next = [...c, cx(0)];
+    for (let i = 0; i < c.length; i++) next[i + 1] = sub(next[i + 1], mul(c[i], r));
+    c = next;
+  }
+  return c.map((v) => v.re);
+}
+
+/** scipy _single_zpksos: one section, b and a right-aligned in [b0 b1 b2 a0 a1 a2]. */
+function section(z: Complex[], p: Complex[]): number[] {
+  const b = poly(z);
+  const a = poly(p);
+  const row = [0, 0, 0, 0, 0, 0];
+  b.forEach((v, i) => (row[3 - b.length + i] = v));
+  a.forEach((v, i) => (row[6 - a.length + i] = v));
+  return row;
+}
+
+/** scipy zpk2sos(z, p, k, pairing="nearest") for a digital filter. */
+function zpk2sos({ z: z0, p: p0, k }: Zpk): Sos {
+  let p = [...p0, ...Array.from({ length: Math.max(z0.length - p0.length, 0) }, () => cx(0))];
+  let z = [...z0, ...Array.from({ length: Math.max(p0.length - z0.length, 0) }, () => cx(0))];
+  const sections = Math.floor((Math.max(p.length, z.length) + 1) / 2);
+  if (p.length % 2 === 1) {
+    p.push(cx(0));
+    z.push(cx(0));
+  }
+  p = cplxreal(p);
+  z = cplxreal(z);
+  // The "worst" pole is the one closest to the unit circle; it goes into the last section.
+  const worst = (roots: Complex[]) => {
+    let best = 0;
+    for (let i = 1; i < roots.length; i++) if (Math.abs(1 - abs(roots[i])) < Math.abs(1 - abs(roots[best]))) best = i;
+    return best;
+  };
+  const take = (roots: Complex[], i: number) => roots.splice(i, 1)[0];
+  const sos: Sos = new Array(sections);
+  for (let si = sections - 1; si >= 0; si--) {
+    const p1 = take(p, worst(p));
+    const realPoles = p.filter(isReal).length;
+    if (isReal(p1) && realPoles === 0) {
+      // scipy special case (1): the last real pole, paired with the nearest real zero and 0.
+      const z1 = take(z, nearestIndex(z, p1, "real"));
+      sos[si] = section([z1, cx(0)], [p1, cx(0)]);
+    } else if (p.length + 1 === z.length && !isReal(p1) && realPoles === 1 && z.filter(isReal).length === 1) {
+      // scipy special case (2): one real pole and one real zero left — pair with a complex zero.
+      const z1 = take(z, nearestIndex(z, p1, "complex"));
+      sos[si] = section([z1, conj(z1)], [p1, conj(p1)]);
+    } else {
+      let p2: Complex;
+      if (isReal(p1)) {
+        const realIdx = p.map((r, i) => (isReal(r) ? i : -1)).filter((i) => i >= 0);
+        p2 = take(p, realIdx[worst(realIdx.map((i) => p[i]))]);
+      } else {
+        p2 = conj(p1);
+      }
+      if (z.length === 0) {
+        sos[si] = section([], [p1, p2]);
+      } else {
+        const z1 = take(z, nearestIndex(z, p1, "any"));
+        if (!isReal(z1)) sos[si] = section([z1, conj(z1)], [p1, p2]);
+        else if (z.length > 0) sos[si] = section([z1, take(z, nearestIndex(z, p1, "real"))], [p1, p2]);
+        else sos[si] = section([z1], [p1, p2]);
+      }
+    }
+  }
+  for (let j = 0; j < 3; j++) sos[0][j] *= k;
+  return sos;
+}
+
+// ---------------------------------------------------------------------------------------
+// sosfiltfilt's constants: pad length and edge states.
+
+/** sosfiltfilt's default pad length: 3·(2·sections + 1 − min(#b2 == 0, #a2 == 0)). */
+export function padLength(sos: Sos): number {
+  const b2zero = sos.filter((s) => s[2] === 0).length;
+  const a2zero = sos.filter((s) => s[5] === 0).length;
+  return 3 * (2 * sos.length + 1 - Math.min(b2zero, a2zero));
+}
+
+/**
+ * scipy sosfilt_zi: each section's lfilter_zi (the DF-II-T state after a unit step, i.e. the
+ * solution of (I − Aᵀ)·zi = b[1:] − a[1:]·b0 for a = [1 a1 a2]), scaled by the DC gain
+ * Σb/Σa of the sections before it. Returns [zi0, zi1] per section.
+ */
+export function sosfiltZi(sos: Sos): number[][] {
+  let gain = 1;
+  return sos.map(([b0, b1, b2, a0, a1, a2]) => {
+    if (a0 !== 1) throw new Error("sections must be normalized (a0 = 1)");
+    const r0 = b1 - a1 * b0;
+    const r1 = b2 - a2 * b0;
+    const det = 1 + a1 + a2; // det [[1 + a1, −1], [a2, 1]]
+    const zi = [(gain * (r0 + r1)) / det, (gain * ((1 + a1) * r1 - a2 * r0)) / det];
+    gain *= (b0 + b1 + b2) / (a0 + a1 + a2);
+    return zi;
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// The plan: whole signals and seamless pieces.
+
+/**
+ * A designed band filter. `apply` is scipy's sosfiltfilt of a whole signal; `applyPiece`
+ * gives samples [from, to) of that same result from a buffer that holds only the piece and
+ * `context` samples on each side.
+ */
+export interface BandFilter {
+  readonly btype: BandType;
+  /** The sections, as scipy.signal.butter(..., output="sos") returns them. */
+  readonly sos: Sos;
+  /** sosfiltfilt's odd-extension length at each end of the recording. */
+  readonly padLength: number;
+  /** Samples of context needed on each side of a piece (see `contextLength`). */
+  readonly context: number;
+  /** sosfiltfilt(sos, x) of a whole signal (longer than padLength samples). */
+  apply(x: Float32Array): Float32Array;
+  /**
+   * Filtered samples [from, to) of a recording of `totalLength` samples, given `buffer` =
+   * recording samples [bufferStart, bufferStart + buffer.length), which must include
+   * [from − context, to + context) clamped to [0, totalLength).
+   */
+  applyPiece(buffer: Float32Array, bufferStart: number, totalLength: number, from: number, to: number): Float32Array;
+}
+
+/** Largest context: 2^22 samples (16 MB of float32), reached only by edges below ~10 Hz at 384 kHz. */
+export const MAX_CONTEXT = 1 << 22;
+
+/**
+ * Context that makes a piece equal the whole-signal result to float32 precision.
+ *
+ * Away from the recording's ends a piece's passes start at the context edges from the steady
+ * state of the edge sample instead of the true filter state. The difference is a homogeneous
+ * response of the filter, a sum of terms c_i·p_i^n that decays at the rate of the slowest
+ * pole, |p|max. Each pass gets `context` samples to let it die out: after n samples it is
+ * below |p|max^n times the (bounded, Butterworth: ≲ the signal peak times the section gains)
+ * initial mismatch. Requiring |p|max^n ≤ 1e-12 leaves ~5 decades of headroom for those
+ * gains under the 1e-7 of float32: n = ln(1e-12) / ln|p|max. The context also covers the odd
+ * extension (> padLength) so that a piece touching an end has the samples scipy reflects.
+ */
+export function contextLength(sos: Sos): number {
+  const rMax = Math.max(...sos.map(([, , , , a1, a2]) => poleRadius(a1, a2)));
+  const decay = rMax > 0 ? Math.ceil(Math.log(1e-12) / Math.log(rMax)) : 0;
+  return Math.min(MAX_CONTEXT, Math.max(decay, padLength(sos) + 1));
+}
+
+/** Largest pole magnitude of 1 + a1·z⁻¹ + a2·z⁻². */
+function poleRadius(a1: number, a2: number): number {
+  const disc = a1 * a1 - 4 * a2;
+  if (disc < 0) return Math.sqrt(a2); // complex pair: |p|² = a2
+  const s = Math.sqrt(disc);
+  return Math.max(Math.abs((-a1 + s) / 2), Math.abs((-a1 - s) / 2));
+}
+
+/**
+ * The band filter the parameters ask for at rate `fs`, or null when they ask for none.
+ * `low_freq` makes a high-pass, `high_freq` a low-pass, both a band-pass (SPEC §3.4). An edge
+ * that removes nothing — low_freq = 0 or high_freq = Nyquist, both allowed by SPEC §2 — is
+ * treated as absent (scipy itself would reject Wn = 0 and Wn = 1).
+ */
+export function designBandFilter(p: Pick<Params, "low_freq" | "high_freq" | "filter_order">, fs: number): BandFilter | null {
+  const nyquist = fs / 2;
+  if (p.low_freq !== null && !(p.low_freq >= 0 && p.low_freq < nyquist)) throw new RangeError(`low_freq ${p.low_freq} Hz must be in [0, ${nyquist}) Hz (below Nyquist)`);
+  if (p.high_freq !== null && !(p.high_freq > 0 && p.high_freq <= nyquist)) throw new RangeError(`high_freq ${p.high_freq} Hz must be in (0, ${nyquist}] Hz (up to Nyquist)`);
+  const low = p.low_freq !== null && p.low_freq > 0 ? p.low_freq : null;
+  const high = p.high_freq !== null && p.high_freq < nyquist ? p.high_freq : null;
+  if (low === null && high === null) return null;
+  const btype: BandType = low === null ? "lowpass" : high === null ? "highpass" : "bandpass";
+  const freqs = btype === "bandpass" ? [low!, high!] : [low ?? high!];
+  return createBandFilter(butterSos(p.filter_order, freqs, btype, fs), btype);
+}
+
+/** Wraps designed sections into a plan (exposed for tests and other designs). */
+export function createBandFilter(sos: Sos, btype: BandType): BandFilter {
+  const pad = padLength(sos);
+  const context = contextLength(sos);
+  const zi = sosfiltZi(sos);
+  return {
+    btype, sos, padLength: pad, context,
+    apply(x) {
+      if (x.length <= pad) throw new RangeError(`signal of ${x.length} samples is too short for this filter: it needs more than ${pad} (sosfiltfilt's pad length)`);
+      return run(sos, zi, x, pad, pad, 0, x.length);
+    },
+    applyPiece(buffer, bufferStart, totalLength, from, to) {
+      if (totalLength <= pad) throw new RangeError(`recording of ${totalLength} samples is too short for this filter: it needs more than ${pad} (sosfiltfilt's pad length)`);
+      if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= totalLength)) {
+        throw new RangeError(`piece [${from}, ${to}) must lie within [0, ${totalLength})`);
+      }
+      const bufferEnd = bufferStart + buffer.length;
+      if (bufferStart > Math.max(0, from - context) || bufferEnd < Math.min(totalLength, to + context)) {
+        throw new RangeError(`buffer [${bufferStart}, ${bufferEnd}) must cover [${Math.max(0, from - context)}, ${Math.min(totalLength, to + context)}): the piece plus ${context} samples of context`);
+      }
+      if (from === to) return new Float32Array(0);
+      // At a recording end do what scipy does there (odd extension); elsewhere start from the buffer edge.
+      return run(sos, zi, buffer, bufferStart === 0 ? pad : 0, bufferEnd === totalLength ? pad : 0, from - bufferStart, to - from);
+    },
+  };
+}
+
+/** Runs the core's sosFiltFilt on x with the given odd extensions; returns x-relative samples [offset, offset + count). */
+function run(sos: Sos, zi: number[][], x: Float32Array, padStart: number, padEnd: number, offset: number, count: number): Float32Array {
+  const sections = sos.length;
+  const length = padStart + x.length + padEnd;
+  const sosPtr = core.alloc(sections * 48);
+  const ziPtr = core.alloc(sections * 16);
+  const statePtr = core.alloc(sections * 16);
+  const dataPtr = core.alloc(length * 4);
+  try {
+    new Float64Array(core.memory.buffer, sosPtr, sections * 6).set(sos.flat());
+    new Float64Array(core.memory.buffer, ziPtr, sections * 2).set(zi.flat());
+    new Float32Array(core.memory.buffer, dataPtr + padStart * 4, x.length).set(x);
+    core.sosFiltFilt(sosPtr, sections, ziPtr, dataPtr, padStart, x.length, padEnd, statePtr);
+    const start = dataPtr + (padStart + offset) * 4;
+    return new Float32Array(core.memory.buffer, start, count).slice();
+  } finally {
+    core.free(dataPtr);
+    core.free(statePtr);
+    core.free(ziPtr);
+    core.free(sosPtr);
+  }
+}

@@ -1,0 +1,135 @@
+// Band filter against scipy.signal.butter / sosfiltfilt (golden data from scripts/golden_filter.py),
+// and pieces of a long signal against the whole-signal result (SPEC §4 "Seamless").
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { butterSos, designBandFilter, padLength, sosfiltZi, type BandType } from "../src/engine/filter.js";
+
+interface Case { name: string; fs: number; order: number; btype: BandType; freqs: number[]; sos: number[][]; padlen: number; zi: number[][]; input: string; output: string }
+const golden: { cases: Case[] } = JSON.parse(readFileSync(new URL("./golden/filter.json", import.meta.url), "utf8"));
+const f32 = (file: string) => new Float32Array(new Uint8Array(readFileSync(new URL(`./golden/${file}`, import.meta.url))).buffer);
+
+const peak = (x: ArrayLike<number>) => Array.from(x).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+describe("butterSos matches scipy.signal.butter(..., output='sos')", () => {
+  for (const c of golden.cases) {
+    it(c.name, () => {
+      const sos = butterSos(c.order, c.freqs, c.btype, c.fs);
+      expect(sos.length).toBe(c.sos.length);
+      sos.forEach((row, s) => {
+        const ref = c.sos[s];
+        const size = peak(ref);
+        row.forEach((v, j) => {
+          // Exact zeros (b2 = a2 = 0 of first-order sections) must stay exact: they set the pad length.
+          if (ref[j] === 0) expect(v, `${c.name} section ${s} coef ${j}`).toBe(0);
+          else expect(Math.abs(v - ref[j]), `${c.name} section ${s} coef ${j}`).toBeLessThanOrEqual(1e-9 * size);
+        });
+      });
+      expect(padLength(sos)).toBe(c.padlen);
+      const zi = sosfiltZi(c.sos);
+      zi.forEach((row, s) => row.forEach((v, j) => expect(Math.abs(v - c.zi[s][j])).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(c.zi[s][j])))));
+    });
+  }
+});
+
+describe("BandFilter.apply matches scipy.signal.sosfiltfilt", () => {
+  for (const c of golden.cases) {
+    it(c.name, () => {
+      const low = c.btype === "lowpass" ? null : c.freqs[0];
+      const high = c.btype === "highpass" ? null : c.freqs[c.freqs.length - 1];
+      const filter = designBandFilter({ low_freq: low, high_freq: high, filter_order: c.order }, c.fs)!;
+      expect(filter.btype).toBe(c.btype);
+      const expected = f32(c.output);
+      const y = filter.apply(f32(c.input));
+      expect(maxDiff(y, expected), c.name).toBeLessThanOrEqual(1e-5 * peak(expected));
+    });
+  }
+});
+
+/** Deterministic noise + tones + DC (xorshift32), long enough for interior pieces. */
+function testSignal(n: number, fs: number): Float32Array {
+  const x = new Float32Array(n);
+  let s = 2463534242;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    const noise = s / 2 ** 32 - 0.5;
+    x[i] = 0.5 * noise + 0.4 * Math.sin((2 * Math.PI * 1234.5 * i) / fs) + 0.3 * Math.sin((2 * Math.PI * 0.2 * fs * i) / fs) + 0.1;
+  }
+  return x;
+}
+
+describe("BandFilter.applyPiece equals the whole-signal result", () => {
+  const fs = 44100;
+  const designs = [
+    { name: "lowpass", low_freq: null, high_freq: 4000 },
+    { name: "highpass", low_freq: 800, high_freq: null },
+    { name: "bandpass", low_freq: 600, high_freq: 9000 },
+  ];
+  for (const d of designs) {
+    for (const order of [1, 2, 5, 16]) {
+      it(`${d.name} order ${order}`, () => {
+        const filter = designBandFilter({ low_freq: d.low_freq, high_freq: d.high_freq, filter_order: order }, fs)!;
+        const c = filter.context;
+        const n = 4 * c + 5000;
+        const x = testSignal(n, fs);
+        const whole = filter.apply(x);
+        const scale = peak(whole);
+        const pieces: [number, number][] = [
+          [0, 700], // at the start: odd extension
+          [Math.floor(c / 2), Math.floor(c / 2) + 900], // near the start: buffer clamped at 0
+          [2 * c, 2 * c + 1500], // interior: both passes start at context edges
+          [n - 1100, n], // at the end
+          [n - Math.floor(c / 2) - 300, n - Math.floor(c / 2)], // near the end: buffer clamped at n
+          [0, n], // the whole signal as one piece
+          [2 * c + 7, 2 * c + 8], // a single sample
+        ];
+        for (const [from, to] of pieces) {
+          const a = Math.max(0, from - c);
+          const b = Math.min(n, to + c);
+          const piece = filter.applyPiece(x.subarray(a, b), a, n, from, to);
+          expect(maxDiff(piece, whole.subarray(from, to)), `[${from}, ${to}) context ${c}`).toBeLessThanOrEqual(1e-6 * scale);
+        }
+      });
+    }
+  }
+
+  it("a piece with too little context is refused", () => {
+    const filter = designBandFilter({ low_freq: 800, high_freq: null, filter_order: 5 }, fs)!;
+    const c = filter.context;
+    const n = 4 * c;
+    const x = testSignal(n, fs);
+    expect(() => filter.applyPiece(x.subarray(c + 1, 3 * c), c + 1, n, 2 * c, 2 * c + 10)).toThrow(/context/);
+  });
+});
+
+describe("band filter rejects bad input", () => {
+  it("cutoffs outside (0, Nyquist), bad order, inverted band", () => {
+    expect(() => butterSos(5, [0], "highpass", 44100)).toThrow(/0 < f < Nyquist/);
+    expect(() => butterSos(5, [22050], "lowpass", 44100)).toThrow(/0 < f < Nyquist/);
+    expect(() => butterSos(5, [-3], "lowpass", 44100)).toThrow(/0 < f < Nyquist/);
+    expect(() => butterSos(5, [Number.NaN], "lowpass", 44100)).toThrow(/0 < f < Nyquist/);
+    expect(() => butterSos(5, [3000, 1000], "bandpass", 44100)).toThrow(/increase/);
+    expect(() => butterSos(0, [1000], "lowpass", 44100)).toThrow(/order/);
+    expect(() => butterSos(17, [1000], "lowpass", 44100)).toThrow(/order/);
+    expect(() => butterSos(2.5, [1000], "lowpass", 44100)).toThrow(/order/);
+    expect(() => designBandFilter({ low_freq: 30000, high_freq: null, filter_order: 5 }, 44100)).toThrow(/low_freq/);
+    expect(() => designBandFilter({ low_freq: null, high_freq: 30000, filter_order: 5 }, 44100)).toThrow(/high_freq/);
+  });
+
+  it("no filter for absent edges, or edges that remove nothing (0 Hz, Nyquist)", () => {
+    expect(designBandFilter({ low_freq: null, high_freq: null, filter_order: 5 }, 44100)).toBeNull();
+    expect(designBandFilter({ low_freq: 0, high_freq: 22050, filter_order: 5 }, 44100)).toBeNull();
+    expect(designBandFilter({ low_freq: 0, high_freq: 5000, filter_order: 5 }, 44100)!.btype).toBe("lowpass");
+  });
+
+  it("a signal not longer than the pad length is refused, as scipy refuses it", () => {
+    const filter = designBandFilter({ low_freq: 500, high_freq: 8000, filter_order: 5 }, 44100)!;
+    expect(() => filter.apply(new Float32Array(filter.padLength))).toThrow(/too short/);
+    expect(filter.apply(new Float32Array(filter.padLength + 1)).length).toBe(filter.padLength + 1);
+  });
+});
