@@ -3,6 +3,7 @@
  * decode it whole (`decode`, SPEC §8b). Formats are recognised by their content, never by the
  * file name.
  */
+import { parseAiff, sniffAiff } from "./aiff.js";
 import { BlockReader } from "./reader.js";
 import { parseRiff, sniffRiff } from "./riff.js";
 import { memorySource, openFileSource, type ByteSource } from "./source.js";
@@ -25,6 +26,7 @@ async function openSource(src: ByteSource, name: string): Promise<AudioReader> {
     const head = await src.read(0, 64);
     const riff = sniffRiff(head);
     if (riff) return new BlockReader(src, await parseRiff(src, riff), src.size);
+    if (sniffAiff(head)) return new BlockReader(src, await parseAiff(src), src.size);
     if (src.size === 0) throw new AudioFormatError("file is empty");
     throw new AudioFormatError("not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)");
   } catch (err) {
