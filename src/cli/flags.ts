@@ -1,0 +1,175 @@
+/**
+ * Command-line flags for the spectrogram parameters (SPEC §8), generated from the zod schema of
+ * src/engine/params.ts so that every parameter is a flag and no flag can drift from the schema:
+ *   boolean parameters   --name / --no-name       (--pcen, --no-pcen)
+ *   other parameters     --kebab-name VALUE       (min_dB → --min-db, window_size → --window-size)
+ * `--flag=value` works for both. Values stay text: `parseParams` converts and validates them, so
+ * the CLI reports bad values exactly as the library and the HTTP API do.
+ *
+ * Commands (spectrogram, serve, extract…) add their own options and call `parseCommandLine`.
+ * Parsed by hand rather than with node:util parseArgs, which refuses values that start with a
+ * dash (`--min-db -90`) and has no nullable or `--no-` forms on Node 20's older releases.
+ */
+import { parseParams, ParamsError, paramsSchema, PARAM_NAMES, type Params } from "../engine/params.js";
+import { UsageError } from "./errors.js";
+
+/** The flag of one parameter of SPEC §2. */
+export interface ParamFlag {
+  /** Parameter name as the schema spells it, e.g. "min_dB". */
+  param: keyof Params;
+  /** Kebab-case, lower-case flag name without dashes, e.g. "min-db". */
+  name: string;
+  /** Boolean parameters take no value and have a `--no-` form. */
+  boolean: boolean;
+  /** What the value looks like in the help: "NUMBER", "NUMBER|null", "NAME" ("" for booleans). */
+  placeholder: string;
+  /** The accepted values of an enum parameter (window, scale, cmap), else null. */
+  choices: readonly string[] | null;
+  default: unknown;
+  /** The schema's description of the field ("" when it has none). */
+  doc: string;
+}
+
+/** A command's own option (not a parameter), e.g. `-o/--output FILE` or `--start S`. */
+export interface OptionSpec {
+  /** Long name without dashes, e.g. "output" for `--output`. */
+  name: string;
+  /** One-letter alias without the dash, e.g. "o" for `-o`. */
+  short?: string;
+  /** Takes no value (true when given); otherwise `placeholder` names the value. */
+  boolean?: boolean;
+  placeholder?: string;
+  doc: string;
+}
+
+/** What `parseCommandLine` found. */
+export interface CommandLine {
+  /** Parameter values as given (text, or true/false for `--name`/`--no-name`), keyed by parameter name; pass to `parseParams`. */
+  params: Record<string, string | boolean>;
+  /** The command's own options by `OptionSpec.name`: text, or true for boolean options. */
+  options: Record<string, string | true>;
+  positionals: string[];
+  /** `--help` or `-h` was given. */
+  help: boolean;
+}
+
+// zod 4 keeps a field's type behind wrappers: default → pipe (text preprocessing) → nullable → type.
+interface ZodNode { description?: string; def: { type: string; innerType?: ZodNode; out?: ZodNode; entries?: Record<string, string> } }
+
+/** The chain of schemas from a field's outermost wrapper to its innermost type. */
+function layers(field: ZodNode): ZodNode[] {
+  const out: ZodNode[] = [];
+  for (let s: ZodNode | undefined = field; s; s = s.def.innerType ?? s.def.out) out.push(s);
+  return out;
+}
+
+const shape = (paramsSchema as unknown as { shape: Record<string, ZodNode> }).shape;
+const defaults = parseParams({});
+
+/** Every parameter's flag, in SPEC order. */
+export const PARAM_FLAGS: readonly ParamFlag[] = PARAM_NAMES.map((param) => {
+  const chain = layers(shape[param]);
+  const types = chain.map((s) => s.def.type);
+  const enumNode = chain.find((s) => s.def.type === "enum");
+  const boolean = types.includes("boolean");
+  const choices = enumNode ? Object.values(enumNode.def.entries ?? {}) : null;
+  const kind = choices ? "NAME" : boolean ? "" : "NUMBER";
+  return {
+    param,
+    name: param.toLowerCase().replace(/_/g, "-"),
+    boolean,
+    placeholder: types.includes("nullable") ? `${kind}|null` : kind,
+    choices,
+    default: defaults[param],
+    doc: chain.map((s) => s.description).find((d) => d) ?? "",
+  };
+});
+
+const byName = new Map(PARAM_FLAGS.map((f) => [f.name, f]));
+
+/**
+ * Splits `args` into parameters, the command's `options` and positionals. Throws UsageError
+ * (exit 2) naming the flag for an unknown flag, a missing value, or a value given to a flag that
+ * takes none. A flag given twice keeps its last value. `--` ends the flags.
+ */
+export function parseCommandLine(args: readonly string[], options: readonly OptionSpec[] = []): CommandLine {
+  const own = new Map<string, OptionSpec>();
+  for (const o of options) {
+    if (byName.has(o.name) || byName.has(o.name.replace(/^no-/, ""))) throw new Error(`option --${o.name} clashes with a parameter flag`);
+    own.set(`--${o.name}`, o);
+    if (o.short) own.set(`-${o.short}`, o);
+  }
+  const result: CommandLine = { params: {}, options: {}, positionals: [], help: false };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      result.positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      result.positionals.push(arg);
+      continue;
+    }
+    if (arg === "--help" || arg === "-h") {
+      result.help = true;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    // The value of a flag that needs one: inline, or the next argument unless that is a long flag
+    // (so `--min-db -90` works, and `--window-size --pcen` reports the missing value).
+    const value = (): string => {
+      if (inline !== undefined) return inline;
+      const next = args[i + 1];
+      if (next === undefined || next.startsWith("--")) throw new UsageError(`${flag} needs a value`);
+      i++;
+      return next;
+    };
+
+    const option = own.get(flag);
+    if (option) {
+      if (option.boolean && inline !== undefined) throw new UsageError(`${flag} takes no value`);
+      result.options[option.name] = option.boolean ? true : value();
+      continue;
+    }
+    const name = flag.startsWith("--") ? flag.slice(2) : "";
+    const param = byName.get(name);
+    if (param) {
+      result.params[param.param] = param.boolean ? (inline ?? true) : value();
+      continue;
+    }
+    const negated = name.startsWith("no-") ? byName.get(name.slice(3)) : undefined;
+    if (negated?.boolean) {
+      if (inline !== undefined) throw new UsageError(`${flag} takes no value`);
+      result.params[negated.param] = false;
+      continue;
+    }
+    throw new UsageError(`unknown flag '${flag}' (see --help)`);
+  }
+  return result;
+}
+
+/** Help lines for the command's `options` followed by every parameter flag with its default. */
+export function flagsHelp(options: readonly OptionSpec[] = []): string {
+  const rows: [string, string][] = options.map((o) => [
+    `${o.short ? `-${o.short}, ` : ""}--${o.name}${o.boolean ? "" : ` ${o.placeholder ?? "VALUE"}`}`,
+    o.doc,
+  ]);
+  rows.push(["", ""], ["parameters (SPEC §2):", ""]);
+  for (const f of PARAM_FLAGS) {
+    const spelling = f.boolean ? `--${f.name}, --no-${f.name}` : `--${f.name} ${f.placeholder}`;
+    const dflt = `default ${f.boolean ? (f.default ? `--${f.name}` : `--no-${f.name}`) : String(f.default)}`;
+    rows.push([spelling, [f.doc, f.choices ? `one of ${f.choices.join(", ")}` : "", dflt].filter(Boolean).join("; ")]);
+  }
+  const width = Math.min(40, Math.max(...rows.map(([l]) => l.length)));
+  return rows.map(([l, r]) => (r ? `  ${l.padEnd(width)}  ${r}` : l)).join("\n");
+}
+
+/**
+ * The same error with each parameter named as on the command line too: "min_dB (--min-db): must
+ * be <= 0". Fields that are not parameters (e.g. "time_expansion") get the kebab flag spelling.
+ */
+export function withFlagNames(err: ParamsError): ParamsError {
+  return new ParamsError(err.issues.map((i) => ({ ...i, field: `${i.field} (--${i.field.toLowerCase().replace(/_/g, "-")})` })));
+}

@@ -1,0 +1,117 @@
+// Parameter flags generated from the zod schema (SPEC §8): names, forms, errors, help.
+import { describe, expect, it } from "vitest";
+import { parseParams, ParamsError, PARAM_NAMES } from "../src/engine/params.js";
+import { UsageError } from "../src/cli/errors.js";
+import { flagsHelp, PARAM_FLAGS, parseCommandLine, withFlagNames, type OptionSpec } from "../src/cli/flags.js";
+
+const OPTIONS: OptionSpec[] = [
+  { name: "output", short: "o", placeholder: "FILE", doc: "output" },
+  { name: "start", placeholder: "S", doc: "start" },
+  { name: "end", placeholder: "S", doc: "end" },
+  { name: "verbose", boolean: true, doc: "verbose" },
+];
+
+describe("PARAM_FLAGS", () => {
+  it("gives every parameter a flag, booleans exactly the parameters whose default is a boolean", () => {
+    const defaults = parseParams({}) as Record<string, unknown>;
+    expect(PARAM_FLAGS.map((f) => f.param)).toEqual(PARAM_NAMES);
+    for (const f of PARAM_FLAGS) expect(f.boolean).toBe(typeof defaults[f.param] === "boolean");
+    expect(PARAM_FLAGS.filter((f) => f.boolean).map((f) => f.param)).toEqual(["resample", "clamp", "normalize", "pcen"]);
+  });
+
+  it("spells flags as SPEC §8 does", () => {
+    const names = new Map(PARAM_FLAGS.map((f) => [f.param, f.name]));
+    expect(names.get("window_size")).toBe("window-size");
+    expect(names.get("hop_size")).toBe("hop-size");
+    expect(names.get("min_dB")).toBe("min-db");
+    expect(names.get("max_dB")).toBe("max-db");
+    expect(names.get("pcen_smooth")).toBe("pcen-smooth");
+    expect(names.get("low_freq")).toBe("low-freq");
+    expect(names.get("kaiser_beta")).toBe("kaiser-beta");
+    expect(PARAM_FLAGS.find((f) => f.param === "cmap")?.choices).toContain("twilight");
+  });
+});
+
+describe("parseCommandLine", () => {
+  it("parses SPEC §8's example into the parameters it names", () => {
+    const cl = parseCommandLine(
+      ("rec.wav -o out.png --window-size 0.01 --hop-size 0.25 --window kaiser --kaiser-beta 8 --scale dB --clamp " +
+        "--min-db -90 --no-normalize --no-pcen --cmap viridis --start 1.5 --end 3").split(" "),
+      OPTIONS,
+    );
+    expect(cl.positionals).toEqual(["rec.wav"]);
+    expect(cl.options).toEqual({ output: "out.png", start: "1.5", end: "3" });
+    expect(parseParams(cl.params)).toEqual(parseParams({
+      window_size: 0.01, hop_size: 0.25, window: "kaiser", kaiser_beta: 8, scale: "dB", clamp: true,
+      min_dB: -90, normalize: false, pcen: false, cmap: "viridis",
+    }));
+  });
+
+  it("accepts --flag=value for every kind of flag, and null for frequencies", () => {
+    const cl = parseCommandLine(["--min-db=-80", "--pcen=false", "--resample=yes", "--low-freq=null", "--high-freq", "8000", "--output=x.npy", "a.wav"], OPTIONS);
+    const p = parseParams(cl.params);
+    expect([p.min_dB, p.pcen, p.resample, p.low_freq, p.high_freq]).toEqual([-80, false, true, null, 8000]);
+    expect(cl.options.output).toBe("x.npy");
+  });
+
+  it("keeps the last of repeated flags, reads --help and takes everything after -- as positionals", () => {
+    const cl = parseCommandLine(["--pcen", "--no-pcen", "-h", "--", "--not-a-flag.wav"], OPTIONS);
+    expect(cl.params).toEqual({ pcen: false });
+    expect(cl.help).toBe(true);
+    expect(cl.positionals).toEqual(["--not-a-flag.wav"]);
+  });
+
+  it("rejects unknown flags, missing values and values given to flags that take none, naming the flag", () => {
+    const cases: [string[], RegExp][] = [
+      [["--windowsize", "0.1"], /unknown flag '--windowsize'/],
+      [["--min_dB", "-90"], /unknown flag '--min_dB'/],
+      [["--no-window"], /unknown flag '--no-window'/],
+      [["-x"], /unknown flag '-x'/],
+      [["--window-size"], /--window-size needs a value/],
+      [["--window-size", "--pcen"], /--window-size needs a value/],
+      [["-o"], /-o needs a value/],
+      [["--no-pcen=1"], /--no-pcen takes no value/],
+      [["--verbose=1"], /--verbose takes no value/],
+    ];
+    for (const [args, message] of cases) {
+      expect(() => parseCommandLine(args, OPTIONS)).toThrow(UsageError);
+      expect(() => parseCommandLine(args, OPTIONS)).toThrow(message);
+    }
+  });
+
+  it("refuses a command option that would shadow a parameter flag", () => {
+    expect(() => parseCommandLine([], [{ name: "window", doc: "" }])).toThrow(/clashes/);
+  });
+});
+
+describe("flagsHelp", () => {
+  it("lists every flag with its default, and the command's options", () => {
+    const help = flagsHelp(OPTIONS);
+    expect(help).toMatch(/-o, --output FILE\s+output/);
+    for (const f of PARAM_FLAGS) {
+      const line = help.split("\n").find((l) => l.trim().startsWith(`--${f.name}`));
+      expect(line, f.name).toBeDefined();
+      if (f.boolean) expect(line).toContain(`--no-${f.name}`);
+    }
+    expect(help).toMatch(/--min-db NUMBER\s.*default -100/);
+    expect(help).toMatch(/--pcen, --no-pcen\s.*default --pcen/);
+    expect(help).toMatch(/--clamp, --no-clamp\s.*default --no-clamp/);
+    expect(help).toMatch(/--low-freq NUMBER\|null\s.*default null/);
+    expect(help).toMatch(/--window NAME\s.*one of boxcar, .*kaiser; default hann/);
+  });
+});
+
+describe("withFlagNames", () => {
+  it("adds the command-line spelling to each field of a ParamsError", () => {
+    const err = (() => {
+      try {
+        parseParams({ min_dB: 5, pcen_smooth: 2 });
+      } catch (e) {
+        return e as ParamsError;
+      }
+    })();
+    expect(err).toBeInstanceOf(ParamsError);
+    expect(withFlagNames(err!).message).toMatch(/min_dB \(--min-db\): must be <= 0/);
+    expect(withFlagNames(err!).message).toMatch(/pcen_smooth \(--pcen-smooth\): must be > 0 and < 1/);
+  });
+});
