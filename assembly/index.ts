@@ -1,6 +1,7 @@
 // The sonotile DSP core: everything that touches samples runs here, behind plain-pointer
 // entry points that the TypeScript engine façade (src/engine) drives.
 export * from "./memory";
-export { windowFill } from "./window";
+export { windowFill, windowFillF64 } from "./window";
 export { sosFiltFilt } from "./filter";
+export { resamplePoly } from "./resample";
 export { colorIndex } from "./colormap";

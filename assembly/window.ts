@@ -24,14 +24,31 @@ const KAISER = 12;
  * scipy returns ones for n = 1 (windows._len_guards); so do we, for every kind.
  */
 export function windowFill(kind: i32, n: i32, beta: f64, output: usize): void {
-  assert(n >= 1, "window length must be >= 1");
-  assert(kind >= BOXCAR && kind <= KAISER, "unknown window kind");
+  checkWindow(kind, n);
   for (let i = 0; i < n; i++) {
     store<f32>(output + (<usize>i << 2), n == 1 ? 1.0 : <f32>windowValue(kind, i, n + 1, beta));
   }
 }
 
-/** Sample i of scipy's symmetric window of length m (m ≥ 3 here, as m = n + 1 with n ≥ 2). */
+/**
+ * Writes window `kind` of length `n` as n f64 at `output`: periodic as windowFill, or the
+ * symmetric form (scipy's sym=True / get_window(..., fftbins=False)) if `symmetric` is non-zero,
+ * which is what FIR design (scipy.signal.firwin) uses.
+ */
+export function windowFillF64(kind: i32, n: i32, beta: f64, symmetric: i32, output: usize): void {
+  checkWindow(kind, n);
+  const m = symmetric ? n : n + 1;
+  for (let i = 0; i < n; i++) {
+    store<f64>(output + (<usize>i << 3), n == 1 ? 1.0 : windowValue(kind, i, m, beta));
+  }
+}
+
+function checkWindow(kind: i32, n: i32): void {
+  assert(n >= 1, "window length must be >= 1");
+  assert(kind >= BOXCAR && kind <= KAISER, "unknown window kind");
+}
+
+/** Sample i of scipy's symmetric window of length m ≥ 2. */
 function windowValue(kind: i32, i: i32, m: i32, beta: f64): f64 {
   const x = <f64>i;
   const last = <f64>(m - 1);

@@ -1,7 +1,8 @@
 """Golden data for test/window.test.ts: scipy.signal.get_window(name, n) (fftbins=True, periodic).
 
 Run with Debian's python (python3-scipy):  /usr/bin/python3 scripts/golden_windows.py
-Writes test/golden/windows.json: {scipy, kaiser_betas, cases: [{name, n, beta?, values}]}.
+Writes test/golden/windows.json: {scipy, cases: [{name, n, beta?, symmetric?, values}]}; a few
+cases are the symmetric form (fftbins=False) that FIR design uses.
 Values are scipy's float64 rounded to 10 significant digits (far below the 1e-6 tolerance),
 which keeps the file small.
 """
@@ -32,6 +33,12 @@ for name in NAMES:
                 cases.append(dict(name=name, n=n, beta=beta, values=digits(w)))
         else:
             cases.append(dict(name=name, n=n, values=digits(sig.get_window(name, n))))
+
+for name in NAMES:
+    for n in [2, 7, 16, 101]:
+        spec = ("kaiser", 5.0) if name == "kaiser" else name
+        cases.append(dict(name=name, n=n, beta=5.0 if name == "kaiser" else None, symmetric=True,
+                          values=digits(sig.get_window(spec, n, fftbins=False))))
 
 with open(OUT, "w") as f:
     json.dump(dict(scipy=scipy.__version__, cases=cases), f, separators=(",", ":"))

@@ -2,9 +2,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { WINDOWS, type WindowName } from "../src/engine/params.js";
-import { getWindow } from "../src/engine/window.js";
+import { getWindow, getWindowF64 } from "../src/engine/window.js";
 
-interface Case { name: WindowName; n: number; beta?: number; values: number[] }
+interface Case { name: WindowName; n: number; beta?: number | null; symmetric?: boolean; values: number[] }
 const golden: { cases: Case[] } = JSON.parse(readFileSync(new URL("./golden/windows.json", import.meta.url), "utf8"));
 
 describe("getWindow matches scipy.signal.get_window (periodic)", () => {
@@ -15,14 +15,22 @@ describe("getWindow matches scipy.signal.get_window (periodic)", () => {
   for (const name of WINDOWS) {
     it(name, () => {
       for (const c of golden.cases.filter((c) => c.name === name)) {
-        const w = getWindow(c.name, c.n, c.beta);
+        const beta = c.beta ?? undefined;
+        const w = c.symmetric ? getWindowF64(c.name, c.n, beta ?? 14, true) : getWindow(c.name, c.n, beta);
         expect(w.length).toBe(c.n);
         let worst = 0;
         for (let i = 0; i < c.n; i++) worst = Math.max(worst, Math.abs(w[i] - c.values[i]));
-        expect(worst, `${name} n=${c.n} beta=${c.beta}`).toBeLessThanOrEqual(1e-6);
+        expect(worst, `${name} n=${c.n} beta=${c.beta} symmetric=${!!c.symmetric}`).toBeLessThanOrEqual(1e-6);
       }
     });
   }
+
+  it("the float64 periodic window is the float32 one before rounding", () => {
+    for (const name of WINDOWS) {
+      const w64 = getWindowF64(name, 101, 8, false);
+      expect(getWindow(name, 101, 8)).toEqual(Float32Array.from(w64));
+    }
+  });
 
   it("kaiser stays finite for a beta whose I0 overflows float64", () => {
     const w = getWindow("kaiser", 16, 1000);

@@ -19,12 +19,7 @@ export const MAX_WINDOW_LENGTH = 1 << 20;
  * @param beta kaiser shape parameter, finite and ≥ 0; ignored by the other windows
  */
 export function getWindow(name: WindowName, n: number, beta: number = DEFAULT_KAISER_BETA): Float32Array {
-  const kind = WINDOWS.indexOf(name);
-  if (kind < 0) throw new RangeError(`unknown window "${String(name)}"; expected one of ${WINDOWS.join(", ")}`);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_WINDOW_LENGTH) {
-    throw new RangeError(`window length must be an integer in [1, ${MAX_WINDOW_LENGTH}], got ${n}`);
-  }
-  if (!Number.isFinite(beta) || beta < 0) throw new RangeError(`kaiser beta must be a finite number >= 0, got ${beta}`);
+  const kind = checkWindow(name, n, beta, MAX_WINDOW_LENGTH);
   const ptr = core.alloc(n * 4);
   try {
     core.windowFill(kind, n, beta, ptr);
@@ -32,4 +27,31 @@ export function getWindow(name: WindowName, n: number, beta: number = DEFAULT_KA
   } finally {
     core.free(ptr);
   }
+}
+
+/**
+ * Window `name` of `n` samples in float64, periodic (as getWindow) or symmetric
+ * (`scipy.signal.get_window(name, n, fftbins=False)`, the form FIR design uses).
+ * @param maxLength the caller's bound on n (FIR filters can be longer than FFT frames)
+ */
+export function getWindowF64(name: WindowName, n: number, beta: number, symmetric: boolean, maxLength: number = MAX_WINDOW_LENGTH): Float64Array {
+  const kind = checkWindow(name, n, beta, maxLength);
+  const ptr = core.alloc(n * 8);
+  try {
+    core.windowFillF64(kind, n, beta, symmetric ? 1 : 0, ptr);
+    return new Float64Array(core.memory.buffer, ptr, n).slice();
+  } finally {
+    core.free(ptr);
+  }
+}
+
+/** Validates the arguments; returns the core's window kind (the index into WINDOWS). */
+function checkWindow(name: WindowName, n: number, beta: number, maxLength: number): number {
+  const kind = WINDOWS.indexOf(name);
+  if (kind < 0) throw new RangeError(`unknown window "${String(name)}"; expected one of ${WINDOWS.join(", ")}`);
+  if (!Number.isInteger(n) || n < 1 || n > maxLength) {
+    throw new RangeError(`window length must be an integer in [1, ${maxLength}], got ${n}`);
+  }
+  if (!Number.isFinite(beta) || beta < 0) throw new RangeError(`kaiser beta must be a finite number >= 0, got ${beta}`);
+  return kind;
 }

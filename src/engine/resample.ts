@@ -1,0 +1,165 @@
+/**
+ * Rate conversion of SPEC §3.3: `scipy.signal.resample_poly(x, up, down)` with up/down the
+ * reduced ratio of the target and source rates, default window ("kaiser", 5.0) and
+ * padtype "constant" (zeros beyond the recording).
+ *
+ * Following scipy 1.10's resample_poly: max_rate = max(up, down), an FIR low-pass
+ * h = firwin(2·half_len + 1, 1/max_rate, window=("kaiser", 5.0)) with half_len = 10·max_rate,
+ * h *= up, and upfirdn with n_pre_pad = down − half_len % down and
+ * n_pre_remove = (half_len + n_pre_pad) // down. Those offsets reduce to "output m is the
+ * filter centred on input m·down/up" (see assembly/resample.ts), which is what the core
+ * computes. The filter is designed here in float64 and cached per (up, down).
+ */
+import { getWindowF64 } from "./window.js";
+import { core } from "./wasm.js";
+
+/** resample_poly's default window: ("kaiser", 5.0). */
+const KAISER_BETA = 5;
+
+/**
+ * Largest max(up, down): the filter has 20·max_rate + 1 taps, so this bounds it to ~5 M taps
+ * (21 MB of float32). Rates in common use reduce far below it (384000 → 44100 is 147/1280).
+ */
+export const MAX_RATE_FACTOR = 1 << 18;
+
+/** A resampling plan from one rate to another. */
+export interface Resampler {
+  /** The reduced ratio: output rate / input rate = up / down. */
+  readonly up: number;
+  readonly down: number;
+  /** Output length for `nIn` input samples: ceil(nIn · up / down), as resample_poly. */
+  outputLength(nIn: number): number;
+  /** resample_poly(x, up, down) of a whole signal. */
+  apply(x: Float32Array): Float32Array;
+  /** Input samples [inFrom, inTo) that output samples [outFrom, outTo) depend on, clipped to [0, nIn). */
+  inputRange(outFrom: number, outTo: number, nIn: number): [number, number];
+  /**
+   * Output samples [outFrom, outTo) of the whole-signal result, from `buffer` = input samples
+   * [bufferStart, bufferStart + buffer.length), which must cover inputRange(outFrom, outTo, nInTotal).
+   * Exactly equal to apply(x).subarray(outFrom, outTo).
+   */
+  applyPiece(buffer: Float32Array, bufferStart: number, nInTotal: number, outFrom: number, outTo: number): Float32Array;
+}
+
+/** The filter of one ratio in the core's polyphase layout (see assembly/resample.ts). */
+interface Polyphase { ptr: number; up: number; down: number; halfLen: number; tapsPerPhase: number }
+const polyphaseCache = new Map<string, Polyphase>();
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * scipy.signal.firwin(numtaps, cutoff, window=("kaiser", beta)) for a low-pass (pass_zero,
+ * scale=True): h[i] = cutoff·sinc(cutoff·(i − (numtaps−1)/2)) · w[i], normalized to unit sum
+ * (the gain at 0 Hz), with w the symmetric kaiser window. `cutoff` is relative to Nyquist.
+ */
+export function firwinLowpass(numtaps: number, cutoff: number, beta: number): Float64Array {
+  const w = getWindowF64("kaiser", numtaps, beta, true, Number.MAX_SAFE_INTEGER);
+  const alpha = (numtaps - 1) / 2;
+  const h = new Float64Array(numtaps);
+  let sum = 0;
+  for (let i = 0; i < numtaps; i++) {
+    const x = cutoff * (i - alpha);
+    const sinc = x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x); // numpy.sinc
+    h[i] = cutoff * sinc * w[i];
+    sum += h[i];
+  }
+  for (let i = 0; i < numtaps; i++) h[i] /= sum;
+  return h;
+}
+
+/** The resample_poly filter of up/down, split by phase and reversed, resident in the core's memory. */
+function polyphase(up: number, down: number): Polyphase {
+  const key = `${up}/${down}`;
+  const cached = polyphaseCache.get(key);
+  if (cached) return cached;
+  const maxRate = Math.max(up, down);
+  const halfLen = 10 * maxRate;
+  const length = 2 * halfLen + 1;
+  const h = firwinLowpass(length, 1 / maxRate, KAISER_BETA);
+  const tapsPerPhase = Math.ceil(length / up);
+  const taps = new Float32Array(up * tapsPerPhase);
+  for (let phase = 0; phase < up; phase++) {
+    for (let j = 0; j < tapsPerPhase; j++) {
+      const i = phase + up * (tapsPerPhase - 1 - j);
+      if (i < length) taps[phase * tapsPerPhase + j] = h[i] * up; // resample_poly: h *= up
+    }
+  }
+  const ptr = core.alloc(taps.byteLength);
+  new Float32Array(core.memory.buffer, ptr, taps.length).set(taps);
+  const plan = { ptr, up, down, halfLen, tapsPerPhase };
+  polyphaseCache.set(key, plan);
+  return plan;
+}
+
+/**
+ * A resampler from `fsIn` to `fsOut` Hz (positive integers; resample_poly works on the
+ * integer ratio). Equal rates give the identity, as resample_poly returns x unchanged.
+ */
+export function createResampler(fsIn: number, fsOut: number): Resampler {
+  for (const [name, v] of [["input rate", fsIn], ["output rate", fsOut]] as const) {
+    if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`resampling needs integer rates > 0 Hz; the ${name} is ${v}`);
+  }
+  const g = gcd(fsOut, fsIn);
+  const up = fsOut / g;
+  const down = fsIn / g;
+  if (Math.max(up, down) > MAX_RATE_FACTOR) {
+    throw new RangeError(`resampling ${fsIn} → ${fsOut} Hz reduces to ${up}/${down}; factors above ${MAX_RATE_FACTOR} need too long a filter`);
+  }
+  const plan = up === 1 && down === 1 ? null : polyphase(up, down);
+  const halfLen = plan?.halfLen ?? 0;
+  const k = plan?.tapsPerPhase ?? 1;
+
+  const outputLength = (nIn: number) => {
+    checkLength(nIn, up);
+    return Math.floor((nIn * up + down - 1) / down);
+  };
+  // Output m reads inputs floor((m·down + halfLen)/up) − K + 1 … floor((m·down + halfLen)/up).
+  const inputRange = (outFrom: number, outTo: number, nIn: number): [number, number] => {
+    checkPiece(outFrom, outTo, outputLength(nIn));
+    if (outFrom === outTo) return [0, 0];
+    const lo = Math.floor((outFrom * down + halfLen) / up) - k + 1;
+    const hi = Math.floor(((outTo - 1) * down + halfLen) / up) + 1;
+    return [Math.min(nIn, Math.max(0, lo)), Math.max(0, Math.min(nIn, hi))];
+  };
+  const compute = (buffer: Float32Array, bufferStart: number, outFrom: number, count: number): Float32Array => {
+    if (!plan || count === 0) return buffer.slice(outFrom - bufferStart, outFrom - bufferStart + count);
+    const xPtr = core.alloc(buffer.length * 4);
+    const outPtr = core.alloc(count * 4);
+    try {
+      new Float32Array(core.memory.buffer, xPtr, buffer.length).set(buffer);
+      core.resamplePoly(plan.ptr, up, down, k, halfLen, xPtr, bufferStart, buffer.length, outFrom, count, outPtr);
+      return new Float32Array(core.memory.buffer, outPtr, count).slice();
+    } finally {
+      core.free(outPtr);
+      core.free(xPtr);
+    }
+  };
+
+  return {
+    up, down, outputLength, inputRange,
+    apply: (x) => compute(x, 0, 0, outputLength(x.length)),
+    applyPiece(buffer, bufferStart, nInTotal, outFrom, outTo) {
+      const [inFrom, inTo] = inputRange(outFrom, outTo, nInTotal);
+      if (!Number.isInteger(bufferStart) || bufferStart > inFrom || bufferStart + buffer.length < inTo) {
+        throw new RangeError(`buffer [${bufferStart}, ${bufferStart + buffer.length}) must cover input samples [${inFrom}, ${inTo}) for output [${outFrom}, ${outTo})`);
+      }
+      if (bufferStart < 0 || bufferStart + buffer.length > nInTotal) {
+        throw new RangeError(`buffer [${bufferStart}, ${bufferStart + buffer.length}) lies outside the recording [0, ${nInTotal})`);
+      }
+      return compute(buffer, bufferStart, outFrom, outTo - outFrom);
+    },
+  };
+}
+
+/** nIn must be a sample count whose upsampled length stays an exact double. */
+function checkLength(nIn: number, up: number): void {
+  if (!Number.isSafeInteger(nIn) || nIn < 0 || !Number.isSafeInteger(nIn * up)) {
+    throw new RangeError(`input length must be an integer >= 0 (and below 2^53 / ${up}), got ${nIn}`);
+  }
+}
+
+function checkPiece(outFrom: number, outTo: number, nOut: number): void {
+  if (!(Number.isInteger(outFrom) && Number.isInteger(outTo) && 0 <= outFrom && outFrom <= outTo && outTo <= nOut)) {
+    throw new RangeError(`output piece [${outFrom}, ${outTo}) must lie within [0, ${nOut})`);
+  }
+}
