@@ -4,6 +4,7 @@
  * file name.
  */
 import { parseAiff, sniffAiff } from "./aiff.js";
+import { openCompressed } from "./compressed.js";
 import { BlockReader } from "./reader.js";
 import { parseRiff, sniffRiff } from "./riff.js";
 import { memorySource, openFileSource, type ByteSource } from "./source.js";
@@ -27,6 +28,8 @@ async function openSource(src: ByteSource, name: string): Promise<AudioReader> {
     const riff = sniffRiff(head);
     if (riff) return new BlockReader(src, await parseRiff(src, riff), src.size);
     if (sniffAiff(head)) return new BlockReader(src, await parseAiff(src), src.size);
+    const compressed = await openCompressed(src, head);
+    if (compressed) return compressed;
     if (src.size === 0) throw new AudioFormatError("file is empty");
     throw new AudioFormatError("not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)");
   } catch (err) {

@@ -1,0 +1,353 @@
+/**
+ * Compressed formats through maintained WebAssembly decoders (the `@wasm-audio-decoders` family:
+ * libFLAC, mpg123, libvorbis, libopus). Their APIs are streaming, so a reader keeps a *cursor* —
+ * one live decoder fed the file in `INPUT_BYTES` pieces — and an LRU cache of decoded blocks of
+ * `BLOCK_FRAMES` frames:
+ *   - memory stays bounded (cache + one input piece + the decoder's own state), whatever the length;
+ *   - reading forward (what tiles and batch jobs do) continues the cursor: O(new frames);
+ *   - reading before the cursor and outside the cache restarts the decoder from the file start:
+ *     O(position) CPU, still bounded memory.
+ * Header probes (below) give channels, rate and — where the container records it (FLAC
+ * STREAMINFO, Ogg Opus last granule) — the length; otherwise `open` counts frames with one full
+ * decoding pass.
+ */
+import { clipRange } from "./reader.js";
+import type { ByteSource } from "./source.js";
+import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
+
+export type CompressedKind = "flac" | "mp3" | "vorbis" | "opus";
+
+/** Frames per cached decoded block. */
+const BLOCK_FRAMES = 65536;
+/** Cached blocks per reader: 16 × 65536 frames × 4 bytes = 4 MiB per channel. */
+const CACHE_BLOCKS = 16;
+/** Bytes fed to the decoder at a time: bounds the output of one call (FLAC can expand ~800×). */
+const INPUT_BYTES = 16384;
+
+interface Decoded {
+  channelData: Float32Array[];
+  samplesDecoded: number;
+  errors: { message: string }[];
+}
+interface StreamDecoder {
+  decode(bytes: Uint8Array): Decoded | Promise<Decoded>;
+  flush?(): Promise<Decoded>;
+  free(): void;
+}
+
+/** What a header probe learns before decoding. */
+export interface Probe {
+  kind: CompressedKind;
+  container: string;
+  samplerate: number;
+  channels: number;
+  bitsPerSample: number | null;
+  /** Total frames when the header records it, else null (counted by a decoding pass). */
+  frames: number | null;
+}
+
+async function createDecoder(p: Probe): Promise<StreamDecoder> {
+  let d: StreamDecoder & { ready: Promise<void> };
+  switch (p.kind) {
+    case "flac": {
+      const { FLACDecoder } = await import("@wasm-audio-decoders/flac");
+      d = new FLACDecoder();
+      break;
+    }
+    case "mp3": {
+      const { MPEGDecoder } = await import("mpg123-decoder");
+      d = new MPEGDecoder(); // gapless by default: LAME/Xing delay and padding are trimmed, as libsndfile does
+      break;
+    }
+    case "vorbis": {
+      const { OggVorbisDecoder } = await import("@wasm-audio-decoders/ogg-vorbis");
+      d = new OggVorbisDecoder();
+      break;
+    }
+    case "opus": {
+      const { OggOpusDecoder } = await import("ogg-opus-decoder");
+      // libsndfile decodes Opus at the stream's original rate when libopus can (8/12/16/24/48 kHz);
+      // `sampleRate` is accepted by OggOpusDecoder's constructor though missing from its typings.
+      const Ctor = OggOpusDecoder as unknown as new (o: { sampleRate: number }) => StreamDecoder & { ready: Promise<void> };
+      d = new Ctor({ sampleRate: p.samplerate });
+      break;
+    }
+  }
+  await d.ready;
+  return d;
+}
+
+function checkDecoded(kind: string, r: Decoded): Decoded {
+  if (r.errors.length) throw new AudioFormatError(`${kind}: corrupt stream: ${r.errors[0].message}`);
+  return r;
+}
+
+/**
+ * The FLAC decoder scales integers by 1/(2^(bits-1) − 1); libsndfile by 1/2^(bits-1). Recover the
+ * integer (exact: |v| < 2^23 fits float32's 24-bit significand, so rounding is unambiguous) and
+ * rescale, in place.
+ */
+function rescaleFlac(channelData: Float32Array[], channels: number, n: number, bits: number): void {
+  const full = 2 ** (bits - 1);
+  const decoderScale = full - 1;
+  for (let c = 0; c < channels; c++) {
+    const x = channelData[c];
+    for (let i = 0; i < n; i++) x[i] = Math.round(x[i] * decoderScale) / full;
+  }
+}
+
+/** One live decoder walking the file from the start, cutting its output into blocks of BLOCK_FRAMES. */
+class Cursor {
+  /** Index of the next block `next` returns. */
+  block = 0;
+  private readonly ready: Float32Array[][] = [];
+  private buf: Float32Array[];
+  private fill = 0;
+  private filePos: number;
+  private emitted = 0;
+  private done = false;
+
+  constructor(private readonly dec: StreamDecoder, private readonly src: ByteSource, private readonly probe: Probe, start: number) {
+    this.filePos = start;
+    this.buf = this.fresh();
+  }
+
+  private fresh(): Float32Array[] {
+    return Array.from({ length: this.probe.channels }, () => new Float32Array(BLOCK_FRAMES));
+  }
+
+  /** The next block (the last one may be short), or null past the end of the stream. */
+  async next(): Promise<Float32Array[] | null> {
+    while (this.ready.length === 0 && !this.done) {
+      let r: Decoded;
+      if (this.filePos < this.src.size) {
+        const bytes = await this.src.read(this.filePos, INPUT_BYTES);
+        if (bytes.length === 0) throw new AudioFormatError(`${this.probe.kind}: file ended early at byte ${this.filePos}`);
+        this.filePos += bytes.length;
+        r = await this.dec.decode(bytes);
+      } else {
+        r = this.dec.flush ? await this.dec.flush() : { channelData: [], samplesDecoded: 0, errors: [] };
+        this.done = true;
+      }
+      this.append(checkDecoded(this.probe.kind, r));
+      if (this.done && this.fill > 0) this.ready.push(this.buf.map((c) => c.slice(0, this.fill)));
+    }
+    const out = this.ready.shift() ?? null;
+    if (out) this.block++;
+    return out;
+  }
+
+  private append(r: Decoded): void {
+    let n = r.samplesDecoded;
+    // Where the container records the length (Opus end trimming), output beyond it is padding.
+    if (this.probe.frames !== null) n = Math.max(0, Math.min(n, this.probe.frames - this.emitted));
+    if (n === 0) return;
+    if (r.channelData.length < this.probe.channels)
+      throw new AudioFormatError(`${this.probe.kind}: stream changed to ${r.channelData.length} channel(s) mid-file`);
+    this.emitted += n;
+    if (this.probe.kind === "flac") rescaleFlac(r.channelData, this.probe.channels, n, this.probe.bitsPerSample!);
+    for (let off = 0; off < n; ) {
+      const take = Math.min(n - off, BLOCK_FRAMES - this.fill);
+      for (let c = 0; c < this.probe.channels; c++) this.buf[c].set(r.channelData[c].subarray(off, off + take), this.fill);
+      this.fill += take;
+      off += take;
+      if (this.fill === BLOCK_FRAMES) {
+        this.ready.push(this.buf);
+        this.buf = this.fresh();
+        this.fill = 0;
+      }
+    }
+  }
+
+  free(): void {
+    this.dec.free();
+  }
+}
+
+/** Ranged reads over a compressed stream: block cache + forward cursor (see the file comment). */
+export class StreamReader implements AudioReader {
+  readonly info: AudioInfo;
+  private readonly cache = new Map<number, Float32Array[]>();
+  private cursor: Cursor | null = null;
+
+  private constructor(private readonly src: ByteSource, private readonly probe: Probe, private readonly dataStart: number) {
+    this.info = {
+      container: probe.container,
+      encoding: probe.kind,
+      samplerate: probe.samplerate,
+      channels: probe.channels,
+      frames: probe.frames ?? 0,
+      duration: (probe.frames ?? 0) / probe.samplerate,
+      bitsPerSample: probe.bitsPerSample,
+      metadata: {},
+      fileSize: src.size,
+    };
+  }
+
+  /** Opens a reader; counts the frames with one decoding pass when the header does not say. */
+  static async open(src: ByteSource, probe: Probe, dataStart = 0): Promise<StreamReader> {
+    const r = new StreamReader(src, probe, dataStart);
+    if (probe.frames === null) {
+      let frames = 0;
+      for (let b = await r.advance(); b; b = await r.advance()) frames += b[0].length;
+      r.info.frames = frames;
+      r.info.duration = frames / probe.samplerate;
+    }
+    return r;
+  }
+
+  /** Fetched file bytes so far. */
+  get bytesRead(): number {
+    return this.src.bytesRead;
+  }
+
+  /** Decodes the cursor's next block into the cache (evicting the least recently used). */
+  private async advance(): Promise<Float32Array[] | null> {
+    if (!this.cursor) this.cursor = new Cursor(await createDecoder(this.probe), this.src, this.probe, this.dataStart);
+    const index = this.cursor.block;
+    const block = await this.cursor.next();
+    if (!block) return null;
+    this.cache.set(index, block);
+    if (this.cache.size > CACHE_BLOCKS) this.cache.delete(this.cache.keys().next().value as number);
+    return block;
+  }
+
+  private async getBlock(k: number): Promise<Float32Array[] | null> {
+    const hit = this.cache.get(k);
+    if (hit) {
+      this.cache.delete(k); // re-insert: most recently used
+      this.cache.set(k, hit);
+      return hit;
+    }
+    if (this.cursor && this.cursor.block > k) {
+      this.cursor.free(); // behind the cursor and evicted: decode again from the start
+      this.cursor = null;
+    }
+    for (;;) {
+      const at = this.cursor?.block ?? 0;
+      const block = await this.advance();
+      if (!block || at === k) return block;
+    }
+  }
+
+  async read(channel: number, start: number, count: number): Promise<Float32Array> {
+    const [s, e] = clipRange(this.info, channel, start, count);
+    const out = new Float32Array(e - s);
+    for (let k = Math.floor(s / BLOCK_FRAMES); k * BLOCK_FRAMES < e; k++) {
+      const block = await this.getBlock(k);
+      if (!block) throw new AudioFormatError(`${this.probe.kind}: stream ends at frame ${k * BLOCK_FRAMES}, the header says ${this.info.frames} (truncated?)`);
+      const b0 = k * BLOCK_FRAMES;
+      const from = Math.max(s, b0);
+      const to = Math.min(e, b0 + block[channel].length);
+      if (to > from) out.set(block[channel].subarray(from - b0, to - b0), from - s);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.cursor?.free();
+    this.cursor = null;
+    this.cache.clear();
+    await this.src.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header probes. Each reads a few bytes, checks them, and never sizes anything by them.
+
+/** Length of an ID3v2 tag at `at` (header + syncsafe size + optional footer), or 0. */
+function id3v2Length(b: Uint8Array, at: number): number {
+  if (b.length < at + 10 || b[at] !== 0x49 || b[at + 1] !== 0x44 || b[at + 2] !== 0x33) return 0; // "ID3"
+  const size = ((b[at + 6] & 0x7f) << 21) | ((b[at + 7] & 0x7f) << 14) | ((b[at + 8] & 0x7f) << 7) | (b[at + 9] & 0x7f);
+  return 10 + size + (b[at + 5] & 0x10 ? 10 : 0);
+}
+
+/** FLAC: "fLaC" then the STREAMINFO block (FLAC format spec, METADATA_BLOCK_STREAMINFO). */
+function probeFlac(b: Uint8Array, at: number): Probe | null {
+  if (b.length < at + 42 || String.fromCharCode(...b.subarray(at, at + 4)) !== "fLaC") return null;
+  if ((b[at + 4] & 0x7f) !== 0) throw new AudioFormatError("flac: first metadata block is not STREAMINFO");
+  const p = at + 8 + 10; // skip block header (4) and min/max block and frame sizes (10)
+  const samplerate = (b[p] << 12) | (b[p + 1] << 4) | (b[p + 2] >> 4);
+  const channels = ((b[p + 2] >> 1) & 7) + 1;
+  const bits = (((b[p + 2] & 1) << 4) | (b[p + 3] >> 4)) + 1;
+  const total = (b[p + 3] & 0x0f) * 2 ** 32 + ((b[p + 4] << 24) >>> 0) + (b[p + 5] << 16) + (b[p + 6] << 8) + b[p + 7];
+  if (samplerate === 0) throw new AudioFormatError("flac: STREAMINFO declares sample rate 0");
+  if (bits < 4) throw new AudioFormatError(`flac: STREAMINFO declares ${bits} bits per sample`);
+  return { kind: "flac", container: "flac", samplerate, channels, bitsPerSample: bits, frames: total > 0 ? total : null };
+}
+
+const MPEG_RATES = [44100, 48000, 32000];
+
+/** MPEG audio frame header (ISO 11172-3 §2.4.1.3) at `at`: returns channels and rate, or null. */
+function probeMpeg(b: Uint8Array, at: number): Probe | null {
+  if (b.length < at + 4 || b[at] !== 0xff || (b[at + 1] & 0xe0) !== 0xe0) return null;
+  const version = (b[at + 1] >> 3) & 3; // 0: MPEG 2.5, 1: reserved, 2: MPEG 2, 3: MPEG 1
+  const layer = (b[at + 1] >> 1) & 3; // 0 reserved
+  const bitrate = b[at + 2] >> 4; // 15 invalid
+  const rateIndex = (b[at + 2] >> 2) & 3; // 3 reserved
+  if (version === 1 || layer === 0 || bitrate === 15 || rateIndex === 3) return null;
+  const samplerate = MPEG_RATES[rateIndex] / (version === 3 ? 1 : version === 2 ? 2 : 4);
+  const channels = b[at + 3] >> 6 === 3 ? 1 : 2;
+  return { kind: "mp3", container: "mp3", samplerate, channels, bitsPerSample: null, frames: null };
+}
+
+/** Ogg: the first page's first packet names the codec (Vorbis I spec §4.2.2; RFC 7845 §5.1). */
+function probeOgg(b: Uint8Array): Probe | null {
+  if (b.length < 28 || String.fromCharCode(...b.subarray(0, 4)) !== "OggS") return null;
+  const p = 27 + b[26]; // page header + segment table
+  const text = (o: number, n: number) => String.fromCharCode(...b.subarray(p + o, p + o + n));
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b.length >= p + 16 && text(0, 7) === "\x01vorbis") {
+    const channels = b[p + 11];
+    const samplerate = v.getUint32(p + 12, true);
+    if (channels === 0 || samplerate === 0) throw new AudioFormatError(`ogg: Vorbis header declares ${channels} channels at ${samplerate} Hz`);
+    return { kind: "vorbis", container: "ogg", samplerate, channels, bitsPerSample: null, frames: null };
+  }
+  if (b.length >= p + 16 && text(0, 8) === "OpusHead") {
+    const channels = b[p + 9];
+    const inputRate = v.getUint32(p + 12, true);
+    if (channels === 0) throw new AudioFormatError("ogg: Opus header declares 0 channels");
+    // libsndfile (ogg_opus.c) decodes at the original rate when libopus supports it, else 48 kHz.
+    const samplerate = [8000, 12000, 16000, 24000, 48000].includes(inputRate) ? inputRate : 48000;
+    return { kind: "opus", container: "ogg", samplerate, channels, bitsPerSample: null, frames: null };
+  }
+  throw new AudioFormatError(`ogg: unsupported codec in the first packet ('${text(0, 8).replace(/[^ -~]/g, "?")}'); Vorbis and Opus are supported`);
+}
+
+/**
+ * Ogg Opus length: last page's granule position minus the pre-skip (RFC 7845 §4), at 48 kHz,
+ * scaled to the decoding rate — how libsndfile trims the end padding.
+ */
+async function opusFrames(src: ByteSource, head: Uint8Array, rate: number): Promise<number | null> {
+  const preSkip = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint16(27 + head[26] + 10, true);
+  const tailStart = Math.max(0, src.size - 65536);
+  const tail = await src.read(tailStart, src.size - tailStart);
+  for (let i = tail.length - 27; i >= 0; i--) {
+    if (tail[i] !== 0x4f || tail[i + 1] !== 0x67 || tail[i + 2] !== 0x67 || tail[i + 3] !== 0x53) continue; // "OggS"
+    const v = new DataView(tail.buffer, tail.byteOffset + i, 14);
+    const granule = v.getUint32(10, true) * 2 ** 32 + v.getUint32(6, true);
+    if (granule === 2 ** 64 - 1 || granule > 2 ** 53) continue; // -1: no packet ends on this page
+    return Math.max(0, Math.floor(((granule - preSkip) * rate) / 48000));
+  }
+  return null;
+}
+
+/** Recognises FLAC, MP3 and Ogg from the first bytes; opens a StreamReader or returns null. */
+export async function openCompressed(src: ByteSource, head: Uint8Array): Promise<AudioReader | null> {
+  const ogg = probeOgg(head);
+  if (ogg) {
+    if (ogg.kind === "opus") ogg.frames = await opusFrames(src, head, ogg.samplerate);
+    return StreamReader.open(src, ogg);
+  }
+  const skip = id3v2Length(head, 0);
+  let tagged = head;
+  if (skip > 0) {
+    if (skip >= src.size) throw new AudioFormatError(`ID3v2 tag of ${skip} bytes is larger than the file`);
+    tagged = await src.read(skip, 64);
+  }
+  const flac = probeFlac(tagged, 0);
+  if (flac) return StreamReader.open(src, flac, skip);
+  const mp3 = probeMpeg(tagged, 0);
+  if (mp3) return StreamReader.open(src, mp3, skip);
+  return null;
+}
