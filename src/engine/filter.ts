@@ -286,7 +286,12 @@ export interface BandFilter {
   applyPiece(buffer: Float32Array, bufferStart: number, totalLength: number, from: number, to: number): Float32Array;
 }
 
-/** Largest context: 2^22 samples (16 MB of float32), reached only by edges below ~10 Hz at 384 kHz. */
+/**
+ * Largest context: 2^22 samples (16 MB of float32) per side. It binds only for extreme
+ * designs — a high-pass edge (or band-pass width) of a few Hz at 384 kHz, where the slowest
+ * pole decays only by a factor exp(−sin(π/2N)·2π·f/fs) per sample; there pieces may differ from the
+ * whole-signal result by more than float32 precision, in exchange for bounded tile cost.
+ */
 export const MAX_CONTEXT = 1 << 22;
 
 /**
