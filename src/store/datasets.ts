@@ -1,0 +1,185 @@
+/**
+ * Datasets: a named directory of recordings inside an audio root. A scan compares the files
+ * on disk with the registered recordings; import registers the unregistered ones under a run.
+ */
+import { readdir, realpath, stat } from "node:fs/promises";
+import { extname, join, relative, sep } from "node:path";
+import type { Queryable } from "./db.js";
+import { assertWritable, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
+import { NotFoundError, invalid, translating } from "./errors.js";
+import { isInside, resolveRecordingPath } from "./paths.js";
+import { probeFile } from "./probe.js";
+import { createRun, finishRun, type Run } from "./runs.js";
+import { insertRecording } from "./recordings.js";
+
+export interface Dataset {
+  id: string;
+  name: string;
+  description: string;
+  audio_dir: string;
+  recording_count: number;
+  state: State;
+  state_changed_at: Date | null;
+  created_at: Date;
+  created_by: string | null;
+  run_id: string | null;
+}
+
+export const DATASET_SORTS = ["name", "created_at", "recording_count"] as const;
+
+const SELECT = (db: Queryable) => db`
+  SELECT d.id, d.name, d.description, d.audio_dir, d.state, d.state_changed_at, d.created_at, d.created_by, d.run_id,
+         (SELECT count(*)::int FROM recordings r WHERE r.dataset_id = d.id AND r.state <> 'trashed') AS recording_count
+  FROM datasets d`;
+
+/** Creates a dataset; `audio_dir` must already be resolved by paths.resolveAudioDir. */
+export async function createDataset(db: Queryable, d: { name: string; description?: string; audio_dir: string; created_by: string | null; run_id?: string | null }): Promise<Dataset> {
+  const [{ id }] = await translating(() => db`
+    INSERT INTO datasets (name, description, audio_dir, created_by, run_id)
+    VALUES (${d.name.trim()}, ${d.description ?? ""}, ${d.audio_dir}, ${d.created_by}, ${d.run_id ?? null})
+    RETURNING id`);
+  return getDataset(db, id);
+}
+
+export async function getDataset(db: Queryable, id: string): Promise<Dataset> {
+  const [row] = await translating(() => db<Dataset[]>`${SELECT(db)} WHERE d.id = ${id}`);
+  if (!row) throw new NotFoundError("dataset", id);
+  return row;
+}
+
+export interface DatasetQuery extends PageRequest {
+  state: StateFilter;
+  /** Case-insensitive substring of the name. */
+  search?: string;
+  sort: (typeof DATASET_SORTS)[number];
+  order: "asc" | "desc";
+}
+
+export async function listDatasets(db: Queryable, q: DatasetQuery): Promise<Page<Dataset>> {
+  const where = db`${stateCondition(db, q.state)} AND (${q.search ?? null}::text IS NULL OR name ILIKE ${likePattern(q.search)})`;
+  const page = await db<(Dataset & { total_count: number })[]>`
+    SELECT *, count(*) OVER () AS total_count FROM (${SELECT(db)}) d WHERE ${where}
+    ORDER BY ${db(q.sort)} ${q.order === "desc" ? db`DESC` : db`ASC`}, id
+    LIMIT ${q.limit} OFFSET ${q.offset}`;
+  return toPage(page, q, () => db`SELECT count(*) AS n FROM datasets WHERE ${where}`);
+}
+
+export async function updateDataset(db: Queryable, id: string, patch: { name?: string; description?: string }): Promise<Dataset> {
+  await assertWritable(db, "datasets", id);
+  const fields: Record<string, string> = {};
+  if (patch.name !== undefined) fields.name = patch.name.trim();
+  if (patch.description !== undefined) fields.description = patch.description;
+  if (Object.keys(fields).length) {
+    await translating(() => db`UPDATE datasets SET ${db(fields, ...Object.keys(fields))} WHERE id = ${id}`);
+  }
+  return getDataset(db, id);
+}
+
+/** Deletes a dataset and (by cascade) its recordings' metadata; files on disk are untouched. */
+export async function deleteDataset(db: Queryable, id: string): Promise<void> {
+  const rows = await translating(() => db`DELETE FROM datasets WHERE id = ${id} RETURNING id`);
+  if (!rows.length) throw new NotFoundError("dataset", id);
+}
+
+/** File extensions a scan considers audio (the formats src/audio reads), lower case. */
+const AUDIO_EXTENSIONS = new Set([".wav", ".wave", ".wavex", ".bwf", ".rf64", ".w64", ".aif", ".aiff", ".aifc", ".flac", ".mp3", ".ogg", ".oga", ".opus"]);
+/** A scan stops with an error rather than walk an unbounded tree. */
+export const MAX_SCAN_FILES = 100_000;
+const MAX_SCAN_DEPTH = 32;
+
+export type ScanStatus = "registered" | "missing" | "unregistered";
+export interface ScanResult {
+  dataset_id: string;
+  files: { path: string; status: ScanStatus; recording_id: string | null }[];
+  counts: Record<ScanStatus, number>;
+}
+
+/**
+ * Audio files below `dir` as '/'-separated paths relative to it, sorted. Symlinks are
+ * followed only when their target stays inside `dir` (SPEC §10).
+ */
+export async function listAudioFiles(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  async function walk(abs: string, depth: number): Promise<void> {
+    if (depth > MAX_SCAN_DEPTH) return;
+    for (const entry of await readdir(abs, { withFileTypes: true })) {
+      const child = join(abs, entry.name);
+      let isDir = entry.isDirectory();
+      let isFile = entry.isFile();
+      if (entry.isSymbolicLink()) {
+        const target = await realpath(child).catch(() => null);
+        if (!target || !isInside(dir, target)) continue;
+        const s = await stat(target);
+        isDir = s.isDirectory();
+        isFile = s.isFile();
+      }
+      if (isDir) await walk(child, depth + 1);
+      else if (isFile && AUDIO_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
+        if (found.length >= MAX_SCAN_FILES) throw invalid("audio_dir", `holds more than ${MAX_SCAN_FILES} audio files; split it into several datasets`);
+        found.push(relative(dir, child).split(sep).join("/"));
+      }
+    }
+  }
+  await walk(dir, 0);
+  return found.sort();
+}
+
+/** Compares the files in the dataset's directory with its registered recordings. */
+export async function scanDataset(db: Queryable, id: string): Promise<ScanResult> {
+  const dataset = await getDataset(db, id);
+  const onDisk = new Set(await listAudioFiles(dataset.audio_dir));
+  const registered = await db<{ id: string; path: string }[]>`SELECT id, path FROM recordings WHERE dataset_id = ${id}`;
+  const files: ScanResult["files"] = [];
+  const known = new Set<string>();
+  for (const r of registered) {
+    known.add(r.path);
+    files.push({ path: r.path, status: onDisk.has(r.path) ? "registered" : "missing", recording_id: r.id });
+  }
+  for (const path of onDisk) if (!known.has(path)) files.push({ path, status: "unregistered", recording_id: null });
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const counts = { registered: 0, missing: 0, unregistered: 0 };
+  for (const f of files) counts[f.status]++;
+  return { dataset_id: id, files, counts };
+}
+
+export interface ImportResult {
+  run: Run;
+  registered: { path: string; recording_id: string }[];
+  failed: { path: string; error: string }[];
+}
+
+/** Files probed at once during an import (each reads a header and hashes a file). */
+const IMPORT_CONCURRENCY = 4;
+
+/**
+ * Registers every unregistered audio file of the dataset under a new `import` run. Files
+ * that cannot be decoded are reported, not fatal. Each insert stands alone (no long
+ * transaction), and a file registered concurrently by someone else is skipped.
+ */
+export async function importDataset(db: Queryable, id: string, user: string | null): Promise<ImportResult> {
+  await assertWritable(db, "datasets", id);
+  const dataset = await getDataset(db, id);
+  const scan = await scanDataset(db, id);
+  const run = await createRun(db, { kind: "import", description: `import into dataset ${dataset.name}`, created_by: user });
+  const todo = scan.files.filter((f) => f.status === "unregistered").map((f) => f.path);
+  const registered: ImportResult["registered"] = [];
+  const failed: ImportResult["failed"] = [];
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < todo.length) {
+      const path = todo[next++];
+      try {
+        const abs = await resolveRecordingPath(dataset.audio_dir, path);
+        const facts = await probeFile(abs);
+        const rec = await insertRecording(db, { dataset_id: id, path, ...facts, created_by: user, run_id: run.id });
+        if (rec) registered.push({ path, recording_id: rec.id });
+      } catch (err) {
+        failed.push({ path, error: (err as Error).message });
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: IMPORT_CONCURRENCY }, worker));
+  registered.sort((a, b) => (a.path < b.path ? -1 : 1));
+  failed.sort((a, b) => (a.path < b.path ? -1 : 1));
+  return { run: await finishRun(db, run.id, "completed"), registered, failed };
+}

@@ -1,0 +1,126 @@
+/**
+ * The database connection: postgres.js to a real PostgreSQL when a URL is given
+ * (`DATABASE_URL`), else to the embedded PGlite (src/store/embedded.ts) — one code path.
+ *
+ * Rules that keep the same code correct on both (PGlite serves all connections as one
+ * session): transactions are short; inside `sql.begin(tx => …)` only `tx` is queried, never
+ * the outer `sql` (that query would wait for the transaction that waits for it); no
+ * LISTEN/NOTIFY; prepared statements stay on.
+ */
+import postgres from "postgres";
+import { startEmbedded, type EmbeddedDatabase } from "./embedded.js";
+import { LockedError } from "./lock.js";
+import { migrate } from "./migrate.js";
+
+export type Sql = postgres.Sql;
+/** Anything queries can run on: the pool or a transaction. */
+export type Queryable = postgres.ISql;
+
+export interface DatabaseOptions {
+  /** postgres:// URL of a real PostgreSQL (≥ 14); omitted: the embedded database. */
+  url?: string;
+  /** Data directory of the embedded database; omitted: a throw-away in-memory database. */
+  dataDir?: string;
+  /** postgres.js pool size (default 10). */
+  poolSize?: number;
+  /**
+   * When the embedded data directory is held by a running server, use that server's
+   * database instead of failing (for admin CLI commands run beside `sonotile serve`).
+   */
+  attach?: boolean;
+  /** Apply pending migrations before returning (default true). */
+  migrate?: boolean;
+}
+
+export interface Database {
+  sql: Sql;
+  /** "postgres": DATABASE_URL; "embedded": PGlite owned by this process; "attached": another process's PGlite. */
+  kind: "postgres" | "embedded" | "attached";
+  /** Where the data lives, for humans: the URL without password, or the data directory. */
+  description: string;
+  /** Closes the pool (and stops the embedded database this process owns). */
+  close(): Promise<void>;
+}
+
+/** Seconds postgres.js waits for a connection before the query fails (and the route answers 503). */
+const CONNECT_TIMEOUT_S = 5;
+
+/** postgres.js options shared by every connection sonotile opens. */
+export function clientOptions(poolSize: number): postgres.Options<{}> {
+  return {
+    max: poolSize,
+    prepare: true,
+    connect_timeout: CONNECT_TIMEOUT_S,
+    idle_timeout: 60,
+    onnotice: () => {},
+    connection: { application_name: "sonotile" },
+    // `date` columns stay ISO text (YYYY-MM-DD): a JS Date would add a time and a time zone.
+    types: { isoDate: { to: 1082, from: [1082], serialize: (x: string) => x, parse: (x: string) => x } },
+  };
+}
+
+/** Opens the database described by `options`, applying migrations unless told not to. */
+export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
+  const poolSize = options.poolSize ?? 10;
+  let embedded: EmbeddedDatabase | undefined;
+  let url = options.url;
+  let kind: Database["kind"] = "postgres";
+  let description = url ? redact(url) : "";
+  if (!url) {
+    try {
+      // Headroom beyond the pool for admin CLI commands attaching to this server.
+      embedded = await startEmbedded({ dataDir: options.dataDir, maxConnections: poolSize + 8 });
+      url = embedded.url;
+      kind = "embedded";
+      description = options.dataDir ? `embedded PostgreSQL in ${options.dataDir}` : "embedded PostgreSQL in memory";
+    } catch (err) {
+      if (!(options.attach && err instanceof LockedError && err.owner.url)) throw err;
+      url = err.owner.url;
+      kind = "attached";
+      description = `embedded PostgreSQL of process ${err.owner.pid} (${options.dataDir})`;
+    }
+  }
+  const sql = postgres(url, clientOptions(kind === "attached" ? 2 : poolSize));
+  const database: Database = {
+    sql,
+    kind,
+    description,
+    async close() {
+      await sql.end({ timeout: 5 });
+      await embedded?.stop();
+    },
+  };
+  try {
+    if (options.migrate ?? true) await migrate(sql);
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  return database;
+}
+
+/** The URL with its password replaced, safe to print. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(unparseable database URL)";
+  }
+}
+
+// Node socket errors, postgres.js connection errors and SQLSTATEs (class 08 connection
+// exception, 57P01-03 shutdown / not accepting, 53300 too many connections) that mean "the
+// database cannot be reached right now" rather than "this query is wrong".
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EPIPE", "EAI_AGAIN",
+  "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED",
+  "57P01", "57P02", "57P03", "53300",
+]);
+
+/** True when `err` says the database is unreachable (answer 503, retry later). */
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (CONNECTION_CODES.has(code) || code.startsWith("08"));
+}

@@ -1,0 +1,81 @@
+/**
+ * Errors the store raises for conditions a caller can fix; the API maps them to HTTP codes
+ * (src/api/plugins/errors.ts). Database constraint violations are translated here so that
+ * every client learns which field was wrong, whatever checked it first.
+ */
+
+/** A record does not exist (or is hidden from this caller): 404. */
+export class NotFoundError extends Error {
+  override name = "NotFoundError";
+  constructor(what: string, id: string) {
+    super(`${what} ${id} not found`);
+  }
+}
+
+/** The request contradicts existing data (duplicate name, archived record, illegal transition): 409. */
+export class ConflictError extends Error {
+  override name = "ConflictError";
+}
+
+/** One or more fields are invalid: 400 naming each. */
+export class InvalidError extends Error {
+  override name = "InvalidError";
+  constructor(readonly fields: { field: string; message: string }[]) {
+    super(fields.map((f) => `${f.field}: ${f.message}`).join("; "));
+  }
+}
+
+/** Shorthand for an InvalidError about one field. */
+export function invalid(field: string, message: string): InvalidError {
+  return new InvalidError([{ field, message }]);
+}
+
+interface PgError {
+  code?: string;
+  constraint_name?: string;
+  column_name?: string;
+  table_name?: string;
+  detail?: string;
+}
+
+// SQLSTATEs: 23505 unique_violation, 23503 foreign_key_violation, 23514 check_violation,
+// 23502 not_null_violation, 22P02 invalid_text_representation, 22007/22008 bad date/time,
+// 22003 numeric out of range, 22001 string too long.
+/**
+ * Turns a constraint violation into a ConflictError / InvalidError naming the field (from the
+ * constraint name `<table>_<field>_check`, the column, or the key in the detail text);
+ * returns anything else unchanged.
+ */
+export function translatePgError(err: unknown): unknown {
+  const e = err as PgError;
+  if (!e || typeof e.code !== "string") return err;
+  const keyField = /Key \(([^)]+)\)/.exec(e.detail ?? "")?.[1];
+  switch (e.code) {
+    case "23505":
+      return new ConflictError(`${keyField ?? "value"} already exists${e.table_name ? ` in ${e.table_name}` : ""}`);
+    case "23503":
+      if (/is still referenced/.test(e.detail ?? "")) return new ConflictError(`still referenced from ${e.table_name ?? "another table"}`);
+      return invalid(keyField ?? "reference", "refers to a record that does not exist");
+    case "23514": {
+      const name = e.constraint_name ?? "";
+      const table = e.table_name ?? "";
+      const field = name.startsWith(`${table}_`) && name.endsWith("_check") ? name.slice(table.length + 1, -"_check".length) : name;
+      return invalid(field || "value", `violates the rule ${name}`);
+    }
+    case "23502":
+      return invalid(e.column_name ?? "value", "is required");
+    case "22P02": case "22007": case "22008": case "22003": case "22001":
+      return invalid(e.column_name ?? "value", "has an invalid value");
+    default:
+      return err;
+  }
+}
+
+/** Runs `fn` and rethrows database constraint violations as store errors. */
+export async function translating<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw translatePgError(err);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * An exclusive lock on a directory, so that two sonotile servers never open one embedded
+ * database (PGlite is single-process: two writers would corrupt it).
+ *
+ * The lock is a file created with O_EXCL holding the owner's pid, host and — while its
+ * embedded database is being served — the loopback URL of that server, so that admin CLI
+ * commands can talk to the running server's database instead of opening the files.
+ * A lock left behind by a process that no longer exists (on this host) is taken over.
+ */
+import { hostname } from "node:os";
+import { link, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+/** What the lock file records about its owner. */
+export interface LockOwner {
+  pid: number;
+  host: string;
+  /** postgres:// URL of the owner's embedded database server, once it listens. */
+  url?: string;
+}
+
+/** The directory is locked by another live process. */
+export class LockedError extends Error {
+  override name = "LockedError";
+  constructor(readonly dir: string, readonly owner: LockOwner) {
+    super(`data directory ${dir} is in use by process ${owner.pid} on ${owner.host}; stop that server or use another --data directory`);
+  }
+}
+
+export const LOCK_FILE = "sonotile.lock";
+
+/** Reads the current owner of `dir`'s lock, or null when there is none (or it is unreadable). */
+export async function readLock(dir: string): Promise<LockOwner | null> {
+  try {
+    const owner = JSON.parse(await readFile(join(dir, LOCK_FILE), "utf8")) as LockOwner;
+    return typeof owner.pid === "number" && typeof owner.host === "string" ? owner : null;
+  } catch {
+    return null;
+  }
+}
+
+/** True when `owner` is a process that still exists. Another host's process is assumed alive. */
+export function isAlive(owner: LockOwner): boolean {
+  if (owner.host !== hostname()) return true;
+  if (owner.pid === process.pid) return true;
+  try {
+    process.kill(owner.pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function writeAtomically(path: string, owner: LockOwner, place: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(owner));
+  try {
+    await place(tmp);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** A held lock: `setUrl` publishes the database URL, `release` removes the file. */
+export interface DirLock {
+  setUrl(url: string): Promise<void>;
+  release(): Promise<void>;
+}
+
+/** Takes the lock on `dir` (which must exist) or throws LockedError. */
+export async function acquireLock(dir: string): Promise<DirLock> {
+  const path = join(dir, LOCK_FILE);
+  const owner: LockOwner = { pid: process.pid, host: hostname() };
+  // Two attempts: the second after removing a stale lock. If another process wins that
+  // race, its fresh lock makes our second O_EXCL open fail and we report it.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      // Written aside and hard-linked into place, so a reader never sees a half-written lock.
+      await writeAtomically(path, owner, (tmp) => link(tmp, path));
+      let released = false;
+      return {
+        async setUrl(url) {
+          owner.url = url;
+          await writeAtomically(path, owner, (tmp) => rename(tmp, path));
+        },
+        async release() {
+          if (released) return;
+          released = true;
+          const current = await readLock(dir);
+          if (current && current.pid === owner.pid && current.host === owner.host) await rm(path, { force: true });
+        },
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const current = await readLock(dir);
+      if (current && isAlive(current)) throw new LockedError(dir, current);
+      await rm(path, { force: true });
+    }
+  }
+  throw new LockedError(dir, (await readLock(dir)) ?? { pid: -1, host: "unknown" });
+}

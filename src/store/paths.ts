@@ -1,0 +1,73 @@
+/**
+ * Keeping file access inside the configured audio roots (SPEC §10): a dataset's audio_dir
+ * must resolve inside a root, and a recording's path inside its dataset's audio_dir.
+ * "Resolve" means realpath — symlinks followed — so a link pointing out of a root is refused
+ * exactly like `..` or an absolute path.
+ */
+import { realpath, stat } from "node:fs/promises";
+import { isAbsolute, relative, resolve, sep } from "node:path";
+import { invalid } from "./errors.js";
+
+/** True when `child` is `parent` or below it (both absolute and normalized). */
+export function isInside(parent: string, child: string): boolean {
+  const rel = relative(parent, child);
+  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
+}
+
+/** Real paths of the configured roots; a root that does not exist is a configuration error. */
+export async function resolveRoots(roots: readonly string[]): Promise<string[]> {
+  return Promise.all(
+    roots.map(async (r) => {
+      try {
+        return await realpath(resolve(r));
+      } catch {
+        throw new Error(`audio root ${r} does not exist`);
+      }
+    }),
+  );
+}
+
+/**
+ * The real path of a dataset directory given by a user: absolute, or relative to the first
+ * root. It must exist, be a directory and lie inside one of `roots` (already real paths).
+ */
+export async function resolveAudioDir(roots: readonly string[], input: string, field = "audio_dir"): Promise<string> {
+  if (!roots.length) throw invalid(field, "no audio roots are configured on this server (start it with --audio-root)");
+  if (input.includes("\0")) throw invalid(field, "contains a NUL character");
+  const candidate = isAbsolute(input) ? input : resolve(roots[0], input);
+  let real: string;
+  try {
+    real = await realpath(candidate);
+  } catch {
+    throw invalid(field, `directory ${input} does not exist`);
+  }
+  if (!roots.some((root) => isInside(root, real))) throw invalid(field, `${input} is outside the configured audio roots`);
+  if (!(await stat(real)).isDirectory()) throw invalid(field, `${input} is not a directory`);
+  return real;
+}
+
+/**
+ * Checks a recording path relative to `audioDir` (a real path) and returns the file's real
+ * absolute path. Refused: empty, absolute, NUL, any `..` segment, and anything whose real
+ * path (after symlinks) leaves `audioDir`, or is not a regular file.
+ */
+export async function resolveRecordingPath(audioDir: string, path: string, field = "path"): Promise<string> {
+  checkRelativePath(path, field);
+  let real: string;
+  try {
+    real = await realpath(resolve(audioDir, path));
+  } catch {
+    throw invalid(field, `file ${path} does not exist in the dataset's audio_dir`);
+  }
+  if (!isInside(audioDir, real) || real === audioDir) throw invalid(field, `${path} resolves outside the dataset's audio_dir`);
+  if (!(await stat(real)).isFile()) throw invalid(field, `${path} is not a regular file`);
+  return real;
+}
+
+/** Syntactic checks of a relative recording path (no file system access). */
+export function checkRelativePath(path: string, field = "path"): void {
+  if (!path) throw invalid(field, "must not be empty");
+  if (path.includes("\0")) throw invalid(field, "contains a NUL character");
+  if (isAbsolute(path) || path.startsWith("/")) throw invalid(field, "must be relative to the dataset's audio_dir, not absolute");
+  if (path.split(/[\\/]/).includes("..")) throw invalid(field, "must not contain '..'");
+}

@@ -1,0 +1,188 @@
+/**
+ * Recordings: one audio file of a dataset, with the facts read from it (hash, rate, frames,
+ * channels) and what people add (time expansion, date, place, rights, tags, features, notes,
+ * owners). `samplerate` and `duration` are in real units: file rate × time expansion and
+ * frames ÷ that rate (SPEC §3.2) — generated columns, so they follow time_expansion.
+ */
+import type { Queryable } from "./db.js";
+import { assertWritable, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { NotFoundError, translating } from "./errors.js";
+import type { FileFacts } from "./probe.js";
+import { getOrCreateTag } from "./tags.js";
+import { getOrCreateFeatureName } from "./features.js";
+
+export interface Recording extends FileFacts {
+  id: string;
+  dataset_id: string;
+  path: string;
+  time_expansion: number;
+  samplerate: number;
+  duration: number;
+  date: string | null;
+  time: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  rights: string | null;
+  tags: { key: string; value: string }[];
+  features: { name: string; value: number | null }[];
+  owners: string[];
+  state: State;
+  state_changed_at: Date | null;
+  created_at: Date;
+  created_by: string | null;
+  run_id: string | null;
+}
+
+/** What people may set on a recording (at registration or later). */
+export interface RecordingMetadata {
+  time_expansion?: number;
+  date?: string | null;
+  time?: string | null;
+  latitude?: number | null;
+  longitude?: number | null;
+  rights?: string | null;
+}
+
+export const RECORDING_SORTS = ["path", "created_at", "duration", "samplerate", "date"] as const;
+
+// bigint columns are cast to float8 (exact below 2^53) so they arrive as numbers.
+const SELECT = (db: Queryable) => db`
+  SELECT r.id, r.dataset_id, r.path, r.hash, r.file_size::float8 AS file_size, r.file_samplerate,
+         r.frames::float8 AS frames, r.channels, r.time_expansion, r.samplerate, r.duration,
+         r.date, r.time::text AS time, r.latitude, r.longitude, r.rights,
+         r.state, r.state_changed_at, r.created_at, r.created_by, r.run_id,
+         COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key, t.value)
+                   FROM recording_tags rt JOIN tags t ON t.id = rt.tag_id WHERE rt.recording_id = r.id), '[]') AS tags,
+         COALESCE((SELECT json_agg(json_build_object('name', f.name, 'value', rf.value) ORDER BY f.name)
+                   FROM recording_features rf JOIN feature_names f ON f.id = rf.feature_name_id WHERE rf.recording_id = r.id), '[]') AS features,
+         COALESCE((SELECT json_agg(o.user_id ORDER BY o.user_id) FROM recording_owners o WHERE o.recording_id = r.id), '[]') AS owners
+  FROM recordings r`;
+
+/**
+ * Inserts a recording whose path and file facts the caller has checked; returns null when
+ * the dataset already has that path (a concurrent import got there first).
+ */
+export async function insertRecording(
+  db: Queryable,
+  r: FileFacts & RecordingMetadata & Provenance & { dataset_id: string; path: string },
+): Promise<Recording | null> {
+  const rows = await translating(() => db`
+    INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels,
+                            time_expansion, date, time, latitude, longitude, rights, created_by, run_id)
+    VALUES (${r.dataset_id}, ${r.path}, ${r.hash}, ${r.file_size}, ${r.file_samplerate}, ${r.frames}, ${r.channels},
+            ${r.time_expansion ?? 1}, ${r.date ?? null}, ${r.time ?? null}, ${r.latitude ?? null}, ${r.longitude ?? null},
+            ${r.rights ?? null}, ${r.created_by}, ${r.run_id ?? null})
+    ON CONFLICT (dataset_id, path) DO NOTHING
+    RETURNING id`);
+  return rows.length ? getRecording(db, rows[0].id) : null;
+}
+
+export async function getRecording(db: Queryable, id: string): Promise<Recording> {
+  const [row] = await translating(() => db<Recording[]>`${SELECT(db)} WHERE r.id = ${id}`);
+  if (!row) throw new NotFoundError("recording", id);
+  return row;
+}
+
+export interface RecordingQuery extends PageRequest {
+  state: StateFilter;
+  dataset_id?: string;
+  /** Case-insensitive substring of the path. */
+  search?: string;
+  hash?: string;
+  /** Only recordings carrying this tag. */
+  tag?: { key: string; value: string };
+  sort: (typeof RECORDING_SORTS)[number];
+  order: "asc" | "desc";
+}
+
+export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<Page<Recording>> {
+  const pattern = likePattern(q.search);
+  const where = db`${stateCondition(db, q.state)}
+    AND (${q.dataset_id ?? null}::uuid IS NULL OR dataset_id = ${q.dataset_id ?? null})
+    AND (${pattern}::text IS NULL OR path ILIKE ${pattern})
+    AND (${q.hash ?? null}::text IS NULL OR hash = ${q.hash ?? null})
+    AND (${q.tag?.key ?? null}::text IS NULL OR EXISTS (
+      SELECT 1 FROM recording_tags rt JOIN tags t ON t.id = rt.tag_id
+      WHERE rt.recording_id = r.id AND t.key = ${q.tag?.key ?? null} AND t.value = ${q.tag?.value ?? null}))`;
+  const rows = await translating(() => db<(Recording & { total_count: number })[]>`
+    SELECT *, count(*) OVER () AS total_count FROM (${SELECT(db)} WHERE ${where}) r
+    ORDER BY ${db(q.sort)} ${q.order === "desc" ? db`DESC NULLS LAST` : db`ASC NULLS LAST`}, id
+    LIMIT ${q.limit} OFFSET ${q.offset}`);
+  return toPage(rows, q, () => db`SELECT count(*) AS n FROM recordings r WHERE ${where}`);
+}
+
+/**
+ * Updates what people may change. A new time expansion changes samplerate and duration, so
+ * the recording's cached stats (computed at the old rate) are dropped.
+ */
+export async function updateRecording(db: Queryable, id: string, patch: RecordingMetadata): Promise<Recording> {
+  await assertWritable(db, "recordings", id);
+  const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
+  if (Object.keys(fields).length) {
+    await translating(() => db`UPDATE recordings SET ${db(fields, ...Object.keys(fields))} WHERE id = ${id}`);
+    if (fields.time_expansion !== undefined) await db`DELETE FROM recording_stats WHERE recording_id = ${id}`;
+  }
+  return getRecording(db, id);
+}
+
+export async function deleteRecording(db: Queryable, id: string): Promise<void> {
+  const rows = await translating(() => db`DELETE FROM recordings WHERE id = ${id} RETURNING id`);
+  if (!rows.length) throw new NotFoundError("recording", id);
+}
+
+/** The absolute location of a recording's file parts: its dataset's audio_dir and its path. */
+export async function getRecordingLocation(db: Queryable, id: string): Promise<{ audio_dir: string; path: string; hash: string }> {
+  const [row] = await translating(() => db`
+    SELECT d.audio_dir, r.path, r.hash FROM recordings r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ${id}`);
+  if (!row) throw new NotFoundError("recording", id);
+  return row as { audio_dir: string; path: string; hash: string };
+}
+
+export async function addRecordingTag(db: Queryable, id: string, tag: { key: string; value: string } & Provenance): Promise<Recording> {
+  await assertWritable(db, "recordings", id);
+  const t = await getOrCreateTag(db, tag);
+  await db`
+    INSERT INTO recording_tags (recording_id, tag_id, created_by, run_id)
+    VALUES (${id}, ${t.id}, ${tag.created_by}, ${tag.run_id ?? null}) ON CONFLICT DO NOTHING`;
+  return getRecording(db, id);
+}
+
+export async function removeRecordingTag(db: Queryable, id: string, tag: { key: string; value: string }): Promise<Recording> {
+  await assertWritable(db, "recordings", id);
+  await db`
+    DELETE FROM recording_tags rt USING tags t
+    WHERE rt.recording_id = ${id} AND rt.tag_id = t.id AND t.key = ${tag.key} AND t.value = ${tag.value}`;
+  return getRecording(db, id);
+}
+
+/** Sets (inserts or replaces) a feature value; the feature name is created if new. */
+export async function setRecordingFeature(db: Queryable, id: string, f: { name: string; value?: number | null; data?: Uint8Array | null } & Provenance): Promise<Recording> {
+  await assertWritable(db, "recordings", id);
+  const name = await getOrCreateFeatureName(db, f.name);
+  await translating(() => db`
+    INSERT INTO recording_features (recording_id, feature_name_id, value, data, created_by, run_id)
+    VALUES (${id}, ${name.id}, ${f.value ?? null}, ${f.data ? Buffer.from(f.data) : null}, ${f.created_by}, ${f.run_id ?? null})
+    ON CONFLICT (recording_id, feature_name_id)
+    DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_by = EXCLUDED.created_by, run_id = EXCLUDED.run_id, created_at = now()`);
+  return getRecording(db, id);
+}
+
+export async function removeRecordingFeature(db: Queryable, id: string, name: string): Promise<Recording> {
+  await assertWritable(db, "recordings", id);
+  await db`
+    DELETE FROM recording_features rf USING feature_names f
+    WHERE rf.recording_id = ${id} AND rf.feature_name_id = f.id AND f.name = ${name}`;
+  return getRecording(db, id);
+}
+
+export async function addRecordingOwner(db: Queryable, id: string, userId: string): Promise<Recording> {
+  await assertWritable(db, "recordings", id);
+  await translating(() => db`INSERT INTO recording_owners (recording_id, user_id) VALUES (${id}, ${userId}) ON CONFLICT DO NOTHING`);
+  return getRecording(db, id);
+}
+
+export async function removeRecordingOwner(db: Queryable, id: string, userId: string): Promise<Recording> {
+  await assertWritable(db, "recordings", id);
+  await translating(() => db`DELETE FROM recording_owners WHERE recording_id = ${id} AND user_id = ${userId}`);
+  return getRecording(db, id);
+}

@@ -1,0 +1,79 @@
+/**
+ * API tokens. The key (`st_` + 32 random bytes, base64url) is returned once by createToken
+ * and stored only as its SHA-256, so a database leak does not leak usable keys; lookups hash
+ * the presented key and compare hashes through the unique index.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import type { Queryable } from "./db.js";
+import { toPage, type Page, type PageRequest } from "./common.js";
+import { NotFoundError, translating } from "./errors.js";
+import type { User } from "./users.js";
+
+export interface Token {
+  id: string;
+  user_id: string;
+  name: string;
+  /** The first characters of the key, to tell tokens apart. */
+  key_prefix: string;
+  enabled: boolean;
+  created_at: Date;
+  created_by: string | null;
+}
+
+const KEY_PREFIX = "st_";
+/** Characters of the key kept in clear (prefix + 6 characters of the random part: 36 bits, not a secret). */
+const SHOWN_CHARS = KEY_PREFIX.length + 6;
+
+/** SHA-256 of a key, as stored. */
+export function hashKey(key: string): Buffer {
+  return createHash("sha256").update(key, "utf8").digest();
+}
+
+const COLUMNS = (db: Queryable) => db`id, user_id, name, key_prefix, enabled, created_at, created_by`;
+
+/** Creates a token for `user_id`; the returned `key` is not stored anywhere. */
+export async function createToken(db: Queryable, t: { user_id: string; name: string; created_by: string | null }): Promise<{ token: Token; key: string }> {
+  const key = KEY_PREFIX + randomBytes(32).toString("base64url");
+  const [token] = await translating(() => db<Token[]>`
+    INSERT INTO api_tokens (user_id, name, key_hash, key_prefix, created_by)
+    VALUES (${t.user_id}, ${t.name}, ${hashKey(key)}, ${key.slice(0, SHOWN_CHARS)}, ${t.created_by})
+    RETURNING ${COLUMNS(db)}`);
+  return { token, key };
+}
+
+export async function getToken(db: Queryable, id: string): Promise<Token> {
+  const [row] = await translating(() => db<Token[]>`SELECT ${COLUMNS(db)} FROM api_tokens WHERE id = ${id}`);
+  if (!row) throw new NotFoundError("token", id);
+  return row;
+}
+
+/** Tokens, all or of one user, newest first. */
+export async function listTokens(db: Queryable, req: PageRequest & { user_id?: string }): Promise<Page<Token>> {
+  const where = req.user_id ? db`user_id = ${req.user_id}` : db`TRUE`;
+  const rows = await translating(() => db<(Token & { total_count: number })[]>`
+    SELECT ${COLUMNS(db)}, count(*) OVER () AS total_count FROM api_tokens WHERE ${where}
+    ORDER BY created_at DESC, id LIMIT ${req.limit} OFFSET ${req.offset}`);
+  return toPage(rows, req, () => db`SELECT count(*) AS n FROM api_tokens WHERE ${where}`);
+}
+
+export async function setTokenEnabled(db: Queryable, id: string, enabled: boolean): Promise<Token> {
+  const [row] = await translating(() => db<Token[]>`
+    UPDATE api_tokens SET enabled = ${enabled} WHERE id = ${id} RETURNING ${COLUMNS(db)}`);
+  if (!row) throw new NotFoundError("token", id);
+  return row;
+}
+
+/** The user and token a key belongs to, or null if the key is unknown or disabled. */
+export async function authenticate(db: Queryable, key: string): Promise<{ user: User; token: Token } | null> {
+  if (!key.startsWith(KEY_PREFIX) || key.length > 200) return null;
+  const [row] = await db`
+    SELECT t.id, t.user_id, t.name, t.key_prefix, t.enabled, t.created_at, t.created_by,
+           u.username, u.name AS user_name, u.email, u.role, u.created_at AS user_created_at
+    FROM api_tokens t JOIN users u ON u.id = t.user_id
+    WHERE t.key_hash = ${hashKey(key)} AND t.enabled`;
+  if (!row) return null;
+  return {
+    token: { id: row.id, user_id: row.user_id, name: row.name, key_prefix: row.key_prefix, enabled: row.enabled, created_at: row.created_at, created_by: row.created_by },
+    user: { id: row.user_id, username: row.username, name: row.user_name, email: row.email, role: row.role, created_at: row.user_created_at },
+  };
+}

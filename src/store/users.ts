@@ -1,0 +1,79 @@
+/** Users: who creates records and owns tokens. Roles: admin, member (edits data), viewer (reads). */
+import type { Queryable, Sql } from "./db.js";
+import { toPage, type Page, type PageRequest } from "./common.js";
+import { NotFoundError, translating } from "./errors.js";
+import { createToken } from "./tokens.js";
+
+export const ROLES = ["admin", "member", "viewer"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface User {
+  id: string;
+  username: string;
+  name: string;
+  email: string | null;
+  role: Role;
+  created_at: Date;
+}
+
+export interface NewUser {
+  username: string;
+  name?: string;
+  email?: string | null;
+  role?: Role;
+}
+
+const COLUMNS = (db: Queryable) => db`id, username, name, email, role, created_at`;
+
+export async function createUser(db: Queryable, user: NewUser): Promise<User> {
+  return translating(async () => {
+    const [row] = await db<User[]>`
+      INSERT INTO users (username, name, email, role)
+      VALUES (${user.username}, ${user.name ?? ""}, ${user.email ?? null}, ${user.role ?? "member"})
+      RETURNING ${COLUMNS(db)}`;
+    return row;
+  });
+}
+
+export async function getUser(db: Queryable, id: string): Promise<User> {
+  const [row] = await translating(() => db<User[]>`SELECT ${COLUMNS(db)} FROM users WHERE id = ${id}`);
+  if (!row) throw new NotFoundError("user", id);
+  return row;
+}
+
+export async function findUserByUsername(db: Queryable, username: string): Promise<User | null> {
+  const [row] = await db<User[]>`SELECT ${COLUMNS(db)} FROM users WHERE username = ${username}`;
+  return row ?? null;
+}
+
+export async function listUsers(db: Queryable, req: PageRequest): Promise<Page<User>> {
+  const rows = await db<(User & { total_count: number })[]>`
+    SELECT ${COLUMNS(db)}, count(*) OVER () AS total_count FROM users
+    ORDER BY created_at, username LIMIT ${req.limit} OFFSET ${req.offset}`;
+  return toPage(rows, req, () => db`SELECT count(*) AS n FROM users`);
+}
+
+export async function updateUser(db: Queryable, id: string, patch: Partial<Omit<NewUser, "username">>): Promise<User> {
+  const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
+  if (Object.keys(fields).length) {
+    const rows = await translating(() => db`UPDATE users SET ${db(fields, ...Object.keys(fields))} WHERE id = ${id} RETURNING id`);
+    if (!rows.length) throw new NotFoundError("user", id);
+  }
+  return getUser(db, id);
+}
+
+/**
+ * On an empty database, creates the user `admin` and a token for it and returns the key (to
+ * print once); otherwise returns null. One transaction, so two servers starting together
+ * create one admin, and a crash leaves either both or neither.
+ */
+export async function ensureAdmin(sql: Sql): Promise<{ user: User; key: string } | null> {
+  return sql.begin(async (tx) => {
+    await tx`LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`;
+    const [{ n }] = await tx`SELECT count(*)::int AS n FROM users`;
+    if (n > 0) return null;
+    const user = await createUser(tx, { username: "admin", name: "Administrator", role: "admin" });
+    const { key } = await createToken(tx, { user_id: user.id, name: "initial admin token", created_by: user.id });
+    return { user, key };
+  });
+}

@@ -1,0 +1,63 @@
+/**
+ * Test databases for the store and API tests: every test file gets its own fresh database.
+ * With DATABASE_URL set (e.g. postgres://postgres@127.0.0.1:5432/test) a uniquely named
+ * database is created on that server and dropped afterwards; without it, an in-memory
+ * embedded PGlite.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import postgres from "postgres";
+import { openDatabase, type Database, type DatabaseOptions } from "../src/store/db.js";
+import { encodeWav16 } from "../src/demo/wav.js";
+
+export const REAL_PG_URL = process.env.DATABASE_URL || undefined;
+
+/** The shared fixture recordings (read-only, outside the repository). */
+export const FIXTURES = resolve(fileURLToPath(new URL("../../shared/fixtures", import.meta.url)));
+
+export interface TestDatabase {
+  db: Database;
+  /** URL of the database (real PostgreSQL only; the embedded one is in-process). */
+  url: string | undefined;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh, migrated database of its own. */
+export async function freshDatabase(options: Omit<DatabaseOptions, "url" | "dataDir"> = {}): Promise<TestDatabase> {
+  if (!REAL_PG_URL) {
+    const db = await openDatabase(options);
+    return { db, url: undefined, cleanup: () => db.close() };
+  }
+  const name = `sonotile_test_${randomBytes(6).toString("hex")}`;
+  const admin = postgres(REAL_PG_URL, { max: 1, onnotice: () => {} });
+  await admin`CREATE DATABASE ${admin(name)}`;
+  const url = new URL(REAL_PG_URL);
+  url.pathname = `/${name}`;
+  const db = await openDatabase({ ...options, url: url.toString() });
+  return {
+    db,
+    url: url.toString(),
+    async cleanup() {
+      await db.close();
+      await admin`DROP DATABASE IF EXISTS ${admin(name)} WITH (FORCE)`;
+      await admin.end();
+    },
+  };
+}
+
+/** A temporary directory, removed by the returned function. */
+export async function tempDir(prefix = "sonotile-test-"): Promise<{ path: string; remove(): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** Writes a short mono 16-bit WAV of a sine (`seconds` long at `samplerate`) to `path`. */
+export async function writeSineWav(path: string, samplerate: number, seconds: number, hz = 1000): Promise<void> {
+  const n = Math.round(samplerate * seconds);
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = 0.5 * Math.sin((2 * Math.PI * hz * i) / samplerate);
+  await writeFile(path, encodeWav16(x, samplerate));
+}

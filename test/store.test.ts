@@ -1,0 +1,258 @@
+/**
+ * The metadata store against a fresh database (embedded PGlite, or real PostgreSQL when
+ * DATABASE_URL is set): migrations, users and tokens, constraints named by field,
+ * get-or-create races, datasets with path confinement, import of the fixture recordings.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, symlink } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setState } from "../src/store/common.js";
+import { ConflictError, InvalidError, NotFoundError } from "../src/store/errors.js";
+import { migrate } from "../src/store/migrate.js";
+import { resolveAudioDir, resolveRecordingPath, resolveRoots } from "../src/store/paths.js";
+import { authenticate, createToken, hashKey, setTokenEnabled } from "../src/store/tokens.js";
+import { createUser, ensureAdmin } from "../src/store/users.js";
+import { createDataset, importDataset, listDatasets, scanDataset } from "../src/store/datasets.js";
+import { getRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature } from "../src/store/recordings.js";
+import { getOrCreateTag } from "../src/store/tags.js";
+import { getOrCreateFeatureName } from "../src/store/features.js";
+import type { Sql } from "../src/store/db.js";
+import { FIXTURES, freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+
+/** Fixture facts from soundfile.info (libsndfile) and coreutils md5sum. */
+const FIXTURE_FACTS: Record<string, { samplerate: number; channels: number; frames: number; md5: string }> = {
+  "XC821988-Lasiurus_blossevillii-2016.02.17-CL01712.wav": { samplerate: 500000, channels: 1, frames: 1260562, md5: "85a1c7ae101e3281b38c2aa9596eea8b" },
+  "XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav": { samplerate: 384000, channels: 1, frames: 386672, md5: "f13d71060354a2fb177329eac07ad433" },
+  "batdetect2_20230322_172000_selec2.wav": { samplerate: 192000, channels: 1, frames: 384000, md5: "7ade9ebf1a9fe5477ff3a2dc57001929" },
+  "batdetect2_contrib_Audiomoth.wav": { samplerate: 250000, channels: 1, frames: 1681312, md5: "2ffd7a93426aab9beaa16e9b70b4bddd" },
+  "batdetect2_contrib_jeff37_0166_20240531_223911.wav": { samplerate: 312500, channels: 1, frames: 1260544, md5: "f8c0b9dfe31c1671c6f0b13976cc912e" },
+  "whombat_tests_bats.wav": { samplerate: 44100, channels: 2, frames: 993472, md5: "a27969b51d9cb8430137514a87e72a52" },
+};
+
+let t: TestDatabase;
+let sql: Sql;
+let userId: string;
+let roots: string[];
+let scratch: { path: string; remove(): Promise<void> };
+
+beforeAll(async () => {
+  t = await freshDatabase();
+  sql = t.db.sql;
+  userId = (await createUser(sql, { username: "alice", role: "member" })).id;
+  // Audio roots: the fixture folder (read-only) and a scratch folder with a symlink out of it.
+  scratch = await tempDir();
+  await mkdir(join(scratch.path, "inside"));
+  await writeSineWav(join(scratch.path, "inside", "a.wav"), 8000, 0.25);
+  await symlink(join(FIXTURES, "recordings"), join(scratch.path, "link-out"));
+  await symlink(join(FIXTURES, "recordings", "whombat_tests_bats.wav"), join(scratch.path, "inside", "escape.wav"));
+  roots = await resolveRoots([FIXTURES, scratch.path]);
+});
+
+afterAll(async () => {
+  await t?.cleanup();
+  await scratch?.remove();
+});
+
+/** The InvalidError thrown by `p`, whose fields the test inspects. */
+async function invalidFields(p: Promise<unknown>): Promise<string[]> {
+  const err = await p.then(() => null, (e: unknown) => e);
+  expect(err).toBeInstanceOf(InvalidError);
+  return (err as InvalidError).fields.map((f) => f.field);
+}
+
+describe("migrations", () => {
+  it("are recorded once and a second run applies nothing", async () => {
+    expect(await migrate(sql)).toEqual([]);
+    const rows = await sql`SELECT version, name FROM schema_migrations ORDER BY version`;
+    expect(rows.map((r) => r.version)).toEqual([1]);
+    expect(rows[0].name).toBe("initial");
+  });
+});
+
+describe("users and tokens", () => {
+  it("stores only the SHA-256 of a key, shown once", async () => {
+    const { token, key } = await createToken(sql, { user_id: userId, name: "laptop", created_by: userId });
+    expect(key).toMatch(/^st_[A-Za-z0-9_-]{43}$/);
+    const [row] = await sql`SELECT * FROM api_tokens WHERE id = ${token.id}`;
+    expect(Buffer.from(row.key_hash).equals(createHash("sha256").update(key).digest())).toBe(true);
+    // The key appears in no column of the row.
+    expect(JSON.stringify(Object.values(row).map(String))).not.toContain(key.slice(3));
+    expect(Object.keys(token)).not.toContain("key_hash");
+    expect(hashKey(key)).toHaveLength(32);
+  });
+
+  it("authenticates enabled tokens only", async () => {
+    const { token, key } = await createToken(sql, { user_id: userId, name: "script", created_by: userId });
+    expect((await authenticate(sql, key))?.user.username).toBe("alice");
+    expect(await authenticate(sql, key + "x")).toBeNull();
+    expect(await authenticate(sql, "not-a-key")).toBeNull();
+    await setTokenEnabled(sql, token.id, false);
+    expect(await authenticate(sql, key)).toBeNull();
+    await setTokenEnabled(sql, token.id, true);
+    expect((await authenticate(sql, key))?.token.id).toBe(token.id);
+  });
+
+  it("creates the first admin once, even when asked concurrently", async () => {
+    const fresh = await freshDatabase();
+    try {
+      const results = await Promise.all([ensureAdmin(fresh.db.sql), ensureAdmin(fresh.db.sql), ensureAdmin(fresh.db.sql)]);
+      expect(results.filter((r) => r !== null)).toHaveLength(1);
+      const [{ n }] = await fresh.db.sql`SELECT count(*)::int AS n FROM users WHERE role = 'admin'`;
+      expect(n).toBe(1);
+      expect(await ensureAdmin(fresh.db.sql)).toBeNull();
+    } finally {
+      await fresh.cleanup();
+    }
+  });
+
+  it("rejects a bad username and a duplicate one", async () => {
+    expect(await invalidFields(createUser(sql, { username: "no spaces allowed" }))).toEqual(["username"]);
+    await expect(createUser(sql, { username: "alice" })).rejects.toBeInstanceOf(ConflictError);
+  });
+});
+
+describe("get-or-create", () => {
+  it("gives one tag for concurrent creators", async () => {
+    const tags = await Promise.all(Array.from({ length: 8 }, () => getOrCreateTag(sql, { key: "species", value: "Myotis", created_by: userId })));
+    expect(new Set(tags.map((x) => x.id)).size).toBe(1);
+    const [{ n }] = await sql`SELECT count(*)::int AS n FROM tags WHERE key = 'species' AND value = 'Myotis'`;
+    expect(n).toBe(1);
+  });
+
+  it("gives one feature name for concurrent creators", async () => {
+    const names = await Promise.all(Array.from({ length: 8 }, () => getOrCreateFeatureName(sql, "snr_db")));
+    expect(new Set(names.map((x) => x.id)).size).toBe(1);
+  });
+
+  it("names the field of a tag outside 1..255 characters", async () => {
+    expect(await invalidFields(getOrCreateTag(sql, { key: "", value: "x", created_by: null }))).toEqual(["key"]);
+    expect(await invalidFields(getOrCreateTag(sql, { key: "k", value: "v".repeat(256), created_by: null }))).toEqual(["value"]);
+  });
+});
+
+describe("audio roots", () => {
+  it("accepts directories inside a root, absolute or relative to the first root", async () => {
+    expect(await resolveAudioDir(roots, join(FIXTURES, "recordings"))).toBe(join(roots[0], "recordings"));
+    expect(await resolveAudioDir(roots, "recordings")).toBe(join(roots[0], "recordings"));
+  });
+
+  it("refuses .., absolute paths outside the roots, symlinks out of a root and missing directories", async () => {
+    for (const input of ["..", "../..", "/etc", "recordings/../../..", join(scratch.path, "link-out"), "nope"]) {
+      const dir = input === join(scratch.path, "link-out") ? input : input;
+      await expect(resolveAudioDir([roots[1]], dir), input).rejects.toBeInstanceOf(InvalidError);
+    }
+    await expect(resolveAudioDir([], "/tmp")).rejects.toThrow(/no audio roots/);
+  });
+
+  it("refuses recording paths that escape the dataset directory", async () => {
+    const dir = join(roots[1], "inside");
+    expect(await resolveRecordingPath(dir, "a.wav")).toBe(join(dir, "a.wav"));
+    for (const bad of ["", "/etc/passwd", "../inside/a.wav", "x/../../a.wav", "escape.wav", "a\0.wav", "missing.wav"]) {
+      await expect(resolveRecordingPath(dir, bad), JSON.stringify(bad)).rejects.toBeInstanceOf(InvalidError);
+    }
+  });
+});
+
+describe("datasets and recordings", () => {
+  let datasetId: string;
+
+  it("imports the fixture recordings with the facts libsndfile and md5sum report", async () => {
+    const audio_dir = await resolveAudioDir(roots, "recordings");
+    const dataset = await createDataset(sql, { name: "fixtures", description: "bats and birds", audio_dir, created_by: userId });
+    datasetId = dataset.id;
+    const before = await scanDataset(sql, dataset.id);
+    expect(before.counts).toEqual({ registered: 0, missing: 0, unregistered: 6 });
+
+    const result = await importDataset(sql, dataset.id, userId);
+    expect(result.failed).toEqual([]);
+    expect(result.registered.map((r) => r.path).sort()).toEqual(Object.keys(FIXTURE_FACTS).sort());
+    expect(result.run).toMatchObject({ kind: "import", status: "completed", created_by: userId });
+
+    const page = await listRecordings(sql, { dataset_id: dataset.id, state: "active", sort: "path", order: "asc", limit: 100, offset: 0 });
+    expect(page.total).toBe(6);
+    for (const rec of page.items) {
+      const facts = FIXTURE_FACTS[rec.path];
+      expect(rec).toMatchObject({ samplerate: facts.samplerate, channels: facts.channels, frames: facts.frames, hash: facts.md5, time_expansion: 1, run_id: result.run.id, created_by: userId });
+      expect(rec.duration).toBeCloseTo(facts.frames / facts.samplerate, 12);
+    }
+    expect((await scanDataset(sql, dataset.id)).counts).toEqual({ registered: 6, missing: 0, unregistered: 0 });
+    // A second import finds nothing new.
+    expect((await importDataset(sql, dataset.id, userId)).registered).toEqual([]);
+    const [listed] = (await listDatasets(sql, { state: "active", sort: "name", order: "asc", limit: 10, offset: 0, search: "fixt" })).items;
+    expect(listed.recording_count).toBe(6);
+  });
+
+  it("applies time expansion to samplerate and duration", async () => {
+    const page = await listRecordings(sql, { dataset_id: datasetId, search: "Carollia", state: "active", sort: "path", order: "asc", limit: 10, offset: 0 });
+    const rec = await updateRecording(sql, page.items[0].id, { time_expansion: 10 });
+    expect(rec.samplerate).toBe(3840000);
+    expect(rec.duration).toBeCloseTo(386672 / 3840000, 12);
+    expect(await invalidFields(updateRecording(sql, rec.id, { time_expansion: 0 }))).toEqual(["time_expansion"]);
+    expect(await invalidFields(updateRecording(sql, rec.id, { latitude: 90.5 }))).toEqual(["latitude"]);
+    expect(await invalidFields(updateRecording(sql, rec.id, { longitude: -180.01 }))).toEqual(["longitude"]);
+  });
+
+  it("stores SQL injection text verbatim", async () => {
+    const evil = "x'); DROP TABLE recordings; --";
+    const [rec] = (await listRecordings(sql, { dataset_id: datasetId, state: "active", sort: "path", order: "asc", limit: 1, offset: 0 })).items;
+    const updated = await addRecordingTag(sql, rec.id, { key: evil, value: "%_\\", created_by: userId });
+    expect(updated.tags).toContainEqual({ key: evil, value: "%_\\" });
+    await updateRecording(sql, rec.id, { rights: evil });
+    expect((await getRecording(sql, rec.id)).rights).toBe(evil);
+    // LIKE wildcards in a search are literal: "%" matches no path.
+    expect((await listRecordings(sql, { search: "%", state: "all", sort: "path", order: "asc", limit: 10, offset: 0 })).total).toBe(0);
+    const tagged = await listRecordings(sql, { tag: { key: evil, value: "%_\\" }, state: "active", sort: "path", order: "asc", limit: 10, offset: 0 });
+    expect(tagged.items.map((r) => r.id)).toEqual([rec.id]);
+    const [{ n }] = await sql`SELECT count(*)::int AS n FROM recordings`;
+    expect(n).toBe(6);
+  });
+
+  it("sets features by name, replacing the previous value", async () => {
+    const [rec] = (await listRecordings(sql, { dataset_id: datasetId, state: "active", sort: "path", order: "asc", limit: 1, offset: 1 })).items;
+    await setRecordingFeature(sql, rec.id, { name: "snr_db", value: 3.5, created_by: userId });
+    const updated = await setRecordingFeature(sql, rec.id, { name: "snr_db", value: 4.25, created_by: userId });
+    expect(updated.features).toEqual([{ name: "snr_db", value: 4.25 }]);
+  });
+
+  it("hides archived and trashed records from default listings; archived ones are read-only", async () => {
+    const page = await listRecordings(sql, { dataset_id: datasetId, state: "active", sort: "path", order: "asc", limit: 2, offset: 0 });
+    expect(page.total).toBe(6);
+    const [a, b] = page.items;
+    await setState(sql, "recordings", a.id, "archived");
+    await setState(sql, "recordings", b.id, "trashed");
+    const q = { dataset_id: datasetId, sort: "path", order: "asc", limit: 10, offset: 0 } as const;
+    expect((await listRecordings(sql, { ...q, state: "active" })).total).toBe(4);
+    expect((await listRecordings(sql, { ...q, state: "archived" })).items.map((r) => r.id)).toEqual([a.id]);
+    expect((await listRecordings(sql, { ...q, state: "trashed" })).items.map((r) => r.id)).toEqual([b.id]);
+    expect((await listRecordings(sql, { ...q, state: "all" })).total).toBe(6);
+    await expect(updateRecording(sql, a.id, { rights: "CC0" })).rejects.toBeInstanceOf(ConflictError);
+    await expect(setState(sql, "recordings", a.id, "trashed")).rejects.toBeInstanceOf(ConflictError);
+    await setState(sql, "recordings", a.id, "active");
+    await setState(sql, "recordings", b.id, "active");
+    expect((await listRecordings(sql, { ...q, state: "active" })).total).toBe(6);
+    await expect(setState(sql, "recordings", "00000000-0000-0000-0000-000000000000", "archived")).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it("pages past the end still report the total", async () => {
+    const page = await listRecordings(sql, { dataset_id: datasetId, state: "active", sort: "path", order: "asc", limit: 4, offset: 100 });
+    expect(page).toMatchObject({ items: [], total: 6, limit: 4, offset: 100 });
+  });
+
+  it("refuses a second dataset with the same name or directory", async () => {
+    const audio_dir = await resolveAudioDir(roots, "recordings");
+    await expect(createDataset(sql, { name: "fixtures", audio_dir: join(roots[1], "inside"), created_by: userId })).rejects.toBeInstanceOf(ConflictError);
+    await expect(createDataset(sql, { name: "other", audio_dir, created_by: userId })).rejects.toBeInstanceOf(ConflictError);
+    expect(await invalidFields(createDataset(sql, { name: "   ", audio_dir: join(roots[1], "inside"), created_by: userId }))).toEqual(["name"]);
+  });
+
+  it("does not import files that are symlinks out of the dataset directory", async () => {
+    const dataset = await createDataset(sql, { name: "scratch", audio_dir: join(roots[1], "inside"), created_by: userId });
+    const scan = await scanDataset(sql, dataset.id);
+    expect(scan.files.map((f) => f.path)).toEqual(["a.wav"]);
+    const result = await importDataset(sql, dataset.id, userId);
+    expect(result.registered.map((r) => r.path)).toEqual(["a.wav"]);
+    const rec = await getRecording(sql, result.registered[0].recording_id);
+    expect(rec).toMatchObject({ samplerate: 8000, frames: 2000, channels: 1 });
+  });
+});
