@@ -5,3 +5,7 @@ export { windowFill, windowFillF64 } from "./window";
 export { sosFiltFilt } from "./filter";
 export { resamplePoly } from "./resample";
 export { colorIndex } from "./colormap";
+export { fftCreate, fftForward, fftDestroy } from "./fft";
+export { stftCreate, stftDestroy, stftPower } from "./stft";
+export { pcenInitState, pcenApply } from "./pcen";
+export { maxValue, scaleValues, transpose } from "./amplitude";

@@ -1,0 +1,174 @@
+// Radix-P butterflies of the Stockham complex FFT (assembly/fft/stockham.ts), forward direction
+// (e^{-2πi jk/P}), on split re/im arrays, four butterflies per call in the lanes of an f32x4.
+//
+// One butterfly reads a_r = x[r·is] (r < P), computes the P-point DFT
+//     Y_k = Σ_r a_r · e^{-2πi rk/P}
+// and writes Y_0 and Y_k · w_k (k ≥ 1, w_k the stage twiddle at tw[(k-1)·ts]) to y[k·os].
+// Every argument is a byte offset or pointer; `mode` (a constant at every call site, so the
+// optimiser folds each variant into straight-line code) says what the four lanes are:
+//   VEC       4 neighbouring butterflies whose data are contiguous (Stockham stride s ≥ 4): plain
+//             v128 loads/stores, one twiddle shared by all lanes (splat).
+//   VEC_NOTW  the same in a stage whose twiddles are all 1 (the last stage): no multiply.
+//   PVEC      4 neighbouring butterflies of the first stage (s = 1): inputs and twiddles
+//             contiguous, but outputs P floats apart, so each result lane is stored alone.
+//   ONE       a single butterfly in lane 0 (tiny stages).
+// Kernels are Van Loan's radix-P DFT matrices factored by the symmetry e^{-2πi(P-r)k/P} =
+// conj(e^{-2πi rk/P}): sums t_r = a_r + a_{P-r} meet cosines, differences d_r = a_r - a_{P-r} sines.
+
+export const VEC: i32 = 0;
+export const VEC_NOTW: i32 = 1;
+export const PVEC: i32 = 2;
+export const ONE: i32 = 3;
+
+// sin(2π/3), cos/sin(2π/5), cos/sin(4π/5)
+const S3: f32 = 0.8660254037844386;
+const C51: f32 = 0.30901699437494745;
+const S51: f32 = 0.9510565162951535;
+const C52: f32 = -0.8090169943749475;
+const S52: f32 = 0.5877852522924731;
+
+@inline function ld(ptr: usize, mode: i32): v128 {
+  return mode == ONE ? v128.load32_zero(ptr) : v128.load(ptr);
+}
+
+@inline function ldTw(ptr: usize, mode: i32): v128 {
+  return mode == PVEC ? v128.load(ptr) : v128.load32_splat(ptr);
+}
+
+@inline function st(ptr: usize, v: v128, ls: usize, mode: i32): void {
+  if (mode == PVEC) {
+    v128.store32_lane(ptr, v, 0);
+    v128.store32_lane(ptr + ls, v, 1);
+    v128.store32_lane(ptr + 2 * ls, v, 2);
+    v128.store32_lane(ptr + 3 * ls, v, 3);
+  } else if (mode == ONE) {
+    v128.store32_lane(ptr, v, 0);
+  } else {
+    v128.store(ptr, v);
+  }
+}
+
+/** Stores Y_0 (never twiddled) at offset 0. */
+@inline function put0(yr: usize, yi: usize, re: v128, im: v128, ls: usize, mode: i32): void {
+  st(yr, re, ls, mode);
+  st(yi, im, ls, mode);
+}
+
+/** Stores (re + i·im) · w at offset `off`, w read at byte offset `toff` of the twiddle tables. */
+@inline function put(yr: usize, yi: usize, off: usize, re: v128, im: v128, twr: usize, twi: usize, toff: usize, ls: usize, mode: i32): void {
+  if (mode == VEC_NOTW) {
+    st(yr + off, re, ls, mode);
+    st(yi + off, im, ls, mode);
+  } else {
+    const wr = ldTw(twr + toff, mode);
+    const wi = ldTw(twi + toff, mode);
+    st(yr + off, f32x4.sub(f32x4.mul(re, wr), f32x4.mul(im, wi)), ls, mode);
+    st(yi + off, f32x4.add(f32x4.mul(re, wi), f32x4.mul(im, wr)), ls, mode);
+  }
+}
+
+@inline export function radix2(xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, mode: i32): void {
+  const a0r = ld(xr, mode), a0i = ld(xi, mode);
+  const a1r = ld(xr + is, mode), a1i = ld(xi + is, mode);
+  put0(yr, yi, f32x4.add(a0r, a1r), f32x4.add(a0i, a1i), ls, mode);
+  put(yr, yi, os, f32x4.sub(a0r, a1r), f32x4.sub(a0i, a1i), twr, twi, 0, ls, mode);
+}
+
+@inline export function radix3(xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, mode: i32): void {
+  const a0r = ld(xr, mode), a0i = ld(xi, mode);
+  const a1r = ld(xr + is, mode), a1i = ld(xi + is, mode);
+  const a2r = ld(xr + 2 * is, mode), a2i = ld(xi + 2 * is, mode);
+  const tr = f32x4.add(a1r, a2r), ti = f32x4.add(a1i, a2i);
+  const dr = f32x4.mul(f32x4.sub(a1r, a2r), f32x4.splat(S3));
+  const di = f32x4.mul(f32x4.sub(a1i, a2i), f32x4.splat(S3));
+  // Y_1,2 = a0 - t/2 ∓ i·sin(2π/3)·d
+  const mr = f32x4.sub(a0r, f32x4.mul(tr, f32x4.splat(0.5)));
+  const mi = f32x4.sub(a0i, f32x4.mul(ti, f32x4.splat(0.5)));
+  put0(yr, yi, f32x4.add(a0r, tr), f32x4.add(a0i, ti), ls, mode);
+  put(yr, yi, os, f32x4.add(mr, di), f32x4.sub(mi, dr), twr, twi, 0, ls, mode);
+  put(yr, yi, 2 * os, f32x4.sub(mr, di), f32x4.add(mi, dr), twr, twi, ts, ls, mode);
+}
+
+@inline export function radix4(xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, mode: i32): void {
+  const a0r = ld(xr, mode), a0i = ld(xi, mode);
+  const a1r = ld(xr + is, mode), a1i = ld(xi + is, mode);
+  const a2r = ld(xr + 2 * is, mode), a2i = ld(xi + 2 * is, mode);
+  const a3r = ld(xr + 3 * is, mode), a3i = ld(xi + 3 * is, mode);
+  const t0r = f32x4.add(a0r, a2r), t0i = f32x4.add(a0i, a2i);
+  const t1r = f32x4.sub(a0r, a2r), t1i = f32x4.sub(a0i, a2i);
+  const t2r = f32x4.add(a1r, a3r), t2i = f32x4.add(a1i, a3i);
+  const t3r = f32x4.sub(a1r, a3r), t3i = f32x4.sub(a1i, a3i);
+  put0(yr, yi, f32x4.add(t0r, t2r), f32x4.add(t0i, t2i), ls, mode);
+  // Y_1 = t1 - i·t3, Y_3 = t1 + i·t3
+  put(yr, yi, os, f32x4.add(t1r, t3i), f32x4.sub(t1i, t3r), twr, twi, 0, ls, mode);
+  put(yr, yi, 2 * os, f32x4.sub(t0r, t2r), f32x4.sub(t0i, t2i), twr, twi, ts, ls, mode);
+  put(yr, yi, 3 * os, f32x4.sub(t1r, t3i), f32x4.add(t1i, t3r), twr, twi, 2 * ts, ls, mode);
+}
+
+@inline export function radix5(xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, mode: i32): void {
+  const a0r = ld(xr, mode), a0i = ld(xi, mode);
+  const a1r = ld(xr + is, mode), a1i = ld(xi + is, mode);
+  const a2r = ld(xr + 2 * is, mode), a2i = ld(xi + 2 * is, mode);
+  const a3r = ld(xr + 3 * is, mode), a3i = ld(xi + 3 * is, mode);
+  const a4r = ld(xr + 4 * is, mode), a4i = ld(xi + 4 * is, mode);
+  const t1r = f32x4.add(a1r, a4r), t1i = f32x4.add(a1i, a4i);
+  const d1r = f32x4.sub(a1r, a4r), d1i = f32x4.sub(a1i, a4i);
+  const t2r = f32x4.add(a2r, a3r), t2i = f32x4.add(a2i, a3i);
+  const d2r = f32x4.sub(a2r, a3r), d2i = f32x4.sub(a2i, a3i);
+  const c1 = f32x4.splat(C51), c2 = f32x4.splat(C52), s1 = f32x4.splat(S51), s2 = f32x4.splat(S52);
+  // A_k = a0 + Σ t_r cos(2π rk/5), B_k = Σ d_r sin(2π rk/5); Y_k = A_k - i·B_k, Y_{5-k} = A_k + i·B_k
+  const A1r = f32x4.add(a0r, f32x4.add(f32x4.mul(t1r, c1), f32x4.mul(t2r, c2)));
+  const A1i = f32x4.add(a0i, f32x4.add(f32x4.mul(t1i, c1), f32x4.mul(t2i, c2)));
+  const B1r = f32x4.add(f32x4.mul(d1r, s1), f32x4.mul(d2r, s2));
+  const B1i = f32x4.add(f32x4.mul(d1i, s1), f32x4.mul(d2i, s2));
+  const A2r = f32x4.add(a0r, f32x4.add(f32x4.mul(t1r, c2), f32x4.mul(t2r, c1)));
+  const A2i = f32x4.add(a0i, f32x4.add(f32x4.mul(t1i, c2), f32x4.mul(t2i, c1)));
+  const B2r = f32x4.sub(f32x4.mul(d1r, s2), f32x4.mul(d2r, s1));
+  const B2i = f32x4.sub(f32x4.mul(d1i, s2), f32x4.mul(d2i, s1));
+  put0(yr, yi, f32x4.add(a0r, f32x4.add(t1r, t2r)), f32x4.add(a0i, f32x4.add(t1i, t2i)), ls, mode);
+  put(yr, yi, os, f32x4.add(A1r, B1i), f32x4.sub(A1i, B1r), twr, twi, 0, ls, mode);
+  put(yr, yi, 4 * os, f32x4.sub(A1r, B1i), f32x4.add(A1i, B1r), twr, twi, 3 * ts, ls, mode);
+  put(yr, yi, 2 * os, f32x4.add(A2r, B2i), f32x4.sub(A2i, B2r), twr, twi, ts, ls, mode);
+  put(yr, yi, 3 * os, f32x4.sub(A2r, B2i), f32x4.add(A2i, B2r), twr, twi, 2 * ts, ls, mode);
+}
+
+/**
+ * Any odd radix P (7 … MAX_RADIX), O(P²/2) per butterfly. `trig` holds cos(2πj/P) for j < P
+ * followed by sin(2πj/P); `scratch` holds (P-1)/2 × 4 vectors (t_r re/im, d_r re/im).
+ */
+@inline export function radixOdd(P: i32, xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, trig: usize, scratch: usize, mode: i32): void {
+  const h = P >> 1;
+  const a0r = ld(xr, mode), a0i = ld(xi, mode);
+  let sr = a0r, si = a0i;
+  for (let r = 1; r <= h; r++) {
+    const ar = ld(xr + <usize>r * is, mode), ai = ld(xi + <usize>r * is, mode);
+    const br = ld(xr + <usize>(P - r) * is, mode), bi = ld(xi + <usize>(P - r) * is, mode);
+    const tr = f32x4.add(ar, br), ti = f32x4.add(ai, bi);
+    sr = f32x4.add(sr, tr);
+    si = f32x4.add(si, ti);
+    const v = scratch + (<usize>(r - 1) << 6);
+    v128.store(v, tr);
+    v128.store(v, ti, 16);
+    v128.store(v, f32x4.sub(ar, br), 32);
+    v128.store(v, f32x4.sub(ai, bi), 48);
+  }
+  put0(yr, yi, sr, si, ls, mode);
+  const sines = trig + (<usize>P << 2);
+  for (let k = 1; k <= h; k++) {
+    let Ar = a0r, Ai = a0i, Br = f32x4.splat(0), Bi = f32x4.splat(0);
+    let j = 0; // r·k mod P
+    for (let r = 1; r <= h; r++) {
+      j += k;
+      if (j >= P) j -= P;
+      const c = v128.load32_splat(trig + (<usize>j << 2));
+      const s = v128.load32_splat(sines + (<usize>j << 2));
+      const v = scratch + (<usize>(r - 1) << 6);
+      Ar = f32x4.add(Ar, f32x4.mul(v128.load(v), c));
+      Ai = f32x4.add(Ai, f32x4.mul(v128.load(v, 16), c));
+      Br = f32x4.add(Br, f32x4.mul(v128.load(v, 32), s));
+      Bi = f32x4.add(Bi, f32x4.mul(v128.load(v, 48), s));
+    }
+    put(yr, yi, <usize>k * os, f32x4.add(Ar, Bi), f32x4.sub(Ai, Br), twr, twi, <usize>(k - 1) * ts, ls, mode);
+    put(yr, yi, <usize>(P - k) * os, f32x4.sub(Ar, Bi), f32x4.add(Ai, Br), twr, twi, <usize>(P - k - 1) * ts, ls, mode);
+  }
+}

@@ -1,0 +1,193 @@
+// Mixed-radix complex FFT, Stockham autosort formulation (decimation in frequency), forward,
+// unscaled, on split re/im f32 arrays. Reference: Van Loan, "Computational Frameworks for the
+// FFT" §1.7; OTFFT's Stockham DIF (http://wwwa.pikara.ne.jp/okojisan/otfft-en/stockham2.html),
+// generalised from radix 2 to radix P.
+//
+// Stage with radix P, stride s (product of the radices already applied) and span m' = len/P
+// (len = n/s, the length of the sub-transforms still to do) maps x → y:
+//     for p < m', q < s:   a_r = x[q + s·(p + m'·r)]                         (r < P)
+//                          y[q + s·(P·p + k)] = W_len^{p·k} · Σ_r a_r W_P^{r·k}   (k < P)
+// Each stage is out of place and the result comes out in natural order: no bit reversal.
+// The index q is contiguous in memory, so stages with s ≥ 4 run four q at a time (VEC); the
+// first stage (s = 1) runs four p at a time (PVEC); tiny stages one butterfly at a time.
+import { ONE, PVEC, VEC, VEC_NOTW, radix2, radix3, radix4, radix5, radixOdd } from "./butterfly";
+
+/** Largest prime handled by a direct butterfly; lengths with a larger prime factor use Bluestein. */
+export const MAX_RADIX = 37;
+
+/** Radices of n in stage order, or null if n has a prime factor above MAX_RADIX. */
+export function radices(n: i32): Array<i32> | null {
+  const out = new Array<i32>();
+  let m = n;
+  while (m % 4 == 0) { out.push(4); m /= 4; }
+  if (m % 2 == 0) { out.push(2); m /= 2; }
+  for (let p = 3; p <= m; p += 2) {
+    while (m % p == 0) {
+      if (p > MAX_RADIX) return null;
+      out.push(p);
+      m /= p;
+    }
+  }
+  // The first stage (s = 1) is the only one vectorised across p with scattered stores; starting
+  // with the largest radix makes every later stride ≥ 4, i.e. contiguous four-lane stages.
+  if (out.length > 1 && out[0] != 4) {
+    let big = 0;
+    for (let i = 1; i < out.length; i++) if (out[i] > out[big]) big = i;
+    const p = out[big];
+    out[big] = out[0];
+    out[0] = p;
+  }
+  return out;
+}
+
+/** A Stockham plan for complex length n whose prime factors are all ≤ MAX_RADIX. */
+export class Stockham {
+  readonly n: i32;
+  /** Per stage: radix P, stride s, span m', twiddle offset, trig offset (in f32 elements). */
+  private readonly stages: StaticArray<i32>;
+  private readonly count: i32;
+  /** Stage twiddles W_len^{p·k}, laid out [k-1][p] per stage, re and im apart. */
+  private readonly twRe: StaticArray<f32>;
+  private readonly twIm: StaticArray<f32>;
+  /** cos(2πj/P), sin(2πj/P) for the generic odd butterflies. */
+  private readonly trig: StaticArray<f32>;
+  /** t_r, d_r vectors of the generic odd butterfly. */
+  private readonly scratch: StaticArray<f32>;
+
+  constructor(n: i32) {
+    const rs = radices(n);
+    assert(rs !== null, "Stockham: n has a prime factor above MAX_RADIX");
+    const list = rs!;
+    this.n = n;
+    this.count = list.length;
+    const stages = new StaticArray<i32>(5 * list.length);
+    let twCount = 0, trigCount = 0, maxOdd = 0;
+    let s = 1;
+    for (let i = 0; i < list.length; i++) {
+      const P = list[i];
+      const span = n / (s * P);
+      stages[5 * i] = P;
+      stages[5 * i + 1] = s;
+      stages[5 * i + 2] = span;
+      stages[5 * i + 3] = twCount;
+      stages[5 * i + 4] = trigCount;
+      twCount += (P - 1) * span;
+      if (P > 5) { trigCount += 2 * P; maxOdd = max(maxOdd, P); }
+      s *= P;
+    }
+    this.stages = stages;
+    this.twRe = new StaticArray<f32>(max(twCount, 1));
+    this.twIm = new StaticArray<f32>(max(twCount, 1));
+    this.trig = new StaticArray<f32>(max(trigCount, 1));
+    this.scratch = new StaticArray<f32>(max(16 * (maxOdd >> 1), 4));
+    for (let i = 0; i < list.length; i++) {
+      const P = stages[5 * i], span = stages[5 * i + 2], tw = stages[5 * i + 3], tg = stages[5 * i + 4];
+      const len = span * P;
+      for (let k = 1; k < P; k++) {
+        for (let p = 0; p < span; p++) {
+          // exp(-2πi·pk/len), the product reduced mod len first so the f64 angle stays exact
+          const a = -2 * Math.PI * <f64>(<i64>p * k % len) / <f64>len;
+          this.twRe[tw + (k - 1) * span + p] = <f32>Math.cos(a);
+          this.twIm[tw + (k - 1) * span + p] = <f32>Math.sin(a);
+        }
+      }
+      if (P > 5) {
+        for (let j = 0; j < P; j++) {
+          const a = 2 * Math.PI * <f64>j / <f64>P;
+          this.trig[tg + j] = <f32>Math.cos(a);
+          this.trig[tg + P + j] = <f32>Math.sin(a);
+        }
+      }
+    }
+  }
+
+  /**
+   * Transforms the n complex values (ar, ai) using (br, bi) as the other half of the ping-pong.
+   * Returns true if the result ended in (br, bi), false if in (ar, ai). Both pairs are clobbered.
+   */
+  run(ar: usize, ai: usize, br: usize, bi: usize): bool {
+    let xr = ar, xi = ai, yr = br, yi = bi;
+    const stages = changetype<usize>(this.stages);
+    const twRe = changetype<usize>(this.twRe), twIm = changetype<usize>(this.twIm);
+    const trig = changetype<usize>(this.trig), scratch = changetype<usize>(this.scratch);
+    for (let i = 0; i < this.count; i++) {
+      const e = stages + <usize>(20 * i);
+      const P = load<i32>(e), s = load<i32>(e, 4), span = load<i32>(e, 8);
+      const tw = <usize>load<i32>(e, 12) << 2, tg = <usize>load<i32>(e, 16) << 2;
+      stage(P, s, span, xr, xi, yr, yi, twRe + tw, twIm + tw, trig + tg, scratch);
+      const tr = xr, ti = xi;
+      xr = yr; xi = yi; yr = tr; yi = ti;
+    }
+    return (this.count & 1) == 1;
+  }
+}
+
+function stage(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize, trig: usize, scratch: usize): void {
+  switch (P) {
+    case 4: stageLoops(4, s, span, xr, xi, yr, yi, twr, twi, trig, scratch); break;
+    case 2: stageLoops(2, s, span, xr, xi, yr, yi, twr, twi, trig, scratch); break;
+    case 3: stageLoops(3, s, span, xr, xi, yr, yi, twr, twi, trig, scratch); break;
+    case 5: stageLoops(5, s, span, xr, xi, yr, yi, twr, twi, trig, scratch); break;
+    default: stageLoops(P, s, span, xr, xi, yr, yi, twr, twi, trig, scratch);
+  }
+}
+
+/**
+ * The loops of one stage. Where a loop's length is not a multiple of 4 its last step overlaps
+ * the previous one (start = length - 4): stages are out of place, so the overlapping outputs
+ * are recomputed from unchanged inputs and written again with the same values — no scalar tail.
+ */
+@inline function stageLoops(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize, trig: usize, scratch: usize): void {
+  const is = <usize>(s * span) << 2; // between a_r
+  const os = <usize>s << 2; // between Y_k
+  const ts = <usize>span << 2; // between twiddles of k
+  if (s >= 4) {
+    if (span == 1) {
+      let q = 0;
+      while (true) {
+        if (q + 4 > s) q = s - 4;
+        const o = <usize>q << 2;
+        butterfly(P, xr + o, xi + o, is, yr + o, yi + o, os, 0, twr, twi, ts, trig, scratch, VEC_NOTW);
+        q += 4;
+        if (q >= s) break;
+      }
+      return;
+    }
+    for (let p = 0; p < span; p++) {
+      const i0 = <usize>(s * p) << 2, o0 = <usize>(s * P * p) << 2, t0 = <usize>p << 2;
+      let q = 0;
+      while (true) {
+        if (q + 4 > s) q = s - 4;
+        const o = <usize>q << 2;
+        butterfly(P, xr + i0 + o, xi + i0 + o, is, yr + o0 + o, yi + o0 + o, os, 0, twr + t0, twi + t0, ts, trig, scratch, VEC);
+        q += 4;
+        if (q >= s) break;
+      }
+    }
+  } else if (s == 1 && span >= 4) {
+    const ls = <usize>P << 2; // between the outputs of neighbouring p
+    let p = 0;
+    while (true) {
+      if (p + 4 > span) p = span - 4;
+      const o = <usize>p << 2;
+      butterfly(P, xr + o, xi + o, is, yr + o * P, yi + o * P, os, ls, twr + o, twi + o, ts, trig, scratch, PVEC);
+      p += 4;
+      if (p >= span) break;
+    }
+  } else {
+    for (let q = 0; q < s; q++) {
+      for (let p = 0; p < span; p++) {
+        const i0 = <usize>(q + s * p) << 2, o0 = <usize>(q + s * P * p) << 2, t0 = <usize>p << 2;
+        butterfly(P, xr + i0, xi + i0, is, yr + o0, yi + o0, os, 0, twr + t0, twi + t0, ts, trig, scratch, ONE);
+      }
+    }
+  }
+}
+
+@inline function butterfly(P: i32, xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, trig: usize, scratch: usize, mode: i32): void {
+  if (P == 4) radix4(xr, xi, is, yr, yi, os, ls, twr, twi, ts, mode);
+  else if (P == 2) radix2(xr, xi, is, yr, yi, os, ls, twr, twi, mode);
+  else if (P == 3) radix3(xr, xi, is, yr, yi, os, ls, twr, twi, ts, mode);
+  else if (P == 5) radix5(xr, xi, is, yr, yi, os, ls, twr, twi, ts, mode);
+  else radixOdd(P, xr, xi, is, yr, yi, os, ls, twr, twi, ts, trig, scratch, mode);
+}
