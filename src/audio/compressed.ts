@@ -11,6 +11,7 @@
  * STREAMINFO, Ogg Opus last granule) — the length; otherwise `open` counts frames with one full
  * decoding pass.
  */
+import { checkBasics } from "./layout.js";
 import { clipRange } from "./reader.js";
 import type { ByteSource } from "./source.js";
 import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
@@ -77,6 +78,16 @@ async function createDecoder(p: Probe): Promise<StreamDecoder> {
   return d;
 }
 
+/** Runs a decoder call; anything it throws (codec-parser errors, WebAssembly traps) becomes an AudioFormatError. */
+async function guard<T>(kind: string, call: () => T | Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof AudioFormatError) throw err;
+    throw new AudioFormatError(`${kind}: decoder failed: ${(err as Error).message ?? String(err)}`);
+  }
+}
+
 function checkDecoded(kind: string, r: Decoded): Decoded {
   if (r.errors.length) throw new AudioFormatError(`${kind}: corrupt stream: ${r.errors[0].message}`);
   return r;
@@ -124,9 +135,9 @@ class Cursor {
         const bytes = await this.src.read(this.filePos, INPUT_BYTES);
         if (bytes.length === 0) throw new AudioFormatError(`${this.probe.kind}: file ended early at byte ${this.filePos}`);
         this.filePos += bytes.length;
-        r = await this.dec.decode(bytes);
+        r = await guard(this.probe.kind, () => this.dec.decode(bytes));
       } else {
-        r = this.dec.flush ? await this.dec.flush() : { channelData: [], samplesDecoded: 0, errors: [] };
+        r = this.dec.flush ? await guard(this.probe.kind, () => this.dec.flush!()) : { channelData: [], samplesDecoded: 0, errors: [] };
         this.done = true;
       }
       this.append(checkDecoded(this.probe.kind, r));
@@ -186,6 +197,7 @@ export class StreamReader implements AudioReader {
 
   /** Opens a reader; counts the frames with one decoding pass when the header does not say. */
   static async open(src: ByteSource, probe: Probe, dataStart = 0): Promise<StreamReader> {
+    checkBasics(probe.container, probe.channels, probe.samplerate);
     const r = new StreamReader(src, probe, dataStart);
     if (probe.frames === null) {
       let frames = 0;
@@ -203,7 +215,7 @@ export class StreamReader implements AudioReader {
 
   /** Decodes the cursor's next block into the cache (evicting the least recently used). */
   private async advance(): Promise<Float32Array[] | null> {
-    if (!this.cursor) this.cursor = new Cursor(await createDecoder(this.probe), this.src, this.probe, this.dataStart);
+    if (!this.cursor) this.cursor = new Cursor(await guard(this.probe.kind, () => createDecoder(this.probe)), this.src, this.probe, this.dataStart);
     const index = this.cursor.block;
     const block = await this.cursor.next();
     if (!block) return null;
@@ -232,15 +244,23 @@ export class StreamReader implements AudioReader {
 
   async read(channel: number, start: number, count: number): Promise<Float32Array> {
     const [s, e] = clipRange(this.info, channel, start, count);
-    const out = new Float32Array(e - s);
+    if (s === e) return new Float32Array(0);
+    // The length may come from an untrusted header (FLAC STREAMINFO, Ogg granule): collect what the
+    // stream really yields before allocating the result, and fail if it falls short.
+    const parts: Float32Array[] = [];
+    let have = 0;
     for (let k = Math.floor(s / BLOCK_FRAMES); k * BLOCK_FRAMES < e; k++) {
       const block = await this.getBlock(k);
-      if (!block) throw new AudioFormatError(`${this.probe.kind}: stream ends at frame ${k * BLOCK_FRAMES}, the header says ${this.info.frames} (truncated?)`);
       const b0 = k * BLOCK_FRAMES;
       const from = Math.max(s, b0);
-      const to = Math.min(e, b0 + block[channel].length);
-      if (to > from) out.set(block[channel].subarray(from - b0, to - b0), from - s);
+      const to = Math.min(e, b0 + (block ? block[channel].length : 0));
+      if (to <= from || (to < e && block![channel].length < BLOCK_FRAMES))
+        throw new AudioFormatError(`${this.probe.kind}: stream ends near frame ${Math.max(from, to)}, the header says ${this.info.frames} (truncated?)`);
+      parts.push(block![channel].subarray(from - b0, to - b0));
+      have += to - from;
     }
+    const out = new Float32Array(have);
+    for (let i = 0, at = 0; i < parts.length; at += parts[i].length, i++) out.set(parts[i], at);
     return out;
   }
 

@@ -7,11 +7,14 @@ import { parseAiff, sniffAiff } from "./aiff.js";
 import { openCompressed } from "./compressed.js";
 import { BlockReader } from "./reader.js";
 import { parseRiff, sniffRiff } from "./riff.js";
+import { recordingFacts } from "./metadata.js";
 import { memorySource, openFileSource, type ByteSource } from "./source.js";
 import { AudioFormatError, type AudioReader } from "./types.js";
 
 export { AudioFormatError } from "./types.js";
 export type { AudioInfo, AudioReader } from "./types.js";
+export { applyTimeExpansion, type ExpandedInfo } from "./expansion.js";
+export { fileMd5 } from "./hash.js";
 
 /** A whole recording decoded: one Float32Array of `frames` samples per channel (SPEC §8b). */
 export interface DecodedAudio {
@@ -23,6 +26,12 @@ export interface DecodedAudio {
 
 /** Opens a reader over an already-open byte source; closes the source if the header is bad. */
 async function openSource(src: ByteSource, name: string): Promise<AudioReader> {
+  const reader = await openFormat(src, name);
+  Object.assign(reader.info, recordingFacts(reader.info.metadata));
+  return reader;
+}
+
+async function openFormat(src: ByteSource, name: string): Promise<AudioReader> {
   try {
     const head = await src.read(0, 64);
     const riff = sniffRiff(head);

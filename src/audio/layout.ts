@@ -60,6 +60,6 @@ export const LIMITS = {
 export function checkBasics(container: string, channels: number, samplerate: number): void {
   if (!Number.isInteger(channels) || channels < 1) throw new AudioFormatError(`${container}: header declares ${channels} channels`);
   if (channels > LIMITS.maxChannels) throw new AudioFormatError(`${container}: ${channels} channels is more than the ${LIMITS.maxChannels} supported`);
-  if (!(samplerate > 0) || !Number.isFinite(samplerate)) throw new AudioFormatError(`${container}: header declares sample rate ${samplerate}`);
+  if (!(samplerate >= 1) || !Number.isFinite(samplerate)) throw new AudioFormatError(`${container}: header declares sample rate ${samplerate}`);
   if (samplerate > LIMITS.maxSamplerate) throw new AudioFormatError(`${container}: sample rate ${samplerate} Hz is implausible`);
 }

@@ -74,3 +74,23 @@ export function parseListInfo(body: Uint8Array): Record<string, string> | null {
   }
   return out;
 }
+
+/** When and where a recording was made, as far as its metadata says. */
+export interface RecordingFacts {
+  /** Start of recording, ISO 8601 as written (GUANO `Timestamp`, else bext origination date and time). */
+  timestamp?: string;
+  /** WGS84 decimal degrees from GUANO `Loc Position` ("lat lon"). */
+  location?: { latitude: number; longitude: number };
+}
+
+/** Extracts the timestamp and location from parsed metadata (see AudioInfo.metadata). */
+export function recordingFacts(metadata: Record<string, unknown>): RecordingFacts {
+  const out: RecordingFacts = {};
+  const guano = metadata.guano as Record<string, string> | undefined;
+  const bext = metadata.bext as Bext | undefined;
+  if (guano?.Timestamp) out.timestamp = guano.Timestamp;
+  else if (bext?.originationDate) out.timestamp = `${bext.originationDate}${bext.originationTime ? `T${bext.originationTime}` : ""}`;
+  const pos = guano?.["Loc Position"]?.split(/[\s,]+/).map(Number);
+  if (pos && pos.length >= 2 && Math.abs(pos[0]) <= 90 && Math.abs(pos[1]) <= 180) out.location = { latitude: pos[0], longitude: pos[1] };
+  return out;
+}

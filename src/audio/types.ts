@@ -23,6 +23,10 @@ export interface AudioInfo {
   metadata: Record<string, unknown>;
   /** Size of the file in bytes (optional: absent for sources without one). */
   fileSize?: number;
+  /** Start of recording, ISO 8601 as the file states it (GUANO `Timestamp`, else bext date/time). */
+  timestamp?: string;
+  /** Recording location from GUANO `Loc Position`, WGS84 decimal degrees. */
+  location?: { latitude: number; longitude: number };
 }
 
 /** Random access to a recording's samples. */

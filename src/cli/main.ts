@@ -9,6 +9,9 @@ import type { Command } from "./command.js";
 
 // Loaded on demand so that `sonotile info` does not pay for what `serve` imports.
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  decode: () => import("./commands/decode.js"),
+  info: () => import("./commands/info.js"),
+  spectrogram: () => import("./commands/spectrogram.js"),
 };
 
 function usage(): string {

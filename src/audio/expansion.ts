@@ -1,0 +1,23 @@
+/**
+ * Time expansion (SPEC §3.2). Bat detectors that slow ultrasound down store it at `fs_file`; the
+ * real-world rate is `fs_file · TE` and the real duration `file_duration / TE`. Everything a user
+ * sees is in real units; the DSP runs on the stored samples with fs = the expanded samplerate.
+ */
+import type { AudioInfo } from "./types.js";
+
+/** AudioInfo in real-world units, with the factor and the stored rate kept for reference. */
+export interface ExpandedInfo extends AudioInfo {
+  /** The factor applied (1 = none). */
+  timeExpansion: number;
+  /** The sample rate written in the file, Hz. */
+  fileSamplerate: number;
+}
+
+/**
+ * Applies time expansion factor `te` (> 0, finite) to a reader's info: samplerate·te, duration/te.
+ * @throws RangeError for a factor that is not a positive finite number.
+ */
+export function applyTimeExpansion(info: AudioInfo, te = 1): ExpandedInfo {
+  if (!(te > 0) || !Number.isFinite(te)) throw new RangeError(`time expansion must be a positive number, got ${te}`);
+  return { ...info, samplerate: info.samplerate * te, duration: info.duration / te, timeExpansion: te, fileSamplerate: info.samplerate };
+}

@@ -1,0 +1,88 @@
+/**
+ * `sonotile decode <audio> -o out.{npy,wav} [--time-expansion X]` (SPEC §8): the float32 samples
+ * of a recording, shape [frames, channels] as `soundfile.read(path, dtype="float32")` returns them.
+ * `.wav` is 32-bit IEEE float (RF64 above 4 GiB), streamed in pieces; `.npy` is built in memory
+ * (encodeNpy), so it needs frames·channels·4 bytes of RAM. With a time expansion factor the WAV
+ * header carries the expanded (real-world) rate, rounded to an integer.
+ */
+import { open, writeFile } from "node:fs/promises";
+import { extname } from "node:path";
+import { applyTimeExpansion, openAudio, type AudioReader } from "../../audio/index.js";
+import { floatWavHeader } from "../../audio/wavwriter.js";
+import { encodeNpy } from "../../render/npy.js";
+import type { Command } from "../command.js";
+import { EXIT, UsageError } from "../errors.js";
+import { parseCommandLine, type OptionSpec } from "../flags.js";
+import { optionRows, timeExpansionOption } from "./info.js";
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: "output", short: "o", placeholder: "FILE", doc: "output: .npy (NumPy float32 [frames, channels]) or .wav (32-bit float)" },
+  { name: "time-expansion", placeholder: "X", doc: "time expansion factor (SPEC §3.2): the .wav rate becomes file rate × X; default 1" },
+  { name: "verbose", boolean: true, doc: "stack traces on errors" },
+];
+
+const USAGE = `usage: sonotile decode <audio> -o out.{npy,wav} [options]
+
+Decodes a recording to float32 samples [frames, channels].
+
+${optionRows(OPTIONS)}`;
+
+/** Frames converted per piece when streaming a WAV: bounds memory at PIECE·channels·8 bytes. */
+const PIECE = 1 << 18;
+
+/** Interleaves frames [start, start+count) of every channel into one float32 array. */
+async function interleaved(reader: AudioReader, start: number, count: number): Promise<Float32Array> {
+  const { channels } = reader.info;
+  const out = new Float32Array(count * channels);
+  for (let c = 0; c < channels; c++) {
+    const x = await reader.read(c, start, count);
+    for (let i = 0; i < x.length; i++) out[i * channels + c] = x[i];
+  }
+  return out;
+}
+
+async function writeWav(reader: AudioReader, path: string, samplerate: number): Promise<void> {
+  const { frames, channels } = reader.info;
+  const fh = await open(path, "w");
+  try {
+    await fh.write(floatWavHeader(frames, channels, samplerate));
+    for (let start = 0; start < frames; start += PIECE) {
+      const x = await interleaved(reader, start, Math.min(PIECE, frames - start));
+      await fh.write(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)); // little-endian hosts only, as npy.ts
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+export const command: Command = {
+  summary: "decode a recording to float32 samples (.npy or 32-bit float .wav)",
+  async run(args) {
+    const cl = parseCommandLine(args, OPTIONS);
+    if (cl.help) {
+      process.stdout.write(USAGE + "\n");
+      return EXIT.ok;
+    }
+    const stray = Object.keys(cl.params);
+    if (stray.length) throw new UsageError(`--${stray[0].toLowerCase().replace(/_/g, "-")} is not an option of decode`);
+    if (cl.positionals.length !== 1) throw new UsageError(`expected one audio file, got ${cl.positionals.length}\n${USAGE}`);
+    const output = cl.options.output;
+    if (typeof output !== "string") throw new UsageError("missing -o/--output FILE (.npy or .wav)");
+    const ext = extname(output).toLowerCase();
+    if (ext !== ".npy" && ext !== ".wav") throw new UsageError(`-o: output must end in .npy or .wav, got '${output}'`);
+    const te = timeExpansionOption(cl.options["time-expansion"]);
+
+    const reader = await openAudio(cl.positionals[0]);
+    try {
+      const info = applyTimeExpansion(reader.info, te);
+      if (ext === ".wav") {
+        await writeWav(reader, output, Math.round(info.samplerate));
+      } else {
+        await writeFile(output, encodeNpy(await interleaved(reader, 0, info.frames), [info.frames, info.channels]));
+      }
+    } finally {
+      await reader.close();
+    }
+    return EXIT.ok;
+  },
+};

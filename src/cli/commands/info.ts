@@ -1,0 +1,93 @@
+/**
+ * `sonotile info <audio> [--json] [--time-expansion X] [--no-md5]` (SPEC §8): what a recording
+ * is — container, encoding, rate, channels, frames, duration (in real units when time-expanded),
+ * MD5 of the file, and the GUANO / bext / LIST-INFO metadata found in it.
+ */
+import { applyTimeExpansion, fileMd5, openAudio } from "../../audio/index.js";
+import type { Command } from "../command.js";
+import { EXIT, UsageError } from "../errors.js";
+import { parseCommandLine, type OptionSpec } from "../flags.js";
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: "json", boolean: true, doc: "print one JSON object instead of text" },
+  { name: "time-expansion", placeholder: "X", doc: "time expansion factor (SPEC §3.2): samplerate × X, duration / X; default 1" },
+  { name: "no-md5", boolean: true, doc: "skip the MD5 of the file (which reads the whole file)" },
+  { name: "verbose", boolean: true, doc: "stack traces on errors" },
+];
+
+/** The option rows of a command's help. */
+export function optionRows(options: readonly OptionSpec[]): string {
+  const rows = options.filter((o) => o.doc).map((o) => [`${o.short ? `-${o.short}, ` : ""}--${o.name}${o.boolean ? "" : ` ${o.placeholder ?? "VALUE"}`}`, o.doc]);
+  const width = Math.max(...rows.map(([l]) => l.length));
+  return rows.map(([l, r]) => `  ${l.padEnd(width)}  ${r}`).join("\n");
+}
+
+/** `--time-expansion X`: a positive finite number (default 1), else a usage error (exit 2). */
+export function timeExpansionOption(text: string | true | undefined): number {
+  if (text === undefined) return 1;
+  const v = typeof text === "string" && text.trim() !== "" ? Number(text) : NaN;
+  if (!(v > 0 && Number.isFinite(v))) throw new UsageError(`--time-expansion: must be a number > 0, got '${text}'`);
+  return v;
+}
+
+const USAGE = `usage: sonotile info <audio> [options]
+
+Describes a recording.
+
+${optionRows(OPTIONS)}`;
+
+/** Flattens nested metadata into "group.key: value" lines for the human-readable form. */
+function metadataLines(metadata: Record<string, unknown>): string[] {
+  const lines: string[] = [];
+  for (const [group, value] of Object.entries(metadata)) {
+    if (value && typeof value === "object") {
+      for (const [k, v] of Object.entries(value)) if (v !== "" && v !== 0) lines.push(`  ${group}.${k}: ${String(v)}`);
+    } else lines.push(`  ${group}: ${String(value)}`);
+  }
+  return lines;
+}
+
+export const command: Command = {
+  summary: "describe a recording: format, rate, channels, duration, MD5, GUANO/bext metadata",
+  async run(args) {
+    const cl = parseCommandLine(args, OPTIONS);
+    if (cl.help) {
+      process.stdout.write(USAGE + "\n");
+      return EXIT.ok;
+    }
+    const stray = Object.keys(cl.params);
+    if (stray.length) throw new UsageError(`--${stray[0].toLowerCase().replace(/_/g, "-")} is not an option of info`);
+    if (cl.positionals.length !== 1) throw new UsageError(`expected one audio file, got ${cl.positionals.length}\n${USAGE}`);
+    const path = cl.positionals[0];
+    const te = timeExpansionOption(cl.options["time-expansion"]);
+
+    const reader = await openAudio(path);
+    let info;
+    try {
+      info = applyTimeExpansion(reader.info, te);
+    } finally {
+      await reader.close();
+    }
+    const md5 = cl.options["no-md5"] ? undefined : await fileMd5(path);
+    if (cl.options.json) {
+      process.stdout.write(JSON.stringify({ path, ...info, md5 }) + "\n");
+      return EXIT.ok;
+    }
+    const lines = [
+      `file:        ${path}`,
+      `format:      ${info.container}, ${info.encoding}${info.bitsPerSample ? `, ${info.bitsPerSample} bits` : ""}`,
+      `samplerate:  ${info.samplerate} Hz${te !== 1 ? ` (stored ${info.fileSamplerate} Hz, time expansion ${te})` : ""}`,
+      `channels:    ${info.channels}`,
+      `frames:      ${info.frames}`,
+      `duration:    ${info.duration} s`,
+      ...(info.timestamp ? [`recorded:    ${info.timestamp}`] : []),
+      ...(info.location ? [`location:    ${info.location.latitude}, ${info.location.longitude}`] : []),
+      ...(info.fileSize !== undefined ? [`size:        ${info.fileSize} bytes`] : []),
+      ...(md5 ? [`md5:         ${md5}`] : []),
+    ];
+    const meta = metadataLines(info.metadata);
+    if (meta.length) lines.push("metadata:", ...meta);
+    process.stdout.write(lines.join("\n") + "\n");
+    return EXIT.ok;
+  },
+};
