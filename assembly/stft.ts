@@ -1,0 +1,106 @@
+// Short-time Fourier transform power, exactly as scipy.signal.stft(..., boundary="zeros",
+// padded=True, scaling="psd", detrend=False) followed by |Z|² (SPEC §3.5).
+//
+// The caller describes the framing by where frame 0 starts in its sample buffer; samples
+// outside the buffer are zeros. That single rule covers scipy's zero padding at both ends
+// of the recording and lets a long recording be processed block by block.
+import { RealFft } from "./fft";
+import { Registry } from "./registry";
+
+class Stft {
+  readonly n: i32;
+  readonly bins: i32;
+  readonly fft: RealFft;
+  readonly window: usize; // n f32, owned
+  readonly frame: usize; // n f32 scratch: the windowed frame
+  readonly spectrum: usize; // (n/2+1) complex f32 scratch
+
+  constructor(n: i32, window: usize) {
+    this.n = n;
+    this.bins = n / 2 + 1;
+    this.fft = new RealFft(n);
+    this.window = heap.alloc(<usize>n << 2);
+    memory.copy(this.window, window, <usize>n << 2);
+    this.frame = heap.alloc(<usize>n << 2);
+    this.spectrum = heap.alloc(<usize>this.bins << 3);
+  }
+
+  /** frame[i] = x[start + i] · window[i], with x = 0 outside [0, length). */
+  fillFrame(samples: usize, length: i32, start: i32): void {
+    const n = this.n;
+    const frame = this.frame;
+    const window = this.window;
+    if (start >= 0 && start + n <= length) {
+      const x = samples + (<usize>start << 2);
+      let i = 0;
+      for (; i + 4 <= n; i += 4) {
+        const o = <usize>i << 2;
+        v128.store(frame + o, f32x4.mul(v128.load(x + o), v128.load(window + o)));
+      }
+      for (; i < n; i++) {
+        const o = <usize>i << 2;
+        store<f32>(frame + o, load<f32>(x + o) * load<f32>(window + o));
+      }
+      return;
+    }
+    // A frame overlapping the padding: the zero-filled edge of the recording.
+    for (let i = 0; i < n; i++) {
+      const j = start + i;
+      const v: f32 = j >= 0 && j < length ? load<f32>(samples + (<usize>j << 2)) : 0;
+      store<f32>(frame + (<usize>i << 2), v * load<f32>(window + (<usize>i << 2)));
+    }
+  }
+
+  /** row[k] = scale · |spectrum[k]|², k < bins. */
+  powerRow(row: usize, scale: f32): void {
+    const bins = this.bins;
+    const spectrum = this.spectrum;
+    const s = f32x4.splat(scale);
+    let k = 0;
+    for (; k + 4 <= bins; k += 4) {
+      const a = v128.load(spectrum + (<usize>k << 3)); // re0 im0 re1 im1
+      const b = v128.load(spectrum + (<usize>k << 3) + 16); // re2 im2 re3 im3
+      const re = v128.shuffle<f32>(a, b, 0, 2, 4, 6);
+      const im = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
+      v128.store(row + (<usize>k << 2), f32x4.mul(f32x4.add(f32x4.mul(re, re), f32x4.mul(im, im)), s));
+    }
+    for (; k < bins; k++) {
+      const re = load<f32>(spectrum + (<usize>k << 3));
+      const im = load<f32>(spectrum + (<usize>k << 3) + 4);
+      store<f32>(row + (<usize>k << 2), (re * re + im * im) * scale);
+    }
+  }
+
+  dispose(): void {
+    heap.free(this.window);
+    heap.free(this.frame);
+    heap.free(this.spectrum);
+  }
+}
+
+const plans = new Registry<Stft>();
+
+/** A plan for frames of `n` samples tapered by the `n` f32 values at `window` (copied). */
+export function stftCreate(n: i32, window: usize): i32 {
+  return plans.add(new Stft(n, window));
+}
+
+export function stftDestroy(handle: i32): void {
+  plans.get(handle).dispose();
+  plans.remove(handle);
+}
+
+/**
+ * Power spectra of `frameCount` frames, frame j starting at buffer index `first + j·hop` of the
+ * `length` f32 samples at `samples`. Writes frame-major rows of n/2+1 values to `output`.
+ * `scale` is scipy's PSD factor 1 / (fs · Σ window²).
+ */
+export function stftPower(handle: i32, samples: usize, length: i32, first: i32, hop: i32, frameCount: i32, scale: f32, output: usize): void {
+  const plan = plans.get(handle);
+  const rowBytes = <usize>plan.bins << 2;
+  for (let j = 0; j < frameCount; j++) {
+    plan.fillFrame(samples, length, first + j * hop);
+    plan.fft.forward(plan.frame, plan.spectrum);
+    plan.powerRow(output + <usize>j * rowBytes, scale);
+  }
+}

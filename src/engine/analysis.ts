@@ -1,0 +1,152 @@
+/**
+ * The engine's inner loop, driven from TypeScript but run in WebAssembly: STFT power and PCEN
+ * for a block of frames, then normalization, value scale and clamping while transposing to
+ * the [bins][frames] layout sonotile returns. Every entry point works on a block of frames with
+ * state carried by the caller, so one pass over a whole signal and many passes over pieces of
+ * a recording produce the same numbers.
+ */
+import { getWindow } from "./window.js";
+import { frameGeometry, frameStart, type FrameGeometry } from "./geometry.js";
+import type { Params } from "./params.js";
+import { core } from "./wasm.js";
+
+const SCALE_CODES = { power: 0, amplitude: 1, dB: 2 } as const;
+
+/** A float32 buffer in the core's memory; views are re-created on use because memory can grow. */
+class CoreArray {
+  readonly ptr: number;
+  constructor(readonly length: number) {
+    this.ptr = core.alloc(Math.max(1, length) * 4);
+  }
+  static from(values: Float32Array): CoreArray {
+    const a = new CoreArray(values.length);
+    a.view().set(values);
+    return a;
+  }
+  view(): Float32Array {
+    return new Float32Array(core.memory.buffer, this.ptr, this.length);
+  }
+  free(): void {
+    core.free(this.ptr);
+  }
+}
+
+/**
+ * The PCEN smoother M, one value per bin, after the last frame processed (SPEC §3.6).
+ * `null` before the recording's first frame: the smoother then starts in steady state on it.
+ */
+export type PcenState = Float32Array | null;
+
+/** Frames of STFT power — PCEN applied when the plan's parameters ask for it — frame-major. */
+export class FrameBlock {
+  constructor(
+    private readonly values: CoreArray,
+    readonly frames: number,
+    readonly bins: number,
+  ) {}
+
+  /** The largest value in the block (−Infinity when empty). */
+  max(): number {
+    return core.maxValue(this.values.ptr, this.values.length);
+  }
+
+  /** A frame-major copy, e.g. to keep while the normalization maximum is still unknown. */
+  copy(): Float32Array {
+    return this.values.view().slice();
+  }
+
+  static fromCopy(values: Float32Array, frames: number, bins: number): FrameBlock {
+    return new FrameBlock(CoreArray.from(values), frames, bins);
+  }
+
+  /**
+   * SPEC §3.7–3.9 — divide by `divisor` (the normalization maximum, or 1), scale, clamp — and
+   * return [bins][frames]. Frees the block.
+   */
+  finish(p: Params, divisor: number): Float32Array {
+    const { values, frames, bins } = this;
+    core.scaleValues(values.ptr, values.length, divisor, SCALE_CODES[p.scale], p.clamp ? 1 : 0, p.min_dB, p.max_dB);
+    const out = new CoreArray(values.length);
+    core.transpose(values.ptr, frames, bins, out.ptr);
+    const result = out.view().slice();
+    out.free();
+    values.free();
+    return result;
+  }
+
+  free(): void {
+    this.values.free();
+  }
+}
+
+/**
+ * Everything fixed by (parameters, sample rate): frame geometry, the window and the core's
+ * STFT plan. Holds WebAssembly memory: call `dispose()` when done.
+ */
+export class SpectrogramPlan {
+  readonly geometry: FrameGeometry;
+  /** scipy's PSD scaling of |Z|²: 1 / (fs · Σ window²) (scipy.signal._spectral_helper). */
+  readonly psdScale: number;
+  private handle: number;
+
+  constructor(readonly params: Params, samplerate: number) {
+    this.geometry = frameGeometry(params.window_size, params.hop_size, samplerate);
+    const window = getWindow(params.window, this.geometry.nperseg, params.kaiser_beta);
+    let energy = 0;
+    for (const w of window) energy += w * w;
+    this.psdScale = 1 / (samplerate * energy);
+    const buffer = CoreArray.from(window);
+    this.handle = core.stftCreate(window.length, buffer.ptr);
+    buffer.free();
+  }
+
+  /**
+   * Power (and PCEN) of frames [f0, f1). `samples` holds the conditioned signal's samples
+   * [samplesStart, samplesStart + samples.length), which must include every sample of the
+   * signal those frames read (see samplesOfFrames); samples outside it are the zero padding.
+   * Returns the block and the PCEN state after frame f1 − 1.
+   */
+  analyze(samples: Float32Array, samplesStart: number, f0: number, f1: number, pcen: PcenState): { block: FrameBlock; pcen: PcenState } {
+    const { bins, hop } = this.geometry;
+    const frames = f1 - f0;
+    const input = CoreArray.from(samples);
+    const values = new CoreArray(frames * bins);
+    core.stftPower(this.handle, input.ptr, samples.length, frameStart(f0, this.geometry) - samplesStart, hop, frames, this.psdScale, values.ptr);
+    input.free();
+    const p = this.params;
+    if (p.pcen && frames > 0) {
+      const state = new CoreArray(bins);
+      if (pcen === null) {
+        if (f0 !== 0) throw new Error(`PCEN needs the smoother state before frame ${f0}`);
+        core.pcenInitState(values.ptr, bins, state.ptr);
+      } else {
+        state.view().set(pcen);
+      }
+      core.pcenApply(values.ptr, frames, bins, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
+      pcen = state.view().slice();
+      state.free();
+    }
+    return { block: new FrameBlock(values, frames, bins), pcen };
+  }
+
+  dispose(): void {
+    if (this.handle) core.stftDestroy(this.handle);
+    this.handle = 0;
+  }
+}
+
+/**
+ * What maps to the first and last colour (SPEC §3.10): dB → [min_dB, max_dB]; power and
+ * amplitude → [0, max], where max is 1 after normalization, else the recording's maximum
+ * (`peak`, the maximum before normalization, in power units).
+ */
+export function valueRange(p: Params, peak: number): [number, number] {
+  if (p.scale === "dB") return [p.min_dB, p.max_dB];
+  const top = p.normalize ? 1 : p.scale === "amplitude" ? Math.sqrt(peak) : peak;
+  return [0, top > 0 ? top : 1];
+}
+
+/** Normalization divisor: the recording's maximum, or 1 without normalization or for silence. */
+export function normalizationDivisor(p: Params, peak: number): number {
+  return p.normalize && peak > 0 && Number.isFinite(peak) ? peak : 1;
+}

@@ -1,0 +1,68 @@
+/**
+ * Signal conditioning before the STFT (SPEC §3.2–3.4): time expansion, resampling, band
+ * filtering. Both run over the whole recording by definition; `ConditionedSignal` gives any
+ * piece of that result while reading only the piece plus the bounded context the resampler
+ * (FIR: exact) and the filter (IIR: decayed below float32 precision) need.
+ */
+import type { AudioReader } from "../audio/types.js";
+import { designBandFilter, type BandFilter } from "./filter.js";
+import type { Params } from "./params.js";
+import { createResampler, type Resampler } from "./resample.js";
+
+/** The resampler of SPEC §3.3, or null when the parameters leave the rate alone. */
+function resamplerFor(p: Params, samplerate: number): Resampler | null {
+  return p.resample && p.samplerate !== samplerate ? createResampler(samplerate, p.samplerate) : null;
+}
+
+/** A whole in-memory signal conditioned as SPEC §3.3–3.4 say; `samplerate` is the STFT's rate. */
+export function conditionSignal(samples: Float32Array, samplerate: number, p: Params): { samples: Float32Array; samplerate: number } {
+  const resampler = resamplerFor(p, samplerate);
+  const rate = resampler ? p.samplerate : samplerate;
+  const resampled = resampler ? resampler.apply(samples) : samples;
+  const filter = designBandFilter(p, rate);
+  return { samples: filter ? filter.apply(resampled) : resampled, samplerate: rate };
+}
+
+/** One channel of a recording, time-expanded, resampled and filtered, read piece by piece. */
+export class ConditionedSignal {
+  /** Rate of the conditioned signal (the STFT's), Hz in real units. */
+  readonly samplerate: number;
+  /** Length of the conditioned signal, samples. */
+  readonly length: number;
+  private readonly resampler: Resampler | null;
+  private readonly filter: BandFilter | null;
+
+  /**
+   * @param reader the recording
+   * @param channel the channel to analyse (validated by the caller)
+   * @param timeExpansion TE of SPEC §3.2: the stored rate times TE is the real rate
+   */
+  constructor(private readonly reader: AudioReader, private readonly channel: number, timeExpansion: number, p: Params) {
+    const rate = reader.info.samplerate * timeExpansion;
+    this.resampler = resamplerFor(p, rate);
+    this.samplerate = this.resampler ? p.samplerate : rate;
+    this.length = this.resampler ? this.resampler.outputLength(reader.info.frames) : reader.info.frames;
+    this.filter = designBandFilter(p, this.samplerate);
+  }
+
+  /** Conditioned samples [from, to), clipped to the signal. */
+  async read(from: number, to: number): Promise<Float32Array> {
+    from = Math.max(0, from);
+    to = Math.min(this.length, to);
+    if (to <= from) return new Float32Array(0);
+    const context = this.filter?.context ?? 0;
+    const a = Math.max(0, from - context);
+    const b = Math.min(this.length, to + context);
+    const resampled = await this.readResampled(a, b);
+    return this.filter ? this.filter.applyPiece(resampled, a, this.length, from, to) : resampled;
+  }
+
+  /** Resampled (or stored) samples [from, to). */
+  private async readResampled(from: number, to: number): Promise<Float32Array> {
+    if (!this.resampler) return this.reader.read(this.channel, from, to - from);
+    const frames = this.reader.info.frames;
+    const [inFrom, inTo] = this.resampler.inputRange(from, to, frames);
+    const input = await this.reader.read(this.channel, inFrom, inTo - inFrom);
+    return this.resampler.applyPiece(input, inFrom, frames, from, to);
+  }
+}

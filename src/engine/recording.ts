@@ -1,0 +1,165 @@
+/**
+ * Spectrograms of recordings on disk, read piece by piece with bounded memory (SPEC §3, "a
+ * piece of a recording"; §4 seamless tiles). Two things depend on the whole recording and
+ * are gathered in one streaming pass (`RecordingStats`): the normalization maximum and the
+ * PCEN smoother state, kept at regular checkpoints so a piece starts from the nearest one.
+ */
+import type { AudioReader } from "../audio/types.js";
+import { normalizationDivisor, SpectrogramPlan, valueRange, type PcenState } from "./analysis.js";
+import { ConditionedSignal } from "./condition.js";
+import { frameCount, framesInInterval, samplesOfFrames, type FrameGeometry } from "./geometry.js";
+import { checkParamsForRecording, parseParams, ParamsError, type Params, type ParamsInput } from "./params.js";
+import { blockFrames, placeColumns, type Spectrogram } from "./spectrogram.js";
+
+/** What a piece of a recording needs from the whole of it. */
+export interface RecordingStats {
+  /** Frames in the whole recording. */
+  frames: number;
+  /** Maximum over all frames after PCEN, before normalization (power units). */
+  peak: number;
+  /** Frames between PCEN checkpoints. */
+  checkpointEvery: number;
+  /** PCEN state before frame i·checkpointEvery (null: before frame 0); empty without PCEN. */
+  checkpoints: PcenState[];
+}
+
+/** Options of a recording-level spectrogram. */
+export interface RecordingOptions {
+  /** Time expansion factor of SPEC §3.2 (> 0, default 1). */
+  timeExpansion?: number;
+}
+
+/** A recording seen through one parameter set. Holds WebAssembly memory: `dispose()` it. */
+export class RecordingSpectrogram {
+  readonly params: Params;
+  readonly signal: ConditionedSignal;
+  readonly geometry: FrameGeometry;
+  /** Frames of the whole recording. */
+  readonly frames: number;
+  private readonly plan: SpectrogramPlan;
+  private statsPromise: Promise<RecordingStats> | null = null;
+
+  constructor(reader: AudioReader, params: ParamsInput = {}, options: RecordingOptions = {}) {
+    const p = parseParams(params);
+    const te = options.timeExpansion ?? 1;
+    if (!(te > 0 && Number.isFinite(te))) throw new ParamsError([{ field: "time_expansion", message: "must be > 0" }]);
+    checkParamsForRecording(p, { samplerate: reader.info.samplerate * te, channels: reader.info.channels });
+    this.params = p;
+    this.signal = new ConditionedSignal(reader, p.channel, te, p);
+    this.plan = new SpectrogramPlan(p, this.signal.samplerate);
+    this.geometry = this.plan.geometry;
+    this.frames = frameCount(this.signal.length, this.geometry);
+  }
+
+  /** Stats from one streaming pass over the recording (computed once), or given from a store. */
+  stats(): Promise<RecordingStats> {
+    this.statsPromise ??= this.computeStats();
+    return this.statsPromise;
+  }
+
+  /** Uses stats computed earlier (e.g. persisted) instead of a pass over the recording. */
+  setStats(stats: RecordingStats): void {
+    if (stats.frames !== this.frames) throw new Error(`stats are for ${stats.frames} frames, the recording has ${this.frames}`);
+    this.statsPromise = Promise.resolve(stats);
+  }
+
+  private async computeStats(): Promise<RecordingStats> {
+    const every = blockFrames(this.geometry);
+    const checkpoints: PcenState[] = [];
+    let peak = -Infinity;
+    let pcen: PcenState = null;
+    for (let f0 = 0; f0 < this.frames; f0 += every) {
+      if (this.params.pcen) checkpoints.push(pcen);
+      const result = await this.analyze(f0, Math.min(this.frames, f0 + every), pcen);
+      pcen = result.pcen;
+      peak = Math.max(peak, result.block.max());
+      result.block.free();
+    }
+    return { frames: this.frames, peak, checkpointEvery: every, checkpoints };
+  }
+
+  private async analyze(f0: number, f1: number, pcen: PcenState) {
+    const [from, to] = samplesOfFrames(f0, f1, this.signal.length, this.geometry);
+    const samples = await this.signal.read(from, to);
+    return this.plan.analyze(samples, from, f0, f1, pcen);
+  }
+
+  /** The PCEN state before frame f0, replayed from the nearest checkpoint. */
+  private async pcenBefore(f0: number, stats: RecordingStats): Promise<PcenState> {
+    if (!this.params.pcen) return null;
+    const c = Math.min(Math.floor(f0 / stats.checkpointEvery), stats.checkpoints.length - 1);
+    let state = stats.checkpoints[c] ?? null;
+    for (let f = c * stats.checkpointEvery; f < f0; f += stats.checkpointEvery) {
+      const result = await this.analyze(f, Math.min(f0, f + stats.checkpointEvery), state);
+      result.block.free();
+      state = result.pcen;
+    }
+    return state;
+  }
+
+  /** Final values (SPEC §3 step 9) of frames [f0, f1), [bins][f1 − f0]. */
+  async frameRange(f0: number, f1: number): Promise<Float32Array> {
+    f0 = Math.max(0, Math.min(f0, this.frames));
+    f1 = Math.max(f0, Math.min(f1, this.frames));
+    const stats = await this.stats();
+    const divisor = normalizationDivisor(this.params, stats.peak);
+    const { bins } = this.geometry;
+    const out = new Float32Array(bins * (f1 - f0));
+    let pcen = await this.pcenBefore(f0, stats);
+    const step = blockFrames(this.geometry);
+    for (let a = f0; a < f1; a += step) {
+      const b = Math.min(f1, a + step);
+      const result = await this.analyze(a, b, pcen);
+      pcen = result.pcen;
+      placeColumns(out, f1 - f0, a - f0, result.block.finish(this.params, divisor), bins);
+    }
+    return out;
+  }
+
+  /**
+   * The whole recording as consecutive [bins][frames] blocks of at most `frames` frames,
+   * each final (normalized with the whole recording's maximum): bounded memory however long
+   * the recording is.
+   */
+  async *blocks(frames = blockFrames(this.geometry)): AsyncGenerator<{ firstFrame: number; frames: number; data: Float32Array }> {
+    const stats = await this.stats();
+    const divisor = normalizationDivisor(this.params, stats.peak);
+    let pcen: PcenState = null;
+    for (let f0 = 0; f0 < this.frames; f0 += frames) {
+      const f1 = Math.min(this.frames, f0 + frames);
+      const result = await this.analyze(f0, f1, pcen);
+      pcen = result.pcen;
+      yield { firstFrame: f0, frames: f1 - f0, data: result.block.finish(this.params, divisor) };
+    }
+  }
+
+  /** The piece of SPEC §3: frames whose centres lie in [start, end) seconds. */
+  async piece(start = 0, end = Infinity): Promise<Spectrogram> {
+    const [f0, f1] = framesInInterval(start, end, this.frames, this.geometry);
+    const data = await this.frameRange(f0, f1);
+    const stats = await this.stats();
+    const g = this.geometry;
+    return { data, bins: g.bins, frames: f1 - f0, hop: g.hop, nperseg: g.nperseg, samplerate: g.samplerate, firstFrame: f0, valueRange: valueRange(this.params, stats.peak), params: this.params };
+  }
+
+  dispose(): void {
+    this.plan.dispose();
+  }
+}
+
+/**
+ * The spectrogram of a recording, or of its piece [start, end) seconds, with whole-recording
+ * semantics (same normalization, PCEN state and filter context as one pass over all of it).
+ */
+export async function spectrogramOfRecording(
+  reader: AudioReader,
+  params: ParamsInput = {},
+  piece: { start?: number; end?: number; timeExpansion?: number } = {},
+): Promise<Spectrogram> {
+  const recording = new RecordingSpectrogram(reader, params, { timeExpansion: piece.timeExpansion });
+  try {
+    return await recording.piece(piece.start ?? 0, piece.end ?? Infinity);
+  } finally {
+    recording.dispose();
+  }
+}

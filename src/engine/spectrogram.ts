@@ -1,0 +1,84 @@
+/**
+ * `spectrogram()` of the library API (SPEC §8b): a whole signal in memory, on the calling
+ * thread, with the semantics of SPEC §3.
+ */
+import { FrameBlock, normalizationDivisor, SpectrogramPlan, valueRange, type PcenState } from "./analysis.js";
+import { conditionSignal } from "./condition.js";
+import { frameCount, samplesOfFrames, type FrameGeometry } from "./geometry.js";
+import { checkParamsForRecording, parseParams, type Params, type ParamsInput } from "./params.js";
+
+/** A spectrogram, or a piece of one, with what is needed to place it in time and frequency. */
+export interface Spectrogram {
+  /** [bins][frames] row-major float32 after SPEC §3 step 9; row 0 is 0 Hz. */
+  data: Float32Array;
+  bins: number;
+  frames: number;
+  /** Samples between frames. */
+  hop: number;
+  /** Samples per frame (= FFT length). */
+  nperseg: number;
+  /** Rate the STFT ran at, Hz, in real units (time expansion applied, after resampling). */
+  samplerate: number;
+  /** Index of column 0 in the whole recording's frames; frame i is centred at i·hop/samplerate s. */
+  firstFrame: number;
+  /** Values mapped to the first and last colour (SPEC §3.10). */
+  valueRange: [number, number];
+  params: Params;
+}
+
+/** Frames per block: about 8 MB of float32 values, so memory stays bounded on long signals. */
+export function blockFrames(g: FrameGeometry): number {
+  return Math.max(1, Math.floor((1 << 21) / g.bins));
+}
+
+/** Copies a [bins][n] block into columns [f0, f0 + n) of a [bins][frames] matrix. */
+export function placeColumns(target: Float32Array, frames: number, f0: number, block: Float32Array, bins: number): void {
+  const n = block.length / bins;
+  for (let k = 0; k < bins; k++) target.set(block.subarray(k * n, (k + 1) * n), k * frames + f0);
+}
+
+/**
+ * The spectrogram of `samples` (one channel, rate `samplerate` Hz in real units) as SPEC §3
+ * defines it: resample, band filter, STFT power, PCEN, normalize, scale, clamp.
+ * Returns [bins][frames]; throws ParamsError naming the field for a bad parameter.
+ */
+export function spectrogram(samples: Float32Array, samplerate: number, params: ParamsInput = {}): Spectrogram {
+  const p = parseParams(params);
+  if (!(samplerate > 0 && Number.isFinite(samplerate))) throw new RangeError(`samplerate must be > 0 Hz, got ${samplerate}`);
+  if (samples.length === 0) throw new RangeError("samples: the signal is empty");
+  checkParamsForRecording(p, { samplerate });
+  const signal = conditionSignal(samples, samplerate, p);
+  const plan = new SpectrogramPlan(p, signal.samplerate);
+  try {
+    const g = plan.geometry;
+    const frames = frameCount(signal.samples.length, g);
+    const data = new Float32Array(g.bins * frames);
+    const step = blockFrames(g);
+    // Normalizing needs the maximum over all frames before any can be finished: keep the
+    // blocks (frame-major, after PCEN) until the end of the pass.
+    const staged: Float32Array[] = [];
+    let pcen: PcenState = null;
+    let peak = -Infinity;
+    for (let f0 = 0; f0 < frames; f0 += step) {
+      const f1 = Math.min(frames, f0 + step);
+      const [from, to] = samplesOfFrames(f0, f1, signal.samples.length, g);
+      const analysed = plan.analyze(signal.samples.subarray(from, to), from, f0, f1, pcen);
+      pcen = analysed.pcen;
+      peak = Math.max(peak, analysed.block.max());
+      if (p.normalize) {
+        staged.push(analysed.block.copy());
+        analysed.block.free();
+      } else {
+        placeColumns(data, frames, f0, analysed.block.finish(p, 1), g.bins);
+      }
+    }
+    const divisor = normalizationDivisor(p, peak);
+    staged.forEach((values, i) => {
+      const block = FrameBlock.fromCopy(values, values.length / g.bins, g.bins);
+      placeColumns(data, frames, i * step, block.finish(p, divisor), g.bins);
+    });
+    return { data, bins: g.bins, frames, hop: g.hop, nperseg: g.nperseg, samplerate: g.samplerate, firstFrame: 0, valueRange: valueRange(p, peak), params: p };
+  } finally {
+    plan.dispose();
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * sonotile's library API (SPEC §8b): `import { spectrogram, RealFFT, decode } from "sonotile"`.
+ * Everything here runs on the calling thread; the server and the batch jobs build on the same
+ * functions.
+ */
+export { spectrogram, type Spectrogram } from "./engine/spectrogram.js";
+export { RecordingSpectrogram, spectrogramOfRecording, type RecordingStats, type RecordingOptions } from "./engine/recording.js";
+export { RealFFT } from "./engine/fft.js";
+export { getWindow } from "./engine/window.js";
+export { frameGeometry, frameCount, framesInInterval, type FrameGeometry } from "./engine/geometry.js";
+export {
+  parseParams, paramsSchema, checkParamsForRecording, ParamsError, PARAM_NAMES, WINDOWS, SCALES, COLORMAPS,
+  type Params, type ParamsInput, type WindowName, type Scale, type ColormapName,
+} from "./engine/params.js";
+export { decode, openAudio } from "./audio/index.js";
+export { samplesReader } from "./audio/samples-reader.js";
+export { AudioFormatError, type AudioInfo, type AudioReader } from "./audio/types.js";

@@ -1,0 +1,148 @@
+/**
+ * The engine against scipy (SPEC §3): golden spectrograms from scripts/golden_spectrogram.py,
+ * for synthetic signals and the real recordings in ../shared/fixtures (44.1–500 kHz).
+ * Criterion of the engine-core issue: |error| ≤ 0.01 dB (0.05 dB with PCEN) for bins within
+ * 60 dB of the peak.
+ */
+import { readdirSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { openAudio } from "../src/audio/index.js";
+import { samplesReader } from "../src/audio/samples-reader.js";
+import type { ParamsInput } from "../src/engine/params.js";
+import { RecordingSpectrogram, spectrogramOfRecording } from "../src/engine/recording.js";
+import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
+import { FIXTURES, readF32, readJson, ROOT } from "./golden.js";
+
+interface GoldenCase {
+  source: string;
+  time_expansion: number;
+  params: ParamsInput & { scale?: string; pcen?: boolean; channel?: number };
+  bins: number;
+  frames: number;
+  hop: number;
+  nperseg: number;
+  samplerate: number;
+  columns: number[];
+  max: number;
+}
+
+const GOLDEN = `${ROOT}test/golden/spectrogram/`;
+const cases = readdirSync(GOLDEN)
+  .filter((f) => f.endsWith(".json"))
+  .map((f) => f.slice(0, -5))
+  .sort();
+const load = (name: string) => ({ meta: readJson<GoldenCase>(`${GOLDEN}${name}.json`), values: readF32(`${GOLDEN}${name}.f32`) });
+
+/** Values on a dB scale, whatever the output scale, so one tolerance applies. */
+function toDb(v: number, scale: string | undefined): number {
+  if (scale === "power") return 10 * Math.log10(Math.max(v, 1e-30));
+  if (scale === "amplitude") return 20 * Math.log10(Math.max(v, 1e-30));
+  return v;
+}
+
+/**
+ * Largest |error| in dB over the golden columns, counting bins within 60 dB of the golden
+ * peak. `columnOf(c)` gives the engine's column index for whole-recording frame c, or −1.
+ */
+function maxDbError(s: Spectrogram, meta: GoldenCase, golden: Float32Array, columnOf = (c: number) => c): { error: number; compared: number } {
+  const scale = meta.params.scale;
+  const peak = toDb(meta.max, scale);
+  let error = 0;
+  let compared = 0;
+  const n = meta.columns.length;
+  meta.columns.forEach((frame, j) => {
+    const col = columnOf(frame);
+    if (col < 0) return;
+    for (let k = 0; k < meta.bins; k++) {
+      const want = toDb(golden[k * n + j], scale);
+      if (want < peak - 60) continue;
+      const got = toDb(s.data[k * s.frames + col], scale);
+      error = Math.max(error, Math.abs(got - want));
+      compared++;
+    }
+  });
+  return { error, compared };
+}
+
+const tolerance = (meta: GoldenCase) => (meta.params.pcen === false ? 0.01 : 0.05);
+
+describe("whole signals in memory: spectrogram() against scipy", () => {
+  const synthetic = readF32(`${GOLDEN}synthetic.f32`);
+  for (const name of cases.filter((c) => c.startsWith("syn-"))) {
+    it(name, () => {
+      const { meta, values } = load(name);
+      const s = spectrogram(synthetic, 48000, meta.params);
+      expect([s.bins, s.frames, s.hop, s.nperseg, s.samplerate]).toEqual([meta.bins, meta.frames, meta.hop, meta.nperseg, meta.samplerate]);
+      const { error, compared } = maxDbError(s, meta, values);
+      expect(compared).toBeGreaterThan(meta.columns.length * 5);
+      expect(error).toBeLessThanOrEqual(tolerance(meta));
+    });
+  }
+});
+
+describe("real recordings read from disk: spectrogramOfRecording() against scipy", () => {
+  for (const name of cases.filter((c) => c.startsWith("rec-"))) {
+    it(name, async () => {
+      const { meta, values } = load(name);
+      const reader = await openAudio(`${FIXTURES}recordings/${meta.source}`);
+      try {
+        const s = await spectrogramOfRecording(reader, meta.params, { timeExpansion: meta.time_expansion });
+        expect([s.bins, s.frames, s.hop, s.nperseg, s.samplerate]).toEqual([meta.bins, meta.frames, meta.hop, meta.nperseg, meta.samplerate]);
+        const { error, compared } = maxDbError(s, meta, values);
+        expect(compared).toBeGreaterThan(meta.columns.length * 5);
+        expect(error).toBeLessThanOrEqual(tolerance(meta));
+      } finally {
+        await reader.close();
+      }
+    });
+  }
+});
+
+describe("pieces of a recording have whole-recording semantics", () => {
+  for (const name of ["rec-whombat-bats-defaults", "rec-lasiurus-filtered", "syn-resample-up-filter"]) {
+    it(`${name}: a piece equals the same frames of the whole`, async () => {
+      const { meta, values } = load(name);
+      const reader = meta.source.endsWith(".f32")
+        ? samplesReader([readF32(`${GOLDEN}${meta.source}`)], 48000)
+        : await openAudio(`${FIXTURES}recordings/${meta.source}`);
+      const frameTime = (i: number) => (i * meta.hop) / meta.samplerate;
+      // A piece that starts and ends between golden columns, away from the recording's ends.
+      const first = meta.columns[Math.floor(meta.columns.length / 3)];
+      const last = meta.columns[Math.floor((2 * meta.columns.length) / 3)];
+      const start = frameTime(first) - 0.25 * (meta.hop / meta.samplerate);
+      const end = frameTime(last) + 0.5 * (meta.hop / meta.samplerate);
+      const piece = await spectrogramOfRecording(reader, meta.params, { start, end, timeExpansion: meta.time_expansion });
+      await reader.close();
+      expect(piece.firstFrame).toBe(first);
+      expect(piece.frames).toBe(last - first + 1);
+      const columnOf = (c: number) => (c >= first && c <= last ? c - first : -1);
+      const { error, compared } = maxDbError(piece, meta, values, columnOf);
+      expect(compared).toBeGreaterThan(0);
+      expect(error).toBeLessThanOrEqual(tolerance(meta));
+    });
+  }
+});
+
+describe("chunked processing equals one pass", () => {
+  const synthetic = readF32(`${GOLDEN}synthetic.f32`);
+  const parameterSets: ParamsInput[] = [{}, { pcen: false, scale: "power", normalize: false }, { scale: "amplitude", window: "kaiser", hop_size: 0.3 }, { low_freq: 2000, high_freq: 12000 }, { resample: true, samplerate: 22050 }];
+  for (const params of parameterSets) {
+    it(JSON.stringify(params), async () => {
+      const whole = spectrogram(synthetic, 48000, params);
+      const recording = new RecordingSpectrogram(samplesReader([synthetic], 48000), params);
+      const joined = new Float32Array(whole.data.length);
+      let blocks = 0;
+      for await (const block of recording.blocks(7)) {
+        for (let k = 0; k < whole.bins; k++) joined.set(block.data.subarray(k * block.frames, (k + 1) * block.frames), k * whole.frames + block.firstFrame);
+        blocks++;
+      }
+      recording.dispose();
+      expect(blocks).toBe(Math.ceil(whole.frames / 7));
+      let worst = 0;
+      for (let i = 0; i < joined.length; i++) worst = Math.max(worst, Math.abs(joined[i] - whole.data[i]));
+      // Without conditioning the blocks compute the very same operations; the IIR filter's
+      // context makes pieces equal to float32 rounding.
+      expect(worst).toBeLessThanOrEqual(params.low_freq || params.resample ? 1e-3 : 0);
+    });
+  }
+});
