@@ -1,0 +1,121 @@
+/**
+ * SPEC §10: bad audio gets an AudioFormatError that names the problem — never a crash, a hang or
+ * an allocation sized by an untrusted header. Hand-made malformed files for each named problem,
+ * then a fast-check fuzz over mutated headers of real fixtures and random bytes.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
+
+const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
+const fixture = (name: string) => new Uint8Array(readFileSync(path.join(FORMATS, name)));
+
+/** A copy of `bytes` with `edit` applied through a DataView. */
+function patched(bytes: Uint8Array, edit: (v: DataView, b: Uint8Array) => void): Uint8Array {
+  const b = bytes.slice();
+  edit(new DataView(b.buffer), b);
+  return b;
+}
+
+// wav_pcm_16.wav: RIFF(12) fmt (8+16, fields at 20..35) data header at 36, samples from 44.
+const WAV = fixture("wav_pcm_16.wav");
+
+async function failure(bytes: Uint8Array): Promise<string> {
+  try {
+    await decode(bytes);
+  } catch (err) {
+    expect(err).toBeInstanceOf(AudioFormatError);
+    return (err as Error).message;
+  }
+  throw new Error("decoded without error");
+}
+
+describe("malformed files are rejected with a message naming the problem", () => {
+  const cases: [string, Uint8Array, RegExp][] = [
+    ["empty file", new Uint8Array(0), /empty/],
+    ["random bytes", Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251), /not a recognised audio format/],
+    ["truncated WAV (data chunk claims more than the file)", WAV.subarray(0, 20000), /'data' chunk .* declares 32000 bytes but only 19956 remain/],
+    ["data size 0xFFFFFFFF in a plain RIFF", patched(WAV, (v) => v.setUint32(40, 0xffffffff, true)), /declares 4294967295 bytes/],
+    ["fmt chunk size larger than the file", patched(WAV, (v) => v.setUint32(16, 0x7fffffff, true)), /'fmt ' chunk .* declares 2147483647 bytes/],
+    ["zero channels", patched(WAV, (v) => v.setUint16(22, 0, true)), /declares 0 channels/],
+    ["zero sample rate", patched(WAV, (v) => v.setUint32(24, 0, true)), /sample rate 0/],
+    ["absurd bit depth", patched(WAV, (v) => v.setUint16(34, 48, true)), /48-bit integer PCM is not a valid bit depth/],
+    ["absurd block align", patched(WAV, (v) => v.setUint16(32, 65535, true)), /block align 65535 does not match 1 channels × 2 bytes/],
+    ["unknown codec", patched(WAV, (v) => v.setUint16(20, 0x55, true)), /unsupported codec, format tag 0x0055 \(MPEG Layer 3\)/],
+    ["no data chunk", WAV.subarray(0, 36), /no data chunk/],
+    ["RF64 data size 0xFFFFFFFF without ds64", patched(WAV, (_, b) => b.set([0x52, 0x46, 0x36, 0x34], 0) /* "RF64" */ || void new DataView(b.buffer).setUint32(40, 0xffffffff, true)), /no ds64 chunk/],
+    ["Wave64 chunk size smaller than its header", patched(fixture("w64_pcm_16.w64"), (v) => v.setUint32(40 + 16, 3, true)), /declares size 3, less than its own header/],
+    ["AIFF truncated", fixture("aiff_pcm_16.aiff").subarray(0, 1000), /'SSND' chunk .* declares/],
+    ["AIFF unknown compression", patched(fixture("aiff_ulaw.aiff"), (_, b) => b.set([0x61, 0x62, 0x63, 0x64], 0x32)), /unsupported AIFC compression type 'abcd'/],
+    ["MS ADPCM samples per block beyond the block", patched(fixture("wav_ms_adpcm.wav"), (v) => v.setUint16(38, 4000, true)), /samples per block 4000 does not fit block align 512/],
+    ["FLAC truncated", fixture("flac_pcm_16.flac").subarray(0, 9000), /stream ends near frame \d+, the header says 16000/],
+    ["FLAC STREAMINFO length far beyond the stream", patched(fixture("flac_pcm_16.flac"), (_, b) => b.set([(b[21] & 0xf0) | 0x0f, 0xff, 0xff, 0xff, 0xff], 21)) /* 36-bit total samples */, /stream ends near frame 16000, the header says 68719476735/],
+    ["Ogg with an unsupported codec", patched(fixture("ogg_vorbis.ogg"), (_, b) => b.set([0x7f, 0x46, 0x4c, 0x41, 0x43], 28)), /unsupported codec in the first packet/],
+  ];
+  it.each(cases)("%s", async (_, bytes, message) => {
+    expect(await failure(bytes)).toMatch(message);
+  });
+
+  it("a missing file", async () => {
+    await expect(openAudio("/nonexistent/x.wav")).rejects.toThrow(/cannot open .*ENOENT/);
+  });
+});
+
+/** Either decodes (then the result is consistent) or throws AudioFormatError — nothing else. */
+async function decodesOrRejects(bytes: Uint8Array): Promise<void> {
+  try {
+    const out = await decode(bytes);
+    expect(out.data).toHaveLength(out.channels);
+    for (const x of out.data) expect(x.length).toBe(out.frames);
+  } catch (err) {
+    if (!(err instanceof AudioFormatError)) throw err;
+  }
+}
+
+/** A mutation of a real file: overwrite bytes in the header, poke size-like values, or truncate. */
+const mutation = (size: number) =>
+  fc.oneof(
+    fc.record({ kind: fc.constant("bytes" as const), at: fc.nat(Math.min(size, 160) - 1), values: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
+    fc.record({ kind: fc.constant("u32" as const), at: fc.nat(Math.min(size, 160) - 4), value: fc.constantFrom(0, 1, 2, 0x7fffffff, 0xffffffff, 0xfffffffe, 0x10000) }),
+    fc.record({ kind: fc.constant("cut" as const), at: fc.nat(size) }),
+  );
+
+function mutate(bytes: Uint8Array, m: { kind: "bytes"; at: number; values: Uint8Array } | { kind: "u32"; at: number; value: number } | { kind: "cut"; at: number }): Uint8Array {
+  if (m.kind === "cut") return bytes.slice(0, m.at);
+  const b = bytes.slice();
+  if (m.at + (m.kind === "u32" ? 4 : 1) > b.length) return b; // an earlier cut removed the spot
+  if (m.kind === "bytes") b.set(m.values.subarray(0, b.length - m.at), m.at);
+  else new DataView(b.buffer).setUint32(m.at, m.value, (m.at & 1) === 0);
+  return b;
+}
+
+describe("fuzz: mutated headers and random bytes give AudioFormatError or a consistent decode", () => {
+  const pcm = ["wav_pcm_16.wav", "wav_pcm_24.wav", "wavex_float.wavex", "wav_ima_adpcm.wav", "wav_ms_adpcm.wav", "rf64_pcm_u8.rf64", "w64_ulaw.w64", "aiff_pcm_16.aiff", "aiff_ima_adpcm.aiff", "aiff_double.aiff"];
+  it.each(pcm)("%s (300 mutants each)", async (name) => {
+    const bytes = fixture(name);
+    await fc.assert(fc.asyncProperty(fc.array(mutation(bytes.length), { minLength: 1, maxLength: 3 }), async (ms) => {
+      await decodesOrRejects(ms.reduce(mutate, bytes));
+    }), { numRuns: 300 });
+  });
+
+  // The WebAssembly decoders cost a module instantiation per file: fewer runs.
+  it.each(["flac_pcm_16.flac", "ogg_vorbis.ogg", "ogg_opus.ogg", "mp3_mpeg_layer_iii.mp3"])("%s (40 mutants each)", async (name) => {
+    const bytes = fixture(name);
+    await fc.assert(fc.asyncProperty(fc.array(mutation(bytes.length), { minLength: 1, maxLength: 3 }), async (ms) => {
+      await decodesOrRejects(ms.reduce(mutate, bytes));
+    }), { numRuns: 40 });
+  });
+
+  it("random bytes, with and without a plausible magic number (1000 cases)", async () => {
+    const magic = fc.constantFrom("", "RIFF\x00\x01\x00\x00WAVE", "RF64\xff\xff\xff\xffWAVE", "FORM\x00\x00\x10\x00AIFC", "fLaC", "OggS", "ID3");
+    await fc.assert(fc.asyncProperty(magic, fc.uint8Array({ maxLength: 600 }), async (m, rest) => {
+      const head = Uint8Array.from(m, (c) => c.charCodeAt(0));
+      const bytes = new Uint8Array(head.length + rest.length);
+      bytes.set(head);
+      bytes.set(rest, head.length);
+      await decodesOrRejects(bytes);
+    }), { numRuns: 1000 });
+  });
+});
