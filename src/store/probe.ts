@@ -1,8 +1,6 @@
 /** What registering a recording reads from its file: the header facts and the content hash. */
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { openAudio } from "../audio/index.js";
+import { fileMd5, openAudio } from "../audio/index.js";
 
 export interface FileFacts {
   /** MD5 of the file's bytes, lower-case hex (SPEC §5 `hash`). */
@@ -19,13 +17,6 @@ export async function probeFile(path: string): Promise<FileFacts> {
   const reader = await openAudio(path);
   const { samplerate, frames, channels } = reader.info;
   await reader.close();
-  const [hash, info] = await Promise.all([md5File(path), stat(path)]);
+  const [hash, info] = await Promise.all([fileMd5(path), stat(path)]);
   return { hash, file_size: info.size, file_samplerate: samplerate, frames, channels };
-}
-
-/** MD5 of a file, streamed (constant memory whatever the file's size). */
-export async function md5File(path: string): Promise<string> {
-  const hash = createHash("md5");
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }
