@@ -45,7 +45,10 @@ describe("malformed files are rejected with a message naming the problem", () =>
     ["absurd block align", patched(WAV, (v) => v.setUint16(32, 65535, true)), /block align 65535 does not match 1 channels × 2 bytes/],
     ["unknown codec", patched(WAV, (v) => v.setUint16(20, 0x55, true)), /unsupported codec, format tag 0x0055 \(MPEG Layer 3\)/],
     ["no data chunk", WAV.subarray(0, 36), /no data chunk/],
-    ["RF64 data size 0xFFFFFFFF without ds64", patched(WAV, (_, b) => b.set([0x52, 0x46, 0x36, 0x34], 0) /* "RF64" */ || void new DataView(b.buffer).setUint32(40, 0xffffffff, true)), /no ds64 chunk/],
+    ["RF64 data size 0xFFFFFFFF without ds64", patched(WAV, (v, b) => {
+      b.set([0x52, 0x46, 0x36, 0x34], 0); // "RF64"
+      v.setUint32(40, 0xffffffff, true);
+    }), /no ds64 chunk/],
     ["Wave64 chunk size smaller than its header", patched(fixture("w64_pcm_16.w64"), (v) => v.setUint32(40 + 16, 3, true)), /declares size 3, less than its own header/],
     ["AIFF truncated", fixture("aiff_pcm_16.aiff").subarray(0, 1000), /'SSND' chunk .* declares/],
     ["AIFF unknown compression", patched(fixture("aiff_ulaw.aiff"), (_, b) => b.set([0x61, 0x62, 0x63, 0x64], 0x32)), /unsupported AIFC compression type 'abcd'/],

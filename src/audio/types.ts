@@ -39,6 +39,11 @@ export interface AudioReader {
    * allows (PCM families).
    */
   read(channel: number, start: number, count: number): Promise<Float32Array>;
+  /**
+   * Bytes fetched from the file so far, header parsing included (file readers set it; readers
+   * over samples already in memory may leave it out). Lets tests prove reads are ranged.
+   */
+  readonly bytesRead?: number;
   /** Releases the file handle. */
   close(): Promise<void>;
 }

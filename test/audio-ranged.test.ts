@@ -1,0 +1,73 @@
+/**
+ * Ranged reads on multi-GB files (sparse: written header + a few samples, then `truncate` to full
+ * size, so they cost no disk): reading near the end fetches exactly the bytes of that range.
+ */
+import { mkdtemp, open, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openAudio } from "../src/audio/index.js";
+import { floatWavHeader } from "../src/audio/wavwriter.js";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "sonotile-ranged-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Writes a sparse float32 WAV/RF64 of `frames` × `channels` with `tail` written at frame `at`. */
+async function sparseFloatWav(name: string, frames: number, channels: number, at: number, tail: Float32Array): Promise<string> {
+  const file = path.join(dir, name);
+  const header = floatWavHeader(frames, channels, 48000);
+  const fh = await open(file, "w");
+  try {
+    await fh.write(header, 0, header.length, 0);
+    await fh.write(new Uint8Array(tail.buffer), 0, tail.byteLength, header.length + at * channels * 4);
+    await fh.truncate(header.length + frames * channels * 4);
+  } finally {
+    await fh.close();
+  }
+  return file;
+}
+
+describe("ranged reads touch only the requested bytes", () => {
+  it("RF64 of 6 GB (1.5e9 float frames): last samples", async () => {
+    const frames = 1_500_000_000;
+    const tail = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i / 10));
+    const file = await sparseFloatWav("big.rf64", frames, 1, frames - 1000, tail);
+    const reader = await openAudio(file);
+    try {
+      expect(reader.info.container).toBe("rf64");
+      expect(reader.info.frames).toBe(frames);
+      const before = reader.bytesRead!;
+      expect(before).toBeLessThan(200); // the header only
+      const x = await reader.read(0, frames - 1000, 5000); // clipped at the end
+      expect(x).toEqual(tail);
+      expect(reader.bytesRead! - before).toBe(1000 * 4);
+      const mid = await reader.read(0, 900_000_000, 48000);
+      expect(mid.every((v) => v === 0)).toBe(true);
+      expect(reader.bytesRead! - before).toBe((1000 + 48000) * 4);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it("stereo WAV just under 4 GiB: one channel of a range near the end", async () => {
+    const frames = 536_000_000; // × 2 channels × 4 bytes = 4.288e9 bytes < 2^32 − header
+    const tail = Float32Array.from({ length: 200 }, (_, i) => (i % 2 ? -1 : 1) * (i / 400)); // interleaved L/R
+    const file = await sparseFloatWav("big.wav", frames, 2, frames - 100, tail);
+    const reader = await openAudio(file);
+    try {
+      expect([reader.info.container, reader.info.channels, reader.info.frames]).toEqual(["wav", 2, frames]);
+      const before = reader.bytesRead!;
+      const right = await reader.read(1, frames - 100, 100);
+      expect(right).toEqual(Float32Array.from({ length: 100 }, (_, i) => tail[2 * i + 1]));
+      // Interleaved frames: a channel costs the whole frames of its range, nothing more.
+      expect(reader.bytesRead! - before).toBe(100 * 2 * 4);
+    } finally {
+      await reader.close();
+    }
+  });
+});
