@@ -1,0 +1,189 @@
+// RealFFT (src/engine/fft.ts → assembly/fft.ts) against float64 references: a direct O(n²)
+// DFT computed here for small n, numpy.fft.rfft golden spectra (scripts/golden_fft.py) for the
+// lengths of real recordings, and spectra known in closed form (impulses, tones).
+import { describe, expect, it } from "vitest";
+import { MAX_FFT_LENGTH, RealFFT } from "../src/engine/fft.js";
+import { ROOT, readF32 } from "./golden.js";
+
+/** The input of scripts/golden_fft.py: Numerical Recipes' LCG, seed n, exact in float32. */
+function lcgInput(n: number, seed: number = n): Float32Array {
+  const x = new Float32Array(n);
+  let state = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    state = (Math.imul(1664525, state) + 1013904223) >>> 0;
+    x[i] = (state >>> 8) / 2 ** 23 - 1;
+  }
+  return x;
+}
+
+/** numpy.fft.rfft(x) by the definition, in float64: X_k = Σ_j x_j e^{-2πi jk/n}. */
+function dft(x: Float32Array): Float64Array {
+  const n = x.length;
+  const bins = Math.floor(n / 2) + 1;
+  const out = new Float64Array(2 * bins);
+  for (let k = 0; k < bins; k++) {
+    let re = 0;
+    let im = 0;
+    for (let j = 0; j < n; j++) {
+      const a = (-2 * Math.PI * ((j * k) % n)) / n; // jk reduced mod n: the angle stays exact
+      re += x[j] * Math.cos(a);
+      im += x[j] * Math.sin(a);
+    }
+    out[2 * k] = re;
+    out[2 * k + 1] = im;
+  }
+  return out;
+}
+
+/**
+ * Error bound for a float32 FFT: the roundoff of an FFT grows like eps·log2(n) relative to the
+ * rms bin magnitude, which is ‖x‖₂ by Parseval (Σ_k |X_k|² = n·Σ_j x_j² over all n bins).
+ * 1e-6 ≈ 8·eps32 leaves room for Bluestein's three transforms and chirp products, and is still
+ * ~1e5 times below the error of any wrong bin (O(‖x‖₂)).
+ */
+function tolerance(x: Float32Array): number {
+  let sq = 0;
+  for (const v of x) sq += v * v;
+  return 1e-6 * Math.max(1, Math.log2(x.length)) * Math.sqrt(sq);
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+describe("RealFFT matches a float64 DFT", () => {
+  it("every n from 2 to 64, random input", () => {
+    for (let n = 2; n <= 64; n++) {
+      const x = lcgInput(n, 7 * n + 1);
+      const fft = new RealFFT(n);
+      const y = fft.forward(x);
+      expect(y.length, `n=${n}`).toBe(2 * (Math.floor(n / 2) + 1));
+      expect(maxAbsDiff(y, dft(x)), `n=${n}`).toBeLessThanOrEqual(tolerance(x));
+      fft.dispose();
+    }
+  });
+
+  it("mixed radices, generic odd radices and Bluestein at moderate n", () => {
+    // 2·3·5·7, 11·13, 2·17·19, 23·29, 2·31·37, primes 41, 97, 2·97, 4·43, 3·256, 2^10·3
+    for (const n of [210, 143, 646, 667, 2294, 41, 97, 194, 172, 768, 3072]) {
+      const x = lcgInput(n);
+      const fft = new RealFFT(n);
+      expect(maxAbsDiff(fft.forward(x), dft(x)), `n=${n}`).toBeLessThanOrEqual(tolerance(x));
+      fft.dispose();
+    }
+  });
+
+  // numpy.fft.rfft of the same LCG input, from scripts/golden_fft.py.
+  for (const n of [1024, 1102, 1369, 4096, 4801, 7812, 8191, 9600, 9602, 65537]) {
+    it(`n=${n} against numpy.fft.rfft`, () => {
+      const x = lcgInput(n);
+      const golden = readF32(`${ROOT}test/golden/fft/rfft_${n}.f32`);
+      const fft = new RealFFT(n);
+      expect(maxAbsDiff(fft.forward(x), golden)).toBeLessThanOrEqual(tolerance(x));
+      fft.dispose();
+    });
+  }
+});
+
+describe("RealFFT on spectra known in closed form", () => {
+  const sizes = [2, 3, 8, 15, 64, 1102, 4801, 7812];
+
+  it("an impulse at j0 has X_k = e^{-2πi·j0·k/n}", () => {
+    for (const n of sizes) {
+      const fft = new RealFFT(n);
+      for (const j0 of [0, 1, n - 1, n >> 1]) {
+        const x = new Float32Array(n);
+        x[j0] = 1;
+        const expected = new Float64Array(2 * fft.bins);
+        for (let k = 0; k < fft.bins; k++) {
+          const a = (-2 * Math.PI * ((j0 * k) % n)) / n;
+          expected[2 * k] = Math.cos(a);
+          expected[2 * k + 1] = Math.sin(a);
+        }
+        expect(maxAbsDiff(fft.forward(x), expected), `n=${n} j0=${j0}`).toBeLessThanOrEqual(1e-6 * Math.log2(n + 1));
+      }
+      fft.dispose();
+    }
+  });
+
+  it("a cosine of bin f is n/2 at f (n at 0 and n/2), a sine -n/2·i, zero elsewhere", () => {
+    for (const n of sizes) {
+      const fft = new RealFFT(n);
+      for (const f of [0, 1, Math.floor(n / 3), Math.floor(n / 2)]) {
+        const c = new Float32Array(n);
+        const s = new Float32Array(n);
+        for (let j = 0; j < n; j++) {
+          const a = (2 * Math.PI * ((f * j) % n)) / n;
+          c[j] = Math.cos(a);
+          s[j] = Math.sin(a);
+        }
+        // Bins 0 and n/2 (even n) are their own mirror images, so they carry the full n.
+        const edge = f === 0 || 2 * f === n;
+        const ec = new Float64Array(2 * fft.bins);
+        const es = new Float64Array(2 * fft.bins);
+        ec[2 * f] = edge ? n : n / 2;
+        if (!edge) es[2 * f + 1] = -n / 2;
+        const tol = 1e-6 * Math.log2(n + 1) * Math.sqrt(n);
+        expect(maxAbsDiff(fft.forward(c), ec), `cos n=${n} f=${f}`).toBeLessThanOrEqual(tol);
+        expect(maxAbsDiff(fft.forward(s), es), `sin n=${n} f=${f}`).toBeLessThanOrEqual(tol);
+      }
+      fft.dispose();
+    }
+  });
+});
+
+describe("RealFFT buffers and plans", () => {
+  it("leaves the input unchanged and overwrites a given output, returning it", () => {
+    for (const n of [16, 1102, 4801]) {
+      const fft = new RealFFT(n);
+      const x = lcgInput(n);
+      const copy = x.slice();
+      const out = new Float32Array(2 * fft.bins).fill(Number.NaN);
+      expect(fft.forward(x, out)).toBe(out);
+      expect(x).toEqual(copy);
+      expect(maxAbsDiff(out, dft(x))).toBeLessThanOrEqual(tolerance(x));
+      // Reusing the output (and the plan's buffers) for another input gives that input's spectrum.
+      const x2 = lcgInput(n, 12345);
+      expect(fft.forward(x2, out)).toBe(out);
+      expect(maxAbsDiff(out, dft(x2))).toBeLessThanOrEqual(tolerance(x2));
+      fft.dispose();
+    }
+  });
+
+  it("many plans alive at once, used interleaved, survive WASM memory growth", () => {
+    const sizes = [2, 5, 12, 31, 64, 100, 127, 256, 500, 1102, 2048, 4801];
+    const plans = sizes.map((n) => new RealFFT(n));
+    const inputs = sizes.map((n) => lcgInput(n, n + 99));
+    const expected = inputs.map(dft);
+    for (let round = 0; round < 2; round++) {
+      for (let i = sizes.length - 1; i >= 0; i--) {
+        expect(maxAbsDiff(plans[i].forward(inputs[i]), expected[i]), `n=${sizes[i]}`).toBeLessThanOrEqual(tolerance(inputs[i]));
+      }
+      // A large plan grows the core's memory, detaching the older plans' cached views.
+      const big = new RealFFT(1 << 20);
+      big.dispose();
+    }
+    for (const p of plans) p.dispose();
+  });
+
+  it("rejects bad lengths with a RangeError naming n", () => {
+    for (const n of [0, 1, -4, 2.5, Number.NaN, Number.POSITIVE_INFINITY, MAX_FFT_LENGTH + 1, 2 ** 31]) {
+      expect(() => new RealFFT(n)).toThrow(RangeError);
+      expect(() => new RealFFT(n)).toThrow(`got n=${n}`);
+    }
+    expect(() => new RealFFT("16" as unknown as number)).toThrow(RangeError);
+  });
+
+  it("rejects wrong input and output arrays, and use after dispose", () => {
+    const fft = new RealFFT(10);
+    expect(() => fft.forward(new Float32Array(9))).toThrow(/input must be a Float32Array of length 10, got Float32Array of length 9/);
+    expect(() => fft.forward(new Float64Array(10) as unknown as Float32Array)).toThrow(/got Float64Array of length 10/);
+    expect(() => fft.forward(new Float32Array(10), new Float32Array(11))).toThrow(/output must be a Float32Array of length 12/);
+    fft.dispose();
+    fft.dispose(); // idempotent
+    expect(() => fft.forward(new Float32Array(10))).toThrow(/after dispose/);
+  });
+});
