@@ -1,0 +1,124 @@
+/**
+ * `sonotile decode` and `sonotile info` end to end (SPEC §8): outputs checked against libsndfile's
+ * golden digests (scripts/golden_audio.py), exit codes 0/1/2 with one-line messages.
+ * Runs the CLI from source through tsx, so it does not depend on a build.
+ */
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { decode } from "../src/audio/index.js";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const FIXTURES = path.resolve(ROOT, "../shared/fixtures");
+const digests = JSON.parse(readFileSync(path.join(ROOT, "test/golden/audio/digests.json"), "utf8"));
+const tmp = mkdtempSync(path.join(tmpdir(), "sonotile-decode-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Run { code: number; stdout: string; stderr: string }
+function sonotile(...args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    execFile(process.execPath, ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT }, (err, stdout, stderr) => {
+      done({ code: err ? Number(err.code) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Parses a little-endian float32 .npy (format 1.0) into its shape and data. */
+function readNpy(file: string): { shape: number[]; data: Float32Array } {
+  const b = readFileSync(file);
+  const headerLength = b.readUInt16LE(8);
+  const header = b.subarray(10, 10 + headerLength).toString("latin1");
+  expect(header).toContain("'descr': '<f4'");
+  const shape = /'shape': \(([^)]*)\)/.exec(header)![1].split(",").filter((s) => s.trim()).map(Number);
+  const body = b.subarray(10 + headerLength);
+  return { shape, data: new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)) };
+}
+
+describe("sonotile decode", () => {
+  it("stereo WAV → .npy [frames, channels] equal to soundfile.read", async () => {
+    const rel = "recordings/whombat_tests_bats.wav";
+    const out = path.join(tmp, "bats.npy");
+    const run = await sonotile("decode", path.join(FIXTURES, rel), "-o", out);
+    expect(run).toMatchObject({ code: 0, stderr: "" });
+    const d = digests[rel];
+    const { shape, data } = readNpy(out);
+    expect(shape).toEqual([d.frames, 2]);
+    for (let c = 0; c < 2; c++) expect(d.positions.map((p: number) => data[p * 2 + c])).toEqual(d.values[c].map(Math.fround));
+  });
+
+  it("IMA ADPCM → 32-bit float .wav that reads back as libsndfile's samples; --time-expansion sets the rate", async () => {
+    const rel = "formats/wav_ima_adpcm.wav";
+    const out = path.join(tmp, "ima.wav");
+    expect((await sonotile("decode", path.join(FIXTURES, rel), "-o", out, "--time-expansion", "10")).code).toBe(0);
+    const bytes = readFileSync(out);
+    expect([bytes.readUInt16LE(20), bytes.readUInt16LE(34)]).toEqual([3, 32]); // WAVE_FORMAT_IEEE_FLOAT, 32 bits
+    const back = await decode(out);
+    const d = digests[rel];
+    expect([back.samplerate, back.channels, back.frames]).toEqual([160000, 1, d.frames]);
+    expect(d.positions.map((p: number) => back.data[0][p])).toEqual(d.values[0].map(Math.fround));
+  });
+
+  it("usage errors exit 2, unreadable input exits 1, each with one line", async () => {
+    const junk = path.join(tmp, "junk.wav");
+    writeFileSync(junk, Buffer.from("this is not audio, just text pretending to be a wav file"));
+    const wav = path.join(FIXTURES, "formats/wav_pcm_16.wav");
+    const [noOut, badExt, badTe, bad, missing, verbose] = await Promise.all([
+      sonotile("decode", wav),
+      sonotile("decode", wav, "-o", path.join(tmp, "x.mp3")),
+      sonotile("decode", wav, "-o", path.join(tmp, "x.npy"), "--time-expansion", "0"),
+      sonotile("decode", junk, "-o", path.join(tmp, "x.npy")),
+      sonotile("info", path.join(tmp, "missing.wav")),
+      sonotile("info", junk, "--verbose"),
+    ]);
+    expect(noOut).toMatchObject({ code: 2, stderr: "sonotile decode: missing -o/--output FILE (.npy or .wav)\n" });
+    expect(badExt.code).toBe(2);
+    expect(badExt.stderr).toMatch(/^sonotile decode: -o: output must end in \.npy or \.wav, got '.*x\.mp3'\n$/);
+    expect(badTe).toMatchObject({ code: 2, stderr: "sonotile decode: --time-expansion: must be a number > 0, got '0'\n" });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^sonotile decode: .*junk\.wav: not a recognised audio format \(expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg\)\n$/);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^sonotile info: cannot open .*missing\.wav: ENOENT\n$/);
+    expect(verbose.code).toBe(1);
+    expect(verbose.stderr).toMatch(/AudioFormatError: .*\n\s+at /); // the stack only with --verbose
+  });
+});
+
+describe("sonotile info", () => {
+  const rel = "recordings/batdetect2_contrib_jeff37_0166_20240531_223911.wav";
+  const file = path.join(FIXTURES, rel);
+
+  it("--json with time expansion: real-unit rate and duration, MD5 of the bytes, GUANO fields", async () => {
+    const run = await sonotile("info", file, "--json", "--time-expansion", "10");
+    expect(run.code).toBe(0);
+    const info = JSON.parse(run.stdout);
+    const d = digests[rel];
+    expect(info).toMatchObject({
+      container: "wav",
+      encoding: "pcm_16",
+      channels: 1,
+      frames: d.frames,
+      samplerate: d.samplerate * 10,
+      fileSamplerate: d.samplerate,
+      timeExpansion: 10,
+      timestamp: "2024-05-31T22:39:11",
+      location: { latitude: 49.093119, longitude: 5.047867 },
+      md5: createHash("md5").update(readFileSync(file)).digest("hex"),
+    });
+    expect(info.duration).toBeCloseTo(d.frames / d.samplerate / 10, 12);
+    expect(info.metadata.guano).toMatchObject({ Make: "BATLOGGER", Model: "S2", "Loc Position": "49.093119 5.047867" });
+  });
+
+  it("human form lists format, rate, duration and bext metadata", async () => {
+    const run = await sonotile("info", path.join(FIXTURES, "recordings/XC821988-Lasiurus_blossevillii-2016.02.17-CL01712.wav"), "--no-md5");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("format:      wav, pcm_16, 16 bits\n");
+    expect(run.stdout).toContain("samplerate:  500000 Hz\n");
+    expect(run.stdout).toContain(`duration:    ${1260562 / 500000} s\n`);
+    expect(run.stdout).toContain("recorded:    2016-02-17T19:45:16\n");
+    expect(run.stdout).toContain("bext.originator: Avisoft-RECORDER USGH\n");
+    expect(run.stdout).not.toContain("md5:");
+  });
+});
