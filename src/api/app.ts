@@ -1,0 +1,72 @@
+/**
+ * The HTTP API (SPEC §5): `buildApp(options)` assembles a Fastify instance — zod schemas for
+ * validation and the OpenAPI document (/openapi.json, UI at /docs), JSON errors, token auth,
+ * and one route file per resource under /v1. It opens nothing itself: the caller passes the
+ * database and closes it, so tests and `sonotile serve` share this factory.
+ */
+import Fastify, { type FastifyInstance } from "fastify";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Database } from "../store/db.js";
+import { authPlugin } from "./plugins/auth.js";
+import { errorsPlugin } from "./plugins/errors.js";
+import { statePlugin } from "./plugins/state.js";
+import { healthRoutes } from "./routes/health.js";
+import { userRoutes } from "./routes/users.js";
+import { tokenRoutes } from "./routes/tokens.js";
+import { datasetRoutes } from "./routes/datasets.js";
+import { recordingRoutes } from "./routes/recordings.js";
+import { VERSION } from "./version.js";
+
+export interface AppOptions {
+  database: Database;
+  /** Real paths of the audio roots (see store/paths.resolveRoots). */
+  audioRoots: readonly string[];
+  /** Require a token for reads too: set when listening beyond loopback (SPEC §10). */
+  requireAuthForReads?: boolean;
+  /** Largest request body in bytes (default 1 MiB); larger ones get 413. */
+  bodyLimit?: number;
+  /** Fastify logger (pino) on or off. */
+  logger?: boolean;
+}
+
+export type App = FastifyInstance;
+
+export async function buildApp(options: AppOptions): Promise<App> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    // Generous per-request bound: no request may hang a connection forever (SPEC §10 limits).
+    requestTimeout: 120_000,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: "sonotile", description: "Spectrogram tiles and metadata for bioacoustics (SPEC §5)", version: VERSION },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API token key (st_…)" } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  app.get("/openapi.json", { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+
+  await app.register(errorsPlugin);
+  await app.register(statePlugin, { db: options.database, audioRoots: options.audioRoots });
+  await app.register(authPlugin, { requireAuthForReads: options.requireAuthForReads ?? false });
+
+  await app.register(healthRoutes);
+  await app.register(
+    async (v1) => {
+      await v1.register(userRoutes);
+      await v1.register(tokenRoutes);
+      await v1.register(datasetRoutes);
+      await v1.register(recordingRoutes);
+    },
+    { prefix: "/v1" },
+  );
+  return app;
+}

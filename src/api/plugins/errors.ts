@@ -1,0 +1,64 @@
+/**
+ * Every error leaves the API as JSON a person can act on: `{statusCode, error, message}`,
+ * plus `fields` naming each invalid field for a 400. Store errors map to 400/404/409, an
+ * unreachable database to 503 (postgres.js reconnects by itself, so the next request after
+ * the database returns succeeds), Fastify's own errors (413 body too large, 415, bad JSON)
+ * keep their status with their message, and anything else is a logged 500.
+ */
+import fp from "fastify-plugin";
+import type { FastifyError, FastifyReply } from "fastify";
+import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+import { STATUS_CODES } from "node:http";
+import { isConnectionError } from "../../store/db.js";
+import { ConflictError, InvalidError, NotFoundError } from "../../store/errors.js";
+
+/** An error with an HTTP status, thrown by route handlers and hooks (401, 403, 416, ...). */
+export class HttpError extends Error {
+  constructor(readonly statusCode: number, message: string) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+export function sendError(reply: FastifyReply, statusCode: number, message: string, fields?: { field: string; message: string }[]) {
+  return reply.code(statusCode).type("application/json").send({ statusCode, error: STATUS_CODES[statusCode] ?? "Error", message, ...(fields ? { fields } : {}) });
+}
+
+/** "/a/0/b" → "a.0.b" — the field path as people write it. */
+function fieldPath(context: string | undefined, instancePath: string): string {
+  const path = instancePath.replace(/^\//, "").split("/").filter(Boolean).join(".");
+  return path || context || "body";
+}
+
+export const errorsPlugin = fp(async (app) => {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const where = err.validationContext;
+      const fields = err.validation.flatMap((v) => {
+        // An unknown key is blamed on the key itself, so the caller sees which name was wrong.
+        const keys = (v.params as { keys?: unknown }).keys;
+        if (v.keyword === "unrecognized_keys" && Array.isArray(keys)) {
+          return keys.map((k) => ({ field: fieldPath(where, `${v.instancePath}/${String(k)}`), message: "is not a known field" }));
+        }
+        return [{ field: fieldPath(where, v.instancePath), message: v.message ?? "is invalid" }];
+      });
+      return sendError(reply, 400, `invalid ${where ?? "request"}: ${fields.map((f) => `${f.field}: ${f.message}`).join("; ")}`, fields);
+    }
+    if (err instanceof InvalidError) return sendError(reply, 400, err.message, err.fields);
+    if (err instanceof NotFoundError) return sendError(reply, 404, err.message);
+    if (err instanceof ConflictError) return sendError(reply, 409, err.message);
+    if (err instanceof HttpError) return sendError(reply, err.statusCode, err.message);
+    if (isConnectionError(err)) {
+      request.log.warn({ err }, "database unavailable");
+      return sendError(reply, 503, `the database is unavailable (${err.code}: ${err.message}); the server reconnects by itself — retry in a few seconds`);
+    }
+    if (typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500) {
+      const message = err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `request body is larger than the limit of ${app.initialConfig.bodyLimit} bytes` : err.message;
+      return sendError(reply, err.statusCode, message);
+    }
+    request.log.error({ err }, "unhandled error");
+    return sendError(reply, 500, "internal server error; the server log has the details");
+  });
+
+  app.setNotFoundHandler((request, reply) => sendError(reply, 404, `no route ${request.method} ${request.url.split("?")[0]}; see /docs for the API`));
+});

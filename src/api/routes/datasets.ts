@@ -1,0 +1,93 @@
+/**
+ * /v1/datasets: named directories of recordings inside the server's audio roots, with scan
+ * (which files are registered, missing, unregistered) and import (register the unregistered).
+ */
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { STATES } from "../../store/common.js";
+import { DATASET_SORTS, createDataset, deleteDataset, getDataset, importDataset, listDatasets, scanDataset, updateDataset } from "../../store/datasets.js";
+import { resolveAudioDir } from "../../store/paths.js";
+import { stateRoutes } from "../state-routes.js";
+import { errorBody, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
+
+export const datasetSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  description: z.string(),
+  audio_dir: z.string().describe("Absolute real path inside an audio root"),
+  recording_count: z.number().int(),
+  state: z.enum(STATES),
+  state_changed_at: nullableTimestamp,
+  created_at: timestamp,
+  created_by: z.uuid().nullable(),
+  run_id: z.uuid().nullable(),
+});
+
+const name = z.string({ error: "must be a string" }).max(255, "must be at most 255 characters").refine((s) => s.trim().length > 0, "must not be empty or blank");
+const description = text(0, 10000);
+
+const scanSchema = z.object({
+  dataset_id: z.uuid(),
+  files: z.array(z.object({ path: z.string(), status: z.enum(["registered", "missing", "unregistered"]), recording_id: z.uuid().nullable() })),
+  counts: z.object({ registered: z.number().int(), missing: z.number().int(), unregistered: z.number().int() }),
+});
+
+const importSchema = z.object({
+  run: z.object({ id: z.uuid(), kind: z.string(), status: z.string(), created_at: timestamp, finished_at: nullableTimestamp }),
+  registered: z.array(z.object({ path: z.string(), recording_id: z.uuid() })),
+  failed: z.array(z.object({ path: z.string(), error: z.string() })),
+});
+
+export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
+  const tags = ["datasets"];
+  const sql = app.db.sql;
+
+  app.get("/datasets", {
+    schema: {
+      summary: "List datasets", tags,
+      querystring: z.object({ ...pageQuery, state: stateQuery, search: z.string().max(255).optional().describe("Substring of the name"), ...sortQuery(DATASET_SORTS, "name") }),
+      response: { 200: page(datasetSchema), 400: errorBody },
+    },
+  }, async (request) => listDatasets(sql, request.query));
+
+  app.post("/datasets", {
+    schema: {
+      summary: "Create a dataset", tags,
+      body: z.strictObject({ name, description: description.optional(), audio_dir: text(1, 4096).describe("Directory inside an audio root: absolute, or relative to the first root") }),
+      response: { 201: datasetSchema, 400: errorBody, 409: errorBody },
+    },
+  }, async (request, reply) => {
+    const audio_dir = await resolveAudioDir(app.audioRoots, request.body.audio_dir);
+    return reply.code(201).send(await createDataset(sql, { ...request.body, audio_dir, created_by: request.user?.id ?? null }));
+  });
+
+  app.get("/datasets/:id", {
+    schema: { summary: "Get a dataset", tags, params: idParams, response: { 200: datasetSchema, 404: errorBody } },
+  }, async (request) => getDataset(sql, request.params.id));
+
+  app.patch("/datasets/:id", {
+    schema: {
+      summary: "Rename or describe a dataset", tags, params: idParams,
+      body: z.strictObject({ name: name.optional(), description: description.optional() }),
+      response: { 200: datasetSchema, 400: errorBody, 404: errorBody, 409: errorBody },
+    },
+  }, async (request) => updateDataset(sql, request.params.id, request.body));
+
+  app.delete("/datasets/:id", {
+    config: { role: "admin" },
+    schema: { summary: "Delete a dataset and its recordings' metadata for good (admin; files stay)", tags, params: idParams, response: { 204: z.null(), 404: errorBody } },
+  }, async (request, reply) => {
+    await deleteDataset(sql, request.params.id);
+    return reply.code(204).send(null);
+  });
+
+  app.get("/datasets/:id/scan", {
+    schema: { summary: "Compare the dataset's directory with its registered recordings", tags, params: idParams, response: { 200: scanSchema, 404: errorBody } },
+  }, async (request) => scanDataset(sql, request.params.id));
+
+  app.post("/datasets/:id/import", {
+    schema: { summary: "Register the unregistered audio files (one import run)", tags, params: idParams, response: { 200: importSchema, 404: errorBody, 409: errorBody } },
+  }, async (request) => importDataset(sql, request.params.id, request.user?.id ?? null));
+
+  await app.register(stateRoutes("datasets", "datasets", datasetSchema, (id) => getDataset(sql, id)));
+};

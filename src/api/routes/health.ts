@@ -1,0 +1,44 @@
+/**
+ * /health and /version: public, cheap, and prompt even when every core is busy (no work
+ * beyond one bounded database round trip). /health is 200 when the database answers and 503
+ * with the reason when it does not.
+ */
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { VERSION } from "../version.js";
+
+/** Longest /health waits for the database before reporting it unavailable. */
+const DB_CHECK_TIMEOUT_MS = 2000;
+
+const healthBody = z.object({
+  status: z.enum(["ok", "unavailable"]),
+  database: z.object({ status: z.enum(["ok", "unavailable"]), kind: z.string(), error: z.string().optional() }),
+  version: z.string(),
+});
+
+export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.get("/health", {
+    config: { public: true },
+    schema: { summary: "Liveness and database state", tags: ["health"], response: { 200: healthBody, 503: healthBody } },
+  }, async (_request, reply) => {
+    const database = app.db;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        database.sql`SELECT 1`,
+        new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${DB_CHECK_TIMEOUT_MS} ms`)), DB_CHECK_TIMEOUT_MS); }),
+      ]);
+      return { status: "ok" as const, database: { status: "ok" as const, kind: database.kind }, version: VERSION };
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      return reply.code(503).send({ status: "unavailable", database: { status: "unavailable", kind: database.kind, error: e.code ? `${e.code}: ${e.message}` : e.message }, version: VERSION });
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+
+  app.get("/version", {
+    config: { public: true },
+    schema: { summary: "Server version", tags: ["health"], response: { 200: z.object({ version: z.string(), api: z.literal("v1") }) } },
+  }, async () => ({ version: VERSION, api: "v1" as const }));
+};

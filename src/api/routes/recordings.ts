@@ -1,0 +1,185 @@
+/**
+ * /v1/recordings: registered audio files with their facts and metadata; tags, features and
+ * owners attached to them; the audio itself with HTTP range requests (RFC 9110 §14).
+ */
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { STATES } from "../../store/common.js";
+import { getDataset } from "../../store/datasets.js";
+import { resolveRecordingPath } from "../../store/paths.js";
+import { probeFile } from "../../store/probe.js";
+import {
+  RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, getRecordingLocation, insertRecording,
+  listRecordings, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
+} from "../../store/recordings.js";
+import { ConflictError } from "../../store/errors.js";
+import { HttpError } from "../plugins/errors.js";
+import { stateRoutes } from "../state-routes.js";
+import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
+
+const tagSchema = z.object({ key: text(1, 255), value: text(1, 255) });
+
+export const recordingSchema = z.object({
+  id: z.uuid(),
+  dataset_id: z.uuid(),
+  path: z.string().describe("Relative to the dataset's audio_dir"),
+  hash: z.string().describe("MD5 of the file"),
+  file_size: z.number().int(),
+  file_samplerate: z.number().int().describe("Sample rate as stored in the file (Hz)"),
+  frames: z.number().int(),
+  channels: z.number().int(),
+  time_expansion: z.number(),
+  samplerate: z.number().describe("Real sample rate: file_samplerate × time_expansion (Hz)"),
+  duration: z.number().describe("Real duration: frames / samplerate (s)"),
+  date: z.string().nullable(),
+  time: z.string().nullable(),
+  latitude: z.number().nullable(),
+  longitude: z.number().nullable(),
+  rights: z.string().nullable(),
+  tags: z.array(z.object({ key: z.string(), value: z.string() })),
+  features: z.array(z.object({ name: z.string(), value: z.number().nullable() })),
+  owners: z.array(z.uuid()),
+  state: z.enum(STATES),
+  state_changed_at: nullableTimestamp,
+  created_at: timestamp,
+  created_by: z.uuid().nullable(),
+  run_id: z.uuid().nullable(),
+});
+
+/** What people may set on a recording; null clears a field. */
+const metadataFields = {
+  time_expansion: z.number({ error: "must be a number" }).positive("must be > 0").finite().optional(),
+  date: z.iso.date({ error: "must be a date YYYY-MM-DD" }).nullable().optional(),
+  time: z.iso.time({ error: "must be a time HH:MM[:SS[.fff]]" }).nullable().optional(),
+  latitude: z.number({ error: "must be a number" }).min(-90, "must be between -90 and 90").max(90, "must be between -90 and 90").nullable().optional(),
+  longitude: z.number({ error: "must be a number" }).min(-180, "must be between -180 and 180").max(180, "must be between -180 and 180").nullable().optional(),
+  rights: text(0, 1000).nullable().optional(),
+};
+
+/** Parses a single `bytes=` range against `size`; null for "whole file", throws 416 if unsatisfiable. */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  // Multiple ranges and other units are allowed to be ignored (RFC 9110 §14.2): send it all.
+  if (!m || (m[1] === "" && m[2] === "")) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === "") {
+    const suffix = Number(m[2]);
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start >= size || start > end) throw new HttpError(416, `range ${header} is outside the file's ${size} bytes`);
+  return { start, end };
+}
+
+export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
+  const tags = ["recordings"];
+  const sql = app.db.sql;
+
+  app.get("/recordings", {
+    schema: {
+      summary: "List recordings", tags,
+      querystring: z.object({
+        ...pageQuery,
+        state: stateQuery,
+        dataset_id: id.optional(),
+        search: z.string().max(1024).optional().describe("Substring of the path"),
+        hash: z.string().regex(/^[0-9a-f]{32}$/, "must be an MD5 in lower-case hex").optional(),
+        tag_key: text(1, 255).optional(),
+        tag_value: text(1, 255).optional(),
+        ...sortQuery(RECORDING_SORTS, "path"),
+      }).refine((q) => (q.tag_key === undefined) === (q.tag_value === undefined), { message: "tag_key and tag_value go together", path: ["tag_value"] }),
+      response: { 200: page(recordingSchema), 400: errorBody },
+    },
+  }, async (request) => {
+    const { tag_key, tag_value, ...q } = request.query;
+    return listRecordings(sql, { ...q, tag: tag_key !== undefined && tag_value !== undefined ? { key: tag_key, value: tag_value } : undefined });
+  });
+
+  app.post("/recordings", {
+    schema: {
+      summary: "Register one audio file of a dataset (reads its header and hash)", tags,
+      body: z.strictObject({ dataset_id: id, path: text(1, 4096).describe("Relative to the dataset's audio_dir"), ...metadataFields }),
+      response: { 201: recordingSchema, 400: errorBody, 404: errorBody, 409: errorBody },
+    },
+  }, async (request, reply) => {
+    const { dataset_id, path, ...metadata } = request.body;
+    const dataset = await getDataset(sql, dataset_id);
+    if (dataset.state !== "active") throw new ConflictError(`dataset ${dataset_id} is ${dataset.state} and read-only; restore it first`);
+    const abs = await resolveRecordingPath(dataset.audio_dir, path);
+    const facts = await probeFile(abs).catch((err: Error) => { throw new HttpError(400, `path: ${err.message}`); });
+    const rec = await insertRecording(sql, { dataset_id, path, ...facts, ...metadata, created_by: request.user?.id ?? null });
+    if (!rec) throw new ConflictError(`dataset ${dataset_id} already has a recording at ${path}`);
+    return reply.code(201).send(rec);
+  });
+
+  app.get("/recordings/:id", {
+    schema: { summary: "Get a recording", tags, params: idParams, response: { 200: recordingSchema, 404: errorBody } },
+  }, async (request) => getRecording(sql, request.params.id));
+
+  app.patch("/recordings/:id", {
+    schema: { summary: "Change a recording's metadata", tags, params: idParams, body: z.strictObject(metadataFields), response: { 200: recordingSchema, 400: errorBody, 404: errorBody, 409: errorBody } },
+  }, async (request) => updateRecording(sql, request.params.id, request.body));
+
+  app.delete("/recordings/:id", {
+    config: { role: "admin" },
+    schema: { summary: "Delete a recording's metadata for good (admin; the file stays)", tags, params: idParams, response: { 204: z.null(), 404: errorBody } },
+  }, async (request, reply) => {
+    await deleteRecording(sql, request.params.id);
+    return reply.code(204).send(null);
+  });
+
+  app.post("/recordings/:id/tags", {
+    schema: { summary: "Tag a recording (the tag is created if new)", tags, params: idParams, body: z.strictObject(tagSchema.shape), response: { 200: recordingSchema, 400: errorBody, 404: errorBody, 409: errorBody } },
+  }, async (request) => addRecordingTag(sql, request.params.id, { ...request.body, created_by: request.user?.id ?? null }));
+
+  app.delete("/recordings/:id/tags", {
+    schema: { summary: "Remove a tag from a recording", tags, params: idParams, querystring: tagSchema, response: { 200: recordingSchema, 404: errorBody, 409: errorBody } },
+  }, async (request) => removeRecordingTag(sql, request.params.id, request.query));
+
+  app.post("/recordings/:id/features", {
+    schema: {
+      summary: "Set a feature value (the feature name is created if new)", tags, params: idParams,
+      body: z.strictObject({ name: text(1, 255), value: z.number({ error: "must be a number" }).finite() }),
+      response: { 200: recordingSchema, 400: errorBody, 404: errorBody, 409: errorBody },
+    },
+  }, async (request) => setRecordingFeature(sql, request.params.id, { ...request.body, created_by: request.user?.id ?? null }));
+
+  app.delete("/recordings/:id/features/:name", {
+    schema: { summary: "Remove a feature value", tags, params: z.object({ id, name: text(1, 255) }), response: { 200: recordingSchema, 404: errorBody, 409: errorBody } },
+  }, async (request) => removeRecordingFeature(sql, request.params.id, request.params.name));
+
+  app.post("/recordings/:id/owners", {
+    schema: { summary: "Add an owner", tags, params: idParams, body: z.strictObject({ user_id: id }), response: { 200: recordingSchema, 400: errorBody, 404: errorBody, 409: errorBody } },
+  }, async (request) => addRecordingOwner(sql, request.params.id, request.body.user_id));
+
+  app.delete("/recordings/:id/owners/:user_id", {
+    schema: { summary: "Remove an owner", tags, params: z.object({ id, user_id: id }), response: { 200: recordingSchema, 404: errorBody, 409: errorBody } },
+  }, async (request) => removeRecordingOwner(sql, request.params.id, request.params.user_id));
+
+  app.get("/recordings/:id/audio", {
+    // No response schema: the body is the file's bytes (200, or 206 for a Range).
+    schema: { summary: "The audio file; supports Range requests (206), 416 for a range outside it", tags, params: idParams },
+  }, async (request, reply) => {
+    const loc = await getRecordingLocation(sql, request.params.id);
+    // Checked again at every download: a symlink swapped in after registration must not escape.
+    const abs = await resolveRecordingPath(loc.audio_dir, loc.path).catch(() => {
+      throw new HttpError(404, `the file of recording ${request.params.id} is missing from its dataset directory`);
+    });
+    const size = (await stat(abs)).size;
+    const range = parseRange(request.headers.range, size);
+    reply.header("Accept-Ranges", "bytes").header("ETag", `"${loc.hash}"`).type("application/octet-stream")
+      .header("Content-Disposition", `attachment; filename="${loc.path.split("/").pop()!.replace(/[^\w.-]/g, "_")}"`);
+    if (!range) return reply.header("Content-Length", size).send(createReadStream(abs));
+    return reply.code(206).header("Content-Range", `bytes ${range.start}-${range.end}/${size}`)
+      .header("Content-Length", range.end - range.start + 1).send(createReadStream(abs, { start: range.start, end: range.end }));
+  });
+
+  await app.register(stateRoutes("recordings", "recordings", recordingSchema, (id) => getRecording(sql, id)));
+};

@@ -1,0 +1,82 @@
+/**
+ * /v1/tokens: API tokens. Anyone with a token manages their own tokens; admins manage
+ * everyone's. The key is in the creation response only — it is stored as a SHA-256 hash.
+ */
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import type { FastifyRequest } from "fastify";
+import { createToken, getToken, listTokens, setTokenEnabled } from "../../store/tokens.js";
+import { getUser } from "../../store/users.js";
+import { requireRole } from "../plugins/auth.js";
+import { HttpError } from "../plugins/errors.js";
+import { errorBody, id, idParams, page, pageQuery, text, timestamp } from "../schemas.js";
+
+export const tokenSchema = z.object({
+  id: z.uuid(),
+  user_id: z.uuid(),
+  name: z.string(),
+  key_prefix: z.string().describe("First characters of the key, to tell tokens apart"),
+  enabled: z.boolean(),
+  created_at: timestamp,
+  created_by: z.uuid().nullable(),
+});
+
+/** The acting user, allowed to act on `userId`'s tokens (themselves, or any as admin). */
+function actorFor(request: FastifyRequest, userId: string) {
+  const actor = requireRole(request, "viewer");
+  if (actor.id !== userId && actor.role !== "admin") throw new HttpError(403, `only admins manage other users' tokens; user ${actor.username} is ${actor.role}`);
+  return actor;
+}
+
+export const tokenRoutes: FastifyPluginAsyncZod = async (app) => {
+  const tags = ["tokens"];
+  app.get("/tokens", {
+    config: { role: "viewer" },
+    schema: {
+      summary: "List tokens (your own; admins: anyone's)", tags,
+      querystring: z.object({ ...pageQuery, user_id: id.optional() }),
+      response: { 200: page(tokenSchema), 401: errorBody, 403: errorBody },
+    },
+  }, async (request) => {
+    const actor = requireRole(request, "viewer");
+    const user_id = request.query.user_id ?? (actor.role === "admin" ? undefined : actor.id);
+    if (user_id !== undefined) actorFor(request, user_id);
+    return listTokens(app.db.sql, { ...request.query, user_id });
+  });
+
+  app.post("/tokens", {
+    config: { role: "viewer" },
+    schema: {
+      summary: "Create a token; the key is shown in this response only", tags,
+      body: z.strictObject({ name: text(1, 255), user_id: id.optional().describe("Owner (default: you; others: admins only)") }),
+      response: { 201: z.object({ token: tokenSchema, key: z.string().describe("The secret key: store it now, it cannot be shown again") }), 400: errorBody, 403: errorBody },
+    },
+  }, async (request, reply) => {
+    const actor = requireRole(request, "viewer");
+    const owner = request.body.user_id ?? actor.id;
+    actorFor(request, owner);
+    await getUser(app.db.sql, owner);
+    return reply.code(201).send(await createToken(app.db.sql, { user_id: owner, name: request.body.name, created_by: actor.id }));
+  });
+
+  app.get("/tokens/:id", {
+    config: { role: "viewer" },
+    schema: { summary: "Get a token", tags, params: idParams, response: { 200: tokenSchema, 403: errorBody, 404: errorBody } },
+  }, async (request) => {
+    const token = await getToken(app.db.sql, request.params.id);
+    actorFor(request, token.user_id);
+    return token;
+  });
+
+  app.patch("/tokens/:id", {
+    config: { role: "viewer" },
+    schema: {
+      summary: "Disable or re-enable a token", tags, params: idParams,
+      body: z.strictObject({ enabled: z.boolean({ error: "must be true or false" }) }),
+      response: { 200: tokenSchema, 403: errorBody, 404: errorBody },
+    },
+  }, async (request) => {
+    actorFor(request, (await getToken(app.db.sql, request.params.id)).user_id);
+    return setTokenEnabled(app.db.sql, request.params.id, request.body.enabled);
+  });
+};

@@ -1,0 +1,52 @@
+/** /v1/users: people who create records and own tokens. Creating and changing users is for admins. */
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { ROLES, createUser, getUser, listUsers, updateUser } from "../../store/users.js";
+import { requireRole } from "../plugins/auth.js";
+import { errorBody, idParams, page, pageQuery, text, timestamp } from "../schemas.js";
+
+export const userSchema = z.object({
+  id: z.uuid(),
+  username: z.string(),
+  name: z.string(),
+  email: z.string().nullable(),
+  role: z.enum(ROLES),
+  created_at: timestamp,
+});
+
+const role = z.enum(ROLES, { error: `must be one of ${ROLES.join(", ")}` });
+const userFields = {
+  name: text(0, 255).optional(),
+  email: z.email({ error: "must be an e-mail address" }).max(255).nullable().optional(),
+  role: role.optional(),
+};
+
+export const userRoutes: FastifyPluginAsyncZod = async (app) => {
+  const tags = ["users"];
+  app.get("/users", {
+    schema: { summary: "List users", tags, querystring: z.object(pageQuery), response: { 200: page(userSchema) } },
+  }, async (request) => listUsers(app.db.sql, request.query));
+
+  app.get("/users/me", {
+    config: { role: "viewer" },
+    schema: { summary: "The user of the presented token", tags, response: { 200: userSchema, 401: errorBody } },
+  }, async (request) => requireRole(request, "viewer"));
+
+  app.get("/users/:id", {
+    schema: { summary: "Get a user", tags, params: idParams, response: { 200: userSchema, 404: errorBody } },
+  }, async (request) => getUser(app.db.sql, request.params.id));
+
+  app.post("/users", {
+    config: { role: "admin" },
+    schema: {
+      summary: "Create a user (admin)", tags,
+      body: z.strictObject({ username: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, "must be 1-64 letters, digits or _ . @ -"), ...userFields }),
+      response: { 201: userSchema, 400: errorBody, 409: errorBody },
+    },
+  }, async (request, reply) => reply.code(201).send(await createUser(app.db.sql, request.body)));
+
+  app.patch("/users/:id", {
+    config: { role: "admin" },
+    schema: { summary: "Change a user's name, e-mail or role (admin)", tags, params: idParams, body: z.strictObject(userFields), response: { 200: userSchema, 404: errorBody } },
+  }, async (request) => updateUser(app.db.sql, request.params.id, request.body));
+};

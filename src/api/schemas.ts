@@ -1,0 +1,55 @@
+/**
+ * zod schemas shared by the route files: pages, list queries, ids, timestamps and the error
+ * body. The OpenAPI document is generated from these (fastify-type-provider-zod).
+ */
+import { z } from "zod";
+import { STATES } from "../store/common.js";
+
+/** A record id. */
+export const id = z.uuid({ error: "must be a UUID" });
+export const idParams = z.object({ id });
+
+/** Timestamps are ISO 8601 UTC text (the store returns them so; see store/db.ts). */
+export const timestamp = z.string().describe("ISO 8601 date-time (UTC)");
+export const nullableTimestamp = timestamp.nullable();
+
+/** The maximum page size; larger `limit`s are refused rather than silently cut. */
+export const MAX_LIMIT = 1000;
+
+const int = (min: number, max: number) => z.coerce.number({ error: "must be an integer" }).int("must be an integer").min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
+
+export const pageQuery = {
+  limit: int(1, MAX_LIMIT).default(50).describe("Items per page"),
+  offset: int(0, Number.MAX_SAFE_INTEGER).default(0).describe("Items to skip"),
+};
+
+/** Which records a listing shows: active (default), archived, trashed, or all. */
+export const stateQuery = z.enum([...STATES, "all"], { error: `must be one of ${[...STATES, "all"].join(", ")}` }).default("active");
+
+/** `sort` names a column from `columns`; `order` is asc or desc. */
+export function sortQuery<const T extends readonly [string, ...string[]]>(columns: T, defaultColumn: T[number]) {
+  return {
+    sort: z.enum(columns, { error: `must be one of ${columns.join(", ")}` }).default(defaultColumn as never),
+    order: z.enum(["asc", "desc"], { error: "must be asc or desc" }).default("asc"),
+  };
+}
+
+/** The page envelope of every listing (SPEC §5). */
+export function page<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), limit: z.number().int(), offset: z.number().int(), total: z.number().int() });
+}
+
+/** Every error response. */
+export const errorBody = z.object({
+  statusCode: z.number().int(),
+  error: z.string().describe("HTTP reason phrase"),
+  message: z.string().describe("What went wrong and what to do about it"),
+  fields: z.array(z.object({ field: z.string(), message: z.string() })).optional().describe("Invalid fields (400 only)"),
+});
+
+/** The state-change body of archive/trash/restore routes. */
+export const stateBody = z.object({ state: z.enum(STATES, { error: `must be one of ${STATES.join(", ")}` }) });
+
+/** Strings of at most `max` characters, at least `min`. */
+export const text = (min: number, max: number) =>
+  z.string({ error: "must be a string" }).min(min, min === 1 ? "must not be empty" : `must be at least ${min} characters`).max(max, `must be at most ${max} characters`);

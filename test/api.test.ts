@@ -1,0 +1,264 @@
+/**
+ * The HTTP API end to end (Fastify inject) on a fresh database: auth (401/403), validation
+ * errors naming fields, 404/409/413, datasets from the fixture recordings, recordings with
+ * filters and pages, archive/trash, audio download with ranges, tokens shown once.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { resolveRoots } from "../src/store/paths.js";
+import { createToken } from "../src/store/tokens.js";
+import { createUser, ensureAdmin } from "../src/store/users.js";
+import { FIXTURES, freshDatabase, type TestDatabase } from "./store-helpers.js";
+
+let t: TestDatabase;
+let app: App;
+let admin: string;
+let member: string;
+let viewer: string;
+let memberId: string;
+
+const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+beforeAll(async () => {
+  t = await freshDatabase();
+  admin = (await ensureAdmin(t.db.sql))!.key;
+  const m = await createUser(t.db.sql, { username: "member", role: "member" });
+  memberId = m.id;
+  member = (await createToken(t.db.sql, { user_id: m.id, name: "m", created_by: null })).key;
+  const v = await createUser(t.db.sql, { username: "viewer", role: "viewer" });
+  viewer = (await createToken(t.db.sql, { user_id: v.id, name: "v", created_by: null })).key;
+  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), bodyLimit: 64 * 1024 });
+  await app.ready();
+});
+
+afterAll(async () => {
+  await app?.close();
+  await t?.cleanup();
+});
+
+describe("service routes", () => {
+  it("reports health with the database state, and the version", async () => {
+    const health = await app.inject({ url: "/health" });
+    expect(health.statusCode).toBe(200);
+    expect(health.json()).toMatchObject({ status: "ok", database: { status: "ok" } });
+    const version = await app.inject({ url: "/version" });
+    expect(version.json()).toMatchObject({ api: "v1", version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+  });
+
+  it("answers unknown routes with a JSON 404, with or without a token", async () => {
+    for (const req of [{ url: "/nope" }, { method: "POST" as const, url: "/v1/nope" }, { url: "/v1/datasets/x/y/z", headers: auth(member) }]) {
+      const res = await app.inject(req);
+      expect(res.statusCode).toBe(404);
+      expect(res.json()).toMatchObject({ statusCode: 404, error: "Not Found", message: expect.stringContaining("no route") });
+    }
+  });
+
+  it("publishes an OpenAPI document generated from the schemas, and the docs UI", async () => {
+    const doc = (await app.inject({ url: "/openapi.json" })).json();
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/datasets", "/v1/recordings/{id}", "/v1/tokens", "/health"]));
+    const post = doc.paths["/v1/datasets"].post;
+    expect(post.requestBody.content["application/json"].schema.required).toEqual(expect.arrayContaining(["name", "audio_dir"]));
+    const ui = await app.inject({ url: "/docs/" });
+    expect(ui.statusCode).toBe(200);
+    expect(ui.headers["content-type"]).toContain("text/html");
+  });
+});
+
+describe("authentication and roles", () => {
+  const body = { name: "auth-check", audio_dir: "recordings" };
+
+  it("needs a token to mutate: 401 without, 401 for a wrong or malformed one", async () => {
+    for (const headers of [{}, auth("st_wrong"), { authorization: "Basic abc" }]) {
+      const res = await app.inject({ method: "POST", url: "/v1/datasets", payload: body, headers });
+      expect(res.statusCode).toBe(401);
+      expect(res.json().message).toMatch(/token|Authorization/);
+    }
+    // A wrong token is refused even where none is needed.
+    expect((await app.inject({ url: "/v1/datasets", headers: auth("st_wrong") })).statusCode).toBe(401);
+    expect((await app.inject({ url: "/v1/datasets" })).statusCode).toBe(200);
+  });
+
+  it("refuses a viewer's writes and a member's admin actions with 403", async () => {
+    const res = await app.inject({ method: "POST", url: "/v1/datasets", payload: body, headers: auth(viewer) });
+    expect(res.statusCode).toBe(403);
+    expect(res.json().message).toContain("member");
+    const user = await app.inject({ method: "POST", url: "/v1/users", payload: { username: "eve" }, headers: auth(member) });
+    expect(user.statusCode).toBe(403);
+  });
+
+  it("shows a token's key once, stores none of it, and honours disabling", async () => {
+    const created = await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "ci" }, headers: auth(member) });
+    expect(created.statusCode).toBe(201);
+    const { token, key } = created.json();
+    expect(token.user_id).toBe(memberId);
+    const listed = await app.inject({ url: "/v1/tokens", headers: auth(key) });
+    expect(listed.statusCode).toBe(200);
+    expect(listed.body).not.toContain(key);
+    expect(listed.json().items.every((x: { user_id: string }) => x.user_id === memberId)).toBe(true);
+    const off = await app.inject({ method: "PATCH", url: `/v1/tokens/${token.id}`, payload: { enabled: false }, headers: auth(member) });
+    expect(off.json().enabled).toBe(false);
+    expect((await app.inject({ url: "/v1/users/me", headers: auth(key) })).statusCode).toBe(401);
+    await app.inject({ method: "PATCH", url: `/v1/tokens/${token.id}`, payload: { enabled: true }, headers: auth(admin) });
+    expect((await app.inject({ url: "/v1/users/me", headers: auth(key) })).json().username).toBe("member");
+  });
+
+  it("keeps users out of other users' tokens", async () => {
+    const adminTokens = (await app.inject({ url: "/v1/tokens", headers: auth(admin) })).json().items;
+    const foreign = adminTokens.find((x: { user_id: string }) => x.user_id !== memberId);
+    expect((await app.inject({ url: `/v1/tokens/${foreign.id}`, headers: auth(member) })).statusCode).toBe(403);
+    const res = await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "x", user_id: foreign.user_id }, headers: auth(member) });
+    expect(res.statusCode).toBe(403);
+  });
+});
+
+describe("validation", () => {
+  it("names every invalid field in a 400", async () => {
+    const res = await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "", audio_dir: 5, extra: 1 }, headers: auth(member) });
+    expect(res.statusCode).toBe(400);
+    const fields = res.json().fields.map((f: { field: string }) => f.field);
+    expect(fields).toEqual(expect.arrayContaining(["name", "audio_dir", "extra"]));
+    expect(res.json().message).toMatch(/extra: is not a known field/);
+  });
+
+  it("names query parameters", async () => {
+    for (const [query, field] of [["limit=0", "limit"], ["limit=5000", "limit"], ["offset=-1", "offset"], ["sort=bogus", "sort"], ["state=gone", "state"], ["dataset_id=1", "dataset_id"]]) {
+      const res = await app.inject({ url: `/v1/recordings?${query}` });
+      expect(res.statusCode, query).toBe(400);
+      expect(res.json().fields.map((f: { field: string }) => f.field), query).toContain(field);
+    }
+  });
+
+  it("refuses malformed JSON and bodies over the limit", async () => {
+    const bad = await app.inject({ method: "POST", url: "/v1/datasets", payload: "{", headers: { ...auth(member), "content-type": "application/json" } });
+    expect(bad.statusCode).toBe(400);
+    const big = await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "x".repeat(70 * 1024), audio_dir: "recordings" }, headers: auth(member) });
+    expect(big.statusCode).toBe(413);
+    expect(big.json().message).toMatch(/larger than the limit of 65536 bytes/);
+  });
+
+  it("refuses audio_dir outside the roots and recording paths escaping the dataset", async () => {
+    for (const audio_dir of ["..", "/etc", "recordings/../..", "formats/../../.."]) {
+      const res = await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: `bad ${audio_dir}`, audio_dir }, headers: auth(member) });
+      expect(res.statusCode, audio_dir).toBe(400);
+      expect(res.json().fields[0].field).toBe("audio_dir");
+    }
+  });
+});
+
+describe("datasets and recordings", () => {
+  let datasetId: string;
+  let recordingId: string;
+
+  it("creates a dataset from the fixture folder and imports its recordings", async () => {
+    const created = await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "Fixtures", audio_dir: "recordings", description: "bats" }, headers: auth(member) });
+    expect(created.statusCode).toBe(201);
+    const dataset = created.json();
+    datasetId = dataset.id;
+    expect(dataset).toMatchObject({ name: "Fixtures", audio_dir: join(FIXTURES, "recordings"), recording_count: 0, state: "active", created_by: memberId });
+    const dup = await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "Fixtures", audio_dir: "formats" }, headers: auth(member) });
+    expect(dup.statusCode).toBe(409);
+    expect(dup.json().message).toContain("name");
+
+    const scan = (await app.inject({ url: `/v1/datasets/${datasetId}/scan` })).json();
+    expect(scan.counts).toEqual({ registered: 0, missing: 0, unregistered: 6 });
+    const imported = await app.inject({ method: "POST", url: `/v1/datasets/${datasetId}/import`, headers: auth(member) });
+    expect(imported.statusCode).toBe(200);
+    expect(imported.json().registered).toHaveLength(6);
+    expect((await app.inject({ url: `/v1/datasets/${datasetId}` })).json().recording_count).toBe(6);
+  });
+
+  it("lists recordings in pages with filters and sorting", async () => {
+    const first = (await app.inject({ url: `/v1/recordings?dataset_id=${datasetId}&limit=4&sort=duration&order=desc` })).json();
+    expect(first).toMatchObject({ limit: 4, offset: 0, total: 6 });
+    expect(first.items).toHaveLength(4);
+    const durations = first.items.map((r: { duration: number }) => r.duration);
+    expect(durations).toEqual([...durations].sort((a, b) => b - a));
+    expect(first.items[0]).toMatchObject({ path: "whombat_tests_bats.wav", samplerate: 44100, channels: 2, hash: "a27969b51d9cb8430137514a87e72a52" });
+    expect(first.items[0].duration).toBeCloseTo(993472 / 44100, 12);
+    const second = (await app.inject({ url: `/v1/recordings?dataset_id=${datasetId}&limit=4&offset=4&sort=duration&order=desc` })).json();
+    expect(second.items).toHaveLength(2);
+    const carollia = (await app.inject({ url: `/v1/recordings?search=carollia` })).json();
+    expect(carollia.items.map((r: { samplerate: number }) => r.samplerate)).toEqual([384000]);
+    recordingId = carollia.items[0].id;
+  });
+
+  it("validates and applies metadata changes", async () => {
+    const bad = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { latitude: 91, longitude: 200, time_expansion: 0, date: "2024-13-01" }, headers: auth(member) });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().fields.map((f: { field: string }) => f.field).sort()).toEqual(["date", "latitude", "longitude", "time_expansion"]);
+    const ok = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { time_expansion: 10, date: "2013-01-17", time: "21:30:00", latitude: 10.5, longitude: -84 }, headers: auth(member) });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ samplerate: 3840000, date: "2013-01-17", time: "21:30:00", latitude: 10.5, longitude: -84 });
+    const tagged = await app.inject({ method: "POST", url: `/v1/recordings/${recordingId}/tags`, payload: { key: "species", value: "Carollia castanea" }, headers: auth(member) });
+    expect(tagged.json().tags).toEqual([{ key: "species", value: "Carollia castanea" }]);
+    const byTag = (await app.inject({ url: `/v1/recordings?tag_key=species&tag_value=Carollia%20castanea` })).json();
+    expect(byTag.items.map((r: { id: string }) => r.id)).toEqual([recordingId]);
+    expect((await app.inject({ url: `/v1/recordings?tag_key=species` })).statusCode).toBe(400);
+  });
+
+  it("serves the audio file with range requests", async () => {
+    const bytes = await readFile(join(FIXTURES, "recordings", "XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav"));
+    const whole = await app.inject({ url: `/v1/recordings/${recordingId}/audio` });
+    expect(whole.statusCode).toBe(200);
+    expect(whole.headers["accept-ranges"]).toBe("bytes");
+    expect(whole.rawPayload.equals(bytes)).toBe(true);
+    const part = await app.inject({ url: `/v1/recordings/${recordingId}/audio`, headers: { range: "bytes=40-99" } });
+    expect(part.statusCode).toBe(206);
+    expect(part.headers["content-range"]).toBe(`bytes 40-99/${bytes.length}`);
+    expect(part.rawPayload.equals(bytes.subarray(40, 100))).toBe(true);
+    const tail = await app.inject({ url: `/v1/recordings/${recordingId}/audio`, headers: { range: "bytes=-10" } });
+    expect(tail.rawPayload.equals(bytes.subarray(bytes.length - 10))).toBe(true);
+    const beyond = await app.inject({ url: `/v1/recordings/${recordingId}/audio`, headers: { range: `bytes=${bytes.length}-` } });
+    expect(beyond.statusCode).toBe(416);
+  });
+
+  it("archives (hidden, read-only), trashes and restores", async () => {
+    const archived = await app.inject({ method: "POST", url: `/v1/recordings/${recordingId}/archive`, headers: auth(member) });
+    expect(archived.json().state).toBe("archived");
+    expect((await app.inject({ url: `/v1/recordings?dataset_id=${datasetId}` })).json().total).toBe(5);
+    expect((await app.inject({ url: `/v1/recordings?dataset_id=${datasetId}&state=archived` })).json().total).toBe(1);
+    const frozen = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { rights: "CC0" }, headers: auth(member) });
+    expect(frozen.statusCode).toBe(409);
+    expect(frozen.json().message).toMatch(/restore/);
+    await app.inject({ method: "POST", url: `/v1/recordings/${recordingId}/restore`, headers: auth(member) });
+    const trashed = await app.inject({ method: "POST", url: `/v1/datasets/${datasetId}/trash`, headers: auth(member) });
+    expect(trashed.json().state).toBe("trashed");
+    expect((await app.inject({ url: "/v1/datasets" })).json().items.map((d: { id: string }) => d.id)).not.toContain(datasetId);
+    await app.inject({ method: "POST", url: `/v1/datasets/${datasetId}/restore`, headers: auth(member) });
+    expect((await app.inject({ url: "/v1/datasets" })).json().items.map((d: { id: string }) => d.id)).toContain(datasetId);
+  });
+
+  it("answers 404 for a missing record and 400 for a malformed id", async () => {
+    const missing = await app.inject({ url: "/v1/recordings/00000000-0000-4000-8000-000000000000" });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().message).toContain("not found");
+    const malformed = await app.inject({ url: "/v1/recordings/not-a-uuid" });
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json().fields[0].field).toBe("id");
+  });
+
+  it("stores SQL injection text verbatim", async () => {
+    const name = "x'; DROP TABLE datasets; --";
+    const res = await app.inject({ method: "PATCH", url: `/v1/datasets/${datasetId}`, payload: { description: name }, headers: auth(member) });
+    expect(res.json().description).toBe(name);
+    expect((await app.inject({ url: `/v1/datasets?search=${encodeURIComponent("'; DROP")}` })).json().total).toBe(0);
+    expect((await app.inject({ url: "/v1/datasets" })).json().total).toBe(1);
+  });
+});
+
+describe("beyond loopback", () => {
+  it("requires a token for reads too, except health and version", async () => {
+    const locked = await buildApp({ database: t.db, audioRoots: [], requireAuthForReads: true });
+    try {
+      expect((await locked.inject({ url: "/v1/datasets" })).statusCode).toBe(401);
+      expect((await locked.inject({ url: "/v1/datasets", headers: auth(viewer) })).statusCode).toBe(200);
+      expect((await locked.inject({ url: "/health" })).statusCode).toBe(200);
+      expect((await locked.inject({ url: "/version" })).statusCode).toBe(200);
+    } finally {
+      await locked.close();
+    }
+  });
+});
