@@ -50,33 +50,49 @@ export class FrameBlock {
     return core.maxValue(this.values.ptr, this.values.length);
   }
 
-  /** A frame-major copy, e.g. to keep while the normalization maximum is still unknown. */
-  copy(): Float32Array {
-    return this.values.view().slice();
-  }
-
-  static fromCopy(values: Float32Array, frames: number, bins: number): FrameBlock {
-    return new FrameBlock(CoreArray.from(values), frames, bins);
-  }
-
   /**
-   * SPEC §3.7–3.9 — divide by `divisor` (the normalization maximum, or 1), scale, clamp — and
-   * return [bins][frames]. Frees the block.
+   * Writes the block into columns [column, column + frames) of `target`, a [bins][columns]
+   * matrix, after SPEC §3.7–3.9 (divide by `divisor`, scale, clamp) unless `finish` is null —
+   * then the values stay power (see `finishValues`). Frees the block.
    */
-  finish(p: Params, divisor: number): Float32Array {
+  writeColumns(target: Float32Array, column: number, finish: { params: Params; divisor: number } | null): void {
     const { values, frames, bins } = this;
-    core.scaleValues(values.ptr, values.length, divisor, SCALE_CODES[p.scale], p.clamp ? 1 : 0, p.min_dB, p.max_dB);
-    const out = new CoreArray(values.length);
-    core.transpose(values.ptr, frames, bins, out.ptr);
-    const result = out.view().slice();
-    out.free();
+    if (finish) scaleInCore(values, finish.params, finish.divisor);
+    const transposed = new CoreArray(values.length);
+    core.transpose(values.ptr, frames, bins, transposed.ptr);
     values.free();
-    return result;
+    // Copy straight out of core memory: no intermediate array, because touching fresh memory
+    // costs more than the copy itself on these machines.
+    const columns = target.length / bins;
+    const rows = transposed.view();
+    for (let k = 0; k < bins; k++) target.set(rows.subarray(k * frames, (k + 1) * frames), k * columns + column);
+    transposed.free();
   }
 
   free(): void {
     this.values.free();
   }
+}
+
+function scaleInCore(values: CoreArray, p: Params, divisor: number): void {
+  core.scaleValues(values.ptr, values.length, divisor, SCALE_CODES[p.scale], p.clamp, p.min_dB, p.max_dB);
+}
+
+/**
+ * SPEC §3.7–3.9 in place on power values written earlier with `writeColumns(…, null)`: the
+ * steps are element-wise, so the layout does not matter. Runs in the core, a slice at a time.
+ */
+export function finishValues(values: Float32Array, p: Params, divisor: number): void {
+  const slice = 1 << 20;
+  const scratch = new CoreArray(Math.min(slice, values.length));
+  for (let i = 0; i < values.length; i += slice) {
+    const part = values.subarray(i, Math.min(values.length, i + slice));
+    const view = new Float32Array(core.memory.buffer, scratch.ptr, part.length);
+    view.set(part);
+    core.scaleValues(scratch.ptr, part.length, divisor, SCALE_CODES[p.scale], p.clamp, p.min_dB, p.max_dB);
+    part.set(view);
+  }
+  scratch.free();
 }
 
 /**

@@ -9,7 +9,7 @@ import { normalizationDivisor, SpectrogramPlan, valueRange, type PcenState } fro
 import { ConditionedSignal } from "./condition.js";
 import { frameCount, framesInInterval, samplesOfFrames, type FrameGeometry } from "./geometry.js";
 import { checkParamsForRecording, parseParams, ParamsError, type Params, type ParamsInput } from "./params.js";
-import { blockFrames, placeColumns, type Spectrogram } from "./spectrogram.js";
+import { blockFrames, type Spectrogram } from "./spectrogram.js";
 
 /** What a piece of a recording needs from the whole of it. */
 export interface RecordingStats {
@@ -111,7 +111,7 @@ export class RecordingSpectrogram {
       const b = Math.min(f1, a + step);
       const result = await this.analyze(a, b, pcen);
       pcen = result.pcen;
-      placeColumns(out, f1 - f0, a - f0, result.block.finish(this.params, divisor), bins);
+      result.block.writeColumns(out, a - f0, { params: this.params, divisor });
     }
     return out;
   }
@@ -129,7 +129,9 @@ export class RecordingSpectrogram {
       const f1 = Math.min(this.frames, f0 + frames);
       const result = await this.analyze(f0, f1, pcen);
       pcen = result.pcen;
-      yield { firstFrame: f0, frames: f1 - f0, data: result.block.finish(this.params, divisor) };
+      const data = new Float32Array(this.geometry.bins * (f1 - f0));
+      result.block.writeColumns(data, 0, { params: this.params, divisor });
+      yield { firstFrame: f0, frames: f1 - f0, data };
     }
   }
 

@@ -2,7 +2,7 @@
  * `spectrogram()` of the library API (SPEC §8b): a whole signal in memory, on the calling
  * thread, with the semantics of SPEC §3.
  */
-import { FrameBlock, normalizationDivisor, SpectrogramPlan, valueRange, type PcenState } from "./analysis.js";
+import { finishValues, normalizationDivisor, SpectrogramPlan, valueRange, type PcenState } from "./analysis.js";
 import { conditionSignal } from "./condition.js";
 import { frameCount, samplesOfFrames, type FrameGeometry } from "./geometry.js";
 import { checkParamsForRecording, parseParams, type Params, type ParamsInput } from "./params.js";
@@ -31,18 +31,13 @@ export function blockFrames(g: FrameGeometry): number {
   return Math.max(1, Math.floor((1 << 21) / g.bins));
 }
 
-/** Copies a [bins][n] block into columns [f0, f0 + n) of a [bins][frames] matrix. */
-export function placeColumns(target: Float32Array, frames: number, f0: number, block: Float32Array, bins: number): void {
-  const n = block.length / bins;
-  for (let k = 0; k < bins; k++) target.set(block.subarray(k * n, (k + 1) * n), k * frames + f0);
-}
-
 /**
  * The spectrogram of `samples` (one channel, rate `samplerate` Hz in real units) as SPEC §3
  * defines it: resample, band filter, STFT power, PCEN, normalize, scale, clamp.
  * Returns [bins][frames]; throws ParamsError naming the field for a bad parameter.
+ * `options.output`, if given, receives the values (it must hold bins × frames floats).
  */
-export function spectrogram(samples: Float32Array, samplerate: number, params: ParamsInput = {}): Spectrogram {
+export function spectrogram(samples: Float32Array, samplerate: number, params: ParamsInput = {}, options: { output?: Float32Array } = {}): Spectrogram {
   const p = parseParams(params);
   if (!(samplerate > 0 && Number.isFinite(samplerate))) throw new RangeError(`samplerate must be > 0 Hz, got ${samplerate}`);
   if (samples.length === 0) throw new RangeError("samples: the signal is empty");
@@ -52,11 +47,10 @@ export function spectrogram(samples: Float32Array, samplerate: number, params: P
   try {
     const g = plan.geometry;
     const frames = frameCount(signal.samples.length, g);
-    const data = new Float32Array(g.bins * frames);
+    const data = outputArray(options.output, g.bins * frames);
     const step = blockFrames(g);
-    // Normalizing needs the maximum over all frames before any can be finished: keep the
-    // blocks (frame-major, after PCEN) until the end of the pass.
-    const staged: Float32Array[] = [];
+    // Normalizing needs the maximum over all frames before any can be finished: write power
+    // values first and finish them in place once the maximum is known.
     let pcen: PcenState = null;
     let peak = -Infinity;
     for (let f0 = 0; f0 < frames; f0 += step) {
@@ -65,20 +59,21 @@ export function spectrogram(samples: Float32Array, samplerate: number, params: P
       const analysed = plan.analyze(signal.samples.subarray(from, to), from, f0, f1, pcen);
       pcen = analysed.pcen;
       peak = Math.max(peak, analysed.block.max());
-      if (p.normalize) {
-        staged.push(analysed.block.copy());
-        analysed.block.free();
-      } else {
-        placeColumns(data, frames, f0, analysed.block.finish(p, 1), g.bins);
-      }
+      analysed.block.writeColumns(data, f0, p.normalize ? null : { params: p, divisor: 1 });
     }
-    const divisor = normalizationDivisor(p, peak);
-    staged.forEach((values, i) => {
-      const block = FrameBlock.fromCopy(values, values.length / g.bins, g.bins);
-      placeColumns(data, frames, i * step, block.finish(p, divisor), g.bins);
-    });
+    if (p.normalize) finishValues(data, p, normalizationDivisor(p, peak));
     return { data, bins: g.bins, frames, hop: g.hop, nperseg: g.nperseg, samplerate: g.samplerate, firstFrame: 0, valueRange: valueRange(p, peak), params: p };
   } finally {
     plan.dispose();
   }
+}
+
+/**
+ * The caller's output buffer when it fits, else a new one. Reusing a buffer matters for
+ * long signals: first-touching fresh memory costs about as much as the whole STFT here.
+ */
+function outputArray(output: Float32Array | undefined, length: number): Float32Array {
+  if (output === undefined) return new Float32Array(length);
+  if (output.length !== length) throw new RangeError(`output: needs ${length} values ([bins][frames]), got ${output.length}`);
+  return output;
 }
