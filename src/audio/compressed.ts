@@ -11,6 +11,7 @@
  * STREAMINFO, Ogg Opus last granule) — the length; otherwise `open` counts frames with one full
  * decoding pass.
  */
+import { seekFrame } from "./flacseek.js";
 import { checkBasics } from "./layout.js";
 import { clipRange } from "./reader.js";
 import type { ByteSource } from "./source.js";
@@ -18,10 +19,17 @@ import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
 
 export type CompressedKind = "flac" | "mp3" | "vorbis" | "opus";
 
-/** Frames per cached decoded block. */
-const BLOCK_FRAMES = 65536;
+/** Frames per cached decoded block (default of `StreamOptions.blockFrames`). */
+export const BLOCK_FRAMES = 65536;
+
+export interface StreamOptions {
+  /** Frames per decoded block: the unit of caching and seeking. Default BLOCK_FRAMES. */
+  blockFrames?: number;
+}
 /** Cached blocks per reader: 16 × 65536 frames × 4 bytes = 4 MiB per channel. */
 const CACHE_BLOCKS = 16;
+/** A block at most this far ahead of the cursor is reached by decoding on rather than seeking. */
+const SEEK_AHEAD_BLOCKS = 2;
 /** Bytes fed to the decoder at a time: bounds the output of one call (FLAC can expand ~800×). */
 const INPUT_BYTES = 16384;
 
@@ -45,6 +53,18 @@ export interface Probe {
   bitsPerSample: number | null;
   /** Total frames when the header records it, else null (counted by a decoding pass). */
   frames: number | null;
+  /** FLAC only: what seeking needs (see flacseek.ts). */
+  flac?: FlacSeek;
+}
+
+/** Where FLAC audio frames start and what to feed a fresh decoder before a frame from the middle. */
+interface FlacSeek {
+  /** Byte offset of the first audio frame (after all metadata blocks). */
+  firstFrame: number;
+  /** "fLaC" + the STREAMINFO block marked as the last metadata block. */
+  preamble: Uint8Array;
+  /** STREAMINFO maximum block size: the sample count per frame number in fixed-blocksize streams. */
+  blocksize: number;
 }
 
 async function createDecoder(p: Probe): Promise<StreamDecoder> {
@@ -107,7 +127,7 @@ function rescaleFlac(channelData: Float32Array[], channels: number, n: number, b
   }
 }
 
-/** One live decoder walking the file from the start, cutting its output into blocks of BLOCK_FRAMES. */
+/** One live decoder walking the file, cutting its output into blocks of `blockFrames`. */
 class Cursor {
   /** Index of the next block `next` returns. */
   block = 0;
@@ -115,23 +135,38 @@ class Cursor {
   private buf: Float32Array[];
   private fill = 0;
   private filePos: number;
-  private emitted = 0;
+  private emitted: number;
+  /** Decoded frames still to drop before block `block` begins (after a seek to a frame before it). */
+  private skip: number;
   private done = false;
 
-  constructor(private readonly dec: StreamDecoder, private readonly src: ByteSource, private readonly probe: Probe, start: number) {
+  /**
+   * @param start       byte offset where decoding starts (first byte fed after `preamble`)
+   * @param firstSample sample number of the first decoded frame at `start`
+   * @param block       index of the first block to produce; its start is ≥ firstSample
+   * @param preamble    bytes fed to the decoder first (FLAC: STREAMINFO when starting mid-stream)
+   */
+  constructor(private readonly dec: StreamDecoder, private readonly src: ByteSource, private readonly probe: Probe, private readonly blockFrames: number, start: number, firstSample = 0, block = 0, private preamble: Uint8Array | null = null) {
     this.filePos = start;
+    this.emitted = firstSample;
+    this.block = block;
+    this.skip = block * this.blockFrames - firstSample;
     this.buf = this.fresh();
   }
 
   private fresh(): Float32Array[] {
-    return Array.from({ length: this.probe.channels }, () => new Float32Array(BLOCK_FRAMES));
+    return Array.from({ length: this.probe.channels }, () => new Float32Array(this.blockFrames));
   }
 
   /** The next block (the last one may be short), or null past the end of the stream. */
   async next(): Promise<Float32Array[] | null> {
     while (this.ready.length === 0 && !this.done) {
       let r: Decoded;
-      if (this.filePos < this.src.size) {
+      if (this.preamble) {
+        const pre = this.preamble;
+        this.preamble = null;
+        r = await guard(this.probe.kind, () => this.dec.decode(pre));
+      } else if (this.filePos < this.src.size) {
         const bytes = await this.src.read(this.filePos, INPUT_BYTES);
         if (bytes.length === 0) throw new AudioFormatError(`${this.probe.kind}: file ended early at byte ${this.filePos}`);
         this.filePos += bytes.length;
@@ -157,12 +192,14 @@ class Cursor {
       throw new AudioFormatError(`${this.probe.kind}: stream changed to ${r.channelData.length} channel(s) mid-file`);
     this.emitted += n;
     if (this.probe.kind === "flac") rescaleFlac(r.channelData, this.probe.channels, n, this.probe.bitsPerSample!);
-    for (let off = 0; off < n; ) {
-      const take = Math.min(n - off, BLOCK_FRAMES - this.fill);
+    const dropped = Math.min(this.skip, n);
+    this.skip -= dropped;
+    for (let off = dropped; off < n; ) {
+      const take = Math.min(n - off, this.blockFrames - this.fill);
       for (let c = 0; c < this.probe.channels; c++) this.buf[c].set(r.channelData[c].subarray(off, off + take), this.fill);
       this.fill += take;
       off += take;
-      if (this.fill === BLOCK_FRAMES) {
+      if (this.fill === this.blockFrames) {
         this.ready.push(this.buf);
         this.buf = this.fresh();
         this.fill = 0;
@@ -181,7 +218,7 @@ export class StreamReader implements AudioReader {
   private readonly cache = new Map<number, Float32Array[]>();
   private cursor: Cursor | null = null;
 
-  private constructor(private readonly src: ByteSource, private readonly probe: Probe, private readonly dataStart: number) {
+  private constructor(private readonly src: ByteSource, private readonly probe: Probe, private readonly dataStart: number, private readonly blockFrames: number) {
     this.info = {
       container: probe.container,
       encoding: probe.kind,
@@ -196,9 +233,11 @@ export class StreamReader implements AudioReader {
   }
 
   /** Opens a reader; counts the frames with one decoding pass when the header does not say. */
-  static async open(src: ByteSource, probe: Probe, dataStart = 0): Promise<StreamReader> {
+  static async open(src: ByteSource, probe: Probe, dataStart: number, options: StreamOptions): Promise<StreamReader> {
     checkBasics(probe.container, probe.channels, probe.samplerate);
-    const r = new StreamReader(src, probe, dataStart);
+    const blockFrames = options.blockFrames ?? BLOCK_FRAMES;
+    if (!Number.isInteger(blockFrames) || blockFrames < 1) throw new RangeError(`blockFrames must be a positive integer, got ${blockFrames}`);
+    const r = new StreamReader(src, probe, dataStart, blockFrames);
     if (probe.frames === null) {
       let frames = 0;
       for (let b = await r.advance(); b; b = await r.advance()) frames += b[0].length;
@@ -215,7 +254,7 @@ export class StreamReader implements AudioReader {
 
   /** Decodes the cursor's next block into the cache (evicting the least recently used). */
   private async advance(): Promise<Float32Array[] | null> {
-    if (!this.cursor) this.cursor = new Cursor(await guard(this.probe.kind, () => createDecoder(this.probe)), this.src, this.probe, this.dataStart);
+    if (!this.cursor) this.cursor = new Cursor(await guard(this.probe.kind, () => createDecoder(this.probe)), this.src, this.probe, this.blockFrames, this.dataStart);
     const index = this.cursor.block;
     const block = await this.cursor.next();
     if (!block) return null;
@@ -231,8 +270,11 @@ export class StreamReader implements AudioReader {
       this.cache.set(k, hit);
       return hit;
     }
-    if (this.cursor && this.cursor.block > k) {
-      this.cursor.free(); // behind the cursor and evicted: decode again from the start
+    // Continue the cursor when k is just ahead; otherwise seek (FLAC) or, behind it, restart.
+    const near = this.cursor !== null && this.cursor.block <= k && k - this.cursor.block <= SEEK_AHEAD_BLOCKS;
+    if (!near && this.probe.flac && k > 0) await this.seekFlac(k, this.probe.flac);
+    else if (this.cursor && this.cursor.block > k) {
+      this.cursor.free();
       this.cursor = null;
     }
     for (;;) {
@@ -242,6 +284,16 @@ export class StreamReader implements AudioReader {
     }
   }
 
+  /** Replaces the cursor by one starting at the FLAC frame that holds the first sample of block k. */
+  private async seekFlac(k: number, flac: FlacSeek): Promise<void> {
+    const frame = await seekFrame(this.src, flac.firstFrame, k * this.blockFrames, flac.blocksize);
+    if (!frame) throw new AudioFormatError(`flac: no frame found before sample ${k * this.blockFrames} (corrupt stream?)`);
+    this.cursor?.free();
+    this.cursor = null;
+    const dec = await guard(this.probe.kind, () => createDecoder(this.probe));
+    this.cursor = new Cursor(dec, this.src, this.probe, this.blockFrames, frame.offset, frame.sample, k, flac.preamble);
+  }
+
   async read(channel: number, start: number, count: number): Promise<Float32Array> {
     const [s, e] = clipRange(this.info, channel, start, count);
     if (s === e) return new Float32Array(0);
@@ -249,12 +301,12 @@ export class StreamReader implements AudioReader {
     // stream really yields before allocating the result, and fail if it falls short.
     const parts: Float32Array[] = [];
     let have = 0;
-    for (let k = Math.floor(s / BLOCK_FRAMES); k * BLOCK_FRAMES < e; k++) {
+    for (let k = Math.floor(s / this.blockFrames); k * this.blockFrames < e; k++) {
       const block = await this.getBlock(k);
-      const b0 = k * BLOCK_FRAMES;
+      const b0 = k * this.blockFrames;
       const from = Math.max(s, b0);
       const to = Math.min(e, b0 + (block ? block[channel].length : 0));
-      if (to <= from || (to < e && block![channel].length < BLOCK_FRAMES))
+      if (to <= from || (to < e && block![channel].length < this.blockFrames))
         throw new AudioFormatError(`${this.probe.kind}: stream ends near frame ${Math.max(from, to)}, the header says ${this.info.frames} (truncated?)`);
       parts.push(block![channel].subarray(from - b0, to - b0));
       have += to - from;
@@ -352,12 +404,31 @@ async function opusFrames(src: ByteSource, head: Uint8Array, rate: number): Prom
   return null;
 }
 
+/** Walks the FLAC metadata blocks (4-byte headers: last flag, type, 24-bit length) to the first frame. */
+async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Array): Promise<FlacSeek> {
+  let at = start + 4;
+  for (let n = 0; ; n++) {
+    if (n > 10_000) throw new AudioFormatError("flac: more than 10000 metadata blocks");
+    const h = await src.read(at, 4);
+    if (h.length < 4) throw new AudioFormatError(`flac: file ends inside the metadata at byte ${at}`);
+    const length = (h[1] << 16) | (h[2] << 8) | h[3];
+    at += 4 + length;
+    if (at > src.size) throw new AudioFormatError(`flac: metadata block declares ${length} bytes, past the end of the file`);
+    if (h[0] & 0x80) break;
+  }
+  const preamble = new Uint8Array(42);
+  preamble.set(head.subarray(0, 42));
+  preamble[4] = 0x80; // STREAMINFO, flagged as the last metadata block; its 24-bit length stays 34
+  const blocksize = (head[10] << 8) | head[11];
+  return { firstFrame: at, preamble, blocksize };
+}
+
 /** Recognises FLAC, MP3 and Ogg from the first bytes; opens a StreamReader or returns null. */
-export async function openCompressed(src: ByteSource, head: Uint8Array): Promise<AudioReader | null> {
+export async function openCompressed(src: ByteSource, head: Uint8Array, options: StreamOptions = {}): Promise<AudioReader | null> {
   const ogg = probeOgg(head);
   if (ogg) {
     if (ogg.kind === "opus") ogg.frames = await opusFrames(src, head, ogg.samplerate);
-    return StreamReader.open(src, ogg);
+    return StreamReader.open(src, ogg, 0, options);
   }
   const skip = id3v2Length(head, 0);
   let tagged = head;
@@ -366,8 +437,11 @@ export async function openCompressed(src: ByteSource, head: Uint8Array): Promise
     tagged = await src.read(skip, 64);
   }
   const flac = probeFlac(tagged, 0);
-  if (flac) return StreamReader.open(src, flac, skip);
+  if (flac) {
+    flac.flac = await flacSeekInfo(src, skip, tagged);
+    return StreamReader.open(src, flac, skip, options);
+  }
   const mp3 = probeMpeg(tagged, 0);
-  if (mp3) return StreamReader.open(src, mp3, skip);
+  if (mp3) return StreamReader.open(src, mp3, skip, options);
   return null;
 }

@@ -4,7 +4,7 @@
  * file name.
  */
 import { parseAiff, sniffAiff } from "./aiff.js";
-import { openCompressed } from "./compressed.js";
+import { openCompressed, type StreamOptions } from "./compressed.js";
 import { BlockReader } from "./reader.js";
 import { parseRiff, sniffRiff } from "./riff.js";
 import { recordingFacts } from "./metadata.js";
@@ -25,19 +25,19 @@ export interface DecodedAudio {
 }
 
 /** Opens a reader over an already-open byte source; closes the source if the header is bad. */
-async function openSource(src: ByteSource, name: string): Promise<AudioReader> {
-  const reader = await openFormat(src, name);
+async function openSource(src: ByteSource, name: string, options: OpenOptions = {}): Promise<AudioReader> {
+  const reader = await openFormat(src, name, options);
   Object.assign(reader.info, recordingFacts(reader.info.metadata));
   return reader;
 }
 
-async function openFormat(src: ByteSource, name: string): Promise<AudioReader> {
+async function openFormat(src: ByteSource, name: string, options: OpenOptions): Promise<AudioReader> {
   try {
     const head = await src.read(0, 64);
     const riff = sniffRiff(head);
     if (riff) return new BlockReader(src, await parseRiff(src, riff), src.size);
     if (sniffAiff(head)) return new BlockReader(src, await parseAiff(src), src.size);
-    const compressed = await openCompressed(src, head);
+    const compressed = await openCompressed(src, head, options);
     if (compressed) return compressed;
     if (src.size === 0) throw new AudioFormatError("file is empty");
     throw new AudioFormatError("not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)");
@@ -48,12 +48,16 @@ async function openFormat(src: ByteSource, name: string): Promise<AudioReader> {
   }
 }
 
+/** Tuning of `openAudio`; the defaults suit tiles and batch jobs. */
+export type OpenOptions = StreamOptions;
+
 /**
  * Opens `path` for random access. The file stays open until `reader.close()`.
+ * @param options.blockFrames compressed formats only: frames per decoded, cached block (default 65536)
  * @throws AudioFormatError when the file is missing, unreadable or not a supported recording.
  */
-export async function openAudio(path: string): Promise<AudioReader> {
-  return openSource(await openFileSource(path), path);
+export async function openAudio(path: string, options: OpenOptions = {}): Promise<AudioReader> {
+  return openSource(await openFileSource(path), path, options);
 }
 
 /**

@@ -1,0 +1,120 @@
+/**
+ * Seeking in FLAC without a decoder: find the frame that holds a given sample by bisection over
+ * the file bytes, recognising frame headers (FLAC format spec, "FRAME_HEADER") by their sync
+ * code, field validity and CRC-8, and confirming each with the next frame's header. libFLAC then
+ * decodes from that frame when fed a STREAMINFO block followed by the frame bytes, so a read near
+ * the end of a long FLAC file costs O(log size) small reads plus one window of decoding.
+ */
+import type { ByteSource } from "./source.js";
+
+/** Bytes scanned for a frame header from a bisection point (a FLAC frame is rarely > 16 KiB). */
+const WINDOW = 1 << 16;
+
+/** CRC-8, polynomial x^8 + x^2 + x + 1 (0x07), initial 0 — the FLAC frame header checksum. */
+const CRC8 = (() => {
+  const t = new Uint8Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 0x80 ? ((c << 1) ^ 0x07) & 0xff : (c << 1) & 0xff;
+    t[i] = c;
+  }
+  return t;
+})();
+
+export interface FlacFrame {
+  /** Absolute byte offset of the frame header. */
+  offset: number;
+  /** Number of the frame's first sample (inter-channel frame index). */
+  sample: number;
+  /** Samples in this frame. */
+  blocksize: number;
+  /** Header length in bytes (so the next search can start after it). */
+  headerBytes: number;
+}
+
+/**
+ * Parses a frame header at `b[at]` or returns null.
+ * @param fixedBlocksize STREAMINFO's block size when min == max (fixed-blocksize streams number frames, not samples)
+ */
+export function parseFrameHeader(b: Uint8Array, at: number, fixedBlocksize: number): Omit<FlacFrame, "offset"> | null {
+  if (at + 6 > b.length || b[at] !== 0xff || (b[at + 1] & 0xfe) !== 0xf8) return null;
+  const variable = b[at + 1] & 1;
+  const bsCode = b[at + 2] >> 4;
+  const srCode = b[at + 2] & 0x0f;
+  const chCode = b[at + 3] >> 4;
+  const ssCode = (b[at + 3] >> 1) & 7;
+  if (bsCode === 0 || srCode === 15 || chCode > 10 || ssCode === 3 || b[at + 3] & 1) return null;
+  // UTF-8-style coded number (up to 7 bytes, 36 bits).
+  let p = at + 4;
+  const lead = b[p++];
+  let extra = 0;
+  let value = 0;
+  if (lead < 0x80) value = lead;
+  else if (lead >= 0xc0 && lead < 0xfe) {
+    extra = lead >= 0xfc ? 5 : lead >= 0xf8 ? 4 : lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : 1;
+    value = lead & (0x3f >> extra);
+  } else if (lead === 0xfe) {
+    extra = 6;
+    value = 0;
+  } else return null;
+  if (p + extra + 3 > b.length) return null;
+  for (let i = 0; i < extra; i++) {
+    const c = b[p++];
+    if ((c & 0xc0) !== 0x80) return null;
+    value = value * 64 + (c & 0x3f);
+  }
+  let blocksize: number;
+  if (bsCode === 1) blocksize = 192;
+  else if (bsCode <= 5) blocksize = 576 << (bsCode - 2);
+  else if (bsCode === 6) blocksize = b[p++] + 1;
+  else if (bsCode === 7) blocksize = ((b[p++] << 8) | b[p++]) + 1;
+  else blocksize = 256 << (bsCode - 8);
+  if (srCode === 12) p += 1;
+  else if (srCode === 13 || srCode === 14) p += 2;
+  if (p >= b.length) return null;
+  let crc = 0;
+  for (let i = at; i < p; i++) crc = CRC8[crc ^ b[i]];
+  if (crc !== b[p]) return null;
+  const sample = variable ? value : value * fixedBlocksize;
+  return { sample, blocksize, headerBytes: p + 1 - at };
+}
+
+/**
+ * The first frame header at or after `from` that is confirmed by a consistent next header (or by
+ * the end of the file), within one window; null if none.
+ */
+export async function frameAfter(src: ByteSource, from: number, fixedBlocksize: number): Promise<FlacFrame | null> {
+  const b = await src.read(from, WINDOW);
+  for (let i = 0; i + 6 <= b.length; i++) {
+    if (b[i] !== 0xff) continue;
+    const h = parseFrameHeader(b, i, fixedBlocksize);
+    if (!h) continue;
+    for (let j = i + h.headerBytes; j + 6 <= b.length; j++) {
+      if (b[j] !== 0xff) continue;
+      const next = parseFrameHeader(b, j, fixedBlocksize);
+      if (next) {
+        if (next.sample === h.sample + h.blocksize) return { offset: from + i, ...h };
+        break; // a false sync before or after: try the next candidate
+      }
+    }
+    if (from + b.length >= src.size) return { offset: from + i, ...h }; // the last frame has no successor
+  }
+  return null;
+}
+
+/**
+ * A frame whose first sample is ≤ `target`, as close before it as the bisection gets (within
+ * one window of bytes), starting from the first audio frame at `firstFrame`.
+ */
+export async function seekFrame(src: ByteSource, firstFrame: number, target: number, fixedBlocksize: number): Promise<FlacFrame | null> {
+  let best = await frameAfter(src, firstFrame, fixedBlocksize);
+  if (!best || best.sample > target) return null;
+  let hi = src.size;
+  while (hi - best.offset > WINDOW) {
+    const mid = Math.floor((best.offset + hi) / 2);
+    const f = await frameAfter(src, mid, fixedBlocksize);
+    if (f && f.sample <= target && f.offset > best.offset) best = f;
+    else hi = mid;
+  }
+  return best;
+}
