@@ -96,3 +96,21 @@ describe("lossy fixtures match libsndfile by length and correlation", () => {
     expect(correlation(out.data[0], golden)).toBeGreaterThan(0.999);
   });
 });
+
+describe("RIFX (big-endian RIFF)", () => {
+  it("reads the same samples as the little-endian original (wav_pcm_16.wav byte-swapped)", async () => {
+    const wav = new Uint8Array(readFileSync(path.join(FIXTURES, "formats/wav_pcm_16.wav")));
+    const le = new DataView(wav.buffer, wav.byteOffset, wav.byteLength);
+    const rifx = wav.slice();
+    const be = new DataView(rifx.buffer);
+    rifx.set([0x52, 0x49, 0x46, 0x58], 0); // "RIFX"
+    // 32-bit sizes at 4, 16, 40; fmt fields: tag, channels (16-bit), rate, byte rate (32-bit), block align, bits (16-bit).
+    for (const at of [4, 16, 24, 28, 40]) be.setUint32(at, le.getUint32(at, true), false);
+    for (const at of [20, 22, 32, 34]) be.setUint16(at, le.getUint16(at, true), false);
+    for (let at = 44; at + 2 <= wav.length; at += 2) be.setInt16(at, le.getInt16(at, true), false);
+    const d = digests["formats/wav_pcm_16.wav"];
+    const out = await decode(rifx);
+    expect([out.samplerate, out.frames]).toEqual([d.samplerate, d.frames]);
+    expect(d.positions.map((p) => out.data[0][p])).toEqual(d.values[0].map(Math.fround));
+  });
+});

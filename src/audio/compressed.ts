@@ -2,14 +2,16 @@
  * Compressed formats through maintained WebAssembly decoders (the `@wasm-audio-decoders` family:
  * libFLAC, mpg123, libvorbis, libopus). Their APIs are streaming, so a reader keeps a *cursor* —
  * one live decoder fed the file in `INPUT_BYTES` pieces — and an LRU cache of decoded blocks of
- * `BLOCK_FRAMES` frames:
- *   - memory stays bounded (cache + one input piece + the decoder's own state), whatever the length;
+ * `blockFrames` frames (default 65536):
+ *   - memory stays bounded: CACHE_BLOCKS blocks (4 MiB per channel) + one input piece + the
+ *     decoder's own state, whatever the length of the file;
  *   - reading forward (what tiles and batch jobs do) continues the cursor: O(new frames);
- *   - reading before the cursor and outside the cache restarts the decoder from the file start:
- *     O(position) CPU, still bounded memory.
- * Header probes (below) give channels, rate and — where the container records it (FLAC
- * STREAMINFO, Ogg Opus last granule) — the length; otherwise `open` counts frames with one full
- * decoding pass.
+ *   - FLAC seeks: a block far from the cursor is found by bisection over frame headers
+ *     (flacseek.ts) and decoded from the frame before it — O(log size) reads + ≤ 1 block of work;
+ *   - MP3, Vorbis, Opus do not seek: a block behind the cursor and out of the cache is decoded
+ *     again from the start of the file — O(position) CPU, still bounded memory.
+ * Length: FLAC STREAMINFO, Ogg last-page granule (Vorbis, Opus) — O(1) at open; MP3 has none
+ * that is exact, so `open` counts its frames with one full decoding pass.
  */
 import { seekFrame } from "./flacseek.js";
 import { checkBasics } from "./layout.js";
@@ -387,21 +389,30 @@ function probeOgg(b: Uint8Array): Probe | null {
 }
 
 /**
- * Ogg Opus length: last page's granule position minus the pre-skip (RFC 7845 §4), at 48 kHz,
- * scaled to the decoding rate — how libsndfile trims the end padding.
+ * Granule position of the last Ogg page that ends a packet (RFC 3533 §6), read from the file's
+ * last 64 KiB; null if none is found. For Vorbis it is the number of PCM frames; for Opus it
+ * counts 48 kHz samples including the pre-skip (RFC 7845 §4).
  */
-async function opusFrames(src: ByteSource, head: Uint8Array, rate: number): Promise<number | null> {
-  const preSkip = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint16(27 + head[26] + 10, true);
+async function lastGranule(src: ByteSource): Promise<number | null> {
   const tailStart = Math.max(0, src.size - 65536);
   const tail = await src.read(tailStart, src.size - tailStart);
   for (let i = tail.length - 27; i >= 0; i--) {
     if (tail[i] !== 0x4f || tail[i + 1] !== 0x67 || tail[i + 2] !== 0x67 || tail[i + 3] !== 0x53) continue; // "OggS"
     const v = new DataView(tail.buffer, tail.byteOffset + i, 14);
     const granule = v.getUint32(10, true) * 2 ** 32 + v.getUint32(6, true);
-    if (granule === 2 ** 64 - 1 || granule > 2 ** 53) continue; // -1: no packet ends on this page
-    return Math.max(0, Math.floor(((granule - preSkip) * rate) / 48000));
+    if (granule >= 2 ** 53) continue; // -1 (no packet ends on this page) or implausible
+    return granule;
   }
   return null;
+}
+
+/** Stream length in frames at the decoding rate, as libsndfile derives it from the last granule. */
+async function oggFrames(src: ByteSource, head: Uint8Array, probe: Probe): Promise<number | null> {
+  const granule = await lastGranule(src);
+  if (granule === null) return null;
+  if (probe.kind === "vorbis") return granule;
+  const preSkip = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint16(27 + head[26] + 10, true);
+  return Math.max(0, Math.floor(((granule - preSkip) * probe.samplerate) / 48000));
 }
 
 /** Walks the FLAC metadata blocks (4-byte headers: last flag, type, 24-bit length) to the first frame. */
@@ -427,7 +438,7 @@ async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Array): P
 export async function openCompressed(src: ByteSource, head: Uint8Array, options: StreamOptions = {}): Promise<AudioReader | null> {
   const ogg = probeOgg(head);
   if (ogg) {
-    if (ogg.kind === "opus") ogg.frames = await opusFrames(src, head, ogg.samplerate);
+    ogg.frames = await oggFrames(src, head, ogg);
     return StreamReader.open(src, ogg, 0, options);
   }
   const skip = id3v2Length(head, 0);
