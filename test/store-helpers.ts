@@ -61,3 +61,50 @@ export async function writeSineWav(path: string, samplerate: number, seconds: nu
   for (let i = 0; i < n; i++) x[i] = 0.5 * Math.sin((2 * Math.PI * hz * i) / samplerate);
   await writeFile(path, encodeWav16(x, samplerate));
 }
+
+/**
+ * A TCP proxy to stand between the server and its database, to take the database "down"
+ * (stop: close the listener and cut every connection) and bring it back (start: listen on
+ * the same port again) without touching the database itself.
+ */
+export interface TcpProxy {
+  port: number;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export async function tcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  const { createConnection, createServer } = await import("node:net");
+  const sockets = new Set<import("node:net").Socket>();
+  let server: import("node:net").Server | null = null;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((resolveListen, reject) => {
+      const s = createServer((client) => {
+        const upstream = createConnection({ host: targetHost, port: targetPort });
+        for (const sock of [client, upstream]) {
+          sockets.add(sock);
+          sock.on("close", () => sockets.delete(sock));
+          sock.on("error", () => { client.destroy(); upstream.destroy(); });
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      s.once("error", reject);
+      s.listen(port, "127.0.0.1", () => {
+        port = (s.address() as import("node:net").AddressInfo).port;
+        server = s;
+        resolveListen();
+      });
+    });
+  await listen();
+  return {
+    get port() { return port; },
+    async stop() {
+      const s = server;
+      server = null;
+      for (const sock of sockets) sock.destroy();
+      if (s) await new Promise<void>((r) => s.close(() => r()));
+    },
+    start: listen,
+  };
+}

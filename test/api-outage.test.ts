@@ -1,0 +1,65 @@
+/**
+ * Database outage: with the database cut off (a TCP proxy in front of it is stopped),
+ * metadata routes answer 503 with a clear message and /health reports it; when the proxy
+ * comes back the same server answers 200 again — no restart. Runs against the embedded
+ * database, or real PostgreSQL when DATABASE_URL is set.
+ */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { openDatabase, type Database } from "../src/store/db.js";
+import { startEmbedded, type EmbeddedDatabase } from "../src/store/embedded.js";
+import { freshDatabase, tcpProxy, type TcpProxy, type TestDatabase } from "./store-helpers.js";
+
+let target: TestDatabase | undefined;
+let embedded: EmbeddedDatabase | undefined;
+let proxy: TcpProxy;
+let db: Database;
+let app: App;
+
+beforeAll(async () => {
+  let url: string;
+  if (process.env.DATABASE_URL) {
+    target = await freshDatabase();
+    url = target.url!;
+  } else {
+    embedded = await startEmbedded({ maxConnections: 20 });
+    url = embedded.url;
+  }
+  const u = new URL(url);
+  proxy = await tcpProxy(u.hostname, Number(u.port || 5432));
+  u.host = `127.0.0.1:${proxy.port}`;
+  // Pool of 2: with 3 connections and 4 failed queries, postgres.js 3.4's end() waits for its
+  // full timeout (5 s) after the outage — harmless (close is bounded), but slow for a test.
+  db = await openDatabase({ url: u.toString(), poolSize: 2 });
+  app = await buildApp({ database: db, audioRoots: [] });
+});
+
+afterAll(async () => {
+  await app?.close();
+  await db?.close();
+  await proxy?.stop();
+  await target?.cleanup();
+  await embedded?.stop();
+});
+
+it("answers 503 while the database is unreachable and recovers by itself", async () => {
+  expect((await app.inject({ url: "/v1/datasets" })).statusCode).toBe(200);
+
+  await proxy.stop();
+  for (let i = 0; i < 3; i++) {
+    const res = await app.inject({ url: "/v1/datasets" });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ statusCode: 503, error: "Service Unavailable", message: expect.stringContaining("database is unavailable") });
+  }
+  const health = await app.inject({ url: "/health" });
+  expect(health.statusCode).toBe(503);
+  expect(health.json()).toMatchObject({ status: "unavailable", database: { status: "unavailable" } });
+  // Non-database routes still answer.
+  expect((await app.inject({ url: "/version" })).statusCode).toBe(200);
+
+  await proxy.start();
+  const back = await app.inject({ url: "/v1/datasets" });
+  expect(back.statusCode).toBe(200);
+  expect(back.json()).toMatchObject({ items: [], total: 0 });
+  expect((await app.inject({ url: "/health" })).statusCode).toBe(200);
+});
