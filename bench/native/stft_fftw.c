@@ -1,0 +1,121 @@
+/*
+ * Native FFTW reference for sonotile's benchmark (SPEC §9, issue 7): the STFT power pipeline of
+ * scipy.signal.stft(x, fs, "hann", nperseg, noverlap, boundary="zeros", padded=True,
+ * scaling="psd") followed by |Z|², single precision, one thread.
+ *
+ * Same work as the JavaScript pipelines in bench/: frame i reads x[i·hop − nperseg/2 + j]
+ * (zeros outside the signal), multiplies by the periodic Hann window pre-scaled by
+ * sqrt(1 / (fs · Σw²)) (scipy's "psd" scaling), runs an FFTW r2c transform (FFTW_MEASURE
+ * plan), and writes |X_k|² to out[k · frames + i] — the [bins][frames] layout of sonotile.
+ *
+ * The output is allocated once and touched by an untimed warm-up run: on this VM first-touching
+ * fresh memory costs about as much as the whole STFT, and every pipeline is timed writing into
+ * a buffer it already owns.
+ *
+ * Usage: stft_fftw SIGNAL.f32 SAMPLERATE NPERSEG HOP REPEATS
+ *   SIGNAL.f32  raw little-endian float32 mono samples
+ * Prints one JSON line: {"frames", "bins", "plan_s", "times_s": [...], "checksum"}.
+ */
+#include <fftw3.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void die(const char *msg) {
+  fprintf(stderr, "stft_fftw: %s\n", msg);
+  exit(2);
+}
+
+/* Frame count of scipy.signal.stft with boundary="zeros", padded=True (src/engine/geometry.ts). */
+static long frame_count(long samples, long nperseg, long hop) {
+  long half = nperseg / 2;
+  long padded = samples + 2 * half;
+  long extra = ((-(padded - nperseg)) % hop + hop) % hop;
+  extra %= nperseg;
+  padded += extra;
+  return (padded - nperseg) / hop + 1;
+}
+
+/* One STFT power pass over the whole signal into out[bins][frames]. */
+static void stft_power(const float *x, long samples, const float *window, long nperseg, long hop,
+                       long frames, fftwf_plan plan, float *frame, fftwf_complex *spectrum, float *out) {
+  long bins = nperseg / 2 + 1, half = nperseg / 2;
+  for (long i = 0; i < frames; i++) {
+    long start = i * hop - half;
+    if (start >= 0 && start + nperseg <= samples) {
+      for (long j = 0; j < nperseg; j++) frame[j] = x[start + j] * window[j];
+    } else {
+      for (long j = 0; j < nperseg; j++) {
+        long s = start + j;
+        frame[j] = (s >= 0 && s < samples) ? x[s] * window[j] : 0.0f;
+      }
+    }
+    fftwf_execute_dft_r2c(plan, frame, spectrum);
+    for (long k = 0; k < bins; k++) {
+      float re = spectrum[k][0], im = spectrum[k][1];
+      out[k * frames + i] = re * re + im * im;
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc != 6) die("usage: stft_fftw SIGNAL.f32 SAMPLERATE NPERSEG HOP REPEATS");
+  double fs = atof(argv[2]);
+  long nperseg = atol(argv[3]), hop = atol(argv[4]), repeats = atol(argv[5]);
+  if (!(fs > 0) || nperseg < 2 || hop < 1 || hop > nperseg || repeats < 1) die("bad numeric argument");
+
+  FILE *f = fopen(argv[1], "rb");
+  if (!f) die("cannot open the signal file");
+  fseek(f, 0, SEEK_END);
+  long samples = ftell(f) / (long)sizeof(float);
+  fseek(f, 0, SEEK_SET);
+  if (samples < 1) die("empty signal file");
+  float *x = malloc((size_t)samples * sizeof(float));
+  if (!x || fread(x, sizeof(float), (size_t)samples, f) != (size_t)samples) die("cannot read the signal file");
+  fclose(f);
+
+  long bins = nperseg / 2 + 1, frames = frame_count(samples, nperseg, hop);
+  /* Periodic Hann (scipy.signal.get_window("hann", n)), computed in double, pre-scaled for "psd". */
+  float *window = fftwf_malloc((size_t)nperseg * sizeof(float));
+  double *w = malloc((size_t)nperseg * sizeof(double)), energy = 0;
+  for (long j = 0; j < nperseg; j++) {
+    w[j] = 0.5 - 0.5 * cos(2.0 * M_PI * (double)j / (double)nperseg);
+    energy += w[j] * w[j];
+  }
+  double scale = sqrt(1.0 / (fs * energy));
+  for (long j = 0; j < nperseg; j++) window[j] = (float)(w[j] * scale);
+  free(w);
+
+  float *frame = fftwf_malloc((size_t)nperseg * sizeof(float));
+  fftwf_complex *spectrum = fftwf_malloc((size_t)bins * sizeof(fftwf_complex));
+  float *out = malloc((size_t)bins * (size_t)frames * sizeof(float));
+  if (!window || !frame || !spectrum || !out) die("out of memory");
+
+  double t0 = now_s();
+  fftwf_plan plan = fftwf_plan_dft_r2c_1d((int)nperseg, frame, spectrum, FFTW_MEASURE);
+  double plan_s = now_s() - t0;
+
+  stft_power(x, samples, window, nperseg, hop, frames, plan, frame, spectrum, out); /* warm-up, first touch */
+  printf("{\"frames\":%ld,\"bins\":%ld,\"plan_s\":%.6f,\"times_s\":[", frames, bins, plan_s);
+  for (long r = 0; r < repeats; r++) {
+    double t = now_s();
+    stft_power(x, samples, window, nperseg, hop, frames, plan, frame, spectrum, out);
+    printf("%s%.6f", r ? "," : "", now_s() - t);
+  }
+  double checksum = 0;
+  for (long i = 0; i < bins * frames; i++) checksum += out[i];
+  printf("],\"checksum\":%.10e}\n", checksum);
+
+  fftwf_destroy_plan(plan);
+  fftwf_free(window); fftwf_free(frame); fftwf_free(spectrum);
+  free(out); free(x);
+  return 0;
+}

@@ -1,0 +1,114 @@
+/**
+ * Formatting of bench results: the tables printed by `npm run bench` and the issue-7 targets
+ * with ✓/✗. Ratios are speed-ups of sonotile: (peer time) / (sonotile time), so > 1 means
+ * sonotile is faster.
+ */
+import { nearestPowerOfTwo, TARGET_SIZES, type FftRow } from "./fft.js";
+import type { CaseResult, PipelineResult } from "./stft.js";
+
+export interface Target { name: string; value: number | null; goal: string; ok: boolean | null }
+
+const fmtRate = (v: number | null) => (v === null ? "—" : `${(v / 1e3).toFixed(0)}k`);
+const fmtRatio = (v: number | null) => (v === null || !Number.isFinite(v) ? "—" : `${v.toFixed(2)}×`);
+const mark = (ok: boolean | null) => (ok === null ? "?" : ok ? "✓" : "✗");
+const pad = (s: string, n: number) => s.padStart(n);
+
+function ratio(a: number | null, b: number | null): number | null {
+  return a === null || b === null ? null : a / b;
+}
+
+export function fftTable(rows: FftRow[]): string[] {
+  const lines = [
+    "Real FFT, single thread — transforms/s (median of interleaved benchmark.js rounds)",
+    "  API: Float32Array in → JS array out (sonotile RealFFT.forward; pffft HEAPF32.set + transform_ordered + copy out; fft.js realTransform)",
+    "  kernel: the transform alone on buffers in WASM memory",
+    `${pad("n", 6)} ${pad("sonotile", 9)} ${pad("pffft", 9)} ${pad("fft.js", 9)} ${pad("×pffft", 8)} ${pad("×fft.js", 8)} │ ${pad("kernel:", 8)} ${pad("sonotile", 9)} ${pad("pffft", 9)} ${pad("×pffft", 8)}`,
+  ];
+  for (const r of rows) {
+    lines.push(
+      `${pad(String(r.n), 6)} ${pad(fmtRate(r.rate.sonotile), 9)} ${pad(r.rate.pffft === null ? "n/a" : fmtRate(r.rate.pffft), 9)} ` +
+      `${pad(r.rate.fftjs === null ? "n/a" : fmtRate(r.rate.fftjs), 9)} ${pad(fmtRatio(ratio(r.rate.sonotile, r.rate.pffft)), 8)} ` +
+      `${pad(fmtRatio(ratio(r.rate.sonotile, r.rate.fftjs)), 8)} │ ${pad("", 8)} ${pad(fmtRate(r.rate["sonotile kernel"]), 9)} ` +
+      `${pad(r.rate["pffft kernel"] === null ? "n/a" : fmtRate(r.rate["pffft kernel"]), 9)} ${pad(fmtRatio(ratio(r.rate["sonotile kernel"], r.rate["pffft kernel"])), 8)}`,
+    );
+  }
+  const notes = [...new Set(rows.flatMap((r) => Object.entries(r.unsupported).filter(([k]) => !k.includes("kernel")).map(([k, v]) => `${k}: ${v}`)))];
+  if (notes.length) lines.push(`  n/a = unsupported (${notes.join("; ")})`);
+  return lines;
+}
+
+/** Per-sample cost of an awkward n relative to its nearest power of two (sonotile API level). */
+export function awkwardCosts(rows: FftRow[]): { n: number; ref: number; cost: number | null }[] {
+  const byN = new Map(rows.map((r) => [r.n, r]));
+  return rows
+    .filter((r) => (r.n & (r.n - 1)) !== 0)
+    .map((r) => {
+      const ref = nearestPowerOfTwo(r.n);
+      const a = r.rate.sonotile, b = byN.get(ref)?.rate.sonotile ?? null;
+      // seconds per sample = 1 / (rate · n)
+      return { n: r.n, ref, cost: a === null || b === null ? null : (b * ref) / (a * r.n) };
+    });
+}
+
+export function fftTargets(rows: FftRow[]): Target[] {
+  const t: Target[] = [];
+  for (const r of rows.filter((r) => TARGET_SIZES.includes(r.n))) {
+    const vp = ratio(r.rate.sonotile, r.rate.pffft), vf = ratio(r.rate.sonotile, r.rate.fftjs);
+    t.push({ name: `real FFT n=${r.n} vs pffft-wasm SIMD`, value: vp, goal: "≥ 1.0×", ok: vp === null ? null : vp >= 1.0 });
+    t.push({ name: `real FFT n=${r.n} vs fft.js`, value: vf, goal: "≥ 5×", ok: vf === null ? null : vf >= 5 });
+  }
+  for (const a of awkwardCosts(rows)) {
+    t.push({ name: `real FFT n=${a.n}: per-sample cost vs n=${a.ref}`, value: a.cost, goal: "≤ 2.0×", ok: a.cost === null ? null : a.cost <= 2 });
+  }
+  return t;
+}
+
+export function caseTable(c: CaseResult): string[] {
+  const ref = c.results[0].median_s!;
+  const lines = [
+    `${c.title} — ${c.bins} bins × ${c.frames} frames`,
+    `  ${"pipeline".padEnd(58)} ${pad("median s", 9)} ${pad("audio×", 8)} ${pad("sonotile×", 10)} ${pad("Σ diff", 9)}`,
+  ];
+  for (const r of c.results) {
+    if (r.median_s === null) {
+      lines.push(`  ${r.label.padEnd(58)} skipped: ${r.unavailable}`);
+      continue;
+    }
+    lines.push(
+      `  ${r.label.padEnd(58)} ${pad(r.median_s.toFixed(3), 9)} ${pad(`${(c.audio_seconds / r.median_s).toFixed(0)}×`, 8)} ` +
+      `${pad(r === c.results[0] ? "—" : fmtRatio(r.median_s / ref), 10)} ${pad(r.checksum_rel_diff === undefined ? "" : r.checksum_rel_diff.toExponential(1), 9)}` +
+      (r.note ? `  (${r.note})` : ""),
+    );
+  }
+  lines.push(`  audio× = seconds of audio per second of compute; sonotile× = peer time / ${c.results[0].label} time; Σ diff = |Σ out − Σ ref| / Σ ref`);
+  lines.push(`  load average at start ${c.load[0].join(" ")}, at end ${c.load[c.load.length - 1].join(" ")}`);
+  return lines;
+}
+
+function find(c: CaseResult, prefix: string): PipelineResult | undefined {
+  return c.results.find((r) => r.label.startsWith(prefix));
+}
+
+export function stftTargets(c: CaseResult): Target[] {
+  const s = c.results[0].median_s;
+  const speedup = (prefix: string, goal: number, name: string): Target => {
+    const p = find(c, prefix);
+    const v = p?.median_s == null || s === null ? null : p.median_s / s;
+    return { name, value: v, goal: `≥ ${goal}×`, ok: v === null ? null : v >= goal };
+  };
+  return [
+    speedup("pffft", 2, "STFT power vs pffft-wasm + glue"),
+    speedup("scipy", 3, "STFT power vs scipy.signal.stft"),
+    speedup("native FFTW", 0.7, "STFT power vs native FFTW"),
+  ];
+}
+
+export function pcenTargets(c: CaseResult): Target[] {
+  const plain = c.results[0].median_s, pcen = find(c, "sonotile PCEN")?.median_s ?? null;
+  const v = plain === null || pcen === null ? null : plain / pcen;
+  return [{ name: "PCEN+dB+clamp speed vs plain power", value: v, goal: "≥ 0.8×", ok: v === null ? null : v >= 0.8 }];
+}
+
+export function targetLines(targets: Target[]): string[] {
+  return targets.map((t) => `  ${mark(t.ok)} ${t.name.padEnd(48)} ${pad(fmtRatio(t.value), 8)}  (target ${t.goal})`);
+}

@@ -1,0 +1,185 @@
+/**
+ * Whole-signal spectrogram pipelines (issue 7 "STFT power pipeline", "PCEN + dB + clamp",
+ * "Whombat defaults at 384 kHz"): sonotile beside its peers on the same samples.
+ *
+ * Method: every in-process pipeline allocates its output once and is warmed up (first touch,
+ * JIT) before timing; the child-process peers do the same internally and report their own
+ * timings. Each round runs every pipeline `repeats` times in a rotated order, so in-process
+ * peers and child processes alternate; the figure is the median of all timed runs.
+ * scipy.signal.stft allocates its result inside every call and is timed as it is.
+ */
+import PFFFT, { type PffftModule } from "@echogarden/pffft-wasm/simd";
+import type { ParamsInput } from "../src/index.js";
+import { fftwPeer, isUnavailable, scipyPeer, type ChildPeer } from "./lib/children.js";
+import { loadAverage, median, rotate, timeOnce } from "./lib/measure.js";
+import { checksum, fftjsPipeline, pffftPipeline, sonotilePipeline, type Pipeline } from "./lib/pipelines.js";
+import { benchSignal } from "./lib/signal.js";
+
+export type Peer = "pffft" | "fftjs" | "fftw" | "scipy";
+
+export interface PipelineCase {
+  key: string;
+  title: string;
+  seconds: number;
+  samplerate: number;
+  nperseg: number;
+  hop: number;
+  /** sonotile variants; the first one is the reference the peers are compared with. */
+  sonotile: { label: string; params: ParamsInput }[];
+  peers: Peer[];
+}
+
+/** STFT power parameters of SPEC §9 for an FFT length and hop (in samples). */
+function powerParams(nperseg: number, hop: number, samplerate: number): ParamsInput {
+  return { window_size: nperseg / samplerate, hop_size: hop / nperseg, pcen: false, normalize: false, scale: "power", window: "hann" };
+}
+
+export const CASES: Record<"stft" | "pcen" | "whombat", PipelineCase> = {
+  stft: {
+    key: "stft", title: "STFT power pipeline: 600 s at 48 kHz, N=1024, hop 512, hann, |Z|² (psd scaling)",
+    seconds: 600, samplerate: 48000, nperseg: 1024, hop: 512,
+    sonotile: [{ label: "sonotile", params: powerParams(1024, 512, 48000) }],
+    peers: ["pffft", "fftjs", "fftw", "scipy"],
+  },
+  pcen: {
+    key: "pcen", title: "PCEN + dB + clamp vs plain power: 600 s at 48 kHz, N=1024, hop 512 (sonotile)",
+    seconds: 600, samplerate: 48000, nperseg: 1024, hop: 512,
+    sonotile: [
+      { label: "sonotile power", params: powerParams(1024, 512, 48000) },
+      { label: "sonotile PCEN+dB+clamp", params: { ...powerParams(1024, 512, 48000), pcen: true, scale: "dB", clamp: true } },
+    ],
+    peers: [],
+  },
+  whombat: {
+    key: "whombat", title: "Whombat defaults at 384 kHz: 60 s, window 0.025 s → N=9600, hop 4800",
+    seconds: 60, samplerate: 384000, nperseg: 9600, hop: 4800,
+    sonotile: [
+      { label: "sonotile power", params: powerParams(9600, 4800, 384000) },
+      // Whombat's defaults (SPEC §2): hann, PCEN, normalize over the recording, dB, no clamp.
+      { label: "sonotile Whombat defaults (PCEN, normalize, dB)", params: {} },
+    ],
+    peers: ["pffft", "fftw", "scipy"],
+  },
+};
+
+export interface PipelineResult {
+  label: string;
+  /** Median seconds per pass over the whole signal; null when unavailable. */
+  median_s: number | null;
+  times_s: number[];
+  /** Relative difference of Σ output from the reference (first sonotile variant); power pipelines only. */
+  checksum_rel_diff?: number;
+  unavailable?: string;
+  note?: string;
+}
+
+export interface CaseResult {
+  key: string;
+  title: string;
+  frames: number;
+  bins: number;
+  audio_seconds: number;
+  results: PipelineResult[];
+  load: number[][];
+}
+
+export interface StftOptions { rounds: number; repeats: number }
+
+interface Entry {
+  label: string;
+  times: number[];
+  /** Runs `repeats` timed passes; returns the output checksum (power pipelines) or undefined. */
+  pass(repeats: number): number | undefined;
+  note?: string;
+  comparable: boolean;
+}
+
+let pffftModule: PffftModule | null = null;
+
+export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: string) => void): Promise<CaseResult> {
+  const load = [loadAverage()];
+  const signal = benchSignal(c.seconds, c.samplerate);
+  const entries: Entry[] = [];
+  const unavailable: PipelineResult[] = [];
+  const pipelines: Pipeline[] = [];
+
+  const inProcess = (p: Pipeline, comparable: boolean): Entry => {
+    pipelines.push(p);
+    p.run(); // warm-up: first touch of the output, JIT, plans
+    const entry: Entry = {
+      label: p.name, times: [], comparable,
+      pass: (repeats) => {
+        for (let i = 0; i < repeats; i++) entry.times.push(timeOnce(p.run));
+        return comparable ? checksum(p.output) : undefined;
+      },
+    };
+    return entry;
+  };
+
+  for (const [i, v] of c.sonotile.entries()) {
+    const p = sonotilePipeline(v.label, signal, v.params);
+    if (p.bins !== c.nperseg / 2 + 1 || p.frames <= 0) throw new Error(`${v.label}: unexpected geometry ${p.bins}×${p.frames}`);
+    entries.push(inProcess(p, i === 0 || v.params.scale === "power"));
+  }
+  const reference = pipelines[0];
+  for (const peer of c.peers) {
+    if (peer === "pffft") {
+      pffftModule ??= await PFFFT();
+      entries.push(inProcess(pffftPipeline(pffftModule, signal, c.nperseg, c.hop), true));
+    } else if (peer === "fftjs") {
+      entries.push(inProcess(fftjsPipeline(signal, c.nperseg, c.hop), true));
+    } else {
+      const child = peer === "fftw" ? fftwPeer() : scipyPeer();
+      if (isUnavailable(child)) {
+        unavailable.push({ label: peer, median_s: null, times_s: [], unavailable: child.unavailable });
+        continue;
+      }
+      entries.push(childEntry(child, signal, c, reference, peer === "scipy"
+        ? "allocates its frames and result inside every call (timed as it is)"
+        : "own internal timing; output preallocated and warmed up"));
+    }
+  }
+
+  const sums = new Map<string, number>();
+  for (let r = 0; r < opts.rounds; r++) {
+    for (const e of rotate(entries, r)) {
+      const s = e.pass(opts.repeats);
+      if (s !== undefined) sums.set(e.label, s);
+    }
+    log(`  ${c.key} round ${r + 1}/${opts.rounds}: ${entries.map((e) => `${short(e.label)} ${median(e.times).toFixed(3)}s`).join(", ")} (load ${loadAverage()[0]})`);
+  }
+  const ref = sums.get(reference.name)!;
+  const results: PipelineResult[] = entries.map((e) => ({
+    label: e.label,
+    median_s: median(e.times),
+    times_s: e.times.map((t) => Math.round(t * 1e6) / 1e6),
+    ...(sums.has(e.label) ? { checksum_rel_diff: Math.abs(sums.get(e.label)! - ref) / Math.abs(ref) } : {}),
+    ...(e.note ? { note: e.note } : {}),
+  }));
+  const out: CaseResult = {
+    key: c.key, title: c.title, frames: reference.frames, bins: reference.bins, audio_seconds: c.seconds,
+    results: [...results, ...unavailable], load: [...load, loadAverage()],
+  };
+  for (const p of pipelines) p.dispose();
+  return out;
+}
+
+/** A child-process peer as an entry of the rotation; checks its frame count against sonotile's. */
+function childEntry(child: ChildPeer, signal: ReturnType<typeof benchSignal>, c: PipelineCase, reference: Pipeline, note: string): Entry {
+  const entry: Entry = {
+    label: child.name, times: [], comparable: true, note,
+    pass: (repeats) => {
+      const r = child.run(signal, c.nperseg, c.hop, repeats);
+      if (r.frames !== reference.frames || r.bins !== reference.bins) {
+        throw new Error(`${child.name}: ${r.bins}×${r.frames} spectrogram, sonotile has ${reference.bins}×${reference.frames}`);
+      }
+      entry.times.push(...r.times_s);
+      return r.checksum;
+    },
+  };
+  return entry;
+}
+
+function short(label: string): string {
+  return label.split(/[ (]/)[0];
+}
