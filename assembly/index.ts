@@ -9,3 +9,4 @@ export { fftCreate, fftForward, fftDestroy } from "./fft";
 export { stftCreate, stftDestroy, stftPower } from "./stft";
 export { pcenInitState, pcenApply } from "./pcen";
 export { maxValue, scaleValues, transpose } from "./amplitude";
+export { poolMax } from "./tile";

@@ -8,28 +8,10 @@
 import { getWindow } from "./window.js";
 import { frameGeometry, frameStart, type FrameGeometry } from "./geometry.js";
 import type { Params } from "./params.js";
+import { CoreArray } from "./core-array.js";
 import { core } from "./wasm.js";
 
 const SCALE_CODES = { power: 0, amplitude: 1, dB: 2 } as const;
-
-/** A float32 buffer in the core's memory; views are re-created on use because memory can grow. */
-class CoreArray {
-  readonly ptr: number;
-  constructor(readonly length: number) {
-    this.ptr = core.alloc(Math.max(1, length) * 4);
-  }
-  static from(values: Float32Array): CoreArray {
-    const a = new CoreArray(values.length);
-    a.view().set(values);
-    return a;
-  }
-  view(): Float32Array {
-    return new Float32Array(core.memory.buffer, this.ptr, this.length);
-  }
-  free(): void {
-    core.free(this.ptr);
-  }
-}
 
 /**
  * The PCEN smoother M, one value per bin, after the last frame processed (SPEC §3.6).

@@ -23,6 +23,9 @@ export interface RecordingStats {
   checkpoints: PcenState[];
 }
 
+/** Checkpoint spacing: a piece replays at most this many frames of PCEN before its first. */
+export const DEFAULT_CHECKPOINT_EVERY = 1024;
+
 /** Options of a recording-level spectrogram. */
 export interface RecordingOptions {
   /** Time expansion factor of SPEC §3.2 (> 0, default 1). */
@@ -63,19 +66,22 @@ export class RecordingSpectrogram {
     this.statsPromise = Promise.resolve(stats);
   }
 
-  private async computeStats(): Promise<RecordingStats> {
-    const every = blockFrames(this.geometry);
+  /**
+   * One pass over the whole recording: the maximum and, with PCEN, the smoother state every
+   * `checkpointEvery` frames — the most any piece then has to replay before its first frame.
+   */
+  async computeStats(checkpointEvery = Math.min(DEFAULT_CHECKPOINT_EVERY, blockFrames(this.geometry))): Promise<RecordingStats> {
     const checkpoints: PcenState[] = [];
     let peak = -Infinity;
     let pcen: PcenState = null;
-    for (let f0 = 0; f0 < this.frames; f0 += every) {
+    for (let f0 = 0; f0 < this.frames; f0 += checkpointEvery) {
       if (this.params.pcen) checkpoints.push(pcen);
-      const result = await this.analyze(f0, Math.min(this.frames, f0 + every), pcen);
+      const result = await this.analyze(f0, Math.min(this.frames, f0 + checkpointEvery), pcen);
       pcen = result.pcen;
       peak = Math.max(peak, result.block.max());
       result.block.free();
     }
-    return { frames: this.frames, peak, checkpointEvery: every, checkpoints };
+    return { frames: this.frames, peak, checkpointEvery, checkpoints };
   }
 
   private async analyze(f0: number, f1: number, pcen: PcenState) {
@@ -86,53 +92,53 @@ export class RecordingSpectrogram {
 
   /** The PCEN state before frame f0, replayed from the nearest checkpoint. */
   private async pcenBefore(f0: number, stats: RecordingStats): Promise<PcenState> {
-    if (!this.params.pcen) return null;
+    if (!this.params.pcen || stats.checkpoints.length === 0) return null;
     const c = Math.min(Math.floor(f0 / stats.checkpointEvery), stats.checkpoints.length - 1);
-    let state = stats.checkpoints[c] ?? null;
-    for (let f = c * stats.checkpointEvery; f < f0; f += stats.checkpointEvery) {
-      const result = await this.analyze(f, Math.min(f0, f + stats.checkpointEvery), state);
+    let state = stats.checkpoints[c];
+    const step = blockFrames(this.geometry);
+    for (let f = c * stats.checkpointEvery; f < f0; f += step) {
+      const result = await this.analyze(f, Math.min(f0, f + step), state);
       result.block.free();
       state = result.pcen;
     }
     return state;
   }
 
-  /** Final values (SPEC §3 step 9) of frames [f0, f1), [bins][f1 − f0]. */
-  async frameRange(f0: number, f1: number): Promise<Float32Array> {
+  /**
+   * Final values (SPEC §3 step 9) of frames [f0, f1) as consecutive [bins][frames] blocks of
+   * at most `step` frames, normalized with the whole recording's maximum: bounded memory
+   * however long the range is.
+   */
+  async *range(f0 = 0, f1 = this.frames, step = blockFrames(this.geometry)): AsyncGenerator<{ firstFrame: number; frames: number; data: Float32Array }> {
     f0 = Math.max(0, Math.min(f0, this.frames));
     f1 = Math.max(f0, Math.min(f1, this.frames));
     const stats = await this.stats();
-    const divisor = normalizationDivisor(this.params, stats.peak);
-    const { bins } = this.geometry;
-    const out = new Float32Array(bins * (f1 - f0));
+    const finish = { params: this.params, divisor: normalizationDivisor(this.params, stats.peak) };
     let pcen = await this.pcenBefore(f0, stats);
-    const step = blockFrames(this.geometry);
     for (let a = f0; a < f1; a += step) {
       const b = Math.min(f1, a + step);
       const result = await this.analyze(a, b, pcen);
       pcen = result.pcen;
-      result.block.writeColumns(out, a - f0, { params: this.params, divisor });
+      const data = new Float32Array(this.geometry.bins * (b - a));
+      result.block.writeColumns(data, 0, finish);
+      yield { firstFrame: a, frames: b - a, data };
     }
-    return out;
   }
 
-  /**
-   * The whole recording as consecutive [bins][frames] blocks of at most `frames` frames,
-   * each final (normalized with the whole recording's maximum): bounded memory however long
-   * the recording is.
-   */
-  async *blocks(frames = blockFrames(this.geometry)): AsyncGenerator<{ firstFrame: number; frames: number; data: Float32Array }> {
-    const stats = await this.stats();
-    const divisor = normalizationDivisor(this.params, stats.peak);
-    let pcen: PcenState = null;
-    for (let f0 = 0; f0 < this.frames; f0 += frames) {
-      const f1 = Math.min(this.frames, f0 + frames);
-      const result = await this.analyze(f0, f1, pcen);
-      pcen = result.pcen;
-      const data = new Float32Array(this.geometry.bins * (f1 - f0));
-      result.block.writeColumns(data, 0, { params: this.params, divisor });
-      yield { firstFrame: f0, frames: f1 - f0, data };
+  /** Final values (SPEC §3 step 9) of frames [f0, f1), [bins][f1 − f0]. */
+  async frameRange(f0: number, f1: number): Promise<Float32Array> {
+    const { bins } = this.geometry;
+    const parts: { frames: number; data: Float32Array }[] = [];
+    for await (const part of this.range(f0, f1)) parts.push(part);
+    if (parts.length === 1) return parts[0].data;
+    const width = parts.reduce((n, p) => n + p.frames, 0);
+    const out = new Float32Array(bins * width);
+    let column = 0;
+    for (const part of parts) {
+      for (let k = 0; k < bins; k++) out.set(part.data.subarray(k * part.frames, (k + 1) * part.frames), k * width + column);
+      column += part.frames;
     }
+    return out;
   }
 
   /** The piece of SPEC §3: frames whose centres lie in [start, end) seconds. */

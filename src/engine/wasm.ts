@@ -4,6 +4,7 @@
  * bindings (`build/sonotile.js`), the maintained path on asc 0.28.
  */
 import { readFileSync } from "node:fs";
+import { isMainThread, workerData } from "node:worker_threads";
 import { instantiate } from "../../build/sonotile.js";
 
 export type Core = Awaited<ReturnType<typeof instantiate>>;
@@ -11,8 +12,14 @@ export type Core = Awaited<ReturnType<typeof instantiate>>;
 /** Location of the compiled core, next to its bindings. */
 export const WASM_URL = new URL("../../build/sonotile.wasm", import.meta.url);
 
-/** The compiled module of this process; pass it to workers in `workerData`. */
-export const wasmModule: WebAssembly.Module = new WebAssembly.Module(readFileSync(WASM_URL));
+/**
+ * The compiled module: compiled once in the main thread and handed to worker threads as
+ * `workerData.wasmModule`, so a pool of workers does not compile it again per thread.
+ */
+export const wasmModule: WebAssembly.Module =
+  !isMainThread && workerData?.wasmModule instanceof WebAssembly.Module
+    ? workerData.wasmModule
+    : new WebAssembly.Module(readFileSync(WASM_URL));
 
 /** A fresh instance of the core (own memory); used by worker threads. */
 export function instantiateCore(module: WebAssembly.Module = wasmModule): Promise<Core> {

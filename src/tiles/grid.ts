@@ -1,0 +1,80 @@
+/**
+ * The tile grid of SPEC §4. At zoom z ≥ 0, tile x covers frames [x·W·2^z, (x+1)·W·2^z) of the
+ * whole recording's spectrogram, each column the maximum of 2^z consecutive frames; rows are
+ * all nperseg//2+1 bins, or those between fmin and fmax, optionally merged (maximum) into
+ * `height` rows. The last tile of a recording is narrower.
+ */
+import { z } from "zod";
+import type { FrameGeometry } from "../engine/geometry.js";
+
+export const TILE_WIDTHS = [128, 256, 512, 1024] as const;
+/** Beyond this a column would pool more than 2^20 frames: nobody needs it, it only costs. */
+export const MAX_ZOOM = 20;
+
+/** Tile request fields beyond the spectrogram parameters, validated like them (query strings). */
+export const tileOptionsSchema = z.object({
+  /** Frames per tile at zoom 0 (W). */
+  width: z.coerce.number().int().refine((w) => (TILE_WIDTHS as readonly number[]).includes(w), `must be one of ${TILE_WIDTHS.join(", ")}`).default(512),
+  /** Lowest frequency shown, Hz (bins at or above it). */
+  fmin: z.coerce.number().min(0, "must be >= 0").optional(),
+  /** Highest frequency shown, Hz (bins at or below it). */
+  fmax: z.coerce.number().positive("must be > 0").optional(),
+  /** Rows of the tile: bins are merged (maximum) down to this many. */
+  height: z.coerce.number().int("must be an integer").positive("must be > 0").optional(),
+});
+export type TileOptions = z.output<typeof tileOptionsSchema>;
+
+/** Where one tile lies in the recording's spectrogram. */
+export interface TileLayout {
+  z: number;
+  x: number;
+  /** Whole-recording frames [f0, f1) the tile covers. */
+  f0: number;
+  f1: number;
+  /** Frames per column: 2^z. */
+  factor: number;
+  /** Output columns: ceil((f1 − f0) / factor). */
+  columns: number;
+  /** Bin edges of the rows: row r merges bins [binEdges[r], binEdges[r+1]); row 0 is the lowest. */
+  binEdges: Int32Array;
+  rows: number;
+}
+
+/** A tile that cannot exist for this recording: `field` names the offending request part. */
+export class TileRangeError extends Error {
+  override name = "TileRangeError";
+  constructor(readonly field: string, message: string) {
+    super(`${field}: ${message}`);
+  }
+}
+
+/** Number of tiles at zoom z for a recording of `frames` frames. */
+export function tileCount(frames: number, z: number, width: number): number {
+  return Math.ceil(frames / (width * 2 ** z));
+}
+
+/** Bins [k0, k1) whose frequencies k·fs/nperseg lie in [fmin, fmax]. */
+export function binRange(g: FrameGeometry, fmin?: number, fmax?: number): [number, number] {
+  const binHz = g.samplerate / g.nperseg;
+  const k0 = fmin === undefined ? 0 : Math.ceil(fmin / binHz - 1e-9);
+  const k1 = fmax === undefined ? g.bins : Math.min(g.bins, Math.floor(fmax / binHz + 1e-9) + 1);
+  return [Math.max(0, k0), k1];
+}
+
+/** The layout of tile (z, x) — throws TileRangeError for tiles or bands outside the recording. */
+export function tileLayout(zoom: number, x: number, frames: number, g: FrameGeometry, options: TileOptions): TileLayout {
+  if (!Number.isInteger(zoom) || zoom < 0 || zoom > MAX_ZOOM) throw new TileRangeError("z", `must be an integer from 0 to ${MAX_ZOOM}`);
+  const count = tileCount(frames, zoom, options.width);
+  if (!Number.isInteger(x) || x < 0 || x >= count) throw new TileRangeError("x", `must be an integer from 0 to ${count - 1} (the recording has ${count} tiles at zoom ${zoom})`);
+  const factor = 2 ** zoom;
+  const f0 = x * options.width * factor;
+  const f1 = Math.min(frames, f0 + options.width * factor);
+  const [k0, k1] = binRange(g, options.fmin, options.fmax);
+  if (k1 <= k0) throw new TileRangeError("fmin", `no frequency bin lies in [${options.fmin ?? 0}, ${options.fmax ?? g.samplerate / 2}] Hz (bins are ${g.samplerate / g.nperseg} Hz apart)`);
+  const available = k1 - k0;
+  const rows = options.height ?? available;
+  if (rows > available) throw new TileRangeError("height", `must be <= ${available} (the bins in the band)`);
+  const binEdges = new Int32Array(rows + 1);
+  for (let r = 0; r <= rows; r++) binEdges[r] = k0 + Math.floor((r * available) / rows);
+  return { z: zoom, x, f0, f1, factor, columns: Math.ceil((f1 - f0) / factor), binEdges, rows };
+}
