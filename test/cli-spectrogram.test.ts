@@ -1,0 +1,232 @@
+// `sonotile spectrogram` end to end (SPEC §8): spawns the built CLI (`npm test` builds first).
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import UPNG from "upng-js";
+import { afterAll, describe, expect, it } from "vitest";
+import { openAudio } from "../src/audio/index.js";
+import { spectrogramOfRecording } from "../src/engine/recording.js";
+import { colormapPalette } from "../src/render/colormap.js";
+import { command } from "../src/cli/commands/spectrogram.js";
+import { UsageError } from "../src/cli/errors.js";
+import { ParamsError } from "../src/engine/params.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const FIXTURES = resolve(ROOT, "../shared/fixtures");
+/** 1 s, 16 kHz, mono: Nyquist 8000 Hz. */
+const SHORT = join(FIXTURES, "formats/wav_pcm_16.wav");
+/** 2 s of bat calls, 192 kHz, mono. */
+const BATS = join(FIXTURES, "recordings/batdetect2_20230322_172000_selec2.wav");
+const tmp = mkdtempSync(join(tmpdir(), "sonotile-cli-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Run { code: number; stdout: string; stderr: string }
+function sonotile(args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    execFile(process.execPath, [join(ROOT, "bin/sonotile.js"), ...args], { cwd: ROOT }, (err, stdout, stderr) => {
+      done({ code: err ? Number(err.code) : 0, stdout, stderr });
+    });
+  });
+}
+/** Runs every case, two processes at a time (the machine has two cores). */
+async function sonotileAll(cases: string[][]): Promise<Run[]> {
+  const out: Run[] = new Array(cases.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < cases.length) {
+      const i = next++;
+      out[i] = await sonotile(cases[i]);
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return out;
+}
+/** A failure as SPEC §8 wants it: the exit code, one line on stderr, no stack trace, nothing on stdout. */
+function expectOneLineError(r: Run, code: number, message: RegExp, what: string) {
+  expect(r.code, `${what}: ${r.stderr}`).toBe(code);
+  expect(r.stderr, what).toMatch(/^sonotile spectrogram: [^\n]+\n$/);
+  expect(r.stderr, what).toMatch(message);
+  expect(r.stdout, what).toBe("");
+}
+
+/** Runs the command in process: resolves to its exit code or rejects with what main() maps to one. */
+const runInProcess = (args: string[]) => command.run(args);
+/** What main() turns into exit 2 (usage or parameters). */
+const isUsage = (e: unknown) => e instanceof UsageError || e instanceof ParamsError;
+
+// [flags, field the message must name]; SHORT is 16 kHz mono, so Nyquist is 8000 Hz.
+const BAD_PARAMETERS: [string[], string][] = [
+  [["--resample=maybe"], "resample"],
+  [["--samplerate", "0"], "samplerate"],
+  [["--samplerate", "44100.5"], "samplerate"],
+  [["--low-freq", "-1"], "low_freq"],
+  [["--low-freq", "8000"], "low_freq"],
+  [["--high-freq", "0"], "high_freq"],
+  [["--high-freq", "8001"], "high_freq"],
+  [["--resample", "--samplerate", "8000", "--high-freq", "5000"], "high_freq"],
+  [["--low-freq", "3000", "--high-freq", "2000"], "high_freq"],
+  [["--filter-order", "0"], "filter_order"],
+  [["--filter-order", "17"], "filter_order"],
+  [["--filter-order", "2.5"], "filter_order"],
+  [["--window-size", "0"], "window_size"],
+  [["--window-size", "abc"], "window_size"],
+  [["--window-size", "0.0001"], "window_size"],
+  [["--hop-size", "0"], "hop_size"],
+  [["--hop-size", "1.5"], "hop_size"],
+  [["--window", "hanning"], "window"],
+  [["--kaiser-beta", "0"], "kaiser_beta"],
+  [["--scale", "db"], "scale"],
+  [["--clamp=2"], "clamp"],
+  [["--min-db", "1"], "min_dB"],
+  [["--min-db", "-10", "--max-db", "-20"], "min_dB"],
+  [["--max-db", "3"], "max_dB"],
+  [["--normalize=x"], "normalize"],
+  [["--channel", "-1"], "channel"],
+  [["--channel", "1"], "channel"],
+  [["--cmap", "jet"], "cmap"],
+  [["--pcen=x"], "pcen"],
+  [["--pcen-smooth", "0"], "pcen_smooth"],
+  [["--pcen-smooth", "1"], "pcen_smooth"],
+  [["--pcen-gain", "-0.1"], "pcen_gain"],
+  [["--pcen-bias", "0"], "pcen_bias"],
+  [["--pcen-power", "0"], "pcen_power"],
+  [["--pcen-eps", "0"], "pcen_eps"],
+  [["--time-expansion", "0"], "--time-expansion"],
+  [["--start", "-1"], "--start"],
+  [["--start", "2", "--end", "1"], "--end"],
+];
+/** The field at the start of an issue or in its flag spelling: "min_dB (--min-db): …", "--start: …". */
+const namesField = (field: string) => new RegExp(`(^|[ (;])${field}[ :)]`);
+
+describe("sonotile spectrogram: bad parameters (one per SPEC §2 constraint) are usage errors naming the field", () => {
+  it.each(BAD_PARAMETERS)("%j → %s", async (flags, field) => {
+    const out = join(tmp, "bad.npy");
+    const err = await runInProcess([SHORT, "-o", out, ...flags]).then(() => null, (e: unknown) => e);
+    expect(isUsage(err), String(err)).toBe(true);
+    expect((err as Error).message).toMatch(namesField(field));
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("exit 2 from the built CLI, one line naming the field (and its flag), no stack trace", async () => {
+    const picks = [BAD_PARAMETERS[23], BAD_PARAMETERS[22], BAD_PARAMETERS[26]]; // schema, cross-field, recording
+    const runs = await sonotileAll(picks.map(([flags]) => ["spectrogram", SHORT, "-o", join(tmp, "bad.npy"), ...flags]));
+    runs.forEach((r, i) => expectOneLineError(r, 2, namesField(picks[i][1]), picks[i][0].join(" ")));
+    expect(runs[0].stderr).toBe("sonotile spectrogram: max_dB (--max-db): must be <= 0\n");
+  });
+});
+
+describe("sonotile spectrogram: usage and input errors", () => {
+  const USAGE: [string[], RegExp][] = [
+    [[SHORT, "-o", "u.png", "--windw", "hann"], /unknown flag '--windw'/],
+    [[SHORT], /-o\/--output FILE is required/],
+    [[SHORT, "-o", "x.jpg"], /unknown output format '\.jpg'/],
+    [[SHORT, "-o", "x"], /unknown output format/],
+    [["-o", "u.png"], /expects one audio file, got 0/],
+    [[SHORT, SHORT, "-o", "u.png"], /expects one audio file, got 2/],
+    [[SHORT, "-o", "u.npy", "--start", "5"], /no frame is centred in \[5, end\) s: the recording lasts 1 s/],
+  ];
+  it.each(USAGE)("%j is a usage error: %s", async (args, message) => {
+    const err = await runInProcess(args.map((a) => (a.includes(".") && a !== SHORT ? join(tmp, a) : a))).then(() => null, (e: unknown) => e);
+    expect(isUsage(err), String(err)).toBe(true);
+    expect((err as Error).message).toMatch(message);
+  });
+
+  it("exit 2 from the built CLI for an unknown flag and a missing -o", async () => {
+    const picks = [USAGE[0], USAGE[1]];
+    const runs = await sonotileAll(picks.map(([args]) => ["spectrogram", ...args.map((a) => (a.includes(".") && a !== SHORT ? join(tmp, a) : a))]));
+    runs.forEach((r, i) => expectOneLineError(r, 2, picks[i][1], picks[i][0].join(" ")));
+  });
+
+  it("missing, garbage, empty, truncated or directory input: an input error (exit 1) with a one-line message", async () => {
+    const garbage = join(tmp, "garbage.wav");
+    writeFileSync(garbage, Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) & 255));
+    const empty = join(tmp, "empty.wav");
+    writeFileSync(empty, new Uint8Array(0));
+    const truncated = join(tmp, "truncated.wav");
+    writeFileSync(truncated, readFileSync(SHORT).subarray(0, 30));
+    for (const input of [join(tmp, "missing.wav"), garbage, empty, truncated, tmp]) {
+      const err = await runInProcess([input, "-o", join(tmp, "in.npy")]).then(() => null, (e: unknown) => e);
+      expect(err, input).toBeInstanceOf(Error);
+      expect(isUsage(err), input).toBe(false);
+      expect((err as Error & { exitCode?: number }).exitCode ?? 1, input).toBe(1);
+      expect((err as Error).message, input).toMatch(/^[^\n]+$/);
+    }
+    const runs = await sonotileAll([join(tmp, "missing.wav"), garbage].map((f) => ["spectrogram", f, "-o", join(tmp, "in.npy")]));
+    runs.forEach((r) => expectOneLineError(r, 1, /\S/, r.stderr));
+    expect(runs[0].stderr).toContain("missing.wav");
+  });
+
+  it("prints a stack trace only with --verbose", async () => {
+    const r = await sonotile(["spectrogram", join(tmp, "missing.wav"), "-o", join(tmp, "v.npy"), "--verbose"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\n\s+at /);
+  });
+
+  it("--help lists every flag and exits 0", async () => {
+    const r = await sonotile(["spectrogram", "--help"]);
+    expect(r.code).toBe(0);
+    for (const flag of ["--output", "--start", "--end", "--time-expansion", "--window-size", "--min-db", "--no-pcen", "--pcen-eps", "--cmap"]) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+});
+
+/** Index of the first value whose bits differ (-1: identical, same length); toEqual is slow on large arrays. */
+function firstDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length), y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
+  return -1;
+}
+
+/** Reads a float32 .npy written by the CLI: shape from the header, data after it. */
+function readNpy(bytes: Uint8Array): { shape: number[]; data: Float32Array } {
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint16(8, true);
+  const header = new TextDecoder().decode(bytes.subarray(10, 10 + headerLength));
+  expect(header).toMatch(/'descr': '<f4', 'fortran_order': False/);
+  const shape = /'shape': \(([^)]*)\)/.exec(header)![1].split(",").filter((s) => s.trim()).map(Number);
+  const body = new Uint8Array(bytes.subarray(10 + headerLength)); // a copy: Buffers share a pool
+  return { shape, data: new Float32Array(body.buffer) };
+}
+
+describe("sonotile spectrogram: outputs equal the engine's", () => {
+  const flags = ["--window-size", "0.002", "--hop-size", "0.25", "--window", "kaiser", "--kaiser-beta", "8", "--min-db", "-90", "--clamp", "--cmap", "magma", "--start", "0.5", "--end", "1.25"];
+  const params = { window_size: 0.002, hop_size: 0.25, window: "kaiser", kaiser_beta: 8, min_dB: -90, clamp: true, cmap: "magma" } as const;
+
+  it("writes .npy, .f32 and .png of a piece with the engine's values and geometry", async () => {
+    const [npy, f32, png] = ["npy", "f32", "png"].map((ext) => join(tmp, `bats.${ext}`));
+    const runs = await sonotileAll([npy, png].map((o) => ["spectrogram", BATS, "-o", o, ...flags]));
+    for (const r of runs) expect(r, r.stderr).toEqual({ code: 0, stdout: "", stderr: "" });
+    expect(await runInProcess([BATS, "-o", f32, ...flags])).toBe(0);
+
+    const reader = await openAudio(BATS);
+    const s = await spectrogramOfRecording(reader, params, { start: 0.5, end: 1.25 }).finally(() => reader.close());
+    // nperseg = floor(0.002 · 192000) = 384 → 193 bins; hop 96 samples = 0.5 ms → 1500 frames in 0.75 s
+    expect([s.bins, s.frames, s.hop, s.firstFrame]).toEqual([193, 1500, 96, 1000]);
+
+    const n = readNpy(readFileSync(npy));
+    expect(n.shape).toEqual([s.bins, s.frames]);
+    expect(firstDifference(n.data, s.data)).toBe(-1);
+    expect(firstDifference(new Float32Array(new Uint8Array(readFileSync(f32)).buffer), s.data)).toBe(-1);
+
+    const img = UPNG.decode(new Uint8Array(readFileSync(png)).buffer);
+    expect([img.width, img.height]).toEqual([s.frames, s.bins]);
+    const rgba = new Uint8Array(UPNG.toRGBA8(img)[0]);
+    const pal = colormapPalette("magma");
+    const [lo, hi] = s.valueRange;
+    expect([lo, hi]).toEqual([-90, 0]);
+    let mismatches = 0;
+    for (let row = 0; row < s.bins; row++) {
+      const bin = s.bins - 1 - row; // top row = highest frequency
+      for (let t = 0; t < s.frames; t++) {
+        const x = s.data[bin * s.frames + t];
+        const k = Math.min(Math.floor(Math.min(Math.max((x - lo) / (hi - lo), 0), 1) * 256), 255);
+        const p = 4 * (row * s.frames + t);
+        if (rgba[p] !== pal[3 * k] || rgba[p + 1] !== pal[3 * k + 1] || rgba[p + 2] !== pal[3 * k + 2] || rgba[p + 3] !== 255) mismatches++;
+      }
+    }
+    expect(mismatches).toBe(0);
+  });
+});
