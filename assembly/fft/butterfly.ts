@@ -62,8 +62,8 @@ const S52: f32 = 0.5877852522924731;
   } else {
     const wr = ldTw(twr + toff, mode);
     const wi = ldTw(twi + toff, mode);
-    st(yr + off, f32x4.sub(f32x4.mul(re, wr), f32x4.mul(im, wi)), ls, mode);
-    st(yi + off, f32x4.add(f32x4.mul(re, wi), f32x4.mul(im, wr)), ls, mode);
+    st(yr + off, cmulRe(re, im, wr, wi), ls, mode);
+    st(yi + off, cmulIm(re, im, wr, wi), ls, mode);
   }
 }
 
@@ -98,11 +98,76 @@ const S52: f32 = 0.5877852522924731;
   const t1r = f32x4.sub(a0r, a2r), t1i = f32x4.sub(a0i, a2i);
   const t2r = f32x4.add(a1r, a3r), t2i = f32x4.add(a1i, a3i);
   const t3r = f32x4.sub(a1r, a3r), t3i = f32x4.sub(a1i, a3i);
+  // Y_0 = t0 + t2, Y_1 = t1 - i·t3, Y_2 = t0 - t2, Y_3 = t1 + i·t3
+  if (mode == PVEC) {
+    // The four outputs of butterfly p are the 4 consecutive floats y[4p … 4p+3]: a 4×4 transpose
+    // turns the k-major results into p-major rows, stored whole instead of lane by lane.
+    const w1r = v128.load(twr), w1i = v128.load(twi);
+    const w2r = v128.load(twr + ts), w2i = v128.load(twi + ts);
+    const w3r = v128.load(twr + 2 * ts), w3i = v128.load(twi + 2 * ts);
+    const y1r = f32x4.add(t1r, t3i), y1i = f32x4.sub(t1i, t3r);
+    const y2r = f32x4.sub(t0r, t2r), y2i = f32x4.sub(t0i, t2i);
+    const y3r = f32x4.sub(t1r, t3i), y3i = f32x4.add(t1i, t3r);
+    transposeStore(yr, f32x4.add(t0r, t2r), cmulRe(y1r, y1i, w1r, w1i), cmulRe(y2r, y2i, w2r, w2i), cmulRe(y3r, y3i, w3r, w3i));
+    transposeStore(yi, f32x4.add(t0i, t2i), cmulIm(y1r, y1i, w1r, w1i), cmulIm(y2r, y2i, w2r, w2i), cmulIm(y3r, y3i, w3r, w3i));
+    return;
+  }
   put0(yr, yi, f32x4.add(t0r, t2r), f32x4.add(t0i, t2i), ls, mode);
-  // Y_1 = t1 - i·t3, Y_3 = t1 + i·t3
   put(yr, yi, os, f32x4.add(t1r, t3i), f32x4.sub(t1i, t3r), twr, twi, 0, ls, mode);
   put(yr, yi, 2 * os, f32x4.sub(t0r, t2r), f32x4.sub(t0i, t2i), twr, twi, ts, ls, mode);
   put(yr, yi, 3 * os, f32x4.sub(t1r, t3i), f32x4.add(t1i, t3r), twr, twi, 2 * ts, ls, mode);
+}
+
+@inline function cmulRe(ar: v128, ai: v128, br: v128, bi: v128): v128 {
+  return f32x4.sub(f32x4.mul(ar, br), f32x4.mul(ai, bi));
+}
+
+@inline function cmulIm(ar: v128, ai: v128, br: v128, bi: v128): v128 {
+  return f32x4.add(f32x4.mul(ar, bi), f32x4.mul(ai, br));
+}
+
+/** Stores rows (a[i], b[i], c[i], d[i]) at y + 16·i, i < 4. */
+@inline function transposeStore(y: usize, a: v128, b: v128, c: v128, d: v128): void {
+  const ab0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5), ab1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+  const cd0 = v128.shuffle<f32>(c, d, 0, 4, 1, 5), cd1 = v128.shuffle<f32>(c, d, 2, 6, 3, 7);
+  v128.store(y, v128.shuffle<f32>(ab0, cd0, 0, 1, 4, 5));
+  v128.store(y, v128.shuffle<f32>(ab0, cd0, 2, 3, 6, 7), 16);
+  v128.store(y, v128.shuffle<f32>(ab1, cd1, 0, 1, 4, 5), 32);
+  v128.store(y, v128.shuffle<f32>(ab1, cd1, 2, 3, 6, 7), 48);
+}
+
+/**
+ * Radix 8 as a radix-2 step on pairs (a_r, a_{r+4}), the differences turned by W_8^r, then two
+ * radix-4 DFTs: Y_{2k} = DFT4(a_r + a_{r+4})_k, Y_{2k+1} = DFT4((a_r - a_{r+4})·W_8^r)_k.
+ */
+@inline export function radix8(xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, mode: i32): void {
+  const h = f32x4.splat(0.7071067811865476);
+  const a0r = ld(xr, mode), a0i = ld(xi, mode), a4r = ld(xr + 4 * is, mode), a4i = ld(xi + 4 * is, mode);
+  const a1r = ld(xr + is, mode), a1i = ld(xi + is, mode), a5r = ld(xr + 5 * is, mode), a5i = ld(xi + 5 * is, mode);
+  const a2r = ld(xr + 2 * is, mode), a2i = ld(xi + 2 * is, mode), a6r = ld(xr + 6 * is, mode), a6i = ld(xi + 6 * is, mode);
+  const a3r = ld(xr + 3 * is, mode), a3i = ld(xi + 3 * is, mode), a7r = ld(xr + 7 * is, mode), a7i = ld(xi + 7 * is, mode);
+  const b0r = f32x4.add(a0r, a4r), b0i = f32x4.add(a0i, a4i), c0r = f32x4.sub(a0r, a4r), c0i = f32x4.sub(a0i, a4i);
+  const b1r = f32x4.add(a1r, a5r), b1i = f32x4.add(a1i, a5i), d1r = f32x4.sub(a1r, a5r), d1i = f32x4.sub(a1i, a5i);
+  const b2r = f32x4.add(a2r, a6r), b2i = f32x4.add(a2i, a6i), d2r = f32x4.sub(a2r, a6r), d2i = f32x4.sub(a2i, a6i);
+  const b3r = f32x4.add(a3r, a7r), b3i = f32x4.add(a3i, a7i), d3r = f32x4.sub(a3r, a7r), d3i = f32x4.sub(a3i, a7i);
+  // W_8 = (1 - i)/√2, W_8² = -i, W_8³ = (-1 - i)/√2
+  const c1r = f32x4.mul(f32x4.add(d1r, d1i), h), c1i = f32x4.mul(f32x4.sub(d1i, d1r), h);
+  const c2r = d2i, c2i = f32x4.neg(d2r);
+  const c3r = f32x4.mul(f32x4.sub(d3i, d3r), h), c3i = f32x4.neg(f32x4.mul(f32x4.add(d3r, d3i), h));
+  // DFT4 of b → Y_0, Y_2, Y_4, Y_6
+  let t0r = f32x4.add(b0r, b2r), t0i = f32x4.add(b0i, b2i), t1r = f32x4.sub(b0r, b2r), t1i = f32x4.sub(b0i, b2i);
+  let t2r = f32x4.add(b1r, b3r), t2i = f32x4.add(b1i, b3i), t3r = f32x4.sub(b1r, b3r), t3i = f32x4.sub(b1i, b3i);
+  put0(yr, yi, f32x4.add(t0r, t2r), f32x4.add(t0i, t2i), ls, mode);
+  put(yr, yi, 2 * os, f32x4.add(t1r, t3i), f32x4.sub(t1i, t3r), twr, twi, ts, ls, mode);
+  put(yr, yi, 4 * os, f32x4.sub(t0r, t2r), f32x4.sub(t0i, t2i), twr, twi, 3 * ts, ls, mode);
+  put(yr, yi, 6 * os, f32x4.sub(t1r, t3i), f32x4.add(t1i, t3r), twr, twi, 5 * ts, ls, mode);
+  // DFT4 of c → Y_1, Y_3, Y_5, Y_7
+  t0r = f32x4.add(c0r, c2r); t0i = f32x4.add(c0i, c2i); t1r = f32x4.sub(c0r, c2r); t1i = f32x4.sub(c0i, c2i);
+  t2r = f32x4.add(c1r, c3r); t2i = f32x4.add(c1i, c3i); t3r = f32x4.sub(c1r, c3r); t3i = f32x4.sub(c1i, c3i);
+  put(yr, yi, os, f32x4.add(t0r, t2r), f32x4.add(t0i, t2i), twr, twi, 0, ls, mode);
+  put(yr, yi, 3 * os, f32x4.add(t1r, t3i), f32x4.sub(t1i, t3r), twr, twi, 2 * ts, ls, mode);
+  put(yr, yi, 5 * os, f32x4.sub(t0r, t2r), f32x4.sub(t0i, t2i), twr, twi, 4 * ts, ls, mode);
+  put(yr, yi, 7 * os, f32x4.sub(t1r, t3i), f32x4.add(t1i, t3r), twr, twi, 6 * ts, ls, mode);
 }
 
 @inline export function radix5(xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, mode: i32): void {

@@ -10,7 +10,7 @@
 // Each stage is out of place and the result comes out in natural order: no bit reversal.
 // The index q is contiguous in memory, so stages with s ≥ 4 run four q at a time (VEC); the
 // first stage (s = 1) runs four p at a time (PVEC); tiny stages one butterfly at a time.
-import { ONE, PVEC, VEC, VEC_NOTW, radix2, radix3, radix4, radix5, radixOdd } from "./butterfly";
+import { ONE, PVEC, VEC, VEC_NOTW, radix2, radix3, radix4, radix5, radix8, radixOdd } from "./butterfly";
 
 /** Largest prime handled by a direct butterfly; lengths with a larger prime factor use Bluestein. */
 export const MAX_RADIX = 37;
@@ -20,7 +20,13 @@ export function radices(n: i32): Array<i32> | null {
   const out = new Array<i32>();
   let m = n;
   while (m % 4 == 0) { out.push(4); m /= 4; }
-  if (m % 2 == 0) { out.push(2); m /= 2; }
+  if (m % 2 == 0) {
+    m /= 2;
+    // 4·2 → 8: one memory pass fewer. The 8 goes second, where the stride is ≥ 4 (see below).
+    if (out.length == 0) out.push(2);
+    else if (out.length == 1) out[0] = 8;
+    else out[1] = 8;
+  }
   for (let p = 3; p <= m; p += 2) {
     while (m % p == 0) {
       if (p > MAX_RADIX) return null;
@@ -30,7 +36,7 @@ export function radices(n: i32): Array<i32> | null {
   }
   // The first stage (s = 1) is the only one vectorised across p with scattered stores; starting
   // with the largest radix makes every later stride ≥ 4, i.e. contiguous four-lane stages.
-  if (out.length > 1 && out[0] != 4) {
+  if (out.length > 1 && out[0] != 4 && out[0] != 8) {
     let big = 0;
     for (let i = 1; i < out.length; i++) if (out[i] > out[big]) big = i;
     const p = out[big];
@@ -72,7 +78,7 @@ export class Stockham {
       stages[5 * i + 3] = twCount;
       stages[5 * i + 4] = trigCount;
       twCount += (P - 1) * span;
-      if (P > 5) { trigCount += 2 * P; maxOdd = max(maxOdd, P); }
+      if (P > 5 && P != 8) { trigCount += 2 * P; maxOdd = max(maxOdd, P); }
       s *= P;
     }
     this.stages = stages;
@@ -91,7 +97,7 @@ export class Stockham {
           this.twIm[tw + (k - 1) * span + p] = <f32>Math.sin(a);
         }
       }
-      if (P > 5) {
+      if (P > 5 && P != 8) {
         for (let j = 0; j < P; j++) {
           const a = 2 * Math.PI * <f64>j / <f64>P;
           this.trig[tg + j] = <f32>Math.cos(a);
@@ -124,12 +130,34 @@ export class Stockham {
 
 function stage(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize, trig: usize, scratch: usize): void {
   switch (P) {
-    case 4: stageLoops(4, s, span, xr, xi, yr, yi, twr, twi, trig, scratch); break;
-    case 2: stageLoops(2, s, span, xr, xi, yr, yi, twr, twi, trig, scratch); break;
-    case 3: stageLoops(3, s, span, xr, xi, yr, yi, twr, twi, trig, scratch); break;
-    case 5: stageLoops(5, s, span, xr, xi, yr, yi, twr, twi, trig, scratch); break;
-    default: stageLoops(P, s, span, xr, xi, yr, yi, twr, twi, trig, scratch);
+    case 4: stage4(s, span, xr, xi, yr, yi, twr, twi); break;
+    case 8: stage8(s, span, xr, xi, yr, yi, twr, twi); break;
+    case 2: stage2(s, span, xr, xi, yr, yi, twr, twi); break;
+    case 3: stage3(s, span, xr, xi, yr, yi, twr, twi); break;
+    case 5: stage5(s, span, xr, xi, yr, yi, twr, twi); break;
+    default: stageOdd(P, s, span, xr, xi, yr, yi, twr, twi, trig, scratch);
   }
+}
+
+// One function per radix, each with its own copy of the loops and only its own kernel, so the
+// radix and mode tests inside the inlined kernels fold to straight-line code.
+function stage2(s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize): void {
+  stageLoops(2, 2, s, span, xr, xi, yr, yi, twr, twi, 0, 0);
+}
+function stage3(s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize): void {
+  stageLoops(3, 3, s, span, xr, xi, yr, yi, twr, twi, 0, 0);
+}
+function stage4(s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize): void {
+  stageLoops(4, 4, s, span, xr, xi, yr, yi, twr, twi, 0, 0);
+}
+function stage5(s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize): void {
+  stageLoops(5, 5, s, span, xr, xi, yr, yi, twr, twi, 0, 0);
+}
+function stage8(s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize): void {
+  stageLoops(8, 8, s, span, xr, xi, yr, yi, twr, twi, 0, 0);
+}
+function stageOdd(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize, trig: usize, scratch: usize): void {
+  stageLoops(0, P, s, span, xr, xi, yr, yi, twr, twi, trig, scratch);
 }
 
 /**
@@ -137,7 +165,7 @@ function stage(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: u
  * the previous one (start = length - 4): stages are out of place, so the overlapping outputs
  * are recomputed from unchanged inputs and written again with the same values — no scalar tail.
  */
-@inline function stageLoops(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize, trig: usize, scratch: usize): void {
+@inline function stageLoops(kernel: i32, P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize, trig: usize, scratch: usize): void {
   const is = <usize>(s * span) << 2; // between a_r
   const os = <usize>s << 2; // between Y_k
   const ts = <usize>span << 2; // between twiddles of k
@@ -147,7 +175,7 @@ function stage(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: u
       while (true) {
         if (q + 4 > s) q = s - 4;
         const o = <usize>q << 2;
-        butterfly(P, xr + o, xi + o, is, yr + o, yi + o, os, 0, twr, twi, ts, trig, scratch, VEC_NOTW);
+        butterfly(kernel, P, xr + o, xi + o, is, yr + o, yi + o, os, 0, twr, twi, ts, trig, scratch, VEC_NOTW);
         q += 4;
         if (q >= s) break;
       }
@@ -159,7 +187,7 @@ function stage(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: u
       while (true) {
         if (q + 4 > s) q = s - 4;
         const o = <usize>q << 2;
-        butterfly(P, xr + i0 + o, xi + i0 + o, is, yr + o0 + o, yi + o0 + o, os, 0, twr + t0, twi + t0, ts, trig, scratch, VEC);
+        butterfly(kernel, P, xr + i0 + o, xi + i0 + o, is, yr + o0 + o, yi + o0 + o, os, 0, twr + t0, twi + t0, ts, trig, scratch, VEC);
         q += 4;
         if (q >= s) break;
       }
@@ -170,7 +198,7 @@ function stage(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: u
     while (true) {
       if (p + 4 > span) p = span - 4;
       const o = <usize>p << 2;
-      butterfly(P, xr + o, xi + o, is, yr + o * P, yi + o * P, os, ls, twr + o, twi + o, ts, trig, scratch, PVEC);
+      butterfly(kernel, P, xr + o, xi + o, is, yr + o * P, yi + o * P, os, ls, twr + o, twi + o, ts, trig, scratch, PVEC);
       p += 4;
       if (p >= span) break;
     }
@@ -178,16 +206,18 @@ function stage(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: u
     for (let q = 0; q < s; q++) {
       for (let p = 0; p < span; p++) {
         const i0 = <usize>(q + s * p) << 2, o0 = <usize>(q + s * P * p) << 2, t0 = <usize>p << 2;
-        butterfly(P, xr + i0, xi + i0, is, yr + o0, yi + o0, os, 0, twr + t0, twi + t0, ts, trig, scratch, ONE);
+        butterfly(kernel, P, xr + i0, xi + i0, is, yr + o0, yi + o0, os, 0, twr + t0, twi + t0, ts, trig, scratch, ONE);
       }
     }
   }
 }
 
-@inline function butterfly(P: i32, xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, trig: usize, scratch: usize, mode: i32): void {
-  if (P == 4) radix4(xr, xi, is, yr, yi, os, ls, twr, twi, ts, mode);
-  else if (P == 2) radix2(xr, xi, is, yr, yi, os, ls, twr, twi, mode);
-  else if (P == 3) radix3(xr, xi, is, yr, yi, os, ls, twr, twi, ts, mode);
-  else if (P == 5) radix5(xr, xi, is, yr, yi, os, ls, twr, twi, ts, mode);
+/** `kernel` (a constant at every call) is the radix P of a specialised kernel, or 0 for the generic odd one. */
+@inline function butterfly(kernel: i32, P: i32, xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, trig: usize, scratch: usize, mode: i32): void {
+  if (kernel == 4) radix4(xr, xi, is, yr, yi, os, ls, twr, twi, ts, mode);
+  else if (kernel == 8) radix8(xr, xi, is, yr, yi, os, ls, twr, twi, ts, mode);
+  else if (kernel == 2) radix2(xr, xi, is, yr, yi, os, ls, twr, twi, mode);
+  else if (kernel == 3) radix3(xr, xi, is, yr, yi, os, ls, twr, twi, ts, mode);
+  else if (kernel == 5) radix5(xr, xi, is, yr, yi, os, ls, twr, twi, ts, mode);
   else radixOdd(P, xr, xi, is, yr, yi, os, ls, twr, twi, ts, trig, scratch, mode);
 }
