@@ -2,12 +2,12 @@
  * `sonotile decode <audio> -o out.{npy,wav} [--time-expansion X]` (SPEC §8): the float32 samples
  * of a recording, shape [frames, channels] as `soundfile.read(path, dtype="float32")` returns them.
  * `.wav` is 32-bit IEEE float (RF64 above 4 GiB), streamed in pieces; `.npy` is built in memory
- * (encodeNpy), so it needs frames·channels·4 bytes of RAM. With a time expansion factor the WAV
+ * (encodeNpy), so it needs about 3 × frames·channels·4 bytes of RAM. With a time expansion factor the WAV
  * header carries the expanded (real-world) rate, rounded to an integer.
  */
-import { open, writeFile } from "node:fs/promises";
+import { open, rm, writeFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { applyTimeExpansion, openAudio, type AudioReader } from "../../audio/index.js";
+import { applyTimeExpansion, decode, openAudio, type AudioReader } from "../../audio/index.js";
 import { floatWavHeader } from "../../audio/wavwriter.js";
 import { encodeNpy } from "../../render/npy.js";
 import type { Command } from "../command.js";
@@ -72,14 +72,21 @@ export const command: Command = {
     if (ext !== ".npy" && ext !== ".wav") throw new UsageError(`-o: output must end in .npy or .wav, got '${output}'`);
     const te = timeExpansionOption(cl.options["time-expansion"]);
 
+    if (ext === ".npy") {
+      // Channel by channel through `decode`, so nothing is sized by a header's frame count before
+      // the stream has delivered those frames.
+      const { data, frames, channels } = await decode(cl.positionals[0]);
+      const out = new Float32Array(frames * channels);
+      for (let c = 0; c < channels; c++) for (let i = 0; i < frames; i++) out[i * channels + c] = data[c][i];
+      await writeFile(output, encodeNpy(out, [frames, channels]));
+      return EXIT.ok;
+    }
     const reader = await openAudio(cl.positionals[0]);
     try {
-      const info = applyTimeExpansion(reader.info, te);
-      if (ext === ".wav") {
-        await writeWav(reader, output, Math.round(info.samplerate));
-      } else {
-        await writeFile(output, encodeNpy(await interleaved(reader, 0, info.frames), [info.frames, info.channels]));
-      }
+      await writeWav(reader, output, Math.round(applyTimeExpansion(reader.info, te).samplerate));
+    } catch (err) {
+      await rm(output, { force: true }); // no half-written WAV left behind
+      throw err;
     } finally {
       await reader.close();
     }
