@@ -10,8 +10,9 @@
  *     (flacseek.ts) and decoded from the frame before it — O(log size) reads + ≤ 1 block of work;
  *   - MP3, Vorbis, Opus do not seek: a block behind the cursor and out of the cache is decoded
  *     again from the start of the file — O(position) CPU, still bounded memory.
- * Length: FLAC STREAMINFO, Ogg last-page granule (Vorbis, Opus) — O(1) at open; MP3 has none
- * that is exact, so `open` counts its frames with one full decoding pass.
+ * Length, O(1) at open: FLAC STREAMINFO, Ogg last-page granule (Vorbis, Opus), MP3 Xing/Info +
+ * LAME tag; an MP3 without them (or a FLAC with total 0) has its frames counted by one full
+ * decoding pass at open.
  */
 import { seekFrame } from "./flacseek.js";
 import { checkBasics } from "./layout.js";
@@ -365,6 +366,37 @@ function probeMpeg(b: Uint8Array, at: number): Probe | null {
   return { kind: "mp3", container: "mp3", samplerate, channels, bitsPerSample: null, frames: null };
 }
 
+/**
+ * Exact MP3 length from a Xing/Info header with a LAME tag, as mpg123's gapless mode (and so
+ * libsndfile) counts it: frames × samples per frame − encoder delay − padding. Null when the file
+ * has no such header (the length is then counted by decoding).
+ * References: Xing VBR header (Gabriel Bouvigne, "MP3 Info Tag rev 1 specifications").
+ */
+function xingLameFrames(b: Uint8Array): number | null {
+  if (b.length < 4) return null;
+  const version = (b[1] >> 3) & 3;
+  const layer = (b[1] >> 1) & 3;
+  if (layer !== 1) return null; // Layer III only
+  const mono = b[3] >> 6 === 3;
+  const mpeg1 = version === 3;
+  const sideInfo = mpeg1 ? (mono ? 17 : 32) : mono ? 9 : 17;
+  const at = 4 + sideInfo;
+  if (b.length < at + 8) return null;
+  const id = String.fromCharCode(...b.subarray(at, at + 4));
+  if (id !== "Xing" && id !== "Info") return null;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const flags = v.getUint32(at + 4, false);
+  if (!(flags & 1)) return null;
+  const count = v.getUint32(at + 8, false);
+  // The optional fields after the flags: frames (4), bytes (4), TOC (100), quality (4).
+  const lame = at + 8 + (flags & 1 ? 4 : 0) + (flags & 2 ? 4 : 0) + (flags & 4 ? 100 : 0) + (flags & 8 ? 4 : 0);
+  if (b.length < lame + 24 || String.fromCharCode(...b.subarray(lame, lame + 4)) !== "LAME") return null;
+  const delay = (b[lame + 21] << 4) | (b[lame + 22] >> 4);
+  const padding = ((b[lame + 22] & 0x0f) << 8) | b[lame + 23];
+  const total = count * (mpeg1 ? 1152 : 576) - delay - padding;
+  return total > 0 ? total : null;
+}
+
 /** Ogg: the first page's first packet names the codec (Vorbis I spec §4.2.2; RFC 7845 §5.1). */
 function probeOgg(b: Uint8Array): Probe | null {
   if (b.length < 28 || String.fromCharCode(...b.subarray(0, 4)) !== "OggS") return null;
@@ -453,6 +485,9 @@ export async function openCompressed(src: ByteSource, head: Uint8Array, options:
     return StreamReader.open(src, flac, skip, options);
   }
   const mp3 = probeMpeg(tagged, 0);
-  if (mp3) return StreamReader.open(src, mp3, skip, options);
+  if (mp3) {
+    mp3.frames = xingLameFrames(await src.read(skip, 512));
+    return StreamReader.open(src, mp3, skip, options);
+  }
   return null;
 }
