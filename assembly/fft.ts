@@ -57,17 +57,22 @@ export class RealFft {
     const m = this.m;
     let zr = changetype<usize>(this.ar), zi = changetype<usize>(this.ai);
     const br = changetype<usize>(this.br), bi = changetype<usize>(this.bi);
-    if (this.n & 1) {
-      memory.copy(zr, input, <usize>m << 2);
-      memory.fill(zi, 0, <usize>m << 2);
-    } else {
-      deinterleave(input, m, zr, zi);
-    }
     const direct = this.direct;
-    if (direct !== null) {
-      if (direct.run(zr, zi, br, bi)) { zr = br; zi = bi; }
+    if (direct !== null && (this.n & 1) == 0 && direct.packable) {
+      // The first Stockham stage reads x[2j] + i·x[2j+1] straight from the input.
+      if (direct.run(input, zr, zi, br, bi)) { zr = br; zi = bi; }
     } else {
-      this.chirp!.run(zr, zi);
+      if (this.n & 1) {
+        memory.copy(zr, input, <usize>m << 2);
+        memory.fill(zi, 0, <usize>m << 2);
+      } else {
+        deinterleave(input, m, zr, zi);
+      }
+      if (direct !== null) {
+        if (direct.run(0, zr, zi, br, bi)) { zr = br; zi = bi; }
+      } else {
+        this.chirp!.run(zr, zi);
+      }
     }
     if (this.n & 1) interleave(zr, zi, (m >> 1) + 1, output);
     else this.split(zr, zi, output);

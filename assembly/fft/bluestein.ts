@@ -51,7 +51,7 @@ export class Bluestein {
         this.ai[m - j] = s;
       }
     }
-    const inB = this.fft.run(kr, ki, changetype<usize>(this.br), changetype<usize>(this.bi));
+    const inB = this.fft.run(0, kr, ki, changetype<usize>(this.br), changetype<usize>(this.bi));
     const fr = inB ? this.br : this.ar, fi = inB ? this.bi : this.ai;
     const scale = <f32>(1.0 / <f64>m);
     for (let j = 0; j < m; j++) {
@@ -82,7 +82,7 @@ export class Bluestein {
     }
     memory.fill(ar + (<usize>n << 2), 0, <usize>(m - n) << 2);
     memory.fill(ai + (<usize>n << 2), 0, <usize>(m - n) << 2);
-    const inB = this.fft.run(ar, ai, br, bi);
+    const inB = this.fft.run(0, ar, ai, br, bi);
     const fr = inB ? br : ar, fi = inB ? bi : ai;
     const gr = inB ? ar : br, gi = inB ? ai : bi;
     // Y = F · K, stored swapped (re → fi, im → fr) so the next forward FFT is the inverse one.
@@ -93,7 +93,7 @@ export class Bluestein {
       v128.store(fi + o, f32x4.sub(f32x4.mul(vr, cr), f32x4.mul(vi, ci)));
       v128.store(fr + o, f32x4.add(f32x4.mul(vr, ci), f32x4.mul(vi, cr)));
     }
-    const inG = this.fft.run(fr, fi, gr, gi);
+    const inG = this.fft.run(0, fr, fi, gr, gi);
     // conv = swap(result): re in the im array, im in the re array.
     const cr = inG ? gi : fi, ci = inG ? gr : fr;
     j = 0;

@@ -11,6 +11,8 @@
 //   VEC_NOTW  the same in a stage whose twiddles are all 1 (the last stage): no multiply.
 //   PVEC      4 neighbouring butterflies of the first stage (s = 1): inputs and twiddles
 //             contiguous, but outputs P floats apart, so each result lane is stored alone.
+//   PACKED    PVEC reading the packed real input of assembly/fft.ts: complex a_j = x[2j] + i·x[2j+1],
+//             xr = xi = &x[2j] and strides doubled; re/im lanes are split out of two loads.
 //   ONE       a single butterfly in lane 0 (tiny stages).
 // Kernels are Van Loan's radix-P DFT matrices factored by the symmetry e^{-2πi(P-r)k/P} =
 // conj(e^{-2πi rk/P}): sums t_r = a_r + a_{P-r} meet cosines, differences d_r = a_r - a_{P-r} sines.
@@ -19,6 +21,7 @@ export const VEC: i32 = 0;
 export const VEC_NOTW: i32 = 1;
 export const PVEC: i32 = 2;
 export const ONE: i32 = 3;
+export const PACKED: i32 = 4;
 
 // sin(2π/3), cos/sin(2π/5), cos/sin(4π/5)
 const S3: f32 = 0.8660254037844386;
@@ -27,16 +30,29 @@ const S51: f32 = 0.9510565162951535;
 const C52: f32 = -0.8090169943749475;
 const S52: f32 = 0.5877852522924731;
 
-@inline function ld(ptr: usize, mode: i32): v128 {
+/** Outputs of neighbouring lanes are scattered (first stage). */
+@inline function scattered(mode: i32): bool {
+  return mode == PVEC || mode == PACKED;
+}
+
+/** Real parts of a_r (or, for PACKED, x[2j], x[2j+2], x[2j+4], x[2j+6]). */
+@inline function ldr(ptr: usize, mode: i32): v128 {
+  if (mode == PACKED) return v128.shuffle<f32>(v128.load(ptr), v128.load(ptr, 16), 0, 2, 4, 6);
+  return mode == ONE ? v128.load32_zero(ptr) : v128.load(ptr);
+}
+
+/** Imaginary parts of a_r (or, for PACKED, the odd samples x[2j+1] …). */
+@inline function ldi(ptr: usize, mode: i32): v128 {
+  if (mode == PACKED) return v128.shuffle<f32>(v128.load(ptr), v128.load(ptr, 16), 1, 3, 5, 7);
   return mode == ONE ? v128.load32_zero(ptr) : v128.load(ptr);
 }
 
 @inline function ldTw(ptr: usize, mode: i32): v128 {
-  return mode == PVEC ? v128.load(ptr) : v128.load32_splat(ptr);
+  return scattered(mode) ? v128.load(ptr) : v128.load32_splat(ptr);
 }
 
 @inline function st(ptr: usize, v: v128, ls: usize, mode: i32): void {
-  if (mode == PVEC) {
+  if (scattered(mode)) {
     v128.store32_lane(ptr, v, 0);
     v128.store32_lane(ptr + ls, v, 1);
     v128.store32_lane(ptr + 2 * ls, v, 2);
@@ -68,16 +84,16 @@ const S52: f32 = 0.5877852522924731;
 }
 
 @inline export function radix2(xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, mode: i32): void {
-  const a0r = ld(xr, mode), a0i = ld(xi, mode);
-  const a1r = ld(xr + is, mode), a1i = ld(xi + is, mode);
+  const a0r = ldr(xr, mode), a0i = ldi(xi, mode);
+  const a1r = ldr(xr + is, mode), a1i = ldi(xi + is, mode);
   put0(yr, yi, f32x4.add(a0r, a1r), f32x4.add(a0i, a1i), ls, mode);
   put(yr, yi, os, f32x4.sub(a0r, a1r), f32x4.sub(a0i, a1i), twr, twi, 0, ls, mode);
 }
 
 @inline export function radix3(xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, mode: i32): void {
-  const a0r = ld(xr, mode), a0i = ld(xi, mode);
-  const a1r = ld(xr + is, mode), a1i = ld(xi + is, mode);
-  const a2r = ld(xr + 2 * is, mode), a2i = ld(xi + 2 * is, mode);
+  const a0r = ldr(xr, mode), a0i = ldi(xi, mode);
+  const a1r = ldr(xr + is, mode), a1i = ldi(xi + is, mode);
+  const a2r = ldr(xr + 2 * is, mode), a2i = ldi(xi + 2 * is, mode);
   const tr = f32x4.add(a1r, a2r), ti = f32x4.add(a1i, a2i);
   const dr = f32x4.mul(f32x4.sub(a1r, a2r), f32x4.splat(S3));
   const di = f32x4.mul(f32x4.sub(a1i, a2i), f32x4.splat(S3));
@@ -90,16 +106,16 @@ const S52: f32 = 0.5877852522924731;
 }
 
 @inline export function radix4(xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, mode: i32): void {
-  const a0r = ld(xr, mode), a0i = ld(xi, mode);
-  const a1r = ld(xr + is, mode), a1i = ld(xi + is, mode);
-  const a2r = ld(xr + 2 * is, mode), a2i = ld(xi + 2 * is, mode);
-  const a3r = ld(xr + 3 * is, mode), a3i = ld(xi + 3 * is, mode);
+  const a0r = ldr(xr, mode), a0i = ldi(xi, mode);
+  const a1r = ldr(xr + is, mode), a1i = ldi(xi + is, mode);
+  const a2r = ldr(xr + 2 * is, mode), a2i = ldi(xi + 2 * is, mode);
+  const a3r = ldr(xr + 3 * is, mode), a3i = ldi(xi + 3 * is, mode);
   const t0r = f32x4.add(a0r, a2r), t0i = f32x4.add(a0i, a2i);
   const t1r = f32x4.sub(a0r, a2r), t1i = f32x4.sub(a0i, a2i);
   const t2r = f32x4.add(a1r, a3r), t2i = f32x4.add(a1i, a3i);
   const t3r = f32x4.sub(a1r, a3r), t3i = f32x4.sub(a1i, a3i);
   // Y_0 = t0 + t2, Y_1 = t1 - i·t3, Y_2 = t0 - t2, Y_3 = t1 + i·t3
-  if (mode == PVEC) {
+  if (scattered(mode)) {
     // The four outputs of butterfly p are the 4 consecutive floats y[4p … 4p+3]: a 4×4 transpose
     // turns the k-major results into p-major rows, stored whole instead of lane by lane.
     const w1r = v128.load(twr), w1i = v128.load(twi);
@@ -142,10 +158,10 @@ const S52: f32 = 0.5877852522924731;
  */
 @inline export function radix8(xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, mode: i32): void {
   const h = f32x4.splat(0.7071067811865476);
-  const a0r = ld(xr, mode), a0i = ld(xi, mode), a4r = ld(xr + 4 * is, mode), a4i = ld(xi + 4 * is, mode);
-  const a1r = ld(xr + is, mode), a1i = ld(xi + is, mode), a5r = ld(xr + 5 * is, mode), a5i = ld(xi + 5 * is, mode);
-  const a2r = ld(xr + 2 * is, mode), a2i = ld(xi + 2 * is, mode), a6r = ld(xr + 6 * is, mode), a6i = ld(xi + 6 * is, mode);
-  const a3r = ld(xr + 3 * is, mode), a3i = ld(xi + 3 * is, mode), a7r = ld(xr + 7 * is, mode), a7i = ld(xi + 7 * is, mode);
+  const a0r = ldr(xr, mode), a0i = ldi(xi, mode), a4r = ldr(xr + 4 * is, mode), a4i = ldi(xi + 4 * is, mode);
+  const a1r = ldr(xr + is, mode), a1i = ldi(xi + is, mode), a5r = ldr(xr + 5 * is, mode), a5i = ldi(xi + 5 * is, mode);
+  const a2r = ldr(xr + 2 * is, mode), a2i = ldi(xi + 2 * is, mode), a6r = ldr(xr + 6 * is, mode), a6i = ldi(xi + 6 * is, mode);
+  const a3r = ldr(xr + 3 * is, mode), a3i = ldi(xi + 3 * is, mode), a7r = ldr(xr + 7 * is, mode), a7i = ldi(xi + 7 * is, mode);
   const b0r = f32x4.add(a0r, a4r), b0i = f32x4.add(a0i, a4i), c0r = f32x4.sub(a0r, a4r), c0i = f32x4.sub(a0i, a4i);
   const b1r = f32x4.add(a1r, a5r), b1i = f32x4.add(a1i, a5i), d1r = f32x4.sub(a1r, a5r), d1i = f32x4.sub(a1i, a5i);
   const b2r = f32x4.add(a2r, a6r), b2i = f32x4.add(a2i, a6i), d2r = f32x4.sub(a2r, a6r), d2i = f32x4.sub(a2i, a6i);
@@ -171,11 +187,11 @@ const S52: f32 = 0.5877852522924731;
 }
 
 @inline export function radix5(xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, mode: i32): void {
-  const a0r = ld(xr, mode), a0i = ld(xi, mode);
-  const a1r = ld(xr + is, mode), a1i = ld(xi + is, mode);
-  const a2r = ld(xr + 2 * is, mode), a2i = ld(xi + 2 * is, mode);
-  const a3r = ld(xr + 3 * is, mode), a3i = ld(xi + 3 * is, mode);
-  const a4r = ld(xr + 4 * is, mode), a4i = ld(xi + 4 * is, mode);
+  const a0r = ldr(xr, mode), a0i = ldi(xi, mode);
+  const a1r = ldr(xr + is, mode), a1i = ldi(xi + is, mode);
+  const a2r = ldr(xr + 2 * is, mode), a2i = ldi(xi + 2 * is, mode);
+  const a3r = ldr(xr + 3 * is, mode), a3i = ldi(xi + 3 * is, mode);
+  const a4r = ldr(xr + 4 * is, mode), a4i = ldi(xi + 4 * is, mode);
   const t1r = f32x4.add(a1r, a4r), t1i = f32x4.add(a1i, a4i);
   const d1r = f32x4.sub(a1r, a4r), d1i = f32x4.sub(a1i, a4i);
   const t2r = f32x4.add(a2r, a3r), t2i = f32x4.add(a2i, a3i);
@@ -203,11 +219,11 @@ const S52: f32 = 0.5877852522924731;
  */
 @inline export function radixOdd(P: i32, xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, trig: usize, scratch: usize, mode: i32): void {
   const h = P >> 1;
-  const a0r = ld(xr, mode), a0i = ld(xi, mode);
+  const a0r = ldr(xr, mode), a0i = ldi(xi, mode);
   let sr = a0r, si = a0i;
   for (let r = 1; r <= h; r++) {
-    const ar = ld(xr + <usize>r * is, mode), ai = ld(xi + <usize>r * is, mode);
-    const br = ld(xr + <usize>(P - r) * is, mode), bi = ld(xi + <usize>(P - r) * is, mode);
+    const ar = ldr(xr + <usize>r * is, mode), ai = ldi(xi + <usize>r * is, mode);
+    const br = ldr(xr + <usize>(P - r) * is, mode), bi = ldi(xi + <usize>(P - r) * is, mode);
     const tr = f32x4.add(ar, br), ti = f32x4.add(ai, bi);
     sr = f32x4.add(sr, tr);
     si = f32x4.add(si, ti);

@@ -10,7 +10,7 @@
 // Each stage is out of place and the result comes out in natural order: no bit reversal.
 // The index q is contiguous in memory, so stages with s ≥ 4 run four q at a time (VEC); the
 // first stage (s = 1) runs four p at a time (PVEC); tiny stages one butterfly at a time.
-import { ONE, PVEC, VEC, VEC_NOTW, radix2, radix3, radix4, radix5, radix8, radixOdd } from "./butterfly";
+import { ONE, PACKED, PVEC, VEC, VEC_NOTW, radix2, radix3, radix4, radix5, radix8, radixOdd } from "./butterfly";
 
 /** Largest prime handled by a direct butterfly; lengths with a larger prime factor use Bluestein. */
 export const MAX_RADIX = 37;
@@ -108,10 +108,20 @@ export class Stockham {
   }
 
   /**
-   * Transforms the n complex values (ar, ai) using (br, bi) as the other half of the ping-pong.
-   * Returns true if the result ended in (br, bi), false if in (ar, ai). Both pairs are clobbered.
+   * True if the first stage can read the packed real input of `run` directly (it runs four
+   * butterflies at a time across p, which needs span ≥ 4).
    */
-  run(ar: usize, ai: usize, br: usize, bi: usize): bool {
+  get packable(): bool {
+    return this.count > 0 && this.stages[2] >= 4;
+  }
+
+  /**
+   * Transforms n complex values with (ar, ai) and (br, bi) as the ping-pong pair; both are
+   * clobbered. The input is (ar, ai) — or, if `packed` ≠ 0 (only when `packable`), the 2n reals at
+   * `packed` read as x[2j] + i·x[2j+1] without modifying them, which saves the de-interleaving pass
+   * of the even-n real FFT. Returns true if the result is in (br, bi), false if in (ar, ai).
+   */
+  run(packed: usize, ar: usize, ai: usize, br: usize, bi: usize): bool {
     let xr = ar, xi = ai, yr = br, yi = bi;
     const stages = changetype<usize>(this.stages);
     const twRe = changetype<usize>(this.twRe), twIm = changetype<usize>(this.twIm);
@@ -120,7 +130,8 @@ export class Stockham {
       const e = stages + <usize>(20 * i);
       const P = load<i32>(e), s = load<i32>(e, 4), span = load<i32>(e, 8);
       const tw = <usize>load<i32>(e, 12) << 2, tg = <usize>load<i32>(e, 16) << 2;
-      stage(P, s, span, xr, xi, yr, yi, twRe + tw, twIm + tw, trig + tg, scratch);
+      if (i == 0 && packed != 0) firstStagePacked(P, span, packed, yr, yi, twRe + tw, twIm + tw, trig + tg, scratch);
+      else stage(P, s, span, xr, xi, yr, yi, twRe + tw, twIm + tw, trig + tg, scratch);
       const tr = xr, ti = xi;
       xr = yr; xi = yi; yr = tr; yi = ti;
     }
@@ -158,6 +169,32 @@ function stage8(s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, t
 }
 function stageOdd(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize, trig: usize, scratch: usize): void {
   stageLoops(0, P, s, span, xr, xi, yr, yi, twr, twi, trig, scratch);
+}
+
+function firstStagePacked(P: i32, span: i32, x: usize, yr: usize, yi: usize, twr: usize, twi: usize, trig: usize, scratch: usize): void {
+  switch (P) {
+    case 4: packedLoops(4, 4, span, x, yr, yi, twr, twi, 0, 0); break;
+    case 8: packedLoops(8, 8, span, x, yr, yi, twr, twi, 0, 0); break;
+    case 2: packedLoops(2, 2, span, x, yr, yi, twr, twi, 0, 0); break;
+    case 3: packedLoops(3, 3, span, x, yr, yi, twr, twi, 0, 0); break;
+    case 5: packedLoops(5, 5, span, x, yr, yi, twr, twi, 0, 0); break;
+    default: packedLoops(0, P, span, x, yr, yi, twr, twi, trig, scratch);
+  }
+}
+
+/** The first stage (s = 1) on packed real input: as the PVEC loop of stageLoops, strides doubled. */
+@inline function packedLoops(kernel: i32, P: i32, span: i32, x: usize, yr: usize, yi: usize, twr: usize, twi: usize, trig: usize, scratch: usize): void {
+  const is = <usize>span << 3; // a_r are span complex values = 2·span floats apart
+  const ts = <usize>span << 2;
+  const ls = <usize>P << 2;
+  let p = 0;
+  while (true) {
+    if (p + 4 > span) p = span - 4;
+    const o = <usize>p << 2;
+    butterfly(kernel, P, x + 2 * o, x + 2 * o, is, yr + o * P, yi + o * P, 4, ls, twr + o, twi + o, ts, trig, scratch, PACKED);
+    p += 4;
+    if (p >= span) break;
+  }
 }
 
 /**
