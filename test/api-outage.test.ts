@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { openDatabase, type Database } from "../src/store/db.js";
 import { startEmbedded, type EmbeddedDatabase } from "../src/store/embedded.js";
-import { freshDatabase, tcpProxy, type TcpProxy, type TestDatabase } from "./store-helpers.js";
+import { freshDatabase, migratedTemplate, tcpProxy, type TcpProxy, type TestDatabase } from "./store-helpers.js";
 
 let target: TestDatabase | undefined;
 let embedded: EmbeddedDatabase | undefined;
@@ -22,7 +22,7 @@ beforeAll(async () => {
     target = await freshDatabase();
     url = target.url!;
   } else {
-    embedded = await startEmbedded({ maxConnections: 20 });
+    embedded = await startEmbedded({ maxConnections: 20, initialData: await migratedTemplate() });
     url = embedded.url;
   }
   const u = new URL(url);

@@ -30,6 +30,8 @@ export interface DatabaseOptions {
   attach?: boolean;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
+  /** Initial contents of an in-memory embedded database (see EmbeddedOptions.initialData). */
+  initialData?: Blob;
 }
 
 export interface Database {
@@ -38,6 +40,8 @@ export interface Database {
   kind: "postgres" | "embedded" | "attached";
   /** Where the data lives, for humans: the URL without password, or the data directory. */
   description: string;
+  /** The embedded database this process owns, if any. */
+  embedded?: EmbeddedDatabase;
   /** Closes the pool (and stops the embedded database this process owns). */
   close(): Promise<void>;
 }
@@ -54,8 +58,12 @@ export function clientOptions(poolSize: number): postgres.Options<{}> {
     idle_timeout: 60,
     onnotice: () => {},
     connection: { application_name: "sonotile" },
-    // `date` columns stay ISO text (YYYY-MM-DD): a JS Date would add a time and a time zone.
-    types: { isoDate: { to: 1082, from: [1082], serialize: (x: string) => x, parse: (x: string) => x } },
+    // Dates and times leave the store as ISO 8601 text, as the API sends them: `date` stays
+    // YYYY-MM-DD (a JS Date would add a time and a zone), timestamptz becomes UTC ISO text.
+    types: {
+      isoDate: { to: 1082, from: [1082], serialize: (x: string) => x, parse: (x: string) => x },
+      isoTimestamp: { to: 1184, from: [1184], serialize: (x: string | Date) => (x instanceof Date ? x.toISOString() : x), parse: (x: string) => new Date(x).toISOString() },
+    },
   };
 }
 
@@ -69,7 +77,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   if (!url) {
     try {
       // Headroom beyond the pool for admin CLI commands attaching to this server.
-      embedded = await startEmbedded({ dataDir: options.dataDir, maxConnections: poolSize + 8 });
+      embedded = await startEmbedded({ dataDir: options.dataDir, maxConnections: poolSize + 8, initialData: options.initialData });
       url = embedded.url;
       kind = "embedded";
       description = options.dataDir ? `embedded PostgreSQL in ${options.dataDir}` : "embedded PostgreSQL in memory";
@@ -85,6 +93,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     sql,
     kind,
     description,
+    embedded,
     async close() {
       await sql.end({ timeout: 5 });
       await embedded?.stop();

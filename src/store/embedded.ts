@@ -18,11 +18,18 @@ export interface EmbeddedOptions {
   dataDir?: string;
   /** Socket connections to accept; must be ≥ the postgres.js pool size plus admin clients. */
   maxConnections: number;
+  /**
+   * Contents for a new in-memory database: a `dump()` of another one. Loading a dump is
+   * several times faster than PGlite's initdb (tests start one database per file).
+   */
+  initialData?: Blob;
 }
 
 export interface EmbeddedDatabase {
   /** postgres:// URL of the loopback server. */
   url: string;
+  /** The database files as an uncompressed tarball (PGlite dumpDataDir); no transaction may be open. */
+  dump(): Promise<Blob>;
   stop(): Promise<void>;
 }
 
@@ -37,7 +44,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
       lock = await acquireLock(options.dataDir);
       db = await PGlite.create(join(options.dataDir, "pgdata"));
     } else {
-      db = await PGlite.create();
+      db = await PGlite.create(options.initialData ? { loadDataDir: options.initialData } : {});
     }
     server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: options.maxConnections });
     await server.start();
@@ -46,6 +53,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     const [s, d, l] = [server, db, lock];
     return {
       url,
+      dump: async () => (await d.dumpDataDir("none")) as Blob,
       async stop() {
         await s.stop();
         await d.close();
