@@ -67,7 +67,7 @@ export function caseTable(c: CaseResult): string[] {
   const ref = c.results[0].median_s!;
   const lines = [
     `${c.title} — ${c.bins} bins × ${c.frames} frames`,
-    `  ${"pipeline".padEnd(58)} ${pad("median s", 9)} ${pad("audio×", 8)} ${pad("sonotile×", 10)} ${pad("Σ diff", 9)}`,
+    `  ${"pipeline".padEnd(58)} ${pad("median s", 9)} ${pad("audio×", 8)} ${pad("t / t₁", 10)} ${pad("Σ diff", 9)}`,
   ];
   for (const r of c.results) {
     if (r.median_s === null) {
@@ -80,7 +80,7 @@ export function caseTable(c: CaseResult): string[] {
       (r.note ? `  (${r.note})` : ""),
     );
   }
-  lines.push(`  audio× = seconds of audio per second of compute; sonotile× = peer time / ${c.results[0].label} time; Σ diff = |Σ out − Σ ref| / Σ ref`);
+  lines.push(`  audio× = seconds of audio per second of compute; t / t₁ = this row's time ÷ the first row's (for a peer: how many times faster ${c.results[0].label} is); Σ diff = relative difference of Σ_k (k+1)·Σ_i S[k][i] from the first row's (same values, same layout)`);
   lines.push(`  load average at start ${c.load[0].join(" ")}, at end ${c.load[c.load.length - 1].join(" ")}`);
   return lines;
 }

@@ -67,7 +67,7 @@ export interface PipelineResult {
   /** Median seconds per pass over the whole signal; null when unavailable. */
   median_s: number | null;
   times_s: number[];
-  /** Relative difference of Σ output from the reference (first sonotile variant); power pipelines only. */
+  /** Relative difference of the bin-weighted output sum (lib/pipelines.ts checksum) from the reference (first sonotile variant); power pipelines only. */
   checksum_rel_diff?: number;
   unavailable?: string;
   note?: string;
@@ -110,7 +110,7 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
       label: p.name, times: [], comparable,
       pass: (repeats) => {
         for (let i = 0; i < repeats; i++) entry.times.push(timeOnce(p.run));
-        return comparable ? checksum(p.output) : undefined;
+        return comparable ? checksum(p.output, p.bins, p.frames) : undefined;
       },
     };
     return entry;
@@ -135,8 +135,8 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
         continue;
       }
       entries.push(childEntry(child, signal, c, reference, peer === "scipy"
-        ? "allocates its frames and result inside every call (timed as it is)"
-        : "own internal timing; output preallocated and warmed up"));
+        ? "allocates its frames and result inside every call: timed as it is"
+        : "own internal timing; output preallocated, warmed up"));
     }
   }
 
@@ -180,6 +180,7 @@ function childEntry(child: ChildPeer, signal: ReturnType<typeof benchSignal>, c:
   return entry;
 }
 
+/** A pipeline's label without its details, for progress lines: "native FFTW (C, …)" → "native FFTW". */
 function short(label: string): string {
-  return label.split(/[ (]/)[0];
+  return label.split(" + ")[0].replace(/\s*\(.*$/, "");
 }

@@ -28,6 +28,12 @@ def stft_power(x, fs, nperseg, hop):
     return np.abs(z) ** 2, t1 - t0
 
 
+def bin_weighted_sum(power):
+    """sum_k (k+1) * sum_i S[k][i], as checksum() in bench/lib/pipelines.ts (catches misplaced bins)."""
+    rows = power.sum(axis=1, dtype=np.float64)
+    return float((rows * np.arange(1, len(rows) + 1)).sum())
+
+
 def main():
     if len(sys.argv) != 6:
         sys.exit("usage: stft_scipy_bench.py SIGNAL.f32 SAMPLERATE NPERSEG HOP REPEATS")
@@ -42,7 +48,7 @@ def main():
         times.append(time.perf_counter() - t0)
         stft_times.append(inner)
     print(json.dumps({"frames": power.shape[1], "bins": power.shape[0], "times_s": times,
-                      "stft_times_s": stft_times, "checksum": float(power.sum(dtype=np.float64)),
+                      "stft_times_s": stft_times, "checksum": bin_weighted_sum(power),
                       "scipy": scipy.__version__}))
 
 

@@ -136,9 +136,18 @@ export function fftjsPipeline(signal: BenchSignal, nperseg: number, hop: number)
   return { name: "fft.js + JS glue", bins, frames, output, run, dispose: () => {} };
 }
 
-/** Σ output in float64: a cheap check that two pipelines computed the same spectrogram. */
-export function checksum(output: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < output.length; i++) s += output[i];
-  return s;
+/**
+ * Σ_k (k + 1) · Σ_i S[k][i] in float64 over an output [bins][frames]: a cheap check that two
+ * pipelines computed the same spectrogram in the same layout (weighting by bin catches
+ * transposed or shifted bins, which a plain sum would not). bench/native/stft_fftw.c and
+ * scripts/stft_scipy_bench.py compute the same quantity.
+ */
+export function checksum(output: Float32Array, bins: number, frames: number): number {
+  let total = 0;
+  for (let k = 0; k < bins; k++) {
+    let row = 0;
+    for (let i = k * frames, end = i + frames; i < end; i++) row += output[i];
+    total += (k + 1) * row;
+  }
+  return total;
 }

@@ -110,8 +110,13 @@ int main(int argc, char **argv) {
     stft_power(x, samples, window, nperseg, hop, frames, plan, frame, spectrum, out);
     printf("%s%.6f", r ? "," : "", now_s() - t);
   }
+  /* Σ_k (k+1)·Σ_i S[k][i], as checksum() in bench/lib/pipelines.ts (catches misplaced bins). */
   double checksum = 0;
-  for (long i = 0; i < bins * frames; i++) checksum += out[i];
+  for (long k = 0; k < bins; k++) {
+    double row = 0;
+    for (long i = 0; i < frames; i++) row += out[k * frames + i];
+    checksum += (double)(k + 1) * row;
+  }
   printf("],\"checksum\":%.10e}\n", checksum);
 
   fftwf_destroy_plan(plan);
