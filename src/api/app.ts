@@ -4,7 +4,7 @@
  * and one route file per resource under /v1. It opens nothing itself: the caller passes the
  * database and closes it, so tests and `sonotile serve` share this factory.
  */
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
@@ -27,8 +27,8 @@ export interface AppOptions {
   requireAuthForReads?: boolean;
   /** Largest request body in bytes (default 1 MiB); larger ones get 413. */
   bodyLimit?: number;
-  /** Fastify logger (pino) on or off. */
-  logger?: boolean;
+  /** Fastify's logger option (pino): false (default), true, or e.g. { level: "warn" }. */
+  logger?: FastifyServerOptions["logger"];
 }
 
 export type App = FastifyInstance;

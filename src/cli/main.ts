@@ -9,9 +9,12 @@ import type { Command } from "./command.js";
 
 // Loaded on demand so that `sonotile info` does not pay for what `serve` imports.
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  dataset: () => import("./commands/dataset.js"),
   decode: () => import("./commands/decode.js"),
   info: () => import("./commands/info.js"),
+  serve: () => import("./commands/serve.js"),
   spectrogram: () => import("./commands/spectrogram.js"),
+  token: () => import("./commands/token.js"),
 };
 
 function usage(): string {

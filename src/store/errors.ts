@@ -15,11 +15,15 @@ export class NotFoundError extends Error {
 /** The request contradicts existing data (duplicate name, archived record, illegal transition): 409. */
 export class ConflictError extends Error {
   override name = "ConflictError";
+  /** Exit code when it ends a CLI command (SPEC §8: bad usage). */
+  readonly exitCode = 2;
 }
 
 /** One or more fields are invalid: 400 naming each. */
 export class InvalidError extends Error {
   override name = "InvalidError";
+  /** Exit code when it ends a CLI command (SPEC §8: bad usage). */
+  readonly exitCode = 2;
   constructor(readonly fields: { field: string; message: string }[]) {
     super(fields.map((f) => `${f.field}: ${f.message}`).join("; "));
   }

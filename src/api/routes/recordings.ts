@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
 import { getDataset } from "../../store/datasets.js";
-import { resolveRecordingPath } from "../../store/paths.js";
+import { isInside, resolveRecordingPath } from "../../store/paths.js";
 import { probeFile } from "../../store/probe.js";
 import {
   RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, getRecordingLocation, insertRecording,
@@ -168,6 +168,10 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { summary: "The audio file; supports Range requests (206), 416 for a range outside it", tags, params: idParams },
   }, async (request, reply) => {
     const loc = await getRecordingLocation(sql, request.params.id);
+    // A dataset registered by another server (or the CLI) may lie outside this server's roots.
+    if (!app.audioRoots.some((root) => isInside(root, loc.audio_dir))) {
+      throw new HttpError(403, `the dataset directory of recording ${request.params.id} is outside this server's audio roots`);
+    }
     // Checked again at every download: a symlink swapped in after registration must not escape.
     const abs = await resolveRecordingPath(loc.audio_dir, loc.path).catch(() => {
       throw new HttpError(404, `the file of recording ${request.params.id} is missing from its dataset directory`);

@@ -1,0 +1,74 @@
+/**
+ * `sonotile dataset add <dir>` — create a dataset for a directory (inside an audio root) and
+ * import its recordings; `sonotile dataset list`. Works beside a running `serve` on the same
+ * embedded data directory by connecting to it.
+ */
+import { basename } from "node:path";
+import { storeConfig } from "../../store/config.js";
+import { createDataset, importDataset, listDatasets } from "../../store/datasets.js";
+import { openDatabase } from "../../store/db.js";
+import { resolveAudioDir, resolveRoots } from "../../store/paths.js";
+import { ensureAdmin, findUserByUsername } from "../../store/users.js";
+import type { Command } from "../command.js";
+import { EXIT, UsageError } from "../errors.js";
+import { parseCommandLine, type OptionSpec } from "../flags.js";
+import { optionRows } from "./info.js";
+import { STORE_OPTIONS } from "./serve.js";
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: "name", placeholder: "NAME", doc: "dataset name; default the directory's name" },
+  { name: "description", placeholder: "TEXT", doc: "dataset description" },
+  { name: "json", boolean: true, doc: "print JSON" },
+  ...STORE_OPTIONS,
+];
+
+const USAGE = `usage: sonotile dataset add <dir> [--name NAME] [--description TEXT]
+       sonotile dataset list
+
+Creates a dataset for a directory inside an audio root and registers its recordings.
+
+${optionRows(OPTIONS)}`;
+
+export const command: Command = {
+  summary: "add a dataset (create + import a directory of recordings) or list datasets",
+  async run(args) {
+    const cl = parseCommandLine(args, OPTIONS);
+    if (cl.help) {
+      process.stdout.write(USAGE + "\n");
+      return EXIT.ok;
+    }
+    const [action, ...rest] = cl.positionals;
+    if (!(action === "add" && rest.length === 1) && !(action === "list" && rest.length === 0)) throw new UsageError(`expected 'add <dir>' or 'list'\n${USAGE}`);
+    if (Object.keys(cl.params).length) throw new UsageError("dataset takes no spectrogram parameters");
+    const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
+    const roots = action === "add" ? await resolveRoots(config.audioRoots) : [];
+    const audioDir = action === "add" ? await resolveAudioDir(roots, rest[0]) : "";
+
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 2 });
+    const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
+    try {
+      const sql = database.sql;
+      if (action === "list") {
+        const page = await listDatasets(sql, { state: "all", sort: "name", order: "asc", limit: 1000, offset: 0 });
+        out(page, page.items.map((d) => `${d.id}  ${d.name}  ${d.recording_count} recordings  ${d.audio_dir}${d.state === "active" ? "" : `  (${d.state})`}`).join("\n") || "no datasets");
+        return EXIT.ok;
+      }
+      const first = await ensureAdmin(sql);
+      if (first) process.stdout.write(`admin token for the new database (shown once): ${first.key}\n`);
+      const admin = first?.user ?? (await findUserByUsername(sql, "admin"));
+      const dataset = await createDataset(sql, {
+        name: (cl.options.name as string | undefined) ?? basename(audioDir),
+        description: cl.options.description as string | undefined,
+        audio_dir: audioDir,
+        created_by: admin?.id ?? null,
+      });
+      const result = await importDataset(sql, dataset.id, admin?.id ?? null);
+      const lines = [`dataset ${dataset.name} (${dataset.id}): ${result.registered.length} recordings registered from ${audioDir}`];
+      for (const f of result.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
+      out({ dataset, ...result }, lines.join("\n"));
+      return EXIT.ok;
+    } finally {
+      await database.close();
+    }
+  },
+};

@@ -1,0 +1,114 @@
+/**
+ * `sonotile serve` — the HTTP API (SPEC §5) on the configured database: migrations applied,
+ * the first admin token printed once on an empty database, optional demo data, listening on
+ * 127.0.0.1 unless told otherwise (and then every route needs a token). SIGTERM / SIGINT stop
+ * accepting, let in-flight requests finish, and close the database.
+ */
+import { join } from "node:path";
+import { buildApp } from "../../api/app.js";
+import { ensureDemoAudio, ensureDemoDataset } from "../../demo/index.js";
+import { storeConfig } from "../../store/config.js";
+import { openDatabase } from "../../store/db.js";
+import { resolveRoots } from "../../store/paths.js";
+import { ensureAdmin, findUserByUsername } from "../../store/users.js";
+import type { Command } from "../command.js";
+import { EXIT, UsageError } from "../errors.js";
+import { parseCommandLine, type OptionSpec } from "../flags.js";
+import { optionRows } from "./info.js";
+
+/** Options every command that opens the store accepts. */
+export const STORE_OPTIONS: readonly OptionSpec[] = [
+  { name: "data", placeholder: "DIR", doc: "data directory (embedded database, demo audio); env SONOTILE_DATA; default ./data" },
+  { name: "audio-root", placeholder: "DIR[:DIR]", doc: "directories datasets may live in; env SONOTILE_AUDIO_ROOTS; default the current directory" },
+];
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: "host", placeholder: "ADDR", doc: "address to listen on; default 127.0.0.1 (beyond loopback, every route needs a token)" },
+  { name: "port", placeholder: "N", doc: "TCP port; default 8000 (0: any free port)" },
+  ...STORE_OPTIONS,
+  { name: "demo", boolean: true, doc: "generate the synthetic demo recordings on first start and register them in dataset 'demo'" },
+  { name: "verbose", boolean: true, doc: "log every request" },
+];
+
+const USAGE = `usage: sonotile serve [options]
+
+Serves the HTTP API (docs at /docs). The database is DATABASE_URL if set, else an embedded
+PostgreSQL in the data directory.
+
+${optionRows(OPTIONS)}`;
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function portOption(text: string | true | undefined): number {
+  if (text === undefined) return 8000;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: must be an integer 0..65535, got '${text}'`);
+  return port;
+}
+
+export const command: Command = {
+  summary: "serve the HTTP API (tiles, metadata) on the configured or embedded database",
+  async run(args) {
+    const cl = parseCommandLine(args, OPTIONS);
+    if (cl.help) {
+      process.stdout.write(USAGE + "\n");
+      return EXIT.ok;
+    }
+    if (cl.positionals.length || Object.keys(cl.params).length) throw new UsageError(`serve takes no arguments or spectrogram parameters\n${USAGE}`);
+    const host = typeof cl.options.host === "string" ? cl.options.host : "127.0.0.1";
+    const port = portOption(cl.options.port);
+    const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
+    const demoDir = join(config.dataDir, "demo-audio");
+    if (cl.options.demo) {
+      await ensureDemoAudio(demoDir);
+      config.audioRoots.push(demoDir);
+    }
+    const audioRoots = await resolveRoots(config.audioRoots);
+
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+    let app;
+    try {
+      const admin = await ensureAdmin(database.sql);
+      if (cl.options.demo) {
+        const adminId = admin?.user.id ?? (await findUserByUsername(database.sql, "admin"))?.id ?? null;
+        const [realDemoDir] = await resolveRoots([demoDir]);
+        await ensureDemoDataset(database.sql, realDemoDir, adminId);
+      }
+      app = await buildApp({
+        database,
+        audioRoots,
+        requireAuthForReads: !isLoopback(host),
+        logger: cl.options.verbose ? true : { level: "warn" },
+      });
+      const address = await app.listen({ host, port });
+      const lines = [
+        `sonotile serving on ${address}  (API docs: ${address}/docs)`,
+        `database: ${database.description}`,
+        `audio roots: ${audioRoots.join(", ")}`,
+      ];
+      if (admin) lines.push("", `admin token (shown once — store it now): ${admin.key}`, `  e.g. curl -H "Authorization: Bearer ${admin.key}" ${address}/v1/users/me`);
+      process.stdout.write(lines.join("\n") + "\n");
+    } catch (err) {
+      await app?.close();
+      await database.close();
+      throw err;
+    }
+
+    // Stop on the first signal: finish in-flight requests (app.close), then the database.
+    const running = app;
+    await new Promise<void>((resolveStop) => {
+      const stop = (signal: NodeJS.Signals) => {
+        process.stdout.write(`sonotile: ${signal}, shutting down\n`);
+        resolveStop();
+      };
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
+    });
+    await running.close();
+    await database.close();
+    return EXIT.ok;
+  },
+};

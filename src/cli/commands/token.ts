@@ -1,0 +1,77 @@
+/**
+ * `sonotile token create|list|disable|enable` — API tokens from the command line, for the
+ * administrator of the database (no token needed: whoever can open the database is admin).
+ * Works beside a running `serve` on the same embedded data directory by connecting to it.
+ */
+import { openDatabase } from "../../store/db.js";
+import { storeConfig } from "../../store/config.js";
+import { createToken, listTokens, setTokenEnabled } from "../../store/tokens.js";
+import { ROLES, createUser, ensureAdmin, findUserByUsername, type Role } from "../../store/users.js";
+import type { Command } from "../command.js";
+import { EXIT, UsageError } from "../errors.js";
+import { parseCommandLine, type OptionSpec } from "../flags.js";
+import { optionRows } from "./info.js";
+import { STORE_OPTIONS } from "./serve.js";
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: "user", placeholder: "NAME", doc: "the token's user (create: default admin; created if missing with --role)" },
+  { name: "role", placeholder: "ROLE", doc: `role of a user created by 'create': ${ROLES.join(", ")}; default member` },
+  { name: "name", placeholder: "LABEL", doc: "label of a new token; default 'cli'" },
+  { name: "json", boolean: true, doc: "print JSON" },
+  ...STORE_OPTIONS.filter((o) => o.name === "data"),
+];
+
+const USAGE = `usage: sonotile token create [--user NAME] [--role ROLE] [--name LABEL]
+       sonotile token list [--user NAME]
+       sonotile token disable|enable <token-id>
+
+Manages API tokens. A new token's key is printed once and stored only as its SHA-256.
+
+${optionRows(OPTIONS)}`;
+
+export const command: Command = {
+  summary: "create, list, disable or enable API tokens",
+  async run(args) {
+    const cl = parseCommandLine(args, OPTIONS);
+    if (cl.help) {
+      process.stdout.write(USAGE + "\n");
+      return EXIT.ok;
+    }
+    const [action, ...rest] = cl.positionals;
+    if (!["create", "list", "disable", "enable"].includes(action ?? "")) throw new UsageError(`expected create, list, disable or enable\n${USAGE}`);
+    if (Object.keys(cl.params).length) throw new UsageError("token takes no spectrogram parameters");
+    const role = cl.options.role as string | undefined;
+    if (role !== undefined && !(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role: must be one of ${ROLES.join(", ")}`);
+    if ((action === "disable" || action === "enable") !== (rest.length === 1) || (rest.length > 1)) throw new UsageError(`${action}: wrong number of arguments\n${USAGE}`);
+
+    const config = storeConfig({ data: cl.options.data as string | undefined });
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 2 });
+    const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
+    try {
+      const sql = database.sql;
+      if (action === "create") {
+        const first = await ensureAdmin(sql);
+        const username = (cl.options.user as string | undefined) ?? "admin";
+        if (first && username === "admin") {
+          out({ token: first, key: first.key }, `admin token for the new database (shown once): ${first.key}`);
+          return EXIT.ok;
+        }
+        const user = (await findUserByUsername(sql, username)) ?? (await createUser(sql, { username, role: (role as Role | undefined) ?? "member" }));
+        const { token, key } = await createToken(sql, { user_id: user.id, name: (cl.options.name as string | undefined) ?? "cli", created_by: null });
+        out({ token, key }, `token ${token.id} for ${user.username} (${user.role}), shown once:\n${key}`);
+      } else if (action === "list") {
+        const username = cl.options.user as string | undefined;
+        const user = username ? await findUserByUsername(sql, username) : null;
+        if (username && !user) throw new UsageError(`no user named ${username}`);
+        const page = await listTokens(sql, { user_id: user?.id, limit: 1000, offset: 0 });
+        out(page, page.items.map((t) => `${t.id}  ${t.enabled ? "enabled " : "disabled"}  ${t.key_prefix}…  ${t.name}  (user ${t.user_id}, ${t.created_at})`).join("\n") || "no tokens");
+      } else {
+        const token = await setTokenEnabled(sql, rest[0], action === "enable");
+        out(token, `token ${token.id} ${token.enabled ? "enabled" : "disabled"}`);
+      }
+      return EXIT.ok;
+    } finally {
+      await database.close();
+    }
+  },
+};
