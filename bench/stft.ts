@@ -4,8 +4,10 @@
  *
  * Method: every in-process pipeline allocates its output once and is warmed up (first touch,
  * JIT) before timing; the child-process peers do the same internally and report their own
- * timings. Each round runs every pipeline `repeats` times in a rotated order, so in-process
- * peers and child processes alternate; the figure is the median of all timed runs.
+ * timings. Each round gives every pipeline one turn, in a rotated order, so in-process peers
+ * and child processes alternate; a turn is one untimed pass (the child processes' warm-up; for
+ * the in-process pipelines it evens out whatever the previous turn left in caches and page
+ * tables) and `repeats` timed passes. The figure is the median of all timed passes.
  * scipy.signal.stft allocates its result inside every call and is timed as it is.
  */
 import PFFFT, { type PffftModule } from "@echogarden/pffft-wasm/simd";
@@ -105,10 +107,10 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
 
   const inProcess = (p: Pipeline, comparable: boolean): Entry => {
     pipelines.push(p);
-    p.run(); // warm-up: first touch of the output, JIT, plans
     const entry: Entry = {
       label: p.name, times: [], comparable,
       pass: (repeats) => {
+        p.run(); // untimed, as the child peers' own warm-up: each turn starts from the same state
         for (let i = 0; i < repeats; i++) entry.times.push(timeOnce(p.run));
         return comparable ? checksum(p.output, p.bins, p.frames) : undefined;
       },
