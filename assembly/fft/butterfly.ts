@@ -124,8 +124,8 @@ const S52: f32 = 0.5877852522924731;
     const y1r = f32x4.add(t1r, t3i), y1i = f32x4.sub(t1i, t3r);
     const y2r = f32x4.sub(t0r, t2r), y2i = f32x4.sub(t0i, t2i);
     const y3r = f32x4.sub(t1r, t3i), y3i = f32x4.add(t1i, t3r);
-    transposeStore(yr, f32x4.add(t0r, t2r), cmulRe(y1r, y1i, w1r, w1i), cmulRe(y2r, y2i, w2r, w2i), cmulRe(y3r, y3i, w3r, w3i));
-    transposeStore(yi, f32x4.add(t0i, t2i), cmulIm(y1r, y1i, w1r, w1i), cmulIm(y2r, y2i, w2r, w2i), cmulIm(y3r, y3i, w3r, w3i));
+    transposeStore(yr, 16, f32x4.add(t0r, t2r), cmulRe(y1r, y1i, w1r, w1i), cmulRe(y2r, y2i, w2r, w2i), cmulRe(y3r, y3i, w3r, w3i));
+    transposeStore(yi, 16, f32x4.add(t0i, t2i), cmulIm(y1r, y1i, w1r, w1i), cmulIm(y2r, y2i, w2r, w2i), cmulIm(y3r, y3i, w3r, w3i));
     return;
   }
   put0(yr, yi, f32x4.add(t0r, t2r), f32x4.add(t0i, t2i), ls, mode);
@@ -142,14 +142,14 @@ const S52: f32 = 0.5877852522924731;
   return f32x4.add(f32x4.mul(ar, bi), f32x4.mul(ai, br));
 }
 
-/** Stores rows (a[i], b[i], c[i], d[i]) at y + 16·i, i < 4. */
-@inline function transposeStore(y: usize, a: v128, b: v128, c: v128, d: v128): void {
+/** Stores rows (a[i], b[i], c[i], d[i]) at y + i·row (bytes), i < 4. */
+@inline function transposeStore(y: usize, row: usize, a: v128, b: v128, c: v128, d: v128): void {
   const ab0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5), ab1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
   const cd0 = v128.shuffle<f32>(c, d, 0, 4, 1, 5), cd1 = v128.shuffle<f32>(c, d, 2, 6, 3, 7);
   v128.store(y, v128.shuffle<f32>(ab0, cd0, 0, 1, 4, 5));
-  v128.store(y, v128.shuffle<f32>(ab0, cd0, 2, 3, 6, 7), 16);
-  v128.store(y, v128.shuffle<f32>(ab1, cd1, 0, 1, 4, 5), 32);
-  v128.store(y, v128.shuffle<f32>(ab1, cd1, 2, 3, 6, 7), 48);
+  v128.store(y + row, v128.shuffle<f32>(ab0, cd0, 2, 3, 6, 7));
+  v128.store(y + 2 * row, v128.shuffle<f32>(ab1, cd1, 0, 1, 4, 5));
+  v128.store(y + 3 * row, v128.shuffle<f32>(ab1, cd1, 2, 3, 6, 7));
 }
 
 /**
@@ -170,20 +170,39 @@ const S52: f32 = 0.5877852522924731;
   const c1r = f32x4.mul(f32x4.add(d1r, d1i), h), c1i = f32x4.mul(f32x4.sub(d1i, d1r), h);
   const c2r = d2i, c2i = f32x4.neg(d2r);
   const c3r = f32x4.mul(f32x4.sub(d3i, d3r), h), c3i = f32x4.neg(f32x4.mul(f32x4.add(d3r, d3i), h));
-  // DFT4 of b → Y_0, Y_2, Y_4, Y_6
-  let t0r = f32x4.add(b0r, b2r), t0i = f32x4.add(b0i, b2i), t1r = f32x4.sub(b0r, b2r), t1i = f32x4.sub(b0i, b2i);
-  let t2r = f32x4.add(b1r, b3r), t2i = f32x4.add(b1i, b3i), t3r = f32x4.sub(b1r, b3r), t3i = f32x4.sub(b1i, b3i);
-  put0(yr, yi, f32x4.add(t0r, t2r), f32x4.add(t0i, t2i), ls, mode);
-  put(yr, yi, 2 * os, f32x4.add(t1r, t3i), f32x4.sub(t1i, t3r), twr, twi, ts, ls, mode);
-  put(yr, yi, 4 * os, f32x4.sub(t0r, t2r), f32x4.sub(t0i, t2i), twr, twi, 3 * ts, ls, mode);
-  put(yr, yi, 6 * os, f32x4.sub(t1r, t3i), f32x4.add(t1i, t3r), twr, twi, 5 * ts, ls, mode);
-  // DFT4 of c → Y_1, Y_3, Y_5, Y_7
-  t0r = f32x4.add(c0r, c2r); t0i = f32x4.add(c0i, c2i); t1r = f32x4.sub(c0r, c2r); t1i = f32x4.sub(c0i, c2i);
-  t2r = f32x4.add(c1r, c3r); t2i = f32x4.add(c1i, c3i); t3r = f32x4.sub(c1r, c3r); t3i = f32x4.sub(c1i, c3i);
-  put(yr, yi, os, f32x4.add(t0r, t2r), f32x4.add(t0i, t2i), twr, twi, 0, ls, mode);
-  put(yr, yi, 3 * os, f32x4.add(t1r, t3i), f32x4.sub(t1i, t3r), twr, twi, 2 * ts, ls, mode);
-  put(yr, yi, 5 * os, f32x4.sub(t0r, t2r), f32x4.sub(t0i, t2i), twr, twi, 4 * ts, ls, mode);
-  put(yr, yi, 7 * os, f32x4.sub(t1r, t3i), f32x4.add(t1i, t3r), twr, twi, 6 * ts, ls, mode);
+  // DFT4 of b → Y_0, Y_2, Y_4, Y_6; DFT4 of c → Y_1, Y_3, Y_5, Y_7
+  const t0r = f32x4.add(b0r, b2r), t0i = f32x4.add(b0i, b2i), t1r = f32x4.sub(b0r, b2r), t1i = f32x4.sub(b0i, b2i);
+  const t2r = f32x4.add(b1r, b3r), t2i = f32x4.add(b1i, b3i), t3r = f32x4.sub(b1r, b3r), t3i = f32x4.sub(b1i, b3i);
+  const u0r = f32x4.add(c0r, c2r), u0i = f32x4.add(c0i, c2i), u1r = f32x4.sub(c0r, c2r), u1i = f32x4.sub(c0i, c2i);
+  const u2r = f32x4.add(c1r, c3r), u2i = f32x4.add(c1i, c3i), u3r = f32x4.sub(c1r, c3r), u3i = f32x4.sub(c1i, c3i);
+  const y0r = f32x4.add(t0r, t2r), y0i = f32x4.add(t0i, t2i);
+  const y1r = f32x4.add(u0r, u2r), y1i = f32x4.add(u0i, u2i);
+  const y2r = f32x4.add(t1r, t3i), y2i = f32x4.sub(t1i, t3r);
+  const y3r = f32x4.add(u1r, u3i), y3i = f32x4.sub(u1i, u3r);
+  const y4r = f32x4.sub(t0r, t2r), y4i = f32x4.sub(t0i, t2i);
+  const y5r = f32x4.sub(u0r, u2r), y5i = f32x4.sub(u0i, u2i);
+  const y6r = f32x4.sub(t1r, t3i), y6i = f32x4.add(t1i, t3r);
+  const y7r = f32x4.sub(u1r, u3i), y7i = f32x4.add(u1i, u3r);
+  if (scattered(mode)) {
+    // Butterfly p's eight outputs are y[8p … 8p+7]: two 4×4 transposes, rows 32 bytes apart.
+    const w1r = v128.load(twr), w1i = v128.load(twi), w2r = v128.load(twr + ts), w2i = v128.load(twi + ts);
+    const w3r = v128.load(twr + 2 * ts), w3i = v128.load(twi + 2 * ts), w4r = v128.load(twr + 3 * ts), w4i = v128.load(twi + 3 * ts);
+    const w5r = v128.load(twr + 4 * ts), w5i = v128.load(twi + 4 * ts), w6r = v128.load(twr + 5 * ts), w6i = v128.load(twi + 5 * ts);
+    const w7r = v128.load(twr + 6 * ts), w7i = v128.load(twi + 6 * ts);
+    transposeStore(yr, 32, y0r, cmulRe(y1r, y1i, w1r, w1i), cmulRe(y2r, y2i, w2r, w2i), cmulRe(y3r, y3i, w3r, w3i));
+    transposeStore(yr + 16, 32, cmulRe(y4r, y4i, w4r, w4i), cmulRe(y5r, y5i, w5r, w5i), cmulRe(y6r, y6i, w6r, w6i), cmulRe(y7r, y7i, w7r, w7i));
+    transposeStore(yi, 32, y0i, cmulIm(y1r, y1i, w1r, w1i), cmulIm(y2r, y2i, w2r, w2i), cmulIm(y3r, y3i, w3r, w3i));
+    transposeStore(yi + 16, 32, cmulIm(y4r, y4i, w4r, w4i), cmulIm(y5r, y5i, w5r, w5i), cmulIm(y6r, y6i, w6r, w6i), cmulIm(y7r, y7i, w7r, w7i));
+    return;
+  }
+  put0(yr, yi, y0r, y0i, ls, mode);
+  put(yr, yi, os, y1r, y1i, twr, twi, 0, ls, mode);
+  put(yr, yi, 2 * os, y2r, y2i, twr, twi, ts, ls, mode);
+  put(yr, yi, 3 * os, y3r, y3i, twr, twi, 2 * ts, ls, mode);
+  put(yr, yi, 4 * os, y4r, y4i, twr, twi, 3 * ts, ls, mode);
+  put(yr, yi, 5 * os, y5r, y5i, twr, twi, 4 * ts, ls, mode);
+  put(yr, yi, 6 * os, y6r, y6i, twr, twi, 5 * ts, ls, mode);
+  put(yr, yi, 7 * os, y7r, y7i, twr, twi, 6 * ts, ls, mode);
 }
 
 @inline export function radix5(xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, mode: i32): void {
