@@ -68,7 +68,7 @@ describe("RealFFT matches a float64 DFT", () => {
 
   it("mixed radices, generic odd radices and Bluestein at moderate n", () => {
     // 2·3·5·7, 11·13, 2·17·19, 23·29, 2·31·37, primes 41, 97, 2·97, 4·43, 3·256, 2^10·3,
-    // 2^11, and 16·5, 16·31, 2^4·3^4 (first stage radix 8, 8, 3 on the packed input)
+    // 2^11, and 16·5, 16·31, 2^4·3^4 (first stage radix 8 on the packed input)
     for (const n of [210, 143, 646, 667, 2294, 41, 97, 194, 172, 768, 3072, 2048, 80, 496, 1296]) {
       const x = lcgInput(n);
       const fft = new RealFFT(n);
