@@ -9,6 +9,11 @@ per channel the float32 samples at fixed positions (the first and last 16 frames
 ones) plus the float64 sum and sum of squares of the whole channel. Lossy codecs (MP3, Vorbis, Opus)
 depend on the decoder, so for them the whole float32 signal is stored too (<name>.f32, little-endian,
 channel-interleaved, 1 s at 16 kHz each) to compare by correlation.
+
+The fixtures are too short to exercise seeking in Ogg (a seek needs more than a page or two of
+audio), so this script also synthesises two small Ogg files (6 s of a 8 kHz stereo chirp, Vorbis and
+Opus, 10-30 KB) as test inputs: test/golden/audio/seek_{vorbis,opus}.ogg, with their digests
+(no whole-signal .f32 for these).
 """
 import glob
 import json
@@ -30,17 +35,36 @@ def positions(frames):
     return sorted(idx)
 
 
+def synthesise_ogg():
+    """Writes the synthetic Ogg seek-test inputs (deterministic signal; encoder output as libsndfile gives it)."""
+    fs = 8000
+    t = np.arange(6 * fs) / fs
+    left = 0.5 * np.sin(2 * np.pi * (300 * t + 150 * t ** 2))
+    right = 0.3 * np.sin(2 * np.pi * 1000 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 0.5 * t))
+    x = np.stack([left, right], axis=1).astype(np.float32)
+    paths = []
+    for name, subtype in [("seek_vorbis.ogg", "VORBIS"), ("seek_opus.ogg", "OPUS")]:
+        path = os.path.join(OUT, name)
+        # Written in pieces: libsndfile's Vorbis encoder crashes on very large single writes.
+        with sf.SoundFile(path, "w", fs, 2, format="OGG", subtype=subtype) as f:
+            for i in range(0, len(x), 4000):
+                f.write(x[i:i + 4000])
+        paths.append(path)
+    return paths
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    synthetic = synthesise_ogg()
     digests = {}
     files = sorted(glob.glob(os.path.join(FIXTURES, "formats", "*"))) + sorted(
-        glob.glob(os.path.join(FIXTURES, "recordings", "*.wav")))
+        glob.glob(os.path.join(FIXTURES, "recordings", "*.wav"))) + synthetic
     for path in files:
         if os.path.basename(path).startswith("LICENSE"):
             continue
         info = sf.info(path)
         x, fs = sf.read(path, dtype="float32", always_2d=True)
-        rel = os.path.relpath(path, FIXTURES)
+        rel = os.path.basename(path) if path in synthetic else os.path.relpath(path, FIXTURES)
         pos = positions(x.shape[0])
         entry = {
             "samplerate": fs,
@@ -53,9 +77,9 @@ def main():
             "sum": [float(np.sum(x[:, c], dtype=np.float64)) for c in range(x.shape[1])],
             "sumsq": [float(np.sum(x[:, c].astype(np.float64) ** 2)) for c in range(x.shape[1])],
         }
-        if info.format in LOSSY:
+        if info.format in LOSSY and path not in synthetic:
             name = os.path.basename(path) + ".f32"
-            x.astype("<f4").tofile(os.path.join(OUT, name))
+            x.astype("<f4").tofile(os.path.join(OUT, name))  # interleaved [frames, channels]
             entry["signal"] = name
         digests[rel] = entry
     with open(os.path.join(OUT, "digests.json"), "w") as f:

@@ -27,7 +27,8 @@ interface Digest {
 const digests: Record<string, Digest> = JSON.parse(readFileSync(path.join(GOLDEN, "digests.json"), "utf8"));
 const LOSSY = new Set(["MP3", "OGG"]);
 const lossless = Object.entries(digests).filter(([, d]) => !LOSSY.has(d.format));
-const lossy = Object.entries(digests).filter(([, d]) => LOSSY.has(d.format));
+// Fixture files (keyed "formats/…", "recordings/…"); synthetic seek-test inputs are covered in audio-compressed.test.ts.
+const lossy = Object.entries(digests).filter(([rel, d]) => LOSSY.has(d.format) && rel.includes("/"));
 
 function sums(x: Float32Array): [number, number] {
   let s = 0;

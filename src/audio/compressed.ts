@@ -15,6 +15,7 @@
  * decoding pass at open.
  */
 import { seekFrame } from "./flacseek.js";
+import { parsePage, seekPage } from "./oggseek.js";
 import { checkBasics } from "./layout.js";
 import { clipRange } from "./reader.js";
 import type { ByteSource } from "./source.js";
@@ -58,6 +59,21 @@ export interface Probe {
   frames: number | null;
   /** FLAC only: what seeking needs (see flacseek.ts). */
   flac?: FlacSeek;
+  /** Ogg only: what seeking needs (see oggseek.ts). */
+  ogg?: OggSeek;
+}
+
+/** Where Ogg audio pages start, and how granules map to output frames. */
+interface OggSeek {
+  /** Byte offset of the first audio page: everything before it (the header packets) is fed first after a seek. */
+  firstAudio: number;
+  serial: number;
+  /** Opus pre-skip in 48 kHz samples (0 for Vorbis). */
+  preSkip: number;
+  /** Granule units per output frame (Opus: 48000 / decoding rate; Vorbis: 1). */
+  granulesPerFrame: number;
+  /** Granule units decoded before the output is exact again after starting mid-stream. */
+  preroll: number;
 }
 
 /** Where FLAC audio frames start and what to feed a fresh decoder before a frame from the middle. */
@@ -210,6 +226,11 @@ class Cursor {
     }
   }
 
+  /** Feeds output decoded before this cursor existed (the pages a seek used to align itself). */
+  inject(r: Decoded): void {
+    this.append(checkDecoded(this.probe.kind, r));
+  }
+
   free(): void {
     this.dec.free();
   }
@@ -276,7 +297,9 @@ export class StreamReader implements AudioReader {
     // Continue the cursor when k is just ahead; otherwise seek (FLAC) or, behind it, restart.
     const near = this.cursor !== null && this.cursor.block <= k && k - this.cursor.block <= SEEK_AHEAD_BLOCKS;
     if (!near && this.probe.flac && k > 0) await this.seekFlac(k, this.probe.flac);
-    else if (this.cursor && this.cursor.block > k) {
+    else if (!near && this.probe.ogg && k > 0 && (await this.seekOgg(k, this.probe.ogg))) {
+      // positioned by the seek
+    } else if (this.cursor && this.cursor.block > k) {
       this.cursor.free();
       this.cursor = null;
     }
@@ -296,6 +319,83 @@ export class StreamReader implements AudioReader {
     const dec = await guard(this.probe.kind, () => createDecoder(this.probe));
     this.cursor = new Cursor(dec, this.src, this.probe, this.blockFrames, frame.offset, frame.sample, k, flac.preamble);
   }
+
+  /**
+   * Replaces the cursor by one starting at an Ogg page at least `preroll` granules before block k.
+   * The decoder gets the header pages, then pages from there; the output's position is fixed by
+   * the granule of the first page that yields samples (granule = end of its output). Returns
+   * false when no suitable page exists (near the start): the caller decodes from the start.
+   */
+  private async seekOgg(k: number, ogg: OggSeek): Promise<boolean> {
+    const target = k * this.blockFrames;
+    let limit = target * ogg.granulesPerFrame + ogg.preSkip - ogg.preroll;
+    this.oggHeaders ??= await this.src.read(0, ogg.firstAudio);
+    // The decoder may need more than the preroll to produce output (it drops what it cannot
+    // overlap-add); if its first sample still lands after the target, start earlier and retry.
+    for (let attempt = 0; attempt < 4 && limit > 0; attempt++) {
+      const page = await seekPage(this.src, ogg.firstAudio, ogg.serial, limit);
+      if (!page) return false;
+      const dec = await guard(this.probe.kind, () => createDecoder(this.probe));
+      if (this.probe.kind === "opus") {
+        // Opus output is placed by the page before the start: decoding from page P yields the
+        // samples after granule(P−1), less the pre-skip the fresh decoder trims (RFC 7845 §4.2),
+        // so its first frame is at (granule(P−1) + preSkip − preSkip) / granulesPerFrame.
+        this.cursor?.free();
+        this.cursor = new Cursor(dec, this.src, this.probe, this.blockFrames, page.offset + page.length, Math.round(page.granule / ogg.granulesPerFrame), k, this.oggHeaders);
+        return true;
+      }
+      try {
+        const aligned = await this.alignOgg(dec, ogg, page.offset + page.length);
+        if (!aligned) {
+          dec.free();
+          return false; // no output before the end of the file: too close to the end to seek
+        }
+        if (aligned.first <= target) {
+          this.cursor?.free();
+          this.cursor = new Cursor(dec, this.src, this.probe, this.blockFrames, aligned.pos, aligned.first, k);
+          for (const o of aligned.outputs) this.cursor.inject(o);
+          return true;
+        }
+        dec.free();
+        limit -= (aligned.first - target) * ogg.granulesPerFrame + ogg.preroll;
+      } catch (err) {
+        dec.free();
+        throw err;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Vorbis: the first packet after a seek only primes the overlap-add, so where the output starts
+   * depends on block sizes. Feeds a fresh decoder the header pages, then whole pages from `pos`
+   * until one that ends a packet has produced output; that page's granule (the end of its
+   * output) places the first decoded frame. Returns the outputs so far, the first frame's index
+   * and the next byte, or null if the file ends first.
+   */
+  private async alignOgg(dec: StreamDecoder, ogg: OggSeek, pos: number): Promise<{ outputs: Decoded[]; first: number; pos: number } | null> {
+    checkDecoded(this.probe.kind, await guard(this.probe.kind, () => dec.decode(this.oggHeaders!)));
+    const outputs: Decoded[] = [];
+    let decoded = 0;
+    while (pos < this.src.size) {
+      const bytes = await this.src.read(pos, 65536 + 282); // the largest possible page
+      const p = parsePage(bytes, 0);
+      if (!p) throw new AudioFormatError(`ogg: no valid page at byte ${pos} while seeking (corrupt stream?)`);
+      const r = checkDecoded(this.probe.kind, await guard(this.probe.kind, () => dec.decode(bytes.subarray(0, p.length))));
+      pos += p.length;
+      outputs.push(r);
+      decoded += r.samplesDecoded;
+      if (p.granule >= 0 && decoded > 0) {
+        const first = Math.round((p.granule - ogg.preSkip) / ogg.granulesPerFrame) - decoded;
+        if (first < 0) throw new AudioFormatError(`ogg: page granules do not match the decoded audio near byte ${pos}`);
+        return { outputs, first, pos };
+      }
+    }
+    return null;
+  }
+
+  /** The Ogg header pages (bytes before the first audio page), read once for seeking. */
+  private oggHeaders: Uint8Array | null = null;
 
   async read(channel: number, start: number, count: number): Promise<Float32Array> {
     const [s, e] = clipRange(this.info, channel, start, count);
@@ -447,6 +547,33 @@ async function oggFrames(src: ByteSource, head: Uint8Array, probe: Probe): Promi
   return Math.max(0, Math.floor(((granule - preSkip) * probe.samplerate) / 48000));
 }
 
+/** Largest Ogg header (ident, comment, setup pages) kept for seeking; beyond it reads restart instead. */
+const MAX_OGG_HEADERS = 16 << 20;
+
+/** Finds the first audio page (the first with a granule other than 0) for seeking; undefined if not found early. */
+async function oggSeekInfo(src: ByteSource, head: Uint8Array, probe: Probe): Promise<OggSeek | undefined> {
+  const serial = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(14, true);
+  let pos = 0;
+  for (let n = 0; n < 1000 && pos < MAX_OGG_HEADERS; n++) {
+    const page = parsePage(await src.read(pos, 65536 + 282), 0);
+    if (!page) return undefined;
+    if (page.granule !== 0) {
+      const opus = probe.kind === "opus";
+      return {
+        firstAudio: pos,
+        serial,
+        preSkip: opus ? new DataView(head.buffer, head.byteOffset, head.byteLength).getUint16(27 + head[26] + 10, true) : 0,
+        granulesPerFrame: opus ? 48000 / probe.samplerate : 1,
+        // Opus: 80 ms for the decoder state to converge (RFC 7845 §4.6); Vorbis: the first packet after
+        // a seek only primes the overlap-add, up to half the largest block (8192) — one block of margin.
+        preroll: opus ? 3840 : 8192,
+      };
+    }
+    pos += page.length;
+  }
+  return undefined;
+}
+
 /** Walks the FLAC metadata blocks (4-byte headers: last flag, type, 24-bit length) to the first frame. */
 async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Array): Promise<FlacSeek> {
   let at = start + 4;
@@ -471,6 +598,7 @@ export async function openCompressed(src: ByteSource, head: Uint8Array, options:
   const ogg = probeOgg(head);
   if (ogg) {
     ogg.frames = await oggFrames(src, head, ogg);
+    ogg.ogg = await oggSeekInfo(src, head, ogg);
     return StreamReader.open(src, ogg, 0, options);
   }
   const skip = id3v2Length(head, 0);

@@ -1,0 +1,80 @@
+/**
+ * Seeking in Ogg (RFC 3533) without a decoder: pages carry a granule position (Vorbis: PCM
+ * frame count at the end of the last packet completed on the page; Opus: the same at 48 kHz,
+ * pre-skip included), so the page to start from is found by bisection over file bytes. Page
+ * headers are recognised by capture pattern, version, stream serial and CRC-32.
+ */
+import type { ByteSource } from "./source.js";
+
+/** Bytes scanned for a page from a bisection point (an Ogg page is at most 65 307 bytes). */
+const WINDOW = 1 << 17;
+
+/** Ogg CRC-32: polynomial 0x04c11db7, MSB first, initial 0, no final xor (RFC 3533 §6). */
+const CRC32 = (() => {
+  const t = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i << 24;
+    for (let k = 0; k < 8; k++) c = c & 0x80000000 ? (c << 1) ^ 0x04c11db7 : c << 1;
+    t[i] = c >>> 0;
+  }
+  return t;
+})();
+
+export interface OggPage {
+  /** Absolute byte offset of the page. */
+  offset: number;
+  /** Page length in bytes, header included. */
+  length: number;
+  /** Granule position, or -1 when no packet ends on this page. */
+  granule: number;
+  serial: number;
+}
+
+/** Parses and CRC-checks a page at `b[at]`; null if there is none (or it is cut by the buffer end). */
+export function parsePage(b: Uint8Array, at: number): Omit<OggPage, "offset"> | null {
+  if (at + 27 > b.length || b[at] !== 0x4f || b[at + 1] !== 0x67 || b[at + 2] !== 0x67 || b[at + 3] !== 0x53 || b[at + 4] !== 0) return null;
+  const segments = b[at + 26];
+  if (at + 27 + segments > b.length) return null;
+  let length = 27 + segments;
+  for (let i = 0; i < segments; i++) length += b[at + 27 + i];
+  if (at + length > b.length) return null;
+  let crc = 0;
+  for (let i = 0; i < length; i++) {
+    const byte = i >= 22 && i < 26 ? 0 : b[at + i]; // the CRC field counts as zero
+    crc = ((crc << 8) ^ CRC32[((crc >>> 24) ^ byte) & 0xff]) >>> 0;
+  }
+  const v = new DataView(b.buffer, b.byteOffset + at, 27);
+  if (crc !== v.getUint32(22, true)) return null;
+  const lo = v.getUint32(6, true);
+  const hi = v.getInt32(10, true);
+  const granule = hi === -1 && lo === 0xffffffff ? -1 : hi * 2 ** 32 + lo;
+  return { length, granule, serial: v.getUint32(14, true) };
+}
+
+/** The first page of stream `serial` at or after `from` that ends a packet (granule ≥ 0), within one window. */
+export async function pageAfter(src: ByteSource, from: number, serial: number): Promise<OggPage | null> {
+  const b = await src.read(from, WINDOW);
+  for (let i = 0; i + 27 <= b.length; i++) {
+    if (b[i] !== 0x4f) continue;
+    const p = parsePage(b, i);
+    if (p && p.serial === serial && p.granule >= 0) return { ...p, offset: from + i };
+  }
+  return null;
+}
+
+/**
+ * The last page (as far as bisection over bytes from `firstAudio` resolves, within one window)
+ * whose granule is ≤ `granule`; decoding from the page after it starts at or before `granule`.
+ */
+export async function seekPage(src: ByteSource, firstAudio: number, serial: number, granule: number): Promise<OggPage | null> {
+  let best = await pageAfter(src, firstAudio, serial);
+  if (!best || best.granule > granule) return null;
+  let hi = src.size;
+  while (hi - best.offset > WINDOW / 2) {
+    const mid = Math.floor((best.offset + hi) / 2);
+    const p = await pageAfter(src, mid, serial);
+    if (p && p.granule <= granule && p.offset > best.offset) best = p;
+    else hi = mid;
+  }
+  return best;
+}
