@@ -10,7 +10,8 @@
 //             v128 loads/stores, one twiddle shared by all lanes (splat).
 //   VEC_NOTW  the same in a stage whose twiddles are all 1 (the last stage): no multiply.
 //   PVEC      4 neighbouring butterflies of the first stage (s = 1): inputs and twiddles
-//             contiguous, but outputs P floats apart, so each result lane is stored alone.
+//             contiguous, but outputs P floats apart: radix 4 and 8 transpose them into whole
+//             vectors, the other radices store each result lane alone.
 //   PACKED    PVEC reading the packed real input of assembly/fft.ts: complex a_j = x[2j] + i·x[2j+1],
 //             xr = xi = &x[2j] and strides doubled; re/im lanes are split out of two loads.
 //   ONE       a single butterfly in lane 0 (tiny stages).

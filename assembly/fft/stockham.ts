@@ -9,7 +9,8 @@
 //                          y[q + s·(P·p + k)] = W_len^{p·k} · Σ_r a_r W_P^{r·k}   (k < P)
 // Each stage is out of place and the result comes out in natural order: no bit reversal.
 // The index q is contiguous in memory, so stages with s ≥ 4 run four q at a time (VEC); the
-// first stage (s = 1) runs four p at a time (PVEC); tiny stages one butterfly at a time.
+// first stage (s = 1) runs four p at a time (PVEC, or PACKED straight from the real input);
+// tiny stages one butterfly at a time.
 import { ONE, PACKED, PVEC, VEC, VEC_NOTW, radix2, radix3, radix4, radix5, radix8, radixOdd } from "./butterfly";
 
 /** Largest prime handled by a direct butterfly; lengths with a larger prime factor use Bluestein. */
