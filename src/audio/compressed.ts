@@ -6,10 +6,12 @@
  *   - memory stays bounded: CACHE_BLOCKS blocks (4 MiB per channel) + one input piece + the
  *     decoder's own state, whatever the length of the file;
  *   - reading forward (what tiles and batch jobs do) continues the cursor: O(new frames);
- *   - FLAC seeks: a block far from the cursor is found by bisection over frame headers
- *     (flacseek.ts) and decoded from the frame before it — O(log size) reads + ≤ 1 block of work;
- *   - MP3, Vorbis, Opus do not seek: a block behind the cursor and out of the cache is decoded
- *     again from the start of the file — O(position) CPU, still bounded memory.
+ *   - FLAC and Ogg (Vorbis, Opus) seek: a block far from the cursor is found by bisection over
+ *     frame headers (flacseek.ts) or page granules (oggseek.ts) and decoded from shortly before
+ *     it — O(log size) small reads + about one block of decoding. FLAC and Vorbis restart
+ *     bit-exactly; Opus after an 80 ms pre-roll agrees with sequential decoding to ~1e-8;
+ *   - MP3 does not seek: a block behind the cursor and out of the cache is decoded again from
+ *     the start of the file — O(position) CPU, still bounded memory.
  * Length, O(1) at open: FLAC STREAMINFO, Ogg last-page granule (Vorbis, Opus), MP3 Xing/Info +
  * LAME tag; an MP3 without them (or a FLAC with total 0) has its frames counted by one full
  * decoding pass at open.
@@ -328,7 +330,9 @@ export class StreamReader implements AudioReader {
    */
   private async seekOgg(k: number, ogg: OggSeek): Promise<boolean> {
     const target = k * this.blockFrames;
-    let limit = target * ogg.granulesPerFrame + ogg.preSkip - ogg.preroll;
+    // Start at a page whose granule is `preroll` before the target: output begins at or before it
+    // (Opus: exactly at granule/granulesPerFrame, see below; Vorbis: found by alignOgg).
+    let limit = target * ogg.granulesPerFrame - ogg.preroll;
     this.oggHeaders ??= await this.src.read(0, ogg.firstAudio);
     // The decoder may need more than the preroll to produce output (it drops what it cannot
     // overlap-add); if its first sample still lands after the target, start earlier and retry.
@@ -339,7 +343,8 @@ export class StreamReader implements AudioReader {
       if (this.probe.kind === "opus") {
         // Opus output is placed by the page before the start: decoding from page P yields the
         // samples after granule(P−1), less the pre-skip the fresh decoder trims (RFC 7845 §4.2),
-        // so its first frame is at (granule(P−1) + preSkip − preSkip) / granulesPerFrame.
+        // so its first frame is at (granule(P−1) + preSkip − preSkip) / granulesPerFrame — the
+        // same index sequential decoding gives that sample (checked in audio-compressed.test.ts).
         this.cursor?.free();
         this.cursor = new Cursor(dec, this.src, this.probe, this.blockFrames, page.offset + page.length, Math.round(page.granule / ogg.granulesPerFrame), k, this.oggHeaders);
         return true;
