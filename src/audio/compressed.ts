@@ -266,7 +266,12 @@ export class StreamReader implements AudioReader {
     const r = new StreamReader(src, probe, dataStart, blockFrames);
     if (probe.frames === null) {
       let frames = 0;
-      for (let b = await r.advance(); b; b = await r.advance()) frames += b[0].length;
+      try {
+        for (let b = await r.advance(); b; b = await r.advance()) frames += b[0].length;
+      } catch (err) {
+        r.cursor?.free(); // the caller closes the file; the decoder's WebAssembly memory is ours
+        throw err;
+      }
       r.info.frames = frames;
       r.info.duration = frames / probe.samplerate;
     }
