@@ -171,3 +171,29 @@ export async function spectrogramOfRecording(
     recording.dispose();
   }
 }
+
+/** RecordingStats as one buffer, to move between threads and to persist. */
+export interface PackedStats {
+  frames: number;
+  peak: number;
+  checkpointEvery: number;
+  /** Values per checkpoint (bins); 0 without PCEN. */
+  bins: number;
+  /** Checkpoints 1… concatenated (checkpoint 0 is always the start state, null). */
+  checkpoints: Float32Array;
+}
+
+export function packStats(stats: RecordingStats): PackedStats {
+  const states = stats.checkpoints.slice(1) as Float32Array[];
+  const bins = states[0]?.length ?? 0;
+  const checkpoints = new Float32Array(states.length * bins);
+  states.forEach((s, i) => checkpoints.set(s, i * bins));
+  return { frames: stats.frames, peak: stats.peak, checkpointEvery: stats.checkpointEvery, bins, checkpoints };
+}
+
+export function unpackStats(packed: PackedStats, pcen: boolean): RecordingStats {
+  const count = packed.bins ? packed.checkpoints.length / packed.bins : 0;
+  const checkpoints: PcenState[] = pcen ? [null] : [];
+  for (let i = 0; i < count; i++) checkpoints.push(packed.checkpoints.subarray(i * packed.bins, (i + 1) * packed.bins));
+  return { frames: packed.frames, peak: packed.peak, checkpointEvery: packed.checkpointEvery, checkpoints };
+}

@@ -1,0 +1,237 @@
+/**
+ * Tiles of recordings (SPEC §4) as the HTTP layer needs them: stats computed once per
+ * recording and parameter set (in memory, persisted through a StatsStore, claimed so that
+ * concurrent server instances do not compute them twice), tiles computed on the pool,
+ * identified by strong ETags, kept in a bounded in-memory cache, and computed once however
+ * many identical requests arrive together.
+ */
+import { createHash } from "node:crypto";
+import { hostname } from "node:os";
+import { valueRange } from "../engine/analysis.js";
+import type { FrameGeometry } from "../engine/geometry.js";
+import { frameTime, framesInInterval } from "../engine/geometry.js";
+import type { Params } from "../engine/params.js";
+import type { PackedStats } from "../engine/recording.js";
+import { VERSION } from "../engine/version.js";
+import type { TileFormat } from "./compute.js";
+import { tileLayout, type TileLayout, type TileOptions } from "./grid.js";
+import { TilePool, type PoolOptions } from "./pool.js";
+import type { StatsResult } from "./worker.js";
+
+/** What the tile service needs to know of a recording. */
+export interface TileRecording {
+  id: string;
+  /** Absolute path of the audio file. */
+  path: string;
+  /** MD5 of the file content: tiles are immutable for a content + parameters. */
+  hash: string;
+  timeExpansion: number;
+}
+
+/** Persistence of recording stats (implemented by the store layer). */
+export interface StatsStore {
+  /** Stats ready for this recording content and key, or null. */
+  load(recordingId: string, recordingHash: string, key: string): Promise<StatsResult | null>;
+  /** Claims the computation; false while another live owner holds it. */
+  claim(recordingId: string, recordingHash: string, key: string, owner: string, leaseMs: number): Promise<boolean>;
+  save(recordingId: string, recordingHash: string, key: string, result: StatsResult): Promise<void>;
+}
+
+/** An encoded tile or piece and the headers that describe it. */
+export interface TileBody {
+  body: Uint8Array;
+  etag: string;
+  contentType: string;
+  /** Geometry headers (SPEC §4: frame range, hop, bin spacing, shape, value scale). */
+  headers: Record<string, string>;
+}
+
+export interface TileServiceOptions extends PoolOptions {
+  /** Bytes of encoded tiles kept in memory (default 256 MiB). */
+  cacheBytes?: number;
+  statsStore?: StatsStore;
+  /** How long a stats claim lasts before another instance may take over (default 10 min). */
+  statsLeaseMs?: number;
+}
+
+const CONTENT_TYPES: Record<TileFormat, string> = { png: "image/png", f32: "application/octet-stream", npy: "application/octet-stream" };
+
+/** Parameters that change values but not the stats (normalization maximum, PCEN state). */
+const RENDER_ONLY: (keyof Params)[] = ["scale", "clamp", "min_dB", "max_dB", "normalize", "cmap"];
+
+/** Stable text of the parameters: same values, same key, whatever the order they came in. */
+function canonical(value: object): string {
+  return JSON.stringify(value, Object.keys(value).sort());
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** Identifies stats: everything that changes the spectrogram before normalization. */
+export function statsKey(params: Params, timeExpansion: number): string {
+  const analysis = Object.fromEntries(Object.entries(params).filter(([k]) => !RENDER_ONLY.includes(k as keyof Params)));
+  return sha256(canonical({ ...analysis, time_expansion: timeExpansion, engine: VERSION })).slice(0, 32);
+}
+
+/** A bounded map of encoded results, least recently used evicted first. */
+class ByteCache {
+  private readonly entries = new Map<string, TileBody>();
+  private bytes = 0;
+  constructor(private readonly limit: number) {}
+  get(key: string): TileBody | undefined {
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+    }
+    return hit;
+  }
+  set(key: string, value: TileBody): void {
+    if (value.body.byteLength > this.limit) return;
+    this.entries.set(key, value);
+    this.bytes += value.body.byteLength;
+    for (const [k, v] of this.entries) {
+      if (this.bytes <= this.limit) break;
+      this.entries.delete(k);
+      this.bytes -= v.body.byteLength;
+    }
+  }
+}
+
+export class TileService {
+  readonly pool: TilePool;
+  private readonly cache: ByteCache;
+  private readonly statsStore?: StatsStore;
+  private readonly statsLeaseMs: number;
+  private readonly statsMemory = new Map<string, StatsResult>();
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  /** Computations started (tiles and stats), for tests and diagnostics. */
+  computed = 0;
+
+  constructor(options: TileServiceOptions = {}) {
+    this.pool = new TilePool(options);
+    this.cache = new ByteCache(options.cacheBytes ?? 256 * 1024 * 1024);
+    this.statsStore = options.statsStore;
+    this.statsLeaseMs = options.statsLeaseMs ?? 10 * 60_000;
+  }
+
+  /** Runs `compute` once for all concurrent callers with the same key. */
+  private once<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    let pending = this.inFlight.get(key) as Promise<T> | undefined;
+    if (!pending) {
+      pending = compute().finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** The recording's stats for these parameters: memory, then the store, then computed. */
+  stats(recording: TileRecording, params: Params): Promise<StatsResult> {
+    const key = statsKey(params, recording.timeExpansion);
+    const memoryKey = `${recording.hash}:${key}`;
+    const known = this.statsMemory.get(memoryKey);
+    if (known) return Promise.resolve(known);
+    return this.once(`stats:${memoryKey}`, async () => {
+      const result = await this.loadOrCompute(recording, params, key);
+      this.statsMemory.set(memoryKey, result);
+      if (this.statsMemory.size > 1024) this.statsMemory.delete(this.statsMemory.keys().next().value!);
+      return result;
+    });
+  }
+
+  private async loadOrCompute(recording: TileRecording, params: Params, key: string): Promise<StatsResult> {
+    const store = this.statsStore;
+    const compute = () => {
+      this.computed++;
+      return this.pool.stats({ kind: "stats", path: recording.path, timeExpansion: recording.timeExpansion, params });
+    };
+    if (!store) return compute();
+    for (;;) {
+      const stored = await store.load(recording.id, recording.hash, key);
+      if (stored) return stored;
+      if (await store.claim(recording.id, recording.hash, key, this.owner, this.statsLeaseMs)) {
+        const result = await compute();
+        await store.save(recording.id, recording.hash, key, result);
+        return result;
+      }
+      // Another instance is computing them: wait for its result (or for its lease to lapse).
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /** ETag of a tile or piece: content hash, every parameter, the request, the engine version. */
+  private etag(recording: TileRecording, params: Params, request: object, format: TileFormat): string {
+    const relevant = format === "png" ? params : { ...params, cmap: undefined };
+    return `"${sha256(canonical({ hash: recording.hash, te: recording.timeExpansion, params: canonical(relevant), request: canonical(request), format, engine: VERSION })).slice(0, 40)}"`;
+  }
+
+  /**
+   * The ETag of a tile without computing it — so a conditional request is answered 304 at
+   * once. Needs the stats (for the tile's existence and frame count).
+   */
+  async tileEtag(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat): Promise<string> {
+    const { geometry, stats } = await this.stats(recording, params);
+    tileLayout(z, x, stats.frames, geometry, options);
+    return this.etag(recording, params, { z, x, ...options }, format);
+  }
+
+  /** Tile (z, x) of the recording; `signal` cancels the work if it is still queued or running. */
+  async tile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, signal?: AbortSignal): Promise<TileBody> {
+    const { geometry, stats } = await this.stats(recording, params);
+    const layout = tileLayout(z, x, stats.frames, geometry, options);
+    const etag = this.etag(recording, params, { z, x, ...options }, format);
+    const cached = this.cache.get(etag);
+    if (cached) return cached;
+    return this.once(etag, async () => {
+      this.computed++;
+      const body = await this.pool.run<Uint8Array>({ kind: "tile", path: recording.path, timeExpansion: recording.timeExpansion, params, stats, layout, format, cmap: params.cmap }, signal);
+      const result: TileBody = { body, etag, contentType: CONTENT_TYPES[format], headers: geometryHeaders(layout, geometry, params, stats) };
+      this.cache.set(etag, result);
+      return result;
+    });
+  }
+
+  /** The piece [start, end) seconds of SPEC §3 (the one-shot image route). */
+  async piece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, maxFrames: number): Promise<TileBody> {
+    const { geometry, stats } = await this.stats(recording, params);
+    const [f0, f1] = framesInInterval(start, end, stats.frames, geometry);
+    if (f1 <= f0) throw new RangeError(`no frame is centred in [${start}, ${end}) s (the recording has ${stats.frames} frames, ${frameTime(1, geometry)} s apart)`);
+    if (f1 - f0 > maxFrames) throw new RangeError(`the interval holds ${f1 - f0} frames; the limit is ${maxFrames}: ask for a shorter interval or use tiles`);
+    const etag = this.etag(recording, params, { start, end }, format);
+    const cached = this.cache.get(etag);
+    if (cached) return cached;
+    return this.once(etag, async () => {
+      this.computed++;
+      const body = await this.pool.run<Uint8Array>({ kind: "piece", path: recording.path, timeExpansion: recording.timeExpansion, params, stats, f0, f1, format, cmap: params.cmap });
+      const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
+      const result: TileBody = { body, etag, contentType: CONTENT_TYPES[format], headers: geometryHeaders(layout, geometry, params, stats) };
+      this.cache.set(etag, result);
+      return result;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+/** Headers that place numeric values in time and frequency (SPEC §4). */
+function geometryHeaders(layout: TileLayout, g: FrameGeometry, params: Params, stats: PackedStats): Record<string, string> {
+  const binHz = g.samplerate / g.nperseg;
+  const lowBin = layout.binEdges[0];
+  const highBin = layout.binEdges[layout.rows] - 1;
+  return {
+    "x-shape": `${layout.rows},${layout.columns}`,
+    "x-frame-range": `${layout.f0},${layout.f1}`,
+    "x-frames-per-column": String(layout.factor),
+    "x-hop-seconds": String(g.hop / g.samplerate),
+    "x-first-frame-seconds": String(frameTime(layout.f0, g)),
+    "x-bin-hz": String(binHz),
+    "x-bins-per-row": layout.rows === highBin - lowBin + 1 ? "1" : ((highBin - lowBin + 1) / layout.rows).toFixed(6),
+    "x-frequency-range": `${lowBin * binHz},${highBin * binHz}`,
+    "x-value-scale": params.scale,
+    "x-value-range": valueRange(params, stats.peak).join(","),
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * The pool's worker (Piscina): computes recording stats, tiles and pieces off the main
+ * thread. Each worker instantiates the DSP core from the module the main thread compiled
+ * (workerData.wasmModule, see engine/wasm.ts) and keeps a few open recordings with their
+ * plans, since consecutive tiles mostly come from the same recording and parameters.
+ */
+import { move } from "piscina";
+import { openAudio } from "../audio/index.js";
+import type { AudioReader } from "../audio/types.js";
+import type { FrameGeometry } from "../engine/geometry.js";
+import type { ColormapName, Params } from "../engine/params.js";
+import { packStats, RecordingSpectrogram, unpackStats, type PackedStats } from "../engine/recording.js";
+import { encodeValues, tileValues, type TileFormat } from "./compute.js";
+import type { TileLayout } from "./grid.js";
+
+/** The recording and parameters a task works on. */
+export interface Source {
+  path: string;
+  timeExpansion: number;
+  params: Params;
+}
+
+export type WorkerTask =
+  | ({ kind: "stats" } & Source)
+  | ({ kind: "tile"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName } & Source)
+  | ({ kind: "piece"; stats: PackedStats; f0: number; f1: number; format: TileFormat; cmap: ColormapName } & Source)
+  | { kind: "crash" };
+
+export interface StatsResult {
+  stats: PackedStats;
+  geometry: FrameGeometry;
+}
+
+interface Open {
+  reader: AudioReader;
+  recording: RecordingSpectrogram;
+}
+
+/** Open recordings by source, least recently used first. */
+const open = new Map<string, Promise<Open>>();
+const OPEN_LIMIT = 4;
+
+function sourceKey(s: Source): string {
+  const { cmap: _cmap, ...analysis } = s.params; // the colormap changes pixels, not values
+  return JSON.stringify([s.path, s.timeExpansion, analysis]);
+}
+
+async function openSource(s: Source): Promise<Open> {
+  const key = sourceKey(s);
+  let entry = open.get(key);
+  if (entry) {
+    open.delete(key);
+  } else {
+    entry = (async () => {
+      const reader = await openAudio(s.path);
+      try {
+        return { reader, recording: new RecordingSpectrogram(reader, s.params, { timeExpansion: s.timeExpansion }) };
+      } catch (err) {
+        await reader.close();
+        throw err;
+      }
+    })();
+    entry.catch(() => open.delete(key));
+  }
+  open.set(key, entry);
+  while (open.size > OPEN_LIMIT) {
+    const [oldest, evicted] = open.entries().next().value!;
+    open.delete(oldest);
+    evicted.then(({ reader, recording }) => { recording.dispose(); return reader.close(); }).catch(() => {});
+  }
+  return entry;
+}
+
+export default async function run(task: WorkerTask): Promise<unknown> {
+  if (task.kind === "crash") {
+    // For tests of the pool's recovery: a worker that dies takes only its own task with it.
+    process.exit(70);
+  }
+  const { recording } = await openSource(task);
+  if (task.kind === "stats") {
+    // Cloned, not transferred: a stats pass runs once per recording and parameter set.
+    const result: StatsResult = { stats: packStats(await recording.computeStats()), geometry: recording.geometry };
+    return result;
+  }
+  recording.setStats(unpackStats(task.stats, task.params.pcen));
+  const render = { params: task.params, peak: task.stats.peak, cmap: task.cmap };
+  if (task.kind === "tile") {
+    const values = await tileValues(recording, task.layout);
+    return move(encodeValues(values, task.layout.rows, task.layout.columns, task.format, render));
+  }
+  const values = await recording.frameRange(task.f0, task.f1);
+  return move(encodeValues(values, recording.geometry.bins, task.f1 - task.f0, task.format, render));
+}

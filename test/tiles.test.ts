@@ -1,0 +1,206 @@
+/**
+ * Tiles (SPEC §4): side by side they equal the whole recording's spectrogram computed in one
+ * pass (1e-3 dB; 0.05 dB with PCEN) for every kind of parameter set; zoomed-out tiles are the
+ * max-pooling of zoom 0; the band and height options merge bins by maximum; identical
+ * requests are computed once; a crashed worker fails only its own task.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import UPNG from "upng-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { floatWavHeader } from "../src/audio/wavwriter.js";
+import { parseParams, type ParamsInput } from "../src/engine/params.js";
+import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
+import { tileCount, tileOptionsSchema } from "../src/tiles/grid.js";
+import { TileService, type TileRecording } from "../src/tiles/service.js";
+
+const RATE = 22050;
+const SECONDS = 24;
+const dir = mkdtempSync(join(tmpdir(), "sonotile-tiles-"));
+
+/** Calls sweeping down every 0.5 s over a tone and low noise (deterministic). */
+function recordingSamples(): Float32Array {
+  const x = new Float32Array(RATE * SECONDS);
+  let seed = 12345;
+  for (let i = 0; i < x.length; i++) {
+    const t = i / RATE;
+    const phase = t % 0.5;
+    const call = phase < 0.02 ? Math.sin(2 * Math.PI * (9000 - 150000 * phase) * phase) * Math.sin((Math.PI * phase) / 0.02) : 0;
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    x[i] = 0.6 * call + 0.05 * Math.sin(2 * Math.PI * 1200 * t) + 0.002 * (seed / 2 ** 31 - 0.5);
+  }
+  return x;
+}
+
+const samples = recordingSamples();
+const path = join(dir, "calls.wav");
+let service: TileService;
+let recording: TileRecording;
+
+beforeAll(() => {
+  const header = floatWavHeader(samples.length, 1, RATE);
+  writeFileSync(path, Buffer.concat([header, new Uint8Array(samples.buffer)]));
+  recording = { id: "00000000-0000-0000-0000-000000000001", path, hash: "0123456789abcdef0123456789abcdef", timeExpansion: 1 };
+  service = new TileService({ threads: 2 });
+});
+
+afterAll(async () => {
+  await service.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const f32 = (body: Uint8Array) => new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+
+/** All zoom-z tiles of `width` frames, joined into one [rows][columns] matrix. */
+async function joinedTiles(params: ParamsInput, z: number, width: number, extra: object = {}) {
+  const p = parseParams(params);
+  const options = tileOptionsSchema.parse({ width, ...extra });
+  const { stats } = await service.stats(recording, p);
+  const count = tileCount(stats.frames, z, width);
+  const tiles = await Promise.all(Array.from({ length: count }, (_, x) => service.tile(recording, p, z, x, options, "f32")));
+  const [rows] = tiles[0].headers["x-shape"].split(",").map(Number);
+  const columns = tiles.reduce((n, t) => n + Number(t.headers["x-shape"].split(",")[1]), 0);
+  const out = new Float32Array(rows * columns);
+  let column = 0;
+  for (const t of tiles) {
+    const w = Number(t.headers["x-shape"].split(",")[1]);
+    const v = f32(t.body);
+    for (let r = 0; r < rows; r++) out.set(v.subarray(r * w, (r + 1) * w), r * columns + column);
+    column += w;
+  }
+  return { rows, columns, data: out, tiles: count };
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+/** Max-pooling of a whole spectrogram, as SPEC §4 defines zoomed-out tiles. */
+function pooled(s: Spectrogram, factor: number, binEdges: number[]): Float32Array {
+  const columns = Math.ceil(s.frames / factor);
+  const rows = binEdges.length - 1;
+  const out = new Float32Array(rows * columns).fill(-Infinity);
+  for (let r = 0; r < rows; r++)
+    for (let k = binEdges[r]; k < binEdges[r + 1]; k++)
+      for (let f = 0; f < s.frames; f++) {
+        const i = r * columns + Math.floor(f / factor);
+        out[i] = Math.max(out[i], s.data[k * s.frames + f]);
+      }
+  return out;
+}
+
+describe("seamless: tiles side by side equal one pass over the whole recording", () => {
+  const sets: [string, ParamsInput, number][] = [
+    ["defaults (PCEN, dB, normalized)", { window_size: 0.005 }, 0.05],
+    ["no PCEN", { window_size: 0.005, pcen: false }, 1e-3],
+    ["power, not normalized", { window_size: 0.005, pcen: false, scale: "power", normalize: false }, 1e-3],
+    ["amplitude with PCEN", { window_size: 0.008, hop_size: 0.25, scale: "amplitude" }, 0.05],
+    ["clamped dB, kaiser", { window_size: 0.004, pcen: false, clamp: true, min_dB: -70, window: "kaiser", kaiser_beta: 6 }, 1e-3],
+    ["band filter", { window_size: 0.005, pcen: false, low_freq: 2000, high_freq: 8000, filter_order: 4 }, 1e-3],
+    ["band filter with PCEN", { window_size: 0.005, low_freq: 500 }, 0.05],
+    ["resampled", { window_size: 0.005, pcen: false, resample: true, samplerate: 16000 }, 1e-3],
+  ];
+  for (const [name, params, tolerance] of sets) {
+    it(name, async () => {
+      const whole = spectrogram(samples, RATE, params);
+      const joined = await joinedTiles(params, 0, 256);
+      expect(joined.tiles).toBeGreaterThan(8);
+      expect([joined.rows, joined.columns]).toEqual([whole.bins, whole.frames]);
+      const scale = whole.params.scale;
+      if (scale === "dB") {
+        expect(maxAbsDiff(joined.data, whole.data)).toBeLessThanOrEqual(tolerance);
+      } else {
+        // Compare in dB where the values are within 60 dB of the peak.
+        const db = (v: number) => (scale === "power" ? 10 : 20) * Math.log10(Math.max(v, 1e-30));
+        const peak = db(whole.data.reduce((m, v) => Math.max(m, v), 0));
+        let worst = 0;
+        for (let i = 0; i < whole.data.length; i++) if (db(whole.data[i]) > peak - 60) worst = Math.max(worst, Math.abs(db(joined.data[i]) - db(whole.data[i])));
+        expect(worst).toBeLessThanOrEqual(tolerance);
+      }
+    });
+  }
+});
+
+describe("zoom levels and bands", () => {
+  const params = { window_size: 0.005, pcen: false };
+
+  it("a tile at zoom z is the maximum of 2^z frames of zoom 0", async () => {
+    const whole = spectrogram(samples, RATE, params);
+    const edges = Array.from({ length: whole.bins + 1 }, (_, k) => k);
+    for (const z of [1, 3]) {
+      const joined = await joinedTiles(params, z, 128);
+      expect(joined.columns).toBe(Math.ceil(whole.frames / 2 ** z));
+      expect(maxAbsDiff(joined.data, pooled(whole, 2 ** z, edges))).toBeLessThanOrEqual(1e-3);
+    }
+  });
+
+  it("fmin/fmax crop and height merges bins by maximum", async () => {
+    const whole = spectrogram(samples, RATE, params);
+    const binHz = whole.samplerate / whole.nperseg; // 200 Hz
+    const joined = await joinedTiles(params, 2, 512, { fmin: 1000, fmax: 9000, height: 10 });
+    const k0 = Math.ceil(1000 / binHz);
+    const k1 = Math.floor(9000 / binHz) + 1;
+    const edges = Array.from({ length: 11 }, (_, r) => k0 + Math.floor((r * (k1 - k0)) / 10));
+    expect(joined.rows).toBe(10);
+    expect(maxAbsDiff(joined.data, pooled(whole, 4, edges))).toBeLessThanOrEqual(1e-3);
+  });
+
+  it("headers place the tile in time and frequency", async () => {
+    const p = parseParams(params);
+    const t = await service.tile(recording, p, 1, 2, tileOptionsSchema.parse({ width: 128 }), "npy");
+    expect(t.headers["x-frame-range"]).toBe(`${2 * 256},${3 * 256}`);
+    expect(t.headers["x-frames-per-column"]).toBe("2");
+    expect(Number(t.headers["x-hop-seconds"])).toBeCloseTo(55 / RATE, 12);
+    expect(t.headers["x-shape"]).toBe(`${Math.floor(110 / 2) + 1},128`);
+    expect(t.headers["x-value-scale"]).toBe("dB");
+    // NumPy header, then 56 × 128 float32 values.
+    expect(String.fromCharCode(...t.body.subarray(1, 6))).toBe("NUMPY");
+    expect(t.body.byteLength % 64).toBe((56 * 128 * 4) % 64);
+  });
+
+  it("PNG tiles decode to the tile's shape, highest frequency on top", async () => {
+    const p = parseParams({ ...params, cmap: "viridis" });
+    const t = await service.tile(recording, p, 0, 0, tileOptionsSchema.parse({ width: 256 }), "png");
+    const image = UPNG.decode(t.body.buffer.slice(t.body.byteOffset, t.body.byteOffset + t.body.byteLength) as ArrayBuffer);
+    expect([image.width, image.height]).toEqual([256, 56]);
+  });
+
+  it("tiles outside the recording or empty bands are refused, naming the field", async () => {
+    const p = parseParams(params);
+    const options = tileOptionsSchema.parse({});
+    await expect(service.tile(recording, p, 0, 10_000, options, "f32")).rejects.toThrow(/^x: must be an integer from 0 to/);
+    await expect(service.tile(recording, p, 0, 0, tileOptionsSchema.parse({ fmin: 10990, fmax: 10995 }), "f32")).rejects.toThrow(/^fmin:/);
+    await expect(service.tile(recording, p, 0, 0, tileOptionsSchema.parse({ height: 100000 }), "f32")).rejects.toThrow(/^height: must be <= 56/);
+    expect(() => tileOptionsSchema.parse({ width: 300 })).toThrow(/must be one of 128, 256, 512, 1024/);
+  });
+});
+
+describe("caching and the pool", () => {
+  it("identical concurrent requests are computed once, then served from the cache with one ETag", async () => {
+    const p = parseParams({ window_size: 0.003, pcen: false, cmap: "magma" });
+    const options = tileOptionsSchema.parse({ width: 1024 });
+    await service.stats(recording, p);
+    const before = service.computed;
+    const results = await Promise.all(Array.from({ length: 8 }, () => service.tile(recording, p, 0, 1, options, "png")));
+    expect(service.computed - before).toBe(1);
+    expect(new Set(results.map((r) => r.etag)).size).toBe(1);
+    const again = await service.tile(recording, p, 0, 1, options, "png");
+    expect(service.computed - before).toBe(1);
+    expect(again.etag).toBe(results[0].etag);
+    // Another tile, colormap or format has another ETag.
+    const other = await service.tile(recording, parseParams({ window_size: 0.003, pcen: false, cmap: "gray" }), 0, 1, options, "png");
+    expect(other.etag).not.toBe(again.etag);
+    expect(await service.tileEtag(recording, p, 0, 1, options, "png")).toBe(again.etag);
+  });
+
+  it("a crashed worker fails only its own task; the pool goes on", async () => {
+    await expect(service.pool.run({ kind: "crash" })).rejects.toThrow();
+    const p = parseParams({ window_size: 0.004, pcen: false });
+    const t = await service.tile(recording, p, 0, 0, tileOptionsSchema.parse({}), "f32");
+    expect(t.body.byteLength).toBeGreaterThan(0);
+  });
+});
