@@ -93,20 +93,26 @@ const fields = {
   pcen_eps: number().refine((v) => v > 0, "must be > 0").default(1e-6),
 };
 
+/** The parameter fields alone, for requests that add fields of their own (e.g. tile options). */
+export const paramsObject = z.strictObject(fields, {
+  error: (iss) => (iss.code === "unrecognized_keys" ? `unknown parameter(s): ${iss.keys.join(", ")}` : undefined),
+});
+
+/** Rules between fields; each names the field it blames. */
+export function checkCrossFieldRules(p: z.output<typeof paramsObject>, ctx: z.RefinementCtx): void {
+  if (p.low_freq !== null && p.high_freq !== null && !(p.high_freq > p.low_freq)) {
+    ctx.addIssue({ code: "custom", path: ["high_freq"], message: `must be > low_freq (${p.low_freq} Hz)` });
+  }
+  if (!(p.min_dB < p.max_dB)) {
+    ctx.addIssue({ code: "custom", path: ["min_dB"], message: `must be < max_dB (${p.max_dB})` });
+  }
+}
+
 /**
  * The shared schema: unknown fields are rejected (a typo must not silently fall back to a
  * default), cross-field rules name the field they blame.
  */
-export const paramsSchema = z
-  .strictObject(fields, { error: (iss) => (iss.code === "unrecognized_keys" ? `unknown parameter(s): ${iss.keys.join(", ")}` : undefined) })
-  .superRefine((p, ctx) => {
-    if (p.low_freq !== null && p.high_freq !== null && !(p.high_freq > p.low_freq)) {
-      ctx.addIssue({ code: "custom", path: ["high_freq"], message: `must be > low_freq (${p.low_freq} Hz)` });
-    }
-    if (!(p.min_dB < p.max_dB)) {
-      ctx.addIssue({ code: "custom", path: ["min_dB"], message: `must be < max_dB (${p.max_dB})` });
-    }
-  });
+export const paramsSchema = paramsObject.superRefine(checkCrossFieldRules);
 
 /** Fully specified, validated parameters. */
 export type Params = z.output<typeof paramsSchema>;
