@@ -19,8 +19,8 @@ export interface Dataset {
   audio_dir: string;
   recording_count: number;
   state: State;
-  state_changed_at: Date | null;
-  created_at: Date;
+  state_changed_at: string | null;
+  created_at: string;
   created_by: string | null;
   run_id: string | null;
 }

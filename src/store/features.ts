@@ -6,7 +6,7 @@ import { translating } from "./errors.js";
 export interface FeatureName {
   id: string;
   name: string;
-  created_at: Date;
+  created_at: string;
 }
 
 /** The feature name, created if new; concurrent callers get one row (see getOrCreateTag). */

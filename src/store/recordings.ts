@@ -27,8 +27,8 @@ export interface Recording extends FileFacts {
   features: { name: string; value: number | null }[];
   owners: string[];
   state: State;
-  state_changed_at: Date | null;
-  created_at: Date;
+  state_changed_at: string | null;
+  created_at: string;
   created_by: string | null;
   run_id: string | null;
 }

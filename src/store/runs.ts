@@ -12,9 +12,9 @@ export interface Run {
   kind: RunKind;
   description: string;
   status: RunStatus;
-  created_at: Date;
+  created_at: string;
   created_by: string | null;
-  finished_at: Date | null;
+  finished_at: string | null;
 }
 
 const COLUMNS = (db: Queryable) => db`id, kind, description, status, created_at, created_by, finished_at`;

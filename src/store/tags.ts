@@ -7,7 +7,7 @@ export interface Tag {
   id: string;
   key: string;
   value: string;
-  created_at: Date;
+  created_at: string;
   created_by: string | null;
   run_id: string | null;
 }

@@ -16,7 +16,7 @@ export interface Token {
   /** The first characters of the key, to tell tokens apart. */
   key_prefix: string;
   enabled: boolean;
-  created_at: Date;
+  created_at: string;
   created_by: string | null;
 }
 

@@ -13,7 +13,7 @@ export interface User {
   name: string;
   email: string | null;
   role: Role;
-  created_at: Date;
+  created_at: string;
 }
 
 export interface NewUser {

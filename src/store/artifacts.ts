@@ -1,0 +1,82 @@
+/**
+ * Artifacts: outputs of jobs (feature tables, .npy matrices). Their bytes are content
+ * addressed files (SHA-256 + size, stored once however many artifacts share them); an
+ * artifact may expire (`expiration_delay` seconds after creation → `expire_at`), and
+ * `cleanupExpired` deletes expired artifacts and the files nothing references any more.
+ */
+import type { Queryable } from "./db.js";
+import { stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { NotFoundError, translating } from "./errors.js";
+
+export interface StoredFile {
+  sha256: string;
+  size: number;
+  media_type: string;
+  created_at: string;
+}
+
+export interface Artifact {
+  id: string;
+  job_id: string | null;
+  name: string;
+  file_sha256: string;
+  size: number;
+  media_type: string;
+  expiration_delay: number | null;
+  expire_at: string | null;
+  state: State;
+  state_changed_at: string | null;
+  created_at: string;
+  created_by: string | null;
+  run_id: string | null;
+}
+
+/** Registers a file's hash and size (once; registering it again returns the existing row). */
+export async function registerFile(db: Queryable, f: { sha256: string; size: number; media_type?: string }): Promise<StoredFile> {
+  const [row] = await translating(() => db<StoredFile[]>`
+    INSERT INTO files (sha256, size, media_type) VALUES (${f.sha256}, ${f.size}, ${f.media_type ?? "application/octet-stream"})
+    ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256
+    RETURNING sha256, size::float8 AS size, media_type, created_at`);
+  return row;
+}
+
+const SELECT = (db: Queryable) => db`
+  SELECT a.id, a.job_id, a.name, a.file_sha256, f.size::float8 AS size, f.media_type, a.expiration_delay, a.expire_at,
+         a.state, a.state_changed_at, a.created_at, a.created_by, a.run_id
+  FROM artifacts a JOIN files f ON f.sha256 = a.file_sha256`;
+
+export async function createArtifact(db: Queryable, a: { job_id?: string | null; name: string; file_sha256: string; expiration_delay?: number | null } & Provenance): Promise<Artifact> {
+  const [{ id }] = await translating(() => db`
+    INSERT INTO artifacts (job_id, name, file_sha256, expiration_delay, expire_at, created_by, run_id)
+    VALUES (${a.job_id ?? null}, ${a.name}, ${a.file_sha256}, ${a.expiration_delay ?? null},
+            now() + make_interval(secs => ${a.expiration_delay ?? null}::float8), ${a.created_by}, ${a.run_id ?? null})
+    RETURNING id`);
+  return getArtifact(db, id);
+}
+
+export async function getArtifact(db: Queryable, id: string): Promise<Artifact> {
+  const [row] = await translating(() => db<Artifact[]>`${SELECT(db)} WHERE a.id = ${id}`);
+  if (!row) throw new NotFoundError("artifact", id);
+  return row;
+}
+
+export async function listArtifacts(db: Queryable, q: PageRequest & { state: StateFilter; job_id?: string }): Promise<Page<Artifact>> {
+  const where = db`${stateCondition(db, q.state)} AND (${q.job_id ?? null}::uuid IS NULL OR job_id = ${q.job_id ?? null})`;
+  const rows = await translating(() => db<(Artifact & { total_count: number })[]>`
+    SELECT *, count(*) OVER () AS total_count FROM (${SELECT(db)}) a WHERE ${where}
+    ORDER BY created_at DESC, id LIMIT ${q.limit} OFFSET ${q.offset}`);
+  return toPage(rows, q, () => db`SELECT count(*) AS n FROM artifacts WHERE ${where}`);
+}
+
+/**
+ * Deletes artifacts whose expiry has passed (as of `now`, default the database clock) and
+ * then every file no artifact references; returns what went, so the caller can delete the
+ * files' bytes from disk.
+ */
+export async function cleanupExpired(db: Queryable, now?: Date): Promise<{ artifacts: string[]; files: string[] }> {
+  const at = now ? now.toISOString() : null;
+  const artifacts = await db`DELETE FROM artifacts WHERE expire_at <= COALESCE(${at}::timestamptz, now()) RETURNING id`;
+  const files = await db`
+    DELETE FROM files f WHERE NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.file_sha256 = f.sha256) RETURNING sha256`;
+  return { artifacts: artifacts.map((r) => r.id as string), files: files.map((r) => r.sha256 as string) };
+}

@@ -1,0 +1,121 @@
+/**
+ * Jobs (work requests) and their metrics. Status machine (SPEC §5):
+ *   pending → running → completed | aborted,   pending → aborted.
+ * Each transition is one conditional UPDATE (`WHERE status IN (allowed sources)`), so two
+ * workers racing for the same transition cannot both win, and an illegal one is refused
+ * with a ConflictError naming the current status.
+ */
+import type { Queryable } from "./db.js";
+import { toPage, type Page, type PageRequest, type Provenance } from "./common.js";
+import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
+
+export const JOB_STATUSES = ["pending", "running", "completed", "aborted"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const JOB_RESULTS = ["success", "failure", "error"] as const;
+export type JobResult = (typeof JOB_RESULTS)[number];
+
+export interface Job {
+  id: string;
+  task: string;
+  data: unknown;
+  status: JobStatus;
+  result: JobResult | null;
+  message: string | null;
+  priority: number;
+  progress_done: number;
+  progress_total: number | null;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  /** Seconds from start to completion (or abort), null until then. */
+  duration: number | null;
+  created_by: string | null;
+  run_id: string | null;
+}
+
+export const JOB_SORTS = ["created_at", "priority", "status"] as const;
+
+const COLUMNS = (db: Queryable) => db`
+  id, task, data, status, result, message, priority, progress_done, progress_total, created_at, started_at, completed_at,
+  EXTRACT(EPOCH FROM (completed_at - started_at))::float8 AS duration, created_by, run_id`;
+
+export async function createJob(db: Queryable, j: { task: string; data: unknown; priority?: number } & Provenance): Promise<Job> {
+  const [row] = await translating(() => db<Job[]>`
+    INSERT INTO jobs (task, data, priority, created_by, run_id)
+    VALUES (${j.task}, ${db.json(j.data as never)}, ${j.priority ?? 0}, ${j.created_by}, ${j.run_id ?? null})
+    RETURNING ${COLUMNS(db)}`);
+  return row;
+}
+
+export async function getJob(db: Queryable, id: string): Promise<Job> {
+  const [row] = await translating(() => db<Job[]>`SELECT ${COLUMNS(db)} FROM jobs WHERE id = ${id}`);
+  if (!row) throw new NotFoundError("job", id);
+  return row;
+}
+
+export async function listJobs(db: Queryable, q: PageRequest & { status?: JobStatus; task?: string; sort: (typeof JOB_SORTS)[number]; order: "asc" | "desc" }): Promise<Page<Job>> {
+  const where = db`(${q.status ?? null}::text IS NULL OR status = ${q.status ?? null}) AND (${q.task ?? null}::text IS NULL OR task = ${q.task ?? null})`;
+  const rows = await db<(Job & { total_count: number })[]>`
+    SELECT ${COLUMNS(db)}, count(*) OVER () AS total_count FROM jobs WHERE ${where}
+    ORDER BY ${db(q.sort)} ${q.order === "desc" ? db`DESC` : db`ASC`}, id LIMIT ${q.limit} OFFSET ${q.offset}`;
+  return toPage(rows, q, () => db`SELECT count(*) AS n FROM jobs WHERE ${where}`);
+}
+
+/** Applies `set` if the job's status is one of `from`; else 404 or 409 naming the status. */
+async function transition(db: Queryable, id: string, from: JobStatus[], action: string, set: ReturnType<Queryable>): Promise<Job> {
+  const rows = await translating(() => db<Job[]>`
+    UPDATE jobs SET ${set} WHERE id = ${id} AND status IN ${db(from)} RETURNING ${COLUMNS(db)}`);
+  if (rows.length) return rows[0];
+  const job = await getJob(db, id);
+  throw new ConflictError(`cannot ${action} job ${id}: it is ${job.status} (only a ${from.join(" or ")} job can be)`);
+}
+
+export function startJob(db: Queryable, id: string): Promise<Job> {
+  return transition(db, id, ["pending"], "start", db`status = 'running', started_at = now()`);
+}
+
+export function completeJob(db: Queryable, id: string, result: JobResult, message?: string): Promise<Job> {
+  return transition(db, id, ["running"], "complete", db`status = 'completed', result = ${result}, message = ${message ?? null}, completed_at = now()`);
+}
+
+/** Aborts a pending or running job (a worker stops the rest of its work when it sees this). */
+export function abortJob(db: Queryable, id: string, message?: string): Promise<Job> {
+  return transition(db, id, ["pending", "running"], "abort", db`status = 'aborted', message = ${message ?? null}, completed_at = now()`);
+}
+
+/** Records progress of a running job: `done` of `total` items. */
+export async function setJobProgress(db: Queryable, id: string, done: number, total: number | null): Promise<Job> {
+  if (total !== null && done > total) throw invalid("progress_done", `must be <= progress_total (${total})`);
+  return transition(db, id, ["running"], "report progress of", db`progress_done = ${done}, progress_total = ${total}`);
+}
+
+export interface Metric {
+  job_id: string;
+  key: string;
+  step: number;
+  value: number | null;
+  /** Binary value, base64 in the API. */
+  data: Buffer | null;
+  created_at: string;
+}
+
+/** Records a metric (key, step) of a job; recording the same key and step again replaces it (idempotent retries). */
+export async function putMetric(db: Queryable, jobId: string, m: { key: string; step?: number; value?: number | null; data?: Uint8Array | null }): Promise<Metric> {
+  if ((m.value ?? null) === null === ((m.data ?? null) === null)) throw invalid("value", "give exactly one of value (float) and data (binary)");
+  await getJob(db, jobId);
+  const [row] = await translating(() => db<Metric[]>`
+    INSERT INTO job_metrics (job_id, key, step, value, data)
+    VALUES (${jobId}, ${m.key}, ${m.step ?? 0}, ${m.value ?? null}, ${m.data ? Buffer.from(m.data) : null})
+    ON CONFLICT (job_id, key, step) DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_at = now()
+    RETURNING job_id, key, step, value, data, created_at`);
+  return row;
+}
+
+export async function listMetrics(db: Queryable, jobId: string, q: PageRequest & { key?: string }): Promise<Page<Metric>> {
+  await getJob(db, jobId);
+  const where = db`job_id = ${jobId} AND (${q.key ?? null}::text IS NULL OR key = ${q.key ?? null})`;
+  const rows = await db<(Metric & { total_count: number })[]>`
+    SELECT job_id, key, step, value, data, created_at, count(*) OVER () AS total_count FROM job_metrics WHERE ${where}
+    ORDER BY key, step LIMIT ${q.limit} OFFSET ${q.offset}`;
+  return toPage(rows, q, () => db`SELECT count(*) AS n FROM job_metrics WHERE ${where}`);
+}

@@ -1,0 +1,54 @@
+/** Notes: a message (1–1000 characters) on a recording, a clip or nothing, possibly flagged as an issue. */
+import type { Queryable } from "./db.js";
+import { assertWritable, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { NotFoundError, invalid, translating } from "./errors.js";
+
+export interface Note {
+  id: string;
+  message: string;
+  is_issue: boolean;
+  recording_id: string | null;
+  clip_id: string | null;
+  state: State;
+  state_changed_at: string | null;
+  created_at: string;
+  created_by: string | null;
+  run_id: string | null;
+}
+
+const COLUMNS = (db: Queryable) => db`id, message, is_issue, recording_id, clip_id, state, state_changed_at, created_at, created_by, run_id`;
+
+export async function createNote(db: Queryable, n: { message: string; is_issue?: boolean; recording_id?: string | null; clip_id?: string | null } & Provenance): Promise<Note> {
+  if (n.recording_id && n.clip_id) throw invalid("clip_id", "a note belongs to a recording or a clip, not both");
+  if (n.recording_id) await assertWritable(db, "recordings", n.recording_id);
+  if (n.clip_id) await assertWritable(db, "clips", n.clip_id);
+  const [row] = await translating(() => db<Note[]>`
+    INSERT INTO notes (message, is_issue, recording_id, clip_id, created_by, run_id)
+    VALUES (${n.message}, ${n.is_issue ?? false}, ${n.recording_id ?? null}, ${n.clip_id ?? null}, ${n.created_by}, ${n.run_id ?? null})
+    RETURNING ${COLUMNS(db)}`);
+  return row;
+}
+
+export async function getNote(db: Queryable, id: string): Promise<Note> {
+  const [row] = await translating(() => db<Note[]>`SELECT ${COLUMNS(db)} FROM notes WHERE id = ${id}`);
+  if (!row) throw new NotFoundError("note", id);
+  return row;
+}
+
+export async function listNotes(db: Queryable, q: PageRequest & { state: StateFilter; recording_id?: string; clip_id?: string; is_issue?: boolean }): Promise<Page<Note>> {
+  const where = db`${stateCondition(db, q.state)}
+    AND (${q.recording_id ?? null}::uuid IS NULL OR recording_id = ${q.recording_id ?? null})
+    AND (${q.clip_id ?? null}::uuid IS NULL OR clip_id = ${q.clip_id ?? null})
+    AND (${q.is_issue ?? null}::boolean IS NULL OR is_issue = ${q.is_issue ?? null})`;
+  const rows = await translating(() => db<(Note & { total_count: number })[]>`
+    SELECT ${COLUMNS(db)}, count(*) OVER () AS total_count FROM notes WHERE ${where}
+    ORDER BY created_at DESC, id LIMIT ${q.limit} OFFSET ${q.offset}`);
+  return toPage(rows, q, () => db`SELECT count(*) AS n FROM notes WHERE ${where}`);
+}
+
+export async function updateNote(db: Queryable, id: string, patch: { message?: string; is_issue?: boolean }): Promise<Note> {
+  await assertWritable(db, "notes", id);
+  const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
+  if (Object.keys(fields).length) await translating(() => db`UPDATE notes SET ${db(fields, ...Object.keys(fields))} WHERE id = ${id}`);
+  return getNote(db, id);
+}

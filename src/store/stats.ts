@@ -1,0 +1,67 @@
+/**
+ * Recording stats (SPEC §3.7, §4, §6): per recording and canonical parameter hash, what
+ * seamless tiles need — the whole-recording normalization maximum and PCEN state
+ * checkpoints. Computing them reads the whole recording, so instances sharing a database
+ * coordinate through a lease: `claimStats` lets exactly one caller compute while the others
+ * see "busy" (and poll or wait), and a crashed claimer's lease simply expires.
+ */
+import type { Queryable } from "./db.js";
+import { translating } from "./errors.js";
+
+export interface RecordingStats {
+  recording_id: string;
+  params_hash: string;
+  /** MD5 of the recording content the stats describe. */
+  recording_hash: string;
+  maximum: number;
+  pcen_checkpoints: Buffer | null;
+  info: Record<string, unknown>;
+  updated_at: string;
+}
+
+export type Claim =
+  | { status: "ready"; stats: RecordingStats }
+  | { status: "claimed" }
+  | { status: "busy"; claimed_by: string | null; lease_until: string | null };
+
+/** Ready stats for this recording content and parameter hash, or null. */
+export async function getStats(db: Queryable, recordingId: string, paramsHash: string, recordingHash: string): Promise<RecordingStats | null> {
+  const [row] = await translating(() => db<RecordingStats[]>`
+    SELECT recording_id, params_hash, recording_hash, maximum, pcen_checkpoints, info, updated_at
+    FROM recording_stats
+    WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND status = 'ready'`);
+  return row ?? null;
+}
+
+/**
+ * Tries to become the one computer of these stats for `leaseSeconds`. Wins when there is no
+ * row, the previous claim's lease expired, or the row describes other content (the file
+ * changed). One statement, so concurrent callers cannot both win.
+ */
+export async function claimStats(db: Queryable, s: { recording_id: string; params_hash: string; recording_hash: string; owner: string; leaseSeconds: number }): Promise<Claim> {
+  const won = await translating(() => db`
+    INSERT INTO recording_stats (recording_id, params_hash, recording_hash, status, claimed_by, lease_until)
+    VALUES (${s.recording_id}, ${s.params_hash}, ${s.recording_hash}, 'computing', ${s.owner}, now() + make_interval(secs => ${s.leaseSeconds}::float8))
+    ON CONFLICT (recording_id, params_hash) DO UPDATE
+      SET status = 'computing', recording_hash = EXCLUDED.recording_hash, claimed_by = EXCLUDED.claimed_by,
+          lease_until = EXCLUDED.lease_until, maximum = NULL, pcen_checkpoints = NULL, info = '{}', updated_at = now()
+      WHERE recording_stats.recording_hash <> EXCLUDED.recording_hash
+         OR (recording_stats.status = 'computing' AND recording_stats.lease_until < now())
+    RETURNING claimed_by`);
+  if (won.length) return { status: "claimed" };
+  const ready = await getStats(db, s.recording_id, s.params_hash, s.recording_hash);
+  if (ready) return { status: "ready", stats: ready };
+  const [row] = await db`SELECT claimed_by, lease_until FROM recording_stats WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash}`;
+  return { status: "busy", claimed_by: row?.claimed_by ?? null, lease_until: row?.lease_until ?? null };
+}
+
+/** Stores computed stats; only the current claimer's write counts (returns false otherwise). */
+export async function saveStats(db: Queryable, s: { recording_id: string; params_hash: string; owner: string; maximum: number; pcen_checkpoints?: Uint8Array | null; info?: Record<string, unknown> }): Promise<boolean> {
+  const rows = await translating(() => db`
+    UPDATE recording_stats
+    SET status = 'ready', maximum = ${s.maximum}, pcen_checkpoints = ${s.pcen_checkpoints ? Buffer.from(s.pcen_checkpoints) : null},
+        info = ${db.json((s.info ?? {}) as never)}, lease_until = NULL, updated_at = now()
+    WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND claimed_by = ${s.owner} AND status = 'computing'
+    RETURNING 1`);
+  return rows.length > 0;
+}

@@ -1,0 +1,169 @@
+/**
+ * Store resources beyond datasets and recordings: clips, notes, jobs (status machine and
+ * metrics), artifacts (expiry and cleanup), recording stats (one claimer among concurrent
+ * instances). Embedded PGlite, or real PostgreSQL when DATABASE_URL is set.
+ */
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cleanupExpired, createArtifact, getArtifact, listArtifacts, registerFile } from "../src/store/artifacts.js";
+import { createClip, listClips, setClipFeature, updateClip } from "../src/store/clips.js";
+import { createDataset } from "../src/store/datasets.js";
+import { ConflictError, InvalidError } from "../src/store/errors.js";
+import { abortJob, completeJob, createJob, listJobs, listMetrics, putMetric, setJobProgress, startJob } from "../src/store/jobs.js";
+import { createNote, listNotes } from "../src/store/notes.js";
+import { insertRecording } from "../src/store/recordings.js";
+import { claimStats, getStats, saveStats } from "../src/store/stats.js";
+import { createUser } from "../src/store/users.js";
+import type { Sql } from "../src/store/db.js";
+import { freshDatabase, type TestDatabase } from "./store-helpers.js";
+
+let t: TestDatabase;
+let sql: Sql;
+let userId: string;
+let recordingId: string;
+const HASH = "0123456789abcdef0123456789abcdef";
+
+beforeAll(async () => {
+  t = await freshDatabase();
+  sql = t.db.sql;
+  userId = (await createUser(sql, { username: "worker" })).id;
+  const dataset = await createDataset(sql, { name: "d", audio_dir: "/nonexistent/d", created_by: userId });
+  // 10 s at 1 kHz; the file facts are given directly (no file needed for these tests).
+  const rec = await insertRecording(sql, { dataset_id: dataset.id, path: "a.wav", hash: HASH, file_size: 20044, file_samplerate: 1000, frames: 10000, channels: 1, created_by: userId });
+  recordingId = rec!.id;
+});
+
+afterAll(async () => {
+  await t?.cleanup();
+});
+
+async function fieldsOf(p: Promise<unknown>): Promise<string[]> {
+  const err = await p.then(() => null, (e: unknown) => e);
+  expect(err).toBeInstanceOf(InvalidError);
+  return (err as InvalidError).fields.map((f) => f.field);
+}
+
+describe("clips", () => {
+  it("need start_time < end_time within the recording", async () => {
+    expect(await fieldsOf(createClip(sql, { recording_id: recordingId, start_time: 2, end_time: 2, created_by: userId }))).toEqual(["end_time"]);
+    expect(await fieldsOf(createClip(sql, { recording_id: recordingId, start_time: 10, end_time: 11, created_by: userId }))).toEqual(["start_time"]);
+    expect(await fieldsOf(createClip(sql, { recording_id: recordingId, start_time: -1, end_time: 1, created_by: userId }))).toEqual(["start_time"]);
+    const clip = await createClip(sql, { recording_id: recordingId, start_time: 1, end_time: 2.5, created_by: userId });
+    expect(clip).toMatchObject({ start_time: 1, end_time: 2.5, state: "active", tags: [], features: [] });
+    expect(await fieldsOf(updateClip(sql, clip.id, { start_time: 3 }))).toEqual(["end_time"]);
+    const withFeature = await setClipFeature(sql, clip.id, { name: "peak_frequency_hz", value: 440, created_by: userId });
+    expect(withFeature.features).toEqual([{ name: "peak_frequency_hz", value: 440 }]);
+    expect((await listClips(sql, { recording_id: recordingId, state: "active", sort: "start_time", order: "asc", limit: 10, offset: 0 })).total).toBe(1);
+  });
+});
+
+describe("notes", () => {
+  it("hold 1..1000 characters", async () => {
+    expect(await fieldsOf(createNote(sql, { message: "", created_by: userId }))).toEqual(["message"]);
+    expect(await fieldsOf(createNote(sql, { message: "x".repeat(1001), created_by: userId }))).toEqual(["message"]);
+    const note = await createNote(sql, { message: "clipping at 3 s", is_issue: true, recording_id: recordingId, created_by: userId });
+    expect(note).toMatchObject({ is_issue: true, recording_id: recordingId, clip_id: null });
+    expect((await listNotes(sql, { state: "active", is_issue: true, limit: 10, offset: 0 })).items.map((n) => n.id)).toEqual([note.id]);
+  });
+});
+
+describe("jobs", () => {
+  it("follow pending → running → completed, and refuse anything else", async () => {
+    const job = await createJob(sql, { task: "extract_features", data: { dataset: "d" }, created_by: userId });
+    expect(job).toMatchObject({ status: "pending", result: null, started_at: null, duration: null, data: { dataset: "d" } });
+    await expect(completeJob(sql, job.id, "success")).rejects.toBeInstanceOf(ConflictError);
+    const running = await startJob(sql, job.id);
+    expect(running.status).toBe("running");
+    expect(running.started_at).not.toBeNull();
+    await expect(startJob(sql, job.id)).rejects.toThrow(/it is running/);
+    expect((await setJobProgress(sql, job.id, 3, 10))).toMatchObject({ progress_done: 3, progress_total: 10 });
+    expect(await fieldsOf(setJobProgress(sql, job.id, 11, 10))).toEqual(["progress_done"]);
+    const done = await completeJob(sql, job.id, "success");
+    expect(done).toMatchObject({ status: "completed", result: "success" });
+    expect(done.duration).toBeGreaterThanOrEqual(0);
+    for (const illegal of [() => startJob(sql, job.id), () => abortJob(sql, job.id), () => completeJob(sql, job.id, "failure")]) {
+      await expect(illegal()).rejects.toBeInstanceOf(ConflictError);
+    }
+  });
+
+  it("abort from pending or running only", async () => {
+    const pending = await createJob(sql, { task: "t", data: {}, created_by: userId });
+    expect((await abortJob(sql, pending.id, "not needed")).status).toBe("aborted");
+    await expect(startJob(sql, pending.id)).rejects.toBeInstanceOf(ConflictError);
+    const running = await startJob(sql, (await createJob(sql, { task: "t", data: {}, created_by: userId })).id);
+    expect((await abortJob(sql, running.id)).status).toBe("aborted");
+  });
+
+  it("let exactly one of several concurrent workers start a job", async () => {
+    const job = await createJob(sql, { task: "t", data: {}, priority: 5, created_by: userId });
+    const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => startJob(sql, job.id)));
+    expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
+    expect(outcomes.filter((o) => o.status === "rejected").every((o) => (o as PromiseRejectedResult).reason instanceof ConflictError)).toBe(true);
+    const page = await listJobs(sql, { status: "running", sort: "priority", order: "desc", limit: 10, offset: 0 });
+    expect(page.items[0].id).toBe(job.id);
+  });
+
+  it("keep metrics per key and step, float or binary, idempotently", async () => {
+    const job = await createJob(sql, { task: "t", data: {}, created_by: userId });
+    await putMetric(sql, job.id, { key: "loss", step: 0, value: 1.5 });
+    await putMetric(sql, job.id, { key: "loss", step: 0, value: 1.25 });
+    await putMetric(sql, job.id, { key: "loss", step: 1, value: 0.5 });
+    await putMetric(sql, job.id, { key: "mel", data: new Uint8Array([1, 2, 3]) });
+    expect(await fieldsOf(putMetric(sql, job.id, { key: "x", value: 1, data: new Uint8Array([1]) }))).toEqual(["value"]);
+    expect(await fieldsOf(putMetric(sql, job.id, { key: "x" }))).toEqual(["value"]);
+    const metrics = await listMetrics(sql, job.id, { limit: 10, offset: 0 });
+    expect(metrics.items.map((m) => [m.key, m.step, m.value])).toEqual([["loss", 0, 1.25], ["loss", 1, 0.5], ["mel", 0, null]]);
+    expect([...metrics.items[2].data!]).toEqual([1, 2, 3]);
+  });
+});
+
+describe("artifacts", () => {
+  it("expire and are cleaned up with the files nothing else references", async () => {
+    const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+    await registerFile(sql, { sha256: sha("a"), size: 1 });
+    await registerFile(sql, { sha256: sha("b"), size: 2, media_type: "application/x-npy" });
+    expect((await registerFile(sql, { sha256: sha("a"), size: 1 })).sha256).toBe(sha("a"));
+    expect(await fieldsOf(registerFile(sql, { sha256: "nothex", size: 1 }))).toEqual(["sha256"]);
+    const shortLived = await createArtifact(sql, { name: "features.csv", file_sha256: sha("a"), expiration_delay: 60, created_by: userId });
+    const keeper = await createArtifact(sql, { name: "mel.npy", file_sha256: sha("b"), created_by: userId });
+    expect(shortLived.expire_at).not.toBeNull();
+    expect(Date.parse(shortLived.expire_at!) - Date.parse(shortLived.created_at)).toBe(60_000);
+    expect(keeper).toMatchObject({ expire_at: null, size: 2, media_type: "application/x-npy" });
+    expect(await cleanupExpired(sql)).toEqual({ artifacts: [], files: [] });
+    // An hour later (by the clock given to cleanup), the short-lived artifact and its file go.
+    const later = new Date(Date.parse(shortLived.created_at) + 3_600_000);
+    expect(await cleanupExpired(sql, later)).toEqual({ artifacts: [shortLived.id], files: [sha("a")] });
+    expect((await getArtifact(sql, keeper.id)).name).toBe("mel.npy");
+    expect((await listArtifacts(sql, { state: "active", limit: 10, offset: 0 })).total).toBe(1);
+  });
+});
+
+describe("recording stats", () => {
+  const base = { recording_id: "", params_hash: "p1", recording_hash: HASH, leaseSeconds: 300 };
+
+  it("are computed by exactly one of several concurrent instances", async () => {
+    const s = { ...base, recording_id: recordingId };
+    const claims = await Promise.all(["a", "b", "c", "d"].map((owner) => claimStats(sql, { ...s, owner })));
+    expect(claims.filter((c) => c.status === "claimed")).toHaveLength(1);
+    expect(claims.filter((c) => c.status === "busy")).toHaveLength(3);
+    const winner = ["a", "b", "c", "d"][claims.findIndex((c) => c.status === "claimed")];
+    expect(await saveStats(sql, { ...s, owner: "someone-else", maximum: 1 })).toBe(false);
+    expect(await saveStats(sql, { ...s, owner: winner, maximum: 123.5, pcen_checkpoints: new Uint8Array([9, 8]), info: { frames: 42 } })).toBe(true);
+    const ready = await claimStats(sql, { ...s, owner: "e" });
+    expect(ready.status).toBe("ready");
+    const stats = (await getStats(sql, recordingId, "p1", HASH))!;
+    expect(stats).toMatchObject({ maximum: 123.5, info: { frames: 42 } });
+    expect([...stats.pcen_checkpoints!]).toEqual([9, 8]);
+    // Different content (the file changed): the old stats do not count and can be recomputed.
+    expect(await getStats(sql, recordingId, "p1", "f".repeat(32))).toBeNull();
+    expect((await claimStats(sql, { ...s, recording_hash: "f".repeat(32), owner: "f" })).status).toBe("claimed");
+  });
+
+  it("can be taken over when the claimer's lease has expired", async () => {
+    const s = { ...base, recording_id: recordingId, params_hash: "p2" };
+    expect((await claimStats(sql, { ...s, owner: "crashed", leaseSeconds: -1 })).status).toBe("claimed");
+    expect((await claimStats(sql, { ...s, owner: "next" })).status).toBe("claimed");
+    expect((await claimStats(sql, { ...s, owner: "third" })).status).toBe("busy");
+    expect(await saveStats(sql, { ...s, owner: "crashed", maximum: 1 })).toBe(false);
+  });
+});
