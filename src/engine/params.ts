@@ -40,57 +40,36 @@ const number = () => z.preprocess(toNumber, z.number({ error: "must be a number"
 const boolean = () => z.preprocess(toBoolean, z.boolean({ error: "must be true or false" }));
 const frequency = () => z.preprocess(toNullable, z.number({ error: "must be a number of Hz or null" }).finite().nullable());
 
-/** Field-by-field schema; cross-field rules are added in `paramsSchema` below. */
+/** Field-by-field schema, each field documented where it is defined (the CLI help and the
+ * OpenAPI document show these descriptions); cross-field rules are added below. */
 const fields = {
   // audio
-  /** Resample the whole recording to `samplerate` before the STFT (scipy resample_poly). */
-  resample: boolean().default(false),
-  /** Target rate in Hz when `resample` is true. */
-  samplerate: z.preprocess(toNumber, z.number({ error: "must be a number" }).int("must be an integer").positive("must be > 0")).default(44100),
-  /** High-pass edge in Hz (Butterworth); null for none. */
-  low_freq: frequency().refine((v) => v === null || v >= 0, "must be >= 0").default(null),
-  /** Low-pass edge in Hz (Butterworth); null for none. */
-  high_freq: frequency().refine((v) => v === null || v > 0, "must be > 0").default(null),
-  /** Butterworth order of the band filter. */
-  filter_order: z.preprocess(toNumber, z.number({ error: "must be a number" }).int("must be an integer").min(1, "must be between 1 and 16").max(16, "must be between 1 and 16")).default(5),
+  resample: boolean().default(false).describe("Resample the whole recording to `samplerate` before the STFT (scipy resample_poly)"),
+  samplerate: z.preprocess(toNumber, z.number({ error: "must be a number" }).int("must be an integer").positive("must be > 0")).default(44100).describe("Target rate in Hz when `resample` is true"),
+  low_freq: frequency().refine((v) => v === null || v >= 0, "must be >= 0").default(null).describe("High-pass edge in Hz (Butterworth); null for none"),
+  high_freq: frequency().refine((v) => v === null || v > 0, "must be > 0").default(null).describe("Low-pass edge in Hz (Butterworth); null for none"),
+  filter_order: z.preprocess(toNumber, z.number({ error: "must be a number" }).int("must be an integer").min(1, "must be between 1 and 16").max(16, "must be between 1 and 16")).default(5).describe("Butterworth order of the band filter"),
   // stft
-  /** Window length in seconds; nperseg = floor(window_size * samplerate). */
-  window_size: number().refine((v) => v > 0, "must be > 0").default(0.025),
-  /** Hop as a fraction of window_size: 0 < hop_size <= 1. */
-  hop_size: number().refine((v) => v > 0 && v <= 1, "must be > 0 and <= 1").default(0.5),
-  /** Taper, as scipy.signal.get_window names it (periodic). */
-  window: z.enum(WINDOWS, { error: `must be one of ${WINDOWS.join(", ")}` }).default("hann"),
-  /** Shape parameter of the kaiser window. */
-  kaiser_beta: number().refine((v) => v > 0, "must be > 0").default(14),
+  window_size: number().refine((v) => v > 0, "must be > 0").default(0.025).describe("Window length in seconds; nperseg = floor(window_size * samplerate)"),
+  hop_size: number().refine((v) => v > 0 && v <= 1, "must be > 0 and <= 1").default(0.5).describe("Hop as a fraction of window_size: 0 < hop_size <= 1"),
+  window: z.enum(WINDOWS, { error: `must be one of ${WINDOWS.join(", ")}` }).default("hann").describe("Taper, as scipy.signal.get_window names it (periodic)"),
+  kaiser_beta: number().refine((v) => v > 0, "must be > 0").default(14).describe("Shape parameter of the kaiser window"),
   // amplitude
-  /** Value scale of the output. */
-  scale: z.enum(SCALES, { error: `must be one of ${SCALES.join(", ")}` }).default("dB"),
-  /** Clip dB values to [min_dB, max_dB]. */
-  clamp: boolean().default(false),
-  /** Lower dB bound for clamping and for mapping to colours. */
-  min_dB: number().refine((v) => v <= 0, "must be <= 0").default(-100),
-  /** Upper dB bound for clamping and for mapping to colours. */
-  max_dB: number().refine((v) => v <= 0, "must be <= 0").default(0),
-  /** Divide by the whole recording's maximum (after PCEN). */
-  normalize: boolean().default(true),
+  scale: z.enum(SCALES, { error: `must be one of ${SCALES.join(", ")}` }).default("dB").describe("Value scale of the output"),
+  clamp: boolean().default(false).describe("Clip dB values to [min_dB, max_dB]"),
+  min_dB: number().refine((v) => v <= 0, "must be <= 0").default(-100).describe("Lower dB bound for clamping and for mapping to colours"),
+  max_dB: number().refine((v) => v <= 0, "must be <= 0").default(0).describe("Upper dB bound for clamping and for mapping to colours"),
+  normalize: boolean().default(true).describe("Divide by the whole recording's maximum (after PCEN)"),
   // spectrogram
-  /** Channel to analyse (0-based). */
-  channel: z.preprocess(toNumber, z.number({ error: "must be a number" }).int("must be an integer").min(0, "must be >= 0")).default(0),
-  /** Colour table for images. */
-  cmap: z.enum(COLORMAPS, { error: `must be one of ${COLORMAPS.join(", ")}` }).default("gray"),
-  /** Per-channel energy normalization (Wang et al. 2017) before scaling. */
-  pcen: boolean().default(true),
+  channel: z.preprocess(toNumber, z.number({ error: "must be a number" }).int("must be an integer").min(0, "must be >= 0")).default(0).describe("Channel to analyse (0-based)"),
+  cmap: z.enum(COLORMAPS, { error: `must be one of ${COLORMAPS.join(", ")}` }).default("gray").describe("Colour table for images"),
+  pcen: boolean().default(true).describe("Per-channel energy normalization (Wang et al. 2017) before scaling"),
   // pcen
-  /** Smoother coefficient s of PCEN: 0 < s < 1. */
-  pcen_smooth: number().refine((v) => v > 0 && v < 1, "must be > 0 and < 1").default(0.025),
-  /** Gain (alpha) of PCEN. */
-  pcen_gain: number().refine((v) => v >= 0, "must be >= 0").default(0.98),
-  /** Bias (delta) of PCEN. */
-  pcen_bias: number().refine((v) => v > 0, "must be > 0").default(2),
-  /** Power (r) of PCEN. */
-  pcen_power: number().refine((v) => v > 0, "must be > 0").default(0.5),
-  /** Epsilon of PCEN, keeps the smoother away from 0. */
-  pcen_eps: number().refine((v) => v > 0, "must be > 0").default(1e-6),
+  pcen_smooth: number().refine((v) => v > 0 && v < 1, "must be > 0 and < 1").default(0.025).describe("Smoother coefficient s of PCEN: 0 < s < 1"),
+  pcen_gain: number().refine((v) => v >= 0, "must be >= 0").default(0.98).describe("Gain (alpha) of PCEN"),
+  pcen_bias: number().refine((v) => v > 0, "must be > 0").default(2).describe("Bias (delta) of PCEN"),
+  pcen_power: number().refine((v) => v > 0, "must be > 0").default(0.5).describe("Power (r) of PCEN"),
+  pcen_eps: number().refine((v) => v > 0, "must be > 0").default(1e-6).describe("Epsilon of PCEN, keeps the smoother away from 0"),
 };
 
 /** The parameter fields alone, for requests that add fields of their own (e.g. tile options). */

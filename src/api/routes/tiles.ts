@@ -1,0 +1,192 @@
+/**
+ * Spectrogram routes (SPEC §4, §5): tiles of the pyramid, a streamed range of tiles, and a
+ * Whombat-style one-shot image of [start_time, end_time). Every SPEC §2 parameter is a query
+ * parameter validated by the shared schema. Tiles are immutable for a recording's content and
+ * the parameters, hence strong ETags and year-long caching.
+ */
+import { PassThrough } from "node:stream";
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import type { FastifyReply } from "fastify";
+import { AudioFormatError } from "../../audio/types.js";
+import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parseParams, type Params } from "../../engine/params.js";
+import { getRecording, getRecordingLocation } from "../../store/recordings.js";
+import { isInside, resolveRecordingPath } from "../../store/paths.js";
+import { TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
+import { tileCount, tileOptionsSchema, TileRangeError, type TileOptions } from "../../tiles/grid.js";
+import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
+import type { TileBody, TileRecording, TileService } from "../../tiles/service.js";
+import { HttpError, sendError } from "../plugins/errors.js";
+import { errorBody, id } from "../schemas.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Tile computation: the worker pool, stats, caches. */
+    tiles: TileService;
+  }
+}
+
+/** Request limits (SPEC §10): over a limit is a 400 that says which. */
+export interface TileLimits {
+  /** Tiles one stream may ask for. */
+  maxStreamTiles: number;
+  /** Frames one image of the one-shot route may hold. */
+  maxImageFrames: number;
+  /** Pixels (rows × columns) one image of the one-shot route may hold. */
+  maxImagePixels: number;
+}
+
+export const DEFAULT_TILE_LIMITS: TileLimits = { maxStreamTiles: 256, maxImageFrames: 65_536, maxImagePixels: 32 * 1024 * 1024 };
+
+/** All spectrogram parameters plus the tile options, one strict object: unknown names are refused. */
+const tileQuery = paramsObject.extend(tileOptionsSchema.shape).superRefine(checkCrossFieldRules);
+const interval = {
+  start_time: z.coerce.number({ error: "must be a number of seconds" }).min(0, "must be >= 0").describe("Start of the interval, s (real time)"),
+  end_time: z.coerce.number({ error: "must be a number of seconds" }).positive("must be > 0").describe("End of the interval, s (real time)"),
+};
+/** PNG, raw float32 or .npy bytes (or a multipart stream of them); not JSON. */
+const binary = z.any().describe("image/png, or application/octet-stream float32 [rows][columns] (f32, npy)");
+const format = z.enum(TILE_FORMATS, { error: `must be one of ${TILE_FORMATS.join(", ")}` });
+
+/** Splits a validated query into spectrogram parameters and tile options. */
+function splitQuery(query: Record<string, unknown>): { params: Params; options: TileOptions } {
+  const params: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(query)) ((PARAM_NAMES as string[]).includes(k) ? params : rest)[k] = v;
+  return { params: parseParams(params), options: tileOptionsSchema.parse(rest) };
+}
+
+function sendBody(reply: FastifyReply, tile: TileBody) {
+  reply.header("ETag", tile.etag).header("Cache-Control", "public, max-age=31536000, immutable").type(tile.contentType);
+  for (const [k, v] of Object.entries(tile.headers)) reply.header(k, v);
+  return reply.send(Buffer.from(tile.body.buffer, tile.body.byteOffset, tile.body.byteLength));
+}
+
+/** True when the request's If-None-Match names `etag` (RFC 9110 §13.1.2, weak comparison). */
+function notModified(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(",").some((t) => t.trim() === "*" || t.trim().replace(/^W\//, "") === etag);
+}
+
+export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }> = async (app, options) => {
+  const limits = { ...DEFAULT_TILE_LIMITS, ...options.limits };
+
+  /** The recording's audio file, checked against the audio roots at every use. */
+  async function tileRecording(recordingId: string): Promise<TileRecording> {
+    const [loc, recording] = await Promise.all([getRecordingLocation(app.db.sql, recordingId), getRecording(app.db.sql, recordingId)]);
+    if (!app.audioRoots.some((root) => isInside(root, loc.audio_dir))) {
+      throw new HttpError(403, `the dataset directory of recording ${recordingId} is outside this server's audio roots`);
+    }
+    const path = await resolveRecordingPath(loc.audio_dir, loc.path).catch(() => {
+      throw new HttpError(404, `the file of recording ${recordingId} is missing from its dataset directory`);
+    });
+    return { id: recordingId, path, hash: loc.hash, timeExpansion: recording.time_expansion };
+  }
+
+  // Errors of this layer; anything else goes on to the application's handler.
+  app.setErrorHandler((err, _request, reply) => {
+    if (err instanceof ParamsError) return sendError(reply, 400, `invalid query: ${err.message}`, err.issues);
+    if (err instanceof TileRangeError) return sendError(reply, 400, err.message, [{ field: err.field, message: err.message.slice(err.field.length + 2) }]);
+    if (err instanceof RangeError) return sendError(reply, 400, err.message);
+    if (err instanceof PoolBusyError) return sendError(reply.header("Retry-After", "1"), 503, `${err.message}; retry shortly`);
+    if (err instanceof TaskTimeoutError) return sendError(reply.header("Retry-After", "5"), 503, err.message);
+    if (err instanceof AudioFormatError) return sendError(reply, 422, `the recording's audio cannot be decoded: ${err.message}`);
+    throw err;
+  });
+
+  app.get("/recordings/:id/tiles/:z/:tile", {
+    schema: {
+      summary: "One spectrogram tile",
+      description: "Tile x at zoom z covers frames [x·W·2^z, (x+1)·W·2^z) of the whole recording's spectrogram, each column the maximum of 2^z frames. `tile` is `<x>.<png|f32|npy>`. f32/npy are [rows][columns] float32, row 0 the lowest frequency; headers give the geometry.",
+      tags: ["spectrograms"],
+      params: z.object({
+        id,
+        z: z.coerce.number({ error: "must be an integer" }).int("must be an integer").min(0, "must be >= 0"),
+        tile: z.string().regex(/^\d+\.(png|f32|npy)$/, "must be <x>.png, <x>.f32 or <x>.npy"),
+      }),
+      querystring: tileQuery,
+      response: { 200: binary, 304: binary, 400: errorBody, 404: errorBody, 503: errorBody },
+    },
+  }, async (request, reply) => {
+    const [xText, fmt] = request.params.tile.split(".");
+    const { params, options } = splitQuery(request.query);
+    const recording = await tileRecording(request.params.id);
+    const etag = await app.tiles.tileEtag(recording, params, request.params.z, Number(xText), options, fmt as TileFormat);
+    if (notModified(request.headers["if-none-match"], etag)) {
+      return reply.code(304).header("ETag", etag).header("Cache-Control", "public, max-age=31536000, immutable").send(undefined);
+    }
+    return sendBody(reply, await app.tiles.tile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat));
+  });
+
+  app.get("/recordings/:id/tiles/:z/stream", {
+    schema: {
+      summary: "The tiles of a time interval, streamed in order",
+      description: "multipart/mixed: one part per tile, in order, each sent as soon as it is ready; its headers are the tile's (ETag, geometry, X-Tile: z/x). A client that disconnects cancels the work still queued.",
+      tags: ["spectrograms"],
+      params: z.object({ id, z: z.coerce.number({ error: "must be an integer" }).int("must be an integer").min(0, "must be >= 0") }),
+      querystring: tileQuery.and(z.object({ ...interval, format: format.default("png") })),
+      response: { 200: binary, 304: binary, 400: errorBody, 404: errorBody, 503: errorBody },
+    },
+  }, async (request, reply) => {
+    const { start_time, end_time, format: fmt, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat };
+    if (!(end_time > start_time)) throw new ParamsError([{ field: "end_time", message: `must be > start_time (${start_time})` }]);
+    const { params, options } = splitQuery(query);
+    const recording = await tileRecording(request.params.id);
+    const { geometry, stats } = await app.tiles.stats(recording, params);
+    const z = request.params.z;
+    const span = options.width * 2 ** z;
+    const count = tileCount(stats.frames, z, options.width);
+    const firstFrame = Math.ceil((start_time * geometry.samplerate) / geometry.hop);
+    const lastFrame = Math.min(stats.frames, Math.ceil((end_time * geometry.samplerate) / geometry.hop)) - 1;
+    const x0 = Math.min(Math.floor(firstFrame / span), count);
+    const x1 = Math.min(Math.floor(Math.max(lastFrame, 0) / span), count - 1);
+    const tiles = Math.max(0, x1 - x0 + 1);
+    if (tiles > limits.maxStreamTiles) {
+      throw new ParamsError([{ field: "end_time", message: `the interval spans ${tiles} tiles at zoom ${z}; the limit is ${limits.maxStreamTiles} per stream (zoom out or ask for less)` }]);
+    }
+    // Tiles are queued together and written in order as each is ready; a disconnect aborts
+    // what has not run yet.
+    const abort = new AbortController();
+    request.raw.on("close", () => abort.abort());
+    const pending = Array.from({ length: tiles }, (_, i) => app.tiles.tile(recording, params, z, x0 + i, options, fmt, abort.signal));
+    pending.forEach((p) => p.catch(() => {}));
+    const boundary = `sonotile-${Math.random().toString(36).slice(2)}`;
+    const body = new PassThrough();
+    (async () => {
+      for (let i = 0; i < tiles; i++) {
+        let tile: TileBody;
+        try {
+          tile = await pending[i];
+        } catch (err) {
+          if (!abort.signal.aborted) body.write(`--${boundary}\r\nContent-Type: application/json\r\nX-Tile: ${z}/${x0 + i}\r\n\r\n${JSON.stringify({ error: (err as Error).message })}\r\n`);
+          break;
+        }
+        const head = [`Content-Type: ${tile.contentType}`, `Content-Length: ${tile.body.byteLength}`, `X-Tile: ${z}/${x0 + i}`, `ETag: ${tile.etag}`, ...Object.entries(tile.headers).map(([k, v]) => `${k}: ${v}`)];
+        body.write(`--${boundary}\r\n${head.join("\r\n")}\r\n\r\n`);
+        body.write(tile.body);
+        body.write("\r\n");
+      }
+      body.end(`--${boundary}--\r\n`);
+    })();
+    return reply.type(`multipart/mixed; boundary=${boundary}`).header("X-Tile-Range", `${z}/${x0}-${x0 + tiles - 1}`).send(body);
+  });
+
+  app.get("/recordings/:id/spectrogram", {
+    schema: {
+      summary: "A spectrogram image (or matrix) of [start_time, end_time)",
+      description: "The frames of the whole recording's spectrogram whose centres lie in [start_time, end_time): same normalization, PCEN state and filter context as the whole recording, so any two requests agree where they overlap.",
+      tags: ["spectrograms"],
+      params: z.object({ id }),
+      querystring: paramsObject.extend({ ...interval, format: format.default("png") }).superRefine(checkCrossFieldRules),
+      response: { 200: binary, 304: binary, 400: errorBody, 404: errorBody, 503: errorBody },
+    },
+  }, async (request, reply) => {
+    const { start_time, end_time, format: fmt, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat };
+    if (!(end_time > start_time)) throw new ParamsError([{ field: "end_time", message: `must be > start_time (${start_time})` }]);
+    const params = parseParams(query);
+    const recording = await tileRecording(request.params.id);
+    const { geometry } = await app.tiles.stats(recording, params);
+    const maxFrames = Math.min(limits.maxImageFrames, Math.floor(limits.maxImagePixels / geometry.bins));
+    return sendBody(reply, await app.tiles.piece(recording, params, start_time, end_time, fmt, maxFrames));
+  });
+};
