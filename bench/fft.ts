@@ -9,6 +9,8 @@
  *   fft.js: realTransform(out, input) on JS arrays (nothing to copy). The targets use these.
  * - kernel: the transform alone on buffers already in WASM memory (sonotile core.fftForward,
  *   pffft_transform_ordered), to show what the copies cost.
+ * A size that is not a power of two is timed in the same rounds as sonotile at its nearest power
+ * of two, so their per-sample ratio does not depend on how busy the machine was at each moment.
  */
 import FFT from "fft.js";
 import PFFFT, { type PffftModule } from "@echogarden/pffft-wasm/simd";
@@ -21,10 +23,13 @@ import { interleavedRates, loadAverage } from "./lib/measure.js";
 export const FFT_SIZES = [256, 512, 1024, 2048, 4096, 8192, 1102, 7812, 9600];
 export const TARGET_SIZES = [256, 512, 1024, 2048, 4096];
 
-export type Impl = "sonotile" | "pffft" | "fftjs" | "sonotile kernel" | "pffft kernel";
+/** "sonotile neighbour": sonotile at `FftRow.neighbour`, measured in the same rounds as n. */
+export type Impl = "sonotile" | "pffft" | "fftjs" | "sonotile kernel" | "pffft kernel" | "sonotile neighbour";
 
 export interface FftRow {
   n: number;
+  /** For a size that is not a power of two: the nearest power of two, timed alongside it. */
+  neighbour: number | null;
   /** Transforms per second (median over rounds); null when the library does not support n. */
   rate: Record<Impl, number | null>;
   /** Why an implementation was not measured at this n. */
@@ -65,6 +70,12 @@ export async function runFft(opts: FftOptions, log: (line: string) => void): Pro
     const plan = new RealFFT(n);
     const out = new Float32Array(2 * plan.bins);
     fns.sonotile = () => void plan.forward(input, out);
+    const neighbour = isPowerOfTwo(n) ? null : nearestPowerOfTwo(n);
+    if (neighbour !== null) {
+      const nplan = new RealFFT(neighbour), nin = testInput(neighbour), nout = new Float32Array(2 * nplan.bins);
+      fns["sonotile neighbour"] = () => void nplan.forward(nin, nout);
+      cleanup.push(() => nplan.dispose());
+    }
     const handle = core.fftCreate(n), ip = core.alloc(n * 4), op = core.alloc(plan.bins * 8);
     new Float32Array(core.memory.buffer, ip, n).set(input);
     fns["sonotile kernel"] = () => void core.fftForward(handle, ip, op);
@@ -97,9 +108,9 @@ export async function runFft(opts: FftOptions, log: (line: string) => void): Pro
 
     const measured = interleavedRates(fns as Record<string, () => void>, opts.rounds, opts.maxTime);
     cleanup.forEach((c) => c());
-    const impls: Impl[] = ["sonotile", "pffft", "fftjs", "sonotile kernel", "pffft kernel"];
+    const impls: Impl[] = ["sonotile", "pffft", "fftjs", "sonotile kernel", "pffft kernel", "sonotile neighbour"];
     const row: FftRow = {
-      n,
+      n, neighbour,
       rate: Object.fromEntries(impls.map((i) => [i, measured[i]?.hz ?? null])) as FftRow["rate"],
       unsupported,
       rounds: Object.fromEntries(Object.entries(measured).map(([k, v]) => [k, v.rounds])),

@@ -3,12 +3,12 @@
  * with ✓/✗. Ratios are speed-ups of sonotile: (peer time) / (sonotile time), so > 1 means
  * sonotile is faster.
  */
-import { nearestPowerOfTwo, TARGET_SIZES, type FftRow } from "./fft.js";
+import { TARGET_SIZES, type FftRow } from "./fft.js";
 import type { CaseResult, PipelineResult } from "./stft.js";
 
 export interface Target { name: string; value: number | null; goal: string; ok: boolean | null }
 
-const fmtRate = (v: number | null) => (v === null ? "—" : `${(v / 1e3).toFixed(0)}k`);
+export const fmtRate = (v: number | null) => (v === null ? "—" : `${(v / 1e3).toFixed(0)}k`);
 const fmtRatio = (v: number | null) => (v === null || !Number.isFinite(v) ? "—" : `${v.toFixed(2)}×`);
 const mark = (ok: boolean | null) => (ok === null ? "?" : ok ? "✓" : "✗");
 const pad = (s: string, n: number) => s.padStart(n);
@@ -37,16 +37,16 @@ export function fftTable(rows: FftRow[]): string[] {
   return lines;
 }
 
-/** Per-sample cost of an awkward n relative to its nearest power of two (sonotile API level). */
-export function awkwardCosts(rows: FftRow[]): { n: number; ref: number; cost: number | null }[] {
-  const byN = new Map(rows.map((r) => [r.n, r]));
+/**
+ * Per-sample cost of a non-power-of-two n relative to its nearest power of two (sonotile API
+ * level), both from the same interleaved rounds: (1 / (rate·n)) / (1 / (rate_ref·ref)).
+ */
+export function awkwardCosts(rows: FftRow[]): { n: number; ref: number; rate: number | null; refRate: number | null; cost: number | null }[] {
   return rows
-    .filter((r) => (r.n & (r.n - 1)) !== 0)
+    .filter((r): r is FftRow & { neighbour: number } => r.neighbour !== null)
     .map((r) => {
-      const ref = nearestPowerOfTwo(r.n);
-      const a = r.rate.sonotile, b = byN.get(ref)?.rate.sonotile ?? null;
-      // seconds per sample = 1 / (rate · n)
-      return { n: r.n, ref, cost: a === null || b === null ? null : (b * ref) / (a * r.n) };
+      const a = r.rate.sonotile, b = r.rate["sonotile neighbour"];
+      return { n: r.n, ref: r.neighbour, rate: a, refRate: b, cost: a === null || b === null ? null : (b * r.neighbour) / (a * r.n) };
     });
 }
 

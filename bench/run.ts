@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { runFft } from "./fft.js";
 import { CASES, runCase, type CaseResult } from "./stft.js";
 import { loadAverage } from "./lib/measure.js";
-import { awkwardCosts, caseTable, fftTable, fftTargets, pcenTargets, stftTargets, targetLines, type Target } from "./report.js";
+import { awkwardCosts, caseTable, fmtRate, fftTable, fftTargets, pcenTargets, stftTargets, targetLines, type Target } from "./report.js";
 
 const PARTS = ["fft", "stft", "pcen", "whombat", "pool"] as const;
 type Part = (typeof PARTS)[number];
@@ -95,14 +95,14 @@ async function main(): Promise<void> {
 
   const results: Record<string, unknown> = { machine };
   const targets: Target[] = [];
-  const fftOpts = args.quick ? { rounds: 2, maxTime: 0.1 } : { rounds: 5, maxTime: 0.25 };
+  const fftOpts = args.quick ? { rounds: 3, maxTime: 0.08 } : { rounds: 7, maxTime: 0.15 };
   const stftOpts = args.quick ? { rounds: 1, repeats: 2 } : { rounds: 3, repeats: 3 };
 
   if (args.only.has("fft")) {
     const { rows, load } = await runFft(fftOpts, log);
     emit([...fftTable(rows), `  load average at start ${load[0].join(" ")}, at end ${load[1].join(" ")}`, ""]);
     emit(["Awkward sizes: sonotile per-sample cost relative to the nearest power of two (target ≤ 2×)",
-      ...awkwardCosts(rows).map((a) => `  n=${a.n} vs n=${a.ref}: ${a.cost === null ? "—" : `${a.cost.toFixed(2)}×`}`), ""]);
+      ...awkwardCosts(rows).map((a) => `  n=${a.n} (${fmtRate(a.rate)}/s) vs n=${a.ref} (${fmtRate(a.refRate)}/s, same rounds): ${a.cost === null ? "—" : `${a.cost.toFixed(2)}×`}`), ""]);
     targets.push(...fftTargets(rows));
     results.fft = { options: fftOpts, rows, load };
   }
