@@ -17,6 +17,12 @@ import { userRoutes } from "./routes/users.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { datasetRoutes } from "./routes/datasets.js";
 import { recordingRoutes } from "./routes/recordings.js";
+import { clipRoutes } from "./routes/clips.js";
+import { noteRoutes } from "./routes/notes.js";
+import { tagRoutes } from "./routes/tags.js";
+import { runRoutes } from "./routes/runs.js";
+import { jobRoutes } from "./routes/jobs.js";
+import { artifactRoutes } from "./routes/artifacts.js";
 import { VERSION } from "./version.js";
 
 export interface AppOptions {
@@ -65,6 +71,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
       await v1.register(tokenRoutes);
       await v1.register(datasetRoutes);
       await v1.register(recordingRoutes);
+      await v1.register(clipRoutes);
+      await v1.register(noteRoutes);
+      await v1.register(tagRoutes);
+      await v1.register(runRoutes);
+      await v1.register(jobRoutes);
+      await v1.register(artifactRoutes);
     },
     { prefix: "/v1" },
   );

@@ -1,0 +1,69 @@
+/** /v1/clips: pieces [start_time, end_time) of recordings, with tags and features. */
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { STATES } from "../../store/common.js";
+import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, removeClipTag, setClipFeature, updateClip } from "../../store/clips.js";
+import { stateRoutes } from "../state-routes.js";
+import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
+
+export const clipSchema = z.object({
+  id: z.uuid(),
+  recording_id: z.uuid(),
+  start_time: z.number(),
+  end_time: z.number(),
+  tags: z.array(z.object({ key: z.string(), value: z.string() })),
+  features: z.array(z.object({ name: z.string(), value: z.number().nullable() })),
+  state: z.enum(STATES),
+  state_changed_at: nullableTimestamp,
+  created_at: timestamp,
+  created_by: z.uuid().nullable(),
+  run_id: z.uuid().nullable(),
+});
+
+const seconds = (what: string) => z.number({ error: "must be a number of seconds" }).finite().min(0, "must be >= 0").describe(what);
+const tagSchema = z.object({ key: text(1, 255), value: text(1, 255) });
+
+export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
+  const tags = ["clips"];
+  const sql = app.db.sql;
+
+  app.get("/clips", {
+    schema: { summary: "List clips", tags, querystring: z.object({ ...pageQuery, state: stateQuery, recording_id: id.optional(), ...sortQuery(CLIP_SORTS, "start_time") }), response: { 200: page(clipSchema), 400: errorBody } },
+  }, async (request) => listClips(sql, request.query));
+
+  app.post("/clips", {
+    schema: {
+      summary: "Create a clip", tags,
+      body: z.strictObject({ recording_id: id, start_time: seconds("Start (s, real time)"), end_time: seconds("End (s, real time), > start_time") })
+        .refine((b) => b.start_time < b.end_time, { message: "must be > start_time", path: ["end_time"] }),
+      response: { 201: clipSchema, 400: errorBody, 404: errorBody, 409: errorBody },
+    },
+  }, async (request, reply) => reply.code(201).send(await createClip(sql, { ...request.body, created_by: request.user?.id ?? null })));
+
+  app.get("/clips/:id", { schema: { summary: "Get a clip", tags, params: idParams, response: { 200: clipSchema, 404: errorBody } } }, async (request) => getClip(sql, request.params.id));
+
+  app.patch("/clips/:id", {
+    schema: { summary: "Move a clip's bounds", tags, params: idParams, body: z.strictObject({ start_time: seconds("Start").optional(), end_time: seconds("End").optional() }), response: { 200: clipSchema, 400: errorBody, 404: errorBody, 409: errorBody } },
+  }, async (request) => updateClip(sql, request.params.id, request.body));
+
+  app.delete("/clips/:id", {
+    schema: { summary: "Delete a clip", tags, params: idParams, response: { 204: z.null(), 404: errorBody } },
+  }, async (request, reply) => {
+    await deleteClip(sql, request.params.id);
+    return reply.code(204).send(null);
+  });
+
+  app.post("/clips/:id/tags", {
+    schema: { summary: "Tag a clip", tags, params: idParams, body: z.strictObject(tagSchema.shape), response: { 200: clipSchema, 404: errorBody, 409: errorBody } },
+  }, async (request) => addClipTag(sql, request.params.id, { ...request.body, created_by: request.user?.id ?? null }));
+
+  app.delete("/clips/:id/tags", {
+    schema: { summary: "Remove a tag from a clip", tags, params: idParams, querystring: tagSchema, response: { 200: clipSchema, 404: errorBody, 409: errorBody } },
+  }, async (request) => removeClipTag(sql, request.params.id, request.query));
+
+  app.post("/clips/:id/features", {
+    schema: { summary: "Set a clip's feature value", tags, params: idParams, body: z.strictObject({ name: text(1, 255), value: z.number({ error: "must be a number" }).finite() }), response: { 200: clipSchema, 404: errorBody, 409: errorBody } },
+  }, async (request) => setClipFeature(sql, request.params.id, { ...request.body, created_by: request.user?.id ?? null }));
+
+  await app.register(stateRoutes("clips", "clips", clipSchema, (cid) => getClip(sql, cid)));
+};

@@ -1,0 +1,94 @@
+/**
+ * /v1/jobs: work requests. Created pending with validated task data; workers move them
+ * through the status machine (src/store/jobs.ts) — over HTTP: abort, and metrics. Task data
+ * is validated by the task's own schema, so a typo fails at submission, not in a worker.
+ */
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { paramsSchema } from "../../engine/params.js";
+import { JOB_RESULTS, JOB_SORTS, JOB_STATUSES, abortJob, createJob, getJob, listJobs, listMetrics, putMetric, type Metric } from "../../store/jobs.js";
+import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, text, timestamp } from "../schemas.js";
+
+/**
+ * The tasks a job can run, each with the schema of its data. `extract_features` (SPEC §7):
+ * the targets (a dataset, recordings or clips) and spectrogram parameters (SPEC §2).
+ */
+export const TASKS = {
+  extract_features: z.strictObject({
+    targets: z.union([
+      z.strictObject({ dataset_id: id }),
+      z.strictObject({ recording_ids: z.array(id).min(1, "must not be empty").max(100_000) }),
+      z.strictObject({ clip_ids: z.array(id).min(1, "must not be empty").max(100_000) }),
+    ], { error: "must be {dataset_id}, {recording_ids: [...]} or {clip_ids: [...]}" }),
+    params: paramsSchema.optional(),
+  }),
+} as const;
+
+export const jobSchema = z.object({
+  id: z.uuid(), task: z.string(), data: z.unknown(), status: z.enum(JOB_STATUSES), result: z.enum(JOB_RESULTS).nullable(),
+  message: z.string().nullable(), priority: z.number().int(), progress_done: z.number().int(), progress_total: z.number().int().nullable(),
+  created_at: timestamp, started_at: nullableTimestamp, completed_at: nullableTimestamp, duration: z.number().nullable(),
+  created_by: z.uuid().nullable(), run_id: z.uuid().nullable(),
+});
+
+const metricSchema = z.object({
+  job_id: z.uuid(), key: z.string(), step: z.number().int(), value: z.number().nullable(),
+  data: z.string().nullable().describe("Binary value, base64"),
+  created_at: timestamp,
+});
+
+/** A metric as the API shows it: binary data as base64 text. */
+const metricOut = (m: Metric) => ({ ...m, data: m.data ? m.data.toString("base64") : null });
+
+const taskNames = Object.keys(TASKS) as [keyof typeof TASKS, ...(keyof typeof TASKS)[]];
+
+export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
+  const tags = ["jobs"];
+  const sql = app.db.sql;
+
+  app.get("/jobs", {
+    schema: { summary: "List jobs", tags, querystring: z.object({ ...pageQuery, status: z.enum(JOB_STATUSES).optional(), task: text(1, 255).optional(), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(jobSchema), 400: errorBody } },
+  }, async (request) => listJobs(sql, request.query));
+
+  app.post("/jobs", {
+    schema: {
+      summary: "Submit a job (pending until a worker takes it)", tags,
+      body: z.strictObject({
+        task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }),
+        data: z.record(z.string(), z.unknown(), { error: "must be an object" }),
+        priority: z.number().int("must be an integer").min(-1000).max(1000).optional(),
+      }).superRefine((b, ctx) => {
+        const parsed = TASKS[b.task]?.safeParse(b.data);
+        for (const issue of parsed?.success === false ? parsed.error.issues : []) {
+          ctx.addIssue({ code: "custom", path: ["data", ...issue.path.map(String)], message: issue.message });
+        }
+      }),
+      response: { 201: jobSchema, 400: errorBody },
+    },
+  }, async (request, reply) => {
+    const data = TASKS[request.body.task].parse(request.body.data);
+    return reply.code(201).send(await createJob(sql, { ...request.body, data, created_by: request.user?.id ?? null }));
+  });
+
+  app.get("/jobs/:id", { schema: { summary: "Get a job", tags, params: idParams, response: { 200: jobSchema, 404: errorBody } } }, async (request) => getJob(sql, request.params.id));
+
+  app.post("/jobs/:id/abort", {
+    schema: { summary: "Abort a pending or running job", tags, params: idParams, body: z.strictObject({ message: text(0, 10000).optional() }).nullish(), response: { 200: jobSchema, 404: errorBody, 409: errorBody } },
+  }, async (request) => abortJob(sql, request.params.id, request.body?.message));
+
+  app.get("/jobs/:id/metrics", {
+    schema: { summary: "A job's metrics", tags, params: idParams, querystring: z.object({ ...pageQuery, key: text(1, 255).optional() }), response: { 200: page(metricSchema), 404: errorBody } },
+  }, async (request) => {
+    const metrics = await listMetrics(sql, request.params.id, request.query);
+    return { ...metrics, items: metrics.items.map(metricOut) };
+  });
+
+  app.put("/jobs/:id/metrics", {
+    schema: {
+      summary: "Record a metric (key, step): a float value or base64 binary data", tags, params: idParams,
+      body: z.strictObject({ key: text(1, 255), step: z.number().int().min(0).optional(), value: z.number().finite().optional(), data: z.base64({ error: "must be base64" }).max(10_000_000).optional() })
+        .refine((b) => (b.value === undefined) !== (b.data === undefined), { message: "give exactly one of value and data", path: ["value"] }),
+      response: { 200: metricSchema, 400: errorBody, 404: errorBody },
+    },
+  }, async (request) => metricOut(await putMetric(sql, request.params.id, { ...request.body, data: request.body.data === undefined ? null : Buffer.from(request.body.data, "base64") })));
+};

@@ -1,0 +1,47 @@
+/** /v1/notes: messages (1–1000 characters) on recordings or clips, possibly flagged as issues. */
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { STATES } from "../../store/common.js";
+import { createNote, getNote, listNotes, updateNote } from "../../store/notes.js";
+import { stateRoutes } from "../state-routes.js";
+import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, stateQuery, text, timestamp } from "../schemas.js";
+
+export const noteSchema = z.object({
+  id: z.uuid(),
+  message: z.string(),
+  is_issue: z.boolean(),
+  recording_id: z.uuid().nullable(),
+  clip_id: z.uuid().nullable(),
+  state: z.enum(STATES),
+  state_changed_at: nullableTimestamp,
+  created_at: timestamp,
+  created_by: z.uuid().nullable(),
+  run_id: z.uuid().nullable(),
+});
+
+const booleanText = z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true");
+
+export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
+  const tags = ["notes"];
+  const sql = app.db.sql;
+
+  app.get("/notes", {
+    schema: { summary: "List notes", tags, querystring: z.object({ ...pageQuery, state: stateQuery, recording_id: id.optional(), clip_id: id.optional(), is_issue: booleanText.optional() }), response: { 200: page(noteSchema), 400: errorBody } },
+  }, async (request) => listNotes(sql, request.query));
+
+  app.post("/notes", {
+    schema: {
+      summary: "Write a note", tags,
+      body: z.strictObject({ message: text(1, 1000), is_issue: z.boolean({ error: "must be true or false" }).optional(), recording_id: id.optional(), clip_id: id.optional() }),
+      response: { 201: noteSchema, 400: errorBody, 404: errorBody, 409: errorBody },
+    },
+  }, async (request, reply) => reply.code(201).send(await createNote(sql, { ...request.body, created_by: request.user?.id ?? null })));
+
+  app.get("/notes/:id", { schema: { summary: "Get a note", tags, params: idParams, response: { 200: noteSchema, 404: errorBody } } }, async (request) => getNote(sql, request.params.id));
+
+  app.patch("/notes/:id", {
+    schema: { summary: "Edit a note", tags, params: idParams, body: z.strictObject({ message: text(1, 1000).optional(), is_issue: z.boolean().optional() }), response: { 200: noteSchema, 400: errorBody, 404: errorBody, 409: errorBody } },
+  }, async (request) => updateNote(sql, request.params.id, request.body));
+
+  await app.register(stateRoutes("notes", "notes", noteSchema, (nid) => getNote(sql, nid)));
+};

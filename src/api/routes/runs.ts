@@ -1,0 +1,19 @@
+/** /v1/runs: provenance — one run per import or batch job execution (read-only over HTTP). */
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { RUN_KINDS, getRun, listRuns } from "../../store/runs.js";
+import { errorBody, idParams, nullableTimestamp, page, pageQuery, timestamp } from "../schemas.js";
+
+const STATUSES = ["running", "completed", "failed"] as const;
+export const runSchema = z.object({
+  id: z.uuid(), kind: z.enum(RUN_KINDS), description: z.string(), status: z.enum(STATUSES),
+  created_at: timestamp, created_by: z.uuid().nullable(), finished_at: nullableTimestamp,
+});
+
+export const runRoutes: FastifyPluginAsyncZod = async (app) => {
+  const sql = app.db.sql;
+  app.get("/runs", {
+    schema: { summary: "List runs, newest first", tags: ["runs"], querystring: z.object({ ...pageQuery, kind: z.enum(RUN_KINDS).optional(), status: z.enum(STATUSES).optional() }), response: { 200: page(runSchema), 400: errorBody } },
+  }, async (request) => listRuns(sql, request.query));
+  app.get("/runs/:id", { schema: { summary: "Get a run", tags: ["runs"], params: idParams, response: { 200: runSchema, 404: errorBody } } }, async (request) => getRun(sql, request.params.id));
+};

@@ -1,0 +1,144 @@
+/**
+ * The remaining API resources: clips, notes, tags and feature names (get-or-create), runs,
+ * jobs (validated task data, abort, metrics), artifacts cleanup (admin only).
+ */
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { resolveRoots } from "../src/store/paths.js";
+import { createToken } from "../src/store/tokens.js";
+import { createUser, ensureAdmin } from "../src/store/users.js";
+import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+
+let t: TestDatabase;
+let app: App;
+let scratch: { path: string; remove(): Promise<void> };
+let member: string;
+let viewer: string;
+let admin: string;
+let recordingId: string;
+
+const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+const fields = (body: { fields?: { field: string }[] }) => (body.fields ?? []).map((f) => f.field);
+
+beforeAll(async () => {
+  t = await freshDatabase();
+  scratch = await tempDir();
+  await writeSineWav(join(scratch.path, "tone.wav"), 16000, 2);
+  admin = (await ensureAdmin(t.db.sql))!.key;
+  member = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "m" })).id, name: "m", created_by: null })).key;
+  viewer = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "v", role: "viewer" })).id, name: "v", created_by: null })).key;
+  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([scratch.path]) });
+  const dataset = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "tones", audio_dir: scratch.path }, headers: auth(member) })).json();
+  const rec = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: dataset.id, path: "tone.wav", time_expansion: 2 }, headers: auth(member) });
+  expect(rec.statusCode).toBe(201);
+  recordingId = rec.json().id;
+});
+
+afterAll(async () => {
+  await app?.close();
+  await t?.cleanup();
+  await scratch?.remove();
+});
+
+describe("recordings registered one by one", () => {
+  it("read the file's facts and apply time expansion", async () => {
+    const rec = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json();
+    expect(rec).toMatchObject({ path: "tone.wav", file_samplerate: 16000, samplerate: 32000, frames: 32000, duration: 1, channels: 1 });
+  });
+
+  it("refuse paths escaping the dataset and duplicates", async () => {
+    const datasetId = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
+    for (const path of ["../tone.wav", "/etc/passwd", "missing.wav"]) {
+      const res = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path }, headers: auth(member) });
+      expect(res.statusCode, path).toBe(400);
+      expect(fields(res.json())).toEqual(["path"]);
+    }
+    const dup = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: "tone.wav" }, headers: auth(member) });
+    expect(dup.statusCode).toBe(409);
+  });
+});
+
+describe("clips and notes", () => {
+  it("validate clip bounds and carry tags", async () => {
+    const bad = await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0.5, end_time: 0.2 }, headers: auth(member) });
+    expect(bad.statusCode).toBe(400);
+    expect(fields(bad.json())).toEqual(["end_time"]);
+    const outside = await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 1.5, end_time: 2 }, headers: auth(member) });
+    expect(fields(outside.json())).toEqual(["start_time"]);
+    const clip = await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0.25, end_time: 0.5 }, headers: auth(member) });
+    expect(clip.statusCode).toBe(201);
+    const tagged = await app.inject({ method: "POST", url: `/v1/clips/${clip.json().id}/tags`, payload: { key: "call", value: "tone" }, headers: auth(member) });
+    expect(tagged.json().tags).toEqual([{ key: "call", value: "tone" }]);
+    expect((await app.inject({ url: `/v1/clips?recording_id=${recordingId}` })).json().total).toBe(1);
+  });
+
+  it("validate note length", async () => {
+    for (const message of ["", "x".repeat(1001)]) {
+      const res = await app.inject({ method: "POST", url: "/v1/notes", payload: { message, recording_id: recordingId }, headers: auth(member) });
+      expect(res.statusCode).toBe(400);
+      expect(fields(res.json())).toEqual(["message"]);
+    }
+    const ok = await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "x".repeat(1000), is_issue: true, recording_id: recordingId }, headers: auth(member) });
+    expect(ok.statusCode).toBe(201);
+    expect((await app.inject({ url: "/v1/notes?is_issue=true" })).json().total).toBe(1);
+    expect((await app.inject({ url: "/v1/notes?is_issue=maybe" })).statusCode).toBe(400);
+  });
+});
+
+describe("tags and feature names", () => {
+  it("are get-or-create, one row under concurrent requests", async () => {
+    const results = await Promise.all(Array.from({ length: 6 }, () => app.inject({ method: "POST", url: "/v1/tags", payload: { key: "site", value: "A" }, headers: auth(member) })));
+    expect(new Set(results.map((r) => r.json().id)).size).toBe(1);
+    expect((await app.inject({ url: "/v1/tags?key=site" })).json().total).toBe(1);
+    const names = await Promise.all(Array.from({ length: 6 }, () => app.inject({ method: "POST", url: "/v1/feature_names", payload: { name: "rms_dbfs" }, headers: auth(member) })));
+    expect(new Set(names.map((r) => r.json().id)).size).toBe(1);
+    const tooLong = await app.inject({ method: "POST", url: "/v1/tags", payload: { key: "k".repeat(256), value: "" }, headers: auth(member) });
+    expect(fields(tooLong.json()).sort()).toEqual(["key", "value"]);
+  });
+});
+
+describe("runs and jobs", () => {
+  it("record each import as a run", async () => {
+    expect((await app.inject({ url: "/v1/runs?kind=import" })).json().total).toBe(0); // registered by hand so far
+    const datasetId = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
+    const imported = (await app.inject({ method: "POST", url: `/v1/datasets/${datasetId}/import`, headers: auth(member) })).json();
+    expect(imported.registered).toEqual([]);
+    const runs = (await app.inject({ url: "/v1/runs?kind=import" })).json();
+    expect(runs.items.map((r: { id: string; status: string }) => [r.id, r.status])).toEqual([[imported.run.id, "completed"]]);
+  });
+
+  it("validate task data, abort, and keep metrics", async () => {
+    const unknown = await app.inject({ method: "POST", url: "/v1/jobs", payload: { task: "mine_bitcoin", data: {} }, headers: auth(member) });
+    expect(fields(unknown.json())).toEqual(["task"]);
+    const badData = await app.inject({ method: "POST", url: "/v1/jobs", payload: { task: "extract_features", data: { targets: { recording_ids: [recordingId] }, params: { window: "square" } } }, headers: auth(member) });
+    expect(badData.statusCode).toBe(400);
+    expect(fields(badData.json())).toEqual(["data.params.window"]);
+    const created = await app.inject({ method: "POST", url: "/v1/jobs", payload: { task: "extract_features", data: { targets: { recording_ids: [recordingId] }, params: { window_size: 0.01 } }, priority: 3 }, headers: auth(member) });
+    expect(created.statusCode).toBe(201);
+    const job = created.json();
+    expect(job).toMatchObject({ status: "pending", priority: 3, task: "extract_features" });
+    expect((await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, headers: auth(viewer) })).statusCode).toBe(403);
+    const aborted = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, payload: { message: "changed my mind" }, headers: auth(member) });
+    expect(aborted.json()).toMatchObject({ status: "aborted", message: "changed my mind" });
+    const again = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, headers: auth(member) });
+    expect(again.statusCode, again.body).toBe(409);
+    expect(again.json().message).toMatch(/it is aborted/);
+
+    await app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, payload: { key: "items", value: 1 }, headers: auth(member) });
+    const bin = await app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, payload: { key: "mel", data: Buffer.from([1, 2, 3]).toString("base64") }, headers: auth(member) });
+    expect(bin.json().data).toBe("AQID");
+    const both = await app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, payload: { key: "x", value: 1, data: "AQID" }, headers: auth(member) });
+    expect(fields(both.json())).toEqual(["value"]);
+    const metrics = (await app.inject({ url: `/v1/jobs/${job.id}/metrics` })).json();
+    expect(metrics.items.map((m: { key: string }) => m.key)).toEqual(["items", "mel"]);
+  });
+});
+
+describe("artifacts", () => {
+  it("cleanup is for admins", async () => {
+    expect((await app.inject({ method: "POST", url: "/v1/artifacts/cleanup", headers: auth(member) })).statusCode).toBe(403);
+    const res = await app.inject({ method: "POST", url: "/v1/artifacts/cleanup", headers: auth(admin) });
+    expect(res.json()).toEqual({ artifacts: [], files: [] });
+  });
+});
