@@ -30,7 +30,7 @@ export interface DatabaseOptions {
   attach?: boolean;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
-  /** Initial contents of an in-memory embedded database (see EmbeddedOptions.initialData). */
+  /** Initial contents of a new embedded database (see EmbeddedOptions.initialData). */
   initialData?: Blob;
 }
 

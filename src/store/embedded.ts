@@ -7,7 +7,7 @@
  * connection until it ends, so transactions must stay short and must never wait on a query
  * sent through another connection (see src/store/db.ts).
  */
-import { mkdir } from "node:fs/promises";
+import { access, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
@@ -19,8 +19,8 @@ export interface EmbeddedOptions {
   /** Socket connections to accept; must be ≥ the postgres.js pool size plus admin clients. */
   maxConnections: number;
   /**
-   * Contents for a new in-memory database: a `dump()` of another one. Loading a dump is
-   * several times faster than PGlite's initdb (tests start one database per file).
+   * Contents for a new database (in memory, or a data directory not created yet): a `dump()`
+   * of another one. Loading a dump is several times faster than PGlite's initdb.
    */
   initialData?: Blob;
 }
@@ -42,7 +42,9 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     if (options.dataDir) {
       await mkdir(options.dataDir, { recursive: true });
       lock = await acquireLock(options.dataDir);
-      db = await PGlite.create(join(options.dataDir, "pgdata"));
+      const pgdata = join(options.dataDir, "pgdata");
+      const fresh = !(await access(pgdata).then(() => true, () => false));
+      db = await PGlite.create(pgdata, fresh && options.initialData ? { loadDataDir: options.initialData } : {});
     } else {
       db = await PGlite.create(options.initialData ? { loadDataDir: options.initialData } : {});
     }
