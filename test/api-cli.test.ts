@@ -1,0 +1,99 @@
+/**
+ * The admin commands `sonotile token` and `sonotile dataset` against a database held open
+ * by this test, as `sonotile serve` would hold it: on PGlite the commands attach to the
+ * running embedded database through its lock file; with DATABASE_URL they use a fresh
+ * database on that server.
+ */
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { command as datasetCommand } from "../src/cli/commands/dataset.js";
+import { command as tokenCommand } from "../src/cli/commands/token.js";
+import { UsageError } from "../src/cli/errors.js";
+import { openDatabase, type Database } from "../src/store/db.js";
+import { InvalidError } from "../src/store/errors.js";
+import { authenticate } from "../src/store/tokens.js";
+import { FIXTURES, freshDatabase, migratedTemplate, tempDir, type TestDatabase } from "./store-helpers.js";
+
+let held: Database;
+let real: TestDatabase | undefined;
+let dir: { path: string; remove(): Promise<void> };
+const savedEnv = { DATABASE_URL: process.env.DATABASE_URL, SONOTILE_DATA: process.env.SONOTILE_DATA };
+
+beforeAll(async () => {
+  dir = await tempDir();
+  if (process.env.DATABASE_URL) {
+    real = await freshDatabase();
+    held = real.db;
+    process.env.DATABASE_URL = real.url;
+  } else {
+    held = await openDatabase({ dataDir: dir.path, initialData: await migratedTemplate() });
+    process.env.SONOTILE_DATA = dir.path;
+  }
+});
+
+afterAll(async () => {
+  process.env.DATABASE_URL = savedEnv.DATABASE_URL;
+  if (savedEnv.SONOTILE_DATA === undefined) delete process.env.SONOTILE_DATA;
+  else process.env.SONOTILE_DATA = savedEnv.SONOTILE_DATA;
+  if (real) await real.cleanup();
+  else await held?.close();
+  await dir?.remove();
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** Runs a command and returns its exit code and the JSON it printed. */
+async function run(cmd: typeof tokenCommand, args: string[]): Promise<{ code: number; out: any }> {
+  const lines: string[] = [];
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => { lines.push(String(chunk)); return true; });
+  const code = await cmd.run(args);
+  vi.restoreAllMocks();
+  const json = lines.filter((l) => l.startsWith("{")).pop();
+  return { code, out: json ? JSON.parse(json) : lines.join("") };
+}
+
+describe("sonotile token", () => {
+  it("creates the first admin token on an empty database, then tokens for named users", async () => {
+    const first = await run(tokenCommand, ["create", "--json"]);
+    expect(first.code).toBe(0);
+    expect((await authenticate(held.sql, first.out.key))?.user).toMatchObject({ username: "admin", role: "admin" });
+
+    const viewer = await run(tokenCommand, ["create", "--user", "carol", "--role", "viewer", "--name", "laptop", "--json"]);
+    const found = await authenticate(held.sql, viewer.out.key);
+    expect(found?.user).toMatchObject({ username: "carol", role: "viewer" });
+    expect(found?.token.name).toBe("laptop");
+
+    const list = await run(tokenCommand, ["list", "--user", "carol", "--json"]);
+    expect(list.out.items.map((t: { id: string }) => t.id)).toEqual([viewer.out.token.id]);
+    expect(JSON.stringify(list.out)).not.toContain(viewer.out.key);
+
+    expect((await run(tokenCommand, ["disable", viewer.out.token.id, "--json"])).out.enabled).toBe(false);
+    expect(await authenticate(held.sql, viewer.out.key)).toBeNull();
+    expect((await run(tokenCommand, ["enable", viewer.out.token.id, "--json"])).out.enabled).toBe(true);
+  });
+
+  it("reports bad usage", async () => {
+    await expect(tokenCommand.run(["frobnicate"])).rejects.toBeInstanceOf(UsageError);
+    await expect(tokenCommand.run(["create", "--role", "god"])).rejects.toBeInstanceOf(UsageError);
+    await expect(tokenCommand.run(["disable"])).rejects.toBeInstanceOf(UsageError);
+  });
+});
+
+describe("sonotile dataset", () => {
+  it("adds a directory of recordings and lists it", async () => {
+    const added = await run(datasetCommand, ["add", join(FIXTURES, "recordings"), "--audio-root", FIXTURES, "--name", "fixtures", "--json"]);
+    expect(added.code).toBe(0);
+    expect(added.out.registered).toHaveLength(6);
+    expect(added.out.failed).toEqual([]);
+    const listed = await run(datasetCommand, ["list", "--json"]);
+    expect(listed.out.items.map((d: { name: string; recording_count: number }) => [d.name, d.recording_count])).toEqual([["fixtures", 6]]);
+  });
+
+  it("refuses a directory outside the audio roots", async () => {
+    const err = await datasetCommand.run(["add", "/etc", "--audio-root", FIXTURES]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidError);
+    expect((err as InvalidError).exitCode).toBe(2);
+  });
+});
