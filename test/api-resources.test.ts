@@ -142,3 +142,20 @@ describe("artifacts", () => {
     expect(res.json()).toEqual({ artifacts: [], files: [] });
   });
 });
+
+describe("trash", () => {
+  it("is purged for good by admins, leaving active and archived records", async () => {
+    const note = (body: object) => app.inject({ method: "POST", url: "/v1/notes", payload: body, headers: auth(member) });
+    const trashed = (await note({ message: "to purge" })).json();
+    const archived = (await note({ message: "archived" })).json();
+    await app.inject({ method: "POST", url: `/v1/notes/${trashed.id}/trash`, headers: auth(member) });
+    await app.inject({ method: "POST", url: `/v1/notes/${archived.id}/archive`, headers: auth(member) });
+    expect((await app.inject({ method: "POST", url: "/v1/trash/purge", payload: { older_than: 0 }, headers: auth(member) })).statusCode).toBe(403);
+    // Trashed just now: a 1-hour threshold keeps it.
+    expect((await app.inject({ method: "POST", url: "/v1/trash/purge", payload: { older_than: 3600 }, headers: auth(admin) })).json().notes).toBe(0);
+    const purged = await app.inject({ method: "POST", url: "/v1/trash/purge", payload: { older_than: 0 }, headers: auth(admin) });
+    expect(purged.json()).toMatchObject({ notes: 1, clips: 0, recordings: 0, datasets: 0 });
+    expect((await app.inject({ url: `/v1/notes/${trashed.id}` })).statusCode).toBe(404);
+    expect((await app.inject({ url: `/v1/notes/${archived.id}` })).json().state).toBe("archived");
+  });
+});

@@ -23,6 +23,7 @@ import { tagRoutes } from "./routes/tags.js";
 import { runRoutes } from "./routes/runs.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { artifactRoutes } from "./routes/artifacts.js";
+import { trashRoutes } from "./routes/trash.js";
 import { VERSION } from "./version.js";
 
 export interface AppOptions {
@@ -77,6 +78,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       await v1.register(runRoutes);
       await v1.register(jobRoutes);
       await v1.register(artifactRoutes);
+      await v1.register(trashRoutes);
     },
     { prefix: "/v1" },
   );

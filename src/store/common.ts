@@ -76,3 +76,20 @@ export interface Provenance {
 export function likePattern(text: string | undefined): string | null {
   return text === undefined ? null : `%${text.replace(/[\\%_]/g, "\\$&")}%`;
 }
+
+/**
+ * Deletes for good the records trashed at least `olderThanSeconds` ago, in every table that
+ * has a trash; returns how many went per table. Children go first (notes, clips) so a
+ * trashed recording takes its clips' and notes' rows with it by cascade either way.
+ */
+export async function purgeTrashed(db: Queryable, olderThanSeconds: number): Promise<Record<StatefulTable, number>> {
+  const purged = {} as Record<StatefulTable, number>;
+  for (const table of ["notes", "clips", "artifacts", "recordings", "datasets"] as const) {
+    const rows = await db`
+      DELETE FROM ${db(table)}
+      WHERE state = 'trashed' AND state_changed_at <= now() - make_interval(secs => ${olderThanSeconds}::float8)
+      RETURNING id`;
+    purged[table] = rows.length;
+  }
+  return purged;
+}

@@ -1,0 +1,18 @@
+/** /v1/trash/purge: delete trashed records for good (admin). */
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { purgeTrashed } from "../../store/common.js";
+import { errorBody } from "../schemas.js";
+
+const count = z.number().int();
+
+export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.post("/trash/purge", {
+    config: { role: "admin" },
+    schema: {
+      summary: "Delete records trashed at least older_than seconds ago (admin)", tags: ["trash"],
+      body: z.strictObject({ older_than: z.number({ error: "must be a number of seconds" }).min(0, "must be >= 0").default(30 * 86400).describe("Seconds since trashing; default 30 days") }),
+      response: { 200: z.object({ notes: count, clips: count, artifacts: count, recordings: count, datasets: count }), 400: errorBody, 403: errorBody },
+    },
+  }, async (request) => purgeTrashed(app.db.sql, request.body.older_than));
+};
