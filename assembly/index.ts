@@ -10,3 +10,4 @@ export { stftCreate, stftDestroy, stftPower } from "./stft";
 export { pcenInitState, pcenApply } from "./pcen";
 export { maxValue, scaleValues, transpose } from "./amplitude";
 export { poolMax } from "./tile";
+export { featurePlanCreate, featureFrames, featureSums, featureSpectrumEdges, featurePlanDestroy, sampleSums } from "./features";

@@ -1,0 +1,321 @@
+/**
+ * Acoustic features of a target — a whole recording or a clip [start, end) seconds, optionally
+ * limited to a frequency band [lowFreq, highFreq] Hz — per SPEC §7. One streaming pass over the
+ * target with bounded memory (blocks of frames, as the tile engine reads recordings); the loops
+ * run in the DSP core (assembly/features.ts).
+ *
+ * Which signal and which spectrogram (the "job's parameters"):
+ * - The waveform x is the target's samples after SPEC §3.1–3.4 with the job's parameters:
+ *   `channel`, time expansion, `resample`/`samplerate`, and the Butterworth band filter of
+ *   `low_freq`/`high_freq`/`filter_order`. Samples i with i/fs in [start, end) belong to it.
+ * - The spectrogram S[k, t] is the STFT power with the framing and window of SPEC §3.5
+ *   (scipy.signal.stft with the job's `window_size`, `hop_size`, `window`, `kaiser_beta`; power
+ *   scaled as below) over the frames
+ *   whose centres lie in [start, end) — the piece of SPEC §3 — BEFORE PCEN, normalization and
+ *   the value scale: features describe the sound, not its display, so `pcen*`, `normalize`,
+ *   `scale`, `clamp`, `min_dB`, `max_dB` and `cmap` do not change them. Bin k is at
+ *   f_k = k·fs/nperseg. A target band keeps bins with f_k in [lowFreq, highFreq] for every
+ *   spectral feature (the waveform features use the whole conditioned signal; use the
+ *   `low_freq`/`high_freq` filter parameters to band-limit those too).
+ * - The power is librosa's: S = |rfft(w · frame)|² (librosa.stft(…, window=w, center=True,
+ *   pad_mode="constant") with power=2), which is SPEC §3.5's PSD times fs·Σw². Without scipy's
+ *   PSD factor, librosa's absolute floors (flatness amin, power_to_db amin) mean what they mean
+ *   in librosa; with it, a quiet 384 kHz recording would sit entirely below amin = 1e-10.
+ *   librosa's magnitude spectrogram (power=1) is M = √S.
+ * - Per-frame features are averaged over the target's frames (the arithmetic mean, as
+ *   `np.mean(librosa.feature.spectral_centroid(...))`).
+ *
+ * Definitions (librosa 0.10, librosa/feature/spectral.py; https://librosa.org/doc/latest/feature.html):
+ * - duration_s: length of [start, end) ∩ [0, duration of the recording], seconds.
+ * - rms_dbfs: 20·log10(max(√(mean x²), 1e-10)) — full scale 1.0; the floor (−200 dBFS) only
+ *   stands for digital silence.
+ * - peak_dbfs: 20·log10(max(max |x|, 1e-10)).
+ * - zero_crossing_rate: mean over frames of librosa.feature.zero_crossing_rate(x,
+ *   frame_length=nperseg, hop_length=hop, center=True) (edge padding, threshold 1e-10,
+ *   zero counted as positive), frames laid out over the target's samples.
+ * - spectral_centroid_hz: per frame Σ f_k M_k / Σ M_k (librosa.feature.spectral_centroid;
+ *   0 for a silent frame, as librosa.util.normalize leaves it).
+ * - spectral_bandwidth_hz: per frame (Σ (M_k/ΣM)·(f_k − centroid)²)^(1/2)
+ *   (librosa.feature.spectral_bandwidth, p=2, norm=True).
+ * - spectral_flatness: per frame exp(mean ln P_k) / mean P_k with P = max(S, 1e-10)
+ *   (librosa.feature.spectral_flatness, power=2, amin=1e-10). White noise gives about
+ *   e^(−γ) ≈ 0.56 per frame (periodogram bins are exponentially distributed), not 1.
+ * - spectral_rolloff_hz: per frame the lowest f_k with Σ_{j≤k} M_j ≥ 0.85·Σ M
+ *   (librosa.feature.spectral_rolloff, roll_percent=0.85).
+ * - peak_frequency_hz: f_k of the maximum of the mean spectrum S̄_k = mean_t S[k, t] (first
+ *   maximum, as numpy.argmax).
+ * - low_freq_hz / high_freq_hz: lowest / highest f_k of the contiguous run of bins around the
+ *   peak with S̄_k ≥ S̄_peak · 10^(−20/10) (the −20 dB points, to one-bin resolution);
+ *   bandwidth_hz = high − low.
+ * - snr_db: 10·log10(E_max / E_p10) with E_t = Σ_k S[k, t] the band energy of frame t, E_max its
+ *   maximum (the loudest frame) and E_p10 its 10th percentile (numpy.percentile, linear) as the
+ *   noise floor; both floored at 1e-30 so silence gives 0 dB.
+ * - log_mel: 64 values, mean over frames of 10·log10(max(Σ_k W[b, k]·S[k, t], 1e-10)) with W =
+ *   librosa.filters.mel(sr=fs, n_fft=nperseg, n_mels=64, htk=False, norm="slaney") (see mel.ts);
+ *   librosa.power_to_db(ref=1.0, amin=1e-10, top_db=None) of the mel power spectrogram.
+ */
+import { openAudio } from "../audio/index.js";
+import { samplesReader } from "../audio/samples-reader.js";
+import type { AudioReader } from "../audio/types.js";
+import { ConditionedSignal } from "../engine/condition.js";
+import { CoreArray } from "../engine/core-array.js";
+import { frameCount, frameGeometry, framesInInterval, frameStart, samplesOfFrames, type FrameGeometry } from "../engine/geometry.js";
+import { checkParamsForRecording, parseParams, ParamsError, type Params, type ParamsInput } from "../engine/params.js";
+import { blockFrames } from "../engine/spectrogram.js";
+import { core } from "../engine/wasm.js";
+import { getWindow } from "../engine/window.js";
+import { melFilterbank } from "./mel.js";
+
+/** Scalar features, in table order. */
+export const SCALAR_FEATURES = [
+  "duration_s", "rms_dbfs", "peak_dbfs", "zero_crossing_rate",
+  "spectral_centroid_hz", "spectral_bandwidth_hz", "spectral_flatness", "spectral_rolloff_hz",
+  "peak_frequency_hz", "low_freq_hz", "high_freq_hz", "bandwidth_hz", "snr_db",
+] as const;
+export type ScalarFeature = (typeof SCALAR_FEATURES)[number];
+
+/** The mel vector's feature name; tables spell its values mel_00 … mel_63. */
+export const MEL_FEATURE = "log_mel";
+export const MEL_BANDS = 64;
+/** Every feature name, in table order. */
+export const FEATURE_NAMES = [...SCALAR_FEATURES, MEL_FEATURE] as const;
+export type FeatureName = (typeof FEATURE_NAMES)[number];
+
+export type FeatureValues = Record<ScalarFeature, number> & { log_mel: Float32Array };
+
+/** The part of a recording features describe. */
+export interface FeatureTarget {
+  /** Seconds (real units, after time expansion); default 0. */
+  start?: number;
+  /** Seconds; default (and at most) the end of the recording. */
+  end?: number;
+  /** Band of the spectral features, Hz; default 0. */
+  lowFreq?: number | null;
+  /** Hz; default Nyquist. */
+  highFreq?: number | null;
+}
+
+export interface FeatureOptions {
+  /** Time expansion factor of the recording (SPEC §3.2, > 0, default 1). */
+  timeExpansion?: number;
+}
+
+/** A target the recording cannot provide (outside it, too short for one frame, empty band). */
+export class TargetError extends Error {
+  override name = "TargetError";
+}
+
+const ROLL_PERCENT = 0.85;
+const EDGE_DROP_DB = 20;
+const NOISE_PERCENTILE = 10;
+const ENERGY_FLOOR = 1e-30;
+const AMPLITUDE_FLOOR = 1e-10;
+// Accumulator layout of assembly/features.ts (SUM_*).
+const SUM = { frames: 0, centroid: 1, bandwidth: 2, flatness: 3, rolloff: 4, spectrum: 5 } as const;
+
+/** Features of `path` (opened and closed here): the function batch workers call per target. */
+export async function featuresOfFile(path: string, params: ParamsInput = {}, target: FeatureTarget = {}, options: FeatureOptions = {}): Promise<FeatureValues> {
+  const reader = await openAudio(path);
+  try {
+    return await computeFeatures(reader, params, target, options);
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Features of one channel of samples in memory at `samplerate` Hz (library use and tests). */
+export function featuresOfSignal(samples: Float32Array, samplerate: number, params: ParamsInput = {}, target: FeatureTarget = {}): Promise<FeatureValues> {
+  return computeFeatures(samplesReader([samples], samplerate), params, target);
+}
+
+/**
+ * The SPEC §7 features of `target` of the recording behind `reader` with the parameters
+ * `params` (see the definitions above). Throws ParamsError for bad parameters and TargetError
+ * for a target the recording does not have.
+ */
+export async function computeFeatures(reader: AudioReader, params: ParamsInput = {}, target: FeatureTarget = {}, options: FeatureOptions = {}): Promise<FeatureValues> {
+  const p = parseParams(params);
+  const te = options.timeExpansion ?? 1;
+  if (!(te > 0 && Number.isFinite(te))) throw new ParamsError([{ field: "time_expansion", message: "must be > 0" }]);
+  checkParamsForRecording(p, { samplerate: reader.info.samplerate * te, channels: reader.info.channels });
+  const signal = new ConditionedSignal(reader, p.channel, te, p);
+  const g = frameGeometry(p.window_size, p.hop_size, signal.samplerate);
+  const box = resolveTarget(target, reader.info.frames / (reader.info.samplerate * te), signal, g);
+  const pass = new FeaturePass(p, g, box);
+  try {
+    return await pass.run(signal);
+  } finally {
+    pass.dispose();
+  }
+}
+
+/** A target in engine units: frames, samples and bins. */
+interface TargetBox {
+  duration: number;
+  f0: number;
+  f1: number;
+  s0: number;
+  s1: number;
+  k0: number;
+  k1: number;
+}
+
+function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: ConditionedSignal, g: FrameGeometry): TargetBox {
+  const start = t.start ?? 0;
+  const end = Math.min(t.end ?? Infinity, recordingDuration);
+  if (!(start >= 0 && Number.isFinite(start))) throw new TargetError(`start must be a number of seconds >= 0, got ${t.start}`);
+  if (!(end > start)) {
+    throw new TargetError(start >= recordingDuration ? `start ${start} s is past the end of the recording (${recordingDuration} s)` : `end must be > start (${start} s), got ${t.end}`);
+  }
+  const fs = g.samplerate;
+  const [f0, f1] = framesInInterval(start, end, frameCount(signal.length, g), g);
+  if (f1 === f0) throw new TargetError(`no frame is centred in [${start}, ${end}) s (hop ${g.hop / fs} s)`);
+  const s0 = Math.min(signal.length, Math.ceil(start * fs));
+  const s1 = Math.min(signal.length, Math.ceil(end * fs));
+  if (s1 <= s0) throw new TargetError(`no sample lies in [${start}, ${end}) s`);
+  const nyquist = fs / 2;
+  const low = t.lowFreq ?? 0;
+  const high = t.highFreq ?? nyquist;
+  if (!(low >= 0 && high <= nyquist && low < high)) throw new TargetError(`band [${low}, ${high}] Hz must satisfy 0 <= low < high <= Nyquist (${nyquist} Hz)`);
+  const binHz = fs / g.nperseg;
+  const k0 = Math.ceil(low / binHz);
+  const k1 = Math.min(g.bins, Math.floor(high / binHz) + 1);
+  if (k1 <= k0) throw new TargetError(`band [${low}, ${high}] Hz holds no FFT bin (bins are ${binHz} Hz apart)`);
+  return { duration: end - start, f0, f1, s0, s1, k0, k1 };
+}
+
+/** One target's pass: the STFT plan, the feature accumulators and the waveform sums, in the core. */
+class FeaturePass {
+  private readonly stft: number;
+  private readonly plan: number;
+  private readonly waveSums: number; // f64 [Σ x², max |x|, Σ crossing weights]
+
+  constructor(params: Params, private readonly g: FrameGeometry, private readonly box: TargetBox) {
+    // The framing and window of SPEC §3.5 (the core's STFT plan), power |rfft|² unscaled (see
+    // above), kept frame-major in the core so the feature kernel reads it without a copy.
+    const window = getWindow(params.window, g.nperseg, params.kaiser_beta);
+    const w = CoreArray.from(window);
+    this.stft = core.stftCreate(window.length, w.ptr);
+    w.free();
+
+    const mel = melFilterbank(g.samplerate, g.nperseg, MEL_BANDS);
+    const start = core.alloc(mel.bands * 4);
+    const length = core.alloc(mel.bands * 4);
+    const weights = CoreArray.from(mel.weights);
+    new Int32Array(core.memory.buffer, start, mel.bands).set(mel.start);
+    new Int32Array(core.memory.buffer, length, mel.bands).set(mel.length);
+    this.plan = core.featurePlanCreate(g.bins, box.k0, box.k1, g.samplerate / g.nperseg, ROLL_PERCENT, mel.bands, start, length, weights.ptr);
+    core.free(start);
+    core.free(length);
+    weights.free();
+    this.waveSums = core.alloc(24);
+    new Float64Array(core.memory.buffer, this.waveSums, 3).fill(0);
+  }
+
+  async run(signal: ConditionedSignal): Promise<FeatureValues> {
+    const { g, box } = this;
+    const energies = new Float32Array(box.f1 - box.f0);
+    // librosa's zero-crossing framing over the target's samples (see assembly sampleSums).
+    const zcrLength = g.nperseg;
+    const half = Math.floor(zcrLength / 2);
+    const zcrFrames = 1 + Math.floor((box.s1 - box.s0 + 2 * half - zcrLength) / g.hop);
+    let cursor = box.s0; // next target sample for the waveform sums
+    let prev = 0;
+    const step = blockFrames(g);
+    for (let a = box.f0; a < box.f1; a += step) {
+      const b = Math.min(box.f1, a + step);
+      const [r0, r1] = samplesOfFrames(a, b, signal.length, g);
+      // The target samples this block adds to the waveform sums: from the cursor to where the
+      // frames' samples end (the last block takes the rest).
+      const t1 = b === box.f1 ? box.s1 : Math.max(cursor, Math.min(r1, box.s1));
+      const from = Math.min(r0, cursor);
+      const samples = await signal.read(from, Math.max(r1, t1));
+      const input = CoreArray.from(samples);
+      const power = new CoreArray((b - a) * g.bins);
+      const frameEnergies = new CoreArray(b - a);
+      core.stftPower(this.stft, input.ptr, samples.length, frameStart(a, g) - from, g.hop, b - a, 1, power.ptr);
+      core.featureFrames(this.plan, power.ptr, b - a, frameEnergies.ptr);
+      energies.set(frameEnergies.view(), a - box.f0);
+      if (t1 > cursor) {
+        core.sampleSums(input.ptr + (cursor - from) * 4, t1 - cursor, cursor - box.s0, prev, half, zcrLength, g.hop, zcrFrames, this.waveSums);
+        prev = samples[t1 - 1 - from];
+        cursor = t1;
+      }
+      input.free();
+      power.free();
+      frameEnergies.free();
+    }
+    return this.finish(energies, zcrFrames * zcrLength);
+  }
+
+  private finish(energies: Float32Array, zcrDivisor: number): FeatureValues {
+    const { g, box } = this;
+    const hz = (k: number) => (k * g.samplerate) / g.nperseg;
+    const nBand = box.k1 - box.k0;
+    const sums = new Float64Array(core.memory.buffer, core.featureSums(this.plan), SUM.spectrum + nBand + MEL_BANDS).slice();
+    const frames = sums[SUM.frames];
+    const edges = core.alloc(12);
+    core.featureSpectrumEdges(this.plan, EDGE_DROP_DB, edges);
+    const [peak, low, high] = new Int32Array(core.memory.buffer, edges, 3);
+    core.free(edges);
+    const [squares, maxAbs, crossings] = new Float64Array(core.memory.buffer, this.waveSums, 3);
+    const logMel = new Float32Array(MEL_BANDS);
+    for (let b = 0; b < MEL_BANDS; b++) logMel[b] = sums[SUM.spectrum + nBand + b] / frames;
+    return {
+      duration_s: box.duration,
+      rms_dbfs: 20 * Math.log10(Math.max(Math.sqrt(squares / (box.s1 - box.s0)), AMPLITUDE_FLOOR)),
+      peak_dbfs: 20 * Math.log10(Math.max(maxAbs, AMPLITUDE_FLOOR)),
+      zero_crossing_rate: crossings / zcrDivisor,
+      spectral_centroid_hz: sums[SUM.centroid] / frames,
+      spectral_bandwidth_hz: sums[SUM.bandwidth] / frames,
+      spectral_flatness: sums[SUM.flatness] / frames,
+      spectral_rolloff_hz: sums[SUM.rolloff] / frames,
+      peak_frequency_hz: hz(peak),
+      low_freq_hz: hz(low),
+      high_freq_hz: hz(high),
+      bandwidth_hz: hz(high) - hz(low),
+      snr_db: snrDb(energies),
+      log_mel: logMel,
+    };
+  }
+
+  dispose(): void {
+    core.stftDestroy(this.stft);
+    core.featurePlanDestroy(this.plan);
+    core.free(this.waveSums);
+  }
+}
+
+/** 10·log10(loudest frame energy / 10th percentile), as numpy.percentile (linear) defines it. */
+function snrDb(energies: Float32Array): number {
+  const sorted = energies.slice().sort();
+  const position = ((sorted.length - 1) * NOISE_PERCENTILE) / 100;
+  const i = Math.floor(position);
+  const below = sorted[i];
+  const floor = i + 1 < sorted.length ? below + (position - i) * (sorted[i + 1] - below) : below;
+  const loudest = sorted[sorted.length - 1];
+  return 10 * Math.log10(Math.max(loudest, ENERGY_FLOOR) / Math.max(floor, ENERGY_FLOOR));
+}
+
+/** Table columns of `features`: scalar names as they are, log_mel as mel_00 … mel_63. */
+export function featureColumns(features: readonly FeatureName[] = FEATURE_NAMES): string[] {
+  return features.flatMap((f) => (f === MEL_FEATURE ? Array.from({ length: MEL_BANDS }, (_, b) => `mel_${String(b).padStart(2, "0")}`) : [f]));
+}
+
+/** The values of `features` in the order of `featureColumns(features)`. */
+export function featureRow(values: FeatureValues, features: readonly FeatureName[] = FEATURE_NAMES): number[] {
+  return features.flatMap((f) => (f === MEL_FEATURE ? Array.from(values.log_mel) : [values[f]]));
+}
+
+/**
+ * Feature names from a comma-separated list ("rms_dbfs,log_mel"), in table order, without
+ * duplicates. Throws RangeError naming an unknown name and listing the known ones.
+ */
+export function parseFeatureList(text: string): FeatureName[] {
+  const wanted = new Set(text.split(",").map((s) => s.trim()).filter(Boolean));
+  if (wanted.size === 0) throw new RangeError("no feature named");
+  for (const name of wanted) {
+    if (!(FEATURE_NAMES as readonly string[]).includes(name)) throw new RangeError(`unknown feature '${name}' (known: ${FEATURE_NAMES.join(", ")})`);
+  }
+  return FEATURE_NAMES.filter((f) => wanted.has(f));
+}

@@ -1,0 +1,240 @@
+// Acoustic features (SPEC §7) against float64 numpy references of librosa's definitions
+// (scripts/golden_features.py), on synthetic signals with known answers and on real recordings.
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { openAudio } from "../src/audio/index.js";
+import { samplesReader } from "../src/audio/samples-reader.js";
+import { ParamsError } from "../src/engine/params.js";
+import {
+  computeFeatures, featureColumns, featureRow, featuresOfFile, featuresOfSignal, parseFeatureList,
+  SCALAR_FEATURES, TargetError, type FeatureTarget, type FeatureValues, type ScalarFeature,
+} from "../src/features/features.js";
+import { melFilterbank, melFilterbankDense, melFrequencies } from "../src/features/mel.js";
+import { FIXTURES, readF32, readJson, ROOT } from "./golden.js";
+
+const GOLDEN = join(ROOT, "test/golden/features");
+
+interface GoldenCase {
+  name: string;
+  input: { signal: string; samplerate: number } | { fixture: string };
+  params: Record<string, unknown>;
+  target: { start?: number; end?: number; low_freq?: number; high_freq?: number };
+  geometry: { frames: number; nperseg: number; hop: number };
+  expected: Record<ScalarFeature, number> & { log_mel: number[] };
+}
+const { cases } = readJson<{ cases: GoldenCase[] }>(join(GOLDEN, "cases.json"));
+const byName = (name: string) => cases.find((c) => c.name === name)!;
+
+function targetOf(c: GoldenCase): FeatureTarget {
+  return { start: c.target.start, end: c.target.end, lowFreq: c.target.low_freq, highFreq: c.target.high_freq };
+}
+
+async function computeCase(c: GoldenCase): Promise<FeatureValues> {
+  if ("signal" in c.input) return featuresOfSignal(readF32(join(GOLDEN, c.input.signal)), c.input.samplerate, c.params, targetOf(c));
+  return featuresOfFile(join(FIXTURES, c.input.fixture), c.params, targetOf(c));
+}
+
+/**
+ * Tolerances. The engine's STFT runs in float32 (SPEC §3: "to float32 precision"), the reference
+ * in float64; features sum f64 accumulators over those f32 powers.
+ * - Waveform features (duration, rms, peak, zcr) read the same f32 samples: only f64 rounding
+ *   differs (1e-9), except when a band filter conditions the signal (the engine's filter output
+ *   is float32: 1e-6 dB; measured 3e-9).
+ * - Ratios of spectra (centroid, bandwidth, rolloff): f32 FFT error is ~1e-7 of the frame's
+ *   largest magnitude per bin; summed magnitudes move the centroid by ≲ 1e-5 relative. The
+ *   bandwidth weighs those magnitudes by (f − centroid)², up to (fs/2)²: for a pure tone, whose
+ *   true variance is a few hundred Hz², the f32 floor adds ~0.3 % (0.16 Hz of 50 Hz); 5e-3.
+ *   Rolloff is a bin frequency per frame: equal unless a cumulative sum lands within f32 error
+ *   of 85 % (not in these cases; 1e-6 relative).
+ * - Flatness is a geometric mean over every bin, including bins 100+ dB below the peak where f32
+ *   FFT round-off (~−140 dB re peak) replaces the true leakage; 1e-3 relative plus 1e-6 absolute
+ *   (pure tones: flatness ~1e-4, set by those bins).
+ * - Mean-spectrum peak and −20 dB edges: exact bins.
+ * - snr: a ratio of frame energies (sums over all bins): 1e-4 dB.
+ * - log-mel: band powers of ≥ 1e-10 averaged in dB; bands whose power sits ~140 dB below the
+ *   frame's peak carry the f32 FFT floor: 0.02 dB absolute (measured 0.006 dB).
+ */
+const REL: Partial<Record<ScalarFeature, number>> = {
+  spectral_centroid_hz: 1e-5, spectral_bandwidth_hz: 5e-3, spectral_rolloff_hz: 1e-6, spectral_flatness: 1e-3,
+};
+
+function expectFeatures(got: FeatureValues, c: GoldenCase) {
+  const filtered = c.params.low_freq !== undefined || c.params.high_freq !== undefined;
+  for (const f of SCALAR_FEATURES) {
+    const want = c.expected[f];
+    const what = `${c.name}: ${f} = ${got[f]}, golden ${want}`;
+    if (f === "peak_frequency_hz" || f === "low_freq_hz" || f === "high_freq_hz" || f === "bandwidth_hz") {
+      expect(got[f], what).toBe(want);
+    } else if (f === "rms_dbfs" || f === "peak_dbfs") {
+      expect(Math.abs(got[f] - want), what).toBeLessThan(filtered ? 1e-6 : 1e-9);
+    } else if (f === "duration_s" || f === "zero_crossing_rate") {
+      expect(Math.abs(got[f] - want), what).toBeLessThan(1e-12);
+    } else if (f === "snr_db") {
+      expect(Math.abs(got[f] - want), what).toBeLessThan(1e-4);
+    } else {
+      expect(Math.abs(got[f] - want), what).toBeLessThanOrEqual(REL[f]! * Math.abs(want) + (f === "spectral_flatness" ? 1e-6 : 1e-9));
+    }
+  }
+  expect(got.log_mel.length).toBe(64);
+  const melErr = Math.max(...c.expected.log_mel.map((v, b) => Math.abs(got.log_mel[b] - v)));
+  expect(melErr, `${c.name}: log-mel max |Δ| dB`).toBeLessThan(0.05);
+}
+
+describe("features vs numpy references of librosa's definitions", () => {
+  for (const c of cases) {
+    it(c.name, async () => expectFeatures(await computeCase(c), c));
+  }
+});
+
+describe("known answers", () => {
+  it("pure 1 kHz tone at 0.5: peak frequency 1 kHz, centroid near it, rms −9.03 dBFS, peak −6.02 dBFS, zcr ≈ 2f/fs", async () => {
+    const f = await computeCase(byName("tone"));
+    expect(f.peak_frequency_hz).toBe(1000);
+    expect(Math.abs(f.spectral_centroid_hz - 1000)).toBeLessThan(10); // Hann leakage, magnitude-weighted
+    expect(f.rms_dbfs).toBeCloseTo(20 * Math.log10(0.5 / Math.SQRT2), 3);
+    expect(f.peak_dbfs).toBeCloseTo(20 * Math.log10(0.5), 2);
+    // 2·1000/16000 = 0.125 in the interior; the edge-padded first and last frames see fewer crossings.
+    expect(f.zero_crossing_rate).toBeGreaterThan(0.115);
+    expect(f.zero_crossing_rate).toBeLessThan(0.125);
+    expect(f.spectral_flatness).toBeLessThan(1e-3);
+    expect(f.low_freq_hz).toBeLessThan(1000);
+    expect(f.high_freq_hz).toBeGreaterThan(1000);
+    expect(f.bandwidth_hz).toBeLessThan(100);
+    // The loudest mel band is the one whose centre (point b+1 of 66 mel-spaced points) is nearest 1 kHz.
+    const centres = Array.from(melFrequencies(66, 0, 8000)).slice(1, 65);
+    const nearest = centres.reduce((best, c, b) => (Math.abs(c - 1000) < Math.abs(centres[best] - 1000) ? b : best), 0);
+    expect(f.log_mel.indexOf(Math.max(...f.log_mel))).toBe(nearest);
+  });
+
+  it("white noise: flatness ≈ e^(−γ) (exponential periodogram bins), centroid ≈ fs/4, rolloff ≈ 0.85·fs/2, zcr ≈ 1/2", async () => {
+    const f = await computeCase(byName("noise"));
+    expect(Math.abs(f.spectral_flatness - Math.exp(-0.5772156649))).toBeLessThan(0.02);
+    expect(Math.abs(f.spectral_centroid_hz - 4000)).toBeLessThan(100);
+    expect(Math.abs(f.spectral_rolloff_hz - 6800)).toBeLessThan(150);
+    expect(Math.abs(f.zero_crossing_rate - 0.5)).toBeLessThan(0.02);
+    expect(Math.abs(f.rms_dbfs + 20)).toBeLessThan(0.2);
+  });
+
+  it("two tones (1 kHz at 0.5, 3 kHz at 0.25): peak at 1 kHz, magnitude-weighted centroid ≈ 1667 Hz; the band [2, 4] kHz sees only 3 kHz", async () => {
+    const f = await computeCase(byName("two_tones"));
+    expect(f.peak_frequency_hz).toBe(1000);
+    expect(Math.abs(f.spectral_centroid_hz - (1000 * 0.5 + 3000 * 0.25) / 0.75)).toBeLessThan(15);
+    const band = await computeCase(byName("two_tones_clip_band"));
+    expect(band.peak_frequency_hz).toBe(3000);
+    expect(Math.abs(band.spectral_centroid_hz - 3000)).toBeLessThan(1);
+    expect(band.duration_s).toBeCloseTo(0.5, 12);
+  });
+
+  it("linear chirp 500 → 6000 Hz: centroid ≈ mean instantaneous frequency 3250 Hz", async () => {
+    const f = await computeCase(byName("chirp"));
+    expect(Math.abs(f.spectral_centroid_hz - 3250)).toBeLessThan(50);
+  });
+
+  it("digital silence: the documented floors", async () => {
+    const f = await computeCase(byName("silence"));
+    expect(f.rms_dbfs).toBe(-200);
+    expect(f.peak_dbfs).toBe(-200);
+    expect(f.snr_db).toBe(0);
+    expect(f.spectral_flatness).toBeCloseTo(1, 12);
+    expect(f.spectral_centroid_hz).toBe(0);
+    expect(f.zero_crossing_rate).toBe(0);
+    expect(Array.from(f.log_mel).every((v) => v === -100)).toBe(true);
+  });
+});
+
+describe("Slaney mel filterbank", () => {
+  for (const [sr, n] of [[16000, 512], [44100, 1102]]) {
+    it(`equals librosa.filters.mel(sr=${sr}, n_fft=${n}, n_mels=64) to float32 rounding`, () => {
+      const golden = readF32(join(GOLDEN, `mel_${sr}_${n}.f32`));
+      const dense = melFilterbankDense(sr, n, 64);
+      const bins = Math.floor(n / 2) + 1;
+      let worst = 0;
+      dense.forEach((row, b) => row.forEach((w, k) => {
+        const g = golden[b * bins + k];
+        // librosa multiplies float32 triangles by the float64 norm: two float32 roundings against one here.
+        if (g > 0) worst = Math.max(worst, Math.abs(w - g) / g);
+        // A triangle's foot can land on a bin: 0 in librosa, ±1e-17 here when exp/log round differently.
+        if (g === 0) expect(Math.abs(w)).toBeLessThan(1e-12);
+      }));
+      expect(worst).toBeLessThan(2.5e-7);
+      // The sparse form holds exactly the non-zero weights, in order.
+      const sparse = melFilterbank(sr, n, 64);
+      let at = 0;
+      for (let b = 0; b < 64; b++) {
+        for (let k = 0; k < bins; k++) {
+          const inside = k >= sparse.start[b] && k < sparse.start[b] + sparse.length[b];
+          expect(inside ? sparse.weights[at++] : 0).toBe(Math.fround(dense[b][k]));
+        }
+      }
+      expect(at).toBe(sparse.weights.length);
+    });
+  }
+});
+
+describe("targets and parameters", () => {
+  const tone = readF32(join(GOLDEN, "tone.f32"));
+
+  it("a clip equals the same samples' features only where the definitions are local (duration, rms, peak)", async () => {
+    const clip = await featuresOfSignal(tone, 16000, { window_size: 0.032 }, { start: 0.25, end: 0.5 });
+    expect(clip.duration_s).toBeCloseTo(0.25, 12);
+    expect(clip.peak_frequency_hz).toBe(1000);
+    expect(clip.rms_dbfs).toBeCloseTo(20 * Math.log10(0.5 / Math.SQRT2), 3);
+  });
+
+  it("display parameters (PCEN, normalization, scale, clamp, cmap) do not change features", async () => {
+    const a = await featuresOfSignal(tone, 16000, { window_size: 0.032 });
+    const b = await featuresOfSignal(tone, 16000, { window_size: 0.032, pcen: false, normalize: false, scale: "power", clamp: true, min_dB: -50, cmap: "magma" });
+    expect(featureRow(b)).toEqual(featureRow(a));
+  });
+
+  it("time expansion scales frequencies and durations to real units", async () => {
+    const reader = samplesReader([tone], 16000);
+    const f = await computeFeatures(reader, { window_size: 0.032 / 10 }, {}, { timeExpansion: 10 });
+    expect(f.duration_s).toBeCloseTo(0.1, 12);
+    expect(f.peak_frequency_hz).toBe(10000);
+  });
+
+  it("bad targets and parameters are named", async () => {
+    const bad: [FeatureTarget, RegExp][] = [
+      [{ start: -1 }, /start/],
+      [{ start: 2 }, /past the end/],
+      [{ start: 0.5, end: 0.5 }, /end must be > start/],
+      [{ start: 0.5, end: 0.50001 }, /no frame is centred/],
+      [{ lowFreq: 5000, highFreq: 4000 }, /band/],
+      [{ highFreq: 9000 }, /Nyquist/],
+      [{ lowFreq: 1001, highFreq: 1002 }, /holds no FFT bin/],
+    ];
+    for (const [target, message] of bad) {
+      await expect(featuresOfSignal(tone, 16000, { window_size: 0.032 }, target), JSON.stringify(target)).rejects.toThrow(TargetError);
+      await expect(featuresOfSignal(tone, 16000, { window_size: 0.032 }, target)).rejects.toThrow(message);
+    }
+    await expect(featuresOfSignal(tone, 16000, { window_size: -1 })).rejects.toThrow(ParamsError);
+    await expect(featuresOfSignal(tone, 16000, { channel: 1 })).rejects.toThrow(/channel/);
+    await expect(featuresOfFile(join(ROOT, "package.json"))).rejects.toThrow(/not a recognised audio format/);
+  });
+
+  it("a file read through openAudio gives the same values as its decoded samples", async () => {
+    const path = join(FIXTURES, "formats/wav_pcm_16.wav");
+    const reader = await openAudio(path);
+    const samples = await reader.read(0, 0, reader.info.frames);
+    const rate = reader.info.samplerate;
+    await reader.close();
+    expect(featureRow(await featuresOfFile(path))).toEqual(featureRow(await featuresOfSignal(samples, rate)));
+  });
+});
+
+describe("feature tables", () => {
+  it("columns expand log_mel to mel_00 … mel_63 and rows follow them", async () => {
+    expect(featureColumns(["rms_dbfs", "log_mel"])).toEqual(["rms_dbfs", ...Array.from({ length: 64 }, (_, b) => `mel_${String(b).padStart(2, "0")}`)]);
+    const f = await computeCase(byName("tone"));
+    const row = featureRow(f, ["snr_db", "log_mel"]);
+    expect(row[0]).toBe(f.snr_db);
+    expect(row.slice(1)).toEqual(Array.from(f.log_mel));
+  });
+
+  it("parses a feature list in table order and names unknown features", () => {
+    expect(parseFeatureList("log_mel, rms_dbfs,rms_dbfs")).toEqual(["rms_dbfs", "log_mel"]);
+    expect(() => parseFeatureList("rms_dbfs,loudness")).toThrow(/unknown feature 'loudness'/);
+    expect(() => parseFeatureList(" , ")).toThrow(/no feature/);
+  });
+});
