@@ -14,7 +14,7 @@ import {
   RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, getRecordingLocation, insertRecording,
   listRecordings, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
 } from "../../store/recordings.js";
-import { ConflictError } from "../../store/errors.js";
+import { ConflictError, invalid } from "../../store/errors.js";
 import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
 import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
@@ -113,7 +113,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     const dataset = await getDataset(sql, dataset_id);
     if (dataset.state !== "active") throw new ConflictError(`dataset ${dataset_id} is ${dataset.state} and read-only; restore it first`);
     const abs = await resolveRecordingPath(dataset.audio_dir, path);
-    const facts = await probeFile(abs).catch((err: Error) => { throw new HttpError(400, `path: ${err.message}`); });
+    const facts = await probeFile(abs).catch((err: Error) => { throw invalid("path", err.message); });
     const rec = await insertRecording(sql, { dataset_id, path, ...facts, ...metadata, created_by: request.user?.id ?? null });
     if (!rec) throw new ConflictError(`dataset ${dataset_id} already has a recording at ${path}`);
     return reply.code(201).send(rec);
