@@ -1,9 +1,11 @@
 /**
  * Formatting of bench results: the tables printed by `npm run bench` and the issue-7 targets
  * with ✓/✗. Ratios are speed-ups of sonotile: (peer time) / (sonotile time), so > 1 means
- * sonotile is faster.
+ * sonotile is faster. A ratio is the median over rounds of the ratio within each round: peers
+ * of one round ran seconds apart, so load that drifts between rounds cancels out.
  */
-import { TARGET_SIZES, type FftRow } from "./fft.js";
+import { TARGET_SIZES, type FftRow, type Impl } from "./fft.js";
+import { median } from "./lib/measure.js";
 import type { CaseResult, PipelineResult } from "./stft.js";
 
 export interface Target { name: string; value: number | null; goal: string; ok: boolean | null }
@@ -13,8 +15,15 @@ const fmtRatio = (v: number | null) => (v === null || !Number.isFinite(v) ? "—
 const mark = (ok: boolean | null) => (ok === null ? "?" : ok ? "✓" : "✗");
 const pad = (s: string, n: number) => s.padStart(n);
 
-function ratio(a: number | null, b: number | null): number | null {
-  return a === null || b === null ? null : a / b;
+/** Median over rounds of a[r] / b[r]; null when either was not measured. */
+function pairedRatio(a: readonly number[] | undefined, b: readonly number[] | undefined): number | null {
+  if (!a?.length || !b?.length || a.length !== b.length) return null;
+  return median(a.map((v, r) => v / b[r]));
+}
+
+/** Rate ratio of two implementations at one n, paired by round. */
+function ratio(row: FftRow, a: Impl, b: Impl): number | null {
+  return pairedRatio(row.rounds[a], row.rounds[b]);
 }
 
 export function fftTable(rows: FftRow[]): string[] {
@@ -27,9 +36,9 @@ export function fftTable(rows: FftRow[]): string[] {
   for (const r of rows) {
     lines.push(
       `${pad(String(r.n), 6)} ${pad(fmtRate(r.rate.sonotile), 9)} ${pad(r.rate.pffft === null ? "n/a" : fmtRate(r.rate.pffft), 9)} ` +
-      `${pad(r.rate.fftjs === null ? "n/a" : fmtRate(r.rate.fftjs), 9)} ${pad(fmtRatio(ratio(r.rate.sonotile, r.rate.pffft)), 8)} ` +
-      `${pad(fmtRatio(ratio(r.rate.sonotile, r.rate.fftjs)), 8)} │ ${pad("", 8)} ${pad(fmtRate(r.rate["sonotile kernel"]), 9)} ` +
-      `${pad(r.rate["pffft kernel"] === null ? "n/a" : fmtRate(r.rate["pffft kernel"]), 9)} ${pad(fmtRatio(ratio(r.rate["sonotile kernel"], r.rate["pffft kernel"])), 8)}`,
+      `${pad(r.rate.fftjs === null ? "n/a" : fmtRate(r.rate.fftjs), 9)} ${pad(fmtRatio(ratio(r, "sonotile", "pffft")), 8)} ` +
+      `${pad(fmtRatio(ratio(r, "sonotile", "fftjs")), 8)} │ ${pad("", 8)} ${pad(fmtRate(r.rate["sonotile kernel"]), 9)} ` +
+      `${pad(r.rate["pffft kernel"] === null ? "n/a" : fmtRate(r.rate["pffft kernel"]), 9)} ${pad(fmtRatio(ratio(r, "sonotile kernel", "pffft kernel")), 8)}`,
     );
   }
   const notes = [...new Set(rows.flatMap((r) => Object.entries(r.unsupported).filter(([k]) => !k.includes("kernel")).map(([k, v]) => `${k}: ${v}`)))];
@@ -45,15 +54,16 @@ export function awkwardCosts(rows: FftRow[]): { n: number; ref: number; rate: nu
   return rows
     .filter((r): r is FftRow & { neighbour: number } => r.neighbour !== null)
     .map((r) => {
-      const a = r.rate.sonotile, b = r.rate["sonotile neighbour"];
-      return { n: r.n, ref: r.neighbour, rate: a, refRate: b, cost: a === null || b === null ? null : (b * r.neighbour) / (a * r.n) };
+      // (seconds per sample at n) / (seconds per sample at ref) = (rate_ref · ref) / (rate · n)
+      const perRound = pairedRatio(r.rounds["sonotile neighbour"], r.rounds.sonotile);
+      return { n: r.n, ref: r.neighbour, rate: r.rate.sonotile, refRate: r.rate["sonotile neighbour"], cost: perRound === null ? null : (perRound * r.neighbour) / r.n };
     });
 }
 
 export function fftTargets(rows: FftRow[]): Target[] {
   const t: Target[] = [];
   for (const r of rows.filter((r) => TARGET_SIZES.includes(r.n))) {
-    const vp = ratio(r.rate.sonotile, r.rate.pffft), vf = ratio(r.rate.sonotile, r.rate.fftjs);
+    const vp = ratio(r, "sonotile", "pffft"), vf = ratio(r, "sonotile", "fftjs");
     t.push({ name: `real FFT n=${r.n} vs pffft-wasm SIMD`, value: vp, goal: "≥ 1.0×", ok: vp === null ? null : vp >= 1.0 });
     t.push({ name: `real FFT n=${r.n} vs fft.js`, value: vf, goal: "≥ 5×", ok: vf === null ? null : vf >= 5 });
   }
@@ -64,7 +74,6 @@ export function fftTargets(rows: FftRow[]): Target[] {
 }
 
 export function caseTable(c: CaseResult): string[] {
-  const ref = c.results[0].median_s!;
   const lines = [
     `${c.title} — ${c.bins} bins × ${c.frames} frames`,
     `  ${"pipeline".padEnd(58)} ${pad("median s", 9)} ${pad("audio×", 8)} ${pad("t / t₁", 10)} ${pad("Σ diff", 9)}`,
@@ -76,13 +85,18 @@ export function caseTable(c: CaseResult): string[] {
     }
     lines.push(
       `  ${r.label.padEnd(58)} ${pad(r.median_s.toFixed(3), 9)} ${pad(`${(c.audio_seconds / r.median_s).toFixed(0)}×`, 8)} ` +
-      `${pad(r === c.results[0] ? "—" : fmtRatio(r.median_s / ref), 10)} ${pad(r.checksum_rel_diff === undefined ? "" : r.checksum_rel_diff.toExponential(1), 9)}` +
+      `${pad(r === c.results[0] ? "—" : fmtRatio(timeRatio(r, c.results[0])), 10)} ${pad(r.checksum_rel_diff === undefined ? "" : r.checksum_rel_diff.toExponential(1), 9)}` +
       (r.note ? `  (${r.note})` : ""),
     );
   }
-  lines.push(`  audio× = seconds of audio per second of compute; t / t₁ = this row's time ÷ the first row's (for a peer: how many times faster ${c.results[0].label} is); Σ diff = relative difference of Σ_k (k+1)·Σ_i S[k][i] from the first row's (same values, same layout)`);
+  lines.push(`  audio× = seconds of audio per second of compute; t / t₁ = this row's time ÷ the first row's, median over rounds of the per-round ratio (for a peer: how many times faster ${c.results[0].label} is); Σ diff = relative difference of Σ_k (k+1)·Σ_i S[k][i] from the first row's (same values, same layout)`);
   lines.push(`  load average at start ${c.load[0].join(" ")}, at end ${c.load[c.load.length - 1].join(" ")}`);
   return lines;
+}
+
+/** Median over rounds of (median time of `a` in round r) / (median time of `b` in round r). */
+function timeRatio(a: PipelineResult, b: PipelineResult): number | null {
+  return pairedRatio(a.rounds_s.map(median), b.rounds_s.map(median));
 }
 
 function find(c: CaseResult, prefix: string): PipelineResult | undefined {
@@ -90,10 +104,9 @@ function find(c: CaseResult, prefix: string): PipelineResult | undefined {
 }
 
 export function stftTargets(c: CaseResult): Target[] {
-  const s = c.results[0].median_s;
   const speedup = (prefix: string, goal: number, name: string): Target => {
     const p = find(c, prefix);
-    const v = p?.median_s == null || s === null ? null : p.median_s / s;
+    const v = p === undefined ? null : timeRatio(p, c.results[0]);
     return { name, value: v, goal: `≥ ${goal}×`, ok: v === null ? null : v >= goal };
   };
   return [
@@ -104,8 +117,9 @@ export function stftTargets(c: CaseResult): Target[] {
 }
 
 export function pcenTargets(c: CaseResult): Target[] {
-  const plain = c.results[0].median_s, pcen = find(c, "sonotile PCEN")?.median_s ?? null;
-  const v = plain === null || pcen === null ? null : plain / pcen;
+  const pcen = find(c, "sonotile PCEN");
+  const t = pcen === undefined ? null : timeRatio(pcen, c.results[0]);
+  const v = t === null ? null : 1 / t;
   return [{ name: "PCEN+dB+clamp speed vs plain power", value: v, goal: "≥ 0.8×", ok: v === null ? null : v >= 0.8 }];
 }
 

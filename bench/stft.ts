@@ -68,7 +68,8 @@ export interface PipelineResult {
   label: string;
   /** Median seconds per pass over the whole signal; null when unavailable. */
   median_s: number | null;
-  times_s: number[];
+  /** Seconds of each timed pass, one array per round (ratios are paired by round). */
+  rounds_s: number[][];
   /** Relative difference of the bin-weighted output sum (lib/pipelines.ts checksum) from the reference (first sonotile variant); power pipelines only. */
   checksum_rel_diff?: number;
   unavailable?: string;
@@ -89,7 +90,8 @@ export interface StftOptions { rounds: number; repeats: number }
 
 interface Entry {
   label: string;
-  times: number[];
+  /** Timed passes, one array per round. */
+  rounds: number[][];
   /** Runs `repeats` timed passes; returns the output checksum (power pipelines) or undefined. */
   pass(repeats: number): number | undefined;
   note?: string;
@@ -108,10 +110,10 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
   const inProcess = (p: Pipeline, comparable: boolean): Entry => {
     pipelines.push(p);
     const entry: Entry = {
-      label: p.name, times: [], comparable,
+      label: p.name, rounds: [], comparable,
       pass: (repeats) => {
         p.run(); // untimed, as the child peers' own warm-up: each turn starts from the same state
-        for (let i = 0; i < repeats; i++) entry.times.push(timeOnce(p.run));
+        entry.rounds.push(Array.from({ length: repeats }, () => timeOnce(p.run)));
         return comparable ? checksum(p.output, p.bins, p.frames) : undefined;
       },
     };
@@ -133,7 +135,7 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
     } else {
       const child = peer === "fftw" ? fftwPeer() : scipyPeer();
       if (isUnavailable(child)) {
-        unavailable.push({ label: peer, median_s: null, times_s: [], unavailable: child.unavailable });
+        unavailable.push({ label: peer, median_s: null, rounds_s: [], unavailable: child.unavailable });
         continue;
       }
       entries.push(childEntry(child, signal, c, reference, peer === "scipy"
@@ -148,13 +150,13 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
       const s = e.pass(opts.repeats);
       if (s !== undefined) sums.set(e.label, s);
     }
-    log(`  ${c.key} round ${r + 1}/${opts.rounds}: ${entries.map((e) => `${short(e.label)} ${median(e.times).toFixed(3)}s`).join(", ")} (load ${loadAverage()[0]})`);
+    log(`  ${c.key} round ${r + 1}/${opts.rounds}: ${entries.map((e) => `${short(e.label)} ${median(e.rounds[r]).toFixed(3)}s`).join(", ")} (load ${loadAverage()[0]})`);
   }
   const ref = sums.get(reference.name)!;
   const results: PipelineResult[] = entries.map((e) => ({
     label: e.label,
-    median_s: median(e.times),
-    times_s: e.times.map((t) => Math.round(t * 1e6) / 1e6),
+    median_s: median(e.rounds.flat()),
+    rounds_s: e.rounds,
     ...(sums.has(e.label) ? { checksum_rel_diff: Math.abs(sums.get(e.label)! - ref) / Math.abs(ref) } : {}),
     ...(e.note ? { note: e.note } : {}),
   }));
@@ -169,13 +171,13 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
 /** A child-process peer as an entry of the rotation; checks its frame count against sonotile's. */
 function childEntry(child: ChildPeer, signal: ReturnType<typeof benchSignal>, c: PipelineCase, reference: Pipeline, note: string): Entry {
   const entry: Entry = {
-    label: child.name, times: [], comparable: true, note,
+    label: child.name, rounds: [], comparable: true, note,
     pass: (repeats) => {
       const r = child.run(signal, c.nperseg, c.hop, repeats);
       if (r.frames !== reference.frames || r.bins !== reference.bins) {
         throw new Error(`${child.name}: ${r.bins}×${r.frames} spectrogram, sonotile has ${reference.bins}×${reference.frames}`);
       }
-      entry.times.push(...r.times_s);
+      entry.rounds.push(r.times_s);
       return r.checksum;
     },
   };
