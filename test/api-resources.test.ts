@@ -2,6 +2,8 @@
  * The remaining API resources: clips, notes, tags and feature names (get-or-create), runs,
  * jobs (validated task data, abort, metrics), artifacts cleanup (admin only).
  */
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
@@ -25,6 +27,7 @@ beforeAll(async () => {
   t = await freshDatabase();
   scratch = await tempDir();
   await writeSineWav(join(scratch.path, "tone.wav"), 16000, 2);
+  await writeFile(join(scratch.path, "junk.wav"), randomBytes(4096));
   admin = (await ensureAdmin(t.db.sql))!.key;
   member = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "m" })).id, name: "m", created_by: null })).key;
   viewer = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "v", role: "viewer" })).id, name: "v", created_by: null })).key;
@@ -56,6 +59,9 @@ describe("recordings registered one by one", () => {
     }
     const dup = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: "tone.wav" }, headers: auth(member) });
     expect(dup.statusCode).toBe(409);
+    const junk = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: "junk.wav" }, headers: auth(member) });
+    expect(junk.statusCode).toBe(400);
+    expect(fields(junk.json())).toEqual(["path"]);
   });
 });
 
@@ -104,6 +110,8 @@ describe("runs and jobs", () => {
     const datasetId = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
     const imported = (await app.inject({ method: "POST", url: `/v1/datasets/${datasetId}/import`, headers: auth(member) })).json();
     expect(imported.registered).toEqual([]);
+    // A file that does not decode is reported, not fatal.
+    expect(imported.failed.map((f: { path: string }) => f.path)).toEqual(["junk.wav"]);
     const runs = (await app.inject({ url: "/v1/runs?kind=import" })).json();
     expect(runs.items.map((r: { id: string; status: string }) => [r.id, r.status])).toEqual([[imported.run.id, "completed"]]);
   });
