@@ -74,6 +74,7 @@ describe("authentication and roles", () => {
     for (const headers of [{}, auth("st_wrong"), { authorization: "Basic abc" }]) {
       const res = await app.inject({ method: "POST", url: "/v1/datasets", payload: body, headers });
       expect(res.statusCode).toBe(401);
+      expect(res.headers["www-authenticate"]).toBe('Bearer realm="sonotile"');
       expect(res.json().message).toMatch(/token|Authorization/);
     }
     // A wrong token is refused even where none is needed.

@@ -47,7 +47,11 @@ export const errorsPlugin = fp(async (app) => {
     if (err instanceof InvalidError) return sendError(reply, 400, err.message, err.fields);
     if (err instanceof NotFoundError) return sendError(reply, 404, err.message);
     if (err instanceof ConflictError) return sendError(reply, 409, err.message);
-    if (err instanceof HttpError) return sendError(reply, err.statusCode, err.message);
+    if (err instanceof HttpError) {
+      // RFC 6750 §3: a 401 names the scheme the client should use.
+      if (err.statusCode === 401) reply.header("WWW-Authenticate", 'Bearer realm="sonotile"');
+      return sendError(reply, err.statusCode, err.message);
+    }
     if (isConnectionError(err)) {
       request.log.warn({ err }, "database unavailable");
       return sendError(reply, 503, `the database is unavailable (${err.code}: ${err.message}); the server reconnects by itself — retry in a few seconds`);
