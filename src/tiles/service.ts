@@ -34,7 +34,8 @@ export interface StatsStore {
   load(recordingId: string, recordingHash: string, key: string): Promise<StatsResult | null>;
   /** Claims the computation; false while another live owner holds it. */
   claim(recordingId: string, recordingHash: string, key: string, owner: string, leaseMs: number): Promise<boolean>;
-  save(recordingId: string, recordingHash: string, key: string, result: StatsResult): Promise<void>;
+  /** Stores stats computed under `owner`'s claim. */
+  save(recordingId: string, recordingHash: string, key: string, owner: string, result: StatsResult): Promise<void>;
 }
 
 /** An encoded tile or piece and the headers that describe it. */
@@ -153,7 +154,7 @@ export class TileService {
       if (stored) return stored;
       if (await store.claim(recording.id, recording.hash, key, this.owner, this.statsLeaseMs)) {
         const result = await compute();
-        await store.save(recording.id, recording.hash, key, result);
+        await store.save(recording.id, recording.hash, key, this.owner, result);
         return result;
       }
       // Another instance is computing them: wait for its result (or for its lease to lapse).
