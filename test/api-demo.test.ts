@@ -68,6 +68,10 @@ describe("demo recordings", () => {
       const first = await ensureDemoDataset(t.db.sql, real, null);
       expect(first?.registered.map((r) => r.path)).toEqual(["bats-384k.wav", "birds-48k.wav"]);
       expect(await ensureDemoDataset(t.db.sql, real, null)).toBeNull();
+      // Two servers starting together on one database: one dataset, no error.
+      await t.db.sql`DELETE FROM datasets`;
+      const both = await Promise.all([ensureDemoDataset(t.db.sql, real, null), ensureDemoDataset(t.db.sql, real, null)]);
+      expect(both.flatMap((r) => r?.registered ?? []).map((r) => r.path).sort()).toEqual(["bats-384k.wav", "birds-48k.wav"]);
       const page = await listRecordings(t.db.sql, { state: "active", sort: "path", order: "asc", limit: 10, offset: 0 });
       expect(page.items.map((r) => [r.path, r.samplerate, r.duration])).toEqual([["bats-384k.wav", 384000, 5], ["birds-48k.wav", 48000, 10]]);
     } finally {

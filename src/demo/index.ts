@@ -11,6 +11,7 @@ import { access, mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Sql } from "../store/db.js";
 import { createDataset, importDataset, type ImportResult } from "../store/datasets.js";
+import { ConflictError } from "../store/errors.js";
 import { encodeWav16 } from "./wav.js";
 
 export const DEMO_DATASET = "demo";
@@ -103,10 +104,17 @@ export async function ensureDemoAudio(dir: string): Promise<void> {
  * every demo file; returns the import result when something was registered.
  */
 export async function ensureDemoDataset(sql: Sql, dir: string, adminId: string | null): Promise<ImportResult | null> {
-  const [existing] = await sql`SELECT id FROM datasets WHERE audio_dir = ${dir}`;
-  const id: string = existing
-    ? existing.id
-    : (await createDataset(sql, { name: DEMO_DATASET, description: "Synthetic bat calls (384 kHz) and bird chirps (48 kHz)", audio_dir: dir, created_by: adminId })).id;
+  const find = async () => (await sql`SELECT id FROM datasets WHERE audio_dir = ${dir}`)[0]?.id as string | undefined;
+  let id = await find();
+  if (!id) {
+    try {
+      id = (await createDataset(sql, { name: DEMO_DATASET, description: "Synthetic bat calls (384 kHz) and bird chirps (48 kHz)", audio_dir: dir, created_by: adminId })).id;
+    } catch (err) {
+      // Another server sharing the database created it first.
+      id = await find();
+      if (!(err instanceof ConflictError) || !id) throw err;
+    }
+  }
   const result = await importDataset(sql, id, adminId);
   return result.registered.length ? result : null;
 }
