@@ -11,6 +11,7 @@ import type { Command } from "./command.js";
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   dataset: () => import("./commands/dataset.js"),
   decode: () => import("./commands/decode.js"),
+  extract: () => import("./commands/extract.js"),
   info: () => import("./commands/info.js"),
   serve: () => import("./commands/serve.js"),
   spectrogram: () => import("./commands/spectrogram.js"),

@@ -1,0 +1,263 @@
+/**
+ * `sonotile extract <file|dir>… -o features.{csv,npy,parquet} [--features a,b,…]
+ * [--clip-start S --clip-end S] [--clip-low-freq HZ --clip-high-freq HZ] [parameters]`
+ * (SPEC §7–8): the acoustic features of every recording (directories are searched recursively
+ * for audio files), or of the same clip of each, on every core (src/jobs/extract.ts).
+ *
+ * stderr: a progress bar when it is a terminal (files, audio hours, speed, ETA), one line per
+ * skipped input, and a one-line summary. A bad file never stops the run: it is reported and
+ * skipped, the table is written for the others, and the exit code is 1 (SPEC §8: unreadable
+ * input); 0 when every target was computed; 2 for bad usage or parameters.
+ */
+import { readdir, stat, writeFile } from "node:fs/promises";
+import { extname, join } from "node:path";
+import { openAudio } from "../../audio/index.js";
+import { parseParams, ParamsError } from "../../engine/params.js";
+import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
+import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, type FeatureTableRow, type TableFormat } from "../../features/table.js";
+import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
+import type { Command } from "../command.js";
+import { EXIT, UsageError } from "../errors.js";
+import { flagsHelp, parseCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
+import { timeExpansionOption } from "./info.js";
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns] + FILE.json naming columns and rows) or .parquet" },
+  { name: "features", placeholder: "LIST", doc: `comma-separated features (default all): ${FEATURE_NAMES.join(", ")}` },
+  { name: "clip-start", placeholder: "S", doc: "the clip [start, end) of every recording, seconds; default the whole recording" },
+  { name: "clip-end", placeholder: "S", doc: "end of the clip, seconds (at most the recording's end)" },
+  { name: "clip-low-freq", placeholder: "HZ", doc: "spectral features of the band [low, high] Hz only; default 0" },
+  { name: "clip-high-freq", placeholder: "HZ", doc: "upper edge of that band; default Nyquist" },
+  { name: "time-expansion", placeholder: "X", doc: "time expansion factor of the recordings (SPEC §3.2); default 1" },
+  { name: "threads", short: "j", placeholder: "N", doc: "worker threads; default one per core" },
+  { name: "verbose", boolean: true, doc: "stack traces on errors" },
+];
+
+const USAGE = `usage: sonotile extract <file|dir>… -o features.{csv,npy,parquet} [options]
+
+Acoustic features (SPEC §7) of recordings, or of a clip of each, on all cores.
+Directories are searched recursively for audio files (${[...audioExtensions()].join(" ")}).
+
+${flagsHelp(OPTIONS)}`;
+
+/** File names a directory walk takes as recordings; files named on the command line are always tried. */
+function audioExtensions(): Set<string> {
+  return new Set([".wav", ".wave", ".wavex", ".bwf", ".rf64", ".w64", ".aif", ".aiff", ".aifc", ".flac", ".mp3", ".ogg", ".oga", ".opus"]);
+}
+
+export const command: Command = {
+  summary: "acoustic features of recordings (or clips) on all cores, as CSV, .npy or Parquet",
+  async run(args) {
+    try {
+      return await extract(args);
+    } catch (err) {
+      throw err instanceof ParamsError ? withFlagNames(err) : err;
+    }
+  },
+};
+
+function numberOption(text: string | true | undefined, flag: string, rule: (v: number) => boolean, ruleText: string): number | undefined {
+  if (text === undefined) return undefined;
+  const v = typeof text === "string" && text.trim() !== "" ? Number(text) : NaN;
+  if (!(Number.isFinite(v) && rule(v))) throw new UsageError(`--${flag}: must be a number ${ruleText}, got '${text}'`);
+  return v;
+}
+
+async function extract(args: string[]): Promise<number> {
+  const cl = parseCommandLine(args, OPTIONS);
+  if (cl.help) {
+    process.stdout.write(USAGE + "\n");
+    return EXIT.ok;
+  }
+  if (cl.positionals.length === 0) throw new UsageError("expects at least one audio file or directory (see --help)");
+  const output = cl.options.output;
+  if (typeof output !== "string" || output === "") throw new UsageError(`-o/--output FILE is required (${TABLE_FORMATS.join(", ")})`);
+  const format = extname(output).toLowerCase() as TableFormat;
+  if (!TABLE_FORMATS.includes(format)) throw new UsageError(`-o ${output}: unknown output format '${extname(output)}' (use ${TABLE_FORMATS.join(", ")})`);
+  let features: FeatureName[] = [...FEATURE_NAMES];
+  if (cl.options.features !== undefined) {
+    try {
+      features = parseFeatureList(String(cl.options.features));
+    } catch (err) {
+      throw new UsageError(`--features: ${(err as Error).message}`);
+    }
+  }
+  const start = numberOption(cl.options["clip-start"], "clip-start", (v) => v >= 0, ">= 0");
+  const end = numberOption(cl.options["clip-end"], "clip-end", (v) => v > (start ?? 0), `> ${start ?? 0} (the clip start)`);
+  const lowFreq = numberOption(cl.options["clip-low-freq"], "clip-low-freq", (v) => v >= 0, ">= 0");
+  const highFreq = numberOption(cl.options["clip-high-freq"], "clip-high-freq", (v) => v > (lowFreq ?? 0), `> ${lowFreq ?? 0} Hz`);
+  const threads = numberOption(cl.options.threads, "threads", (v) => Number.isInteger(v) && v >= 1, "(an integer >= 1)");
+  const timeExpansion = timeExpansionOption(cl.options["time-expansion"]);
+  const params = parseParams(cl.params); // ParamsError → exit 2 naming the field
+  const clip = start !== undefined || end !== undefined;
+  const target: FeatureTarget = { start, end, lowFreq, highFreq };
+
+  const report = new Progress();
+  const paths = await findRecordings(cl.positionals, report);
+  const items = await probe(paths, target, timeExpansion, report);
+  report.begin(items);
+  const outcomes = items.length ? await extractFeatures(items, { params, timeExpansion, threads, onOutcome: (o) => report.done(o) }) : [];
+  const rows: FeatureTableRow[] = outcomes.flatMap((o) =>
+    "values" in o ? [{ path: o.item.path, clip: clip ? { start: start ?? 0, end: (start ?? 0) + o.values.duration_s } : undefined, values: o.values }] : [],
+  );
+  if (rows.length === 0) {
+    report.stop();
+    throw new Error(paths.length ? "no target could be computed; nothing written" : `no audio file found in ${cl.positionals.join(", ")}`);
+  }
+  await writeTable(output, format, rows, features);
+  report.finish(output);
+  return report.skipped > 0 ? EXIT.input : EXIT.ok;
+}
+
+/** Files named, and audio files found (recursively, sorted) in directories named. */
+async function findRecordings(inputs: string[], report: Progress): Promise<string[]> {
+  const found: string[] = [];
+  const extensions = audioExtensions();
+  const walk = async (dir: string) => {
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) await walk(path);
+      else if (e.isFile() && extensions.has(extname(e.name).toLowerCase())) found.push(path);
+    }
+  };
+  for (const input of inputs) {
+    try {
+      if ((await stat(input)).isDirectory()) await walk(input);
+      else found.push(input);
+    } catch (err) {
+      report.skip(input, (err as Error).message);
+    }
+  }
+  return found;
+}
+
+/** Opens each file's header for its duration (progress and ETA); files that do not open are skipped. */
+async function probe(paths: string[], target: FeatureTarget, timeExpansion: number, report: Progress): Promise<ExtractItem[]> {
+  const items: (ExtractItem | null)[] = new Array(paths.length).fill(null);
+  let next = 0;
+  const lane = async () => {
+    while (next < paths.length) {
+      const i = next++;
+      try {
+        const reader = await openAudio(paths[i]);
+        const duration = reader.info.duration / timeExpansion;
+        await reader.close();
+        const seconds = Math.max(0, Math.min(target.end ?? Infinity, duration) - (target.start ?? 0));
+        items[i] = { path: paths[i], target, seconds };
+      } catch (err) {
+        report.skip(paths[i], (err as Error).message);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, lane));
+  return items.filter((i): i is ExtractItem => i !== null);
+}
+
+async function writeTable(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[]): Promise<void> {
+  try {
+    if (format === ".csv") await writeFile(output, featureTableCsv(rows, features));
+    else if (format === ".parquet") await writeFile(output, featureTableParquet(rows, features));
+    else {
+      const { npy, sidecar } = featureTableNpy(rows, features);
+      await writeFile(output, npy);
+      await writeFile(output.slice(0, -extname(output).length) + ".json", sidecar);
+    }
+  } catch (err) {
+    throw new Error(`cannot write ${output}: ${(err as Error).message}`);
+  }
+}
+
+/** What stderr shows: a live bar on a terminal, skipped inputs as they happen, and a summary. */
+class Progress {
+  private readonly tty = process.stderr.isTTY === true;
+  private readonly started = performance.now();
+  private total = 0;
+  private totalSeconds = 0;
+  private finished = 0;
+  private computed = 0;
+  private seconds = 0;
+  skipped = 0;
+  private lastDraw = 0;
+
+  begin(items: ExtractItem[]): void {
+    this.total = items.length;
+    this.totalSeconds = items.reduce((s, i) => s + (i.seconds ?? 0), 0);
+    this.draw(true);
+  }
+
+  skip(path: string, message: string): void {
+    this.skipped++;
+    // Audio errors start with the path already.
+    const text = message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
+    this.clear();
+    process.stderr.write(`sonotile extract: skipped ${path}: ${text.split("\n")[0]}\n`);
+    this.draw(true);
+  }
+
+  done(outcome: ExtractOutcome): void {
+    this.finished++;
+    if ("error" in outcome) {
+      this.skip(outcome.item.path, outcome.error);
+    } else {
+      this.computed++;
+      this.seconds += outcome.values.duration_s;
+    }
+    this.draw(false);
+  }
+
+  /** Removes the bar (before a fatal error). */
+  stop(): void {
+    this.clear();
+  }
+
+  /** The summary line. */
+  finish(output: string): void {
+    this.clear();
+    const wall = (performance.now() - this.started) / 1000;
+    const ok = this.computed;
+    const parts = [
+      `${ok} target${ok === 1 ? "" : "s"} (${hours(this.seconds)} of audio) in ${wall.toFixed(1)} s`,
+      `${speed(this.seconds, wall)} real time`,
+    ];
+    if (this.skipped) parts.push(`${this.skipped} skipped`);
+    parts.push(`wrote ${output}`);
+    process.stderr.write(`sonotile extract: ${parts.join("; ")}\n`);
+  }
+
+  private clear(): void {
+    if (this.tty) process.stderr.write("\r\x1b[K");
+  }
+
+  /** Redraws the bar at most ten times a second (always when `force`). */
+  private draw(force: boolean): void {
+    if (!this.tty || this.total === 0) return;
+    const now = performance.now();
+    if (!force && now - this.lastDraw < 100 && this.finished < this.total) return;
+    this.lastDraw = now;
+    const wall = (now - this.started) / 1000;
+    const width = 24;
+    const filled = Math.round((width * this.finished) / this.total);
+    const rate = this.seconds / Math.max(wall, 1e-3); // audio seconds per wall second
+    const eta = this.seconds > 0 ? Math.max(0, this.totalSeconds - this.seconds) / rate : NaN;
+    const line = `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${this.finished}/${this.total} files · ${hours(this.seconds)} of ${hours(this.totalSeconds)} · ${speed(this.seconds, wall)} real time · ETA ${clock(eta)}`;
+    process.stderr.write(`\r${line.slice(0, (process.stderr.columns ?? 120) - 1)}\x1b[K`);
+  }
+}
+
+function hours(seconds: number): string {
+  return `${(seconds / 3600).toFixed(3)} h`;
+}
+
+function speed(audioSeconds: number, wallSeconds: number): string {
+  return `${(audioSeconds / Math.max(wallSeconds, 1e-3)).toFixed(0)}×`;
+}
+
+function clock(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "--:--";
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, "0");
+  const ss = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+}

@@ -1,0 +1,67 @@
+/**
+ * Local batch feature extraction: every target of a list on the worker pool (one task per target
+ * — a recording or a clip, milliseconds to minutes of work, so dispatch cost is negligible),
+ * results in input order. A target that fails (unreadable file, clip outside the recording)
+ * becomes an error entry; the others go on.
+ */
+import { availableParallelism } from "node:os";
+import type { Params } from "../engine/params.js";
+import type { FeatureTarget, FeatureValues } from "../features/features.js";
+import { TilePool } from "../tiles/pool.js";
+
+/** One target of a batch. */
+export interface ExtractItem {
+  path: string;
+  target: FeatureTarget;
+  /** Audio seconds the target covers, when known beforehand (for progress and ETA). */
+  seconds?: number;
+}
+
+export type ExtractOutcome = { item: ExtractItem; values: FeatureValues } | { item: ExtractItem; error: string };
+
+export interface ExtractOptions {
+  params: Params;
+  /** Time expansion factor of every recording (default 1). */
+  timeExpansion?: number;
+  /** Worker threads (default: one per core). */
+  threads?: number;
+  /** Called as each target finishes, in completion order. */
+  onOutcome?: (outcome: ExtractOutcome) => void;
+}
+
+/** Tasks in flight per thread: enough to keep every worker busy between completions. */
+const IN_FLIGHT_PER_THREAD = 2;
+/**
+ * A task is one whole recording, which may last hours: the pool's per-task limit (meant for
+ * tiles) is lifted to the longest timer Node allows.
+ */
+const TASK_TIMEOUT_MS = 2 ** 31 - 1;
+
+/** Runs `items` on a pool of its own; resolves to one outcome per item, in input order. */
+export async function extractFeatures(items: readonly ExtractItem[], options: ExtractOptions): Promise<ExtractOutcome[]> {
+  const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), items.length));
+  const pool = new TilePool({ threads, taskTimeoutMs: TASK_TIMEOUT_MS });
+  const outcomes: ExtractOutcome[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      const item = items[i];
+      let outcome: ExtractOutcome;
+      try {
+        const values = await pool.run<FeatureValues>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion ?? 1, params: options.params, target: item.target });
+        outcome = { item, values };
+      } catch (err) {
+        outcome = { item, error: (err as Error).message };
+      }
+      outcomes[i] = outcome;
+      options.onOutcome?.(outcome);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: threads * IN_FLIGHT_PER_THREAD }, lane));
+  } finally {
+    await pool.close();
+  }
+  return outcomes;
+}
