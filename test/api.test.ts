@@ -77,6 +77,9 @@ describe("authentication and roles", () => {
       expect(res.headers["www-authenticate"]).toBe('Bearer realm="sonotile"');
       expect(res.json().message).toMatch(/token|Authorization/);
     }
+    // User details need a token even on loopback.
+    expect((await app.inject({ url: "/v1/users" })).statusCode).toBe(401);
+    expect((await app.inject({ url: "/v1/users", headers: auth(viewer) })).json().total).toBe(3);
     // A wrong token is refused even where none is needed.
     expect((await app.inject({ url: "/v1/datasets", headers: auth("st_wrong") })).statusCode).toBe(401);
     expect((await app.inject({ url: "/v1/datasets" })).statusCode).toBe(200);

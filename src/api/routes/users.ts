@@ -23,7 +23,9 @@ const userFields = {
 
 export const userRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["users"];
+  // Users (names, e-mails) are shown to token holders only, even on loopback.
   app.get("/users", {
+    config: { role: "viewer" },
     schema: { summary: "List users", tags, querystring: z.object(pageQuery), response: { 200: page(userSchema) } },
   }, async (request) => listUsers(app.db.sql, request.query));
 
@@ -33,6 +35,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => requireRole(request, "viewer"));
 
   app.get("/users/:id", {
+    config: { role: "viewer" },
     schema: { summary: "Get a user", tags, params: idParams, response: { 200: userSchema, 404: errorBody } },
   }, async (request) => getUser(app.db.sql, request.params.id));
 
