@@ -10,11 +10,14 @@ import { Registry } from "./registry";
 /** librosa.feature.spectral_flatness(amin=1e-10): power values are floored here before the log. */
 const FLATNESS_AMIN: f64 = 1e-10;
 /**
- * Flatness takes ln of a product of this many floored powers instead of one ln per bin: each
- * factor lies in [1e-10, ~1e12] (|rfft|² of a full-scale frame of at most 2^20 samples), so a
- * product of 8 stays within [1e-80, 1e96], far inside f64, and costs 1/8 of the logarithms.
+ * Flatness takes ln of a product of up to LOG_GROUP floored powers instead of one ln per bin:
+ * each factor is ≥ 1e-10 and, for audio within full scale, ≤ ~1e12 (|rfft|² of a frame of at
+ * most 2^20 samples), so a product of 8 stays within [1e-80, 1e96] and costs 1/8 of the
+ * logarithms. Float recordings may exceed full scale: a product past LOG_FLUSH is taken at
+ * once, and one more f32 factor (≤ 3.4e38) cannot overflow f64 from there.
  */
 const LOG_GROUP = 8;
+const LOG_FLUSH: f64 = 1e200;
 /** log = 10·log10(max(x, 1e-10)) for the mel bands (librosa.power_to_db(ref=1, amin=1e-10, top_db=None)). */
 const MEL_AMIN: f64 = 1e-10;
 /** librosa.zero_crossings(threshold=1e-10): |x| ≤ threshold counts as 0, and 0 as positive. */
@@ -73,7 +76,7 @@ class FeaturePlan {
       moment += <f64>k * hz * m;
       const p = max(s, FLATNESS_AMIN);
       product *= p;
-      if (++grouped == LOG_GROUP) {
+      if (++grouped == LOG_GROUP || product > LOG_FLUSH) {
         logSum += Math.log(product);
         product = 1;
         grouped = 0;

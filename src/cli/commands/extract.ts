@@ -23,7 +23,7 @@ import { timeExpansionOption } from "./info.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns] + FILE.json naming columns and rows) or .parquet" },
-  { name: "features", placeholder: "LIST", doc: `comma-separated features (default all): ${FEATURE_NAMES.join(", ")}` },
+  { name: "features", placeholder: "LIST", doc: `comma-separated columns to write (default all; all are computed in one pass): ${FEATURE_NAMES.join(", ")}` },
   { name: "clip-start", placeholder: "S", doc: "the clip [start, end) of every recording, seconds; default the whole recording" },
   { name: "clip-end", placeholder: "S", doc: "end of the clip, seconds (at most the recording's end)" },
   { name: "clip-low-freq", placeholder: "HZ", doc: "spectral features of the band [low, high] Hz only; default 0" },
@@ -236,12 +236,14 @@ class Progress {
     if (!force && now - this.lastDraw < 100 && this.finished < this.total) return;
     this.lastDraw = now;
     const wall = (now - this.started) / 1000;
-    const width = 24;
-    const filled = Math.round((width * this.finished) / this.total);
     const rate = this.seconds / Math.max(wall, 1e-3); // audio seconds per wall second
     const eta = this.seconds > 0 ? Math.max(0, this.totalSeconds - this.seconds) / rate : NaN;
-    const line = `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${this.finished}/${this.total} files · ${hours(this.seconds)} of ${hours(this.totalSeconds)} · ${speed(this.seconds, wall)} real time · ETA ${clock(eta)}`;
-    process.stderr.write(`\r${line.slice(0, (process.stderr.columns ?? 120) - 1)}\x1b[K`);
+    const text = `${this.finished}/${this.total} files · ${hours(this.seconds)}/${hours(this.totalSeconds)} audio · ${speed(this.seconds, wall)} real time · ETA ${clock(eta)}`;
+    // The bar takes what the terminal leaves beside the numbers (~70 columns), a fixed width so it does not jitter.
+    const width = Math.min(30, (process.stderr.columns || 80) - 72);
+    const filled = Math.round((Math.max(0, width) * this.finished) / this.total);
+    const bar = width >= 5 ? `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ` : "";
+    process.stderr.write(`\r${bar}${text}\x1b[K`);
   }
 }
 
