@@ -47,9 +47,6 @@ export const errorBody = z.object({
   fields: z.array(z.object({ field: z.string(), message: z.string() })).optional().describe("Invalid fields (400 only)"),
 });
 
-/** The state-change body of archive/trash/restore routes. */
-export const stateBody = z.object({ state: z.enum(STATES, { error: `must be one of ${STATES.join(", ")}` }) });
-
 /** Strings of at most `max` characters, at least `min`. */
 export const text = (min: number, max: number) =>
   z.string({ error: "must be a string" }).min(min, min === 1 ? "must not be empty" : `must be at least ${min} characters`).max(max, `must be at most ${max} characters`);
