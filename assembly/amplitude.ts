@@ -1,5 +1,6 @@
 // Normalization, value scales and clamping (SPEC §3.7–3.9), and the layout change from the
 // frame-major rows the STFT produces to the [bins][frames] matrices sonotile returns.
+import { logf4 } from "./vmath";
 
 export const SCALE_POWER = 0;
 export const SCALE_AMPLITUDE = 1;
@@ -8,15 +9,8 @@ export const SCALE_DB = 2;
 /** Values below this power are shown at its level: 10·log10(1e-10) = −100 dB (SPEC §3.8). */
 const DB_FLOOR: f32 = 1e-10;
 
-/** The largest of `n` f32 values at `values` (−Infinity for n = 0). */
-export function maxValue(values: usize, n: i32): f32 {
-  let best = f32x4.splat(-Infinity);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) best = f32x4.max(best, v128.load(values + (<usize>i << 2)));
-  let m = max(max(f32x4.extract_lane(best, 0), f32x4.extract_lane(best, 1)), max(f32x4.extract_lane(best, 2), f32x4.extract_lane(best, 3)));
-  for (; i < n; i++) m = max(m, load<f32>(values + (<usize>i << 2)));
-  return m;
-}
+/** DB_FLOOR and 10/ln 10 (10·log10 x = ln x · 10/ln 10), loaded rather than inlined (see assembly/vmath.ts). */
+const DB_CONSTANTS = memory.data<f32>([DB_FLOOR, 4.342944819032518]);
 
 /**
  * In place: S ← S / divisor (normalization; pass 1 for none), then the value scale
@@ -24,42 +18,69 @@ export function maxValue(values: usize, n: i32): f32 {
  * [minDb, maxDb].
  */
 export function scaleValues(values: usize, n: i32, divisor: f32, scale: i32, clamp: bool, minDb: f32, maxDb: f32): void {
-  const d = f32x4.splat(divisor);
+  const d = f32x4.splat(divisor), lo = f32x4.splat(minDb), hi = f32x4.splat(maxDb);
   let i = 0;
-  if (scale == SCALE_POWER) {
-    for (; i + 4 <= n; i += 4) {
-      const p = values + (<usize>i << 2);
-      v128.store(p, f32x4.div(v128.load(p), d));
-    }
-    for (; i < n; i++) store<f32>(values + (<usize>i << 2), load<f32>(values + (<usize>i << 2)) / divisor);
-  } else if (scale == SCALE_AMPLITUDE) {
-    for (; i + 4 <= n; i += 4) {
-      const p = values + (<usize>i << 2);
-      v128.store(p, f32x4.sqrt(f32x4.div(v128.load(p), d)));
-    }
-    for (; i < n; i++) store<f32>(values + (<usize>i << 2), Mathf.sqrt(load<f32>(values + (<usize>i << 2)) / divisor));
-  } else {
-    for (; i < n; i++) {
-      const p = values + (<usize>i << 2);
-      let db: f32 = 10 * Mathf.log10(max(load<f32>(p) / divisor, DB_FLOOR));
-      if (clamp) db = min(max(db, minDb), maxDb);
-      store<f32>(p, db);
-    }
+  for (; i + 4 <= n; i += 4) {
+    const p = values + (<usize>i << 2);
+    v128.store(p, finish(scale, v128.load(p), d, clamp, lo, hi));
+  }
+  for (; i < n; i++) {
+    const p = values + (<usize>i << 2);
+    store<f32>(p, f32x4.extract_lane(finish(scale, f32x4.splat(load<f32>(p)), d, clamp, lo, hi), 0));
   }
 }
 
-/** dst[c][r] = src[r][c] for a rows×cols f32 matrix; tiles of 16×16 keep both sides in cache. */
-export function transpose(src: usize, rows: i32, cols: i32, dst: usize): void {
-  const B = 16;
-  for (let r0 = 0; r0 < rows; r0 += B) {
-    const r1 = min(r0 + B, rows);
-    for (let c0 = 0; c0 < cols; c0 += B) {
-      const c1 = min(c0 + B, cols);
-      for (let r = r0; r < r1; r++) {
-        for (let c = c0; c < c1; c++) {
-          store<f32>(dst + ((<usize>c * <usize>rows + <usize>r) << 2), load<f32>(src + ((<usize>r * <usize>cols + <usize>c) << 2)));
-        }
-      }
+/**
+ * SPEC §3.7–3.9 on four values: divide by `d`, scale, clamp dB to [lo, hi] if `clamp`. `scale` is
+ * tested per vector (a well-predicted branch): binaryen folds copies of a loop specialised per
+ * scale back into one.
+ */
+@inline function finish(scale: i32, v: v128, d: v128, clamp: bool, lo: v128, hi: v128): v128 {
+  v = f32x4.div(v, d);
+  if (scale == SCALE_POWER) return v;
+  if (scale == SCALE_AMPLITUDE) return f32x4.sqrt(v);
+  const db = f32x4.mul(logf4(f32x4.pmax(v, v128.load32_splat(DB_CONSTANTS))), v128.load32_splat(DB_CONSTANTS, 4));
+  return clamp ? f32x4.pmin(f32x4.pmax(db, lo), hi) : db;
+}
+
+/**
+ * dst[c][r] = finish(src[r][c]) for a rows×cols f32 matrix: the layout change from frame-major
+ * STFT rows to [bins][frames], with scaleValues' divide / scale / clamp applied on the way
+ * (power and divisor 1 leave the values unchanged). 4×4 blocks are transposed in registers;
+ * walking four source rows at a time fills each destination cache line in four visits.
+ */
+export function scaleTranspose(src: usize, rows: i32, cols: i32, dst: usize, divisor: f32, scale: i32, clamp: bool, minDb: f32, maxDb: f32): void {
+  const d = f32x4.splat(divisor), lo = f32x4.splat(minDb), hi = f32x4.splat(maxDb);
+  const rowBytes = <usize>cols << 2, colBytes = <usize>rows << 2;
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const s = src + <usize>r * rowBytes, t = dst + (<usize>r << 2);
+    let c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      const a = finish(scale, v128.load(s + (<usize>c << 2)), d, clamp, lo, hi);
+      const b = finish(scale, v128.load(s + rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
+      const e = finish(scale, v128.load(s + 2 * rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
+      const f = finish(scale, v128.load(s + 3 * rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
+      const ab0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5), ab1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+      const ef0 = v128.shuffle<f32>(e, f, 0, 4, 1, 5), ef1 = v128.shuffle<f32>(e, f, 2, 6, 3, 7);
+      const o = t + <usize>c * colBytes;
+      v128.store(o, v128.shuffle<f32>(ab0, ef0, 0, 1, 4, 5));
+      v128.store(o + colBytes, v128.shuffle<f32>(ab0, ef0, 2, 3, 6, 7));
+      v128.store(o + 2 * colBytes, v128.shuffle<f32>(ab1, ef1, 0, 1, 4, 5));
+      v128.store(o + 3 * colBytes, v128.shuffle<f32>(ab1, ef1, 2, 3, 6, 7));
+    }
+    // The last columns: one gathered column of four rows each.
+    for (; c < cols; c++) {
+      const p = s + (<usize>c << 2);
+      const v = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(p)), 1, load<f32>(p + rowBytes)), 2, load<f32>(p + 2 * rowBytes)), 3, load<f32>(p + 3 * rowBytes));
+      v128.store(t + <usize>c * colBytes, finish(scale, v, d, clamp, lo, hi));
+    }
+  }
+  // The last rows, one value at a time.
+  for (; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const v = finish(scale, f32x4.splat(load<f32>(src + <usize>r * rowBytes + (<usize>c << 2))), d, clamp, lo, hi);
+      store<f32>(dst + <usize>c * colBytes + (<usize>r << 2), f32x4.extract_lane(v, 0));
     }
   }
 }

@@ -8,6 +8,6 @@ export { colorIndex } from "./colormap";
 export { fftCreate, fftForward, fftDestroy } from "./fft";
 export { stftCreate, stftDestroy, stftPower } from "./stft";
 export { pcenInitState, pcenApply } from "./pcen";
-export { maxValue, scaleValues, transpose } from "./amplitude";
+export { scaleValues, scaleTranspose } from "./amplitude";
 export { poolMax } from "./tile";
 export { featurePlanCreate, featureFrames, featureSums, featureSpectrumEdges, featurePlanDestroy, sampleSums } from "./features";

@@ -51,8 +51,8 @@ class Stft {
     }
   }
 
-  /** row[k] = scale · |spectrum[k]|², k < bins. */
-  powerRow(row: usize, scale: f32): void {
+  /** row[k] = scale · |spectrum[k]|², k < bins; returns max(peak, row) lane-wise. */
+  powerRow(row: usize, scale: f32, peak: v128): v128 {
     const bins = this.bins;
     const spectrum = this.spectrum;
     const s = f32x4.splat(scale);
@@ -62,13 +62,18 @@ class Stft {
       const b = v128.load(spectrum + (<usize>k << 3) + 16); // re2 im2 re3 im3
       const re = v128.shuffle<f32>(a, b, 0, 2, 4, 6);
       const im = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
-      v128.store(row + (<usize>k << 2), f32x4.mul(f32x4.add(f32x4.mul(re, re), f32x4.mul(im, im)), s));
+      const v = f32x4.mul(f32x4.add(f32x4.mul(re, re), f32x4.mul(im, im)), s);
+      v128.store(row + (<usize>k << 2), v);
+      peak = f32x4.max(peak, v);
     }
     for (; k < bins; k++) {
       const re = load<f32>(spectrum + (<usize>k << 3));
       const im = load<f32>(spectrum + (<usize>k << 3) + 4);
-      store<f32>(row + (<usize>k << 2), (re * re + im * im) * scale);
+      const v = (re * re + im * im) * scale;
+      store<f32>(row + (<usize>k << 2), v);
+      peak = f32x4.max(peak, f32x4.splat(v));
     }
+    return peak;
   }
 
   dispose(): void {
@@ -93,14 +98,17 @@ export function stftDestroy(handle: i32): void {
 /**
  * Power spectra of `frameCount` frames, frame j starting at buffer index `first + j·hop` of the
  * `length` f32 samples at `samples`. Writes frame-major rows of n/2+1 values to `output`.
- * `scale` is scipy's PSD factor 1 / (fs · Σ window²).
+ * `scale` is scipy's PSD factor 1 / (fs · Σ window²). Returns the largest value written
+ * (−Infinity for no frames), the block's share of the normalization peak.
  */
-export function stftPower(handle: i32, samples: usize, length: i32, first: i32, hop: i32, frameCount: i32, scale: f32, output: usize): void {
+export function stftPower(handle: i32, samples: usize, length: i32, first: i32, hop: i32, frameCount: i32, scale: f32, output: usize): f32 {
   const plan = plans.get(handle);
   const rowBytes = <usize>plan.bins << 2;
+  let peak = f32x4.splat(-Infinity);
   for (let j = 0; j < frameCount; j++) {
     plan.fillFrame(samples, length, first + j * hop);
     plan.fft.forward(plan.frame, plan.spectrum);
-    plan.powerRow(output + <usize>j * rowBytes, scale);
+    peak = plan.powerRow(output + <usize>j * rowBytes, scale, peak);
   }
+  return max(max(f32x4.extract_lane(peak, 0), f32x4.extract_lane(peak, 1)), max(f32x4.extract_lane(peak, 2), f32x4.extract_lane(peak, 3)));
 }

@@ -25,11 +25,12 @@ export class FrameBlock {
     private readonly values: CoreArray,
     readonly frames: number,
     readonly bins: number,
+    private readonly peak: number,
   ) {}
 
-  /** The largest value in the block (−Infinity when empty). */
+  /** The largest value in the block (−Infinity when empty), as the kernels that wrote it found it. */
   max(): number {
-    return core.maxValue(this.values.ptr, this.values.length);
+    return this.peak;
   }
 
   /**
@@ -39,9 +40,14 @@ export class FrameBlock {
    */
   writeColumns(target: Float32Array, column: number, finish: { params: Params; divisor: number } | null): void {
     const { values, frames, bins } = this;
-    if (finish) scaleInCore(values, finish.params, finish.divisor);
     const transposed = new CoreArray(values.length);
-    core.transpose(values.ptr, frames, bins, transposed.ptr);
+    if (finish) {
+      const { params: p, divisor } = finish;
+      core.scaleTranspose(values.ptr, frames, bins, transposed.ptr, divisor, SCALE_CODES[p.scale], p.clamp, p.min_dB, p.max_dB);
+    } else {
+      // Power divided by 1: the values stay power.
+      core.scaleTranspose(values.ptr, frames, bins, transposed.ptr, 1, SCALE_CODES.power, false, 0, 0);
+    }
     values.free();
     // Copy straight out of core memory: no intermediate array, because touching fresh memory
     // costs more than the copy itself on these machines.
@@ -54,10 +60,6 @@ export class FrameBlock {
   free(): void {
     this.values.free();
   }
-}
-
-function scaleInCore(values: CoreArray, p: Params, divisor: number): void {
-  core.scaleValues(values.ptr, values.length, divisor, SCALE_CODES[p.scale], p.clamp, p.min_dB, p.max_dB);
 }
 
 /**
@@ -109,7 +111,7 @@ export class SpectrogramPlan {
     const frames = f1 - f0;
     const input = CoreArray.from(samples);
     const values = new CoreArray(frames * bins);
-    core.stftPower(this.handle, input.ptr, samples.length, frameStart(f0, this.geometry) - samplesStart, hop, frames, this.psdScale, values.ptr);
+    let peak = core.stftPower(this.handle, input.ptr, samples.length, frameStart(f0, this.geometry) - samplesStart, hop, frames, this.psdScale, values.ptr);
     input.free();
     const p = this.params;
     if (p.pcen && frames > 0) {
@@ -120,11 +122,11 @@ export class SpectrogramPlan {
       } else {
         state.view().set(pcen);
       }
-      core.pcenApply(values.ptr, frames, bins, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
+      peak = core.pcenApply(values.ptr, frames, bins, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
       pcen = state.view().slice();
       state.free();
     }
-    return { block: new FrameBlock(values, frames, bins), pcen };
+    return { block: new FrameBlock(values, frames, bins, peak), pcen };
   }
 
   dispose(): void {
