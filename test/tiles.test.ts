@@ -41,7 +41,7 @@ let recording: TileRecording;
 beforeAll(() => {
   const header = floatWavHeader(samples.length, 1, RATE);
   writeFileSync(path, Buffer.concat([header, new Uint8Array(samples.buffer)]));
-  recording = { id: "00000000-0000-0000-0000-000000000001", path, hash: "0123456789abcdef0123456789abcdef", timeExpansion: 1 };
+  recording = { id: "00000000-0000-0000-0000-000000000001", path, hash: "0123456789abcdef0123456789abcdef", timeExpansion: 1, samplerate: RATE, channels: 1 };
   service = new TileService({ threads: 2 });
 });
 

@@ -25,6 +25,8 @@ import { jobRoutes } from "./routes/jobs.js";
 import { artifactRoutes } from "./routes/artifacts.js";
 import { trashRoutes } from "./routes/trash.js";
 import { VERSION } from "./version.js";
+import { tileRoutes, type TileLimits } from "./routes/tiles.js";
+import type { TileService } from "../tiles/service.js";
 
 export interface AppOptions {
   database: Database;
@@ -36,6 +38,10 @@ export interface AppOptions {
   bodyLimit?: number;
   /** Fastify's logger option (pino): false (default), true, or e.g. { level: "warn" }. */
   logger?: FastifyServerOptions["logger"];
+  /** Tile computation (worker pool, stats, caches); without it the spectrogram routes are absent. */
+  tiles?: TileService;
+  /** Limits of the spectrogram routes (defaults in routes/tiles.ts). */
+  tileLimits?: Partial<TileLimits>;
 }
 
 export type App = FastifyInstance;
@@ -79,6 +85,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
       await v1.register(jobRoutes);
       await v1.register(artifactRoutes);
       await v1.register(trashRoutes);
+      if (options.tiles) {
+        v1.decorate("tiles", options.tiles);
+        await v1.register(tileRoutes, { limits: options.tileLimits });
+      }
     },
     { prefix: "/v1" },
   );

@@ -173,3 +173,11 @@ export function flagsHelp(options: readonly OptionSpec[] = []): string {
 export function withFlagNames(err: ParamsError): ParamsError {
   return new ParamsError(err.issues.map((i) => ({ ...i, field: `${i.field} (--${i.field.toLowerCase().replace(/_/g, "-")})` })));
 }
+
+/** The number given to option `--flag`, checked by `rule` (described by `ruleText`); undefined when absent. */
+export function numberOption(text: string | true | undefined, flag: string, rule: (v: number) => boolean, ruleText: string): number | undefined {
+  if (text === undefined) return undefined;
+  const v = typeof text === "string" && text.trim() !== "" ? Number(text) : NaN;
+  if (!(Number.isFinite(v) && rule(v))) throw new UsageError(`--${flag}: must be a number ${ruleText}, got '${text}'`);
+  return v;
+}

@@ -10,7 +10,7 @@ import { hostname } from "node:os";
 import { valueRange } from "../engine/analysis.js";
 import type { FrameGeometry } from "../engine/geometry.js";
 import { frameTime, framesInInterval } from "../engine/geometry.js";
-import type { Params } from "../engine/params.js";
+import { checkParamsForRecording, type Params } from "../engine/params.js";
 import type { PackedStats } from "../engine/recording.js";
 import { VERSION } from "../engine/version.js";
 import type { TileFormat } from "./compute.js";
@@ -26,6 +26,9 @@ export interface TileRecording {
   /** MD5 of the file content: tiles are immutable for a content + parameters. */
   hash: string;
   timeExpansion: number;
+  /** Sample rate as stored in the file, Hz. */
+  samplerate: number;
+  channels: number;
 }
 
 /** Persistence of recording stats (implemented by the store layer). */
@@ -108,8 +111,10 @@ export class TileService {
   private readonly statsMemory = new Map<string, StatsResult>();
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
-  /** Computations started (tiles and stats), for tests and diagnostics. */
+  /** Computations started (tiles, pieces and stats), for tests and diagnostics. */
   computed = 0;
+  /** Tiles and pieces computed to the end. */
+  completed = 0;
 
   constructor(options: TileServiceOptions = {}) {
     this.pool = new TilePool(options);
@@ -128,8 +133,13 @@ export class TileService {
     return pending;
   }
 
-  /** The recording's stats for these parameters: memory, then the store, then computed. */
+  /**
+   * The recording's stats for these parameters: memory, then the store, then computed.
+   * Parameters that do not fit the recording are refused here (ParamsError), not in a worker,
+   * whose errors reach this thread as plain Errors.
+   */
   stats(recording: TileRecording, params: Params): Promise<StatsResult> {
+    checkParamsForRecording(params, { samplerate: recording.samplerate * recording.timeExpansion, channels: recording.channels });
     const key = statsKey(params, recording.timeExpansion);
     const memoryKey = `${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);
@@ -188,6 +198,7 @@ export class TileService {
     return this.once(etag, async () => {
       this.computed++;
       const body = await this.pool.run<Uint8Array>({ kind: "tile", path: recording.path, timeExpansion: recording.timeExpansion, params, stats, layout, format, cmap: params.cmap }, signal);
+      this.completed++;
       const result: TileBody = { body, etag, contentType: CONTENT_TYPES[format], headers: geometryHeaders(layout, geometry, params, stats) };
       this.cache.set(etag, result);
       return result;
@@ -206,6 +217,7 @@ export class TileService {
     return this.once(etag, async () => {
       this.computed++;
       const body = await this.pool.run<Uint8Array>({ kind: "piece", path: recording.path, timeExpansion: recording.timeExpansion, params, stats, f0, f1, format, cmap: params.cmap });
+      this.completed++;
       const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
       const result: TileBody = { body, etag, contentType: CONTENT_TYPES[format], headers: geometryHeaders(layout, geometry, params, stats) };
       this.cache.set(etag, result);

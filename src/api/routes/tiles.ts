@@ -80,7 +80,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const path = await resolveRecordingPath(loc.audio_dir, loc.path).catch(() => {
       throw new HttpError(404, `the file of recording ${recordingId} is missing from its dataset directory`);
     });
-    return { id: recordingId, path, hash: loc.hash, timeExpansion: recording.time_expansion };
+    return { id: recordingId, path, hash: loc.hash, timeExpansion: recording.time_expansion, samplerate: recording.file_samplerate, channels: recording.channels };
   }
 
   // Errors of this layer; anything else goes on to the application's handler.

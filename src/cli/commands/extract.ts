@@ -18,7 +18,7 @@ import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, t
 import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { flagsHelp, parseCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
+import { flagsHelp, numberOption, parseCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
 import { timeExpansionOption } from "./info.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -55,13 +55,6 @@ export const command: Command = {
     }
   },
 };
-
-function numberOption(text: string | true | undefined, flag: string, rule: (v: number) => boolean, ruleText: string): number | undefined {
-  if (text === undefined) return undefined;
-  const v = typeof text === "string" && text.trim() !== "" ? Number(text) : NaN;
-  if (!(Number.isFinite(v) && rule(v))) throw new UsageError(`--${flag}: must be a number ${ruleText}, got '${text}'`);
-  return v;
-}
 
 async function extract(args: string[]): Promise<number> {
   const cl = parseCommandLine(args, OPTIONS);

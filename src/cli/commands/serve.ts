@@ -13,7 +13,9 @@ import { resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { parseCommandLine, type OptionSpec } from "../flags.js";
+import { numberOption, parseCommandLine, type OptionSpec } from "../flags.js";
+import { TileService } from "../../tiles/service.js";
+import { tileStatsStore } from "../../api/tile-stats.js";
 import { optionRows } from "./info.js";
 
 /** Options every command that opens the store accepts. */
@@ -25,6 +27,7 @@ export const STORE_OPTIONS: readonly OptionSpec[] = [
 const OPTIONS: readonly OptionSpec[] = [
   { name: "host", placeholder: "ADDR", doc: "address to listen on; default 127.0.0.1 (beyond loopback, every route needs a token)" },
   { name: "port", placeholder: "N", doc: "TCP port; default 8000 (0: any free port)" },
+  { name: "threads", short: "j", placeholder: "N", doc: "worker threads computing tiles; default one per core" },
   ...STORE_OPTIONS,
   { name: "demo", boolean: true, doc: "generate the synthetic demo recordings on first start and register them in dataset 'demo'" },
   { name: "verbose", boolean: true, doc: "log every request" },
@@ -70,6 +73,7 @@ export const command: Command = {
 
     const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
     let app;
+    let tiles: TileService | undefined;
     try {
       const admin = await ensureAdmin(database.sql);
       if (cl.options.demo) {
@@ -77,9 +81,11 @@ export const command: Command = {
         const [realDemoDir] = await resolveRoots([demoDir]);
         await ensureDemoDataset(database.sql, realDemoDir, adminId);
       }
+      tiles = new TileService({ threads: numberOption(cl.options.threads, "threads", (v) => Number.isInteger(v) && v >= 1, "(an integer >= 1)"), statsStore: tileStatsStore(database.sql) });
       app = await buildApp({
         database,
         audioRoots,
+        tiles,
         requireAuthForReads: !isLoopback(host),
         logger: cl.options.verbose ? true : { level: "warn" },
       });
@@ -93,6 +99,7 @@ export const command: Command = {
       process.stdout.write(lines.join("\n") + "\n");
     } catch (err) {
       await app?.close();
+      await tiles?.close();
       await database.close();
       throw err;
     }
@@ -107,7 +114,9 @@ export const command: Command = {
       process.once("SIGTERM", stop);
       process.once("SIGINT", stop);
     });
+    // In-flight requests finish (app.close waits for them), then the pool drains its tasks.
     await running.close();
+    await tiles!.close();
     await database.close();
     return EXIT.ok;
   },

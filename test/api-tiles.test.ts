@@ -1,0 +1,199 @@
+/**
+ * The spectrogram routes over HTTP (SPEC §4, §5, §10) on a real fixture recording registered in
+ * a dataset: immutable tiles with ETag/304, seamless f32 tiles, validation naming the field,
+ * stats persisted for every instance, the streamed range (order, cancellation on disconnect),
+ * the one-shot image and its limit, and /health answering while the pool is busy.
+ * Runs on the embedded database, or real PostgreSQL when DATABASE_URL is set.
+ */
+import { join } from "node:path";
+import { request as httpRequest } from "node:http";
+import UPNG from "upng-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { tileStatsStore } from "../src/api/tile-stats.js";
+import { openAudio } from "../src/audio/index.js";
+import { spectrogramOfRecording } from "../src/engine/recording.js";
+import { createDataset, importDataset } from "../src/store/datasets.js";
+import { resolveRoots } from "../src/store/paths.js";
+import { listRecordings } from "../src/store/recordings.js";
+import { ensureAdmin } from "../src/store/users.js";
+import { TileService } from "../src/tiles/service.js";
+import { FIXTURES, freshDatabase, type TestDatabase } from "./store-helpers.js";
+
+const FILE = "whombat_tests_bats.wav"; // 44.1 kHz stereo, 22.5 s
+let t: TestDatabase;
+let app: App;
+let tiles: TileService;
+let id: string;
+let hash: string;
+/** The fixture as the tile service sees it. */
+const recording = () => ({ id, path: join(FIXTURES, "recordings", FILE), hash, timeExpansion: 1, samplerate: 44100, channels: 2 });
+
+beforeAll(async () => {
+  t = await freshDatabase();
+  const admin = await ensureAdmin(t.db.sql);
+  const [recordingsDir] = await resolveRoots([join(FIXTURES, "recordings")]);
+  const dataset = await createDataset(t.db.sql, { name: "fixtures", audio_dir: recordingsDir, created_by: admin!.user.id });
+  await importDataset(t.db.sql, dataset.id, admin!.user.id);
+  const page = await listRecordings(t.db.sql, { dataset_id: dataset.id, limit: 100, offset: 0, sort: "path", order: "asc", state: "active" } as never);
+  ({ id, hash } = page.items.find((r) => r.path === FILE)!);
+  tiles = new TileService({ threads: 2, statsStore: tileStatsStore(t.db.sql) });
+  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles, tileLimits: { maxStreamTiles: 300, maxImagePixels: 552 * 100 } });
+  await app.ready();
+});
+
+afterAll(async () => {
+  await app?.close();
+  await tiles?.close();
+  await t?.cleanup();
+});
+
+const f32 = (body: Buffer) => new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+
+describe("tiles", () => {
+  it("are immutable: strong ETag, year-long caching, 304 on If-None-Match", async () => {
+    const url = `/v1/recordings/${id}/tiles/0/1.png?cmap=viridis&width=256`;
+    const first = await app.inject({ url });
+    expect(first.statusCode).toBe(200);
+    expect(first.headers["content-type"]).toBe("image/png");
+    expect(first.headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+    const etag = first.headers.etag as string;
+    expect(etag).toMatch(/^"[0-9a-f]{40}"$/);
+    const image = UPNG.decode(first.rawPayload.buffer.slice(first.rawPayload.byteOffset, first.rawPayload.byteOffset + first.rawPayload.byteLength) as ArrayBuffer);
+    expect([image.width, image.height]).toEqual([256, 552]);
+    const again = await app.inject({ url, headers: { "if-none-match": etag } });
+    expect(again.statusCode).toBe(304);
+    expect(again.body).toBe("");
+    // The same parameters in another order and spelling are the same tile.
+    const same = await app.inject({ url: `/v1/recordings/${id}/tiles/0/1.png?width=256&pcen=true&cmap=viridis` });
+    expect(same.headers.etag).toBe(etag);
+  });
+
+  it("side by side equal the whole recording's spectrogram (f32, PCEN on)", async () => {
+    const reader = await openAudio(join(FIXTURES, "recordings", FILE));
+    const whole = await spectrogramOfRecording(reader, { channel: 1 });
+    await reader.close();
+    const columns: Float32Array[] = [];
+    let frames = 0;
+    for (let x = 0; frames < whole.frames; x++) {
+      const res = await app.inject({ url: `/v1/recordings/${id}/tiles/0/${x}.f32?channel=1&width=512` });
+      expect(res.statusCode).toBe(200);
+      const [rows, cols] = (res.headers["x-shape"] as string).split(",").map(Number);
+      expect(rows).toBe(whole.bins);
+      expect(res.headers["x-frame-range"]).toBe(`${x * 512},${x * 512 + cols}`);
+      columns.push(f32(res.rawPayload));
+      frames += cols;
+    }
+    expect(frames).toBe(whole.frames);
+    let worst = 0;
+    columns.forEach((tile, x) => {
+      const cols = tile.length / whole.bins;
+      for (let k = 0; k < whole.bins; k++)
+        for (let c = 0; c < cols; c++) worst = Math.max(worst, Math.abs(tile[k * cols + c] - whole.data[k * whole.frames + x * 512 + c]));
+    });
+    expect(worst).toBeLessThanOrEqual(0.05);
+  });
+
+  it("computes the recording's stats once and keeps them in the database", async () => {
+    await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.npy?window_size=0.01` });
+    const rows = await t.db.sql`SELECT status, maximum, info FROM recording_stats WHERE recording_id = ${id}`;
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    expect(rows.every((r) => r.status === "ready" && r.maximum > 0)).toBe(true);
+    // A second service (another server instance) finds them instead of recomputing.
+    const other = new TileService({ threads: 1, statsStore: tileStatsStore(t.db.sql) });
+    const { parseParams } = await import("../src/engine/params.js");
+    await other.stats(recording(), parseParams({ window_size: 0.01 }));
+    expect(other.computed).toBe(0);
+    await other.close();
+  });
+
+  it("refuse bad requests with 400 naming the field", async () => {
+    const cases: [string, string][] = [
+      ["0/0.png?window=hanning", "window"],
+      ["0/0.png?hop_size=2", "hop_size"],
+      ["0/0.png?min_dB=-10&max_dB=-20", "min_dB"],
+      ["0/0.png?colour=red", "colour"],
+      ["0/0.png?width=300", "width"],
+      ["0/9999.png", "x"],
+      ["0/0.png?channel=2", "channel"],
+      ["0/0.png?high_freq=30000", "high_freq"],
+      ["0/0.png?window_size=100", "window_size"],
+      ["0/0.gif", "tile"],
+    ];
+    for (const [path, field] of cases) {
+      const res = await app.inject({ url: `/v1/recordings/${id}/tiles/${path}` });
+      expect(res.statusCode, path).toBe(400);
+      expect(res.json().message, path).toContain(field);
+    }
+    expect((await app.inject({ url: `/v1/recordings/00000000-0000-0000-0000-000000000000/tiles/0/0.png` })).statusCode).toBe(404);
+  });
+});
+
+describe("streamed range", () => {
+  it("sends the interval's tiles in order, as multipart parts with their own headers", async () => {
+    const res = await app.inject({ url: `/v1/recordings/${id}/tiles/1/stream?start_time=2&end_time=9&format=f32&width=128&pcen=false` });
+    expect(res.statusCode).toBe(200);
+    const boundary = /boundary=(\S+)/.exec(res.headers["content-type"] as string)![1];
+    const text = res.rawPayload.toString("latin1");
+    const tilesSent = [...text.matchAll(/X-Tile: 1\/(\d+)/g)].map((m) => Number(m[1]));
+    // hop 551 samples at 44.1 kHz: frame of 2 s = 160.07 → tile 0 (256 frames per tile at z=1); 9 s → frame 721 → tile 2.
+    expect(tilesSent).toEqual([0, 1, 2]);
+    expect(text.trimEnd().endsWith(`--${boundary}--`)).toBe(true);
+    expect(res.headers["x-tile-range"]).toBe("1/0-2");
+  });
+
+  it("refuses more tiles than the limit, naming it", async () => {
+    const res = await app.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=22&window_size=0.001&width=128` });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().message).toMatch(/limit is 300 per stream/);
+  });
+
+  it("stops the queued work when the client disconnects", async () => {
+    const address = await app.listen({ port: 0, host: "127.0.0.1" });
+    // 0.2 s windows every 88 samples: 11,300 frames of 8820-point FFTs → 88 tiles of 128
+    // frames, tens of milliseconds each — the client leaves after the first.
+    const query = "start_time=0&end_time=22.6&window_size=0.2&hop_size=0.01&width=128&format=f32&pcen=false";
+    await tiles.stats(recording(), (await import("../src/engine/params.js")).parseParams({ window_size: 0.2, hop_size: 0.01, pcen: false }));
+    const before = tiles.completed;
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(`${address}/v1/recordings/${id}/tiles/0/stream?${query}`, (res) => {
+        res.once("data", () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on("error", (e) => (e.message.includes("socket hang up") ? resolve() : reject(e)));
+      req.end();
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const done = tiles.completed - before;
+    expect(tiles.pool.queued).toBe(0);
+    expect(done).toBeLessThan(88);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(tiles.completed - before).toBe(done); // nothing more runs after the disconnect
+  });
+});
+
+describe("one-shot image and health", () => {
+  it("draws [start_time, end_time) with whole-recording semantics, within the pixel limit", async () => {
+    const res = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=1&end_time=2` });
+    expect(res.statusCode).toBe(200);
+    const image = UPNG.decode(res.rawPayload.buffer.slice(res.rawPayload.byteOffset, res.rawPayload.byteOffset + res.rawPayload.byteLength) as ArrayBuffer);
+    // Frames centred in [1, 2): ceil(1·44100/551) = 81 … ceil(2·44100/551) − 1 = 160.
+    expect([image.width, image.height]).toEqual([80, 552]);
+    expect(res.headers["x-frame-range"]).toBe("81,161");
+    const tooBig = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=20` });
+    expect(tooBig.statusCode).toBe(400);
+    expect(tooBig.json().message).toMatch(/the limit is 100/);
+  });
+
+  it("answers /health while every worker is busy", async () => {
+    const busy = Array.from({ length: 12 }, (_, i) => app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=${0.004 + i * 0.0001}` }));
+    let settled = 0;
+    busy.forEach((p) => p.then(() => settled++));
+    const health = await app.inject({ url: "/health" });
+    expect(health.statusCode).toBe(200);
+    expect(settled).toBeLessThan(busy.length);
+    await Promise.all(busy);
+  });
+});
