@@ -46,6 +46,7 @@ beforeAll(async () => {
   writeFileSync(B, encodeWav16(sweep, fs));
   writeFileSync(JUNK, Uint8Array.from({ length: 3000 }, (_, i) => (i * 7919) % 251));
   writeFileSync(join(data, "notes.txt"), "not audio, not an audio extension: the directory walk ignores it");
+  writeFileSync(join(data, "._a_tone.wav"), "a macOS resource fork: hidden, so not taken for a recording");
   for (const path of [A, B]) library.set(path, await featuresOfFile(path));
 });
 

@@ -208,6 +208,10 @@ describe("targets and parameters", () => {
       await expect(featuresOfSignal(tone, 16000, { window_size: 0.032 }, target), JSON.stringify(target)).rejects.toThrow(TargetError);
       await expect(featuresOfSignal(tone, 16000, { window_size: 0.032 }, target)).rejects.toThrow(message);
     }
+    const nan = tone.slice();
+    nan[100] = NaN;
+    await expect(featuresOfSignal(nan, 16000)).rejects.toThrow(/non-finite samples/);
+    await expect(featuresOfSignal(tone.map((v) => v * 1e30), 16000)).rejects.toThrow(/too large for float32 spectra/);
     await expect(featuresOfSignal(tone, 16000, { window_size: -1 })).rejects.toThrow(ParamsError);
     await expect(featuresOfSignal(tone, 16000, { channel: 1 })).rejects.toThrow(/channel/);
     await expect(featuresOfFile(join(ROOT, "package.json"))).rejects.toThrow(/not a recognised audio format/);

@@ -259,9 +259,10 @@ class FeaturePass {
     const [peak, low, high] = new Int32Array(core.memory.buffer, edges, 3);
     core.free(edges);
     const [squares, maxAbs, crossings] = new Float64Array(core.memory.buffer, this.waveSums, 3);
+    if (!Number.isFinite(squares)) throw new TargetError("the target holds non-finite samples (NaN or ±Infinity)");
     const logMel = new Float32Array(MEL_BANDS);
     for (let b = 0; b < MEL_BANDS; b++) logMel[b] = sums[SUM.spectrum + nBand + b] / frames;
-    return {
+    const values: FeatureValues = {
       duration_s: box.duration,
       rms_dbfs: 20 * Math.log10(Math.max(Math.sqrt(squares / (box.s1 - box.s0)), AMPLITUDE_FLOOR)),
       peak_dbfs: 20 * Math.log10(Math.max(maxAbs, AMPLITUDE_FLOOR)),
@@ -277,6 +278,10 @@ class FeaturePass {
       snr_db: snrDb(energies),
       log_mel: logMel,
     };
+    // Float recordings may hold samples far beyond full scale: past ~1e15 the float32 power overflows.
+    const broken = [...SCALAR_FEATURES.filter((f) => !Number.isFinite(values[f])), ...(logMel.every(Number.isFinite) ? [] : [MEL_FEATURE])];
+    if (broken.length) throw new TargetError(`${broken.join(", ")}: not finite — sample values too large for float32 spectra (peak ${values.peak_dbfs.toFixed(1)} dBFS)`);
+    return values;
   }
 
   dispose(): void {

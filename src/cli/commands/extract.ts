@@ -36,7 +36,8 @@ const OPTIONS: readonly OptionSpec[] = [
 const USAGE = `usage: sonotile extract <file|dir>… -o features.{csv,npy,parquet} [options]
 
 Acoustic features (SPEC §7) of recordings, or of a clip of each, on all cores.
-Directories are searched recursively for audio files (${[...audioExtensions()].join(" ")}).
+Directories are searched recursively for audio files (${[...audioExtensions()].join(" ")};
+hidden files skipped, symlinked files followed).
 
 ${flagsHelp(OPTIONS)}`;
 
@@ -109,9 +110,14 @@ async function findRecordings(inputs: string[], report: Progress): Promise<strin
   const walk = async (dir: string) => {
     const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
+      // Hidden entries are skipped: macOS leaves "._x.wav" resource forks beside recordings.
+      if (e.name.startsWith(".")) continue;
       const path = join(dir, e.name);
       if (e.isDirectory()) await walk(path);
-      else if (e.isFile() && extensions.has(extname(e.name).toLowerCase())) found.push(path);
+      else if (extensions.has(extname(e.name).toLowerCase())) {
+        // Symlinked recordings are followed; symlinked directories are not (no cycles).
+        if (e.isFile() || (e.isSymbolicLink() && (await stat(path).catch(() => null))?.isFile())) found.push(path);
+      }
     }
   };
   for (const input of inputs) {
