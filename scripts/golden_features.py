@@ -242,6 +242,7 @@ CASES = [
     ("bats_192k_fine_hop_clip", "recordings/batdetect2_20230322_172000_selec2.wav", dict(hop_size=0.05), dict(start=0.3, end=1.7)),
     ("carollia_384k_clip", "recordings/XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav", dict(window_size=0.002),
      dict(start=0.2, end=0.8, low_freq=30000, high_freq=120000)),
+    ("bats_resampled_96k", "recordings/batdetect2_20230322_172000_selec2.wav", dict(resample=True, samplerate=96000), dict(end=1.5)),
     ("whombat_44k_highpass", "recordings/whombat_tests_bats.wav", dict(low_freq=2000, channel=1), {}),
 ]
 
