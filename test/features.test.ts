@@ -4,12 +4,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openAudio } from "../src/audio/index.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
-import { ParamsError } from "../src/engine/params.js";
 import {
   computeFeatures, featureColumns, featureRow, featuresOfFile, featuresOfSignal, parseFeatureList,
   SCALAR_FEATURES, TargetError, type FeatureTarget, type FeatureValues, type ScalarFeature,
 } from "../src/features/features.js";
 import { melFilterbank, melFilterbankDense, melFrequencies } from "../src/features/mel.js";
+import { runFeaturesTask } from "../src/jobs/task.js";
+import { ParamsError, parseParams } from "../src/engine/params.js";
 import { FIXTURES, readF32, readJson, ROOT } from "./golden.js";
 
 const GOLDEN = join(ROOT, "test/golden/features");
@@ -225,6 +226,19 @@ describe("targets and parameters", () => {
     const rate = reader.info.samplerate;
     await reader.close();
     expect(featureRow(await featuresOfFile(path))).toEqual(featureRow(await featuresOfSignal(samples, rate)));
+  });
+});
+
+describe("the pool task", () => {
+  it("returns values, or a failure for what retrying cannot change (not audio, a clip outside the recording, bad parameters)", async () => {
+    const path = join(FIXTURES, "formats/wav_pcm_16.wav");
+    const task = { kind: "features" as const, path, timeExpansion: 1, params: parseParams({}), target: {} };
+    const ok = await runFeaturesTask(task);
+    expect("values" in ok && featureRow(ok.values)).toEqual(featureRow(await featuresOfFile(path)));
+    expect(await runFeaturesTask({ ...task, path: join(ROOT, "package.json") })).toEqual({ failure: expect.stringMatching(/not a recognised audio format/) });
+    expect(await runFeaturesTask({ ...task, path: join(ROOT, "missing.wav") })).toEqual({ failure: expect.stringMatching(/cannot open/) });
+    expect(await runFeaturesTask({ ...task, target: { start: 3 } })).toEqual({ failure: expect.stringMatching(/past the end/) });
+    expect(await runFeaturesTask({ ...task, params: parseParams({ high_freq: 20000 }) })).toEqual({ failure: expect.stringMatching(/high_freq: must be <= Nyquist/) });
   });
 });
 

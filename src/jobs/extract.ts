@@ -8,6 +8,7 @@ import { availableParallelism } from "node:os";
 import type { Params } from "../engine/params.js";
 import type { FeatureTarget, FeatureValues } from "../features/features.js";
 import { TilePool } from "../tiles/pool.js";
+import type { FeaturesTaskResult } from "./task.js";
 
 /** One target of a batch. */
 export interface ExtractItem {
@@ -49,9 +50,10 @@ export async function extractFeatures(items: readonly ExtractItem[], options: Ex
       const item = items[i];
       let outcome: ExtractOutcome;
       try {
-        const values = await pool.run<FeatureValues>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion ?? 1, params: options.params, target: item.target });
-        outcome = { item, values };
+        const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion ?? 1, params: options.params, target: item.target });
+        outcome = "values" in result ? { item, values: result.values } : { item, error: result.failure };
       } catch (err) {
+        // A crashed worker or a timeout: on one machine there is no one else to retry it.
         outcome = { item, error: (err as Error).message };
       }
       outcomes[i] = outcome;

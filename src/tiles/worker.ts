@@ -10,7 +10,7 @@ import type { AudioReader } from "../audio/types.js";
 import type { FrameGeometry } from "../engine/geometry.js";
 import type { ColormapName, Params } from "../engine/params.js";
 import { packStats, RecordingSpectrogram, unpackStats, type PackedStats } from "../engine/recording.js";
-import { featuresOfFile, type FeatureTarget } from "../features/features.js";
+import { runFeaturesTask, type FeaturesTask } from "../jobs/task.js";
 import { encodeValues, tileValues, type TileFormat } from "./compute.js";
 import type { TileLayout } from "./grid.js";
 
@@ -25,8 +25,7 @@ export type WorkerTask =
   | ({ kind: "stats" } & Source)
   | ({ kind: "tile"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName } & Source)
   | ({ kind: "piece"; stats: PackedStats; f0: number; f1: number; format: TileFormat; cmap: ColormapName } & Source)
-  // Batch feature extraction (src/features): one target of one recording, opened for the task.
-  | ({ kind: "features"; target: FeatureTarget } & Source)
+  | FeaturesTask // batch feature extraction (src/jobs/task.ts)
   | { kind: "crash" };
 
 export interface StatsResult {
@@ -79,7 +78,7 @@ export default async function run(task: WorkerTask): Promise<unknown> {
     // For tests of the pool's recovery: a worker that dies takes only its own task with it.
     process.exit(70);
   }
-  if (task.kind === "features") return featuresOfFile(task.path, task.params, task.target, { timeExpansion: task.timeExpansion });
+  if (task.kind === "features") return runFeaturesTask(task);
   const { recording } = await openSource(task);
   if (task.kind === "stats") {
     // Cloned, not transferred: a stats pass runs once per recording and parameter set.

@@ -1,0 +1,30 @@
+/**
+ * The batch-extraction task a pool worker runs (src/tiles/worker.ts, kind "features"): one
+ * target of one recording. The outcome separates what retrying cannot change — the input is
+ * the problem: not audio, a clip outside the recording, parameters the recording cannot take —
+ * returned as `failure`, from everything else (a crash, a timeout, an I/O fault), which is
+ * thrown and may be retried. Error classes do not survive the trip between threads, hence the
+ * explicit shape.
+ */
+import { AudioFormatError } from "../audio/types.js";
+import { ParamsError, type Params } from "../engine/params.js";
+import { featuresOfFile, TargetError, type FeatureTarget, type FeatureValues } from "../features/features.js";
+
+export interface FeaturesTask {
+  kind: "features";
+  path: string;
+  timeExpansion: number;
+  params: Params;
+  target: FeatureTarget;
+}
+
+export type FeaturesTaskResult = { values: FeatureValues } | { failure: string };
+
+export async function runFeaturesTask(task: FeaturesTask): Promise<FeaturesTaskResult> {
+  try {
+    return { values: await featuresOfFile(task.path, task.params, task.target, { timeExpansion: task.timeExpansion }) };
+  } catch (err) {
+    if (err instanceof AudioFormatError || err instanceof TargetError || err instanceof ParamsError) return { failure: err.message };
+    throw err;
+  }
+}
