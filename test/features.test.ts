@@ -9,6 +9,7 @@ import {
   SCALAR_FEATURES, TargetError, type FeatureTarget, type FeatureValues, type ScalarFeature,
 } from "../src/features/features.js";
 import { melFilterbank, melFilterbankDense, melFrequencies } from "../src/features/mel.js";
+import { featureTableCsv } from "../src/features/table.js";
 import { runFeaturesTask } from "../src/jobs/task.js";
 import { ParamsError, parseParams } from "../src/engine/params.js";
 import { FIXTURES, readF32, readJson, ROOT } from "./golden.js";
@@ -249,6 +250,12 @@ describe("feature tables", () => {
     const row = featureRow(f, ["snr_db", "log_mel"]);
     expect(row[0]).toBe(f.snr_db);
     expect(row.slice(1)).toEqual(Array.from(f.log_mel));
+  });
+
+  it("CSV quotes paths as RFC 4180 says and writes clip bounds when targets are clips", async () => {
+    const values = await computeCase(byName("tone"));
+    const csv = featureTableCsv([{ path: 'a "b", c.wav', clip: { start: 0.5, end: 1 }, values }], ["rms_dbfs"]);
+    expect(csv).toBe(`path,start_s,end_s,rms_dbfs\n"a ""b"", c.wav",0.5,1,${values.rms_dbfs}\n`);
   });
 
   it("parses a feature list in table order and names unknown features", () => {

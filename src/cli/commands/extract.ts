@@ -22,7 +22,7 @@ import { flagsHelp, numberOption, parseCommandLine, withFlagNames, type OptionSp
 import { timeExpansionOption } from "./info.js";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns] + FILE.json naming columns and rows) or .parquet" },
+  { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns]; beside it a .json of the same name lists columns and rows) or .parquet" },
   { name: "features", placeholder: "LIST", doc: `comma-separated columns to write (default all; all are computed in one pass): ${FEATURE_NAMES.join(", ")}` },
   { name: "clip-start", placeholder: "S", doc: "the clip [start, end) of every recording, seconds; default the whole recording" },
   { name: "clip-end", placeholder: "S", doc: "end of the clip, seconds (at most the recording's end)" },
