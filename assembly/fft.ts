@@ -54,40 +54,59 @@ export class RealFft {
 
   /** Writes the n/2+1 (floor) complex bins of the n f32 at `input` to `output` (input is read only). */
   forward(input: usize, output: usize): void {
-    const m = this.m;
-    let zr = changetype<usize>(this.ar), zi = changetype<usize>(this.ai);
-    const br = changetype<usize>(this.br), bi = changetype<usize>(this.bi);
-    const direct = this.direct;
-    if (direct !== null && (this.n & 1) == 0 && direct.packable) {
-      // The first Stockham stage reads x[2j] + i·x[2j+1] straight from the input.
-      if (direct.run(input, zr, zi, br, bi)) { zr = br; zi = bi; }
-    } else {
-      if (this.n & 1) {
-        memory.copy(zr, input, <usize>m << 2);
-        memory.fill(zi, 0, <usize>m << 2);
-      } else {
-        deinterleave(input, m, zr, zi);
-      }
-      if (direct !== null) {
-        if (direct.run(0, zr, zi, br, bi)) { zr = br; zi = bi; }
-      } else {
-        this.chirp!.run(zr, zi);
-      }
-    }
-    if (this.n & 1) interleave(zr, zi, (m >> 1) + 1, output);
-    else this.split(zr, zi, output);
+    const inB = this.transform(input);
+    const zr = changetype<usize>(inB ? this.br : this.ar), zi = changetype<usize>(inB ? this.bi : this.ai);
+    if (this.n & 1) interleave(zr, zi, (this.m >> 1) + 1, output);
+    else this.split(false, zr, zi, output, 0, f32x4.splat(0));
   }
 
-  /** The even-n split of the packed spectrum Z into the n/2+1 bins X (header formula). */
-  private split(zr: usize, zi: usize, output: usize): void {
+  /**
+   * output[k] = scale · |X_k|² for the n/2+1 (floor) bins of the n f32 at `input`, computed from
+   * the split spectrum without interleaving it; returns max(peak, output) lane-wise.
+   */
+  power(input: usize, output: usize, scale: f32, peak: v128): v128 {
+    const inB = this.transform(input);
+    const zr = changetype<usize>(inB ? this.br : this.ar), zi = changetype<usize>(inB ? this.bi : this.ai);
+    if (this.n & 1) return powerOf(zr, zi, (this.m >> 1) + 1, output, scale, peak);
+    return this.split(true, zr, zi, output, scale, peak);
+  }
+
+  /**
+   * The complex transform of the packed input (even n) or of (x, 0) (odd n), left in (ar, ai) or,
+   * if this returns true, in (br, bi).
+   */
+  private transform(input: usize): bool {
+    const m = this.m;
+    const zr = changetype<usize>(this.ar), zi = changetype<usize>(this.ai);
+    const br = changetype<usize>(this.br), bi = changetype<usize>(this.bi);
+    const direct = this.direct;
+    // The first Stockham stage reads x[2j] + i·x[2j+1] straight from the input.
+    if (direct !== null && (this.n & 1) == 0 && direct.packable) return direct.run(input, zr, zi, br, bi);
+    if (this.n & 1) {
+      memory.copy(zr, input, <usize>m << 2);
+      memory.fill(zi, 0, <usize>m << 2);
+    } else {
+      deinterleave(input, m, zr, zi);
+    }
+    if (direct !== null) return direct.run(0, zr, zi, br, bi);
+    this.chirp!.run(zr, zi);
+    return false;
+  }
+
+  /**
+   * The even-n split of the packed spectrum Z into the n/2+1 bins X (header formula), written
+   * as interleaved complex values, or — if `power` (a constant at each call) — as scale·|X_k|²,
+   * the peak carried as in `power()`.
+   */
+  @inline private split(power: bool, zr: usize, zi: usize, output: usize, scale: f32, peak: v128): v128 {
     const m = this.m;
     const wr = changetype<usize>(this.splitRe), wi = changetype<usize>(this.splitIm);
+    const s = f32x4.splat(scale);
+    // X_0 = Re Z_0 + Im Z_0 and X_m = Re Z_0 − Im Z_0, both real.
     const z0r = load<f32>(zr), z0i = load<f32>(zi);
-    store<f32>(output, z0r + z0i);
-    store<f32>(output, 0, 4);
-    store<f32>(output + (<usize>m << 3), z0r - z0i);
-    store<f32>(output + (<usize>m << 3), 0, 4);
-    const half = f32x4.splat(0.5);
+    peak = emitOne(power, output, 0, z0r + z0i, 0, scale, peak);
+    peak = emitOne(power, output, m, z0r - z0i, 0, scale, peak);
+    const half = v128.load32_splat(HALF);
     let k = 1;
     // Four k per step: Z_k … Z_{k+3} forwards, Z_{m-k} … Z_{m-k-3} loaded as one vector, reversed.
     for (; k + 4 <= m; k += 4) {
@@ -100,18 +119,53 @@ export class RealFft {
       const u = f32x4.add(ai, bi), v = f32x4.sub(br, ar);
       const xr = f32x4.add(er, f32x4.sub(f32x4.mul(hr, u), f32x4.mul(hi, v)));
       const xi = f32x4.add(ei, f32x4.add(f32x4.mul(hr, v), f32x4.mul(hi, u)));
-      v128.store(output + (<usize>k << 3), v128.shuffle<f32>(xr, xi, 0, 4, 1, 5));
-      v128.store(output + (<usize>k << 3), v128.shuffle<f32>(xr, xi, 2, 6, 3, 7), 16);
+      if (power) {
+        const p = f32x4.mul(f32x4.add(f32x4.mul(xr, xr), f32x4.mul(xi, xi)), s);
+        v128.store(output + (<usize>k << 2), p);
+        peak = f32x4.pmax(peak, p);
+      } else {
+        v128.store(output + (<usize>k << 3), v128.shuffle<f32>(xr, xi, 0, 4, 1, 5));
+        v128.store(output + (<usize>k << 3), v128.shuffle<f32>(xr, xi, 2, 6, 3, 7), 16);
+      }
     }
     for (; k < m; k++) {
       const o = <usize>k << 2, rev = <usize>(m - k) << 2;
       const ar = load<f32>(zr + o), ai = load<f32>(zi + o), br = load<f32>(zr + rev), bi = load<f32>(zi + rev);
       const hr = load<f32>(wr + o), hi = load<f32>(wi + o);
       const u = ai + bi, v = br - ar;
-      store<f32>(output + (<usize>k << 3), 0.5 * (ar + br) + (hr * u - hi * v));
-      store<f32>(output + (<usize>k << 3), 0.5 * (ai - bi) + (hr * v + hi * u), 4);
+      peak = emitOne(power, output, k, 0.5 * (ar + br) + (hr * u - hi * v), 0.5 * (ai - bi) + (hr * v + hi * u), scale, peak);
     }
+    return peak;
   }
+}
+
+/** 0.5, read from memory: an inline f32x4.splat(0.5) becomes a v128.const, which V8 rebuilds at every use in a loop. */
+const HALF = memory.data<f32>([0.5]);
+
+/** Bin k = (re, im) as a complex value, or as scale·(re² + im²) if `power`; returns the peak. */
+@inline function emitOne(power: bool, output: usize, k: i32, re: f32, im: f32, scale: f32, peak: v128): v128 {
+  if (power) {
+    const p = (re * re + im * im) * scale;
+    store<f32>(output + (<usize>k << 2), p);
+    return f32x4.pmax(peak, f32x4.splat(p));
+  }
+  store<f32>(output + (<usize>k << 3), re);
+  store<f32>(output + (<usize>k << 3), im, 4);
+  return peak;
+}
+
+/** out[k] = scale·(zr[k]² + zi[k]²), `count` values; returns max(peak, out) lane-wise. */
+function powerOf(zr: usize, zi: usize, count: i32, out: usize, scale: f32, peak: v128): v128 {
+  const s = f32x4.splat(scale);
+  let k = 0;
+  for (; k + 4 <= count; k += 4) {
+    const r = v128.load(zr + (<usize>k << 2)), i = v128.load(zi + (<usize>k << 2));
+    const p = f32x4.mul(f32x4.add(f32x4.mul(r, r), f32x4.mul(i, i)), s);
+    v128.store(out + (<usize>k << 2), p);
+    peak = f32x4.pmax(peak, p);
+  }
+  for (; k < count; k++) peak = emitOne(true, out, k, load<f32>(zr + (<usize>k << 2)), load<f32>(zi + (<usize>k << 2)), scale, peak);
+  return peak;
 }
 
 /** zr[j] = x[2j], zi[j] = x[2j+1], j < m. */

@@ -13,7 +13,6 @@ class Stft {
   readonly fft: RealFft;
   readonly window: usize; // n f32, owned
   readonly frame: usize; // n f32 scratch: the windowed frame
-  readonly spectrum: usize; // (n/2+1) complex f32 scratch
 
   constructor(n: i32, window: usize) {
     this.n = n;
@@ -22,7 +21,6 @@ class Stft {
     this.window = heap.alloc(<usize>n << 2);
     memory.copy(this.window, window, <usize>n << 2);
     this.frame = heap.alloc(<usize>n << 2);
-    this.spectrum = heap.alloc(<usize>this.bins << 3);
   }
 
   /** frame[i] = x[start + i] · window[i], with x = 0 outside [0, length). */
@@ -51,35 +49,9 @@ class Stft {
     }
   }
 
-  /** row[k] = scale · |spectrum[k]|², k < bins; returns max(peak, row) lane-wise. */
-  powerRow(row: usize, scale: f32, peak: v128): v128 {
-    const bins = this.bins;
-    const spectrum = this.spectrum;
-    const s = f32x4.splat(scale);
-    let k = 0;
-    for (; k + 4 <= bins; k += 4) {
-      const a = v128.load(spectrum + (<usize>k << 3)); // re0 im0 re1 im1
-      const b = v128.load(spectrum + (<usize>k << 3) + 16); // re2 im2 re3 im3
-      const re = v128.shuffle<f32>(a, b, 0, 2, 4, 6);
-      const im = v128.shuffle<f32>(a, b, 1, 3, 5, 7);
-      const v = f32x4.mul(f32x4.add(f32x4.mul(re, re), f32x4.mul(im, im)), s);
-      v128.store(row + (<usize>k << 2), v);
-      peak = f32x4.max(peak, v);
-    }
-    for (; k < bins; k++) {
-      const re = load<f32>(spectrum + (<usize>k << 3));
-      const im = load<f32>(spectrum + (<usize>k << 3) + 4);
-      const v = (re * re + im * im) * scale;
-      store<f32>(row + (<usize>k << 2), v);
-      peak = f32x4.max(peak, f32x4.splat(v));
-    }
-    return peak;
-  }
-
   dispose(): void {
     heap.free(this.window);
     heap.free(this.frame);
-    heap.free(this.spectrum);
   }
 }
 
@@ -107,8 +79,7 @@ export function stftPower(handle: i32, samples: usize, length: i32, first: i32, 
   let peak = f32x4.splat(-Infinity);
   for (let j = 0; j < frameCount; j++) {
     plan.fillFrame(samples, length, first + j * hop);
-    plan.fft.forward(plan.frame, plan.spectrum);
-    peak = plan.powerRow(output + <usize>j * rowBytes, scale, peak);
+    peak = plan.fft.power(plan.frame, output + <usize>j * rowBytes, scale, peak);
   }
   return max(max(f32x4.extract_lane(peak, 0), f32x4.extract_lane(peak, 1)), max(f32x4.extract_lane(peak, 2), f32x4.extract_lane(peak, 3)));
 }

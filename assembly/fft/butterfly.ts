@@ -24,12 +24,18 @@ export const PVEC: i32 = 2;
 export const ONE: i32 = 3;
 export const PACKED: i32 = 4;
 
-// sin(2π/3), cos/sin(2π/5), cos/sin(4π/5)
-const S3: f32 = 0.8660254037844386;
-const C51: f32 = 0.30901699437494745;
-const S51: f32 = 0.9510565162951535;
-const C52: f32 = -0.8090169943749475;
-const S52: f32 = 0.5877852522924731;
+// The butterflies' constants, read with load32_splat: an inline f32x4.splat(constant) becomes a
+// v128.const, which V8 (x64) rebuilds from two 64-bit immediates at every use inside a loop.
+// 1/√2, sin(2π/3), 1/2, cos/sin(2π/5), cos/sin(4π/5)
+const SQRT_HALF = 0, S3 = 1, HALF = 2, C51 = 3, S51 = 4, C52 = 5, S52 = 6;
+const CONSTANTS = memory.data<f32>([
+  0.7071067811865476, 0.8660254037844386, 0.5,
+  0.30901699437494745, 0.9510565162951535, -0.8090169943749475, 0.5877852522924731,
+]);
+
+@inline function k(i: i32): v128 {
+  return v128.load32_splat(CONSTANTS + (<usize>i << 2));
+}
 
 /** Outputs of neighbouring lanes are scattered (first stage). */
 @inline function scattered(mode: i32): bool {
@@ -96,11 +102,11 @@ const S52: f32 = 0.5877852522924731;
   const a1r = ldr(xr + is, mode), a1i = ldi(xi + is, mode);
   const a2r = ldr(xr + 2 * is, mode), a2i = ldi(xi + 2 * is, mode);
   const tr = f32x4.add(a1r, a2r), ti = f32x4.add(a1i, a2i);
-  const dr = f32x4.mul(f32x4.sub(a1r, a2r), f32x4.splat(S3));
-  const di = f32x4.mul(f32x4.sub(a1i, a2i), f32x4.splat(S3));
+  const dr = f32x4.mul(f32x4.sub(a1r, a2r), k(S3));
+  const di = f32x4.mul(f32x4.sub(a1i, a2i), k(S3));
   // Y_1,2 = a0 - t/2 ∓ i·sin(2π/3)·d
-  const mr = f32x4.sub(a0r, f32x4.mul(tr, f32x4.splat(0.5)));
-  const mi = f32x4.sub(a0i, f32x4.mul(ti, f32x4.splat(0.5)));
+  const mr = f32x4.sub(a0r, f32x4.mul(tr, k(HALF)));
+  const mi = f32x4.sub(a0i, f32x4.mul(ti, k(HALF)));
   put0(yr, yi, f32x4.add(a0r, tr), f32x4.add(a0i, ti), ls, mode);
   put(yr, yi, os, f32x4.add(mr, di), f32x4.sub(mi, dr), twr, twi, 0, ls, mode);
   put(yr, yi, 2 * os, f32x4.sub(mr, di), f32x4.add(mi, dr), twr, twi, ts, ls, mode);
@@ -158,7 +164,7 @@ const S52: f32 = 0.5877852522924731;
  * radix-4 DFTs: Y_{2k} = DFT4(a_r + a_{r+4})_k, Y_{2k+1} = DFT4((a_r - a_{r+4})·W_8^r)_k.
  */
 @inline export function radix8(xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, mode: i32): void {
-  const h = f32x4.splat(0.7071067811865476);
+  const h = k(SQRT_HALF);
   const a0r = ldr(xr, mode), a0i = ldi(xi, mode), a4r = ldr(xr + 4 * is, mode), a4i = ldi(xi + 4 * is, mode);
   const a1r = ldr(xr + is, mode), a1i = ldi(xi + is, mode), a5r = ldr(xr + 5 * is, mode), a5i = ldi(xi + 5 * is, mode);
   const a2r = ldr(xr + 2 * is, mode), a2i = ldi(xi + 2 * is, mode), a6r = ldr(xr + 6 * is, mode), a6i = ldi(xi + 6 * is, mode);
@@ -216,7 +222,7 @@ const S52: f32 = 0.5877852522924731;
   const d1r = f32x4.sub(a1r, a4r), d1i = f32x4.sub(a1i, a4i);
   const t2r = f32x4.add(a2r, a3r), t2i = f32x4.add(a2i, a3i);
   const d2r = f32x4.sub(a2r, a3r), d2i = f32x4.sub(a2i, a3i);
-  const c1 = f32x4.splat(C51), c2 = f32x4.splat(C52), s1 = f32x4.splat(S51), s2 = f32x4.splat(S52);
+  const c1 = k(C51), c2 = k(C52), s1 = k(S51), s2 = k(S52);
   // A_k = a0 + Σ t_r cos(2π rk/5), B_k = Σ d_r sin(2π rk/5); Y_k = A_k - i·B_k, Y_{5-k} = A_k + i·B_k
   const A1r = f32x4.add(a0r, f32x4.add(f32x4.mul(t1r, c1), f32x4.mul(t2r, c2)));
   const A1i = f32x4.add(a0i, f32x4.add(f32x4.mul(t1i, c1), f32x4.mul(t2i, c2)));
