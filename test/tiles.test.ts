@@ -4,15 +4,19 @@
  * max-pooling of zoom 0; the band and height options merge bins by maximum; identical
  * requests are computed once; a crashed worker fails only its own task.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import UPNG from "upng-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
+import { RecordingSpectrogram } from "../src/engine/recording.js";
+import { tileValues } from "../src/tiles/compute.js";
 import { parseParams, type ParamsInput } from "../src/engine/params.js";
 import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
-import { tileCount, tileOptionsSchema } from "../src/tiles/grid.js";
+import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
 import { TileService, type TileRecording } from "../src/tiles/service.js";
 
 const RATE = 22050;
@@ -202,5 +206,39 @@ describe("caching and the pool", () => {
     const p = parseParams({ window_size: 0.004, pcen: false });
     const t = await service.tile(recording, p, 0, 0, tileOptionsSchema.parse({}), "f32");
     expect(t.body.byteLength).toBeGreaterThan(0);
+  });
+});
+
+describe("position independence", () => {
+  it("a tile 9 h into a 10 h recording reads only the bytes of its frames, like a tile at 10 s", async () => {
+    // 10 hours of 48 kHz float32 audio: a 6.9 GB RF64 file, sparse (only the header is written).
+    const rate = 48000;
+    const frames = rate * 36000;
+    const long = join(dir, "ten-hours.wav");
+    const header = floatWavHeader(frames, 1, rate);
+    const file = await open(long, "w");
+    await file.write(header);
+    await file.close();
+    truncateSync(long, header.length + frames * 4);
+
+    const bytesForTileAt = async (seconds: number) => {
+      const reader = await openAudio(long);
+      const recording = new RecordingSpectrogram(reader, { pcen: false });
+      // Stats as the server would have them from the store: no pass over the 10 hours here.
+      recording.setStats({ frames: recording.frames, peak: 1, checkpointEvery: 1024, checkpoints: [] });
+      const g = recording.geometry;
+      const x = Math.floor((seconds * rate) / g.hop / 512);
+      const layout = tileLayout(0, x, recording.frames, g, tileOptionsSchema.parse({ width: 512 }));
+      const before = reader.bytesRead!;
+      await tileValues(recording, layout);
+      const read = reader.bytesRead! - before;
+      recording.dispose();
+      await reader.close();
+      return { read, needed: ((layout.f1 - layout.f0 - 1) * g.hop + g.nperseg) * 4 };
+    };
+    const late = await bytesForTileAt(9 * 3600);
+    const early = await bytesForTileAt(10);
+    expect(late.read).toBe(late.needed);
+    expect(early.read).toBe(early.needed);
   });
 });
