@@ -132,6 +132,7 @@ describe("sonotile extract", () => {
       [[A, "-o", "x.csv", "--threads", "0"], /--threads/],
       [[A, "-o", "x.csv", "--bogus"], /unknown flag '--bogus'/],
     ];
+    await expect(command.run([A, "-o", join(tmp, "no/such/dir/f.csv")])).rejects.toThrow(/cannot write .*f\.csv: no such directory/);
     for (const [args, message] of cases) {
       const err = await command.run(args).then(() => null, (e: Error) => e);
       expect(err, args.join(" ")).toBeInstanceOf(Error);

@@ -9,8 +9,9 @@
  * skipped, the table is written for the others, and the exit code is 1 (SPEC §8: unreadable
  * input); 0 when every target was computed; 2 for bad usage or parameters.
  */
-import { readdir, stat, writeFile } from "node:fs/promises";
-import { extname, join } from "node:path";
+import { constants } from "node:fs";
+import { access, readdir, stat, writeFile } from "node:fs/promises";
+import { dirname, extname, join, resolve } from "node:path";
 import { openAudio } from "../../audio/index.js";
 import { parseParams, ParamsError } from "../../engine/params.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
@@ -86,6 +87,10 @@ async function extract(args: string[]): Promise<number> {
   const clip = start !== undefined || end !== undefined;
   const target: FeatureTarget = { start, end, lowFreq, highFreq };
 
+  // Before hours of work: the table must be writable where asked.
+  await access(dirname(resolve(output)), constants.W_OK).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`cannot write ${output}: ${err.code === "ENOENT" ? "no such directory" : (err.code ?? err.message)}`);
+  });
   const report = new Progress();
   const paths = await findRecordings(cl.positionals, report);
   const items = await probe(paths, target, timeExpansion, report);
