@@ -9,15 +9,16 @@
  *
  * What is measured and how: bench/README.md.
  */
-import { mkdirSync, readdirSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { runFft } from "./fft.js";
 import { CASES, runCase, type CaseResult } from "./stft.js";
 import { loadAverage } from "./lib/measure.js";
+import { runTiles } from "./tiles.js";
 import { awkwardCosts, caseTable, fmtRate, fftTable, fftTargets, pcenTargets, stftTargets, targetLines, type Target } from "./report.js";
 
-const PARTS = ["fft", "stft", "pcen", "whombat", "pool"] as const;
+const PARTS = ["fft", "stft", "pcen", "whombat", "tiles"] as const;
 type Part = (typeof PARTS)[number];
 
 interface Args { quick: boolean; only: Set<Part>; json: string | null }
@@ -42,7 +43,7 @@ function parseArgs(argv: string[]): Args {
 }
 
 function usage(error?: string): never {
-  const text = "usage: npm run bench -- [--quick] [--only fft,stft,pcen,whombat,pool] [--json [-]]";
+  const text = "usage: npm run bench -- [--quick] [--only fft,stft,pcen,whombat,tiles] [--json [-]]";
   if (error) {
     console.error(`bench: ${error}\n${text}`);
     process.exit(2);
@@ -52,20 +53,6 @@ function usage(error?: string): never {
 }
 
 const repo = fileURLToPath(new URL("../", import.meta.url));
-
-/** Worker-pool scaling needs the pool (SPEC §1: Piscina); it is measured once one exists. */
-function poolLines(): string[] {
-  const candidates = [`${repo}src/tiles`, `${repo}src/pool`, `${repo}src/engine`]
-    .filter((d) => existsSync(d))
-    .flatMap((d) => readdirSync(d).filter((f) => /pool/i.test(f)).map((f) => `${d.slice(repo.length)}/${f}`));
-  const found = existsSync(`${repo}src/tiles`) || candidates.length > 0;
-  return [
-    "Pool scaling 1 → 2 threads (target ≥ 1.8×)",
-    found
-      ? `  TODO: not measured — a pool exists (${candidates.join(", ") || "src/tiles"}) but bench/ does not drive it yet`
-      : "  TODO: not measured — no worker pool in src/ yet (src/tiles or a src/engine pool); no number is reported",
-  ];
-}
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -116,12 +103,13 @@ async function main(): Promise<void> {
     if (part === "pcen") targets.push(...pcenTargets(c));
   }
   if (cases.length) results.pipelines = { options: stftOpts, cases };
-  if (args.only.has("pool")) {
-    emit([...poolLines(), ""]);
-    results.pool = { measured: false, todo: poolLines()[1].trim() };
-    targets.push({ name: "pool scaling 1 → 2 threads", value: null, goal: "≥ 1.8×", ok: null });
+  if (args.only.has("tiles")) {
+    const { lines, result } = await runTiles(args.quick, log);
+    emit([...lines, ""]);
+    results.tiles = result;
+    targets.push({ name: "pool scaling 1 → 2 threads", value: result.scaling, goal: "≥ 1.8×", ok: result.scaling >= 1.8 });
+    targets.push({ name: "tile at 9 h of 10 h vs at 10 s", value: result.positionMs.ratio, goal: "≤ 1.2×", ok: result.positionMs.ratio <= 1.2 });
   }
-
   emit(["Issue 7 targets (✓ met, ✗ missed, ? not measured) — ratios from this run", ...targetLines(targets)]);
   emit([`load average at end: ${loadAverage().join(" ")}`]);
   results.targets = targets;
