@@ -143,12 +143,12 @@ describe("sonotile extract", () => {
 
   it("exit codes and one-line messages from the CLI: 2 for usage, 1 when nothing is readable", async () => {
     const usage = await sonotile([A, "-o", "x.csv", "--features", "loudness"]);
-    expect(usage.code).toBe(2);
+    expect(usage.code, usage.stderr).toBe(2);
     expect(usage.stderr).toMatch(/^sonotile extract: --features: unknown feature 'loudness'.*\n$/);
     const missing = await sonotile([join(tmp, "missing.wav"), JUNK, "-o", "x.csv"]);
-    expect(missing.code).toBe(1);
+    expect(missing.code, missing.stderr).toBe(1);
     const lines = missing.stderr.trimEnd().split("\n");
-    expect(lines).toHaveLength(3);
+    expect(lines, missing.stderr).toHaveLength(3);
     expect(lines[0]).toMatch(/^sonotile extract: skipped .*missing\.wav: /);
     expect(lines[1]).toMatch(new RegExp(`^sonotile extract: skipped ${JUNK}: not a recognised audio format`));
     expect(lines[2]).toBe("sonotile extract: no target could be computed; nothing written");
