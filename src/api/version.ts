@@ -1,4 +1,2 @@
-/** The package version, read once from package.json (two levels up from src/api and dist/api). */
-import { readFileSync } from "node:fs";
-
-export const VERSION: string = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
+/** The package version, as the engine reports it (one reading of package.json). */
+export { VERSION } from "../engine/version.js";

@@ -181,3 +181,21 @@ export function numberOption(text: string | true | undefined, flag: string, rule
   if (!(Number.isFinite(v) && rule(v))) throw new UsageError(`--${flag}: must be a number ${ruleText}, got '${text}'`);
   return v;
 }
+
+/**
+ * A subcommand's command line: parsed, `--help` answered (usage printed, null returned), and
+ * for commands without spectrogram parameters any parameter flag refused by its name.
+ */
+export function readCommandLine(args: readonly string[], options: readonly OptionSpec[], usage: string, command: { name: string; takesParams: boolean }): CommandLine | null {
+  const cl = parseCommandLine(args, options);
+  if (cl.help) {
+    process.stdout.write(usage + "\n");
+    return null;
+  }
+  const stray = Object.keys(cl.params);
+  if (!command.takesParams && stray.length) {
+    const flag = PARAM_FLAGS.find((f) => f.param === stray[0])?.name ?? stray[0];
+    throw new UsageError(`--${flag} is not an option of ${command.name} (it takes no spectrogram parameters)`);
+  }
+  return cl;
+}

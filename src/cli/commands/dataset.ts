@@ -11,7 +11,7 @@ import { resolveAudioDir, resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { parseCommandLine, type OptionSpec } from "../flags.js";
+import { readCommandLine, type OptionSpec } from "../flags.js";
 import { optionRows } from "./info.js";
 import { STORE_OPTIONS } from "./serve.js";
 
@@ -32,14 +32,10 @@ ${optionRows(OPTIONS)}`;
 export const command: Command = {
   summary: "add a dataset (create + import a directory of recordings) or list datasets",
   async run(args) {
-    const cl = parseCommandLine(args, OPTIONS);
-    if (cl.help) {
-      process.stdout.write(USAGE + "\n");
-      return EXIT.ok;
-    }
+    const cl = readCommandLine(args, OPTIONS, USAGE, { name: "dataset", takesParams: false });
+    if (!cl) return EXIT.ok;
     const [action, ...rest] = cl.positionals;
     if (!(action === "add" && rest.length === 1) && !(action === "list" && rest.length === 0)) throw new UsageError(`expected 'add <dir>' or 'list'\n${USAGE}`);
-    if (Object.keys(cl.params).length) throw new UsageError("dataset takes no spectrogram parameters");
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
     const roots = action === "add" ? await resolveRoots(config.audioRoots) : [];
     const audioDir = action === "add" ? await resolveAudioDir(roots, rest[0]) : "";

@@ -12,7 +12,7 @@ import { floatWavHeader } from "../../audio/wavwriter.js";
 import { encodeNpy } from "../../render/npy.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { parseCommandLine, type OptionSpec } from "../flags.js";
+import { readCommandLine, type OptionSpec } from "../flags.js";
 import { optionRows, timeExpansionOption } from "./info.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -58,13 +58,8 @@ async function writeWav(reader: AudioReader, path: string, samplerate: number): 
 export const command: Command = {
   summary: "decode a recording to float32 samples (.npy or 32-bit float .wav)",
   async run(args) {
-    const cl = parseCommandLine(args, OPTIONS);
-    if (cl.help) {
-      process.stdout.write(USAGE + "\n");
-      return EXIT.ok;
-    }
-    const stray = Object.keys(cl.params);
-    if (stray.length) throw new UsageError(`--${stray[0].toLowerCase().replace(/_/g, "-")} is not an option of decode`);
+    const cl = readCommandLine(args, OPTIONS, USAGE, { name: "decode", takesParams: false });
+    if (!cl) return EXIT.ok;
     if (cl.positionals.length !== 1) throw new UsageError(`expected one audio file, got ${cl.positionals.length}\n${USAGE}`);
     const output = cl.options.output;
     if (typeof output !== "string") throw new UsageError("missing -o/--output FILE (.npy or .wav)");

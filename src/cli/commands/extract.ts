@@ -19,7 +19,7 @@ import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, t
 import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { flagsHelp, numberOption, parseCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
+import { flagsHelp, numberOption, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
 import { timeExpansionOption } from "./info.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -59,11 +59,8 @@ export const command: Command = {
 };
 
 async function extract(args: string[]): Promise<number> {
-  const cl = parseCommandLine(args, OPTIONS);
-  if (cl.help) {
-    process.stdout.write(USAGE + "\n");
-    return EXIT.ok;
-  }
+  const cl = readCommandLine(args, OPTIONS, USAGE, { name: "extract", takesParams: true });
+  if (!cl) return EXIT.ok;
   if (cl.positionals.length === 0) throw new UsageError("expects at least one audio file or directory (see --help)");
   const output = cl.options.output;
   if (typeof output !== "string" || output === "") throw new UsageError(`-o/--output FILE is required (${TABLE_FORMATS.join(", ")})`);

@@ -6,7 +6,7 @@
 import { applyTimeExpansion, fileMd5, openAudio } from "../../audio/index.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { parseCommandLine, type OptionSpec } from "../flags.js";
+import { readCommandLine, type OptionSpec } from "../flags.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "json", boolean: true, doc: "print one JSON object instead of text" },
@@ -50,13 +50,8 @@ function metadataLines(metadata: Record<string, unknown>): string[] {
 export const command: Command = {
   summary: "describe a recording: format, rate, channels, duration, MD5, GUANO/bext metadata",
   async run(args) {
-    const cl = parseCommandLine(args, OPTIONS);
-    if (cl.help) {
-      process.stdout.write(USAGE + "\n");
-      return EXIT.ok;
-    }
-    const stray = Object.keys(cl.params);
-    if (stray.length) throw new UsageError(`--${stray[0].toLowerCase().replace(/_/g, "-")} is not an option of info`);
+    const cl = readCommandLine(args, OPTIONS, USAGE, { name: "info", takesParams: false });
+    if (!cl) return EXIT.ok;
     if (cl.positionals.length !== 1) throw new UsageError(`expected one audio file, got ${cl.positionals.length}\n${USAGE}`);
     const path = cl.positionals[0];
     const te = timeExpansionOption(cl.options["time-expansion"]);

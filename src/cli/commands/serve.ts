@@ -13,7 +13,7 @@ import { resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { numberOption, parseCommandLine, type OptionSpec } from "../flags.js";
+import { numberOption, readCommandLine, type OptionSpec } from "../flags.js";
 import { TileService } from "../../tiles/service.js";
 import { tileStatsStore } from "../../api/tile-stats.js";
 import { optionRows } from "./info.js";
@@ -55,12 +55,9 @@ function portOption(text: string | true | undefined): number {
 export const command: Command = {
   summary: "serve the HTTP API (tiles, metadata) on the configured or embedded database",
   async run(args) {
-    const cl = parseCommandLine(args, OPTIONS);
-    if (cl.help) {
-      process.stdout.write(USAGE + "\n");
-      return EXIT.ok;
-    }
-    if (cl.positionals.length || Object.keys(cl.params).length) throw new UsageError(`serve takes no arguments or spectrogram parameters\n${USAGE}`);
+    const cl = readCommandLine(args, OPTIONS, USAGE, { name: "serve", takesParams: false });
+    if (!cl) return EXIT.ok;
+    if (cl.positionals.length) throw new UsageError(`serve takes no arguments\n${USAGE}`);
     const host = typeof cl.options.host === "string" ? cl.options.host : "127.0.0.1";
     const port = portOption(cl.options.port);
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });

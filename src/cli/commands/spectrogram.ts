@@ -14,7 +14,7 @@ import { encodeNpy } from "../../render/npy.js";
 import { renderPng } from "../../render/image.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { flagsHelp, parseCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
+import { flagsHelp, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "output file, format by extension: .png (image, cmap colours), .npy (NumPy float32 [bins, frames]), .f32 (raw little-endian float32 [bins][frames]); row 0 of the numbers is 0 Hz" },
@@ -59,11 +59,8 @@ export const command: Command = {
 
 /** Parses, validates everything, computes and writes; errors propagate to main (exit codes). */
 async function spectrogram(args: string[]): Promise<number> {
-  const cl = parseCommandLine(args, OPTIONS);
-  if (cl.help) {
-    process.stdout.write(USAGE + "\n");
-    return EXIT.ok;
-  }
+  const cl = readCommandLine(args, OPTIONS, USAGE, { name: "spectrogram", takesParams: true });
+  if (!cl) return EXIT.ok;
   if (cl.positionals.length !== 1) throw new UsageError(`expects one audio file, got ${cl.positionals.length} (see --help)`);
   const output = cl.options.output;
   if (typeof output !== "string" || output === "") throw new UsageError("-o/--output FILE is required (.png, .npy or .f32)");

@@ -9,7 +9,7 @@ import { createToken, listTokens, setTokenEnabled } from "../../store/tokens.js"
 import { ROLES, createUser, ensureAdmin, findUserByUsername, type Role } from "../../store/users.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { parseCommandLine, type OptionSpec } from "../flags.js";
+import { readCommandLine, type OptionSpec } from "../flags.js";
 import { optionRows } from "./info.js";
 import { STORE_OPTIONS } from "./serve.js";
 
@@ -32,14 +32,10 @@ ${optionRows(OPTIONS)}`;
 export const command: Command = {
   summary: "create, list, disable or enable API tokens",
   async run(args) {
-    const cl = parseCommandLine(args, OPTIONS);
-    if (cl.help) {
-      process.stdout.write(USAGE + "\n");
-      return EXIT.ok;
-    }
+    const cl = readCommandLine(args, OPTIONS, USAGE, { name: "token", takesParams: false });
+    if (!cl) return EXIT.ok;
     const [action, ...rest] = cl.positionals;
     if (!["create", "list", "disable", "enable"].includes(action ?? "")) throw new UsageError(`expected create, list, disable or enable\n${USAGE}`);
-    if (Object.keys(cl.params).length) throw new UsageError("token takes no spectrogram parameters");
     const role = cl.options.role as string | undefined;
     if (role !== undefined && !(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role: must be one of ${ROLES.join(", ")}`);
     if ((action === "disable" || action === "enable") !== (rest.length === 1) || (rest.length > 1)) throw new UsageError(`${action}: wrong number of arguments\n${USAGE}`);
