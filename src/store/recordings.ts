@@ -131,11 +131,22 @@ export async function deleteRecording(db: Queryable, id: string): Promise<void> 
 }
 
 /** The absolute location of a recording's file parts: its dataset's audio_dir and its path. */
-export async function getRecordingLocation(db: Queryable, id: string): Promise<{ audio_dir: string; path: string; hash: string }> {
+/** Where a recording's file is, and what reading it needs: the stored rate, channels, time expansion. */
+export interface RecordingLocation {
+  audio_dir: string;
+  path: string;
+  hash: string;
+  file_samplerate: number;
+  channels: number;
+  time_expansion: number;
+}
+
+export async function getRecordingLocation(db: Queryable, id: string): Promise<RecordingLocation> {
   const [row] = await translating(() => db`
-    SELECT d.audio_dir, r.path, r.hash FROM recordings r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ${id}`);
+    SELECT d.audio_dir, r.path, r.hash, r.file_samplerate, r.channels, r.time_expansion
+    FROM recordings r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ${id}`);
   if (!row) throw new NotFoundError("recording", id);
-  return row as { audio_dir: string; path: string; hash: string };
+  return row as RecordingLocation;
 }
 
 export async function addRecordingTag(db: Queryable, id: string, tag: { key: string; value: string } & Provenance): Promise<Recording> {

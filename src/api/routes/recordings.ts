@@ -8,14 +8,15 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
 import { getDataset } from "../../store/datasets.js";
-import { isInside, resolveRecordingPath } from "../../store/paths.js";
+import { resolveRecordingPath } from "../../store/paths.js";
 import { probeFile } from "../../store/probe.js";
 import {
-  RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, getRecordingLocation, insertRecording,
+  RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, insertRecording,
   listRecordings, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
 } from "../../store/recordings.js";
 import { ConflictError, invalid } from "../../store/errors.js";
 import { HttpError } from "../plugins/errors.js";
+import { recordingFile } from "../recording-file.js";
 import { stateRoutes } from "../state-routes.js";
 import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
 
@@ -167,15 +168,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     // No response schema: the body is the file's bytes (200, or 206 for a Range).
     schema: { summary: "The audio file; supports Range requests (206), 416 for a range outside it", tags, params: idParams },
   }, async (request, reply) => {
-    const loc = await getRecordingLocation(sql, request.params.id);
-    // A dataset registered by another server (or the CLI) may lie outside this server's roots.
-    if (!app.audioRoots.some((root) => isInside(root, loc.audio_dir))) {
-      throw new HttpError(403, `the dataset directory of recording ${request.params.id} is outside this server's audio roots`);
-    }
-    // Checked again at every download: a symlink swapped in after registration must not escape.
-    const abs = await resolveRecordingPath(loc.audio_dir, loc.path).catch(() => {
-      throw new HttpError(404, `the file of recording ${request.params.id} is missing from its dataset directory`);
-    });
+    const { file: abs, ...loc } = await recordingFile(app, request.params.id);
     const size = (await stat(abs)).size;
     const range = parseRange(request.headers.range, size);
     reply.header("Accept-Ranges", "bytes").header("ETag", `"${loc.hash}"`).type("application/octet-stream")

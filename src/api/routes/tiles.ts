@@ -10,13 +10,12 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyReply } from "fastify";
 import { AudioFormatError } from "../../audio/types.js";
 import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parseParams, type Params } from "../../engine/params.js";
-import { getRecording, getRecordingLocation } from "../../store/recordings.js";
-import { isInside, resolveRecordingPath } from "../../store/paths.js";
 import { TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
 import { tileCount, tileOptionsSchema, TileRangeError, type TileOptions } from "../../tiles/grid.js";
 import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
 import type { TileBody, TileRecording, TileService } from "../../tiles/service.js";
-import { HttpError, sendError } from "../plugins/errors.js";
+import { sendError } from "../plugins/errors.js";
+import { recordingFile } from "../recording-file.js";
 import { errorBody, id } from "../schemas.js";
 
 declare module "fastify" {
@@ -71,16 +70,10 @@ function notModified(header: string | undefined, etag: string): boolean {
 export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }> = async (app, options) => {
   const limits = { ...DEFAULT_TILE_LIMITS, ...options.limits };
 
-  /** The recording's audio file, checked against the audio roots at every use. */
+  /** The recording as the tile service needs it. */
   async function tileRecording(recordingId: string): Promise<TileRecording> {
-    const [loc, recording] = await Promise.all([getRecordingLocation(app.db.sql, recordingId), getRecording(app.db.sql, recordingId)]);
-    if (!app.audioRoots.some((root) => isInside(root, loc.audio_dir))) {
-      throw new HttpError(403, `the dataset directory of recording ${recordingId} is outside this server's audio roots`);
-    }
-    const path = await resolveRecordingPath(loc.audio_dir, loc.path).catch(() => {
-      throw new HttpError(404, `the file of recording ${recordingId} is missing from its dataset directory`);
-    });
-    return { id: recordingId, path, hash: loc.hash, timeExpansion: recording.time_expansion, samplerate: recording.file_samplerate, channels: recording.channels };
+    const r = await recordingFile(app, recordingId);
+    return { id: recordingId, path: r.file, hash: r.hash, timeExpansion: r.time_expansion, samplerate: r.file_samplerate, channels: r.channels };
   }
 
   // Errors of this layer; anything else goes on to the application's handler.
