@@ -75,3 +75,6 @@ export async function decode(input: string | Uint8Array): Promise<DecodedAudio> 
     await reader.close();
   }
 }
+
+/** File name extensions taken as recordings when a directory is scanned (datasets, extract). */
+export const AUDIO_EXTENSIONS: ReadonlySet<string> = new Set([".wav", ".wave", ".wavex", ".bwf", ".rf64", ".w64", ".aif", ".aiff", ".aifc", ".flac", ".mp3", ".ogg", ".oga", ".opus"]);

@@ -4,6 +4,7 @@
  */
 import { readdir, realpath, stat } from "node:fs/promises";
 import { extname, join, relative, sep } from "node:path";
+import { AUDIO_EXTENSIONS } from "../audio/index.js";
 import type { Queryable } from "./db.js";
 import { assertWritable, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { NotFoundError, invalid, translating } from "./errors.js";
@@ -82,7 +83,6 @@ export async function deleteDataset(db: Queryable, id: string): Promise<void> {
 }
 
 /** File extensions a scan considers audio (the formats src/audio reads), lower case. */
-const AUDIO_EXTENSIONS = new Set([".wav", ".wave", ".wavex", ".bwf", ".rf64", ".w64", ".aif", ".aiff", ".aifc", ".flac", ".mp3", ".ogg", ".oga", ".opus"]);
 /** A scan stops with an error rather than walk an unbounded tree. */
 export const MAX_SCAN_FILES = 100_000;
 const MAX_SCAN_DEPTH = 32;

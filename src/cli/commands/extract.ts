@@ -12,7 +12,7 @@
 import { constants } from "node:fs";
 import { access, readdir, stat, writeFile } from "node:fs/promises";
 import { dirname, extname, join, resolve } from "node:path";
-import { openAudio } from "../../audio/index.js";
+import { AUDIO_EXTENSIONS, openAudio } from "../../audio/index.js";
 import { parseParams, ParamsError } from "../../engine/params.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
 import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, type FeatureTableRow, type TableFormat } from "../../features/table.js";
@@ -37,15 +37,10 @@ const OPTIONS: readonly OptionSpec[] = [
 const USAGE = `usage: sonotile extract <file|dir>… -o features.{csv,npy,parquet} [options]
 
 Acoustic features (SPEC §7) of recordings, or of a clip of each, on all cores.
-Directories are searched recursively for audio files (${[...audioExtensions()].join(" ")};
+Directories are searched recursively for audio files (${[...AUDIO_EXTENSIONS].join(" ")};
 hidden files skipped, symlinked files followed).
 
 ${flagsHelp(OPTIONS)}`;
-
-/** File names a directory walk takes as recordings; files named on the command line are always tried. */
-function audioExtensions(): Set<string> {
-  return new Set([".wav", ".wave", ".wavex", ".bwf", ".rf64", ".w64", ".aif", ".aiff", ".aifc", ".flac", ".mp3", ".ogg", ".oga", ".opus"]);
-}
 
 export const command: Command = {
   summary: "acoustic features of recordings (or clips) on all cores, as CSV, .npy or Parquet",
@@ -108,7 +103,6 @@ async function extract(args: string[]): Promise<number> {
 /** Files named, and audio files found (recursively, sorted) in directories named. */
 async function findRecordings(inputs: string[], report: Progress): Promise<string[]> {
   const found: string[] = [];
-  const extensions = audioExtensions();
   const walk = async (dir: string) => {
     const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
@@ -116,7 +110,7 @@ async function findRecordings(inputs: string[], report: Progress): Promise<strin
       if (e.name.startsWith(".")) continue;
       const path = join(dir, e.name);
       if (e.isDirectory()) await walk(path);
-      else if (extensions.has(extname(e.name).toLowerCase())) {
+      else if (AUDIO_EXTENSIONS.has(extname(e.name).toLowerCase())) {
         // Symlinked recordings are followed; symlinked directories are not (no cycles).
         if (e.isFile() || (e.isSymbolicLink() && (await stat(path).catch(() => null))?.isFile())) found.push(path);
       }
