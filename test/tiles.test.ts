@@ -17,6 +17,7 @@ import { tileValues } from "../src/tiles/compute.js";
 import { parseParams, type ParamsInput } from "../src/engine/params.js";
 import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
+import { PoolBusyError } from "../src/tiles/pool.js";
 import { TileService, type TileRecording } from "../src/tiles/service.js";
 
 const RATE = 22050;
@@ -199,6 +200,19 @@ describe("caching and the pool", () => {
     const other = await service.tile(recording, parseParams({ window_size: 0.003, pcen: false, cmap: "gray" }), 0, 1, options, "png");
     expect(other.etag).not.toBe(again.etag);
     expect(await service.tileEtag(recording, p, 0, 1, options, "png")).toBe(again.etag);
+  });
+
+  it("sheds load when the queue is full instead of queueing without bound", async () => {
+    const small = new TileService({ threads: 1, maxQueue: 2 });
+    const p = parseParams({ window_size: 0.002, pcen: false });
+    await small.stats(recording, p);
+    const options = tileOptionsSchema.parse({ width: 128 });
+    const results = await Promise.allSettled(Array.from({ length: 12 }, (_, x) => small.tile(recording, p, 0, x, options, "f32")));
+    const refused = results.filter((r) => r.status === "rejected");
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(PoolBusyError);
+    expect(results.filter((r) => r.status === "fulfilled").length).toBeGreaterThanOrEqual(3);
+    await small.close();
   });
 
   it("a crashed worker fails only its own task; the pool goes on", async () => {
