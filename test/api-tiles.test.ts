@@ -187,6 +187,21 @@ describe("one-shot image and health", () => {
     expect(tooBig.json().message).toMatch(/the limit is 100/);
   });
 
+  it("gives the same values as the whole recording's frames (f32)", async () => {
+    const reader = await openAudio(join(FIXTURES, "recordings", FILE));
+    const whole = await spectrogramOfRecording(reader, { window: "blackman" });
+    await reader.close();
+    const res = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=3.3&end_time=3.7&format=f32&window=blackman` });
+    expect(res.statusCode).toBe(200);
+    const [f0, f1] = (res.headers["x-frame-range"] as string).split(",").map(Number);
+    expect([f0, f1]).toEqual([Math.ceil((3.3 * 44100) / 551), Math.ceil((3.7 * 44100) / 551)]);
+    const piece = f32(res.rawPayload);
+    const n = f1 - f0;
+    let worst = 0;
+    for (let k = 0; k < whole.bins; k++) for (let c = 0; c < n; c++) worst = Math.max(worst, Math.abs(piece[k * n + c] - whole.data[k * whole.frames + f0 + c]));
+    expect(worst).toBeLessThanOrEqual(0.05);
+  });
+
   it("answers /health while every worker is busy", async () => {
     const busy = Array.from({ length: 12 }, (_, i) => app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=${0.004 + i * 0.0001}` }));
     let settled = 0;

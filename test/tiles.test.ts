@@ -10,14 +10,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import UPNG from "upng-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openAudio } from "../src/audio/index.js";
+import { fileMd5, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
-import { RecordingSpectrogram } from "../src/engine/recording.js";
+import { RecordingSpectrogram, spectrogramOfRecording } from "../src/engine/recording.js";
 import { tileValues } from "../src/tiles/compute.js";
 import { parseParams, type ParamsInput } from "../src/engine/params.js";
 import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
 import { PoolBusyError } from "../src/tiles/pool.js";
+import { FIXTURES } from "./golden.js";
 import { TileService, type TileRecording } from "../src/tiles/service.js";
 
 const RATE = 22050;
@@ -255,4 +256,36 @@ describe("position independence", () => {
     expect(late.read).toBe(late.needed);
     expect(early.read).toBe(early.needed);
   });
+});
+
+describe("seamless on every fixture recording", () => {
+  const fixtures = ["XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav", "XC821988-Lasiurus_blossevillii-2016.02.17-CL01712.wav", "whombat_tests_bats.wav", "batdetect2_20230322_172000_selec2.wav", "batdetect2_contrib_Audiomoth.wav", "batdetect2_contrib_jeff37_0166_20240531_223911.wav"];
+  const sets: [string, ParamsInput, number][] = [
+    ["Whombat defaults (PCEN), fine hop", { hop_size: 0.1 }, 0.05],
+    ["high-pass, no PCEN", { pcen: false, low_freq: 5000, window_size: 0.005 }, 1e-3],
+  ];
+  for (const name of fixtures) {
+    for (const [label, params, tolerance] of sets) {
+      it(`${name}: ${label}`, async () => {
+        const path = `${FIXTURES}recordings/${name}`;
+        const reader = await openAudio(path);
+        const fixture: TileRecording = { id: "00000000-0000-0000-0000-000000000002", path, hash: await fileMd5(path), timeExpansion: 1, samplerate: reader.info.samplerate, channels: reader.info.channels };
+        const whole = await spectrogramOfRecording(reader, params);
+        await reader.close();
+        const p = parseParams(params);
+        const options = tileOptionsSchema.parse({ width: 128 });
+        const count = tileCount(whole.frames, 0, 128);
+        const tiles = await Promise.all(Array.from({ length: count }, (_, x) => service.tile(fixture, p, 0, x, options, "f32")));
+        let worst = 0;
+        tiles.forEach((t, x) => {
+          const v = f32(t.body);
+          const cols = v.length / whole.bins;
+          for (let k = 0; k < whole.bins; k++)
+            for (let c = 0; c < cols; c++) worst = Math.max(worst, Math.abs(v[k * cols + c] - whole.data[k * whole.frames + x * 128 + c]));
+        });
+        expect(count).toBeGreaterThan(1);
+        expect(worst).toBeLessThanOrEqual(tolerance);
+      });
+    }
+  }
 });
