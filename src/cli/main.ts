@@ -13,9 +13,11 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   decode: () => import("./commands/decode.js"),
   extract: () => import("./commands/extract.js"),
   info: () => import("./commands/info.js"),
+  jobs: () => import("./commands/jobs.js"),
   serve: () => import("./commands/serve.js"),
   spectrogram: () => import("./commands/spectrogram.js"),
   token: () => import("./commands/token.js"),
+  worker: () => import("./commands/worker.js"),
 };
 
 function usage(): string {

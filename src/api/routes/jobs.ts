@@ -5,23 +5,18 @@
  */
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { paramsSchema } from "../../engine/params.js";
-import { JOB_RESULTS, JOB_SORTS, JOB_STATUSES, abortJob, createJob, getJob, listJobs, listMetrics, putMetric, type Metric } from "../../store/jobs.js";
+import type { PgBoss } from "pg-boss";
+import { abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } from "../../jobs/queue.js";
+import { JOB_RESULTS, JOB_SORTS, JOB_STATUSES, getJob, listJobs, listMetrics, putMetric, type Metric } from "../../store/jobs.js";
 import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, text, timestamp } from "../schemas.js";
 
 /**
  * The tasks a job can run, each with the schema of its data. `extract_features` (SPEC §7):
- * the targets (a dataset, recordings or clips) and spectrogram parameters (SPEC §2).
+ * the targets (a dataset, recordings or clips), features and spectrogram parameters (SPEC §2),
+ * run by `sonotile worker` processes (src/jobs/).
  */
 export const TASKS = {
-  extract_features: z.strictObject({
-    targets: z.union([
-      z.strictObject({ dataset_id: id }),
-      z.strictObject({ recording_ids: z.array(id).min(1, "must not be empty").max(100_000) }),
-      z.strictObject({ clip_ids: z.array(id).min(1, "must not be empty").max(100_000) }),
-    ], { error: "must be {dataset_id}, {recording_ids: [...]} or {clip_ids: [...]}" }),
-    params: paramsSchema.optional(),
-  }),
+  extract_features: extractFeaturesData,
 } as const;
 
 export const jobSchema = z.object({
@@ -45,6 +40,12 @@ const taskNames = Object.keys(TASKS) as [keyof typeof TASKS, ...(keyof typeof TA
 export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["jobs"];
   const sql = app.db.sql;
+  // The queue is opened on the first submission (a server that never submits never installs
+  // pg-boss's schema) and stopped with the server.
+  let queue: Promise<PgBoss> | undefined;
+  app.addHook("onClose", async () => {
+    if (queue) await (await queue.catch(() => null))?.stop({ graceful: false, close: false });
+  });
 
   app.get("/jobs", {
     schema: { summary: "List jobs", tags, querystring: z.object({ ...pageQuery, status: z.enum(JOB_STATUSES).optional(), task: text(1, 255).optional(), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(jobSchema), 400: errorBody } },
@@ -67,14 +68,19 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const data = TASKS[request.body.task].parse(request.body.data);
-    return reply.code(201).send(await createJob(sql, { ...request.body, data, created_by: request.user?.id ?? null }));
+    queue ??= openQueue(sql);
+    const boss = await queue.catch((err) => {
+      queue = undefined; // e.g. the database was down: try again on the next submission
+      throw err;
+    });
+    return reply.code(201).send(await submitExtractJob(sql, boss, { data, priority: request.body.priority, created_by: request.user?.id ?? null }));
   });
 
   app.get("/jobs/:id", { schema: { summary: "Get a job", tags, params: idParams, response: { 200: jobSchema, 404: errorBody } } }, async (request) => getJob(sql, request.params.id));
 
   app.post("/jobs/:id/abort", {
     schema: { summary: "Abort a pending or running job", tags, params: idParams, body: z.strictObject({ message: text(0, 10000).optional() }).nullish(), response: { 200: jobSchema, 404: errorBody, 409: errorBody } },
-  }, async (request) => abortJob(sql, request.params.id, request.body?.message));
+  }, async (request) => abortExtractJob(sql, request.params.id, request.body?.message));
 
   app.get("/jobs/:id/metrics", {
     schema: { summary: "A job's metrics", tags, params: idParams, querystring: z.object({ ...pageQuery, key: text(1, 255).optional() }), response: { 200: page(metricSchema), 404: errorBody } },

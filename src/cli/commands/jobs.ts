@@ -1,0 +1,120 @@
+/**
+ * `sonotile jobs submit|list|show|abort` — batch jobs from the command line, for whoever can
+ * open the database (as `sonotile token`): the same operations as /v1/jobs. Submitted jobs
+ * are executed by `sonotile worker` processes.
+ */
+import { openDatabase } from "../../store/db.js";
+import { storeConfig } from "../../store/config.js";
+import { getJob, listJobs, listMetrics, JOB_STATUSES, type Job, type JobStatus } from "../../store/jobs.js";
+import { listArtifacts } from "../../store/artifacts.js";
+import { parseParams } from "../../engine/params.js";
+import { abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } from "../../jobs/queue.js";
+import type { Command } from "../command.js";
+import { EXIT, UsageError } from "../errors.js";
+import { numberOption, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
+import { ParamsError } from "../../engine/params.js";
+import { optionRows } from "./info.js";
+import { STORE_OPTIONS } from "./serve.js";
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: "dataset", placeholder: "ID", doc: "submit: every recording of the dataset" },
+  { name: "recordings", placeholder: "ID,ID…", doc: "submit: these recordings" },
+  { name: "clips", placeholder: "ID,ID…", doc: "submit: these clips" },
+  { name: "features", placeholder: "NAME,NAME…", doc: "submit: features to compute; default all" },
+  { name: "priority", placeholder: "N", doc: "submit: integer in [-1000, 1000]; default 0" },
+  { name: "expiration-delay", placeholder: "S", doc: "submit: seconds the feature table is kept; default 30 days" },
+  { name: "status", placeholder: "STATUS", doc: `list: only jobs with this status (${JOB_STATUSES.join(", ")})` },
+  { name: "message", placeholder: "TEXT", doc: "abort: why" },
+  { name: "json", boolean: true, doc: "print JSON" },
+  ...STORE_OPTIONS.filter((o) => o.name === "data"),
+];
+
+const USAGE = `usage: sonotile jobs submit (--dataset ID | --recordings ID,… | --clips ID,…) [--features …] [parameters]
+       sonotile jobs list [--status STATUS]
+       sonotile jobs show <job-id>
+       sonotile jobs abort <job-id> [--message TEXT]
+
+Feature extraction jobs, executed by 'sonotile worker' processes. Spectrogram parameters are
+the flags of 'sonotile spectrogram' (e.g. --window-size 0.01).
+
+${optionRows(OPTIONS)}`;
+
+const ids = (text: string | true) => String(text).split(",").map((s) => s.trim()).filter(Boolean);
+
+/** One line per job for humans. */
+function jobLine(j: Job): string {
+  const progress = j.progress_total === null ? `${j.progress_done}` : `${j.progress_done}/${j.progress_total}`;
+  return `${j.id}  ${j.status.padEnd(9)} ${(j.result ?? "").padEnd(7)}  ${progress.padStart(11)}  ${j.task}  ${j.created_at}`;
+}
+
+export const command: Command = {
+  summary: "submit, list, show or abort batch jobs",
+  async run(args) {
+    const cl = readCommandLine(args, OPTIONS, USAGE, { name: "jobs", takesParams: true });
+    if (!cl) return EXIT.ok;
+    const [action, ...rest] = cl.positionals;
+    if (!["submit", "list", "show", "abort"].includes(action ?? "")) throw new UsageError(`expected submit, list, show or abort\n${USAGE}`);
+    if (rest.length !== (action === "show" || action === "abort" ? 1 : 0)) throw new UsageError(`${action}: wrong number of arguments\n${USAGE}`);
+    if (action !== "submit" && Object.keys(cl.params).length) throw new UsageError(`${action} takes no spectrogram parameters`);
+    const status = cl.options.status as string | undefined;
+    if (status !== undefined && !(JOB_STATUSES as readonly string[]).includes(status)) throw new UsageError(`--status: must be one of ${JOB_STATUSES.join(", ")}`);
+
+    // Validated before the database is opened: a typo costs nothing.
+    let data;
+    if (action === "submit") {
+      const given = (["dataset", "recordings", "clips"] as const).filter((k) => cl.options[k] !== undefined);
+      if (given.length !== 1) throw new UsageError("submit: give exactly one of --dataset, --recordings, --clips");
+      const targets = given[0] === "dataset" ? { dataset_id: String(cl.options.dataset) }
+        : given[0] === "recordings" ? { recording_ids: ids(cl.options.recordings!) } : { clip_ids: ids(cl.options.clips!) };
+      let params;
+      try {
+        params = parseParams(cl.params);
+      } catch (err) {
+        throw err instanceof ParamsError ? withFlagNames(err) : err;
+      }
+      const parsed = extractFeaturesData.safeParse({
+        targets, params,
+        ...(cl.options.features !== undefined ? { features: ids(cl.options.features) } : {}),
+        ...(cl.options["expiration-delay"] !== undefined ? { expiration_delay: numberOption(cl.options["expiration-delay"], "expiration-delay", (v) => v > 0, "> 0") } : {}),
+      });
+      if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+      data = parsed.data;
+    }
+    const priority = numberOption(cl.options.priority, "priority", (v) => Number.isInteger(v) && Math.abs(v) <= 1000, "integer in [-1000, 1000]");
+
+    const config = storeConfig({ data: cl.options.data as string | undefined });
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 2 });
+    const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
+    try {
+      const sql = database.sql;
+      if (action === "submit") {
+        const boss = await openQueue(sql);
+        try {
+          const job = await submitExtractJob(sql, boss, { data: data!, priority, created_by: null });
+          out(job, `job ${job.id} submitted: ${job.progress_total} items`);
+        } finally {
+          await boss.stop({ graceful: false, close: false });
+        }
+      } else if (action === "list") {
+        const page = await listJobs(sql, { limit: 1000, offset: 0, status: status as JobStatus | undefined, sort: "created_at", order: "desc" });
+        out(page, page.items.map(jobLine).join("\n") || "no jobs");
+      } else if (action === "show") {
+        const job = await getJob(sql, rest[0]);
+        const metrics = (await listMetrics(sql, job.id, { limit: 1000, offset: 0 })).items.map((m) => ({ key: m.key, step: m.step, value: m.value }));
+        const artifacts = (await listArtifacts(sql, { limit: 1000, offset: 0, state: "active", job_id: job.id })).items;
+        out({ job, metrics, artifacts }, [
+          jobLine(job),
+          ...(job.message ? [`message: ${job.message}`] : []),
+          ...metrics.map((m) => `metric ${m.key}: ${m.value}`),
+          ...artifacts.map((a) => `artifact ${a.id}  ${a.name}  sha256 ${a.file_sha256}  ${a.size} bytes  expires ${a.expire_at ?? "never"}`),
+        ].join("\n"));
+      } else {
+        const job = await abortExtractJob(sql, rest[0], cl.options.message as string | undefined);
+        out(job, `job ${job.id} aborted`);
+      }
+      return EXIT.ok;
+    } finally {
+      await database.close();
+    }
+  },
+};

@@ -1,0 +1,59 @@
+/**
+ * `sonotile worker` — executes batch-job items (src/jobs/worker.ts) from the pg-boss queue of
+ * the database (`DATABASE_URL`; run any number, on any machines sharing it and the audio
+ * roots). SIGTERM / SIGINT: stop taking items, finish the ones in hand, exit 0; a worker
+ * killed outright loses nothing — its items return to the queue when their heartbeat lapses.
+ */
+import { openDatabase } from "../../store/db.js";
+import { storeConfig } from "../../store/config.js";
+import { startWorker } from "../../jobs/worker.js";
+import type { Command } from "../command.js";
+import { EXIT } from "../errors.js";
+import { numberOption, readCommandLine, type OptionSpec } from "../flags.js";
+import { optionRows } from "./info.js";
+import { STORE_OPTIONS } from "./serve.js";
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: "threads", short: "j", placeholder: "N", doc: "feature threads; default one per core" },
+  { name: "poll", placeholder: "S", doc: "seconds between polls of an empty queue (>= 0.5); default 1" },
+  ...STORE_OPTIONS.filter((o) => o.name === "data"),
+];
+
+const USAGE = `usage: sonotile worker [options]
+
+Executes the items of batch jobs (submitted with 'sonotile jobs submit' or POST /v1/jobs).
+The database is DATABASE_URL (a PostgreSQL any number of workers share); without it, the
+embedded database of the data directory, which this worker then owns (no server beside it).
+
+${optionRows(OPTIONS)}`;
+
+export const command: Command = {
+  summary: "execute batch-job items from the database's queue",
+  async run(args) {
+    const cl = readCommandLine(args, OPTIONS, USAGE, { name: "worker", takesParams: false });
+    if (!cl) return EXIT.ok;
+    const threads = numberOption(cl.options.threads, "threads", (v) => Number.isInteger(v) && v >= 1 && v <= 1024, "integer in [1, 1024]");
+    const poll = numberOption(cl.options.poll, "poll", (v) => v >= 0.5 && v <= 3600, "in [0.5, 3600]");
+    const config = storeConfig({ data: cl.options.data as string | undefined });
+    // The embedded database serves its connections as one session and interleaves their
+    // protocol messages: a worker there is the database's only client, on one connection.
+    // Workers that share a database across processes or machines use DATABASE_URL.
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databaseUrl ? 4 : 1 });
+    let worker;
+    try {
+      worker = await startWorker({ sql: database.sql, dataDir: config.dataDir, threads, pollingIntervalSeconds: poll });
+    } catch (err) {
+      await database.close();
+      throw err;
+    }
+    process.stdout.write(`sonotile worker ${process.pid} ready (database: ${database.description})\n`);
+    const signal = await new Promise<NodeJS.Signals>((resolveStop) => {
+      process.once("SIGTERM", resolveStop);
+      process.once("SIGINT", resolveStop);
+    });
+    process.stdout.write(`sonotile worker: ${signal}, finishing the items in hand\n`);
+    await worker.stop();
+    await database.close();
+    return EXIT.ok;
+  },
+};

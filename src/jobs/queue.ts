@@ -1,0 +1,207 @@
+/**
+ * Distributed batch jobs (SPEC §5, §7): a job `extract_features` is split into items, one per
+ * target (a recording or a clip), stored in `job_items` and sent to a pg-boss queue in the
+ * same transaction as the job row — a job is either fully submitted or not at all. Any number
+ * of `sonotile worker` processes sharing the PostgreSQL take items from the queue
+ * (src/jobs/worker.ts).
+ *
+ * pg-boss gives at-least-once delivery (an item of a worker that dies is retried once its
+ * heartbeat lapses); `job_items` turns that into an exactly-once effect: see worker.ts.
+ */
+import { PgBoss, type Db } from "pg-boss";
+import { z } from "zod";
+import { paramsSchema } from "../engine/params.js";
+import { FEATURE_NAMES, type FeatureName } from "../features/features.js";
+import type { Queryable, Sql } from "../store/db.js";
+import { invalid } from "../store/errors.js";
+import { abortJob, createJob, getJob, type Job } from "../store/jobs.js";
+import { createRun, finishRun } from "../store/runs.js";
+
+/** The pg-boss queue every extraction item goes through. */
+export const ITEM_QUEUE = "sonotile-extract-items";
+/** pg-boss's tables live in their own schema, apart from sonotile's. */
+const BOSS_SCHEMA = "pgboss";
+/**
+ * Deliveries of an item after the first (pg-boss `retryLimit`): a worker crash, a lost
+ * database connection or a timeout. An input problem (not audio, clip outside the recording)
+ * is not retried — it fails the same way every time.
+ */
+export const ITEM_RETRY_LIMIT = 2;
+/**
+ * A worker holding an item refreshes its heartbeat every half of this; an item whose heartbeat
+ * is older goes back to the queue (pg-boss's minimum is 10 s).
+ */
+export const ITEM_HEARTBEAT_S = 10;
+/** Default artifact lifetime (seconds) when the job does not give `expiration_delay`: 30 days. */
+export const DEFAULT_EXPIRATION_DELAY_S = 30 * 24 * 3600;
+
+const uuid = z.uuid({ error: "must be a UUID" });
+
+/** Task data of `extract_features`: targets, features, spectrogram parameters (SPEC §2), artifact expiry. */
+export const extractFeaturesData = z.strictObject({
+  targets: z.union([
+    z.strictObject({ dataset_id: uuid }),
+    z.strictObject({ recording_ids: z.array(uuid).min(1, "must not be empty").max(100_000) }),
+    z.strictObject({ clip_ids: z.array(uuid).min(1, "must not be empty").max(100_000) }),
+  ], { error: "must be {dataset_id}, {recording_ids: [...]} or {clip_ids: [...]}" }),
+  features: z.array(z.enum(FEATURE_NAMES, { error: `must be one of ${FEATURE_NAMES.join(", ")}` })).min(1, "must not be empty").optional()
+    .describe("Features to compute; default all"),
+  params: paramsSchema.optional(),
+  expiration_delay: z.number().positive("must be > 0").max(10 * 365 * 24 * 3600).optional()
+    .describe("Seconds the feature-table artifact is kept; default 30 days"),
+});
+export type ExtractFeaturesData = z.output<typeof extractFeaturesData>;
+
+/** The features a job computes, in table order. */
+export function jobFeatures(data: ExtractFeaturesData): FeatureName[] {
+  const wanted = new Set(data.features ?? FEATURE_NAMES);
+  return FEATURE_NAMES.filter((f) => wanted.has(f));
+}
+
+/** One item's target, as `job_items.target` holds it. */
+export interface ItemTarget {
+  kind: "recording" | "clip";
+  id: string;
+  /** Absolute path of the recording's file. */
+  path: string;
+  time_expansion: number;
+  /** Clip bounds, seconds. */
+  start?: number;
+  end?: number;
+}
+
+/** The pg-boss message of an item: where to find its row. */
+export interface ItemMessage {
+  job_id: string;
+  item: number;
+}
+
+/**
+ * pg-boss on postgres.js (pg-boss's own `pg` pool would be a second client and, on the
+ * embedded database, a second path). Parameterized statements are prepared (named): the
+ * embedded server multiplexes connections onto one session, where unnamed statements of two
+ * connections could interleave. pg-boss's maintenance scripts are parameterless `BEGIN; …;
+ * COMMIT;` texts, which postgres.js only runs on a reserved connection (its pool could hand
+ * the next statement to another one); their rows are flattened as pg-boss's own adapters do.
+ */
+export function bossDatabase(sql: Queryable & Partial<Pick<Sql, "reserve">>): Db {
+  return {
+    async executeSql(text: string, values?: unknown[]) {
+      if (values?.length) return { rows: [...(await sql.unsafe(text, values as never[], { prepare: true }))] };
+      const run = async (target: Queryable) => (await target.unsafe(text).simple()) as unknown[];
+      let result: unknown[];
+      if (/^\s*BEGIN\b/i.test(text) && sql.reserve) {
+        const reserved = await sql.reserve();
+        try {
+          result = await run(reserved);
+        } finally {
+          reserved.release();
+        }
+      } else {
+        result = await run(sql);
+      }
+      return { rows: result.some(Array.isArray) ? result.flat() : [...result] };
+    },
+  };
+}
+
+export interface QueueOptions {
+  /**
+   * Run pg-boss maintenance here (needed by workers: it returns the items of dead workers to
+   * the queue); a process that only submits leaves it off.
+   */
+  supervise?: boolean;
+}
+
+/** A started pg-boss on `sql`, with the item queue created. Stop it with `boss.stop()`. */
+export async function openQueue(sql: Sql, options: QueueOptions = {}): Promise<PgBoss> {
+  const supervise = options.supervise ?? false;
+  const boss = new PgBoss({
+    db: bossDatabase(sql),
+    schema: BOSS_SCHEMA,
+    schedule: false,
+    supervise,
+    // Seconds between maintenance passes: how soon after ITEM_HEARTBEAT_S a dead worker's items come back.
+    ...(supervise ? { superviseIntervalSeconds: 2, monitorIntervalSeconds: 2 } : {}),
+  });
+  // Errors of background passes (a lost connection) are retried by pg-boss on its next pass.
+  boss.on("error", () => {});
+  await boss.start();
+  if (!(await boss.getQueue(ITEM_QUEUE))) {
+    try {
+      await boss.createQueue(ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1, heartbeatSeconds: ITEM_HEARTBEAT_S });
+    } catch (err) {
+      // Another process created it between our check and our call.
+      if (!(await boss.getQueue(ITEM_QUEUE))) throw err;
+    }
+  }
+  return boss;
+}
+
+/** The targets of a job, in a stable order (dataset: by path; ids: as given). */
+export async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targets"]): Promise<ItemTarget[]> {
+  if ("dataset_id" in targets) {
+    const [dataset] = await db`SELECT 1 FROM datasets WHERE id = ${targets.dataset_id}`;
+    if (!dataset) throw invalid("data.targets.dataset_id", `no dataset ${targets.dataset_id}`);
+    const rows = await db<{ id: string; audio_dir: string; path: string; time_expansion: number }[]>`
+      SELECT r.id, d.audio_dir, r.path, r.time_expansion FROM recordings r JOIN datasets d ON d.id = r.dataset_id
+      WHERE r.dataset_id = ${targets.dataset_id} AND r.state = 'active' ORDER BY r.path`;
+    if (!rows.length) throw invalid("data.targets.dataset_id", "the dataset has no recordings");
+    return rows.map((r) => ({ kind: "recording", id: r.id, path: `${r.audio_dir}/${r.path}`, time_expansion: r.time_expansion }));
+  }
+  const kind = "recording_ids" in targets ? "recording" : "clip";
+  const ids = "recording_ids" in targets ? targets.recording_ids : targets.clip_ids;
+  const rows = kind === "recording"
+    ? await db<{ id: string; audio_dir: string; path: string; time_expansion: number }[]>`
+        SELECT r.id, d.audio_dir, r.path, r.time_expansion FROM recordings r JOIN datasets d ON d.id = r.dataset_id
+        WHERE r.id = ANY(${ids}::uuid[])`
+    : await db<{ id: string; audio_dir: string; path: string; time_expansion: number; start_time: number; end_time: number }[]>`
+        SELECT c.id, d.audio_dir, r.path, r.time_expansion, c.start_time, c.end_time
+        FROM clips c JOIN recordings r ON r.id = c.recording_id JOIN datasets d ON d.id = r.dataset_id
+        WHERE c.id = ANY(${ids}::uuid[])`;
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const missing = [...new Set(ids)].filter((id) => !byId.has(id));
+  if (missing.length) throw invalid(`data.targets.${kind}_ids`, `no ${kind} ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` (and ${missing.length - 5} more)` : ""}`);
+  return [...new Set(ids)].map((id) => {
+    const r = byId.get(id)!;
+    const target: ItemTarget = { kind, id, path: `${r.audio_dir}/${r.path}`, time_expansion: r.time_expansion };
+    if ("start_time" in r) Object.assign(target, { start: r.start_time, end: r.end_time });
+    return target;
+  });
+}
+
+/**
+ * Submits an `extract_features` job: the run, the job (pending until a worker takes its first
+ * item), its items and their queue messages, in one transaction.
+ */
+export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: ExtractFeaturesData; priority?: number; created_by: string | null }): Promise<Job> {
+  const jobId = await sql.begin(async (tx) => {
+    const targets = await resolveTargets(tx, j.data.targets);
+    const run = await createRun(tx, { kind: "job", description: `extract_features over ${targets.length} targets`, created_by: j.created_by });
+    const job = await createJob(tx, { task: "extract_features", data: j.data, priority: j.priority, created_by: j.created_by, run_id: run.id });
+    await tx`UPDATE jobs SET progress_total = ${targets.length} WHERE id = ${job.id}`;
+    // Batches keep each statement's parameters well under PostgreSQL's 65535.
+    for (let first = 0; first < targets.length; first += 5000) {
+      const batch = targets.slice(first, first + 5000).map((target, i) => ({ job_id: job.id, item: first + i, target }));
+      await tx`INSERT INTO job_items ${tx(batch.map((b) => ({ ...b, target: tx.json(b.target as never) })), "job_id", "item", "target")}`;
+      await boss.insert(ITEM_QUEUE, batch.map((b) => ({ data: { job_id: b.job_id, item: b.item } satisfies ItemMessage, priority: j.priority ?? 0 })), { db: bossDatabase(tx) });
+    }
+    return job.id;
+  });
+  return getJob(sql, jobId);
+}
+
+/**
+ * Aborts a job: pending or running → aborted, its pending items skipped (workers that fetch
+ * them do nothing), its run failed. Items a worker is computing right now finish but change
+ * nothing once the job is aborted.
+ */
+export async function abortExtractJob(sql: Sql, id: string, message?: string): Promise<Job> {
+  const job = await sql.begin(async (tx) => {
+    const aborted = await abortJob(tx, id, message);
+    await tx`UPDATE job_items SET status = 'skipped', finished_at = now() WHERE job_id = ${id} AND status = 'pending'`;
+    return aborted;
+  });
+  if (job.run_id) await finishRun(sql, job.run_id, "failed");
+  return job;
+}

@@ -1,0 +1,144 @@
+/**
+ * Distributed feature extraction with in-process workers (src/jobs/): submission splits a job
+ * into items on the pg-boss queue, a worker computes and stores each target's features once,
+ * the job completes with progress, metrics and a content-addressed CSV artifact; abort skips
+ * pending items; an item that keeps failing is retried up to the limit, then recorded as a
+ * failure. Runs on the embedded database, or on DATABASE_URL when set.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PgBoss } from "pg-boss";
+import { featuresOfFile } from "../src/features/features.js";
+import { ITEM_RETRY_LIMIT, abortExtractJob, openQueue, submitExtractJob } from "../src/jobs/queue.js";
+import { artifactFilePath, startWorker, type ExtractWorker } from "../src/jobs/worker.js";
+import { listArtifacts, cleanupExpired } from "../src/store/artifacts.js";
+import { listMetrics } from "../src/store/jobs.js";
+import { getRun } from "../src/store/runs.js";
+import { TilePool } from "../src/tiles/pool.js";
+import type { WorkerTask } from "../src/tiles/worker.js";
+import { REAL_PG_URL, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
+import { jobFixture, waitForJob, type JobFixture } from "./jobs-helpers.js";
+
+let t: TestDatabase;
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let fx: JobFixture;
+let boss: PgBoss;
+const FEATURES = ["duration_s", "rms_dbfs", "peak_frequency_hz", "log_mel"] as const;
+
+beforeAll(async () => {
+  // The embedded server interleaves the protocol messages of concurrent connections (one
+  // session): in-process workers there share a single connection with everything else.
+  t = await freshDatabase(REAL_PG_URL ? {} : { poolSize: 1 });
+  dir = await tempDir();
+  fx = await jobFixture(t.db.sql, dir.path, 12);
+  boss = await openQueue(t.db.sql);
+}, 60_000);
+
+afterAll(async () => {
+  await boss?.stop({ graceful: false, close: false });
+  await t?.cleanup();
+  await dir?.remove();
+});
+
+/** A pool whose thread "crashes" on every task of `crash.wav` (an error retrying might cure, unlike a bad file). */
+class CrashingPool extends TilePool {
+  override run<T>(task: WorkerTask, signal?: AbortSignal): Promise<T> {
+    if (task.kind === "features" && task.path.endsWith("crash.wav")) return Promise.reject(new Error("worker thread exited with code 1"));
+    return super.run<T>(task, signal);
+  }
+}
+
+/** Runs an in-process worker while `body` runs. */
+async function withWorker<T>(body: () => Promise<T>): Promise<T> {
+  const pool = new CrashingPool({ threads: 1 });
+  const worker: ExtractWorker = await startWorker({ sql: t.db.sql, dataDir: join(dir.path, "data"), pool, pollingIntervalSeconds: 0.5 });
+  try {
+    return await body();
+  } finally {
+    await worker.stop();
+    await pool.close();
+  }
+}
+
+describe("extract_features jobs", () => {
+  it("compute every target once, with progress, metrics and a CSV artifact", async () => {
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { clip_ids: fx.clipIds }, features: [...FEATURES], expiration_delay: 60 }, created_by: null });
+    expect(job).toMatchObject({ status: "pending", progress_done: 0, progress_total: fx.clipIds.length });
+    const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"));
+    expect(done).toMatchObject({ result: "success", progress_done: fx.clipIds.length, progress_total: fx.clipIds.length });
+    expect((await getRun(t.db.sql, job.run_id!)).status).toBe("completed");
+
+    // One value per (clip, feature), written by this job's run, equal to the library's.
+    const rows = await t.db.sql`
+      SELECT cf.clip_id, f.name, cf.value, cf.data, cf.run_id FROM clip_features cf JOIN feature_names f ON f.id = cf.feature_name_id
+      WHERE cf.clip_id = ANY(${fx.clipIds}::uuid[])`;
+    expect(rows.length).toBe(fx.clipIds.length * FEATURES.length);
+    expect(new Set(rows.map((r) => r.run_id))).toEqual(new Set([job.run_id]));
+    const clip0 = rows.filter((r) => r.clip_id === fx.clipIds[0]);
+    const expected = await featuresOfFile(join(dir.path, "tone1k.wav"), {}, { start: 0, end: 0.05 });
+    expect(clip0.find((r) => r.name === "peak_frequency_hz")!.value).toBe(expected.peak_frequency_hz);
+    expect(clip0.find((r) => r.name === "duration_s")!.value).toBeCloseTo(0.05, 12);
+    const mel = clip0.find((r) => r.name === "log_mel")!.data as Buffer;
+    expect(new Float32Array(mel.buffer.slice(mel.byteOffset, mel.byteOffset + mel.byteLength))).toEqual(expected.log_mel);
+
+    const metrics = (await listMetrics(t.db.sql, job.id, { limit: 10, offset: 0 })).items;
+    expect(Object.fromEntries(metrics.map((m) => [m.key, m.value]))).toMatchObject({ items_done: fx.clipIds.length, items_failed: 0 });
+    expect(metrics.find((m) => m.key === "audio_seconds_per_second")!.value).toBeGreaterThan(0);
+
+    // The artifact: the CSV table, its file stored under its SHA-256, expiring after 60 s.
+    const [artifact] = (await listArtifacts(t.db.sql, { limit: 10, offset: 0, state: "active", job_id: job.id })).items;
+    const bytes = await readFile(artifactFilePath(join(dir.path, "data"), artifact.file_sha256));
+    expect(createHash("sha256").update(bytes).digest("hex")).toBe(artifact.file_sha256);
+    expect(artifact).toMatchObject({ size: bytes.length, media_type: "text/csv", expiration_delay: 60 });
+    const lines = bytes.toString("utf8").trim().split("\n");
+    expect(lines[0]).toBe(["path", "start_s", "end_s", "duration_s", "rms_dbfs", "peak_frequency_hz", ...Array.from({ length: 64 }, (_, b) => `mel_${String(b).padStart(2, "0")}`)].join(","));
+    expect(lines.length).toBe(1 + fx.clipIds.length);
+    expect(Number(lines[1].split(",")[5])).toBe(expected.peak_frequency_hz);
+    // Expired (as of a minute from now): cleanup removes the artifact and its file row.
+    const cleaned = await cleanupExpired(t.db.sql, new Date(Date.now() + 120_000));
+    expect(cleaned.artifacts).toContain(artifact.id);
+  }, 60_000);
+
+  it("submission refuses unknown targets by field", async () => {
+    const missing = "00000000-0000-4000-8000-000000000000";
+    await expect(submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [fx.recordings["tone1k.wav"], missing] } }, created_by: null }))
+      .rejects.toThrow(new RegExp(`data.targets.recording_ids.*${missing}`));
+  });
+
+  it("abort: pending items are not executed", async () => {
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { dataset_id: fx.datasetId }, features: ["rms_dbfs"] }, created_by: null });
+    const aborted = await abortExtractJob(t.db.sql, job.id, "not needed");
+    expect(aborted).toMatchObject({ status: "aborted", message: "not needed" });
+    await withWorker(async () => {
+      // The worker drains the queue: both items are delivered and skipped.
+      for (let i = 0; i < 100; i++) {
+        const [{ n }] = await t.db.sql`SELECT count(*)::int AS n FROM pgboss.job WHERE data->>'job_id' = ${job.id} AND state = 'completed'`;
+        if (n === 2) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+    const items = await t.db.sql`SELECT status, attempts FROM job_items WHERE job_id = ${job.id}`;
+    expect(items.map((i) => [i.status, i.attempts])).toEqual([["skipped", 0], ["skipped", 0]]);
+    const [{ n }] = await t.db.sql`SELECT count(*)::int AS n FROM recording_features WHERE run_id = ${job.run_id}`;
+    expect(n).toBe(0);
+    expect((await getRun(t.db.sql, job.run_id!)).status).toBe("failed");
+  }, 30_000);
+
+  it("an item that keeps failing is retried up to the limit, then the job fails naming it", async () => {
+    const [{ id: crashId }] = await t.db.sql`
+      INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels)
+      SELECT dataset_id, 'crash.wav', hash, file_size, file_samplerate, frames, channels FROM recordings WHERE id = ${fx.recordings["tone3k.wav"]}
+      RETURNING id`;
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [fx.recordings["tone3k.wav"], crashId] }, features: ["rms_dbfs"] }, created_by: null });
+    const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"));
+    expect(done.result).toBe("failure");
+    expect(done.message).toMatch(new RegExp(`1 of 2 items failed; first: recording ${crashId}: failed after ${ITEM_RETRY_LIMIT + 1} attempts: worker thread exited with code 1$`));
+    const items = await t.db.sql`SELECT status, attempts FROM job_items WHERE job_id = ${job.id} ORDER BY item`;
+    expect(items.map((i) => [i.status, i.attempts])).toEqual([["done", 1], ["failed", ITEM_RETRY_LIMIT + 1]]);
+    const metrics = (await listMetrics(t.db.sql, job.id, { limit: 10, offset: 0, key: "items_failed" })).items;
+    expect(metrics[0].value).toBe(1);
+    expect((await getRun(t.db.sql, job.run_id!)).status).toBe("failed");
+  }, 60_000);
+});
