@@ -25,6 +25,7 @@ import { jobRoutes } from "./routes/jobs.js";
 import { artifactRoutes } from "./routes/artifacts.js";
 import { trashRoutes } from "./routes/trash.js";
 import { VERSION } from "./version.js";
+import { webRoutes } from "./routes/web.js";
 import { tileRoutes, type TileLimits } from "./routes/tiles.js";
 import type { TileService } from "../tiles/service.js";
 
@@ -72,6 +73,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await app.register(authPlugin, { requireAuthForReads: options.requireAuthForReads ?? false });
 
   await app.register(healthRoutes);
+  await app.register(webRoutes);
   await app.register(
     async (v1) => {
       await v1.register(userRoutes);

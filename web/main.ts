@@ -1,0 +1,560 @@
+/**
+ * The sonotile viewer (issue 8): datasets and recordings from /v1, a recording as a pannable,
+ * zoomable row of spectrogram tiles (SPEC §4), a panel for every SPEC §2 parameter, playback of
+ * the visible range, point read-out and clip creation.
+ *
+ * Zoom is a power of two of CSS pixels per frame, `pxPerFrame = 2^level`, so every zoom level is
+ * exactly one tile pyramid level (z = max(0, −level)) drawn at an integer number of pixels per
+ * column: tiles sit side by side at integer positions with no resampling seam. The view origin
+ * `originPx` (the frame-0 edge's distance to the left of the plot, in pixels at this level) is an
+ * integer too.
+ */
+import { COLORMAPS, PARAM_NAMES, paramsObject, SCALES, WINDOWS, type Params } from "../src/engine/params.js";
+import { frameCount, frameGeometry } from "../src/engine/geometry.js";
+import { MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
+
+interface Page<T> { items: T[]; total: number }
+interface Dataset { id: string; name: string; recording_count: number }
+interface Recording {
+  id: string; path: string; frames: number; channels: number; samplerate: number; duration: number; time_expansion: number;
+}
+interface Clip { id: string; start_time: number; end_time: number; features: { name: string; value: number | null }[] }
+interface ApiError { message: string; fields?: { field: string; message: string }[] }
+
+/** What the tile headers tell about the spectrogram of the current parameters (SPEC §4). */
+interface Geometry {
+  hopSeconds: number;
+  /** Frequencies of the lowest and highest bin shown, Hz. */
+  fLow: number;
+  fHigh: number;
+  /** Rows of every tile. */
+  rows: number;
+  /** Frames of the whole recording's spectrogram. */
+  frames: number;
+}
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const DEFAULTS: Params = paramsObject.parse({});
+/** Most pixels per frame when zoomed in (2^2 = 4). */
+const MAX_LEVEL = 2;
+
+const state = {
+  recording: null as Recording | null,
+  geometry: null as Geometry | null,
+  level: 0,
+  originPx: 0,
+  /** Query string of the current parameters and tile options (no leading "?"). */
+  query: "",
+  /** Bumped whenever the parameters change, so that late answers of old requests are ignored. */
+  generation: 0,
+};
+
+// ---------------------------------------------------------------------------------------------
+// API access
+
+function token(): string { return localStorage.getItem("sonotile.token") ?? ""; }
+
+function authHeaders(): Record<string, string> {
+  return token() ? { Authorization: `Bearer ${token()}` } : {};
+}
+
+async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(path, { ...init, headers: { ...authHeaders(), ...(init.body ? { "Content-Type": "application/json" } : {}), ...init.headers } });
+  if (!res.ok) throw Object.assign(new Error(((await res.json().catch(() => ({}))) as ApiError).message ?? res.statusText), { status: res.status });
+  return res.json() as Promise<T>;
+}
+
+function setStatus(text: string, error = false) {
+  const el = $("status");
+  el.textContent = text;
+  el.className = error ? "error" : "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameter panel: one field per SPEC §2 parameter (defaults and choices from the shared
+// schema), plus the tile width.
+
+type Field = { name: string; group: string; choices?: readonly (string | number)[]; kind?: "boolean" };
+const FIELDS: Field[] = [
+  { name: "resample", group: "audio", kind: "boolean" }, { name: "samplerate", group: "audio" },
+  { name: "low_freq", group: "audio" }, { name: "high_freq", group: "audio" }, { name: "filter_order", group: "audio" },
+  { name: "window_size", group: "stft" }, { name: "hop_size", group: "stft" }, { name: "window", group: "stft", choices: WINDOWS },
+  { name: "kaiser_beta", group: "stft" },
+  { name: "scale", group: "amplitude", choices: SCALES }, { name: "clamp", group: "amplitude", kind: "boolean" },
+  { name: "min_dB", group: "amplitude" }, { name: "max_dB", group: "amplitude" }, { name: "normalize", group: "amplitude", kind: "boolean" },
+  { name: "channel", group: "spectrogram" }, { name: "cmap", group: "spectrogram", choices: COLORMAPS },
+  { name: "pcen", group: "spectrogram", kind: "boolean" },
+  { name: "pcen_smooth", group: "pcen" }, { name: "pcen_gain", group: "pcen" }, { name: "pcen_bias", group: "pcen" },
+  { name: "pcen_power", group: "pcen" }, { name: "pcen_eps", group: "pcen" },
+  { name: "width", group: "tiles", choices: TILE_WIDTHS },
+];
+const TILE_WIDTH_DEFAULT = 256;
+
+function buildPanel() {
+  const form = $<HTMLFormElement>("params");
+  const missing = PARAM_NAMES.filter((n) => !FIELDS.some((f) => f.name === n));
+  if (missing.length) throw new Error(`the parameter panel lacks ${missing.join(", ")}`);
+  const groups = new Map<string, HTMLFieldSetElement>();
+  for (const f of FIELDS) {
+    let set = groups.get(f.group);
+    if (!set) {
+      set = document.createElement("fieldset");
+      set.innerHTML = `<legend>${f.group}</legend>`;
+      groups.set(f.group, set);
+      form.append(set);
+    }
+    const value = f.name === "width" ? TILE_WIDTH_DEFAULT : (DEFAULTS as Record<string, unknown>)[f.name];
+    const label = document.createElement("label");
+    label.textContent = f.name;
+    let input: HTMLInputElement | HTMLSelectElement;
+    if (f.choices) {
+      input = document.createElement("select");
+      for (const c of f.choices) input.add(new Option(String(c), String(c), false, c === value));
+    } else {
+      input = document.createElement("input");
+      if (f.kind === "boolean") {
+        input.type = "checkbox";
+        input.checked = value as boolean;
+      } else {
+        input.value = value === null ? "" : String(value);
+        if (value === null) input.placeholder = "none";
+      }
+    }
+    input.name = f.name;
+    input.id = `param-${f.name}`;
+    const error = document.createElement("span");
+    error.className = "error";
+    error.id = `error-${f.name}`;
+    label.append(input, error);
+    set.append(label);
+  }
+  form.addEventListener("change", () => void applyParams());
+  form.addEventListener("submit", (e) => { e.preventDefault(); void applyParams(); });
+}
+
+/** The query of the panel: only values that differ from the defaults, so URLs stay short and shared. */
+function panelQuery(): URLSearchParams {
+  const q = new URLSearchParams();
+  for (const f of FIELDS) {
+    const input = $<HTMLInputElement>(`param-${f.name}`);
+    const text = f.kind === "boolean" ? String(input.checked) : input.value.trim();
+    const def = f.name === "width" ? TILE_WIDTH_DEFAULT : (DEFAULTS as Record<string, unknown>)[f.name];
+    // The tile width always goes: the page's default is not the server's.
+    if (f.name === "width" || text !== (def === null ? "" : String(def))) q.set(f.name, text);
+  }
+  return q;
+}
+
+function showFieldErrors(err: ApiError | null) {
+  for (const el of document.querySelectorAll("#params .error")) el.textContent = "";
+  for (const f of err?.fields ?? []) {
+    const el = document.getElementById(`error-${f.field}`);
+    if (el) el.textContent = el.textContent ? `${el.textContent}; ${f.message}` : f.message;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Geometry of the current parameters
+
+/** Rows requested per tile: the bins (merged by maximum on the server) down to the plot height. */
+function tileRows(bins: number): number { return Math.min(bins, $("plot").clientHeight); }
+
+/** Frames and bins as the server will compute them (SPEC §3.2, 3.3, 3.5). */
+function expectedGeometry(rec: Recording, q: URLSearchParams) {
+  const get = (name: string) => q.get(name) ?? String((DEFAULTS as Record<string, unknown>)[name]);
+  const resample = get("resample") === "true" && Number(get("samplerate")) !== rec.samplerate;
+  const fs = resample ? Number(get("samplerate")) : rec.samplerate;
+  const g = frameGeometry(Number(get("window_size")), Number(get("hop_size")), fs);
+  // resample_poly's output length is ceil(n · up / down) = ceil(n · fs / fs_in).
+  const samples = resample ? Math.ceil((rec.frames * fs) / rec.samplerate) : rec.frames;
+  return { frames: frameCount(samples, g), bins: g.bins };
+}
+
+/**
+ * Applies the panel: asks the server for the first tile at the current zoom (which also checks
+ * the parameters against the recording), reads the geometry from its headers and redraws. A 400
+ * puts its messages next to the fields it names and keeps the old view.
+ */
+async function applyParams() {
+  const rec = state.recording;
+  if (!rec) return;
+  const q = panelQuery();
+  // Rows need the bin count; if the parameters are too wrong to tell, the server's answer
+  // (without a height) names the problem.
+  let expected: { frames: number; bins: number } | null = null;
+  try {
+    expected = expectedGeometry(rec, q);
+    q.set("height", String(tileRows(expected.bins)));
+  } catch { /* reported by the server below */ }
+  const generation = ++state.generation;
+  setStatus("loading…");
+  const res = await fetch(tileUrl(rec, 0, 0, "png", q.toString()), { headers: authHeaders() });
+  if (generation !== state.generation) return;
+  if (!res.ok || !expected) {
+    const err = (await res.json().catch(() => ({ message: `the parameters do not fit this recording (${res.status})` }))) as ApiError;
+    showFieldErrors(err);
+    setStatus(err.message, true);
+    return;
+  }
+  showFieldErrors(null);
+  const [fLow, fHigh] = res.headers.get("x-frequency-range")!.split(",").map(Number);
+  const first = state.geometry === null || state.query === "";
+  state.query = q.toString();
+  state.geometry = {
+    hopSeconds: Number(res.headers.get("x-hop-seconds")),
+    fLow, fHigh,
+    rows: Number(res.headers.get("x-shape")!.split(",")[0]),
+    frames: expected.frames,
+  };
+  if (first) fit();
+  clearTiles();
+  render();
+  setStatus("");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tiles
+
+function tileUrl(rec: Recording, z: number, x: number, format: "png" | "f32", query = state.query): string {
+  return `/v1/recordings/${rec.id}/tiles/${z}/${x}.${format}?${query}`;
+}
+
+const width = () => Number(new URLSearchParams(state.query).get("width") ?? TILE_WIDTH_DEFAULT);
+const zoomOf = (level: number) => Math.max(0, -level);
+/** CSS pixels per tile column at a level: 2^level pixels per frame times 2^z frames per column. */
+const columnPx = (level: number) => 2 ** Math.max(0, level);
+
+/** Tiles currently in the plot, by URL. */
+const tiles = new Map<string, HTMLImageElement>();
+
+function clearTiles() {
+  for (const img of tiles.values()) { URL.revokeObjectURL(img.src); img.remove(); }
+  tiles.clear();
+}
+
+/**
+ * Places the tiles that cover the plot plus one plot width of margin on each side, loads the
+ * missing ones and drops the rest. Tiles are fetched (with the token, if any) rather than
+ * pointed to, so servers that need a token for reads work too; the browser's HTTP cache still
+ * serves repeated URLs, which are immutable.
+ */
+function render() {
+  const rec = state.recording, g = state.geometry;
+  if (!rec || !g) return;
+  const plot = $("plot");
+  const z = zoomOf(state.level), colPx = columnPx(state.level), W = width();
+  const spanPx = W * colPx;
+  const count = Math.ceil(g.frames / (W * 2 ** z));
+  const margin = plot.clientWidth;
+  const x0 = Math.max(0, Math.floor((state.originPx - margin) / spanPx));
+  const x1 = Math.min(count - 1, Math.floor((state.originPx + plot.clientWidth + margin) / spanPx));
+  const wanted = new Set<string>();
+  for (let x = x0; x <= x1; x++) {
+    const url = tileUrl(rec, z, x, "png");
+    wanted.add(url);
+    let img = tiles.get(url);
+    if (!img) {
+      img = document.createElement("img");
+      img.dataset.z = String(z);
+      img.dataset.x = String(x);
+      img.dataset.src = url;
+      img.alt = `tile ${z}/${x}`;
+      tiles.set(url, img);
+      $("tiles").append(img);
+      void loadTile(img, url);
+    }
+    img.style.left = `${x * spanPx - state.originPx}px`;
+    // The last tile is narrower: widths come from the images themselves.
+    if (img.dataset.loaded) img.style.width = `${img.naturalWidth * colPx}px`;
+  }
+  for (const [url, img] of tiles) {
+    if (!wanted.has(url)) { URL.revokeObjectURL(img.src); img.remove(); tiles.delete(url); }
+  }
+  drawAxes();
+  drawClips();
+}
+
+async function loadTile(img: HTMLImageElement, url: string) {
+  const res = await fetch(url, { headers: authHeaders() }).catch(() => null);
+  if (!res?.ok || !tiles.has(url)) {
+    if (res && !res.ok) setStatus(((await res.json().catch(() => ({}))) as ApiError).message ?? `tile failed: ${res.status}`, true);
+    return;
+  }
+  img.onload = () => { img.style.width = `${img.naturalWidth * columnPx(state.level)}px`; img.dataset.loaded = "true"; };
+  img.src = URL.createObjectURL(await res.blob());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coordinates and axes
+
+/** Seconds (real time) at plot pixel p: frame i is centred at i · hop (SPEC §3.5). */
+function timeAt(p: number): number {
+  return ((p + state.originPx) / 2 ** state.level - 0.5) * state.geometry!.hopSeconds;
+}
+function pixelOf(t: number): number {
+  return (t / state.geometry!.hopSeconds + 0.5) * 2 ** state.level - state.originPx;
+}
+/** Hz at plot pixel row y (top = highest frequency). */
+function frequencyAt(y: number): number {
+  const g = state.geometry!, h = $("plot").clientHeight;
+  return g.fHigh - (y / h) * (g.fHigh - g.fLow);
+}
+
+/** A step of 1, 2 or 5 × 10^k giving ticks at least `minPx` apart. */
+function niceStep(unitsPerPx: number, minPx: number): number {
+  const raw = unitsPerPx * minPx;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw)!;
+}
+
+function drawAxes() {
+  const g = state.geometry!, plot = $("plot");
+  const taxis = $("taxis"), faxis = $("faxis");
+  taxis.replaceChildren();
+  faxis.replaceChildren();
+  const w = plot.clientWidth, h = plot.clientHeight;
+  const secPerPx = g.hopSeconds / 2 ** state.level;
+  const dt = niceStep(secPerPx, 80);
+  const digits = Math.max(0, -Math.floor(Math.log10(dt)));
+  for (let t = Math.ceil(timeAt(0) / dt) * dt; t <= timeAt(w); t += dt) {
+    const s = document.createElement("span");
+    s.style.left = `${pixelOf(t)}px`;
+    s.textContent = `${t.toFixed(digits)} s`;
+    taxis.append(s);
+  }
+  const kHzPerPx = (g.fHigh - g.fLow) / 1000 / h;
+  const df = niceStep(kHzPerPx, 40);
+  for (let f = Math.ceil(g.fLow / 1000 / df) * df; f <= g.fHigh / 1000; f += df) {
+    const s = document.createElement("span");
+    s.style.top = `${((g.fHigh / 1000 - f) / kHzPerPx)}px`;
+    s.textContent = `${+f.toFixed(3)} kHz`;
+    faxis.append(s);
+  }
+  $("plot").dataset.view = JSON.stringify({ z: zoomOf(state.level), level: state.level, start: timeAt(0), end: timeAt(w) });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zoom and pan
+
+/** Changes the level keeping the time under plot pixel `anchor` where it is. */
+function zoomTo(level: number, anchor = $("plot").clientWidth / 2) {
+  level = Math.max(-MAX_ZOOM, Math.min(MAX_LEVEL, level));
+  if (level === state.level) return;
+  const frame = (anchor + state.originPx) / 2 ** state.level;
+  state.level = level;
+  state.originPx = Math.round(frame * 2 ** level - anchor);
+  render();
+}
+
+function panBy(px: number) {
+  state.originPx = Math.round(state.originPx + px);
+  render();
+}
+
+/** The level at which the whole recording fits the plot, from its start. */
+function fit() {
+  const frames = state.geometry!.frames;
+  state.level = Math.max(-MAX_ZOOM, Math.min(MAX_LEVEL, Math.floor(Math.log2($("plot").clientWidth / frames))));
+  state.originPx = 0;
+  render();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read-out, clips, playback
+
+/** Time, frequency and the tile's float32 value under plot pixel (px, py). */
+async function readout(px: number, py: number) {
+  const rec = state.recording!, g = state.geometry!;
+  const z = zoomOf(state.level), colPx = columnPx(state.level), W = width();
+  const abs = px + state.originPx;
+  const x = Math.floor(abs / (W * colPx));
+  const column = Math.floor((abs - x * W * colPx) / colPx);
+  const row = Math.min(g.rows - 1, Math.floor(((($("plot").clientHeight - py) / $("plot").clientHeight)) * g.rows));
+  const t = timeAt(px), f = frequencyAt(py);
+  const marker = $("marker");
+  Object.assign(marker.style, { left: `${px}px`, top: `${py}px` });
+  marker.hidden = false;
+  const out = $("readout");
+  out.textContent = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz, value …`;
+  const res = await fetch(tileUrl(rec, z, x, "f32"), { headers: authHeaders() });
+  if (!res.ok) { out.textContent = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz (no value: ${res.status})`; return; }
+  const [rows, columns] = res.headers.get("x-shape")!.split(",").map(Number);
+  const values = new Float32Array(await res.arrayBuffer());
+  const v = column < columns ? values[row * columns + column] : NaN;
+  out.textContent = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz, value = ${v.toFixed(2)} ${res.headers.get("x-value-scale")} (tile ${z}/${x}, row ${row}/${rows}, column ${column})`;
+  out.dataset.value = String(v);
+}
+
+let clips: Clip[] = [];
+
+async function loadClips() {
+  const rec = state.recording!;
+  clips = (await api<Page<Clip>>(`/v1/clips?recording_id=${rec.id}&limit=100`)).items;
+  drawClips();
+}
+
+function drawClips() {
+  const layer = $("clips");
+  layer.replaceChildren();
+  if (!state.geometry) return;
+  for (const c of clips) {
+    const d = document.createElement("div");
+    d.style.left = `${pixelOf(c.start_time)}px`;
+    d.style.width = `${pixelOf(c.end_time) - pixelOf(c.start_time)}px`;
+    d.title = `clip ${c.start_time.toFixed(3)}–${c.end_time.toFixed(3)} s`;
+    layer.append(d);
+  }
+}
+
+function showClip(c: Clip, note = "") {
+  const info = $("clip-info");
+  const features = c.features.length
+    ? `<table>${c.features.map((f) => `<tr><td>${f.name}</td><td>${f.value ?? "—"}</td></tr>`).join("")}</table>`
+    : "<p>No features yet (run a feature extraction job over the dataset to fill them in).</p>";
+  info.innerHTML = `<h2>Clip ${c.start_time.toFixed(4)}–${c.end_time.toFixed(4)} s ${note}</h2><code>${c.id}</code>${features}`;
+  info.dataset.clipId = c.id;
+}
+
+async function createClip(t0: number, t1: number, fLow: number, fHigh: number) {
+  const info = $("clip-info");
+  if (!token()) { info.innerHTML = `<p class="error">Creating a clip needs an API token (top right).</p>`; return; }
+  try {
+    const start = Math.max(0, Math.min(t0, t1)), end = Math.min(state.recording!.duration, Math.max(t0, t1));
+    const clip = await api<Clip>("/v1/clips", { method: "POST", body: JSON.stringify({ recording_id: state.recording!.id, start_time: start, end_time: end }) });
+    showClip(clip, `(created; box ${(fLow / 1000).toFixed(1)}–${(fHigh / 1000).toFixed(1)} kHz)`);
+    await loadClips();
+  } catch (err) {
+    info.innerHTML = "";
+    const p = document.createElement("p");
+    p.className = "error";
+    p.textContent = `clip not created: ${(err as Error).message}`;
+    info.append(p);
+  }
+}
+
+/**
+ * Plays the visible range. The file holds time-expanded audio: real time t is file time
+ * t · time_expansion, which the audio element plays at the file's rate (slowed down by the
+ * expansion, as intended); `speed` slows it further.
+ */
+function play() {
+  const rec = state.recording!, audio = $<HTMLAudioElement>("audio"), cursor = $("cursor");
+  if (!audio.paused) { audio.pause(); return; }
+  const te = rec.time_expansion, w = $("plot").clientWidth;
+  const start = Math.max(0, timeAt(0)), end = Math.min(rec.duration, timeAt(w));
+  const src = `/v1/recordings/${rec.id}/audio`;
+  if (!audio.src.endsWith(src)) audio.src = src;
+  audio.playbackRate = Number($<HTMLSelectElement>("rate").value);
+  audio.currentTime = start * te;
+  cursor.hidden = false;
+  const tick = () => {
+    const t = audio.currentTime / te;
+    cursor.style.left = `${pixelOf(t)}px`;
+    if (t >= end) audio.pause();
+    if (!audio.paused) requestAnimationFrame(tick);
+    else cursor.hidden = true;
+  };
+  audio.play().then(() => requestAnimationFrame(tick), (err: Error) => { cursor.hidden = true; setStatus(`cannot play: ${err.message}`, true); });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mouse: drag pans, shift-drag draws a clip box, a click reads a value, the wheel zooms.
+
+function bindPlot() {
+  const plot = $("plot"), box = $("box");
+  let drag: { x: number; y: number; originPx: number; shift: boolean; moved: boolean } | null = null;
+  const local = (e: MouseEvent) => { const r = plot.getBoundingClientRect(); return { x: e.clientX - r.left, y: e.clientY - r.top }; };
+  plot.addEventListener("mousedown", (e) => {
+    if (!state.geometry) return;
+    const p = local(e);
+    drag = { ...p, originPx: state.originPx, shift: e.shiftKey, moved: false };
+    plot.classList.toggle("dragging", !e.shiftKey);
+  });
+  window.addEventListener("mousemove", (e) => {
+    if (!drag) return;
+    const p = local(e);
+    if (Math.abs(p.x - drag.x) + Math.abs(p.y - drag.y) > 3) drag.moved = true;
+    if (drag.shift) {
+      Object.assign(box.style, { left: `${Math.min(p.x, drag.x)}px`, top: `${Math.min(p.y, drag.y)}px`, width: `${Math.abs(p.x - drag.x)}px`, height: `${Math.abs(p.y - drag.y)}px` });
+      box.hidden = !drag.moved;
+    } else if (drag.moved) {
+      state.originPx = Math.round(drag.originPx - (p.x - drag.x));
+      render();
+    }
+  });
+  window.addEventListener("mouseup", (e) => {
+    if (!drag) return;
+    const d = drag, p = local(e);
+    drag = null;
+    plot.classList.remove("dragging");
+    box.hidden = true;
+    if (!d.moved) void readout(p.x, p.y);
+    else if (d.shift) void createClip(timeAt(d.x), timeAt(p.x), frequencyAt(Math.max(d.y, p.y)), frequencyAt(Math.min(d.y, p.y)));
+  });
+  plot.addEventListener("wheel", (e) => {
+    if (!state.geometry) return;
+    e.preventDefault();
+    zoomTo(state.level + (e.deltaY < 0 ? 1 : -1), local(e).x);
+  }, { passive: false });
+  $("zoom-in").onclick = () => zoomTo(state.level + 1);
+  $("zoom-out").onclick = () => zoomTo(state.level - 1);
+  $("pan-left").onclick = () => panBy(-plot.clientWidth / 2);
+  $("pan-right").onclick = () => panBy(plot.clientWidth / 2);
+  $("fit").onclick = () => state.geometry && fit();
+  $("play").onclick = () => state.recording && play();
+  window.addEventListener("resize", render);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Datasets and recordings
+
+async function loadDatasets() {
+  const select = $<HTMLSelectElement>("dataset");
+  const datasets = (await api<Page<Dataset>>("/v1/datasets?limit=100")).items;
+  select.replaceChildren(...datasets.map((d) => new Option(`${d.name} (${d.recording_count})`, d.id)));
+  select.onchange = () => void loadRecordings(select.value);
+  if (datasets.length) await loadRecordings(datasets[0].id);
+  else setStatus("no datasets yet: create one through the API (see /docs)");
+}
+
+async function loadRecordings(datasetId: string) {
+  const list = $("recordings");
+  const recordings = (await api<Page<Recording>>(`/v1/recordings?dataset_id=${datasetId}&limit=100`)).items;
+  list.replaceChildren(...recordings.map((r) => {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.dataset.id = r.id;
+    b.innerHTML = `${r.path}<br><small>${r.duration.toFixed(2)} s · ${(r.samplerate / 1000).toFixed(1)} kHz${r.time_expansion !== 1 ? ` · TE ${r.time_expansion}` : ""} · ${r.channels} ch</small>`;
+    b.onclick = () => void openRecording(r);
+    li.append(b);
+    return li;
+  }));
+  const wanted = new URLSearchParams(location.hash.slice(1)).get("recording");
+  const first = recordings.find((r) => r.id === wanted) ?? recordings[0];
+  if (first) await openRecording(first);
+}
+
+async function openRecording(rec: Recording) {
+  for (const b of document.querySelectorAll<HTMLButtonElement>("#recordings button")) b.classList.toggle("open", b.dataset.id === rec.id);
+  $<HTMLAudioElement>("audio").pause();
+  state.recording = rec;
+  state.geometry = null;
+  state.query = "";
+  clearTiles();
+  $("title").textContent = `${rec.path} — ${rec.duration.toFixed(2)} s, ${(rec.samplerate / 1000).toFixed(1)} kHz`;
+  $("clip-info").replaceChildren();
+  history.replaceState(null, "", `#recording=${rec.id}`);
+  await applyParams();
+  await loadClips();
+}
+
+function init() {
+  const tokenInput = $<HTMLInputElement>("token");
+  tokenInput.value = token();
+  tokenInput.onchange = () => localStorage.setItem("sonotile.token", tokenInput.value.trim());
+  buildPanel();
+  bindPlot();
+  loadDatasets().catch((err: Error) => setStatus(err.message, true));
+}
+
+init();
