@@ -261,6 +261,19 @@ describe.skipIf(!haveChromium)("viewer page in Chromium", () => {
     expect(value).toBeGreaterThan(-200);
   });
 
+  it("plays the visible range with a moving cursor", async () => {
+    const v = await view();
+    await page.click("#play");
+    // The cursor appears and moves right while the audio plays (from the recording's audio route).
+    await expect.poll(() => page.evaluate(() => !document.getElementById("cursor")!.hidden)).toBe(true);
+    const x0 = await page.evaluate(() => parseFloat(document.getElementById("cursor")!.style.left));
+    await expect.poll(() => page.evaluate(() => parseFloat(document.getElementById("cursor")!.style.left))).toBeGreaterThan(x0 + 5);
+    const played = await page.evaluate(() => document.querySelector("audio")!.currentTime);
+    expect(played).toBeGreaterThan(Math.max(0, v.start));
+    await page.click("#play"); // pauses
+    await expect.poll(() => page.evaluate(() => document.querySelector("audio")!.paused)).toBe(true);
+  });
+
   it("creates a clip from a shift-drawn box once a token is given", async () => {
     const box = (await page.locator("#plot").boundingBox())!;
     const drawBox = async (x0: number, x1: number) => {
@@ -290,6 +303,7 @@ describe.skipIf(!haveChromium)("viewer page in Chromium", () => {
     expect(Math.abs(clip.end_time - (v.start + 300 * secondsPerPx))).toBeLessThan(2 * secondsPerPx);
     expect(await page.textContent("#clip-info")).toContain("No features yet");
     await expect.poll(() => page.locator("#clips div").count()).toBe(1);
+    await expect.poll(() => page.locator("#clip-list button").allTextContents()).toEqual([`${clip.start_time.toFixed(3)}–${clip.end_time.toFixed(3)} s`]);
     await page.screenshot({ path: join(ARTIFACTS, "web-clip-page.png") });
   });
 });

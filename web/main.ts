@@ -387,10 +387,19 @@ async function readout(px: number, py: number) {
 
 let clips: Clip[] = [];
 
+/** The recording's clips: drawn over the plot and listed, each listed one opens its features. */
 async function loadClips() {
   const rec = state.recording!;
   clips = (await api<Page<Clip>>(`/v1/clips?recording_id=${rec.id}&limit=100`)).items;
   drawClips();
+  $("clip-list").replaceChildren(...clips.map((c) => {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.textContent = `${c.start_time.toFixed(3)}–${c.end_time.toFixed(3)} s${c.features.length ? ` · ${c.features.length} features` : ""}`;
+    b.onclick = () => showClip(c);
+    li.append(b);
+    return li;
+  }));
 }
 
 function drawClips() {
@@ -446,6 +455,7 @@ function play() {
   if (!audio.src.endsWith(src)) audio.src = src;
   audio.playbackRate = Number($<HTMLSelectElement>("rate").value);
   audio.currentTime = start * te;
+  cursor.style.left = `${pixelOf(start)}px`;
   cursor.hidden = false;
   const tick = () => {
     const t = audio.currentTime / te;
