@@ -3,7 +3,9 @@
 //
 // Even n = 2m: the m-point complex FFT Z of z_j = x_{2j} + i·x_{2j+1}, then the split
 //     X_k = (Z_k + conj Z_{m-k})/2  -  i/2 · W_n^k · (Z_k - conj Z_{m-k}),   Z_m ≡ Z_0
-// (Numerical Recipes §12.3; the same pass as KissFFT's kiss_fftr / pffft's real finalisation).
+// (Numerical Recipes §12.3; the same pass as KissFFT's kiss_fftr / pffft's real finalisation),
+// computed as X_k = B + C_k·(Z_k − B) with B = conj Z_{m-k} and C_k = (1 − i·W_n^k)/2: one
+// complex multiply-add, 10 operations per bin instead of 14.
 // Odd n: the n-point complex FFT of (x, 0).
 // The complex FFT is the mixed-radix Stockham of assembly/fft/stockham.ts, or Bluestein when the
 // length has a prime factor above MAX_RADIX (direct odd butterflies cost O(P) per point).
@@ -25,7 +27,7 @@ export class RealFft {
   private readonly ai: StaticArray<f32>;
   private readonly br: StaticArray<f32>;
   private readonly bi: StaticArray<f32>;
-  /** W_n^k / 2 for the even-n split, k < m. */
+  /** C_k = (1 − i·W_n^k)/2 for the even-n split, k < m. */
   private readonly splitRe: StaticArray<f32>;
   private readonly splitIm: StaticArray<f32>;
 
@@ -45,9 +47,10 @@ export class RealFft {
     this.splitIm = new StaticArray<f32>(m);
     if ((n & 1) == 0) {
       for (let k = 0; k < m; k++) {
+        // W = cos a + i·sin a, so 1 − i·W = (1 + sin a) − i·cos a
         const a = -2 * Math.PI * <f64>k / <f64>n;
-        this.splitRe[k] = <f32>(0.5 * Math.cos(a));
-        this.splitIm[k] = <f32>(0.5 * Math.sin(a));
+        this.splitRe[k] = <f32>(0.5 * (1 + Math.sin(a)));
+        this.splitIm[k] = <f32>(-0.5 * Math.cos(a));
       }
     }
   }
@@ -106,7 +109,6 @@ export class RealFft {
     const z0r = load<f32>(zr), z0i = load<f32>(zi);
     peak = emitOne(power, output, 0, z0r + z0i, 0, scale, peak);
     peak = emitOne(power, output, m, z0r - z0i, 0, scale, peak);
-    const half = v128.load32_splat(HALF);
     let k = 1;
     // Four k per step: Z_k … Z_{k+3} forwards, Z_{m-k} … Z_{m-k-3} loaded as one vector, reversed.
     for (; k + 4 <= m; k += 4) {
@@ -114,11 +116,11 @@ export class RealFft {
       const ar = v128.load(zr + o), ai = v128.load(zi + o);
       const br = v128.shuffle<f32>(v128.load(zr + rev), v128.load(zr + rev), 3, 2, 1, 0);
       const bi = v128.shuffle<f32>(v128.load(zi + rev), v128.load(zi + rev), 3, 2, 1, 0);
-      const hr = v128.load(wr + o), hi = v128.load(wi + o);
-      const er = f32x4.mul(f32x4.add(ar, br), half), ei = f32x4.mul(f32x4.sub(ai, bi), half);
-      const u = f32x4.add(ai, bi), v = f32x4.sub(br, ar);
-      const xr = f32x4.add(er, f32x4.sub(f32x4.mul(hr, u), f32x4.mul(hi, v)));
-      const xi = f32x4.add(ei, f32x4.add(f32x4.mul(hr, v), f32x4.mul(hi, u)));
+      const cr = v128.load(wr + o), ci = v128.load(wi + o);
+      // d = Z_k − conj Z_{m-k}; X = conj Z_{m-k} + C·d
+      const dr = f32x4.sub(ar, br), di = f32x4.add(ai, bi);
+      const xr = f32x4.add(br, f32x4.sub(f32x4.mul(cr, dr), f32x4.mul(ci, di)));
+      const xi = f32x4.sub(f32x4.add(f32x4.mul(cr, di), f32x4.mul(ci, dr)), bi);
       if (power) {
         const p = f32x4.mul(f32x4.add(f32x4.mul(xr, xr), f32x4.mul(xi, xi)), s);
         v128.store(output + (<usize>k << 2), p);
@@ -131,16 +133,13 @@ export class RealFft {
     for (; k < m; k++) {
       const o = <usize>k << 2, rev = <usize>(m - k) << 2;
       const ar = load<f32>(zr + o), ai = load<f32>(zi + o), br = load<f32>(zr + rev), bi = load<f32>(zi + rev);
-      const hr = load<f32>(wr + o), hi = load<f32>(wi + o);
-      const u = ai + bi, v = br - ar;
-      peak = emitOne(power, output, k, 0.5 * (ar + br) + (hr * u - hi * v), 0.5 * (ai - bi) + (hr * v + hi * u), scale, peak);
+      const cr = load<f32>(wr + o), ci = load<f32>(wi + o);
+      const dr = ar - br, di = ai + bi;
+      peak = emitOne(power, output, k, br + (cr * dr - ci * di), (cr * di + ci * dr) - bi, scale, peak);
     }
     return peak;
   }
 }
-
-/** 0.5, read from memory: an inline f32x4.splat(0.5) becomes a v128.const, which V8 rebuilds at every use in a loop. */
-const HALF = memory.data<f32>([0.5]);
 
 /** Bin k = (re, im) as a complex value, or as scale·(re² + im²) if `power`; returns the peak. */
 @inline function emitOne(power: bool, output: usize, k: i32, re: f32, im: f32, scale: f32, peak: v128): v128 {
