@@ -40,6 +40,7 @@ let page: Page;
 let base: string;
 let adminKey: string;
 let batId: string;
+let birdId: string;
 
 beforeAll(async () => {
   if (!haveChromium) return;
@@ -54,6 +55,7 @@ beforeAll(async () => {
   await ensureDemoDataset(t.db.sql, root, admin!.user.id);
   const recordings = await listRecordings(t.db.sql, { state: "active", sort: "path", order: "asc", limit: 10, offset: 0 });
   batId = recordings.items.find((r) => r.path === "bats-384k.wav")!.id;
+  birdId = recordings.items.find((r) => r.path === "birds-48k.wav")!.id;
   tiles = new TileService({ threads: 2, statsStore: tileStatsStore(t.db.sql) });
   app = await buildApp({ database: t.db, audioRoots: [root], tiles });
   base = await app.listen({ host: "127.0.0.1", port: 0 });
@@ -197,6 +199,18 @@ describe.skipIf(!haveChromium)("viewer page in Chromium", () => {
     expect(zoomed.level).toBe(before.level + 1);
     expect(zoomed.end - zoomed.start).toBeCloseTo((before.end - before.start) / 2, 3);
     await expectSeamless("zoom-in");
+    // Lazy: only tiles that overlap the plot or one plot width either side are in the page.
+    const placed = await page.evaluate(() => {
+      const plot = document.getElementById("plot")!.getBoundingClientRect();
+      return [...document.querySelectorAll("#tiles img")].map((i) => {
+        const r = i.getBoundingClientRect();
+        return { left: r.left - plot.left, right: r.right - plot.left, width: plot.width };
+      });
+    });
+    for (const r of placed) {
+      expect(r.right).toBeGreaterThan(-r.width);
+      expect(r.left).toBeLessThan(2 * r.width);
+    }
 
     // Dragging 200 px to the left moves the view 200 px later in time.
     const box = (await page.locator("#plot").boundingBox())!;
@@ -305,5 +319,21 @@ describe.skipIf(!haveChromium)("viewer page in Chromium", () => {
     await expect.poll(() => page.locator("#clips div").count()).toBe(1);
     await expect.poll(() => page.locator("#clip-list button").allTextContents()).toEqual([`${clip.start_time.toFixed(3)}–${clip.end_time.toFixed(3)} s`]);
     await page.screenshot({ path: join(ARTIFACTS, "web-clip-page.png") });
+  });
+
+  it("shows a time-expanded recording in real units", async () => {
+    // The bird recording declared as recorded at 10× time expansion: 480 kHz real, 1 s long.
+    const res = await app.inject({ method: "PATCH", url: `/v1/recordings/${birdId}`, headers: { authorization: `Bearer ${adminKey}` }, payload: { time_expansion: 10 } });
+    expect(res.statusCode).toBe(200);
+    await page.goto(`${base}/?te#recording=${birdId}`);
+    await tilesLoaded();
+    expect(await page.textContent("#title")).toContain("1.00 s, 480.0 kHz");
+    const top = Number((await page.locator("#faxis span").last().textContent())!.replace(" kHz", ""));
+    expect(top).toBeGreaterThanOrEqual(200); // 24 kHz without the expansion
+    expect(top).toBeLessThanOrEqual(240);
+    const v = await view();
+    expect(v.end).toBeGreaterThan(1);
+    expect(v.end).toBeLessThan(10);
+    await page.screenshot({ path: join(ARTIFACTS, "web-time-expansion-page.png") });
   });
 });
