@@ -9,6 +9,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDatabase } from "../src/store/db.js";
+import { loadMigrations } from "../src/store/migrate.js";
 import { LOCK_FILE, LockedError, acquireLock, readLock } from "../src/store/lock.js";
 import { createUser, findUserByUsername } from "../src/store/users.js";
 import { migratedTemplate, tempDir } from "./store-helpers.js";
@@ -51,8 +52,8 @@ it("keeps data across restarts, locks the directory, lets admin commands attach"
   const second = await openDatabase({ dataDir });
   try {
     expect(await findUserByUsername(second.sql, "persisted")).not.toBeNull();
-    const rows = await second.sql`SELECT version FROM schema_migrations`;
-    expect(rows.map((r) => r.version)).toEqual([1]);
+    const rows = await second.sql`SELECT version FROM schema_migrations ORDER BY version`;
+    expect(rows.map((r) => r.version)).toEqual((await loadMigrations()).map((m) => m.version));
   } finally {
     await second.close();
   }

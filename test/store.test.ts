@@ -69,7 +69,7 @@ describe("migrations", () => {
   it("are recorded once and a second run applies nothing", async () => {
     expect(await migrate(sql)).toEqual([]);
     const rows = await sql`SELECT version, name FROM schema_migrations ORDER BY version`;
-    expect(rows.map((r) => r.version)).toEqual([1]);
+    expect(rows.map((r) => r.version)).toEqual((await loadMigrations()).map((m) => m.version));
     expect(rows[0].name).toBe("initial");
   });
 
@@ -83,7 +83,7 @@ describe("migrations", () => {
     await expect(migrate(sql, [...all, added, broken])).rejects.toThrow(/no_such_function/);
     const [{ n }] = await sql`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'broken_901'`;
     expect(n).toBe(0);
-    expect((await sql`SELECT version FROM schema_migrations ORDER BY version`).map((r) => r.version)).toEqual([1, 900]);
+    expect((await sql`SELECT version FROM schema_migrations ORDER BY version`).map((r) => r.version)).toEqual([...all.map((m) => m.version), 900]);
     expect((await sql`SELECT x FROM extra_900`).map((r) => r.x)).toEqual([1]);
   });
 

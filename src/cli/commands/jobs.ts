@@ -83,7 +83,9 @@ export const command: Command = {
     const priority = numberOption(cl.options.priority, "priority", (v) => Number.isInteger(v) && Math.abs(v) <= 1000, "integer in [-1000, 1000]");
 
     const config = storeConfig({ data: cl.options.data as string | undefined });
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 2 });
+    // One connection: the commands are sequential, and the embedded server interleaves the
+    // messages of concurrent connections (pg-boss's timers would make a second one busy).
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 1 });
     const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
     try {
       const sql = database.sql;

@@ -1,0 +1,79 @@
+/**
+ * `sonotile jobs submit|list|show|abort` and `sonotile worker` as processes (the built CLI in
+ * dist/): usage errors exit 2 before any database is opened; with DATABASE_URL, a job
+ * submitted from the command line is executed by a worker and shown with its metrics and
+ * artifact; a worker stops on SIGTERM with exit 0.
+ */
+import { execFile, spawn } from "node:child_process";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REAL_PG_URL, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
+import { jobFixture, waitForJob, type JobFixture } from "./jobs-helpers.js";
+
+const REPO = resolve(fileURLToPath(new URL("..", import.meta.url)));
+
+async function sonotile(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ["bin/sonotile.js", ...args], { cwd: REPO, env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe("sonotile jobs: usage", () => {
+  it("exits 2 with a message naming the problem", async () => {
+    const env = { DATABASE_URL: "" };
+    const cases: [string[], RegExp][] = [
+      [["jobs", "frob"], /expected submit, list, show or abort/],
+      [["jobs", "submit"], /exactly one of --dataset, --recordings, --clips/],
+      [["jobs", "submit", "--recordings", "not-a-uuid", "--features", "loudness"], /targets.recording_ids.0: must be a UUID; features.0: must be one of/],
+      [["jobs", "submit", "--dataset", "00000000-0000-4000-8000-000000000000", "--window", "nope"], /--window/],
+      [["worker", "--threads", "0"], /--threads: must be a number integer in \[1, 1024\]/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => sonotile(args, env)));
+    results.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stderr: expect.stringMatching(cases[i][1]) }));
+  }, 30_000);
+});
+
+describe("sonotile jobs with a worker (DATABASE_URL)", () => {
+  let t: TestDatabase;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let fx: JobFixture;
+
+  beforeAll(async () => {
+    if (!REAL_PG_URL) return;
+    t = await freshDatabase();
+    dir = await tempDir();
+    fx = await jobFixture(t.db.sql, dir.path, 3);
+  }, 60_000);
+  afterAll(async () => {
+    await t?.cleanup();
+    await dir?.remove();
+  });
+
+  it.skipIf(!REAL_PG_URL)("submit, run on a worker, list, show; abort of a finished job is refused (exit 2)", async () => {
+    const env = { DATABASE_URL: t.url };
+    const submitted = await sonotile(["jobs", "submit", "--dataset", fx.datasetId, "--features", "rms_dbfs,peak_frequency_hz", "--window-size", "0.01", "--json"], env);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const job = JSON.parse(submitted.stdout);
+    expect(job).toMatchObject({ status: "pending", progress_total: 2, data: { targets: { dataset_id: fx.datasetId }, params: expect.objectContaining({ window_size: 0.01 }) } });
+
+    const worker = spawn(process.execPath, ["bin/sonotile.js", "worker", "--threads", "1", "--poll", "0.5", "--data", join(dir.path, "data")], { cwd: REPO, env: { ...process.env, ...env }, stdio: "ignore" });
+    await waitForJob(t.db.sql, job.id, (j) => j.status === "completed", 30_000);
+    worker.kill("SIGTERM");
+    expect(await new Promise((r) => worker.once("exit", r))).toBe(0);
+    const shown = JSON.parse((await sonotile(["jobs", "show", job.id, "--json"], env)).stdout);
+    expect(shown.job).toMatchObject({ status: "completed", result: "success", progress_done: 2 });
+    expect(shown.metrics.map((m: { key: string }) => m.key).sort()).toEqual(["audio_seconds_per_second", "items_done", "items_failed"]);
+    expect(shown.artifacts).toMatchObject([{ name: "features.csv", media_type: "text/csv" }]);
+
+    const list = await sonotile(["jobs", "list", "--status", "completed"], env);
+    expect(list.stdout).toMatch(new RegExp(`^${job.id}\\s+completed\\s+success\\s+2/2\\s+extract_features`));
+    const abort = await sonotile(["jobs", "abort", job.id], env);
+    expect(abort).toMatchObject({ code: 2, stderr: expect.stringMatching(/cannot abort job .*: it is completed/) });
+  }, 60_000);
+});
