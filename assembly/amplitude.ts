@@ -44,14 +44,15 @@ export function scaleValues(values: usize, n: i32, divisor: f32, scale: i32, cla
 }
 
 /**
- * dst[c][r] = finish(src[r][c]) for a rows×cols f32 matrix: the layout change from frame-major
- * STFT rows to [bins][frames], with scaleValues' divide / scale / clamp applied on the way
- * (power and divisor 1 leave the values unchanged). 4×4 blocks are transposed in registers;
- * walking four source rows at a time fills each destination cache line in four visits.
+ * dst[c·dstStride + r] = finish(src[r][c]) for a rows×cols f32 matrix (dstStride ≥ rows): the
+ * layout change from frame-major STFT rows to [bins][frames], here into columns of a wider
+ * matrix, with scaleValues' divide / scale / clamp applied on the way (power and divisor 1 leave
+ * the values unchanged). 4×4 blocks are transposed in registers; walking four source rows at a
+ * time fills each destination cache line in four visits.
  */
-export function scaleTranspose(src: usize, rows: i32, cols: i32, dst: usize, divisor: f32, scale: i32, clamp: bool, minDb: f32, maxDb: f32): void {
+export function scaleTranspose(src: usize, rows: i32, cols: i32, dst: usize, dstStride: i32, divisor: f32, scale: i32, clamp: bool, minDb: f32, maxDb: f32): void {
   const d = f32x4.splat(divisor), lo = f32x4.splat(minDb), hi = f32x4.splat(maxDb);
-  const rowBytes = <usize>cols << 2, colBytes = <usize>rows << 2;
+  const rowBytes = <usize>cols << 2, colBytes = <usize>dstStride << 2;
   let r = 0;
   for (; r + 4 <= rows; r += 4) {
     const s = src + <usize>r * rowBytes, t = dst + (<usize>r << 2);
