@@ -110,14 +110,19 @@ function columnDiff(p: Pixels, a: number, b: number): number {
   return sum / (3 * p.height);
 }
 
-/** Tile boundaries (CSS px) inside the plot, where both neighbouring tiles are shown, and the tiles' right end. */
-async function boundaries(): Promise<{ inside: number[]; right: number; columnPx: number }> {
+/** Tile boundaries (CSS px) inside the plot, where both neighbouring tiles are shown, and where the tiles start and end. */
+async function boundaries(): Promise<{ inside: number[]; left: number; right: number; columnPx: number }> {
   return page.evaluate(() => {
     const plot = document.getElementById("plot")!.getBoundingClientRect();
     const rects = [...document.querySelectorAll<HTMLImageElement>("#tiles img")].map((i) => i.getBoundingClientRect()).sort((a, b) => a.left - b.left);
     const inside = rects.slice(1).map((r) => r.left - plot.left).filter((x) => x >= 4 && x <= plot.width - 4);
     const view = JSON.parse(document.getElementById("plot")!.dataset.view!);
-    return { inside, right: Math.min(plot.width, rects[rects.length - 1].right - plot.left), columnPx: 2 ** Math.max(0, view.level) };
+    return {
+      inside,
+      left: Math.max(0, rects[0].left - plot.left),
+      right: Math.min(plot.width, rects[rects.length - 1].right - plot.left),
+      columnPx: 2 ** Math.max(0, view.level),
+    };
   });
 }
 
@@ -128,11 +133,11 @@ async function boundaries(): Promise<{ inside: number[]; right: number; columnPx
  * normalization or PCEN mismatch shows up as a jump across the whole height).
  */
 async function expectSeamless(name: string) {
-  const { inside, right, columnPx } = await boundaries();
+  const { inside, left, right, columnPx } = await boundaries();
   const pixels = await plotPixels(name);
   let magenta = 0;
   for (let y = 0; y < pixels.height; y++) {
-    for (let x = 0; x < Math.floor(right); x++) {
+    for (let x = Math.ceil(left); x < Math.floor(right); x++) {
       const i = (y * pixels.width + x) * 4;
       if (pixels.rgba[i] === 255 && pixels.rgba[i + 1] === 0 && pixels.rgba[i + 2] === 255) magenta++;
     }
@@ -145,7 +150,7 @@ async function expectSeamless(name: string) {
     const within: number[] = [];
     for (let k = 1; k <= 8; k++) {
       const l = b - 1 - k * columnPx, r = b + k * columnPx;
-      if (l >= 0) within.push(columnDiff(pixels, l, l + columnPx));
+      if (l >= left) within.push(columnDiff(pixels, l, l + columnPx));
       if (r < right) within.push(columnDiff(pixels, r - columnPx, r));
     }
     expect(across, `${name}: seam at x=${b} (neighbouring steps ${within.map((v) => v.toFixed(1)).join(", ")})`).toBeLessThanOrEqual(Math.max(...within) + 1);
@@ -212,7 +217,10 @@ describe.skipIf(!haveChromium)("viewer page in Chromium", () => {
       expect(r.left).toBeLessThan(2 * r.width);
     }
 
-    // Dragging 200 px to the left moves the view 200 px later in time.
+    // Back to the start, then dragging 200 px to the left moves the view 200 px later in time.
+    await page.click("#pan-left");
+    await page.click("#pan-left");
+    const startView = await view();
     const box = (await page.locator("#plot").boundingBox())!;
     await page.mouse.move(box.x + 400, box.y + 200);
     await page.mouse.down();
@@ -221,9 +229,14 @@ describe.skipIf(!haveChromium)("viewer page in Chromium", () => {
     await page.mouse.up();
     const panned = await view();
     const secondsPerPx = (zoomed.end - zoomed.start) / box.width;
-    expect(panned.start - zoomed.start).toBeCloseTo(200 * secondsPerPx, 6);
+    expect(startView.start).toBeCloseTo(-(box.width / 2) * secondsPerPx - 0.5 * 0.0125, 3); // half the plot before 0 s at most
+    expect(panned.start - startView.start).toBeCloseTo(200 * secondsPerPx, 6);
     await tilesLoaded();
     await expectSeamless("pan");
+    // Panning stops with half the plot still on the recording (5 s long).
+    for (let i = 0; i < 4; i++) await page.click("#pan-right");
+    const last = await view();
+    expect((last.start + last.end) / 2).toBeCloseTo(5, 1);
 
     // Zoomed out past one frame per pixel, the tiles come from z = 2.
     await page.click("#zoom-out");
@@ -257,6 +270,23 @@ describe.skipIf(!haveChromium)("viewer page in Chromium", () => {
     await expect.poll(() => page.textContent("#error-min_dB")).toContain("must be <= 0");
     await setParam("min_dB", "-100");
     await expect.poll(() => page.textContent("#error-min_dB")).toBe("");
+    // A band outside the spectrum is refused by the tile options' own check.
+    await setParam("fmin", "150000");
+    await setParam("fmax", "100000");
+    await expect.poll(() => page.textContent("#error-fmin")).toContain("no frequency bin");
+  });
+
+  it("crops the frequency axis to fmin–fmax", async () => {
+    await setParam("fmin", "20000");
+    await tilesLoaded("fmax=100000");
+    await page.waitForFunction(() => document.getElementById("error-fmin")!.textContent === "");
+    const labels = (await page.locator("#faxis span").allTextContents()).map((t) => Number(t.replace(" kHz", "")));
+    expect(labels[0]).toBeGreaterThanOrEqual(20);
+    expect(labels[labels.length - 1]).toBeLessThanOrEqual(100);
+    expect(labels[labels.length - 1]).toBeGreaterThanOrEqual(90);
+    await page.screenshot({ path: join(ARTIFACTS, "web-band-page.png") });
+    await setParam("fmin", "");
+    await setParam("fmax", "");
     await tilesLoaded("cmap=viridis");
   });
 

@@ -11,7 +11,7 @@
  */
 import { COLORMAPS, PARAM_NAMES, paramsObject, SCALES, WINDOWS, type Params } from "../src/engine/params.js";
 import { frameCount, frameGeometry } from "../src/engine/geometry.js";
-import { MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
+import { binRange, MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
 
 interface Page<T> { items: T[]; total: number }
 interface Dataset { id: string; name: string; recording_count: number }
@@ -34,7 +34,8 @@ interface Geometry {
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
-const DEFAULTS: Params = paramsObject.parse({});
+/** Panel defaults: the schema's for the parameters; a 256-column tile width and the whole band for the tile options. */
+const DEFAULTS: Record<string, unknown> = { ...(paramsObject.parse({}) satisfies Params), width: 256, fmin: null, fmax: null };
 /** Most pixels per frame when zoomed in (2^2 = 4). */
 const MAX_LEVEL = 2;
 
@@ -86,9 +87,8 @@ const FIELDS: Field[] = [
   { name: "pcen", group: "spectrogram", kind: "boolean" },
   { name: "pcen_smooth", group: "pcen" }, { name: "pcen_gain", group: "pcen" }, { name: "pcen_bias", group: "pcen" },
   { name: "pcen_power", group: "pcen" }, { name: "pcen_eps", group: "pcen" },
-  { name: "width", group: "tiles", choices: TILE_WIDTHS },
+  { name: "width", group: "tiles", choices: TILE_WIDTHS }, { name: "fmin", group: "tiles" }, { name: "fmax", group: "tiles" },
 ];
-const TILE_WIDTH_DEFAULT = 256;
 
 function buildPanel() {
   const form = $<HTMLFormElement>("params");
@@ -103,7 +103,7 @@ function buildPanel() {
       groups.set(f.group, set);
       form.append(set);
     }
-    const value = f.name === "width" ? TILE_WIDTH_DEFAULT : (DEFAULTS as Record<string, unknown>)[f.name];
+    const value = DEFAULTS[f.name];
     const label = document.createElement("label");
     label.textContent = f.name;
     let input: HTMLInputElement | HTMLSelectElement;
@@ -138,7 +138,7 @@ function panelQuery(): URLSearchParams {
   for (const f of FIELDS) {
     const input = $<HTMLInputElement>(`param-${f.name}`);
     const text = f.kind === "boolean" ? String(input.checked) : input.value.trim();
-    const def = f.name === "width" ? TILE_WIDTH_DEFAULT : (DEFAULTS as Record<string, unknown>)[f.name];
+    const def = DEFAULTS[f.name];
     // The tile width always goes: the page's default is not the server's.
     if (f.name === "width" || text !== (def === null ? "" : String(def))) q.set(f.name, text);
   }
@@ -159,15 +159,16 @@ function showFieldErrors(err: ApiError | null) {
 /** Rows requested per tile: the bins (merged by maximum on the server) down to the plot height. */
 function tileRows(bins: number): number { return Math.min(bins, $("plot").clientHeight); }
 
-/** Frames and bins as the server will compute them (SPEC §3.2, 3.3, 3.5). */
+/** Frames, and bins in the fmin–fmax band, as the server will compute them (SPEC §3.2, 3.3, 3.5, §4). */
 function expectedGeometry(rec: Recording, q: URLSearchParams) {
-  const get = (name: string) => q.get(name) ?? String((DEFAULTS as Record<string, unknown>)[name]);
+  const get = (name: string) => q.get(name) ?? String(DEFAULTS[name]);
   const resample = get("resample") === "true" && Number(get("samplerate")) !== rec.samplerate;
   const fs = resample ? Number(get("samplerate")) : rec.samplerate;
   const g = frameGeometry(Number(get("window_size")), Number(get("hop_size")), fs);
   // resample_poly's output length is ceil(n · up / down) = ceil(n · fs / fs_in).
   const samples = resample ? Math.ceil((rec.frames * fs) / rec.samplerate) : rec.frames;
-  return { frames: frameCount(samples, g), bins: g.bins };
+  const [k0, k1] = binRange(g, q.has("fmin") ? Number(q.get("fmin")) : undefined, q.has("fmax") ? Number(q.get("fmax")) : undefined);
+  return { frames: frameCount(samples, g), bins: k1 - k0 };
 }
 
 /**
@@ -183,8 +184,11 @@ async function applyParams() {
   // (without a height) names the problem.
   let expected: { frames: number; bins: number } | null = null;
   try {
-    expected = expectedGeometry(rec, q);
-    q.set("height", String(tileRows(expected.bins)));
+    const e = expectedGeometry(rec, q);
+    if (e.bins >= 1) {
+      expected = e;
+      q.set("height", String(tileRows(e.bins)));
+    }
   } catch { /* reported by the server below */ }
   const generation = ++state.generation;
   setStatus("loading…");
@@ -219,7 +223,7 @@ function tileUrl(rec: Recording, z: number, x: number, format: "png" | "f32", qu
   return `/v1/recordings/${rec.id}/tiles/${z}/${x}.${format}?${query}`;
 }
 
-const width = () => Number(new URLSearchParams(state.query).get("width") ?? TILE_WIDTH_DEFAULT);
+const width = () => Number(new URLSearchParams(state.query).get("width") ?? DEFAULTS.width);
 const zoomOf = (level: number) => Math.max(0, -level);
 /** CSS pixels per tile column at a level: 2^level pixels per frame times 2^z frames per column. */
 const columnPx = (level: number) => 2 ** Math.max(0, level);
@@ -346,8 +350,10 @@ function zoomTo(level: number, anchor = $("plot").clientWidth / 2) {
   render();
 }
 
-function panBy(px: number) {
-  state.originPx = Math.round(state.originPx + px);
+/** Moves the view origin, keeping at least half the plot on the recording. */
+function panTo(originPx: number) {
+  const w = $("plot").clientWidth, end = state.geometry!.frames * 2 ** state.level;
+  state.originPx = Math.round(Math.max(-w / 2, Math.min(end - w / 2, originPx)));
   render();
 }
 
@@ -488,8 +494,7 @@ function bindPlot() {
       Object.assign(box.style, { left: `${Math.min(p.x, drag.x)}px`, top: `${Math.min(p.y, drag.y)}px`, width: `${Math.abs(p.x - drag.x)}px`, height: `${Math.abs(p.y - drag.y)}px` });
       box.hidden = !drag.moved;
     } else if (drag.moved) {
-      state.originPx = Math.round(drag.originPx - (p.x - drag.x));
-      render();
+      panTo(drag.originPx - (p.x - drag.x));
     }
   });
   window.addEventListener("mouseup", (e) => {
@@ -501,15 +506,20 @@ function bindPlot() {
     if (!d.moved) void readout(p.x, p.y);
     else if (d.shift) void createClip(timeAt(d.x), timeAt(p.x), frequencyAt(Math.max(d.y, p.y)), frequencyAt(Math.min(d.y, p.y)));
   });
+  // A mouse wheel notch is about 100 units; trackpads send many small deltas: one level per 100.
+  let wheel = 0;
   plot.addEventListener("wheel", (e) => {
     if (!state.geometry) return;
     e.preventDefault();
-    zoomTo(state.level + (e.deltaY < 0 ? 1 : -1), local(e).x);
+    wheel += e.deltaMode === WheelEvent.DOM_DELTA_PIXEL ? e.deltaY : 100 * Math.sign(e.deltaY);
+    if (Math.abs(wheel) < 100) return;
+    zoomTo(state.level + (wheel < 0 ? 1 : -1), local(e).x);
+    wheel = 0;
   }, { passive: false });
   $("zoom-in").onclick = () => zoomTo(state.level + 1);
   $("zoom-out").onclick = () => zoomTo(state.level - 1);
-  $("pan-left").onclick = () => panBy(-plot.clientWidth / 2);
-  $("pan-right").onclick = () => panBy(plot.clientWidth / 2);
+  $("pan-left").onclick = () => state.geometry && panTo(state.originPx - plot.clientWidth / 2);
+  $("pan-right").onclick = () => state.geometry && panTo(state.originPx + plot.clientWidth / 2);
   $("fit").onclick = () => state.geometry && fit();
   $("play").onclick = () => state.recording && play();
   window.addEventListener("resize", render);
