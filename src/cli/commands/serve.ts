@@ -88,7 +88,7 @@ export const command: Command = {
       });
       const address = await app.listen({ host, port });
       const lines = [
-        `sonotile serving on ${address}  (API docs: ${address}/docs)`,
+        `sonotile serving on ${address}  (viewer: ${address}/, API docs: ${address}/docs)`,
         `database: ${database.description}`,
         `audio roots: ${audioRoots.join(", ")}`,
       ];
