@@ -62,10 +62,12 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     const job = JSON.parse(submitted.stdout);
     expect(job).toMatchObject({ status: "pending", progress_total: 2, data: { targets: { dataset_id: fx.datasetId }, params: expect.objectContaining({ window_size: 0.01 }) } });
 
-    const worker = spawn(process.execPath, ["bin/sonotile.js", "worker", "--threads", "1", "--poll", "0.5", "--data", join(dir.path, "data")], { cwd: REPO, env: { ...process.env, ...env }, stdio: "ignore" });
+    const worker = spawn(process.execPath, ["bin/sonotile.js", "worker", "--threads", "1", "--poll", "0.5", "--data", join(dir.path, "data")], { cwd: REPO, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    let workerErr = "";
+    worker.stderr!.on("data", (d) => (workerErr += d));
     await waitForJob(t.db.sql, job.id, (j) => j.status === "completed", 30_000);
     worker.kill("SIGTERM");
-    expect(await new Promise((r) => worker.once("exit", r))).toBe(0);
+    expect(await new Promise((r) => worker.once("exit", r)), workerErr).toBe(0);
     const shown = JSON.parse((await sonotile(["jobs", "show", job.id, "--json"], env)).stdout);
     expect(shown.job).toMatchObject({ status: "completed", result: "success", progress_done: 2 });
     expect(shown.metrics.map((m: { key: string }) => m.key).sort()).toEqual(["audio_seconds_per_second", "items_done", "items_failed"]);
