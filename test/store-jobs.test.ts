@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PgBoss } from "pg-boss";
 import { featuresOfFile } from "../src/features/features.js";
-import { ITEM_RETRY_LIMIT, abortExtractJob, openQueue, submitExtractJob } from "../src/jobs/queue.js";
+import { ITEM_QUEUE, ITEM_RETRY_LIMIT, abortExtractJob, openQueue, submitExtractJob } from "../src/jobs/queue.js";
 import { artifactFilePath, startWorker, type ExtractWorker } from "../src/jobs/worker.js";
 import { listArtifacts, cleanupExpired } from "../src/store/artifacts.js";
 import { listMetrics } from "../src/store/jobs.js";
@@ -141,4 +141,23 @@ describe("extract_features jobs", () => {
     expect(metrics[0].value).toBe(1);
     expect((await getRun(t.db.sql, job.run_id!)).status).toBe("failed");
   }, 60_000);
+
+  it("an item whose deliveries all died is recorded as failed from the dead-letter queue", async () => {
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [fx.recordings["tone3k.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    // Play the dying workers: take the item and fail it, as pg-boss does when a heartbeat lapses, until no retry is left.
+    for (let failures = 0; failures <= ITEM_RETRY_LIMIT;) {
+      const [taken] = await boss.fetch(ITEM_QUEUE);
+      if (taken) {
+        await boss.fail(ITEM_QUEUE, taken.id, { message: "heartbeat lapsed" });
+        failures++;
+      } else {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"));
+    expect(done).toMatchObject({ result: "failure", progress_done: 1 });
+    expect(done.message).toMatch(new RegExp(`gave up after ${ITEM_RETRY_LIMIT + 1} deliveries: the workers holding it died or lost the database$`));
+    const [{ n }] = await t.db.sql`SELECT count(*)::int AS n FROM recording_features WHERE run_id = ${job.run_id}`;
+    expect(n).toBe(0);
+  }, 30_000);
 });

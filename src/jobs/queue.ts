@@ -19,6 +19,12 @@ import { createRun, finishRun } from "../store/runs.js";
 
 /** The pg-boss queue every extraction item goes through. */
 export const ITEM_QUEUE = "sonotile-extract-items";
+/**
+ * Where pg-boss moves an item whose deliveries are used up without an outcome recorded — its
+ * last worker died, or lost the database — so that a worker records it as failed and the job
+ * can still complete.
+ */
+export const DEAD_ITEM_QUEUE = "sonotile-extract-items-dead";
 /** pg-boss's tables live in their own schema, apart from sonotile's. */
 const BOSS_SCHEMA = "pgboss";
 /**
@@ -127,15 +133,19 @@ export async function openQueue(sql: Sql, options: QueueOptions = {}): Promise<P
   // Errors of background passes (a lost connection) are retried by pg-boss on its next pass.
   boss.on("error", () => {});
   await boss.start();
-  if (!(await boss.getQueue(ITEM_QUEUE))) {
-    try {
-      await boss.createQueue(ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1, heartbeatSeconds: ITEM_HEARTBEAT_S });
-    } catch (err) {
-      // Another process created it between our check and our call.
-      if (!(await boss.getQueue(ITEM_QUEUE))) throw err;
-    }
-  }
+  await ensureQueue(boss, DEAD_ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1 });
+  await ensureQueue(boss, ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1, heartbeatSeconds: ITEM_HEARTBEAT_S, deadLetter: DEAD_ITEM_QUEUE });
   return boss;
+}
+
+async function ensureQueue(boss: PgBoss, name: string, options: Parameters<PgBoss["createQueue"]>[1]): Promise<void> {
+  if (await boss.getQueue(name)) return;
+  try {
+    await boss.createQueue(name, options);
+  } catch (err) {
+    // Another process created it between our check and our call.
+    if (!(await boss.getQueue(name))) throw err;
+  }
 }
 
 /** The targets of a job, in a stable order (dataset: by path; ids: as given). */

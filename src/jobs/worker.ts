@@ -8,7 +8,8 @@
  * finished item (its first worker died after committing) finds it no longer pending and
  * writes nothing, and progress advances only on that one transition. The worker that
  * finishes the last item completes the job — a conditional status change, so only one
- * does — and writes the feature-table artifact.
+ * does — and writes the feature-table artifact. An item whose deliveries all died without
+ * recording an outcome reaches the dead-letter queue, and is recorded as failed from there.
  */
 import { createHash } from "node:crypto";
 import { mkdir, rename, writeFile } from "node:fs/promises";
@@ -25,7 +26,7 @@ import { setClipFeature } from "../store/clips.js";
 import { setRecordingFeature } from "../store/recordings.js";
 import { finishRun } from "../store/runs.js";
 import { TilePool } from "../tiles/pool.js";
-import { DEFAULT_EXPIRATION_DELAY_S, ITEM_QUEUE, extractFeaturesData, jobFeatures, openQueue, type ItemMessage, type ItemTarget } from "./queue.js";
+import { DEAD_ITEM_QUEUE, DEFAULT_EXPIRATION_DELAY_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, extractFeaturesData, jobFeatures, openQueue, type ItemMessage, type ItemTarget } from "./queue.js";
 import type { FeaturesTaskResult } from "./task.js";
 
 export interface WorkerOptions {
@@ -85,8 +86,11 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
         return { id: job.id, status: "failed", output: { message: (err as Error).message } };
       }
     })));
+  await boss.work(DEAD_ITEM_QUEUE, { includeMetadata: true, pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1 },
+    async ([job]: JobWithMetadata<ItemMessage>[]) => giveUpItem({ sql, dataDir }, job.data));
   return {
     async stop() {
+      await boss.offWork(DEAD_ITEM_QUEUE, { wait: true });
       await boss.offWork(ITEM_QUEUE, { wait: true });
       await boss.stop({ graceful: true, close: false });
       if (!options.pool) await pool.close();
@@ -110,8 +114,7 @@ export async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: 
     UPDATE job_items SET attempts = attempts + 1 WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending'
     RETURNING target, status`;
   if (!row) return; // finished by an earlier delivery, or skipped by an abort
-  let job = await getJob(sql, msg.job_id);
-  if (job.status === "pending") job = await startJob(sql, job.id).catch((err) => (err instanceof ConflictError ? getJob(sql, msg.job_id) : Promise.reject(err)));
+  const job = await startedJob(sql, msg.job_id);
   if (job.status !== "running") return;
 
   const data = extractFeaturesData.parse(job.data);
@@ -127,6 +130,28 @@ export async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: 
     outcome = { error: `failed after ${delivery.retryCount + 1} attempts: ${(err as Error).message}` };
   }
   await settleItem(sql, job, msg.item, row.target, jobFeatures(data), outcome);
+  await finishJobIfDone(ctx, job.id);
+}
+
+/** The job, moved from pending to running if it was pending (by this call or a concurrent one). */
+async function startedJob(sql: Sql, id: string): Promise<Job> {
+  const job = await getJob(sql, id);
+  if (job.status !== "pending") return job;
+  return startJob(sql, id).catch((err) => (err instanceof ConflictError ? getJob(sql, id) : Promise.reject(err)));
+}
+
+/**
+ * An item pg-boss gave up on (dead-letter queue): recorded as failed, unless a delivery got to
+ * record its outcome after all.
+ */
+export async function giveUpItem(ctx: Pick<ItemContext, "sql" | "dataDir">, msg: ItemMessage): Promise<void> {
+  const { sql } = ctx;
+  const [row] = await sql<{ target: ItemTarget }[]>`SELECT target FROM job_items WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending'`;
+  if (!row) return;
+  const job = await startedJob(sql, msg.job_id);
+  // pg-boss does not carry the last delivery's error over to the dead-letter message.
+  const error = `gave up after ${ITEM_RETRY_LIMIT + 1} deliveries: the workers holding it died or lost the database`;
+  await settleItem(sql, job, msg.item, row.target, [], { error });
   await finishJobIfDone(ctx, job.id);
 }
 
