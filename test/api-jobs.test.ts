@@ -1,0 +1,71 @@
+/**
+ * /v1/jobs end to end: a job submitted over HTTP is split into items on the queue, executed
+ * by a worker (in process here), and its status, features, metrics and artifact are read
+ * back over HTTP. Embedded database, or DATABASE_URL when set.
+ */
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { startWorker } from "../src/jobs/worker.js";
+import { resolveRoots } from "../src/store/paths.js";
+import { ensureAdmin } from "../src/store/users.js";
+import { REAL_PG_URL, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
+import { jobFixture, waitForJob, type JobFixture } from "./jobs-helpers.js";
+
+let t: TestDatabase;
+let app: App;
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let fx: JobFixture;
+let admin: { authorization: string };
+
+beforeAll(async () => {
+  // One connection on the embedded database: the server and the worker share this process (see store-jobs.test.ts).
+  t = await freshDatabase(REAL_PG_URL ? {} : { poolSize: 1 });
+  dir = await tempDir();
+  fx = await jobFixture(t.db.sql, dir.path, 4);
+  admin = { authorization: `Bearer ${(await ensureAdmin(t.db.sql))!.key}` };
+  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([dir.path]) });
+}, 60_000);
+
+afterAll(async () => {
+  await app?.close();
+  await t?.cleanup();
+  await dir?.remove();
+});
+
+describe("POST /v1/jobs extract_features", () => {
+  it("refuses unknown targets and features by field", async () => {
+    const missing = "00000000-0000-4000-8000-000000000000";
+    const res = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { recording_ids: [missing] } } } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().message).toMatch(new RegExp(`no recording ${missing}`));
+    const bad = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { dataset_id: fx.datasetId }, features: ["loudness"] } } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().fields.map((f: { field: string }) => f.field)).toEqual(["data.features.0"]);
+  });
+
+  it("runs on a worker; status, features, metrics and the artifact read back over HTTP", async () => {
+    const created = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { clip_ids: fx.clipIds }, features: ["rms_dbfs", "log_mel"] } } });
+    expect(created.statusCode, created.body).toBe(201);
+    const job = created.json();
+    expect(job).toMatchObject({ status: "pending", progress_done: 0, progress_total: fx.clipIds.length, run_id: expect.any(String) });
+
+    const worker = await startWorker({ sql: t.db.sql, dataDir: join(dir.path, "data"), threads: 1, pollingIntervalSeconds: 0.5 });
+    try {
+      await waitForJob(t.db.sql, job.id, (j) => j.status === "completed", 30_000);
+    } finally {
+      await worker.stop();
+    }
+    expect((await app.inject({ url: `/v1/jobs/${job.id}` })).json()).toMatchObject({ status: "completed", result: "success", progress_done: fx.clipIds.length });
+    const clip = (await app.inject({ url: `/v1/clips/${fx.clipIds[0]}` })).json();
+    expect(clip.features.map((f: { name: string }) => f.name)).toEqual(["log_mel", "rms_dbfs"]);
+    // A 0.5-amplitude sine: RMS 0.5/√2, −9.03 dBFS.
+    expect(clip.features.find((f: { name: string }) => f.name === "rms_dbfs").value).toBeCloseTo(20 * Math.log10(0.5 / Math.SQRT2), 1);
+    const metrics = (await app.inject({ url: `/v1/jobs/${job.id}/metrics` })).json();
+    expect(metrics.items.map((m: { key: string }) => m.key)).toEqual(["audio_seconds_per_second", "items_done", "items_failed"]);
+    const artifacts = (await app.inject({ url: `/v1/artifacts?job_id=${job.id}` })).json();
+    expect(artifacts.items).toMatchObject([{ name: "features.csv", media_type: "text/csv", job_id: job.id, run_id: job.run_id }]);
+    const again = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, headers: admin });
+    expect(again.statusCode).toBe(409);
+  }, 60_000);
+});
