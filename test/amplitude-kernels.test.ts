@@ -1,0 +1,89 @@
+/**
+ * The core's element-wise kernels — dB scaling and PCEN, which evaluate log/exp with f32x4
+ * polynomials (assembly/vmath.ts) — against float64 references computed here with Math.*.
+ * The golden spectrogram tests check them end to end against scipy; these check the whole input
+ * range, including values far outside what a golden recording produces (tiny, huge, subnormal).
+ */
+import { describe, expect, it } from "vitest";
+import { core } from "../src/engine/wasm.js";
+
+/** A deterministic generator (mulberry32), so a failure can be reproduced. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` values spread log-uniformly over [e^lo, e^hi], plus exact powers of two and 0. */
+function spread(n: number, lo: number, hi: number, seed: number): Float32Array {
+  const next = random(seed);
+  const v = Float32Array.from({ length: n }, () => Math.exp(lo + (hi - lo) * next()));
+  for (let i = 0; i < 40; i++) v[i] = 2 ** (i - 20);
+  v[40] = 0;
+  return v;
+}
+
+/** Runs `kernel` on a copy of `values` in core memory and returns the result. */
+function inCore(values: Float32Array, kernel: (ptr: number) => void): Float32Array {
+  const ptr = core.alloc(values.length * 4);
+  new Float32Array(core.memory.buffer, ptr, values.length).set(values);
+  kernel(ptr);
+  const out = new Float32Array(core.memory.buffer, ptr, values.length).slice();
+  core.free(ptr);
+  return out;
+}
+
+const DB = 2;
+
+describe("dB scaling (scaleValues)", () => {
+  it("is 10·log10(max(S/divisor, 1e-10)) within 1e-4 dB from 1e-45 to 1e38", () => {
+    // 4099 values: the vector loop and a scalar tail of 3
+    const s = spread(4099, -103, 87, 1);
+    s[41] = 1e-45; // subnormal
+    for (const divisor of [1, 3.7]) {
+      const out = inCore(s, (p) => core.scaleValues(p, s.length, divisor, DB, false, 0, 0));
+      let worst = 0;
+      for (let i = 0; i < s.length; i++) worst = Math.max(worst, Math.abs(out[i] - 10 * Math.log10(Math.max(s[i] / divisor, 1e-10))));
+      expect(worst).toBeLessThan(1e-4);
+    }
+  });
+
+  it("clamps to [min_dB, max_dB] when asked", () => {
+    const s = Float32Array.from([1e-12, 1e-6, 0.5, 1, 100]);
+    const out = inCore(s, (p) => core.scaleValues(p, s.length, 1, DB, true, -50, 0));
+    expect(Array.from(out)).toEqual([-50, -50, expect.closeTo(-3.0103, 4), 0, 0]);
+  });
+});
+
+describe("PCEN (pcenApply)", () => {
+  // 1 frame of 1027 bins (vector loops and a tail) with a given smoother state, per parameter set
+  const bins = 1027;
+  const S = spread(bins, -60, 10, 2);
+  const M = spread(bins, -60, 10, 3).reverse();
+  for (const [power, gain, eps] of [[0.5, 0.98, 1e-6], [0.25, 0.98, 1e-6], [2, 0.5, 1e-3], [0.5, 0.5, 1e-9]]) {
+    it(`matches the float64 formula within 1e-5 relative (power ${power}, gain ${gain}, eps ${eps})`, () => {
+      const [smooth, bias] = [0.025, 2];
+      const state = core.alloc(bins * 4);
+      new Float32Array(core.memory.buffer, state, bins).set(M);
+      let peak = 0;
+      const out = inCore(S, (p) => { peak = core.pcenApply(p, 1, bins, state, smooth, gain, bias, power, eps); });
+      const newState = new Float32Array(core.memory.buffer, state, bins).slice();
+      core.free(state);
+      let worst = 0, worstState = 0;
+      for (let k = 0; k < bins; k++) {
+        const m = (1 - smooth) * M[k] + smooth * S[k];
+        if (m > 0) worstState = Math.max(worstState, Math.abs(newState[k] - m) / m);
+        // SPEC §3.6: P = bias^power · expm1(power · log1p(S · (eps + M)^(−gain) / bias))
+        const ref = bias ** power * Math.expm1(power * Math.log1p((S[k] * (eps + m) ** -gain) / bias));
+        if (ref > 0) worst = Math.max(worst, Math.abs(out[k] - ref) / ref);
+        else expect(out[k]).toBe(0);
+      }
+      expect(worst).toBeLessThan(1e-5);
+      expect(worstState).toBeLessThan(1e-6);
+      expect(peak).toBe(Math.max(...out));
+    });
+  }
+});
