@@ -83,8 +83,9 @@ export class RealFFT {
     if (!(out instanceof Float32Array) || out.length !== 2 * this.bins) {
       throw new RangeError(`RealFFT(${this.n}).forward: output must be a Float32Array of length ${2 * this.bins} (${this.bins} complex bins), got ${describe(out)}`);
     }
-    // Views die when the core's memory grows (any allocation, e.g. another plan): re-create them.
-    if (this.inputView.buffer !== core.memory.buffer) {
+    // Views die when the core's memory grows (any allocation, e.g. another plan): growing detaches
+    // the old buffer, which leaves them with length 0 — a cheaper test than the memory.buffer getter.
+    if (this.inputView.length === 0) {
       this.inputView = new Float32Array(core.memory.buffer, r.input, this.n);
       this.outputView = new Float32Array(core.memory.buffer, r.output, 2 * this.bins);
     }
