@@ -112,13 +112,13 @@ export class SpectrogramPlan {
     const { bins, hop } = this.geometry;
     const p = this.params;
     const frames = f1 - f0;
+    if (p.pcen && frames > 0 && pcen === null && f0 !== 0) throw new Error(`PCEN needs the smoother state before frame ${f0}`);
     const input = CoreArray.from(samples);
     const values = new CoreArray(frames * bins);
     const chunkFrames = Math.max(4, Math.floor(CHUNK_VALUES / bins));
     const chunk = new CoreArray(Math.min(frames, chunkFrames) * bins);
     const state = p.pcen ? new CoreArray(bins) : null;
     if (state && pcen !== null) state.view().set(pcen);
-    if (state && pcen === null && f0 !== 0) throw new Error(`PCEN needs the smoother state before frame ${f0}`);
     const first = frameStart(f0, this.geometry) - samplesStart;
     let peak = -Infinity;
     for (let c0 = 0; c0 < frames; c0 += chunkFrames) {
