@@ -25,6 +25,13 @@ export type PcenState = Float32Array | null;
  */
 const CHUNK_VALUES = 1 << 17;
 
+/** What SPEC §3.7–3.9 need to turn power (or PCEN) values into final values. */
+export interface FinishParams {
+  params: Params;
+  /** Normalization divisor (see normalizationDivisor). */
+  divisor: number;
+}
+
 /** Frames of STFT power — PCEN applied when the plan's parameters ask for it — as [bins][frames]. */
 export class FrameBlock {
   constructor(
@@ -44,7 +51,7 @@ export class FrameBlock {
    * matrix, after SPEC §3.7–3.9 (divide by `divisor`, scale, clamp) unless `finish` is null —
    * then the values stay power (see `finishValues`). Frees the block.
    */
-  writeColumns(target: Float32Array, column: number, finish: { params: Params; divisor: number } | null): void {
+  writeColumns(target: Float32Array, column: number, finish: FinishParams | null): void {
     const { values, frames, bins } = this;
     const columns = target.length / bins;
     // Power divided by 1 is the identity (clamping applies to dB only).

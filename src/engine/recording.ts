@@ -5,7 +5,7 @@
  * PCEN smoother state, kept at regular checkpoints so a piece starts from the nearest one.
  */
 import type { AudioReader } from "../audio/types.js";
-import { normalizationDivisor, SpectrogramPlan, valueRange, type PcenState } from "./analysis.js";
+import { normalizationDivisor, SpectrogramPlan, valueRange, type FinishParams, type FrameBlock, type PcenState } from "./analysis.js";
 import { ConditionedSignal } from "./condition.js";
 import { frameCount, framesInInterval, samplesOfFrames, type FrameGeometry } from "./geometry.js";
 import { checkParamsForRecording, parseParams, ParamsError, type Params, type ParamsInput } from "./params.js";
@@ -105,38 +105,46 @@ export class RecordingSpectrogram {
   }
 
   /**
-   * Final values (SPEC §3 step 9) of frames [f0, f1) as consecutive [bins][frames] blocks of
-   * at most `step` frames, normalized with the whole recording's maximum: bounded memory
-   * however long the range is.
+   * Frames [f0, f1) (clamped to the recording) analysed in consecutive blocks of at most `step`
+   * frames, PCEN state carried from block to block, with the divisor that normalizes by the
+   * whole recording's maximum. Each block must be written out (or freed) before the next.
    */
-  async *range(f0 = 0, f1 = this.frames, step = blockFrames(this.geometry)): AsyncGenerator<{ firstFrame: number; frames: number; data: Float32Array }> {
+  private async *blocks(f0: number, f1: number, step: number): AsyncGenerator<{ firstFrame: number; block: FrameBlock; finish: FinishParams }> {
     f0 = Math.max(0, Math.min(f0, this.frames));
     f1 = Math.max(f0, Math.min(f1, this.frames));
     const stats = await this.stats();
     const finish = { params: this.params, divisor: normalizationDivisor(this.params, stats.peak) };
     let pcen = await this.pcenBefore(f0, stats);
     for (let a = f0; a < f1; a += step) {
-      const b = Math.min(f1, a + step);
-      const result = await this.analyze(a, b, pcen);
+      const result = await this.analyze(a, Math.min(f1, a + step), pcen);
       pcen = result.pcen;
-      const data = new Float32Array(this.geometry.bins * (b - a));
-      result.block.writeColumns(data, 0, finish);
-      yield { firstFrame: a, frames: b - a, data };
+      yield { firstFrame: a, block: result.block, finish };
     }
   }
 
-  /** Final values (SPEC §3 step 9) of frames [f0, f1), [bins][f1 − f0]. */
+  /**
+   * Final values (SPEC §3 step 9) of frames [f0, f1) as consecutive [bins][frames] blocks of
+   * at most `step` frames, normalized with the whole recording's maximum: bounded memory
+   * however long the range is.
+   */
+  async *range(f0 = 0, f1 = this.frames, step = blockFrames(this.geometry)): AsyncGenerator<{ firstFrame: number; frames: number; data: Float32Array }> {
+    for await (const { firstFrame, block, finish } of this.blocks(f0, f1, step)) {
+      const data = new Float32Array(this.geometry.bins * block.frames);
+      block.writeColumns(data, 0, finish);
+      yield { firstFrame, frames: block.frames, data };
+    }
+  }
+
+  /**
+   * Final values (SPEC §3 step 9) of frames [f0, f1), [bins][f1 − f0]: each block is written
+   * straight into its columns of the one result array (no per-block arrays to copy again).
+   */
   async frameRange(f0: number, f1: number): Promise<Float32Array> {
-    const { bins } = this.geometry;
-    const parts: { frames: number; data: Float32Array }[] = [];
-    for await (const part of this.range(f0, f1)) parts.push(part);
-    if (parts.length === 1) return parts[0].data;
-    const width = parts.reduce((n, p) => n + p.frames, 0);
-    const out = new Float32Array(bins * width);
-    let column = 0;
-    for (const part of parts) {
-      for (let k = 0; k < bins; k++) out.set(part.data.subarray(k * part.frames, (k + 1) * part.frames), k * width + column);
-      column += part.frames;
+    f0 = Math.max(0, Math.min(f0, this.frames));
+    f1 = Math.max(f0, Math.min(f1, this.frames));
+    const out = new Float32Array(this.geometry.bins * (f1 - f0));
+    for await (const { firstFrame, block, finish } of this.blocks(f0, f1, blockFrames(this.geometry))) {
+      block.writeColumns(out, firstFrame - f0, finish);
     }
     return out;
   }
