@@ -230,3 +230,31 @@ describe("sonotile spectrogram: outputs equal the engine's", () => {
     expect(mismatches).toBe(0);
   });
 });
+
+describe("sonotile spectrogram: long outputs", () => {
+  /** 1 s at 384 kHz: the default 25 ms window gives nperseg 9600, 4801 bins. */
+  const BAT_384K = join(FIXTURES, "recordings/XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav");
+
+  it("streams numbers block by block into their places: .npy and .f32 equal the engine's whole piece", async () => {
+    // hop 1 % of the window → 96 samples, 4029 frames × 4801 bins: more than one 64 MB block.
+    const flags = ["--hop-size", "0.01", "--no-pcen", "--end", "1"];
+    const [npy, f32] = ["npy", "f32"].map((ext) => join(tmp, `long.${ext}`));
+    const runs = await sonotileAll([npy, f32].map((o) => ["spectrogram", BAT_384K, "-o", o, ...flags]));
+    for (const r of runs) expect(r, r.stderr).toEqual({ code: 0, stdout: "", stderr: "" });
+    const reader = await openAudio(BAT_384K);
+    const s = await spectrogramOfRecording(reader, { hop_size: 0.01, pcen: false }, { end: 1 }).finally(() => reader.close());
+    expect(s.bins * s.frames).toBeGreaterThan(1 << 24);
+    const n = readNpy(readFileSync(npy));
+    expect(n.shape).toEqual([s.bins, s.frames]);
+    expect(firstDifference(n.data, s.data)).toBe(-1);
+    expect(firstDifference(new Float32Array(new Uint8Array(readFileSync(f32)).buffer), s.data)).toBe(-1);
+  });
+
+  it("refuses an image over the pixel limit (exit 2, naming it) before computing anything, and writes no file", async () => {
+    const png = join(tmp, "huge.png");
+    // hop 1e-6 of the window → 1 sample: 386 673 frames × 4801 bins ≈ 1.9 G pixels.
+    const r = await sonotile(["spectrogram", BAT_384K, "-o", png, "--hop-size", "1e-6"]);
+    expectOneLineError(r, 2, /386673 × 4801 pixels; the limit is 268435456/, "huge image");
+    expect(existsSync(png)).toBe(false);
+  });
+});

@@ -1,15 +1,15 @@
 /**
  * `sonotile decode <audio> -o out.{npy,wav} [--time-expansion X]` (SPEC §8): the float32 samples
  * of a recording, shape [frames, channels] as `soundfile.read(path, dtype="float32")` returns them.
- * `.wav` is 32-bit IEEE float (RF64 above 4 GiB), streamed in pieces; `.npy` is built in memory
- * (encodeNpy), so it needs about 3 × frames·channels·4 bytes of RAM. With a time expansion factor the WAV
- * header carries the expanded (real-world) rate, rounded to an integer.
+ * `.wav` is 32-bit IEEE float (RF64 above 4 GiB), `.npy` NumPy float32; both are streamed in
+ * pieces, so memory stays bounded however long the recording. With a time expansion factor the
+ * WAV header carries the expanded (real-world) rate, rounded to an integer.
  */
-import { open, rm, writeFile } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import { extname } from "node:path";
-import { applyTimeExpansion, decode, openAudio, type AudioReader } from "../../audio/index.js";
+import { applyTimeExpansion, openAudio, type AudioReader } from "../../audio/index.js";
 import { floatWavHeader } from "../../audio/wavwriter.js";
-import { encodeNpy } from "../../render/npy.js";
+import { npyHeader } from "../../render/npy.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { readCommandLine, type OptionSpec } from "../flags.js";
@@ -27,10 +27,13 @@ Decodes a recording to float32 samples [frames, channels].
 
 ${optionRows(OPTIONS)}`;
 
-/** Frames converted per piece when streaming a WAV: bounds memory at PIECE·channels·8 bytes. */
+/** Frames converted per piece: bounds memory at PIECE·channels·8 bytes. */
 const PIECE = 1 << 18;
 
-/** Interleaves frames [start, start+count) of every channel into one float32 array. */
+/**
+ * Interleaves frames [start, start+count) of every channel into one float32 array (the readers
+ * themselves report a stream that ends before the frames its header announced).
+ */
 async function interleaved(reader: AudioReader, start: number, count: number): Promise<Float32Array> {
   const { channels } = reader.info;
   const out = new Float32Array(count * channels);
@@ -41,11 +44,12 @@ async function interleaved(reader: AudioReader, start: number, count: number): P
   return out;
 }
 
-async function writeWav(reader: AudioReader, path: string, samplerate: number): Promise<void> {
-  const { frames, channels } = reader.info;
+/** `header`, then every frame interleaved, written piece by piece. */
+async function writeSamples(reader: AudioReader, path: string, header: Uint8Array): Promise<void> {
+  const { frames } = reader.info;
   const fh = await open(path, "w");
   try {
-    await fh.write(floatWavHeader(frames, channels, samplerate));
+    await fh.write(header);
     for (let start = 0; start < frames; start += PIECE) {
       const x = await interleaved(reader, start, Math.min(PIECE, frames - start));
       await fh.write(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)); // little-endian hosts only, as npy.ts
@@ -67,20 +71,13 @@ export const command: Command = {
     if (ext !== ".npy" && ext !== ".wav") throw new UsageError(`-o: output must end in .npy or .wav, got '${output}'`);
     const te = timeExpansionOption(cl.options["time-expansion"]);
 
-    if (ext === ".npy") {
-      // Channel by channel through `decode`, so nothing is sized by a header's frame count before
-      // the stream has delivered those frames.
-      const { data, frames, channels } = await decode(cl.positionals[0]);
-      const out = new Float32Array(frames * channels);
-      for (let c = 0; c < channels; c++) for (let i = 0; i < frames; i++) out[i * channels + c] = data[c][i];
-      await writeFile(output, encodeNpy(out, [frames, channels]));
-      return EXIT.ok;
-    }
     const reader = await openAudio(cl.positionals[0]);
     try {
-      await writeWav(reader, output, Math.round(applyTimeExpansion(reader.info, te).samplerate));
+      const { frames, channels } = reader.info;
+      const header = ext === ".npy" ? npyHeader([frames, channels]) : floatWavHeader(frames, channels, Math.round(applyTimeExpansion(reader.info, te).samplerate));
+      await writeSamples(reader, output, header);
     } catch (err) {
-      await rm(output, { force: true }); // no half-written WAV left behind
+      await rm(output, { force: true }); // no half-written file left behind
       throw err;
     } finally {
       await reader.close();

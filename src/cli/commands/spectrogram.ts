@@ -4,13 +4,15 @@
  * seconds of it with whole-recording semantics (SPEC §3), written as an image or as numbers.
  * Silent on success; errors are one line (exit 2 for usage and parameters, 1 for unreadable input).
  */
-import { writeFile } from "node:fs/promises";
+import { closeSync, openSync, writeSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { openAudio } from "../../audio/index.js";
-import { spectrogramOfRecording } from "../../engine/recording.js";
+import { valueRange } from "../../engine/analysis.js";
+import { framesInInterval } from "../../engine/geometry.js";
+import { RecordingSpectrogram } from "../../engine/recording.js";
 import { parseParams, ParamsError } from "../../engine/params.js";
-import type { Spectrogram } from "../../engine/spectrogram.js";
-import { encodeNpy } from "../../render/npy.js";
+import { npyHeader } from "../../render/npy.js";
 import { renderPng } from "../../render/image.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
@@ -24,13 +26,17 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "verbose", boolean: true, doc: "stack traces on errors" },
 ];
 
-/** The writers of each output format, by lower-case extension. */
-const FORMATS: Record<string, (s: Spectrogram) => Uint8Array> = {
-  ".png": (s) => renderPng(s, s.params.cmap),
-  ".npy": (s) => encodeNpy(s.data, [s.bins, s.frames]),
-  // Float32Array is host-endian; every platform Node runs on here is little-endian (as npy.ts).
-  ".f32": (s) => new Uint8Array(s.data.buffer, s.data.byteOffset, s.data.byteLength),
-};
+/** Output formats by lower-case extension. */
+const FORMATS = [".png", ".npy", ".f32"];
+
+/**
+ * An image is drawn in memory (values, colour indices and the PNG): larger ones are refused
+ * with a message naming the limit. Numbers have no such limit: they are streamed to the file.
+ */
+const MAX_PNG_PIXELS = 1 << 28;
+
+/** Values per block while streaming numbers to a file: 64 MB of float32 in memory at a time. */
+const STREAM_BLOCK_VALUES = 1 << 24;
 
 const USAGE = `usage: sonotile spectrogram <audio> -o out.{png,npy,f32} [options]
 
@@ -64,8 +70,8 @@ async function spectrogram(args: string[]): Promise<number> {
   if (cl.positionals.length !== 1) throw new UsageError(`expects one audio file, got ${cl.positionals.length} (see --help)`);
   const output = cl.options.output;
   if (typeof output !== "string" || output === "") throw new UsageError("-o/--output FILE is required (.png, .npy or .f32)");
-  const write = FORMATS[extname(output).toLowerCase()];
-  if (!write) throw new UsageError(`-o ${output}: unknown output format '${extname(output)}' (use .png, .npy or .f32)`);
+  const format = extname(output).toLowerCase();
+  if (!FORMATS.includes(format)) throw new UsageError(`-o ${output}: unknown output format '${extname(output)}' (use .png, .npy or .f32)`);
   const start = numberOption(cl.options.start, "start", (v) => v >= 0, ">= 0");
   const end = numberOption(cl.options.end, "end", (v) => v > (start ?? 0), `> ${start ?? 0} (the start)`);
   const timeExpansion = numberOption(cl.options["time-expansion"], "time-expansion", (v) => v > 0, "> 0");
@@ -73,20 +79,72 @@ async function spectrogram(args: string[]): Promise<number> {
 
   const [audio] = cl.positionals;
   const reader = await openAudio(audio);
-  let s: Spectrogram;
   try {
-    s = await spectrogramOfRecording(reader, params, { start, end, timeExpansion });
+    const recording = new RecordingSpectrogram(reader, params, { timeExpansion });
+    try {
+      const [f0, f1] = framesInInterval(start ?? 0, end ?? Infinity, recording.frames, recording.geometry);
+      if (f1 <= f0) {
+        const duration = reader.info.duration / (timeExpansion ?? 1);
+        throw new UsageError(`no frame is centred in [${start ?? 0}, ${end ?? "end"}) s: the recording lasts ${duration} s`);
+      }
+      if (format === ".png") await writeImage(output, recording, f0, f1);
+      else await writeNumbers(output, format === ".npy", recording, f0, f1);
+    } finally {
+      recording.dispose();
+    }
   } finally {
     await reader.close();
   }
-  if (s.frames === 0) {
-    const duration = reader.info.duration / (timeExpansion ?? 1);
-    throw new UsageError(`no frame is centred in [${start ?? 0}, ${end ?? "end"}) s: the recording lasts ${duration} s`);
-  }
-  try {
-    await writeFile(output, write(s));
-  } catch (err) {
-    throw new Error(`cannot write ${output}: ${(err as Error).message}`);
-  }
   return EXIT.ok;
+}
+
+/** Frames [f0, f1) as a PNG, drawn in memory (hence MAX_PNG_PIXELS). */
+async function writeImage(path: string, recording: RecordingSpectrogram, f0: number, f1: number): Promise<void> {
+  const { bins } = recording.geometry;
+  const frames = f1 - f0;
+  if (bins * frames > MAX_PNG_PIXELS) {
+    throw new UsageError(`the image would be ${frames} × ${bins} pixels; the limit is ${MAX_PNG_PIXELS}: draw a piece (--start/--end), use a longer --hop-size, or write numbers (.npy, .f32)`);
+  }
+  const data = await recording.frameRange(f0, f1);
+  const range = valueRange(recording.params, (await recording.stats()).peak);
+  await writeOrRemove(path, () => writeFile(path, renderPng({ data, bins, frames, valueRange: range }, recording.params.cmap)));
+}
+
+/**
+ * Frames [f0, f1) as float32 [bins][frames] (.npy with its header, or raw .f32), computed and
+ * written block by block: memory stays bounded (STREAM_BLOCK_VALUES) however long the piece.
+ * Each block's rows go to their places in the file; synchronous writes, since a block has as
+ * many rows as bins and nothing else runs in this process meanwhile.
+ */
+async function writeNumbers(path: string, npy: boolean, recording: RecordingSpectrogram, f0: number, f1: number): Promise<void> {
+  const { bins } = recording.geometry;
+  const frames = f1 - f0;
+  const header = npy ? npyHeader([bins, frames]) : new Uint8Array(0);
+  const step = Math.max(1, Math.floor(STREAM_BLOCK_VALUES / bins));
+  await writeOrRemove(path, async () => {
+    const fd = openSync(path, "w");
+    try {
+      writeSync(fd, header);
+      for await (const block of recording.range(f0, f1, step)) {
+        // Float32Array is host-endian; every platform Node runs on here is little-endian (npy.ts).
+        const bytes = new Uint8Array(block.data.buffer, block.data.byteOffset, block.data.byteLength);
+        const rowBytes = 4 * block.frames;
+        if (block.frames === frames) writeSync(fd, bytes, 0, bytes.length, header.length);
+        else for (let k = 0; k < bins; k++) writeSync(fd, bytes, k * rowBytes, rowBytes, header.length + 4 * (k * frames + block.firstFrame - f0));
+      }
+    } finally {
+      closeSync(fd);
+    }
+  });
+}
+
+/** Runs `write`; if it fails, removes the partial file and reports the path. */
+async function writeOrRemove(path: string, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    await rm(path, { force: true });
+    if (err instanceof UsageError) throw err;
+    throw new Error(`cannot write ${path}: ${(err as Error).message}`);
+  }
 }
