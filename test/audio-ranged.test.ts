@@ -71,3 +71,33 @@ describe("ranged reads touch only the requested bytes", () => {
     }
   });
 });
+
+describe("one reader, many reads", () => {
+  it("reads that overlap in time (each needing more than one batch) equal the same reads one after another", async () => {
+    // Stereo float: 3 M frames × 8 bytes = 24 MB, several 4 MB batches per read; the reader
+    // reuses its batch buffer between reads, so overlapping reads must each get their own.
+    const frames = 3_000_000;
+    const x = Float32Array.from({ length: 2 * frames }, (_, i) => Math.sin(i * 0.001) * (i % 2 ? 0.5 : 1));
+    const file = path.join(dir, "stereo.wav");
+    const fh = await open(file, "w");
+    await fh.write(floatWavHeader(frames, 2, 48000));
+    await fh.write(new Uint8Array(x.buffer));
+    await fh.close();
+    const reader = await openAudio(file);
+    try {
+      const ranges: [number, number, number][] = [[0, 0, frames], [1, 100_000, 2_000_000], [0, 2_500_000, 600_000], [1, 7, 1_234_567]];
+      await reader.read(0, 0, frames); // leaves the reader a spare batch buffer
+      const together = await Promise.all(ranges.map(([c, s, n]) => reader.read(c, s, n)));
+      for (const [i, [c, s, n]] of ranges.entries()) {
+        const alone = await reader.read(c, s, n);
+        const expected = Float32Array.from({ length: Math.min(n, frames - s) }, (_, j) => x[2 * (s + j) + c]);
+        // Compared as bytes: vitest's deep equality is far too slow for millions of elements.
+        const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+        expect(bytes(together[i]).equals(bytes(expected)), `overlapping read ${i}`).toBe(true);
+        expect(bytes(alone).equals(bytes(expected)), `read ${i} alone`).toBe(true);
+      }
+    } finally {
+      await reader.close();
+    }
+  });
+});

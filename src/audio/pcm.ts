@@ -59,6 +59,7 @@ export function convertSamples(
   outOffset: number,
   n: number,
 ): void {
+  if (littleEndian && convertAligned(format, bytes, first, stride, out, outOffset, n)) return;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = first;
   const end = outOffset + n;
@@ -98,4 +99,32 @@ export function convertSamples(
       for (let i = outOffset; i < end; i++, p += stride) out[i] = ULAW[bytes[p]];
       return;
   }
+}
+
+/** Typed-array constructors for the multi-byte formats a little-endian host can read as they are. */
+const HOST_ORDER_VIEWS = { s16: Int16Array, s32: Int32Array, f32: Float32Array, f64: Float64Array } as const;
+
+/**
+ * convertSamples for little-endian data whose samples are aligned to their size in memory (the
+ * usual case: the reader fetches whole frames into a fresh buffer): read through a typed-array
+ * view — a plain copy for mono float32 — which is several times faster than DataView reads.
+ * Node runs on little-endian hosts only here (as npy.ts assumes). Returns false when the data
+ * does not qualify, so the caller converts it the general way.
+ */
+function convertAligned(format: SampleFormat, bytes: Uint8Array, first: number, stride: number, out: Float32Array, outOffset: number, n: number): boolean {
+  if (!(format in HOST_ORDER_VIEWS) || n === 0) return false;
+  const View = HOST_ORDER_VIEWS[format as keyof typeof HOST_ORDER_VIEWS];
+  const size = View.BYTES_PER_ELEMENT;
+  const start = bytes.byteOffset + first;
+  if (start % size !== 0 || stride % size !== 0) return false;
+  const step = stride / size;
+  const words = new View(bytes.buffer as ArrayBuffer, start, (n - 1) * step + 1);
+  if (format === "f32" && step === 1) {
+    out.set(words as Float32Array, outOffset);
+    return true;
+  }
+  // libsndfile's scale: ints divide by 2^(bits-1); floats pass through (float64 rounded).
+  const scale = format === "s16" ? 1 / 32768 : format === "s32" ? 1 / 2147483648 : 1;
+  for (let i = 0, j = 0; i < n; i++, j += step) out[outOffset + i] = words[j] * scale;
+  return true;
 }

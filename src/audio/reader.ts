@@ -22,6 +22,12 @@ export function clipRange(info: AudioInfo, channel: number, start: number, count
 
 export class BlockReader implements AudioReader {
   readonly info: AudioInfo;
+  /**
+   * The batch buffer of the last read, kept for the next one: a fresh multi-megabyte buffer
+   * per read costs more in page faults than reading and converting its bytes. A read takes it
+   * while it runs, so reads that overlap in time each get their own.
+   */
+  private spare: Uint8Array | null = null;
 
   constructor(private readonly src: ByteSource, private readonly layout: Layout, fileSize: number) {
     const { container, encoding, samplerate, channels, frames, bitsPerSample, metadata } = layout;
@@ -45,10 +51,12 @@ export class BlockReader implements AudioReader {
     const batch = Math.max(1, Math.floor(BATCH_BYTES / bpb));
     // PCM decodes straight into `out`; multi-frame blocks go through a scratch buffer and are trimmed.
     const scratch = fpb === 1 ? null : new Float32Array(Math.min(batch, endBlock - firstBlock) * fpb);
+    const buffer = this.takeBuffer(Math.min(batch, endBlock - firstBlock) * bpb);
     for (let b = firstBlock; b < endBlock; b += batch) {
       const nb = Math.min(batch, endBlock - b);
-      const bytes = await this.src.read(dataOffset + b * bpb, nb * bpb);
-      if (bytes.length < nb * bpb) throw new AudioFormatError(`file ended early: sample data stops at byte ${dataOffset + b * bpb + bytes.length}`);
+      const bytes = buffer.subarray(0, nb * bpb);
+      const got = await this.src.readInto(dataOffset + b * bpb, bytes);
+      if (got < bytes.length) throw new AudioFormatError(`file ended early: sample data stops at byte ${dataOffset + b * bpb + got}`);
       if (scratch === null) {
         codec.decode(bytes, nb, channel, out.subarray(b - s));
       } else {
@@ -58,7 +66,15 @@ export class BlockReader implements AudioReader {
         out.set(scratch.subarray(from - b * fpb, to - b * fpb), from - s);
       }
     }
+    if (buffer.length > (this.spare?.length ?? 0)) this.spare = buffer;
     return out;
+  }
+
+  /** The spare batch buffer if it holds `bytes`, else a new one. */
+  private takeBuffer(bytes: number): Uint8Array {
+    const spare = this.spare;
+    this.spare = null;
+    return spare !== null && spare.length >= bytes ? spare : new Uint8Array(bytes);
   }
 
   close(): Promise<void> {

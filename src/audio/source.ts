@@ -16,6 +16,11 @@ export interface ByteSource {
    * The returned array may be a view that is reused by nothing else; callers may keep it.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Bytes [offset, offset + target.length) into `target`, clipped to the end of the source;
+   * returns how many were read. Lets a reader reuse one buffer for many reads.
+   */
+  readInto(offset: number, target: Uint8Array): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -24,17 +29,22 @@ class FileSource implements ByteSource {
   constructor(private readonly fh: FileHandle, readonly size: number) {}
 
   async read(offset: number, length: number): Promise<Uint8Array> {
-    const n = Math.max(0, Math.min(length, this.size - offset));
-    const buf = new Uint8Array(n);
+    const buf = new Uint8Array(Math.max(0, Math.min(length, this.size - offset)));
+    const got = await this.readInto(offset, buf);
+    return got === buf.length ? buf : buf.subarray(0, got);
+  }
+
+  async readInto(offset: number, target: Uint8Array): Promise<number> {
+    const n = Math.max(0, Math.min(target.length, this.size - offset));
     let got = 0;
     // A positioned read may return fewer bytes than asked (e.g. near a file that shrank under us).
     while (got < n) {
-      const { bytesRead } = await this.fh.read(buf, got, n - got, offset + got);
+      const { bytesRead } = await this.fh.read(target, got, n - got, offset + got);
       if (bytesRead === 0) break;
       got += bytesRead;
     }
     this.bytesRead += got;
-    return got === n ? buf : buf.subarray(0, got);
+    return got;
   }
 
   close(): Promise<void> {
@@ -53,6 +63,11 @@ class MemorySource implements ByteSource {
     const out = this.bytes.subarray(Math.min(offset, end), end);
     this.bytesRead += out.length;
     return out;
+  }
+  async readInto(offset: number, target: Uint8Array): Promise<number> {
+    const bytes = await this.read(offset, target.length);
+    target.set(bytes);
+    return bytes.length;
   }
   async close(): Promise<void> {}
 }
