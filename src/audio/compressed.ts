@@ -283,9 +283,30 @@ export class StreamReader implements AudioReader {
     return this.src.bytesRead;
   }
 
+  /** Frames decoded so far, warm-up and re-decoding included (for tests and diagnostics: what reads cost). */
+  get framesDecoded(): number {
+    return this.decoded;
+  }
+
+  private decoded = 0;
+
+  /** A fresh decoder whose output is counted in `framesDecoded`. */
+  private async newDecoder(): Promise<StreamDecoder> {
+    const dec = await guard(this.probe.kind, () => createDecoder(this.probe));
+    const count = (r: Decoded): Decoded => {
+      this.decoded += r.samplesDecoded;
+      return r;
+    };
+    return {
+      decode: async (bytes) => count(await dec.decode(bytes)),
+      flush: dec.flush && (async () => count(await dec.flush!())),
+      free: () => dec.free(),
+    };
+  }
+
   /** Decodes the cursor's next block into the cache (evicting the least recently used). */
   private async advance(): Promise<Float32Array[] | null> {
-    if (!this.cursor) this.cursor = new Cursor(await guard(this.probe.kind, () => createDecoder(this.probe)), this.src, this.probe, this.blockFrames, this.dataStart);
+    if (!this.cursor) this.cursor = new Cursor(await this.newDecoder(), this.src, this.probe, this.blockFrames, this.dataStart);
     const index = this.cursor.block;
     const block = await this.cursor.next();
     if (!block) return null;
@@ -323,7 +344,7 @@ export class StreamReader implements AudioReader {
     if (!frame) throw new AudioFormatError(`flac: no frame found before sample ${k * this.blockFrames} (corrupt stream?)`);
     this.cursor?.free();
     this.cursor = null;
-    const dec = await guard(this.probe.kind, () => createDecoder(this.probe));
+    const dec = await this.newDecoder();
     this.cursor = new Cursor(dec, this.src, this.probe, this.blockFrames, frame.offset, frame.sample, k, flac.preamble);
   }
 
@@ -344,7 +365,7 @@ export class StreamReader implements AudioReader {
     for (let attempt = 0; attempt < 4 && limit > 0; attempt++) {
       const page = await seekPage(this.src, ogg.firstAudio, ogg.serial, limit);
       if (!page) return false;
-      const dec = await guard(this.probe.kind, () => createDecoder(this.probe));
+      const dec = await this.newDecoder();
       if (this.probe.kind === "opus") {
         // Opus output is placed by the page before the start: decoding from page P yields the
         // samples after granule(P−1), less the pre-skip the fresh decoder trims (RFC 7845 §4.2),
