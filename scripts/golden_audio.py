@@ -13,7 +13,10 @@ channel-interleaved, 1 s at 16 kHz each) to compare by correlation.
 The fixtures are too short to exercise seeking in Ogg (a seek needs more than a page or two of
 audio), so this script also synthesises two small Ogg files (6 s of a 8 kHz stereo chirp, Vorbis and
 Opus, 10-30 KB) as test inputs: test/golden/audio/seek_{vorbis,opus}.ogg, with their digests
-(no whole-signal .f32 for these).
+(no whole-signal .f32 for these). Likewise test/golden/audio/seek_mp3.mp3: 0.4 s of 44.1 kHz stereo
+at LAME's lowest VBR quality (MPEG-1 Layer III, ~3 KB, Xing and LAME tags), whose frames lean on the
+bit reservoir (main_data_begin up to ~510 bytes): the MPEG-2 fixture covers the other MPEG version,
+and test/audio-mp3seek.test.ts repeats the frames of both into longer streams.
 """
 import glob
 import json
@@ -50,7 +53,28 @@ def synthesise_ogg():
             for i in range(0, len(x), 4000):
                 f.write(x[i:i + 4000])
         paths.append(path)
+    paths.append(synthesise_mp3())
     return paths
+
+
+# libsndfile's sf_command code (sndfile.h), not exposed by python3-soundfile 0.12.
+SFC_SET_COMPRESSION_LEVEL = 0x1301
+
+
+def synthesise_mp3():
+    """Writes the MP3 seek-test seed: a chirp and a gated tone (deterministic; LAME through libsndfile)."""
+    fs = 44100
+    t = np.arange(int(0.4 * fs)) / fs
+    left = 0.5 * np.sin(2 * np.pi * (300 * t + 3000 * t ** 2)) * (0.6 + 0.4 * np.sin(2 * np.pi * 5 * t))
+    right = 0.3 * np.sin(2 * np.pi * 1000 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)) \
+        + 0.2 * np.sign(np.sin(2 * np.pi * 7 * t)) * np.sin(2 * np.pi * 4000 * t)
+    path = os.path.join(OUT, "seek_mp3.mp3")
+    with sf.SoundFile(path, "w", fs, 2, format="MP3", subtype="MPEG_LAYER_III") as f:
+        # Variable bitrate (libsndfile's default) at the lowest quality: small frames, deep reservoir use.
+        level = sf._ffi.new("double*", 1.0)
+        sf._snd.sf_command(f._file, SFC_SET_COMPRESSION_LEVEL, level, sf._ffi.sizeof("double"))
+        f.write(np.stack([left, right], axis=1).astype(np.float32))
+    return path
 
 
 def main():

@@ -6,17 +6,21 @@
  *   - memory stays bounded: CACHE_BLOCKS blocks (4 MiB per channel) + one input piece + the
  *     decoder's own state, whatever the length of the file;
  *   - reading forward (what tiles and batch jobs do) continues the cursor: O(new frames);
- *   - FLAC and Ogg (Vorbis, Opus) seek: a block far from the cursor is found by bisection over
- *     frame headers (flacseek.ts) or page granules (oggseek.ts) and decoded from shortly before
- *     it — O(log size) small reads + about one block of decoding. FLAC and Vorbis restart
- *     bit-exactly; Opus after an 80 ms pre-roll agrees with sequential decoding to ~1e-8;
- *   - MP3 does not seek: a block behind the cursor and out of the cache is decoded again from
- *     the start of the file — O(position) CPU, still bounded memory.
- * Length, O(1) at open: FLAC STREAMINFO, Ogg last-page granule (Vorbis, Opus), MP3 Xing/Info +
- * LAME tag; an MP3 without them (or a FLAC with total 0) has its frames counted by one full
- * decoding pass at open.
+ *   - a block far from the cursor is found by bisection over frame headers (FLAC, flacseek.ts) or
+ *     page granules (Ogg, oggseek.ts), or in a frame index built by scanning the frame headers once
+ *     (MP3 Layer III, mp3seek.ts), and decoded from shortly before it — small reads + about one
+ *     block of decoding (MP3: plus the first scan up to that point, ~10 ms per 10 MB). FLAC, Vorbis
+ *     and MP3 restart bit-exactly; Opus after an 80 ms pre-roll agrees with sequential decoding to
+ *     ~1e-8;
+ *   - otherwise (MP3 Layer I/II or a stream mp3seek.ts cannot place) a block behind the cursor and
+ *     out of the cache is decoded again from the start of the file — O(position) CPU, still bounded
+ *     memory.
+ * Length, O(1) at open: FLAC STREAMINFO, Ogg last-page granule (Vorbis, Opus), MP3 Xing/Info frame
+ * count; an MP3 without it has its frame headers counted (Layer III), and where that cannot tell
+ * (or a FLAC with total 0) the frames are counted by one full decoding pass at open.
  */
 import { seekFrame } from "./flacseek.js";
+import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
 import { parsePage, seekPage } from "./oggseek.js";
 import { checkBasics } from "./layout.js";
 import { clipRange } from "./reader.js";
@@ -63,6 +67,8 @@ export interface Probe {
   flac?: FlacSeek;
   /** Ogg only: what seeking needs (see oggseek.ts). */
   ogg?: OggSeek;
+  /** MP3 Layer III only: frame index, gapless trimming and seeking (see mp3seek.ts). */
+  mp3?: Mp3Stream;
 }
 
 /** Where Ogg audio pages start, and how granules map to output frames. */
@@ -165,7 +171,7 @@ class Cursor {
    * @param start       byte offset where decoding starts (first byte fed after `preamble`)
    * @param firstSample sample number of the first decoded frame at `start`
    * @param block       index of the first block to produce; its start is ≥ firstSample
-   * @param preamble    bytes fed to the decoder first (FLAC: STREAMINFO when starting mid-stream)
+   * @param preamble    bytes fed to the decoder first (FLAC: STREAMINFO when starting mid-stream; MP3: warm-up frames)
    */
   constructor(private readonly dec: StreamDecoder, private readonly src: ByteSource, private readonly probe: Probe, private readonly blockFrames: number, start: number, firstSample = 0, block = 0, private preamble: Uint8Array | null = null) {
     this.filePos = start;
@@ -283,9 +289,30 @@ export class StreamReader implements AudioReader {
     return this.src.bytesRead;
   }
 
+  /** Frames decoded so far, warm-up and re-decoding included (for tests and diagnostics: what reads cost). */
+  get framesDecoded(): number {
+    return this.decoded;
+  }
+
+  private decoded = 0;
+
+  /** A fresh decoder whose output is counted in `framesDecoded`. */
+  private async newDecoder(): Promise<StreamDecoder> {
+    const dec = await guard(this.probe.kind, () => createDecoder(this.probe));
+    const count = (r: Decoded): Decoded => {
+      this.decoded += r.samplesDecoded;
+      return r;
+    };
+    return {
+      decode: async (bytes) => count(await dec.decode(bytes)),
+      flush: dec.flush && (async () => count(await dec.flush!())),
+      free: () => dec.free(),
+    };
+  }
+
   /** Decodes the cursor's next block into the cache (evicting the least recently used). */
   private async advance(): Promise<Float32Array[] | null> {
-    if (!this.cursor) this.cursor = new Cursor(await guard(this.probe.kind, () => createDecoder(this.probe)), this.src, this.probe, this.blockFrames, this.dataStart);
+    if (!this.cursor) this.cursor = new Cursor(await this.newDecoder(), this.src, this.probe, this.blockFrames, this.dataStart);
     const index = this.cursor.block;
     const block = await this.cursor.next();
     if (!block) return null;
@@ -301,10 +328,12 @@ export class StreamReader implements AudioReader {
       this.cache.set(k, hit);
       return hit;
     }
-    // Continue the cursor when k is just ahead; otherwise seek (FLAC) or, behind it, restart.
+    // Continue the cursor when k is just ahead; otherwise seek or, behind it, restart.
     const near = this.cursor !== null && this.cursor.block <= k && k - this.cursor.block <= SEEK_AHEAD_BLOCKS;
     if (!near && this.probe.flac && k > 0) await this.seekFlac(k, this.probe.flac);
     else if (!near && this.probe.ogg && k > 0 && (await this.seekOgg(k, this.probe.ogg))) {
+      // positioned by the seek
+    } else if (!near && this.probe.mp3 && k > 0 && (await this.seekMp3(k, this.probe.mp3))) {
       // positioned by the seek
     } else if (this.cursor && this.cursor.block > k) {
       this.cursor.free();
@@ -323,8 +352,22 @@ export class StreamReader implements AudioReader {
     if (!frame) throw new AudioFormatError(`flac: no frame found before sample ${k * this.blockFrames} (corrupt stream?)`);
     this.cursor?.free();
     this.cursor = null;
-    const dec = await guard(this.probe.kind, () => createDecoder(this.probe));
+    const dec = await this.newDecoder();
     this.cursor = new Cursor(dec, this.src, this.probe, this.blockFrames, frame.offset, frame.sample, k, flac.preamble);
+  }
+
+  /**
+   * Replaces the cursor by one that starts a few MPEG frames before block k, fed warm-up frames
+   * first (see mp3seek.ts). Returns false when the stream cannot be placed there, or k is close
+   * enough to the start: the caller decodes from the start.
+   */
+  private async seekMp3(k: number, mp3: Mp3Stream): Promise<boolean> {
+    const plan = await mp3.seek(k * this.blockFrames);
+    if (!plan) return false;
+    const dec = await this.newDecoder();
+    this.cursor?.free();
+    this.cursor = new Cursor(dec, this.src, this.probe, this.blockFrames, plan.resume, plan.firstSample, k, plan.warmup);
+    return true;
   }
 
   /**
@@ -344,7 +387,7 @@ export class StreamReader implements AudioReader {
     for (let attempt = 0; attempt < 4 && limit > 0; attempt++) {
       const page = await seekPage(this.src, ogg.firstAudio, ogg.serial, limit);
       if (!page) return false;
-      const dec = await guard(this.probe.kind, () => createDecoder(this.probe));
+      const dec = await this.newDecoder();
       if (this.probe.kind === "opus") {
         // Opus output is placed by the page before the start: decoding from page P yields the
         // samples after granule(P−1), less the pre-skip the fresh decoder trims (RFC 7845 §4.2),
@@ -461,50 +504,20 @@ function probeFlac(b: Uint8Array, at: number): Probe | null {
   return { kind: "flac", container: "flac", samplerate, channels, bitsPerSample: bits, frames: total > 0 ? total : null };
 }
 
-const MPEG_RATES = [44100, 48000, 32000];
-
-/** MPEG audio frame header (ISO 11172-3 §2.4.1.3) at `at`: returns channels and rate, or null. */
-function probeMpeg(b: Uint8Array, at: number): Probe | null {
-  if (b.length < at + 4 || b[at] !== 0xff || (b[at + 1] & 0xe0) !== 0xe0) return null;
-  const version = (b[at + 1] >> 3) & 3; // 0: MPEG 2.5, 1: reserved, 2: MPEG 2, 3: MPEG 1
-  const layer = (b[at + 1] >> 1) & 3; // 0 reserved
-  const bitrate = b[at + 2] >> 4; // 15 invalid
-  const rateIndex = (b[at + 2] >> 2) & 3; // 3 reserved
-  if (version === 1 || layer === 0 || bitrate === 15 || rateIndex === 3) return null;
-  const samplerate = MPEG_RATES[rateIndex] / (version === 3 ? 1 : version === 2 ? 2 : 4);
-  const channels = b[at + 3] >> 6 === 3 ? 1 : 2;
-  return { kind: "mp3", container: "mp3", samplerate, channels, bitsPerSample: null, frames: null };
-}
-
 /**
- * Exact MP3 length from a Xing/Info header with a LAME tag, as mpg123's gapless mode (and so
- * libsndfile) counts it: frames × samples per frame − encoder delay − padding. Null when the file
- * has no such header (the length is then counted by decoding).
- * References: Xing VBR header (Gabriel Bouvigne, "MP3 Info Tag rev 1 specifications").
+ * MP3: the first frame header gives rate and channels; a Xing/Info frame, as mpg123 reads it, the
+ * length and gapless trimming; Layer III streams get a frame index for seeking (mp3seek.ts).
+ * Returns null when `b[0]` is not an MPEG audio frame header.
  */
-function xingLameFrames(b: Uint8Array): number | null {
-  if (b.length < 4) return null;
-  const version = (b[1] >> 3) & 3;
-  const layer = (b[1] >> 1) & 3;
-  if (layer !== 1) return null; // Layer III only
-  const mono = b[3] >> 6 === 3;
-  const mpeg1 = version === 3;
-  const sideInfo = mpeg1 ? (mono ? 17 : 32) : mono ? 9 : 17;
-  const at = 4 + sideInfo;
-  if (b.length < at + 8) return null;
-  const id = String.fromCharCode(...b.subarray(at, at + 4));
-  if (id !== "Xing" && id !== "Info") return null;
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const flags = v.getUint32(at + 4, false);
-  if (!(flags & 1)) return null;
-  const count = v.getUint32(at + 8, false);
-  // The optional fields after the flags: frames (4), bytes (4), TOC (100), quality (4).
-  const lame = at + 8 + (flags & 1 ? 4 : 0) + (flags & 2 ? 4 : 0) + (flags & 4 ? 100 : 0) + (flags & 8 ? 4 : 0);
-  if (b.length < lame + 24 || String.fromCharCode(...b.subarray(lame, lame + 4)) !== "LAME") return null;
-  const delay = (b[lame + 21] << 4) | (b[lame + 22] >> 4);
-  const padding = ((b[lame + 22] & 0x0f) << 8) | b[lame + 23];
-  const total = count * (mpeg1 ? 1152 : 576) - delay - padding;
-  return total > 0 ? total : null;
+async function probeMpeg(src: ByteSource, b: Uint8Array, at: number): Promise<Probe | null> {
+  const h = parseMpegHeader(b, 0);
+  if (!h) return null;
+  const probe: Probe = { kind: "mp3", container: "mp3", samplerate: h.samplerate, channels: h.channels, bitsPerSample: null, frames: null };
+  if (h.layer !== 3 || h.frameBytes === 0) return probe; // Layer I/II and free format: counted and read by decoding
+  const tag = parseInfoTag(await src.read(at, h.frameBytes), 0, h);
+  probe.mp3 = new Mp3Stream(src, h, tag ? at + h.frameBytes : at, tag);
+  probe.frames = await probe.mp3.length();
+  return probe;
 }
 
 /** Ogg: the first page's first packet names the codec (Vorbis I spec §4.2.2; RFC 7845 §5.1). */
@@ -622,10 +635,7 @@ export async function openCompressed(src: ByteSource, head: Uint8Array, options:
     flac.flac = await flacSeekInfo(src, skip, tagged);
     return StreamReader.open(src, flac, skip, options);
   }
-  const mp3 = probeMpeg(tagged, 0);
-  if (mp3) {
-    mp3.frames = xingLameFrames(await src.read(skip, 512));
-    return StreamReader.open(src, mp3, skip, options);
-  }
+  const mp3 = await probeMpeg(src, tagged, skip);
+  if (mp3) return StreamReader.open(src, mp3, skip, options);
   return null;
 }

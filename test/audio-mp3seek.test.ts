@@ -1,0 +1,290 @@
+/**
+ * MP3 seeking (src/audio/mp3seek.ts): ranged reads decode from a few frames before the range and
+ * give the samples of one decode from the start, bit for bit; a read near the end of a long file
+ * decodes a bounded number of frames.
+ *
+ * Long streams are made at test time by repeating the audio frames of two small real encodings —
+ * the MPEG-2 fixture (16 kHz mono) and test/golden/audio/seek_mp3.mp3 (MPEG-1 44.1 kHz stereo,
+ * LAME's lowest VBR quality: main_data_begin up to ~510 bytes). Every frame keeps its own bit
+ * reservoir references; at each join the first frame of a copy has main_data_begin 0, as encoders
+ * start, so the repeated stream is as valid as the original. A Xing/Info frame (the seed's own,
+ * frame count patched) can lead the stream to switch mpg123's gapless trimming on.
+ */
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import fc from "fast-check";
+import { MPEGDecoder } from "mpg123-decoder";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
+import { StreamReader } from "../src/audio/compressed.js";
+import { gaplessLength, gaplessOf, parseInfoTag, parseMpegHeader, type MpegHeader } from "../src/audio/mp3seek.js";
+
+const GOLDEN = path.resolve(import.meta.dirname, "golden/audio");
+const FIXTURE = path.resolve(import.meta.dirname, "../../shared/fixtures/formats/mp3_mpeg_layer_iii.mp3");
+const digests = JSON.parse(readFileSync(path.join(GOLDEN, "digests.json"), "utf8"));
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), "sonotile-mp3seek-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** An MP3 file cut into its frames: the Xing/Info frame (if any) and the audio frames. */
+interface Seed {
+  header: MpegHeader;
+  info: Uint8Array | null;
+  frames: Uint8Array[];
+}
+
+function seed(file: string): Seed {
+  const bytes = new Uint8Array(readFileSync(file));
+  const frames: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; ) {
+    const h = parseMpegHeader(bytes, at)!;
+    frames.push(bytes.subarray(at, at + h.frameBytes));
+    at += h.frameBytes;
+  }
+  const header = parseMpegHeader(frames[0], 0)!;
+  const info = parseInfoTag(frames[0], 0, header) ? frames.shift()! : null;
+  return { header, info, frames };
+}
+
+const MPEG2 = seed(FIXTURE);
+const MPEG1 = seed(path.join(GOLDEN, "seek_mp3.mp3"));
+
+/** Fields of a Xing/Info frame to overwrite (offsets after the side info: "Info", flags, frames, ..., LAME extension). */
+interface InfoPatch {
+  frames?: number;
+  delay?: number;
+  padding?: number;
+  /** First 4 bytes of the LAME extension (the encoder name); 0 bytes remove the extension, as mpg123 sees it. */
+  encoder?: string;
+  /** Xing flags (bit 0: frame count present). */
+  flags?: number;
+}
+
+function patchedInfo(s: Seed, p: InfoPatch): Uint8Array {
+  const frame = s.info!.slice();
+  const v = new DataView(frame.buffer);
+  const tag = 4 + s.header.sideInfoBytes;
+  const flags = v.getUint32(tag + 4);
+  const ext = tag + 8 + (flags & 1 ? 4 : 0) + (flags & 2 ? 4 : 0) + (flags & 4 ? 100 : 0) + (flags & 8 ? 4 : 0);
+  if (p.frames !== undefined) v.setUint32(tag + 8, p.frames);
+  if (p.encoder !== undefined) frame.set(Uint8Array.from(p.encoder, (c) => c.charCodeAt(0)), ext);
+  const delay = p.delay ?? (frame[ext + 21] << 4) | (frame[ext + 22] >> 4);
+  const padding = p.padding ?? ((frame[ext + 22] & 0x0f) << 8) | frame[ext + 23];
+  frame.set([delay >> 4, ((delay & 0x0f) << 4) | (padding >> 8), padding & 0xff], ext + 21);
+  if (p.flags !== undefined) v.setUint32(tag + 4, p.flags);
+  return frame;
+}
+
+/** The seed's audio frames `repeats` times, led by its Info frame with the frame count made right (and `patch` applied). */
+function repeated(s: Seed, repeats: number, lead: "info" | "none", patch: InfoPatch = {}): Uint8Array {
+  const audio = Array.from({ length: repeats }, () => s.frames).flat();
+  const parts = lead === "info" ? [patchedInfo(s, { frames: audio.length, ...patch }), ...audio] : audio;
+  const out = new Uint8Array(bytesOf(parts));
+  parts.reduce((at, f) => (out.set(f, at), at + f.length), 0);
+  return out;
+}
+
+function bytesOf(frames: Uint8Array[]): number {
+  return frames.reduce((n, f) => n + f.length, 0);
+}
+
+async function file(name: string, bytes: Uint8Array): Promise<string> {
+  const p = path.join(dir, name);
+  await writeFile(p, bytes);
+  return p;
+}
+
+async function openStream(p: string, blockFrames?: number): Promise<StreamReader> {
+  const reader = await openAudio(p, blockFrames ? { blockFrames } : {});
+  expect(reader).toBeInstanceOf(StreamReader);
+  return reader as StreamReader;
+}
+
+/** Block-sized reads far apart and out of order (each a seek) equal the same ranges of a decode from the start. */
+async function expectSeeksExact(p: string, blockFrames: number): Promise<void> {
+  const whole = await decode(p);
+  const reader = await openStream(p, blockFrames);
+  try {
+    expect(reader.info.frames).toBe(whole.frames);
+    const blocks = Math.ceil(whole.frames / blockFrames);
+    // The end (padding), the start (encoder delay), then a spread in a scrambled order.
+    const order = [blocks - 1, 0, 1, blocks - 2, 2, Math.floor(blocks / 2), 3, blocks - 3];
+    for (let i = 1; i <= 40; i++) order.push((i * 7919) % blocks);
+    for (const k of order) {
+      for (let c = 0; c < whole.channels; c++) {
+        const want = whole.data[c].subarray(k * blockFrames, (k + 1) * blockFrames);
+        expect(await reader.read(c, k * blockFrames, blockFrames)).toEqual(want);
+      }
+    }
+    // A read across many blocks, from the middle of a frame.
+    const start = Math.floor(whole.frames / 3) + 17;
+    expect(await reader.read(0, start, 5 * blockFrames)).toEqual(whole.data[0].subarray(start, start + 5 * blockFrames));
+  } finally {
+    await reader.close();
+  }
+}
+
+describe("MP3 ranged reads equal one decode from the start, sample for sample", () => {
+  // 1000-frame blocks do not align with MPEG frames (1152 or 576 samples), so block starts fall anywhere in a frame.
+  it.each([
+    ["MPEG-1 stereo VBR, Xing + LAME tag (gapless)", MPEG1, 120, "info"],
+    ["MPEG-1 stereo VBR, no tag", MPEG1, 120, "none"],
+    ["MPEG-2 mono, Info + LAME tag (gapless)", MPEG2, 60, "info"],
+    ["MPEG-2 mono, no tag", MPEG2, 60, "none"],
+  ] as const)("%s", async (name, s, repeats, lead) => {
+    await expectSeeksExact(await file(`${name.replace(/\W+/g, "_")}.mp3`, repeated(s, repeats, lead)), 1000);
+  });
+
+  it("the fixture read in reverse, block by block, matches its libsndfile golden signal", async () => {
+    const raw = readFileSync(path.join(GOLDEN, "mp3_mpeg_layer_iii.mp3.f32"));
+    const golden = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+    const reader = await openStream(FIXTURE, 500);
+    try {
+      expect(reader.info.frames).toBe(golden.length);
+      for (let k = Math.ceil(golden.length / 500) - 1; k >= 0; k--) {
+        const got = await reader.read(0, k * 500, 500);
+        const want = golden.subarray(k * 500, (k + 1) * 500);
+        expect(got.length).toBe(want.length);
+        // libsndfile's mpg123 build rounds differently (64-bit native vs WebAssembly): 2e-6 apart.
+        got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-5));
+      }
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it("the MPEG-1 seed matches libsndfile (length and values)", async () => {
+    const d = digests["seek_mp3.mp3"];
+    const out = await decode(path.join(GOLDEN, "seek_mp3.mp3"));
+    expect([out.samplerate, out.channels, out.frames]).toEqual([d.samplerate, d.channels, d.frames]);
+    for (let c = 0; c < 2; c++) d.positions.forEach((p: number, i: number) => expect(Math.abs(out.data[c][p] - d.values[c][i])).toBeLessThan(1e-5));
+  });
+});
+
+describe("mpg123's gapless trimming, mirrored", () => {
+  // Each Info frame variant: the length mp3seek.ts predicts equals what mpg123-decoder outputs for
+  // the fixture, and (honest frame counts) seeks equal the decode from the start across the trimmed ends.
+  const variants: [string, InfoPatch][] = [
+    ["LAME tag as written (delay 576, padding 704)", {}],
+    ["padding below mpg123's 529-sample decoder delay", { padding: 300 }],
+    ["a large delay: mpg123 skips the first frames undecoded", { delay: 2400 }],
+    ["another encoder's name in the extension (Lavc)", { encoder: "Lavc" }],
+    ["Xing frame count without the LAME extension", { encoder: "\0\0\0\0" }],
+    ["no frame count: no trimming", { flags: 0 }],
+    ["932067 frames: mpg123's largest trusted count", { frames: 932067 }],
+    ["932068 frames: taken as an endless stream, no trimming", { frames: 932068 }],
+  ];
+
+  it.each(variants)("%s", async (_name, patch) => {
+    const bytes = repeated(MPEG2, 1, "info", patch);
+    const h = MPEG2.header;
+    const dec = new MPEGDecoder();
+    await dec.ready;
+    const mpg123 = dec.decode(bytes).samplesDecoded;
+    dec.free();
+    const g = gaplessOf(parseInfoTag(bytes, 0, h), h.samplesPerFrame);
+    expect(gaplessLength(g, MPEG2.frames.length, h.samplesPerFrame)).toBe(mpg123);
+    if (patch.frames === undefined) await expectSeeksExact(await file("gapless.mp3", repeated(MPEG2, 20, "info", patch)), 700);
+  });
+
+  it("a large delay with frames mpg123 can start from: it decodes from frame 1 and the seeks follow its synthesis phase", async () => {
+    // delay 2400: the first output sample is in frame (2400 + 529) / 576 = 5, mpg123 starts decoding
+    // 4 "preframes" earlier, at frame 1. The fixture's first frame (main_data_begin 0) 6 times first
+    // lets it start there with the whole reservoir, so the reader seeks rather than decoding from the start.
+    const first = MPEG2.frames[0];
+    const audio = [...Array.from({ length: 6 }, () => first), ...Array.from({ length: 20 }, () => MPEG2.frames).flat()];
+    const bytes = Uint8Array.from([...patchedInfo(MPEG2, { frames: audio.length, delay: 2400 }), ...audio.flatMap((f) => [...f])]);
+    const p = await file("large-delay.mp3", bytes);
+    await expectSeeksExact(p, 700);
+    const reader = await openStream(p, 700);
+    try {
+      await reader.read(0, reader.info.frames - 700, 700);
+      expect(reader.framesDecoded).toBeLessThan(reader.info.frames / 4); // a seek, not a decode from the start
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
+describe("streams the index cannot place are read by decoding from the start", () => {
+  it.each([
+    // mpg123 starts on a frame whose reservoir is missing: in MPEG-2 it may skip its synthesis.
+    ["MPEG-2 cut mid-reservoir", () => repeated(MPEG2, 20, "none").subarray(bytesOf(MPEG2.frames.slice(0, 3)))],
+    ["junk in the middle (mpg123 resyncs)", () => {
+      const s = repeated(MPEG1, 40, "info");
+      const at = MPEG1.info!.length + 20 * bytesOf(MPEG1.frames) + bytesOf(MPEG1.frames.slice(0, 5));
+      return Uint8Array.from([...s.subarray(0, at), ...Array.from({ length: 999 }, (_, i) => (i * 37) % 256), ...s.subarray(at)]);
+    }],
+    ["another stream appended (MPEG-1 stereo after MPEG-2 mono)", () => Uint8Array.from([...repeated(MPEG2, 20, "none"), ...repeated(MPEG1, 10, "none")])],
+    ["an ID3v1 tag at the end, no Xing tag", () => Uint8Array.from([...repeated(MPEG1, 30, "none"), ...Array.from("TAG" + "x".repeat(125), (c) => c.charCodeAt(0))])],
+    ["a truncated last frame", () => repeated(MPEG2, 20, "none").subarray(0, -50)],
+  ] as const)("%s", async (name, make) => {
+    await expectSeeksExact(await file(`${name.replace(/\W+/g, "_")}.mp3`, make()), 900);
+  });
+});
+
+describe("a read near the end of a long MP3 costs the same as one near the start", () => {
+  it("10 minutes of MPEG-2 (16 kHz): 1 s at the end decodes a bounded number of frames", async () => {
+    const p = await file("ten-minutes.mp3", repeated(MPEG2, 556, "info")); // 556 × 30 frames × 576 samples ≈ 10 min
+    const reader = await openStream(p);
+    try {
+      const rate = reader.info.samplerate;
+      expect(reader.info.duration).toBeGreaterThan(599);
+      const end = reader.info.frames - 2 * rate;
+      const decodedBefore = reader.framesDecoded;
+      expect(decodedBefore).toBe(0); // the length comes from the Xing frame count
+      await reader.read(0, end, rate);
+      // One 65536-frame block, the 16 KiB input pieces around it and a few warm-up frames — not 9.6 M frames.
+      const nearEnd = reader.framesDecoded - decodedBefore;
+      expect(nearEnd).toBeLessThan(4 * 65536);
+      // The first far read scanned the frame headers up to there (once); a second one reads a few KiB.
+      const bytesBefore = reader.bytesRead;
+      await reader.read(0, Math.floor(reader.info.frames / 2), rate);
+      expect(reader.bytesRead - bytesBefore).toBeLessThan(200_000);
+      expect(reader.framesDecoded - decodedBefore - nearEnd).toBeLessThan(4 * 65536);
+      expect(reader.info.fileSize).toBeGreaterThan(2_500_000);
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it("an untagged stream's length comes from its frame headers, not from decoding it", async () => {
+    const reader = await openStream(await file("untagged.mp3", repeated(MPEG1, 100, "none")));
+    try {
+      expect(reader.framesDecoded).toBe(0);
+      expect(reader.info.frames).toBe(100 * MPEG1.frames.length * 1152);
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
+describe("fuzz: mutated MP3 streams read in any order give samples or an AudioFormatError", () => {
+  it("40 mutants of a 20-copy MPEG-1 stream, reads in a random order", async () => {
+    const bytes = repeated(MPEG1, 20, "info");
+    const p = path.join(dir, "mutant.mp3");
+    const mutation = fc.record({ at: fc.nat({ max: bytes.length - 1 }), value: fc.nat({ max: 255 }) });
+    await fc.assert(fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 8 }), fc.array(fc.nat({ max: 400_000 }), { minLength: 3, maxLength: 6 }), async (ms, starts) => {
+      const b = bytes.slice();
+      for (const m of ms) b[m.at] = m.value;
+      await writeFile(p, b);
+      try {
+        const reader = await openAudio(p, { blockFrames: 2000 });
+        try {
+          for (const s of starts) await reader.read(0, Math.min(s, reader.info.frames), 3000);
+        } finally {
+          await reader.close();
+        }
+      } catch (err) {
+        expect(err).toBeInstanceOf(AudioFormatError);
+      }
+    }), { numRuns: 40 });
+  });
+});
