@@ -158,6 +158,18 @@ describe("sonotile spectrogram: usage and input errors", () => {
     expect(runs[0].stderr).toContain("missing.wav");
   });
 
+  it("a recording that fails while its numbers are written: the reader's error (exit 1), not an output error, and no partial file", async () => {
+    const cut = join(tmp, "cut.flac");
+    writeFileSync(cut, readFileSync(join(FIXTURES, "formats/flac_pcm_16.flac")).subarray(0, 15000));
+    const out = join(tmp, "cut.npy");
+    const r = await sonotile(["spectrogram", cut, "-o", out, "--window-size", "0.01"]);
+    expectOneLineError(r, 1, /flac: stream ends near frame \d+, the header says 16000/, "truncated FLAC");
+    expect(r.stderr).not.toMatch(/cannot write/);
+    expect(existsSync(out)).toBe(false);
+    const unwritable = await sonotile(["spectrogram", SHORT, "-o", join(tmp, "no-such-dir", "x.npy")]);
+    expectOneLineError(unwritable, 1, /cannot write .*no-such-dir.*ENOENT/, "unwritable output");
+  });
+
   it("prints a stack trace only with --verbose", async () => {
     const r = await sonotile(["spectrogram", join(tmp, "missing.wav"), "-o", join(tmp, "v.npy"), "--verbose"]);
     expect(r.code).toBe(1);

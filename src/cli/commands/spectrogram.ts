@@ -107,44 +107,58 @@ async function writeImage(path: string, recording: RecordingSpectrogram, f0: num
   }
   const data = await recording.frameRange(f0, f1);
   const range = valueRange(recording.params, (await recording.stats()).peak);
-  await writeOrRemove(path, () => writeFile(path, renderPng({ data, bins, frames, valueRange: range }, recording.params.cmap)));
+  const png = renderPng({ data, bins, frames, valueRange: range }, recording.params.cmap);
+  await writeFile(path, png).catch((err: Error) => removeAfter(path, outputError(path, err)));
 }
 
 /**
  * Frames [f0, f1) as float32 [bins][frames] (.npy with its header, or raw .f32), computed and
  * written block by block: memory stays bounded (STREAM_BLOCK_VALUES) however long the piece.
  * Each block's rows go to their places in the file; synchronous writes, since a block has as
- * many rows as bins and nothing else runs in this process meanwhile.
+ * many rows as bins and nothing else runs in this process meanwhile. If reading the recording
+ * or writing fails, the partial file is removed.
  */
 async function writeNumbers(path: string, npy: boolean, recording: RecordingSpectrogram, f0: number, f1: number): Promise<void> {
   const { bins } = recording.geometry;
   const frames = f1 - f0;
   const header = npy ? npyHeader([bins, frames]) : new Uint8Array(0);
   const step = Math.max(1, Math.floor(STREAM_BLOCK_VALUES / bins));
-  await writeOrRemove(path, async () => {
-    const fd = openSync(path, "w");
+  const write = (fd: number, bytes: Uint8Array, offset: number, length: number, position: number) => {
     try {
-      writeSync(fd, header);
-      for await (const block of recording.range(f0, f1, step)) {
-        // Float32Array is host-endian; every platform Node runs on here is little-endian (npy.ts).
-        const bytes = new Uint8Array(block.data.buffer, block.data.byteOffset, block.data.byteLength);
-        const rowBytes = 4 * block.frames;
-        if (block.frames === frames) writeSync(fd, bytes, 0, bytes.length, header.length);
-        else for (let k = 0; k < bins; k++) writeSync(fd, bytes, k * rowBytes, rowBytes, header.length + 4 * (k * frames + block.firstFrame - f0));
-      }
-    } finally {
-      closeSync(fd);
+      writeSync(fd, bytes, offset, length, position);
+    } catch (err) {
+      throw outputError(path, err as Error);
     }
-  });
+  };
+  let fd: number;
+  try {
+    fd = openSync(path, "w");
+  } catch (err) {
+    throw outputError(path, err as Error);
+  }
+  try {
+    write(fd, header, 0, header.length, 0);
+    for await (const block of recording.range(f0, f1, step)) {
+      // Float32Array is host-endian; every platform Node runs on here is little-endian (npy.ts).
+      const bytes = new Uint8Array(block.data.buffer, block.data.byteOffset, block.data.byteLength);
+      const rowBytes = 4 * block.frames;
+      if (block.frames === frames) write(fd, bytes, 0, bytes.length, header.length);
+      else for (let k = 0; k < bins; k++) write(fd, bytes, k * rowBytes, rowBytes, header.length + 4 * (k * frames + block.firstFrame - f0));
+    }
+  } catch (err) {
+    closeSync(fd);
+    return removeAfter(path, err);
+  }
+  closeSync(fd);
 }
 
-/** Runs `write`; if it fails, removes the partial file and reports the path. */
-async function writeOrRemove(path: string, write: () => Promise<void>): Promise<void> {
-  try {
-    await write();
-  } catch (err) {
-    await rm(path, { force: true });
-    if (err instanceof UsageError) throw err;
-    throw new Error(`cannot write ${path}: ${(err as Error).message}`);
-  }
+/** A failed write of the output file (exit 1, like unreadable input: the run could not complete). */
+function outputError(path: string, err: Error): Error {
+  return new Error(`cannot write ${path}: ${err.message}`);
+}
+
+/** Removes the partial output file, then throws `err` as it is. */
+async function removeAfter(path: string, err: unknown): Promise<never> {
+  await rm(path, { force: true });
+  throw err;
 }
