@@ -12,6 +12,7 @@ import { colormapPalette } from "../src/render/colormap.js";
 import { command } from "../src/cli/commands/spectrogram.js";
 import { UsageError } from "../src/cli/errors.js";
 import { ParamsError } from "../src/engine/params.js";
+import { floatWavHeader } from "../src/audio/wavwriter.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURES = resolve(ROOT, "../shared/fixtures");
@@ -168,6 +169,20 @@ describe("sonotile spectrogram: usage and input errors", () => {
     expect(existsSync(out)).toBe(false);
     const unwritable = await sonotile(["spectrogram", SHORT, "-o", join(tmp, "no-such-dir", "x.npy")]);
     expectOneLineError(unwritable, 1, /cannot write .*no-such-dir.*ENOENT/, "unwritable output");
+  });
+
+  it("a recording without samples, and a corrupt Opus stream: exit 1 with one line (decoder chatter not passed through)", async () => {
+    const silent = join(tmp, "no-samples.wav");
+    writeFileSync(silent, floatWavHeader(0, 1, 48000));
+    const corrupt = join(tmp, "corrupt.ogg");
+    const opus = new Uint8Array(readFileSync(join(FIXTURES, "formats/ogg_opus.ogg")));
+    // Flip bytes in the audio pages (past the two header pages): libopus rejects the packets and
+    // its decoder prints a line per packet to the console.
+    for (let i = 300; i < opus.length; i += 300) opus[i] ^= 0x5a;
+    writeFileSync(corrupt, opus);
+    const [empty, bad] = await sonotileAll([silent, corrupt].map((f) => ["spectrogram", f, "-o", join(tmp, "none.npy")]));
+    expectOneLineError(empty, 1, /no-samples\.wav: the recording holds no samples/, "no samples");
+    expectOneLineError(bad, 1, /opus: corrupt stream: libopus -4 OPUS_INVALID_PACKET/, "corrupt opus");
   });
 
   it("prints a stack trace only with --verbose", async () => {

@@ -94,7 +94,27 @@ interface FlacSeek {
   blocksize: number;
 }
 
+/**
+ * What the decoders print with console.error for every corrupt frame (libopus once per packet,
+ * dozens of lines for one bad file). They also return each error in their result, which becomes
+ * the one AudioFormatError message (checkDecoded), so these lines are dropped, not lost.
+ */
+const DECODER_NOISE = /^(libopus -?\d|mpg123-decoder: |@wasm-audio-decoders\/flac: )/;
+
+let decoderNoiseFiltered = false;
+
+/** Drops DECODER_NOISE from console.error (installed once, when a compressed decoder is first created). */
+function filterDecoderNoise(): void {
+  if (decoderNoiseFiltered) return;
+  decoderNoiseFiltered = true;
+  const print = console.error;
+  console.error = (...args: unknown[]) => {
+    if (!(typeof args[0] === "string" && DECODER_NOISE.test(args[0]))) print(...args);
+  };
+}
+
 async function createDecoder(p: Probe): Promise<StreamDecoder> {
+  filterDecoderNoise();
   let d: StreamDecoder & { ready: Promise<void> };
   switch (p.kind) {
     case "flac": {

@@ -7,7 +7,7 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { openAudio } from "../../audio/index.js";
+import { AudioFormatError, openAudio } from "../../audio/index.js";
 import { valueRange } from "../../engine/analysis.js";
 import { framesInInterval } from "../../engine/geometry.js";
 import { RecordingSpectrogram } from "../../engine/recording.js";
@@ -80,6 +80,7 @@ async function spectrogram(args: string[]): Promise<number> {
   const [audio] = cl.positionals;
   const reader = await openAudio(audio);
   try {
+    if (reader.info.frames === 0) throw new AudioFormatError(`${audio}: the recording holds no samples`);
     const recording = new RecordingSpectrogram(reader, params, { timeExpansion });
     try {
       const [f0, f1] = framesInInterval(start ?? 0, end ?? Infinity, recording.frames, recording.geometry);
