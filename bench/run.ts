@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { runFft } from "./fft.js";
 import { CASES, runCase, type CaseResult } from "./stft.js";
 import { loadAverage } from "./lib/measure.js";
-import { runTiles } from "./tiles.js";
+import { runTiles, tileTargets } from "./tiles.js";
 import { awkwardCosts, caseTable, fmtRate, fftTable, fftTargets, pcenTargets, stftTargets, targetLines, type Target } from "./report.js";
 
 const PARTS = ["fft", "stft", "pcen", "whombat", "tiles"] as const;
@@ -107,8 +107,9 @@ async function main(): Promise<void> {
     const { lines, result } = await runTiles(args.quick, log);
     emit([...lines, ""]);
     results.tiles = result;
-    targets.push({ name: "pool scaling 1 → 2 threads", value: result.scaling, goal: "≥ 1.8×", ok: result.scaling >= 1.8 });
-    targets.push({ name: "tile at 9 h of 10 h vs at 10 s", value: result.positionMs.ratio, goal: "≤ 1.2×", ok: result.positionMs.ratio <= 1.2 });
+    // To be measured on the STFT pipeline by bench/pool.ts; the tile figure has its own line below.
+    targets.push({ name: "pool scaling 1 → 2 threads", value: null, goal: "≥ 1.8×", ok: null });
+    targets.push(...tileTargets(result));
   }
   emit(["Issue 7 targets (✓ met, ✗ missed, ? not measured) — ratios from this run", ...targetLines(targets)]);
   emit([`load average at end: ${loadAverage().join(" ")}`]);
