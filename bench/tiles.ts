@@ -46,15 +46,15 @@ interface Plan {
   streamSeconds: number;
   /** The long silent recording of the position figure; its tile at 90 % of it is timed. */
   positionHours: number;
-  /** Timed rounds of the position figure (at most the colormaps left after the warm-up). */
+  /** Timed rounds of the position figure. */
   positionRounds: number;
   /** autocannon runs per server, each `loadSeconds` long. */
   loadRounds: number;
   loadSeconds: number;
 }
 
-const FULL: Plan = { shortSeconds: 180, coldTiles: 100, streamSeconds: 3 * 3600, positionHours: 10, positionRounds: 7, loadRounds: 3, loadSeconds: 10 };
-const QUICK: Plan = { shortSeconds: 60, coldTiles: 30, streamSeconds: 600, positionHours: 1, positionRounds: 3, loadRounds: 1, loadSeconds: 4 };
+const FULL: Plan = { shortSeconds: 180, coldTiles: 100, streamSeconds: 3 * 3600, positionHours: 10, positionRounds: 35, loadRounds: 3, loadSeconds: 10 };
+const QUICK: Plan = { shortSeconds: 60, coldTiles: 30, streamSeconds: 600, positionHours: 1, positionRounds: 7, loadRounds: 1, loadSeconds: 4 };
 
 /**
  * `seconds` of 48 kHz calls over noise (a 10 ms downward chirp every 250 ms over noise at
@@ -193,27 +193,31 @@ async function load(targets: [TileClient, TileClient], plan: Plan, log: (line: s
 /**
  * Median time of the first tile of a 10 s recording and of the tile at 90 % of a long one
  * (and of the tile after it), both silent so that only the position differs, timed in
- * alternation. Warm-up and rounds use different colormaps: each request is a new tile of
- * identical work, without reopening the recording.
+ * alternation. Every request is a new tile of identical work: the colormap changes every
+ * round, and `min_dB` once the colormaps are used up — after which each worker opens the
+ * recordings again, so one tile per worker is fetched untimed first, as at the start.
  */
 async function position(server: BenchServer, tenSeconds: string, long: string, hours: number, g: FrameGeometry, rounds: number) {
   const atSeconds = 0.9 * hours * 3600;
   const x = Math.floor((atSeconds * RATE) / g.hop / WIDTH);
-  const tiles = { first: (cmap: string) => tilePath(tenSeconds, 0, `cmap=${cmap}`), at: (cmap: string) => tilePath(long, x, `cmap=${cmap}`), next: (cmap: string) => tilePath(long, x + 1, `cmap=${cmap}`) };
+  const tiles = { first: (query: string) => tilePath(tenSeconds, 0, query), at: (query: string) => tilePath(long, x, query), next: (query: string) => tilePath(long, x + 1, query) };
   const names = Object.keys(tiles) as (keyof typeof tiles)[];
-  // Warm-up as in `warmUp`: the first requests wait for the stats (a pass over the whole long recording).
-  const warmUpMaps = COLORMAPS.slice(0, server.threads);
-  for (const name of names) await Promise.all(warmUpMaps.map((cmap) => timedGet(server.url + tiles[name](cmap))));
-  const timedMaps = COLORMAPS.slice(server.threads, server.threads + rounds);
   const times: Record<keyof typeof tiles, number[]> = { first: [], at: [], next: [] };
-  for (const [r, cmap] of timedMaps.entries()) {
-    for (const name of rotate(names, r)) times[name].push((await timedGet(server.url + tiles[name](cmap))).ms);
+  // One colormap per worker for the warm-up (on a machine of 9 cores or more, not every worker).
+  const warmUpMaps = Math.min(server.threads, COLORMAPS.length - 1);
+  for (let salt = 0; times.first.length < rounds; salt++) {
+    const query = (cmap: string) => `cmap=${cmap}&min_dB=${-100 - salt / 1000}`;
+    // As in `warmUp`; the very first requests also wait for the stats (a pass over the whole long recording).
+    for (const name of names) await Promise.all(COLORMAPS.slice(0, warmUpMaps).map((cmap) => timedGet(server.url + tiles[name](query(cmap)))));
+    for (const cmap of COLORMAPS.slice(warmUpMaps, warmUpMaps + rounds - times.first.length)) {
+      for (const name of rotate(names, times.first.length)) times[name].push((await timedGet(server.url + tiles[name](query(cmap)))).ms);
+    }
   }
   return {
     hours,
     atSeconds,
     tile: x,
-    rounds: timedMaps.length,
+    rounds,
     ms: { first: median(times.first), at: median(times.at), next: median(times.next) },
     /** Frames of PCEN each tile replays from the checkpoint before it (the first tile: none). */
     replayedFrames: { at: replayedFrames(x * WIDTH, g), next: replayedFrames((x + 1) * WIDTH, g) },
