@@ -317,8 +317,11 @@ export async function runTiles(quick: boolean, log: (line: string) => void) {
     const oneThreadDirs = { data: join(root, "data-one-thread"), audioRoot: audio };
     const [ids, oneThreadIds] = await Promise.all([registerRecordings(everyCoreDirs, audio), registerRecordings(oneThreadDirs, join(audio, "short"))]);
     const id = (path: string) => ids.get(path)!;
-    servers.push(await startServer(everyCoreDirs), await startServer(oneThreadDirs, 1));
-    const [everyCore, oneThread] = servers;
+    // One at a time, so that the `finally` stops the first if the second fails to start.
+    const everyCore = await startServer(everyCoreDirs);
+    servers.push(everyCore);
+    const oneThread = await startServer(oneThreadDirs, 1);
+    servers.push(oneThread);
 
     // First, while the server is fresh: its memory is then mostly its own start-up.
     log(`tiles: memory while streaming all tiles of a ${plan.streamSeconds / 60} min recording…`);
