@@ -16,7 +16,7 @@ const mark = (ok: boolean | null) => (ok === null ? "?" : ok ? "✓" : "✗");
 const pad = (s: string, n: number) => s.padStart(n);
 
 /** Median over rounds of a[r] / b[r]; null when either was not measured. */
-function pairedRatio(a: readonly number[] | undefined, b: readonly number[] | undefined): number | null {
+export function pairedRatio(a: readonly number[] | undefined, b: readonly number[] | undefined): number | null {
   if (!a?.length || !b?.length || a.length !== b.length) return null;
   return median(a.map((v, r) => v / b[r]));
 }

@@ -1,178 +1,404 @@
 /**
- * Tiles and the worker pool (SPEC §9, issue 5/7): cold and cached tile latency, tiles/s with
- * every core busy, pool scaling from 1 to 2 threads, the cost of a tile 9 h into a 10 h
- * recording against one at 10 s, and the process's memory while streaming every tile of a
- * long recording. Drives the TileService directly (the HTTP layer adds routing only).
+ * Tiles over HTTP (SPEC §4, §9; issue 5): the real server — `sonotile serve` from dist/ as a
+ * child process, embedded database, loopback — measured from this process: cold, cached and
+ * 304 tile latency, tiles/s under concurrent load (autocannon) with one thread per core and
+ * with one thread, a tile 9 h into a 10 h recording against the first tile of a 10 s one, and
+ * the server's resident memory while it streams every tile of a long recording.
+ *
+ * Every request that is meant to compute must ask for a tile the server has never made (a
+ * cached tile is a copy, not a computation): see `distinctTiles`. Method and figures:
+ * bench/README.md.
  */
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openAudio } from "../src/audio/index.js";
+import autocannon from "autocannon";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
-import { parseParams } from "../src/engine/params.js";
-import { RecordingSpectrogram } from "../src/engine/recording.js";
-import { tileValues } from "../src/tiles/compute.js";
-import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
-import { TileService, type TileRecording } from "../src/tiles/service.js";
-import { median } from "./lib/measure.js";
+import { frameCount, frameGeometry, frameTime, type FrameGeometry } from "../src/engine/geometry.js";
+import { COLORMAPS, parseParams } from "../src/engine/params.js";
+import { DEFAULT_CHECKPOINT_EVERY } from "../src/engine/recording.js";
+import { blockFrames } from "../src/engine/spectrogram.js";
+import { tileCount } from "../src/tiles/grid.js";
+import { loadAverage, median, percentile, rotate } from "./lib/measure.js";
+import { processMemoryMb, registerRecordings, startServer, type BenchServer } from "./lib/server.js";
+import { pairedRatio, type Target } from "./report.js";
 
 const RATE = 48000;
+/** The server's default tile width (SPEC §4). */
+const WIDTH = 512;
+/** Requests in flight during the load runs: enough to keep every thread busy with some queued. */
+const LOAD_CONNECTIONS = 8;
+/**
+ * Tiles per streamed range. The route allows 256, but it queues a range's tiles on the pool
+ * all at once, and the pool refuses what is beyond its queue (64 tasks per thread): today a
+ * range of more than 64·threads + threads tiles ends in an error part. 64 works with any
+ * number of threads.
+ */
+const TILES_PER_STREAM = 64;
 
-/** A recording of `seconds` of calls over noise, written as a float WAV in `dir`. */
-function writeRecording(dir: string, seconds: number): TileRecording {
-  const x = new Float32Array(RATE * seconds);
+/** Sizes of one run; `--quick` shortens every recording and run. */
+interface Plan {
+  /** The recording of the latency and load runs (calls over noise). */
+  shortSeconds: number;
+  /** Distinct tiles timed one at a time for the cold / cached / 304 figures. */
+  coldTiles: number;
+  /** The recording streamed whole for the memory figure (calls over noise). */
+  streamSeconds: number;
+  /** The long silent recording of the position figure; its tile at 90 % of it is timed. */
+  positionHours: number;
+  /** Timed rounds of the position figure. */
+  positionRounds: number;
+  /** autocannon runs per server, each `loadSeconds` long. */
+  loadRounds: number;
+  loadSeconds: number;
+}
+
+const FULL: Plan = { shortSeconds: 180, coldTiles: 100, streamSeconds: 3 * 3600, positionHours: 10, positionRounds: 35, loadRounds: 3, loadSeconds: 10 };
+const QUICK: Plan = { shortSeconds: 60, coldTiles: 30, streamSeconds: 600, positionHours: 1, positionRounds: 7, loadRounds: 1, loadSeconds: 4 };
+
+/**
+ * `seconds` of 48 kHz calls over noise (a 10 ms downward chirp every 250 ms over noise at
+ * −60 dB) as a float WAV: the same 10 s block over and over, so that hours are quick to write
+ * (the server computes every tile all the same).
+ */
+function writeCalls(path: string, seconds: number): void {
+  const block = new Float32Array(RATE * 10);
   let seed = 1;
-  for (let i = 0; i < x.length; i++) {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+  for (let i = 0; i < block.length; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 1;
     const t = (i / RATE) % 0.25;
-    x[i] = 0.001 * (seed / 2 ** 31 - 0.5) + (t < 0.01 ? 0.5 * Math.sin(2 * Math.PI * (20000 - 1e6 * t) * t) : 0);
+    block[i] = 0.001 * (seed / 2 ** 31 - 0.5) + (t < 0.01 ? 0.5 * Math.sin(2 * Math.PI * (20000 - 1e6 * t) * t) : 0);
   }
-  const path = join(dir, `calls-${seconds}s.wav`);
-  writeFileSync(path, Buffer.concat([floatWavHeader(x.length, 1, RATE), new Uint8Array(x.buffer)]));
-  return { id: "00000000-0000-0000-0000-00000000000" + (seconds % 10), path, hash: String(seconds).padStart(32, "0"), timeExpansion: 1, samplerate: RATE, channels: 1 };
-}
-
-const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))];
-const ms = (v: number) => `${v.toFixed(1)} ms`;
-
-export interface TilesResult {
-  coldMs: { p50: number; p99: number };
-  cachedMs: { p50: number; p99: number };
-  tilesPerSecond: Record<number, number>;
-  scaling: number;
-  positionMs: { early: number; late: number; ratio: number };
-  rssMb: { before: number; peak: number; after: number; tiles: number };
-}
-
-/** Tiles per second over `count` distinct tiles with `concurrency` requests in flight. */
-async function throughput(service: TileService, recording: TileRecording, count: number, concurrency: number, salt: number): Promise<number> {
-  const params = parseParams({ window_size: 0.005 + salt * 1e-6 });
-  const { stats } = await service.stats(recording, params);
-  const options = tileOptionsSchema.parse({ width: 256 });
-  count = Math.min(count, tileCount(stats.frames, 0, 256));
-  // Warm-up, not timed: every worker opens the recording and builds its plans once.
-  await Promise.all(Array.from({ length: 2 * service.pool.threads }, (_, i) => service.tile(recording, params, 0, count - 1 - i, options, "png")));
-  count -= 2 * service.pool.threads;
-  let next = 0;
-  const start = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) await service.tile(recording, params, 0, next++, options, "png");
-  }));
-  return (count / (performance.now() - start)) * 1000;
-}
-
-export async function runTiles(quick: boolean, log: (line: string) => void): Promise<{ lines: string[]; result: TilesResult }> {
-  const dir = mkdtempSync(join(tmpdir(), "sonotile-bench-tiles-"));
+  const bytes = new Uint8Array(block.buffer);
+  const file = openSync(path, "w");
   try {
-    const short = writeRecording(dir, quick ? 60 : 180);
-    const params = parseParams({});
-    const options = tileOptionsSchema.parse({ width: 512 });
+    writeSync(file, floatWavHeader(RATE * seconds, 1, RATE));
+    for (let left = RATE * seconds * 4; left > 0; left -= bytes.length) writeSync(file, bytes, 0, Math.min(left, bytes.length));
+  } finally {
+    closeSync(file);
+  }
+}
 
-    log("tiles: latency…");
-    const service = new TileService({ threads: 2 });
-    const { stats } = await service.stats(short, params);
-    const count = Math.min(tileCount(stats.frames, 0, 512), 40);
-    const cold: number[] = [];
-    const cached: number[] = [];
-    for (let x = 0; x < count; x++) {
-      let t = performance.now();
-      await service.tile(short, params, 0, x, options, "png");
-      cold.push(performance.now() - t);
-      t = performance.now();
-      await service.tile(short, params, 0, x, options, "png");
-      cached.push(performance.now() - t);
+/** `seconds` of silence as a float WAV that takes no disk: a header, then a hole (truncate). */
+function writeSilence(path: string, seconds: number): void {
+  const header = floatWavHeader(RATE * seconds, 1, RATE);
+  writeFileSync(path, header);
+  truncateSync(path, header.length + RATE * seconds * 4);
+}
+
+/** Path of PNG tile x at zoom 0 (default width) with the spectrogram parameters in `query`. */
+const tilePath = (recording: string, x: number, query: string) => `/v1/recordings/${recording}/tiles/0/${x}.png?${query}`;
+
+/**
+ * An endless sequence of distinct PNG tiles of one recording, every one a new computation for
+ * the server but all of the same work: the recording's full-width tiles in turn, then again
+ * with the next colormap, then again with the next `min_dB`. Both change the tile's ETag (so
+ * no cache hit) and neither changes the recording's stats (no new stats pass); a new `min_dB`
+ * makes each worker open the recording once more, once per `tiles × 9` requests.
+ */
+function distinctTiles(recording: string, tiles: number): () => string {
+  let i = 0;
+  return () => {
+    const x = i % tiles;
+    const cmap = COLORMAPS[Math.floor(i / tiles) % COLORMAPS.length];
+    const salt = Math.floor(i / (tiles * COLORMAPS.length));
+    i++;
+    return tilePath(recording, x, `cmap=${cmap}&min_dB=${-100 - salt / 1000}`);
+  };
+}
+
+/** A server, and the paths of tiles it has never made (from `distinctTiles`). */
+interface TileClient { server: BenchServer; next: () => string }
+
+/** GET `url` and read its body to the end; `ms` is the whole exchange as the client sees it. */
+async function timedGet(url: string, headers: Record<string, string> = {}, expect = 200): Promise<{ ms: number; etag: string | null }> {
+  const start = performance.now();
+  const response = await fetch(url, { headers });
+  const body = new Uint8Array(await response.arrayBuffer());
+  const ms = performance.now() - start;
+  if (response.status !== expect) throw new Error(`GET ${url}: ${response.status} (expected ${expect}): ${new TextDecoder().decode(body).slice(0, 300)}`);
+  return { ms, etag: response.headers.get("etag") };
+}
+
+/**
+ * One tile per worker at once, before anything is timed: the recording's stats are computed
+ * (once, however many requests wait for them) and every worker opens the recording.
+ */
+async function warmUp({ server, next }: TileClient): Promise<void> {
+  await Promise.all(Array.from({ length: server.threads }, () => timedGet(server.url + next())));
+}
+
+interface Percentiles { p50: number; p99: number }
+const percentiles = (values: number[]): Percentiles => ({ p50: percentile(values, 50), p99: percentile(values, 99) });
+
+/** Cold (new tile), cached (same URL again) and 304 (If-None-Match) latency, one request at a time. */
+async function latency({ server, next }: TileClient, count: number) {
+  const cold: number[] = [];
+  const cached: number[] = [];
+  const notModified: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const url = server.url + next();
+    const first = await timedGet(url);
+    cold.push(first.ms);
+    cached.push((await timedGet(url)).ms);
+    notModified.push((await timedGet(url, { "if-none-match": first.etag! }, 304)).ms);
+  }
+  return { coldMs: percentiles(cold), cachedMs: percentiles(cached), notModifiedMs: percentiles(notModified), tiles: count };
+}
+
+interface LoadRun { threads: number; tilesPerSecond: number; latencyMs: Percentiles; failed: number }
+
+/** One autocannon run of `seconds` against `server`, every request a new tile from `next`. */
+async function loadRun(server: BenchServer, next: () => string, seconds: number): Promise<LoadRun> {
+  const result = await autocannon({
+    url: server.url,
+    connections: LOAD_CONNECTIONS,
+    duration: seconds,
+    requests: [{ setupRequest: (request) => ({ ...request, path: next() }) }],
+  });
+  return {
+    threads: server.threads,
+    tilesPerSecond: result["2xx"] / result.duration,
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
+    failed: result.non2xx + result.errors,
+  };
+}
+
+const threadsText = (n: number) => `${n} thread${n === 1 ? "" : "s"}`;
+
+/**
+ * Tiles/s of two servers, run after run in alternation (order rotated per round), so that the
+ * machine's load drifting between runs hits both alike; `scaling` is the first's speed-up
+ * over the second.
+ */
+async function load(targets: [TileClient, TileClient], plan: Plan, log: (line: string) => void) {
+  const runs: [LoadRun[], LoadRun[]] = [[], []];
+  for (let r = 0; r < plan.loadRounds; r++) {
+    for (const i of rotate([0, 1], r)) {
+      log(`tiles: load round ${r + 1}/${plan.loadRounds}, ${threadsText(targets[i].server.threads)}…`);
+      runs[i].push(await loadRun(targets[i].server, targets[i].next, plan.loadSeconds));
     }
+  }
+  const rates = (i: number) => runs[i].map((run) => run.tilesPerSecond);
+  return {
+    connections: LOAD_CONNECTIONS,
+    seconds: plan.loadSeconds,
+    runs,
+    /** Median over rounds of (tiles/s of the first server) / (tiles/s of the second). */
+    scaling: pairedRatio(rates(0), rates(1)),
+    failed: runs.flat().reduce((sum, run) => sum + run.failed, 0),
+  };
+}
 
-    log("tiles: throughput and pool scaling…");
-    const tiles = quick ? 60 : 150;
-    const one = new TileService({ threads: 1 });
-    const rates: Record<number, number> = {};
-    rates[1] = await throughput(one, short, tiles, 4, 1);
-    await one.close();
-    rates[2] = await throughput(service, short, tiles, 8, 2);
+/**
+ * Median time of the first tile of a 10 s recording and of the tile at 90 % of a long one
+ * (and of the tile after it), both silent so that only the position differs, timed in
+ * alternation. Every request is a new tile of identical work: the colormap changes every
+ * round, and `min_dB` once the colormaps are used up — after which each worker opens the
+ * recordings again, so one tile per worker is fetched untimed first, as at the start.
+ */
+async function position(server: BenchServer, tenSeconds: string, long: string, hours: number, g: FrameGeometry, rounds: number) {
+  const atSeconds = 0.9 * hours * 3600;
+  const x = Math.floor((atSeconds * RATE) / g.hop / WIDTH);
+  const tiles = { first: (query: string) => tilePath(tenSeconds, 0, query), at: (query: string) => tilePath(long, x, query), next: (query: string) => tilePath(long, x + 1, query) };
+  const names = Object.keys(tiles) as (keyof typeof tiles)[];
+  const times: Record<keyof typeof tiles, number[]> = { first: [], at: [], next: [] };
+  // One colormap per worker for the warm-up (on a machine of 9 cores or more, not every worker).
+  const warmUpMaps = Math.min(server.threads, COLORMAPS.length - 1);
+  for (let salt = 0; times.first.length < rounds; salt++) {
+    const query = (cmap: string) => `cmap=${cmap}&min_dB=${-100 - salt / 1000}`;
+    // As in `warmUp`; the very first requests also wait for the stats (a pass over the whole long recording).
+    for (const name of names) await Promise.all(COLORMAPS.slice(0, warmUpMaps).map((cmap) => timedGet(server.url + tiles[name](query(cmap)))));
+    for (const cmap of COLORMAPS.slice(warmUpMaps, warmUpMaps + rounds - times.first.length)) {
+      for (const name of rotate(names, times.first.length)) times[name].push((await timedGet(server.url + tiles[name](query(cmap)))).ms);
+    }
+  }
+  return {
+    hours,
+    atSeconds,
+    tile: x,
+    rounds,
+    ms: { first: median(times.first), at: median(times.at), next: median(times.next) },
+    /** Frames of PCEN each tile replays from the checkpoint before it (the first tile: none). */
+    replayedFrames: { at: replayedFrames(x * WIDTH, g), next: replayedFrames((x + 1) * WIDTH, g) },
+    /** Median over rounds of (tile at 90 %) / (first tile of the 10 s recording). */
+    ratio: pairedRatio(times.at, times.first)!,
+    nextRatio: pairedRatio(times.next, times.first)!,
+  };
+}
 
-    log("tiles: position independence on a sparse 10 h recording…");
-    const long = join(dir, "ten-hours.wav");
-    const frames = RATE * 36000;
-    const header = floatWavHeader(frames, 1, RATE);
-    const file = await open(long, "w");
-    await file.write(header);
-    await file.close();
-    truncateSync(long, header.length + frames * 4);
-    // Both recordings' readers and plans are opened once; tiles are timed alternately.
-    const tileAt = async (seconds: number) => {
-      const reader = await openAudio(long);
-      const recording = new RecordingSpectrogram(reader, params);
-      // Stats as the store would give them: a checkpoint every 1024 frames (the values do not
-      // matter for timing; the replay length does).
-      const every = 1024;
-      const checkpoints = Array.from({ length: Math.ceil(recording.frames / every) }, (_, i) => (i === 0 ? null : new Float32Array(recording.geometry.bins).fill(1e-6)));
-      recording.setStats({ frames: recording.frames, peak: 1, checkpointEvery: every, checkpoints });
-      // Not the first tile of its checkpoint block, so both replay PCEN like an ordinary tile.
-      const x = Math.floor((seconds * RATE) / recording.geometry.hop / 512) | 1;
-      const layout = tileLayout(0, x, recording.frames, recording.geometry, options);
-      return {
-        async time() {
-          const t = performance.now();
-          await tileValues(recording, layout);
-          return performance.now() - t;
-        },
-        async close() {
-          recording.dispose();
-          await reader.close();
-        },
-      };
+/**
+ * Streams every tile of `recording` (`seconds` long) through the streamed-range route, in
+ * ranges of TILES_PER_STREAM tiles, reading each multipart body to the end and checking that
+ * it holds one PNG part per tile; `afterRange` is called after each range.
+ */
+async function streamAll(server: BenchServer, recording: string, seconds: number, g: FrameGeometry, afterRange: () => void) {
+  const total = tileCount(frameCount(RATE * seconds, g), 0, WIDTH);
+  let bytes = 0;
+  let streams = 0;
+  for (let a = 0; a < total; a += TILES_PER_STREAM) {
+    const b = Math.min(total, a + TILES_PER_STREAM);
+    // Frame a·W's centre to frame b·W − 1's: exactly tiles [a, b), whatever the float rounding.
+    const url = `${server.url}/v1/recordings/${recording}/tiles/0/stream?start_time=${frameTime(a * WIDTH, g)}&end_time=${frameTime(b * WIDTH - 1, g)}`;
+    const response = await fetch(url);
+    const body = Buffer.from(await response.arrayBuffer());
+    if (response.status !== 200) throw new Error(`GET ${url}: ${response.status}: ${body.toString("utf8", 0, 300)}`);
+    const boundary = /boundary=(\S+)/.exec(response.headers.get("content-type") ?? "")?.[1];
+    const parts = countOccurrences(body, `--${boundary}\r\nContent-Type: image/png\r\n`);
+    if (parts !== b - a) throw new Error(`stream of tiles ${a}–${b - 1} (${response.headers.get("x-tile-range")}) held ${parts} PNG parts: ${body.toString("utf8", body.length - 300)}`);
+    bytes += body.length;
+    streams++;
+    afterRange();
+  }
+  return { tiles: total, bytes, streams };
+}
+
+function countOccurrences(haystack: Buffer, needle: string): number {
+  let count = 0;
+  for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + needle.length)) count++;
+  return count;
+}
+
+/**
+ * The server's resident memory (MiB) while it streams every tile of a recording: before, after
+ * each range, at the peak of samples taken every 50 ms, a second after, and its high-water mark.
+ */
+async function streamingMemory(server: BenchServer, recording: string, seconds: number, g: FrameGeometry) {
+  const rss = () => processMemoryMb(server.pid).rss;
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 1000));
+  await settle();
+  const before = rss();
+  let peak = before;
+  const afterRange: number[] = [];
+  const sampler = setInterval(() => (peak = Math.max(peak, rss())), 50);
+  const start = performance.now();
+  let streamed;
+  try {
+    streamed = await streamAll(server, recording, seconds, g, () => afterRange.push(rss()));
+  } finally {
+    clearInterval(sampler);
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  await settle();
+  const after = processMemoryMb(server.pid);
+  return { ...streamed, seconds: elapsed, rssMb: { before, afterRange, peak: Math.max(peak, after.rss), after: after.rss, highWater: after.highWater } };
+}
+
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+const mb = (v: number) => `${v.toFixed(0)} MB`;
+const hoursText = (h: number) => `${Number.isInteger(h) ? h : h.toFixed(1)} h`;
+const ratioText = (v: number | null) => (v === null ? "—" : `${v.toFixed(2)}×`);
+
+/** Frames of PCEN a tile starting at frame f0 replays from the checkpoint before it (engine/recording.ts). */
+function replayedFrames(f0: number, g: FrameGeometry): number {
+  return f0 % Math.min(DEFAULT_CHECKPOINT_EVERY, blockFrames(g));
+}
+
+export async function runTiles(quick: boolean, log: (line: string) => void) {
+  const plan = quick ? QUICK : FULL;
+  const params = parseParams({});
+  const g = frameGeometry(params.window_size, params.hop_size, RATE);
+  const loadAtStart = loadAverage();
+  const root = mkdtempSync(join(tmpdir(), "sonotile-bench-tiles-"));
+  const servers: BenchServer[] = [];
+  try {
+    log(`tiles: writing recordings and registering them (hashing a ${plan.positionHours} h file takes a while)…`);
+    const audio = join(root, "audio");
+    for (const dir of ["short", "long"]) mkdirSync(join(audio, dir), { recursive: true });
+    const shortName = `calls-${plan.shortSeconds}s.wav`;
+    const files = { short: `short/${shortName}`, stream: `long/calls-${plan.streamSeconds}s.wav`, tenSeconds: "long/silence-10s.wav", long: `long/silence-${plan.positionHours}h.wav` };
+    writeCalls(join(audio, files.short), plan.shortSeconds);
+    writeCalls(join(audio, files.stream), plan.streamSeconds);
+    writeSilence(join(audio, files.tenSeconds), 10);
+    writeSilence(join(audio, files.long), plan.positionHours * 3600);
+    // Two servers, each with its own embedded database: the default (one thread per core),
+    // with every recording, and one thread, with the short one (for the load runs only).
+    const everyCoreDirs = { data: join(root, "data-every-core"), audioRoot: audio };
+    const oneThreadDirs = { data: join(root, "data-one-thread"), audioRoot: audio };
+    const [ids, oneThreadIds] = await Promise.all([registerRecordings(everyCoreDirs, audio), registerRecordings(oneThreadDirs, join(audio, "short"))]);
+    const id = (path: string) => ids.get(path)!;
+    // One at a time, so that the `finally` stops the first if the second fails to start.
+    const everyCore = await startServer(everyCoreDirs);
+    servers.push(everyCore);
+    const oneThread = await startServer(oneThreadDirs, 1);
+    servers.push(oneThread);
+
+    // First, while the server is fresh: its memory is then mostly its own start-up.
+    log(`tiles: memory while streaming all tiles of a ${plan.streamSeconds / 60} min recording…`);
+    const stream = await streamingMemory(everyCore, id(files.stream), plan.streamSeconds, g);
+
+    log("tiles: cold, cached and 304 latency…");
+    const shortTiles = Math.floor(frameCount(RATE * plan.shortSeconds, g) / WIDTH); // full-width tiles only: the same work each
+    const onEveryCore = { server: everyCore, next: distinctTiles(id(files.short), shortTiles) };
+    await warmUp(onEveryCore);
+    const latencies = await latency(onEveryCore, plan.coldTiles);
+
+    log(`tiles: a tile at ${hoursText(0.9 * plan.positionHours)} of ${hoursText(plan.positionHours)} vs the first of 10 s (the first request computes the long recording's stats)…`);
+    const where = await position(everyCore, id(files.tenSeconds), id(files.long), plan.positionHours, g, plan.positionRounds)
+      .catch((err: Error) => ({ unavailable: err.message }));
+
+    const onOneThread = { server: oneThread, next: distinctTiles(oneThreadIds.get(shortName)!, shortTiles) };
+    await warmUp(onOneThread);
+    const throughput = await load([onEveryCore, onOneThread], plan, log);
+
+    const result = {
+      threads: everyCore.threads,
+      spectrogram: `48 kHz recordings, Whombat defaults (${params.window_size * 1000} ms ${params.window}, hop ${(g.hop / RATE) * 1000} ms, PCEN, dB), z=0 PNG tiles of ${WIDTH} frames × ${g.bins} rows`,
+      plan,
+      ...latencies,
+      load: throughput,
+      position: where,
+      stream,
+      loadAverage: { start: loadAtStart, end: loadAverage() },
     };
-    const [earlyTile, lateTile] = [await tileAt(10), await tileAt(9 * 3600)];
-    await earlyTile.time();
-    await lateTile.time();
-    const earlyTimes: number[] = [];
-    const lateTimes: number[] = [];
-    for (let i = 0; i < 9; i++) {
-      earlyTimes.push(await earlyTile.time());
-      lateTimes.push(await lateTile.time());
-    }
-    await earlyTile.close();
-    await lateTile.close();
-    const early = median(earlyTimes);
-    const late = median(lateTimes);
-
-    log("tiles: memory while streaming every tile of a long recording…");
-    const hour = writeRecording(dir, quick ? 600 : 1800);
-    const rss = () => process.memoryUsage().rss / 2 ** 20;
-    global.gc?.();
-    const before = rss();
-    let peak = before;
-    const streamService = new TileService({ threads: 2, cacheBytes: 32 * 2 ** 20 });
-    const { stats: longStats } = await streamService.stats(hour, params);
-    const total = tileCount(longStats.frames, 0, 512);
-    for (let x = 0; x < total; x += 8) {
-      await Promise.all(Array.from({ length: Math.min(8, total - x) }, (_, i) => streamService.tile(hour, params, 0, x + i, options, "png")));
-      peak = Math.max(peak, rss());
-    }
-    await streamService.close();
-    await service.close();
-    const after = rss();
-
-    const result: TilesResult = {
-      coldMs: { p50: percentile(cold, 50), p99: percentile(cold, 99) },
-      cachedMs: { p50: percentile(cached, 50), p99: percentile(cached, 99) },
-      tilesPerSecond: rates,
-      scaling: rates[2] / rates[1],
-      positionMs: { early, late, ratio: late / early },
-      rssMb: { before, peak, after, tiles: total },
-    };
-    const lines = [
-      `Tiles: 48 kHz recording, Whombat defaults (25 ms hann, PCEN, dB), 512-frame PNG tiles (601 × 512 px)`,
-      `  cold tile (stats known)   p50 ${ms(result.coldMs.p50)}   p99 ${ms(result.coldMs.p99)}   (${count} tiles)`,
-      `  cached tile               p50 ${ms(result.cachedMs.p50)}   p99 ${ms(result.cachedMs.p99)}`,
-      `  throughput, 256-frame tiles: 1 thread ${rates[1].toFixed(0)}/s, 2 threads ${rates[2].toFixed(0)}/s → scaling ${result.scaling.toFixed(2)}× (target ≥ 1.8×)`,
-      `  tile 9 h into a 10 h recording ${ms(late)} vs a tile at 10 s ${ms(early)} → ${result.positionMs.ratio.toFixed(2)}× (target ≤ 1.2×)`,
-      `  RSS streaming all ${total} tiles of a ${quick ? 10 : 30} min recording: ${before.toFixed(0)} MB before, ${peak.toFixed(0)} MB peak, ${after.toFixed(0)} MB after`,
-    ];
+    const lines = tilesTable(result);
     return { lines, result };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    for (const server of servers) await server.stop();
+    rmSync(root, { recursive: true, force: true });
   }
+}
+
+export type TilesResult = Awaited<ReturnType<typeof runTiles>>["result"];
+
+function tilesTable(result: TilesResult): string[] {
+  const { plan, load, position: where, stream } = result;
+  const loadLine = (runs: LoadRun[]) =>
+    `    ${threadsText(runs[0].threads).padEnd(9)}: ${median(runs.map((r) => r.tilesPerSecond)).toFixed(1)} tiles/s, latency under load p50 ${ms(median(runs.map((r) => r.latencyMs.p50)))}, p99 ${ms(median(runs.map((r) => r.latencyMs.p99)))}`;
+  const rss = stream.rssMb;
+  return [
+    `Tiles over HTTP: sonotile serve (dist/, embedded database, ${threadsText(result.threads)} = one per core) on 127.0.0.1, driven from this process`,
+    `  ${result.spectrogram}; every timed tile is one the server has not made`,
+    `  cold tile (stats known)       p50 ${ms(result.coldMs.p50)}   p99 ${ms(result.coldMs.p99)}   (${result.tiles} distinct tiles, one request at a time)`,
+    `  cached tile (same URL)        p50 ${ms(result.cachedMs.p50)}   p99 ${ms(result.cachedMs.p99)}`,
+    `  304 (If-None-Match)           p50 ${ms(result.notModifiedMs.p50)}   p99 ${ms(result.notModifiedMs.p99)}`,
+    `  under load (autocannon, ${load.connections} connections, ${plan.loadRounds} × ${load.seconds} s per server, alternating; medians):`,
+    ...load.runs.map(loadLine),
+    `    scaling 1 → ${threadsText(result.threads)} ${ratioText(load.scaling)} (target ≥ 1.8×)${load.failed ? `; ${load.failed} requests FAILED (non-2xx or errors)` : ""}`,
+    ...("unavailable" in where
+      ? [`  position: not measured — ${where.unavailable}`]
+      : [
+        `  position (silent recordings, ${where.rounds} alternating rounds, medians): tile ${where.tile} at ${hoursText(0.9 * where.hours)} of a ${hoursText(where.hours)} recording ${ms(where.ms.at)} (replays ${where.replayedFrames.at} frames of PCEN)`,
+        `    vs the first tile of a 10 s recording ${ms(where.ms.first)} → ${ratioText(where.ratio)} (target ≤ 1.2×); the tile after it ${ms(where.ms.next)} (replays ${where.replayedFrames.next} frames) → ${ratioText(where.nextRatio)}`,
+      ]),
+    `  server RSS streaming all ${stream.tiles} tiles of a ${plan.streamSeconds / 60} min recording (${stream.streams} ranges of ≤ ${TILES_PER_STREAM} tiles, ${mb(stream.bytes / 2 ** 20)} received, its stats pass included, ${stream.seconds.toFixed(1)} s):`,
+    `    ${mb(rss.before)} before, ${mb(rss.peak)} peak (sampled every 50 ms), ${mb(rss.after)} after; high-water mark since start ${mb(rss.highWater)}`,
+    `    after each range: ${rss.afterRange.map((v) => v.toFixed(0)).join(" ")} MB`,
+    `  load average at start ${result.loadAverage.start.join(" ")}, at end ${result.loadAverage.end.join(" ")}`,
+  ];
+}
+
+/** The issue-7 / SPEC §9 targets of this part. */
+export function tileTargets(result: TilesResult): Target[] {
+  const { scaling } = result.load;
+  const position = "unavailable" in result.position ? null : result.position;
+  return [
+    { name: `tile scaling 1 → ${result.threads} threads (HTTP, tiles/s)`, value: scaling, goal: "≥ 1.8×", ok: scaling === null ? null : scaling >= 1.8 },
+    {
+      name: position ? `tile at ${hoursText(0.9 * position.hours)} of ${hoursText(position.hours)} vs first of 10 s` : "tile 9 h into 10 h vs first of 10 s",
+      value: position?.ratio ?? null,
+      goal: "≤ 1.2×",
+      ok: position ? position.ratio <= 1.2 : null,
+    },
+  ];
 }

@@ -12,6 +12,13 @@ export function median(values: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** The p-th percentile (nearest rank, 0 < p ≤ 100) of `values`: p = 99 of 30 values is the largest. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
 /** Seconds taken by `fn()`, with the high-resolution monotonic clock. */
 export function timeOnce(fn: () => void): number {
   const t0 = process.hrtime.bigint();
