@@ -142,6 +142,17 @@ describe("streamed range", () => {
     expect(res.headers["x-tile-range"]).toBe("1/0-2");
   });
 
+  it("streams more tiles than the pool's queue holds: a few are computed ahead, not the whole range at once", async () => {
+    // 1 ms windows (44 samples, hop 22): frames centred in [0, 12.5 s) fill 196 tiles of 128 —
+    // more than the pool queues (64 per thread, 2 threads), so queueing them all would fail.
+    expect(tiles.pool.threads * 64).toBeLessThan(196);
+    const res = await app.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=12.5&window_size=0.001&width=128&format=f32&pcen=false` });
+    expect(res.statusCode).toBe(200);
+    const text = res.rawPayload.toString("latin1");
+    expect(text).not.toContain("application/json");
+    expect([...text.matchAll(/X-Tile: 0\/(\d+)/g)].map((m) => Number(m[1]))).toEqual(Array.from({ length: 196 }, (_, i) => i));
+  });
+
   it("refuses more tiles than the limit, naming it", async () => {
     const res = await app.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=22&window_size=0.001&width=128` });
     expect(res.statusCode).toBe(400);

@@ -4,6 +4,7 @@
  * parameter validated by the shared schema. Tiles are immutable for a recording's content and
  * the parameters, hence strong ETags and year-long caching.
  */
+import { once } from "node:events";
 import { PassThrough } from "node:stream";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -137,12 +138,20 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     if (tiles > limits.maxStreamTiles) {
       throw new ParamsError([{ field: "end_time", message: `the interval spans ${tiles} tiles at zoom ${z}; the limit is ${limits.maxStreamTiles} per stream (zoom out or ask for less)` }]);
     }
-    // Tiles are queued together and written in order as each is ready; a disconnect aborts
-    // what has not run yet.
+    // Tiles are computed a few ahead of the one being written (enough to keep every worker
+    // busy, never the whole range: the pool's queue is shared with every other request) and
+    // written in order as each is ready; a slow reader holds the computation back (the body's
+    // backpressure), and a disconnect aborts what has not run yet.
     const abort = new AbortController();
     request.raw.on("close", () => abort.abort());
-    const pending = Array.from({ length: tiles }, (_, i) => app.tiles.tile(recording, params, z, x0 + i, options, fmt, abort.signal));
-    pending.forEach((p) => p.catch(() => {}));
+    const ahead = 2 * app.tiles.pool.threads;
+    const pending: Promise<TileBody>[] = [];
+    const start = (i: number) => {
+      if (i >= tiles || abort.signal.aborted) return;
+      pending[i] = app.tiles.tile(recording, params, z, x0 + i, options, fmt, abort.signal);
+      pending[i].catch(() => {});
+    };
+    for (let i = 0; i < ahead; i++) start(i);
     const boundary = `sonotile-${Math.random().toString(36).slice(2)}`;
     const body = new PassThrough();
     (async () => {
@@ -154,10 +163,14 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
           if (!abort.signal.aborted) body.write(`--${boundary}\r\nContent-Type: application/json\r\nX-Tile: ${z}/${x0 + i}\r\n\r\n${JSON.stringify({ error: (err as Error).message })}\r\n`);
           break;
         }
+        start(i + ahead);
         const head = [`Content-Type: ${tile.contentType}`, `Content-Length: ${tile.body.byteLength}`, `X-Tile: ${z}/${x0 + i}`, `ETag: ${tile.etag}`, ...Object.entries(tile.headers).map(([k, v]) => `${k}: ${v}`)];
         body.write(`--${boundary}\r\n${head.join("\r\n")}\r\n\r\n`);
         body.write(tile.body);
-        body.write("\r\n");
+        if (!body.write("\r\n")) {
+          const drained = await once(body, "drain", { signal: abort.signal }).then(() => true, () => false);
+          if (!drained) break;
+        }
       }
       body.end(`--${boundary}--\r\n`);
     })();
