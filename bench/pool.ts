@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import { parseParams } from "../src/engine/params.js";
+import { statsForPiece } from "../src/engine/recording.js";
 import { TilePool } from "../src/tiles/pool.js";
 import { loadAverage, median, rotate } from "./lib/measure.js";
 import { benchSignal } from "./lib/signal.js";
@@ -51,7 +52,7 @@ export async function runPool(opts: { rounds: number; repeats: number }, log: (l
     const pass = async (pool: TilePool) => {
       const t0 = performance.now();
       const pieces = await Promise.all(tasks.map(([f0, f1]) =>
-        pool.run<Uint8Array>({ kind: "piece", ...source, stats, f0, f1, format: "f32", cmap: params.cmap })));
+        pool.run<Uint8Array>({ kind: "piece", ...source, stats: statsForPiece(stats, f0), f0, f1, format: "f32", cmap: params.cmap })));
       const seconds = (performance.now() - t0) / 1000;
       const bytes = pieces.reduce((sum, p) => sum + p.byteLength, 0);
       if (bytes !== 4 * geometry.bins * stats.frames) throw new Error(`pool pass returned ${bytes} bytes, expected ${4 * geometry.bins * stats.frames}`);

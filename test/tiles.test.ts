@@ -12,7 +12,7 @@ import UPNG from "upng-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fileMd5, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
-import { RecordingSpectrogram, spectrogramOfRecording } from "../src/engine/recording.js";
+import { packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, unpackStats } from "../src/engine/recording.js";
 import { tileValues } from "../src/tiles/compute.js";
 import { parseParams, type ParamsInput } from "../src/engine/params.js";
 import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
@@ -240,7 +240,7 @@ describe("position independence", () => {
       const reader = await openAudio(long);
       const recording = new RecordingSpectrogram(reader, { pcen: false });
       // Stats as the server would have them from the store: no pass over the 10 hours here.
-      recording.setStats({ frames: recording.frames, peak: 1, checkpointEvery: 1024, checkpoints: [] });
+      recording.setStats({ frames: recording.frames, peak: 1, checkpointEvery: 1024, checkpoints: [], checkpointBase: 0 });
       const g = recording.geometry;
       const x = Math.floor((seconds * rate) / g.hop / 512);
       const layout = tileLayout(0, x, recording.frames, g, tileOptionsSchema.parse({ width: 512 }));
@@ -255,6 +255,33 @@ describe("position independence", () => {
     const early = await bytesForTileAt(10);
     expect(late.read).toBe(late.needed);
     expect(early.read).toBe(early.needed);
+  });
+});
+
+describe("the stats a tile task carries", () => {
+  it("hold one PCEN checkpoint, the one its first frame replays from, and give the values of the complete stats", async () => {
+    const reader = await openAudio(path);
+    const params = { window_size: 0.005 };
+    const whole = new RecordingSpectrogram(reader, params);
+    const packed = packStats(await whole.stats());
+    const bins = whole.geometry.bins;
+    const every = packed.checkpointEvery;
+    expect(packed.checkpoints.length / bins).toBeGreaterThan(5);
+    try {
+      for (const f0 of [0, 17, every - 1, every, every + 300, 3 * every, whole.frames - 40]) {
+        const sliced = statsForPiece(packed, f0);
+        expect(sliced.checkpoints.length, `f0 ${f0}`).toBe(f0 < every ? 0 : bins);
+        const piece = new RecordingSpectrogram(reader, params);
+        piece.setStats(unpackStats(sliced, true));
+        const f1 = Math.min(whole.frames, f0 + 300);
+        const [got, expected] = [await piece.frameRange(f0, f1), await whole.frameRange(f0, f1)];
+        expect(Buffer.from(got.buffer).equals(Buffer.from(expected.buffer)), `frames ${f0}…${f1}`).toBe(true);
+        piece.dispose();
+      }
+    } finally {
+      whole.dispose();
+      await reader.close();
+    }
   });
 });
 

@@ -22,7 +22,7 @@ export function tileStatsStore(db: Queryable): StatsStore {
       const info = row.info as unknown as StatsInfo;
       // Copy into an aligned buffer: a Buffer's offset into its pool need not be a multiple of 4.
       const checkpoints = row.pcen_checkpoints ? new Float32Array(new Uint8Array(row.pcen_checkpoints).buffer) : new Float32Array(0);
-      return { stats: { frames: info.frames, peak: row.maximum, checkpointEvery: info.checkpointEvery, bins: info.bins, checkpoints }, geometry: info.geometry };
+      return { stats: { frames: info.frames, peak: row.maximum, checkpointEvery: info.checkpointEvery, bins: info.bins, checkpoints, firstCheckpoint: 1 }, geometry: info.geometry };
     },
     async claim(recordingId, recordingHash, key, owner, leaseMs) {
       const claim = await claimStats(db, { recording_id: recordingId, params_hash: key, recording_hash: recordingHash, owner, leaseSeconds: leaseMs / 1000 });

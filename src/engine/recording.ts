@@ -19,8 +19,13 @@ export interface RecordingStats {
   peak: number;
   /** Frames between PCEN checkpoints. */
   checkpointEvery: number;
-  /** PCEN state before frame i·checkpointEvery (null: before frame 0); empty without PCEN. */
+  /**
+   * PCEN state before frame (checkpointBase + i)·checkpointEvery (null: before frame 0); empty
+   * without PCEN. Stats handed to a piece may hold only the checkpoints it replays from.
+   */
   checkpoints: PcenState[];
+  /** Index of checkpoints[0] among the recording's checkpoints (0 when they are all here). */
+  checkpointBase: number;
 }
 
 /** Checkpoint spacing: a piece replays at most this many frames of PCEN before its first. */
@@ -81,7 +86,7 @@ export class RecordingSpectrogram {
       peak = Math.max(peak, result.block.max());
       result.block.free();
     }
-    return { frames: this.frames, peak, checkpointEvery, checkpoints };
+    return { frames: this.frames, peak, checkpointEvery, checkpoints, checkpointBase: 0 };
   }
 
   private async analyze(f0: number, f1: number, pcen: PcenState) {
@@ -93,8 +98,9 @@ export class RecordingSpectrogram {
   /** The PCEN state before frame f0, replayed from the nearest checkpoint. */
   private async pcenBefore(f0: number, stats: RecordingStats): Promise<PcenState> {
     if (!this.params.pcen || stats.checkpoints.length === 0) return null;
-    const c = Math.min(Math.floor(f0 / stats.checkpointEvery), stats.checkpoints.length - 1);
-    let state = stats.checkpoints[c];
+    const c = Math.min(Math.floor(f0 / stats.checkpointEvery), stats.checkpointBase + stats.checkpoints.length - 1);
+    if (c < stats.checkpointBase) throw new Error(`the stats hold PCEN checkpoints from frame ${stats.checkpointBase * stats.checkpointEvery}, not before frame ${f0}`);
+    let state = stats.checkpoints[c - stats.checkpointBase];
     const step = blockFrames(this.geometry);
     for (let f = c * stats.checkpointEvery; f < f0; f += step) {
       const result = await this.analyze(f, Math.min(f0, f + step), state);
@@ -187,8 +193,10 @@ export interface PackedStats {
   checkpointEvery: number;
   /** Values per checkpoint (bins); 0 without PCEN. */
   bins: number;
-  /** Checkpoints 1… concatenated (checkpoint 0 is always the start state, null). */
+  /** Checkpoints firstCheckpoint… concatenated (checkpoint 0 is always the start state, null). */
   checkpoints: Float32Array;
+  /** Index of the first checkpoint held: 1 for complete stats (checkpoint 0 needs no values). */
+  firstCheckpoint: number;
 }
 
 export function packStats(stats: RecordingStats): PackedStats {
@@ -196,12 +204,29 @@ export function packStats(stats: RecordingStats): PackedStats {
   const bins = states[0]?.length ?? 0;
   const checkpoints = new Float32Array(states.length * bins);
   states.forEach((s, i) => checkpoints.set(s, i * bins));
-  return { frames: stats.frames, peak: stats.peak, checkpointEvery: stats.checkpointEvery, bins, checkpoints };
+  return { frames: stats.frames, peak: stats.peak, checkpointEvery: stats.checkpointEvery, bins, checkpoints, firstCheckpoint: 1 };
 }
 
 export function unpackStats(packed: PackedStats, pcen: boolean): RecordingStats {
   const count = packed.bins ? packed.checkpoints.length / packed.bins : 0;
-  const checkpoints: PcenState[] = pcen ? [null] : [];
+  const checkpoints: PcenState[] = pcen && packed.firstCheckpoint === 1 ? [null] : [];
   for (let i = 0; i < count; i++) checkpoints.push(packed.checkpoints.subarray(i * packed.bins, (i + 1) * packed.bins));
-  return { frames: packed.frames, peak: packed.peak, checkpointEvery: packed.checkpointEvery, checkpoints };
+  const checkpointBase = pcen && packed.firstCheckpoint > 1 ? packed.firstCheckpoint : 0;
+  return { frames: packed.frames, peak: packed.peak, checkpointEvery: packed.checkpointEvery, checkpoints, checkpointBase };
+}
+
+/**
+ * The part of complete stats a piece starting at frame f0 needs: the one PCEN checkpoint it
+ * replays from (copied out, since sending a view to a worker would copy the whole buffer).
+ * A 10-hour recording has thousands of checkpoints (megabytes); a tile needs one of them, so
+ * what a tile task carries does not grow with the recording.
+ */
+export function statsForPiece(stats: PackedStats, f0: number): PackedStats {
+  if (stats.bins === 0) return stats;
+  const held = stats.checkpoints.length / stats.bins;
+  const c = Math.min(Math.floor(f0 / stats.checkpointEvery), held + stats.firstCheckpoint - 1);
+  if (c === 0) return { ...stats, checkpoints: new Float32Array(0), firstCheckpoint: 1 };
+  const i = c - stats.firstCheckpoint;
+  if (i < 0) throw new Error(`the stats hold PCEN checkpoints from ${stats.firstCheckpoint}, not ${c}`);
+  return { ...stats, checkpoints: stats.checkpoints.slice(i * stats.bins, (i + 1) * stats.bins), firstCheckpoint: c };
 }

@@ -11,7 +11,7 @@ import { valueRange } from "../engine/analysis.js";
 import type { FrameGeometry } from "../engine/geometry.js";
 import { frameTime, framesInInterval } from "../engine/geometry.js";
 import { checkParamsForRecording, type Params } from "../engine/params.js";
-import type { PackedStats } from "../engine/recording.js";
+import { statsForPiece, type PackedStats } from "../engine/recording.js";
 import { VERSION } from "../engine/version.js";
 import type { TileFormat } from "./compute.js";
 import { tileLayout, type TileLayout, type TileOptions } from "./grid.js";
@@ -197,7 +197,7 @@ export class TileService {
     if (cached) return cached;
     return this.once(etag, async () => {
       this.computed++;
-      const body = await this.pool.run<Uint8Array>({ kind: "tile", path: recording.path, timeExpansion: recording.timeExpansion, params, stats, layout, format, cmap: params.cmap }, signal);
+      const body = await this.pool.run<Uint8Array>({ kind: "tile", path: recording.path, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap }, signal);
       this.completed++;
       const result: TileBody = { body, etag, contentType: CONTENT_TYPES[format], headers: geometryHeaders(layout, geometry, params, stats) };
       this.cache.set(etag, result);
@@ -216,7 +216,7 @@ export class TileService {
     if (cached) return cached;
     return this.once(etag, async () => {
       this.computed++;
-      const body = await this.pool.run<Uint8Array>({ kind: "piece", path: recording.path, timeExpansion: recording.timeExpansion, params, stats, f0, f1, format, cmap: params.cmap });
+      const body = await this.pool.run<Uint8Array>({ kind: "piece", path: recording.path, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap });
       this.completed++;
       const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
       const result: TileBody = { body, etag, contentType: CONTENT_TYPES[format], headers: geometryHeaders(layout, geometry, params, stats) };
