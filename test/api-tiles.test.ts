@@ -107,6 +107,30 @@ describe("tiles", () => {
     await other.close();
   });
 
+  it("answer 503 with Retry-After while the stats take longer than a request waits, then serve them", async () => {
+    // Another server instance whose requests wait only 1 ms for stats: the pass over the
+    // 22 s recording takes longer, goes on in the background, and the next request finds it.
+    const slow = new TileService({ threads: 1, statsStore: tileStatsStore(t.db.sql), statsWaitMs: 1 });
+    const other = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles: slow });
+    try {
+      const url = `/v1/recordings/${id}/tiles/0/0.f32?window_size=0.013&pcen=false`;
+      const first = await other.inject({ url });
+      expect(first.statusCode).toBe(503);
+      expect(first.headers["retry-after"]).toBe("10");
+      expect(first.json().message).toMatch(/being computed in one pass over the whole recording; retry/);
+      let next = first;
+      for (let i = 0; i < 200 && next.statusCode === 503; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        next = await other.inject({ url });
+      }
+      expect(next.statusCode).toBe(200);
+      expect(slow.computed).toBe(2); // the stats once, then the tile
+    } finally {
+      await other.close();
+      await slow.close();
+    }
+  });
+
   it("refuse bad requests with 400 naming the field", async () => {
     const cases: [string, string][] = [
       ["0/0.png?window=hanning", "window"],

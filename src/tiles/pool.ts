@@ -15,6 +15,11 @@ export interface PoolOptions {
   maxQueue?: number;
   /** A task running longer than this is aborted and its worker replaced (default 60 s). */
   taskTimeoutMs?: number;
+  /**
+   * The limit for a stats pass instead (default 1 h): it reads the whole recording once per
+   * parameter set — about a minute for 10 hours at 48 kHz, more at bat rates.
+   */
+  statsTimeoutMs?: number;
 }
 
 /** The pool is full: the caller should answer 503 with Retry-After. */
@@ -35,10 +40,12 @@ export class TilePool {
   private readonly piscina: Piscina;
   readonly threads: number;
   private readonly taskTimeoutMs: number;
+  private readonly statsTimeoutMs: number;
 
   constructor(options: PoolOptions = {}) {
     this.threads = Math.max(1, options.threads ?? availableParallelism());
     this.taskTimeoutMs = options.taskTimeoutMs ?? 60_000;
+    this.statsTimeoutMs = options.statsTimeoutMs ?? 3_600_000;
     this.piscina = new Piscina({
       filename: WORKER_URL.href,
       workerData: { wasmModule },
@@ -56,20 +63,23 @@ export class TilePool {
     return this.piscina.queueSize;
   }
 
-  /** Runs `task`; `signal` cancels it (queued: dropped; running: its worker is replaced). */
-  async run<T>(task: WorkerTask, signal?: AbortSignal): Promise<T> {
+  /**
+   * Runs `task`; `signal` cancels it (queued: dropped; running: its worker is replaced), as does
+   * running longer than `timeoutMs`.
+   */
+  async run<T>(task: WorkerTask, signal?: AbortSignal, timeoutMs = this.taskTimeoutMs): Promise<T> {
     if (this.piscina.queueSize >= this.piscina.options.maxQueue) throw new PoolBusyError("all workers are busy and the queue is full");
-    const timeout = AbortSignal.timeout(this.taskTimeoutMs);
+    const timeout = AbortSignal.timeout(timeoutMs);
     try {
       return await this.piscina.run(task, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
     } catch (err) {
-      if (timeout.aborted) throw new TaskTimeoutError(`the computation took longer than ${this.taskTimeoutMs / 1000} s and was stopped`);
+      if (timeout.aborted) throw new TaskTimeoutError(`the computation took longer than ${timeoutMs / 1000} s and was stopped`);
       throw err;
     }
   }
 
   stats(task: Extract<WorkerTask, { kind: "stats" }>): Promise<StatsResult> {
-    return this.run<StatsResult>(task);
+    return this.run<StatsResult>(task, undefined, this.statsTimeoutMs);
   }
 
   /** Waits for running and queued tasks, then stops the workers. */

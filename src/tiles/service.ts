@@ -56,6 +56,16 @@ export interface TileServiceOptions extends PoolOptions {
   statsStore?: StatsStore;
   /** How long a stats claim lasts before another instance may take over (default 10 min). */
   statsLeaseMs?: number;
+  /**
+   * How long a request waits for stats still being computed before it is refused with
+   * StatsPendingError (default 20 s); the computation goes on and later requests use it.
+   */
+  statsWaitMs?: number;
+}
+
+/** The recording's stats are still being computed: ask again later (HTTP 503 with Retry-After). */
+export class StatsPendingError extends Error {
+  override name = "StatsPendingError";
 }
 
 const CONTENT_TYPES: Record<TileFormat, string> = { png: "image/png", f32: "application/octet-stream", npy: "application/octet-stream" };
@@ -108,6 +118,7 @@ export class TileService {
   private readonly cache: ByteCache;
   private readonly statsStore?: StatsStore;
   private readonly statsLeaseMs: number;
+  private readonly statsWaitMs: number;
   private readonly statsMemory = new Map<string, StatsResult>();
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
@@ -121,6 +132,7 @@ export class TileService {
     this.cache = new ByteCache(options.cacheBytes ?? 256 * 1024 * 1024);
     this.statsStore = options.statsStore;
     this.statsLeaseMs = options.statsLeaseMs ?? 10 * 60_000;
+    this.statsWaitMs = options.statsWaitMs ?? 20_000;
   }
 
   /** Runs `compute` once for all concurrent callers with the same key. */
@@ -144,12 +156,22 @@ export class TileService {
     const memoryKey = `${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);
     if (known) return Promise.resolve(known);
-    return this.once(`stats:${memoryKey}`, async () => {
+    const pending = this.once(`stats:${memoryKey}`, async () => {
       const result = await this.loadOrCompute(recording, params, key);
       this.statsMemory.set(memoryKey, result);
       if (this.statsMemory.size > 1024) this.statsMemory.delete(this.statsMemory.keys().next().value!);
       return result;
     });
+    return this.waitBounded(pending);
+  }
+
+  /** `pending`, or StatsPendingError after statsWaitMs — a long recording's pass outlasts a request. */
+  private waitBounded(pending: Promise<StatsResult>): Promise<StatsResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StatsPendingError("the recording's statistics for these parameters (normalization maximum, PCEN state) are being computed in one pass over the whole recording; retry in a few seconds")), this.statsWaitMs);
+    });
+    return Promise.race([pending, late]).finally(() => clearTimeout(timer));
   }
 
   private async loadOrCompute(recording: TileRecording, params: Params, key: string): Promise<StatsResult> {

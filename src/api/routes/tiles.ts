@@ -14,7 +14,7 @@ import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parsePara
 import { TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
 import { tileCount, tileOptionsSchema, TileRangeError, type TileOptions } from "../../tiles/grid.js";
 import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
-import type { TileBody, TileRecording, TileService } from "../../tiles/service.js";
+import { StatsPendingError, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
 import { sendError } from "../plugins/errors.js";
 import { recordingFile } from "../recording-file.js";
 import { errorBody, id } from "../schemas.js";
@@ -84,6 +84,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     if (err instanceof RangeError) return sendError(reply, 400, err.message);
     if (err instanceof PoolBusyError) return sendError(reply.header("Retry-After", "1"), 503, `${err.message}; retry shortly`);
     if (err instanceof TaskTimeoutError) return sendError(reply.header("Retry-After", "5"), 503, err.message);
+    if (err instanceof StatsPendingError) return sendError(reply.header("Retry-After", "10"), 503, err.message);
     if (err instanceof AudioFormatError) return sendError(reply, 422, `the recording's audio cannot be decoded: ${err.message}`);
     throw err;
   });
