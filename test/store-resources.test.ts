@@ -46,14 +46,18 @@ async function fieldsOf(p: Promise<unknown>): Promise<string[]> {
 describe("clips", () => {
   it("need start_time < end_time within the recording", async () => {
     expect(await fieldsOf(createClip(sql, { recording_id: recordingId, start_time: 2, end_time: 2, created_by: userId }))).toEqual(["end_time"]);
-    expect(await fieldsOf(createClip(sql, { recording_id: recordingId, start_time: 10, end_time: 11, created_by: userId }))).toEqual(["start_time"]);
+    expect(await fieldsOf(createClip(sql, { recording_id: recordingId, start_time: 10, end_time: 11, created_by: userId }))).toEqual(["start_time", "end_time"]);
     expect(await fieldsOf(createClip(sql, { recording_id: recordingId, start_time: -1, end_time: 1, created_by: userId }))).toEqual(["start_time"]);
+    // The recording lasts 10 s: a clip may end at its end, not beyond.
+    expect(await fieldsOf(createClip(sql, { recording_id: recordingId, start_time: 9, end_time: 999, created_by: userId }))).toEqual(["end_time"]);
+    expect((await createClip(sql, { recording_id: recordingId, start_time: 9, end_time: 10, created_by: userId })).end_time).toBe(10);
     const clip = await createClip(sql, { recording_id: recordingId, start_time: 1, end_time: 2.5, created_by: userId });
     expect(clip).toMatchObject({ start_time: 1, end_time: 2.5, state: "active", tags: [], features: [] });
     expect(await fieldsOf(updateClip(sql, clip.id, { start_time: 3 }))).toEqual(["end_time"]);
+    expect(await fieldsOf(updateClip(sql, clip.id, { end_time: 10.5 }))).toEqual(["end_time"]);
     const withFeature = await setClipFeature(sql, clip.id, { name: "peak_frequency_hz", value: 440, created_by: userId });
     expect(withFeature.features).toEqual([{ name: "peak_frequency_hz", value: 440 }]);
-    expect((await listClips(sql, { recording_id: recordingId, state: "active", sort: "start_time", order: "asc", limit: 10, offset: 0 })).total).toBe(1);
+    expect((await listClips(sql, { recording_id: recordingId, state: "active", sort: "start_time", order: "asc", limit: 10, offset: 0 })).total).toBe(2);
   });
 });
 
