@@ -87,6 +87,8 @@ describe("sonotile dataset", () => {
     expect(added.code).toBe(0);
     expect(added.out.registered).toHaveLength(6);
     expect(added.out.failed).toEqual([]);
+    // The import run made the dataset too (SPEC §5: every record a run creates points to it).
+    expect(added.out.dataset.run_id).toBe(added.out.run.id);
     const listed = await run(datasetCommand, ["list", "--json"]);
     expect(listed.out.items.map((d: { name: string; recording_count: number }) => [d.name, d.recording_count])).toEqual([["fixtures", 6]]);
   });

@@ -13,7 +13,7 @@ import { loadMigrations, migrate } from "../src/store/migrate.js";
 import { resolveAudioDir, resolveRecordingPath, resolveRoots } from "../src/store/paths.js";
 import { authenticate, createToken, hashKey, setTokenEnabled } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
-import { createDataset, importDataset, listDatasets, scanDataset } from "../src/store/datasets.js";
+import { addDataset, createDataset, importDataset, listDatasets, scanDataset } from "../src/store/datasets.js";
 import { getRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature } from "../src/store/recordings.js";
 import { getOrCreateTag } from "../src/store/tags.js";
 import { getOrCreateFeatureName } from "../src/store/features.js";
@@ -267,6 +267,21 @@ describe("datasets and recordings", () => {
     await expect(createDataset(sql, { name: "fixtures", audio_dir: join(roots[1], "inside"), created_by: userId })).rejects.toBeInstanceOf(ConflictError);
     await expect(createDataset(sql, { name: "other", audio_dir, created_by: userId })).rejects.toBeInstanceOf(ConflictError);
     expect(await invalidFields(createDataset(sql, { name: "   ", audio_dir: join(roots[1], "inside"), created_by: userId }))).toEqual(["name"]);
+  });
+
+  it("adds a dataset from a directory under one import run, which the dataset and its recordings point to", async () => {
+    const dir = join(scratch.path, "added");
+    await mkdir(dir);
+    await writeSineWav(join(dir, "b.wav"), 8000, 0.5);
+    const result = await addDataset(sql, { name: "added", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    expect(result.run).toMatchObject({ kind: "import", status: "completed", created_by: userId });
+    expect(result.dataset).toMatchObject({ name: "added", run_id: result.run.id, created_by: userId });
+    expect((await getRecording(sql, result.registered[0].recording_id)).run_id).toBe(result.run.id);
+    // A name already taken: nothing is created and the run is marked failed.
+    const err = await addDataset(sql, { name: "added", audio_dir: await resolveAudioDir(roots, join(scratch.path, "inside")), created_by: userId }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConflictError);
+    const [failed] = await sql`SELECT status FROM runs WHERE kind = 'import' ORDER BY created_at DESC LIMIT 1`;
+    expect(failed.status).toBe("failed");
   });
 
   it("does not import files that are symlinks out of the dataset directory", async () => {

@@ -5,7 +5,7 @@
  */
 import { basename } from "node:path";
 import { storeConfig } from "../../store/config.js";
-import { createDataset, importDataset, listDatasets } from "../../store/datasets.js";
+import { addDataset, listDatasets } from "../../store/datasets.js";
 import { openDatabase } from "../../store/db.js";
 import { resolveAudioDir, resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
@@ -52,16 +52,16 @@ export const command: Command = {
       const first = await ensureAdmin(sql);
       if (first) process.stdout.write(`admin token for the new database (shown once): ${first.key}\n`);
       const admin = first?.user ?? (await findUserByUsername(sql, "admin"));
-      const dataset = await createDataset(sql, {
+      const result = await addDataset(sql, {
         name: (cl.options.name as string | undefined) ?? basename(audioDir),
         description: cl.options.description as string | undefined,
         audio_dir: audioDir,
         created_by: admin?.id ?? null,
       });
-      const result = await importDataset(sql, dataset.id, admin?.id ?? null);
+      const { dataset } = result;
       const lines = [`dataset ${dataset.name} (${dataset.id}): ${result.registered.length} recordings registered from ${audioDir}`];
       for (const f of result.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
-      out({ dataset, ...result }, lines.join("\n"));
+      out(result, lines.join("\n"));
       return EXIT.ok;
     } finally {
       await database.close();
