@@ -4,7 +4,7 @@
  * running embedded database through its lock file; with DATABASE_URL they use a fresh
  * database on that server.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { command as datasetCommand } from "../src/cli/commands/dataset.js";
 import { command as tokenCommand } from "../src/cli/commands/token.js";
@@ -83,10 +83,14 @@ describe("sonotile token", () => {
 
 describe("sonotile dataset", () => {
   it("adds a directory of recordings and lists it", async () => {
-    const added = await run(datasetCommand, ["add", join(FIXTURES, "recordings"), "--audio-root", FIXTURES, "--name", "fixtures", "--json"]);
+    // As the README has it, from the repository: paths relative to the current directory.
+    expect(resolve("../shared/fixtures")).toBe(FIXTURES);
+    const added = await run(datasetCommand, ["add", "../shared/fixtures/recordings", "--audio-root", "..", "--name", "fixtures", "--json"]);
     expect(added.code).toBe(0);
     expect(added.out.registered).toHaveLength(6);
     expect(added.out.failed).toEqual([]);
+    // The import run made the dataset too (SPEC §5: every record a run creates points to it).
+    expect(added.out.dataset.run_id).toBe(added.out.run.id);
     const listed = await run(datasetCommand, ["list", "--json"]);
     expect(listed.out.items.map((d: { name: string; recording_count: number }) => [d.name, d.recording_count])).toEqual([["fixtures", 6]]);
   });

@@ -67,6 +67,8 @@ describe("demo recordings", () => {
       const [real] = await resolveRoots([dir.path]);
       const first = await ensureDemoDataset(t.db.sql, real, null);
       expect(first?.registered.map((r) => r.path)).toEqual(["bats-384k.wav", "birds-48k.wav"]);
+      const [demo] = await t.db.sql`SELECT run_id FROM datasets WHERE name = 'demo'`;
+      expect(demo.run_id).toBe(first!.run.id);
       expect(await ensureDemoDataset(t.db.sql, real, null)).toBeNull();
       // Two servers starting together on one database: one dataset, no error.
       await t.db.sql`DELETE FROM datasets`;

@@ -5,10 +5,12 @@
  * artifact; a worker stops on SIGTERM with exit 0.
  */
 import { execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../src/api/app.js";
 import { REAL_PG_URL, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 import { jobFixture, waitForJob, type JobFixture } from "./jobs-helpers.js";
 
@@ -71,7 +73,16 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     const shown = JSON.parse((await sonotile(["jobs", "show", job.id, "--json"], env)).stdout);
     expect(shown.job).toMatchObject({ status: "completed", result: "success", progress_done: 2 });
     expect(shown.metrics.map((m: { key: string }) => m.key).sort()).toEqual(["audio_seconds_per_second", "items_done", "items_failed"]);
-    expect(shown.artifacts).toMatchObject([{ name: "features.csv", media_type: "text/csv" }]);
+    expect(shown.artifacts).toMatchObject([{ name: "features.csv", media_type: "text/csv", url: `/v1/artifacts/${shown.artifacts[0].id}/file` }]);
+    // The worker process wrote the table; this process's server hands it out from the database.
+    const server = await buildApp({ database: t.db, audioRoots: [] });
+    try {
+      const download = await server.inject({ url: shown.artifacts[0].url });
+      expect(download.statusCode).toBe(200);
+      expect(createHash("sha256").update(download.rawPayload).digest("hex")).toBe(shown.artifacts[0].file_sha256);
+    } finally {
+      await server.close();
+    }
 
     const list = await sonotile(["jobs", "list", "--status", "completed"], env);
     expect(list.stdout).toMatch(new RegExp(`^${job.id}\\s+completed\\s+success\\s+2/2\\s+extract_features`));

@@ -3,7 +3,7 @@
  * by a worker (in process here), and its status, features, metrics and artifact are read
  * back over HTTP. Embedded database, or DATABASE_URL when set.
  */
-import { join } from "node:path";
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { startWorker } from "../src/jobs/worker.js";
@@ -17,6 +17,8 @@ let app: App;
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let fx: JobFixture;
 let admin: { authorization: string };
+/** Another server instance on the same database: it shares nothing with the worker but the database. */
+let other: App;
 
 beforeAll(async () => {
   // One connection on the embedded database: the server and the worker share this process (see store-jobs.test.ts).
@@ -25,13 +27,35 @@ beforeAll(async () => {
   fx = await jobFixture(t.db.sql, dir.path, 4);
   admin = { authorization: `Bearer ${(await ensureAdmin(t.db.sql))!.key}` };
   app = await buildApp({ database: t.db, audioRoots: await resolveRoots([dir.path]) });
+  other = await buildApp({ database: t.db, audioRoots: [] });
 }, 60_000);
 
 afterAll(async () => {
+  await other?.close();
   await app?.close();
   await t?.cleanup();
   await dir?.remove();
 });
+
+/**
+ * The artifact's file from the other instance: its bytes (SHA-256 as listed), headers, 304 on
+ * its ETag; 410 once expired, 404 once cleaned up.
+ */
+async function expectDownload(artifact: { id: string; file_sha256: string; size: number }): Promise<void> {
+  const url = `/v1/artifacts/${artifact.id}/file`;
+  const res = await other.inject({ url });
+  expect(res.statusCode, res.body).toBe(200);
+  expect(createHash("sha256").update(res.rawPayload).digest("hex")).toBe(artifact.file_sha256);
+  expect(res.headers).toMatchObject({ "content-type": "text/csv", "content-length": String(artifact.size), etag: `"${artifact.file_sha256}"`, "content-disposition": "attachment; filename*=UTF-8''features.csv" });
+  expect(res.rawPayload.toString("utf8")).toMatch(/^path,start_s,end_s,/);
+  expect((await other.inject({ url, headers: { "if-none-match": res.headers.etag as string } })).statusCode).toBe(304);
+  await t.db.sql`UPDATE artifacts SET expire_at = now() - interval '1 second' WHERE id = ${artifact.id}`;
+  const expired = await other.inject({ url });
+  expect(expired.statusCode).toBe(410);
+  expect(expired.json().message).toMatch(/expired/);
+  expect((await other.inject({ method: "POST", url: "/v1/artifacts/cleanup", headers: admin })).json().files).toEqual([artifact.file_sha256]);
+  expect((await other.inject({ url })).statusCode).toBe(404);
+}
 
 describe("POST /v1/jobs extract_features", () => {
   it("refuses unknown targets and features by field", async () => {
@@ -50,7 +74,7 @@ describe("POST /v1/jobs extract_features", () => {
     const job = created.json();
     expect(job).toMatchObject({ status: "pending", progress_done: 0, progress_total: fx.clipIds.length, run_id: expect.any(String) });
 
-    const worker = await startWorker({ sql: t.db.sql, dataDir: join(dir.path, "data"), threads: 1, pollingIntervalSeconds: 0.5 });
+    const worker = await startWorker({ sql: t.db.sql, threads: 1, pollingIntervalSeconds: 0.5 });
     try {
       await waitForJob(t.db.sql, job.id, (j) => j.status === "completed", 30_000);
     } finally {
@@ -65,6 +89,7 @@ describe("POST /v1/jobs extract_features", () => {
     expect(metrics.items.map((m: { key: string }) => m.key)).toEqual(["audio_seconds_per_second", "items_done", "items_failed"]);
     const artifacts = (await app.inject({ url: `/v1/artifacts?job_id=${job.id}` })).json();
     expect(artifacts.items).toMatchObject([{ name: "features.csv", media_type: "text/csv", job_id: job.id, run_id: job.run_id }]);
+    await expectDownload(artifacts.items[0]);
     const again = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, headers: admin });
     expect(again.statusCode).toBe(409);
   }, 60_000);

@@ -17,16 +17,17 @@ let db: Database;
 let app: App;
 
 beforeAll(async () => {
-  let url: string;
+  let u: URL;
   if (process.env.DATABASE_URL) {
     target = await freshDatabase();
-    url = target.url!;
+    u = new URL(target.url!);
+    proxy = await tcpProxy({ host: u.hostname, port: Number(u.port || 5432) });
   } else {
+    // The embedded database listens on a Unix socket only; the proxy gives it a port to cut.
     embedded = await startEmbedded({ maxConnections: 20, initialData: await migratedTemplate() });
-    url = embedded.url;
+    u = new URL("postgres://postgres@127.0.0.1/postgres");
+    proxy = await tcpProxy({ path: embedded.socket });
   }
-  const u = new URL(url);
-  proxy = await tcpProxy(u.hostname, Number(u.port || 5432));
   u.host = `127.0.0.1:${proxy.port}`;
   // Pool of 2: with 3 connections and 4 failed queries, postgres.js 3.4's end() waits for its
   // full timeout (5 s) after the outage — harmless (close is bounded), but slow for a test.

@@ -71,7 +71,11 @@ describe("clips and notes", () => {
     expect(bad.statusCode).toBe(400);
     expect(fields(bad.json())).toEqual(["end_time"]);
     const outside = await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 1.5, end_time: 2 }, headers: auth(member) });
-    expect(fields(outside.json())).toEqual(["start_time"]);
+    expect(fields(outside.json())).toEqual(["start_time", "end_time"]);
+    // The recording lasts 1 s (2 s at 16 kHz, time expansion 2): no clip ends past it.
+    const pastEnd = await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0.5, end_time: 999 }, headers: auth(member) });
+    expect(pastEnd.statusCode).toBe(400);
+    expect(pastEnd.json().fields).toEqual([{ field: "end_time", message: "must be <= the recording's duration (1 s)" }]);
     const clip = await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0.25, end_time: 0.5 }, headers: auth(member) });
     expect(clip.statusCode).toBe(201);
     const tagged = await app.inject({ method: "POST", url: `/v1/clips/${clip.json().id}/tags`, payload: { key: "call", value: "tone" }, headers: auth(member) });

@@ -151,6 +151,13 @@ describe("tiles", () => {
     }
     expect((await app.inject({ url: `/v1/recordings/00000000-0000-0000-0000-000000000000/tiles/0/0.png` })).statusCode).toBe(404);
   });
+
+  it("refuse a resampling ratio beyond the filter limit with 400 naming samplerate and a rate that works", async () => {
+    // 44100 → 262147 Hz reduces to 262147/44100 (above 2^18).
+    const res = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.png?resample=true&samplerate=262147` });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().fields).toEqual([{ field: "samplerate", message: expect.stringMatching(/262147\/44100, too long a filter\); e\.g\. \d+ Hz works$/) }]);
+  });
 });
 
 describe("streamed range", () => {

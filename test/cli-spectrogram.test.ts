@@ -97,6 +97,8 @@ const BAD_PARAMETERS: [string[], string][] = [
   [["--time-expansion", "0"], "--time-expansion"],
   [["--start", "-1"], "--start"],
   [["--start", "2", "--end", "1"], "--end"],
+  // 16000 → 262147 Hz reduces to 262147/16000: a longer resample_poly filter than the limit allows.
+  [["--resample", "--samplerate", "262147"], "samplerate"],
 ];
 /** The field at the start of an issue or in its flag spelling: "min_dB (--min-db): …", "--start: …". */
 const namesField = (field: string) => new RegExp(`(^|[ (;])${field}[ :)]`);

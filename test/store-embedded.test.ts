@@ -1,12 +1,17 @@
 /**
  * The embedded database in a data directory: data survives a restart, migrations are not
  * applied twice, a second server cannot open the same directory (lock) while admin
- * commands can attach to the running one, and a stale lock of a dead process is taken over.
- * Always runs on PGlite (it is about the embedded database), whatever DATABASE_URL says.
+ * commands can attach to the running one, a stale lock of a dead process is taken over, and
+ * the database is private to its owner (no TCP port; socket, lock and files in a 0700
+ * directory). Always runs on PGlite (it is about the embedded database), whatever
+ * DATABASE_URL says.
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
-import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { chmod, mkdir, readFile, readdir, readlink, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { promisify } from "node:util";
+import { hostname, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDatabase } from "../src/store/db.js";
 import { loadMigrations } from "../src/store/migrate.js";
@@ -33,7 +38,7 @@ it("keeps data across restarts, locks the directory, lets admin commands attach"
     expect(first.kind).toBe("embedded");
     await createUser(first.sql, { username: "persisted" });
     expect((await readLock(dataDir))?.pid).toBe(process.pid);
-    expect((await readLock(dataDir))?.url).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
+    expect((await readLock(dataDir))?.socket).toBe(join(dataDir, ".s.PGSQL.5432"));
 
     // A second server is refused; an admin command attaches to the running database.
     await expect(openDatabase({ dataDir })).rejects.toBeInstanceOf(LockedError);
@@ -69,4 +74,84 @@ it("takes over the lock of a process that no longer exists", async () => {
   await expect(acquireLock(lockDir)).rejects.toBeInstanceOf(LockedError);
   await lock.release();
   expect(await readLock(lockDir)).toBeNull();
+});
+
+/** Inodes of the TCP sockets this process listens on (Linux /proc). */
+async function listeningTcpSockets(): Promise<string[]> {
+  const mine = new Set<string>();
+  for (const fd of await readdir("/proc/self/fd")) {
+    const m = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/self/fd/${fd}`).catch(() => ""));
+    if (m) mine.add(m[1]);
+  }
+  const listening: string[] = [];
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of (await readFile(table, "utf8").catch(() => "")).trim().split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/); // sl local remote st … inode (field 9)
+      if (f[3] === "0A" && mine.has(f[9])) listening.push(f[9]);
+    }
+  }
+  return listening.sort();
+}
+
+/** What user nobody gets trying to read `lock` and connect to `socket`: an error code, or "read" / "connected". */
+async function asNobody(lock: string, socket: string): Promise<{ lock: string; socket: string }> {
+  const script = `
+    const lock = (() => { try { require("node:fs").readFileSync(process.argv[1]); return "read"; } catch (e) { return e.code; } })();
+    const done = (socket) => { console.log(JSON.stringify({ lock, socket })); process.exit(0); };
+    require("node:net").connect(process.argv[2]).on("connect", () => done("connected")).on("error", (e) => done(e.code));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ["-e", script, lock, socket], { uid: 65534, gid: 65534 });
+  return JSON.parse(stdout);
+}
+
+it("keeps the database private to its owner: no TCP port, a socket, lock file and files in a 0700 directory", async () => {
+  // The test's temp dir is 0700 itself; opened up here so that only the data dir's own mode protects it.
+  await chmod(dir.path, 0o755);
+  const dataDir = join(dir.path, "private");
+  await mkdir(dataDir, { mode: 0o755 }); // made by hand, or by an earlier version: readable by everyone
+  const before = await listeningTcpSockets();
+  const db = await openDatabase({ dataDir, initialData: template });
+  try {
+    expect(await listeningTcpSockets()).toEqual(before);
+    expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dataDir, LOCK_FILE))).mode & 0o777).toBe(0o600);
+    const owner = await readLock(dataDir);
+    expect(Object.keys(owner!).sort()).toEqual(["host", "pid", "socket"]);
+    expect((await stat(owner!.socket!)).isSocket()).toBe(true);
+    expect((await stat(owner!.socket!)).mode & 0o777).toBe(0o600);
+    // Only root can act as another user; elsewhere the modes above are what keeps others out.
+    if (process.getuid?.() === 0) expect(await asNobody(join(dataDir, LOCK_FILE), owner!.socket!)).toEqual({ lock: "EACCES", socket: "EACCES" });
+  } finally {
+    await db.close();
+  }
+});
+
+it("serves on a socket in a private temp directory when the data dir's path is too long for a socket", async () => {
+  const dataDir = join(dir.path, "x".repeat(120));
+  const db = await openDatabase({ dataDir, initialData: template });
+  let socket: string;
+  try {
+    socket = (await readLock(dataDir))!.socket!;
+    expect(dirname(socket).startsWith(join(tmpdir(), "sonotile-db-"))).toBe(true);
+    expect((await stat(dirname(socket))).mode & 0o777).toBe(0o700);
+    const attached = await openDatabase({ dataDir, attach: true });
+    try {
+      expect(attached.kind).toBe("attached");
+      await attached.sql`SELECT 1`;
+    } finally {
+      await attached.close();
+    }
+  } finally {
+    await db.close();
+  }
+  await expect(stat(dirname(socket))).rejects.toMatchObject({ code: "ENOENT" });
+});
+
+it("sees a TCP listener of this process (so the check above is not vacuous)", async () => {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    expect((await listeningTcpSockets()).length).toBeGreaterThan(0);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
 });

@@ -88,9 +88,10 @@ export async function writeSineWav(path: string, samplerate: number, seconds: nu
 }
 
 /**
- * A TCP proxy to stand between the server and its database, to take the database "down"
- * (stop: close the listener and cut every connection) and bring it back (start: listen on
- * the same port again) without touching the database itself.
+ * A TCP proxy to stand between the server and its database (a host and port, or the embedded
+ * database's Unix socket), to take the database "down" (stop: close the listener and cut
+ * every connection) and bring it back (start: listen on the same port again) without
+ * touching the database itself.
  */
 export interface TcpProxy {
   port: number;
@@ -98,7 +99,7 @@ export interface TcpProxy {
   start(): Promise<void>;
 }
 
-export async function tcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+export async function tcpProxy(target: import("node:net").NetConnectOpts): Promise<TcpProxy> {
   const { createConnection, createServer } = await import("node:net");
   const sockets = new Set<import("node:net").Socket>();
   let server: import("node:net").Server | null = null;
@@ -106,7 +107,7 @@ export async function tcpProxy(targetHost: string, targetPort: number): Promise<
   const listen = () =>
     new Promise<void>((resolveListen, reject) => {
       const s = createServer((client) => {
-        const upstream = createConnection({ host: targetHost, port: targetPort });
+        const upstream = createConnection(target);
         for (const sock of [client, upstream]) {
           sockets.add(sock);
           sock.on("close", () => sockets.delete(sock));

@@ -6,14 +6,13 @@
  * failure. Runs on the embedded database, or on DATABASE_URL when set.
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PgBoss } from "pg-boss";
 import { featuresOfFile } from "../src/features/features.js";
 import { ITEM_QUEUE, ITEM_RETRY_LIMIT, abortExtractJob, openQueue, submitExtractJob } from "../src/jobs/queue.js";
-import { artifactFilePath, startWorker, type ExtractWorker } from "../src/jobs/worker.js";
-import { listArtifacts, cleanupExpired } from "../src/store/artifacts.js";
+import { startWorker, type ExtractWorker } from "../src/jobs/worker.js";
+import { listArtifacts, cleanupExpired, readFileContents } from "../src/store/artifacts.js";
 import { listMetrics } from "../src/store/jobs.js";
 import { getRun } from "../src/store/runs.js";
 import { TilePool } from "../src/tiles/pool.js";
@@ -53,7 +52,7 @@ class CrashingPool extends TilePool {
 /** Runs an in-process worker while `body` runs. */
 async function withWorker<T>(body: () => Promise<T>): Promise<T> {
   const pool = new CrashingPool({ threads: 1 });
-  const worker: ExtractWorker = await startWorker({ sql: t.db.sql, dataDir: join(dir.path, "data"), pool, pollingIntervalSeconds: 0.5 });
+  const worker: ExtractWorker = await startWorker({ sql: t.db.sql, pool, pollingIntervalSeconds: 0.5 });
   try {
     return await body();
   } finally {
@@ -87,9 +86,11 @@ describe("extract_features jobs", () => {
     expect(Object.fromEntries(metrics.map((m) => [m.key, m.value]))).toMatchObject({ items_done: fx.clipIds.length, items_failed: 0 });
     expect(metrics.find((m) => m.key === "audio_seconds_per_second")!.value).toBeGreaterThan(0);
 
-    // The artifact: the CSV table, its file stored under its SHA-256, expiring after 60 s.
+    // The artifact: the CSV table, its bytes in the database under their SHA-256, expiring after 60 s.
     const [artifact] = (await listArtifacts(t.db.sql, { limit: 10, offset: 0, state: "active", job_id: job.id })).items;
-    const bytes = await readFile(artifactFilePath(join(dir.path, "data"), artifact.file_sha256));
+    const chunks: Buffer[] = [];
+    for await (const chunk of readFileContents(t.db.sql, artifact.file_sha256, artifact.size)) chunks.push(chunk);
+    const bytes = Buffer.concat(chunks);
     expect(createHash("sha256").update(bytes).digest("hex")).toBe(artifact.file_sha256);
     expect(artifact).toMatchObject({ size: bytes.length, media_type: "text/csv", expiration_delay: 60 });
     const lines = bytes.toString("utf8").trim().split("\n");

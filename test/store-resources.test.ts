@@ -3,9 +3,9 @@
  * metrics), artifacts (expiry and cleanup), recording stats (one claimer among concurrent
  * instances). Embedded PGlite, or real PostgreSQL when DATABASE_URL is set.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanupExpired, createArtifact, getArtifact, listArtifacts, registerFile } from "../src/store/artifacts.js";
+import { FILE_CHUNK_BYTES, cleanupExpired, createArtifact, fileContentsStored, getArtifact, listArtifacts, readFileContents, storeFile } from "../src/store/artifacts.js";
 import { createClip, listClips, setClipFeature, updateClip } from "../src/store/clips.js";
 import { createDataset } from "../src/store/datasets.js";
 import { ConflictError, InvalidError } from "../src/store/errors.js";
@@ -46,14 +46,18 @@ async function fieldsOf(p: Promise<unknown>): Promise<string[]> {
 describe("clips", () => {
   it("need start_time < end_time within the recording", async () => {
     expect(await fieldsOf(createClip(sql, { recording_id: recordingId, start_time: 2, end_time: 2, created_by: userId }))).toEqual(["end_time"]);
-    expect(await fieldsOf(createClip(sql, { recording_id: recordingId, start_time: 10, end_time: 11, created_by: userId }))).toEqual(["start_time"]);
+    expect(await fieldsOf(createClip(sql, { recording_id: recordingId, start_time: 10, end_time: 11, created_by: userId }))).toEqual(["start_time", "end_time"]);
     expect(await fieldsOf(createClip(sql, { recording_id: recordingId, start_time: -1, end_time: 1, created_by: userId }))).toEqual(["start_time"]);
+    // The recording lasts 10 s: a clip may end at its end, not beyond.
+    expect(await fieldsOf(createClip(sql, { recording_id: recordingId, start_time: 9, end_time: 999, created_by: userId }))).toEqual(["end_time"]);
+    expect((await createClip(sql, { recording_id: recordingId, start_time: 9, end_time: 10, created_by: userId })).end_time).toBe(10);
     const clip = await createClip(sql, { recording_id: recordingId, start_time: 1, end_time: 2.5, created_by: userId });
     expect(clip).toMatchObject({ start_time: 1, end_time: 2.5, state: "active", tags: [], features: [] });
     expect(await fieldsOf(updateClip(sql, clip.id, { start_time: 3 }))).toEqual(["end_time"]);
+    expect(await fieldsOf(updateClip(sql, clip.id, { end_time: 10.5 }))).toEqual(["end_time"]);
     const withFeature = await setClipFeature(sql, clip.id, { name: "peak_frequency_hz", value: 440, created_by: userId });
     expect(withFeature.features).toEqual([{ name: "peak_frequency_hz", value: 440 }]);
-    expect((await listClips(sql, { recording_id: recordingId, state: "active", sort: "start_time", order: "asc", limit: 10, offset: 0 })).total).toBe(1);
+    expect((await listClips(sql, { recording_id: recordingId, state: "active", sort: "start_time", order: "asc", limit: 10, offset: 0 })).total).toBe(2);
   });
 });
 
@@ -118,14 +122,13 @@ describe("jobs", () => {
 });
 
 describe("artifacts", () => {
-  it("expire and are cleaned up with the files nothing else references", async () => {
+  it("expire and are cleaned up with the files (and their bytes) nothing else references", async () => {
     const sha = (s: string) => createHash("sha256").update(s).digest("hex");
-    await registerFile(sql, { sha256: sha("a"), size: 1 });
-    await registerFile(sql, { sha256: sha("b"), size: 2, media_type: "application/x-npy" });
-    expect((await registerFile(sql, { sha256: sha("a"), size: 1 })).sha256).toBe(sha("a"));
-    expect(await fieldsOf(registerFile(sql, { sha256: "nothex", size: 1 }))).toEqual(["sha256"]);
+    expect(await storeFile(sql, Buffer.from("a"))).toMatchObject({ sha256: sha("a"), size: 1 });
+    await storeFile(sql, Buffer.from("bb"), "application/x-npy");
+    expect((await storeFile(sql, Buffer.from("a"))).sha256).toBe(sha("a"));
     const shortLived = await createArtifact(sql, { name: "features.csv", file_sha256: sha("a"), expiration_delay: 60, created_by: userId });
-    const keeper = await createArtifact(sql, { name: "mel.npy", file_sha256: sha("b"), created_by: userId });
+    const keeper = await createArtifact(sql, { name: "mel.npy", file_sha256: sha("bb"), created_by: userId });
     expect(shortLived.expire_at).not.toBeNull();
     expect(Date.parse(shortLived.expire_at!) - Date.parse(shortLived.created_at)).toBe(60_000);
     expect(keeper).toMatchObject({ expire_at: null, size: 2, media_type: "application/x-npy" });
@@ -133,8 +136,23 @@ describe("artifacts", () => {
     // An hour later (by the clock given to cleanup), the short-lived artifact and its file go.
     const later = new Date(Date.parse(shortLived.created_at) + 3_600_000);
     expect(await cleanupExpired(sql, later)).toEqual({ artifacts: [shortLived.id], files: [sha("a")] });
+    expect(await sql`SELECT chunk FROM file_chunks WHERE sha256 = ${sha("a")}`).toEqual([]);
     expect((await getArtifact(sql, keeper.id)).name).toBe("mel.npy");
     expect((await listArtifacts(sql, { state: "active", limit: 10, offset: 0 })).total).toBe(1);
+  });
+
+  it("keep their bytes in the database in chunks, read back identical", async () => {
+    const bytes = randomBytes(2 * FILE_CHUNK_BYTES + 12345);
+    const file = await storeFile(sql, bytes);
+    expect(file).toMatchObject({ sha256: createHash("sha256").update(bytes).digest("hex"), size: bytes.length });
+    expect((await sql`SELECT chunk FROM file_chunks WHERE sha256 = ${file.sha256} ORDER BY chunk`).map((r) => r.chunk)).toEqual([0, 1, 2]);
+    expect(await fileContentsStored(sql, file.sha256, file.size)).toBe(true);
+    const chunks: Buffer[] = [];
+    for await (const chunk of readFileContents(sql, file.sha256, file.size)) chunks.push(chunk);
+    expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
+    // A file registered before its bytes were kept in the database (migration 003) is known not to be there.
+    await sql`INSERT INTO files (sha256, size) VALUES (${"f".repeat(64)}, 10)`;
+    expect(await fileContentsStored(sql, "f".repeat(64), 10)).toBe(false);
   });
 });
 

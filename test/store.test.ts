@@ -13,7 +13,8 @@ import { loadMigrations, migrate } from "../src/store/migrate.js";
 import { resolveAudioDir, resolveRecordingPath, resolveRoots } from "../src/store/paths.js";
 import { authenticate, createToken, hashKey, setTokenEnabled } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
-import { createDataset, importDataset, listDatasets, scanDataset } from "../src/store/datasets.js";
+import { recordedDateTime } from "../src/store/probe.js";
+import { addDataset, createDataset, importDataset, listDatasets, scanDataset } from "../src/store/datasets.js";
 import { getRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature } from "../src/store/recordings.js";
 import { getOrCreateTag } from "../src/store/tags.js";
 import { getOrCreateFeatureName } from "../src/store/features.js";
@@ -28,6 +29,18 @@ const FIXTURE_FACTS: Record<string, { samplerate: number; channels: number; fram
   "batdetect2_contrib_Audiomoth.wav": { samplerate: 250000, channels: 1, frames: 1681312, md5: "2ffd7a93426aab9beaa16e9b70b4bddd" },
   "batdetect2_contrib_jeff37_0166_20240531_223911.wav": { samplerate: 312500, channels: 1, frames: 1260544, md5: "f8c0b9dfe31c1671c6f0b13976cc912e" },
   "whombat_tests_bats.wav": { samplerate: 44100, channels: 2, frames: 993472, md5: "a27969b51d9cb8430137514a87e72a52" },
+};
+
+/** When and where the fixtures say they were recorded (GUANO Timestamp / Loc Position, bext origination date and time). */
+const NOT_STATED = { date: null, time: null, latitude: null, longitude: null };
+const FIXTURE_RECORDED: Record<string, { date: string | null; time: string | null; latitude: number | null; longitude: number | null }> = {
+  "XC821988-Lasiurus_blossevillii-2016.02.17-CL01712.wav": { ...NOT_STATED, date: "2016-02-17", time: "19:45:16" },
+  "XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav": NOT_STATED,
+  "batdetect2_20230322_172000_selec2.wav": NOT_STATED,
+  // "2024-09-03T20:26:15+01:00": the recorder's local time, the offset not applied.
+  "batdetect2_contrib_Audiomoth.wav": { ...NOT_STATED, date: "2024-09-03", time: "20:26:15" },
+  "batdetect2_contrib_jeff37_0166_20240531_223911.wav": { date: "2024-05-31", time: "22:39:11", latitude: 49.093119, longitude: 5.047867 },
+  "whombat_tests_bats.wav": NOT_STATED,
 };
 
 let t: TestDatabase;
@@ -177,6 +190,23 @@ describe("audio roots", () => {
   });
 });
 
+describe("recorded date and time from file metadata", () => {
+  it("reads GUANO and bext timestamps as the recorder's clock showed them; impossible values give null", () => {
+    const cases: [string | undefined, { date: string | null; time: string | null }][] = [
+      ["2024-05-31T22:39:11", { date: "2024-05-31", time: "22:39:11" }],
+      ["2024-09-03 20:26:15.25-05:00", { date: "2024-09-03", time: "20:26:15.25" }],
+      ["2016:02:17T19.45.16", { date: "2016-02-17", time: "19:45:16" }],
+      ["2016-02-17", { date: "2016-02-17", time: null }],
+      ["2016-02-17T25:00:00", { date: "2016-02-17", time: null }],
+      ["2023-02-29T10:00:00", { date: null, time: null }],
+      ["2023-13-01", { date: null, time: null }],
+      ["yesterday", { date: null, time: null }],
+      [undefined, { date: null, time: null }],
+    ];
+    for (const [text, expected] of cases) expect(recordedDateTime(text), String(text)).toEqual(expected);
+  });
+});
+
 describe("datasets and recordings", () => {
   let datasetId: string;
 
@@ -197,6 +227,7 @@ describe("datasets and recordings", () => {
     for (const rec of page.items) {
       const facts = FIXTURE_FACTS[rec.path];
       expect(rec).toMatchObject({ samplerate: facts.samplerate, channels: facts.channels, frames: facts.frames, hash: facts.md5, time_expansion: 1, run_id: result.run.id, created_by: userId });
+      expect({ date: rec.date, time: rec.time, latitude: rec.latitude, longitude: rec.longitude }, rec.path).toEqual(FIXTURE_RECORDED[rec.path]);
       expect(rec.duration).toBeCloseTo(facts.frames / facts.samplerate, 12);
     }
     expect((await scanDataset(sql, dataset.id)).counts).toEqual({ registered: 6, missing: 0, unregistered: 0 });
@@ -267,6 +298,21 @@ describe("datasets and recordings", () => {
     await expect(createDataset(sql, { name: "fixtures", audio_dir: join(roots[1], "inside"), created_by: userId })).rejects.toBeInstanceOf(ConflictError);
     await expect(createDataset(sql, { name: "other", audio_dir, created_by: userId })).rejects.toBeInstanceOf(ConflictError);
     expect(await invalidFields(createDataset(sql, { name: "   ", audio_dir: join(roots[1], "inside"), created_by: userId }))).toEqual(["name"]);
+  });
+
+  it("adds a dataset from a directory under one import run, which the dataset and its recordings point to", async () => {
+    const dir = join(scratch.path, "added");
+    await mkdir(dir);
+    await writeSineWav(join(dir, "b.wav"), 8000, 0.5);
+    const result = await addDataset(sql, { name: "added", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    expect(result.run).toMatchObject({ kind: "import", status: "completed", created_by: userId });
+    expect(result.dataset).toMatchObject({ name: "added", run_id: result.run.id, created_by: userId });
+    expect((await getRecording(sql, result.registered[0].recording_id)).run_id).toBe(result.run.id);
+    // A name already taken: nothing is created and the run is marked failed.
+    const err = await addDataset(sql, { name: "added", audio_dir: await resolveAudioDir(roots, join(scratch.path, "inside")), created_by: userId }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConflictError);
+    const [failed] = await sql`SELECT status FROM runs WHERE kind = 'import' ORDER BY created_at DESC LIMIT 1`;
+    expect(failed.status).toBe("failed");
   });
 
   it("does not import files that are symlinks out of the dataset directory", async () => {

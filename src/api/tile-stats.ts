@@ -4,7 +4,7 @@
  */
 import type { FrameGeometry } from "../engine/geometry.js";
 import type { Queryable } from "../store/db.js";
-import { claimStats, getStats, saveStats } from "../store/stats.js";
+import { claimStats, getStats, releaseStats, renewStatsLease, saveStats } from "../store/stats.js";
 import type { StatsStore } from "../tiles/service.js";
 
 interface StatsInfo {
@@ -27,6 +27,12 @@ export function tileStatsStore(db: Queryable): StatsStore {
     async claim(recordingId, recordingHash, key, owner, leaseMs) {
       const claim = await claimStats(db, { recording_id: recordingId, params_hash: key, recording_hash: recordingHash, owner, leaseSeconds: leaseMs / 1000 });
       return claim.status === "claimed";
+    },
+    async renew(recordingId, key, owner, leaseMs) {
+      return renewStatsLease(db, { recording_id: recordingId, params_hash: key, owner, leaseSeconds: leaseMs / 1000 });
+    },
+    async release(recordingId, key, owner) {
+      await releaseStats(db, { recording_id: recordingId, params_hash: key, owner });
     },
     async save(recordingId, _recordingHash, key, owner, { stats, geometry }) {
       const info: StatsInfo = { frames: stats.frames, checkpointEvery: stats.checkpointEvery, bins: stats.bins, geometry };

@@ -10,7 +10,7 @@
 import { access, mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Sql } from "../store/db.js";
-import { createDataset, importDataset, type ImportResult } from "../store/datasets.js";
+import { addDataset, importDataset, type ImportResult } from "../store/datasets.js";
 import { ConflictError } from "../store/errors.js";
 import { encodeWav16 } from "./wav.js";
 
@@ -104,17 +104,21 @@ export async function ensureDemoAudio(dir: string): Promise<void> {
  * every demo file; returns the import result when something was registered.
  */
 export async function ensureDemoDataset(sql: Sql, dir: string, adminId: string | null): Promise<ImportResult | null> {
-  const find = async () => (await sql`SELECT id FROM datasets WHERE audio_dir = ${dir}`)[0]?.id as string | undefined;
-  let id = await find();
-  if (!id) {
-    try {
-      id = (await createDataset(sql, { name: DEMO_DATASET, description: "Synthetic bat calls (384 kHz) and bird chirps (48 kHz)", audio_dir: dir, created_by: adminId })).id;
-    } catch (err) {
-      // Another server sharing the database created it first.
-      id = await find();
-      if (!(err instanceof ConflictError) || !id) throw err;
-    }
-  }
-  const result = await importDataset(sql, id, adminId);
+  const result = await importDemo(sql, dir, adminId);
   return result.registered.length ? result : null;
+}
+
+/** Imports the demo directory: into the existing dataset, or as a new one (one import run makes both). */
+async function importDemo(sql: Sql, dir: string, adminId: string | null): Promise<ImportResult> {
+  const find = async () => (await sql`SELECT id FROM datasets WHERE audio_dir = ${dir}`)[0]?.id as string | undefined;
+  const existing = await find();
+  if (existing) return importDataset(sql, existing, adminId);
+  try {
+    return await addDataset(sql, { name: DEMO_DATASET, description: "Synthetic bat calls (384 kHz) and bird chirps (48 kHz)", audio_dir: dir, created_by: adminId });
+  } catch (err) {
+    // Another server sharing the database created it first.
+    const created = await find();
+    if (!(err instanceof ConflictError) || !created) throw err;
+    return importDataset(sql, created, adminId);
+  }
 }

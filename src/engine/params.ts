@@ -4,6 +4,7 @@
  * Whombat user finds the same knobs here.
  */
 import { z } from "zod";
+import { MAX_RATE_FACTOR, nearestWorkableRate, rateRatio } from "./rate-ratio.js";
 
 /** Windows accepted by `window`, spelled as `scipy.signal.get_window` spells them. */
 export const WINDOWS = [
@@ -118,13 +119,31 @@ export function parseParams(input: unknown = {}): Params {
   );
 }
 
+/** Why the recording's rate cannot be resampled to `samplerate`, or null when it can. */
+function resampleProblem(p: Params, recordingRate: number): { field: string; message: string } | null {
+  if (!p.resample || p.samplerate === recordingRate) return null;
+  if (!Number.isSafeInteger(recordingRate)) {
+    return { field: "resample", message: `needs the recording's rate in whole Hz (resample_poly's integer ratio); it is ${recordingRate} Hz` };
+  }
+  const { up, down } = rateRatio(recordingRate, p.samplerate);
+  if (Math.max(up, down) <= MAX_RATE_FACTOR) return null;
+  const nearest = nearestWorkableRate(recordingRate, p.samplerate);
+  return {
+    field: "samplerate",
+    message: `must reduce with the recording's ${recordingRate} Hz to a ratio up/down with both at most ${MAX_RATE_FACTOR} (${p.samplerate} Hz gives ${up}/${down}, too long a filter)${nearest ? `; e.g. ${nearest} Hz works` : ""}`,
+  };
+}
+
 /**
- * Rules that need the recording: frequencies below Nyquist, a channel that exists, and an
- * FFT length within bounds. `samplerate` is the rate the STFT runs at (after time expansion
- * and resampling).
+ * Rules that need the recording: frequencies below Nyquist, a channel that exists, a
+ * resampling ratio within bounds, and an FFT length within bounds. `recording.samplerate` is
+ * the recording's rate in real units (after time expansion); the STFT runs at `samplerate`
+ * when resampling.
  */
 export function checkParamsForRecording(p: Params, recording: { samplerate: number; channels?: number }, limits = { maxFftLength: 1 << 20 }): void {
   const issues: { field: string; message: string }[] = [];
+  const resampling = resampleProblem(p, recording.samplerate);
+  if (resampling) issues.push(resampling);
   const fs = p.resample ? p.samplerate : recording.samplerate;
   const nyquist = fs / 2;
   if (p.low_freq !== null && !(p.low_freq < nyquist)) issues.push({ field: "low_freq", message: `must be < Nyquist (${nyquist} Hz)` });

@@ -10,17 +10,13 @@
  * filter centred on input m·down/up" (see assembly/resample.ts), which is what the core
  * computes. The filter is designed here in float64 and cached per (up, down).
  */
+import { MAX_RATE_FACTOR, rateRatio } from "./rate-ratio.js";
 import { getWindowF64 } from "./window.js";
 import { core } from "./wasm.js";
 
 /** resample_poly's default window: ("kaiser", 5.0). */
 const KAISER_BETA = 5;
 
-/**
- * Largest max(up, down): the filter has 20·max_rate + 1 taps, so this bounds it to ~5 M taps
- * (21 MB of float32). Rates in common use reduce far below it (384000 → 44100 is 147/1280).
- */
-export const MAX_RATE_FACTOR = 1 << 18;
 
 /** A resampling plan from one rate to another. */
 export interface Resampler {
@@ -44,8 +40,6 @@ export interface Resampler {
 /** The filter of one ratio in the core's polyphase layout (see assembly/resample.ts). */
 interface Polyphase { ptr: number; up: number; down: number; halfLen: number; tapsPerPhase: number }
 const polyphaseCache = new Map<string, Polyphase>();
-
-const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /**
  * scipy.signal.firwin(numtaps, cutoff, window=("kaiser", beta)) for a low-pass (pass_zero,
@@ -99,9 +93,8 @@ export function createResampler(fsIn: number, fsOut: number): Resampler {
   for (const [name, v] of [["input rate", fsIn], ["output rate", fsOut]] as const) {
     if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`resampling needs integer rates > 0 Hz; the ${name} is ${v}`);
   }
-  const g = gcd(fsOut, fsIn);
-  const up = fsOut / g;
-  const down = fsIn / g;
+  const { up, down } = rateRatio(fsIn, fsOut);
+  // Parameters are checked against this before (checkParamsForRecording): this guards direct callers.
   if (Math.max(up, down) > MAX_RATE_FACTOR) {
     throw new RangeError(`resampling ${fsIn} → ${fsOut} Hz reduces to ${up}/${down}; factors above ${MAX_RATE_FACTOR} need too long a filter`);
   }

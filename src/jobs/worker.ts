@@ -11,9 +11,6 @@
  * does — and writes the feature-table artifact. An item whose deliveries all died without
  * recording an outcome reaches the dead-letter queue, and is recorded as failed from there.
  */
-import { createHash } from "node:crypto";
-import { mkdir, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { PgBoss, JobResult, JobWithMetadata } from "pg-boss";
 import { parseParams } from "../engine/params.js";
 import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
@@ -21,7 +18,7 @@ import { featureTableCsv, type FeatureTableRow } from "../features/table.js";
 import type { Sql } from "../store/db.js";
 import { ConflictError } from "../store/errors.js";
 import { completeJob, getJob, putMetric, startJob, type Job } from "../store/jobs.js";
-import { createArtifact, registerFile } from "../store/artifacts.js";
+import { createArtifact, storeFile } from "../store/artifacts.js";
 import { setClipFeature } from "../store/clips.js";
 import { setRecordingFeature } from "../store/recordings.js";
 import { finishRun } from "../store/runs.js";
@@ -31,8 +28,6 @@ import type { FeaturesTaskResult } from "./task.js";
 
 export interface WorkerOptions {
   sql: Sql;
-  /** Data directory: artifact files go to `<dataDir>/files/`. */
-  dataDir: string;
   /** Feature threads (default one per core). */
   threads?: number;
   /** A pool to compute on instead of one of its own (the caller closes it); `threads` is then ignored. */
@@ -46,28 +41,12 @@ export interface ExtractWorker {
   stop(): Promise<void>;
 }
 
-/** Where the bytes of a content-addressed file live. */
-export function artifactFilePath(dataDir: string, sha256: string): string {
-  return join(dataDir, "files", sha256.slice(0, 2), sha256);
-}
-
-/** Writes `bytes` under their SHA-256 (aside, then renamed: readers never see a partial file). */
-async function storeContent(dataDir: string, bytes: Uint8Array): Promise<{ sha256: string; size: number }> {
-  const sha256 = createHash("sha256").update(bytes).digest("hex");
-  const path = artifactFilePath(dataDir, sha256);
-  await mkdir(join(path, ".."), { recursive: true });
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, path);
-  return { sha256, size: bytes.length };
-}
-
 /** An item's values as `job_items.result` keeps them (JSON: the mel vector as numbers). */
 type StoredValues = Omit<FeatureValues, "log_mel"> & { log_mel: number[] };
 
 /** Starts taking items from the queue until `stop()`. */
 export async function startWorker(options: WorkerOptions): Promise<ExtractWorker> {
-  const { sql, dataDir } = options;
+  const { sql } = options;
   // An item is a whole recording, which may last hours: no time limit (a stuck worker is
   // found by its heartbeat instead).
   const pool = options.pool ?? new TilePool({ threads: options.threads, taskTimeoutMs: 2 ** 31 - 1 });
@@ -80,14 +59,14 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
   }, async (jobs: JobWithMetadata<ItemMessage>[]): Promise<JobResult[]> =>
     Promise.all(jobs.map(async (job): Promise<JobResult> => {
       try {
-        await processItem({ sql, pool, dataDir }, job.data, { retryCount: job.retryCount, retryLimit: job.retryLimit });
+        await processItem({ sql, pool }, job.data, { retryCount: job.retryCount, retryLimit: job.retryLimit });
         return { id: job.id, status: "completed" };
       } catch (err) {
         return { id: job.id, status: "failed", output: { message: (err as Error).message } };
       }
     })));
   await boss.work(DEAD_ITEM_QUEUE, { includeMetadata: true, pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1 },
-    async ([job]: JobWithMetadata<ItemMessage>[]) => giveUpItem({ sql, dataDir }, job.data));
+    async ([job]: JobWithMetadata<ItemMessage>[]) => giveUpItem({ sql }, job.data));
   return {
     async stop() {
       await boss.offWork(DEAD_ITEM_QUEUE, { wait: true });
@@ -101,7 +80,6 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
 interface ItemContext {
   sql: Sql;
   pool: TilePool;
-  dataDir: string;
 }
 
 /**
@@ -144,7 +122,7 @@ async function startedJob(sql: Sql, id: string): Promise<Job> {
  * An item pg-boss gave up on (dead-letter queue): recorded as failed, unless a delivery got to
  * record its outcome after all.
  */
-export async function giveUpItem(ctx: Pick<ItemContext, "sql" | "dataDir">, msg: ItemMessage): Promise<void> {
+export async function giveUpItem(ctx: Pick<ItemContext, "sql">, msg: ItemMessage): Promise<void> {
   const { sql } = ctx;
   const [row] = await sql<{ target: ItemTarget }[]>`SELECT target FROM job_items WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending'`;
   if (!row) return;
@@ -183,10 +161,11 @@ async function settleItem(sql: Sql, job: Job, item: number, target: ItemTarget, 
 
 /**
  * When no item is pending: completes the job (success, or failure naming the failed items),
- * stores the feature table as an artifact and the job's metrics, and finishes its run.
- * Several workers may get here for the same job; the conditional completion lets one through.
+ * stores the feature table as an artifact (its bytes in the database, where every server can
+ * serve them) and the job's metrics, and finishes its run — in one transaction. Several
+ * workers may get here for the same job; the conditional completion lets one through.
  */
-export async function finishJobIfDone(ctx: Pick<ItemContext, "sql" | "dataDir">, jobId: string): Promise<void> {
+export async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: string): Promise<void> {
   const { sql } = ctx;
   const [{ pending }] = await sql`SELECT count(*)::int AS pending FROM job_items WHERE job_id = ${jobId} AND status = 'pending'`;
   if (pending > 0) return;
@@ -203,7 +182,7 @@ export async function finishJobIfDone(ctx: Pick<ItemContext, "sql" | "dataDir">,
     clip: i.target.kind === "clip" ? { start: i.target.start!, end: i.target.end! } : undefined,
     values: { ...i.result!, log_mel: Float32Array.from(i.result!.log_mel) },
   }));
-  const file = await storeContent(ctx.dataDir, new TextEncoder().encode(featureTableCsv(rows, features)));
+  const table = new TextEncoder().encode(featureTableCsv(rows, features));
   const audioSeconds = done.reduce((s, i) => s + (i.seconds ?? 0), 0);
   const elapsed = Math.max(1e-3, (Date.now() - Date.parse(job.started_at!)) / 1000);
   const message = failed.length
@@ -216,7 +195,7 @@ export async function finishJobIfDone(ctx: Pick<ItemContext, "sql" | "dataDir">,
       if (err instanceof ConflictError) return; // another worker completed it, or it was aborted
       throw err;
     }
-    await registerFile(tx, { sha256: file.sha256, size: file.size, media_type: "text/csv" });
+    const file = await storeFile(tx, table, "text/csv");
     await createArtifact(tx, {
       job_id: jobId, name: "features.csv", file_sha256: file.sha256,
       expiration_delay: data.expiration_delay ?? DEFAULT_EXPIRATION_DELAY_S, created_by: job.created_by, run_id: job.run_id,

@@ -1,9 +1,11 @@
 /**
  * Artifacts: outputs of jobs (feature tables, .npy matrices). Their bytes are content
- * addressed files (SHA-256 + size, stored once however many artifacts share them); an
- * artifact may expire (`expiration_delay` seconds after creation → `expire_at`), and
- * `cleanupExpired` deletes expired artifacts and the files nothing references any more.
+ * addressed files (SHA-256 + size, stored once however many artifacts share them), kept in
+ * the database in chunks so every instance can serve them; an artifact may expire
+ * (`expiration_delay` seconds after creation → `expire_at`), and `cleanupExpired` deletes
+ * expired artifacts and the files (with their bytes) nothing references any more.
  */
+import { createHash } from "node:crypto";
 import type { Queryable } from "./db.js";
 import { stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { NotFoundError, translating } from "./errors.js";
@@ -31,13 +33,40 @@ export interface Artifact {
   run_id: string | null;
 }
 
-/** Registers a file's hash and size (once; registering it again returns the existing row). */
-export async function registerFile(db: Queryable, f: { sha256: string; size: number; media_type?: string }): Promise<StoredFile> {
+/** Bytes per row of `file_chunks` (its CHECK allows up to 1 MiB). */
+export const FILE_CHUNK_BYTES = 1 << 20;
+
+/**
+ * Stores `bytes` under their SHA-256 (once: storing them again returns the existing file and
+ * completes its chunks if a crash cut them short). Call it inside the transaction that
+ * references the file, so that cleanup never sees it unreferenced and nobody sees it partial.
+ */
+export async function storeFile(db: Queryable, bytes: Uint8Array, mediaType = "application/octet-stream"): Promise<StoredFile> {
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
   const [row] = await translating(() => db<StoredFile[]>`
-    INSERT INTO files (sha256, size, media_type) VALUES (${f.sha256}, ${f.size}, ${f.media_type ?? "application/octet-stream"})
+    INSERT INTO files (sha256, size, media_type) VALUES (${sha256}, ${bytes.length}, ${mediaType})
     ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256
     RETURNING sha256, size::float8 AS size, media_type, created_at`);
+  for (let chunk = 0; chunk * FILE_CHUNK_BYTES < bytes.length; chunk++) {
+    const data = Buffer.from(bytes.buffer, bytes.byteOffset + chunk * FILE_CHUNK_BYTES, Math.min(FILE_CHUNK_BYTES, bytes.length - chunk * FILE_CHUNK_BYTES));
+    await db`INSERT INTO file_chunks (sha256, chunk, data) VALUES (${sha256}, ${chunk}, ${data}) ON CONFLICT DO NOTHING`;
+  }
   return row;
+}
+
+/** True when all `size` bytes of the file are in the database (not so for files stored before migration 003). */
+export async function fileContentsStored(db: Queryable, sha256: string, size: number): Promise<boolean> {
+  const [{ bytes }] = await db`SELECT COALESCE(sum(octet_length(data)), 0)::float8 AS bytes FROM file_chunks WHERE sha256 = ${sha256}`;
+  return bytes === size;
+}
+
+/** The file's bytes, one chunk (≤ 1 MiB) per query: a download holds one chunk in memory and no transaction open. */
+export async function* readFileContents(db: Queryable, sha256: string, size: number): AsyncGenerator<Buffer> {
+  for (let chunk = 0; chunk * FILE_CHUNK_BYTES < size; chunk++) {
+    const [row] = await db<{ data: Buffer }[]>`SELECT data FROM file_chunks WHERE sha256 = ${sha256} AND chunk = ${chunk}`;
+    if (!row) throw new NotFoundError(`chunk ${chunk} of file`, sha256);
+    yield row.data;
+  }
 }
 
 const SELECT = (db: Queryable) => db`
@@ -70,8 +99,7 @@ export async function listArtifacts(db: Queryable, q: PageRequest & { state: Sta
 
 /**
  * Deletes artifacts whose expiry has passed (as of `now`, default the database clock) and
- * then every file no artifact references; returns what went, so the caller can delete the
- * files' bytes from disk.
+ * then every file no artifact references, with its bytes; returns what went.
  */
 export async function cleanupExpired(db: Queryable, now?: Date): Promise<{ artifacts: string[]; files: string[] }> {
   const at = now ? now.toISOString() : null;

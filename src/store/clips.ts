@@ -1,7 +1,7 @@
 /** Clips: a [start_time, end_time) piece of a recording (seconds, real units), with tags and features. */
 import type { Queryable } from "./db.js";
 import { assertWritable, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
-import { NotFoundError, invalid, translating } from "./errors.js";
+import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { getOrCreateFeatureName } from "./features.js";
 import { getOrCreateTag } from "./tags.js";
 
@@ -29,12 +29,24 @@ const SELECT = (db: Queryable) => db`
                    FROM clip_features cf JOIN feature_names f ON f.id = cf.feature_name_id WHERE cf.clip_id = c.id), '[]') AS features
   FROM clips c`;
 
-/** Creates a clip; start < end, and the clip must start within the recording. */
+/**
+ * Refuses bounds that are not a piece of the recording: start < end, and both within
+ * [0, duration] (real seconds) — a clip past the end would have no audio to compute
+ * features from. Each offending field is named.
+ */
+async function checkBounds(db: Queryable, recordingId: string, start: number, end: number): Promise<void> {
+  if (!(start < end)) throw invalid("end_time", `must be > start_time (${start})`);
+  const [{ duration }] = await db`SELECT duration FROM recordings WHERE id = ${recordingId}`;
+  const issues: { field: string; message: string }[] = [];
+  if (start >= duration) issues.push({ field: "start_time", message: `must be < the recording's duration (${duration} s)` });
+  if (end > duration) issues.push({ field: "end_time", message: `must be <= the recording's duration (${duration} s)` });
+  if (issues.length) throw new InvalidError(issues);
+}
+
+/** Creates a clip: a piece [start_time, end_time) within the recording. */
 export async function createClip(db: Queryable, c: { recording_id: string; start_time: number; end_time: number } & Provenance): Promise<Clip> {
-  if (!(c.start_time < c.end_time)) throw invalid("end_time", `must be > start_time (${c.start_time})`);
   await assertWritable(db, "recordings", c.recording_id);
-  const [{ duration }] = await db`SELECT duration FROM recordings WHERE id = ${c.recording_id}`;
-  if (c.start_time >= duration) throw invalid("start_time", `must be < the recording's duration (${duration} s)`);
+  await checkBounds(db, c.recording_id, c.start_time, c.end_time);
   const [{ id }] = await translating(() => db`
     INSERT INTO clips (recording_id, start_time, end_time, created_by, run_id)
     VALUES (${c.recording_id}, ${c.start_time}, ${c.end_time}, ${c.created_by}, ${c.run_id ?? null}) RETURNING id`);
@@ -67,7 +79,7 @@ export async function updateClip(db: Queryable, id: string, patch: { start_time?
   const current = await getClip(db, id);
   const start = patch.start_time ?? current.start_time;
   const end = patch.end_time ?? current.end_time;
-  if (!(start < end)) throw invalid("end_time", `must be > start_time (${start})`);
+  await checkBounds(db, current.recording_id, start, end);
   await translating(() => db`UPDATE clips SET start_time = ${start}, end_time = ${end} WHERE id = ${id}`);
   return getClip(db, id);
 }

@@ -152,15 +152,16 @@ export interface ImportResult {
 const IMPORT_CONCURRENCY = 4;
 
 /**
- * Registers every unregistered audio file of the dataset under a new `import` run. Files
- * that cannot be decoded are reported, not fatal. Each insert stands alone (no long
- * transaction), and a file registered concurrently by someone else is skipped.
+ * Registers every unregistered audio file of the dataset under an `import` run — `run` when
+ * the caller started it (see addDataset), else a new one. Files that cannot be decoded are
+ * reported, not fatal. Each insert stands alone (no long transaction), and a file registered
+ * concurrently by someone else is skipped.
  */
-export async function importDataset(db: Queryable, id: string, user: string | null): Promise<ImportResult> {
+export async function importDataset(db: Queryable, id: string, user: string | null, run?: Run): Promise<ImportResult> {
   await assertWritable(db, "datasets", id);
   const dataset = await getDataset(db, id);
   const scan = await scanDataset(db, id);
-  const run = await createRun(db, { kind: "import", description: `import into dataset ${dataset.name}`, created_by: user });
+  const importRun = run ?? (await createRun(db, { kind: "import", description: `import into dataset ${dataset.name}`, created_by: user }));
   const todo = scan.files.filter((f) => f.status === "unregistered").map((f) => f.path);
   const registered: ImportResult["registered"] = [];
   const failed: ImportResult["failed"] = [];
@@ -171,7 +172,7 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
       try {
         const abs = await resolveRecordingPath(dataset.audio_dir, path);
         const facts = await probeFile(abs);
-        const rec = await insertRecording(db, { dataset_id: id, path, ...facts, created_by: user, run_id: run.id });
+        const rec = await insertRecording(db, { dataset_id: id, path, ...facts, created_by: user, run_id: importRun.id });
         if (rec) registered.push({ path, recording_id: rec.id });
       } catch (err) {
         failed.push({ path, error: (err as Error).message });
@@ -181,5 +182,22 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
   await Promise.all(Array.from({ length: IMPORT_CONCURRENCY }, worker));
   registered.sort((a, b) => (a.path < b.path ? -1 : 1));
   failed.sort((a, b) => (a.path < b.path ? -1 : 1));
-  return { run: await finishRun(db, run.id, "completed"), registered, failed };
+  return { run: await finishRun(db, importRun.id, "completed"), registered, failed };
+}
+
+/**
+ * Creates a dataset for a directory and registers its recordings: one import run makes the
+ * dataset and its recordings, so all of them point to it (SPEC §5). A dataset created on its
+ * own (POST /v1/datasets) is made by hand and has no run; its imports are runs of their own.
+ */
+export async function addDataset(db: Queryable, d: { name: string; description?: string; audio_dir: string; created_by: string | null }): Promise<ImportResult & { dataset: Dataset }> {
+  const run = await createRun(db, { kind: "import", description: `import of ${d.audio_dir} as dataset ${d.name.trim()}`, created_by: d.created_by });
+  let dataset: Dataset;
+  try {
+    dataset = await createDataset(db, { ...d, run_id: run.id });
+  } catch (err) {
+    await finishRun(db, run.id, "failed");
+    throw err;
+  }
+  return { dataset, ...(await importDataset(db, dataset.id, d.created_by, run)) };
 }

@@ -1,6 +1,7 @@
 /**
  * The database connection: postgres.js to a real PostgreSQL when a URL is given
- * (`DATABASE_URL`), else to the embedded PGlite (src/store/embedded.ts) — one code path.
+ * (`DATABASE_URL`), else to the embedded PGlite (src/store/embedded.ts) on its Unix socket —
+ * one code path.
  *
  * Rules that keep the same code correct on both (PGlite serves all connections as one
  * session): transactions are short; inside `sql.begin(tx => …)` only `tx` is queried, never
@@ -67,28 +68,34 @@ export function clientOptions(poolSize: number): postgres.Options<{}> {
   };
 }
 
+/** postgres.js on a postgres:// URL, or on the Unix socket of an embedded database. */
+function connect(target: string | { socket: string }, poolSize: number): Sql {
+  const options = clientOptions(poolSize);
+  return typeof target === "string" ? postgres(target, options) : postgres({ ...options, path: target.socket, user: "postgres", database: "postgres" });
+}
+
 /** Opens the database described by `options`, applying migrations unless told not to. */
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
   const poolSize = options.poolSize ?? 10;
   let embedded: EmbeddedDatabase | undefined;
-  let url = options.url;
+  let target: string | { socket: string } | undefined = options.url;
   let kind: Database["kind"] = "postgres";
-  let description = url ? redact(url) : "";
-  if (!url) {
+  let description = options.url ? redact(options.url) : "";
+  if (!target) {
     try {
       // Headroom beyond the pool for admin CLI commands attaching to this server.
       embedded = await startEmbedded({ dataDir: options.dataDir, maxConnections: poolSize + 8, initialData: options.initialData });
-      url = embedded.url;
+      target = { socket: embedded.socket };
       kind = "embedded";
       description = options.dataDir ? `embedded PostgreSQL in ${options.dataDir}` : "embedded PostgreSQL in memory";
     } catch (err) {
-      if (!(options.attach && err instanceof LockedError && err.owner.url)) throw err;
-      url = err.owner.url;
+      if (!(options.attach && err instanceof LockedError && err.owner.socket)) throw err;
+      target = { socket: err.owner.socket };
       kind = "attached";
       description = `embedded PostgreSQL of process ${err.owner.pid} (${options.dataDir})`;
     }
   }
-  const sql = postgres(url, clientOptions(kind === "attached" ? 2 : poolSize));
+  const sql = connect(target, kind === "attached" ? 2 : poolSize);
   const database: Database = {
     sql,
     kind,

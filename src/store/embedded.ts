@@ -1,14 +1,20 @@
 /**
  * The embedded PostgreSQL used when no DATABASE_URL is given: PGlite (PostgreSQL compiled to
- * WebAssembly, in this process) served on a loopback port by pglite-socket, so the
- * application reaches it with the same postgres.js code as a real server (SPEC §6).
+ * WebAssembly, in this process) served by pglite-socket on a Unix socket, so the application
+ * reaches it with the same postgres.js code as a real server (SPEC §6).
+ *
+ * Who may connect: PGlite asks for no password, so the socket is the only gate. It lies in
+ * the data directory, which is made private to its owner (0700) — another user of the machine
+ * can neither open the socket nor read the lock file that names it, nor the database files —
+ * and nothing listens on a TCP port, which every local user could reach.
  *
  * PGlite runs one session for all socket connections: an open transaction holds every other
  * connection until it ends, so transactions must stay short and must never wait on a query
  * sent through another connection (see src/store/db.ts).
  */
-import { access, mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { access, chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { acquireLock, type DirLock } from "./lock.js";
@@ -26,45 +32,70 @@ export interface EmbeddedOptions {
 }
 
 export interface EmbeddedDatabase {
-  /** postgres:// URL of the loopback server. */
-  url: string;
+  /** Path of the Unix socket the database is served on. */
+  socket: string;
   /** The database files as an uncompressed tarball (PGlite dumpDataDir); no transaction may be open. */
   dump(): Promise<Blob>;
   stop(): Promise<void>;
 }
 
-/** Starts PGlite and its loopback server; locks `dataDir` first so no second process opens it. */
+/** libpq's name for a server's socket in its directory: `psql -h <data dir> -U postgres` finds it. */
+const SOCKET_NAME = ".s.PGSQL.5432";
+/** A socket path must fit sockaddr_un.sun_path: 108 bytes on Linux, 104 on macOS, with its NUL. */
+const MAX_SOCKET_PATH_BYTES = 103;
+
+/**
+ * Where the socket goes: the (private) data directory, or — in memory, or when that path is
+ * too long for a socket — a fresh private directory under the system's temp dir (mkdtemp
+ * makes it 0700), removed at stop.
+ */
+async function socketDirectory(dataDir: string | undefined): Promise<{ dir: string; temporary: boolean }> {
+  if (dataDir && Buffer.byteLength(join(dataDir, SOCKET_NAME)) <= MAX_SOCKET_PATH_BYTES) return { dir: dataDir, temporary: false };
+  return { dir: await mkdtemp(join(tmpdir(), "sonotile-db-")), temporary: true };
+}
+
+/** Starts PGlite and its socket server; locks `dataDir` first so no second process opens it. */
 export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const dataDir = options.dataDir && resolve(options.dataDir);
   let lock: DirLock | undefined;
   let db: PGlite | undefined;
   let server: PGLiteSocketServer | undefined;
+  let socketDir: { dir: string; temporary: boolean } | undefined;
   try {
-    if (options.dataDir) {
-      await mkdir(options.dataDir, { recursive: true });
-      lock = await acquireLock(options.dataDir);
-      const pgdata = join(options.dataDir, "pgdata");
+    if (dataDir) {
+      await mkdir(dataDir, { recursive: true, mode: 0o700 });
+      // Also when it exists already (made by an earlier version, or by hand): it holds the database.
+      await chmod(dataDir, 0o700);
+      lock = await acquireLock(dataDir);
+      const pgdata = join(dataDir, "pgdata");
       const fresh = !(await access(pgdata).then(() => true, () => false));
       db = await PGlite.create(pgdata, fresh && options.initialData ? { loadDataDir: options.initialData } : {});
     } else {
       db = await PGlite.create(options.initialData ? { loadDataDir: options.initialData } : {});
     }
-    server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: options.maxConnections });
+    socketDir = await socketDirectory(dataDir);
+    const socket = join(socketDir.dir, SOCKET_NAME);
+    // Left behind by a server that died: we hold the lock, so nobody listens on it.
+    await rm(socket, { force: true });
+    server = new PGLiteSocketServer({ db, path: socket, maxConnections: options.maxConnections });
     await server.start();
-    const url = `postgres://postgres@${server.getServerConn()}/postgres`;
-    await lock?.setUrl(url);
-    const [s, d, l] = [server, db, lock];
+    await chmod(socket, 0o600);
+    await lock?.setSocket(socket);
+    const [s, d, l, sd] = [server, db, lock, socketDir];
     return {
-      url,
+      socket,
       dump: async () => (await d.dumpDataDir("none")) as Blob,
       async stop() {
         await s.stop();
         await d.close();
+        if (sd.temporary) await rm(sd.dir, { recursive: true, force: true });
         await l?.release();
       },
     };
   } catch (err) {
     await server?.stop().catch(() => {});
     await db?.close().catch(() => {});
+    if (socketDir?.temporary) await rm(socketDir.dir, { recursive: true, force: true });
     await lock?.release();
     throw err;
   }

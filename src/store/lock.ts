@@ -3,9 +3,10 @@
  * database (PGlite is single-process: two writers would corrupt it).
  *
  * The lock is a file created with O_EXCL holding the owner's pid, host and — while its
- * embedded database is being served — the loopback URL of that server, so that admin CLI
- * commands can talk to the running server's database instead of opening the files.
- * A lock left behind by a process that no longer exists (on this host) is taken over.
+ * embedded database is being served — the path of that server's Unix socket, so that admin
+ * CLI commands can talk to the running server's database instead of opening the files. Only
+ * its owner may read it (0600). A lock left behind by a process that no longer exists (on
+ * this host) is taken over.
  */
 import { hostname } from "node:os";
 import { link, readFile, rename, rm, writeFile } from "node:fs/promises";
@@ -15,8 +16,8 @@ import { join } from "node:path";
 export interface LockOwner {
   pid: number;
   host: string;
-  /** postgres:// URL of the owner's embedded database server, once it listens. */
-  url?: string;
+  /** Unix socket of the owner's embedded database server, once it listens. */
+  socket?: string;
 }
 
 /** The directory is locked by another live process. */
@@ -53,7 +54,7 @@ export function isAlive(owner: LockOwner): boolean {
 
 async function writeAtomically(path: string, owner: LockOwner, place: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(owner));
+  await writeFile(tmp, JSON.stringify(owner), { mode: 0o600 });
   try {
     await place(tmp);
   } finally {
@@ -61,9 +62,9 @@ async function writeAtomically(path: string, owner: LockOwner, place: (tmp: stri
   }
 }
 
-/** A held lock: `setUrl` publishes the database URL, `release` removes the file. */
+/** A held lock: `setSocket` publishes the database's socket, `release` removes the file. */
 export interface DirLock {
-  setUrl(url: string): Promise<void>;
+  setSocket(socket: string): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -79,8 +80,8 @@ export async function acquireLock(dir: string): Promise<DirLock> {
       await writeAtomically(path, owner, (tmp) => link(tmp, path));
       let released = false;
       return {
-        async setUrl(url) {
-          owner.url = url;
+        async setSocket(socket) {
+          owner.socket = socket;
           await writeAtomically(path, owner, (tmp) => rename(tmp, path));
         },
         async release() {

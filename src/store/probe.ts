@@ -1,6 +1,7 @@
-/** What registering a recording reads from its file: the header facts and the content hash. */
+/** What registering a recording reads from its file: the header facts, the content hash, and when and where it was made. */
 import { stat } from "node:fs/promises";
 import { fileMd5, openAudio } from "../audio/index.js";
+import type { AudioInfo } from "../audio/types.js";
 
 export interface FileFacts {
   /** MD5 of the file's bytes, lower-case hex (SPEC §5 `hash`). */
@@ -12,11 +13,48 @@ export interface FileFacts {
   channels: number;
 }
 
-/** Reads the header (through the audio layer, which validates it) and hashes the file. */
-export async function probeFile(path: string): Promise<FileFacts> {
+/** The recording fields of SPEC §5 that the file's metadata (GUANO, bext) can fill; null where it says nothing valid. */
+export interface RecordedFacts {
+  /** YYYY-MM-DD. */
+  date: string | null;
+  /** HH:MM[:SS[.ffffff]]. */
+  time: string | null;
+  latitude: number | null;
+  longitude: number | null;
+}
+
+// ISO 8601 as GUANO writes it ("2024-05-31T22:39:11", a space instead of the T, an optional
+// fraction and zone), and bext's date and time, whose separators EBU Tech 3285 leaves free
+// among '-', '_', ':', ' ' and '.'.
+const TIMESTAMP = /^(\d{4})[-_:. /](\d{2})[-_:. /](\d{2})(?:[T ](\d{2})[-_:. ](\d{2})(?:[-_:. ](\d{2})(\.\d{1,6})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/**
+ * The date and time a timestamp states, as the recorder's clock showed them: a zone offset is
+ * dropped, not applied (SPEC §5 `date` and `time` carry no zone, and for field recordings the
+ * local time is what matters — hours after sunset). Impossible dates and times give nulls.
+ */
+export function recordedDateTime(timestamp: string | undefined): Pick<RecordedFacts, "date" | "time"> {
+  const m = timestamp ? TIMESTAMP.exec(timestamp.trim()) : null;
+  if (!m) return { date: null, time: null };
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map((g) => (g === undefined ? undefined : Number(g)));
+  const calendar = new Date(Date.UTC(year!, month! - 1, day!));
+  if (calendar.getUTCFullYear() !== year || calendar.getUTCMonth() !== month! - 1 || calendar.getUTCDate() !== day) return { date: null, time: null };
+  const date = `${m[1]}-${m[2]}-${m[3]}`;
+  if (hour === undefined || hour > 23 || minute! > 59 || (second ?? 0) > 59) return { date, time: null };
+  return { date, time: `${m[4]}:${m[5]}:${m[6] ?? "00"}${m[7] ?? ""}` };
+}
+
+/** When and where the audio layer found the recording was made (AudioInfo.timestamp, .location; ranges checked there). */
+export function recordedFacts(info: Pick<AudioInfo, "timestamp" | "location">): RecordedFacts {
+  return { ...recordedDateTime(info.timestamp), latitude: info.location?.latitude ?? null, longitude: info.location?.longitude ?? null };
+}
+
+/** Reads the header (through the audio layer, which validates it and its metadata) and hashes the file. */
+export async function probeFile(path: string): Promise<FileFacts & RecordedFacts> {
   const reader = await openAudio(path);
   const { samplerate, frames, channels } = reader.info;
+  const recorded = recordedFacts(reader.info);
   await reader.close();
   const [hash, info] = await Promise.all([fileMd5(path), stat(path)]);
-  return { hash, file_size: info.size, file_samplerate: samplerate, frames, channels };
+  return { hash, file_size: info.size, file_samplerate: samplerate, frames, channels, ...recorded };
 }

@@ -3,7 +3,9 @@
  * seamless tiles need — the whole-recording normalization maximum and PCEN state
  * checkpoints. Computing them reads the whole recording, so instances sharing a database
  * coordinate through a lease: `claimStats` lets exactly one caller compute while the others
- * see "busy" (and poll or wait), and a crashed claimer's lease simply expires.
+ * see "busy" (and poll or wait). The claimer renews its lease while it works
+ * (`renewStatsLease`) and gives the claim up if it fails (`releaseStats`); a crashed claimer
+ * stops renewing, and its lease lapses.
  */
 import type { Queryable } from "./db.js";
 import { translating } from "./errors.js";
@@ -64,4 +66,20 @@ export async function saveStats(db: Queryable, s: { recording_id: string; params
     WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND claimed_by = ${s.owner} AND status = 'computing'
     RETURNING 1`);
   return rows.length > 0;
+}
+
+/** Extends a claim's lease by `leaseSeconds` from now; false when `owner` no longer holds the claim. */
+export async function renewStatsLease(db: Queryable, s: { recording_id: string; params_hash: string; owner: string; leaseSeconds: number }): Promise<boolean> {
+  const rows = await translating(() => db`
+    UPDATE recording_stats SET lease_until = now() + make_interval(secs => ${s.leaseSeconds}::float8)
+    WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND claimed_by = ${s.owner} AND status = 'computing'
+    RETURNING 1`);
+  return rows.length > 0;
+}
+
+/** Gives up `owner`'s claim (its computation failed), so that the next caller can claim at once. */
+export async function releaseStats(db: Queryable, s: { recording_id: string; params_hash: string; owner: string }): Promise<void> {
+  await translating(() => db`
+    DELETE FROM recording_stats
+    WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND claimed_by = ${s.owner} AND status = 'computing'`);
 }

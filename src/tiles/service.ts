@@ -35,8 +35,12 @@ export interface TileRecording {
 export interface StatsStore {
   /** Stats ready for this recording content and key, or null. */
   load(recordingId: string, recordingHash: string, key: string): Promise<StatsResult | null>;
-  /** Claims the computation; false while another live owner holds it. */
+  /** Claims the computation for `leaseMs`; false while another live owner holds it. */
   claim(recordingId: string, recordingHash: string, key: string, owner: string, leaseMs: number): Promise<boolean>;
+  /** Extends `owner`'s lease by `leaseMs` from now; false when the claim is no longer `owner`'s. */
+  renew(recordingId: string, key: string, owner: string, leaseMs: number): Promise<boolean>;
+  /** Gives up `owner`'s claim after a failed computation, so that the next caller claims at once. */
+  release(recordingId: string, key: string, owner: string): Promise<void>;
   /** Stores stats computed under `owner`'s claim. */
   save(recordingId: string, recordingHash: string, key: string, owner: string, result: StatsResult): Promise<void>;
 }
@@ -54,7 +58,11 @@ export interface TileServiceOptions extends PoolOptions {
   /** Bytes of encoded tiles kept in memory (default 256 MiB). */
   cacheBytes?: number;
   statsStore?: StatsStore;
-  /** How long a stats claim lasts before another instance may take over (default 10 min). */
+  /**
+   * How long a stats claim lasts unless renewed (default 30 s). The owner renews it every third
+   * of that while it computes, so a long pass keeps its claim, and waiting instances take over
+   * within this time when the owner dies.
+   */
   statsLeaseMs?: number;
   /**
    * How long a request waits for stats still being computed before it is refused with
@@ -67,6 +75,9 @@ export interface TileServiceOptions extends PoolOptions {
 export class StatsPendingError extends Error {
   override name = "StatsPendingError";
 }
+
+/** Longest pause between two looks at stats another instance is computing. */
+const STATS_POLL_MAX_MS = 1000;
 
 const CONTENT_TYPES: Record<TileFormat, string> = { png: "image/png", f32: "application/octet-stream", npy: "application/octet-stream" };
 
@@ -131,7 +142,7 @@ export class TileService {
     this.pool = new TilePool(options);
     this.cache = new ByteCache(options.cacheBytes ?? 256 * 1024 * 1024);
     this.statsStore = options.statsStore;
-    this.statsLeaseMs = options.statsLeaseMs ?? 10 * 60_000;
+    this.statsLeaseMs = options.statsLeaseMs ?? 30_000;
     this.statsWaitMs = options.statsWaitMs ?? 20_000;
   }
 
@@ -181,16 +192,35 @@ export class TileService {
       return this.pool.stats({ kind: "stats", path: recording.path, timeExpansion: recording.timeExpansion, params });
     };
     if (!store) return compute();
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       const stored = await store.load(recording.id, recording.hash, key);
       if (stored) return stored;
-      if (await store.claim(recording.id, recording.hash, key, this.owner, this.statsLeaseMs)) {
-        const result = await compute();
-        await store.save(recording.id, recording.hash, key, this.owner, result);
-        return result;
-      }
-      // Another instance is computing them: wait for its result (or for its lease to lapse).
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      if (await store.claim(recording.id, recording.hash, key, this.owner, this.statsLeaseMs)) return this.computeClaimed(store, recording, key, compute);
+      // Another instance is computing them: wait for its result, or — when it fails (and
+      // releases its claim) or dies (and stops renewing its lease) — take over.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(STATS_POLL_MAX_MS, 50 * 2 ** attempt)));
+    }
+  }
+
+  /**
+   * Computes stats under this instance's claim, renewing its lease while the pass runs. A
+   * failure releases the claim, so that the next request (here or on another instance) tries
+   * again at once — failing fast with the same error if the cause remains — instead of waiting
+   * for a lease nobody will fill.
+   */
+  private async computeClaimed(store: StatsStore, recording: TileRecording, key: string, compute: () => Promise<StatsResult>): Promise<StatsResult> {
+    const renew = () => void store.renew(recording.id, key, this.owner, this.statsLeaseMs).catch(() => {});
+    const heartbeat = setInterval(renew, this.statsLeaseMs / 3).unref();
+    try {
+      const result = await compute();
+      await store.save(recording.id, recording.hash, key, this.owner, result);
+      return result;
+    } catch (err) {
+      // The computation's error is the one to report; if the release fails too, the lease lapses.
+      await store.release(recording.id, key, this.owner).catch(() => {});
+      throw err;
+    } finally {
+      clearInterval(heartbeat);
     }
   }
 

@@ -1,8 +1,14 @@
-/** /v1/artifacts: job outputs, content-addressed by SHA-256, with expiry and cleanup (admin). */
+/**
+ * /v1/artifacts: job outputs, content-addressed by SHA-256, with expiry and cleanup (admin);
+ * their files download from any server instance (the bytes are in the database).
+ */
+import { Readable } from "node:stream";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
-import { cleanupExpired, getArtifact, listArtifacts } from "../../store/artifacts.js";
+import { cleanupExpired, fileContentsStored, getArtifact, listArtifacts, readFileContents } from "../../store/artifacts.js";
+import { notModified } from "../conditional.js";
+import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
 import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, stateQuery, timestamp } from "../schemas.js";
 
@@ -12,6 +18,9 @@ export const artifactSchema = z.object({
   state: z.enum(STATES), state_changed_at: nullableTimestamp, created_at: timestamp, created_by: z.uuid().nullable(), run_id: z.uuid().nullable(),
 });
 
+/** Where an artifact's file downloads from (relative to the server's address). */
+export const artifactFileUrl = (artifactId: string) => `/v1/artifacts/${artifactId}/file`;
+
 export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["artifacts"];
   const sql = app.db.sql;
@@ -19,6 +28,29 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { summary: "List artifacts", tags, querystring: z.object({ ...pageQuery, state: stateQuery, job_id: id.optional() }), response: { 200: page(artifactSchema), 400: errorBody } },
   }, async (request) => listArtifacts(sql, request.query));
   app.get("/artifacts/:id", { schema: { summary: "Get an artifact", tags, params: idParams, response: { 200: artifactSchema, 404: errorBody } } }, async (request) => getArtifact(sql, request.params.id));
+  app.get("/artifacts/:id/file", {
+    schema: {
+      summary: "Download an artifact's file", tags, params: idParams,
+      description: "The bytes with their media type and length; ETag is the SHA-256 (304 on If-None-Match). 410 once the artifact has expired, 404 once cleanup removed it.",
+      response: { 200: z.any().describe("The file's bytes"), 304: z.any(), 404: errorBody, 410: errorBody },
+    },
+  }, async (request, reply) => {
+    const artifact = await getArtifact(sql, request.params.id);
+    if (artifact.expire_at !== null && Date.parse(artifact.expire_at) <= Date.now()) {
+      throw new HttpError(410, `artifact ${artifact.id} expired at ${artifact.expire_at}; its file is deleted by the next cleanup`);
+    }
+    const etag = `"${artifact.file_sha256}"`;
+    reply.header("ETag", etag);
+    if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).send(undefined);
+    if (!(await fileContentsStored(sql, artifact.file_sha256, artifact.size))) {
+      throw new HttpError(404, `the file of artifact ${artifact.id} is not in the database (it was written before files were stored there, on the disk of the worker that made it)`);
+    }
+    return reply
+      .type(artifact.media_type)
+      .header("Content-Length", artifact.size)
+      .header("Content-Disposition", `attachment; filename*=UTF-8''${encodeURIComponent(artifact.name)}`)
+      .send(Readable.from(readFileContents(sql, artifact.file_sha256, artifact.size)));
+  });
   app.post("/artifacts/cleanup", {
     config: { role: "admin" },
     schema: { summary: "Delete expired artifacts and unreferenced files (admin)", tags, response: { 200: z.object({ artifacts: z.array(z.uuid()), files: z.array(z.string()) }) } },

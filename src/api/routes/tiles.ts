@@ -15,6 +15,7 @@ import { TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
 import { tileCount, tileOptionsSchema, TileRangeError, type TileOptions } from "../../tiles/grid.js";
 import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
 import { StatsPendingError, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
+import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
 import { recordingFile } from "../recording-file.js";
 import { errorBody, id } from "../schemas.js";
@@ -60,12 +61,6 @@ function sendBody(reply: FastifyReply, tile: TileBody) {
   reply.header("ETag", tile.etag).header("Cache-Control", "public, max-age=31536000, immutable").type(tile.contentType);
   for (const [k, v] of Object.entries(tile.headers)) reply.header(k, v);
   return reply.send(Buffer.from(tile.body.buffer, tile.body.byteOffset, tile.body.byteLength));
-}
-
-/** True when the request's If-None-Match names `etag` (RFC 9110 §13.1.2, weak comparison). */
-function notModified(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(",").some((t) => t.trim() === "*" || t.trim().replace(/^W\//, "") === etag);
 }
 
 export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }> = async (app, options) => {

@@ -3,9 +3,9 @@
  * import its recordings; `sonotile dataset list`. Works beside a running `serve` on the same
  * embedded data directory by connecting to it.
  */
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
 import { storeConfig } from "../../store/config.js";
-import { createDataset, importDataset, listDatasets } from "../../store/datasets.js";
+import { addDataset, listDatasets } from "../../store/datasets.js";
 import { openDatabase } from "../../store/db.js";
 import { resolveAudioDir, resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
@@ -38,7 +38,9 @@ export const command: Command = {
     if (!(action === "add" && rest.length === 1) && !(action === "list" && rest.length === 0)) throw new UsageError(`expected 'add <dir>' or 'list'\n${USAGE}`);
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
     const roots = action === "add" ? await resolveRoots(config.audioRoots) : [];
-    const audioDir = action === "add" ? await resolveAudioDir(roots, rest[0]) : "";
+    // A path typed on a command line is relative to the current directory (the API's audio_dir
+    // is relative to the first root: a remote caller has no current directory of the server's).
+    const audioDir = action === "add" ? await resolveAudioDir(roots, resolve(rest[0])) : "";
 
     const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 2 });
     const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
@@ -52,16 +54,16 @@ export const command: Command = {
       const first = await ensureAdmin(sql);
       if (first) process.stdout.write(`admin token for the new database (shown once): ${first.key}\n`);
       const admin = first?.user ?? (await findUserByUsername(sql, "admin"));
-      const dataset = await createDataset(sql, {
+      const result = await addDataset(sql, {
         name: (cl.options.name as string | undefined) ?? basename(audioDir),
         description: cl.options.description as string | undefined,
         audio_dir: audioDir,
         created_by: admin?.id ?? null,
       });
-      const result = await importDataset(sql, dataset.id, admin?.id ?? null);
+      const { dataset } = result;
       const lines = [`dataset ${dataset.name} (${dataset.id}): ${result.registered.length} recordings registered from ${audioDir}`];
       for (const f of result.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
-      out({ dataset, ...result }, lines.join("\n"));
+      out(result, lines.join("\n"));
       return EXIT.ok;
     } finally {
       await database.close();

@@ -7,6 +7,7 @@ import { openDatabase } from "../../store/db.js";
 import { storeConfig } from "../../store/config.js";
 import { getJob, listJobs, listMetrics, JOB_STATUSES, type Job, type JobStatus } from "../../store/jobs.js";
 import { listArtifacts } from "../../store/artifacts.js";
+import { artifactFileUrl } from "../../api/routes/artifacts.js";
 import { parseParams } from "../../engine/params.js";
 import { abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } from "../../jobs/queue.js";
 import type { Command } from "../command.js";
@@ -104,11 +105,11 @@ export const command: Command = {
         const job = await getJob(sql, rest[0]);
         const metrics = (await listMetrics(sql, job.id, { limit: 1000, offset: 0 })).items.map((m) => ({ key: m.key, step: m.step, value: m.value }));
         const artifacts = (await listArtifacts(sql, { limit: 1000, offset: 0, state: "active", job_id: job.id })).items;
-        out({ job, metrics, artifacts }, [
+        out({ job, metrics, artifacts: artifacts.map((a) => ({ ...a, url: artifactFileUrl(a.id) })) }, [
           jobLine(job),
           ...(job.message ? [`message: ${job.message}`] : []),
           ...metrics.map((m) => `metric ${m.key}: ${m.value}`),
-          ...artifacts.map((a) => `artifact ${a.id}  ${a.name}  sha256 ${a.file_sha256}  ${a.size} bytes  expires ${a.expire_at ?? "never"}`),
+          ...artifacts.map((a) => `artifact ${a.id}  ${a.name}  sha256 ${a.file_sha256}  ${a.size} bytes  expires ${a.expire_at ?? "never"}  GET ${artifactFileUrl(a.id)}`),
         ].join("\n"));
       } else {
         const job = await abortExtractJob(sql, rest[0], cl.options.message as string | undefined);

@@ -41,7 +41,7 @@ export const command: Command = {
     const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databaseUrl ? 4 : 1 });
     let worker;
     try {
-      worker = await startWorker({ sql: database.sql, dataDir: config.dataDir, threads, pollingIntervalSeconds: poll });
+      worker = await startWorker({ sql: database.sql, threads, pollingIntervalSeconds: poll });
     } catch (err) {
       await database.close();
       throw err;

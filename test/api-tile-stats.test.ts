@@ -1,0 +1,99 @@
+/**
+ * Recording stats shared by server instances through the database (SPEC §6): a computation
+ * that fails releases its claim (the next request, on any instance, fails fast with the same
+ * error instead of waiting for the lease), a computation longer than the lease keeps its claim
+ * by renewing it (no second instance repeats it), and the lease of an instance that died
+ * lapses so a waiting one takes over. Embedded database, or DATABASE_URL when set.
+ */
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tileStatsStore } from "../src/api/tile-stats.js";
+import { parseParams } from "../src/engine/params.js";
+import { createDataset } from "../src/store/datasets.js";
+import { probeFile } from "../src/store/probe.js";
+import { insertRecording } from "../src/store/recordings.js";
+import { claimStats } from "../src/store/stats.js";
+import { TileService, statsKey, type TileRecording } from "../src/tiles/service.js";
+import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+
+let t: TestDatabase;
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let tone: TileRecording;
+let junk: TileRecording;
+const services: TileService[] = [];
+
+/** A server instance of its own (its own owner id) on the shared database. */
+function instance(statsLeaseMs?: number): TileService {
+  const service = new TileService({ threads: 1, statsStore: tileStatsStore(t.db.sql), statsLeaseMs });
+  services.push(service);
+  return service;
+}
+
+/** Registers `file` (in the temp dir) and describes it as the tile service sees it. */
+async function register(datasetId: string, file: string, facts: { hash: string; file_size: number; file_samplerate: number; frames: number; channels: number }): Promise<TileRecording> {
+  const rec = await insertRecording(t.db.sql, { dataset_id: datasetId, path: file, ...facts, created_by: null });
+  return { id: rec!.id, path: join(dir.path, file), hash: facts.hash, timeExpansion: 1, samplerate: facts.file_samplerate, channels: facts.channels };
+}
+
+beforeAll(async () => {
+  t = await freshDatabase();
+  dir = await tempDir();
+  await writeSineWav(join(dir.path, "tone.wav"), 8000, 2);
+  // Registered while it was audio, unreadable since (the facts are given, as its import read them).
+  await writeFile(join(dir.path, "junk.wav"), randomBytes(4096));
+  const dataset = await createDataset(t.db.sql, { name: "stats", audio_dir: dir.path, created_by: null });
+  tone = await register(dataset.id, "tone.wav", await probeFile(join(dir.path, "tone.wav")));
+  junk = await register(dataset.id, "junk.wav", { hash: "0".repeat(32), file_size: 4096, file_samplerate: 8000, frames: 2000, channels: 1 });
+}, 60_000);
+
+afterAll(async () => {
+  for (const s of services) await s.close();
+  await t?.cleanup();
+  await dir?.remove();
+});
+
+const rowsOf = (id: string) => t.db.sql`SELECT status, claimed_by FROM recording_stats WHERE recording_id = ${id}`;
+
+describe("recording stats across instances", () => {
+  it("a failed computation releases its claim: the next request, here or elsewhere, fails fast with the same error", async () => {
+    const [a, b] = [instance(), instance()];
+    const params = parseParams({});
+    const first = await a.stats(junk, params).then(() => null, (e: Error) => e);
+    expect(first?.message).toMatch(/not a recognised audio format/);
+    expect(await rowsOf(junk.id)).toEqual([]);
+    const started = Date.now();
+    await expect(a.stats(junk, params)).rejects.toThrow(first!.message);
+    await expect(b.stats(junk, params)).rejects.toThrow(first!.message);
+    expect(Date.now() - started).toBeLessThan(5000);
+  }, 20_000);
+
+  it("a computation longer than the lease keeps its claim by renewing it: another instance waits instead of repeating it", async () => {
+    const [a, b] = [instance(300), instance(300)];
+    // a's pass takes 1.5 s, five leases.
+    const run = a.pool.stats.bind(a.pool);
+    a.pool.stats = async (task) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      return run(task);
+    };
+    const params = parseParams({ window_size: 0.01 });
+    const computing = a.stats(tone, params);
+    while (!(await rowsOf(tone.id)).some((r) => r.status === "computing")) await new Promise((r) => setTimeout(r, 20));
+    const [mine, theirs] = await Promise.all([computing, b.stats(tone, params)]);
+    expect(b.computed).toBe(0);
+    expect(theirs.stats.peak).toBe(mine.stats.peak);
+  }, 20_000);
+
+  it("the lease of an instance that died lapses, and a waiting instance takes over", async () => {
+    const params = parseParams({ window_size: 0.02 });
+    // Claimed by an instance that died at once: it never renews its half-second lease.
+    const claim = await claimStats(t.db.sql, { recording_id: tone.id, params_hash: statsKey(params, 1), recording_hash: tone.hash, owner: "gone:1:dead", leaseSeconds: 0.5 });
+    expect(claim.status).toBe("claimed");
+    const b = instance(500);
+    const started = Date.now();
+    await b.stats(tone, params);
+    expect(b.computed).toBe(1);
+    expect(Date.now() - started).toBeLessThan(5000);
+  }, 20_000);
+});
