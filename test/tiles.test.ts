@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import UPNG from "upng-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fileMd5, openAudio } from "../src/audio/index.js";
+import { AudioFormatError, fileMd5, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import { packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, unpackStats } from "../src/engine/recording.js";
 import { tileValues } from "../src/tiles/compute.js";
@@ -214,6 +214,14 @@ describe("caching and the pool", () => {
     for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(PoolBusyError);
     expect(results.filter((r) => r.status === "fulfilled").length).toBeGreaterThanOrEqual(3);
     await small.close();
+  });
+
+  it("a recording that cannot be decoded fails as an AudioFormatError, its class kept across the thread boundary", async () => {
+    const broken = join(dir, "broken.wav");
+    writeFileSync(broken, Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) & 255));
+    const err = await service.stats({ ...recording, id: "00000000-0000-0000-0000-000000000009", path: broken, hash: "f".repeat(32) }, parseParams({})).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AudioFormatError);
+    expect((err as Error).message).toMatch(/broken\.wav: not a recognised audio format/);
   });
 
   it("a crashed worker fails only its own task; the pool goes on", async () => {

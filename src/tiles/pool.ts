@@ -6,7 +6,8 @@
 import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
 import { wasmModule } from "../engine/wasm.js";
-import type { StatsResult, WorkerTask } from "./worker.js";
+import { AudioFormatError } from "../audio/types.js";
+import type { AudioFailure, StatsResult, WorkerTask } from "./worker.js";
 
 export interface PoolOptions {
   /** Worker threads (default: one per core). */
@@ -71,7 +72,9 @@ export class TilePool {
     if (this.piscina.queueSize >= this.piscina.options.maxQueue) throw new PoolBusyError("all workers are busy and the queue is full");
     const timeout = AbortSignal.timeout(timeoutMs);
     try {
-      return await this.piscina.run(task, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      const result = await this.piscina.run(task, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      if (isAudioFailure(result)) throw new AudioFormatError(result.audioFailure);
+      return result;
     } catch (err) {
       if (timeout.aborted) throw new TaskTimeoutError(`the computation took longer than ${timeoutMs / 1000} s and was stopped`);
       throw err;
@@ -86,4 +89,8 @@ export class TilePool {
   async close(): Promise<void> {
     await this.piscina.close();
   }
+}
+
+function isAudioFailure(result: unknown): result is AudioFailure {
+  return typeof result === "object" && result !== null && typeof (result as AudioFailure).audioFailure === "string";
 }

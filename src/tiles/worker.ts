@@ -5,7 +5,7 @@
  * plans, since consecutive tiles mostly come from the same recording and parameters.
  */
 import { move } from "piscina";
-import { openAudio } from "../audio/index.js";
+import { AudioFormatError, openAudio } from "../audio/index.js";
 import type { AudioReader } from "../audio/types.js";
 import type { FrameGeometry } from "../engine/geometry.js";
 import type { ColormapName, Params } from "../engine/params.js";
@@ -73,7 +73,25 @@ async function openSource(s: Source): Promise<Open> {
   return entry;
 }
 
+/**
+ * A task that failed because the recording cannot be decoded. Returned rather than thrown: an
+ * error's class does not survive the thread boundary, and the HTTP layer answers this one
+ * differently (422) from a failure of the server (500).
+ */
+export interface AudioFailure {
+  audioFailure: string;
+}
+
 export default async function run(task: WorkerTask): Promise<unknown> {
+  try {
+    return await compute(task);
+  } catch (err) {
+    if (err instanceof AudioFormatError) return { audioFailure: err.message } satisfies AudioFailure;
+    throw err;
+  }
+}
+
+async function compute(task: WorkerTask): Promise<unknown> {
   if (task.kind === "crash") {
     // For tests of the pool's recovery: a worker that dies takes only its own task with it.
     process.exit(70);
