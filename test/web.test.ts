@@ -22,7 +22,10 @@ import { resolveRoots } from "../src/store/paths.js";
 import { listRecordings } from "../src/store/recordings.js";
 import { ensureAdmin } from "../src/store/users.js";
 import { TileService } from "../src/tiles/service.js";
-import { freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
+import { createDataset } from "../src/store/datasets.js";
+import { probeFile } from "../src/store/probe.js";
+import { insertRecording } from "../src/store/recordings.js";
+import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** An explicit opt-out for machines without Chromium; a browser that is merely missing fails the suite. */
@@ -36,6 +39,8 @@ let t: TestDatabase;
 let app: App;
 let tiles: TileService;
 let audio: { path: string; remove(): Promise<void> };
+/** Audio of the datasets besides the demo. */
+let extra: { path: string; remove(): Promise<void> };
 let profile: { path: string; remove(): Promise<void> };
 let context: BrowserContext;
 let page: Page;
@@ -43,6 +48,8 @@ let base: string;
 let adminKey: string;
 let batId: string;
 let birdId: string;
+/** A recording of a second dataset, "second", listed after "demo". */
+let second: { datasetId: string; recordingId: string };
 
 /** Waits until the plot holds tiles, all decoded, all of whose URLs contain `part`. */
 async function tilesLoaded(part = "") {
@@ -145,13 +152,18 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     adminKey = admin!.key;
     audio = await tempDir();
     await ensureDemoAudio(audio.path);
-    const [root] = await resolveRoots([audio.path]);
+    extra = await tempDir();
+    const [root, extraRoot] = await resolveRoots([audio.path, extra.path]);
     await ensureDemoDataset(t.db.sql, root, admin!.user.id);
+    await writeSineWav(join(extraRoot, "tone.wav"), 48000, 1, 5000);
+    const dataset = await createDataset(t.db.sql, { name: "second", audio_dir: extraRoot, created_by: null });
+    const tone = await insertRecording(t.db.sql, { dataset_id: dataset.id, path: "tone.wav", ...(await probeFile(join(extraRoot, "tone.wav"))), created_by: null });
+    second = { datasetId: dataset.id, recordingId: tone!.id };
     const recordings = await listRecordings(t.db.sql, { state: "active", sort: "path", order: "asc", limit: 10, offset: 0 });
     batId = recordings.items.find((r) => r.path === "bats-384k.wav")!.id;
     birdId = recordings.items.find((r) => r.path === "birds-48k.wav")!.id;
     tiles = new TileService({ threads: 2, statsStore: tileStatsStore(t.db.sql) });
-    app = await buildApp({ database: t.db, audioRoots: [root], tiles });
+    app = await buildApp({ database: t.db, audioRoots: [root, extraRoot], tiles });
     base = await app.listen({ host: "127.0.0.1", port: 0 });
     profile = await tempDir("sonotile-chromium-");
     await mkdir(ARTIFACTS, { recursive: true });
@@ -171,6 +183,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await tiles?.close();
     await t?.cleanup();
     await audio?.remove();
+    await extra?.remove();
     await profile?.remove();
   });
 
@@ -367,5 +380,13 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(v.end).toBeGreaterThan(1);
     expect(v.end).toBeLessThan(10);
     await page.screenshot({ path: join(ARTIFACTS, "web-time-expansion-page.png") });
+  });
+
+  it("opens a deep link to a recording of any dataset", async () => {
+    await page.goto(`${base}/?second#recording=${second.recordingId}`);
+    await tilesLoaded();
+    expect(await page.textContent("#title")).toContain("tone.wav");
+    expect(await page.inputValue("#dataset")).toBe(second.datasetId);
+    expect(await page.locator("#recordings button.open").textContent()).toContain("tone.wav");
   });
 });

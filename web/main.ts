@@ -16,7 +16,7 @@ import { binRange, MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
 interface Page<T> { items: T[]; total: number }
 interface Dataset { id: string; name: string; recording_count: number }
 interface Recording {
-  id: string; path: string; frames: number; channels: number; samplerate: number; duration: number; time_expansion: number;
+  id: string; dataset_id: string; path: string; frames: number; channels: number; samplerate: number; duration: number; time_expansion: number;
 }
 interface Clip { id: string; start_time: number; end_time: number; features: { name: string; value: number | null }[] }
 interface ApiError { message: string; fields?: { field: string; message: string }[] }
@@ -532,12 +532,54 @@ async function loadDatasets() {
   const select = $<HTMLSelectElement>("dataset");
   const datasets = (await api<Page<Dataset>>("/v1/datasets?limit=100")).items;
   select.replaceChildren(...datasets.map((d) => new Option(`${d.name} (${d.recording_count})`, d.id)));
-  select.onchange = () => void loadRecordings(select.value);
-  if (datasets.length) await loadRecordings(datasets[0].id);
+  select.onchange = () => void openDataset(select.value);
+  const linked = linkedRecordingId();
+  let linkFailure = "";
+  if (linked) {
+    try {
+      return await openLinkedRecording(linked);
+    } catch (err) {
+      linkFailure = `the linked recording cannot be opened: ${(err as Error).message}`;
+    }
+  }
+  if (datasets.length) await openDataset(datasets[0].id);
   else setStatus("no datasets yet: create one through the API (see /docs)");
+  if (linkFailure) setStatus(linkFailure, true);
 }
 
-async function loadRecordings(datasetId: string) {
+/** The recording a `#recording=<id>` link names, if any. */
+function linkedRecordingId(): string | null {
+  return new URLSearchParams(location.hash.slice(1)).get("recording");
+}
+
+/**
+ * Opens the recording of a link, whichever dataset it belongs to: looked up by id, then its
+ * dataset selected and listed beside it.
+ */
+async function openLinkedRecording(id: string) {
+  const rec = await api<Recording>(`/v1/recordings/${encodeURIComponent(id)}`);
+  await selectDataset(rec.dataset_id);
+  await listRecordings(rec.dataset_id);
+  await openRecording(rec);
+}
+
+/** Selects a dataset in the picker, adding it if it is not among the datasets listed. */
+async function selectDataset(id: string) {
+  const select = $<HTMLSelectElement>("dataset");
+  if (![...select.options].some((o) => o.value === id)) {
+    const d = await api<Dataset>(`/v1/datasets/${id}`);
+    select.add(new Option(`${d.name} (${d.recording_count})`, d.id));
+  }
+  select.value = id;
+}
+
+/** Lists a dataset's recordings and opens its first. */
+async function openDataset(datasetId: string) {
+  const [first] = await listRecordings(datasetId);
+  if (first) await openRecording(first);
+}
+
+async function listRecordings(datasetId: string): Promise<Recording[]> {
   const list = $("recordings");
   const recordings = (await api<Page<Recording>>(`/v1/recordings?dataset_id=${datasetId}&limit=100`)).items;
   list.replaceChildren(...recordings.map((r) => {
@@ -549,9 +591,7 @@ async function loadRecordings(datasetId: string) {
     li.append(b);
     return li;
   }));
-  const wanted = new URLSearchParams(location.hash.slice(1)).get("recording");
-  const first = recordings.find((r) => r.id === wanted) ?? recordings[0];
-  if (first) await openRecording(first);
+  return recordings;
 }
 
 async function openRecording(rec: Recording) {
@@ -574,6 +614,11 @@ function init() {
   tokenInput.onchange = () => localStorage.setItem("sonotile.token", tokenInput.value.trim());
   buildPanel();
   bindPlot();
+  // A link pasted into the address bar of an open page.
+  window.addEventListener("hashchange", () => {
+    const linked = linkedRecordingId();
+    if (linked && linked !== state.recording?.id) openLinkedRecording(linked).catch((err: Error) => setStatus(err.message, true));
+  });
   loadDatasets().catch((err: Error) => setStatus(err.message, true));
 }
 
