@@ -389,4 +389,32 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(await page.inputValue("#dataset")).toBe(second.datasetId);
     expect(await page.locator("#recordings button.open").textContent()).toContain("tone.wav");
   });
+
+  it("shows names from the server as text, never as markup", async () => {
+    // What a member could store: markup whose handler runs if any of it reaches innerHTML.
+    const markup = "<img src=x onerror=window.__xss=1>";
+    const admin = { authorization: `Bearer ${adminKey}` };
+    const dir = join(extra.path, "xss");
+    await mkdir(dir);
+    await writeSineWav(join(dir, `${markup}.wav`), 48000, 1, 5000);
+    const post = async (url: string, payload: object) => {
+      const res = await app.inject({ method: "POST", url, headers: admin, payload });
+      expect(res.statusCode, res.body).toBeLessThan(300);
+      return res.json();
+    };
+    const dataset = await post("/v1/datasets", { name: `xss ${markup}`, audio_dir: dir });
+    const rec = await post("/v1/recordings", { dataset_id: dataset.id, path: `${markup}.wav` });
+    const clip = await post("/v1/clips", { recording_id: rec.id, start_time: 0.1, end_time: 0.5 });
+    await post(`/v1/clips/${clip.id}/features`, { name: markup, value: 1.5 });
+
+    await page.goto(`${base}/?xss#recording=${rec.id}`);
+    await tilesLoaded();
+    await page.click("#clip-list button");
+    await expect.poll(() => page.getAttribute("#clip-info", "data-clip-id")).toBe(clip.id);
+    expect(await page.evaluate(() => (window as { __xss?: unknown }).__xss)).toBeUndefined();
+    expect(await page.locator("img:not(#tiles img)").count()).toBe(0);
+    expect(await page.locator("#recordings button.open").textContent()).toContain(`${markup}.wav`);
+    expect(await page.locator("#dataset option:checked").textContent()).toContain(markup);
+    expect(await page.textContent("#clip-info")).toContain(markup);
+  });
 });

@@ -34,6 +34,18 @@ interface Geometry {
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+
+/**
+ * A new element holding `children` — text or nodes. Server data (paths, names, messages) only
+ * ever enters the page this way, as text: never through innerHTML, where a stored
+ * `<img onerror=…>` would run with the page's token.
+ */
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  e.append(...children);
+  return e;
+}
 /** Panel defaults: the schema's for the parameters; a 256-column tile width and the whole band for the tile options. */
 const DEFAULTS: Record<string, unknown> = { ...(paramsObject.parse({}) satisfies Params), width: 256, fmin: null, fmax: null };
 /** Most pixels per frame when zoomed in (2^2 = 4). */
@@ -98,8 +110,7 @@ function buildPanel() {
   for (const f of FIELDS) {
     let set = groups.get(f.group);
     if (!set) {
-      set = document.createElement("fieldset");
-      set.innerHTML = `<legend>${f.group}</legend>`;
+      set = el("fieldset", "", el("legend", "", f.group));
       groups.set(f.group, set);
       form.append(set);
     }
@@ -424,26 +435,22 @@ function drawClips() {
 function showClip(c: Clip, note = "") {
   const info = $("clip-info");
   const features = c.features.length
-    ? `<table>${c.features.map((f) => `<tr><td>${f.name}</td><td>${f.value ?? "—"}</td></tr>`).join("")}</table>`
-    : "<p>No features yet (run a feature extraction job over the dataset to fill them in).</p>";
-  info.innerHTML = `<h2>Clip ${c.start_time.toFixed(4)}–${c.end_time.toFixed(4)} s ${note}</h2><code>${c.id}</code>${features}`;
+    ? el("table", "", ...c.features.map((f) => el("tr", "", el("td", "", f.name), el("td", "", f.value === null ? "—" : String(f.value)))))
+    : el("p", "", "No features yet (run a feature extraction job over the dataset to fill them in).");
+  info.replaceChildren(el("h2", "", `Clip ${c.start_time.toFixed(4)}–${c.end_time.toFixed(4)} s ${note}`), el("code", "", c.id), features);
   info.dataset.clipId = c.id;
 }
 
 async function createClip(t0: number, t1: number, fLow: number, fHigh: number) {
   const info = $("clip-info");
-  if (!token()) { info.innerHTML = `<p class="error">Creating a clip needs an API token (top right).</p>`; return; }
+  if (!token()) { info.replaceChildren(el("p", "error", "Creating a clip needs an API token (top right).")); return; }
   try {
     const start = Math.max(0, Math.min(t0, t1)), end = Math.min(state.recording!.duration, Math.max(t0, t1));
     const clip = await api<Clip>("/v1/clips", { method: "POST", body: JSON.stringify({ recording_id: state.recording!.id, start_time: start, end_time: end }) });
     showClip(clip, `(created; box ${(fLow / 1000).toFixed(1)}–${(fHigh / 1000).toFixed(1)} kHz)`);
     await loadClips();
   } catch (err) {
-    info.innerHTML = "";
-    const p = document.createElement("p");
-    p.className = "error";
-    p.textContent = `clip not created: ${(err as Error).message}`;
-    info.append(p);
+    info.replaceChildren(el("p", "error", `clip not created: ${(err as Error).message}`));
   }
 }
 
@@ -586,7 +593,8 @@ async function listRecordings(datasetId: string): Promise<Recording[]> {
     const li = document.createElement("li");
     const b = document.createElement("button");
     b.dataset.id = r.id;
-    b.innerHTML = `${r.path}<br><small>${r.duration.toFixed(2)} s · ${(r.samplerate / 1000).toFixed(1)} kHz${r.time_expansion !== 1 ? ` · TE ${r.time_expansion}` : ""} · ${r.channels} ch</small>`;
+    const facts = `${r.duration.toFixed(2)} s · ${(r.samplerate / 1000).toFixed(1)} kHz${r.time_expansion !== 1 ? ` · TE ${r.time_expansion}` : ""} · ${r.channels} ch`;
+    b.append(r.path, el("br", ""), el("small", "", facts));
     b.onclick = () => void openRecording(r);
     li.append(b);
     return li;
