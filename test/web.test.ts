@@ -40,6 +40,9 @@ const ARTIFACTS = join(ROOT, "test-artifacts");
 
 let t: TestDatabase;
 let app: App;
+/** The same server as one listening beyond loopback would be: every route needs a token. */
+let locked: App;
+let lockedBase: string;
 let tiles: TileService;
 let audio: { path: string; remove(): Promise<void> };
 /** Audio of the datasets besides the demo. */
@@ -194,6 +197,17 @@ function colourFraction(p: Pixels): number {
   return coloured / (p.width * p.height);
 }
 
+/** Plays the visible range: the cursor shows and moves right while the audio plays; a second click pauses. */
+async function expectPlays() {
+  await page.click("#play");
+  await expect.poll(() => page.evaluate(() => !document.getElementById("cursor")!.hidden)).toBe(true);
+  const x0 = await page.evaluate(() => parseFloat(document.getElementById("cursor")!.style.left));
+  await expect.poll(() => page.evaluate(() => parseFloat(document.getElementById("cursor")!.style.left))).toBeGreaterThan(x0 + 5);
+  expect(await page.evaluate(() => document.querySelector("audio")!.currentTime)).toBeGreaterThan(0);
+  await page.click("#play"); // pauses
+  await expect.poll(() => page.evaluate(() => document.querySelector("audio")!.paused)).toBe(true);
+}
+
 async function setParam(name: string, value: string) {
   const field = page.locator(`#param-${name}`);
   if ((await field.evaluate((e) => e.tagName)) === "SELECT") await field.selectOption(value);
@@ -224,6 +238,8 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     tiles = new TileService({ threads: 2, statsStore: tileStatsStore(t.db.sql) });
     app = await buildApp({ database: t.db, audioRoots: [root, extraRoot], tiles });
     base = await app.listen({ host: "127.0.0.1", port: 0 });
+    locked = await buildApp({ database: t.db, audioRoots: [root, extraRoot], tiles, requireAuthForReads: true });
+    lockedBase = await locked.listen({ host: "127.0.0.1", port: 0 });
     profile = await tempDir("sonotile-chromium-");
     await mkdir(ARTIFACTS, { recursive: true });
     context = await chromium.launchPersistentContext(profile.path, {
@@ -239,6 +255,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
   afterAll(async () => {
     await context?.close();
     await app?.close();
+    await locked?.close();
     await tiles?.close();
     await t?.cleanup();
     await audio?.remove();
@@ -380,16 +397,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
   });
 
   it("plays the visible range with a moving cursor", async () => {
-    const v = await view();
-    await page.click("#play");
-    // The cursor appears and moves right while the audio plays (from the recording's audio route).
-    await expect.poll(() => page.evaluate(() => !document.getElementById("cursor")!.hidden)).toBe(true);
-    const x0 = await page.evaluate(() => parseFloat(document.getElementById("cursor")!.style.left));
-    await expect.poll(() => page.evaluate(() => parseFloat(document.getElementById("cursor")!.style.left))).toBeGreaterThan(x0 + 5);
-    const played = await page.evaluate(() => document.querySelector("audio")!.currentTime);
-    expect(played).toBeGreaterThan(Math.max(0, v.start));
-    await page.click("#play"); // pauses
-    await expect.poll(() => page.evaluate(() => document.querySelector("audio")!.paused)).toBe(true);
+    await expectPlays();
   });
 
   it("creates a clip from a shift-drawn box once a token is given", async () => {
@@ -502,5 +510,14 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(await page.locator("#recordings button.open").textContent()).toContain(`${markup}.wav`);
     expect(await page.locator("#dataset option:checked").textContent()).toContain(markup);
     expect(await page.textContent("#clip-info")).toContain(markup);
+  });
+
+  it("works on a server that requires a token for every route once the token is entered, playback included", async () => {
+    await page.goto(`${lockedBase}/#recording=${batId}`);
+    await expect.poll(() => page.textContent("#status")).toContain("needs a token");
+    await page.fill("#token", adminKey);
+    await page.dispatchEvent("#token", "change");
+    await tilesLoaded();
+    await expectPlays();
   });
 });

@@ -12,6 +12,7 @@
 import { COLORMAPS, PARAM_NAMES, paramsObject, SCALES, WINDOWS, type Params } from "../src/engine/params.js";
 import { frameCount, frameGeometry } from "../src/engine/geometry.js";
 import { binRange, MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
+import { MAX_PLAYBACK_SAMPLES } from "../src/api/playback-limit.js";
 
 interface Page<T> { items: T[]; total: number }
 interface Dataset { id: string; name: string; recording_count: number }
@@ -455,29 +456,47 @@ async function createClip(t0: number, t1: number, fLow: number, fHigh: number) {
 }
 
 /**
- * Plays the visible range. The file holds time-expanded audio: real time t is file time
- * t · time_expansion, which the audio element plays at the file's rate (slowed down by the
- * expansion, as intended); `speed` slows it further.
+ * Plays the visible range: its audio fetched as a WAV (with the token: an <audio> element
+ * cannot send one, and servers beyond loopback need it for every read) and played from a Blob.
+ * A view longer than one playback request may hold plays its beginning. The WAV is at the
+ * file's rate: time-expanded audio plays slowed down by the expansion, as intended, and
+ * `speed` slows it further; real time is start + audio time / time_expansion.
  */
-function play() {
-  const rec = state.recording!, audio = $<HTMLAudioElement>("audio"), cursor = $("cursor");
+async function play() {
+  const rec = state.recording!, audio = $<HTMLAudioElement>("audio"), button = $<HTMLButtonElement>("play");
   if (!audio.paused) { audio.pause(); return; }
-  const te = rec.time_expansion, w = $("plot").clientWidth;
-  const start = Math.max(0, timeAt(0)), end = Math.min(rec.duration, timeAt(w));
-  const src = `/v1/recordings/${rec.id}/audio`;
-  if (!audio.src.endsWith(src)) audio.src = src;
-  audio.playbackRate = Number($<HTMLSelectElement>("rate").value);
-  audio.currentTime = start * te;
-  cursor.style.left = `${pixelOf(start)}px`;
+  const start = Math.max(0, timeAt(0));
+  const longest = (MAX_PLAYBACK_SAMPLES / rec.channels - 1) / rec.samplerate;
+  const end = Math.min(rec.duration, timeAt($("plot").clientWidth), start + longest);
+  button.disabled = true;
+  try {
+    const res = await fetch(`/v1/recordings/${rec.id}/playback?start_time=${start}&end_time=${end}`, { headers: authHeaders() });
+    if (!res.ok) throw new Error(((await res.json().catch(() => ({}))) as ApiError).message ?? res.statusText);
+    if (state.recording !== rec) return;
+    const [firstFrame] = res.headers.get("x-frame-range")!.split(",").map(Number);
+    URL.revokeObjectURL(audio.src);
+    audio.src = URL.createObjectURL(await res.blob());
+    audio.playbackRate = Number($<HTMLSelectElement>("rate").value);
+    await audio.play();
+    if (end < timeAt($("plot").clientWidth) && end < rec.duration) setStatus(`playing the first ${(end - start).toFixed(2)} s of the view: one request holds at most ${MAX_PLAYBACK_SAMPLES} samples`);
+    followCursor(firstFrame / rec.samplerate);
+  } catch (err) {
+    setStatus(`cannot play: ${(err as Error).message}`, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** Moves the cursor with the audio, whose time 0 is real time `start`, until it stops. */
+function followCursor(start: number) {
+  const audio = $<HTMLAudioElement>("audio"), cursor = $("cursor"), te = state.recording!.time_expansion;
   cursor.hidden = false;
   const tick = () => {
-    const t = audio.currentTime / te;
-    cursor.style.left = `${pixelOf(t)}px`;
-    if (t >= end) audio.pause();
-    if (!audio.paused) requestAnimationFrame(tick);
+    cursor.style.left = `${pixelOf(start + audio.currentTime / te)}px`;
+    if (!audio.paused && !audio.ended) requestAnimationFrame(tick);
     else cursor.hidden = true;
   };
-  audio.play().then(() => requestAnimationFrame(tick), (err: Error) => { cursor.hidden = true; setStatus(`cannot play: ${err.message}`, true); });
+  tick();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -528,7 +547,7 @@ function bindPlot() {
   $("pan-left").onclick = () => state.geometry && panTo(state.originPx - plot.clientWidth / 2);
   $("pan-right").onclick = () => state.geometry && panTo(state.originPx + plot.clientWidth / 2);
   $("fit").onclick = () => state.geometry && fit();
-  $("play").onclick = () => state.recording && play();
+  $("play").onclick = () => state.recording && void play();
   window.addEventListener("resize", render);
 }
 
@@ -619,7 +638,11 @@ async function openRecording(rec: Recording) {
 function init() {
   const tokenInput = $<HTMLInputElement>("token");
   tokenInput.value = token();
-  tokenInput.onchange = () => localStorage.setItem("sonotile.token", tokenInput.value.trim());
+  tokenInput.onchange = () => {
+    localStorage.setItem("sonotile.token", tokenInput.value.trim());
+    // On a server that needs a token for reads nothing could load without one: load it now.
+    if (!state.recording) loadDatasets().catch((err: Error) => setStatus(err.message, true));
+  };
   buildPanel();
   bindPlot();
   // A link pasted into the address bar of an open page.
