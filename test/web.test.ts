@@ -28,7 +28,8 @@ import { TileService } from "../src/tiles/service.js";
 import { createDataset } from "../src/store/datasets.js";
 import { probeFile } from "../src/store/probe.js";
 import { insertRecording } from "../src/store/recordings.js";
-import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { startWorker, type ExtractWorker } from "../src/jobs/worker.js";
+import { REAL_PG_URL, freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** An explicit opt-out for machines without Chromium; a browser that is merely missing fails the suite. */
@@ -44,6 +45,8 @@ let app: App;
 let locked: App;
 let lockedBase: string;
 let tiles: TileService;
+/** The job worker `sonotile serve` runs beside the API. */
+let worker: ExtractWorker;
 let audio: { path: string; remove(): Promise<void> };
 /** Audio of the datasets besides the demo. */
 let extra: { path: string; remove(): Promise<void> };
@@ -220,7 +223,8 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it (apt-get install -y chromium), or set SONOTILE_SKIP_BROWSER=1 to skip the browser tests`);
     // The page as `npm run build` bundles it (esbuild, well under a second).
     execFileSync(process.execPath, [join(ROOT, "scripts", "build_web.mjs")]);
-    t = await freshDatabase();
+    // One connection on the embedded database, as `sonotile serve` uses it beside its job worker.
+    t = await freshDatabase(REAL_PG_URL ? {} : { poolSize: 1 });
     const admin = await ensureAdmin(t.db.sql);
     adminKey = admin!.key;
     audio = await tempDir();
@@ -238,6 +242,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     tiles = new TileService({ threads: 2, statsStore: tileStatsStore(t.db.sql) });
     app = await buildApp({ database: t.db, audioRoots: [root, extraRoot], tiles });
     base = await app.listen({ host: "127.0.0.1", port: 0 });
+    worker = await startWorker({ sql: t.db.sql, dataDir: join(extra.path, "data"), threads: 1, pollingIntervalSeconds: 0.5 });
     locked = await buildApp({ database: t.db, audioRoots: [root, extraRoot], tiles, requireAuthForReads: true });
     lockedBase = await locked.listen({ host: "127.0.0.1", port: 0 });
     profile = await tempDir("sonotile-chromium-");
@@ -254,6 +259,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
 
   afterAll(async () => {
     await context?.close();
+    await worker?.stop();
     await app?.close();
     await locked?.close();
     await tiles?.close();
@@ -400,7 +406,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await expectPlays();
   });
 
-  it("creates a clip from a shift-drawn box once a token is given", async () => {
+  it("creates a clip from a shift-drawn box once a token is given, and shows its features computed for the box's band", async () => {
     const box = (await page.locator("#plot").boundingBox())!;
     const drawBox = async (x0: number, x1: number) => {
       await page.keyboard.down("Shift");
@@ -427,9 +433,24 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(clip.recording_id).toBe(batId);
     expect(Math.abs(clip.start_time - (v.start + 100 * secondsPerPx))).toBeLessThan(2 * secondsPerPx);
     expect(Math.abs(clip.end_time - (v.start + 300 * secondsPerPx))).toBeLessThan(2 * secondsPerPx);
-    expect(await page.textContent("#clip-info")).toContain("No features yet");
     await expect.poll(() => page.locator("#clips div").count()).toBe(1);
-    await expect.poll(() => page.locator("#clip-list button").allTextContents()).toEqual([`${clip.start_time.toFixed(3)}–${clip.end_time.toFixed(3)} s`]);
+
+    // The features appear once the job is done, named and in units; the box spans plot rows
+    // 100–300 of 400 over 0–192 kHz, i.e. 48–144 kHz, where the bat calls' peak lies.
+    const peak = page.locator('#clip-info tr[data-feature="peak_frequency_hz"]');
+    await expect.poll(() => peak.count(), { timeout: 30_000 }).toBe(1);
+    expect(await peak.locator("th").textContent()).toBe("Peak frequency");
+    expect(await peak.locator(".unit").textContent()).toBe("kHz");
+    expect(await page.locator("#clip-info tr[data-feature]").count()).toBe(14);
+    const computed = (await app.inject({ url: `/v1/clips/${clipId}` })).json().features as { name: string; value: number }[];
+    const peakHz = computed.find((f) => f.name === "peak_frequency_hz")!.value;
+    expect(peakHz).toBeGreaterThanOrEqual(48_000);
+    expect(peakHz).toBeLessThanOrEqual(144_000);
+    expect(Number(await peak.locator(".value").textContent())).toBeCloseTo(peakHz / 1000, 1);
+    const job = (await app.inject({ url: "/v1/jobs?limit=1&sort=created_at&order=desc" })).json().items[0];
+    expect(job.data.band.low_freq).toBeCloseTo(48_000, -3);
+    expect(job.data.band.high_freq).toBeCloseTo(144_000, -3);
+    await expect.poll(() => page.locator("#clip-list button").allTextContents()).toEqual([`${clip.start_time.toFixed(3)}–${clip.end_time.toFixed(3)} s · 14 features`]);
     await page.screenshot({ path: join(ARTIFACTS, "web-clip-page.png") });
   });
 

@@ -13,13 +13,18 @@ import { COLORMAPS, PARAM_NAMES, paramsObject, SCALES, WINDOWS, type Params } fr
 import { frameCount, frameGeometry } from "../src/engine/geometry.js";
 import { binRange, MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
 import { MAX_PLAYBACK_SAMPLES } from "../src/api/playback-limit.js";
+import { $, el } from "./dom.js";
+import { featureTable, type FeatureValue } from "./features.js";
 
 interface Page<T> { items: T[]; total: number }
 interface Dataset { id: string; name: string; recording_count: number }
 interface Recording {
   id: string; dataset_id: string; path: string; frames: number; channels: number; samplerate: number; duration: number; time_expansion: number;
 }
-interface Clip { id: string; start_time: number; end_time: number; features: { name: string; value: number | null }[] }
+interface Clip { id: string; start_time: number; end_time: number; features: FeatureValue[] }
+interface Job { id: string; status: "pending" | "running" | "completed" | "aborted"; result: "success" | "failure" | "error" | null; message: string | null }
+/** A frequency band, Hz, as extraction jobs take it. */
+interface Band { low_freq: number; high_freq: number }
 interface ApiError { message: string; fields?: { field: string; message: string }[] }
 
 /** What the tile headers tell about the spectrogram of the current parameters (SPEC §4). */
@@ -34,19 +39,6 @@ interface Geometry {
   frames: number;
 }
 
-const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
-
-/**
- * A new element holding `children` — text or nodes. Server data (paths, names, messages) only
- * ever enters the page this way, as text: never through innerHTML, where a stored
- * `<img onerror=…>` would run with the page's token.
- */
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  e.append(...children);
-  return e;
-}
 /** Panel defaults: the schema's for the parameters; a 256-column tile width and the whole band for the tile options. */
 const DEFAULTS: Record<string, unknown> = { ...(paramsObject.parse({}) satisfies Params), width: 256, fmin: null, fmax: null };
 /** Most pixels per frame when zoomed in (2^2 = 4). */
@@ -433,25 +425,72 @@ function drawClips() {
   }
 }
 
+/** Shows a clip: its bounds, id and feature values, and a line for the progress of their computation. */
 function showClip(c: Clip, note = "") {
   const info = $("clip-info");
-  const features = c.features.length
-    ? el("table", "", ...c.features.map((f) => el("tr", "", el("td", "", f.name), el("td", "", f.value === null ? "—" : String(f.value)))))
-    : el("p", "", "No features yet (run a feature extraction job over the dataset to fill them in).");
-  info.replaceChildren(el("h2", "", `Clip ${c.start_time.toFixed(4)}–${c.end_time.toFixed(4)} s ${note}`), el("code", "", c.id), features);
+  const features = c.features.length ? featureTable(c.features) : el("p", "", "No features yet.");
+  const progress = el("p", "", "");
+  progress.id = "clip-job";
+  info.replaceChildren(el("h2", "", `Clip ${c.start_time.toFixed(4)}–${c.end_time.toFixed(4)} s ${note}`), el("code", "", c.id), features, progress);
   info.dataset.clipId = c.id;
 }
 
-async function createClip(t0: number, t1: number, fLow: number, fHigh: number) {
+async function createClip(t0: number, t1: number, band: Band | null) {
   const info = $("clip-info");
   if (!token()) { info.replaceChildren(el("p", "error", "Creating a clip needs an API token (top right).")); return; }
+  let clip: Clip;
   try {
     const start = Math.max(0, Math.min(t0, t1)), end = Math.min(state.recording!.duration, Math.max(t0, t1));
-    const clip = await api<Clip>("/v1/clips", { method: "POST", body: JSON.stringify({ recording_id: state.recording!.id, start_time: start, end_time: end }) });
-    showClip(clip, `(created; box ${(fLow / 1000).toFixed(1)}–${(fHigh / 1000).toFixed(1)} kHz)`);
-    await loadClips();
+    clip = await api<Clip>("/v1/clips", { method: "POST", body: JSON.stringify({ recording_id: state.recording!.id, start_time: start, end_time: end }) });
   } catch (err) {
     info.replaceChildren(el("p", "error", `clip not created: ${(err as Error).message}`));
+    return;
+  }
+  const note = band ? `(created; features of ${(band.low_freq / 1000).toFixed(1)}–${(band.high_freq / 1000).toFixed(1)} kHz)` : "(created)";
+  showClip(clip, note);
+  await loadClips();
+  await extractClipFeatures(clip, band, note);
+}
+
+/** The panel's spectrogram parameters (SPEC §2, without the tile options): those of the clip's features. */
+function spectrogramParams(): Record<string, string> {
+  return Object.fromEntries([...panelQuery()].filter(([name]) => (PARAM_NAMES as string[]).includes(name)));
+}
+
+/** Seconds a job may stay pending before the page suspects that no worker runs. */
+const NO_WORKER_HINT_S = 5;
+
+/**
+ * Gets a new clip's features computed and shown: an extract_features job for the clip (the
+ * panel's parameters, the box's band if it has one), polled until it ends. `sonotile serve`
+ * runs jobs on its own worker unless started with --no-worker; then `sonotile worker`
+ * processes do, and while none takes the job the page says so. Stops when another clip or
+ * recording is shown.
+ */
+async function extractClipFeatures(clip: Clip, band: Band | null, note: string) {
+  const progress = () => $("clip-job");
+  const stillShown = () => $("clip-info").dataset.clipId === clip.id;
+  try {
+    const data = { targets: { clip_ids: [clip.id] }, params: spectrogramParams(), ...(band ? { band } : {}) };
+    let job = await api<Job>("/v1/jobs", { method: "POST", body: JSON.stringify({ task: "extract_features", data }) });
+    const submitted = Date.now();
+    while (job.status === "pending" || job.status === "running") {
+      if (!stillShown()) return;
+      const waited = (Date.now() - submitted) / 1000;
+      progress().textContent = job.status === "running" || waited < NO_WORKER_HINT_S
+        ? `computing features (job ${job.status})…`
+        : `waiting for a job worker to take job ${job.id}: is the server running with --no-worker? Then start 'sonotile worker'.`;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      job = await api<Job>(`/v1/jobs/${job.id}`);
+    }
+    if (!stillShown()) return;
+    if (job.result !== "success") throw new Error(job.message ?? `job ${job.status}`);
+    showClip(await api<Clip>(`/v1/clips/${clip.id}`), note);
+    await loadClips();
+  } catch (err) {
+    if (!stillShown()) return;
+    progress().textContent = `features not computed: ${(err as Error).message}`;
+    progress().className = "error";
   }
 }
 
@@ -502,6 +541,17 @@ function followCursor(start: number) {
 // ---------------------------------------------------------------------------------------------
 // Mouse: drag pans, shift-drag draws a clip box, a click reads a value, the wheel zooms.
 
+/** Boxes flatter than this (CSS px) are a time range only: their clip gets the features of the whole band. */
+const MIN_BAND_PX = 3;
+
+/** The band of a box between plot rows y0 and y1 (clamped to the plot), or null for a flat one. */
+function boxBand(y0: number, y1: number): Band | null {
+  const h = $("plot").clientHeight;
+  const [top, bottom] = [Math.min(y0, y1), Math.max(y0, y1)].map((y) => Math.max(0, Math.min(h, y)));
+  if (bottom - top < MIN_BAND_PX) return null;
+  return { low_freq: frequencyAt(bottom), high_freq: frequencyAt(top) };
+}
+
 function bindPlot() {
   const plot = $("plot"), box = $("box");
   let drag: { x: number; y: number; originPx: number; shift: boolean; moved: boolean } | null = null;
@@ -530,7 +580,7 @@ function bindPlot() {
     plot.classList.remove("dragging");
     box.hidden = true;
     if (!d.moved) void readout(p.x, p.y);
-    else if (d.shift) void createClip(timeAt(d.x), timeAt(p.x), frequencyAt(Math.max(d.y, p.y)), frequencyAt(Math.min(d.y, p.y)));
+    else if (d.shift) void createClip(timeAt(d.x), timeAt(p.x), boxBand(d.y, p.y));
   });
   // A mouse wheel notch is about 100 units; trackpads send many small deltas: one level per 100.
   let wheel = 0;
