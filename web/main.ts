@@ -1,7 +1,8 @@
 /**
  * The sonotile viewer (issue 8): datasets and recordings from /v1, a recording as a pannable,
  * zoomable row of spectrogram tiles (SPEC §4), a panel for every SPEC §2 parameter, playback of
- * the visible range, point read-out and clip creation.
+ * the visible range, point read-out, and clips drawn as boxes with their features computed by
+ * a batch job (see README, "The viewer").
  *
  * Zoom is a power of two of CSS pixels per frame, `pxPerFrame = 2^level`, so every zoom level is
  * exactly one tile pyramid level (z = max(0, −level)) drawn at an integer number of pixels per
