@@ -436,15 +436,21 @@ function showClip(c: Clip, note = "") {
   info.dataset.clipId = c.id;
 }
 
-async function createClip(t0: number, t1: number, band: Band | null) {
+/** Replaces the clip shown (if any) by `content`; a job still computing its features stops showing progress. */
+function showInClipInfo(...content: Node[]) {
   const info = $("clip-info");
-  if (!token()) { info.replaceChildren(el("p", "error", "Creating a clip needs an API token (top right).")); return; }
+  info.replaceChildren(...content);
+  delete info.dataset.clipId;
+}
+
+async function createClip(t0: number, t1: number, band: Band | null) {
+  if (!token()) { showInClipInfo(el("p", "error", "Creating a clip needs an API token (top right).")); return; }
   let clip: Clip;
   try {
     const start = Math.max(0, Math.min(t0, t1)), end = Math.min(state.recording!.duration, Math.max(t0, t1));
     clip = await api<Clip>("/v1/clips", { method: "POST", body: JSON.stringify({ recording_id: state.recording!.id, start_time: start, end_time: end }) });
   } catch (err) {
-    info.replaceChildren(el("p", "error", `clip not created: ${(err as Error).message}`));
+    showInClipInfo(el("p", "error", `clip not created: ${(err as Error).message}`));
     return;
   }
   const note = band ? `(created; features of ${(band.low_freq / 1000).toFixed(1)}–${(band.high_freq / 1000).toFixed(1)} kHz)` : "(created)";
@@ -680,7 +686,7 @@ async function openRecording(rec: Recording) {
   state.query = "";
   clearTiles();
   $("title").textContent = `${rec.path} — ${rec.duration.toFixed(2)} s, ${(rec.samplerate / 1000).toFixed(1)} kHz`;
-  $("clip-info").replaceChildren();
+  showInClipInfo();
   history.replaceState(null, "", `#recording=${rec.id}`);
   await applyParams();
   await loadClips();
