@@ -93,4 +93,27 @@ describe("POST /v1/jobs extract_features", () => {
     const again = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, headers: admin });
     expect(again.statusCode).toBe(409);
   }, 60_000);
+
+  it("limits the spectral features to a band when the job gives one", async () => {
+    const submit = (band: object) => app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { clip_ids: [fx.clipIds[1]] }, features: ["peak_frequency_hz", "spectral_centroid_hz"], band } } });
+    const refused = await submit({ low_freq: 3000, high_freq: 2000 });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().fields.map((f: { field: string }) => f.field)).toEqual(["data.band.high_freq"]);
+    const created = await submit({ low_freq: 2000, high_freq: 3500 });
+    expect(created.statusCode, created.body).toBe(201);
+    const worker = await startWorker({ sql: t.db.sql, dataDir: join(dir.path, "data"), threads: 1, pollingIntervalSeconds: 0.5 });
+    try {
+      await waitForJob(t.db.sql, created.json().id, (j) => j.status === "completed", 30_000);
+    } finally {
+      await worker.stop();
+    }
+    // The clip is a 1 kHz tone: within 2–3.5 kHz only its leakage is left.
+    const features = (await app.inject({ url: `/v1/clips/${fx.clipIds[1]}` })).json().features as { name: string; value: number }[];
+    const spectral = features.filter((f) => f.name.endsWith("_hz"));
+    expect(spectral.map((f) => f.name)).toEqual(["peak_frequency_hz", "spectral_centroid_hz"]);
+    for (const f of spectral) {
+      expect(f.value, f.name).toBeGreaterThanOrEqual(2000);
+      expect(f.value, f.name).toBeLessThanOrEqual(3500);
+    }
+  }, 60_000);
 });

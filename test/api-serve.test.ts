@@ -1,20 +1,25 @@
 /**
  * `sonotile serve` as a process: it prints its URL and (on an empty database) the admin token
  * once, answers on 127.0.0.1, and on SIGTERM finishes, closes the database and releases the
- * data directory's lock, exiting 0. A restart on the same data prints no new token.
+ * data directory's lock, exiting 0. A restart on the same data prints no new token. With no
+ * other process, a job submitted to it runs on its own job worker.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDatabase } from "../src/store/db.js";
 import { readLock } from "../src/store/lock.js";
-import { freshDatabase, migratedTemplate, tempDir, type TestDatabase } from "./store-helpers.js";
+import { freshDatabase, migratedTemplate, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 let dir: { path: string; remove(): Promise<void> };
 let real: TestDatabase | undefined;
 const env: NodeJS.ProcessEnv = { ...process.env };
+/** The admin token of the data directory, printed on the first start. */
+let key: string;
 
 beforeAll(async () => {
   dir = await tempDir();
@@ -49,6 +54,14 @@ async function startServer(): Promise<{ child: ChildProcess; url: string; output
   return { child, url, output: () => out };
 }
 
+/** The admin token the server printed on its first start. */
+async function printedToken(server: { output: () => string }): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const look = () => { const m = /admin token \(shown once[^:]*: (st_\S+)/.exec(server.output()); if (m) resolve(m[1]); else setTimeout(look, 20); };
+    look();
+  });
+}
+
 async function stop(child: ChildProcess): Promise<number | null> {
   const exited = once(child, "exit");
   child.kill("SIGTERM");
@@ -62,10 +75,7 @@ it("serves, prints the admin token once, and stops cleanly on SIGTERM", async ()
     const health = await fetch(`${first.url}/health`);
     expect(health.status).toBe(200);
     // Let the rest of the banner arrive, then read the token from it.
-    const key = await new Promise<string>((resolve) => {
-      const look = () => { const m = /admin token \(shown once[^:]*: (st_\S+)/.exec(first.output()); if (m) resolve(m[1]); else setTimeout(look, 20); };
-      look();
-    });
+    key = await printedToken(first);
     const me = await fetch(`${first.url}/v1/users/me`, { headers: { authorization: `Bearer ${key}` } });
     expect(await me.json()).toMatchObject({ username: "admin", role: "admin" });
     if (!real) expect((await readLock(dir.path))?.pid).toBe(first.child.pid);
@@ -83,3 +93,25 @@ it("serves, prints the admin token once, and stops cleanly on SIGTERM", async ()
   }
   expect(second.output()).not.toContain("admin token");
 });
+
+it("executes a job submitted to it on its own job worker, with no other process", async () => {
+  const audioDir = join(dir.path, "tones");
+  await mkdir(audioDir);
+  await writeSineWav(join(audioDir, "tone.wav"), 8000, 1, 1000);
+  const server = await startServer();
+  try {
+    const call = async (method: string, path: string, body?: object) => {
+      const res = await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${key}`, ...(body ? { "content-type": "application/json" } : {}) }, body: body && JSON.stringify(body) });
+      expect(res.status, await res.clone().text()).toBeLessThan(300);
+      return res.json();
+    };
+    expect(server.output()).toMatch(/batch jobs: executed here on \d+ thread/);
+    const dataset = await call("POST", "/v1/datasets", { name: "tones", audio_dir: audioDir });
+    const recording = await call("POST", "/v1/recordings", { dataset_id: dataset.id, path: "tone.wav" });
+    const job = await call("POST", "/v1/jobs", { task: "extract_features", data: { targets: { recording_ids: [recording.id] }, features: ["peak_frequency_hz"] } });
+    await expect.poll(async () => (await call("GET", `/v1/jobs/${job.id}`)).status, { timeout: 30_000, interval: 200 }).toBe("completed");
+    expect((await call("GET", `/v1/recordings/${recording.id}`)).features).toEqual([{ name: "peak_frequency_hz", value: 1000 }]);
+  } finally {
+    expect(await stop(server.child)).toBe(0);
+  }
+}, 60_000);

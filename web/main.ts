@@ -1,7 +1,8 @@
 /**
  * The sonotile viewer (issue 8): datasets and recordings from /v1, a recording as a pannable,
  * zoomable row of spectrogram tiles (SPEC §4), a panel for every SPEC §2 parameter, playback of
- * the visible range, point read-out and clip creation.
+ * the visible range, point read-out, and clips drawn as boxes with their features computed by
+ * a batch job (see README, "The viewer").
  *
  * Zoom is a power of two of CSS pixels per frame, `pxPerFrame = 2^level`, so every zoom level is
  * exactly one tile pyramid level (z = max(0, −level)) drawn at an integer number of pixels per
@@ -12,13 +13,19 @@
 import { COLORMAPS, PARAM_NAMES, paramsObject, SCALES, WINDOWS, type Params } from "../src/engine/params.js";
 import { frameCount, frameGeometry } from "../src/engine/geometry.js";
 import { binRange, MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
+import { MAX_PLAYBACK_SAMPLES } from "../src/api/playback-limit.js";
+import { $, el } from "./dom.js";
+import { featureTable, type FeatureValue } from "./features.js";
 
 interface Page<T> { items: T[]; total: number }
 interface Dataset { id: string; name: string; recording_count: number }
 interface Recording {
-  id: string; path: string; frames: number; channels: number; samplerate: number; duration: number; time_expansion: number;
+  id: string; dataset_id: string; path: string; frames: number; channels: number; samplerate: number; duration: number; time_expansion: number;
 }
-interface Clip { id: string; start_time: number; end_time: number; features: { name: string; value: number | null }[] }
+interface Clip { id: string; start_time: number; end_time: number; features: FeatureValue[] }
+interface Job { id: string; status: "pending" | "running" | "completed" | "aborted"; result: "success" | "failure" | "error" | null; message: string | null }
+/** A frequency band, Hz, as extraction jobs take it. */
+interface Band { low_freq: number; high_freq: number }
 interface ApiError { message: string; fields?: { field: string; message: string }[] }
 
 /** What the tile headers tell about the spectrogram of the current parameters (SPEC §4). */
@@ -33,7 +40,6 @@ interface Geometry {
   frames: number;
 }
 
-const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 /** Panel defaults: the schema's for the parameters; a 256-column tile width and the whole band for the tile options. */
 const DEFAULTS: Record<string, unknown> = { ...(paramsObject.parse({}) satisfies Params), width: 256, fmin: null, fmax: null };
 /** Most pixels per frame when zoomed in (2^2 = 4). */
@@ -98,8 +104,7 @@ function buildPanel() {
   for (const f of FIELDS) {
     let set = groups.get(f.group);
     if (!set) {
-      set = document.createElement("fieldset");
-      set.innerHTML = `<legend>${f.group}</legend>`;
+      set = el("fieldset", "", el("legend", "", f.group));
       groups.set(f.group, set);
       form.append(set);
     }
@@ -421,60 +426,138 @@ function drawClips() {
   }
 }
 
+/** Shows a clip: its bounds, id and feature values, and a line for the progress of their computation. */
 function showClip(c: Clip, note = "") {
   const info = $("clip-info");
-  const features = c.features.length
-    ? `<table>${c.features.map((f) => `<tr><td>${f.name}</td><td>${f.value ?? "—"}</td></tr>`).join("")}</table>`
-    : "<p>No features yet (run a feature extraction job over the dataset to fill them in).</p>";
-  info.innerHTML = `<h2>Clip ${c.start_time.toFixed(4)}–${c.end_time.toFixed(4)} s ${note}</h2><code>${c.id}</code>${features}`;
+  const features = c.features.length ? featureTable(c.features) : el("p", "", "No features yet.");
+  const progress = el("p", "", "");
+  progress.id = "clip-job";
+  info.replaceChildren(el("h2", "", `Clip ${c.start_time.toFixed(4)}–${c.end_time.toFixed(4)} s ${note}`), el("code", "", c.id), features, progress);
   info.dataset.clipId = c.id;
 }
 
-async function createClip(t0: number, t1: number, fLow: number, fHigh: number) {
+/** Replaces the clip shown (if any) by `content`; a job still computing its features stops showing progress. */
+function showInClipInfo(...content: Node[]) {
   const info = $("clip-info");
-  if (!token()) { info.innerHTML = `<p class="error">Creating a clip needs an API token (top right).</p>`; return; }
+  info.replaceChildren(...content);
+  delete info.dataset.clipId;
+}
+
+async function createClip(t0: number, t1: number, band: Band | null) {
+  if (!token()) { showInClipInfo(el("p", "error", "Creating a clip needs an API token (top right).")); return; }
+  let clip: Clip;
   try {
     const start = Math.max(0, Math.min(t0, t1)), end = Math.min(state.recording!.duration, Math.max(t0, t1));
-    const clip = await api<Clip>("/v1/clips", { method: "POST", body: JSON.stringify({ recording_id: state.recording!.id, start_time: start, end_time: end }) });
-    showClip(clip, `(created; box ${(fLow / 1000).toFixed(1)}–${(fHigh / 1000).toFixed(1)} kHz)`);
+    clip = await api<Clip>("/v1/clips", { method: "POST", body: JSON.stringify({ recording_id: state.recording!.id, start_time: start, end_time: end }) });
+  } catch (err) {
+    showInClipInfo(el("p", "error", `clip not created: ${(err as Error).message}`));
+    return;
+  }
+  const note = band ? `(created; features of ${(band.low_freq / 1000).toFixed(1)}–${(band.high_freq / 1000).toFixed(1)} kHz)` : "(created)";
+  showClip(clip, note);
+  await loadClips();
+  await extractClipFeatures(clip, band, note);
+}
+
+/** The panel's spectrogram parameters (SPEC §2, without the tile options): those of the clip's features. */
+function spectrogramParams(): Record<string, string> {
+  return Object.fromEntries([...panelQuery()].filter(([name]) => (PARAM_NAMES as string[]).includes(name)));
+}
+
+/** Seconds a job may stay pending before the page suspects that no worker runs. */
+const NO_WORKER_HINT_S = 5;
+
+/**
+ * Gets a new clip's features computed and shown: an extract_features job for the clip (the
+ * panel's parameters, the box's band if it has one), polled until it ends. `sonotile serve`
+ * runs jobs on its own worker unless started with --no-worker; then `sonotile worker`
+ * processes do, and while none takes the job the page says so. Stops when another clip or
+ * recording is shown.
+ */
+async function extractClipFeatures(clip: Clip, band: Band | null, note: string) {
+  const progress = () => $("clip-job");
+  const stillShown = () => $("clip-info").dataset.clipId === clip.id;
+  try {
+    const data = { targets: { clip_ids: [clip.id] }, params: spectrogramParams(), ...(band ? { band } : {}) };
+    let job = await api<Job>("/v1/jobs", { method: "POST", body: JSON.stringify({ task: "extract_features", data }) });
+    const submitted = Date.now();
+    while (job.status === "pending" || job.status === "running") {
+      if (!stillShown()) return;
+      const waited = (Date.now() - submitted) / 1000;
+      progress().textContent = job.status === "running" || waited < NO_WORKER_HINT_S
+        ? `computing features (job ${job.status})…`
+        : `waiting for a job worker to take job ${job.id}: is the server running with --no-worker? Then start 'sonotile worker'.`;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      job = await api<Job>(`/v1/jobs/${job.id}`);
+    }
+    if (!stillShown()) return;
+    if (job.result !== "success") throw new Error(job.message ?? `job ${job.status}`);
+    showClip(await api<Clip>(`/v1/clips/${clip.id}`), note);
     await loadClips();
   } catch (err) {
-    info.innerHTML = "";
-    const p = document.createElement("p");
-    p.className = "error";
-    p.textContent = `clip not created: ${(err as Error).message}`;
-    info.append(p);
+    if (!stillShown()) return;
+    progress().textContent = `features not computed: ${(err as Error).message}`;
+    progress().className = "error";
   }
 }
 
 /**
- * Plays the visible range. The file holds time-expanded audio: real time t is file time
- * t · time_expansion, which the audio element plays at the file's rate (slowed down by the
- * expansion, as intended); `speed` slows it further.
+ * Plays the visible range: its audio fetched as a WAV (with the token: an <audio> element
+ * cannot send one, and servers beyond loopback need it for every read) and played from a Blob.
+ * A view longer than one playback request may hold plays its beginning. The WAV is at the
+ * file's rate: time-expanded audio plays slowed down by the expansion, as intended, and
+ * `speed` slows it further; real time is start + audio time / time_expansion.
  */
-function play() {
-  const rec = state.recording!, audio = $<HTMLAudioElement>("audio"), cursor = $("cursor");
+async function play() {
+  const rec = state.recording!, audio = $<HTMLAudioElement>("audio"), button = $<HTMLButtonElement>("play");
   if (!audio.paused) { audio.pause(); return; }
-  const te = rec.time_expansion, w = $("plot").clientWidth;
-  const start = Math.max(0, timeAt(0)), end = Math.min(rec.duration, timeAt(w));
-  const src = `/v1/recordings/${rec.id}/audio`;
-  if (!audio.src.endsWith(src)) audio.src = src;
-  audio.playbackRate = Number($<HTMLSelectElement>("rate").value);
-  audio.currentTime = start * te;
-  cursor.style.left = `${pixelOf(start)}px`;
+  const start = Math.max(0, timeAt(0));
+  const longest = (MAX_PLAYBACK_SAMPLES / rec.channels - 1) / rec.samplerate;
+  const end = Math.min(rec.duration, timeAt($("plot").clientWidth), start + longest);
+  button.disabled = true;
+  try {
+    const res = await fetch(`/v1/recordings/${rec.id}/playback?start_time=${start}&end_time=${end}`, { headers: authHeaders() });
+    if (!res.ok) throw new Error(((await res.json().catch(() => ({}))) as ApiError).message ?? res.statusText);
+    if (state.recording !== rec) return;
+    const [firstFrame] = res.headers.get("x-frame-range")!.split(",").map(Number);
+    URL.revokeObjectURL(audio.src);
+    audio.src = URL.createObjectURL(await res.blob());
+    audio.playbackRate = Number($<HTMLSelectElement>("rate").value);
+    await audio.play();
+    if (end < timeAt($("plot").clientWidth) && end < rec.duration) setStatus(`playing the first ${(end - start).toFixed(2)} s of the view: one request holds at most ${MAX_PLAYBACK_SAMPLES} samples`);
+    followCursor(firstFrame / rec.samplerate);
+  } catch (err) {
+    setStatus(`cannot play: ${(err as Error).message}`, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** Moves the cursor with the audio, whose time 0 is real time `start`, until it stops. */
+function followCursor(start: number) {
+  const audio = $<HTMLAudioElement>("audio"), cursor = $("cursor"), te = state.recording!.time_expansion;
   cursor.hidden = false;
   const tick = () => {
-    const t = audio.currentTime / te;
-    cursor.style.left = `${pixelOf(t)}px`;
-    if (t >= end) audio.pause();
-    if (!audio.paused) requestAnimationFrame(tick);
+    cursor.style.left = `${pixelOf(start + audio.currentTime / te)}px`;
+    if (!audio.paused && !audio.ended) requestAnimationFrame(tick);
     else cursor.hidden = true;
   };
-  audio.play().then(() => requestAnimationFrame(tick), (err: Error) => { cursor.hidden = true; setStatus(`cannot play: ${err.message}`, true); });
+  tick();
 }
 
 // ---------------------------------------------------------------------------------------------
 // Mouse: drag pans, shift-drag draws a clip box, a click reads a value, the wheel zooms.
+
+/** Boxes flatter than this (CSS px) are a time range only: their clip gets the features of the whole band. */
+const MIN_BAND_PX = 3;
+
+/** The band of a box between plot rows y0 and y1 (clamped to the plot), or null for a flat one. */
+function boxBand(y0: number, y1: number): Band | null {
+  const h = $("plot").clientHeight;
+  const [top, bottom] = [Math.min(y0, y1), Math.max(y0, y1)].map((y) => Math.max(0, Math.min(h, y)));
+  if (bottom - top < MIN_BAND_PX) return null;
+  return { low_freq: frequencyAt(bottom), high_freq: frequencyAt(top) };
+}
 
 function bindPlot() {
   const plot = $("plot"), box = $("box");
@@ -504,7 +587,7 @@ function bindPlot() {
     plot.classList.remove("dragging");
     box.hidden = true;
     if (!d.moved) void readout(p.x, p.y);
-    else if (d.shift) void createClip(timeAt(d.x), timeAt(p.x), frequencyAt(Math.max(d.y, p.y)), frequencyAt(Math.min(d.y, p.y)));
+    else if (d.shift) void createClip(timeAt(d.x), timeAt(p.x), boxBand(d.y, p.y));
   });
   // A mouse wheel notch is about 100 units; trackpads send many small deltas: one level per 100.
   let wheel = 0;
@@ -521,7 +604,7 @@ function bindPlot() {
   $("pan-left").onclick = () => state.geometry && panTo(state.originPx - plot.clientWidth / 2);
   $("pan-right").onclick = () => state.geometry && panTo(state.originPx + plot.clientWidth / 2);
   $("fit").onclick = () => state.geometry && fit();
-  $("play").onclick = () => state.recording && play();
+  $("play").onclick = () => state.recording && void play();
   window.addEventListener("resize", render);
 }
 
@@ -532,26 +615,67 @@ async function loadDatasets() {
   const select = $<HTMLSelectElement>("dataset");
   const datasets = (await api<Page<Dataset>>("/v1/datasets?limit=100")).items;
   select.replaceChildren(...datasets.map((d) => new Option(`${d.name} (${d.recording_count})`, d.id)));
-  select.onchange = () => void loadRecordings(select.value);
-  if (datasets.length) await loadRecordings(datasets[0].id);
+  select.onchange = () => void openDataset(select.value);
+  const linked = linkedRecordingId();
+  let linkFailure = "";
+  if (linked) {
+    try {
+      return await openLinkedRecording(linked);
+    } catch (err) {
+      linkFailure = `the linked recording cannot be opened: ${(err as Error).message}`;
+    }
+  }
+  if (datasets.length) await openDataset(datasets[0].id);
   else setStatus("no datasets yet: create one through the API (see /docs)");
+  if (linkFailure) setStatus(linkFailure, true);
 }
 
-async function loadRecordings(datasetId: string) {
+/** The recording a `#recording=<id>` link names, if any. */
+function linkedRecordingId(): string | null {
+  return new URLSearchParams(location.hash.slice(1)).get("recording");
+}
+
+/**
+ * Opens the recording of a link, whichever dataset it belongs to: looked up by id, then its
+ * dataset selected and listed beside it.
+ */
+async function openLinkedRecording(id: string) {
+  const rec = await api<Recording>(`/v1/recordings/${encodeURIComponent(id)}`);
+  await selectDataset(rec.dataset_id);
+  await listRecordings(rec.dataset_id);
+  await openRecording(rec);
+}
+
+/** Selects a dataset in the picker, adding it if it is not among the datasets listed. */
+async function selectDataset(id: string) {
+  const select = $<HTMLSelectElement>("dataset");
+  if (![...select.options].some((o) => o.value === id)) {
+    const d = await api<Dataset>(`/v1/datasets/${id}`);
+    select.add(new Option(`${d.name} (${d.recording_count})`, d.id));
+  }
+  select.value = id;
+}
+
+/** Lists a dataset's recordings and opens its first. */
+async function openDataset(datasetId: string) {
+  const [first] = await listRecordings(datasetId);
+  if (first) await openRecording(first);
+}
+
+async function listRecordings(datasetId: string): Promise<Recording[]> {
   const list = $("recordings");
   const recordings = (await api<Page<Recording>>(`/v1/recordings?dataset_id=${datasetId}&limit=100`)).items;
   list.replaceChildren(...recordings.map((r) => {
     const li = document.createElement("li");
     const b = document.createElement("button");
     b.dataset.id = r.id;
-    b.innerHTML = `${r.path}<br><small>${r.duration.toFixed(2)} s · ${(r.samplerate / 1000).toFixed(1)} kHz${r.time_expansion !== 1 ? ` · TE ${r.time_expansion}` : ""} · ${r.channels} ch</small>`;
+    const facts = `${r.duration.toFixed(2)} s · ${(r.samplerate / 1000).toFixed(1)} kHz${r.time_expansion !== 1 ? ` · TE ${r.time_expansion}` : ""} · ${r.channels} ch`;
+    b.append(r.path, el("br", ""), el("small", "", facts));
     b.onclick = () => void openRecording(r);
     li.append(b);
     return li;
   }));
-  const wanted = new URLSearchParams(location.hash.slice(1)).get("recording");
-  const first = recordings.find((r) => r.id === wanted) ?? recordings[0];
-  if (first) await openRecording(first);
+  return recordings;
 }
 
 async function openRecording(rec: Recording) {
@@ -562,7 +686,7 @@ async function openRecording(rec: Recording) {
   state.query = "";
   clearTiles();
   $("title").textContent = `${rec.path} — ${rec.duration.toFixed(2)} s, ${(rec.samplerate / 1000).toFixed(1)} kHz`;
-  $("clip-info").replaceChildren();
+  showInClipInfo();
   history.replaceState(null, "", `#recording=${rec.id}`);
   await applyParams();
   await loadClips();
@@ -571,9 +695,18 @@ async function openRecording(rec: Recording) {
 function init() {
   const tokenInput = $<HTMLInputElement>("token");
   tokenInput.value = token();
-  tokenInput.onchange = () => localStorage.setItem("sonotile.token", tokenInput.value.trim());
+  tokenInput.onchange = () => {
+    localStorage.setItem("sonotile.token", tokenInput.value.trim());
+    // On a server that needs a token for reads nothing could load without one: load it now.
+    if (!state.recording) loadDatasets().catch((err: Error) => setStatus(err.message, true));
+  };
   buildPanel();
   bindPlot();
+  // A link pasted into the address bar of an open page.
+  window.addEventListener("hashchange", () => {
+    const linked = linkedRecordingId();
+    if (linked && linked !== state.recording?.id) openLinkedRecording(linked).catch((err: Error) => setStatus(err.message, true));
+  });
   loadDatasets().catch((err: Error) => setStatus(err.message, true));
 }
 

@@ -17,6 +17,7 @@ import { userRoutes } from "./routes/users.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { datasetRoutes } from "./routes/datasets.js";
 import { recordingRoutes } from "./routes/recordings.js";
+import { playbackRoutes } from "./routes/playback.js";
 import { clipRoutes } from "./routes/clips.js";
 import { noteRoutes } from "./routes/notes.js";
 import { tagRoutes } from "./routes/tags.js";
@@ -43,6 +44,8 @@ export interface AppOptions {
   tiles?: TileService;
   /** Limits of the spectrogram routes (defaults in routes/tiles.ts). */
   tileLimits?: Partial<TileLimits>;
+  /** Samples one playback response may hold (default MAX_PLAYBACK_SAMPLES, playback-limit.ts). */
+  maxPlaybackSamples?: number;
 }
 
 export type App = FastifyInstance;
@@ -80,6 +83,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       await v1.register(tokenRoutes);
       await v1.register(datasetRoutes);
       await v1.register(recordingRoutes);
+      await v1.register(playbackRoutes, { maxSamples: options.maxPlaybackSamples });
       await v1.register(clipRoutes);
       await v1.register(noteRoutes);
       await v1.register(tagRoutes);

@@ -43,7 +43,12 @@ export const DEFAULT_EXPIRATION_DELAY_S = 30 * 24 * 3600;
 
 const uuid = z.uuid({ error: "must be a UUID" });
 
-/** Task data of `extract_features`: targets, features, spectrogram parameters (SPEC §2), artifact expiry. */
+const hz = z.number({ error: "must be a number of Hz" }).finite();
+
+/**
+ * Task data of `extract_features`: targets, features, spectrogram parameters (SPEC §2), the band
+ * of the spectral features, artifact expiry.
+ */
 export const extractFeaturesData = z.strictObject({
   targets: z.union([
     z.strictObject({ dataset_id: uuid }),
@@ -53,6 +58,10 @@ export const extractFeaturesData = z.strictObject({
   features: z.array(z.enum(FEATURE_NAMES, { error: `must be one of ${FEATURE_NAMES.join(", ")}` })).min(1, "must not be empty").optional()
     .describe("Features to compute; default all"),
   params: paramsSchema.optional(),
+  band: z.strictObject({ low_freq: hz.min(0, "must be >= 0").optional(), high_freq: hz.positive("must be > 0").optional() })
+    .refine((b) => b.low_freq === undefined || b.high_freq === undefined || b.low_freq < b.high_freq, { message: "must be > low_freq", path: ["high_freq"] })
+    .optional()
+    .describe("Spectral features of the band [low_freq, high_freq] Hz only (as `sonotile extract --clip-low-freq/--clip-high-freq`), e.g. a box drawn around a call; default the whole spectrum. A band above a target's Nyquist fails that target"),
   expiration_delay: z.number().positive("must be > 0").max(10 * 365 * 24 * 3600).optional()
     .describe("Seconds the feature-table artifact is kept; default 30 days"),
 });

@@ -100,7 +100,7 @@ export async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: 
   try {
     const result = await ctx.pool.run<FeaturesTaskResult>({
       kind: "features", path: row.target.path, timeExpansion: row.target.time_expansion, params: parseParams(data.params ?? {}),
-      target: row.target.kind === "clip" ? { start: row.target.start, end: row.target.end } : {},
+      target: { ...(row.target.kind === "clip" ? { start: row.target.start, end: row.target.end } : {}), lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq },
     });
     outcome = "values" in result ? { values: result.values } : { error: result.failure };
   } catch (err) {

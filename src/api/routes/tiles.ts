@@ -41,7 +41,8 @@ export const DEFAULT_TILE_LIMITS: TileLimits = { maxStreamTiles: 256, maxImageFr
 
 /** All spectrogram parameters plus the tile options, one strict object: unknown names are refused. */
 const tileQuery = paramsObject.extend(tileOptionsSchema.shape).superRefine(checkCrossFieldRules);
-const interval = {
+/** A time interval in real seconds, as the spectrogram and playback routes take it. */
+export const interval = {
   start_time: z.coerce.number({ error: "must be a number of seconds" }).min(0, "must be >= 0").describe("Start of the interval, s (real time)"),
   end_time: z.coerce.number({ error: "must be a number of seconds" }).positive("must be > 0").describe("End of the interval, s (real time)"),
 };

@@ -8,6 +8,7 @@
 import { open, rm } from "node:fs/promises";
 import { extname } from "node:path";
 import { applyTimeExpansion, openAudio, type AudioReader } from "../../audio/index.js";
+import { interleavedPieces } from "../../audio/interleave.js";
 import { floatWavHeader } from "../../audio/wavwriter.js";
 import { npyHeader } from "../../render/npy.js";
 import type { Command } from "../command.js";
@@ -27,31 +28,12 @@ Decodes a recording to float32 samples [frames, channels].
 
 ${optionRows(OPTIONS)}`;
 
-/** Frames converted per piece: bounds memory at PIECE·channels·8 bytes. */
-const PIECE = 1 << 18;
-
-/**
- * Interleaves frames [start, start+count) of every channel into one float32 array (the readers
- * themselves report a stream that ends before the frames its header announced).
- */
-async function interleaved(reader: AudioReader, start: number, count: number): Promise<Float32Array> {
-  const { channels } = reader.info;
-  const out = new Float32Array(count * channels);
-  for (let c = 0; c < channels; c++) {
-    const x = await reader.read(c, start, count);
-    for (let i = 0; i < x.length; i++) out[i * channels + c] = x[i];
-  }
-  return out;
-}
-
 /** `header`, then every frame interleaved, written piece by piece. */
 async function writeSamples(reader: AudioReader, path: string, header: Uint8Array): Promise<void> {
-  const { frames } = reader.info;
   const fh = await open(path, "w");
   try {
     await fh.write(header);
-    for (let start = 0; start < frames; start += PIECE) {
-      const x = await interleaved(reader, start, Math.min(PIECE, frames - start));
+    for await (const x of interleavedPieces(reader, 0, reader.info.frames)) {
       await fh.write(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)); // little-endian hosts only, as npy.ts
     }
   } finally {

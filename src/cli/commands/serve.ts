@@ -1,9 +1,13 @@
 /**
  * `sonotile serve` — the HTTP API (SPEC §5) on the configured database: migrations applied,
  * the first admin token printed once on an empty database, optional demo data, listening on
- * 127.0.0.1 unless told otherwise (and then every route needs a token). SIGTERM / SIGINT stop
- * accepting, let in-flight requests finish, and close the database.
+ * 127.0.0.1 unless told otherwise (and then every route needs a token), and a job worker
+ * executing submitted batch jobs on a pool of its own (unless --no-worker): with nothing else
+ * running, a job submitted to the server — e.g. the viewer's features of a new clip — runs.
+ * SIGTERM / SIGINT stop accepting, let in-flight requests and job items finish, and close the
+ * database.
  */
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { buildApp } from "../../api/app.js";
 import { ensureDemoAudio, ensureDemoDataset } from "../../demo/index.js";
@@ -11,6 +15,7 @@ import { storeConfig } from "../../store/config.js";
 import { openDatabase } from "../../store/db.js";
 import { resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
+import { startWorker, type ExtractWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { numberOption, readCommandLine, type OptionSpec } from "../flags.js";
@@ -28,6 +33,8 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "host", placeholder: "ADDR", doc: "address to listen on; default 127.0.0.1 (beyond loopback, every route needs a token)" },
   { name: "port", placeholder: "N", doc: "TCP port; default 8000 (0: any free port)" },
   { name: "threads", short: "j", placeholder: "N", doc: "worker threads computing tiles; default one per core" },
+  { name: "no-worker", boolean: true, doc: "execute no batch jobs here, leaving them to 'sonotile worker' processes (by default serve runs a job worker)" },
+  { name: "worker-threads", placeholder: "N", doc: "threads of the job worker's own pool; default half the cores (at least 1)" },
   ...STORE_OPTIONS,
   { name: "demo", boolean: true, doc: "generate the synthetic demo recordings on first start and register them in dataset 'demo'" },
   { name: "verbose", boolean: true, doc: "log every request" },
@@ -35,8 +42,9 @@ const OPTIONS: readonly OptionSpec[] = [
 
 const USAGE = `usage: sonotile serve [options]
 
-Serves the HTTP API (docs at /docs). The database is DATABASE_URL if set, else an embedded
-PostgreSQL in the data directory.
+Serves the HTTP API (docs at /docs) and the viewer (at /), and executes submitted batch jobs
+on a job worker of its own unless --no-worker. The database is DATABASE_URL if set, else an
+embedded PostgreSQL in the data directory.
 
 ${optionRows(OPTIONS)}`;
 
@@ -60,6 +68,9 @@ export const command: Command = {
     if (cl.positionals.length) throw new UsageError(`serve takes no arguments\n${USAGE}`);
     const host = typeof cl.options.host === "string" ? cl.options.host : "127.0.0.1";
     const port = portOption(cl.options.port);
+    const runWorker = !cl.options["no-worker"];
+    const workerThreads = numberOption(cl.options["worker-threads"], "worker-threads", (v) => Number.isInteger(v) && v >= 1 && v <= 1024, "integer in [1, 1024]")
+      ?? Math.max(1, Math.floor(availableParallelism() / 2));
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
     const demoDir = join(config.dataDir, "demo-audio");
     if (cl.options.demo) {
@@ -68,9 +79,13 @@ export const command: Command = {
     }
     const audioRoots = await resolveRoots(config.audioRoots);
 
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+    // The embedded database serves its connections as one session and interleaves their
+    // protocol messages: beside a job worker, everything shares one connection there (as in
+    // `sonotile worker`). PGlite runs one statement at a time anyway.
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, ...(runWorker && !config.databaseUrl ? { poolSize: 1 } : {}) });
     let app;
     let tiles: TileService | undefined;
+    let worker: ExtractWorker | undefined;
     try {
       const admin = await ensureAdmin(database.sql);
       if (cl.options.demo) {
@@ -86,16 +101,19 @@ export const command: Command = {
         requireAuthForReads: !isLoopback(host),
         logger: cl.options.verbose ? true : { level: "warn" },
       });
+      if (runWorker) worker = await startWorker({ sql: database.sql, dataDir: config.dataDir, threads: workerThreads });
       const address = await app.listen({ host, port });
       const lines = [
         `sonotile serving on ${address}  (viewer: ${address}/, API docs: ${address}/docs)`,
         `database: ${database.description}`,
         `audio roots: ${audioRoots.join(", ")}`,
+        `batch jobs: ${runWorker ? `executed here on ${workerThreads} thread(s)` : "left to 'sonotile worker' processes (--no-worker)"}`,
       ];
       if (admin) lines.push("", `admin token (shown once — store it now): ${admin.key}`, `  e.g. curl -H "Authorization: Bearer ${admin.key}" ${address}/v1/users/me`);
       process.stdout.write(lines.join("\n") + "\n");
     } catch (err) {
       await app?.close();
+      await worker?.stop();
       await tiles?.close();
       await database.close();
       throw err;
@@ -111,8 +129,10 @@ export const command: Command = {
       process.once("SIGTERM", stop);
       process.once("SIGINT", stop);
     });
-    // In-flight requests finish (app.close waits for them), then the pool drains its tasks.
+    // In-flight requests finish (app.close waits for them), then the job items in hand, then
+    // the pool drains its tasks.
     await running.close();
+    await worker?.stop();
     await tiles!.close();
     await database.close();
     return EXIT.ok;

@@ -1,0 +1,75 @@
+/**
+ * GET /v1/recordings/{id}/playback?start_time&end_time: the audio of an interval as a WAV file.
+ * For players that cannot send a token with their requests — an <audio> element can't — the
+ * viewer fetches it with its Authorization header and plays the Blob, so playback works on
+ * servers that require a token for reads (SPEC §10). The whole-file download with range
+ * requests stays at /audio.
+ *
+ * Samples i with i / samplerate in [start_time, end_time) (real seconds and rate, time
+ * expansion applied; the convention of the features' clips), every channel, as 32-bit float at
+ * the file's own rate: time-expanded audio plays slowed down, as recorded. Streamed piece by
+ * piece, so memory stays bounded; a client that disconnects stops the reading.
+ */
+import { Readable } from "node:stream";
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { openAudio } from "../../audio/index.js";
+import { interleavedPieces } from "../../audio/interleave.js";
+import { AudioFormatError, type AudioReader } from "../../audio/types.js";
+import { floatWavHeader } from "../../audio/wavwriter.js";
+import { invalid } from "../../store/errors.js";
+import { MAX_PLAYBACK_SAMPLES } from "../playback-limit.js";
+import { HttpError } from "../plugins/errors.js";
+import { recordingFile } from "../recording-file.js";
+import { errorBody, idParams } from "../schemas.js";
+import { interval } from "./tiles.js";
+
+/** The WAV: its header, then the frames interleaved; the reader is closed when done or abandoned. */
+async function* wavBytes(reader: AudioReader, header: Uint8Array, first: number, end: number): AsyncGenerator<Uint8Array> {
+  try {
+    yield header;
+    for await (const x of interleavedPieces(reader, first, end)) yield new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  } finally {
+    await reader.close();
+  }
+}
+
+export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = async (app, options) => {
+  const maxSamples = options.maxSamples ?? MAX_PLAYBACK_SAMPLES;
+
+  app.get("/recordings/:id/playback", {
+    schema: {
+      summary: "The audio of [start_time, end_time) as a 32-bit float WAV",
+      description: `Samples i of every channel with i / samplerate in [start_time, end_time) (real seconds, time expansion applied; clipped to the recording), at the file's own rate, so time-expanded audio plays slowed down. At most ${maxSamples} samples (frames × channels) per request. For players that cannot send a token: fetch it, play the Blob.`,
+      tags: ["recordings"],
+      params: idParams,
+      querystring: z.object(interval),
+      response: { 200: z.any().describe("audio/wav"), 400: errorBody, 403: errorBody, 404: errorBody, 422: errorBody },
+    },
+  }, async (request, reply) => {
+    const { start_time, end_time } = request.query;
+    if (!(end_time > start_time)) throw invalid("end_time", `must be > start_time (${start_time})`);
+    const { file, file_samplerate, time_expansion } = await recordingFile(app, request.params.id);
+    const reader = await openAudio(file).catch((err) => {
+      throw err instanceof AudioFormatError ? new HttpError(422, `the recording's audio cannot be decoded: ${err.message}`) : err;
+    });
+    try {
+      const { frames, channels } = reader.info;
+      const samplerate = file_samplerate * time_expansion;
+      const first = Math.min(frames, Math.ceil(start_time * samplerate));
+      const end = Math.min(frames, Math.ceil(end_time * samplerate));
+      if (first >= end) throw invalid("start_time", `must be before the end of the recording (${frames / samplerate} s)`);
+      const samples = (end - first) * channels;
+      if (samples > maxSamples) {
+        throw invalid("end_time", `the interval holds ${samples} samples (frames × channels); the limit is ${maxSamples} per request: ask for a shorter interval`);
+      }
+      const header = floatWavHeader(end - first, channels, file_samplerate);
+      return reply.type("audio/wav").header("Content-Length", header.length + samples * 4)
+        .header("X-Frame-Range", `${first},${end}`)
+        .send(Readable.from(wavBytes(reader, header, first, end)));
+    } catch (err) {
+      await reader.close();
+      throw err;
+    }
+  });
+};

@@ -1,0 +1,108 @@
+/**
+ * GET /v1/recordings/{id}/playback: the audio of an interval as a float WAV — the samples of
+ * every channel bit for bit, time expansion applied to the interval but not to the rate,
+ * clipped to the recording, limited per request, and behind a token where reads need one.
+ */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { decode } from "../src/audio/index.js";
+import { encodeWav16 } from "../src/demo/wav.js";
+import { createDataset } from "../src/store/datasets.js";
+import { resolveRoots } from "../src/store/paths.js";
+import { probeFile } from "../src/store/probe.js";
+import { insertRecording } from "../src/store/recordings.js";
+import { ensureAdmin } from "../src/store/users.js";
+import { freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
+
+const RATE = 8000;
+let t: TestDatabase;
+let dir: { path: string; remove(): Promise<void> };
+/** The real path of the audio root. */
+let root: string;
+let app: App;
+let file: string;
+let id: string;
+let admin: { authorization: string };
+
+beforeAll(async () => {
+  t = await freshDatabase();
+  admin = { authorization: `Bearer ${(await ensureAdmin(t.db.sql))!.key}` };
+  dir = await tempDir();
+  [root] = await resolveRoots([dir.path]);
+  // 2 s of stereo: a different tone in each channel.
+  const frames = 2 * RATE;
+  const samples = new Float32Array(frames * 2);
+  for (let i = 0; i < frames; i++) {
+    samples[2 * i] = 0.5 * Math.sin((2 * Math.PI * 440 * i) / RATE);
+    samples[2 * i + 1] = 0.25 * Math.sin((2 * Math.PI * 1000 * i) / RATE);
+  }
+  file = join(root, "stereo.wav");
+  await writeFile(file, encodeWav16(samples, RATE, 2));
+  const dataset = await createDataset(t.db.sql, { name: "playback", audio_dir: root, created_by: null });
+  id = (await insertRecording(t.db.sql, { dataset_id: dataset.id, path: "stereo.wav", ...(await probeFile(file)), created_by: null }))!.id;
+  // 2 s of stereo is 32000 samples: over this limit, 1 s is not.
+  app = await buildApp({ database: t.db, audioRoots: [root], maxPlaybackSamples: 20_000 });
+});
+
+afterAll(async () => {
+  await app?.close();
+  await t?.cleanup();
+  await dir?.remove();
+});
+
+const playback = (query: string, headers = {}) => app.inject({ url: `/v1/recordings/${id}/playback?${query}`, headers });
+
+describe("GET /v1/recordings/{id}/playback", () => {
+  it("sends the samples of [start_time, end_time) of every channel, bit for bit, as a float WAV at the file's rate", async () => {
+    const res = await playback("start_time=0.25&end_time=0.5");
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.headers["content-type"]).toBe("audio/wav");
+    expect(Number(res.headers["content-length"])).toBe(res.rawPayload.length);
+    expect(res.headers["x-frame-range"]).toBe("2000,4000");
+    const wav = await decode(new Uint8Array(res.rawPayload));
+    const whole = await decode(file);
+    expect([wav.samplerate, wav.channels, wav.frames]).toEqual([RATE, 2, 2000]);
+    for (let c = 0; c < 2; c++) expect(wav.data[c]).toEqual(whole.data[c].subarray(2000, 4000));
+  });
+
+  it("takes real seconds on a time-expanded recording and keeps the file's rate (played slowed down)", async () => {
+    expect((await app.inject({ method: "PATCH", url: `/v1/recordings/${id}`, headers: admin, payload: { time_expansion: 10 } })).statusCode).toBe(200);
+    try {
+      // 10× expansion: the real rate is 80 kHz, so 25–50 ms real are file samples 2000–4000.
+      const res = await playback("start_time=0.025&end_time=0.05");
+      expect(res.headers["x-frame-range"]).toBe("2000,4000");
+      expect((await decode(new Uint8Array(res.rawPayload))).samplerate).toBe(RATE);
+    } finally {
+      await app.inject({ method: "PATCH", url: `/v1/recordings/${id}`, headers: admin, payload: { time_expansion: 1 } });
+    }
+  });
+
+  it("clips to the recording and refuses empty or oversized intervals, naming the field", async () => {
+    const tail = await playback("start_time=1.5&end_time=100");
+    expect(tail.headers["x-frame-range"]).toBe("12000,16000");
+    const fields = async (query: string) => {
+      const res = await playback(query);
+      expect(res.statusCode).toBe(400);
+      return res.json().fields.map((f: { field: string }) => f.field);
+    };
+    expect(await fields("start_time=2&end_time=3")).toEqual(["start_time"]);
+    expect(await fields("start_time=0.5&end_time=0.5")).toEqual(["end_time"]);
+    expect(await fields("start_time=-1&end_time=1")).toEqual(["start_time"]);
+    const over = await playback("start_time=0&end_time=2");
+    expect(over.statusCode).toBe(400);
+    expect(over.json().message).toContain("32000 samples (frames × channels); the limit is 20000");
+  });
+
+  it("needs a token where reads need one", async () => {
+    const locked = await buildApp({ database: t.db, audioRoots: [root], requireAuthForReads: true });
+    try {
+      const url = `/v1/recordings/${id}/playback?start_time=0&end_time=0.1`;
+      expect((await locked.inject({ url })).statusCode).toBe(401);
+      expect((await locked.inject({ url, headers: admin })).statusCode).toBe(200);
+    } finally {
+      await locked.close();
+    }
+  });
+});
