@@ -101,7 +101,7 @@ describe("POST /v1/jobs extract_features", () => {
     expect(refused.json().fields.map((f: { field: string }) => f.field)).toEqual(["data.band.high_freq"]);
     const created = await submit({ low_freq: 2000, high_freq: 3500 });
     expect(created.statusCode, created.body).toBe(201);
-    const worker = await startWorker({ sql: t.db.sql, dataDir: join(dir.path, "data"), threads: 1, pollingIntervalSeconds: 0.5 });
+    const worker = await startWorker({ sql: t.db.sql, threads: 1, pollingIntervalSeconds: 0.5 });
     try {
       await waitForJob(t.db.sql, created.json().id, (j) => j.status === "completed", 30_000);
     } finally {

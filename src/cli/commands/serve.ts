@@ -101,7 +101,7 @@ export const command: Command = {
         requireAuthForReads: !isLoopback(host),
         logger: cl.options.verbose ? true : { level: "warn" },
       });
-      if (runWorker) worker = await startWorker({ sql: database.sql, dataDir: config.dataDir, threads: workerThreads });
+      if (runWorker) worker = await startWorker({ sql: database.sql, threads: workerThreads });
       const address = await app.listen({ host, port });
       const lines = [
         `sonotile serving on ${address}  (viewer: ${address}/, API docs: ${address}/docs)`,
