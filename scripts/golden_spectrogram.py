@@ -80,10 +80,10 @@ def columns_to_keep(frames, bins, spread):
     return sorted(set([0, 1, frames - 2, frames - 1] + picks))
 
 
-def write_case(name, source, fs_file, x, overrides, time_expansion=1.0):
+def write_case(name, source, fs_file, x, overrides, time_expansion=1.0, spread=None):
     p = dict(DEFAULTS, **overrides)
     S, hop, nperseg, fs = reference(x, fs_file * time_expansion, p)
-    cols = columns_to_keep(S.shape[1], S.shape[0], 12 if source.endswith('.f32') else 6)
+    cols = columns_to_keep(S.shape[1], S.shape[0], spread or (12 if source.endswith('.f32') else 6))
     np.ascontiguousarray(S[:, cols], dtype="<f4").tofile(os.path.join(OUT, name + ".f32"))
     meta = dict(source=source, time_expansion=time_expansion, params=overrides, bins=S.shape[0],
                 frames=S.shape[1], hop=hop, nperseg=nperseg, samplerate=fs, columns=cols,
@@ -145,6 +145,10 @@ def main():
     # The stereo file's second channel, and time expansion (a 10x recording viewed in real units).
     data, rate = sf.read(os.path.join(FIXTURES, "whombat_tests_bats.wav"), dtype="float32", always_2d=True)
     write_case("rec-whombat-bats-ch1", "whombat_tests_bats.wav", rate, data[:, 1], dict(channel=1, pcen=False))
+    # Resampling and PCEN on a real recording, with columns spread finely enough that a piece can
+    # start past the first PCEN checkpoint (frame 1024) and be checked against scipy there.
+    write_case("rec-whombat-bats-resampled", "whombat_tests_bats.wav", rate, data[:, 0],
+               dict(resample=True, samplerate=48000, window_size=0.01), spread=16)
     data, rate = sf.read(os.path.join(FIXTURES, "batdetect2_20230322_172000_selec2.wav"), dtype="float32", always_2d=True)
     write_case("rec-bd2-selec2-te10", "batdetect2_20230322_172000_selec2.wav", rate, data[:, 0],
                dict(pcen=False, window_size=0.0025), time_expansion=10.0)
