@@ -66,24 +66,64 @@ describe("malformed files are rejected with a message naming the problem", () =>
   });
 });
 
-/** Either decodes (then the result is consistent) or throws AudioFormatError — nothing else. */
+/** An AudioFormatError whose message is one printable line; anything else is rethrown. */
+function expectReadableFailure(err: unknown): void {
+  if (!(err instanceof AudioFormatError)) throw err;
+  expect(err.message).toMatch(/^[\x20-\x7e\u00a0-\uffff]+$/);
+}
+
+/** Either decodes (then the result is consistent) or throws a readable AudioFormatError — nothing else. */
 async function decodesOrRejects(bytes: Uint8Array): Promise<void> {
   try {
     const out = await decode(bytes);
     expect(out.data).toHaveLength(out.channels);
     for (const x of out.data) expect(x.length).toBe(out.frames);
   } catch (err) {
-    if (!(err instanceof AudioFormatError)) throw err;
+    expectReadableFailure(err);
   }
 }
 
-/** A mutation of a real file: overwrite bytes in the header, poke size-like values, or truncate. */
+/**
+ * Opens `bytes` for ranged reads and reads the given (channel, start, count) ranges, each
+ * clipped into the recording's channels: every read gives exactly the frames inside the
+ * recording, or the reader fails with a readable AudioFormatError — the tile path, not `decode`.
+ */
+async function rangesOrRejects(bytes: Uint8Array, ranges: [number, number, number][]): Promise<void> {
+  let reader;
+  try {
+    reader = await openAudio(bytes);
+  } catch (err) {
+    return expectReadableFailure(err);
+  }
+  try {
+    const { channels, frames } = reader.info;
+    for (const [c, at, count] of ranges) {
+      const start = frames > 0 ? at % (frames + 1) : 0;
+      const x = await reader.read(c % channels, start, count);
+      expect(x.length).toBe(Math.min(count, frames - start));
+    }
+  } catch (err) {
+    expectReadableFailure(err);
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
+ * A mutation of a real file: overwrite bytes or poke size-like values — in the header (most
+ * decisions are made there) or anywhere (samples, metadata chunks after the data) — or truncate.
+ */
 const mutation = (size: number) =>
   fc.oneof(
     fc.record({ kind: fc.constant("bytes" as const), at: fc.nat(Math.min(size, 160) - 1), values: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
+    fc.record({ kind: fc.constant("bytes" as const), at: fc.nat(size - 1), values: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
     fc.record({ kind: fc.constant("u32" as const), at: fc.nat(Math.min(size, 160) - 4), value: fc.constantFrom(0, 1, 2, 0x7fffffff, 0xffffffff, 0xfffffffe, 0x10000) }),
+    fc.record({ kind: fc.constant("u32" as const), at: fc.nat(size - 4), value: fc.constantFrom(0, 1, 0x7fffffff, 0xffffffff) }),
     fc.record({ kind: fc.constant("cut" as const), at: fc.nat(size) }),
   );
+
+/** Ranged reads to try on a mutant: (channel, start frame, count). */
+const ranges = fc.array(fc.tuple(fc.nat(3), fc.nat(40_000), fc.integer({ min: 0, max: 20_000 })), { minLength: 1, maxLength: 4 });
 
 function mutate(bytes: Uint8Array, m: { kind: "bytes"; at: number; values: Uint8Array } | { kind: "u32"; at: number; value: number } | { kind: "cut"; at: number }): Uint8Array {
   if (m.kind === "cut") return bytes.slice(0, m.at);
@@ -109,6 +149,26 @@ describe("fuzz: mutated headers and random bytes give AudioFormatError or a cons
     await fc.assert(fc.asyncProperty(fc.array(mutation(bytes.length), { minLength: 1, maxLength: 3 }), async (ms) => {
       await decodesOrRejects(ms.reduce(mutate, bytes));
     }), { numRuns: 40 });
+  });
+
+  // Ranged reads, as tiles do them: the readers' own paths (block batches, seeks), not decode's.
+  // Includes recordings with metadata chunks after the data (GUANO, LIST) and a compressed seek.
+  const ranged = ["wav_pcm_24.wav", "w64_ms_adpcm.w64", "aiff_ulaw.aiff", "flac_pcm_16.flac", "mp3_mpeg_layer_iii.mp3"];
+  it.each(ranged)("%s: ranged reads of mutants (100 each)", async (name) => {
+    const bytes = fixture(name);
+    await fc.assert(fc.asyncProperty(fc.array(mutation(bytes.length), { minLength: 1, maxLength: 3 }), ranges, async (ms, rs) => {
+      await rangesOrRejects(ms.reduce(mutate, bytes), rs);
+    }), { numRuns: 100 });
+  });
+
+  it("recordings with GUANO and LIST chunks around the data: mutants decode or fail readably (60 each)", async () => {
+    for (const name of ["batdetect2_contrib_Audiomoth.wav", "batdetect2_contrib_jeff37_0166_20240531_223911.wav"]) {
+      // Mutations land in the chunks before the data, in the samples, and in the GUANO after them.
+      const whole = new Uint8Array(readFileSync(path.join(FORMATS, "../recordings", name)));
+      await fc.assert(fc.asyncProperty(fc.array(mutation(whole.length), { minLength: 1, maxLength: 3 }), ranges, async (ms, rs) => {
+        await rangesOrRejects(ms.reduce(mutate, whole), rs);
+      }), { numRuns: 60 });
+    }
   });
 
   it("random bytes, with and without a plausible magic number (1000 cases)", async () => {

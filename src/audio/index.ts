@@ -52,12 +52,14 @@ async function openFormat(src: ByteSource, name: string, options: OpenOptions): 
 export type OpenOptions = StreamOptions;
 
 /**
- * Opens `path` for random access. The file stays open until `reader.close()`.
+ * Opens a recording — a path, or the file's bytes already in memory — for random access. A
+ * file stays open until `reader.close()`.
  * @param options.blockFrames compressed formats only: frames per decoded, cached block (default 65536)
  * @throws AudioFormatError when the file is missing, unreadable or not a supported recording.
  */
-export async function openAudio(path: string, options: OpenOptions = {}): Promise<AudioReader> {
-  return openSource(await openFileSource(path), path, options);
+export async function openAudio(input: string | Uint8Array, options: OpenOptions = {}): Promise<AudioReader> {
+  if (typeof input !== "string") return openSource(memorySource(input), "<buffer>", options);
+  return openSource(await openFileSource(input), input, options);
 }
 
 /**
@@ -65,7 +67,7 @@ export async function openAudio(path: string, options: OpenOptions = {}): Promis
  * `soundfile.read(path, dtype="float32")` does (its array transposed).
  */
 export async function decode(input: string | Uint8Array): Promise<DecodedAudio> {
-  const reader = typeof input === "string" ? await openAudio(input) : await openSource(memorySource(input), "<buffer>");
+  const reader = await openAudio(input);
   try {
     const { samplerate, channels, frames } = reader.info;
     const data: Float32Array[] = [];

@@ -48,8 +48,15 @@ export interface AudioReader {
   close(): Promise<void>;
 }
 
-/** A file that cannot be decoded: its message says what is wrong (CLI exit code 1). */
+/**
+ * A file that cannot be decoded: its message says what is wrong (CLI exit code 1). Messages
+ * quote bytes of the file (chunk ids, codec names), so control characters (C0, DEL, C1) are shown as \xNN
+ * escapes: the message stays one printable line whatever the file holds.
+ */
 export class AudioFormatError extends Error {
   override name = "AudioFormatError";
   readonly exitCode = 1;
+  constructor(message: string) {
+    super(message.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
+  }
 }
