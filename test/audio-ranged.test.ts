@@ -111,3 +111,24 @@ describe("one reader, many reads", () => {
     }
   });
 });
+
+describe("reading into a caller's buffer", () => {
+  const formats = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
+  it.each(["wav_pcm_24.wav", "w64_ms_adpcm.w64", "flac_pcm_16.flac", "mp3_mpeg_layer_iii.mp3"])("%s: the samples land in the buffer given, equal to a plain read", async (name) => {
+    const reader = await openAudio(path.join(formats, name));
+    try {
+      const into = new Float32Array(10_000).fill(7);
+      for (const [start, count] of [[0, 5000], [3210, 10_000], [15_000, 5000]]) {
+        const plain = await reader.read(0, start, count);
+        const got = await reader.read(0, start, count, into);
+        expect(got.buffer).toBe(into.buffer);
+        expect(got).toEqual(plain);
+      }
+      // A buffer too short for the range is not used.
+      const short = new Float32Array(10);
+      expect((await reader.read(0, 0, 100, short)).buffer).not.toBe(short.buffer);
+    } finally {
+      await reader.close();
+    }
+  });
+});

@@ -23,7 +23,7 @@ import { seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
 import { parsePage, seekPage } from "./oggseek.js";
 import { checkBasics } from "./layout.js";
-import { clipRange } from "./reader.js";
+import { clipRange, outputArray } from "./reader.js";
 import type { ByteSource } from "./source.js";
 import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
 
@@ -470,7 +470,7 @@ export class StreamReader implements AudioReader {
   /** The Ogg header pages (bytes before the first audio page), read once for seeking. */
   private oggHeaders: Uint8Array | null = null;
 
-  async read(channel: number, start: number, count: number): Promise<Float32Array> {
+  async read(channel: number, start: number, count: number, into?: Float32Array): Promise<Float32Array> {
     const [s, e] = clipRange(this.info, channel, start, count);
     if (s === e) return new Float32Array(0);
     // The length may come from an untrusted header (FLAC STREAMINFO, Ogg granule): collect what the
@@ -487,7 +487,7 @@ export class StreamReader implements AudioReader {
       parts.push(block![channel].subarray(from - b0, to - b0));
       have += to - from;
     }
-    const out = new Float32Array(have);
+    const out = outputArray(have, into);
     for (let i = 0, at = 0; i < parts.length; at += parts[i].length, i++) out.set(parts[i], at);
     return out;
   }

@@ -20,6 +20,11 @@ export function clipRange(info: AudioInfo, channel: number, start: number, count
   return [s, Math.min(info.frames, s + count)];
 }
 
+/** `into`'s first `length` values when it is long enough, else a new array (AudioReader.read). */
+export function outputArray(length: number, into?: Float32Array): Float32Array {
+  return into !== undefined && into.length >= length ? into.subarray(0, length) : new Float32Array(length);
+}
+
 export class BlockReader implements AudioReader {
   readonly info: AudioInfo;
   /**
@@ -39,9 +44,9 @@ export class BlockReader implements AudioReader {
     return this.src.bytesRead;
   }
 
-  async read(channel: number, start: number, count: number): Promise<Float32Array> {
+  async read(channel: number, start: number, count: number, into?: Float32Array): Promise<Float32Array> {
     const [s, e] = clipRange(this.info, channel, start, count);
-    const out = new Float32Array(e - s);
+    const out = outputArray(e - s, into);
     if (e === s) return out;
     const { codec, dataOffset } = this.layout;
     const fpb = codec.framesPerBlock;

@@ -2,6 +2,7 @@
  * An AudioReader over samples already in memory, so decoded or synthetic signals go through
  * the same recording pipeline (pieces, streaming blocks) as files on disk.
  */
+import { outputArray } from "./reader.js";
 import type { AudioReader } from "./types.js";
 
 /** A reader over `channels` (one Float32Array per channel, equal lengths) at `samplerate` Hz. */
@@ -11,9 +12,12 @@ export function samplesReader(channels: Float32Array[], samplerate: number): Aud
   if (!(samplerate > 0)) throw new RangeError(`samplerate must be > 0, got ${samplerate}`);
   return {
     info: { container: "memory", encoding: "float", samplerate, channels: channels.length, frames, duration: frames / samplerate, bitsPerSample: 32, metadata: {} },
-    async read(channel, start, count) {
+    async read(channel, start, count, into) {
       const from = Math.max(0, Math.min(start, frames));
-      return channels[channel].slice(from, Math.max(from, Math.min(frames, start + count)));
+      const piece = channels[channel].subarray(from, Math.max(from, Math.min(frames, start + count)));
+      const out = outputArray(piece.length, into);
+      out.set(piece);
+      return out;
     },
     async close() {},
   };

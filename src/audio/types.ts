@@ -36,9 +36,11 @@ export interface AudioReader {
    * Samples of one channel for frames [start, start + count), decoded to [-1, 1) as libsndfile
    * does (SPEC §3.1). The range is clipped to the recording: the result may be shorter than
    * `count` (empty past the end). Reads only the bytes that range needs where the format
-   * allows (PCM families).
+   * allows (PCM families). With `into` (at least as long as the clipped range), the samples are
+   * written there and a view of it is returned: a caller reading many pieces reuses one buffer
+   * instead of touching fresh memory for each, which costs more here than reading the bytes.
    */
-  read(channel: number, start: number, count: number): Promise<Float32Array>;
+  read(channel: number, start: number, count: number, into?: Float32Array): Promise<Float32Array>;
   /**
    * Bytes fetched from the file so far, header parsing included (file readers set it; readers
    * over samples already in memory may leave it out). Lets tests prove reads are ranged.

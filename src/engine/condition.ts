@@ -31,6 +31,8 @@ export class ConditionedSignal {
   readonly length: number;
   private readonly resampler: Resampler | null;
   private readonly filter: BandFilter | null;
+  /** The stored samples of the last read, reused by the next (see `read`). */
+  private scratch = new Float32Array(0);
 
   /**
    * @param reader the recording
@@ -45,7 +47,11 @@ export class ConditionedSignal {
     this.filter = designBandFilter(p, this.samplerate);
   }
 
-  /** Conditioned samples [from, to), clipped to the signal. */
+  /**
+   * Conditioned samples [from, to), clipped to the signal. The result may be a view of a buffer
+   * the next read reuses: use it (copy it into the core) before reading again, and do not
+   * start a read before the previous one has finished.
+   */
   async read(from: number, to: number): Promise<Float32Array> {
     from = Math.max(0, from);
     to = Math.min(this.length, to);
@@ -59,10 +65,16 @@ export class ConditionedSignal {
 
   /** Resampled (or stored) samples [from, to). */
   private async readResampled(from: number, to: number): Promise<Float32Array> {
-    if (!this.resampler) return this.reader.read(this.channel, from, to - from);
+    if (!this.resampler) return this.readStored(from, to - from);
     const frames = this.reader.info.frames;
     const [inFrom, inTo] = this.resampler.inputRange(from, to, frames);
-    const input = await this.reader.read(this.channel, inFrom, inTo - inFrom);
+    const input = await this.readStored(inFrom, inTo - inFrom);
     return this.resampler.applyPiece(input, inFrom, frames, from, to);
+  }
+
+  /** Stored samples [from, from + count) of the channel, into the scratch buffer (grown as needed). */
+  private readStored(from: number, count: number): Promise<Float32Array> {
+    if (this.scratch.length < count) this.scratch = new Float32Array(Math.max(count, Math.ceil(1.25 * this.scratch.length)));
+    return this.reader.read(this.channel, from, count, this.scratch);
   }
 }
