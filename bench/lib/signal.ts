@@ -16,13 +16,13 @@ export interface BenchSignal {
 
 /**
  * `seconds` of audio at `samplerate` Hz: three slowly gliding tones (bird-like sweeps) plus
- * white noise at −30 dB from a fixed linear congruential generator, peak below 1. Every
- * bin gets energy, so no implementation can take a shortcut on silence.
+ * white noise at −30 dB from a linear congruential generator started at `seed` (recordings
+ * of a batch differ by their seed), peak below 1. Every bin gets energy, so no
+ * implementation can take a shortcut on silence.
  */
-export function synthesize(seconds: number, samplerate: number): Float32Array {
+export function synthesize(seconds: number, samplerate: number, seed = 0x12345678): Float32Array {
   const n = Math.round(seconds * samplerate);
   const x = new Float32Array(n);
-  let seed = 0x12345678;
   const tones = [
     { f0: 0.02, f1: 0.12, period: 3.1, amp: 0.3 },
     { f0: 0.08, f1: 0.25, period: 0.7, amp: 0.2 },
