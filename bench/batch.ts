@@ -15,7 +15,7 @@ import postgres from "postgres";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { extractFeaturesData, openQueue, submitExtractJob } from "../src/jobs/queue.js";
 import { createDataset, importDataset } from "../src/store/datasets.js";
-import { openDatabase, redact, type Database } from "../src/store/db.js";
+import { openDatabase, redact, type Database, type Sql } from "../src/store/db.js";
 import { getJob, type Job } from "../src/store/jobs.js";
 import { loadAverage, median, rotate } from "./lib/measure.js";
 import { synthesize } from "./lib/signal.js";
@@ -58,7 +58,7 @@ function writeDataset(dir: string, files: number, seconds: number): Dataset {
   return { files, secondsPerFile: seconds, audioSeconds: files * seconds, samplerates, bytes };
 }
 
-interface CliRun {
+interface ChildRun {
   child: ChildProcess;
   stdout(): string;
   stderr(): string;
@@ -66,9 +66,9 @@ interface CliRun {
   exit: Promise<number | NodeJS.Signals>;
 }
 
-/** `sonotile …args` as a child process, its output collected. */
-function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** `node …args` as a child process, its output collected. */
+function startNode(args: string[], env: NodeJS.ProcessEnv = {}): ChildRun {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d) => (stdout += d));
@@ -86,18 +86,34 @@ async function stopChild(child: ChildProcess, exit: Promise<unknown>, graceMs = 
   clearTimeout(timer);
 }
 
-/** Wall seconds of `sonotile extract <dir> -o out -j threads`, from spawn to exit. */
-async function timeExtract(recordings: string, out: string, threads: Cores): Promise<number> {
+/** Wall seconds of the child processes `node …args` run side by side, from spawn to the last exit. */
+async function timeProcesses(argsOfEach: string[][]): Promise<number> {
   const start = performance.now();
-  const run = startCli(["extract", recordings, "-o", out, "-j", String(threads)]);
+  const runs = argsOfEach.map((args) => startNode(args));
   try {
-    const code = await run.exit;
-    if (code !== 0) throw new Error(`sonotile extract -j ${threads} exited ${code}: ${run.stderr()}`);
+    for (const [i, run] of runs.entries()) {
+      const code = await run.exit;
+      if (code !== 0) throw new Error(`node ${argsOfEach[i].join(" ")} exited ${code}: ${run.stderr()}`);
+    }
     return (performance.now() - start) / 1000;
   } finally {
-    await stopChild(run.child, run.exit);
+    await Promise.all(runs.map(({ child, exit }) => stopChild(child, exit)));
   }
 }
+
+/**
+ * The ceiling of the 1 → 2 scaling on this machine at this moment: a fixed amount of CPU-bound
+ * work (a loop: no memory traffic, no I/O) in 1 process, then split over 2 side by side. On an
+ * idle 2-core machine it scales 2×; other work on the cores (other benchmarks, test suites)
+ * shows up here first.
+ */
+const CPU_LOOP_ITERATIONS = 8e8;
+const cpuLoop = (iterations: number) => `let x = 0; for (let i = 0; i < ${iterations}; i++) x += i % 7; if (x < 0) throw 0;`;
+const timeCpuLoop = (processes: Cores) => timeProcesses(Array.from({ length: processes }, () => ["-e", cpuLoop(CPU_LOOP_ITERATIONS / processes)]));
+
+/** Wall seconds of `sonotile extract <dir> -o out -j threads`, from spawn to exit. */
+const timeExtract = (recordings: string, out: string, threads: Cores) =>
+  timeProcesses([[CLI, "extract", recordings, "-o", out, "-j", String(threads)]]);
 
 /** A database of its own on a real PostgreSQL, dropped by `drop()`. */
 interface ScratchDatabase {
@@ -138,6 +154,14 @@ async function scratchDatabase(): Promise<ScratchDatabase | { unavailable: strin
   }
 }
 
+/** A dataset of the `files` recordings in `dir` (its id); the import is checked, not timed. */
+async function registerDataset(sql: Sql, dir: string, files: number): Promise<string> {
+  const dataset = await createDataset(sql, { name: "bench", audio_dir: dir, created_by: null });
+  const imported = await importDataset(sql, dataset.id, null);
+  if (imported.registered.length !== files) throw new Error(`dataset import registered ${imported.registered.length} of ${files} recordings: ${JSON.stringify(imported.failed)}`);
+  return dataset.id;
+}
+
 /**
  * Seconds from the creation to the completion (database clock) of a job over the dataset, executed by
  * `workers` `sonotile worker -j 1` processes started beforehand and idle (polling every 0.5 s).
@@ -145,7 +169,7 @@ async function scratchDatabase(): Promise<ScratchDatabase | { unavailable: strin
 async function timeJob(scratch: ScratchDatabase, datasetId: string, artifactsDir: string, workers: Cores): Promise<number> {
   const { sql } = scratch.db;
   const runs = Array.from({ length: workers }, () =>
-    startCli(["worker", "-j", "1", "--poll", "0.5", "--data", artifactsDir], { DATABASE_URL: scratch.url }));
+    startNode([CLI, "worker", "-j", "1", "--poll", "0.5", "--data", artifactsDir], { DATABASE_URL: scratch.url }));
   try {
     await Promise.all(runs.map(({ child, stdout, stderr, exit }) => new Promise<void>((resolve, reject) => {
       child.stdout!.on("data", () => {
@@ -174,42 +198,47 @@ async function timeJob(scratch: ScratchDatabase, datasetId: string, artifactsDir
   }
 }
 
-/** Wall seconds per round at each core count, and what they give. */
-export interface ScalingResult {
+/** Wall seconds per round at each core count, and the scaling they give. */
+export interface Scaling {
   wall_s: Record<Cores, number[]>;
-  /** Audio hours per wall hour (= seconds of audio per wall second), from the median wall time. */
-  audio_h_per_wall_h: Record<Cores, number>;
-  audio_h_per_wall_h_per_core: Record<Cores, number>;
   /** Median over rounds of wall(1) / wall(2) within the round. */
   scaling: number;
   /** scaling / 2. */
   efficiency: number;
 }
 
+/** A scaling of feature extraction, with its throughput. */
+export interface ExtractionScaling extends Scaling {
+  /** Audio hours per wall hour (= seconds of audio per wall second), from the median wall time. */
+  audio_h_per_wall_h: Record<Cores, number>;
+  audio_h_per_wall_h_per_core: Record<Cores, number>;
+}
+
 export interface BatchResult {
   dataset: Dataset;
   rounds: number;
-  local: ScalingResult;
-  distributed: (ScalingResult & { database: string }) | { unavailable: string };
+  cpu_loop: Scaling;
+  local: ExtractionScaling;
+  distributed: (ExtractionScaling & { database: string }) | { unavailable: string };
   load: number[][];
 }
 
-function scalingResult(wall: Record<Cores, number[]>, audioSeconds: number): ScalingResult {
-  const rate = (c: Cores) => audioSeconds / median(wall[c]);
-  const scaling = median(wall[1].map((w, r) => w / wall[2][r]));
-  return {
-    wall_s: wall,
-    audio_h_per_wall_h: { 1: rate(1), 2: rate(2) },
-    audio_h_per_wall_h_per_core: { 1: rate(1), 2: rate(2) / 2 },
-    scaling,
-    efficiency: scaling / 2,
-  };
+function scaling(wall: Record<Cores, number[]>): Scaling {
+  const ratio = median(wall[1].map((w, r) => w / wall[2][r]));
+  return { wall_s: wall, scaling: ratio, efficiency: ratio / 2 };
 }
 
-function scalingLines(label: (c: Cores) => string, r: ScalingResult): string[] {
+function extractionScaling(wall: Record<Cores, number[]>, audioSeconds: number): ExtractionScaling {
+  const rate = (c: Cores) => audioSeconds / median(wall[c]);
+  return { ...scaling(wall), audio_h_per_wall_h: { 1: rate(1), 2: rate(2) }, audio_h_per_wall_h_per_core: { 1: rate(1), 2: rate(2) / 2 } };
+}
+
+/** Table rows of a scaling: wall s, audio h/h, per core (— when not extraction), scaling, efficiency. */
+function scalingLines(label: (c: Cores) => string, r: Scaling | ExtractionScaling): string[] {
   return CORES.map((c) => {
-    const gain = c === 1 ? `${"—".padStart(8)} ${"—".padStart(11)}` : `${`${r.scaling.toFixed(2)}×`.padStart(8)} ${`${(100 * r.efficiency).toFixed(0)} %`.padStart(11)}`;
-    return `  ${label(c).padEnd(48)} ${median(r.wall_s[c]).toFixed(1).padStart(7)} ${`${r.audio_h_per_wall_h[c].toFixed(0)}`.padStart(10)} ${`${r.audio_h_per_wall_h_per_core[c].toFixed(0)}`.padStart(10)} ${gain}`;
+    const [rate, perCore] = "audio_h_per_wall_h" in r ? [r.audio_h_per_wall_h[c], r.audio_h_per_wall_h_per_core[c]].map((v) => v.toFixed(0)) : ["—", "—"];
+    const [gain, efficiency] = c === 1 ? ["—", "—"] : [`${r.scaling.toFixed(2)}×`, `${(100 * r.efficiency).toFixed(0)} %`];
+    return `  ${label(c).padEnd(48)} ${median(r.wall_s[c]).toFixed(1).padStart(7)} ${rate.padStart(10)} ${perCore.padStart(10)} ${gain.padStart(8)} ${efficiency.padStart(11)}`;
   });
 }
 
@@ -222,45 +251,37 @@ export async function runBatch(quick: boolean, log: (line: string) => void): Pro
     log("batch: writing the recordings…");
     const recordings = join(dir, "recordings");
     const data = writeDataset(recordings, quick ? 8 : 24, quick ? 20 : 60);
-    const load = [loadAverage()];
-
-    const localWall: Record<Cores, number[]> = { 1: [], 2: [] };
-    for (let r = 0; r < rounds; r++) {
-      for (const cores of rotate(CORES, r)) {
-        log(`batch: round ${r + 1}/${rounds}, sonotile extract -j ${cores}…`);
-        localWall[cores].push(await timeExtract(recordings, join(dir, `features-${cores}.csv`), cores));
-      }
+    scratch = await scratchDatabase();
+    let queue: { scratch: ScratchDatabase; datasetId: string } | undefined;
+    if (!("unavailable" in scratch)) {
+      log(`batch: registering the recordings in ${scratch.description}…`);
+      queue = { scratch, datasetId: await registerDataset(scratch.db.sql, recordings, data.files) };
     }
+
+    // Every round times each way at both core counts (order rotated per round), so the ratios
+    // within a round come from runs seconds apart.
+    const load = [loadAverage()];
+    const perCores = (): Record<Cores, number[]> => ({ 1: [], 2: [] });
+    const wall = { cpuLoop: perCores(), local: perCores(), distributed: perCores() };
+    for (let r = 0; r < rounds; r++) {
+      log(`batch: round ${r + 1}/${rounds}: CPU loop, sonotile extract, jobs on sonotile workers…`);
+      for (const cores of rotate(CORES, r)) wall.cpuLoop[cores].push(await timeCpuLoop(cores));
+      for (const cores of rotate(CORES, r)) wall.local[cores].push(await timeExtract(recordings, join(dir, `features-${cores}.csv`), cores));
+      if (queue) for (const workers of rotate(CORES, r)) wall.distributed[workers].push(await timeJob(queue.scratch, queue.datasetId, join(dir, "data"), workers));
+    }
+    load.push(loadAverage());
     // The same table whatever the thread count (rows in input order, values bit-identical).
     const [one, two] = CORES.map((c) => readFileSync(join(dir, `features-${c}.csv`), "utf8"));
     if (one !== two || one.trimEnd().split("\n").length !== data.files + 1) throw new Error("sonotile extract -j 1 and -j 2 wrote different tables");
-    load.push(loadAverage());
 
-    let distributed: BatchResult["distributed"];
-    scratch = await scratchDatabase();
-    if ("unavailable" in scratch) distributed = scratch;
-    else {
-      log(`batch: registering the recordings in ${scratch.description}…`);
-      const dataset = await createDataset(scratch.db.sql, { name: "bench", audio_dir: recordings, created_by: null });
-      const imported = await importDataset(scratch.db.sql, dataset.id, null);
-      if (imported.registered.length !== data.files) throw new Error(`dataset import registered ${imported.registered.length} of ${data.files} recordings: ${JSON.stringify(imported.failed)}`);
-      const jobWall: Record<Cores, number[]> = { 1: [], 2: [] };
-      for (let r = 0; r < rounds; r++) {
-        for (const workers of rotate(CORES, r)) {
-          log(`batch: round ${r + 1}/${rounds}, a job on ${workers} sonotile worker process${workers > 1 ? "es" : ""}…`);
-          jobWall[workers].push(await timeJob(scratch, dataset.id, join(dir, "data"), workers));
-        }
-      }
-      distributed = { database: scratch.description, ...scalingResult(jobWall, data.audioSeconds) };
-    }
-    load.push(loadAverage());
-
-    const result: BatchResult = { dataset: data, rounds, local: scalingResult(localWall, data.audioSeconds), distributed, load };
+    const distributed = "unavailable" in scratch ? scratch : { database: scratch.description, ...extractionScaling(wall.distributed, data.audioSeconds) };
+    const result: BatchResult = { dataset: data, rounds, cpu_loop: scaling(wall.cpuLoop), local: extractionScaling(wall.local, data.audioSeconds), distributed, load };
     const mix = Object.entries(data.samplerates).map(([rate, n]) => `${n} at ${Number(rate) / 1000} kHz`).join(", ");
     const lines = [
       `Batch feature extraction: ${data.files} recordings × ${data.secondsPerFile} s (${mix}; 16-bit WAV, ${(data.bytes / 2 ** 20).toFixed(0)} MB), ` +
         `${(data.audioSeconds / 3600).toFixed(3)} h of audio; default parameters (25 ms hann, PCEN, dB), every feature — median of ${rounds} round${rounds > 1 ? "s" : ""}`,
       `  ${"".padEnd(48)} ${"wall s".padStart(7)} ${"audio h/h".padStart(10)} ${"per core".padStart(10)} ${"scaling".padStart(8)} ${"efficiency".padStart(11)}`,
+      ...scalingLines((c) => `ceiling: ${c} × node -e <CPU-bound loop>`, result.cpu_loop),
       ...scalingLines((c) => `local: sonotile extract -j ${c}`, result.local),
       ...("unavailable" in distributed
         ? [`  distributed: not measured — ${distributed.unavailable}`]
@@ -268,8 +289,9 @@ export async function runBatch(quick: boolean, log: (line: string) => void): Pro
       "  audio h/h = audio hours per wall hour; per core = ÷ cores (extract threads, or worker processes of one thread); scaling = wall(1 core) ÷ wall(2 cores),",
       "  median over rounds of the ratio within a round; efficiency = scaling ÷ 2. Local wall: the whole command, spawn to exit (start-up, directory walk,",
       "  header probe, features, CSV). Distributed wall: job created → completed on the database clock, workers already running and idle (queue",
-      "  latency, feature-value writes and the artifact included; the PostgreSQL server shares the same cores).",
-      `  load average at start ${load[0].join(" ")}, after local ${load[1].join(" ")}, at end ${load[2].join(" ")}`,
+      "  latency, feature-value writes and the artifact included; the PostgreSQL server shares the same cores). Ceiling: the scaling of a pure",
+      "  CPU loop in the same rounds — what other work on the machine left of the second core.",
+      `  load average at start ${load[0].join(" ")}, at end ${load[1].join(" ")}`,
     ];
     return { lines, result };
   } finally {
