@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { extractFeaturesData, openQueue, submitExtractJob } from "../src/jobs/queue.js";
-import { createDataset, importDataset } from "../src/store/datasets.js";
+import { addDataset } from "../src/store/datasets.js";
 import { openDatabase, redact, type Database, type Sql } from "../src/store/db.js";
 import { getJob, type Job } from "../src/store/jobs.js";
 import { loadAverage, median, rotate } from "./lib/measure.js";
@@ -158,9 +158,8 @@ async function scratchDatabase(): Promise<ScratchDatabase | { unavailable: strin
 
 /** A dataset of the `files` recordings in `dir` (its id); the import is checked, not timed. */
 async function registerDataset(sql: Sql, dir: string, files: number): Promise<string> {
-  const dataset = await createDataset(sql, { name: "bench", audio_dir: dir, created_by: null });
-  const imported = await importDataset(sql, dataset.id, null);
-  if (imported.registered.length !== files) throw new Error(`dataset import registered ${imported.registered.length} of ${files} recordings: ${JSON.stringify(imported.failed)}`);
+  const { dataset, registered, failed } = await addDataset(sql, { name: "bench", audio_dir: dir, created_by: null });
+  if (registered.length !== files) throw new Error(`dataset import registered ${registered.length} of ${files} recordings: ${JSON.stringify(failed)}`);
   return dataset.id;
 }
 
@@ -168,10 +167,9 @@ async function registerDataset(sql: Sql, dir: string, files: number): Promise<st
  * Seconds from the creation to the completion (database clock) of a job over the dataset, executed by
  * `workers` `sonotile worker -j 1` processes started beforehand and idle (polling every 0.5 s).
  */
-async function timeJob(scratch: ScratchDatabase, datasetId: string, artifactsDir: string, workers: Cores): Promise<number> {
+async function timeJob(scratch: ScratchDatabase, datasetId: string, workers: Cores): Promise<number> {
   const { sql } = scratch.db;
-  const runs = Array.from({ length: workers }, () =>
-    startNode([CLI, "worker", "-j", "1", "--poll", "0.5", "--data", artifactsDir], { DATABASE_URL: scratch.url }));
+  const runs = Array.from({ length: workers }, () => startNode([CLI, "worker", "-j", "1", "--poll", "0.5"], { DATABASE_URL: scratch.url }));
   try {
     await Promise.all(runs.map(({ child, stdout, stderr, exit }) => new Promise<void>((resolve, reject) => {
       child.stdout!.on("data", () => {
@@ -269,7 +267,7 @@ export async function runBatch(quick: boolean, log: (line: string) => void): Pro
       log(`batch: round ${r + 1}/${rounds}: CPU loop, sonotile extract, jobs on sonotile workers…`);
       for (const cores of rotate(CORES, r)) wall.cpuLoop[cores].push(await timeCpuLoop(cores));
       for (const cores of rotate(CORES, r)) wall.local[cores].push(await timeExtract(recordings, join(dir, `features-${cores}.csv`), cores));
-      if (queue) for (const workers of rotate(CORES, r)) wall.distributed[workers].push(await timeJob(queue.scratch, queue.datasetId, join(dir, "data"), workers));
+      if (queue) for (const workers of rotate(CORES, r)) wall.distributed[workers].push(await timeJob(queue.scratch, queue.datasetId, workers));
     }
     load.push(loadAverage());
     // The same table whatever the thread count (rows in input order, values bit-identical).
