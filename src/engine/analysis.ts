@@ -32,7 +32,10 @@ export interface FinishParams {
   divisor: number;
 }
 
-/** Frames of STFT power — PCEN applied when the plan's parameters ask for it — as [bins][frames]. */
+/**
+ * Frames of STFT power — PCEN applied when the plan's parameters ask for it — as [bins][frames];
+ * final values (SPEC §3.7–3.9 applied) when `analyze` was given them.
+ */
 export class FrameBlock {
   constructor(
     private readonly values: CoreArray,
@@ -47,22 +50,14 @@ export class FrameBlock {
   }
 
   /**
-   * Writes the block into columns [column, column + frames) of `target`, a [bins][columns]
-   * matrix, after SPEC §3.7–3.9 (divide by `divisor`, scale, clamp) unless `finish` is null —
-   * then the values stay power (see `finishValues`). Frees the block.
+   * Copies the block into columns [column, column + frames) of `target`, a [bins][columns]
+   * matrix, straight out of core memory (no intermediate array: touching fresh memory costs
+   * more than the copy on these machines). Frees the block.
    */
-  writeColumns(target: Float32Array, column: number, finish: FinishParams | null): void {
+  writeColumns(target: Float32Array, column: number): void {
     const { values, frames, bins } = this;
     const columns = target.length / bins;
-    // Power divided by 1 is the identity (clamping applies to dB only).
-    const f = finish !== null && !(finish.params.scale === "power" && finish.divisor === 1) ? finish : null;
-    for (let k = 0; k < bins; k++) {
-      // One row at a time: scaled while it is in cache, then copied straight out of core memory
-      // (no intermediate array: touching fresh memory costs more than the copy on these machines).
-      const row = values.ptr + 4 * k * frames;
-      if (f) core.scaleValues(row, frames, f.divisor, SCALE_CODES[f.params.scale], f.params.clamp, f.params.min_dB, f.params.max_dB);
-      target.set(new Float32Array(core.memory.buffer, row, frames), k * columns + column);
-    }
+    for (let k = 0; k < bins; k++) target.set(new Float32Array(core.memory.buffer, values.ptr + 4 * k * frames, frames), k * columns + column);
     values.free();
   }
 
@@ -113,9 +108,11 @@ export class SpectrogramPlan {
    * Power (and PCEN) of frames [f0, f1). `samples` holds the conditioned signal's samples
    * [samplesStart, samplesStart + samples.length), which must include every sample of the
    * signal those frames read (see samplesOfFrames); samples outside it are the zero padding.
-   * Returns the block and the PCEN state after frame f1 − 1.
+   * With `finish`, the block holds final values: SPEC §3.7–3.9 are applied as each chunk is
+   * transposed, while it is in cache (without, see `finishValues`). Its `max()` is the power
+   * (or PCEN) maximum either way. Returns the block and the PCEN state after frame f1 − 1.
    */
-  analyze(samples: Float32Array, samplesStart: number, f0: number, f1: number, pcen: PcenState): { block: FrameBlock; pcen: PcenState } {
+  analyze(samples: Float32Array, samplesStart: number, f0: number, f1: number, pcen: PcenState, finish: FinishParams | null = null): { block: FrameBlock; pcen: PcenState } {
     const { bins, hop } = this.geometry;
     const p = this.params;
     const frames = f1 - f0;
@@ -136,7 +133,8 @@ export class SpectrogramPlan {
         chunkPeak = core.pcenApply(chunk.ptr, count, bins, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
       }
       peak = Math.max(peak, chunkPeak);
-      core.scaleTranspose(chunk.ptr, count, bins, values.ptr + 4 * c0, frames, 1, SCALE_CODES.power, false, 0, 0);
+      if (finish) core.scaleTranspose(chunk.ptr, count, bins, values.ptr + 4 * c0, frames, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
+      else core.scaleTranspose(chunk.ptr, count, bins, values.ptr + 4 * c0, frames, 1, SCALE_CODES.power, false, 0, 0);
     }
     if (state && frames > 0) pcen = state.view().slice();
     state?.free();

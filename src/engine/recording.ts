@@ -89,10 +89,11 @@ export class RecordingSpectrogram {
     return { frames: this.frames, peak, checkpointEvery, checkpoints, checkpointBase: 0 };
   }
 
-  private async analyze(f0: number, f1: number, pcen: PcenState) {
+  /** Frames [f0, f1) from the PCEN state before f0; final values when `finish` is given. */
+  private async analyze(f0: number, f1: number, pcen: PcenState, finish: FinishParams | null = null) {
     const [from, to] = samplesOfFrames(f0, f1, this.signal.length, this.geometry);
     const samples = await this.signal.read(from, to);
-    return this.plan.analyze(samples, from, f0, f1, pcen);
+    return this.plan.analyze(samples, from, f0, f1, pcen, finish);
   }
 
   /** The PCEN state before frame f0, replayed from the nearest checkpoint. */
@@ -111,20 +112,20 @@ export class RecordingSpectrogram {
   }
 
   /**
-   * Frames [f0, f1) (clamped to the recording) analysed in consecutive blocks of at most `step`
-   * frames, PCEN state carried from block to block, with the divisor that normalizes by the
+   * Final values (SPEC §3 step 9) of frames [f0, f1) (clamped to the recording) in consecutive
+   * blocks of at most `step` frames, PCEN state carried from block to block, normalized by the
    * whole recording's maximum. Each block must be written out (or freed) before the next.
    */
-  private async *blocks(f0: number, f1: number, step: number): AsyncGenerator<{ firstFrame: number; block: FrameBlock; finish: FinishParams }> {
+  private async *blocks(f0: number, f1: number, step: number): AsyncGenerator<{ firstFrame: number; block: FrameBlock }> {
     f0 = Math.max(0, Math.min(f0, this.frames));
     f1 = Math.max(f0, Math.min(f1, this.frames));
     const stats = await this.stats();
     const finish = { params: this.params, divisor: normalizationDivisor(this.params, stats.peak) };
     let pcen = await this.pcenBefore(f0, stats);
     for (let a = f0; a < f1; a += step) {
-      const result = await this.analyze(a, Math.min(f1, a + step), pcen);
+      const result = await this.analyze(a, Math.min(f1, a + step), pcen, finish);
       pcen = result.pcen;
-      yield { firstFrame: a, block: result.block, finish };
+      yield { firstFrame: a, block: result.block };
     }
   }
 
@@ -134,9 +135,9 @@ export class RecordingSpectrogram {
    * however long the range is.
    */
   async *range(f0 = 0, f1 = this.frames, step = blockFrames(this.geometry)): AsyncGenerator<{ firstFrame: number; frames: number; data: Float32Array }> {
-    for await (const { firstFrame, block, finish } of this.blocks(f0, f1, step)) {
+    for await (const { firstFrame, block } of this.blocks(f0, f1, step)) {
       const data = new Float32Array(this.geometry.bins * block.frames);
-      block.writeColumns(data, 0, finish);
+      block.writeColumns(data, 0);
       yield { firstFrame, frames: block.frames, data };
     }
   }
@@ -149,8 +150,8 @@ export class RecordingSpectrogram {
     f0 = Math.max(0, Math.min(f0, this.frames));
     f1 = Math.max(f0, Math.min(f1, this.frames));
     const out = new Float32Array(this.geometry.bins * (f1 - f0));
-    for await (const { firstFrame, block, finish } of this.blocks(f0, f1, blockFrames(this.geometry))) {
-      block.writeColumns(out, firstFrame - f0, finish);
+    for await (const { firstFrame, block } of this.blocks(f0, f1, blockFrames(this.geometry))) {
+      block.writeColumns(out, firstFrame - f0);
     }
     return out;
   }

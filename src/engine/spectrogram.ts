@@ -56,10 +56,10 @@ export function spectrogram(samples: Float32Array, samplerate: number, params: P
     for (let f0 = 0; f0 < frames; f0 += step) {
       const f1 = Math.min(frames, f0 + step);
       const [from, to] = samplesOfFrames(f0, f1, signal.samples.length, g);
-      const analysed = plan.analyze(signal.samples.subarray(from, to), from, f0, f1, pcen);
+      const analysed = plan.analyze(signal.samples.subarray(from, to), from, f0, f1, pcen, p.normalize ? null : { params: p, divisor: 1 });
       pcen = analysed.pcen;
       peak = Math.max(peak, analysed.block.max());
-      analysed.block.writeColumns(data, f0, p.normalize ? null : { params: p, divisor: 1 });
+      analysed.block.writeColumns(data, f0);
     }
     if (p.normalize) finishValues(data, p, normalizationDivisor(p, peak));
     return { data, bins: g.bins, frames, hop: g.hop, nperseg: g.nperseg, samplerate: g.samplerate, firstFrame: 0, valueRange: valueRange(p, peak), params: p };
