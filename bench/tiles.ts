@@ -120,12 +120,30 @@ async function timedGet(url: string, headers: Record<string, string> = {}, expec
   return { ms, etag: response.headers.get("etag") };
 }
 
+/** The longest wait for a recording's stats in an untimed warm-up (a pass over 10 h at 48 kHz: about a minute). */
+const STATS_PATIENCE_MS = 15 * 60_000;
+
+/**
+ * GET `url` until it is 200, as a client does while the server computes the recording's stats
+ * (503 with Retry-After: the pass goes on in the background), for at most STATS_PATIENCE_MS.
+ */
+async function getWhenReady(url: string): Promise<void> {
+  const deadline = performance.now() + STATS_PATIENCE_MS;
+  for (;;) {
+    const response = await fetch(url);
+    await response.arrayBuffer();
+    if (response.status !== 503 || performance.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 1000 * Number(response.headers.get("retry-after") ?? 1)));
+  }
+  await timedGet(url);
+}
+
 /**
  * One tile per worker at once, before anything is timed: the recording's stats are computed
  * (once, however many requests wait for them) and every worker opens the recording.
  */
 async function warmUp({ server, next }: TileClient): Promise<void> {
-  await Promise.all(Array.from({ length: server.threads }, () => timedGet(server.url + next())));
+  await Promise.all(Array.from({ length: server.threads }, () => getWhenReady(server.url + next())));
 }
 
 interface Percentiles { p50: number; p99: number }
@@ -208,7 +226,7 @@ async function position(server: BenchServer, tenSeconds: string, long: string, h
   for (let salt = 0; times.first.length < rounds; salt++) {
     const query = (cmap: string) => `cmap=${cmap}&min_dB=${-100 - salt / 1000}`;
     // As in `warmUp`; the very first requests also wait for the stats (a pass over the whole long recording).
-    for (const name of names) await Promise.all(COLORMAPS.slice(0, warmUpMaps).map((cmap) => timedGet(server.url + tiles[name](query(cmap)))));
+    for (const name of names) await Promise.all(COLORMAPS.slice(0, warmUpMaps).map((cmap) => getWhenReady(server.url + tiles[name](query(cmap)))));
     for (const cmap of COLORMAPS.slice(warmUpMaps, warmUpMaps + rounds - times.first.length)) {
       for (const name of rotate(names, times.first.length)) times[name].push((await timedGet(server.url + tiles[name](query(cmap)))).ms);
     }
@@ -236,6 +254,8 @@ async function streamAll(server: BenchServer, recording: string, seconds: number
   const total = tileCount(frameCount(RATE * seconds, g), 0, WIDTH);
   let bytes = 0;
   let streams = 0;
+  // The recording's stats first (a request waits 20 s for them, a long recording's pass takes longer).
+  await getWhenReady(server.url + tilePath(recording, 0, ""));
   for (let a = 0; a < total; a += TILES_PER_STREAM) {
     const b = Math.min(total, a + TILES_PER_STREAM);
     // Frame a·W's centre to frame b·W − 1's: exactly tiles [a, b), whatever the float rounding.
