@@ -31,7 +31,10 @@ export class ConditionedSignal {
   readonly length: number;
   private readonly resampler: Resampler | null;
   private readonly filter: BandFilter | null;
-  /** The stored samples of the last read, reused by the next (see `read`). */
+  /**
+   * The stored samples of the last read, reused by the next (see `read`). Its size is that of
+   * the largest read: the callers read a block of frames at a time (blockFrames, ≈ 8 MB).
+   */
   private scratch = new Float32Array(0);
 
   /**

@@ -74,9 +74,11 @@ async function openSource(s: Source): Promise<Open> {
 }
 
 /**
- * A task that failed because the recording cannot be decoded. Returned rather than thrown: an
- * error's class does not survive the thread boundary, and the HTTP layer answers this one
- * differently (422) from a failure of the server (500).
+ * A tile, piece or stats task that failed because the recording cannot be decoded. Returned
+ * rather than thrown: an error's class does not survive the thread boundary, and the HTTP layer
+ * answers this one differently (422) from a failure of the server (500). (A features task reports
+ * its input failures in its own result, `FeaturesTaskResult.failure`: a job records them per
+ * target instead of retrying.)
  */
 export interface AudioFailure {
   audioFailure: string;
