@@ -30,15 +30,18 @@ export class RealFft {
   /** C_k = (1 − i·W_n^k)/2 for the even-n split, k < m. */
   private readonly splitRe: StaticArray<f32>;
   private readonly splitIm: StaticArray<f32>;
+  /** Even n whose complex FFT ends in a radix-4 stage run here, fused with the split. */
+  private readonly fused: bool;
 
   constructor(n: i32) {
     assert(n >= 2 && n <= MAX_FFT_LENGTH, "RealFft: n out of range");
     const m = n & 1 ? n : n >> 1;
     this.n = n;
     this.m = m;
-    const direct = radices(m) !== null;
-    this.direct = direct ? new Stockham(m) : null;
-    this.chirp = direct ? null : new Bluestein(m);
+    const stockham = radices(m) !== null ? new Stockham(m) : null;
+    this.direct = stockham;
+    this.chirp = stockham === null ? new Bluestein(m) : null;
+    this.fused = stockham !== null && (n & 1) == 0 && stockham.lastRadix4;
     this.ar = new StaticArray<f32>(m);
     this.ai = new StaticArray<f32>(m);
     this.br = new StaticArray<f32>(m);
@@ -60,6 +63,7 @@ export class RealFft {
     const inB = this.transform(input);
     const zr = changetype<usize>(inB ? this.br : this.ar), zi = changetype<usize>(inB ? this.bi : this.ai);
     if (this.n & 1) interleave(zr, zi, (this.m >> 1) + 1, output);
+    else if (this.fused) this.lastStageSplit(false, zr, zi, output, 0, f32x4.splat(0));
     else this.split(false, zr, zi, output, 0, f32x4.splat(0));
   }
 
@@ -71,27 +75,29 @@ export class RealFft {
     const inB = this.transform(input);
     const zr = changetype<usize>(inB ? this.br : this.ar), zi = changetype<usize>(inB ? this.bi : this.ai);
     if (this.n & 1) return powerOf(zr, zi, (this.m >> 1) + 1, output, scale, peak);
+    if (this.fused) return this.lastStageSplit(true, zr, zi, output, scale, peak);
     return this.split(true, zr, zi, output, scale, peak);
   }
 
   /**
    * The complex transform of the packed input (even n) or of (x, 0) (odd n), left in (ar, ai) or,
-   * if this returns true, in (br, bi).
+   * if this returns true, in (br, bi) — without its last stage if `fused`.
    */
   private transform(input: usize): bool {
     const m = this.m;
     const zr = changetype<usize>(this.ar), zi = changetype<usize>(this.ai);
     const br = changetype<usize>(this.br), bi = changetype<usize>(this.bi);
     const direct = this.direct;
+    const fused = this.fused;
     // The first Stockham stage reads x[2j] + i·x[2j+1] straight from the input.
-    if (direct !== null && (this.n & 1) == 0 && direct.packable) return direct.run(input, zr, zi, br, bi);
+    if (direct !== null && (this.n & 1) == 0 && direct.packable) return direct.run(input, zr, zi, br, bi, fused);
     if (this.n & 1) {
       memory.copy(zr, input, <usize>m << 2);
       memory.fill(zi, 0, <usize>m << 2);
     } else {
       deinterleave(input, m, zr, zi);
     }
-    if (direct !== null) return direct.run(0, zr, zi, br, bi);
+    if (direct !== null) return direct.run(0, zr, zi, br, bi, fused);
     this.chirp!.run(zr, zi);
     return false;
   }
@@ -113,32 +119,111 @@ export class RealFft {
     // Four k per step: Z_k … Z_{k+3} forwards, Z_{m-k} … Z_{m-k-3} loaded as one vector, reversed.
     for (; k + 4 <= m; k += 4) {
       const o = <usize>k << 2, rev = <usize>(m - k - 3) << 2;
-      const ar = v128.load(zr + o), ai = v128.load(zi + o);
-      const br = v128.shuffle<f32>(v128.load(zr + rev), v128.load(zr + rev), 3, 2, 1, 0);
-      const bi = v128.shuffle<f32>(v128.load(zi + rev), v128.load(zi + rev), 3, 2, 1, 0);
-      const cr = v128.load(wr + o), ci = v128.load(wi + o);
-      // d = Z_k − conj Z_{m-k}; X = conj Z_{m-k} + C·d
-      const dr = f32x4.sub(ar, br), di = f32x4.add(ai, bi);
-      const xr = f32x4.add(br, f32x4.sub(f32x4.mul(cr, dr), f32x4.mul(ci, di)));
-      const xi = f32x4.sub(f32x4.add(f32x4.mul(cr, di), f32x4.mul(ci, dr)), bi);
-      if (power) {
-        const p = f32x4.mul(f32x4.add(f32x4.mul(xr, xr), f32x4.mul(xi, xi)), s);
-        v128.store(output + (<usize>k << 2), p);
-        peak = f32x4.pmax(peak, p);
-      } else {
-        v128.store(output + (<usize>k << 3), v128.shuffle<f32>(xr, xi, 0, 4, 1, 5));
-        v128.store(output + (<usize>k << 3), v128.shuffle<f32>(xr, xi, 2, 6, 3, 7), 16);
-      }
+      peak = emitSplit4(power, output, k, false,
+        v128.load(zr + o), v128.load(zi + o), loadReversed(zr + rev), loadReversed(zi + rev),
+        v128.load(wr + o), v128.load(wi + o), s, peak);
     }
     for (; k < m; k++) {
       const o = <usize>k << 2, rev = <usize>(m - k) << 2;
-      const ar = load<f32>(zr + o), ai = load<f32>(zi + o), br = load<f32>(zr + rev), bi = load<f32>(zi + rev);
-      const cr = load<f32>(wr + o), ci = load<f32>(wi + o);
-      const dr = ar - br, di = ai + bi;
-      peak = emitOne(power, output, k, br + (cr * dr - ci * di), (cr * di + ci * dr) - bi, scale, peak);
+      peak = splitOne(power, output, k, load<f32>(zr + o), load<f32>(zi + o), load<f32>(zr + rev), load<f32>(zi + rev),
+        load<f32>(wr + o), load<f32>(wi + o), scale, peak);
     }
     return peak;
   }
+
+  /**
+   * The last Stockham stage (radix 4, stride s = m/4, no twiddles: `Stockham.lastRadix4`) fused
+   * with `split`, so Z is never stored. Butterfly q of that stage reads a_r = x[q + s·r] and gives
+   * Z_{q+s·k} = DFT4(a)_k; the split's partner Z_{m−q−s·k} is output 3 − k of butterfly s − q.
+   * Each step runs butterflies q … q+3 and, loaded reversed into the same lanes, s−q … s−q−3, and
+   * writes both bins of all sixteen pairs. The partners' coefficients are conjugates:
+   * W_n^{m−j} = −conj W_n^j, so C_{m−j} = conj C_j. Butterfly 0 pairs with itself (Z_0 gives X_0
+   * and X_m, Z_s pairs with Z_3s, Z_2s with Z_2s); q = 1 … s/2 cover the rest, s/2 twice.
+   */
+  @inline private lastStageSplit(power: bool, xr: usize, xi: usize, output: usize, scale: f32, peak: v128): v128 {
+    const m = this.m, s = m >> 2;
+    const wr = changetype<usize>(this.splitRe), wi = changetype<usize>(this.splitIm);
+    const is = <usize>s << 2;
+    const sc = f32x4.splat(scale);
+    {
+      const a0r = load<f32>(xr), a1r = load<f32>(xr + is), a2r = load<f32>(xr + 2 * is), a3r = load<f32>(xr + 3 * is);
+      const a0i = load<f32>(xi), a1i = load<f32>(xi + is), a2i = load<f32>(xi + 2 * is), a3i = load<f32>(xi + 3 * is);
+      const t0r = a0r + a2r, t0i = a0i + a2i, t1r = a0r - a2r, t1i = a0i - a2i;
+      const t2r = a1r + a3r, t2i = a1i + a3i, t3r = a1r - a3r, t3i = a1i - a3i;
+      const z0r = t0r + t2r, z0i = t0i + t2i, z2r = t0r - t2r, z2i = t0i - t2i;
+      const z1r = t1r + t3i, z1i = t1i - t3r, z3r = t1r - t3i, z3i = t1i + t3r;
+      peak = emitOne(power, output, 0, z0r + z0i, 0, scale, peak);
+      peak = emitOne(power, output, m, z0r - z0i, 0, scale, peak);
+      const c1 = <usize>s << 2, c2 = <usize>(2 * s) << 2, c3 = <usize>(3 * s) << 2;
+      peak = splitOne(power, output, s, z1r, z1i, z3r, z3i, load<f32>(wr + c1), load<f32>(wi + c1), scale, peak);
+      peak = splitOne(power, output, 3 * s, z3r, z3i, z1r, z1i, load<f32>(wr + c3), load<f32>(wi + c3), scale, peak);
+      peak = splitOne(power, output, 2 * s, z2r, z2i, z2r, z2i, load<f32>(wr + c2), load<f32>(wi + c2), scale, peak);
+    }
+    for (let q = 1; q < s >> 1; q += 4) {
+      const o = <usize>q << 2, mo = <usize>(s - q - 3) << 2;
+      // Butterflies q … q+3: DFT4(a)_k = t0 + t2, t1 − i·t3, t0 − t2, t1 + i·t3
+      let ar = v128.load(xr + o), ai = v128.load(xi + o), br = v128.load(xr + o + 2 * is), bi = v128.load(xi + o + 2 * is);
+      const t0r = f32x4.add(ar, br), t0i = f32x4.add(ai, bi), t1r = f32x4.sub(ar, br), t1i = f32x4.sub(ai, bi);
+      ar = v128.load(xr + o + is); ai = v128.load(xi + o + is); br = v128.load(xr + o + 3 * is); bi = v128.load(xi + o + 3 * is);
+      const t2r = f32x4.add(ar, br), t2i = f32x4.add(ai, bi), t3r = f32x4.sub(ar, br), t3i = f32x4.sub(ai, bi);
+      // Butterflies s−q … s−q−3, their lanes reversed
+      ar = loadReversed(xr + mo); ai = loadReversed(xi + mo); br = loadReversed(xr + mo + 2 * is); bi = loadReversed(xi + mo + 2 * is);
+      const u0r = f32x4.add(ar, br), u0i = f32x4.add(ai, bi), u1r = f32x4.sub(ar, br), u1i = f32x4.sub(ai, bi);
+      ar = loadReversed(xr + mo + is); ai = loadReversed(xi + mo + is); br = loadReversed(xr + mo + 3 * is); bi = loadReversed(xi + mo + 3 * is);
+      const u2r = f32x4.add(ar, br), u2i = f32x4.add(ai, bi), u3r = f32x4.sub(ar, br), u3i = f32x4.sub(ai, bi);
+      // Pairs (k, 3 − k): Z_{q+s·k} from t, its partner from u.
+      peak = this.splitPair(power, output, q, sc, f32x4.add(t0r, t2r), f32x4.add(t0i, t2i), f32x4.sub(u1r, u3i), f32x4.add(u1i, u3r), peak);
+      peak = this.splitPair(power, output, q + 2 * s, sc, f32x4.sub(t0r, t2r), f32x4.sub(t0i, t2i), f32x4.add(u1r, u3i), f32x4.sub(u1i, u3r), peak);
+      peak = this.splitPair(power, output, q + s, sc, f32x4.add(t1r, t3i), f32x4.sub(t1i, t3r), f32x4.sub(u0r, u2r), f32x4.sub(u0i, u2i), peak);
+      peak = this.splitPair(power, output, q + 3 * s, sc, f32x4.sub(t1r, t3i), f32x4.add(t1i, t3r), f32x4.add(u0r, u2r), f32x4.add(u0i, u2i), peak);
+    }
+    return peak;
+  }
+
+  /** Bins j … j+3 from Z = Z_j… and P = Z_{m−j}… (lanes matched), and bins m−j, m−j−1, … from the same pairs. */
+  @inline private splitPair(power: bool, output: usize, j: i32, scale: v128, zr: v128, zi: v128, pr: v128, pi: v128, peak: v128): v128 {
+    const o = <usize>j << 2;
+    const cr = v128.load(changetype<usize>(this.splitRe) + o), ci = v128.load(changetype<usize>(this.splitIm) + o);
+    peak = emitSplit4(power, output, j, false, zr, zi, pr, pi, cr, ci, scale, peak);
+    return emitSplit4(power, output, this.m - j, true, pr, pi, zr, zi, cr, f32x4.neg(ci), scale, peak);
+  }
+}
+
+/**
+ * The split for four bins: X = B + C·(Z − B) with B = conj P (header formula; Z = Z_k, P = Z_{m−k},
+ * C = C_k), written at bins k … k+3 or — if `reversed` — lane 0 at bin k, lane 3 at k − 3.
+ */
+@inline function emitSplit4(power: bool, output: usize, k: i32, reversed: bool, zr: v128, zi: v128, pr: v128, pi: v128, cr: v128, ci: v128, scale: v128, peak: v128): v128 {
+  const dr = f32x4.sub(zr, pr), di = f32x4.add(zi, pi);
+  const xr = f32x4.add(pr, f32x4.sub(f32x4.mul(cr, dr), f32x4.mul(ci, di)));
+  const xi = f32x4.sub(f32x4.add(f32x4.mul(cr, di), f32x4.mul(ci, dr)), pi);
+  const first = reversed ? k - 3 : k;
+  if (power) {
+    const p = f32x4.mul(f32x4.add(f32x4.mul(xr, xr), f32x4.mul(xi, xi)), scale);
+    v128.store(output + (<usize>first << 2), reversed ? v128.shuffle<f32>(p, p, 3, 2, 1, 0) : p);
+    return f32x4.pmax(peak, p);
+  }
+  const out = output + (<usize>first << 3);
+  if (reversed) {
+    v128.store(out, v128.shuffle<f32>(xr, xi, 3, 7, 2, 6));
+    v128.store(out, v128.shuffle<f32>(xr, xi, 1, 5, 0, 4), 16);
+  } else {
+    v128.store(out, v128.shuffle<f32>(xr, xi, 0, 4, 1, 5));
+    v128.store(out, v128.shuffle<f32>(xr, xi, 2, 6, 3, 7), 16);
+  }
+  return peak;
+}
+
+/** One bin of the split (as emitSplit4). */
+@inline function splitOne(power: bool, output: usize, k: i32, zr: f32, zi: f32, pr: f32, pi: f32, cr: f32, ci: f32, scale: f32, peak: v128): v128 {
+  const dr = zr - pr, di = zi + pi;
+  return emitOne(power, output, k, pr + (cr * dr - ci * di), (cr * di + ci * dr) - pi, scale, peak);
+}
+
+/** The four f32 at `ptr`, last first. */
+@inline function loadReversed(ptr: usize): v128 {
+  const v = v128.load(ptr);
+  return v128.shuffle<f32>(v, v, 3, 2, 1, 0);
 }
 
 /** Bin k = (re, im) as a complex value, or as scale·(re² + im²) if `power`; returns the peak. */

@@ -87,6 +87,17 @@ describe("RealFFT matches a float64 DFT", () => {
       fft.dispose();
     });
   }
+
+  it("powers of two whose last radix-4 stage runs fused with the real split (n = 128, 256, 512)", () => {
+    // the smallest fused stride (s = 16: two steps from each end) and the next two; 1024, 2048
+    // and 4096 are checked above
+    for (const n of [128, 256, 512]) {
+      const x = lcgInput(n, 3 * n + 5);
+      const fft = new RealFFT(n);
+      expect(maxAbsDiff(fft.forward(x), dft(x)), `n=${n}`).toBeLessThanOrEqual(tolerance(x));
+      fft.dispose();
+    }
+  });
 });
 
 describe("RealFFT on spectra known in closed form", () => {

@@ -120,17 +120,30 @@ export class Stockham {
   }
 
   /**
+   * True if the last stage is radix 4 with a stride s = n/4 that is a multiple of 8: then the real
+   * FFT (assembly/fft.ts) runs that stage itself, fused with its split, and calls `run` with
+   * `skipLast`. Butterflies q and s − q of that stage give the mirrored pairs Z_k, Z_{n−k} the split
+   * combines, and s/2 a multiple of 4 lets both ends be walked four lanes at a time.
+   */
+  get lastRadix4(): bool {
+    const last = 5 * (this.count - 1);
+    return this.count > 1 && this.stages[last] == 4 && this.stages[last + 1] % 8 == 0;
+  }
+
+  /**
    * Transforms n complex values with (ar, ai) and (br, bi) as the ping-pong pair; both are
    * clobbered. The input is (ar, ai) — or, if `packed` ≠ 0 (only when `packable`), the 2n reals at
    * `packed` read as x[2j] + i·x[2j+1] without modifying them, which saves the de-interleaving pass
-   * of the even-n real FFT. Returns true if the result is in (br, bi), false if in (ar, ai).
+   * of the even-n real FFT. With `skipLast` (only when `lastRadix4`) the last stage is left to the
+   * caller. Returns true if the result is in (br, bi), false if in (ar, ai).
    */
-  run(packed: usize, ar: usize, ai: usize, br: usize, bi: usize): bool {
+  run(packed: usize, ar: usize, ai: usize, br: usize, bi: usize, skipLast: bool = false): bool {
     let xr = ar, xi = ai, yr = br, yi = bi;
     const stages = changetype<usize>(this.stages);
     const twRe = changetype<usize>(this.twRe), twIm = changetype<usize>(this.twIm);
     const trig = changetype<usize>(this.trig), scratch = changetype<usize>(this.scratch);
-    for (let i = 0; i < this.count; i++) {
+    const count = skipLast ? this.count - 1 : this.count;
+    for (let i = 0; i < count; i++) {
       const e = stages + <usize>(20 * i);
       const P = load<i32>(e), s = load<i32>(e, 4), span = load<i32>(e, 8);
       const tw = <usize>load<i32>(e, 12) << 2, tg = <usize>load<i32>(e, 16) << 2;
@@ -139,7 +152,7 @@ export class Stockham {
       const tr = xr, ti = xi;
       xr = yr; xi = yi; yr = tr; yi = ti;
     }
-    return (this.count & 1) == 1;
+    return (count & 1) == 1;
   }
 }
 
