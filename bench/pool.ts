@@ -1,13 +1,18 @@
 /**
  * Pool scaling (issue 7 "all cores"): the STFT power pipeline of bench/stft.ts — 600 s at
- * 48 kHz, N = 1024, hop 512 — computed through the worker pool (src/tiles/pool.ts) the way the
- * server computes pieces: the recording is a float WAV on disk, every task reads the samples
- * of its frames, computes them in the worker's own core instance and transfers them back.
+ * 48 kHz, N = 1024, hop 512 — computed through the worker pool (src/tiles/pool.ts) from a float
+ * WAV on disk, every task reading the samples of its frames and computing them in the worker's
+ * own core instance. Two ways to get the values back:
+ * - shared: `TilePool#frameRangeInto`, the workers write their columns straight into one
+ *   [bins][frames] output over a SharedArrayBuffer, allocated once — the pipeline of bench/stft.ts
+ *   (preallocated output) on all threads; the scaling target is measured on this one;
+ * - pieces: `piece` tasks as the server's one-shot route makes them, each result a new array
+ *   transferred back (fresh memory per task: what a server answering requests pays).
  *
- * The same work runs on a 1-thread and a 2-thread pool, alternately (order rotated per round),
- * each pass with every task submitted at once; the scaling is the median over rounds of
- * (1-thread time) / (2-thread time). Both pools have opened the recording and built their
- * plans in an untimed pass first, as a running server has.
+ * Each runs on a 1-thread and a 2-thread pool, alternately (order rotated per round), each pass
+ * with every task submitted at once (frameRangeInto keeps two per thread queued); the scaling is
+ * the median over rounds of (1-thread time) / (2-thread time). The pools have opened the
+ * recording and built their plans in an untimed pass first, as a running server has.
  *
  * The ceiling, in the same rounds: the engine alone — `spectrogram()` of the whole signal into
  * a preallocated output — on 1 thread, and on 2 threads at once (each the whole signal); its
@@ -28,14 +33,21 @@ import { CASES } from "./stft.js";
 /** Frames per task: ≈ 10 ms of work at N = 1024, far above the 0.1–0.2 ms dispatch cost. */
 const TASK_FRAMES = 4096;
 
+/** Seconds per pass by thread count: the median, and each round's passes. */
+export interface PoolTimes {
+  median_s: Record<number, number>;
+  rounds_s: Record<number, number[][]>;
+  /** Median over rounds of (1-thread time) / (2-thread time). */
+  scaling: number;
+}
+
 export interface PoolResult {
   frames: number;
   tasks: number;
-  /** Median seconds per pass over the whole signal, by thread count. */
-  median_s: Record<number, number>;
-  /** Seconds of each timed pass, by thread count, one array per round. */
-  rounds_s: Record<number, number[][]>;
-  scaling: number;
+  /** Through the pool into one shared output (the target's figure). */
+  shared: PoolTimes;
+  /** Through the pool as transferred pieces, the server's way. */
+  pieces: PoolTimes;
   /** The engine alone on 1 and on 2 threads (each the whole signal): seconds per pass, and 2·t₁/t₂. */
   ceiling: { median_s: Record<number, number>; scaling: number };
   load: number[][];
@@ -73,43 +85,54 @@ export async function runPool(opts: { rounds: number; repeats: number }, log: (l
   let engines: Awaited<ReturnType<typeof engineThreads>>[] = [];
   try {
     engines = await Promise.all(threads.map((n) => engineThreads(n, signal.samples, signal.samplerate, c.sonotile[0].params)));
-    const { stats, geometry } = await pools[0].stats({ kind: "stats", ...source });
+    const recording = await pools[0].stats({ kind: "stats", ...source });
+    const { stats, geometry } = recording;
     const tasks: [number, number][] = [];
     for (let f0 = 0; f0 < stats.frames; f0 += TASK_FRAMES) tasks.push([f0, Math.min(stats.frames, f0 + TASK_FRAMES)]);
-    const pass = async (pool: TilePool) => {
+    const shared = new Float32Array(new SharedArrayBuffer(4 * geometry.bins * stats.frames));
+    const timed = async (work: () => Promise<unknown>) => {
       const t0 = performance.now();
+      await work();
+      return (performance.now() - t0) / 1000;
+    };
+    const passShared = (pool: TilePool) => timed(() => pool.frameRangeInto(source, recording, 0, stats.frames, shared, TASK_FRAMES));
+    const passPieces = (pool: TilePool) => timed(async () => {
       const pieces = await Promise.all(tasks.map(([f0, f1]) =>
         pool.run<Uint8Array>({ kind: "piece", ...source, stats: statsForPiece(stats, f0), f0, f1, format: "f32", cmap: params.cmap })));
-      const seconds = (performance.now() - t0) / 1000;
       const bytes = pieces.reduce((sum, p) => sum + p.byteLength, 0);
       if (bytes !== 4 * geometry.bins * stats.frames) throw new Error(`pool pass returned ${bytes} bytes, expected ${4 * geometry.bins * stats.frames}`);
-      return seconds;
-    };
-    for (const pool of pools) await pass(pool); // untimed: workers open the recording, build plans
-    const rounds: Record<number, number[][]> = { 1: [], 2: [] };
-    const engineRounds: Record<number, number[][]> = { 1: [], 2: [] };
+    });
+    for (const pool of pools) { await passShared(pool); await passPieces(pool); } // untimed: workers open the recording, build plans; the output is touched
+    // Six runners per round, rotated: shared 1, 2 threads; pieces 1, 2; engine alone 1, 2.
+    const runners = [...pools.map((p) => () => passShared(p)), ...pools.map((p) => () => passPieces(p)), ...engines.map((e) => () => e.pass())];
+    const rounds: Record<number, number[][]>[] = [{ 1: [], 2: [] }, { 1: [], 2: [] }, { 1: [], 2: [] }];
     for (let r = 0; r < opts.rounds; r++) {
-      for (const i of rotate([0, 1, 2, 3], r)) {
+      for (const i of rotate([0, 1, 2, 3, 4, 5], r)) {
         const times: number[] = [];
-        const run = i < 2 ? () => pass(pools[i]) : () => engines[i - 2].pass();
-        for (let k = 0; k < opts.repeats; k++) times.push(await run());
-        (i < 2 ? rounds : engineRounds)[threads[i % 2]].push(times);
+        for (let k = 0; k < opts.repeats; k++) times.push(await runners[i]());
+        rounds[Math.floor(i / 2)][threads[i % 2]].push(times);
       }
-      log(`  pool round ${r + 1}/${opts.rounds}: 1 thread ${median(rounds[1][r]).toFixed(3)}s, 2 threads ${median(rounds[2][r]).toFixed(3)}s; engine alone 1 thread ${median(engineRounds[1][r]).toFixed(3)}s, 2 threads ${median(engineRounds[2][r]).toFixed(3)}s (load ${loadAverage()[0]})`);
+      const [sh, pc, en] = rounds.map((m) => `1 thread ${median(m[1][r]).toFixed(3)}s, 2 threads ${median(m[2][r]).toFixed(3)}s`);
+      log(`  pool round ${r + 1}/${opts.rounds}: shared output ${sh}; pieces ${pc}; engine alone ${en} (load ${loadAverage()[0]})`);
     }
-    const scaling = median(rounds[1].map((one, r) => median(one) / median(rounds[2][r])));
-    const ceiling = median(engineRounds[1].map((one, r) => (2 * median(one)) / median(engineRounds[2][r])));
+    const summary = (m: Record<number, number[][]>, work: number): PoolTimes => ({
+      median_s: { 1: median(m[1].flat()), 2: median(m[2].flat()) },
+      rounds_s: m,
+      scaling: median(m[1].map((one, r) => (work * median(one)) / median(m[2][r]))),
+    });
+    const [sharedTimes, pieceTimes, engineTimes] = [summary(rounds[0], 1), summary(rounds[1], 1), summary(rounds[2], 2)];
     const result: PoolResult = {
       frames: stats.frames, tasks: tasks.length,
-      median_s: { 1: median(rounds[1].flat()), 2: median(rounds[2].flat()) },
-      rounds_s: rounds, scaling,
-      ceiling: { median_s: { 1: median(engineRounds[1].flat()), 2: median(engineRounds[2].flat()) }, scaling: ceiling },
+      shared: sharedTimes, pieces: pieceTimes,
+      ceiling: { median_s: engineTimes.median_s, scaling: engineTimes.scaling },
       load: [...load, loadAverage()],
     };
+    const row = (t: PoolTimes) => `1 thread ${t.median_s[1].toFixed(3)} s, 2 threads ${t.median_s[2].toFixed(3)} s → scaling ${t.scaling.toFixed(2)}×`;
     const lines = [
-      `Pool scaling: the STFT power pipeline (600 s at 48 kHz, N=1024, hop 512) through the worker pool — ${tasks.length} tasks of ≤ ${TASK_FRAMES} frames read from a float WAV, results transferred`,
-      `  1 thread ${result.median_s[1].toFixed(3)} s, 2 threads ${result.median_s[2].toFixed(3)} s → scaling ${scaling.toFixed(2)}× (target ≥ 1.8×; median over rounds of the per-round ratio)`,
-      `  ceiling, the engine alone (spectrogram() into a preallocated output, no pool): 1 thread ${result.ceiling.median_s[1].toFixed(3)} s per signal, 2 threads ${result.ceiling.median_s[2].toFixed(3)} s for one signal each → ${ceiling.toFixed(2)}× throughput`,
+      `Pool scaling: the STFT power pipeline (600 s at 48 kHz, N=1024, hop 512) through the worker pool — ${tasks.length} tasks of ≤ ${TASK_FRAMES} frames read from a float WAV`,
+      `  into one shared output (TilePool#frameRangeInto): ${row(sharedTimes)} (target ≥ 1.8×; median over rounds of the per-round ratio)`,
+      `  as pieces transferred back (the server's one-shot route): ${row(pieceTimes)}`,
+      `  ceiling, the engine alone (spectrogram() into a preallocated output, no pool): 1 thread ${engineTimes.median_s[1].toFixed(3)} s per signal, 2 threads ${engineTimes.median_s[2].toFixed(3)} s for one signal each → ${engineTimes.scaling.toFixed(2)}× throughput`,
       `  load average at start ${load[0].join(" ")}, at end ${result.load[1].join(" ")}`,
     ];
     return { lines, result };

@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     const { lines, result } = await runPool(stftOpts, log);
     emit([...lines, ""]);
     results.pool = result;
-    targets.push({ name: "pool scaling 1 → 2 threads (STFT pipeline)", value: result.scaling, goal: "≥ 1.8×", ok: result.scaling >= 1.8 });
+    targets.push({ name: "pool scaling 1 → 2 threads (STFT pipeline)", value: result.shared.scaling, goal: "≥ 1.8×", ok: result.shared.scaling >= 1.8 });
   }
   if (args.only.has("tiles")) {
     const { lines, result } = await runTiles(args.quick, log);

@@ -224,6 +224,43 @@ describe("caching and the pool", () => {
     expect((err as Error).message).toMatch(/broken\.wav: not a recognised audio format/);
   });
 
+  it("frameRangeInto: the threads write one shared output, equal to one pass over the range", async () => {
+    const params = parseParams({ window_size: 0.004 }); // PCEN: every task replays from its checkpoint
+    const source = { path, timeExpansion: 1, params };
+    const stats = await service.pool.stats({ kind: "stats", ...source });
+    const { bins } = stats.geometry;
+    const f0 = 100, f1 = stats.stats.frames - 7;
+    const output = new Float32Array(new SharedArrayBuffer(4 * bins * (f1 - f0)));
+    await service.pool.frameRangeInto(source, stats, f0, f1, output, 1000); // 12 tasks, 4 at a time
+    const reader = await openAudio(path);
+    const whole = new RecordingSpectrogram(reader, params);
+    try {
+      const expected = await whole.frameRange(f0, f1);
+      expect(Buffer.from(output.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    } finally {
+      whole.dispose();
+      await reader.close();
+    }
+  });
+
+  it("frameRangeInto refuses an output it cannot fill, naming it, and reports a failing task after the running ones", async () => {
+    const params = parseParams({ window_size: 0.004, pcen: false });
+    const source = { path, timeExpansion: 1, params };
+    const stats = await service.pool.stats({ kind: "stats", ...source });
+    const values = stats.geometry.bins * stats.stats.frames;
+    await expect(service.pool.frameRangeInto(source, stats, 0, Infinity, new Float32Array(values))).rejects.toThrow(/^output: must be a Float32Array over a SharedArrayBuffer/);
+    await expect(service.pool.frameRangeInto(source, stats, 0, Infinity, new Float32Array(new SharedArrayBuffer(4 * (values - 1))))).rejects.toThrow(`output: needs ${values} values`);
+    await expect(service.pool.frameRangeInto(source, stats, 0, Infinity, new Float32Array(new SharedArrayBuffer(4 * values)), 0)).rejects.toThrow(/^taskFrames: must be an integer ≥ 1/);
+    // A copy of the recording cut short after its stats were taken: the tasks past the cut fail.
+    const cut = join(dir, "cut.wav");
+    writeFileSync(cut, Buffer.concat([floatWavHeader(samples.length, 1, RATE), new Uint8Array(samples.buffer)]));
+    const cutSource = { ...source, path: cut };
+    const cutStats = await service.pool.stats({ kind: "stats", ...cutSource });
+    truncateSync(cut, 44 + samples.byteLength / 2);
+    const err = await service.pool.frameRangeInto(cutSource, cutStats, 0, Infinity, new Float32Array(new SharedArrayBuffer(4 * values)), 1000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AudioFormatError);
+  });
+
   it("a crashed worker fails only its own task; the pool goes on", async () => {
     await expect(service.pool.run({ kind: "crash" })).rejects.toThrow();
     const p = parseParams({ window_size: 0.004, pcen: false });

@@ -111,14 +111,19 @@ export class RecordingSpectrogram {
     return state;
   }
 
+  /** [f0, f1) clamped to the recording's frames (empty if it lies outside). */
+  private clampFrames(f0: number, f1: number): [number, number] {
+    const a = Math.max(0, Math.min(f0, this.frames));
+    return [a, Math.max(a, Math.min(f1, this.frames))];
+  }
+
   /**
    * Final values (SPEC §3 step 9) of frames [f0, f1) (clamped to the recording) in consecutive
    * blocks of at most `step` frames, PCEN state carried from block to block, normalized by the
    * whole recording's maximum. Each block must be written out (or freed) before the next.
    */
   private async *blocks(f0: number, f1: number, step: number): AsyncGenerator<{ firstFrame: number; block: FrameBlock }> {
-    f0 = Math.max(0, Math.min(f0, this.frames));
-    f1 = Math.max(f0, Math.min(f1, this.frames));
+    [f0, f1] = this.clampFrames(f0, f1);
     const stats = await this.stats();
     const finish = { params: this.params, divisor: normalizationDivisor(this.params, stats.peak) };
     let pcen = await this.pcenBefore(f0, stats);
@@ -147,13 +152,29 @@ export class RecordingSpectrogram {
    * straight into its columns of the one result array (no per-block arrays to copy again).
    */
   async frameRange(f0: number, f1: number): Promise<Float32Array> {
-    f0 = Math.max(0, Math.min(f0, this.frames));
-    f1 = Math.max(f0, Math.min(f1, this.frames));
+    [f0, f1] = this.clampFrames(f0, f1);
     const out = new Float32Array(this.geometry.bins * (f1 - f0));
-    for await (const { firstFrame, block } of this.blocks(f0, f1, blockFrames(this.geometry))) {
-      block.writeColumns(out, firstFrame - f0);
-    }
+    await this.writeFrameRange(f0, f1, out, 0);
     return out;
+  }
+
+  /**
+   * Final values of frames [f0, f1) (clamped to the recording) written into columns
+   * [column, column + f1 − f0) of `target`, a [bins][columns] matrix (columns = target.length /
+   * bins): straight from the core, with no array of its own. Throws a RangeError if they do not
+   * fit. This is how pool workers fill one shared output (TilePool#frameRangeInto).
+   */
+  async writeFrameRange(f0: number, f1: number, target: Float32Array, column: number): Promise<void> {
+    [f0, f1] = this.clampFrames(f0, f1);
+    const { bins } = this.geometry;
+    const columns = target.length / bins;
+    if (!Number.isInteger(columns)) throw new RangeError(`target: ${target.length} values are not whole rows of ${bins} bins`);
+    if (!(Number.isInteger(column) && column >= 0 && column + (f1 - f0) <= columns)) {
+      throw new RangeError(`column: frames ${f0}…${f1} at column ${column} do not fit in ${columns} columns`);
+    }
+    for await (const { firstFrame, block } of this.blocks(f0, f1, blockFrames(this.geometry))) {
+      block.writeColumns(target, column + firstFrame - f0);
+    }
   }
 
   /** The piece of SPEC §3: frames whose centres lie in [start, end) seconds. */

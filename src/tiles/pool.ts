@@ -7,7 +7,8 @@ import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
 import { wasmModule } from "../engine/wasm.js";
 import { AudioFormatError } from "../audio/types.js";
-import type { AudioFailure, StatsResult, WorkerTask } from "./worker.js";
+import { statsForPiece } from "../engine/recording.js";
+import type { AudioFailure, Source, StatsResult, WorkerTask } from "./worker.js";
 
 export interface PoolOptions {
   /** Worker threads (default: one per core). */
@@ -83,6 +84,36 @@ export class TilePool {
 
   stats(task: Extract<WorkerTask, { kind: "stats" }>): Promise<StatsResult> {
     return this.run<StatsResult>(task, undefined, this.statsTimeoutMs);
+  }
+
+  /**
+   * Final values (SPEC §3 step 9) of frames [f0, f1) of `source` (clamped to the recording) into
+   * `output`, a [bins][f1 − f0] float32 matrix over a SharedArrayBuffer, on all threads at once:
+   * tasks of `taskFrames` frames, each written by its worker straight into its columns of the
+   * shared memory. Nothing is copied or transferred back, and a caller that reuses `output`
+   * first-touches no memory (on these machines that costs about as much as the STFT). At most
+   * two tasks per thread are queued at a time, so any length fits the queue. `recording` is what
+   * `stats` returned for this source.
+   */
+  async frameRangeInto(source: Source, recording: StatsResult, f0: number, f1: number, output: Float32Array, taskFrames = 4096): Promise<void> {
+    const { stats, geometry } = recording;
+    f0 = Math.max(0, Math.min(f0, stats.frames));
+    f1 = Math.max(f0, Math.min(f1, stats.frames));
+    if (!(output.buffer instanceof SharedArrayBuffer)) throw new RangeError("output: must be a Float32Array over a SharedArrayBuffer (the workers write into it)");
+    if (output.length !== geometry.bins * (f1 - f0)) throw new RangeError(`output: needs ${geometry.bins * (f1 - f0)} values ([${geometry.bins} bins][${f1 - f0} frames]), got ${output.length}`);
+    if (!(Number.isInteger(taskFrames) && taskFrames >= 1)) throw new RangeError(`taskFrames: must be an integer ≥ 1, got ${taskFrames}`);
+    // After a task fails no more are started; the running ones are waited for, then the first
+    // failure is thrown.
+    let failure: { error: unknown } | null = null;
+    const running = new Set<Promise<void>>();
+    for (let a = f0; a < f1 && failure === null; a += taskFrames) {
+      const task = this.run({ kind: "columns", ...source, stats: statsForPiece(stats, a), f0: a, f1: Math.min(f1, a + taskFrames), output, column: a - f0 });
+      const tracked: Promise<void> = task.then(() => {}, (error: unknown) => { failure ??= { error }; }).finally(() => running.delete(tracked));
+      running.add(tracked);
+      if (running.size >= 2 * this.threads) await Promise.race(running);
+    }
+    await Promise.all(running);
+    if (failure !== null) throw (failure as { error: unknown }).error;
   }
 
   /** Waits for running and queued tasks, then stops the workers. */

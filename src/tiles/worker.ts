@@ -25,6 +25,8 @@ export type WorkerTask =
   | ({ kind: "stats" } & Source)
   | ({ kind: "tile"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName } & Source)
   | ({ kind: "piece"; stats: PackedStats; f0: number; f1: number; format: TileFormat; cmap: ColormapName } & Source)
+  // frames [f0, f1) written into columns [column, …) of `output`, a [bins][columns] matrix in shared memory
+  | ({ kind: "columns"; stats: PackedStats; f0: number; f1: number; output: Float32Array; column: number } & Source)
   | FeaturesTask // batch feature extraction (src/jobs/task.ts)
   | { kind: "crash" };
 
@@ -106,6 +108,11 @@ async function compute(task: WorkerTask): Promise<unknown> {
     return result;
   }
   recording.setStats(unpackStats(task.stats, task.params.pcen));
+  if (task.kind === "columns") {
+    // The values go straight into the caller's shared memory: nothing to return or transfer.
+    await recording.writeFrameRange(task.f0, task.f1, task.output, task.column);
+    return null;
+  }
   const render = { params: task.params, peak: task.stats.peak, cmap: task.cmap };
   if (task.kind === "tile") {
     const values = await tileValues(recording, task.layout);
