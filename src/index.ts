@@ -1,7 +1,8 @@
 /**
  * sonotile's library API (SPEC §8b): `import { spectrogram, RealFFT, decode } from "sonotile"`.
- * Everything here runs on the calling thread; the server and the batch jobs build on the same
- * functions.
+ * Everything here runs on the calling thread, except TilePool, the server's worker pool, whose
+ * `frameRangeInto` computes a recording on all cores; the server and the batch jobs build on the
+ * same functions.
  */
 export { spectrogram, type Spectrogram } from "./engine/spectrogram.js";
 export { RecordingSpectrogram, spectrogramOfRecording, type RecordingStats, type RecordingOptions } from "./engine/recording.js";
@@ -19,3 +20,5 @@ export {
 } from "./features/features.js";
 export { samplesReader } from "./audio/samples-reader.js";
 export { AudioFormatError, type AudioInfo, type AudioReader } from "./audio/types.js";
+export { TilePool, PoolBusyError, TaskTimeoutError, type PoolOptions } from "./tiles/pool.js";
+export type { Source, StatsResult } from "./tiles/worker.js";
