@@ -25,6 +25,7 @@ import { join } from "node:path";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import { parseParams } from "../src/engine/params.js";
 import { statsForPiece } from "../src/engine/recording.js";
+import { blockFrames } from "../src/engine/spectrogram.js";
 import { TilePool } from "../src/tiles/pool.js";
 import { loadAverage, median, rotate } from "./lib/measure.js";
 import { benchSignal } from "./lib/signal.js";
@@ -95,7 +96,7 @@ export async function runPool(opts: { rounds: number; repeats: number }, log: (l
       await work();
       return (performance.now() - t0) / 1000;
     };
-    const passShared = (pool: TilePool) => timed(() => pool.frameRangeInto(source, recording, 0, stats.frames, shared, TASK_FRAMES));
+    const passShared = (pool: TilePool) => timed(() => pool.frameRangeInto(source, recording, 0, stats.frames, shared));
     const passPieces = (pool: TilePool) => timed(async () => {
       const pieces = await Promise.all(tasks.map(([f0, f1]) =>
         pool.run<Uint8Array>({ kind: "piece", ...source, stats: statsForPiece(stats, f0), f0, f1, format: "f32", cmap: params.cmap })));
@@ -129,9 +130,9 @@ export async function runPool(opts: { rounds: number; repeats: number }, log: (l
     };
     const row = (t: PoolTimes) => `1 thread ${t.median_s[1].toFixed(3)} s, 2 threads ${t.median_s[2].toFixed(3)} s → scaling ${t.scaling.toFixed(2)}×`;
     const lines = [
-      `Pool scaling: the STFT power pipeline (600 s at 48 kHz, N=1024, hop 512) through the worker pool — ${tasks.length} tasks of ≤ ${TASK_FRAMES} frames read from a float WAV`,
-      `  into one shared output (TilePool#frameRangeInto): ${row(sharedTimes)} (target ≥ 1.8×; median over rounds of the per-round ratio)`,
-      `  as pieces transferred back (the server's one-shot route): ${row(pieceTimes)}`,
+      `Pool scaling: the STFT power pipeline (600 s at 48 kHz, N=1024, hop 512) through the worker pool, every task reading its samples from a float WAV`,
+      `  into one shared output (TilePool#frameRangeInto, tasks of one engine block, ${blockFrames(geometry)} frames): ${row(sharedTimes)} (target ≥ 1.8×; median over rounds of the per-round ratio)`,
+      `  as pieces transferred back (the server's one-shot route, ${tasks.length} tasks of ≤ ${TASK_FRAMES} frames): ${row(pieceTimes)}`,
       `  ceiling, the engine alone (spectrogram() into a preallocated output, no pool): 1 thread ${engineTimes.median_s[1].toFixed(3)} s per signal, 2 threads ${engineTimes.median_s[2].toFixed(3)} s for one signal each → ${engineTimes.scaling.toFixed(2)}× throughput`,
       `  load average at start ${load[0].join(" ")}, at end ${result.load[1].join(" ")}`,
     ];

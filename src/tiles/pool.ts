@@ -8,6 +8,7 @@ import { Piscina } from "piscina";
 import { wasmModule } from "../engine/wasm.js";
 import { AudioFormatError } from "../audio/types.js";
 import { statsForPiece } from "../engine/recording.js";
+import { blockFrames } from "../engine/spectrogram.js";
 import type { AudioFailure, Source, StatsResult, WorkerTask } from "./worker.js";
 
 export interface PoolOptions {
@@ -89,13 +90,14 @@ export class TilePool {
   /**
    * Final values (SPEC §3 step 9) of frames [f0, f1) of `source` (clamped to the recording) into
    * `output`, a [bins][f1 − f0] float32 matrix over a SharedArrayBuffer, on all threads at once:
-   * tasks of `taskFrames` frames, each written by its worker straight into its columns of the
-   * shared memory. Nothing is copied or transferred back, and a caller that reuses `output`
+   * tasks of `taskFrames` frames (default: one engine block, ≈ 8 MB of values — milliseconds of
+   * work, far above the dispatch cost), each written by its worker straight into its columns of
+   * the shared memory. Nothing is copied or transferred back, and a caller that reuses `output`
    * first-touches no memory (on these machines that costs about as much as the STFT). At most
    * two tasks per thread are queued at a time, so any length fits the queue. `recording` is what
    * `stats` returned for this source.
    */
-  async frameRangeInto(source: Source, recording: StatsResult, f0: number, f1: number, output: Float32Array, taskFrames = 4096): Promise<void> {
+  async frameRangeInto(source: Source, recording: StatsResult, f0: number, f1: number, output: Float32Array, taskFrames = blockFrames(recording.geometry)): Promise<void> {
     const { stats, geometry } = recording;
     f0 = Math.max(0, Math.min(f0, stats.frames));
     f1 = Math.max(f0, Math.min(f1, stats.frames));
