@@ -10,7 +10,7 @@ import {
 } from "../src/features/features.js";
 import { melFilterbank, melFilterbankDense, melFrequencies } from "../src/features/mel.js";
 import { featureTableCsv } from "../src/features/table.js";
-import { runFeaturesTask } from "../src/jobs/task.js";
+import { runFeaturesTask } from "../src/features/task.js";
 import { ParamsError, parseParams } from "../src/engine/params.js";
 import { FIXTURES, readF32, readJson, ROOT } from "./golden.js";
 

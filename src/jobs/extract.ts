@@ -8,7 +8,7 @@ import { availableParallelism } from "node:os";
 import type { Params } from "../engine/params.js";
 import type { FeatureTarget, FeatureValues } from "../features/features.js";
 import { TilePool } from "../tiles/pool.js";
-import type { FeaturesTaskResult } from "./task.js";
+import type { FeaturesTaskResult } from "../features/task.js";
 
 /** One target of a batch. */
 export interface ExtractItem {

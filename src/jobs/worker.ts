@@ -24,7 +24,7 @@ import { setRecordingFeature } from "../store/recordings.js";
 import { finishRun } from "../store/runs.js";
 import { TilePool } from "../tiles/pool.js";
 import { DEAD_ITEM_QUEUE, DEFAULT_EXPIRATION_DELAY_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, extractFeaturesData, jobFeatures, openQueue, type ItemMessage, type ItemTarget } from "./queue.js";
-import type { FeaturesTaskResult } from "./task.js";
+import type { FeaturesTaskResult } from "../features/task.js";
 
 export interface WorkerOptions {
   sql: Sql;

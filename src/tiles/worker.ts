@@ -10,7 +10,7 @@ import type { AudioReader } from "../audio/types.js";
 import type { FrameGeometry } from "../engine/geometry.js";
 import type { ColormapName, Params } from "../engine/params.js";
 import { packStats, RecordingSpectrogram, unpackStats, type PackedStats } from "../engine/recording.js";
-import { runFeaturesTask, type FeaturesTask } from "../jobs/task.js";
+import { runFeaturesTask, type FeaturesTask } from "../features/task.js";
 import { encodeValues, tileValues, type TileFormat } from "./compute.js";
 import type { TileLayout } from "./grid.js";
 
@@ -27,7 +27,7 @@ export type WorkerTask =
   | ({ kind: "piece"; stats: PackedStats; f0: number; f1: number; format: TileFormat; cmap: ColormapName } & Source)
   // frames [f0, f1) written into columns [column, …) of `output`, a [bins][columns] matrix in shared memory
   | ({ kind: "columns"; stats: PackedStats; f0: number; f1: number; output: Float32Array; column: number } & Source)
-  | FeaturesTask // batch feature extraction (src/jobs/task.ts)
+  | FeaturesTask // batch feature extraction (src/features/task.ts)
   | { kind: "crash" };
 
 export interface StatsResult {

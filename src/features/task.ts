@@ -8,7 +8,7 @@
  */
 import { AudioFormatError } from "../audio/types.js";
 import { ParamsError, type Params } from "../engine/params.js";
-import { featuresOfFile, TargetError, type FeatureTarget, type FeatureValues } from "../features/features.js";
+import { featuresOfFile, TargetError, type FeatureTarget, type FeatureValues } from "./features.js";
 
 export interface FeaturesTask {
   kind: "features";
