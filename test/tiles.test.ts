@@ -19,6 +19,7 @@ import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
 import { PoolBusyError } from "../src/tiles/pool.js";
 import { FIXTURES } from "./golden.js";
+import { samplesReader } from "../src/audio/samples-reader.js";
 import { TileService, type TileRecording } from "../src/tiles/service.js";
 
 const RATE = 22050;
@@ -141,6 +142,26 @@ describe("zoom levels and bands", () => {
       const joined = await joinedTiles(params, z, 128);
       expect(joined.columns).toBe(Math.ceil(whole.frames / 2 ** z));
       expect(maxAbsDiff(joined.data, pooled(whole, 2 ** z, edges))).toBeLessThanOrEqual(1e-3);
+    }
+  });
+
+  it("pooling each block in the core equals pooling the whole matrix, across block boundaries", async () => {
+    const p = { window_size: 0.1, hop_size: 0.05, pcen: false }; // 1103 bins: blocks of 1901 frames
+    const whole = spectrogram(samples, RATE, p);
+    const f0 = 100, f1 = whole.frames - 3; // 3 blocks
+    const piece = { ...whole, frames: f1 - f0, data: new Float32Array(whole.bins * (f1 - f0)) };
+    for (let k = 0; k < whole.bins; k++) piece.data.set(whole.data.subarray(k * whole.frames + f0, k * whole.frames + f1), k * piece.frames);
+    const edges = [0, 1, 50, 400, 1103];
+    const recording = new RecordingSpectrogram(samplesReader([samples], RATE), p);
+    try {
+      for (const factor of [1, 8, 600]) {
+        const target = new Float32Array((edges.length - 1) * Math.ceil(piece.frames / factor));
+        await recording.writePooledRange(f0, f1, Int32Array.from(edges), factor, target);
+        expect(maxAbsDiff(target, pooled(piece, factor, edges)), `factor ${factor}`).toBeLessThanOrEqual(1e-3);
+      }
+      await expect(recording.writePooledRange(0, 10, Int32Array.from(edges), 1, new Float32Array(3))).rejects.toThrow("target: needs 40 values, got 3");
+    } finally {
+      recording.dispose();
     }
   });
 

@@ -61,6 +61,28 @@ export class FrameBlock {
     values.free();
   }
 
+  /**
+   * Tile pooling (SPEC §4, assembly/tile.ts) of the block where it lies, in the core, written into
+   * columns [column, column + ⌈frames / factor⌉) of `target`, a [rows][columns] matrix: row r is
+   * the maximum over bins [binEdges[r], binEdges[r+1]), column c over `factor` frames. Only the
+   * pooled values cross into JavaScript — for a zoomed-out tile a small fraction of the block.
+   * Frees the block.
+   */
+  poolInto(binEdges: Int32Array, factor: number, target: Float32Array, column: number): void {
+    const rows = binEdges.length - 1;
+    const width = Math.ceil(this.frames / factor);
+    const columns = target.length / rows;
+    const edges = core.alloc(binEdges.byteLength);
+    const pooled = new CoreArray(rows * width);
+    new Int32Array(core.memory.buffer, edges, binEdges.length).set(binEdges);
+    core.poolMax(this.values.ptr, this.frames, edges, rows, factor, pooled.ptr);
+    const view = pooled.view();
+    for (let r = 0; r < rows; r++) target.set(view.subarray(r * width, (r + 1) * width), r * columns + column);
+    core.free(edges);
+    pooled.free();
+    this.values.free();
+  }
+
   free(): void {
     this.values.free();
   }

@@ -177,6 +177,20 @@ export class RecordingSpectrogram {
     }
   }
 
+  /**
+   * Final values of frames [f0, f1) (clamped to the recording) pooled as a tile is (SPEC §4,
+   * FrameBlock.poolInto) into `target`, [binEdges.length − 1][⌈(f1 − f0) / factor⌉]: each block is
+   * pooled in the core where it was computed, so nothing of block size is copied out or allocated.
+   */
+  async writePooledRange(f0: number, f1: number, binEdges: Int32Array, factor: number, target: Float32Array): Promise<void> {
+    [f0, f1] = this.clampFrames(f0, f1);
+    const rows = binEdges.length - 1;
+    if (target.length !== rows * Math.ceil((f1 - f0) / factor)) throw new RangeError(`target: needs ${rows * Math.ceil((f1 - f0) / factor)} values, got ${target.length}`);
+    // Blocks of whole columns, so each block pools on its own.
+    const step = factor * Math.max(1, Math.floor(blockFrames(this.geometry) / factor));
+    for await (const { firstFrame, block } of this.blocks(f0, f1, step)) block.poolInto(binEdges, factor, target, (firstFrame - f0) / factor);
+  }
+
   /** The piece of SPEC §3: frames whose centres lie in [start, end) seconds. */
   async piece(start = 0, end = Infinity): Promise<Spectrogram> {
     const [f0, f1] = framesInInterval(start, end, this.frames, this.geometry);

@@ -3,8 +3,6 @@
  * server): the pooled values of one tile, and its encodings (SPEC §4 formats).
  */
 import { valueRange } from "../engine/analysis.js";
-import { poolMax } from "../engine/core-array.js";
-import { blockFrames } from "../engine/spectrogram.js";
 import type { RecordingSpectrogram } from "../engine/recording.js";
 import type { ColormapName, Params } from "../engine/params.js";
 import { renderPng } from "../render/image.js";
@@ -18,14 +16,7 @@ export type TileFormat = (typeof TILE_FORMATS)[number];
 export async function tileValues(recording: RecordingSpectrogram, layout: TileLayout): Promise<Float32Array> {
   const { f0, f1, factor, columns, binEdges, rows } = layout;
   const out = new Float32Array(rows * columns);
-  // Blocks of whole columns, so each block pools on its own.
-  const step = factor * Math.max(1, Math.floor(blockFrames(recording.geometry) / factor));
-  for await (const part of recording.range(f0, f1, step)) {
-    const pooled = poolMax(part.data, part.frames, binEdges, factor);
-    const width = pooled.length / rows;
-    const column = (part.firstFrame - f0) / factor;
-    for (let r = 0; r < rows; r++) out.set(pooled.subarray(r * width, (r + 1) * width), r * columns + column);
-  }
+  await recording.writePooledRange(f0, f1, binEdges, factor, out);
   return out;
 }
 
