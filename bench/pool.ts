@@ -16,7 +16,9 @@
  *
  * The ceiling, in the same rounds: the engine alone — `spectrogram()` of the whole signal into
  * a preallocated output — on 1 thread, and on 2 threads at once (each the whole signal); its
- * throughput scaling is what this machine gives this work, before anything the pool adds.
+ * throughput scaling is what this machine gives this work, before anything the pool adds. Beside
+ * it, what the machine gives the two halves of that work: FFTs on buffers in L1 (arithmetic) and
+ * copies of the signal (memory bandwidth), each on 1 and on 2 threads (lib/engine-thread.mjs).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
@@ -51,14 +53,16 @@ export interface PoolResult {
   pieces: PoolTimes;
   /** The engine alone on 1 and on 2 threads (each the whole signal): seconds per pass, and 2·t₁/t₂. */
   ceiling: { median_s: Record<number, number>; scaling: number };
+  /** The same for FFTs in L1 and for memory copies: what the machine gives arithmetic and bandwidth. */
+  machine: { fft: { median_s: Record<number, number>; scaling: number }; copy: { median_s: Record<number, number>; scaling: number } };
   load: number[][];
 }
 
-/** `count` threads running lib/engine-thread.mjs over `samples`; `pass()` times one pass on each at once. */
-async function engineThreads(count: number, samples: Float32Array, samplerate: number, params: object) {
-  const shared = new Float32Array(new SharedArrayBuffer(samples.byteLength));
-  shared.set(samples);
-  const threads = Array.from({ length: count }, () => new Worker(new URL("./lib/engine-thread.mjs", import.meta.url), { workerData: { samples: shared.buffer, samplerate, params } }));
+type ThreadWork = "spectrogram" | "fft" | "copy";
+
+/** `count` threads running lib/engine-thread.mjs's `kind` over `samples`; `pass()` times one pass on each at once. */
+async function engineThreads(count: number, kind: ThreadWork, samples: SharedArrayBuffer, samplerate: number, params: object) {
+  const threads = Array.from({ length: count }, () => new Worker(new URL("./lib/engine-thread.mjs", import.meta.url), { workerData: { kind, samples, samplerate, params } }));
   const next = (w: Worker) => new Promise<unknown>((resolve, reject) => { w.once("message", resolve); w.once("error", reject); });
   await Promise.all(threads.map(next));
   return {
@@ -85,7 +89,10 @@ export async function runPool(opts: { rounds: number; repeats: number }, log: (l
   const pools = threads.map((n) => new TilePool({ threads: n }));
   let engines: Awaited<ReturnType<typeof engineThreads>>[] = [];
   try {
-    engines = await Promise.all(threads.map((n) => engineThreads(n, signal.samples, signal.samplerate, c.sonotile[0].params)));
+    const samples = new SharedArrayBuffer(signal.samples.byteLength);
+    new Float32Array(samples).set(signal.samples);
+    const kinds: ThreadWork[] = ["spectrogram", "fft", "copy"];
+    for (const kind of kinds) for (const n of threads) engines.push(await engineThreads(n, kind, samples, signal.samplerate, c.sonotile[0].params));
     const recording = await pools[0].stats({ kind: "stats", ...source });
     const { stats, geometry } = recording;
     const tasks: [number, number][] = [];
@@ -104,28 +111,30 @@ export async function runPool(opts: { rounds: number; repeats: number }, log: (l
       if (bytes !== 4 * geometry.bins * stats.frames) throw new Error(`pool pass returned ${bytes} bytes, expected ${4 * geometry.bins * stats.frames}`);
     });
     for (const pool of pools) { await passShared(pool); await passPieces(pool); } // untimed: workers open the recording, build plans; the output is touched
-    // Six runners per round, rotated: shared 1, 2 threads; pieces 1, 2; engine alone 1, 2.
+    // Ten runners per round, rotated, each on 1 then 2 threads: shared output; pieces; the engine
+    // alone; FFTs in L1; memory copies.
     const runners = [...pools.map((p) => () => passShared(p)), ...pools.map((p) => () => passPieces(p)), ...engines.map((e) => () => e.pass())];
-    const rounds: Record<number, number[][]>[] = [{ 1: [], 2: [] }, { 1: [], 2: [] }, { 1: [], 2: [] }];
+    const rounds: Record<number, number[][]>[] = Array.from({ length: runners.length / 2 }, () => ({ 1: [], 2: [] }));
     for (let r = 0; r < opts.rounds; r++) {
-      for (const i of rotate([0, 1, 2, 3, 4, 5], r)) {
+      for (const i of rotate(runners.map((_, i) => i), r)) {
         const times: number[] = [];
         for (let k = 0; k < opts.repeats; k++) times.push(await runners[i]());
         rounds[Math.floor(i / 2)][threads[i % 2]].push(times);
       }
-      const [sh, pc, en] = rounds.map((m) => `1 thread ${median(m[1][r]).toFixed(3)}s, 2 threads ${median(m[2][r]).toFixed(3)}s`);
-      log(`  pool round ${r + 1}/${opts.rounds}: shared output ${sh}; pieces ${pc}; engine alone ${en} (load ${loadAverage()[0]})`);
+      const [sh, pc, en, ff, cp] = rounds.map((m) => `1 thread ${median(m[1][r]).toFixed(3)}s, 2 threads ${median(m[2][r]).toFixed(3)}s`);
+      log(`  pool round ${r + 1}/${opts.rounds}: shared output ${sh}; pieces ${pc}; engine alone ${en}; FFTs in L1 ${ff}; copies ${cp} (load ${loadAverage()[0]})`);
     }
     const summary = (m: Record<number, number[][]>, work: number): PoolTimes => ({
       median_s: { 1: median(m[1].flat()), 2: median(m[2].flat()) },
       rounds_s: m,
       scaling: median(m[1].map((one, r) => (work * median(one)) / median(m[2][r]))),
     });
-    const [sharedTimes, pieceTimes, engineTimes] = [summary(rounds[0], 1), summary(rounds[1], 1), summary(rounds[2], 2)];
+    const [sharedTimes, pieceTimes, engineTimes, fftTimes, copyTimes] = [summary(rounds[0], 1), summary(rounds[1], 1), summary(rounds[2], 2), summary(rounds[3], 2), summary(rounds[4], 2)];
     const result: PoolResult = {
       frames: stats.frames, tasks: tasks.length,
       shared: sharedTimes, pieces: pieceTimes,
       ceiling: { median_s: engineTimes.median_s, scaling: engineTimes.scaling },
+      machine: { fft: { median_s: fftTimes.median_s, scaling: fftTimes.scaling }, copy: { median_s: copyTimes.median_s, scaling: copyTimes.scaling } },
       load: [...load, loadAverage()],
     };
     const row = (t: PoolTimes) => `1 thread ${t.median_s[1].toFixed(3)} s, 2 threads ${t.median_s[2].toFixed(3)} s → scaling ${t.scaling.toFixed(2)}×`;
@@ -134,6 +143,7 @@ export async function runPool(opts: { rounds: number; repeats: number }, log: (l
       `  into one shared output (TilePool#frameRangeInto, tasks of one engine block, ${blockFrames(geometry)} frames): ${row(sharedTimes)} (target ≥ 1.8×; median over rounds of the per-round ratio)`,
       `  as pieces transferred back (the server's one-shot route, ${tasks.length} tasks of ≤ ${TASK_FRAMES} frames): ${row(pieceTimes)}`,
       `  ceiling, the engine alone (spectrogram() into a preallocated output, no pool): 1 thread ${engineTimes.median_s[1].toFixed(3)} s per signal, 2 threads ${engineTimes.median_s[2].toFixed(3)} s for one signal each → ${engineTimes.scaling.toFixed(2)}× throughput`,
+      `  the machine, same rounds: 10⁵ FFTs (n = 1024) in L1 per thread → ${fftTimes.scaling.toFixed(2)}× throughput on 2 threads; copying the signal (2 × 115 MB) per thread → ${copyTimes.scaling.toFixed(2)}×`,
       `  load average at start ${load[0].join(" ")}, at end ${result.load[1].join(" ")}`,
     ];
     return { lines, result };
