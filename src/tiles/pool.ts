@@ -106,16 +106,16 @@ export class TilePool {
     if (!(Number.isInteger(taskFrames) && taskFrames >= 1)) throw new RangeError(`taskFrames: must be an integer ≥ 1, got ${taskFrames}`);
     // After a task fails no more are started; the running ones are waited for, then the first
     // failure is thrown.
-    let failure: { error: unknown } | null = null;
+    const failures: unknown[] = [];
     const running = new Set<Promise<void>>();
-    for (let a = f0; a < f1 && failure === null; a += taskFrames) {
+    for (let a = f0; a < f1 && failures.length === 0; a += taskFrames) {
       const task = this.run({ kind: "columns", ...source, stats: statsForPiece(stats, a), f0: a, f1: Math.min(f1, a + taskFrames), output, column: a - f0 });
-      const tracked: Promise<void> = task.then(() => {}, (error: unknown) => { failure ??= { error }; }).finally(() => running.delete(tracked));
+      const tracked: Promise<void> = task.then(() => {}, (error: unknown) => void failures.push(error)).finally(() => running.delete(tracked));
       running.add(tracked);
       if (running.size >= 2 * this.threads) await Promise.race(running);
     }
     await Promise.all(running);
-    if (failure !== null) throw (failure as { error: unknown }).error;
+    if (failures.length > 0) throw failures[0];
   }
 
   /** Waits for running and queued tasks, then stops the workers. */
