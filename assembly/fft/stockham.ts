@@ -61,7 +61,7 @@ export class Stockham {
   private readonly twIm: StaticArray<f32>;
   /** cos(2π rk/P), then sin(2π rk/P), as h×h tables [r-1][k-1] (h = (P-1)/2) for the generic odd butterflies. */
   private readonly trig: StaticArray<f32>;
-  /** t_r, d_r vectors of the generic odd butterfly, then its A_k (8 vectors). */
+  /** Work vectors of the generic odd butterfly (see radixOdd). */
   private readonly scratch: StaticArray<f32>;
 
   constructor(n: i32) {
@@ -89,7 +89,7 @@ export class Stockham {
     this.twRe = new StaticArray<f32>(max(twCount, 1));
     this.twIm = new StaticArray<f32>(max(twCount, 1));
     this.trig = new StaticArray<f32>(max(trigCount, 1));
-    this.scratch = new StaticArray<f32>(16 * (maxOdd >> 1) + 32);
+    this.scratch = new StaticArray<f32>(32 * (maxOdd >> 1) + 8 * maxOdd);
     for (let i = 0; i < list.length; i++) {
       const P = stages[5 * i], span = stages[5 * i + 2], tw = stages[5 * i + 3], tg = stages[5 * i + 4];
       const len = span * P;
