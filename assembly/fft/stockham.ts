@@ -82,6 +82,7 @@ export class Stockham {
       stages[5 * i + 3] = twCount;
       stages[5 * i + 4] = trigCount;
       twCount += (P - 1) * span;
+      // radices without a kernel of their own (the primes 11 … MAX_RADIX) run radixOdd
       if (P > 8) { trigCount += 2 * (P >> 1) * (P >> 1); maxOdd = max(maxOdd, P); }
       s *= P;
     }
