@@ -68,8 +68,11 @@ describe("RealFFT matches a float64 DFT", () => {
 
   it("mixed radices, generic odd radices and Bluestein at moderate n", () => {
     // 2·3·5·7, 11·13, 2·17·19, 23·29, 2·31·37, primes 41, 97, 2·97, 4·43, 3·256, 2^10·3,
-    // 2^11, and 16·5, 16·31, 2^4·3^4 (first stage radix 8 on the packed input)
-    for (const n of [210, 143, 646, 667, 2294, 41, 97, 194, 172, 768, 3072, 2048, 80, 496, 1296]) {
+    // 2^11, and 16·5, 16·31, 2^4·3^4 (first stage radix 8 on the packed input); radix 7 first
+    // on the packed input (2·2·3·7) and with stage twiddles (8·7·11), the generic odd kernel
+    // with stage twiddles (8·11·13); n ≤ 64 above has radix 7 alone (7, 14), first with four
+    // butterflies per step on complex input (35) and last (56)
+    for (const n of [210, 143, 646, 667, 2294, 41, 97, 194, 172, 768, 3072, 2048, 80, 496, 1296, 84, 616, 1144]) {
       const x = lcgInput(n);
       const fft = new RealFFT(n);
       expect(maxAbsDiff(fft.forward(x), dft(x)), `n=${n}`).toBeLessThanOrEqual(tolerance(x));

@@ -26,11 +26,13 @@ export const PACKED: i32 = 4;
 
 // The butterflies' constants, read with load32_splat: an inline f32x4.splat(constant) becomes a
 // v128.const, which V8 (x64) rebuilds from two 64-bit immediates at every use inside a loop.
-// 1/√2, sin(2π/3), 1/2, cos/sin(2π/5), cos/sin(4π/5)
+// 1/√2, sin(2π/3), 1/2, cos/sin(2π/5), cos/sin(4π/5), cos/sin(2πj/7) for j = 1, 2, 3
 const SQRT_HALF = 0, S3 = 1, HALF = 2, C51 = 3, S51 = 4, C52 = 5, S52 = 6;
+const C71 = 7, S71 = 8, C72 = 9, S72 = 10, C73 = 11, S73 = 12;
 const CONSTANTS = memory.data<f32>([
   0.7071067811865476, 0.8660254037844386, 0.5,
   0.30901699437494745, 0.9510565162951535, -0.8090169943749475, 0.5877852522924731,
+  0.6234898018587336, 0.7818314824680298, -0.22252093395631434, 0.9749279121818236, -0.900968867902419, 0.43388373911755823,
 ]);
 
 @inline function k(i: i32): v128 {
@@ -239,17 +241,74 @@ const CONSTANTS = memory.data<f32>([
   put(yr, yi, 3 * os, f32x4.sub(A2r, B2i), f32x4.add(A2i, B2r), twr, twi, 2 * ts, ls, mode);
 }
 
+/** Radix 7 as radix5: Y_k = A_k − i·B_k, Y_{7−k} = A_k + i·B_k, rk reduced mod 7 in the constants. */
+@inline export function radix7(xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, mode: i32): void {
+  const a0r = ldr(xr, mode), a0i = ldi(xi, mode);
+  const a1r = ldr(xr + is, mode), a1i = ldi(xi + is, mode);
+  const a6r = ldr(xr + 6 * is, mode), a6i = ldi(xi + 6 * is, mode);
+  const t1r = f32x4.add(a1r, a6r), t1i = f32x4.add(a1i, a6i);
+  const d1r = f32x4.sub(a1r, a6r), d1i = f32x4.sub(a1i, a6i);
+  const a2r = ldr(xr + 2 * is, mode), a2i = ldi(xi + 2 * is, mode);
+  const a5r = ldr(xr + 5 * is, mode), a5i = ldi(xi + 5 * is, mode);
+  const t2r = f32x4.add(a2r, a5r), t2i = f32x4.add(a2i, a5i);
+  const d2r = f32x4.sub(a2r, a5r), d2i = f32x4.sub(a2i, a5i);
+  const a3r = ldr(xr + 3 * is, mode), a3i = ldi(xi + 3 * is, mode);
+  const a4r = ldr(xr + 4 * is, mode), a4i = ldi(xi + 4 * is, mode);
+  const t3r = f32x4.add(a3r, a4r), t3i = f32x4.add(a3i, a4i);
+  const d3r = f32x4.sub(a3r, a4r), d3i = f32x4.sub(a3i, a4i);
+  put0(yr, yi, f32x4.add(a0r, f32x4.add(t1r, f32x4.add(t2r, t3r))), f32x4.add(a0i, f32x4.add(t1i, f32x4.add(t2i, t3i))), ls, mode);
+  // A_k = a0 + Σ t_r cos(2π rk/7), B_k = Σ d_r sin(2π rk/7); cos(2πj/7) = cos(2π(7−j)/7),
+  // sin(2πj/7) = −sin(2π(7−j)/7) fold rk mod 7 ∈ {4, 5, 6} onto c_3, c_2, c_1 and −s_3, −s_2, −s_1.
+  const c1 = k(C71), c2 = k(C72), c3 = k(C73);
+  const A1r = f32x4.add(a0r, f32x4.add(f32x4.add(f32x4.mul(t1r, c1), f32x4.mul(t2r, c2)), f32x4.mul(t3r, c3)));
+  const A1i = f32x4.add(a0i, f32x4.add(f32x4.add(f32x4.mul(t1i, c1), f32x4.mul(t2i, c2)), f32x4.mul(t3i, c3)));
+  const A2r = f32x4.add(a0r, f32x4.add(f32x4.add(f32x4.mul(t1r, c2), f32x4.mul(t2r, c3)), f32x4.mul(t3r, c1)));
+  const A2i = f32x4.add(a0i, f32x4.add(f32x4.add(f32x4.mul(t1i, c2), f32x4.mul(t2i, c3)), f32x4.mul(t3i, c1)));
+  const A3r = f32x4.add(a0r, f32x4.add(f32x4.add(f32x4.mul(t1r, c3), f32x4.mul(t2r, c1)), f32x4.mul(t3r, c2)));
+  const A3i = f32x4.add(a0i, f32x4.add(f32x4.add(f32x4.mul(t1i, c3), f32x4.mul(t2i, c1)), f32x4.mul(t3i, c2)));
+  const s1 = k(S71), s2 = k(S72), s3 = k(S73);
+  const B1r = f32x4.add(f32x4.add(f32x4.mul(d1r, s1), f32x4.mul(d2r, s2)), f32x4.mul(d3r, s3));
+  const B1i = f32x4.add(f32x4.add(f32x4.mul(d1i, s1), f32x4.mul(d2i, s2)), f32x4.mul(d3i, s3));
+  const B2r = f32x4.sub(f32x4.sub(f32x4.mul(d1r, s2), f32x4.mul(d2r, s3)), f32x4.mul(d3r, s1));
+  const B2i = f32x4.sub(f32x4.sub(f32x4.mul(d1i, s2), f32x4.mul(d2i, s3)), f32x4.mul(d3i, s1));
+  const B3r = f32x4.add(f32x4.sub(f32x4.mul(d1r, s3), f32x4.mul(d2r, s1)), f32x4.mul(d3r, s2));
+  const B3i = f32x4.add(f32x4.sub(f32x4.mul(d1i, s3), f32x4.mul(d2i, s1)), f32x4.mul(d3i, s2));
+  put(yr, yi, os, f32x4.add(A1r, B1i), f32x4.sub(A1i, B1r), twr, twi, 0, ls, mode);
+  put(yr, yi, 6 * os, f32x4.sub(A1r, B1i), f32x4.add(A1i, B1r), twr, twi, 5 * ts, ls, mode);
+  put(yr, yi, 2 * os, f32x4.add(A2r, B2i), f32x4.sub(A2i, B2r), twr, twi, ts, ls, mode);
+  put(yr, yi, 5 * os, f32x4.sub(A2r, B2i), f32x4.add(A2i, B2r), twr, twi, 4 * ts, ls, mode);
+  put(yr, yi, 3 * os, f32x4.add(A3r, B3i), f32x4.sub(A3i, B3r), twr, twi, 2 * ts, ls, mode);
+  put(yr, yi, 4 * os, f32x4.sub(A3r, B3i), f32x4.add(A3i, B3r), twr, twi, 3 * ts, ls, mode);
+}
+
 /**
- * Any odd radix P (7 … MAX_RADIX), O(P²/2) per butterfly. `trig` holds cos(2πj/P) for j < P
- * followed by sin(2πj/P); `scratch` holds (P-1)/2 × 4 vectors (t_r re/im, d_r re/im).
+ * Any odd radix P (11 … MAX_RADIX), O(P²/2) per butterfly:
+ *     Y_0 = a_0 + Σ t_r,   Y_k = A_k − i·B_k,   Y_{P−k} = A_k + i·B_k   (1 ≤ k ≤ h = (P−1)/2)
+ *     A_k = a_0 + Σ_r t_r cos(2π rk/P),   B_k = Σ_r d_r sin(2π rk/P)
+ * with t_r = a_r + a_{P−r}, d_r = a_r − a_{P−r} (r = 1 … h). Scratch layout (vectors of 4 lanes):
+ * t_r, d_r (re, im each) per r; then A_k, B_k per k (oddSums); then, in scattered modes, the P
+ * twiddled outputs Y_k, re then im, before they are transposed into y.
  */
 @inline export function radixOdd(P: i32, xr: usize, xi: usize, is: usize, yr: usize, yi: usize, os: usize, ls: usize, twr: usize, twi: usize, ts: usize, trig: usize, scratch: usize, mode: i32): void {
   const h = P >> 1;
   const a0r = ldr(xr, mode), a0i = ldi(xi, mode);
   let sr = a0r, si = a0i;
   for (let r = 1; r <= h; r++) {
-    const ar = ldr(xr + <usize>r * is, mode), ai = ldi(xi + <usize>r * is, mode);
-    const br = ldr(xr + <usize>(P - r) * is, mode), bi = ldi(xi + <usize>(P - r) * is, mode);
+    let ar: v128, ai: v128, br: v128, bi: v128;
+    if (mode == PACKED) {
+      // ldr and ldi would each load the same two vectors (V8 does not merge the loads)
+      const u = xr + <usize>r * is, w = xr + <usize>(P - r) * is;
+      const u0 = v128.load(u), u1 = v128.load(u, 16), w0 = v128.load(w), w1 = v128.load(w, 16);
+      ar = v128.shuffle<f32>(u0, u1, 0, 2, 4, 6);
+      ai = v128.shuffle<f32>(u0, u1, 1, 3, 5, 7);
+      br = v128.shuffle<f32>(w0, w1, 0, 2, 4, 6);
+      bi = v128.shuffle<f32>(w0, w1, 1, 3, 5, 7);
+    } else {
+      ar = ldr(xr + <usize>r * is, mode);
+      ai = ldi(xi + <usize>r * is, mode);
+      br = ldr(xr + <usize>(P - r) * is, mode);
+      bi = ldi(xi + <usize>(P - r) * is, mode);
+    }
     const tr = f32x4.add(ar, br), ti = f32x4.add(ai, bi);
     sr = f32x4.add(sr, tr);
     si = f32x4.add(si, ti);
@@ -259,23 +318,134 @@ const CONSTANTS = memory.data<f32>([
     v128.store(v, f32x4.sub(ar, br), 32);
     v128.store(v, f32x4.sub(ai, bi), 48);
   }
-  put0(yr, yi, sr, si, ls, mode);
-  const sines = trig + (<usize>P << 2);
-  for (let k = 1; k <= h; k++) {
-    let Ar = a0r, Ai = a0i, Br = f32x4.splat(0), Bi = f32x4.splat(0);
-    let j = 0; // r·k mod P
-    for (let r = 1; r <= h; r++) {
-      j += k;
-      if (j >= P) j -= P;
-      const c = v128.load32_splat(trig + (<usize>j << 2));
-      const s = v128.load32_splat(sines + (<usize>j << 2));
-      const v = scratch + (<usize>(r - 1) << 6);
-      Ar = f32x4.add(Ar, f32x4.mul(v128.load(v), c));
-      Ai = f32x4.add(Ai, f32x4.mul(v128.load(v, 16), c));
-      Br = f32x4.add(Br, f32x4.mul(v128.load(v, 32), s));
-      Bi = f32x4.add(Bi, f32x4.mul(v128.load(v, 48), s));
+  oddSums(h, a0r, a0i, trig, scratch);
+  let k = 1;
+  const sums = scratch + (<usize>h << 6);
+  if (!scattered(mode)) {
+    put0(yr, yi, sr, si, ls, mode);
+    for (k = 1; k <= h; k++) {
+      const v = sums + (<usize>(k - 1) << 6);
+      const Ar = v128.load(v), Ai = v128.load(v, 16), Br = v128.load(v, 32), Bi = v128.load(v, 48);
+      put(yr, yi, <usize>k * os, f32x4.add(Ar, Bi), f32x4.sub(Ai, Br), twr, twi, <usize>(k - 1) * ts, ls, mode);
+      put(yr, yi, <usize>(P - k) * os, f32x4.sub(Ar, Bi), f32x4.add(Ai, Br), twr, twi, <usize>(P - k - 1) * ts, ls, mode);
     }
-    put(yr, yi, <usize>k * os, f32x4.add(Ar, Bi), f32x4.sub(Ai, Br), twr, twi, <usize>(k - 1) * ts, ls, mode);
-    put(yr, yi, <usize>(P - k) * os, f32x4.sub(Ar, Bi), f32x4.add(Ai, Br), twr, twi, <usize>(P - k - 1) * ts, ls, mode);
+    return;
   }
+  // Butterfly p's outputs are the P consecutive floats y[P·p …]: the twiddled Y_k go to scratch
+  // (k-major), then 4×4 transposes store four k of one p as one vector (the last group overlaps
+  // the one before when 4 ∤ P) instead of 2P·4 single-lane stores.
+  const out = sums + (<usize>h << 6), im = <usize>P << 4;
+  v128.store(out, sr);
+  v128.store(out + im, si);
+  for (k = 1; k <= h; k++) {
+    const v = sums + (<usize>(k - 1) << 6);
+    const Ar = v128.load(v), Ai = v128.load(v, 16), Br = v128.load(v, 32), Bi = v128.load(v, 48);
+    keepTwiddled(out + (<usize>k << 4), im, f32x4.add(Ar, Bi), f32x4.sub(Ai, Br), twr + <usize>(k - 1) * ts, twi + <usize>(k - 1) * ts);
+    keepTwiddled(out + (<usize>(P - k) << 4), im, f32x4.sub(Ar, Bi), f32x4.add(Ai, Br), twr + <usize>(P - k - 1) * ts, twi + <usize>(P - k - 1) * ts);
+  }
+  let kq = 0;
+  while (true) {
+    if (kq + 4 > P) kq = P - 4;
+    const o = out + (<usize>kq << 4);
+    transposeStore(yr + (<usize>kq << 2), ls, v128.load(o), v128.load(o, 16), v128.load(o, 32), v128.load(o, 48));
+    transposeStore(yi + (<usize>kq << 2), ls, v128.load(o + im), v128.load(o + im, 16), v128.load(o + im, 32), v128.load(o + im, 48));
+    kq += 4;
+    if (kq >= P) break;
+  }
+}
+
+/** Stores (re + i·im)·w at `o` (re) and o + im (im), w the four lanes' twiddles at twr, twi. */
+@inline function keepTwiddled(o: usize, im: usize, re: v128, imv: v128, twr: usize, twi: usize): void {
+  const wr = v128.load(twr), wi = v128.load(twi);
+  v128.store(o, cmulRe(re, imv, wr, wi));
+  v128.store(o + im, cmulIm(re, imv, wr, wi));
+}
+
+/**
+ * All A_k, B_k of radixOdd (k = 1 … h), four k at a time, then the last 1 … 3. They do not depend
+ * on the mode: out of line, they are compiled once, not once per mode (inlined in all five, the
+ * optimiser took 10 minutes over them), and called once per butterfly (once per group of four k
+ * measured 5–13 % slower).
+ */
+function oddSums(h: i32, a0r: v128, a0i: v128, trig: usize, scratch: usize): void {
+  let k = 1;
+  for (; k + 3 <= h; k += 4) oddSumsOf(4, h, k, a0r, a0i, trig, scratch);
+  const n = h + 1 - k;
+  if (n == 3) oddSumsOf(3, h, k, a0r, a0i, trig, scratch);
+  else if (n == 2) oddSumsOf(2, h, k, a0r, a0i, trig, scratch);
+  else if (n == 1) oddSumsOf(1, h, k, a0r, a0i, trig, scratch);
+}
+
+/**
+ * A_k and B_k of radixOdd for the G (≤ 4, a constant at every call) values k = k0 … k0+G−1,
+ * from the t_r, d_r in `scratch`, stored after them. A and B apart, four k at a time: each
+ * t_r (or d_r) loaded once feeds 8 multiply-adds and 8 accumulators stay in registers (A and B
+ * of four k together would be 16: spills, as two k per pass over A and B together did). `trig`
+ * holds cos(2π rk/P) as an h×h table [r-1][k-1], then the sines likewise: the inner loop walks
+ * one pointer, no rk mod P.
+ */
+@inline function oddSumsOf(G: i32, h: i32, k0: i32, a0r: v128, a0i: v128, trig: usize, scratch: usize): void {
+  const row = <usize>h << 2; // between r and r + 1 in the tables
+  const end = scratch + (<usize>h << 6); // the t_r, d_r end here; the A_k, B_k follow
+  const tab = trig + (<usize>(k0 - 1) << 2);
+  const o = end + (<usize>(k0 - 1) << 6);
+  let p0r = a0r, p0i = a0i, p1r = a0r, p1i = a0i, p2r = a0r, p2i = a0i, p3r = a0r, p3i = a0i;
+  let c = tab;
+  for (let v = scratch; v < end; v += 64) {
+    const tr = v128.load(v), ti = v128.load(v, 16);
+    const c0 = v128.load32_splat(c);
+    p0r = f32x4.add(p0r, f32x4.mul(tr, c0));
+    p0i = f32x4.add(p0i, f32x4.mul(ti, c0));
+    if (G > 1) {
+      const c1 = v128.load32_splat(c, 4);
+      p1r = f32x4.add(p1r, f32x4.mul(tr, c1));
+      p1i = f32x4.add(p1i, f32x4.mul(ti, c1));
+    }
+    if (G > 2) {
+      const c2 = v128.load32_splat(c, 8);
+      p2r = f32x4.add(p2r, f32x4.mul(tr, c2));
+      p2i = f32x4.add(p2i, f32x4.mul(ti, c2));
+    }
+    if (G > 3) {
+      const c3 = v128.load32_splat(c, 12);
+      p3r = f32x4.add(p3r, f32x4.mul(tr, c3));
+      p3i = f32x4.add(p3i, f32x4.mul(ti, c3));
+    }
+    c += row;
+  }
+  v128.store(o, p0r);
+  v128.store(o, p0i, 16);
+  if (G > 1) { v128.store(o, p1r, 64); v128.store(o, p1i, 80); }
+  if (G > 2) { v128.store(o, p2r, 128); v128.store(o, p2i, 144); }
+  if (G > 3) { v128.store(o, p3r, 192); v128.store(o, p3i, 208); }
+  const zero = f32x4.splat(0);
+  p0r = zero; p0i = zero; p1r = zero; p1i = zero; p2r = zero; p2i = zero; p3r = zero; p3i = zero;
+  c = tab + <usize>h * row;
+  for (let v = scratch; v < end; v += 64) {
+    const dr = v128.load(v, 32), di = v128.load(v, 48);
+    const s0 = v128.load32_splat(c);
+    p0r = f32x4.add(p0r, f32x4.mul(dr, s0));
+    p0i = f32x4.add(p0i, f32x4.mul(di, s0));
+    if (G > 1) {
+      const s1 = v128.load32_splat(c, 4);
+      p1r = f32x4.add(p1r, f32x4.mul(dr, s1));
+      p1i = f32x4.add(p1i, f32x4.mul(di, s1));
+    }
+    if (G > 2) {
+      const s2 = v128.load32_splat(c, 8);
+      p2r = f32x4.add(p2r, f32x4.mul(dr, s2));
+      p2i = f32x4.add(p2i, f32x4.mul(di, s2));
+    }
+    if (G > 3) {
+      const s3 = v128.load32_splat(c, 12);
+      p3r = f32x4.add(p3r, f32x4.mul(dr, s3));
+      p3i = f32x4.add(p3i, f32x4.mul(di, s3));
+    }
+    c += row;
+  }
+  v128.store(o, p0r, 32);
+  v128.store(o, p0i, 48);
+  if (G > 1) { v128.store(o, p1r, 96); v128.store(o, p1i, 112); }
+  if (G > 2) { v128.store(o, p2r, 160); v128.store(o, p2i, 176); }
+  if (G > 3) { v128.store(o, p3r, 224); v128.store(o, p3i, 240); }
 }

@@ -11,7 +11,7 @@
 // The index q is contiguous in memory, so stages with s ≥ 4 run four q at a time (VEC); the
 // first stage (s = 1) runs four p at a time (PVEC, or PACKED straight from the real input);
 // tiny stages one butterfly at a time.
-import { ONE, PACKED, PVEC, VEC, VEC_NOTW, radix2, radix3, radix4, radix5, radix8, radixOdd } from "./butterfly";
+import { ONE, PACKED, PVEC, VEC, VEC_NOTW, radix2, radix3, radix4, radix5, radix7, radix8, radixOdd } from "./butterfly";
 
 /** Largest prime handled by a direct butterfly; lengths with a larger prime factor use Bluestein. */
 export const MAX_RADIX = 37;
@@ -59,9 +59,9 @@ export class Stockham {
   /** Stage twiddles W_len^{p·k}, laid out [k-1][p] per stage, re and im apart. */
   private readonly twRe: StaticArray<f32>;
   private readonly twIm: StaticArray<f32>;
-  /** cos(2πj/P), sin(2πj/P) for the generic odd butterflies. */
+  /** cos(2π rk/P), then sin(2π rk/P), as h×h tables [r-1][k-1] (h = (P-1)/2) for the generic odd butterflies. */
   private readonly trig: StaticArray<f32>;
-  /** t_r, d_r vectors of the generic odd butterfly. */
+  /** Work vectors of the generic odd butterfly (see radixOdd). */
   private readonly scratch: StaticArray<f32>;
 
   constructor(n: i32) {
@@ -82,14 +82,15 @@ export class Stockham {
       stages[5 * i + 3] = twCount;
       stages[5 * i + 4] = trigCount;
       twCount += (P - 1) * span;
-      if (P > 5 && P != 8) { trigCount += 2 * P; maxOdd = max(maxOdd, P); }
+      // radices without a kernel of their own (the primes 11 … MAX_RADIX) run radixOdd
+      if (P > 8) { trigCount += 2 * (P >> 1) * (P >> 1); maxOdd = max(maxOdd, P); }
       s *= P;
     }
     this.stages = stages;
     this.twRe = new StaticArray<f32>(max(twCount, 1));
     this.twIm = new StaticArray<f32>(max(twCount, 1));
     this.trig = new StaticArray<f32>(max(trigCount, 1));
-    this.scratch = new StaticArray<f32>(max(16 * (maxOdd >> 1), 4));
+    this.scratch = new StaticArray<f32>(32 * (maxOdd >> 1) + 8 * maxOdd);
     for (let i = 0; i < list.length; i++) {
       const P = stages[5 * i], span = stages[5 * i + 2], tw = stages[5 * i + 3], tg = stages[5 * i + 4];
       const len = span * P;
@@ -101,11 +102,14 @@ export class Stockham {
           this.twIm[tw + (k - 1) * span + p] = <f32>Math.sin(a);
         }
       }
-      if (P > 5 && P != 8) {
-        for (let j = 0; j < P; j++) {
-          const a = 2 * Math.PI * <f64>j / <f64>P;
-          this.trig[tg + j] = <f32>Math.cos(a);
-          this.trig[tg + P + j] = <f32>Math.sin(a);
+      if (P > 8) {
+        const h = P >> 1;
+        for (let r = 1; r <= h; r++) {
+          for (let k = 1; k <= h; k++) {
+            const a = 2 * Math.PI * <f64>(r * k % P) / <f64>P;
+            this.trig[tg + (r - 1) * h + k - 1] = <f32>Math.cos(a);
+            this.trig[tg + h * h + (r - 1) * h + k - 1] = <f32>Math.sin(a);
+          }
         }
       }
     }
@@ -163,6 +167,7 @@ function stage(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: u
     case 2: stage2(s, span, xr, xi, yr, yi, twr, twi); break;
     case 3: stage3(s, span, xr, xi, yr, yi, twr, twi); break;
     case 5: stage5(s, span, xr, xi, yr, yi, twr, twi); break;
+    case 7: stage7(s, span, xr, xi, yr, yi, twr, twi); break;
     default: stageOdd(P, s, span, xr, xi, yr, yi, twr, twi, trig, scratch);
   }
 }
@@ -181,6 +186,9 @@ function stage4(s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, t
 function stage5(s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize): void {
   stageLoops(5, 5, s, span, xr, xi, yr, yi, twr, twi, 0, 0);
 }
+function stage7(s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize): void {
+  stageLoops(7, 7, s, span, xr, xi, yr, yi, twr, twi, 0, 0);
+}
 function stage8(s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize): void {
   stageLoops(8, 8, s, span, xr, xi, yr, yi, twr, twi, 0, 0);
 }
@@ -195,6 +203,7 @@ function firstStagePacked(P: i32, span: i32, x: usize, yr: usize, yi: usize, twr
     case 2: packedLoops(2, 2, span, x, yr, yi, twr, twi, 0, 0); break;
     case 3: packedLoops(3, 3, span, x, yr, yi, twr, twi, 0, 0); break;
     case 5: packedLoops(5, 5, span, x, yr, yi, twr, twi, 0, 0); break;
+    case 7: packedLoops(7, 7, span, x, yr, yi, twr, twi, 0, 0); break;
     default: packedLoops(0, P, span, x, yr, yi, twr, twi, trig, scratch);
   }
 }
@@ -273,5 +282,6 @@ function firstStagePacked(P: i32, span: i32, x: usize, yr: usize, yi: usize, twr
   else if (kernel == 2) radix2(xr, xi, is, yr, yi, os, ls, twr, twi, mode);
   else if (kernel == 3) radix3(xr, xi, is, yr, yi, os, ls, twr, twi, ts, mode);
   else if (kernel == 5) radix5(xr, xi, is, yr, yi, os, ls, twr, twi, ts, mode);
+  else if (kernel == 7) radix7(xr, xi, is, yr, yi, os, ls, twr, twi, ts, mode);
   else radixOdd(P, xr, xi, is, yr, yi, os, ls, twr, twi, ts, trig, scratch, mode);
 }
