@@ -389,63 +389,45 @@ function oddSums(h: i32, a0r: v128, a0i: v128, trig: usize, scratch: usize): voi
   const end = scratch + (<usize>h << 6); // the t_r, d_r end here; the A_k, B_k follow
   const tab = trig + (<usize>(k0 - 1) << 2);
   const o = end + (<usize>(k0 - 1) << 6);
-  let p0r = a0r, p0i = a0i, p1r = a0r, p1i = a0i, p2r = a0r, p2i = a0i, p3r = a0r, p3i = a0i;
-  let c = tab;
-  for (let v = scratch; v < end; v += 64) {
-    const tr = v128.load(v), ti = v128.load(v, 16);
+  oddSumPass(G, 0, a0r, a0i, tab, row, scratch, end, o); // A_k = a_0 + Σ t_r cos
+  const zero = f32x4.splat(0);
+  oddSumPass(G, 32, zero, zero, tab + <usize>h * row, row, scratch, end, o); // B_k = Σ d_r sin
+}
+
+/**
+ * One pass of oddSumsOf: p_j = init + Σ_r x_r · table[r][j] for j < G, x_r the (re, im) vector
+ * pair at byte `at` of scratch entry r (t_r at 0, d_r at 32), table rows `row` bytes apart; p_j
+ * stored at o + 64·j + at.
+ */
+@inline function oddSumPass(G: i32, at: usize, initR: v128, initI: v128, table: usize, row: usize, scratch: usize, end: usize, o: usize): void {
+  let p0r = initR, p0i = initI, p1r = initR, p1i = initI, p2r = initR, p2i = initI, p3r = initR, p3i = initI;
+  let c = table;
+  for (let v = scratch + at; v < end; v += 64) {
+    const xr = v128.load(v), xi = v128.load(v, 16);
     const c0 = v128.load32_splat(c);
-    p0r = f32x4.add(p0r, f32x4.mul(tr, c0));
-    p0i = f32x4.add(p0i, f32x4.mul(ti, c0));
+    p0r = f32x4.add(p0r, f32x4.mul(xr, c0));
+    p0i = f32x4.add(p0i, f32x4.mul(xi, c0));
     if (G > 1) {
       const c1 = v128.load32_splat(c, 4);
-      p1r = f32x4.add(p1r, f32x4.mul(tr, c1));
-      p1i = f32x4.add(p1i, f32x4.mul(ti, c1));
+      p1r = f32x4.add(p1r, f32x4.mul(xr, c1));
+      p1i = f32x4.add(p1i, f32x4.mul(xi, c1));
     }
     if (G > 2) {
       const c2 = v128.load32_splat(c, 8);
-      p2r = f32x4.add(p2r, f32x4.mul(tr, c2));
-      p2i = f32x4.add(p2i, f32x4.mul(ti, c2));
+      p2r = f32x4.add(p2r, f32x4.mul(xr, c2));
+      p2i = f32x4.add(p2i, f32x4.mul(xi, c2));
     }
     if (G > 3) {
       const c3 = v128.load32_splat(c, 12);
-      p3r = f32x4.add(p3r, f32x4.mul(tr, c3));
-      p3i = f32x4.add(p3i, f32x4.mul(ti, c3));
+      p3r = f32x4.add(p3r, f32x4.mul(xr, c3));
+      p3i = f32x4.add(p3i, f32x4.mul(xi, c3));
     }
     c += row;
   }
-  v128.store(o, p0r);
-  v128.store(o, p0i, 16);
-  if (G > 1) { v128.store(o, p1r, 64); v128.store(o, p1i, 80); }
-  if (G > 2) { v128.store(o, p2r, 128); v128.store(o, p2i, 144); }
-  if (G > 3) { v128.store(o, p3r, 192); v128.store(o, p3i, 208); }
-  const zero = f32x4.splat(0);
-  p0r = zero; p0i = zero; p1r = zero; p1i = zero; p2r = zero; p2i = zero; p3r = zero; p3i = zero;
-  c = tab + <usize>h * row;
-  for (let v = scratch; v < end; v += 64) {
-    const dr = v128.load(v, 32), di = v128.load(v, 48);
-    const s0 = v128.load32_splat(c);
-    p0r = f32x4.add(p0r, f32x4.mul(dr, s0));
-    p0i = f32x4.add(p0i, f32x4.mul(di, s0));
-    if (G > 1) {
-      const s1 = v128.load32_splat(c, 4);
-      p1r = f32x4.add(p1r, f32x4.mul(dr, s1));
-      p1i = f32x4.add(p1i, f32x4.mul(di, s1));
-    }
-    if (G > 2) {
-      const s2 = v128.load32_splat(c, 8);
-      p2r = f32x4.add(p2r, f32x4.mul(dr, s2));
-      p2i = f32x4.add(p2i, f32x4.mul(di, s2));
-    }
-    if (G > 3) {
-      const s3 = v128.load32_splat(c, 12);
-      p3r = f32x4.add(p3r, f32x4.mul(dr, s3));
-      p3i = f32x4.add(p3i, f32x4.mul(di, s3));
-    }
-    c += row;
-  }
-  v128.store(o, p0r, 32);
-  v128.store(o, p0i, 48);
-  if (G > 1) { v128.store(o, p1r, 96); v128.store(o, p1i, 112); }
-  if (G > 2) { v128.store(o, p2r, 160); v128.store(o, p2i, 176); }
-  if (G > 3) { v128.store(o, p3r, 224); v128.store(o, p3i, 240); }
+  const out = o + at;
+  v128.store(out, p0r);
+  v128.store(out, p0i, 16);
+  if (G > 1) { v128.store(out, p1r, 64); v128.store(out, p1i, 80); }
+  if (G > 2) { v128.store(out, p2r, 128); v128.store(out, p2i, 144); }
+  if (G > 3) { v128.store(out, p3r, 192); v128.store(out, p3i, 208); }
 }
