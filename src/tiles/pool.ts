@@ -39,6 +39,16 @@ export class TaskTimeoutError extends Error {
 // `npm run build` puts in dist/ (the test command builds first).
 const WORKER_URL = import.meta.url.endsWith(".ts") ? new URL("../../dist/tiles/worker.js", import.meta.url) : new URL("./worker.js", import.meta.url);
 
+// Piscina loads a worker's handler with require() first and falls back to import(). On Node
+// 20.19+ require() of this ES module graph (top-level await in engine/wasm.ts) instantiates it
+// synchronously before refusing it, and a worker terminated inside that step (a pool closed, a
+// task aborted while a replacement loads) aborts the whole process with a V8 fatal error
+// ("IsGraphAsync must be used on an instantiated module"). Workers started without require(esm)
+// refuse at once and load through import(), which handles termination.
+const WORKER_EXEC_ARGV = process.allowedNodeEnvironmentFlags.has("--no-experimental-require-module")
+  ? [...process.execArgv, "--no-experimental-require-module"]
+  : process.execArgv;
+
 export class TilePool {
   private readonly piscina: Piscina;
   readonly threads: number;
@@ -52,6 +62,7 @@ export class TilePool {
     this.piscina = new Piscina({
       filename: WORKER_URL.href,
       workerData: { wasmModule },
+      execArgv: WORKER_EXEC_ARGV,
       minThreads: this.threads,
       maxThreads: this.threads,
       maxQueue: options.maxQueue ?? 64 * this.threads,
