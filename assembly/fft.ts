@@ -32,6 +32,8 @@ export class RealFft {
   private readonly splitIm: StaticArray<f32>;
   /** Even n whose complex FFT ends in a radix-4 stage run here, fused with the split. */
   private readonly fused: bool;
+  /** Even n whose first Stockham stage reads the packed input directly (`Stockham.packable`). */
+  private readonly packed: bool;
 
   constructor(n: i32) {
     assert(n >= 2 && n <= MAX_FFT_LENGTH, "RealFft: n out of range");
@@ -42,6 +44,7 @@ export class RealFft {
     this.direct = stockham;
     this.chirp = stockham === null ? new Bluestein(m) : null;
     this.fused = stockham !== null && (n & 1) == 0 && stockham.lastRadix4;
+    this.packed = stockham !== null && (n & 1) == 0 && stockham.packable;
     this.ar = new StaticArray<f32>(m);
     this.ai = new StaticArray<f32>(m);
     this.br = new StaticArray<f32>(m);
@@ -90,7 +93,7 @@ export class RealFft {
     const direct = this.direct;
     const fused = this.fused;
     // The first Stockham stage reads x[2j] + i·x[2j+1] straight from the input.
-    if (direct !== null && (this.n & 1) == 0 && direct.packable) return direct.run(input, zr, zi, br, bi, fused);
+    if (this.packed) return direct!.run(input, zr, zi, br, bi, fused);
     if (this.n & 1) {
       memory.copy(zr, input, <usize>m << 2);
       memory.fill(zi, 0, <usize>m << 2);

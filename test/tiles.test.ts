@@ -7,7 +7,10 @@
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { once } from "node:events";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import UPNG from "upng-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AudioFormatError, fileMd5, openAudio } from "../src/audio/index.js";
@@ -17,7 +20,7 @@ import { tileValues } from "../src/tiles/compute.js";
 import { parseParams, type ParamsInput } from "../src/engine/params.js";
 import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
-import { PoolBusyError } from "../src/tiles/pool.js";
+import { PoolBusyError, WORKER_EXEC_ARGV, WORKER_URL } from "../src/tiles/pool.js";
 import { FIXTURES } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
 import { TileService, type TileRecording } from "../src/tiles/service.js";
@@ -280,6 +283,20 @@ describe("caching and the pool", () => {
     truncateSync(cut, 44 + samples.byteLength / 2);
     const err = await service.pool.frameRangeInto(cutSource, cutStats, 0, Infinity, new Float32Array(new SharedArrayBuffer(4 * values)), 1000).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AudioFormatError);
+  });
+
+  it("workers refuse require() of their module before instantiating it, so Piscina loads it with import()", async () => {
+    // Piscina tries require() first. On Node 20.19+ that instantiates the module graph before
+    // refusing it for its top-level await, and a worker terminated in that step (a pool closing
+    // while it loads) took the whole process down with a V8 fatal error in CI.
+    const probe = new Worker(
+      `const { parentPort, workerData } = require("node:worker_threads");
+       try { require(workerData); parentPort.postMessage("loaded"); } catch (e) { parentPort.postMessage(e.code); }`,
+      { eval: true, execArgv: WORKER_EXEC_ARGV, workerData: fileURLToPath(WORKER_URL) },
+    );
+    const [code] = await once(probe, "message");
+    await probe.terminate();
+    expect(code).toBe("ERR_REQUIRE_ESM");
   });
 
   it("a crashed worker fails only its own task; the pool goes on", async () => {

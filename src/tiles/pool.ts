@@ -37,7 +37,7 @@ export class TaskTimeoutError extends Error {
 
 // Tests run this file from TypeScript sources; worker threads need compiled JavaScript, which
 // `npm run build` puts in dist/ (the test command builds first).
-const WORKER_URL = import.meta.url.endsWith(".ts") ? new URL("../../dist/tiles/worker.js", import.meta.url) : new URL("./worker.js", import.meta.url);
+export const WORKER_URL = import.meta.url.endsWith(".ts") ? new URL("../../dist/tiles/worker.js", import.meta.url) : new URL("./worker.js", import.meta.url);
 
 // Piscina loads a worker's handler with require() first and falls back to import(). On Node
 // 20.19+ require() of this ES module graph (top-level await in engine/wasm.ts) instantiates it
@@ -45,7 +45,7 @@ const WORKER_URL = import.meta.url.endsWith(".ts") ? new URL("../../dist/tiles/w
 // task aborted while a replacement loads) aborts the whole process with a V8 fatal error
 // ("IsGraphAsync must be used on an instantiated module"). Workers started without require(esm)
 // refuse at once and load through import(), which handles termination.
-const WORKER_EXEC_ARGV = process.allowedNodeEnvironmentFlags.has("--no-experimental-require-module")
+export const WORKER_EXEC_ARGV = process.allowedNodeEnvironmentFlags.has("--no-experimental-require-module")
   ? [...process.execArgv, "--no-experimental-require-module"]
   : process.execArgv;
 
