@@ -82,10 +82,6 @@ export class FrameBlock {
     pooled.free();
     this.values.free();
   }
-
-  free(): void {
-    this.values.free();
-  }
 }
 
 /**
@@ -135,34 +131,60 @@ export class SpectrogramPlan {
    * (or PCEN) maximum either way. Returns the block and the PCEN state after frame f1 − 1.
    */
   analyze(samples: Float32Array, samplesStart: number, f0: number, f1: number, pcen: PcenState, finish: FinishParams | null = null): { block: FrameBlock; pcen: PcenState } {
-    const { bins, hop } = this.geometry;
+    const values = new CoreArray((f1 - f0) * this.geometry.bins);
+    const result = this.run(samples, samplesStart, f0, f1, pcen, { values, finish });
+    return { block: new FrameBlock(values, f1 - f0, this.geometry.bins, result.peak), pcen: result.pcen };
+  }
+
+  /**
+   * The power (or PCEN) maximum of frames [f0, f1) and the PCEN state after them, as `analyze`
+   * finds them, without keeping any values: the stats pass and the replay of PCEN from a
+   * checkpoint need nothing else.
+   */
+  scan(samples: Float32Array, samplesStart: number, f0: number, f1: number, pcen: PcenState): { peak: number; pcen: PcenState } {
+    return this.run(samples, samplesStart, f0, f1, pcen, null);
+  }
+
+  /**
+   * The loop of `analyze` and `scan`, a chunk of frames per core call. Each chunk's samples are
+   * copied into the core just before its STFT, so they are read from cache — copying a whole
+   * block first (8 MB) made the STFT pipeline 6–9 % slower here (bench/PERFORMANCE.md).
+   */
+  private run(samples: Float32Array, samplesStart: number, f0: number, f1: number, pcen: PcenState, output: { values: CoreArray; finish: FinishParams | null } | null): { peak: number; pcen: PcenState } {
+    const { bins, hop, nperseg } = this.geometry;
     const p = this.params;
     const frames = f1 - f0;
     if (p.pcen && frames > 0 && pcen === null && f0 !== 0) throw new Error(`PCEN needs the smoother state before frame ${f0}`);
-    const input = CoreArray.from(samples);
-    const values = new CoreArray(frames * bins);
-    const chunkFrames = Math.max(4, Math.floor(CHUNK_VALUES / bins));
-    const chunk = new CoreArray(Math.min(frames, chunkFrames) * bins);
+    const chunkFrames = Math.min(frames, Math.max(4, Math.floor(CHUNK_VALUES / bins)));
+    const input = new CoreArray(Math.max(0, chunkFrames - 1) * hop + nperseg);
+    const chunk = new CoreArray(chunkFrames * bins);
     const state = p.pcen ? new CoreArray(bins) : null;
     if (state && pcen !== null) state.view().set(pcen);
     const first = frameStart(f0, this.geometry) - samplesStart;
+    const finish = output?.finish;
     let peak = -Infinity;
     for (let c0 = 0; c0 < frames; c0 += chunkFrames) {
       const count = Math.min(chunkFrames, frames - c0);
-      let chunkPeak = core.stftPower(this.handle, input.ptr, samples.length, first + c0 * hop, hop, count, this.psdScale, chunk.ptr);
+      // The chunk's frames read samples [start, start + span) of `samples`; outside it is padding.
+      const start = first + c0 * hop, span = (count - 1) * hop + nperseg;
+      const from = Math.min(Math.max(start, 0), samples.length), to = Math.max(from, Math.min(start + span, samples.length));
+      input.view().set(samples.subarray(from, to));
+      let chunkPeak = core.stftPower(this.handle, input.ptr, to - from, start - from, hop, count, this.psdScale, chunk.ptr);
       if (state) {
         if (pcen === null && c0 === 0) core.pcenInitState(chunk.ptr, bins, state.ptr);
         chunkPeak = core.pcenApply(chunk.ptr, count, bins, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
       }
       peak = Math.max(peak, chunkPeak);
-      if (finish) core.scaleTranspose(chunk.ptr, count, bins, values.ptr + 4 * c0, frames, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
-      else core.scaleTranspose(chunk.ptr, count, bins, values.ptr + 4 * c0, frames, 1, SCALE_CODES.power, false, 0, 0);
+      if (!output) continue;
+      const target = output.values.ptr + 4 * c0;
+      if (finish) core.scaleTranspose(chunk.ptr, count, bins, target, frames, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
+      else core.scaleTranspose(chunk.ptr, count, bins, target, frames, 1, SCALE_CODES.power, false, 0, 0);
     }
     if (state && frames > 0) pcen = state.view().slice();
     state?.free();
     chunk.free();
     input.free();
-    return { block: new FrameBlock(values, frames, bins, peak), pcen };
+    return { peak, pcen };
   }
 
   dispose(): void {

@@ -81,19 +81,29 @@ export class RecordingSpectrogram {
     let pcen: PcenState = null;
     for (let f0 = 0; f0 < this.frames; f0 += checkpointEvery) {
       if (this.params.pcen) checkpoints.push(pcen);
-      const result = await this.analyze(f0, Math.min(this.frames, f0 + checkpointEvery), pcen);
+      const result = await this.scan(f0, Math.min(this.frames, f0 + checkpointEvery), pcen);
       pcen = result.pcen;
-      peak = Math.max(peak, result.block.max());
-      result.block.free();
+      peak = Math.max(peak, result.peak);
     }
     return { frames: this.frames, peak, checkpointEvery, checkpoints, checkpointBase: 0 };
   }
 
   /** Frames [f0, f1) from the PCEN state before f0; final values when `finish` is given. */
   private async analyze(f0: number, f1: number, pcen: PcenState, finish: FinishParams | null = null) {
-    const [from, to] = samplesOfFrames(f0, f1, this.signal.length, this.geometry);
-    const samples = await this.signal.read(from, to);
+    const [from, samples] = await this.samplesOf(f0, f1);
     return this.plan.analyze(samples, from, f0, f1, pcen, finish);
+  }
+
+  /** The maximum of frames [f0, f1) and the PCEN state after them, no values kept (SpectrogramPlan.scan). */
+  private async scan(f0: number, f1: number, pcen: PcenState) {
+    const [from, samples] = await this.samplesOf(f0, f1);
+    return this.plan.scan(samples, from, f0, f1, pcen);
+  }
+
+  /** The conditioned samples frames [f0, f1) read, and the index of the first. */
+  private async samplesOf(f0: number, f1: number): Promise<[number, Float32Array]> {
+    const [from, to] = samplesOfFrames(f0, f1, this.signal.length, this.geometry);
+    return [from, await this.signal.read(from, to)];
   }
 
   /** The PCEN state before frame f0, replayed from the nearest checkpoint. */
@@ -104,9 +114,7 @@ export class RecordingSpectrogram {
     let state = stats.checkpoints[c - stats.checkpointBase];
     const step = blockFrames(this.geometry);
     for (let f = c * stats.checkpointEvery; f < f0; f += step) {
-      const result = await this.analyze(f, Math.min(f0, f + step), state);
-      result.block.free();
-      state = result.pcen;
+      state = (await this.scan(f, Math.min(f0, f + step), state)).pcen;
     }
     return state;
   }
@@ -120,7 +128,7 @@ export class RecordingSpectrogram {
   /**
    * Final values (SPEC §3 step 9) of frames [f0, f1) (clamped to the recording) in consecutive
    * blocks of at most `step` frames, PCEN state carried from block to block, normalized by the
-   * whole recording's maximum. Each block must be written out (or freed) before the next.
+   * whole recording's maximum. Each block must be written out before the next.
    */
   private async *blocks(f0: number, f1: number, step: number): AsyncGenerator<{ firstFrame: number; block: FrameBlock }> {
     [f0, f1] = this.clampFrames(f0, f1);
