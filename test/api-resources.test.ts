@@ -2,7 +2,6 @@
  * The remaining API resources: clips, notes, tags and feature names (get-or-create), runs,
  * jobs (validated task data, abort, metrics), artifacts cleanup (admin only).
  */
-import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +9,7 @@ import { buildApp, type App } from "../src/api/app.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { createToken } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
-import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { freshDatabase, JUNK_BYTES, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 let t: TestDatabase;
 let app: App;
@@ -27,7 +26,7 @@ beforeAll(async () => {
   t = await freshDatabase();
   scratch = await tempDir();
   await writeSineWav(join(scratch.path, "tone.wav"), 16000, 2);
-  await writeFile(join(scratch.path, "junk.wav"), randomBytes(4096));
+  await writeFile(join(scratch.path, "junk.wav"), JUNK_BYTES);
   admin = (await ensureAdmin(t.db.sql))!.key;
   member = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "m" })).id, name: "m", created_by: null })).key;
   viewer = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "v", role: "viewer" })).id, name: "v", created_by: null })).key;

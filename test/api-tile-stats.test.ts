@@ -5,7 +5,6 @@
  * by renewing it (no second instance repeats it), and the lease of an instance that died
  * lapses so a waiting one takes over. Embedded database, or DATABASE_URL when set.
  */
-import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,7 +15,7 @@ import { probeFile } from "../src/store/probe.js";
 import { insertRecording } from "../src/store/recordings.js";
 import { claimStats } from "../src/store/stats.js";
 import { TileService, statsKey, type TileRecording } from "../src/tiles/service.js";
-import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { freshDatabase, JUNK_BYTES, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 let t: TestDatabase;
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -42,7 +41,7 @@ beforeAll(async () => {
   dir = await tempDir();
   await writeSineWav(join(dir.path, "tone.wav"), 8000, 2);
   // Registered while it was audio, unreadable since (the facts are given, as its import read them).
-  await writeFile(join(dir.path, "junk.wav"), randomBytes(4096));
+  await writeFile(join(dir.path, "junk.wav"), JUNK_BYTES);
   const dataset = await createDataset(t.db.sql, { name: "stats", audio_dir: dir.path, created_by: null });
   tone = await register(dataset.id, "tone.wav", await probeFile(join(dir.path, "tone.wav")));
   junk = await register(dataset.id, "junk.wav", { hash: "0".repeat(32), file_size: 4096, file_samplerate: 8000, frames: 2000, channels: 1 });

@@ -79,6 +79,12 @@ export async function tempDir(prefix = "sonotile-test-"): Promise<{ path: string
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
+/**
+ * Bytes of no audio format, for "unreadable file" cases: text, so that no byte can pass for an
+ * MP3 frame sync — random bytes now and then did, and failed as a corrupt MP3 instead.
+ */
+export const JUNK_BYTES = Buffer.from("this is not audio\n".repeat(240));
+
 /** Writes a short mono 16-bit WAV of a sine (`seconds` long at `samplerate`) to `path`. */
 export async function writeSineWav(path: string, samplerate: number, seconds: number, hz = 1000): Promise<void> {
   const n = Math.round(samplerate * seconds);
