@@ -1,9 +1,10 @@
 /**
  * The engine's inner loop, driven from TypeScript but run in WebAssembly: STFT power and PCEN
- * for a block of frames, transposed chunk by chunk to the [bins][frames] layout sonotile
- * returns, then normalization, value scale and clamping row by row on the way out. Every entry point works on a block of frames with
- * state carried by the caller, so one pass over a whole signal and many passes over pieces of
- * a recording produce the same numbers.
+ * for a block of frames, chunk by chunk, each chunk transposed to the [bins][frames] layout
+ * sonotile returns with normalization, value scale and clamping applied on the way (or, when
+ * the maximum is not known yet, afterwards by `finishValues`). Every entry point works on a
+ * block of frames with state carried by the caller, so one pass over a whole signal and many
+ * passes over pieces of a recording produce the same numbers.
  */
 import { getWindow } from "./window.js";
 import { frameGeometry, frameStart, type FrameGeometry } from "./geometry.js";
@@ -85,7 +86,7 @@ export class FrameBlock {
 }
 
 /**
- * SPEC §3.7–3.9 in place on power values written earlier with `writeColumns(…, null)`: the
+ * SPEC §3.7–3.9 in place on power values analysed earlier without `finish`: the
  * steps are element-wise, so the layout does not matter. Runs in the core, a slice at a time.
  */
 export function finishValues(values: Float32Array, p: Params, divisor: number): void {
