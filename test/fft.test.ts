@@ -3,6 +3,8 @@
 // lengths of real recordings, and spectra known in closed form (impulses, tones).
 import { describe, expect, it } from "vitest";
 import { MAX_FFT_LENGTH, RealFFT } from "../src/engine/fft.js";
+import { spectrogram } from "../src/engine/spectrogram.js";
+import { core } from "../src/engine/wasm.js";
 import { ROOT, readF32 } from "./golden.js";
 
 /** The input of scripts/golden_fft.py: Numerical Recipes' LCG, seed n, exact in float32. */
@@ -182,6 +184,20 @@ describe("RealFFT buffers and plans", () => {
       big.dispose();
     }
     for (const p of plans) p.dispose();
+  });
+
+  it("creating and releasing plans over and over does not grow the core's memory", () => {
+    // The core's collector runs only when a plan is created or released (assembly/registry.ts);
+    // without it every RealFFT(1102) left ≈ 30 kB behind, and each spectrogram() its STFT plan.
+    const signal = lcgInput(4800, 7);
+    const cycle = () => {
+      new RealFFT(1102).dispose();
+      spectrogram(signal, 48000, { window_size: 0.01, hop_size: 0.5, pcen: false, normalize: false });
+    };
+    for (let i = 0; i < 50; i++) cycle();
+    const before = core.memory.buffer.byteLength;
+    for (let i = 0; i < 3000; i++) cycle();
+    expect(core.memory.buffer.byteLength).toBe(before);
   });
 
   it("rejects bad lengths with a RangeError naming n", () => {
