@@ -188,18 +188,20 @@ export class RealFft {
     const o = <usize>j << 2;
     const cr = v128.load(changetype<usize>(this.splitRe) + o), ci = v128.load(changetype<usize>(this.splitIm) + o);
     peak = emitSplit4(power, output, j, false, zr, zi, pr, pi, cr, ci, scale, peak);
-    return emitSplit4(power, output, this.m - j, true, pr, pi, zr, zi, cr, f32x4.neg(ci), scale, peak);
+    return emitSplit4(power, output, this.m - j, true, pr, pi, zr, zi, cr, ci, scale, peak);
   }
 }
 
 /**
  * The split for four bins: X = B + C·(Z − B) with B = conj P (header formula; Z = Z_k, P = Z_{m−k},
- * C = C_k), written at bins k … k+3 or — if `reversed` — lane 0 at bin k, lane 3 at k − 3.
+ * C = C_k), written at bins k … k+3 — or, if `reversed`, for the partners m − j of `splitPair`:
+ * lane 0 at bin k, lane 3 at k − 3, with the coefficient conj C (C_{m−j} = conj C_j), whose sign is
+ * flipped in the arithmetic rather than by a negation (x64 has no instruction for one).
  */
 @inline function emitSplit4(power: bool, output: usize, k: i32, reversed: bool, zr: v128, zi: v128, pr: v128, pi: v128, cr: v128, ci: v128, scale: v128, peak: v128): v128 {
   const dr = f32x4.sub(zr, pr), di = f32x4.add(zi, pi);
-  const xr = f32x4.add(pr, f32x4.sub(f32x4.mul(cr, dr), f32x4.mul(ci, di)));
-  const xi = f32x4.sub(f32x4.add(f32x4.mul(cr, di), f32x4.mul(ci, dr)), pi);
+  const xr = f32x4.add(pr, reversed ? f32x4.add(f32x4.mul(cr, dr), f32x4.mul(ci, di)) : f32x4.sub(f32x4.mul(cr, dr), f32x4.mul(ci, di)));
+  const xi = f32x4.sub(reversed ? f32x4.sub(f32x4.mul(cr, di), f32x4.mul(ci, dr)) : f32x4.add(f32x4.mul(cr, di), f32x4.mul(ci, dr)), pi);
   const first = reversed ? k - 3 : k;
   if (power) {
     const p = f32x4.mul(f32x4.add(f32x4.mul(xr, xr), f32x4.mul(xi, xi)), scale);

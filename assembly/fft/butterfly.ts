@@ -175,15 +175,17 @@ const CONSTANTS = memory.data<f32>([
   const b1r = f32x4.add(a1r, a5r), b1i = f32x4.add(a1i, a5i), d1r = f32x4.sub(a1r, a5r), d1i = f32x4.sub(a1i, a5i);
   const b2r = f32x4.add(a2r, a6r), b2i = f32x4.add(a2i, a6i), d2r = f32x4.sub(a2r, a6r), d2i = f32x4.sub(a2i, a6i);
   const b3r = f32x4.add(a3r, a7r), b3i = f32x4.add(a3i, a7i), d3r = f32x4.sub(a3r, a7r), d3i = f32x4.sub(a3i, a7i);
-  // W_8 = (1 - i)/√2, W_8² = -i, W_8³ = (-1 - i)/√2
+  // W_8 = (1 - i)/√2, W_8² = -i, W_8³ = (-1 - i)/√2. c_r = d_r·W_8^r, except that the imaginary
+  // parts of c_2 = d2i − i·d2r and c_3 are kept negated (n2i, n3i) and subtracted where they are
+  // added: x64 has no vector negation, and V8 builds the sign mask anew for every f32x4.neg.
   const c1r = f32x4.mul(f32x4.add(d1r, d1i), h), c1i = f32x4.mul(f32x4.sub(d1i, d1r), h);
-  const c2r = d2i, c2i = f32x4.neg(d2r);
-  const c3r = f32x4.mul(f32x4.sub(d3i, d3r), h), c3i = f32x4.neg(f32x4.mul(f32x4.add(d3r, d3i), h));
+  const c2r = d2i, n2i = d2r;
+  const c3r = f32x4.mul(f32x4.sub(d3i, d3r), h), n3i = f32x4.mul(f32x4.add(d3r, d3i), h);
   // DFT4 of b → Y_0, Y_2, Y_4, Y_6; DFT4 of c → Y_1, Y_3, Y_5, Y_7
   const t0r = f32x4.add(b0r, b2r), t0i = f32x4.add(b0i, b2i), t1r = f32x4.sub(b0r, b2r), t1i = f32x4.sub(b0i, b2i);
   const t2r = f32x4.add(b1r, b3r), t2i = f32x4.add(b1i, b3i), t3r = f32x4.sub(b1r, b3r), t3i = f32x4.sub(b1i, b3i);
-  const u0r = f32x4.add(c0r, c2r), u0i = f32x4.add(c0i, c2i), u1r = f32x4.sub(c0r, c2r), u1i = f32x4.sub(c0i, c2i);
-  const u2r = f32x4.add(c1r, c3r), u2i = f32x4.add(c1i, c3i), u3r = f32x4.sub(c1r, c3r), u3i = f32x4.sub(c1i, c3i);
+  const u0r = f32x4.add(c0r, c2r), u0i = f32x4.sub(c0i, n2i), u1r = f32x4.sub(c0r, c2r), u1i = f32x4.add(c0i, n2i);
+  const u2r = f32x4.add(c1r, c3r), u2i = f32x4.sub(c1i, n3i), u3r = f32x4.sub(c1r, c3r), u3i = f32x4.add(c1i, n3i);
   const y0r = f32x4.add(t0r, t2r), y0i = f32x4.add(t0i, t2i);
   const y1r = f32x4.add(u0r, u2r), y1i = f32x4.add(u0i, u2i);
   const y2r = f32x4.add(t1r, t3i), y2i = f32x4.sub(t1i, t3r);
