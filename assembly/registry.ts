@@ -2,11 +2,12 @@
 // plan in a module-level array is also what keeps the garbage collector from freeing it.
 //
 // The core runs AssemblyScript's minimal runtime (asconfig.json): its collector never runs by
-// itself, and in exchange no function keeps a shadow stack of its managed locals — that
-// bookkeeping cost 10 % of a 256-point FFT and 4 % at 1024. Managed objects are made only when
-// plans are created and released, so the registry collects right after both, from the exported
-// create/destroy functions, when every live object is reachable from a registry (a global) and
-// nothing managed is held on the stack: `add` and `remove` must be those exports' last step.
+// itself, and in exchange no function keeps a shadow stack of its managed locals (without that
+// bookkeeping a 256-point FFT runs 1.10× as fast, a 1024-point one 1.03×). Managed objects are
+// made only when plans are created and released, so the registry collects right after both, from
+// the exported create/destroy functions, when every live object is reachable from a registry (a
+// global) and nothing managed is held on the stack: `add` and `remove` must be those exports'
+// last step.
 
 export class Registry<T> {
   private items: Array<T | null> = new Array<T | null>();
