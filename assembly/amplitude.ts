@@ -1,6 +1,6 @@
 // Normalization, value scales and clamping (SPEC §3.7–3.9), and the layout change from the
 // frame-major rows the STFT produces to the [bins][frames] matrices sonotile returns.
-import { logf4 } from "./vmath";
+import { log2f4 } from "./vmath";
 
 export const SCALE_POWER = 0;
 export const SCALE_AMPLITUDE = 1;
@@ -9,8 +9,8 @@ export const SCALE_DB = 2;
 /** Values below this power are shown at its level: 10·log10(1e-10) = −100 dB (SPEC §3.8). */
 const DB_FLOOR: f32 = 1e-10;
 
-/** DB_FLOOR and 10/ln 10 (10·log10 x = ln x · 10/ln 10), loaded rather than inlined (see assembly/vmath.ts). */
-const DB_CONSTANTS = memory.data<f32>([DB_FLOOR, 4.342944819032518]);
+/** DB_FLOOR and 10·log10 2 (10·log10 x = log2 x · 10·log10 2), loaded rather than inlined (see assembly/vmath.ts). */
+const DB_CONSTANTS = memory.data<f32>([DB_FLOOR, 3.010299956639812]);
 
 /**
  * In place: S ← S / divisor (normalization; pass 1 for none), then the value scale
@@ -39,7 +39,7 @@ export function scaleValues(values: usize, n: i32, divisor: f32, scale: i32, cla
   v = f32x4.div(v, d);
   if (scale == SCALE_POWER) return v;
   if (scale == SCALE_AMPLITUDE) return f32x4.sqrt(v);
-  const db = f32x4.mul(logf4(f32x4.pmax(v, v128.load32_splat(DB_CONSTANTS))), v128.load32_splat(DB_CONSTANTS, 4));
+  const db = f32x4.mul(log2f4(f32x4.pmax(v, v128.load32_splat(DB_CONSTANTS))), v128.load32_splat(DB_CONSTANTS, 4));
   return clamp ? f32x4.pmin(f32x4.pmax(db, lo), hi) : db;
 }
 

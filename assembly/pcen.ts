@@ -8,7 +8,7 @@
 // The smoother state M (one value per bin) lives with the caller, so a recording can be
 // processed in blocks — or resumed from a checkpoint — with the result of one pass.
 // Rows are frame-major, so four neighbouring bins — four independent smoothers — share an f32x4.
-import { expf4, expm1f4, log1pf4, logf4 } from "./vmath";
+import { exp2f4, expm1f4, log1pf4, log2f4 } from "./vmath";
 
 /** M[k] = S[0][k]: the steady state on the first frame (SPEC: M[−1] = S[0], no bright onset). */
 export function pcenInitState(spectrum: usize, bins: i32, state: usize): void {
@@ -36,7 +36,7 @@ export function pcenApply(spectrum: usize, frames: i32, bins: i32, state: usize,
 
 /**
  * M ← (1 − s)·M + s·S, then S ← S · (eps + M)^(−gain) / bias along one row, the power as
- * exp(−gain · log(eps + M)). The last bins (bins mod 4) go one at a time through the same
+ * 2^(−gain · log2(eps + M)). The last bins (bins mod 4) go one at a time through the same
  * arithmetic in every lane.
  */
 @inline function gainRow(row: usize, bins: i32, state: usize, smooth: f32, gain: f32, bias: f32, eps: f32): void {
@@ -53,8 +53,8 @@ export function pcenApply(spectrum: usize, frames: i32, bins: i32, state: usize,
     const m2 = f32x4.add(f32x4.mul(keep, v128.load(q, 16)), f32x4.mul(s, x2));
     v128.store(q, m);
     v128.store(q, m2, 16);
-    const l = logf4(f32x4.add(e, m)), l2 = logf4(f32x4.add(e, m2));
-    const g = expf4(f32x4.mul(negGain, l)), g2 = expf4(f32x4.mul(negGain, l2));
+    const l = log2f4(f32x4.add(e, m)), l2 = log2f4(f32x4.add(e, m2));
+    const g = exp2f4(f32x4.mul(negGain, l)), g2 = exp2f4(f32x4.mul(negGain, l2));
     v128.store(p, f32x4.mul(f32x4.mul(x, g), invBias));
     v128.store(p, f32x4.mul(f32x4.mul(x2, g2), invBias), 16);
   }
@@ -63,14 +63,14 @@ export function pcenApply(spectrum: usize, frames: i32, bins: i32, state: usize,
     const x = v128.load(p);
     const m = f32x4.add(f32x4.mul(keep, v128.load(q)), f32x4.mul(s, x));
     v128.store(q, m);
-    v128.store(p, f32x4.mul(f32x4.mul(x, expf4(f32x4.mul(negGain, logf4(f32x4.add(e, m))))), invBias));
+    v128.store(p, f32x4.mul(f32x4.mul(x, exp2f4(f32x4.mul(negGain, log2f4(f32x4.add(e, m))))), invBias));
   }
   for (; k < bins; k++) {
     const p = row + (<usize>k << 2), q = state + (<usize>k << 2);
     const x = f32x4.splat(load<f32>(p));
     const m = f32x4.add(f32x4.mul(keep, f32x4.splat(load<f32>(q))), f32x4.mul(s, x));
     store<f32>(q, f32x4.extract_lane(m, 0));
-    store<f32>(p, f32x4.extract_lane(f32x4.mul(f32x4.mul(x, expf4(f32x4.mul(negGain, logf4(f32x4.add(e, m))))), invBias), 0));
+    store<f32>(p, f32x4.extract_lane(f32x4.mul(f32x4.mul(x, exp2f4(f32x4.mul(negGain, log2f4(f32x4.add(e, m))))), invBias), 0));
   }
 }
 
