@@ -93,6 +93,17 @@ describe("RealFFT matches a float64 DFT", () => {
     });
   }
 
+  it("powers of two 256 … 8192, whose middle stages run the code generated for their geometry (scripts/gen-fft-stages.mjs)", () => {
+    // every generated stage runs in one of these: radix 8 at 256, 1024, 4096 (complex 128, 512,
+    // 2048) and the radix-4 strides of all six
+    for (const n of [256, 512, 1024, 2048, 4096, 8192]) {
+      const x = lcgInput(n, 5 * n + 3);
+      const fft = new RealFFT(n);
+      expect(maxAbsDiff(fft.forward(x), dft(x)), `n=${n}`).toBeLessThanOrEqual(tolerance(x));
+      fft.dispose();
+    }
+  });
+
   it("powers of two whose last radix-4 stage runs fused with the real split (n = 128, 256, 512)", () => {
     // the smallest fused stride (s = 16: two steps from each end) and the next two; 1024, 2048
     // and 4096 are checked above

@@ -12,6 +12,7 @@
 // first stage (s = 1) runs four p at a time (PVEC, or PACKED straight from the real input);
 // tiny stages one butterfly at a time.
 import { ONE, PACKED, PVEC, VEC, VEC_NOTW, radix2, radix3, radix4, radix5, radix7, radix8, radixOdd } from "./butterfly";
+import { runSpecialisedStage } from "./stages.generated";
 
 /** Largest prime handled by a direct butterfly; lengths with a larger prime factor use Bluestein. */
 export const MAX_RADIX = 37;
@@ -160,7 +161,12 @@ export class Stockham {
   }
 }
 
+/**
+ * One stage: the version generated for its geometry if there is one (the middle stages of the
+ * power-of-two lengths, scripts/gen-fft-stages.mjs), else the generic loops of its radix.
+ */
 function stage(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize, trig: usize, scratch: usize): void {
+  if (runSpecialisedStage(P, s, span, xr, xi, yr, yi, twr, twi)) return;
   switch (P) {
     case 4: stage4(s, span, xr, xi, yr, yi, twr, twi); break;
     case 8: stage8(s, span, xr, xi, yr, yi, twr, twi); break;

@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+/**
+ * Writes assembly/fft/stages.generated.ts (run by `npm run build:wasm`; the output is not kept in
+ * git): the radix-4 and radix-8 middle stages of the power-of-two complex FFTs behind the real
+ * lengths 256 … 8192, each specialised to its geometry, with every stride written as the offset
+ * immediate of its load or store.
+ *
+ * Why a generator: a WebAssembly address is a 32-bit sum that wraps, so V8 computes
+ * `base + r·stride` with a separate instruction before every access of the generic stage loops
+ * (assembly/fft/stockham.ts), and the radix-8 butterfly, whose sixteen input vectors already fill
+ * the SIMD registers, spills those addresses. An offset immediate is added without wrapping and
+ * folds into the x64 addressing mode. AssemblyScript accepts only a literal there, and binaryen folds
+ * a constant added to an address only below 1 KB, where these strides start (bench/PERFORMANCE.md).
+ *
+ * The stage is the Stockham DIF step of stockham.ts with radix P, stride s ≥ 4 and span m' ≥ 2:
+ *     a_r = x[q + s·(p + m'·r)],  y[q + s·(P·p + k)] = W^{p·k} · Σ_r a_r W_P^{r·k},
+ * four q at a time, twiddles W^{p·k} shared by the four lanes. The butterflies are those of
+ * assembly/fft/butterfly.ts (radix4, radix8 in VEC mode), written out here at the complex level.
+ */
+import { writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** Complex lengths m = n/2 of the real lengths n = 256 … 8192. */
+const LENGTHS = [128, 256, 512, 1024, 2048, 4096];
+
+/**
+ * The radix order of stockham.ts `radices()` for a power of two: radix 4 throughout, and for an
+ * odd exponent one radix 8 as the second stage (the first when it is the only one).
+ */
+function radices(m) {
+  const out = [];
+  let rest = m;
+  while (rest % 4 === 0) { out.push(4); rest /= 4; }
+  if (rest === 2) {
+    if (out.length === 0) out.push(2);
+    else if (out.length === 1) out[0] = 8;
+    else out[1] = 8;
+  }
+  return out;
+}
+
+/** The (P, s, span) of every stage the generic loops would run in VEC mode with twiddles. */
+function specialisedStages() {
+  const seen = new Map();
+  for (const m of LENGTHS) {
+    let s = 1;
+    for (const P of radices(m)) {
+      const span = m / (s * P);
+      if (s >= 4 && span >= 2) seen.set(`${P}_${s}_${span}`, { P, s, span });
+      s *= P;
+    }
+  }
+  return [...seen.values()];
+}
+
+/**
+ * A tiny complex-vector vocabulary: a value `v` is the pair of f32x4 locals `vr`, `vi`; each call
+ * returns the statement declaring its result.
+ */
+const c = {
+  add: (out, a, b) => `const ${out}r = f32x4.add(${a}r, ${b}r), ${out}i = f32x4.add(${a}i, ${b}i);`,
+  sub: (out, a, b) => `const ${out}r = f32x4.sub(${a}r, ${b}r), ${out}i = f32x4.sub(${a}i, ${b}i);`,
+  /** a − i·b */
+  subJ: (out, a, b) => `const ${out}r = f32x4.add(${a}r, ${b}i), ${out}i = f32x4.sub(${a}i, ${b}r);`,
+  /** a + i·b */
+  addJ: (out, a, b) => `const ${out}r = f32x4.sub(${a}r, ${b}i), ${out}i = f32x4.add(${a}i, ${b}r);`,
+};
+
+/** Loads a_r, r < P, from X (re) and X + IM (im) — here separate base pointers Xr, Xi. */
+function loads(P, is) {
+  return Array.from({ length: P }, (_, r) => `const a${r}r = v128.load(Xr, ${r * is}), a${r}i = v128.load(Xi, ${r * is});`);
+}
+
+/** Stores Y_0 = y0 untwiddled and Y_k = y_k · W^{p·k} for k ≥ 1 (twiddle k at byte (k − 1)·ts). */
+function stores(P, os, ts) {
+  const lines = ["v128.store(Yr, y0r, 0);", "v128.store(Yi, y0i, 0);"];
+  for (let k = 1; k < P; k++) {
+    lines.push(`{ const wr = v128.load32_splat(Tr, ${(k - 1) * ts}), wi = v128.load32_splat(Ti, ${(k - 1) * ts});`);
+    lines.push(`  v128.store(Yr, f32x4.sub(f32x4.mul(y${k}r, wr), f32x4.mul(y${k}i, wi)), ${k * os});`);
+    lines.push(`  v128.store(Yi, f32x4.add(f32x4.mul(y${k}r, wi), f32x4.mul(y${k}i, wr)), ${k * os}); }`);
+  }
+  return lines;
+}
+
+/** Radix 4: Y_0 = t0 + t2, Y_1 = t1 − i·t3, Y_2 = t0 − t2, Y_3 = t1 + i·t3. */
+function radix4() {
+  return [
+    c.add("t0", "a0", "a2"), c.sub("t1", "a0", "a2"), c.add("t2", "a1", "a3"), c.sub("t3", "a1", "a3"),
+    c.add("y0", "t0", "t2"), c.subJ("y1", "t1", "t3"), c.sub("y2", "t0", "t2"), c.addJ("y3", "t1", "t3"),
+  ];
+}
+
+/**
+ * Radix 8 as butterfly.ts radix8: a radix-2 step on (a_r, a_{r+4}), the differences d_r turned by
+ * W_8^r (c_2 and c_3 with negated imaginary parts n2i, n3i, so no vector negation is needed), then
+ * DFT4 of the sums → Y_{2k} and DFT4 of the turned differences → Y_{2k+1}.
+ */
+function radix8() {
+  return [
+    "const h = v128.load32_splat(SQRT_HALF);",
+    c.add("b0", "a0", "a4"), c.sub("c0", "a0", "a4"), c.add("b1", "a1", "a5"), c.sub("d1", "a1", "a5"),
+    c.add("b2", "a2", "a6"), c.sub("d2", "a2", "a6"), c.add("b3", "a3", "a7"), c.sub("d3", "a3", "a7"),
+    "const c1r = f32x4.mul(f32x4.add(d1r, d1i), h), c1i = f32x4.mul(f32x4.sub(d1i, d1r), h);",
+    "const c2r = d2i, n2i = d2r;",
+    "const c3r = f32x4.mul(f32x4.sub(d3i, d3r), h), n3i = f32x4.mul(f32x4.add(d3r, d3i), h);",
+    c.add("t0", "b0", "b2"), c.sub("t1", "b0", "b2"), c.add("t2", "b1", "b3"), c.sub("t3", "b1", "b3"),
+    "const u0r = f32x4.add(c0r, c2r), u0i = f32x4.sub(c0i, n2i), u1r = f32x4.sub(c0r, c2r), u1i = f32x4.add(c0i, n2i);",
+    "const u2r = f32x4.add(c1r, c3r), u2i = f32x4.sub(c1i, n3i), u3r = f32x4.sub(c1r, c3r), u3i = f32x4.add(c1i, n3i);",
+    c.add("y0", "t0", "t2"), c.add("y1", "u0", "u2"), c.subJ("y2", "t1", "t3"), c.subJ("y3", "u1", "u3"),
+    c.sub("y4", "t0", "t2"), c.sub("y5", "u0", "u2"), c.addJ("y6", "t1", "t3"), c.addJ("y7", "u1", "u3"),
+  ];
+}
+
+function stageName({ P, s, span }) {
+  return `radix${P}Stride${s}Span${span}`;
+}
+
+/** One stage: span butterfly groups p, each s/4 vectors of four q, all offsets literal. */
+function stageFunction(stage) {
+  const { P, s, span } = stage;
+  const is = 4 * s * span, os = 4 * s, ts = 4 * span;
+  const body = [...loads(P, is), ...(P === 8 ? radix8() : radix4()), ...stores(P, os, ts)];
+  return [
+    `/** Radix ${P}, stride s = ${s}, span ${span}: inputs ${is} B apart, outputs ${os} B, twiddles ${ts} B. */`,
+    `function ${stageName(stage)}(xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize): void {`,
+    `  for (let p: usize = 0; p < ${span}; p++) {`,
+    `    const Tr = twr + (p << 2), Ti = twi + (p << 2);`,
+    `    for (let q: usize = 0; q < ${s}; q += 4) {`,
+    `      const Xr = xr + ((${s} * p + q) << 2), Xi = xi + ((${s} * p + q) << 2);`,
+    `      const Yr = yr + ((${s * P} * p + q) << 2), Yi = yi + ((${s * P} * p + q) << 2);`,
+    ...body.map((line) => `      ${line}`),
+    "    }",
+    "  }",
+    "}",
+  ].join("\n");
+}
+
+function generate() {
+  const stages = specialisedStages();
+  const dispatch = stages.map((st) => `  if (P == ${st.P} && s == ${st.s} && span == ${st.span}) { ${stageName(st)}(xr, xi, yr, yi, twr, twi); return true; }`);
+  return [
+    "// Generated by scripts/gen-fft-stages.mjs (npm run build:wasm) — edit the generator, not this file.",
+    "// Radix-4 and radix-8 Stockham stages specialised to the geometries of the power-of-two complex",
+    `// lengths ${LENGTHS.join(", ")}, strides as offset immediates; see the generator for why.`,
+    "",
+    "const SQRT_HALF = memory.data<f32>([0.7071067811865476]);",
+    "",
+    "/**",
+    " * Runs the stage (radix P, stride s, span) of assembly/fft/stockham.ts from (xr, xi) to (yr, yi) with",
+    " * twiddles at (twr, twi) if a specialised version exists; returns false otherwise.",
+    " */",
+    "export function runSpecialisedStage(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi: usize, twr: usize, twi: usize): bool {",
+    ...dispatch,
+    "  return false;",
+    "}",
+    "",
+    ...stages.map(stageFunction).flatMap((f) => [f, ""]),
+  ].join("\n");
+}
+
+const target = fileURLToPath(new URL("../assembly/fft/stages.generated.ts", import.meta.url));
+writeFileSync(target, generate());
