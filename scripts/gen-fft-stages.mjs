@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * Writes assembly/fft/stages.generated.ts (run by `npm run build:wasm`; the output is not kept in
- * git): the radix-4 and radix-8 middle stages of the power-of-two complex FFTs behind the real
- * lengths 256 … 8192, each specialised to its geometry, with every stride written as the offset
- * immediate of its load or store.
+ * git): the radix-4 and radix-8 stages of the power-of-two complex FFTs behind the real lengths
+ * 256 … 8192 — the middle stages, and the first, which reads the packed real input — each
+ * specialised to its geometry, with every stride written as the offset immediate of its load or
+ * store.
  *
  * Why a generator: a WebAssembly address is a 32-bit sum that wraps, so V8 computes
  * `base + r·stride` with a separate instruction before every access of the generic stage loops
@@ -14,8 +15,10 @@
  *
  * The stage is the Stockham DIF step of stockham.ts with radix P, stride s ≥ 4 and span m' ≥ 2:
  *     a_r = x[q + s·(p + m'·r)],  y[q + s·(P·p + k)] = W^{p·k} · Σ_r a_r W_P^{r·k},
- * four q at a time, twiddles W^{p·k} shared by the four lanes. The butterflies are those of
- * assembly/fft/butterfly.ts (radix4, radix8 in VEC mode), written out here at the complex level.
+ * four q at a time, twiddles W^{p·k} shared by the four lanes. The first stage (s = 1) runs four p
+ * at a time instead, reading a_j = x[2j] + i·x[2j+1] from the packed input and transposing its
+ * outputs into whole vectors (PACKED mode). The butterflies are those of assembly/fft/butterfly.ts
+ * (radix4, radix8), written out here at the complex level.
  */
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -37,6 +40,16 @@ function radices(m) {
     else out[1] = 8;
   }
   return out;
+}
+
+/** The (P, span) of every first stage on packed input (all of them radix 4 for these lengths). */
+function packedStages() {
+  const seen = new Map();
+  for (const m of LENGTHS) {
+    const P = radices(m)[0];
+    seen.set(`${P}_${m / P}`, { P, span: m / P });
+  }
+  return [...seen.values()];
 }
 
 /** The (P, s, span) of every stage the generic loops would run in VEC mode with twiddles. */
@@ -111,6 +124,46 @@ function radix8() {
   ];
 }
 
+/**
+ * The first stage on the packed input: butterflies p … p+3 in the lanes, a_r from two loads of
+ * interleaved (re, im) split by shuffles, twiddles W^{p·k} one per lane, and the four outputs of
+ * each butterfly, y[4p … 4p+3], stored as whole vectors after a 4×4 transpose.
+ */
+function packedStageFunction({ P, span }) {
+  if (P !== 4) throw new Error(`packed first stage of radix ${P}: not generated`);
+  const is = 8 * span, ts = 4 * span;
+  const transposeStore = (base, a, b, cc, d) => [
+    `{ const ab0 = v128.shuffle<f32>(${a}, ${b}, 0, 4, 1, 5), ab1 = v128.shuffle<f32>(${a}, ${b}, 2, 6, 3, 7);`,
+    `  const cd0 = v128.shuffle<f32>(${cc}, ${d}, 0, 4, 1, 5), cd1 = v128.shuffle<f32>(${cc}, ${d}, 2, 6, 3, 7);`,
+    `  v128.store(${base}, v128.shuffle<f32>(ab0, cd0, 0, 1, 4, 5), 0);`,
+    `  v128.store(${base}, v128.shuffle<f32>(ab0, cd0, 2, 3, 6, 7), 16);`,
+    `  v128.store(${base}, v128.shuffle<f32>(ab1, cd1, 0, 1, 4, 5), 32);`,
+    `  v128.store(${base}, v128.shuffle<f32>(ab1, cd1, 2, 3, 6, 7), 48); }`,
+  ];
+  const body = [
+    ...Array.from({ length: P }, (_, r) => `const lo${r} = v128.load(X, ${r * is}), hi${r} = v128.load(X, ${r * is + 16});`),
+    ...Array.from({ length: P }, (_, r) => `const a${r}r = v128.shuffle<f32>(lo${r}, hi${r}, 0, 2, 4, 6), a${r}i = v128.shuffle<f32>(lo${r}, hi${r}, 1, 3, 5, 7);`),
+    ...radix4(),
+    ...Array.from({ length: P - 1 }, (_, j) => `const w${j + 1}r = v128.load(Tr, ${j * ts}), w${j + 1}i = v128.load(Ti, ${j * ts});`),
+    ...Array.from({ length: P - 1 }, (_, j) => {
+      const k = j + 1;
+      return `const z${k}r = f32x4.sub(f32x4.mul(y${k}r, w${k}r), f32x4.mul(y${k}i, w${k}i)), z${k}i = f32x4.add(f32x4.mul(y${k}r, w${k}i), f32x4.mul(y${k}i, w${k}r));`;
+    }),
+    ...transposeStore("Yr", "y0r", "z1r", "z2r", "z3r"),
+    ...transposeStore("Yi", "y0i", "z1i", "z2i", "z3i"),
+  ];
+  return [
+    `/** First stage, radix ${P} on packed input, span ${span}: inputs ${is} B apart, twiddles ${ts} B. */`,
+    `function packedRadix${P}Span${span}(x: usize, yr: usize, yi: usize, twr: usize, twi: usize): void {`,
+    `  for (let p: usize = 0; p < ${span}; p += 4) {`,
+    "    const X = x + (p << 3), Tr = twr + (p << 2), Ti = twi + (p << 2);",
+    `    const Yr = yr + (p << ${2 + Math.log2(P)}), Yi = yi + (p << ${2 + Math.log2(P)});`,
+    ...body.map((line) => `    ${line}`),
+    "  }",
+    "}",
+  ].join("\n");
+}
+
 function stageName({ P, s, span }) {
   return `radix${P}Stride${s}Span${span}`;
 }
@@ -138,6 +191,8 @@ function stageFunction(stage) {
 function generate() {
   const stages = specialisedStages();
   const dispatch = stages.map((st) => `  if (P == ${st.P} && s == ${st.s} && span == ${st.span}) { ${stageName(st)}(xr, xi, yr, yi, twr, twi); return true; }`);
+  const packed = packedStages();
+  const packedDispatch = packed.map((st) => `  if (P == ${st.P} && span == ${st.span}) { packedRadix${st.P}Span${st.span}(x, yr, yi, twr, twi); return true; }`);
   return [
     "// Generated by scripts/gen-fft-stages.mjs (npm run build:wasm) — edit the generator, not this file.",
     "// Radix-4 and radix-8 Stockham stages specialised to the geometries of the power-of-two complex",
@@ -154,7 +209,17 @@ function generate() {
     "  return false;",
     "}",
     "",
+    "/**",
+    " * Runs the first stage (radix P, span) of assembly/fft/stockham.ts on the packed real input at x,",
+    " * as `firstStagePacked` does, if a specialised version exists; returns false otherwise.",
+    " */",
+    "export function runSpecialisedPackedStage(P: i32, span: i32, x: usize, yr: usize, yi: usize, twr: usize, twi: usize): bool {",
+    ...packedDispatch,
+    "  return false;",
+    "}",
+    "",
     ...stages.map(stageFunction).flatMap((f) => [f, ""]),
+    ...packed.map(packedStageFunction).flatMap((f) => [f, ""]),
   ].join("\n");
 }
 

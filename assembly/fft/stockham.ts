@@ -12,7 +12,7 @@
 // first stage (s = 1) runs four p at a time (PVEC, or PACKED straight from the real input);
 // tiny stages one butterfly at a time.
 import { ONE, PACKED, PVEC, VEC, VEC_NOTW, radix2, radix3, radix4, radix5, radix7, radix8, radixOdd } from "./butterfly";
-import { runSpecialisedStage } from "./stages.generated";
+import { runSpecialisedPackedStage, runSpecialisedStage } from "./stages.generated";
 
 /** Largest prime handled by a direct butterfly; lengths with a larger prime factor use Bluestein. */
 export const MAX_RADIX = 37;
@@ -203,6 +203,7 @@ function stageOdd(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi
 }
 
 function firstStagePacked(P: i32, span: i32, x: usize, yr: usize, yi: usize, twr: usize, twi: usize, trig: usize, scratch: usize): void {
+  if (runSpecialisedPackedStage(P, span, x, yr, yi, twr, twi)) return;
   switch (P) {
     case 4: packedLoops(4, 4, span, x, yr, yi, twr, twi, 0, 0); break;
     case 8: packedLoops(8, 8, span, x, yr, yi, twr, twi, 0, 0); break;
