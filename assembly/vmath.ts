@@ -25,7 +25,7 @@ const LOG_P = memory.data<f32>([
 const EXP_Q = memory.data<f32>([1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]);
 
 // Indices into F (f32) and I (i32).
-const ONE = 0, HALF = 1, MIN_NORMAL = 2, SQRT_HALF = 3, LN2_C1 = 4, LN2_C2 = 5, LOG2E = 6, EXP_MIN = 7, EXP_MAX = 8, LN2 = 9, EXP2_MIN = 10, EXP2_MAX = 11, EXP_BIAS = 12;
+const ONE = 0, HALF = 1, MIN_NORMAL = 2, SQRT_HALF = 3, LN2_C1 = 4, LN2_C2 = 5, LOG2E = 6, EXP_MIN = 7, EXP_MAX = 8, LN2 = 9, EXP2_MIN = 10, EXP2_MAX = 11, TINY = 12, EXP_BIAS = 13;
 const F = memory.data<f32>([
   1, 0.5,
   1.17549435e-38, // smallest normal float32: log treats smaller inputs (subnormal, 0) as this one
@@ -35,6 +35,7 @@ const F = memory.data<f32>([
   -87, 88, // exp and expm1 clamp x to [EXP_MIN, EXP_MAX], where 2^round(x / ln 2) is a normal float32
   0.693147180559945309, // ln 2
   -126, 127, // exp2 clamps y to [EXP2_MIN, EXP2_MAX]: 2^round(y) is a normal float32
+  2.44140625e-4, // 2^-12, see polyArgument
   8388735, // 2^23 + 127, see pow2
 ]);
 const MANTISSA = 0, EXP_HALF = 1, BIAS_M1 = 2;
@@ -55,10 +56,10 @@ const I = memory.data<i32>([0x007fffff, 0x3f000000, 126]);
 // The polynomials below are evaluated by Estrin's scheme — pairs of coefficients combined by
 // powers of the argument — rather than Horner's rule: shorter chains of dependent multiply-adds,
 // which the processor overlaps. They nest so that no power above the fourth (log) or the second
-// (exp) forms: those stay normal floats for every argument the reductions produce (|t| ≥ 2^-24
-// or 0 in log; |r| ≥ 2^-24·ln 2 or 0 in exp2), and x86 processes subnormal numbers about a
-// hundred times slower. (Only expm1f4 of an argument below 1e-19 forms a subnormal r²: slower,
-// still correct.)
+// (exp) forms: x86 processes subnormal numbers about a hundred times slower, and those powers stay
+// normal floats for every argument log2f4, logf4 and exp2f4 reduce to (|t| ≥ 2^-24 or 0 in log;
+// in exp2, |r| ≥ 2^-24·ln 2 or 0 unless |y| itself is below that). expm1f4's argument can be any
+// tiny number, so there the polynomial gets polyArgument(r).
 
 /** x = 2^e·(1 + t) with t ∈ [√½ − 1, √2 − 1], for x a normal float > 0: the exponent e, as a float. */
 @inline function logExponent(x: v128): v128 {
@@ -118,10 +119,21 @@ const I = memory.data<i32>([0x007fffff, 0x3f000000, 126]);
   return f32x4.sub(f32x4.sub(x, f32x4.mul(n, f(LN2_C1))), f32x4.mul(n, f(LN2_C2)));
 }
 
-/** exp(r) − 1 for |r| ≤ ln2/2: r + r²·Q(r) (Cephes expf polynomial), as r·(1 + r·Q(r)). */
-@inline function expm1Reduced(r: v128): v128 {
-  const r2 = f32x4.mul(r, r);
-  const q = f32x4.add(pair(EXP_Q, 4, r), f32x4.mul(r2, f32x4.add(pair(EXP_Q, 2, r), f32x4.mul(r2, pair(EXP_Q, 0, r)))));
+/**
+ * x with |x| < 2^-12 replaced by 0, as the argument of a correction polynomial: there P(x) − P(0)
+ * is far below float32 precision of the result, and x² stays clear of subnormal numbers.
+ */
+@inline function polyArgument(x: v128): v128 {
+  return v128.and(x, f32x4.ge(f32x4.abs(x), f(TINY)));
+}
+
+/**
+ * exp(r) − 1 for |r| ≤ ln2/2: r + r²·Q(r) (Cephes expf polynomial), as r·(1 + r·Q(a)) with a = r
+ * or polyArgument(r) (see above) as the argument of Q.
+ */
+@inline function expm1Reduced(r: v128, a: v128): v128 {
+  const a2 = f32x4.mul(a, a);
+  const q = f32x4.add(pair(EXP_Q, 4, a), f32x4.mul(a2, f32x4.add(pair(EXP_Q, 2, a), f32x4.mul(a2, pair(EXP_Q, 0, a)))));
   return f32x4.mul(r, f32x4.add(f32x4.mul(q, r), f(ONE)));
 }
 
@@ -141,7 +153,8 @@ const I = memory.data<i32>([0x007fffff, 0x3f000000, 126]);
 @inline export function exp2f4(y: v128): v128 {
   y = f32x4.pmin(f32x4.pmax(y, f(EXP2_MIN)), f(EXP2_MAX));
   const n = f32x4.nearest(y);
-  return f32x4.mul(f32x4.add(expm1Reduced(f32x4.mul(f32x4.sub(y, n), f(LN2))), f(ONE)), pow2(n));
+  const r = f32x4.mul(f32x4.sub(y, n), f(LN2));
+  return f32x4.mul(f32x4.add(expm1Reduced(r, r), f(ONE)), pow2(n));
 }
 
 /** e^x − 1 for x clamped to [−87, 88], accurate near 0: 2^n·expm1(r) + (2^n − 1), which is expm1(r) itself when n = 0. */
@@ -149,5 +162,6 @@ const I = memory.data<i32>([0x007fffff, 0x3f000000, 126]);
   x = f32x4.pmin(f32x4.pmax(x, f(EXP_MIN)), f(EXP_MAX));
   const n = f32x4.nearest(f32x4.mul(x, f(LOG2E)));
   const p = pow2(n);
-  return f32x4.add(f32x4.mul(p, expm1Reduced(reduce(x, n))), f32x4.sub(p, f(ONE)));
+  const r = reduce(x, n);
+  return f32x4.add(f32x4.mul(p, expm1Reduced(r, polyArgument(r))), f32x4.sub(p, f(ONE)));
 }
