@@ -93,9 +93,9 @@ describe("RealFFT matches a float64 DFT", () => {
     });
   }
 
-  it("powers of two 256 … 8192, whose middle stages run the code generated for their geometry (scripts/gen-fft-stages.mjs)", () => {
-    // every generated stage runs in one of these: radix 8 at 256, 1024, 4096 (complex 128, 512,
-    // 2048) and the radix-4 strides of all six
+  it("powers of two 256 … 8192, whose first and middle stages run code generated for their length (scripts/gen-fft-stages.mjs)", () => {
+    // every generated stage runs in one of these: the packed first stage of all six, radix 8 at
+    // 256, 1024, 4096 (complex 128, 512, 2048) and the radix-4 middle strides
     for (const n of [256, 512, 1024, 2048, 4096, 8192]) {
       const x = lcgInput(n, 5 * n + 3);
       const fft = new RealFFT(n);
