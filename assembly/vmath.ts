@@ -1,33 +1,33 @@
 // Logarithms and exponentials on four f32 lanes, for the element-wise kernels (PCEN, dB).
 //
-// Source: Julien Pommier's sse_mathfun.h (zlib licence; the same author as pffft), log_ps and
-// exp_ps, which evaluate the Cephes library's logf/expf polynomials (S. L. Moshier, Cephes Math
-// Library 2.2, logf.c and expf.c) four lanes at a time. Both reduce the argument by a power of two
-// with ln 2 split in two parts (C1 + C2, C1 exact in 9 bits) so the reduction loses nothing:
-//   log x = e·ln 2 + log(1 + f),  f ∈ [√½ − 1, √2 − 1]:  log(1 + f) = f − f²/2 + f³·P(f)
-//   exp x = 2^n · exp(r),         r = x − n·ln 2 ∈ [−ln2/2, ln2/2]:  exp r = 1 + r + r²·Q(r)
-// The base-2 forms reuse both polynomials and need no split constant:
-//   log2 x = e + log(1 + f)/ln 2,   2^y = 2^n · exp((y − n)·ln 2) with y − n exact.
-// Cephes gives a relative error of about 1e-7 (a few float32 ulp) for both over the normal range.
-// expm1 and log1p are built from the same pieces so that they keep full relative precision near 0,
-// where exp(x) − 1 and log(1 + x) would cancel.
+// Both reduce by powers of two and evaluate a short polynomial on what is left:
+//   log2 x = e + log2(1 + t),  x = 2^e·(1 + t), t ∈ [√½ − 1, √2 − 1]; with s = t/(2 + t), |s| ≤ 0.1716,
+//            log2(1 + t) = (2/ln 2)·atanh(s) = (2/ln 2)·s + s³·Q(s²)
+//            (the reduction of fdlibm's e_log.c, Sun Microsystems 1993: one division buys a
+//            quadratic Q where a polynomial in t needs degree 9);
+//   2^y    = 2^n · P(r),   n = round(y), r = y − n ∈ [−½, ½] exact, P of degree 6.
+// Q and P are minimax fits from scripts/fit_vmath_polys.py, within 1e-9 and 2e-8 relative, below
+// float32's 6e-8: the kernels' errors are those of rounding their few operations (≈ 1e-7).
+// expm1 is Julien Pommier's sse_mathfun.h exp_ps (zlib licence; the same author as pffft), the
+// Cephes expf polynomial (S. L. Moshier, Cephes Math Library 2.2, expf.c) four lanes at a time,
+// with ln 2 split in two parts (C1 + C2, C1 exact in 9 bits) so its reduction loses nothing:
+//   e^x − 1 = 2^n·expm1(r) + (2^n − 1),  r = x − n·ln 2 ∈ [−ln2/2, ln2/2]:  expm1 r = r + r²·Q(r).
+// expm1 and log1p keep full relative precision near 0, where exp(x) − 1 and log(1 + x) would cancel.
 //
 // Constants are read from tables with load32_splat (one vbroadcastss) instead of being written as
 // f32x4.splat(constant): binaryen turns those into v128.const, which V8 rebuilds from two 64-bit
 // immediates at every use inside a loop — that alone made these functions three times slower.
 
-/** Cephes logf P(f), highest degree first. */
-const LOG_P = memory.data<f32>([
-  7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1, 1.4249322787e-1,
-  -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1, 3.3333331174e-1,
-]);
-/** Cephes expf Q(r), highest degree first. */
+// Polynomial coefficients, highest degree first. Q and P: scripts/fit_vmath_polys.py (see the header).
+const LOG2_Q = memory.data<f32>([4.3092608452e-1, 5.7675546408e-1, 9.6179825068e-1]);
+const EXP2_P = memory.data<f32>([1.5350867761e-4, 1.3399972813e-3, 9.6184704453e-3, 5.5503286421e-2, 2.4022647738e-1, 6.9314718246e-1, 1]);
+/** Cephes expf Q(r). */
 const EXP_Q = memory.data<f32>([1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]);
 
 // Indices into F (f32) and I (i32).
-const ONE = 0, HALF = 1, MIN_NORMAL = 2, SQRT_HALF = 3, LN2_C1 = 4, LN2_C2 = 5, LOG2E = 6, EXP_MIN = 7, EXP_MAX = 8, LN2 = 9, EXP2_MIN = 10, EXP2_MAX = 11, TINY = 12, EXP_BIAS = 13;
+const ONE = 0, TWO = 1, MIN_NORMAL = 2, SQRT_HALF = 3, LN2_C1 = 4, LN2_C2 = 5, LOG2E = 6, EXP_MIN = 7, EXP_MAX = 8, LN2 = 9, EXP2_MIN = 10, EXP2_MAX = 11, TINY = 12, EXP_BIAS = 13, TWO_OVER_LN2 = 14;
 const F = memory.data<f32>([
-  1, 0.5,
+  1, 2,
   1.17549435e-38, // smallest normal float32: log treats smaller inputs (subnormal, 0) as this one
   0.707106781186547524,
   0.693359375, -2.12194440e-4, // ln 2 = C1 + C2; n·C1 is exact for |n| < 2^15
@@ -37,6 +37,7 @@ const F = memory.data<f32>([
   -126, 127, // exp2 clamps y to [EXP2_MIN, EXP2_MAX]: 2^round(y) is a normal float32
   2.44140625e-4, // 2^-12, see polyArgument
   8388735, // 2^23 + 127, see pow2
+  2.88539008177792681, // 2 / ln 2
 ]);
 const MANTISSA = 0, EXP_HALF = 1, BIAS_M1 = 2;
 const I = memory.data<i32>([0x007fffff, 0x3f000000, 126]);
@@ -53,13 +54,12 @@ const I = memory.data<i32>([0x007fffff, 0x3f000000, 126]);
   return f32x4.add(f32x4.mul(v128.load32_splat(table + (<usize>i << 2)), x), v128.load32_splat(table + (<usize>(i + 1) << 2)));
 }
 
-// The polynomials below are evaluated by Estrin's scheme — pairs of coefficients combined by
-// powers of the argument — rather than Horner's rule: shorter chains of dependent multiply-adds,
-// which the processor overlaps. They nest so that no power above the fourth (log) or the second
-// (exp) forms: x86 processes subnormal numbers about a hundred times slower, and those powers stay
-// normal floats for every argument log2f4, logf4 and exp2f4 reduce to (|t| ≥ 2^-24 or 0 in log;
-// in exp2, |r| ≥ 2^-24·ln 2 or 0 unless |y| itself is below that). expm1f4's argument can be any
-// tiny number, so there the polynomial gets polyArgument(r).
+// The polynomials are evaluated by Estrin's scheme — pairs of coefficients combined by powers of
+// the argument — rather than Horner's rule: shorter chains of dependent multiply-adds, which the
+// processor overlaps. They nest so that no power above the second (third in the logarithm) forms:
+// x86 processes subnormal numbers about a hundred times slower, and those powers stay normal
+// floats for every argument the reductions leave (|s| ≥ 2^-25, |r| ≥ 2^-24, or 0) unless y itself
+// is that tiny. expm1f4's argument can be any tiny number, so its polynomial gets polyArgument(r).
 
 /** x = 2^e·(1 + t) with t ∈ [√½ − 1, √2 − 1], for x a normal float > 0: the exponent e, as a float. */
 @inline function logExponent(x: v128): v128 {
@@ -79,31 +79,22 @@ const I = memory.data<i32>([0x007fffff, 0x3f000000, 126]);
   return v128.or(v128.and(x, n32(MANTISSA)), n32(EXP_HALF));
 }
 
-/** t³·P(t) − t²/2 for t ∈ [√½ − 1, √2 − 1]: log(1 + t) − t (Cephes logf). */
-@inline function log1pMinusT(t: v128): v128 {
-  const z = f32x4.mul(t, t), z2 = f32x4.mul(z, z);
-  const lo = f32x4.add(pair(LOG_P, 7, t), f32x4.mul(z, pair(LOG_P, 5, t)));
-  const hi = f32x4.add(pair(LOG_P, 3, t), f32x4.mul(z, pair(LOG_P, 1, t)));
-  const p = f32x4.add(lo, f32x4.mul(z2, f32x4.add(hi, f32x4.mul(z2, v128.load32_splat(LOG_P)))));
-  return f32x4.sub(f32x4.mul(f32x4.mul(p, t), z), f32x4.mul(z, f(HALF)));
-}
-
-/** Natural logarithm of x > 0 (sse_mathfun log_ps). Inputs below the smallest normal float count as it. */
-@inline function logf4(x: v128): v128 {
-  x = f32x4.pmax(x, f(MIN_NORMAL));
-  const e = logExponent(x), t = logFraction(x);
-  // log x = t + (log(1 + t) − t) + e·ln 2, the small part of ln 2 first.
-  return f32x4.add(f32x4.add(t, f32x4.add(log1pMinusT(t), f32x4.mul(e, f(LN2_C2)))), f32x4.mul(e, f(LN2_C1)));
-}
-
 /**
- * Base-2 logarithm of x > 0: e + log(1 + t)/ln 2, fewer operations than logf4 where the caller
- * wants log2 anyway (dB, and powers through exp2f4). Inputs below the smallest normal float count as it.
+ * Base-2 logarithm of x > 0: e + (2/ln 2)·s + s³·Q(s²) (see the header). Inputs below the smallest
+ * normal float count as it.
  */
 @inline export function log2f4(x: v128): v128 {
   x = f32x4.pmax(x, f(MIN_NORMAL));
   const t = logFraction(x);
-  return f32x4.add(logExponent(x), f32x4.mul(f32x4.add(t, log1pMinusT(t)), f(LOG2E)));
+  const s = f32x4.div(t, f32x4.add(t, f(TWO)));
+  const z = f32x4.mul(s, s);
+  const q = f32x4.add(f32x4.mul(pair(LOG2_Q, 0, z), z), v128.load32_splat(LOG2_Q, 8));
+  return f32x4.add(logExponent(x), f32x4.add(f32x4.mul(s, f(TWO_OVER_LN2)), f32x4.mul(f32x4.mul(s, z), q)));
+}
+
+/** Natural logarithm of x > 0, as log2 x · ln 2 (one rounding more). Inputs below the smallest normal float count as it. */
+@inline function logf4(x: v128): v128 {
+  return f32x4.mul(log2f4(x), f(LN2));
 }
 
 /** log(1 + x) for x ≥ 0, accurate near 0: log(u) + (x − (u − 1))/u with u = 1 + x rounded (Goldberg's correction). */
@@ -127,12 +118,9 @@ const I = memory.data<i32>([0x007fffff, 0x3f000000, 126]);
   return v128.and(x, f32x4.ge(f32x4.abs(x), f(TINY)));
 }
 
-/**
- * exp(r) − 1 for |r| ≤ ln2/2: r + r²·Q(r) (Cephes expf polynomial), as r·(1 + r·Q(a)) with a = r
- * or polyArgument(r) (see above) as the argument of Q.
- */
-@inline function expm1Reduced(r: v128, a: v128): v128 {
-  const a2 = f32x4.mul(a, a);
+/** exp(r) − 1 for |r| ≤ ln2/2: r + r²·Q(r) (Cephes expf polynomial), as r·(1 + r·Q(a)), a = polyArgument(r). */
+@inline function expm1Reduced(r: v128): v128 {
+  const a = polyArgument(r), a2 = f32x4.mul(a, a);
   const q = f32x4.add(pair(EXP_Q, 4, a), f32x4.mul(a2, f32x4.add(pair(EXP_Q, 2, a), f32x4.mul(a2, pair(EXP_Q, 0, a)))));
   return f32x4.mul(r, f32x4.add(f32x4.mul(q, r), f(ONE)));
 }
@@ -146,15 +134,13 @@ const I = memory.data<i32>([0x007fffff, 0x3f000000, 126]);
   return i32x4.shl(f32x4.add(n, f(EXP_BIAS)), 23);
 }
 
-/**
- * 2^y, y clamped to [−126, 127]: 2^n·exp(r·ln 2) with n = round(y). The reduction r = y − n is
- * exact, so unlike e^x no split constant is needed.
- */
+/** 2^y, y clamped to [−126, 127]: 2^n·P(r) with n = round(y) and r = y − n, exact (see the header). */
 @inline export function exp2f4(y: v128): v128 {
   y = f32x4.pmin(f32x4.pmax(y, f(EXP2_MIN)), f(EXP2_MAX));
   const n = f32x4.nearest(y);
-  const r = f32x4.mul(f32x4.sub(y, n), f(LN2));
-  return f32x4.mul(f32x4.add(expm1Reduced(r, r), f(ONE)), pow2(n));
+  const r = f32x4.sub(y, n), r2 = f32x4.mul(r, r);
+  const p = f32x4.add(pair(EXP2_P, 5, r), f32x4.mul(r2, f32x4.add(pair(EXP2_P, 3, r), f32x4.mul(r2, f32x4.add(pair(EXP2_P, 1, r), f32x4.mul(r2, v128.load32_splat(EXP2_P)))))));
+  return f32x4.mul(p, pow2(n));
 }
 
 /** e^x − 1 for x clamped to [−87, 88], accurate near 0: 2^n·expm1(r) + (2^n − 1), which is expm1(r) itself when n = 0. */
@@ -163,5 +149,5 @@ const I = memory.data<i32>([0x007fffff, 0x3f000000, 126]);
   const n = f32x4.nearest(f32x4.mul(x, f(LOG2E)));
   const p = pow2(n);
   const r = reduce(x, n);
-  return f32x4.add(f32x4.mul(p, expm1Reduced(r, polyArgument(r))), f32x4.sub(p, f(ONE)));
+  return f32x4.add(f32x4.mul(p, expm1Reduced(r)), f32x4.sub(p, f(ONE)));
 }
