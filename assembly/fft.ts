@@ -34,6 +34,8 @@ export class RealFft {
   private readonly fused: bool;
   /** Even n whose first Stockham stage reads the packed input directly (`Stockham.packable`). */
   private readonly packed: bool;
+  /** True if `power` takes a window, multiplied in as the first stage reads the input (`Stockham.windowable`). */
+  readonly windowable: bool;
 
   constructor(n: i32) {
     assert(n >= 2 && n <= MAX_FFT_LENGTH, "RealFft: n out of range");
@@ -44,7 +46,9 @@ export class RealFft {
     this.direct = stockham;
     this.chirp = stockham === null ? new Bluestein(m) : null;
     this.fused = stockham !== null && (n & 1) == 0 && stockham.lastRadix4;
-    this.packed = stockham !== null && (n & 1) == 0 && stockham.packable;
+    const packed = stockham !== null && (n & 1) == 0 && stockham.packable;
+    this.packed = packed;
+    this.windowable = packed && stockham!.windowable;
     this.ar = new StaticArray<f32>(m);
     this.ai = new StaticArray<f32>(m);
     this.br = new StaticArray<f32>(m);
@@ -63,7 +67,7 @@ export class RealFft {
 
   /** Writes the n/2+1 (floor) complex bins of the n f32 at `input` to `output` (input is read only). */
   forward(input: usize, output: usize): void {
-    const inB = this.transform(input);
+    const inB = this.transform(input, 0);
     const zr = changetype<usize>(inB ? this.br : this.ar), zi = changetype<usize>(inB ? this.bi : this.ai);
     if (this.n & 1) interleave(zr, zi, (this.m >> 1) + 1, output);
     else if (this.fused) this.lastStageSplit(false, zr, zi, output, 0, f32x4.splat(0));
@@ -71,11 +75,12 @@ export class RealFft {
   }
 
   /**
-   * output[k] = scale · |X_k|² for the n/2+1 (floor) bins of the n f32 at `input`, computed from
-   * the split spectrum without interleaving it; returns max(peak, output) lane-wise.
+   * output[k] = scale · |X_k|² for the n/2+1 (floor) bins of the n f32 at `input` — times the n f32
+   * at `window` if that is not 0 (only when `windowable`) — computed from the split spectrum
+   * without interleaving it; returns max(peak, output) lane-wise.
    */
-  power(input: usize, output: usize, scale: f32, peak: v128): v128 {
-    const inB = this.transform(input);
+  power(input: usize, window: usize, output: usize, scale: f32, peak: v128): v128 {
+    const inB = this.transform(input, window);
     const zr = changetype<usize>(inB ? this.br : this.ar), zi = changetype<usize>(inB ? this.bi : this.ai);
     if (this.n & 1) return powerOf(zr, zi, (this.m >> 1) + 1, output, scale, peak);
     if (this.fused) return this.lastStageSplit(true, zr, zi, output, scale, peak);
@@ -84,16 +89,17 @@ export class RealFft {
 
   /**
    * The complex transform of the packed input (even n) or of (x, 0) (odd n), left in (ar, ai) or,
-   * if this returns true, in (br, bi) — without its last stage if `fused`.
+   * if this returns true, in (br, bi) — without its last stage if `fused`. The input is multiplied
+   * by `window` unless that is 0 (only when `windowable`).
    */
-  private transform(input: usize): bool {
+  private transform(input: usize, window: usize): bool {
     const m = this.m;
     const zr = changetype<usize>(this.ar), zi = changetype<usize>(this.ai);
     const br = changetype<usize>(this.br), bi = changetype<usize>(this.bi);
     const direct = this.direct;
     const fused = this.fused;
     // The first Stockham stage reads x[2j] + i·x[2j+1] straight from the input.
-    if (this.packed) return direct!.run(input, zr, zi, br, bi, fused);
+    if (this.packed) return direct!.run(input, zr, zi, br, bi, fused, window);
     if (this.n & 1) {
       memory.copy(zr, input, <usize>m << 2);
       memory.fill(zi, 0, <usize>m << 2);

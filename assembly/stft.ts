@@ -77,9 +77,17 @@ export function stftPower(handle: i32, samples: usize, length: i32, first: i32, 
   const plan = plans.get(handle);
   const rowBytes = <usize>plan.bins << 2;
   let peak = f32x4.splat(-Infinity);
+  const n = plan.n, fft = plan.fft;
   for (let j = 0; j < frameCount; j++) {
-    plan.fillFrame(samples, length, first + j * hop);
-    peak = plan.fft.power(plan.frame, output + <usize>j * rowBytes, scale, peak);
+    const start = first + j * hop, row = output + <usize>j * rowBytes;
+    // A frame inside the buffer goes to the FFT as it is, windowed by the FFT's first stage where
+    // that stage is generated (the common lengths): no windowed copy is written and read back.
+    if (fft.windowable && start >= 0 && start + n <= length) {
+      peak = fft.power(samples + (<usize>start << 2), plan.window, row, scale, peak);
+    } else {
+      plan.fillFrame(samples, length, start);
+      peak = fft.power(plan.frame, 0, row, scale, peak);
+    }
   }
   return max(max(f32x4.extract_lane(peak, 0), f32x4.extract_lane(peak, 1)), max(f32x4.extract_lane(peak, 2), f32x4.extract_lane(peak, 3)));
 }

@@ -12,7 +12,7 @@
 // first stage (s = 1) runs four p at a time (PVEC, or PACKED straight from the real input);
 // tiny stages one butterfly at a time.
 import { ONE, PACKED, PVEC, VEC, VEC_NOTW, radix2, radix3, radix4, radix5, radix7, radix8, radixOdd } from "./butterfly";
-import { runSpecialisedPackedStage, runSpecialisedStage } from "./stages.generated";
+import { hasSpecialisedPackedStage, runSpecialisedPackedStage, runSpecialisedStage } from "./stages.generated";
 
 /** Largest prime handled by a direct butterfly; lengths with a larger prime factor use Bluestein. */
 export const MAX_RADIX = 37;
@@ -124,6 +124,11 @@ export class Stockham {
     return this.count > 0 && this.stages[2] >= 4;
   }
 
+  /** True if `run` can also multiply the packed input by a window as it reads it (a generated first stage). */
+  get windowable(): bool {
+    return this.packable && hasSpecialisedPackedStage(this.stages[0], this.stages[2]);
+  }
+
   /**
    * True if the last stage is radix 4 with a stride s = n/4 that is a multiple of 8: then the real
    * FFT (assembly/fft.ts) runs that stage itself, fused with its split, and calls `run` with
@@ -139,10 +144,11 @@ export class Stockham {
    * Transforms n complex values with (ar, ai) and (br, bi) as the ping-pong pair; both are
    * clobbered. The input is (ar, ai) — or, if `packed` ≠ 0 (only when `packable`), the 2n reals at
    * `packed` read as x[2j] + i·x[2j+1] without modifying them, which saves the de-interleaving pass
-   * of the even-n real FFT. With `skipLast` (only when `lastRadix4`) the last stage is left to the
-   * caller. Returns true if the result is in (br, bi), false if in (ar, ai).
+   * of the even-n real FFT; if `window` ≠ 0 too (only when `windowable`), those reals times the 2n
+   * at `window`. With `skipLast` (only when `lastRadix4`) the last stage is left to the caller.
+   * Returns true if the result is in (br, bi), false if in (ar, ai).
    */
-  run(packed: usize, ar: usize, ai: usize, br: usize, bi: usize, skipLast: bool = false): bool {
+  run(packed: usize, ar: usize, ai: usize, br: usize, bi: usize, skipLast: bool = false, window: usize = 0): bool {
     let xr = ar, xi = ai, yr = br, yi = bi;
     const stages = changetype<usize>(this.stages);
     const twRe = changetype<usize>(this.twRe), twIm = changetype<usize>(this.twIm);
@@ -152,7 +158,7 @@ export class Stockham {
       const e = stages + <usize>(20 * i);
       const P = load<i32>(e), s = load<i32>(e, 4), span = load<i32>(e, 8);
       const tw = <usize>load<i32>(e, 12) << 2, tg = <usize>load<i32>(e, 16) << 2;
-      if (i == 0 && packed != 0) firstStagePacked(P, span, packed, yr, yi, twRe + tw, twIm + tw, trig + tg, scratch);
+      if (i == 0 && packed != 0) firstStagePacked(P, span, packed, window, yr, yi, twRe + tw, twIm + tw, trig + tg, scratch);
       else stage(P, s, span, xr, xi, yr, yi, twRe + tw, twIm + tw, trig + tg, scratch);
       const tr = xr, ti = xi;
       xr = yr; xi = yi; yr = tr; yi = ti;
@@ -205,8 +211,9 @@ function stageOdd(P: i32, s: i32, span: i32, xr: usize, xi: usize, yr: usize, yi
   stageLoops(0, P, s, span, xr, xi, yr, yi, twr, twi, trig, scratch);
 }
 
-function firstStagePacked(P: i32, span: i32, x: usize, yr: usize, yi: usize, twr: usize, twi: usize, trig: usize, scratch: usize): void {
-  if (runSpecialisedPackedStage(P, span, x, yr, yi, twr, twi)) return;
+/** The first stage on packed input (times `window` if ≠ 0: generated stages only, see `windowable`). */
+function firstStagePacked(P: i32, span: i32, x: usize, window: usize, yr: usize, yi: usize, twr: usize, twi: usize, trig: usize, scratch: usize): void {
+  if (runSpecialisedPackedStage(P, span, x, window, yr, yi, twr, twi)) return;
   switch (P) {
     case 4: packedLoops(4, 4, span, x, yr, yi, twr, twi, 0, 0); break;
     case 8: packedLoops(8, 8, span, x, yr, yi, twr, twi, 0, 0); break;
