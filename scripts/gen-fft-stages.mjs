@@ -27,10 +27,10 @@ import { fileURLToPath } from "node:url";
 
 /**
  * Complex lengths m = n/2 of the real lengths n = 256 … 8192, and of the 25 ms windows (Whombat's
- * default) at 96, 192 and 384 kHz: n = 2400, 4800, 9600, whose radix-4 and radix-8 stages are
- * generated while their radix-3 and radix-5 stages stay generic.
+ * default) at 48, 96, 192 and 384 kHz: n = 1200, 2400, 4800, 9600, whose radix-4 and radix-8 stages
+ * are generated while their radix-3 and radix-5 stages stay generic.
  */
-const LENGTHS = [128, 256, 512, 1024, 2048, 4096, 1200, 2400, 4800];
+const LENGTHS = [128, 256, 512, 1024, 2048, 4096, 600, 1200, 2400, 4800];
 
 /** The radix order of stockham.ts `radices()` (the same rules; see there why). */
 function radices(m) {
@@ -54,12 +54,12 @@ function radices(m) {
   return out;
 }
 
-/** The (P, span) of every radix-4 first stage on packed input (span a multiple of 4: no partial step). */
+/** The (P, span) of every radix-4 or radix-8 first stage on packed input (span ≥ 4, as `Stockham.packable`). */
 function packedStages() {
   const seen = new Map();
   for (const m of LENGTHS) {
     const P = radices(m)[0];
-    if (P === 4 && (m / P) % 4 === 0) seen.set(`${P}_${m / P}`, { P, span: m / P });
+    if ((P === 4 || P === 8) && m / P >= 4) seen.set(`${P}_${m / P}`, { P, span: m / P });
   }
   return [...seen.values()];
 }
@@ -142,38 +142,45 @@ function packedName({ P, span }, windowed) {
 
 /**
  * The first stage on the packed input: butterflies p … p+3 in the lanes, a_r from two loads of
- * interleaved (re, im) split by shuffles, twiddles W^{p·k} one per lane, and the four outputs of
- * each butterfly, y[4p … 4p+3], stored as whole vectors after a 4×4 transpose. `windowed`: each
- * input vector is multiplied by the window's at the same offset as it is loaded.
+ * interleaved (re, im) split by shuffles, twiddles W^{p·k} one per lane, and the P outputs of each
+ * butterfly, y[P·p …], stored as whole vectors after 4×4 transposes. When 4 ∤ span the last step
+ * overlaps the one before (p = span − 4), as in stockham.ts. `windowed`: each input vector is
+ * multiplied by the window's at the same offset as it is loaded.
  */
 function packedStageFunction({ P, span }, windowed) {
-  if (P !== 4) throw new Error(`packed first stage of radix ${P}: not generated`);
-  const is = 8 * span, ts = 4 * span;
+  if (P !== 4 && P !== 8) throw new Error(`packed first stage of radix ${P}: not generated`);
+  const is = 8 * span, ts = 4 * span, row = 4 * P;
   const load = (offset) => (windowed ? `f32x4.mul(v128.load(X, ${offset}), v128.load(W, ${offset}))` : `v128.load(X, ${offset})`);
-  const transposeStore = (base, a, b, cc, d) => [
+  // Outputs k … k+3 of the four butterflies: lane j (butterfly p + j) goes to bytes row·j + 4k.
+  const transposeStore = (base, k, a, b, cc, d) => [
     `{ const ab0 = v128.shuffle<f32>(${a}, ${b}, 0, 4, 1, 5), ab1 = v128.shuffle<f32>(${a}, ${b}, 2, 6, 3, 7);`,
     `  const cd0 = v128.shuffle<f32>(${cc}, ${d}, 0, 4, 1, 5), cd1 = v128.shuffle<f32>(${cc}, ${d}, 2, 6, 3, 7);`,
-    `  v128.store(${base}, v128.shuffle<f32>(ab0, cd0, 0, 1, 4, 5), 0);`,
-    `  v128.store(${base}, v128.shuffle<f32>(ab0, cd0, 2, 3, 6, 7), 16);`,
-    `  v128.store(${base}, v128.shuffle<f32>(ab1, cd1, 0, 1, 4, 5), 32);`,
-    `  v128.store(${base}, v128.shuffle<f32>(ab1, cd1, 2, 3, 6, 7), 48); }`,
+    `  v128.store(${base}, v128.shuffle<f32>(ab0, cd0, 0, 1, 4, 5), ${4 * k});`,
+    `  v128.store(${base}, v128.shuffle<f32>(ab0, cd0, 2, 3, 6, 7), ${4 * k + row});`,
+    `  v128.store(${base}, v128.shuffle<f32>(ab1, cd1, 0, 1, 4, 5), ${4 * k + 2 * row});`,
+    `  v128.store(${base}, v128.shuffle<f32>(ab1, cd1, 2, 3, 6, 7), ${4 * k + 3 * row}); }`,
   ];
+  const out = (k, part) => (k === 0 ? `y0${part}` : `z${k}${part}`);
+  const groups = Array.from({ length: P / 4 }, (_, g) => 4 * g);
   const body = [
     ...Array.from({ length: P }, (_, r) => `const lo${r} = ${load(r * is)}, hi${r} = ${load(r * is + 16)};`),
     ...Array.from({ length: P }, (_, r) => `const a${r}r = v128.shuffle<f32>(lo${r}, hi${r}, 0, 2, 4, 6), a${r}i = v128.shuffle<f32>(lo${r}, hi${r}, 1, 3, 5, 7);`),
-    ...radix4(),
+    ...(P === 8 ? radix8() : radix4()),
     ...Array.from({ length: P - 1 }, (_, j) => `const w${j + 1}r = v128.load(Tr, ${j * ts}), w${j + 1}i = v128.load(Ti, ${j * ts});`),
     ...Array.from({ length: P - 1 }, (_, j) => {
       const k = j + 1;
       return `const z${k}r = f32x4.sub(f32x4.mul(y${k}r, w${k}r), f32x4.mul(y${k}i, w${k}i)), z${k}i = f32x4.add(f32x4.mul(y${k}r, w${k}i), f32x4.mul(y${k}i, w${k}r));`;
     }),
-    ...transposeStore("Yr", "y0r", "z1r", "z2r", "z3r"),
-    ...transposeStore("Yi", "y0i", "z1i", "z2i", "z3i"),
+    ...groups.flatMap((k) => ["r", "i"].flatMap((part) =>
+      transposeStore(part === "r" ? "Yr" : "Yi", k, out(k, part), out(k + 1, part), out(k + 2, part), out(k + 3, part)))),
   ];
+  const step = span % 4 === 0
+    ? [`  for (let p: usize = 0; p < ${span}; p += 4) {`]
+    : [`  for (let q: usize = 0; q < ${span}; q += 4) {`, `    const p = min<usize>(q, ${span - 4});`];
   return [
     `/** First stage, radix ${P} on packed input${windowed ? " times the window at w" : ""}, span ${span}: inputs ${is} B apart, twiddles ${ts} B. */`,
     `function ${packedName({ P, span }, windowed)}(x: usize, ${windowed ? "w: usize, " : ""}yr: usize, yi: usize, twr: usize, twi: usize): void {`,
-    `  for (let p: usize = 0; p < ${span}; p += 4) {`,
+    ...step,
     `    const X = x + (p << 3), ${windowed ? "W = w + (p << 3), " : ""}Tr = twr + (p << 2), Ti = twi + (p << 2);`,
     `    const Yr = yr + (p << ${2 + Math.log2(P)}), Yi = yi + (p << ${2 + Math.log2(P)});`,
     ...body.map((line) => `    ${line}`),

@@ -93,11 +93,12 @@ describe("RealFFT matches a float64 DFT", () => {
     });
   }
 
-  it("powers of two 256 … 8192 and n = 2400, 4800, whose radix-4/8 stages run code generated for their length (scripts/gen-fft-stages.mjs)", () => {
+  it("powers of two 256 … 8192 and n = 1200, 2400, 4800, whose radix-4/8 stages run code generated for their length (scripts/gen-fft-stages.mjs)", () => {
     // every generated stage runs in one of these or in n = 9600 (numpy golden above): the packed
-    // first stage, radix 8 at 256, 1024, 4096 (complex 128, 512, 2048) and 4800 (after 4, before
-    // the radix-3 and radix-5 stages), and the radix-4 middle strides
-    for (const n of [256, 512, 1024, 2048, 4096, 8192, 2400, 4800]) {
+    // first stage (radix 8 at 1200: span 75, the last step overlapping), radix 8 at 256, 1024,
+    // 4096 (complex 128, 512, 2048) and 4800 (after 4, before the radix-3 and radix-5 stages),
+    // and the radix-4 middle strides
+    for (const n of [256, 512, 1024, 2048, 4096, 8192, 1200, 2400, 4800]) {
       const x = lcgInput(n, 5 * n + 3);
       const fft = new RealFFT(n);
       expect(maxAbsDiff(fft.forward(x), dft(x)), `n=${n}`).toBeLessThanOrEqual(tolerance(x));
