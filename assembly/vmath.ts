@@ -54,30 +54,13 @@ const I = memory.data<i32>([0x007fffff, 0x3f000000, 126]);
   return f32x4.add(f32x4.mul(v128.load32_splat(table + (<usize>i << 2)), x), v128.load32_splat(table + (<usize>(i + 1) << 2)));
 }
 
-// The polynomials are evaluated by Estrin's scheme — pairs of coefficients combined by powers of
-// the argument — rather than Horner's rule: shorter chains of dependent multiply-adds, which the
-// processor overlaps. They nest so that no power above the second (third in the logarithm) forms:
+// The exponentials' polynomials are evaluated by Estrin's scheme — pairs of coefficients combined
+// by powers of the argument — rather than Horner's rule: shorter chains of dependent multiply-adds,
+// which the processor overlaps (the logarithm's Q is only a quadratic). They nest so that no power
+// above the second (the third, s³, in the logarithm) forms:
 // x86 processes subnormal numbers about a hundred times slower, and those powers stay normal
 // floats for every argument the reductions leave (|s| ≥ 2^-25, |r| ≥ 2^-24, or 0) unless y itself
 // is that tiny. expm1f4's argument can be any tiny number, so its polynomial gets polyArgument(r).
-
-/** x = 2^e·(1 + t) with t ∈ [√½ − 1, √2 − 1], for x a normal float > 0: the exponent e, as a float. */
-@inline function logExponent(x: v128): v128 {
-  // x = m·2^e' with m ∈ [0.5, 1) from the bits; m < √½ is taken as 2m with e' − 1.
-  const e = f32x4.convert_i32x4_s(i32x4.sub(i32x4.shr_u(x, 23), n32(BIAS_M1)));
-  return f32x4.sub(e, v128.and(f(ONE), f32x4.lt(logMantissa(x), f(SQRT_HALF))));
-}
-
-/** The t of logExponent. */
-@inline function logFraction(x: v128): v128 {
-  const m = logMantissa(x);
-  return f32x4.add(f32x4.sub(m, f(ONE)), v128.and(m, f32x4.lt(m, f(SQRT_HALF))));
-}
-
-/** m ∈ [0.5, 1): the mantissa of x with the exponent of 0.5. */
-@inline function logMantissa(x: v128): v128 {
-  return v128.or(v128.and(x, n32(MANTISSA)), n32(EXP_HALF));
-}
 
 /**
  * Base-2 logarithm of x > 0: e + (2/ln 2)·s + s³·Q(s²) (see the header). Inputs below the smallest
@@ -85,11 +68,16 @@ const I = memory.data<i32>([0x007fffff, 0x3f000000, 126]);
  */
 @inline export function log2f4(x: v128): v128 {
   x = f32x4.pmax(x, f(MIN_NORMAL));
-  const t = logFraction(x);
+  // x = m·2^e with m ∈ [0.5, 1): exponent from the bits, mantissa with the exponent of 0.5;
+  // m < √½ is taken as 2m with e − 1, so that t = m − 1 lies in [√½ − 1, √2 − 1] (exactly).
+  const m = v128.or(v128.and(x, n32(MANTISSA)), n32(EXP_HALF));
+  const small = f32x4.lt(m, f(SQRT_HALF));
+  const e = f32x4.sub(f32x4.convert_i32x4_s(i32x4.sub(i32x4.shr_u(x, 23), n32(BIAS_M1))), v128.and(f(ONE), small));
+  const t = f32x4.add(f32x4.sub(m, f(ONE)), v128.and(m, small));
   const s = f32x4.div(t, f32x4.add(t, f(TWO)));
   const z = f32x4.mul(s, s);
   const q = f32x4.add(f32x4.mul(pair(LOG2_Q, 0, z), z), v128.load32_splat(LOG2_Q, 8));
-  return f32x4.add(logExponent(x), f32x4.add(f32x4.mul(s, f(TWO_OVER_LN2)), f32x4.mul(f32x4.mul(s, z), q)));
+  return f32x4.add(e, f32x4.add(f32x4.mul(s, f(TWO_OVER_LN2)), f32x4.mul(f32x4.mul(s, z), q)));
 }
 
 /** Natural logarithm of x > 0, as log2 x · ln 2 (one rounding more). Inputs below the smallest normal float count as it. */
