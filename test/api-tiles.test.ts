@@ -19,6 +19,7 @@ import { listRecordings } from "../src/store/recordings.js";
 import { ensureAdmin } from "../src/store/users.js";
 import { TileService } from "../src/tiles/service.js";
 import { FIXTURES, freshDatabase, type TestDatabase } from "./store-helpers.js";
+import { bytesToF32 } from "./golden.js";
 
 const FILE = "whombat_tests_bats.wav"; // 44.1 kHz stereo, 22.5 s
 let t: TestDatabase;
@@ -48,7 +49,6 @@ afterAll(async () => {
   await t?.cleanup();
 });
 
-const f32 = (body: Buffer) => new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
 
 describe("tiles", () => {
   it("are immutable: strong ETag, year-long caching, 304 on If-None-Match", async () => {
@@ -81,7 +81,7 @@ describe("tiles", () => {
       const [rows, cols] = (res.headers["x-shape"] as string).split(",").map(Number);
       expect(rows).toBe(whole.bins);
       expect(res.headers["x-frame-range"]).toBe(`${x * 512},${x * 512 + cols}`);
-      columns.push(f32(res.rawPayload));
+      columns.push(bytesToF32(res.rawPayload));
       frames += cols;
     }
     expect(frames).toBe(whole.frames);
@@ -237,7 +237,7 @@ describe("one-shot image and health", () => {
     expect(res.statusCode).toBe(200);
     const [f0, f1] = (res.headers["x-frame-range"] as string).split(",").map(Number);
     expect([f0, f1]).toEqual([Math.ceil((3.3 * 44100) / 551), Math.ceil((3.7 * 44100) / 551)]);
-    const piece = f32(res.rawPayload);
+    const piece = bytesToF32(res.rawPayload);
     const n = f1 - f0;
     let worst = 0;
     for (let k = 0; k < whole.bins; k++) for (let c = 0; c < n; c++) worst = Math.max(worst, Math.abs(piece[k * n + c] - whole.data[k * whole.frames + f0 + c]));

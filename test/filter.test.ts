@@ -1,20 +1,13 @@
 // Band filter against scipy.signal.butter / sosfiltfilt (golden data from scripts/golden_filter.py),
 // and pieces of a long signal against the whole-signal result (SPEC §4 "Seamless").
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { ROOT, maxAbsDiff, peakAbs, readF32, readJson } from "./golden.js";
 import { butterSos, designBandFilter, padLength, sosfiltZi, type BandType } from "../src/engine/filter.js";
 
 interface Case { name: string; fs: number; order: number; btype: BandType; freqs: number[]; sos: number[][]; padlen: number; zi: number[][]; input: string; output: string }
-const golden: { cases: Case[] } = JSON.parse(readFileSync(new URL("./golden/filter.json", import.meta.url), "utf8"));
-const f32 = (file: string) => new Float32Array(new Uint8Array(readFileSync(new URL(`./golden/${file}`, import.meta.url))).buffer);
+const golden: { cases: Case[] } = readJson(`${ROOT}test/golden/filter.json`);
+const f32 = (file: string) => readF32(`${ROOT}test/golden/${file}`);
 
-const peak = (x: ArrayLike<number>) => Array.from(x).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-  return worst;
-}
 
 describe("butterSos matches scipy.signal.butter(..., output='sos')", () => {
   for (const c of golden.cases) {
@@ -23,7 +16,7 @@ describe("butterSos matches scipy.signal.butter(..., output='sos')", () => {
       expect(sos.length).toBe(c.sos.length);
       sos.forEach((row, s) => {
         const ref = c.sos[s];
-        const size = peak(ref);
+        const size = peakAbs(ref);
         row.forEach((v, j) => {
           // Exact zeros (b2 = a2 = 0 of first-order sections) must stay exact: they set the pad length.
           if (ref[j] === 0) expect(v, `${c.name} section ${s} coef ${j}`).toBe(0);
@@ -46,7 +39,7 @@ describe("BandFilter.apply matches scipy.signal.sosfiltfilt", () => {
       expect(filter.btype).toBe(c.btype);
       const expected = f32(c.output);
       const y = filter.apply(f32(c.input));
-      expect(maxDiff(y, expected), c.name).toBeLessThanOrEqual(1e-5 * peak(expected));
+      expect(maxAbsDiff(y, expected), c.name).toBeLessThanOrEqual(1e-5 * peakAbs(expected));
     });
   }
 });
@@ -78,7 +71,7 @@ describe("BandFilter.applyPiece equals the whole-signal result", () => {
         const n = 4 * c + 5000;
         const x = testSignal(n, fs);
         const whole = filter.apply(x);
-        const scale = peak(whole);
+        const scale = peakAbs(whole);
         const pieces: [number, number][] = [
           [0, 700], // at the start: odd extension
           [Math.floor(c / 2), Math.floor(c / 2) + 900], // near the start: buffer clamped at 0
@@ -92,7 +85,7 @@ describe("BandFilter.applyPiece equals the whole-signal result", () => {
           const a = Math.max(0, from - c);
           const b = Math.min(n, to + c);
           const piece = filter.applyPiece(x.subarray(a, b), a, n, from, to);
-          expect(maxDiff(piece, whole.subarray(from, to)), `[${from}, ${to}) context ${c}`).toBeLessThanOrEqual(1e-6 * scale);
+          expect(maxAbsDiff(piece, whole.subarray(from, to)), `[${from}, ${to}) context ${c}`).toBeLessThanOrEqual(1e-6 * scale);
         }
       });
     }

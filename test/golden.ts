@@ -5,12 +5,31 @@ import { readFileSync } from "node:fs";
 export const ROOT = new URL("../", import.meta.url).pathname;
 export const FIXTURES = new URL("../../shared/fixtures/", import.meta.url).pathname;
 
+/** Little-endian float32 bytes (a file, a response body) as a Float32Array of their own. */
+export function bytesToF32(bytes: Uint8Array): Float32Array {
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
 /** A little-endian float32 file as a Float32Array. */
 export function readF32(path: string): Float32Array {
-  const bytes = readFileSync(path);
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  return bytesToF32(readFileSync(path));
 }
 
 export function readJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, "utf8")) as T;
+}
+
+/** The largest |x|: the scale golden comparisons are relative to. */
+export function peakAbs(x: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]));
+  return m;
+}
+
+/** The largest |a[i] − b[i]|; a and b must have one length (throws otherwise). */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`maxAbsDiff: lengths ${a.length} and ${b.length} differ`);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
 }

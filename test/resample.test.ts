@@ -1,19 +1,12 @@
 // Resampling against scipy.signal.resample_poly (golden data from scripts/golden_resample.py),
 // and pieces against the whole-signal result (an FIR resampler is exactly piecewise).
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { ROOT, maxAbsDiff, peakAbs, readF32, readJson } from "./golden.js";
 import { createResampler, firwinLowpass } from "../src/engine/resample.js";
 
 interface Case { name: string; fs_in: number; fs_out: number; up: number; down: number; n_in: number; n_out: number; input: string; output: string }
-const golden: { cases: Case[] } = JSON.parse(readFileSync(new URL("./golden/resample.json", import.meta.url), "utf8"));
-const f32 = (file: string) => new Float32Array(new Uint8Array(readFileSync(new URL(`./golden/${file}`, import.meta.url))).buffer);
-const peak = (x: ArrayLike<number>) => Array.from(x).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-  return worst;
-}
+const golden: { cases: Case[] } = readJson(`${ROOT}test/golden/resample.json`);
+const f32 = (file: string) => readF32(`${ROOT}test/golden/${file}`);
 
 describe("Resampler.apply matches scipy.signal.resample_poly", () => {
   for (const c of golden.cases) {
@@ -23,7 +16,7 @@ describe("Resampler.apply matches scipy.signal.resample_poly", () => {
       expect(r.outputLength(c.n_in)).toBe(c.n_out);
       const expected = f32(c.output);
       const y = r.apply(f32(c.input));
-      expect(maxDiff(y, expected), c.name).toBeLessThanOrEqual(1e-5 * peak(expected));
+      expect(maxAbsDiff(y, expected), c.name).toBeLessThanOrEqual(1e-5 * peakAbs(expected));
     });
   }
 });

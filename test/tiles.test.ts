@@ -21,7 +21,7 @@ import { parseParams, type ParamsInput } from "../src/engine/params.js";
 import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
 import { PoolBusyError, WORKER_EXEC_ARGV, WORKER_URL } from "../src/tiles/pool.js";
-import { FIXTURES } from "./golden.js";
+import { FIXTURES, bytesToF32 } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
 import { TileService, type TileRecording } from "../src/tiles/service.js";
 
@@ -60,7 +60,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const f32 = (body: Uint8Array) => new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
 
 /** All zoom-z tiles of `width` frames, joined into one [rows][columns] matrix. */
 async function joinedTiles(params: ParamsInput, z: number, width: number, extra: object = {}) {
@@ -75,7 +74,7 @@ async function joinedTiles(params: ParamsInput, z: number, width: number, extra:
   let column = 0;
   for (const t of tiles) {
     const w = Number(t.headers["x-shape"].split(",")[1]);
-    const v = f32(t.body);
+    const v = bytesToF32(t.body);
     for (let r = 0; r < rows; r++) out.set(v.subarray(r * w, (r + 1) * w), r * columns + column);
     column += w;
   }
@@ -389,7 +388,7 @@ describe("seamless on every fixture recording", () => {
         const tiles = await Promise.all(Array.from({ length: count }, (_, x) => service.tile(fixture, p, 0, x, options, "f32")));
         let worst = 0;
         tiles.forEach((t, x) => {
-          const v = f32(t.body);
+          const v = bytesToF32(t.body);
           const cols = v.length / whole.bins;
           for (let k = 0; k < whole.bins; k++)
             for (let c = 0; c < cols; c++) worst = Math.max(worst, Math.abs(v[k * cols + c] - whole.data[k * whole.frames + x * 128 + c]));
