@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { MAX_FFT_LENGTH, RealFFT } from "../src/engine/fft.js";
 import { spectrogram } from "../src/engine/spectrogram.js";
 import { core } from "../src/engine/wasm.js";
-import { ROOT, readF32 } from "./golden.js";
+import { ROOT, maxAbsDiff, readF32 } from "./golden.js";
 
 /** The input of scripts/golden_fft.py: Numerical Recipes' LCG, seed n, exact in float32. */
 function lcgInput(n: number, seed: number = n): Float32Array {
@@ -47,13 +47,6 @@ function tolerance(x: Float32Array): number {
   let sq = 0;
   for (const v of x) sq += v * v;
   return 1e-6 * Math.max(1, Math.log2(x.length)) * Math.sqrt(sq);
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-  return worst;
 }
 
 describe("RealFFT matches a float64 DFT", () => {
