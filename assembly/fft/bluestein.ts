@@ -67,47 +67,36 @@ export class Bluestein {
     const ar = changetype<usize>(this.ar), ai = changetype<usize>(this.ai);
     const br = changetype<usize>(this.br), bi = changetype<usize>(this.bi);
     // a = x · w, zero-padded
-    let j = 0;
-    for (; j + 4 <= n; j += 4) {
-      const o = <usize>j << 2;
-      const vr = v128.load(xr + o), vi = v128.load(xi + o), cr = v128.load(wr + o), ci = v128.load(wi + o);
-      v128.store(ar + o, f32x4.sub(f32x4.mul(vr, cr), f32x4.mul(vi, ci)));
-      v128.store(ai + o, f32x4.add(f32x4.mul(vr, ci), f32x4.mul(vi, cr)));
-    }
-    for (; j < n; j++) {
-      const o = <usize>j << 2;
-      const vr = load<f32>(xr + o), vi = load<f32>(xi + o), cr = load<f32>(wr + o), ci = load<f32>(wi + o);
-      store<f32>(ar + o, vr * cr - vi * ci);
-      store<f32>(ai + o, vr * ci + vi * cr);
-    }
+    multiply(xr, xi, wr, wi, n, ar, ai);
     memory.fill(ar + (<usize>n << 2), 0, <usize>(m - n) << 2);
     memory.fill(ai + (<usize>n << 2), 0, <usize>(m - n) << 2);
     const inB = this.fft.run(0, ar, ai, br, bi);
     const fr = inB ? br : ar, fi = inB ? bi : ai;
     const gr = inB ? ar : br, gi = inB ? ai : bi;
     // Y = F · K, stored swapped (re → fi, im → fr) so the next forward FFT is the inverse one.
-    const kr = changetype<usize>(this.kernRe), ki = changetype<usize>(this.kernIm);
-    for (let k = 0; k < m; k += 4) { // m is a power of two ≥ 4 here (n ≥ 3)
-      const o = <usize>k << 2;
-      const vr = v128.load(fr + o), vi = v128.load(fi + o), cr = v128.load(kr + o), ci = v128.load(ki + o);
-      v128.store(fi + o, f32x4.sub(f32x4.mul(vr, cr), f32x4.mul(vi, ci)));
-      v128.store(fr + o, f32x4.add(f32x4.mul(vr, ci), f32x4.mul(vi, cr)));
-    }
+    multiply(fr, fi, changetype<usize>(this.kernRe), changetype<usize>(this.kernIm), m, fi, fr);
     const inG = this.fft.run(0, fr, fi, gr, gi);
-    // conv = swap(result): re in the im array, im in the re array.
-    const cr = inG ? gi : fi, ci = inG ? gr : fr;
-    j = 0;
-    for (; j + 4 <= n; j += 4) {
-      const o = <usize>j << 2;
-      const vr = v128.load(cr + o), vi = v128.load(ci + o), zr = v128.load(wr + o), zi = v128.load(wi + o);
-      v128.store(xr + o, f32x4.sub(f32x4.mul(vr, zr), f32x4.mul(vi, zi)));
-      v128.store(xi + o, f32x4.add(f32x4.mul(vr, zi), f32x4.mul(vi, zr)));
-    }
-    for (; j < n; j++) {
-      const o = <usize>j << 2;
-      const vr = load<f32>(cr + o), vi = load<f32>(ci + o), zr = load<f32>(wr + o), zi = load<f32>(wi + o);
-      store<f32>(xr + o, vr * zr - vi * zi);
-      store<f32>(xi + o, vr * zi + vi * zr);
-    }
+    // conv = swap(result): re in the im array, im in the re array; x = conv · w.
+    multiply(inG ? gi : fi, inG ? gr : fr, wr, wi, n, xr, xi);
+  }
+}
+
+/**
+ * (outR, outI)[j] = (ar, ai)[j] · (br, bi)[j] for j < count, complex. Each element is read before
+ * it is written, so out may be a (even re and im swapped).
+ */
+function multiply(ar: usize, ai: usize, br: usize, bi: usize, count: i32, outR: usize, outI: usize): void {
+  let j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const o = <usize>j << 2;
+    const vr = v128.load(ar + o), vi = v128.load(ai + o), cr = v128.load(br + o), ci = v128.load(bi + o);
+    v128.store(outR + o, f32x4.sub(f32x4.mul(vr, cr), f32x4.mul(vi, ci)));
+    v128.store(outI + o, f32x4.add(f32x4.mul(vr, ci), f32x4.mul(vi, cr)));
+  }
+  for (; j < count; j++) {
+    const o = <usize>j << 2;
+    const vr = load<f32>(ar + o), vi = load<f32>(ai + o), cr = load<f32>(br + o), ci = load<f32>(bi + o);
+    store<f32>(outR + o, vr * cr - vi * ci);
+    store<f32>(outI + o, vr * ci + vi * cr);
   }
 }
