@@ -49,7 +49,6 @@ afterAll(async () => {
   await t?.cleanup();
 });
 
-
 describe("tiles", () => {
   it("are immutable: strong ETag, year-long caching, 304 on If-None-Match", async () => {
     const url = `/v1/recordings/${id}/tiles/0/1.png?cmap=viridis&width=256`;

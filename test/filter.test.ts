@@ -1,13 +1,12 @@
 // Band filter against scipy.signal.butter / sosfiltfilt (golden data from scripts/golden_filter.py),
 // and pieces of a long signal against the whole-signal result (SPEC §4 "Seamless").
 import { describe, expect, it } from "vitest";
-import { ROOT, maxAbsDiff, peakAbs, readF32, readJson } from "./golden.js";
 import { butterSos, designBandFilter, padLength, sosfiltZi, type BandType } from "../src/engine/filter.js";
+import { ROOT, maxAbsDiff, peakAbs, readF32, readJson } from "./golden.js";
 
 interface Case { name: string; fs: number; order: number; btype: BandType; freqs: number[]; sos: number[][]; padlen: number; zi: number[][]; input: string; output: string }
 const golden: { cases: Case[] } = readJson(`${ROOT}test/golden/filter.json`);
 const f32 = (file: string) => readF32(`${ROOT}test/golden/${file}`);
-
 
 describe("butterSos matches scipy.signal.butter(..., output='sos')", () => {
   for (const c of golden.cases) {

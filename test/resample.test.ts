@@ -1,8 +1,8 @@
 // Resampling against scipy.signal.resample_poly (golden data from scripts/golden_resample.py),
 // and pieces against the whole-signal result (an FIR resampler is exactly piecewise).
 import { describe, expect, it } from "vitest";
-import { ROOT, maxAbsDiff, peakAbs, readF32, readJson } from "./golden.js";
 import { createResampler, firwinLowpass } from "../src/engine/resample.js";
+import { ROOT, maxAbsDiff, peakAbs, readF32, readJson } from "./golden.js";
 
 interface Case { name: string; fs_in: number; fs_out: number; up: number; down: number; n_in: number; n_out: number; input: string; output: string }
 const golden: { cases: Case[] } = readJson(`${ROOT}test/golden/resample.json`);

@@ -60,7 +60,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-
 /** All zoom-z tiles of `width` frames, joined into one [rows][columns] matrix. */
 async function joinedTiles(params: ParamsInput, z: number, width: number, extra: object = {}) {
   const p = parseParams(params);

@@ -83,7 +83,7 @@ export class Bluestein {
 
 /**
  * (outR, outI)[j] = (ar, ai)[j] · (br, bi)[j] for j < count, complex. Each element is read before
- * it is written, so out may be a (even re and im swapped).
+ * it is written, so (outR, outI) may be (ar, ai), even swapped.
  */
 function multiply(ar: usize, ai: usize, br: usize, bi: usize, count: i32, outR: usize, outI: usize): void {
   let j = 0;
