@@ -6,7 +6,7 @@ import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openAudio } from "../src/audio/index.js";
+import { AudioFormatError, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 
 let dir: string;
@@ -114,7 +114,7 @@ describe("one reader, many reads", () => {
 
 describe("reading into a caller's buffer", () => {
   const formats = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
-  it.each(["wav_pcm_24.wav", "w64_ms_adpcm.w64", "flac_pcm_16.flac", "mp3_mpeg_layer_iii.mp3"])("%s: the samples land in the buffer given, equal to a plain read", async (name) => {
+  it.each(["wav_float.wav", "wav_pcm_24.wav", "w64_ms_adpcm.w64", "flac_pcm_16.flac", "mp3_mpeg_layer_iii.mp3"])("%s: the samples land in the buffer given, equal to a plain read", async (name) => {
     const reader = await openAudio(path.join(formats, name));
     try {
       const into = new Float32Array(10_000).fill(7);
@@ -127,6 +127,34 @@ describe("reading into a caller's buffer", () => {
       // A buffer too short for the range is not used.
       const short = new Float32Array(10);
       expect((await reader.read(0, 0, 100, short)).buffer).not.toBe(short.buffer);
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
+describe("a file that shrinks after it was opened", () => {
+  // Mono float32 samples are fetched straight into the output (codec.storedAsFloat32); other
+  // encodings go through the batch buffer and a conversion. Either way a short read is an error
+  // naming where the data stops, never zeros or stale samples passed off as the recording.
+  it.each([["mono float32 (read straight into the output)", 1], ["stereo float32 (converted)", 2]])("%s: AudioFormatError", async (_, channels) => {
+    const frames = 100_000;
+    const file = path.join(dir, `shrinks-${channels}.wav`);
+    const header = floatWavHeader(frames, channels, 48000);
+    const fh = await open(file, "w");
+    await fh.write(header);
+    await fh.write(new Uint8Array(new Float32Array(frames * channels).fill(0.25).buffer));
+    await fh.close();
+    const reader = await openAudio(file);
+    try {
+      expect((await reader.read(0, 0, 10)).every((v) => v === 0.25)).toBe(true);
+      const cut = await open(file, "r+");
+      await cut.truncate(header.length + 4 * channels * 50_000);
+      await cut.close();
+      expect((await reader.read(0, 49_000, 1000)).every((v) => v === 0.25)).toBe(true);
+      const late = reader.read(0, 49_000, 2000);
+      await expect(late).rejects.toThrow(AudioFormatError);
+      await expect(late).rejects.toThrow(`file ended early: sample data stops at byte ${header.length + 4 * channels * 50_000}`);
     } finally {
       await reader.close();
     }

@@ -42,6 +42,7 @@ export function imaWavCodec(channels: number, blockAlign: number, samplesPerBloc
   return {
     framesPerBlock: samplesPerBlock,
     bytesPerBlock: blockAlign,
+    storedAsFloat32: false,
     decode(bytes, blocks, channel, out) {
       for (let b = 0; b < blocks; b++) {
         const base = b * blockAlign;
@@ -72,6 +73,7 @@ export function imaAiffCodec(channels: number): BlockCodec {
   return {
     framesPerBlock: 64,
     bytesPerBlock: 34 * channels,
+    storedAsFloat32: false,
     decode(bytes, blocks, channel, out) {
       for (let b = 0; b < blocks; b++) {
         const base = (b * channels + channel) * 34;
@@ -104,6 +106,7 @@ export function msAdpcmCodec(channels: number, blockAlign: number, samplesPerBlo
   return {
     framesPerBlock: samplesPerBlock,
     bytesPerBlock: blockAlign,
+    storedAsFloat32: false,
     decode(bytes, blocks, channel, out) {
       const s16 = (at: number) => (bytes[at] | (bytes[at + 1] << 8)) << 16 >> 16;
       for (let b = 0; b < blocks; b++) {

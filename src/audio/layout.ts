@@ -17,6 +17,12 @@ export interface BlockCodec {
   readonly bytesPerBlock: number;
   /** Decodes `blocks` whole blocks found at the start of `bytes`; writes `channel` to `out[0 .. blocks·framesPerBlock)`. */
   decode(bytes: Uint8Array, blocks: number, channel: number, out: Float32Array): void;
+  /**
+   * The stored bytes are already the decoded samples: one channel of little-endian float32 (a
+   * mono float WAV on a little-endian host, as pcm.ts assumes). The reader then fetches them
+   * straight into its output, with no batch buffer to copy from.
+   */
+  readonly storedAsFloat32: boolean;
 }
 
 export interface Layout {
@@ -40,6 +46,7 @@ export function pcmCodec(format: SampleFormat, littleEndian: boolean, channels: 
   return {
     framesPerBlock: 1,
     bytesPerBlock: frameBytes,
+    storedAsFloat32: format === "f32" && littleEndian && channels === 1,
     decode(bytes, blocks, channel, out) {
       convertSamples(format, littleEndian, bytes, channel * width, frameBytes, out, 0, blocks);
     },

@@ -49,6 +49,7 @@ export class BlockReader implements AudioReader {
     const out = outputArray(e - s, into);
     if (e === s) return out;
     const { codec, dataOffset } = this.layout;
+    if (codec.storedAsFloat32) return this.readFloat32(dataOffset + 4 * s, out);
     const fpb = codec.framesPerBlock;
     const bpb = codec.bytesPerBlock;
     const firstBlock = Math.floor(s / fpb);
@@ -72,6 +73,17 @@ export class BlockReader implements AudioReader {
       }
     }
     if (buffer.length > (this.spare?.length ?? 0)) this.spare = buffer;
+    return out;
+  }
+
+  /**
+   * Samples stored as they are returned (codec.storedAsFloat32), fetched straight into `out`:
+   * one pass over the bytes instead of two (into the batch buffer, then converted), which
+   * matters when the worker threads share the memory bandwidth (bench/PERFORMANCE.md).
+   */
+  private async readFloat32(offset: number, out: Float32Array): Promise<Float32Array> {
+    const got = await this.src.readInto(offset, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+    if (got < out.byteLength) throw new AudioFormatError(`file ended early: sample data stops at byte ${offset + got}`);
     return out;
   }
 
