@@ -111,15 +111,19 @@ export async function runPool(opts: { rounds: number; repeats: number }, log: (l
       if (bytes !== 4 * geometry.bins * stats.frames) throw new Error(`pool pass returned ${bytes} bytes, expected ${4 * geometry.bins * stats.frames}`);
     });
     for (const pool of pools) { await passShared(pool); await passPieces(pool); } // untimed: workers open the recording, build plans; the output is touched
-    // Ten runners per round, rotated, each on 1 then 2 threads: shared output; pieces; the engine
-    // alone; FFTs in L1; memory copies.
+    // Five pairs of runners per round, the pairs' order rotated: shared output; pieces; the engine
+    // alone; FFTs in L1; memory copies. Within a pair the 1- and 2-thread passes alternate (which
+    // goes first alternates too), so the two passes a ratio compares run moments apart, under the
+    // same load from the neighbours.
     const runners = [...pools.map((p) => () => passShared(p)), ...pools.map((p) => () => passPieces(p)), ...engines.map((e) => () => e.pass())];
     const rounds: Record<number, number[][]>[] = Array.from({ length: runners.length / 2 }, () => ({ 1: [], 2: [] }));
     for (let r = 0; r < opts.rounds; r++) {
-      for (const i of rotate(runners.map((_, i) => i), r)) {
-        const times: number[] = [];
-        for (let k = 0; k < opts.repeats; k++) times.push(await runners[i]());
-        rounds[Math.floor(i / 2)][threads[i % 2]].push(times);
+      for (const pair of rotate(rounds.map((_, i) => i), r)) {
+        const times: Record<number, number[]> = { 1: [], 2: [] };
+        for (let k = 0; k < opts.repeats; k++) {
+          for (const t of k % 2 === 0 ? [0, 1] : [1, 0]) times[threads[t]].push(await runners[2 * pair + t]());
+        }
+        for (const n of threads) rounds[pair][n].push(times[n]);
       }
       const [sh, pc, en, ff, cp] = rounds.map((m) => `1 thread ${median(m[1][r]).toFixed(3)}s, 2 threads ${median(m[2][r]).toFixed(3)}s`);
       log(`  pool round ${r + 1}/${opts.rounds}: shared output ${sh}; pieces ${pc}; engine alone ${en}; FFTs in L1 ${ff}; copies ${cp} (load ${loadAverage()[0]})`);
