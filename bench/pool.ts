@@ -63,7 +63,13 @@ type ThreadWork = "spectrogram" | "fft" | "copy";
 /** `count` threads running lib/engine-thread.mjs's `kind` over `samples`; `pass()` times one pass on each at once. */
 async function engineThreads(count: number, kind: ThreadWork, samples: SharedArrayBuffer, samplerate: number, params: object) {
   const threads = Array.from({ length: count }, () => new Worker(new URL("./lib/engine-thread.mjs", import.meta.url), { workerData: { kind, samples, samplerate, params } }));
-  const next = (w: Worker) => new Promise<unknown>((resolve, reject) => { w.once("message", resolve); w.once("error", reject); });
+  // The next message, or the thread's error; either way both listeners go (a pass adds them anew).
+  const next = (w: Worker) => new Promise<unknown>((resolve, reject) => {
+    const onMessage = (m: unknown) => { w.off("error", onError); resolve(m); };
+    const onError = (e: unknown) => { w.off("message", onMessage); reject(e); };
+    w.once("message", onMessage);
+    w.once("error", onError);
+  });
   await Promise.all(threads.map(next));
   return {
     /** Wall seconds until every thread has finished one pass. */
