@@ -138,6 +138,31 @@ describe("encodePalettePng", () => {
     }
   });
 
+  it("a 1024×512 image of runs and noise decodes to exactly its pixels; runs compress", () => {
+    const width = 1024, height = 512;
+    const big = new Uint8Array(width * height);
+    let seed = 12345;
+    const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    // The left half noise over all three palette entries, the right half runs of random length.
+    for (let r = 0; r < height; r++) {
+      for (let c = 0; c < width / 2; c++) big[r * width + c] = Math.floor(random() * 3);
+      for (let c = width / 2; c < width; ) {
+        const run = 1 + Math.floor(random() * 300), k = Math.floor(random() * 3);
+        big.fill(k, r * width + c, r * width + Math.min(width, c + run));
+        c += run;
+      }
+    }
+    const { img, rgba } = decode(encodePalettePng(big, width, height, palette));
+    expect([img.width, img.height]).toEqual([width, height]);
+    for (let i = 0; i < big.length; i++) {
+      if (rgba[4 * i] !== palette[3 * big[i]] || rgba[4 * i + 1] !== palette[3 * big[i] + 1] || rgba[4 * i + 2] !== palette[3 * big[i] + 2]) {
+        throw new Error(`pixel ${i} (row ${Math.floor(i / width)}, column ${i % width}) is not palette entry ${big[i]}`);
+      }
+    }
+    // One colour everywhere: the runs must be coded as runs, not stored (raw: 513 KB).
+    expect(encodePalettePng(new Uint8Array(width * height).fill(2), width, height, palette).length).toBeLessThan(8 * 1024);
+  });
+
   it("rejects bad geometry and palettes with a message naming the problem", () => {
     expect(() => encodePalettePng(new Uint8Array(0), 0, 2, palette)).toThrow(/width/);
     expect(() => encodePalettePng(indices, 3, 1.5, palette)).toThrow(/height/);

@@ -3,13 +3,17 @@
  * byte per pixel, the colormap in PLTE. Reference: PNG specification (W3C, 2nd ed.), §5 (chunks),
  * §11.2 (IHDR, PLTE), §7 (scanlines with a filter-type byte), IDAT = zlib stream (RFC 1950).
  *
- * node:zlib does the deflate and the CRC-32 (§5.5). Measured on a synthetic 1024×512 dB
- * spectrogram (noise plus a sweeping tone, viridis; this machine, Node 20.20, 10 runs each):
- * renderPng (colour indices in WASM 0.6 ms + this encoder) 3–5 ms, 56 KB; upng-js
- * `UPNG.encode([rgba], 1024, 512, 0)` of the same pixels 52 ms, 57 KB. zlib levels 1/6/9 cost
- * the same time on such data, level 1 gives 91 KB: hence the default 6.
+ * node:zlib does the deflate and the CRC-32 (§5.5), with the Z_RLE strategy: matches only at
+ * distance 1 (runs), then Huffman coding. A spectrogram's rows hardly ever repeat at a distance,
+ * and a PCEN or dB image of a field recording is close to noise, so LZ77's match search costs
+ * time and finds little. Measured (bench/PERFORMANCE.md) on the Whombat-default spectrograms of
+ * the bat recordings in ../shared/fixtures (0.4–1.7 MB of pixels each): the default strategy
+ * at levels 1–9 took 8–49 ms and gave 286–1218 KB; Z_RLE 2.6–12 ms and the same size or up to
+ * 0.5 % smaller. On a power-scale image with long near-constant stretches it is 13 % larger
+ * (35 vs 31 KB) and 6× faster. upng-js `UPNG.encode([rgba], 1024, 512, 0)` took 52 ms for a
+ * 1024×512 image that this encoder writes in 3–5 ms.
  */
-import { crc32, deflateSync } from "node:zlib";
+import { constants, crc32, deflateSync } from "node:zlib";
 
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 /** PNG caps width and height at 2^31 − 1 (§11.2.2). */
@@ -18,8 +22,6 @@ const MAX_DIMENSION = 0x7fffffff;
 export interface PaletteImageOptions {
   /** Row 0 of `indices` is the bottom row of the image (a spectrogram's 0 Hz row). Default false. */
   bottomUp?: boolean;
-  /** zlib level 0..9; default 6, zlib's balance of size and speed. */
-  level?: number;
 }
 
 /**
@@ -51,7 +53,7 @@ export function encodePalettePng(indices: Uint8Array, width: number, height: num
     SIGNATURE,
     chunk("IHDR", ihdr),
     chunk("PLTE", palette),
-    chunk("IDAT", deflateSync(raw, { level: options.level ?? 6 })),
+    chunk("IDAT", deflateSync(raw, { strategy: constants.Z_RLE })),
     chunk("IEND", new Uint8Array(0)),
   ]);
 }
