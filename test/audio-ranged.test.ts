@@ -133,19 +133,47 @@ describe("reading into a caller's buffer", () => {
   });
 });
 
+describe("blocking reads (openAudio's blockingReads, as pool workers open recordings)", () => {
+  const formats = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
+  it.each(["wav_float.wav", "wav_pcm_24.wav", "w64_ms_adpcm.w64", "aiff_pcm_16.aiff", "flac_pcm_16.flac", "mp3_mpeg_layer_iii.mp3", "ogg_vorbis.ogg"])("%s: the same samples and the same bytes fetched as the default reads", async (name) => {
+    const [plain, blocking] = await Promise.all([openAudio(path.join(formats, name)), openAudio(path.join(formats, name), { blockingReads: true })]);
+    try {
+      expect(blocking.info).toEqual(plain.info);
+      const { frames, channels } = plain.info;
+      for (const [start, count] of [[0, frames], [3210, 10_000], [frames - 700, 5000]]) {
+        for (let c = 0; c < channels; c++) {
+          const [a, b] = [await plain.read(c, start, count), await blocking.read(c, start, count)];
+          expect(a.length).toBe(Math.min(count, frames - start));
+          expect(Buffer.from(b.buffer, b.byteOffset, b.byteLength).equals(Buffer.from(a.buffer, a.byteOffset, a.byteLength))).toBe(true);
+        }
+      }
+      expect(blocking.bytesRead).toBe(plain.bytesRead);
+    } finally {
+      await Promise.all([plain.close(), blocking.close()]);
+    }
+  });
+});
+
 describe("a file that shrinks after it was opened", () => {
   // Mono float32 samples are fetched straight into the output (codec.storedAsFloat32); other
   // encodings go through the batch buffer and a conversion. Either way a short read is an error
   // naming where the data stops, never zeros or stale samples passed off as the recording.
-  it.each([["mono float32 (read straight into the output)", 1], ["stereo float32 (converted)", 2]])("%s: AudioFormatError", async (_, channels) => {
+  // Pool workers read with blocking reads (openAudio's blockingReads), everything else through
+  // libuv's thread pool: both must see the short read.
+  it.each([
+    ["mono float32 (read straight into the output)", 1, false],
+    ["stereo float32 (converted)", 2, false],
+    ["mono float32, blocking reads", 1, true],
+    ["stereo float32, blocking reads", 2, true],
+  ])("%s: AudioFormatError", async (_, channels, blockingReads) => {
     const frames = 100_000;
-    const file = path.join(dir, `shrinks-${channels}.wav`);
+    const file = path.join(dir, `shrinks-${channels}-${blockingReads}.wav`);
     const header = floatWavHeader(frames, channels, 48000);
     const fh = await open(file, "w");
     await fh.write(header);
     await fh.write(new Uint8Array(new Float32Array(frames * channels).fill(0.25).buffer));
     await fh.close();
-    const reader = await openAudio(file);
+    const reader = await openAudio(file, { blockingReads });
     try {
       expect((await reader.read(0, 0, 10)).every((v) => v === 0.25)).toBe(true);
       const cut = await open(file, "r+");

@@ -48,18 +48,25 @@ async function openFormat(src: ByteSource, name: string, options: OpenOptions): 
   }
 }
 
-/** Tuning of `openAudio`; the defaults suit tiles and batch jobs. */
-export type OpenOptions = StreamOptions;
+/** Tuning of `openAudio`; the defaults suit every thread. */
+export interface OpenOptions extends StreamOptions {
+  /**
+   * Read the file with blocking reads on the calling thread (default false): for pool workers,
+   * which run one task at a time; never on a thread that serves requests (see openFileSource).
+   */
+  blockingReads?: boolean;
+}
 
 /**
  * Opens a recording — a path, or the file's bytes already in memory — for random access. A
  * file stays open until `reader.close()`.
  * @param options.blockFrames compressed formats only: frames per decoded, cached block (default 65536)
+ * @param options.blockingReads read with `fs.readSync` (pool workers only; default false)
  * @throws AudioFormatError when the file is missing, unreadable or not a supported recording.
  */
 export async function openAudio(input: string | Uint8Array, options: OpenOptions = {}): Promise<AudioReader> {
   if (typeof input !== "string") return openSource(memorySource(input), "<buffer>", options);
-  return openSource(await openFileSource(input), input, options);
+  return openSource(await openFileSource(input, { blocking: options.blockingReads }), input, options);
 }
 
 /**

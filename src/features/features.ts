@@ -54,7 +54,7 @@
  *   librosa.filters.mel(sr=fs, n_fft=nperseg, n_mels=64, htk=False, norm="slaney") (see mel.ts);
  *   librosa.power_to_db(ref=1.0, amin=1e-10, top_db=None) of the mel power spectrogram.
  */
-import { openAudio } from "../audio/index.js";
+import { openAudio, type OpenOptions } from "../audio/index.js";
 import { samplesReader } from "../audio/samples-reader.js";
 import type { AudioReader } from "../audio/types.js";
 import { ConditionedSignal } from "../engine/condition.js";
@@ -113,9 +113,12 @@ const AMPLITUDE_FLOOR = 1e-10;
 // Accumulator layout of assembly/features.ts (SUM_*).
 const SUM = { frames: 0, centroid: 1, bandwidth: 2, flatness: 3, rolloff: 4, spectrum: 5 } as const;
 
-/** Features of `path` (opened and closed here): the function batch workers call per target. */
-export async function featuresOfFile(path: string, params: ParamsInput = {}, target: FeatureTarget = {}, options: FeatureOptions = {}): Promise<FeatureValues> {
-  const reader = await openAudio(path);
+/**
+ * Features of `path` (opened and closed here): the function batch workers call per target.
+ * `options.blockingReads` is openAudio's (pool workers only).
+ */
+export async function featuresOfFile(path: string, params: ParamsInput = {}, target: FeatureTarget = {}, options: FeatureOptions & Pick<OpenOptions, "blockingReads"> = {}): Promise<FeatureValues> {
+  const reader = await openAudio(path, { blockingReads: options.blockingReads });
   try {
     return await computeFeatures(reader, params, target, options);
   } finally {

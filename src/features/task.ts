@@ -4,7 +4,7 @@
  * the problem: not audio, a clip outside the recording, parameters the recording cannot take —
  * returned as `failure`, from everything else (a crash, a timeout, an I/O fault), which is
  * thrown and may be retried. Error classes do not survive the trip between threads, hence the
- * explicit shape.
+ * explicit shape. The worker runs one task at a time, so it reads the file with blocking reads.
  */
 import { AudioFormatError } from "../audio/types.js";
 import { ParamsError, type Params } from "../engine/params.js";
@@ -22,7 +22,7 @@ export type FeaturesTaskResult = { values: FeatureValues } | { failure: string }
 
 export async function runFeaturesTask(task: FeaturesTask): Promise<FeaturesTaskResult> {
   try {
-    return { values: await featuresOfFile(task.path, task.params, task.target, { timeExpansion: task.timeExpansion }) };
+    return { values: await featuresOfFile(task.path, task.params, task.target, { timeExpansion: task.timeExpansion, blockingReads: true }) };
   } catch (err) {
     if (err instanceof AudioFormatError || err instanceof TargetError || err instanceof ParamsError) return { failure: err.message };
     throw err;

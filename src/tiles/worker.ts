@@ -56,7 +56,9 @@ async function openSource(s: Source): Promise<Open> {
     open.delete(key);
   } else {
     entry = (async () => {
-      const reader = await openAudio(s.path);
+      // One task at a time per worker: nothing else waits while a read blocks this thread, and
+      // blocking reads skip the round trip through libuv's thread pool (openFileSource).
+      const reader = await openAudio(s.path, { blockingReads: true });
       try {
         return { reader, recording: new RecordingSpectrogram(reader, s.params, { timeExpansion: s.timeExpansion }) };
       } catch (err) {
