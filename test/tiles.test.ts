@@ -15,7 +15,7 @@ import UPNG from "upng-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AudioFormatError, fileMd5, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
-import { packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, unpackStats } from "../src/engine/recording.js";
+import { packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats } from "../src/engine/recording.js";
 import { tileValues } from "../src/tiles/compute.js";
 import { parseParams, type ParamsInput } from "../src/engine/params.js";
 import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
@@ -254,7 +254,7 @@ describe("caching and the pool", () => {
     const { bins } = stats.geometry;
     const f0 = 100, f1 = stats.stats.frames - 7;
     const output = new Float32Array(new SharedArrayBuffer(4 * bins * (f1 - f0)));
-    await service.pool.frameRangeInto(source, stats, f0, f1, output, 1000); // 12 tasks, 4 at a time
+    await service.pool.frameRangeInto(source, stats, f0, f1, output, 1000); // 12 blocks, claimed by the leases of both threads
     const reader = await openAudio(path);
     const whole = new RecordingSpectrogram(reader, params);
     try {
@@ -273,7 +273,7 @@ describe("caching and the pool", () => {
     const values = stats.geometry.bins * stats.stats.frames;
     await expect(service.pool.frameRangeInto(source, stats, 0, Infinity, new Float32Array(values))).rejects.toThrow(/^output: must be a Float32Array over a SharedArrayBuffer/);
     await expect(service.pool.frameRangeInto(source, stats, 0, Infinity, new Float32Array(new SharedArrayBuffer(4 * (values - 1))))).rejects.toThrow(`output: needs ${values} values`);
-    await expect(service.pool.frameRangeInto(source, stats, 0, Infinity, new Float32Array(new SharedArrayBuffer(4 * values)), 0)).rejects.toThrow(/^taskFrames: must be an integer ≥ 1/);
+    await expect(service.pool.frameRangeInto(source, stats, 0, Infinity, new Float32Array(new SharedArrayBuffer(4 * values)), 0)).rejects.toThrow(/^blockFrames: must be an integer ≥ 1/);
     // A copy of the recording cut short after its stats were taken: the tasks past the cut fail.
     const cut = join(dir, "cut.wav");
     writeFileSync(cut, Buffer.concat([floatWavHeader(samples.length, 1, RATE), new Uint8Array(samples.buffer)]));
@@ -359,6 +359,34 @@ describe("the stats a tile task carries", () => {
         const [got, expected] = [await piece.frameRange(f0, f1), await whole.frameRange(f0, f1)];
         expect(Buffer.from(got.buffer).equals(Buffer.from(expected.buffer)), `frames ${f0}…${f1}`).toBe(true);
         piece.dispose();
+      }
+    } finally {
+      whole.dispose();
+      await reader.close();
+    }
+  });
+});
+
+describe("the stats a frameRangeInto lease carries", () => {
+  it("hold the PCEN checkpoints from the one its range's first frame replays from to the one its last frame replays from, and give the values of the complete stats anywhere in the range", async () => {
+    const reader = await openAudio(path);
+    const params = { window_size: 0.005 };
+    const whole = new RecordingSpectrogram(reader, params);
+    const packed = packStats(await whole.stats());
+    const bins = whole.geometry.bins;
+    const every = packed.checkpointEvery;
+    try {
+      for (const [f0, f1] of [[0, 40], [17, 3 * every + 5], [every + 300, 2 * every], [2 * every - 1, whole.frames]]) {
+        const sliced = statsForRange(packed, f0, f1);
+        const [c0, c1] = [Math.floor(f0 / every), Math.floor((f1 - 1) / every)];
+        expect(sliced.checkpoints.length / bins, `${f0}…${f1}`).toBe(c1 - Math.max(c0, 1) + 1);
+        for (const a of [f0, Math.floor((f0 + f1) / 2), f1 - 30]) {
+          const piece = new RecordingSpectrogram(reader, params);
+          piece.setStats(unpackStats(sliced, true));
+          const [got, expected] = [await piece.frameRange(a, a + 30), await whole.frameRange(a, a + 30)];
+          expect(Buffer.from(got.buffer).equals(Buffer.from(expected.buffer)), `${f0}…${f1}, frames from ${a}`).toBe(true);
+          piece.dispose();
+        }
       }
     } finally {
       whole.dispose();

@@ -266,11 +266,22 @@ export function unpackStats(packed: PackedStats, pcen: boolean): RecordingStats 
  * what a tile task carries does not grow with the recording.
  */
 export function statsForPiece(stats: PackedStats, f0: number): PackedStats {
+  return statsForRange(stats, f0, f0 + 1);
+}
+
+/**
+ * The part of complete stats that pieces starting anywhere in frames [f0, f1) need: the PCEN
+ * checkpoints from the one f0 replays from to the one f1 − 1 replays from (copied out).
+ */
+export function statsForRange(stats: PackedStats, f0: number, f1: number): PackedStats {
   if (stats.bins === 0) return stats;
-  const held = stats.checkpoints.length / stats.bins;
-  const c = Math.min(Math.floor(f0 / stats.checkpointEvery), held + stats.firstCheckpoint - 1);
-  if (c === 0) return { ...stats, checkpoints: new Float32Array(0), firstCheckpoint: 1 };
-  const i = c - stats.firstCheckpoint;
-  if (i < 0) throw new Error(`the stats hold PCEN checkpoints from ${stats.firstCheckpoint}, not ${c}`);
-  return { ...stats, checkpoints: stats.checkpoints.slice(i * stats.bins, (i + 1) * stats.bins), firstCheckpoint: c };
+  const last = stats.checkpoints.length / stats.bins + stats.firstCheckpoint - 1;
+  const checkpointOf = (f: number) => Math.min(Math.floor(Math.max(0, f) / stats.checkpointEvery), last);
+  const [c0, c1] = [checkpointOf(f0), checkpointOf(Math.max(f0, f1 - 1))];
+  // Checkpoint 0 is the start state (null), implied by firstCheckpoint 1.
+  const first = Math.max(c0, 1);
+  if (first > c1) return { ...stats, checkpoints: new Float32Array(0), firstCheckpoint: 1 };
+  const i = first - stats.firstCheckpoint;
+  if (i < 0) throw new Error(`the stats hold PCEN checkpoints from ${stats.firstCheckpoint}, not ${first}`);
+  return { ...stats, checkpoints: stats.checkpoints.slice(i * stats.bins, (c1 - stats.firstCheckpoint + 1) * stats.bins), firstCheckpoint: c0 === 0 ? 1 : first };
 }

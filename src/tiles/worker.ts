@@ -25,8 +25,9 @@ export type WorkerTask =
   | ({ kind: "stats" } & Source)
   | ({ kind: "tile"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName } & Source)
   | ({ kind: "piece"; stats: PackedStats; f0: number; f1: number; format: TileFormat; cmap: ColormapName } & Source)
-  // frames [f0, f1) written into columns [column, …) of `output`, a [bins][columns] matrix in shared memory
-  | ({ kind: "columns"; stats: PackedStats; f0: number; f1: number; output: Float32Array; column: number } & Source)
+  // blocks of frames [f0, f1) claimed from `next` (see TilePool#frameRangeInto), each written into
+  // its columns of `output`, a [bins][f1 − f0] matrix in shared memory
+  | ({ kind: "columns"; stats: PackedStats; f0: number; f1: number; blockFrames: number; next: Int32Array; leaseMs: number; output: Float32Array } & Source)
   | FeaturesTask // batch feature extraction (src/features/task.ts)
   | { kind: "crash" };
 
@@ -111,8 +112,15 @@ async function compute(task: WorkerTask): Promise<unknown> {
   }
   recording.setStats(unpackStats(task.stats, task.params.pcen));
   if (task.kind === "columns") {
-    // The values go straight into the caller's shared memory: nothing to return or transfer.
-    await recording.writeFrameRange(task.f0, task.f1, task.output, task.column);
+    // Block after block from the shared counter, with no round trip through the main thread in
+    // between, until none is left or the lease is up. The values go straight into the caller's
+    // shared memory: nothing to return or transfer.
+    const until = performance.now() + task.leaseMs;
+    do {
+      const a = task.f0 + Atomics.add(task.next, 0, 1) * task.blockFrames;
+      if (a >= task.f1) break;
+      await recording.writeFrameRange(a, Math.min(task.f1, a + task.blockFrames), task.output, a - task.f0);
+    } while (performance.now() < until);
     return null;
   }
   const render = { params: task.params, peak: task.stats.peak, cmap: task.cmap };
