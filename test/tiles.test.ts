@@ -15,7 +15,8 @@ import UPNG from "upng-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AudioFormatError, fileMd5, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
-import { packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats } from "../src/engine/recording.js";
+import type { AudioReader } from "../src/audio/types.js";
+import { packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats, type PackedStats } from "../src/engine/recording.js";
 import { tileValues } from "../src/tiles/compute.js";
 import { parseParams, type ParamsInput } from "../src/engine/params.js";
 import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
@@ -340,57 +341,50 @@ describe("position independence", () => {
   });
 });
 
-describe("the stats a tile task carries", () => {
-  it("hold one PCEN checkpoint, the one its first frame replays from, and give the values of the complete stats", async () => {
-    const reader = await openAudio(path);
-    const params = { window_size: 0.005 };
-    const whole = new RecordingSpectrogram(reader, params);
-    const packed = packStats(await whole.stats());
-    const bins = whole.geometry.bins;
-    const every = packed.checkpointEvery;
-    expect(packed.checkpoints.length / bins).toBeGreaterThan(5);
+describe("the stats a task carries", () => {
+  const params = { window_size: 0.005 };
+  let reader: AudioReader;
+  let whole: RecordingSpectrogram;
+  let packed: PackedStats;
+  beforeAll(async () => {
+    reader = await openAudio(path);
+    whole = new RecordingSpectrogram(reader, params);
+    packed = packStats(await whole.stats());
+    expect(packed.checkpoints.length / packed.bins).toBeGreaterThan(5);
+  });
+  afterAll(async () => {
+    whole.dispose();
+    await reader.close();
+  });
+
+  /** Frames [a, b) of a piece given only `sliced` equal those of the complete stats. */
+  async function expectValuesOfCompleteStats(sliced: PackedStats, a: number, b: number) {
+    const piece = new RecordingSpectrogram(reader, params);
     try {
-      for (const f0 of [0, 17, every - 1, every, every + 300, 3 * every, whole.frames - 40]) {
-        const sliced = statsForPiece(packed, f0);
-        expect(sliced.checkpoints.length, `f0 ${f0}`).toBe(f0 < every ? 0 : bins);
-        const piece = new RecordingSpectrogram(reader, params);
-        piece.setStats(unpackStats(sliced, true));
-        const f1 = Math.min(whole.frames, f0 + 300);
-        const [got, expected] = [await piece.frameRange(f0, f1), await whole.frameRange(f0, f1)];
-        expect(Buffer.from(got.buffer).equals(Buffer.from(expected.buffer)), `frames ${f0}…${f1}`).toBe(true);
-        piece.dispose();
-      }
+      piece.setStats(unpackStats(sliced, true));
+      const [got, expected] = [await piece.frameRange(a, b), await whole.frameRange(a, b)];
+      expect(Buffer.from(got.buffer).equals(Buffer.from(expected.buffer)), `frames ${a}…${b}`).toBe(true);
     } finally {
-      whole.dispose();
-      await reader.close();
+      piece.dispose();
+    }
+  }
+
+  it("a tile's: one PCEN checkpoint, the one its first frame replays from", async () => {
+    const every = packed.checkpointEvery;
+    for (const f0 of [0, 17, every - 1, every, every + 300, 3 * every, whole.frames - 40]) {
+      const sliced = statsForPiece(packed, f0);
+      expect(sliced.checkpoints.length, `f0 ${f0}`).toBe(f0 < every ? 0 : packed.bins);
+      await expectValuesOfCompleteStats(sliced, f0, Math.min(whole.frames, f0 + 300));
     }
   });
-});
 
-describe("the stats a frameRangeInto lease carries", () => {
-  it("hold the PCEN checkpoints from the one its range's first frame replays from to the one its last frame replays from, and give the values of the complete stats anywhere in the range", async () => {
-    const reader = await openAudio(path);
-    const params = { window_size: 0.005 };
-    const whole = new RecordingSpectrogram(reader, params);
-    const packed = packStats(await whole.stats());
-    const bins = whole.geometry.bins;
+  it("a frameRangeInto lease's: the checkpoints from the one its range's first frame replays from to the one its last frame replays from", async () => {
     const every = packed.checkpointEvery;
-    try {
-      for (const [f0, f1] of [[0, 40], [17, 3 * every + 5], [every + 300, 2 * every], [2 * every - 1, whole.frames]]) {
-        const sliced = statsForRange(packed, f0, f1);
-        const [c0, c1] = [Math.floor(f0 / every), Math.floor((f1 - 1) / every)];
-        expect(sliced.checkpoints.length / bins, `${f0}…${f1}`).toBe(c1 - Math.max(c0, 1) + 1);
-        for (const a of [f0, Math.floor((f0 + f1) / 2), f1 - 30]) {
-          const piece = new RecordingSpectrogram(reader, params);
-          piece.setStats(unpackStats(sliced, true));
-          const [got, expected] = [await piece.frameRange(a, a + 30), await whole.frameRange(a, a + 30)];
-          expect(Buffer.from(got.buffer).equals(Buffer.from(expected.buffer)), `${f0}…${f1}, frames from ${a}`).toBe(true);
-          piece.dispose();
-        }
-      }
-    } finally {
-      whole.dispose();
-      await reader.close();
+    for (const [f0, f1] of [[0, 40], [17, 3 * every + 5], [every + 300, 2 * every], [2 * every - 1, whole.frames]]) {
+      const sliced = statsForRange(packed, f0, f1);
+      const [c0, c1] = [Math.floor(f0 / every), Math.floor((f1 - 1) / every)];
+      expect(sliced.checkpoints.length / packed.bins, `${f0}…${f1}`).toBe(c1 - Math.max(c0, 1) + 1);
+      for (const a of [f0, Math.floor((f0 + f1) / 2), f1 - 30]) await expectValuesOfCompleteStats(sliced, a, a + 30);
     }
   });
 });
