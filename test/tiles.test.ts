@@ -21,7 +21,7 @@ import { tileValues } from "../src/tiles/compute.js";
 import { parseParams, type ParamsInput } from "../src/engine/params.js";
 import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
-import { PoolBusyError, WORKER_EXEC_ARGV, WORKER_URL } from "../src/tiles/pool.js";
+import { PoolBusyError, TilePool, WORKER_EXEC_ARGV, WORKER_URL } from "../src/tiles/pool.js";
 import { FIXTURES, bytesToF32 } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
 import { TileService, type TileRecording } from "../src/tiles/service.js";
@@ -248,14 +248,17 @@ describe("caching and the pool", () => {
     expect((err as Error).message).toMatch(/broken\.wav: not a recognised audio format/);
   });
 
-  it("frameRangeInto: the threads write one shared output, equal to one pass over the range", async () => {
-    const params = parseParams({ window_size: 0.004 }); // PCEN: every task replays from its checkpoint
+  /**
+   * frameRangeInto of frames [f0, f1) (PCEN on: every block replays from its checkpoint) on
+   * `pool` in blocks of `blockFrames`, checked against one pass over the range.
+   */
+  async function expectFrameRangeIntoOnePass(pool: TilePool, f0: number, tail: number, blockFrames: number) {
+    const params = parseParams({ window_size: 0.004 });
     const source = { path, timeExpansion: 1, params };
-    const stats = await service.pool.stats({ kind: "stats", ...source });
-    const { bins } = stats.geometry;
-    const f0 = 100, f1 = stats.stats.frames - 7;
-    const output = new Float32Array(new SharedArrayBuffer(4 * bins * (f1 - f0)));
-    await service.pool.frameRangeInto(source, stats, f0, f1, output, 1000); // 12 blocks, claimed by the leases of both threads
+    const stats = await pool.stats({ kind: "stats", ...source });
+    const f1 = stats.stats.frames - tail;
+    const output = new Float32Array(new SharedArrayBuffer(4 * stats.geometry.bins * (f1 - f0))).fill(NaN);
+    await pool.frameRangeInto(source, stats, f0, f1, output, blockFrames);
     const reader = await openAudio(path);
     const whole = new RecordingSpectrogram(reader, params);
     try {
@@ -264,6 +267,19 @@ describe("caching and the pool", () => {
     } finally {
       whole.dispose();
       await reader.close();
+    }
+  }
+
+  it("frameRangeInto: the threads write one shared output, equal to one pass over the range", async () => {
+    await expectFrameRangeIntoOnePass(service.pool, 100, 7, 1000); // 12 blocks, claimed by the leases of both threads
+  });
+
+  it("frameRangeInto with leases of one block each: the leases that follow the first take over until the range is done", async () => {
+    const pool = new TilePool({ threads: 2, leaseMs: 0 });
+    try {
+      await expectFrameRangeIntoOnePass(pool, 0, 0, 500); // 25 blocks, 25 leases
+    } finally {
+      await pool.close();
     }
   });
 

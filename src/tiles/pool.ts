@@ -24,6 +24,12 @@ export interface PoolOptions {
    * parameter set — about a minute for 10 hours at 48 kHz, more at bat rates.
    */
   statsTimeoutMs?: number;
+  /**
+   * How long one `frameRangeInto` task (a lease) claims blocks before it returns and the next
+   * lease takes over (default 250 ms): long against a task's round trip, short against the task
+   * time limit. 0 makes every lease take one block.
+   */
+  leaseMs?: number;
 }
 
 /** The pool is full: the caller should answer 503 with Retry-After. */
@@ -50,18 +56,17 @@ export const WORKER_EXEC_ARGV = process.allowedNodeEnvironmentFlags.has("--no-ex
   ? [...process.execArgv, "--no-experimental-require-module"]
   : process.execArgv;
 
-/** How long a `frameRangeInto` lease claims blocks before it returns (TilePool#frameRangeInto). */
-const LEASE_MS = 250;
-
 export class TilePool {
   private readonly piscina: Piscina;
   readonly threads: number;
   private readonly taskTimeoutMs: number;
+  private readonly leaseMs: number;
   private readonly statsTimeoutMs: number;
 
   constructor(options: PoolOptions = {}) {
     this.threads = Math.max(1, options.threads ?? availableParallelism());
     this.taskTimeoutMs = options.taskTimeoutMs ?? 60_000;
+    this.leaseMs = options.leaseMs ?? 250;
     this.statsTimeoutMs = options.statsTimeoutMs ?? 3_600_000;
     this.piscina = new Piscina({
       filename: WORKER_URL.href,
@@ -111,7 +116,7 @@ export class TilePool {
    * `blockFrames` (default: one engine block, ≈ 8 MB of values, milliseconds of work). One lease
    * per thread claims block after block from a shared counter, so a thread never waits on the
    * main thread between blocks (a task's round trip costs 0.35–0.55 ms here), and a slow thread
-   * simply claims fewer; a lease returns after LEASE_MS and the next one takes over, which keeps
+   * simply claims fewer; a lease returns after `leaseMs` (PoolOptions) and the next one takes over, which keeps
    * every task far inside the task time limit. `recording` is what `stats` returned for this
    * source. After a failure no more blocks are claimed; the running leases are waited for, then
    * the first failure is thrown.
@@ -130,7 +135,7 @@ export class TilePool {
     const range = statsForRange(stats, f0, f1);
     const checkpoints = new Float32Array(new SharedArrayBuffer(range.checkpoints.byteLength));
     checkpoints.set(range.checkpoints);
-    const task = { kind: "columns", ...source, stats: { ...range, checkpoints }, f0, f1, blockFrames, next, leaseMs: LEASE_MS, output } as const;
+    const task = { kind: "columns", ...source, stats: { ...range, checkpoints }, f0, f1, blockFrames, next, leaseMs: this.leaseMs, output } as const;
     const failures: unknown[] = [];
     const lease = async () => {
       while (Atomics.load(next, 0) < blocks) {
