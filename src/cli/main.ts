@@ -7,26 +7,31 @@ import { ParamsError } from "../engine/params.js";
 import { EXIT, UsageError } from "./errors.js";
 import type { Command } from "./command.js";
 
-// Loaded on demand so that `sonotile info` does not pay for what `serve` imports.
-const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
-  dataset: () => import("./commands/dataset.js"),
-  decode: () => import("./commands/decode.js"),
-  extract: () => import("./commands/extract.js"),
-  info: () => import("./commands/info.js"),
-  jobs: () => import("./commands/jobs.js"),
-  serve: () => import("./commands/serve.js"),
-  spectrogram: () => import("./commands/spectrogram.js"),
-  token: () => import("./commands/token.js"),
-  worker: () => import("./commands/worker.js"),
+/**
+ * Each subcommand with its line of `sonotile --help`. The modules load on demand, so that
+ * `sonotile info` does not pay for what `serve` imports; hence the summaries live here.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
+  dataset: { summary: "add a dataset (create + import a directory of recordings) or list datasets", load: () => import("./commands/dataset.js") },
+  decode: { summary: "decode a recording to float32 samples (.npy or 32-bit float .wav)", load: () => import("./commands/decode.js") },
+  extract: { summary: "acoustic features of recordings (or clips) on all cores, as CSV, .npy or Parquet", load: () => import("./commands/extract.js") },
+  info: { summary: "describe a recording: format, rate, channels, duration, MD5, GUANO/bext metadata", load: () => import("./commands/info.js") },
+  jobs: { summary: "submit, list, show or abort batch jobs", load: () => import("./commands/jobs.js") },
+  serve: { summary: "serve the HTTP API (tiles, metadata) on the configured or embedded database", load: () => import("./commands/serve.js") },
+  spectrogram: { summary: "spectrogram of a recording (or a piece of it) as PNG, .npy or .f32", load: () => import("./commands/spectrogram.js") },
+  token: { summary: "create, list, disable or enable API tokens", load: () => import("./commands/token.js") },
+  worker: { summary: "execute batch-job items from the database's queue", load: () => import("./commands/worker.js") },
 };
 
+/** The top-level help: every command with what it does. */
 function usage(): string {
   const names = Object.keys(COMMANDS).sort();
+  const width = Math.max(...names.map((n) => n.length));
   return [
     "usage: sonotile <command> [options]",
     "",
     "commands:",
-    ...names.map((n) => `  ${n}`),
+    ...names.map((n) => `  ${n.padEnd(width)}  ${COMMANDS[n].summary}`),
     "",
     "Run `sonotile <command> --help` for a command's options; add --verbose for stack traces.",
   ].join("\n");
@@ -40,13 +45,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage() + "\n");
     return name ? EXIT.ok : EXIT.usage;
   }
-  const load = COMMANDS[name];
-  if (!load) {
+  const entry = COMMANDS[name];
+  if (!entry) {
     process.stderr.write(`sonotile: unknown command '${name}'\n${usage()}\n`);
     return EXIT.usage;
   }
   try {
-    const { command } = await load();
+    const { command } = await entry.load();
     return await command.run(args.slice(1));
   } catch (err) {
     const e = err as Error & { exitCode?: number };

@@ -30,7 +30,6 @@ Creates a dataset for a directory inside an audio root and registers its recordi
 ${optionRows(OPTIONS)}`;
 
 export const command: Command = {
-  summary: "add a dataset (create + import a directory of recordings) or list datasets",
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "dataset", takesParams: false });
     if (!cl) return EXIT.ok;

@@ -42,7 +42,6 @@ async function writeSamples(reader: AudioReader, path: string, header: Uint8Arra
 }
 
 export const command: Command = {
-  summary: "decode a recording to float32 samples (.npy or 32-bit float .wav)",
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "decode", takesParams: false });
     if (!cl) return EXIT.ok;

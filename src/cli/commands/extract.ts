@@ -43,7 +43,6 @@ hidden files skipped, symlinked files followed).
 ${flagsHelp(OPTIONS)}`;
 
 export const command: Command = {
-  summary: "acoustic features of recordings (or clips) on all cores, as CSV, .npy or Parquet",
   async run(args) {
     try {
       return await extract(args);

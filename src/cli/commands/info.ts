@@ -48,7 +48,6 @@ function metadataLines(metadata: Record<string, unknown>): string[] {
 }
 
 export const command: Command = {
-  summary: "describe a recording: format, rate, channels, duration, MD5, GUANO/bext metadata",
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "info", takesParams: false });
     if (!cl) return EXIT.ok;

@@ -49,7 +49,6 @@ function jobLine(j: Job): string {
 }
 
 export const command: Command = {
-  summary: "submit, list, show or abort batch jobs",
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "jobs", takesParams: true });
     if (!cl) return EXIT.ok;

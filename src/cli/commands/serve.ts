@@ -61,7 +61,6 @@ function portOption(text: string | true | undefined): number {
 }
 
 export const command: Command = {
-  summary: "serve the HTTP API (tiles, metadata) on the configured or embedded database",
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "serve", takesParams: false });
     if (!cl) return EXIT.ok;

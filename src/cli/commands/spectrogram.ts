@@ -53,7 +53,6 @@ function numberOption(text: string | true | undefined, flag: string, rule: (v: n
 }
 
 export const command: Command = {
-  summary: "spectrogram of a recording (or a piece of it) as PNG, .npy or .f32",
   async run(args) {
     try {
       return await spectrogram(args);

@@ -30,7 +30,6 @@ Manages API tokens. A new token's key is printed once and stored only as its SHA
 ${optionRows(OPTIONS)}`;
 
 export const command: Command = {
-  summary: "create, list, disable or enable API tokens",
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "token", takesParams: false });
     if (!cl) return EXIT.ok;

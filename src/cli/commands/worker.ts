@@ -28,7 +28,6 @@ embedded database of the data directory, which this worker then owns (no server 
 ${optionRows(OPTIONS)}`;
 
 export const command: Command = {
-  summary: "execute batch-job items from the database's queue",
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "worker", takesParams: false });
     if (!cl) return EXIT.ok;
