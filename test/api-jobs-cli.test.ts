@@ -4,27 +4,18 @@
  * submitted from the command line is executed by a worker and shown with its metrics and
  * artifact; a worker stops on SIGTERM with exit 0.
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/api/app.js";
 import { REAL_PG_URL, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
+import { runSonotile } from "./cli-helpers.js";
+import { ROOT } from "./golden.js";
 import { jobFixture, waitForJob, type JobFixture } from "./jobs-helpers.js";
 
-const REPO = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
-async function sonotile(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ["bin/sonotile.js", ...args], { cwd: REPO, env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const sonotile = (args: string[], env: NodeJS.ProcessEnv = {}) => runSonotile(args, { env });
 
 describe("sonotile jobs: usage", () => {
   it("exits 2 with a message naming the problem", async () => {
@@ -64,7 +55,7 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     const job = JSON.parse(submitted.stdout);
     expect(job).toMatchObject({ status: "pending", progress_total: 2, data: { targets: { dataset_id: fx.datasetId }, params: expect.objectContaining({ window_size: 0.01 }) } });
 
-    const worker = spawn(process.execPath, ["bin/sonotile.js", "worker", "--threads", "1", "--poll", "0.5", "--data", join(dir.path, "data")], { cwd: REPO, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    const worker = spawn(process.execPath, ["bin/sonotile.js", "worker", "--threads", "1", "--poll", "0.5", "--data", join(dir.path, "data")], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
     let workerErr = "";
     worker.stderr!.on("data", (d) => (workerErr += d));
     await waitForJob(t.db.sql, job.id, (j) => j.status === "completed", 30_000);

@@ -3,13 +3,13 @@
  * golden digests (scripts/golden_audio.py), exit codes 0/1/2 with one-line messages.
  * Runs the CLI from source through tsx, so it does not depend on a build.
  */
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { decode } from "../src/audio/index.js";
+import { runSonotile } from "./cli-helpers.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const FIXTURES = path.resolve(ROOT, "../shared/fixtures");
@@ -17,14 +17,7 @@ const digests = JSON.parse(readFileSync(path.join(ROOT, "test/golden/audio/diges
 const tmp = mkdtempSync(path.join(tmpdir(), "sonotile-decode-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-interface Run { code: number; stdout: string; stderr: string }
-function sonotile(...args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT }, (err, stdout, stderr) => {
-      done({ code: err ? Number(err.code) : 0, stdout, stderr });
-    });
-  });
-}
+const sonotile = (...args: string[]) => runSonotile(args);
 
 /** Parses a little-endian float32 .npy (format 1.0) into its shape and data. */
 function readNpy(file: string): { shape: number[]; data: Float32Array } {

@@ -1,6 +1,5 @@
 // `sonotile extract` end to end (SPEC §7–8): spawns the built CLI (`npm test` builds first), whose
 // worker pool runs the compiled worker; the tables must hold exactly what the library computes.
-import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +10,7 @@ import { UsageError } from "../src/cli/errors.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { ParamsError } from "../src/engine/params.js";
 import { featureColumns, featureRow, featuresOfFile, FEATURE_NAMES, type FeatureValues } from "../src/features/features.js";
-import { ROOT } from "./golden.js";
+import { runSonotile } from "./cli-helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "sonotile-extract-"));
 const data = join(tmp, "data");
@@ -20,14 +19,7 @@ const B = join(data, "sub", "b_sweep.wav");
 const JUNK = join(data, "junk.wav");
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-interface Run { code: number; stdout: string; stderr: string }
-function sonotile(args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [join(ROOT, "bin/sonotile.js"), "extract", ...args], { cwd: tmp }, (err, stdout, stderr) => {
-      done({ code: err ? Number(err.code) : 0, stdout, stderr });
-    });
-  });
-}
+const sonotile = (args: string[]) => runSonotile(["extract", ...args], { cwd: tmp });
 
 /** CSV lines split on commas (the generated paths hold no comma or quote). */
 function readCsv(path: string): { header: string[]; rows: string[][] } {

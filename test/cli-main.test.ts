@@ -1,20 +1,9 @@
 // `sonotile` itself (SPEC §8): the top-level help and the dispatch to subcommands, through the
 // built CLI (`npm test` builds first).
-import { execFile } from "node:child_process";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { runSonotile as sonotile } from "./cli-helpers.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const COMMANDS = ["dataset", "decode", "extract", "info", "jobs", "serve", "spectrogram", "token", "worker"];
-
-function sonotile(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [join(ROOT, "bin/sonotile.js"), ...args], { cwd: ROOT }, (err, stdout, stderr) => {
-      done({ code: err ? Number(err.code) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe("sonotile", () => {
   it("--help lists every command with what it does, and exits 0", async () => {

@@ -1,5 +1,4 @@
 // `sonotile spectrogram` end to end (SPEC §8): spawns the built CLI (`npm test` builds first).
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,6 +12,7 @@ import { command } from "../src/cli/commands/spectrogram.js";
 import { UsageError } from "../src/cli/errors.js";
 import { ParamsError } from "../src/engine/params.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
+import { runSonotile, type CliRun as Run } from "./cli-helpers.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURES = resolve(ROOT, "../shared/fixtures");
@@ -23,14 +23,7 @@ const BATS = join(FIXTURES, "recordings/batdetect2_20230322_172000_selec2.wav");
 const tmp = mkdtempSync(join(tmpdir(), "sonotile-cli-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-interface Run { code: number; stdout: string; stderr: string }
-function sonotile(args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(process.execPath, [join(ROOT, "bin/sonotile.js"), ...args], { cwd: ROOT }, (err, stdout, stderr) => {
-      done({ code: err ? Number(err.code) : 0, stdout, stderr });
-    });
-  });
-}
+const sonotile = runSonotile;
 /** Runs every case, two processes at a time (the machine has two cores). */
 async function sonotileAll(cases: string[][]): Promise<Run[]> {
   const out: Run[] = new Array(cases.length);
