@@ -3,8 +3,8 @@
  * 48 kHz, N = 1024, hop 512 — computed through the worker pool (src/tiles/pool.ts) from a float
  * WAV on disk, every block or task reading the samples of its frames and computing them in the
  * worker's own core instance. Two ways to get the values back:
- * - shared: `TilePool#frameRangeInto`, one lease per thread claiming engine blocks from a shared
- *   counter, the workers writing their columns straight into one [bins][frames] output over a
+ * - shared: `TilePool#frameRangeInto`, one lease per thread claiming blocks (its default size)
+ *   from a shared counter, the workers writing their columns straight into one [bins][frames] output over a
  *   SharedArrayBuffer, allocated once — the pipeline of bench/stft.ts (preallocated output) on
  *   all threads; the scaling target is measured on this one;
  * - pieces: `piece` tasks as the server's one-shot route makes them, each result a new array
@@ -28,8 +28,7 @@ import { join } from "node:path";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import { parseParams } from "../src/engine/params.js";
 import { statsForPiece } from "../src/engine/recording.js";
-import { blockFrames } from "../src/engine/spectrogram.js";
-import { TilePool } from "../src/tiles/pool.js";
+import { checkpointBlocks, TilePool } from "../src/tiles/pool.js";
 import { loadAverage, median, rotate } from "./lib/measure.js";
 import { benchSignal } from "./lib/signal.js";
 import { CASES } from "./stft.js";
@@ -151,7 +150,7 @@ export async function runPool(opts: { rounds: number; repeats: number }, log: (l
     const row = (t: PoolTimes) => `1 thread ${t.median_s[1].toFixed(3)} s, 2 threads ${t.median_s[2].toFixed(3)} s → scaling ${t.scaling.toFixed(2)}×`;
     const lines = [
       `Pool scaling: the STFT power pipeline (600 s at 48 kHz, N=1024, hop 512) through the worker pool, every task reading its samples from a float WAV`,
-      `  into one shared output (TilePool#frameRangeInto, leases claiming engine blocks of ${blockFrames(geometry)} frames): ${row(sharedTimes)} (target ≥ 1.8×; median over rounds of the per-round ratio)`,
+      `  into one shared output (TilePool#frameRangeInto, leases claiming blocks of ${checkpointBlocks(recording)} frames): ${row(sharedTimes)} (target ≥ 1.8×; median over rounds of the per-round ratio)`,
       `  as pieces transferred back (the server's one-shot route, ${tasks.length} tasks of ≤ ${TASK_FRAMES} frames): ${row(pieceTimes)}`,
       `  ceiling, the engine alone (spectrogram() into a preallocated output, no pool): 1 thread ${engineTimes.median_s[1].toFixed(3)} s per signal, 2 threads ${engineTimes.median_s[2].toFixed(3)} s for one signal each → ${engineTimes.scaling.toFixed(2)}× throughput`,
       `  the machine, same rounds: 10⁵ FFTs (n = 1024) in L1 per thread → ${fftTimes.scaling.toFixed(2)}× throughput on 2 threads; copying the signal (2 × 115 MB) per thread → ${copyTimes.scaling.toFixed(2)}×`,

@@ -16,8 +16,7 @@ import autocannon from "autocannon";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import { frameCount, frameGeometry, frameTime, type FrameGeometry } from "../src/engine/geometry.js";
 import { COLORMAPS, parseParams } from "../src/engine/params.js";
-import { DEFAULT_CHECKPOINT_EVERY } from "../src/engine/recording.js";
-import { blockFrames } from "../src/engine/spectrogram.js";
+import { checkpointSpacing } from "../src/engine/recording.js";
 import { tileCount } from "../src/tiles/grid.js";
 import { loadAverage, median, percentile, rotate } from "./lib/measure.js";
 import { processMemoryMb, registerRecordings, startServer, type BenchServer } from "./lib/server.js";
@@ -311,7 +310,7 @@ const ratioText = (v: number | null) => (v === null ? "—" : `${v.toFixed(2)}×
 
 /** Frames of PCEN a tile starting at frame f0 replays from the checkpoint before it (engine/recording.ts). */
 function replayedFrames(f0: number, g: FrameGeometry): number {
-  return f0 % Math.min(DEFAULT_CHECKPOINT_EVERY, blockFrames(g));
+  return f0 % checkpointSpacing(g);
 }
 
 export async function runTiles(quick: boolean, log: (line: string) => void) {

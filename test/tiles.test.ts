@@ -16,12 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AudioFormatError, fileMd5, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import type { AudioReader } from "../src/audio/types.js";
-import { packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats, type PackedStats } from "../src/engine/recording.js";
+import { checkpointSpacing, packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats, type PackedStats } from "../src/engine/recording.js";
 import { tileValues } from "../src/tiles/compute.js";
 import { parseParams, type ParamsInput } from "../src/engine/params.js";
 import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
-import { PoolBusyError, TilePool, WORKER_EXEC_ARGV, WORKER_URL } from "../src/tiles/pool.js";
+import { checkpointBlocks, PoolBusyError, TilePool, WORKER_EXEC_ARGV, WORKER_URL } from "../src/tiles/pool.js";
+import { frameGeometry } from "../src/engine/geometry.js";
 import { FIXTURES, bytesToF32 } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
 import { TileService, type TileRecording } from "../src/tiles/service.js";
@@ -283,6 +284,20 @@ describe("caching and the pool", () => {
     }
   });
 
+  it("frameRangeInto's default blocks: the most whole checkpoint intervals that fit in an engine block", () => {
+    const blocksOf = (windowSize: number, rate: number, checkpointEvery: number) => {
+      const geometry = frameGeometry(windowSize, 0.5, rate);
+      return checkpointBlocks({ stats: { frames: 1e6, peak: 1, checkpointEvery, bins: 0, checkpoints: new Float32Array(0), firstCheckpoint: 1 }, geometry });
+    };
+    const g1024 = frameGeometry(1024 / 48000, 0.5, 48000); // 513 bins: engine blocks of 4088 frames
+    expect(checkpointSpacing(g1024)).toBe(512);
+    expect(blocksOf(1024 / 48000, 48000, 512)).toBe(3584);
+    expect(blocksOf(1024 / 48000, 48000, 1024)).toBe(3072); // stats stored with the spacing of before
+    const g9600 = frameGeometry(0.025, 0.5, 384000); // Whombat at 384 kHz: 4801 bins, blocks of 436 frames
+    expect(checkpointSpacing(g9600)).toBe(436);
+    expect(blocksOf(0.025, 384000, 436)).toBe(436);
+  });
+
   it("frameRangeInto refuses an output it cannot fill, naming it, and reports a failing task after the running ones", async () => {
     const params = parseParams({ window_size: 0.004, pcen: false });
     const source = { path, timeExpansion: 1, params };
@@ -324,6 +339,26 @@ describe("caching and the pool", () => {
 });
 
 describe("position independence", () => {
+  it("with PCEN, every tile of zoom 0 at the default width starts on a checkpoint: it reads only the samples of its own frames", async () => {
+    const reader = await openAudio(path);
+    const whole = new RecordingSpectrogram(reader, { window_size: 0.004 }); // PCEN: the default
+    try {
+      await whole.stats();
+      const g = whole.geometry;
+      const options = tileOptionsSchema.parse({});
+      for (const x of [1, 2, 3, 7]) {
+        const layout = tileLayout(0, x, whole.frames, g, options);
+        const before = reader.bytesRead!;
+        await tileValues(whole, layout);
+        // A replay from a checkpoint before the tile would read the replayed frames' samples too.
+        expect(reader.bytesRead! - before, `tile ${x}`).toBe(((layout.f1 - layout.f0 - 1) * g.hop + g.nperseg) * 4);
+      }
+    } finally {
+      whole.dispose();
+      await reader.close();
+    }
+  });
+
   it("a tile 9 h into a 10 h recording reads only the bytes of its frames, like a tile at 10 s", async () => {
     // 10 hours of 48 kHz float32 audio: a 6.9 GB RF64 file, sparse (only the header is written).
     const rate = 48000;

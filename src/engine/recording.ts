@@ -28,8 +28,19 @@ export interface RecordingStats {
   checkpointBase: number;
 }
 
-/** Checkpoint spacing: a piece replays at most this many frames of PCEN before its first. */
-export const DEFAULT_CHECKPOINT_EVERY = 1024;
+/**
+ * Frames between PCEN checkpoints, as `computeStats` keeps them by default: a piece replays at
+ * most this many frames of PCEN before its first. 512, the default tile width (SPEC §4): every
+ * tile at that width, and every tile zoomed out far enough to span 512 frames or more at any
+ * width, starts on a checkpoint and replays nothing (with 1024, every other tile of zoom 0
+ * replayed 512 frames and cost 1.7× the others: bench/PERFORMANCE.md). An engine block's frames
+ * when that is fewer (FFTs above 8190 points), so that no piece replays more than one block. A
+ * checkpoint holds one value per bin: the checkpoints take 1/spacing of the memory of the
+ * recording's spectrogram values.
+ */
+export function checkpointSpacing(g: FrameGeometry): number {
+  return Math.min(512, blockFrames(g));
+}
 
 /** Options of a recording-level spectrogram. */
 export interface RecordingOptions {
@@ -75,7 +86,7 @@ export class RecordingSpectrogram {
    * One pass over the whole recording: the maximum and, with PCEN, the smoother state every
    * `checkpointEvery` frames — the most any piece then has to replay before its first frame.
    */
-  async computeStats(checkpointEvery = Math.min(DEFAULT_CHECKPOINT_EVERY, blockFrames(this.geometry))): Promise<RecordingStats> {
+  async computeStats(checkpointEvery = checkpointSpacing(this.geometry)): Promise<RecordingStats> {
     const checkpoints: PcenState[] = [];
     let peak = -Infinity;
     let pcen: PcenState = null;

@@ -112,8 +112,10 @@ export class TilePool {
    * `output`, a [bins][f1 − f0] float32 matrix over a SharedArrayBuffer, on all threads at once,
    * each worker writing straight into its columns of the shared memory: nothing is copied or
    * transferred back, and a caller that reuses `output` first-touches no memory (on these
-   * machines that costs about as much as the STFT). The range is cut into blocks of
-   * `blockFrames` (default: one engine block, ≈ 8 MB of values, milliseconds of work). One lease
+   * machines that costs about as much as the STFT). The range is cut into blocks on a grid of
+   * `blockFrames` from frame 0 (default: the most whole PCEN checkpoint intervals of `recording`
+   * that fit in one engine block, ≈ 8 MB of values, milliseconds of work), so that with PCEN
+   * every block but the first starts on a checkpoint and replays nothing. One lease
    * per thread claims block after block from a shared counter, so a thread never waits on the
    * main thread between blocks (a task's round trip costs 0.35–0.55 ms here), and a slow thread
    * simply claims fewer; a lease returns after `leaseMs` (PoolOptions) and the next one takes over, which keeps
@@ -121,21 +123,22 @@ export class TilePool {
    * source. After a failure no more blocks are claimed; the running leases are waited for, then
    * the first failure is thrown.
    */
-  async frameRangeInto(source: Source, recording: StatsResult, f0: number, f1: number, output: Float32Array, blockFrames = defaultBlockFrames(recording.geometry)): Promise<void> {
+  async frameRangeInto(source: Source, recording: StatsResult, f0: number, f1: number, output: Float32Array, blockFrames = checkpointBlocks(recording)): Promise<void> {
     const { stats, geometry } = recording;
     f0 = Math.max(0, Math.min(f0, stats.frames));
     f1 = Math.max(f0, Math.min(f1, stats.frames));
     if (!(output.buffer instanceof SharedArrayBuffer)) throw new RangeError("output: must be a Float32Array over a SharedArrayBuffer (the workers write into it)");
     if (output.length !== geometry.bins * (f1 - f0)) throw new RangeError(`output: needs ${geometry.bins * (f1 - f0)} values ([${geometry.bins} bins][${f1 - f0} frames]), got ${output.length}`);
     if (!(Number.isInteger(blockFrames) && blockFrames >= 1)) throw new RangeError(`blockFrames: must be an integer ≥ 1, got ${blockFrames}`);
-    const blocks = Math.ceil((f1 - f0) / blockFrames);
+    const firstBlock = Math.floor(f0 / blockFrames);
+    const blocks = Math.ceil(f1 / blockFrames) - firstBlock;
     const next = new Int32Array(new SharedArrayBuffer(4));
     // The PCEN checkpoints of the whole range, shared by every lease rather than cloned into
     // each (10 hours of them are megabytes).
     const range = statsForRange(stats, f0, f1);
     const checkpoints = new Float32Array(new SharedArrayBuffer(range.checkpoints.byteLength));
     checkpoints.set(range.checkpoints);
-    const task = { kind: "columns", ...source, stats: { ...range, checkpoints }, f0, f1, blockFrames, next, leaseMs: this.leaseMs, output } as const;
+    const task = { kind: "columns", ...source, stats: { ...range, checkpoints }, f0, f1, blockFrames, firstBlock, next, leaseMs: this.leaseMs, output } as const;
     const failures: unknown[] = [];
     const lease = async () => {
       while (Atomics.load(next, 0) < blocks) {
@@ -153,6 +156,16 @@ export class TilePool {
   async close(): Promise<void> {
     await this.piscina.close();
   }
+}
+
+/**
+ * frameRangeInto's default block: as many whole PCEN checkpoint intervals as one engine block
+ * holds. Blocks that did not start on a checkpoint replayed up to an interval of PCEN each: a
+ * pass with PCEN took 26 % longer with the engine block's 4088 frames than with 4096
+ * (checkpoints every 1024 frames then; bench/PERFORMANCE.md).
+ */
+export function checkpointBlocks({ stats, geometry }: StatsResult): number {
+  return stats.checkpointEvery * Math.max(1, Math.floor(defaultBlockFrames(geometry) / stats.checkpointEvery));
 }
 
 function isAudioFailure(result: unknown): result is AudioFailure {

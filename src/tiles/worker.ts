@@ -25,9 +25,10 @@ export type WorkerTask =
   | ({ kind: "stats" } & Source)
   | ({ kind: "tile"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName } & Source)
   | ({ kind: "piece"; stats: PackedStats; f0: number; f1: number; format: TileFormat; cmap: ColormapName } & Source)
-  // blocks of frames [f0, f1) claimed from `next` (see TilePool#frameRangeInto), each written into
-  // its columns of `output`, a [bins][f1 − f0] matrix in shared memory
-  | ({ kind: "columns"; stats: PackedStats; f0: number; f1: number; blockFrames: number; next: Int32Array; leaseMs: number; output: Float32Array } & Source)
+  // blocks of frames [f0, f1) claimed from `next` (see TilePool#frameRangeInto) — block k is frames
+  // [k, k + 1)·blockFrames, clipped to the range, the first firstBlock — each written into its
+  // columns of `output`, a [bins][f1 − f0] matrix in shared memory
+  | ({ kind: "columns"; stats: PackedStats; f0: number; f1: number; blockFrames: number; firstBlock: number; next: Int32Array; leaseMs: number; output: Float32Array } & Source)
   | FeaturesTask // batch feature extraction (src/features/task.ts)
   | { kind: "crash" };
 
@@ -117,9 +118,10 @@ async function compute(task: WorkerTask): Promise<unknown> {
     // shared memory: nothing to return or transfer.
     const until = performance.now() + task.leaseMs;
     do {
-      const a = task.f0 + Atomics.add(task.next, 0, 1) * task.blockFrames;
+      const k = task.firstBlock + Atomics.add(task.next, 0, 1);
+      const a = Math.max(task.f0, k * task.blockFrames);
       if (a >= task.f1) break;
-      await recording.writeFrameRange(a, Math.min(task.f1, a + task.blockFrames), task.output, a - task.f0);
+      await recording.writeFrameRange(a, Math.min(task.f1, (k + 1) * task.blockFrames), task.output, a - task.f0);
     } while (performance.now() < until);
     return null;
   }
