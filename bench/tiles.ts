@@ -16,7 +16,7 @@ import autocannon from "autocannon";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import { frameCount, frameGeometry, frameTime, type FrameGeometry } from "../src/engine/geometry.js";
 import { COLORMAPS, parseParams } from "../src/engine/params.js";
-import { checkpointSpacing } from "../src/engine/recording.js";
+import { CHECKPOINT_SPACING } from "../src/engine/recording.js";
 import { tileCount } from "../src/tiles/grid.js";
 import { loadAverage, median, percentile, rotate } from "./lib/measure.js";
 import { processMemoryMb, registerRecordings, startServer, type BenchServer } from "./lib/server.js";
@@ -237,7 +237,7 @@ async function position(server: BenchServer, tenSeconds: string, long: string, h
     rounds,
     ms: { first: median(times.first), at: median(times.at), next: median(times.next) },
     /** Frames of PCEN each tile replays from the checkpoint before it (the first tile: none). */
-    replayedFrames: { at: replayedFrames(x * WIDTH, g), next: replayedFrames((x + 1) * WIDTH, g) },
+    replayedFrames: { at: replayedFrames(x * WIDTH), next: replayedFrames((x + 1) * WIDTH) },
     /** Median over rounds of (tile at 90 %) / (first tile of the 10 s recording). */
     ratio: pairedRatio(times.at, times.first)!,
     nextRatio: pairedRatio(times.next, times.first)!,
@@ -309,8 +309,8 @@ const hoursText = (h: number) => `${Number.isInteger(h) ? h : h.toFixed(1)} h`;
 const ratioText = (v: number | null) => (v === null ? "—" : `${v.toFixed(2)}×`);
 
 /** Frames of PCEN a tile starting at frame f0 replays from the checkpoint before it (engine/recording.ts). */
-function replayedFrames(f0: number, g: FrameGeometry): number {
-  return f0 % checkpointSpacing(g);
+function replayedFrames(f0: number): number {
+  return f0 % CHECKPOINT_SPACING;
 }
 
 export async function runTiles(quick: boolean, log: (line: string) => void) {

@@ -16,10 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AudioFormatError, fileMd5, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import type { AudioReader } from "../src/audio/types.js";
-import { checkpointSpacing, packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats, type PackedStats } from "../src/engine/recording.js";
+import { CHECKPOINT_SPACING, packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats, type PackedStats } from "../src/engine/recording.js";
 import { tileValues } from "../src/tiles/compute.js";
 import { parseParams, type ParamsInput } from "../src/engine/params.js";
-import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
+import { blockFrames, spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
 import { checkpointBlocks, PoolBusyError, TilePool, WORKER_EXEC_ARGV, WORKER_URL } from "../src/tiles/pool.js";
 import { frameGeometry } from "../src/engine/geometry.js";
@@ -289,13 +289,13 @@ describe("caching and the pool", () => {
       const geometry = frameGeometry(windowSize, 0.5, rate);
       return checkpointBlocks({ stats: { frames: 1e6, peak: 1, checkpointEvery, bins: 0, checkpoints: new Float32Array(0), firstCheckpoint: 1 }, geometry });
     };
-    const g1024 = frameGeometry(1024 / 48000, 0.5, 48000); // 513 bins: engine blocks of 4088 frames
-    expect(checkpointSpacing(g1024)).toBe(512);
+    expect(CHECKPOINT_SPACING).toBe(512);
+    // 513 bins: engine blocks of 4088 frames
     expect(blocksOf(1024 / 48000, 48000, 512)).toBe(3584);
     expect(blocksOf(1024 / 48000, 48000, 1024)).toBe(3072); // stats stored with the spacing of before
-    const g9600 = frameGeometry(0.025, 0.5, 384000); // Whombat at 384 kHz: 4801 bins, blocks of 436 frames
-    expect(checkpointSpacing(g9600)).toBe(436);
-    expect(blocksOf(0.025, 384000, 436)).toBe(436);
+    // Whombat at 384 kHz: 4801 bins, engine blocks of 436 frames; a block is one interval at least
+    expect(blocksOf(0.025, 384000, 512)).toBe(512);
+    expect(blocksOf(0.025, 384000, 436)).toBe(436); // stored before
   });
 
   it("frameRangeInto refuses an output it cannot fill, naming it, and reports a failing task after the running ones", async () => {
@@ -341,22 +341,29 @@ describe("caching and the pool", () => {
 describe("position independence", () => {
   it("with PCEN, every tile of zoom 0 at the default width starts on a checkpoint: it reads only the samples of its own frames", async () => {
     const reader = await openAudio(path);
-    const whole = new RecordingSpectrogram(reader, { window_size: 0.004 }); // PCEN: the default
-    try {
-      await whole.stats();
-      const g = whole.geometry;
-      const options = tileOptionsSchema.parse({});
-      for (const x of [1, 2, 3, 7]) {
-        const layout = tileLayout(0, x, whole.frames, g, options);
-        const before = reader.bytesRead!;
-        await tileValues(whole, layout);
-        // A replay from a checkpoint before the tile would read the replayed frames' samples too.
-        expect(reader.bytesRead! - before, `tile ${x}`).toBe(((layout.f1 - layout.f0 - 1) * g.hop + g.nperseg) * 4);
+    // PCEN is the default; the second FFT (8820 points, 4411 bins) holds fewer than 512 frames per engine block.
+    for (const params of [{ window_size: 0.004 }, { window_size: 0.4, hop_size: 0.005 }]) {
+      const whole = new RecordingSpectrogram(reader, params);
+      try {
+        await whole.stats();
+        const g = whole.geometry;
+        const options = tileOptionsSchema.parse({});
+        for (const x of [1, 2, 3, 7]) {
+          const layout = tileLayout(0, x, whole.frames, g, options);
+          // The samples of the tile's frames, read an engine block at a time; a replay from a
+          // checkpoint before the tile would read the replayed frames' samples too.
+          const step = blockFrames(g);
+          let needed = 0;
+          for (let a = layout.f0; a < layout.f1; a += step) needed += ((Math.min(layout.f1, a + step) - a - 1) * g.hop + g.nperseg) * 4;
+          const before = reader.bytesRead!;
+          await tileValues(whole, layout);
+          expect(reader.bytesRead! - before, `${g.nperseg}-point FFT, tile ${x}`).toBe(needed);
+        }
+      } finally {
+        whole.dispose();
       }
-    } finally {
-      whole.dispose();
-      await reader.close();
     }
+    await reader.close();
   });
 
   it("a tile 9 h into a 10 h recording reads only the bytes of its frames, like a tile at 10 s", async () => {

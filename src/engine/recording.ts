@@ -32,15 +32,13 @@ export interface RecordingStats {
  * Frames between PCEN checkpoints, as `computeStats` keeps them by default: a piece replays at
  * most this many frames of PCEN before its first. 512, the default tile width (SPEC §4): every
  * tile at that width, and every tile zoomed out far enough to span 512 frames or more at any
- * width, starts on a checkpoint and replays nothing (with 1024, every other tile of zoom 0
- * replayed 512 frames and cost 1.7× the others: bench/PERFORMANCE.md). An engine block's frames
- * when that is fewer (FFTs above 8190 points), so that no piece replays more than one block. A
- * checkpoint holds one value per bin: the checkpoints take 1/spacing of the memory of the
- * recording's spectrogram values.
+ * width, starts on a checkpoint and replays nothing. Spacings that are not a divisor of 512 made
+ * most tiles replay: with 1024, every other tile of zoom 0 cost 1.7× the others; with an engine
+ * block's frames (436 for Whombat's defaults at 384 kHz) tiles took 26 % longer on average
+ * (bench/PERFORMANCE.md). A checkpoint holds one value per bin, so the checkpoints take 1/512 of
+ * the memory of the recording's spectrogram values.
  */
-export function checkpointSpacing(g: FrameGeometry): number {
-  return Math.min(512, blockFrames(g));
-}
+export const CHECKPOINT_SPACING = 512;
 
 /** Options of a recording-level spectrogram. */
 export interface RecordingOptions {
@@ -86,7 +84,7 @@ export class RecordingSpectrogram {
    * One pass over the whole recording: the maximum and, with PCEN, the smoother state every
    * `checkpointEvery` frames — the most any piece then has to replay before its first frame.
    */
-  async computeStats(checkpointEvery = checkpointSpacing(this.geometry)): Promise<RecordingStats> {
+  async computeStats(checkpointEvery = CHECKPOINT_SPACING): Promise<RecordingStats> {
     const checkpoints: PcenState[] = [];
     let peak = -Infinity;
     let pcen: PcenState = null;

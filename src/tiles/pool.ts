@@ -160,7 +160,7 @@ export class TilePool {
 
 /**
  * frameRangeInto's default block: as many whole PCEN checkpoint intervals as one engine block
- * holds. Blocks that did not start on a checkpoint replayed up to an interval of PCEN each: a
+ * holds, one at least. Blocks that did not start on a checkpoint replayed up to an interval of PCEN each: a
  * pass with PCEN took 26 % longer with the engine block's 4088 frames than with 4096
  * (checkpoints every 1024 frames then; bench/PERFORMANCE.md).
  */
