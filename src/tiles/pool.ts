@@ -160,9 +160,9 @@ export class TilePool {
 
 /**
  * frameRangeInto's default block: as many whole PCEN checkpoint intervals as one engine block
- * holds, one at least. Blocks that did not start on a checkpoint replayed up to an interval of PCEN each: a
- * pass with PCEN took 26 % longer with the engine block's 4088 frames than with 4096
- * (checkpoints every 1024 frames then; bench/PERFORMANCE.md).
+ * holds, one at least. Blocks that did not start on a checkpoint replayed up to an interval of
+ * PCEN each: a pass with PCEN took 26 % longer with the engine block's 4088 frames than with
+ * 4096 (checkpoints every 1024 frames then; bench/PERFORMANCE.md).
  */
 export function checkpointBlocks({ stats, geometry }: StatsResult): number {
   return stats.checkpointEvery * Math.max(1, Math.floor(defaultBlockFrames(geometry) / stats.checkpointEvery));
