@@ -4,9 +4,9 @@
  * WAV on disk, every block or task reading the samples of its frames and computing them in the
  * worker's own core instance. Two ways to get the values back:
  * - shared: `TilePool#frameRangeInto`, one lease per thread claiming blocks (its default size)
- *   from a shared counter, the workers writing their columns straight into one [bins][frames] output over a
- *   SharedArrayBuffer, allocated once — the pipeline of bench/stft.ts (preallocated output) on
- *   all threads; the scaling target is measured on this one;
+ *   from a shared counter, the workers writing their columns straight into one [bins][frames]
+ *   output over a SharedArrayBuffer, allocated once — the pipeline of bench/stft.ts
+ *   (preallocated output) on all threads; the scaling target is measured on this one;
  * - pieces: `piece` tasks as the server's one-shot route makes them, each result a new array
  *   transferred back (fresh memory per task: what a server answering requests pays).
  *
