@@ -365,6 +365,22 @@ describe("position independence", () => {
     }
   });
 
+  it("the stats pass of a long FFT reads at most an engine block's samples at once, though its checkpoints are 512 frames apart", async () => {
+    const reader = await openAudio(path);
+    let largest = 0;
+    const watched: AudioReader = { info: reader.info, read: (channel, start, count, into) => ((largest = Math.max(largest, count)), reader.read(channel, start, count, into)), close: () => reader.close() };
+    const whole = new RecordingSpectrogram(watched, { window_size: 0.4, hop_size: 0.005 }); // 8820 points: blocks of 475 frames
+    try {
+      const stats = await whole.stats();
+      const g = whole.geometry;
+      expect(blockFrames(g)).toBeLessThan(stats.checkpointEvery);
+      expect(largest).toBeLessThanOrEqual((blockFrames(g) - 1) * g.hop + g.nperseg);
+    } finally {
+      whole.dispose();
+      await reader.close();
+    }
+  });
+
   it("a tile 9 h into a 10 h recording reads only the bytes of its frames, like a tile at 10 s", async () => {
     // 10 hours of 48 kHz float32 audio: a 6.9 GB RF64 file, sparse (only the header is written).
     const rate = 48000;

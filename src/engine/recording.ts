@@ -83,16 +83,22 @@ export class RecordingSpectrogram {
   /**
    * One pass over the whole recording: the maximum and, with PCEN, the smoother state every
    * `checkpointEvery` frames — the most any piece then has to replay before its first frame.
+   * Scanned at most an engine block at a time, so the samples read at once stay bounded however
+   * long the FFT (512 frames of a 2^20-point FFT would be a gigabyte of them).
    */
   async computeStats(checkpointEvery = CHECKPOINT_SPACING): Promise<RecordingStats> {
     const checkpoints: PcenState[] = [];
     let peak = -Infinity;
     let pcen: PcenState = null;
+    const step = blockFrames(this.geometry);
     for (let f0 = 0; f0 < this.frames; f0 += checkpointEvery) {
       if (this.params.pcen) checkpoints.push(pcen);
-      const result = await this.scan(f0, Math.min(this.frames, f0 + checkpointEvery), pcen);
-      pcen = result.pcen;
-      peak = Math.max(peak, result.peak);
+      const end = Math.min(this.frames, f0 + checkpointEvery);
+      for (let a = f0; a < end; a += step) {
+        const result = await this.scan(a, Math.min(end, a + step), pcen);
+        pcen = result.pcen;
+        peak = Math.max(peak, result.peak);
+      }
     }
     return { frames: this.frames, peak, checkpointEvery, checkpoints, checkpointBase: 0 };
   }
