@@ -8,14 +8,17 @@
  *   pffft: HEAPF32.set(input), pffft_transform_ordered, output.set(HEAPF32.subarray(…));
  *   fft.js: realTransform(out, input) on JS arrays (nothing to copy). The targets use these.
  * - kernel: the transform alone on buffers already in WASM memory (sonotile core.fftForward,
- *   pffft_transform_ordered), to show what the copies cost.
+ *   pffft_transform_ordered), to show what the copies cost; native FFTW (bench/native/fft_fftw.c,
+ *   a child process timing itself once per round) is measured at this level too.
  * A size that is not a power of two is timed in the same rounds as sonotile at its nearest power
- * of two, so their per-sample ratio does not depend on how busy the machine was at each moment.
+ * of two, so their per-sample ratio does not depend on how busy the machine was at each moment;
+ * FFTW's own ratio between the two sizes is measured the same way.
  */
 import FFT from "fft.js";
 import PFFFT, { type PffftModule } from "@echogarden/pffft-wasm/simd";
 import { RealFFT } from "../src/index.js";
 import { core } from "../src/engine/wasm.js";
+import { fftwTransforms, isUnavailable } from "./lib/children.js";
 import { interleavedRates, loadAverage } from "./lib/measure.js";
 
 /** Issue 7's sizes: powers of two 256…4096 and lengths real recordings give (1102 at 44.1 kHz,
@@ -23,8 +26,9 @@ import { interleavedRates, loadAverage } from "./lib/measure.js";
 export const FFT_SIZES = [256, 512, 1024, 2048, 4096, 8192, 1102, 7812, 9600];
 export const TARGET_SIZES = [256, 512, 1024, 2048, 4096];
 
-/** "sonotile neighbour": sonotile at `FftRow.neighbour`, measured in the same rounds as n. */
-export type Impl = "sonotile" | "pffft" | "fftjs" | "sonotile kernel" | "pffft kernel" | "sonotile neighbour";
+/** "… neighbour": sonotile or FFTW at `FftRow.neighbour`, measured in the same rounds as n. */
+export type Impl = "sonotile" | "pffft" | "fftjs" | "sonotile kernel" | "pffft kernel" | "fftw" | "sonotile neighbour" | "fftw neighbour";
+const IMPLS: Impl[] = ["sonotile", "pffft", "fftjs", "sonotile kernel", "pffft kernel", "fftw", "sonotile neighbour", "fftw neighbour"];
 
 export interface FftRow {
   n: number;
@@ -59,6 +63,7 @@ function testInput(n: number): Float32Array {
 
 export async function runFft(opts: FftOptions, log: (line: string) => void): Promise<{ rows: FftRow[]; load: number[][] }> {
   const pf: PffftModule = await PFFFT();
+  const fftw = fftwTransforms();
   const rows: FftRow[] = [];
   const load = [loadAverage()];
   for (const n of opts.sizes ?? FFT_SIZES) {
@@ -106,19 +111,30 @@ export async function runFft(opts: FftOptions, log: (line: string) => void): Pro
       unsupported.fftjs = "power-of-two only";
     }
 
-    const measured = interleavedRates(fns as Record<string, () => void>, opts.rounds, opts.maxTime);
+    let external: (() => Record<string, number>) | undefined;
+    if (isUnavailable(fftw)) {
+      unsupported.fftw = fftw.unavailable;
+    } else {
+      external = (): Record<string, number> => {
+        if (neighbour === null) return { fftw: fftw.rates([n], opts.maxTime)[n] };
+        const r = fftw.rates([n, neighbour], opts.maxTime);
+        return { fftw: r[n], "fftw neighbour": r[neighbour] };
+      };
+    }
+
+    const measured = interleavedRates(fns as Record<string, () => void>, opts.rounds, opts.maxTime, external);
     cleanup.forEach((c) => c());
-    const impls: Impl[] = ["sonotile", "pffft", "fftjs", "sonotile kernel", "pffft kernel", "sonotile neighbour"];
     const row: FftRow = {
       n, neighbour,
-      rate: Object.fromEntries(impls.map((i) => [i, measured[i]?.hz ?? null])) as FftRow["rate"],
+      rate: Object.fromEntries(IMPLS.map((i) => [i, measured[i]?.hz ?? null])) as FftRow["rate"],
       unsupported,
       rounds: Object.fromEntries(Object.entries(measured).map(([k, v]) => [k, v.rounds])),
     };
     rows.push(row);
     const k = (v: number | null) => (v === null ? "—" : `${(v / 1e3).toFixed(0)}k/s`);
-    log(`  fft n=${n}: sonotile ${k(row.rate.sonotile)}, pffft ${k(row.rate.pffft)}, fft.js ${k(row.rate.fftjs)} (load ${loadAverage()[0]})`);
+    log(`  fft n=${n}: sonotile ${k(row.rate.sonotile)}, pffft ${k(row.rate.pffft)}, fft.js ${k(row.rate.fftjs)}, FFTW ${k(row.rate.fftw)} (load ${loadAverage()[0]})`);
   }
+  if (!isUnavailable(fftw)) fftw.dispose();
   load.push(loadAverage());
   return { rows, load };
 }

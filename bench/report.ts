@@ -30,15 +30,17 @@ export function fftTable(rows: FftRow[]): string[] {
   const lines = [
     "Real FFT, single thread — transforms/s (median of interleaved benchmark.js rounds)",
     "  API: Float32Array in → JS array out (sonotile RealFFT.forward; pffft HEAPF32.set + transform_ordered + copy out; fft.js realTransform)",
-    "  kernel: the transform alone on buffers in WASM memory",
-    `${pad("n", 6)} ${pad("sonotile", 9)} ${pad("pffft", 9)} ${pad("fft.js", 9)} ${pad("×pffft", 8)} ${pad("×fft.js", 8)} │ ${pad("kernel:", 8)} ${pad("sonotile", 9)} ${pad("pffft", 9)} ${pad("×pffft", 8)}`,
+    "  kernel: the transform alone on buffers in WASM memory; native FFTW (C, FFTW_MEASURE r2c, AVX) on its own buffers, one child run per round",
+    `${pad("n", 6)} ${pad("sonotile", 9)} ${pad("pffft", 9)} ${pad("fft.js", 9)} ${pad("×pffft", 8)} ${pad("×fft.js", 8)} │ ${pad("kernel:", 8)} ${pad("sonotile", 9)} ${pad("pffft", 9)} ${pad("×pffft", 8)} ${pad("FFTW", 9)} ${pad("×FFTW", 8)}`,
   ];
+  const orNa = (v: number | null) => (v === null ? "n/a" : fmtRate(v));
   for (const r of rows) {
     lines.push(
-      `${pad(String(r.n), 6)} ${pad(fmtRate(r.rate.sonotile), 9)} ${pad(r.rate.pffft === null ? "n/a" : fmtRate(r.rate.pffft), 9)} ` +
-      `${pad(r.rate.fftjs === null ? "n/a" : fmtRate(r.rate.fftjs), 9)} ${pad(fmtRatio(ratio(r, "sonotile", "pffft")), 8)} ` +
+      `${pad(String(r.n), 6)} ${pad(fmtRate(r.rate.sonotile), 9)} ${pad(orNa(r.rate.pffft), 9)} ` +
+      `${pad(orNa(r.rate.fftjs), 9)} ${pad(fmtRatio(ratio(r, "sonotile", "pffft")), 8)} ` +
       `${pad(fmtRatio(ratio(r, "sonotile", "fftjs")), 8)} │ ${pad("", 8)} ${pad(fmtRate(r.rate["sonotile kernel"]), 9)} ` +
-      `${pad(r.rate["pffft kernel"] === null ? "n/a" : fmtRate(r.rate["pffft kernel"]), 9)} ${pad(fmtRatio(ratio(r, "sonotile kernel", "pffft kernel")), 8)}`,
+      `${pad(orNa(r.rate["pffft kernel"]), 9)} ${pad(fmtRatio(ratio(r, "sonotile kernel", "pffft kernel")), 8)} ` +
+      `${pad(orNa(r.rate.fftw), 9)} ${pad(fmtRatio(ratio(r, "sonotile kernel", "fftw")), 8)}`,
     );
   }
   const notes = [...new Set(rows.flatMap((r) => Object.entries(r.unsupported).filter(([k]) => !k.includes("kernel")).map(([k, v]) => `${k}: ${v}`)))];
@@ -48,15 +50,20 @@ export function fftTable(rows: FftRow[]): string[] {
 
 /**
  * Per-sample cost of a non-power-of-two n relative to its nearest power of two (sonotile API
- * level), both from the same interleaved rounds: (1 / (rate·n)) / (1 / (rate_ref·ref)).
+ * level), both from the same interleaved rounds: (1 / (rate·n)) / (1 / (rate_ref·ref)); and the
+ * same ratio for native FFTW (`fftwCost`), whose two sizes are timed in one child run per round.
  */
-export function awkwardCosts(rows: FftRow[]): { n: number; ref: number; rate: number | null; refRate: number | null; cost: number | null }[] {
+export function awkwardCosts(rows: FftRow[]): { n: number; ref: number; rate: number | null; refRate: number | null; cost: number | null; fftwCost: number | null }[] {
   return rows
     .filter((r): r is FftRow & { neighbour: number } => r.neighbour !== null)
     .map((r) => {
       // (seconds per sample at n) / (seconds per sample at ref) = (rate_ref · ref) / (rate · n)
-      const perRound = pairedRatio(r.rounds["sonotile neighbour"], r.rounds.sonotile);
-      return { n: r.n, ref: r.neighbour, rate: r.rate.sonotile, refRate: r.rate["sonotile neighbour"], cost: perRound === null ? null : (perRound * r.neighbour) / r.n };
+      const cost = (perRound: number | null) => (perRound === null ? null : (perRound * r.neighbour) / r.n);
+      return {
+        n: r.n, ref: r.neighbour, rate: r.rate.sonotile, refRate: r.rate["sonotile neighbour"],
+        cost: cost(pairedRatio(r.rounds["sonotile neighbour"], r.rounds.sonotile)),
+        fftwCost: cost(pairedRatio(r.rounds["fftw neighbour"], r.rounds.fftw)),
+      };
     });
 }
 

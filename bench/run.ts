@@ -93,7 +93,8 @@ async function main(): Promise<void> {
     const { rows, load } = await runFft(fftOpts, log);
     emit([...fftTable(rows), `  load average at start ${load[0].join(" ")}, at end ${load[1].join(" ")}`, ""]);
     emit(["Awkward sizes: sonotile per-sample cost relative to the nearest power of two (target ≤ 2×)",
-      ...awkwardCosts(rows).map((a) => `  n=${a.n} (${fmtRate(a.rate)}/s) vs n=${a.ref} (${fmtRate(a.refRate)}/s, same rounds): ${a.cost === null ? "—" : `${a.cost.toFixed(2)}×`}`), ""]);
+      ...awkwardCosts(rows).map((a) => `  n=${a.n} (${fmtRate(a.rate)}/s) vs n=${a.ref} (${fmtRate(a.refRate)}/s, same rounds): ${a.cost === null ? "—" : `${a.cost.toFixed(2)}×`}` +
+        (a.fftwCost === null ? "" : ` (native FFTW's own: ${a.fftwCost.toFixed(2)}×)`)), ""]);
     targets.push(...fftTargets(rows));
     results.fft = { options: fftOpts, rows, load };
   }

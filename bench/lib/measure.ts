@@ -42,19 +42,28 @@ export function rotate<T>(items: readonly T[], r: number): T[] {
  * runs every function once (for about `maxTime` s, order rotated per round), and the result is
  * the median over rounds of benchmark.js's mean rate. Interleaving spreads the noise of a
  * shared machine over all peers instead of penalising whichever ran during a busy moment.
+ * `external` measures peers that time themselves (a child process): called once per round,
+ * before the functions in even rounds and after them in odd ones, it returns their rates by name.
  */
-export function interleavedRates(fns: Record<string, () => void>, rounds: number, maxTime: number): Record<string, { hz: number; rounds: number[] }> {
-  const names = Object.keys(fns);
-  const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+export function interleavedRates(
+  fns: Record<string, () => void>, rounds: number, maxTime: number,
+  external?: () => Record<string, number>,
+): Record<string, { hz: number; rounds: number[] }> {
+  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(fns).map((n) => [n, []]));
+  const measureExternal = () => {
+    for (const [name, hz] of Object.entries(external!())) (samples[name] ??= []).push(hz);
+  };
   for (let r = 0; r < rounds; r++) {
+    if (external && r % 2 === 0) measureExternal();
     const suite = new Benchmark.Suite();
-    for (const name of rotate(names, r)) suite.add(name, fns[name], { maxTime, minSamples: 5 });
+    for (const name of rotate(Object.keys(fns), r)) suite.add(name, fns[name], { maxTime, minSamples: 5 });
     suite.on("cycle", (event: Benchmark.Event) => {
       const b = event.target as Benchmark.Target & { error?: Error };
       if (b.error) throw b.error;
       samples[b.name!].push(b.hz!);
     });
     suite.run({ async: false });
+    if (external && r % 2 === 1) measureExternal();
   }
-  return Object.fromEntries(names.map((n) => [n, { hz: median(samples[n]), rounds: samples[n] }]));
+  return Object.fromEntries(Object.entries(samples).map(([n, s]) => [n, { hz: median(s), rounds: s }]));
 }
