@@ -13,22 +13,10 @@
  *   WISDOM   FFTW wisdom file, read when it exists and rewritten with this call's plans
  * Prints one JSON line: {"rates": {"N": transforms per second, ...}, "plan_s": seconds planning}.
  */
+#define PROGRAM "fft_fftw"
+#include "bench.h"
 #include <fftw3.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void die(const char *msg) {
-  fprintf(stderr, "fft_fftw: %s\n", msg);
-  exit(2);
-}
 
 /* Transforms per second of `plan` over at least `seconds`, in batches that each take ≥ 1 ms. */
 static double rate(fftwf_plan plan, double seconds) {

@@ -16,23 +16,11 @@
  *   SIGNAL.f32  raw little-endian float32 mono samples
  * Prints one JSON line: {"frames", "bins", "plan_s", "times_s": [...], "checksum"}.
  */
+#define PROGRAM "stft_fftw"
+#include "bench.h"
 #include <fftw3.h>
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void die(const char *msg) {
-  fprintf(stderr, "stft_fftw: %s\n", msg);
-  exit(2);
-}
 
 /* Frame count of scipy.signal.stft with boundary="zeros", padded=True (src/engine/geometry.ts). */
 static long frame_count(long samples, long nperseg, long hop) {
