@@ -44,41 +44,57 @@ export function scaleValues(values: usize, n: i32, divisor: f32, scale: i32, cla
 }
 
 /**
+ * Destination rows (bins) one pass of scaleTranspose writes: each gets 16 bytes per four source
+ * rows, so a cache line of it is filled over four visits and must stay in L1 meanwhile. Eight
+ * lines fit in one L1 set whatever the destination stride. Walking all the bins per four source
+ * rows instead kept 513 lines live, and when the stride was a multiple of 2 KB — blocks of
+ * 512·k frames, i.e. every zoom-0 tile and every checkpoint-aligned block — those fell into a few
+ * sets of L1 and L2 and were evicted between visits: the layout change took 3× as long
+ * (bench/PERFORMANCE.md).
+ */
+const TRANSPOSE_BINS = 8;
+
+/**
  * dst[c·dstStride + r] = finish(src[r][c]) for a rows×cols f32 matrix (dstStride ≥ rows): the
  * layout change from frame-major STFT rows to [bins][frames], here into columns of a wider
  * matrix, with scaleValues' divide / scale / clamp applied on the way (power and divisor 1 leave
- * the values unchanged). 4×4 blocks are transposed in registers; walking four source rows at a
- * time fills each destination cache line in four visits.
+ * the values unchanged). 4×4 blocks are transposed in registers, TRANSPOSE_BINS columns of the
+ * source (destination rows) at a time down all its rows.
  */
 export function scaleTranspose(src: usize, rows: i32, cols: i32, dst: usize, dstStride: i32, divisor: f32, scale: i32, clamp: bool, minDb: f32, maxDb: f32): void {
   const d = f32x4.splat(divisor), lo = f32x4.splat(minDb), hi = f32x4.splat(maxDb);
   const rowBytes = <usize>cols << 2, colBytes = <usize>dstStride << 2;
-  let r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    const s = src + <usize>r * rowBytes, t = dst + (<usize>r << 2);
-    let c = 0;
-    for (; c + 4 <= cols; c += 4) {
-      const a = finish(scale, v128.load(s + (<usize>c << 2)), d, clamp, lo, hi);
-      const b = finish(scale, v128.load(s + rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
-      const e = finish(scale, v128.load(s + 2 * rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
-      const f = finish(scale, v128.load(s + 3 * rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
-      const ab0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5), ab1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
-      const ef0 = v128.shuffle<f32>(e, f, 0, 4, 1, 5), ef1 = v128.shuffle<f32>(e, f, 2, 6, 3, 7);
-      const o = t + <usize>c * colBytes;
-      v128.store(o, v128.shuffle<f32>(ab0, ef0, 0, 1, 4, 5));
-      v128.store(o + colBytes, v128.shuffle<f32>(ab0, ef0, 2, 3, 6, 7));
-      v128.store(o + 2 * colBytes, v128.shuffle<f32>(ab1, ef1, 0, 1, 4, 5));
-      v128.store(o + 3 * colBytes, v128.shuffle<f32>(ab1, ef1, 2, 3, 6, 7));
+  const wholeRows = rows & ~3, wholeCols = cols & ~3;
+  for (let c0 = 0; c0 < wholeCols; c0 += TRANSPOSE_BINS) {
+    const c1 = min(wholeCols, c0 + TRANSPOSE_BINS);
+    for (let r = 0; r < wholeRows; r += 4) {
+      const s = src + <usize>r * rowBytes, t = dst + (<usize>r << 2);
+      for (let c = c0; c < c1; c += 4) {
+        const a = finish(scale, v128.load(s + (<usize>c << 2)), d, clamp, lo, hi);
+        const b = finish(scale, v128.load(s + rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
+        const e = finish(scale, v128.load(s + 2 * rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
+        const f = finish(scale, v128.load(s + 3 * rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
+        const ab0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5), ab1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+        const ef0 = v128.shuffle<f32>(e, f, 0, 4, 1, 5), ef1 = v128.shuffle<f32>(e, f, 2, 6, 3, 7);
+        const o = t + <usize>c * colBytes;
+        v128.store(o, v128.shuffle<f32>(ab0, ef0, 0, 1, 4, 5));
+        v128.store(o + colBytes, v128.shuffle<f32>(ab0, ef0, 2, 3, 6, 7));
+        v128.store(o + 2 * colBytes, v128.shuffle<f32>(ab1, ef1, 0, 1, 4, 5));
+        v128.store(o + 3 * colBytes, v128.shuffle<f32>(ab1, ef1, 2, 3, 6, 7));
+      }
     }
-    // The last columns: one gathered column of four rows each.
-    for (; c < cols; c++) {
+  }
+  // The last columns (cols mod 4): one gathered column of four rows each.
+  for (let r = 0; r < wholeRows; r += 4) {
+    const s = src + <usize>r * rowBytes, t = dst + (<usize>r << 2);
+    for (let c = wholeCols; c < cols; c++) {
       const p = s + (<usize>c << 2);
       const v = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(p)), 1, load<f32>(p + rowBytes)), 2, load<f32>(p + 2 * rowBytes)), 3, load<f32>(p + 3 * rowBytes));
       v128.store(t + <usize>c * colBytes, finish(scale, v, d, clamp, lo, hi));
     }
   }
   // The last rows, one value at a time.
-  for (; r < rows; r++) {
+  for (let r = wholeRows; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const v = finish(scale, f32x4.splat(load<f32>(src + <usize>r * rowBytes + (<usize>c << 2))), d, clamp, lo, hi);
       store<f32>(dst + <usize>c * colBytes + (<usize>r << 2), f32x4.extract_lane(v, 0));

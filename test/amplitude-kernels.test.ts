@@ -87,3 +87,26 @@ describe("PCEN (pcenApply)", () => {
     });
   }
 });
+
+describe("layout change (scaleTranspose)", () => {
+  // Shapes that exercise every path: whole 4×4 blocks, a partial pass of bins (cols not a
+  // multiple of the 8 bins per pass), the gathered last columns and the scalar last rows.
+  for (const [rows, cols] of [[1, 3], [4, 8], [7, 21], [13, 513], [255, 37]]) {
+    it(`writes ${rows} frame-major rows of ${cols} bins into columns of a wider [bins][frames] matrix, and nothing else`, () => {
+      const next = random(rows * 1000 + cols);
+      const src = Float32Array.from({ length: rows * cols }, () => next());
+      const stride = rows + 5, column = 3, sentinel = -7;
+      const dst = new Float32Array(cols * stride).fill(sentinel);
+      const srcPtr = core.alloc(src.length * 4), dstPtr = core.alloc(dst.length * 4);
+      new Float32Array(core.memory.buffer, srcPtr, src.length).set(src);
+      new Float32Array(core.memory.buffer, dstPtr, dst.length).set(dst);
+      core.scaleTranspose(srcPtr, rows, cols, dstPtr + 4 * column, stride, 2, 0, false, 0, 0); // power, divisor 2: exact
+      const out = new Float32Array(core.memory.buffer, dstPtr, dst.length).slice();
+      core.free(srcPtr);
+      core.free(dstPtr);
+      const expected = dst.slice();
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) expected[c * stride + column + r] = src[r * cols + c] / 2;
+      expect(out).toEqual(expected);
+    });
+  }
+});
