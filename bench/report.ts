@@ -30,7 +30,7 @@ export function fftTable(rows: FftRow[]): string[] {
   const lines = [
     "Real FFT, single thread — transforms/s (median of interleaved benchmark.js rounds)",
     "  API: Float32Array in → JS array out (sonotile RealFFT.forward; pffft HEAPF32.set + transform_ordered + copy out; fft.js realTransform)",
-    "  kernel: the transform alone on buffers in WASM memory; native FFTW (C, FFTW_MEASURE r2c, AVX) on its own buffers, one child run per round",
+    "  kernel: the transform alone on buffers in WASM memory; native FFTW (C, FFTW_MEASURE r2c; Debian's build: SSE2 and AVX codelets) on its own buffers, one child run per round",
     `${pad("n", 6)} ${pad("sonotile", 9)} ${pad("pffft", 9)} ${pad("fft.js", 9)} ${pad("×pffft", 8)} ${pad("×fft.js", 8)} │ ${pad("kernel:", 8)} ${pad("sonotile", 9)} ${pad("pffft", 9)} ${pad("×pffft", 8)} ${pad("FFTW", 9)} ${pad("×FFTW", 8)}`,
   ];
   const orNa = (v: number | null) => (v === null ? "n/a" : fmtRate(v));

@@ -62,7 +62,6 @@ export function fftwPeer(): ChildPeer | Unavailable {
 
 /** Native FFTW's single real transforms (bench/native/fft_fftw.c), for the FFT part. */
 export interface FftwTransforms {
-  name: string;
   /** Transforms per second at each n, each timed for `seconds` in one child process. */
   rates(sizes: number[], seconds: number): Record<number, number>;
   /** Removes the wisdom file that carries the plans from one call to the next. */
@@ -75,7 +74,6 @@ export function fftwTransforms(): FftwTransforms | Unavailable {
   if (unavailable) return { unavailable };
   const wisdom = path.join(os.tmpdir(), `sonotile-bench-fftw-wisdom-${process.pid}`);
   return {
-    name: "native FFTW (C, FFTW_MEASURE r2c)",
     rates(sizes, seconds) {
       const r = runJson<{ rates: Record<string, number> }>(FFTW_FFT_BINARY, [String(seconds), wisdom, ...sizes.map(String)]);
       return Object.fromEntries(sizes.map((n) => [n, r.rates[n]]));
