@@ -49,7 +49,7 @@ export function scaleValues(values: usize, n: i32, divisor: f32, scale: i32, cla
  * lines fit in one L1 set whatever the destination stride. Walking all the bins per four source
  * rows instead kept 513 lines live, and when the stride was a multiple of 2 KB — blocks of
  * 512·k frames, i.e. every zoom-0 tile and every checkpoint-aligned block — those fell into a few
- * sets of L1 and L2 and were evicted between visits: the layout change took 3× as long
+ * sets of L1 and L2 and were evicted between visits: the layout change took 3–4× as long
  * (bench/PERFORMANCE.md).
  */
 const TRANSPOSE_BINS = 8;
@@ -94,8 +94,8 @@ export function scaleTranspose(src: usize, rows: i32, cols: i32, dst: usize, dst
     }
   }
   // The last rows (rows mod 4): four bins of a row finished together, a lane to each destination
-  // row (a chunk of 27 frames, as at 4801 bins, has 3 such rows: one value at a time, they took
-  // a fifth of the layout change), then the last bins one at a time.
+  // row, then the last bins one at a time. A chunk of 27 frames, as at 4801 bins, has 3 such rows;
+  // finishing them one value at a time made its layout change 13–26 % slower (bench/PERFORMANCE.md).
   for (let r = wholeRows; r < rows; r++) {
     const s = src + <usize>r * rowBytes, t = dst + (<usize>r << 2);
     let c = 0;

@@ -90,7 +90,8 @@ describe("PCEN (pcenApply)", () => {
 
 describe("layout change (scaleTranspose)", () => {
   // Shapes that exercise every path: whole 4×4 blocks, a partial pass of bins (cols not a
-  // multiple of the 8 bins per pass), the gathered last columns and the scalar last rows.
+  // multiple of the 8 bins per pass), the gathered last columns, and the last rows (rows mod 4)
+  // four bins at a time and then bin by bin.
   for (const [rows, cols] of [[1, 3], [4, 8], [7, 21], [13, 513], [255, 37]]) {
     it(`writes ${rows} frame-major rows of ${cols} bins into columns of a wider [bins][frames] matrix, and nothing else`, () => {
       const next = random(rows * 1000 + cols);
