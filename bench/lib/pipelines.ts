@@ -8,7 +8,10 @@
  *
  * The peers' "glue" (framing, window, power, transpose to [bins][frames]) is the plain
  * typed-array JavaScript a user of those FFT libraries would write: one frame at a time, no
- * allocation per frame, the window pre-scaled so the power needs no extra multiply.
+ * allocation per frame, the window pre-scaled so the power needs no extra multiply. Every
+ * frame buffer is a Float32Array, so `frameInto` stays monomorphic: V8 keeps one set of type
+ * feedback per function, and while fft.js's frames were Float64Arrays the shared framing loop
+ * ran pffft's pipeline 15–20 % slower (bench/README.md, 2026-12-02 16:30).
  */
 import FFT from "fft.js";
 import type { PffftModule } from "@echogarden/pffft-wasm/simd";
@@ -63,7 +66,7 @@ export function scaledHann(n: number, samplerate: number): Float64Array {
  * Frame `start` of `x` (may begin before 0 or end past the signal: zeros there, scipy's
  * boundary="zeros" / padded=True), windowed, into dst[offset … offset + w.length).
  */
-function frameInto(dst: Float32Array | Float64Array, offset: number, x: Float32Array, start: number, w: Float64Array): void {
+function frameInto(dst: Float32Array, offset: number, x: Float32Array, start: number, w: Float64Array): void {
   const n = w.length;
   if (start >= 0 && start + n <= x.length) {
     for (let j = 0; j < n; j++) dst[offset + j] = x[start + j] * w[j];
@@ -113,12 +116,15 @@ export function pffftPipeline(pf: PffftModule, signal: BenchSignal, nperseg: num
   };
 }
 
-/** fft.js (radix-4, float64, power-of-two n only) + JS glue. */
+/**
+ * fft.js (radix-4, float64, power-of-two n only) + JS glue. The windowed frame is float32, as
+ * the samples are and as the FFT part of the bench feeds fft.js; it computes in float64.
+ */
 export function fftjsPipeline(signal: BenchSignal, nperseg: number, hop: number): Pipeline {
   if (nperseg & (nperseg - 1)) throw new Error(`fft.js needs a power-of-two n, got ${nperseg}`);
   const { bins, frames, half } = geometry(signal, nperseg, hop);
   const fft = new FFT(nperseg);
-  const frame = new Float64Array(nperseg);
+  const frame = new Float32Array(nperseg);
   const spectrum = new Float64Array(2 * nperseg);
   const w = scaledHann(nperseg, signal.samplerate);
   const x = signal.samples;
