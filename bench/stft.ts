@@ -4,11 +4,13 @@
  *
  * Method: every in-process pipeline allocates its output once and is warmed up (first touch,
  * JIT) before timing; the child-process peers do the same internally and report their own
- * timings. Each round gives every pipeline one turn, in a rotated order, so in-process peers
- * and child processes alternate; a turn is one untimed pass (the child processes' warm-up; for
- * the in-process pipelines it evens out whatever the previous turn left in caches and page
- * tables) and `repeats` timed passes. The figure is the median of all timed passes.
- * scipy.signal.stft allocates its result inside every call and is timed as it is.
+ * timings. Each round has one turn for the in-process pipelines together and one per child
+ * process, in a rotated order. A child's turn is its warm-up pass and `repeats` timed passes; in
+ * the in-process turn each pipeline makes one untimed pass (evening out what the previous turn
+ * left in caches and page tables), then their timed passes alternate pass by pass, so that a
+ * burst of the neighbours' load — seconds long on these VMs — lands on all of them alike. The
+ * figure is the median of all timed passes. scipy.signal.stft allocates its result inside every
+ * call and is timed as it is.
  */
 import PFFFT, { type PffftModule } from "@echogarden/pffft-wasm/simd";
 import type { ParamsInput } from "../src/index.js";
@@ -92,9 +94,12 @@ interface Entry {
   label: string;
   /** Timed passes, one array per round. */
   rounds: number[][];
-  /** Runs `repeats` timed passes; returns the output checksum (power pipelines) or undefined. */
-  pass(repeats: number): number | undefined;
+  /** An in-process pipeline, timed in its round's alternated passes (runRound). */
+  pipeline?: Pipeline;
+  /** A child-process peer: runs its warm-up and `repeats` timed passes; returns the output checksum. */
+  pass?: (repeats: number) => number;
   note?: string;
+  /** Its output is compared with the reference's through `checksum` (power pipelines). */
   comparable: boolean;
 }
 
@@ -109,15 +114,7 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
 
   const inProcess = (p: Pipeline, comparable: boolean): Entry => {
     pipelines.push(p);
-    const entry: Entry = {
-      label: p.name, rounds: [], comparable,
-      pass: (repeats) => {
-        p.run(); // untimed, as the child peers' own warm-up: each turn starts from the same state
-        entry.rounds.push(Array.from({ length: repeats }, () => timeOnce(p.run)));
-        return comparable ? checksum(p.output, p.bins, p.frames) : undefined;
-      },
-    };
-    return entry;
+    return { label: p.name, rounds: [], pipeline: p, comparable };
   };
 
   for (const [i, v] of c.sonotile.entries()) {
@@ -146,10 +143,7 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
 
   const sums = new Map<string, number>();
   for (let r = 0; r < opts.rounds; r++) {
-    for (const e of rotate(entries, r)) {
-      const s = e.pass(opts.repeats);
-      if (s !== undefined) sums.set(e.label, s);
-    }
+    runRound(entries, r, opts.repeats, sums);
     log(`  ${c.key} round ${r + 1}/${opts.rounds}: ${entries.map((e) => `${short(e.label)} ${median(e.rounds[r]).toFixed(3)}s`).join(", ")} (load ${loadAverage()[0]})`);
   }
   const ref = sums.get(reference.name)!;
@@ -166,6 +160,26 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
   };
   for (const p of pipelines) p.dispose();
   return out;
+}
+
+/**
+ * Round `r` (see the method above): the in-process pipelines' turn and each child's turn in an
+ * order rotated by r, the in-process pipelines' order within their turn rotated too. Records the
+ * timed passes in each entry and the comparable outputs' checksums in `sums`.
+ */
+function runRound(entries: Entry[], r: number, repeats: number, sums: Map<string, number>): void {
+  const together = rotate(entries.filter((e) => e.pipeline), r);
+  const inProcessTurn = () => {
+    for (const e of together) e.pipeline!.run();
+    const times = together.map(() => [] as number[]);
+    for (let k = 0; k < repeats; k++) together.forEach((e, i) => times[i].push(timeOnce(e.pipeline!.run)));
+    together.forEach((e, i) => {
+      e.rounds.push(times[i]);
+      if (e.comparable) sums.set(e.label, checksum(e.pipeline!.output, e.pipeline!.bins, e.pipeline!.frames));
+    });
+  };
+  const childTurns = entries.filter((e) => e.pass).map((e) => () => void sums.set(e.label, e.pass!(repeats)));
+  for (const turn of rotate([inProcessTurn, ...childTurns], r)) turn();
 }
 
 /** A child-process peer as an entry of the rotation; checks its frame count against sonotile's. */
