@@ -3,7 +3,7 @@
  * "Whombat defaults at 384 kHz"): sonotile beside its peers on the same samples.
  *
  * Method: every in-process pipeline allocates its output once and is warmed up (first touch,
- * JIT) before timing; the child-process peers do the same internally and report their own
+ * JIT: `WARMUP_PASSES`) before timing; the child-process peers do the same internally and report their own
  * timings. Each round has one turn for the in-process pipelines together and one per child
  * process, in a rotated order. A child's turn is its warm-up pass and `repeats` timed passes; in
  * the in-process turn each pipeline makes one untimed pass (evening out what the previous turn
@@ -105,6 +105,14 @@ interface Entry {
 
 let pffftModule: PffftModule | null = null;
 
+/**
+ * Untimed passes of every in-process pipeline before the first round. The JavaScript glue needs
+ * two to reach its optimized code: pffft's pipeline took 0.68–0.76 s on its first pass (fresh
+ * output, cold code), 0.30 s on its second and 0.16 s from the third on (2026-12-02, two
+ * processes); with one untimed pass per turn, round 1 (and every `--quick` run) timed the second.
+ */
+const WARMUP_PASSES = 3;
+
 export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: string) => void): Promise<CaseResult> {
   const load = [loadAverage()];
   const signal = benchSignal(c.seconds, c.samplerate);
@@ -141,6 +149,7 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
     }
   }
 
+  for (const p of pipelines) for (let k = 0; k < WARMUP_PASSES; k++) p.run();
   const sums = new Map<string, number>();
   for (let r = 0; r < opts.rounds; r++) {
     runRound(entries, r, opts.repeats, sums);
