@@ -3,9 +3,9 @@
  * "Whombat defaults at 384 kHz"): sonotile beside its peers on the same samples.
  *
  * Method: every in-process pipeline allocates its output once and is warmed up (first touch,
- * JIT: `WARMUP_PASSES`) before timing; the child-process peers do the same internally and report their own
- * timings. Each round has one turn for the in-process pipelines together and one per child
- * process, in a rotated order. A child's turn is its warm-up pass and `repeats` timed passes; in
+ * JIT: `WARMUP_PASSES`) before timing; the child-process peers do the same internally and
+ * report their own timings. Each round has one turn for the in-process pipelines together and
+ * one per child process, in a rotated order. A child's turn is its warm-up pass and `repeats` timed passes; in
  * the in-process turn each pipeline makes one untimed pass (evening out what the previous turn
  * left in caches and page tables), then their timed passes alternate pass by pass, so that a
  * burst of the neighbours' load — seconds long on these VMs — lands on all of them alike. The
