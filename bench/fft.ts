@@ -66,81 +66,85 @@ export async function runFft(opts: FftOptions, log: (line: string) => void): Pro
   const fftw = fftwTransforms();
   const rows: FftRow[] = [];
   const load = [loadAverage()];
-  // The wisdom file goes whatever happens to the run.
   try {
     for (const n of opts.sizes ?? FFT_SIZES) {
-      const input = testInput(n);
-      const fns: Partial<Record<Impl, () => void>> = {};
-      const unsupported: FftRow["unsupported"] = {};
-      const cleanup: (() => void)[] = [];
-
-      const plan = new RealFFT(n);
-      const out = new Float32Array(2 * plan.bins);
-      fns.sonotile = () => void plan.forward(input, out);
-      const neighbour = isPowerOfTwo(n) ? null : nearestPowerOfTwo(n);
-      if (neighbour !== null) {
-        const nplan = new RealFFT(neighbour), nin = testInput(neighbour), nout = new Float32Array(2 * nplan.bins);
-        fns["sonotile neighbour"] = () => void nplan.forward(nin, nout);
-        cleanup.push(() => nplan.dispose());
-      }
-      const handle = core.fftCreate(n), ip = core.alloc(n * 4), op = core.alloc(plan.bins * 8);
-      new Float32Array(core.memory.buffer, ip, n).set(input);
-      fns["sonotile kernel"] = () => void core.fftForward(handle, ip, op);
-      cleanup.push(() => { plan.dispose(); core.fftDestroy(handle); core.free(ip); core.free(op); });
-
-      if (pffftSupports(n)) {
-        const setup = pf._pffft_new_setup(n, 0);
-        const a = pf._pffft_aligned_malloc(n * 4), b = pf._pffft_aligned_malloc(n * 4), work = pf._pffft_aligned_malloc(n * 4);
-        const pout = new Float32Array(n);
-        fns.pffft = () => {
-          const heap = pf.HEAPF32;
-          heap.set(input, a >> 2);
-          pf._pffft_transform_ordered(setup, a, b, work, 0);
-          pout.set(heap.subarray(b >> 2, (b >> 2) + n));
-        };
-        pf.HEAPF32.set(input, a >> 2);
-        fns["pffft kernel"] = () => pf._pffft_transform_ordered(setup, a, b, work, 0);
-        cleanup.push(() => { pf._pffft_destroy_setup(setup); for (const p of [a, b, work]) pf._pffft_aligned_free(p); });
-      } else {
-        unsupported.pffft = unsupported["pffft kernel"] = "n not 32·2^a·3^b·5^c";
-      }
-
-      if (isPowerOfTwo(n)) {
-        const f = new FFT(n);
-        const fout = new Float64Array(2 * n);
-        fns.fftjs = () => f.realTransform(fout, input);
-      } else {
-        unsupported.fftjs = "power-of-two only";
-      }
-
-      let external: (() => Record<string, number>) | undefined;
-      if (isUnavailable(fftw)) {
-        unsupported.fftw = fftw.unavailable;
-      } else {
-        external = (): Record<string, number> => {
-          if (neighbour === null) return { fftw: fftw.rates([n], opts.maxTime)[n] };
-          const r = fftw.rates([n, neighbour], opts.maxTime);
-          return { fftw: r[n], "fftw neighbour": r[neighbour] };
-        };
-      }
-
-      const measured = interleavedRates(fns as Record<string, () => void>, opts.rounds, opts.maxTime, external);
-      cleanup.forEach((c) => c());
-      const row: FftRow = {
-        n, neighbour,
-        rate: Object.fromEntries(IMPLS.map((i) => [i, measured[i]?.hz ?? null])) as FftRow["rate"],
-        unsupported,
-        rounds: Object.fromEntries(Object.entries(measured).map(([k, v]) => [k, v.rounds])),
-      };
+      const row = measureSize(n, pf, fftw, opts);
       rows.push(row);
       const k = (v: number | null) => (v === null ? "—" : `${(v / 1e3).toFixed(0)}k/s`);
       log(`  fft n=${n}: sonotile ${k(row.rate.sonotile)}, pffft ${k(row.rate.pffft)}, fft.js ${k(row.rate.fftjs)}, FFTW ${k(row.rate.fftw)} (load ${loadAverage()[0]})`);
     }
   } finally {
-    if (!isUnavailable(fftw)) fftw.dispose();
+    if (!isUnavailable(fftw)) fftw.dispose(); // the wisdom file goes whatever happens to the run
   }
   load.push(loadAverage());
   return { rows, load };
+}
+
+/** One row of the table: every implementation at n (and sonotile and FFTW at its neighbour), interleaved. */
+function measureSize(n: number, pf: PffftModule, fftw: ReturnType<typeof fftwTransforms>, opts: FftOptions): FftRow {
+  const input = testInput(n);
+  const fns: Partial<Record<Impl, () => void>> = {};
+  const unsupported: FftRow["unsupported"] = {};
+  const cleanup: (() => void)[] = [];
+
+  const plan = new RealFFT(n);
+  const out = new Float32Array(2 * plan.bins);
+  fns.sonotile = () => void plan.forward(input, out);
+  const neighbour = isPowerOfTwo(n) ? null : nearestPowerOfTwo(n);
+  if (neighbour !== null) {
+    const nplan = new RealFFT(neighbour), nin = testInput(neighbour), nout = new Float32Array(2 * nplan.bins);
+    fns["sonotile neighbour"] = () => void nplan.forward(nin, nout);
+    cleanup.push(() => nplan.dispose());
+  }
+  const handle = core.fftCreate(n), ip = core.alloc(n * 4), op = core.alloc(plan.bins * 8);
+  new Float32Array(core.memory.buffer, ip, n).set(input);
+  fns["sonotile kernel"] = () => void core.fftForward(handle, ip, op);
+  cleanup.push(() => { plan.dispose(); core.fftDestroy(handle); core.free(ip); core.free(op); });
+
+  if (pffftSupports(n)) {
+    const setup = pf._pffft_new_setup(n, 0);
+    const a = pf._pffft_aligned_malloc(n * 4), b = pf._pffft_aligned_malloc(n * 4), work = pf._pffft_aligned_malloc(n * 4);
+    const pout = new Float32Array(n);
+    fns.pffft = () => {
+      const heap = pf.HEAPF32;
+      heap.set(input, a >> 2);
+      pf._pffft_transform_ordered(setup, a, b, work, 0);
+      pout.set(heap.subarray(b >> 2, (b >> 2) + n));
+    };
+    pf.HEAPF32.set(input, a >> 2);
+    fns["pffft kernel"] = () => pf._pffft_transform_ordered(setup, a, b, work, 0);
+    cleanup.push(() => { pf._pffft_destroy_setup(setup); for (const p of [a, b, work]) pf._pffft_aligned_free(p); });
+  } else {
+    unsupported.pffft = unsupported["pffft kernel"] = "n not 32·2^a·3^b·5^c";
+  }
+
+  if (isPowerOfTwo(n)) {
+    const f = new FFT(n);
+    const fout = new Float64Array(2 * n);
+    fns.fftjs = () => f.realTransform(fout, input);
+  } else {
+    unsupported.fftjs = "power-of-two only";
+  }
+
+  let external: (() => Record<string, number>) | undefined;
+  if (isUnavailable(fftw)) {
+    unsupported.fftw = fftw.unavailable;
+  } else {
+    external = (): Record<string, number> => {
+      if (neighbour === null) return { fftw: fftw.rates([n], opts.maxTime)[n] };
+      const r = fftw.rates([n, neighbour], opts.maxTime);
+      return { fftw: r[n], "fftw neighbour": r[neighbour] };
+    };
+  }
+
+  const measured = interleavedRates(fns as Record<string, () => void>, opts.rounds, opts.maxTime, external);
+  cleanup.forEach((c) => c());
+  return {
+    n, neighbour,
+    rate: Object.fromEntries(IMPLS.map((i) => [i, measured[i]?.hz ?? null])) as FftRow["rate"],
+    unsupported,
+    rounds: Object.fromEntries(Object.entries(measured).map(([k, v]) => [k, v.rounds])),
+  };
 }
 
 /** Nearest power of two to n on a log scale (the "neighbouring" size of issue 7). */

@@ -85,8 +85,8 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = { machine };
   const targets: Target[] = [];
   const fftOpts = args.quick ? { rounds: 3, maxTime: 0.08 } : { rounds: 7, maxTime: 0.15 };
-  // The neighbours' load moves every pipeline of this process by up to a third for seconds at a
-  // time (bench/README.md, the STFT part): five rounds so that one slow round cannot set a ratio.
+  // The neighbours' load slows every pipeline of this process by a third to a half for seconds at
+  // a time (bench/README.md, the STFT part): five rounds so that one slow round cannot set a ratio.
   const stftOpts = args.quick ? { rounds: 1, repeats: 2 } : { rounds: 5, repeats: 3 };
   // The pool's ratio swings most with the neighbours' load (single rounds 1.3–2.4×): more rounds.
   const poolOpts = args.quick ? { rounds: 2, repeats: 2 } : { rounds: 7, repeats: 3 };

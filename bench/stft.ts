@@ -90,18 +90,26 @@ export interface CaseResult {
 
 export interface StftOptions { rounds: number; repeats: number }
 
-interface Entry {
+interface Timed {
   label: string;
   /** Timed passes, one array per round. */
   rounds: number[][];
-  /** An in-process pipeline, timed in its round's alternated passes (runRound). */
-  pipeline?: Pipeline;
-  /** A child-process peer: runs its warm-up and `repeats` timed passes; returns the output checksum. */
-  pass?: (repeats: number) => number;
   note?: string;
+}
+
+/** An in-process pipeline, timed in its round's alternated passes (runRound). */
+interface InProcessEntry extends Timed {
+  pipeline: Pipeline;
   /** Its output is compared with the reference's through `checksum` (power pipelines). */
   comparable: boolean;
 }
+
+/** A child-process peer: `pass` runs its warm-up and `repeats` timed passes, returns the output checksum. */
+interface ChildEntry extends Timed {
+  pass(repeats: number): number;
+}
+
+type Entry = InProcessEntry | ChildEntry;
 
 let pffftModule: PffftModule | null = null;
 
@@ -120,7 +128,7 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
   const unavailable: PipelineResult[] = [];
   const pipelines: Pipeline[] = [];
 
-  const inProcess = (p: Pipeline, comparable: boolean): Entry => {
+  const inProcess = (p: Pipeline, comparable: boolean): InProcessEntry => {
     pipelines.push(p);
     return { label: p.name, rounds: [], pipeline: p, comparable };
   };
@@ -177,24 +185,25 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
  * timed passes in each entry and the comparable outputs' checksums in `sums`.
  */
 function runRound(entries: Entry[], r: number, repeats: number, sums: Map<string, number>): void {
-  const together = rotate(entries.filter((e) => e.pipeline), r);
+  const together = rotate(entries.filter((e): e is InProcessEntry => "pipeline" in e), r);
   const inProcessTurn = () => {
-    for (const e of together) e.pipeline!.run();
+    for (const e of together) e.pipeline.run();
     const times = together.map(() => [] as number[]);
-    for (let k = 0; k < repeats; k++) together.forEach((e, i) => times[i].push(timeOnce(e.pipeline!.run)));
+    for (let k = 0; k < repeats; k++) together.forEach((e, i) => times[i].push(timeOnce(e.pipeline.run)));
     together.forEach((e, i) => {
       e.rounds.push(times[i]);
-      if (e.comparable) sums.set(e.label, checksum(e.pipeline!.output, e.pipeline!.bins, e.pipeline!.frames));
+      if (e.comparable) sums.set(e.label, checksum(e.pipeline.output, e.pipeline.bins, e.pipeline.frames));
     });
   };
-  const childTurns = entries.filter((e) => e.pass).map((e) => () => void sums.set(e.label, e.pass!(repeats)));
+  const children = entries.filter((e): e is ChildEntry => "pass" in e);
+  const childTurns = children.map((e) => () => void sums.set(e.label, e.pass(repeats)));
   for (const turn of rotate([inProcessTurn, ...childTurns], r)) turn();
 }
 
 /** A child-process peer as an entry of the rotation; checks its frame count against sonotile's. */
-function childEntry(child: ChildPeer, signal: ReturnType<typeof benchSignal>, c: PipelineCase, reference: Pipeline, note: string): Entry {
-  const entry: Entry = {
-    label: child.name, rounds: [], comparable: true, note,
+function childEntry(child: ChildPeer, signal: ReturnType<typeof benchSignal>, c: PipelineCase, reference: Pipeline, note: string): ChildEntry {
+  const entry: ChildEntry = {
+    label: child.name, rounds: [], note,
     pass: (repeats) => {
       const r = child.run(signal, c.nperseg, c.hop, repeats);
       if (r.frames !== reference.frames || r.bins !== reference.bins) {
