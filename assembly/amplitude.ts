@@ -30,6 +30,11 @@ export function scaleValues(values: usize, n: i32, divisor: f32, scale: i32, cla
   }
 }
 
+/** `scaleValues` on columns [0, cols) of each of `rows` rows of `stride` f32 at `values`: a chunk of frames of a [bins][frames] block. */
+export function scaleColumns(values: usize, rows: i32, cols: i32, stride: i32, divisor: f32, scale: i32, clamp: bool, minDb: f32, maxDb: f32): void {
+  for (let r = 0; r < rows; r++) scaleValues(values + ((<usize>r * <usize>stride) << 2), cols, divisor, scale, clamp, minDb, maxDb);
+}
+
 /**
  * SPEC §3.7–3.9 on four values: divide by `d`, scale, clamp dB to [lo, hi] if `clamp`. `scale` is
  * tested per vector (a well-predicted branch): binaryen folds copies of a loop specialised per

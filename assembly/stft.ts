@@ -5,6 +5,7 @@
 // outside the buffer are zeros. That single rule covers scipy's zero padding at both ends
 // of the recording and lets a long recording be processed block by block.
 import { RealFft } from "./fft";
+import { FourFrameFft, fourFrameLength } from "./fft/four-frames";
 import { Registry } from "./registry";
 
 class Stft {
@@ -13,6 +14,10 @@ class Stft {
   readonly fft: RealFft;
   readonly window: usize; // n f32, owned
   readonly frame: usize; // n f32 scratch: the windowed frame
+  /** Four frames per transform for `stftPowerColumns`, for the lengths it handles; else null. */
+  readonly fourFrames: FourFrameFft | null;
+  /** 4·n f32 scratch for `fourFrames`: frames that overlap the padding, with their zeros. */
+  readonly padded: usize;
 
   constructor(n: i32, window: usize) {
     this.n = n;
@@ -21,6 +26,23 @@ class Stft {
     this.window = heap.alloc(<usize>n << 2);
     memory.copy(this.window, window, <usize>n << 2);
     this.frame = heap.alloc(<usize>n << 2);
+    this.fourFrames = fourFrameLength(n) ? new FourFrameFft(n) : null;
+    this.padded = this.fourFrames !== null ? heap.alloc(<usize>n << 4) : 0;
+  }
+
+  /**
+   * Where the frame starting at buffer index `start` can be read: in the buffer itself, or — when
+   * it overlaps the padding — copied with its zeros into slot `slot` (0 … 3) of `padded`.
+   */
+  frameAt(samples: usize, length: i32, start: i32, slot: i32): usize {
+    const n = this.n;
+    if (start >= 0 && start + n <= length) return samples + (<usize>start << 2);
+    const frame = this.padded + (<usize>(slot * n) << 2);
+    for (let i = 0; i < n; i++) {
+      const j = start + i;
+      store<f32>(frame + (<usize>i << 2), j >= 0 && j < length ? load<f32>(samples + (<usize>j << 2)) : 0);
+    }
+    return frame;
   }
 
   /** frame[i] = x[start + i] · window[i], with x = 0 outside [0, length). */
@@ -52,6 +74,10 @@ class Stft {
   dispose(): void {
     heap.free(this.window);
     heap.free(this.frame);
+    if (this.fourFrames !== null) {
+      this.fourFrames!.dispose();
+      heap.free(this.padded);
+    }
   }
 }
 
@@ -65,6 +91,11 @@ export function stftCreate(n: i32, window: usize): i32 {
 export function stftDestroy(handle: i32): void {
   plans.get(handle).dispose();
   plans.remove(handle);
+}
+
+/** Whether `stftPowerColumns` serves this plan (its length is one FourFrameFft handles). */
+export function stftHasColumns(handle: i32): bool {
+  return plans.get(handle).fourFrames !== null;
 }
 
 /**
@@ -88,6 +119,29 @@ export function stftPower(handle: i32, samples: usize, length: i32, first: i32, 
       plan.fillFrame(samples, length, start);
       peak = fft.power(plan.frame, 0, row, scale, peak);
     }
+  }
+  return max(max(f32x4.extract_lane(peak, 0), f32x4.extract_lane(peak, 1)), max(f32x4.extract_lane(peak, 2), f32x4.extract_lane(peak, 3)));
+}
+
+/**
+ * `stftPower`'s values, frame j written to column j of the [bins][stride] matrix at `output`
+ * (bin k's row at output + 4·k·stride) — or only the maximum returned when output is 0 — four
+ * frames per transform (assembly/fft/four-frames.ts): no frame-major rows and no layout change
+ * afterwards. A last group of fewer than four frames repeats its last frame in the spare lanes.
+ * Only for plans with `stftHasColumns`.
+ */
+export function stftPowerColumns(handle: i32, samples: usize, length: i32, first: i32, hop: i32, frameCount: i32, scale: f32, output: usize, stride: i32): f32 {
+  const plan = plans.get(handle);
+  const fft = plan.fourFrames!;
+  const rowBytes = <usize>stride << 2;
+  let peak = f32x4.splat(-Infinity);
+  for (let j = 0; j < frameCount; j += 4) {
+    const lanes = min(4, frameCount - j), start = first + j * hop;
+    const x0 = plan.frameAt(samples, length, start, 0);
+    const x1 = lanes > 1 ? plan.frameAt(samples, length, start + hop, 1) : x0;
+    const x2 = lanes > 2 ? plan.frameAt(samples, length, start + 2 * hop, 2) : x1;
+    const x3 = lanes > 3 ? plan.frameAt(samples, length, start + 3 * hop, 3) : x2;
+    peak = fft.power(x0, x1, x2, x3, plan.window, output != 0 ? output + (<usize>j << 2) : 0, rowBytes, lanes, scale, peak);
   }
   return max(max(f32x4.extract_lane(peak, 0), f32x4.extract_lane(peak, 1)), max(f32x4.extract_lane(peak, 2), f32x4.extract_lane(peak, 3)));
 }

@@ -3,14 +3,14 @@
 
 /**
  * dst[r][c] = max of src[k][f] over bins k in [edges[r], edges[r+1]) and frames f in
- * [c·factor, min((c+1)·factor, frames)). `src` is [bins][frames] f32, `edges` holds rows + 1
+ * [c·factor, min((c+1)·factor, frames)). `src` is [bins][stride] f32 (stride ≥ frames), `edges` holds rows + 1
  * ascending i32 bin indices, `dst` is [rows][ceil(frames / factor)] f32.
  * Four frames per step: at factor 1 four columns at once, otherwise four frames of one column
  * (the lanes folded at its end).
  */
-export function poolMax(src: usize, frames: i32, edges: usize, rows: i32, factor: i32, dst: usize): void {
+export function poolMax(src: usize, frames: i32, stride: i32, edges: usize, rows: i32, factor: i32, dst: usize): void {
   const columns = (frames + factor - 1) / factor;
-  const rowBytes = <usize>frames << 2;
+  const rowBytes = <usize>stride << 2;
   for (let r = 0; r < rows; r++) {
     const k0 = load<i32>(edges + (<usize>r << 2));
     const k1 = load<i32>(edges + (<usize>(r + 1) << 2));

@@ -1,10 +1,10 @@
 /**
  * The engine's inner loop, driven from TypeScript but run in WebAssembly: STFT power and PCEN
- * for a block of frames, chunk by chunk, each chunk transposed to the [bins][frames] layout
- * sonotile returns with normalization, value scale and clamping applied on the way (or, when
- * the maximum is not known yet, afterwards by `finishValues`). Every entry point works on a
- * block of frames with state carried by the caller, so one pass over a whole signal and many
- * passes over pieces of a recording produce the same numbers.
+ * for a block of frames, chunk by chunk, each chunk in the [bins][frames] layout sonotile
+ * returns with normalization, value scale and clamping applied (or, when the maximum is not
+ * known yet, afterwards by `finishValues`). Every entry point works on a block of frames with
+ * state carried by the caller, so one pass over a whole signal and many passes over pieces of a
+ * recording produce the same numbers.
  */
 import { getWindow } from "./window.js";
 import { frameGeometry, frameStart, type FrameGeometry } from "./geometry.js";
@@ -22,9 +22,21 @@ export type PcenState = Float32Array | null;
 
 /**
  * Values per core call inside a block (0.5 MB): a chunk's frame-major rows are still in cache
- * when they are transposed into the block's [bins][frames] layout, one pass over DRAM fewer.
+ * when they are transposed into the block's [bins][frames] layout, one pass over DRAM fewer; in
+ * the four-frame path, which writes the block directly, its samples are.
  */
 const CHUNK_VALUES = 1 << 17;
+
+/**
+ * Floats per row of a block of `frames` frames: `frames`, or 16 more when that is a multiple of
+ * 1024. The four-frame kernel writes 16 bytes into every bin's row per four frames, and rows a
+ * multiple of 4 KB apart share a few cache sets and evict each other between visits: at 1024,
+ * 2048, 3072 and 4096 frames that kernel took 1.5× as long per value as at 1040, 2064 or 4112
+ * (bench/PERFORMANCE.md). Zoom-0 tiles 1024 frames wide have such blocks.
+ */
+export function blockStride(frames: number): number {
+  return frames % 1024 === 0 ? frames + 16 : frames;
+}
 
 /** What SPEC §3.7–3.9 need to turn power (or PCEN) values into final values. */
 export interface FinishParams {
@@ -34,16 +46,21 @@ export interface FinishParams {
 }
 
 /**
- * Frames of STFT power — PCEN applied when the plan's parameters ask for it — as [bins][frames];
- * final values (SPEC §3.7–3.9 applied) when `analyze` was given them.
+ * Frames of STFT power — PCEN applied when the plan's parameters ask for it — as [bins][frames]
+ * rows `blockStride(frames)` floats apart; final values (SPEC §3.7–3.9 applied) when `analyze`
+ * was given them.
  */
 export class FrameBlock {
+  private readonly stride: number;
+
   constructor(
     private readonly values: CoreArray,
     readonly frames: number,
     readonly bins: number,
     private readonly peak: number,
-  ) {}
+  ) {
+    this.stride = blockStride(frames);
+  }
 
   /** The largest value in the block (−Infinity when empty), as the kernels that wrote it found it. */
   max(): number {
@@ -56,9 +73,9 @@ export class FrameBlock {
    * more than the copy on these machines). Frees the block.
    */
   writeColumns(target: Float32Array, column: number): void {
-    const { values, frames, bins } = this;
+    const { values, frames, bins, stride } = this;
     const columns = target.length / bins;
-    for (let k = 0; k < bins; k++) target.set(new Float32Array(core.memory.buffer, values.ptr + 4 * k * frames, frames), k * columns + column);
+    for (let k = 0; k < bins; k++) target.set(new Float32Array(core.memory.buffer, values.ptr + 4 * k * stride, frames), k * columns + column);
     values.free();
   }
 
@@ -76,7 +93,7 @@ export class FrameBlock {
     const edges = core.alloc(binEdges.byteLength);
     const pooled = new CoreArray(rows * width);
     new Int32Array(core.memory.buffer, edges, binEdges.length).set(binEdges);
-    core.poolMax(this.values.ptr, this.frames, edges, rows, factor, pooled.ptr);
+    core.poolMax(this.values.ptr, this.frames, this.stride, edges, rows, factor, pooled.ptr);
     const view = pooled.view();
     for (let r = 0; r < rows; r++) target.set(view.subarray(r * width, (r + 1) * width), r * columns + column);
     core.free(edges);
@@ -111,6 +128,8 @@ export class SpectrogramPlan {
   /** scipy's PSD scaling of |Z|²: 1 / (fs · Σ window²) (scipy.signal._spectral_helper). */
   readonly psdScale: number;
   private handle: number;
+  /** True if the core transforms four frames at a time into [bins][frames] columns at this length (`stftPowerColumns`). */
+  private readonly columns: boolean;
 
   constructor(readonly params: Params, samplerate: number) {
     this.geometry = frameGeometry(params.window_size, params.hop_size, samplerate);
@@ -120,6 +139,7 @@ export class SpectrogramPlan {
     this.psdScale = 1 / (samplerate * energy);
     const buffer = CoreArray.from(window);
     this.handle = core.stftCreate(window.length, buffer.ptr);
+    this.columns = core.stftHasColumns(this.handle);
     buffer.free();
   }
 
@@ -132,7 +152,7 @@ export class SpectrogramPlan {
    * (or PCEN) maximum either way. Returns the block and the PCEN state after frame f1 − 1.
    */
   analyze(samples: Float32Array, samplesStart: number, f0: number, f1: number, pcen: PcenState, finish: FinishParams | null = null): { block: FrameBlock; pcen: PcenState } {
-    const values = new CoreArray((f1 - f0) * this.geometry.bins);
+    const values = new CoreArray(blockStride(f1 - f0) * this.geometry.bins);
     const result = this.run(samples, samplesStart, f0, f1, pcen, { values, finish });
     return { block: new FrameBlock(values, f1 - f0, this.geometry.bins, result.peak), pcen: result.pcen };
   }
@@ -150,19 +170,25 @@ export class SpectrogramPlan {
    * The loop of `analyze` and `scan`, a chunk of frames per core call. Each chunk's samples are
    * copied into the core just before its STFT, so they are read from cache — copying a whole
    * block first (8 MB) made the STFT pipeline 6–9 % slower here (bench/PERFORMANCE.md).
+   * Without PCEN, at the lengths the core transforms four frames at a time (`columns`), the
+   * kernel writes the block's [bins][frames] columns itself; otherwise each chunk is computed as
+   * frame-major rows, PCEN applied to them, and transposed into the block.
    */
   private run(samples: Float32Array, samplesStart: number, f0: number, f1: number, pcen: PcenState, output: { values: CoreArray; finish: FinishParams | null } | null): { peak: number; pcen: PcenState } {
     const { bins, hop, nperseg } = this.geometry;
     const p = this.params;
     const frames = f1 - f0;
     if (p.pcen && frames > 0 && pcen === null && f0 !== 0) throw new Error(`PCEN needs the smoother state before frame ${f0}`);
-    const chunkFrames = Math.min(frames, Math.max(4, Math.floor(CHUNK_VALUES / bins)));
+    const columns = !p.pcen && this.columns;
+    // A multiple of four frames: the four-frame kernel's groups.
+    const chunkFrames = Math.min(frames, 4 * Math.max(1, Math.floor(CHUNK_VALUES / bins / 4)));
     const input = new CoreArray(Math.max(0, chunkFrames - 1) * hop + nperseg);
-    const chunk = new CoreArray(chunkFrames * bins);
+    const chunk = columns ? null : new CoreArray(chunkFrames * bins);
     const state = p.pcen ? new CoreArray(bins) : null;
     if (state && pcen !== null) state.view().set(pcen);
     const first = frameStart(f0, this.geometry) - samplesStart;
     const finish = output?.finish;
+    const stride = blockStride(frames);
     let peak = -Infinity;
     for (let c0 = 0; c0 < frames; c0 += chunkFrames) {
       const count = Math.min(chunkFrames, frames - c0);
@@ -170,6 +196,12 @@ export class SpectrogramPlan {
       const start = first + c0 * hop, span = (count - 1) * hop + nperseg;
       const from = Math.min(Math.max(start, 0), samples.length), to = Math.max(from, Math.min(start + span, samples.length));
       input.view().set(samples.subarray(from, to));
+      const target = output ? output.values.ptr + 4 * c0 : 0;
+      if (!chunk) {
+        peak = Math.max(peak, core.stftPowerColumns(this.handle, input.ptr, to - from, start - from, hop, count, this.psdScale, target, stride));
+        if (finish && !isIdentity(finish)) core.scaleColumns(target, bins, count, stride, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
+        continue;
+      }
       let chunkPeak = core.stftPower(this.handle, input.ptr, to - from, start - from, hop, count, this.psdScale, chunk.ptr);
       if (state) {
         if (pcen === null && c0 === 0) core.pcenInitState(chunk.ptr, bins, state.ptr);
@@ -177,13 +209,12 @@ export class SpectrogramPlan {
       }
       peak = Math.max(peak, chunkPeak);
       if (!output) continue;
-      const target = output.values.ptr + 4 * c0;
-      if (finish) core.scaleTranspose(chunk.ptr, count, bins, target, frames, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
-      else core.scaleTranspose(chunk.ptr, count, bins, target, frames, 1, SCALE_CODES.power, false, 0, 0);
+      if (finish) core.scaleTranspose(chunk.ptr, count, bins, target, stride, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
+      else core.scaleTranspose(chunk.ptr, count, bins, target, stride, 1, SCALE_CODES.power, false, 0, 0);
     }
     if (state && frames > 0) pcen = state.view().slice();
     state?.free();
-    chunk.free();
+    chunk?.free();
     input.free();
     return { peak, pcen };
   }
@@ -192,6 +223,11 @@ export class SpectrogramPlan {
     if (this.handle) core.stftDestroy(this.handle);
     this.handle = 0;
   }
+}
+
+/** True if finishing leaves power values as they are (power scale, no normalization). */
+function isIdentity(finish: FinishParams): boolean {
+  return finish.params.scale === "power" && finish.divisor === 1;
 }
 
 /**

@@ -1,0 +1,164 @@
+/**
+ * The four-frame STFT kernel (`stftPowerColumns`, assembly/fft/four-frames.ts), which writes
+ * power straight into columns of a [bins][frames] matrix, one frame per SIMD lane: against a
+ * float64 DFT of every frame, at every length it serves, with frames in the padding, partial
+ * groups of frames, a wider destination and the maximum-only mode. The golden spectrogram tests
+ * check it end to end against scipy; these check each radix path and the edges of a call.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { core } from "../src/engine/wasm.js";
+
+/** A deterministic generator (mulberry32), so a failure can be reproduced. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Core memory freed after the file's tests. */
+const allocations: number[] = [];
+function inCore(values: Float32Array): number {
+  const ptr = core.alloc(values.length * 4);
+  new Float32Array(core.memory.buffer, ptr, values.length).set(values);
+  allocations.push(ptr);
+  return ptr;
+}
+afterAll(() => allocations.forEach((p) => core.free(p)));
+
+interface Case {
+  n: number;
+  hop: number;
+  /** Buffer index of frame 0's first sample (negative: it starts in the padding). */
+  first: number;
+  frames: number;
+  samples: Float32Array;
+  window: Float32Array;
+  scale: number;
+}
+
+function makeCase(n: number, frames: number, seed: number): Case {
+  const next = random(seed);
+  const hop = n / 2;
+  // Frame 0 starts half a frame before the buffer and the last one ends past it: both edges pad.
+  const first = -hop;
+  const length = (frames - 1) * hop + n - n / 4 - hop;
+  const samples = Float32Array.from({ length }, (_, i) => next() - 0.5 + 0.8 * Math.sin(0.37 * i));
+  const window = Float32Array.from({ length: n }, (_, j) => 0.5 - 0.5 * Math.cos((2 * Math.PI * j) / n));
+  return { n, hop, first, frames, samples, window, scale: 1 / (48000 * n) };
+}
+
+/** scale·|Σ_j x[start + j]·w[j]·e^{−2πi·jk/n}|² for k ≤ n/2, in float64 (x = 0 outside the buffer). */
+function referencePower(c: Case, frame: number): Float64Array {
+  const { n, samples, window } = c;
+  const start = c.first + frame * c.hop;
+  const cos = Float64Array.from({ length: n }, (_, i) => Math.cos((2 * Math.PI * i) / n));
+  const sin = Float64Array.from({ length: n }, (_, i) => Math.sin((2 * Math.PI * i) / n));
+  const out = new Float64Array(n / 2 + 1);
+  for (let k = 0; k <= n / 2; k++) {
+    let re = 0, im = 0;
+    for (let j = 0; j < n; j++) {
+      const s = start + j;
+      if (s < 0 || s >= samples.length) continue;
+      const v = samples[s] * window[j], t = (j * k) % n;
+      re += v * cos[t];
+      im -= v * sin[t];
+    }
+    out[k] = c.scale * (re * re + im * im);
+  }
+  return out;
+}
+
+/**
+ * Runs the kernel on frames [f0, f0 + count) of `c` into columns [column, column + count) of a
+ * [bins][stride] matrix filled with NaN beforehand (or with no output); returns the matrix and
+ * the maximum the kernel reported.
+ */
+function runColumns(c: Case, f0: number, count: number, stride: number, column: number, withOutput = true): { matrix: Float32Array; peak: number } {
+  const bins = c.n / 2 + 1;
+  const windowPtr = inCore(c.window);
+  const handle = core.stftCreate(c.n, windowPtr);
+  try {
+    expect(core.stftHasColumns(handle)).toBe(true);
+    const samplesPtr = inCore(c.samples);
+    const matrixPtr = inCore(new Float32Array(bins * stride).fill(NaN));
+    const out = withOutput ? matrixPtr + 4 * column : 0;
+    const peak = core.stftPowerColumns(handle, samplesPtr, c.samples.length, c.first + f0 * c.hop, c.hop, count, c.scale, out, stride);
+    return { matrix: new Float32Array(core.memory.buffer, matrixPtr, bins * stride).slice(), peak };
+  } finally {
+    core.stftDestroy(handle);
+  }
+}
+
+describe("stftPowerColumns: four frames per transform, into [bins][frames] columns", () => {
+  // The complex FFT has m = n/2 points: n = 32, 128, 512, 2048 (m = 4^k) end in a radix-4 stage,
+  // n = 16, 64, 256, 1024, 4096 (m = 2·4^k) in the radix-8 one.
+  const lengths = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
+
+  it.each(lengths)("n = %i: every frame's power matches a float64 DFT, frames in the padding and a partial last group included", (n) => {
+    const frames = 7; // one group of four, one of three
+    const c = makeCase(n, frames, n);
+    const bins = n / 2 + 1;
+    const { matrix, peak } = runColumns(c, 0, frames, frames, 0);
+    let largest = 0;
+    for (let f = 0; f < frames; f++) {
+      const ref = referencePower(c, f);
+      const framePeak = Math.max(...ref);
+      for (let k = 0; k < bins; k++) {
+        // float32 butterflies: errors relative to the frame's largest bin, growing with log n.
+        expect(Math.abs(matrix[k * frames + f] - ref[k])).toBeLessThanOrEqual(2e-6 * framePeak);
+        largest = Math.max(largest, matrix[k * frames + f]);
+      }
+    }
+    expect(peak).toBe(largest);
+  });
+
+  it("writes only its columns of a wider matrix, for every count of frames 1 … 9", () => {
+    const c = makeCase(256, 12, 3);
+    const bins = 129, stride = 15, column = 3;
+    for (let count = 1; count <= 9; count++) {
+      const { matrix } = runColumns(c, 2, count, stride, column);
+      for (let k = 0; k < bins; k++) {
+        for (let col = 0; col < stride; col++) {
+          const v = matrix[k * stride + col];
+          if (col >= column && col < column + count) expect(Number.isFinite(v)).toBe(true);
+          else expect(v).toBeNaN();
+        }
+      }
+    }
+  });
+
+  it("gives a frame the same bits whichever lane and group it goes through", () => {
+    // Frames 1 … 8 in one call (lanes 1, 2, 3, 0, …) and in another starting at frame 1 (lanes 0, 1, …).
+    const c = makeCase(1024, 9, 5);
+    const bins = 513;
+    const all = runColumns(c, 0, 9, 9, 0).matrix;
+    const shifted = runColumns(c, 1, 8, 8, 0).matrix;
+    for (let k = 0; k < bins; k++) {
+      expect(Array.from(shifted.subarray(k * 8, k * 8 + 8))).toEqual(Array.from(all.subarray(k * 9 + 1, k * 9 + 9)));
+    }
+  });
+
+  it("with no output, returns the same maximum and writes nothing", () => {
+    for (const count of [3, 4, 7]) {
+      const c = makeCase(512, count, 11);
+      const written = runColumns(c, 0, count, count, 0);
+      const scanned = runColumns(c, 0, count, count, 0, false);
+      expect(scanned.peak).toBe(written.peak);
+      expect(scanned.matrix.every(Number.isNaN)).toBe(true);
+    }
+  });
+
+  it("serves exactly the powers of two from 16 to 4096; other lengths go through stftPower", () => {
+    const served = [8, 16, 24, 1000, 1024, 1102, 4096, 8192, 9600].filter((n) => {
+      const windowPtr = inCore(new Float32Array(n).fill(1));
+      const handle = core.stftCreate(n, windowPtr);
+      const has = core.stftHasColumns(handle);
+      core.stftDestroy(handle);
+      return has;
+    });
+    expect(served).toEqual([16, 1024, 4096]);
+  });
+});
