@@ -1,5 +1,5 @@
-// Power spectra of four frames at once, one frame per SIMD lane, for power-of-two lengths
-// 16 ≤ n ≤ 4096: the batched STFT's kernel (assembly/stft.ts, `stftPowerColumns`).
+// Power spectra of four frames at once, one frame per SIMD lane, for lengths n = 2^a·3^b·5^c with
+// a ≥ 2 and 16 ≤ n ≤ MAX_LENGTH: the batched STFT's kernel (assembly/stft.ts, `stftPowerColumns`).
 //
 // Lane f of every vector belongs to frame f, as in FFTW's vectorised loops over many transforms
 // ("vector rank": Frigo & Johnson, "The design and implementation of FFTW3", Proc. IEEE 93(2),
@@ -20,9 +20,38 @@
 // Each lane computes exactly the operations of every other, so a frame's values do not depend
 // on which lane or group it went through.
 
-/** Whether `FourFrameFft` handles real length n: a power of two with 16 ≤ n ≤ 4096 (measured faster than RealFft plus a layout change there, bench/PERFORMANCE.md). */
+/**
+ * Longest length served. The transforms were measured faster than RealFft plus a layout change at
+ * every length they serve up to here (bench/PERFORMANCE.md); a longer frame's four-lane buffer
+ * (n/2 · 32 bytes) no longer fits in L2.
+ */
+const MAX_LENGTH = 9600;
+
+/** Whether `FourFrameFft` handles real length n: n = 2^a·3^b·5^c with a ≥ 2 (pack takes four samples at a time) and 16 ≤ n ≤ MAX_LENGTH. */
 export function fourFrameLength(n: i32): bool {
-  return n >= 16 && n <= 4096 && (n & (n - 1)) == 0;
+  if (n < 16 || n > MAX_LENGTH || n % 4 != 0) return false;
+  let rest = n;
+  while (rest % 2 == 0) rest /= 2;
+  while (rest % 3 == 0) rest /= 3;
+  while (rest % 5 == 0) rest /= 5;
+  return rest == 1;
+}
+
+/**
+ * The radices of the complex FFT's stages, first (span m) to last, for an even m = 2^p·3^b·5^c:
+ * radix 4 while it leaves the last power-of-two stage enough, then the 3s and 5s, then that last
+ * stage — 8 (p odd, p ≥ 3) or 2 (p = 1), both run without twiddles, or 4 (p even).
+ */
+function stageRadices(m: i32): Array<i32> {
+  let p = 0, rest = m;
+  for (; rest % 2 == 0; rest /= 2) p++;
+  const last = p & 1 ? (p >= 3 ? 8 : 2) : 4;
+  const radices = new Array<i32>();
+  for (let i = 0, fours = (p - (last == 8 ? 3 : last == 4 ? 2 : 1)) >> 1; i < fours; i++) radices.push(4);
+  for (; rest % 3 == 0; rest /= 3) radices.push(3);
+  for (; rest % 5 == 0; rest /= 5) radices.push(5);
+  radices.push(last);
+  return radices;
 }
 
 /** Bytes of one complex element: four frames' real parts, then their imaginary parts. */
@@ -34,7 +63,9 @@ export class FourFrameFft {
   private readonly m: i32;
   /** m complex elements of four lanes, 16-byte aligned, owned. */
   private readonly work: usize;
-  /** Per radix-4 stage and butterfly j: cos and sin of −2π·j·r/span for r = 1, 2, 3. */
+  /** The stages' radices, first to last (`stageRadices`). */
+  private readonly radices: StaticArray<i32>;
+  /** Per stage of radix R in {3, 4, 5} and butterfly j: cos and sin of −2π·j·r/span for r = 1 … R−1. */
   private readonly twiddles: StaticArray<f32>;
   /** Byte offset in `work` of Z_k after the transform, k < m (digit reversal). */
   private readonly positions: StaticArray<i32>;
@@ -42,28 +73,22 @@ export class FourFrameFft {
   private readonly splitCs: StaticArray<f32>;
 
   constructor(n: i32) {
-    assert(fourFrameLength(n), "FourFrameFft: n must be a power of two in [16, 4096]");
+    assert(fourFrameLength(n), "FourFrameFft: n must be 2^a·3^b·5^c, a ≥ 2, in [16, 9600]");
     const m = n >> 1;
     this.n = n;
     this.m = m;
     this.work = heap.alloc(<usize>m * ELEMENT);
-    // Radix 4 from span m down, radix 8 for a last span of 8 (m = 8, 32, 128, …).
-    const radices = new Array<i32>();
-    let twiddleCount = 0;
-    for (let span = m; span > 1; span /= radices[radices.length - 1]) {
-      const radix = span == 8 ? 8 : 4;
-      if (radix == 4) twiddleCount += 6 * (span >> 2);
-      radices.push(radix);
-    }
+    const radices = stageRadices(m);
     // (Fields are assigned once each array is filled: AssemblyScript wants them all set before `this` is used.)
-    const twiddles = new StaticArray<f32>(twiddleCount);
-    let t = 0;
-    for (let span = m; span > 8 || span == 4; span >>= 2) {
-      for (let j = 0; j < span >> 2; j++) {
-        for (let r = 1; r <= 3; r++) {
+    const twiddles = new Array<f32>();
+    for (let i = 0, span = m; i < radices.length; span /= radices[i++]) {
+      const radix = radices[i];
+      if (radix == 8 || radix == 2) continue;
+      for (let j = 0; j < span / radix; j++) {
+        for (let r = 1; r < radix; r++) {
           const a = -2 * Math.PI * <f64>(j * r) / <f64>span;
-          twiddles[t++] = <f32>Math.cos(a);
-          twiddles[t++] = <f32>Math.sin(a);
+          twiddles.push(<f32>Math.cos(a));
+          twiddles.push(<f32>Math.sin(a));
         }
       }
     }
@@ -86,7 +111,8 @@ export class FourFrameFft {
       splitCs[2 * k] = <f32>Math.cos(a);
       splitCs[2 * k + 1] = <f32>Math.sin(a);
     }
-    this.twiddles = twiddles;
+    this.radices = StaticArray.fromArray(radices);
+    this.twiddles = StaticArray.fromArray(twiddles);
     this.positions = positions;
     this.splitCs = splitCs;
   }
@@ -100,13 +126,20 @@ export class FourFrameFft {
   power(x0: usize, x1: usize, x2: usize, x3: usize, window: usize, output: usize, rowBytes: usize, lanes: i32, scale: f32, peak: v128): v128 {
     this.pack(x0, x1, x2, x3, window);
     const work = this.work, m = this.m;
+    const radices = this.radices;
     let twiddles = changetype<usize>(this.twiddles);
-    let span = m;
-    for (; span > 8 || span == 4; span >>= 2) {
-      radix4Stage(work, m, span, twiddles);
-      twiddles += <usize>(span >> 2) * 24;
+    for (let i = 0, span = m; i < radices.length; span /= radices[i++]) {
+      const radix = radices[i];
+      // 8 and 2 come last, where their span is their radix and every twiddle is 1.
+      if (radix == 8) radix8Stage(work, m);
+      else if (radix == 2) radix2Stage(work, m);
+      else {
+        if (radix == 4) radix4Stage(work, m, span, twiddles);
+        else if (radix == 3) radix3Stage(work, m, span, twiddles);
+        else radix5Stage(work, m, span, twiddles);
+        twiddles += <usize>(span / radix * (radix - 1)) << 3;
+      }
     }
-    if (span == 8) radix8Stage(work, m);
     return this.split(output, rowBytes, lanes, scale, peak);
   }
 
@@ -208,6 +241,79 @@ function radix4Stage(work: usize, m: i32, span: i32, twiddles: usize): void {
   const c = v128.load32_splat(twiddle), s = v128.load32_splat(twiddle, 4);
   v128.store(p, f32x4.sub(f32x4.mul(re, c), f32x4.mul(im, s)));
   v128.store(p, f32x4.add(f32x4.mul(re, s), f32x4.mul(im, c)), 16);
+}
+
+/** sin(2π/3), cos(2π/5), cos(4π/5), sin(2π/5), sin(4π/5): the 3- and 5-point DFTs' constants, loaded (see HALF_SQRT2). */
+const ODD_CONSTANTS = memory.data<f32>([0.86602540378443865, 0.30901699437494742, -0.80901699437494742, 0.95105651629515357, 0.58778525229247313]);
+
+/**
+ * One radix-3 decimation-in-frequency stage (as radix4Stage): with t = b + c and d = b − c,
+ * DFT3 = (a + t, a − t/2 − i·sin(2π/3)·d, a − t/2 + i·sin(2π/3)·d).
+ */
+function radix3Stage(work: usize, m: i32, span: i32, twiddles: usize): void {
+  const third = span / 3, stride = <usize>third * ELEMENT;
+  const s3 = v128.load32_splat(ODD_CONSTANTS), half = f32x4.splat(0.5);
+  for (let g = 0; g < m; g += span) {
+    for (let j = 0; j < third; j++) {
+      const a = work + <usize>(g + j) * ELEMENT, b = a + stride, c = b + stride;
+      const ar = v128.load(a), ai = v128.load(a, 16), br = v128.load(b), bi = v128.load(b, 16), cr = v128.load(c), ci = v128.load(c, 16);
+      const tr = f32x4.add(br, cr), ti = f32x4.add(bi, ci);
+      const dr = f32x4.mul(s3, f32x4.sub(br, cr)), di = f32x4.mul(s3, f32x4.sub(bi, ci));
+      v128.store(a, f32x4.add(ar, tr));
+      v128.store(a, f32x4.add(ai, ti), 16);
+      const er = f32x4.sub(ar, f32x4.mul(half, tr)), ei = f32x4.sub(ai, f32x4.mul(half, ti));
+      const t = twiddles + <usize>j * 16;
+      // −i·d = di − i·dr
+      twiddleStore(b, f32x4.add(er, di), f32x4.sub(ei, dr), t);
+      twiddleStore(c, f32x4.sub(er, di), f32x4.add(ei, dr), t + 8);
+    }
+  }
+}
+
+/**
+ * One radix-5 decimation-in-frequency stage (as radix4Stage). With t₁ = b + e, t₂ = c + d,
+ * d₁ = b − e, d₂ = c − d, c_k = cos(2πk/5), s_k = sin(2πk/5):
+ *   y₀ = a + t₁ + t₂,
+ *   y₁, y₄ = a + c₁t₁ + c₂t₂ ∓ i·(s₁d₁ + s₂d₂),   y₂, y₃ = a + c₂t₁ + c₁t₂ ∓ i·(s₂d₁ − s₁d₂).
+ */
+function radix5Stage(work: usize, m: i32, span: i32, twiddles: usize): void {
+  const fifth = span / 5, stride = <usize>fifth * ELEMENT;
+  const c1 = v128.load32_splat(ODD_CONSTANTS, 4), c2 = v128.load32_splat(ODD_CONSTANTS, 8);
+  const s1 = v128.load32_splat(ODD_CONSTANTS, 12), s2 = v128.load32_splat(ODD_CONSTANTS, 16);
+  for (let g = 0; g < m; g += span) {
+    for (let j = 0; j < fifth; j++) {
+      const a = work + <usize>(g + j) * ELEMENT, b = a + stride, c = b + stride, d = c + stride, e = d + stride;
+      const ar = v128.load(a), ai = v128.load(a, 16);
+      let xr = v128.load(b), xi = v128.load(b, 16), yr = v128.load(e), yi = v128.load(e, 16);
+      const t1r = f32x4.add(xr, yr), t1i = f32x4.add(xi, yi), d1r = f32x4.sub(xr, yr), d1i = f32x4.sub(xi, yi);
+      xr = v128.load(c); xi = v128.load(c, 16); yr = v128.load(d); yi = v128.load(d, 16);
+      const t2r = f32x4.add(xr, yr), t2i = f32x4.add(xi, yi), d2r = f32x4.sub(xr, yr), d2i = f32x4.sub(xi, yi);
+      v128.store(a, f32x4.add(ar, f32x4.add(t1r, t2r)));
+      v128.store(a, f32x4.add(ai, f32x4.add(t1i, t2i)), 16);
+      const r1r = f32x4.add(ar, f32x4.add(f32x4.mul(c1, t1r), f32x4.mul(c2, t2r))), r1i = f32x4.add(ai, f32x4.add(f32x4.mul(c1, t1i), f32x4.mul(c2, t2i)));
+      const r2r = f32x4.add(ar, f32x4.add(f32x4.mul(c2, t1r), f32x4.mul(c1, t2r))), r2i = f32x4.add(ai, f32x4.add(f32x4.mul(c2, t1i), f32x4.mul(c1, t2i)));
+      const u1r = f32x4.add(f32x4.mul(s1, d1r), f32x4.mul(s2, d2r)), u1i = f32x4.add(f32x4.mul(s1, d1i), f32x4.mul(s2, d2i));
+      const u2r = f32x4.sub(f32x4.mul(s2, d1r), f32x4.mul(s1, d2r)), u2i = f32x4.sub(f32x4.mul(s2, d1i), f32x4.mul(s1, d2i));
+      const t = twiddles + <usize>j * 32;
+      // r ∓ i·u = (r_re ± u_im) + i·(r_im ∓ u_re)
+      twiddleStore(b, f32x4.add(r1r, u1i), f32x4.sub(r1i, u1r), t);
+      twiddleStore(c, f32x4.add(r2r, u2i), f32x4.sub(r2i, u2r), t + 8);
+      twiddleStore(d, f32x4.sub(r2r, u2i), f32x4.add(r2i, u2r), t + 16);
+      twiddleStore(e, f32x4.sub(r1r, u1i), f32x4.add(r1i, u1r), t + 24);
+    }
+  }
+}
+
+/** The last stage when it spans 2 elements (m = 2·3^b·5^c): 2-point DFTs, no twiddles. */
+function radix2Stage(work: usize, m: i32): void {
+  for (let g = 0; g < m; g += 2) {
+    const p = work + <usize>g * ELEMENT;
+    const ar = v128.load(p), ai = v128.load(p, 16), br = v128.load(p, 32), bi = v128.load(p, 48);
+    v128.store(p, f32x4.add(ar, br));
+    v128.store(p, f32x4.add(ai, bi), 16);
+    v128.store(p, f32x4.sub(ar, br), 32);
+    v128.store(p, f32x4.sub(ai, bi), 48);
+  }
 }
 
 /** √½, loaded rather than inlined (see assembly/vmath.ts on v128 constants in loops). */
