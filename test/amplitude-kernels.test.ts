@@ -6,16 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { core } from "../src/engine/wasm.js";
-
-/** A deterministic generator (mulberry32), so a failure can be reproduced. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from "./random.js";
 
 /** `n` values spread log-uniformly over [e^lo, e^hi], plus exact powers of two and 0. */
 function spread(n: number, lo: number, hi: number, seed: number): Float32Array {

@@ -12,6 +12,7 @@ import type { ParamsInput } from "../src/engine/params.js";
 import { RecordingSpectrogram, spectrogramOfRecording } from "../src/engine/recording.js";
 import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
 import { FIXTURES, readF32, readJson, ROOT } from "./golden.js";
+import { random } from "./random.js";
 
 interface GoldenCase {
   source: string;
@@ -152,8 +153,8 @@ describe("chunked processing equals one pass", () => {
   // Blocks of 1024·k frames keep their rows 16 floats further apart than their width (blockStride).
   it.each([{ pcen: false, scale: "power" as const }, { pcen: true, scale: "dB" as const }])("blocks of 1024 and 2048 frames, rows padded, equal one pass: %o", async (params) => {
     const samplerate = 48000;
-    const next = (() => { let s = 17; return () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5; })();
-    const signal = Float32Array.from({ length: 5000 * 256 }, (_, i) => next() + Math.sin(0.05 * i));
+    const next = random(17);
+    const signal = Float32Array.from({ length: 5000 * 256 }, (_, i) => next() - 0.5 + Math.sin(0.05 * i));
     const full = { ...params, window_size: 512 / samplerate, hop_size: 0.5, normalize: false };
     const whole = spectrogram(signal, samplerate, full);
     expect(whole.frames).toBeGreaterThan(4096);

@@ -304,6 +304,22 @@ function radix5Stage(work: usize, m: i32, span: i32, twiddles: usize): void {
   }
 }
 
+/**
+ * The 4-point DFT of (x₀, x₁, x₂, x₃) from t0 = x₀ + x₂, t1 = x₀ − x₂, t2 = x₁ + x₃, t3 = x₁ − x₃ —
+ * t0 + t2, t1 − i·t3, t0 − t2, t1 + i·t3 — stored at every other element from p (radix8Stage's
+ * even or odd outputs).
+ */
+@inline function storeDft4(p: usize, t0r: v128, t0i: v128, t1r: v128, t1i: v128, t2r: v128, t2i: v128, t3r: v128, t3i: v128): void {
+  v128.store(p, f32x4.add(t0r, t2r));
+  v128.store(p, f32x4.add(t0i, t2i), 16);
+  v128.store(p, f32x4.add(t1r, t3i), 64);
+  v128.store(p, f32x4.sub(t1i, t3r), 80);
+  v128.store(p, f32x4.sub(t0r, t2r), 128);
+  v128.store(p, f32x4.sub(t0i, t2i), 144);
+  v128.store(p, f32x4.sub(t1r, t3i), 192);
+  v128.store(p, f32x4.add(t1i, t3r), 208);
+}
+
 /** The last stage when it spans 2 elements (m = 2·3^b·5^c): 2-point DFTs, no twiddles. */
 function radix2Stage(work: usize, m: i32): void {
   for (let g = 0; g < m; g += 2) {
@@ -339,27 +355,10 @@ function radix8Stage(work: usize, m: i32): void {
     // Written without negations: V8 builds each f32x4.neg from three instructions.
     const b1r = f32x4.mul(f32x4.add(d1r, d1i), h), b1i = f32x4.mul(f32x4.sub(d1i, d1r), h);
     const b3r = f32x4.mul(f32x4.sub(d3i, d3r), h), u3 = f32x4.mul(f32x4.add(d3r, d3i), h);
-    // Even outputs: DFT4(a) → positions 0, 2, 4, 6.
-    let t0r = f32x4.add(a0r, a2r), t0i = f32x4.add(a0i, a2i), t1r = f32x4.sub(a0r, a2r), t1i = f32x4.sub(a0i, a2i);
-    let t2r = f32x4.add(a1r, a3r), t2i = f32x4.add(a1i, a3i), t3r = f32x4.sub(a1r, a3r), t3i = f32x4.sub(a1i, a3i);
-    v128.store(p, f32x4.add(t0r, t2r));
-    v128.store(p, f32x4.add(t0i, t2i), 16);
-    v128.store(p, f32x4.add(t1r, t3i), 64);
-    v128.store(p, f32x4.sub(t1i, t3r), 80);
-    v128.store(p, f32x4.sub(t0r, t2r), 128);
-    v128.store(p, f32x4.sub(t0i, t2i), 144);
-    v128.store(p, f32x4.sub(t1r, t3i), 192);
-    v128.store(p, f32x4.add(t1i, t3r), 208);
-    // Odd outputs: DFT4(b) → positions 1, 3, 5, 7 (t0 = b0 + b2, t1 = b0 − b2, t2 = b1 + b3, t3 = b1 − b3).
-    t0r = f32x4.add(b0r, d2i); t0i = f32x4.sub(b0i, d2r); t1r = f32x4.sub(b0r, d2i); t1i = f32x4.add(b0i, d2r);
-    t2r = f32x4.add(b1r, b3r); t2i = f32x4.sub(b1i, u3); t3r = f32x4.sub(b1r, b3r); t3i = f32x4.add(b1i, u3);
-    v128.store(p, f32x4.add(t0r, t2r), 32);
-    v128.store(p, f32x4.add(t0i, t2i), 48);
-    v128.store(p, f32x4.add(t1r, t3i), 96);
-    v128.store(p, f32x4.sub(t1i, t3r), 112);
-    v128.store(p, f32x4.sub(t0r, t2r), 160);
-    v128.store(p, f32x4.sub(t0i, t2i), 176);
-    v128.store(p, f32x4.sub(t1r, t3i), 224);
-    v128.store(p, f32x4.add(t1i, t3r), 240);
+    // Even outputs from a, odd ones from b (b0 ± b2 and b1 ± b3 written out from the above).
+    storeDft4(p, f32x4.add(a0r, a2r), f32x4.add(a0i, a2i), f32x4.sub(a0r, a2r), f32x4.sub(a0i, a2i),
+      f32x4.add(a1r, a3r), f32x4.add(a1i, a3i), f32x4.sub(a1r, a3r), f32x4.sub(a1i, a3i));
+    storeDft4(p + ELEMENT, f32x4.add(b0r, d2i), f32x4.sub(b0i, d2r), f32x4.sub(b0r, d2i), f32x4.add(b0i, d2r),
+      f32x4.add(b1r, b3r), f32x4.sub(b1i, u3), f32x4.sub(b1r, b3r), f32x4.add(b1i, u3));
   }
 }
