@@ -6,6 +6,7 @@
 // Everything accumulates in f64: a recording has millions of frames and each frame sums up
 // to thousands of bins, so f32 running sums would lose digits the golden tests can see.
 import { Registry } from "./registry";
+import { maxLane } from "./vmath";
 
 /** librosa.feature.spectral_flatness(amin=1e-10): power values are floored here before the log. */
 const FLATNESS_AMIN: f64 = 1e-10;
@@ -299,7 +300,7 @@ export function sampleSums(samples: usize, n: i32, first: f64, prev: f32, half: 
     squares = f64x2.add(squares, f64x2.add(f64x2.mul(lo, lo), f64x2.mul(hi, hi)));
   }
   let sq = f64x2.extract_lane(squares, 0) + f64x2.extract_lane(squares, 1);
-  let pk = max(max(f32x4.extract_lane(peak, 0), f32x4.extract_lane(peak, 1)), max(f32x4.extract_lane(peak, 2), f32x4.extract_lane(peak, 3)));
+  let pk = maxLane(peak);
   for (; i < n; i++) {
     const x = load<f32>(samples + (<usize>i << 2));
     sq += <f64>x * <f64>x;

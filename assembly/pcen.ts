@@ -8,7 +8,7 @@
 // The smoother state M (one value per bin) lives with the caller, so a recording can be
 // processed in blocks — or resumed from a checkpoint — with the result of one pass.
 // Rows are frame-major, so four neighbouring bins — four independent smoothers — share an f32x4.
-import { exp2f4, expm1f4, log1pf4, log2f4 } from "./vmath";
+import { exp2f4, expm1f4, log1pf4, log2f4, maxLane } from "./vmath";
 
 /** M[k] = S[0][k]: the steady state on the first frame (SPEC: M[−1] = S[0], no bright onset). */
 export function pcenInitState(spectrum: usize, bins: i32, state: usize): void {
@@ -31,7 +31,7 @@ export function pcenApply(spectrum: usize, frames: i32, bins: i32, state: usize,
     gainRow(row, bins, state, smooth, gain, bias, eps);
     peak = power == 0.5 ? compressRow(true, row, bins, pw, offset, peak) : compressRow(false, row, bins, pw, offset, peak);
   }
-  return max(max(f32x4.extract_lane(peak, 0), f32x4.extract_lane(peak, 1)), max(f32x4.extract_lane(peak, 2), f32x4.extract_lane(peak, 3)));
+  return maxLane(peak);
 }
 
 /**

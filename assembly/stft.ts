@@ -7,6 +7,7 @@
 import { RealFft } from "./fft";
 import { FourFrameFft, fourFrameLength } from "./fft/four-frames";
 import { Registry } from "./registry";
+import { maxLane } from "./vmath";
 
 class Stft {
   readonly n: i32;
@@ -120,7 +121,7 @@ export function stftPower(handle: i32, samples: usize, length: i32, first: i32, 
       peak = fft.power(plan.frame, 0, row, scale, peak);
     }
   }
-  return max(max(f32x4.extract_lane(peak, 0), f32x4.extract_lane(peak, 1)), max(f32x4.extract_lane(peak, 2), f32x4.extract_lane(peak, 3)));
+  return maxLane(peak);
 }
 
 /**
@@ -143,5 +144,5 @@ export function stftPowerColumns(handle: i32, samples: usize, length: i32, first
     const x3 = lanes > 3 ? plan.frameAt(samples, length, start + 3 * hop, 3) : x2;
     peak = fft.power(x0, x1, x2, x3, plan.window, output != 0 ? output + (<usize>j << 2) : 0, rowBytes, lanes, scale, peak);
   }
-  return max(max(f32x4.extract_lane(peak, 0), f32x4.extract_lane(peak, 1)), max(f32x4.extract_lane(peak, 2), f32x4.extract_lane(peak, 3)));
+  return maxLane(peak);
 }

@@ -1,5 +1,6 @@
 // Tile pooling (SPEC §4): a zoomed-out column is the maximum of 2^z frames, so brief calls
 // stay visible; a shortened tile row is the maximum of the bins it merges.
+import { maxLane } from "./vmath";
 
 /**
  * dst[r][c] = max of src[k][f] over bins k in [edges[r], edges[r+1]) and frames f in
@@ -42,7 +43,7 @@ export function poolMax(src: usize, frames: i32, stride: i32, edges: usize, rows
         for (; f + 4 <= f1; f += 4) m4 = f32x4.max(m4, v128.load(row + (<usize>f << 2)));
         for (; f < f1; f++) m = max(m, load<f32>(row + (<usize>f << 2)));
       }
-      m = max(m, max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3))));
+      m = max(m, maxLane(m4));
       store<f32>(out + (<usize>c << 2), m);
     }
   }

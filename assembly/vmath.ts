@@ -139,3 +139,8 @@ const I = memory.data<i32>([0x007fffff, 0x3f000000, 126]);
   const r = reduce(x, n);
   return f32x4.add(f32x4.mul(p, expm1Reduced(r)), f32x4.sub(p, f(ONE)));
 }
+
+/** The largest of the four lanes: a kernel's running lane-wise maximum folded at its end. */
+@inline export function maxLane(v: v128): f32 {
+  return max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+}

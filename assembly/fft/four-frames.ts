@@ -11,9 +11,9 @@
 // The transform is RealFft's (assembly/fft.ts) on four lanes: the m = n/2-point complex FFT Z of
 // z_j = x_{2j} + i·x_{2j+1}, then the split. Here the complex FFT is decimation in frequency, in
 // place (Cooley & Tukey; Van Loan, "Computational Frameworks for the Fast Fourier Transform",
-// SIAM 1992, §1.4 and §2.3): radix-4 stages from span m down, the last stage radix 8 (twiddle
-// free) when m is twice a power of four. Its output sits in digit-reversed order, which the
-// split reads through a table of positions. With A = Z_k and B = Z_{m−k}, E = (A + conj B)/2 and
+// SIAM 1992, §1.4 and §2.3): radix-4 stages from span m down, then radix 3 and 5, then the last
+// stage (`stageRadices`). Its output sits in mixed-radix digit-reversed order, which the split
+// reads through a table of positions. With A = Z_k and B = Z_{m−k}, E = (A + conj B)/2 and
 // O = (A − conj B)/2, P = i·W_n^k·O:
 //     X_k = E − P,   X_{m−k} = conj(E + P)
 // so one pass over k ≤ m/2 gives both bins of each pair (Numerical Recipes §12.3, rearranged).
@@ -196,7 +196,7 @@ export class FourFrameFft {
   v128.store(out, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
 }
 
-/** Stores the first `lanes` values of v at p (all four when `output` is not 0 and lanes is 4); returns max(peak, those values). */
+/** Stores the first `lanes` (1 … 4) values of v at output + offset, nothing when output is 0; returns max(peak, those values). */
 @inline function emit(output: usize, offset: usize, lanes: i32, v: v128, peak: v128): v128 {
   if (lanes < 4) {
     // The missing frames' lanes repeat the last one given (stftPowerColumns), so their maximum is that frame's.
@@ -243,8 +243,8 @@ function radix4Stage(work: usize, m: i32, span: i32, twiddles: usize): void {
   v128.store(p, f32x4.add(f32x4.mul(re, s), f32x4.mul(im, c)), 16);
 }
 
-/** sin(2π/3), cos(2π/5), cos(4π/5), sin(2π/5), sin(4π/5): the 3- and 5-point DFTs' constants, loaded (see HALF_SQRT2). */
-const ODD_CONSTANTS = memory.data<f32>([0.86602540378443865, 0.30901699437494742, -0.80901699437494742, 0.95105651629515357, 0.58778525229247313]);
+/** ½, sin(2π/3), cos(2π/5), cos(4π/5), sin(2π/5), sin(4π/5): the 3- and 5-point DFTs' constants, loaded (see HALF_SQRT2). */
+const ODD_CONSTANTS = memory.data<f32>([0.5, 0.86602540378443865, 0.30901699437494742, -0.80901699437494742, 0.95105651629515357, 0.58778525229247313]);
 
 /**
  * One radix-3 decimation-in-frequency stage (as radix4Stage): with t = b + c and d = b − c,
@@ -252,7 +252,7 @@ const ODD_CONSTANTS = memory.data<f32>([0.86602540378443865, 0.30901699437494742
  */
 function radix3Stage(work: usize, m: i32, span: i32, twiddles: usize): void {
   const third = span / 3, stride = <usize>third * ELEMENT;
-  const s3 = v128.load32_splat(ODD_CONSTANTS), half = f32x4.splat(0.5);
+  const half = v128.load32_splat(ODD_CONSTANTS), s3 = v128.load32_splat(ODD_CONSTANTS, 4);
   for (let g = 0; g < m; g += span) {
     for (let j = 0; j < third; j++) {
       const a = work + <usize>(g + j) * ELEMENT, b = a + stride, c = b + stride;
@@ -278,8 +278,8 @@ function radix3Stage(work: usize, m: i32, span: i32, twiddles: usize): void {
  */
 function radix5Stage(work: usize, m: i32, span: i32, twiddles: usize): void {
   const fifth = span / 5, stride = <usize>fifth * ELEMENT;
-  const c1 = v128.load32_splat(ODD_CONSTANTS, 4), c2 = v128.load32_splat(ODD_CONSTANTS, 8);
-  const s1 = v128.load32_splat(ODD_CONSTANTS, 12), s2 = v128.load32_splat(ODD_CONSTANTS, 16);
+  const c1 = v128.load32_splat(ODD_CONSTANTS, 8), c2 = v128.load32_splat(ODD_CONSTANTS, 12);
+  const s1 = v128.load32_splat(ODD_CONSTANTS, 16), s2 = v128.load32_splat(ODD_CONSTANTS, 20);
   for (let g = 0; g < m; g += span) {
     for (let j = 0; j < fifth; j++) {
       const a = work + <usize>(g + j) * ELEMENT, b = a + stride, c = b + stride, d = c + stride, e = d + stride;
