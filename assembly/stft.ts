@@ -33,42 +33,37 @@ class Stft {
 
   /**
    * Where the frame starting at buffer index `start` can be read: in the buffer itself, or — when
-   * it overlaps the padding — copied with its zeros into slot `slot` (0 … 3) of `padded`.
+   * it overlaps the padding — copied with its zeros to `scratch` (n f32), which is returned.
    */
-  frameAt(samples: usize, length: i32, start: i32, slot: i32): usize {
+  frameAt(samples: usize, length: i32, start: i32, scratch: usize): usize {
     const n = this.n;
     if (start >= 0 && start + n <= length) return samples + (<usize>start << 2);
-    const frame = this.padded + (<usize>(slot * n) << 2);
     for (let i = 0; i < n; i++) {
       const j = start + i;
-      store<f32>(frame + (<usize>i << 2), j >= 0 && j < length ? load<f32>(samples + (<usize>j << 2)) : 0);
+      store<f32>(scratch + (<usize>i << 2), j >= 0 && j < length ? load<f32>(samples + (<usize>j << 2)) : 0);
     }
-    return frame;
+    return scratch;
   }
 
-  /** frame[i] = x[start + i] · window[i], with x = 0 outside [0, length). */
+  /** Slot `slot` (0 … 3) of `padded`, the four-frame path's scratch for frames in the padding. */
+  paddedSlot(slot: i32): usize {
+    return this.padded + (<usize>(slot * this.n) << 2);
+  }
+
+  /** frame[i] = x[start + i] · window[i], with x = 0 outside [0, length) (`frameAt`, windowed in place). */
   fillFrame(samples: usize, length: i32, start: i32): void {
     const n = this.n;
     const frame = this.frame;
     const window = this.window;
-    if (start >= 0 && start + n <= length) {
-      const x = samples + (<usize>start << 2);
-      let i = 0;
-      for (; i + 4 <= n; i += 4) {
-        const o = <usize>i << 2;
-        v128.store(frame + o, f32x4.mul(v128.load(x + o), v128.load(window + o)));
-      }
-      for (; i < n; i++) {
-        const o = <usize>i << 2;
-        store<f32>(frame + o, load<f32>(x + o) * load<f32>(window + o));
-      }
-      return;
+    const x = this.frameAt(samples, length, start, frame);
+    let i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const o = <usize>i << 2;
+      v128.store(frame + o, f32x4.mul(v128.load(x + o), v128.load(window + o)));
     }
-    // A frame overlapping the padding: the zero-filled edge of the recording.
-    for (let i = 0; i < n; i++) {
-      const j = start + i;
-      const v: f32 = j >= 0 && j < length ? load<f32>(samples + (<usize>j << 2)) : 0;
-      store<f32>(frame + (<usize>i << 2), v * load<f32>(window + (<usize>i << 2)));
+    for (; i < n; i++) {
+      const o = <usize>i << 2;
+      store<f32>(frame + o, load<f32>(x + o) * load<f32>(window + o));
     }
   }
 
@@ -138,10 +133,10 @@ export function stftPowerColumns(handle: i32, samples: usize, length: i32, first
   let peak = f32x4.splat(-Infinity);
   for (let j = 0; j < frameCount; j += 4) {
     const lanes = min(4, frameCount - j), start = first + j * hop;
-    const x0 = plan.frameAt(samples, length, start, 0);
-    const x1 = lanes > 1 ? plan.frameAt(samples, length, start + hop, 1) : x0;
-    const x2 = lanes > 2 ? plan.frameAt(samples, length, start + 2 * hop, 2) : x1;
-    const x3 = lanes > 3 ? plan.frameAt(samples, length, start + 3 * hop, 3) : x2;
+    const x0 = plan.frameAt(samples, length, start, plan.paddedSlot(0));
+    const x1 = lanes > 1 ? plan.frameAt(samples, length, start + hop, plan.paddedSlot(1)) : x0;
+    const x2 = lanes > 2 ? plan.frameAt(samples, length, start + 2 * hop, plan.paddedSlot(2)) : x1;
+    const x3 = lanes > 3 ? plan.frameAt(samples, length, start + 3 * hop, plan.paddedSlot(3)) : x2;
     peak = fft.power(x0, x1, x2, x3, plan.window, output != 0 ? output + (<usize>j << 2) : 0, rowBytes, lanes, scale, peak);
   }
   return maxLane(peak);
