@@ -7,7 +7,7 @@ export { resamplePoly } from "./resample";
 export { colorIndex } from "./colormap";
 export { fftCreate, fftForward, fftDestroy } from "./fft";
 export { stftCreate, stftDestroy, stftPower, stftHasColumns, stftPowerColumns } from "./stft";
-export { pcenInitState, pcenApply } from "./pcen";
+export { pcenInitState, pcenApply, pcenColumns } from "./pcen";
 export { scaleValues, scaleColumns, scaleTranspose } from "./amplitude";
 export { poolMax } from "./tile";
 export { featurePlanCreate, featureFrames, featureSums, featureSpectrumEdges, featurePlanDestroy, sampleSums } from "./features";

@@ -7,12 +7,23 @@
 //
 // The smoother state M (one value per bin) lives with the caller, so a recording can be
 // processed in blocks — or resumed from a checkpoint — with the result of one pass.
-// Rows are frame-major, so four neighbouring bins — four independent smoothers — share an f32x4.
+//
+// Two layouts, the same arithmetic on every value (so the same bits): frame-major rows
+// (`pcenApply`, after the one-frame-at-a-time STFT), where four neighbouring bins — four
+// independent smoothers — share an f32x4, and [bins][frames] columns (`pcenColumns`, after the
+// four-frame STFT kernel). Either way three passes run over a row of values: the smoother, the
+// gain, the compression. Short loops of independent vectors let the processor overlap them
+// (these loops are latency-bound: two passes instead of one measured 24 → 9 ns per value,
+// together with keeping subnormals out of the polynomials; one fused pass over the columns took
+// 1.3× as long as these three).
 import { exp2f4, expm1f4, log1pf4, log2f4, maxLane } from "./vmath";
 
-/** M[k] = S[0][k]: the steady state on the first frame (SPEC: M[−1] = S[0], no bright onset). */
-export function pcenInitState(spectrum: usize, bins: i32, state: usize): void {
-  memory.copy(state, spectrum, <usize>bins << 2);
+/**
+ * M[k] = S[0][k]: the steady state on the first frame (SPEC: M[−1] = S[0], no bright onset), bin k
+ * of that frame at spectrum + 4·k·binStride — 1 for a frame-major row, the row stride for columns.
+ */
+export function pcenInitState(spectrum: usize, bins: i32, binStride: i32, state: usize): void {
+  for (let k = 0; k < bins; k++) store<f32>(state + (<usize>k << 2), load<f32>(spectrum + ((<usize>k * <usize>binStride) << 2)));
 }
 
 /**
@@ -21,74 +32,193 @@ export function pcenInitState(spectrum: usize, bins: i32, state: usize): void {
  * Returns the largest PCEN value written (−Infinity if none), the block's normalization peak.
  */
 export function pcenApply(spectrum: usize, frames: i32, bins: i32, state: usize, smooth: f32, gain: f32, bias: f32, power: f32, eps: f32): f32 {
-  const pw = f32x4.splat(power), offset = f32x4.splat(Mathf.pow(bias, power));
+  const c = constants.set(smooth, gain, bias, power, eps);
   let peak = f32x4.splat(-Infinity);
-  // Two passes over each row rather than one: each is a shorter chain of dependent operations,
-  // so the processor overlaps more neighbouring vectors (these loops are latency-bound; measured
-  // 24 → 9 ns per value together with keeping subnormals out of the polynomials).
   for (let t = 0; t < frames; t++) {
     const row = spectrum + ((<usize>t * <usize>bins) << 2);
-    gainRow(row, bins, state, smooth, gain, bias, eps);
-    peak = power == 0.5 ? compressRow(true, row, bins, pw, offset, peak) : compressRow(false, row, bins, pw, offset, peak);
+    smoothRow(row, bins, state, c);
+    peak = finishRow(row, state, bins, c, peak);
   }
   return maxLane(peak);
 }
 
 /**
- * M ← (1 − s)·M + s·S, then S ← S · (eps + M)^(−gain) / bias along one row, the power as
- * 2^(−gain · log2(eps + M)). The last bins (bins mod 4) go one at a time through the same
- * arithmetic in every lane.
+ * `pcenApply` on columns [0, frames) of the [bins][stride] matrix at `block` (bin k's row at
+ * block + 4·k·stride), the layout the four-frame STFT kernel writes: no frame-major rows and no
+ * layout change. Four bins' rows at a time: the smoother runs along them on 4 × 4 blocks
+ * transposed in registers, so that a vector holds four bins of one frame as in `pcenApply`, and
+ * writes M into four rows of scratch; the gain and the compression then run along each row.
  */
-@inline function gainRow(row: usize, bins: i32, state: usize, smooth: f32, gain: f32, bias: f32, eps: f32): void {
-  const s = f32x4.splat(smooth), keep = f32x4.splat(1 - smooth), e = f32x4.splat(eps);
-  const negGain = f32x4.splat(-gain), invBias = f32x4.splat(1 / bias);
-  let k = 0;
-  // Eight bins per step, two independent vectors interleaved stage by stage (log, log, exp, exp):
-  // V8 emits instructions in source order, and this gives the processor two chains to overlap
-  // (measured 12 % faster than four bins per step).
-  for (; k + 8 <= bins; k += 8) {
-    const p = row + (<usize>k << 2), q = state + (<usize>k << 2);
-    const x = v128.load(p), x2 = v128.load(p, 16);
-    const m = f32x4.add(f32x4.mul(keep, v128.load(q)), f32x4.mul(s, x));
-    const m2 = f32x4.add(f32x4.mul(keep, v128.load(q, 16)), f32x4.mul(s, x2));
-    v128.store(q, m);
-    v128.store(q, m2, 16);
-    const l = log2f4(f32x4.add(e, m)), l2 = log2f4(f32x4.add(e, m2));
-    const g = exp2f4(f32x4.mul(negGain, l)), g2 = exp2f4(f32x4.mul(negGain, l2));
-    v128.store(p, f32x4.mul(f32x4.mul(x, g), invBias));
-    v128.store(p, f32x4.mul(f32x4.mul(x2, g2), invBias), 16);
+export function pcenColumns(block: usize, frames: i32, bins: i32, stride: i32, state: usize, smooth: f32, gain: f32, bias: f32, power: f32, eps: f32): f32 {
+  const c = constants.set(smooth, gain, bias, power, eps);
+  const rowBytes = <usize>stride << 2, smootherBytes = <usize>frames << 2;
+  const smoother = heap.alloc(smootherBytes << 2);
+  let peak = f32x4.splat(-Infinity);
+  for (let k = 0; k < bins; k += 4) {
+    const row = block + <usize>k * rowBytes, q = state + (<usize>k << 2);
+    const rows = min(4, bins - k);
+    if (rows == 4) smoothColumns(row, rowBytes, frames, q, smoother, c);
+    else for (let r = 0; r < rows; r++) smoothColumn(row + <usize>r * rowBytes, frames, q + (<usize>r << 2), smoother + <usize>r * smootherBytes, c);
+    for (let r = 0; r < rows; r++) peak = finishRow(row + <usize>r * rowBytes, smoother + <usize>r * smootherBytes, frames, c, peak);
   }
+  heap.free(smoother);
+  return maxLane(peak);
+}
+
+/** PCEN's parameters as the kernels use them, splat once per call. */
+@final class PcenConstants {
+  smooth: v128 = v128.splat<f32>(0);
+  keep: v128 = v128.splat<f32>(0);
+  eps: v128 = v128.splat<f32>(0);
+  negGain: v128 = v128.splat<f32>(0);
+  invBias: v128 = v128.splat<f32>(0);
+  power: v128 = v128.splat<f32>(0);
+  /** bias^power */
+  offset: v128 = v128.splat<f32>(0);
+  /** power is 0.5, the default (see compress). */
+  sqrt: bool = false;
+  set(smooth: f32, gain: f32, bias: f32, power: f32, eps: f32): PcenConstants {
+    this.smooth = f32x4.splat(smooth);
+    this.keep = f32x4.splat(1 - smooth);
+    this.eps = f32x4.splat(eps);
+    this.negGain = f32x4.splat(-gain);
+    this.invBias = f32x4.splat(1 / bias);
+    this.power = f32x4.splat(power);
+    this.offset = f32x4.splat(Mathf.pow(bias, power));
+    this.sqrt = power == 0.5;
+    return this;
+  }
+}
+
+/** One instance, set at each call: the core allocates nothing per call (its runtime never collects). */
+const constants = new PcenConstants();
+
+/** One step of the smoother: (1 − s)·M[t−1] + s·S[t], `keep` = 1 − s. */
+@inline function smoothed(m: v128, x: v128, c: PcenConstants): v128 {
+  return f32x4.add(f32x4.mul(c.keep, m), f32x4.mul(c.smooth, x));
+}
+
+/** Frame-major: the smoother `state` (one per bin) steps to the frame at `row`. */
+@inline function smoothRow(row: usize, bins: i32, state: usize, c: PcenConstants): void {
+  let k = 0;
   for (; k + 4 <= bins; k += 4) {
-    const p = row + (<usize>k << 2), q = state + (<usize>k << 2);
-    const x = v128.load(p);
-    const m = f32x4.add(f32x4.mul(keep, v128.load(q)), f32x4.mul(s, x));
-    v128.store(q, m);
-    v128.store(p, f32x4.mul(f32x4.mul(x, exp2f4(f32x4.mul(negGain, log2f4(f32x4.add(e, m))))), invBias));
+    const q = state + (<usize>k << 2);
+    v128.store(q, smoothed(v128.load(q), v128.load(row + (<usize>k << 2)), c));
   }
   for (; k < bins; k++) {
-    const p = row + (<usize>k << 2), q = state + (<usize>k << 2);
-    const x = f32x4.splat(load<f32>(p));
-    const m = f32x4.add(f32x4.mul(keep, f32x4.splat(load<f32>(q))), f32x4.mul(s, x));
-    store<f32>(q, f32x4.extract_lane(m, 0));
-    store<f32>(p, f32x4.extract_lane(f32x4.mul(f32x4.mul(x, exp2f4(f32x4.mul(negGain, log2f4(f32x4.add(e, m))))), invBias), 0));
+    const q = state + (<usize>k << 2);
+    store<f32>(q, f32x4.extract_lane(smoothed(f32x4.splat(load<f32>(q)), f32x4.splat(load<f32>(row + (<usize>k << 2))), c), 0));
   }
 }
 
 /**
- * S ← bias^power · expm1(power · log1p(S)) along one row (after gainRow); returns max(peak, row) lane-wise.
+ * Columns: the smoother of four bins (state at `q`) along `frames` columns of their rows,
+ * `rowBytes` apart from `row`; M written to four rows of `frames` f32 at `smoother`. Whole groups
+ * of four frames are a 4 × 4 block transposed in and out, the last frames gathered a lane per row.
+ */
+@inline function smoothColumns(row: usize, rowBytes: usize, frames: i32, q: usize, smoother: usize, c: PcenConstants): void {
+  const mBytes = <usize>frames << 2;
+  let m = v128.load(q);
+  let t = 0;
+  for (; t + 4 <= frames; t += 4) {
+    const p = row + (<usize>t << 2);
+    // Rows (bins k … k+3, frames t … t+3) → frames (bins in lanes).
+    const a = v128.load(p), b = v128.load(p + rowBytes), cc = v128.load(p + 2 * rowBytes), d = v128.load(p + 3 * rowBytes);
+    const ab0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5), ab1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+    const cd0 = v128.shuffle<f32>(cc, d, 0, 4, 1, 5), cd1 = v128.shuffle<f32>(cc, d, 2, 6, 3, 7);
+    const m0 = smoothed(m, v128.shuffle<f32>(ab0, cd0, 0, 1, 4, 5), c);
+    const m1 = smoothed(m0, v128.shuffle<f32>(ab0, cd0, 2, 3, 6, 7), c);
+    const m2 = smoothed(m1, v128.shuffle<f32>(ab1, cd1, 0, 1, 4, 5), c);
+    m = smoothed(m2, v128.shuffle<f32>(ab1, cd1, 2, 3, 6, 7), c);
+    // Frames → rows: the same transposition.
+    const m01a = v128.shuffle<f32>(m0, m1, 0, 4, 1, 5), m01b = v128.shuffle<f32>(m0, m1, 2, 6, 3, 7);
+    const m23a = v128.shuffle<f32>(m2, m, 0, 4, 1, 5), m23b = v128.shuffle<f32>(m2, m, 2, 6, 3, 7);
+    const o = smoother + (<usize>t << 2);
+    v128.store(o, v128.shuffle<f32>(m01a, m23a, 0, 1, 4, 5));
+    v128.store(o + mBytes, v128.shuffle<f32>(m01a, m23a, 2, 3, 6, 7));
+    v128.store(o + 2 * mBytes, v128.shuffle<f32>(m01b, m23b, 0, 1, 4, 5));
+    v128.store(o + 3 * mBytes, v128.shuffle<f32>(m01b, m23b, 2, 3, 6, 7));
+  }
+  for (; t < frames; t++) {
+    const p = row + (<usize>t << 2), o = smoother + (<usize>t << 2);
+    m = smoothed(m, f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(p)), 1, load<f32>(p + rowBytes)), 2, load<f32>(p + 2 * rowBytes)), 3, load<f32>(p + 3 * rowBytes)), c);
+    v128.store32_lane(o, m, 0);
+    v128.store32_lane(o + mBytes, m, 1);
+    v128.store32_lane(o + 2 * mBytes, m, 2);
+    v128.store32_lane(o + 3 * mBytes, m, 3);
+  }
+  v128.store(q, m);
+}
+
+/** Columns, one of the last bins (bins mod 4): its smoother (state at `q`) along its row, M to `smoother`. */
+@inline function smoothColumn(row: usize, frames: i32, q: usize, smoother: usize, c: PcenConstants): void {
+  let m = f32x4.splat(load<f32>(q));
+  for (let t = 0; t < frames; t++) {
+    m = smoothed(m, f32x4.splat(load<f32>(row + (<usize>t << 2))), c);
+    store<f32>(smoother + (<usize>t << 2), f32x4.extract_lane(m, 0));
+  }
+  store<f32>(q, f32x4.extract_lane(m, 0));
+}
+
+/**
+ * The gain and the compression along `n` values at `row`, M for each at the same index of `m`;
+ * returns max(peak, values written) lane-wise. `c.sqrt` is tested once, here, so that each
+ * compression loop is specialised.
+ */
+@inline function finishRow(row: usize, m: usize, n: i32, c: PcenConstants, peak: v128): v128 {
+  gainRow(row, m, n, c);
+  return c.sqrt ? compressRow(true, row, n, c, peak) : compressRow(false, row, n, c, peak);
+}
+
+/**
+ * S ← S · (eps + M)^(−gain) / bias along `n` values, the power as 2^(−gain · log2(eps + M)).
+ * The last values (n mod 4) go one at a time through the same arithmetic in every lane.
+ */
+@inline function gainRow(row: usize, m: usize, n: i32, c: PcenConstants): void {
+  const e = c.eps, negGain = c.negGain, invBias = c.invBias;
+  let k = 0;
+  // Eight values per step, two independent vectors interleaved stage by stage (log, log, exp, exp):
+  // V8 emits instructions in source order, and this gives the processor two chains to overlap
+  // (measured 12 % faster than four values per step).
+  for (; k + 8 <= n; k += 8) {
+    const p = row + (<usize>k << 2), q = m + (<usize>k << 2);
+    const l = log2f4(f32x4.add(e, v128.load(q))), l2 = log2f4(f32x4.add(e, v128.load(q, 16)));
+    const g = exp2f4(f32x4.mul(negGain, l)), g2 = exp2f4(f32x4.mul(negGain, l2));
+    v128.store(p, gained(v128.load(p), g, invBias));
+    v128.store(p, gained(v128.load(p, 16), g2, invBias), 16);
+  }
+  for (; k + 4 <= n; k += 4) {
+    const p = row + (<usize>k << 2);
+    v128.store(p, gained(v128.load(p), exp2f4(f32x4.mul(negGain, log2f4(f32x4.add(e, v128.load(m + (<usize>k << 2)))))), invBias));
+  }
+  for (; k < n; k++) {
+    const p = row + (<usize>k << 2);
+    const g = exp2f4(f32x4.mul(negGain, log2f4(f32x4.add(e, f32x4.splat(load<f32>(m + (<usize>k << 2)))))));
+    store<f32>(p, f32x4.extract_lane(gained(f32x4.splat(load<f32>(p)), g, invBias), 0));
+  }
+}
+
+/** S · g / bias, g = (eps + M)^(−gain). */
+@inline function gained(x: v128, g: v128, invBias: v128): v128 {
+  return f32x4.mul(f32x4.mul(x, g), invBias);
+}
+
+/**
+ * S ← bias^power · expm1(power · log1p(S)) along `n` values (after gainRow); returns max(peak, values) lane-wise.
  * `sqrt` (a constant at each call): power is 0.5, the default, where expm1(log1p(a)/2) = √(1+a) − 1
  * = a / (√(1+a) + 1) exactly — a square root and a division instead of a logarithm and an
  * exponential, and no cancellation for small a.
  */
-@inline function compressRow(sqrt: bool, row: usize, bins: i32, power: v128, offset: v128, peak: v128): v128 {
+@inline function compressRow(sqrt: bool, row: usize, n: i32, c: PcenConstants, peak: v128): v128 {
+  const power = c.power, offset = c.offset;
   let k = 0;
-  for (; k + 4 <= bins; k += 4) {
+  for (; k + 4 <= n; k += 4) {
     const p = row + (<usize>k << 2);
     const y = f32x4.mul(offset, compress(sqrt, v128.load(p), power));
     v128.store(p, y);
     peak = f32x4.pmax(peak, y);
   }
-  for (; k < bins; k++) {
+  for (; k < n; k++) {
     const p = row + (<usize>k << 2);
     const y = f32x4.mul(offset, compress(sqrt, f32x4.splat(load<f32>(p)), power));
     store<f32>(p, f32x4.extract_lane(y, 0));

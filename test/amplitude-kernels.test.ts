@@ -79,6 +79,85 @@ describe("PCEN (pcenApply)", () => {
   }
 });
 
+describe("PCEN on [bins][frames] columns (pcenColumns)", () => {
+  const [smooth, gain, bias, eps] = [0.025, 0.98, 2, 1e-6];
+
+  /** `frames` × `bins` power values, frame-major, spread over 70 dB with the bins' own levels. */
+  function spectrum(frames: number, bins: number, seed: number): Float32Array {
+    const next = random(seed);
+    return Float32Array.from({ length: frames * bins }, (_, i) => Math.exp(-50 + 40 * next()) * (1 + (i % bins)));
+  }
+
+  /** frame-major rows → columns [column, column + frames) of a [bins][stride] matrix filled with `fill`. */
+  function toColumns(rows: Float32Array, frames: number, bins: number, stride: number, column: number, fill: number): Float32Array {
+    const out = new Float32Array(bins * stride).fill(fill);
+    for (let t = 0; t < frames; t++) for (let k = 0; k < bins; k++) out[k * stride + column + t] = rows[t * bins + k];
+    return out;
+  }
+
+  function withState<T>(values: Float32Array, run: (state: number) => T): { result: T; state: Float32Array } {
+    const state = core.alloc(values.length * 4);
+    new Float32Array(core.memory.buffer, state, values.length).set(values);
+    const result = run(state);
+    const after = new Float32Array(core.memory.buffer, state, values.length).slice();
+    core.free(state);
+    return { result, state: after };
+  }
+
+  // Whole 4×4 blocks, the last frames (frames mod 4) and the last bins (bins mod 4), one frame.
+  for (const [frames, bins, power] of [[1, 5, 0.5], [3, 4, 0.5], [7, 11, 0.5], [13, 513, 0.5], [64, 17, 0.25], [9, 6, 2]]) {
+    it(`gives pcenApply's bits, state and maximum on ${frames} frames × ${bins} bins (power ${power}), touching nothing else`, () => {
+      const S = spectrum(frames, bins, frames * 100 + bins);
+      const M = spectrum(1, bins, 7);
+      let rows: Float32Array = new Float32Array(0);
+      const a = withState(M, (state) => {
+        let peak = 0;
+        rows = inCore(S, (p) => { peak = core.pcenApply(p, frames, bins, state, smooth, gain, bias, power, eps); });
+        return peak;
+      });
+      const stride = frames + 3, column = 2, sentinel = -7;
+      const matrix = toColumns(S, frames, bins, stride, column, sentinel);
+      let columns: Float32Array = new Float32Array(0);
+      const b = withState(M, (state) => {
+        let peak = 0;
+        columns = inCore(matrix, (p) => { peak = core.pcenColumns(p + 4 * column, frames, bins, stride, state, smooth, gain, bias, power, eps); });
+        return peak;
+      });
+      expect(columns).toEqual(toColumns(rows, frames, bins, stride, column, sentinel));
+      expect(b.state).toEqual(a.state);
+      expect(b.result).toBe(a.result);
+    });
+  }
+
+  it("follows the float64 recurrence over 40 frames, and two calls carrying the state equal one", () => {
+    const [frames, bins] = [40, 9];
+    const S = spectrum(frames, bins, 11);
+    const stride = frames;
+    const matrix = toColumns(S, frames, bins, stride, 0, 0);
+    // M[−1] = S[0] (pcenInitState reads frame 0 down the column, bins `stride` apart).
+    const init = withState(new Float32Array(bins), (state) => inCore(matrix, (p) => core.pcenInitState(p, bins, stride, state))).state;
+    expect(init).toEqual(S.subarray(0, bins));
+    const whole = withState(init, (state) => inCore(matrix, (p) => { core.pcenColumns(p, frames, bins, stride, state, smooth, gain, bias, 0.5, eps); }));
+    const split = withState(init, (state) => inCore(matrix, (p) => {
+      core.pcenColumns(p, 17, bins, stride, state, smooth, gain, bias, 0.5, eps);
+      core.pcenColumns(p + 4 * 17, frames - 17, bins, stride, state, smooth, gain, bias, 0.5, eps);
+    }));
+    expect(split.result).toEqual(whole.result);
+    expect(split.state).toEqual(whole.state);
+    let worst = 0;
+    for (let k = 0; k < bins; k++) {
+      let m = S[k];
+      for (let t = 0; t < frames; t++) {
+        const x = S[t * bins + k];
+        m = (1 - smooth) * m + smooth * x;
+        const ref = Math.sqrt(bias) * Math.expm1(0.5 * Math.log1p((x * (eps + m) ** -gain) / bias));
+        worst = Math.max(worst, Math.abs(whole.result[k * stride + t] - ref) / ref);
+      }
+    }
+    expect(worst).toBeLessThan(1e-5);
+  });
+});
+
 describe("layout change (scaleTranspose)", () => {
   // Shapes that exercise every path: whole 4×4 blocks, a partial pass of bins (cols not a
   // multiple of the 8 bins per pass), the gathered last columns, and the last rows (rows mod 4)

@@ -170,20 +170,24 @@ export class SpectrogramPlan {
    * The loop of `analyze` and `scan`, a chunk of frames per core call. Each chunk's samples are
    * copied into the core just before its STFT, so they are read from cache — copying a whole
    * block first (8 MB) made the STFT pipeline 6–9 % slower here (bench/PERFORMANCE.md).
-   * Without PCEN, at the lengths the core transforms four frames at a time (`columns`), the
-   * kernel writes the block's [bins][frames] columns itself; otherwise each chunk is computed as
-   * frame-major rows, PCEN applied to them, and transposed into the block.
+   * At the lengths the core transforms four frames at a time (`columns`), the kernel writes the
+   * block's [bins][frames] columns itself and PCEN runs on those columns (`pcenColumns`), so PCEN
+   * applies to exactly the power values a run without it returns; at the other lengths each chunk
+   * is computed as frame-major rows, PCEN applied to them, and transposed into the block.
    */
   private run(samples: Float32Array, samplesStart: number, f0: number, f1: number, pcen: PcenState, output: { values: CoreArray; finish: FinishParams | null } | null): { peak: number; pcen: PcenState } {
     const { bins, hop, nperseg } = this.geometry;
     const p = this.params;
     const frames = f1 - f0;
     if (p.pcen && frames > 0 && pcen === null && f0 !== 0) throw new Error(`PCEN needs the smoother state before frame ${f0}`);
-    const columns = !p.pcen && this.columns;
+    const columns = this.columns;
     // A multiple of four frames: the four-frame kernel's groups.
     const chunkFrames = Math.min(frames, 4 * Math.max(1, Math.floor(CHUNK_VALUES / bins / 4)));
     const input = new CoreArray(Math.max(0, chunkFrames - 1) * hop + nperseg);
     const chunk = columns ? null : new CoreArray(chunkFrames * bins);
+    // `scan` in the four-frame path needs the values only for PCEN: they go to a scratch chunk.
+    const scratchStride = blockStride(chunkFrames);
+    const scratch = columns && p.pcen && !output ? new CoreArray(scratchStride * bins) : null;
     const state = p.pcen ? new CoreArray(bins) : null;
     if (state && pcen !== null) state.view().set(pcen);
     const first = frameStart(f0, this.geometry) - samplesStart;
@@ -196,15 +200,23 @@ export class SpectrogramPlan {
       const start = first + c0 * hop, span = (count - 1) * hop + nperseg;
       const from = Math.min(Math.max(start, 0), samples.length), to = Math.max(from, Math.min(start + span, samples.length));
       input.view().set(samples.subarray(from, to));
-      const target = output ? output.values.ptr + 4 * c0 : 0;
       if (!chunk) {
-        peak = Math.max(peak, core.stftPowerColumns(this.handle, input.ptr, to - from, start - from, hop, count, this.psdScale, target, stride));
+        // Without a target (0) the kernel only finds the maximum.
+        const target = output ? output.values.ptr + 4 * c0 : scratch ? scratch.ptr : 0;
+        const rowStride = output ? stride : scratchStride;
+        let chunkPeak = core.stftPowerColumns(this.handle, input.ptr, to - from, start - from, hop, count, this.psdScale, target, rowStride);
+        if (state) {
+          if (pcen === null && c0 === 0) core.pcenInitState(target, bins, rowStride, state.ptr);
+          chunkPeak = core.pcenColumns(target, count, bins, rowStride, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
+        }
+        peak = Math.max(peak, chunkPeak);
         if (finish && !isIdentity(finish)) core.scaleColumns(target, bins, count, stride, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
         continue;
       }
+      const target = output ? output.values.ptr + 4 * c0 : 0;
       let chunkPeak = core.stftPower(this.handle, input.ptr, to - from, start - from, hop, count, this.psdScale, chunk.ptr);
       if (state) {
-        if (pcen === null && c0 === 0) core.pcenInitState(chunk.ptr, bins, state.ptr);
+        if (pcen === null && c0 === 0) core.pcenInitState(chunk.ptr, bins, 1, state.ptr);
         chunkPeak = core.pcenApply(chunk.ptr, count, bins, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
       }
       peak = Math.max(peak, chunkPeak);
@@ -214,6 +226,7 @@ export class SpectrogramPlan {
     }
     if (state && frames > 0) pcen = state.view().slice();
     state?.free();
+    scratch?.free();
     chunk?.free();
     input.free();
     return { peak, pcen };
