@@ -210,7 +210,7 @@ export class SpectrogramPlan {
           chunkPeak = core.pcenColumns(target, count, bins, rowStride, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
         }
         peak = Math.max(peak, chunkPeak);
-        if (finish && !isIdentity(finish)) core.scaleColumns(target, bins, count, stride, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
+        if (finish && !isIdentity(finish)) core.scaleColumns(target, bins, count, rowStride, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
         continue;
       }
       const target = output ? output.values.ptr + 4 * c0 : 0;
