@@ -96,7 +96,7 @@ export function caseTable(c: CaseResult): string[] {
       (r.note ? `  (${r.note})` : ""),
     );
   }
-  lines.push(`  audio× = seconds of audio per second of compute; t / t₁ = this row's time ÷ the first row's, median over rounds of the per-round ratio (for a peer: how many times faster ${c.results[0].label} is); Σ diff = relative difference of Σ_k (k+1)·Σ_i S[k][i] from the first row's (same values, same layout)`);
+  lines.push(`  audio× = seconds of audio per second of compute; t / t₁ = this row's time ÷ the first row's, median over rounds of the per-round ratio (for a peer: how many times faster ${c.results[0].label} is); Σ diff = relative difference of Σ_k (k+1)·Σ_i S[k][i] from the first row's with the same output (power, or PCEN+dB+clamp; same layout)`);
   lines.push(`  load average at start ${c.load[0].join(" ")}, at end ${c.load[c.load.length - 1].join(" ")}`);
   return lines;
 }
@@ -128,6 +128,18 @@ export function pcenTargets(c: CaseResult): Target[] {
   const t = pcen === undefined ? null : timeRatio(pcen, c.results[0]);
   const v = t === null ? null : 1 / t;
   return [{ name: "PCEN+dB+clamp speed vs plain power", value: v, goal: "≥ 0.8×", ok: v === null ? null : v >= 0.8 }];
+}
+
+/**
+ * PCEN + dB + clamp in native code, from the same run: the speed ratio the issue sets for sonotile
+ * (≥ 0.8× of plain power) as native FFTW with glibc's vector math achieves it, and how many times
+ * faster sonotile's PCEN + dB + clamp pipeline is than native FFTW's.
+ */
+export function pcenNativeLine(c: CaseResult): string[] {
+  const power = find(c, "native FFTW ("), pcen = find(c, "native FFTW PCEN"), sonotile = find(c, "sonotile PCEN");
+  if (!power?.median_s || !pcen?.median_s || !sonotile) return [];
+  return [`  native FFTW's own PCEN+dB+clamp speed vs its plain power: ${fmtRatio(timeRatio(power, pcen))}; ` +
+    `sonotile PCEN+dB+clamp vs native FFTW PCEN+dB+clamp: ${fmtRatio(timeRatio(pcen, sonotile))}`];
 }
 
 export function targetLines(targets: Target[]): string[] {

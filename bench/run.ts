@@ -18,7 +18,7 @@ import { CASES, runCase, type CaseResult } from "./stft.js";
 import { loadAverage } from "./lib/measure.js";
 import { runPool } from "./pool.js";
 import { runTiles, tileTargets } from "./tiles.js";
-import { awkwardCosts, caseTable, fmtRate, fftTable, fftTargets, pcenTargets, stftTargets, targetLines, type Target } from "./report.js";
+import { awkwardCosts, caseTable, fmtRate, fftTable, fftTargets, pcenNativeLine, pcenTargets, stftTargets, targetLines, type Target } from "./report.js";
 
 const PARTS = ["fft", "stft", "pcen", "whombat", "pool", "tiles", "batch"] as const;
 type Part = (typeof PARTS)[number];
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     if (!args.only.has(part)) continue;
     const c = await runCase(CASES[part], stftOpts, log);
     cases.push(c);
-    emit([...caseTable(c), ""]);
+    emit([...caseTable(c), ...(part === "pcen" ? pcenNativeLine(c) : []), ""]);
     if (part === "stft") targets.push(...stftTargets(c));
     if (part === "pcen") targets.push(...pcenTargets(c));
   }

@@ -19,7 +19,15 @@ import { loadAverage, median, rotate, timeOnce } from "./lib/measure.js";
 import { checksum, fftjsPipeline, pffftPipeline, sonotilePipeline, type Pipeline } from "./lib/pipelines.js";
 import { benchSignal } from "./lib/signal.js";
 
-export type Peer = "pffft" | "fftjs" | "fftw" | "scipy";
+export type Peer = "pffft" | "fftjs" | "fftw" | "fftw-pcen-db" | "scipy";
+
+/**
+ * What a pipeline's output holds: power values, or PCEN + dB + clamp with SPEC §2's defaults. Each
+ * output is checked by checksum against the first pipeline with the same kind.
+ */
+type OutputKind = "power" | "pcen-db";
+
+const PEER_OUTPUT: Record<Peer, OutputKind> = { pffft: "power", fftjs: "power", fftw: "power", "fftw-pcen-db": "pcen-db", scipy: "power" };
 
 export interface PipelineCase {
   key: string;
@@ -28,8 +36,8 @@ export interface PipelineCase {
   samplerate: number;
   nperseg: number;
   hop: number;
-  /** sonotile variants; the first one is the reference the peers are compared with. */
-  sonotile: { label: string; params: ParamsInput }[];
+  /** sonotile variants; the first one is the reference the peers' times are compared with. `output`: see OutputKind (none: not checked). */
+  sonotile: { label: string; params: ParamsInput; output?: OutputKind }[];
   peers: Peer[];
 }
 
@@ -42,23 +50,24 @@ export const CASES: Record<"stft" | "pcen" | "whombat", PipelineCase> = {
   stft: {
     key: "stft", title: "STFT power pipeline: 600 s at 48 kHz, N=1024, hop 512, hann, |Z|² (psd scaling)",
     seconds: 600, samplerate: 48000, nperseg: 1024, hop: 512,
-    sonotile: [{ label: "sonotile", params: powerParams(1024, 512, 48000) }],
+    sonotile: [{ label: "sonotile", params: powerParams(1024, 512, 48000), output: "power" }],
     peers: ["pffft", "fftjs", "fftw", "scipy"],
   },
   pcen: {
     key: "pcen", title: "PCEN + dB + clamp vs plain power: 600 s at 48 kHz, N=1024, hop 512 (sonotile)",
     seconds: 600, samplerate: 48000, nperseg: 1024, hop: 512,
     sonotile: [
-      { label: "sonotile power", params: powerParams(1024, 512, 48000) },
-      { label: "sonotile PCEN+dB+clamp", params: { ...powerParams(1024, 512, 48000), pcen: true, scale: "dB", clamp: true } },
+      { label: "sonotile power", params: powerParams(1024, 512, 48000), output: "power" },
+      { label: "sonotile PCEN+dB+clamp", params: { ...powerParams(1024, 512, 48000), pcen: true, scale: "dB", clamp: true }, output: "pcen-db" },
     ],
-    peers: [],
+    // The same two pipelines in native code: what PCEN + dB cost there, relative to its own power pipeline.
+    peers: ["fftw", "fftw-pcen-db"],
   },
   whombat: {
     key: "whombat", title: "Whombat defaults at 384 kHz: 60 s, window 0.025 s → N=9600, hop 4800",
     seconds: 60, samplerate: 384000, nperseg: 9600, hop: 4800,
     sonotile: [
-      { label: "sonotile power", params: powerParams(9600, 4800, 384000) },
+      { label: "sonotile power", params: powerParams(9600, 4800, 384000), output: "power" },
       // Whombat's defaults (SPEC §2): hann, PCEN, normalize over the recording, dB, no clamp.
       { label: "sonotile Whombat defaults (PCEN, normalize, dB)", params: {} },
     ],
@@ -72,7 +81,7 @@ export interface PipelineResult {
   median_s: number | null;
   /** Seconds of each timed pass, one array per round (ratios are paired by round). */
   rounds_s: number[][];
-  /** Relative difference of the bin-weighted output sum (lib/pipelines.ts checksum) from the reference (first sonotile variant); power pipelines only. */
+  /** Relative difference of the bin-weighted output sum (lib/pipelines.ts checksum) from the first pipeline with the same OutputKind. */
   checksum_rel_diff?: number;
   unavailable?: string;
   note?: string;
@@ -92,6 +101,8 @@ export interface StftOptions { rounds: number; repeats: number }
 
 interface Timed {
   label: string;
+  /** Checked by checksum against the first entry of the same kind; null: not checked. */
+  output: OutputKind | null;
   /** Timed passes, one array per round. */
   rounds: number[][];
   note?: string;
@@ -100,8 +111,6 @@ interface Timed {
 /** An in-process pipeline, timed in its round's alternated passes (runRound). */
 interface InProcessEntry extends Timed {
   pipeline: Pipeline;
-  /** Its output is compared with the reference's through `checksum` (power pipelines). */
-  comparable: boolean;
 }
 
 /** A child-process peer: `pass` runs its warm-up and `repeats` timed passes, returns the output checksum. */
@@ -128,30 +137,30 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
   const unavailable: PipelineResult[] = [];
   const pipelines: Pipeline[] = [];
 
-  const inProcess = (p: Pipeline, comparable: boolean): InProcessEntry => {
+  const inProcess = (p: Pipeline, output: OutputKind | null): InProcessEntry => {
     pipelines.push(p);
-    return { label: p.name, rounds: [], pipeline: p, comparable };
+    return { label: p.name, output, rounds: [], pipeline: p };
   };
 
-  for (const [i, v] of c.sonotile.entries()) {
+  for (const v of c.sonotile) {
     const p = sonotilePipeline(v.label, signal, v.params);
     if (p.bins !== c.nperseg / 2 + 1 || p.frames <= 0) throw new Error(`${v.label}: unexpected geometry ${p.bins}×${p.frames}`);
-    entries.push(inProcess(p, i === 0 || v.params.scale === "power"));
+    entries.push(inProcess(p, v.output ?? null));
   }
   const reference = pipelines[0];
   for (const peer of c.peers) {
     if (peer === "pffft") {
       pffftModule ??= await PFFFT();
-      entries.push(inProcess(pffftPipeline(pffftModule, signal, c.nperseg, c.hop), true));
+      entries.push(inProcess(pffftPipeline(pffftModule, signal, c.nperseg, c.hop), "power"));
     } else if (peer === "fftjs") {
-      entries.push(inProcess(fftjsPipeline(signal, c.nperseg, c.hop), true));
+      entries.push(inProcess(fftjsPipeline(signal, c.nperseg, c.hop), "power"));
     } else {
-      const child = peer === "fftw" ? fftwPeer() : scipyPeer();
+      const child = peer === "scipy" ? scipyPeer() : fftwPeer(peer === "fftw" ? "power" : "pcen-db");
       if (isUnavailable(child)) {
         unavailable.push({ label: peer, median_s: null, rounds_s: [], unavailable: child.unavailable });
         continue;
       }
-      entries.push(childEntry(child, signal, c, reference, peer === "scipy"
+      entries.push(childEntry(child, PEER_OUTPUT[peer], signal, c, reference, peer === "scipy"
         ? "allocates its frames and result inside every call: timed as it is"
         : "own internal timing; output preallocated, warmed up"));
     }
@@ -163,12 +172,12 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
     runRound(entries, r, opts.repeats, sums);
     log(`  ${c.key} round ${r + 1}/${opts.rounds}: ${entries.map((e) => `${short(e.label)} ${median(e.rounds[r]).toFixed(3)}s`).join(", ")} (load ${loadAverage()[0]})`);
   }
-  const ref = sums.get(reference.name)!;
+  const firstSum = (output: OutputKind) => sums.get(entries.find((e) => e.output === output)!.label)!;
   const results: PipelineResult[] = entries.map((e) => ({
     label: e.label,
     median_s: median(e.rounds.flat()),
     rounds_s: e.rounds,
-    ...(sums.has(e.label) ? { checksum_rel_diff: Math.abs(sums.get(e.label)! - ref) / Math.abs(ref) } : {}),
+    ...(e.output ? { checksum_rel_diff: Math.abs(sums.get(e.label)! - firstSum(e.output)) / Math.abs(firstSum(e.output)) } : {}),
     ...(e.note ? { note: e.note } : {}),
   }));
   const out: CaseResult = {
@@ -182,7 +191,7 @@ export async function runCase(c: PipelineCase, opts: StftOptions, log: (line: st
 /**
  * Round `r` (see the method above): the in-process pipelines' turn and each child's turn in an
  * order rotated by r, the in-process pipelines' order within their turn rotated too. Records the
- * timed passes in each entry and the comparable outputs' checksums in `sums`.
+ * timed passes in each entry and the checked outputs' checksums in `sums`.
  */
 function runRound(entries: Entry[], r: number, repeats: number, sums: Map<string, number>): void {
   const together = rotate(entries.filter((e): e is InProcessEntry => "pipeline" in e), r);
@@ -192,7 +201,7 @@ function runRound(entries: Entry[], r: number, repeats: number, sums: Map<string
     for (let k = 0; k < repeats; k++) together.forEach((e, i) => times[i].push(timeOnce(e.pipeline.run)));
     together.forEach((e, i) => {
       e.rounds.push(times[i]);
-      if (e.comparable) sums.set(e.label, checksum(e.pipeline.output, e.pipeline.bins, e.pipeline.frames));
+      if (e.output) sums.set(e.label, checksum(e.pipeline.output, e.pipeline.bins, e.pipeline.frames));
     });
   };
   const children = entries.filter((e): e is ChildEntry => "pass" in e);
@@ -201,9 +210,9 @@ function runRound(entries: Entry[], r: number, repeats: number, sums: Map<string
 }
 
 /** A child-process peer as an entry of the rotation; checks its frame count against sonotile's. */
-function childEntry(child: ChildPeer, signal: ReturnType<typeof benchSignal>, c: PipelineCase, reference: Pipeline, note: string): ChildEntry {
+function childEntry(child: ChildPeer, output: OutputKind, signal: ReturnType<typeof benchSignal>, c: PipelineCase, reference: Pipeline, note: string): ChildEntry {
   const entry: ChildEntry = {
-    label: child.name, rounds: [], note,
+    label: child.name, output, rounds: [], note,
     pass: (repeats) => {
       const r = child.run(signal, c.nperseg, c.hop, repeats);
       if (r.frames !== reference.frames || r.bins !== reference.bins) {

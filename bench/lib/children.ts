@@ -50,13 +50,18 @@ function buildFftw(binary: string): string | null {
   return `native FFTW: scripts/build_fftw_bench.sh failed: ${(build.stderr || build.error?.message || "").trim().split("\n").pop()}`;
 }
 
-/** The FFTW peer, after building it; Unavailable when the build fails. */
-export function fftwPeer(): ChildPeer | Unavailable {
+/**
+ * The FFTW peer, after building it; Unavailable when the build fails. `mode` "pcen-db" adds PCEN,
+ * dB and clamp (SPEC §2's defaults, bench/native/pcen_db.c) to the power pipeline.
+ */
+export function fftwPeer(mode: "power" | "pcen-db"): ChildPeer | Unavailable {
   const unavailable = buildFftw(FFTW_BINARY);
   if (unavailable) return { unavailable };
   return {
-    name: "native FFTW (C, -O3 -march=native, FFTW_MEASURE r2c)",
-    run: (s, n, hop, repeats) => runJson(FFTW_BINARY, [s.file, String(s.samplerate), String(n), String(hop), String(repeats)]),
+    name: mode === "power"
+      ? "native FFTW (C, -O3 -march=native, FFTW_MEASURE r2c)"
+      : "native FFTW PCEN+dB+clamp (glibc vector powf, log10f)",
+    run: (s, n, hop, repeats) => runJson(FFTW_BINARY, [s.file, String(s.samplerate), String(n), String(hop), String(repeats), mode]),
   };
 }
 

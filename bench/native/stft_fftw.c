@@ -19,12 +19,17 @@
  * fresh memory costs about as much as the whole STFT, and every pipeline is timed writing into
  * a buffer it already owns.
  *
- * Usage: stft_fftw SIGNAL.f32 SAMPLERATE NPERSEG HOP REPEATS
+ * With MODE "pcen-db" each chunk's powers then go through PCEN, dB and clamp (bench/native/pcen_db.c)
+ * before the copy out, the smoother state carried from chunk to chunk: the native peer of
+ * sonotile's PCEN + dB + clamp pipeline.
+ *
+ * Usage: stft_fftw SIGNAL.f32 SAMPLERATE NPERSEG HOP REPEATS [power|pcen-db]
  *   SIGNAL.f32  raw little-endian float32 mono samples
  * Prints one JSON line: {"frames", "bins", "plan_s", "times_s": [...], "checksum"}.
  */
 #define PROGRAM "stft_fftw"
 #include "bench.h"
+#include "pcen_db.h"
 #include <fftw3.h>
 #include <math.h>
 #include <string.h>
@@ -42,9 +47,13 @@ static long frame_count(long samples, long nperseg, long hop) {
 /* Values per chunk of frames (the core's CHUNK_VALUES): a chunk's powers are still in cache when copied out. */
 #define CHUNK_VALUES 131072
 
-/* One STFT power pass over the whole signal into out[bins][frames], through chunk[chunk_frames][bins]. */
+/*
+ * One STFT power pass over the whole signal into out[bins][frames], through chunk[chunk_frames][bins];
+ * with a PCEN smoother `state` (bins floats), PCEN + dB + clamp on each frame's powers as well.
+ */
 static void stft_power(const float *x, long samples, const float *window, long nperseg, long hop, long frames,
-                       fftwf_plan plan, float *frame, fftwf_complex *spectrum, float *chunk, long chunk_frames, float *out) {
+                       fftwf_plan plan, float *frame, fftwf_complex *spectrum, float *chunk, long chunk_frames,
+                       float *state, float *out) {
   long bins = nperseg / 2 + 1, half = nperseg / 2;
   for (long i0 = 0; i0 < frames; i0 += chunk_frames) {
     long count = frames - i0 < chunk_frames ? frames - i0 : chunk_frames;
@@ -64,6 +73,10 @@ static void stft_power(const float *x, long samples, const float *window, long n
         float re = spectrum[k][0], im = spectrum[k][1];
         powers[k] = re * re + im * im;
       }
+      if (state) {
+        if (i0 + c == 0) pcen_init(powers, state, bins);
+        pcen_db_frame(powers, state, bins);
+      }
     }
     for (long k = 0; k < bins; k++) {
       float *row = out + k * frames + i0;
@@ -73,7 +86,10 @@ static void stft_power(const float *x, long samples, const float *window, long n
 }
 
 int main(int argc, char **argv) {
-  if (argc != 6) die("usage: stft_fftw SIGNAL.f32 SAMPLERATE NPERSEG HOP REPEATS");
+  if (argc != 6 && argc != 7) die("usage: stft_fftw SIGNAL.f32 SAMPLERATE NPERSEG HOP REPEATS [power|pcen-db]");
+  const char *mode = argc == 7 ? argv[6] : "power";
+  if (strcmp(mode, "power") != 0 && strcmp(mode, "pcen-db") != 0) die("MODE must be power or pcen-db");
+  int pcen_db = strcmp(mode, "pcen-db") == 0;
   double fs = atof(argv[2]);
   long nperseg = atol(argv[3]), hop = atol(argv[4]), repeats = atol(argv[5]);
   if (!(fs > 0) || nperseg < 2 || hop < 1 || hop > nperseg || repeats < 1) die("bad numeric argument");
@@ -105,17 +121,18 @@ int main(int argc, char **argv) {
   long chunk_frames = CHUNK_VALUES / bins > 1 ? CHUNK_VALUES / bins : 1;
   float *chunk = malloc((size_t)chunk_frames * (size_t)bins * sizeof(float));
   float *out = malloc((size_t)bins * (size_t)frames * sizeof(float));
-  if (!window || !frame || !spectrum || !chunk || !out) die("out of memory");
+  float *state = pcen_db ? malloc((size_t)bins * sizeof(float)) : NULL;
+  if (!window || !frame || !spectrum || !chunk || !out || (pcen_db && !state)) die("out of memory");
 
   double t0 = now_s();
   fftwf_plan plan = fftwf_plan_dft_r2c_1d((int)nperseg, frame, spectrum, FFTW_MEASURE);
   double plan_s = now_s() - t0;
 
-  stft_power(x, samples, window, nperseg, hop, frames, plan, frame, spectrum, chunk, chunk_frames, out); /* warm-up, first touch */
+  stft_power(x, samples, window, nperseg, hop, frames, plan, frame, spectrum, chunk, chunk_frames, state, out); /* warm-up, first touch */
   printf("{\"frames\":%ld,\"bins\":%ld,\"plan_s\":%.6f,\"times_s\":[", frames, bins, plan_s);
   for (long r = 0; r < repeats; r++) {
     double t = now_s();
-    stft_power(x, samples, window, nperseg, hop, frames, plan, frame, spectrum, chunk, chunk_frames, out);
+    stft_power(x, samples, window, nperseg, hop, frames, plan, frame, spectrum, chunk, chunk_frames, state, out);
     printf("%s%.6f", r ? "," : "", now_s() - t);
   }
   /* Σ_k (k+1)·Σ_i S[k][i], as checksum() in bench/lib/pipelines.ts (catches misplaced bins). */
@@ -129,6 +146,6 @@ int main(int argc, char **argv) {
 
   fftwf_destroy_plan(plan);
   fftwf_free(window); fftwf_free(frame); fftwf_free(spectrum);
-  free(chunk); free(out); free(x);
+  free(chunk); free(out); free(x); free(state);
   return 0;
 }
