@@ -18,15 +18,21 @@ const DB_CONSTANTS = memory.data<f32>([DB_FLOOR, 3.010299956639812]);
  * [minDb, maxDb].
  */
 export function scaleValues(values: usize, n: i32, divisor: f32, scale: i32, clamp: bool, minDb: f32, maxDb: f32): void {
+  if (divisor == 1) scaleRow(false, values, n, divisor, scale, clamp, minDb, maxDb);
+  else scaleRow(true, values, n, divisor, scale, clamp, minDb, maxDb);
+}
+
+/** `scaleValues`, with the division by the divisor (`divide`, a constant at each call: see `finish`). */
+@inline function scaleRow(divide: bool, values: usize, n: i32, divisor: f32, scale: i32, clamp: bool, minDb: f32, maxDb: f32): void {
   const d = f32x4.splat(divisor), lo = f32x4.splat(minDb), hi = f32x4.splat(maxDb);
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const p = values + (<usize>i << 2);
-    v128.store(p, finish(scale, v128.load(p), d, clamp, lo, hi));
+    v128.store(p, finish(divide, scale, v128.load(p), d, clamp, lo, hi));
   }
   for (; i < n; i++) {
     const p = values + (<usize>i << 2);
-    store<f32>(p, f32x4.extract_lane(finish(scale, f32x4.splat(load<f32>(p)), d, clamp, lo, hi), 0));
+    store<f32>(p, f32x4.extract_lane(finish(divide, scale, f32x4.splat(load<f32>(p)), d, clamp, lo, hi), 0));
   }
 }
 
@@ -36,12 +42,15 @@ export function scaleColumns(values: usize, rows: i32, cols: i32, stride: i32, d
 }
 
 /**
- * SPEC §3.7–3.9 on four values: divide by `d`, scale, clamp dB to [lo, hi] if `clamp`. `scale` is
- * tested per vector (a well-predicted branch): binaryen folds copies of a loop specialised per
- * scale back into one.
+ * SPEC §3.7–3.9 on four values: divide by `d` if `divide`, scale, clamp dB to [lo, hi] if `clamp`.
+ * `scale` is tested per vector (a well-predicted branch): binaryen folds copies of a loop
+ * specialised per scale back into one. `divide` is a constant in each copy of the calling loop:
+ * without normalization the divisor is 1, and dividing by it changes no bit but costs a division
+ * per vector on the divider the logarithm needs too — a test per vector instead made the
+ * undivided paths slower (bench/PERFORMANCE.md).
  */
-@inline function finish(scale: i32, v: v128, d: v128, clamp: bool, lo: v128, hi: v128): v128 {
-  v = f32x4.div(v, d);
+@inline function finish(divide: bool, scale: i32, v: v128, d: v128, clamp: bool, lo: v128, hi: v128): v128 {
+  if (divide) v = f32x4.div(v, d);
   if (scale == SCALE_POWER) return v;
   if (scale == SCALE_AMPLITUDE) return f32x4.sqrt(v);
   const db = f32x4.mul(log2f4(f32x4.pmax(v, v128.load32_splat(DB_CONSTANTS))), v128.load32_splat(DB_CONSTANTS, 4));
@@ -67,6 +76,12 @@ const TRANSPOSE_BINS = 8;
  * source (destination rows) at a time down all its rows.
  */
 export function scaleTranspose(src: usize, rows: i32, cols: i32, dst: usize, dstStride: i32, divisor: f32, scale: i32, clamp: bool, minDb: f32, maxDb: f32): void {
+  if (divisor == 1) transpose(false, src, rows, cols, dst, dstStride, divisor, scale, clamp, minDb, maxDb);
+  else transpose(true, src, rows, cols, dst, dstStride, divisor, scale, clamp, minDb, maxDb);
+}
+
+/** `scaleTranspose`, with the division by the divisor (`divide`, a constant at each call: see `finish`). */
+@inline function transpose(divide: bool, src: usize, rows: i32, cols: i32, dst: usize, dstStride: i32, divisor: f32, scale: i32, clamp: bool, minDb: f32, maxDb: f32): void {
   const d = f32x4.splat(divisor), lo = f32x4.splat(minDb), hi = f32x4.splat(maxDb);
   const rowBytes = <usize>cols << 2, colBytes = <usize>dstStride << 2;
   const wholeRows = rows & ~3, wholeCols = cols & ~3;
@@ -75,10 +90,10 @@ export function scaleTranspose(src: usize, rows: i32, cols: i32, dst: usize, dst
     for (let r = 0; r < wholeRows; r += 4) {
       const s = src + <usize>r * rowBytes, t = dst + (<usize>r << 2);
       for (let c = c0; c < c1; c += 4) {
-        const a = finish(scale, v128.load(s + (<usize>c << 2)), d, clamp, lo, hi);
-        const b = finish(scale, v128.load(s + rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
-        const e = finish(scale, v128.load(s + 2 * rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
-        const f = finish(scale, v128.load(s + 3 * rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
+        const a = finish(divide, scale, v128.load(s + (<usize>c << 2)), d, clamp, lo, hi);
+        const b = finish(divide, scale, v128.load(s + rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
+        const e = finish(divide, scale, v128.load(s + 2 * rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
+        const f = finish(divide, scale, v128.load(s + 3 * rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
         const ab0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5), ab1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
         const ef0 = v128.shuffle<f32>(e, f, 0, 4, 1, 5), ef1 = v128.shuffle<f32>(e, f, 2, 6, 3, 7);
         const o = t + <usize>c * colBytes;
@@ -95,7 +110,7 @@ export function scaleTranspose(src: usize, rows: i32, cols: i32, dst: usize, dst
     for (let c = wholeCols; c < cols; c++) {
       const p = s + (<usize>c << 2);
       const v = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(p)), 1, load<f32>(p + rowBytes)), 2, load<f32>(p + 2 * rowBytes)), 3, load<f32>(p + 3 * rowBytes));
-      v128.store(t + <usize>c * colBytes, finish(scale, v, d, clamp, lo, hi));
+      v128.store(t + <usize>c * colBytes, finish(divide, scale, v, d, clamp, lo, hi));
     }
   }
   // The last rows (rows mod 4): four bins of a row finished together, a lane to each destination
@@ -105,7 +120,7 @@ export function scaleTranspose(src: usize, rows: i32, cols: i32, dst: usize, dst
     const s = src + <usize>r * rowBytes, t = dst + (<usize>r << 2);
     let c = 0;
     for (; c < wholeCols; c += 4) {
-      const v = finish(scale, v128.load(s + (<usize>c << 2)), d, clamp, lo, hi);
+      const v = finish(divide, scale, v128.load(s + (<usize>c << 2)), d, clamp, lo, hi);
       const o = t + <usize>c * colBytes;
       v128.store32_lane(o, v, 0);
       v128.store32_lane(o + colBytes, v, 1);
@@ -113,7 +128,7 @@ export function scaleTranspose(src: usize, rows: i32, cols: i32, dst: usize, dst
       v128.store32_lane(o + 3 * colBytes, v, 3);
     }
     for (; c < cols; c++) {
-      const v = finish(scale, f32x4.splat(load<f32>(s + (<usize>c << 2))), d, clamp, lo, hi);
+      const v = finish(divide, scale, f32x4.splat(load<f32>(s + (<usize>c << 2))), d, clamp, lo, hi);
       store<f32>(t + <usize>c * colBytes, f32x4.extract_lane(v, 0));
     }
   }
