@@ -45,21 +45,24 @@ export function pcenApply(spectrum: usize, frames: i32, bins: i32, state: usize,
 /**
  * `pcenApply` on columns [0, frames) of the [bins][stride] matrix at `block` (bin k's row at
  * block + 4·k·stride), the layout the four-frame STFT kernel writes: no frame-major rows and no
- * layout change. Four bins' rows at a time: the smoother runs along them on 4 × 4 blocks
- * transposed in registers, so that a vector holds four bins of one frame as in `pcenApply`, and
- * writes M into four rows of scratch; the gain and the compression then run along each row.
+ * layout change. Eight bins' rows at a time (then four, then the last ones singly): the smoother
+ * runs along them on 4 × 4 blocks transposed in registers, so that a vector holds four bins of one
+ * frame as in `pcenApply`, and writes M into rows of scratch; the gain and the compression then
+ * run along each row.
  */
 export function pcenColumns(block: usize, frames: i32, bins: i32, stride: i32, state: usize, smooth: f32, gain: f32, bias: f32, power: f32, eps: f32): f32 {
   const c = constants.set(smooth, gain, bias, power, eps);
   const rowBytes = <usize>stride << 2, smootherBytes = <usize>frames << 2;
-  const smoother = heap.alloc(smootherBytes << 2);
+  const smoother = heap.alloc(smootherBytes << 3);
   let peak = f32x4.splat(-Infinity);
-  for (let k = 0; k < bins; k += 4) {
+  for (let k = 0; k < bins;) {
     const row = block + <usize>k * rowBytes, q = state + (<usize>k << 2);
-    const rows = min(4, bins - k);
-    if (rows == 4) smoothColumns(row, rowBytes, frames, q, smoother, c);
+    const rows = bins - k >= 8 ? 8 : bins - k >= 4 ? 4 : bins - k;
+    if (rows == 8) smoothColumns(true, row, rowBytes, frames, q, smoother, c);
+    else if (rows == 4) smoothColumns(false, row, rowBytes, frames, q, smoother, c);
     else for (let r = 0; r < rows; r++) smoothColumn(row + <usize>r * rowBytes, frames, q + (<usize>r << 2), smoother + <usize>r * smootherBytes, c);
     for (let r = 0; r < rows; r++) peak = finishRow(row + <usize>r * rowBytes, smoother + <usize>r * smootherBytes, frames, c, peak);
+    k += rows;
   }
   heap.free(smoother);
   return maxLane(peak);
@@ -112,42 +115,61 @@ const constants = new PcenConstants();
 }
 
 /**
- * Columns: the smoother of four bins (state at `q`) along `frames` columns of their rows,
- * `rowBytes` apart from `row`; M written to four rows of `frames` f32 at `smoother`. Whole groups
- * of four frames are a 4 × 4 block transposed in and out, the last frames gathered a lane per row.
+ * Columns: the smoothers of four bins (state at `q`), or with `pair` of eight, along `frames`
+ * columns of their rows, `rowBytes` apart from `row`; M written to as many rows of `frames` f32
+ * at `smoother`. Each step of a smoother waits for the previous one's multiply and add, so one
+ * group of four alone runs at the latency of that chain; a pair's two chains overlap.
  */
-@inline function smoothColumns(row: usize, rowBytes: usize, frames: i32, q: usize, smoother: usize, c: PcenConstants): void {
+@inline function smoothColumns(pair: bool, row: usize, rowBytes: usize, frames: i32, q: usize, smoother: usize, c: PcenConstants): void {
   const mBytes = <usize>frames << 2;
-  let m = v128.load(q);
+  let m = v128.load(q), m2 = pair ? v128.load(q, 16) : m;
   let t = 0;
   for (; t + 4 <= frames; t += 4) {
-    const p = row + (<usize>t << 2);
-    // Rows (bins k … k+3, frames t … t+3) → frames (bins in lanes).
-    const a = v128.load(p), b = v128.load(p + rowBytes), cc = v128.load(p + 2 * rowBytes), d = v128.load(p + 3 * rowBytes);
-    const ab0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5), ab1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
-    const cd0 = v128.shuffle<f32>(cc, d, 0, 4, 1, 5), cd1 = v128.shuffle<f32>(cc, d, 2, 6, 3, 7);
-    const m0 = smoothed(m, v128.shuffle<f32>(ab0, cd0, 0, 1, 4, 5), c);
-    const m1 = smoothed(m0, v128.shuffle<f32>(ab0, cd0, 2, 3, 6, 7), c);
-    const m2 = smoothed(m1, v128.shuffle<f32>(ab1, cd1, 0, 1, 4, 5), c);
-    m = smoothed(m2, v128.shuffle<f32>(ab1, cd1, 2, 3, 6, 7), c);
-    // Frames → rows: the same transposition.
-    const m01a = v128.shuffle<f32>(m0, m1, 0, 4, 1, 5), m01b = v128.shuffle<f32>(m0, m1, 2, 6, 3, 7);
-    const m23a = v128.shuffle<f32>(m2, m, 0, 4, 1, 5), m23b = v128.shuffle<f32>(m2, m, 2, 6, 3, 7);
-    const o = smoother + (<usize>t << 2);
-    v128.store(o, v128.shuffle<f32>(m01a, m23a, 0, 1, 4, 5));
-    v128.store(o + mBytes, v128.shuffle<f32>(m01a, m23a, 2, 3, 6, 7));
-    v128.store(o + 2 * mBytes, v128.shuffle<f32>(m01b, m23b, 0, 1, 4, 5));
-    v128.store(o + 3 * mBytes, v128.shuffle<f32>(m01b, m23b, 2, 3, 6, 7));
+    const p = row + (<usize>t << 2), o = smoother + (<usize>t << 2);
+    m = smoothBlock(p, rowBytes, m, o, mBytes, c);
+    if (pair) m2 = smoothBlock(p + 4 * rowBytes, rowBytes, m2, o + 4 * mBytes, mBytes, c);
   }
   for (; t < frames; t++) {
     const p = row + (<usize>t << 2), o = smoother + (<usize>t << 2);
-    m = smoothed(m, f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(p)), 1, load<f32>(p + rowBytes)), 2, load<f32>(p + 2 * rowBytes)), 3, load<f32>(p + 3 * rowBytes)), c);
-    v128.store32_lane(o, m, 0);
-    v128.store32_lane(o + mBytes, m, 1);
-    v128.store32_lane(o + 2 * mBytes, m, 2);
-    v128.store32_lane(o + 3 * mBytes, m, 3);
+    m = smoothFrame(p, rowBytes, m, o, mBytes, c);
+    if (pair) m2 = smoothFrame(p + 4 * rowBytes, rowBytes, m2, o + 4 * mBytes, mBytes, c);
   }
   v128.store(q, m);
+  if (pair) v128.store(q, m2, 16);
+}
+
+/**
+ * Four smoother steps of four bins from state `m` on the 4 × 4 block at `p` (rows `rowBytes`
+ * apart: bins; columns: frames), transposed in registers so that a vector holds four bins of one
+ * frame; M written back transposed to four rows `mBytes` apart at `o`. Returns the last M.
+ */
+@inline function smoothBlock(p: usize, rowBytes: usize, m: v128, o: usize, mBytes: usize, c: PcenConstants): v128 {
+  // Rows (bins k … k+3, frames t … t+3) → frames (bins in lanes).
+  const a = v128.load(p), b = v128.load(p + rowBytes), cc = v128.load(p + 2 * rowBytes), d = v128.load(p + 3 * rowBytes);
+  const ab0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5), ab1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+  const cd0 = v128.shuffle<f32>(cc, d, 0, 4, 1, 5), cd1 = v128.shuffle<f32>(cc, d, 2, 6, 3, 7);
+  const m0 = smoothed(m, v128.shuffle<f32>(ab0, cd0, 0, 1, 4, 5), c);
+  const m1 = smoothed(m0, v128.shuffle<f32>(ab0, cd0, 2, 3, 6, 7), c);
+  const m2 = smoothed(m1, v128.shuffle<f32>(ab1, cd1, 0, 1, 4, 5), c);
+  const m3 = smoothed(m2, v128.shuffle<f32>(ab1, cd1, 2, 3, 6, 7), c);
+  // Frames → rows: the same transposition.
+  const m01a = v128.shuffle<f32>(m0, m1, 0, 4, 1, 5), m01b = v128.shuffle<f32>(m0, m1, 2, 6, 3, 7);
+  const m23a = v128.shuffle<f32>(m2, m3, 0, 4, 1, 5), m23b = v128.shuffle<f32>(m2, m3, 2, 6, 3, 7);
+  v128.store(o, v128.shuffle<f32>(m01a, m23a, 0, 1, 4, 5));
+  v128.store(o + mBytes, v128.shuffle<f32>(m01a, m23a, 2, 3, 6, 7));
+  v128.store(o + 2 * mBytes, v128.shuffle<f32>(m01b, m23b, 0, 1, 4, 5));
+  v128.store(o + 3 * mBytes, v128.shuffle<f32>(m01b, m23b, 2, 3, 6, 7));
+  return m3;
+}
+
+/** One smoother step of four bins from `m` on the column at `p` (a lane gathered per row), M stored a lane per row at `o`. */
+@inline function smoothFrame(p: usize, rowBytes: usize, m: v128, o: usize, mBytes: usize, c: PcenConstants): v128 {
+  m = smoothed(m, f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(p)), 1, load<f32>(p + rowBytes)), 2, load<f32>(p + 2 * rowBytes)), 3, load<f32>(p + 3 * rowBytes)), c);
+  v128.store32_lane(o, m, 0);
+  v128.store32_lane(o + mBytes, m, 1);
+  v128.store32_lane(o + 2 * mBytes, m, 2);
+  v128.store32_lane(o + 3 * mBytes, m, 3);
+  return m;
 }
 
 /** Columns, one of the last bins (bins mod 4): its smoother (state at `q`) along its row, M to `smoother`. */

@@ -104,8 +104,9 @@ describe("PCEN on [bins][frames] columns (pcenColumns)", () => {
     return { result, state: after };
   }
 
-  // Whole 4×4 blocks, the last frames (frames mod 4) and the last bins (bins mod 4), one frame.
-  for (const [frames, bins, power] of [[1, 5, 0.5], [3, 4, 0.5], [7, 11, 0.5], [13, 513, 0.5], [64, 17, 0.25], [9, 6, 2]]) {
+  // Whole 4×4 blocks, the last frames (frames mod 4), groups of eight bins (two smoother chains), a
+  // group of four alone, the last bins (bins mod 4), one frame.
+  for (const [frames, bins, power] of [[1, 5, 0.5], [3, 4, 0.5], [7, 11, 0.5], [5, 15, 0.5], [13, 513, 0.5], [64, 17, 0.25], [9, 6, 2]]) {
     it(`gives pcenApply's bits, state and maximum on ${frames} frames × ${bins} bins (power ${power}), touching nothing else`, () => {
       const S = spectrum(frames, bins, frames * 100 + bins);
       const M = spectrum(1, bins, 7);
