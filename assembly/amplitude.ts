@@ -1,5 +1,6 @@
 // Normalization, value scales and clamping (SPEC §3.7–3.9), and the layout change from the
 // frame-major rows the STFT produces to the [bins][frames] matrices sonotile returns.
+import { transposeStore } from "./transpose";
 import { log2f4 } from "./vmath";
 
 export const SCALE_POWER = 0;
@@ -94,13 +95,7 @@ export function scaleTranspose(src: usize, rows: i32, cols: i32, dst: usize, dst
         const b = finish(divide, scale, v128.load(s + rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
         const e = finish(divide, scale, v128.load(s + 2 * rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
         const f = finish(divide, scale, v128.load(s + 3 * rowBytes + (<usize>c << 2)), d, clamp, lo, hi);
-        const ab0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5), ab1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
-        const ef0 = v128.shuffle<f32>(e, f, 0, 4, 1, 5), ef1 = v128.shuffle<f32>(e, f, 2, 6, 3, 7);
-        const o = t + <usize>c * colBytes;
-        v128.store(o, v128.shuffle<f32>(ab0, ef0, 0, 1, 4, 5));
-        v128.store(o + colBytes, v128.shuffle<f32>(ab0, ef0, 2, 3, 6, 7));
-        v128.store(o + 2 * colBytes, v128.shuffle<f32>(ab1, ef1, 0, 1, 4, 5));
-        v128.store(o + 3 * colBytes, v128.shuffle<f32>(ab1, ef1, 2, 3, 6, 7));
+        transposeStore(t + <usize>c * colBytes, colBytes, a, b, e, f);
       }
     }
   }

@@ -16,6 +16,7 @@
 // (these loops are latency-bound: two passes instead of one measured 24 → 9 ns per value,
 // together with keeping subnormals out of the polynomials; one fused pass over the columns took
 // 1.3× as long as these three).
+import { transposeStore } from "./transpose";
 import { exp2f4, expm1f4, log1pf4, log2f4, maxLane } from "./vmath";
 
 /**
@@ -152,13 +153,7 @@ const constants = new PcenConstants();
   const m1 = smoothed(m0, v128.shuffle<f32>(ab0, cd0, 2, 3, 6, 7), c);
   const m2 = smoothed(m1, v128.shuffle<f32>(ab1, cd1, 0, 1, 4, 5), c);
   const m3 = smoothed(m2, v128.shuffle<f32>(ab1, cd1, 2, 3, 6, 7), c);
-  // Frames → rows: the same transposition.
-  const m01a = v128.shuffle<f32>(m0, m1, 0, 4, 1, 5), m01b = v128.shuffle<f32>(m0, m1, 2, 6, 3, 7);
-  const m23a = v128.shuffle<f32>(m2, m3, 0, 4, 1, 5), m23b = v128.shuffle<f32>(m2, m3, 2, 6, 3, 7);
-  v128.store(o, v128.shuffle<f32>(m01a, m23a, 0, 1, 4, 5));
-  v128.store(o + mBytes, v128.shuffle<f32>(m01a, m23a, 2, 3, 6, 7));
-  v128.store(o + 2 * mBytes, v128.shuffle<f32>(m01b, m23b, 0, 1, 4, 5));
-  v128.store(o + 3 * mBytes, v128.shuffle<f32>(m01b, m23b, 2, 3, 6, 7));
+  transposeStore(o, mBytes, m0, m1, m2, m3); // frames → rows
   return m3;
 }
 

@@ -18,6 +18,8 @@
 // Kernels are Van Loan's radix-P DFT matrices factored by the symmetry e^{-2πi(P-r)k/P} =
 // conj(e^{-2πi rk/P}): sums t_r = a_r + a_{P-r} meet cosines, differences d_r = a_r - a_{P-r} sines.
 
+import { transposeStore } from "../transpose";
+
 export const VEC: i32 = 0;
 export const VEC_NOTW: i32 = 1;
 export const PVEC: i32 = 2;
@@ -149,16 +151,6 @@ const CONSTANTS = memory.data<f32>([
 
 @inline function cmulIm(ar: v128, ai: v128, br: v128, bi: v128): v128 {
   return f32x4.add(f32x4.mul(ar, bi), f32x4.mul(ai, br));
-}
-
-/** Stores rows (a[i], b[i], c[i], d[i]) at y + i·row (bytes), i < 4. */
-@inline function transposeStore(y: usize, row: usize, a: v128, b: v128, c: v128, d: v128): void {
-  const ab0 = v128.shuffle<f32>(a, b, 0, 4, 1, 5), ab1 = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
-  const cd0 = v128.shuffle<f32>(c, d, 0, 4, 1, 5), cd1 = v128.shuffle<f32>(c, d, 2, 6, 3, 7);
-  v128.store(y, v128.shuffle<f32>(ab0, cd0, 0, 1, 4, 5));
-  v128.store(y + row, v128.shuffle<f32>(ab0, cd0, 2, 3, 6, 7));
-  v128.store(y + 2 * row, v128.shuffle<f32>(ab1, cd1, 0, 1, 4, 5));
-  v128.store(y + 3 * row, v128.shuffle<f32>(ab1, cd1, 2, 3, 6, 7));
 }
 
 /**
