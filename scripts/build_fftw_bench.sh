@@ -17,7 +17,7 @@ if [ ! -f /usr/include/fftw3.h ]; then
   fi
 fi
 
-# Whether $1 is older than any of the files after it (or missing).
+# Whether the binary $1 is missing or older than any file after it, bench/native/bench.h or this script.
 stale() {
   out=$1; shift
   [ -x "$out" ] || return 0
