@@ -89,8 +89,10 @@ function runColumns(c: Case, f0: number, count: number, stride: number, column: 
 describe("stftPowerColumns: four frames per transform, into [bins][frames] columns", () => {
   // The complex FFT has m = n/2 points, its stages' radices (stageRadices) first to last:
   // 16: 8; 32: 4·4; 64: 4·8; 128: 4·4·4; 256 … 4096, 8192 likewise with 4s and a last 8 or 4;
-  // 20: 5·2; 24: 3·4; 48: 3·8; 60: 3·5·2; 1200: 3·5·5·8; 9600: 4·4·3·5·5·4.
-  const lengths = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 20, 24, 48, 60, 1200, 9600];
+  // 20: 5·2; 24: 3·4; 48: 3·8; 60: 3·5·2; 1200: 3·5·5·8; 9600: 4·4·3·5·5·4; m odd, no power-of-two
+  // stage: 18: 3·3, 6250: 5·5·5·5·5; with the generic odd stage: 22: 11; 26: 13; 44: 11·2; 70: 5·7;
+  // 286: 11·13; 882: 3·3·7·7; 1430: 5·11·13.
+  const lengths = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 20, 24, 48, 60, 1200, 9600, 18, 6250, 22, 26, 44, 70, 286, 882, 1430];
 
   it.each(lengths)("n = %i: every frame's power matches a float64 DFT, frames in the padding and a partial last group included", (n) => {
     const frames = 7; // one group of four, one of three
@@ -147,14 +149,15 @@ describe("stftPowerColumns: four frames per transform, into [bins][frames] colum
     }
   });
 
-  it("serves n = 2^a·3^b·5^c with a ≥ 2 from 16 to 9600; other lengths go through stftPower", () => {
-    const served = [8, 12, 16, 18, 24, 1000, 1024, 1102, 1400, 4096, 6250, 8192, 9600, 12000, 16384].filter((n) => {
+  it("serves even n from 16 to 9600 whose half has no prime factor above 13; other lengths go through stftPower", () => {
+    const served = [8, 12, 15, 16, 18, 24, 26, 34, 1000, 1001, 1024, 1102, 1400, 4096, 6250, 7812, 8192, 9600, 12000, 16384].filter((n) => {
       const windowPtr = inCore(new Float32Array(n).fill(1));
       const handle = core.stftCreate(n, windowPtr);
       const has = core.stftHasColumns(handle);
       core.stftDestroy(handle);
       return has;
     });
-    expect(served).toEqual([16, 24, 1000, 1024, 4096, 8192, 9600]);
+    // 34 = 2·17, 1102 = 2·19·29, 7812 = 2²·3²·7·31: a prime above 13; 15, 1001: odd.
+    expect(served).toEqual([16, 18, 24, 26, 1000, 1024, 1400, 4096, 6250, 8192, 9600]);
   });
 });

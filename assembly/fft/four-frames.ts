@@ -1,5 +1,6 @@
-// Power spectra of four frames at once, one frame per SIMD lane, for lengths n = 2^a·3^b·5^c with
-// a ≥ 2 and 16 ≤ n ≤ MAX_LENGTH: the batched STFT's kernel (assembly/stft.ts, `stftPowerColumns`).
+// Power spectra of four frames at once, one frame per SIMD lane, for even lengths 16 ≤ n ≤ MAX_LENGTH
+// whose half n/2 has no prime factor above MAX_ODD_RADIX: the batched STFT's kernel
+// (assembly/stft.ts, `stftPowerColumns`).
 //
 // Lane f of every vector belongs to frame f, as in FFTW's vectorised loops over many transforms
 // ("vector rank": Frigo & Johnson, "The design and implementation of FFTW3", Proc. IEEE 93(2),
@@ -11,8 +12,8 @@
 // The transform is RealFft's (assembly/fft.ts) on four lanes: the m = n/2-point complex FFT Z of
 // z_j = x_{2j} + i·x_{2j+1}, then the split. Here the complex FFT is decimation in frequency, in
 // place (Cooley & Tukey; Van Loan, "Computational Frameworks for the Fast Fourier Transform",
-// SIAM 1992, §1.4 and §2.3): radix-4 stages from span m down, then radix 3 and 5, then the last
-// stage (`stageRadices`). Its output sits in mixed-radix digit-reversed order, which the split
+// SIAM 1992, §1.4 and §2.3): radix-4 stages from span m down, then radix 3 and 5, then the other
+// odd primes (one generic kernel), then the last power-of-two stage if m is even (`stageRadices`). Its output sits in mixed-radix digit-reversed order, which the split
 // reads through a table of positions. With A = Z_k and B = Z_{m−k}, E = (A + conj B)/2 and
 // O = (A − conj B)/2, P = i·W_n^k·O:
 //     X_k = E − P,   X_{m−k} = conj(E + P)
@@ -27,30 +28,36 @@
  */
 const MAX_LENGTH = 9600;
 
-/** Whether `FourFrameFft` handles real length n: n = 2^a·3^b·5^c with a ≥ 2 (pack takes four samples at a time) and 16 ≤ n ≤ MAX_LENGTH. */
+/**
+ * The largest prime radix of the generic odd stage (`oddStage`). Up to 13 the four-frame transforms
+ * were faster than RealFft plus a layout change (882 = 2·3²·7²: 1.12×, 1430 = 2·5·11·13: 1.28×);
+ * at 19 … 37, whose ≈ P²/4 multiply-adds per point dominate both paths, they were not (1102 =
+ * 2·19·29: 0.95–1.05×, 2294 = 2·31·37: 0.78–0.97×; bench/PERFORMANCE.md).
+ */
+const MAX_ODD_RADIX = 13;
+
+/** Whether `FourFrameFft` handles real length n: n even, 16 ≤ n ≤ MAX_LENGTH, no prime factor of n/2 above MAX_ODD_RADIX. */
 export function fourFrameLength(n: i32): bool {
-  if (n < 16 || n > MAX_LENGTH || n % 4 != 0) return false;
-  let rest = n;
-  while (rest % 2 == 0) rest /= 2;
-  while (rest % 3 == 0) rest /= 3;
-  while (rest % 5 == 0) rest /= 5;
+  if (n < 16 || n > MAX_LENGTH || n % 2 != 0) return false;
+  let rest = n >> 1;
+  for (let p = 2; p <= MAX_ODD_RADIX; p++) while (rest % p == 0) rest /= p;
   return rest == 1;
 }
 
 /**
- * The radices of the complex FFT's stages, first (span m) to last, for an even m = 2^p·3^b·5^c:
- * radix 4 while it leaves the last power-of-two stage enough, then the 3s and 5s, then that last
- * stage — 8 (p odd, p ≥ 3) or 2 (p = 1), both run without twiddles, or 4 (p even).
+ * The radices of the complex FFT's stages, first (span m) to last, for m = 2^p·3^b·5^c·(odd primes
+ * ≤ MAX_ODD_RADIX): radix 4 while it leaves the last power-of-two stage enough, then the 3s and
+ * 5s, then the other primes in increasing order, then that last stage — 8 (p odd, p ≥ 3) or 2
+ * (p = 1), both run without twiddles, or 4 (p even, p ≥ 2); none when m is odd.
  */
 function stageRadices(m: i32): Array<i32> {
   let p = 0, rest = m;
   for (; rest % 2 == 0; rest /= 2) p++;
-  const last = p & 1 ? (p >= 3 ? 8 : 2) : 4;
+  const last = p == 0 ? 0 : p & 1 ? (p >= 3 ? 8 : 2) : 4;
   const radices = new Array<i32>();
-  for (let i = 0, fours = (p - (last == 8 ? 3 : last == 4 ? 2 : 1)) >> 1; i < fours; i++) radices.push(4);
-  for (; rest % 3 == 0; rest /= 3) radices.push(3);
-  for (; rest % 5 == 0; rest /= 5) radices.push(5);
-  radices.push(last);
+  for (let i = 0, fours = (p - (last == 8 ? 3 : last == 4 ? 2 : last == 2 ? 1 : 0)) >> 1; i < fours; i++) radices.push(4);
+  for (let q = 3; q <= MAX_ODD_RADIX; q += 2) for (; rest % q == 0; rest /= q) radices.push(q);
+  if (last != 0) radices.push(last);
   return radices;
 }
 
@@ -71,14 +78,32 @@ export class FourFrameFft {
   private readonly positions: StaticArray<i32>;
   /** cos and sin of 2π·k/n, k ≤ m/2: W_n^k = cos − i·sin. */
   private readonly splitCs: StaticArray<f32>;
+  /** Per generic odd stage of radix P (`oddStage`), in stage order: cos and sin of 2π·rk/P, k and r = 1 … (P − 1)/2. */
+  private readonly oddTables: StaticArray<f32>;
+  /** `oddStage`'s t_r and d_r: MAX_ODD_RADIX − 1 complex elements. */
+  private readonly scratch: usize;
 
   constructor(n: i32) {
-    assert(fourFrameLength(n), "FourFrameFft: n must be 2^a·3^b·5^c, a ≥ 2, in [16, 9600]");
+    assert(fourFrameLength(n), "FourFrameFft: n must be even, in [16, 9600], n/2 without a prime factor above 13");
     const m = n >> 1;
     this.n = n;
     this.m = m;
     this.work = heap.alloc(<usize>m * ELEMENT);
+    this.scratch = heap.alloc(<usize>(MAX_ODD_RADIX - 1) * ELEMENT);
     const radices = stageRadices(m);
+    const oddTables = new Array<f32>();
+    for (let i = 0; i < radices.length; i++) {
+      const radix = radices[i];
+      if (radix <= 5) continue;
+      // cos and sin of 2π·rk/P for k = 1 … h, r = 1 … h, in the order oddStage reads them.
+      for (let k = 1; k <= radix >> 1; k++) {
+        for (let r = 1; r <= radix >> 1; r++) {
+          const a = 2 * Math.PI * <f64>((r * k) % radix) / <f64>radix;
+          oddTables.push(<f32>Math.cos(a));
+          oddTables.push(<f32>Math.sin(a));
+        }
+      }
+    }
     // (Fields are assigned once each array is filled: AssemblyScript wants them all set before `this` is used.)
     const twiddles = new Array<f32>();
     for (let i = 0, span = m; i < radices.length; span /= radices[i++]) {
@@ -115,6 +140,7 @@ export class FourFrameFft {
     this.twiddles = StaticArray.fromArray(twiddles);
     this.positions = positions;
     this.splitCs = splitCs;
+    this.oddTables = StaticArray.fromArray(oddTables);
   }
 
   /**
@@ -127,7 +153,7 @@ export class FourFrameFft {
     this.pack(x0, x1, x2, x3, window);
     const work = this.work, m = this.m;
     const radices = this.radices;
-    let twiddles = changetype<usize>(this.twiddles);
+    let twiddles = changetype<usize>(this.twiddles), oddTable = changetype<usize>(this.oddTables);
     for (let i = 0, span = m; i < radices.length; span /= radices[i++]) {
       const radix = radices[i];
       // 8 and 2 come last, where their span is their radix and every twiddle is 1.
@@ -136,21 +162,34 @@ export class FourFrameFft {
       else {
         if (radix == 4) radix4Stage(work, m, span, twiddles);
         else if (radix == 3) radix3Stage(work, m, span, twiddles);
-        else radix5Stage(work, m, span, twiddles);
+        else if (radix == 5) radix5Stage(work, m, span, twiddles);
+        else {
+          oddStage(work, m, span, radix, twiddles, oddTable, this.scratch);
+          oddTable += <usize>((radix >> 1) * (radix >> 1)) << 3;
+        }
         twiddles += <usize>(span / radix * (radix - 1)) << 3;
       }
     }
     return this.split(output, rowBytes, lanes, scale, peak);
   }
 
-  /** work[j] = (x_f[2j]·w[2j], x_f[2j+1]·w[2j+1]) over the frames f: a 4 × 4 transposition per four samples. */
+  /**
+   * work[j] = (x_f[2j]·w[2j], x_f[2j+1]·w[2j+1]) over the frames f: a 4 × 4 transposition per four
+   * samples, and when n ≡ 2 (mod 4) the last two samples gathered a lane per frame.
+   */
   @inline private pack(x0: usize, x1: usize, x2: usize, x3: usize, window: usize): void {
-    const work = this.work;
-    for (let i = 0, n = this.n; i < n; i += 4) {
+    const work = this.work, n = this.n;
+    let i = 0;
+    for (; i + 4 <= n; i += 4) {
       const o = <usize>i << 2;
       const w = v128.load(window + o);
       // Samples 2j … 2j+3 of the four frames, transposed, are re_j, im_j, re_{j+1}, im_{j+1}.
       transposeStore(f32x4.mul(v128.load(x0 + o), w), f32x4.mul(v128.load(x1 + o), w), f32x4.mul(v128.load(x2 + o), w), f32x4.mul(v128.load(x3 + o), w), work + (o << 2));
+    }
+    if (i < n) {
+      const o = <usize>i << 2;
+      v128.store(work + (o << 2), f32x4.mul(gather(x0, x1, x2, x3, o), v128.load32_splat(window + o)));
+      v128.store(work + (o << 2), f32x4.mul(gather(x0, x1, x2, x3, o + 4), v128.load32_splat(window + o + 4)), 16);
     }
   }
 
@@ -183,6 +222,7 @@ export class FourFrameFft {
 
   dispose(): void {
     heap.free(this.work);
+    heap.free(this.scratch);
   }
 }
 
@@ -194,6 +234,11 @@ export class FourFrameFft {
   v128.store(out, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
   v128.store(out, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
   v128.store(out, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
+}
+
+/** The f32 at byte `o` of each of the four frames, frame f in lane f. */
+@inline function gather(x0: usize, x1: usize, x2: usize, x3: usize, o: usize): v128 {
+  return f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(x0 + o)), 1, load<f32>(x1 + o)), 2, load<f32>(x2 + o)), 3, load<f32>(x3 + o));
 }
 
 /** Stores the first `lanes` (1 … 4) values of v at output + offset, nothing when output is 0; returns max(peak, those values). */
@@ -305,6 +350,80 @@ function radix5Stage(work: usize, m: i32, span: i32, twiddles: usize): void {
 }
 
 /**
+ * One decimation-in-frequency stage of an odd prime radix P (7, 11, 13), as radix4Stage,
+ * in the symmetric form of the P-point DFT (as the generic kernel of assembly/fft/butterfly.ts):
+ * with t_r = a_r + a_{P−r} and d_r = a_r − a_{P−r} for r = 1 … h, h = (P − 1)/2,
+ *   y₀ = a₀ + Σ t_r,   y_k, y_{P−k} = a₀ + Σ_r cos(2πrk/P)·t_r ∓ i·Σ_r sin(2πrk/P)·d_r,
+ * about P²/4 complex multiply-adds per butterfly of four frames — no lanes lost, as every lane is a
+ * frame. `table`: cos and sin of 2π·rk/P, row k = 1 … h, column r = 1 … h; `scratch` keeps the t_r and d_r.
+ */
+function oddStage(work: usize, m: i32, span: i32, radix: i32, twiddles: usize, table: usize, scratch: usize): void {
+  const part = span / radix, stride = <usize>part * ELEMENT, h = radix >> 1;
+  for (let g = 0; g < m; g += span) {
+    for (let j = 0; j < part; j++) {
+      const a = work + <usize>(g + j) * ELEMENT;
+      const a0r = v128.load(a), a0i = v128.load(a, 16);
+      let y0r = a0r, y0i = a0i;
+      for (let r = 1; r <= h; r++) {
+        const x = a + <usize>r * stride, y = a + <usize>(radix - r) * stride, o = scratch + <usize>(r - 1) * (2 * ELEMENT);
+        const xr = v128.load(x), xi = v128.load(x, 16), yr = v128.load(y), yi = v128.load(y, 16);
+        const tr = f32x4.add(xr, yr), ti = f32x4.add(xi, yi);
+        v128.store(o, tr);
+        v128.store(o, ti, 16);
+        v128.store(o, f32x4.sub(xr, yr), 32);
+        v128.store(o, f32x4.sub(xi, yi), 48);
+        y0r = f32x4.add(y0r, tr);
+        y0i = f32x4.add(y0i, ti);
+      }
+      v128.store(a, y0r);
+      v128.store(a, y0i, 16);
+      const t = twiddles + <usize>j * (<usize>(radix - 1) << 3);
+      // Two outputs k, k + 1 per pass over the t_r and d_r, each loaded once for both; then an odd h's last k alone.
+      const row = <usize>h << 3;
+      let k = 1;
+      for (; k + 1 <= h; k += 2) {
+        const cs = table + <usize>(k - 1) * row;
+        let ar = a0r, ai = a0i, br = f32x4.splat(0), bi = br, ar2 = a0r, ai2 = a0i, br2 = br, bi2 = br;
+        for (let r = 0; r < h; r++) {
+          const o = scratch + <usize>r * (2 * ELEMENT), w = cs + (<usize>r << 3);
+          const tr = v128.load(o), ti = v128.load(o, 16), dr = v128.load(o, 32), di = v128.load(o, 48);
+          const c = v128.load32_splat(w), sn = v128.load32_splat(w, 4), c2 = v128.load32_splat(w + row), sn2 = v128.load32_splat(w + row, 4);
+          ar = f32x4.add(ar, f32x4.mul(c, tr));
+          ai = f32x4.add(ai, f32x4.mul(c, ti));
+          br = f32x4.add(br, f32x4.mul(sn, dr));
+          bi = f32x4.add(bi, f32x4.mul(sn, di));
+          ar2 = f32x4.add(ar2, f32x4.mul(c2, tr));
+          ai2 = f32x4.add(ai2, f32x4.mul(c2, ti));
+          br2 = f32x4.add(br2, f32x4.mul(sn2, dr));
+          bi2 = f32x4.add(bi2, f32x4.mul(sn2, di));
+        }
+        storeOddPair(a, stride, radix, k, t, ar, ai, br, bi);
+        storeOddPair(a, stride, radix, k + 1, t, ar2, ai2, br2, bi2);
+      }
+      if (k <= h) {
+        const cs = table + <usize>(k - 1) * row;
+        let ar = a0r, ai = a0i, br = f32x4.splat(0), bi = br;
+        for (let r = 0; r < h; r++) {
+          const o = scratch + <usize>r * (2 * ELEMENT), w = cs + (<usize>r << 3);
+          const c = v128.load32_splat(w), sn = v128.load32_splat(w, 4);
+          ar = f32x4.add(ar, f32x4.mul(c, v128.load(o)));
+          ai = f32x4.add(ai, f32x4.mul(c, v128.load(o, 16)));
+          br = f32x4.add(br, f32x4.mul(sn, v128.load(o, 32)));
+          bi = f32x4.add(bi, f32x4.mul(sn, v128.load(o, 48)));
+        }
+        storeOddPair(a, stride, radix, k, t, ar, ai, br, bi);
+      }
+    }
+  }
+}
+
+/** oddStage's outputs y_k = A − i·B and y_{P−k} = A + i·B (A = ar + i·ai, B = br + i·bi), twiddled, into their places. */
+@inline function storeOddPair(a: usize, stride: usize, radix: i32, k: i32, t: usize, ar: v128, ai: v128, br: v128, bi: v128): void {
+  twiddleStore(a + <usize>k * stride, f32x4.add(ar, bi), f32x4.sub(ai, br), t + (<usize>(k - 1) << 3));
+  twiddleStore(a + <usize>(radix - k) * stride, f32x4.sub(ar, bi), f32x4.add(ai, br), t + (<usize>(radix - k - 1) << 3));
+}
+
+/**
  * The 4-point DFT of (x₀, x₁, x₂, x₃) from t0 = x₀ + x₂, t1 = x₀ − x₂, t2 = x₁ + x₃, t3 = x₁ − x₃ —
  * t0 + t2, t1 − i·t3, t0 − t2, t1 + i·t3 — stored at every other element from p (radix8Stage's
  * even or odd outputs).
@@ -320,7 +439,7 @@ function radix5Stage(work: usize, m: i32, span: i32, twiddles: usize): void {
   v128.store(p, f32x4.add(t1i, t3r), 208);
 }
 
-/** The last stage when it spans 2 elements (m = 2·3^b·5^c): 2-point DFTs, no twiddles. */
+/** The last stage when it spans 2 elements (m = 2 times an odd number): 2-point DFTs, no twiddles. */
 function radix2Stage(work: usize, m: i32): void {
   for (let g = 0; g < m; g += 2) {
     const p = work + <usize>g * ELEMENT;
