@@ -20,6 +20,7 @@
 // so one pass over k ≤ m/2 gives both bins of each pair (Numerical Recipes §12.3, rearranged).
 // Each lane computes exactly the operations of every other, so a frame's values do not depend
 // on which lane or group it went through.
+import { transposeStore } from "../transpose";
 
 /**
  * Longest length served. The transforms were measured faster than RealFft plus a layout change at
@@ -184,7 +185,7 @@ export class FourFrameFft {
       const o = <usize>i << 2;
       const w = v128.load(window + o);
       // Samples 2j … 2j+3 of the four frames, transposed, are re_j, im_j, re_{j+1}, im_{j+1}.
-      transposeStore(f32x4.mul(v128.load(x0 + o), w), f32x4.mul(v128.load(x1 + o), w), f32x4.mul(v128.load(x2 + o), w), f32x4.mul(v128.load(x3 + o), w), work + (o << 2));
+      transposeStore(work + (o << 2), 16, f32x4.mul(v128.load(x0 + o), w), f32x4.mul(v128.load(x1 + o), w), f32x4.mul(v128.load(x2 + o), w), f32x4.mul(v128.load(x3 + o), w));
     }
     if (i < n) {
       const o = <usize>i << 2;
@@ -224,16 +225,6 @@ export class FourFrameFft {
     heap.free(this.work);
     heap.free(this.scratch);
   }
-}
-
-/** Stores the transposition of the rows r0 … r3 as four consecutive vectors at `out`. */
-@inline function transposeStore(r0: v128, r1: v128, r2: v128, r3: v128, out: usize): void {
-  const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
-  const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-  v128.store(out, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-  v128.store(out, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7), 16);
-  v128.store(out, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5), 32);
-  v128.store(out, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7), 48);
 }
 
 /** The f32 at byte `o` of each of the four frames, frame f in lane f. */
