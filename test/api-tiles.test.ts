@@ -39,7 +39,7 @@ beforeAll(async () => {
   const page = await listRecordings(t.db.sql, { dataset_id: dataset.id, limit: 100, offset: 0, sort: "path", order: "asc", state: "active" } as never);
   ({ id, hash } = page.items.find((r) => r.path === FILE)!);
   tiles = new TileService({ threads: 2, statsStore: tileStatsStore(t.db.sql) });
-  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles, tileLimits: { maxStreamTiles: 300, maxImagePixels: 552 * 100 } });
+  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles, tileLimits: { maxStreamTiles: 300, maxImagePixels: 552 * 100, maxTilePixels: 600 * 1024 } });
   await app.ready();
 });
 
@@ -183,6 +183,36 @@ describe("streamed range", () => {
     expect([...text.matchAll(/X-Tile: 0\/(\d+)/g)].map((m) => Number(m[1]))).toEqual(Array.from({ length: 196 }, (_, i) => i));
   });
 
+  it("refuses what it cannot send before the 200: a zoom out of range, an interval with no frame, tiles over the pixel limit", async () => {
+    const stream = (query: string, z = 0) => app.inject({ url: `/v1/recordings/${id}/tiles/${z}/stream?${query}` });
+    const refusals = await Promise.all([
+      stream("start_time=0&end_time=4", 25),
+      stream("start_time=30&end_time=40"), // the recording lasts 22.6 s
+      stream("start_time=1&end_time=1.001"), // between two frame centres, 12.5 ms apart
+      stream("start_time=0&end_time=4&window_size=0.2&width=256"), // 4411 rows × 227 columns (one narrow tile: 227 frames)
+      stream("start_time=0&end_time=4&height=600"),
+    ]);
+    expect(refusals.map((r) => r.statusCode)).toEqual([400, 400, 400, 400, 400]);
+    expect(refusals.map((r) => r.json().fields?.[0]?.field)).toEqual(["z", "start_time", "end_time", "height", "height"]);
+    expect(refusals[0].json().message).toMatch(/z: must be an integer from 0 to 20/);
+    expect(refusals[1].json().message).toMatch(/no frame is centred in \[30, 40\) s/);
+    expect(refusals[3].json().message).toMatch(/4411 × 227 = 1001297 pixels; the limit is 614400/);
+    const tile = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=0.2&width=256` });
+    expect(tile.statusCode).toBe(400);
+    expect(tile.json().fields).toEqual([{ field: "height", message: expect.stringMatching(/^the tile would be 4411 × 227 = 1001297 pixels; the limit is 614400: ask for fewer rows/) }]);
+  });
+
+  it("holds exactly the tiles of the frames centred in [start_time, end_time): an end on a tile's first frame centre leaves that tile out", async () => {
+    // Tile 3 of width 128 starts at frame 384, centred at 384 · 551 / 44100 s (4.7978… s).
+    const tile3 = await app.inject({ url: `/v1/recordings/${id}/tiles/0/3.f32?width=128&pcen=false` });
+    const start3 = Number(tile3.headers["x-first-frame-seconds"]);
+    expect(tile3.headers["x-frame-range"]).toBe("384,512");
+    const before = await app.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=${start3}&width=128&pcen=false&format=f32` });
+    expect(before.headers["x-tile-range"]).toBe("0/0-2");
+    const from = await app.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=${start3}&end_time=${start3 + 0.001}&width=128&pcen=false&format=f32` });
+    expect(from.headers["x-tile-range"]).toBe("0/3-3");
+  });
+
   it("refuses more tiles than the limit, naming it", async () => {
     const res = await app.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=22&window_size=0.001&width=128` });
     expect(res.statusCode).toBe(400);
@@ -225,7 +255,7 @@ describe("one-shot image and health", () => {
     expect(res.headers["x-frame-range"]).toBe("81,161");
     const tooBig = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=20` });
     expect(tooBig.statusCode).toBe(400);
-    expect(tooBig.json().message).toMatch(/the limit is 100/);
+    expect(tooBig.json().message).toMatch(/the image would be 552 × 1601 = 883752 pixels; the limit is 55200/);
   });
 
   it("gives the same values as the whole recording's frames (f32)", async () => {

@@ -4,7 +4,7 @@
  * Runs the CLI from source through tsx, so it does not depend on a build.
  */
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -77,6 +77,32 @@ describe("sonotile decode", () => {
     expect(verbose.code).toBe(1);
     expect(verbose.stderr).toMatch(/AudioFormatError: .*\n\s+at /); // the stack only with --verbose
   });
+
+  it("never costs the user a file: -o naming the input (or a link to it) exits 2 with the input intact; a failed run leaves an existing output as it was", async () => {
+    const input = path.join(tmp, "own.wav");
+    copyFileSync(path.join(FIXTURES, "formats/wav_pcm_16.wav"), input);
+    const before = readFileSync(input);
+    const link = path.join(tmp, "link.wav");
+    symlinkSync(input, link);
+    const junk = path.join(tmp, "junk-out.wav");
+    writeFileSync(junk, Buffer.from("RIFF but no more"));
+    const kept = path.join(tmp, "kept.npy");
+    writeFileSync(kept, "the user's earlier output");
+    mkdirSync(path.join(tmp, "dir.npy"));
+    const [same, viaLink, failed, directory] = await Promise.all([
+      sonotile("decode", input, "-o", input),
+      sonotile("decode", link, "-o", input),
+      sonotile("decode", junk, "-o", kept),
+      sonotile("decode", input, "-o", path.join(tmp, "dir.npy")),
+    ]);
+    expect(same).toMatchObject({ code: 2, stderr: `sonotile decode: -o ${input}: is the input file; write the output somewhere else\n` });
+    expect(viaLink.code).toBe(2);
+    expect(readFileSync(input).equals(before)).toBe(true);
+    expect(failed.code).toBe(1);
+    expect(readFileSync(kept, "utf8")).toBe("the user's earlier output");
+    expect(directory).toMatchObject({ code: 2, stderr: `sonotile decode: -o ${path.join(tmp, "dir.npy")}: is a directory\n` });
+    expect(readdirSync(tmp).filter((f) => f.endsWith(".partial"))).toEqual([]); // no temporary file left
+  });
 });
 
 describe("sonotile info", () => {
@@ -102,6 +128,18 @@ describe("sonotile info", () => {
     });
     expect(info.duration).toBeCloseTo(d.frames / d.samplerate / 10, 12);
     expect(info.metadata.guano).toMatchObject({ Make: "BATLOGGER", Model: "S2", "Loc Position": "49.093119 5.047867" });
+  });
+
+  it("a decimal time expansion factor gives a whole rate (16000 · 2.01 is 32159.999999999996 in binary), which resampling accepts", async () => {
+    const wav = path.join(FIXTURES, "formats/wav_pcm_16.wav");
+    const [info, resampled] = await Promise.all([
+      sonotile("info", wav, "--json", "--no-md5", "--time-expansion", "2.01"),
+      sonotile("spectrogram", wav, "-o", path.join(tmp, "te.npy"), "--time-expansion", "2.01", "--resample", "--samplerate", "16000"),
+    ]);
+    expect(JSON.parse(info.stdout)).toMatchObject({ samplerate: 32160, fileSamplerate: 16000, timeExpansion: 2.01 });
+    expect(resampled).toMatchObject({ code: 0, stderr: "" });
+    // 16000 samples at 32160 Hz resampled by 100/201 to 7961; 25 ms at 16 kHz: 400-point frames, hop 200, 41 frames.
+    expect(readNpy(path.join(tmp, "te.npy")).shape).toEqual([201, 41]);
   });
 
   it("human form lists format, rate, duration and bext metadata", async () => {

@@ -1,5 +1,5 @@
 // `sonotile spectrogram` end to end (SPEC §8): spawns the built CLI (`npm test` builds first).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -163,7 +163,23 @@ describe("sonotile spectrogram: usage and input errors", () => {
     expect(r.stderr).not.toMatch(/cannot write/);
     expect(existsSync(out)).toBe(false);
     const unwritable = await sonotile(["spectrogram", SHORT, "-o", join(tmp, "no-such-dir", "x.npy")]);
-    expectOneLineError(unwritable, 1, /cannot write .*no-such-dir.*ENOENT/, "unwritable output");
+    expectOneLineError(unwritable, 1, /cannot write .*no-such-dir.*: no such directory\n$/, "unwritable output");
+  });
+
+  it("-o naming the input through a link: exit 2, the input intact; a late failure leaves an existing output as it was", async () => {
+    const input = join(tmp, "aud.f32"); // a WAV whose name carries an output extension
+    writeFileSync(input, readFileSync(SHORT));
+    const link = join(tmp, "aud-link.wav");
+    symlinkSync(input, link);
+    const same = await sonotile(["spectrogram", link, "-o", input]);
+    expectOneLineError(same, 2, /-o .*aud\.f32: is the input file/, "output onto its own input");
+    expect(readFileSync(input).equals(readFileSync(SHORT))).toBe(true);
+    const cut = join(tmp, "cut-late.flac");
+    writeFileSync(cut, readFileSync(join(FIXTURES, "formats/flac_pcm_16.flac")).subarray(0, 15000));
+    const kept = join(tmp, "kept.npy");
+    writeFileSync(kept, "an earlier output");
+    expectOneLineError(await sonotile(["spectrogram", cut, "-o", kept, "--window-size", "0.01"]), 1, /flac: stream ends/, "truncated FLAC over an existing output");
+    expect(readFileSync(kept, "utf8")).toBe("an earlier output");
   });
 
   it("a recording without samples, and a corrupt Opus stream: exit 1 with one line (decoder chatter not passed through)", async () => {

@@ -225,7 +225,38 @@ describe("caching and the pool", () => {
     // Another tile, colormap or format has another ETag.
     const other = await service.tile(recording, parseParams({ window_size: 0.003, pcen: false, cmap: "gray" }), 0, 1, options, "png");
     expect(other.etag).not.toBe(again.etag);
-    expect(await service.tileEtag(recording, p, 0, 1, options, "png")).toBe(again.etag);
+    expect((await service.tileInfo(recording, p, 0, 1, options, "png")).etag).toBe(again.etag);
+  });
+
+  it("a caller that gives up does not fail the others waiting for the same tile; the work is cancelled only when all have given up", async () => {
+    const p = parseParams({ window_size: 0.0005, pcen: false, cmap: "viridis" });
+    const options = tileOptionsSchema.parse({ width: 1024 });
+    await service.stats(recording, p);
+    /** Two callers of tile (6, x) with their own signals, once both have joined its computation (started, not finished). */
+    const joinTwo = async (x: number) => {
+      const a = new AbortController(), b = new AbortController();
+      const computed = service.computed, completed = service.completed;
+      const tiles = [service.tile(recording, p, 6, x, options, "png", a.signal), service.tile(recording, p, 6, x, options, "png", b.signal)];
+      await new Promise(setImmediate);
+      expect(service.computed - computed).toBe(1);
+      expect(service.completed).toBe(completed);
+      return { a, b, tiles, completed };
+    };
+    const one = await joinTwo(0);
+    one.a.abort();
+    await expect(one.tiles[0]).rejects.toThrow(/abort/i);
+    expect((await one.tiles[1]).body.byteLength).toBeGreaterThan(0);
+    expect(service.completed).toBe(one.completed + 1);
+
+    const both = await joinTwo(1);
+    both.a.abort();
+    both.b.abort();
+    await Promise.all(both.tiles.map((t) => expect(t).rejects.toThrow(/abort/i)));
+    await new Promise((done) => setTimeout(done, 200));
+    expect(service.completed).toBe(both.completed); // cancelled, not finished for nobody
+    const computed = service.computed;
+    expect((await service.tile(recording, p, 6, 1, options, "png")).body.byteLength).toBeGreaterThan(0);
+    expect(service.computed).toBe(computed + 1); // the next caller starts afresh
   });
 
   it("sheds load when the queue is full instead of queueing without bound", async () => {

@@ -15,9 +15,18 @@ export interface ExpandedInfo extends AudioInfo {
 
 /**
  * Applies time expansion factor `te` (> 0, finite) to a reader's info: samplerate·te, duration/te.
+ * A rate within 1e-9 (relative) of a whole number of Hz is that number: a decimal factor is not
+ * exact in binary (44100 · 1.1 = 48510.00000000001), and a rate that is whole in the user's units
+ * must stay whole — resampling (SPEC §3.3) needs a rational ratio of whole rates.
  * @throws RangeError for a factor that is not a positive finite number.
  */
 export function applyTimeExpansion(info: AudioInfo, te = 1): ExpandedInfo {
   if (!(te > 0) || !Number.isFinite(te)) throw new RangeError(`time expansion must be a positive number, got ${te}`);
-  return { ...info, samplerate: info.samplerate * te, duration: info.duration / te, timeExpansion: te, fileSamplerate: info.samplerate };
+  return { ...info, samplerate: expandedSamplerate(info.samplerate, te), duration: info.duration / te, timeExpansion: te, fileSamplerate: info.samplerate };
+}
+
+/** The real-world rate `fileSamplerate · te`, whole where it is within rounding of a whole number (see applyTimeExpansion). */
+export function expandedSamplerate(fileSamplerate: number, te: number): number {
+  const rate = fileSamplerate * te, whole = Math.round(rate);
+  return Math.abs(rate - whole) <= 1e-9 * rate ? whole : rate;
 }

@@ -4,6 +4,7 @@
  * piece of that result while reading only the piece plus the bounded context the resampler
  * (FIR: exact) and the filter (IIR: decayed below float32 precision) need.
  */
+import { expandedSamplerate } from "../audio/expansion.js";
 import type { AudioReader } from "../audio/types.js";
 import { designBandFilter, type BandFilter } from "./filter.js";
 import type { Params } from "./params.js";
@@ -43,7 +44,7 @@ export class ConditionedSignal {
    * @param timeExpansion TE of SPEC §3.2: the stored rate times TE is the real rate
    */
   constructor(private readonly reader: AudioReader, private readonly channel: number, timeExpansion: number, p: Params) {
-    const rate = reader.info.samplerate * timeExpansion;
+    const rate = expandedSamplerate(reader.info.samplerate, timeExpansion);
     this.resampler = resamplerFor(p, rate);
     this.samplerate = this.resampler ? p.samplerate : rate;
     this.length = this.resampler ? this.resampler.outputLength(reader.info.frames) : reader.info.frames;

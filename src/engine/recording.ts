@@ -4,6 +4,7 @@
  * are gathered in one streaming pass (`RecordingStats`): the normalization maximum and the
  * PCEN smoother state, kept at regular checkpoints so a piece starts from the nearest one.
  */
+import { expandedSamplerate } from "../audio/expansion.js";
 import type { AudioReader } from "../audio/types.js";
 import { normalizationDivisor, SpectrogramPlan, valueRange, type FinishParams, type FrameBlock, type PcenState } from "./analysis.js";
 import { ConditionedSignal } from "./condition.js";
@@ -60,7 +61,7 @@ export class RecordingSpectrogram {
     const p = parseParams(params);
     const te = options.timeExpansion ?? 1;
     if (!(te > 0 && Number.isFinite(te))) throw new ParamsError([{ field: "time_expansion", message: "must be > 0" }]);
-    checkParamsForRecording(p, { samplerate: reader.info.samplerate * te, channels: reader.info.channels });
+    checkParamsForRecording(p, { samplerate: expandedSamplerate(reader.info.samplerate, te), channels: reader.info.channels });
     this.params = p;
     this.signal = new ConditionedSignal(reader, p.channel, te, p);
     this.plan = new SpectrogramPlan(p, this.signal.samplerate);

@@ -54,7 +54,7 @@
  *   librosa.filters.mel(sr=fs, n_fft=nperseg, n_mels=64, htk=False, norm="slaney") (see mel.ts);
  *   librosa.power_to_db(ref=1.0, amin=1e-10, top_db=None) of the mel power spectrogram.
  */
-import { openAudio, type OpenOptions } from "../audio/index.js";
+import { expandedSamplerate, openAudio, type OpenOptions } from "../audio/index.js";
 import { samplesReader } from "../audio/samples-reader.js";
 import type { AudioReader } from "../audio/types.js";
 import { ConditionedSignal } from "../engine/condition.js";
@@ -140,10 +140,10 @@ export async function computeFeatures(reader: AudioReader, params: ParamsInput =
   const p = parseParams(params);
   const te = options.timeExpansion ?? 1;
   if (!(te > 0 && Number.isFinite(te))) throw new ParamsError([{ field: "time_expansion", message: "must be > 0" }]);
-  checkParamsForRecording(p, { samplerate: reader.info.samplerate * te, channels: reader.info.channels });
+  checkParamsForRecording(p, { samplerate: expandedSamplerate(reader.info.samplerate, te), channels: reader.info.channels });
   const signal = new ConditionedSignal(reader, p.channel, te, p);
   const g = frameGeometry(p.window_size, p.hop_size, signal.samplerate);
-  const box = resolveTarget(target, reader.info.frames / (reader.info.samplerate * te), signal, g);
+  const box = resolveTarget(target, reader.info.frames / expandedSamplerate(reader.info.samplerate, te), signal, g);
   const pass = new FeaturePass(p, g, box);
   try {
     return await pass.run(signal);

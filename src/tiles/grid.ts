@@ -5,7 +5,7 @@
  * `height` rows. The last tile of a recording is narrower.
  */
 import { z } from "zod";
-import type { FrameGeometry } from "../engine/geometry.js";
+import { frameTime, framesInInterval, type FrameGeometry } from "../engine/geometry.js";
 
 export const TILE_WIDTHS = [128, 256, 512, 1024] as const;
 /** Beyond this a column would pool more than 2^20 frames: nobody needs it, it only costs. */
@@ -53,6 +53,29 @@ export function tileCount(frames: number, z: number, width: number): number {
   return Math.ceil(frames / (width * 2 ** z));
 }
 
+/**
+ * Frames [f0, f1) of the whole recording centred in [start, end) seconds (SPEC §3's rule for
+ * pieces), at least one: else TileRangeError naming the bound at fault.
+ */
+export function framesOfInterval(start: number, end: number, frames: number, g: FrameGeometry): [number, number] {
+  const [f0, f1] = framesInInterval(start, end, frames, g);
+  if (f1 > f0) return [f0, f1];
+  const field = f0 >= frames ? "start_time" : "end_time";
+  throw new TileRangeError(field, `no frame is centred in [${start}, ${end}) s (the recording has ${frames} frames, ${frameTime(1, g)} s apart, the last centred at ${frameTime(frames - 1, g)} s)`);
+}
+
+/** Tiles [x0, x1) at zoom z that hold the frames centred in [start, end) seconds (the streamed range). */
+export function tilesInInterval(zoom: number, start: number, end: number, frames: number, g: FrameGeometry, width: number): [number, number] {
+  checkZoom(zoom);
+  const [f0, f1] = framesOfInterval(start, end, frames, g);
+  const span = width * 2 ** zoom;
+  return [Math.floor(f0 / span), Math.floor((f1 - 1) / span) + 1];
+}
+
+function checkZoom(zoom: number): void {
+  if (!Number.isInteger(zoom) || zoom < 0 || zoom > MAX_ZOOM) throw new TileRangeError("z", `must be an integer from 0 to ${MAX_ZOOM}`);
+}
+
 /** Bins [k0, k1) whose frequencies k·fs/nperseg lie in [fmin, fmax]. */
 export function binRange(g: FrameGeometry, fmin?: number, fmax?: number): [number, number] {
   const binHz = g.samplerate / g.nperseg;
@@ -63,7 +86,7 @@ export function binRange(g: FrameGeometry, fmin?: number, fmax?: number): [numbe
 
 /** The layout of tile (z, x) — throws TileRangeError for tiles or bands outside the recording. */
 export function tileLayout(zoom: number, x: number, frames: number, g: FrameGeometry, options: TileOptions): TileLayout {
-  if (!Number.isInteger(zoom) || zoom < 0 || zoom > MAX_ZOOM) throw new TileRangeError("z", `must be an integer from 0 to ${MAX_ZOOM}`);
+  checkZoom(zoom);
   const count = tileCount(frames, zoom, options.width);
   if (!Number.isInteger(x) || x < 0 || x >= count) throw new TileRangeError("x", `must be an integer from 0 to ${count - 1} (the recording has ${count} tiles at zoom ${zoom})`);
   const factor = 2 ** zoom;

@@ -7,14 +7,15 @@
  */
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
+import { expandedSamplerate } from "../audio/expansion.js";
 import { valueRange } from "../engine/analysis.js";
 import type { FrameGeometry } from "../engine/geometry.js";
-import { frameTime, framesInInterval } from "../engine/geometry.js";
+import { frameTime } from "../engine/geometry.js";
 import { checkParamsForRecording, type Params } from "../engine/params.js";
 import { statsForPiece, type PackedStats } from "../engine/recording.js";
 import { VERSION } from "../engine/version.js";
 import type { TileFormat } from "./compute.js";
-import { tileLayout, type TileLayout, type TileOptions } from "./grid.js";
+import { framesOfInterval, tileLayout, TileRangeError, type TileLayout, type TileOptions } from "./grid.js";
 import { TilePool, type PoolOptions } from "./pool.js";
 import type { StatsResult } from "./worker.js";
 
@@ -124,6 +125,15 @@ class ByteCache {
   }
 }
 
+/** A computation shared by concurrent callers (TileService#once). */
+interface Flight {
+  result: Promise<unknown>;
+  /** Aborts the computation, once no caller waits for it. */
+  controller: AbortController;
+  /** Callers still waiting; Infinity once one that cannot give up has joined. */
+  waiters: number;
+}
+
 export class TileService {
   readonly pool: TilePool;
   private readonly cache: ByteCache;
@@ -131,7 +141,7 @@ export class TileService {
   private readonly statsLeaseMs: number;
   private readonly statsWaitMs: number;
   private readonly statsMemory = new Map<string, StatsResult>();
-  private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly inFlight = new Map<string, Flight>();
   private readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   /** Computations started (tiles, pieces and stats), for tests and diagnostics. */
   computed = 0;
@@ -146,14 +156,40 @@ export class TileService {
     this.statsWaitMs = options.statsWaitMs ?? 20_000;
   }
 
-  /** Runs `compute` once for all concurrent callers with the same key. */
-  private once<T>(key: string, compute: () => Promise<T>): Promise<T> {
-    let pending = this.inFlight.get(key) as Promise<T> | undefined;
-    if (!pending) {
-      pending = compute().finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, pending);
+  /**
+   * Runs `compute` once for all concurrent callers with the same key. A caller's `signal` gives up
+   * its own wait (it rejects with the signal's reason at once); the computation itself is cancelled
+   * only when every caller waiting for it has given up — one client that disconnects must not fail
+   * the same tile for the others. A caller without a signal keeps it running to the end.
+   */
+  private once<T>(key: string, compute: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    signal?.throwIfAborted();
+    let flight = this.inFlight.get(key);
+    if (!flight) {
+      const controller = new AbortController();
+      const started: Flight = { controller, waiters: 0, result: Promise.resolve() };
+      started.result = compute(controller.signal).finally(() => {
+        if (this.inFlight.get(key) === started) this.inFlight.delete(key);
+      });
+      this.inFlight.set(key, (flight = started));
     }
-    return pending;
+    const joined = flight;
+    const result = joined.result as Promise<T>;
+    if (!signal) {
+      joined.waiters = Infinity;
+      return result;
+    }
+    joined.waiters++;
+    return new Promise<T>((resolve, reject) => {
+      const leave = () => {
+        reject(signal.reason);
+        if (--joined.waiters > 0) return;
+        if (this.inFlight.get(key) === joined) this.inFlight.delete(key); // the next caller starts afresh
+        joined.controller.abort(signal.reason);
+      };
+      signal.addEventListener("abort", leave, { once: true });
+      result.then(resolve, reject).finally(() => signal.removeEventListener("abort", leave));
+    });
   }
 
   /**
@@ -162,7 +198,7 @@ export class TileService {
    * whose errors reach this thread as plain Errors.
    */
   stats(recording: TileRecording, params: Params): Promise<StatsResult> {
-    checkParamsForRecording(params, { samplerate: recording.samplerate * recording.timeExpansion, channels: recording.channels });
+    checkParamsForRecording(params, { samplerate: expandedSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels });
     const key = statsKey(params, recording.timeExpansion);
     const memoryKey = `${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);
@@ -231,14 +267,16 @@ export class TileService {
   }
 
   /**
-   * The ETag of a tile without computing it — so a conditional request is answered 304 at
-   * once. Needs the stats (for the tile's existence and frame count).
+   * The ETag and layout of a tile without computing it — so a conditional request is answered
+   * 304 at once, and a tile over a request limit refused before any work. Needs the stats (for
+   * the tile's existence and frame count).
    */
-  async tileEtag(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat): Promise<string> {
+  async tileInfo(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat): Promise<{ etag: string; layout: TileLayout }> {
     const { geometry, stats } = await this.stats(recording, params);
-    tileLayout(z, x, stats.frames, geometry, options);
-    return this.etag(recording, params, { z, x, ...options }, format);
+    const layout = tileLayout(z, x, stats.frames, geometry, options);
+    return { etag: this.etag(recording, params, { z, x, ...options }, format), layout };
   }
+
 
   /** Tile (z, x) of the recording; `signal` cancels the work if it is still queued or running. */
   async tile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, signal?: AbortSignal): Promise<TileBody> {
@@ -247,22 +285,32 @@ export class TileService {
     const etag = this.etag(recording, params, { z, x, ...options }, format);
     const cached = this.cache.get(etag);
     if (cached) return cached;
-    return this.once(etag, async () => {
-      this.computed++;
-      const body = await this.pool.run<Uint8Array>({ kind: "tile", path: recording.path, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap }, signal);
-      this.completed++;
-      const result: TileBody = { body, etag, contentType: CONTENT_TYPES[format], headers: geometryHeaders(layout, geometry, params, stats) };
-      this.cache.set(etag, result);
-      return result;
-    });
+    return this.once(
+      etag,
+      async (shared) => {
+        this.computed++;
+        const body = await this.pool.run<Uint8Array>({ kind: "tile", path: recording.path, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap }, shared);
+        this.completed++;
+        const result: TileBody = { body, etag, contentType: CONTENT_TYPES[format], headers: geometryHeaders(layout, geometry, params, stats) };
+        this.cache.set(etag, result);
+        return result;
+      },
+      signal,
+    );
   }
 
-  /** The piece [start, end) seconds of SPEC §3 (the one-shot image route). */
-  async piece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, maxFrames: number): Promise<TileBody> {
+  /**
+   * The piece [start, end) seconds of SPEC §3 (the one-shot image route), refused (TileRangeError)
+   * when it would hold more than `limits.frames` frames or `limits.pixels` values.
+   */
+  async piece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: { frames: number; pixels: number }): Promise<TileBody> {
     const { geometry, stats } = await this.stats(recording, params);
-    const [f0, f1] = framesInInterval(start, end, stats.frames, geometry);
-    if (f1 <= f0) throw new RangeError(`no frame is centred in [${start}, ${end}) s (the recording has ${stats.frames} frames, ${frameTime(1, geometry)} s apart)`);
-    if (f1 - f0 > maxFrames) throw new RangeError(`the interval holds ${f1 - f0} frames; the limit is ${maxFrames}: ask for a shorter interval or use tiles`);
+    const [f0, f1] = framesOfInterval(start, end, stats.frames, geometry);
+    const frames = f1 - f0, pixels = frames * geometry.bins;
+    if (frames > limits.frames) throw new TileRangeError("end_time", `the interval holds ${frames} frames; the limit is ${limits.frames} per image: ask for a shorter interval or use tiles`);
+    if (pixels > limits.pixels) {
+      throw new TileRangeError("end_time", `the image would be ${geometry.bins} × ${frames} = ${pixels} pixels; the limit is ${limits.pixels}: ask for a shorter interval, a longer hop_size or a shorter window_size, or use tiles`);
+    }
     const etag = this.etag(recording, params, { start, end }, format);
     const cached = this.cache.get(etag);
     if (cached) return cached;

@@ -13,7 +13,7 @@
 import { Readable } from "node:stream";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { openAudio } from "../../audio/index.js";
+import { expandedSamplerate, openAudio } from "../../audio/index.js";
 import { interleavedPieces } from "../../audio/interleave.js";
 import { AudioFormatError, type AudioReader } from "../../audio/types.js";
 import { floatWavHeader } from "../../audio/wavwriter.js";
@@ -55,7 +55,7 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
     });
     try {
       const { frames, channels } = reader.info;
-      const samplerate = file_samplerate * time_expansion;
+      const samplerate = expandedSamplerate(file_samplerate, time_expansion);
       const first = Math.min(frames, Math.ceil(start_time * samplerate));
       const end = Math.min(frames, Math.ceil(end_time * samplerate));
       if (first >= end) throw invalid("start_time", `must be before the end of the recording (${frames / samplerate} s)`);

@@ -12,7 +12,7 @@ import type { FastifyReply } from "fastify";
 import { AudioFormatError } from "../../audio/types.js";
 import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parseParams, type Params } from "../../engine/params.js";
 import { TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
-import { tileCount, tileOptionsSchema, TileRangeError, type TileOptions } from "../../tiles/grid.js";
+import { tileLayout, tileOptionsSchema, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "../../tiles/grid.js";
 import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
 import { StatsPendingError, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
 import { notModified } from "../conditional.js";
@@ -35,9 +35,11 @@ export interface TileLimits {
   maxImageFrames: number;
   /** Pixels (rows × columns) one image of the one-shot route may hold. */
   maxImagePixels: number;
+  /** Pixels (rows × columns) one tile may hold: its rows are the FFT's bins unless cropped or merged. */
+  maxTilePixels: number;
 }
 
-export const DEFAULT_TILE_LIMITS: TileLimits = { maxStreamTiles: 256, maxImageFrames: 65_536, maxImagePixels: 32 * 1024 * 1024 };
+export const DEFAULT_TILE_LIMITS: TileLimits = { maxStreamTiles: 256, maxImageFrames: 65_536, maxImagePixels: 32 * 1024 * 1024, maxTilePixels: 32 * 1024 * 1024 };
 
 /** All spectrogram parameters plus the tile options, one strict object: unknown names are refused. */
 const tileQuery = paramsObject.extend(tileOptionsSchema.shape).superRefine(checkCrossFieldRules);
@@ -73,6 +75,13 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     return { id: recordingId, path: r.file, hash: r.hash, timeExpansion: r.time_expansion, samplerate: r.file_samplerate, channels: r.channels };
   }
 
+  /** A tile over the pixel limit (SPEC §10) is refused before any work. */
+  function checkTilePixels(layout: TileLayout): void {
+    const pixels = layout.rows * layout.columns;
+    if (pixels <= limits.maxTilePixels) return;
+    throw new TileRangeError("height", `the tile would be ${layout.rows} × ${layout.columns} = ${pixels} pixels; the limit is ${limits.maxTilePixels}: ask for fewer rows (height, fmin/fmax), a narrower width or a shorter window_size`);
+  }
+
   // Errors of this layer; anything else goes on to the application's handler.
   app.setErrorHandler((err, _request, reply) => {
     if (err instanceof ParamsError) return sendError(reply, 400, `invalid query: ${err.message}`, err.issues);
@@ -102,7 +111,8 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const [xText, fmt] = request.params.tile.split(".");
     const { params, options } = splitQuery(request.query);
     const recording = await tileRecording(request.params.id);
-    const etag = await app.tiles.tileEtag(recording, params, request.params.z, Number(xText), options, fmt as TileFormat);
+    const { etag, layout } = await app.tiles.tileInfo(recording, params, request.params.z, Number(xText), options, fmt as TileFormat);
+    checkTilePixels(layout);
     if (notModified(request.headers["if-none-match"], etag)) {
       return reply.code(304).header("ETag", etag).header("Cache-Control", "public, max-age=31536000, immutable").send(undefined);
     }
@@ -125,16 +135,13 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const recording = await tileRecording(request.params.id);
     const { geometry, stats } = await app.tiles.stats(recording, params);
     const z = request.params.z;
-    const span = options.width * 2 ** z;
-    const count = tileCount(stats.frames, z, options.width);
-    const firstFrame = Math.ceil((start_time * geometry.samplerate) / geometry.hop);
-    const lastFrame = Math.min(stats.frames, Math.ceil((end_time * geometry.samplerate) / geometry.hop)) - 1;
-    const x0 = Math.min(Math.floor(firstFrame / span), count);
-    const x1 = Math.min(Math.floor(Math.max(lastFrame, 0) / span), count - 1);
-    const tiles = Math.max(0, x1 - x0 + 1);
+    // Everything a tile could be refused for is checked here, before the 200 and its headers.
+    const [x0, x1] = tilesInInterval(z, start_time, end_time, stats.frames, geometry, options.width);
+    const tiles = x1 - x0;
     if (tiles > limits.maxStreamTiles) {
       throw new ParamsError([{ field: "end_time", message: `the interval spans ${tiles} tiles at zoom ${z}; the limit is ${limits.maxStreamTiles} per stream (zoom out or ask for less)` }]);
     }
+    checkTilePixels(tileLayout(z, x0, stats.frames, geometry, options)); // the widest: every tile has its rows
     // Tiles are computed a few ahead of the one being written (enough to keep every worker
     // busy, never the whole range: the pool's queue is shared with every other request) and
     // written in order as each is ready; a slow reader holds the computation back (the body's
@@ -188,8 +195,6 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     if (!(end_time > start_time)) throw new ParamsError([{ field: "end_time", message: `must be > start_time (${start_time})` }]);
     const params = parseParams(query);
     const recording = await tileRecording(request.params.id);
-    const { geometry } = await app.tiles.stats(recording, params);
-    const maxFrames = Math.min(limits.maxImageFrames, Math.floor(limits.maxImagePixels / geometry.bins));
-    return sendBody(reply, await app.tiles.piece(recording, params, start_time, end_time, fmt, maxFrames));
+    return sendBody(reply, await app.tiles.piece(recording, params, start_time, end_time, fmt, { frames: limits.maxImageFrames, pixels: limits.maxImagePixels }));
   });
 };

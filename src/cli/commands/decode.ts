@@ -5,7 +5,7 @@
  * pieces, so memory stays bounded however long the recording. With a time expansion factor the
  * WAV header carries the expanded (real-world) rate, rounded to an integer.
  */
-import { open, rm } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { extname } from "node:path";
 import { applyTimeExpansion, openAudio, type AudioReader } from "../../audio/index.js";
 import { interleavedPieces } from "../../audio/interleave.js";
@@ -14,6 +14,7 @@ import { npyHeader } from "../../render/npy.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { readCommandLine, type OptionSpec } from "../flags.js";
+import { checkOutputPath, outputError, writeOutputFile } from "../output-file.js";
 import { optionRows, timeExpansionOption } from "./info.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -28,13 +29,14 @@ Decodes a recording to float32 samples [frames, channels].
 
 ${optionRows(OPTIONS)}`;
 
-/** `header`, then every frame interleaved, written piece by piece. */
-async function writeSamples(reader: AudioReader, path: string, header: Uint8Array): Promise<void> {
-  const fh = await open(path, "w");
+/** `header`, then every frame interleaved, written piece by piece to `path`; write errors name `output`. */
+async function writeSamples(reader: AudioReader, path: string, output: string, header: Uint8Array): Promise<void> {
+  const fh = await open(path, "w").catch((err: Error) => Promise.reject(outputError(output, err)));
+  const write = (bytes: Uint8Array) => fh.write(bytes).catch((err: Error) => Promise.reject(outputError(output, err)));
   try {
-    await fh.write(header);
+    await write(header);
     for await (const x of interleavedPieces(reader, 0, reader.info.frames)) {
-      await fh.write(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)); // little-endian hosts only, as npy.ts
+      await write(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)); // little-endian hosts only, as npy.ts
     }
   } finally {
     await fh.close();
@@ -51,15 +53,14 @@ export const command: Command = {
     const ext = extname(output).toLowerCase();
     if (ext !== ".npy" && ext !== ".wav") throw new UsageError(`-o: output must end in .npy or .wav, got '${output}'`);
     const te = timeExpansionOption(cl.options["time-expansion"]);
+    const [audio] = cl.positionals;
+    await checkOutputPath(audio, output);
 
-    const reader = await openAudio(cl.positionals[0]);
+    const reader = await openAudio(audio);
     try {
       const { frames, channels } = reader.info;
       const header = ext === ".npy" ? npyHeader([frames, channels]) : floatWavHeader(frames, channels, Math.round(applyTimeExpansion(reader.info, te).samplerate));
-      await writeSamples(reader, output, header);
-    } catch (err) {
-      await rm(output, { force: true }); // no half-written file left behind
-      throw err;
+      await writeOutputFile(output, (path) => writeSamples(reader, path, output, header));
     } finally {
       await reader.close();
     }

@@ -20,6 +20,7 @@ import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jo
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { flagsHelp, numberOption, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
+import { outputError } from "../output-file.js";
 import { timeExpansionOption } from "./info.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -79,9 +80,7 @@ async function extract(args: string[]): Promise<number> {
   const target: FeatureTarget = { start, end, lowFreq, highFreq };
 
   // Before hours of work: the table must be writable where asked.
-  await access(dirname(resolve(output)), constants.W_OK).catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`cannot write ${output}: ${err.code === "ENOENT" ? "no such directory" : (err.code ?? err.message)}`);
-  });
+  await access(dirname(resolve(output)), constants.W_OK).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(output, err)));
   const report = new Progress();
   const paths = await findRecordings(cl.positionals, report);
   const items = await probe(paths, target, timeExpansion, report);
@@ -158,7 +157,7 @@ async function writeTable(output: string, format: TableFormat, rows: FeatureTabl
       await writeFile(output.slice(0, -extname(output).length) + ".json", sidecar);
     }
   } catch (err) {
-    throw new Error(`cannot write ${output}: ${(err as Error).message}`);
+    throw outputError(output, err as NodeJS.ErrnoException);
   }
 }
 

@@ -5,7 +5,7 @@
  * Silent on success; errors are one line (exit 2 for usage and parameters, 1 for unreadable input).
  */
 import { closeSync, openSync, writeSync } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { AudioFormatError, openAudio } from "../../audio/index.js";
 import { valueRange } from "../../engine/analysis.js";
@@ -17,6 +17,7 @@ import { renderPng } from "../../render/image.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { flagsHelp, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
+import { checkOutputPath, outputError, writeOutputFile } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "output file, format by extension: .png (image, cmap colours), .npy (NumPy float32 [bins, frames]), .f32 (raw little-endian float32 [bins][frames]); row 0 of the numbers is 0 Hz" },
@@ -77,6 +78,7 @@ async function spectrogram(args: string[]): Promise<number> {
   const params = parseParams(cl.params); // ParamsError → exit 2 naming the field (run() adds the flag)
 
   const [audio] = cl.positionals;
+  await checkOutputPath(audio, output);
   const reader = await openAudio(audio);
   try {
     if (reader.info.frames === 0) throw new AudioFormatError(`${audio}: the recording holds no samples`);
@@ -87,8 +89,7 @@ async function spectrogram(args: string[]): Promise<number> {
         const duration = reader.info.duration / (timeExpansion ?? 1);
         throw new UsageError(`no frame is centred in [${start ?? 0}, ${end ?? "end"}) s: the recording lasts ${duration} s`);
       }
-      if (format === ".png") await writeImage(output, recording, f0, f1);
-      else await writeNumbers(output, format === ".npy", recording, f0, f1);
+      await writeOutputFile(output, (path) => (format === ".png" ? writeImage(path, output, recording, f0, f1) : writeNumbers(path, output, format === ".npy", recording, f0, f1)));
     } finally {
       recording.dispose();
     }
@@ -98,8 +99,8 @@ async function spectrogram(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-/** Frames [f0, f1) as a PNG, drawn in memory (hence MAX_PNG_PIXELS). */
-async function writeImage(path: string, recording: RecordingSpectrogram, f0: number, f1: number): Promise<void> {
+/** Frames [f0, f1) as a PNG, drawn in memory (hence MAX_PNG_PIXELS), written to `path`; write errors name `output`. */
+async function writeImage(path: string, output: string, recording: RecordingSpectrogram, f0: number, f1: number): Promise<void> {
   const { bins } = recording.geometry;
   const frames = f1 - f0;
   if (bins * frames > MAX_PNG_PIXELS) {
@@ -108,17 +109,17 @@ async function writeImage(path: string, recording: RecordingSpectrogram, f0: num
   const data = await recording.frameRange(f0, f1);
   const range = valueRange(recording.params, (await recording.stats()).peak);
   const png = renderPng({ data, bins, frames, valueRange: range }, recording.params.cmap);
-  await writeFile(path, png).catch((err: Error) => removeAfter(path, outputError(path, err)));
+  await writeFile(path, png).catch((err: Error) => Promise.reject(outputError(output, err)));
 }
 
 /**
  * Frames [f0, f1) as float32 [bins][frames] (.npy with its header, or raw .f32), computed and
- * written block by block: memory stays bounded (STREAM_BLOCK_VALUES) however long the piece.
- * Each block's rows go to their places in the file; synchronous writes, since a block has as
- * many rows as bins and nothing else runs in this process meanwhile. If reading the recording
- * or writing fails, the partial file is removed.
+ * written block by block to `path` (write errors name `output`): memory stays bounded
+ * (STREAM_BLOCK_VALUES) however long the piece. Each block's rows go to their places in the file;
+ * synchronous writes, since a block has as many rows as bins and nothing else runs in this
+ * process meanwhile.
  */
-async function writeNumbers(path: string, npy: boolean, recording: RecordingSpectrogram, f0: number, f1: number): Promise<void> {
+async function writeNumbers(path: string, output: string, npy: boolean, recording: RecordingSpectrogram, f0: number, f1: number): Promise<void> {
   const { bins } = recording.geometry;
   const frames = f1 - f0;
   const header = npy ? npyHeader([bins, frames]) : new Uint8Array(0);
@@ -127,14 +128,14 @@ async function writeNumbers(path: string, npy: boolean, recording: RecordingSpec
     try {
       writeSync(fd, bytes, offset, length, position);
     } catch (err) {
-      throw outputError(path, err as Error);
+      throw outputError(output, err as Error);
     }
   };
   let fd: number;
   try {
     fd = openSync(path, "w");
   } catch (err) {
-    throw outputError(path, err as Error);
+    throw outputError(output, err as Error);
   }
   try {
     write(fd, header, 0, header.length, 0);
@@ -145,20 +146,7 @@ async function writeNumbers(path: string, npy: boolean, recording: RecordingSpec
       if (block.frames === frames) write(fd, bytes, 0, bytes.length, header.length);
       else for (let k = 0; k < bins; k++) write(fd, bytes, k * rowBytes, rowBytes, header.length + 4 * (k * frames + block.firstFrame - f0));
     }
-  } catch (err) {
+  } finally {
     closeSync(fd);
-    return removeAfter(path, err);
   }
-  closeSync(fd);
-}
-
-/** A failed write of the output file (exit 1, like unreadable input: the run could not complete). */
-function outputError(path: string, err: Error): Error {
-  return new Error(`cannot write ${path}: ${err.message}`);
-}
-
-/** Removes the partial output file, then throws `err` as it is. */
-async function removeAfter(path: string, err: unknown): Promise<never> {
-  await rm(path, { force: true });
-  throw err;
 }
