@@ -87,6 +87,13 @@ describe("POST /v1/jobs extract_features", () => {
     expect(clip.features.find((f: { name: string }) => f.name === "rms_dbfs").value).toBeCloseTo(20 * Math.log10(0.5 / Math.SQRT2), 1);
     const metrics = (await app.inject({ url: `/v1/jobs/${job.id}/metrics` })).json();
     expect(metrics.items.map((m: { key: string }) => m.key)).toEqual(["audio_seconds_per_second", "items_done", "items_failed"]);
+    // A binary metric up to the schema's 10,000,000 base64 characters, over the server's 1 MiB general body limit.
+    const putMetric = (bytes: number) => app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, headers: admin, payload: { key: "blob", data: Buffer.alloc(bytes, 7).toString("base64") } });
+    const big = await putMetric(2_000_000);
+    expect(big.statusCode, big.body).toBe(200);
+    const over = await putMetric(7_500_003); // 10,000,004 characters
+    expect(over.statusCode).toBe(400);
+    expect(over.json().fields.map((f: { field: string }) => f.field)).toEqual(["data"]);
     const artifacts = (await app.inject({ url: `/v1/artifacts?job_id=${job.id}` })).json();
     expect(artifacts.items).toMatchObject([{ name: "features.csv", media_type: "text/csv", job_id: job.id, run_id: job.run_id }]);
     await expectDownload(artifacts.items[0]);

@@ -3,7 +3,7 @@
  * every channel bit for bit, time expansion applied to the interval but not to the rate,
  * clipped to the recording, limited per request, and behind a token where reads need one.
  */
-import { writeFile } from "node:fs/promises";
+import { copyFile, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
@@ -14,6 +14,7 @@ import { resolveRoots } from "../src/store/paths.js";
 import { probeFile } from "../src/store/probe.js";
 import { insertRecording } from "../src/store/recordings.js";
 import { ensureAdmin } from "../src/store/users.js";
+import { FIXTURES } from "./golden.js";
 import { freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 
 const RATE = 8000;
@@ -24,6 +25,7 @@ let root: string;
 let app: App;
 let file: string;
 let id: string;
+let datasetId: string;
 let admin: { authorization: string };
 
 beforeAll(async () => {
@@ -41,6 +43,7 @@ beforeAll(async () => {
   file = join(root, "stereo.wav");
   await writeFile(file, encodeWav16(samples, RATE, 2));
   const dataset = await createDataset(t.db.sql, { name: "playback", audio_dir: root, created_by: null });
+  datasetId = dataset.id;
   id = (await insertRecording(t.db.sql, { dataset_id: dataset.id, path: "stereo.wav", ...(await probeFile(file)), created_by: null }))!.id;
   // 2 s of stereo is 32000 samples: over this limit, 1 s is not.
   app = await buildApp({ database: t.db, audioRoots: [root], maxPlaybackSamples: 20_000 });
@@ -55,6 +58,16 @@ afterAll(async () => {
 const playback = (query: string, headers = {}) => app.inject({ url: `/v1/recordings/${id}/playback?${query}`, headers });
 
 describe("GET /v1/recordings/{id}/playback", () => {
+  it("a compressed file that cannot be decoded where the interval lies: 422 before any audio, not a 200 cut short", async () => {
+    const cut = join(root, "cut.flac");
+    await copyFile(join(FIXTURES, "formats/flac_pcm_16.flac"), cut); // 1 s at 16 kHz
+    const rec = (await insertRecording(t.db.sql, { dataset_id: datasetId, path: "cut.flac", ...(await probeFile(cut)), created_by: null }))!;
+    await truncate(cut, 9000); // after registration: the header still says 16000 frames
+    const res = await app.inject({ url: `/v1/recordings/${rec.id}/playback?start_time=0.1&end_time=0.9` });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().message).toMatch(/^the recording's audio cannot be decoded: flac: stream ends near frame \d+, the header says 16000/);
+  });
+
   it("sends the samples of [start_time, end_time) of every channel, bit for bit, as a float WAV at the file's rate", async () => {
     const res = await playback("start_time=0.25&end_time=0.5");
     expect(res.statusCode, res.body).toBe(200);

@@ -56,8 +56,12 @@ describe("recordings registered one by one", () => {
       expect(res.statusCode, path).toBe(400);
       expect(fields(res.json())).toEqual(["path"]);
     }
-    const dup = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: "tone.wav" }, headers: auth(member) });
-    expect(dup.statusCode).toBe(409);
+    // One file, one path: "./tone.wav" and ".//tone.wav" are the registered "tone.wav".
+    for (const path of ["tone.wav", "./tone.wav", ".//tone.wav"]) {
+      const dup = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path }, headers: auth(member) });
+      expect(dup.statusCode, path).toBe(409);
+      expect(dup.json().message).toMatch(/already has a recording at tone\.wav$/);
+    }
     const junk = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: "junk.wav" }, headers: auth(member) });
     expect(junk.statusCode).toBe(400);
     expect(fields(junk.json())).toEqual(["path"]);

@@ -3,6 +3,7 @@
  * errors naming fields, 404/409/413, datasets from the fixture recordings, recordings with
  * filters and pages, archive/trash, audio download with ranges, tokens shown once.
  */
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -91,6 +92,18 @@ describe("authentication and roles", () => {
     expect(res.json().message).toContain("member");
     const user = await app.inject({ method: "POST", url: "/v1/users", payload: { username: "eve" }, headers: auth(member) });
     expect(user.statusCode).toBe(403);
+  });
+
+  it("keeps one admin: the last admin cannot give up the role (409), one of two can", async () => {
+    const me = (await app.inject({ url: "/v1/users/me", headers: auth(admin) })).json();
+    const demote = (id: string, role: string) => app.inject({ method: "PATCH", url: `/v1/users/${id}`, payload: { role }, headers: auth(admin) });
+    const last = await demote(me.id, "member");
+    expect(last.statusCode).toBe(409);
+    expect(last.json().message).toMatch(/is the last admin/);
+    expect((await app.inject({ url: `/v1/users/${me.id}`, headers: auth(admin) })).json().role).toBe("admin");
+    expect((await demote(me.id, "admin")).statusCode).toBe(200); // staying admin is no change
+    expect((await demote(memberId, "admin")).json().role).toBe("admin");
+    expect((await demote(memberId, "member")).json().role).toBe("member"); // another admin remained
   });
 
   it("shows a token's key once, stores none of it, and honours disabling", async () => {
@@ -217,6 +230,17 @@ describe("datasets and recordings", () => {
     expect(tail.rawPayload.equals(bytes.subarray(bytes.length - 10))).toBe(true);
     const beyond = await app.inject({ url: `/v1/recordings/${recordingId}/audio`, headers: { range: `bytes=${bytes.length}-` } });
     expect(beyond.statusCode).toBe(416);
+    expect(beyond.headers["content-range"]).toBe(`bytes */${bytes.length}`);
+    // Conditional (RFC 9110 §13): the ETag is the file's MD5; a stale If-Range gets the whole file, a matching one the range.
+    const etag = whole.headers.etag as string;
+    expect(etag).toBe(`"${createHash("md5").update(bytes).digest("hex")}"`);
+    const stale = await app.inject({ url: `/v1/recordings/${recordingId}/audio`, headers: { range: "bytes=0-9", "if-range": '"wrong"' } });
+    expect(stale.statusCode).toBe(200);
+    expect(stale.rawPayload.equals(bytes)).toBe(true);
+    const current = await app.inject({ url: `/v1/recordings/${recordingId}/audio`, headers: { range: "bytes=0-9", "if-range": etag } });
+    expect([current.statusCode, current.rawPayload.length]).toEqual([206, 10]);
+    const unchanged = await app.inject({ url: `/v1/recordings/${recordingId}/audio`, headers: { "if-none-match": etag } });
+    expect([unchanged.statusCode, unchanged.rawPayload.length, unchanged.headers.etag]).toEqual([304, 0, etag]);
   });
 
   it("archives (hidden, read-only), trashes and restores", async () => {
@@ -254,13 +278,14 @@ describe("datasets and recordings", () => {
 });
 
 describe("beyond loopback", () => {
-  it("requires a token for reads too, except health and version", async () => {
+  it("requires a token for every route — the OpenAPI document, its UI and /version too — but /health, which probes call without one", async () => {
     const locked = await buildApp({ database: t.db, audioRoots: [], requireAuthForReads: true });
     try {
-      expect((await locked.inject({ url: "/v1/datasets" })).statusCode).toBe(401);
-      expect((await locked.inject({ url: "/v1/datasets", headers: auth(viewer) })).statusCode).toBe(200);
+      for (const url of ["/v1/datasets", "/version", "/openapi.json", "/docs/"]) {
+        expect((await locked.inject({ url })).statusCode, url).toBe(401);
+        expect((await locked.inject({ url, headers: auth(viewer) })).statusCode, url).toBe(200);
+      }
       expect((await locked.inject({ url: "/health" })).statusCode).toBe(200);
-      expect((await locked.inject({ url: "/version" })).statusCode).toBe(200);
     } finally {
       await locked.close();
     }

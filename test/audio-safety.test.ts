@@ -55,6 +55,11 @@ describe("malformed files are rejected with a message naming the problem", () =>
     ["MS ADPCM samples per block beyond the block", patched(fixture("wav_ms_adpcm.wav"), (v) => v.setUint16(38, 4000, true)), /samples per block 4000 does not fit block align 512/],
     ["FLAC truncated", fixture("flac_pcm_16.flac").subarray(0, 9000), /stream ends near frame \d+, the header says 16000/],
     ["FLAC STREAMINFO length far beyond the stream", patched(fixture("flac_pcm_16.flac"), (_, b) => b.set([(b[21] & 0xf0) | 0x0f, 0xff, 0xff, 0xff, 0xff], 21)) /* 36-bit total samples */, /stream ends near frame 16000, the header says 68719476735/],
+    // Cut to their first 2 %: the headers and no whole audio page or frame (libsndfile refuses these too).
+    ...["ogg_vorbis.ogg", "ogg_opus.ogg", "mp3_mpeg_layer_iii.mp3"].map((name): [string, Uint8Array, RegExp] => {
+      const b = fixture(name);
+      return [`${name} cut after its headers`, b.subarray(0, Math.floor(b.length * 0.02)), /^<buffer>: (vorbis|opus|mp3): no audio frame could be decoded \(the stream is truncated or corrupt after its headers\)$/];
+    }),
     ["Ogg with an unsupported codec", patched(fixture("ogg_vorbis.ogg"), (_, b) => b.set([0x7f, 0x46, 0x4c, 0x41, 0x43], 28)), /unsupported codec in the first packet/],
   ];
   it.each(cases)("%s", async (_, bytes, message) => {

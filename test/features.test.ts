@@ -1,8 +1,11 @@
 // Acoustic features (SPEC §7) against float64 numpy references of librosa's definitions
 // (scripts/golden_features.py), on synthetic signals with known answers and on real recordings.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openAudio } from "../src/audio/index.js";
+import { oggPageCrc, parsePage } from "../src/audio/oggseek.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
 import {
   computeFeatures, featureColumns, featureRow, featuresOfFile, featuresOfSignal, parseFeatureList,
@@ -197,6 +200,15 @@ describe("targets and parameters", () => {
     expect(f.peak_frequency_hz).toBe(10000);
   });
 
+  it("the band reaches the Nyquist bin where the bin width does not divide fs/2 exactly (312.5 kHz: n = 7812, (fs/2)/(fs/7812) = 3905.9999999999995)", async () => {
+    let seed = 7;
+    const noise = Float32Array.from({ length: 62_500 }, () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5) * 0.5);
+    const f = await featuresOfSignal(noise, 312_500);
+    expect(f.high_freq_hz).toBe(156_250); // the flat spectrum's −20 dB edge is its last bin
+    const band = await featuresOfSignal(noise, 312_500, {}, { lowFreq: 1000, highFreq: 156_250 }); // a bound on the Nyquist bin itself
+    expect(band.high_freq_hz).toBe(156_250);
+  });
+
   it("bad targets and parameters are named", async () => {
     const bad: [FeatureTarget, RegExp][] = [
       [{ start: -1 }, /start/],
@@ -227,6 +239,23 @@ describe("targets and parameters", () => {
     const rate = reader.info.samplerate;
     await reader.close();
     expect(featureRow(await featuresOfFile(path))).toEqual(featureRow(await featuresOfSignal(samples, rate)));
+  });
+
+  it("a header that lies about the length (an Ogg granule of 2^40 frames) is the decoder's error, not an allocation of its size", async () => {
+    const ogg = new Uint8Array(readFileSync(join(FIXTURES, "formats/ogg_vorbis.ogg")));
+    let last = -1; // the last page: its granule position is the stream's length
+    for (let i = 0; i + 27 <= ogg.length; i++) if (ogg[i] === 0x4f && parsePage(ogg, i)) last = i;
+    const page = parsePage(ogg, last)!;
+    const v = new DataView(ogg.buffer, last, 27);
+    v.setUint32(6, 0, true);
+    v.setUint32(10, 2 ** 8, true); // 2^40
+    v.setUint32(22, oggPageCrc(ogg, last, page.length), true);
+    const path = join(mkdtempSync(join(tmpdir(), "sonotile-features-")), "lying.ogg");
+    writeFileSync(path, ogg);
+    const reader = await openAudio(path);
+    expect(reader.info.frames).toBe(2 ** 40);
+    await reader.close();
+    await expect(featuresOfFile(path)).rejects.toThrow(/^vorbis: stream ends near frame \d+, the header says 1099511627776/);
   });
 });
 

@@ -13,7 +13,7 @@ import { featuresOfFile } from "../src/features/features.js";
 import { ITEM_QUEUE, ITEM_RETRY_LIMIT, abortExtractJob, openQueue, submitExtractJob } from "../src/jobs/queue.js";
 import { startWorker, type ExtractWorker } from "../src/jobs/worker.js";
 import { listArtifacts, cleanupExpired, readFileContents } from "../src/store/artifacts.js";
-import { listMetrics } from "../src/store/jobs.js";
+import { listMetrics, startJob } from "../src/store/jobs.js";
 import { getRun } from "../src/store/runs.js";
 import { TilePool } from "../src/tiles/pool.js";
 import type { WorkerTask } from "../src/tiles/worker.js";
@@ -142,6 +142,20 @@ describe("extract_features jobs", () => {
     expect(metrics[0].value).toBe(1);
     expect((await getRun(t.db.sql, job.run_id!)).status).toBe("failed");
   }, 60_000);
+
+  it("a job whose last item was settled by a worker that died before completing the job completes on the item's redelivery", async () => {
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [fx.recordings["tone3k.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    let taken: { id: string } | undefined;
+    while (!taken) [taken] = await boss.fetch(ITEM_QUEUE);
+    // The dying worker: it settled the item (here as failed), then died before completing the job, and its delivery lapsed.
+    await startJob(t.db.sql, job.id);
+    await t.db.sql`UPDATE job_items SET status = 'failed', error = 'settled before the worker died', finished_at = now() WHERE job_id = ${job.id}`;
+    await t.db.sql`UPDATE jobs SET progress_done = 1 WHERE id = ${job.id}`;
+    await boss.fail(ITEM_QUEUE, taken.id, { message: "heartbeat lapsed" });
+    const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed", 20_000));
+    expect(done).toMatchObject({ result: "failure", progress_done: 1 });
+    expect(done.message).toMatch(/1 of 1 items failed; first: recording .*: settled before the worker died$/);
+  }, 30_000);
 
   it("an item whose deliveries all died is recorded as failed from the dead-letter queue", async () => {
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [fx.recordings["tone3k.wav"]] }, features: ["rms_dbfs"] }, created_by: null });

@@ -69,13 +69,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
-  app.get("/openapi.json", { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(errorsPlugin);
   await app.register(statePlugin, { db: options.database, audioRoots: options.audioRoots });
   await app.register(authPlugin, { requireAuthForReads: options.requireAuthForReads ?? false });
 
-  await app.register(healthRoutes);
+  await app.register(healthRoutes, { errorDetails: !(options.requireAuthForReads ?? false) });
   await app.register(webRoutes);
   await app.register(
     async (v1) => {

@@ -301,6 +301,12 @@ export class StreamReader implements AudioReader {
       r.info.frames = frames;
       r.info.duration = frames / probe.samplerate;
     }
+    if (r.info.frames === 0) {
+      // A compressed stream without a single audio frame: truncated or corrupt after its headers
+      // (libsndfile refuses these too), not an empty recording.
+      r.cursor?.free();
+      throw new AudioFormatError(`${probe.kind}: no audio frame could be decoded (the stream is truncated or corrupt after its headers)`);
+    }
     return r;
   }
 

@@ -30,6 +30,16 @@ export interface OggPage {
   serial: number;
 }
 
+/** The CRC-32 of the `length`-byte page at `b[at]`, its own CRC field counted as zero. */
+export function oggPageCrc(b: Uint8Array, at: number, length: number): number {
+  let crc = 0;
+  for (let i = 0; i < length; i++) {
+    const byte = i >= 22 && i < 26 ? 0 : b[at + i];
+    crc = ((crc << 8) ^ CRC32[((crc >>> 24) ^ byte) & 0xff]) >>> 0;
+  }
+  return crc;
+}
+
 /** Parses and CRC-checks a page at `b[at]`; null if there is none (or it is cut by the buffer end). */
 export function parsePage(b: Uint8Array, at: number): Omit<OggPage, "offset"> | null {
   if (at + 27 > b.length || b[at] !== 0x4f || b[at + 1] !== 0x67 || b[at + 2] !== 0x67 || b[at + 3] !== 0x53 || b[at + 4] !== 0) return null;
@@ -38,13 +48,8 @@ export function parsePage(b: Uint8Array, at: number): Omit<OggPage, "offset"> | 
   let length = 27 + segments;
   for (let i = 0; i < segments; i++) length += b[at + 27 + i];
   if (at + length > b.length) return null;
-  let crc = 0;
-  for (let i = 0; i < length; i++) {
-    const byte = i >= 22 && i < 26 ? 0 : b[at + i]; // the CRC field counts as zero
-    crc = ((crc << 8) ^ CRC32[((crc >>> 24) ^ byte) & 0xff]) >>> 0;
-  }
   const v = new DataView(b.buffer, b.byteOffset + at, 27);
-  if (crc !== v.getUint32(22, true)) return null;
+  if (oggPageCrc(b, at, length) !== v.getUint32(22, true)) return null;
   const lo = v.getUint32(6, true);
   const hi = v.getInt32(10, true);
   const granule = hi === -1 && lo === 0xffffffff ? -1 : hi * 2 ** 32 + lo;

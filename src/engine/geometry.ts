@@ -81,3 +81,14 @@ export function framesInInterval(start: number, end: number, frames: number, g: 
   const f0 = firstAtOrAfter(Math.max(0, start));
   return [f0, Math.max(f0, firstAtOrAfter(end))];
 }
+
+/**
+ * Bins [k0, k1) whose frequencies k·fs/nperseg lie in [fmin, fmax] — a bound on a bin's own
+ * frequency counts as in it, though the division rounds ((fs/2)/(fs/7812) = 3905.9999999999995).
+ */
+export function binRange(g: FrameGeometry, fmin?: number, fmax?: number): [number, number] {
+  const binHz = g.samplerate / g.nperseg;
+  const k0 = fmin === undefined ? 0 : Math.ceil(fmin / binHz - 1e-9);
+  const k1 = fmax === undefined ? g.bins : Math.min(g.bins, Math.floor(fmax / binHz + 1e-9) + 1);
+  return [Math.max(0, k0), k1];
+}

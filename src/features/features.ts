@@ -59,7 +59,7 @@ import { samplesReader } from "../audio/samples-reader.js";
 import type { AudioReader } from "../audio/types.js";
 import { ConditionedSignal } from "../engine/condition.js";
 import { CoreArray } from "../engine/core-array.js";
-import { frameCount, frameGeometry, framesInInterval, frameStart, samplesOfFrames, type FrameGeometry } from "../engine/geometry.js";
+import { binRange, frameCount, frameGeometry, framesInInterval, frameStart, samplesOfFrames, type FrameGeometry } from "../engine/geometry.js";
 import { checkParamsForRecording, parseParams, ParamsError, type Params, type ParamsInput } from "../engine/params.js";
 import { blockFrames } from "../engine/spectrogram.js";
 import { core } from "../engine/wasm.js";
@@ -180,10 +180,8 @@ function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: Cond
   const low = t.lowFreq ?? 0;
   const high = t.highFreq ?? nyquist;
   if (!(low >= 0 && high <= nyquist && low < high)) throw new TargetError(`band [${low}, ${high}] Hz must satisfy 0 <= low < high <= Nyquist (${nyquist} Hz)`);
-  const binHz = fs / g.nperseg;
-  const k0 = Math.ceil(low / binHz);
-  const k1 = Math.min(g.bins, Math.floor(high / binHz) + 1);
-  if (k1 <= k0) throw new TargetError(`band [${low}, ${high}] Hz holds no FFT bin (bins are ${binHz} Hz apart)`);
+  const [k0, k1] = binRange(g, low, high);
+  if (k1 <= k0) throw new TargetError(`band [${low}, ${high}] Hz holds no FFT bin (bins are ${fs / g.nperseg} Hz apart)`);
   return { duration: end - start, f0, f1, s0, s1, k0, k1 };
 }
 
@@ -217,7 +215,10 @@ class FeaturePass {
 
   async run(signal: ConditionedSignal): Promise<FeatureValues> {
     const { g, box } = this;
-    const energies = new Float32Array(box.f1 - box.f0);
+    // Frame energies block by block, joined at the end: the frame count comes from the file's
+    // header, which may lie (an Ogg granule position of 2^40), and the read of the block past the
+    // real end fails before memory for the lie is ever asked for (SPEC §10).
+    const energyBlocks: Float32Array[] = [];
     // librosa's zero-crossing framing over the target's samples (see assembly sampleSums).
     const zcrLength = g.nperseg;
     const half = Math.floor(zcrLength / 2);
@@ -238,7 +239,7 @@ class FeaturePass {
       const frameEnergies = new CoreArray(b - a);
       core.stftPower(this.stft, input.ptr, samples.length, frameStart(a, g) - from, g.hop, b - a, 1, power.ptr);
       core.featureFrames(this.plan, power.ptr, b - a, frameEnergies.ptr);
-      energies.set(frameEnergies.view(), a - box.f0);
+      energyBlocks.push(frameEnergies.view().slice());
       if (t1 > cursor) {
         core.sampleSums(input.ptr + (cursor - from) * 4, t1 - cursor, cursor - box.s0, prev, half, zcrLength, g.hop, zcrFrames, this.waveSums);
         prev = samples[t1 - 1 - from];
@@ -248,6 +249,8 @@ class FeaturePass {
       power.free();
       frameEnergies.free();
     }
+    const energies = new Float32Array(box.f1 - box.f0);
+    energyBlocks.reduce((at, block) => (energies.set(block, at), at + block.length), 0);
     return this.finish(energies, zcrFrames * zcrLength);
   }
 

@@ -91,7 +91,9 @@ export async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: 
   const [row] = await sql<{ target: ItemTarget; status: string }[]>`
     UPDATE job_items SET attempts = attempts + 1 WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending'
     RETURNING target, status`;
-  if (!row) return; // finished by an earlier delivery, or skipped by an abort
+  // Settled by an earlier delivery — whose worker may have died before completing the job — or
+  // skipped by an abort: nothing to compute, but the job may still need completing.
+  if (!row) return finishJobIfDone(ctx, msg.job_id);
   const job = await startedJob(sql, msg.job_id);
   if (job.status !== "running") return;
 
@@ -125,7 +127,7 @@ async function startedJob(sql: Sql, id: string): Promise<Job> {
 export async function giveUpItem(ctx: Pick<ItemContext, "sql">, msg: ItemMessage): Promise<void> {
   const { sql } = ctx;
   const [row] = await sql<{ target: ItemTarget }[]>`SELECT target FROM job_items WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending'`;
-  if (!row) return;
+  if (!row) return finishJobIfDone(ctx, msg.job_id); // as in processItem
   const job = await startedJob(sql, msg.job_id);
   // pg-boss does not carry the last delivery's error over to the dead-letter message.
   const error = `gave up after ${ITEM_RETRY_LIMIT + 1} deliveries: the workers holding it died or lost the database`;

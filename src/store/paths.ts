@@ -5,7 +5,7 @@
  * exactly like `..` or an absolute path.
  */
 import { realpath, stat } from "node:fs/promises";
-import { isAbsolute, relative, resolve, sep } from "node:path";
+import { isAbsolute, posix, relative, resolve, sep } from "node:path";
 import { invalid } from "./errors.js";
 
 /** True when `child` is `parent` or below it (both absolute and normalized). */
@@ -70,4 +70,13 @@ export function checkRelativePath(path: string, field = "path"): void {
   if (path.includes("\0")) throw invalid(field, "contains a NUL character");
   if (isAbsolute(path) || path.startsWith("/")) throw invalid(field, "must be relative to the dataset's audio_dir, not absolute");
   if (path.split(/[\\/]/).includes("..")) throw invalid(field, "must not contain '..'");
+}
+
+/**
+ * A recording path as it is stored: checked, then in the form a dataset scan lists files in
+ * (`a/b.wav`, not `./a//b.wav`), so one file has one path — and one registration.
+ */
+export function canonicalRecordingPath(path: string, field = "path"): string {
+  checkRelativePath(path, field);
+  return posix.normalize(path);
 }

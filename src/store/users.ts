@@ -1,7 +1,7 @@
 /** Users: who creates records and owns tokens. Roles: admin, member (edits data), viewer (reads). */
 import type { Queryable, Sql } from "./db.js";
 import { toPage, type Page, type PageRequest } from "./common.js";
-import { NotFoundError, translating } from "./errors.js";
+import { ConflictError, NotFoundError, translating } from "./errors.js";
 import { createToken } from "./tokens.js";
 
 export const ROLES = ["admin", "member", "viewer"] as const;
@@ -56,8 +56,17 @@ export async function listUsers(db: Queryable, req: PageRequest): Promise<Page<U
 export async function updateUser(db: Queryable, id: string, patch: Partial<Omit<NewUser, "username">>): Promise<User> {
   const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
   if (Object.keys(fields).length) {
-    const rows = await translating(() => db`UPDATE users SET ${db(fields, ...Object.keys(fields))} WHERE id = ${id} RETURNING id`);
-    if (!rows.length) throw new NotFoundError("user", id);
+    // The last admin keeps the role (checked in the same statement): without one, nobody could
+    // manage users or datasets through the API any more.
+    const rows = await translating(
+      () => db`UPDATE users SET ${db(fields, ...Object.keys(fields))} WHERE id = ${id}
+               AND (${String(fields.role ?? "admin")} = 'admin' OR role <> 'admin' OR EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND id <> ${id}))
+               RETURNING id`,
+    );
+    if (!rows.length) {
+      const user = await getUser(db, id); // NotFoundError if there is no such user
+      throw new ConflictError(`user ${user.username} is the last admin and keeps the role: make another user admin first`);
+    }
   }
   return getUser(db, id);
 }

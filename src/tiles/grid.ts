@@ -5,7 +5,7 @@
  * `height` rows. The last tile of a recording is narrower.
  */
 import { z } from "zod";
-import { frameTime, framesInInterval, type FrameGeometry } from "../engine/geometry.js";
+import { binRange, frameTime, framesInInterval, type FrameGeometry } from "../engine/geometry.js";
 
 export const TILE_WIDTHS = [128, 256, 512, 1024] as const;
 /** Beyond this a column would pool more than 2^20 frames: nobody needs it, it only costs. */
@@ -74,14 +74,6 @@ export function tilesInInterval(zoom: number, start: number, end: number, frames
 
 function checkZoom(zoom: number): void {
   if (!Number.isInteger(zoom) || zoom < 0 || zoom > MAX_ZOOM) throw new TileRangeError("z", `must be an integer from 0 to ${MAX_ZOOM}`);
-}
-
-/** Bins [k0, k1) whose frequencies k·fs/nperseg lie in [fmin, fmax]. */
-export function binRange(g: FrameGeometry, fmin?: number, fmax?: number): [number, number] {
-  const binHz = g.samplerate / g.nperseg;
-  const k0 = fmin === undefined ? 0 : Math.ceil(fmin / binHz - 1e-9);
-  const k1 = fmax === undefined ? g.bins : Math.min(g.bins, Math.floor(fmax / binHz + 1e-9) + 1);
-  return [Math.max(0, k0), k1];
 }
 
 /** The layout of tile (z, x) — throws TileRangeError for tiles or bands outside the recording. */

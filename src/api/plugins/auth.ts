@@ -6,7 +6,10 @@
  *   `requireAuthForReads`) every route except the public ones does.
  * - Mutating routes need at least the `member` role; a route can demand another role with
  *   `config: { role }`. No token: 401; a token whose user lacks the role: 403.
- * Routes marked `config: { public: true }` (health, version) and the docs are never checked.
+ * Routes marked `config: { public: true }` are never checked: /health, for load balancers and
+ * orchestrators that probe without a token, and the viewer's static files, which a browser loads
+ * before the page can send one (they hold no data). The OpenAPI document and its UI are reads
+ * like any other.
  */
 import fp from "fastify-plugin";
 import type { FastifyRequest } from "fastify";
@@ -45,7 +48,7 @@ export const authPlugin = fp<{ requireAuthForReads: boolean }>(async (app, optio
   app.decorateRequest("user", null);
   app.addHook("onRequest", async (request) => {
     const config = request.routeOptions.config;
-    if (request.is404 || config.public || request.url.startsWith("/docs")) return;
+    if (request.is404 || config.public) return;
     const header = request.headers.authorization;
     if (header !== undefined) {
       const m = /^Bearer\s+(\S+)$/i.exec(header);

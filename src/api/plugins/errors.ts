@@ -57,7 +57,7 @@ export const errorsPlugin = fp(async (app) => {
       return sendError(reply, 503, `the database is unavailable (${err.code}: ${err.message}); the server reconnects by itself — retry in a few seconds`);
     }
     if (typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500) {
-      const message = err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `request body is larger than the limit of ${app.initialConfig.bodyLimit} bytes` : err.message;
+      const message = err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `request body is larger than the limit of ${request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit} bytes` : err.message;
       return sendError(reply, err.statusCode, message);
     }
     request.log.error({ err }, "unhandled error");

@@ -1,7 +1,8 @@
 /**
- * /health and /version: public, cheap, and prompt even when every core is busy (no work
- * beyond one bounded database round trip). /health is 200 when the database answers and 503
- * with the reason when it does not.
+ * /health and /version: cheap, and prompt even when every core is busy (no work beyond one
+ * bounded database round trip). /health is 200 when the database answers and 503 when it does
+ * not; it needs no token anywhere (probes send none), so beyond loopback (`errorDetails` off) it
+ * does not say why — the database's error names hosts and ports. /version is a read like any other.
  */
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -16,7 +17,7 @@ const healthBody = z.object({
   version: z.string(),
 });
 
-export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
+export const healthRoutes: FastifyPluginAsyncZod<{ errorDetails: boolean }> = async (app, options) => {
   app.get("/health", {
     config: { public: true },
     schema: { summary: "Liveness and database state", tags: ["health"], response: { 200: healthBody, 503: healthBody } },
@@ -31,14 +32,14 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
       return { status: "ok" as const, database: { status: "ok" as const, kind: database.kind }, version: VERSION };
     } catch (err) {
       const e = err as Error & { code?: string };
-      return reply.code(503).send({ status: "unavailable", database: { status: "unavailable", kind: database.kind, error: e.code ? `${e.code}: ${e.message}` : e.message }, version: VERSION });
+      const error = options.errorDetails ? (e.code ? `${e.code}: ${e.message}` : e.message) : undefined;
+      return reply.code(503).send({ status: "unavailable", database: { status: "unavailable", kind: database.kind, error }, version: VERSION });
     } finally {
       clearTimeout(timer);
     }
   });
 
   app.get("/version", {
-    config: { public: true },
     schema: { summary: "Server version", tags: ["health"], response: { 200: z.object({ version: z.string(), api: z.literal("v1") }) } },
   }, async () => ({ version: VERSION, api: "v1" as const }));
 };

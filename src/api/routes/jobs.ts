@@ -15,6 +15,10 @@ import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery,
  * the targets (a dataset, recordings or clips), features and spectrogram parameters (SPEC §2),
  * run by `sonotile worker` processes (src/jobs/).
  */
+/** A binary metric's base64 text (7.5 MB of data), and the body that carries it: above the server's general limit. */
+const METRIC_DATA_CHARS = 10_000_000;
+const METRIC_BODY_LIMIT = METRIC_DATA_CHARS + 64 * 1024;
+
 export const TASKS = {
   extract_features: extractFeaturesData,
 } as const;
@@ -90,9 +94,10 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.put("/jobs/:id/metrics", {
+    bodyLimit: METRIC_BODY_LIMIT,
     schema: {
       summary: "Record a metric (key, step): a float value or base64 binary data", tags, params: idParams,
-      body: z.strictObject({ key: text(1, 255), step: z.number().int().min(0).optional(), value: z.number().finite().optional(), data: z.base64({ error: "must be base64" }).max(10_000_000).optional() })
+      body: z.strictObject({ key: text(1, 255), step: z.number().int().min(0).optional(), value: z.number().finite().optional(), data: z.base64({ error: "must be base64" }).max(METRIC_DATA_CHARS).optional() })
         .refine((b) => (b.value === undefined) !== (b.data === undefined), { message: "give exactly one of value and data", path: ["value"] }),
       response: { 200: metricSchema, 400: errorBody, 404: errorBody },
     },

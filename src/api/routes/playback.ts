@@ -24,15 +24,24 @@ import { recordingFile } from "../recording-file.js";
 import { errorBody, idParams } from "../schemas.js";
 import { interval } from "./tiles.js";
 
-/** The WAV: its header, then the frames interleaved; the reader is closed when done or abandoned. */
-async function* wavBytes(reader: AudioReader, header: Uint8Array, first: number, end: number): AsyncGenerator<Uint8Array> {
+/**
+ * The WAV: its header, the first piece of interleaved frames (decoded before the response
+ * started), then the rest; the reader is closed when done or abandoned.
+ */
+async function* wavBytes(reader: AudioReader, header: Uint8Array, firstPiece: Float32Array | undefined, rest: AsyncIterator<Float32Array>): AsyncGenerator<Uint8Array> {
+  const bytes = (x: Float32Array) => new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
   try {
     yield header;
-    for await (const x of interleavedPieces(reader, first, end)) yield new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+    if (!firstPiece) return;
+    yield bytes(firstPiece);
+    for (let x = await rest.next(); !x.done; x = await rest.next()) yield bytes(x.value);
   } finally {
     await reader.close();
   }
 }
+
+/** A decoding failure as the 422 it is (SPEC §10). */
+const undecodable = (err: unknown) => (err instanceof AudioFormatError ? new HttpError(422, `the recording's audio cannot be decoded: ${err.message}`) : err);
 
 export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = async (app, options) => {
   const maxSamples = options.maxSamples ?? MAX_PLAYBACK_SAMPLES;
@@ -50,9 +59,7 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
     const { start_time, end_time } = request.query;
     if (!(end_time > start_time)) throw invalid("end_time", `must be > start_time (${start_time})`);
     const { file, file_samplerate, time_expansion } = await recordingFile(app, request.params.id);
-    const reader = await openAudio(file).catch((err) => {
-      throw err instanceof AudioFormatError ? new HttpError(422, `the recording's audio cannot be decoded: ${err.message}`) : err;
-    });
+    const reader = await openAudio(file).catch((err) => Promise.reject(undecodable(err)));
     try {
       const { frames, channels } = reader.info;
       const samplerate = expandedSamplerate(file_samplerate, time_expansion);
@@ -64,9 +71,13 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
         throw invalid("end_time", `the interval holds ${samples} samples (frames × channels); the limit is ${maxSamples} per request: ask for a shorter interval`);
       }
       const header = floatWavHeader(end - first, channels, file_samplerate);
+      // The first piece is decoded before the 200 is sent, so that a file that cannot be decoded
+      // there is a 422; a failure further on can only cut the transfer short (the status is out).
+      const pieces = interleavedPieces(reader, first, end)[Symbol.asyncIterator]();
+      const firstPiece = await pieces.next().catch((err) => Promise.reject(undecodable(err)));
       return reply.type("audio/wav").header("Content-Length", header.length + samples * 4)
         .header("X-Frame-Range", `${first},${end}`)
-        .send(Readable.from(wavBytes(reader, header, first, end)));
+        .send(Readable.from(wavBytes(reader, header, firstPiece.done ? undefined : firstPiece.value, pieces)));
     } catch (err) {
       await reader.close();
       throw err;

@@ -6,15 +6,17 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import type { FastifyReply } from "fastify";
 import { STATES } from "../../store/common.js";
 import { getDataset } from "../../store/datasets.js";
-import { resolveRecordingPath } from "../../store/paths.js";
+import { canonicalRecordingPath, resolveRecordingPath } from "../../store/paths.js";
 import { probeFile } from "../../store/probe.js";
 import {
   RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, insertRecording,
   listRecordings, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
 } from "../../store/recordings.js";
 import { ConflictError, invalid } from "../../store/errors.js";
+import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
 import { recordingFile } from "../recording-file.js";
 import { stateRoutes } from "../state-routes.js";
@@ -79,6 +81,16 @@ export function parseRange(header: string | undefined, size: number): { start: n
   return { start, end };
 }
 
+/** parseRange, with the Content-Range a 416 carries: the file size after "bytes *" and a slash (RFC 9110 §15.5.17). */
+function rangeOf(reply: FastifyReply, header: string | undefined, size: number): { start: number; end: number } | null {
+  try {
+    return parseRange(header, size);
+  } catch (err) {
+    reply.header("Content-Range", `bytes */${size}`);
+    throw err;
+  }
+}
+
 export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["recordings"];
   const sql = app.db.sql;
@@ -110,7 +122,8 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 201: recordingSchema, 400: errorBody, 404: errorBody, 409: errorBody },
     },
   }, async (request, reply) => {
-    const { dataset_id, path, ...metadata } = request.body;
+    const { dataset_id, path: given, ...metadata } = request.body;
+    const path = canonicalRecordingPath(given);
     const dataset = await getDataset(sql, dataset_id);
     if (dataset.state !== "active") throw new ConflictError(`dataset ${dataset_id} is ${dataset.state} and read-only; restore it first`);
     const abs = await resolveRecordingPath(dataset.audio_dir, path);
@@ -170,9 +183,14 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request, reply) => {
     const { file: abs, ...loc } = await recordingFile(app, request.params.id);
     const size = (await stat(abs)).size;
-    const range = parseRange(request.headers.range, size);
-    reply.header("Accept-Ranges", "bytes").header("ETag", `"${loc.hash}"`).type("application/octet-stream")
-      .header("Content-Disposition", `attachment; filename="${loc.path.split("/").pop()!.replace(/[^\w.-]/g, "_")}"`);
+    const etag = `"${loc.hash}"`; // the MD5 of the bytes: a strong validator
+    reply.header("Accept-Ranges", "bytes").header("ETag", etag);
+    if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).send();
+    // If-Range (RFC 9110 §13.1.5): the range only if the client's copy is this one (strong
+    // comparison; a date never matches: there is no Last-Modified), else the whole file.
+    const ifRange = request.headers["if-range"] as string | undefined;
+    const range = ifRange === undefined || ifRange.trim() === etag ? rangeOf(reply, request.headers.range, size) : null;
+    reply.type("application/octet-stream").header("Content-Disposition", `attachment; filename="${loc.path.split("/").pop()!.replace(/[^\w.-]/g, "_")}"`);
     if (!range) return reply.header("Content-Length", size).send(createReadStream(abs));
     return reply.code(206).header("Content-Range", `bytes ${range.start}-${range.end}/${size}`)
       .header("Content-Length", range.end - range.start + 1).send(createReadStream(abs, { start: range.start, end: range.end }));

@@ -50,6 +50,6 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.patch("/users/:id", {
     config: { role: "admin" },
-    schema: { summary: "Change a user's name, e-mail or role (admin)", tags, params: idParams, body: z.strictObject(userFields), response: { 200: userSchema, 404: errorBody } },
+    schema: { summary: "Change a user's name, e-mail or role (admin)", tags, params: idParams, body: z.strictObject(userFields), response: { 200: userSchema, 404: errorBody, 409: errorBody } },
   }, async (request) => updateUser(app.db.sql, request.params.id, request.body));
 };
