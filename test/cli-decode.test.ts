@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { decode } from "../src/audio/index.js";
+import { featuresOfFile } from "../src/features/features.js";
+import { probeFile } from "../src/store/probe.js";
 import { runSonotile } from "./cli-helpers.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -140,6 +142,33 @@ describe("sonotile info", () => {
     expect(resampled).toMatchObject({ code: 0, stderr: "" });
     // 16000 samples at 32160 Hz resampled by 100/201 to 7961; 25 ms at 16 kHz: 400-point frames, hop 200, 41 frames.
     expect(readNpy(path.join(tmp, "te.npy")).shape).toEqual([201, 41]);
+  });
+
+  it("a GUANO TE is the factor wherever none is given: info, spectrogram, features, registration; --time-expansion overrides it", async () => {
+    // 1 s at 16 kHz with a GUANO chunk stating TE: 10 (a detector that slowed 160 kHz audio tenfold).
+    const wav = new Uint8Array(readFileSync(path.join(FIXTURES, "formats/wav_pcm_16.wav")));
+    const text = new TextEncoder().encode("GUANO|Version: 1.0\nTE: 10\n");
+    const chunk = new Uint8Array(8 + text.length + (text.length & 1));
+    chunk.set(new TextEncoder().encode("guan"));
+    new DataView(chunk.buffer).setUint32(4, text.length, true);
+    chunk.set(text, 8);
+    const file = Buffer.concat([wav, chunk]);
+    file.writeUInt32LE(file.length - 8, 4); // the RIFF size
+    const te10 = path.join(tmp, "te10.wav");
+    writeFileSync(te10, file);
+
+    const [stated, overridden, npy] = await Promise.all([
+      sonotile("info", te10, "--json", "--no-md5"),
+      sonotile("info", te10, "--json", "--no-md5", "--time-expansion", "1"),
+      sonotile("spectrogram", te10, "-o", path.join(tmp, "te10.npy"), "--window-size", "0.0025"),
+    ]);
+    expect(JSON.parse(stated.stdout)).toMatchObject({ samplerate: 160_000, fileSamplerate: 16_000, timeExpansion: 10, duration: 0.1 });
+    expect(JSON.parse(overridden.stdout)).toMatchObject({ samplerate: 16_000, timeExpansion: 1 });
+    expect(npy.code).toBe(0);
+    expect(readNpy(path.join(tmp, "te10.npy")).shape[0]).toBe(201); // 2.5 ms at 160 kHz: 400-point frames
+    expect((await featuresOfFile(te10)).duration_s).toBe(0.1);
+    expect(await probeFile(te10)).toMatchObject({ time_expansion: 10, file_samplerate: 16_000 });
+    expect(await probeFile(path.join(FIXTURES, "formats/wav_pcm_16.wav"))).not.toHaveProperty("time_expansion");
   });
 
   it("human form lists format, rate, duration and bext metadata", async () => {

@@ -13,6 +13,7 @@ import { featuresOfFile } from "../src/features/features.js";
 import { ITEM_QUEUE, ITEM_RETRY_LIMIT, abortExtractJob, openQueue, submitExtractJob } from "../src/jobs/queue.js";
 import { startWorker, type ExtractWorker } from "../src/jobs/worker.js";
 import { listArtifacts, cleanupExpired, readFileContents } from "../src/store/artifacts.js";
+import { setState } from "../src/store/common.js";
 import { listMetrics, startJob } from "../src/store/jobs.js";
 import { getRun } from "../src/store/runs.js";
 import { TilePool } from "../src/tiles/pool.js";
@@ -106,6 +107,22 @@ describe("extract_features jobs", () => {
     const missing = "00000000-0000-4000-8000-000000000000";
     await expect(submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [fx.recordings["tone1k.wav"], missing] } }, created_by: null }))
       .rejects.toThrow(new RegExp(`data.targets.recording_ids.*${missing}`));
+  });
+
+  it("submission refuses read-only targets: an archived dataset, a clip of an archived recording, a trashed recording", async () => {
+    const submit = (targets: object) => submitExtractJob(t.db.sql, boss, { data: { targets } as never, created_by: null });
+    const tone1k = fx.recordings["tone1k.wav"], tone3k = fx.recordings["tone3k.wav"];
+    try {
+      await setState(t.db.sql, "datasets", fx.datasetId, "archived");
+      await expect(submit({ dataset_id: fx.datasetId })).rejects.toThrow(/^data\.targets\.dataset_id: dataset .* is archived \(read-only\); restore it first/);
+      await expect(submit({ clip_ids: [fx.clipIds[0]] })).rejects.toThrow(new RegExp(`^data\\.targets\\.clip_ids: archived or trashed .*: clip ${fx.clipIds[0]}; restore first`));
+      await setState(t.db.sql, "datasets", fx.datasetId, "active");
+      await setState(t.db.sql, "recordings", tone3k, "trashed");
+      await expect(submit({ recording_ids: [tone1k, tone3k] })).rejects.toThrow(new RegExp(`^data\\.targets\\.recording_ids: .*: recording ${tone3k}; restore first`));
+    } finally {
+      await setState(t.db.sql, "datasets", fx.datasetId, "active").catch(() => {});
+      await setState(t.db.sql, "recordings", tone3k, "active");
+    }
   });
 
   it("abort: pending items are not executed", async () => {

@@ -13,14 +13,19 @@ export interface ExpandedInfo extends AudioInfo {
   fileSamplerate: number;
 }
 
+/** The factor in effect: the caller's, else the file's own (GUANO `TE`), else 1 (SPEC §3.2). */
+export function timeExpansionOf(info: Pick<AudioInfo, "timeExpansion">, te?: number): number {
+  return te ?? info.timeExpansion ?? 1;
+}
+
 /**
- * Applies time expansion factor `te` (> 0, finite) to a reader's info: samplerate·te, duration/te.
+ * Applies time expansion factor `te` (> 0, finite; default timeExpansionOf) to a reader's info: samplerate·te, duration/te.
  * A rate within 1e-9 (relative) of a whole number of Hz is that number: a decimal factor is not
  * exact in binary (44100 · 1.1 = 48510.00000000001), and a rate that is whole in the user's units
  * must stay whole — resampling (SPEC §3.3) needs a rational ratio of whole rates.
  * @throws RangeError for a factor that is not a positive finite number.
  */
-export function applyTimeExpansion(info: AudioInfo, te = 1): ExpandedInfo {
+export function applyTimeExpansion(info: AudioInfo, te = timeExpansionOf(info)): ExpandedInfo {
   if (!(te > 0) || !Number.isFinite(te)) throw new RangeError(`time expansion must be a positive number, got ${te}`);
   return { ...info, samplerate: expandedSamplerate(info.samplerate, te), duration: info.duration / te, timeExpansion: te, fileSamplerate: info.samplerate };
 }

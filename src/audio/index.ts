@@ -13,7 +13,7 @@ import { AudioFormatError, type AudioReader } from "./types.js";
 
 export { AudioFormatError } from "./types.js";
 export type { AudioInfo, AudioReader } from "./types.js";
-export { applyTimeExpansion, expandedSamplerate, type ExpandedInfo } from "./expansion.js";
+export { applyTimeExpansion, expandedSamplerate, timeExpansionOf, type ExpandedInfo } from "./expansion.js";
 export { fileMd5 } from "./hash.js";
 
 /** A whole recording decoded: one Float32Array of `frames` samples per channel (SPEC §8b). */

@@ -75,12 +75,14 @@ export function parseListInfo(body: Uint8Array): Record<string, string> | null {
   return out;
 }
 
-/** When and where a recording was made, as far as its metadata says. */
+/** When and where a recording was made, and how it was slowed down, as far as its metadata says. */
 export interface RecordingFacts {
   /** Start of recording, ISO 8601 as written (GUANO `Timestamp`, else bext origination date and time). */
   timestamp?: string;
   /** WGS84 decimal degrees from GUANO `Loc Position` ("lat lon"). */
   location?: { latitude: number; longitude: number };
+  /** GUANO `TE`: the time expansion factor the detector recorded with (a positive number; absent means 1). */
+  timeExpansion?: number;
 }
 
 /** Extracts the timestamp and location from parsed metadata (see AudioInfo.metadata). */
@@ -92,5 +94,7 @@ export function recordingFacts(metadata: Record<string, unknown>): RecordingFact
   else if (bext?.originationDate) out.timestamp = `${bext.originationDate}${bext.originationTime ? `T${bext.originationTime}` : ""}`;
   const pos = guano?.["Loc Position"]?.split(/[\s,]+/).map(Number);
   if (pos && pos.length >= 2 && Math.abs(pos[0]) <= 90 && Math.abs(pos[1]) <= 180) out.location = { latitude: pos[0], longitude: pos[1] };
+  const te = guano?.TE === undefined ? NaN : Number(guano.TE.trim());
+  if (te > 0 && Number.isFinite(te)) out.timeExpansion = te; // "0", "NaN", "-10" and text say nothing usable
   return out;
 }

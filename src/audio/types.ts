@@ -27,6 +27,8 @@ export interface AudioInfo {
   timestamp?: string;
   /** Recording location from GUANO `Loc Position`, WGS84 decimal degrees. */
   location?: { latitude: number; longitude: number };
+  /** Time expansion factor from GUANO `TE` (SPEC §3.2), the default where a caller gives none. */
+  timeExpansion?: number;
 }
 
 /** Random access to a recording's samples. */

@@ -4,7 +4,7 @@
  * are gathered in one streaming pass (`RecordingStats`): the normalization maximum and the
  * PCEN smoother state, kept at regular checkpoints so a piece starts from the nearest one.
  */
-import { expandedSamplerate } from "../audio/expansion.js";
+import { expandedSamplerate, timeExpansionOf } from "../audio/expansion.js";
 import type { AudioReader } from "../audio/types.js";
 import { normalizationDivisor, SpectrogramPlan, valueRange, type FinishParams, type FrameBlock, type PcenState } from "./analysis.js";
 import { ConditionedSignal } from "./condition.js";
@@ -43,7 +43,7 @@ export const CHECKPOINT_SPACING = 512;
 
 /** Options of a recording-level spectrogram. */
 export interface RecordingOptions {
-  /** Time expansion factor of SPEC §3.2 (> 0, default 1). */
+  /** Time expansion factor of SPEC §3.2 (> 0); default: the file's own (GUANO `TE`), else 1. */
   timeExpansion?: number;
 }
 
@@ -59,7 +59,7 @@ export class RecordingSpectrogram {
 
   constructor(reader: AudioReader, params: ParamsInput = {}, options: RecordingOptions = {}) {
     const p = parseParams(params);
-    const te = options.timeExpansion ?? 1;
+    const te = timeExpansionOf(reader.info, options.timeExpansion);
     if (!(te > 0 && Number.isFinite(te))) throw new ParamsError([{ field: "time_expansion", message: "must be > 0" }]);
     checkParamsForRecording(p, { samplerate: expandedSamplerate(reader.info.samplerate, te), channels: reader.info.channels });
     this.params = p;

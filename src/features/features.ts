@@ -54,7 +54,7 @@
  *   librosa.filters.mel(sr=fs, n_fft=nperseg, n_mels=64, htk=False, norm="slaney") (see mel.ts);
  *   librosa.power_to_db(ref=1.0, amin=1e-10, top_db=None) of the mel power spectrogram.
  */
-import { expandedSamplerate, openAudio, type OpenOptions } from "../audio/index.js";
+import { expandedSamplerate, openAudio, timeExpansionOf, type OpenOptions } from "../audio/index.js";
 import { samplesReader } from "../audio/samples-reader.js";
 import type { AudioReader } from "../audio/types.js";
 import { ConditionedSignal } from "../engine/condition.js";
@@ -96,7 +96,7 @@ export interface FeatureTarget {
 }
 
 export interface FeatureOptions {
-  /** Time expansion factor of the recording (SPEC §3.2, > 0, default 1). */
+  /** Time expansion factor of the recording (SPEC §3.2, > 0); default: the file's own (GUANO `TE`), else 1. */
   timeExpansion?: number;
 }
 
@@ -138,7 +138,7 @@ export function featuresOfSignal(samples: Float32Array, samplerate: number, para
  */
 export async function computeFeatures(reader: AudioReader, params: ParamsInput = {}, target: FeatureTarget = {}, options: FeatureOptions = {}): Promise<FeatureValues> {
   const p = parseParams(params);
-  const te = options.timeExpansion ?? 1;
+  const te = timeExpansionOf(reader.info, options.timeExpansion);
   if (!(te > 0 && Number.isFinite(te))) throw new ParamsError([{ field: "time_expansion", message: "must be > 0" }]);
   checkParamsForRecording(p, { samplerate: expandedSamplerate(reader.info.samplerate, te), channels: reader.info.channels });
   const signal = new ConditionedSignal(reader, p.channel, te, p);

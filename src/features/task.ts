@@ -13,7 +13,8 @@ import { featuresOfFile, TargetError, type FeatureTarget, type FeatureValues } f
 export interface FeaturesTask {
   kind: "features";
   path: string;
-  timeExpansion: number;
+  /** Time expansion factor; undefined: the file's own (GUANO `TE`), else 1. */
+  timeExpansion?: number;
   params: Params;
   target: FeatureTarget;
 }

@@ -50,7 +50,7 @@ export async function extractFeatures(items: readonly ExtractItem[], options: Ex
       const item = items[i];
       let outcome: ExtractOutcome;
       try {
-        const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion ?? 1, params: options.params, target: item.target });
+        const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion, params: options.params, target: item.target });
         outcome = "values" in result ? { item, values: result.values } : { item, error: result.failure };
       } catch (err) {
         // A crashed worker or a timeout: on one machine there is no one else to retry it.

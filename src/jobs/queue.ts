@@ -13,6 +13,7 @@ import { z } from "zod";
 import { paramsSchema } from "../engine/params.js";
 import { FEATURE_NAMES, type FeatureName } from "../features/features.js";
 import type { Queryable, Sql } from "../store/db.js";
+import { effectiveState } from "../store/common.js";
 import { invalid } from "../store/errors.js";
 import { abortJob, createJob, getJob, type Job } from "../store/jobs.js";
 import { createRun, finishRun } from "../store/runs.js";
@@ -157,11 +158,16 @@ async function ensureQueue(boss: PgBoss, name: string, options: Parameters<PgBos
   }
 }
 
-/** The targets of a job, in a stable order (dataset: by path; ids: as given). */
+/**
+ * The targets of a job, in a stable order (dataset: by path; ids: as given). Archived and
+ * trashed targets — or targets under an archived or trashed dataset or recording — are refused:
+ * they are read-only, and their feature values could not be written.
+ */
 export async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targets"]): Promise<ItemTarget[]> {
   if ("dataset_id" in targets) {
-    const [dataset] = await db`SELECT 1 FROM datasets WHERE id = ${targets.dataset_id}`;
+    const [dataset] = await db<{ state: string }[]>`SELECT state FROM datasets WHERE id = ${targets.dataset_id}`;
     if (!dataset) throw invalid("data.targets.dataset_id", `no dataset ${targets.dataset_id}`);
+    if (dataset.state !== "active") throw invalid("data.targets.dataset_id", `dataset ${targets.dataset_id} is ${dataset.state} (read-only); restore it first`);
     const rows = await db<{ id: string; audio_dir: string; path: string; time_expansion: number }[]>`
       SELECT r.id, d.audio_dir, r.path, r.time_expansion FROM recordings r JOIN datasets d ON d.id = r.dataset_id
       WHERE r.dataset_id = ${targets.dataset_id} AND r.state = 'active' ORDER BY r.path`;
@@ -171,16 +177,20 @@ export async function resolveTargets(db: Queryable, targets: ExtractFeaturesData
   const kind = "recording_ids" in targets ? "recording" : "clip";
   const ids = "recording_ids" in targets ? targets.recording_ids : targets.clip_ids;
   const rows = kind === "recording"
-    ? await db<{ id: string; audio_dir: string; path: string; time_expansion: number }[]>`
-        SELECT r.id, d.audio_dir, r.path, r.time_expansion FROM recordings r JOIN datasets d ON d.id = r.dataset_id
+    ? await db<{ id: string; audio_dir: string; path: string; time_expansion: number; state: string }[]>`
+        SELECT r.id, d.audio_dir, r.path, r.time_expansion, ${effectiveState(db, "recordings", "r")} AS state
+        FROM recordings r JOIN datasets d ON d.id = r.dataset_id
         WHERE r.id = ANY(${ids}::uuid[])`
-    : await db<{ id: string; audio_dir: string; path: string; time_expansion: number; start_time: number; end_time: number }[]>`
-        SELECT c.id, d.audio_dir, r.path, r.time_expansion, c.start_time, c.end_time
+    : await db<{ id: string; audio_dir: string; path: string; time_expansion: number; start_time: number; end_time: number; state: string }[]>`
+        SELECT c.id, d.audio_dir, r.path, r.time_expansion, c.start_time, c.end_time, ${effectiveState(db, "clips", "c")} AS state
         FROM clips c JOIN recordings r ON r.id = c.recording_id JOIN datasets d ON d.id = r.dataset_id
         WHERE c.id = ANY(${ids}::uuid[])`;
   const byId = new Map(rows.map((r) => [r.id, r]));
+  const some = (list: string[]) => `${list.slice(0, 5).join(", ")}${list.length > 5 ? ` (and ${list.length - 5} more)` : ""}`;
   const missing = [...new Set(ids)].filter((id) => !byId.has(id));
-  if (missing.length) throw invalid(`data.targets.${kind}_ids`, `no ${kind} ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ` (and ${missing.length - 5} more)` : ""}`);
+  if (missing.length) throw invalid(`data.targets.${kind}_ids`, `no ${kind} ${some(missing)}`);
+  const hidden = rows.filter((r) => r.state !== "active").map((r) => r.id);
+  if (hidden.length) throw invalid(`data.targets.${kind}_ids`, `archived or trashed (read-only, or under an archived or trashed parent): ${kind} ${some(hidden)}; restore first`);
   return [...new Set(ids)].map((id) => {
     const r = byId.get(id)!;
     const target: ItemTarget = { kind, id, path: `${r.audio_dir}/${r.path}`, time_expansion: r.time_expansion };

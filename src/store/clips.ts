@@ -1,6 +1,6 @@
 /** Clips: a [start_time, end_time) piece of a recording (seconds, real units), with tags and features. */
 import type { Queryable } from "./db.js";
-import { assertWritable, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, effectiveState, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { getOrCreateFeatureName } from "./features.js";
 import { getOrCreateTag } from "./tags.js";
@@ -67,11 +67,11 @@ export interface ClipQuery extends PageRequest {
 }
 
 export async function listClips(db: Queryable, q: ClipQuery): Promise<Page<Clip>> {
-  const where = db`${stateCondition(db, q.state)} AND (${q.recording_id ?? null}::uuid IS NULL OR recording_id = ${q.recording_id ?? null})`;
+  const where = db`${stateCondition(db, q.state, effectiveState(db, "clips", "c"))} AND (${q.recording_id ?? null}::uuid IS NULL OR recording_id = ${q.recording_id ?? null})`;
   const rows = await translating(() => db<(Clip & { total_count: number })[]>`
     SELECT *, count(*) OVER () AS total_count FROM (${SELECT(db)}) c WHERE ${where}
     ORDER BY ${db(q.sort)} ${q.order === "desc" ? db`DESC` : db`ASC`}, id LIMIT ${q.limit} OFFSET ${q.offset}`);
-  return toPage(rows, q, () => db`SELECT count(*) AS n FROM clips WHERE ${where}`);
+  return toPage(rows, q, () => db`SELECT count(*) AS n FROM clips c WHERE ${where}`);
 }
 
 export async function updateClip(db: Queryable, id: string, patch: { start_time?: number; end_time?: number }): Promise<Clip> {
@@ -84,7 +84,9 @@ export async function updateClip(db: Queryable, id: string, patch: { start_time?
   return getClip(db, id);
 }
 
+/** Deletes a clip for good — only an active one: archived means read-only, deletion included (409). */
 export async function deleteClip(db: Queryable, id: string): Promise<void> {
+  await assertWritable(db, "clips", id);
   const rows = await translating(() => db`DELETE FROM clips WHERE id = ${id} RETURNING id`);
   if (!rows.length) throw new NotFoundError("clip", id);
 }

@@ -1,4 +1,5 @@
 /** Shapes shared by the repositories: pages, visibility states, sorting. */
+import type postgres from "postgres";
 import type { Queryable } from "./db.js";
 import { ConflictError, NotFoundError } from "./errors.js";
 
@@ -15,7 +16,11 @@ export interface PageRequest {
   offset: number;
 }
 
-/** active: normal; archived: hidden and read-only; trashed: hidden, purged later. */
+/**
+ * active: normal; archived: hidden and read-only; trashed: hidden, purged later. Ordered from
+ * least to most hidden: a record's effective state is the most hidden of its own and its
+ * parents' (see effectiveState).
+ */
 export const STATES = ["active", "archived", "trashed"] as const;
 export type State = (typeof STATES)[number];
 /** Which records a listing shows: one state, or "all". Default listings show "active". */
@@ -24,6 +29,9 @@ export type StateFilter = State | "all";
 /** Tables whose records can be archived, trashed and restored. */
 export const STATEFUL_TABLES = ["datasets", "recordings", "clips", "notes", "artifacts"] as const;
 export type StatefulTable = (typeof STATEFUL_TABLES)[number];
+
+/** A piece of SQL to embed in a query. */
+type Fragment = postgres.PendingQuery<postgres.Row[]>;
 
 /**
  * Builds a Page from rows selected with `count(*) OVER () AS total_count` (the total in the
@@ -39,31 +47,122 @@ export async function toPage<T extends { total_count: unknown }>(
   return { items, limit: req.limit, offset: req.offset, total };
 }
 
-/** `state = $filter` fragment (or nothing for "all") on `db`. */
-export function stateCondition(db: Queryable, filter: StateFilter) {
-  return filter === "all" ? db`TRUE` : db`state = ${filter}`;
+/** A record's parent: the column holding the parent's id and the parent's table. */
+interface Parent {
+  column: string;
+  table: StatefulTable;
+}
+
+/**
+ * What each record belongs to: the column holding the parent's id and the parent's table
+ * (a note hangs off a recording, a clip or nothing). Archiving or trashing a record reaches
+ * everything below it through this map — see effectiveState.
+ */
+const PARENTS: Record<StatefulTable, readonly Parent[]> = {
+  datasets: [],
+  recordings: [{ column: "dataset_id", table: "datasets" }],
+  clips: [{ column: "recording_id", table: "recordings" }],
+  notes: [{ column: "recording_id", table: "recordings" }, { column: "clip_id", table: "clips" }],
+  artifacts: [],
+};
+
+/**
+ * The most hidden of some states (SQL text values): trashed over archived over active, by
+ * their position in STATES. GREATEST skips a NULL — no such parent — so it hides nothing.
+ * Each state appears once in the SQL, so nesting (a note's clip's recording's dataset) stays
+ * linear in size.
+ */
+function mostHidden(db: Queryable, states: Fragment[]) {
+  const ranks = states.map((s) => db`array_position(ARRAY['active', 'archived', 'trashed'], ${s})`).reduce((all, r) => db`${all}, ${r}`);
+  return db`(ARRAY['active', 'archived', 'trashed'])[GREATEST(${ranks})]`;
+}
+
+/**
+ * SQL for the effective state of the `table` row aliased `alias` (SPEC §5): its own state,
+ * unless something it belongs to (dataset → recording → clip; a note's recording or clip) is
+ * more hidden. Archiving a dataset thus hides and freezes its recordings, their clips and
+ * notes without writing their own `state` — so a restore brings back exactly what was there,
+ * and what was archived or trashed on its own stays so. Each level is a primary-key lookup.
+ */
+export function effectiveState(db: Queryable, table: StatefulTable, alias: string, depth = 0): Fragment {
+  if (!PARENTS[table].length) return db`${db(alias)}.state`;
+  // Each level has its own alias, so an inner lookup never shadows the row it refers to.
+  const parent = `parent_${depth}`;
+  return mostHidden(db, [
+    db`${db(alias)}.state`,
+    ...PARENTS[table].map((p) => db`(
+      SELECT ${effectiveState(db, p.table, parent, depth + 1)} FROM ${db(p.table)} ${db(parent)}
+      WHERE ${db(parent)}.id = ${db(alias)}.${db(p.column)})`),
+  ]);
+}
+
+/**
+ * `state = $filter` fragment (or nothing for "all") on `db`. Listings of records that belong
+ * to others pass their effectiveState as `state`: the filter asks what people see — a clip of
+ * an archived recording is listed with the archived records, whatever its own column says.
+ */
+export function stateCondition(db: Queryable, filter: StateFilter, state: Fragment = db`state`) {
+  return filter === "all" ? db`TRUE` : db`${state} = ${filter}`;
+}
+
+/** A record and what it belongs to, nearest first; empty when the record does not exist. */
+async function lineage(db: Queryable, table: StatefulTable, id: string): Promise<{ table: StatefulTable; id: string; state: State }[]> {
+  const chain: { table: StatefulTable; id: string; state: State }[] = [];
+  let at: { table: StatefulTable; id: string } | undefined = { table, id };
+  while (at) {
+    const parents: readonly Parent[] = PARENTS[at.table];
+    const rows: postgres.Row[] = await db`SELECT ${db(["state", ...parents.map((p) => p.column)])} FROM ${db(at.table)} WHERE id = ${at.id}`;
+    const row = rows[0];
+    if (!row) break;
+    chain.push({ ...at, state: row.state });
+    const parent: Parent | undefined = parents.find((p) => row[p.column] !== null);
+    at = parent && { table: parent.table, id: row[parent.column] };
+  }
+  return chain;
+}
+
+const singular = (table: StatefulTable) => table.replace(/s$/, "");
+
+/**
+ * Refuses (409) to change a record under a hidden parent, naming each hidden one: its
+ * contents are read-only until the parent is restored. Returns the record's own state.
+ */
+async function ownStateUnderVisibleParents(db: Queryable, table: StatefulTable, id: string, doing: string): Promise<State> {
+  const [self, ...above] = await lineage(db, table, id);
+  if (!self) throw new NotFoundError(singular(table), id);
+  const hidden = above.filter((a) => a.state !== "active");
+  if (hidden.length) {
+    const which = hidden.map((a) => `its ${singular(a.table)} ${a.id} is ${a.state}`).join(" and ");
+    throw new ConflictError(`${singular(table)} ${id} ${doing}: ${which}; restore ${hidden.length > 1 ? "them" : "it"} first`);
+  }
+  return self.state;
 }
 
 /**
  * Moves a record between states. Archive and trash are allowed from active; restore returns
- * any record to active. The table name comes from the fixed list above, never from input.
+ * any record to active. Under an archived or trashed parent nothing moves (409): the parent
+ * froze its contents, and a restore there would not make the record visible anyway. The
+ * table name comes from the fixed list above, never from input.
  */
 export async function setState(db: Queryable, table: StatefulTable, id: string, to: State): Promise<void> {
+  await ownStateUnderVisibleParents(db, table, id, `cannot be ${to === "active" ? "restored" : to} now`);
   const rows = await db`
     UPDATE ${db(table)} SET state = ${to}, state_changed_at = now()
     WHERE id = ${id} AND (${to} = 'active' OR state = 'active')
     RETURNING id`;
   if (rows.length) return;
   const [row] = await db`SELECT state FROM ${db(table)} WHERE id = ${id}`;
-  if (!row) throw new NotFoundError(table.replace(/s$/, ""), id);
-  throw new ConflictError(`${table.replace(/s$/, "")} ${id} is ${row.state}; restore it first`);
+  if (!row) throw new NotFoundError(singular(table), id);
+  throw new ConflictError(`${singular(table)} ${id} is ${row.state}; restore it first`);
 }
 
-/** Throws 404 if the record is missing, 409 if it is archived or trashed (read-only). */
+/**
+ * Throws 404 if the record is missing, 409 if it is archived or trashed (read-only) — itself
+ * or anything it belongs to (its dataset, recording or clip): see effectiveState.
+ */
 export async function assertWritable(db: Queryable, table: StatefulTable, id: string): Promise<void> {
-  const [row] = await db`SELECT state FROM ${db(table)} WHERE id = ${id}`;
-  if (!row) throw new NotFoundError(table.replace(/s$/, ""), id);
-  if (row.state !== "active") throw new ConflictError(`${table.replace(/s$/, "")} ${id} is ${row.state} and read-only; restore it first`);
+  const state = await ownStateUnderVisibleParents(db, table, id, "is read-only");
+  if (state !== "active") throw new ConflictError(`${singular(table)} ${id} is ${state} and read-only; restore it first`);
 }
 
 /** Who and what creates a record: the user, and the run (import or job) if any. */

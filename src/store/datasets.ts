@@ -7,8 +7,8 @@ import { extname, join, relative, sep } from "node:path";
 import { AUDIO_EXTENSIONS } from "../audio/index.js";
 import type { Queryable } from "./db.js";
 import { assertWritable, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
-import { NotFoundError, invalid, translating } from "./errors.js";
-import { isInside, resolveRecordingPath } from "./paths.js";
+import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
+import { isInside, resolveAudioDir, resolveRecordingPath } from "./paths.js";
 import { probeFile } from "./probe.js";
 import { createRun, finishRun, type Run } from "./runs.js";
 import { insertRecording } from "./recordings.js";
@@ -28,9 +28,14 @@ export interface Dataset {
 
 export const DATASET_SORTS = ["name", "created_at", "recording_count"] as const;
 
+/**
+ * recording_count counts the recordings that are active themselves: those a default listing
+ * of the dataset's recordings shows (archived and trashed ones are hidden there). It does not
+ * drop to 0 while the dataset itself is archived or trashed — it says what a restore brings back.
+ */
 const SELECT = (db: Queryable) => db`
   SELECT d.id, d.name, d.description, d.audio_dir, d.state, d.state_changed_at, d.created_at, d.created_by, d.run_id,
-         (SELECT count(*)::int FROM recordings r WHERE r.dataset_id = d.id AND r.state <> 'trashed') AS recording_count
+         (SELECT count(*)::int FROM recordings r WHERE r.dataset_id = d.id AND r.state = 'active') AS recording_count
   FROM datasets d`;
 
 /** Creates a dataset; `audio_dir` must already be resolved by paths.resolveAudioDir. */
@@ -124,10 +129,26 @@ export async function listAudioFiles(dir: string): Promise<string[]> {
   return found.sort();
 }
 
+/**
+ * The dataset's directory, checked again before it is read. audio_dir was stored as a real
+ * path inside an audio root (resolveAudioDir, when the dataset was made), so it must still
+ * resolve to itself: a directory replaced since by a symlink (or one above it) would lead a
+ * scan — and the import built on it — to files elsewhere. resolveAudioDir with the directory
+ * as its only root is exactly that check; a directory since removed is refused the same way.
+ */
+async function checkedAudioDir(dataset: Dataset): Promise<string> {
+  try {
+    return await resolveAudioDir([dataset.audio_dir], dataset.audio_dir);
+  } catch (err) {
+    if (!(err instanceof InvalidError)) throw err;
+    throw invalid("audio_dir", `dataset ${dataset.name} cannot be read: ${err.fields.map((f) => f.message).join("; ")}`);
+  }
+}
+
 /** Compares the files in the dataset's directory with its registered recordings. */
 export async function scanDataset(db: Queryable, id: string): Promise<ScanResult> {
   const dataset = await getDataset(db, id);
-  const onDisk = new Set(await listAudioFiles(dataset.audio_dir));
+  const onDisk = new Set(await listAudioFiles(await checkedAudioDir(dataset)));
   const registered = await db<{ id: string; path: string }[]>`SELECT id, path FROM recordings WHERE dataset_id = ${id}`;
   const files: ScanResult["files"] = [];
   const known = new Set<string>();

@@ -1,6 +1,6 @@
 /** Notes: a message (1–1000 characters) on a recording, a clip or nothing, possibly flagged as an issue. */
 import type { Queryable } from "./db.js";
-import { assertWritable, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, effectiveState, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { NotFoundError, invalid, translating } from "./errors.js";
 
 export interface Note {
@@ -36,14 +36,14 @@ export async function getNote(db: Queryable, id: string): Promise<Note> {
 }
 
 export async function listNotes(db: Queryable, q: PageRequest & { state: StateFilter; recording_id?: string; clip_id?: string; is_issue?: boolean }): Promise<Page<Note>> {
-  const where = db`${stateCondition(db, q.state)}
+  const where = db`${stateCondition(db, q.state, effectiveState(db, "notes", "n"))}
     AND (${q.recording_id ?? null}::uuid IS NULL OR recording_id = ${q.recording_id ?? null})
     AND (${q.clip_id ?? null}::uuid IS NULL OR clip_id = ${q.clip_id ?? null})
     AND (${q.is_issue ?? null}::boolean IS NULL OR is_issue = ${q.is_issue ?? null})`;
   const rows = await translating(() => db<(Note & { total_count: number })[]>`
-    SELECT ${COLUMNS(db)}, count(*) OVER () AS total_count FROM notes WHERE ${where}
+    SELECT ${COLUMNS(db)}, count(*) OVER () AS total_count FROM notes n WHERE ${where}
     ORDER BY created_at DESC, id LIMIT ${q.limit} OFFSET ${q.offset}`);
-  return toPage(rows, q, () => db`SELECT count(*) AS n FROM notes WHERE ${where}`);
+  return toPage(rows, q, () => db`SELECT count(*) AS n FROM notes n WHERE ${where}`);
 }
 
 export async function updateNote(db: Queryable, id: string, patch: { message?: string; is_issue?: boolean }): Promise<Note> {

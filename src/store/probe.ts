@@ -15,6 +15,8 @@ export interface FileFacts {
 
 /** The recording fields of SPEC §5 that the file's metadata (GUANO, bext) can fill; null where it says nothing valid. */
 export interface RecordedFacts {
+  /** GUANO `TE`; absent where the file does not state it (the column's default, 1, applies). */
+  time_expansion?: number;
   /** YYYY-MM-DD. */
   date: string | null;
   /** HH:MM[:SS[.ffffff]]. */
@@ -44,9 +46,14 @@ export function recordedDateTime(timestamp: string | undefined): Pick<RecordedFa
   return { date, time: `${m[4]}:${m[5]}:${m[6] ?? "00"}${m[7] ?? ""}` };
 }
 
-/** When and where the audio layer found the recording was made (AudioInfo.timestamp, .location; ranges checked there). */
-export function recordedFacts(info: Pick<AudioInfo, "timestamp" | "location">): RecordedFacts {
-  return { ...recordedDateTime(info.timestamp), latitude: info.location?.latitude ?? null, longitude: info.location?.longitude ?? null };
+/** When and where the audio layer found the recording was made, and its time expansion (AudioInfo.timestamp, .location, .timeExpansion; checked there). */
+export function recordedFacts(info: Pick<AudioInfo, "timestamp" | "location" | "timeExpansion">): RecordedFacts {
+  return {
+    ...recordedDateTime(info.timestamp),
+    latitude: info.location?.latitude ?? null,
+    longitude: info.location?.longitude ?? null,
+    ...(info.timeExpansion === undefined ? {} : { time_expansion: info.timeExpansion }),
+  };
 }
 
 /** Reads the header (through the audio layer, which validates it and its metadata) and hashes the file. */

@@ -5,8 +5,8 @@
  * frames ÷ that rate (SPEC §3.2) — generated columns, so they follow time_expansion.
  */
 import type { Queryable } from "./db.js";
-import { assertWritable, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
-import { NotFoundError, translating } from "./errors.js";
+import { assertWritable, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { ConflictError, NotFoundError, translating } from "./errors.js";
 import type { FileFacts } from "./probe.js";
 import { getOrCreateTag } from "./tags.js";
 import { getOrCreateFeatureName } from "./features.js";
@@ -97,7 +97,7 @@ export interface RecordingQuery extends PageRequest {
 
 export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<Page<Recording>> {
   const pattern = likePattern(q.search);
-  const where = db`${stateCondition(db, q.state)}
+  const where = db`${stateCondition(db, q.state, effectiveState(db, "recordings", "r"))}
     AND (${q.dataset_id ?? null}::uuid IS NULL OR dataset_id = ${q.dataset_id ?? null})
     AND (${pattern}::text IS NULL OR path ILIKE ${pattern})
     AND (${q.hash ?? null}::text IS NULL OR hash = ${q.hash ?? null})
@@ -112,11 +112,36 @@ export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<
 }
 
 /**
+ * Refuses (409) a time expansion that would make the recording end before some of its clips
+ * do: clips are kept in real seconds, so they would lie past the new end — no audio to read,
+ * and no PATCH of theirs could pass the bounds check. Every clip counts, archived and trashed
+ * ones too, since a restore brings them back. The new duration is computed as the generated
+ * column computes it, so a clip ending exactly at the new end still fits.
+ */
+async function checkClipsFit(db: Queryable, id: string, timeExpansion: number): Promise<void> {
+  const [outside] = await db`
+    SELECT c.id, c.start_time, c.end_time, count(*) OVER () AS n,
+           r.frames / NULLIF(r.file_samplerate * ${timeExpansion}::float8, 0) AS duration
+    FROM clips c JOIN recordings r ON r.id = c.recording_id
+    WHERE r.id = ${id} AND c.end_time > r.frames / NULLIF(r.file_samplerate * ${timeExpansion}::float8, 0)
+    ORDER BY c.start_time, c.id LIMIT 1`;
+  if (!outside) return;
+  const n = Number(outside.n);
+  throw new ConflictError(
+    `time_expansion ${timeExpansion} would make recording ${id} ${outside.duration} s long, and ${n} of its clips ` +
+      `would end past that (first: clip ${outside.id}, ${outside.start_time}–${outside.end_time} s); ` +
+      `move or delete ${n > 1 ? "them" : "it"} first`,
+  );
+}
+
+/**
  * Updates what people may change. A new time expansion changes samplerate and duration, so
- * the recording's cached stats (computed at the old rate) are dropped.
+ * it must keep every clip inside the recording, and the recording's cached stats (computed
+ * at the old rate) are dropped.
  */
 export async function updateRecording(db: Queryable, id: string, patch: RecordingMetadata): Promise<Recording> {
   await assertWritable(db, "recordings", id);
+  if (patch.time_expansion !== undefined) await checkClipsFit(db, id, patch.time_expansion);
   const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
   if (Object.keys(fields).length) {
     await translating(() => db`UPDATE recordings SET ${db(fields, ...Object.keys(fields))} WHERE id = ${id}`);

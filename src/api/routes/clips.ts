@@ -3,6 +3,8 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
 import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, removeClipTag, setClipFeature, updateClip } from "../../store/clips.js";
+import { requireRole } from "../plugins/auth.js";
+import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
 import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
 
@@ -46,9 +48,16 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { summary: "Move a clip's bounds", tags, params: idParams, body: z.strictObject({ start_time: seconds("Start").optional(), end_time: seconds("End").optional() }), response: { 200: clipSchema, 400: errorBody, 404: errorBody, 409: errorBody } },
   }, async (request) => updateClip(sql, request.params.id, request.body));
 
+  // Deleting is for good, unlike trash: like recordings and datasets (admin only), it is not
+  // for any member — only the clip's creator, who may undo their own mistake, or an admin.
   app.delete("/clips/:id", {
-    schema: { summary: "Delete a clip", tags, params: idParams, response: { 204: z.null(), 404: errorBody } },
+    schema: { summary: "Delete an active clip for good (its creator or an admin)", tags, params: idParams, response: { 204: z.null(), 403: errorBody, 404: errorBody, 409: errorBody } },
   }, async (request, reply) => {
+    const actor = requireRole(request, "member");
+    const clip = await getClip(sql, request.params.id);
+    if (clip.created_by !== actor.id && actor.role !== "admin") {
+      throw new HttpError(403, `only the clip's creator or an admin may delete clip ${clip.id}; user ${actor.username} is ${actor.role} (trash it instead)`);
+    }
     await deleteClip(sql, request.params.id);
     return reply.code(204).send(null);
   });

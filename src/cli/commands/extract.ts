@@ -12,7 +12,7 @@
 import { constants } from "node:fs";
 import { access, readdir, stat, writeFile } from "node:fs/promises";
 import { dirname, extname, join, resolve } from "node:path";
-import { AUDIO_EXTENSIONS, openAudio } from "../../audio/index.js";
+import { AUDIO_EXTENSIONS, openAudio, timeExpansionOf } from "../../audio/index.js";
 import { parseParams, ParamsError } from "../../engine/params.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
 import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, type FeatureTableRow, type TableFormat } from "../../features/table.js";
@@ -126,7 +126,7 @@ async function findRecordings(inputs: string[], report: Progress): Promise<strin
 }
 
 /** Opens each file's header for its duration (progress and ETA); files that do not open are skipped. */
-async function probe(paths: string[], target: FeatureTarget, timeExpansion: number, report: Progress): Promise<ExtractItem[]> {
+async function probe(paths: string[], target: FeatureTarget, timeExpansion: number | undefined, report: Progress): Promise<ExtractItem[]> {
   const items: (ExtractItem | null)[] = new Array(paths.length).fill(null);
   let next = 0;
   const lane = async () => {
@@ -134,7 +134,7 @@ async function probe(paths: string[], target: FeatureTarget, timeExpansion: numb
       const i = next++;
       try {
         const reader = await openAudio(paths[i]);
-        const duration = reader.info.duration / timeExpansion;
+        const duration = reader.info.duration / timeExpansionOf(reader.info, timeExpansion);
         await reader.close();
         const seconds = Math.max(0, Math.min(target.end ?? Infinity, duration) - (target.start ?? 0));
         items[i] = { path: paths[i], target, seconds };

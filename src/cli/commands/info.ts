@@ -23,8 +23,8 @@ export function optionRows(options: readonly OptionSpec[]): string {
 }
 
 /** `--time-expansion X`: a positive finite number (default 1), else a usage error (exit 2). */
-export function timeExpansionOption(text: string | true | undefined): number {
-  if (text === undefined) return 1;
+export function timeExpansionOption(text: string | true | undefined): number | undefined {
+  if (text === undefined) return undefined; // the file's own factor (GUANO TE), else 1
   const v = typeof text === "string" && text.trim() !== "" ? Number(text) : NaN;
   if (!(v > 0 && Number.isFinite(v))) throw new UsageError(`--time-expansion: must be a number > 0, got '${text}'`);
   return v;
@@ -70,7 +70,7 @@ export const command: Command = {
     const lines = [
       `file:        ${path}`,
       `format:      ${info.container}, ${info.encoding}${info.bitsPerSample ? `, ${info.bitsPerSample} bits` : ""}`,
-      `samplerate:  ${info.samplerate} Hz${te !== 1 ? ` (stored ${info.fileSamplerate} Hz, time expansion ${te})` : ""}`,
+      `samplerate:  ${info.samplerate} Hz${info.timeExpansion !== 1 ? ` (stored ${info.fileSamplerate} Hz, time expansion ${info.timeExpansion}${te === undefined ? ", GUANO TE" : ""})` : ""}`,
       `channels:    ${info.channels}`,
       `frames:      ${info.frames}`,
       `duration:    ${info.duration} s`,

@@ -1,0 +1,313 @@
+/**
+ * Archive and trash reach what a record holds (SPEC §5): a dataset's recordings, a recording's
+ * clips, notes, tags and features, a clip's notes, tags and features are hidden and read-only
+ * with their parent, and come back exactly as they were when it is restored. Also: deleting
+ * clips (only active ones, only their creator or an admin), scans that refuse a dataset
+ * directory swapped for a symlink, time expansion that would leave clips outside the
+ * recording, and recording_count. Embedded PGlite, or real PostgreSQL when DATABASE_URL is set.
+ */
+import { mkdir, rename, symlink } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { setState, type StateFilter } from "../src/store/common.js";
+import { addClipTag, createClip, deleteClip, getClip, listClips, setClipFeature, updateClip } from "../src/store/clips.js";
+import { createDataset, getDataset, importDataset, scanDataset } from "../src/store/datasets.js";
+import { ConflictError, InvalidError } from "../src/store/errors.js";
+import { createNote, listNotes, updateNote } from "../src/store/notes.js";
+import { resolveAudioDir, resolveRoots } from "../src/store/paths.js";
+import { addRecordingTag, getRecording, insertRecording, listRecordings, setRecordingFeature, updateRecording } from "../src/store/recordings.js";
+import { createToken } from "../src/store/tokens.js";
+import { createUser } from "../src/store/users.js";
+import type { Sql } from "../src/store/db.js";
+import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+
+let t: TestDatabase;
+let sql: Sql;
+let userId: string;
+let scratch: { path: string; remove(): Promise<void> };
+let roots: string[];
+const HASH = "0123456789abcdef0123456789abcdef";
+let nextPath = 0;
+
+beforeAll(async () => {
+  t = await freshDatabase();
+  sql = t.db.sql;
+  userId = (await createUser(sql, { username: "curator" })).id;
+  scratch = await tempDir();
+  await mkdir(join(scratch.path, "root"));
+  await mkdir(join(scratch.path, "outside"));
+  roots = await resolveRoots([join(scratch.path, "root")]);
+});
+
+afterAll(async () => {
+  await t?.cleanup();
+  await scratch?.remove();
+});
+
+/** A dataset (no directory needed) with one 10 s recording (1 kHz), a clip and notes on both. */
+async function tree(name: string) {
+  const dataset = await createDataset(sql, { name, audio_dir: `/nonexistent/${name}`, created_by: userId });
+  const recording = (await insertRecording(sql, { dataset_id: dataset.id, path: `r${nextPath++}.wav`, hash: HASH, file_size: 20044, file_samplerate: 1000, frames: 10000, channels: 1, created_by: userId }))!;
+  const clip = await createClip(sql, { recording_id: recording.id, start_time: 1, end_time: 2, created_by: userId });
+  const recordingNote = await createNote(sql, { message: "on the recording", recording_id: recording.id, created_by: userId });
+  const clipNote = await createNote(sql, { message: "on the clip", clip_id: clip.id, created_by: userId });
+  return { dataset, recording, clip, recordingNote, clipNote };
+}
+
+const page = { limit: 100, offset: 0 } as const;
+const recordingIds = async (dataset_id: string, state: StateFilter) =>
+  (await listRecordings(sql, { ...page, dataset_id, state, sort: "path", order: "asc" })).items.map((r) => r.id);
+const clipIds = async (recording_id: string, state: StateFilter) =>
+  (await listClips(sql, { ...page, recording_id, state, sort: "start_time", order: "asc" })).items.map((c) => c.id);
+const noteIds = async (q: { recording_id?: string; clip_id?: string }, state: StateFilter) =>
+  (await listNotes(sql, { ...page, ...q, state })).items.map((n) => n.id);
+
+/** The 409 `p` fails with (its message), failing the test if it succeeds or fails otherwise. */
+async function conflict(p: Promise<unknown>): Promise<string> {
+  const err = await p.then(() => null, (e: unknown) => e);
+  expect(err).toBeInstanceOf(ConflictError);
+  return (err as ConflictError).message;
+}
+
+describe("an archived or trashed parent", () => {
+  it("makes a dataset's recordings, their clips and notes read-only while archived", async () => {
+    const { dataset, recording, clip, recordingNote } = await tree("archived-parent");
+    await setState(sql, "datasets", dataset.id, "archived");
+    expect(await conflict(updateRecording(sql, recording.id, { rights: "CC0" }))).toMatch(new RegExp(`dataset ${dataset.id} is archived; restore it first`));
+    await conflict(addRecordingTag(sql, recording.id, { key: "site", value: "A", created_by: userId }));
+    await conflict(setRecordingFeature(sql, recording.id, { name: "snr_db", value: 3, created_by: userId }));
+    await conflict(createClip(sql, { recording_id: recording.id, start_time: 3, end_time: 4, created_by: userId }));
+    await conflict(updateClip(sql, clip.id, { end_time: 3 }));
+    await conflict(addClipTag(sql, clip.id, { key: "call", value: "x", created_by: userId }));
+    await conflict(setClipFeature(sql, clip.id, { name: "peak_hz", value: 1, created_by: userId }));
+    await conflict(createNote(sql, { message: "new", clip_id: clip.id, created_by: userId }));
+    await conflict(createNote(sql, { message: "new", recording_id: recording.id, created_by: userId }));
+    await conflict(updateNote(sql, recordingNote.id, { message: "edited" }));
+    await conflict(deleteClip(sql, clip.id));
+    // Nothing below the dataset moves either: its archive froze them.
+    await conflict(setState(sql, "clips", clip.id, "trashed"));
+    // Fetched by id they are still there, with their own state.
+    expect((await getRecording(sql, recording.id)).state).toBe("active");
+    expect((await getClip(sql, clip.id)).state).toBe("active");
+  });
+
+  it("hides what it holds from default listings, lists it with the archived records, and restores it exactly", async () => {
+    const { dataset, recording, clip, recordingNote, clipNote } = await tree("archived-listing");
+    const other = (await insertRecording(sql, { dataset_id: dataset.id, path: `r${nextPath++}.wav`, hash: HASH, file_size: 20044, file_samplerate: 1000, frames: 10000, channels: 1, created_by: userId }))!;
+    await setState(sql, "recordings", other.id, "trashed");
+    await setState(sql, "datasets", dataset.id, "archived");
+    expect(await recordingIds(dataset.id, "active")).toEqual([]);
+    expect(await recordingIds(dataset.id, "archived")).toEqual([recording.id]);
+    // Trashed on its own before: stays with the trash, the more hidden state.
+    expect(await recordingIds(dataset.id, "trashed")).toEqual([other.id]);
+    expect(await clipIds(recording.id, "active")).toEqual([]);
+    expect(await clipIds(recording.id, "archived")).toEqual([clip.id]);
+    expect(await noteIds({ recording_id: recording.id }, "active")).toEqual([]);
+    expect(await noteIds({ clip_id: clip.id }, "archived")).toEqual([clipNote.id]);
+    expect((await listRecordings(sql, { ...page, dataset_id: dataset.id, state: "all", sort: "path", order: "asc" })).total).toBe(2);
+
+    await setState(sql, "datasets", dataset.id, "active");
+    expect(await recordingIds(dataset.id, "active")).toEqual([recording.id]);
+    expect(await recordingIds(dataset.id, "trashed")).toEqual([other.id]);
+    expect(await clipIds(recording.id, "active")).toEqual([clip.id]);
+    expect(await noteIds({ recording_id: recording.id }, "active")).toEqual([recordingNote.id]);
+    expect(await noteIds({ clip_id: clip.id }, "active")).toEqual([clipNote.id]);
+    expect((await updateRecording(sql, recording.id, { rights: "CC0" })).rights).toBe("CC0");
+  });
+
+  it("hides a trashed dataset's recordings like trashed ones", async () => {
+    const { dataset, recording, clip, clipNote } = await tree("trashed-parent");
+    await setState(sql, "datasets", dataset.id, "trashed");
+    expect(await recordingIds(dataset.id, "active")).toEqual([]);
+    expect(await recordingIds(dataset.id, "archived")).toEqual([]);
+    expect(await recordingIds(dataset.id, "trashed")).toEqual([recording.id]);
+    // Not in the unfiltered default listing either.
+    expect((await listRecordings(sql, { ...page, state: "active", sort: "path", order: "asc" })).items.map((r) => r.id)).not.toContain(recording.id);
+    expect(await clipIds(recording.id, "trashed")).toEqual([clip.id]);
+    expect(await noteIds({ clip_id: clip.id }, "trashed")).toEqual([clipNote.id]);
+    await conflict(addRecordingTag(sql, recording.id, { key: "site", value: "A", created_by: userId }));
+    await setState(sql, "datasets", dataset.id, "active");
+    expect(await recordingIds(dataset.id, "active")).toEqual([recording.id]);
+  });
+
+  it("reaches a recording's clips and notes, and a restore keeps a clip archived on its own archived", async () => {
+    const { recording, clip, recordingNote, clipNote } = await tree("recording-parent");
+    const second = await createClip(sql, { recording_id: recording.id, start_time: 5, end_time: 6, created_by: userId });
+    await setState(sql, "clips", second.id, "archived");
+    await setState(sql, "recordings", recording.id, "trashed");
+    expect(await clipIds(recording.id, "active")).toEqual([]);
+    expect(await clipIds(recording.id, "trashed")).toEqual([clip.id, second.id]);
+    expect(await noteIds({ recording_id: recording.id }, "active")).toEqual([]);
+    expect(await noteIds({ clip_id: clip.id }, "active")).toEqual([]);
+    expect(await conflict(addClipTag(sql, clip.id, { key: "call", value: "x", created_by: userId }))).toMatch(new RegExp(`recording ${recording.id} is trashed`));
+    await conflict(updateClip(sql, clip.id, { end_time: 3 }));
+    await conflict(createNote(sql, { message: "new", clip_id: clip.id, created_by: userId }));
+
+    await setState(sql, "recordings", recording.id, "active");
+    expect(await clipIds(recording.id, "active")).toEqual([clip.id]);
+    expect(await clipIds(recording.id, "archived")).toEqual([second.id]);
+    expect(await noteIds({ recording_id: recording.id }, "active")).toEqual([recordingNote.id]);
+    expect(await noteIds({ clip_id: clip.id }, "active")).toEqual([clipNote.id]);
+    expect((await addClipTag(sql, clip.id, { key: "call", value: "x", created_by: userId })).tags).toEqual([{ key: "call", value: "x" }]);
+  });
+
+  it("reaches a clip's notes", async () => {
+    const { clip, clipNote } = await tree("clip-parent");
+    await setState(sql, "clips", clip.id, "archived");
+    expect(await noteIds({ clip_id: clip.id }, "active")).toEqual([]);
+    expect(await noteIds({ clip_id: clip.id }, "archived")).toEqual([clipNote.id]);
+    await conflict(updateNote(sql, clipNote.id, { is_issue: true }));
+    await setState(sql, "clips", clip.id, "active");
+    expect((await updateNote(sql, clipNote.id, { is_issue: true })).is_issue).toBe(true);
+  });
+});
+
+describe("deleting a clip", () => {
+  it("is refused while the clip is archived", async () => {
+    const { clip } = await tree("delete-archived");
+    await setState(sql, "clips", clip.id, "archived");
+    expect(await conflict(deleteClip(sql, clip.id))).toMatch(/archived and read-only/);
+    expect((await getClip(sql, clip.id)).state).toBe("archived");
+    await setState(sql, "clips", clip.id, "active");
+    await deleteClip(sql, clip.id);
+    expect(await clipIds(clip.recording_id, "all")).toEqual([]);
+  });
+});
+
+describe("time expansion", () => {
+  it("is refused when the recording would end before some of its clips, naming how many and the first", async () => {
+    const { recording, clip } = await tree("expansion");
+    const late = await createClip(sql, { recording_id: recording.id, start_time: 8, end_time: 9, created_by: userId });
+    await setState(sql, "clips", late.id, "archived");
+    // 10 s at time expansion 1; at 5 it lasts 2 s: the clip [1, 2] still fits, [8, 9] does not.
+    expect((await updateRecording(sql, recording.id, { time_expansion: 1 })).duration).toBe(10);
+    const message = await conflict(updateRecording(sql, recording.id, { time_expansion: 5 }));
+    expect(message).toContain(`2 s long, and 1 of its clips`);
+    expect(message).toContain(`clip ${late.id}`);
+    expect(message).not.toContain(clip.id);
+    expect(await conflict(updateRecording(sql, recording.id, { time_expansion: 20 }))).toContain(`2 of its clips would end past that (first: clip ${clip.id}, 1–2 s)`);
+    expect((await getRecording(sql, recording.id)).time_expansion).toBe(1);
+    // Once the late clip is gone, the clip ending exactly at the new end still fits.
+    await setState(sql, "clips", late.id, "active");
+    await deleteClip(sql, late.id);
+    expect((await updateRecording(sql, recording.id, { time_expansion: 5 })).duration).toBe(2);
+    await updateClip(sql, clip.id, { start_time: 0.5 });
+  });
+});
+
+describe("recording_count", () => {
+  it("counts the recordings a default listing of the dataset shows", async () => {
+    const { dataset, recording } = await tree("count");
+    const archived = (await insertRecording(sql, { dataset_id: dataset.id, path: `r${nextPath++}.wav`, hash: HASH, file_size: 20044, file_samplerate: 1000, frames: 10000, channels: 1, created_by: userId }))!;
+    const trashed = (await insertRecording(sql, { dataset_id: dataset.id, path: `r${nextPath++}.wav`, hash: HASH, file_size: 20044, file_samplerate: 1000, frames: 10000, channels: 1, created_by: userId }))!;
+    await setState(sql, "recordings", archived.id, "archived");
+    await setState(sql, "recordings", trashed.id, "trashed");
+    expect((await getDataset(sql, dataset.id)).recording_count).toBe(1);
+    expect(await recordingIds(dataset.id, "active")).toEqual([recording.id]);
+    // Archiving the dataset hides them all, but the count says what a restore brings back.
+    await setState(sql, "datasets", dataset.id, "archived");
+    expect((await getDataset(sql, dataset.id)).recording_count).toBe(1);
+  });
+});
+
+describe("scanning a dataset", () => {
+  it("refuses a directory replaced since by a symlink out of the audio roots", async () => {
+    const dir = join(roots[0], "site");
+    await mkdir(dir);
+    await writeSineWav(join(dir, "inside.wav"), 8000, 0.25);
+    await writeSineWav(join(scratch.path, "outside", "secret.wav"), 8000, 0.25);
+    const dataset = await createDataset(sql, { name: "swapped", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    expect((await scanDataset(sql, dataset.id)).files.map((f) => f.path)).toEqual(["inside.wav"]);
+
+    await rename(dir, `${dir}.old`);
+    await symlink(join(scratch.path, "outside"), dir);
+    for (const attempt of [scanDataset(sql, dataset.id), importDataset(sql, dataset.id, userId)]) {
+      const err = await attempt.then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidError);
+      expect((err as InvalidError).fields.map((f) => f.field)).toEqual(["audio_dir"]);
+      expect((err as InvalidError).message).toMatch(/outside the configured audio roots/);
+    }
+    expect(await recordingIds(dataset.id, "all")).toEqual([]);
+  });
+});
+
+describe("over HTTP", () => {
+  let app: App;
+  let admin: string;
+  let member: string;
+  let otherMember: string;
+  let datasetId: string;
+  let recordingId: string;
+  const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+  beforeAll(async () => {
+    admin = (await createToken(sql, { user_id: (await createUser(sql, { username: "boss", role: "admin" })).id, name: "a", created_by: null })).key;
+    member = (await createToken(sql, { user_id: (await createUser(sql, { username: "m1" })).id, name: "m1", created_by: null })).key;
+    otherMember = (await createToken(sql, { user_id: (await createUser(sql, { username: "m2" })).id, name: "m2", created_by: null })).key;
+    const dir = join(roots[0], "http");
+    await mkdir(dir);
+    // 2.52 s at 8 kHz, the recording of the audit.
+    await writeSineWav(join(dir, "tone.wav"), 8000, 2.52);
+    app = await buildApp({ database: t.db, audioRoots: roots });
+    const dataset = await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "http", audio_dir: dir }, headers: auth(member) });
+    expect(dataset.statusCode).toBe(201);
+    datasetId = dataset.json().id;
+    const rec = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: "tone.wav" }, headers: auth(member) });
+    expect(rec.statusCode).toBe(201);
+    recordingId = rec.json().id;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  const newClip = async (key: string, start_time: number, end_time: number): Promise<string> => {
+    const res = await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time, end_time }, headers: auth(key) });
+    expect(res.statusCode).toBe(201);
+    return res.json().id;
+  };
+
+  it("an archived dataset's recordings answer 409 to changes and leave the default listing", async () => {
+    expect((await app.inject({ method: "POST", url: `/v1/datasets/${datasetId}/archive`, headers: auth(member) })).statusCode).toBe(200);
+    const patch = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { rights: "CC0" }, headers: auth(member) });
+    expect(patch.statusCode).toBe(409);
+    expect(patch.json().message).toMatch(/dataset .* is archived; restore it first/);
+    expect((await app.inject({ method: "POST", url: `/v1/recordings/${recordingId}/tags`, payload: { key: "site", value: "A" }, headers: auth(member) })).statusCode).toBe(409);
+    expect((await app.inject({ url: `/v1/recordings?dataset_id=${datasetId}` })).json().total).toBe(0);
+    expect((await app.inject({ url: `/v1/recordings?dataset_id=${datasetId}&state=archived` })).json().total).toBe(1);
+    expect((await app.inject({ url: `/v1/recordings/${recordingId}` })).statusCode).toBe(200);
+    expect((await app.inject({ method: "POST", url: `/v1/datasets/${datasetId}/restore`, headers: auth(member) })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/v1/recordings?dataset_id=${datasetId}` })).json().total).toBe(1);
+  });
+
+  it("a clip is deleted for good only by its creator or an admin, and only while active", async () => {
+    const mine = await newClip(member, 0.1, 0.2);
+    const admins = await newClip(admin, 0.1, 0.3);
+    const del = (id: string, key: string) => app.inject({ method: "DELETE", url: `/v1/clips/${id}`, headers: auth(key) });
+    const refused = await del(admins, member);
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().message).toMatch(/creator or an admin/);
+    expect((await del(mine, otherMember)).statusCode).toBe(403);
+    await app.inject({ method: "POST", url: `/v1/clips/${mine}/archive`, headers: auth(member) });
+    const archived = await del(mine, member);
+    expect(archived.statusCode).toBe(409);
+    expect(archived.json().message).toMatch(/archived and read-only; restore it first/);
+    await app.inject({ method: "POST", url: `/v1/clips/${mine}/restore`, headers: auth(member) });
+    expect((await del(mine, member)).statusCode).toBe(204);
+    expect((await del(admins, admin)).statusCode).toBe(204);
+    expect((await app.inject({ url: `/v1/clips/${admins}` })).statusCode).toBe(404);
+  });
+
+  it("a time expansion that would leave clips outside the recording is refused with 409", async () => {
+    const clip = await newClip(member, 0.5, 1.2);
+    const res = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { time_expansion: 10 }, headers: auth(member) });
+    expect(res.statusCode).toBe(409);
+    expect(res.json().message).toContain(`1 of its clips would end past that (first: clip ${clip}, 0.5–1.2 s)`);
+    expect((await app.inject({ url: `/v1/recordings/${recordingId}` })).json().time_expansion).toBe(1);
+    const moved = await app.inject({ method: "PATCH", url: `/v1/clips/${clip}`, payload: { start_time: 0.1, end_time: 0.2 }, headers: auth(member) });
+    expect(moved.statusCode).toBe(200);
+    const ok = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { time_expansion: 10 }, headers: auth(member) });
+    expect([ok.statusCode, ok.json().duration]).toEqual([200, 0.252]);
+  });
+});
