@@ -32,7 +32,7 @@ beforeAll(async () => {
   // Pool of 2: with 3 connections and 4 failed queries, postgres.js 3.4's end() waits for its
   // full timeout (5 s) after the outage — harmless (close is bounded), but slow for a test.
   db = await openDatabase({ url: u.toString(), poolSize: 2 });
-  app = await buildApp({ database: db, audioRoots: [] });
+  app = await buildApp({ database: db, audioRoots: [], deadlineMs: 2000 });
 });
 
 afterAll(async () => {
@@ -64,3 +64,24 @@ it("answers 503 while the database is unreachable and recovers by itself", async
   expect(back.json()).toMatchObject({ items: [], total: 0 });
   expect((await app.inject({ url: "/health" })).statusCode).toBe(200);
 });
+
+it("answers 503 by its deadline while the database holds its connections without answering (a partition), and recovers when it answers again", async () => {
+  expect((await app.inject({ url: "/v1/datasets" })).statusCode).toBe(200);
+  proxy.freeze();
+  try {
+    const started = Date.now();
+    const [held, again] = await Promise.all([app.inject({ url: "/v1/datasets" }), app.inject({ url: "/v1/recordings" })]);
+    for (const res of [held, again]) {
+      expect(res.statusCode).toBe(503);
+      expect(res.headers["retry-after"]).toBe("5");
+      expect(res.json().message).toMatch(/^no answer within 2 s: the database .* is not responding/);
+    }
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await app.inject({ url: "/version" })).statusCode).toBe(200); // no database: answers at once
+  } finally {
+    proxy.thaw();
+  }
+  // The held queries complete when bytes flow again; new ones are answered.
+  const back = await app.inject({ url: "/v1/datasets" });
+  expect(back.statusCode).toBe(200);
+}, 20_000);

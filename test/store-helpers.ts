@@ -101,13 +101,25 @@ export async function writeSineWav(path: string, samplerate: number, seconds: nu
  */
 export interface TcpProxy {
   port: number;
+  /** Closes every connection and stops listening: connections are refused. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Holds every connection open, new ones too, and passes no byte: a partition, not a refusal. */
+  freeze(): void;
+  thaw(): void;
 }
 
 export async function tcpProxy(target: import("node:net").NetConnectOpts): Promise<TcpProxy> {
   const { createConnection, createServer } = await import("node:net");
   const sockets = new Set<import("node:net").Socket>();
+  type Pair = [import("node:net").Socket, import("node:net").Socket];
+  const pairs = new Set<Pair>();
+  let frozen = false;
+  const connect = ([client, upstream]: Pair) => {
+    client.pipe(upstream).pipe(client);
+    client.resume();
+    upstream.resume();
+  };
   let server: import("node:net").Server | null = null;
   let port = 0;
   const listen = () =>
@@ -119,7 +131,10 @@ export async function tcpProxy(target: import("node:net").NetConnectOpts): Promi
           sock.on("close", () => sockets.delete(sock));
           sock.on("error", () => { client.destroy(); upstream.destroy(); });
         }
-        client.pipe(upstream).pipe(client);
+        const pair: Pair = [client, upstream];
+        pairs.add(pair);
+        client.once("close", () => pairs.delete(pair));
+        if (!frozen) connect(pair);
       });
       s.once("error", reject);
       s.listen(port, "127.0.0.1", () => {
@@ -138,5 +153,19 @@ export async function tcpProxy(target: import("node:net").NetConnectOpts): Promi
       if (s) await new Promise<void>((r) => s.close(() => r()));
     },
     start: listen,
+    freeze() {
+      // A network partition: connections stay open, and no byte gets through either way.
+      frozen = true;
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+    },
+    thaw() {
+      frozen = false;
+      for (const pair of pairs) connect(pair);
+    },
   };
 }

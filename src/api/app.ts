@@ -10,6 +10,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Database } from "../store/db.js";
 import { authPlugin } from "./plugins/auth.js";
+import { deadlinePlugin } from "./plugins/deadline.js";
 import { errorsPlugin } from "./plugins/errors.js";
 import { statePlugin } from "./plugins/state.js";
 import { healthRoutes } from "./routes/health.js";
@@ -46,6 +47,8 @@ export interface AppOptions {
   tileLimits?: Partial<TileLimits>;
   /** Samples one playback response may hold (default MAX_PLAYBACK_SAMPLES, playback-limit.ts). */
   maxPlaybackSamples?: number;
+  /** Longest a request waits for its answer before a 503 (default 30 s; plugins/deadline.ts). */
+  deadlineMs?: number;
 }
 
 export type App = FastifyInstance;
@@ -73,6 +76,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   await app.register(errorsPlugin);
   await app.register(statePlugin, { db: options.database, audioRoots: options.audioRoots });
+  // Before auth: its token lookup is a database query too.
+  await app.register(deadlinePlugin, { deadlineMs: options.deadlineMs ?? 30_000 });
   await app.register(authPlugin, { requireAuthForReads: options.requireAuthForReads ?? false });
 
   await app.register(healthRoutes, { errorDetails: !(options.requireAuthForReads ?? false) });

@@ -86,6 +86,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => scanDataset(sql, request.params.id));
 
   app.post("/datasets/:id/import", {
+    config: { deadline: false }, // it hashes every new file: minutes for a large dataset
     schema: { summary: "Register the unregistered audio files (one import run)", tags, params: idParams, response: { 200: importSchema, 404: errorBody, 409: errorBody } },
   }, async (request) => importDataset(sql, request.params.id, request.user?.id ?? null));
 

@@ -41,6 +41,12 @@ export interface TileLimits {
 
 export const DEFAULT_TILE_LIMITS: TileLimits = { maxStreamTiles: 256, maxImageFrames: 65_536, maxImagePixels: 32 * 1024 * 1024, maxTilePixels: 32 * 1024 * 1024 };
 
+/**
+ * The answer deadline of these routes (plugins/deadline.ts): beyond their own limits — a 20 s
+ * wait for the recording's stats, a task time limit of 60 s — which answer first with their own 503.
+ */
+const TILE_DEADLINE_MS = 120_000;
+
 /** All spectrogram parameters plus the tile options, one strict object: unknown names are refused. */
 const tileQuery = paramsObject.extend(tileOptionsSchema.shape).superRefine(checkCrossFieldRules);
 /** A time interval in real seconds, as the spectrogram and playback routes take it. */
@@ -95,6 +101,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   });
 
   app.get("/recordings/:id/tiles/:z/:tile", {
+    config: { deadline: TILE_DEADLINE_MS },
     schema: {
       summary: "One spectrogram tile",
       description: "Tile x at zoom z covers frames [x·W·2^z, (x+1)·W·2^z) of the whole recording's spectrogram, each column the maximum of 2^z frames. `tile` is `<x>.<png|f32|npy>`. f32/npy are [rows][columns] float32, row 0 the lowest frequency; headers give the geometry.",
@@ -120,6 +127,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   });
 
   app.get("/recordings/:id/tiles/:z/stream", {
+    config: { deadline: TILE_DEADLINE_MS },
     schema: {
       summary: "The tiles of a time interval, streamed in order",
       description: "multipart/mixed: one part per tile, in order, each sent as soon as it is ready; its headers are the tile's (ETag, geometry, X-Tile: z/x). A client that disconnects cancels the work still queued.",
@@ -182,6 +190,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   });
 
   app.get("/recordings/:id/spectrogram", {
+    config: { deadline: TILE_DEADLINE_MS },
     schema: {
       summary: "A spectrogram image (or matrix) of [start_time, end_time)",
       description: "The frames of the whole recording's spectrogram whose centres lie in [start_time, end_time): same normalization, PCEN state and filter context as the whole recording, so any two requests agree where they overlap.",
