@@ -6,7 +6,7 @@ export { sosFiltFilt } from "./filter";
 export { resamplePoly } from "./resample";
 export { colorIndex } from "./colormap";
 export { fftCreate, fftForward, fftDestroy } from "./fft";
-export { stftCreate, stftDestroy, stftPower, stftHasColumns, stftPowerColumns } from "./stft";
+export { stftCreate, stftDestroy, stftPower, stftHasColumns, stftPowerColumns, samplesFinite } from "./stft";
 export { pcenInitState, pcenApply, pcenColumns } from "./pcen";
 export { scaleValues, scaleColumns, scaleTranspose } from "./amplitude";
 export { poolMax } from "./tile";

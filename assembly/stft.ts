@@ -141,3 +141,27 @@ export function stftPowerColumns(handle: i32, samples: usize, length: i32, first
   }
   return maxLane(peak);
 }
+
+/**
+ * True when the sum of the `n` samples at `samples` is finite — false for any NaN or ±Infinity
+ * among them, which the STFT refuses: they would spread over every bin of every frame that reads
+ * them (and through normalization and PCEN over the whole recording). NaN and ±Infinity survive
+ * any sum; finite samples can only reach an infinite sum beyond |x| ~ 1e31, where their power has
+ * long overflowed (the caller tells the two apart). Four running sums, independent chains: one add
+ * per four samples, on samples just copied into the core, so read from cache.
+ */
+export function samplesFinite(samples: usize, n: i32): bool {
+  let a = f32x4.splat(0), b = a, c = a, d = a;
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const p = samples + (<usize>i << 2);
+    a = f32x4.add(a, v128.load(p));
+    b = f32x4.add(b, v128.load(p, 16));
+    c = f32x4.add(c, v128.load(p, 32));
+    d = f32x4.add(d, v128.load(p, 48));
+  }
+  for (; i < n; i++) a = f32x4.add(a, f32x4.splat(load<f32>(samples + (<usize>i << 2))));
+  const sum = f32x4.add(f32x4.add(a, b), f32x4.add(c, d));
+  const zero = f32x4.sub(sum, sum); // 0 where the sum is finite, NaN where it is not
+  return !v128.any_true(f32x4.ne(zero, zero));
+}

@@ -166,6 +166,17 @@ describe("sonotile spectrogram: usage and input errors", () => {
     expectOneLineError(unwritable, 1, /cannot write .*no-such-dir.*: no such directory\n$/, "unwritable output");
   });
 
+  it("a float recording holding a NaN: exit 1 with one line naming where, no output", async () => {
+    const x = Float32Array.from({ length: 8000 }, (_, i) => 0.5 * Math.sin(i / 5));
+    x[4000] = NaN;
+    const nan = join(tmp, "nan.wav");
+    writeFileSync(nan, Buffer.concat([floatWavHeader(x.length, 1, 8000), new Uint8Array(x.buffer)]));
+    const out = join(tmp, "nan.png");
+    const r = await sonotile(["spectrogram", nan, "-o", out]);
+    expectOneLineError(r, 1, /the samples hold NaN \(first at 0\.5 s, sample 4000 of the signal analysed\)/, "NaN sample");
+    expect(existsSync(out)).toBe(false);
+  });
+
   it("-o naming the input through a link: exit 2, the input intact; a late failure leaves an existing output as it was", async () => {
     const input = join(tmp, "aud.f32"); // a WAV whose name carries an output extension
     writeFileSync(input, readFileSync(SHORT));

@@ -10,7 +10,9 @@ import { openAudio } from "../src/audio/index.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
 import type { ParamsInput } from "../src/engine/params.js";
 import { RecordingSpectrogram, spectrogramOfRecording } from "../src/engine/recording.js";
+import { CoreArray } from "../src/engine/core-array.js";
 import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
+import { core } from "../src/engine/wasm.js";
 import { FIXTURES, readF32, readJson, ROOT } from "./golden.js";
 import { random } from "./random.js";
 
@@ -169,5 +171,53 @@ describe("chunked processing equals one pass", () => {
       for (let i = 0; i < joined.length; i++) if (joined[i] !== whole.data[i]) differing++;
       expect(differing).toBe(0);
     }
+  });
+});
+
+describe("samples a spectrogram cannot be made of", () => {
+  const tone = () => Float32Array.from({ length: 24_000 }, (_, i) => 0.5 * Math.sin(i / 7));
+  // 25 ms at 48 kHz: n = 1200, four frames per transform; 22.9 ms: n = 1099, one frame at a time.
+  const paths: ParamsInput[] = [{}, { window_size: 0.0229, pcen: false, normalize: false, scale: "power" }];
+
+  it("NaN or ±Infinity among the samples is an AudioFormatError naming the first one's time, on both STFT paths", () => {
+    for (const [at, value] of [[5000, NaN], [23_999, -Infinity], [17, Infinity]] as const) {
+      const x = tone();
+      x[at] = value;
+      for (const params of paths) {
+        expect(() => spectrogram(x, 48_000, params)).toThrow(expect.objectContaining({
+          name: "AudioFormatError",
+          message: `the samples hold ${value} (first at ${at / 48_000} s, sample ${at} of the signal analysed): a spectrogram of NaN or ±Infinity is not defined`,
+        }));
+      }
+    }
+  });
+
+  it("the core's check finds a non-finite sample at every position: each of the four running sums and the scalar tail", () => {
+    for (const n of [1, 15, 16, 17, 47, 64]) {
+      const buffer = new CoreArray(n);
+      try {
+        const x = buffer.view();
+        x.fill(0.25);
+        expect(core.samplesFinite(buffer.ptr, n), `n = ${n}, all finite`).toBe(true);
+        for (let at = 0; at < n; at++) {
+          for (const value of [NaN, Infinity, -Infinity]) {
+            x[at] = value;
+            expect(core.samplesFinite(buffer.ptr, n), `n = ${n}, ${value} at ${at}`).toBe(false);
+          }
+          x[at] = 0.25;
+        }
+      } finally {
+        buffer.free();
+      }
+    }
+  });
+
+  it("finite samples whose power overflows float32 are named as such; large ones whose power does not are computed", () => {
+    const x = tone();
+    x[100] = 1e30;
+    for (const params of paths) expect(() => spectrogram(x, 48_000, params)).toThrow(/^sample values reach 1\.00e\+30: their power overflows float32/);
+    x[100] = 1e12; // power ≈ 1e24·scale: finite
+    const s = spectrogram(x, 48_000, paths[1]);
+    expect(s.data.every(Number.isFinite)).toBe(true);
   });
 });

@@ -11,8 +11,8 @@
  * integer too.
  */
 import { COLORMAPS, PARAM_NAMES, paramsObject, SCALES, WINDOWS, type Params } from "../src/engine/params.js";
-import { frameCount, frameGeometry } from "../src/engine/geometry.js";
-import { binRange, MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
+import { binRange, frameCount, frameGeometry } from "../src/engine/geometry.js";
+import { MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
 import { MAX_PLAYBACK_SAMPLES } from "../src/api/playback-limit.js";
 import { $, el } from "./dom.js";
 import { featureTable, type FeatureValue } from "./features.js";

@@ -6,6 +6,7 @@
  * state carried by the caller, so one pass over a whole signal and many passes over pieces of a
  * recording produce the same numbers.
  */
+import { AudioFormatError } from "../audio/types.js";
 import { getWindow } from "./window.js";
 import { frameGeometry, frameStart, type FrameGeometry } from "./geometry.js";
 import type { Params } from "./params.js";
@@ -200,11 +201,13 @@ export class SpectrogramPlan {
       const start = first + c0 * hop, span = (count - 1) * hop + nperseg;
       const from = Math.min(Math.max(start, 0), samples.length), to = Math.max(from, Math.min(start + span, samples.length));
       input.view().set(samples.subarray(from, to));
+      if (!core.samplesFinite(input.ptr, to - from)) throw nonFiniteSamples(samples, from, to, samplesStart, this.geometry.samplerate);
       if (!chunk) {
         // Without a target (0) the kernel only finds the maximum.
         const target = output ? output.values.ptr + 4 * c0 : scratch ? scratch.ptr : 0;
         const rowStride = output ? stride : scratchStride;
         let chunkPeak = core.stftPowerColumns(this.handle, input.ptr, to - from, start - from, hop, count, this.psdScale, target, rowStride);
+        if (chunkPeak === Infinity) throw powerOverflow(samples, from, to);
         if (state) {
           if (pcen === null && c0 === 0) core.pcenInitState(target, bins, rowStride, state.ptr);
           chunkPeak = core.pcenColumns(target, count, bins, rowStride, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
@@ -215,6 +218,7 @@ export class SpectrogramPlan {
       }
       const target = output ? output.values.ptr + 4 * c0 : 0;
       let chunkPeak = core.stftPower(this.handle, input.ptr, to - from, start - from, hop, count, this.psdScale, chunk.ptr);
+      if (chunkPeak === Infinity) throw powerOverflow(samples, from, to);
       if (state) {
         if (pcen === null && c0 === 0) core.pcenInitState(chunk.ptr, bins, 1, state.ptr);
         chunkPeak = core.pcenApply(chunk.ptr, count, bins, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
@@ -258,3 +262,24 @@ export function valueRange(p: Params, peak: number): [number, number] {
 export function normalizationDivisor(p: Params, peak: number): number {
   return p.normalize && peak > 0 && Number.isFinite(peak) ? peak : 1;
 }
+
+/**
+ * The error for samples [from, to) of `samples` (signal index samplesStart + i) that
+ * core.samplesFinite refused: NaN or ±Infinity, naming the first one's time: a float recording can store them, and a spectrogram of
+ * them is NaN wherever they reach. AudioFormatError: bad audio (CLI exit 1, HTTP 422).
+ */
+function nonFiniteSamples(samples: Float32Array, from: number, to: number, samplesStart: number, samplerate: number): AudioFormatError {
+  let i = from;
+  while (i < to && Number.isFinite(samples[i])) i++;
+  if (i === to) return powerOverflow(samples, from, to); // finite, but their sum overflowed (samplesFinite)
+  const at = samplesStart + i;
+  return new AudioFormatError(`the samples hold ${samples[i]} (first at ${at / samplerate} s, sample ${at} of the signal analysed): a spectrogram of NaN or ±Infinity is not defined`);
+}
+
+/** The error for finite samples so large that their power overflows float32 (|x| beyond ~1e18). */
+function powerOverflow(samples: Float32Array, from: number, to: number): AudioFormatError {
+  let largest = 0;
+  for (let i = from; i < to; i++) largest = Math.max(largest, Math.abs(samples[i]));
+  return new AudioFormatError(`sample values reach ${largest.toExponential(2)}: their power overflows float32 (full scale is 1)`);
+}
+
