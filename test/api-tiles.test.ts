@@ -149,6 +149,10 @@ describe("tiles", () => {
       expect(res.json().message, path).toContain(field);
     }
     expect((await app.inject({ url: `/v1/recordings/00000000-0000-0000-0000-000000000000/tiles/0/0.png` })).statusCode).toBe(404);
+    // An empty start_time is missing, not 0.
+    const empty = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=&end_time=2` });
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().fields.map((f: { field: string }) => f.field)).toEqual(["start_time"]);
   });
 
   it("refuse a resampling ratio beyond the filter limit with 400 naming samplerate and a rate that works", async () => {

@@ -48,6 +48,12 @@ describe("service routes", () => {
     expect(version.json()).toMatchObject({ api: "v1", version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
   });
 
+  it("names a query parameter given twice instead of failing its type", async () => {
+    const res = await app.inject({ url: "/v1/datasets?limit=1&limit=2&offset=0" });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ message: "limit: is given more than once", fields: [{ field: "limit", message: "is given more than once" }] });
+  });
+
   it("answers unknown routes with a JSON 404, with or without a token", async () => {
     for (const req of [{ url: "/nope" }, { method: "POST" as const, url: "/v1/nope" }, { url: "/v1/datasets/x/y/z", headers: auth(member) }]) {
       const res = await app.inject(req);

@@ -9,6 +9,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Database } from "../store/db.js";
+import { InvalidError } from "../store/errors.js";
 import { authPlugin } from "./plugins/auth.js";
 import { deadlinePlugin } from "./plugins/deadline.js";
 import { errorsPlugin } from "./plugins/errors.js";
@@ -76,6 +77,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   await app.register(errorsPlugin);
   await app.register(statePlugin, { db: options.database, audioRoots: options.audioRoots });
+  // A query parameter given twice arrives as an array, which every schema here would report as
+  // "expected number, received NaN": say what is wrong instead.
+  app.addHook("preValidation", async (request) => {
+    const repeated = Object.entries((request.query ?? {}) as Record<string, unknown>).filter(([, v]) => Array.isArray(v));
+    if (repeated.length) throw new InvalidError(repeated.map(([field]) => ({ field, message: "is given more than once" })));
+  });
   // Before auth: its token lookup is a database query too.
   await app.register(deadlinePlugin, { deadlineMs: options.deadlineMs ?? 30_000 });
   await app.register(authPlugin, { requireAuthForReads: options.requireAuthForReads ?? false });

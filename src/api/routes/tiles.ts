@@ -51,9 +51,14 @@ const TILE_DEADLINE_MS = 120_000;
 const tileQuery = paramsObject.extend(tileOptionsSchema.shape).superRefine(checkCrossFieldRules);
 /** A time interval in real seconds, as the spectrogram and playback routes take it. */
 export const interval = {
-  start_time: z.coerce.number({ error: "must be a number of seconds" }).min(0, "must be >= 0").describe("Start of the interval, s (real time)"),
-  end_time: z.coerce.number({ error: "must be a number of seconds" }).positive("must be > 0").describe("End of the interval, s (real time)"),
+  start_time: seconds(z.coerce.number({ error: "must be a number of seconds" }).min(0, "must be >= 0")).describe("Start of the interval, s (real time)"),
+  end_time: seconds(z.coerce.number({ error: "must be a number of seconds" }).positive("must be > 0")).describe("End of the interval, s (real time)"),
 };
+
+/** A number of seconds from a query string: an empty value is missing, not the 0 z.coerce makes of it. */
+function seconds(schema: z.ZodCoercedNumber) {
+  return z.preprocess((v) => (v === "" ? undefined : v), schema);
+}
 /** PNG, raw float32 or .npy bytes (or a multipart stream of them); not JSON. */
 const binary = z.any().describe("image/png, or application/octet-stream float32 [rows][columns] (f32, npy)");
 const format = z.enum(TILE_FORMATS, { error: `must be one of ${TILE_FORMATS.join(", ")}` });
