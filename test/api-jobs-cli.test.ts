@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/api/app.js";
+import { ensureAdmin } from "../src/store/users.js";
 import { REAL_PG_URL, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 import { runSonotile } from "./cli-helpers.js";
 import { ROOT } from "./golden.js";
@@ -36,12 +37,14 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
   let t: TestDatabase;
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let fx: JobFixture;
+  let adminId: string;
 
   beforeAll(async () => {
     if (!REAL_PG_URL) return;
     t = await freshDatabase();
     dir = await tempDir();
     fx = await jobFixture(t.db.sql, dir.path, 3);
+    adminId = (await ensureAdmin(t.db.sql))!.user.id;
   }, 60_000);
   afterAll(async () => {
     await t?.cleanup();
@@ -54,6 +57,7 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     expect(submitted.code, submitted.stderr).toBe(0);
     const job = JSON.parse(submitted.stdout);
     expect(job).toMatchObject({ status: "pending", progress_total: 2, data: { targets: { dataset_id: fx.datasetId }, params: expect.objectContaining({ window_size: 0.01 }) } });
+    expect(job.created_by).toBe(adminId); // the command line acts as the admin
 
     const worker = spawn(process.execPath, ["bin/sonotile.js", "worker", "--threads", "1", "--poll", "0.5", "--data", join(dir.path, "data")], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
     let workerErr = "";

@@ -14,6 +14,7 @@ import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { numberOption, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
 import { ParamsError } from "../../engine/params.js";
+import { findUserByUsername } from "../../store/users.js";
 import { optionRows } from "./info.js";
 import { STORE_OPTIONS } from "./serve.js";
 
@@ -92,7 +93,9 @@ export const command: Command = {
       if (action === "submit") {
         const boss = await openQueue(sql);
         try {
-          const job = await submitExtractJob(sql, boss, { data: data!, priority, created_by: null });
+          // The command line acts as the admin (as `dataset add` does): whoever reaches the database directly can.
+          const admin = await findUserByUsername(sql, "admin");
+          const job = await submitExtractJob(sql, boss, { data: data!, priority, created_by: admin?.id ?? null });
           out(job, `job ${job.id} submitted: ${job.progress_total} items`);
         } finally {
           await boss.stop({ graceful: false, close: false });
