@@ -212,6 +212,16 @@ describe("samples a spectrogram cannot be made of", () => {
     }
   });
 
+  it("a refused signal leaves none of the core's memory behind", () => {
+    const x = Float32Array.from({ length: 480_000 }, (_, i) => 0.5 * Math.sin(i / 7)); // 10 s: blocks of 8 MB
+    x[470_000] = NaN; // in the last block, after the others were computed
+    const refuse = () => expect(() => spectrogram(x, 48_000, paths[0])).toThrow(/the samples hold NaN/);
+    refuse(); // the core's memory grows to what one call needs
+    const before = core.memory.buffer.byteLength;
+    for (let i = 0; i < 30; i++) refuse();
+    expect(core.memory.buffer.byteLength).toBe(before);
+  });
+
   it("finite samples whose power overflows float32 are named as such; large ones whose power does not are computed", () => {
     const x = tone();
     x[100] = 1e30;

@@ -154,7 +154,13 @@ export class SpectrogramPlan {
    */
   analyze(samples: Float32Array, samplesStart: number, f0: number, f1: number, pcen: PcenState, finish: FinishParams | null = null): { block: FrameBlock; pcen: PcenState } {
     const values = new CoreArray(blockStride(f1 - f0) * this.geometry.bins);
-    const result = this.run(samples, samplesStart, f0, f1, pcen, { values, finish });
+    let result;
+    try {
+      result = this.run(samples, samplesStart, f0, f1, pcen, { values, finish });
+    } catch (err) {
+      values.free(); // the block is nobody's yet
+      throw err;
+    }
     return { block: new FrameBlock(values, f1 - f0, this.geometry.bins, result.peak), pcen: result.pcen };
   }
 
@@ -195,44 +201,48 @@ export class SpectrogramPlan {
     const finish = output?.finish;
     const stride = blockStride(frames);
     let peak = -Infinity;
-    for (let c0 = 0; c0 < frames; c0 += chunkFrames) {
-      const count = Math.min(chunkFrames, frames - c0);
-      // The chunk's frames read samples [start, start + span) of `samples`; outside it is padding.
-      const start = first + c0 * hop, span = (count - 1) * hop + nperseg;
-      const from = Math.min(Math.max(start, 0), samples.length), to = Math.max(from, Math.min(start + span, samples.length));
-      input.view().set(samples.subarray(from, to));
-      if (!core.samplesFinite(input.ptr, to - from)) throw nonFiniteSamples(samples, from, to, samplesStart, this.geometry.samplerate);
-      if (!chunk) {
-        // Without a target (0) the kernel only finds the maximum.
-        const target = output ? output.values.ptr + 4 * c0 : scratch ? scratch.ptr : 0;
-        const rowStride = output ? stride : scratchStride;
-        let chunkPeak = core.stftPowerColumns(this.handle, input.ptr, to - from, start - from, hop, count, this.psdScale, target, rowStride);
+    try {
+      for (let c0 = 0; c0 < frames; c0 += chunkFrames) {
+        const count = Math.min(chunkFrames, frames - c0);
+        // The chunk's frames read samples [start, start + span) of `samples`; outside it is padding.
+        const start = first + c0 * hop, span = (count - 1) * hop + nperseg;
+        const from = Math.min(Math.max(start, 0), samples.length), to = Math.max(from, Math.min(start + span, samples.length));
+        input.view().set(samples.subarray(from, to));
+        if (!core.samplesFinite(input.ptr, to - from)) throw nonFiniteSamples(samples, from, to, samplesStart, this.geometry.samplerate);
+        if (!chunk) {
+          // Without a target (0) the kernel only finds the maximum.
+          const target = output ? output.values.ptr + 4 * c0 : scratch ? scratch.ptr : 0;
+          const rowStride = output ? stride : scratchStride;
+          let chunkPeak = core.stftPowerColumns(this.handle, input.ptr, to - from, start - from, hop, count, this.psdScale, target, rowStride);
+          if (chunkPeak === Infinity) throw powerOverflow(samples, from, to);
+          if (state) {
+            if (pcen === null && c0 === 0) core.pcenInitState(target, bins, rowStride, state.ptr);
+            chunkPeak = core.pcenColumns(target, count, bins, rowStride, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
+          }
+          peak = Math.max(peak, chunkPeak);
+          if (finish && !isIdentity(finish)) core.scaleColumns(target, bins, count, rowStride, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
+          continue;
+        }
+        const target = output ? output.values.ptr + 4 * c0 : 0;
+        let chunkPeak = core.stftPower(this.handle, input.ptr, to - from, start - from, hop, count, this.psdScale, chunk.ptr);
         if (chunkPeak === Infinity) throw powerOverflow(samples, from, to);
         if (state) {
-          if (pcen === null && c0 === 0) core.pcenInitState(target, bins, rowStride, state.ptr);
-          chunkPeak = core.pcenColumns(target, count, bins, rowStride, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
+          if (pcen === null && c0 === 0) core.pcenInitState(chunk.ptr, bins, 1, state.ptr);
+          chunkPeak = core.pcenApply(chunk.ptr, count, bins, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
         }
         peak = Math.max(peak, chunkPeak);
-        if (finish && !isIdentity(finish)) core.scaleColumns(target, bins, count, rowStride, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
-        continue;
+        if (!output) continue;
+        if (finish) core.scaleTranspose(chunk.ptr, count, bins, target, stride, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
+        else core.scaleTranspose(chunk.ptr, count, bins, target, stride, 1, SCALE_CODES.power, false, 0, 0);
       }
-      const target = output ? output.values.ptr + 4 * c0 : 0;
-      let chunkPeak = core.stftPower(this.handle, input.ptr, to - from, start - from, hop, count, this.psdScale, chunk.ptr);
-      if (chunkPeak === Infinity) throw powerOverflow(samples, from, to);
-      if (state) {
-        if (pcen === null && c0 === 0) core.pcenInitState(chunk.ptr, bins, 1, state.ptr);
-        chunkPeak = core.pcenApply(chunk.ptr, count, bins, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
-      }
-      peak = Math.max(peak, chunkPeak);
-      if (!output) continue;
-      if (finish) core.scaleTranspose(chunk.ptr, count, bins, target, stride, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
-      else core.scaleTranspose(chunk.ptr, count, bins, target, stride, 1, SCALE_CODES.power, false, 0, 0);
+      if (state && frames > 0) pcen = state.view().slice();
+    } finally {
+      // Also when a chunk is refused (non-finite samples): the core's memory is not collected.
+      state?.free();
+      scratch?.free();
+      chunk?.free();
+      input.free();
     }
-    if (state && frames > 0) pcen = state.view().slice();
-    state?.free();
-    scratch?.free();
-    chunk?.free();
-    input.free();
     return { peak, pcen };
   }
 
