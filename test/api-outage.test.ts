@@ -4,7 +4,10 @@
  * comes back the same server answers 200 again — no restart. Runs against the embedded
  * database, or real PostgreSQL when DATABASE_URL is set.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { PassThrough } from "node:stream";
+import Fastify from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deadlinePlugin } from "../src/api/plugins/deadline.js";
 import { buildApp, type App } from "../src/api/app.js";
 import { openDatabase, type Database } from "../src/store/db.js";
 import { startEmbedded, type EmbeddedDatabase } from "../src/store/embedded.js";
@@ -85,3 +88,55 @@ it("answers 503 by its deadline while the database holds its connections without
   const back = await app.inject({ url: "/v1/datasets" });
   expect(back.statusCode).toBe(200);
 }, 20_000);
+
+describe("the request deadline", () => {
+  /** A bare server with the deadline plugin (100 ms) and routes that answer late. */
+  async function server() {
+    const app = Fastify();
+    await app.register(deadlinePlugin, { deadlineMs: 100 });
+    const late: { stream?: PassThrough } = {};
+    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    app.get("/stream-starting-late", async (_request, reply) => {
+      const body = new PassThrough();
+      setTimeout(() => body.end("first bytes after the deadline"), 300);
+      return reply.send(body); // the handler answered in time; its bytes come later
+    });
+    app.get("/held", async (_request, reply) => {
+      await wait(300); // a query the database holds
+      late.stream = new PassThrough();
+      return reply.send(late.stream);
+    });
+    app.post("/held", async () => {
+      await wait(300);
+      return { done: true };
+    });
+    return { app, late, wait };
+  }
+
+  it("answers a held read with 503 and Retry-After, releases the stream the handler sends late, and never cuts a stream already sent", async () => {
+    const { app, late, wait } = await server();
+    try {
+      const streamed = await app.inject({ url: "/stream-starting-late" });
+      expect([streamed.statusCode, streamed.body]).toEqual([200, "first bytes after the deadline"]);
+      const held = await app.inject({ url: "/held" });
+      expect(held.statusCode).toBe(503);
+      expect(held.headers["retry-after"]).toBe("5");
+      await wait(400);
+      expect(late.stream?.destroyed).toBe(true); // not left open behind a reply nobody reads
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("answers a held write with 503 that says it may still be made, and no Retry-After", async () => {
+    const { app } = await server();
+    try {
+      const res = await app.inject({ method: "POST", url: "/held" });
+      expect(res.statusCode).toBe(503);
+      expect(res.headers["retry-after"]).toBeUndefined();
+      expect(res.json().message).toMatch(/this change may still be made when it answers — check before repeating it$/);
+    } finally {
+      await app.close();
+    }
+  });
+});

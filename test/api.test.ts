@@ -110,6 +110,17 @@ describe("authentication and roles", () => {
     expect((await demote(me.id, "admin")).statusCode).toBe(200); // staying admin is no change
     expect((await demote(memberId, "admin")).json().role).toBe("admin");
     expect((await demote(memberId, "member")).json().role).toBe("member"); // another admin remained
+    // Two admins demoting each other at once: exactly one change goes through (the other is refused,
+    // 409 — or 403 if its author has just lost the role), and one admin remains.
+    expect((await demote(memberId, "admin")).json().role).toBe("admin");
+    const as = (key: string, id: string, role: string) => app.inject({ method: "PATCH", url: `/v1/users/${id}`, payload: { role }, headers: auth(key) });
+    const both = await Promise.all([as(member, me.id, "member"), as(admin, memberId, "member")]);
+    expect(both.filter((r) => r.statusCode === 200)).toHaveLength(1);
+    const admins = (await app.inject({ url: "/v1/users?limit=100", headers: auth(viewer) })).json().items.filter((u: { role: string }) => u.role === "admin");
+    expect(admins).toHaveLength(1);
+    // Back as before: the original admin is admin, the member is a member.
+    if (admins[0].id !== me.id) expect((await as(member, me.id, "admin")).statusCode).toBe(200);
+    expect((await as(admin, memberId, "member")).json().role).toBe("member");
   });
 
   it("shows a token's key once, stores none of it, and honours disabling", async () => {

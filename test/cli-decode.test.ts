@@ -4,7 +4,7 @@
  * Runs the CLI from source through tsx, so it does not depend on a build.
  */
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -104,6 +104,12 @@ describe("sonotile decode", () => {
     expect(readFileSync(kept, "utf8")).toBe("the user's earlier output");
     expect(directory).toMatchObject({ code: 2, stderr: `sonotile decode: -o ${path.join(tmp, "dir.npy")}: is a directory\n` });
     expect(readdirSync(tmp).filter((f) => f.endsWith(".partial"))).toEqual([]); // no temporary file left
+    // An -o that is a link is written through: the link stays, its target gets the samples.
+    const target = path.join(tmp, "target.npy"), viaOutputLink = path.join(tmp, "out-link.npy");
+    symlinkSync(target, viaOutputLink);
+    expect((await sonotile("decode", input, "-o", viaOutputLink)).code).toBe(0);
+    expect(lstatSync(viaOutputLink).isSymbolicLink()).toBe(true);
+    expect(readNpy(target).shape).toEqual([16000, 1]);
   });
 });
 

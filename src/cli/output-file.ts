@@ -4,8 +4,8 @@
  * is written to a temporary file beside it and renamed over it only once complete — a run that
  * fails, however late, leaves whatever was at that path untouched and nothing half-written.
  */
-import { rename, rm, stat } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { lstat, readlink, realpath, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 import { UsageError } from "./errors.js";
 
 /**
@@ -29,10 +29,11 @@ export async function checkOutputPath(input: string, output: string): Promise<vo
  * `output` is left as it was.
  */
 export async function writeOutputFile<T>(output: string, write: (tempPath: string) => Promise<T>): Promise<T> {
-  const tempPath = join(dirname(output), `.${basename(output)}.${process.pid}.partial`);
+  const target = await linkTarget(output);
+  const tempPath = join(dirname(target), `.${basename(target)}.${process.pid}.partial`);
   try {
     const result = await write(tempPath);
-    await rename(tempPath, output).catch((err: Error) => Promise.reject(outputError(output, err)));
+    await rename(tempPath, target).catch((err: Error) => Promise.reject(outputError(output, err)));
     return result;
   } catch (err) {
     await rm(tempPath, { force: true });
@@ -50,6 +51,17 @@ const WRITE_FAILURES: Record<string, string> = {
   EDQUOT: "disk quota exceeded",
   EROFS: "read-only file system",
 };
+
+/**
+ * Where writing `output` lands: an -o that is a link is written through, as opening it would —
+ * its target (existing or not yet) is replaced, the link stays.
+ */
+async function linkTarget(output: string): Promise<string> {
+  const existing = await realpath(output).catch(() => null);
+  if (existing) return existing;
+  const link = await lstat(output).catch(() => null);
+  return link?.isSymbolicLink() ? resolve(dirname(output), await readlink(output)) : output;
+}
 
 /**
  * A failed write of an output file (exit 1, like unreadable input: the run could not complete),

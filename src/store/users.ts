@@ -53,22 +53,25 @@ export async function listUsers(db: Queryable, req: PageRequest): Promise<Page<U
   return toPage(rows, req, () => db`SELECT count(*) AS n FROM users`);
 }
 
-export async function updateUser(db: Queryable, id: string, patch: Partial<Omit<NewUser, "username">>): Promise<User> {
+export async function updateUser(sql: Sql, id: string, patch: Partial<Omit<NewUser, "username">>): Promise<User> {
   const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
-  if (Object.keys(fields).length) {
-    // The last admin keeps the role (checked in the same statement): without one, nobody could
-    // manage users or datasets through the API any more.
+  if (!Object.keys(fields).length) return getUser(sql, id);
+  // The last admin keeps the role: without one, nobody could manage users or datasets through
+  // the API any more. Changes of role are serialized by a table lock (as ensureAdmin's), so two
+  // admins demoting each other at once cannot both see the other one remain.
+  return sql.begin(async (tx) => {
+    if (fields.role !== undefined) await tx`LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`;
     const rows = await translating(
-      () => db`UPDATE users SET ${db(fields, ...Object.keys(fields))} WHERE id = ${id}
+      () => tx`UPDATE users SET ${tx(fields, ...Object.keys(fields))} WHERE id = ${id}
                AND (${String(fields.role ?? "admin")} = 'admin' OR role <> 'admin' OR EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND id <> ${id}))
                RETURNING id`,
     );
     if (!rows.length) {
-      const user = await getUser(db, id); // NotFoundError if there is no such user
+      const user = await getUser(tx, id); // NotFoundError if there is no such user
       throw new ConflictError(`user ${user.username} is the last admin and keeps the role: make another user admin first`);
     }
-  }
-  return getUser(db, id);
+    return getUser(tx, id);
+  });
 }
 
 /**

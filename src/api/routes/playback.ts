@@ -15,7 +15,7 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { expandedSamplerate, openAudio } from "../../audio/index.js";
 import { interleavedPieces } from "../../audio/interleave.js";
-import { AudioFormatError, type AudioReader } from "../../audio/types.js";
+import { AudioFormatError } from "../../audio/types.js";
 import { floatWavHeader } from "../../audio/wavwriter.js";
 import { invalid } from "../../store/errors.js";
 import { MAX_PLAYBACK_SAMPLES } from "../playback-limit.js";
@@ -24,20 +24,13 @@ import { recordingFile } from "../recording-file.js";
 import { errorBody, idParams } from "../schemas.js";
 import { interval } from "./tiles.js";
 
-/**
- * The WAV: its header, the first piece of interleaved frames (decoded before the response
- * started), then the rest; the reader is closed when done or abandoned.
- */
-async function* wavBytes(reader: AudioReader, header: Uint8Array, firstPiece: Float32Array | undefined, rest: AsyncIterator<Float32Array>): AsyncGenerator<Uint8Array> {
+/** The WAV: its header, the first piece of interleaved frames (decoded before the response started), then the rest. */
+async function* wavBytes(header: Uint8Array, firstPiece: Float32Array | undefined, rest: AsyncIterator<Float32Array>): AsyncGenerator<Uint8Array> {
   const bytes = (x: Float32Array) => new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  try {
-    yield header;
-    if (!firstPiece) return;
-    yield bytes(firstPiece);
-    for (let x = await rest.next(); !x.done; x = await rest.next()) yield bytes(x.value);
-  } finally {
-    await reader.close();
-  }
+  yield header;
+  if (!firstPiece) return;
+  yield bytes(firstPiece);
+  for (let x = await rest.next(); !x.done; x = await rest.next()) yield bytes(x.value);
 }
 
 /** A decoding failure as the 422 it is (SPEC §10). */
@@ -75,9 +68,14 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
       // there is a 422; a failure further on can only cut the transfer short (the status is out).
       const pieces = interleavedPieces(reader, first, end)[Symbol.asyncIterator]();
       const firstPiece = await pieces.next().catch((err) => Promise.reject(undecodable(err)));
+      // The reader closes with the body — sent to its end, or destroyed unread (a client gone
+      // before the first byte, a reply the deadline answered): a generator never started has no
+      // `finally` to run.
+      const body = Readable.from(wavBytes(header, firstPiece.done ? undefined : firstPiece.value, pieces));
+      body.once("close", () => reader.close().catch((err: Error) => request.log.warn({ err }, "closing a recording after playback")));
       return reply.type("audio/wav").header("Content-Length", header.length + samples * 4)
         .header("X-Frame-Range", `${first},${end}`)
-        .send(Readable.from(wavBytes(reader, header, firstPiece.done ? undefined : firstPiece.value, pieces)));
+        .send(body);
     } catch (err) {
       await reader.close();
       throw err;
