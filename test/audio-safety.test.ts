@@ -8,6 +8,8 @@ import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
+import { parseRiff } from "../src/audio/riff.js";
+import { memorySource, readAhead, type ByteSource } from "../src/audio/source.js";
 
 const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
 const fixture = (name: string) => new Uint8Array(readFileSync(path.join(FORMATS, name)));
@@ -68,6 +70,26 @@ describe("malformed files are rejected with a message naming the problem", () =>
 
   it("a missing file", async () => {
     await expect(openAudio("/nonexistent/x.wav")).rejects.toThrow(/cannot open .*ENOENT/);
+  });
+});
+
+describe("many small chunks", () => {
+  it("a WAV with 20,000 empty LIST chunks before its fmt chunk opens with its samples intact, its header walked through a read-ahead window", async () => {
+    const lists = new Uint8Array(20_000 * 8);
+    for (let i = 0; i < 20_000; i++) lists.set([0x4c, 0x49, 0x53, 0x54], i * 8); // "LIST", size 0
+    const file = new Uint8Array(WAV.length + lists.length);
+    file.set(WAV.subarray(0, 12));
+    file.set(lists, 12);
+    file.set(WAV.subarray(12), 12 + lists.length);
+    new DataView(file.buffer).setUint32(4, file.length - 8, true);
+    const [plain, padded] = await Promise.all([decode(WAV), decode(file)]);
+    expect(padded.data[0]).toEqual(plain.data[0]);
+    // The walk's reads: 16 exact ones, then one per window (growing to 8 KiB) — not two per chunk (40,000).
+    let reads = 0;
+    const counted = memorySource(file);
+    const source: ByteSource = { ...counted, size: counted.size, bytesRead: 0, read: (o, n) => (reads++, counted.read(o, n)) };
+    await parseRiff(readAhead(source), "wav");
+    expect(reads).toBeLessThanOrEqual(16 + 6 + Math.ceil(file.length / 8192));
   });
 });
 

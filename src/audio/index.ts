@@ -8,7 +8,7 @@ import { openCompressed, type StreamOptions } from "./compressed.js";
 import { BlockReader } from "./reader.js";
 import { parseRiff, sniffRiff } from "./riff.js";
 import { recordingFacts } from "./metadata.js";
-import { memorySource, openFileSource, type ByteSource } from "./source.js";
+import { memorySource, openFileSource, readAhead, type ByteSource } from "./source.js";
 import { AudioFormatError, type AudioReader } from "./types.js";
 
 export { AudioFormatError } from "./types.js";
@@ -35,8 +35,9 @@ async function openFormat(src: ByteSource, name: string, options: OpenOptions): 
   try {
     const head = await src.read(0, 64);
     const riff = sniffRiff(head);
-    if (riff) return new BlockReader(src, await parseRiff(src, riff), src.size);
-    if (sniffAiff(head)) return new BlockReader(src, await parseAiff(src), src.size);
+    // The header walks read through a window: files of thousands of small chunks open at once.
+    if (riff) return new BlockReader(src, await parseRiff(readAhead(src), riff), src.size);
+    if (sniffAiff(head)) return new BlockReader(src, await parseAiff(readAhead(src)), src.size);
     const compressed = await openCompressed(src, head, options);
     if (compressed) return compressed;
     if (src.size === 0) throw new AudioFormatError("file is empty");

@@ -103,3 +103,38 @@ export async function openFileSource(path: string, options: { blocking?: boolean
 export function memorySource(bytes: Uint8Array): ByteSource {
   return new MemorySource(bytes);
 }
+
+/**
+ * `src` read through a window, for the container parsers' walk over chunk headers: a file of many
+ * small chunks (a WAV with 99,000 empty LIST chunks took 7 s to open, two positioned reads per
+ * chunk) costs one read per window instead. The first `exactReads` reads go straight to `src` —
+ * an ordinary header still costs its own bytes and no more — and from then on a window of 256
+ * bytes, doubling with each refill up to `maxWindow`. Reads that do not fit go straight to `src`;
+ * the returned arrays are copies, so callers may keep them.
+ */
+export function readAhead(src: ByteSource, exactReads = 16, maxWindow = 8192): ByteSource {
+  let reads = 0;
+  let window = 128;
+  let start = 0;
+  let held: Uint8Array = new Uint8Array(0);
+  return {
+    get size() {
+      return src.size;
+    },
+    get bytesRead() {
+      return src.bytesRead;
+    },
+    async read(offset: number, length: number): Promise<Uint8Array> {
+      const end = Math.min(src.size, offset + Math.max(0, length));
+      if (++reads <= exactReads || end - offset > maxWindow) return src.read(offset, length);
+      if (offset < start || end > start + held.length) {
+        window = Math.min(maxWindow, 2 * window);
+        start = offset;
+        held = await src.read(offset, Math.max(window, end - offset));
+      }
+      return held.slice(offset - start, end - start);
+    },
+    readInto: (offset, target) => src.readInto(offset, target),
+    close: () => src.close(),
+  };
+}
