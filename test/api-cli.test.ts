@@ -4,7 +4,7 @@
  * running embedded database through its lock file; with DATABASE_URL they use a fresh
  * database on that server.
  */
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { command as datasetCommand } from "../src/cli/commands/dataset.js";
 import { command as tokenCommand } from "../src/cli/commands/token.js";

@@ -7,7 +7,7 @@
  * Every size read from the file is checked against the real file size before it is used.
  */
 import { adpcmCodecFromWaveFormat } from "./adpcm.js";
-import { checkBasics, LIMITS, pcmCodec, type BlockCodec, type Layout } from "./layout.js";
+import { checkBasics, pcmCodec, type BlockCodec, type Layout } from "./layout.js";
 import { parseBext, parseGuano, parseListInfo } from "./metadata.js";
 import type { SampleFormat } from "./pcm.js";
 import type { ByteSource } from "./source.js";

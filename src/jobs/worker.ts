@@ -11,7 +11,7 @@
  * does — and writes the feature-table artifact. An item whose deliveries all died without
  * recording an outcome reaches the dead-letter queue, and is recorded as failed from there.
  */
-import type { PgBoss, JobResult, JobWithMetadata } from "pg-boss";
+import type { JobResult, JobWithMetadata } from "pg-boss";
 import { parseParams } from "../engine/params.js";
 import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
 import { featureTableCsv, type FeatureTableRow } from "../features/table.js";

@@ -34,7 +34,8 @@ declare module "fastify" {
 }
 
 const RANK: Record<Requirement, number> = { anonymous: 0, viewer: 1, member: 2, admin: 3 };
-const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+/** Methods that only read: open to anyone on loopback (see the header), safe to repeat. */
+export const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** Throws 403 unless `user` has at least `role` (for checks inside handlers, e.g. ownership). */
 export function requireRole(request: FastifyRequest, role: Role): User {

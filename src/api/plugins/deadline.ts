@@ -17,6 +17,7 @@
  */
 import fp from "fastify-plugin";
 import type { FastifyReply } from "fastify";
+import { SAFE_METHODS } from "./auth.js";
 import { sendError } from "./errors.js";
 
 declare module "fastify" {
@@ -25,8 +26,6 @@ declare module "fastify" {
     deadline?: number | false;
   }
 }
-
-const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export const deadlinePlugin = fp<{ deadlineMs: number }>(async (app, options) => {
   const timers = new WeakMap<FastifyReply, NodeJS.Timeout>();

@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { PgBoss } from "pg-boss";
 import { abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } from "../../jobs/queue.js";
 import { JOB_RESULTS, JOB_SORTS, JOB_STATUSES, getJob, listJobs, listMetrics, putMetric, type Metric } from "../../store/jobs.js";
-import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, text, timestamp } from "../schemas.js";
+import { errorBody, idParams, nullableTimestamp, page, pageQuery, sortQuery, text, timestamp } from "../schemas.js";
 
 /**
  * The tasks a job can run, each with the schema of its data. `extract_features` (SPEC §7):
