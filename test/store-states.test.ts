@@ -2,21 +2,22 @@
  * Archive and trash reach what a record holds (SPEC §5): a dataset's recordings, a recording's
  * clips, notes, tags and features, a clip's notes, tags and features are hidden and read-only
  * with their parent, and come back exactly as they were when it is restored. Also: deleting
- * clips (only active ones, only their creator or an admin), scans that refuse a dataset
- * directory swapped for a symlink, time expansion that would leave clips outside the
- * recording, and recording_count. Embedded PGlite, or real PostgreSQL when DATABASE_URL is set.
+ * clips (only active ones, only their creator or an admin), recordings and datasets (only active
+ * ones; purging the trash still works), scans that refuse a dataset directory swapped for a
+ * symlink, time expansion that would leave clips outside the recording, and recording_count.
+ * Embedded PGlite, or real PostgreSQL when DATABASE_URL is set.
  */
 import { mkdir, rename, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
-import { setState, type StateFilter } from "../src/store/common.js";
+import { purgeTrashed, setState, type StateFilter } from "../src/store/common.js";
 import { addClipTag, createClip, deleteClip, getClip, listClips, setClipFeature, updateClip } from "../src/store/clips.js";
-import { createDataset, getDataset, importDataset, scanDataset } from "../src/store/datasets.js";
+import { createDataset, deleteDataset, getDataset, importDataset, scanDataset } from "../src/store/datasets.js";
 import { ConflictError, InvalidError } from "../src/store/errors.js";
 import { createNote, listNotes, updateNote } from "../src/store/notes.js";
 import { resolveAudioDir, resolveRoots } from "../src/store/paths.js";
-import { addRecordingTag, getRecording, insertRecording, listRecordings, setRecordingFeature, updateRecording } from "../src/store/recordings.js";
+import { addRecordingTag, deleteRecording, getRecording, insertRecording, listRecordings, setRecordingFeature, updateRecording } from "../src/store/recordings.js";
 import { createToken } from "../src/store/tokens.js";
 import { createUser } from "../src/store/users.js";
 import type { Sql } from "../src/store/db.js";
@@ -175,6 +176,38 @@ describe("deleting a clip", () => {
   });
 });
 
+describe("deleting a recording or a dataset", () => {
+  it("is refused while it is archived or trashed, or under an archived dataset, and purging still takes the trash", async () => {
+    const { dataset, recording, clip } = await tree("delete-states");
+    await setState(sql, "recordings", recording.id, "archived");
+    expect(await conflict(deleteRecording(sql, recording.id))).toBe(`recording ${recording.id} is archived and read-only; restore it first`);
+    await setState(sql, "recordings", recording.id, "active");
+    await setState(sql, "datasets", dataset.id, "archived");
+    expect(await conflict(deleteDataset(sql, dataset.id))).toBe(`dataset ${dataset.id} is archived and read-only; restore it first`);
+    expect(await conflict(deleteRecording(sql, recording.id))).toBe(`recording ${recording.id} is read-only: its dataset ${dataset.id} is archived; restore it first`);
+    await setState(sql, "datasets", dataset.id, "active");
+    await setState(sql, "datasets", dataset.id, "trashed");
+    expect(await conflict(deleteDataset(sql, dataset.id))).toBe(`dataset ${dataset.id} is trashed and read-only; restore it first`);
+    // Nothing was deleted: a restore brings it all back.
+    await setState(sql, "datasets", dataset.id, "active");
+    expect(await recordingIds(dataset.id, "active")).toEqual([recording.id]);
+    expect(await clipIds(recording.id, "active")).toEqual([clip.id]);
+
+    // Active, they go for good: a recording with its clips, a dataset with its recordings.
+    await deleteRecording(sql, recording.id);
+    expect(await clipIds(recording.id, "all")).toEqual([]);
+    await deleteDataset(sql, dataset.id);
+    await expect(getDataset(sql, dataset.id)).rejects.toThrow(/not found/);
+
+    // Purging the trash does not go through the refusal.
+    const trashed = await tree("delete-purge");
+    await setState(sql, "datasets", trashed.dataset.id, "trashed");
+    expect((await purgeTrashed(sql, 0)).datasets).toBeGreaterThanOrEqual(1);
+    await expect(getDataset(sql, trashed.dataset.id)).rejects.toThrow(/not found/);
+    await expect(getRecording(sql, trashed.recording.id)).rejects.toThrow(/not found/);
+  });
+});
+
 describe("time expansion", () => {
   it("is refused when the recording would end before some of its clips, naming how many and the first", async () => {
     const { recording, clip } = await tree("expansion");
@@ -297,6 +330,26 @@ describe("over HTTP", () => {
     expect((await del(mine, member)).statusCode).toBe(204);
     expect((await del(admins, admin)).statusCode).toBe(204);
     expect((await app.inject({ url: `/v1/clips/${admins}` })).statusCode).toBe(404);
+  });
+
+  it("an archived recording or dataset answers 409 to DELETE, also from an admin, until it is restored", async () => {
+    const dir = join(roots[0], "http-delete");
+    await mkdir(dir);
+    await writeSineWav(join(dir, "tone.wav"), 8000, 0.5);
+    const dataset = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "http-delete", audio_dir: dir }, headers: auth(admin) })).json().id;
+    const recording = (await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: dataset, path: "tone.wav" }, headers: auth(admin) })).json().id;
+    const del = (url: string) => app.inject({ method: "DELETE", url, headers: auth(admin) });
+    await app.inject({ method: "POST", url: `/v1/datasets/${dataset}/archive`, headers: auth(admin) });
+    for (const [url, message] of [
+      [`/v1/datasets/${dataset}`, `dataset ${dataset} is archived and read-only; restore it first`],
+      [`/v1/recordings/${recording}`, `recording ${recording} is read-only: its dataset ${dataset} is archived; restore it first`],
+    ]) {
+      const res = await del(url);
+      expect([res.statusCode, res.json().message]).toEqual([409, message]);
+    }
+    await app.inject({ method: "POST", url: `/v1/datasets/${dataset}/restore`, headers: auth(admin) });
+    expect((await del(`/v1/recordings/${recording}`)).statusCode).toBe(204);
+    expect((await del(`/v1/datasets/${dataset}`)).statusCode).toBe(204);
   });
 
   it("a time expansion that would leave clips outside the recording is refused with 409", async () => {

@@ -81,8 +81,13 @@ export async function updateDataset(db: Queryable, id: string, patch: { name?: s
   return getDataset(db, id);
 }
 
-/** Deletes a dataset and (by cascade) its recordings' metadata; files on disk are untouched. */
+/**
+ * Deletes a dataset and (by cascade) its recordings' metadata; files on disk are untouched. Only
+ * an active one: archived means read-only, deletion included, and trashed ones go when the trash
+ * is purged (409 otherwise).
+ */
 export async function deleteDataset(db: Queryable, id: string): Promise<void> {
+  await assertWritable(db, "datasets", id);
   const rows = await translating(() => db`DELETE FROM datasets WHERE id = ${id} RETURNING id`);
   if (!rows.length) throw new NotFoundError("dataset", id);
 }

@@ -150,7 +150,12 @@ export async function updateRecording(db: Queryable, id: string, patch: Recordin
   return getRecording(db, id);
 }
 
+/**
+ * Deletes a recording's metadata (and by cascade its clips and notes); the file stays. Only an
+ * active one under an active dataset: archived means read-only, deletion included (409).
+ */
 export async function deleteRecording(db: Queryable, id: string): Promise<void> {
+  await assertWritable(db, "recordings", id);
   const rows = await translating(() => db`DELETE FROM recordings WHERE id = ${id} RETURNING id`);
   if (!rows.length) throw new NotFoundError("recording", id);
 }

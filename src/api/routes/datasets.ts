@@ -75,7 +75,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete("/datasets/:id", {
     config: { role: "admin" },
-    schema: { summary: "Delete a dataset and its recordings' metadata for good (admin; files stay)", tags, params: idParams, response: { 204: z.null(), 404: errorBody } },
+    schema: { summary: "Delete an active dataset and its recordings' metadata for good (admin; files stay)", tags, params: idParams, response: { 204: z.null(), 404: errorBody, 409: errorBody } },
   }, async (request, reply) => {
     await deleteDataset(sql, request.params.id);
     return reply.code(204).send(null);

@@ -143,7 +143,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete("/recordings/:id", {
     config: { role: "admin" },
-    schema: { summary: "Delete a recording's metadata for good (admin; the file stays)", tags, params: idParams, response: { 204: z.null(), 404: errorBody } },
+    schema: { summary: "Delete an active recording's metadata for good (admin; the file stays)", tags, params: idParams, response: { 204: z.null(), 404: errorBody, 409: errorBody } },
   }, async (request, reply) => {
     await deleteRecording(sql, request.params.id);
     return reply.code(204).send(null);
