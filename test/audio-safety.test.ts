@@ -21,6 +21,18 @@ function patched(bytes: Uint8Array, edit: (v: DataView, b: Uint8Array) => void):
   return b;
 }
 
+/**
+ * A copy of an Ogg file with the packets of its last page (audio) overwritten by 0xff bytes —
+ * for Opus a TOC byte announcing 63 frames, which libopus refuses (OPUS_INVALID_PACKET). A page
+ * is "OggS", 22 header bytes, its segment count at 26, then the segment table and the packets.
+ */
+function corruptLastOggPage(bytes: Uint8Array): Uint8Array {
+  const b = bytes.slice();
+  const last = Buffer.from(b).lastIndexOf("OggS");
+  b.fill(0xff, last + 27 + b[last + 26]);
+  return b;
+}
+
 // wav_pcm_16.wav: RIFF(12) fmt (8+16, fields at 20..35) data header at 36, samples from 44.
 const WAV = fixture("wav_pcm_16.wav");
 
@@ -62,6 +74,11 @@ describe("malformed files are rejected with a message naming the problem", () =>
       const b = fixture(name);
       return [`${name} cut after its headers`, b.subarray(0, Math.floor(b.length * 0.02)), /^<buffer>: (vorbis|opus|mp3): no audio frame could be decoded \(the stream is truncated or corrupt after its headers\)$/];
     }),
+    // Where the stream breaks, in one line, not the decoder's own text ("libopus -4 OPUS_INVALID_PACKET:
+    // The compressed data passed is corrupted", "_init vorbis_synthesisUnknown Error"). The Opus
+    // fixture's audio is all in that page: everything after frame 0 is in it.
+    ["ogg_opus.ogg with corrupt audio packets", corruptLastOggPage(fixture("ogg_opus.ogg")), /^opus: corrupt stream: cannot decode the audio after frame 0$/],
+    ["ogg_vorbis.ogg with corrupt audio packets", corruptLastOggPage(fixture("ogg_vorbis.ogg")), /^vorbis: corrupt stream: cannot decode the audio after frame 13440$/],
     ["Ogg with an unsupported codec", patched(fixture("ogg_vorbis.ogg"), (_, b) => b.set([0x7f, 0x46, 0x4c, 0x41, 0x43], 28)), /unsupported codec in the first packet/],
   ];
   it.each(cases)("%s", async (_, bytes, message) => {

@@ -97,7 +97,7 @@ interface FlacSeek {
 /**
  * What the decoders print with console.error for every corrupt frame (libopus once per packet,
  * dozens of lines for one bad file). They also return each error in their result, which becomes
- * the one AudioFormatError message (checkDecoded), so these lines are dropped, not lost.
+ * the one AudioFormatError saying where the stream breaks (checkDecoded), so these lines are dropped.
  */
 const DECODER_NOISE = /^(libopus -?\d|mpg123-decoder: |@wasm-audio-decoders\/flac: )/;
 
@@ -155,8 +155,14 @@ async function guard<T>(kind: string, call: () => T | Promise<T>): Promise<T> {
   }
 }
 
-function checkDecoded(kind: string, r: Decoded): Decoded {
-  if (r.errors.length) throw new AudioFormatError(`${kind}: corrupt stream: ${r.errors[0].message}`);
+/**
+ * `r`, unless the decoder reported an error decoding `what` (e.g. "the audio after frame 8056").
+ * The message says where the stream breaks, not what the decoder said: its text ("libopus -4
+ * OPUS_INVALID_PACKET: …", "_init vorbis_synthesisUnknown Error", "-1 MPG123_ERR") names its
+ * internals, nothing a user can act on.
+ */
+function checkDecoded(kind: string, r: Decoded, what: string): Decoded {
+  if (r.errors.length) throw new AudioFormatError(`${kind}: corrupt stream: cannot decode ${what}`);
   return r;
 }
 
@@ -222,7 +228,7 @@ class Cursor {
         r = this.dec.flush ? await guard(this.probe.kind, () => this.dec.flush!()) : { channelData: [], samplesDecoded: 0, errors: [] };
         this.done = true;
       }
-      this.append(checkDecoded(this.probe.kind, r));
+      this.append(this.checked(r));
       if (this.done && this.fill > 0) this.ready.push(this.buf.map((c) => c.slice(0, this.fill)));
     }
     const out = this.ready.shift() ?? null;
@@ -256,7 +262,12 @@ class Cursor {
 
   /** Feeds output decoded before this cursor existed (the pages a seek used to align itself). */
   inject(r: Decoded): void {
-    this.append(checkDecoded(this.probe.kind, r));
+    this.append(this.checked(r));
+  }
+
+  /** `r`, unless it failed to decode: everything before the frames emitted so far did decode. */
+  private checked(r: Decoded): Decoded {
+    return checkDecoded(this.probe.kind, r, `the audio after frame ${this.emitted}`);
   }
 
   free(): void {
@@ -453,14 +464,14 @@ export class StreamReader implements AudioReader {
    * and the next byte, or null if the file ends first.
    */
   private async alignOgg(dec: StreamDecoder, ogg: OggSeek, pos: number): Promise<{ outputs: Decoded[]; first: number; pos: number } | null> {
-    checkDecoded(this.probe.kind, await guard(this.probe.kind, () => dec.decode(this.oggHeaders!)));
+    checkDecoded(this.probe.kind, await guard(this.probe.kind, () => dec.decode(this.oggHeaders!)), "the header pages");
     const outputs: Decoded[] = [];
     let decoded = 0;
     while (pos < this.src.size) {
       const bytes = await this.src.read(pos, 65536 + 282); // the largest possible page
       const p = parsePage(bytes, 0);
       if (!p) throw new AudioFormatError(`ogg: no valid page at byte ${pos} while seeking (corrupt stream?)`);
-      const r = checkDecoded(this.probe.kind, await guard(this.probe.kind, () => dec.decode(bytes.subarray(0, p.length))));
+      const r = checkDecoded(this.probe.kind, await guard(this.probe.kind, () => dec.decode(bytes.subarray(0, p.length))), `the page at byte ${pos}`);
       pos += p.length;
       outputs.push(r);
       decoded += r.samplesDecoded;
