@@ -6,6 +6,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
+import { expandedSamplerate } from "../src/audio/expansion.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { createToken } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
@@ -47,6 +48,25 @@ describe("recordings registered one by one", () => {
   it("read the file's facts and apply time expansion", async () => {
     const rec = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json();
     expect(rec).toMatchObject({ path: "tone.wav", file_samplerate: 16000, samplerate: 32000, frames: 32000, duration: 1, channels: 1 });
+  });
+
+  it("report the samplerate the engine computes with, and sort by it", async () => {
+    // 16000 Hz × 3.0318750000000003 is 48510.00000000001 in float64, within rounding of 48510 Hz:
+    // the engine analyses the recording at 48510 Hz (expandedSamplerate), so the API says so.
+    const dataset_id = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
+    const expansions = { "rate-a.wav": 3.0318750000000003, "rate-b.wav": 3.0319, "rate-c.wav": 3.031875, "rate-d.wav": 3.0318 };
+    for (const [path, time_expansion] of Object.entries(expansions)) {
+      await writeSineWav(join(scratch.path, path), 16000, 0.1);
+      const res = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id, path, time_expansion }, headers: auth(member) });
+      expect(res.json().samplerate, path).toBe(expandedSamplerate(16000, time_expansion));
+    }
+    const shown = async (order: string) =>
+      (await app.inject({ url: `/v1/recordings?search=rate-&sort=samplerate&order=${order}` })).json().items.map((r: { path: string; samplerate: number }) => [r.path, r.samplerate]);
+    const ascending = await shown("asc");
+    expect(Object.fromEntries(ascending)).toEqual({ "rate-a.wav": 48510, "rate-b.wav": 48510.399999999994, "rate-c.wav": 48510, "rate-d.wav": 48508.8 });
+    // In the order of the rates shown (the two of 48510 Hz in either order).
+    expect(ascending.map(([, rate]: [string, number]) => rate)).toEqual([48508.8, 48510, 48510, 48510.399999999994]);
+    expect((await shown("desc")).map(([, rate]: [string, number]) => rate)).toEqual([48510.399999999994, 48510, 48510, 48508.8]);
   });
 
   it("refuse paths escaping the dataset and duplicates", async () => {

@@ -2,8 +2,10 @@
  * Recordings: one audio file of a dataset, with the facts read from it (hash, rate, frames,
  * channels) and what people add (time expansion, date, place, rights, tags, features, notes,
  * owners). `samplerate` and `duration` are in real units: file rate × time expansion and
- * frames ÷ that rate (SPEC §3.2) — generated columns, so they follow time_expansion.
+ * frames ÷ that rate (SPEC §3.2) — generated columns, so they follow time_expansion; the
+ * samplerate a row reports is the engine's (see withEngineRate).
  */
+import { expandedSamplerate } from "../audio/expansion.js";
 import type { Queryable } from "./db.js";
 import { assertWritable, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, translating } from "./errors.js";
@@ -59,6 +61,17 @@ const SELECT = (db: Queryable) => db`
   FROM recordings r`;
 
 /**
+ * The row with the samplerate the engine analyses the recording at (expandedSamplerate): a
+ * product within rounding of a whole number is that number — 16000 × 3.0318750000000003 is
+ * 48510 Hz, where the column holds 48510.00000000001. Listings still sort by the column: the
+ * rounding never reorders two rates (nothing lies between a rate and the whole number it moves
+ * to), so they come in the order of the rates shown.
+ */
+function withEngineRate<T extends Recording>(row: T): T {
+  return { ...row, samplerate: expandedSamplerate(row.file_samplerate, row.time_expansion) };
+}
+
+/**
  * Inserts a recording whose path and file facts the caller has checked; returns null when
  * the dataset already has that path (a concurrent import got there first).
  */
@@ -80,7 +93,7 @@ export async function insertRecording(
 export async function getRecording(db: Queryable, id: string): Promise<Recording> {
   const [row] = await translating(() => db<Recording[]>`${SELECT(db)} WHERE r.id = ${id}`);
   if (!row) throw new NotFoundError("recording", id);
-  return row;
+  return withEngineRate(row);
 }
 
 export interface RecordingQuery extends PageRequest {
@@ -108,7 +121,7 @@ export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<
     SELECT *, count(*) OVER () AS total_count FROM (${SELECT(db)} WHERE ${where}) r
     ORDER BY ${db(q.sort)} ${q.order === "desc" ? db`DESC NULLS LAST` : db`ASC NULLS LAST`}, id
     LIMIT ${q.limit} OFFSET ${q.offset}`);
-  return toPage(rows, q, () => db`SELECT count(*) AS n FROM recordings r WHERE ${where}`);
+  return toPage(rows.map(withEngineRate), q, () => db`SELECT count(*) AS n FROM recordings r WHERE ${where}`);
 }
 
 /**
