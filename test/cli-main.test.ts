@@ -28,6 +28,15 @@ describe("sonotile", () => {
     });
   });
 
+  it("--time-expansion's help says what it defaults to: the file's GUANO TE, else 1", async () => {
+    const names = ["spectrogram", "decode", "info", "extract"];
+    const runs = await Promise.all(names.map((name) => sonotile([name, "--help"])));
+    runs.forEach((r, i) => {
+      const line = r.stdout.split("\n").find((l) => l.trimStart().startsWith("--time-expansion"));
+      expect(line, names[i]).toMatch(/default (the|each) file's GUANO TE, else 1$/);
+    });
+  });
+
   it("no command, or an unknown one: exit 2 with the list on the right stream", async () => {
     const none = await sonotile([]);
     expect(none.code).toBe(2);

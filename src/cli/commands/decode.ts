@@ -19,7 +19,7 @@ import { optionRows, timeExpansionOption } from "./info.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "output: .npy (NumPy float32 [frames, channels]) or .wav (32-bit float)" },
-  { name: "time-expansion", placeholder: "X", doc: "time expansion factor (SPEC §3.2): the .wav rate becomes file rate × X; default 1" },
+  { name: "time-expansion", placeholder: "X", doc: "time expansion factor (SPEC §3.2): the .wav rate becomes file rate × X; default the file's GUANO TE, else 1" },
   { name: "verbose", boolean: true, doc: "stack traces on errors" },
 ];
 

@@ -30,7 +30,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "clip-end", placeholder: "S", doc: "end of the clip, seconds (at most the recording's end)" },
   { name: "clip-low-freq", placeholder: "HZ", doc: "spectral features of the band [low, high] Hz only; default 0" },
   { name: "clip-high-freq", placeholder: "HZ", doc: "upper edge of that band; default Nyquist" },
-  { name: "time-expansion", placeholder: "X", doc: "time expansion factor of the recordings (SPEC §3.2); default 1" },
+  { name: "time-expansion", placeholder: "X", doc: "time expansion factor of the recordings (SPEC §3.2); default each file's GUANO TE, else 1" },
   { name: "threads", short: "j", placeholder: "N", doc: "worker threads; default one per core" },
   { name: "verbose", boolean: true, doc: "stack traces on errors" },
 ];

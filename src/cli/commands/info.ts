@@ -10,7 +10,7 @@ import { readCommandLine, type OptionSpec } from "../flags.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "json", boolean: true, doc: "print one JSON object instead of text" },
-  { name: "time-expansion", placeholder: "X", doc: "time expansion factor (SPEC §3.2): samplerate × X, duration / X; default 1" },
+  { name: "time-expansion", placeholder: "X", doc: "time expansion factor (SPEC §3.2): samplerate × X, duration / X; default the file's GUANO TE, else 1" },
   { name: "no-md5", boolean: true, doc: "skip the MD5 of the file (which reads the whole file)" },
   { name: "verbose", boolean: true, doc: "stack traces on errors" },
 ];
@@ -22,7 +22,7 @@ export function optionRows(options: readonly OptionSpec[]): string {
   return rows.map(([l, r]) => `  ${l.padEnd(width)}  ${r}`).join("\n");
 }
 
-/** `--time-expansion X`: a positive finite number (default 1), else a usage error (exit 2). */
+/** `--time-expansion X`: a positive finite number (undefined when absent: the file's GUANO TE, else 1), else a usage error (exit 2). */
 export function timeExpansionOption(text: string | true | undefined): number | undefined {
   if (text === undefined) return undefined; // the file's own factor (GUANO TE), else 1
   const v = typeof text === "string" && text.trim() !== "" ? Number(text) : NaN;

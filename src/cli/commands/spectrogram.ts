@@ -23,7 +23,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "output file, format by extension: .png (image, cmap colours), .npy (NumPy float32 [bins, frames]), .f32 (raw little-endian float32 [bins][frames]); row 0 of the numbers is 0 Hz" },
   { name: "start", placeholder: "S", doc: "start of the piece in seconds (frames centred in [start, end)); default 0" },
   { name: "end", placeholder: "S", doc: "end of the piece in seconds; default the end of the recording" },
-  { name: "time-expansion", placeholder: "X", doc: "time expansion factor of the recording (SPEC §3.2); default 1" },
+  { name: "time-expansion", placeholder: "X", doc: "time expansion factor of the recording (SPEC §3.2); default the file's GUANO TE, else 1" },
   { name: "verbose", boolean: true, doc: "stack traces on errors" },
 ];
 
