@@ -4,7 +4,7 @@
  * Runs the CLI from source through tsx, so it does not depend on a build.
  */
 import { createHash } from "node:crypto";
-import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -78,6 +78,24 @@ describe("sonotile decode", () => {
     expect(missing.stderr).toMatch(/^sonotile info: cannot open .*missing\.wav: ENOENT\n$/);
     expect(verbose.code).toBe(1);
     expect(verbose.stderr).toMatch(/AudioFormatError: .*\n\s+at /); // the stack only with --verbose
+  });
+
+  it("a time expansion that gives a fractional rate is refused for .wav (whole Hz in its header), not rounded; .npy has no rate", async () => {
+    const wav = path.join(FIXTURES, "formats/wav_pcm_16.wav"); // 16000 Hz
+    const out = path.join(tmp, "te3333.wav");
+    const [refused, npy, whole] = await Promise.all([
+      sonotile("decode", wav, "-o", out, "--time-expansion", "0.3333"),
+      sonotile("decode", wav, "-o", path.join(tmp, "te3333.npy"), "--time-expansion", "0.3333"),
+      sonotile("decode", wav, "-o", path.join(tmp, "te25.wav"), "--time-expansion", "0.25"),
+    ]);
+    expect(refused).toMatchObject({
+      code: 2,
+      stderr: "sonotile decode: time_expansion (--time-expansion): a .wav stores its rate in whole Hz; 16000 Hz × 0.3333 is 5332.8 Hz (write .npy, or give a factor that makes the rate whole)\n",
+    });
+    expect(existsSync(out)).toBe(false);
+    expect(npy.code).toBe(0);
+    expect(whole.code).toBe(0);
+    expect((await decode(path.join(tmp, "te25.wav"))).samplerate).toBe(4000);
   });
 
   it("never costs the user a file: -o naming the input (or a link to it) exits 2 with the input intact; a failed run leaves an existing output as it was", async () => {

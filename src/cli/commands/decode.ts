@@ -3,11 +3,11 @@
  * of a recording, shape [frames, channels] as `soundfile.read(path, dtype="float32")` returns them.
  * `.wav` is 32-bit IEEE float (RF64 above 4 GiB), `.npy` NumPy float32; both are streamed in
  * pieces, so memory stays bounded however long the recording. With a time expansion factor the
- * WAV header carries the expanded (real-world) rate, rounded to an integer.
+ * WAV header carries the expanded (real-world) rate, which must be a whole number of Hz.
  */
 import { open } from "node:fs/promises";
 import { extname } from "node:path";
-import { applyTimeExpansion, openAudio, type AudioReader } from "../../audio/index.js";
+import { applyTimeExpansion, openAudio, type AudioInfo, type AudioReader } from "../../audio/index.js";
 import { interleavedPieces } from "../../audio/interleave.js";
 import { floatWavHeader } from "../../audio/wavwriter.js";
 import { npyHeader } from "../../render/npy.js";
@@ -43,6 +43,18 @@ async function writeSamples(reader: AudioReader, path: string, output: string, h
   }
 }
 
+/**
+ * The rate the .wav of a recording declares: its real rate (SPEC §3.2). A WAV header holds whole
+ * Hz, so a factor that gives a fraction (16000 Hz × 0.3333 = 5332.8 Hz) is refused, as
+ * `--resample` refuses it, rather than rounded into a rate the samples do not have.
+ */
+function wavSamplerate(info: AudioInfo, te: number | undefined): number {
+  const { samplerate, timeExpansion } = applyTimeExpansion(info, te);
+  if (Number.isInteger(samplerate)) return samplerate;
+  const given = te === undefined ? `the file's GUANO TE ${timeExpansion}; override it with --time-expansion` : "--time-expansion";
+  throw new UsageError(`time_expansion (${given}): a .wav stores its rate in whole Hz; ${info.samplerate} Hz × ${timeExpansion} is ${samplerate} Hz (write .npy, or give a factor that makes the rate whole)`);
+}
+
 export const command: Command = {
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "decode", takesParams: false });
@@ -59,7 +71,7 @@ export const command: Command = {
     const reader = await openAudio(audio);
     try {
       const { frames, channels } = reader.info;
-      const header = ext === ".npy" ? npyHeader([frames, channels]) : floatWavHeader(frames, channels, Math.round(applyTimeExpansion(reader.info, te).samplerate));
+      const header = ext === ".npy" ? npyHeader([frames, channels]) : floatWavHeader(frames, channels, wavSamplerate(reader.info, te));
       await writeOutputFile(output, (path) => writeSamples(reader, path, output, header));
     } finally {
       await reader.close();
