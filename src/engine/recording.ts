@@ -8,7 +8,7 @@ import { expandedSamplerate, timeExpansionOf } from "../audio/expansion.js";
 import type { AudioReader } from "../audio/types.js";
 import { normalizationDivisor, SpectrogramPlan, valueRange, type FinishParams, type FrameBlock, type PcenState } from "./analysis.js";
 import { ConditionedSignal } from "./condition.js";
-import { frameCount, framesInInterval, samplesOfFrames, type FrameGeometry } from "./geometry.js";
+import { frameCount, framesInInterval, frameTime, samplesOfFrames, type FrameGeometry } from "./geometry.js";
 import { checkParamsForRecording, parseParams, ParamsError, type Params, type ParamsInput } from "./params.js";
 import { blockFrames, type Spectrogram } from "./spectrogram.js";
 
@@ -215,12 +215,22 @@ export class RecordingSpectrogram {
     for await (const { firstFrame, block } of this.blocks(f0, f1, step)) block.poolInto(binEdges, factor, target, (firstFrame - f0) / factor);
   }
 
-  /** The piece of SPEC §3: frames whose centres lie in [start, end) seconds. */
+  /**
+   * The piece of SPEC §3: frames whose centres lie in [start, end) seconds — at least one, as
+   * the CLI (exit 2) and the HTTP API (400) require.
+   * @throws RangeError naming `start` or `end`: not 0 ≤ start < end, or no frame centred between them.
+   */
   async piece(start = 0, end = Infinity): Promise<Spectrogram> {
-    const [f0, f1] = framesInInterval(start, end, this.frames, this.geometry);
+    if (!(start >= 0 && Number.isFinite(start))) throw new RangeError(`start: must be a number >= 0 (seconds), got ${start}`);
+    if (!(end > start)) throw new RangeError(`end: must be a number > start (${start} s), got ${end}`);
+    const g = this.geometry;
+    const [f0, f1] = framesInInterval(start, end, this.frames, g);
+    if (f1 === f0) {
+      const duration = this.signal.length / this.signal.samplerate;
+      throw new RangeError(`${f0 >= this.frames ? "start" : "end"}: no frame is centred in [${start}, ${end}) s: the recording lasts ${duration} s (${this.frames} frames, ${frameTime(1, g)} s apart from 0 s)`);
+    }
     const data = await this.frameRange(f0, f1);
     const stats = await this.stats();
-    const g = this.geometry;
     return { data, bins: g.bins, frames: f1 - f0, hop: g.hop, nperseg: g.nperseg, samplerate: g.samplerate, firstFrame: f0, valueRange: valueRange(this.params, stats.peak), params: this.params };
   }
 
@@ -232,6 +242,7 @@ export class RecordingSpectrogram {
 /**
  * The spectrogram of a recording, or of its piece [start, end) seconds, with whole-recording
  * semantics (same normalization, PCEN state and filter context as one pass over all of it).
+ * @throws RangeError naming `start` or `end` when no frame is centred in the piece (RecordingSpectrogram.piece).
  */
 export async function spectrogramOfRecording(
   reader: AudioReader,
