@@ -315,6 +315,29 @@ describe("caching and the pool", () => {
     }
   });
 
+  it("frameRangeInto into a larger output (one buffer reused across calls): f1 past the end is clamped, the first bins × frames values are the matrix, the rest untouched", async () => {
+    const params = parseParams({ window_size: 0.004 });
+    const source = { path, timeExpansion: 1, params };
+    const stats = await service.pool.stats({ kind: "stats", ...source });
+    const { bins } = stats.geometry;
+    const frames = stats.stats.frames;
+    const output = new Float32Array(new SharedArrayBuffer(4 * bins * 100_000)).fill(NaN); // more frames than the recording has
+    expect(await service.pool.frameRangeInto(source, stats, 0, 100_000, output)).toBe(frames);
+    expect(await service.pool.frameRangeInto(source, stats, frames - 300, 100_000, output)).toBe(300); // the same buffer again, a shorter range
+    const reader = await openAudio(path);
+    const whole = new RecordingSpectrogram(reader, params);
+    try {
+      const expected = await whole.frameRange(frames - 300, frames);
+      expect(Buffer.from(output.buffer, 0, expected.byteLength).equals(Buffer.from(expected.buffer))).toBe(true);
+      const first = await whole.frameRange(0, frames); // what the first call left beyond the second's values
+      expect(Buffer.from(output.buffer, expected.byteLength, first.byteLength - expected.byteLength).equals(Buffer.from(first.buffer, expected.byteLength))).toBe(true);
+      expect(output.subarray(bins * frames).every(Number.isNaN)).toBe(true);
+    } finally {
+      whole.dispose();
+      await reader.close();
+    }
+  });
+
   it("frameRangeInto's default blocks: the most whole checkpoint intervals that fit in an engine block", () => {
     const blocksOf = (windowSize: number, rate: number, checkpointEvery: number) => {
       const geometry = frameGeometry(windowSize, 0.5, rate);
@@ -334,7 +357,7 @@ describe("caching and the pool", () => {
     const stats = await service.pool.stats({ kind: "stats", ...source });
     const values = stats.geometry.bins * stats.stats.frames;
     await expect(service.pool.frameRangeInto(source, stats, 0, Infinity, new Float32Array(values))).rejects.toThrow(/^output: must be a Float32Array over a SharedArrayBuffer/);
-    await expect(service.pool.frameRangeInto(source, stats, 0, Infinity, new Float32Array(new SharedArrayBuffer(4 * (values - 1))))).rejects.toThrow(`output: needs ${values} values`);
+    await expect(service.pool.frameRangeInto(source, stats, 0, Infinity, new Float32Array(new SharedArrayBuffer(4 * (values - 1))))).rejects.toThrow(`output: needs at least ${values} values`);
     await expect(service.pool.frameRangeInto(source, stats, 0, Infinity, new Float32Array(new SharedArrayBuffer(4 * values)), 0)).rejects.toThrow(/^blockFrames: must be an integer ≥ 1/);
     // A copy of the recording cut short after its stats were taken: the tasks past the cut fail.
     const cut = join(dir, "cut.wav");

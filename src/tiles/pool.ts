@@ -108,10 +108,14 @@ export class TilePool {
   }
 
   /**
-   * Final values (SPEC §3 step 9) of frames [f0, f1) of `source` (clamped to the recording) into
-   * `output`, a [bins][f1 − f0] float32 matrix over a SharedArrayBuffer, on all threads at once,
+   * Final values (SPEC §3 step 9) of frames [f0, f1) of `source`, clamped to the recording (f1
+   * past its end is its last frame), into `output`, a Float32Array over a SharedArrayBuffer of at
+   * least bins × (f1 − f0) values: its first bins × (f1 − f0) values become the [bins][f1 − f0]
+   * matrix (row 0 = 0 Hz), as `RecordingSpectrogram#frameRange` lays it out, and the rest is left
+   * as it was. Resolves to f1 − f0, the frames written. All threads work at once,
    * each worker writing straight into its columns of the shared memory: nothing is copied or
-   * transferred back, and a caller that reuses `output` first-touches no memory (on these
+   * transferred back, and a caller that reuses one `output` (sized for its longest range) across
+   * calls first-touches no memory (on these
    * machines that costs about as much as the STFT). The range is cut into blocks on a grid of
    * `blockFrames` from frame 0 (default: the most whole PCEN checkpoint intervals of `recording`
    * that fit in one engine block, ≈ 8 MB of values, milliseconds of work), so that with PCEN
@@ -123,12 +127,13 @@ export class TilePool {
    * source. After a failure no more blocks are claimed; the running leases are waited for, then
    * the first failure is thrown.
    */
-  async frameRangeInto(source: Source, recording: StatsResult, f0: number, f1: number, output: Float32Array, blockFrames = checkpointBlocks(recording)): Promise<void> {
+  async frameRangeInto(source: Source, recording: StatsResult, f0: number, f1: number, output: Float32Array, blockFrames = checkpointBlocks(recording)): Promise<number> {
     const { stats, geometry } = recording;
     f0 = Math.max(0, Math.min(f0, stats.frames));
     f1 = Math.max(f0, Math.min(f1, stats.frames));
     if (!(output.buffer instanceof SharedArrayBuffer)) throw new RangeError("output: must be a Float32Array over a SharedArrayBuffer (the workers write into it)");
-    if (output.length !== geometry.bins * (f1 - f0)) throw new RangeError(`output: needs ${geometry.bins * (f1 - f0)} values ([${geometry.bins} bins][${f1 - f0} frames]), got ${output.length}`);
+    const values = geometry.bins * (f1 - f0);
+    if (output.length < values) throw new RangeError(`output: needs at least ${values} values ([${geometry.bins} bins][${f1 - f0} frames]), got ${output.length}`);
     if (!(Number.isInteger(blockFrames) && blockFrames >= 1)) throw new RangeError(`blockFrames: must be an integer ≥ 1, got ${blockFrames}`);
     const firstBlock = Math.floor(f0 / blockFrames);
     const blocks = Math.ceil(f1 / blockFrames) - firstBlock;
@@ -138,7 +143,8 @@ export class TilePool {
     const range = statsForRange(stats, f0, f1);
     const checkpoints = new Float32Array(new SharedArrayBuffer(range.checkpoints.byteLength));
     checkpoints.set(range.checkpoints);
-    const task = { kind: "columns", ...source, stats: { ...range, checkpoints }, f0, f1, blockFrames, firstBlock, next, leaseMs: this.leaseMs, output } as const;
+    // The workers see the matrix only: a view of the first values (a view of shared memory crosses to a thread as a view).
+    const task = { kind: "columns", ...source, stats: { ...range, checkpoints }, f0, f1, blockFrames, firstBlock, next, leaseMs: this.leaseMs, output: output.subarray(0, values) } as const;
     const failures: unknown[] = [];
     const lease = async () => {
       while (Atomics.load(next, 0) < blocks) {
@@ -150,6 +156,7 @@ export class TilePool {
     };
     await Promise.all(Array.from({ length: Math.min(this.threads, blocks) }, lease));
     if (failures.length > 0) throw failures[0];
+    return f1 - f0;
   }
 
   /** Waits for running and queued tasks, then stops the workers. */
