@@ -27,12 +27,14 @@ let app: App;
 let tiles: TileService;
 let id: string;
 let hash: string;
+let adminKey: string;
 /** The fixture as the tile service sees it. */
 const recording = () => ({ id, path: join(FIXTURES, "recordings", FILE), hash, timeExpansion: 1, samplerate: 44100, channels: 2 });
 
 beforeAll(async () => {
   t = await freshDatabase();
   const admin = await ensureAdmin(t.db.sql);
+  adminKey = admin!.key;
   const [recordingsDir] = await resolveRoots([join(FIXTURES, "recordings")]);
   const dataset = await createDataset(t.db.sql, { name: "fixtures", audio_dir: recordingsDir, created_by: admin!.user.id });
   await importDataset(t.db.sql, dataset.id, admin!.user.id);
@@ -50,8 +52,9 @@ afterAll(async () => {
 });
 
 describe("tiles", () => {
-  it("are immutable: strong ETag, year-long caching, 304 on If-None-Match", async () => {
-    const url = `/v1/recordings/${id}/tiles/0/1.png?cmap=viridis&width=256`;
+  it("are immutable under the recording's revision: strong ETag, year-long caching, 304 on If-None-Match", async () => {
+    const { revision } = (await app.inject({ url: `/v1/recordings/${id}` })).json();
+    const url = `/v1/recordings/${id}/tiles/0/1.png?revision=${revision}&cmap=viridis&width=256`;
     const first = await app.inject({ url });
     expect(first.statusCode).toBe(200);
     expect(first.headers["content-type"]).toBe("image/png");
@@ -63,6 +66,7 @@ describe("tiles", () => {
     const again = await app.inject({ url, headers: { "if-none-match": etag } });
     expect(again.statusCode).toBe(304);
     expect(again.body).toBe("");
+    expect(again.headers["cache-control"]).toBe("public, max-age=31536000, immutable");
     // The same parameters in another order and spelling are the same tile.
     const same = await app.inject({ url: `/v1/recordings/${id}/tiles/0/1.png?width=256&pcen=true&cmap=viridis` });
     expect(same.headers.etag).toBe(etag);
@@ -285,5 +289,52 @@ describe("one-shot image and health", () => {
     expect(health.statusCode).toBe(200);
     expect(settled).toBeLessThan(busy.length);
     await Promise.all(busy);
+  });
+});
+
+describe("revision", () => {
+  /** GET with the admin's token; PATCH the recording's time expansion. */
+  const get = (url: string, headers: Record<string, string> = {}) => app.inject({ url, headers });
+  const setTimeExpansion = async (te: number) => {
+    const res = await app.inject({ method: "PATCH", url: `/v1/recordings/${id}`, headers: { authorization: `Bearer ${adminKey}` }, payload: { time_expansion: te } });
+    expect(res.statusCode, res.body).toBe(200);
+    return res.json().revision as string;
+  };
+  const width = (res: { rawPayload: Buffer }) => UPNG.decode(new Uint8Array(res.rawPayload).buffer).width;
+
+  it("changes with the time expansion, so a URL cached for good is never answered differently", async () => {
+    const before = (await get(`/v1/recordings/${id}`)).json().revision as string;
+    expect(before).toMatch(/^[0-9a-f]{16}$/);
+    const tile = (revision: string) => `/v1/recordings/${id}/tiles/0/0.png?revision=${revision}`;
+    const image = (revision: string) => `/v1/recordings/${id}/spectrogram?start_time=0&end_time=0.5&revision=${revision}`;
+    const oldTile = await get(tile(before));
+    expect(oldTile.headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+    expect((await get(image(before))).headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+    try {
+      const after = await setTimeExpansion(2);
+      expect(after).not.toBe(before);
+      // The old URL now answers differently (twice the rate: twice the bins)…
+      const stale = await get(tile(before));
+      expect(stale.statusCode).toBe(200);
+      expect(stale.headers.etag).not.toBe(oldTile.headers.etag);
+      expect(UPNG.decode(new Uint8Array(stale.rawPayload).buffer).height).toBe(1103);
+      // …so it is not immutable any more, nor is a URL without a revision; the new one is.
+      expect(stale.headers["cache-control"]).toBe("public, no-cache");
+      expect((await get(`/v1/recordings/${id}/tiles/0/0.png`)).headers["cache-control"]).toBe("public, no-cache");
+      expect((await get(image(before))).headers["cache-control"]).toBe("public, no-cache");
+      const fresh = await get(tile(after));
+      expect(fresh.headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+      expect(fresh.headers.etag).toBe(stale.headers.etag);
+      expect(width(fresh)).toBe(width(stale));
+      // Revalidation: 304 for the copy a cache holds, with the same Cache-Control.
+      const revalidated = await get(tile(before), { "if-none-match": stale.headers.etag as string });
+      expect([revalidated.statusCode, revalidated.headers["cache-control"]]).toEqual([304, "public, no-cache"]);
+      const oneShot = await get(image(after));
+      const oneShotAgain = await get(image(after), { "if-none-match": oneShot.headers.etag as string });
+      expect([oneShotAgain.statusCode, oneShotAgain.headers["cache-control"]]).toEqual([304, "public, max-age=31536000, immutable"]);
+    } finally {
+      // Derived from the content, not counted: the change undone, the old URLs are current again.
+      expect(await setTimeExpansion(1)).toBe(before);
+    }
   });
 });

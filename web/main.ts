@@ -21,6 +21,8 @@ interface Page<T> { items: T[]; total: number }
 interface Dataset { id: string; name: string; recording_count: number }
 interface Recording {
   id: string; dataset_id: string; path: string; frames: number; channels: number; samplerate: number; duration: number; time_expansion: number;
+  /** Changes whenever the recording's tiles can: URLs that carry it are cached for good. */
+  revision: string;
 }
 interface Clip { id: string; start_time: number; end_time: number; features: FeatureValue[] }
 interface Job { id: string; status: "pending" | "running" | "completed" | "aborted"; result: "success" | "failure" | "error" | null; message: string | null }
@@ -224,8 +226,9 @@ async function applyParams() {
 // ---------------------------------------------------------------------------------------------
 // Tiles
 
+/** A tile's URL, carrying the recording's revision: a new one after a change of the recording's file, time expansion or engine, so the browser never shows a tile cached before it. */
 function tileUrl(rec: Recording, z: number, x: number, format: "png" | "f32", query = state.query): string {
-  return `/v1/recordings/${rec.id}/tiles/${z}/${x}.${format}?${query}`;
+  return `/v1/recordings/${rec.id}/tiles/${z}/${x}.${format}?revision=${rec.revision}&${query}`;
 }
 
 const width = () => Number(new URLSearchParams(state.query).get("width") ?? DEFAULTS.width);
@@ -245,7 +248,7 @@ function clearTiles() {
  * Places the tiles that cover the plot plus one plot width of margin on each side, loads the
  * missing ones and drops the rest. Tiles are fetched (with the token, if any) rather than
  * pointed to, so servers that need a token for reads work too; the browser's HTTP cache still
- * serves repeated URLs, which are immutable.
+ * serves repeated URLs, which carry the recording's revision and are immutable.
  */
 function render() {
   const rec = state.recording, g = state.geometry;

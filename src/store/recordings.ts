@@ -5,7 +5,9 @@
  * frames ÷ that rate (SPEC §3.2) — generated columns, so they follow time_expansion; the
  * samplerate a row reports is the engine's (see withEngineRate).
  */
+import { createHash } from "node:crypto";
 import { expandedSamplerate } from "../audio/expansion.js";
+import { VERSION } from "../engine/version.js";
 import type { Queryable } from "./db.js";
 import { assertWritable, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, translating } from "./errors.js";
@@ -18,6 +20,8 @@ export interface Recording extends FileFacts {
   dataset_id: string;
   path: string;
   time_expansion: number;
+  /** Changes whenever what the spectrogram routes return for this recording can (recordingRevision). */
+  revision: string;
   samplerate: number;
   duration: number;
   date: string | null;
@@ -72,6 +76,23 @@ function withEngineRate<T extends Recording>(row: T): T {
 }
 
 /**
+ * A token of everything a recording's spectrograms depend on beyond the request: the file's
+ * content (its MD5; the rate, frames and channels are read from it), the time expansion (the
+ * rate the engine analyses at) and the engine version. Tile URLs that carry it may be cached
+ * for good (SPEC §4): a change of any of these changes the token, hence the URL. Derived, not
+ * counted, so that every server instance agrees without a write, and a change undone (a time
+ * expansion set back) finds the caches of the old URLs still valid.
+ */
+export function recordingRevision(hash: string, timeExpansion: number): string {
+  return createHash("sha256").update(`${hash}:${timeExpansion}:${VERSION}`).digest("hex").slice(0, 16);
+}
+
+/** A row as callers get it: the engine's samplerate and the revision. */
+function fromRow<T extends Recording>(row: T): T {
+  return withEngineRate({ ...row, revision: recordingRevision(row.hash, row.time_expansion) });
+}
+
+/**
  * Inserts a recording whose path and file facts the caller has checked; returns null when
  * the dataset already has that path (a concurrent import got there first).
  */
@@ -93,7 +114,7 @@ export async function insertRecording(
 export async function getRecording(db: Queryable, id: string): Promise<Recording> {
   const [row] = await translating(() => db<Recording[]>`${SELECT(db)} WHERE r.id = ${id}`);
   if (!row) throw new NotFoundError("recording", id);
-  return withEngineRate(row);
+  return fromRow(row);
 }
 
 export interface RecordingQuery extends PageRequest {
@@ -121,7 +142,7 @@ export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<
     SELECT *, count(*) OVER () AS total_count FROM (${SELECT(db)} WHERE ${where}) r
     ORDER BY ${db(q.sort)} ${q.order === "desc" ? db`DESC NULLS LAST` : db`ASC NULLS LAST`}, id
     LIMIT ${q.limit} OFFSET ${q.offset}`);
-  return toPage(rows.map(withEngineRate), q, () => db`SELECT count(*) AS n FROM recordings r WHERE ${where}`);
+  return toPage(rows.map(fromRow), q, () => db`SELECT count(*) AS n FROM recordings r WHERE ${where}`);
 }
 
 /**

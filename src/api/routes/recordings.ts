@@ -34,6 +34,7 @@ export const recordingSchema = z.object({
   frames: z.number().int(),
   channels: z.number().int(),
   time_expansion: z.number(),
+  revision: z.string().describe("Changes whenever the recording's spectrograms can (file content, time_expansion, engine version): pass it as `revision` to the tile and spectrogram routes, whose answers are then cacheable for good"),
   samplerate: z.number().describe("Real sample rate, the one the engine analyses at: file_samplerate × time_expansion (Hz), a product within 1e-9 (relative) of a whole number being that number"),
   duration: z.number().describe("Real duration: frames / samplerate (s)"),
   date: z.string().nullable(),

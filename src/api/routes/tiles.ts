@@ -1,8 +1,9 @@
 /**
  * Spectrogram routes (SPEC §4, §5): tiles of the pyramid, a streamed range of tiles, and a
  * Whombat-style one-shot image of [start_time, end_time). Every SPEC §2 parameter is a query
- * parameter validated by the shared schema. Tiles are immutable for a recording's content and
- * the parameters, hence strong ETags and year-long caching.
+ * parameter validated by the shared schema. A tile or image is identified by the recording's
+ * content and the parameters (strong ETags); it is cached for good only under a URL that names
+ * the recording's current `revision`, the one URL whose answer can never change.
  */
 import { once } from "node:events";
 import { PassThrough } from "node:stream";
@@ -17,6 +18,7 @@ import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
 import { StatsPendingError, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
 import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
+import { recordingRevision } from "../../store/recordings.js";
 import { recordingFile } from "../recording-file.js";
 import { errorBody, id } from "../schemas.js";
 
@@ -49,6 +51,10 @@ const TILE_DEADLINE_MS = 120_000;
 
 /** All spectrogram parameters plus the tile options, one strict object: unknown names are refused. */
 const tileQuery = paramsObject.extend(tileOptionsSchema.shape).superRefine(checkCrossFieldRules);
+/** The recording's revision a URL was made for: the routes whose answers are cached take it. */
+const revisionQuery = {
+  revision: z.string().max(64).optional().describe("The recording's `revision` (from its JSON). When it is the current one the answer is cached for good (`immutable`); without it, or with an old one, caches revalidate it (`no-cache`, ETag → 304)"),
+};
 /** A time interval in real seconds, as the spectrogram and playback routes take it. */
 export const interval = {
   start_time: seconds(z.coerce.number({ error: "must be a number of seconds" }).min(0, "must be >= 0")).describe("Start of the interval, s (real time)"),
@@ -71,8 +77,18 @@ function splitQuery(query: Record<string, unknown>): { params: Params; options: 
   return { params: parseParams(params), options: tileOptionsSchema.parse(rest) };
 }
 
-function sendBody(reply: FastifyReply, tile: TileBody) {
-  reply.header("ETag", tile.etag).header("Cache-Control", "public, max-age=31536000, immutable").type(tile.contentType);
+/**
+ * Cache-Control of an answer. A URL naming the recording's current revision can never be
+ * answered differently (a new file content, time expansion or engine makes a new revision, hence
+ * a new URL), so it is cached for good (SPEC §4). A URL without it, or with an old one, may be
+ * answered differently tomorrow under the same URL: caches keep it but check its ETag at every use.
+ */
+function cacheControl(askedRevision: string | undefined, currentRevision: string): string {
+  return askedRevision === currentRevision ? "public, max-age=31536000, immutable" : "public, no-cache";
+}
+
+function sendBody(reply: FastifyReply, tile: TileBody, cache: string) {
+  reply.header("ETag", tile.etag).header("Cache-Control", cache).type(tile.contentType);
   for (const [k, v] of Object.entries(tile.headers)) reply.header(k, v);
   return reply.send(Buffer.from(tile.body.buffer, tile.body.byteOffset, tile.body.byteLength));
 }
@@ -80,10 +96,13 @@ function sendBody(reply: FastifyReply, tile: TileBody) {
 export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }> = async (app, options) => {
   const limits = { ...DEFAULT_TILE_LIMITS, ...options.limits };
 
-  /** The recording as the tile service needs it. */
-  async function tileRecording(recordingId: string): Promise<TileRecording> {
+  /** The recording as the tile service needs it, and its current revision. */
+  async function tileRecording(recordingId: string): Promise<{ recording: TileRecording; revision: string }> {
     const r = await recordingFile(app, recordingId);
-    return { id: recordingId, path: r.file, hash: r.hash, timeExpansion: r.time_expansion, samplerate: r.file_samplerate, channels: r.channels };
+    return {
+      recording: { id: recordingId, path: r.file, hash: r.hash, timeExpansion: r.time_expansion, samplerate: r.file_samplerate, channels: r.channels },
+      revision: recordingRevision(r.hash, r.time_expansion),
+    };
   }
 
   /** A tile over the pixel limit (SPEC §10) is refused before any work. */
@@ -116,19 +135,19 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
         z: z.coerce.number({ error: "must be an integer" }).int("must be an integer").min(0, "must be >= 0"),
         tile: z.string().regex(/^\d+\.(png|f32|npy)$/, "must be <x>.png, <x>.f32 or <x>.npy"),
       }),
-      querystring: tileQuery,
+      querystring: paramsObject.extend({ ...tileOptionsSchema.shape, ...revisionQuery }).superRefine(checkCrossFieldRules),
       response: { 200: binary, 304: binary, 400: errorBody, 404: errorBody, 503: errorBody },
     },
   }, async (request, reply) => {
     const [xText, fmt] = request.params.tile.split(".");
-    const { params, options } = splitQuery(request.query);
-    const recording = await tileRecording(request.params.id);
+    const { revision: askedRevision, ...query } = request.query;
+    const { params, options } = splitQuery(query);
+    const { recording, revision } = await tileRecording(request.params.id);
+    const cache = cacheControl(askedRevision, revision);
     const { etag, layout } = await app.tiles.tileInfo(recording, params, request.params.z, Number(xText), options, fmt as TileFormat);
     checkTilePixels(layout);
-    if (notModified(request.headers["if-none-match"], etag)) {
-      return reply.code(304).header("ETag", etag).header("Cache-Control", "public, max-age=31536000, immutable").send(undefined);
-    }
-    return sendBody(reply, await app.tiles.tile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat));
+    if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).header("Cache-Control", cache).send(undefined);
+    return sendBody(reply, await app.tiles.tile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat), cache);
   });
 
   app.get("/recordings/:id/tiles/:z/stream", {
@@ -145,7 +164,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { start_time, end_time, format: fmt, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat };
     if (!(end_time > start_time)) throw new ParamsError([{ field: "end_time", message: `must be > start_time (${start_time})` }]);
     const { params, options } = splitQuery(query);
-    const recording = await tileRecording(request.params.id);
+    const { recording } = await tileRecording(request.params.id);
     const { geometry, stats } = await app.tiles.stats(recording, params);
     const z = request.params.z;
     // Everything a tile could be refused for is checked here, before the 200 and its headers.
@@ -201,14 +220,18 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
       description: "The frames of the whole recording's spectrogram whose centres lie in [start_time, end_time): same normalization, PCEN state and filter context as the whole recording, so any two requests agree where they overlap.",
       tags: ["spectrograms"],
       params: z.object({ id }),
-      querystring: paramsObject.extend({ ...interval, format: format.default("png") }).superRefine(checkCrossFieldRules),
+      querystring: paramsObject.extend({ ...interval, format: format.default("png"), ...revisionQuery }).superRefine(checkCrossFieldRules),
       response: { 200: binary, 304: binary, 400: errorBody, 404: errorBody, 503: errorBody },
     },
   }, async (request, reply) => {
-    const { start_time, end_time, format: fmt, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat };
+    const { start_time, end_time, format: fmt, revision: askedRevision, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat; revision?: string };
     if (!(end_time > start_time)) throw new ParamsError([{ field: "end_time", message: `must be > start_time (${start_time})` }]);
     const params = parseParams(query);
-    const recording = await tileRecording(request.params.id);
-    return sendBody(reply, await app.tiles.piece(recording, params, start_time, end_time, fmt, { frames: limits.maxImageFrames, pixels: limits.maxImagePixels }));
+    const { recording, revision } = await tileRecording(request.params.id);
+    const cache = cacheControl(askedRevision, revision);
+    const piece = await app.tiles.piece(recording, params, start_time, end_time, fmt, { frames: limits.maxImageFrames, pixels: limits.maxImagePixels });
+    // After the piece, not before: its ETag needs its frame range. A repeated piece is in the cache.
+    if (notModified(request.headers["if-none-match"], piece.etag)) return reply.code(304).header("ETag", piece.etag).header("Cache-Control", cache).send(undefined);
+    return sendBody(reply, piece, cache);
   });
 };
