@@ -8,8 +8,11 @@
  * the outer `sql` (that query would wait for the transaction that waits for it); no
  * LISTEN/NOTIFY; prepared statements stay on.
  */
+import { access } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { startEmbedded, type EmbeddedDatabase } from "./embedded.js";
+import { NoDatabaseError } from "./errors.js";
 import { LockedError } from "./lock.js";
 import { migrate } from "./migrate.js";
 
@@ -31,6 +34,12 @@ export interface DatabaseOptions {
   attach?: boolean;
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
+  /**
+   * Create the database if there is none (default true): false refuses, with NoDatabaseError, a
+   * data directory that holds no embedded database and a PostgreSQL without sonotile's tables
+   * (no `schema_migrations`) — for commands that only use existing records.
+   */
+  create?: boolean;
   /** Initial contents of a new embedded database (see EmbeddedOptions.initialData). */
   initialData?: Blob;
 }
@@ -82,6 +91,9 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   let kind: Database["kind"] = "postgres";
   let description = options.url ? redact(options.url) : "";
   if (!target) {
+    if (options.create === false && options.dataDir && !(await holdsDatabase(options.dataDir))) {
+      throw new NoDatabaseError(`no database in ${resolve(options.dataDir)} (--data DIR or SONOTILE_DATA, default ./data): check the path; \`sonotile serve --data DIR\` creates one`);
+    }
     try {
       // Headroom beyond the pool for admin CLI commands attaching to this server.
       embedded = await startEmbedded({ dataDir: options.dataDir, maxConnections: poolSize + 8, initialData: options.initialData });
@@ -107,12 +119,21 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     },
   };
   try {
+    if (options.create === false && kind === "postgres") {
+      const [{ table }] = await sql<{ table: string | null }[]>`SELECT to_regclass('schema_migrations')::text AS table`;
+      if (table === null) throw new NoDatabaseError(`${description} holds no sonotile database (no schema_migrations table): check DATABASE_URL; \`sonotile serve\` creates the tables`);
+    }
     if (options.migrate ?? true) await migrate(sql);
   } catch (err) {
     await database.close();
     throw err;
   }
   return database;
+}
+
+/** Whether `dataDir` holds an embedded database (PGlite's files, made by startEmbedded). */
+async function holdsDatabase(dataDir: string): Promise<boolean> {
+  return access(join(dataDir, "pgdata", "PG_VERSION")).then(() => true, () => false);
 }
 
 /** The URL with its password replaced, safe to print. */

@@ -19,6 +19,17 @@ export class ConflictError extends Error {
   readonly exitCode = 2;
 }
 
+/**
+ * The database a command was pointed at does not exist (an embedded data directory without one,
+ * a PostgreSQL without sonotile's tables), and the command only uses existing records: a wrong
+ * `--data` must not leave a new database behind.
+ */
+export class NoDatabaseError extends Error {
+  override name = "NoDatabaseError";
+  /** Exit code when it ends a CLI command (SPEC §8: bad usage — the path or URL given). */
+  readonly exitCode = 2;
+}
+
 /** One or more fields are invalid: 400 naming each. */
 export class InvalidError extends Error {
   override name = "InvalidError";

@@ -25,7 +25,8 @@ const OPTIONS: readonly OptionSpec[] = [
 const USAGE = `usage: sonotile dataset add <dir> [--name NAME] [--description TEXT]
        sonotile dataset list
 
-Creates a dataset for a directory inside an audio root and registers its recordings.
+Creates a dataset for a directory inside an audio root and registers its recordings; 'add'
+creates the database if there is none (printing its admin token), 'list' refuses to.
 
 ${optionRows(OPTIONS)}`;
 
@@ -41,7 +42,8 @@ export const command: Command = {
     // is relative to the first root: a remote caller has no current directory of the server's).
     const audioDir = action === "add" ? await resolveAudioDir(roots, resolve(rest[0])) : "";
 
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 2 });
+    // `add` brings a database into use (its first admin token is printed below); `list` only reads one.
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 2, create: action === "add" });
     const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
     try {
       const sql = database.sql;

@@ -37,7 +37,8 @@ const USAGE = `usage: sonotile jobs submit (--dataset ID | --recordings ID,… |
        sonotile jobs abort <job-id> [--message TEXT]
 
 Feature extraction jobs, executed by 'sonotile worker' processes. Spectrogram parameters are
-the flags of 'sonotile spectrogram' (e.g. --window-size 0.01).
+the flags of 'sonotile spectrogram' (e.g. --window-size 0.01). The database must exist
+('sonotile serve' or 'sonotile dataset add' creates one).
 
 ${optionRows(OPTIONS)}`;
 
@@ -86,7 +87,7 @@ export const command: Command = {
     const config = storeConfig({ data: cl.options.data as string | undefined });
     // One connection: the commands are sequential, and the embedded server interleaves the
     // messages of concurrent connections (pg-boss's timers would make a second one busy).
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 1 });
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 1, create: false });
     const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
     try {
       const sql = database.sql;

@@ -26,6 +26,7 @@ const USAGE = `usage: sonotile token create [--user NAME] [--role ROLE] [--name 
        sonotile token disable|enable <token-id>
 
 Manages API tokens. A new token's key is printed once and stored only as its SHA-256.
+The database must exist ('sonotile serve' or 'sonotile dataset add' creates one).
 
 ${optionRows(OPTIONS)}`;
 
@@ -40,7 +41,8 @@ export const command: Command = {
     if ((action === "disable" || action === "enable") !== (rest.length === 1) || (rest.length > 1)) throw new UsageError(`${action}: wrong number of arguments\n${USAGE}`);
 
     const config = storeConfig({ data: cl.options.data as string | undefined });
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 2 });
+    // A token is for a database in use: a wrong --data must not make a new one (serve and dataset add do).
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 2, create: false });
     const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
     try {
       const sql = database.sql;

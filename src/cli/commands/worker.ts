@@ -24,6 +24,7 @@ const USAGE = `usage: sonotile worker [options]
 Executes the items of batch jobs (submitted with 'sonotile jobs submit' or POST /v1/jobs).
 The database is DATABASE_URL (a PostgreSQL any number of workers share); without it, the
 embedded database of the data directory, which this worker then owns (no server beside it).
+The database must exist ('sonotile serve' or 'sonotile dataset add' creates one).
 
 ${optionRows(OPTIONS)}`;
 
@@ -37,7 +38,8 @@ export const command: Command = {
     // The embedded database serves its connections as one session and interleaves their
     // protocol messages: a worker there is the database's only client, on one connection.
     // Workers that share a database across processes or machines use DATABASE_URL.
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databaseUrl ? 4 : 1 });
+    // It executes jobs submitted to an existing database: a new one would have none, ever.
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databaseUrl ? 4 : 1, create: false });
     let worker;
     try {
       worker = await startWorker({ sql: database.sql, threads, pollingIntervalSeconds: poll });

@@ -1,0 +1,57 @@
+/**
+ * The database the admin commands are pointed at (the built CLI in dist/): only `serve` and
+ * `dataset add` create one; the commands that use existing records refuse a data directory (or a
+ * PostgreSQL) without one — exit 2, one line naming it — and leave nothing behind.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runSonotile } from "./cli-helpers.js";
+import { REAL_PG_URL, tempDir } from "./store-helpers.js";
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+beforeAll(async () => {
+  dir = await tempDir();
+});
+afterAll(async () => {
+  await dir?.remove();
+});
+
+const UUID = "00000000-0000-4000-8000-000000000000";
+
+describe("a data directory without a database", () => {
+  it("is refused by every command that uses existing records, and not created", async () => {
+    const data = join(dir.path, "typo", "data");
+    const env = { DATABASE_URL: "" };
+    const commands = [["jobs", "list"], ["jobs", "show", UUID], ["dataset", "list"], ["token", "create"], ["token", "list"], ["token", "disable", UUID], ["worker"]];
+    const runs = await Promise.all(commands.map((args) => runSonotile([...args, "--data", data], { env })));
+    runs.forEach((r, i) => {
+      expect(r, commands[i].join(" ")).toMatchObject({
+        code: 2,
+        stdout: "",
+        stderr: `sonotile ${commands[i][0]}: no database in ${data} (--data DIR or SONOTILE_DATA, default ./data): check the path; \`sonotile serve --data DIR\` creates one\n`,
+      });
+    });
+    expect(existsSync(join(dir.path, "typo"))).toBe(false);
+  }, 60_000);
+
+  it.skipIf(!REAL_PG_URL)("a PostgreSQL without sonotile's tables is refused too, and left without them", async () => {
+    const name = `sonotile_test_blank_${process.pid}`;
+    const admin = postgres(REAL_PG_URL!, { max: 1, onnotice: () => {} });
+    await admin`CREATE DATABASE ${admin(name)}`;
+    const url = new URL(REAL_PG_URL!);
+    url.pathname = `/${name}`;
+    try {
+      const run = await runSonotile(["jobs", "list"], { env: { DATABASE_URL: url.toString() } });
+      expect(run).toMatchObject({ code: 2, stderr: expect.stringMatching(/^sonotile jobs: postgres:\/\/.* holds no sonotile database \(no schema_migrations table\): check DATABASE_URL; `sonotile serve` creates the tables\n$/) });
+      const blank = postgres(url.toString(), { max: 1, onnotice: () => {} });
+      const [{ table }] = await blank`SELECT to_regclass('schema_migrations')::text AS table`;
+      await blank.end();
+      expect(table).toBeNull();
+    } finally {
+      await admin`DROP DATABASE ${admin(name)}`;
+      await admin.end();
+    }
+  });
+});
