@@ -1,7 +1,8 @@
 /**
- * The database the admin commands are pointed at (the built CLI in dist/): only `serve` and
- * `dataset add` create one; the commands that use existing records refuse a data directory (or a
- * PostgreSQL) without one — exit 2, one line naming it — and leave nothing behind.
+ * The admin commands (the built CLI in dist/) and what they are pointed at. Only `serve` and
+ * `dataset add` create a database; the commands that use existing records refuse a data
+ * directory (or a PostgreSQL) without one — exit 2, one line naming it — and leave nothing
+ * behind. Record ids that are no UUID, or name no record, are bad usage too (exit 2).
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -53,5 +54,16 @@ describe("a data directory without a database", () => {
       await admin`DROP DATABASE ${admin(name)}`;
       await admin.end();
     }
+  });
+});
+
+describe("record ids on the command line", () => {
+  it("an id argument that is no UUID is named with its rule before any database is looked for", async () => {
+    const cases = [["token", "disable", "nope"], ["token", "enable", "123"], ["jobs", "show", "nope"], ["jobs", "abort", "x"]];
+    const runs = await Promise.all(cases.map((args) => runSonotile([...args, "--data", join(dir.path, "none")], { env: { DATABASE_URL: "" } })));
+    runs.forEach((r, i) => {
+      const [command, action, id] = cases[i];
+      expect(r, `${command} ${action}`).toMatchObject({ code: 2, stderr: `sonotile ${command}: ${command === "token" ? "token" : "job"}-id: must be a UUID, got '${id}'\n` });
+    });
   });
 });

@@ -10,6 +10,7 @@
  * Parsed by hand rather than with node:util parseArgs, which refuses values that start with a
  * dash (`--min-db -90`) and has no nullable or `--no-` forms on Node 20's older releases.
  */
+import { z } from "zod";
 import { parseParams, ParamsError, paramsSchema, PARAM_NAMES, type Params } from "../engine/params.js";
 import { UsageError } from "./errors.js";
 
@@ -180,6 +181,15 @@ export function numberOption(text: string | true | undefined, flag: string, rule
   const v = typeof text === "string" && text.trim() !== "" ? Number(text) : NaN;
   if (!(Number.isFinite(v) && rule(v))) throw new UsageError(`--${flag}: must be a number ${ruleText}, got '${text}'`);
   return v;
+}
+
+/**
+ * The record id given as argument `name` (e.g. "job-id"): a UUID, as every record id is, checked
+ * before any database is opened; else a usage error naming the argument and the rule.
+ */
+export function idArgument(text: string, name: string): string {
+  if (!z.uuid().safeParse(text).success) throw new UsageError(`${name}: must be a UUID, got '${text}'`);
+  return text;
 }
 
 /**

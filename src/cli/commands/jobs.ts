@@ -12,7 +12,7 @@ import { parseParams } from "../../engine/params.js";
 import { abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } from "../../jobs/queue.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { numberOption, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
+import { idArgument, numberOption, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
 import { ParamsError } from "../../engine/params.js";
 import { findUserByUsername } from "../../store/users.js";
 import { optionRows } from "./info.js";
@@ -57,6 +57,7 @@ export const command: Command = {
     const [action, ...rest] = cl.positionals;
     if (!["submit", "list", "show", "abort"].includes(action ?? "")) throw new UsageError(`expected submit, list, show or abort\n${USAGE}`);
     if (rest.length !== (action === "show" || action === "abort" ? 1 : 0)) throw new UsageError(`${action}: wrong number of arguments\n${USAGE}`);
+    const jobId = rest.length === 1 ? idArgument(rest[0], "job-id") : undefined;
     if (action !== "submit" && Object.keys(cl.params).length) throw new UsageError(`${action} takes no spectrogram parameters`);
     const status = cl.options.status as string | undefined;
     if (status !== undefined && !(JOB_STATUSES as readonly string[]).includes(status)) throw new UsageError(`--status: must be one of ${JOB_STATUSES.join(", ")}`);
@@ -105,7 +106,7 @@ export const command: Command = {
         const page = await listJobs(sql, { limit: 1000, offset: 0, status: status as JobStatus | undefined, sort: "created_at", order: "desc" });
         out(page, page.items.map(jobLine).join("\n") || "no jobs");
       } else if (action === "show") {
-        const job = await getJob(sql, rest[0]);
+        const job = await getJob(sql, jobId!);
         const metrics = (await listMetrics(sql, job.id, { limit: 1000, offset: 0 })).items.map((m) => ({ key: m.key, step: m.step, value: m.value }));
         const artifacts = (await listArtifacts(sql, { limit: 1000, offset: 0, state: "active", job_id: job.id })).items;
         out({ job, metrics, artifacts: artifacts.map((a) => ({ ...a, url: artifactFileUrl(a.id) })) }, [
@@ -115,7 +116,7 @@ export const command: Command = {
           ...artifacts.map((a) => `artifact ${a.id}  ${a.name}  sha256 ${a.file_sha256}  ${a.size} bytes  expires ${a.expire_at ?? "never"}  GET ${artifactFileUrl(a.id)}`),
         ].join("\n"));
       } else {
-        const job = await abortExtractJob(sql, rest[0], cl.options.message as string | undefined);
+        const job = await abortExtractJob(sql, jobId!, cl.options.message as string | undefined);
         out(job, `job ${job.id} aborted`);
       }
       return EXIT.ok;

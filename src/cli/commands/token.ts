@@ -9,7 +9,7 @@ import { createToken, listTokens, setTokenEnabled } from "../../store/tokens.js"
 import { ROLES, createUser, ensureAdmin, findUserByUsername, type Role } from "../../store/users.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { readCommandLine, type OptionSpec } from "../flags.js";
+import { idArgument, readCommandLine, type OptionSpec } from "../flags.js";
 import { optionRows } from "./info.js";
 import { STORE_OPTIONS } from "./serve.js";
 
@@ -39,6 +39,7 @@ export const command: Command = {
     const role = cl.options.role as string | undefined;
     if (role !== undefined && !(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role: must be one of ${ROLES.join(", ")}`);
     if ((action === "disable" || action === "enable") !== (rest.length === 1) || (rest.length > 1)) throw new UsageError(`${action}: wrong number of arguments\n${USAGE}`);
+    const tokenId = rest.length === 1 ? idArgument(rest[0], "token-id") : undefined;
 
     const config = storeConfig({ data: cl.options.data as string | undefined });
     // A token is for a database in use: a wrong --data must not make a new one (serve and dataset add do).
@@ -63,7 +64,7 @@ export const command: Command = {
         const page = await listTokens(sql, { user_id: user?.id, limit: 1000, offset: 0 });
         out(page, page.items.map((t) => `${t.id}  ${t.enabled ? "enabled " : "disabled"}  ${t.key_prefix}…  ${t.name}  (user ${t.user_id}, ${t.created_at})`).join("\n") || "no tokens");
       } else {
-        const token = await setTokenEnabled(sql, rest[0], action === "enable");
+        const token = await setTokenEnabled(sql, tokenId!, action === "enable");
         out(token, `token ${token.id} ${token.enabled ? "enabled" : "disabled"}`);
       }
       return EXIT.ok;
