@@ -58,6 +58,21 @@ async function expectDownload(artifact: { id: string; file_sha256: string; size:
 }
 
 describe("POST /v1/jobs extract_features", () => {
+  it("documents its body in the OpenAPI document: the task's data, field by field", async () => {
+    const doc = (await app.inject({ url: "/openapi.json" })).json();
+    const [variant, ...others] = doc.paths["/v1/jobs"].post.requestBody.content["application/json"].schema.oneOf;
+    expect(others).toEqual([]);
+    expect(variant.properties.task.enum).toEqual(["extract_features"]);
+    expect(variant.required).toEqual(["task", "data"]);
+    const data = variant.properties.data;
+    expect(Object.keys(data.properties)).toEqual(["targets", "features", "params", "band", "expiration_delay"]);
+    expect(data.required).toEqual(["targets"]);
+    expect(data.properties.targets.anyOf.map((t: { required: string[] }) => t.required)).toEqual([["dataset_id"], ["recording_ids"], ["clip_ids"]]);
+    expect(data.properties.features.items.enum).toContain("spectral_centroid_hz");
+    expect(Object.keys(data.properties.params.properties)).toEqual(expect.arrayContaining(["window_size", "hop_size", "pcen", "min_dB"]));
+    expect(Object.keys(data.properties.band.properties)).toEqual(["low_freq", "high_freq"]);
+  });
+
   it("refuses unknown targets and features by field", async () => {
     const missing = "00000000-0000-4000-8000-000000000000";
     const res = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { recording_ids: [missing] } } } });

@@ -10,18 +10,22 @@ import { abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } fro
 import { JOB_RESULTS, JOB_SORTS, JOB_STATUSES, getJob, listJobs, listMetrics, putMetric, type Metric } from "../../store/jobs.js";
 import { errorBody, idParams, nullableTimestamp, page, pageQuery, sortQuery, text, timestamp } from "../schemas.js";
 
-/**
- * The tasks a job can run, each with the schema of its data. `extract_features` (SPEC §7):
- * the targets (a dataset, recordings or clips), features and spectrogram parameters (SPEC §2),
- * run by `sonotile worker` processes (src/jobs/).
- */
 /** A binary metric's base64 text (7.5 MB of data), and the body that carries it: above the server's general limit. */
 const METRIC_DATA_CHARS = 10_000_000;
 const METRIC_BODY_LIMIT = METRIC_DATA_CHARS + 64 * 1024;
 
-export const TASKS = {
-  extract_features: extractFeaturesData,
-} as const;
+/**
+ * A submission: one variant per task a job can run, each with the schema of its data, so that the
+ * OpenAPI document shows every field and a typo fails at submission, not in a worker.
+ * `extract_features` (SPEC §7): the targets (a dataset, recordings or clips), features,
+ * spectrogram parameters (SPEC §2), band and artifact expiry, run by job workers (src/jobs/).
+ */
+const priority = z.number().int("must be an integer").min(-1000).max(1000).optional().describe("Higher runs first; default 0");
+const tasks = [
+  z.strictObject({ task: z.literal("extract_features"), data: extractFeaturesData, priority }),
+] as const;
+const taskNames = tasks.map((t) => t.shape.task.value);
+const submission = z.discriminatedUnion("task", tasks, { error: `must be one of ${taskNames.join(", ")}` });
 
 export const jobSchema = z.object({
   id: z.uuid(), task: z.string(), data: z.unknown(), status: z.enum(JOB_STATUSES), result: z.enum(JOB_RESULTS).nullable(),
@@ -38,8 +42,6 @@ const metricSchema = z.object({
 
 /** A metric as the API shows it: binary data as base64 text. */
 const metricOut = (m: Metric) => ({ ...m, data: m.data ? m.data.toString("base64") : null });
-
-const taskNames = Object.keys(TASKS) as [keyof typeof TASKS, ...(keyof typeof TASKS)[]];
 
 export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["jobs"];
@@ -58,26 +60,17 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/jobs", {
     schema: {
       summary: "Submit a job (pending until a worker takes it)", tags,
-      body: z.strictObject({
-        task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }),
-        data: z.record(z.string(), z.unknown(), { error: "must be an object" }),
-        priority: z.number().int("must be an integer").min(-1000).max(1000).optional(),
-      }).superRefine((b, ctx) => {
-        const parsed = TASKS[b.task]?.safeParse(b.data);
-        for (const issue of parsed?.success === false ? parsed.error.issues : []) {
-          ctx.addIssue({ code: "custom", path: ["data", ...issue.path.map(String)], message: issue.message });
-        }
-      }),
+      body: submission,
       response: { 201: jobSchema, 400: errorBody },
     },
   }, async (request, reply) => {
-    const data = TASKS[request.body.task].parse(request.body.data);
+    const { data, priority } = request.body;
     queue ??= openQueue(sql);
     const boss = await queue.catch((err) => {
       queue = undefined; // e.g. the database was down: try again on the next submission
       throw err;
     });
-    return reply.code(201).send(await submitExtractJob(sql, boss, { data, priority: request.body.priority, created_by: request.user?.id ?? null }));
+    return reply.code(201).send(await submitExtractJob(sql, boss, { data, priority, created_by: request.user?.id ?? null }));
   });
 
   app.get("/jobs/:id", { schema: { summary: "Get a job", tags, params: idParams, response: { 200: jobSchema, 404: errorBody } } }, async (request) => getJob(sql, request.params.id));
