@@ -69,6 +69,25 @@ describe("recordings registered one by one", () => {
     expect((await shown("desc")).map(([, rate]: [string, number]) => rate)).toEqual([48510.399999999994, 48510, 48510, 48508.8]);
   });
 
+  it("refuse a time expansion that gives no usable rate, naming it (400), when registered or changed", async () => {
+    const dataset_id = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
+    await writeSineWav(join(scratch.path, "te-refused.wav"), 16000, 0.1);
+    const rule = "must give a real samplerate (the file's 16000 Hz × time_expansion) from 1 to 100000000 Hz";
+    // 5e-324: 7.9e-320 Hz, lasting Infinity s; 1e308: Infinity Hz. The database refused both as "value: has an invalid value".
+    for (const [time_expansion, rate] of [[5e-324, "7.905e-320"], [1e308, "Infinity"], [1e-5, "0.16"]] as const) {
+      const posted = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id, path: "te-refused.wav", time_expansion }, headers: auth(member) });
+      const patched = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { time_expansion }, headers: auth(member) });
+      for (const res of [posted, patched]) {
+        expect(res.statusCode, String(time_expansion)).toBe(400);
+        expect(res.json().fields).toEqual([{ field: "time_expansion", message: `${rule}; ${time_expansion} gives ${rate} Hz` }]);
+      }
+    }
+    expect((await app.inject({ url: `/v1/recordings/${recordingId}` })).json()).toMatchObject({ time_expansion: 2, samplerate: 32000 });
+    // 1e-4 gives 1.6 Hz, within the rule.
+    const registered = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id, path: "te-refused.wav", time_expansion: 1e-4 }, headers: auth(member) });
+    expect(registered.json()).toMatchObject({ samplerate: 1.6, duration: 1000 });
+  });
+
   it("refuse paths escaping the dataset and duplicates", async () => {
     const datasetId = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
     for (const path of ["../tone.wav", "/etc/passwd", "missing.wav"]) {

@@ -131,6 +131,21 @@ describe("sonotile decode", () => {
   });
 });
 
+/** wav_pcm_16.wav (1 s at 16 kHz) with a GUANO chunk of `fields` ("TE: 10\n") after its samples, written to tmp/`name`. */
+function withGuano(name: string, fields: string): string {
+  const wav = new Uint8Array(readFileSync(path.join(FIXTURES, "formats/wav_pcm_16.wav")));
+  const text = new TextEncoder().encode(`GUANO|Version: 1.0\n${fields}`);
+  const chunk = new Uint8Array(8 + text.length + (text.length & 1));
+  chunk.set(new TextEncoder().encode("guan"));
+  new DataView(chunk.buffer).setUint32(4, text.length, true);
+  chunk.set(text, 8);
+  const file = Buffer.concat([wav, chunk]);
+  file.writeUInt32LE(file.length - 8, 4); // the RIFF size
+  const out = path.join(tmp, name);
+  writeFileSync(out, file);
+  return out;
+}
+
 describe("sonotile info", () => {
   const rel = "recordings/batdetect2_contrib_jeff37_0166_20240531_223911.wav";
   const file = path.join(FIXTURES, rel);
@@ -170,16 +185,7 @@ describe("sonotile info", () => {
 
   it("a GUANO TE is the factor wherever none is given: info, spectrogram, features, registration; --time-expansion overrides it", async () => {
     // 1 s at 16 kHz with a GUANO chunk stating TE: 10 (a detector that slowed 160 kHz audio tenfold).
-    const wav = new Uint8Array(readFileSync(path.join(FIXTURES, "formats/wav_pcm_16.wav")));
-    const text = new TextEncoder().encode("GUANO|Version: 1.0\nTE: 10\n");
-    const chunk = new Uint8Array(8 + text.length + (text.length & 1));
-    chunk.set(new TextEncoder().encode("guan"));
-    new DataView(chunk.buffer).setUint32(4, text.length, true);
-    chunk.set(text, 8);
-    const file = Buffer.concat([wav, chunk]);
-    file.writeUInt32LE(file.length - 8, 4); // the RIFF size
-    const te10 = path.join(tmp, "te10.wav");
-    writeFileSync(te10, file);
+    const te10 = withGuano("te10.wav", "TE: 10\n");
 
     const [stated, overridden, npy] = await Promise.all([
       sonotile("info", te10, "--json", "--no-md5"),
@@ -193,6 +199,24 @@ describe("sonotile info", () => {
     expect((await featuresOfFile(te10)).duration_s).toBe(0.1);
     expect(await probeFile(te10)).toMatchObject({ time_expansion: 10, file_samplerate: 16_000 });
     expect(await probeFile(path.join(FIXTURES, "formats/wav_pcm_16.wav"))).not.toHaveProperty("time_expansion");
+  });
+
+  it("a time expansion that gives no usable rate (1 Hz to 100 MHz) is a usage error naming time_expansion; such a GUANO TE is ignored", async () => {
+    const wav = path.join(FIXTURES, "formats/wav_pcm_16.wav");
+    const rule = "time_expansion (--time-expansion): must give a real samplerate (the file's 16000 Hz × time_expansion) from 1 to 100000000 Hz";
+    const [denormal, huge, overflowingWav, guano] = await Promise.all([
+      sonotile("info", wav, "--no-md5", "--time-expansion", "5e-324"),
+      sonotile("info", wav, "--json", "--no-md5", "--time-expansion", "1e308"),
+      // 4.8 GHz, whole, but past the 32 bits of a WAV header's rate: it wrote 505032704 Hz.
+      sonotile("decode", wav, "-o", path.join(tmp, "overflow.wav"), "--time-expansion", "300000"),
+      // A detector's TE of 1e-300 (1.6e-296 Hz, lasting 1e300 s) says nothing usable, as "0" or "NaN" would.
+      sonotile("info", withGuano("te-tiny.wav", "TE: 1e-300\n"), "--json", "--no-md5"),
+    ]);
+    expect(denormal).toMatchObject({ code: 2, stdout: "", stderr: `sonotile info: ${rule}; 5e-324 gives 7.905e-320 Hz\n` });
+    expect(huge).toMatchObject({ code: 2, stdout: "", stderr: `sonotile info: ${rule}; 1e+308 gives Infinity Hz\n` });
+    expect(overflowingWav).toMatchObject({ code: 2, stderr: `sonotile decode: ${rule}; 300000 gives 4800000000 Hz\n` });
+    expect(existsSync(path.join(tmp, "overflow.wav"))).toBe(false);
+    expect(JSON.parse(guano.stdout)).toMatchObject({ samplerate: 16000, timeExpansion: 1, duration: 1 });
   });
 
   it("human form lists format, rate, duration and bext metadata", async () => {

@@ -92,6 +92,13 @@ const BAD_PARAMETERS: [string[], string][] = [
   [["--start", "2", "--end", "1"], "--end"],
   // 16000 → 262147 Hz reduces to 262147/16000: a longer resample_poly filter than the limit allows.
   [["--resample", "--samplerate", "262147"], "samplerate"],
+  // Tiny and huge values whose products leave float64 (16000 Hz × 5e-324 = 7.9e-320 Hz, which no
+  // window_size could sample) are blamed on the field that caused them, not on the one that failed.
+  [["--time-expansion", "5e-324"], "time_expansion"],
+  [["--time-expansion", "1e308"], "time_expansion"],
+  [["--window-size", "1e-320"], "window_size"],
+  [["--window-size", "1e308"], "window_size"],
+  [["--hop-size", "1e-320"], "hop_size"],
 ];
 /** The field at the start of an issue or in its flag spelling: "min_dB (--min-db): …", "--start: …". */
 const namesField = (field: string) => new RegExp(`(^|[ (;])${field}[ :)]`);

@@ -3,6 +3,7 @@
  * real-world rate is `fs_file · TE` and the real duration `file_duration / TE`. Everything a user
  * sees is in real units; the DSP runs on the stored samples with fs = the expanded samplerate.
  */
+import { LIMITS } from "./layout.js";
 import type { AudioInfo } from "./types.js";
 
 /** AudioInfo in real-world units, with the factor and the stored rate kept for reference. */
@@ -19,14 +20,28 @@ export function timeExpansionOf(info: Pick<AudioInfo, "timeExpansion">, te?: num
 }
 
 /**
- * Applies time expansion factor `te` (> 0, finite; default timeExpansionOf) to a reader's info: samplerate·te, duration/te.
+ * Why `te` cannot be the time expansion of a file stored at `fileSamplerate` Hz, or null when it
+ * can: a number > 0 that gives a real rate a file could declare, 1 Hz to LIMITS.maxSamplerate
+ * (layout.ts). Beyond those the rate or the duration leaves float64 — 16000 Hz × 5e-324 is
+ * 7.9e-320 Hz, lasting Infinity s; × 1e308 is Infinity Hz — and no WAV header holds the rate.
+ */
+export function timeExpansionProblem(fileSamplerate: number, te: number): string | null {
+  if (!(te > 0) || !Number.isFinite(te)) return "must be a number > 0";
+  const rate = fileSamplerate * te;
+  if (rate >= 1 && rate <= LIMITS.maxSamplerate) return null;
+  return `must give a real samplerate (the file's ${fileSamplerate} Hz × time_expansion) from 1 to ${LIMITS.maxSamplerate} Hz; ${te} gives ${rate} Hz`;
+}
+
+/**
+ * Applies time expansion factor `te` (default timeExpansionOf; see timeExpansionProblem) to a reader's info: samplerate·te, duration/te.
  * A rate within 1e-9 (relative) of a whole number of Hz is that number: a decimal factor is not
  * exact in binary (44100 · 1.1 = 48510.00000000001), and a rate that is whole in the user's units
  * must stay whole — resampling (SPEC §3.3) needs a rational ratio of whole rates.
- * @throws RangeError for a factor that is not a positive finite number.
+ * @throws RangeError for a factor timeExpansionProblem refuses.
  */
 export function applyTimeExpansion(info: AudioInfo, te = timeExpansionOf(info)): ExpandedInfo {
-  if (!(te > 0) || !Number.isFinite(te)) throw new RangeError(`time expansion must be a positive number, got ${te}`);
+  const problem = timeExpansionProblem(info.samplerate, te);
+  if (problem) throw new RangeError(`time_expansion: ${problem}`);
   return { ...info, samplerate: expandedSamplerate(info.samplerate, te), duration: info.duration / te, timeExpansion: te, fileSamplerate: info.samplerate };
 }
 

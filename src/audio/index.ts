@@ -13,7 +13,7 @@ import { AudioFormatError, type AudioReader } from "./types.js";
 
 export { AudioFormatError } from "./types.js";
 export type { AudioInfo, AudioReader } from "./types.js";
-export { applyTimeExpansion, expandedSamplerate, timeExpansionOf, type ExpandedInfo } from "./expansion.js";
+export { applyTimeExpansion, expandedSamplerate, timeExpansionOf, timeExpansionProblem, type ExpandedInfo } from "./expansion.js";
 export { fileMd5 } from "./hash.js";
 
 /** A whole recording decoded: one Float32Array of `frames` samples per channel (SPEC §8b). */
@@ -27,7 +27,7 @@ export interface DecodedAudio {
 /** Opens a reader over an already-open byte source; closes the source if the header is bad. */
 async function openSource(src: ByteSource, name: string, options: OpenOptions = {}): Promise<AudioReader> {
   const reader = await openFormat(src, name, options);
-  Object.assign(reader.info, recordingFacts(reader.info.metadata));
+  Object.assign(reader.info, recordingFacts(reader.info.metadata, reader.info.samplerate));
   return reader;
 }
 

@@ -3,6 +3,7 @@
  * Broadcast WAV `bext` (EBU Tech 3285) and RIFF `LIST`/`INFO`. Parsers take the chunk body and
  * never throw on malformed text: metadata is best effort, the audio is what matters.
  */
+import { timeExpansionProblem } from "./expansion.js";
 
 const latin1 = new TextDecoder("latin1");
 const utf8 = new TextDecoder("utf-8");
@@ -85,8 +86,11 @@ export interface RecordingFacts {
   timeExpansion?: number;
 }
 
-/** Extracts the timestamp and location from parsed metadata (see AudioInfo.metadata). */
-export function recordingFacts(metadata: Record<string, unknown>): RecordingFacts {
+/**
+ * Extracts the timestamp, location and time expansion from parsed metadata (see
+ * AudioInfo.metadata) of a file stored at `samplerate` Hz.
+ */
+export function recordingFacts(metadata: Record<string, unknown>, samplerate: number): RecordingFacts {
   const out: RecordingFacts = {};
   const guano = metadata.guano as Record<string, string> | undefined;
   const bext = metadata.bext as Bext | undefined;
@@ -95,6 +99,7 @@ export function recordingFacts(metadata: Record<string, unknown>): RecordingFact
   const pos = guano?.["Loc Position"]?.split(/[\s,]+/).map(Number);
   if (pos && pos.length >= 2 && Math.abs(pos[0]) <= 90 && Math.abs(pos[1]) <= 180) out.location = { latitude: pos[0], longitude: pos[1] };
   const te = guano?.TE === undefined ? NaN : Number(guano.TE.trim());
-  if (te > 0 && Number.isFinite(te)) out.timeExpansion = te; // "0", "NaN", "-10" and text say nothing usable
+  // "0", "NaN", "-10", text, and a factor that gives no usable rate ("1e-300") say nothing usable.
+  if (timeExpansionProblem(samplerate, te) === null) out.timeExpansion = te;
   return out;
 }

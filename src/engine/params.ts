@@ -4,6 +4,7 @@
  * Whombat user finds the same knobs here.
  */
 import { z } from "zod";
+import { expandedSamplerate, timeExpansionProblem } from "../audio/expansion.js";
 import { MAX_RATE_FACTOR, nearestWorkableRate, rateRatio } from "./rate-ratio.js";
 
 /** Windows accepted by `window`, spelled as `scipy.signal.get_window` spells them. */
@@ -117,6 +118,17 @@ export function parseParams(input: unknown = {}): Params {
   throw new ParamsError(
     result.error.issues.map((i) => ({ field: i.path.length ? i.path.join(".") : "params", message: i.message })),
   );
+}
+
+/**
+ * The rate the engine analyses a recording stored at `fileSamplerate` Hz at, with time expansion
+ * `te` (SPEC §3.2, expandedSamplerate); a factor that gives no usable rate is refused naming
+ * time_expansion (timeExpansionProblem) — not window_size, which no value could then satisfy.
+ */
+export function realSamplerate(fileSamplerate: number, te: number): number {
+  const problem = timeExpansionProblem(fileSamplerate, te);
+  if (problem) throw new ParamsError([{ field: "time_expansion", message: problem }]);
+  return expandedSamplerate(fileSamplerate, te);
 }
 
 /** Why the recording's rate cannot be resampled to `samplerate`, or null when it can. */

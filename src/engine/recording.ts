@@ -4,12 +4,12 @@
  * are gathered in one streaming pass (`RecordingStats`): the normalization maximum and the
  * PCEN smoother state, kept at regular checkpoints so a piece starts from the nearest one.
  */
-import { expandedSamplerate, timeExpansionOf } from "../audio/expansion.js";
+import { timeExpansionOf } from "../audio/expansion.js";
 import type { AudioReader } from "../audio/types.js";
 import { normalizationDivisor, SpectrogramPlan, valueRange, type FinishParams, type FrameBlock, type PcenState } from "./analysis.js";
 import { ConditionedSignal } from "./condition.js";
 import { frameCount, framesInInterval, frameTime, samplesOfFrames, type FrameGeometry } from "./geometry.js";
-import { checkParamsForRecording, parseParams, ParamsError, type Params, type ParamsInput } from "./params.js";
+import { checkParamsForRecording, parseParams, realSamplerate, type Params, type ParamsInput } from "./params.js";
 import { blockFrames, type Spectrogram } from "./spectrogram.js";
 
 /** What a piece of a recording needs from the whole of it. */
@@ -60,8 +60,7 @@ export class RecordingSpectrogram {
   constructor(reader: AudioReader, params: ParamsInput = {}, options: RecordingOptions = {}) {
     const p = parseParams(params);
     const te = timeExpansionOf(reader.info, options.timeExpansion);
-    if (!(te > 0 && Number.isFinite(te))) throw new ParamsError([{ field: "time_expansion", message: "must be > 0" }]);
-    checkParamsForRecording(p, { samplerate: expandedSamplerate(reader.info.samplerate, te), channels: reader.info.channels });
+    checkParamsForRecording(p, { samplerate: realSamplerate(reader.info.samplerate, te), channels: reader.info.channels });
     this.params = p;
     this.signal = new ConditionedSignal(reader, p.channel, te, p);
     this.plan = new SpectrogramPlan(p, this.signal.samplerate);

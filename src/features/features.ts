@@ -54,13 +54,13 @@
  *   librosa.filters.mel(sr=fs, n_fft=nperseg, n_mels=64, htk=False, norm="slaney") (see mel.ts);
  *   librosa.power_to_db(ref=1.0, amin=1e-10, top_db=None) of the mel power spectrogram.
  */
-import { expandedSamplerate, openAudio, timeExpansionOf, type OpenOptions } from "../audio/index.js";
+import { openAudio, timeExpansionOf, type OpenOptions } from "../audio/index.js";
 import { samplesReader } from "../audio/samples-reader.js";
 import type { AudioReader } from "../audio/types.js";
 import { ConditionedSignal } from "../engine/condition.js";
 import { CoreArray } from "../engine/core-array.js";
 import { binRange, frameCount, frameGeometry, framesInInterval, frameStart, samplesOfFrames, type FrameGeometry } from "../engine/geometry.js";
-import { checkParamsForRecording, parseParams, ParamsError, type Params, type ParamsInput } from "../engine/params.js";
+import { checkParamsForRecording, parseParams, realSamplerate, type Params, type ParamsInput } from "../engine/params.js";
 import { blockFrames } from "../engine/spectrogram.js";
 import { core } from "../engine/wasm.js";
 import { getWindow } from "../engine/window.js";
@@ -139,11 +139,11 @@ export function featuresOfSignal(samples: Float32Array, samplerate: number, para
 export async function computeFeatures(reader: AudioReader, params: ParamsInput = {}, target: FeatureTarget = {}, options: FeatureOptions = {}): Promise<FeatureValues> {
   const p = parseParams(params);
   const te = timeExpansionOf(reader.info, options.timeExpansion);
-  if (!(te > 0 && Number.isFinite(te))) throw new ParamsError([{ field: "time_expansion", message: "must be > 0" }]);
-  checkParamsForRecording(p, { samplerate: expandedSamplerate(reader.info.samplerate, te), channels: reader.info.channels });
+  const samplerate = realSamplerate(reader.info.samplerate, te);
+  checkParamsForRecording(p, { samplerate, channels: reader.info.channels });
   const signal = new ConditionedSignal(reader, p.channel, te, p);
   const g = frameGeometry(p.window_size, p.hop_size, signal.samplerate);
-  const box = resolveTarget(target, reader.info.frames / expandedSamplerate(reader.info.samplerate, te), signal, g);
+  const box = resolveTarget(target, reader.info.frames / samplerate, signal, g);
   const pass = new FeaturePass(p, g, box);
   try {
     return await pass.run(signal);

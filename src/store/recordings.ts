@@ -6,11 +6,11 @@
  * samplerate a row reports is the engine's (see withEngineRate).
  */
 import { createHash } from "node:crypto";
-import { expandedSamplerate } from "../audio/expansion.js";
+import { expandedSamplerate, timeExpansionProblem } from "../audio/expansion.js";
 import { VERSION } from "../engine/version.js";
 import type { Queryable } from "./db.js";
 import { assertWritable, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
-import { ConflictError, NotFoundError, translating } from "./errors.js";
+import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import type { FileFacts } from "./probe.js";
 import { getOrCreateTag } from "./tags.js";
 import { getOrCreateFeatureName } from "./features.js";
@@ -93,6 +93,16 @@ function fromRow<T extends Recording>(row: T): T {
 }
 
 /**
+ * Refuses (400) a time expansion that gives the file no usable rate (timeExpansionProblem): the
+ * generated samplerate and duration would leave float64 — 16000 × 5e-324 Hz lasts Infinity s —
+ * and the database would refuse the row without naming the field.
+ */
+function checkTimeExpansion(fileSamplerate: number, te: number): void {
+  const problem = timeExpansionProblem(fileSamplerate, te);
+  if (problem) throw invalid("time_expansion", problem);
+}
+
+/**
  * Inserts a recording whose path and file facts the caller has checked; returns null when
  * the dataset already has that path (a concurrent import got there first).
  */
@@ -100,6 +110,7 @@ export async function insertRecording(
   db: Queryable,
   r: FileFacts & RecordingMetadata & Provenance & { dataset_id: string; path: string },
 ): Promise<Recording | null> {
+  if (r.time_expansion !== undefined) checkTimeExpansion(r.file_samplerate, r.time_expansion);
   const rows = await translating(() => db`
     INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels,
                             time_expansion, date, time, latitude, longitude, rights, created_by, run_id)
@@ -170,12 +181,16 @@ async function checkClipsFit(db: Queryable, id: string, timeExpansion: number): 
 
 /**
  * Updates what people may change. A new time expansion changes samplerate and duration, so
- * it must keep every clip inside the recording, and the recording's cached stats (computed
- * at the old rate) are dropped.
+ * it must give a usable rate and keep every clip inside the recording, and the recording's
+ * cached stats (computed at the old rate) are dropped.
  */
 export async function updateRecording(db: Queryable, id: string, patch: RecordingMetadata): Promise<Recording> {
   await assertWritable(db, "recordings", id);
-  if (patch.time_expansion !== undefined) await checkClipsFit(db, id, patch.time_expansion);
+  if (patch.time_expansion !== undefined) {
+    const [{ file_samplerate }] = await db`SELECT file_samplerate FROM recordings WHERE id = ${id}`;
+    checkTimeExpansion(file_samplerate, patch.time_expansion);
+    await checkClipsFit(db, id, patch.time_expansion);
+  }
   const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
   if (Object.keys(fields).length) {
     await translating(() => db`UPDATE recordings SET ${db(fields, ...Object.keys(fields))} WHERE id = ${id}`);

@@ -7,11 +7,10 @@
  */
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
-import { expandedSamplerate } from "../audio/expansion.js";
 import { valueRange } from "../engine/analysis.js";
 import type { FrameGeometry } from "../engine/geometry.js";
 import { frameTime } from "../engine/geometry.js";
-import { checkParamsForRecording, type Params } from "../engine/params.js";
+import { checkParamsForRecording, realSamplerate, type Params } from "../engine/params.js";
 import { statsForPiece, type PackedStats } from "../engine/recording.js";
 import { VERSION } from "../engine/version.js";
 import type { TileFormat } from "./compute.js";
@@ -198,7 +197,7 @@ export class TileService {
    * whose errors reach this thread as plain Errors.
    */
   stats(recording: TileRecording, params: Params): Promise<StatsResult> {
-    checkParamsForRecording(params, { samplerate: expandedSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels });
+    checkParamsForRecording(params, { samplerate: realSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels });
     const key = statsKey(params, recording.timeExpansion);
     const memoryKey = `${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);

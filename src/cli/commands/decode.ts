@@ -15,7 +15,7 @@ import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { readCommandLine, type OptionSpec } from "../flags.js";
 import { checkOutputPath, outputError, writeOutputFile } from "../output-file.js";
-import { optionRows, timeExpansionOption } from "./info.js";
+import { checkTimeExpansionOption, optionRows, timeExpansionOption } from "./info.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "output: .npy (NumPy float32 [frames, channels]) or .wav (32-bit float)" },
@@ -71,6 +71,7 @@ export const command: Command = {
     const reader = await openAudio(audio);
     try {
       const { frames, channels } = reader.info;
+      checkTimeExpansionOption(te, reader.info.samplerate);
       const header = ext === ".npy" ? npyHeader([frames, channels]) : floatWavHeader(frames, channels, wavSamplerate(reader.info, te));
       await writeOutputFile(output, (path) => writeSamples(reader, path, output, header));
     } finally {

@@ -3,7 +3,7 @@
  * is — container, encoding, rate, channels, frames, duration (in real units when time-expanded),
  * MD5 of the file, and the GUANO / bext / LIST-INFO metadata found in it.
  */
-import { applyTimeExpansion, fileMd5, openAudio } from "../../audio/index.js";
+import { applyTimeExpansion, fileMd5, openAudio, timeExpansionProblem } from "../../audio/index.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { readCommandLine, type OptionSpec } from "../flags.js";
@@ -28,6 +28,15 @@ export function timeExpansionOption(text: string | true | undefined): number | u
   const v = typeof text === "string" && text.trim() !== "" ? Number(text) : NaN;
   if (!(v > 0 && Number.isFinite(v))) throw new UsageError(`--time-expansion: must be a number > 0, got '${text}'`);
   return v;
+}
+
+/**
+ * `--time-expansion` for a file stored at `fileSamplerate` Hz: one that gives no usable rate
+ * (timeExpansionProblem) is a usage error too, named as spectrogram and extract name it.
+ */
+export function checkTimeExpansionOption(te: number | undefined, fileSamplerate: number): void {
+  const problem = te === undefined ? null : timeExpansionProblem(fileSamplerate, te);
+  if (problem) throw new UsageError(`time_expansion (--time-expansion): ${problem}`);
 }
 
 const USAGE = `usage: sonotile info <audio> [options]
@@ -58,6 +67,7 @@ export const command: Command = {
     const reader = await openAudio(path);
     let info;
     try {
+      checkTimeExpansionOption(te, reader.info.samplerate);
       info = applyTimeExpansion(reader.info, te);
     } finally {
       await reader.close();
