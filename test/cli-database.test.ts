@@ -9,7 +9,8 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSonotile } from "./cli-helpers.js";
-import { REAL_PG_URL, tempDir } from "./store-helpers.js";
+import { openDatabase } from "../src/store/db.js";
+import { freshDatabase, migratedTemplate, REAL_PG_URL, tempDir } from "./store-helpers.js";
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 beforeAll(async () => {
@@ -66,4 +67,23 @@ describe("record ids on the command line", () => {
       expect(r, `${command} ${action}`).toMatchObject({ code: 2, stderr: `sonotile ${command}: ${command === "token" ? "token" : "job"}-id: must be a UUID, got '${id}'\n` });
     });
   });
+
+  it("an id that names no record is bad usage (exit 2), as an id that is no UUID", async () => {
+    // A database of its own: a migrated embedded one in a data directory, or a fresh one on DATABASE_URL.
+    const t = REAL_PG_URL ? await freshDatabase() : null;
+    const data = join(dir.path, "existing");
+    if (!t) await (await openDatabase({ dataDir: data, initialData: await migratedTemplate() })).close();
+    const env = { DATABASE_URL: t?.url ?? "" };
+    try {
+      const cases: [string[], string][] = [
+        [["jobs", "show", UUID], `sonotile jobs: job ${UUID} not found\n`],
+        [["jobs", "abort", UUID], `sonotile jobs: job ${UUID} not found\n`],
+        [["token", "disable", UUID], `sonotile token: token ${UUID} not found\n`],
+        [["jobs", "submit", "--recordings", UUID], `sonotile jobs: data.targets.recording_ids: no recording ${UUID}\n`],
+      ];
+      for (const [args, stderr] of cases) expect(await runSonotile([...args, "--data", data], { env }), args.join(" ")).toMatchObject({ code: 2, stderr });
+    } finally {
+      await t?.cleanup();
+    }
+  }, 60_000);
 });

@@ -7,6 +7,8 @@
 /** A record does not exist (or is hidden from this caller): 404. */
 export class NotFoundError extends Error {
   override name = "NotFoundError";
+  /** Exit code when it ends a CLI command (SPEC §8: an id that names no record is a bad parameter). */
+  readonly exitCode = 2;
   constructor(what: string, id: string) {
     super(`${what} ${id} not found`);
   }
