@@ -41,6 +41,10 @@ Acoustic features (SPEC §7) of recordings, or of a clip of each, on all cores.
 Directories are searched recursively for audio files (${[...AUDIO_EXTENSIONS].join(" ")};
 hidden files skipped, symlinked files followed).
 
+A file that cannot be read or computed is reported on stderr and skipped. Exit status: 0 when
+every target was computed; 1 when some were skipped (the table holds the others) or when none
+could be computed (nothing is written); 2 for bad usage or parameters.
+
 ${flagsHelp(OPTIONS)}`;
 
 export const command: Command = {
