@@ -260,6 +260,23 @@ describe("datasets and recordings", () => {
     expect([unchanged.statusCode, unchanged.rawPayload.length, unchanged.headers.etag]).toEqual([304, 0, etag]);
   });
 
+  it("sends the audio file as its format's media type", async () => {
+    const dataset = await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "formats", audio_dir: "formats" }, headers: auth(member) });
+    expect(dataset.statusCode, dataset.body).toBe(201);
+    const expected: Record<string, string> = {
+      "wav_pcm_16.wav": "audio/wav", "wavex_float.wavex": "audio/wav", "aiff_pcm_16.aiff": "audio/aiff", "flac_pcm_16.flac": "audio/flac",
+      "ogg_vorbis.ogg": "audio/ogg", "mp3_mpeg_layer_iii.mp3": "audio/mpeg", "rf64_pcm_16.rf64": "application/octet-stream",
+    };
+    for (const [path, type] of Object.entries(expected)) {
+      const rec = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: dataset.json().id, path }, headers: auth(member) });
+      expect(rec.statusCode, rec.body).toBe(201);
+      const whole = await app.inject({ url: `/v1/recordings/${rec.json().id}/audio` });
+      const part = await app.inject({ url: `/v1/recordings/${rec.json().id}/audio`, headers: { range: "bytes=0-3" } });
+      expect([path, whole.statusCode, whole.headers["content-type"], part.statusCode, part.headers["content-type"]]).toEqual([path, 200, type, 206, type]);
+    }
+    expect((await app.inject({ method: "DELETE", url: `/v1/datasets/${dataset.json().id}`, headers: auth(admin) })).statusCode).toBe(204);
+  });
+
   it("archives (hidden, read-only), trashes and restores", async () => {
     const archived = await app.inject({ method: "POST", url: `/v1/recordings/${recordingId}/archive`, headers: auth(member) });
     expect(archived.json().state).toBe("archived");

@@ -4,6 +4,7 @@
  */
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
+import { extname } from "node:path";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyReply } from "fastify";
@@ -61,6 +62,19 @@ const metadataFields = {
   longitude: z.number({ error: "must be a number" }).min(-180, "must be between -180 and 180").max(180, "must be between -180 and 180").nullable().optional(),
   rights: text(0, 1000).nullable().optional(),
 };
+
+/**
+ * The media type of a recording's file, by its extension (the audio layer's AUDIO_EXTENSIONS):
+ * what a browser or player needs to handle the download. RF64 and Wave64 have no media type of
+ * their own (and are not WAV to a WAV parser), so they stay application/octet-stream, as does
+ * a file registered under another extension.
+ */
+const AUDIO_MEDIA_TYPES: Record<string, string> = {
+  ".wav": "audio/wav", ".wave": "audio/wav", ".wavex": "audio/wav", ".bwf": "audio/wav",
+  ".aif": "audio/aiff", ".aiff": "audio/aiff", ".aifc": "audio/aiff",
+  ".flac": "audio/flac", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg",
+};
+const audioMediaType = (path: string) => AUDIO_MEDIA_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
 
 /** Parses a single `bytes=` range against `size`; null for "whole file", throws 416 if unsatisfiable. */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null {
@@ -191,7 +205,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     // comparison; a date never matches: there is no Last-Modified), else the whole file.
     const ifRange = request.headers["if-range"] as string | undefined;
     const range = ifRange === undefined || ifRange.trim() === etag ? rangeOf(reply, request.headers.range, size) : null;
-    reply.type("application/octet-stream").header("Content-Disposition", `attachment; filename="${loc.path.split("/").pop()!.replace(/[^\w.-]/g, "_")}"`);
+    reply.type(audioMediaType(loc.path)).header("Content-Disposition", `attachment; filename="${loc.path.split("/").pop()!.replace(/[^\w.-]/g, "_")}"`);
     if (!range) return reply.header("Content-Length", size).send(createReadStream(abs));
     return reply.code(206).header("Content-Range", `bytes ${range.start}-${range.end}/${size}`)
       .header("Content-Length", range.end - range.start + 1).send(createReadStream(abs, { start: range.start, end: range.end }));
