@@ -99,6 +99,11 @@ const BAD_PARAMETERS: [string[], string][] = [
   [["--window-size", "1e-320"], "window_size"],
   [["--window-size", "1e308"], "window_size"],
   [["--hop-size", "1e-320"], "hop_size"],
+  // An edge so close to 0 Hz that the Butterworth filter's start-up state divides by zero: every
+  // sample came out NaN, refused as the audio's fault (exit 1).
+  [["--low-freq", "1e-320"], "low_freq"],
+  [["--high-freq", "1e-320"], "high_freq"],
+  [["--low-freq", "1e-5", "--high-freq", "4000"], "low_freq"],
 ];
 /** The field at the start of an issue or in its flag spelling: "min_dB (--min-db): …", "--start: …". */
 const namesField = (field: string) => new RegExp(`(^|[ (;])${field}[ :)]`);

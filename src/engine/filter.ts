@@ -11,7 +11,7 @@
  * states come from sosfilt_zi, both computed from the sections.
  * Filtering (float64 recursion): assembly/filter.ts.
  */
-import type { Params } from "./params.js";
+import { ParamsError, type Params } from "./params.js";
 import { core } from "./wasm.js";
 
 // ---------------------------------------------------------------------------------------
@@ -324,7 +324,8 @@ function poleRadius(a1: number, a2: number): number {
  * The band filter the parameters ask for at rate `fs`, or null when they ask for none.
  * `low_freq` makes a high-pass, `high_freq` a low-pass, both a band-pass (SPEC §3.4). An edge
  * that removes nothing — low_freq = 0 or high_freq = Nyquist, both allowed by SPEC §2 — is
- * treated as absent (scipy itself would reject Wn = 0 and Wn = 1).
+ * treated as absent (scipy itself would reject Wn = 0 and Wn = 1). An edge so close to 0 Hz
+ * that the filter cannot be computed in float64 is refused naming its field (ParamsError).
  */
 export function designBandFilter(p: Pick<Params, "low_freq" | "high_freq" | "filter_order">, fs: number): BandFilter | null {
   const nyquist = fs / 2;
@@ -335,7 +336,18 @@ export function designBandFilter(p: Pick<Params, "low_freq" | "high_freq" | "fil
   if (low === null && high === null) return null;
   const btype: BandType = low === null ? "lowpass" : high === null ? "highpass" : "bandpass";
   const freqs = btype === "bandpass" ? [low!, high!] : [low ?? high!];
-  return createBandFilter(butterSos(p.filter_order, freqs, btype, fs), btype);
+  const sos = butterSos(p.filter_order, freqs, btype, fs);
+  // A pole at 0 Hz rounds onto z = 1 when the edge is a tiny enough fraction of fs (1e-5 Hz at
+  // 16 kHz, order 5): sosfilt_zi's steady state divides by 1 + a1 + a2 = 0 there, and every sample
+  // would come out NaN — refused as the samples' fault before. The edge nearest 0 Hz is to blame.
+  if (!sosfiltZi(sos).flat().every(Number.isFinite)) {
+    const [edge] = freqs;
+    throw new ParamsError([{
+      field: btype === "lowpass" ? "high_freq" : "low_freq",
+      message: `must be further from 0 Hz: an order-${p.filter_order} Butterworth edge at ${edge} Hz cannot be computed at ${fs} Hz (a pole rounds onto 0 Hz in float64)`,
+    }]);
+  }
+  return createBandFilter(sos, btype);
 }
 
 /** Wraps designed sections into a plan (exposed for tests and other designs). */

@@ -8,9 +8,10 @@ import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
 import { wasmModule } from "../engine/wasm.js";
 import { AudioFormatError } from "../audio/types.js";
+import { ParamsError } from "../engine/params.js";
 import { statsForRange } from "../engine/recording.js";
 import { blockFrames as defaultBlockFrames } from "../engine/spectrogram.js";
-import type { AudioFailure, Source, StatsResult, WorkerTask } from "./worker.js";
+import type { Source, StatsResult, WorkerTask } from "./worker.js";
 
 export interface PoolOptions {
   /** Worker threads (default: one per core). */
@@ -95,7 +96,8 @@ export class TilePool {
     const timeout = AbortSignal.timeout(timeoutMs);
     try {
       const result = await this.piscina.run(task, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-      if (isAudioFailure(result)) throw new AudioFormatError(result.audioFailure);
+      const failure = failureOf(result);
+      if (failure) throw failure;
       return result;
     } catch (err) {
       if (timeout.aborted) throw new TaskTimeoutError(`the computation took longer than ${timeoutMs / 1000} s and was stopped`);
@@ -175,6 +177,10 @@ export function checkpointBlocks({ stats, geometry }: StatsResult): number {
   return stats.checkpointEvery * Math.max(1, Math.floor(defaultBlockFrames(geometry) / stats.checkpointEvery));
 }
 
-function isAudioFailure(result: unknown): result is AudioFailure {
-  return typeof result === "object" && result !== null && typeof (result as AudioFailure).audioFailure === "string";
+/** The error a worker's TaskFailure (worker.ts) stands for, or null for any other result. */
+function failureOf(result: unknown): Error | null {
+  if (typeof result !== "object" || result === null) return null;
+  if ("audioFailure" in result && typeof result.audioFailure === "string") return new AudioFormatError(result.audioFailure);
+  if ("paramsFailure" in result && Array.isArray(result.paramsFailure)) return new ParamsError(result.paramsFailure);
+  return null;
 }
