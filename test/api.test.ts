@@ -226,6 +226,12 @@ describe("datasets and recordings", () => {
     const ok = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { time_expansion: 10, date: "2013-01-17", time: "21:30:00", latitude: 10.5, longitude: -84 }, headers: auth(member) });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ samplerate: 3840000, date: "2013-01-17", time: "21:30:00", latitude: 10.5, longitude: -84 });
+    // A time may carry the UTC offset the recorder stated, as an import keeps it from GUANO.
+    const offset = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { time: "21:30:00+01:00" }, headers: auth(member) });
+    expect(offset.json()).toMatchObject({ time: "21:30:00+01:00" });
+    const badTime = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { time: "21:30:00+25:00" }, headers: auth(member) });
+    expect(badTime.statusCode).toBe(400);
+    expect(badTime.json().fields).toEqual([{ field: "time", message: "must be a time HH:MM[:SS[.ffffff]], optionally with a UTC offset ±HH:MM" }]);
     const tagged = await app.inject({ method: "POST", url: `/v1/recordings/${recordingId}/tags`, payload: { key: "species", value: "Carollia castanea" }, headers: auth(member) });
     expect(tagged.json().tags).toEqual([{ key: "species", value: "Carollia castanea" }]);
     const byTag = (await app.inject({ url: `/v1/recordings?tag_key=species&tag_value=Carollia%20castanea` })).json();

@@ -37,8 +37,8 @@ const FIXTURE_RECORDED: Record<string, { date: string | null; time: string | nul
   "XC821988-Lasiurus_blossevillii-2016.02.17-CL01712.wav": { ...NOT_STATED, date: "2016-02-17", time: "19:45:16" },
   "XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav": NOT_STATED,
   "batdetect2_20230322_172000_selec2.wav": NOT_STATED,
-  // "2024-09-03T20:26:15+01:00": the recorder's local time, the offset not applied.
-  "batdetect2_contrib_Audiomoth.wav": { ...NOT_STATED, date: "2024-09-03", time: "20:26:15" },
+  // "2024-09-03T20:26:15+01:00": the recorder's local time, its UTC offset kept (not applied).
+  "batdetect2_contrib_Audiomoth.wav": { ...NOT_STATED, date: "2024-09-03", time: "20:26:15+01:00" },
   "batdetect2_contrib_jeff37_0166_20240531_223911.wav": { date: "2024-05-31", time: "22:39:11", latitude: 49.093119, longitude: 5.047867 },
   "whombat_tests_bats.wav": NOT_STATED,
 };
@@ -191,10 +191,14 @@ describe("audio roots", () => {
 });
 
 describe("recorded date and time from file metadata", () => {
-  it("reads GUANO and bext timestamps as the recorder's clock showed them; impossible values give null", () => {
+  it("reads GUANO and bext timestamps as the recorder's clock showed them, with the UTC offset they state; impossible values give null", () => {
     const cases: [string | undefined, { date: string | null; time: string | null }][] = [
       ["2024-05-31T22:39:11", { date: "2024-05-31", time: "22:39:11" }],
-      ["2024-09-03 20:26:15.25-05:00", { date: "2024-09-03", time: "20:26:15.25" }],
+      ["2024-09-03 20:26:15.25-05:00", { date: "2024-09-03", time: "20:26:15.25-05:00" }],
+      ["2024-09-03T20:26:15Z", { date: "2024-09-03", time: "20:26:15+00:00" }],
+      ["2024-09-03T20:26:15+0530", { date: "2024-09-03", time: "20:26:15+05:30" }],
+      ["2024-09-03T20:26:15-03", { date: "2024-09-03", time: "20:26:15-03:00" }],
+      ["2024-09-03T20:26:15+25:00", { date: "2024-09-03", time: null }],
       ["2016:02:17T19.45.16", { date: "2016-02-17", time: "19:45:16" }],
       ["2016-02-17", { date: "2016-02-17", time: null }],
       ["2016-02-17T25:00:00", { date: "2016-02-17", time: null }],

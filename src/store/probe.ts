@@ -28,12 +28,20 @@ export interface RecordedFacts {
 // ISO 8601 as GUANO writes it ("2024-05-31T22:39:11", a space instead of the T, an optional
 // fraction and zone), and bext's date and time, whose separators EBU Tech 3285 leaves free
 // among '-', '_', ':', ' ' and '.'.
-const TIMESTAMP = /^(\d{4})[-_:. /](\d{2})[-_:. /](\d{2})(?:[T ](\d{2})[-_:. ](\d{2})(?:[-_:. ](\d{2})(\.\d{1,6})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/;
+const TIMESTAMP = /^(\d{4})[-_:. /](\d{2})[-_:. /](\d{2})(?:[T ](\d{2})[-_:. ](\d{2})(?:[-_:. ](\d{2})(\.\d{1,6})?)?)?(Z|([+-]\d{2})(?::?(\d{2}))?)?$/;
 
 /**
- * The date and time a timestamp states, as the recorder's clock showed them: a zone offset is
- * dropped, not applied (SPEC §5 `date` and `time` carry no zone, and for field recordings the
- * local time is what matters — hours after sunset). Impossible dates and times give nulls.
+ * A recording's `time` as stored and as the API takes it: HH:MM[:SS[.ffffff]], then the UTC
+ * offset when the recorder stated one (±HH:MM, at most ±14:59). The same rule is the column's
+ * CHECK (migration 004).
+ */
+export const RECORDED_TIME = /^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?([+-](0[0-9]|1[0-4]):[0-5][0-9])?$/;
+
+/**
+ * The date and time a timestamp states, as the recorder's clock showed them, with the UTC offset
+ * it states, if any, kept and not applied ("20:26:15+01:00"; "Z" is "+00:00"): for field
+ * recordings the local time is what matters — hours after sunset — and the offset places it.
+ * Impossible dates, times and offsets give nulls.
  */
 export function recordedDateTime(timestamp: string | undefined): Pick<RecordedFacts, "date" | "time"> {
   const m = timestamp ? TIMESTAMP.exec(timestamp.trim()) : null;
@@ -43,7 +51,9 @@ export function recordedDateTime(timestamp: string | undefined): Pick<RecordedFa
   if (calendar.getUTCFullYear() !== year || calendar.getUTCMonth() !== month! - 1 || calendar.getUTCDate() !== day) return { date: null, time: null };
   const date = `${m[1]}-${m[2]}-${m[3]}`;
   if (hour === undefined || hour > 23 || minute! > 59 || (second ?? 0) > 59) return { date, time: null };
-  return { date, time: `${m[4]}:${m[5]}:${m[6] ?? "00"}${m[7] ?? ""}` };
+  const offset = m[8] === undefined ? "" : m[8] === "Z" ? "+00:00" : `${m[9]}:${m[10] ?? "00"}`;
+  const time = `${m[4]}:${m[5]}:${m[6] ?? "00"}${m[7] ?? ""}${offset}`;
+  return { date, time: RECORDED_TIME.test(time) ? time : null };
 }
 
 /** When and where the audio layer found the recording was made, and its time expansion (AudioInfo.timestamp, .location, .timeExpansion; checked there). */

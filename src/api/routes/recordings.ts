@@ -11,7 +11,7 @@ import type { FastifyReply } from "fastify";
 import { STATES } from "../../store/common.js";
 import { getDataset } from "../../store/datasets.js";
 import { canonicalRecordingPath, resolveRecordingPath } from "../../store/paths.js";
-import { probeFile } from "../../store/probe.js";
+import { probeFile, RECORDED_TIME } from "../../store/probe.js";
 import {
   RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, insertRecording,
   listRecordings, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
@@ -57,7 +57,7 @@ export const recordingSchema = z.object({
 const metadataFields = {
   time_expansion: z.number({ error: "must be a number" }).positive("must be > 0").finite().optional(),
   date: z.iso.date({ error: "must be a date YYYY-MM-DD" }).nullable().optional(),
-  time: z.iso.time({ error: "must be a time HH:MM[:SS[.fff]]" }).nullable().optional(),
+  time: z.string().regex(RECORDED_TIME, "must be a time HH:MM[:SS[.ffffff]], optionally with a UTC offset ±HH:MM").nullable().optional(),
   latitude: z.number({ error: "must be a number" }).min(-90, "must be between -90 and 90").max(90, "must be between -90 and 90").nullable().optional(),
   longitude: z.number({ error: "must be a number" }).min(-180, "must be between -180 and 180").max(180, "must be between -180 and 180").nullable().optional(),
   rights: text(0, 1000).nullable().optional(),
