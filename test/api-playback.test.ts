@@ -103,6 +103,12 @@ describe("GET /v1/recordings/{id}/playback", () => {
     expect(await fields("start_time=2&end_time=3")).toEqual(["start_time"]);
     expect(await fields("start_time=0.5&end_time=0.5")).toEqual(["end_time"]);
     expect(await fields("start_time=-1&end_time=1")).toEqual(["start_time"]);
+    // Between two samples (1/8000 s apart): the end is to blame, not a start "past the end of the recording".
+    for (const query of ["start_time=1e-320&end_time=2e-320", "start_time=0.00001&end_time=0.0001"]) {
+      const res = await playback(query);
+      expect(res.statusCode, query).toBe(400);
+      expect(res.json().fields, query).toEqual([{ field: "end_time", message: expect.stringMatching(/^no sample lies in \[.*\) s \(the samples are 0\.000125 s apart\)$/) }]);
+    }
     const over = await playback("start_time=0&end_time=2");
     expect(over.statusCode).toBe(400);
     expect(over.json().message).toContain("32000 samples (frames × channels); the limit is 20000");

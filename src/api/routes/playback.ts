@@ -21,7 +21,7 @@ import { invalid } from "../../store/errors.js";
 import { MAX_PLAYBACK_SAMPLES } from "../playback-limit.js";
 import { HttpError } from "../plugins/errors.js";
 import { recordingFile } from "../recording-file.js";
-import { errorBody, idParams } from "../schemas.js";
+import { bytesResponse, errorBody, idParams } from "../schemas.js";
 import { interval } from "./tiles.js";
 
 /** The WAV: its header, the first piece of interleaved frames (decoded before the response started), then the rest. */
@@ -46,7 +46,7 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
       tags: ["recordings"],
       params: idParams,
       querystring: z.object(interval),
-      response: { 200: z.any().describe("audio/wav"), 400: errorBody, 403: errorBody, 404: errorBody, 422: errorBody },
+      response: { 200: bytesResponse("32-bit float WAV of the interval's samples", ["audio/wav"]), 400: errorBody, 403: errorBody, 404: errorBody, 422: errorBody },
     },
   }, async (request, reply) => {
     const { start_time, end_time } = request.query;
@@ -58,7 +58,9 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
       const samplerate = expandedSamplerate(file_samplerate, time_expansion);
       const first = Math.min(frames, Math.ceil(start_time * samplerate));
       const end = Math.min(frames, Math.ceil(end_time * samplerate));
-      if (first >= end) throw invalid("start_time", `must be before the end of the recording (${frames / samplerate} s)`);
+      if (first >= frames) throw invalid("start_time", `must be before the end of the recording (${frames / samplerate} s)`);
+      // An interval shorter than a sample period may fall between two samples ([1e-320, 2e-320) s).
+      if (first >= end) throw invalid("end_time", `no sample lies in [${start_time}, ${end_time}) s (the samples are ${1 / samplerate} s apart)`);
       const samples = (end - first) * channels;
       if (samples > maxSamples) {
         throw invalid("end_time", `the interval holds ${samples} samples (frames × channels); the limit is ${maxSamples} per request: ask for a shorter interval`);
