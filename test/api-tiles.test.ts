@@ -354,3 +354,20 @@ describe("revision", () => {
     }
   });
 });
+
+describe("OpenAPI document", () => {
+  it("declares the media types and statuses the spectrogram, playback and audio routes send", async () => {
+    const doc = (await app.inject({ url: "/openapi.json" })).json();
+    /** status → the media types of its content ([] for none). */
+    const responses = (path: string) => Object.fromEntries(Object.entries(doc.paths[path].get.responses as Record<string, { content?: object }>).map(([status, r]) => [status, Object.keys(r.content ?? {})]));
+    const json = ["application/json"];
+    const spectrogram = { 200: ["image/png", "application/octet-stream"], 304: [], 400: json, 403: json, 404: json, 422: json, 503: json };
+    expect(responses("/v1/recordings/{id}/tiles/{z}/{tile}")).toEqual(spectrogram);
+    expect(responses("/v1/recordings/{id}/spectrogram")).toEqual(spectrogram);
+    expect(responses("/v1/recordings/{id}/tiles/{z}/stream")).toEqual({ 200: ["multipart/mixed"], 400: json, 403: json, 404: json, 422: json, 503: json });
+    expect(responses("/v1/recordings/{id}/playback")).toEqual({ 200: ["audio/wav"], 400: json, 403: json, 404: json, 422: json });
+    const audio = ["audio/wav", "audio/aiff", "audio/flac", "audio/mpeg", "audio/ogg", "application/octet-stream"];
+    expect(responses("/v1/recordings/{id}/audio")).toEqual({ 200: audio, 206: audio, 304: [], 403: json, 404: json, 416: json });
+    expect(doc.paths["/v1/recordings/{id}/tiles/{z}/{tile}"].get.responses["200"].content["image/png"].schema).toEqual({ type: "string", format: "binary" });
+  });
+});

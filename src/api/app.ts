@@ -4,9 +4,11 @@
  * and one route file per resource under /v1. It opens nothing itself: the caller passes the
  * database and closes it, so tests and `sonotile serve` share this factory.
  */
+import { STATUS_CODES } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
+import { z } from "zod";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Database } from "../store/db.js";
 import { InvalidError } from "../store/errors.js";
@@ -54,6 +56,20 @@ export interface AppOptions {
 
 export type App = FastifyInstance;
 
+/**
+ * A route as the OpenAPI document shows it (jsonSchemaTransform), except that a response whose
+ * schema is z.null() — a 204 or 304, which has no body — is shown without content, where the
+ * transform would document a JSON null.
+ */
+const documentedRoute: typeof jsonSchemaTransform = (route) => {
+  const documented = jsonSchemaTransform(route);
+  const responses = (route.schema?.response ?? {}) as Record<string, unknown>;
+  for (const [status, schema] of Object.entries(responses)) {
+    if (schema instanceof z.ZodNull) (documented.schema.response as Record<string, unknown>)[status] = { type: "null", description: schema.description ?? STATUS_CODES[status] };
+  }
+  return documented;
+};
+
 export async function buildApp(options: AppOptions): Promise<App> {
   const app = Fastify({
     logger: options.logger ?? false,
@@ -70,7 +86,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API token key (st_…)" } } },
       security: [{ bearer: [] }],
     },
-    transform: jsonSchemaTransform,
+    transform: documentedRoute,
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

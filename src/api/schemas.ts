@@ -50,3 +50,15 @@ export const errorBody = z.object({
 /** Strings of at most `max` characters, at least `min`. */
 export const text = (min: number, max: number) =>
   z.string({ error: "must be a string" }).min(min, min === 1 ? "must not be empty" : `must be at least ${min} characters`).max(max, `must be at most ${max} characters`);
+
+/**
+ * A response whose body is bytes, not JSON: declared in the OpenAPI document under the media
+ * types the route sends (fastify-type-provider-zod's `content` form).
+ */
+export function bytesResponse(description: string, mediaTypes: readonly string[]) {
+  const bytes = z.any().meta({ type: "string", format: "binary" });
+  return { description, content: Object.fromEntries(mediaTypes.map((type) => [type, { schema: bytes }])) };
+}
+
+/** A 304: no body (documented without content, see app.ts). */
+export const notModifiedResponse = z.null().describe("Not Modified: the copy If-None-Match names is current (no body)");

@@ -21,7 +21,7 @@ import { invalid } from "../../store/errors.js";
 import { MAX_PLAYBACK_SAMPLES } from "../playback-limit.js";
 import { HttpError } from "../plugins/errors.js";
 import { recordingFile } from "../recording-file.js";
-import { errorBody, idParams } from "../schemas.js";
+import { bytesResponse, errorBody, idParams } from "../schemas.js";
 import { interval } from "./tiles.js";
 
 /** The WAV: its header, the first piece of interleaved frames (decoded before the response started), then the rest. */
@@ -46,7 +46,7 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
       tags: ["recordings"],
       params: idParams,
       querystring: z.object(interval),
-      response: { 200: z.any().describe("audio/wav"), 400: errorBody, 403: errorBody, 404: errorBody, 422: errorBody },
+      response: { 200: bytesResponse("32-bit float WAV of the interval's samples", ["audio/wav"]), 400: errorBody, 403: errorBody, 404: errorBody, 422: errorBody },
     },
   }, async (request, reply) => {
     const { start_time, end_time } = request.query;

@@ -21,7 +21,7 @@ import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
 import { recordingFile } from "../recording-file.js";
 import { stateRoutes } from "../state-routes.js";
-import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
+import { bytesResponse, errorBody, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
 
 const tagSchema = z.object({ key: text(1, 255), value: text(1, 255) });
 
@@ -75,6 +75,7 @@ const AUDIO_MEDIA_TYPES: Record<string, string> = {
   ".flac": "audio/flac", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg",
 };
 const audioMediaType = (path: string) => AUDIO_MEDIA_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
+const AUDIO_DOWNLOAD_TYPES = [...new Set(Object.values(AUDIO_MEDIA_TYPES)), "application/octet-stream"];
 
 /** Parses a single `bytes=` range against `size`; null for "whole file", throws 416 if unsatisfiable. */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null {
@@ -193,14 +194,20 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => removeRecordingOwner(sql, request.params.id, request.params.user_id));
 
   app.get("/recordings/:id/audio", {
-    // No response schema: the body is the file's bytes (200, or 206 for a Range).
-    schema: { summary: "The audio file; supports Range requests (206), 416 for a range outside it", tags, params: idParams },
+    schema: {
+      summary: "The audio file; supports Range requests (206), 416 for a range outside it", tags, params: idParams,
+      response: {
+        200: bytesResponse("The file, as its format's media type (by extension)", AUDIO_DOWNLOAD_TYPES),
+        206: bytesResponse("The requested range of the file (Content-Range)", AUDIO_DOWNLOAD_TYPES),
+        304: notModifiedResponse, 403: errorBody, 404: errorBody, 416: errorBody,
+      },
+    },
   }, async (request, reply) => {
     const { file: abs, ...loc } = await recordingFile(app, request.params.id);
     const size = (await stat(abs)).size;
     const etag = `"${loc.hash}"`; // the MD5 of the bytes: a strong validator
     reply.header("Accept-Ranges", "bytes").header("ETag", etag);
-    if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).send();
+    if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).send(null);
     // If-Range (RFC 9110 §13.1.5): the range only if the client's copy is this one (strong
     // comparison; a date never matches: there is no Last-Modified), else the whole file.
     const ifRange = request.headers["if-range"] as string | undefined;

@@ -20,7 +20,7 @@ import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
 import { recordingRevision } from "../../store/recordings.js";
 import { recordingFile } from "../recording-file.js";
-import { errorBody, id } from "../schemas.js";
+import { bytesResponse, errorBody, id, notModifiedResponse } from "../schemas.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -65,8 +65,10 @@ export const interval = {
 function seconds(schema: z.ZodCoercedNumber) {
   return z.preprocess((v) => (v === "" ? undefined : v), schema);
 }
-/** PNG, raw float32 or .npy bytes (or a multipart stream of them); not JSON. */
-const binary = z.any().describe("image/png, or application/octet-stream float32 [rows][columns] (f32, npy)");
+/** A tile or one-shot image, as its format's media type: PNG, or float32 values (f32 raw, npy with NumPy's header). */
+const spectrogramBody = bytesResponse("PNG (png), or float32 values [rows][columns], row 0 the lowest frequency (f32: raw little-endian; npy: NumPy's format); the headers give the geometry", ["image/png", "application/octet-stream"]);
+/** The statuses a spectrogram route's errors take: 403 for a dataset outside the audio roots, 422 for audio that cannot be analysed, 503 while busy or computing stats. */
+const spectrogramErrors = { 400: errorBody, 403: errorBody, 404: errorBody, 422: errorBody, 503: errorBody };
 const format = z.enum(TILE_FORMATS, { error: `must be one of ${TILE_FORMATS.join(", ")}` });
 
 /** Splits a validated query into spectrogram parameters and tile options. */
@@ -136,7 +138,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
         tile: z.string().regex(/^\d+\.(png|f32|npy)$/, "must be <x>.png, <x>.f32 or <x>.npy"),
       }),
       querystring: paramsObject.extend({ ...tileOptionsSchema.shape, ...revisionQuery }).superRefine(checkCrossFieldRules),
-      response: { 200: binary, 304: binary, 400: errorBody, 404: errorBody, 503: errorBody },
+      response: { 200: spectrogramBody, 304: notModifiedResponse, ...spectrogramErrors },
     },
   }, async (request, reply) => {
     const [xText, fmt] = request.params.tile.split(".");
@@ -146,7 +148,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const cache = cacheControl(askedRevision, revision);
     const { etag, layout } = await app.tiles.tileInfo(recording, params, request.params.z, Number(xText), options, fmt as TileFormat);
     checkTilePixels(layout);
-    if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).header("Cache-Control", cache).send(undefined);
+    if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).header("Cache-Control", cache).send();
     return sendBody(reply, await app.tiles.tile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat), cache);
   });
 
@@ -158,7 +160,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
       tags: ["spectrograms"],
       params: z.object({ id, z: z.coerce.number({ error: "must be an integer" }).int("must be an integer").min(0, "must be >= 0") }),
       querystring: tileQuery.and(z.object({ ...interval, format: format.default("png") })),
-      response: { 200: binary, 304: binary, 400: errorBody, 404: errorBody, 503: errorBody },
+      response: { 200: bytesResponse("One part per tile, in order: the tile's bytes with its headers (ETag, geometry, X-Tile: z/x); a tile that fails after the 200 is a JSON part {error}", ["multipart/mixed"]), ...spectrogramErrors },
     },
   }, async (request, reply) => {
     const { start_time, end_time, format: fmt, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat };
@@ -221,7 +223,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
       tags: ["spectrograms"],
       params: z.object({ id }),
       querystring: paramsObject.extend({ ...interval, format: format.default("png"), ...revisionQuery }).superRefine(checkCrossFieldRules),
-      response: { 200: binary, 304: binary, 400: errorBody, 404: errorBody, 503: errorBody },
+      response: { 200: spectrogramBody, 304: notModifiedResponse, ...spectrogramErrors },
     },
   }, async (request, reply) => {
     const { start_time, end_time, format: fmt, revision: askedRevision, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat; revision?: string };
@@ -231,7 +233,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const cache = cacheControl(askedRevision, revision);
     const piece = await app.tiles.piece(recording, params, start_time, end_time, fmt, { frames: limits.maxImageFrames, pixels: limits.maxImagePixels });
     // After the piece, not before: its ETag needs its frame range. A repeated piece is in the cache.
-    if (notModified(request.headers["if-none-match"], piece.etag)) return reply.code(304).header("ETag", piece.etag).header("Cache-Control", cache).send(undefined);
+    if (notModified(request.headers["if-none-match"], piece.etag)) return reply.code(304).header("ETag", piece.etag).header("Cache-Control", cache).send();
     return sendBody(reply, piece, cache);
   });
 };
