@@ -212,4 +212,11 @@ describe("trash", () => {
     expect((await app.inject({ url: `/v1/notes/${trashed.id}` })).statusCode).toBe(404);
     expect((await app.inject({ url: `/v1/notes/${archived.id}` })).json().state).toBe("archived");
   });
+
+  it("refuses an older_than beyond 100 years with 400 naming it (1e308 overflowed the database's interval: a 500)", async () => {
+    const res = await app.inject({ method: "POST", url: "/v1/trash/purge", payload: { older_than: 1e308 }, headers: auth(admin) });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().fields).toEqual([{ field: "older_than", message: "must be <= 3153600000 (100 years)" }]);
+    expect((await app.inject({ method: "POST", url: "/v1/trash/purge", payload: { older_than: 3153600000 }, headers: auth(admin) })).statusCode).toBe(200);
+  });
 });

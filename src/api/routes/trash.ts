@@ -6,12 +6,21 @@ import { errorBody } from "../schemas.js";
 
 const count = z.number().int();
 
+/**
+ * Longest older_than, 100 years, in seconds: everything ever trashed is younger, and PostgreSQL's
+ * interval arithmetic overflows not far beyond (now() minus 3e11 s is before 4713 BC), which was a 500.
+ */
+const MAX_OLDER_THAN = 100 * 365 * 86400;
+
 export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/trash/purge", {
     config: { role: "admin" },
     schema: {
       summary: "Delete records trashed at least older_than seconds ago (admin)", tags: ["trash"],
-      body: z.strictObject({ older_than: z.number({ error: "must be a number of seconds" }).min(0, "must be >= 0").default(30 * 86400).describe("Seconds since trashing; default 30 days") }),
+      body: z.strictObject({
+        older_than: z.number({ error: "must be a number of seconds" }).min(0, "must be >= 0").max(MAX_OLDER_THAN, `must be <= ${MAX_OLDER_THAN} (100 years)`)
+          .default(30 * 86400).describe("Seconds since trashing; default 30 days"),
+      }),
       response: { 200: z.object({ notes: count, clips: count, artifacts: count, recordings: count, datasets: count }), 400: errorBody, 403: errorBody },
     },
   }, async (request) => purgeTrashed(app.db.sql, request.body.older_than));
