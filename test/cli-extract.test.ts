@@ -92,14 +92,14 @@ describe("sonotile extract", () => {
     }
   });
 
-  it("a clip and band of every recording: start_s/end_s columns; a clip outside a recording skips it", async () => {
+  it("a clip and band of every recording: start_time/end_time columns; a clip outside a recording skips it", async () => {
     const out = join(tmp, "clip.csv");
     const r = await sonotile([A, B, "-o", out, "--clip-start", "1.2", "--clip-end", "1.8", "--clip-low-freq", "500", "--features", "peak_frequency_hz,duration_s"]);
     // A lasts 1 s: its clip starts past the end.
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`skipped ${A}: start 1.2 s is past the end`));
     const { header, rows } = readCsv(out);
-    expect(header).toEqual(["path", "start_s", "end_s", "duration_s", "peak_frequency_hz"]);
+    expect(header).toEqual(["path", "start_time", "end_time", "duration_s", "peak_frequency_hz"]);
     const want = await featuresOfFile(B, {}, { start: 1.2, end: 1.8, lowFreq: 500 });
     expect(rows).toEqual([[B, "1.2", String(1.2 + want.duration_s), String(want.duration_s), String(want.peak_frequency_hz)]]);
   });

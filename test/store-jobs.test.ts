@@ -95,9 +95,11 @@ describe("extract_features jobs", () => {
     expect(createHash("sha256").update(bytes).digest("hex")).toBe(artifact.file_sha256);
     expect(artifact).toMatchObject({ size: bytes.length, media_type: "text/csv", expiration_delay: 60 });
     const lines = bytes.toString("utf8").trim().split("\n");
-    expect(lines[0]).toBe(["path", "start_s", "end_s", "duration_s", "rms_dbfs", "peak_frequency_hz", ...Array.from({ length: 64 }, (_, b) => `mel_${String(b).padStart(2, "0")}`)].join(","));
+    // Each row joins back to the API's records: the clip's and its recording's ids, and the recording's path as the API gives it.
+    expect(lines[0]).toBe(["clip_id", "recording_id", "path", "start_time", "end_time", "duration_s", "rms_dbfs", "peak_frequency_hz", ...Array.from({ length: 64 }, (_, b) => `mel_${String(b).padStart(2, "0")}`)].join(","));
     expect(lines.length).toBe(1 + fx.clipIds.length);
-    expect(Number(lines[1].split(",")[5])).toBe(expected.peak_frequency_hz);
+    expect(lines[1].split(",").slice(0, 5)).toEqual([fx.clipIds[0], fx.recordings["tone1k.wav"], "tone1k.wav", "0", "0.05"]);
+    expect(Number(lines[1].split(",")[7])).toBe(expected.peak_frequency_hz);
     // Expired (as of a minute from now): cleanup removes the artifact and its file row.
     const cleaned = await cleanupExpired(t.db.sql, new Date(Date.now() + 120_000));
     expect(cleaned.artifacts).toContain(artifact.id);

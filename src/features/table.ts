@@ -1,8 +1,10 @@
 /**
  * Feature tables: one row per target (a recording or a clip), in CSV, NumPy `.npy` (+ a JSON
  * sidecar naming columns and rows) or Parquet. Shared by `sonotile extract` and the batch jobs'
- * artifacts. Columns: `path`, then `start_s`/`end_s` when the targets are clips, then the
- * features as `featureColumns` spells them (the mel vector as mel_00 … mel_63).
+ * artifacts. Columns: the target's ids when it is a stored record (`clip_id` for clips, then
+ * `recording_id`: what joins a row to the API's records), `path`, then `start_time`/`end_time`
+ * (seconds, as the API names a clip's bounds) when the targets are clips, then the features as
+ * `featureColumns` spells them (the mel vector as mel_00 … mel_63).
  */
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { encodeNpy } from "../render/npy.js";
@@ -10,19 +12,37 @@ import { featureColumns, featureRow, type FeatureName, type FeatureValues } from
 
 /** One target's row. */
 export interface FeatureTableRow {
+  /** The recording's file: as the API's `path` for a stored recording, as given on the command line for `extract`. */
   path: string;
-  /** The clip's bounds in seconds; absent for whole recordings. */
-  clip?: { start: number; end: number };
+  /** The stored recording's id (batch jobs); absent for files (`extract`). */
+  recordingId?: string;
+  /** The clip's bounds in seconds, and its id when it is a stored clip; absent for whole recordings. */
+  clip?: { id?: string; start: number; end: number };
   values: FeatureValues;
 }
 
 export const TABLE_FORMATS = [".csv", ".npy", ".parquet"] as const;
 export type TableFormat = (typeof TABLE_FORMATS)[number];
 
-/** Leading columns that identify the target. */
-function keyColumns(rows: readonly FeatureTableRow[]): string[] {
-  return rows.some((r) => r.clip) ? ["path", "start_s", "end_s"] : ["path"];
+/** A leading column that identifies the target: its name and its value in a row. */
+type KeyColumn = { name: string; text: (r: FeatureTableRow) => string } | { name: string; number: (r: FeatureTableRow) => number };
+
+/** The leading columns of these rows (see the file's comment). */
+function keyColumns(rows: readonly FeatureTableRow[]): KeyColumn[] {
+  const stored = rows.some((r) => r.recordingId !== undefined);
+  const clips = rows.some((r) => r.clip);
+  return [
+    ...(stored && clips ? [{ name: "clip_id", text: (r: FeatureTableRow) => r.clip?.id ?? "" }] : []),
+    ...(stored ? [{ name: "recording_id", text: (r: FeatureTableRow) => r.recordingId ?? "" }] : []),
+    { name: "path", text: (r: FeatureTableRow) => r.path },
+    ...(clips
+      ? [{ name: "start_time", number: (r: FeatureTableRow) => r.clip?.start ?? NaN }, { name: "end_time", number: (r: FeatureTableRow) => r.clip?.end ?? NaN }]
+      : []),
+  ];
 }
+
+/** A key column's value in row `r`. */
+const keyValue = (c: KeyColumn, r: FeatureTableRow): string | number => ("text" in c ? c.text(r) : c.number(r));
 
 /** A CSV field, quoted when it holds a comma, quote or line break (RFC 4180). */
 function csvField(text: string): string {
@@ -35,9 +55,9 @@ function csvField(text: string): string {
  */
 export function featureTableCsv(rows: readonly FeatureTableRow[], features: readonly FeatureName[]): string {
   const keys = keyColumns(rows);
-  const lines = [[...keys, ...featureColumns(features)].map(csvField).join(",")];
+  const lines = [[...keys.map((c) => c.name), ...featureColumns(features)].map(csvField).join(",")];
   for (const r of rows) {
-    const key = keys.length === 1 ? [csvField(r.path)] : [csvField(r.path), String(r.clip?.start ?? ""), String(r.clip?.end ?? "")];
+    const key = keys.map((c) => ("text" in c ? csvField(c.text(r)) : String(c.number(r))));
     lines.push([...key, ...featureRow(r.values, features).map(String)].join(","));
   }
   return lines.join("\n") + "\n";
@@ -45,9 +65,10 @@ export function featureTableCsv(rows: readonly FeatureTableRow[], features: read
 
 /**
  * A float32 matrix [targets, columns] as `.npy`, and its sidecar: the column names, and per row
- * the path (and clip bounds). `numpy.load` reads the matrix; `json.load` the sidecar.
+ * its key columns (ids, path, clip bounds). `numpy.load` reads the matrix; `json.load` the sidecar.
  */
 export function featureTableNpy(rows: readonly FeatureTableRow[], features: readonly FeatureName[]): { npy: Uint8Array; sidecar: string } {
+  const keys = keyColumns(rows);
   const columns = featureColumns(features);
   const data = new Float32Array(rows.length * columns.length);
   rows.forEach((r, i) => data.set(featureRow(r.values, features), i * columns.length));
@@ -55,24 +76,22 @@ export function featureTableNpy(rows: readonly FeatureTableRow[], features: read
     shape: [rows.length, columns.length],
     dtype: "float32",
     columns,
-    rows: rows.map((r) => (r.clip ? { path: r.path, start_s: r.clip.start, end_s: r.clip.end } : { path: r.path })),
+    rows: rows.map((r) => Object.fromEntries(keys.map((c) => [c.name, keyValue(c, r)]))),
   };
   return { npy: encodeNpy(data, [rows.length, columns.length]), sidecar: JSON.stringify(sidecar, null, 1) + "\n" };
 }
 
-/** Parquet (hyparquet-writer, snappy): `path` as a string column, the rest float64 (mel float32). */
+/** Parquet (hyparquet-writer, snappy): ids and `path` as string columns, the rest float64 (mel float32). */
 export function featureTableParquet(rows: readonly FeatureTableRow[], features: readonly FeatureName[]): Uint8Array {
   const keys = keyColumns(rows);
   const columns = featureColumns(features);
   const values = rows.map((r) => featureRow(r.values, features));
   const columnData = [
-    { name: "path", data: rows.map((r) => r.path), type: "STRING" as const },
-    ...(keys.length > 1
-      ? [
-          { name: "start_s", data: Float64Array.from(rows, (r) => r.clip?.start ?? NaN), type: "DOUBLE" as const },
-          { name: "end_s", data: Float64Array.from(rows, (r) => r.clip?.end ?? NaN), type: "DOUBLE" as const },
-        ]
-      : []),
+    ...keys.map((c) =>
+      "text" in c
+        ? { name: c.name, data: rows.map(c.text), type: "STRING" as const }
+        : { name: c.name, data: Float64Array.from(rows, c.number), type: "DOUBLE" as const },
+    ),
     ...columns.map((name, j) =>
       name.startsWith("mel_")
         ? { name, data: Float32Array.from(values, (v) => v[j]), type: "FLOAT" as const }

@@ -78,8 +78,12 @@ export function jobFeatures(data: ExtractFeaturesData): FeatureName[] {
 export interface ItemTarget {
   kind: "recording" | "clip";
   id: string;
-  /** Absolute path of the recording's file. */
+  /** The recording's id: the target's own, or its clip's recording. */
+  recording_id: string;
+  /** Absolute path of the recording's file, which the worker opens. */
   path: string;
+  /** The recording's `path` as the API gives it (relative to its dataset's audio_dir): what tables and messages show. */
+  recording_path: string;
   time_expansion: number;
   /** Clip bounds, seconds. */
   start?: number;
@@ -172,7 +176,7 @@ export async function resolveTargets(db: Queryable, targets: ExtractFeaturesData
       SELECT r.id, d.audio_dir, r.path, r.time_expansion FROM recordings r JOIN datasets d ON d.id = r.dataset_id
       WHERE r.dataset_id = ${targets.dataset_id} AND r.state = 'active' ORDER BY r.path`;
     if (!rows.length) throw invalid("data.targets.dataset_id", "the dataset has no recordings");
-    return rows.map((r) => ({ kind: "recording", id: r.id, path: `${r.audio_dir}/${r.path}`, time_expansion: r.time_expansion }));
+    return rows.map((r) => ({ kind: "recording", id: r.id, recording_id: r.id, path: `${r.audio_dir}/${r.path}`, recording_path: r.path, time_expansion: r.time_expansion }));
   }
   const kind = "recording_ids" in targets ? "recording" : "clip";
   const ids = "recording_ids" in targets ? targets.recording_ids : targets.clip_ids;
@@ -181,8 +185,8 @@ export async function resolveTargets(db: Queryable, targets: ExtractFeaturesData
         SELECT r.id, d.audio_dir, r.path, r.time_expansion, ${effectiveState(db, "recordings", "r")} AS state
         FROM recordings r JOIN datasets d ON d.id = r.dataset_id
         WHERE r.id = ANY(${ids}::uuid[])`
-    : await db<{ id: string; audio_dir: string; path: string; time_expansion: number; start_time: number; end_time: number; state: string }[]>`
-        SELECT c.id, d.audio_dir, r.path, r.time_expansion, c.start_time, c.end_time, ${effectiveState(db, "clips", "c")} AS state
+    : await db<{ id: string; recording_id: string; audio_dir: string; path: string; time_expansion: number; start_time: number; end_time: number; state: string }[]>`
+        SELECT c.id, c.recording_id, d.audio_dir, r.path, r.time_expansion, c.start_time, c.end_time, ${effectiveState(db, "clips", "c")} AS state
         FROM clips c JOIN recordings r ON r.id = c.recording_id JOIN datasets d ON d.id = r.dataset_id
         WHERE c.id = ANY(${ids}::uuid[])`;
   const byId = new Map(rows.map((r) => [r.id, r]));
@@ -193,7 +197,7 @@ export async function resolveTargets(db: Queryable, targets: ExtractFeaturesData
   if (hidden.length) throw invalid(`data.targets.${kind}_ids`, `archived or trashed (read-only, or under an archived or trashed parent): ${kind} ${some(hidden)}; restore first`);
   return [...new Set(ids)].map((id) => {
     const r = byId.get(id)!;
-    const target: ItemTarget = { kind, id, path: `${r.audio_dir}/${r.path}`, time_expansion: r.time_expansion };
+    const target: ItemTarget = { kind, id, recording_id: "recording_id" in r ? r.recording_id : r.id, path: `${r.audio_dir}/${r.path}`, recording_path: r.path, time_expansion: r.time_expansion };
     if ("start_time" in r) Object.assign(target, { start: r.start_time, end: r.end_time });
     return target;
   });

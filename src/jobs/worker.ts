@@ -154,7 +154,9 @@ async function settleItem(sql: Sql, job: Job, item: number, target: ItemTarget, 
       await tx`UPDATE job_items SET status = 'done', seconds = ${outcome.values.duration_s}, result = ${tx.json(stored as never)}, finished_at = now()
                WHERE job_id = ${job.id} AND item = ${item}`;
     } else {
-      await tx`UPDATE job_items SET status = 'failed', error = ${outcome.error.slice(0, 10000)}, finished_at = now()
+      // The file named as the API names it, not by the server's own path (as imports report theirs).
+      const error = outcome.error.replaceAll(target.path, target.recording_path);
+      await tx`UPDATE job_items SET status = 'failed', error = ${error.slice(0, 10000)}, finished_at = now()
                WHERE job_id = ${job.id} AND item = ${item}`;
     }
     await tx`UPDATE jobs SET progress_done = progress_done + 1 WHERE id = ${job.id}`;
@@ -180,8 +182,9 @@ export async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: stri
   const done = items.filter((i) => i.status === "done");
   const failed = items.filter((i) => i.status === "failed");
   const rows: FeatureTableRow[] = done.map((i) => ({
-    path: i.target.path,
-    clip: i.target.kind === "clip" ? { start: i.target.start!, end: i.target.end! } : undefined,
+    path: i.target.recording_path,
+    recordingId: i.target.recording_id,
+    clip: i.target.kind === "clip" ? { id: i.target.id, start: i.target.start!, end: i.target.end! } : undefined,
     values: { ...i.result!, log_mel: Float32Array.from(i.result!.log_mel) },
   }));
   const table = new TextEncoder().encode(featureTableCsv(rows, features));

@@ -195,13 +195,16 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
   async function worker(): Promise<void> {
     while (next < todo.length) {
       const path = todo[next++];
+      let abs: string | undefined;
       try {
-        const abs = await resolveRecordingPath(dataset.audio_dir, path);
+        abs = await resolveRecordingPath(dataset.audio_dir, path);
         const facts = await probeFile(abs);
         const rec = await insertRecording(db, { dataset_id: id, path, ...facts, created_by: user, run_id: importRun.id });
         if (rec) registered.push({ path, recording_id: rec.id });
       } catch (err) {
-        failed.push({ path, error: (err as Error).message });
+        // The file named as its record names it (relative to the dataset's audio_dir), not by the server's own path.
+        const message = (err as Error).message;
+        failed.push({ path, error: abs ? message.replaceAll(abs, path) : message });
       }
     }
   }
