@@ -186,6 +186,9 @@ describe("runs and jobs", () => {
     expect(bin.json().data).toBe("AQID");
     const both = await app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, payload: { key: "x", value: 1, data: "AQID" }, headers: auth(member) });
     expect(fields(both.json())).toEqual(["value"]);
+    // The step column is 32 bits: 2^31 is refused naming step, not as "value: has an invalid value".
+    const far = await app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, payload: { key: "x", step: 2 ** 31, value: 1 }, headers: auth(member) });
+    expect(far.json().fields).toEqual([{ field: "step", message: "must be <= 2147483647" }]);
     const metrics = (await app.inject({ url: `/v1/jobs/${job.id}/metrics` })).json();
     expect(metrics.items.map((m: { key: string }) => m.key)).toEqual(["items", "mel"]);
   });

@@ -90,7 +90,8 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     bodyLimit: METRIC_BODY_LIMIT,
     schema: {
       summary: "Record a metric (key, step): a float value or base64 binary data", tags, params: idParams,
-      body: z.strictObject({ key: text(1, 255), step: z.number().int().min(0).optional(), value: z.number().finite().optional(), data: z.base64({ error: "must be base64" }).max(METRIC_DATA_CHARS).optional() })
+      // step is a 32-bit integer column: a larger one failed in the database as "value: has an invalid value".
+      body: z.strictObject({ key: text(1, 255), step: z.number().int().min(0).max(2 ** 31 - 1, `must be <= ${2 ** 31 - 1}`).optional(), value: z.number().finite().optional(), data: z.base64({ error: "must be base64" }).max(METRIC_DATA_CHARS).optional() })
         .refine((b) => (b.value === undefined) !== (b.data === undefined), { message: "give exactly one of value and data", path: ["value"] }),
       response: { 200: metricSchema, 400: errorBody, 404: errorBody },
     },
