@@ -173,6 +173,16 @@ describe("validation", () => {
     expect(big.json().message).toMatch(/larger than the limit of 65536 bytes/);
   });
 
+  it("refuses a body that is not sent as JSON with 415 saying what to send", async () => {
+    const body = JSON.stringify({ name: "no type", audio_dir: "recordings" });
+    // No Content-Type; curl -d's default; fetch's default for a string body.
+    for (const type of [undefined, "application/x-www-form-urlencoded", "text/plain;charset=UTF-8"]) {
+      const res = await app.inject({ method: "POST", url: "/v1/datasets", payload: body, headers: { ...auth(member), ...(type ? { "content-type": type } : {}) } });
+      expect([type, res.statusCode]).toEqual([type, 415]);
+      expect(res.json().message).toBe(`${type ? `a body of Content-Type ${type} is not accepted` : "the body has no Content-Type"}: send it as JSON with Content-Type: application/json`);
+    }
+  });
+
   it("refuses audio_dir outside the roots and recording paths escaping the dataset", async () => {
     for (const audio_dir of ["..", "/etc", "recordings/../..", "formats/../../.."]) {
       const res = await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: `bad ${audio_dir}`, audio_dir }, headers: auth(member) });

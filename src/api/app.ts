@@ -79,6 +79,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // Every body is JSON. Fastify would also parse text/plain (what fetch sends with a string body
+  // unless told otherwise) and hand the routes a string: "expected object, received string". Such a
+  // body is refused like any other non-JSON one: 415 saying what to send (plugins/errors.ts).
+  app.removeContentTypeParser("text/plain");
 
   await app.register(swagger, {
     openapi: {

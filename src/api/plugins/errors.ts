@@ -2,8 +2,8 @@
  * Every error leaves the API as JSON a person can act on: `{statusCode, error, message}`,
  * plus `fields` naming each invalid field for a 400. Store errors map to 400/404/409, an
  * unreachable database to 503 (postgres.js reconnects by itself, so the next request after
- * the database returns succeeds), Fastify's own errors (413 body too large, 415, bad JSON)
- * keep their status with their message, and anything else is a logged 500.
+ * the database returns succeeds), Fastify's own errors (413 body too large, bad JSON) keep
+ * their status with their message, a 415 says to send JSON, and anything else is a logged 500.
  */
 import fp from "fastify-plugin";
 import type { FastifyError, FastifyReply } from "fastify";
@@ -55,6 +55,11 @@ export const errorsPlugin = fp(async (app) => {
     if (isConnectionError(err)) {
       request.log.warn({ err }, "database unavailable");
       return sendError(reply, 503, `the database is unavailable (${err.code}: ${err.message}); the server reconnects by itself — retry in a few seconds`);
+    }
+    if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+      // Typically `curl -d '{…}'` without -H, which sends application/x-www-form-urlencoded.
+      const type = request.headers["content-type"];
+      return sendError(reply, 415, `${type ? `a body of Content-Type ${type} is not accepted` : "the body has no Content-Type"}: send it as JSON with Content-Type: application/json`);
     }
     if (typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500) {
       const message = err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `request body is larger than the limit of ${request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit} bytes` : err.message;
