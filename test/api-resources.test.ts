@@ -218,6 +218,18 @@ describe("trash", () => {
     expect((await app.inject({ url: `/v1/notes/${archived.id}` })).json().state).toBe("archived");
   });
 
+  it("takes no body, or an empty one: older_than defaults to 30 days", async () => {
+    const note = (await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "trashed 31 days ago" }, headers: auth(member) })).json();
+    await app.inject({ method: "POST", url: `/v1/notes/${note.id}/trash`, headers: auth(member) });
+    const purge = (payload?: object) => app.inject({ method: "POST", url: "/v1/trash/purge", headers: auth(admin), ...(payload ? { payload } : {}) });
+    for (const payload of [undefined, {}]) {
+      const kept = await purge(payload);
+      expect([kept.statusCode, kept.json().notes], JSON.stringify(payload)).toEqual([200, 0]);
+    }
+    await t.db.sql`UPDATE notes SET state_changed_at = now() - interval '31 days' WHERE id = ${note.id}`;
+    expect((await purge()).json().notes).toBe(1);
+  });
+
   it("refuses an older_than beyond 100 years with 400 naming it (1e308 overflowed the database's interval: a 500)", async () => {
     const res = await app.inject({ method: "POST", url: "/v1/trash/purge", payload: { older_than: 1e308 }, headers: auth(admin) });
     expect(res.statusCode).toBe(400);
