@@ -5,6 +5,7 @@
  * the one-shot image and its limit, and /health answering while the pool is busy.
  * Runs on the embedded database, or real PostgreSQL when DATABASE_URL is set.
  */
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { request as httpRequest } from "node:http";
 import UPNG from "upng-js";
@@ -12,13 +13,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { tileStatsStore } from "../src/api/tile-stats.js";
 import { openAudio } from "../src/audio/index.js";
+import { floatWavHeader } from "../src/audio/wavwriter.js";
 import { spectrogramOfRecording } from "../src/engine/recording.js";
 import { createDataset, importDataset } from "../src/store/datasets.js";
+import { probeFile } from "../src/store/probe.js";
 import { resolveRoots } from "../src/store/paths.js";
-import { listRecordings } from "../src/store/recordings.js";
+import { insertRecording, listRecordings } from "../src/store/recordings.js";
 import { ensureAdmin } from "../src/store/users.js";
 import { TileService } from "../src/tiles/service.js";
-import { FIXTURES, freshDatabase, type TestDatabase } from "./store-helpers.js";
+import { FIXTURES, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 import { bytesToF32 } from "./golden.js";
 
 const FILE = "whombat_tests_bats.wav"; // 44.1 kHz stereo, 22.5 s
@@ -369,5 +372,29 @@ describe("OpenAPI document", () => {
     const audio = ["audio/wav", "audio/aiff", "audio/flac", "audio/mpeg", "audio/ogg", "application/octet-stream"];
     expect(responses("/v1/recordings/{id}/audio")).toEqual({ 200: audio, 206: audio, 304: [], 403: json, 404: json, 416: json });
     expect(doc.paths["/v1/recordings/{id}/tiles/{z}/{tile}"].get.responses["200"].content["image/png"].schema).toEqual({ type: "string", format: "binary" });
+  });
+});
+
+describe("a recording whose samples are not finite", () => {
+  it("is a 422 that says so and where: the file decodes, its spectrogram is not defined", async () => {
+    const dir = await tempDir();
+    const [root] = await resolveRoots([dir.path]);
+    const own = await buildApp({ database: t.db, audioRoots: [root], tiles });
+    try {
+      // 1 s of a float WAV at 8 kHz, silent but for a NaN at 0.5 s.
+      const samples = new Float32Array(8000);
+      samples[4000] = NaN;
+      await writeFile(join(root, "nan.wav"), Buffer.concat([floatWavHeader(samples.length, 1, 8000), new Uint8Array(samples.buffer)]));
+      const dataset = await createDataset(t.db.sql, { name: "not finite", audio_dir: root, created_by: null });
+      const rec = (await insertRecording(t.db.sql, { dataset_id: dataset.id, path: "nan.wav", ...(await probeFile(join(root, "nan.wav"))), created_by: null }))!;
+      for (const url of [`/v1/recordings/${rec.id}/tiles/0/0.png?pcen=false`, `/v1/recordings/${rec.id}/spectrogram?start_time=0&end_time=1&pcen=false`]) {
+        const res = await own.inject({ url });
+        expect(res.statusCode, `${url}: ${res.body}`).toBe(422);
+        expect(res.json().message, url).toBe("the recording decodes, but its samples cannot be analysed: the samples hold NaN (first at 0.5 s, sample 4000 of the signal analysed): a spectrogram of NaN or ±Infinity is not defined");
+      }
+    } finally {
+      await own.close();
+      await dir.remove();
+    }
   });
 });

@@ -274,22 +274,29 @@ export function normalizationDivisor(p: Params, peak: number): number {
 }
 
 /**
+ * Samples that decode but have no spectrogram: NaN or ±Infinity, or values whose power overflows
+ * float32. Bad audio like any AudioFormatError (its name included: CLI exit 1, HTTP 422), but not
+ * a decoding failure, so the HTTP layer can say what it is.
+ */
+export class SampleValuesError extends AudioFormatError {}
+
+/**
  * The error for samples [from, to) of `samples` (signal index samplesStart + i) that
  * core.samplesFinite refused: NaN or ±Infinity, naming the first one's time: a float recording can store them, and a spectrogram of
- * them is NaN wherever they reach. AudioFormatError: bad audio (CLI exit 1, HTTP 422).
+ * them is NaN wherever they reach.
  */
-function nonFiniteSamples(samples: Float32Array, from: number, to: number, samplesStart: number, samplerate: number): AudioFormatError {
+function nonFiniteSamples(samples: Float32Array, from: number, to: number, samplesStart: number, samplerate: number): SampleValuesError {
   let i = from;
   while (i < to && Number.isFinite(samples[i])) i++;
   if (i === to) return powerOverflow(samples, from, to); // finite, but their sum overflowed (samplesFinite)
   const at = samplesStart + i;
-  return new AudioFormatError(`the samples hold ${samples[i]} (first at ${at / samplerate} s, sample ${at} of the signal analysed): a spectrogram of NaN or ±Infinity is not defined`);
+  return new SampleValuesError(`the samples hold ${samples[i]} (first at ${at / samplerate} s, sample ${at} of the signal analysed): a spectrogram of NaN or ±Infinity is not defined`);
 }
 
 /** The error for finite samples so large that their power overflows float32 (|x| beyond ~1e18). */
-function powerOverflow(samples: Float32Array, from: number, to: number): AudioFormatError {
+function powerOverflow(samples: Float32Array, from: number, to: number): SampleValuesError {
   let largest = 0;
   for (let i = from; i < to; i++) largest = Math.max(largest, Math.abs(samples[i]));
-  return new AudioFormatError(`sample values reach ${largest.toExponential(2)}: their power overflows float32 (full scale is 1)`);
+  return new SampleValuesError(`sample values reach ${largest.toExponential(2)}: their power overflows float32 (full scale is 1)`);
 }
 

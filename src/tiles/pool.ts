@@ -8,6 +8,7 @@ import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
 import { wasmModule } from "../engine/wasm.js";
 import { AudioFormatError } from "../audio/types.js";
+import { SampleValuesError } from "../engine/analysis.js";
 import { ParamsError } from "../engine/params.js";
 import { statsForRange } from "../engine/recording.js";
 import { blockFrames as defaultBlockFrames } from "../engine/spectrogram.js";
@@ -181,6 +182,7 @@ export function checkpointBlocks({ stats, geometry }: StatsResult): number {
 function failureOf(result: unknown): Error | null {
   if (typeof result !== "object" || result === null) return null;
   if ("audioFailure" in result && typeof result.audioFailure === "string") return new AudioFormatError(result.audioFailure);
+  if ("sampleValuesFailure" in result && typeof result.sampleValuesFailure === "string") return new SampleValuesError(result.sampleValuesFailure);
   if ("paramsFailure" in result && Array.isArray(result.paramsFailure)) return new ParamsError(result.paramsFailure);
   return null;
 }

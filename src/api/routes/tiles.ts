@@ -11,6 +11,7 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyReply } from "fastify";
 import { AudioFormatError } from "../../audio/types.js";
+import { SampleValuesError } from "../../engine/analysis.js";
 import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parseParams, type Params } from "../../engine/params.js";
 import { TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
 import { tileLayout, tileOptionsSchema, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "../../tiles/grid.js";
@@ -122,6 +123,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     if (err instanceof PoolBusyError) return sendError(reply.header("Retry-After", "1"), 503, `${err.message}; retry shortly`);
     if (err instanceof TaskTimeoutError) return sendError(reply.header("Retry-After", "5"), 503, err.message);
     if (err instanceof StatsPendingError) return sendError(reply.header("Retry-After", "10"), 503, err.message);
+    if (err instanceof SampleValuesError) return sendError(reply, 422, `the recording decodes, but its samples cannot be analysed: ${err.message}`);
     if (err instanceof AudioFormatError) return sendError(reply, 422, `the recording's audio cannot be decoded: ${err.message}`);
     throw err;
   });
