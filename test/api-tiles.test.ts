@@ -223,10 +223,10 @@ describe("streamed range", () => {
     expect(refusals.map((r) => r.json().fields?.[0]?.field)).toEqual(["z", "start_time", "end_time", "height", "height"]);
     expect(refusals[0].json().message).toMatch(/z: must be an integer from 0 to 20/);
     expect(refusals[1].json().message).toMatch(/no frame is centred in \[30, 40\) s/);
-    expect(refusals[3].json().message).toMatch(/4411 × 227 = 1001297 pixels; the limit is 614400/);
+    expect(refusals[3].json().message).toMatch(/227 × 4411 = 1001297 pixels \(columns × rows\); the limit is 614400/);
     const tile = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=0.2&width=256` });
     expect(tile.statusCode).toBe(400);
-    expect(tile.json().fields).toEqual([{ field: "height", message: expect.stringMatching(/^the tile would be 4411 × 227 = 1001297 pixels; the limit is 614400: ask for fewer rows/) }]);
+    expect(tile.json().fields).toEqual([{ field: "height", message: expect.stringMatching(/^the tile would be 227 × 4411 = 1001297 pixels \(columns × rows\); the limit is 614400: ask for fewer rows/) }]);
   });
 
   it("holds exactly the tiles of the frames centred in [start_time, end_time): an end on a tile's first frame centre leaves that tile out", async () => {
@@ -282,7 +282,7 @@ describe("one-shot image and health", () => {
     expect(res.headers["x-frame-range"]).toBe("81,161");
     const tooBig = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=20` });
     expect(tooBig.statusCode).toBe(400);
-    expect(tooBig.json().message).toMatch(/the image would be 552 × 1601 = 883752 pixels; the limit is 55200/);
+    expect(tooBig.json().message).toMatch(/the image would be 1601 × 552 = 883752 pixels \(frames × bins\); the limit is 55200/);
   });
 
   it("gives the same values as the whole recording's frames (f32)", async () => {

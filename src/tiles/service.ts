@@ -309,7 +309,7 @@ export class TileService {
     const frames = f1 - f0, pixels = frames * geometry.bins;
     if (frames > limits.frames) throw new TileRangeError("end_time", `the interval holds ${frames} frames; the limit is ${limits.frames} per image: ask for a shorter interval or use tiles`);
     if (pixels > limits.pixels) {
-      throw new TileRangeError("end_time", `the image would be ${geometry.bins} × ${frames} = ${pixels} pixels; the limit is ${limits.pixels}: ask for a shorter interval, a longer hop_size or a shorter window_size, or use tiles`);
+      throw new TileRangeError("end_time", `the image would be ${frames} × ${geometry.bins} = ${pixels} pixels (frames × bins); the limit is ${limits.pixels}: ask for a shorter interval, a longer hop_size or a shorter window_size, or use tiles`);
     }
     const etag = this.etag(recording, params, { start, end }, format);
     const cached = this.cache.get(etag);

@@ -36,9 +36,9 @@ export interface TileLimits {
   maxStreamTiles: number;
   /** Frames one image of the one-shot route may hold. */
   maxImageFrames: number;
-  /** Pixels (rows × columns) one image of the one-shot route may hold. */
+  /** Pixels (columns × rows) one image of the one-shot route may hold. */
   maxImagePixels: number;
-  /** Pixels (rows × columns) one tile may hold: its rows are the FFT's bins unless cropped or merged. */
+  /** Pixels (columns × rows) one tile may hold: its rows are the FFT's bins unless cropped or merged. */
   maxTilePixels: number;
 }
 
@@ -112,7 +112,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   function checkTilePixels(layout: TileLayout): void {
     const pixels = layout.rows * layout.columns;
     if (pixels <= limits.maxTilePixels) return;
-    throw new TileRangeError("height", `the tile would be ${layout.rows} × ${layout.columns} = ${pixels} pixels; the limit is ${limits.maxTilePixels}: ask for fewer rows (height, fmin/fmax), a narrower width or a shorter window_size`);
+    throw new TileRangeError("height", `the tile would be ${layout.columns} × ${layout.rows} = ${pixels} pixels (columns × rows); the limit is ${limits.maxTilePixels}: ask for fewer rows (height, fmin/fmax), a narrower width or a shorter window_size`);
   }
 
   // Errors of this layer; anything else goes on to the application's handler.
