@@ -75,6 +75,24 @@ describe("tiles", () => {
     expect(same.headers.etag).toBe(etag);
   });
 
+  it("have one ETag for one content, however the request spells it", async () => {
+    const tile = (query: string) => app.inject({ url: `/v1/recordings/${id}/tiles/0/2.png?width=256${query}` });
+    const plain = await tile("");
+    // fmin 0, fmax at Nyquist (22050 Hz) and a height of every bin (552) are the defaults, spelled out.
+    for (const query of ["&fmin=0", "&height=552", "&fmax=22050", "&fmin=0&fmax=22050&height=552"]) {
+      const same = await tile(query);
+      expect([query, same.headers.etag], query).toEqual([query, plain.headers.etag]);
+      expect(same.rawPayload.equals(plain.rawPayload), query).toBe(true);
+    }
+    expect((await tile("&height=276")).headers.etag).not.toBe(plain.headers.etag);
+    expect((await tile("&fmin=1000")).headers.etag).not.toBe(plain.headers.etag);
+    // Frames are centred at i · 551/44100 s: ends moved within a hop select the same frames [81, 161).
+    const image = (start: number, end: number) => app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=${start}&end_time=${end}` });
+    const [a, b] = [await image(1, 2), await image(1.0001, 2.0001)];
+    expect([a.headers["x-frame-range"], b.headers["x-frame-range"]]).toEqual(["81,161", "81,161"]);
+    expect(b.headers.etag).toBe(a.headers.etag);
+  });
+
   it("side by side equal the whole recording's spectrogram (f32, PCEN on)", async () => {
     const reader = await openAudio(join(FIXTURES, "recordings", FILE));
     const whole = await spectrogramOfRecording(reader, { channel: 1 });

@@ -99,6 +99,16 @@ export function statsKey(params: Params, timeExpansion: number): string {
   return sha256(canonical({ ...analysis, time_expansion: timeExpansion, engine: VERSION })).slice(0, 32);
 }
 
+/**
+ * What a tile's or piece's bytes cover — its frames, their pooling, its rows (bins k0..k1 merged
+ * into `rows`) — not how the request spelled it: `?fmin=0`, a `height` of every bin, `fmax` at
+ * Nyquist, or interval ends that select the same frames give the same bytes, hence the same ETag
+ * and cache entry. (The rows' bin edges follow from k0, k1 and rows: tileLayout.)
+ */
+function layoutIdentity(kind: "tile" | "piece", layout: TileLayout): object {
+  return { kind, f0: layout.f0, f1: layout.f1, factor: layout.factor, k0: layout.binEdges[0], k1: layout.binEdges[layout.rows], rows: layout.rows };
+}
+
 /** A bounded map of encoded results, least recently used evicted first. */
 class ByteCache {
   private readonly entries = new Map<string, TileBody>();
@@ -260,10 +270,13 @@ export class TileService {
     }
   }
 
-  /** ETag of a tile or piece: content hash, every parameter, the request, the engine version. */
-  private etag(recording: TileRecording, params: Params, request: object, format: TileFormat): string {
+  /**
+   * ETag of a tile or piece (also its cache key): content hash, every parameter, what the bytes
+   * cover (layoutIdentity), the format, the engine version.
+   */
+  private etag(recording: TileRecording, params: Params, kind: "tile" | "piece", layout: TileLayout, format: TileFormat): string {
     const relevant = format === "png" ? params : { ...params, cmap: undefined };
-    return `"${sha256(canonical({ hash: recording.hash, te: recording.timeExpansion, params: canonical(relevant), request: canonical(request), format, engine: VERSION })).slice(0, 40)}"`;
+    return `"${sha256(canonical({ hash: recording.hash, te: recording.timeExpansion, params: canonical(relevant), covers: canonical(layoutIdentity(kind, layout)), format, engine: VERSION })).slice(0, 40)}"`;
   }
 
   /**
@@ -274,7 +287,7 @@ export class TileService {
   async tileInfo(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat): Promise<{ etag: string; layout: TileLayout }> {
     const { geometry, stats } = await this.stats(recording, params);
     const layout = tileLayout(z, x, stats.frames, geometry, options);
-    return { etag: this.etag(recording, params, { z, x, ...options }, format), layout };
+    return { etag: this.etag(recording, params, "tile", layout, format), layout };
   }
 
 
@@ -282,7 +295,7 @@ export class TileService {
   async tile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, signal?: AbortSignal): Promise<TileBody> {
     const { geometry, stats } = await this.stats(recording, params);
     const layout = tileLayout(z, x, stats.frames, geometry, options);
-    const etag = this.etag(recording, params, { z, x, ...options }, format);
+    const etag = this.etag(recording, params, "tile", layout, format);
     const cached = this.cache.get(etag);
     if (cached) return cached;
     return this.once(
@@ -311,14 +324,14 @@ export class TileService {
     if (pixels > limits.pixels) {
       throw new TileRangeError("end_time", `the image would be ${frames} × ${geometry.bins} = ${pixels} pixels (frames × bins); the limit is ${limits.pixels}: ask for a shorter interval, a longer hop_size or a shorter window_size, or use tiles`);
     }
-    const etag = this.etag(recording, params, { start, end }, format);
+    const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
+    const etag = this.etag(recording, params, "piece", layout, format);
     const cached = this.cache.get(etag);
     if (cached) return cached;
     return this.once(etag, async () => {
       this.computed++;
       const body = await this.pool.run<Uint8Array>({ kind: "piece", path: recording.path, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap });
       this.completed++;
-      const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
       const result: TileBody = { body, etag, contentType: CONTENT_TYPES[format], headers: geometryHeaders(layout, geometry, params, stats) };
       this.cache.set(etag, result);
       return result;
