@@ -2,7 +2,7 @@
  * The remaining API resources: clips, notes, tags and feature names (get-or-create), runs,
  * jobs (validated task data, abort, metrics), artifacts cleanup (admin only).
  */
-import { writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
@@ -48,6 +48,20 @@ describe("recordings registered one by one", () => {
   it("read the file's facts and apply time expansion", async () => {
     const rec = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json();
     expect(rec).toMatchObject({ path: "tone.wav", file_samplerate: 16000, samplerate: 32000, frames: 32000, duration: 1, channels: 1 });
+  });
+
+  it("are not registered in an archived dataset (409 naming it), and are once it is restored", async () => {
+    await mkdir(join(scratch.path, "frozen"));
+    await writeSineWav(join(scratch.path, "frozen", "tone.wav"), 16000, 0.1);
+    const dataset = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "frozen", audio_dir: join(scratch.path, "frozen") }, headers: auth(member) })).json();
+    await app.inject({ method: "POST", url: `/v1/datasets/${dataset.id}/archive`, headers: auth(member) });
+    const register = () => app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: dataset.id, path: "tone.wav" }, headers: auth(member) });
+    const refused = await register();
+    expect(refused.statusCode, refused.body).toBe(409);
+    expect(refused.json().message).toBe(`dataset ${dataset.id} is archived and read-only; restore it first`);
+    await app.inject({ method: "POST", url: `/v1/datasets/${dataset.id}/restore`, headers: auth(member) });
+    expect((await register()).statusCode).toBe(201);
+    await rm(join(scratch.path, "frozen"), { recursive: true }); // the scans below list scratch's files
   });
 
   it("report the samplerate the engine computes with, and sort by it", async () => {

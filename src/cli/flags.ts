@@ -183,6 +183,11 @@ export function numberOption(text: string | true | undefined, flag: string, rule
   return v;
 }
 
+/** `--time-expansion X`: a positive number; undefined when absent (the file's GUANO TE, else 1). */
+export function timeExpansionOption(text: string | true | undefined): number | undefined {
+  return numberOption(text, "time-expansion", (v) => v > 0, "> 0");
+}
+
 /**
  * The record id given as argument `name` (e.g. "job-id"): a UUID, as every record id is, checked
  * before any database is opened; else a usage error naming the argument and the rule.

@@ -8,7 +8,7 @@ import { extname } from "node:path";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyReply } from "fastify";
-import { STATES } from "../../store/common.js";
+import { assertWritable, STATES } from "../../store/common.js";
 import { getDataset } from "../../store/datasets.js";
 import { canonicalRecordingPath, resolveRecordingPath } from "../../store/paths.js";
 import { probeFile, RECORDED_TIME } from "../../store/probe.js";
@@ -140,8 +140,8 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request, reply) => {
     const { dataset_id, path: given, ...metadata } = request.body;
     const path = canonicalRecordingPath(given);
+    await assertWritable(sql, "datasets", dataset_id);
     const dataset = await getDataset(sql, dataset_id);
-    if (dataset.state !== "active") throw new ConflictError(`dataset ${dataset_id} is ${dataset.state} and read-only; restore it first`);
     const abs = await resolveRecordingPath(dataset.audio_dir, path);
     const facts = await probeFile(abs).catch((err: Error) => { throw invalid("path", err.message); });
     const rec = await insertRecording(sql, { dataset_id, path, ...facts, ...metadata, created_by: request.user?.id ?? null });

@@ -19,9 +19,8 @@ import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, t
 import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { flagsHelp, numberOption, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
+import { flagsHelp, numberOption, readCommandLine, timeExpansionOption, withFlagNames, type OptionSpec } from "../flags.js";
 import { outputError } from "../output-file.js";
-import { timeExpansionOption } from "./info.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns]; beside it a .json of the same name lists columns and rows) or .parquet" },

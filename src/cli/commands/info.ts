@@ -6,7 +6,7 @@
 import { applyTimeExpansion, fileMd5, openAudio, timeExpansionProblem } from "../../audio/index.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { readCommandLine, type OptionSpec } from "../flags.js";
+import { readCommandLine, timeExpansionOption, type OptionSpec } from "../flags.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "json", boolean: true, doc: "print one JSON object instead of text" },
@@ -20,14 +20,6 @@ export function optionRows(options: readonly OptionSpec[]): string {
   const rows = options.filter((o) => o.doc).map((o) => [`${o.short ? `-${o.short}, ` : ""}--${o.name}${o.boolean ? "" : ` ${o.placeholder ?? "VALUE"}`}`, o.doc]);
   const width = Math.max(...rows.map(([l]) => l.length));
   return rows.map(([l, r]) => `  ${l.padEnd(width)}  ${r}`).join("\n");
-}
-
-/** `--time-expansion X`: a positive finite number (undefined when absent: the file's GUANO TE, else 1), else a usage error (exit 2). */
-export function timeExpansionOption(text: string | true | undefined): number | undefined {
-  if (text === undefined) return undefined; // the file's own factor (GUANO TE), else 1
-  const v = typeof text === "string" && text.trim() !== "" ? Number(text) : NaN;
-  if (!(v > 0 && Number.isFinite(v))) throw new UsageError(`--time-expansion: must be a number > 0, got '${text}'`);
-  return v;
 }
 
 /**

@@ -16,7 +16,7 @@ import { npyHeader } from "../../render/npy.js";
 import { renderPng } from "../../render/image.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { flagsHelp, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
+import { flagsHelp, numberOption, readCommandLine, timeExpansionOption, withFlagNames, type OptionSpec } from "../flags.js";
 import { checkOutputPath, outputError, writeOutputFile } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -45,14 +45,6 @@ The spectrogram of a recording (SPEC §3), or of the frames centred in [--start,
 
 ${flagsHelp(OPTIONS)}`;
 
-/** A number of seconds or a factor given on the command line, checked before any work. */
-function numberOption(text: string | true | undefined, flag: string, rule: (v: number) => boolean, ruleText: string): number | undefined {
-  if (text === undefined) return undefined;
-  const v = typeof text === "string" && text.trim() !== "" ? Number(text) : NaN;
-  if (!(Number.isFinite(v) && rule(v))) throw new UsageError(`--${flag}: must be a number ${ruleText}, got '${text}'`);
-  return v;
-}
-
 export const command: Command = {
   async run(args) {
     try {
@@ -74,7 +66,7 @@ async function spectrogram(args: string[]): Promise<number> {
   if (!FORMATS.includes(format)) throw new UsageError(`-o ${output}: unknown output format '${extname(output)}' (use .png, .npy or .f32)`);
   const start = numberOption(cl.options.start, "start", (v) => v >= 0, ">= 0");
   const end = numberOption(cl.options.end, "end", (v) => v > (start ?? 0), `> ${start ?? 0} (the start)`);
-  const timeExpansion = numberOption(cl.options["time-expansion"], "time-expansion", (v) => v > 0, "> 0");
+  const timeExpansion = timeExpansionOption(cl.options["time-expansion"]);
   const params = parseParams(cl.params); // ParamsError → exit 2 naming the field (run() adds the flag)
 
   const [audio] = cl.positionals;
