@@ -104,6 +104,11 @@ const BAD_PARAMETERS: [string[], string][] = [
   [["--low-freq", "1e-320"], "low_freq"],
   [["--high-freq", "1e-320"], "high_freq"],
   [["--low-freq", "1e-5", "--high-freq", "4000"], "low_freq"],
+  // PCEN constants outside float32's normal range (the core's arithmetic): every value came out
+  // the same overflowed number (+385 dB for pcen_power 1e308, +1158 dB for pcen_bias 1e-320).
+  [["--pcen-power", "1e308"], "pcen_power"],
+  [["--pcen-bias", "1e-30", "--pcen-power", "2"], "pcen_power"],
+  [["--pcen-bias", "1e-320"], "pcen_bias"],
 ];
 /** The field at the start of an issue or in its flag spelling: "min_dB (--min-db): …", "--start: …". */
 const namesField = (field: string) => new RegExp(`(^|[ (;])${field}[ :)]`);
