@@ -115,3 +115,15 @@ describe("withFlagNames", () => {
     expect(withFlagNames(err!).message).toMatch(/pcen_smooth \(--pcen-smooth\): must be > 0 and < 1/);
   });
 });
+
+describe("integer parameters beyond 2^53", () => {
+  // zod's int() refuses unsafe integers too: 1e308 was told "must be an integer", which it is.
+  it.each([
+    [{ samplerate: 1e308 }, "samplerate: must be an integer below 2^53"],
+    [{ channel: 1e308 }, "channel: must be an integer below 2^53"],
+    [{ channel: 1.5 }, "channel: must be an integer below 2^53"],
+    [{ filter_order: 1e308 }, "filter_order: must be between 1 and 16"],
+  ])("%j → %s", (input, message) => {
+    expect(() => parseParams(input)).toThrow(message);
+  });
+});

@@ -547,3 +547,11 @@ describe("seamless on every fixture recording", () => {
     }
   }
 });
+
+describe("tile options", () => {
+  it("tell a width far out of range the widths there are (1e308 was told \"must be an integer\")", () => {
+    const result = tileOptionsSchema.safeParse({ width: 1e308 });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((i) => i.message)).toEqual([expect.stringMatching(/^must be one of 128, 256/)]);
+  });
+});

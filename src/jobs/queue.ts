@@ -63,7 +63,7 @@ export const extractFeaturesData = z.strictObject({
     .refine((b) => b.low_freq === undefined || b.high_freq === undefined || b.low_freq < b.high_freq, { message: "must be > low_freq", path: ["high_freq"] })
     .optional()
     .describe("Spectral features of the band [low_freq, high_freq] Hz only (as `sonotile extract --clip-low-freq/--clip-high-freq`), e.g. a box drawn around a call; default the whole spectrum. A band above a target's Nyquist fails that target"),
-  expiration_delay: z.number().positive("must be > 0").max(10 * 365 * 24 * 3600).optional()
+  expiration_delay: z.number().positive("must be > 0").max(10 * 365 * 24 * 3600, "must be <= 315360000 (10 years)").optional()
     .describe("Seconds the feature-table artifact is kept; default 30 days"),
 });
 export type ExtractFeaturesData = z.output<typeof extractFeaturesData>;

@@ -14,7 +14,7 @@ export const MAX_ZOOM = 20;
 /** Tile request fields beyond the spectrogram parameters, validated like them (query strings). */
 export const tileOptionsSchema = z.object({
   /** Frames per tile at zoom 0 (W). */
-  width: z.coerce.number().int().refine((w) => (TILE_WIDTHS as readonly number[]).includes(w), `must be one of ${TILE_WIDTHS.join(", ")}`).default(512),
+  width: z.coerce.number().refine((w) => (TILE_WIDTHS as readonly number[]).includes(w), `must be one of ${TILE_WIDTHS.join(", ")}`).default(512),
   /** Lowest frequency shown, Hz (bins at or above it). */
   fmin: z.coerce.number().min(0, "must be >= 0").optional(),
   /** Highest frequency shown, Hz (bins at or below it). */
