@@ -109,6 +109,11 @@ const BAD_PARAMETERS: [string[], string][] = [
   [["--pcen-power", "1e308"], "pcen_power"],
   [["--pcen-bias", "1e-30", "--pcen-power", "2"], "pcen_power"],
   [["--pcen-bias", "1e-320"], "pcen_bias"],
+  [["--pcen-bias", "1e39"], "pcen_bias"],
+  [["--pcen-bias", "1", "--pcen-power", "1e308"], "pcen_power"],
+  [["--pcen-gain", "1e39"], "pcen_gain"],
+  // bias^power in range, but the PCEN values themselves leave float32 (found by the engine).
+  [["--pcen-bias", "1.01", "--pcen-power", "1000"], "pcen_power"],
 ];
 /** The field at the start of an issue or in its flag spelling: "min_dB (--min-db): …", "--start: …". */
 const namesField = (field: string) => new RegExp(`(^|[ (;])${field}[ :)]`);

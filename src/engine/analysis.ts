@@ -9,7 +9,7 @@
 import { AudioFormatError } from "../audio/types.js";
 import { getWindow } from "./window.js";
 import { frameGeometry, frameStart, type FrameGeometry } from "./geometry.js";
-import type { Params } from "./params.js";
+import { ParamsError, type Params } from "./params.js";
 import { CoreArray } from "./core-array.js";
 import { core } from "./wasm.js";
 
@@ -218,6 +218,7 @@ export class SpectrogramPlan {
           if (state) {
             if (pcen === null && c0 === 0) core.pcenInitState(target, bins, rowStride, state.ptr);
             chunkPeak = core.pcenColumns(target, count, bins, rowStride, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
+            checkPcenRange(chunkPeak, p);
           }
           peak = Math.max(peak, chunkPeak);
           if (finish && !isIdentity(finish)) core.scaleColumns(target, bins, count, rowStride, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
@@ -229,6 +230,7 @@ export class SpectrogramPlan {
         if (state) {
           if (pcen === null && c0 === 0) core.pcenInitState(chunk.ptr, bins, 1, state.ptr);
           chunkPeak = core.pcenApply(chunk.ptr, count, bins, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
+          checkPcenRange(chunkPeak, p);
         }
         peak = Math.max(peak, chunkPeak);
         if (!output) continue;
@@ -291,6 +293,24 @@ function nonFiniteSamples(samples: Float32Array, from: number, to: number, sampl
   if (i === to) return powerOverflow(samples, from, to); // finite, but their sum overflowed (samplesFinite)
   const at = samplesStart + i;
   return new SampleValuesError(`the samples hold ${samples[i]} (first at ${at / samplerate} s, sample ${at} of the signal analysed): a spectrogram of NaN or ±Infinity is not defined`);
+}
+
+/**
+ * e^88 − 1: the core's expm1 clamps its argument to 88 (assembly/vmath.ts), so a PCEN value of
+ * bias^power · (e^88 − 1) or more is not the formula's value but float32's ceiling (less a margin
+ * for the polynomial's rounding).
+ */
+const PCEN_CEILING = Math.expm1(88) * (1 - 1e-5);
+
+/**
+ * Refuses PCEN values beyond float32: (S·(eps + M)^−gain + bias)^power − bias^power with a large
+ * power (pcen_power 1000 with pcen_bias 1.01, or 1e308 with bias 1) leaves float32's range, and
+ * every such value came out as the same +385 dB. `peak` is the block's largest PCEN value (NaN if
+ * one is NaN). A parameter error, naming pcen_power: the audio is fine.
+ */
+function checkPcenRange(peak: number, p: Params): void {
+  if (peak < Math.fround(p.pcen_bias) ** p.pcen_power * PCEN_CEILING) return;
+  throw new ParamsError([{ field: "pcen_power", message: `PCEN values leave float32's range with pcen_bias ${p.pcen_bias} and pcen_power ${p.pcen_power} ((S·(eps + M)^−gain + bias)^power reaches ${peak.toPrecision(3)} or more)` }]);
 }
 
 /** The error for finite samples so large that their power overflows float32 (|x| beyond ~1e18). */

@@ -91,6 +91,9 @@ export function checkCrossFieldRules(p: z.output<typeof paramsObject>, ctx: z.Re
     ctx.addIssue({ code: "custom", path: ["min_dB"], message: `must be < max_dB (${p.max_dB})` });
   }
   if (p.pcen) {
+    for (const field of ["pcen_gain", "pcen_power", "pcen_eps"] as const) {
+      if (!(Math.fround(p[field]) <= F32_MAX)) ctx.addIssue({ code: "custom", path: [field], message: `must be <= ${F32_MAX.toPrecision(8)} (the core computes PCEN in float32)` });
+    }
     const problem = pcenRangeProblem(p.pcen_bias, p.pcen_power);
     if (problem) ctx.addIssue({ code: "custom", path: [problem.field], message: problem.message });
   }
@@ -103,11 +106,13 @@ const F32_MIN_NORMAL = 2 ** -126, F32_MAX = Math.fround(3.4028234663852886e38);
  * PCEN's bias and its power bias^power are constants of the core's float32 arithmetic (1/bias
  * scales every value, bias^power the result): outside float32's normal range they turn every
  * value into the same overflowed or meaningless number (pcen_power 1e308 gave +385 dB
- * everywhere), so such values are refused, naming the field.
+ * everywhere), so such values are refused, naming the field. PCEN values themselves can still
+ * leave float32 for a power that keeps bias^power in range (engine/analysis.ts checkPcenRange).
  */
 function pcenRangeProblem(bias: number, power: number): { field: string; message: string } | null {
-  if (Math.fround(bias) < F32_MIN_NORMAL) return { field: "pcen_bias", message: `must be >= ${F32_MIN_NORMAL.toPrecision(8)} (float32's smallest normal number)` };
-  const offset = Math.fround(bias) ** power;
+  const b = Math.fround(bias);
+  if (!(b >= F32_MIN_NORMAL && b <= F32_MAX)) return { field: "pcen_bias", message: `must lie within float32's normal range [${F32_MIN_NORMAL.toPrecision(8)}, ${F32_MAX.toPrecision(8)}]` };
+  const offset = b ** power;
   if (!(offset >= F32_MIN_NORMAL && offset <= F32_MAX)) {
     return { field: "pcen_power", message: `pcen_bias^pcen_power = ${bias}^${power} = ${offset.toPrecision(4)} is outside float32's range [${F32_MIN_NORMAL.toPrecision(3)}, ${F32_MAX.toPrecision(3)}]` };
   }
