@@ -123,6 +123,8 @@ describe("sonotile extract", () => {
       [[A, "-o", "x.csv", "--clip-start", "2", "--clip-end", "1"], /--clip-end: must be a number > 2/],
       [[A, "-o", "x.csv", "--threads", "0"], /--threads/],
       [[A, "-o", "x.csv", "--bogus"], /unknown flag '--bogus'/],
+      // A factor that gives the file no usable rate: each file used to be skipped with it (exit 1).
+      [[A, "-o", "x.csv", "--time-expansion", "1e-300"], /^time_expansion \(--time-expansion\): must give a real samplerate/],
     ];
     await expect(command.run([A, "-o", join(tmp, "no/such/dir/f.csv")])).rejects.toThrow(/cannot write .*f\.csv: no such directory/);
     for (const [args, message] of cases) {

@@ -11,6 +11,7 @@
  * dash (`--min-db -90`) and has no nullable or `--no-` forms on Node 20's older releases.
  */
 import { z } from "zod";
+import { timeExpansionProblem } from "../audio/expansion.js";
 import { parseParams, ParamsError, paramsSchema, PARAM_NAMES, type Params } from "../engine/params.js";
 import { UsageError } from "./errors.js";
 
@@ -186,6 +187,15 @@ export function numberOption(text: string | true | undefined, flag: string, rule
 /** `--time-expansion X`: a positive number; undefined when absent (the file's GUANO TE, else 1). */
 export function timeExpansionOption(text: string | true | undefined): number | undefined {
   return numberOption(text, "time-expansion", (v) => v > 0, "> 0");
+}
+
+/**
+ * `--time-expansion` for a file stored at `fileSamplerate` Hz: one that gives no usable rate
+ * (timeExpansionProblem) is a usage error too, named as spectrogram and extract name it.
+ */
+export function checkTimeExpansionOption(te: number | undefined, fileSamplerate: number): void {
+  const problem = te === undefined ? null : timeExpansionProblem(fileSamplerate, te);
+  if (problem) throw new UsageError(`time_expansion (--time-expansion): ${problem}`);
 }
 
 /**

@@ -13,9 +13,9 @@ import { floatWavHeader } from "../../audio/wavwriter.js";
 import { npyHeader } from "../../render/npy.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { readCommandLine, timeExpansionOption, type OptionSpec } from "../flags.js";
+import { checkTimeExpansionOption, readCommandLine, timeExpansionOption, type OptionSpec } from "../flags.js";
 import { checkOutputPath, outputError, writeOutputFile } from "../output-file.js";
-import { checkTimeExpansionOption, optionRows } from "./info.js";
+import { optionRows } from "./info.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "output: .npy (NumPy float32 [frames, channels]) or .wav (32-bit float)" },

@@ -19,7 +19,7 @@ import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, t
 import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { flagsHelp, numberOption, readCommandLine, timeExpansionOption, withFlagNames, type OptionSpec } from "../flags.js";
+import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, timeExpansionOption, withFlagNames, type OptionSpec } from "../flags.js";
 import { outputError } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -139,9 +139,11 @@ async function probe(paths: string[], target: FeatureTarget, timeExpansion: numb
         const reader = await openAudio(paths[i]);
         const duration = reader.info.duration / timeExpansionOf(reader.info, timeExpansion);
         await reader.close();
+        checkTimeExpansionOption(timeExpansion, reader.info.samplerate);
         const seconds = Math.max(0, Math.min(target.end ?? Infinity, duration) - (target.start ?? 0));
         items[i] = { path: paths[i], target, seconds };
       } catch (err) {
+        if (err instanceof UsageError) throw err; // the command line's fault, not the file's: exit 2
         report.skip(paths[i], (err as Error).message);
       }
     }

@@ -3,10 +3,10 @@
  * is — container, encoding, rate, channels, frames, duration (in real units when time-expanded),
  * MD5 of the file, and the GUANO / bext / LIST-INFO metadata found in it.
  */
-import { applyTimeExpansion, fileMd5, openAudio, timeExpansionProblem } from "../../audio/index.js";
+import { applyTimeExpansion, fileMd5, openAudio } from "../../audio/index.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { readCommandLine, timeExpansionOption, type OptionSpec } from "../flags.js";
+import { checkTimeExpansionOption, readCommandLine, timeExpansionOption, type OptionSpec } from "../flags.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "json", boolean: true, doc: "print one JSON object instead of text" },
@@ -20,15 +20,6 @@ export function optionRows(options: readonly OptionSpec[]): string {
   const rows = options.filter((o) => o.doc).map((o) => [`${o.short ? `-${o.short}, ` : ""}--${o.name}${o.boolean ? "" : ` ${o.placeholder ?? "VALUE"}`}`, o.doc]);
   const width = Math.max(...rows.map(([l]) => l.length));
   return rows.map(([l, r]) => `  ${l.padEnd(width)}  ${r}`).join("\n");
-}
-
-/**
- * `--time-expansion` for a file stored at `fileSamplerate` Hz: one that gives no usable rate
- * (timeExpansionProblem) is a usage error too, named as spectrogram and extract name it.
- */
-export function checkTimeExpansionOption(te: number | undefined, fileSamplerate: number): void {
-  const problem = te === undefined ? null : timeExpansionProblem(fileSamplerate, te);
-  if (problem) throw new UsageError(`time_expansion (--time-expansion): ${problem}`);
 }
 
 const USAGE = `usage: sonotile info <audio> [options]
