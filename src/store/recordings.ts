@@ -55,7 +55,7 @@ export const RECORDING_SORTS = ["path", "created_at", "duration", "samplerate", 
 const SELECT = (db: Queryable) => db`
   SELECT r.id, r.dataset_id, r.path, r.hash, r.file_size::float8 AS file_size, r.file_samplerate,
          r.frames::float8 AS frames, r.channels, r.time_expansion, r.samplerate, r.duration,
-         r.date, r.time::text AS time, r.latitude, r.longitude, r.rights,
+         r.date, r.time, r.latitude, r.longitude, r.rights,
          r.state, r.state_changed_at, r.created_at, r.created_by, r.run_id,
          COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key, t.value)
                    FROM recording_tags rt JOIN tags t ON t.id = rt.tag_id WHERE rt.recording_id = r.id), '[]') AS tags,
