@@ -274,6 +274,8 @@ describe("datasets and recordings", () => {
     expect([current.statusCode, current.rawPayload.length]).toEqual([206, 10]);
     const unchanged = await app.inject({ url: `/v1/recordings/${recordingId}/audio`, headers: { "if-none-match": etag } });
     expect([unchanged.statusCode, unchanged.rawPayload.length, unchanged.headers.etag]).toEqual([304, 0, etag]);
+    // A cache updates its stored headers from a 304 (RFC 9111 §4.3.4): no JSON type on an audio file.
+    expect(unchanged.headers["content-type"]).toBeUndefined();
   });
 
   it("sends the audio file as its format's media type", async () => {

@@ -16,7 +16,7 @@ export const nullableTimestamp = timestamp.nullable();
 /** The maximum page size; larger `limit`s are refused rather than silently cut. */
 export const MAX_LIMIT = 1000;
 
-const int = (min: number, max: number) => z.coerce.number({ error: "must be an integer" }).min(min, `must be >= ${min}`).max(max, `must be <= ${max}`).int("must be an integer");
+const int = (min: number, max: number) => z.coerce.number({ error: "must be an integer" }).min(min, { error: `must be >= ${min}`, abort: true }).max(max, { error: `must be <= ${max}`, abort: true }).int("must be an integer");
 
 export const pageQuery = {
   limit: int(1, MAX_LIMIT).default(50).describe("Items per page"),

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { expandedSamplerate, timeExpansionProblem } from "../audio/expansion.js";
+import { LIMITS } from "../audio/layout.js";
 import { MAX_RATE_FACTOR, nearestWorkableRate, rateRatio } from "./rate-ratio.js";
 
 /** Windows accepted by `window`, spelled as `scipy.signal.get_window` spells them. */
@@ -38,8 +39,12 @@ const toBoolean = (v: unknown) => {
 };
 const toNullable = (v: unknown) => (v === "" || v === "null" ? null : toNumber(v));
 
-/** An integer field's rule as stated: zod's int() refuses integers beyond 2^53 too (1e308), which "must be an integer" alone misdescribes. */
-const INTEGER = "must be an integer below 2^53";
+// Integer fields check their bounds first and stop there (abort): zod's int() also refuses
+// integers beyond 2^53, and 1e308 was told "must be an integer".
+/** Largest target rate: the largest a file may declare (audio/layout.ts). */
+const MAX_SAMPLERATE = LIMITS.maxSamplerate;
+/** Largest channel index: WAV's channel count is 16 bits. */
+const MAX_CHANNEL = 65534;
 
 const number = () => z.preprocess(toNumber, z.number({ error: "must be a number" }).finite());
 const boolean = () => z.preprocess(toBoolean, z.boolean({ error: "must be true or false" }));
@@ -50,10 +55,10 @@ const frequency = () => z.preprocess(toNullable, z.number({ error: "must be a nu
 const fields = {
   // audio
   resample: boolean().default(false).describe("Resample the whole recording to `samplerate` before the STFT (scipy resample_poly)"),
-  samplerate: z.preprocess(toNumber, z.number({ error: "must be a number" }).int(INTEGER).positive("must be > 0")).default(44100).describe("Target rate in Hz when `resample` is true"),
+  samplerate: z.preprocess(toNumber, z.number({ error: "must be a number" }).positive({ error: "must be > 0", abort: true }).max(MAX_SAMPLERATE, { error: `must be <= ${MAX_SAMPLERATE}`, abort: true }).int("must be an integer")).default(44100).describe("Target rate in Hz when `resample` is true"),
   low_freq: frequency().refine((v) => v === null || v >= 0, "must be >= 0").default(null).describe("High-pass edge in Hz (Butterworth); null for none"),
   high_freq: frequency().refine((v) => v === null || v > 0, "must be > 0").default(null).describe("Low-pass edge in Hz (Butterworth); null for none"),
-  filter_order: z.preprocess(toNumber, z.number({ error: "must be a number" }).min(1, "must be between 1 and 16").max(16, "must be between 1 and 16").int("must be an integer")).default(5).describe("Butterworth order of the band filter"),
+  filter_order: z.preprocess(toNumber, z.number({ error: "must be a number" }).min(1, { error: "must be between 1 and 16", abort: true }).max(16, { error: "must be between 1 and 16", abort: true }).int("must be an integer")).default(5).describe("Butterworth order of the band filter"),
   // stft
   window_size: number().refine((v) => v > 0, "must be > 0").default(0.025).describe("Window length in seconds; nperseg = floor(window_size * samplerate)"),
   hop_size: number().refine((v) => v > 0 && v <= 1, "must be > 0 and <= 1").default(0.5).describe("Hop as a fraction of window_size: 0 < hop_size <= 1"),
@@ -66,7 +71,7 @@ const fields = {
   max_dB: number().refine((v) => v <= 0, "must be <= 0").default(0).describe("Upper dB bound for clamping and for mapping to colours"),
   normalize: boolean().default(true).describe("Divide by the whole recording's maximum (after PCEN)"),
   // spectrogram
-  channel: z.preprocess(toNumber, z.number({ error: "must be a number" }).int(INTEGER).min(0, "must be >= 0")).default(0).describe("Channel to analyse (0-based)"),
+  channel: z.preprocess(toNumber, z.number({ error: "must be a number" }).min(0, { error: "must be >= 0", abort: true }).max(MAX_CHANNEL, { error: `must be <= ${MAX_CHANNEL}`, abort: true }).int("must be an integer")).default(0).describe("Channel to analyse (0-based)"),
   cmap: z.enum(COLORMAPS, { error: `must be one of ${COLORMAPS.join(", ")}` }).default("gray").describe("Colour table for images"),
   pcen: boolean().default(true).describe("Per-channel energy normalization (Wang et al. 2017) before scaling"),
   // pcen

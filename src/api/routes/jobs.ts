@@ -20,7 +20,7 @@ const METRIC_BODY_LIMIT = METRIC_DATA_CHARS + 64 * 1024;
  * `extract_features` (SPEC §7): the targets (a dataset, recordings or clips), features,
  * spectrogram parameters (SPEC §2), band and artifact expiry, run by job workers (src/jobs/).
  */
-const priority = z.number().min(-1000, "must be >= -1000").max(1000, "must be <= 1000").int("must be an integer").optional().describe("Higher runs first; default 0");
+const priority = z.number().min(-1000, { error: "must be >= -1000", abort: true }).max(1000, { error: "must be <= 1000", abort: true }).int("must be an integer").optional().describe("Higher runs first; default 0");
 const tasks = [
   z.strictObject({ task: z.literal("extract_features"), data: extractFeaturesData, priority }),
 ] as const;

@@ -207,7 +207,8 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     const size = (await stat(abs)).size;
     const etag = `"${loc.hash}"`; // the MD5 of the bytes: a strong validator
     reply.header("Accept-Ranges", "bytes").header("ETag", etag);
-    if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).send(null);
+    // No body, and no JSON Content-Type from the 304's schema: a cache takes a 304's headers as the file's.
+    if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).send(undefined);
     // If-Range (RFC 9110 §13.1.5): the range only if the client's copy is this one (strong
     // comparison; a date never matches: there is no Last-Modified), else the whole file.
     const ifRange = request.headers["if-range"] as string | undefined;
