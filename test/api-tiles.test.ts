@@ -190,13 +190,20 @@ describe("tiles", () => {
   it("refuse what only the engine finds with 400 naming the field, on every route: a hop of 0 samples, a band edge too close to 0 Hz", async () => {
     // The engine refuses these in a worker: the hop was a 500 (the error's class lost between
     // threads), the edge a filter whose every sample is NaN — a 422 blaming the audio.
-    const cases: [string, string][] = [["hop_size=1e-320", "hop_size"], ["low_freq=1e-320", "low_freq"], ["high_freq=1e-320", "high_freq"], ["low_freq=1e-5&high_freq=4000", "low_freq"]];
+    const cases: [string, string][] = [["hop_size=1e-320", "hop_size"], ["low_freq=1e-320", "low_freq"], ["high_freq=1e-320", "high_freq"], ["low_freq=1e-5&high_freq=4000", "low_freq"],
+      // bias^power in range, the PCEN values not: found by the engine too.
+      ["pcen_bias=1.01&pcen_power=1000", "pcen_power"]];
     for (const [query, field] of cases) {
       for (const route of ["tiles/0/0.f32?", "tiles/0/stream?start_time=0&end_time=1&", "spectrogram?start_time=0&end_time=1&format=f32&"]) {
         const res = await app.inject({ url: `/v1/recordings/${id}/${route}${query}` });
         expect(res.statusCode, route + query).toBe(400);
         expect(res.json().fields.map((f: { field: string }) => f.field), route + query).toEqual([field]);
       }
+    }
+    // Unknown names are refused on every route (the stream's query let them through).
+    for (const route of ["tiles/0/0.f32?", "tiles/0/stream?start_time=0&end_time=1&", "spectrogram?start_time=0&end_time=1&format=f32&"]) {
+      const res = await app.inject({ url: `/v1/recordings/${id}/${route}bogus=1` });
+      expect([res.statusCode, res.json().message], route).toEqual([400, expect.stringMatching(/bogus/)]);
     }
     expect((await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?low_freq=1e-320` })).json().message).toBe(
       "invalid query: low_freq: must be further from 0 Hz: an order-5 Butterworth edge at 1e-320 Hz cannot be computed at 44100 Hz (a pole rounds onto 0 Hz in float64)",

@@ -50,11 +50,11 @@ export const DEFAULT_TILE_LIMITS: TileLimits = { maxStreamTiles: 256, maxImageFr
  */
 const TILE_DEADLINE_MS = 120_000;
 
-/** All spectrogram parameters plus the tile options, one strict object: unknown names are refused. */
-const tileQuery = paramsObject.extend(tileOptionsSchema.shape).superRefine(checkCrossFieldRules);
+// Each route's query is one strict object of every spectrogram parameter and its own fields, so
+// that an unknown name is refused (an intersection with .and() would let it through).
 /** The recording's revision a URL was made for: the routes whose answers are cached take it. */
 const revisionQuery = {
-  revision: z.string().max(64).optional().describe("The recording's `revision` (from its JSON). When it is the current one the answer is cached for good (`immutable`); without it, or with an old one, caches revalidate it (`no-cache`, ETag → 304)"),
+  revision: z.string().max(64, "must be at most 64 characters").optional().describe("The recording's `revision` (from its JSON). When it is the current one the answer is cached for good (`immutable`); without it, or with an old one, caches revalidate it (`no-cache`, ETag → 304)"),
 };
 /** A time interval in real seconds, as the spectrogram and playback routes take it. */
 export const interval = {
@@ -161,7 +161,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
       description: "multipart/mixed: one part per tile, in order, each sent as soon as it is ready; its headers are the tile's (ETag, geometry, X-Tile: z/x). A client that disconnects cancels the work still queued.",
       tags: ["spectrograms"],
       params: z.object({ id, z: z.coerce.number({ error: "must be an integer" }).int("must be an integer").min(0, "must be >= 0") }),
-      querystring: tileQuery.and(z.object({ ...interval, format: format.default("png") })),
+      querystring: paramsObject.extend({ ...tileOptionsSchema.shape, ...interval, format: format.default("png") }).superRefine(checkCrossFieldRules),
       response: { 200: bytesResponse("One part per tile, in order: the tile's bytes with its headers (ETag, geometry, X-Tile: z/x); a tile that fails after the 200 is a JSON part {error}", ["multipart/mixed"]), ...spectrogramErrors },
     },
   }, async (request, reply) => {
