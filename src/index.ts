@@ -20,5 +20,6 @@ export {
 } from "./features/features.js";
 export { samplesReader } from "./audio/samples-reader.js";
 export { AudioFormatError, type AudioInfo, type AudioReader } from "./audio/types.js";
+export { SampleValuesError } from "./engine/analysis.js";
 export { TilePool, PoolBusyError, TaskTimeoutError, type PoolOptions } from "./tiles/pool.js";
 export type { Source, StatsResult } from "./tiles/worker.js";
