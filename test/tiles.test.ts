@@ -211,6 +211,17 @@ describe("zoom levels and bands", () => {
 });
 
 describe("caching and the pool", () => {
+  it("a piece's ETag is known without computing it (a one-shot 304 costs no image), and is the one the piece is sent with", async () => {
+    const p = parseParams({ window_size: 0.002, pcen: false, cmap: "inferno" }); // parameters no other test uses
+    const limits = { frames: 1 << 16, pixels: 1 << 25 };
+    await service.stats(recording, p); // which the ETag needs (a pass of its own, counted in computed)
+    const computed = service.computed;
+    const { etag } = await service.pieceInfo(recording, p, 0.1, 0.3, "png", limits);
+    expect(service.computed).toBe(computed);
+    const piece = await service.piece(recording, p, 0.1, 0.3, "png", limits);
+    expect([piece.etag, service.computed]).toEqual([etag, computed + 1]);
+  });
+
   it("identical concurrent requests are computed once, then served from the cache with one ETag", async () => {
     const p = parseParams({ window_size: 0.003, pcen: false, cmap: "magma" });
     const options = tileOptionsSchema.parse({ width: 1024 });

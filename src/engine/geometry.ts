@@ -83,6 +83,19 @@ export function framesInInterval(start: number, end: number, frames: number, g: 
 }
 
 /**
+ * Why no frame of `frames` is centred in [start, end) seconds (framesInInterval gave none): the
+ * bound at fault — `start` when the interval begins after the last frame, else `end` — and one
+ * sentence on where the frames are, which the CLI, the library and the HTTP API all give.
+ */
+export function noFrameInInterval(start: number, end: number, frames: number, g: FrameGeometry): { bound: "start" | "end"; message: string } {
+  const last = frames > 0 ? `, the last centred at ${frameTime(frames - 1, g)} s` : "";
+  return {
+    bound: start > frameTime(frames - 1, g) ? "start" : "end",
+    message: `no frame is centred in [${start}, ${Number.isFinite(end) ? end : "end"}) s (the recording has ${frames} frames, ${frameTime(1, g)} s apart${last})`,
+  };
+}
+
+/**
  * Bins [k0, k1) whose frequencies k·fs/nperseg lie in [fmin, fmax] — a bound on a bin's own
  * frequency counts as in it, though the division rounds ((fs/2)/(fs/7812) = 3905.9999999999995).
  */

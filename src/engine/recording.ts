@@ -8,7 +8,7 @@ import { timeExpansionOf } from "../audio/expansion.js";
 import type { AudioReader } from "../audio/types.js";
 import { normalizationDivisor, SpectrogramPlan, valueRange, type FinishParams, type FrameBlock, type PcenState } from "./analysis.js";
 import { ConditionedSignal } from "./condition.js";
-import { frameCount, framesInInterval, frameTime, samplesOfFrames, type FrameGeometry } from "./geometry.js";
+import { frameCount, framesInInterval, noFrameInInterval, samplesOfFrames, type FrameGeometry } from "./geometry.js";
 import { checkParamsForRecording, parseParams, realSamplerate, type Params, type ParamsInput } from "./params.js";
 import { blockFrames, type Spectrogram } from "./spectrogram.js";
 
@@ -225,8 +225,8 @@ export class RecordingSpectrogram {
     const g = this.geometry;
     const [f0, f1] = framesInInterval(start, end, this.frames, g);
     if (f1 === f0) {
-      const duration = this.signal.length / this.signal.samplerate;
-      throw new RangeError(`${f0 >= this.frames ? "start" : "end"}: no frame is centred in [${start}, ${end}) s: the recording lasts ${duration} s (${this.frames} frames, ${frameTime(1, g)} s apart from 0 s)`);
+      const { bound, message } = noFrameInInterval(start, end, this.frames, g);
+      throw new RangeError(`${bound}: ${message}`);
     }
     const data = await this.frameRange(f0, f1);
     const stats = await this.stats();

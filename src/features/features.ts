@@ -59,7 +59,7 @@ import { samplesReader } from "../audio/samples-reader.js";
 import type { AudioReader } from "../audio/types.js";
 import { ConditionedSignal } from "../engine/condition.js";
 import { CoreArray } from "../engine/core-array.js";
-import { binRange, frameCount, frameGeometry, framesInInterval, frameStart, samplesOfFrames, type FrameGeometry } from "../engine/geometry.js";
+import { binRange, frameCount, frameGeometry, framesInInterval, frameStart, noFrameInInterval, samplesOfFrames, type FrameGeometry } from "../engine/geometry.js";
 import { checkParamsForRecording, parseParams, realSamplerate, type Params, type ParamsInput } from "../engine/params.js";
 import { blockFrames } from "../engine/spectrogram.js";
 import { core } from "../engine/wasm.js";
@@ -172,7 +172,7 @@ function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: Cond
   }
   const fs = g.samplerate;
   const [f0, f1] = framesInInterval(start, end, frameCount(signal.length, g), g);
-  if (f1 === f0) throw new TargetError(`no frame is centred in [${start}, ${end}) s (hop ${g.hop / fs} s)`);
+  if (f1 === f0) throw new TargetError(noFrameInInterval(start, end, frameCount(signal.length, g), g).message);
   const s0 = Math.min(signal.length, Math.ceil(start * fs));
   const s1 = Math.min(signal.length, Math.ceil(end * fs));
   if (s1 <= s0) throw new TargetError(`no sample lies in [${start}, ${end}) s`);

@@ -5,7 +5,7 @@
  * `height` rows. The last tile of a recording is narrower.
  */
 import { z } from "zod";
-import { binRange, frameTime, framesInInterval, type FrameGeometry } from "../engine/geometry.js";
+import { binRange, framesInInterval, noFrameInInterval, type FrameGeometry } from "../engine/geometry.js";
 
 export const TILE_WIDTHS = [128, 256, 512, 1024] as const;
 /** Beyond this a column would pool more than 2^20 frames: nobody needs it, it only costs. */
@@ -60,8 +60,8 @@ export function tileCount(frames: number, z: number, width: number): number {
 export function framesOfInterval(start: number, end: number, frames: number, g: FrameGeometry): [number, number] {
   const [f0, f1] = framesInInterval(start, end, frames, g);
   if (f1 > f0) return [f0, f1];
-  const field = f0 >= frames ? "start_time" : "end_time";
-  throw new TileRangeError(field, `no frame is centred in [${start}, ${end}) s (the recording has ${frames} frames, ${frameTime(1, g)} s apart, the last centred at ${frameTime(frames - 1, g)} s)`);
+  const { bound, message } = noFrameInInterval(start, end, frames, g);
+  throw new TileRangeError(`${bound}_time`, message);
 }
 
 /** Tiles [x0, x1) at zoom z that hold the frames centred in [start, end) seconds (the streamed range). */

@@ -46,6 +46,9 @@ export interface StatsStore {
 }
 
 /** An encoded tile or piece and the headers that describe it. */
+/** A one-shot image's limits: frames, and pixels (frames × bins). */
+export interface PieceLimits { frames: number; pixels: number }
+
 export interface TileBody {
   body: Uint8Array;
   etag: string;
@@ -313,21 +316,22 @@ export class TileService {
   }
 
   /**
+   * The ETag of a piece without computing it, so that a conditional request is answered 304 at
+   * once (see `piece`, which refuses the same intervals).
+   */
+  async pieceInfo(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits): Promise<{ etag: string }> {
+    return { etag: (await this.pieceLayout(recording, params, start, end, format, limits)).etag };
+  }
+
+  /**
    * The piece [start, end) seconds of SPEC §3 (the one-shot image route), refused (TileRangeError)
    * when it would hold more than `limits.frames` frames or `limits.pixels` values.
    */
-  async piece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: { frames: number; pixels: number }): Promise<TileBody> {
-    const { geometry, stats } = await this.stats(recording, params);
-    const [f0, f1] = framesOfInterval(start, end, stats.frames, geometry);
-    const frames = f1 - f0, pixels = frames * geometry.bins;
-    if (frames > limits.frames) throw new TileRangeError("end_time", `the interval holds ${frames} frames; the limit is ${limits.frames} per image: ask for a shorter interval or use tiles`);
-    if (pixels > limits.pixels) {
-      throw new TileRangeError("end_time", `the image would be ${frames} × ${geometry.bins} = ${pixels} pixels (frames × bins); the limit is ${limits.pixels}: ask for a shorter interval, a longer hop_size or a shorter window_size, or use tiles`);
-    }
-    const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
-    const etag = this.etag(recording, params, "piece", layout, format);
+  async piece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits): Promise<TileBody> {
+    const { geometry, stats, layout, etag } = await this.pieceLayout(recording, params, start, end, format, limits);
     const cached = this.cache.get(etag);
     if (cached) return cached;
+    const { f0, f1 } = layout;
     return this.once(etag, async () => {
       this.computed++;
       const body = await this.pool.run<Uint8Array>({ kind: "piece", path: recording.path, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap });
@@ -336,6 +340,19 @@ export class TileService {
       this.cache.set(etag, result);
       return result;
     });
+  }
+
+  /** The frames, layout and ETag of a piece, checked against the limits. */
+  private async pieceLayout(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits) {
+    const { geometry, stats } = await this.stats(recording, params);
+    const [f0, f1] = framesOfInterval(start, end, stats.frames, geometry);
+    const frames = f1 - f0, pixels = frames * geometry.bins;
+    if (frames > limits.frames) throw new TileRangeError("end_time", `the interval holds ${frames} frames; the limit is ${limits.frames} per image: ask for a shorter interval or use tiles`);
+    if (pixels > limits.pixels) {
+      throw new TileRangeError("end_time", `the image would be ${frames} × ${geometry.bins} = ${pixels} pixels (frames × bins); the limit is ${limits.pixels}: ask for a shorter interval, a longer hop_size or a shorter window_size, or use tiles`);
+    }
+    const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
+    return { geometry, stats, layout, etag: this.etag(recording, params, "piece", layout, format) };
   }
 
   async close(): Promise<void> {

@@ -233,9 +233,9 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const params = parseParams(query);
     const { recording, revision } = await tileRecording(request.params.id);
     const cache = cacheControl(askedRevision, revision);
-    const piece = await app.tiles.piece(recording, params, start_time, end_time, fmt, { frames: limits.maxImageFrames, pixels: limits.maxImagePixels });
-    // After the piece, not before: its ETag needs its frame range. A repeated piece is in the cache.
-    if (notModified(request.headers["if-none-match"], piece.etag)) return reply.code(304).header("ETag", piece.etag).header("Cache-Control", cache).send();
-    return sendBody(reply, piece, cache);
+    const pieceLimits = { frames: limits.maxImageFrames, pixels: limits.maxImagePixels };
+    const { etag } = await app.tiles.pieceInfo(recording, params, start_time, end_time, fmt, pieceLimits);
+    if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).header("Cache-Control", cache).send();
+    return sendBody(reply, await app.tiles.piece(recording, params, start_time, end_time, fmt, pieceLimits), cache);
   });
 };

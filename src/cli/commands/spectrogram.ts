@@ -7,9 +7,9 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { AudioFormatError, openAudio, timeExpansionOf } from "../../audio/index.js";
+import { AudioFormatError, openAudio } from "../../audio/index.js";
 import { valueRange } from "../../engine/analysis.js";
-import { framesInInterval } from "../../engine/geometry.js";
+import { framesInInterval, noFrameInInterval } from "../../engine/geometry.js";
 import { RecordingSpectrogram } from "../../engine/recording.js";
 import { parseParams, ParamsError } from "../../engine/params.js";
 import { npyHeader } from "../../render/npy.js";
@@ -78,8 +78,8 @@ async function spectrogram(args: string[]): Promise<number> {
     try {
       const [f0, f1] = framesInInterval(start ?? 0, end ?? Infinity, recording.frames, recording.geometry);
       if (f1 <= f0) {
-        const duration = reader.info.duration / timeExpansionOf(reader.info, timeExpansion);
-        throw new UsageError(`no frame is centred in [${start ?? 0}, ${end ?? "end"}) s: the recording lasts ${duration} s`);
+        const { bound, message } = noFrameInInterval(start ?? 0, end ?? Infinity, recording.frames, recording.geometry);
+        throw new UsageError(`--${bound}: ${message}`);
       }
       await writeOutputFile(output, (path) => (format === ".png" ? writeImage(path, output, recording, f0, f1) : writeNumbers(path, output, format === ".npy", recording, f0, f1)));
     } finally {
