@@ -18,9 +18,11 @@ import { floatWavHeader } from "../src/audio/wavwriter.js";
 import type { AudioReader } from "../src/audio/types.js";
 import { CHECKPOINT_SPACING, packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats, type PackedStats } from "../src/engine/recording.js";
 import { tileValues } from "../src/tiles/compute.js";
-import { parseParams, type ParamsInput } from "../src/engine/params.js";
+import { parseParams, ParamsError, type ParamsInput } from "../src/engine/params.js";
 import { blockFrames, spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
+import { fromTaskFailure, toTaskFailure } from "../src/tiles/failure.js";
+import { SampleValuesError } from "../src/engine/analysis.js";
 import { checkpointBlocks, PoolBusyError, TilePool, WORKER_EXEC_ARGV, WORKER_URL } from "../src/tiles/pool.js";
 import { frameGeometry } from "../src/engine/geometry.js";
 import { FIXTURES, bytesToF32 } from "./golden.js";
@@ -564,5 +566,19 @@ describe("tile options", () => {
     const result = tileOptionsSchema.safeParse({ width: 1e308 });
     expect(result.success).toBe(false);
     expect(result.error?.issues.map((i) => i.message)).toEqual([expect.stringMatching(/^must be one of 128, 256/)]);
+  });
+});
+
+describe("input failures across the thread boundary", () => {
+  it("come back as their own class, message and fields after a structured clone; other errors are not input failures", () => {
+    const errors = [new AudioFormatError("truncated"), new SampleValuesError("the samples hold NaN"), new ParamsError([{ field: "hop_size", message: "gives a hop of 0 samples" }])];
+    for (const err of errors) {
+      const back = fromTaskFailure(structuredClone(toTaskFailure(err)));
+      expect(back?.constructor, err.name).toBe(err.constructor);
+      expect(back?.message).toBe(err.message);
+    }
+    expect((fromTaskFailure(structuredClone(toTaskFailure(errors[2]))) as ParamsError).issues).toEqual((errors[2] as ParamsError).issues);
+    expect(toTaskFailure(new TypeError("a bug"))).toBeNull();
+    expect(fromTaskFailure(new Uint8Array(4))).toBeNull();
   });
 });

@@ -340,21 +340,21 @@ export function designBandFilter(p: Pick<Params, "low_freq" | "high_freq" | "fil
   // A pole at 0 Hz rounds onto z = 1 when the edge is a tiny enough fraction of fs (1e-5 Hz at
   // 16 kHz, order 5): sosfilt_zi's steady state divides by 1 + a1 + a2 = 0 there, and every sample
   // would come out NaN — refused as the samples' fault before. The edge nearest 0 Hz is to blame.
-  if (!sosfiltZi(sos).flat().every(Number.isFinite)) {
+  const zi = sosfiltZi(sos);
+  if (!zi.flat().every(Number.isFinite)) {
     const [edge] = freqs;
     throw new ParamsError([{
       field: btype === "lowpass" ? "high_freq" : "low_freq",
       message: `must be further from 0 Hz: an order-${p.filter_order} Butterworth edge at ${edge} Hz cannot be computed at ${fs} Hz (a pole rounds onto 0 Hz in float64)`,
     }]);
   }
-  return createBandFilter(sos, btype);
+  return createBandFilter(sos, btype, zi);
 }
 
-/** Wraps designed sections into a plan (exposed for tests and other designs). */
-export function createBandFilter(sos: Sos, btype: BandType): BandFilter {
+/** Wraps designed sections (and their sosfilt_zi, when already known) into a plan (exposed for tests and other designs). */
+export function createBandFilter(sos: Sos, btype: BandType, zi = sosfiltZi(sos)): BandFilter {
   const pad = padLength(sos);
   const context = contextLength(sos);
-  const zi = sosfiltZi(sos);
   return {
     btype, sos, padLength: pad, context,
     apply(x) {

@@ -7,11 +7,9 @@
 import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
 import { wasmModule } from "../engine/wasm.js";
-import { AudioFormatError } from "../audio/types.js";
-import { SampleValuesError } from "../engine/analysis.js";
-import { ParamsError } from "../engine/params.js";
 import { statsForRange } from "../engine/recording.js";
 import { blockFrames as defaultBlockFrames } from "../engine/spectrogram.js";
+import { fromTaskFailure } from "./failure.js";
 import type { Source, StatsResult, WorkerTask } from "./worker.js";
 
 export interface PoolOptions {
@@ -97,7 +95,7 @@ export class TilePool {
     const timeout = AbortSignal.timeout(timeoutMs);
     try {
       const result = await this.piscina.run(task, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-      const failure = failureOf(result);
+      const failure = fromTaskFailure(result);
       if (failure) throw failure;
       return result;
     } catch (err) {
@@ -176,13 +174,4 @@ export class TilePool {
  */
 export function checkpointBlocks({ stats, geometry }: StatsResult): number {
   return stats.checkpointEvery * Math.max(1, Math.floor(defaultBlockFrames(geometry) / stats.checkpointEvery));
-}
-
-/** The error a worker's TaskFailure (worker.ts) stands for, or null for any other result. */
-function failureOf(result: unknown): Error | null {
-  if (typeof result !== "object" || result === null) return null;
-  if ("audioFailure" in result && typeof result.audioFailure === "string") return new AudioFormatError(result.audioFailure);
-  if ("sampleValuesFailure" in result && typeof result.sampleValuesFailure === "string") return new SampleValuesError(result.sampleValuesFailure);
-  if ("paramsFailure" in result && Array.isArray(result.paramsFailure)) return new ParamsError(result.paramsFailure);
-  return null;
 }

@@ -208,7 +208,7 @@ export class TileService {
    * The recording's stats for these parameters: memory, then the store, then computed.
    * Parameters that do not fit the recording are refused here (ParamsError), before any work;
    * what only the engine finds (a hop of 0 samples, a band filter that cannot be computed)
-   * comes back from the worker as a ParamsError too (TaskFailure, worker.ts).
+   * comes back from the worker as a ParamsError too (TaskFailure, tiles/failure.ts).
    */
   stats(recording: TileRecording, params: Params): Promise<StatsResult> {
     checkParamsForRecording(params, { samplerate: realSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels });

@@ -5,13 +5,13 @@
  * plans, since consecutive tiles mostly come from the same recording and parameters.
  */
 import { move } from "piscina";
-import { AudioFormatError, openAudio } from "../audio/index.js";
+import { openAudio } from "../audio/index.js";
 import type { AudioReader } from "../audio/types.js";
-import { SampleValuesError } from "../engine/analysis.js";
 import type { FrameGeometry } from "../engine/geometry.js";
-import { ParamsError, type ColormapName, type Params } from "../engine/params.js";
+import type { ColormapName, Params } from "../engine/params.js";
 import { packStats, RecordingSpectrogram, unpackStats, type PackedStats } from "../engine/recording.js";
 import { runFeaturesTask, type FeaturesTask } from "../features/task.js";
+import { toTaskFailure } from "./failure.js";
 import { encodeValues, tileValues, type TileFormat } from "./compute.js";
 import type { TileLayout } from "./grid.js";
 
@@ -80,24 +80,14 @@ async function openSource(s: Source): Promise<Open> {
   return entry;
 }
 
-/**
- * A tile, piece or stats task that failed because of its input: the recording cannot be decoded,
- * its samples cannot be analysed (SampleValuesError: NaN, ±Infinity, a power overflow), or the
- * parameters cannot be applied to it where only the engine finds out (a hop of 0 samples, a band
- * filter that cannot be computed). Returned rather than thrown: an error's class does not survive
- * the thread boundary, and the HTTP layer answers these (422; 400 naming the field) differently
- * from a failure of the server (500). (A features task reports its input failures in its own
- * result, `FeaturesTaskResult.failure`: a job records them per target instead of retrying.)
- */
-export type TaskFailure = { audioFailure: string } | { sampleValuesFailure: string } | { paramsFailure: ParamsError["issues"] };
 
 export default async function run(task: WorkerTask): Promise<unknown> {
   try {
     return await compute(task);
   } catch (err) {
-    if (err instanceof SampleValuesError) return { sampleValuesFailure: err.message } satisfies TaskFailure;
-    if (err instanceof AudioFormatError) return { audioFailure: err.message } satisfies TaskFailure;
-    if (err instanceof ParamsError) return { paramsFailure: err.issues } satisfies TaskFailure;
+    // An input failure is returned as a value (tiles/failure.ts); anything else is a bug.
+    const failure = toTaskFailure(err);
+    if (failure) return failure;
     throw err;
   }
 }

@@ -1,0 +1,38 @@
+/**
+ * A tile, piece or stats task that failed because of its input: the recording cannot be decoded
+ * (AudioFormatError), its samples cannot be analysed (SampleValuesError: NaN, ±Infinity, a power
+ * overflow), or the parameters cannot be applied to it where only the engine finds out
+ * (ParamsError: a hop of 0 samples, a band filter that cannot be computed, PCEN values beyond
+ * float32). A worker returns it rather than throwing: an error's class does not survive the
+ * thread boundary, and the HTTP layer answers these (422; 400 naming the field) differently from
+ * a failure of the server (500). (A features task reports its input failures in its own result,
+ * `FeaturesTaskResult.failure`: a job records them per target instead of retrying.)
+ */
+import { AudioFormatError } from "../audio/types.js";
+import { SampleValuesError } from "../engine/analysis.js";
+import { ParamsError } from "../engine/params.js";
+
+export interface TaskFailure {
+  taskFailure: "audio" | "sample-values" | "params";
+  message: string;
+  /** The fields a ParamsError names. */
+  issues?: ParamsError["issues"];
+}
+
+/** `err` as a TaskFailure, or null when it is not an input failure (a bug: rethrown as such). */
+export function toTaskFailure(err: unknown): TaskFailure | null {
+  // SampleValuesError first: it is an AudioFormatError too.
+  if (err instanceof SampleValuesError) return { taskFailure: "sample-values", message: err.message };
+  if (err instanceof AudioFormatError) return { taskFailure: "audio", message: err.message };
+  if (err instanceof ParamsError) return { taskFailure: "params", message: err.message, issues: err.issues };
+  return null;
+}
+
+/** The error a task's result stands for when it is a TaskFailure, else null. */
+export function fromTaskFailure(result: unknown): Error | null {
+  if (typeof result !== "object" || result === null || !("taskFailure" in result)) return null;
+  const failure = result as TaskFailure;
+  if (failure.taskFailure === "sample-values") return new SampleValuesError(failure.message);
+  if (failure.taskFailure === "params") return new ParamsError(failure.issues ?? []);
+  return new AudioFormatError(failure.message);
+}
