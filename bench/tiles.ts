@@ -13,6 +13,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, truncateSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { DEFAULT_TILE_LIMITS } from "../src/api/routes/tiles.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import { frameCount, frameGeometry, frameTime, type FrameGeometry } from "../src/engine/geometry.js";
 import { COLORMAPS, parseParams } from "../src/engine/params.js";
@@ -28,12 +29,11 @@ const WIDTH = 512;
 /** Requests in flight during the load runs: enough to keep every thread busy with some queued. */
 const LOAD_CONNECTIONS = 8;
 /**
- * Tiles per streamed range. The route allows 256, but it queues a range's tiles on the pool
- * all at once, and the pool refuses what is beyond its queue (64 tasks per thread): today a
- * range of more than 64·threads + threads tiles ends in an error part. 64 works with any
- * number of threads.
+ * Tiles per streamed range: the route's limit (SPEC §10), the longest range a client can ask for.
+ * The route computes 2·threads tiles ahead of the one it writes, so a range's length does not
+ * reach the pool's queue.
  */
-const TILES_PER_STREAM = 64;
+const TILES_PER_STREAM = DEFAULT_TILE_LIMITS.maxStreamTiles;
 
 /** Sizes of one run; `--quick` shortens every recording and run. */
 interface Plan {
