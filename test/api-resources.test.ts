@@ -174,6 +174,10 @@ describe("runs and jobs", () => {
     expect(imported.failed.map((f: { path: string }) => f.path)).toEqual(["junk.wav"]);
     // Named as the record would name it, relative to the dataset's directory: no server path in the message.
     expect(imported.failed[0].error).toBe("junk.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)");
+    // So is registering it alone.
+    const alone = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: "junk.wav" }, headers: auth(member) });
+    expect(alone.statusCode).toBe(400);
+    expect(alone.json().message).toBe("path: junk.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)");
     const runs = (await app.inject({ url: "/v1/runs?kind=import" })).json();
     expect(runs.items.map((r: { id: string; status: string }) => [r.id, r.status])).toEqual([[imported.run.id, "completed"]]);
   });

@@ -389,13 +389,13 @@ describe("OpenAPI document", () => {
     /** status → the media types of its content ([] for none). */
     const responses = (path: string) => Object.fromEntries(Object.entries(doc.paths[path].get.responses as Record<string, { content?: object }>).map(([status, r]) => [status, Object.keys(r.content ?? {})]));
     const json = ["application/json"];
-    const spectrogram = { 200: ["image/png", "application/octet-stream"], 304: [], 400: json, 403: json, 404: json, 422: json, 503: json };
+    const spectrogram = { 200: ["image/png", "application/octet-stream"], 304: [], 400: json, 403: json, 404: json, 409: json, 422: json, 503: json };
     expect(responses("/v1/recordings/{id}/tiles/{z}/{tile}")).toEqual(spectrogram);
     expect(responses("/v1/recordings/{id}/spectrogram")).toEqual(spectrogram);
-    expect(responses("/v1/recordings/{id}/tiles/{z}/stream")).toEqual({ 200: ["multipart/mixed"], 400: json, 403: json, 404: json, 422: json, 503: json });
-    expect(responses("/v1/recordings/{id}/playback")).toEqual({ 200: ["audio/wav"], 400: json, 403: json, 404: json, 422: json });
+    expect(responses("/v1/recordings/{id}/tiles/{z}/stream")).toEqual({ 200: ["multipart/mixed"], 400: json, 403: json, 404: json, 409: json, 422: json, 503: json });
+    expect(responses("/v1/recordings/{id}/playback")).toEqual({ 200: ["audio/wav"], 400: json, 403: json, 404: json, 409: json, 422: json });
     const audio = ["audio/wav", "audio/aiff", "audio/flac", "audio/mpeg", "audio/ogg", "application/octet-stream"];
-    expect(responses("/v1/recordings/{id}/audio")).toEqual({ 200: audio, 206: audio, 304: [], 403: json, 404: json, 416: json });
+    expect(responses("/v1/recordings/{id}/audio")).toEqual({ 200: audio, 206: audio, 304: [], 403: json, 404: json, 409: json, 416: json });
     expect(doc.paths["/v1/recordings/{id}/tiles/{z}/{tile}"].get.responses["200"].content["image/png"].schema).toEqual({ type: "string", format: "binary" });
   });
 });
@@ -417,6 +417,34 @@ describe("a recording whose samples are not finite", () => {
         expect(res.statusCode, `${url}: ${res.body}`).toBe(422);
         expect(res.json().message, url).toBe("the recording decodes, but its samples cannot be analysed: the samples hold NaN (first at 0.5 s, sample 4000 of the signal analysed): a spectrogram of NaN or ±Infinity is not defined");
       }
+    } finally {
+      await own.close();
+      await dir.remove();
+    }
+  });
+});
+
+describe("a recording whose file was replaced after registration", () => {
+  it("is a 409 on every route that reads it, not tiles of the new content under the old revision", async () => {
+    const dir = await tempDir();
+    const [root] = await resolveRoots([dir.path]);
+    const own = await buildApp({ database: t.db, audioRoots: [root], tiles });
+    const wav = (seconds: number) => Buffer.concat([floatWavHeader(8000 * seconds, 1, 8000), new Uint8Array(new Float32Array(8000 * seconds).fill(0.25).buffer)]);
+    try {
+      await writeFile(join(root, "a.wav"), wav(2));
+      const dataset = await createDataset(t.db.sql, { name: "replaced", audio_dir: root, created_by: null });
+      const rec = (await insertRecording(t.db.sql, { dataset_id: dataset.id, path: "a.wav", ...(await probeFile(join(root, "a.wav"))), created_by: null }))!;
+      const urls = [`/v1/recordings/${rec.id}/tiles/0/0.f32?pcen=false`, `/v1/recordings/${rec.id}/spectrogram?start_time=0&end_time=1&pcen=false`,
+        `/v1/recordings/${rec.id}/tiles/0/stream?start_time=0&end_time=1&pcen=false`, `/v1/recordings/${rec.id}/playback?start_time=0&end_time=1`, `/v1/recordings/${rec.id}/audio`];
+      for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
+      await writeFile(join(root, "a.wav"), wav(1)); // another take over the registered file
+      for (const url of urls) {
+        const res = await own.inject({ url });
+        expect(res.statusCode, `${url}: ${res.body}`).toBe(409);
+        expect(res.json().message, url).toBe(`the file of recording ${rec.id} (a.wav) has changed since it was registered: 64058 bytes then, 32058 now; its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`);
+      }
+      await writeFile(join(root, "a.wav"), wav(2)); // the registered content back
+      for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
     } finally {
       await own.close();
       await dir.remove();

@@ -4,13 +4,14 @@
  * get-or-create races, datasets with path confinement, import of the fixture recordings.
  */
 import { createHash } from "node:crypto";
+import { statSync } from "node:fs";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setState } from "../src/store/common.js";
 import { ConflictError, InvalidError, NotFoundError } from "../src/store/errors.js";
 import { loadMigrations, migrate } from "../src/store/migrate.js";
-import { resolveAudioDir, resolveRecordingPath, resolveRoots } from "../src/store/paths.js";
+import { resolveAudioDir, resolveRecordingFile, resolveRoots } from "../src/store/paths.js";
 import { authenticate, createToken, hashKey, setTokenEnabled } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
 import { recordedDateTime } from "../src/store/probe.js";
@@ -183,9 +184,9 @@ describe("audio roots", () => {
 
   it("refuses recording paths that escape the dataset directory", async () => {
     const dir = join(roots[1], "inside");
-    expect(await resolveRecordingPath(dir, "a.wav")).toBe(join(dir, "a.wav"));
+    expect(await resolveRecordingFile(dir, "a.wav")).toEqual({ file: join(dir, "a.wav"), size: statSync(join(dir, "a.wav")).size });
     for (const bad of ["", "/etc/passwd", "../inside/a.wav", "x/../../a.wav", "escape.wav", "a\0.wav", "missing.wav"]) {
-      await expect(resolveRecordingPath(dir, bad), JSON.stringify(bad)).rejects.toBeInstanceOf(InvalidError);
+      await expect(resolveRecordingFile(dir, bad), JSON.stringify(bad)).rejects.toBeInstanceOf(InvalidError);
     }
   });
 });

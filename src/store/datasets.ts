@@ -8,7 +8,7 @@ import { AUDIO_EXTENSIONS } from "../audio/index.js";
 import type { Queryable } from "./db.js";
 import { assertWritable, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
-import { isInside, resolveAudioDir, resolveRecordingPath } from "./paths.js";
+import { isInside, resolveAudioDir, resolveRecordingFile } from "./paths.js";
 import { probeFile } from "./probe.js";
 import { createRun, finishRun, type Run } from "./runs.js";
 import { insertRecording } from "./recordings.js";
@@ -197,7 +197,7 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
       const path = todo[next++];
       let abs: string | undefined;
       try {
-        abs = await resolveRecordingPath(dataset.audio_dir, path);
+        abs = (await resolveRecordingFile(dataset.audio_dir, path)).file;
         const facts = await probeFile(abs);
         const rec = await insertRecording(db, { dataset_id: id, path, ...facts, created_by: user, run_id: importRun.id });
         if (rec) registered.push({ path, recording_id: rec.id });

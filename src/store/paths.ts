@@ -48,10 +48,10 @@ export async function resolveAudioDir(roots: readonly string[], input: string, f
 
 /**
  * Checks a recording path relative to `audioDir` (a real path) and returns the file's real
- * absolute path. Refused: empty, absolute, NUL, any `..` segment, and anything whose real
- * path (after symlinks) leaves `audioDir`, or is not a regular file.
+ * absolute path and its size in bytes. Refused: empty, absolute, NUL, any `..` segment, and
+ * anything whose real path (after symlinks) leaves `audioDir`, or is not a regular file.
  */
-export async function resolveRecordingPath(audioDir: string, path: string, field = "path"): Promise<string> {
+export async function resolveRecordingFile(audioDir: string, path: string, field = "path"): Promise<{ file: string; size: number }> {
   checkRelativePath(path, field);
   let real: string;
   try {
@@ -60,8 +60,9 @@ export async function resolveRecordingPath(audioDir: string, path: string, field
     throw invalid(field, `file ${path} does not exist in the dataset's audio_dir`);
   }
   if (!isInside(audioDir, real) || real === audioDir) throw invalid(field, `${path} resolves outside the dataset's audio_dir`);
-  if (!(await stat(real)).isFile()) throw invalid(field, `${path} is not a regular file`);
-  return real;
+  const info = await stat(real);
+  if (!info.isFile()) throw invalid(field, `${path} is not a regular file`);
+  return { file: real, size: info.size };
 }
 
 /** Syntactic checks of a relative recording path (no file system access). */

@@ -209,12 +209,13 @@ export async function deleteRecording(db: Queryable, id: string): Promise<void> 
   if (!rows.length) throw new NotFoundError("recording", id);
 }
 
-/** The absolute location of a recording's file parts: its dataset's audio_dir and its path. */
 /** Where a recording's file is, and what reading it needs: the stored rate, channels, time expansion. */
 export interface RecordingLocation {
   audio_dir: string;
   path: string;
   hash: string;
+  /** Bytes when registered: the file is taken as changed if its size differs. */
+  file_size: number;
   file_samplerate: number;
   channels: number;
   time_expansion: number;
@@ -222,7 +223,7 @@ export interface RecordingLocation {
 
 export async function getRecordingLocation(db: Queryable, id: string): Promise<RecordingLocation> {
   const [row] = await translating(() => db`
-    SELECT d.audio_dir, r.path, r.hash, r.file_samplerate, r.channels, r.time_expansion
+    SELECT d.audio_dir, r.path, r.hash, r.file_size::float8 AS file_size, r.file_samplerate, r.channels, r.time_expansion
     FROM recordings r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ${id}`);
   if (!row) throw new NotFoundError("recording", id);
   return row as RecordingLocation;

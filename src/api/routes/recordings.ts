@@ -3,14 +3,13 @@
  * owners attached to them; the audio itself with HTTP range requests (RFC 9110 §14).
  */
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
 import { extname } from "node:path";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyReply } from "fastify";
 import { assertWritable, STATES } from "../../store/common.js";
 import { getDataset } from "../../store/datasets.js";
-import { canonicalRecordingPath, resolveRecordingPath } from "../../store/paths.js";
+import { canonicalRecordingPath, resolveRecordingFile } from "../../store/paths.js";
 import { probeFile, RECORDED_TIME } from "../../store/probe.js";
 import {
   RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, insertRecording,
@@ -142,8 +141,9 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     const path = canonicalRecordingPath(given);
     await assertWritable(sql, "datasets", dataset_id);
     const dataset = await getDataset(sql, dataset_id);
-    const abs = await resolveRecordingPath(dataset.audio_dir, path);
-    const facts = await probeFile(abs).catch((err: Error) => { throw invalid("path", err.message); });
+    const abs = (await resolveRecordingFile(dataset.audio_dir, path)).file;
+    // The file named as the request names it, not by the server's own path (as the import does).
+    const facts = await probeFile(abs).catch((err: Error) => { throw invalid("path", err.message.replaceAll(abs, path)); });
     const rec = await insertRecording(sql, { dataset_id, path, ...facts, ...metadata, created_by: request.user?.id ?? null });
     if (!rec) throw new ConflictError(`dataset ${dataset_id} already has a recording at ${path}`);
     return reply.code(201).send(rec);
@@ -199,12 +199,11 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
       response: {
         200: bytesResponse("The file, as its format's media type (by extension)", AUDIO_DOWNLOAD_TYPES),
         206: bytesResponse("The requested range of the file (Content-Range)", AUDIO_DOWNLOAD_TYPES),
-        304: notModifiedResponse, 403: errorBody, 404: errorBody, 416: errorBody,
+        304: notModifiedResponse, 403: errorBody, 404: errorBody, 409: errorBody, 416: errorBody,
       },
     },
   }, async (request, reply) => {
-    const { file: abs, ...loc } = await recordingFile(app, request.params.id);
-    const size = (await stat(abs)).size;
+    const { file: abs, size, ...loc } = await recordingFile(app, request.params.id);
     const etag = `"${loc.hash}"`; // the MD5 of the bytes: a strong validator
     reply.header("Accept-Ranges", "bytes").header("ETag", etag);
     // No body, and no JSON Content-Type from the 304's schema: a cache takes a 304's headers as the file's.

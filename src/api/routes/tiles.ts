@@ -69,7 +69,7 @@ function seconds(schema: z.ZodCoercedNumber) {
 /** A tile or one-shot image, as its format's media type: PNG, or float32 values (f32 raw, npy with NumPy's header). */
 const spectrogramBody = bytesResponse("PNG (png), or float32 values [rows][columns], row 0 the lowest frequency (f32: raw little-endian; npy: NumPy's format); the headers give the geometry", ["image/png", "application/octet-stream"]);
 /** The statuses a spectrogram route's errors take: 403 for a dataset outside the audio roots, 422 for audio that cannot be analysed, 503 while busy or computing stats. */
-const spectrogramErrors = { 400: errorBody, 403: errorBody, 404: errorBody, 422: errorBody, 503: errorBody };
+const spectrogramErrors = { 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody, 503: errorBody };
 const format = z.enum(TILE_FORMATS, { error: `must be one of ${TILE_FORMATS.join(", ")}` });
 
 /** Splits a validated query into spectrogram parameters and tile options. */
