@@ -109,8 +109,8 @@ describe("recordings registered one by one", () => {
       expect(res.statusCode, path).toBe(400);
       expect(fields(res.json())).toEqual(["path"]);
     }
-    // One file, one path: "./tone.wav" and ".//tone.wav" are the registered "tone.wav".
-    for (const path of ["tone.wav", "./tone.wav", ".//tone.wav"]) {
+    // One file, one path: "./tone.wav", ".//tone.wav" and "tone.wav/" are the registered "tone.wav".
+    for (const path of ["tone.wav", "./tone.wav", ".//tone.wav", "tone.wav/", "./tone.wav//"]) {
       const dup = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path }, headers: auth(member) });
       expect(dup.statusCode, path).toBe(409);
       expect(dup.json().message).toMatch(/already has a recording at tone\.wav$/);

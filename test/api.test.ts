@@ -173,6 +173,35 @@ describe("validation", () => {
     expect(big.json().message).toMatch(/larger than the limit of 65536 bytes/);
   });
 
+  it("refuses text with a NUL character, which PostgreSQL cannot store, naming the field", async () => {
+    const cases = [
+      { method: "POST", url: "/v1/datasets", payload: { name: "x\u0000", audio_dir: "recordings" }, field: "name" },
+      { method: "POST", url: "/v1/tags", payload: { key: "a\u0000b", value: "b" }, field: "key" },
+      { method: "POST", url: "/v1/jobs", payload: { task: "extract_features", data: { targets: { paths: ["a\u0000.wav"] } } }, field: "data.targets.paths.0" },
+      { method: "GET", url: "/v1/recordings?search=a%00b", field: "search" },
+    ] as const;
+    for (const c of cases) {
+      const res = await app.inject({ method: c.method, url: c.url, ...("payload" in c ? { payload: c.payload } : {}), headers: auth(member) });
+      expect(res.statusCode, c.url).toBe(400);
+      expect(res.json().fields, c.url).toEqual([{ field: c.field, message: "must not contain a NUL character (U+0000)" }]);
+    }
+  });
+
+  it("takes an empty body sent as JSON as no body", async () => {
+    const json = { ...auth(member), "content-type": "application/json" };
+    // A route whose body is optional answers as without one …
+    const created = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "empty body", audio_dir: "formats" }, headers: auth(member) })).json();
+    const archived = await app.inject({ method: "POST", url: `/v1/datasets/${created.id}/archive`, payload: "", headers: json });
+    expect(archived.statusCode, archived.body).toBe(200);
+    expect(archived.json().state).toBe("archived");
+    // … and one that needs a body says that it is missing.
+    const missing = await app.inject({ method: "POST", url: "/v1/datasets", payload: "", headers: json });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json().message).toMatch(/body/);
+    expect((await app.inject({ method: "POST", url: `/v1/datasets/${created.id}/restore`, payload: "", headers: json })).json().state).toBe("active");
+    expect((await app.inject({ method: "DELETE", url: `/v1/datasets/${created.id}`, payload: "", headers: { ...json, ...auth(admin) } })).statusCode).toBe(204);
+  });
+
   it("refuses a body that is not sent as JSON with 415 saying what to send", async () => {
     const body = JSON.stringify({ name: "no type", audio_dir: "recordings" });
     // No Content-Type; curl -d's default; fetch's default for a string body.

@@ -75,9 +75,9 @@ export function checkRelativePath(path: string, field = "path"): void {
 
 /**
  * A recording path as it is stored: checked, then in the form a dataset scan lists files in
- * (`a/b.wav`, not `./a//b.wav`), so one file has one path — and one registration.
+ * (`a/b.wav`, not `./a//b.wav` or `a/b.wav/`), so one file has one path — and one registration.
  */
 export function canonicalRecordingPath(path: string, field = "path"): string {
   checkRelativePath(path, field);
-  return posix.normalize(path);
+  return posix.normalize(path).replace(/\/+$/, "");
 }
