@@ -27,7 +27,7 @@ import { checkpointBlocks, PoolBusyError, TilePool, WORKER_EXEC_ARGV, WORKER_URL
 import { frameGeometry } from "../src/engine/geometry.js";
 import { FIXTURES, bytesToF32 } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
-import { TileService, type TileRecording } from "../src/tiles/service.js";
+import { ByteCache, TileService, type TileRecording } from "../src/tiles/service.js";
 
 const RATE = 22050;
 const SECONDS = 24;
@@ -213,6 +213,18 @@ describe("zoom levels and bands", () => {
 });
 
 describe("caching and the pool", () => {
+  it("counts a key set twice once, so the cache keeps what fits in its limit", () => {
+    const cache = new ByteCache(100);
+    const body = (bytes: number, etag: string) => ({ body: new Uint8Array(bytes), etag, contentType: "application/octet-stream", headers: {} });
+    cache.set("a", body(60, "a"));
+    cache.set("a", body(60, "a"));
+    cache.set("b", body(30, "b"));
+    expect(cache.get("a")?.body.byteLength).toBe(60); // 90 bytes held: nothing to evict
+    expect(cache.get("b")?.body.byteLength).toBe(30);
+    cache.set("c", body(20, "c")); // 110 > 100: the least recently used ("a") goes
+    expect([cache.get("a"), cache.get("b"), cache.get("c")].map((v) => v?.body.byteLength)).toEqual([undefined, 30, 20]);
+  });
+
   it("a piece's ETag is known without computing it (a one-shot 304 costs no image), and is the one the piece is sent with", async () => {
     const p = parseParams({ window_size: 0.002, pcen: false, cmap: "inferno" }); // parameters no other test uses
     const limits = { frames: 1 << 16, pixels: 1 << 25 };

@@ -113,7 +113,7 @@ function layoutIdentity(kind: "tile" | "piece", layout: TileLayout): object {
 }
 
 /** A bounded map of encoded results, least recently used evicted first. */
-class ByteCache {
+export class ByteCache {
   private readonly entries = new Map<string, TileBody>();
   private bytes = 0;
   constructor(private readonly limit: number) {}
@@ -127,6 +127,12 @@ class ByteCache {
   }
   set(key: string, value: TileBody): void {
     if (value.body.byteLength > this.limit) return;
+    // A key set again (two computations of one tile that raced) replaces its bytes, not adds to them.
+    const old = this.entries.get(key);
+    if (old) {
+      this.entries.delete(key);
+      this.bytes -= old.body.byteLength;
+    }
     this.entries.set(key, value);
     this.bytes += value.body.byteLength;
     for (const [k, v] of this.entries) {
