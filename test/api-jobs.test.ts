@@ -81,6 +81,12 @@ describe("POST /v1/jobs extract_features", () => {
     const bad = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { dataset_id: fx.datasetId }, features: ["loudness"] } } });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().fields.map((f: { field: string }) => f.field)).toEqual(["data.features.0"]);
+    // The list's filters are checked as the submission is: an unknown task is a 400, not an empty page.
+    for (const query of ["task=mine_bitcoin", "status=sleeping"]) {
+      const list = await app.inject({ url: `/v1/jobs?${query}`, headers: admin });
+      expect(list.statusCode, query).toBe(400);
+      expect(list.json().fields.map((f: { field: string }) => f.field)).toEqual([query.split("=")[0]]);
+    }
   });
 
   it("runs on a worker; status, features, metrics and the artifact read back over HTTP", async () => {

@@ -293,6 +293,9 @@ describe("datasets and recordings", () => {
     const beyond = await app.inject({ url: `/v1/recordings/${recordingId}/audio`, headers: { range: `bytes=${bytes.length}-` } });
     expect(beyond.statusCode).toBe(416);
     expect(beyond.headers["content-range"]).toBe(`bytes */${bytes.length}`);
+    const backwards = await app.inject({ url: `/v1/recordings/${recordingId}/audio`, headers: { range: "bytes=50-40" } }); // invalid: ignored
+    expect(backwards.statusCode).toBe(200);
+    expect(backwards.rawPayload.equals(bytes)).toBe(true);
     // Conditional (RFC 9110 §13): the ETag is the file's MD5; a stale If-Range gets the whole file, a matching one the range.
     const etag = whole.headers.etag as string;
     expect(etag).toBe(`"${createHash("md5").update(bytes).digest("hex")}"`);

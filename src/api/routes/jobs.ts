@@ -54,7 +54,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get("/jobs", {
-    schema: { summary: "List jobs", tags, querystring: z.object({ ...pageQuery, status: z.enum(JOB_STATUSES).optional(), task: text(1, 255).optional(), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(jobSchema), 400: errorBody } },
+    schema: { summary: "List jobs", tags, querystring: z.object({ ...pageQuery, status: z.enum(JOB_STATUSES).optional(), task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }).optional(), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(jobSchema), 400: errorBody } },
   }, async (request) => listJobs(sql, request.query));
 
   app.post("/jobs", {

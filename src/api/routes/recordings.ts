@@ -80,8 +80,9 @@ const AUDIO_DOWNLOAD_TYPES = [...new Set(Object.values(AUDIO_MEDIA_TYPES)), "app
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null {
   if (!header) return null;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  // Multiple ranges and other units are allowed to be ignored (RFC 9110 §14.2): send it all.
-  if (!m || (m[1] === "" && m[2] === "")) return null;
+  // Multiple ranges and other units are allowed to be ignored (RFC 9110 §14.2): send it all. So is
+  // an invalid range, a last byte before the first (§14.1.1) — unlike a valid one beyond the end (416).
+  if (!m || (m[1] === "" && m[2] === "") || (m[1] !== "" && m[2] !== "" && Number(m[2]) < Number(m[1]))) return null;
   let start: number;
   let end: number;
   if (m[1] === "") {
@@ -92,7 +93,7 @@ export function parseRange(header: string | undefined, size: number): { start: n
     start = Number(m[1]);
     end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
   }
-  if (start >= size || start > end) throw new HttpError(416, `range ${header} is outside the file's ${size} bytes`);
+  if (start >= size) throw new HttpError(416, `range ${header} is outside the file's ${size} bytes`);
   return { start, end };
 }
 
