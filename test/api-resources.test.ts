@@ -4,7 +4,7 @@
  */
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { expandedSamplerate } from "../src/audio/expansion.js";
 import { resolveRoots } from "../src/store/paths.js";
@@ -149,6 +149,68 @@ describe("clips and notes", () => {
     expect(ok.statusCode).toBe(201);
     expect((await app.inject({ url: "/v1/notes?is_issue=true" })).json().total).toBe(1);
     expect((await app.inject({ url: "/v1/notes?is_issue=maybe" })).statusCode).toBe(400);
+  });
+});
+
+describe("clip bounds under concurrent requests", () => {
+  // A 3 s recording of its own (16 kHz, time expansion 1), so the bounds are easy to reason about.
+  let raceId: string;
+  beforeAll(async () => {
+    await writeSineWav(join(scratch.path, "race.wav"), 16000, 3);
+    const { dataset_id } = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json();
+    const rec = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id, path: "race.wav" }, headers: auth(member) });
+    expect(rec.json()).toMatchObject({ duration: 3 });
+    raceId = rec.json().id;
+  });
+
+  it("two PATCHes of one clip never both succeed with one change lost", async () => {
+    const clip = (await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: raceId, start_time: 1, end_time: 2 }, headers: auth(member) })).json();
+    onTestFinished(async () => void (await app.inject({ method: "DELETE", url: `/v1/clips/${clip.id}`, headers: auth(member) })));
+    for (let i = 0; i < 20; i++) {
+      const reset = await app.inject({ method: "PATCH", url: `/v1/clips/${clip.id}`, payload: { start_time: 1, end_time: 2 }, headers: auth(member) });
+      expect(reset.json()).toMatchObject({ start_time: 1, end_time: 2 });
+      // In either order the second request must be refused: 1.5–1.2 is no clip.
+      const [start, end] = await Promise.all([
+        app.inject({ method: "PATCH", url: `/v1/clips/${clip.id}`, payload: { start_time: 1.5 }, headers: auth(member) }),
+        app.inject({ method: "PATCH", url: `/v1/clips/${clip.id}`, payload: { end_time: 1.2 }, headers: auth(member) }),
+      ]);
+      const final = (await app.inject({ url: `/v1/clips/${clip.id}` })).json();
+      expect([start.statusCode, end.statusCode].sort(), `try ${i}`).toEqual([200, 400]);
+      if (start.statusCode === 200) {
+        expect(final).toMatchObject({ start_time: 1.5, end_time: 2 });
+        expect(end.json().fields).toEqual([{ field: "end_time", message: "must be > start_time (1.5)" }]);
+      } else {
+        expect(final).toMatchObject({ start_time: 1, end_time: 1.2 });
+        expect(start.json().fields).toEqual([{ field: "start_time", message: "must be < end_time (1.2)" }]);
+      }
+    }
+  });
+
+  it("a clip created while the time expansion changes never ends past the recording", async () => {
+    for (let i = 0; i < 20; i++) {
+      expect((await app.inject({ method: "PATCH", url: `/v1/recordings/${raceId}`, payload: { time_expansion: 1 }, headers: auth(member) })).json().duration).toBe(3);
+      // Created first, the clip makes the new time expansion (1.5 s) refused; set first, it refuses the clip.
+      const [created, patched] = await Promise.all([
+        app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: raceId, start_time: 2, end_time: 2.9 }, headers: auth(member) }),
+        app.inject({ method: "PATCH", url: `/v1/recordings/${raceId}`, payload: { time_expansion: 2 }, headers: auth(member) }),
+      ]);
+      const recording = (await app.inject({ url: `/v1/recordings/${raceId}` })).json();
+      const clips = (await app.inject({ url: `/v1/clips?recording_id=${raceId}&state=all` })).json().items as { id: string; end_time: number }[];
+      for (const c of clips) expect(c.end_time, `try ${i}: clip ${c.id} in a ${recording.duration} s recording`).toBeLessThanOrEqual(recording.duration);
+      // Exactly one succeeds: the clip (and the time expansion is refused) or the time expansion.
+      const statuses = { created: created.statusCode, patched: patched.statusCode };
+      expect(statuses, `try ${i}`).toEqual(created.statusCode === 201 ? { created: 201, patched: 409 } : { created: 400, patched: 200 });
+      if (created.statusCode === 201) {
+        expect(recording.time_expansion).toBe(1);
+        expect(patched.json().message).toContain(`first: clip ${created.json().id}, 2–2.9 s`);
+        expect(clips.map((c) => c.id)).toEqual([created.json().id]);
+        expect((await app.inject({ method: "DELETE", url: `/v1/clips/${created.json().id}`, headers: auth(member) })).statusCode).toBe(204);
+      } else {
+        expect(recording).toMatchObject({ time_expansion: 2, duration: 1.5 });
+        expect(fields(created.json())).toEqual(["start_time", "end_time"]);
+        expect(clips).toEqual([]);
+      }
+    }
   });
 });
 

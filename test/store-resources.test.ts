@@ -53,7 +53,12 @@ describe("clips", () => {
     expect((await createClip(sql, { recording_id: recordingId, start_time: 9, end_time: 10, created_by: userId })).end_time).toBe(10);
     const clip = await createClip(sql, { recording_id: recordingId, start_time: 1, end_time: 2.5, created_by: userId });
     expect(clip).toMatchObject({ start_time: 1, end_time: 2.5, state: "active", tags: [], features: [] });
-    expect(await fieldsOf(updateClip(sql, clip.id, { start_time: 3 }))).toEqual(["end_time"]);
+    // start_time >= end_time names the bound the caller moved.
+    const late = await updateClip(sql, clip.id, { start_time: 3 }).catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(InvalidError);
+    expect((late as InvalidError).fields).toEqual([{ field: "start_time", message: "must be < end_time (2.5)" }]);
+    expect(await fieldsOf(updateClip(sql, clip.id, { end_time: 0.5 }))).toEqual(["end_time"]);
+    expect(await fieldsOf(updateClip(sql, clip.id, { start_time: 3, end_time: 2.8 }))).toEqual(["end_time"]);
     expect(await fieldsOf(updateClip(sql, clip.id, { end_time: 10.5 }))).toEqual(["end_time"]);
     const withFeature = await setClipFeature(sql, clip.id, { name: "peak_frequency_hz", value: 440, created_by: userId });
     expect(withFeature.features).toEqual([{ name: "peak_frequency_hz", value: 440 }]);

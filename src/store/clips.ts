@@ -1,5 +1,5 @@
 /** Clips: a [start_time, end_time) piece of a recording (seconds, real units), with tags and features. */
-import type { Queryable } from "./db.js";
+import type { Queryable, Sql } from "./db.js";
 import { assertWritable, effectiveState, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { getOrCreateFeatureName } from "./features.js";
@@ -32,25 +32,51 @@ const SELECT = (db: Queryable) => db`
 /**
  * Refuses bounds that are not a piece of the recording: start < end, and both within
  * [0, duration] (real seconds) — a clip past the end would have no audio to compute
- * features from. Each offending field is named.
+ * features from. Each offending field is named; when start < end fails, the one the caller
+ * sent (`moved`): a PATCH of start_time alone is told about start_time.
  */
-async function checkBounds(db: Queryable, recordingId: string, start: number, end: number): Promise<void> {
-  if (!(start < end)) throw invalid("end_time", `must be > start_time (${start})`);
-  const [{ duration }] = await db`SELECT duration FROM recordings WHERE id = ${recordingId}`;
+function checkBounds(start: number, end: number, duration: number, moved: "start_time" | "end_time"): void {
+  if (!(start < end)) {
+    throw moved === "start_time" ? invalid("start_time", `must be < end_time (${end})`) : invalid("end_time", `must be > start_time (${start})`);
+  }
   const issues: { field: string; message: string }[] = [];
   if (start >= duration) issues.push({ field: "start_time", message: `must be < the recording's duration (${duration} s)` });
   if (end > duration) issues.push({ field: "end_time", message: `must be <= the recording's duration (${duration} s)` });
   if (issues.length) throw new InvalidError(issues);
 }
 
-/** Creates a clip: a piece [start_time, end_time) within the recording. */
-export async function createClip(db: Queryable, c: { recording_id: string; start_time: number; end_time: number } & Provenance): Promise<Clip> {
-  await assertWritable(db, "recordings", c.recording_id);
-  await checkBounds(db, c.recording_id, c.start_time, c.end_time);
-  const [{ id }] = await translating(() => db`
-    INSERT INTO clips (recording_id, start_time, end_time, created_by, run_id)
-    VALUES (${c.recording_id}, ${c.start_time}, ${c.end_time}, ${c.created_by}, ${c.run_id ?? null}) RETURNING id`);
-  return getClip(db, id);
+/**
+ * The duration of a clip's recording (given by the recording's id, or by the clip's), with
+ * the recording's row locked FOR SHARE until the transaction ends; undefined when there is no
+ * such row. Every change of clip bounds takes this lock before checking them, and a change of
+ * time expansion takes the row FOR UPDATE before checking the clips (updateRecording): the two
+ * cannot interleave, so no clip is left past the recording's end. The recording is always
+ * locked before its clips, as a recording's deletion (cascading to them) does.
+ */
+async function lockRecording(tx: Queryable, by: { recording_id: string } | { clip_id: string }): Promise<number | undefined> {
+  const [row] = await translating(() =>
+    "recording_id" in by
+      ? tx`SELECT duration FROM recordings WHERE id = ${by.recording_id} FOR SHARE`
+      : tx`SELECT duration FROM recordings WHERE id = (SELECT recording_id FROM clips WHERE id = ${by.clip_id}) FOR SHARE`,
+  );
+  return row?.duration;
+}
+
+/**
+ * Creates a clip: a piece [start_time, end_time) within the recording. One transaction with
+ * the recording locked (lockRecording), so the duration checked is the one the clip is
+ * inserted under.
+ */
+export async function createClip(sql: Sql, c: { recording_id: string; start_time: number; end_time: number } & Provenance): Promise<Clip> {
+  return sql.begin(async (tx) => {
+    const duration = await lockRecording(tx, { recording_id: c.recording_id });
+    await assertWritable(tx, "recordings", c.recording_id); // 404 when there is no recording
+    checkBounds(c.start_time, c.end_time, duration!, "end_time");
+    const [{ id }] = await translating(() => tx`
+      INSERT INTO clips (recording_id, start_time, end_time, created_by, run_id)
+      VALUES (${c.recording_id}, ${c.start_time}, ${c.end_time}, ${c.created_by}, ${c.run_id ?? null}) RETURNING id`);
+    return getClip(tx, id);
+  });
 }
 
 export async function getClip(db: Queryable, id: string): Promise<Clip> {
@@ -74,14 +100,23 @@ export async function listClips(db: Queryable, q: ClipQuery): Promise<Page<Clip>
   return toPage(rows, q, () => db`SELECT count(*) AS n FROM clips c WHERE ${where}`);
 }
 
-export async function updateClip(db: Queryable, id: string, patch: { start_time?: number; end_time?: number }): Promise<Clip> {
-  await assertWritable(db, "clips", id);
-  const current = await getClip(db, id);
-  const start = patch.start_time ?? current.start_time;
-  const end = patch.end_time ?? current.end_time;
-  await checkBounds(db, current.recording_id, start, end);
-  await translating(() => db`UPDATE clips SET start_time = ${start}, end_time = ${end} WHERE id = ${id}`);
-  return getClip(db, id);
+/**
+ * Moves a clip's bounds; a bound not given keeps its value. One transaction with the recording
+ * (lockRecording) and then the clip locked: two PATCHes of one clip are checked one after the
+ * other, each against the bounds the other left, so neither change is lost unseen.
+ */
+export async function updateClip(sql: Sql, id: string, patch: { start_time?: number; end_time?: number }): Promise<Clip> {
+  return sql.begin(async (tx) => {
+    const duration = await lockRecording(tx, { clip_id: id });
+    const [current] = await translating(() => tx`SELECT start_time, end_time FROM clips WHERE id = ${id} FOR UPDATE`);
+    await assertWritable(tx, "clips", id); // 404 when there is no clip
+    if (!current || duration === undefined) throw new NotFoundError("clip", id);
+    const start = patch.start_time ?? current.start_time;
+    const end = patch.end_time ?? current.end_time;
+    checkBounds(start, end, duration, patch.end_time === undefined && patch.start_time !== undefined ? "start_time" : "end_time");
+    await translating(() => tx`UPDATE clips SET start_time = ${start}, end_time = ${end} WHERE id = ${id}`);
+    return getClip(tx, id);
+  });
 }
 
 /** Deletes a clip for good — only an active one: archived means read-only, deletion included (409). */

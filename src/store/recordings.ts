@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { expandedSamplerate, timeExpansionProblem } from "../audio/expansion.js";
 import { VERSION } from "../engine/version.js";
-import type { Queryable } from "./db.js";
+import type { Queryable, Sql } from "./db.js";
 import { assertWritable, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import type { FileFacts } from "./probe.js";
@@ -182,21 +182,27 @@ async function checkClipsFit(db: Queryable, id: string, timeExpansion: number): 
 /**
  * Updates what people may change. A new time expansion changes samplerate and duration, so
  * it must give a usable rate and keep every clip inside the recording, and the recording's
- * cached stats (computed at the old rate) are dropped.
+ * cached stats (computed at the old rate) are dropped. One transaction with the recording's
+ * row locked FOR UPDATE first: clip creation and clip moves lock it FOR SHARE before their
+ * bounds check (see lockRecording in clips.ts), so none of them runs between the check of the
+ * clips here and the update.
  */
-export async function updateRecording(db: Queryable, id: string, patch: RecordingMetadata): Promise<Recording> {
-  await assertWritable(db, "recordings", id);
-  if (patch.time_expansion !== undefined) {
-    const [{ file_samplerate }] = await db`SELECT file_samplerate FROM recordings WHERE id = ${id}`;
-    checkTimeExpansion(file_samplerate, patch.time_expansion);
-    await checkClipsFit(db, id, patch.time_expansion);
-  }
-  const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
-  if (Object.keys(fields).length) {
-    await translating(() => db`UPDATE recordings SET ${db(fields, ...Object.keys(fields))} WHERE id = ${id}`);
-    if (fields.time_expansion !== undefined) await db`DELETE FROM recording_stats WHERE recording_id = ${id}`;
-  }
-  return getRecording(db, id);
+export async function updateRecording(sql: Sql, id: string, patch: RecordingMetadata): Promise<Recording> {
+  return sql.begin(async (tx) => {
+    const [locked] = await translating(() => tx`SELECT file_samplerate FROM recordings WHERE id = ${id} FOR UPDATE`);
+    await assertWritable(tx, "recordings", id); // 404 when there is no recording
+    if (!locked) throw new NotFoundError("recording", id);
+    if (patch.time_expansion !== undefined) {
+      checkTimeExpansion(locked.file_samplerate, patch.time_expansion);
+      await checkClipsFit(tx, id, patch.time_expansion);
+    }
+    const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
+    if (Object.keys(fields).length) {
+      await translating(() => tx`UPDATE recordings SET ${tx(fields, ...Object.keys(fields))} WHERE id = ${id}`);
+      if (fields.time_expansion !== undefined) await tx`DELETE FROM recording_stats WHERE recording_id = ${id}`;
+    }
+    return getRecording(tx, id);
+  });
 }
 
 /**
