@@ -61,8 +61,8 @@ describe("GET /v1/recordings/{id}/playback", () => {
   it("a compressed file that cannot be decoded where the interval lies: 422 before any audio, not a 200 cut short", async () => {
     const cut = join(root, "cut.flac");
     await copyFile(join(FIXTURES, "formats/flac_pcm_16.flac"), cut); // 1 s at 16 kHz
+    await truncate(cut, 9000); // the header still says 16000 frames; registration reads only the header
     const rec = (await insertRecording(t.db.sql, { dataset_id: datasetId, path: "cut.flac", ...(await probeFile(cut)), created_by: null }))!;
-    await truncate(cut, 9000); // after registration: the header still says 16000 frames
     const res = await app.inject({ url: `/v1/recordings/${rec.id}/playback?start_time=0.1&end_time=0.9` });
     expect(res.statusCode).toBe(422);
     expect(res.json().message).toMatch(/^the recording's audio cannot be decoded: flac: stream ends near frame \d+, the header says 16000/);
