@@ -1,8 +1,13 @@
 // Parameter flags generated from the zod schema (SPEC §8): names, forms, errors, help.
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseParams, ParamsError, PARAM_NAMES } from "../src/engine/params.js";
 import { UsageError } from "../src/cli/errors.js";
 import { flagsHelp, PARAM_FLAGS, parseCommandLine, withFlagNames, type OptionSpec } from "../src/cli/flags.js";
+import { runSonotile } from "./cli-helpers.js";
+import { FIXTURES } from "./golden.js";
 
 const OPTIONS: OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "output" },
@@ -126,5 +131,48 @@ describe("integer parameters beyond 2^53", () => {
   ])("%j → %s", (input, message) => {
     // The whole message: one rule per field, the bound before the integer rule.
     expect(() => parseParams(input)).toThrow(new ParamsError([{ field: message.split(":")[0], message: message.slice(message.indexOf(":") + 2) }]));
+  });
+});
+
+describe("PCEN's gain within the range of the core's float32 2^y", () => {
+  // (eps + M)^−gain is 2^(−gain·log2(eps + M)), exact for exponents in [−126, 127] only: pcen_gain 7
+  // with the default pcen_eps 1e-6 (2^139.5 at M = 0) exited 0 with values up to 2.8 dB off.
+  it.each([
+    [{ pcen_gain: 7 }, "pcen_gain", /^must be < 6\.37180 with pcen_eps 0\.000001: \(eps \+ M\)\^−gain reaches eps\^−gain = 2\^139\.5, beyond float32's 2\^127/],
+    [{ pcen_gain: 6.372 }, "pcen_gain", /^must be < 6\.37180 /],
+    [{ pcen_gain: 1e10 }, "pcen_gain", /^must be < 6\.37180 /],
+    [{ pcen_gain: 3, pcen_eps: 1e-20 }, "pcen_gain", /^must be < 1\.91154 with pcen_eps 1e-20/],
+    // eps > 1: every (eps + M)^−gain is below 2^−126.
+    [{ pcen_gain: 5, pcen_eps: 1e30 }, "pcen_gain", /^must be < 1\.26433 with pcen_eps 1e\+30: .* below float32's 2\^−126/],
+    // The core's logarithm takes an eps below float32's smallest normal number as that number.
+    [{ pcen_gain: 0.5, pcen_eps: 1e-40 }, "pcen_eps", /^must be >= 1\.1754944e-38/],
+  ])("%j is refused naming %s", (input, field, message) => {
+    const err = (() => {
+      try {
+        parseParams(input);
+      } catch (e) {
+        return e as ParamsError;
+      }
+    })();
+    expect(err).toBeInstanceOf(ParamsError);
+    expect(err!.issues).toHaveLength(1);
+    expect(err!.issues[0].field).toBe(field);
+    expect(err!.issues[0].message).toMatch(message);
+  });
+
+  it.each([[{ pcen_gain: 6.37 }], [{ pcen_gain: 7, pcen: false }], [{ pcen_gain: 0, pcen_eps: 1e-30 }], [{ pcen_gain: 1.26, pcen_eps: 1e30 }]])("%j is accepted", (input) => {
+    expect(() => parseParams(input)).not.toThrow();
+  });
+
+  it("the built CLI exits 2 naming pcen_gain and its bound (it wrote values up to 2.8 dB off and exited 0)", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), "sonotile-pcen-")), "x.npy");
+    try {
+      const run = await runSonotile(["spectrogram", join(FIXTURES, "recordings/batdetect2_20230322_172000_selec2.wav"), "-o", out, "--pcen-gain", "7"]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/^sonotile spectrogram: pcen_gain \(--pcen-gain\): must be < 6\.37180 with pcen_eps/);
+      expect(existsSync(out)).toBe(false);
+    } finally {
+      rmSync(dirname(out), { recursive: true, force: true });
+    }
   });
 });

@@ -8,7 +8,8 @@ import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { openAudio } from "../src/audio/index.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
-import type { ParamsInput } from "../src/engine/params.js";
+import { ParamsError, type ParamsInput } from "../src/engine/params.js";
+import * as library from "../src/index.js";
 import { RecordingSpectrogram, spectrogramOfRecording } from "../src/engine/recording.js";
 import { CoreArray } from "../src/engine/core-array.js";
 import { spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
@@ -247,5 +248,90 @@ describe("samples a spectrogram cannot be made of", () => {
     x[100] = 1e12; // power ≈ 1e24·scale: finite
     const s = spectrogram(x, 48_000, paths[1]);
     expect(s.data.every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe("PCEN values the float32 core cannot represent are refused, naming the field, not written", () => {
+  // Silence, then a tone: the smoother is near 0 when the tone starts, the largest S·(eps + M)^−gain.
+  const burst = (scale = 1) => Float32Array.from({ length: 24_000 }, (_, i) => (i < 12_000 ? 1e-3 : 0.9) * scale * Math.sin(i / 7));
+  // 25 ms at 48 kHz: four frames per transform (PCEN on columns); 22.9 ms: one frame at a time (rows).
+  const paths: ParamsInput[] = [{ scale: "power", normalize: false }, { scale: "power", normalize: false, window_size: 0.0229 }];
+
+  /** PCEN of SPEC §3.6 in float64 on the power values of a run without it. */
+  function pcenReference(x: Float32Array, params: ParamsInput, p: { gain: number; eps?: number; bias?: number; power?: number; smooth?: number }): Float64Array {
+    const { gain, eps = 1e-6, bias = 2, power = 0.5, smooth = 0.025 } = p;
+    const s = spectrogram(x, 48_000, { ...params, pcen: false });
+    const out = new Float64Array(s.data.length);
+    for (let k = 0; k < s.bins; k++) {
+      let m = s.data[k * s.frames];
+      for (let t = 0; t < s.frames; t++) {
+        const v = s.data[k * s.frames + t];
+        m = (1 - smooth) * m + smooth * v;
+        out[k * s.frames + t] = bias ** power * Math.expm1(power * Math.log1p((v * (eps + m) ** -gain) / bias));
+      }
+    }
+    return out;
+  }
+  const largestRelativeError = (a: Float32Array, ref: Float64Array) => ref.reduce((worst, r, i) => (r > 1e-30 ? Math.max(worst, Math.abs(a[i] - r) / r) : worst), 0);
+
+  it("S·(eps + M)^−gain / bias beyond float32 (a pcen_bias near float32's smallest normal): the kernel wrote NaN", () => {
+    for (const params of paths) {
+      for (const gain of [0.98, 5]) {
+        expect(() => spectrogram(burst(), 48_000, { ...params, pcen_bias: 2e-38, pcen_gain: gain })).toThrow(expect.objectContaining({
+          name: "ParamsError",
+          message: expect.stringMatching(/^pcen_bias: PCEN's S·\(eps \+ M\)\^−gain \/ bias overflows float32 with pcen_bias 2e-38/),
+        }));
+      }
+      // The same bias where the values stay in range is computed, and right.
+      const x = Float32Array.from({ length: 24_000 }, (_, i) => 1e-3 * Math.sin(i / 7));
+      const s = spectrogram(x, 48_000, { ...params, pcen_bias: 2e-38 });
+      expect(largestRelativeError(s.data, pcenReference(x, params, { gain: 0.98, bias: 2e-38 }))).toBeLessThan(1e-5);
+    }
+  });
+
+  it("(eps + M)^−gain below float32's 2^−126 for a loud signal and a large gain is refused naming pcen_gain; a gain just inside is right", () => {
+    for (const params of paths) {
+      // Samples up to 9e5 (a float recording beyond full scale): M ≈ 1e9, (1e9)^−5 = 2^−149.
+      expect(() => spectrogram(burst(1e6), 48_000, { ...params, pcen_gain: 5 })).toThrow(expect.objectContaining({
+        name: "ParamsError",
+        message: expect.stringMatching(/^pcen_gain: must be < 4\.\d+ for this signal: its PCEN smoother reaches M = /),
+      }));
+      const x = burst(3e4);
+      const s = spectrogram(x, 48_000, { ...params, pcen_gain: 4 });
+      expect(largestRelativeError(s.data, pcenReference(x, params, { gain: 4 }))).toBeLessThan(1e-5);
+    }
+  });
+
+  it("a gain just below the schema's bound for pcen_eps (eps^−gain just below 2^127) is right to float32 precision", () => {
+    for (const params of paths) {
+      const x = burst();
+      const s = spectrogram(x, 48_000, { ...params, pcen_gain: 6.37 });
+      expect(largestRelativeError(s.data, pcenReference(x, params, { gain: 6.37 }))).toBeLessThan(1e-5);
+    }
+  });
+});
+
+describe("spectrogram() of one signal", () => {
+  const x = Float32Array.from({ length: 8000 }, (_, i) => Math.sin(i / 5));
+
+  it("refuses a channel other than 0, as the CLI refuses channel 1 of a mono file (it was ignored)", () => {
+    expect(() => spectrogram(x, 8000, { channel: 1 })).toThrow(new ParamsError([{ field: "channel", message: "must be < channels (1)" }]));
+    expect(spectrogram(x, 8000, { channel: 0 }).data).toEqual(spectrogram(x, 8000).data);
+  });
+
+  it("names the argument when the samples are no typed array (a plain array failed with `signal.samples.subarray is not a function`)", async () => {
+    const plain = Array.from(x) as unknown as Float32Array;
+    const message = "samples: must be a Float32Array (or a Float64Array, converted to float32), got Array of length 8000";
+    expect(() => spectrogram(plain, 8000)).toThrow(new TypeError(message));
+    expect(() => spectrogram(null as unknown as Float32Array, 8000)).toThrow(/^samples: must be a Float32Array .*, got null$/);
+    await expect(library.featuresOfSignal(plain, 8000)).rejects.toThrow(new TypeError(message));
+    expect(() => library.samplesReader([x, plain], 8000)).toThrow(/^channels\[1\]: must be a Float32Array .*, got Array of length 8000$/);
+    expect(() => new library.RealFFT(4).forward([1, 2, 3, 4] as unknown as Float32Array)).toThrow(/input must be a Float32Array of length 4, got Array of length 4$/);
+  });
+
+  it("takes a Float64Array as its float32 values", async () => {
+    const wide = Float64Array.from(x);
+    expect(spectrogram(wide, 8000).data).toEqual(spectrogram(x, 8000).data);
+    expect(await library.featuresOfSignal(wide, 8000)).toEqual(await library.featuresOfSignal(x, 8000));
   });
 });

@@ -9,7 +9,7 @@
 import { AudioFormatError } from "../audio/types.js";
 import { getWindow } from "./window.js";
 import { frameGeometry, frameStart, type FrameGeometry } from "./geometry.js";
-import { ParamsError, type Params } from "./params.js";
+import { EXP2_BOTTOM, EXP2_TOP, ParamsError, type Params } from "./params.js";
 import { CoreArray } from "./core-array.js";
 import { core } from "./wasm.js";
 
@@ -217,8 +217,11 @@ export class SpectrogramPlan {
           if (chunkPeak === Infinity) throw powerOverflow(samples, from, to);
           if (state) {
             if (pcen === null && c0 === 0) core.pcenInitState(target, bins, rowStride, state.ptr);
+            const values = { ptr: target, frames: count, bins, frameStep: 1, binStep: rowStride };
+            const overflow = checkPcenInput(values, chunkPeak, state, p);
             chunkPeak = core.pcenColumns(target, count, bins, rowStride, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
             checkPcenRange(chunkPeak, p);
+            if (overflow) checkPcenOverflow(values, p);
           }
           peak = Math.max(peak, chunkPeak);
           if (finish && !isIdentity(finish)) core.scaleColumns(target, bins, count, rowStride, finish.divisor, SCALE_CODES[finish.params.scale], finish.params.clamp, finish.params.min_dB, finish.params.max_dB);
@@ -229,8 +232,11 @@ export class SpectrogramPlan {
         if (chunkPeak === Infinity) throw powerOverflow(samples, from, to);
         if (state) {
           if (pcen === null && c0 === 0) core.pcenInitState(chunk.ptr, bins, 1, state.ptr);
+          const values = { ptr: chunk.ptr, frames: count, bins, frameStep: bins, binStep: 1 };
+          const overflow = checkPcenInput(values, chunkPeak, state, p);
           chunkPeak = core.pcenApply(chunk.ptr, count, bins, state.ptr, p.pcen_smooth, p.pcen_gain, p.pcen_bias, p.pcen_power, p.pcen_eps);
           checkPcenRange(chunkPeak, p);
+          if (overflow) checkPcenOverflow(values, p);
         }
         peak = Math.max(peak, chunkPeak);
         if (!output) continue;
@@ -311,6 +317,74 @@ const PCEN_CEILING = Math.expm1(88) * (1 - 1e-5);
 function checkPcenRange(peak: number, p: Params): void {
   if (peak < Math.fround(p.pcen_bias) ** p.pcen_power * PCEN_CEILING) return;
   throw new ParamsError([{ field: "pcen_power", message: `PCEN values leave float32's range with pcen_bias ${p.pcen_bias} and pcen_power ${p.pcen_power} ((S·(eps + M)^−gain + bias)^power reaches ${peak.toPrecision(3)} or more)` }]);
+}
+
+/** A chunk's values in the core's memory: value (t, k) — frame t, bin k — at ptr + 4·(t·frameStep + k·binStep). */
+interface ChunkValues { ptr: number; frames: number; bins: number; frameStep: number; binStep: number }
+
+/**
+ * Checks, before PCEN runs on a chunk of power values S (largest `sPeak`) with the smoother
+ * `state` it starts from, what the core's float32 arithmetic cannot follow for this signal
+ * (the parameters alone are checked by the schema, params.ts pcenGainProblem):
+ * - the gain 2^(−gain·log2(eps + M)) is exact down to 2^−126 only (assembly/vmath.ts exp2f4
+ *   clamps there): a smoother M with gain·log2(eps + M) > 126 (M ≥ 2^25 with pcen_gain 5, a
+ *   float recording with values beyond full scale) got a gain too large, its value silently
+ *   wrong. M is a running average of S and the state, so it stays below the largest of them;
+ *   only when that bound is past the limit is the smoother replayed to find its real maximum.
+ *   Refused naming pcen_gain.
+ * - S·(eps + M)^−gain / bias can overflow float32 (a pcen_bias near 1e-38, or a large gain):
+ *   the kernel then writes NaN, which its maximum does not see. Returns true when the worst
+ *   case for this chunk could (M ≥ smooth·S of the same frame), for `checkPcenOverflow` to look
+ *   at the values written; signals and parameters in use never come near.
+ */
+function checkPcenInput(values: ChunkValues, sPeak: number, state: CoreArray, p: Params): boolean {
+  const gain = Math.fround(p.pcen_gain), eps = Math.fround(p.pcen_eps), smooth = Math.fround(p.pcen_smooth);
+  if (gain * 128 > -EXP2_BOTTOM) {
+    let bound = sPeak;
+    for (const m of state.view()) bound = Math.max(bound, m);
+    if (gain * Math.log2(eps + bound) > -EXP2_BOTTOM) {
+      const top = smootherMaximum(values, state.view(), smooth);
+      if (gain * Math.log2(eps + top) > -EXP2_BOTTOM) {
+        throw new ParamsError([{ field: "pcen_gain", message: `must be < ${(-EXP2_BOTTOM / Math.log2(eps + top)).toPrecision(6)} for this signal: its PCEN smoother reaches M = ${top.toPrecision(3)}, where (eps + M)^−gain = 2^−${(gain * Math.log2(eps + top)).toPrecision(4)} is below float32's 2^−${-EXP2_BOTTOM} (the core computes PCEN in float32)` }]);
+      }
+    }
+  }
+  if (!(sPeak > 0)) return false;
+  // log2 of the largest S·(eps + smooth·S)^−gain for S in (0, sPeak]: increasing in S for
+  // gain ≤ 1, else largest at S = eps / (smooth·(gain − 1)).
+  const worst = (x: number) => Math.log2(x) - gain * Math.log2(eps + smooth * x);
+  const turn = gain > 1 ? eps / (smooth * (gain - 1)) : Infinity;
+  const product = worst(Math.min(sPeak, turn));
+  return Math.max(product, product - Math.log2(Math.fround(p.pcen_bias))) >= EXP2_TOP;
+}
+
+/** The largest smoother value M over `values` (power values S, before PCEN) from `state`, as the kernel computes it. */
+function smootherMaximum(values: ChunkValues, state: Float32Array, smooth: number): number {
+  const memory = new Float32Array(core.memory.buffer);
+  const keep = Math.fround(1 - smooth), base = values.ptr >>> 2;
+  let top = 0;
+  for (let k = 0; k < values.bins; k++) {
+    let m = state[k];
+    top = Math.max(top, m);
+    for (let t = 0; t < values.frames; t++) {
+      m = Math.fround(Math.fround(keep * m) + Math.fround(smooth * memory[base + t * values.frameStep + k * values.binStep]));
+      top = Math.max(top, m);
+    }
+  }
+  return top;
+}
+
+/** Refuses a chunk whose PCEN values hold NaN: S·(eps + M)^−gain / bias overflowed float32 (see checkPcenInput). */
+function checkPcenOverflow(values: ChunkValues, p: Params): void {
+  const memory = new Float32Array(core.memory.buffer);
+  const base = values.ptr >>> 2;
+  for (let k = 0; k < values.bins; k++) {
+    for (let t = 0; t < values.frames; t++) {
+      if (!Number.isNaN(memory[base + t * values.frameStep + k * values.binStep])) continue;
+      const field = p.pcen_bias < 1 ? "pcen_bias" : "pcen_gain";
+      throw new ParamsError([{ field, message: `PCEN's S·(eps + M)^−gain / bias overflows float32 with pcen_bias ${p.pcen_bias}, pcen_gain ${p.pcen_gain} and pcen_eps ${p.pcen_eps} for this signal (the core computes PCEN in float32)${field === "pcen_bias" ? "; a larger pcen_bias keeps it in range" : ""}` }]);
+    }
+  }
 }
 
 /** The error for finite samples so large that their power overflows float32 (|x| beyond ~1e18). */

@@ -6,6 +6,7 @@
  * WASM buffers, allocated once; a call copies the input in and the spectrum out with
  * `TypedArray.set` and does no other work in JavaScript.
  */
+import { describeValue } from "./samples.js";
 import { core } from "./wasm.js";
 
 /** Largest supported transform length (the core's MAX_FFT_LENGTH). */
@@ -77,11 +78,11 @@ export class RealFFT {
     const r = this.resources;
     if (r === null) throw new Error("RealFFT.forward called after dispose()");
     if (!(input instanceof Float32Array) || input.length !== this.n) {
-      throw new RangeError(`RealFFT(${this.n}).forward: input must be a Float32Array of length ${this.n}, got ${describe(input)}`);
+      throw new RangeError(`RealFFT(${this.n}).forward: input must be a Float32Array of length ${this.n}, got ${describeValue(input)}`);
     }
     const out = output ?? new Float32Array(2 * this.bins);
     if (!(out instanceof Float32Array) || out.length !== 2 * this.bins) {
-      throw new RangeError(`RealFFT(${this.n}).forward: output must be a Float32Array of length ${2 * this.bins} (${this.bins} complex bins), got ${describe(out)}`);
+      throw new RangeError(`RealFFT(${this.n}).forward: output must be a Float32Array of length ${2 * this.bins} (${this.bins} complex bins), got ${describeValue(out)}`);
     }
     // Views die when the core's memory grows (any allocation, e.g. another plan): growing detaches
     // the old buffer, which leaves them with length 0 — a cheaper test than the memory.buffer getter.
@@ -105,7 +106,3 @@ export class RealFFT {
   }
 }
 
-function describe(a: unknown): string {
-  if (ArrayBuffer.isView(a)) return `${a.constructor.name} of length ${(a as Float32Array).length}`;
-  return a === null ? "null" : typeof a;
-}

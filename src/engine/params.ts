@@ -99,8 +99,9 @@ export function checkCrossFieldRules(p: z.output<typeof paramsObject>, ctx: z.Re
     for (const field of ["pcen_gain", "pcen_power", "pcen_eps"] as const) {
       if (!(Math.fround(p[field]) <= F32_MAX)) ctx.addIssue({ code: "custom", path: [field], message: `must be <= ${F32_MAX.toPrecision(8)} (the core computes PCEN in float32)` });
     }
-    const problem = pcenRangeProblem(p.pcen_bias, p.pcen_power);
-    if (problem) ctx.addIssue({ code: "custom", path: [problem.field], message: problem.message });
+    for (const problem of [pcenRangeProblem(p.pcen_bias, p.pcen_power), pcenGainProblem(p.pcen_gain, p.pcen_eps)]) {
+      if (problem) ctx.addIssue({ code: "custom", path: [problem.field], message: problem.message });
+    }
   }
 }
 
@@ -123,6 +124,33 @@ function pcenRangeProblem(bias: number, power: number): { field: string; message
   }
   return null;
 }
+
+/**
+ * The gain (eps + M)^−gain is computed as 2^(−gain·log2(eps + M)), and the core's 2^y is exact
+ * only for y in [−126, 127] (float32's normal range; assembly/vmath.ts exp2f4 clamps y there).
+ * With M = 0, y reaches gain·log2(1/eps): for eps < 1 and gain·log2(1/eps) ≥ 127 (pcen_gain 7
+ * with the default pcen_eps 1e-6) the quietest values were silently scaled by 2^127 instead of
+ * eps^−gain, up to 2.8 dB off. For eps > 1, y is at most −gain·log2(eps): from −126 down every
+ * value would be clamped. An eps below float32's smallest normal number is taken as that number
+ * by the core's logarithm. Louder values (M large) can still leave 2^y's range for a large gain:
+ * engine/analysis.ts checks that against the signal's power.
+ */
+function pcenGainProblem(gain: number, eps: number): { field: string; message: string } | null {
+  const e = Math.fround(eps), g = Math.fround(gain);
+  if (!(e <= F32_MAX && g <= F32_MAX)) return null; // refused above
+  if (!(e >= F32_MIN_NORMAL)) return { field: "pcen_eps", message: `must be >= ${F32_MIN_NORMAL.toPrecision(8)}, float32's smallest normal number (the core computes PCEN in float32)` };
+  const bits = Math.log2(e);
+  if (bits < 0 && g * -bits >= EXP2_TOP) {
+    return { field: "pcen_gain", message: `must be < ${(EXP2_TOP / -bits).toPrecision(6)} with pcen_eps ${eps}: (eps + M)^−gain reaches eps^−gain = 2^${(g * -bits).toPrecision(4)}, beyond float32's 2^${EXP2_TOP} (the core computes PCEN in float32)` };
+  }
+  if (bits > 0 && g * bits >= -EXP2_BOTTOM) {
+    return { field: "pcen_gain", message: `must be < ${(-EXP2_BOTTOM / bits).toPrecision(6)} with pcen_eps ${eps}: (eps + M)^−gain is at most eps^−gain = 2^−${(g * bits).toPrecision(4)}, below float32's 2^−${-EXP2_BOTTOM} (the core computes PCEN in float32)` };
+  }
+  return null;
+}
+
+/** The range of exponents y for which the core's 2^y is exact (assembly/vmath.ts exp2f4). */
+export const EXP2_TOP = 127, EXP2_BOTTOM = -126;
 
 /**
  * The shared schema: unknown fields are rejected (a typo must not silently fall back to a

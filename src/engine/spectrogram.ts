@@ -6,6 +6,7 @@ import { finishValues, normalizationDivisor, SpectrogramPlan, valueRange, type P
 import { conditionSignal } from "./condition.js";
 import { frameCount, samplesOfFrames, type FrameGeometry } from "./geometry.js";
 import { checkParamsForRecording, parseParams, type Params, type ParamsInput } from "./params.js";
+import { signalSamples } from "./samples.js";
 
 /** A spectrogram, or a piece of one, with what is needed to place it in time and frequency. */
 export interface Spectrogram {
@@ -32,17 +33,22 @@ export function blockFrames(g: FrameGeometry): number {
 }
 
 /**
- * The spectrogram of `samples` (one channel, rate `samplerate` Hz in real units) as SPEC §3
- * defines it: resample, band filter, STFT power, PCEN, normalize, scale, clamp.
- * Returns [bins][frames]; throws ParamsError naming the field for a bad parameter.
+ * The spectrogram of `samples` (one channel, rate `samplerate` Hz in real units; a Float64Array
+ * is converted to float32) as SPEC §3 defines it: resample, band filter, STFT power, PCEN,
+ * normalize, scale, clamp. Returns [bins][frames]; throws ParamsError naming the field for a bad
+ * parameter (`channel` other than 0 included: the signal is one channel), TypeError naming
+ * `samples` for anything but a Float32Array or Float64Array.
  * `options.output`, if given, receives the values (it must hold bins × frames floats).
  */
-export function spectrogram(samples: Float32Array, samplerate: number, params: ParamsInput = {}, options: { output?: Float32Array } = {}): Spectrogram {
+export function spectrogram(samples: Float32Array | Float64Array, samplerate: number, params: ParamsInput = {}, options: { output?: Float32Array } = {}): Spectrogram {
+  const input = signalSamples(samples);
   const p = parseParams(params);
   if (!(samplerate > 0 && Number.isFinite(samplerate))) throw new RangeError(`samplerate must be > 0 Hz, got ${samplerate}`);
-  if (samples.length === 0) throw new RangeError("samples: the signal is empty");
-  checkParamsForRecording(p, { samplerate });
-  const signal = conditionSignal(samples, samplerate, p);
+  if (input.length === 0) throw new RangeError("samples: the signal is empty");
+  // One signal is one channel: `channel` picks a recording's channel (the CLI, the API,
+  // spectrogramOfRecording), and for a signal only 0 exists, as a mono file refuses channel 1.
+  checkParamsForRecording(p, { samplerate, channels: 1 });
+  const signal = conditionSignal(input, samplerate, p);
   const plan = new SpectrogramPlan(p, signal.samplerate);
   try {
     const g = plan.geometry;

@@ -1,0 +1,24 @@
+/**
+ * The library's functions take a signal as a typed array (SPEC §8b); anything else failed deep
+ * inside (`signal.samples.subarray is not a function`) instead of naming the argument.
+ */
+
+/**
+ * `value` as float32 samples: a Float32Array as it is, a Float64Array converted (a copy in
+ * float32, which the core computes in); anything else — a plain array included — is a TypeError
+ * naming `name`.
+ */
+export function signalSamples(value: unknown, name = "samples"): Float32Array {
+  if (value instanceof Float32Array) return value;
+  if (value instanceof Float64Array) return Float32Array.from(value);
+  throw new TypeError(`${name}: must be a Float32Array (or a Float64Array, converted to float32), got ${describeValue(value)}`);
+}
+
+/** What a value is, for messages: `Array of length 3`, `Int16Array of length 8`, `null`, `string`. */
+export function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return `Array of length ${value.length}`;
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name}${"length" in value ? ` of length ${(value as Int8Array).length}` : ""}`;
+  if (value === null) return "null";
+  if (typeof value === "object") return value.constructor?.name ?? "object";
+  return typeof value;
+}
