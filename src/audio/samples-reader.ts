@@ -3,10 +3,16 @@
  * the same recording pipeline (pieces, streaming blocks) as files on disk.
  */
 import { outputArray } from "./reader.js";
+import { describeValue, signalSamples } from "./signal.js";
 import type { AudioReader } from "./types.js";
 
-/** A reader over `channels` (one Float32Array per channel, equal lengths) at `samplerate` Hz. */
-export function samplesReader(channels: Float32Array[], samplerate: number): AudioReader {
+/**
+ * A reader over `given` channels (one Float32Array per channel, equal lengths; a Float64Array is
+ * converted to float32) at `samplerate` Hz. Anything else is a TypeError naming `channels[i]`.
+ */
+export function samplesReader(given: (Float32Array | Float64Array)[], samplerate: number): AudioReader {
+  if (!Array.isArray(given)) throw new TypeError(`channels: must be an array of Float32Array (one per channel), got ${describeValue(given)}`);
+  const channels = given.map((c, i) => signalSamples(c, `channels[${i}]`));
   const frames = channels[0]?.length ?? 0;
   if (channels.some((c) => c.length !== frames)) throw new RangeError("channels: all channels must have the same length");
   if (!(samplerate > 0)) throw new RangeError(`samplerate must be > 0, got ${samplerate}`);

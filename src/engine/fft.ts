@@ -6,7 +6,7 @@
  * WASM buffers, allocated once; a call copies the input in and the spectrum out with
  * `TypedArray.set` and does no other work in JavaScript.
  */
-import { describeValue } from "./samples.js";
+import { describeValue } from "../audio/signal.js";
 import { core } from "./wasm.js";
 
 /** Largest supported transform length (the core's MAX_FFT_LENGTH). */

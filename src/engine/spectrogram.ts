@@ -6,7 +6,7 @@ import { finishValues, normalizationDivisor, SpectrogramPlan, valueRange, type P
 import { conditionSignal } from "./condition.js";
 import { frameCount, samplesOfFrames, type FrameGeometry } from "./geometry.js";
 import { checkParamsForRecording, parseParams, type Params, type ParamsInput } from "./params.js";
-import { signalSamples } from "./samples.js";
+import { signalSamples } from "../audio/signal.js";
 
 /** A spectrogram, or a piece of one, with what is needed to place it in time and frequency. */
 export interface Spectrogram {

@@ -56,6 +56,7 @@
  */
 import { openAudio, timeExpansionOf, type OpenOptions } from "../audio/index.js";
 import { samplesReader } from "../audio/samples-reader.js";
+import { signalSamples } from "../audio/signal.js";
 import type { AudioReader } from "../audio/types.js";
 import { ConditionedSignal } from "../engine/condition.js";
 import { CoreArray } from "../engine/core-array.js";
@@ -126,9 +127,12 @@ export async function featuresOfFile(path: string, params: ParamsInput = {}, tar
   }
 }
 
-/** Features of one channel of samples in memory at `samplerate` Hz (library use and tests). */
-export function featuresOfSignal(samples: Float32Array, samplerate: number, params: ParamsInput = {}, target: FeatureTarget = {}): Promise<FeatureValues> {
-  return computeFeatures(samplesReader([samples], samplerate), params, target);
+/**
+ * Features of one channel of samples in memory at `samplerate` Hz (library use and tests): a
+ * Float32Array, or a Float64Array converted to float32; anything else is refused naming `samples`.
+ */
+export async function featuresOfSignal(samples: Float32Array | Float64Array, samplerate: number, params: ParamsInput = {}, target: FeatureTarget = {}): Promise<FeatureValues> {
+  return computeFeatures(samplesReader([signalSamples(samples)], samplerate), params, target);
 }
 
 /**
