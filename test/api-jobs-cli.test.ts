@@ -26,7 +26,7 @@ describe("sonotile jobs: usage", () => {
       [["jobs", "submit"], /exactly one of --dataset, --recordings, --clips/],
       [["jobs", "submit", "--recordings", "not-a-uuid", "--features", "loudness"], /targets.recording_ids.0: must be a UUID; features.0: must be one of/],
       [["jobs", "submit", "--dataset", "00000000-0000-4000-8000-000000000000", "--window", "nope"], /--window/],
-      [["worker", "--threads", "0"], /--threads: must be a number integer in \[1, 1024\]/],
+      [["worker", "--threads", "0"], /--threads: must be an integer in \[1, 1024\]/],
     ];
     const results = await Promise.all(cases.map(([args]) => sonotile(args, env)));
     results.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stderr: expect.stringMatching(cases[i][1]) }));

@@ -4,13 +4,13 @@
  * directory (or a PostgreSQL) without one — exit 2, one line naming it — and leave nothing
  * behind. Record ids that are no UUID, or name no record, are bad usage too (exit 2).
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSonotile } from "./cli-helpers.js";
 import { openDatabase } from "../src/store/db.js";
-import { freshDatabase, migratedTemplate, REAL_PG_URL, tempDir } from "./store-helpers.js";
+import { freshDatabase, migratedTemplate, REAL_PG_URL, tempDir, writeSineWav } from "./store-helpers.js";
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 beforeAll(async () => {
@@ -82,6 +82,43 @@ describe("record ids on the command line", () => {
         [["jobs", "submit", "--recordings", UUID], `sonotile jobs: data.targets.recording_ids: no recording ${UUID}\n`],
       ];
       for (const [args, stderr] of cases) expect(await runSonotile([...args, "--data", data], { env }), args.join(" ")).toMatchObject({ code: 2, stderr });
+    } finally {
+      await t?.cleanup();
+    }
+  }, 60_000);
+});
+
+describe("numbers on the command line", () => {
+  it("are refused in words that read (exit 2) before any database is looked for, hex too", async () => {
+    const env = { DATABASE_URL: "" };
+    const none = join(dir.path, "none");
+    const cases: [string[], string][] = [
+      [["jobs", "submit", "--recordings", UUID, "--priority", "5000"], "sonotile jobs: --priority: must be an integer in [-1000, 1000], got '5000'\n"],
+      [["worker", "--threads", "0"], "sonotile worker: --threads: must be an integer in [1, 1024], got '0'\n"],
+      // Number() took this for port 8000.
+      [["serve", "--port", "0x1F40"], "sonotile serve: --port: must be an integer in [0, 65535], got '0x1F40'\n"],
+    ];
+    // A serve that took its --port would listen until killed.
+    const runs = await Promise.all(cases.map(([args]) => runSonotile([...args, "--data", none], { env, timeout: 20_000 })));
+    runs.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stdout: "", stderr: cases[i][1] }));
+    expect(existsSync(none)).toBe(false);
+  });
+});
+
+describe("dataset add", () => {
+  it("--json prints the dataset as it is after the import: its recording_count counts what was registered", async () => {
+    const t = REAL_PG_URL ? await freshDatabase() : null;
+    const data = join(dir.path, "add");
+    if (!t) await (await openDatabase({ dataDir: data, initialData: await migratedTemplate() })).close();
+    const recordings = join(dir.path, "root", "site");
+    mkdirSync(recordings, { recursive: true });
+    for (const name of ["a.wav", "b.wav", "c.wav"]) await writeSineWav(join(recordings, name), 8000, 0.5);
+    try {
+      const r = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data, "--json"], { env: { DATABASE_URL: t?.url ?? "" } });
+      expect(r.code, r.stderr).toBe(0);
+      const printed = JSON.parse(r.stdout.trimEnd().split("\n").at(-1)!);
+      expect(printed.registered).toHaveLength(3);
+      expect(printed.dataset).toMatchObject({ name: "site", recording_count: 3 });
     } finally {
       await t?.cleanup();
     }

@@ -1,6 +1,7 @@
 // `sonotile extract` end to end (SPEC §7–8): spawns the built CLI (`npm test` builds first), whose
 // worker pool runs the compiled worker; the tables must hold exactly what the library computes.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parquetReadObjects } from "hyparquet";
@@ -10,7 +11,8 @@ import { UsageError } from "../src/cli/errors.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { ParamsError } from "../src/engine/params.js";
 import { featureColumns, featureRow, featuresOfFile, FEATURE_NAMES, type FeatureValues } from "../src/features/features.js";
-import { runSonotile } from "./cli-helpers.js";
+import { runSonotile, type CliRun } from "./cli-helpers.js";
+import { ROOT } from "./golden.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "sonotile-extract-"));
 const data = join(tmp, "data");
@@ -121,6 +123,9 @@ describe("sonotile extract", () => {
       [[A, "-o", "x.csv", "--features", "rms_dbfs,loudness"], /--features: unknown feature 'loudness'/],
       [[A, "-o", "x.csv", "--window-size", "-1"], /window_size \(--window-size\): must be > 0/],
       [[A, "-o", "x.csv", "--clip-start", "2", "--clip-end", "1"], /--clip-end: must be a number > 2/],
+      // Numbers are read as parameter values are: Number() would take hex as 16.
+      [[A, "-o", "x.csv", "--clip-start", "0x10"], /^--clip-start: must be a number >= 0, got '0x10'$/],
+      [[A, "-o", "x.csv", "--threads", "1.5"], /^--threads: must be an integer >= 1, got '1.5'$/],
       [[A, "-o", "x.csv", "--threads", "0"], /--threads/],
       [[A, "-o", "x.csv", "--bogus"], /unknown flag '--bogus'/],
       // A factor that gives the file no usable rate: each file used to be skipped with it (exit 1).
@@ -148,7 +153,43 @@ describe("sonotile extract", () => {
     expect(lines[2]).toBe("sonotile extract: no target could be computed; nothing written");
   });
 
-  it("--help lists every feature", async () => {
+  it("a missing input, when there is nothing else: one line naming it (exit 1); beside others it is skipped with the same words", async () => {
+    const gone = join(tmp, "no-such-input");
+    expect(await sonotile([gone, "-o", "x.csv"])).toEqual({ code: 1, stdout: "", stderr: `sonotile extract: ${gone}: no such file or directory\n` });
+    const empty = join(tmp, "no-audio");
+    mkdirSync(empty);
+    expect(await sonotile([empty, gone, "-o", "x.csv"])).toMatchObject({ code: 1, stderr: `sonotile extract: no audio file found in ${empty}; ${gone}: no such file or directory\n` });
+    const beside = await sonotile([gone, A, "-o", join(tmp, "beside.csv")]);
+    expect(beside.code).toBe(1);
+    expect(beside.stderr).toMatch(new RegExp(`^sonotile extract: skipped ${gone}: no such file or directory\nsonotile extract: 1 target .*; 1 skipped; wrote`));
+  });
+
+  it("-o naming a directory (or an .npy whose .json sidecar would be one) is refused before any work (exit 2)", async () => {
+    const dir = join(tmp, "table.csv");
+    mkdirSync(dir);
+    // The garbage file is never looked at: no "skipped" line.
+    expect(await sonotile([JUNK, A, "-o", dir])).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: -o ${dir}: is a directory\n` });
+    mkdirSync(join(tmp, "table.json"));
+    expect(await sonotile([JUNK, A, "-o", join(tmp, "table.npy")])).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: -o ${join(tmp, "table.npy")}: its sidecar ${join(tmp, "table.json")} is a directory\n` });
+  });
+
+  it("a table that cannot be written in full leaves the previous one (and its sidecar) as it was, and no temporary file", async () => {
+    const dir = join(tmp, "previous");
+    mkdirSync(dir);
+    for (const name of ["t.csv", "t.npy", "t.json"]) writeFileSync(join(dir, name), `previous ${name}`);
+    // A file size limit of 512 bytes (sh's ulimit -f counts 512-byte blocks): both tables are larger.
+    const limited = (args: string[]) => new Promise<CliRun>((done) => {
+      execFile("sh", ["-c", 'ulimit -f 1 && exec "$@"', "sh", process.execPath, join(ROOT, "bin/sonotile.js"), "extract", ...args], (err, stdout, stderr) => done({ code: err ? Number(err.code) : 0, stdout, stderr }));
+    });
+    for (const table of ["t.csv", "t.npy"]) {
+      const out = join(dir, table);
+      expect(await limited([A, B, "-o", out]), table).toEqual({ code: 1, stdout: "", stderr: `sonotile extract: cannot write ${out}: file too large\n` });
+    }
+    expect(readdirSync(dir).sort()).toEqual(["t.csv", "t.json", "t.npy"]);
+    for (const name of ["t.csv", "t.npy", "t.json"]) expect(readFileSync(join(dir, name), "utf8")).toBe(`previous ${name}`);
+  });
+
+  it("--help lists every feature, and says that -o x.npy writes (and replaces) x.json beside it", async () => {
     const write = process.stdout.write;
     let text = "";
     process.stdout.write = ((chunk: string) => ((text += chunk), true)) as typeof process.stdout.write;
@@ -158,5 +199,6 @@ describe("sonotile extract", () => {
       process.stdout.write = write;
     }
     for (const f of FEATURE_NAMES) expect(text).toContain(f);
+    expect(text).toContain("-o notes.npy also writes notes.json, replacing that file if it exists");
   });
 });

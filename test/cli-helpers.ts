@@ -10,10 +10,13 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `bin/sonotile.js args` in `cwd` (default the repository), `env` added to this process's environment. */
-export function runSonotile(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+/**
+ * Runs `bin/sonotile.js args` in `cwd` (default the repository), `env` added to this process's
+ * environment; killed after `timeout` ms if given (for a command that, wrongly started, would run on).
+ */
+export function runSonotile(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<CliRun> {
   return new Promise((done) => {
-    execFile(process.execPath, [join(ROOT, "bin/sonotile.js"), ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [join(ROOT, "bin/sonotile.js"), ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, timeout: options.timeout }, (err, stdout, stderr) => {
       done({ code: err ? Number(err.code) : 0, stdout, stderr });
     });
   });

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseParams, ParamsError, PARAM_NAMES } from "../src/engine/params.js";
 import { UsageError } from "../src/cli/errors.js";
-import { flagsHelp, PARAM_FLAGS, parseCommandLine, withFlagNames, type OptionSpec } from "../src/cli/flags.js";
+import { flagsHelp, numberOption, PARAM_FLAGS, parseCommandLine, withFlagNames, type OptionSpec } from "../src/cli/flags.js";
 import { runSonotile } from "./cli-helpers.js";
 import { FIXTURES } from "./golden.js";
 
@@ -118,6 +118,26 @@ describe("withFlagNames", () => {
     expect(err).toBeInstanceOf(ParamsError);
     expect(withFlagNames(err!).message).toMatch(/min_dB \(--min-db\): must be <= 0/);
     expect(withFlagNames(err!).message).toMatch(/pcen_smooth \(--pcen-smooth\): must be > 0 and < 1/);
+  });
+});
+
+describe("numberOption", () => {
+  it("reads a number as a parameter flag's value is read: the same texts accepted, with the same values", () => {
+    const any = (text: string) => numberOption(text, "start", () => true, "a number");
+    for (const [text, value] of [["1", 1], ["+3", 3], [" 1.5 ", 1.5], [".5", 0.5], ["1.", 1], ["1e3", 1000], ["2.5E-2", 0.025]] as const) {
+      expect(any(text), text).toBe(value);
+      expect(parseParams({ kaiser_beta: text }).kaiser_beta, text).toBe(value);
+    }
+    expect(any("-2")).toBe(-2);
+    for (const text of ["0x10", "0o7", "0b1", "Infinity", "NaN", "", " ", "1_000", "1 2", "1e999"]) {
+      expect(() => any(text), text).toThrow(new UsageError(`--start: must be a number, got '${text}'`));
+      expect(() => parseParams({ kaiser_beta: text }), text).toThrow(ParamsError);
+    }
+  });
+
+  it("says what the value must be in the caller's words", () => {
+    expect(() => numberOption("5000", "priority", (v) => Number.isInteger(v) && Math.abs(v) <= 1000, "an integer in [-1000, 1000]")).toThrow(new UsageError("--priority: must be an integer in [-1000, 1000], got '5000'"));
+    expect(numberOption(undefined, "priority", () => false, "never")).toBeUndefined();
   });
 });
 

@@ -1,5 +1,6 @@
 // `sonotile spectrogram` end to end (SPEC §8): spawns the built CLI (`npm test` builds first).
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -143,6 +144,9 @@ describe("sonotile spectrogram: usage and input errors", () => {
     [[SHORT, "-o", "x"], /unknown output format/],
     [["-o", "u.png"], /expects one audio file, got 0/],
     [[SHORT, SHORT, "-o", "u.png"], /expects one audio file, got 2/],
+    // Read as parameter values are: Number() takes hex, octal and binary.
+    [[SHORT, "-o", "u.npy", "--start", "0x1"], /^--start: must be a number >= 0, got '0x1'$/],
+    [[SHORT, "-o", "u.npy", "--end", "0b1"], /^--end: must be a number > 0 \(the start\), got '0b1'$/],
     [[SHORT, "-o", "u.npy", "--start", "5"], /^--start: no frame is centred in \[5, end\) s \(the recording has \d+ frames, [\d.]+ s apart, the last centred at [\d.]+ s\)$/],
   ];
   it.each(USAGE)("%j is a usage error: %s", async (args, message) => {
@@ -328,4 +332,30 @@ describe("sonotile spectrogram: long outputs", () => {
     expectOneLineError(r, 2, /386673 × 4801 pixels; the limit is 268435456/, "huge image");
     expect(existsSync(png)).toBe(false);
   });
+
+  it("interrupted while writing (Ctrl-C, kill): the temporary file is removed, an existing output kept, and the process dies of the signal", async () => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      const dir = join(tmp, `interrupted-${signal}`);
+      mkdirSync(dir);
+      const out = join(dir, "big.f32");
+      writeFileSync(out, "an earlier output");
+      // hop 1 sample: 386 673 frames × 4801 bins, 7.4 GB (sparse while its rows fill): minutes of work.
+      const child = spawn(process.execPath, [join(ROOT, "bin/sonotile.js"), "spectrogram", BAT_384K, "-o", out, "--hop-size", "1e-6", "--no-pcen"], { stdio: "ignore" });
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((done) => child.on("exit", (code, sig) => done([code, sig])));
+      try {
+        const partial = `.big.f32.${child.pid}.partial`;
+        for (let t = 0; !readdirSync(dir).includes(partial); t++) {
+          if (t > 1500) throw new Error(`${partial} never appeared`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        child.kill(signal);
+        // Killed by the signal itself, as without a handler: a shell reports 130 and 143.
+        expect(await exited, signal).toEqual([null, signal]);
+        expect(readdirSync(dir), signal).toEqual(["big.f32"]);
+        expect(readFileSync(out, "utf8"), signal).toBe("an earlier output");
+      } finally {
+        child.kill("SIGKILL");
+      }
+    }
+  }, 60_000);
 });

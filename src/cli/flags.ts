@@ -12,7 +12,7 @@
  */
 import { z } from "zod";
 import { timeExpansionProblem } from "../audio/expansion.js";
-import { parseParams, ParamsError, paramsSchema, PARAM_NAMES, type Params } from "../engine/params.js";
+import { paramsObject, parseParams, ParamsError, paramsSchema, PARAM_NAMES, type Params } from "../engine/params.js";
 import { UsageError } from "./errors.js";
 
 /** The flag of one parameter of SPEC §2. */
@@ -176,17 +176,27 @@ export function withFlagNames(err: ParamsError): ParamsError {
   return new ParamsError(err.issues.map((i) => ({ ...i, field: `${i.field} (--${i.field.toLowerCase().replace(/_/g, "-")})` })));
 }
 
-/** The number given to option `--flag`, checked by `rule` (described by `ruleText`); undefined when absent. */
+/**
+ * A finite number written as parameter flags write one — decimal with an optional exponent, not
+ * the hex, octal or binary `Number()` takes: a numeric field's own text conversion (before its
+ * rule) from the schema, so that options and parameters cannot read the same text differently.
+ */
+const finiteNumber = z.pipe(paramsObject.shape.window_size.unwrap().in, z.number().finite());
+
+/**
+ * The number given to option `--flag`, read as parameter flags are, checked by `rule`; `ruleText`
+ * says what it must be ("a number >= 0", "an integer in [1, 1024]"). Undefined when absent.
+ */
 export function numberOption(text: string | true | undefined, flag: string, rule: (v: number) => boolean, ruleText: string): number | undefined {
   if (text === undefined) return undefined;
-  const v = typeof text === "string" && text.trim() !== "" ? Number(text) : NaN;
-  if (!(Number.isFinite(v) && rule(v))) throw new UsageError(`--${flag}: must be a number ${ruleText}, got '${text}'`);
-  return v;
+  const v = finiteNumber.safeParse(text);
+  if (!(v.success && rule(v.data))) throw new UsageError(`--${flag}: must be ${ruleText}, got '${text}'`);
+  return v.data;
 }
 
 /** `--time-expansion X`: a positive number; undefined when absent (the file's GUANO TE, else 1). */
 export function timeExpansionOption(text: string | true | undefined): number | undefined {
-  return numberOption(text, "time-expansion", (v) => v > 0, "> 0");
+  return numberOption(text, "time-expansion", (v) => v > 0, "a number > 0");
 }
 
 /**

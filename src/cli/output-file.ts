@@ -1,9 +1,11 @@
 /**
- * The output file of `decode` and `spectrogram`, written so that a run never costs the user a
- * file: `-o` may not name the input itself (nor, through a link, the same file), and the output
- * is written to a temporary file beside it and renamed over it only once complete — a run that
- * fails, however late, leaves whatever was at that path untouched and nothing half-written.
+ * The output files of `decode`, `spectrogram` and `extract`, written so that a run never costs the
+ * user a file: `-o` may not name the input itself (nor, through a link, the same file), and the
+ * output is written to a temporary file beside it and renamed over it only once complete — a run
+ * that fails, however late, or is interrupted (Ctrl-C, `kill`) leaves whatever was at that path
+ * untouched and nothing half-written.
  */
+import { rmSync } from "node:fs";
 import { lstat, readlink, realpath, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { UsageError } from "./errors.js";
@@ -26,11 +28,12 @@ export async function checkOutputPath(input: string, output: string): Promise<vo
 /**
  * Runs `write(tempPath)`, then renames the temporary file to `output` (atomic within a directory).
  * If `write` or the rename fails, the temporary file is removed and the error is thrown as it is;
- * `output` is left as it was.
+ * `output` is left as it was. So is it when the process is interrupted meanwhile (`onSignal`).
  */
 export async function writeOutputFile<T>(output: string, write: (tempPath: string) => Promise<T>): Promise<T> {
   const target = await linkTarget(output);
   const tempPath = join(dirname(target), `.${basename(target)}.${process.pid}.partial`);
+  watchPartial(tempPath);
   try {
     const result = await write(tempPath);
     await rename(tempPath, target).catch((err: Error) => Promise.reject(outputError(output, err)));
@@ -38,7 +41,39 @@ export async function writeOutputFile<T>(output: string, write: (tempPath: strin
   } catch (err) {
     await rm(tempPath, { force: true });
     throw err;
+  } finally {
+    unwatchPartial(tempPath);
   }
+}
+
+/** Signals that end a run from outside: Ctrl-C, `kill`, the terminal closing. */
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/** Temporary files being written now: what an interrupted run must remove. */
+const partialFiles = new Set<string>();
+
+function watchPartial(path: string): void {
+  if (partialFiles.size === 0) for (const signal of SIGNALS) process.on(signal, onSignal);
+  partialFiles.add(path);
+}
+
+/** With no file being written, a signal has its default effect again (as before any write). */
+function unwatchPartial(path: string): void {
+  partialFiles.delete(path);
+  if (partialFiles.size === 0) for (const signal of SIGNALS) process.off(signal, onSignal);
+}
+
+/**
+ * An interrupted write: a handler stops Node from dying of the signal, so the temporary files
+ * are removed here (synchronously: nothing else may run first), and then the signal is raised
+ * again with its default effect — the process ends killed by it, as it would have without us
+ * (a shell reports 128 + the signal: 130 for SIGINT, 143 for SIGTERM), and a script looping over
+ * files stops on Ctrl-C as it expects.
+ */
+function onSignal(signal: NodeJS.Signals): void {
+  for (const path of partialFiles) rmSync(path, { force: true });
+  for (const s of SIGNALS) process.off(s, onSignal);
+  process.kill(process.pid, signal);
 }
 
 /** What a failed file operation means to a person, by its error code. */
@@ -48,6 +83,7 @@ const WRITE_FAILURES: Record<string, string> = {
   EPERM: "permission denied",
   EISDIR: "is a directory",
   ENOSPC: "no space left on device",
+  EFBIG: "file too large",
   EDQUOT: "disk quota exceeded",
   EROFS: "read-only file system",
 };

@@ -20,10 +20,10 @@ import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jo
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, timeExpansionOption, withFlagNames, type OptionSpec } from "../flags.js";
-import { outputError } from "../output-file.js";
+import { checkOutputPath, outputError, writeOutputFile } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns]; beside it a .json of the same name lists columns and rows) or .parquet" },
+  { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns]; its columns and rows go to a .json of the same name beside it: -o notes.npy also writes notes.json, replacing that file if it exists) or .parquet" },
   { name: "features", placeholder: "LIST", doc: `comma-separated columns to write (default all; all are computed in one pass): ${FEATURE_NAMES.join(", ")}` },
   { name: "clip-start", placeholder: "S", doc: "the clip [start, end) of every recording, seconds; default the whole recording" },
   { name: "clip-end", placeholder: "S", doc: "end of the clip, seconds (at most the recording's end)" },
@@ -72,20 +72,29 @@ async function extract(args: string[]): Promise<number> {
       throw new UsageError(`--features: ${(err as Error).message}`);
     }
   }
-  const start = numberOption(cl.options["clip-start"], "clip-start", (v) => v >= 0, ">= 0");
-  const end = numberOption(cl.options["clip-end"], "clip-end", (v) => v > (start ?? 0), `> ${start ?? 0} (the clip start)`);
-  const lowFreq = numberOption(cl.options["clip-low-freq"], "clip-low-freq", (v) => v >= 0, ">= 0");
-  const highFreq = numberOption(cl.options["clip-high-freq"], "clip-high-freq", (v) => v > (lowFreq ?? 0), `> ${lowFreq ?? 0} Hz`);
-  const threads = numberOption(cl.options.threads, "threads", (v) => Number.isInteger(v) && v >= 1, "(an integer >= 1)");
+  const start = numberOption(cl.options["clip-start"], "clip-start", (v) => v >= 0, "a number >= 0");
+  const end = numberOption(cl.options["clip-end"], "clip-end", (v) => v > (start ?? 0), `a number > ${start ?? 0} (the clip start)`);
+  const lowFreq = numberOption(cl.options["clip-low-freq"], "clip-low-freq", (v) => v >= 0, "a number >= 0");
+  const highFreq = numberOption(cl.options["clip-high-freq"], "clip-high-freq", (v) => v > (lowFreq ?? 0), `a number > ${lowFreq ?? 0} Hz`);
+  const threads = numberOption(cl.options.threads, "threads", (v) => Number.isInteger(v) && v >= 1, "an integer >= 1");
   const timeExpansion = timeExpansionOption(cl.options["time-expansion"]);
   const params = parseParams(cl.params); // ParamsError → exit 2 naming the field
   const clip = start !== undefined || end !== undefined;
   const target: FeatureTarget = { start, end, lowFreq, highFreq };
 
-  // Before hours of work: the table must be writable where asked.
+  // Before hours of work: the table must be writable where asked, and not over a directory or an input.
+  for (const input of cl.positionals) await checkOutputPath(input, output);
+  if (format === ".npy" && (await stat(sidecarPath(output)).catch(() => null))?.isDirectory()) throw new UsageError(`-o ${output}: its sidecar ${sidecarPath(output)} is a directory`);
   await access(dirname(resolve(output)), constants.W_OK).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(output, err)));
   const report = new Progress();
-  const paths = await findRecordings(cl.positionals, report);
+  const { paths, unreadable } = await findRecordings(cl.positionals);
+  if (paths.length === 0) {
+    // Nothing to compute: one line says why (the skip lines would only repeat it).
+    const searched = cl.positionals.filter((input) => !unreadable.has(input));
+    const problems = [...unreadable].map(([input, why]) => `${input}: ${why}`);
+    throw new Error([...(searched.length ? [`no audio file found in ${searched.join(", ")}`] : []), ...problems].join("; "));
+  }
+  for (const [input, why] of unreadable) report.skip(input, why);
   const items = await probe(paths, target, timeExpansion, report);
   report.begin(items);
   const outcomes = items.length ? await extractFeatures(items, { params, timeExpansion, threads, onOutcome: (o) => report.done(o) }) : [];
@@ -94,16 +103,20 @@ async function extract(args: string[]): Promise<number> {
   );
   if (rows.length === 0) {
     report.stop();
-    throw new Error(paths.length ? "no target could be computed; nothing written" : `no audio file found in ${cl.positionals.join(", ")}`);
+    throw new Error("no target could be computed; nothing written");
   }
   await writeTable(output, format, rows, features);
   report.finish(output);
   return report.skipped > 0 ? EXIT.input : EXIT.ok;
 }
 
-/** Files named, and audio files found (recursively, sorted) in directories named. */
-async function findRecordings(inputs: string[], report: Progress): Promise<string[]> {
+/**
+ * Files named, and audio files found (recursively, sorted) in directories named; `unreadable`
+ * maps the inputs that could not be looked at (missing, a directory that cannot be listed) to why.
+ */
+async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unreadable: Map<string, string> }> {
   const found: string[] = [];
+  const unreadable = new Map<string, string>();
   const walk = async (dir: string) => {
     const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
@@ -122,11 +135,20 @@ async function findRecordings(inputs: string[], report: Progress): Promise<strin
       if ((await stat(input)).isDirectory()) await walk(input);
       else found.push(input);
     } catch (err) {
-      report.skip(input, (err as Error).message);
+      unreadable.set(input, INPUT_FAILURES[(err as NodeJS.ErrnoException).code ?? ""] ?? (err as Error).message);
     }
   }
-  return found;
+  return { paths: found, unreadable };
 }
+
+/** What a failed look at an input means to a person, by its error code (Node's message names the system call). */
+const INPUT_FAILURES: Record<string, string> = {
+  ENOENT: "no such file or directory",
+  ENOTDIR: "not a directory",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  ELOOP: "too many levels of symbolic links",
+};
 
 /** Opens each file's header for its duration (progress and ETA); files that do not open are skipped. */
 async function probe(paths: string[], target: FeatureTarget, timeExpansion: number | undefined, report: Progress): Promise<ExtractItem[]> {
@@ -152,17 +174,27 @@ async function probe(paths: string[], target: FeatureTarget, timeExpansion: numb
   return items.filter((i): i is ExtractItem => i !== null);
 }
 
+/** The .json beside an .npy table: the table's name with .json for its extension. */
+function sidecarPath(output: string): string {
+  return output.slice(0, -extname(output).length) + ".json";
+}
+
+/**
+ * The table written as `spectrogram` writes its output (writeOutputFile): a failed write leaves a
+ * previous table as it was. An .npy's sidecar is written and put in place inside the table's own
+ * write, once the table is complete: a failed write of either leaves both as they were.
+ */
 async function writeTable(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[]): Promise<void> {
-  try {
-    if (format === ".csv") await writeFile(output, featureTableCsv(rows, features));
-    else if (format === ".parquet") await writeFile(output, featureTableParquet(rows, features));
-    else {
-      const { npy, sidecar } = featureTableNpy(rows, features);
-      await writeFile(output, npy);
-      await writeFile(output.slice(0, -extname(output).length) + ".json", sidecar);
-    }
-  } catch (err) {
-    throw outputError(output, err as NodeJS.ErrnoException);
+  const write = (path: string, bytes: Uint8Array | string, then?: () => Promise<void>) =>
+    writeOutputFile(path, async (temp) => {
+      await writeFile(temp, bytes).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
+      await then?.();
+    });
+  if (format === ".csv") await write(output, featureTableCsv(rows, features));
+  else if (format === ".parquet") await write(output, featureTableParquet(rows, features));
+  else {
+    const { npy, sidecar } = featureTableNpy(rows, features);
+    await write(output, npy, () => write(sidecarPath(output), sidecar));
   }
 }
 

@@ -78,12 +78,12 @@ export const command: Command = {
       const parsed = extractFeaturesData.safeParse({
         targets, params,
         ...(cl.options.features !== undefined ? { features: ids(cl.options.features) } : {}),
-        ...(cl.options["expiration-delay"] !== undefined ? { expiration_delay: numberOption(cl.options["expiration-delay"], "expiration-delay", (v) => v > 0, "> 0") } : {}),
+        ...(cl.options["expiration-delay"] !== undefined ? { expiration_delay: numberOption(cl.options["expiration-delay"], "expiration-delay", (v) => v > 0, "a number > 0") } : {}),
       });
       if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
       data = parsed.data;
     }
-    const priority = numberOption(cl.options.priority, "priority", (v) => Number.isInteger(v) && Math.abs(v) <= 1000, "integer in [-1000, 1000]");
+    const priority = numberOption(cl.options.priority, "priority", (v) => Number.isInteger(v) && Math.abs(v) <= 1000, "an integer in [-1000, 1000]");
 
     const config = storeConfig({ data: cl.options.data as string | undefined });
     // One connection: the commands are sequential, and the embedded server interleaves the

@@ -54,10 +54,7 @@ export function isLoopback(host: string): boolean {
 }
 
 function portOption(text: string | true | undefined): number {
-  if (text === undefined) return 8000;
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port: must be an integer 0..65535, got '${text}'`);
-  return port;
+  return numberOption(text, "port", (v) => Number.isInteger(v) && v >= 0 && v <= 65535, "an integer in [0, 65535]") ?? 8000;
 }
 
 export const command: Command = {
@@ -68,7 +65,7 @@ export const command: Command = {
     const host = typeof cl.options.host === "string" ? cl.options.host : "127.0.0.1";
     const port = portOption(cl.options.port);
     const runWorker = !cl.options["no-worker"];
-    const workerThreads = numberOption(cl.options["worker-threads"], "worker-threads", (v) => Number.isInteger(v) && v >= 1 && v <= 1024, "integer in [1, 1024]")
+    const workerThreads = numberOption(cl.options["worker-threads"], "worker-threads", (v) => Number.isInteger(v) && v >= 1 && v <= 1024, "an integer in [1, 1024]")
       ?? Math.max(1, Math.floor(availableParallelism() / 2));
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
     const demoDir = join(config.dataDir, "demo-audio");
@@ -92,7 +89,7 @@ export const command: Command = {
         const [realDemoDir] = await resolveRoots([demoDir]);
         await ensureDemoDataset(database.sql, realDemoDir, adminId);
       }
-      tiles = new TileService({ threads: numberOption(cl.options.threads, "threads", (v) => Number.isInteger(v) && v >= 1, "(an integer >= 1)"), statsStore: tileStatsStore(database.sql) });
+      tiles = new TileService({ threads: numberOption(cl.options.threads, "threads", (v) => Number.isInteger(v) && v >= 1, "an integer >= 1"), statsStore: tileStatsStore(database.sql) });
       app = await buildApp({
         database,
         audioRoots,

@@ -32,8 +32,8 @@ export const command: Command = {
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "worker", takesParams: false });
     if (!cl) return EXIT.ok;
-    const threads = numberOption(cl.options.threads, "threads", (v) => Number.isInteger(v) && v >= 1 && v <= 1024, "integer in [1, 1024]");
-    const poll = numberOption(cl.options.poll, "poll", (v) => v >= 0.5 && v <= 3600, "in [0.5, 3600]");
+    const threads = numberOption(cl.options.threads, "threads", (v) => Number.isInteger(v) && v >= 1 && v <= 1024, "an integer in [1, 1024]");
+    const poll = numberOption(cl.options.poll, "poll", (v) => v >= 0.5 && v <= 3600, "a number in [0.5, 3600]");
     const config = storeConfig({ data: cl.options.data as string | undefined });
     // The embedded database serves its connections as one session and interleaves their
     // protocol messages: a worker there is the database's only client, on one connection.
