@@ -12,7 +12,7 @@
  */
 import { z } from "zod";
 import { timeExpansionProblem } from "../audio/expansion.js";
-import { paramsObject, parseParams, ParamsError, paramsSchema, PARAM_NAMES, type Params } from "../engine/params.js";
+import { parseParams, ParamsError, paramsSchema, PARAM_NAMES, toNumber, type Params } from "../engine/params.js";
 import { UsageError } from "./errors.js";
 
 /** The flag of one parameter of SPEC §2. */
@@ -176,12 +176,8 @@ export function withFlagNames(err: ParamsError): ParamsError {
   return new ParamsError(err.issues.map((i) => ({ ...i, field: `${i.field} (--${i.field.toLowerCase().replace(/_/g, "-")})` })));
 }
 
-/**
- * A finite number written as parameter flags write one — decimal with an optional exponent, not
- * the hex, octal or binary `Number()` takes: a numeric field's own text conversion (before its
- * rule) from the schema, so that options and parameters cannot read the same text differently.
- */
-const finiteNumber = z.pipe(paramsObject.shape.window_size.unwrap().in, z.number().finite());
+/** A finite number written as parameter flags write one (params.ts toNumber), so that options and parameters read a text alike. */
+const finiteNumber = z.preprocess(toNumber, z.number().finite());
 
 /**
  * The number given to option `--flag`, read as parameter flags are, checked by `rule`; `ruleText`

@@ -28,7 +28,8 @@ export type ColormapName = (typeof COLORMAPS)[number];
 // Query strings and command lines deliver text; these accept a value or its text form, and
 // leave anything else untouched so that zod reports it with the field's name.
 const NUMERIC_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-const toNumber = (v: unknown) =>
+/** Decimal text with an optional exponent (not the hex, octal or binary `Number()` takes); the CLI's number options read theirs with it too. */
+export const toNumber = (v: unknown) =>
   typeof v === "string" && NUMERIC_TEXT.test(v.trim()) ? Number(v.trim()) : v;
 const TRUE_TEXT = new Set(["true", "1", "yes", "on"]);
 const FALSE_TEXT = new Set(["false", "0", "no", "off"]);
