@@ -228,5 +228,6 @@ export async function addDataset(db: Queryable, d: { name: string; description?:
     await finishRun(db, run.id, "failed");
     throw err;
   }
-  return { dataset, ...(await importDataset(db, dataset.id, d.created_by, run)) };
+  const imported = await importDataset(db, dataset.id, d.created_by, run);
+  return { dataset: await getDataset(db, dataset.id), ...imported }; // as it is now: its recording_count counts the import
 }

@@ -5,7 +5,7 @@
  */
 import { basename, resolve } from "node:path";
 import { storeConfig } from "../../store/config.js";
-import { addDataset, getDataset, listDatasets } from "../../store/datasets.js";
+import { addDataset, listDatasets } from "../../store/datasets.js";
 import { openDatabase } from "../../store/db.js";
 import { resolveAudioDir, resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
@@ -61,11 +61,9 @@ export const command: Command = {
         audio_dir: audioDir,
         created_by: admin?.id ?? null,
       });
-      // addDataset's row is the one created before the import (no recordings yet): read it again.
-      const dataset = await getDataset(sql, result.dataset.id);
-      const lines = [`dataset ${dataset.name} (${dataset.id}): ${result.registered.length} recordings registered from ${audioDir}`];
+      const lines = [`dataset ${result.dataset.name} (${result.dataset.id}): ${result.registered.length} recordings registered from ${audioDir}`];
       for (const f of result.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
-      out({ ...result, dataset }, lines.join("\n"));
+      out(result, lines.join("\n"));
       return EXIT.ok;
     } finally {
       await database.close();
