@@ -451,3 +451,27 @@ describe("a recording whose file was replaced after registration", () => {
     }
   });
 });
+
+describe("geometry headers", () => {
+  it("give the band's edges as k·rate/n and the bins per row without float noise or padding", async () => {
+    const dir = await tempDir();
+    const [root] = await resolveRoots([dir.path]);
+    const own = await buildApp({ database: t.db, audioRoots: [root], tiles });
+    try {
+      // 0.1 s at 500 kHz; window_size 0.0007 s → n = 350, bins 0 … 175, the last at 175·500000/350 = 250000 Hz.
+      const samples = Float32Array.from({ length: 50_000 }, (_, i) => Math.sin(i / 7));
+      await writeFile(join(root, "bat.wav"), Buffer.concat([floatWavHeader(samples.length, 1, 500_000), new Uint8Array(samples.buffer)]));
+      const dataset = await createDataset(t.db.sql, { name: "geometry", audio_dir: root, created_by: null });
+      const rec = (await insertRecording(t.db.sql, { dataset_id: dataset.id, path: "bat.wav", ...(await probeFile(join(root, "bat.wav"))), created_by: null }))!;
+      const headers = async (query: string) => (await own.inject({ url: `/v1/recordings/${rec.id}/tiles/0/0.f32?window_size=0.0007&pcen=false&width=128${query}` })).headers;
+      const all = await headers("");
+      expect([all["x-frequency-range"], all["x-bins-per-row"], all["x-shape"]]).toEqual(["0,250000", "1", "176,128"]);
+      const merged = await headers("&height=44"); // 176 bins into 44 rows: 4 per row
+      expect([merged["x-frequency-range"], merged["x-bins-per-row"], merged["x-shape"]]).toEqual(["0,250000", "4", "44,128"]);
+      expect((await headers("&height=64"))["x-bins-per-row"]).toBe("2.75");
+    } finally {
+      await own.close();
+      await dir.remove();
+    }
+  });
+});

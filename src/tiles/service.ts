@@ -378,8 +378,10 @@ function geometryHeaders(layout: TileLayout, g: FrameGeometry, params: Params, s
     "x-hop-seconds": String(g.hop / g.samplerate),
     "x-first-frame-seconds": String(frameTime(layout.f0, g)),
     "x-bin-hz": String(binHz),
-    "x-bins-per-row": layout.rows === highBin - lowBin + 1 ? "1" : ((highBin - lowBin + 1) / layout.rows).toFixed(6),
-    "x-frequency-range": `${lowBin * binHz},${highBin * binHz}`,
+    // Rounded to 6 decimals without trailing zeros: 4, not 4.000000; 2.5; 1.333333.
+    "x-bins-per-row": String(Number(((highBin - lowBin + 1) / layout.rows).toFixed(6))),
+    // k·rate/n rather than k·(rate/n): 250000 for bin 175 of n = 350 at 500 kHz, not 250000.00000000003.
+    "x-frequency-range": `${(lowBin * g.samplerate) / g.nperseg},${(highBin * g.samplerate) / g.nperseg}`,
     "x-value-scale": params.scale,
     "x-value-range": valueRange(params, stats.peak).join(","),
   };
