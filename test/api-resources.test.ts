@@ -264,6 +264,13 @@ describe("runs and jobs", () => {
     const job = created.json();
     expect(job).toMatchObject({ status: "pending", priority: 3, task: "extract_features" });
     expect((await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, headers: auth(viewer) })).statusCode).toBe(403);
+    // Another member may neither stop it nor write its metrics; its creator and admins may.
+    const other = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "other" })).id, name: "o", created_by: null })).key;
+    const foreign = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, payload: { message: "not mine" }, headers: auth(other) });
+    expect(foreign.statusCode).toBe(403);
+    expect(foreign.json().message).toBe(`only the job's creator or an admin may abort job ${job.id}; user other is member`);
+    expect((await app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, payload: { key: "items", value: 999 }, headers: auth(other) })).statusCode).toBe(403);
+    expect((await app.inject({ url: `/v1/jobs/${job.id}` })).json().status).toBe("pending");
     const aborted = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, payload: { message: "changed my mind" }, headers: auth(member) });
     expect(aborted.json()).toMatchObject({ status: "aborted", message: "changed my mind" });
     const again = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, headers: auth(member) });

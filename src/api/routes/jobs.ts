@@ -4,10 +4,13 @@
  * is validated by the task's own schema, so a typo fails at submission, not in a worker.
  */
 import { z } from "zod";
+import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { PgBoss } from "pg-boss";
 import { abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } from "../../jobs/queue.js";
 import { JOB_RESULTS, JOB_SORTS, JOB_STATUSES, getJob, listJobs, listMetrics, putMetric, type Metric } from "../../store/jobs.js";
+import { requireRole } from "../plugins/auth.js";
+import { HttpError } from "../plugins/errors.js";
 import { errorBody, idParams, nullableTimestamp, page, pageQuery, sortQuery, text, timestamp } from "../schemas.js";
 
 /** A binary metric's base64 text (7.5 MB of data), and the body that carries it: above the server's general limit. */
@@ -75,9 +78,24 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get("/jobs/:id", { schema: { summary: "Get a job", tags, params: idParams, response: { 200: jobSchema, 404: errorBody } } }, async (request) => getJob(sql, request.params.id));
 
+  /**
+   * A job's creator or an admin may change it (abort it, record its metrics); another member's
+   * job is theirs to stop, as a clip is theirs to delete.
+   */
+  async function requireJobOwner(request: FastifyRequest<{ Params: { id: string } }>, action: string): Promise<void> {
+    const actor = requireRole(request, "member");
+    const job = await getJob(sql, request.params.id);
+    if (job.created_by !== actor.id && actor.role !== "admin") {
+      throw new HttpError(403, `only the job's creator or an admin may ${action} job ${job.id}; user ${actor.username} is ${actor.role}`);
+    }
+  }
+
   app.post("/jobs/:id/abort", {
-    schema: { summary: "Abort a pending or running job", tags, params: idParams, body: z.strictObject({ message: text(0, 10000).optional() }).nullish(), response: { 200: jobSchema, 404: errorBody, 409: errorBody } },
-  }, async (request) => abortExtractJob(sql, request.params.id, request.body?.message));
+    schema: { summary: "Abort a pending or running job (its creator or an admin)", tags, params: idParams, body: z.strictObject({ message: text(0, 10000).optional() }).nullish(), response: { 200: jobSchema, 403: errorBody, 404: errorBody, 409: errorBody } },
+  }, async (request) => {
+    await requireJobOwner(request, "abort");
+    return abortExtractJob(sql, request.params.id, request.body?.message);
+  });
 
   app.get("/jobs/:id/metrics", {
     schema: { summary: "A job's metrics", tags, params: idParams, querystring: z.object({ ...pageQuery, key: text(1, 255).optional() }), response: { 200: page(metricSchema), 404: errorBody } },
@@ -89,11 +107,14 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   app.put("/jobs/:id/metrics", {
     bodyLimit: METRIC_BODY_LIMIT,
     schema: {
-      summary: "Record a metric (key, step): a float value or base64 binary data", tags, params: idParams,
+      summary: "Record a metric (key, step): a float value or base64 binary data (the job's creator or an admin)", tags, params: idParams,
       // step is a 32-bit integer column: a larger one failed in the database as "value: has an invalid value".
       body: z.strictObject({ key: text(1, 255), step: z.number().int().min(0).max(2 ** 31 - 1, `must be <= ${2 ** 31 - 1}`).optional(), value: z.number().finite().optional(), data: z.base64({ error: "must be base64" }).max(METRIC_DATA_CHARS).optional() })
         .refine((b) => (b.value === undefined) !== (b.data === undefined), { message: "give exactly one of value and data", path: ["value"] }),
-      response: { 200: metricSchema, 400: errorBody, 404: errorBody },
+      response: { 200: metricSchema, 400: errorBody, 403: errorBody, 404: errorBody },
     },
-  }, async (request) => metricOut(await putMetric(sql, request.params.id, { ...request.body, data: request.body.data === undefined ? null : Buffer.from(request.body.data, "base64") })));
+  }, async (request) => {
+    await requireJobOwner(request, "record metrics of");
+    return metricOut(await putMetric(sql, request.params.id, { ...request.body, data: request.body.data === undefined ? null : Buffer.from(request.body.data, "base64") }));
+  });
 };
