@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PgBoss } from "pg-boss";
 import { featuresOfFile } from "../src/features/features.js";
-import { ITEM_QUEUE, ITEM_RETRY_LIMIT, abortExtractJob, openQueue, submitExtractJob } from "../src/jobs/queue.js";
+import { ITEM_EXPIRE_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, abortExtractJob, openQueue, submitExtractJob } from "../src/jobs/queue.js";
 import { startWorker, type ExtractWorker } from "../src/jobs/worker.js";
 import { listArtifacts, cleanupExpired, readFileContents } from "../src/store/artifacts.js";
 import { setState } from "../src/store/common.js";
@@ -63,6 +63,18 @@ async function withWorker<T>(body: () => Promise<T>): Promise<T> {
 }
 
 describe("extract_features jobs", () => {
+  it("let a worker hold its items for a day, not pg-boss's 15 minutes, also on a queue an older release created", async () => {
+    expect(ITEM_EXPIRE_S).toBe(86_400);
+    expect((await boss.getQueue(ITEM_QUEUE))?.expireInSeconds).toBe(ITEM_EXPIRE_S);
+    await boss.updateQueue(ITEM_QUEUE, { expireInSeconds: 900 }); // as the queue was created before
+    const reopened = await openQueue(t.db.sql);
+    try {
+      expect((await reopened.getQueue(ITEM_QUEUE))?.expireInSeconds).toBe(ITEM_EXPIRE_S);
+    } finally {
+      await reopened.stop({ graceful: false, close: false });
+    }
+  });
+
   it("compute every target once, with progress, metrics and a CSV artifact", async () => {
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { clip_ids: fx.clipIds }, features: [...FEATURES], expiration_delay: 60 }, created_by: null });
     expect(job).toMatchObject({ status: "pending", progress_done: 0, progress_total: fx.clipIds.length });

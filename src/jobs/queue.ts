@@ -39,6 +39,13 @@ export const ITEM_RETRY_LIMIT = 2;
  * is older goes back to the queue (pg-boss's minimum is 10 s).
  */
 export const ITEM_HEARTBEAT_S = 10;
+/**
+ * How long a worker may hold a batch of items (pg-boss `expireInSeconds`): pg-boss's longest, a
+ * day. Its default, 15 minutes, failed and redelivered the items of a batch still being computed
+ * — long recordings, or items waiting behind others in the worker's pool — and after three
+ * expiries gave them up as if their worker had died; a dead worker is found by its heartbeat.
+ */
+export const ITEM_EXPIRE_S = 24 * 3600;
 /** Default artifact lifetime (seconds) when the job does not give `expiration_delay`: 30 days. */
 export const DEFAULT_EXPIRATION_DELAY_S = 30 * 24 * 3600;
 
@@ -148,12 +155,19 @@ export async function openQueue(sql: Sql, options: QueueOptions = {}): Promise<P
   boss.on("error", () => {});
   await boss.start();
   await ensureQueue(boss, DEAD_ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1 });
-  await ensureQueue(boss, ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1, heartbeatSeconds: ITEM_HEARTBEAT_S, deadLetter: DEAD_ITEM_QUEUE });
+  await ensureQueue(boss, ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1, heartbeatSeconds: ITEM_HEARTBEAT_S, expireInSeconds: ITEM_EXPIRE_S, deadLetter: DEAD_ITEM_QUEUE });
   return boss;
 }
 
 async function ensureQueue(boss: PgBoss, name: string, options: Parameters<PgBoss["createQueue"]>[1]): Promise<void> {
-  if (await boss.getQueue(name)) return;
+  const existing = await boss.getQueue(name);
+  if (existing) {
+    // A queue created by an older release keeps its settings: bring the expiry up to date.
+    if (options?.expireInSeconds !== undefined && existing.expireInSeconds !== options.expireInSeconds) {
+      await boss.updateQueue(name, { expireInSeconds: options.expireInSeconds });
+    }
+    return;
+  }
   try {
     await boss.createQueue(name, options);
   } catch (err) {
