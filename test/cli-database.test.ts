@@ -103,6 +103,12 @@ describe("numbers on the command line", () => {
     runs.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stdout: "", stderr: cases[i][1] }));
     expect(existsSync(none)).toBe(false);
   });
+
+  it("worker takes no arguments, as serve takes none (a directory given to it was ignored)", async () => {
+    const r = await runSonotile(["worker", "/some/dir", "--data", join(dir.path, "none")], { env: { DATABASE_URL: "" }, timeout: 20_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^sonotile worker: worker takes no arguments\nusage: sonotile worker/);
+  });
 });
 
 describe("dataset add", () => {
@@ -116,7 +122,8 @@ describe("dataset add", () => {
     try {
       const r = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data, "--json"], { env: { DATABASE_URL: t?.url ?? "" } });
       expect(r.code, r.stderr).toBe(0);
-      const printed = JSON.parse(r.stdout.trimEnd().split("\n").at(-1)!);
+      const printed = JSON.parse(r.stdout); // one document: the new database's admin token is a field of it
+      expect(printed.admin_token).toMatch(/^[A-Za-z0-9_-]{20,}$/);
       expect(printed.registered).toHaveLength(3);
       expect(printed.dataset).toMatchObject({ name: "site", recording_count: 3 });
     } finally {

@@ -53,7 +53,8 @@ export const command: Command = {
         return EXIT.ok;
       }
       const first = await ensureAdmin(sql);
-      if (first) process.stdout.write(`admin token for the new database (shown once): ${first.key}\n`);
+      // With --json the token is a field of the one JSON document (admin_token), not a line before it.
+      if (first && !cl.options.json) process.stdout.write(`admin token for the new database (shown once): ${first.key}\n`);
       const admin = first?.user ?? (await findUserByUsername(sql, "admin"));
       const result = await addDataset(sql, {
         name: (cl.options.name as string | undefined) ?? basename(audioDir),
@@ -63,7 +64,7 @@ export const command: Command = {
       });
       const lines = [`dataset ${result.dataset.name} (${result.dataset.id}): ${result.registered.length} recordings registered from ${audioDir}`];
       for (const f of result.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
-      out(result, lines.join("\n"));
+      out(first ? { ...result, admin_token: first.key } : result, lines.join("\n"));
       return EXIT.ok;
     } finally {
       await database.close();

@@ -8,7 +8,7 @@ import { openDatabase } from "../../store/db.js";
 import { storeConfig } from "../../store/config.js";
 import { startWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
-import { EXIT } from "../errors.js";
+import { EXIT, UsageError } from "../errors.js";
 import { numberOption, readCommandLine, type OptionSpec } from "../flags.js";
 import { optionRows } from "./info.js";
 import { STORE_OPTIONS } from "./serve.js";
@@ -32,6 +32,7 @@ export const command: Command = {
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "worker", takesParams: false });
     if (!cl) return EXIT.ok;
+    if (cl.positionals.length) throw new UsageError(`worker takes no arguments\n${USAGE}`);
     const threads = numberOption(cl.options.threads, "threads", (v) => Number.isInteger(v) && v >= 1 && v <= 1024, "an integer in [1, 1024]");
     const poll = numberOption(cl.options.poll, "poll", (v) => v >= 0.5 && v <= 3600, "a number in [0.5, 3600]");
     const config = storeConfig({ data: cl.options.data as string | undefined });
