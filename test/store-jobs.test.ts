@@ -6,19 +6,24 @@
  * failure. Runs on the embedded database, or on DATABASE_URL when set.
  */
 import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PgBoss } from "pg-boss";
 import { featuresOfFile } from "../src/features/features.js";
 import { ITEM_EXPIRE_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, abortExtractJob, openQueue, submitExtractJob } from "../src/jobs/queue.js";
 import { startWorker, type ExtractWorker } from "../src/jobs/worker.js";
 import { listArtifacts, cleanupExpired, readFileContents } from "../src/store/artifacts.js";
+import { createClip, deleteClip, updateClip } from "../src/store/clips.js";
 import { setState } from "../src/store/common.js";
+import { createDataset } from "../src/store/datasets.js";
 import { listMetrics, startJob } from "../src/store/jobs.js";
+import { probeFile } from "../src/store/probe.js";
+import { deleteRecording, insertRecording, updateRecording } from "../src/store/recordings.js";
 import { getRun } from "../src/store/runs.js";
 import { TilePool } from "../src/tiles/pool.js";
 import type { WorkerTask } from "../src/tiles/worker.js";
-import { REAL_PG_URL, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
+import { REAL_PG_URL, freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 import { jobFixture, waitForJob, type JobFixture } from "./jobs-helpers.js";
 
 let t: TestDatabase;
@@ -42,12 +47,53 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-/** A pool whose thread "crashes" on every task of `crash.wav` (an error retrying might cure, unlike a bad file). */
+/** What to do before computing a file (by name), once: plays a change made while a worker holds the item. */
+const beforeRun = new Map<string, () => Promise<void>>();
+
+/**
+ * A pool whose thread "crashes" on every task of `crash.wav` (an error retrying might cure,
+ * unlike a bad file), and that runs `beforeRun`'s action for a file before computing it.
+ */
 class CrashingPool extends TilePool {
-  override run<T>(task: WorkerTask, signal?: AbortSignal): Promise<T> {
-    if (task.kind === "features" && task.path.endsWith("crash.wav")) return Promise.reject(new Error("worker thread exited with code 1"));
+  override async run<T>(task: WorkerTask, signal?: AbortSignal): Promise<T> {
+    if (task.kind === "features" && task.path.endsWith("crash.wav")) throw new Error("worker thread exited with code 1");
+    const file = task.kind === "features" ? basename(task.path) : "";
+    const action = beforeRun.get(file);
+    if (action) {
+      beforeRun.delete(file); // once
+      await action();
+    }
     return super.run<T>(task, signal);
   }
+}
+
+/** A dataset of its own (a directory in `dir`) holding 1 kHz tones at 8 kHz, `seconds` long, named `files`; their recording ids by name. */
+async function toneDataset(files: string[], seconds = 2): Promise<{ id: string; name: string; dir: string; recordings: Record<string, string> }> {
+  const name = `tones-${files[0].replace(/\.wav$/, "")}`;
+  const audioDir = join(dir.path, name);
+  await mkdir(audioDir);
+  const dataset = await createDataset(t.db.sql, { name, audio_dir: audioDir, created_by: null });
+  const recordings: Record<string, string> = {};
+  for (const file of files) {
+    await writeSineWav(join(audioDir, file), 8000, seconds, 1000);
+    recordings[file] = (await insertRecording(t.db.sql, { dataset_id: dataset.id, path: file, ...(await probeFile(join(audioDir, file))), created_by: null }))!.id;
+  }
+  return { id: dataset.id, name, dir: audioDir, recordings };
+}
+
+/** A feature value of this run's, by target and name. */
+async function featureValue(table: "recording_features" | "clip_features", id: string, name: string, runId: string): Promise<number | undefined> {
+  const column = table === "clip_features" ? "clip_id" : "recording_id";
+  const [row] = await t.db.sql`
+    SELECT v.value FROM ${t.db.sql(table)} v JOIN feature_names f ON f.id = v.feature_name_id
+    WHERE v.${t.db.sql(column)} = ${id} AND f.name = ${name} AND v.run_id = ${runId}`;
+  return row?.value;
+}
+
+/** The pg-boss deliveries of a job's items: queue, state and retries, by item. */
+async function deliveries(jobId: string): Promise<[string, string, number][]> {
+  const rows = await t.db.sql`SELECT name, state, retry_count FROM pgboss.job WHERE data->>'job_id' = ${jobId} ORDER BY (data->>'item')::int, name`;
+  return rows.map((r) => [r.name, r.state, r.retry_count]);
 }
 
 /** Runs an in-process worker while `body` runs. */
@@ -206,4 +252,97 @@ describe("extract_features jobs", () => {
     const [{ n }] = await t.db.sql`SELECT count(*)::int AS n FROM recording_features WHERE run_id = ${job.run_id}`;
     expect(n).toBe(0);
   }, 30_000);
+
+  it("an item computes its target as it is when executed: a time expansion or clip bounds changed after submission count", async () => {
+    const ds = await toneDataset(["te.wav", "moved.wav"]);
+    const clip = await createClip(t.db.sql, { recording_id: ds.recordings["moved.wav"], start_time: 0.1, end_time: 0.2, created_by: null });
+    const features = ["duration_s", "peak_frequency_hz"] as ("duration_s" | "peak_frequency_hz")[];
+    const recordingJob = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["te.wav"]] }, features }, created_by: null });
+    const clipJob = await submitExtractJob(t.db.sql, boss, { data: { targets: { clip_ids: [clip.id] }, features }, created_by: null });
+    // While the items wait in the queue: the recording is found to be time-expanded ×10; the
+    // clip's recording ×2 (1 s long now), and the clip is moved.
+    await updateRecording(t.db.sql, ds.recordings["te.wav"], { time_expansion: 10 });
+    await updateRecording(t.db.sql, ds.recordings["moved.wav"], { time_expansion: 2 });
+    await updateClip(t.db.sql, clip.id, { start_time: 0.25, end_time: 0.75 });
+    const [doneRecording, doneClip] = await withWorker(() => Promise.all([recordingJob, clipJob].map((j) => waitForJob(t.db.sql, j.id, (x) => x.status === "completed"))));
+    expect(doneRecording).toMatchObject({ result: "success" });
+    expect(doneClip).toMatchObject({ result: "success" });
+
+    // In real units of the current time expansion: 2 s of file at ×10 last 0.2 s, the 1 kHz tone is at 10 kHz.
+    const expectedRecording = await featuresOfFile(join(ds.dir, "te.wav"), {}, {}, { timeExpansion: 10 });
+    expect(await featureValue("recording_features", ds.recordings["te.wav"], "duration_s", recordingJob.run_id!)).toBeCloseTo(0.2, 9);
+    expect(await featureValue("recording_features", ds.recordings["te.wav"], "peak_frequency_hz", recordingJob.run_id!)).toBe(expectedRecording.peak_frequency_hz);
+    expect(expectedRecording.peak_frequency_hz).toBeGreaterThan(9000);
+    // The clip's current bounds (0.25–0.75 s) at its recording's current time expansion.
+    const expectedClip = await featuresOfFile(join(ds.dir, "moved.wav"), {}, { start: 0.25, end: 0.75 }, { timeExpansion: 2 });
+    expect(await featureValue("clip_features", clip.id, "duration_s", clipJob.run_id!)).toBeCloseTo(0.5, 9);
+    expect(await featureValue("clip_features", clip.id, "peak_frequency_hz", clipJob.run_id!)).toBe(expectedClip.peak_frequency_hz);
+    // The feature table gives the bounds the values are of.
+    const [artifact] = (await listArtifacts(t.db.sql, { limit: 10, offset: 0, state: "active", job_id: clipJob.id })).items;
+    const chunks: Buffer[] = [];
+    for await (const chunk of readFileContents(t.db.sql, artifact.file_sha256, artifact.size)) chunks.push(chunk);
+    const lines = Buffer.concat(chunks).toString("utf8").trim().split("\n");
+    expect(lines[0]).toBe("clip_id,recording_id,path,start_time,end_time,duration_s,peak_frequency_hz");
+    expect(lines[1].split(",").slice(0, 5)).toEqual([clip.id, ds.recordings["moved.wav"], "moved.wav", "0.25", "0.75"]);
+    expect(Number(lines[1].split(",")[5])).toBeCloseTo(0.5, 9);
+  }, 60_000);
+
+  it("an item whose target became read-only or was deleted after submission fails at once, saying why, and is not retried", async () => {
+    const ds = await toneDataset(["ok.wav", "ro.wav", "gone.wav"], 1);
+    const clip = await createClip(t.db.sql, { recording_id: ds.recordings["ok.wav"], start_time: 0.1, end_time: 0.2, created_by: null });
+    const recordingJob = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["ok.wav"], ds.recordings["ro.wav"], ds.recordings["gone.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    const clipJob = await submitExtractJob(t.db.sql, boss, { data: { targets: { clip_ids: [clip.id] }, features: ["rms_dbfs"] }, created_by: null });
+    await setState(t.db.sql, "recordings", ds.recordings["ro.wav"], "archived");
+    await deleteRecording(t.db.sql, ds.recordings["gone.wav"]);
+    await deleteClip(t.db.sql, clip.id);
+    const [done, doneClip] = await withWorker(() => Promise.all([recordingJob, clipJob].map((j) => waitForJob(t.db.sql, j.id, (x) => x.status === "completed"))));
+    expect(done).toMatchObject({ result: "failure", progress_done: 3 });
+    expect(done.message).toBe(`2 of 3 items failed; first: recording ${ds.recordings["ro.wav"]}: recording ro.wav is archived (read-only): restore it and run the job again`);
+    const items = await t.db.sql`SELECT status, attempts, error FROM job_items WHERE job_id = ${recordingJob.id} ORDER BY item`;
+    expect(items.map((i) => [i.status, i.attempts, i.error])).toEqual([
+      ["done", 1, null],
+      ["failed", 1, "recording ro.wav is archived (read-only): restore it and run the job again"],
+      ["failed", 1, "recording gone.wav no longer exists (deleted after the job was submitted)"],
+    ]);
+    expect(doneClip).toMatchObject({ result: "failure", message: `1 of 1 items failed; first: clip ${clip.id}: clip ${clip.id} of recording ok.wav no longer exists (deleted after the job was submitted)` });
+    // One delivery each, completed: pg-boss neither retried them nor dead-lettered them.
+    expect(await deliveries(recordingJob.id)).toEqual([0, 1, 2].map(() => [ITEM_QUEUE, "completed", 0]));
+    expect(await deliveries(clipJob.id)).toEqual([[ITEM_QUEUE, "completed", 0]]);
+    expect(await featureValue("recording_features", ds.recordings["ok.wav"], "rms_dbfs", recordingJob.run_id!)).toBeCloseTo(20 * Math.log10(0.5 / Math.SQRT2), 1);
+  }, 60_000);
+
+  it("an item whose target is archived while it is computed fails once, saying why, and is not retried", async () => {
+    const ds = await toneDataset(["mid.wav"], 1);
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["mid.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    // The dataset is archived once the worker has read the target, before its values are written.
+    beforeRun.set("mid.wav", () => setState(t.db.sql, "datasets", ds.id, "archived"));
+    try {
+      const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"));
+      expect(done).toMatchObject({ result: "failure", progress_done: 1 });
+      expect(done.message).toBe(`1 of 1 items failed; first: recording ${ds.recordings["mid.wav"]}: dataset ${ds.name} is archived (read-only): restore it and run the job again`);
+    } finally {
+      beforeRun.delete("mid.wav");
+    }
+    const items = await t.db.sql`SELECT status, attempts FROM job_items WHERE job_id = ${job.id}`;
+    expect(items.map((i) => [i.status, i.attempts])).toEqual([["failed", 1]]);
+    expect(await deliveries(job.id)).toEqual([[ITEM_QUEUE, "completed", 0]]);
+    expect(await featureValue("recording_features", ds.recordings["mid.wav"], "rms_dbfs", job.run_id!)).toBeUndefined();
+  }, 60_000);
+
+  it("an item whose target changes while it is computed is computed again, as it is then", async () => {
+    const ds = await toneDataset(["during.wav"], 1);
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["during.wav"]] }, features: ["duration_s"] }, created_by: null });
+    // Found to be time-expanded ×4 once the worker has read the target, before its values are written.
+    beforeRun.set("during.wav", async () => void (await updateRecording(t.db.sql, ds.recordings["during.wav"], { time_expansion: 4 })));
+    try {
+      const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"));
+      expect(done).toMatchObject({ result: "success", progress_done: 1 });
+    } finally {
+      beforeRun.delete("during.wav");
+    }
+    expect(await featureValue("recording_features", ds.recordings["during.wav"], "duration_s", job.run_id!)).toBeCloseTo(0.25, 9);
+    const [item] = await t.db.sql`SELECT attempts, seconds, target FROM job_items WHERE job_id = ${job.id}`;
+    expect(item).toMatchObject({ attempts: 1, target: { time_expansion: 4 } });
+    expect(item.seconds).toBeCloseTo(0.25, 9);
+  }, 60_000);
 });

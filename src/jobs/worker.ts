@@ -10,20 +10,27 @@
  * finishes the last item completes the job — a conditional status change, so only one
  * does — and writes the feature-table artifact. An item whose deliveries all died without
  * recording an outcome reaches the dead-letter queue, and is recorded as failed from there.
+ *
+ * An item computes its target as it is when the item runs, not as it was at submission: the
+ * recording's time expansion and a clip's bounds are read again (a PATCH while the item waited
+ * counts), and checked once more, locked, in the transaction that writes the values — values of
+ * a target changed meanwhile are computed again. A target archived, trashed or deleted since
+ * the submission can never take its values: the item fails at once, saying so, and is not
+ * retried.
  */
 import type { JobResult, JobWithMetadata } from "pg-boss";
 import { parseParams } from "../engine/params.js";
 import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
 import { featureTableCsv, type FeatureTableRow } from "../features/table.js";
-import type { Sql } from "../store/db.js";
-import { ConflictError } from "../store/errors.js";
+import type { Queryable, Sql } from "../store/db.js";
+import { ConflictError, NotFoundError } from "../store/errors.js";
 import { completeJob, getJob, putMetric, startJob, type Job } from "../store/jobs.js";
 import { createArtifact, storeFile } from "../store/artifacts.js";
 import { setClipFeature } from "../store/clips.js";
 import { setRecordingFeature } from "../store/recordings.js";
 import { finishRun } from "../store/runs.js";
 import { TilePool } from "../tiles/pool.js";
-import { DEAD_ITEM_QUEUE, DEFAULT_EXPIRATION_DELAY_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, extractFeaturesData, jobFeatures, openQueue, type ItemMessage, type ItemTarget } from "./queue.js";
+import { DEAD_ITEM_QUEUE, DEFAULT_EXPIRATION_DELAY_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, extractFeaturesData, jobFeatures, openQueue, type ExtractFeaturesData, type ItemMessage, type ItemTarget } from "./queue.js";
 import type { FeaturesTaskResult } from "../features/task.js";
 
 export interface WorkerOptions {
@@ -43,6 +50,15 @@ export interface ExtractWorker {
 
 /** An item's values as `job_items.result` keeps them (JSON: the mel vector as numbers). */
 type StoredValues = Omit<FeatureValues, "log_mel"> & { log_mel: number[] };
+
+/** What an item's computation gave. */
+type Outcome = { values: FeatureValues } | { error: string };
+
+/**
+ * Computations of one delivery of an item whose target keeps changing while it is computed
+ * (each change made between the read of the target and the write of its values).
+ */
+const MAX_COMPUTATIONS = 3;
 
 /** Starts taking items from the queue until `stop()`. */
 export async function startWorker(options: WorkerOptions): Promise<ExtractWorker> {
@@ -98,19 +114,71 @@ export async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: 
   if (job.status !== "running") return;
 
   const data = extractFeaturesData.parse(job.data);
-  let outcome: { values: FeatureValues } | { error: string };
+  const features = jobFeatures(data);
+  for (let computations = 1; ; computations++) {
+    const current = await currentTarget(sql, row.target);
+    if ("problem" in current) {
+      await settleItem(sql, job, msg.item, row.target, features, { error: current.problem });
+      break;
+    }
+    const outcome = await computeItem(ctx, current.target, data, delivery);
+    // The last computation: a target changed again meanwhile fails, saying so.
+    const ifChanged = computations < MAX_COMPUTATIONS || {
+      error: `its ${row.target.kind === "clip" ? "bounds or its recording's " : ""}time expansion changed while it was computed, ${MAX_COMPUTATIONS} times; run the job again once it no longer changes`,
+    };
+    if ((await settleItem(sql, job, msg.item, current.target, features, outcome, ifChanged)) === "settled") break;
+  }
+  await finishJobIfDone(ctx, job.id);
+}
+
+/** The features of `target`; throws when a retry may succeed and retries remain. */
+async function computeItem(ctx: ItemContext, target: ItemTarget, data: ExtractFeaturesData, delivery: { retryCount: number; retryLimit: number }): Promise<Outcome> {
   try {
     const result = await ctx.pool.run<FeaturesTaskResult>({
-      kind: "features", path: row.target.path, timeExpansion: row.target.time_expansion, params: parseParams(data.params ?? {}),
-      target: { ...(row.target.kind === "clip" ? { start: row.target.start, end: row.target.end } : {}), lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq },
+      kind: "features", path: target.path, timeExpansion: target.time_expansion, params: parseParams(data.params ?? {}),
+      target: { ...(target.kind === "clip" ? { start: target.start, end: target.end } : {}), lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq },
     });
-    outcome = "values" in result ? { values: result.values } : { error: result.failure };
+    return "values" in result ? { values: result.values } : { error: result.failure };
   } catch (err) {
     if (delivery.retryCount < delivery.retryLimit) throw err;
-    outcome = { error: `failed after ${delivery.retryCount + 1} attempts: ${(err as Error).message}` };
+    return { error: `failed after ${delivery.retryCount + 1} attempts: ${(err as Error).message}` };
   }
-  await settleItem(sql, job, msg.item, row.target, jobFeatures(data), outcome);
-  await finishJobIfDone(ctx, job.id);
+}
+
+/**
+ * The item's target as it is now — the recording's time expansion and a clip's bounds, which
+ * may have changed since the job was submitted — or, when its values can never be written
+ * (it, its recording or its dataset archived or trashed, or it deleted), why, as a person can
+ * act on it. Its rows are locked FOR SHARE: inside a transaction, neither its time expansion,
+ * bounds nor states change before that commits.
+ */
+async function currentTarget(db: Queryable, target: ItemTarget): Promise<{ target: ItemTarget } | { problem: string }> {
+  type Row = { time_expansion: number; start_time: number | null; end_time: number | null; dataset_name: string; dataset_state: string; recording_state: string; clip_state: string | null };
+  const [row] = target.kind === "clip"
+    ? await db<Row[]>`
+        SELECT r.time_expansion, c.start_time, c.end_time, d.name AS dataset_name, d.state AS dataset_state, r.state AS recording_state, c.state AS clip_state
+        FROM clips c JOIN recordings r ON r.id = c.recording_id JOIN datasets d ON d.id = r.dataset_id
+        WHERE c.id = ${target.id} FOR SHARE OF c, r, d`
+    : await db<Row[]>`
+        SELECT r.time_expansion, NULL::float8 AS start_time, NULL::float8 AS end_time, d.name AS dataset_name, d.state AS dataset_state, r.state AS recording_state, NULL::text AS clip_state
+        FROM recordings r JOIN datasets d ON d.id = r.dataset_id
+        WHERE r.id = ${target.id} FOR SHARE OF r, d`;
+  if (!row) {
+    const what = target.kind === "clip" ? `clip ${target.id} of recording ${target.recording_path}` : `recording ${target.recording_path}`;
+    return { problem: `${what} no longer exists (deleted after the job was submitted)` };
+  }
+  const hidden = [
+    row.dataset_state !== "active" ? `dataset ${row.dataset_name} is ${row.dataset_state}` : "",
+    row.recording_state !== "active" ? `recording ${target.recording_path} is ${row.recording_state}` : "",
+    row.clip_state !== null && row.clip_state !== "active" ? `clip ${target.id} is ${row.clip_state}` : "",
+  ].filter(Boolean);
+  if (hidden.length) return { problem: `${hidden.join(" and ")} (read-only): restore ${hidden.length > 1 ? "them" : "it"} and run the job again` };
+  return { target: { ...target, time_expansion: row.time_expansion, ...(target.kind === "clip" ? { start: row.start_time!, end: row.end_time! } : {}) } };
+}
+
+/** Whether two reads of a target differ in what its values depend on. */
+function changed(a: ItemTarget, b: ItemTarget): boolean {
+  return a.time_expansion !== b.time_expansion || a.start !== b.start || a.end !== b.end;
 }
 
 /** The job, moved from pending to running if it was pending (by this call or a concurrent one). */
@@ -135,12 +203,41 @@ export async function giveUpItem(ctx: Pick<ItemContext, "sql">, msg: ItemMessage
   await finishJobIfDone(ctx, job.id);
 }
 
-/** Writes an item's outcome (values and row state) unless an earlier delivery or an abort settled it. */
-async function settleItem(sql: Sql, job: Job, item: number, target: ItemTarget, features: readonly string[], outcome: { values: FeatureValues } | { error: string }): Promise<void> {
-  await sql.begin(async (tx) => {
+/**
+ * Writes an item's outcome (values and row state) unless an earlier delivery or an abort
+ * settled it. `computedFrom` set (true, or the failure to record instead): the outcome was
+ * computed from `target` as read before; the target is read again, locked, and when it changed
+ * meanwhile nothing is written ("changed": compute again) — or that failure is — and when it
+ * can no longer take values (read-only, deleted) the item fails, saying why. Such a failure is
+ * for good: it is recorded, not thrown (a retry would fail the same way); other errors (the
+ * database lost) are thrown, for pg-boss to retry the item.
+ */
+async function settleItem(sql: Sql, job: Job, item: number, target: ItemTarget, features: readonly string[], outcome: Outcome, computedFrom: boolean | { error: string } = false): Promise<"settled" | "changed"> {
+  try {
+    return await settleOnce(sql, job, item, target, features, outcome, computedFrom);
+  } catch (err) {
+    // The store refused the write (a state change the locked check above did not see): for
+    // good if the target is indeed read-only or gone now.
+    if (!("values" in outcome) || !(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
+    const current = await currentTarget(sql, target);
+    if (!("problem" in current)) throw err;
+    return settleOnce(sql, job, item, target, features, { error: current.problem }, false);
+  }
+}
+
+async function settleOnce(sql: Sql, job: Job, item: number, target: ItemTarget, features: readonly string[], outcome: Outcome, computedFrom: boolean | { error: string }): Promise<"settled" | "changed"> {
+  return sql.begin(async (tx) => {
     const [locked] = await tx`SELECT status FROM jobs WHERE id = ${job.id} FOR UPDATE`;
     const [current] = await tx`SELECT status FROM job_items WHERE job_id = ${job.id} AND item = ${item} FOR UPDATE`;
-    if (locked.status !== "running" || current.status !== "pending") return;
+    if (locked.status !== "running" || current.status !== "pending") return "settled";
+    if (computedFrom) {
+      const now = await currentTarget(tx, target);
+      if ("problem" in now) outcome = { error: now.problem };
+      else if (changed(now.target, target)) {
+        if (computedFrom === true) return "changed";
+        outcome = computedFrom;
+      }
+    }
     if ("values" in outcome) {
       const provenance = { created_by: job.created_by, run_id: job.run_id };
       for (const name of features) {
@@ -151,7 +248,9 @@ async function settleItem(sql: Sql, job: Job, item: number, target: ItemTarget, 
         else await setRecordingFeature(tx, target.id, f);
       }
       const stored: StoredValues = { ...outcome.values, log_mel: Array.from(outcome.values.log_mel) };
-      await tx`UPDATE job_items SET status = 'done', seconds = ${outcome.values.duration_s}, result = ${tx.json(stored as never)}, finished_at = now()
+      // The target as computed: the feature table gives the bounds its values are of.
+      await tx`UPDATE job_items SET status = 'done', seconds = ${outcome.values.duration_s}, result = ${tx.json(stored as never)},
+                 target = ${tx.json(target as never)}, finished_at = now()
                WHERE job_id = ${job.id} AND item = ${item}`;
     } else {
       // The file named as the API names it, not by the server's own path (as imports report theirs).
@@ -160,6 +259,7 @@ async function settleItem(sql: Sql, job: Job, item: number, target: ItemTarget, 
                WHERE job_id = ${job.id} AND item = ${item}`;
     }
     await tx`UPDATE jobs SET progress_done = progress_done + 1 WHERE id = ${job.id}`;
+    return "settled";
   });
 }
 
