@@ -400,78 +400,76 @@ describe("OpenAPI document", () => {
   });
 });
 
+/**
+ * An app of its own over a fresh audio root holding one float WAV of `samples` at `rate` Hz,
+ * registered as recording `name`; `body` runs with both, and everything is removed after.
+ */
+async function withOwnRecording(name: string, samples: Float32Array, rate: number, body: (own: App, recordingId: string, file: string) => Promise<void>): Promise<void> {
+  const dir = await tempDir();
+  const [root] = await resolveRoots([dir.path]);
+  const own = await buildApp({ database: t.db, audioRoots: [root], tiles });
+  try {
+    const file = join(root, name);
+    await writeFile(file, floatWav(samples, rate));
+    const dataset = await createDataset(t.db.sql, { name: `own ${name}`, audio_dir: root, created_by: null });
+    const rec = (await insertRecording(t.db.sql, { dataset_id: dataset.id, path: name, ...(await probeFile(file)), created_by: null }))!;
+    await body(own, rec.id, file);
+  } finally {
+    await own.close();
+    await dir.remove();
+  }
+}
+
+/** A mono 32-bit float WAV file's bytes. */
+function floatWav(samples: Float32Array, rate: number): Buffer {
+  return Buffer.concat([floatWavHeader(samples.length, 1, rate), new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength)]);
+}
+
 describe("a recording whose samples are not finite", () => {
   it("is a 422 that says so and where: the file decodes, its spectrogram is not defined", async () => {
-    const dir = await tempDir();
-    const [root] = await resolveRoots([dir.path]);
-    const own = await buildApp({ database: t.db, audioRoots: [root], tiles });
-    try {
-      // 1 s of a float WAV at 8 kHz, silent but for a NaN at 0.5 s.
-      const samples = new Float32Array(8000);
-      samples[4000] = NaN;
-      await writeFile(join(root, "nan.wav"), Buffer.concat([floatWavHeader(samples.length, 1, 8000), new Uint8Array(samples.buffer)]));
-      const dataset = await createDataset(t.db.sql, { name: "not finite", audio_dir: root, created_by: null });
-      const rec = (await insertRecording(t.db.sql, { dataset_id: dataset.id, path: "nan.wav", ...(await probeFile(join(root, "nan.wav"))), created_by: null }))!;
-      for (const url of [`/v1/recordings/${rec.id}/tiles/0/0.png?pcen=false`, `/v1/recordings/${rec.id}/spectrogram?start_time=0&end_time=1&pcen=false`]) {
+    // 1 s of a float WAV at 8 kHz, silent but for a NaN at 0.5 s.
+    const samples = new Float32Array(8000);
+    samples[4000] = NaN;
+    await withOwnRecording("nan.wav", samples, 8000, async (own, id) => {
+      for (const url of [`/v1/recordings/${id}/tiles/0/0.png?pcen=false`, `/v1/recordings/${id}/spectrogram?start_time=0&end_time=1&pcen=false`]) {
         const res = await own.inject({ url });
         expect(res.statusCode, `${url}: ${res.body}`).toBe(422);
         expect(res.json().message, url).toBe("the recording decodes, but its samples cannot be analysed: the samples hold NaN (first at 0.5 s, sample 4000 of the signal analysed): a spectrogram of NaN or ±Infinity is not defined");
       }
-    } finally {
-      await own.close();
-      await dir.remove();
-    }
+    });
   });
 });
 
 describe("a recording whose file was replaced after registration", () => {
   it("is a 409 on every route that reads it, not tiles of the new content under the old revision", async () => {
-    const dir = await tempDir();
-    const [root] = await resolveRoots([dir.path]);
-    const own = await buildApp({ database: t.db, audioRoots: [root], tiles });
-    const wav = (seconds: number) => Buffer.concat([floatWavHeader(8000 * seconds, 1, 8000), new Uint8Array(new Float32Array(8000 * seconds).fill(0.25).buffer)]);
-    try {
-      await writeFile(join(root, "a.wav"), wav(2));
-      const dataset = await createDataset(t.db.sql, { name: "replaced", audio_dir: root, created_by: null });
-      const rec = (await insertRecording(t.db.sql, { dataset_id: dataset.id, path: "a.wav", ...(await probeFile(join(root, "a.wav"))), created_by: null }))!;
-      const urls = [`/v1/recordings/${rec.id}/tiles/0/0.f32?pcen=false`, `/v1/recordings/${rec.id}/spectrogram?start_time=0&end_time=1&pcen=false`,
-        `/v1/recordings/${rec.id}/tiles/0/stream?start_time=0&end_time=1&pcen=false`, `/v1/recordings/${rec.id}/playback?start_time=0&end_time=1`, `/v1/recordings/${rec.id}/audio`];
+    const take = (seconds: number) => new Float32Array(8000 * seconds).fill(0.25);
+    await withOwnRecording("a.wav", take(2), 8000, async (own, id, file) => {
+      const urls = [`/v1/recordings/${id}/tiles/0/0.f32?pcen=false`, `/v1/recordings/${id}/spectrogram?start_time=0&end_time=1&pcen=false`,
+        `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=1&pcen=false`, `/v1/recordings/${id}/playback?start_time=0&end_time=1`, `/v1/recordings/${id}/audio`];
       for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
-      await writeFile(join(root, "a.wav"), wav(1)); // another take over the registered file
+      await writeFile(file, floatWav(take(1), 8000)); // another take over the registered file
       for (const url of urls) {
         const res = await own.inject({ url });
         expect(res.statusCode, `${url}: ${res.body}`).toBe(409);
-        expect(res.json().message, url).toBe(`the file of recording ${rec.id} (a.wav) has changed since it was registered: 64058 bytes then, 32058 now; its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`);
+        expect(res.json().message, url).toBe(`the file of recording ${id} (a.wav) has changed since it was registered: 64058 bytes then, 32058 now; its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`);
       }
-      await writeFile(join(root, "a.wav"), wav(2)); // the registered content back
+      await writeFile(file, floatWav(take(2), 8000)); // the registered content back
       for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
-    } finally {
-      await own.close();
-      await dir.remove();
-    }
+    });
   });
 });
 
 describe("geometry headers", () => {
   it("give the band's edges as k·rate/n and the bins per row without float noise or padding", async () => {
-    const dir = await tempDir();
-    const [root] = await resolveRoots([dir.path]);
-    const own = await buildApp({ database: t.db, audioRoots: [root], tiles });
-    try {
-      // 0.1 s at 500 kHz; window_size 0.0007 s → n = 350, bins 0 … 175, the last at 175·500000/350 = 250000 Hz.
-      const samples = Float32Array.from({ length: 50_000 }, (_, i) => Math.sin(i / 7));
-      await writeFile(join(root, "bat.wav"), Buffer.concat([floatWavHeader(samples.length, 1, 500_000), new Uint8Array(samples.buffer)]));
-      const dataset = await createDataset(t.db.sql, { name: "geometry", audio_dir: root, created_by: null });
-      const rec = (await insertRecording(t.db.sql, { dataset_id: dataset.id, path: "bat.wav", ...(await probeFile(join(root, "bat.wav"))), created_by: null }))!;
-      const headers = async (query: string) => (await own.inject({ url: `/v1/recordings/${rec.id}/tiles/0/0.f32?window_size=0.0007&pcen=false&width=128${query}` })).headers;
+    // 0.1 s at 500 kHz; window_size 0.0007 s → n = 350, bins 0 … 175, the last at 175·500000/350 = 250000 Hz.
+    const samples = Float32Array.from({ length: 50_000 }, (_, i) => Math.sin(i / 7));
+    await withOwnRecording("bat.wav", samples, 500_000, async (own, id) => {
+      const headers = async (query: string) => (await own.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=0.0007&pcen=false&width=128${query}` })).headers;
       const all = await headers("");
       expect([all["x-frequency-range"], all["x-bins-per-row"], all["x-shape"]]).toEqual(["0,250000", "1", "176,128"]);
       const merged = await headers("&height=44"); // 176 bins into 44 rows: 4 per row
       expect([merged["x-frequency-range"], merged["x-bins-per-row"], merged["x-shape"]]).toEqual(["0,250000", "4", "44,128"]);
       expect((await headers("&height=64"))["x-bins-per-row"]).toBe("2.75");
-    } finally {
-      await own.close();
-      await dir.remove();
-    }
+    });
   });
 });
