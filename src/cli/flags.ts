@@ -176,18 +176,16 @@ export function withFlagNames(err: ParamsError): ParamsError {
   return new ParamsError(err.issues.map((i) => ({ ...i, field: `${i.field} (--${i.field.toLowerCase().replace(/_/g, "-")})` })));
 }
 
-/** A finite number written as parameter flags write one (params.ts toNumber), so that options and parameters read a text alike. */
-const finiteNumber = z.preprocess(toNumber, z.number().finite());
-
 /**
- * The number given to option `--flag`, read as parameter flags are, checked by `rule`; `ruleText`
- * says what it must be ("a number >= 0", "an integer in [1, 1024]"). Undefined when absent.
+ * The number given to option `--flag`, read as parameter flags are (params.ts toNumber: decimal,
+ * not hex), checked by `rule`; `ruleText` says what it must be ("a number >= 0", "an integer in
+ * [1, 1024]"). Undefined when absent.
  */
 export function numberOption(text: string | true | undefined, flag: string, rule: (v: number) => boolean, ruleText: string): number | undefined {
   if (text === undefined) return undefined;
-  const v = finiteNumber.safeParse(text);
-  if (!(v.success && rule(v.data))) throw new UsageError(`--${flag}: must be ${ruleText}, got '${text}'`);
-  return v.data;
+  const v = toNumber(text);
+  if (!(typeof v === "number" && Number.isFinite(v) && rule(v))) throw new UsageError(`--${flag}: must be ${ruleText}, got '${text}'`);
+  return v;
 }
 
 /** `--time-expansion X`: a positive number; undefined when absent (the file's GUANO TE, else 1). */

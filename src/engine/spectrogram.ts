@@ -2,11 +2,11 @@
  * `spectrogram()` of the library API (SPEC §8b): a whole signal in memory, on the calling
  * thread, with the semantics of SPEC §3.
  */
+import { signalSamples } from "../audio/signal.js";
 import { finishValues, normalizationDivisor, SpectrogramPlan, valueRange, type PcenState } from "./analysis.js";
 import { conditionSignal } from "./condition.js";
 import { frameCount, samplesOfFrames, type FrameGeometry } from "./geometry.js";
 import { checkParamsForRecording, parseParams, type Params, type ParamsInput } from "./params.js";
-import { signalSamples } from "../audio/signal.js";
 
 /** A spectrogram, or a piece of one, with what is needed to place it in time and frequency. */
 export interface Spectrogram {
