@@ -6,7 +6,7 @@
  * failure. Runs on the embedded database, or on DATABASE_URL when set.
  */
 import { createHash } from "node:crypto";
-import { mkdir } from "node:fs/promises";
+import { copyFile, mkdir, rm, stat, symlink } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PgBoss } from "pg-boss";
@@ -19,7 +19,7 @@ import { setState } from "../src/store/common.js";
 import { createDataset } from "../src/store/datasets.js";
 import { listMetrics, startJob } from "../src/store/jobs.js";
 import { probeFile } from "../src/store/probe.js";
-import { deleteRecording, insertRecording, updateRecording } from "../src/store/recordings.js";
+import { deleteRecording, getRecordingLocation, insertRecording, updateRecording } from "../src/store/recordings.js";
 import { getRun } from "../src/store/runs.js";
 import { TilePool } from "../src/tiles/pool.js";
 import type { WorkerTask } from "../src/tiles/worker.js";
@@ -205,6 +205,8 @@ describe("extract_features jobs", () => {
   }, 30_000);
 
   it("an item that keeps failing is retried up to the limit, then the job fails naming it", async () => {
+    const tone3k = await getRecordingLocation(t.db.sql, fx.recordings["tone3k.wav"]);
+    await copyFile(join(tone3k.audio_dir, "tone3k.wav"), join(tone3k.audio_dir, "crash.wav"));
     const [{ id: crashId }] = await t.db.sql`
       INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels)
       SELECT dataset_id, 'crash.wav', hash, file_size, file_samplerate, frames, channels FROM recordings WHERE id = ${fx.recordings["tone3k.wav"]}
@@ -344,5 +346,29 @@ describe("extract_features jobs", () => {
     const [item] = await t.db.sql`SELECT attempts, seconds, target FROM job_items WHERE job_id = ${job.id}`;
     expect(item).toMatchObject({ attempts: 1, target: { time_expansion: 4 } });
     expect(item.seconds).toBeCloseTo(0.25, 9);
+  }, 60_000);
+
+  it("an item whose file was replaced, removed or swapped for a symlink out of its dataset directory since registration fails at once, saying why", async () => {
+    const ds = await toneDataset(["kept.wav", "longer.wav", "removed.wav", "escaped.wav"], 1);
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: ["kept.wav", "longer.wav", "removed.wav", "escaped.wav"].map((f) => ds.recordings[f]) }, features: ["rms_dbfs"] }, created_by: null });
+    const registered = (await stat(join(ds.dir, "longer.wav"))).size;
+    await writeSineWav(join(ds.dir, "longer.wav"), 8000, 2, 1000);
+    await rm(join(ds.dir, "removed.wav"));
+    // The same tone, the same size, outside the dataset's directory.
+    const outside = join(dir.path, "outside.wav");
+    await writeSineWav(outside, 8000, 1, 1000);
+    await rm(join(ds.dir, "escaped.wav"));
+    await symlink(outside, join(ds.dir, "escaped.wav"));
+    const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"));
+    expect(done).toMatchObject({ result: "failure", progress_done: 4 });
+    const items = await t.db.sql`SELECT status, attempts, error FROM job_items WHERE job_id = ${job.id} ORDER BY item`;
+    expect(items.map((i) => [i.status, i.attempts, i.error])).toEqual([
+      ["done", 1, null],
+      ["failed", 1, `the file of recording ${ds.recordings["longer.wav"]} (longer.wav) has changed since it was registered: ${registered} bytes then, ${(await stat(join(ds.dir, "longer.wav"))).size} now; its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`],
+      ["failed", 1, "recording removed.wav: file removed.wav does not exist in the dataset's audio_dir"],
+      ["failed", 1, "recording escaped.wav: escaped.wav resolves outside the dataset's audio_dir"],
+    ]);
+    expect(await deliveries(job.id)).toEqual([0, 1, 2, 3].map(() => [ITEM_QUEUE, "completed", 0]));
+    expect(await featureValue("recording_features", ds.recordings["escaped.wav"], "rms_dbfs", job.run_id!)).toBeUndefined();
   }, 60_000);
 });

@@ -3,12 +3,12 @@
  * through the store, then checked against this server's audio roots at every use — a dataset
  * registered by another server may lie outside them, and a symlink swapped in after
  * registration must not escape. A file whose size is no longer the registered one has been
- * replaced: its hash, statistics and immutable tile URLs describe the old content, so it is
- * refused (409) rather than served under them.
+ * replaced (recordingFileNow): 409 rather than served under its old hash and tile URLs.
  */
 import type { FastifyInstance } from "fastify";
-import { isInside, resolveRecordingFile } from "../store/paths.js";
-import { getRecordingLocation, type RecordingLocation } from "../store/recordings.js";
+import { ConflictError } from "../store/errors.js";
+import { isInside } from "../store/paths.js";
+import { getRecordingLocation, recordingFileNow, type RecordingLocation } from "../store/recordings.js";
 import { HttpError } from "./plugins/errors.js";
 
 /** The recording's location, the real absolute path of its file and the file's size in bytes. */
@@ -17,11 +17,8 @@ export async function recordingFile(app: FastifyInstance, id: string): Promise<R
   if (!app.audioRoots.some((root) => isInside(root, loc.audio_dir))) {
     throw new HttpError(403, `the dataset directory of recording ${id} is outside this server's audio roots`);
   }
-  const { file, size } = await resolveRecordingFile(loc.audio_dir, loc.path).catch(() => {
-    throw new HttpError(404, `the file of recording ${id} is missing from its dataset directory`);
+  const { file, size } = await recordingFileNow(loc, id).catch((err) => {
+    throw err instanceof ConflictError ? err : new HttpError(404, `the file of recording ${id} is missing from its dataset directory`);
   });
-  if (size !== loc.file_size) {
-    throw new HttpError(409, `the file of recording ${id} (${loc.path}) has changed since it was registered: ${loc.file_size} bytes then, ${size} now; its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`);
-  }
   return { ...loc, file, size };
 }

@@ -16,18 +16,19 @@
  * counts), and checked once more, locked, in the transaction that writes the values — values of
  * a target changed meanwhile are computed again. A target archived, trashed or deleted since
  * the submission can never take its values: the item fails at once, saying so, and is not
- * retried.
+ * retried; so does one whose file is missing, resolves outside its dataset's audio_dir, or was
+ * replaced since registration (its size changed), as the API refuses to serve it.
  */
 import type { JobResult, JobWithMetadata } from "pg-boss";
 import { parseParams } from "../engine/params.js";
 import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
 import { featureTableCsv, type FeatureTableRow } from "../features/table.js";
 import type { Queryable, Sql } from "../store/db.js";
-import { ConflictError, NotFoundError } from "../store/errors.js";
+import { ConflictError, InvalidError, NotFoundError } from "../store/errors.js";
 import { completeJob, getJob, putMetric, startJob, type Job } from "../store/jobs.js";
 import { createArtifact, storeFile } from "../store/artifacts.js";
 import { setClipFeature } from "../store/clips.js";
-import { setRecordingFeature } from "../store/recordings.js";
+import { getRecordingLocation, recordingFileNow, setRecordingFeature } from "../store/recordings.js";
 import { finishRun } from "../store/runs.js";
 import { TilePool } from "../tiles/pool.js";
 import { DEAD_ITEM_QUEUE, DEFAULT_EXPIRATION_DELAY_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, extractFeaturesData, jobFeatures, openQueue, type ExtractFeaturesData, type ItemMessage, type ItemTarget } from "./queue.js";
@@ -117,16 +118,17 @@ export async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: 
   const features = jobFeatures(data);
   for (let computations = 1; ; computations++) {
     const current = await currentTarget(sql, row.target);
-    if ("problem" in current) {
-      await settleItem(sql, job, msg.item, row.target, features, { error: current.problem });
+    const readable = "problem" in current ? current : await readableTarget(sql, current.target);
+    if ("problem" in readable) {
+      await settleItem(sql, job, msg.item, row.target, features, { error: readable.problem });
       break;
     }
-    const outcome = await computeItem(ctx, current.target, data, delivery);
+    const outcome = await computeItem(ctx, readable.target, data, delivery);
     // The last computation: a target changed again meanwhile fails, saying so.
     const ifChanged = computations < MAX_COMPUTATIONS || {
       error: `its ${row.target.kind === "clip" ? "bounds or its recording's " : ""}time expansion changed while it was computed, ${MAX_COMPUTATIONS} times; run the job again once it no longer changes`,
     };
-    if ((await settleItem(sql, job, msg.item, current.target, features, outcome, ifChanged)) === "settled") break;
+    if ((await settleItem(sql, job, msg.item, readable.target, features, outcome, ifChanged)) === "settled") break;
   }
   await finishJobIfDone(ctx, job.id);
 }
@@ -174,6 +176,23 @@ async function currentTarget(db: Queryable, target: ItemTarget): Promise<{ targe
   ].filter(Boolean);
   if (hidden.length) return { problem: `${hidden.join(" and ")} (read-only): restore ${hidden.length > 1 ? "them" : "it"} and run the job again` };
   return { target: { ...target, time_expansion: row.time_expansion, ...(target.kind === "clip" ? { start: row.start_time!, end: row.end_time! } : {}) } };
+}
+
+/**
+ * `target` reading its recording's file as it is now, checked as the API checks a file before
+ * serving it (recordingFileNow): inside its dataset's audio_dir after symlinks (SPEC §10), and
+ * of the registered size — values of a replaced file would not be the recording's. Or, when the
+ * file is missing, outside or replaced, why: for good, a retry would find the same.
+ */
+async function readableTarget(db: Queryable, target: ItemTarget): Promise<{ target: ItemTarget } | { problem: string }> {
+  const loc = await getRecordingLocation(db, target.recording_id);
+  try {
+    return { target: { ...target, path: (await recordingFileNow(loc, target.recording_id)).file } };
+  } catch (err) {
+    if (err instanceof InvalidError) return { problem: `recording ${target.recording_path}: ${err.fields[0].message}` };
+    if (err instanceof ConflictError) return { problem: err.message };
+    throw err;
+  }
 }
 
 /** Whether two reads of a target differ in what its values depend on. */

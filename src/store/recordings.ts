@@ -11,6 +11,7 @@ import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
+import { resolveRecordingFile } from "./paths.js";
 import type { FileFacts } from "./probe.js";
 import { getOrCreateTag } from "./tags.js";
 import { getOrCreateFeatureName } from "./features.js";
@@ -233,6 +234,23 @@ export async function getRecordingLocation(db: Queryable, id: string): Promise<R
     FROM recordings r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ${id}`);
   if (!row) throw new NotFoundError("recording", id);
   return row as RecordingLocation;
+}
+
+/**
+ * A recording's file as it is now, to be read: its real path — inside the dataset's audio_dir
+ * after symlinks (resolveRecordingFile, SPEC §10) — and its size, which must still be the
+ * registered one. A file of another size was replaced: its hash, statistics and tiles describe
+ * the registered content, so it is refused rather than read under them. (A rewrite that keeps
+ * the size is not detected.)
+ * @throws InvalidError naming `path` when the file is missing, not a regular file, or resolves
+ *   outside the audio_dir; ConflictError naming both sizes when it changed
+ */
+export async function recordingFileNow(loc: RecordingLocation, id: string): Promise<{ file: string; size: number }> {
+  const found = await resolveRecordingFile(loc.audio_dir, loc.path);
+  if (found.size !== loc.file_size) {
+    throw new ConflictError(`the file of recording ${id} (${loc.path}) has changed since it was registered: ${loc.file_size} bytes then, ${found.size} now; its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`);
+  }
+  return found;
 }
 
 export async function addRecordingTag(db: Queryable, id: string, tag: { key: string; value: string } & Provenance): Promise<Recording> {
