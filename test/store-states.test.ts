@@ -117,6 +117,22 @@ describe("an archived or trashed parent", () => {
     expect((await updateRecording(sql, recording.id, { rights: "CC0" })).rights).toBe("CC0");
   });
 
+  it("a restore changes state_changed_at only when it changes the state", async () => {
+    const { recording } = await tree("restore-times");
+    const changedAt = async () => (await sql`SELECT state, extract(epoch FROM state_changed_at)::float8 AS at FROM recordings WHERE id = ${recording.id}`)[0];
+    const created = await changedAt();
+    await setState(sql, "recordings", recording.id, "active");
+    expect(await changedAt()).toEqual(created);
+    await setState(sql, "recordings", recording.id, "archived");
+    const archived = await changedAt();
+    expect(archived.state).toBe("archived");
+    expect(archived.at).toEqual(expect.any(Number));
+    await setState(sql, "recordings", recording.id, "active");
+    const restored = await changedAt();
+    await setState(sql, "recordings", recording.id, "active");
+    expect(await changedAt()).toEqual(restored);
+  });
+
   it("hides a trashed dataset's recordings like trashed ones", async () => {
     const { dataset, recording, clip, clipNote } = await tree("trashed-parent");
     await setState(sql, "datasets", dataset.id, "trashed");
