@@ -3,7 +3,9 @@
  * an allocation sized by an untrusted header. Hand-made malformed files for each named problem,
  * then a fast-check fuzz over mutated headers of real fixtures and random bytes.
  */
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -88,6 +90,18 @@ describe("malformed files are rejected with a message naming the problem", () =>
   it("a missing file", async () => {
     await expect(openAudio("/nonexistent/x.wav")).rejects.toThrow(/cannot open .*ENOENT/);
   });
+
+  it("a FIFO or a directory is refused at once (a FIFO waited for a writer for ever)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sonotile-special-"));
+    try {
+      const fifo = path.join(dir, "fifo.wav");
+      execFileSync("mkfifo", [fifo]);
+      await expect(openAudio(fifo)).rejects.toThrow(new AudioFormatError(`${fifo} is not a regular file`));
+      await expect(openAudio(dir)).rejects.toThrow(new AudioFormatError(`${dir} is not a regular file`));
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  }, 10_000);
 });
 
 describe("many small chunks", () => {

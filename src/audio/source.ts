@@ -3,7 +3,7 @@
  * a range costs only its own bytes) or an in-memory buffer. Every container parser and reader goes
  * through this, so `bytesRead` is an honest count of what was fetched from disk.
  */
-import { readSync } from "node:fs";
+import { constants, readSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { AudioFormatError } from "./types.js";
 
@@ -86,7 +86,10 @@ class MemorySource implements ByteSource {
 export async function openFileSource(path: string, options: { blocking?: boolean } = {}): Promise<ByteSource> {
   let fh: FileHandle;
   try {
-    fh = await open(path, "r");
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever; so
+    // opened, it is refused below with anything else that is not a regular file. (No effect on
+    // regular files, and checking before opening would leave a window to swap the path.)
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     throw new AudioFormatError(`cannot open ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
