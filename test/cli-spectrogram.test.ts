@@ -333,6 +333,21 @@ describe("sonotile spectrogram: long outputs", () => {
     expect(existsSync(png)).toBe(false);
   });
 
+  it("a header claiming more audio than the stream holds, drawn as a PNG: the file's error (exit 1), not the image size's (exit 2)", async () => {
+    // flac_pcm_16.flac with STREAMINFO's 36-bit total sample count (body bits 108–143; the body
+    // starts at byte 8) set to 2^36 − 1: an image of that would be far over the pixel limit.
+    const lying = readFileSync(join(FIXTURES, "formats/flac_pcm_16.flac"));
+    lying[8 + 13] |= 0x0f;
+    lying.fill(0xff, 8 + 14, 8 + 18);
+    const input = join(tmp, "lying.flac");
+    writeFileSync(input, lying);
+    const err = await runInProcess([input, "-o", join(tmp, "lying.png")]).then(() => null, (e: unknown) => e);
+    expect(isUsage(err)).toBe(false);
+    expect((err as Error & { exitCode?: number }).exitCode ?? 1).toBe(1);
+    expect((err as Error).message).toMatch(/^flac: stream ends near frame \d+, the header says 68719476735 \(truncated\?\)$/);
+    expect(existsSync(join(tmp, "lying.png"))).toBe(false);
+  });
+
   it("interrupted while writing (Ctrl-C, kill): the temporary file is removed, an existing output kept, and the process dies of the signal", async () => {
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       const dir = join(tmp, `interrupted-${signal}`);

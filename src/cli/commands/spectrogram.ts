@@ -7,7 +7,7 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { AudioFormatError, openAudio } from "../../audio/index.js";
+import { AudioFormatError, openAudio, type AudioReader } from "../../audio/index.js";
 import { valueRange } from "../../engine/analysis.js";
 import { framesInInterval, noFrameInInterval } from "../../engine/geometry.js";
 import { RecordingSpectrogram } from "../../engine/recording.js";
@@ -81,6 +81,7 @@ async function spectrogram(args: string[]): Promise<number> {
         const { bound, message } = noFrameInInterval(start ?? 0, end ?? Infinity, recording.frames, recording.geometry);
         throw new UsageError(`--${bound}: ${message}`);
       }
+      if (format === ".png") await checkImageSize(reader, recording, f0, f1);
       await writeOutputFile(output, (path) => (format === ".png" ? writeImage(path, output, recording, f0, f1) : writeNumbers(path, output, format === ".npy", recording, f0, f1)));
     } finally {
       recording.dispose();
@@ -91,13 +92,24 @@ async function spectrogram(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-/** Frames [f0, f1) as a PNG, drawn in memory (hence MAX_PNG_PIXELS), written to `path`; write errors name `output`. */
+/**
+ * Refuses an image of frames [f0, f1) over MAX_PNG_PIXELS (exit 2) before anything is computed —
+ * after reading the recording's last sample frame: a compressed stream's frame count is its
+ * header's claim, and a claim past the stream's end is the file's fault (exit 1, the reader
+ * naming where the stream ends), not the command line's.
+ */
+async function checkImageSize(reader: AudioReader, recording: RecordingSpectrogram, f0: number, f1: number): Promise<void> {
+  const { bins } = recording.geometry;
+  const frames = f1 - f0;
+  if (bins * frames <= MAX_PNG_PIXELS) return;
+  await reader.read(0, reader.info.frames - 1, 1);
+  throw new UsageError(`the image would be ${frames} × ${bins} pixels; the limit is ${MAX_PNG_PIXELS}: draw a piece (--start/--end), use a longer --hop-size, or write numbers (.npy, .f32)`);
+}
+
+/** Frames [f0, f1) as a PNG, drawn in memory (checkImageSize first), written to `path`; write errors name `output`. */
 async function writeImage(path: string, output: string, recording: RecordingSpectrogram, f0: number, f1: number): Promise<void> {
   const { bins } = recording.geometry;
   const frames = f1 - f0;
-  if (bins * frames > MAX_PNG_PIXELS) {
-    throw new UsageError(`the image would be ${frames} × ${bins} pixels; the limit is ${MAX_PNG_PIXELS}: draw a piece (--start/--end), use a longer --hop-size, or write numbers (.npy, .f32)`);
-  }
   const data = await recording.frameRange(f0, f1);
   const range = valueRange(recording.params, (await recording.stats()).peak);
   const png = renderPng({ data, bins, frames, valueRange: range }, recording.params.cmap);
