@@ -91,6 +91,16 @@ describe("malformed files are rejected with a message naming the problem", () =>
     await expect(openAudio("/nonexistent/x.wav")).rejects.toThrow(/cannot open .*ENOENT/);
   });
 
+  it("a corrupt MS ADPCM block is named by its place in the file, wherever a read starts", async () => {
+    // wav_ms_adpcm.wav: blocks of 512 bytes (1012 frames) from byte 90; block 10's predictor index made 9.
+    const reader = await openAudio(patched(fixture("wav_ms_adpcm.wav"), (_, b) => { b[90 + 10 * 512] = 9; }));
+    const message = "wav: ms_adpcm block 10 (at byte 5210): predictor index 9 is out of range 0..6";
+    for (const [start, count] of [[0, reader.info.frames], [9108, 2000], [10120, 10]]) {
+      await expect(reader.read(0, start, count), `from frame ${start}`).rejects.toThrow(new AudioFormatError(message));
+    }
+    await expect(reader.read(0, 0, 10120)).resolves.toHaveLength(10120);
+  });
+
   it("a FIFO or a directory is refused at once (a FIFO waited for a writer for ever)", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "sonotile-special-"));
     try {

@@ -4,8 +4,7 @@
  * [-32768, 32767] and scaled by 1/32768. Each block starts with the full decoder state in its
  * header, so blocks decode independently — a ranged read decodes only the blocks it covers.
  */
-import type { BlockCodec } from "./layout.js";
-import { LIMITS } from "./layout.js";
+import { CorruptBlockError, LIMITS, type BlockCodec } from "./layout.js";
 import type { WaveFormat } from "./riff.js";
 import { AudioFormatError } from "./types.js";
 
@@ -113,7 +112,7 @@ export function msAdpcmCodec(channels: number, blockAlign: number, samplesPerBlo
         const base = b * blockAlign;
         const o = b * samplesPerBlock;
         const pi = bytes[base + channel];
-        if (pi > 6) throw new AudioFormatError(`MS ADPCM block ${b}: predictor index ${pi} is out of range 0..6`);
+        if (pi > 6) throw new CorruptBlockError(b, `predictor index ${pi} is out of range 0..6`);
         const c1 = MS_COEF1[pi];
         const c2 = MS_COEF2[pi];
         let delta = s16(base + channels + 2 * channel);

@@ -10,12 +10,25 @@ import { AudioFormatError } from "./types.js";
  * family (a block header carries the full decoder state, so any block decodes on its own — this
  * is what makes their ranged reads cheap).
  */
+/**
+ * A block a codec cannot decode, `block` counted from the first block of the bytes it was given;
+ * the reader names the block in the file (BlockReader.read).
+ */
+export class CorruptBlockError extends AudioFormatError {
+  constructor(readonly block: number, readonly problem: string) {
+    super(`block ${block}: ${problem}`);
+  }
+}
+
 export interface BlockCodec {
   /** Frames one block decodes to. */
   readonly framesPerBlock: number;
   /** Bytes of one block, all channels. */
   readonly bytesPerBlock: number;
-  /** Decodes `blocks` whole blocks found at the start of `bytes`; writes `channel` to `out[0 .. blocks·framesPerBlock)`. */
+  /**
+   * Decodes `blocks` whole blocks found at the start of `bytes`; writes `channel` to
+   * `out[0 .. blocks·framesPerBlock)`. A block that cannot be decoded is a CorruptBlockError.
+   */
   decode(bytes: Uint8Array, blocks: number, channel: number, out: Float32Array): void;
   /**
    * The stored bytes are already the decoded samples: one channel of little-endian float32 (a

@@ -3,7 +3,7 @@
  * [start, start + count) fetches only the blocks that cover them, in batches of at most
  * `BATCH_BYTES`, and converts them in one pass.
  */
-import type { Layout } from "./layout.js";
+import { CorruptBlockError, type Layout } from "./layout.js";
 import type { ByteSource } from "./source.js";
 import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
 
@@ -64,9 +64,9 @@ export class BlockReader implements AudioReader {
       const got = await this.src.readInto(dataOffset + b * bpb, bytes);
       if (got < bytes.length) throw new AudioFormatError(`file ended early: sample data stops at byte ${dataOffset + b * bpb + got}`);
       if (scratch === null) {
-        codec.decode(bytes, nb, channel, out.subarray(b - s));
+        this.decode(bytes, nb, b, channel, out.subarray(b - s));
       } else {
-        codec.decode(bytes, nb, channel, scratch);
+        this.decode(bytes, nb, b, channel, scratch);
         const from = Math.max(s, b * fpb);
         const to = Math.min(e, (b + nb) * fpb);
         out.set(scratch.subarray(from - b * fpb, to - b * fpb), from - s);
@@ -74,6 +74,18 @@ export class BlockReader implements AudioReader {
     }
     if (buffer.length > (this.spare?.length ?? 0)) this.spare = buffer;
     return out;
+  }
+
+  /** codec.decode of blocks [first, first + blocks), a corrupt one named by its place in the file. */
+  private decode(bytes: Uint8Array, blocks: number, first: number, channel: number, out: Float32Array): void {
+    const { codec, container, encoding, dataOffset } = this.layout;
+    try {
+      codec.decode(bytes, blocks, channel, out);
+    } catch (err) {
+      if (!(err instanceof CorruptBlockError)) throw err;
+      const block = first + err.block;
+      throw new AudioFormatError(`${container}: ${encoding} block ${block} (at byte ${dataOffset + block * codec.bytesPerBlock}): ${err.problem}`);
+    }
   }
 
   /**
