@@ -3,10 +3,11 @@
  * samples as one sequential decode. Small blocks (500 frames, more than the 16-block cache holds)
  * force evictions, restarts and — for FLAC — seeks by frame-header bisection.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
-import { decode, openAudio } from "../src/audio/index.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
 import { parseFrameHeader } from "../src/audio/flacseek.js";
 import { maxAbsDiff } from "./golden.js";
 
@@ -76,5 +77,214 @@ describe("FLAC frame headers", () => {
     expect(parseFrameHeader(b, 0, 4096)).toEqual({ sample: 3 * 4096, blocksize: 4096, headerBytes: 6 });
     b[5] ^= 1;
     expect(parseFrameHeader(b, 0, 4096)).toBeNull();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Header fields that lie (SPEC §10), each file built here from a fixture: a clear error naming the
+// field, its value and what the format allows — never the decoder library's own text, never a
+// silently wrong decode.
+
+const fixture = (name: string) => new Uint8Array(readFileSync(path.join(FORMATS, name)));
+const scratch = mkdtempSync(path.join(tmpdir(), "sonotile-compressed-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** `bytes` written to a file of the scratch directory, for reads through a path. */
+function onDisk(name: string, bytes: Uint8Array): string {
+  const file = path.join(scratch, name);
+  writeFileSync(file, bytes);
+  return file;
+}
+
+/** The AudioFormatError message of decoding `input` whole (fails the test if it decodes). */
+async function decodeError(input: string | Uint8Array): Promise<string> {
+  try {
+    await decode(input);
+  } catch (err) {
+    expect(err).toBeInstanceOf(AudioFormatError);
+    return (err as Error).message;
+  }
+  throw new Error("decoded without error");
+}
+
+/** The AudioFormatError message of opening `file` and reading its first second. */
+async function readError(file: string): Promise<string> {
+  try {
+    const reader = await openAudio(file, { blockFrames: 1024 });
+    try {
+      await reader.read(0, 0, reader.info.samplerate);
+    } finally {
+      await reader.close();
+    }
+  } catch (err) {
+    expect(err).toBeInstanceOf(AudioFormatError);
+    return (err as Error).message;
+  }
+  throw new Error("read without error");
+}
+
+/**
+ * A copy of a FLAC file with `nbits` bits at bit `bitOff` of the STREAMINFO body (after "fLaC"
+ * and the 4-byte block header, i.e. from byte 8) set to `value`, most significant first.
+ */
+function streaminfoSet(bytes: Uint8Array, bitOff: number, nbits: number, value: number): Uint8Array {
+  const b = bytes.slice();
+  for (let i = 0; i < nbits; i++) {
+    const bit = (value >> (nbits - 1 - i)) & 1;
+    const p = 8 * 8 + bitOff + i;
+    b[p >> 3] = (b[p >> 3] & ~(1 << (7 - (p & 7)))) | (bit << (7 - (p & 7)));
+  }
+  return b;
+}
+
+/** Ogg page CRC (RFC 3533: polynomial 0x04c11db7, no reflection, initial 0, CRC field as zero), written into the page at `at`. */
+function fixOggCrc(b: Uint8Array, at: number): void {
+  let length = 27 + b[at + 26];
+  for (let i = 0; i < b[at + 26]; i++) length += b[at + 27 + i];
+  b.fill(0, at + 22, at + 26);
+  let crc = 0;
+  for (let i = 0; i < length; i++) {
+    crc ^= b[at + i] << 24;
+    for (let k = 0; k < 8; k++) crc = crc & 0x80000000 ? (crc << 1) ^ 0x04c11db7 : crc << 1;
+  }
+  new DataView(b.buffer, b.byteOffset).setUint32(at + 22, crc >>> 0, true);
+}
+
+/** A copy of an Ogg file with its first packet (the codec's identification header, alone on page 0) edited, the page CRC recomputed. */
+function firstPacketEdited(name: string, edit: (b: Uint8Array, at: number) => void): Uint8Array {
+  const b = fixture(name);
+  edit(b, 27 + b[26]);
+  fixOggCrc(b, 0);
+  return b;
+}
+
+/** A copy of an Ogg file whose page 0 holds `packet` instead of its identification header (one segment, < 255 bytes). */
+function firstPacketReplaced(name: string, packet: Uint8Array): Uint8Array {
+  const src = fixture(name);
+  const end = 27 + src[26] + src.subarray(27, 27 + src[26]).reduce((a, x) => a + x, 0);
+  const b = new Uint8Array(28 + packet.length + src.length - end);
+  b.set(src.subarray(0, 27));
+  b[26] = 1;
+  b[27] = packet.length;
+  b.set(packet, 28);
+  b.set(src.subarray(end), 28 + packet.length);
+  fixOggCrc(b, 0);
+  return b;
+}
+
+describe("FLAC STREAMINFO that the frames contradict", () => {
+  // bits per sample − 1: 5 bits at bit 103 of STREAMINFO; channels − 1: 3 bits at bit 100.
+  it.each([
+    ["flac_pcm_16.flac", 3, 16],
+    ["flac_pcm_16.flac", 7, 16],
+    ["flac_pcm_16.flac", 31, 16],
+    ["flac_pcm_24.flac", 3, 24],
+    ["flac_pcm_24.flac", 7, 24],
+  ])("%s with STREAMINFO bits per sample − 1 = %i decodes by the frames' depth (%i bits), as libsndfile does", async (name, field, depth) => {
+    const good = await decode(path.join(FORMATS, name));
+    const lying = streaminfoSet(fixture(name), 103, 5, field);
+    const got = await decode(lying);
+    expect(got.frames).toBe(good.frames);
+    expect(got.data[0]).toEqual(good.data[0]); // not re-quantized to STREAMINFO's depth
+    const reader = await openAudio(onDisk(`bits-${field}-${name}`, lying), { blockFrames: 1000 });
+    try {
+      expect(reader.info.bitsPerSample).toBe(depth);
+      expect(await reader.read(0, 12_345, 2000)).toEqual(good.data[0].subarray(12_345, 14_345)); // after a seek
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it.each([[1, 2], [7, 8]])("a mono file whose STREAMINFO says channels − 1 = %i is refused: the frames have 1 channel, STREAMINFO says %i", async (field, channels) => {
+    const lying = streaminfoSet(fixture("flac_pcm_16.flac"), 100, 3, field);
+    expect(await decodeError(lying)).toBe(`<buffer>: flac: the frames have 1 channel, STREAMINFO says ${channels}`);
+    const file = onDisk(`channels-${field}.flac`, lying);
+    expect(await readError(file)).toBe(`${file}: flac: the frames have 1 channel, STREAMINFO says ${channels}`);
+  });
+});
+
+describe("Ogg Opus identification header (OpusHead, RFC 7845 §5.1) that lies", () => {
+  // OpusHead: "OpusHead" (8), version (8), channels (9), pre-skip (10), input rate (12), gain (16),
+  // mapping family (18), then for families other than 0: stream count, coupled count, one byte per channel.
+  it.each([
+    ["channels 3 with mapping family 0", (b: Uint8Array, at: number) => (b[at + 9] = 3), "opus: OpusHead declares 3 channels with channel mapping family 0, which allows only 1 or 2 (RFC 7845 §5.1.1.1)"],
+    ["channels 8 with mapping family 0", (b: Uint8Array, at: number) => (b[at + 9] = 8), "opus: OpusHead declares 8 channels with channel mapping family 0, which allows only 1 or 2 (RFC 7845 §5.1.1.1)"],
+    ["channels 255 with mapping family 0", (b: Uint8Array, at: number) => (b[at + 9] = 255), "opus: OpusHead declares 255 channels with channel mapping family 0, which allows only 1 or 2 (RFC 7845 §5.1.1.1)"],
+    ["version 255", (b: Uint8Array, at: number) => (b[at + 8] = 255), "opus: OpusHead version 255 (major version 15) is not supported: RFC 7845 §5.1 defines major version 0"],
+    ["version 2", (b: Uint8Array, at: number) => (b[at + 8] = 2), "opus: OpusHead version 2 is not supported: RFC 7845 §5.1 defines version 1, the only one the decoder reads"],
+    ["mapping family 1 without a mapping table", (b: Uint8Array, at: number) => (b[at + 18] = 1), "opus: OpusHead declares channel mapping family 1 but has no channel mapping table (the header is 19 bytes; 1 channel needs 22, RFC 7845 §5.1.1)"],
+    ["mapping family 2 without a mapping table", (b: Uint8Array, at: number) => (b[at + 18] = 2), "opus: OpusHead declares channel mapping family 2 but has no channel mapping table (the header is 19 bytes; 1 channel needs 22, RFC 7845 §5.1.1)"],
+    ["mapping family 255 without a mapping table", (b: Uint8Array, at: number) => (b[at + 18] = 255), "opus: OpusHead declares channel mapping family 255 but has no channel mapping table (the header is 19 bytes; 1 channel needs 22, RFC 7845 §5.1.1)"],
+  ])("%s is refused at open, naming the field", async (label, edit, message) => {
+    const bad = firstPacketEdited("ogg_opus.ogg", edit);
+    expect(await decodeError(bad)).toBe(`<buffer>: ${message}`);
+    const file = onDisk(`opushead-${label.replace(/\W+/g, "-")}.ogg`, bad);
+    expect(await readError(file)).toBe(`${file}: ${message}`);
+  });
+
+  /** OpusHead of ogg_opus.ogg (mono) with mapping family `family` and the table `table` after it. */
+  const withTable = (family: number, channels: number, table: number[]) => {
+    const src = fixture("ogg_opus.ogg");
+    const head = src.slice(28, 28 + 19);
+    head[9] = channels;
+    head[18] = family;
+    return firstPacketReplaced("ogg_opus.ogg", Uint8Array.from([...head, ...table]));
+  };
+
+  it("a mono stream described with mapping family 1 and its table (1 stream, 0 coupled, channel 0 → 0) decodes as the original", async () => {
+    const good = await decode(path.join(FORMATS, "ogg_opus.ogg"));
+    const got = await decode(withTable(1, 1, [1, 0, 0]));
+    expect([got.channels, got.frames]).toEqual([1, good.frames]);
+    expect(maxAbsDiff(got.data[0], good.data[0])).toBeLessThan(1e-6);
+  });
+
+  it.each([
+    ["family 1 with 9 channels", withTable(1, 9, [9, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]), "opus: OpusHead declares 9 channels with channel mapping family 1, which allows 1 to 8 (RFC 7845 §5.1.1.2)"],
+    ["stream count 0", withTable(1, 1, [0, 0, 0]), "opus: OpusHead declares stream count 0 (RFC 7845 §5.1.1: at least 1)"],
+    ["more coupled streams than streams", withTable(1, 1, [1, 2, 0]), "opus: OpusHead declares 2 coupled streams of 1 (RFC 7845 §5.1.1: at most the stream count)"],
+    ["a mapping entry past the decoded channels", withTable(1, 2, [1, 0, 0, 7]), "opus: OpusHead maps output channel 1 to decoded channel 7, but 1 stream(s) with 0 coupled decode 1 (RFC 7845 §5.1.1)"],
+  ])("a mapping table with %s is refused at open", async (_label, bad, message) => {
+    expect(await decodeError(bad)).toBe(`<buffer>: ${message}`);
+  });
+});
+
+describe("Ogg Vorbis identification header (Vorbis I spec §4.2.2) that lies", () => {
+  // After "\x01vorbis" (7): vorbis_version (u32 7), audio_channels (11), audio_sample_rate (u32 12),
+  // three bitrates (16..27), blocksize_0 / blocksize_1 as exponents in one byte (28), framing flag (29).
+  it.each([
+    ["vorbis_version 1", (b: Uint8Array, at: number) => (b[at + 7] = 1), "vorbis: identification header declares vorbis_version 1; the Vorbis I spec (§4.2.2) allows only 0"],
+    ["audio_channels 0", (b: Uint8Array, at: number) => (b[at + 11] = 0), "vorbis: identification header declares audio_channels 0; the Vorbis I spec (§4.2.2) requires at least 1"],
+    ["audio_sample_rate 0", (b: Uint8Array, at: number) => b.fill(0, at + 12, at + 16), "vorbis: identification header declares audio_sample_rate 0; the Vorbis I spec (§4.2.2) requires more than 0"],
+    ["blocksizes 1 and 1", (b: Uint8Array, at: number) => (b[at + 28] = 0x00), "vorbis: identification header declares blocksize_0 1 and blocksize_1 1; the Vorbis I spec (§4.2.2) allows powers of two from 64 to 8192, blocksize_0 ≤ blocksize_1"],
+    ["blocksizes 32768 and 32768", (b: Uint8Array, at: number) => (b[at + 28] = 0xff), "vorbis: identification header declares blocksize_0 32768 and blocksize_1 32768; the Vorbis I spec (§4.2.2) allows powers of two from 64 to 8192, blocksize_0 ≤ blocksize_1"],
+    ["blocksize_0 above blocksize_1", (b: Uint8Array, at: number) => (b[at + 28] = 0x68), "vorbis: identification header declares blocksize_0 256 and blocksize_1 64; the Vorbis I spec (§4.2.2) allows powers of two from 64 to 8192, blocksize_0 ≤ blocksize_1"],
+    ["framing bit 0", (b: Uint8Array, at: number) => (b[at + 29] = 0), "vorbis: identification header's framing bit is 0; the Vorbis I spec (§4.2.2) requires 1"],
+  ])("%s is refused at open, naming the field", async (label, edit, message) => {
+    const bad = firstPacketEdited("ogg_vorbis.ogg", edit);
+    expect(await decodeError(bad)).toBe(`<buffer>: ${message}`);
+    const file = onDisk(`vorbis-${label.replace(/\W+/g, "-")}.ogg`, bad);
+    expect(await readError(file)).toBe(`${file}: ${message}`);
+  });
+
+  it("an identification header cut short is refused with its length", async () => {
+    const src = fixture("ogg_vorbis.ogg");
+    const bad = firstPacketReplaced("ogg_vorbis.ogg", src.slice(28, 28 + 20));
+    expect(await decodeError(bad)).toBe("<buffer>: vorbis: identification header is 20 bytes; the Vorbis I spec (§4.2.2) requires 30 (truncated?)");
+  });
+});
+
+describe("an exception from inside a decoder library", () => {
+  it("says where the stream is corrupt, the library's text only as a detail", async () => {
+    // ogg_vorbis.ogg chained after itself, the second stream's vorbis_version set to 1: the probe
+    // reads only the first header, so the library meets the bad one (and throws a ReferenceError).
+    const one = fixture("ogg_vorbis.ogg");
+    const two = new Uint8Array(2 * one.length);
+    two.set(one);
+    two.set(one, one.length);
+    two[one.length + 27 + one[26] + 7] = 1;
+    fixOggCrc(two, one.length);
+    const message = "vorbis: corrupt stream: cannot decode the audio after frame 0, at 0 s (decoder error: logError is not defined)";
+    expect(await decodeError(two)).toBe(message);
+    expect(await readError(onDisk("chained-bad-second-header.ogg", two))).toBe(message);
   });
 });

@@ -19,7 +19,7 @@
  * count; an MP3 without it has its frame headers counted (Layer III), and where that cannot tell
  * (or a FLAC with total 0) the frames are counted by one full decoding pass at open.
  */
-import { seekFrame } from "./flacseek.js";
+import { parseFrameHeader, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
 import { parsePage, seekPage } from "./oggseek.js";
 import { checkBasics } from "./layout.js";
@@ -47,6 +47,8 @@ interface Decoded {
   channelData: Float32Array[];
   samplesDecoded: number;
   errors: { message: string }[];
+  /** FLAC: the sample depth of the decoded frames, as their headers state it. */
+  bitDepth?: number;
 }
 interface StreamDecoder {
   decode(bytes: Uint8Array): Decoded | Promise<Decoded>;
@@ -67,6 +69,8 @@ export interface Probe {
   flac?: FlacSeek;
   /** Ogg only: what seeking needs (see oggseek.ts). */
   ogg?: OggSeek;
+  /** Opus only: the OpusHead pre-skip, in 48 kHz samples. */
+  preSkip?: number;
   /** MP3 Layer III only: frame index, gapless trimming and seeking (see mp3seek.ts). */
   mp3?: Mp3Stream;
 }
@@ -92,6 +96,8 @@ interface FlacSeek {
   preamble: Uint8Array;
   /** STREAMINFO maximum block size: the sample count per frame number in fixed-blocksize streams. */
   blocksize: number;
+  /** Where the stream's sample depth (Probe.bitsPerSample) comes from: the first frame's header, or STREAMINFO when that frame does not state one. */
+  depthFrom: "STREAMINFO" | "the first frame";
 }
 
 /**
@@ -145,13 +151,25 @@ async function createDecoder(p: Probe): Promise<StreamDecoder> {
   return d;
 }
 
-/** Runs a decoder call; anything it throws (codec-parser errors, WebAssembly traps) becomes an AudioFormatError. */
-async function guard<T>(kind: string, call: () => T | Promise<T>): Promise<T> {
+/** A decoder library's own error text, one line of at most 200 printable characters: a detail, never the message. */
+function libraryText(err: unknown): string {
+  const text = String((err as Error)?.message ?? err).replace(/[^ -~]+/g, " ").trim();
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/**
+ * Runs a decoder call on the stream at `what` (e.g. "the audio after frame 8056, at 0.504 s");
+ * anything it throws (codec-parser errors, WebAssembly traps, the libraries' own TypeErrors and
+ * ReferenceErrors) becomes an AudioFormatError saying where the stream is corrupt. The library's
+ * text ("Cannot read properties of undefined (reading 'samples')") names its internals, nothing a
+ * user can act on, so it is only a trailing detail.
+ */
+async function guard<T>(kind: string, what: string, call: () => T | Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
     if (err instanceof AudioFormatError) throw err;
-    throw new AudioFormatError(`${kind}: decoder failed: ${(err as Error).message ?? String(err)}`);
+    throw new AudioFormatError(`${kind}: corrupt stream: cannot decode ${what} (decoder error: ${libraryText(err)})`);
   }
 }
 
@@ -169,7 +187,8 @@ function checkDecoded(kind: string, r: Decoded, what: string): Decoded {
 /**
  * The FLAC decoder scales integers by 1/(2^(bits-1) − 1); libsndfile by 1/2^(bits-1). Recover the
  * integer (exact: |v| < 2^23 fits float32's 24-bit significand, so rounding is unambiguous) and
- * rescale, in place.
+ * rescale, in place. `bits` is the depth of the decoded frames (their headers' value, which the
+ * decoder reports and scaled by), not STREAMINFO's: see checkFirstFlacFrame.
  */
 function rescaleFlac(channelData: Float32Array[], channels: number, n: number, bits: number): void {
   const full = 2 ** (bits - 1);
@@ -218,14 +237,14 @@ class Cursor {
       if (this.preamble) {
         const pre = this.preamble;
         this.preamble = null;
-        r = await guard(this.probe.kind, () => this.dec.decode(pre));
+        r = await guard(this.probe.kind, this.where(), () => this.dec.decode(pre));
       } else if (this.filePos < this.src.size) {
         const bytes = await this.src.read(this.filePos, INPUT_BYTES);
         if (bytes.length === 0) throw new AudioFormatError(`${this.probe.kind}: file ended early at byte ${this.filePos}`);
         this.filePos += bytes.length;
-        r = await guard(this.probe.kind, () => this.dec.decode(bytes));
+        r = await guard(this.probe.kind, this.where(), () => this.dec.decode(bytes));
       } else {
-        r = this.dec.flush ? await guard(this.probe.kind, () => this.dec.flush!()) : { channelData: [], samplesDecoded: 0, errors: [] };
+        r = this.dec.flush ? await guard(this.probe.kind, this.where(), () => this.dec.flush!()) : { channelData: [], samplesDecoded: 0, errors: [] };
         this.done = true;
       }
       this.append(this.checked(r));
@@ -241,7 +260,8 @@ class Cursor {
     // Where the container records the length (Opus end trimming), output beyond it is padding.
     if (this.probe.frames !== null) n = Math.max(0, Math.min(n, this.probe.frames - this.emitted));
     if (n === 0) return;
-    if (r.channelData.length < this.probe.channels)
+    if (this.probe.kind === "flac") this.checkFlac(r);
+    else if (r.channelData.length < this.probe.channels)
       throw new AudioFormatError(`${this.probe.kind}: stream changed to ${r.channelData.length} channel(s) mid-file`);
     this.emitted += n;
     if (this.probe.kind === "flac") rescaleFlac(r.channelData, this.probe.channels, n, this.probe.bitsPerSample!);
@@ -258,6 +278,24 @@ class Cursor {
         this.fill = 0;
       }
     }
+  }
+
+  /**
+   * FLAC frames after the first whose channels or depth differ from the stream's (the first frame's
+   * were checked at open, checkFirstFlacFrame): libsndfile refuses a channel change ("flac channel
+   * changed mid stream"); a change of depth would be rescaled wrongly within one decoder call.
+   */
+  private checkFlac(r: Decoded): void {
+    const { channels, bitsPerSample, flac } = this.probe;
+    if (r.channelData.length !== channels)
+      throw new AudioFormatError(`flac: the frames after sample ${this.emitted} have ${plural(r.channelData.length, "channel")}, STREAMINFO says ${channels}`);
+    if (r.bitDepth !== undefined && r.bitDepth !== bitsPerSample)
+      throw new AudioFormatError(`flac: the frames after sample ${this.emitted} hold ${r.bitDepth}-bit samples, ${flac?.depthFrom ?? "STREAMINFO"} says ${bitsPerSample}-bit`);
+  }
+
+  /** Where decoding stands, for errors a decoder throws: the frames so far and their time. */
+  private where(): string {
+    return `the audio after frame ${this.emitted}, at ${+(this.emitted / this.probe.samplerate).toFixed(3)} s`;
   }
 
   /** Feeds output decoded before this cursor existed (the pages a seek used to align itself). */
@@ -335,7 +373,12 @@ export class StreamReader implements AudioReader {
 
   /** A fresh decoder whose output is counted in `framesDecoded`. */
   private async newDecoder(): Promise<StreamDecoder> {
-    const dec = await guard(this.probe.kind, () => createDecoder(this.probe));
+    let dec: StreamDecoder;
+    try {
+      dec = await createDecoder(this.probe);
+    } catch (err) {
+      throw new AudioFormatError(`${this.probe.kind}: the decoder could not be started (${libraryText(err)})`);
+    }
     const count = (r: Decoded): Decoded => {
       this.decoded += r.samplesDecoded;
       return r;
@@ -464,14 +507,14 @@ export class StreamReader implements AudioReader {
    * and the next byte, or null if the file ends first.
    */
   private async alignOgg(dec: StreamDecoder, ogg: OggSeek, pos: number): Promise<{ outputs: Decoded[]; first: number; pos: number } | null> {
-    checkDecoded(this.probe.kind, await guard(this.probe.kind, () => dec.decode(this.oggHeaders!)), "the header pages");
+    checkDecoded(this.probe.kind, await guard(this.probe.kind, "the header pages", () => dec.decode(this.oggHeaders!)), "the header pages");
     const outputs: Decoded[] = [];
     let decoded = 0;
     while (pos < this.src.size) {
       const bytes = await this.src.read(pos, 65536 + 282); // the largest possible page
       const p = parsePage(bytes, 0);
       if (!p) throw new AudioFormatError(`ogg: no valid page at byte ${pos} while seeking (corrupt stream?)`);
-      const r = checkDecoded(this.probe.kind, await guard(this.probe.kind, () => dec.decode(bytes.subarray(0, p.length))), `the page at byte ${pos}`);
+      const r = checkDecoded(this.probe.kind, await guard(this.probe.kind, `the page at byte ${pos}`, () => dec.decode(bytes.subarray(0, p.length))), `the page at byte ${pos}`);
       pos += p.length;
       outputs.push(r);
       decoded += r.samplesDecoded;
@@ -557,27 +600,88 @@ async function probeMpeg(src: ByteSource, b: Uint8Array, at: number): Promise<Pr
   return probe;
 }
 
-/** Ogg: the first page's first packet names the codec (Vorbis I spec §4.2.2; RFC 7845 §5.1). */
-function probeOgg(b: Uint8Array): Probe | null {
-  if (b.length < 28 || String.fromCharCode(...b.subarray(0, 4)) !== "OggS") return null;
-  const p = 27 + b[26]; // page header + segment table
-  const text = (o: number, n: number) => String.fromCharCode(...b.subarray(p + o, p + o + n));
+/** "1 channel", "2 channels". */
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * Ogg: the first page's first packet names the codec and is checked field by field against its
+ * specification (Vorbis I spec §4.2.2; RFC 7845 §5.1), so a header that lies is refused here,
+ * naming the field, rather than failing inside the decoder library with its own text.
+ */
+async function probeOgg(src: ByteSource, head: Uint8Array): Promise<Probe | null> {
+  if (head.length < 28 || String.fromCharCode(...head.subarray(0, 4)) !== "OggS") return null;
+  // The first packet: the lacing values up to the first below 255 (RFC 3533 §6). It is read whole
+  // (at most 255 × 255 bytes): an OpusHead's channel mapping table can reach past `head`.
+  const segments = head[26];
+  const lacing = await src.read(27, segments);
+  let length = 0;
+  for (const l of lacing) {
+    length += l;
+    if (l < 255) break;
+  }
+  const b = await src.read(27 + segments, length);
+  const text = (o: number, n: number) => String.fromCharCode(...b.subarray(o, o + n));
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  if (b.length >= p + 16 && text(0, 7) === "\x01vorbis") {
-    const channels = b[p + 11];
-    const samplerate = v.getUint32(p + 12, true);
-    if (channels === 0 || samplerate === 0) throw new AudioFormatError(`ogg: Vorbis header declares ${channels} channels at ${samplerate} Hz`);
+  if (text(0, 7) === "\x01vorbis") {
+    const spec = "the Vorbis I spec (§4.2.2)";
+    if (b.length < 30) throw new AudioFormatError(`vorbis: identification header is ${b.length} bytes; ${spec} requires 30 (truncated?)`);
+    const version = v.getUint32(7, true);
+    if (version !== 0) throw new AudioFormatError(`vorbis: identification header declares vorbis_version ${version}; ${spec} allows only 0`);
+    const channels = b[11];
+    const samplerate = v.getUint32(12, true);
+    if (channels === 0) throw new AudioFormatError(`vorbis: identification header declares audio_channels 0; ${spec} requires at least 1`);
+    if (samplerate === 0) throw new AudioFormatError(`vorbis: identification header declares audio_sample_rate 0; ${spec} requires more than 0`);
+    const [e0, e1] = [b[28] & 0x0f, b[28] >> 4];
+    if (e0 < 6 || e1 > 13 || e0 > e1)
+      throw new AudioFormatError(`vorbis: identification header declares blocksize_0 ${2 ** e0} and blocksize_1 ${2 ** e1}; ${spec} allows powers of two from 64 to 8192, blocksize_0 ≤ blocksize_1`);
+    if ((b[29] & 1) === 0) throw new AudioFormatError(`vorbis: identification header's framing bit is 0; ${spec} requires 1`);
     return { kind: "vorbis", container: "ogg", samplerate, channels, bitsPerSample: null, frames: null };
   }
-  if (b.length >= p + 16 && text(0, 8) === "OpusHead") {
-    const channels = b[p + 9];
-    const inputRate = v.getUint32(p + 12, true);
-    if (channels === 0) throw new AudioFormatError("ogg: Opus header declares 0 channels");
+  if (text(0, 8) === "OpusHead") {
+    checkOpusHead(b);
+    const inputRate = v.getUint32(12, true);
     // libsndfile (ogg_opus.c) decodes at the original rate when libopus supports it, else 48 kHz.
     const samplerate = [8000, 12000, 16000, 24000, 48000].includes(inputRate) ? inputRate : 48000;
-    return { kind: "opus", container: "ogg", samplerate, channels, bitsPerSample: null, frames: null };
+    return { kind: "opus", container: "ogg", samplerate, channels: b[9], bitsPerSample: null, frames: null, preSkip: v.getUint16(10, true) };
   }
   throw new AudioFormatError(`ogg: unsupported codec in the first packet ('${text(0, 8).replace(/[^ -~]/g, "?")}'); Vorbis and Opus are supported`);
+}
+
+/**
+ * The OpusHead packet `b` against RFC 7845 §5.1: version, output channels and the channel mapping
+ * (family 0: 1 or 2 channels, no table; family 1: 1 to 8 channels; every other family — 2..254
+ * are treated as 255, §5.1.1.4 — a table of stream count N ≥ 1, coupled count M ≤ N and one
+ * entry per channel, each below N + M or 255 for silence).
+ */
+function checkOpusHead(b: Uint8Array): void {
+  if (b.length < 19) throw new AudioFormatError(`opus: OpusHead is ${b.length} bytes; RFC 7845 §5.1 requires at least 19 (truncated?)`);
+  const version = b[8];
+  if (version >> 4 !== 0) throw new AudioFormatError(`opus: OpusHead version ${version} (major version ${version >> 4}) is not supported: RFC 7845 §5.1 defines major version 0`);
+  // Versions 2..15 are compatible minor revisions per the RFC, but the decoder (codec-parser)
+  // recognises only version 1, the one RFC 7845 defines: refused here rather than inside it.
+  if (version !== 1) throw new AudioFormatError(`opus: OpusHead version ${version} is not supported: RFC 7845 §5.1 defines version 1, the only one the decoder reads`);
+  const channels = b[9];
+  const family = b[18];
+  if (channels === 0) throw new AudioFormatError("opus: OpusHead declares 0 channels; RFC 7845 §5.1 requires at least 1");
+  if (family === 0) {
+    if (channels > 2) throw new AudioFormatError(`opus: OpusHead declares ${channels} channels with channel mapping family 0, which allows only 1 or 2 (RFC 7845 §5.1.1.1)`);
+    return;
+  }
+  if (b.length < 21 + channels)
+    throw new AudioFormatError(`opus: OpusHead declares channel mapping family ${family} but has no channel mapping table (the header is ${b.length} bytes; ${plural(channels, "channel")} need${channels === 1 ? "s" : ""} ${21 + channels}, RFC 7845 §5.1.1)`);
+  if (family === 1 && channels > 8) throw new AudioFormatError(`opus: OpusHead declares ${channels} channels with channel mapping family 1, which allows 1 to 8 (RFC 7845 §5.1.1.2)`);
+  const streams = b[19];
+  const coupled = b[20];
+  if (streams === 0) throw new AudioFormatError("opus: OpusHead declares stream count 0 (RFC 7845 §5.1.1: at least 1)");
+  if (coupled > streams) throw new AudioFormatError(`opus: OpusHead declares ${coupled} coupled streams of ${streams} (RFC 7845 §5.1.1: at most the stream count)`);
+  if (streams + coupled > 255) throw new AudioFormatError(`opus: OpusHead declares ${streams} streams with ${coupled} coupled, more than 255 decoded channels (RFC 7845 §5.1.1)`);
+  for (let c = 0; c < channels; c++) {
+    const index = b[21 + c];
+    if (index !== 255 && index >= streams + coupled)
+      throw new AudioFormatError(`opus: OpusHead maps output channel ${c} to decoded channel ${index}, but ${streams} stream(s) with ${coupled} coupled decode ${streams + coupled} (RFC 7845 §5.1.1)`);
+  }
 }
 
 /**
@@ -599,11 +703,11 @@ async function lastGranule(src: ByteSource): Promise<number | null> {
 }
 
 /** Stream length in frames at the decoding rate, as libsndfile derives it from the last granule. */
-async function oggFrames(src: ByteSource, head: Uint8Array, probe: Probe): Promise<number | null> {
+async function oggFrames(src: ByteSource, probe: Probe): Promise<number | null> {
   const granule = await lastGranule(src);
   if (granule === null) return null;
   if (probe.kind === "vorbis") return granule;
-  const preSkip = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint16(27 + head[26] + 10, true);
+  const preSkip = probe.preSkip ?? 0;
   return Math.max(0, Math.floor(((granule - preSkip) * probe.samplerate) / 48000));
 }
 
@@ -622,7 +726,7 @@ async function oggSeekInfo(src: ByteSource, head: Uint8Array, probe: Probe): Pro
       return {
         firstAudio: pos,
         serial,
-        preSkip: opus ? new DataView(head.buffer, head.byteOffset, head.byteLength).getUint16(27 + head[26] + 10, true) : 0,
+        preSkip: opus ? (probe.preSkip ?? 0) : 0,
         granulesPerFrame: opus ? 48000 / probe.samplerate : 1,
         // Opus: 80 ms for the decoder state to converge (RFC 7845 §4.6); Vorbis: the first packet after
         // a seek only primes the overlap-add, up to half the largest block (8192) — one block of margin.
@@ -650,14 +754,43 @@ async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Array): P
   preamble.set(head.subarray(0, 42));
   preamble[4] = 0x80; // STREAMINFO, flagged as the last metadata block; its 24-bit length stays 34
   const blocksize = (head[10] << 8) | head[11];
-  return { firstFrame: at, preamble, blocksize };
+  return { firstFrame: at, preamble, blocksize, depthFrom: "STREAMINFO" };
+}
+
+/**
+ * The first FLAC frame's header against STREAMINFO (when the bytes at `firstFrame` are a frame
+ * header with a valid CRC-8; otherwise the decoder's output is checked, Cursor.checkFlac).
+ *
+ * Channels: a mismatch is refused here, at open, naming both counts (libsndfile refuses it too,
+ * "flac channel changed mid stream").
+ *
+ * Depth: the samples are decoded at the depth the frame headers state, not STREAMINFO's. libFLAC
+ * decodes each frame by its own header (its CRC-8 covers that field; nothing covers STREAMINFO's),
+ * the WebAssembly decoder reports that depth and scales by it, and libsndfile (1.0.35 with libFLAC
+ * 1.4, checked on flac_pcm_16.flac and flac_pcm_24.flac with STREAMINFO saying 8 or 24 bits)
+ * normalises by frame->header.bits_per_sample: the same samples as the file with a true STREAMINFO.
+ * Scaling by STREAMINFO's depth instead re-quantized 16-bit audio to 4 or 8 bits without a word.
+ * So `bitsPerSample` (what `info` shows) becomes the frames' depth; libsndfile refuses to open a
+ * STREAMINFO depth it does not implement (4, 32), where this decodes the frames as they are.
+ */
+async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek): Promise<void> {
+  const b = await src.read(flac.firstFrame, 16); // the longest frame header
+  if (!parseFrameHeader(b, 0, flac.blocksize)) return;
+  const assignment = b[3] >> 4; // 0..7: independent channels, 8..10: stereo decorrelation
+  const channels = assignment < 8 ? assignment + 1 : 2;
+  if (channels !== probe.channels) throw new AudioFormatError(`flac: the frames have ${plural(channels, "channel")}, STREAMINFO says ${probe.channels}`);
+  const depth = [0, 8, 12, 0, 16, 20, 24, 32][(b[3] >> 1) & 7]; // 0: "get from STREAMINFO" (3 is reserved, refused by parseFrameHeader)
+  if (depth !== 0) {
+    probe.bitsPerSample = depth;
+    flac.depthFrom = "the first frame";
+  }
 }
 
 /** Recognises FLAC, MP3 and Ogg from the first bytes; opens a StreamReader or returns null. */
 export async function openCompressed(src: ByteSource, head: Uint8Array, options: StreamOptions = {}): Promise<AudioReader | null> {
-  const ogg = probeOgg(head);
+  const ogg = await probeOgg(src, head);
   if (ogg) {
-    ogg.frames = await oggFrames(src, head, ogg);
+    ogg.frames = await oggFrames(src, ogg);
     ogg.ogg = await oggSeekInfo(src, head, ogg);
     return StreamReader.open(src, ogg, 0, options);
   }
@@ -670,6 +803,7 @@ export async function openCompressed(src: ByteSource, head: Uint8Array, options:
   const flac = probeFlac(tagged, 0);
   if (flac) {
     flac.flac = await flacSeekInfo(src, skip, tagged);
+    await checkFirstFlacFrame(src, flac, flac.flac);
     return StreamReader.open(src, flac, skip, options);
   }
   const mp3 = await probeMpeg(src, tagged, skip);
