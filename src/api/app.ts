@@ -13,6 +13,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Database } from "../store/db.js";
 import { InvalidError } from "../store/errors.js";
 import { authPlugin } from "./plugins/auth.js";
+import { drainPlugin } from "./plugins/drain.js";
 import { deadlinePlugin } from "./plugins/deadline.js";
 import { errorsPlugin } from "./plugins/errors.js";
 import { statePlugin } from "./plugins/state.js";
@@ -114,6 +115,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     if (body === "") done(null, undefined);
     else parseJson(request, body as string, done);
   });
+  await app.register(drainPlugin, { drainMs: options.deadlineMs ?? 30_000 });
   // Before auth: its token lookup is a database query too.
   await app.register(deadlinePlugin, { deadlineMs: options.deadlineMs ?? 30_000 });
   await app.register(authPlugin, { requireAuthForReads: options.requireAuthForReads ?? false });

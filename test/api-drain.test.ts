@@ -1,0 +1,49 @@
+/**
+ * SIGTERM drains in-flight work (SPEC §10): an answer already handed to Node — a large tile sent
+ * as one Buffer to a client that reads slowly — reaches the client whole when the server closes
+ * meanwhile (src/api/plugins/drain.ts); new requests are turned away.
+ */
+import { connect } from "node:net";
+import Fastify from "fastify";
+import { expect, it } from "vitest";
+import { drainPlugin } from "../src/api/plugins/drain.js";
+
+const BODY_BYTES = 64 * 1024 * 1024;
+
+it("a 64 MB answer still being read by a paused client arrives whole when the server closes", async () => {
+  const app = Fastify();
+  await app.register(drainPlugin, { drainMs: 30_000 });
+  const body = Buffer.alloc(BODY_BYTES, 7);
+  app.get("/big", async (_, reply) => reply.type("application/octet-stream").send(body));
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const { port } = app.server.address() as { port: number };
+
+  const socket = connect(port, "127.0.0.1");
+  socket.write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+  let received = 0;
+  let headers = "";
+  const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  const firstBytes = new Promise<void>((resolve) => socket.on("data", (chunk: Buffer) => {
+    received += chunk.length;
+    if (!headers) {
+      headers = chunk.toString("latin1").split("\r\n\r\n")[0];
+      socket.pause(); // a slow client: the rest waits in the server's socket buffer
+      resolve();
+    }
+  }));
+  await firstBytes;
+  const closed = app.close();
+  await new Promise((r) => setTimeout(r, 300));
+  // Closing: a new request is turned away (503, the connection closed after it) while the old answer drains.
+  const late = await new Promise<string>((resolve) => {
+    const s = connect(port, "127.0.0.1", () => s.write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+    let text = "";
+    s.on("data", (c: Buffer) => (text += c.toString("latin1"))).once("close", () => resolve(text)).once("error", () => resolve("refused"));
+  });
+  expect(late).toMatch(/^HTTP\/1\.1 503 |^refused$/);
+  socket.resume();
+  await ended;
+  await closed;
+  expect(headers).toMatch(new RegExp(`content-length: ${BODY_BYTES}`, "i"));
+  expect(received - headers.length - 4).toBe(BODY_BYTES);
+}, 60_000);
