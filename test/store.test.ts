@@ -135,6 +135,15 @@ describe("users and tokens", () => {
     expect((await authenticate(sql, key))?.token.id).toBe(token.id);
   });
 
+  it("does not take one empty answer for an unknown token (a cut connection gave a valid key no rows)", async () => {
+    const { token, key } = await createToken(sql, { user_id: userId, name: "flaky", created_by: userId });
+    let calls = 0;
+    // The first lookup answered with no rows and no error, as postgres.js did under connection resets.
+    const flaky = ((strings: TemplateStringsArray, ...values: unknown[]) => (calls++ === 0 ? Promise.resolve([]) : sql(strings, ...(values as never[])))) as unknown as Sql;
+    expect((await authenticate(flaky, key))?.token.id).toBe(token.id);
+    expect(calls).toBe(2);
+  });
+
   it("creates the first admin once, even when asked concurrently", async () => {
     const winners = adminRace.filter((r) => r !== null);
     expect(winners).toHaveLength(1);
