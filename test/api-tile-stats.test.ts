@@ -33,7 +33,7 @@ function instance(statsLeaseMs?: number): TileService {
 /** Registers `file` (in the temp dir) and describes it as the tile service sees it. */
 async function register(datasetId: string, file: string, facts: { hash: string; file_size: number; file_samplerate: number; frames: number; channels: number }): Promise<TileRecording> {
   const rec = await insertRecording(t.db.sql, { dataset_id: datasetId, path: file, ...facts, created_by: null });
-  return { id: rec!.id, path: join(dir.path, file), hash: facts.hash, timeExpansion: 1, samplerate: facts.file_samplerate, channels: facts.channels };
+  return { id: rec!.id, path: join(dir.path, file), hash: facts.hash, timeExpansion: 1, samplerate: facts.file_samplerate, frames: facts.frames, channels: facts.channels };
 }
 
 beforeAll(async () => {

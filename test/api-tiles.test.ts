@@ -30,9 +30,10 @@ let app: App;
 let tiles: TileService;
 let id: string;
 let hash: string;
+let frames: number;
 let adminKey: string;
 /** The fixture as the tile service sees it. */
-const recording = () => ({ id, path: join(FIXTURES, "recordings", FILE), hash, timeExpansion: 1, samplerate: 44100, channels: 2 });
+const recording = () => ({ id, path: join(FIXTURES, "recordings", FILE), hash, timeExpansion: 1, samplerate: 44100, frames, channels: 2 });
 
 beforeAll(async () => {
   t = await freshDatabase();
@@ -42,7 +43,7 @@ beforeAll(async () => {
   const dataset = await createDataset(t.db.sql, { name: "fixtures", audio_dir: recordingsDir, created_by: admin!.user.id });
   await importDataset(t.db.sql, dataset.id, admin!.user.id);
   const page = await listRecordings(t.db.sql, { dataset_id: dataset.id, limit: 100, offset: 0, sort: "path", order: "asc", state: "active" } as never);
-  ({ id, hash } = page.items.find((r) => r.path === FILE)!);
+  ({ id, hash, frames } = page.items.find((r) => r.path === FILE)!);
   tiles = new TileService({ threads: 2, statsStore: tileStatsStore(t.db.sql) });
   app = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles, tileLimits: { maxStreamTiles: 300, maxImagePixels: 552 * 100, maxTilePixels: 600 * 1024 } });
   await app.ready();
@@ -185,6 +186,17 @@ describe("tiles", () => {
     const res = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.png?resample=true&samplerate=262147` });
     expect(res.statusCode).toBe(400);
     expect(res.json().fields).toEqual([{ field: "samplerate", message: expect.stringMatching(/262147\/44100, too long a filter\); e\.g\. \d+ Hz works$/) }]);
+  });
+
+  it("refuse parameters whose whole-recording pass would transform more than 2^36 samples with 400 naming hop_size, before any work", async () => {
+    // 2 s windows (88,200 samples) hopping one sample through the recording: about 10^6 frames.
+    const computed = tiles.computed;
+    for (const route of ["tiles/0/0.png?", "tiles/0/stream?start_time=0&end_time=1&", "spectrogram?start_time=0&end_time=1&format=f32&"]) {
+      const res = await app.inject({ url: `/v1/recordings/${id}/${route}window_size=2&hop_size=0.00001` });
+      expect(res.statusCode, route).toBe(400);
+      expect(res.json().fields, route).toEqual([{ field: "hop_size", message: "a pass over this recording would transform 8.76e+10 samples (1-sample hops of 88200); the limit is 6.87e+10: use a longer hop_size or a shorter window_size" }]);
+    }
+    expect(tiles.computed).toBe(computed);
   });
 
   it("refuse what only the engine finds with 400 naming the field, on every route: a hop of 0 samples, a band edge too close to 0 Hz", async () => {

@@ -55,7 +55,7 @@ let recording: TileRecording;
 beforeAll(() => {
   const header = floatWavHeader(samples.length, 1, RATE);
   writeFileSync(path, Buffer.concat([header, new Uint8Array(samples.buffer)]));
-  recording = { id: "00000000-0000-0000-0000-000000000001", path, hash: "0123456789abcdef0123456789abcdef", timeExpansion: 1, samplerate: RATE, channels: 1 };
+  recording = { id: "00000000-0000-0000-0000-000000000001", path, hash: "0123456789abcdef0123456789abcdef", timeExpansion: 1, samplerate: RATE, frames: samples.length, channels: 1 };
   service = new TileService({ threads: 2 });
 });
 
@@ -552,7 +552,7 @@ describe("seamless on every fixture recording", () => {
       it(`${name}: ${label}`, async () => {
         const path = `${FIXTURES}recordings/${name}`;
         const reader = await openAudio(path);
-        const fixture: TileRecording = { id: "00000000-0000-0000-0000-000000000002", path, hash: await fileMd5(path), timeExpansion: 1, samplerate: reader.info.samplerate, channels: reader.info.channels };
+        const fixture: TileRecording = { id: "00000000-0000-0000-0000-000000000002", path, hash: await fileMd5(path), timeExpansion: 1, samplerate: reader.info.samplerate, frames: reader.info.frames, channels: reader.info.channels };
         const whole = await spectrogramOfRecording(reader, params);
         await reader.close();
         const p = parseParams(params);

@@ -224,13 +224,15 @@ export interface RecordingLocation {
   /** Bytes when registered: the file is taken as changed if its size differs. */
   file_size: number;
   file_samplerate: number;
+  /** Sample frames per channel in the file. */
+  frames: number;
   channels: number;
   time_expansion: number;
 }
 
 export async function getRecordingLocation(db: Queryable, id: string): Promise<RecordingLocation> {
   const [row] = await translating(() => db`
-    SELECT d.audio_dir, r.path, r.hash, r.file_size::float8 AS file_size, r.file_samplerate, r.channels, r.time_expansion
+    SELECT d.audio_dir, r.path, r.hash, r.file_size::float8 AS file_size, r.file_samplerate, r.frames::float8 AS frames, r.channels, r.time_expansion
     FROM recordings r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ${id}`);
   if (!row) throw new NotFoundError("recording", id);
   return row as RecordingLocation;

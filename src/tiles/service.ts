@@ -8,9 +8,8 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { valueRange } from "../engine/analysis.js";
-import type { FrameGeometry } from "../engine/geometry.js";
-import { frameTime } from "../engine/geometry.js";
-import { checkParamsForRecording, realSamplerate, type Params } from "../engine/params.js";
+import { frameCount, frameGeometry, frameTime, type FrameGeometry } from "../engine/geometry.js";
+import { checkParamsForRecording, ParamsError, realSamplerate, type Params } from "../engine/params.js";
 import { statsForPiece, type PackedStats } from "../engine/recording.js";
 import { VERSION } from "../engine/version.js";
 import type { TileFormat } from "./compute.js";
@@ -28,7 +27,30 @@ export interface TileRecording {
   timeExpansion: number;
   /** Sample rate as stored in the file, Hz. */
   samplerate: number;
+  /** Sample frames per channel in the file. */
+  frames: number;
   channels: number;
+}
+
+/**
+ * Most samples one stats pass may transform, frames × FFT length (SPEC §10 limits): 2^36, a
+ * few minutes of one core. A 10-hour 384 kHz recording at Whombat's defaults needs 2.8·10^10 (4×
+ * overlap 5.5·10^10); a hop of one sample over an hour at 48 kHz needed 1.8·10^11 and held a
+ * worker for up to the pass's hour-long limit whether or not anyone still waited for it.
+ */
+export const MAX_PASS_SAMPLES = 2 ** 36;
+
+/**
+ * Refuses (ParamsError naming hop_size) parameters whose pass over the whole recording — which
+ * every tile of it waits for — would transform more than MAX_PASS_SAMPLES, before any work.
+ */
+function checkPassWork(params: Params, recording: TileRecording): void {
+  const fs = realSamplerate(recording.samplerate, recording.timeExpansion);
+  const rate = params.resample ? params.samplerate : fs;
+  const g = frameGeometry(params.window_size, params.hop_size, rate);
+  const transformed = frameCount(Math.ceil(recording.frames * (rate / fs)), g) * g.nperseg;
+  if (transformed <= MAX_PASS_SAMPLES) return;
+  throw new ParamsError([{ field: "hop_size", message: `a pass over this recording would transform ${transformed.toExponential(2)} samples (${g.hop}-sample hops of ${g.nperseg}); the limit is ${MAX_PASS_SAMPLES.toExponential(2)}: use a longer hop_size or a shorter window_size` }]);
 }
 
 /** Persistence of recording stats (implemented by the store layer). */
@@ -218,6 +240,7 @@ export class TileService {
    */
   stats(recording: TileRecording, params: Params): Promise<StatsResult> {
     checkParamsForRecording(params, { samplerate: realSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels });
+    checkPassWork(params, recording);
     const key = statsKey(params, recording.timeExpansion);
     const memoryKey = `${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);
