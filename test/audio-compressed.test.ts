@@ -9,6 +9,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
 import { parseFrameHeader } from "../src/audio/flacseek.js";
+import { decodeError } from "./audio-helpers.js";
 import { maxAbsDiff } from "./golden.js";
 
 const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
@@ -94,17 +95,6 @@ function onDisk(name: string, bytes: Uint8Array): string {
   const file = path.join(scratch, name);
   writeFileSync(file, bytes);
   return file;
-}
-
-/** The AudioFormatError message of decoding `input` whole (fails the test if it decodes). */
-async function decodeError(input: string | Uint8Array): Promise<string> {
-  try {
-    await decode(input);
-  } catch (err) {
-    expect(err).toBeInstanceOf(AudioFormatError);
-    return (err as Error).message;
-  }
-  throw new Error("decoded without error");
 }
 
 /** The AudioFormatError message of opening `file` and reading its first second. */
@@ -203,6 +193,13 @@ describe("FLAC STREAMINFO that the frames contradict", () => {
   });
 });
 
+/** `bad` is refused with `message` when opened: as bytes, and as the file `name` (made safe) on disk. */
+async function expectRefusedAtOpen(bad: Uint8Array, name: string, message: string): Promise<void> {
+  expect(await decodeError(bad)).toBe(`<buffer>: ${message}`);
+  const file = onDisk(name.replace(/[^\w.]+/g, "-"), bad);
+  expect(await readError(file)).toBe(`${file}: ${message}`);
+}
+
 describe("Ogg Opus identification header (OpusHead, RFC 7845 §5.1) that lies", () => {
   // OpusHead: "OpusHead" (8), version (8), channels (9), pre-skip (10), input rate (12), gain (16),
   // mapping family (18), then for families other than 0: stream count, coupled count, one byte per channel.
@@ -216,10 +213,7 @@ describe("Ogg Opus identification header (OpusHead, RFC 7845 §5.1) that lies", 
     ["mapping family 2 without a mapping table", (b: Uint8Array, at: number) => (b[at + 18] = 2), "opus: OpusHead declares channel mapping family 2 but has no channel mapping table (the header is 19 bytes; 1 channel needs 22, RFC 7845 §5.1.1)"],
     ["mapping family 255 without a mapping table", (b: Uint8Array, at: number) => (b[at + 18] = 255), "opus: OpusHead declares channel mapping family 255 but has no channel mapping table (the header is 19 bytes; 1 channel needs 22, RFC 7845 §5.1.1)"],
   ])("%s is refused at open, naming the field", async (label, edit, message) => {
-    const bad = firstPacketEdited("ogg_opus.ogg", edit);
-    expect(await decodeError(bad)).toBe(`<buffer>: ${message}`);
-    const file = onDisk(`opushead-${label.replace(/\W+/g, "-")}.ogg`, bad);
-    expect(await readError(file)).toBe(`${file}: ${message}`);
+    await expectRefusedAtOpen(firstPacketEdited("ogg_opus.ogg", edit), `opushead-${label}.ogg`, message);
   });
 
   /** OpusHead of ogg_opus.ogg (mono) with mapping family `family` and the table `table` after it. */
@@ -260,10 +254,7 @@ describe("Ogg Vorbis identification header (Vorbis I spec §4.2.2) that lies", (
     ["blocksize_0 above blocksize_1", (b: Uint8Array, at: number) => (b[at + 28] = 0x68), "vorbis: identification header declares blocksize_0 256 and blocksize_1 64; the Vorbis I spec (§4.2.2) allows powers of two from 64 to 8192, blocksize_0 ≤ blocksize_1"],
     ["framing bit 0", (b: Uint8Array, at: number) => (b[at + 29] = 0), "vorbis: identification header's framing bit is 0; the Vorbis I spec (§4.2.2) requires 1"],
   ])("%s is refused at open, naming the field", async (label, edit, message) => {
-    const bad = firstPacketEdited("ogg_vorbis.ogg", edit);
-    expect(await decodeError(bad)).toBe(`<buffer>: ${message}`);
-    const file = onDisk(`vorbis-${label.replace(/\W+/g, "-")}.ogg`, bad);
-    expect(await readError(file)).toBe(`${file}: ${message}`);
+    await expectRefusedAtOpen(firstPacketEdited("ogg_vorbis.ogg", edit), `vorbis-${label}.ogg`, message);
   });
 
   it("an identification header cut short is refused with its length", async () => {

@@ -11,6 +11,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
 import { parseRiff } from "../src/audio/riff.js";
+import { decodeError } from "./audio-helpers.js";
 import { memorySource, readAhead, type ByteSource } from "../src/audio/source.js";
 
 const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
@@ -38,15 +39,6 @@ function corruptLastOggPage(bytes: Uint8Array): Uint8Array {
 // wav_pcm_16.wav: RIFF(12) fmt (8+16, fields at 20..35) data header at 36, samples from 44.
 const WAV = fixture("wav_pcm_16.wav");
 
-async function failure(bytes: Uint8Array): Promise<string> {
-  try {
-    await decode(bytes);
-  } catch (err) {
-    expect(err).toBeInstanceOf(AudioFormatError);
-    return (err as Error).message;
-  }
-  throw new Error("decoded without error");
-}
 
 describe("malformed files are rejected with a message naming the problem", () => {
   const cases: [string, Uint8Array, RegExp][] = [
@@ -84,7 +76,7 @@ describe("malformed files are rejected with a message naming the problem", () =>
     ["Ogg with an unsupported codec", patched(fixture("ogg_vorbis.ogg"), (_, b) => b.set([0x7f, 0x46, 0x4c, 0x41, 0x43], 28)), /unsupported codec in the first packet/],
   ];
   it.each(cases)("%s", async (_, bytes, message) => {
-    expect(await failure(bytes)).toMatch(message);
+    expect(await decodeError(bytes)).toMatch(message);
   });
 
   it("a missing file", async () => {
