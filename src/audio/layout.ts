@@ -6,11 +6,6 @@ import { convertSamples, SAMPLE_BYTES, type SampleFormat } from "./pcm.js";
 import { AudioFormatError } from "./types.js";
 
 /**
- * A codec that decodes fixed-size blocks independently: PCM (one frame per block) and the ADPCM
- * family (a block header carries the full decoder state, so any block decodes on its own — this
- * is what makes their ranged reads cheap).
- */
-/**
  * A block a codec cannot decode, `block` counted from the first block of the bytes it was given;
  * the reader names the block in the file (BlockReader.read).
  */
@@ -20,6 +15,11 @@ export class CorruptBlockError extends AudioFormatError {
   }
 }
 
+/**
+ * A codec that decodes fixed-size blocks independently: PCM (one frame per block) and the ADPCM
+ * family (a block header carries the full decoder state, so any block decodes on its own — this
+ * is what makes their ranged reads cheap).
+ */
 export interface BlockCodec {
   /** Frames one block decodes to. */
   readonly framesPerBlock: number;

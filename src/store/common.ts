@@ -142,9 +142,9 @@ async function ownStateUnderVisibleParents(db: Queryable, table: StatefulTable, 
  * Moves a record between states. Archive and trash are allowed from active; restore returns
  * any record to active (an active one stays as it was, its state_changed_at too: a restore
  * repeated, or one of a record that was never hidden, changes nothing). Under an archived or
- * trashed parent nothing moves (409): the parent
- * froze its contents, and a restore there would not make the record visible anyway. The
- * table name comes from the fixed list above, never from input.
+ * trashed parent nothing moves (409): the parent froze its contents, and a restore there would
+ * not make the record visible anyway. The table name comes from the fixed list above, never
+ * from input.
  */
 export async function setState(db: Queryable, table: StatefulTable, id: string, to: State): Promise<void> {
   await ownStateUnderVisibleParents(db, table, id, `cannot be ${to === "active" ? "restored" : to} now`);

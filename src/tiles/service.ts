@@ -43,12 +43,12 @@ export const MAX_PASS_SAMPLES = 2 ** 36;
 /**
  * Refuses (ParamsError naming hop_size) parameters whose pass over the whole recording — which
  * every tile of it waits for — would transform more than MAX_PASS_SAMPLES, before any work.
+ * `frames` are the file's, `fs` its rate in real units (after time expansion).
  */
-function checkPassWork(params: Params, recording: TileRecording): void {
-  const fs = realSamplerate(recording.samplerate, recording.timeExpansion);
+function checkPassWork(params: Params, frames: number, fs: number): void {
   const rate = params.resample ? params.samplerate : fs;
   const g = frameGeometry(params.window_size, params.hop_size, rate);
-  const transformed = frameCount(Math.ceil(recording.frames * (rate / fs)), g) * g.nperseg;
+  const transformed = frameCount(Math.ceil(frames * (rate / fs)), g) * g.nperseg;
   if (transformed <= MAX_PASS_SAMPLES) return;
   throw new ParamsError([{ field: "hop_size", message: `a pass over this recording would transform ${transformed.toExponential(2)} samples (${g.hop}-sample hops of ${g.nperseg}); the limit is ${MAX_PASS_SAMPLES.toExponential(2)}: use a longer hop_size or a shorter window_size` }]);
 }
@@ -239,8 +239,9 @@ export class TileService {
    * comes back from the worker as a ParamsError too (TaskFailure, tiles/failure.ts).
    */
   stats(recording: TileRecording, params: Params): Promise<StatsResult> {
-    checkParamsForRecording(params, { samplerate: realSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels });
-    checkPassWork(params, recording);
+    const fs = realSamplerate(recording.samplerate, recording.timeExpansion);
+    checkParamsForRecording(params, { samplerate: fs, channels: recording.channels });
+    checkPassWork(params, recording.frames, fs);
     const key = statsKey(params, recording.timeExpansion);
     const memoryKey = `${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);
