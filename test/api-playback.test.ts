@@ -3,7 +3,7 @@
  * every channel bit for bit, time expansion applied to the interval but not to the rate,
  * clipped to the recording, limited per request, and behind a token where reads need one.
  */
-import { copyFile, truncate, writeFile } from "node:fs/promises";
+import { copyFile, readFile, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
@@ -66,6 +66,19 @@ describe("GET /v1/recordings/{id}/playback", () => {
     const res = await app.inject({ url: `/v1/recordings/${rec.id}/playback?start_time=0.1&end_time=0.9` });
     expect(res.statusCode).toBe(422);
     expect(res.json().message).toMatch(/^the recording's audio cannot be decoded: flac: stream ends near frame \d+, the header says 16000/);
+  });
+
+  it("a file that no longer decodes is named relative to the audio root, not by the server's own path", async () => {
+    const broken = join(root, "broken.wav");
+    await copyFile(file, broken);
+    const rec = (await insertRecording(t.db.sql, { dataset_id: datasetId, path: "broken.wav", ...(await probeFile(broken)), created_by: null }))!;
+    // Overwritten with as many bytes of text: the size still matches, the header does not.
+    const bytes = (await readFile(broken)).length;
+    await writeFile(broken, "not audio\n".repeat(bytes).slice(0, bytes));
+    const res = await app.inject({ url: `/v1/recordings/${rec.id}/playback?start_time=0&end_time=0.5` });
+    expect(res.statusCode).toBe(422);
+    expect(res.json().message).toMatch(/^the recording's audio cannot be decoded: broken\.wav: /);
+    expect(res.json().message).not.toContain(root);
   });
 
   it("sends the samples of [start_time, end_time) of every channel, bit for bit, as a float WAV at the file's rate", async () => {

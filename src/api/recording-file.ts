@@ -11,6 +11,14 @@ import { isInside } from "../store/paths.js";
 import { getRecordingLocation, recordingFileNow, type RecordingLocation } from "../store/recordings.js";
 import { HttpError } from "./plugins/errors.js";
 
+/**
+ * `message` (an error naming a recording's file) with this server's audio roots taken out of its
+ * paths: clients know recordings by their dataset-relative paths, not where the server keeps them.
+ */
+export function withoutAudioRoots(message: string, roots: readonly string[]): string {
+  return roots.reduce((m, root) => m.replaceAll(root.endsWith("/") ? root : `${root}/`, ""), message);
+}
+
 /** The recording's location, the real absolute path of its file and the file's size in bytes. */
 export async function recordingFile(app: FastifyInstance, id: string): Promise<RecordingLocation & { file: string; size: number }> {
   const loc = await getRecordingLocation(app.db.sql, id);

@@ -20,7 +20,7 @@ import { floatWavHeader } from "../../audio/wavwriter.js";
 import { invalid } from "../../store/errors.js";
 import { MAX_PLAYBACK_SAMPLES } from "../playback-limit.js";
 import { HttpError } from "../plugins/errors.js";
-import { recordingFile } from "../recording-file.js";
+import { recordingFile, withoutAudioRoots } from "../recording-file.js";
 import { bytesResponse, errorBody, idParams } from "../schemas.js";
 import { interval } from "./tiles.js";
 
@@ -33,8 +33,9 @@ async function* wavBytes(header: Uint8Array, firstPiece: Float32Array | undefine
   for (let x = await rest.next(); !x.done; x = await rest.next()) yield bytes(x.value);
 }
 
-/** A decoding failure as the 422 it is (SPEC §10). */
-const undecodable = (err: unknown) => (err instanceof AudioFormatError ? new HttpError(422, `the recording's audio cannot be decoded: ${err.message}`) : err);
+/** A decoding failure as the 422 it is (SPEC §10), naming files relative to the audio roots. */
+const undecodable = (err: unknown, roots: readonly string[]) =>
+  err instanceof AudioFormatError ? new HttpError(422, `the recording's audio cannot be decoded: ${withoutAudioRoots(err.message, roots)}`) : err;
 
 export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = async (app, options) => {
   const maxSamples = options.maxSamples ?? MAX_PLAYBACK_SAMPLES;
@@ -52,7 +53,7 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
     const { start_time, end_time } = request.query;
     if (!(end_time > start_time)) throw invalid("end_time", `must be > start_time (${start_time})`);
     const { file, file_samplerate, time_expansion } = await recordingFile(app, request.params.id);
-    const reader = await openAudio(file).catch((err) => Promise.reject(undecodable(err)));
+    const reader = await openAudio(file).catch((err) => Promise.reject(undecodable(err, app.audioRoots)));
     try {
       const { frames, channels } = reader.info;
       const samplerate = expandedSamplerate(file_samplerate, time_expansion);
@@ -69,7 +70,7 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
       // The first piece is decoded before the 200 is sent, so that a file that cannot be decoded
       // there is a 422; a failure further on can only cut the transfer short (the status is out).
       const pieces = interleavedPieces(reader, first, end)[Symbol.asyncIterator]();
-      const firstPiece = await pieces.next().catch((err) => Promise.reject(undecodable(err)));
+      const firstPiece = await pieces.next().catch((err) => Promise.reject(undecodable(err, app.audioRoots)));
       // The reader closes with the body — sent to its end, or destroyed unread (a client gone
       // before the first byte, a reply the deadline answered): a generator never started has no
       // `finally` to run.

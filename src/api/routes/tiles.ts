@@ -20,7 +20,7 @@ import { StatsPendingError, type TileBody, type TileRecording, type TileService 
 import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
 import { recordingRevision } from "../../store/recordings.js";
-import { recordingFile } from "../recording-file.js";
+import { recordingFile, withoutAudioRoots } from "../recording-file.js";
 import { bytesResponse, errorBody, id, notModifiedResponse } from "../schemas.js";
 
 declare module "fastify" {
@@ -123,8 +123,8 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     if (err instanceof PoolBusyError) return sendError(reply.header("Retry-After", "1"), 503, `${err.message}; retry shortly`);
     if (err instanceof TaskTimeoutError) return sendError(reply.header("Retry-After", "5"), 503, err.message);
     if (err instanceof StatsPendingError) return sendError(reply.header("Retry-After", "10"), 503, err.message);
-    if (err instanceof SampleValuesError) return sendError(reply, 422, `the recording decodes, but its samples cannot be analysed: ${err.message}`);
-    if (err instanceof AudioFormatError) return sendError(reply, 422, `the recording's audio cannot be decoded: ${err.message}`);
+    if (err instanceof SampleValuesError) return sendError(reply, 422, `the recording decodes, but its samples cannot be analysed: ${withoutAudioRoots(err.message, app.audioRoots)}`);
+    if (err instanceof AudioFormatError) return sendError(reply, 422, `the recording's audio cannot be decoded: ${withoutAudioRoots(err.message, app.audioRoots)}`);
     throw err;
   });
 
