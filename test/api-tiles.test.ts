@@ -189,12 +189,14 @@ describe("tiles", () => {
   });
 
   it("refuse parameters whose whole-recording pass would transform more than 2^36 samples with 400 naming hop_size, before any work", async () => {
-    // 2 s windows (88,200 samples) hopping one sample through the recording: about 10^6 frames.
+    // 2 s windows (88,200 samples) hopping one sample (noverlap = int((2 − 2e-5)·44100) = 88199):
+    // scipy pads 44,100 zeros on each side, so there are frames + 1 of them, each 88,200 samples.
+    const transformed = ((frames + 1) * 88_200).toExponential(2);
     const computed = tiles.computed;
     for (const route of ["tiles/0/0.png?", "tiles/0/stream?start_time=0&end_time=1&", "spectrogram?start_time=0&end_time=1&format=f32&"]) {
       const res = await app.inject({ url: `/v1/recordings/${id}/${route}window_size=2&hop_size=0.00001` });
       expect(res.statusCode, route).toBe(400);
-      expect(res.json().fields, route).toEqual([{ field: "hop_size", message: "a pass over this recording would transform 8.76e+10 samples (1-sample hops of 88200); the limit is 6.87e+10: use a longer hop_size or a shorter window_size" }]);
+      expect(res.json().fields, route).toEqual([{ field: "hop_size", message: `a pass over this recording would transform ${transformed} samples (1-sample hops of 88200); the limit is 6.87e+10: use a longer hop_size or a shorter window_size` }]);
     }
     expect(tiles.computed).toBe(computed);
   });
