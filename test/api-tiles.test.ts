@@ -5,7 +5,8 @@
  * the one-shot image and its limit, and /health answering while the pool is busy.
  * Runs on the embedded database, or real PostgreSQL when DATABASE_URL is set.
  */
-import { writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { request as httpRequest } from "node:http";
 import UPNG from "upng-js";
@@ -469,6 +470,41 @@ describe("a recording whose file was replaced after registration", () => {
       }
       await writeFile(file, floatWav(take(2), 8000)); // the registered content back
       for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
+    });
+  });
+});
+
+describe("a recording whose file was rewritten in place with the same size", () => {
+  it("is a 409 naming both MD5s; the registered bytes back, or only a new mtime, serve again and record the new time", async () => {
+    const take = (level: number) => new Float32Array(8000).fill(level);
+    await withOwnRecording("b.wav", take(0.25), 8000, async (own, id, file) => {
+      const urls = [`/v1/recordings/${id}/tiles/0/0.f32?pcen=false`, `/v1/recordings/${id}/audio`];
+      const registered = (await own.inject({ url: `/v1/recordings/${id}` })).json().hash;
+      // Later times than the registration's, set explicitly: a file system stamps times at its clock's granularity.
+      let mtime = (await stat(file)).mtimeMs;
+      const rewrite = async (level: number | null) => {
+        if (level !== null) await writeFile(file, floatWav(take(level), 8000));
+        await utimes(file, new Date(), new Date(mtime + 1000));
+        mtime = (await stat(file)).mtimeMs;
+      };
+      await rewrite(0.5); // another take, the same length
+      const other = createHash("md5").update(await readFile(file)).digest("hex");
+      for (const url of urls) {
+        const res = await own.inject({ url });
+        expect(res.statusCode, `${url}: ${res.body}`).toBe(409);
+        expect(res.json().message, url).toBe(`the file of recording ${id} (b.wav) has changed since it was registered: the same size, but modified (MD5 ${registered} then, ${other} now); its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`);
+      }
+      const storedTime = async () => (await t.db.sql`SELECT file_mtime FROM recordings WHERE id = ${id}`)[0].file_mtime;
+      await rewrite(0.25); // the registered content back, at a new time
+      for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
+      expect(await storedTime()).toBe(mtime);
+      await rewrite(null); // touched
+      expect((await own.inject({ url: urls[0] })).statusCode).toBe(200);
+      expect(await storedTime()).toBe(mtime);
+      // A row from before the column (migration 006) takes the file's time at its first read.
+      await t.db.sql`UPDATE recordings SET file_mtime = NULL WHERE id = ${id}`;
+      expect((await own.inject({ url: urls[0] })).statusCode).toBe(200);
+      expect(await storedTime()).toBe(mtime);
     });
   });
 });

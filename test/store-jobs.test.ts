@@ -6,10 +6,11 @@
  * failure. Runs on the embedded database, or on DATABASE_URL when set.
  */
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, rm, stat, symlink } from "node:fs/promises";
+import { copyFile, mkdir, rm, stat, symlink, utimes } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PgBoss } from "pg-boss";
+import { fileMd5 } from "../src/audio/index.js";
 import { featuresOfFile } from "../src/features/features.js";
 import { ITEM_EXPIRE_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, abortExtractJob, openQueue, submitExtractJob } from "../src/jobs/queue.js";
 import { startWorker, type ExtractWorker } from "../src/jobs/worker.js";
@@ -348,11 +349,16 @@ describe("extract_features jobs", () => {
     expect(item.seconds).toBeCloseTo(0.25, 9);
   }, 60_000);
 
-  it("an item whose file was replaced, removed or swapped for a symlink out of its dataset directory since registration fails at once, saying why", async () => {
-    const ds = await toneDataset(["kept.wav", "longer.wav", "removed.wav", "escaped.wav"], 1);
-    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: ["kept.wav", "longer.wav", "removed.wav", "escaped.wav"].map((f) => ds.recordings[f]) }, features: ["rms_dbfs"] }, created_by: null });
+  it("an item whose file was replaced, rewritten, removed or swapped for a symlink out of its dataset directory since registration fails at once, saying why", async () => {
+    const files = ["kept.wav", "longer.wav", "rewritten.wav", "removed.wav", "escaped.wav"];
+    const ds = await toneDataset(files, 1);
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: files.map((f) => ds.recordings[f]) }, features: ["rms_dbfs"] }, created_by: null });
     const registered = (await stat(join(ds.dir, "longer.wav"))).size;
     await writeSineWav(join(ds.dir, "longer.wav"), 8000, 2, 1000);
+    // Another tone of the same length (the same size), at a later time than the registration's.
+    const rewritten = join(ds.dir, "rewritten.wav"), { mtimeMs } = await stat(rewritten), registeredMd5 = await fileMd5(rewritten);
+    await writeSineWav(rewritten, 8000, 1, 1500);
+    await utimes(rewritten, new Date(), new Date(mtimeMs + 1000));
     await rm(join(ds.dir, "removed.wav"));
     // The same tone, the same size, outside the dataset's directory.
     const outside = join(dir.path, "outside.wav");
@@ -360,15 +366,16 @@ describe("extract_features jobs", () => {
     await rm(join(ds.dir, "escaped.wav"));
     await symlink(outside, join(ds.dir, "escaped.wav"));
     const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"));
-    expect(done).toMatchObject({ result: "failure", progress_done: 4 });
+    expect(done).toMatchObject({ result: "failure", progress_done: 5 });
     const items = await t.db.sql`SELECT status, attempts, error FROM job_items WHERE job_id = ${job.id} ORDER BY item`;
     expect(items.map((i) => [i.status, i.attempts, i.error])).toEqual([
       ["done", 1, null],
       ["failed", 1, `the file of recording ${ds.recordings["longer.wav"]} (longer.wav) has changed since it was registered: ${registered} bytes then, ${(await stat(join(ds.dir, "longer.wav"))).size} now; its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`],
+      ["failed", 1, `the file of recording ${ds.recordings["rewritten.wav"]} (rewritten.wav) has changed since it was registered: the same size, but modified (MD5 ${registeredMd5} then, ${await fileMd5(rewritten)} now); its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`],
       ["failed", 1, "recording removed.wav: file removed.wav does not exist in the dataset's audio_dir"],
       ["failed", 1, "recording escaped.wav: escaped.wav resolves outside the dataset's audio_dir"],
     ]);
-    expect(await deliveries(job.id)).toEqual([0, 1, 2, 3].map(() => [ITEM_QUEUE, "completed", 0]));
+    expect(await deliveries(job.id)).toEqual(files.map(() => [ITEM_QUEUE, "completed", 0]));
     expect(await featureValue("recording_features", ds.recordings["escaped.wav"], "rms_dbfs", job.run_id!)).toBeUndefined();
   }, 60_000);
 });

@@ -2,8 +2,9 @@
  * A recording's audio file for the routes that read it (download, spectrograms): located
  * through the store, then checked against this server's audio roots at every use — a dataset
  * registered by another server may lie outside them, and a symlink swapped in after
- * registration must not escape. A file whose size is no longer the registered one has been
- * replaced (recordingFileNow): 409 rather than served under its old hash and tile URLs.
+ * registration must not escape. A file whose content is no longer the registered one (another
+ * size, or another MD5 after its mtime moved: recordingFileNow) has been replaced: 409 rather
+ * than served under its old hash and tile URLs.
  */
 import type { FastifyInstance } from "fastify";
 import { ConflictError } from "../store/errors.js";
@@ -25,7 +26,7 @@ export async function recordingFile(app: FastifyInstance, id: string): Promise<R
   if (!app.audioRoots.some((root) => isInside(root, loc.audio_dir))) {
     throw new HttpError(403, `the dataset directory of recording ${id} is outside this server's audio roots`);
   }
-  const { file, size } = await recordingFileNow(loc, id).catch((err) => {
+  const { file, size } = await recordingFileNow(app.db.sql, loc, id).catch((err) => {
     throw err instanceof ConflictError ? err : new HttpError(404, `the file of recording ${id} is missing from its dataset directory`);
   });
   return { ...loc, file, size };

@@ -181,13 +181,14 @@ async function currentTarget(db: Queryable, target: ItemTarget): Promise<{ targe
 /**
  * `target` reading its recording's file as it is now, checked as the API checks a file before
  * serving it (recordingFileNow): inside its dataset's audio_dir after symlinks (SPEC §10), and
- * of the registered size — values of a replaced file would not be the recording's. Or, when the
+ * with the registered content (size, and MD5 once its mtime moved) — values of a replaced file
+ * would not be the recording's. Or, when the
  * file is missing, outside or replaced, why: for good, a retry would find the same.
  */
 async function readableTarget(db: Queryable, target: ItemTarget): Promise<{ target: ItemTarget } | { problem: string }> {
   const loc = await getRecordingLocation(db, target.recording_id);
   try {
-    return { target: { ...target, path: (await recordingFileNow(loc, target.recording_id)).file } };
+    return { target: { ...target, path: (await recordingFileNow(db, loc, target.recording_id)).file } };
   } catch (err) {
     if (err instanceof InvalidError) return { problem: `recording ${target.recording_path}: ${err.fields[0].message}` };
     if (err instanceof ConflictError) return { problem: err.message };

@@ -66,12 +66,25 @@ export function recordedFacts(info: Pick<AudioInfo, "timestamp" | "location" | "
   };
 }
 
-/** Reads the header (through the audio layer, which validates it and its metadata) and hashes the file. */
-export async function probeFile(path: string): Promise<FileFacts & RecordedFacts> {
+/**
+ * When the file was last modified, as registered (stat's `mtimeMs`): the store keeps it to notice
+ * a rewrite that keeps the size (recordingFileNow); the API does not show it.
+ */
+export interface FileStamp {
+  file_mtime: number;
+}
+
+/**
+ * Reads the header (through the audio layer, which validates it and its metadata) and hashes the
+ * file. The file's size and time are taken before the hash: a write during the hash leaves a later
+ * time on the file than the one registered, so the next read hashes it again.
+ */
+export async function probeFile(path: string): Promise<FileFacts & FileStamp & RecordedFacts> {
   const reader = await openAudio(path);
   const { samplerate, frames, channels } = reader.info;
   const recorded = recordedFacts(reader.info);
   await reader.close();
-  const [hash, info] = await Promise.all([fileMd5(path), stat(path)]);
-  return { hash, file_size: info.size, file_samplerate: samplerate, frames, channels, ...recorded };
+  const info = await stat(path);
+  const hash = await fileMd5(path);
+  return { hash, file_size: info.size, file_mtime: info.mtimeMs, file_samplerate: samplerate, frames, channels, ...recorded };
 }

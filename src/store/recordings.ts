@@ -6,13 +6,14 @@
  * samplerate a row reports is the engine's (see withEngineRate).
  */
 import { createHash } from "node:crypto";
+import { fileMd5 } from "../audio/index.js";
 import { expandedSamplerate, timeExpansionProblem } from "../audio/expansion.js";
 import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { resolveRecordingFile } from "./paths.js";
-import type { FileFacts } from "./probe.js";
+import type { FileFacts, FileStamp } from "./probe.js";
 import { getOrCreateTag } from "./tags.js";
 import { getOrCreateFeatureName } from "./features.js";
 
@@ -109,13 +110,13 @@ function checkTimeExpansion(fileSamplerate: number, te: number): void {
  */
 export async function insertRecording(
   db: Queryable,
-  r: FileFacts & RecordingMetadata & Provenance & { dataset_id: string; path: string },
+  r: FileFacts & Partial<FileStamp> & RecordingMetadata & Provenance & { dataset_id: string; path: string },
 ): Promise<Recording | null> {
   if (r.time_expansion !== undefined) checkTimeExpansion(r.file_samplerate, r.time_expansion);
   const rows = await translating(() => db`
-    INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels,
+    INSERT INTO recordings (dataset_id, path, hash, file_size, file_mtime, file_samplerate, frames, channels,
                             time_expansion, date, time, latitude, longitude, rights, created_by, run_id)
-    VALUES (${r.dataset_id}, ${r.path}, ${r.hash}, ${r.file_size}, ${r.file_samplerate}, ${r.frames}, ${r.channels},
+    VALUES (${r.dataset_id}, ${r.path}, ${r.hash}, ${r.file_size}, ${r.file_mtime ?? null}, ${r.file_samplerate}, ${r.frames}, ${r.channels},
             ${r.time_expansion ?? 1}, ${r.date ?? null}, ${r.time ?? null}, ${r.latitude ?? null}, ${r.longitude ?? null},
             ${r.rights ?? null}, ${r.created_by}, ${r.run_id ?? null})
     ON CONFLICT (dataset_id, path) DO NOTHING
@@ -223,6 +224,8 @@ export interface RecordingLocation {
   hash: string;
   /** Bytes when registered: the file is taken as changed if its size differs. */
   file_size: number;
+  /** The file's mtime when registered or last found unchanged; null until first read for rows older than migration 006. */
+  file_mtime: number | null;
   file_samplerate: number;
   /** Sample frames per channel in the file. */
   frames: number;
@@ -232,7 +235,7 @@ export interface RecordingLocation {
 
 export async function getRecordingLocation(db: Queryable, id: string): Promise<RecordingLocation> {
   const [row] = await translating(() => db`
-    SELECT d.audio_dir, r.path, r.hash, r.file_size::float8 AS file_size, r.file_samplerate, r.frames::float8 AS frames, r.channels, r.time_expansion
+    SELECT d.audio_dir, r.path, r.hash, r.file_size::float8 AS file_size, r.file_mtime, r.file_samplerate, r.frames::float8 AS frames, r.channels, r.time_expansion
     FROM recordings r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ${id}`);
   if (!row) throw new NotFoundError("recording", id);
   return row as RecordingLocation;
@@ -240,19 +243,43 @@ export async function getRecordingLocation(db: Queryable, id: string): Promise<R
 
 /**
  * A recording's file as it is now, to be read: its real path — inside the dataset's audio_dir
- * after symlinks (resolveRecordingFile, SPEC §10) — and its size, which must still be the
- * registered one. A file of another size was replaced: its hash, statistics and tiles describe
- * the registered content, so it is refused rather than read under them. (A rewrite that keeps
- * the size is not detected.)
+ * after symlinks (resolveRecordingFile, SPEC §10) — and its size, with the content registered. A
+ * file that was replaced has a hash, statistics and tiles describing other content, so it is
+ * refused rather than read under them. A file of another size was replaced; a file of the same
+ * size modified since (its mtime moved: rewritten in place, copied without keeping times,
+ * touched) is hashed again — the file's size and time taken before the hash, so a write during
+ * it is seen at the next read — and either recorded as unchanged with its new time, or refused.
+ * A row registered before migration 006 takes the time the file has at its first read.
  * @throws InvalidError naming `path` when the file is missing, not a regular file, or resolves
- *   outside the audio_dir; ConflictError naming both sizes when it changed
+ *   outside the audio_dir; ConflictError naming what changed when the content did
  */
-export async function recordingFileNow(loc: RecordingLocation, id: string): Promise<{ file: string; size: number }> {
+export async function recordingFileNow(db: Queryable, loc: RecordingLocation, id: string): Promise<{ file: string; size: number }> {
   const found = await resolveRecordingFile(loc.audio_dir, loc.path);
-  if (found.size !== loc.file_size) {
-    throw new ConflictError(`the file of recording ${id} (${loc.path}) has changed since it was registered: ${loc.file_size} bytes then, ${found.size} now; its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`);
+  const changed = (what: string) => new ConflictError(`the file of recording ${id} (${loc.path}) has changed since it was registered: ${what}; its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`);
+  if (found.size !== loc.file_size) throw changed(`${loc.file_size} bytes then, ${found.size} now`);
+  if (found.mtime === loc.file_mtime) return { file: found.file, size: found.size };
+  if (loc.file_mtime !== null) {
+    const hash = await sharedMd5(found);
+    if (hash !== loc.hash) throw changed(`the same size, but modified (MD5 ${loc.hash} then, ${hash} now)`);
   }
-  return found;
+  await translating(() => db`UPDATE recordings SET file_mtime = ${found.mtime} WHERE id = ${id} AND hash = ${loc.hash}`);
+  return { file: found.file, size: found.size };
+}
+
+/**
+ * Hashes of files being verified, by path, size and time: the requests that find one modified
+ * file at once (a viewer asks for a screen of tiles together) share one read of it.
+ */
+const hashing = new Map<string, Promise<string>>();
+
+function sharedMd5(found: { file: string; size: number; mtime: number }): Promise<string> {
+  const key = `${found.size}:${found.mtime}:${found.file}`;
+  let hash = hashing.get(key);
+  if (!hash) {
+    hash = fileMd5(found.file).finally(() => hashing.delete(key));
+    hashing.set(key, hash);
+  }
+  return hash;
 }
 
 export async function addRecordingTag(db: Queryable, id: string, tag: { key: string; value: string } & Provenance): Promise<Recording> {
