@@ -38,15 +38,15 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-/** Starts the server and resolves once it printed its URL (or rejects with its output if it exits). */
-async function startServer(): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--port", "0", "--data", dir.path, "--audio-root", dir.path], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+/** Starts the server and resolves once it printed its local URL (or rejects with its output if it exits). */
+async function startServer(...flags: string[]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--port", "0", "--data", dir.path, "--audio-root", dir.path, ...flags], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on("data", () => {
-      const m = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      const m = /(?:serving on|from this machine:) (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
       if (m && out.includes("\n", out.indexOf(m[0]))) resolve(m[1]);
     });
     child.once("exit", (code) => reject(new Error(`serve exited with ${code}:\n${out}`)));
@@ -92,6 +92,17 @@ it("serves, prints the admin token once, and stops cleanly on SIGTERM", async ()
     expect(await stop(second.child)).toBe(0);
   }
   expect(second.output()).not.toContain("admin token");
+});
+
+it("on every interface, says so and that every route needs a token, with a URL for this machine", async () => {
+  const server = await startServer("--host", "0.0.0.0");
+  try {
+    const port = new URL(server.url).port;
+    expect(server.output()).toMatch(new RegExp(`^sonotile serving on every interface \\(--host 0\\.0\\.0\\.0\\), port ${port}: every route needs a token\n  from this machine: http://127\\.0\\.0\\.1:${port}  \\(viewer: `, "m"));
+    expect((await fetch(`${server.url}/v1/recordings`)).status).toBe(401);
+  } finally {
+    expect(await stop(server.child)).toBe(0);
+  }
 });
 
 it("executes a job submitted to it on its own job worker, with no other process", async () => {

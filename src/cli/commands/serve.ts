@@ -53,6 +53,19 @@ export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/**
+ * The banner's first lines: where the server listens and a URL that reaches it from this machine.
+ * Fastify answers `listen` with one address; for a wildcard host that is a loopback URL, which
+ * alone would read as "listening on loopback only" while every interface is open.
+ */
+function listeningLines(host: string, address: string): string[] {
+  const urls = `(viewer: ${address}/, API docs: ${address}/docs)`;
+  if (isLoopback(host)) return [`sonotile serving on ${address}  ${urls}`];
+  const wildcard = host === "0.0.0.0" || host === "::";
+  const where = wildcard ? `every interface (--host ${host}), port ${new URL(address).port}` : address;
+  return [`sonotile serving on ${where}: every route needs a token`, `  from this machine: ${address}  ${urls}`];
+}
+
 function portOption(text: string | true | undefined): number {
   return numberOption(text, "port", (v) => Number.isInteger(v) && v >= 0 && v <= 65535, "an integer in [0, 65535]") ?? 8000;
 }
@@ -100,7 +113,7 @@ export const command: Command = {
       if (runWorker) worker = await startWorker({ sql: database.sql, threads: workerThreads });
       const address = await app.listen({ host, port });
       const lines = [
-        `sonotile serving on ${address}  (viewer: ${address}/, API docs: ${address}/docs)`,
+        ...listeningLines(host, address),
         `database: ${database.description}`,
         `audio roots: ${audioRoots.join(", ")}`,
         `batch jobs: ${runWorker ? `executed here on ${workerThreads} thread(s)` : "left to 'sonotile worker' processes (--no-worker)"}`,
