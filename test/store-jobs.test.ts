@@ -18,7 +18,7 @@ import { listArtifacts, cleanupExpired, readFileContents } from "../src/store/ar
 import { createClip, deleteClip, updateClip } from "../src/store/clips.js";
 import { setState } from "../src/store/common.js";
 import { createDataset } from "../src/store/datasets.js";
-import { listMetrics, startJob } from "../src/store/jobs.js";
+import { getJob, listMetrics, startJob } from "../src/store/jobs.js";
 import { probeFile } from "../src/store/probe.js";
 import { deleteRecording, getRecordingLocation, insertRecording, updateRecording } from "../src/store/recordings.js";
 import { getRun } from "../src/store/runs.js";
@@ -48,8 +48,8 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-/** What to do before computing a file (by name), once: plays a change made while a worker holds the item. */
-const beforeRun = new Map<string, () => Promise<void>>();
+/** What to do before computing a file (by name), once: plays a change made while a worker holds the item; `signal` cancels the computation. */
+const beforeRun = new Map<string, (signal?: AbortSignal) => Promise<void>>();
 
 /**
  * A pool whose thread "crashes" on every task of `crash.wav` (an error retrying might cure,
@@ -62,7 +62,7 @@ class CrashingPool extends TilePool {
     const action = beforeRun.get(file);
     if (action) {
       beforeRun.delete(file); // once
-      await action();
+      await action(signal);
     }
     return super.run<T>(task, signal);
   }
@@ -330,6 +330,30 @@ describe("extract_features jobs", () => {
     expect(items.map((i) => [i.status, i.attempts])).toEqual([["failed", 1]]);
     expect(await deliveries(job.id)).toEqual([[ITEM_QUEUE, "completed", 0]]);
     expect(await featureValue("recording_features", ds.recordings["mid.wav"], "rms_dbfs", job.run_id!)).toBeUndefined();
+  }, 60_000);
+
+  it("abort: an item being computed is cancelled within seconds, and nothing of it is written", async () => {
+    const ds = await toneDataset(["held.wav"], 1);
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["held.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    // A computation that lasts until it is cancelled (or 30 s), like an hours-long recording's: the job is aborted while it runs.
+    let cancelled = false;
+    beforeRun.set("held.wav", async (signal) => {
+      await abortExtractJob(t.db.sql, job.id, "not needed");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 30_000);
+        signal?.addEventListener("abort", () => { cancelled = true; clearTimeout(timer); resolve(); });
+      });
+    });
+    try {
+      await withWorker(() => expect.poll(() => deliveries(job.id), { timeout: 45_000, interval: 200 }).toEqual([[ITEM_QUEUE, "completed", 0]]));
+    } finally {
+      beforeRun.delete("held.wav");
+    }
+    expect(cancelled).toBe(true);
+    const items = await t.db.sql`SELECT status, attempts FROM job_items WHERE job_id = ${job.id}`;
+    expect(items.map((i) => [i.status, i.attempts])).toEqual([["skipped", 1]]);
+    expect(await featureValue("recording_features", ds.recordings["held.wav"], "rms_dbfs", job.run_id!)).toBeUndefined();
+    expect(await getJob(t.db.sql, job.id)).toMatchObject({ status: "aborted", message: "not needed" });
   }, 60_000);
 
   it("an item whose target changes while it is computed is computed again, as it is then", async () => {

@@ -17,7 +17,9 @@
  * a target changed meanwhile are computed again. A target archived, trashed or deleted since
  * the submission can never take its values: the item fails at once, saying so, and is not
  * retried; so does one whose file is missing, resolves outside its dataset's audio_dir, or was
- * replaced since registration (its size changed), as the API refuses to serve it.
+ * replaced since registration (another size, or another MD5 once its mtime moved), as the API
+ * refuses to serve it. An abort skips the job's pending items, and the ones being computed are
+ * cancelled within seconds (unlessSkipped).
  */
 import type { JobResult, JobWithMetadata } from "pg-boss";
 import { parseParams } from "../engine/params.js";
@@ -60,6 +62,14 @@ type Outcome = { values: FeatureValues } | { error: string };
  * (each change made between the read of the target and the write of its values).
  */
 const MAX_COMPUTATIONS = 3;
+
+/**
+ * Milliseconds between checks, while an item is computed, that it is still pending: an abort
+ * skips the job's pending items (abortExtractJob), and the items in hand then stop within this
+ * time instead of running to their end — an item is a whole recording, which may take minutes.
+ * (Polled: LISTEN/NOTIFY does not reach the embedded database's clients.)
+ */
+const SKIP_CHECK_MS = 2000;
 
 /** Starts taking items from the queue until `stop()`. */
 export async function startWorker(options: WorkerOptions): Promise<ExtractWorker> {
@@ -123,7 +133,8 @@ export async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: 
       await settleItem(sql, job, msg.item, row.target, features, { error: readable.problem });
       break;
     }
-    const outcome = await computeItem(ctx, readable.target, data, delivery);
+    const outcome = await computeItem(ctx, msg, readable.target, data, delivery);
+    if (outcome === null) break; // skipped by an abort while computed
     // The last computation: a target changed again meanwhile fails, saying so.
     const ifChanged = computations < MAX_COMPUTATIONS || {
       error: `its ${row.target.kind === "clip" ? "bounds or its recording's " : ""}time expansion changed while it was computed, ${MAX_COMPUTATIONS} times; run the job again once it no longer changes`,
@@ -133,17 +144,43 @@ export async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: 
   await finishJobIfDone(ctx, job.id);
 }
 
-/** The features of `target`; throws when a retry may succeed and retries remain. */
-async function computeItem(ctx: ItemContext, target: ItemTarget, data: ExtractFeaturesData, delivery: { retryCount: number; retryLimit: number }): Promise<Outcome> {
+/**
+ * The features of `target`, or null when an abort skipped the item meanwhile (its computation is
+ * then cancelled); throws when a retry may succeed and retries remain.
+ */
+async function computeItem(ctx: ItemContext, msg: ItemMessage, target: ItemTarget, data: ExtractFeaturesData, delivery: { retryCount: number; retryLimit: number }): Promise<Outcome | null> {
   try {
-    const result = await ctx.pool.run<FeaturesTaskResult>({
+    const result = await unlessSkipped(ctx.sql, msg, (signal) => ctx.pool.run<FeaturesTaskResult>({
       kind: "features", path: target.path, timeExpansion: target.time_expansion, params: parseParams(data.params ?? {}),
       target: { ...(target.kind === "clip" ? { start: target.start, end: target.end } : {}), lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq },
-    });
+    }, signal));
+    if (result === null) return null;
     return "values" in result ? { values: result.values } : { error: result.failure };
   } catch (err) {
     if (delivery.retryCount < delivery.retryLimit) throw err;
     return { error: `failed after ${delivery.retryCount + 1} attempts: ${(err as Error).message}` };
+  }
+}
+
+/**
+ * `compute(signal)`, the signal fired once the item is no longer pending (checked every
+ * SKIP_CHECK_MS); null if that happened, whatever the computation gave.
+ */
+async function unlessSkipped<T>(sql: Sql, msg: ItemMessage, compute: (signal: AbortSignal) => Promise<T>): Promise<T | null> {
+  const skipped = new AbortController();
+  const check = setInterval(() => {
+    sql<{ status: string }[]>`SELECT status FROM job_items WHERE job_id = ${msg.job_id} AND item = ${msg.item}`
+      .then(([row]) => { if (row?.status !== "pending") skipped.abort(); })
+      .catch(() => {}); // the database out of reach: the item goes on, and the next check looks again
+  }, SKIP_CHECK_MS);
+  try {
+    const result = await compute(skipped.signal);
+    return skipped.signal.aborted ? null : result;
+  } catch (err) {
+    if (skipped.signal.aborted) return null;
+    throw err;
+  } finally {
+    clearInterval(check);
   }
 }
 
