@@ -3,7 +3,7 @@
  * every channel bit for bit, time expansion applied to the interval but not to the rate,
  * clipped to the recording, limited per request, and behind a token where reads need one.
  */
-import { copyFile, readFile, truncate, writeFile } from "node:fs/promises";
+import { copyFile, readFile, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
@@ -71,10 +71,14 @@ describe("GET /v1/recordings/{id}/playback", () => {
   it("a file that no longer decodes is named relative to the audio root, not by the server's own path", async () => {
     const broken = join(root, "broken.wav");
     await copyFile(file, broken);
+    const registered = new Date(Math.floor(Date.now() / 1000) * 1000); // whole seconds: set back exactly below
+    await utimes(broken, registered, registered);
     const rec = (await insertRecording(t.db.sql, { dataset_id: datasetId, path: "broken.wav", ...(await probeFile(broken)), created_by: null }))!;
-    // Overwritten with as many bytes of text: the size still matches, the header does not.
-    const bytes = (await readFile(broken)).length;
+    // Overwritten with as many bytes of text, its time set back: the size and time still match
+    // (the one rewrite the server cannot see), the header does not.
+    const bytes = (await stat(broken)).size;
     await writeFile(broken, "not audio\n".repeat(bytes).slice(0, bytes));
+    await utimes(broken, registered, registered);
     const res = await app.inject({ url: `/v1/recordings/${rec.id}/playback?start_time=0&end_time=0.5` });
     expect(res.statusCode).toBe(422);
     expect(res.json().message).toMatch(/^the recording's audio cannot be decoded: broken\.wav: /);
