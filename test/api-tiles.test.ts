@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
 import UPNG from "upng-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
@@ -21,7 +22,7 @@ import { probeFile } from "../src/store/probe.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { insertRecording, listRecordings } from "../src/store/recordings.js";
 import { ensureAdmin } from "../src/store/users.js";
-import { TileService } from "../src/tiles/service.js";
+import { StatsPendingError, TileService } from "../src/tiles/service.js";
 import { FIXTURES, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 import { bytesToF32 } from "./golden.js";
 
@@ -202,6 +203,16 @@ describe("tiles", () => {
     expect(tiles.computed).toBe(computed);
   });
 
+  it("refuse a zoom whose tiles would transform more than 2^32 samples with 400 naming z, before the stats pass", async () => {
+    // 1 s windows (44,100 samples) hopping one sample: a tile 128 columns wide at zoom 12 covers
+    // 128 · 2^12 = 524,288 frames — within the pass limit, but minutes of one core for one tile.
+    const computed = tiles.computed;
+    const res = await app.inject({ url: `/v1/recordings/${id}/tiles/12/0.f32?window_size=1&hop_size=0.00002&width=128` });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().fields).toEqual([{ field: "z", message: `a tile at zoom 12 would transform ${(524_288 * 44_100).toExponential(2)} samples (524288 frames of 44100); the limit is 4.29e+9: ask for a lower zoom, a narrower width, or a longer hop_size` }]);
+    expect(tiles.computed).toBe(computed);
+  });
+
   it("refuse what only the engine finds with 400 naming the field, on every route: a hop of 0 samples, a band edge too close to 0 Hz", async () => {
     // The engine refuses these in a worker: the hop was a 500 (the error's class lost between
     // threads), the edge a filter whose every sample is NaN — a 422 blaming the audio.
@@ -309,6 +320,46 @@ describe("streamed range", () => {
     expect(done).toBeLessThan(88);
     await new Promise((r) => setTimeout(r, 1000));
     expect(tiles.completed - before).toBe(done); // nothing more runs after the disconnect
+  });
+});
+
+describe("a single tile", () => {
+  it("is cancelled when its client disconnects: the pool's task gets an aborted signal", async () => {
+    const address = app.server.listening ? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` : await app.listen({ port: 0, host: "127.0.0.1" });
+    // 0.2 s windows every 22 samples: 45,000 frames of 8820-point FFTs; the tile at zoom 9 covers
+    // them all (128 · 2^9 frames), seconds of work. The stats first, so the tile's task starts at once.
+    const query = "window_size=0.2&hop_size=0.0005&width=128&pcen=false";
+    await tiles.stats(recording(), (await import("../src/engine/params.js")).parseParams({ window_size: 0.2, hop_size: 0.0005, pcen: false }));
+    const run = tiles.pool.run.bind(tiles.pool);
+    const signals: (AbortSignal | undefined)[] = [];
+    tiles.pool.run = (task, signal, timeoutMs) => {
+      if (task.kind === "tile") signals.push(signal);
+      return run(task, signal, timeoutMs);
+    };
+    try {
+      const completed = tiles.completed;
+      const req = httpRequest(`${address}/v1/recordings/${id}/tiles/9/0.f32?${query}`);
+      req.on("error", () => {}); // the hang-up this test causes
+      req.end();
+      await expect.poll(() => signals.length, { timeout: 30_000, interval: 20 }).toBe(1);
+      req.destroy();
+      await expect.poll(() => signals[0]?.aborted, { timeout: 10_000, interval: 20 }).toBe(true);
+      expect(tiles.completed).toBe(completed);
+    } finally {
+      tiles.pool.run = run;
+    }
+  });
+});
+
+describe("closing the tile service", () => {
+  it("cancels a stats pass nobody waits for instead of running it to its end", async () => {
+    const closing = new TileService({ threads: 1, statsWaitMs: 1 });
+    // 1 s windows hopping one sample over the 22 s recording: 4.4·10^10 samples, minutes of work.
+    const heavy = (await import("../src/engine/params.js")).parseParams({ window_size: 1, hop_size: 0.00002, pcen: false });
+    const pass = closing.stats(recording(), heavy);
+    await expect(pass).rejects.toBeInstanceOf(StatsPendingError); // the request gave up; the pass goes on
+    await closing.close(); // without the cancellation: minutes
+    expect(closing.computed).toBe(1);
   });
 });
 

@@ -88,7 +88,7 @@ export class TilePool {
 
   /**
    * Runs `task`; `signal` cancels it (queued: dropped; running: its worker is replaced), as does
-   * running longer than `timeoutMs`.
+   * not finishing within `timeoutMs` of this call (queued time included).
    */
   async run<T>(task: WorkerTask, signal?: AbortSignal, timeoutMs = this.taskTimeoutMs): Promise<T> {
     if (this.piscina.queueSize >= this.piscina.options.maxQueue) throw new PoolBusyError("all workers are busy and the queue is full");
@@ -99,13 +99,14 @@ export class TilePool {
       if (failure) throw failure;
       return result;
     } catch (err) {
-      if (timeout.aborted) throw new TaskTimeoutError(`the computation took longer than ${timeoutMs / 1000} s and was stopped`);
+      // The limit runs from the request for the task, so its wait for a free worker counts.
+      if (timeout.aborted) throw new TaskTimeoutError(`the computation did not finish within ${timeoutMs / 1000} s of being asked for (its wait for a free worker included) and was stopped`);
       throw err;
     }
   }
 
-  stats(task: Extract<WorkerTask, { kind: "stats" }>): Promise<StatsResult> {
-    return this.run<StatsResult>(task, undefined, this.statsTimeoutMs);
+  stats(task: Extract<WorkerTask, { kind: "stats" }>, signal?: AbortSignal): Promise<StatsResult> {
+    return this.run<StatsResult>(task, signal, this.statsTimeoutMs);
   }
 
   /**

@@ -40,17 +40,42 @@ export interface TileRecording {
  */
 export const MAX_PASS_SAMPLES = 2 ** 36;
 
+/** The frame geometry and frame count of a pass over the recording, from its header alone. */
+function passGeometry(params: Params, recording: TileRecording): { g: FrameGeometry; frames: number } {
+  const fs = realSamplerate(recording.samplerate, recording.timeExpansion);
+  const rate = params.resample ? params.samplerate : fs;
+  const g = frameGeometry(params.window_size, params.hop_size, rate);
+  return { g, frames: frameCount(Math.ceil(recording.frames * (rate / fs)), g) };
+}
+
 /**
  * Refuses (ParamsError naming hop_size) parameters whose pass over the whole recording — which
  * every tile of it waits for — would transform more than MAX_PASS_SAMPLES, before any work.
- * `frames` are the file's, `fs` its rate in real units (after time expansion).
  */
-function checkPassWork(params: Params, frames: number, fs: number): void {
-  const rate = params.resample ? params.samplerate : fs;
-  const g = frameGeometry(params.window_size, params.hop_size, rate);
-  const transformed = frameCount(Math.ceil(frames * (rate / fs)), g) * g.nperseg;
+function checkPassWork({ g, frames }: { g: FrameGeometry; frames: number }): void {
+  const transformed = frames * g.nperseg;
   if (transformed <= MAX_PASS_SAMPLES) return;
   throw new ParamsError([{ field: "hop_size", message: `a pass over this recording would transform ${transformed.toExponential(2)} samples (${g.hop}-sample hops of ${g.nperseg}); the limit is ${MAX_PASS_SAMPLES.toExponential(2)}: use a longer hop_size or a shorter window_size` }]);
+}
+
+/**
+ * Most samples one tile may transform, the frames it covers × FFT length (SPEC §10 limits): 2^32,
+ * seconds of one core (2.5·10^8 samples/s measured on a 2-vCPU EPYC VM), well inside the pool's
+ * time limit for a task. A tile at zoom z covers width·2^z frames, so a zoomed-out tile costs what
+ * the pass over the same frames costs; one over the limit failed at the time limit on every retry.
+ */
+export const MAX_TILE_SAMPLES = 2 ** 32;
+
+/**
+ * Refuses (TileRangeError naming z) the tiles of zoom z, width frames wide, when one covering
+ * width·2^z frames (at most the whole pass) would transform more than MAX_TILE_SAMPLES — before
+ * the stats pass, which such a tile need not wait for.
+ */
+function checkTileWork({ g, frames }: { g: FrameGeometry; frames: number }, z: number, width: number): void {
+  const covered = Math.min(frames, width * 2 ** z);
+  const transformed = covered * g.nperseg;
+  if (transformed <= MAX_TILE_SAMPLES) return;
+  throw new TileRangeError("z", `a tile at zoom ${z} would transform ${transformed.toExponential(2)} samples (${covered} frames of ${g.nperseg}); the limit is ${MAX_TILE_SAMPLES.toExponential(2)}: ask for a lower zoom, a narrower width, or a longer hop_size`);
 }
 
 /** Persistence of recording stats (implemented by the store layer). */
@@ -239,20 +264,24 @@ export class TileService {
    * comes back from the worker as a ParamsError too (TaskFailure, tiles/failure.ts).
    */
   stats(recording: TileRecording, params: Params): Promise<StatsResult> {
-    const fs = realSamplerate(recording.samplerate, recording.timeExpansion);
-    checkParamsForRecording(params, { samplerate: fs, channels: recording.channels });
-    checkPassWork(params, recording.frames, fs);
+    checkPassWork(this.checkedPass(recording, params));
     const key = statsKey(params, recording.timeExpansion);
     const memoryKey = `${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);
     if (known) return Promise.resolve(known);
-    const pending = this.once(`stats:${memoryKey}`, async () => {
-      const result = await this.loadOrCompute(recording, params, key);
+    const pending = this.once(`stats:${memoryKey}`, async (closing) => {
+      const result = await this.loadOrCompute(recording, params, key, closing);
       this.statsMemory.set(memoryKey, result);
       if (this.statsMemory.size > 1024) this.statsMemory.delete(this.statsMemory.keys().next().value!);
       return result;
     });
     return this.waitBounded(pending);
+  }
+
+  /** Refuses parameters that do not fit the recording; the geometry of their pass over it. */
+  private checkedPass(recording: TileRecording, params: Params): { g: FrameGeometry; frames: number } {
+    checkParamsForRecording(params, { samplerate: realSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels });
+    return passGeometry(params, recording);
   }
 
   /** `pending`, or StatsPendingError after statsWaitMs — a long recording's pass outlasts a request. */
@@ -264,14 +293,16 @@ export class TileService {
     return Promise.race([pending, late]).finally(() => clearTimeout(timer));
   }
 
-  private async loadOrCompute(recording: TileRecording, params: Params, key: string): Promise<StatsResult> {
+  /** `closing` fires when the service closes: nobody waits for the pass any more. */
+  private async loadOrCompute(recording: TileRecording, params: Params, key: string, closing: AbortSignal): Promise<StatsResult> {
     const store = this.statsStore;
     const compute = () => {
       this.computed++;
-      return this.pool.stats({ kind: "stats", path: recording.path, timeExpansion: recording.timeExpansion, params });
+      return this.pool.stats({ kind: "stats", path: recording.path, timeExpansion: recording.timeExpansion, params }, closing);
     };
     if (!store) return compute();
     for (let attempt = 0; ; attempt++) {
+      closing.throwIfAborted();
       const stored = await store.load(recording.id, recording.hash, key);
       if (stored) return stored;
       if (await store.claim(recording.id, recording.hash, key, this.owner, this.statsLeaseMs)) return this.computeClaimed(store, recording, key, compute);
@@ -318,16 +349,21 @@ export class TileService {
    * the tile's existence and frame count).
    */
   async tileInfo(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat): Promise<{ etag: string; layout: TileLayout }> {
-    const { geometry, stats } = await this.stats(recording, params);
-    const layout = tileLayout(z, x, stats.frames, geometry, options);
+    const { layout } = await this.tileOf(recording, params, z, x, options);
     return { etag: this.etag(recording, params, "tile", layout, format), layout };
+  }
+
+  /** The stats and the layout of tile (z, x); a zoom over MAX_TILE_SAMPLES is refused first (checkTileWork). */
+  private async tileOf(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions) {
+    checkTileWork(this.checkedPass(recording, params), z, options.width);
+    const { geometry, stats } = await this.stats(recording, params);
+    return { geometry, stats, layout: tileLayout(z, x, stats.frames, geometry, options) };
   }
 
 
   /** Tile (z, x) of the recording; `signal` cancels the work if it is still queued or running. */
   async tile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, signal?: AbortSignal): Promise<TileBody> {
-    const { geometry, stats } = await this.stats(recording, params);
-    const layout = tileLayout(z, x, stats.frames, geometry, options);
+    const { geometry, stats, layout } = await this.tileOf(recording, params, z, x, options);
     const etag = this.etag(recording, params, "tile", layout, format);
     const cached = this.cache.get(etag);
     if (cached) return cached;
@@ -357,19 +393,19 @@ export class TileService {
    * The piece [start, end) seconds of SPEC §3 (the one-shot image route), refused (TileRangeError)
    * when it would hold more than `limits.frames` frames or `limits.pixels` values.
    */
-  async piece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits): Promise<TileBody> {
+  async piece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits, signal?: AbortSignal): Promise<TileBody> {
     const { geometry, stats, layout, etag } = await this.pieceLayout(recording, params, start, end, format, limits);
     const cached = this.cache.get(etag);
     if (cached) return cached;
     const { f0, f1 } = layout;
-    return this.once(etag, async () => {
+    return this.once(etag, async (shared) => {
       this.computed++;
-      const body = await this.pool.run<Uint8Array>({ kind: "piece", path: recording.path, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap });
+      const body = await this.pool.run<Uint8Array>({ kind: "piece", path: recording.path, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap }, shared);
       this.completed++;
       const result: TileBody = { body, etag, contentType: CONTENT_TYPES[format], headers: geometryHeaders(layout, geometry, params, stats) };
       this.cache.set(etag, result);
       return result;
-    });
+    }, signal);
   }
 
   /** The frames, layout and ETag of a piece, checked against the limits. */
@@ -385,7 +421,13 @@ export class TileService {
     return { geometry, stats, layout, etag: this.etag(recording, params, "piece", layout, format) };
   }
 
+  /**
+   * Stops the service: computations still in flight — after a server's requests have drained,
+   * only stats passes nobody waits for any more (a request gives up on one after statsWaitMs) —
+   * are cancelled rather than run to their end, then the pool closes.
+   */
   async close(): Promise<void> {
+    for (const flight of this.inFlight.values()) flight.controller.abort(new Error("the tile service is closing"));
     await this.pool.close();
   }
 }

@@ -96,6 +96,18 @@ function sendBody(reply: FastifyReply, tile: TileBody, cache: string) {
   return reply.send(Buffer.from(tile.body.buffer, tile.body.byteOffset, tile.body.byteLength));
 }
 
+/**
+ * A signal that fires when the client goes away before its answer is complete: the work done
+ * for it alone is then cancelled (TileService shares a computation until its last waiter leaves).
+ */
+function clientLeft(reply: FastifyReply): AbortSignal {
+  const left = new AbortController();
+  reply.raw.on("close", () => {
+    if (!reply.raw.writableFinished) left.abort(new Error("the client disconnected"));
+  });
+  return left.signal;
+}
+
 export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }> = async (app, options) => {
   const limits = { ...DEFAULT_TILE_LIMITS, ...options.limits };
 
@@ -151,7 +163,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { etag, layout } = await app.tiles.tileInfo(recording, params, request.params.z, Number(xText), options, fmt as TileFormat);
     checkTilePixels(layout);
     if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).header("Cache-Control", cache).send();
-    return sendBody(reply, await app.tiles.tile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat), cache);
+    return sendBody(reply, await app.tiles.tile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat, clientLeft(reply)), cache);
   });
 
   app.get("/recordings/:id/tiles/:z/stream", {
@@ -182,13 +194,12 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     // busy, never the whole range: the pool's queue is shared with every other request) and
     // written in order as each is ready; a slow reader holds the computation back (the body's
     // backpressure), and a disconnect aborts what has not run yet.
-    const abort = new AbortController();
-    request.raw.on("close", () => abort.abort());
+    const left = clientLeft(reply);
     const ahead = 2 * app.tiles.pool.threads;
     const pending: Promise<TileBody>[] = [];
     const start = (i: number) => {
-      if (i >= tiles || abort.signal.aborted) return;
-      pending[i] = app.tiles.tile(recording, params, z, x0 + i, options, fmt, abort.signal);
+      if (i >= tiles || left.aborted) return;
+      pending[i] = app.tiles.tile(recording, params, z, x0 + i, options, fmt, left);
       pending[i].catch(() => {});
     };
     for (let i = 0; i < ahead; i++) start(i);
@@ -200,7 +211,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
         try {
           tile = await pending[i];
         } catch (err) {
-          if (!abort.signal.aborted) body.write(`--${boundary}\r\nContent-Type: application/json\r\nX-Tile: ${z}/${x0 + i}\r\n\r\n${JSON.stringify({ error: (err as Error).message })}\r\n`);
+          if (!left.aborted) body.write(`--${boundary}\r\nContent-Type: application/json\r\nX-Tile: ${z}/${x0 + i}\r\n\r\n${JSON.stringify({ error: (err as Error).message })}\r\n`);
           break;
         }
         start(i + ahead);
@@ -208,7 +219,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
         body.write(`--${boundary}\r\n${head.join("\r\n")}\r\n\r\n`);
         body.write(tile.body);
         if (!body.write("\r\n")) {
-          const drained = await once(body, "drain", { signal: abort.signal }).then(() => true, () => false);
+          const drained = await once(body, "drain", { signal: left }).then(() => true, () => false);
           if (!drained) break;
         }
       }
@@ -236,6 +247,6 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const pieceLimits = { frames: limits.maxImageFrames, pixels: limits.maxImagePixels };
     const { etag } = await app.tiles.pieceInfo(recording, params, start_time, end_time, fmt, pieceLimits);
     if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).header("Cache-Control", cache).send();
-    return sendBody(reply, await app.tiles.piece(recording, params, start_time, end_time, fmt, pieceLimits), cache);
+    return sendBody(reply, await app.tiles.piece(recording, params, start_time, end_time, fmt, pieceLimits, clientLeft(reply)), cache);
   });
 };
