@@ -233,6 +233,13 @@ describe("sonotile spectrogram: usage and input errors", () => {
     expectOneLineError(bad, 1, /^sonotile spectrogram: opus: corrupt stream: cannot decode the audio after frame 0\n$/, "corrupt opus");
   });
 
+  it("a recording too short for the band filter: exit 2 naming the edge's field, as the other limits that depend on the recording", async () => {
+    const short = join(tmp, "ten-samples.wav");
+    writeFileSync(short, Buffer.concat([floatWavHeader(10, 1, 8000), new Uint8Array(new Float32Array(10).fill(0.25).buffer)]));
+    const r = await sonotile(["spectrogram", short, "-o", join(tmp, "ten.npy"), "--low-freq", "100"]);
+    expectOneLineError(r, 2, /^sonotile spectrogram: low_freq \(--low-freq\): recording of 10 samples is too short for this filter: it needs more than 18 \(sosfiltfilt's pad length\): use a lower filter_order, or no low_freq\n$/, "too short for the filter");
+  });
+
   it("prints a stack trace only with --verbose", async () => {
     const r = await sonotile(["spectrogram", join(tmp, "missing.wav"), "-o", join(tmp, "v.npy"), "--verbose"]);
     expect(r.code).toBe(1);

@@ -1,7 +1,8 @@
 // Band filter against scipy.signal.butter / sosfiltfilt (golden data from scripts/golden_filter.py),
 // and pieces of a long signal against the whole-signal result (SPEC §4 "Seamless").
 import { describe, expect, it } from "vitest";
-import { butterSos, designBandFilter, padLength, sosfiltZi, type BandType } from "../src/engine/filter.js";
+import { MAX_CONTEXT, butterSos, designBandFilter, padLength, sosfiltZi, type BandType } from "../src/engine/filter.js";
+import { ParamsError } from "../src/engine/params.js";
 import { ROOT, maxAbsDiff, peakAbs, readF32, readJson } from "./golden.js";
 
 interface Case { name: string; fs: number; order: number; btype: BandType; freqs: number[]; sos: number[][]; padlen: number; zi: number[][]; input: string; output: string }
@@ -119,9 +120,42 @@ describe("band filter rejects bad input", () => {
     expect(designBandFilter({ low_freq: 0, high_freq: 5000, filter_order: 5 }, 44100)!.btype).toBe("lowpass");
   });
 
-  it("a signal not longer than the pad length is refused, as scipy refuses it", () => {
+  it("a signal not longer than the pad length is refused, as scipy refuses it, naming the edge's field", () => {
     const filter = designBandFilter({ low_freq: 500, high_freq: 8000, filter_order: 5 }, 44100)!;
-    expect(() => filter.apply(new Float32Array(filter.padLength))).toThrow(/too short/);
-    expect(filter.apply(new Float32Array(filter.padLength + 1)).length).toBe(filter.padLength + 1);
+    const pad = filter.padLength;
+    const refusal = [{ field: "low_freq", message: `recording of ${pad} samples is too short for this filter: it needs more than ${pad} (sosfiltfilt's pad length): use a lower filter_order, or no low_freq` }];
+    expect(() => filter.apply(new Float32Array(pad))).toThrow(ParamsError);
+    expect(fieldsOf(() => filter.apply(new Float32Array(pad)))).toEqual(refusal);
+    expect(fieldsOf(() => filter.applyPiece(new Float32Array(pad), 0, pad, 0, pad))).toEqual(refusal);
+    expect(filter.apply(new Float32Array(pad + 1)).length).toBe(pad + 1);
+    const lowpass = designBandFilter({ low_freq: null, high_freq: 8000, filter_order: 5 }, 44100)!;
+    expect(fieldsOf(() => lowpass.apply(new Float32Array(3)))[0].field).toBe("high_freq");
+  });
+
+  it("an edge whose transient outlasts the largest context is refused for recordings longer than it, where pieces could not equal the whole", () => {
+    // Order 16 at 1 Hz and 384 kHz: the slowest pole's radius is 1 − sin(π/32)·2π/384000 to first
+    // order, so the transient takes ln(1e-12) / ln(that) ≈ 1.7·10^7 samples to fall by 1e-12.
+    const filter = designBandFilter({ low_freq: 1, high_freq: null, filter_order: 16 }, 384_000)!;
+    const decay = Math.log(1e-12) / Math.log(1 - (Math.sin(Math.PI / 32) * 2 * Math.PI) / 384_000);
+    const [{ field, message }] = fieldsOf(() => filter.applyPiece(new Float32Array(10), 1000, MAX_CONTEXT + 1, 1000, 1010));
+    expect(field).toBe("low_freq");
+    const m = /^an order-16 Butterworth edge at 1 Hz at 384000 Hz rings for (\d+) samples \((\d+\.\d) s\), longer than the 4194304 samples of context a piece of this 4194305-sample recording reads on each side, so its pieces would not equal the whole: use a higher low_freq or a lower filter_order$/.exec(message);
+    expect(m, message).not.toBeNull();
+    expect(Number(m![1]) / decay).toBeCloseTo(1, 2);
+    expect(Number(m![2])).toBeCloseTo(decay / 384_000, 0);
+    // Within the context, every piece reads the whole recording: accepted.
+    const n = 200_000;
+    const x = testSignal(n, 384_000);
+    expect(maxAbsDiff(filter.applyPiece(x, 0, n, 50_000, 50_100), filter.apply(x).subarray(50_000, 50_100))).toBeLessThanOrEqual(1e-6 * peakAbs(filter.apply(x)));
   });
 });
+
+/** The fields of the ParamsError `f` throws. */
+function fieldsOf(f: () => unknown): { field: string; message: string }[] {
+  try {
+    f();
+  } catch (err) {
+    if (err instanceof ParamsError) return err.issues;
+  }
+  throw new Error("expected a ParamsError");
+}

@@ -209,6 +209,8 @@ describe("zoom levels and bands", () => {
     await expect(service.tile(recording, p, 0, 0, tileOptionsSchema.parse({ fmin: 10990, fmax: 10995 }), "f32")).rejects.toThrow(/^fmin:/);
     await expect(service.tile(recording, p, 0, 0, tileOptionsSchema.parse({ height: 100000 }), "f32")).rejects.toThrow(/^height: must be <= 56/);
     expect(() => tileOptionsSchema.parse({ width: 300 })).toThrow(/must be one of 128, 256, 512, 1024/);
+    // A recording without frames has no tile to name a range of (it said "from 0 to -1").
+    expect(() => tileLayout(0, 0, 0, frameGeometry(p.window_size, p.hop_size, 22050), options)).toThrow(/^x: the recording has no frames at these parameters, so no tiles$/);
   });
 });
 

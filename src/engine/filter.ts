@@ -287,10 +287,12 @@ export interface BandFilter {
 }
 
 /**
- * Largest context: 2^22 samples (16 MB of float32) per side. It binds only for extreme
- * designs — a high-pass edge (or band-pass width) of a few Hz at 384 kHz, where the slowest
- * pole decays only by a factor exp(−sin(π/2N)·2π·f/fs) per sample; there pieces may differ from the
- * whole-signal result by more than float32 precision, in exchange for bounded tile cost.
+ * Largest context: 2^22 samples (16 MB of float32) per side, which bounds a tile's reads. It binds
+ * only for extreme designs — an edge of a few Hz at 384 kHz, where the slowest pole decays only by
+ * a factor exp(−sin(π/2N)·2π·f/fs) per sample. Pieces read with less context than the transient
+ * needs would differ from the whole-signal result (by up to 53 dB near 0 Hz, measured), so such a
+ * filter is refused for a recording longer than the context (`applyPiece`), where a piece could
+ * not read it all.
  */
 export const MAX_CONTEXT = 1 << 22;
 
@@ -307,9 +309,13 @@ export const MAX_CONTEXT = 1 << 22;
  * extension (> padLength) so that a piece touching an end has the samples scipy reflects.
  */
 export function contextLength(sos: Sos): number {
+  return Math.min(MAX_CONTEXT, Math.max(decayLength(sos), padLength(sos) + 1));
+}
+
+/** Samples for the slowest pole's transient to fall by 1e-12: n = ln(1e-12) / ln|p|max (see contextLength). */
+function decayLength(sos: Sos): number {
   const rMax = Math.max(...sos.map(([, , , , a1, a2]) => poleRadius(a1, a2)));
-  const decay = rMax > 0 ? Math.ceil(Math.log(1e-12) / Math.log(rMax)) : 0;
-  return Math.min(MAX_CONTEXT, Math.max(decay, padLength(sos) + 1));
+  return rMax > 0 ? Math.ceil(Math.log(1e-12) / Math.log(rMax)) : 0;
 }
 
 /** Largest pole magnitude of 1 + a1·z⁻¹ + a2·z⁻². */
@@ -341,28 +347,63 @@ export function designBandFilter(p: Pick<Params, "low_freq" | "high_freq" | "fil
   // 16 kHz, order 5): sosfilt_zi's steady state divides by 1 + a1 + a2 = 0 there, and every sample
   // would come out NaN — refused as the samples' fault before. The edge nearest 0 Hz is to blame.
   const zi = sosfiltZi(sos);
+  const edge: BandEdge = { field: btype === "lowpass" ? "high_freq" : "low_freq", hz: freqs[0], order: p.filter_order, fs };
   if (!zi.flat().every(Number.isFinite)) {
-    const [edge] = freqs;
-    throw new ParamsError([{
-      field: btype === "lowpass" ? "high_freq" : "low_freq",
-      message: `must be further from 0 Hz: an order-${p.filter_order} Butterworth edge at ${edge} Hz cannot be computed at ${fs} Hz (a pole rounds onto 0 Hz in float64)`,
-    }]);
+    throw new ParamsError([{ field: edge.field, message: `must be further from 0 Hz: ${describeEdge(edge)} cannot be computed (a pole rounds onto 0 Hz in float64)` }]);
   }
-  return createBandFilter(sos, btype, zi);
+  return createBandFilter(sos, btype, zi, edge);
+}
+
+/**
+ * The parameter a designed filter's limits are blamed on: the edge nearest 0 Hz, whose poles are
+ * the slowest — `high_freq` of a low-pass, else `low_freq` — and the design around it.
+ */
+export interface BandEdge {
+  field: "low_freq" | "high_freq";
+  hz: number;
+  order: number;
+  /** The rate the filter runs at, Hz. */
+  fs: number;
+}
+
+function describeEdge(e: BandEdge): string {
+  return `an order-${e.order} Butterworth edge at ${e.hz} Hz at ${e.fs} Hz`;
+}
+
+/**
+ * Why `totalLength` samples cannot be filtered exactly in pieces, or null: too short for
+ * sosfiltfilt's odd extension, or longer than the context while the transient outlasts it.
+ * Named after `edge` (ParamsError) when the filter came from parameters, else a RangeError.
+ */
+function lengthProblem(totalLength: number, pad: number, decay: number, edge: BandEdge | undefined): Error | null {
+  const fail = (rule: string, fix: string) => (edge ? new ParamsError([{ field: edge.field, message: `${rule}: ${fix}` }]) : new RangeError(rule));
+  if (totalLength <= pad) {
+    return fail(`recording of ${totalLength} samples is too short for this filter: it needs more than ${pad} (sosfiltfilt's pad length)`, `use a lower filter_order, or no ${edge?.field}`);
+  }
+  if (decay > MAX_CONTEXT && totalLength > MAX_CONTEXT) {
+    const rings = edge ? `${describeEdge(edge)} rings for ${decay} samples (${(decay / edge.fs).toFixed(1)} s)` : `this filter rings for ${decay} samples`;
+    return fail(`${rings}, longer than the ${MAX_CONTEXT} samples of context a piece of this ${totalLength}-sample recording reads on each side, so its pieces would not equal the whole`,
+      `use a ${edge?.field === "high_freq" ? "higher high_freq" : "higher low_freq"} or a lower filter_order`);
+  }
+  return null;
 }
 
 /** Wraps designed sections (and their sosfilt_zi, when already known) into a plan (exposed for tests and other designs). */
-export function createBandFilter(sos: Sos, btype: BandType, zi = sosfiltZi(sos)): BandFilter {
+export function createBandFilter(sos: Sos, btype: BandType, zi = sosfiltZi(sos), edge?: BandEdge): BandFilter {
   const pad = padLength(sos);
   const context = contextLength(sos);
+  const decay = decayLength(sos);
   return {
     btype, sos, padLength: pad, context,
     apply(x) {
-      if (x.length <= pad) throw new RangeError(`signal of ${x.length} samples is too short for this filter: it needs more than ${pad} (sosfiltfilt's pad length)`);
+      // A whole signal in one call: any length beyond the pad is exact.
+      const problem = lengthProblem(x.length, pad, 0, edge);
+      if (problem) throw problem;
       return run(sos, zi, x, pad, pad, 0, x.length);
     },
     applyPiece(buffer, bufferStart, totalLength, from, to) {
-      if (totalLength <= pad) throw new RangeError(`recording of ${totalLength} samples is too short for this filter: it needs more than ${pad} (sosfiltfilt's pad length)`);
+      const problem = lengthProblem(totalLength, pad, decay, edge);
+      if (problem) throw problem;
       if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= totalLength)) {
         throw new RangeError(`piece [${from}, ${to}) must lie within [0, ${totalLength})`);
       }
