@@ -120,6 +120,14 @@ describe("GET /v1/recordings/{id}/playback", () => {
     expect(await fields("start_time=2&end_time=3")).toEqual(["start_time"]);
     expect(await fields("start_time=0.5&end_time=0.5")).toEqual(["end_time"]);
     expect(await fields("start_time=-1&end_time=1")).toEqual(["start_time"]);
+    // Decimal only, as the spectrogram parameters: Number() — hence z.coerce — reads each of these as 1.
+    for (const text of ["0x1", "0b1", "0o1", "%201", "1%20"]) {
+      const res = await playback(`start_time=0&end_time=${text}`);
+      expect(res.statusCode, text).toBe(400);
+      expect(res.json().fields, text).toEqual([{ field: "end_time", message: "must be a number of seconds" }]);
+    }
+    const decimal = await playback("start_time=2.5e-1&end_time=%2B.5");
+    expect([decimal.statusCode, decimal.headers["x-frame-range"]]).toEqual([200, "2000,4000"]);
     // Between two samples (1/8000 s apart): the end is to blame, not a start "past the end of the recording".
     for (const query of ["start_time=1e-320&end_time=2e-320", "start_time=0.00001&end_time=0.0001"]) {
       const res = await playback(query);

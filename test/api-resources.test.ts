@@ -257,8 +257,10 @@ describe("runs and jobs", () => {
       { field: "data.expiration_delay", message: "must be <= 315360000 (10 years)" },
       { field: "priority", message: "must be <= 1000" },
     ]);
-    const limit = await app.inject({ url: "/v1/recordings?limit=1e308" });
+    const limit = await app.inject({ url: `/v1/recordings?limit=1${"0".repeat(308)}` });
     expect(limit.json().fields).toEqual([{ field: "limit", message: "must be <= 1000" }]);
+    // An integer field takes digits only: an exponent is not one.
+    expect((await app.inject({ url: "/v1/recordings?limit=1e308" })).json().fields).toEqual([{ field: "limit", message: "must be an integer" }]);
     const created = await app.inject({ method: "POST", url: "/v1/jobs", payload: { task: "extract_features", data: { targets: { recording_ids: [recordingId] }, params: { window_size: 0.01 } }, priority: 3 }, headers: auth(member) });
     expect(created.statusCode).toBe(201);
     const job = created.json();

@@ -21,7 +21,10 @@ import { createDataset, importDataset } from "../src/store/datasets.js";
 import { probeFile } from "../src/store/probe.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { insertRecording, listRecordings } from "../src/store/recordings.js";
-import { ensureAdmin } from "../src/store/users.js";
+import { MAX_LIMIT } from "../src/api/schemas.js";
+import { MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
+import { createToken } from "../src/store/tokens.js";
+import { createUser, ensureAdmin } from "../src/store/users.js";
 import { StatsPendingError, TileService } from "../src/tiles/service.js";
 import { FIXTURES, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 import { bytesToF32 } from "./golden.js";
@@ -34,6 +37,7 @@ let id: string;
 let hash: string;
 let frames: number;
 let adminKey: string;
+const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 /** The fixture as the tile service sees it. */
 const recording = () => ({ id, path: join(FIXTURES, "recordings", FILE), hash, timeExpansion: 1, samplerate: 44100, frames, channels: 2 });
 
@@ -181,6 +185,36 @@ describe("tiles", () => {
     const empty = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=&end_time=2` });
     expect(empty.statusCode).toBe(400);
     expect(empty.json().fields.map((f: { field: string }) => f.field)).toEqual(["start_time"]);
+  });
+
+  it("read every number of the path and query as the spectrogram parameters read theirs: decimal, never hex, octal, binary or padded", async () => {
+    /** The fields of a 400, or the status of anything else. */
+    const refusal = async (url: string) => {
+      const res = await app.inject({ url: `/v1/recordings/${id}/${url}` });
+      return res.statusCode === 400 ? res.json().fields : res.statusCode;
+    };
+    // Number() — hence z.coerce — reads all of these as 1 (or 3, 10, 16, 512).
+    for (const text of ["0x1", "0b1", "0o1", "%201", "1%20"]) {
+      expect(await refusal(`spectrogram?start_time=${text}&end_time=2&format=f32`), text).toEqual([{ field: "start_time", message: "must be a number of seconds" }]);
+      expect(await refusal(`tiles/0/stream?start_time=0&end_time=${text}`), text).toEqual([{ field: "end_time", message: "must be a number of seconds" }]);
+      expect(await refusal(`tiles/0/0.f32?fmin=${text}`), text).toEqual([{ field: "fmin", message: "must be a number" }]);
+      expect(await refusal(`tiles/0/0.f32?window_size=${text}`), text).toEqual([{ field: "window_size", message: "must be a number" }]);
+    }
+    for (const z of ["0x3", "1e1", "3.0", "%203", "0b11", "21"]) {
+      expect(await refusal(`tiles/${z}/0.f32`), z).toEqual([{ field: "z", message: "must be an integer from 0 to 20" }]);
+      expect(await refusal(`tiles/${z}/stream?start_time=0&end_time=1`), z).toEqual([{ field: "z", message: "must be an integer from 0 to 20" }]);
+    }
+    expect(await refusal("tiles/0/0.f32?width=0x200")).toEqual([{ field: "width", message: "must be one of 128, 256, 512, 1024" }]);
+    expect(await refusal("tiles/0/0.f32?width=5.12e2")).toEqual([{ field: "width", message: "must be one of 128, 256, 512, 1024" }]);
+    expect(await refusal("tiles/0/0.f32?height=0x10")).toEqual([{ field: "height", message: "must be an integer" }]);
+    expect(await refusal("tiles/0/0.f32?height=1.6e1")).toEqual([{ field: "height", message: "must be an integer" }]);
+    // Decimal forms still work, with their values.
+    const tile = await app.inject({ url: `/v1/recordings/${id}/tiles/1/0.f32?width=128&height=16&fmin=1e3&fmax=%2B2.0E4&pcen=false` });
+    expect(tile.statusCode, tile.body).toBe(200);
+    expect([tile.headers["x-shape"], tile.headers["x-frames-per-column"]]).toEqual(["16,128", "2"]);
+    const image = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=1e0&end_time=2.&format=f32&pcen=false` });
+    expect(image.statusCode, image.body).toBe(200);
+    expect(image.headers["x-frame-range"]).toBe(await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=1&end_time=2&format=f32&pcen=false` }).then((r) => r.headers["x-frame-range"]));
   });
 
   it("refuse a resampling ratio beyond the filter limit with 400 naming samplerate and a rate that works", async () => {
@@ -455,14 +489,88 @@ describe("OpenAPI document", () => {
     /** status → the media types of its content ([] for none). */
     const responses = (path: string) => Object.fromEntries(Object.entries(doc.paths[path].get.responses as Record<string, { content?: object }>).map(([status, r]) => [status, Object.keys(r.content ?? {})]));
     const json = ["application/json"];
-    const spectrogram = { 200: ["image/png", "application/octet-stream"], 304: [], 400: json, 403: json, 404: json, 409: json, 422: json, 503: json };
+    const spectrogram = { 200: ["image/png", "application/octet-stream"], 304: [], 400: json, 401: json, 403: json, 404: json, 409: json, 422: json, 503: json };
     expect(responses("/v1/recordings/{id}/tiles/{z}/{tile}")).toEqual(spectrogram);
     expect(responses("/v1/recordings/{id}/spectrogram")).toEqual(spectrogram);
-    expect(responses("/v1/recordings/{id}/tiles/{z}/stream")).toEqual({ 200: ["multipart/mixed"], 400: json, 403: json, 404: json, 409: json, 422: json, 503: json });
-    expect(responses("/v1/recordings/{id}/playback")).toEqual({ 200: ["audio/wav"], 400: json, 403: json, 404: json, 409: json, 422: json });
+    expect(responses("/v1/recordings/{id}/tiles/{z}/stream")).toEqual({ 200: ["multipart/mixed"], 400: json, 401: json, 403: json, 404: json, 409: json, 422: json, 503: json });
+    expect(responses("/v1/recordings/{id}/playback")).toEqual({ 200: ["audio/wav"], 400: json, 401: json, 403: json, 404: json, 409: json, 422: json, 503: json });
     const audio = ["audio/wav", "audio/aiff", "audio/flac", "audio/mpeg", "audio/ogg", "application/octet-stream"];
-    expect(responses("/v1/recordings/{id}/audio")).toEqual({ 200: audio, 206: audio, 304: [], 403: json, 404: json, 409: json, 416: json });
+    expect(responses("/v1/recordings/{id}/audio")).toEqual({ 200: audio, 206: audio, 304: [], 400: json, 401: json, 403: json, 404: json, 409: json, 416: json, 503: json });
     expect(doc.paths["/v1/recordings/{id}/tiles/{z}/{tile}"].get.responses["200"].content["image/png"].schema).toEqual({ type: "string", format: "binary" });
+  });
+
+  it("declares the tile fields as the routes accept them: the widths as an enum, z up to MAX_ZOOM, pages from 1 to MAX_LIMIT", async () => {
+    const doc = (await app.inject({ url: "/openapi.json" })).json();
+    const parameter = (path: string, name: string) => doc.paths[path].get.parameters.find((p: { name: string }) => p.name === name);
+    for (const path of ["/v1/recordings/{id}/tiles/{z}/{tile}", "/v1/recordings/{id}/tiles/{z}/stream"]) {
+      expect(parameter(path, "width").schema, path).toEqual({ type: "number", enum: [...TILE_WIDTHS], default: 512 });
+      expect(parameter(path, "z").schema, path).toEqual({ type: "integer", minimum: 0, maximum: MAX_ZOOM });
+      expect(parameter(path, "height").schema, path).toMatchObject({ type: "integer", minimum: 0, exclusiveMinimum: true });
+    }
+    expect(parameter("/v1/recordings", "limit").schema).toEqual({ type: "integer", minimum: 1, maximum: MAX_LIMIT, default: 50 });
+    expect(parameter("/v1/recordings", "offset").schema).toEqual({ type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 });
+    // What the document says is what the routes do.
+    for (const z of [0, MAX_ZOOM]) expect((await app.inject({ url: `/v1/recordings/${id}/tiles/${z}/0.png?width=128&pcen=false` })).statusCode, `z ${z}`).toBe(200);
+    expect((await app.inject({ url: `/v1/recordings/${id}/tiles/${MAX_ZOOM + 1}/0.png` })).statusCode).toBe(400);
+    for (const width of TILE_WIDTHS) expect((await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.png?width=${width}&pcen=false` })).statusCode, `width ${width}`).toBe(200);
+  });
+
+  it("declares on every operation the statuses every route answers — and the routes answer them: 400 for a malformed id, 401 for a wrong token, 403 where a role is missing, 415 for a body that is not JSON", async () => {
+    const doc = (await app.inject({ url: "/openapi.json" })).json();
+    const role = async (name: string, r: "viewer" | "member") => auth((await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: name, role: r })).id, name, created_by: null })).key);
+    const viewer = await role("openapi-viewer", "viewer");
+    const member = await role("openapi-member", "member");
+    const admin = auth(adminKey);
+    const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { required?: string[] } }> }> }>>)
+      .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase() as "GET", op, name: `${method.toUpperCase()} ${path}` })));
+    expect(ops).toHaveLength(78);
+    /** The operation's URL, its path parameters filled in: every id `id` (a malformed one by default). */
+    const url = (path: string, recordId = "not-a-uuid") => path.replace(/\{(\w+)\}/g, (_, p: string) => (p === "z" ? "0" : p === "tile" ? "0.f32" : p === "name" ? "f" : recordId));
+    const problems: string[] = [];
+    const notUnauthorized: string[] = [];
+    const refused: string[] = [];
+    for (const { path, method, op, name } of ops) {
+      const declared = (status: number, why: string, errorBody = true) => {
+        const response = op.responses[status];
+        if (!response) problems.push(`${name}: answers ${status} (${why}) but does not declare it`);
+        else if (errorBody && !response.content?.["application/json"]?.schema.required?.includes("message")) problems.push(`${name}: ${status} is not declared with the error body`);
+      };
+      declared(400, "every request: a query parameter given twice");
+      declared(503, "every request: the deadline", path !== "/health"); // /health's own 503 is its body
+      const withBody = method !== "GET";
+      if (withBody) {
+        declared(413, "a body over the limit");
+        declared(415, "a body that is not JSON");
+        const res = await app.inject({ method, url: url(path, "00000000-0000-0000-0000-000000000000"), headers: { ...admin, "content-type": "text/plain" }, payload: "x" });
+        if (res.statusCode !== 415) problems.push(`${name}: a text/plain body gave ${res.statusCode}, not 415`);
+      }
+      const wrong = await app.inject({ method, url: url(path), headers: auth("st_wrong") });
+      if (wrong.statusCode === 401) declared(401, "a wrong token");
+      else notUnauthorized.push(name);
+      if (/\{/.test(path)) {
+        declared(404, "an id that names nothing");
+        const malformed = await app.inject({ method, url: url(path), headers: admin });
+        if (malformed.statusCode === 400) declared(400, "a malformed id");
+        else problems.push(`${name}: a malformed id gave ${malformed.statusCode}, not 400`);
+      }
+      // A viewer may write little (its own tokens), a member not what needs an admin (the
+      // malformed ids and the body that is no object stop every other request before its handler).
+      for (const [who, headers] of [["viewer", viewer], ["member", member]] as const) {
+        const res = await app.inject({ method, url: url(path), headers, ...(withBody ? { payload: [] } : {}) });
+        if (res.statusCode === 403) {
+          declared(403, `a ${who}'s token`);
+          refused.push(`${name} (${who})`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(notUnauthorized).toEqual(["GET /health"]);
+    // Every write but those of one's own tokens needs a member; users, deletions of datasets and recordings, purges and cleanups an admin.
+    const writes = ops.filter((o) => o.method !== "GET" && !o.path.startsWith("/v1/tokens")).map((o) => `${o.name} (viewer)`);
+    expect(refused.filter((r) => r.endsWith("(viewer)")).sort()).toEqual(writes.sort());
+    expect(refused.filter((r) => r.endsWith("(member)")).sort()).toEqual([
+      "DELETE /v1/datasets/{id}", "DELETE /v1/recordings/{id}", "PATCH /v1/users/{id}", "POST /v1/artifacts/cleanup", "POST /v1/trash/purge", "POST /v1/users",
+    ].map((n) => `${n} (member)`));
   });
 });
 

@@ -165,6 +165,18 @@ describe("validation", () => {
     }
   });
 
+  it("reads the page's numbers as decimal integers: never hex, octal, binary, exponents, fractions or padded", async () => {
+    // Number() — hence z.coerce — reads every one of these as 5.
+    for (const text of ["0x5", "0b101", "0o5", "5e0", "5.0", "%205", "5%20", "+0x5"]) {
+      const res = await app.inject({ url: `/v1/recordings?limit=${text}` });
+      expect([res.statusCode, res.json().fields], text).toEqual([400, [{ field: "limit", message: "must be an integer" }]]);
+      expect((await app.inject({ url: `/v1/datasets?offset=${text}` })).json().fields, text).toEqual([{ field: "offset", message: "must be an integer" }]);
+    }
+    expect((await app.inject({ url: "/v1/recordings?limit=5&offset=1" })).json()).toMatchObject({ limit: 5, offset: 1 });
+    expect((await app.inject({ url: "/v1/recordings?limit=%2B005" })).json()).toMatchObject({ limit: 5, offset: 0 });
+    expect((await app.inject({ url: "/v1/recordings?offset=-1" })).json().fields).toEqual([{ field: "offset", message: "must be >= 0" }]);
+  });
+
   it("refuses malformed JSON and bodies over the limit", async () => {
     const bad = await app.inject({ method: "POST", url: "/v1/datasets", payload: "{", headers: { ...auth(member), "content-type": "application/json" } });
     expect(bad.statusCode).toBe(400);

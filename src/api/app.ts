@@ -12,6 +12,7 @@ import { z } from "zod";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Database } from "../store/db.js";
 import { InvalidError } from "../store/errors.js";
+import { declareCommonResponses } from "./common-responses.js";
 import { authPlugin } from "./plugins/auth.js";
 import { drainPlugin } from "./plugins/drain.js";
 import { deadlinePlugin } from "./plugins/deadline.js";
@@ -93,6 +94,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     },
     transform: documentedRoute,
   });
+  // Every documented route declares the statuses any route can answer (400, 401, 403, 413/415, 503)
+  // besides its own: common-responses.ts.
+  app.addHook("onRoute", (route) => declareCommonResponses(route, options.requireAuthForReads ?? false));
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 

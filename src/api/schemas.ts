@@ -3,6 +3,7 @@
  * body. The OpenAPI document is generated from these (fastify-type-provider-zod).
  */
 import { z } from "zod";
+import { decimalFromText, integerFromText } from "../engine/params.js";
 import { STATES } from "../store/common.js";
 
 /** A record id. */
@@ -16,11 +17,24 @@ export const nullableTimestamp = timestamp.nullable();
 /** The maximum page size; larger `limit`s are refused rather than silently cut. */
 export const MAX_LIMIT = 1000;
 
-const int = (min: number, max: number) => z.coerce.number({ error: "must be an integer" }).min(min, { error: `must be >= ${min}`, abort: true }).max(max, { error: `must be <= ${max}`, abort: true }).int("must be an integer");
+/**
+ * A number in a query string or a path, read as the spectrogram parameters read theirs
+ * (engine/params.ts decimalFromText): decimal, with an optional sign, fraction and exponent —
+ * never the hex, octal or binary `Number()` (and z.coerce) would take, nor spaces around it.
+ * Anything else reaches `schema` as text, which refuses it with its own message, naming the field.
+ */
+export const decimalText = <T extends z.ZodType>(schema: T) => z.preprocess(decimalFromText, schema);
+/** The same for integer fields: digits only, with an optional sign (integerFromText). */
+export const integerText = <T extends z.ZodType>(schema: T) => z.preprocess(integerFromText, schema);
 
+/** An integer in [min, max] from a query string. */
+const int = (min: number, max: number) => integerText(z.number({ error: "must be an integer" }).min(min, { error: `must be >= ${min}`, abort: true }).max(max, { error: `must be <= ${max}`, abort: true }).int("must be an integer"));
+
+// Defaults of fields read from text are `prefault`s: zod's JSON Schema of a query (its input
+// side) leaves out the `default` of a field whose input is transformed, not a prefault.
 export const pageQuery = {
-  limit: int(1, MAX_LIMIT).default(50).describe("Items per page"),
-  offset: int(0, Number.MAX_SAFE_INTEGER).default(0).describe("Items to skip"),
+  limit: int(1, MAX_LIMIT).prefault(50).describe("Items per page"),
+  offset: int(0, Number.MAX_SAFE_INTEGER).prefault(0).describe("Items to skip"),
 };
 
 /** Which records a listing shows: active (default), archived, trashed, or all. */

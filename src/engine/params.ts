@@ -27,10 +27,29 @@ export type ColormapName = (typeof COLORMAPS)[number];
 
 // Query strings and command lines deliver text; these accept a value or its text form, and
 // leave anything else untouched so that zod reports it with the field's name.
-const NUMERIC_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-/** Decimal text with an optional exponent (not the hex, octal or binary `Number()` takes); the CLI's number options read theirs with it too. */
-export const toNumber = (v: unknown) =>
-  typeof v === "string" && NUMERIC_TEXT.test(v.trim()) ? Number(v.trim()) : v;
+/** Decimal text: an optional sign, digits with an optional fraction, an optional exponent. */
+const DECIMAL_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+/** Integer text: an optional sign and digits, no fraction or exponent. */
+const INTEGER_TEXT = /^[+-]?\d+$/;
+/**
+ * The one reading of numbers given as text — the parameters' fields below, and every numeric
+ * query and path field of the HTTP API (api/schemas.ts): decimal text is its number; anything
+ * else — the hex, octal and binary `Number()` takes ("0x1"), spaces around it, "Infinity", "" —
+ * is left as it is, for the field's schema to refuse by name.
+ */
+export const decimalFromText = (v: unknown) => (typeof v === "string" && DECIMAL_TEXT.test(v) ? Number(v) : v);
+/** The same for fields that take an integer: digits only ("1e1" and "3.0" are refused). */
+export const integerFromText = (v: unknown) => (typeof v === "string" && INTEGER_TEXT.test(v) ? Number(v) : v);
+/**
+ * A number given on the command line (the CLI's number options) or to parseParams: decimal text
+ * as decimalFromText reads it, spaces around it allowed (a quoted shell argument).
+ */
+export const toNumber = (v: unknown) => decimalFromText(typeof v === "string" ? v.trim() : v);
+/** parseParams' input with the spaces around decimal text dropped (toNumber); query strings get no such leniency. */
+function unpadded(input: unknown): unknown {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) return input;
+  return Object.fromEntries(Object.entries(input).map(([k, v]) => [k, typeof v === "string" && DECIMAL_TEXT.test(v.trim()) ? v.trim() : v]));
+}
 const TRUE_TEXT = new Set(["true", "1", "yes", "on"]);
 const FALSE_TEXT = new Set(["false", "0", "no", "off"]);
 const toBoolean = (v: unknown) => {
@@ -38,7 +57,7 @@ const toBoolean = (v: unknown) => {
   const t = v.trim().toLowerCase();
   return TRUE_TEXT.has(t) ? true : FALSE_TEXT.has(t) ? false : v;
 };
-const toNullable = (v: unknown) => (v === "" || v === "null" ? null : toNumber(v));
+const toNullable = (v: unknown) => (v === "" || v === "null" ? null : decimalFromText(v));
 
 // Integer fields check their bounds first and stop there (abort): zod's int() also refuses
 // integers beyond 2^53, and 1e308 was told "must be an integer".
@@ -47,7 +66,7 @@ const MAX_SAMPLERATE = LIMITS.maxSamplerate;
 /** Largest channel index: WAV's channel count is 16 bits. */
 const MAX_CHANNEL = 65534;
 
-const number = () => z.preprocess(toNumber, z.number({ error: "must be a number" }).finite());
+const number = () => z.preprocess(decimalFromText, z.number({ error: "must be a number" }).finite());
 const boolean = () => z.preprocess(toBoolean, z.boolean({ error: "must be true or false" }));
 const frequency = () => z.preprocess(toNullable, z.number({ error: "must be a number of Hz or null" }).finite().nullable());
 
@@ -56,10 +75,10 @@ const frequency = () => z.preprocess(toNullable, z.number({ error: "must be a nu
 const fields = {
   // audio
   resample: boolean().default(false).describe("Resample the whole recording to `samplerate` before the STFT (scipy resample_poly)"),
-  samplerate: z.preprocess(toNumber, z.number({ error: "must be a number" }).positive({ error: "must be > 0", abort: true }).max(MAX_SAMPLERATE, { error: `must be <= ${MAX_SAMPLERATE}`, abort: true }).int("must be an integer")).default(44100).describe("Target rate in Hz when `resample` is true"),
+  samplerate: z.preprocess(decimalFromText, z.number({ error: "must be a number" }).positive({ error: "must be > 0", abort: true }).max(MAX_SAMPLERATE, { error: `must be <= ${MAX_SAMPLERATE}`, abort: true }).int("must be an integer")).default(44100).describe("Target rate in Hz when `resample` is true"),
   low_freq: frequency().refine((v) => v === null || v >= 0, "must be >= 0").default(null).describe("High-pass edge in Hz (Butterworth); null for none"),
   high_freq: frequency().refine((v) => v === null || v > 0, "must be > 0").default(null).describe("Low-pass edge in Hz (Butterworth); null for none"),
-  filter_order: z.preprocess(toNumber, z.number({ error: "must be a number" }).min(1, { error: "must be between 1 and 16", abort: true }).max(16, { error: "must be between 1 and 16", abort: true }).int("must be an integer")).default(5).describe("Butterworth order of the band filter"),
+  filter_order: z.preprocess(decimalFromText, z.number({ error: "must be a number" }).min(1, { error: "must be between 1 and 16", abort: true }).max(16, { error: "must be between 1 and 16", abort: true }).int("must be an integer")).default(5).describe("Butterworth order of the band filter"),
   // stft
   window_size: number().refine((v) => v > 0, "must be > 0").default(0.025).describe("Window length in seconds; nperseg = floor(window_size * samplerate)"),
   hop_size: number().refine((v) => v > 0 && v <= 1, "must be > 0 and <= 1").default(0.5).describe("Hop as a fraction of window_size: 0 < hop_size <= 1"),
@@ -72,7 +91,7 @@ const fields = {
   max_dB: number().refine((v) => v <= 0, "must be <= 0").default(0).describe("Upper dB bound for clamping and for mapping to colours"),
   normalize: boolean().default(true).describe("Divide by the whole recording's maximum (after PCEN)"),
   // spectrogram
-  channel: z.preprocess(toNumber, z.number({ error: "must be a number" }).min(0, { error: "must be >= 0", abort: true }).max(MAX_CHANNEL, { error: `must be <= ${MAX_CHANNEL}`, abort: true }).int("must be an integer")).default(0).describe("Channel to analyse (0-based)"),
+  channel: z.preprocess(decimalFromText, z.number({ error: "must be a number" }).min(0, { error: "must be >= 0", abort: true }).max(MAX_CHANNEL, { error: `must be <= ${MAX_CHANNEL}`, abort: true }).int("must be an integer")).default(0).describe("Channel to analyse (0-based)"),
   cmap: z.enum(COLORMAPS, { error: `must be one of ${COLORMAPS.join(", ")}` }).default("gray").describe("Colour table for images"),
   pcen: boolean().default(true).describe("Per-channel energy normalization (Wang et al. 2017) before scaling"),
   // pcen
@@ -177,7 +196,7 @@ export class ParamsError extends Error {
 
 /** Validates `input` (any subset of the parameters) and fills in the defaults. */
 export function parseParams(input: unknown = {}): Params {
-  const result = paramsSchema.safeParse(input ?? {});
+  const result = paramsSchema.safeParse(unpadded(input ?? {}));
   if (result.success) return result.data;
   throw new ParamsError(
     result.error.issues.map((i) => ({ field: i.path.length ? i.path.join(".") : "params", message: i.message })),

@@ -45,6 +45,16 @@ export function requireRole(request: FastifyRequest, role: Role): User {
   return user;
 }
 
+/** The role a route needs: its `config.role`, else anonymous for reads (viewer beyond loopback) and member for writes. */
+export function neededRole(config: { role?: Requirement }, method: string, requireAuthForReads: boolean): Requirement {
+  return config.role ?? (SAFE_METHODS.has(method) ? (requireAuthForReads ? "viewer" : "anonymous") : "member");
+}
+
+/** Whether a token's user can lack `role`, i.e. the route can answer 403 (every token's user is at least a viewer). */
+export function roleCanRefuse(role: Requirement): boolean {
+  return RANK[role] > RANK.viewer;
+}
+
 export const authPlugin = fp<{ requireAuthForReads: boolean }>(async (app, options) => {
   app.decorateRequest("user", null);
   app.addHook("onRequest", async (request) => {
@@ -58,7 +68,7 @@ export const authPlugin = fp<{ requireAuthForReads: boolean }>(async (app, optio
       if (!found) throw new HttpError(401, "the token is invalid or disabled");
       request.user = found.user;
     }
-    const needed: Requirement = config.role ?? (SAFE_METHODS.has(request.method) ? (options.requireAuthForReads ? "viewer" : "anonymous") : "member");
+    const needed = neededRole(config, request.method, options.requireAuthForReads);
     if (needed !== "anonymous") requireRole(request, needed);
   });
 });

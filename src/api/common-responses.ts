@@ -1,0 +1,50 @@
+/**
+ * The statuses a route answers beyond its own, whatever its handler does. They are added to each
+ * route's declared responses in one place (an onRoute hook, app.ts), so that the OpenAPI document
+ * lists every status the routes answer — the route files declare only their own:
+ * - 400: the zod schemas' validation, and the checks app.ts makes of every request (a query
+ *   parameter given twice, a NUL character), so every route;
+ * - 401: every route but the public ones — a wrong or malformed token is refused on all of them,
+ *   even where none is needed (plugins/auth.ts);
+ * - 403: routes whose role (plugins/auth.ts neededRole) a token's user can lack;
+ * - 413 and 415: methods Fastify reads a body for (POST, PUT, PATCH, DELETE), whether or not the
+ *   route takes one: a body over the limit, or one that is not JSON (plugins/errors.ts);
+ * - 503: the answer's deadline (plugins/deadline.ts), an unreachable database.
+ * A status a route declares itself keeps its own schema and description.
+ */
+import type { RouteOptions } from "fastify";
+import { neededRole, roleCanRefuse } from "./plugins/auth.js";
+import { errorBody } from "./schemas.js";
+
+/** The methods whose requests Fastify parses a body for (its "bodywith" methods that routes here use). */
+const BODY_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+const responses = {
+  400: errorBody.describe("Bad Request: a field is invalid (`fields` names each)"),
+  401: errorBody.describe("Unauthorized: a wrong, disabled or malformed token, or none where one is needed"),
+  403: errorBody.describe("Forbidden: the token's user lacks the role this needs"),
+  413: errorBody.describe("Content Too Large: the body is over the limit"),
+  415: errorBody.describe("Unsupported Media Type: the body is not sent as application/json"),
+  503: errorBody.describe("Service Unavailable: no answer within the deadline, or the database is unavailable"),
+};
+
+/** The statuses `route` answers whatever its handler does, with their error bodies. */
+export function commonResponses(route: Pick<RouteOptions, "method" | "config">, requireAuthForReads: boolean): Partial<typeof responses> {
+  const config = (route.config ?? {}) as { public?: boolean; role?: Parameters<typeof neededRole>[0]["role"] };
+  const methods = [route.method].flat();
+  const common: Partial<typeof responses> = { 400: responses[400] };
+  if (!config.public) {
+    common[401] = responses[401];
+    if (methods.some((m) => roleCanRefuse(neededRole(config, m, requireAuthForReads)))) common[403] = responses[403];
+  }
+  if (methods.some((m) => BODY_METHODS.has(m))) Object.assign(common, { 413: responses[413], 415: responses[415] });
+  common[503] = responses[503];
+  return common;
+}
+
+/** Adds commonResponses to a documented route's schema (hidden routes are left alone). */
+export function declareCommonResponses(route: RouteOptions, requireAuthForReads: boolean): void {
+  const schema = route.schema as { hide?: boolean; response?: Record<string, unknown> } | undefined;
+  if (!schema || schema.hide) return;
+  schema.response = { ...commonResponses(route, requireAuthForReads), ...schema.response };
+}
