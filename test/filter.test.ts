@@ -139,7 +139,7 @@ describe("band filter rejects bad input", () => {
     const decay = Math.log(1e-12) / Math.log(1 - (Math.sin(Math.PI / 32) * 2 * Math.PI) / 384_000);
     const [{ field, message }] = fieldsOf(() => filter.applyPiece(new Float32Array(10), 1000, MAX_CONTEXT + 1, 1000, 1010));
     expect(field).toBe("low_freq");
-    const m = /^an order-16 Butterworth edge at 1 Hz at 384000 Hz rings for (\d+) samples \((\d+\.\d) s\), longer than the 4194304 samples of context a piece of this 4194305-sample recording reads on each side, so its pieces would not equal the whole: use a higher low_freq or a lower filter_order$/.exec(message);
+    const m = /^an order-16 Butterworth edge at 1 Hz rings for (\d+) samples at 384000 Hz \((\d+\.\d) s\), longer than the 4194304 samples of context a piece of this 4194305-sample recording reads on each side, so its pieces would not equal the whole: use a higher low_freq or a lower filter_order$/.exec(message);
     expect(m, message).not.toBeNull();
     expect(Number(m![1]) / decay).toBeCloseTo(1, 2);
     expect(Number(m![2])).toBeCloseTo(decay / 384_000, 0);

@@ -349,7 +349,7 @@ export function designBandFilter(p: Pick<Params, "low_freq" | "high_freq" | "fil
   const zi = sosfiltZi(sos);
   const edge: BandEdge = { field: btype === "lowpass" ? "high_freq" : "low_freq", hz: freqs[0], order: p.filter_order, fs };
   if (!zi.flat().every(Number.isFinite)) {
-    throw new ParamsError([{ field: edge.field, message: `must be further from 0 Hz: ${describeEdge(edge)} cannot be computed (a pole rounds onto 0 Hz in float64)` }]);
+    throw new ParamsError([{ field: edge.field, message: `must be further from 0 Hz: ${describeEdge(edge)} cannot be computed at ${fs} Hz (a pole rounds onto 0 Hz in float64)` }]);
   }
   return createBandFilter(sos, btype, zi, edge);
 }
@@ -367,7 +367,7 @@ export interface BandEdge {
 }
 
 function describeEdge(e: BandEdge): string {
-  return `an order-${e.order} Butterworth edge at ${e.hz} Hz at ${e.fs} Hz`;
+  return `an order-${e.order} Butterworth edge at ${e.hz} Hz`;
 }
 
 /**
@@ -381,7 +381,7 @@ function lengthProblem(totalLength: number, pad: number, decay: number, edge: Ba
     return fail(`recording of ${totalLength} samples is too short for this filter: it needs more than ${pad} (sosfiltfilt's pad length)`, `use a lower filter_order, or no ${edge?.field}`);
   }
   if (decay > MAX_CONTEXT && totalLength > MAX_CONTEXT) {
-    const rings = edge ? `${describeEdge(edge)} rings for ${decay} samples (${(decay / edge.fs).toFixed(1)} s)` : `this filter rings for ${decay} samples`;
+    const rings = edge ? `${describeEdge(edge)} rings for ${decay} samples at ${edge.fs} Hz (${(decay / edge.fs).toFixed(1)} s)` : `this filter rings for ${decay} samples`;
     return fail(`${rings}, longer than the ${MAX_CONTEXT} samples of context a piece of this ${totalLength}-sample recording reads on each side, so its pieces would not equal the whole`,
       `use a ${edge?.field === "high_freq" ? "higher high_freq" : "higher low_freq"} or a lower filter_order`);
   }
