@@ -13,6 +13,7 @@ import type { AddressInfo } from "node:net";
 import UPNG from "upng-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
+import { parseParams } from "../src/engine/params.js";
 import { tileStatsStore } from "../src/api/tile-stats.js";
 import { openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
@@ -132,7 +133,6 @@ describe("tiles", () => {
     expect(rows.every((r) => r.status === "ready" && r.maximum > 0)).toBe(true);
     // A second service (another server instance) finds them instead of recomputing.
     const other = new TileService({ threads: 1, statsStore: tileStatsStore(t.db.sql) });
-    const { parseParams } = await import("../src/engine/params.js");
     await other.stats(recording(), parseParams({ window_size: 0.01 }));
     expect(other.computed).toBe(0);
     await other.close();
@@ -336,7 +336,7 @@ describe("streamed range", () => {
     // 0.2 s windows every 88 samples: 11,300 frames of 8820-point FFTs → 88 tiles of 128
     // frames, tens of milliseconds each — the client leaves after the first.
     const query = "start_time=0&end_time=22.6&window_size=0.2&hop_size=0.01&width=128&format=f32&pcen=false";
-    await tiles.stats(recording(), (await import("../src/engine/params.js")).parseParams({ window_size: 0.2, hop_size: 0.01, pcen: false }));
+    await tiles.stats(recording(), parseParams({ window_size: 0.2, hop_size: 0.01, pcen: false }));
     const before = tiles.completed;
     await new Promise<void>((resolve, reject) => {
       const req = httpRequest(`${address}/v1/recordings/${id}/tiles/0/stream?${query}`, (res) => {
@@ -363,7 +363,7 @@ describe("a single tile", () => {
     // 0.2 s windows every 22 samples: 45,000 frames of 8820-point FFTs; the tile at zoom 9 covers
     // them all (128 · 2^9 frames), seconds of work. The stats first, so the tile's task starts at once.
     const query = "window_size=0.2&hop_size=0.0005&width=128&pcen=false";
-    await tiles.stats(recording(), (await import("../src/engine/params.js")).parseParams({ window_size: 0.2, hop_size: 0.0005, pcen: false }));
+    await tiles.stats(recording(), parseParams({ window_size: 0.2, hop_size: 0.0005, pcen: false }));
     const run = tiles.pool.run.bind(tiles.pool);
     const signals: (AbortSignal | undefined)[] = [];
     tiles.pool.run = (task, signal, timeoutMs) => {
@@ -389,7 +389,7 @@ describe("closing the tile service", () => {
   it("cancels a stats pass nobody waits for instead of running it to its end", async () => {
     const closing = new TileService({ threads: 1, statsWaitMs: 1 });
     // 1 s windows hopping one sample over the 22 s recording: 4.4·10^10 samples, minutes of work.
-    const heavy = (await import("../src/engine/params.js")).parseParams({ window_size: 1, hop_size: 0.00002, pcen: false });
+    const heavy = parseParams({ window_size: 1, hop_size: 0.00002, pcen: false });
     const pass = closing.stats(recording(), heavy);
     await expect(pass).rejects.toBeInstanceOf(StatsPendingError); // the request gave up; the pass goes on
     await closing.close(); // without the cancellation: minutes
@@ -483,6 +483,9 @@ describe("revision", () => {
   });
 });
 
+/** The spectrogram parameters a request without any gets. */
+const PARAMETER_DEFAULTS: Record<string, unknown> = parseParams({});
+
 describe("OpenAPI document", () => {
   it("declares the media types and statuses the spectrogram, playback and audio routes send", async () => {
     const doc = (await app.inject({ url: "/openapi.json" })).json();
@@ -513,6 +516,15 @@ describe("OpenAPI document", () => {
     for (const z of [0, MAX_ZOOM]) expect((await app.inject({ url: `/v1/recordings/${id}/tiles/${z}/0.png?width=128&pcen=false` })).statusCode, `z ${z}`).toBe(200);
     expect((await app.inject({ url: `/v1/recordings/${id}/tiles/${MAX_ZOOM + 1}/0.png` })).statusCode).toBe(400);
     for (const width of TILE_WIDTHS) expect((await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.png?width=${width}&pcen=false` })).statusCode, `width ${width}`).toBe(200);
+  });
+
+  it("declares every spectrogram parameter's default, the one a request without it gets (SPEC §2)", async () => {
+    const doc = (await app.inject({ url: "/openapi.json" })).json();
+    const declared = Object.fromEntries(doc.paths["/v1/recordings/{id}/spectrogram"].get.parameters
+      .filter((p: { in: string; name: string }) => p.in === "query" && p.name in PARAMETER_DEFAULTS)
+      .map((p: { name: string; schema: { default?: unknown } }) => [p.name, p.schema.default]));
+    expect(declared).toEqual(PARAMETER_DEFAULTS);
+    expect(PARAMETER_DEFAULTS).toMatchObject({ window_size: 0.025, hop_size: 0.5, window: "hann", scale: "dB", pcen: true, pcen_gain: 0.98, cmap: "gray" });
   });
 
   it("declares on every operation the statuses every route answers — and the routes answer them: 400 for a malformed id, 401 for a wrong token, 403 where a role is missing, 415 for a body that is not JSON", async () => {

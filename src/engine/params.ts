@@ -71,35 +71,38 @@ const boolean = () => z.preprocess(toBoolean, z.boolean({ error: "must be true o
 const frequency = () => z.preprocess(toNullable, z.number({ error: "must be a number of Hz or null" }).finite().nullable());
 
 /** Field-by-field schema, each field documented where it is defined (the CLI help and the
- * OpenAPI document show these descriptions); cross-field rules are added below. */
+ * OpenAPI document show these descriptions); cross-field rules are added below. Defaults are
+ * `prefault`s — read through the field's own parsing, with the same result — because zod's JSON
+ * Schema keeps a `.default()` given outside a preprocess out of the document, and the document
+ * must say what a request without the field gets. */
 const fields = {
   // audio
-  resample: boolean().default(false).describe("Resample the whole recording to `samplerate` before the STFT (scipy resample_poly)"),
-  samplerate: z.preprocess(decimalFromText, z.number({ error: "must be a number" }).positive({ error: "must be > 0", abort: true }).max(MAX_SAMPLERATE, { error: `must be <= ${MAX_SAMPLERATE}`, abort: true }).int("must be an integer")).default(44100).describe("Target rate in Hz when `resample` is true"),
-  low_freq: frequency().refine((v) => v === null || v >= 0, "must be >= 0").default(null).describe("High-pass edge in Hz (Butterworth); null for none"),
-  high_freq: frequency().refine((v) => v === null || v > 0, "must be > 0").default(null).describe("Low-pass edge in Hz (Butterworth); null for none"),
-  filter_order: z.preprocess(decimalFromText, z.number({ error: "must be a number" }).min(1, { error: "must be between 1 and 16", abort: true }).max(16, { error: "must be between 1 and 16", abort: true }).int("must be an integer")).default(5).describe("Butterworth order of the band filter"),
+  resample: boolean().prefault(false).describe("Resample the whole recording to `samplerate` before the STFT (scipy resample_poly)"),
+  samplerate: z.preprocess(decimalFromText, z.number({ error: "must be a number" }).positive({ error: "must be > 0", abort: true }).max(MAX_SAMPLERATE, { error: `must be <= ${MAX_SAMPLERATE}`, abort: true }).int("must be an integer")).prefault(44100).describe("Target rate in Hz when `resample` is true"),
+  low_freq: frequency().refine((v) => v === null || v >= 0, "must be >= 0").prefault(null).describe("High-pass edge in Hz (Butterworth); null for none"),
+  high_freq: frequency().refine((v) => v === null || v > 0, "must be > 0").prefault(null).describe("Low-pass edge in Hz (Butterworth); null for none"),
+  filter_order: z.preprocess(decimalFromText, z.number({ error: "must be a number" }).min(1, { error: "must be between 1 and 16", abort: true }).max(16, { error: "must be between 1 and 16", abort: true }).int("must be an integer")).prefault(5).describe("Butterworth order of the band filter"),
   // stft
-  window_size: number().refine((v) => v > 0, "must be > 0").default(0.025).describe("Window length in seconds; nperseg = floor(window_size * samplerate)"),
-  hop_size: number().refine((v) => v > 0 && v <= 1, "must be > 0 and <= 1").default(0.5).describe("Hop as a fraction of window_size: 0 < hop_size <= 1"),
-  window: z.enum(WINDOWS, { error: `must be one of ${WINDOWS.join(", ")}` }).default("hann").describe("Taper, as scipy.signal.get_window names it (periodic)"),
-  kaiser_beta: number().refine((v) => v > 0, "must be > 0").default(14).describe("Shape parameter of the kaiser window"),
+  window_size: number().refine((v) => v > 0, "must be > 0").prefault(0.025).describe("Window length in seconds; nperseg = floor(window_size * samplerate)"),
+  hop_size: number().refine((v) => v > 0 && v <= 1, "must be > 0 and <= 1").prefault(0.5).describe("Hop as a fraction of window_size: 0 < hop_size <= 1"),
+  window: z.enum(WINDOWS, { error: `must be one of ${WINDOWS.join(", ")}` }).prefault("hann").describe("Taper, as scipy.signal.get_window names it (periodic)"),
+  kaiser_beta: number().refine((v) => v > 0, "must be > 0").prefault(14).describe("Shape parameter of the kaiser window"),
   // amplitude
-  scale: z.enum(SCALES, { error: `must be one of ${SCALES.join(", ")}` }).default("dB").describe("Value scale of the output"),
-  clamp: boolean().default(false).describe("Clip dB values to [min_dB, max_dB]"),
-  min_dB: number().refine((v) => v <= 0, "must be <= 0").default(-100).describe("Lower dB bound for clamping and for mapping to colours"),
-  max_dB: number().refine((v) => v <= 0, "must be <= 0").default(0).describe("Upper dB bound for clamping and for mapping to colours"),
-  normalize: boolean().default(true).describe("Divide by the whole recording's maximum (after PCEN)"),
+  scale: z.enum(SCALES, { error: `must be one of ${SCALES.join(", ")}` }).prefault("dB").describe("Value scale of the output"),
+  clamp: boolean().prefault(false).describe("Clip dB values to [min_dB, max_dB]"),
+  min_dB: number().refine((v) => v <= 0, "must be <= 0").prefault(-100).describe("Lower dB bound for clamping and for mapping to colours"),
+  max_dB: number().refine((v) => v <= 0, "must be <= 0").prefault(0).describe("Upper dB bound for clamping and for mapping to colours"),
+  normalize: boolean().prefault(true).describe("Divide by the whole recording's maximum (after PCEN)"),
   // spectrogram
-  channel: z.preprocess(decimalFromText, z.number({ error: "must be a number" }).min(0, { error: "must be >= 0", abort: true }).max(MAX_CHANNEL, { error: `must be <= ${MAX_CHANNEL}`, abort: true }).int("must be an integer")).default(0).describe("Channel to analyse (0-based)"),
-  cmap: z.enum(COLORMAPS, { error: `must be one of ${COLORMAPS.join(", ")}` }).default("gray").describe("Colour table for images"),
-  pcen: boolean().default(true).describe("Per-channel energy normalization (Wang et al. 2017) before scaling"),
+  channel: z.preprocess(decimalFromText, z.number({ error: "must be a number" }).min(0, { error: "must be >= 0", abort: true }).max(MAX_CHANNEL, { error: `must be <= ${MAX_CHANNEL}`, abort: true }).int("must be an integer")).prefault(0).describe("Channel to analyse (0-based)"),
+  cmap: z.enum(COLORMAPS, { error: `must be one of ${COLORMAPS.join(", ")}` }).prefault("gray").describe("Colour table for images"),
+  pcen: boolean().prefault(true).describe("Per-channel energy normalization (Wang et al. 2017) before scaling"),
   // pcen
-  pcen_smooth: number().refine((v) => v > 0 && v < 1, "must be > 0 and < 1").default(0.025).describe("Smoother coefficient s of PCEN: 0 < s < 1"),
-  pcen_gain: number().refine((v) => v >= 0, "must be >= 0").default(0.98).describe("Gain (alpha) of PCEN"),
-  pcen_bias: number().refine((v) => v > 0, "must be > 0").default(2).describe("Bias (delta) of PCEN"),
-  pcen_power: number().refine((v) => v > 0, "must be > 0").default(0.5).describe("Power (r) of PCEN"),
-  pcen_eps: number().refine((v) => v > 0, "must be > 0").default(1e-6).describe("Epsilon of PCEN, keeps the smoother away from 0"),
+  pcen_smooth: number().refine((v) => v > 0 && v < 1, "must be > 0 and < 1").prefault(0.025).describe("Smoother coefficient s of PCEN: 0 < s < 1"),
+  pcen_gain: number().refine((v) => v >= 0, "must be >= 0").prefault(0.98).describe("Gain (alpha) of PCEN"),
+  pcen_bias: number().refine((v) => v > 0, "must be > 0").prefault(2).describe("Bias (delta) of PCEN"),
+  pcen_power: number().refine((v) => v > 0, "must be > 0").prefault(0.5).describe("Power (r) of PCEN"),
+  pcen_eps: number().refine((v) => v > 0, "must be > 0").prefault(1e-6).describe("Epsilon of PCEN, keeps the smoother away from 0"),
 };
 
 /** The parameter fields alone, for requests that add fields of their own (e.g. tile options). */
