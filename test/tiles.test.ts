@@ -286,6 +286,35 @@ describe("caching and the pool", () => {
     expect(service.computed).toBe(computed + 1); // the next caller starts afresh
   });
 
+  it("runs stats passes on every thread but one, so a tile whose stats are known is served while long passes run", async () => {
+    const shared = new TileService({ threads: 2 });
+    let passes: Promise<unknown>[] = [];
+    try {
+      const light = parseParams({ window_size: 0.01, pcen: false });
+      await shared.stats(recording, light);
+      let running = 0, most = 0;
+      const stats = shared.pool.stats.bind(shared.pool);
+      shared.pool.stats = async (task, signal) => {
+        most = Math.max(most, ++running);
+        try {
+          return await stats(task, signal);
+        } finally {
+          running--;
+        }
+      };
+      // 1 s windows hopping one sample over the 24 s recording: 1.2·10^10 samples each, tens of seconds.
+      const heavy = (hop: number) => shared.stats(recording, parseParams({ window_size: 1, hop_size: hop, pcen: false })).catch((err: unknown) => err);
+      passes = [heavy(0.00004), heavy(0.000041)];
+      const tile = await shared.tile(recording, light, 0, 0, tileOptionsSchema.parse({ width: 128 }), "f32");
+      expect(tile.body.byteLength).toBe(4 * 128 * Number(tile.headers["x-shape"].split(",")[0]));
+      expect(most).toBe(1);
+    } finally {
+      await shared.close();
+    }
+    // Closing cancelled both: the one running and the one waiting for its slot.
+    for (const outcome of await Promise.all(passes)) expect(outcome).toBeInstanceOf(Error);
+  }, 30_000);
+
   it("sheds load when the queue is full instead of queueing without bound", async () => {
     const small = new TileService({ threads: 1, maxQueue: 2 });
     const p = parseParams({ window_size: 0.002, pcen: false });

@@ -199,6 +199,46 @@ interface Flight {
   waiters: number;
 }
 
+/**
+ * At most `limit` holders at once; the others wait in order. A waiter whose signal fires leaves
+ * the line with the signal's reason.
+ */
+class Slots {
+  private held = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  /** Resolves with the release function once a slot is free. */
+  async take(signal: AbortSignal): Promise<() => void> {
+    signal.throwIfAborted();
+    if (this.held >= this.limit) {
+      await new Promise<void>((resolve, reject) => {
+        const turn = () => {
+          signal.removeEventListener("abort", leave);
+          resolve();
+        };
+        const leave = () => {
+          this.waiting.splice(this.waiting.indexOf(turn), 1);
+          reject(signal.reason);
+        };
+        this.waiting.push(turn);
+        signal.addEventListener("abort", leave, { once: true });
+      });
+    } else {
+      this.held++;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next(); // the slot passes on, still held
+      else this.held--;
+    };
+  }
+}
+
 export class TileService {
   readonly pool: TilePool;
   private readonly cache: ByteCache;
@@ -208,6 +248,12 @@ export class TileService {
   private readonly statsMemory = new Map<string, StatsResult>();
   private readonly inFlight = new Map<string, Flight>();
   private readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  /**
+   * Stats passes running at once: every thread but one (one with one thread), so that a pass over
+   * a long recording — minutes, at the pass limit — never holds every worker: tiles of recordings
+   * whose stats are known keep one. A pass waiting for its slot counts as being computed.
+   */
+  private readonly statsSlots: Slots;
   /** Computations started (tiles, pieces and stats), for tests and diagnostics. */
   computed = 0;
   /** Tiles and pieces computed to the end. */
@@ -219,6 +265,7 @@ export class TileService {
     this.statsStore = options.statsStore;
     this.statsLeaseMs = options.statsLeaseMs ?? 30_000;
     this.statsWaitMs = options.statsWaitMs ?? 20_000;
+    this.statsSlots = new Slots(Math.max(1, this.pool.threads - 1));
   }
 
   /**
@@ -296,9 +343,14 @@ export class TileService {
   /** `closing` fires when the service closes: nobody waits for the pass any more. */
   private async loadOrCompute(recording: TileRecording, params: Params, key: string, closing: AbortSignal): Promise<StatsResult> {
     const store = this.statsStore;
-    const compute = () => {
-      this.computed++;
-      return this.pool.stats({ kind: "stats", path: recording.path, timeExpansion: recording.timeExpansion, params }, closing);
+    const compute = async () => {
+      const release = await this.statsSlots.take(closing);
+      try {
+        this.computed++;
+        return await this.pool.stats({ kind: "stats", path: recording.path, timeExpansion: recording.timeExpansion, params }, closing);
+      } finally {
+        release();
+      }
     };
     if (!store) return compute();
     for (let attempt = 0; ; attempt++) {
