@@ -3,7 +3,7 @@
  * body. The OpenAPI document is generated from these (fastify-type-provider-zod).
  */
 import { z } from "zod";
-import { decimalFromText, integerFromText } from "../engine/params.js";
+import { decimalText, integerText } from "../engine/params.js";
 import { STATES } from "../store/common.js";
 
 /** A record id. */
@@ -18,14 +18,11 @@ export const nullableTimestamp = timestamp.nullable();
 export const MAX_LIMIT = 1000;
 
 /**
- * A number in a query string or a path, read as the spectrogram parameters read theirs
+ * Numbers in a query string or a path are read as the spectrogram parameters read theirs
  * (engine/params.ts decimalFromText): decimal, with an optional sign, fraction and exponent —
  * never the hex, octal or binary `Number()` (and z.coerce) would take, nor spaces around it.
- * Anything else reaches `schema` as text, which refuses it with its own message, naming the field.
  */
-export const decimalText = <T extends z.ZodType>(schema: T) => z.preprocess(decimalFromText, schema);
-/** The same for integer fields: digits only, with an optional sign (integerFromText). */
-export const integerText = <T extends z.ZodType>(schema: T) => z.preprocess(integerFromText, schema);
+export { decimalText, integerText };
 
 /** An integer in [min, max] from a query string. */
 const int = (min: number, max: number) => integerText(z.number({ error: "must be an integer" }).min(min, { error: `must be >= ${min}`, abort: true }).max(max, { error: `must be <= ${max}`, abort: true }).int("must be an integer"));

@@ -41,6 +41,13 @@ export const decimalFromText = (v: unknown) => (typeof v === "string" && DECIMAL
 /** The same for fields that take an integer: digits only ("1e1" and "3.0" are refused). */
 export const integerFromText = (v: unknown) => (typeof v === "string" && INTEGER_TEXT.test(v) ? Number(v) : v);
 /**
+ * `schema` fed by decimalFromText: a field that takes a number from a query string, a path or a
+ * command line, anything but decimal text reaching `schema` as text, refused by its own message.
+ */
+export const decimalText = <T extends z.ZodType>(schema: T) => z.preprocess(decimalFromText, schema);
+/** The same for integer fields: digits only, with an optional sign (integerFromText). */
+export const integerText = <T extends z.ZodType>(schema: T) => z.preprocess(integerFromText, schema);
+/**
  * A number given on the command line (the CLI's number options) or to parseParams: decimal text
  * as decimalFromText reads it, spaces around it allowed (a quoted shell argument).
  */

@@ -6,21 +6,21 @@
  */
 import { z } from "zod";
 import { binRange, framesInInterval, noFrameInInterval, type FrameGeometry } from "../engine/geometry.js";
+import { decimalText, integerText } from "../engine/params.js";
 
 export const TILE_WIDTHS = [128, 256, 512, 1024] as const;
 /** Beyond this a column would pool more than 2^20 frames: nobody needs it, it only costs. */
 export const MAX_ZOOM = 20;
 
-/** Tile request fields beyond the spectrogram parameters, validated like them (query strings). */
+/**
+ * Tile request fields beyond the spectrogram parameters, validated like them: numbers from a query
+ * string read as theirs are (decimalText, integerText), the widths declared as the enum they are.
+ */
 export const tileOptionsSchema = z.object({
-  /** Frames per tile at zoom 0 (W). */
-  width: z.coerce.number().refine((w) => (TILE_WIDTHS as readonly number[]).includes(w), `must be one of ${TILE_WIDTHS.join(", ")}`).default(512),
-  /** Lowest frequency shown, Hz (bins at or above it). */
-  fmin: z.coerce.number().min(0, "must be >= 0").optional(),
-  /** Highest frequency shown, Hz (bins at or below it). */
-  fmax: z.coerce.number().positive("must be > 0").optional(),
-  /** Rows of the tile: bins are merged (maximum) down to this many. */
-  height: z.coerce.number().int("must be an integer").positive("must be > 0").optional(),
+  width: integerText(z.literal(TILE_WIDTHS, { error: `must be one of ${TILE_WIDTHS.join(", ")}` })).prefault(512).describe("Frames per tile at zoom 0 (W)"),
+  fmin: decimalText(z.number({ error: "must be a number" }).min(0, "must be >= 0")).optional().describe("Lowest frequency shown, Hz (bins at or above it)"),
+  fmax: decimalText(z.number({ error: "must be a number" }).positive("must be > 0")).optional().describe("Highest frequency shown, Hz (bins at or below it)"),
+  height: integerText(z.number({ error: "must be an integer" }).positive("must be > 0").int("must be an integer")).optional().describe("Rows of the tile: bins are merged (maximum) down to this many"),
 });
 export type TileOptions = z.output<typeof tileOptionsSchema>;
 

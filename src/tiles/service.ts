@@ -40,8 +40,11 @@ export interface TileRecording {
  */
 export const MAX_PASS_SAMPLES = 2 ** 36;
 
-/** The frame geometry and frame count of a pass over the recording, from its header alone. */
-function passGeometry(params: Params, recording: TileRecording): { g: FrameGeometry; frames: number } {
+/** The frame geometry and frame count of a pass over the whole recording. */
+interface Pass { g: FrameGeometry; frames: number }
+
+/** The pass these parameters make over the recording, from its header alone. */
+function passGeometry(params: Params, recording: TileRecording): Pass {
   const fs = realSamplerate(recording.samplerate, recording.timeExpansion);
   const rate = params.resample ? params.samplerate : fs;
   const g = frameGeometry(params.window_size, params.hop_size, rate);
@@ -52,7 +55,7 @@ function passGeometry(params: Params, recording: TileRecording): { g: FrameGeome
  * Refuses (ParamsError naming hop_size) parameters whose pass over the whole recording — which
  * every tile of it waits for — would transform more than MAX_PASS_SAMPLES, before any work.
  */
-function checkPassWork({ g, frames }: { g: FrameGeometry; frames: number }): void {
+function checkPassWork({ g, frames }: Pass): void {
   const transformed = frames * g.nperseg;
   if (transformed <= MAX_PASS_SAMPLES) return;
   throw new ParamsError([{ field: "hop_size", message: `a pass over this recording would transform ${transformed.toExponential(2)} samples (${g.hop}-sample hops of ${g.nperseg}); the limit is ${MAX_PASS_SAMPLES.toExponential(2)}: use a longer hop_size or a shorter window_size` }]);
@@ -71,7 +74,7 @@ export const MAX_TILE_SAMPLES = 2 ** 32;
  * width·2^z frames (at most the whole pass) would transform more than MAX_TILE_SAMPLES — before
  * the stats pass, which such a tile need not wait for.
  */
-function checkTileWork({ g, frames }: { g: FrameGeometry; frames: number }, z: number, width: number): void {
+function checkTileWork({ g, frames }: Pass, z: number, width: number): void {
   const covered = Math.min(frames, width * 2 ** z);
   const transformed = covered * g.nperseg;
   if (transformed <= MAX_TILE_SAMPLES) return;
@@ -311,7 +314,12 @@ export class TileService {
    * comes back from the worker as a ParamsError too (TaskFailure, tiles/failure.ts).
    */
   stats(recording: TileRecording, params: Params): Promise<StatsResult> {
-    checkPassWork(this.checkedPass(recording, params));
+    return this.statsOf(recording, params, this.checkedPass(recording, params));
+  }
+
+  /** `stats` for parameters already checked against the recording, making `pass`. */
+  private statsOf(recording: TileRecording, params: Params, pass: Pass): Promise<StatsResult> {
+    checkPassWork(pass);
     const key = statsKey(params, recording.timeExpansion);
     const memoryKey = `${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);
@@ -326,7 +334,7 @@ export class TileService {
   }
 
   /** Refuses parameters that do not fit the recording; the geometry of their pass over it. */
-  private checkedPass(recording: TileRecording, params: Params): { g: FrameGeometry; frames: number } {
+  private checkedPass(recording: TileRecording, params: Params): Pass {
     checkParamsForRecording(params, { samplerate: realSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels });
     return passGeometry(params, recording);
   }
@@ -407,8 +415,9 @@ export class TileService {
 
   /** The stats and the layout of tile (z, x); a zoom over MAX_TILE_SAMPLES is refused first (checkTileWork). */
   private async tileOf(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions) {
-    checkTileWork(this.checkedPass(recording, params), z, options.width);
-    const { geometry, stats } = await this.stats(recording, params);
+    const pass = this.checkedPass(recording, params);
+    checkTileWork(pass, z, options.width);
+    const { geometry, stats } = await this.statsOf(recording, params, pass);
     return { geometry, stats, layout: tileLayout(z, x, stats.frames, geometry, options) };
   }
 

@@ -14,7 +14,7 @@ import { AudioFormatError } from "../../audio/types.js";
 import { SampleValuesError } from "../../engine/analysis.js";
 import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parseParams, type Params } from "../../engine/params.js";
 import { TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
-import { MAX_ZOOM, TILE_WIDTHS, tileLayout, tileOptionsSchema, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "../../tiles/grid.js";
+import { MAX_ZOOM, tileLayout, tileOptionsSchema, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "../../tiles/grid.js";
 import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
 import { StatsPendingError, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
 import { notModified } from "../conditional.js";
@@ -66,18 +66,6 @@ export const interval = {
 const zoomMessage = `must be an integer from 0 to ${MAX_ZOOM}`;
 const zoom = integerText(z.number({ error: zoomMessage }).min(0, { error: zoomMessage, abort: true }).max(MAX_ZOOM, { error: zoomMessage, abort: true }).int(zoomMessage))
   .describe("Zoom: each column is the maximum of 2^z frames");
-
-/**
- * The tile options of tiles/grid.ts tileOptionsSchema as a query string gives them: read as every
- * number of the API is (schemas.ts), declared as they are accepted (the widths as an enum); the
- * handler then parses them with tileOptionsSchema itself.
- */
-const tileQuery = {
-  width: integerText(z.literal(TILE_WIDTHS, { error: `must be one of ${TILE_WIDTHS.join(", ")}` })).prefault(512).describe("Frames per tile at zoom 0 (W)"),
-  fmin: decimalText(z.number({ error: "must be a number" }).min(0, "must be >= 0")).optional().describe("Lowest frequency shown, Hz (bins at or above it)"),
-  fmax: decimalText(z.number({ error: "must be a number" }).positive("must be > 0")).optional().describe("Highest frequency shown, Hz (bins at or below it)"),
-  height: integerText(z.number({ error: "must be an integer" }).positive("must be > 0").int("must be an integer")).optional().describe("Rows of the tile: bins are merged (maximum) down to this many"),
-};
 
 /** A tile or one-shot image, as its format's media type: PNG, or float32 values (f32 raw, npy with NumPy's header). */
 const spectrogramBody = bytesResponse("PNG (png), or float32 values [rows][columns], row 0 the lowest frequency (f32: raw little-endian; npy: NumPy's format); the headers give the geometry", ["image/png", "application/octet-stream"]);
@@ -164,7 +152,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
         z: zoom,
         tile: z.string().regex(/^\d+\.(png|f32|npy)$/, "must be <x>.png, <x>.f32 or <x>.npy"),
       }),
-      querystring: paramsObject.extend({ ...tileQuery, ...revisionQuery }).superRefine(checkCrossFieldRules),
+      querystring: paramsObject.extend({ ...tileOptionsSchema.shape, ...revisionQuery }).superRefine(checkCrossFieldRules),
       response: { 200: spectrogramBody, 304: notModifiedResponse, ...spectrogramErrors },
     },
   }, async (request, reply) => {
@@ -186,7 +174,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
       description: "multipart/mixed: one part per tile, in order, each sent as soon as it is ready; its headers are the tile's (ETag, geometry, X-Tile: z/x). A client that disconnects cancels the work still queued.",
       tags: ["spectrograms"],
       params: z.object({ id, z: zoom }),
-      querystring: paramsObject.extend({ ...tileQuery, ...interval, format: format.default("png") }).superRefine(checkCrossFieldRules),
+      querystring: paramsObject.extend({ ...tileOptionsSchema.shape, ...interval, format: format.default("png") }).superRefine(checkCrossFieldRules),
       response: { 200: bytesResponse("One part per tile, in order: the tile's bytes with its headers (ETag, geometry, X-Tile: z/x); a tile that fails after the 200 is a JSON part {error}", ["multipart/mixed"]), ...spectrogramErrors },
     },
   }, async (request, reply) => {
