@@ -3,7 +3,7 @@
  * every channel bit for bit, time expansion applied to the interval but not to the rate,
  * clipped to the recording, limited per request, and behind a token where reads need one.
  */
-import { copyFile, readFile, stat, truncate, utimes, writeFile } from "node:fs/promises";
+import { copyFile, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
