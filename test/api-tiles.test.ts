@@ -78,6 +78,10 @@ describe("tiles", () => {
     expect(again.statusCode).toBe(304);
     expect(again.body).toBe("");
     expect(again.headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+    // Asked with a token, the answer is for the browser's cache only, not a proxy's (RFC 9111 §3.5).
+    for (const [u, expected] of [[url, "private, max-age=31536000, immutable"], [`/v1/recordings/${id}/tiles/0/1.png?cmap=viridis&width=256`, "private, no-cache"], [`/v1/recordings/${id}/spectrogram?start_time=1&end_time=2&revision=${revision}`, "private, max-age=31536000, immutable"]]) {
+      expect((await app.inject({ url: u, headers: auth(adminKey) })).headers["cache-control"], u).toBe(expected);
+    }
     // The same parameters in another order and spelling are the same tile.
     const same = await app.inject({ url: `/v1/recordings/${id}/tiles/0/1.png?width=256&pcen=true&cmap=viridis` });
     expect(same.headers.etag).toBe(etag);

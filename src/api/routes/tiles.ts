@@ -9,7 +9,7 @@ import { once } from "node:events";
 import { PassThrough } from "node:stream";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import type { FastifyReply } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import { AudioFormatError } from "../../audio/types.js";
 import { SampleValuesError } from "../../engine/analysis.js";
 import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parseParams, type Params } from "../../engine/params.js";
@@ -86,9 +86,13 @@ function splitQuery(query: Record<string, unknown>): { params: Params; options: 
  * answered differently (a new file content, time expansion or engine makes a new revision, hence
  * a new URL), so it is cached for good (SPEC §4). A URL without it, or with an old one, may be
  * answered differently tomorrow under the same URL: caches keep it but check its ETag at every use.
+ * An answer to a request with a token is `private`: `public` would let a shared cache (a proxy)
+ * serve it to anyone without one (RFC 9111 §3.5) — where reads need a token, a recording's
+ * spectrograms are not for everyone. The browser's own cache keeps it all the same.
  */
-function cacheControl(askedRevision: string | undefined, currentRevision: string): string {
-  return askedRevision === currentRevision ? "public, max-age=31536000, immutable" : "public, no-cache";
+function cacheControl(request: FastifyRequest, askedRevision: string | undefined, currentRevision: string): string {
+  const scope = request.headers.authorization === undefined ? "public" : "private";
+  return askedRevision === currentRevision ? `${scope}, max-age=31536000, immutable` : `${scope}, no-cache`;
 }
 
 function sendBody(reply: FastifyReply, tile: TileBody, cache: string) {
@@ -160,7 +164,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { revision: askedRevision, ...query } = request.query;
     const { params, options } = splitQuery(query);
     const { recording, revision } = await tileRecording(request.params.id);
-    const cache = cacheControl(askedRevision, revision);
+    const cache = cacheControl(request, askedRevision, revision);
     const { etag, layout } = await app.tiles.tileInfo(recording, params, request.params.z, Number(xText), options, fmt as TileFormat);
     checkTilePixels(layout);
     if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).header("Cache-Control", cache).send();
@@ -244,7 +248,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     if (!(end_time > start_time)) throw new ParamsError([{ field: "end_time", message: `must be > start_time (${start_time})` }]);
     const params = parseParams(query);
     const { recording, revision } = await tileRecording(request.params.id);
-    const cache = cacheControl(askedRevision, revision);
+    const cache = cacheControl(request, askedRevision, revision);
     const pieceLimits = { frames: limits.maxImageFrames, pixels: limits.maxImagePixels };
     const { etag } = await app.tiles.pieceInfo(recording, params, start_time, end_time, fmt, pieceLimits);
     if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).header("Cache-Control", cache).send();
