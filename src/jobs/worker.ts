@@ -219,8 +219,8 @@ async function currentTarget(db: Queryable, target: ItemTarget): Promise<{ targe
  * `target` reading its recording's file as it is now, checked as the API checks a file before
  * serving it (recordingFileNow): inside its dataset's audio_dir after symlinks (SPEC §10), and
  * with the registered content (size, and MD5 once its mtime moved) — values of a replaced file
- * would not be the recording's. Or, when the
- * file is missing, outside or replaced, why: for good, a retry would find the same.
+ * would not be the recording's. Or, when the file is missing, outside or replaced, why: for
+ * good, a retry would find the same.
  */
 async function readableTarget(db: Queryable, target: ItemTarget): Promise<{ target: ItemTarget } | { problem: string }> {
   const loc = await getRecordingLocation(db, target.recording_id);
