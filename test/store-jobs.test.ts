@@ -25,6 +25,7 @@ import { getRun } from "../src/store/runs.js";
 import { TilePool } from "../src/tiles/pool.js";
 import type { WorkerTask } from "../src/tiles/worker.js";
 import { REAL_PG_URL, freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { openDatabase } from "../src/store/db.js";
 import { jobFixture, waitForJob, type JobFixture } from "./jobs-helpers.js";
 
 let t: TestDatabase;
@@ -185,6 +186,21 @@ describe("extract_features jobs", () => {
       await setState(t.db.sql, "recordings", tone3k, "active");
     }
   });
+
+  // Processes sharing one PostgreSQL race to create pg-boss's schema; the embedded database serves
+  // every connection as one session, one transaction at a time, so only a real one can race.
+  it.skipIf(!REAL_PG_URL)("queues opened together on a database without pg-boss's schema all start, as processes started together do", async () => {
+    const fresh = await freshDatabase();
+    const clients = await Promise.all([1, 2, 3, 4].map(() => openDatabase({ url: fresh.url!, migrate: false })));
+    try {
+      const started = await Promise.allSettled(clients.map((c) => openQueue(c.sql)));
+      expect(started.map((r) => (r.status === "rejected" ? String(r.reason) : "started"))).toEqual(["started", "started", "started", "started"]);
+      await Promise.all(started.map((r) => (r.status === "fulfilled" ? r.value.stop({ graceful: false, close: false }) : undefined)));
+    } finally {
+      for (const c of clients) await c.close();
+      await fresh.cleanup();
+    }
+  }, 60_000);
 
   it("abort: pending items are not executed", async () => {
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { dataset_id: fx.datasetId }, features: ["rms_dbfs"] }, created_by: null });

@@ -121,6 +121,11 @@ export function bossDatabase(sql: Queryable & Partial<Pick<Sql, "reserve">>): Db
         const reserved = await sql.reserve();
         try {
           result = await run(reserved);
+        } catch (err) {
+          // A script that failed inside its BEGIN leaves the connection in an aborted transaction,
+          // and the pool would hand it on: every later statement on it failed (25P02).
+          await reserved.unsafe("ROLLBACK").simple().catch(() => {});
+          throw err;
         } finally {
           reserved.release();
         }
@@ -142,21 +147,43 @@ export interface QueueOptions {
 
 /** A started pg-boss on `sql`, with the item queue created. Stop it with `boss.stop()`. */
 export async function openQueue(sql: Sql, options: QueueOptions = {}): Promise<PgBoss> {
-  const supervise = options.supervise ?? false;
-  const boss = new PgBoss({
-    db: bossDatabase(sql),
-    schema: BOSS_SCHEMA,
-    schedule: false,
-    supervise,
-    // Seconds between maintenance passes: how soon after ITEM_HEARTBEAT_S a dead worker's items come back.
-    ...(supervise ? { superviseIntervalSeconds: 2, monitorIntervalSeconds: 2 } : {}),
-  });
-  // Errors of background passes (a lost connection) are retried by pg-boss on its next pass.
-  boss.on("error", () => {});
-  await boss.start();
+  const boss = await startBoss(sql, options.supervise ?? false);
   await ensureQueue(boss, DEAD_ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1 });
   await ensureQueue(boss, ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1, heartbeatSeconds: ITEM_HEARTBEAT_S, expireInSeconds: ITEM_EXPIRE_S, deadLetter: DEAD_ITEM_QUEUE });
   return boss;
+}
+
+/**
+ * Attempts at starting pg-boss. Processes started together on a database without its schema
+ * (`serve --no-worker` and N workers, say) all create it, and all but one fail with a unique
+ * violation on a system catalog; the next attempt finds it made.
+ */
+const BOSS_START_ATTEMPTS = 5;
+
+/** SQLSTATEs of losing that race: unique_violation, duplicate_schema, duplicate_table, duplicate_object. */
+const CREATION_RACE = new Set(["23505", "42P06", "42P07", "42710"]);
+
+async function startBoss(sql: Sql, supervise: boolean): Promise<PgBoss> {
+  for (let attempt = 1; ; attempt++) {
+    const boss = new PgBoss({
+      db: bossDatabase(sql),
+      schema: BOSS_SCHEMA,
+      schedule: false,
+      supervise,
+      // Seconds between maintenance passes: how soon after ITEM_HEARTBEAT_S a dead worker's items come back.
+      ...(supervise ? { superviseIntervalSeconds: 2, monitorIntervalSeconds: 2 } : {}),
+    });
+    // Errors of background passes (a lost connection) are retried by pg-boss on its next pass.
+    boss.on("error", () => {});
+    try {
+      await boss.start();
+      return boss;
+    } catch (err) {
+      await boss.stop({ graceful: false, close: false }).catch(() => {});
+      if (attempt === BOSS_START_ATTEMPTS || !CREATION_RACE.has((err as { code?: string }).code ?? "")) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt + Math.random() * 100));
+    }
+  }
 }
 
 async function ensureQueue(boss: PgBoss, name: string, options: Parameters<PgBoss["createQueue"]>[1]): Promise<void> {
