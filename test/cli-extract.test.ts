@@ -1,7 +1,7 @@
 // `sonotile extract` end to end (SPEC §7–8): spawns the built CLI (`npm test` builds first), whose
 // worker pool runs the compiled worker; the tables must hold exactly what the library computes.
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parquetReadObjects } from "hyparquet";
@@ -162,6 +162,25 @@ describe("sonotile extract", () => {
     const beside = await sonotile([gone, A, "-o", join(tmp, "beside.csv")]);
     expect(beside.code).toBe(1);
     expect(beside.stderr).toMatch(new RegExp(`^sonotile extract: skipped ${gone}: no such file or directory\nsonotile extract: 1 target .*; 1 skipped; wrote`));
+  });
+
+  // Root lists every directory: the walk meets one it cannot list only as another user.
+  it.skipIf(process.getuid?.() !== 0)("a directory that cannot be listed is skipped by its own name, and the recordings after it are kept (run as nobody)", async () => {
+    const base = mkdtempSync(join(tmpdir(), "sonotile-extract-nobody-"));
+    try {
+      chmodSync(base, 0o777);
+      mkdirSync(join(base, "locked"), { mode: 0o700 }); // root's, sorted between the two recordings
+      mkdirSync(join(base, "site_b"));
+      for (const path of [join(base, "a_first.wav"), join(base, "locked", "hidden.wav"), join(base, "site_b", "z.wav")]) writeFileSync(path, readFileSync(A));
+      const run = await new Promise<CliRun>((done) => {
+        execFile(process.execPath, [join(ROOT, "bin/sonotile.js"), "extract", base, "-o", join(base, "t.csv"), "--features", "rms_dbfs"], { cwd: base, uid: 65534, gid: 65534 }, (err, stdout, stderr) => done({ code: err ? Number(err.code) : 0, stdout, stderr }));
+      });
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toMatch(new RegExp(`^sonotile extract: skipped ${join(base, "locked")}: permission denied\nsonotile extract: 2 targets .*; 1 skipped; wrote`));
+      expect(readCsv(join(base, "t.csv")).rows.map((r) => r[0])).toEqual([join(base, "a_first.wav"), join(base, "site_b", "z.wav")]);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   it("-o naming a directory (or an .npy whose .json sidecar would be one) is refused before any work (exit 2)", async () => {

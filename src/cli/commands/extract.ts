@@ -38,7 +38,7 @@ const USAGE = `usage: sonotile extract <file|dir>… -o features.{csv,npy,parque
 
 Acoustic features (SPEC §7) of recordings, or of a clip of each, on all cores.
 Directories are searched recursively for audio files (${[...AUDIO_EXTENSIONS].join(" ")};
-hidden files skipped, symlinked files followed).
+hidden files skipped, symlinked files followed, a directory that cannot be listed skipped).
 
 A file that cannot be read or computed is reported on stderr and skipped. Exit status: 0 when
 every target was computed; 1 when some were skipped (the table holds the others) or when none
@@ -118,7 +118,15 @@ async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unre
   const found: string[] = [];
   const unreadable = new Map<string, string>();
   const walk = async (dir: string) => {
-    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    let entries;
+    try {
+      entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    } catch (err) {
+      // A directory that cannot be listed (lost+found, another user's) is skipped by its own name;
+      // the walk goes on with the others.
+      unreadable.set(dir, inputFailure(err));
+      return;
+    }
     for (const e of entries) {
       // Hidden entries are skipped: macOS leaves "._x.wav" resource forks beside recordings.
       if (e.name.startsWith(".")) continue;
@@ -135,10 +143,14 @@ async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unre
       if ((await stat(input)).isDirectory()) await walk(input);
       else found.push(input);
     } catch (err) {
-      unreadable.set(input, INPUT_FAILURES[(err as NodeJS.ErrnoException).code ?? ""] ?? (err as Error).message);
+      unreadable.set(input, inputFailure(err));
     }
   }
   return { paths: found, unreadable };
+}
+
+function inputFailure(err: unknown): string {
+  return INPUT_FAILURES[(err as NodeJS.ErrnoException).code ?? ""] ?? (err as Error).message;
 }
 
 /** What a failed look at an input means to a person, by its error code (Node's message names the system call). */
