@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
+import { MAX_JOB_TARGET_IDS } from "../src/jobs/queue.js";
 import { startWorker } from "../src/jobs/worker.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { ensureAdmin } from "../src/store/users.js";
@@ -78,6 +79,11 @@ describe("POST /v1/jobs extract_features", () => {
     const res = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { recording_ids: [missing] } } } });
     expect(res.statusCode).toBe(400);
     expect(res.json().message).toMatch(new RegExp(`no recording ${missing}`));
+    // The most ids a job takes fit in a submission's body (a 400 for these unknown ones, not a 413).
+    const ids = Array.from({ length: MAX_JOB_TARGET_IDS }, (_, i) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`);
+    const most = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { recording_ids: ids }, params: { window_size: 0.025 } } } });
+    expect(most.statusCode).toBe(400);
+    expect(most.json().fields).toEqual([{ field: "data.targets.recording_ids", message: `no recording ${ids.slice(0, 5).join(", ")} (and ${MAX_JOB_TARGET_IDS - 5} more)` }]);
     const bad = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { dataset_id: fx.datasetId }, features: ["loudness"] } } });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().fields.map((f: { field: string }) => f.field)).toEqual(["data.features.0"]);

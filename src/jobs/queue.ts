@@ -53,6 +53,9 @@ const uuid = z.uuid({ error: "must be a UUID" });
 
 const hz = z.number({ error: "must be a number of Hz" }).finite();
 
+/** Most recordings or clips one job may name (the HTTP body limit of a submission follows from it). */
+export const MAX_JOB_TARGET_IDS = 100_000;
+
 /**
  * Task data of `extract_features`: targets, features, spectrogram parameters (SPEC §2), the band
  * of the spectral features, artifact expiry.
@@ -60,8 +63,8 @@ const hz = z.number({ error: "must be a number of Hz" }).finite();
 export const extractFeaturesData = z.strictObject({
   targets: z.union([
     z.strictObject({ dataset_id: uuid }),
-    z.strictObject({ recording_ids: z.array(uuid).min(1, "must not be empty").max(100_000) }),
-    z.strictObject({ clip_ids: z.array(uuid).min(1, "must not be empty").max(100_000) }),
+    z.strictObject({ recording_ids: z.array(uuid).min(1, "must not be empty").max(MAX_JOB_TARGET_IDS) }),
+    z.strictObject({ clip_ids: z.array(uuid).min(1, "must not be empty").max(MAX_JOB_TARGET_IDS) }),
   ], { error: "must be {dataset_id}, {recording_ids: [...]} or {clip_ids: [...]}" }),
   features: z.array(z.enum(FEATURE_NAMES, { error: `must be one of ${FEATURE_NAMES.join(", ")}` })).min(1, "must not be empty").optional()
     .describe("Features to compute; default all"),

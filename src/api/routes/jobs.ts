@@ -7,7 +7,7 @@ import { z } from "zod";
 import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { PgBoss } from "pg-boss";
-import { abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } from "../../jobs/queue.js";
+import { MAX_JOB_TARGET_IDS, abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } from "../../jobs/queue.js";
 import { JOB_RESULTS, JOB_SORTS, JOB_STATUSES, getJob, listJobs, listMetrics, putMetric, type Metric } from "../../store/jobs.js";
 import { requireRole } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
@@ -16,6 +16,11 @@ import { errorBody, idParams, nullableTimestamp, page, pageQuery, sortQuery, tex
 /** A binary metric's base64 text (7.5 MB of data), and the body that carries it: above the server's general limit. */
 const METRIC_DATA_CHARS = 10_000_000;
 const METRIC_BODY_LIMIT = METRIC_DATA_CHARS + 64 * 1024;
+/**
+ * A submission: up to MAX_JOB_TARGET_IDS ids of 39 characters each in JSON ("…",), and room for
+ * the rest — above the server's general limit, which stopped lists near 27,000 ids with a 413.
+ */
+const SUBMISSION_BODY_LIMIT = MAX_JOB_TARGET_IDS * 39 + 64 * 1024;
 
 /**
  * A submission: one variant per task a job can run, each with the schema of its data, so that the
@@ -61,6 +66,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => listJobs(sql, request.query));
 
   app.post("/jobs", {
+    bodyLimit: SUBMISSION_BODY_LIMIT,
     schema: {
       summary: "Submit a job (pending until a worker takes it)", tags,
       body: submission,
