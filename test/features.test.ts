@@ -284,16 +284,20 @@ describe("feature tables", () => {
 
   it("CSV quotes paths as RFC 4180 says and writes clip bounds when targets are clips", async () => {
     const values = await computeCase(byName("tone"));
-    const csv = featureTableCsv([{ path: 'a "b", c.wav', clip: { start: 0.5, end: 1 }, values }], ["rms_dbfs"]);
+    const csv = featureTableCsv([{ path: 'a "b", c.wav', clip: { start: 0.5, end: 1 }, values }], ["rms_dbfs"], { stored: false, clips: true });
     expect(csv).toBe(`path,start_time,end_time,rms_dbfs\n"a ""b"", c.wav",0.5,1,${values.rms_dbfs}\n`);
   });
 
   it("rows of stored records lead with their ids, in CSV, the .npy sidecar and Parquet alike", async () => {
     const values = await computeCase(byName("tone"));
     const rows = [{ path: "night/a.wav", recordingId: "r-1", clip: { id: "c-1", start: 0.5, end: 1 }, values }];
-    expect(featureTableCsv(rows, ["rms_dbfs"])).toBe(`clip_id,recording_id,path,start_time,end_time,rms_dbfs\nc-1,r-1,night/a.wav,0.5,1,${values.rms_dbfs}\n`);
-    expect(JSON.parse(featureTableNpy(rows, ["rms_dbfs"]).sidecar).rows).toEqual([{ clip_id: "c-1", recording_id: "r-1", path: "night/a.wav", start_time: 0.5, end_time: 1 }]);
-    const parquet = featureTableParquet([{ path: "night/a.wav", recordingId: "r-1", values }], ["rms_dbfs"]);
+    const clips = { stored: true, clips: true };
+    expect(featureTableCsv(rows, ["rms_dbfs"], clips)).toBe(`clip_id,recording_id,path,start_time,end_time,rms_dbfs\nc-1,r-1,night/a.wav,0.5,1,${values.rms_dbfs}\n`);
+    expect(JSON.parse(featureTableNpy(rows, ["rms_dbfs"], clips).sidecar).rows).toEqual([{ clip_id: "c-1", recording_id: "r-1", path: "night/a.wav", start_time: 0.5, end_time: 1 }]);
+    // A table without rows (every item failed) has the same columns.
+    expect(featureTableCsv([], ["rms_dbfs"], clips)).toBe("clip_id,recording_id,path,start_time,end_time,rms_dbfs\n");
+    expect(featureTableCsv([], ["rms_dbfs"], { stored: true, clips: false })).toBe("recording_id,path,rms_dbfs\n");
+    const parquet = featureTableParquet([{ path: "night/a.wav", recordingId: "r-1", values }], ["rms_dbfs"], { stored: true, clips: false });
     const read = await parquetReadObjects({ file: parquet.buffer.slice(parquet.byteOffset, parquet.byteOffset + parquet.byteLength) as ArrayBuffer });
     expect(read).toEqual([{ recording_id: "r-1", path: "night/a.wav", rms_dbfs: values.rms_dbfs }]);
   });

@@ -24,13 +24,21 @@ export interface FeatureTableRow {
 export const TABLE_FORMATS = [".csv", ".npy", ".parquet"] as const;
 export type TableFormat = (typeof TABLE_FORMATS)[number];
 
+/**
+ * What a table's targets are, which sets its leading columns even when it has no row (a job whose
+ * every item failed): stored records (batch jobs: ids lead) or files (`extract`), clips or whole
+ * recordings (clips: bounds follow `path`).
+ */
+export interface TableTargets {
+  stored: boolean;
+  clips: boolean;
+}
+
 /** A leading column that identifies the target: its name and its value in a row. */
 type KeyColumn = { name: string; text: (r: FeatureTableRow) => string } | { name: string; number: (r: FeatureTableRow) => number };
 
-/** The leading columns of these rows (see the file's comment). */
-function keyColumns(rows: readonly FeatureTableRow[]): KeyColumn[] {
-  const stored = rows.some((r) => r.recordingId !== undefined);
-  const clips = rows.some((r) => r.clip);
+/** The leading columns of a table of these targets (see the file's comment). */
+function keyColumns({ stored, clips }: TableTargets): KeyColumn[] {
   return [
     ...(stored && clips ? [{ name: "clip_id", text: (r: FeatureTableRow) => r.clip?.id ?? "" }] : []),
     ...(stored ? [{ name: "recording_id", text: (r: FeatureTableRow) => r.recordingId ?? "" }] : []),
@@ -53,8 +61,8 @@ function csvField(text: string): string {
  * CSV with a header line; numbers in JavaScript's shortest round-trip form (float64 features
  * exactly, mel values as their float32 values), so parsing gives back the computed numbers.
  */
-export function featureTableCsv(rows: readonly FeatureTableRow[], features: readonly FeatureName[]): string {
-  const keys = keyColumns(rows);
+export function featureTableCsv(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets): string {
+  const keys = keyColumns(targets);
   const lines = [[...keys.map((c) => c.name), ...featureColumns(features)].map(csvField).join(",")];
   for (const r of rows) {
     const key = keys.map((c) => ("text" in c ? csvField(c.text(r)) : String(c.number(r))));
@@ -67,8 +75,8 @@ export function featureTableCsv(rows: readonly FeatureTableRow[], features: read
  * A float32 matrix [targets, columns] as `.npy`, and its sidecar: the column names, and per row
  * its key columns (ids, path, clip bounds). `numpy.load` reads the matrix; `json.load` the sidecar.
  */
-export function featureTableNpy(rows: readonly FeatureTableRow[], features: readonly FeatureName[]): { npy: Uint8Array; sidecar: string } {
-  const keys = keyColumns(rows);
+export function featureTableNpy(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets): { npy: Uint8Array; sidecar: string } {
+  const keys = keyColumns(targets);
   const columns = featureColumns(features);
   const data = new Float32Array(rows.length * columns.length);
   rows.forEach((r, i) => data.set(featureRow(r.values, features), i * columns.length));
@@ -82,8 +90,8 @@ export function featureTableNpy(rows: readonly FeatureTableRow[], features: read
 }
 
 /** Parquet (hyparquet-writer, snappy): ids and `path` as string columns, the rest float64 (mel float32). */
-export function featureTableParquet(rows: readonly FeatureTableRow[], features: readonly FeatureName[]): Uint8Array {
-  const keys = keyColumns(rows);
+export function featureTableParquet(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets): Uint8Array {
+  const keys = keyColumns(targets);
   const columns = featureColumns(features);
   const values = rows.map((r) => featureRow(r.values, features));
   const columnData = [

@@ -344,7 +344,7 @@ export async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: stri
     clip: i.target.kind === "clip" ? { id: i.target.id, start: i.target.start!, end: i.target.end! } : undefined,
     values: { ...i.result!, log_mel: Float32Array.from(i.result!.log_mel) },
   }));
-  const table = new TextEncoder().encode(featureTableCsv(rows, features));
+  const table = new TextEncoder().encode(featureTableCsv(rows, features, { stored: true, clips: "clip_ids" in data.targets }));
   const audioSeconds = done.reduce((s, i) => s + (i.seconds ?? 0), 0);
   const elapsed = Math.max(1e-3, (Date.now() - Date.parse(job.started_at!)) / 1000);
   const message = failed.length

@@ -15,7 +15,7 @@ import { dirname, extname, join, resolve } from "node:path";
 import { AUDIO_EXTENSIONS, openAudio, timeExpansionOf } from "../../audio/index.js";
 import { parseParams, ParamsError } from "../../engine/params.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
-import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, type FeatureTableRow, type TableFormat } from "../../features/table.js";
+import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, type FeatureTableRow, type TableFormat, type TableTargets } from "../../features/table.js";
 import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
@@ -105,7 +105,7 @@ async function extract(args: string[]): Promise<number> {
     report.stop();
     throw new Error("no target could be computed; nothing written");
   }
-  await writeTable(output, format, rows, features);
+  await writeTable(output, format, rows, features, { stored: false, clips: clip });
   report.finish(output);
   return report.skipped > 0 ? EXIT.input : EXIT.ok;
 }
@@ -196,16 +196,16 @@ function sidecarPath(output: string): string {
  * previous table as it was. An .npy's sidecar is written and put in place inside the table's own
  * write, once the table is complete: a failed write of either leaves both as they were.
  */
-async function writeTable(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[]): Promise<void> {
+async function writeTable(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[], targets: TableTargets): Promise<void> {
   const write = (path: string, bytes: Uint8Array | string, then?: () => Promise<void>) =>
     writeOutputFile(path, async (temp) => {
       await writeFile(temp, bytes).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
       await then?.();
     });
-  if (format === ".csv") await write(output, featureTableCsv(rows, features));
-  else if (format === ".parquet") await write(output, featureTableParquet(rows, features));
+  if (format === ".csv") await write(output, featureTableCsv(rows, features, targets));
+  else if (format === ".parquet") await write(output, featureTableParquet(rows, features, targets));
   else {
-    const { npy, sidecar } = featureTableNpy(rows, features);
+    const { npy, sidecar } = featureTableNpy(rows, features, targets);
     await write(output, npy, () => write(sidecarPath(output), sidecar));
   }
 }
