@@ -192,6 +192,16 @@ describe("sonotile extract", () => {
     expect(await sonotile([JUNK, A, "-o", join(tmp, "table.npy")])).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: -o ${join(tmp, "table.npy")}: its sidecar ${join(tmp, "table.json")} is a directory\n` });
   });
 
+  it("-o where no file can be created is refused before any work (exit 1), naming the user's path and why", async () => {
+    const file = join(tmp, "one.csv");
+    writeFileSync(file, "a file where a directory would be");
+    // The garbage file is never looked at: no "skipped" line, no summary.
+    expect(await sonotile([JUNK, A, "-o", join(file, "x.csv")])).toEqual({ code: 1, stdout: "", stderr: `sonotile extract: cannot write ${join(file, "x.csv")}: not a directory (a file on its path)\n` });
+    expect(await sonotile([JUNK, A, "-o", "/proc/x.csv"])).toEqual({ code: 1, stdout: "", stderr: "sonotile extract: cannot write /proc/x.csv: its directory takes no new files\n" });
+    expect(await sonotile([JUNK, A, "-o", join(tmp, "no-such-dir", "x.csv")])).toEqual({ code: 1, stdout: "", stderr: `sonotile extract: cannot write ${join(tmp, "no-such-dir", "x.csv")}: no such directory\n` });
+    expect(readdirSync(tmp).filter((f) => f.endsWith(".partial"))).toEqual([]);
+  });
+
   it("a table that cannot be written in full leaves the previous one (and its sidecar) as it was, and no temporary file", async () => {
     const dir = join(tmp, "previous");
     mkdirSync(dir);

@@ -6,7 +6,7 @@
  * untouched and nothing half-written.
  */
 import { rmSync } from "node:fs";
-import { lstat, readlink, realpath, rename, rm, stat } from "node:fs/promises";
+import { lstat, readlink, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { UsageError } from "./errors.js";
 
@@ -32,7 +32,7 @@ export async function checkOutputPath(input: string, output: string): Promise<vo
  */
 export async function writeOutputFile<T>(output: string, write: (tempPath: string) => Promise<T>): Promise<T> {
   const target = await linkTarget(output);
-  const tempPath = join(dirname(target), `.${basename(target)}.${process.pid}.partial`);
+  const tempPath = partialPath(target);
   watchPartial(tempPath);
   try {
     const result = await write(tempPath);
@@ -44,6 +44,29 @@ export async function writeOutputFile<T>(output: string, write: (tempPath: strin
   } finally {
     unwatchPartial(tempPath);
   }
+}
+
+/** The temporary file an output is written to, beside it (hidden, named by the process). */
+function partialPath(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}.partial`);
+}
+
+/**
+ * Refuses, before any work, an output that cannot be created where asked — a directory on its
+ * path missing or a file, no permission, a read-only file system, a directory that takes no new
+ * files (/proc) — by creating and removing the temporary file writeOutputFile would write.
+ */
+export async function checkOutputWritable(output: string): Promise<void> {
+  const probe = partialPath(await linkTarget(output));
+  try {
+    await writeFile(probe, "");
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    // ENOENT in a directory that exists: it takes no new files (/proc, a pseudo file system).
+    if (e.code === "ENOENT" && (await stat(dirname(probe)).catch(() => null))?.isDirectory()) throw new Error(`cannot write ${output}: its directory takes no new files`);
+    throw outputError(output, e);
+  }
+  await rm(probe, { force: true });
 }
 
 /** Signals that end a run from outside: Ctrl-C, `kill`, the terminal closing. */
@@ -79,6 +102,7 @@ function onSignal(signal: NodeJS.Signals): void {
 /** What a failed file operation means to a person, by its error code. */
 const WRITE_FAILURES: Record<string, string> = {
   ENOENT: "no such directory",
+  ENOTDIR: "not a directory (a file on its path)",
   EACCES: "permission denied",
   EPERM: "permission denied",
   EISDIR: "is a directory",

@@ -9,9 +9,8 @@
  * skipped, the table is written for the others, and the exit code is 1 (SPEC §8: unreadable
  * input); 0 when every target was computed; 2 for bad usage or parameters.
  */
-import { constants } from "node:fs";
-import { access, readdir, stat, writeFile } from "node:fs/promises";
-import { dirname, extname, join, resolve } from "node:path";
+import { readdir, stat, writeFile } from "node:fs/promises";
+import { extname, join } from "node:path";
 import { AUDIO_EXTENSIONS, openAudio, timeExpansionOf } from "../../audio/index.js";
 import { parseParams, ParamsError } from "../../engine/params.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
@@ -20,7 +19,7 @@ import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jo
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, timeExpansionOption, withFlagNames, type OptionSpec } from "../flags.js";
-import { checkOutputPath, outputError, writeOutputFile } from "../output-file.js";
+import { checkOutputPath, checkOutputWritable, outputError, writeOutputFile } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns]; its columns and rows go to a .json of the same name beside it: -o notes.npy also writes notes.json, replacing that file if it exists) or .parquet" },
@@ -85,7 +84,7 @@ async function extract(args: string[]): Promise<number> {
   // Before hours of work: the table must be writable where asked, and not over a directory or an input.
   for (const input of cl.positionals) await checkOutputPath(input, output);
   if (format === ".npy" && (await stat(sidecarPath(output)).catch(() => null))?.isDirectory()) throw new UsageError(`-o ${output}: its sidecar ${sidecarPath(output)} is a directory`);
-  await access(dirname(resolve(output)), constants.W_OK).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(output, err)));
+  await checkOutputWritable(output);
   const report = new Progress();
   const { paths, unreadable } = await findRecordings(cl.positionals);
   if (paths.length === 0) {
