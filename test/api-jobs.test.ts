@@ -123,6 +123,18 @@ describe("POST /v1/jobs extract_features", () => {
     expect(over.json().fields.map((f: { field: string }) => f.field)).toEqual(["data"]);
     const artifacts = (await app.inject({ url: `/v1/artifacts?job_id=${job.id}` })).json();
     expect(artifacts.items).toMatchObject([{ name: "features.csv", media_type: "text/csv", job_id: job.id, run_id: job.run_id }]);
+    // The stored mel vector reads back over HTTP, the same 64 float32 as the table's mel columns.
+    const [header, ...rows] = (await app.inject({ url: `/v1/artifacts/${artifacts.items[0].id}/file` })).rawPayload.toString("utf8").trimEnd().split("\n").map((l) => l.split(","));
+    const row = rows.find((r) => r[header.indexOf("clip_id")] === fx.clipIds[0])!;
+    const mel = header.flatMap((h, i) => (h.startsWith("mel_") ? [Number(row[i])] : []));
+    const stored = (await app.inject({ url: `/v1/clips/${fx.clipIds[0]}/features/log_mel` })).json();
+    expect(stored).toMatchObject({ name: "log_mel", value: null, run_id: job.run_id });
+    const bytes = Buffer.from(stored.data, "base64");
+    expect(Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4))).toEqual(mel);
+    expect(mel).toHaveLength(64);
+    expect((await app.inject({ url: `/v1/clips/${fx.clipIds[0]}/features/rms_dbfs` })).json()).toMatchObject({ name: "rms_dbfs", value: clip.features.find((f: { name: string }) => f.name === "rms_dbfs").value, data: null });
+    expect((await app.inject({ url: `/v1/clips/${fx.clipIds[0]}/features/loudness` })).json().message).toBe(`feature loudness of clip ${fx.clipIds[0]} not found`);
+    expect((await app.inject({ url: `/v1/recordings/${fx.recordings["tone1k.wav"]}/features/log_mel` })).statusCode).toBe(404); // the job's targets were clips
     await expectDownload(artifacts.items[0]);
     const again = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, headers: admin });
     expect(again.statusCode).toBe(409);

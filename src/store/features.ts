@@ -1,7 +1,7 @@
 /** Feature names: the vocabulary of feature values (name → float per recording or clip). */
 import type { Queryable } from "./db.js";
 import { likePattern, toPage, type Page, type PageRequest } from "./common.js";
-import { translating } from "./errors.js";
+import { NotFoundError, translating } from "./errors.js";
 
 export interface FeatureName {
   id: string;
@@ -25,4 +25,33 @@ export async function listFeatureNames(db: Queryable, q: PageRequest & { search?
     SELECT id, name, created_at, count(*) OVER () AS total_count FROM feature_names WHERE ${where}
     ORDER BY name LIMIT ${q.limit} OFFSET ${q.offset}`;
   return toPage(rows, q, () => db`SELECT count(*) AS n FROM feature_names WHERE ${where}`);
+}
+
+/** One feature value of a recording or clip, with its binary data when it has some (log_mel). */
+export interface FeatureValue {
+  name: string;
+  value: number | null;
+  /** The stored bytes (log_mel: 64 float32, little-endian), or null. */
+  data: Buffer | null;
+  created_at: string;
+  created_by: string | null;
+  run_id: string | null;
+}
+
+/** The value of feature `name` of recording or clip `id`; NotFoundError when the record or the value does not exist. */
+export async function getFeatureValue(db: Queryable, of: "recording" | "clip", id: string, name: string): Promise<FeatureValue> {
+  const rows = await translating(() => (of === "recording"
+    ? db<(FeatureValue & { found: boolean })[]>`
+        SELECT f.name, v.value, v.data, v.created_at, v.created_by, v.run_id, v.recording_id IS NOT NULL AS found
+        FROM recordings r LEFT JOIN (recording_features v JOIN feature_names f ON f.id = v.feature_name_id AND f.name = ${name}) ON v.recording_id = r.id
+        WHERE r.id = ${id}`
+    : db<(FeatureValue & { found: boolean })[]>`
+        SELECT f.name, v.value, v.data, v.created_at, v.created_by, v.run_id, v.clip_id IS NOT NULL AS found
+        FROM clips c LEFT JOIN (clip_features v JOIN feature_names f ON f.id = v.feature_name_id AND f.name = ${name}) ON v.clip_id = c.id
+        WHERE c.id = ${id}`));
+  if (!rows.length) throw new NotFoundError(of, id);
+  const [row] = rows;
+  if (!row.found) throw new NotFoundError(`feature ${name} of ${of}`, id);
+  const { found: _found, ...value } = row;
+  return value;
 }

@@ -5,6 +5,7 @@ import { STATES } from "../../store/common.js";
 import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, removeClipTag, setClipFeature, updateClip } from "../../store/clips.js";
 import { requireRole } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
+import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
 
@@ -75,4 +76,5 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => setClipFeature(sql, request.params.id, { ...request.body, created_by: request.user?.id ?? null }));
 
   await app.register(stateRoutes("clips", "clips", clipSchema, (cid) => getClip(sql, cid)));
+  await app.register(featureValueRoute("clips", "clip"));
 };

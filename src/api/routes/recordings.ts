@@ -19,6 +19,7 @@ import { ConflictError, invalid } from "../../store/errors.js";
 import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
 import { recordingFile } from "../recording-file.js";
+import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { bytesResponse, errorBody, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
 
@@ -220,4 +221,5 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   await app.register(stateRoutes("recordings", "recordings", recordingSchema, (id) => getRecording(sql, id)));
+  await app.register(featureValueRoute("recordings", "recording"));
 };
