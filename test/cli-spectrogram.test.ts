@@ -190,6 +190,12 @@ describe("sonotile spectrogram: usage and input errors", () => {
     expect(existsSync(out)).toBe(false);
     const unwritable = await sonotile(["spectrogram", SHORT, "-o", join(tmp, "no-such-dir", "x.npy")]);
     expectOneLineError(unwritable, 1, /cannot write .*no-such-dir.*: no such directory\n$/, "unwritable output");
+    // Found before any work, as extract finds it — before the input is even opened (this one does
+    // not exist): a file on the -o path, for both commands that write one.
+    const onFile = join(SHORT, "x.npy");
+    for (const cmd of ["spectrogram", "decode"]) {
+      expect(await sonotile([cmd, join(tmp, "missing.wav"), "-o", onFile]), cmd).toEqual({ code: 1, stdout: "", stderr: `sonotile ${cmd}: cannot write ${onFile}: not a directory (a file on its path)\n` });
+    }
   });
 
   it("a float recording holding a NaN: exit 1 with one line naming where, no output", async () => {

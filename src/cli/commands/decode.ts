@@ -14,7 +14,7 @@ import { npyHeader } from "../../render/npy.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, readCommandLine, timeExpansionOption, type OptionSpec } from "../flags.js";
-import { checkOutputPath, outputError, writeOutputFile } from "../output-file.js";
+import { checkOutputPath, checkOutputWritable, outputError, writeOutputFile } from "../output-file.js";
 import { optionRows } from "./info.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -67,6 +67,7 @@ export const command: Command = {
     const te = timeExpansionOption(cl.options["time-expansion"]);
     const [audio] = cl.positionals;
     await checkOutputPath(audio, output);
+    await checkOutputWritable(output);
 
     const reader = await openAudio(audio);
     try {

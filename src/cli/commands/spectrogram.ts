@@ -17,7 +17,7 @@ import { renderPng } from "../../render/image.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { flagsHelp, numberOption, readCommandLine, timeExpansionOption, withFlagNames, type OptionSpec } from "../flags.js";
-import { checkOutputPath, outputError, writeOutputFile } from "../output-file.js";
+import { checkOutputPath, checkOutputWritable, outputError, writeOutputFile } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "output file, format by extension: .png (image, cmap colours), .npy (NumPy float32 [bins, frames]), .f32 (raw little-endian float32 [bins][frames]); row 0 of the numbers is 0 Hz" },
@@ -71,6 +71,7 @@ async function spectrogram(args: string[]): Promise<number> {
 
   const [audio] = cl.positionals;
   await checkOutputPath(audio, output);
+  await checkOutputWritable(output);
   const reader = await openAudio(audio);
   try {
     if (reader.info.frames === 0) throw new AudioFormatError(`${audio}: the recording holds no samples`);
