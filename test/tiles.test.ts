@@ -232,10 +232,11 @@ describe("caching and the pool", () => {
     const limits = { frames: 1 << 16, pixels: 1 << 25 };
     await service.stats(recording, p); // which the ETag needs (a pass of its own, counted in computed)
     const computed = service.computed;
-    const { etag } = await service.pieceInfo(recording, p, 0.1, 0.3, "png", limits);
+    const plan = await service.planPiece(recording, p, 0.1, 0.3, "png", limits);
     expect(service.computed).toBe(computed);
-    const piece = await service.piece(recording, p, 0.1, 0.3, "png", limits);
-    expect([piece.etag, service.computed]).toEqual([etag, computed + 1]);
+    const piece = await service.render(plan);
+    expect([piece.etag, service.computed]).toEqual([plan.etag, computed + 1]);
+    expect(piece.headers["x-frame-range"]).toBe(`${plan.layout.f0},${plan.layout.f1}`);
   });
 
   it("identical concurrent requests are computed once, then served from the cache with one ETag", async () => {
@@ -252,7 +253,7 @@ describe("caching and the pool", () => {
     // Another tile, colormap or format has another ETag.
     const other = await service.tile(recording, parseParams({ window_size: 0.003, pcen: false, cmap: "gray" }), 0, 1, options, "png");
     expect(other.etag).not.toBe(again.etag);
-    expect((await service.tileInfo(recording, p, 0, 1, options, "png")).etag).toBe(again.etag);
+    expect((await service.planTile(recording, p, 0, 1, options, "png")).etag).toBe(again.etag);
   });
 
   it("a caller that gives up does not fail the others waiting for the same tile; the work is cancelled only when all have given up", async () => {

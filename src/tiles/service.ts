@@ -15,7 +15,7 @@ import { VERSION } from "../engine/version.js";
 import type { TileFormat } from "./compute.js";
 import { framesOfInterval, tileLayout, TileRangeError, type TileLayout, type TileOptions } from "./grid.js";
 import { TilePool, type PoolOptions } from "./pool.js";
-import type { StatsResult } from "./worker.js";
+import type { StatsResult, WorkerTask } from "./worker.js";
 
 /** What the tile service needs to know of a recording. */
 export interface TileRecording {
@@ -95,15 +95,27 @@ export interface StatsStore {
   save(recordingId: string, recordingHash: string, key: string, owner: string, result: StatsResult): Promise<void>;
 }
 
-/** An encoded tile or piece and the headers that describe it. */
 /** A one-shot image's limits: frames, and pixels (frames × bins). */
 export interface PieceLimits { frames: number; pixels: number }
 
+/** An encoded tile or piece and the headers that describe it. */
 export interface TileBody {
   body: Uint8Array;
   etag: string;
   contentType: string;
   /** Geometry headers (SPEC §4: frame range, hop, bin spacing, shape, value scale). */
+  headers: Record<string, string>;
+}
+
+/** A tile or piece checked and placed but not computed (`planTile`, `planPiece`; `render` computes it). */
+export interface ImagePlan {
+  /** Strong ETag, also the cache key: the same for every request of the same bytes. */
+  etag: string;
+  /** What the image covers: frames, columns, rows. */
+  layout: TileLayout;
+  /** The pool's work. */
+  task: WorkerTask;
+  contentType: string;
   headers: Record<string, string>;
 }
 
@@ -404,73 +416,31 @@ export class TileService {
   }
 
   /**
-   * The ETag and layout of a tile without computing it — so a conditional request is answered
-   * 304 at once, and a tile over a request limit refused before any work. Needs the stats (for
-   * the tile's existence and frame count).
+   * Tile (z, x), planned: checked, placed and named (its ETag) without computing it — so that a
+   * conditional request is answered 304 at once and a tile over a request limit refused before
+   * any work; `render` computes it. Needs the stats (for the tile's existence and frame count);
+   * a zoom over MAX_TILE_SAMPLES is refused first (checkTileWork), before the stats pass.
    */
-  async tileInfo(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat): Promise<{ etag: string; layout: TileLayout }> {
-    const { layout } = await this.tileOf(recording, params, z, x, options);
-    return { etag: this.etag(recording, params, "tile", layout, format), layout };
-  }
-
-  /** The stats and the layout of tile (z, x); a zoom over MAX_TILE_SAMPLES is refused first (checkTileWork). */
-  private async tileOf(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions) {
+  async planTile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat): Promise<ImagePlan> {
     const pass = this.checkedPass(recording, params);
     checkTileWork(pass, z, options.width);
     const { geometry, stats } = await this.statsOf(recording, params, pass);
-    return { geometry, stats, layout: tileLayout(z, x, stats.frames, geometry, options) };
-  }
-
-
-  /** Tile (z, x) of the recording; `signal` cancels the work if it is still queued or running. */
-  async tile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, signal?: AbortSignal): Promise<TileBody> {
-    const { geometry, stats, layout } = await this.tileOf(recording, params, z, x, options);
-    const etag = this.etag(recording, params, "tile", layout, format);
-    const cached = this.cache.get(etag);
-    if (cached) return cached;
-    return this.once(
-      etag,
-      async (shared) => {
-        this.computed++;
-        const body = await this.pool.run<Uint8Array>({ kind: "tile", path: recording.path, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap }, shared);
-        this.completed++;
-        const result: TileBody = { body, etag, contentType: CONTENT_TYPES[format], headers: geometryHeaders(layout, geometry, params, stats) };
-        this.cache.set(etag, result);
-        return result;
-      },
-      signal,
-    );
+    const layout = tileLayout(z, x, stats.frames, geometry, options);
+    return {
+      etag: this.etag(recording, params, "tile", layout, format),
+      layout,
+      task: { kind: "tile", path: recording.path, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap },
+      contentType: CONTENT_TYPES[format],
+      headers: geometryHeaders(layout, geometry, params, stats),
+    };
   }
 
   /**
-   * The ETag of a piece without computing it, so that a conditional request is answered 304 at
-   * once (see `piece`, which refuses the same intervals).
+   * The piece [start, end) seconds of SPEC §3 (the one-shot image route), planned as `planTile`
+   * plans a tile; refused (TileRangeError) when it would hold more than `limits.frames` frames
+   * or `limits.pixels` values.
    */
-  async pieceInfo(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits): Promise<{ etag: string }> {
-    return { etag: (await this.pieceLayout(recording, params, start, end, format, limits)).etag };
-  }
-
-  /**
-   * The piece [start, end) seconds of SPEC §3 (the one-shot image route), refused (TileRangeError)
-   * when it would hold more than `limits.frames` frames or `limits.pixels` values.
-   */
-  async piece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits, signal?: AbortSignal): Promise<TileBody> {
-    const { geometry, stats, layout, etag } = await this.pieceLayout(recording, params, start, end, format, limits);
-    const cached = this.cache.get(etag);
-    if (cached) return cached;
-    const { f0, f1 } = layout;
-    return this.once(etag, async (shared) => {
-      this.computed++;
-      const body = await this.pool.run<Uint8Array>({ kind: "piece", path: recording.path, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap }, shared);
-      this.completed++;
-      const result: TileBody = { body, etag, contentType: CONTENT_TYPES[format], headers: geometryHeaders(layout, geometry, params, stats) };
-      this.cache.set(etag, result);
-      return result;
-    }, signal);
-  }
-
-  /** The frames, layout and ETag of a piece, checked against the limits. */
-  private async pieceLayout(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits) {
+  async planPiece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits): Promise<ImagePlan> {
     const { geometry, stats } = await this.stats(recording, params);
     const [f0, f1] = framesOfInterval(start, end, stats.frames, geometry);
     const frames = f1 - f0, pixels = frames * geometry.bins;
@@ -479,7 +449,36 @@ export class TileService {
       throw new TileRangeError("end_time", `the image would be ${frames} × ${geometry.bins} = ${pixels} pixels (frames × bins); the limit is ${limits.pixels}: ask for a shorter interval, a longer hop_size or a shorter window_size, or use tiles`);
     }
     const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
-    return { geometry, stats, layout, etag: this.etag(recording, params, "piece", layout, format) };
+    return {
+      etag: this.etag(recording, params, "piece", layout, format),
+      layout,
+      task: { kind: "piece", path: recording.path, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap },
+      contentType: CONTENT_TYPES[format],
+      headers: geometryHeaders(layout, geometry, params, stats),
+    };
+  }
+
+  /**
+   * The bytes of a planned tile or piece: from the cache, or computed on the pool once however
+   * many requests ask together; `signal` cancels a request's interest (the work stops when no
+   * request is left, if it is still queued or running).
+   */
+  async render(plan: ImagePlan, signal?: AbortSignal): Promise<TileBody> {
+    const cached = this.cache.get(plan.etag);
+    if (cached) return cached;
+    return this.once(plan.etag, async (shared) => {
+      this.computed++;
+      const body = await this.pool.run<Uint8Array>(plan.task, shared);
+      this.completed++;
+      const result: TileBody = { body, etag: plan.etag, contentType: plan.contentType, headers: plan.headers };
+      this.cache.set(plan.etag, result);
+      return result;
+    }, signal);
+  }
+
+  /** Tile (z, x) of the recording: `planTile`, then `render`. */
+  async tile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, signal?: AbortSignal): Promise<TileBody> {
+    return this.render(await this.planTile(recording, params, z, x, options, format), signal);
   }
 
   /**

@@ -165,10 +165,10 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { params, options } = splitQuery(query);
     const { recording, revision } = await tileRecording(request.params.id);
     const cache = cacheControl(request, askedRevision, revision);
-    const { etag, layout } = await app.tiles.tileInfo(recording, params, request.params.z, Number(xText), options, fmt as TileFormat);
-    checkTilePixels(layout);
-    if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).header("Cache-Control", cache).send();
-    return sendBody(reply, await app.tiles.tile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat, clientLeft(reply)), cache);
+    const plan = await app.tiles.planTile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat);
+    checkTilePixels(plan.layout);
+    if (notModified(request.headers["if-none-match"], plan.etag)) return reply.code(304).header("ETag", plan.etag).header("Cache-Control", cache).send();
+    return sendBody(reply, await app.tiles.render(plan, clientLeft(reply)), cache);
   });
 
   app.get("/recordings/:id/tiles/:z/stream", {
@@ -250,8 +250,8 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { recording, revision } = await tileRecording(request.params.id);
     const cache = cacheControl(request, askedRevision, revision);
     const pieceLimits = { frames: limits.maxImageFrames, pixels: limits.maxImagePixels };
-    const { etag } = await app.tiles.pieceInfo(recording, params, start_time, end_time, fmt, pieceLimits);
-    if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).header("Cache-Control", cache).send();
-    return sendBody(reply, await app.tiles.piece(recording, params, start_time, end_time, fmt, pieceLimits, clientLeft(reply)), cache);
+    const plan = await app.tiles.planPiece(recording, params, start_time, end_time, fmt, pieceLimits);
+    if (notModified(request.headers["if-none-match"], plan.etag)) return reply.code(304).header("ETag", plan.etag).header("Cache-Control", cache).send();
+    return sendBody(reply, await app.tiles.render(plan, clientLeft(reply)), cache);
   });
 };
