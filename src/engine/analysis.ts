@@ -30,13 +30,17 @@ const CHUNK_VALUES = 1 << 17;
 
 /**
  * Floats per row of a block of `frames` frames: `frames`, or 16 more when that is a multiple of
- * 1024. The four-frame kernel writes 16 bytes into every bin's row per four frames, and rows a
- * multiple of 4 KB apart share a few cache sets and evict each other between visits: at 1024,
- * 2048, 3072 and 4096 frames that kernel took 1.5× as long per value as at 1040, 2064 or 4112
- * (bench/PERFORMANCE.md). Zoom-0 tiles 1024 frames wide have such blocks.
+ * 128. The four-frame kernel writes 16 bytes into every bin's row per four frames, so a block's
+ * hundreds of rows must all stay in the L2 cache between visits. Rows 4·frames bytes apart land
+ * in 65536 / gcd(4·frames, 65536) of its 1024 sets (64-byte lines, bits 6–15 of the address):
+ * at 512·odd frames 32 sets, 256 lines, fewer than the 513 rows of n = 1024, and the rows evict
+ * each other. Measured on a 2-vCPU EPYC VM: at 1024–4096 frames in steps of 1024 that kernel took
+ * 1.5× as long per value as at 1040–4112, and blocks of 3584 frames (7·512, the PCEN checkpoint
+ * grid of the pool's shared-output path) 1.4× as long as 3585 or 4088 (bench/PERFORMANCE.md).
+ * 16 more floats make the stride an odd number of lines: every set.
  */
 export function blockStride(frames: number): number {
-  return frames % 1024 === 0 ? frames + 16 : frames;
+  return frames % 128 === 0 ? frames + 16 : frames;
 }
 
 /** What SPEC §3.7–3.9 need to turn power (or PCEN) values into final values. */
