@@ -4,9 +4,9 @@ import { readFileSync } from "node:fs";
 import UPNG from "upng-js";
 import { describe, expect, it } from "vitest";
 import { COLORMAPS } from "../src/engine/params.js";
-import { colorIndices, colormapPalette } from "../src/render/colormap.js";
+import { colorIndices, colormapPalette, colorRows } from "../src/render/colormap.js";
 import { renderPng } from "../src/render/image.js";
-import { encodePalettePng } from "../src/render/png.js";
+import { encodePaletteScanlines } from "../src/render/png.js";
 
 interface GoldenCase { lo: number; hi: number; values: (number | null)[]; indices: number[]; colors: Record<string, string> }
 const golden: { cases: GoldenCase[] } = JSON.parse(readFileSync(new URL("golden/colormap-render.json", import.meta.url), "utf8"));
@@ -115,27 +115,54 @@ function crc32Reference(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-describe("encodePalettePng", () => {
+/** PNG scanlines of `indices` (rows of `width`, top row first): a filter byte 0 before each row. */
+function scanlinesOf(indices: Uint8Array, width: number): Uint8Array {
+  const height = indices.length / width;
+  const out = new Uint8Array((width + 1) * height);
+  for (let r = 0; r < height; r++) out.set(indices.subarray(r * width, (r + 1) * width), r * (width + 1) + 1);
+  return out;
+}
+
+describe("colorRows", () => {
+  it("lays rows of indices out at a stride, after zeroed offset bytes, bottom-up or in order; the same indices as colorIndices", () => {
+    const c = golden.cases[0];
+    const data = valuesOf(c).subarray(0, 4 * 7); // 4 rows of 7
+    const indices = colorIndices(data, c.lo, c.hi);
+    for (const bottomUp of [false, true]) {
+      const bytes = colorRows(data, 7, c.lo, c.hi, { stride: 10, offset: 2, bottomUp }, (view) => view.slice());
+      expect(bytes.length).toBe(40);
+      for (let r = 0; r < 4; r++) {
+        const at = (bottomUp ? 3 - r : r) * 10;
+        expect(Array.from(bytes.subarray(at, at + 10))).toEqual([0, 0, ...indices.subarray(7 * r, 7 * r + 7), 0]);
+      }
+    }
+  });
+
+  it("refuses values that are not whole rows and layouts too narrow for them", () => {
+    expect(() => colorRows(new Float32Array(10), 3, -100, 0, { stride: 3, offset: 0, bottomUp: false }, () => 0)).toThrow(/not rows of 3/);
+    expect(() => colorRows(new Float32Array(9), 3, -100, 0, { stride: 3, offset: 1, bottomUp: false }, () => 0)).toThrow(/stride 3 must hold offset 1 \+ width 3/);
+    expect(() => colorRows(new Float32Array(9), 3, 0, 0, { stride: 3, offset: 0, bottomUp: false }, () => 0)).toThrow(/colour range/);
+  });
+});
+
+describe("encodePaletteScanlines", () => {
   const palette = Uint8Array.of(10, 20, 30, 200, 100, 0, 1, 2, 3);
   const indices = Uint8Array.of(0, 1, 2, 2, 1, 0); // 3×2, top row first
 
-  it("writes IHDR/PLTE/IDAT/IEND with valid CRCs and the rows in order (or bottom-up)", () => {
-    for (const bottomUp of [false, true]) {
-      const png = encodePalettePng(indices, 3, 2, palette, { bottomUp });
-      const view = new DataView(png.buffer, png.byteOffset);
-      const types: string[] = [];
-      for (let at = 8; at < png.length; ) {
-        const len = view.getUint32(at);
-        types.push(String.fromCharCode(...png.subarray(at + 4, at + 8)));
-        expect(view.getUint32(at + 8 + len)).toBe(crc32Reference(png.subarray(at + 4, at + 8 + len)));
-        at += 12 + len;
-      }
-      expect(types).toEqual(["IHDR", "PLTE", "IDAT", "IEND"]);
-      const { rgba } = decode(png);
-      const rows = bottomUp ? [1, 0] : [0, 1];
-      const expected = rows.flatMap((r) => Array.from(indices.subarray(3 * r, 3 * r + 3), (k) => [...palette.subarray(3 * k, 3 * k + 3), 255]).flat());
-      expect(Array.from(rgba)).toEqual(expected);
+  it("writes IHDR/PLTE/IDAT/IEND with valid CRCs and the rows in order", () => {
+    const png = encodePaletteScanlines(scanlinesOf(indices, 3), 3, 2, palette);
+    const view = new DataView(png.buffer, png.byteOffset);
+    const types: string[] = [];
+    for (let at = 8; at < png.length; ) {
+      const len = view.getUint32(at);
+      types.push(String.fromCharCode(...png.subarray(at + 4, at + 8)));
+      expect(view.getUint32(at + 8 + len)).toBe(crc32Reference(png.subarray(at + 4, at + 8 + len)));
+      at += 12 + len;
     }
+    expect(types).toEqual(["IHDR", "PLTE", "IDAT", "IEND"]);
+    const { rgba } = decode(png);
+    const expected = Array.from(indices, (k) => [...palette.subarray(3 * k, 3 * k + 3), 255]).flat();
+    expect(Array.from(rgba)).toEqual(expected);
   });
 
   it("a 1024×512 image of runs and noise decodes to exactly its pixels; runs compress", () => {
@@ -152,7 +179,7 @@ describe("encodePalettePng", () => {
         c += run;
       }
     }
-    const { img, rgba } = decode(encodePalettePng(big, width, height, palette));
+    const { img, rgba } = decode(encodePaletteScanlines(scanlinesOf(big, width), width, height, palette));
     expect([img.width, img.height]).toEqual([width, height]);
     for (let i = 0; i < big.length; i++) {
       if (rgba[4 * i] !== palette[3 * big[i]] || rgba[4 * i + 1] !== palette[3 * big[i] + 1] || rgba[4 * i + 2] !== palette[3 * big[i] + 2]) {
@@ -160,14 +187,15 @@ describe("encodePalettePng", () => {
       }
     }
     // One colour everywhere: the runs must be coded as runs, not stored (raw: 513 KB).
-    expect(encodePalettePng(new Uint8Array(width * height).fill(2), width, height, palette).length).toBeLessThan(8 * 1024);
+    expect(encodePaletteScanlines(scanlinesOf(new Uint8Array(width * height).fill(2), width), width, height, palette).length).toBeLessThan(8 * 1024);
   });
 
   it("rejects bad geometry and palettes with a message naming the problem", () => {
-    expect(() => encodePalettePng(new Uint8Array(0), 0, 2, palette)).toThrow(/width/);
-    expect(() => encodePalettePng(indices, 3, 1.5, palette)).toThrow(/height/);
-    expect(() => encodePalettePng(indices, 2, 2, palette)).toThrow(/needs 4 indices, got 6/);
-    expect(() => encodePalettePng(indices, 3, 2, new Uint8Array(4))).toThrow(/palette/);
-    expect(() => encodePalettePng(indices, 3, 2, new Uint8Array(771))).toThrow(/palette/);
+    const scanlines = scanlinesOf(indices, 3);
+    expect(() => encodePaletteScanlines(new Uint8Array(0), 0, 2, palette)).toThrow(/width/);
+    expect(() => encodePaletteScanlines(scanlines, 3, 1.5, palette)).toThrow(/height/);
+    expect(() => encodePaletteScanlines(scanlines, 2, 2, palette)).toThrow(/needs 6 bytes of scanlines \(a filter byte and 2 indices per row\), got 8/);
+    expect(() => encodePaletteScanlines(scanlines, 3, 2, new Uint8Array(4))).toThrow(/palette/);
+    expect(() => encodePaletteScanlines(scanlines, 3, 2, new Uint8Array(771))).toThrow(/palette/);
   });
 });

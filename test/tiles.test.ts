@@ -17,7 +17,8 @@ import { AudioFormatError, fileMd5, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import type { AudioReader } from "../src/audio/types.js";
 import { CHECKPOINT_SPACING, packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats, type PackedStats } from "../src/engine/recording.js";
-import { tileValues } from "../src/tiles/compute.js";
+import { tileValues, ValuesScratch } from "../src/tiles/compute.js";
+import { colorIndices, colormapPalette } from "../src/render/colormap.js";
 import { parseParams, ParamsError, type ParamsInput } from "../src/engine/params.js";
 import { blockFrames, spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
@@ -200,6 +201,46 @@ describe("zoom levels and bands", () => {
     const t = await service.tile(recording, p, 0, 0, tileOptionsSchema.parse({ width: 256 }), "png");
     const image = UPNG.decode(t.body.buffer.slice(t.body.byteOffset, t.body.byteOffset + t.body.byteLength) as ArrayBuffer);
     expect([image.width, image.height]).toEqual([256, 56]);
+  });
+
+  it("ValuesScratch hands out one array again up to its limit, and fresh ones beyond it", () => {
+    const scratch = new ValuesScratch(1000);
+    const a = scratch.take(600), b = scratch.take(400);
+    expect([a.length, b.length, b.buffer === a.buffer]).toEqual([600, 400, true]);
+    const c = scratch.take(1000);
+    expect([c.length, c.buffer === a.buffer]).toEqual([1000, false]); // grown to the larger size
+    expect(scratch.take(10).buffer).toBe(c.buffer);
+    const big = scratch.take(1001);
+    expect([big.length, big.buffer === c.buffer, scratch.take(1000).buffer === c.buffer]).toEqual([1001, false, true]);
+  });
+
+  it("PNG tiles of different sizes from one worker (its values array reused) show the colours of their f32 values", async () => {
+    const one = new TileService({ threads: 1 });
+    try {
+      const p = parseParams({ ...params, cmap: "magma" });
+      const palette = colormapPalette("magma");
+      for (const [width, x, height] of [[512, 1, undefined], [128, 5, 20], [512, 0, undefined], [128, 0, undefined]] as const) {
+        const options = tileOptionsSchema.parse({ width, height });
+        const f32 = await one.tile(recording, p, 0, x, options, "f32");
+        const png = await one.tile(recording, p, 0, x, options, "png");
+        const [rows, columns] = f32.headers["x-shape"].split(",").map(Number);
+        const [lo, hi] = f32.headers["x-value-range"].split(",").map(Number);
+        const indices = colorIndices(bytesToF32(f32.body), lo, hi);
+        const image = UPNG.decode(png.body.buffer.slice(png.body.byteOffset, png.body.byteOffset + png.body.byteLength) as ArrayBuffer);
+        expect([image.width, image.height]).toEqual([columns, rows]);
+        const rgba = new Uint8Array(UPNG.toRGBA8(image)[0]);
+        let wrong = 0;
+        for (let r = 0; r < rows; r++) {
+          for (let c = 0; c < columns; c++) {
+            const k = indices[(rows - 1 - r) * columns + c], at = 4 * (r * columns + c);
+            if (rgba[at] !== palette[3 * k] || rgba[at + 1] !== palette[3 * k + 1] || rgba[at + 2] !== palette[3 * k + 2]) wrong++;
+          }
+        }
+        expect(wrong, `tile ${x} of width ${width}`).toBe(0);
+      }
+    } finally {
+      await one.close();
+    }
   });
 
   it("tiles outside the recording or empty bands are refused, naming the field", async () => {

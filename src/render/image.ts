@@ -4,8 +4,8 @@
  */
 import type { ColormapName } from "../engine/params.js";
 import type { Spectrogram } from "../engine/spectrogram.js";
-import { colorIndices, colormapPalette } from "./colormap.js";
-import { encodePalettePng } from "./png.js";
+import { colorRows, colormapPalette } from "./colormap.js";
+import { encodePaletteScanlines } from "./png.js";
 
 /** What an image needs of a spectrogram (a whole one, a piece or a tile). */
 export type SpectrogramImage = Pick<Spectrogram, "data" | "bins" | "frames" | "valueRange">;
@@ -17,5 +17,7 @@ export type SpectrogramImage = Pick<Spectrogram, "data" | "bins" | "frames" | "v
 export function renderPng(s: SpectrogramImage, cmap: ColormapName): Uint8Array {
   if (s.frames < 1 || s.bins < 1) throw new RangeError(`cannot draw an image of ${s.bins} bins × ${s.frames} frames: it is empty`);
   const [lo, hi] = s.valueRange;
-  return encodePalettePng(colorIndices(s.data, lo, hi), s.frames, s.bins, colormapPalette(cmap), { bottomUp: true });
+  // The scanlines are made and deflated where the core indexed them (colorRows).
+  const layout = { stride: s.frames + 1, offset: 1, bottomUp: true };
+  return colorRows(s.data, s.frames, lo, hi, layout, (scanlines) => encodePaletteScanlines(scanlines, s.frames, s.bins, colormapPalette(cmap)));
 }

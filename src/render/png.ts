@@ -19,29 +19,17 @@ const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 /** PNG caps width and height at 2^31 − 1 (§11.2.2). */
 const MAX_DIMENSION = 0x7fffffff;
 
-export interface PaletteImageOptions {
-  /** Row 0 of `indices` is the bottom row of the image (a spectrogram's 0 Hz row). Default false. */
-  bottomUp?: boolean;
-}
-
 /**
- * Encodes a `width`×`height` image of palette indices (one byte per pixel, row-major) with
- * `palette` (RGB triplets, 1..256 entries) as an 8-bit palette PNG.
+ * Encodes a `width`×`height` image of palette indices as an 8-bit palette PNG with `palette` (RGB
+ * triplets, 1..256 entries), from its `scanlines`: per row, top row first, a filter-type byte
+ * (0, None: palette images compress best unfiltered, §12.8) then the row's `width` indices (§7.3).
  */
-export function encodePalettePng(indices: Uint8Array, width: number, height: number, palette: Uint8Array, options: PaletteImageOptions = {}): Uint8Array {
+export function encodePaletteScanlines(scanlines: Uint8Array, width: number, height: number, palette: Uint8Array): Uint8Array {
   for (const [name, v] of [["width", width], ["height", height]] as const) {
     if (!(Number.isInteger(v) && v >= 1 && v <= MAX_DIMENSION)) throw new RangeError(`PNG ${name} must be an integer from 1 to ${MAX_DIMENSION}, got ${v}`);
   }
-  if (indices.length !== width * height) throw new RangeError(`${width}×${height} image needs ${width * height} indices, got ${indices.length}`);
+  if (scanlines.length !== (width + 1) * height) throw new RangeError(`${width}×${height} image needs ${(width + 1) * height} bytes of scanlines (a filter byte and ${width} indices per row), got ${scanlines.length}`);
   if (palette.length === 0 || palette.length > 768 || palette.length % 3 !== 0) throw new RangeError(`palette must hold 1..256 RGB entries, got ${palette.length} bytes`);
-
-  // Scanlines: a filter-type byte (0, None: palette images compress best unfiltered, §12.8) then the row.
-  const stride = width + 1;
-  const raw = new Uint8Array(stride * height);
-  for (let r = 0; r < height; r++) {
-    const src = options.bottomUp ? height - 1 - r : r;
-    raw.set(indices.subarray(src * width, (src + 1) * width), r * stride + 1);
-  }
 
   const ihdr = new Uint8Array(13);
   const view = new DataView(ihdr.buffer);
@@ -53,7 +41,7 @@ export function encodePalettePng(indices: Uint8Array, width: number, height: num
     SIGNATURE,
     chunk("IHDR", ihdr),
     chunk("PLTE", palette),
-    chunk("IDAT", deflateSync(raw, { strategy: constants.Z_RLE })),
+    chunk("IDAT", deflateSync(scanlines, { strategy: constants.Z_RLE })),
     chunk("IEND", new Uint8Array(0)),
   ]);
 }

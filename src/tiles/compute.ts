@@ -6,25 +6,52 @@ import { valueRange } from "../engine/analysis.js";
 import type { RecordingSpectrogram } from "../engine/recording.js";
 import type { ColormapName, Params } from "../engine/params.js";
 import { renderPng } from "../render/image.js";
-import { encodeNpy } from "../render/npy.js";
+import { npyHeader } from "../render/npy.js";
 import type { TileLayout } from "./grid.js";
 
 export const TILE_FORMATS = ["png", "f32", "npy"] as const;
 export type TileFormat = (typeof TILE_FORMATS)[number];
 
-/** A tile's values, [rows][columns], row 0 the lowest frequency. */
-export async function tileValues(recording: RecordingSpectrogram, layout: TileLayout): Promise<Float32Array> {
-  const { f0, f1, factor, columns, binEdges, rows } = layout;
-  const out = new Float32Array(rows * columns);
-  await recording.writePooledRange(f0, f1, binEdges, factor, out);
+/** A tile's values, [rows][columns], row 0 the lowest frequency, written into `out` (by default a new array). */
+export async function tileValues(recording: RecordingSpectrogram, layout: TileLayout, out = new Float32Array(layout.rows * layout.columns)): Promise<Float32Array> {
+  await recording.writePooledRange(layout.f0, layout.f1, layout.binEdges, layout.factor, out);
   return out;
 }
 
-/** Encodes [rows][columns] values: PNG through the colormap, raw float32, or NumPy. */
-export function encodeValues(values: Float32Array, rows: number, columns: number, format: TileFormat, render: { params: Params; peak: number; cmap: ColormapName }): Uint8Array {
+/**
+ * Float32 arrays for values that are drawn and dropped (PNG), kept from one image to the next:
+ * first touch of fresh memory cost 1.4 ms per MB on the 2-vCPU VMs (bench/PERFORMANCE.md), about
+ * as much as computing a tile's values. Holds the largest array asked for up to `limit` values;
+ * larger ones are allocated each time.
+ */
+export class ValuesScratch {
+  private values: Float32Array<ArrayBuffer> = new Float32Array(0);
+  constructor(private readonly limit: number) {}
+
+  /** An array of `n` values, overwritten by the next `take`. */
+  take(n: number): Float32Array<ArrayBuffer> {
+    if (n > this.limit) return new Float32Array(n);
+    if (this.values.length < n) this.values = new Float32Array(n);
+    return this.values.subarray(0, n);
+  }
+}
+
+/**
+ * The bytes of a [rows][columns] image in `format` (PNG through the colormap, raw float32, or
+ * NumPy), its values written by `write`: for f32 and npy straight into the bytes that are sent
+ * (after the npy header, which keeps them 64-byte aligned), for PNG into `scratch`.
+ */
+export async function encodeImage(rows: number, columns: number, format: TileFormat, render: { params: Params; peak: number; cmap: ColormapName }, scratch: ValuesScratch, write: (values: Float32Array<ArrayBuffer>) => Promise<unknown>): Promise<Uint8Array> {
+  const n = rows * columns;
   if (format === "png") {
+    const values = scratch.take(n);
+    await write(values);
     return renderPng({ data: values, bins: rows, frames: columns, valueRange: valueRange(render.params, render.peak) }, render.cmap);
   }
-  if (format === "npy") return encodeNpy(values, [rows, columns]);
-  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const header = format === "npy" ? npyHeader([rows, columns]) : new Uint8Array(0);
+  const bytes = new Uint8Array(header.length + 4 * n);
+  bytes.set(header);
+  // Float32Array is host-endian; every platform Node runs on here is little-endian.
+  await write(new Float32Array(bytes.buffer, header.length, n));
+  return bytes;
 }

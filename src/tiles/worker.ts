@@ -12,7 +12,7 @@ import type { ColormapName, Params } from "../engine/params.js";
 import { packStats, RecordingSpectrogram, unpackStats, type PackedStats } from "../engine/recording.js";
 import { runFeaturesTask, type FeaturesTask } from "../features/task.js";
 import { toTaskFailure } from "./failure.js";
-import { encodeValues, tileValues, type TileFormat } from "./compute.js";
+import { encodeImage, tileValues, ValuesScratch, type TileFormat } from "./compute.js";
 import type { TileLayout } from "./grid.js";
 
 /** The recording and parameters a task works on. */
@@ -42,6 +42,12 @@ interface Open {
   reader: AudioReader;
   recording: RecordingSpectrogram;
 }
+
+/**
+ * The values of this worker's PNG tiles and pieces: up to 2^22 (16 MB), more than a 4096 × 1025
+ * tile, are kept between tasks.
+ */
+const scratch = new ValuesScratch(1 << 22);
 
 /** Open recordings by source, least recently used first. */
 const open = new Map<string, Promise<Open>>();
@@ -120,9 +126,9 @@ async function compute(task: WorkerTask): Promise<unknown> {
   }
   const render = { params: task.params, peak: task.stats.peak, cmap: task.cmap };
   if (task.kind === "tile") {
-    const values = await tileValues(recording, task.layout);
-    return move(encodeValues(values, task.layout.rows, task.layout.columns, task.format, render));
+    const { layout } = task;
+    return move(await encodeImage(layout.rows, layout.columns, task.format, render, scratch, (values) => tileValues(recording, layout, values)));
   }
-  const values = await recording.frameRange(task.f0, task.f1);
-  return move(encodeValues(values, recording.geometry.bins, task.f1 - task.f0, task.format, render));
+  const { f0, f1 } = task;
+  return move(await encodeImage(recording.geometry.bins, f1 - f0, task.format, render, scratch, (values) => recording.writeFrameRange(f0, f1, values, 0)));
 }
