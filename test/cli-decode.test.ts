@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { decode } from "../src/audio/index.js";
+import { spectrogram } from "../src/engine/spectrogram.js";
 import { featuresOfFile } from "../src/features/features.js";
 import { probeFile } from "../src/store/probe.js";
 import { runSonotile } from "./cli-helpers.js";
@@ -197,6 +198,15 @@ describe("sonotile info", () => {
     expect(npy.code).toBe(0);
     expect(readNpy(path.join(tmp, "te10.npy")).shape[0]).toBe(201); // 2.5 ms at 160 kHz: 400-point frames
     expect((await featuresOfFile(te10)).duration_s).toBe(0.1);
+    // The library's decode reports the same real rate (it said 16000 Hz, so spectrogram(data[0],
+    // samplerate) drew 400-point frames where the command line drew 4000-point ones).
+    const decoded = await decode(te10);
+    expect(decoded).toMatchObject({ samplerate: 160_000, fileSamplerate: 16_000, timeExpansion: 10, frames: 16_000 });
+    const drawn = spectrogram(decoded.data[0], decoded.samplerate, { window_size: 0.0025 });
+    const cli = readNpy(path.join(tmp, "te10.npy"));
+    expect([drawn.bins, drawn.frames]).toEqual(cli.shape);
+    expect(Array.from(drawn.data)).toEqual(Array.from(cli.data));
+    expect(await decode(te10, { timeExpansion: 1 })).toMatchObject({ samplerate: 16_000, fileSamplerate: 16_000, timeExpansion: 1 });
     expect(await probeFile(te10)).toMatchObject({ time_expansion: 10, file_samplerate: 16_000 });
     expect(await probeFile(path.join(FIXTURES, "formats/wav_pcm_16.wav"))).not.toHaveProperty("time_expansion");
   });

@@ -1,5 +1,6 @@
 // `sonotile` itself (SPEC §8): the top-level help and the dispatch to subcommands, through the
 // built CLI (`npm test` builds first).
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { runSonotile as sonotile } from "./cli-helpers.js";
 
@@ -35,6 +36,11 @@ describe("sonotile", () => {
       const line = r.stdout.split("\n").find((l) => l.trimStart().startsWith("--time-expansion"));
       expect(line, names[i]).toMatch(/default (the|each) file's GUANO TE, else 1$/);
     });
+  });
+
+  it("--version (and -V) prints the package's version and exits 0", async () => {
+    const version = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+    for (const flag of ["--version", "-V"]) expect(await sonotile([flag])).toMatchObject({ code: 0, stdout: `sonotile ${version}\n`, stderr: "" });
   });
 
   it("no command, or an unknown one: exit 2 with the list on the right stream", async () => {

@@ -211,13 +211,13 @@ describe("RealFFT buffers and plans", () => {
       expect(() => new RealFFT(n)).toThrow(RangeError);
       expect(() => new RealFFT(n)).toThrow(`got n=${n}`);
     }
-    expect(() => new RealFFT("16" as unknown as number)).toThrow(RangeError);
+    expect(() => new RealFFT("16" as unknown as number)).toThrow(TypeError);
   });
 
   it("rejects wrong input and output arrays, and use after dispose", () => {
     const fft = new RealFFT(10);
     expect(() => fft.forward(new Float32Array(9))).toThrow(/input must be a Float32Array of length 10, got Float32Array of length 9/);
-    expect(() => fft.forward(new Float64Array(10) as unknown as Float32Array)).toThrow(/got Float64Array of length 10/);
+    expect(() => fft.forward(new Float64Array(10) as unknown as Float32Array)).toThrow(new TypeError("RealFFT(10).forward: input must be a Float32Array of length 10, got Float64Array of length 10"));
     expect(() => fft.forward(new Float32Array(10), new Float32Array(11))).toThrow(/output must be a Float32Array of length 12/);
     fft.dispose();
     fft.dispose(); // idempotent

@@ -326,7 +326,17 @@ describe("spectrogram() of one signal", () => {
     expect(() => spectrogram(null as unknown as Float32Array, 8000)).toThrow(/^samples: must be a Float32Array .*, got null$/);
     await expect(library.featuresOfSignal(plain, 8000)).rejects.toThrow(new TypeError(message));
     expect(() => library.samplesReader([x, plain], 8000)).toThrow(/^channels\[1\]: must be a Float32Array .*, got Array of length 8000$/);
-    expect(() => new library.RealFFT(4).forward([1, 2, 3, 4] as unknown as Float32Array)).toThrow(/input must be a Float32Array of length 4, got Array of length 4$/);
+    expect(() => new library.RealFFT(4).forward([1, 2, 3, 4] as unknown as Float32Array)).toThrow(new TypeError("RealFFT(4).forward: input must be a Float32Array of length 4, got Array of length 4"));
+  });
+
+  it("names the samplerate, the output and decode's input when they are the wrong kind of value (a string rate read as a number; a Float64Array output returned as data)", async () => {
+    expect(() => spectrogram(x, "8000" as unknown as number)).toThrow(new TypeError('samplerate: must be a number (Hz), got string "8000"'));
+    expect(() => spectrogram(x, 8000, {}, { output: new Float64Array(201 * 41) as unknown as Float32Array })).toThrow(/^output: must be a Float32Array of \d+ values \(\[bins\]\[frames\]\), got Float64Array of length 8241$/);
+    expect(() => spectrogram(x, 8000, {}, { output: [] as unknown as Float32Array })).toThrow(TypeError);
+    expect(() => new library.RealFFT("16" as unknown as number)).toThrow(new TypeError('RealFFT length must be a number, got string "16"'));
+    for (const input of [new ArrayBuffer(10), 42, null]) {
+      await expect(library.decode(input as unknown as Uint8Array)).rejects.toThrow(/^input: must be a path \(string\) or the file's bytes \(a Uint8Array or Buffer\), got (ArrayBuffer|number 42|null)$/);
+    }
   });
 
   it("takes a Float64Array as its float32 values", async () => {

@@ -9,6 +9,8 @@ import { BlockReader } from "./reader.js";
 import { parseRiff, sniffRiff } from "./riff.js";
 import { recordingFacts } from "./metadata.js";
 import { memorySource, openFileSource, readAhead, type ByteSource } from "./source.js";
+import { applyTimeExpansion, timeExpansionOf } from "./expansion.js";
+import { describeValue } from "./signal.js";
 import { AudioFormatError, type AudioReader } from "./types.js";
 
 export { AudioFormatError } from "./types.js";
@@ -18,7 +20,12 @@ export { fileMd5 } from "./hash.js";
 
 /** A whole recording decoded: one Float32Array of `frames` samples per channel (SPEC §8b). */
 export interface DecodedAudio {
+  /** Hz in real units (SPEC §3.2): the file's rate × `timeExpansion`. */
   samplerate: number;
+  /** The rate the file declares, Hz. */
+  fileSamplerate: number;
+  /** The time expansion factor applied: the caller's, else the file's GUANO `TE`, else 1. */
+  timeExpansion: number;
   channels: number;
   frames: number;
   data: Float32Array[];
@@ -66,21 +73,30 @@ export interface OpenOptions extends StreamOptions {
  * @throws AudioFormatError when the file is missing, unreadable or not a supported recording.
  */
 export async function openAudio(input: string | Uint8Array, options: OpenOptions = {}): Promise<AudioReader> {
+  if (typeof input !== "string" && !(input instanceof Uint8Array)) {
+    throw new TypeError(`input: must be a path (string) or the file's bytes (a Uint8Array or Buffer), got ${describeValue(input)}`);
+  }
   if (typeof input !== "string") return openSource(memorySource(input), "<buffer>", options);
   return openSource(await openFileSource(input, { blocking: options.blockingReads }), input, options);
 }
 
 /**
  * Decodes a whole recording (a path or the file's bytes) to float32, channel by channel, as
- * `soundfile.read(path, dtype="float32")` does (its array transposed).
+ * `soundfile.read(path, dtype="float32")` does (its array transposed), with the samplerate in
+ * real units as everything else sonotile reports (SPEC §3.2; `sonotile decode -o x.wav` writes
+ * that rate): the file's rate × `options.timeExpansion`, else × the file's GUANO `TE`, else × 1.
+ * So `spectrogram(data[0], samplerate, params)` is what `sonotile spectrogram` computes.
+ * @throws AudioFormatError for input that is no supported recording, RangeError naming
+ *   time_expansion for a factor that gives no real rate, TypeError for input that is neither a path nor bytes.
  */
-export async function decode(input: string | Uint8Array): Promise<DecodedAudio> {
+export async function decode(input: string | Uint8Array, options: { timeExpansion?: number } = {}): Promise<DecodedAudio> {
   const reader = await openAudio(input);
   try {
-    const { samplerate, channels, frames } = reader.info;
+    const { channels, frames } = reader.info;
+    const { samplerate, fileSamplerate, timeExpansion } = applyTimeExpansion(reader.info, timeExpansionOf(reader.info, options.timeExpansion));
     const data: Float32Array[] = [];
     for (let c = 0; c < channels; c++) data.push(await reader.read(c, 0, frames));
-    return { samplerate, channels, frames, data };
+    return { samplerate, fileSamplerate, timeExpansion, channels, frames, data };
   } finally {
     await reader.close();
   }

@@ -14,8 +14,10 @@ export function signalSamples(value: unknown, name = "samples"): Float32Array {
   throw new TypeError(`${name}: must be a Float32Array (or a Float64Array, converted to float32), got ${describeValue(value)}`);
 }
 
-/** What a value is, for messages: `Array of length 3`, `Int16Array of length 8`, `null`, `string`. */
+/** What a value is, for messages: `Array of length 3`, `Int16Array of length 8`, `null`, `string "16000"`, `number 2.5`. */
 export function describeValue(value: unknown): string {
+  if (typeof value === "string") return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return `${typeof value} ${String(value)}`;
   if (Array.isArray(value)) return `Array of length ${value.length}`;
   if (ArrayBuffer.isView(value)) return `${value.constructor.name}${"length" in value ? ` of length ${(value as Int8Array).length}` : ""}`;
   if (value === null) return "null";

@@ -4,6 +4,7 @@
  * codes and one-line messages of SPEC §8.
  */
 import { ParamsError } from "../engine/params.js";
+import { VERSION } from "../engine/version.js";
 import { EXIT, UsageError } from "./errors.js";
 import type { Command } from "./command.js";
 
@@ -28,7 +29,7 @@ function usage(): string {
   const names = Object.keys(COMMANDS).sort();
   const width = Math.max(...names.map((n) => n.length));
   return [
-    "usage: sonotile <command> [options]",
+    "usage: sonotile <command> [options]     (sonotile --version: the version)",
     "",
     "commands:",
     ...names.map((n) => `  ${n.padEnd(width)}  ${COMMANDS[n].summary}`),
@@ -44,6 +45,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!name || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(usage() + "\n");
     return name ? EXIT.ok : EXIT.usage;
+  }
+  if (name === "--version" || name === "-V") {
+    process.stdout.write(`sonotile ${VERSION}\n`);
+    return EXIT.ok;
   }
   const entry = COMMANDS[name];
   if (!entry) {

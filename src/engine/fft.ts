@@ -49,9 +49,10 @@ export class RealFFT {
 
   /**
    * @param n transform length, an integer in [2, MAX_FFT_LENGTH]; any factorisation.
-   * @throws RangeError if `n` is not such an integer.
+   * @throws TypeError if `n` is not a number, RangeError if it is not such an integer.
    */
   constructor(n: number) {
+    if (typeof n !== "number") throw new TypeError(`RealFFT length must be a number, got ${describeValue(n)}`);
     if (!Number.isInteger(n) || n < 2 || n > MAX_FFT_LENGTH) {
       throw new RangeError(`RealFFT length must be an integer in [2, ${MAX_FFT_LENGTH}], got n=${n}`);
     }
@@ -72,17 +73,19 @@ export class RealFFT {
    * @param output optional destination of `2·bins` floats, interleaved `re, im` per bin;
    *   allocated when omitted. Reusing one avoids an allocation per call.
    * @returns `output` (or the new array) holding the `bins` complex values.
-   * @throws RangeError on wrong lengths, Error if the plan was disposed.
+   * @throws TypeError for arrays other than Float32Array, RangeError on wrong lengths, Error if the plan was disposed.
    */
   forward(input: Float32Array, output?: Float32Array): Float32Array {
     const r = this.resources;
     if (r === null) throw new Error("RealFFT.forward called after dispose()");
     if (!(input instanceof Float32Array) || input.length !== this.n) {
-      throw new RangeError(`RealFFT(${this.n}).forward: input must be a Float32Array of length ${this.n}, got ${describeValue(input)}`);
+      const Failure = input instanceof Float32Array ? RangeError : TypeError;
+      throw new Failure(`RealFFT(${this.n}).forward: input must be a Float32Array of length ${this.n}, got ${describeValue(input)}`);
     }
     const out = output ?? new Float32Array(2 * this.bins);
     if (!(out instanceof Float32Array) || out.length !== 2 * this.bins) {
-      throw new RangeError(`RealFFT(${this.n}).forward: output must be a Float32Array of length ${2 * this.bins} (${this.bins} complex bins), got ${describeValue(out)}`);
+      const Failure = out instanceof Float32Array ? RangeError : TypeError;
+      throw new Failure(`RealFFT(${this.n}).forward: output must be a Float32Array of length ${2 * this.bins} (${this.bins} complex bins), got ${describeValue(out)}`);
     }
     // Views die when the core's memory grows (any allocation, e.g. another plan): growing detaches
     // the old buffer, which leaves them with length 0 — a cheaper test than the memory.buffer getter.

@@ -2,7 +2,7 @@
  * `spectrogram()` of the library API (SPEC §8b): a whole signal in memory, on the calling
  * thread, with the semantics of SPEC §3.
  */
-import { signalSamples } from "../audio/signal.js";
+import { describeValue, signalSamples } from "../audio/signal.js";
 import { finishValues, normalizationDivisor, SpectrogramPlan, valueRange, type PcenState } from "./analysis.js";
 import { conditionSignal } from "./condition.js";
 import { frameCount, samplesOfFrames, type FrameGeometry } from "./geometry.js";
@@ -37,12 +37,14 @@ export function blockFrames(g: FrameGeometry): number {
  * is converted to float32) as SPEC §3 defines it: resample, band filter, STFT power, PCEN,
  * normalize, scale, clamp. Returns [bins][frames]; throws ParamsError naming the field for a bad
  * parameter (`channel` other than 0 included: the signal is one channel), TypeError naming
- * `samples` for anything but a Float32Array or Float64Array.
- * `options.output`, if given, receives the values (it must hold bins × frames floats).
+ * `samples` for anything but a Float32Array or Float64Array (`samplerate`, `options.output`
+ * likewise for anything but a number, a Float32Array).
+ * `options.output`, if given, receives the values (a Float32Array of exactly bins × frames floats).
  */
 export function spectrogram(samples: Float32Array | Float64Array, samplerate: number, params: ParamsInput = {}, options: { output?: Float32Array } = {}): Spectrogram {
   const input = signalSamples(samples);
   const p = parseParams(params);
+  if (typeof samplerate !== "number") throw new TypeError(`samplerate: must be a number (Hz), got ${describeValue(samplerate)}`);
   if (!(samplerate > 0 && Number.isFinite(samplerate))) throw new RangeError(`samplerate must be > 0 Hz, got ${samplerate}`);
   if (input.length === 0) throw new RangeError("samples: the signal is empty");
   // One signal is one channel: `channel` picks a recording's channel (the CLI, the API,
@@ -80,6 +82,7 @@ export function spectrogram(samples: Float32Array | Float64Array, samplerate: nu
  */
 function outputArray(output: Float32Array | undefined, length: number): Float32Array {
   if (output === undefined) return new Float32Array(length);
+  if (!(output instanceof Float32Array)) throw new TypeError(`output: must be a Float32Array of ${length} values ([bins][frames]), got ${describeValue(output)}`);
   if (output.length !== length) throw new RangeError(`output: needs ${length} values ([bins][frames]), got ${output.length}`);
   return output;
 }
