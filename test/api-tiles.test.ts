@@ -316,6 +316,16 @@ describe("streamed range", () => {
     const tile = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=0.2&width=256` });
     expect(tile.statusCode).toBe(400);
     expect(tile.json().fields).toEqual([{ field: "height", message: expect.stringMatching(/^the tile would be 227 × 4411 = 1001297 pixels \(columns × rows\); the limit is 614400: ask for fewer rows/) }]);
+    // Refused before the stats pass: parameters nobody asked for before compute nothing.
+    const computed = tiles.computed;
+    const fresh = "window_size=0.2&width=256&pcen_gain=0.9";
+    const unseen = await Promise.all([
+      app.inject({ url: `/v1/recordings/${id}/tiles/0/0.png?${fresh}` }),
+      app.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=4&${fresh}` }),
+      app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=20&window_size=0.2&pcen_gain=0.9` }),
+    ]);
+    expect(unseen.map((r) => [r.statusCode, r.json().fields?.[0]?.field])).toEqual([[400, "height"], [400, "height"], [400, "end_time"]]);
+    expect(tiles.computed).toBe(computed);
   });
 
   it("holds exactly the tiles of the frames centred in [start_time, end_time): an end on a tile's first frame centre leaves that tile out", async () => {

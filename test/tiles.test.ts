@@ -280,6 +280,21 @@ describe("caching and the pool", () => {
     expect(piece.headers["x-frame-range"]).toBe(`${plan.layout.f0},${plan.layout.f1}`);
   });
 
+  it("a tile, piece or stream over a pixel or tile limit is refused before the stats pass (each new parameter set ran one only to be refused)", async () => {
+    const p = parseParams({ window_size: 0.0021, pcen: false, cmap: "gray" }); // parameters no other test uses: no stats yet
+    const options = tileOptionsSchema.parse({ width: 512 });
+    const computed = service.computed;
+    await expect(service.planTile(recording, p, 0, 1, options, "png", 512 * 10)).rejects.toThrow(/^height: the tile would be 512 × 24 = 12288 pixels \(columns × rows\); the limit is 5120: /);
+    await expect(service.planPiece(recording, p, 0, 10, "png", { frames: 1000, pixels: 1 << 30 })).rejects.toThrow(/^end_time: the interval holds \d+ frames; the limit is 1000 per image/);
+    await expect(service.planPiece(recording, p, 0, 1, "png", { frames: 1 << 20, pixels: 100 })).rejects.toThrow(/^end_time: the image would be \d+ × 24 = \d+ pixels/);
+    await expect(service.planStream(recording, p, 0, 0, 20, options, { tiles: 3, pixels: 1 << 30 })).rejects.toThrow(/end_time: the interval spans \d+ tiles at zoom 0; the limit is 3 per stream/);
+    await expect(service.planStream(recording, p, 0, 0, 1, options, { tiles: 100, pixels: 100 })).rejects.toThrow(/^height: the tile would be/);
+    expect(service.computed).toBe(computed);
+    // Within the limits the same requests are planned, after the pass.
+    const plan = await service.planTile(recording, p, 0, 1, options, "png", 512 * 24);
+    expect([plan.layout.columns, plan.layout.rows, service.computed]).toEqual([512, 24, computed + 1]);
+  });
+
   it("identical concurrent requests are computed once, then served from the cache with one ETag", async () => {
     const p = parseParams({ window_size: 0.003, pcen: false, cmap: "magma" });
     const options = tileOptionsSchema.parse({ width: 1024 });

@@ -13,7 +13,7 @@ import { checkParamsForRecording, ParamsError, realSamplerate, type Params } fro
 import { statsForPiece, type PackedStats } from "../engine/recording.js";
 import { VERSION } from "../engine/version.js";
 import type { TileFormat } from "./compute.js";
-import { framesOfInterval, tileLayout, TileRangeError, type TileLayout, type TileOptions } from "./grid.js";
+import { framesOfInterval, tileLayout, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "./grid.js";
 import { TilePool, type PoolOptions } from "./pool.js";
 import type { StatsResult, WorkerTask } from "./worker.js";
 
@@ -81,6 +81,35 @@ function checkTileWork({ g, frames }: Pass, z: number, width: number): void {
   throw new TileRangeError("z", `a tile at zoom ${z} would transform ${transformed.toExponential(2)} samples (${covered} frames of ${g.nperseg}); the limit is ${MAX_TILE_SAMPLES.toExponential(2)}: ask for a lower zoom, a narrower width, or a longer hop_size`);
 }
 
+/** A request over a limit (SPEC §10): a 400 naming the field as any TileRangeError, whatever the recording's length. */
+class LimitError extends TileRangeError {}
+
+/** Refuses (LimitError naming height) a tile of more than `maxPixels` values. */
+function checkTilePixels(layout: TileLayout, maxPixels: number): void {
+  const pixels = layout.rows * layout.columns;
+  if (pixels <= maxPixels) return;
+  throw new LimitError("height", `the tile would be ${layout.columns} × ${layout.rows} = ${pixels} pixels (columns × rows); the limit is ${maxPixels}: ask for fewer rows (height, fmin/fmax), a narrower width or a shorter window_size`);
+}
+
+/** Fields whose range depends on the recording's frame count (which the stats pass counts). */
+const FRAME_FIELDS = new Set(["x", "start_time", "end_time"]);
+
+/**
+ * Runs `place` — a request's placement and its limits — on the frame count the recording's header
+ * gives (the pass's), so that a request over a limit is refused before the stats pass, which on a
+ * long recording takes minutes; each new parameter set would run one only to be refused. Where
+ * the header's count places nothing (an x or interval past its end) the same check after the pass,
+ * on the frames counted, decides.
+ */
+function checkBeforePass(pass: Pass, place: (frames: number, g: FrameGeometry) => unknown): void {
+  try {
+    place(pass.frames, pass.g);
+  } catch (err) {
+    if (err instanceof TileRangeError && !(err instanceof LimitError) && FRAME_FIELDS.has(err.field)) return;
+    throw err;
+  }
+}
+
 /** Persistence of recording stats (implemented by the store layer). */
 export interface StatsStore {
   /** Stats ready for this recording content and key, or null. */
@@ -97,6 +126,9 @@ export interface StatsStore {
 
 /** A one-shot image's limits: frames, and pixels (frames × bins). */
 export interface PieceLimits { frames: number; pixels: number }
+
+/** A stream's limits: tiles, and pixels per tile (columns × rows). */
+export interface StreamLimits { tiles: number; pixels: number }
 
 /** An encoded tile or piece and the headers that describe it. */
 export interface TileBody {
@@ -326,12 +358,12 @@ export class TileService {
    * comes back from the worker as a ParamsError too (TaskFailure, tiles/failure.ts).
    */
   stats(recording: TileRecording, params: Params): Promise<StatsResult> {
-    return this.statsOf(recording, params, this.checkedPass(recording, params));
+    this.checkedPass(recording, params);
+    return this.statsOf(recording, params);
   }
 
-  /** `stats` for parameters already checked against the recording, making `pass`. */
-  private statsOf(recording: TileRecording, params: Params, pass: Pass): Promise<StatsResult> {
-    checkPassWork(pass);
+  /** `stats` for parameters already checked against the recording (checkedPass). */
+  private statsOf(recording: TileRecording, params: Params): Promise<StatsResult> {
     const key = statsKey(params, recording.timeExpansion);
     const memoryKey = `${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);
@@ -345,10 +377,12 @@ export class TileService {
     return this.waitBounded(pending);
   }
 
-  /** Refuses parameters that do not fit the recording; the geometry of their pass over it. */
+  /** Refuses parameters that do not fit the recording, or whose pass over it is over its limit (checkPassWork); the geometry of that pass. */
   private checkedPass(recording: TileRecording, params: Params): Pass {
     checkParamsForRecording(params, { samplerate: realSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels });
-    return passGeometry(params, recording);
+    const pass = passGeometry(params, recording);
+    checkPassWork(pass);
+    return pass;
   }
 
   /** `pending`, or StatsPendingError after statsWaitMs — a long recording's pass outlasts a request. */
@@ -417,15 +451,22 @@ export class TileService {
 
   /**
    * Tile (z, x), planned: checked, placed and named (its ETag) without computing it — so that a
-   * conditional request is answered 304 at once and a tile over a request limit refused before
-   * any work; `render` computes it. Needs the stats (for the tile's existence and frame count);
-   * a zoom over MAX_TILE_SAMPLES is refused first (checkTileWork), before the stats pass.
+   * conditional request is answered 304 at once — and `render` computes it. Needs the stats (for
+   * the tile's existence and frame count); a tile over a request limit — a zoom over
+   * MAX_TILE_SAMPLES (checkTileWork), more than `maxPixels` values — is refused before the stats
+   * pass.
    */
-  async planTile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat): Promise<ImagePlan> {
+  async planTile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, maxPixels = Infinity): Promise<ImagePlan> {
     const pass = this.checkedPass(recording, params);
     checkTileWork(pass, z, options.width);
-    const { geometry, stats } = await this.statsOf(recording, params, pass);
-    const layout = tileLayout(z, x, stats.frames, geometry, options);
+    const place = (frames: number, g: FrameGeometry) => {
+      const layout = tileLayout(z, x, frames, g, options);
+      checkTilePixels(layout, maxPixels);
+      return layout;
+    };
+    checkBeforePass(pass, place);
+    const { geometry, stats } = await this.statsOf(recording, params);
+    const layout = place(stats.frames, geometry);
     return {
       etag: this.etag(recording, params, "tile", layout, format),
       layout,
@@ -441,13 +482,19 @@ export class TileService {
    * or `limits.pixels` values.
    */
   async planPiece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits): Promise<ImagePlan> {
-    const { geometry, stats } = await this.stats(recording, params);
-    const [f0, f1] = framesOfInterval(start, end, stats.frames, geometry);
-    const frames = f1 - f0, pixels = frames * geometry.bins;
-    if (frames > limits.frames) throw new TileRangeError("end_time", `the interval holds ${frames} frames; the limit is ${limits.frames} per image: ask for a shorter interval or use tiles`);
-    if (pixels > limits.pixels) {
-      throw new TileRangeError("end_time", `the image would be ${frames} × ${geometry.bins} = ${pixels} pixels (frames × bins); the limit is ${limits.pixels}: ask for a shorter interval, a longer hop_size or a shorter window_size, or use tiles`);
-    }
+    const place = (frames: number, g: FrameGeometry): [number, number] => {
+      const [f0, f1] = framesOfInterval(start, end, frames, g);
+      const count = f1 - f0, pixels = count * g.bins;
+      if (count > limits.frames) throw new LimitError("end_time", `the interval holds ${count} frames; the limit is ${limits.frames} per image: ask for a shorter interval or use tiles`);
+      if (pixels > limits.pixels) {
+        throw new LimitError("end_time", `the image would be ${count} × ${g.bins} = ${pixels} pixels (frames × bins); the limit is ${limits.pixels}: ask for a shorter interval, a longer hop_size or a shorter window_size, or use tiles`);
+      }
+      return [f0, f1];
+    };
+    const pass = this.checkedPass(recording, params);
+    checkBeforePass(pass, place);
+    const { geometry, stats } = await this.statsOf(recording, params);
+    const [f0, f1] = place(stats.frames, geometry);
     const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
     return {
       etag: this.etag(recording, params, "piece", layout, format),
@@ -456,6 +503,29 @@ export class TileService {
       contentType: CONTENT_TYPES[format],
       headers: geometryHeaders(layout, geometry, params, stats),
     };
+  }
+
+  /**
+   * Tiles [x0, x1) at zoom z that hold the frames centred in [start, end) seconds (the streamed
+   * range), and the stats they are computed with; refused — before the stats pass where the
+   * header tells — when a tile would be (checkTileWork, `limits.pixels`) or when there are more
+   * than `limits.tiles` of them. Everything a tile of the stream could be refused for is checked
+   * here, so that a stream's answer starts only when its tiles can all be made.
+   */
+  async planStream(recording: TileRecording, params: Params, z: number, start: number, end: number, options: TileOptions, limits: StreamLimits): Promise<[number, number]> {
+    const place = (frames: number, g: FrameGeometry): [number, number] => {
+      const [x0, x1] = tilesInInterval(z, start, end, frames, g, options.width);
+      if (x1 - x0 > limits.tiles) {
+        throw new ParamsError([{ field: "end_time", message: `the interval spans ${x1 - x0} tiles at zoom ${z}; the limit is ${limits.tiles} per stream (zoom out or ask for less)` }]);
+      }
+      checkTilePixels(tileLayout(z, x0, frames, g, options), limits.pixels); // the widest: every tile has its rows
+      return [x0, x1];
+    };
+    const pass = this.checkedPass(recording, params);
+    checkTileWork(pass, z, options.width);
+    checkBeforePass(pass, place);
+    const { geometry, stats } = await this.statsOf(recording, params);
+    return place(stats.frames, geometry);
   }
 
   /**

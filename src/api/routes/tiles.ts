@@ -14,7 +14,7 @@ import { AudioFormatError } from "../../audio/types.js";
 import { SampleValuesError } from "../../engine/analysis.js";
 import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parseParams, type Params } from "../../engine/params.js";
 import { TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
-import { MAX_ZOOM, tileLayout, tileOptionsSchema, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "../../tiles/grid.js";
+import { MAX_ZOOM, tileOptionsSchema, TileRangeError, type TileOptions } from "../../tiles/grid.js";
 import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
 import { StatsPendingError, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
 import { notModified } from "../conditional.js";
@@ -125,13 +125,6 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     };
   }
 
-  /** A tile over the pixel limit (SPEC §10) is refused before any work. */
-  function checkTilePixels(layout: TileLayout): void {
-    const pixels = layout.rows * layout.columns;
-    if (pixels <= limits.maxTilePixels) return;
-    throw new TileRangeError("height", `the tile would be ${layout.columns} × ${layout.rows} = ${pixels} pixels (columns × rows); the limit is ${limits.maxTilePixels}: ask for fewer rows (height, fmin/fmax), a narrower width or a shorter window_size`);
-  }
-
   // Errors of this layer; anything else goes on to the application's handler.
   app.setErrorHandler((err, _request, reply) => {
     if (err instanceof ParamsError) return sendError(reply, 400, `invalid query: ${err.message}`, err.issues);
@@ -165,8 +158,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { params, options } = splitQuery(query);
     const { recording, revision } = await tileRecording(request.params.id);
     const cache = cacheControl(request, askedRevision, revision);
-    const plan = await app.tiles.planTile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat);
-    checkTilePixels(plan.layout);
+    const plan = await app.tiles.planTile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat, limits.maxTilePixels);
     if (notModified(request.headers["if-none-match"], plan.etag)) return reply.code(304).header("ETag", plan.etag).header("Cache-Control", cache).send();
     return sendBody(reply, await app.tiles.render(plan, clientLeft(reply)), cache);
   });
@@ -186,15 +178,10 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     if (!(end_time > start_time)) throw new ParamsError([{ field: "end_time", message: `must be > start_time (${start_time})` }]);
     const { params, options } = splitQuery(query);
     const { recording } = await tileRecording(request.params.id);
-    const { geometry, stats } = await app.tiles.stats(recording, params);
     const z = request.params.z;
     // Everything a tile could be refused for is checked here, before the 200 and its headers.
-    const [x0, x1] = tilesInInterval(z, start_time, end_time, stats.frames, geometry, options.width);
+    const [x0, x1] = await app.tiles.planStream(recording, params, z, start_time, end_time, options, { tiles: limits.maxStreamTiles, pixels: limits.maxTilePixels });
     const tiles = x1 - x0;
-    if (tiles > limits.maxStreamTiles) {
-      throw new ParamsError([{ field: "end_time", message: `the interval spans ${tiles} tiles at zoom ${z}; the limit is ${limits.maxStreamTiles} per stream (zoom out or ask for less)` }]);
-    }
-    checkTilePixels(tileLayout(z, x0, stats.frames, geometry, options)); // the widest: every tile has its rows
     // Tiles are computed a few ahead of the one being written (enough to keep every worker
     // busy, never the whole range: the pool's queue is shared with every other request) and
     // written in order as each is ready; a slow reader holds the computation back (the body's
