@@ -191,6 +191,10 @@ describe("validation", () => {
       { method: "POST", url: "/v1/tags", payload: { key: "a\u0000b", value: "b" }, field: "key" },
       { method: "POST", url: "/v1/jobs", payload: { task: "extract_features", data: { targets: { paths: ["a\u0000.wav"] } } }, field: "data.targets.paths.0" },
       { method: "GET", url: "/v1/recordings?search=a%00b", field: "search" },
+      // In the path too (it was a 500: invalid byte sequence for encoding "UTF8": 0x00).
+      { method: "GET", url: "/v1/recordings/00000000-0000-0000-0000-000000000000/features/a%00b", field: "name" },
+      { method: "GET", url: "/v1/clips/00000000-0000-0000-0000-000000000000/features/a%00b", field: "name" },
+      { method: "DELETE", url: "/v1/recordings/00000000-0000-0000-0000-000000000000/features/a%00b", field: "name" },
     ] as const;
     for (const c of cases) {
       const res = await app.inject({ method: c.method, url: c.url, ...("payload" in c ? { payload: c.payload } : {}), headers: auth(member) });

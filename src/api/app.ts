@@ -109,7 +109,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     if (repeated.length) throw new InvalidError(repeated.map(([field]) => ({ field, message: "is given more than once" })));
     // PostgreSQL's text cannot hold U+0000: refused here, naming the field, for every route,
     // instead of failing in the database as a 500.
-    const nul = [...stringsWithNul(request.query, ""), ...stringsWithNul(request.body, "")];
+    const nul = [...stringsWithNul(request.params, ""), ...stringsWithNul(request.query, ""), ...stringsWithNul(request.body, "")];
     if (nul.length) throw new InvalidError(nul.map((field) => ({ field, message: "must not contain a NUL character (U+0000)" })));
   });
   // A front end that sets Content-Type: application/json on every request sends it with an
