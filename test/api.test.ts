@@ -259,6 +259,21 @@ describe("datasets and recordings", () => {
     expect((await app.inject({ url: `/v1/datasets/${datasetId}` })).json().recording_count).toBe(6);
   });
 
+  it("a server whose audio roots do not hold the dataset's directory neither scans, imports nor registers in it (403), as it serves no file of it", async () => {
+    // Servers sharing a database may be given different roots: this one only formats/.
+    const other = await buildApp({ database: t.db, audioRoots: await resolveRoots([join(FIXTURES, "formats")]) });
+    try {
+      const refused = await Promise.all([
+        other.inject({ url: `/v1/datasets/${datasetId}/scan` }),
+        other.inject({ method: "POST", url: `/v1/datasets/${datasetId}/import`, headers: auth(member) }),
+        other.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: "whombat_tests_bats.wav" }, headers: auth(member) }),
+      ]);
+      expect(refused.map((r) => [r.statusCode, r.json().message])).toEqual(Array(3).fill([403, `the dataset directory of dataset ${datasetId} is outside this server's audio roots`]));
+    } finally {
+      await other.close();
+    }
+  });
+
   it("lists recordings in pages with filters and sorting", async () => {
     const first = (await app.inject({ url: `/v1/recordings?dataset_id=${datasetId}&limit=4&sort=duration&order=desc` })).json();
     expect(first).toMatchObject({ limit: 4, offset: 0, total: 6 });

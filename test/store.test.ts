@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
-import { mkdir, symlink, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setState } from "../src/store/common.js";
@@ -14,9 +14,9 @@ import { loadMigrations, migrate } from "../src/store/migrate.js";
 import { resolveAudioDir, resolveRecordingFile, resolveRoots } from "../src/store/paths.js";
 import { authenticate, createToken, hashKey, setTokenEnabled } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
-import { recordedDateTime } from "../src/store/probe.js";
-import { addDataset, createDataset, importDataset, listDatasets, scanDataset } from "../src/store/datasets.js";
-import { getRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature } from "../src/store/recordings.js";
+import { probeFile, recordedDateTime } from "../src/store/probe.js";
+import { addDataset, createDataset, importDataset, listAudioFiles, listDatasets, scanDataset } from "../src/store/datasets.js";
+import { getRecording, insertRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature } from "../src/store/recordings.js";
 import { getOrCreateTag } from "../src/store/tags.js";
 import { getOrCreateFeatureName } from "../src/store/features.js";
 import type { Sql } from "../src/store/db.js";
@@ -191,6 +191,13 @@ describe("audio roots", () => {
     await expect(resolveAudioDir([], "/tmp")).rejects.toThrow(/no audio roots/);
   });
 
+  it("says 'outside' for any path outside the roots as written, existing or not, so that answers do not tell what exists elsewhere", async () => {
+    for (const input of ["/etc", "/no/such/dir", "../../nope", "/root/.ssh"]) {
+      await expect(resolveAudioDir([roots[1]], input), input).rejects.toThrow(new RegExp(`^audio_dir: ${input.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} is outside the configured audio roots$`));
+    }
+    await expect(resolveAudioDir([roots[1]], "nope")).rejects.toThrow(/^audio_dir: directory nope does not exist$/); // inside: it may be made
+  });
+
   it("refuses recording paths that escape the dataset directory", async () => {
     const dir = join(roots[1], "inside");
     expect(await resolveRecordingFile(dir, "a.wav")).toEqual({ file: join(dir, "a.wav"), size: statSync(join(dir, "a.wav")).size, mtime: statSync(join(dir, "a.wav")).mtimeMs });
@@ -327,6 +334,28 @@ describe("datasets and recordings", () => {
     expect(err).toBeInstanceOf(ConflictError);
     const [failed] = await sql`SELECT status FROM runs WHERE kind = 'import' ORDER BY created_at DESC LIMIT 1`;
     expect(failed.status).toBe("failed");
+  });
+
+  it("lists each file once however links reach it: loops back to a directory lead nowhere new, a file reached directly is listed by its own path", async () => {
+    const dir = join(scratch.path, "looped");
+    await mkdir(join(dir, "b", "deep"), { recursive: true });
+    await writeSineWav(join(dir, "a.wav"), 8000, 0.1);
+    await writeSineWav(join(dir, "b", "deep", "x.wav"), 8000, 0.1);
+    await symlink(".", join(dir, "loop")); // two loops walked 2^33 directories
+    await symlink(".", join(dir, "loop2"));
+    await symlink("../b", join(dir, "b", "deep", "up")); // a directory already walked
+    await symlink("a.wav", join(dir, "alias.wav")); // a file listed by its own path
+    await symlink("deep", join(dir, "b", "via")); // b/via/x.wav is b/deep/x.wav
+    expect(await listAudioFiles(dir)).toEqual(["a.wav", "b/deep/x.wav"]);
+    const dataset = await createDataset(sql, { name: "looped", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    const result = await importDataset(sql, dataset.id, userId);
+    expect(result.registered.map((r) => r.path)).toEqual(["a.wav", "b/deep/x.wav"]);
+    // A file registered by hand under another name or path is there, not missing.
+    await copyFile(join(dir, "a.wav"), join(dir, "c.dat"));
+    await insertRecording(sql, { dataset_id: dataset.id, path: "c.dat", ...(await probeFile(join(dir, "c.dat"))), created_by: userId });
+    await insertRecording(sql, { dataset_id: dataset.id, path: "b/via/x.wav", ...(await probeFile(join(dir, "b/via/x.wav"))), created_by: userId });
+    const scan = await scanDataset(sql, dataset.id);
+    expect(scan.counts).toEqual({ registered: 4, missing: 0, unregistered: 0 });
   });
 
   it("does not import files that are symlinks out of the dataset directory", async () => {

@@ -20,12 +20,19 @@ export function withoutAudioRoots(message: string, roots: readonly string[]): st
   return roots.reduce((m, root) => m.replaceAll(root.endsWith("/") ? root : `${root}/`, ""), message);
 }
 
+/**
+ * Refuses (403) to read in a dataset directory outside this server's audio roots: servers that
+ * share a database may be given different roots, and each reads only inside its own — files
+ * (download, tiles) as well as listings and registrations (scan, import, POST /recordings).
+ */
+export function checkInAudioRoots(app: FastifyInstance, audioDir: string, whose: string): void {
+  if (!app.audioRoots.some((root) => isInside(root, audioDir))) throw new HttpError(403, `the dataset directory of ${whose} is outside this server's audio roots`);
+}
+
 /** The recording's location, the real absolute path of its file and the file's size in bytes. */
 export async function recordingFile(app: FastifyInstance, id: string): Promise<RecordingLocation & { file: string; size: number }> {
   const loc = await getRecordingLocation(app.db.sql, id);
-  if (!app.audioRoots.some((root) => isInside(root, loc.audio_dir))) {
-    throw new HttpError(403, `the dataset directory of recording ${id} is outside this server's audio roots`);
-  }
+  checkInAudioRoots(app, loc.audio_dir, `recording ${id}`);
   const { file, size } = await recordingFileNow(app.db.sql, loc, id).catch((err) => {
     throw err instanceof ConflictError ? err : new HttpError(404, `the file of recording ${id} is missing from its dataset directory`);
   });

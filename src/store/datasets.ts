@@ -105,33 +105,45 @@ export interface ScanResult {
 }
 
 /**
- * Audio files below `dir` as '/'-separated paths relative to it, sorted. Symlinks are
- * followed only when their target stays inside `dir` (SPEC §10).
+ * Audio files below `dir` as '/'-separated paths relative to it, sorted, each file once. Symlinks
+ * are followed only when their target stays inside `dir` (SPEC §10), and after the directories
+ * themselves: a file or directory reached both ways is listed by its own path, one reached only
+ * through links by the first link's (in name order), and a link back to a directory already
+ * walked (`loop -> .`) leads nowhere new — such loops listed a.wav, loop/a.wav, loop/loop/a.wav …
+ * down to the depth limit, and two of them made the walk exponential.
  */
 export async function listAudioFiles(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  async function walk(abs: string, depth: number): Promise<void> {
-    if (depth > MAX_SCAN_DEPTH) return;
-    for (const entry of await readdir(abs, { withFileTypes: true })) {
-      const child = join(abs, entry.name);
-      let isDir = entry.isDirectory();
-      let isFile = entry.isFile();
+  const found = new Map<string, string>(); // real path → listed path
+  const walked = new Set<string>(); // real paths of the directories walked
+  const links: { path: string; target: string; depth: number }[] = [];
+  const add = (real: string, path: string) => {
+    if (found.has(real)) return;
+    if (found.size >= MAX_SCAN_FILES) throw invalid("audio_dir", `holds more than ${MAX_SCAN_FILES} audio files; split it into several datasets`);
+    found.set(real, relative(dir, path).split(sep).join("/"));
+  };
+  const isAudio = (name: string) => AUDIO_EXTENSIONS.has(extname(name).toLowerCase());
+  async function walk(abs: string, real: string, depth: number): Promise<void> {
+    if (depth > MAX_SCAN_DEPTH || walked.has(real)) return;
+    walked.add(real);
+    const entries = (await readdir(abs, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const child = join(abs, entry.name), childReal = join(real, entry.name);
       if (entry.isSymbolicLink()) {
         const target = await realpath(child).catch(() => null);
-        if (!target || !isInside(dir, target)) continue;
-        const s = await stat(target);
-        isDir = s.isDirectory();
-        isFile = s.isFile();
-      }
-      if (isDir) await walk(child, depth + 1);
-      else if (isFile && AUDIO_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
-        if (found.length >= MAX_SCAN_FILES) throw invalid("audio_dir", `holds more than ${MAX_SCAN_FILES} audio files; split it into several datasets`);
-        found.push(relative(dir, child).split(sep).join("/"));
-      }
+        if (target && isInside(dir, target)) links.push({ path: child, target, depth: depth + 1 });
+      } else if (entry.isDirectory()) await walk(child, childReal, depth + 1);
+      else if (entry.isFile() && isAudio(entry.name)) add(childReal, child);
     }
   }
-  await walk(dir, 0);
-  return found.sort();
+  await walk(dir, dir, 0);
+  // Links in the order met, those found while following them last.
+  for (let i = 0; i < links.length; i++) {
+    const { path, target, depth } = links[i];
+    const info = await stat(target).catch(() => null);
+    if (info?.isDirectory()) await walk(path, target, depth);
+    else if (info?.isFile() && isAudio(path)) add(target, path);
+  }
+  return [...found.values()].sort();
 }
 
 /**
@@ -150,16 +162,22 @@ async function checkedAudioDir(dataset: Dataset): Promise<string> {
   }
 }
 
-/** Compares the files in the dataset's directory with its registered recordings. */
+/**
+ * Compares the files in the dataset's directory with its registered recordings. A recording
+ * the listing does not name (a file registered by hand under another extension, or by a path
+ * through a link) is looked for at its own path before it counts as missing.
+ */
 export async function scanDataset(db: Queryable, id: string): Promise<ScanResult> {
   const dataset = await getDataset(db, id);
-  const onDisk = new Set(await listAudioFiles(await checkedAudioDir(dataset)));
+  const audioDir = await checkedAudioDir(dataset);
+  const onDisk = new Set(await listAudioFiles(audioDir));
   const registered = await db<{ id: string; path: string }[]>`SELECT id, path FROM recordings WHERE dataset_id = ${id}`;
   const files: ScanResult["files"] = [];
   const known = new Set<string>();
   for (const r of registered) {
     known.add(r.path);
-    files.push({ path: r.path, status: onDisk.has(r.path) ? "registered" : "missing", recording_id: r.id });
+    const present = onDisk.has(r.path) || (await resolveRecordingFile(audioDir, r.path).then(() => true, () => false));
+    files.push({ path: r.path, status: present ? "registered" : "missing", recording_id: r.id });
   }
   for (const path of onDisk) if (!known.has(path)) files.push({ path, status: "unregistered", recording_id: null });
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

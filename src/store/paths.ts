@@ -35,13 +35,17 @@ export async function resolveAudioDir(roots: readonly string[], input: string, f
   if (!roots.length) throw invalid(field, "no audio roots are configured on this server (start it with --audio-root)");
   if (input.includes("\0")) throw invalid(field, "contains a NUL character");
   const candidate = isAbsolute(input) ? input : resolve(roots[0], input);
+  const outside = () => invalid(field, `${input} is outside the configured audio roots`);
   let real: string;
   try {
     real = await realpath(candidate);
   } catch {
+    // Outside the roots as written, a path is refused as outside whether or not it exists: the
+    // answer must not tell a client what exists elsewhere on the server (/root/.ssh vs /root/x).
+    if (!roots.some((root) => isInside(root, candidate))) throw outside();
     throw invalid(field, `directory ${input} does not exist`);
   }
-  if (!roots.some((root) => isInside(root, real))) throw invalid(field, `${input} is outside the configured audio roots`);
+  if (!roots.some((root) => isInside(root, real))) throw outside();
   if (!(await stat(real)).isDirectory()) throw invalid(field, `${input} is not a directory`);
   return real;
 }

@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
 import { DATASET_SORTS, createDataset, deleteDataset, getDataset, importDataset, listDatasets, scanDataset, updateDataset } from "../../store/datasets.js";
+import { checkInAudioRoots } from "../recording-file.js";
 import { resolveAudioDir } from "../../store/paths.js";
 import { stateRoutes } from "../state-routes.js";
 import { errorBody, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
@@ -82,13 +83,19 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get("/datasets/:id/scan", {
-    schema: { summary: "Compare the dataset's directory with its registered recordings", tags, params: idParams, response: { 200: scanSchema, 404: errorBody } },
-  }, async (request) => scanDataset(sql, request.params.id));
+    schema: { summary: "Compare the dataset's directory with its registered recordings", tags, params: idParams, response: { 200: scanSchema, 403: errorBody, 404: errorBody } },
+  }, async (request) => {
+    checkInAudioRoots(app, (await getDataset(sql, request.params.id)).audio_dir, `dataset ${request.params.id}`);
+    return scanDataset(sql, request.params.id);
+  });
 
   app.post("/datasets/:id/import", {
     config: { deadline: false }, // it hashes every new file: minutes for a large dataset
-    schema: { summary: "Register the unregistered audio files (one import run)", tags, params: idParams, response: { 200: importSchema, 404: errorBody, 409: errorBody } },
-  }, async (request) => importDataset(sql, request.params.id, request.user?.id ?? null));
+    schema: { summary: "Register the unregistered audio files (one import run)", tags, params: idParams, response: { 200: importSchema, 403: errorBody, 404: errorBody, 409: errorBody } },
+  }, async (request) => {
+    checkInAudioRoots(app, (await getDataset(sql, request.params.id)).audio_dir, `dataset ${request.params.id}`);
+    return importDataset(sql, request.params.id, request.user?.id ?? null);
+  });
 
   await app.register(stateRoutes("datasets", "datasets", datasetSchema, (id) => getDataset(sql, id)));
 };

@@ -18,7 +18,7 @@ import {
 import { ConflictError, invalid } from "../../store/errors.js";
 import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
-import { recordingFile } from "../recording-file.js";
+import { checkInAudioRoots, recordingFile } from "../recording-file.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { bytesResponse, errorBody, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
@@ -136,13 +136,14 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       summary: "Register one audio file of a dataset (reads its header and hash)", tags,
       body: z.strictObject({ dataset_id: id, path: text(1, 4096).describe("Relative to the dataset's audio_dir"), ...metadataFields }),
-      response: { 201: recordingSchema, 400: errorBody, 404: errorBody, 409: errorBody },
+      response: { 201: recordingSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
     },
   }, async (request, reply) => {
     const { dataset_id, path: given, ...metadata } = request.body;
     const path = canonicalRecordingPath(given);
     await assertWritable(sql, "datasets", dataset_id);
     const dataset = await getDataset(sql, dataset_id);
+    checkInAudioRoots(app, dataset.audio_dir, `dataset ${dataset_id}`);
     const abs = (await resolveRecordingFile(dataset.audio_dir, path)).file;
     // The file named as the request names it, not by the server's own path (as the import does).
     const facts = await probeFile(abs).catch((err: Error) => { throw invalid("path", err.message.replaceAll(abs, path)); });
