@@ -10,7 +10,7 @@ import { MAX_JOB_TARGET_IDS } from "../src/jobs/queue.js";
 import { startWorker } from "../src/jobs/worker.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { ensureAdmin } from "../src/store/users.js";
-import { REAL_PG_URL, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
+import { freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 import { jobFixture, waitForJob, type JobFixture } from "./jobs-helpers.js";
 
 let t: TestDatabase;
@@ -23,7 +23,7 @@ let other: App;
 
 beforeAll(async () => {
   // One connection on the embedded database: the server and the worker share this process (see store-jobs.test.ts).
-  t = await freshDatabase(REAL_PG_URL ? {} : { poolSize: 1 });
+  t = await freshDatabase();
   dir = await tempDir();
   fx = await jobFixture(t.db.sql, dir.path, 4);
   admin = { authorization: `Bearer ${(await ensureAdmin(t.db.sql))!.key}` };

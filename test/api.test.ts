@@ -293,6 +293,9 @@ describe("datasets and recordings", () => {
     const bad = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { latitude: 91, longitude: 200, time_expansion: 0, date: "2024-13-01" }, headers: auth(member) });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().fields.map((f: { field: string }) => f.field).sort()).toEqual(["date", "latitude", "longitude", "time_expansion"]);
+    // Year 0000 fits ISO 8601's pattern but no PostgreSQL date: it was a 400 naming "value".
+    const year0 = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { date: "0000-06-15" }, headers: auth(member) });
+    expect([year0.statusCode, year0.json().fields]).toEqual([400, [{ field: "date", message: "must be a date from 0001-01-01 (there is no year 0)" }]]);
     const ok = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { time_expansion: 10, date: "2013-01-17", time: "21:30:00", latitude: 10.5, longitude: -84 }, headers: auth(member) });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ samplerate: 3840000, date: "2013-01-17", time: "21:30:00", latitude: 10.5, longitude: -84 });

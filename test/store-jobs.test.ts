@@ -35,9 +35,7 @@ let boss: PgBoss;
 const FEATURES = ["duration_s", "rms_dbfs", "peak_frequency_hz", "log_mel"] as const;
 
 beforeAll(async () => {
-  // The embedded server interleaves the protocol messages of concurrent connections (one
-  // session): in-process workers there share a single connection with everything else.
-  t = await freshDatabase(REAL_PG_URL ? {} : { poolSize: 1 });
+  t = await freshDatabase();
   dir = await tempDir();
   fx = await jobFixture(t.db.sql, dir.path, 12);
   boss = await openQueue(t.db.sql);

@@ -29,7 +29,7 @@ import { createDataset } from "../src/store/datasets.js";
 import { probeFile } from "../src/store/probe.js";
 import { insertRecording } from "../src/store/recordings.js";
 import { startWorker, type ExtractWorker } from "../src/jobs/worker.js";
-import { REAL_PG_URL, freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** An explicit opt-out for machines without Chromium; a browser that is merely missing fails the suite. */
@@ -224,7 +224,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     // The page as `npm run build` bundles it (esbuild, well under a second).
     execFileSync(process.execPath, [join(ROOT, "scripts", "build_web.mjs")]);
     // One connection on the embedded database, as `sonotile serve` uses it beside its job worker.
-    t = await freshDatabase(REAL_PG_URL ? {} : { poolSize: 1 });
+    t = await freshDatabase();
     const admin = await ensureAdmin(t.db.sql);
     adminKey = admin!.key;
     audio = await tempDir();

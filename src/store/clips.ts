@@ -1,6 +1,6 @@
 /** Clips: a [start_time, end_time) piece of a recording (seconds, real units), with tags and features. */
 import type { Queryable, Sql } from "./db.js";
-import { assertWritable, effectiveState, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, writing, effectiveState, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { getOrCreateFeatureName } from "./features.js";
 import { getOrCreateTag } from "./tags.js";
@@ -121,32 +121,36 @@ export async function updateClip(sql: Sql, id: string, patch: { start_time?: num
 
 /** Deletes a clip for good — only an active one: archived means read-only, deletion included (409). */
 export async function deleteClip(db: Queryable, id: string): Promise<void> {
-  await assertWritable(db, "clips", id);
-  const rows = await translating(() => db`DELETE FROM clips WHERE id = ${id} RETURNING id`);
-  if (!rows.length) throw new NotFoundError("clip", id);
+  return writing(db, "clips", id, async (tx) => {
+    const rows = await translating(() => tx`DELETE FROM clips WHERE id = ${id} RETURNING id`);
+    if (!rows.length) throw new NotFoundError("clip", id);
+  });
 }
 
 export async function addClipTag(db: Queryable, id: string, tag: { key: string; value: string } & Provenance): Promise<Clip> {
-  await assertWritable(db, "clips", id);
-  const t = await getOrCreateTag(db, tag);
-  await db`INSERT INTO clip_tags (clip_id, tag_id, created_by, run_id) VALUES (${id}, ${t.id}, ${tag.created_by}, ${tag.run_id ?? null}) ON CONFLICT DO NOTHING`;
-  return getClip(db, id);
+  return writing(db, "clips", id, async (tx) => {
+    const t = await getOrCreateTag(tx, tag);
+    await tx`INSERT INTO clip_tags (clip_id, tag_id, created_by, run_id) VALUES (${id}, ${t.id}, ${tag.created_by}, ${tag.run_id ?? null}) ON CONFLICT DO NOTHING`;
+    return getClip(tx, id);
+  });
 }
 
 export async function removeClipTag(db: Queryable, id: string, tag: { key: string; value: string }): Promise<Clip> {
-  await assertWritable(db, "clips", id);
-  await db`DELETE FROM clip_tags ct USING tags t WHERE ct.clip_id = ${id} AND ct.tag_id = t.id AND t.key = ${tag.key} AND t.value = ${tag.value}`;
-  return getClip(db, id);
+  return writing(db, "clips", id, async (tx) => {
+    await tx`DELETE FROM clip_tags ct USING tags t WHERE ct.clip_id = ${id} AND ct.tag_id = t.id AND t.key = ${tag.key} AND t.value = ${tag.value}`;
+    return getClip(tx, id);
+  });
 }
 
 /** Sets (inserts or replaces) a clip's feature value; idempotent, so a retried job writes the same row. */
 export async function setClipFeature(db: Queryable, id: string, f: { name: string; value?: number | null; data?: Uint8Array | null } & Provenance): Promise<Clip> {
-  await assertWritable(db, "clips", id);
-  const name = await getOrCreateFeatureName(db, f.name);
-  await translating(() => db`
-    INSERT INTO clip_features (clip_id, feature_name_id, value, data, created_by, run_id)
-    VALUES (${id}, ${name.id}, ${f.value ?? null}, ${f.data ? Buffer.from(f.data) : null}, ${f.created_by}, ${f.run_id ?? null})
-    ON CONFLICT (clip_id, feature_name_id)
-    DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_by = EXCLUDED.created_by, run_id = EXCLUDED.run_id, created_at = now()`);
-  return getClip(db, id);
+  return writing(db, "clips", id, async (tx) => {
+    const name = await getOrCreateFeatureName(tx, f.name);
+    await translating(() => tx`
+      INSERT INTO clip_features (clip_id, feature_name_id, value, data, created_by, run_id)
+      VALUES (${id}, ${name.id}, ${f.value ?? null}, ${f.data ? Buffer.from(f.data) : null}, ${f.created_by}, ${f.run_id ?? null})
+      ON CONFLICT (clip_id, feature_name_id)
+      DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_by = EXCLUDED.created_by, run_id = EXCLUDED.run_id, created_at = now()`);
+    return getClip(tx, id);
+  });
 }

@@ -1,6 +1,6 @@
 /** Shapes shared by the repositories: pages, visibility states, sorting. */
 import type postgres from "postgres";
-import type { Queryable } from "./db.js";
+import type { Queryable, Sql } from "./db.js";
 import { ConflictError, NotFoundError } from "./errors.js";
 
 /** A page of a listing (SPEC §5). */
@@ -111,7 +111,8 @@ async function lineage(db: Queryable, table: StatefulTable, id: string): Promise
   let at: { table: StatefulTable; id: string } | undefined = { table, id };
   while (at) {
     const parents: readonly Parent[] = PARENTS[at.table];
-    const rows: postgres.Row[] = await db`SELECT ${db(["state", ...parents.map((p) => p.column)])} FROM ${db(at.table)} WHERE id = ${at.id}`;
+    // FOR SHARE: in a transaction (see `writing`) the record and its parents keep their states until it ends.
+    const rows: postgres.Row[] = await db`SELECT ${db(["state", ...parents.map((p) => p.column)])} FROM ${db(at.table)} WHERE id = ${at.id} FOR SHARE`;
     const row = rows[0];
     if (!row) break;
     chain.push({ ...at, state: row.state });
@@ -165,6 +166,23 @@ export async function setState(db: Queryable, table: StatefulTable, id: string, 
 export async function assertWritable(db: Queryable, table: StatefulTable, id: string): Promise<void> {
   const state = await ownStateUnderVisibleParents(db, table, id, "is read-only");
   if (state !== "active") throw new ConflictError(`${singular(table)} ${id} is ${state} and read-only; restore it first`);
+}
+
+/**
+ * Runs `write` on a record that is writable (assertWritable) and stays so until `write` is done:
+ * in one transaction — the caller's when `db` is one (a job item's, clip creation's), else one of
+ * its own — that first locks the record and everything it belongs to FOR SHARE. An archive or
+ * trash of any of them (setState's UPDATE) then waits for the write to commit, and a write that
+ * comes after one sees it (409). A check and a write as separate statements let writes land up
+ * to 18 ms after an archive had made the record read-only.
+ */
+export async function writing<T>(db: Queryable, table: StatefulTable, id: string, write: (tx: Queryable) => Promise<T>): Promise<T> {
+  const locked = async (tx: Queryable) => {
+    await assertWritable(tx, table, id);
+    return write(tx);
+  };
+  // postgres.js gives a transaction's `sql` a savepoint() and the pool's a begin().
+  return "savepoint" in db ? locked(db) : ((db as Sql).begin(locked) as Promise<T>);
 }
 
 /** Who and what creates a record: the user, and the run (import or job) if any. */

@@ -6,7 +6,7 @@ import { readdir, realpath, stat } from "node:fs/promises";
 import { extname, join, relative, sep } from "node:path";
 import { AUDIO_EXTENSIONS } from "../audio/index.js";
 import type { Queryable } from "./db.js";
-import { assertWritable, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
+import { assertWritable, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { isInside, resolveAudioDir, resolveRecordingFile } from "./paths.js";
 import { probeFile } from "./probe.js";
@@ -71,14 +71,15 @@ export async function listDatasets(db: Queryable, q: DatasetQuery): Promise<Page
 }
 
 export async function updateDataset(db: Queryable, id: string, patch: { name?: string; description?: string }): Promise<Dataset> {
-  await assertWritable(db, "datasets", id);
-  const fields: Record<string, string> = {};
-  if (patch.name !== undefined) fields.name = patch.name.trim();
-  if (patch.description !== undefined) fields.description = patch.description;
-  if (Object.keys(fields).length) {
-    await translating(() => db`UPDATE datasets SET ${db(fields, ...Object.keys(fields))} WHERE id = ${id}`);
-  }
-  return getDataset(db, id);
+  return writing(db, "datasets", id, async (tx) => {
+    const fields: Record<string, string> = {};
+    if (patch.name !== undefined) fields.name = patch.name.trim();
+    if (patch.description !== undefined) fields.description = patch.description;
+    if (Object.keys(fields).length) {
+      await translating(() => tx`UPDATE datasets SET ${tx(fields, ...Object.keys(fields))} WHERE id = ${id}`);
+    }
+    return getDataset(tx, id);
+  });
 }
 
 /**
@@ -87,9 +88,10 @@ export async function updateDataset(db: Queryable, id: string, patch: { name?: s
  * is purged (409 otherwise).
  */
 export async function deleteDataset(db: Queryable, id: string): Promise<void> {
-  await assertWritable(db, "datasets", id);
-  const rows = await translating(() => db`DELETE FROM datasets WHERE id = ${id} RETURNING id`);
-  if (!rows.length) throw new NotFoundError("dataset", id);
+  return writing(db, "datasets", id, async (tx) => {
+    const rows = await translating(() => tx`DELETE FROM datasets WHERE id = ${id} RETURNING id`);
+    if (!rows.length) throw new NotFoundError("dataset", id);
+  });
 }
 
 /** File extensions a scan considers audio (the formats src/audio reads), lower case. */
@@ -217,7 +219,8 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
       try {
         abs = (await resolveRecordingFile(dataset.audio_dir, path)).file;
         const facts = await probeFile(abs);
-        const rec = await insertRecording(db, { dataset_id: id, path, ...facts, created_by: user, run_id: importRun.id });
+        // Each registration checks the dataset anew, holding it: one archived mid-import takes no more.
+        const rec = await writing(db, "datasets", id, (tx) => insertRecording(tx, { dataset_id: id, path, ...facts, created_by: user, run_id: importRun.id }));
         if (rec) registered.push({ path, recording_id: rec.id });
       } catch (err) {
         // The file named as its record names it (relative to the dataset's audio_dir), not by the server's own path.

@@ -25,7 +25,7 @@ export interface DatabaseOptions {
   url?: string;
   /** Data directory of the embedded database; omitted: a throw-away in-memory database. */
   dataDir?: string;
-  /** postgres.js pool size (default 10). */
+  /** postgres.js pool size for a real PostgreSQL (default 10); an embedded database gets one connection. */
   poolSize?: number;
   /**
    * When the embedded data directory is held by a running server, use that server's
@@ -107,7 +107,13 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       description = `embedded PostgreSQL of process ${err.owner.pid} (${options.dataDir})`;
     }
   }
-  const sql = connect(target, kind === "attached" ? 2 : poolSize);
+  // PGlite serves every socket connection as one session and interleaves their protocol
+  // messages: a transaction on one connection beside queries on another broke both ("portal ""
+  // does not exist", rows of another query: 180 of 300 requests with clips created beside reads).
+  // So this process talks to an embedded database over one connection — postgres.js queues the
+  // rest, and a transaction holds them until it ends, as one session would. PGlite runs one
+  // statement at a time anyway.
+  const sql = connect(target, kind === "postgres" ? poolSize : 1);
   const database: Database = {
     sql,
     kind,

@@ -1,6 +1,6 @@
 /** Notes: a message (1–1000 characters) on a recording, a clip or nothing, possibly flagged as an issue. */
 import type { Queryable } from "./db.js";
-import { assertWritable, effectiveState, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { writing, effectiveState, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { NotFoundError, invalid, translating } from "./errors.js";
 
 export interface Note {
@@ -20,13 +20,16 @@ const COLUMNS = (db: Queryable) => db`id, message, is_issue, recording_id, clip_
 
 export async function createNote(db: Queryable, n: { message: string; is_issue?: boolean; recording_id?: string | null; clip_id?: string | null } & Provenance): Promise<Note> {
   if (n.recording_id && n.clip_id) throw invalid("clip_id", "a note belongs to a recording or a clip, not both");
-  if (n.recording_id) await assertWritable(db, "recordings", n.recording_id);
-  if (n.clip_id) await assertWritable(db, "clips", n.clip_id);
-  const [row] = await translating(() => db<Note[]>`
-    INSERT INTO notes (message, is_issue, recording_id, clip_id, created_by, run_id)
-    VALUES (${n.message}, ${n.is_issue ?? false}, ${n.recording_id ?? null}, ${n.clip_id ?? null}, ${n.created_by}, ${n.run_id ?? null})
-    RETURNING ${COLUMNS(db)}`);
-  return row;
+  const insert = async (tx: Queryable) => {
+    const [row] = await translating(() => tx<Note[]>`
+      INSERT INTO notes (message, is_issue, recording_id, clip_id, created_by, run_id)
+      VALUES (${n.message}, ${n.is_issue ?? false}, ${n.recording_id ?? null}, ${n.clip_id ?? null}, ${n.created_by}, ${n.run_id ?? null})
+      RETURNING ${COLUMNS(tx)}`);
+    return row;
+  };
+  if (n.recording_id) return writing(db, "recordings", n.recording_id, insert);
+  if (n.clip_id) return writing(db, "clips", n.clip_id, insert);
+  return insert(db);
 }
 
 export async function getNote(db: Queryable, id: string): Promise<Note> {
@@ -47,8 +50,9 @@ export async function listNotes(db: Queryable, q: PageRequest & { state: StateFi
 }
 
 export async function updateNote(db: Queryable, id: string, patch: { message?: string; is_issue?: boolean }): Promise<Note> {
-  await assertWritable(db, "notes", id);
-  const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
-  if (Object.keys(fields).length) await translating(() => db`UPDATE notes SET ${db(fields, ...Object.keys(fields))} WHERE id = ${id}`);
-  return getNote(db, id);
+  return writing(db, "notes", id, async (tx) => {
+    const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
+    if (Object.keys(fields).length) await translating(() => tx`UPDATE notes SET ${tx(fields, ...Object.keys(fields))} WHERE id = ${id}`);
+    return getNote(tx, id);
+  });
 }

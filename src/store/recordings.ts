@@ -10,7 +10,7 @@ import { fileMd5 } from "../audio/index.js";
 import { expandedSamplerate, timeExpansionProblem } from "../audio/expansion.js";
 import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
-import { assertWritable, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, writing, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { resolveRecordingFile } from "./paths.js";
 import type { FileFacts, FileStamp } from "./probe.js";
@@ -212,9 +212,10 @@ export async function updateRecording(sql: Sql, id: string, patch: RecordingMeta
  * active one under an active dataset: archived means read-only, deletion included (409).
  */
 export async function deleteRecording(db: Queryable, id: string): Promise<void> {
-  await assertWritable(db, "recordings", id);
-  const rows = await translating(() => db`DELETE FROM recordings WHERE id = ${id} RETURNING id`);
-  if (!rows.length) throw new NotFoundError("recording", id);
+  return writing(db, "recordings", id, async (tx) => {
+    const rows = await translating(() => tx`DELETE FROM recordings WHERE id = ${id} RETURNING id`);
+    if (!rows.length) throw new NotFoundError("recording", id);
+  });
 }
 
 /** Where a recording's file is, and what reading it needs: the stored rate, channels, time expansion. */
@@ -283,50 +284,56 @@ function sharedMd5(found: { file: string; size: number; mtime: number }): Promis
 }
 
 export async function addRecordingTag(db: Queryable, id: string, tag: { key: string; value: string } & Provenance): Promise<Recording> {
-  await assertWritable(db, "recordings", id);
-  const t = await getOrCreateTag(db, tag);
-  await db`
-    INSERT INTO recording_tags (recording_id, tag_id, created_by, run_id)
-    VALUES (${id}, ${t.id}, ${tag.created_by}, ${tag.run_id ?? null}) ON CONFLICT DO NOTHING`;
-  return getRecording(db, id);
+  return writing(db, "recordings", id, async (tx) => {
+    const t = await getOrCreateTag(tx, tag);
+    await tx`
+      INSERT INTO recording_tags (recording_id, tag_id, created_by, run_id)
+      VALUES (${id}, ${t.id}, ${tag.created_by}, ${tag.run_id ?? null}) ON CONFLICT DO NOTHING`;
+    return getRecording(tx, id);
+  });
 }
 
 export async function removeRecordingTag(db: Queryable, id: string, tag: { key: string; value: string }): Promise<Recording> {
-  await assertWritable(db, "recordings", id);
-  await db`
-    DELETE FROM recording_tags rt USING tags t
-    WHERE rt.recording_id = ${id} AND rt.tag_id = t.id AND t.key = ${tag.key} AND t.value = ${tag.value}`;
-  return getRecording(db, id);
+  return writing(db, "recordings", id, async (tx) => {
+    await tx`
+      DELETE FROM recording_tags rt USING tags t
+      WHERE rt.recording_id = ${id} AND rt.tag_id = t.id AND t.key = ${tag.key} AND t.value = ${tag.value}`;
+    return getRecording(tx, id);
+  });
 }
 
 /** Sets (inserts or replaces) a feature value; the feature name is created if new. */
 export async function setRecordingFeature(db: Queryable, id: string, f: { name: string; value?: number | null; data?: Uint8Array | null } & Provenance): Promise<Recording> {
-  await assertWritable(db, "recordings", id);
-  const name = await getOrCreateFeatureName(db, f.name);
-  await translating(() => db`
-    INSERT INTO recording_features (recording_id, feature_name_id, value, data, created_by, run_id)
-    VALUES (${id}, ${name.id}, ${f.value ?? null}, ${f.data ? Buffer.from(f.data) : null}, ${f.created_by}, ${f.run_id ?? null})
-    ON CONFLICT (recording_id, feature_name_id)
-    DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_by = EXCLUDED.created_by, run_id = EXCLUDED.run_id, created_at = now()`);
-  return getRecording(db, id);
+  return writing(db, "recordings", id, async (tx) => {
+    const name = await getOrCreateFeatureName(tx, f.name);
+    await translating(() => tx`
+      INSERT INTO recording_features (recording_id, feature_name_id, value, data, created_by, run_id)
+      VALUES (${id}, ${name.id}, ${f.value ?? null}, ${f.data ? Buffer.from(f.data) : null}, ${f.created_by}, ${f.run_id ?? null})
+      ON CONFLICT (recording_id, feature_name_id)
+      DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_by = EXCLUDED.created_by, run_id = EXCLUDED.run_id, created_at = now()`);
+    return getRecording(tx, id);
+  });
 }
 
 export async function removeRecordingFeature(db: Queryable, id: string, name: string): Promise<Recording> {
-  await assertWritable(db, "recordings", id);
-  await db`
-    DELETE FROM recording_features rf USING feature_names f
-    WHERE rf.recording_id = ${id} AND rf.feature_name_id = f.id AND f.name = ${name}`;
-  return getRecording(db, id);
+  return writing(db, "recordings", id, async (tx) => {
+    await tx`
+      DELETE FROM recording_features rf USING feature_names f
+      WHERE rf.recording_id = ${id} AND rf.feature_name_id = f.id AND f.name = ${name}`;
+    return getRecording(tx, id);
+  });
 }
 
 export async function addRecordingOwner(db: Queryable, id: string, userId: string): Promise<Recording> {
-  await assertWritable(db, "recordings", id);
-  await translating(() => db`INSERT INTO recording_owners (recording_id, user_id) VALUES (${id}, ${userId}) ON CONFLICT DO NOTHING`);
-  return getRecording(db, id);
+  return writing(db, "recordings", id, async (tx) => {
+    await translating(() => tx`INSERT INTO recording_owners (recording_id, user_id) VALUES (${id}, ${userId}) ON CONFLICT DO NOTHING`);
+    return getRecording(tx, id);
+  });
 }
 
 export async function removeRecordingOwner(db: Queryable, id: string, userId: string): Promise<Recording> {
-  await assertWritable(db, "recordings", id);
-  await translating(() => db`DELETE FROM recording_owners WHERE recording_id = ${id} AND user_id = ${userId}`);
-  return getRecording(db, id);
+  return writing(db, "recordings", id, async (tx) => {
+    await translating(() => tx`DELETE FROM recording_owners WHERE recording_id = ${id} AND user_id = ${userId}`);
+    return getRecording(tx, id);
+  });
 }

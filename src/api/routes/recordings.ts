@@ -7,7 +7,7 @@ import { extname } from "node:path";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyReply } from "fastify";
-import { assertWritable, STATES } from "../../store/common.js";
+import { assertWritable, STATES, writing } from "../../store/common.js";
 import { getDataset } from "../../store/datasets.js";
 import { canonicalRecordingPath, resolveRecordingFile } from "../../store/paths.js";
 import { probeFile, RECORDED_TIME } from "../../store/probe.js";
@@ -56,7 +56,8 @@ export const recordingSchema = z.object({
 /** What people may set on a recording; null clears a field. */
 const metadataFields = {
   time_expansion: z.number({ error: "must be a number" }).positive("must be > 0").finite().optional(),
-  date: z.iso.date({ error: "must be a date YYYY-MM-DD" }).nullable().optional(),
+  // Year 0000 passes ISO 8601's pattern but no PostgreSQL date (there is no year 0 AD): refused here, naming the field.
+  date: z.iso.date({ error: "must be a date YYYY-MM-DD" }).refine((d) => !d.startsWith("0000"), "must be a date from 0001-01-01 (there is no year 0)").nullable().optional(),
   time: z.string().regex(RECORDED_TIME, "must be a time HH:MM[:SS[.ffffff]], optionally with a UTC offset ±HH:MM").nullable().optional(),
   latitude: z.number({ error: "must be a number" }).min(-90, "must be between -90 and 90").max(90, "must be between -90 and 90").nullable().optional(),
   longitude: z.number({ error: "must be a number" }).min(-180, "must be between -180 and 180").max(180, "must be between -180 and 180").nullable().optional(),
@@ -147,7 +148,8 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     const abs = (await resolveRecordingFile(dataset.audio_dir, path)).file;
     // The file named as the request names it, not by the server's own path (as the import does).
     const facts = await probeFile(abs).catch((err: Error) => { throw invalid("path", err.message.replaceAll(abs, path)); });
-    const rec = await insertRecording(sql, { dataset_id, path, ...facts, ...metadata, created_by: request.user?.id ?? null });
+    // Checked above before the file is read and hashed, and again with the dataset held as the row goes in.
+    const rec = await writing(sql, "datasets", dataset_id, (tx) => insertRecording(tx, { dataset_id, path, ...facts, ...metadata, created_by: request.user?.id ?? null }));
     if (!rec) throw new ConflictError(`dataset ${dataset_id} already has a recording at ${path}`);
     return reply.code(201).send(rec);
   });

@@ -88,10 +88,8 @@ export const command: Command = {
     }
     const audioRoots = await resolveRoots(config.audioRoots);
 
-    // The embedded database serves its connections as one session and interleaves their
-    // protocol messages: beside a job worker, everything shares one connection there (as in
-    // `sonotile worker`). PGlite runs one statement at a time anyway.
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, ...(runWorker && !config.databaseUrl ? { poolSize: 1 } : {}) });
+    // (On the embedded database everything shares one connection: see openDatabase.)
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
     let app;
     let tiles: TileService | undefined;
     let worker: ExtractWorker | undefined;

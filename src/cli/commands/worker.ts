@@ -40,7 +40,7 @@ export const command: Command = {
     // protocol messages: a worker there is the database's only client, on one connection.
     // Workers that share a database across processes or machines use DATABASE_URL.
     // It executes jobs submitted to an existing database: a new one would have none, ever.
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databaseUrl ? 4 : 1, create: false });
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: 4, create: false });
     let worker;
     try {
       worker = await startWorker({ sql: database.sql, threads, pollingIntervalSeconds: poll });
