@@ -386,4 +386,31 @@ describe("sonotile spectrogram: long outputs", () => {
       }
     }
   }, 60_000);
+
+  it("interrupted while checking that -o can be written: the probe file is removed too", async () => {
+    // The check creates and removes the temporary file the output will be written to; a loop of
+    // checks spends most of its time between the two. Before the probe was watched, a signal
+    // there left `.out.f32.<pid>.partial` behind in most of these runs; before the handlers
+    // stayed installed, a signal arriving as the last file was unwatched was lost.
+    const script = `import { checkOutputWritable } from ${JSON.stringify(join(ROOT, "dist/cli/output-file.js"))};
+      process.stdout.write("ready\\n");
+      for (;;) await checkOutputWritable(process.argv[1]);`;
+    for (let run = 0; run < 8; run++) {
+      const dir = join(tmp, `probe-${run}`);
+      mkdirSync(dir);
+      const child = spawn(process.execPath, ["--input-type=module", "-e", script, join(dir, "out.f32")], { stdio: ["ignore", "pipe", "inherit"] });
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((done) => child.on("exit", (code, sig) => done([code, sig])));
+      try {
+        await new Promise((ready) => child.stdout.once("data", ready));
+        await new Promise((r) => setTimeout(r, 20 + 7 * run));
+        child.kill("SIGINT");
+        // A signal caught while no file was watched was once swallowed: the loop ran on.
+        const still = new Promise((r) => setTimeout(() => r("still running"), 10_000));
+        expect(await Promise.race([exited, still]), `run ${run}`).toEqual([null, "SIGINT"]);
+        expect(readdirSync(dir), `run ${run}`).toEqual([]);
+      } finally {
+        child.kill("SIGKILL");
+      }
+    }
+  }, 60_000);
 });

@@ -58,15 +58,19 @@ function partialPath(target: string): string {
  */
 export async function checkOutputWritable(output: string): Promise<void> {
   const probe = partialPath(await linkTarget(output));
+  // Watched as a partial file: a Ctrl-C between its creation and removal must not leave it behind.
+  watchPartial(probe);
   try {
     await writeFile(probe, "");
+    await rm(probe, { force: true });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     // ENOENT in a directory that exists: it takes no new files (/proc, a pseudo file system).
     if (e.code === "ENOENT" && (await stat(dirname(probe)).catch(() => null))?.isDirectory()) throw new Error(`cannot write ${output}: its directory takes no new files`);
     throw outputError(output, e);
+  } finally {
+    unwatchPartial(probe);
   }
-  await rm(probe, { force: true });
 }
 
 /** Signals that end a run from outside: Ctrl-C, `kill`, the terminal closing. */
@@ -74,16 +78,21 @@ const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /** Temporary files being written now: what an interrupted run must remove. */
 const partialFiles = new Set<string>();
+let signalsWatched = false;
 
+/**
+ * The handlers stay from the first write to the end of the process: taking them off when no file
+ * is open would swallow a signal Node has caught but not yet handed to them — a Ctrl-C lost, the
+ * run going on. With no file being written, onSignal only gives the signal its default effect.
+ */
 function watchPartial(path: string): void {
-  if (partialFiles.size === 0) for (const signal of SIGNALS) process.on(signal, onSignal);
+  if (!signalsWatched) for (const signal of SIGNALS) process.on(signal, onSignal);
+  signalsWatched = true;
   partialFiles.add(path);
 }
 
-/** With no file being written, a signal has its default effect again (as before any write). */
 function unwatchPartial(path: string): void {
   partialFiles.delete(path);
-  if (partialFiles.size === 0) for (const signal of SIGNALS) process.off(signal, onSignal);
 }
 
 /**
