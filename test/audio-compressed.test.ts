@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
 import { parseFrameHeader } from "../src/audio/flacseek.js";
-import { decodeError } from "./audio-helpers.js";
+import { decodeError, fixOggCrc } from "./audio-helpers.js";
 import { maxAbsDiff } from "./golden.js";
 
 const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
@@ -127,19 +127,6 @@ function streaminfoSet(bytes: Uint8Array, bitOff: number, nbits: number, value: 
   return b;
 }
 
-/** Ogg page CRC (RFC 3533: polynomial 0x04c11db7, no reflection, initial 0, CRC field as zero), written into the page at `at`. */
-function fixOggCrc(b: Uint8Array, at: number): void {
-  let length = 27 + b[at + 26];
-  for (let i = 0; i < b[at + 26]; i++) length += b[at + 27 + i];
-  b.fill(0, at + 22, at + 26);
-  let crc = 0;
-  for (let i = 0; i < length; i++) {
-    crc ^= b[at + i] << 24;
-    for (let k = 0; k < 8; k++) crc = crc & 0x80000000 ? (crc << 1) ^ 0x04c11db7 : crc << 1;
-  }
-  new DataView(b.buffer, b.byteOffset).setUint32(at + 22, crc >>> 0, true);
-}
-
 /** A copy of an Ogg file with its first packet (the codec's identification header, alone on page 0) edited, the page CRC recomputed. */
 function firstPacketEdited(name: string, edit: (b: Uint8Array, at: number) => void): Uint8Array {
   const b = fixture(name);
@@ -214,6 +201,19 @@ describe("Ogg Opus identification header (OpusHead, RFC 7845 §5.1) that lies", 
     ["mapping family 255 without a mapping table", (b: Uint8Array, at: number) => (b[at + 18] = 255), "opus: OpusHead declares channel mapping family 255 but has no channel mapping table (the header is 19 bytes; 1 channel needs 22, RFC 7845 §5.1.1)"],
   ])("%s is refused at open, naming the field", async (label, edit, message) => {
     await expectRefusedAtOpen(firstPacketEdited("ogg_opus.ogg", edit), `opushead-${label}.ogg`, message);
+  });
+
+  it.each([
+    [22050, 24000],
+    [11025, 12000],
+    [0, 8000],
+    [44100, 48000],
+    [16000, 16000],
+  ])("original rate %i Hz is decoded at %i Hz, libsndfile's choice: the lowest libopus rate at or above it", async (input, rate) => {
+    // ogg_opus.ogg: 1 s. libsndfile 1.2 gives 24000 frames at 24000 Hz for 22050, 12000 Hz for
+    // 11025 and 8000 Hz for 0; sonotile decoded everything but the five libopus rates at 48 kHz.
+    const d = await decode(firstPacketEdited("ogg_opus.ogg", (b, at) => new DataView(b.buffer).setUint32(at + 12, input, true)));
+    expect([d.samplerate, d.frames]).toEqual([rate, rate]);
   });
 
   /** OpusHead of ogg_opus.ogg (mono) with mapping family `family` and the table `table` after it. */

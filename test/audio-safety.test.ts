@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
 import { parseRiff } from "../src/audio/riff.js";
-import { decodeError } from "./audio-helpers.js";
+import { decodeError, fixOggCrc } from "./audio-helpers.js";
 import { memorySource, readAhead, type ByteSource } from "../src/audio/source.js";
 
 const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
@@ -26,18 +26,51 @@ function patched(bytes: Uint8Array, edit: (v: DataView, b: Uint8Array) => void):
 
 /**
  * A copy of an Ogg file with the packets of its last page (audio) overwritten by 0xff bytes —
- * for Opus a TOC byte announcing 63 frames, which libopus refuses (OPUS_INVALID_PACKET). A page
- * is "OggS", 22 header bytes, its segment count at 26, then the segment table and the packets.
+ * for Opus a TOC byte announcing 63 frames, which libopus refuses (OPUS_INVALID_PACKET) — and the
+ * page's CRC made to match, so that the decoder sees them. A page is "OggS", 22 header bytes, its
+ * segment count at 26, then the segment table and the packets.
  */
 function corruptLastOggPage(bytes: Uint8Array): Uint8Array {
   const b = bytes.slice();
   const last = Buffer.from(b).lastIndexOf("OggS");
   b.fill(0xff, last + 27 + b[last + 26]);
+  fixOggCrc(b, last);
   return b;
+}
+
+/** A copy of `bytes` with the byte at `at` inverted. */
+function flipped(bytes: Uint8Array, at: number): Uint8Array {
+  const b = bytes.slice();
+  b[at] ^= 0xff;
+  return b;
+}
+
+/** The offsets of an Ogg file's pages ("OggS" capture patterns). */
+function oggPages(b: Uint8Array): number[] {
+  const at: number[] = [];
+  for (let i = Buffer.from(b).indexOf("OggS"); i >= 0; i = Buffer.from(b).indexOf("OggS", i + 1)) at.push(i);
+  return at;
 }
 
 // wav_pcm_16.wav: RIFF(12) fmt (8+16, fields at 20..35) data header at 36, samples from 44.
 const WAV = fixture("wav_pcm_16.wav");
+
+/** wav_pcm_16.wav with a 40-byte WAVE_FORMAT_EXTENSIBLE fmt chunk whose SubFormat is `guid` (as stored). */
+function extensibleWav(guid: Uint8Array): Uint8Array {
+  const b = new Uint8Array(WAV.length + 24);
+  b.set(WAV.subarray(0, 20));
+  const v = new DataView(b.buffer);
+  v.setUint32(4, b.length - 8, true);
+  v.setUint32(16, 40, true);
+  b.set(WAV.subarray(20, 36), 20);
+  v.setUint16(20, 0xfffe, true);
+  v.setUint16(36, 22, true); // cbSize
+  v.setUint16(38, 16, true); // valid bits
+  v.setUint32(40, 4, true); // channel mask: front centre
+  b.set(guid, 44);
+  b.set(WAV.subarray(36), 60);
+  return b;
+}
 
 
 describe("malformed files are rejected with a message naming the problem", () => {
@@ -73,10 +106,52 @@ describe("malformed files are rejected with a message naming the problem", () =>
     // fixture's audio is all in that page: everything after frame 0 is in it.
     ["ogg_opus.ogg with corrupt audio packets", corruptLastOggPage(fixture("ogg_opus.ogg")), /^opus: corrupt stream: cannot decode the audio after frame 0$/],
     ["ogg_vorbis.ogg with corrupt audio packets", corruptLastOggPage(fixture("ogg_vorbis.ogg")), /^vorbis: corrupt stream: cannot decode the audio after frame 13440$/],
+    // A byte changed in the middle of an audio page: the decoders take the page as it is and gave
+    // wrong samples (Opus off by up to 1.06 after it) with no error; the page's CRC says so.
+    ["ogg_vorbis.ogg with a byte changed in an audio page", flipped(fixture("ogg_vorbis.ogg"), oggPages(fixture("ogg_vorbis.ogg"))[2] + 500), /^ogg: corrupt stream: the page at byte \d+ fails its checksum$/],
+    ["ogg_opus.ogg with a byte changed in its last page", flipped(fixture("ogg_opus.ogg"), fixture("ogg_opus.ogg").length - 100), /^<buffer>: ogg: corrupt stream: the last page \(at byte \d+\) fails its checksum$/],
+    // Cut inside a page: the whole pages before decode, the cut one is not passed to the decoder
+    // (it made 11775 of 13440 frames wrong by up to 1.88).
+    ["ogg_vorbis.ogg cut inside a page", fixture("ogg_vorbis.ogg").subarray(0, 8514), /^ogg: the file ends inside the page at byte \d+ \(truncated\)$/],
+    ["Ogg whose last page states a granule position near 2^62", (() => {
+      const b = fixture("ogg_vorbis.ogg");
+      const last = oggPages(b).at(-1)!;
+      new DataView(b.buffer).setUint32(last + 10, 2 ** 30, true);
+      fixOggCrc(b, last);
+      return b;
+    })(), /^<buffer>: ogg: the last page \(at byte \d+\) states granule position \d+, more than any stream holds/],
+    // STREAMINFO's total 0 ("unknown", as streaming encoders write) and a bit changed mid-stream:
+    // the decoder stops producing output there without an error; the count came out 4096 of 16000.
+    ["FLAC of unstated length with a corrupt frame", patched(fixture("flac_pcm_16.flac"), (_, b) => {
+      b[21] &= 0xf0;
+      b.fill(0, 22, 26);
+      b[b.length >> 1] ^= 0x10;
+    }), /^<buffer>: flac: corrupt stream: decoding stops at frame 4096, but the file's frames run to frame 16000$/],
+    ["WAVE_FORMAT_EXTENSIBLE with a foreign SubFormat GUID", extensibleWav(Uint8Array.from([1, 0, ...Array.from({ length: 14 }, (_, i) => i)])), /^<buffer>: wav: WAVE_FORMAT_EXTENSIBLE SubFormat 0100000102030405060708090a0b0c0d is not a format sonotile reads$/],
     ["Ogg with an unsupported codec", patched(fixture("ogg_vorbis.ogg"), (_, b) => b.set([0x7f, 0x46, 0x4c, 0x41, 0x43], 28)), /unsupported codec in the first packet/],
   ];
   it.each(cases)("%s", async (_, bytes, message) => {
     expect(await decodeError(bytes)).toMatch(message);
+  });
+
+  it("WAVE_FORMAT_EXTENSIBLE with the PCM SubFormat (KSDATAFORMAT_SUBTYPE_PCM) decodes as the plain file", async () => {
+    const pcm = Uint8Array.from([1, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xaa, 0, 0x38, 0x9b, 0x71]);
+    const [ext, plain] = await Promise.all([decode(extensibleWav(pcm)), decode(WAV)]);
+    expect(ext.frames).toBe(16000);
+    expect(ext.data[0]).toEqual(plain.data[0]);
+  });
+
+  it("a second fmt chunk after the data is ignored, as libsndfile does (it made the mono file 2-channel)", async () => {
+    const second = WAV.slice(12, 36);
+    new DataView(second.buffer).setUint16(10, 2, true); // channels
+    new DataView(second.buffer).setUint16(20, 4, true); // block align
+    const b = new Uint8Array(WAV.length + second.length);
+    b.set(WAV);
+    b.set(second, WAV.length);
+    new DataView(b.buffer).setUint32(4, b.length - 8, true);
+    const [twice, plain] = await Promise.all([decode(b), decode(WAV)]);
+    expect([twice.channels, twice.frames]).toEqual([1, 16000]);
+    expect(twice.data[0]).toEqual(plain.data[0]);
   });
 
   it("a missing file", async () => {
@@ -91,6 +166,33 @@ describe("malformed files are rejected with a message naming the problem", () =>
       await expect(reader.read(0, start, count), `from frame ${start}`).rejects.toThrow(new AudioFormatError(message));
     }
     await expect(reader.read(0, 0, 10120)).resolves.toHaveLength(10120);
+  });
+
+  it("an MS ADPCM step past 32767 wraps as libsndfile's 16-bit one does (soundfile gives 0, 0, 32767, then 32751 on)", async () => {
+    // One mono block of 32 samples: predictor 0, step 16000, both history samples 0, then the
+    // nibbles 7 and 15 (−1) and zeros. After the 7 the step is 614 · 16000 >> 8 = 38375, which
+    // libsndfile stores in a short (−27161) and raises to the floor of 16: the −1 then costs 16.
+    // Unwrapped, it cost 38375 and the block went 32767, −5608, ….
+    const fmt = new DataView(new ArrayBuffer(50));
+    [2, 1].forEach((x, i) => fmt.setUint16(2 * i, x, true)); // MS ADPCM, mono
+    fmt.setUint32(4, 16000, true);
+    fmt.setUint32(8, 11000, true);
+    [22, 4, 32, 32, 7].forEach((x, i) => fmt.setUint16(12 + 2 * i, x, true)); // block align, bits, cbSize, samples per block, coefficients
+    [256, 0, 512, -256, 0, 0, 192, 64, 240, 0, 460, -208, 392, -232].forEach((x, i) => fmt.setInt16(22 + 2 * i, x, true));
+    const block = new Uint8Array(22);
+    new DataView(block.buffer).setInt16(1, 16000, true);
+    block[7] = 0x7f;
+    const chunk = (id: string, body: Uint8Array) => {
+      const b = new Uint8Array(8 + body.length);
+      b.set(Buffer.from(id, "latin1"));
+      new DataView(b.buffer).setUint32(4, body.length, true);
+      b.set(body, 8);
+      return b;
+    };
+    const body = Buffer.concat([Buffer.from("WAVE"), chunk("fmt ", new Uint8Array(fmt.buffer)), chunk("data", block)]);
+    const wav = Buffer.concat([Buffer.from("RIFF"), Buffer.from(Uint32Array.of(body.length).buffer), body]);
+    const { data } = await decode(new Uint8Array(wav));
+    expect(Array.from(data[0], (x) => x * 32768)).toEqual([0, 0, 32767, ...new Array(29).fill(32751)]);
   });
 
   it("a FIFO or a directory is refused at once (a FIFO waited for a writer for ever)", async () => {

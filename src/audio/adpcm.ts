@@ -128,7 +128,9 @@ export function msAdpcmCodec(channels: number, blockAlign: number, samplesPerBlo
           const code = k & 1 ? byte & 0x0f : byte >> 4;
           const predict = (s1 * c1 + s2 * c2) >> 8;
           const current = clamp16(((code << 28) >> 28) * delta + predict);
-          delta = (MS_ADAPT[code] * delta) >> 8;
+          // libsndfile keeps the step in a 16-bit short: a step past 32767 wraps before the floor of
+          // 16 applies (corrupt or hand-made blocks; its own encoder never gets there).
+          delta = ((MS_ADAPT[code] * delta) >> 8) << 16 >> 16;
           if (delta < 16) delta = 16;
           s2 = s1;
           s1 = current;

@@ -19,9 +19,9 @@
  * count; an MP3 without it has its frame headers counted (Layer III), and where that cannot tell
  * (or a FLAC with total 0) the frames are counted by one full decoding pass at open.
  */
-import { parseFrameHeader, seekFrame } from "./flacseek.js";
+import { lastFrameEnd, parseFrameHeader, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
-import { parsePage, seekPage } from "./oggseek.js";
+import { OggPageCheck, pageLength, parsePage, seekPage } from "./oggseek.js";
 import { checkBasics } from "./layout.js";
 import { clipRange, outputArray } from "./reader.js";
 import type { ByteSource } from "./source.js";
@@ -140,7 +140,7 @@ async function createDecoder(p: Probe): Promise<StreamDecoder> {
     }
     case "opus": {
       const { OggOpusDecoder } = await import("ogg-opus-decoder");
-      // libsndfile decodes Opus at the stream's original rate when libopus can (8/12/16/24/48 kHz);
+      // At the rate probeOgg chose as libsndfile does (8/12/16/24/48 kHz, see there);
       // `sampleRate` is accepted by OggOpusDecoder's constructor though missing from its typings.
       const Ctor = OggOpusDecoder as unknown as new (o: { sampleRate: number }) => StreamDecoder & { ready: Promise<void> };
       d = new Ctor({ sampleRate: p.samplerate });
@@ -211,9 +211,11 @@ class Cursor {
   /** Decoded frames still to drop before block `block` begins (after a seek to a frame before it). */
   private skip: number;
   private done = false;
+  /** Ogg: every page fed to the decoder is checked first (see OggPageCheck). */
+  private readonly pages: OggPageCheck | null;
 
   /**
-   * @param start       byte offset where decoding starts (first byte fed after `preamble`)
+   * @param start       byte offset where decoding starts (first byte fed after `preamble`; Ogg: a page boundary)
    * @param firstSample sample number of the first decoded frame at `start`
    * @param block       index of the first block to produce; its start is ≥ firstSample
    * @param preamble    bytes fed to the decoder first (FLAC: STREAMINFO when starting mid-stream; MP3: warm-up frames)
@@ -224,6 +226,7 @@ class Cursor {
     this.block = block;
     this.skip = block * this.blockFrames - firstSample;
     this.buf = this.fresh();
+    this.pages = probe.container === "ogg" ? new OggPageCheck(start) : null;
   }
 
   private fresh(): Float32Array[] {
@@ -242,8 +245,10 @@ class Cursor {
         const bytes = await this.src.read(this.filePos, INPUT_BYTES);
         if (bytes.length === 0) throw new AudioFormatError(`${this.probe.kind}: file ended early at byte ${this.filePos}`);
         this.filePos += bytes.length;
+        this.pages?.check(bytes);
         r = await guard(this.probe.kind, this.where(), () => this.dec.decode(bytes));
       } else {
+        this.pages?.end();
         r = this.dec.flush ? await guard(this.probe.kind, this.where(), () => this.dec.flush!()) : { channelData: [], samplesDecoded: 0, errors: [] };
         this.done = true;
       }
@@ -347,6 +352,7 @@ export class StreamReader implements AudioReader {
         r.cursor?.free(); // the caller closes the file; the decoder's WebAssembly memory is ours
         throw err;
       }
+      if (probe.flac) await checkFlacCount(src, frames, probe.flac);
       r.info.frames = frames;
       r.info.duration = frames / probe.samplerate;
     }
@@ -642,12 +648,16 @@ async function probeOgg(src: ByteSource, head: Uint8Array): Promise<Probe | null
   if (text(0, 8) === "OpusHead") {
     checkOpusHead(b);
     const inputRate = v.getUint32(12, true);
-    // libsndfile (ogg_opus.c) decodes at the original rate when libopus supports it, else 48 kHz.
-    const samplerate = [8000, 12000, 16000, 24000, 48000].includes(inputRate) ? inputRate : 48000;
+    // libsndfile (ogg_opus.c) decodes at the lowest rate libopus supports at or above the original
+    // one (22050 Hz → 24000; 0, "unspecified", → 8000).
+    const samplerate = OPUS_RATES.find((rate) => rate >= inputRate) ?? 48000;
     return { kind: "opus", container: "ogg", samplerate, channels: b[9], bitsPerSample: null, frames: null, preSkip: v.getUint16(10, true) };
   }
   throw new AudioFormatError(`ogg: unsupported codec in the first packet ('${text(0, 8).replace(/[^ -~]/g, "?")}'); Vorbis and Opus are supported`);
 }
+
+/** The rates libopus decodes at (RFC 6716 §2), in increasing order. */
+const OPUS_RATES = [8000, 12000, 16000, 24000, 48000];
 
 /**
  * The OpusHead packet `b` against RFC 7845 §5.1: version, output channels and the channel mapping
@@ -685,19 +695,25 @@ function checkOpusHead(b: Uint8Array): void {
 }
 
 /**
- * Granule position of the last Ogg page that ends a packet (RFC 3533 §6), read from the file's
- * last 64 KiB; null if none is found. For Vorbis it is the number of PCM frames; for Opus it
- * counts 48 kHz samples including the pre-skip (RFC 7845 §4).
+ * Granule position of the last Ogg page that ends a packet (RFC 3533 §6), read from the file's last
+ * 64 KiB; null if none is found. For Vorbis it is the number of PCM frames; for Opus it counts
+ * 48 kHz samples including the pre-skip (RFC 7845 §4). A page cut short by the end of the file is
+ * passed over (decoding then fails there, see OggPageCheck.end).
+ * @throws AudioFormatError if that page fails its CRC, or its granule is beyond any real stream (≥ 2^53).
  */
 async function lastGranule(src: ByteSource): Promise<number | null> {
   const tailStart = Math.max(0, src.size - 65536);
   const tail = await src.read(tailStart, src.size - tailStart);
   for (let i = tail.length - 27; i >= 0; i--) {
     if (tail[i] !== 0x4f || tail[i + 1] !== 0x67 || tail[i + 2] !== 0x67 || tail[i + 3] !== 0x53) continue; // "OggS"
-    const v = new DataView(tail.buffer, tail.byteOffset + i, 14);
-    const granule = v.getUint32(10, true) * 2 ** 32 + v.getUint32(6, true);
-    if (granule >= 2 ** 53) continue; // -1 (no packet ends on this page) or implausible
-    return granule;
+    const length = pageLength(tail, i);
+    if (length === null || length < 0) continue;
+    const page = parsePage(tail, i);
+    if (!page) throw new AudioFormatError(`ogg: corrupt stream: the last page (at byte ${tailStart + i}) fails its checksum`);
+    if (page.granule < 0) continue;
+    if (page.granule >= 2 ** 53)
+      throw new AudioFormatError(`ogg: the last page (at byte ${tailStart + i}) states granule position ${page.granule}, more than any stream holds (corrupt header?)`);
+    return page.granule;
   }
   return null;
 }
@@ -784,6 +800,18 @@ async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek
     probe.bitsPerSample = depth;
     flac.depthFrom = "the first frame";
   }
+}
+
+/**
+ * A FLAC stream of unstated length (STREAMINFO total 0, as streaming encoders write) counted by
+ * decoding it, against where its last frame says it ends. The decoder stops producing output at a
+ * corrupt frame without reporting an error, so a count that falls short is a stream cut there —
+ * with a stated length, the shortfall is caught when reading (StreamReader.read).
+ */
+async function checkFlacCount(src: ByteSource, counted: number, flac: FlacSeek): Promise<void> {
+  const end = await lastFrameEnd(src, flac.blocksize);
+  if (end !== null && end > counted)
+    throw new AudioFormatError(`flac: corrupt stream: decoding stops at frame ${counted}, but the file's frames run to frame ${end}`);
 }
 
 /** Recognises FLAC, MP3 and Ogg from the first bytes; opens a StreamReader or returns null. */

@@ -21,6 +21,17 @@ const CRC8 = (() => {
   return t;
 })();
 
+/** CRC-16, polynomial x^16 + x^15 + x^2 + 1 (0x8005), initial 0 — the FLAC frame footer checksum. */
+const CRC16 = (() => {
+  const t = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i << 8;
+    for (let k = 0; k < 8; k++) c = c & 0x8000 ? ((c << 1) ^ 0x8005) & 0xffff : (c << 1) & 0xffff;
+    t[i] = c;
+  }
+  return t;
+})();
+
 export interface FlacFrame {
   /** Absolute byte offset of the frame header. */
   offset: number;
@@ -117,4 +128,25 @@ export async function seekFrame(src: ByteSource, firstFrame: number, target: num
     else hi = mid;
   }
   return best;
+}
+
+/**
+ * Where the stream ends by its frames: the first sample after the file's last frame — the one
+ * whose header, running to the end of the file, is closed by a matching CRC-16 (a sync pattern
+ * inside the audio data is not), found within the last window. Null if none is (a last frame
+ * longer than the window, or bytes after it that are no frame).
+ */
+export async function lastFrameEnd(src: ByteSource, fixedBlocksize: number): Promise<number | null> {
+  const from = Math.max(0, src.size - WINDOW);
+  const b = await src.read(from, src.size - from);
+  const stated = b.length >= 2 ? (b[b.length - 2] << 8) | b[b.length - 1] : -1;
+  for (let i = b.length - 8; i >= 0; i--) {
+    if (b[i] !== 0xff) continue;
+    const h = parseFrameHeader(b, i, fixedBlocksize);
+    if (!h) continue;
+    let crc = 0;
+    for (let j = i; j < b.length - 2; j++) crc = ((crc << 8) & 0xffff) ^ CRC16[(crc >> 8) ^ b[j]];
+    if (crc === stated) return h.sample + h.blocksize;
+  }
+  return null;
 }

@@ -1,10 +1,12 @@
 /**
- * Seeking in Ogg (RFC 3533) without a decoder: pages carry a granule position (Vorbis: PCM
- * frame count at the end of the last packet completed on the page; Opus: the same at 48 kHz,
- * pre-skip included), so the page to start from is found by bisection over file bytes. Page
- * headers are recognised by capture pattern, version, stream serial and CRC-32.
+ * Ogg pages (RFC 3533) without a decoder: checking the pages a decoder is fed, and seeking. Pages
+ * carry a granule position (Vorbis: PCM frame count at the end of the last packet completed on
+ * the page; Opus: the same at 48 kHz, pre-skip included), so the page to start from is found by
+ * bisection over file bytes. Page headers are recognised by capture pattern, version, stream
+ * serial and CRC-32.
  */
 import type { ByteSource } from "./source.js";
+import { AudioFormatError } from "./types.js";
 
 /** Bytes scanned for a page from a bisection point (an Ogg page is at most 65 307 bytes). */
 const WINDOW = 1 << 17;
@@ -40,14 +42,59 @@ export function oggPageCrc(b: Uint8Array, at: number, length: number): number {
   return crc;
 }
 
-/** Parses and CRC-checks a page at `b[at]`; null if there is none (or it is cut by the buffer end). */
-export function parsePage(b: Uint8Array, at: number): Omit<OggPage, "offset"> | null {
-  if (at + 27 > b.length || b[at] !== 0x4f || b[at + 1] !== 0x67 || b[at + 2] !== 0x67 || b[at + 3] !== 0x53 || b[at + 4] !== 0) return null;
+/** The length of the page whose header is at `b[at]` (capture pattern and version 0), null if the buffer ends first, -1 if no page starts there. */
+export function pageLength(b: Uint8Array, at: number): number | null {
+  if (at + 27 > b.length) return null;
+  if (b[at] !== 0x4f || b[at + 1] !== 0x67 || b[at + 2] !== 0x67 || b[at + 3] !== 0x53 || b[at + 4] !== 0) return -1;
   const segments = b[at + 26];
   if (at + 27 + segments > b.length) return null;
   let length = 27 + segments;
   for (let i = 0; i < segments; i++) length += b[at + 27 + i];
-  if (at + length > b.length) return null;
+  return at + length > b.length ? null : length;
+}
+
+/**
+ * Checks the bytes a decoder is fed, page by page: each must start where the one before ended and
+ * pass its CRC. The decoder libraries take whatever bytes come and turn a damaged or cut page into
+ * wrong samples without a word (one flipped byte: an Opus file off by up to 1.06 everywhere after
+ * it), where libsndfile refuses the file or drops the page; here it is an AudioFormatError.
+ */
+export class OggPageCheck {
+  /** The start of a page not yet complete, carried over to the next bytes. */
+  private carry = new Uint8Array(0);
+
+  /** @param offset the file offset of the first byte to be checked: a page boundary. */
+  constructor(private offset: number) {}
+
+  /** The next `bytes` of the file, in order. @throws AudioFormatError at a page that is not one or fails its CRC. */
+  check(bytes: Uint8Array): void {
+    let b = bytes;
+    if (this.carry.length) {
+      b = new Uint8Array(this.carry.length + bytes.length);
+      b.set(this.carry);
+      b.set(bytes, this.carry.length);
+    }
+    let at = 0;
+    for (let length = pageLength(b, at); length !== null; length = pageLength(b, at)) {
+      if (length < 0) throw new AudioFormatError(`ogg: corrupt stream: no page starts at byte ${this.offset} where the one before ends`);
+      if (oggPageCrc(b, at, length) !== new DataView(b.buffer, b.byteOffset + at + 22, 4).getUint32(0, true))
+        throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${this.offset} fails its checksum`);
+      at += length;
+      this.offset += length;
+    }
+    this.carry = b.slice(at);
+  }
+
+  /** The end of the file. @throws AudioFormatError if it cut a page short. */
+  end(): void {
+    if (this.carry.length) throw new AudioFormatError(`ogg: the file ends inside the page at byte ${this.offset} (truncated)`);
+  }
+}
+
+/** Parses and CRC-checks a page at `b[at]`; null if there is none (or it is cut by the buffer end). */
+export function parsePage(b: Uint8Array, at: number): Omit<OggPage, "offset"> | null {
+  const length = pageLength(b, at);
+  if (length === null || length < 0) return null;
   const v = new DataView(b.buffer, b.byteOffset + at, 27);
   if (oggPageCrc(b, at, length) !== v.getUint32(22, true)) return null;
   const lo = v.getUint32(6, true);

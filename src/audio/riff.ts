@@ -72,6 +72,20 @@ export interface WaveFormat {
   littleEndian: boolean;
 }
 
+/**
+ * The SubFormat GUIDs libsndfile reads, after their first two bytes (the format tag): Microsoft's
+ * KSDATAFORMAT_SUBTYPE_* ({0000tttt-0000-0010-8000-00aa00389b71}) and the Ambisonic B-format ones
+ * ({0000tttt-0721-11d3-8644-c8c1ca000000}), as stored (little-endian fields).
+ */
+const SUBFORMAT_TAILS = ["0000000010008000" + "00aa00389b71", "00002107d3118644" + "c8c1ca000000"];
+
+/** Refuses a WAVE_FORMAT_EXTENSIBLE SubFormat that is none of those: its tag alone would pass a foreign codec off as PCM. */
+function checkSubFormat(guid: Uint8Array, container: string): void {
+  const tail = Buffer.from(guid.subarray(2)).toString("hex");
+  if (!SUBFORMAT_TAILS.includes(tail))
+    throw new AudioFormatError(`${container}: WAVE_FORMAT_EXTENSIBLE SubFormat ${Buffer.from(guid).toString("hex")} is not a format sonotile reads`);
+}
+
 export function parseWaveFormat(raw: Uint8Array, littleEndian: boolean, container: string): WaveFormat {
   if (raw.length < 16) throw new AudioFormatError(`${container}: fmt chunk is ${raw.length} bytes, needs at least 16`);
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
@@ -81,6 +95,7 @@ export function parseWaveFormat(raw: Uint8Array, littleEndian: boolean, containe
     // WAVEFORMATEXTENSIBLE: cbSize(2) validBits(2) channelMask(4) SubFormat GUID(16) whose first 2 bytes are the tag.
     if (raw.length < 40) throw new AudioFormatError(`${container}: WAVE_FORMAT_EXTENSIBLE fmt chunk is ${raw.length} bytes, needs 40`);
     tag = v.getUint16(24, littleEndian);
+    checkSubFormat(raw.subarray(24, 40), container);
   }
   const fmt: WaveFormat = {
     tag,
@@ -200,6 +215,8 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
       }
       case "fmt":
       case "fmt ": {
+        // The first one counts, as in libsndfile: a later fmt chunk is ignored, not obeyed.
+        if (fmt) break;
         if (chunk.size > 4096) throw new AudioFormatError(`${container}: fmt chunk of ${chunk.size} bytes is implausible`);
         fmt = parseWaveFormat(await src.read(chunk.body, chunk.size), le, container);
         break;
