@@ -345,6 +345,19 @@ describe("streamed range", () => {
     expect(res.json().message).toMatch(/limit is 300 per stream/);
   });
 
+  it("answers HEAD with the stream's headers and computes no tile (it computed the whole range, beyond any cancel)", async () => {
+    const query = "start_time=0&end_time=22.6&window_size=0.2&hop_size=0.01&width=128&format=f32&pcen=false&pcen_gain=0.5";
+    await tiles.stats(recording(), parseParams({ window_size: 0.2, hop_size: 0.01, pcen: false, pcen_gain: 0.5 }));
+    const computed = tiles.computed;
+    const head = await app.inject({ method: "HEAD", url: `/v1/recordings/${id}/tiles/0/stream?${query}` });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers["x-tile-range"]).toBe("0/0-87");
+    expect(head.headers["content-type"]).toMatch(/^multipart\/mixed; boundary=sonotile-/);
+    expect(head.body).toBe("");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(tiles.computed).toBe(computed);
+  });
+
   it("stops the queued work when the client disconnects", async () => {
     const address = await app.listen({ port: 0, host: "127.0.0.1" });
     // 0.2 s windows every 88 samples: 11,300 frames of 8820-point FFTs → 88 tiles of 128

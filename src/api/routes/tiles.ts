@@ -182,6 +182,11 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     // Everything a tile could be refused for is checked here, before the 200 and its headers.
     const [x0, x1] = await app.tiles.planStream(recording, params, z, start_time, end_time, options, { tiles: limits.maxStreamTiles, pixels: limits.maxTilePixels });
     const tiles = x1 - x0;
+    const boundary = `sonotile-${Math.random().toString(36).slice(2)}`;
+    reply.type(`multipart/mixed; boundary=${boundary}`).header("X-Tile-Range", `${z}/${x0}-${x0 + tiles - 1}`);
+    // HEAD (Fastify answers it with this handler) gets the headers and no tile: its body would be
+    // thrown away, and the answer counts as finished at once, so a disconnect could not cancel it.
+    if (request.method === "HEAD") return reply.send();
     // Tiles are computed a few ahead of the one being written (enough to keep every worker
     // busy, never the whole range: the pool's queue is shared with every other request) and
     // written in order as each is ready; a slow reader holds the computation back (the body's
@@ -195,7 +200,6 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
       pending[i].catch(() => {});
     };
     for (let i = 0; i < ahead; i++) start(i);
-    const boundary = `sonotile-${Math.random().toString(36).slice(2)}`;
     const body = new PassThrough();
     (async () => {
       for (let i = 0; i < tiles; i++) {
@@ -217,7 +221,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
       }
       body.end(`--${boundary}--\r\n`);
     })();
-    return reply.type(`multipart/mixed; boundary=${boundary}`).header("X-Tile-Range", `${z}/${x0}-${x0 + tiles - 1}`).send(body);
+    return reply.send(body);
   });
 
   app.get("/recordings/:id/spectrogram", {
