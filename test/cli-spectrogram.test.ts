@@ -14,6 +14,8 @@ import { UsageError } from "../src/cli/errors.js";
 import { ParamsError } from "../src/engine/params.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import { runSonotile, type CliRun as Run } from "./cli-helpers.js";
+import { firstDifference } from "./golden.js";
+import { fixOggCrc } from "./audio-helpers.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURES = resolve(ROOT, "../shared/fixtures");
@@ -230,9 +232,12 @@ describe("sonotile spectrogram: usage and input errors", () => {
     writeFileSync(silent, floatWavHeader(0, 1, 48000));
     const corrupt = join(tmp, "corrupt.ogg");
     const opus = new Uint8Array(readFileSync(join(FIXTURES, "formats/ogg_opus.ogg")));
-    // Flip bytes in the audio pages (past the two header pages): libopus rejects the packets and
-    // its decoder prints a line per packet to the console.
-    for (let i = 300; i < opus.length; i += 300) opus[i] ^= 0x5a;
+    // The packets of the audio page (the last, after the two header pages) made 0xff bytes — TOC
+    // bytes announcing 63 frames — and its CRC made to match so that the decoder gets them: libopus
+    // rejects the packets and prints a line per packet to the console.
+    const page = Buffer.from(opus).lastIndexOf("OggS");
+    opus.fill(0xff, page + 27 + opus[page + 26]);
+    fixOggCrc(opus, page);
     writeFileSync(corrupt, opus);
     const [empty, bad] = await sonotileAll([silent, corrupt].map((f) => ["spectrogram", f, "-o", join(tmp, "none.npy")]));
     expectOneLineError(empty, 1, /no-samples\.wav: the recording holds no samples/, "no samples");
@@ -260,14 +265,6 @@ describe("sonotile spectrogram: usage and input errors", () => {
     }
   });
 });
-
-/** Index of the first value whose bits differ (-1: identical, same length); toEqual is slow on large arrays. */
-function firstDifference(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return Math.min(a.length, b.length);
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length), y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
-  return -1;
-}
 
 /** Reads a float32 .npy written by the CLI: shape from the header, data after it. */
 function readNpy(bytes: Uint8Array): { shape: number[]; data: Float32Array } {

@@ -26,6 +26,14 @@ export function peakAbs(x: ArrayLike<number>): number {
   return m;
 }
 
+/** Index of the first value whose bits differ (-1: identical, same length); toEqual is slow on large arrays. */
+export function firstDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length), y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
+  return -1;
+}
+
 /** The largest |a[i] − b[i]|; a and b must have one length (throws otherwise). */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`maxAbsDiff: lengths ${a.length} and ${b.length} differ`);

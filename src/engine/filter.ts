@@ -297,25 +297,36 @@ export interface BandFilter {
 export const MAX_CONTEXT = 1 << 22;
 
 /**
- * Context that makes a piece equal the whole-signal result to float32 precision.
+ * Context that makes a piece equal the whole-signal result.
  *
  * Away from the recording's ends a piece's passes start at the context edges from the steady
  * state of the edge sample instead of the true filter state. The difference is a homogeneous
  * response of the filter, a sum of terms c_i·p_i^n that decays at the rate of the slowest
- * pole, |p|max. Each pass gets `context` samples to let it die out: after n samples it is
- * below |p|max^n times the (bounded, Butterworth: ≲ the signal peak times the section gains)
- * initial mismatch. Requiring |p|max^n ≤ 1e-12 leaves ~5 decades of headroom for those
- * gains under the 1e-7 of float32: n = ln(1e-12) / ln|p|max. The context also covers the odd
- * extension (> padLength) so that a piece touching an end has the samples scipy reflects.
+ * pole, |p|max: after n samples it is below |p|max^n times the (bounded, Butterworth: ≲ the signal
+ * peak times the section gains) initial mismatch.
+ * - Float32 precision needs |p|max^n ≤ 1e-12 (~5 decades of headroom for those gains under the
+ *   1e-7 of float32): PRECISION_FALL, what a filter must reach within MAX_CONTEXT (lengthProblem).
+ * - The context asks for more where it can: |p|max^n ≤ 1e-17, under float64's rounding of the
+ *   state, where the piece's float64 trajectory falls onto the whole signal's and the two are
+ *   the same bit for bit (EXACT_FALL). With 1e-12 alone the float64 values still differed by
+ *   ~1e-12 and now and then rounded to another float32: one sample one ulp off moved a −82 dB
+ *   bin by 0.0013 dB in the ~20 frames over it (a tile against the whole at 200 Hz high-pass).
+ * The context also covers the odd extension (> padLength) so that a piece touching an end has
+ * the samples scipy reflects.
  */
 export function contextLength(sos: Sos): number {
-  return Math.min(MAX_CONTEXT, Math.max(decayLength(sos), padLength(sos) + 1));
+  return Math.min(MAX_CONTEXT, Math.max(decayLength(sos, EXACT_FALL), padLength(sos) + 1));
 }
 
-/** Samples for the slowest pole's transient to fall by 1e-12: n = ln(1e-12) / ln|p|max (see contextLength). */
-function decayLength(sos: Sos): number {
+/** The fall of a piece's start-up transient that float32 precision needs (see contextLength). */
+const PRECISION_FALL = 1e-12;
+/** The fall after which a piece's float64 state equals the whole signal's (see contextLength). */
+const EXACT_FALL = 1e-17;
+
+/** Samples for the slowest pole's transient to fall by `fall`: n = ln(fall) / ln|p|max (see contextLength). */
+function decayLength(sos: Sos, fall: number): number {
   const rMax = Math.max(...sos.map(([, , , , a1, a2]) => poleRadius(a1, a2)));
-  return rMax > 0 ? Math.ceil(Math.log(1e-12) / Math.log(rMax)) : 0;
+  return rMax > 0 ? Math.ceil(Math.log(fall) / Math.log(rMax)) : 0;
 }
 
 /** Largest pole magnitude of 1 + a1·z⁻¹ + a2·z⁻². */
@@ -392,7 +403,7 @@ function lengthProblem(totalLength: number, pad: number, decay: number, edge: Ba
 export function createBandFilter(sos: Sos, btype: BandType, zi = sosfiltZi(sos), edge?: BandEdge): BandFilter {
   const pad = padLength(sos);
   const context = contextLength(sos);
-  const decay = decayLength(sos);
+  const decay = decayLength(sos, PRECISION_FALL);
   return {
     btype, sos, padLength: pad, context,
     apply(x) {
