@@ -67,7 +67,7 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     expect(await new Promise((r) => worker.once("exit", r)), workerErr).toBe(0);
     const shown = JSON.parse((await sonotile(["jobs", "show", job.id, "--json"], env)).stdout);
     expect(shown.job).toMatchObject({ status: "completed", result: "success", progress_done: 2 });
-    expect(shown.metrics.map((m: { key: string }) => m.key).sort()).toEqual(["audio_seconds_per_second", "items_done", "items_failed"]);
+    expect(shown.metrics.map((m: { key: string }) => m.key).sort()).toEqual(["audio_seconds_per_second", "items_done", "items_errored", "items_failed"]);
     expect(shown.artifacts).toMatchObject([{ name: "features.csv", media_type: "text/csv", url: `/v1/artifacts/${shown.artifacts[0].id}/file` }]);
     // The worker process wrote the table; this process's server hands it out from the database.
     const server = await buildApp({ database: t.db, audioRoots: [] });

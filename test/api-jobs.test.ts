@@ -113,7 +113,7 @@ describe("POST /v1/jobs extract_features", () => {
     // A 0.5-amplitude sine: RMS 0.5/√2, −9.03 dBFS.
     expect(clip.features.find((f: { name: string }) => f.name === "rms_dbfs").value).toBeCloseTo(20 * Math.log10(0.5 / Math.SQRT2), 1);
     const metrics = (await app.inject({ url: `/v1/jobs/${job.id}/metrics` })).json();
-    expect(metrics.items.map((m: { key: string }) => m.key)).toEqual(["audio_seconds_per_second", "items_done", "items_failed"]);
+    expect(metrics.items.map((m: { key: string }) => m.key)).toEqual(["audio_seconds_per_second", "items_done", "items_errored", "items_failed"]);
     // A binary metric up to the schema's 10,000,000 base64 characters, over the server's 1 MiB general body limit.
     const putMetric = (bytes: number) => app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, headers: admin, payload: { key: "blob", data: Buffer.alloc(bytes, 7).toString("base64") } });
     const big = await putMetric(2_000_000);

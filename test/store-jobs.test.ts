@@ -219,21 +219,27 @@ describe("extract_features jobs", () => {
     expect((await getRun(t.db.sql, job.run_id!)).status).toBe("failed");
   }, 30_000);
 
-  it("an item that keeps failing is retried up to the limit, then the job fails naming it", async () => {
+  it("an item whose computation keeps crashing is retried up to the limit, then ends in an error, and so does the job, naming it", async () => {
     const tone3k = await getRecordingLocation(t.db.sql, fx.recordings["tone3k.wav"]);
     await copyFile(join(tone3k.audio_dir, "tone3k.wav"), join(tone3k.audio_dir, "crash.wav"));
     const [{ id: crashId }] = await t.db.sql`
       INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels)
       SELECT dataset_id, 'crash.wav', hash, file_size, file_samplerate, frames, channels FROM recordings WHERE id = ${fx.recordings["tone3k.wav"]}
       RETURNING id`;
-    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [fx.recordings["tone3k.wav"], crashId] }, features: ["rms_dbfs"] }, created_by: null });
+    // And a recording whose file is not there: an input the item cannot use, a failure.
+    const [{ id: missingId }] = await t.db.sql`
+      INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels)
+      SELECT dataset_id, 'missing.wav', hash, file_size, file_samplerate, frames, channels FROM recordings WHERE id = ${fx.recordings["tone3k.wav"]}
+      RETURNING id`;
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [fx.recordings["tone3k.wav"], crashId, missingId] }, features: ["rms_dbfs"] }, created_by: null });
     const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"));
-    expect(done.result).toBe("failure");
-    expect(done.message).toMatch(new RegExp(`1 of 2 items failed; first: recording ${crashId}: failed after ${ITEM_RETRY_LIMIT + 1} attempts: worker thread exited with code 1$`));
+    // A crash is no verdict on the input: the result is `error`, not `failure` (which was all a job could end in).
+    expect(done.result).toBe("error");
+    expect(done.message).toMatch(new RegExp(`^1 of 3 items ended in an error, 1 of 3 items failed; first: recording ${crashId}: failed after ${ITEM_RETRY_LIMIT + 1} attempts: worker thread exited with code 1$`));
     const items = await t.db.sql`SELECT status, attempts FROM job_items WHERE job_id = ${job.id} ORDER BY item`;
-    expect(items.map((i) => [i.status, i.attempts])).toEqual([["done", 1], ["failed", ITEM_RETRY_LIMIT + 1]]);
-    const metrics = (await listMetrics(t.db.sql, job.id, { limit: 10, offset: 0, key: "items_failed" })).items;
-    expect(metrics[0].value).toBe(1);
+    expect(items.map((i) => [i.status, i.attempts])).toEqual([["done", 1], ["errored", ITEM_RETRY_LIMIT + 1], ["failed", 1]]);
+    const metrics = (await listMetrics(t.db.sql, job.id, { limit: 10, offset: 0 })).items;
+    expect(Object.fromEntries(metrics.map((m) => [m.key, m.value]))).toMatchObject({ items_done: 1, items_failed: 1, items_errored: 1 });
     expect((await getRun(t.db.sql, job.run_id!)).status).toBe("failed");
   }, 60_000);
 
@@ -251,7 +257,7 @@ describe("extract_features jobs", () => {
     expect(done.message).toMatch(/1 of 1 items failed; first: recording .*: settled before the worker died$/);
   }, 30_000);
 
-  it("an item whose deliveries all died is recorded as failed from the dead-letter queue", async () => {
+  it("an item whose deliveries all died is recorded as ended in an error from the dead-letter queue", async () => {
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [fx.recordings["tone3k.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
     // Play the dying workers: take the item and fail it, as pg-boss does when a heartbeat lapses, until no retry is left.
     for (let failures = 0; failures <= ITEM_RETRY_LIMIT;) {
@@ -264,8 +270,8 @@ describe("extract_features jobs", () => {
       }
     }
     const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"));
-    expect(done).toMatchObject({ result: "failure", progress_done: 1 });
-    expect(done.message).toMatch(new RegExp(`gave up after ${ITEM_RETRY_LIMIT + 1} deliveries: the workers holding it died or lost the database$`));
+    expect(done).toMatchObject({ result: "error", progress_done: 1 });
+    expect(done.message).toMatch(new RegExp(`^1 of 1 items ended in an error; first: recording .*: gave up after ${ITEM_RETRY_LIMIT + 1} deliveries: the workers holding it died or lost the database$`));
     const [{ n }] = await t.db.sql`SELECT count(*)::int AS n FROM recording_features WHERE run_id = ${job.run_id}`;
     expect(n).toBe(0);
   }, 30_000);

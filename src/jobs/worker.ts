@@ -9,7 +9,9 @@
  * writes nothing, and progress advances only on that one transition. The worker that
  * finishes the last item completes the job — a conditional status change, so only one
  * does — and writes the feature-table artifact. An item whose deliveries all died without
- * recording an outcome reaches the dead-letter queue, and is recorded as failed from there.
+ * recording an outcome reaches the dead-letter queue, and is recorded from there as ended in an
+ * error (a job with such an item, or one whose thread crashed on every attempt, has the result
+ * `error`; one whose inputs could not be used, `failure`).
  *
  * An item computes its target as it is when the item runs, not as it was at submission: the
  * recording's time expansion and a clip's bounds are read again (a PATCH while the item waited
@@ -54,8 +56,13 @@ export interface ExtractWorker {
 /** An item's values as `job_items.result` keeps them (JSON: the mel vector as numbers). */
 type StoredValues = Omit<FeatureValues, "log_mel"> & { log_mel: number[] };
 
-/** What an item's computation gave. */
-type Outcome = { values: FeatureValues } | { error: string };
+/**
+ * What an item's computation gave: its values; or why its input could not be used (`failed`,
+ * the job's result `failure`), or the computation kept breaking whatever the input (`errored`:
+ * a worker thread that crashed on every attempt, deliveries whose workers all died — the job's
+ * result `error`).
+ */
+type Outcome = { values: FeatureValues } | { error: string; errored?: true };
 
 /**
  * Computations of one delivery of an item whose target keeps changing while it is computed
@@ -158,7 +165,7 @@ async function computeItem(ctx: ItemContext, msg: ItemMessage, target: ItemTarge
     return "values" in result ? { values: result.values } : { error: result.failure };
   } catch (err) {
     if (delivery.retryCount < delivery.retryLimit) throw err;
-    return { error: `failed after ${delivery.retryCount + 1} attempts: ${(err as Error).message}` };
+    return { error: `failed after ${delivery.retryCount + 1} attempts: ${(err as Error).message}`, errored: true };
   }
 }
 
@@ -246,8 +253,8 @@ async function startedJob(sql: Sql, id: string): Promise<Job> {
 }
 
 /**
- * An item pg-boss gave up on (dead-letter queue): recorded as failed, unless a delivery got to
- * record its outcome after all.
+ * An item pg-boss gave up on (dead-letter queue): recorded as ended in an error, unless a
+ * delivery got to record its outcome after all.
  */
 export async function giveUpItem(ctx: Pick<ItemContext, "sql">, msg: ItemMessage): Promise<void> {
   const { sql } = ctx;
@@ -256,7 +263,7 @@ export async function giveUpItem(ctx: Pick<ItemContext, "sql">, msg: ItemMessage
   const job = await startedJob(sql, msg.job_id);
   // pg-boss does not carry the last delivery's error over to the dead-letter message.
   const error = `gave up after ${ITEM_RETRY_LIMIT + 1} deliveries: the workers holding it died or lost the database`;
-  await settleItem(sql, job, msg.item, row.target, [], { error });
+  await settleItem(sql, job, msg.item, row.target, [], { error, errored: true });
   await finishJobIfDone(ctx, job.id);
 }
 
@@ -312,7 +319,7 @@ async function settleOnce(sql: Sql, job: Job, item: number, target: ItemTarget, 
     } else {
       // The file named as the API names it, not by the server's own path (as imports report theirs).
       const error = outcome.error.replaceAll(target.path, target.recording_path);
-      await tx`UPDATE job_items SET status = 'failed', error = ${error.slice(0, 10000)}, finished_at = now()
+      await tx`UPDATE job_items SET status = ${outcome.errored ? "errored" : "failed"}, error = ${error.slice(0, 10000)}, finished_at = now()
                WHERE job_id = ${job.id} AND item = ${item}`;
     }
     await tx`UPDATE jobs SET progress_done = progress_done + 1 WHERE id = ${job.id}`;
@@ -320,8 +327,19 @@ async function settleOnce(sql: Sql, job: Job, item: number, target: ItemTarget, 
   });
 }
 
+/** An item's row as a finished job reads it. */
+interface FinishedItem {
+  item: number;
+  target: ItemTarget;
+  status: string;
+  seconds: number | null;
+  result: StoredValues | null;
+  error: string | null;
+}
+
 /**
- * When no item is pending: completes the job (success, or failure naming the failed items),
+ * When no item is pending: completes the job (success, failure or error, naming the first item
+ * that failed or ended in an error),
  * stores the feature table as an artifact (its bytes in the database, where every server can
  * serve them) and the job's metrics, and finishes its run — in one transaction. Several
  * workers may get here for the same job; the conditional completion lets one through.
@@ -334,10 +352,11 @@ export async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: stri
   if (job.status !== "running") return;
   const data = extractFeaturesData.parse(job.data);
   const features = jobFeatures(data);
-  const items = await sql<{ item: number; target: ItemTarget; status: string; seconds: number | null; result: StoredValues | null; error: string | null }[]>`
+  const items = await sql<FinishedItem[]>`
     SELECT item, target, status, seconds, result, error FROM job_items WHERE job_id = ${jobId} ORDER BY item`;
   const done = items.filter((i) => i.status === "done");
   const failed = items.filter((i) => i.status === "failed");
+  const errored = items.filter((i) => i.status === "errored");
   const rows: FeatureTableRow[] = done.map((i) => ({
     path: i.target.recording_path,
     recordingId: i.target.recording_id,
@@ -347,12 +366,10 @@ export async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: stri
   const table = new TextEncoder().encode(featureTableCsv(rows, features, { stored: true, clips: "clip_ids" in data.targets }));
   const audioSeconds = done.reduce((s, i) => s + (i.seconds ?? 0), 0);
   const elapsed = Math.max(1e-3, (Date.now() - Date.parse(job.started_at!)) / 1000);
-  const message = failed.length
-    ? `${failed.length} of ${items.length} items failed; first: ${failed[0].target.kind} ${failed[0].target.id}: ${failed[0].error}`.slice(0, 10000)
-    : undefined;
+  const message = jobMessage(items.length, failed, errored);
   await sql.begin(async (tx) => {
     try {
-      await completeJob(tx, jobId, failed.length ? "failure" : "success", message);
+      await completeJob(tx, jobId, errored.length ? "error" : failed.length ? "failure" : "success", message);
     } catch (err) {
       if (err instanceof ConflictError) return; // another worker completed it, or it was aborted
       throw err;
@@ -365,6 +382,14 @@ export async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: stri
     await putMetric(tx, jobId, { key: "audio_seconds_per_second", value: audioSeconds / elapsed });
     await putMetric(tx, jobId, { key: "items_done", value: done.length });
     await putMetric(tx, jobId, { key: "items_failed", value: failed.length });
-    if (job.run_id) await finishRun(tx, job.run_id, failed.length ? "failed" : "completed");
+    await putMetric(tx, jobId, { key: "items_errored", value: errored.length });
+    if (job.run_id) await finishRun(tx, job.run_id, failed.length + errored.length ? "failed" : "completed");
   });
+}
+
+/** A finished job's message: how many items failed or ended in an error, and the first (of the errors first) with why. */
+function jobMessage(total: number, failed: FinishedItem[], errored: FinishedItem[]): string | undefined {
+  const counts = [errored.length && `${errored.length} of ${total} items ended in an error`, failed.length && `${failed.length} of ${total} items failed`].filter(Boolean);
+  const first = errored[0] ?? failed[0];
+  return first && `${counts.join(", ")}; first: ${first.target.kind} ${first.target.id}: ${first.error}`.slice(0, 10000);
 }
