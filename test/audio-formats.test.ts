@@ -115,3 +115,46 @@ describe("RIFX (big-endian RIFF)", () => {
     expect(d.positions.map((p) => out.data[0][p])).toEqual(d.values[0].map(Math.fround));
   });
 });
+
+describe("ADPCM data that ends inside a block", () => {
+  /** `name` with its data chunk (the last chunk) cut `cut` bytes short, sizes made to agree: a final block cut short. */
+  function cutData(name: string, cut: number): Uint8Array {
+    const b = new Uint8Array(readFileSync(path.join(FIXTURES, "formats", name)));
+    const v = new DataView(b.buffer);
+    const at = Buffer.from(b).indexOf("data");
+    expect(at + 8 + v.getUint32(at + 4, true)).toBe(b.length); // the fixture ends with its data
+    v.setUint32(at + 4, v.getUint32(at + 4, true) - cut, true);
+    v.setUint32(4, b.length - cut - 8, true);
+    return b.subarray(0, b.length - cut);
+  }
+
+  // wav_ima_adpcm.wav: mono, blocks of 512 bytes (1017 frames); wav_ms_adpcm.wav: mono, 512 bytes
+  // (1012 frames). libsndfile decodes the cut block too (and its missing bytes as whatever its
+  // buffer held); the whole block was dropped here — up to 1016 good frames lost without a word.
+  it.each([
+    ["wav_ima_adpcm.wav", 1, 16272 - 2],
+    ["wav_ima_adpcm.wav", 256, 16272 - 512],
+    ["wav_ima_adpcm.wav", 508, 16272 - 1016], // only the block's header left: its first sample
+    ["wav_ima_adpcm.wav", 512, 16272 - 1017],
+    ["wav_ms_adpcm.wav", 1, 16192 - 2],
+    ["wav_ms_adpcm.wav", 505, 16192 - 1010], // only the header: its two samples
+  ])("%s cut %i bytes short: the frames it holds whole, as the intact file has them", async (name, cut, frames) => {
+    const [short, whole] = await Promise.all([decode(cutData(name, cut)), decode(path.join(FIXTURES, "formats", name))]);
+    expect(short.frames).toBe(frames);
+    expect(short.data[0]).toEqual(whole.data[0].subarray(0, frames));
+  });
+
+  it("a stereo IMA block cut short holds the frames whose nibbles of both channels are there", async () => {
+    const { imaWavCodec } = await import("../src/audio/adpcm.js");
+    // Stereo, blocks of 72 bytes: per channel a 4-byte header, then 4-byte groups (8 nibbles) left, right in turn: 1 + 8·8 frames.
+    const codec = imaWavCodec(2, 72, 65);
+    // Frame 0 is whole with both headers; frame n ≥ 1 once the right channel's byte holding its nibble n − 1 is there (group ⌊(n−1)/8⌋·2 + 1, byte ((n−1) mod 8) >> 1).
+    const lastByte = (n: number) => (n === 0 ? 7 : 8 + (Math.floor((n - 1) / 8) * 2 + 1) * 4 + (((n - 1) % 8) >> 1));
+    const whole = (bytes: number) => {
+      let n = 0;
+      while (n < 65 && lastByte(n) < bytes) n++;
+      return n;
+    };
+    for (let bytes = 0; bytes < 72; bytes++) expect(codec.framesInPartialBlock!(bytes), `${bytes} bytes`).toBe(whole(bytes));
+  });
+});

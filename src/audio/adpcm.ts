@@ -42,6 +42,15 @@ export function imaWavCodec(channels: number, blockAlign: number, samplesPerBloc
     framesPerBlock: samplesPerBlock,
     bytesPerBlock: blockAlign,
     storedAsFloat32: false,
+    framesInPartialBlock(bytes) {
+      // The header sample, 8 frames per whole round of 4-byte groups, then the last channel's
+      // group in the cut round: its nibbles present (2 per byte).
+      const nibbles = bytes - 4 * channels;
+      if (nibbles < 0) return 0;
+      const rounds = Math.floor(nibbles / (4 * channels));
+      const lastChannelBytes = Math.max(0, nibbles - rounds * 4 * channels - 4 * (channels - 1));
+      return Math.min(samplesPerBlock, 1 + 8 * rounds + 2 * lastChannelBytes);
+    },
     decode(bytes, blocks, channel, out) {
       for (let b = 0; b < blocks; b++) {
         const base = b * blockAlign;
@@ -106,6 +115,8 @@ export function msAdpcmCodec(channels: number, blockAlign: number, samplesPerBlo
     framesPerBlock: samplesPerBlock,
     bytesPerBlock: blockAlign,
     storedAsFloat32: false,
+    // The two header samples, then one frame per `channels` nibbles present.
+    framesInPartialBlock: (bytes) => (bytes < 7 * channels ? 0 : Math.min(samplesPerBlock, 2 + Math.floor((2 * (bytes - 7 * channels)) / channels))),
     decode(bytes, blocks, channel, out) {
       const s16 = (at: number) => (bytes[at] | (bytes[at + 1] << 8)) << 16 >> 16;
       for (let b = 0; b < blocks; b++) {

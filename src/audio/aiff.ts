@@ -4,7 +4,7 @@
  * 80-bit IEEE extended float and, in AIFC, a compression type; SSND holds the samples.
  */
 import { imaAiffCodec } from "./adpcm.js";
-import { checkBasics, pcmCodec, type BlockCodec, type Layout } from "./layout.js";
+import { checkBasics, framesOf, pcmCodec, type BlockCodec, type Layout } from "./layout.js";
 import type { SampleFormat } from "./pcm.js";
 import type { ByteSource } from "./source.js";
 import { AudioFormatError } from "./types.js";
@@ -125,8 +125,9 @@ export async function parseAiff(src: ByteSource): Promise<Layout> {
     samplerate: comm.samplerate,
     channels: comm.channels,
     bitsPerSample: bits,
-    frames: Math.floor(ssnd.size / codec.bytesPerBlock) * codec.framesPerBlock,
+    frames: framesOf(codec, ssnd.size),
     dataOffset: ssnd.offset,
+    dataEnd: ssnd.offset + ssnd.size,
     codec,
     metadata: Object.keys(text).length ? { aiff: text } : {},
   };

@@ -31,6 +31,12 @@ export interface BlockCodec {
    */
   decode(bytes: Uint8Array, blocks: number, channel: number, out: Float32Array): void;
   /**
+   * ADPCM: the frames a final block cut short to `bytes` bytes holds whole (its header and every
+   * channel's nibble of each), as libsndfile decodes such a block rather than dropping it; decode
+   * then gets the block padded to full size and the frames after these are not used.
+   */
+  framesInPartialBlock?(bytes: number): number;
+  /**
    * The stored bytes are already the decoded samples: one channel of little-endian float32 (a
    * mono float WAV on a little-endian host, as pcm.ts assumes). The reader then fetches them
    * straight into its output, with no batch buffer to copy from.
@@ -48,6 +54,8 @@ export interface Layout {
   frames: number;
   /** Absolute byte offset of the first block. */
   dataOffset: number;
+  /** Absolute byte offset where the sample data end (a final block may end there, cut short). */
+  dataEnd: number;
   codec: BlockCodec;
   metadata: Record<string, unknown>;
 }
@@ -82,4 +90,11 @@ export function checkBasics(container: string, channels: number, samplerate: num
   if (channels > LIMITS.maxChannels) throw new AudioFormatError(`${container}: ${channels} channels is more than the ${LIMITS.maxChannels} supported`);
   if (!(samplerate >= 1) || !Number.isFinite(samplerate)) throw new AudioFormatError(`${container}: header declares sample rate ${samplerate}`);
   if (samplerate > LIMITS.maxSamplerate) throw new AudioFormatError(`${container}: sample rate ${samplerate} Hz is implausible`);
+}
+
+/** Frames of a layout's sample data of `bytes` bytes: its whole blocks, and the whole frames of a final partial block. */
+export function framesOf(codec: BlockCodec, bytes: number): number {
+  const blocks = Math.floor(bytes / codec.bytesPerBlock);
+  const rest = bytes - blocks * codec.bytesPerBlock;
+  return blocks * codec.framesPerBlock + (rest > 0 && codec.framesInPartialBlock ? codec.framesInPartialBlock(rest) : 0);
 }

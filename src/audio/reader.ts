@@ -62,7 +62,12 @@ export class BlockReader implements AudioReader {
       const nb = Math.min(batch, endBlock - b);
       const bytes = buffer.subarray(0, nb * bpb);
       const got = await this.src.readInto(dataOffset + b * bpb, bytes);
-      if (got < bytes.length) throw new AudioFormatError(`file ended early: sample data stops at byte ${dataOffset + b * bpb + got}`);
+      if (got < bytes.length) {
+        // A final block cut short (ADPCM, codec.framesInPartialBlock) at the end of the file: it
+        // is decoded padded, and only its whole frames are read (info.frames ends there).
+        if (dataOffset + b * bpb + got < this.layout.dataEnd) throw new AudioFormatError(`file ended early: sample data stops at byte ${dataOffset + b * bpb + got}`);
+        bytes.fill(0, got);
+      }
       if (scratch === null) {
         this.decode(bytes, nb, b, channel, out.subarray(b - s));
       } else {

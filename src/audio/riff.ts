@@ -7,7 +7,7 @@
  * Every size read from the file is checked against the real file size before it is used.
  */
 import { adpcmCodecFromWaveFormat } from "./adpcm.js";
-import { checkBasics, pcmCodec, type BlockCodec, type Layout } from "./layout.js";
+import { checkBasics, framesOf, pcmCodec, type BlockCodec, type Layout } from "./layout.js";
 import { parseBext, parseGuano, parseListInfo } from "./metadata.js";
 import type { SampleFormat } from "./pcm.js";
 import type { ByteSource } from "./source.js";
@@ -235,15 +235,15 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
   if (!fmt) throw new AudioFormatError(`${container}: no fmt chunk`);
   if (!data) throw new AudioFormatError(`${container}: no data chunk`);
   const { codec, encoding, bits } = waveCodec(fmt, container);
-  const blocks = Math.floor(data.size / codec.bytesPerBlock);
   return {
     container,
     encoding,
     samplerate: fmt.samplerate,
     channels: fmt.channels,
     bitsPerSample: bits,
-    frames: blocks * codec.framesPerBlock,
+    frames: framesOf(codec, data.size),
     dataOffset: data.body,
+    dataEnd: data.body + data.size,
     codec,
     metadata: { ...metadata, ...(fmt.extensible ? { extensible: true } : {}) },
   };
