@@ -158,3 +158,16 @@ describe("ADPCM data that ends inside a block", () => {
     for (let bytes = 0; bytes < 72; bytes++) expect(codec.framesInPartialBlock!(bytes), `${bytes} bytes`).toBe(whole(bytes));
   });
 });
+
+describe("bext origination date and time", () => {
+  it("are shown in ISO 8601 whatever separators EBU Tech 3285 allows the recorder (2016:02:17, 19.45.16)", async () => {
+    // XC821988 (Avisoft): bext's OriginationDate "2016-02-17" at body byte 320, OriginationTime "19:45:16" at 330.
+    const b = new Uint8Array(readFileSync(path.join(FIXTURES, "recordings/XC821988-Lasiurus_blossevillii-2016.02.17-CL01712.wav")));
+    const body = Buffer.from(b).indexOf("bext") + 8;
+    expect(Buffer.from(b.subarray(body + 320, body + 338)).toString("latin1")).toBe("2016-02-1719:45:16");
+    b.set(Buffer.from("2016:02:1719.45.16", "latin1"), body + 320);
+    const reader = await openAudio(b);
+    await reader.close();
+    expect(reader.info.timestamp).toBe("2016-02-17T19:45:16"); // was "2016:02:17T19.45.16"
+  });
+});

@@ -76,9 +76,22 @@ export function parseListInfo(body: Uint8Array): Record<string, string> | null {
   return out;
 }
 
+/**
+ * bext's origination date and time as ISO 8601 ("2016-02-17T19:45:16"): EBU Tech 3285 leaves
+ * their separators free among '-', '_', ':', ' ' and '.' ("2016:02:17", "19.45.16"); each part
+ * that is not a date or a time in that form is kept as written.
+ */
+function bextTimestamp(date: string, time: string): string {
+  const d = /^(\d{4})[-_:. ](\d{2})[-_:. ](\d{2})$/.exec(date.trim());
+  const t = /^(\d{2})[-_:. ](\d{2})[-_:. ](\d{2})$/.exec(time.trim());
+  const isoDate = d ? `${d[1]}-${d[2]}-${d[3]}` : date;
+  if (!time) return isoDate;
+  return `${isoDate}T${t ? `${t[1]}:${t[2]}:${t[3]}` : time}`;
+}
+
 /** When and where a recording was made, and how it was slowed down, as far as its metadata says. */
 export interface RecordingFacts {
-  /** Start of recording, ISO 8601 as written (GUANO `Timestamp`, else bext origination date and time). */
+  /** Start of recording, ISO 8601: GUANO `Timestamp` as written, else bext's origination date and time (bextTimestamp). */
   timestamp?: string;
   /** WGS84 decimal degrees from GUANO `Loc Position` ("lat lon"). */
   location?: { latitude: number; longitude: number };
@@ -95,7 +108,7 @@ export function recordingFacts(metadata: Record<string, unknown>, samplerate: nu
   const guano = metadata.guano as Record<string, string> | undefined;
   const bext = metadata.bext as Bext | undefined;
   if (guano?.Timestamp) out.timestamp = guano.Timestamp;
-  else if (bext?.originationDate) out.timestamp = `${bext.originationDate}${bext.originationTime ? `T${bext.originationTime}` : ""}`;
+  else if (bext?.originationDate) out.timestamp = bextTimestamp(bext.originationDate, bext.originationTime);
   const pos = guano?.["Loc Position"]?.split(/[\s,]+/).map(Number);
   if (pos && pos.length >= 2 && Math.abs(pos[0]) <= 90 && Math.abs(pos[1]) <= 180) out.location = { latitude: pos[0], longitude: pos[1] };
   const te = guano?.TE === undefined ? NaN : Number(guano.TE.trim());
