@@ -127,6 +127,9 @@ describe("malformed files are rejected with a message naming the problem", () =>
       b.fill(0, 22, 26);
       b[b.length >> 1] ^= 0x10;
     }), /^<buffer>: flac: corrupt stream: decoding stops at frame 4096, but the file's frames run to frame 16000$/],
+    // One MPEG Layer III header (128 kbit/s, 44.1 kHz: 417-byte frames) before random bytes:
+    // decoded to 1536 frames of noise, where libsndfile refuses the file.
+    ["an MP3 frame header before random bytes", Uint8Array.from({ length: 2004 }, (_, i) => [0xff, 0xfb, 0x90, 0x00][i] ?? (i * 7919 + 13) % 251), /^<buffer>: mp3: the frame at byte 0 is not followed by another at byte 417 \(not an MPEG audio stream, or corrupt\)$/],
     ["WAVE_FORMAT_EXTENSIBLE with a foreign SubFormat GUID", extensibleWav(Uint8Array.from([1, 0, ...Array.from({ length: 14 }, (_, i) => i)])), /^<buffer>: wav: WAVE_FORMAT_EXTENSIBLE SubFormat 0100000102030405060708090a0b0c0d is not a format sonotile reads$/],
     ["Ogg with an unsupported codec", patched(fixture("ogg_vorbis.ogg"), (_, b) => b.set([0x7f, 0x46, 0x4c, 0x41, 0x43], 28)), /unsupported codec in the first packet/],
   ];

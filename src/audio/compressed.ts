@@ -598,6 +598,15 @@ function probeFlac(b: Uint8Array, at: number): Probe | null {
 async function probeMpeg(src: ByteSource, b: Uint8Array, at: number): Promise<Probe | null> {
   const h = parseMpegHeader(b, 0);
   if (!h) return null;
+  // Two bytes that look like a frame header are no MPEG stream: the next frame must follow where
+  // the first ends, in the same layer and rate, unless the file ends there (mpg123 and libsndfile
+  // check the same; one header before random bytes decoded to 1536 frames of noise).
+  const next = at + h.frameBytes;
+  if (h.frameBytes > 0 && next + 4 <= src.size) {
+    const n = parseMpegHeader(await src.read(next, 4), 0);
+    if (!n || n.layer !== h.layer || n.samplerate !== h.samplerate)
+      throw new AudioFormatError(`mp3: the frame at byte ${at} is not followed by another at byte ${next} (not an MPEG audio stream, or corrupt)`);
+  }
   const probe: Probe = { kind: "mp3", container: "mp3", samplerate: h.samplerate, channels: h.channels, bitsPerSample: null, frames: null };
   if (h.layer !== 3 || h.frameBytes === 0) return probe; // Layer I/II and free format: counted and read by decoding
   const tag = parseInfoTag(await src.read(at, h.frameBytes), 0, h);
