@@ -21,7 +21,7 @@ import { addRecordingTag, deleteRecording, getRecording, insertRecording, listRe
 import { createToken } from "../src/store/tokens.js";
 import { createUser } from "../src/store/users.js";
 import type { Sql } from "../src/store/db.js";
-import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { REAL_PG_URL, freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 let t: TestDatabase;
 let sql: Sql;
@@ -213,6 +213,33 @@ describe("a write and an archive at the same moment", () => {
       expect((await getRecording(sql, recording.id)).features, hidden).toEqual([{ name: "racing", value: 1 }]);
       await expect(setRecordingFeature(sql, recording.id, { name: "late", value: 2, created_by: userId }), hidden).rejects.toBeInstanceOf(ConflictError);
     }
+  });
+});
+
+describe("a state change and a parent's archive at the same moment", () => {
+  // Needs two sessions: on the embedded database (one session) the three run one after another.
+  it.runIf(REAL_PG_URL)("a trash waiting for its record does not land under a dataset archived meanwhile: it sees the archive and is refused", async () => {
+    const { dataset, recording } = await tree("racing-trash");
+    const errorOf = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
+    let trashing: Promise<unknown> | undefined;
+    // Another transaction holds the recording (not its dataset) for a moment, as a write does.
+    await sql.begin(async (tx) => {
+      await tx`SELECT id FROM recordings WHERE id = ${recording.id} FOR SHARE`;
+      trashing = errorOf(setState(sql, "recordings", recording.id, "trashed"));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await setState(sql, "datasets", dataset.id, "archived"); // nothing holds the dataset: done at once
+    });
+    // The trash had checked the dataset (active) and waited only to write: it landed under the archive.
+    const err = await trashing;
+    expect(err).toBeInstanceOf(ConflictError);
+    expect((err as Error).message).toBe(`recording ${recording.id} cannot be trashed now: its dataset ${dataset.id} is archived; restore it first`);
+    expect((await getRecording(sql, recording.id)).state).toBe("active");
+  });
+
+  it("changes of one record at the same moment queue, and a refusal names the state it found (one read 'is active; restore it first')", async () => {
+    const { recording } = await tree("racing-states");
+    const outcomes = await Promise.allSettled(Array.from({ length: 12 }, (_, k) => setState(sql, "recordings", recording.id, k % 3 === 0 ? "active" : k % 3 === 1 ? "archived" : "trashed")));
+    for (const o of outcomes) if (o.status === "rejected") expect(String(o.reason)).toMatch(/is (archived|trashed); restore it first$/);
   });
 });
 

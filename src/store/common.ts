@@ -146,17 +146,25 @@ async function ownStateUnderVisibleParents(db: Queryable, table: StatefulTable, 
  * trashed parent nothing moves (409): the parent froze its contents, and a restore there would
  * not make the record visible anyway. The table name comes from the fixed list above, never
  * from input.
+ *
+ * One transaction that locks the record FOR UPDATE, then its parents FOR SHARE (lineage): a
+ * parent's archive waits for it and the other way round, and changes of one record queue. As
+ * separate statements, a trash that had passed the check landed under a dataset archived
+ * meanwhile, and a refusal could read "is active; restore it first".
  */
 export async function setState(db: Queryable, table: StatefulTable, id: string, to: State): Promise<void> {
-  await ownStateUnderVisibleParents(db, table, id, `cannot be ${to === "active" ? "restored" : to} now`);
-  const rows = await db`
-    UPDATE ${db(table)} SET state = ${to}, state_changed_at = CASE WHEN state = ${to} THEN state_changed_at ELSE now() END
-    WHERE id = ${id} AND (${to} = 'active' OR state = 'active')
-    RETURNING id`;
-  if (rows.length) return;
-  const [row] = await db`SELECT state FROM ${db(table)} WHERE id = ${id}`;
-  if (!row) throw new NotFoundError(singular(table), id);
-  throw new ConflictError(`${singular(table)} ${id} is ${row.state}; restore it first`);
+  await inTransaction(db, async (tx) => {
+    const [self] = await tx`SELECT state FROM ${tx(table)} WHERE id = ${id} FOR UPDATE`;
+    if (!self) throw new NotFoundError(singular(table), id);
+    await ownStateUnderVisibleParents(tx, table, id, `cannot be ${to === "active" ? "restored" : to} now`);
+    if (to !== "active" && self.state !== "active") throw new ConflictError(`${singular(table)} ${id} is ${self.state}; restore it first`);
+    if (self.state !== to) await tx`UPDATE ${tx(table)} SET state = ${to}, state_changed_at = now() WHERE id = ${id}`;
+  });
+}
+
+/** Runs `run` in `db`'s transaction when it is one (postgres.js gives it a savepoint()), else in a new one. */
+function inTransaction<T>(db: Queryable, run: (tx: Queryable) => Promise<T>): Promise<T> {
+  return "savepoint" in db ? run(db) : ((db as Sql).begin(run) as Promise<T>);
 }
 
 /**
@@ -177,12 +185,10 @@ export async function assertWritable(db: Queryable, table: StatefulTable, id: st
  * to 18 ms after an archive had made the record read-only.
  */
 export async function writing<T>(db: Queryable, table: StatefulTable, id: string, write: (tx: Queryable) => Promise<T>): Promise<T> {
-  const locked = async (tx: Queryable) => {
+  return inTransaction(db, async (tx) => {
     await assertWritable(tx, table, id);
     return write(tx);
-  };
-  // postgres.js gives a transaction's `sql` a savepoint() and the pool's a begin().
-  return "savepoint" in db ? locked(db) : ((db as Sql).begin(locked) as Promise<T>);
+  });
 }
 
 /** Who and what creates a record: the user, and the run (import or job) if any. */
