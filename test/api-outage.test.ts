@@ -55,6 +55,17 @@ it("answers 503 while the database is unreachable and recovers by itself", async
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ statusCode: 503, error: "Service Unavailable", message: expect.stringContaining("database is unavailable") });
   }
+  // On loopback the 503 says why; beyond it (every route needs a token), not: the token lookup
+  // fails first, and any made-up key was answered with the database's host and port.
+  expect((await app.inject({ url: "/v1/datasets" })).json().message).toContain(`127.0.0.1:${proxy.port}`);
+  const exposed = await buildApp({ database: db, audioRoots: [], deadlineMs: 2000, requireAuthForReads: true });
+  try {
+    const res = await exposed.inject({ url: "/v1/datasets", headers: { authorization: "Bearer st_made_up" } });
+    expect(res.statusCode).toBe(503);
+    expect(res.json().message).toBe("the database is unavailable; the server reconnects by itself — retry in a few seconds");
+  } finally {
+    await exposed.close();
+  }
   const health = await app.inject({ url: "/health" });
   expect(health.statusCode).toBe(503);
   expect(health.json()).toMatchObject({ status: "unavailable", database: { status: "unavailable" } });

@@ -100,7 +100,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(errorsPlugin);
+  await app.register(errorsPlugin, { errorDetails: !(options.requireAuthForReads ?? false) });
   await app.register(statePlugin, { db: options.database, audioRoots: options.audioRoots });
   // A query parameter given twice arrives as an array, which every schema here would report as
   // "expected number, received NaN": say what is wrong instead.

@@ -30,7 +30,11 @@ function fieldPath(context: string | undefined, instancePath: string): string {
   return path || context || "body";
 }
 
-export const errorsPlugin = fp(async (app) => {
+/**
+ * @param errorDetails say why the database is unavailable (its error names hosts and ports): off
+ *   beyond loopback, where a 503 also reaches a client whose token could not be looked up yet.
+ */
+export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) => {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
       const where = err.validationContext;
@@ -54,7 +58,8 @@ export const errorsPlugin = fp(async (app) => {
     }
     if (isConnectionError(err)) {
       request.log.warn({ err }, "database unavailable");
-      return sendError(reply, 503, `the database is unavailable (${err.code}: ${err.message}); the server reconnects by itself — retry in a few seconds`);
+      const why = options.errorDetails ? ` (${err.code}: ${err.message})` : "";
+      return sendError(reply, 503, `the database is unavailable${why}; the server reconnects by itself — retry in a few seconds`);
     }
     if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
       // Typically `curl -d '{…}'` without -H, which sends application/x-www-form-urlencoded.
