@@ -142,7 +142,18 @@ describe("authentication and roles", () => {
   it("keeps users out of other users' tokens", async () => {
     const adminTokens = (await app.inject({ url: "/v1/tokens", headers: auth(admin) })).json().items;
     const foreign = adminTokens.find((x: { user_id: string }) => x.user_id !== memberId);
-    expect((await app.inject({ url: `/v1/tokens/${foreign.id}`, headers: auth(member) })).statusCode).toBe(403);
+    // Another user's token is as missing as one that does not exist (a 403 told real ids apart).
+    const missing = "00000000-0000-4000-8000-000000000000";
+    for (const id of [foreign.id, missing]) {
+      for (const res of [await app.inject({ url: `/v1/tokens/${id}`, headers: auth(member) }), await app.inject({ method: "PATCH", url: `/v1/tokens/${id}`, payload: { enabled: false }, headers: auth(member) })]) {
+        expect([res.statusCode, res.json().message]).toEqual([404, `token ${id} not found`]);
+      }
+    }
+    expect((await app.inject({ url: `/v1/tokens/${foreign.id}`, headers: auth(admin) })).json().enabled).toBe(true);
+    // A token for a user that does not exist: a 404 the OpenAPI document now declares.
+    const nobody = await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "x", user_id: missing }, headers: auth(admin) });
+    expect([nobody.statusCode, nobody.json().message]).toEqual([404, `user ${missing} not found`]);
+    expect(Object.keys((await app.inject({ url: "/openapi.json" })).json().paths["/v1/tokens"].post.responses)).toContain("404");
     const res = await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "x", user_id: foreign.user_id }, headers: auth(member) });
     expect(res.statusCode).toBe(403);
   });

@@ -5,6 +5,8 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyRequest } from "fastify";
+import type { Sql } from "../../store/db.js";
+import { NotFoundError } from "../../store/errors.js";
 import { createToken, getToken, listTokens, setTokenEnabled } from "../../store/tokens.js";
 import { getUser } from "../../store/users.js";
 import { requireRole } from "../plugins/auth.js";
@@ -28,6 +30,17 @@ function actorFor(request: FastifyRequest, userId: string) {
   return actor;
 }
 
+/**
+ * Token `id` as the caller may see it: another user's token is, to a non-admin, as missing as one
+ * that does not exist (404, the same message) — a 403 told which ids were real tokens.
+ */
+async function visibleToken(request: FastifyRequest, sql: Sql, id: string) {
+  const actor = requireRole(request, "viewer");
+  const token = await getToken(sql, id);
+  if (token.user_id !== actor.id && actor.role !== "admin") throw new NotFoundError("token", id);
+  return token;
+}
+
 export const tokenRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["tokens"];
   app.get("/tokens", {
@@ -49,7 +62,7 @@ export const tokenRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       summary: "Create a token; the key is shown in this response only", tags,
       body: z.strictObject({ name: text(1, 255), user_id: id.optional().describe("Owner (default: you; others: admins only)") }),
-      response: { 201: z.object({ token: tokenSchema, key: z.string().describe("The secret key: store it now, it cannot be shown again") }), 400: errorBody, 403: errorBody },
+      response: { 201: z.object({ token: tokenSchema, key: z.string().describe("The secret key: store it now, it cannot be shown again") }), 400: errorBody, 403: errorBody, 404: errorBody },
     },
   }, async (request, reply) => {
     const actor = requireRole(request, "viewer");
@@ -62,11 +75,7 @@ export const tokenRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/tokens/:id", {
     config: { role: "viewer" },
     schema: { summary: "Get a token", tags, params: idParams, response: { 200: tokenSchema, 403: errorBody, 404: errorBody } },
-  }, async (request) => {
-    const token = await getToken(app.db.sql, request.params.id);
-    actorFor(request, token.user_id);
-    return token;
-  });
+  }, async (request) => visibleToken(request, app.db.sql, request.params.id));
 
   app.patch("/tokens/:id", {
     config: { role: "viewer" },
@@ -76,7 +85,7 @@ export const tokenRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: tokenSchema, 403: errorBody, 404: errorBody },
     },
   }, async (request) => {
-    actorFor(request, (await getToken(app.db.sql, request.params.id)).user_id);
+    await visibleToken(request, app.db.sql, request.params.id);
     return setTokenEnabled(app.db.sql, request.params.id, request.body.enabled);
   });
 };
