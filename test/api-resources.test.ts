@@ -224,6 +224,29 @@ describe("tags and feature names", () => {
     const tooLong = await app.inject({ method: "POST", url: "/v1/tags", payload: { key: "k".repeat(256), value: "" }, headers: auth(member) });
     expect(fields(tooLong.json()).sort()).toEqual(["key", "value"]);
   });
+
+  it("are the same text however it is typed: trimmed and in NFC; blank, invisible or malformed text is refused, naming the field", async () => {
+    const tag = async (key: string, value: string) => app.inject({ method: "POST", url: "/v1/tags", payload: { key, value }, headers: auth(member) });
+    // "v " was a second tag beside "v"; "Cafe" + a combining acute accent a second "Café".
+    const first = (await tag("place", "Café")).json();
+    expect(first).toMatchObject({ key: "place", value: "Café" });
+    for (const [key, value] of [["place ", "Café"], [" place", "Cafe\u0301"], ["place", " Café\t"]]) expect((await tag(key, value)).json().id).toBe(first.id);
+    expect((await app.inject({ url: `/v1/tags?key=${encodeURIComponent("place ")}` })).json().total).toBe(1);
+    const refusals: [string, string, string][] = [
+      ["\u200b", "x", "key: must not be empty or blank"], // a zero-width space: nothing to see
+      ["k", "   ", "value: must not be empty or blank"],
+      ["\ud800", "x", "key: must be well-formed Unicode text (it holds a lone UTF-16 surrogate)"], // was stored as U+FFFD
+    ];
+    for (const [key, value, message] of refusals) {
+      const res = await tag(key, value);
+      expect(res.statusCode, message).toBe(400);
+      expect(res.json().message).toContain(message);
+    }
+    const blankNote = await app.inject({ method: "POST", url: "/v1/notes", payload: { message: " \n ", recording_id: recordingId }, headers: auth(member) });
+    expect([blankNote.statusCode, fields(blankNote.json())]).toEqual([400, ["message"]]);
+    const name = await app.inject({ method: "POST", url: "/v1/feature_names", payload: { name: "  snr_db " }, headers: auth(member) });
+    expect(name.json().name).toBe("snr_db");
+  });
 });
 
 describe("runs and jobs", () => {

@@ -58,9 +58,25 @@ export const errorBody = z.object({
   fields: z.array(z.object({ field: z.string(), message: z.string() })).optional().describe("Invalid fields (400 only)"),
 });
 
+/** A lone UTF-16 surrogate ("\ud800" in JSON) is no character: PostgreSQL would store U+FFFD in its place. */
+const WELL_FORMED = "must be well-formed Unicode text (it holds a lone UTF-16 surrogate)";
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
+
 /** Strings of at most `max` characters, at least `min`. */
 export const text = (min: number, max: number) =>
-  z.string({ error: "must be a string" }).min(min, min === 1 ? "must not be empty" : `must be at least ${min} characters`).max(max, `must be at most ${max} characters`);
+  z.string({ error: "must be a string" }).min(min, min === 1 ? "must not be empty" : `must be at least ${min} characters`).max(max, `must be at most ${max} characters`)
+    .refine(wellFormed, WELL_FORMED);
+
+/**
+ * Text that names or labels what people read and look up — names, tag keys and values, feature
+ * names, note messages: trimmed and in Unicode NFC, so that "v " is the tag "v" and "Café" typed
+ * with a combining accent is the "Café" typed without; refused when blank — nothing but spaces or
+ * invisible format characters (a zero-width space) — or not well-formed.
+ */
+export const label = (max: number) =>
+  z.string({ error: "must be a string" }).trim().normalize("NFC").max(max, `must be at most ${max} characters`)
+    .refine(wellFormed, WELL_FORMED).refine((v) => !/^[\s\p{Cf}]*$/u.test(v), "must not be empty or blank");
 
 /**
  * A response whose body is bytes, not JSON: declared in the OpenAPI document under the media

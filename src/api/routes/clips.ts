@@ -7,7 +7,7 @@ import { requireRole } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
-import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
+import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, timestamp } from "../schemas.js";
 
 export const clipSchema = z.object({
   id: z.uuid(),
@@ -24,7 +24,7 @@ export const clipSchema = z.object({
 });
 
 const seconds = (what: string) => z.number({ error: "must be a number of seconds" }).finite().min(0, "must be >= 0").describe(what);
-const tagSchema = z.object({ key: text(1, 255), value: text(1, 255) });
+const tagSchema = z.object({ key: label(255), value: label(255) });
 
 export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["clips"];
@@ -72,7 +72,7 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => removeClipTag(sql, request.params.id, request.query));
 
   app.post("/clips/:id/features", {
-    schema: { summary: "Set a clip's feature value", tags, params: idParams, body: z.strictObject({ name: text(1, 255), value: z.number({ error: "must be a number" }).finite() }), response: { 200: clipSchema, 404: errorBody, 409: errorBody } },
+    schema: { summary: "Set a clip's feature value", tags, params: idParams, body: z.strictObject({ name: label(255), value: z.number({ error: "must be a number" }).finite() }), response: { 200: clipSchema, 404: errorBody, 409: errorBody } },
   }, async (request) => setClipFeature(sql, request.params.id, { ...request.body, created_by: request.user?.id ?? null }));
 
   await app.register(stateRoutes("clips", "clips", clipSchema, (cid) => getClip(sql, cid)));

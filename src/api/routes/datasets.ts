@@ -9,7 +9,7 @@ import { DATASET_SORTS, createDataset, deleteDataset, getDataset, importDataset,
 import { checkInAudioRoots } from "../recording-file.js";
 import { resolveAudioDir } from "../../store/paths.js";
 import { stateRoutes } from "../state-routes.js";
-import { errorBody, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
+import { errorBody, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, text, timestamp } from "../schemas.js";
 
 export const datasetSchema = z.object({
   id: z.uuid(),
@@ -24,7 +24,7 @@ export const datasetSchema = z.object({
   run_id: z.uuid().nullable(),
 });
 
-const name = z.string({ error: "must be a string" }).max(255, "must be at most 255 characters").refine((s) => s.trim().length > 0, "must not be empty or blank");
+const name = label(255);
 const description = text(0, 10000);
 
 const scanSchema = z.object({

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
 import { createNote, getNote, listNotes, updateNote } from "../../store/notes.js";
 import { stateRoutes } from "../state-routes.js";
-import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, stateQuery, text, timestamp } from "../schemas.js";
+import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, stateQuery, label, timestamp } from "../schemas.js";
 
 export const noteSchema = z.object({
   id: z.uuid(),
@@ -32,7 +32,7 @@ export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/notes", {
     schema: {
       summary: "Write a note", tags,
-      body: z.strictObject({ message: text(1, 1000), is_issue: z.boolean({ error: "must be true or false" }).optional(), recording_id: id.optional(), clip_id: id.optional() }),
+      body: z.strictObject({ message: label(1000), is_issue: z.boolean({ error: "must be true or false" }).optional(), recording_id: id.optional(), clip_id: id.optional() }),
       response: { 201: noteSchema, 400: errorBody, 404: errorBody, 409: errorBody },
     },
   }, async (request, reply) => reply.code(201).send(await createNote(sql, { ...request.body, created_by: request.user?.id ?? null })));
@@ -40,7 +40,7 @@ export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/notes/:id", { schema: { summary: "Get a note", tags, params: idParams, response: { 200: noteSchema, 404: errorBody } } }, async (request) => getNote(sql, request.params.id));
 
   app.patch("/notes/:id", {
-    schema: { summary: "Edit a note", tags, params: idParams, body: z.strictObject({ message: text(1, 1000).optional(), is_issue: z.boolean().optional() }), response: { 200: noteSchema, 400: errorBody, 404: errorBody, 409: errorBody } },
+    schema: { summary: "Edit a note", tags, params: idParams, body: z.strictObject({ message: label(1000).optional(), is_issue: z.boolean().optional() }), response: { 200: noteSchema, 400: errorBody, 404: errorBody, 409: errorBody } },
   }, async (request) => updateNote(sql, request.params.id, request.body));
 
   await app.register(stateRoutes("notes", "notes", noteSchema, (nid) => getNote(sql, nid)));

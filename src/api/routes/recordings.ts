@@ -21,9 +21,9 @@ import { HttpError } from "../plugins/errors.js";
 import { checkInAudioRoots, recordingFile } from "../recording-file.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
-import { bytesResponse, errorBody, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
+import { bytesResponse, errorBody, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, text, timestamp } from "../schemas.js";
 
-const tagSchema = z.object({ key: text(1, 255), value: text(1, 255) });
+const tagSchema = z.object({ key: label(255), value: label(255) });
 
 export const recordingSchema = z.object({
   id: z.uuid(),
@@ -122,8 +122,8 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
         dataset_id: id.optional(),
         search: z.string().max(1024).optional().describe("Substring of the path"),
         hash: z.string().regex(/^[0-9a-f]{32}$/, "must be an MD5 in lower-case hex").optional(),
-        tag_key: text(1, 255).optional(),
-        tag_value: text(1, 255).optional(),
+        tag_key: label(255).optional(),
+        tag_value: label(255).optional(),
         ...sortQuery(RECORDING_SORTS, "path"),
       }).refine((q) => (q.tag_key === undefined) === (q.tag_value === undefined), { message: "tag_key and tag_value go together", path: ["tag_value"] }),
       response: { 200: page(recordingSchema), 400: errorBody },
@@ -181,13 +181,13 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/recordings/:id/features", {
     schema: {
       summary: "Set a feature value (the feature name is created if new)", tags, params: idParams,
-      body: z.strictObject({ name: text(1, 255), value: z.number({ error: "must be a number" }).finite() }),
+      body: z.strictObject({ name: label(255), value: z.number({ error: "must be a number" }).finite() }),
       response: { 200: recordingSchema, 400: errorBody, 404: errorBody, 409: errorBody },
     },
   }, async (request) => setRecordingFeature(sql, request.params.id, { ...request.body, created_by: request.user?.id ?? null }));
 
   app.delete("/recordings/:id/features/:name", {
-    schema: { summary: "Remove a feature value", tags, params: z.object({ id, name: text(1, 255) }), response: { 200: recordingSchema, 404: errorBody, 409: errorBody } },
+    schema: { summary: "Remove a feature value", tags, params: z.object({ id, name: label(255) }), response: { 200: recordingSchema, 404: errorBody, 409: errorBody } },
   }, async (request) => removeRecordingFeature(sql, request.params.id, request.params.name));
 
   app.post("/recordings/:id/owners", {

@@ -11,7 +11,7 @@ import { createToken, getToken, listTokens, setTokenEnabled } from "../../store/
 import { getUser } from "../../store/users.js";
 import { requireRole } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
-import { errorBody, id, idParams, page, pageQuery, text, timestamp } from "../schemas.js";
+import { errorBody, id, idParams, page, pageQuery, label, timestamp } from "../schemas.js";
 
 export const tokenSchema = z.object({
   id: z.uuid(),
@@ -61,7 +61,7 @@ export const tokenRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { role: "viewer" },
     schema: {
       summary: "Create a token; the key is shown in this response only", tags,
-      body: z.strictObject({ name: text(1, 255), user_id: id.optional().describe("Owner (default: you; others: admins only)") }),
+      body: z.strictObject({ name: label(255), user_id: id.optional().describe("Owner (default: you; others: admins only)") }),
       response: { 201: z.object({ token: tokenSchema, key: z.string().describe("The secret key: store it now, it cannot be shown again") }), 400: errorBody, 403: errorBody, 404: errorBody },
     },
   }, async (request, reply) => {
