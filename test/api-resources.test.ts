@@ -2,7 +2,7 @@
  * The remaining API resources: clips, notes, tags and feature names (get-or-create), runs,
  * jobs (validated task data, abort, metrics), artifacts cleanup (admin only).
  */
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
@@ -118,6 +118,26 @@ describe("recordings registered one by one", () => {
     const junk = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: "junk.wav" }, headers: auth(member) });
     expect(junk.statusCode).toBe(400);
     expect(fields(junk.json())).toEqual(["path"]);
+  });
+
+  it("register a file by where it is: through a link to its directory, or a link to it, it is the same file, registered once", async () => {
+    const datasetId = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
+    await mkdir(join(scratch.path, "sub"));
+    await writeSineWav(join(scratch.path, "sub", "a.wav"), 8000, 1);
+    await symlink("sub", join(scratch.path, "sublink"));
+    await symlink("a.wav", join(scratch.path, "sub", "alias.wav"));
+    onTestFinished(() => Promise.all(["sub", "sublink"].map((p) => rm(join(scratch.path, p), { recursive: true }))).then(() => {}));
+    const post = (path: string) => app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path }, headers: auth(member) });
+    const first = await post("sublink/a.wav");
+    expect([first.statusCode, first.json().path]).toEqual([201, "sub/a.wav"]);
+    // Both were registered (201) beside sub/a.wav, and a scan listed both as registered.
+    for (const path of ["sub/a.wav", "sublink/alias.wav"]) {
+      const dup = await post(path);
+      expect([dup.statusCode, dup.json().message], path).toEqual([409, `dataset ${datasetId} already has a recording at sub/a.wav`]);
+    }
+    const scan = (await app.inject({ url: `/v1/datasets/${datasetId}/scan`, headers: auth(member) })).json();
+    expect(scan.files.filter((f: { path: string }) => /(^|\/)(a|alias)\.wav$/.test(f.path))).toEqual([{ path: "sub/a.wav", status: "registered", recording_id: first.json().id }]);
+    await app.inject({ method: "DELETE", url: `/v1/recordings/${first.json().id}`, headers: auth(admin) });
   });
 });
 

@@ -52,10 +52,12 @@ export async function resolveAudioDir(roots: readonly string[], input: string, f
 
 /**
  * Checks a recording path relative to `audioDir` (a real path) and returns the file's real
- * absolute path, its size in bytes and when it was last modified (stat's `mtimeMs`). Refused: empty, absolute, NUL, any `..` segment, and
+ * absolute path, the path of it relative to `audioDir` (`realPath`: where the file is, without the
+ * links that may lead there — the path a dataset scan lists it by), its size in bytes and when it
+ * was last modified (stat's `mtimeMs`). Refused: empty, absolute, NUL, any `..` segment, and
  * anything whose real path (after symlinks) leaves `audioDir`, or is not a regular file.
  */
-export async function resolveRecordingFile(audioDir: string, path: string, field = "path"): Promise<{ file: string; size: number; mtime: number }> {
+export async function resolveRecordingFile(audioDir: string, path: string, field = "path"): Promise<{ file: string; realPath: string; size: number; mtime: number }> {
   checkRelativePath(path, field);
   let real: string;
   try {
@@ -66,7 +68,7 @@ export async function resolveRecordingFile(audioDir: string, path: string, field
   if (!isInside(audioDir, real) || real === audioDir) throw invalid(field, `${path} resolves outside the dataset's audio_dir`);
   const info = await stat(real);
   if (!info.isFile()) throw invalid(field, `${path} is not a regular file`);
-  return { file: real, size: info.size, mtime: info.mtimeMs };
+  return { file: real, realPath: relative(audioDir, real).split(sep).join("/"), size: info.size, mtime: info.mtimeMs };
 }
 
 /** Syntactic checks of a relative recording path (no file system access). */

@@ -141,11 +141,12 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const { dataset_id, path: given, ...metadata } = request.body;
-    const path = canonicalRecordingPath(given);
     await assertWritable(sql, "datasets", dataset_id);
     const dataset = await getDataset(sql, dataset_id);
     checkInAudioRoots(app, dataset.audio_dir, `dataset ${dataset_id}`);
-    const abs = (await resolveRecordingFile(dataset.audio_dir, path)).file;
+    // Registered by where the file is, as a scan lists it: "sublink/a.wav", through a link to the
+    // directory "sub", is "sub/a.wav" — registered once, not once per way to reach it.
+    const { file: abs, realPath: path } = await resolveRecordingFile(dataset.audio_dir, canonicalRecordingPath(given));
     // The file named as the request names it, not by the server's own path (as the import does).
     const facts = await probeFile(abs).catch((err: Error) => { throw invalid("path", err.message.replaceAll(abs, path)); });
     // Checked above before the file is read and hashed, and again with the dataset held as the row goes in.
