@@ -38,9 +38,38 @@ function usage(): string {
   ].join("\n");
 }
 
+/** The command closest to a mistyped `name` (at most two edits away), if any. */
+function closestCommand(name: string): string | undefined {
+  const distance = (a: string, b: string) => {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row = next;
+    }
+    return row[b.length];
+  };
+  return Object.keys(COMMANDS).map((c) => ({ c, d: distance(name, c) })).filter((x) => x.d <= 2).sort((x, y) => x.d - y.d)[0]?.c;
+}
+
+/**
+ * Standard output that cannot be written: a reader that went away (`| head`) ends the run quietly,
+ * as in other command-line tools; any other failure (a full disk, /dev/full) is one line and exit 1.
+ * Unhandled, the stream's 'error' event was a Node stack trace.
+ */
+function watchStdout(): void {
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") process.stderr.write(`sonotile: cannot write to standard output: ${err.code ?? err.message}\n`);
+    process.exit(err.code === "EPIPE" ? EXIT.ok : EXIT.input);
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const verbose = argv.includes("--verbose");
-  const args = argv.filter((a) => a !== "--verbose");
+  watchStdout();
+  // --verbose is an option wherever it stands before `--`; after it, a file named --verbose.
+  const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
+  const verbose = argv.slice(0, end).includes("--verbose");
+  const args = [...argv.slice(0, end).filter((a) => a !== "--verbose"), ...argv.slice(end)];
   const name = args[0];
   if (!name || name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(usage() + "\n");
@@ -52,7 +81,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[name];
   if (!entry) {
-    process.stderr.write(`sonotile: unknown command '${name}'\n${usage()}\n`);
+    const guess = closestCommand(name);
+    process.stderr.write(`sonotile: unknown command '${name}'${guess ? ` (did you mean ${guess}?)` : ""}; sonotile --help lists the commands\n`);
     return EXIT.usage;
   }
   try {

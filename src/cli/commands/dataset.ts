@@ -35,7 +35,7 @@ export const command: Command = {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "dataset", takesParams: false });
     if (!cl) return EXIT.ok;
     const [action, ...rest] = cl.positionals;
-    if (!(action === "add" && rest.length === 1) && !(action === "list" && rest.length === 0)) throw new UsageError(`expected 'add <dir>' or 'list'\n${USAGE}`);
+    if (!(action === "add" && rest.length === 1) && !(action === "list" && rest.length === 0)) throw new UsageError(`expected 'add <dir>' or 'list' (see --help)`);
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
     const roots = action === "add" ? await resolveRoots(config.audioRoots) : [];
     // A path typed on a command line is relative to the current directory (the API's audio_dir

@@ -59,7 +59,7 @@ export const command: Command = {
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "decode", takesParams: false });
     if (!cl) return EXIT.ok;
-    if (cl.positionals.length !== 1) throw new UsageError(`expected one audio file, got ${cl.positionals.length}\n${USAGE}`);
+    if (cl.positionals.length !== 1) throw new UsageError(`expected one audio file, got ${cl.positionals.length} (see --help)`);
     const output = cl.options.output;
     if (typeof output !== "string") throw new UsageError("missing -o/--output FILE (.npy or .wav)");
     const ext = extname(output).toLowerCase();

@@ -43,7 +43,7 @@ export const command: Command = {
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "info", takesParams: false });
     if (!cl) return EXIT.ok;
-    if (cl.positionals.length !== 1) throw new UsageError(`expected one audio file, got ${cl.positionals.length}\n${USAGE}`);
+    if (cl.positionals.length !== 1) throw new UsageError(`expected one audio file, got ${cl.positionals.length} (see --help)`);
     const path = cl.positionals[0];
     const te = timeExpansionOption(cl.options["time-expansion"]);
 

@@ -55,8 +55,8 @@ export const command: Command = {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "jobs", takesParams: true });
     if (!cl) return EXIT.ok;
     const [action, ...rest] = cl.positionals;
-    if (!["submit", "list", "show", "abort"].includes(action ?? "")) throw new UsageError(`expected submit, list, show or abort\n${USAGE}`);
-    if (rest.length !== (action === "show" || action === "abort" ? 1 : 0)) throw new UsageError(`${action}: wrong number of arguments\n${USAGE}`);
+    if (!["submit", "list", "show", "abort"].includes(action ?? "")) throw new UsageError(`expected submit, list, show or abort (see --help)`);
+    if (rest.length !== (action === "show" || action === "abort" ? 1 : 0)) throw new UsageError(`${action}: wrong number of arguments (see --help)`);
     const jobId = rest.length === 1 ? idArgument(rest[0], "job-id") : undefined;
     if (action !== "submit" && Object.keys(cl.params).length) throw new UsageError(`${action} takes no spectrogram parameters`);
     const status = cl.options.status as string | undefined;

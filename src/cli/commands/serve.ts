@@ -74,7 +74,7 @@ export const command: Command = {
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "serve", takesParams: false });
     if (!cl) return EXIT.ok;
-    if (cl.positionals.length) throw new UsageError(`serve takes no arguments\n${USAGE}`);
+    if (cl.positionals.length) throw new UsageError(`serve takes no arguments (see --help)`);
     const host = typeof cl.options.host === "string" ? cl.options.host : "127.0.0.1";
     const port = portOption(cl.options.port);
     const runWorker = !cl.options["no-worker"];

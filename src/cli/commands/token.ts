@@ -35,10 +35,10 @@ export const command: Command = {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "token", takesParams: false });
     if (!cl) return EXIT.ok;
     const [action, ...rest] = cl.positionals;
-    if (!["create", "list", "disable", "enable"].includes(action ?? "")) throw new UsageError(`expected create, list, disable or enable\n${USAGE}`);
+    if (!["create", "list", "disable", "enable"].includes(action ?? "")) throw new UsageError(`expected create, list, disable or enable (see --help)`);
     const role = cl.options.role as string | undefined;
     if (role !== undefined && !(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role: must be one of ${ROLES.join(", ")}`);
-    if ((action === "disable" || action === "enable") !== (rest.length === 1) || (rest.length > 1)) throw new UsageError(`${action}: wrong number of arguments\n${USAGE}`);
+    if ((action === "disable" || action === "enable") !== (rest.length === 1) || (rest.length > 1)) throw new UsageError(`${action}: wrong number of arguments (see --help)`);
     const tokenId = rest.length === 1 ? idArgument(rest[0], "token-id") : undefined;
 
     const config = storeConfig({ data: cl.options.data as string | undefined });

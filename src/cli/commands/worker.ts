@@ -32,7 +32,7 @@ export const command: Command = {
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "worker", takesParams: false });
     if (!cl) return EXIT.ok;
-    if (cl.positionals.length) throw new UsageError(`worker takes no arguments\n${USAGE}`);
+    if (cl.positionals.length) throw new UsageError(`worker takes no arguments (see --help)`);
     const threads = numberOption(cl.options.threads, "threads", (v) => Number.isInteger(v) && v >= 1 && v <= 1024, "an integer in [1, 1024]");
     const poll = numberOption(cl.options.poll, "poll", (v) => v >= 0.5 && v <= 3600, "a number in [0.5, 3600]");
     const config = storeConfig({ data: cl.options.data as string | undefined });
