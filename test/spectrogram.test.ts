@@ -339,6 +339,17 @@ describe("spectrogram() of one signal", () => {
     }
   });
 
+  it("refuses parameters that are not a plain object, and options that are no object, naming them (a Map's entries were ignored: PCEN stayed on)", async () => {
+    for (const [params, kind] of [[new Map([["pcen", false]]), "Map"], [new Date(0), "Date"]] as const) {
+      const err = (() => { try { spectrogram(x, 8000, params as never); } catch (e) { return e; } })();
+      expect(err, kind).toBeInstanceOf(ParamsError);
+      expect((err as ParamsError).issues).toEqual([{ field: "params", message: `must be a plain object of parameters ({ name: value }), got ${kind}` }]);
+    }
+    expect(() => spectrogram(x, 8000, Object.assign(Object.create(null), { pcen: false }))).not.toThrow();
+    expect(() => spectrogram(x, 8000, {}, null as never)).toThrow(new TypeError("options: must be an object ({ output? }), got null"));
+    await expect(library.decode(`${FIXTURES}formats/wav_pcm_16.wav`, null as never)).rejects.toThrow(new TypeError("options: must be an object ({ timeExpansion? }), got null"));
+  });
+
   it("takes a Float64Array as its float32 values", async () => {
     const wide = Float64Array.from(x);
     expect(spectrogram(wide, 8000).data).toEqual(spectrogram(x, 8000).data);

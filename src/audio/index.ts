@@ -90,6 +90,7 @@ export async function openAudio(input: string | Uint8Array, options: OpenOptions
  *   time_expansion for a factor that gives no real rate, TypeError for input that is neither a path nor bytes.
  */
 export async function decode(input: string | Uint8Array, options: { timeExpansion?: number } = {}): Promise<DecodedAudio> {
+  if (options === null || typeof options !== "object") throw new TypeError(`options: must be an object ({ timeExpansion? }), got ${describeValue(options)}`);
   const reader = await openAudio(input);
   try {
     const { channels, frames } = reader.info;

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { expandedSamplerate, timeExpansionProblem } from "../audio/expansion.js";
+import { describeValue } from "../audio/signal.js";
 import { LIMITS } from "../audio/layout.js";
 import { MAX_RATE_FACTOR, nearestWorkableRate, rateRatio } from "./rate-ratio.js";
 
@@ -206,6 +207,10 @@ export class ParamsError extends Error {
 
 /** Validates `input` (any subset of the parameters) and fills in the defaults. */
 export function parseParams(input: unknown = {}): Params {
+  // A Map, a Date or a class instance would pass as an object holding none of its entries: every
+  // parameter at its default, PCEN on where `new Map([["pcen", false]])` asked it off.
+  if (input !== null && typeof input === "object" && !Array.isArray(input) && ![Object.prototype, null].includes(Object.getPrototypeOf(input)))
+    throw new ParamsError([{ field: "params", message: `must be a plain object of parameters ({ name: value }), got ${describeValue(input)}` }]);
   const result = paramsSchema.safeParse(unpadded(input ?? {}));
   if (result.success) return result.data;
   throw new ParamsError(

@@ -44,6 +44,7 @@ export function blockFrames(g: FrameGeometry): number {
 export function spectrogram(samples: Float32Array | Float64Array, samplerate: number, params: ParamsInput = {}, options: { output?: Float32Array } = {}): Spectrogram {
   const input = signalSamples(samples);
   const p = parseParams(params);
+  if (options === null || typeof options !== "object") throw new TypeError(`options: must be an object ({ output? }), got ${describeValue(options)}`);
   if (typeof samplerate !== "number") throw new TypeError(`samplerate: must be a number (Hz), got ${describeValue(samplerate)}`);
   if (!(samplerate > 0 && Number.isFinite(samplerate))) throw new RangeError(`samplerate must be > 0 Hz, got ${samplerate}`);
   if (input.length === 0) throw new RangeError("samples: the signal is empty");
