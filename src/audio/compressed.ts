@@ -313,6 +313,11 @@ class Cursor {
     return checkDecoded(this.probe.kind, r, `the audio after frame ${this.emitted}`);
   }
 
+  /** The stream's length in frames once this cursor has decoded to its end, else undefined. */
+  get ended(): number | undefined {
+    return this.done ? this.emitted : undefined;
+  }
+
   free(): void {
     this.dec.free();
   }
@@ -548,8 +553,11 @@ export class StreamReader implements AudioReader {
       const b0 = k * this.blockFrames;
       const from = Math.max(s, b0);
       const to = Math.min(e, b0 + (block ? block[channel].length : 0));
-      if (to <= from || (to < e && block![channel].length < this.blockFrames))
-        throw new AudioFormatError(`${this.probe.kind}: stream ends near frame ${Math.max(from, to)}, the header says ${this.info.frames} (truncated?)`);
+      if (to <= from || (to < e && block![channel].length < this.blockFrames)) {
+        // Where the stream ended, when the cursor got there; else (a block found empty) where it was looked for.
+        const end = this.cursor?.ended ?? Math.max(from, to);
+        throw new AudioFormatError(`${this.probe.kind}: stream ends ${this.cursor?.ended === undefined ? "near" : "at"} frame ${end}, the header says ${this.info.frames} (truncated?)`);
+      }
       parts.push(block![channel].subarray(from - b0, to - b0));
       have += to - from;
     }
