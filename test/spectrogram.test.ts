@@ -350,6 +350,23 @@ describe("spectrogram() of one signal", () => {
     await expect(library.decode(`${FIXTURES}formats/wav_pcm_16.wav`, null as never)).rejects.toThrow(new TypeError("options: must be an object ({ timeExpansion? }), got null"));
   });
 
+  it("types its parameters as SPEC §8b's Partial<Params>: values of the wrong type do not compile (npm run typecheck checks the expectations below)", () => {
+    // Never called: what matters is that tsc finds each error it is told to expect. With the
+    // schema's z.input every preprocessed field was `unknown`, and all of these compiled.
+    const wrong = () => [
+      // @ts-expect-error a boolean window_size
+      spectrogram(x, 8000, { window_size: true }),
+      // @ts-expect-error a number for pcen
+      spectrogram(x, 8000, { pcen: 17 }),
+      // @ts-expect-error an array for samplerate
+      spectrogram(x, 8000, { samplerate: [1] }),
+      // @ts-expect-error no such window
+      spectrogram(x, 8000, { window: "hanning" }),
+    ];
+    expect(wrong).toBeTypeOf("function");
+    expect(spectrogram(x, 8000, { window_size: 0.01, pcen: false, low_freq: null, window: "kaiser", kaiser_beta: 8 }).bins).toBe(41);
+  });
+
   it("takes a Float64Array as its float32 values", async () => {
     const wide = Float64Array.from(x);
     expect(spectrogram(wide, 8000).data).toEqual(spectrogram(x, 8000).data);

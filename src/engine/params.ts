@@ -191,8 +191,13 @@ export const paramsSchema = paramsObject.superRefine(checkCrossFieldRules);
 
 /** Fully specified, validated parameters. */
 export type Params = z.output<typeof paramsSchema>;
-/** What callers may pass: any subset, values or their text forms. */
-export type ParamsInput = z.input<typeof paramsSchema>;
+/**
+ * What callers may pass (SPEC §8b: `Partial<Params>`): any subset, each of its type. parseParams
+ * also reads the text forms the CLI and query strings give ("0.01", "true"); the type does not
+ * offer them, so that `{ pcen: 17 }` or `{ window_size: true }` fails to compile (z.input of the
+ * schema had every preprocessed field as `unknown`).
+ */
+export type ParamsInput = Partial<Params>;
 
 /** The names of all parameters, in SPEC order. */
 export const PARAM_NAMES = Object.keys(fields) as (keyof Params)[];
