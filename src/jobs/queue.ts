@@ -111,34 +111,28 @@ export interface ItemMessage {
  * embedded database, a second path). Parameterized statements are prepared (named): the
  * embedded server multiplexes connections onto one session, where unnamed statements of two
  * connections could interleave. pg-boss's maintenance scripts are parameterless `BEGIN; …;
- * COMMIT;` texts, which postgres.js only runs on a reserved connection (its pool could hand
- * the next statement to another one); their rows are flattened as pg-boss's own adapters do.
+ * COMMIT;` texts, whose statements must share one connection: they run inside postgres.js's own
+ * transaction (`sql.begin`), which keeps them on one connection, rolls back a failed one and
+ * rejects when its connection is lost. (On a reserved connection, a script whose backend died
+ * left pg-boss waiting for ever: postgres.js did not reject a query sent to the dead connection.)
+ * Their rows are flattened as pg-boss's own adapters do.
  */
-export function bossDatabase(sql: Queryable & Partial<Pick<Sql, "reserve">>): Db {
+export function bossDatabase(sql: Queryable): Db {
   return {
     async executeSql(text: string, values?: unknown[]) {
       if (values?.length) return { rows: [...(await sql.unsafe(text, values as never[], { prepare: true }))] };
-      const run = async (target: Queryable) => (await target.unsafe(text).simple()) as unknown[];
-      let result: unknown[];
-      if (/^\s*BEGIN\b/i.test(text) && sql.reserve) {
-        const reserved = await sql.reserve();
-        try {
-          result = await run(reserved);
-        } catch (err) {
-          // A script that failed inside its BEGIN leaves the connection in an aborted transaction,
-          // and the pool would hand it on: every later statement on it failed (25P02).
-          await reserved.unsafe("ROLLBACK").simple().catch(() => {});
-          throw err;
-        } finally {
-          reserved.release();
-        }
-      } else {
-        result = await run(sql);
-      }
+      const script = TRANSACTION_SCRIPT.exec(text);
+      // Inside a transaction already (a submission's inserts), a script runs as it is.
+      const result = (script && "begin" in sql
+        ? await (sql as Sql).begin((tx) => tx.unsafe(script[1]).simple())
+        : await sql.unsafe(text).simple()) as unknown[];
       return { rows: result.some(Array.isArray) ? result.flat() : [...result] };
     },
   };
 }
+
+/** A pg-boss script wrapped in a transaction of its own (its plans' `transaction()`): the statements between. */
+const TRANSACTION_SCRIPT = /^\s*BEGIN;([\s\S]*;)\s*COMMIT;\s*$/i;
 
 export interface QueueOptions {
   /**

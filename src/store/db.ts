@@ -162,6 +162,21 @@ const CONNECTION_CODES = new Set([
   "57P01", "57P02", "57P03", "53300",
 ]);
 
+/**
+ * Keeps a long-running process (serve, worker) alive through promises postgres.js rejects with
+ * no handler when a connection is lost — in 3.4.9 the array-type query each new connection runs
+ * first (porsager/postgres#1192): a backend terminated at that moment ended `sonotile serve` with
+ * "terminating connection due to administrator command" within seconds of a database restart,
+ * though every request path handles the same error (503). `warn` hears of each such rejection;
+ * any other unhandled rejection still ends the process, as Node's default does.
+ */
+export function tolerateLostConnections(warn: (message: string) => void): void {
+  process.on("unhandledRejection", (reason) => {
+    if (!isConnectionError(reason)) throw reason;
+    warn(`database connection lost (${(reason as { code: string }).code}: ${(reason as Error).message}); reconnecting`);
+  });
+}
+
 /** True when `err` says the database is unreachable (answer 503, retry later). */
 export function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { buildApp } from "../../api/app.js";
 import { ensureDemoAudio, ensureDemoDataset } from "../../demo/index.js";
 import { storeConfig } from "../../store/config.js";
-import { openDatabase } from "../../store/db.js";
+import { openDatabase, tolerateLostConnections } from "../../store/db.js";
 import { resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
 import { startWorker, type ExtractWorker } from "../../jobs/worker.js";
@@ -88,6 +88,7 @@ export const command: Command = {
     }
     const audioRoots = await resolveRoots(config.audioRoots);
 
+    tolerateLostConnections((message) => process.stderr.write(`sonotile: ${message}\n`));
     // (On the embedded database everything shares one connection: see openDatabase.)
     const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
     let app;

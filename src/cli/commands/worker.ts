@@ -4,7 +4,7 @@
  * roots). SIGTERM / SIGINT: stop taking items, finish the ones in hand, exit 0; a worker
  * killed outright loses nothing — its items return to the queue when their heartbeat lapses.
  */
-import { openDatabase } from "../../store/db.js";
+import { openDatabase, tolerateLostConnections } from "../../store/db.js";
 import { storeConfig } from "../../store/config.js";
 import { startWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
@@ -40,6 +40,7 @@ export const command: Command = {
     // protocol messages: a worker there is the database's only client, on one connection.
     // Workers that share a database across processes or machines use DATABASE_URL.
     // It executes jobs submitted to an existing database: a new one would have none, ever.
+    tolerateLostConnections((message) => process.stderr.write(`sonotile worker: ${message}\n`));
     const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: 4, create: false });
     let worker;
     try {
