@@ -1,12 +1,14 @@
 /**
  * SIGTERM drains in-flight work (SPEC §10): an answer already handed to Node — a large tile sent
  * as one Buffer to a client that reads slowly — reaches the client whole when the server closes
- * meanwhile (src/api/plugins/drain.ts); new requests are turned away.
+ * meanwhile (src/api/plugins/drain.ts), however long the drain takes; new requests are turned away.
  */
 import { connect } from "node:net";
 import Fastify from "fastify";
 import { expect, it } from "vitest";
+import { buildApp } from "../src/api/app.js";
 import { drainPlugin } from "../src/api/plugins/drain.js";
+import { freshDatabase } from "./store-helpers.js";
 
 const BODY_BYTES = 64 * 1024 * 1024;
 
@@ -46,4 +48,34 @@ it("a 64 MB answer still being read by a paused client arrives whole when the se
   await closed;
   expect(headers).toMatch(new RegExp(`content-length: ${BODY_BYTES}`, "i"));
   expect(received - headers.length - 4).toBe(BODY_BYTES);
+}, 60_000);
+
+it("the application's close waits as long as its drain may take, beyond Fastify's 10 s plugin timeout (it gave up after 10 s: the answer cut, serve left running)", async () => {
+  const t = await freshDatabase();
+  const app = await buildApp({ database: t.db, audioRoots: [], deadlineMs: 15_000 });
+  const body = Buffer.alloc(BODY_BYTES, 7);
+  app.get("/big", async (_, reply) => reply.type("application/octet-stream").send(body));
+  try {
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const { port } = app.server.address() as { port: number };
+    const socket = connect(port, "127.0.0.1");
+    socket.write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    let received = 0;
+    const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    await new Promise<void>((resolve) => socket.on("data", (chunk: Buffer) => {
+      if (received === 0) {
+        socket.pause(); // reads nothing more for 11 s
+        resolve();
+      }
+      received += chunk.length;
+    }));
+    const closed = app.close().then(() => "closed", (err: Error) => `failed: ${err.message}`);
+    await new Promise((r) => setTimeout(r, 11_000));
+    socket.resume();
+    await ended;
+    expect(await closed).toBe("closed");
+    expect(received).toBeGreaterThan(BODY_BYTES);
+  } finally {
+    await t.cleanup();
+  }
 }, 60_000);

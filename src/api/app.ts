@@ -73,11 +73,16 @@ const documentedRoute: typeof jsonSchemaTransform = (route) => {
 };
 
 export async function buildApp(options: AppOptions): Promise<App> {
+  const drainMs = options.deadlineMs ?? 30_000;
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     // Generous per-request bound: no request may hang a connection forever (SPEC §10 limits).
     requestTimeout: 120_000,
+    // Close hooks run under this bound too: the drain (up to drainMs) must fit in it. With
+    // Fastify's 10 s, a close while a slow client still read a large tile gave up after 10 s —
+    // the answer cut short, and `serve` left running without its port.
+    pluginTimeout: drainMs + 10_000,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -119,7 +124,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     if (body === "") done(null, undefined);
     else parseJson(request, body as string, done);
   });
-  await app.register(drainPlugin, { drainMs: options.deadlineMs ?? 30_000 });
+  await app.register(drainPlugin, { drainMs });
   // Before auth: its token lookup is a database query too.
   await app.register(deadlinePlugin, { deadlineMs: options.deadlineMs ?? 30_000 });
   await app.register(authPlugin, { requireAuthForReads: options.requireAuthForReads ?? false });

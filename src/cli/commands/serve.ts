@@ -138,11 +138,15 @@ export const command: Command = {
       process.once("SIGINT", stop);
     });
     // In-flight requests finish (app.close waits for them), then the job items in hand, then
-    // the pool drains its tasks.
-    await running.close();
-    await worker?.stop();
-    await tiles!.close();
-    await database.close();
-    return EXIT.ok;
+    // the pool drains its tasks. Whatever fails on the way, the rest is still released: a close
+    // that gave up left the pool's threads and the database's connections holding the process.
+    let failed = false;
+    for (const [what, step] of [["closing the server", () => running.close()], ["stopping the job worker", () => worker?.stop()], ["closing the tile pool", () => tiles!.close()], ["closing the database", () => database.close()]] as const) {
+      await Promise.resolve(step()).catch((err: Error) => {
+        failed = true;
+        process.stderr.write(`sonotile: ${what} failed: ${err.message}\n`);
+      });
+    }
+    return failed ? EXIT.input : EXIT.ok;
   },
 };
