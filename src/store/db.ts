@@ -163,12 +163,14 @@ const CONNECTION_CODES = new Set([
 ]);
 
 /**
- * Keeps a long-running process (serve, worker) alive through promises postgres.js rejects with
- * no handler when a connection is lost — in 3.4.9 the array-type query each new connection runs
- * first (porsager/postgres#1192): a backend terminated at that moment ended `sonotile serve` with
- * "terminating connection due to administrator command" within seconds of a database restart,
- * though every request path handles the same error (503). `warn` hears of each such rejection;
- * any other unhandled rejection still ends the process, as Node's default does.
+ * Keeps a long-running process (serve, worker) alive through connection errors that reach no
+ * handler — pg-boss's workers reject their fetch loop's promise unhandled ("terminating
+ * connection due to administrator command (Queue: sonotile-extract-items, Worker: …)"), and
+ * postgres.js 3.4.9 discards the promise of the array-type query each new connection runs first
+ * (porsager/postgres#1192). Either ended `sonotile serve` within seconds of repeated backend
+ * terminations, though every request path handles the same error (503) and both libraries
+ * reconnect. `warn` hears of each; any other unhandled rejection still ends the process, as
+ * Node's default does.
  */
 export function tolerateLostConnections(warn: (message: string) => void): void {
   process.on("unhandledRejection", (reason) => {
