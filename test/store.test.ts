@@ -200,7 +200,7 @@ describe("audio roots", () => {
 
   it("refuses recording paths that escape the dataset directory", async () => {
     const dir = join(roots[1], "inside");
-    expect(await resolveRecordingFile(dir, "a.wav")).toEqual({ file: join(dir, "a.wav"), size: statSync(join(dir, "a.wav")).size, mtime: statSync(join(dir, "a.wav")).mtimeMs });
+    expect(await resolveRecordingFile(dir, "a.wav")).toEqual({ file: join(dir, "a.wav"), realPath: "a.wav", size: statSync(join(dir, "a.wav")).size, mtime: statSync(join(dir, "a.wav")).mtimeMs });
     for (const bad of ["", "/etc/passwd", "../inside/a.wav", "x/../../a.wav", "escape.wav", "a\0.wav", "missing.wav"]) {
       await expect(resolveRecordingFile(dir, bad), JSON.stringify(bad)).rejects.toBeInstanceOf(InvalidError);
     }
