@@ -7,7 +7,7 @@ import { copyFile, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
-import { decode } from "../src/audio/index.js";
+import { decode, fileMd5 } from "../src/audio/index.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { createDataset } from "../src/store/datasets.js";
 import { resolveRoots } from "../src/store/paths.js";
@@ -61,11 +61,15 @@ describe("GET /v1/recordings/{id}/playback", () => {
   it("a compressed file that cannot be decoded where the interval lies: 422 before any audio, not a 200 cut short", async () => {
     const cut = join(root, "cut.flac");
     await copyFile(join(FIXTURES, "formats/flac_pcm_16.flac"), cut); // 1 s at 16 kHz
-    await truncate(cut, 9000); // the header still says 16000 frames; registration reads only the header
-    const rec = (await insertRecording(t.db.sql, { dataset_id: datasetId, path: "cut.flac", ...(await probeFile(cut)), created_by: null }))!;
+    // Registered whole, then cut (as registered: its size and MD5 are the cut file's), so that
+    // the header still says 16000 frames. (A FLAC cut before registration is refused there.)
+    const whole = await probeFile(cut);
+    await truncate(cut, 9000);
+    const rec = (await insertRecording(t.db.sql, { dataset_id: datasetId, path: "cut.flac", ...whole, file_size: 9000, hash: await fileMd5(cut), file_mtime: (await stat(cut)).mtimeMs, created_by: null }))!;
     const res = await app.inject({ url: `/v1/recordings/${rec.id}/playback?start_time=0.1&end_time=0.9` });
     expect(res.statusCode).toBe(422);
-    expect(res.json().message).toMatch(/^the recording's audio cannot be decoded: flac: stream ends at frame 4096, the header says 16000/);
+    expect(res.json().message).toMatch(/^the recording's audio cannot be decoded: (cut\.flac: )?flac: stream ends at frame 4096, the header says 16000/);
+    await expect(probeFile(cut)).rejects.toThrow(/flac: stream ends at frame 4096, the header says 16000 \(truncated\?\)$/);
   });
 
   it("a file that no longer decodes is named relative to the audio root, not by the server's own path", async () => {

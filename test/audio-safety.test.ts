@@ -157,6 +157,20 @@ describe("malformed files are rejected with a message naming the problem", () =>
     expect(twice.data[0]).toEqual(plain.data[0]);
   });
 
+  it("a FLAC cut short, or whose header claims more, is refused when it is opened — it opened with the header's length, and was registered so", async () => {
+    const flac = fixture("flac_pcm_16.flac");
+    const whole = await openAudio(flac);
+    expect(whole.info.frames).toBe(16000);
+    await whole.close();
+    // Cut inside a frame after the first: the length is where the last whole frame ends.
+    for (const bytes of [9000, 20000, flac.length - 1]) {
+      const err = await openAudio(flac.subarray(0, bytes)).then(() => null, (e: unknown) => e);
+      expect(err, `${bytes} bytes`).toBeInstanceOf(AudioFormatError);
+      expect((err as Error).message, `${bytes} bytes`).toMatch(/^<buffer>: flac: stream ends at frame \d+, the header says 16000 \(truncated\?\)$/);
+    }
+    await expect(openAudio(flac.subarray(0, 9000))).rejects.toThrow("<buffer>: flac: stream ends at frame 4096, the header says 16000 (truncated?)");
+  });
+
   it("a missing file", async () => {
     await expect(openAudio("/nonexistent/x.wav")).rejects.toThrow(/cannot open .*ENOENT/);
   });

@@ -831,6 +831,17 @@ async function checkFlacCount(src: ByteSource, counted: number, flac: FlacSeek):
     throw new AudioFormatError(`flac: corrupt stream: decoding stops at frame ${counted}, but the file's frames run to frame ${end}`);
 }
 
+/**
+ * A FLAC's STREAMINFO length against where its last whole frame ends: a file cut short (a recorder
+ * that lost power) or a header that claims more is refused when it is opened, with the error its
+ * read would give at the end — registered, it had the header's duration (3 × 10^9 frames, 52 h,
+ * for a 1 s file) and failed only on the tiles past the real end.
+ */
+async function checkFlacLength(src: ByteSource, stated: number, flac: FlacSeek): Promise<void> {
+  const end = await lastFrameEnd(src, flac.blocksize);
+  if (end !== null && end < stated) throw new AudioFormatError(`flac: stream ends at frame ${end}, the header says ${stated} (truncated?)`);
+}
+
 /** Recognises FLAC, MP3 and Ogg from the first bytes; opens a StreamReader or returns null. */
 export async function openCompressed(src: ByteSource, head: Uint8Array, options: StreamOptions = {}): Promise<AudioReader | null> {
   const ogg = await probeOgg(src, head);
@@ -849,6 +860,7 @@ export async function openCompressed(src: ByteSource, head: Uint8Array, options:
   if (flac) {
     flac.flac = await flacSeekInfo(src, skip, tagged);
     await checkFirstFlacFrame(src, flac, flac.flac);
+    if (flac.frames !== null) await checkFlacLength(src, flac.frames, flac.flac);
     return StreamReader.open(src, flac, skip, options);
   }
   const mp3 = await probeMpeg(src, tagged, skip);

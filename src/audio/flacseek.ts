@@ -131,22 +131,28 @@ export async function seekFrame(src: ByteSource, firstFrame: number, target: num
 }
 
 /**
- * Where the stream ends by its frames: the first sample after the file's last frame — the one
- * whose header, running to the end of the file, is closed by a matching CRC-16 (a sync pattern
- * inside the audio data is not), found within the last window. Null if none is (a last frame
- * longer than the window, or bytes after it that are no frame).
+ * Where the stream ends by its frames: the first sample after its last whole frame, found within
+ * the file's last window. A frame is whole when the CRC-16 that closes it matches: the last one
+ * runs to the end of the file, or — in a file cut inside a frame — to the header of the cut one.
+ * (A sync pattern inside the audio data is no frame: its CRC does not match.) Null if no frame
+ * is confirmed (a last frame longer than the window, or bytes after it that are no frame).
  */
 export async function lastFrameEnd(src: ByteSource, fixedBlocksize: number): Promise<number | null> {
   const from = Math.max(0, src.size - WINDOW);
   const b = await src.read(from, src.size - from);
-  const stated = b.length >= 2 ? (b[b.length - 2] << 8) | b[b.length - 1] : -1;
+  /** Whether bytes [start, end) are a frame closed by its CRC-16 (the last two bytes). */
+  const closed = (start: number, end: number) => {
+    let crc = 0;
+    for (let j = start; j < end - 2; j++) crc = ((crc << 8) & 0xffff) ^ CRC16[(crc >> 8) ^ b[j]];
+    return end - start > 2 && crc === ((b[end - 2] << 8) | b[end - 1]);
+  };
+  let next = b.length; // where a frame found at i would end: the end of the file, then a later header
   for (let i = b.length - 8; i >= 0; i--) {
     if (b[i] !== 0xff) continue;
     const h = parseFrameHeader(b, i, fixedBlocksize);
     if (!h) continue;
-    let crc = 0;
-    for (let j = i; j < b.length - 2; j++) crc = ((crc << 8) & 0xffff) ^ CRC16[(crc >> 8) ^ b[j]];
-    if (crc === stated) return h.sample + h.blocksize;
+    if (closed(i, b.length) || (next < b.length && closed(i, next))) return h.sample + h.blocksize;
+    next = i;
   }
   return null;
 }
