@@ -5,8 +5,8 @@
  * that fails, however late, or is interrupted (Ctrl-C, `kill`) leaves whatever was at that path
  * untouched and nothing half-written.
  */
-import { rmSync } from "node:fs";
-import { lstat, readlink, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { rmSync, writeFileSync } from "node:fs";
+import { lstat, readlink, realpath, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { UsageError } from "./errors.js";
 
@@ -59,10 +59,12 @@ function partialPath(target: string): string {
 export async function checkOutputWritable(output: string): Promise<void> {
   const probe = partialPath(await linkTarget(output));
   // Watched as a partial file: a Ctrl-C between its creation and removal must not leave it behind.
+  // Created and removed synchronously: an asynchronous create still in flight when the signal's
+  // handler removed the file made it again just after (1 in ~50 interrupted checks left it).
   watchPartial(probe);
   try {
-    await writeFile(probe, "");
-    await rm(probe, { force: true });
+    writeFileSync(probe, "");
+    rmSync(probe, { force: true });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     // ENOENT in a directory that exists: it takes no new files (/proc, a pseudo file system).
