@@ -349,23 +349,20 @@ export class StreamReader implements AudioReader {
     const blockFrames = options.blockFrames ?? BLOCK_FRAMES;
     if (!Number.isInteger(blockFrames) || blockFrames < 1) throw new RangeError(`blockFrames must be a positive integer, got ${blockFrames}`);
     const r = new StreamReader(src, probe, dataStart, blockFrames);
-    if (probe.frames === null) {
-      let frames = 0;
-      try {
+    try {
+      if (probe.frames === null) {
+        let frames = 0;
         for (let b = await r.advance(); b; b = await r.advance()) frames += b[0].length;
-      } catch (err) {
-        r.cursor?.free(); // the caller closes the file; the decoder's WebAssembly memory is ours
-        throw err;
+        r.info.frames = frames;
+        r.info.duration = frames / probe.samplerate;
       }
-      if (probe.flac) await checkFlacCount(src, frames, probe.flac);
-      r.info.frames = frames;
-      r.info.duration = frames / probe.samplerate;
-    }
-    if (r.info.frames === 0) {
+      if (probe.flac) await checkFlacEnd(src, r.info.frames, probe.frames === null, probe.flac);
       // A compressed stream without a single audio frame: truncated or corrupt after its headers
       // (libsndfile refuses these too), not an empty recording.
-      r.cursor?.free();
-      throw new AudioFormatError(`${probe.kind}: no audio frame could be decoded (the stream is truncated or corrupt after its headers)`);
+      if (r.info.frames === 0) throw new AudioFormatError(`${probe.kind}: no audio frame could be decoded (the stream is truncated or corrupt after its headers)`);
+    } catch (err) {
+      r.cursor?.free(); // the caller closes the file; the decoder's WebAssembly memory is ours
+      throw err;
     }
     return r;
   }
@@ -555,8 +552,8 @@ export class StreamReader implements AudioReader {
       const to = Math.min(e, b0 + (block ? block[channel].length : 0));
       if (to <= from || (to < e && block![channel].length < this.blockFrames)) {
         // Where the stream ended, when the cursor got there; else (a block found empty) where it was looked for.
-        const end = this.cursor?.ended ?? Math.max(from, to);
-        throw new AudioFormatError(`${this.probe.kind}: stream ends ${this.cursor?.ended === undefined ? "near" : "at"} frame ${end}, the header says ${this.info.frames} (truncated?)`);
+        const ended = this.cursor?.ended;
+        throw shortStream(this.probe.kind, ended ?? Math.max(from, to), this.info.frames, ended !== undefined);
       }
       parts.push(block![channel].subarray(from - b0, to - b0));
       have += to - from;
@@ -820,26 +817,28 @@ async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek
 }
 
 /**
- * A FLAC stream of unstated length (STREAMINFO total 0, as streaming encoders write) counted by
- * decoding it, against where its last frame says it ends. The decoder stops producing output at a
- * corrupt frame without reporting an error, so a count that falls short is a stream cut there —
- * with a stated length, the shortfall is caught when reading (StreamReader.read).
+ * A FLAC's length against where its last whole frame ends (lastFrameEnd).
+ * - Stated by STREAMINFO: a file cut short (a recorder that lost power) or a header that claims
+ *   more is refused when it is opened, with the error a read at its end would give — registered,
+ *   it had the header's duration (3 × 10^9 frames, 52 h, for a 1 s file) and failed only on the
+ *   tiles past the real end.
+ * - Counted by decoding (STREAMINFO total 0, as streaming encoders write): the decoder stops
+ *   producing output at a corrupt frame without reporting an error, so a count that falls short
+ *   of the last frame is a stream cut there.
  */
-async function checkFlacCount(src: ByteSource, counted: number, flac: FlacSeek): Promise<void> {
+async function checkFlacEnd(src: ByteSource, frames: number, counted: boolean, flac: FlacSeek): Promise<void> {
   const end = await lastFrameEnd(src, flac.blocksize);
-  if (end !== null && end > counted)
-    throw new AudioFormatError(`flac: corrupt stream: decoding stops at frame ${counted}, but the file's frames run to frame ${end}`);
+  if (end === null) return;
+  if (!counted && end < frames) throw shortStream("flac", end, frames, true);
+  if (counted && end > frames) throw new AudioFormatError(`flac: corrupt stream: decoding stops at frame ${frames}, but the file's frames run to frame ${end}`);
 }
 
 /**
- * A FLAC's STREAMINFO length against where its last whole frame ends: a file cut short (a recorder
- * that lost power) or a header that claims more is refused when it is opened, with the error its
- * read would give at the end — registered, it had the header's duration (3 × 10^9 frames, 52 h,
- * for a 1 s file) and failed only on the tiles past the real end.
+ * The error of a stream shorter than its header says, at open (checkFlacEnd) or when a read runs
+ * out (StreamReader.read): `exact` when its end is known, else where the read looked for audio.
  */
-async function checkFlacLength(src: ByteSource, stated: number, flac: FlacSeek): Promise<void> {
-  const end = await lastFrameEnd(src, flac.blocksize);
-  if (end !== null && end < stated) throw new AudioFormatError(`flac: stream ends at frame ${end}, the header says ${stated} (truncated?)`);
+function shortStream(kind: string, end: number, stated: number, exact: boolean): AudioFormatError {
+  return new AudioFormatError(`${kind}: stream ends ${exact ? "at" : "near"} frame ${end}, the header says ${stated} (truncated?)`);
 }
 
 /** Recognises FLAC, MP3 and Ogg from the first bytes; opens a StreamReader or returns null. */
@@ -860,7 +859,6 @@ export async function openCompressed(src: ByteSource, head: Uint8Array, options:
   if (flac) {
     flac.flac = await flacSeekInfo(src, skip, tagged);
     await checkFirstFlacFrame(src, flac, flac.flac);
-    if (flac.frames !== null) await checkFlacLength(src, flac.frames, flac.flac);
     return StreamReader.open(src, flac, skip, options);
   }
   const mp3 = await probeMpeg(src, tagged, skip);

@@ -60,7 +60,7 @@ export async function checkOutputWritable(output: string): Promise<void> {
   const probe = partialPath(await linkTarget(output));
   // Watched as a partial file: a Ctrl-C between its creation and removal must not leave it behind.
   // Created and removed synchronously: an asynchronous create still in flight when the signal's
-  // handler removed the file made it again just after (1 in ~50 interrupted checks left it).
+  // handler removed the file made it again just after (one of a CI run's eight interrupted checks left it).
   watchPartial(probe);
   try {
     writeFileSync(probe, "");
