@@ -169,6 +169,26 @@ describe("malformed files are rejected with a message naming the problem", () =>
       expect((err as Error).message, `${bytes} bytes`).toMatch(/^<buffer>: flac: stream ends at frame \d+, the header says 16000 \(truncated\?\)$/);
     }
     await expect(openAudio(flac.subarray(0, 9000))).rejects.toThrow("<buffer>: flac: stream ends at frame 4096, the header says 16000 (truncated?)");
+    // Cut inside the first frame: it opened with the header's length and failed at the first read.
+    for (const bytes of [200, 3000]) await expect(openAudio(flac.subarray(0, bytes)), `${bytes} bytes`).rejects.toThrow("<buffer>: flac: stream ends at frame 0, the header says 16000 (truncated?)");
+  });
+
+  it("a FLAC with bytes after its last frame (an ID3v1 tag, padding) reads whole, as soundfile does — it was refused as cut short, and its last frame was dropped", async () => {
+    const unstated = (b: Uint8Array) => patched(b, (_, p) => { p[21] &= 0xf0; p.fill(0, 22, 26); }); // STREAMINFO total 0: counted by decoding
+    for (const name of ["flac_pcm_16.flac", "flac_pcm_24.flac"]) {
+      const flac = fixture(name);
+      const whole = await decode(flac);
+      for (const tail of [new TextEncoder().encode("TAG".padEnd(128, "x")), new Uint8Array(10), new Uint8Array(128).fill(0x41)]) {
+        const tagged = new Uint8Array(flac.length + tail.length);
+        tagged.set(flac);
+        tagged.set(tail, flac.length);
+        for (const bytes of [tagged, unstated(tagged)]) {
+          const got = await decode(bytes);
+          expect(got.frames, `${name} + ${tail.length} bytes`).toBe(16000);
+          expect(got.data[0]).toEqual(whole.data[0]);
+        }
+      }
+    }
   });
 
   it("a missing file", async () => {

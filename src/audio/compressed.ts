@@ -98,6 +98,8 @@ interface FlacSeek {
   blocksize: number;
   /** Where the stream's sample depth (Probe.bitsPerSample) comes from: the first frame's header, or STREAMINFO when that frame does not state one. */
   depthFrom: "STREAMINFO" | "the first frame";
+  /** Byte offset after the last whole frame (set when opened, see lastFrameEnd): bytes after it, such as an ID3v1 tag, are not fed to the decoder, which would take them for part of that frame and drop it. */
+  dataEnd?: number;
 }
 
 /**
@@ -213,6 +215,8 @@ class Cursor {
   private done = false;
   /** Ogg: every page fed to the decoder is checked first (see OggPageCheck). */
   private readonly pages: OggPageCheck | null;
+  /** Where the stream's bytes end: the file's end, or FLAC's dataEnd. */
+  private readonly dataEnd: number;
 
   /**
    * @param start       byte offset where decoding starts (first byte fed after `preamble`; Ogg: a page boundary)
@@ -227,6 +231,7 @@ class Cursor {
     this.skip = block * this.blockFrames - firstSample;
     this.buf = this.fresh();
     this.pages = probe.container === "ogg" ? new OggPageCheck(start) : null;
+    this.dataEnd = probe.flac?.dataEnd ?? src.size;
   }
 
   private fresh(): Float32Array[] {
@@ -241,8 +246,8 @@ class Cursor {
         const pre = this.preamble;
         this.preamble = null;
         r = await guard(this.probe.kind, this.where(), () => this.dec.decode(pre));
-      } else if (this.filePos < this.src.size) {
-        const bytes = await this.src.read(this.filePos, INPUT_BYTES);
+      } else if (this.filePos < this.dataEnd) {
+        const bytes = await this.src.read(this.filePos, Math.min(INPUT_BYTES, this.dataEnd - this.filePos));
         if (bytes.length === 0) throw new AudioFormatError(`${this.probe.kind}: file ended early at byte ${this.filePos}`);
         this.filePos += bytes.length;
         this.pages?.check(bytes);
@@ -350,13 +355,15 @@ export class StreamReader implements AudioReader {
     if (!Number.isInteger(blockFrames) || blockFrames < 1) throw new RangeError(`blockFrames must be a positive integer, got ${blockFrames}`);
     const r = new StreamReader(src, probe, dataStart, blockFrames);
     try {
+      const flacEnd = probe.flac ? await lastFrameEnd(src, probe.flac.firstFrame, probe.flac.blocksize) : null;
+      if (flacEnd) probe.flac!.dataEnd = flacEnd.byte;
       if (probe.frames === null) {
         let frames = 0;
         for (let b = await r.advance(); b; b = await r.advance()) frames += b[0].length;
         r.info.frames = frames;
         r.info.duration = frames / probe.samplerate;
       }
-      if (probe.flac) await checkFlacEnd(src, r.info.frames, probe.frames === null, probe.flac);
+      if (flacEnd) checkFlacEnd(flacEnd.sample, r.info.frames, probe.frames === null);
       // A compressed stream without a single audio frame: truncated or corrupt after its headers
       // (libsndfile refuses these too), not an empty recording.
       if (r.info.frames === 0) throw new AudioFormatError(`${probe.kind}: no audio frame could be decoded (the stream is truncated or corrupt after its headers)`);
@@ -817,7 +824,7 @@ async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek
 }
 
 /**
- * A FLAC's length against where its last whole frame ends (lastFrameEnd).
+ * A FLAC's length in `frames` against `end`, the first sample after its last whole frame (lastFrameEnd).
  * - Stated by STREAMINFO: a file cut short (a recorder that lost power) or a header that claims
  *   more is refused when it is opened, with the error a read at its end would give — registered,
  *   it had the header's duration (3 × 10^9 frames, 52 h, for a 1 s file) and failed only on the
@@ -826,9 +833,7 @@ async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek
  *   producing output at a corrupt frame without reporting an error, so a count that falls short
  *   of the last frame is a stream cut there.
  */
-async function checkFlacEnd(src: ByteSource, frames: number, counted: boolean, flac: FlacSeek): Promise<void> {
-  const end = await lastFrameEnd(src, flac.blocksize);
-  if (end === null) return;
+function checkFlacEnd(end: number, frames: number, counted: boolean): void {
   if (!counted && end < frames) throw shortStream("flac", end, frames, true);
   if (counted && end > frames) throw new AudioFormatError(`flac: corrupt stream: decoding stops at frame ${frames}, but the file's frames run to frame ${end}`);
 }

@@ -130,29 +130,45 @@ export async function seekFrame(src: ByteSource, firstFrame: number, target: num
   return best;
 }
 
+/** Where a FLAC's frames end: the first sample after the last whole frame, and the byte after it. */
+export interface FlacEnd {
+  sample: number;
+  byte: number;
+}
+
 /**
- * Where the stream ends by its frames: the first sample after its last whole frame, found within
- * the file's last window. A frame is whole when the CRC-16 that closes it matches: the last one
- * runs to the end of the file, or — in a file cut inside a frame — to the header of the cut one.
- * (A sync pattern inside the audio data is no frame: its CRC does not match.) Null if no frame
- * is confirmed (a last frame longer than the window, or bytes after it that are no frame).
+ * Where the stream ends by its frames (FlacEnd), found within the file's last window. A frame is
+ * whole when the CRC-16 that closes it matches: every frame but the last at the header of the
+ * next; the last at the end of the file or, if not, before bytes that are no frame (an ID3v1 or
+ * APE tag, padding; libFLAC skips them, and so does soundfile) — there at the last place it
+ * matches, as a chance match inside the frame is likelier than in the few bytes after it. In a
+ * file cut inside its last frame, that frame never closes and the one before it is the last whole
+ * one. (A sync pattern inside the audio data is no frame: its CRC does not match.) Sample 0 when
+ * the window holds every frame from `firstFrame` on and none is whole (cut inside the first); null
+ * when no frame is confirmed otherwise (a last frame longer than the window).
  */
-export async function lastFrameEnd(src: ByteSource, fixedBlocksize: number): Promise<number | null> {
+export async function lastFrameEnd(src: ByteSource, firstFrame: number, fixedBlocksize: number): Promise<FlacEnd | null> {
   const from = Math.max(0, src.size - WINDOW);
   const b = await src.read(from, src.size - from);
-  /** Whether bytes [start, end) are a frame closed by its CRC-16 (the last two bytes). */
-  const closed = (start: number, end: number) => {
+  /** Where bytes from `start` close as a frame by their CRC-16 (the frame's last two bytes): the last such end ≤ `end`, or only `end` itself when `exact`; −1 if none. */
+  const closing = (start: number, end: number, exact: boolean) => {
     let crc = 0;
-    for (let j = start; j < end - 2; j++) crc = ((crc << 8) & 0xffff) ^ CRC16[(crc >> 8) ^ b[j]];
-    return end - start > 2 && crc === ((b[end - 2] << 8) | b[end - 1]);
+    let at = -1;
+    for (let j = start; j + 2 < end; j++) {
+      crc = ((crc << 8) & 0xffff) ^ CRC16[(crc >> 8) ^ b[j]]; // bytes [start, j]; the frame would end at j + 3
+      if ((!exact || j + 3 === end) && crc === ((b[j + 1] << 8) | b[j + 2])) at = j + 3;
+    }
+    return at;
   };
-  let next = b.length; // where a frame found at i would end: the end of the file, then a later header
+  let next = -1; // the header after the frame found at i: it must close there
   for (let i = b.length - 8; i >= 0; i--) {
     if (b[i] !== 0xff) continue;
     const h = parseFrameHeader(b, i, fixedBlocksize);
     if (!h) continue;
-    if (closed(i, b.length) || (next < b.length && closed(i, next))) return h.sample + h.blocksize;
+    let end = closing(i, next < 0 ? b.length : next, true);
+    if (end < 0 && next < 0) end = closing(i, b.length, false);
+    if (end >= 0) return { sample: h.sample + h.blocksize, byte: from + end };
     next = i;
   }
-  return null;
+  return from <= firstFrame ? { sample: 0, byte: firstFrame } : null;
 }
