@@ -275,7 +275,8 @@ describe("an exception from inside a decoder library", () => {
     two[one.length + 27 + one[26] + 7] = 1;
     fixOggCrc(two, one.length);
     const message = "vorbis: corrupt stream: cannot decode the audio after frame 0, at 0 s (decoder error: logError is not defined)";
-    expect(await decodeError(two)).toBe(message);
-    expect(await readError(onDisk("chained-bad-second-header.ogg", two))).toBe(message);
+    expect(await decodeError(two)).toBe(`<buffer>: ${message}`);
+    const file = onDisk("chained-bad-second-header.ogg", two);
+    expect(await readError(file)).toBe(`${file}: ${message}`);
   });
 });

@@ -104,15 +104,15 @@ describe("malformed files are rejected with a message naming the problem", () =>
     // Where the stream breaks, in one line, not the decoder's own text ("libopus -4 OPUS_INVALID_PACKET:
     // The compressed data passed is corrupted", "_init vorbis_synthesisUnknown Error"). The Opus
     // fixture's audio is all in that page: everything after frame 0 is in it.
-    ["ogg_opus.ogg with corrupt audio packets", corruptLastOggPage(fixture("ogg_opus.ogg")), /^opus: corrupt stream: cannot decode the audio after frame 0$/],
-    ["ogg_vorbis.ogg with corrupt audio packets", corruptLastOggPage(fixture("ogg_vorbis.ogg")), /^vorbis: corrupt stream: cannot decode the audio after frame 13440$/],
+    ["ogg_opus.ogg with corrupt audio packets", corruptLastOggPage(fixture("ogg_opus.ogg")), /^<buffer>: opus: corrupt stream: cannot decode the audio after frame 0$/],
+    ["ogg_vorbis.ogg with corrupt audio packets", corruptLastOggPage(fixture("ogg_vorbis.ogg")), /^<buffer>: vorbis: corrupt stream: cannot decode the audio after frame 13440$/],
     // A byte changed in the middle of an audio page: the decoders take the page as it is and gave
     // wrong samples (Opus off by up to 1.06 after it) with no error; the page's CRC says so.
-    ["ogg_vorbis.ogg with a byte changed in an audio page", flipped(fixture("ogg_vorbis.ogg"), oggPages(fixture("ogg_vorbis.ogg"))[2] + 500), /^ogg: corrupt stream: the page at byte \d+ fails its checksum$/],
+    ["ogg_vorbis.ogg with a byte changed in an audio page", flipped(fixture("ogg_vorbis.ogg"), oggPages(fixture("ogg_vorbis.ogg"))[2] + 500), /^<buffer>: ogg: corrupt stream: the page at byte \d+ fails its checksum$/],
     ["ogg_opus.ogg with a byte changed in its last page", flipped(fixture("ogg_opus.ogg"), fixture("ogg_opus.ogg").length - 100), /^<buffer>: ogg: corrupt stream: the last page \(at byte \d+\) fails its checksum$/],
     // Cut inside a page: the whole pages before decode, the cut one is not passed to the decoder
     // (it made 11775 of 13440 frames wrong by up to 1.88).
-    ["ogg_vorbis.ogg cut inside a page", fixture("ogg_vorbis.ogg").subarray(0, 8514), /^ogg: the file ends inside the page at byte \d+ \(truncated\)$/],
+    ["ogg_vorbis.ogg cut inside a page", fixture("ogg_vorbis.ogg").subarray(0, 8514), /^<buffer>: ogg: the file ends inside the page at byte \d+ \(truncated\)$/],
     ["Ogg whose last page states a granule position near 2^62", (() => {
       const b = fixture("ogg_vorbis.ogg");
       const last = oggPages(b).at(-1)!;
@@ -195,10 +195,10 @@ describe("malformed files are rejected with a message naming the problem", () =>
     await expect(openAudio("/nonexistent/x.wav")).rejects.toThrow(/cannot open .*ENOENT/);
   });
 
-  it("a corrupt MS ADPCM block is named by its place in the file, wherever a read starts", async () => {
+  it("a corrupt MS ADPCM block is named by its file and its place in the file, wherever a read starts", async () => {
     // wav_ms_adpcm.wav: blocks of 512 bytes (1012 frames) from byte 90; block 10's predictor index made 9.
     const reader = await openAudio(patched(fixture("wav_ms_adpcm.wav"), (_, b) => { b[90 + 10 * 512] = 9; }));
-    const message = "wav: ms_adpcm block 10 (at byte 5210): predictor index 9 is out of range 0..6";
+    const message = "<buffer>: wav: ms_adpcm block 10 (at byte 5210): predictor index 9 is out of range 0..6";
     for (const [start, count] of [[0, reader.info.frames], [9108, 2000], [10120, 10]]) {
       await expect(reader.read(0, start, count), `from frame ${start}`).rejects.toThrow(new AudioFormatError(message));
     }

@@ -81,6 +81,21 @@ describe("sonotile decode", () => {
     expect(verbose.stderr).toMatch(/AudioFormatError: .*\n\s+at /); // the stack only with --verbose
   });
 
+  it("an error found only when the samples are read names the file too, as one found when it is opened does", async () => {
+    // wav_ms_adpcm.wav: block 10's predictor index made 9 — the header is fine, the block is not.
+    const bytes = readFileSync(path.join(FIXTURES, "formats/wav_ms_adpcm.wav"));
+    bytes[90 + 10 * 512] = 9;
+    const corrupt = path.join(tmp, "corrupt-block.wav");
+    writeFileSync(corrupt, bytes);
+    const problem = "wav: ms_adpcm block 10 (at byte 5210): predictor index 9 is out of range 0..6";
+    const [decoded, spectrogram] = await Promise.all([
+      sonotile("decode", corrupt, "-o", path.join(tmp, "corrupt-block.npy")),
+      sonotile("spectrogram", corrupt, "-o", path.join(tmp, "corrupt-block.png")),
+    ]);
+    expect(decoded).toMatchObject({ code: 1, stderr: `sonotile decode: ${corrupt}: ${problem}\n` });
+    expect(spectrogram).toMatchObject({ code: 1, stderr: `sonotile spectrogram: ${corrupt}: ${problem}\n` });
+  });
+
   it("a time expansion that gives a fractional rate is refused for .wav (whole Hz in its header), not rounded; .npy has no rate", async () => {
     const wav = path.join(FIXTURES, "formats/wav_pcm_16.wav"); // 16000 Hz
     const out = path.join(tmp, "te3333.wav");

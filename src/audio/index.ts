@@ -35,7 +35,24 @@ export interface DecodedAudio {
 async function openSource(src: ByteSource, name: string, options: OpenOptions = {}): Promise<AudioReader> {
   const reader = await openFormat(src, name, options);
   Object.assign(reader.info, recordingFacts(reader.info.metadata, reader.info.samplerate));
+  nameReadErrors(reader, name);
   return reader;
+}
+
+/**
+ * Makes `reader`'s read errors name the file, as its open errors do (openFormat): a corrupt block
+ * or a stream cut short is found only when read, and a batch or a CLI run over many files must
+ * say which one it was. The reader keeps its class (tests and callers look inside a StreamReader).
+ */
+function nameReadErrors(reader: AudioReader, name: string): void {
+  const read = reader.read.bind(reader);
+  reader.read = async (channel, start, count, into) => {
+    try {
+      return await read(channel, start, count, into);
+    } catch (err) {
+      throw err instanceof AudioFormatError ? new AudioFormatError(`${name}: ${err.message}`) : err;
+    }
+  };
 }
 
 async function openFormat(src: ByteSource, name: string, options: OpenOptions): Promise<AudioReader> {
