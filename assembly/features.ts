@@ -240,7 +240,7 @@ export function featureSums(handle: i32): usize {
 
 /**
  * The peak of the band's mean spectrum and the contiguous bins around it within `dropDb` of
- * it: writes [peak, low, high] bin indices (i32) to `out`. Reads the plan's spectrum sums —
+ * it: writes [peak, low, high] bin indices (i32) to `out` (all the peak's for a silent band). Reads the plan's spectrum sums —
  * sums and means share argmax and ratios. The first maximum wins, as numpy.argmax.
  */
 export function featureSpectrumEdges(handle: i32, dropDb: f64, out: usize): void {
@@ -252,9 +252,11 @@ export function featureSpectrumEdges(handle: i32, dropDb: f64, out: usize): void
   for (let k = k0 + 1; k < k1; k++) if (f64At(spectrum, k) > f64At(spectrum, peak)) peak = k;
   const floor = f64At(spectrum, peak) * Math.pow(10, -dropDb / 10);
   let low = peak;
-  while (low > k0 && f64At(spectrum, low - 1) >= floor) low--;
   let high = peak;
-  while (high < k1 - 1 && f64At(spectrum, high + 1) >= floor) high++;
+  if (floor > 0) { // silence has no band: every bin is ≥ a floor of 0
+    while (low > k0 && f64At(spectrum, low - 1) >= floor) low--;
+    while (high < k1 - 1 && f64At(spectrum, high + 1) >= floor) high++;
+  }
   store<i32>(out, peak);
   store<i32>(out + 4, low);
   store<i32>(out + 8, high);

@@ -10,7 +10,8 @@ hz_to_mel / mel_to_hz / mel_frequencies, librosa/util/utils.py::normalize), appl
 spectrogram sonotile defines for features (src/features/features.ts): the STFT of SPEC §3.5
 (scipy.signal.stft framing and window) of the conditioned signal as librosa's power
 S = |rfft(w·frame)|^2 (scipy's PSD |Z|^2 times fs·sum(w^2)), frames centred in the target's
-[start, end), magnitude M = sqrt(S), per-frame values averaged over frames.
+[start, end) (with no end: librosa's 1 + n // hop frames, the last centred at the end), magnitude
+M = sqrt(S), per-frame values averaged over frames.
 
 Writes test/golden/features/
   cases.json         parameters, target and expected values of every case
@@ -159,7 +160,10 @@ def features(x, fs, params, target):
     start = target.get("start", 0.0)
     end = min(target.get("end", math.inf), duration)
     t = np.arange(S.shape[1]) * hop / fs                      # frame centres (SPEC §3.5)
-    S = S[:, (t >= start) & (t < end)]                         # the piece of SPEC §3
+    if "end" in target:
+        S = S[:, (t >= start) & (t < end)]                     # the piece of SPEC §3
+    else:                                                      # to the end: librosa's 1 + n // hop frames
+        S = S[:, (t >= start) & (np.arange(S.shape[1]) * hop <= len(x))]
     freq = np.arange(S.shape[0]) * fs / nperseg
     low = target.get("low_freq") or 0.0
     high = target.get("high_freq") or fs / 2
@@ -172,13 +176,14 @@ def features(x, fs, params, target):
     peak = int(np.argmax(mean_spectrum))
     floor = mean_spectrum[peak] * 10 ** (-20 / 10)
     lo_k = peak
-    while lo_k > 0 and mean_spectrum[lo_k - 1] >= floor:
+    while floor > 0 and lo_k > 0 and mean_spectrum[lo_k - 1] >= floor:  # silence: no band
         lo_k -= 1
     hi_k = peak
-    while hi_k < len(fb) - 1 and mean_spectrum[hi_k + 1] >= floor:
+    while floor > 0 and hi_k < len(fb) - 1 and mean_spectrum[hi_k + 1] >= floor:
         hi_k += 1
     energy = Sb.sum(axis=0)
-    snr = 10 * math.log10(max(energy.max(), 1e-30) / max(np.percentile(energy, 10), 1e-30))
+    loudest = energy.max()                                     # noise floor ≥ loudest · 1e-10: at most 100 dB
+    snr = 10 * math.log10(loudest / max(np.percentile(energy, 10), loudest * 1e-10)) if loudest > 0 else 0.0
     mel = mel_filters(fs, nperseg).astype(np.float64)
     mel[:, ~band] = 0
     log_mel = 10 * np.log10(np.maximum(mel @ S, 1e-10)).mean(axis=1)
@@ -224,6 +229,8 @@ def synthetic(fs=16000, seconds=1.0):
         "chirp": (0.5 * sig.chirp(t, f0, seconds, f1, method="linear"), fs),
         # Digital silence: every floor at once.
         "silence": (np.zeros(n // 4), fs),
+        # The tone, its second half digital silence: a noise floor of zeros (SNR at its 100 dB cap).
+        "tone_then_silence": (np.where(t < seconds / 2, 0.5 * np.sin(2 * np.pi * 1000 * t), 0.0), fs),
     }
 
 
@@ -237,6 +244,9 @@ CASES = [
     ("chirp_kaiser_short_hop", "chirp", dict(window_size=0.01, hop_size=0.25, window="kaiser", kaiser_beta=8), {}),
     ("chirp_no_overlap_clip", "chirp", dict(window_size=0.032, hop_size=1), dict(start=0.1003, end=0.9)),
     ("silence", "silence", dict(window_size=0.032), {}),
+    ("tone_then_silence", "tone_then_silence", dict(window_size=0.032), {}),
+    # 16000 samples, hop 128: a frame is centred on the last sample's end, which librosa counts.
+    ("tone_frames_to_the_end", "tone", dict(window_size=0.032, hop_size=0.25), {}),
     ("bats_192k_default", "recordings/batdetect2_20230322_172000_selec2.wav", {}, {}),
     # A fine hop: the engine streams this in several blocks of frames.
     ("bats_192k_fine_hop_clip", "recordings/batdetect2_20230322_172000_selec2.wav", dict(hop_size=0.05), dict(start=0.3, end=1.7)),

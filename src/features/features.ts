@@ -46,10 +46,13 @@
  *   maximum, as numpy.argmax).
  * - low_freq_hz / high_freq_hz: lowest / highest f_k of the contiguous run of bins around the
  *   peak with S̄_k ≥ S̄_peak · 10^(−20/10) (the −20 dB points, to one-bin resolution);
- *   bandwidth_hz = high − low.
- * - snr_db: 10·log10(E_max / E_p10) with E_t = Σ_k S[k, t] the band energy of frame t, E_max its
- *   maximum (the loudest frame) and E_p10 its 10th percentile (numpy.percentile, linear) as the
- *   noise floor; both floored at 1e-30 so silence gives 0 dB.
+ *   bandwidth_hz = high − low. Silence has no band: all three are the peak's (the band's lowest
+ *   bin), bandwidth 0 — every bin is ≥ 0 dB below a peak of 0, which read as the whole band.
+ * - snr_db: 10·log10(E_max / max(E_p10, E_max·1e-10)) with E_t = Σ_k S[k, t] the band energy of
+ *   frame t, E_max its maximum (the loudest frame) and E_p10 its 10th percentile (numpy.percentile,
+ *   linear) as the noise floor. The floor relative to E_max caps it at 100 dB (SPEC §3.8's 1e-10):
+ *   a noise floor of digital silence reads 100 dB, not a figure set by an absolute floor (it was
+ *   331 dB for a tone followed by zeros); silence throughout gives 0 dB.
  * - log_mel: 64 values, mean over frames of 10·log10(max(Σ_k W[b, k]·S[k, t], 1e-10)) with W =
  *   librosa.filters.mel(sr=fs, n_fft=nperseg, n_mels=64, htk=False, norm="slaney") (see mel.ts);
  *   librosa.power_to_db(ref=1.0, amin=1e-10, top_db=None) of the mel power spectrogram.
@@ -109,7 +112,7 @@ export class TargetError extends Error {
 const ROLL_PERCENT = 0.85;
 const EDGE_DROP_DB = 20;
 const NOISE_PERCENTILE = 10;
-const ENERGY_FLOOR = 1e-30;
+const SNR_FLOOR = 1e-10; // the noise floor relative to the loudest frame: SNR ≤ 100 dB
 const AMPLITUDE_FLOOR = 1e-10;
 // Accumulator layout of assembly/features.ts (SUM_*).
 const SUM = { frames: 0, centroid: 1, bandwidth: 2, flatness: 3, rolloff: 4, spectrum: 5 } as const;
@@ -175,8 +178,12 @@ function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: Cond
     throw new TargetError(start >= recordingDuration ? `start ${start} s is past the end of the recording (${recordingDuration} s)` : `end must be > start (${start} s), got ${t.end}`);
   }
   const fs = g.samplerate;
-  const [f0, f1] = framesInInterval(start, end, frameCount(signal.length, g), g);
-  if (f1 === f0) throw new TargetError(noFrameInInterval(start, end, frameCount(signal.length, g), g).message);
+  const frames = frameCount(signal.length, g);
+  let [f0, f1] = framesInInterval(start, end, frames, g);
+  // To the recording's end (no `end`): librosa's 1 + n // hop frames (center=True), so the frame
+  // centred on the end itself counts, as it does in the whole spectrogram — [start, end) left it out.
+  if (t.end === undefined) f1 = Math.max(f0, Math.min(frames, Math.floor(signal.length / g.hop) + 1));
+  if (f1 === f0) throw new TargetError(noFrameInInterval(start, end, frames, g).message);
   const s0 = Math.min(signal.length, Math.ceil(start * fs));
   const s1 = Math.min(signal.length, Math.ceil(end * fs));
   if (s1 <= s0) throw new TargetError(`no sample lies in [${start}, ${end}) s`);
@@ -301,7 +308,7 @@ class FeaturePass {
   }
 }
 
-/** 10·log10(loudest frame energy / 10th percentile), as numpy.percentile (linear) defines it. */
+/** 10·log10(loudest frame energy / 10th percentile, numpy.percentile's linear one), at most 100 dB. */
 function snrDb(energies: Float32Array): number {
   const sorted = energies.slice().sort();
   const position = ((sorted.length - 1) * NOISE_PERCENTILE) / 100;
@@ -309,7 +316,7 @@ function snrDb(energies: Float32Array): number {
   const below = sorted[i];
   const floor = i + 1 < sorted.length ? below + (position - i) * (sorted[i + 1] - below) : below;
   const loudest = sorted[sorted.length - 1];
-  return 10 * Math.log10(Math.max(loudest, ENERGY_FLOOR) / Math.max(floor, ENERGY_FLOOR));
+  return loudest > 0 ? 10 * Math.log10(loudest / Math.max(floor, loudest * SNR_FLOOR)) : 0;
 }
 
 /** Table columns of `features`: scalar names as they are, log_mel as mel_00 … mel_63. */
