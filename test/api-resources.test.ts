@@ -2,7 +2,8 @@
  * The remaining API resources: clips, notes, tags and feature names (get-or-create), runs,
  * jobs (validated task data, abort, metrics), artifacts cleanup (admin only).
  */
-import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
@@ -138,6 +139,38 @@ describe("recordings registered one by one", () => {
     const scan = (await app.inject({ url: `/v1/datasets/${datasetId}/scan`, headers: auth(member) })).json();
     expect(scan.files.filter((f: { path: string }) => /(^|\/)(a|alias)\.wav$/.test(f.path))).toEqual([{ path: "sub/a.wav", status: "registered", recording_id: first.json().id }]);
     await app.inject({ method: "DELETE", url: `/v1/recordings/${first.json().id}`, headers: auth(admin) });
+  });
+
+  it("never serve a file outside the roots through a link swapped in between the path check and the open — an audit got one in ~30 downloads", async () => {
+    const datasetId = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
+    const outside = await tempDir();
+    onTestFinished(() => Promise.all([outside.remove(), rm(join(scratch.path, "swap"), { recursive: true, force: true })]).then(() => {}));
+    await mkdir(join(scratch.path, "swap"));
+    const file = join(scratch.path, "swap", "a.wav");
+    await writeSineWav(file, 8000, 1);
+    const mine = await readFile(file);
+    // The same size, so no size check tells them apart.
+    await writeFile(join(outside.path, "secret.wav"), Buffer.alloc(mine.length, 0x5a));
+    const id = (await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: "swap/a.wav" }, headers: auth(member) })).json().id;
+    // Another process swaps the file for a link out of the root and back as fast as it can.
+    const swapper = spawn(process.execPath, ["-e", `
+      const fs = require("node:fs");
+      const [file, target] = process.argv.slice(1);
+      fs.copyFileSync(file, file + ".real");
+      for (;;) {
+        fs.copyFileSync(file + ".real", file + ".tmp");
+        fs.renameSync(file + ".tmp", file);
+        fs.symlinkSync(target, file + ".tmp");
+        fs.renameSync(file + ".tmp", file);
+      }`, file, join(outside.path, "secret.wav")], { stdio: "ignore" });
+    onTestFinished(() => void swapper.kill());
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 600; i++) {
+      const res = await app.inject({ url: `/v1/recordings/${id}/audio`, headers: i % 2 ? { range: "bytes=0-99" } : {} });
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+      if (res.statusCode === 200 || res.statusCode === 206) expect(res.rawPayload.subarray(0, 100).equals(mine.subarray(0, 100)), `request ${i}`).toBe(true);
+    }
+    expect(statuses.get(200)! + statuses.get(206)!).toBeGreaterThan(0); // the file was there for some requests
   });
 });
 

@@ -4,12 +4,12 @@
  * then a fast-check fuzz over mutated headers of real fixtures and random bytes.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
+import { AudioFormatError, decode, fileMd5, openAudio } from "../src/audio/index.js";
 import { parseRiff } from "../src/audio/riff.js";
 import { decodeError, fixOggCrc } from "./audio-helpers.js";
 import { memorySource, readAhead, type ByteSource } from "../src/audio/source.js";
@@ -188,6 +188,30 @@ describe("malformed files are rejected with a message naming the problem", () =>
           expect(got.data[0]).toEqual(whole.data[0]);
         }
       }
+    }
+  });
+
+  it("exactPath opens only the file whose real path was given: a link in the path (a file or a directory swapped for one after the path was checked) is refused", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sonotile-exact-"));
+    try {
+      mkdirSync(path.join(dir, "real"));
+      const file = path.join(dir, "real", "a.wav");
+      writeFileSync(file, WAV);
+      symlinkSync(file, path.join(dir, "link.wav"));
+      symlinkSync("real", path.join(dir, "dirlink"));
+      const opened = await openAudio(file, { exactPath: true });
+      expect(opened.info.frames).toBe(16000);
+      await opened.close();
+      expect(await fileMd5(file, { exactPath: true })).toBe(await fileMd5(path.join(dir, "link.wav")));
+      for (const through of [path.join(dir, "link.wav"), path.join(dir, "dirlink", "a.wav")]) {
+        const message = `${through} changed while it was opened: a link in its path now leads elsewhere`;
+        await expect(openAudio(through, { exactPath: true })).rejects.toThrow(message);
+        await expect(fileMd5(through, { exactPath: true })).rejects.toThrow(message);
+        const plain = await openAudio(through); // without exactPath, links are followed (the CLI's files)
+        await plain.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

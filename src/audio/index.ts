@@ -80,6 +80,11 @@ export interface OpenOptions extends StreamOptions {
    * which run one task at a time; never on a thread that serves requests (see openFileSource).
    */
   blockingReads?: boolean;
+  /**
+   * Open only the file whose real path `input` is, reached without a symlink (default false): for
+   * paths confined to the audio roots by their real path (see openRegularFile).
+   */
+  exactPath?: boolean;
 }
 
 /**
@@ -87,6 +92,7 @@ export interface OpenOptions extends StreamOptions {
  * file stays open until `reader.close()`.
  * @param options.blockFrames compressed formats only: frames per decoded, cached block (default 65536)
  * @param options.blockingReads read with `fs.readSync` (pool workers only; default false)
+ * @param options.exactPath only the file whose real path `input` is (default false)
  * @throws AudioFormatError when the file is missing, unreadable or not a supported recording.
  */
 export async function openAudio(input: string | Uint8Array, options: OpenOptions = {}): Promise<AudioReader> {
@@ -94,7 +100,7 @@ export async function openAudio(input: string | Uint8Array, options: OpenOptions
     throw new TypeError(`input: must be a path (string) or the file's bytes (a Uint8Array or Buffer), got ${describeValue(input)}`);
   }
   if (typeof input !== "string") return openSource(memorySource(input), "<buffer>", options);
-  return openSource(await openFileSource(input, { blocking: options.blockingReads }), input, options);
+  return openSource(await openFileSource(input, { blocking: options.blockingReads, exactPath: options.exactPath }), input, options);
 }
 
 /**

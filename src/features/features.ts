@@ -119,10 +119,10 @@ const SUM = { frames: 0, centroid: 1, bandwidth: 2, flatness: 3, rolloff: 4, spe
 
 /**
  * Features of `path` (opened and closed here): the function batch workers call per target.
- * `options.blockingReads` is openAudio's (pool workers only).
+ * `options.blockingReads` and `options.exactPath` are openAudio's (pool workers only; paths confined to the audio roots).
  */
-export async function featuresOfFile(path: string, params: ParamsInput = {}, target: FeatureTarget = {}, options: FeatureOptions & Pick<OpenOptions, "blockingReads"> = {}): Promise<FeatureValues> {
-  const reader = await openAudio(path, { blockingReads: options.blockingReads });
+export async function featuresOfFile(path: string, params: ParamsInput = {}, target: FeatureTarget = {}, options: FeatureOptions & Pick<OpenOptions, "blockingReads" | "exactPath"> = {}): Promise<FeatureValues> {
+  const reader = await openAudio(path, { blockingReads: options.blockingReads, exactPath: options.exactPath });
   try {
     return await computeFeatures(reader, params, target, options);
   } finally {

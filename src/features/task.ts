@@ -17,13 +17,15 @@ export interface FeaturesTask {
   timeExpansion?: number;
   params: Params;
   target: FeatureTarget;
+  /** `path` is a real path confined to the audio roots (jobs): open only that file (openAudio's exactPath). */
+  exactPath?: boolean;
 }
 
 export type FeaturesTaskResult = { values: FeatureValues } | { failure: string };
 
 export async function runFeaturesTask(task: FeaturesTask): Promise<FeaturesTaskResult> {
   try {
-    return { values: await featuresOfFile(task.path, task.params, task.target, { timeExpansion: task.timeExpansion, blockingReads: true }) };
+    return { values: await featuresOfFile(task.path, task.params, task.target, { timeExpansion: task.timeExpansion, blockingReads: true, exactPath: task.exactPath }) };
   } catch (err) {
     if (err instanceof AudioFormatError || err instanceof TargetError || err instanceof ParamsError) return { failure: err.message };
     throw err;

@@ -158,7 +158,7 @@ export async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: 
 async function computeItem(ctx: ItemContext, msg: ItemMessage, target: ItemTarget, data: ExtractFeaturesData, delivery: { retryCount: number; retryLimit: number }): Promise<Outcome | null> {
   try {
     const result = await unlessSkipped(ctx.sql, msg, (signal) => ctx.pool.run<FeaturesTaskResult>({
-      kind: "features", path: target.path, timeExpansion: target.time_expansion, params: parseParams(data.params ?? {}),
+      kind: "features", path: target.path, exactPath: true, timeExpansion: target.time_expansion, params: parseParams(data.params ?? {}),
       target: { ...(target.kind === "clip" ? { start: target.start, end: target.end } : {}), lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq },
     }, signal));
     if (result === null) return null;

@@ -218,7 +218,7 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
       let abs: string | undefined;
       try {
         abs = (await resolveRecordingFile(dataset.audio_dir, path)).file;
-        const facts = await probeFile(abs);
+        const facts = await probeFile(abs, { exactPath: true });
         // Each registration checks the dataset anew, holding it: one archived mid-import takes no more.
         const rec = await writing(db, "datasets", id, (tx) => insertRecording(tx, { dataset_id: id, path, ...facts, created_by: user, run_id: importRun.id }));
         if (rec) registered.push({ path, recording_id: rec.id });

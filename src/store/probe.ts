@@ -77,14 +77,15 @@ export interface FileStamp {
 /**
  * Reads the header (through the audio layer, which validates it and its metadata) and hashes the
  * file. The file's size and time are taken before the hash: a write during the hash leaves a later
- * time on the file than the one registered, so the next read hashes it again.
+ * time on the file than the one registered, so the next read hashes it again. `exactPath`: a real
+ * path confined to the audio roots, opened only as that file (openAudio's).
  */
-export async function probeFile(path: string): Promise<FileFacts & FileStamp & RecordedFacts> {
-  const reader = await openAudio(path);
+export async function probeFile(path: string, options: { exactPath?: boolean } = {}): Promise<FileFacts & FileStamp & RecordedFacts> {
+  const reader = await openAudio(path, options);
   const { samplerate, frames, channels } = reader.info;
   const recorded = recordedFacts(reader.info);
   await reader.close();
   const info = await stat(path);
-  const hash = await fileMd5(path);
+  const hash = await fileMd5(path, options);
   return { hash, file_size: info.size, file_mtime: info.mtimeMs, file_samplerate: samplerate, frames, channels, ...recorded };
 }

@@ -277,7 +277,7 @@ function sharedMd5(found: { file: string; size: number; mtime: number }): Promis
   const key = `${found.size}:${found.mtime}:${found.file}`;
   let hash = hashing.get(key);
   if (!hash) {
-    hash = fileMd5(found.file).finally(() => hashing.delete(key));
+    hash = fileMd5(found.file, { exactPath: true }).finally(() => hashing.delete(key));
     hashing.set(key, hash);
   }
   return hash;

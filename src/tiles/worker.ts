@@ -67,7 +67,9 @@ async function openSource(s: Source): Promise<Open> {
     entry = (async () => {
       // One task at a time per worker: nothing else waits while a read blocks this thread, and
       // blocking reads skip the round trip through libuv's thread pool (openFileSource).
-      const reader = await openAudio(s.path, { blockingReads: true });
+      // s.path is the real path the API confined to the audio roots: that file, not where a link
+      // swapped in since leads (SPEC §10).
+      const reader = await openAudio(s.path, { blockingReads: true, exactPath: true });
       try {
         return { reader, recording: new RecordingSpectrogram(reader, s.params, { timeExpansion: s.timeExpansion }) };
       } catch (err) {

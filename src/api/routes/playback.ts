@@ -53,7 +53,7 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
     const { start_time, end_time } = request.query;
     if (!(end_time > start_time)) throw invalid("end_time", `must be > start_time (${start_time})`);
     const { file, file_samplerate, time_expansion } = await recordingFile(app, request.params.id);
-    const reader = await openAudio(file).catch((err) => Promise.reject(undecodable(err, app.audioRoots)));
+    const reader = await openAudio(file, { exactPath: true }).catch((err) => Promise.reject(undecodable(err, app.audioRoots)));
     try {
       const { frames, channels } = reader.info;
       const samplerate = expandedSamplerate(file_samplerate, time_expansion);

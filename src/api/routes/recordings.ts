@@ -2,11 +2,11 @@
  * /v1/recordings: registered audio files with their facts and metadata; tags, features and
  * owners attached to them; the audio itself with HTTP range requests (RFC 9110 §14).
  */
-import { createReadStream } from "node:fs";
 import { extname } from "node:path";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyReply } from "fastify";
+import { openRegularFile } from "../../audio/source.js";
 import { assertWritable, STATES, writing } from "../../store/common.js";
 import { getDataset } from "../../store/datasets.js";
 import { canonicalRecordingPath, resolveRecordingFile } from "../../store/paths.js";
@@ -18,7 +18,7 @@ import {
 import { ConflictError, invalid } from "../../store/errors.js";
 import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
-import { checkInAudioRoots, recordingFile } from "../recording-file.js";
+import { checkInAudioRoots, recordingFile, withoutAudioRoots } from "../recording-file.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { bytesResponse, errorBody, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, text, timestamp } from "../schemas.js";
@@ -148,7 +148,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     // directory "sub", is "sub/a.wav" — registered once, not once per way to reach it.
     const { file: abs, realPath: path } = await resolveRecordingFile(dataset.audio_dir, canonicalRecordingPath(given));
     // The file named as the request names it, not by the server's own path (as the import does).
-    const facts = await probeFile(abs).catch((err: Error) => { throw invalid("path", err.message.replaceAll(abs, path)); });
+    const facts = await probeFile(abs, { exactPath: true }).catch((err: Error) => { throw invalid("path", err.message.replaceAll(abs, path)); });
     // Checked above before the file is read and hashed, and again with the dataset held as the row goes in.
     const rec = await writing(sql, "datasets", dataset_id, (tx) => insertRecording(tx, { dataset_id, path, ...facts, ...metadata, created_by: request.user?.id ?? null }));
     if (!rec) throw new ConflictError(`dataset ${dataset_id} already has a recording at ${path}`);
@@ -219,9 +219,18 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     const ifRange = request.headers["if-range"] as string | undefined;
     const range = ifRange === undefined || ifRange.trim() === etag ? rangeOf(reply, request.headers.range, size) : null;
     reply.type(audioMediaType(loc.path)).header("Content-Disposition", `attachment; filename="${loc.path.split("/").pop()!.replace(/[^\w.-]/g, "_")}"`);
-    if (!range) return reply.header("Content-Length", size).send(createReadStream(abs));
+    // Opened as the file just checked (a link swapped in since leads nowhere: SPEC §10), and only
+    // while it still has the size the headers state.
+    const { handle, size: opened } = await openRegularFile(abs, { exactPath: true }).catch((err: Error) => {
+      throw new HttpError(404, `the file of recording ${request.params.id} cannot be opened: ${withoutAudioRoots(err.message, app.audioRoots)}`);
+    });
+    if (opened !== size) {
+      await handle.close();
+      throw new ConflictError(`the recording's file changed while it was opened (${opened} bytes, it had ${size}); ask again`);
+    }
+    if (!range) return reply.header("Content-Length", size).send(handle.createReadStream());
     return reply.code(206).header("Content-Range", `bytes ${range.start}-${range.end}/${size}`)
-      .header("Content-Length", range.end - range.start + 1).send(createReadStream(abs, { start: range.start, end: range.end }));
+      .header("Content-Length", range.end - range.start + 1).send(handle.createReadStream({ start: range.start, end: range.end }));
   });
 
   await app.register(stateRoutes("recordings", "recordings", recordingSchema, (id) => getRecording(sql, id)));
