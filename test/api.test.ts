@@ -214,6 +214,17 @@ describe("validation", () => {
     }
   });
 
+  it("answers a small body nested thousands deep with a 400 naming the field — the NUL check's recursion overflowed the stack (a 500 for any token holder)", async () => {
+    const nested = (depth: number) => `${"[".repeat(depth)}"x"${"]".repeat(depth)}`;
+    for (const depth of [5000, 30_000]) {
+      const res = await app.inject({ method: "POST", url: "/v1/tokens", payload: `{"name":${nested(depth)}}`, headers: { ...auth(viewer), "content-type": "application/json" } });
+      expect(res.statusCode, `depth ${depth}`).toBe(400);
+      expect(res.json().fields.map((f: { field: string }) => f.field), `depth ${depth}`).toEqual(["name"]);
+    }
+    const withNul = await app.inject({ method: "POST", url: "/v1/tokens", payload: `{"name":${nested(5000).replace('"x"', '"x\\u0000"')}}`, headers: { ...auth(viewer), "content-type": "application/json" } });
+    expect(withNul.json().fields).toEqual([{ field: `name${".0".repeat(5000)}`, message: "must not contain a NUL character (U+0000)" }]);
+  });
+
   it("takes an empty body sent as JSON as no body", async () => {
     const json = { ...auth(member), "content-type": "application/json" };
     // A route whose body is optional answers as without one …

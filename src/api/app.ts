@@ -155,11 +155,22 @@ export async function buildApp(options: AppOptions): Promise<App> {
   return app;
 }
 
-/** Field paths ("message", "data.targets.0") of the strings in a parsed query or body that contain U+0000. */
-function* stringsWithNul(value: unknown, path: string): Generator<string> {
-  if (typeof value === "string") {
-    if (value.includes("\0")) yield path || "body";
-  } else if (value !== null && typeof value === "object") {
-    for (const [key, v] of Object.entries(value)) yield* stringsWithNul(v, path ? `${path}.${key}` : key);
+/**
+ * Field paths ("message", "data.targets.0") of the strings in a parsed query or body that contain
+ * U+0000, depth first. A loop over a stack, not recursion: a 10 kB body nested 5000 deep exhausted
+ * the call stack (a 500 for any token holder).
+ */
+function stringsWithNul(value: unknown, path: string): string[] {
+  const found: string[] = [];
+  const stack: [unknown, string][] = [[value, path]];
+  while (stack.length) {
+    const [v, at] = stack.pop()!;
+    if (typeof v === "string") {
+      if (v.includes("\0")) found.push(at || "body");
+    } else if (v !== null && typeof v === "object") {
+      const entries = Object.entries(v);
+      for (let i = entries.length - 1; i >= 0; i--) stack.push([entries[i][1], at ? `${at}.${entries[i][0]}` : entries[i][0]]);
+    }
   }
+  return found;
 }
