@@ -176,6 +176,17 @@ describe("validation", () => {
     }
   });
 
+  it("refuses a query parameter a list does not know, naming it — a misspelt filter returned the whole table", async () => {
+    const lists = ["/v1/datasets", "/v1/recordings", "/v1/clips", "/v1/notes", "/v1/tags", "/v1/feature_names", "/v1/runs", "/v1/jobs", "/v1/artifacts", "/v1/tokens", "/v1/users"];
+    for (const list of lists) {
+      const res = await app.inject({ url: `${list}?datset_id=1&limt=1`, headers: auth(admin) });
+      expect(res.statusCode, list).toBe(400);
+      expect(res.json().fields, list).toEqual([{ field: "datset_id", message: "is not a known field" }, { field: "limt", message: "is not a known field" }]);
+    }
+    const untag = await app.inject({ method: "DELETE", url: `/v1/recordings/00000000-0000-0000-0000-000000000000/tags?key=a&value=b&vlaue=c`, headers: auth(member) });
+    expect([untag.statusCode, untag.json().fields]).toEqual([400, [{ field: "vlaue", message: "is not a known field" }]]);
+  });
+
   it("reads the page's numbers as decimal integers: never hex, octal, binary, exponents, fractions or padded", async () => {
     // Number() — hence z.coerce — reads every one of these as 5.
     for (const text of ["0x5", "0b101", "0o5", "5e0", "5.0", "%205", "5%20", "+0x5"]) {

@@ -78,6 +78,9 @@ export const label = (max: number) =>
   z.string({ error: "must be a string" }).trim().normalize("NFC").max(max, `must be at most ${max} characters`)
     .refine(wellFormed, WELL_FORMED).refine((v) => !/^[\s\p{Cf}]*$/u.test(v), "must not be empty or blank");
 
+/** A tag as a client names it (SPEC §5 tags: key and value, 1–255 characters): body or query. */
+export const tagPair = z.strictObject({ key: label(255), value: label(255) });
+
 /**
  * A response whose body is bytes, not JSON: declared in the OpenAPI document under the media
  * types the route sends (fastify-type-provider-zod's `content` form).

@@ -25,7 +25,7 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["artifacts"];
   const sql = app.db.sql;
   app.get("/artifacts", {
-    schema: { summary: "List artifacts", tags, querystring: z.object({ ...pageQuery, state: stateQuery, job_id: id.optional() }), response: { 200: page(artifactSchema), 400: errorBody } },
+    schema: { summary: "List artifacts", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, job_id: id.optional() }), response: { 200: page(artifactSchema), 400: errorBody } },
   }, async (request) => listArtifacts(sql, request.query));
   app.get("/artifacts/:id", { schema: { summary: "Get an artifact", tags, params: idParams, response: { 200: artifactSchema, 404: errorBody } } }, async (request) => getArtifact(sql, request.params.id));
   app.get("/artifacts/:id/file", {

@@ -7,7 +7,7 @@ import { requireRole } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
-import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, timestamp } from "../schemas.js";
+import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, timestamp } from "../schemas.js";
 
 export const clipSchema = z.object({
   id: z.uuid(),
@@ -24,14 +24,12 @@ export const clipSchema = z.object({
 });
 
 const seconds = (what: string) => z.number({ error: "must be a number of seconds" }).finite().min(0, "must be >= 0").describe(what);
-const tagSchema = z.object({ key: label(255), value: label(255) });
-
 export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["clips"];
   const sql = app.db.sql;
 
   app.get("/clips", {
-    schema: { summary: "List clips", tags, querystring: z.object({ ...pageQuery, state: stateQuery, recording_id: id.optional(), ...sortQuery(CLIP_SORTS, "start_time") }), response: { 200: page(clipSchema), 400: errorBody } },
+    schema: { summary: "List clips", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, recording_id: id.optional(), ...sortQuery(CLIP_SORTS, "start_time") }), response: { 200: page(clipSchema), 400: errorBody } },
   }, async (request) => listClips(sql, request.query));
 
   app.post("/clips", {
@@ -64,11 +62,11 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.post("/clips/:id/tags", {
-    schema: { summary: "Tag a clip", tags, params: idParams, body: z.strictObject(tagSchema.shape), response: { 200: clipSchema, 404: errorBody, 409: errorBody } },
+    schema: { summary: "Tag a clip", tags, params: idParams, body: tagPair, response: { 200: clipSchema, 404: errorBody, 409: errorBody } },
   }, async (request) => addClipTag(sql, request.params.id, { ...request.body, created_by: request.user?.id ?? null }));
 
   app.delete("/clips/:id/tags", {
-    schema: { summary: "Remove a tag from a clip", tags, params: idParams, querystring: tagSchema, response: { 200: clipSchema, 404: errorBody, 409: errorBody } },
+    schema: { summary: "Remove a tag from a clip", tags, params: idParams, querystring: tagPair, response: { 200: clipSchema, 404: errorBody, 409: errorBody } },
   }, async (request) => removeClipTag(sql, request.params.id, request.query));
 
   app.post("/clips/:id/features", {

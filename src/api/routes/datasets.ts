@@ -46,7 +46,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/datasets", {
     schema: {
       summary: "List datasets", tags,
-      querystring: z.object({ ...pageQuery, state: stateQuery, search: z.string().max(255).optional().describe("Substring of the name"), ...sortQuery(DATASET_SORTS, "name") }),
+      querystring: z.strictObject({ ...pageQuery, state: stateQuery, search: z.string().max(255).optional().describe("Substring of the name"), ...sortQuery(DATASET_SORTS, "name") }),
       response: { 200: page(datasetSchema), 400: errorBody },
     },
   }, async (request) => listDatasets(sql, request.query));

@@ -62,7 +62,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get("/jobs", {
-    schema: { summary: "List jobs", tags, querystring: z.object({ ...pageQuery, status: z.enum(JOB_STATUSES).optional(), task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }).optional(), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(jobSchema), 400: errorBody } },
+    schema: { summary: "List jobs", tags, querystring: z.strictObject({ ...pageQuery, status: z.enum(JOB_STATUSES).optional(), task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }).optional(), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(jobSchema), 400: errorBody } },
   }, async (request) => listJobs(sql, request.query));
 
   app.post("/jobs", {
@@ -104,7 +104,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get("/jobs/:id/metrics", {
-    schema: { summary: "A job's metrics", tags, params: idParams, querystring: z.object({ ...pageQuery, key: text(1, 255).optional() }), response: { 200: page(metricSchema), 404: errorBody } },
+    schema: { summary: "A job's metrics", tags, params: idParams, querystring: z.strictObject({ ...pageQuery, key: text(1, 255).optional() }), response: { 200: page(metricSchema), 404: errorBody } },
   }, async (request) => {
     const metrics = await listMetrics(sql, request.params.id, request.query);
     return { ...metrics, items: metrics.items.map(metricOut) };

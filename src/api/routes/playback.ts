@@ -46,7 +46,7 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
       description: `Samples i of every channel with i / samplerate in [start_time, end_time) (real seconds, time expansion applied; clipped to the recording), at the file's own rate, so time-expanded audio plays slowed down. At most ${maxSamples} samples (frames × channels) per request. For players that cannot send a token: fetch it, play the Blob.`,
       tags: ["recordings"],
       params: idParams,
-      querystring: z.object(interval),
+      querystring: z.strictObject(interval),
       response: { 200: bytesResponse("32-bit float WAV of the interval's samples", ["audio/wav"]), 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody },
     },
   }, async (request, reply) => {

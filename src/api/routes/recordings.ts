@@ -21,9 +21,7 @@ import { HttpError } from "../plugins/errors.js";
 import { checkInAudioRoots, recordingFile, withoutAudioRoots } from "../recording-file.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
-import { bytesResponse, errorBody, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, text, timestamp } from "../schemas.js";
-
-const tagSchema = z.object({ key: label(255), value: label(255) });
+import { bytesResponse, errorBody, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, text, timestamp } from "../schemas.js";
 
 export const recordingSchema = z.object({
   id: z.uuid(),
@@ -116,7 +114,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/recordings", {
     schema: {
       summary: "List recordings", tags,
-      querystring: z.object({
+      querystring: z.strictObject({
         ...pageQuery,
         state: stateQuery,
         dataset_id: id.optional(),
@@ -172,11 +170,11 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.post("/recordings/:id/tags", {
-    schema: { summary: "Tag a recording (the tag is created if new)", tags, params: idParams, body: z.strictObject(tagSchema.shape), response: { 200: recordingSchema, 400: errorBody, 404: errorBody, 409: errorBody } },
+    schema: { summary: "Tag a recording (the tag is created if new)", tags, params: idParams, body: tagPair, response: { 200: recordingSchema, 400: errorBody, 404: errorBody, 409: errorBody } },
   }, async (request) => addRecordingTag(sql, request.params.id, { ...request.body, created_by: request.user?.id ?? null }));
 
   app.delete("/recordings/:id/tags", {
-    schema: { summary: "Remove a tag from a recording", tags, params: idParams, querystring: tagSchema, response: { 200: recordingSchema, 404: errorBody, 409: errorBody } },
+    schema: { summary: "Remove a tag from a recording", tags, params: idParams, querystring: tagPair, response: { 200: recordingSchema, 404: errorBody, 409: errorBody } },
   }, async (request) => removeRecordingTag(sql, request.params.id, request.query));
 
   app.post("/recordings/:id/features", {

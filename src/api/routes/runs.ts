@@ -13,7 +13,7 @@ export const runSchema = z.object({
 export const runRoutes: FastifyPluginAsyncZod = async (app) => {
   const sql = app.db.sql;
   app.get("/runs", {
-    schema: { summary: "List runs, newest first", tags: ["runs"], querystring: z.object({ ...pageQuery, kind: z.enum(RUN_KINDS).optional(), status: z.enum(STATUSES).optional() }), response: { 200: page(runSchema), 400: errorBody } },
+    schema: { summary: "List runs, newest first", tags: ["runs"], querystring: z.strictObject({ ...pageQuery, kind: z.enum(RUN_KINDS).optional(), status: z.enum(STATUSES).optional() }), response: { 200: page(runSchema), 400: errorBody } },
   }, async (request) => listRuns(sql, request.query));
   app.get("/runs/:id", { schema: { summary: "Get a run", tags: ["runs"], params: idParams, response: { 200: runSchema, 404: errorBody } } }, async (request) => getRun(sql, request.params.id));
 };

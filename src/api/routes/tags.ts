@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { getOrCreateFeatureName, listFeatureNames } from "../../store/features.js";
 import { getOrCreateTag, listTags } from "../../store/tags.js";
-import { errorBody, page, pageQuery, label, timestamp } from "../schemas.js";
+import { errorBody, page, pageQuery, label, tagPair, timestamp } from "../schemas.js";
 
 export const tagSchema = z.object({ id: z.uuid(), key: z.string(), value: z.string(), created_at: timestamp, created_by: z.uuid().nullable(), run_id: z.uuid().nullable() });
 export const featureNameSchema = z.object({ id: z.uuid(), name: z.string(), created_at: timestamp });
@@ -12,15 +12,15 @@ export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
   const sql = app.db.sql;
 
   app.get("/tags", {
-    schema: { summary: "List tags", tags: ["tags"], querystring: z.object({ ...pageQuery, key: label(255).optional(), search: z.string().max(255).optional().describe("Substring of the value") }), response: { 200: page(tagSchema), 400: errorBody } },
+    schema: { summary: "List tags", tags: ["tags"], querystring: z.strictObject({ ...pageQuery, key: label(255).optional(), search: z.string().max(255).optional().describe("Substring of the value") }), response: { 200: page(tagSchema), 400: errorBody } },
   }, async (request) => listTags(sql, request.query));
 
   app.post("/tags", {
-    schema: { summary: "Get or create a tag", tags: ["tags"], body: z.strictObject({ key: label(255), value: label(255) }), response: { 200: tagSchema, 400: errorBody } },
+    schema: { summary: "Get or create a tag", tags: ["tags"], body: tagPair, response: { 200: tagSchema, 400: errorBody } },
   }, async (request) => getOrCreateTag(sql, { ...request.body, created_by: request.user?.id ?? null }));
 
   app.get("/feature_names", {
-    schema: { summary: "List feature names", tags: ["features"], querystring: z.object({ ...pageQuery, search: z.string().max(255).optional() }), response: { 200: page(featureNameSchema), 400: errorBody } },
+    schema: { summary: "List feature names", tags: ["features"], querystring: z.strictObject({ ...pageQuery, search: z.string().max(255).optional() }), response: { 200: page(featureNameSchema), 400: errorBody } },
   }, async (request) => listFeatureNames(sql, request.query));
 
   app.post("/feature_names", {

@@ -47,7 +47,7 @@ export const tokenRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { role: "viewer" },
     schema: {
       summary: "List tokens (your own; admins: anyone's)", tags,
-      querystring: z.object({ ...pageQuery, user_id: id.optional() }),
+      querystring: z.strictObject({ ...pageQuery, user_id: id.optional() }),
       response: { 200: page(tokenSchema), 401: errorBody, 403: errorBody },
     },
   }, async (request) => {

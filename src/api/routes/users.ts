@@ -26,7 +26,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
   // Users (names, e-mails) are shown to token holders only, even on loopback.
   app.get("/users", {
     config: { role: "viewer" },
-    schema: { summary: "List users", tags, querystring: z.object(pageQuery), response: { 200: page(userSchema) } },
+    schema: { summary: "List users", tags, querystring: z.strictObject(pageQuery), response: { 200: page(userSchema) } },
   }, async (request) => listUsers(app.db.sql, request.query));
 
   app.get("/users/me", {
