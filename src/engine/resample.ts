@@ -71,7 +71,10 @@ function polyphase(up: number, down: number): Polyphase {
   const length = 2 * halfLen + 1;
   const h = firwinLowpass(length, 1 / maxRate, KAISER_BETA);
   const tapsPerPhase = Math.ceil(length / up);
-  const taps = new Float32Array(up * tapsPerPhase);
+  // float64 taps, summed in float64 (assembly/resample.ts): float32 ones and sums left an error of
+  // 2.7e-7 of the peak, 0.055 dB on a bin 59 dB down once the anti-alias filter had removed a bat
+  // recording's loud ultrasound (500 kHz → 22050 Hz).
+  const taps = new Float64Array(up * tapsPerPhase);
   for (let phase = 0; phase < up; phase++) {
     for (let j = 0; j < tapsPerPhase; j++) {
       const i = phase + up * (tapsPerPhase - 1 - j);
@@ -79,7 +82,7 @@ function polyphase(up: number, down: number): Polyphase {
     }
   }
   const ptr = core.alloc(taps.byteLength);
-  new Float32Array(core.memory.buffer, ptr, taps.length).set(taps);
+  new Float64Array(core.memory.buffer, ptr, taps.length).set(taps);
   const plan = { ptr, up, down, halfLen, tapsPerPhase };
   polyphaseCache.set(key, plan);
   return plan;
