@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { parseParams } from "../src/engine/params.js";
 import { tileStatsStore } from "../src/api/tile-stats.js";
-import { openAudio } from "../src/audio/index.js";
+import { AudioFormatError, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import { spectrogramOfRecording } from "../src/engine/recording.js";
 import { createDataset, importDataset } from "../src/store/datasets.js";
@@ -345,6 +345,30 @@ describe("streamed range", () => {
     expect(res.json().message).toMatch(/limit is 300 per stream/);
   });
 
+  it("parameters that cannot change a tile keep its ETag and its stats: one pass over the recording, not one per spelling", async () => {
+    const base = "pcen=false&window_size=0.031";
+    const first = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?${base}` });
+    expect(first.statusCode).toBe(200);
+    const computed = tiles.computed; // the stats pass and the tile
+    // A kaiser_beta with a hann window, a samplerate without resampling or equal to the file's,
+    // an edge that removes nothing and a filter_order without a filter, PCEN fields without PCEN.
+    for (const extra of ["kaiser_beta=9", "samplerate=22050", "resample=true&samplerate=44100", "low_freq=0", "high_freq=22050&filter_order=3", "filter_order=4", "pcen_gain=0.5&pcen_smooth=0.1"]) {
+      const res = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?${base}&${extra}` });
+      expect([res.statusCode, res.headers.etag], extra).toEqual([200, first.headers.etag]);
+    }
+    expect(tiles.computed).toBe(computed); // the cached tile each time
+    // dB bounds do not change power values; they do change dB values when clamped.
+    const power = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?${base}&scale=power` });
+    const powerBounds = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?${base}&scale=power&min_dB=-40&clamp=true` });
+    const clamped = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?${base}&min_dB=-40&clamp=true` });
+    expect(powerBounds.headers.etag).toBe(power.headers.etag);
+    expect(new Set([first.headers.etag, power.headers.etag, clamped.headers.etag]).size).toBe(3);
+    // And what does change the values still changes the ETag.
+    for (const other of ["kaiser_beta=9&window=kaiser", "low_freq=100", "resample=true&samplerate=22050"]) {
+      expect((await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?${base}&${other}` })).headers.etag, other).not.toBe(first.headers.etag);
+    }
+  });
+
   it("answers HEAD with the stream's headers and computes no tile (it computed the whole range, beyond any cancel)", async () => {
     const query = "start_time=0&end_time=22.6&window_size=0.2&hop_size=0.01&width=128&format=f32&pcen=false&pcen_gain=0.5";
     await tiles.stats(recording(), parseParams({ window_size: 0.2, hop_size: 0.01, pcen: false, pcen_gain: 0.5 }));
@@ -354,8 +378,29 @@ describe("streamed range", () => {
     expect(head.headers["x-tile-range"]).toBe("0/0-87");
     expect(head.headers["content-type"]).toMatch(/^multipart\/mixed; boundary=sonotile-/);
     expect(head.body).toBe("");
+    expect(head.headers["content-length"]).toBeUndefined(); // "0" said the stream was empty
     await new Promise((r) => setTimeout(r, 500));
     expect(tiles.computed).toBe(computed);
+  });
+
+  it("a tile that fails after the answer began ends the stream with a JSON part naming the file relative to the audio root, not by the server's path", async () => {
+    const query = "start_time=0&end_time=22.6&window_size=0.05&width=128&format=f32&pcen=false";
+    await tiles.stats(recording(), parseParams({ window_size: 0.05, pcen: false }));
+    const run = tiles.pool.run.bind(tiles.pool);
+    let tileTasks = 0;
+    // The file cut short while the stream runs (an audit did that): the third tile's read fails.
+    tiles.pool.run = (task, signal, timeoutMs) => {
+      if (task.kind === "tile" && ++tileTasks === 3) return Promise.reject(new AudioFormatError(`${recording().path}: file ended early: sample data stops at byte 1000000`));
+      return run(task, signal, timeoutMs);
+    };
+    try {
+      const res = await app.inject({ url: `/v1/recordings/${id}/tiles/0/stream?${query}` });
+      expect(res.statusCode).toBe(200);
+      const last = res.body.slice(res.body.lastIndexOf("Content-Type: application/json"));
+      expect(last).toMatch(new RegExp(`^Content-Type: application/json\\r\\nX-Tile: 0/2\\r\\n\\r\\n\\{"error":"recordings/${FILE}: file ended early: sample data stops at byte 1000000"\\}\\r\\n--sonotile-\\w+--\\r\\n$`));
+    } finally {
+      tiles.pool.run = run;
+    }
   });
 
   it("stops the queued work when the client disconnects", async () => {

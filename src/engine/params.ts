@@ -269,3 +269,31 @@ export function checkParamsForRecording(p: Params, recording: { samplerate: numb
   else if (nperseg > limits.maxFftLength) issues.push({ field: "window_size", message: `gives ${nperseg} samples at ${fs} Hz; the limit is ${limits.maxFftLength}` });
   if (issues.length) throw new ParamsError(issues);
 }
+
+/** The defaults, for effectiveParams. */
+const DEFAULTS: Params = paramsSchema.parse({});
+const PCEN_FIELDS = ["pcen_smooth", "pcen_gain", "pcen_bias", "pcen_power", "pcen_eps"] as const;
+
+/**
+ * `p` (already checked against the recording) with every field that cannot change the values at
+ * the recording's rate `samplerate` (real units) set to its default: `samplerate` without
+ * resampling, or resampling to the recording's own rate (the identity, SPEC §3.3); an edge that
+ * removes nothing (`low_freq` 0, `high_freq` at Nyquist: designBandFilter) and `filter_order`
+ * without a filter; `kaiser_beta` with another window; the `pcen_*` fields without PCEN;
+ * `clamp`, `min_dB`, `max_dB` on a scale other than dB. Requests that differ only there compute
+ * the same values, so they share one stats pass over the whole recording, one ETag and one cache
+ * entry — a `kaiser_beta` sent with a hann window started a pass of its own.
+ */
+export function effectiveParams(p: Params, samplerate: number): Params {
+  const e = { ...p };
+  if (e.resample && e.samplerate === samplerate) e.resample = false;
+  if (!e.resample) e.samplerate = DEFAULTS.samplerate;
+  const nyquist = (e.resample ? e.samplerate : samplerate) / 2;
+  if (e.low_freq === 0) e.low_freq = null;
+  if (e.high_freq !== null && e.high_freq >= nyquist) e.high_freq = null;
+  if (e.low_freq === null && e.high_freq === null) e.filter_order = DEFAULTS.filter_order;
+  if (e.window !== "kaiser") e.kaiser_beta = DEFAULTS.kaiser_beta;
+  if (!e.pcen) for (const f of PCEN_FIELDS) e[f] = DEFAULTS[f];
+  if (e.scale !== "dB") [e.clamp, e.min_dB, e.max_dB] = [DEFAULTS.clamp, DEFAULTS.min_dB, DEFAULTS.max_dB];
+  return e;
+}

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { valueRange } from "../engine/analysis.js";
 import { frameCount, frameGeometry, frameTime, type FrameGeometry } from "../engine/geometry.js";
-import { checkParamsForRecording, ParamsError, realSamplerate, type Params } from "../engine/params.js";
+import { checkParamsForRecording, effectiveParams, ParamsError, realSamplerate, type Params } from "../engine/params.js";
 import { statsForPiece, type PackedStats } from "../engine/recording.js";
 import { VERSION } from "../engine/version.js";
 import type { TileFormat } from "./compute.js";
@@ -364,7 +364,7 @@ export class TileService {
 
   /** `stats` for parameters already checked against the recording (checkedPass). */
   private statsOf(recording: TileRecording, params: Params): Promise<StatsResult> {
-    const key = statsKey(params, recording.timeExpansion);
+    const key = statsKey(effectiveParams(params, realSamplerate(recording.samplerate, recording.timeExpansion)), recording.timeExpansion);
     const memoryKey = `${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);
     if (known) return Promise.resolve(known);
@@ -441,11 +441,13 @@ export class TileService {
   }
 
   /**
-   * ETag of a tile or piece (also its cache key): content hash, every parameter, what the bytes
-   * cover (layoutIdentity), the format, the engine version.
+   * ETag of a tile or piece (also its cache key): content hash, every parameter that can change
+   * the bytes (effectiveParams; no colormap in numbers), what the bytes cover (layoutIdentity), the
+   * format, the engine version.
    */
   private etag(recording: TileRecording, params: Params, kind: "tile" | "piece", layout: TileLayout, format: TileFormat): string {
-    const relevant = format === "png" ? params : { ...params, cmap: undefined };
+    const effective = effectiveParams(params, realSamplerate(recording.samplerate, recording.timeExpansion));
+    const relevant = format === "png" ? effective : { ...effective, cmap: undefined };
     return `"${sha256(canonical({ hash: recording.hash, te: recording.timeExpansion, params: canonical(relevant), covers: canonical(layoutIdentity(kind, layout)), format, engine: VERSION })).slice(0, 40)}"`;
   }
 

@@ -186,7 +186,8 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     reply.type(`multipart/mixed; boundary=${boundary}`).header("X-Tile-Range", `${z}/${x0}-${x0 + tiles - 1}`);
     // HEAD (Fastify answers it with this handler) gets the headers and no tile: its body would be
     // thrown away, and the answer counts as finished at once, so a disconnect could not cancel it.
-    if (request.method === "HEAD") return reply.send();
+    // An ended stream, not an empty body: that would state Content-Length: 0, which a GET's answer does not have.
+    if (request.method === "HEAD") return reply.send(new PassThrough().end());
     // Tiles are computed a few ahead of the one being written (enough to keep every worker
     // busy, never the whole range: the pool's queue is shared with every other request) and
     // written in order as each is ready; a slow reader holds the computation back (the body's
@@ -207,7 +208,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
         try {
           tile = await pending[i];
         } catch (err) {
-          if (!left.aborted) body.write(`--${boundary}\r\nContent-Type: application/json\r\nX-Tile: ${z}/${x0 + i}\r\n\r\n${JSON.stringify({ error: (err as Error).message })}\r\n`);
+          if (!left.aborted) body.write(`--${boundary}\r\nContent-Type: application/json\r\nX-Tile: ${z}/${x0 + i}\r\n\r\n${JSON.stringify({ error: withoutAudioRoots((err as Error).message, app.audioRoots) })}\r\n`);
           break;
         }
         start(i + ahead);
