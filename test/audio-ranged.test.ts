@@ -183,6 +183,9 @@ describe("a file that shrinks after it was opened", () => {
       const late = reader.read(0, 49_000, 2000);
       await expect(late).rejects.toThrow(AudioFormatError);
       await expect(late).rejects.toThrow(`file ended early: sample data stops at byte ${header.length + 4 * channels * 50_000}`);
+      // A read wholly past the new end says where it looked: the data stops before that.
+      const past = header.length + 4 * channels * 90_000;
+      await expect(reader.read(0, 90_000, 10)).rejects.toThrow(`file ended early: no sample data at byte ${past} (the file is shorter than when it was opened)`);
     } finally {
       await reader.close();
     }

@@ -65,7 +65,7 @@ export class BlockReader implements AudioReader {
       if (got < bytes.length) {
         // A final block cut short (ADPCM, codec.framesInPartialBlock) at the end of the file: it
         // is decoded padded, and only its whole frames are read (info.frames ends there).
-        if (dataOffset + b * bpb + got < this.layout.dataEnd) throw new AudioFormatError(`file ended early: sample data stops at byte ${dataOffset + b * bpb + got}`);
+        if (dataOffset + b * bpb + got < this.layout.dataEnd) throw endedEarly(dataOffset + b * bpb, got);
         bytes.fill(0, got);
       }
       if (scratch === null) {
@@ -100,7 +100,7 @@ export class BlockReader implements AudioReader {
    */
   private async readFloat32(offset: number, out: Float32Array): Promise<Float32Array> {
     const got = await this.src.readInto(offset, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
-    if (got < out.byteLength) throw new AudioFormatError(`file ended early: sample data stops at byte ${offset + got}`);
+    if (got < out.byteLength) throw endedEarly(offset, got);
     return out;
   }
 
@@ -114,4 +114,15 @@ export class BlockReader implements AudioReader {
   close(): Promise<void> {
     return this.src.close();
   }
+}
+
+/**
+ * A read of the sample data at byte `offset` that got only `got` bytes: the file shrank after it
+ * was opened. Where the data stops is known only when the read got some of it; a read that
+ * starts past the new end says where it looked, not that the data stops there.
+ */
+function endedEarly(offset: number, got: number): AudioFormatError {
+  return new AudioFormatError(got > 0
+    ? `file ended early: sample data stops at byte ${offset + got}`
+    : `file ended early: no sample data at byte ${offset} (the file is shorter than when it was opened)`);
 }
