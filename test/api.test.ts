@@ -236,6 +236,29 @@ describe("validation", () => {
     expect(withNul.json().fields).toEqual([{ field: `name${".0".repeat(5000)}`, message: "must not contain a NUL character (U+0000)" }]);
   });
 
+  it("answers a read without a token only when it is addressed by a loopback name — a rebound DNS name reached every recording", async () => {
+    const read = (host: string, headers: Record<string, string> = {}) => app.inject({ url: "/v1/recordings", headers: { host, ...headers } });
+    for (const host of ["localhost", "localhost:8080", "127.0.0.1:9000", "127.1.2.3", "[::1]:3000", "app.localhost:1"]) {
+      expect((await read(host)).statusCode, host).toBe(200);
+    }
+    for (const host of ["attacker.example", "attacker.example:8080", "0.0.0.0:8080", "127.0.0.1.attacker.example", "localhost.attacker.example", "128.0.0.1"]) {
+      const res = await read(host);
+      expect([res.statusCode, res.json().message], host).toEqual([403, `this server answers without a token only requests addressed to it by a loopback name (127.0.0.1, [::1], localhost), not '${host}': use one, or send a token`]);
+    }
+    expect((await read("attacker.example", auth(viewer))).statusCode).toBe(200); // a token says who is asking
+    expect((await read("attacker.example")).statusCode).toBe(403);
+    expect((await app.inject({ url: "/health", headers: { host: "attacker.example" } })).statusCode).toBe(200); // public
+  });
+
+  it("names a __proto__ key as what is refused — it was 'Body is not valid JSON'", async () => {
+    for (const payload of ['{"__proto__":{"admin":true},"name":"p"}', '{"name":"p","constructor":{"prototype":{"x":1}}}']) {
+      const res = await app.inject({ method: "POST", url: "/v1/tokens", payload, headers: { ...auth(member), "content-type": "application/json" } });
+      expect([res.statusCode, res.json().fields], payload).toEqual([400, [{ field: "body", message: "must not hold a key __proto__ or constructor.prototype (they would change the prototype of the objects read from it)" }]]);
+    }
+    const broken = await app.inject({ method: "POST", url: "/v1/tokens", payload: '{"__proto__":', headers: { ...auth(member), "content-type": "application/json" } });
+    expect([broken.statusCode, broken.json().message]).toEqual([400, "Body is not valid JSON but content-type is set to 'application/json'"]);
+  });
+
   it("takes an empty body sent as JSON as no body", async () => {
     const json = { ...auth(member), "content-type": "application/json" };
     // A route whose body is optional answers as without one …

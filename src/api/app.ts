@@ -122,7 +122,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
     if (body === "") done(null, undefined);
-    else parseJson(request, body as string, done);
+    else parseJson(request, body as string, (err, value) => done(err && poisoned(body as string) ? prototypeKey() : err, value));
   });
   await app.register(drainPlugin, { drainMs });
   // Before auth: its token lookup is a database query too.
@@ -153,6 +153,24 @@ export async function buildApp(options: AppOptions): Promise<App> {
     { prefix: "/v1" },
   );
   return app;
+}
+
+/**
+ * Whether `body`, which the JSON parser refused, is well-formed JSON: then it was refused for a
+ * `__proto__` key or a `constructor.prototype` (Fastify's protection against prototype
+ * poisoning), and the client is told so instead of "Body is not valid JSON".
+ */
+function poisoned(body: string): boolean {
+  try {
+    JSON.parse(body);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function prototypeKey(): InvalidError {
+  return new InvalidError([{ field: "body", message: "must not hold a key __proto__ or constructor.prototype (they would change the prototype of the objects read from it)" }]);
 }
 
 /**

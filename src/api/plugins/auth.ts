@@ -2,7 +2,10 @@
  * Token authentication and role checks (SPEC §10), as one onRequest hook:
  * - `Authorization: Bearer <key>` identifies the user; a wrong or disabled key is 401 on
  *   every route (a client must learn its token is bad even where none is needed).
- * - Reading needs no token when the server listens on loopback only; otherwise (option
+ * - Reading needs no token when the server listens on loopback only — and the request is addressed
+ *   to it there (its Host is a loopback name): a web page whose name an attacker rebinds to
+ *   127.0.0.1 (DNS rebinding) reaches the port from the user's browser, but under its own name,
+ *   and could otherwise read every listing and download every recording. Otherwise (option
  *   `requireAuthForReads`) every route except the public ones does.
  * - Mutating routes need at least the `member` role; a route can demand another role with
  *   `config: { role }`. No token: 401; a token whose user lacks the role: 403.
@@ -70,5 +73,18 @@ export const authPlugin = fp<{ requireAuthForReads: boolean }>(async (app, optio
     }
     const needed = neededRole(config, request.method, options.requireAuthForReads);
     if (needed !== "anonymous") requireRole(request, needed);
+    else if (!request.user && !isLoopbackName(request.host)) {
+      throw new HttpError(403, `this server answers without a token only requests addressed to it by a loopback name (127.0.0.1, [::1], localhost), not '${request.host.slice(0, 100)}': use one, or send a token`);
+    }
   });
 });
+
+/**
+ * Whether a Host header (name or address, optional port) names the loopback interface:
+ * localhost and its subdomains (RFC 6761 §6.3: browsers resolve them to loopback themselves),
+ * 127.0.0.0/8, ::1. Not 0.0.0.0, which some browsers also send to the local machine.
+ */
+export function isLoopbackName(host: string): boolean {
+  const name = (host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.replace(/:\d*$/, "")).toLowerCase();
+  return name === "localhost" || name.endsWith(".localhost") || name === "::1" || /^127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(name);
+}
