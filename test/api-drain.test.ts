@@ -21,7 +21,7 @@ it("a 64 MB answer still being read by a paused client arrives whole when the se
   const { port } = app.server.address() as { port: number };
 
   const socket = connect(port, "127.0.0.1");
-  socket.write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+  socket.write("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   let received = 0;
   let headers = "";
   const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
@@ -38,7 +38,7 @@ it("a 64 MB answer still being read by a paused client arrives whole when the se
   await new Promise((r) => setTimeout(r, 300));
   // Closing: a new request is turned away (503, the connection closed after it) while the old answer drains.
   const late = await new Promise<string>((resolve) => {
-    const s = connect(port, "127.0.0.1", () => s.write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const s = connect(port, "127.0.0.1", () => s.write("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
     let text = "";
     s.on("data", (c: Buffer) => (text += c.toString("latin1"))).once("close", () => resolve(text)).once("error", () => resolve("refused"));
   });
@@ -59,7 +59,7 @@ it("the application's close waits as long as its drain may take, beyond Fastify'
     await app.listen({ host: "127.0.0.1", port: 0 });
     const { port } = app.server.address() as { port: number };
     const socket = connect(port, "127.0.0.1");
-    socket.write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+    socket.write("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     let received = 0;
     const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
     await new Promise<void>((resolve) => socket.on("data", (chunk: Buffer) => {

@@ -6,7 +6,7 @@
  * Runs on the embedded database, or real PostgreSQL when DATABASE_URL is set.
  */
 import { createHash } from "node:crypto";
-import { readFile, stat, utimes, writeFile } from "node:fs/promises";
+import { readFile, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -453,6 +453,23 @@ describe("a single tile", () => {
       expect(tiles.completed).toBe(completed);
     } finally {
       tiles.pool.run = run;
+    }
+  });
+});
+
+describe("the file a worker opens", () => {
+  it("is exactly the one whose real path the API checked: a link in the path is refused, where a library caller's link is followed", async () => {
+    const dir = await tempDir();
+    const service = new TileService({ threads: 1 }); // no stats store: nothing is written for these paths
+    try {
+      const link = join(dir.path, "link.wav");
+      await symlink(recording().path, link);
+      const params = parseParams({ window_size: 0.04, pcen: false });
+      await expect(service.stats({ ...recording(), path: link, exactPath: true }, params)).rejects.toThrow(`${link} changed while it was opened: a link in its path now leads elsewhere`);
+      expect((await service.stats({ ...recording(), path: link }, params)).stats.frames).toBeGreaterThan(0);
+    } finally {
+      await service.close();
+      await dir.remove();
     }
   });
 });

@@ -22,6 +22,8 @@ export interface TileRecording {
   id: string;
   /** Absolute path of the audio file. */
   path: string;
+  /** `path` is a real path confined to the audio roots (the API's): workers open only that file (openAudio's exactPath). */
+  exactPath?: boolean;
   /** MD5 of the file content: tiles are immutable for a content + parameters. */
   hash: string;
   timeExpansion: number;
@@ -401,7 +403,7 @@ export class TileService {
       const release = await this.statsSlots.take(closing);
       try {
         this.computed++;
-        return await this.pool.stats({ kind: "stats", path: recording.path, timeExpansion: recording.timeExpansion, params }, closing);
+        return await this.pool.stats({ kind: "stats", path: recording.path, exactPath: recording.exactPath, timeExpansion: recording.timeExpansion, params }, closing);
       } finally {
         release();
       }
@@ -472,7 +474,7 @@ export class TileService {
     return {
       etag: this.etag(recording, params, "tile", layout, format),
       layout,
-      task: { kind: "tile", path: recording.path, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap },
+      task: { kind: "tile", path: recording.path, exactPath: recording.exactPath, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap },
       contentType: CONTENT_TYPES[format],
       headers: geometryHeaders(layout, geometry, params, stats),
     };
@@ -501,7 +503,7 @@ export class TileService {
     return {
       etag: this.etag(recording, params, "piece", layout, format),
       layout,
-      task: { kind: "piece", path: recording.path, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap },
+      task: { kind: "piece", path: recording.path, exactPath: recording.exactPath, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap },
       contentType: CONTENT_TYPES[format],
       headers: geometryHeaders(layout, geometry, params, stats),
     };

@@ -18,6 +18,8 @@ import type { TileLayout } from "./grid.js";
 /** The recording and parameters a task works on. */
 export interface Source {
   path: string;
+  /** Open only the file whose real path `path` is (openAudio's exactPath): paths the API confined to the audio roots. */
+  exactPath?: boolean;
   timeExpansion: number;
   params: Params;
 }
@@ -55,7 +57,7 @@ const OPEN_LIMIT = 4;
 
 function sourceKey(s: Source): string {
   const { cmap: _cmap, ...analysis } = s.params; // the colormap changes pixels, not values
-  return JSON.stringify([s.path, s.timeExpansion, analysis]);
+  return JSON.stringify([s.path, s.exactPath ?? false, s.timeExpansion, analysis]);
 }
 
 async function openSource(s: Source): Promise<Open> {
@@ -67,9 +69,7 @@ async function openSource(s: Source): Promise<Open> {
     entry = (async () => {
       // One task at a time per worker: nothing else waits while a read blocks this thread, and
       // blocking reads skip the round trip through libuv's thread pool (openFileSource).
-      // s.path is the real path the API confined to the audio roots: that file, not where a link
-      // swapped in since leads (SPEC §10).
-      const reader = await openAudio(s.path, { blockingReads: true, exactPath: true });
+      const reader = await openAudio(s.path, { blockingReads: true, exactPath: s.exactPath });
       try {
         return { reader, recording: new RecordingSpectrogram(reader, s.params, { timeExpansion: s.timeExpansion }) };
       } catch (err) {

@@ -120,7 +120,8 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   async function tileRecording(recordingId: string): Promise<{ recording: TileRecording; revision: string }> {
     const r = await recordingFile(app, recordingId);
     return {
-      recording: { id: recordingId, path: r.file, hash: r.hash, timeExpansion: r.time_expansion, samplerate: r.file_samplerate, frames: r.frames, channels: r.channels },
+      // r.file: the real path checked against the audio roots, opened as exactly that file (SPEC §10)
+      recording: { id: recordingId, path: r.file, exactPath: true, hash: r.hash, timeExpansion: r.time_expansion, samplerate: r.file_samplerate, frames: r.frames, channels: r.channels },
       revision: recordingRevision(r.hash, r.time_expansion),
     };
   }
