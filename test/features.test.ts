@@ -210,6 +210,12 @@ describe("targets and parameters", () => {
     expect(band.high_freq_hz).toBe(156_250);
   });
 
+  it("a band edge above the recording's Nyquist frequency is clipped to it, as a dataset of several rates needs — the item failed", async () => {
+    const clipped = await featuresOfSignal(tone, 16000, { window_size: 0.032 }, { lowFreq: 500, highFreq: 60_000 });
+    expect(clipped).toEqual(await featuresOfSignal(tone, 16000, { window_size: 0.032 }, { lowFreq: 500, highFreq: 8000 }));
+    expect(await featuresOfSignal(tone, 16000, { window_size: 0.032 }, { highFreq: 9000 })).toEqual(await featuresOfSignal(tone, 16000, { window_size: 0.032 }));
+  });
+
   it("bad targets and parameters are named", async () => {
     const bad: [FeatureTarget, RegExp][] = [
       [{ start: -1 }, /start/],
@@ -217,7 +223,7 @@ describe("targets and parameters", () => {
       [{ start: 0.5, end: 0.5 }, /end must be > start/],
       [{ start: 0.5, end: 0.50001 }, /no frame is centred/],
       [{ lowFreq: 5000, highFreq: 4000 }, /band/],
-      [{ highFreq: 9000 }, /Nyquist/],
+      [{ lowFreq: 8000, highFreq: 9000 }, /^band \[8000, 9000\] Hz lies above this recording's spectrum: its Nyquist frequency is 8000 Hz$/],
       [{ lowFreq: 1001, highFreq: 1002 }, /holds no FFT bin/],
     ];
     for (const [target, message] of bad) {

@@ -189,8 +189,12 @@ function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: Cond
   if (s1 <= s0) throw new TargetError(`no sample lies in [${start}, ${end}) s`);
   const nyquist = fs / 2;
   const low = t.lowFreq ?? 0;
-  const high = t.highFreq ?? nyquist;
-  if (!(low >= 0 && high <= nyquist && low < high)) throw new TargetError(`band [${low}, ${high}] Hz must satisfy 0 <= low < high <= Nyquist (${nyquist} Hz)`);
+  // The band within this recording's spectrum: one band for a dataset of several rates (up to
+  // 60 kHz for its bats) reaches past the Nyquist frequency of the slower ones, and their
+  // features are those of the part they have — as a tile's fmax is clipped to Nyquist.
+  const high = Math.min(t.highFreq ?? nyquist, nyquist);
+  if (low >= nyquist) throw new TargetError(`band [${low}, ${t.highFreq ?? "Nyquist"}] Hz lies above this recording's spectrum: its Nyquist frequency is ${nyquist} Hz`);
+  if (!(low >= 0 && low < high)) throw new TargetError(`band [${low}, ${high}] Hz must satisfy 0 <= low < high`);
   const [k0, k1] = binRange(g, low, high);
   if (k1 <= k0) throw new TargetError(`band [${low}, ${high}] Hz holds no FFT bin (bins are ${fs / g.nperseg} Hz apart)`);
   return { duration: end - start, f0, f1, s0, s1, k0, k1 };
