@@ -60,12 +60,12 @@ let birdId: string;
 /** A recording of a second dataset, "second", listed after "demo". */
 let second: { datasetId: string; recordingId: string };
 
-/** Waits until the plot holds tiles, all decoded, all of whose URLs contain `part`. */
-async function tilesLoaded(part = "") {
-  await page.waitForFunction((s) => {
+/** Waits until the plot holds tiles, all decoded, all of whose URLs contain `part` (and not `absent`: a parameter back at its default). */
+async function tilesLoaded(part = "", absent?: string) {
+  await page.waitForFunction(([s, not]) => {
     const imgs = [...document.querySelectorAll<HTMLImageElement>("#tiles img")];
-    return imgs.length > 0 && imgs.every((i) => i.dataset.loaded === "true" && i.complete && i.naturalWidth > 0 && i.dataset.src!.includes(s));
-  }, part);
+    return imgs.length > 0 && imgs.every((i) => i.dataset.loaded === "true" && i.complete && i.naturalWidth > 0 && i.dataset.src!.includes(s) && !(not && i.dataset.src!.includes(not)));
+  }, [part, absent] as const);
 }
 
 interface View { z: number; level: number; start: number; end: number }
@@ -207,6 +207,8 @@ async function expectPlays() {
   const x0 = await page.evaluate(() => parseFloat(document.getElementById("cursor")!.style.left));
   await expect.poll(() => page.evaluate(() => parseFloat(document.getElementById("cursor")!.style.left))).toBeGreaterThan(x0 + 5);
   expect(await page.evaluate(() => document.querySelector("audio")!.currentTime)).toBeGreaterThan(0);
+  // Slowed down, lower: with the pitch kept (the browser's default) a bat call stays ultrasonic.
+  expect(await page.evaluate(() => document.querySelector("audio")!.preservesPitch)).toBe(false);
   await page.click("#play"); // pauses
   await expect.poll(() => page.evaluate(() => document.querySelector("audio")!.paused)).toBe(true);
 }
@@ -402,6 +404,68 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(value).toBeGreaterThan(-200);
   });
 
+  it("keeps what an annotator looks at: the view's time across a new hop, the recording in view when zoomed at its end, bins at their rows' middle, power values to four digits, a tile that failed asked for again", async () => {
+    const box = (await page.locator("#plot").boundingBox())!;
+    const middle = (v: View) => (v.start + v.end) / 2;
+    // A zoom step by the key, then a pan, then a new hop: the middle of the view stays (it moved to other seconds).
+    await page.focus("#plot");
+    const fitted = await view();
+    await page.keyboard.press("+");
+    expect((await view()).level).toBe(fitted.level + 1);
+    await page.keyboard.press("ArrowRight");
+    const before = await view();
+    await setParam("hop_size", "0.25");
+    await tilesLoaded("hop_size=0.25");
+    expect(middle(await view())).toBeCloseTo(middle(before), 2);
+    await setParam("hop_size", "0.5");
+    await tilesLoaded("", "hop_size=");
+    // Two wheel notches at the right edge of the fitted view stay on the (5 s) recording.
+    await page.click("#fit");
+    await tilesLoaded();
+    for (let i = 0; i < 2; i++) {
+      await page.mouse.move(box.x + box.width - 5, box.y + 100);
+      await page.mouse.wheel(0, -100);
+    }
+    expect((await view()).start).toBeLessThan(5);
+    await page.click("#fit");
+    await tilesLoaded();
+    // Twenty bins (a 38-sample window at 384 kHz), a row each: 0 Hz sits at the middle of the bottom row (it sat on the edge).
+    await setParam("window_size", "0.0001");
+    await tilesLoaded("window_size=0.0001");
+    await page.mouse.click(box.x + 50, box.y + box.height - 2);
+    await expect.poll(() => page.textContent("#readout")).toMatch(/row 0\/20,/);
+    const zero = await page.locator("#faxis span", { hasText: /^0 kHz$/ }).evaluate((s) => parseFloat((s as HTMLElement).style.top));
+    expect(zero).toBeCloseTo(box.height * (1 - 1 / 40), 0);
+    await setParam("window_size", "0.025");
+    await tilesLoaded("", "window_size=");
+    // Power values span decades: shown to four significant digits, not as 0.00.
+    await setParam("scale", "power");
+    await tilesLoaded("scale=power");
+    await page.evaluate(() => document.getElementById("readout")!.removeAttribute("data-value"));
+    await page.mouse.click(box.x + 50, box.y + box.height / 2);
+    await expect.poll(() => page.getAttribute("#readout", "data-value")).not.toBeNull();
+    const power = Number(await page.getAttribute("#readout", "data-value"));
+    expect(power).toBeGreaterThan(0);
+    expect(/value = (\S+) power/.exec((await page.textContent("#readout"))!)![1]).toBe(power.toPrecision(4));
+    // Every tile answered 503 once (the parameters' first probe too) is asked for again after its
+    // Retry-After (a tile stayed a gap for good, a probe a message for good).
+    const asked = new Map<string, number>();
+    const amplitude = /\/tiles\/\d+\/\d+\.png\?.*scale=amplitude/;
+    await page.route(amplitude, (route) => {
+      const n = asked.get(route.request().url()) ?? 0;
+      asked.set(route.request().url(), n + 1);
+      if (n === 0) return route.fulfill({ status: 503, headers: { "retry-after": "1", "content-type": "application/json" }, body: JSON.stringify({ message: "busy" }) });
+      return route.continue();
+    });
+    await setParam("scale", "amplitude");
+    await tilesLoaded("scale=amplitude");
+    const shown = await page.locator("#tiles img").evaluateAll((imgs) => imgs.map((i) => (i as HTMLImageElement).dataset.src!));
+    for (const src of shown) expect(asked.get(new URL(src, page.url()).href), src).toBeGreaterThanOrEqual(2); // refused, then asked again
+    await page.unroute(amplitude);
+    await setParam("scale", "dB");
+    await tilesLoaded("", "scale=");
+  });
+
   it("plays the visible range with a moving cursor", async () => {
     await expectPlays();
   });
@@ -478,9 +542,14 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await setParam("window_size", "0.002");
     await setParam("width", "128");
     await tilesLoaded("width=128");
-    // Level 0: one pixel per frame; panned so that the boundaries are not where the fit put them.
+    // Level 0: one pixel per frame; dragged so that the view starts 0.1 s in, the boundaries not where the fit put them.
     while ((await view()).level < 0) await page.click("#zoom-in");
-    await page.click("#pan-right");
+    const box = (await page.locator("#plot").boundingBox())!;
+    const v0 = await view();
+    await page.mouse.move(box.x + 200, box.y + 100);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 200 + (v0.start - 0.1) / ((v0.end - v0.start) / box.width), box.y + 100, { steps: 5 });
+    await page.mouse.up();
     await tilesLoaded("/tiles/0/");
     expect((await view()).level).toBe(0);
     await expectMatchesOneShot("exact-level0");

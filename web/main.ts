@@ -36,6 +36,8 @@ interface Geometry {
   /** Frequencies of the lowest and highest bin shown, Hz. */
   fLow: number;
   fHigh: number;
+  /** Hz between neighbouring bins (x-bin-hz). */
+  binHz: number;
   /** Rows of every tile. */
   rows: number;
   /** Frames of the whole recording's spectrogram. */
@@ -199,8 +201,19 @@ async function applyParams() {
   } catch { /* reported by the server below */ }
   const generation = ++state.generation;
   setStatus("loading…");
-  const res = await fetch(tileUrl(rec, 0, 0, "png", q.toString()), { headers: authHeaders() });
+  const res = await fetch(tileUrl(rec, 0, 0, "png", q.toString()), { headers: authHeaders() }).catch((err: Error) => err);
   if (generation !== state.generation) return;
+  if (res instanceof Error) {
+    setStatus(`the server cannot be reached: ${res.message}`, true);
+    return;
+  }
+  const retry = retryAfter(res);
+  if (retry !== null) {
+    // The recording's statistics are being computed (or the server is busy): ask again then.
+    setStatus(((await res.json().catch(() => ({}))) as ApiError).message ?? `the server is busy (${res.status})`);
+    setTimeout(() => { if (generation === state.generation) void applyParams(); }, retry);
+    return;
+  }
   if (!res.ok || !expected) {
     const err = (await res.json().catch(() => ({ message: `the parameters do not fit this recording (${res.status})` }))) as ApiError;
     showFieldErrors(err);
@@ -210,17 +223,26 @@ async function applyParams() {
   showFieldErrors(null);
   const [fLow, fHigh] = res.headers.get("x-frequency-range")!.split(",").map(Number);
   const first = state.geometry === null || state.query === "";
+  // The time at the middle of the plot stays there when the hop changes (the origin counts frames).
+  const middle = first ? 0 : timeAt($("plot").clientWidth / 2);
   state.query = q.toString();
   state.geometry = {
     hopSeconds: Number(res.headers.get("x-hop-seconds")),
     fLow, fHigh,
+    binHz: Number(res.headers.get("x-bin-hz")),
     rows: Number(res.headers.get("x-shape")!.split(",")[0]),
     frames: expected.frames,
   };
-  if (first) fit();
   clearTiles();
-  render();
+  if (first) fit();
+  else panTo(pixelOf(middle) + state.originPx - $("plot").clientWidth / 2);
   setStatus("");
+}
+
+/** Milliseconds a 503 or 429 asks to wait (its Retry-After, at least 1 s), or null for other answers. */
+function retryAfter(res: Response): number | null {
+  if (res.status !== 503 && res.status !== 429) return null;
+  return 1000 * Math.max(1, Number(res.headers.get("retry-after")) || 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,10 +308,20 @@ function render() {
   drawClips();
 }
 
+/**
+ * Fetches a tile into its image. One that fails is taken out of the plot, so that the next
+ * render asks again (it stayed an empty gap for good); a 503 or 429 renders again after its
+ * Retry-After.
+ */
 async function loadTile(img: HTMLImageElement, url: string) {
   const res = await fetch(url, { headers: authHeaders() }).catch(() => null);
-  if (!res?.ok || !tiles.has(url)) {
-    if (res && !res.ok) setStatus(((await res.json().catch(() => ({}))) as ApiError).message ?? `tile failed: ${res.status}`, true);
+  if (!tiles.has(url)) return;
+  if (!res?.ok) {
+    tiles.delete(url);
+    img.remove();
+    if (res) setStatus(((await res.json().catch(() => ({}))) as ApiError).message ?? `tile failed: ${res.status}`, true);
+    const retry = res ? retryAfter(res) : 1000;
+    if (retry !== null) setTimeout(render, retry);
     return;
   }
   img.onload = () => { img.style.width = `${img.naturalWidth * columnPx(state.level)}px`; img.dataset.loaded = "true"; };
@@ -306,10 +338,19 @@ function timeAt(p: number): number {
 function pixelOf(t: number): number {
   return (t / state.geometry!.hopSeconds + 0.5) * 2 ** state.level - state.originPx;
 }
+/**
+ * The frequencies at the plot's bottom and top edges: the band's first and last bins are centred
+ * half a bin inside them (x-frequency-range gives the centres). Mapping the centres onto the edges
+ * put labels and read-outs up to half a row off — a whole 10 kHz bin in a 10-row plot.
+ */
+function plotBand(): [number, number] {
+  const g = state.geometry!;
+  return [g.fLow - g.binHz / 2, g.fHigh + g.binHz / 2];
+}
 /** Hz at plot pixel row y (top = highest frequency). */
 function frequencyAt(y: number): number {
-  const g = state.geometry!, h = $("plot").clientHeight;
-  return g.fHigh - (y / h) * (g.fHigh - g.fLow);
+  const [bottom, top] = plotBand(), h = $("plot").clientHeight;
+  return top - (y / h) * (top - bottom);
 }
 
 /** A step of 1, 2 or 5 × 10^k giving ticks at least `minPx` apart. */
@@ -334,11 +375,12 @@ function drawAxes() {
     s.textContent = `${t.toFixed(digits)} s`;
     taxis.append(s);
   }
-  const kHzPerPx = (g.fHigh - g.fLow) / 1000 / h;
+  const [bottom, top] = plotBand().map((f) => f / 1000);
+  const kHzPerPx = (top - bottom) / h;
   const df = niceStep(kHzPerPx, 40);
-  for (let f = Math.ceil(g.fLow / 1000 / df) * df; f <= g.fHigh / 1000; f += df) {
+  for (let f = Math.ceil(Math.max(0, bottom) / df) * df; f <= top; f += df) {
     const s = document.createElement("span");
-    s.style.top = `${((g.fHigh / 1000 - f) / kHzPerPx)}px`;
+    s.style.top = `${((top - f) / kHzPerPx)}px`;
     s.textContent = `${+f.toFixed(3)} kHz`;
     faxis.append(s);
   }
@@ -354,8 +396,7 @@ function zoomTo(level: number, anchor = $("plot").clientWidth / 2) {
   if (level === state.level) return;
   const frame = (anchor + state.originPx) / 2 ** state.level;
   state.level = level;
-  state.originPx = Math.round(frame * 2 ** level - anchor);
-  render();
+  panTo(frame * 2 ** level - anchor); // clamped as a pan is: zoomed near an end, the plot left the recording
 }
 
 /** Moves the view origin, keeping at least half the plot on the recording. */
@@ -395,7 +436,10 @@ async function readout(px: number, py: number) {
   const [rows, columns] = res.headers.get("x-shape")!.split(",").map(Number);
   const values = new Float32Array(await res.arrayBuffer());
   const v = column < columns ? values[row * columns + column] : NaN;
-  out.textContent = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz, value = ${v.toFixed(2)} ${res.headers.get("x-value-scale")} (tile ${z}/${x}, row ${row}/${rows}, column ${column})`;
+  const scale = res.headers.get("x-value-scale");
+  // dB to hundredths; power and amplitude span decades (1e-10 … 1): significant digits.
+  const shown = scale === "dB" || !Number.isFinite(v) ? v.toFixed(2) : v.toPrecision(4);
+  out.textContent = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz, value = ${shown} ${scale} (tile ${z}/${x}, row ${row}/${rows}, column ${column})`;
   out.dataset.value = String(v);
 }
 
@@ -526,6 +570,9 @@ async function play() {
     URL.revokeObjectURL(audio.src);
     audio.src = URL.createObjectURL(await res.blob());
     audio.playbackRate = Number($<HTMLSelectElement>("rate").value);
+    // Slower is lower, as a time-expansion detector plays it: kept pitch (the browser's default)
+    // left a 40 kHz call ultrasonic, hence silent, at 0.1×.
+    audio.preservesPitch = false;
     await audio.play();
     if (end < timeAt($("plot").clientWidth) && end < rec.duration) setStatus(`playing the first ${(end - start).toFixed(2)} s of the view: one request holds at most ${MAX_PLAYBACK_SAMPLES} samples`);
     followCursor(firstFrame / rec.samplerate);
@@ -607,7 +654,19 @@ function bindPlot() {
   $("pan-left").onclick = () => state.geometry && panTo(state.originPx - plot.clientWidth / 2);
   $("pan-right").onclick = () => state.geometry && panTo(state.originPx + plot.clientWidth / 2);
   $("fit").onclick = () => state.geometry && fit();
-  $("play").onclick = () => state.recording && void play();
+  // The keys of the buttons, on the focused plot (it takes focus: tabindex 0).
+  plot.addEventListener("keydown", (e) => {
+    if (!state.geometry || e.ctrlKey || e.metaKey || e.altKey) return;
+    const act: Record<string, () => void> = {
+      "+": () => zoomTo(state.level + 1), "=": () => zoomTo(state.level + 1), "-": () => zoomTo(state.level - 1),
+      ArrowLeft: () => panTo(state.originPx - plot.clientWidth / 2), ArrowRight: () => panTo(state.originPx + plot.clientWidth / 2),
+    };
+    const run = act[e.key];
+    if (!run) return;
+    e.preventDefault();
+    run();
+  });
+  $("play").onclick = () => state.recording && state.geometry && void play();
   window.addEventListener("resize", render);
 }
 
@@ -618,7 +677,10 @@ async function loadDatasets() {
   const select = $<HTMLSelectElement>("dataset");
   const datasets = (await api<Page<Dataset>>("/v1/datasets?limit=100")).items;
   select.replaceChildren(...datasets.map((d) => new Option(`${d.name} (${d.recording_count})`, d.id)));
-  select.onchange = () => void openDataset(select.value);
+  select.onchange = () => openDataset(select.value).catch((err: Error) => {
+    $("recordings").replaceChildren(); // not the previous dataset's recordings under this name
+    setStatus(`the dataset cannot be listed: ${err.message}`, true);
+  });
   const linked = linkedRecordingId();
   let linkFailure = "";
   if (linked) {
@@ -692,7 +754,7 @@ async function openRecording(rec: Recording) {
   showInClipInfo();
   history.replaceState(null, "", `#recording=${rec.id}`);
   await applyParams();
-  await loadClips();
+  await loadClips().catch((err: Error) => setStatus(`the recording's clips cannot be listed: ${err.message}`, true));
 }
 
 function init() {
