@@ -64,6 +64,30 @@ it("keeps data across restarts, locks the directory, lets admin commands attach"
   }
 });
 
+it("an admin command attached beside a busy server gets its own answers, and the server its own — their extended-protocol messages interleaved ('portal \"\" does not exist', 500s)", async () => {
+  const dataDir = join(dir.path, "busy");
+  const server = await openDatabase({ dataDir, initialData: template });
+  const attached = await openDatabase({ dataDir, attach: true });
+  try {
+    // Transactions on the server's connection (a request creating a clip) and queries on the
+    // attached one (`sonotile token list`) at once: each must get its own rows.
+    await server.sql`CREATE TABLE interleaved (i int)`;
+    const runs = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => [
+      server.sql.begin(async (tx) => {
+        await tx`INSERT INTO interleaved VALUES (${i})`;
+        return (await tx`SELECT count(*)::int AS c FROM interleaved WHERE i = ${i}`)[0].c;
+      }),
+      attached.sql`SELECT ${i}::int AS n, 'x' AS tag`.then((rows) => rows[0].n),
+    ]).flat());
+    const failed = runs.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason));
+    expect(failed.slice(0, 3)).toEqual([]);
+    expect(runs.map((r) => (r as PromiseFulfilledResult<number>).value)).toEqual(Array.from({ length: 300 }, (_, i) => [1, i]).flat());
+  } finally {
+    await attached.close();
+    await server.close();
+  }
+});
+
 it("takes over the lock of a process that no longer exists", async () => {
   const lockDir = join(dir.path, "stale");
   await mkdir(lockDir);

@@ -8,9 +8,10 @@
  * can neither open the socket nor read the lock file that names it, nor the database files —
  * and nothing listens on a TCP port, which every local user could reach.
  *
- * PGlite runs one session for all socket connections: an open transaction holds every other
- * connection until it ends, so transactions must stay short and must never wait on a query
- * sent through another connection (see src/store/db.ts).
+ * PGlite runs one session for all socket connections: an open transaction (and an
+ * extended-protocol batch, see session-queue.ts) holds every other connection until it ends, so
+ * transactions must stay short and must never wait on a query sent through another connection
+ * (see src/store/db.ts).
  */
 import { access, chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,6 +19,7 @@ import { join, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { acquireLock, type DirLock } from "./lock.js";
+import { orderSessions } from "./session-queue.js";
 
 export interface EmbeddedOptions {
   /** Directory for the database files (`<dataDir>/pgdata`) and the lock; omitted: in memory. */
@@ -78,6 +80,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     // Left behind by a server that died: we hold the lock, so nobody listens on it.
     await rm(socket, { force: true });
     server = new PGLiteSocketServer({ db, path: socket, maxConnections: options.maxConnections });
+    orderSessions(server, db); // one connection's protocol batch at a time (session-queue.ts)
     await server.start();
     await chmod(socket, 0o600);
     await lock?.setSocket(socket);
