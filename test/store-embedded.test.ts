@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDatabase } from "../src/store/db.js";
 import { loadMigrations } from "../src/store/migrate.js";
-import { LOCK_FILE, LockedError, acquireLock, readLock } from "../src/store/lock.js";
+import { LOCK_FILE, LockedError, acquireLock, processStart, readLock } from "../src/store/lock.js";
 import { createUser, findUserByUsername } from "../src/store/users.js";
 import { migratedTemplate, tempDir } from "./store-helpers.js";
 
@@ -100,6 +100,23 @@ it("takes over the lock of a process that no longer exists", async () => {
   expect(await readLock(lockDir)).toBeNull();
 });
 
+it("takes over a lock whose pid now belongs to another process — a container's server is pid 1 at every start, and could never start again after a crash", async () => {
+  const lockDir = join(dir.path, "reused");
+  await mkdir(lockDir);
+  // This process's pid and pid 1 (alive), each as a process that started at another time.
+  for (const pid of [process.pid, 1]) {
+    await writeFile(join(lockDir, LOCK_FILE), JSON.stringify({ pid, host: hostname(), start: `${processStart(pid)}0` }));
+    const lock = await acquireLock(lockDir);
+    expect((await readLock(lockDir))?.start).toBe(processStart(process.pid));
+    await lock.release();
+  }
+  // The same process, started then: alive. A lock without a start (an older sonotile's): as before.
+  for (const owner of [{ pid: 1, start: processStart(1) }, { pid: 1 }]) {
+    await writeFile(join(lockDir, LOCK_FILE), JSON.stringify({ ...owner, host: hostname() }));
+    await expect(acquireLock(lockDir)).rejects.toBeInstanceOf(LockedError);
+  }
+});
+
 /** Inodes of the TCP sockets this process listens on (Linux /proc). */
 async function listeningTcpSockets(): Promise<string[]> {
   const mine = new Set<string>();
@@ -139,7 +156,7 @@ it("keeps the database private to its owner: no TCP port, a socket, lock file an
     expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
     expect((await stat(join(dataDir, LOCK_FILE))).mode & 0o777).toBe(0o600);
     const owner = await readLock(dataDir);
-    expect(Object.keys(owner!).sort()).toEqual(["host", "pid", "socket"]);
+    expect(Object.keys(owner!).sort()).toEqual(["host", "pid", "socket", "start"]);
     expect((await stat(owner!.socket!)).isSocket()).toBe(true);
     expect((await stat(owner!.socket!)).mode & 0o777).toBe(0o600);
     // Only root can act as another user; elsewhere the modes above are what keeps others out.

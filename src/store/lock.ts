@@ -6,8 +6,11 @@
  * embedded database is being served — the path of that server's Unix socket, so that admin
  * CLI commands can talk to the running server's database instead of opening the files. Only
  * its owner may read it (0600). A lock left behind by a process that no longer exists (on
- * this host) is taken over.
+ * this host) is taken over — also when its pid has been given to another process since (after
+ * a reboot, or a container whose server is always pid 1): the lock names the process by its
+ * start (boot and start time, Linux /proc), not by its pid alone.
  */
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { link, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -18,6 +21,24 @@ export interface LockOwner {
   host: string;
   /** Unix socket of the owner's embedded database server, once it listens. */
   socket?: string;
+  /** When the owner started (processStart): another process holding its pid since is not the owner. */
+  start?: string;
+}
+
+/**
+ * A process's start, unique on this host: the boot's id and the process's start time in clock
+ * ticks since boot (field 22 of /proc/<pid>/stat); undefined where /proc does not tell.
+ */
+export function processStart(pid: number): string | undefined {
+  try {
+    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // After the command name (in parentheses, which may hold spaces) come fields 3, 4, …
+    const ticks = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return ticks ? `${boot}:${ticks}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The directory is locked by another live process. */
@@ -40,16 +61,21 @@ export async function readLock(dir: string): Promise<LockOwner | null> {
   }
 }
 
-/** True when `owner` is a process that still exists. Another host's process is assumed alive. */
+/**
+ * True when `owner` is a process that still exists: its pid is alive and, where the lock records
+ * its start, the process with that pid started then. Another host's process is assumed alive.
+ */
 export function isAlive(owner: LockOwner): boolean {
   if (owner.host !== hostname()) return true;
-  if (owner.pid === process.pid) return true;
-  try {
-    process.kill(owner.pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+  if (owner.pid !== process.pid) {
+    try {
+      process.kill(owner.pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+    }
   }
+  const now = owner.start === undefined ? undefined : processStart(owner.pid);
+  return now === undefined || now === owner.start;
 }
 
 async function writeAtomically(path: string, owner: LockOwner, place: (tmp: string) => Promise<void>): Promise<void> {
@@ -71,7 +97,7 @@ export interface DirLock {
 /** Takes the lock on `dir` (which must exist) or throws LockedError. */
 export async function acquireLock(dir: string): Promise<DirLock> {
   const path = join(dir, LOCK_FILE);
-  const owner: LockOwner = { pid: process.pid, host: hostname() };
+  const owner: LockOwner = { pid: process.pid, host: hostname(), start: processStart(process.pid) };
   // Two attempts: the second after removing a stale lock. If another process wins that
   // race, its fresh lock makes our second O_EXCL open fail and we report it.
   for (let attempt = 0; attempt < 2; attempt++) {
