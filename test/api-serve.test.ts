@@ -7,11 +7,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdir } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { openDatabase } from "../src/store/db.js";
 import { readLock } from "../src/store/lock.js";
+import { authenticate } from "../src/store/tokens.js";
 import { freshDatabase, migratedTemplate, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -92,6 +94,43 @@ it("serves, prints the admin token once, and stops cleanly on SIGTERM", async ()
     expect(await stop(second.child)).toBe(0);
   }
   expect(second.output()).not.toContain("admin token");
+});
+
+it("a first start that fails after it made the database's admin (its port taken) still shows that admin's token — it was lost, no later start showing one", async () => {
+  const fresh = await tempDir();
+  const taken = createServer().listen(0, "127.0.0.1");
+  await once(taken, "listening");
+  let freshReal: TestDatabase | undefined;
+  try {
+    const childEnv = { ...env };
+    if (process.env.DATABASE_URL) {
+      freshReal = await freshDatabase();
+      childEnv.DATABASE_URL = freshReal.url;
+    } else {
+      const seeded = await openDatabase({ dataDir: fresh.path, initialData: await migratedTemplate() });
+      await seeded.close();
+    }
+    const port = String((taken.address() as AddressInfo).port);
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--port", port, "--data", fresh.path, "--audio-root", fresh.path], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    const [code] = await once(child, "exit");
+    expect(code).toBe(1);
+    const token = /admin token, created before the start failed \(shown once — store it now\): (st_\S+)/.exec(stderr)?.[1];
+    expect(token, stderr).toBeDefined();
+    expect(stderr).toMatch(/EADDRINUSE/);
+    // The token is the admin's: the next start (another port) shows none, and takes this one.
+    const check = await openDatabase({ url: childEnv.DATABASE_URL, dataDir: fresh.path });
+    try {
+      expect((await authenticate(check.sql, token!))?.user).toMatchObject({ username: "admin", role: "admin" });
+    } finally {
+      await check.close();
+    }
+  } finally {
+    taken.close();
+    await freshReal?.cleanup();
+    await fresh.remove();
+  }
 });
 
 it("on every interface, says so and that every route needs a token, with a URL for this machine", async () => {

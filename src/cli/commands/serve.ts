@@ -94,8 +94,10 @@ export const command: Command = {
     let app;
     let tiles: TileService | undefined;
     let worker: ExtractWorker | undefined;
+    let admin: Awaited<ReturnType<typeof ensureAdmin>> = null;
+    let printed = false;
     try {
-      const admin = await ensureAdmin(database.sql);
+      admin = await ensureAdmin(database.sql);
       if (cl.options.demo) {
         const adminId = admin?.user.id ?? (await findUserByUsername(database.sql, "admin"))?.id ?? null;
         const [realDemoDir] = await resolveRoots([demoDir]);
@@ -119,7 +121,10 @@ export const command: Command = {
       ];
       if (admin) lines.push("", `admin token (shown once — store it now): ${admin.key}`, `  e.g. curl -H "Authorization: Bearer ${admin.key}" ${address}/v1/users/me`);
       process.stdout.write(lines.join("\n") + "\n");
+      printed = true;
     } catch (err) {
+      // The new database's admin token is shown now or never: a later start finds an admin.
+      if (admin && !printed) process.stderr.write(`sonotile serve: the new database's admin token, created before the start failed (shown once — store it now): ${admin.key}\n`);
       await app?.close();
       await worker?.stop();
       await tiles?.close();
