@@ -99,6 +99,9 @@ describe("migrations", () => {
     expect(n).toBe(0);
     expect((await sql`SELECT version FROM schema_migrations ORDER BY version`).map((r) => r.version)).toEqual([...all.map((m) => m.version), 900]);
     expect((await sql`SELECT x FROM extra_900`).map((r) => r.x)).toEqual([1]);
+    // An older sonotile on this database (900 is beyond what it knows) refuses to start on it.
+    const newest = all.at(-1)!.version;
+    await expect(migrate(sql, all)).rejects.toThrow(`the database's schema is at version 900, newer than this sonotile knows (${newest}): run the sonotile release that migrated it (or a newer one)`);
   });
 
   it("refuse badly named files", async () => {

@@ -40,6 +40,14 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 /** Applies the pending migrations; returns the versions applied by this call. */
 export async function migrate(sql: Sql, migrations?: Migration[]): Promise<number[]> {
   const all = migrations ?? (await loadMigrations());
+  // A database a newer sonotile migrated (instances upgraded one by one share it): this one
+  // would read and write tables it does not know the shape of.
+  const known = Math.max(0, ...all.map((m) => m.version));
+  const [{ newest }] = await sql`SELECT COALESCE(max(version), 0)::int AS newest FROM schema_migrations`.catch((err: { code?: string }) => {
+    if (err.code === "42P01") return [{ newest: 0 }]; // undefined_table: a new database
+    throw err;
+  });
+  if (newest > known) throw new Error(`the database's schema is at version ${newest}, newer than this sonotile knows (${known}): run the sonotile release that migrated it (or a newer one)`);
   const applied: number[] = [];
   for (const migration of all) {
     const done = await sql.begin(async (tx) => {
