@@ -4,7 +4,7 @@
  * directory (or a PostgreSQL) without one — exit 2, one line naming it — and leave nothing
  * behind. Record ids that are no UUID, or name no record, are bad usage too (exit 2).
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -126,6 +126,13 @@ describe("dataset add", () => {
       expect(printed.admin_token).toMatch(/^[A-Za-z0-9_-]{20,}$/);
       expect(printed.registered).toHaveLength(3);
       expect(printed.dataset).toMatchObject({ name: "site", recording_count: 3 });
+      // Again on the same directory — an earlier `add` interrupted, or files added since: its
+      // dataset takes the files not registered yet (it was "audio_dir already exists", exit 2).
+      await writeSineWav(join(recordings, "d.wav"), 8000, 0.5);
+      const again = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
+      expect(again).toMatchObject({ code: 0, stderr: "", stdout: `dataset site (${printed.dataset.id}) of ${realpathSync(recordings)} exists: 1 more recordings registered\n` });
+      const twice = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data, "--json"], { env: { DATABASE_URL: t?.url ?? "" } });
+      expect(JSON.parse(twice.stdout)).toMatchObject({ registered: [], dataset: { recording_count: 4 } });
     } finally {
       await t?.cleanup();
     }

@@ -53,6 +53,12 @@ export async function getDataset(db: Queryable, id: string): Promise<Dataset> {
   return row;
 }
 
+/** The dataset of the directory `audioDir` (a real path, as datasets store it), or null. */
+export async function findDatasetByDir(db: Queryable, audioDir: string): Promise<Dataset | null> {
+  const [row] = await translating(() => db<Dataset[]>`${SELECT(db)} WHERE d.audio_dir = ${audioDir}`);
+  return row ?? null;
+}
+
 export interface DatasetQuery extends PageRequest {
   state: StateFilter;
   /** Case-insensitive substring of the name. */
@@ -249,6 +255,9 @@ export async function addDataset(db: Queryable, d: { name: string; description?:
     await finishRun(db, run.id, "failed");
     throw err;
   }
-  const imported = await importDataset(db, dataset.id, d.created_by, run);
+  const imported = await importDataset(db, dataset.id, d.created_by, run).catch(async (err) => {
+    await finishRun(db, run.id, "failed").catch(() => {}); // not left `running` for ever
+    throw err;
+  });
   return { dataset: await getDataset(db, dataset.id), ...imported }; // as it is now: its recording_count counts the import
 }

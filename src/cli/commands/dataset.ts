@@ -5,7 +5,7 @@
  */
 import { basename, resolve } from "node:path";
 import { storeConfig } from "../../store/config.js";
-import { addDataset, listDatasets } from "../../store/datasets.js";
+import { addDataset, findDatasetByDir, getDataset, importDataset, listDatasets } from "../../store/datasets.js";
 import { openDatabase } from "../../store/db.js";
 import { resolveAudioDir, resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
@@ -25,8 +25,10 @@ const OPTIONS: readonly OptionSpec[] = [
 const USAGE = `usage: sonotile dataset add <dir> [--name NAME] [--description TEXT]
        sonotile dataset list
 
-Creates a dataset for a directory inside an audio root and registers its recordings; 'add'
-creates the database if there is none (printing its admin token), 'list' refuses to.
+Creates a dataset for a directory inside an audio root and registers its recordings; for a
+directory that has its dataset already (an earlier 'add' interrupted, or files added since),
+registers the files not registered yet. 'add' creates the database if there is none (printing
+its admin token), 'list' refuses to.
 
 ${optionRows(OPTIONS)}`;
 
@@ -56,6 +58,16 @@ export const command: Command = {
       // With --json the token is a field of the one JSON document (admin_token), not a line before it.
       if (first && !cl.options.json) process.stdout.write(`admin token for the new database (shown once): ${first.key}\n`);
       const admin = first?.user ?? (await findUserByUsername(sql, "admin"));
+      // The directory's dataset exists (an earlier `add` interrupted, or files added since): its
+      // files not registered yet are imported — the run again finishes the work.
+      const existing = await findDatasetByDir(sql, audioDir);
+      if (existing) {
+        const imported = await importDataset(sql, existing.id, admin?.id ?? null);
+        const lines = [`dataset ${existing.name} (${existing.id}) of ${audioDir} exists: ${imported.registered.length} more recordings registered`];
+        for (const f of imported.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
+        out({ ...imported, dataset: await getDataset(sql, existing.id) }, lines.join("\n"));
+        return EXIT.ok;
+      }
       const result = await addDataset(sql, {
         name: (cl.options.name as string | undefined) ?? basename(audioDir),
         description: cl.options.description as string | undefined,
