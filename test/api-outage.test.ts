@@ -151,3 +151,15 @@ describe("the request deadline", () => {
     }
   });
 });
+
+it("answers 503 saying so when the database is out of disk space (SQLSTATE 53100), not a 500", async () => {
+  const full = await buildApp({ database: db, audioRoots: [] });
+  // PostgreSQL's own error of a full disk ("could not extend file …: No space left on device"), raised as such.
+  full.get("/full", async () => db.sql`DO $$ BEGIN RAISE EXCEPTION 'could not extend file' USING ERRCODE = '53100'; END $$`);
+  try {
+    const res = await full.inject({ url: "/full" });
+    expect(res.json()).toEqual({ statusCode: 503, error: "Service Unavailable", message: "the database is out of disk space (SQLSTATE 53100); nothing was changed — retry once its administrator has made room" });
+  } finally {
+    await full.close();
+  }
+});

@@ -12,7 +12,8 @@ import { createServer } from "node:net";
 import { promisify } from "node:util";
 import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { PGlite } from "@electric-sql/pglite";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { openDatabase } from "../src/store/db.js";
 import { loadMigrations } from "../src/store/migrate.js";
 import { LOCK_FILE, LockedError, acquireLock, processStart, readLock } from "../src/store/lock.js";
@@ -195,4 +196,16 @@ it("sees a TCP listener of this process (so the check above is not vacuous)", as
   } finally {
     await new Promise((r) => server.close(r));
   }
+});
+
+it("a full disk when the database is created is said so, not 'undefined' — PGlite throws Emscripten's ErrnoError, no Error", async () => {
+  const dataDir = join(dir.path, "full");
+  // What PGlite threw on a 3 MB tmpfs: an object with the WASI errno of ENOSPC and no message.
+  const create = vi.spyOn(PGlite, "create").mockRejectedValueOnce(Object.assign(Object.create({ name: "ErrnoError" }), { errno: 51 }));
+  try {
+    await expect(openDatabase({ dataDir })).rejects.toThrow(new Error(`the embedded database in ${dataDir} cannot be opened: no space left on device`));
+  } finally {
+    create.mockRestore();
+  }
+  expect(await readLock(dataDir)).toBeNull(); // released
 });

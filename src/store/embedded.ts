@@ -100,6 +100,21 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     await db?.close().catch(() => {});
     if (socketDir?.temporary) await rm(socketDir.dir, { recursive: true, force: true });
     await lock?.release();
-    throw err;
+    throw asError(err, dataDir);
   }
 }
+
+/**
+ * What PGlite threw, as an Error saying what happened: its file-system errors are Emscripten
+ * ErrnoErrors — no Error, no message, a WASI errno — and a full disk read "sonotile serve:
+ * undefined".
+ */
+function asError(err: unknown, dataDir: string | undefined): unknown {
+  if (err instanceof Error) return err;
+  const errno = (err as { errno?: unknown } | null)?.errno;
+  const what = errno === WASI_ENOSPC ? "no space left on device" : typeof errno === "number" ? `file-system error (WASI errno ${errno})` : String(err);
+  return new Error(`the embedded database ${dataDir ? `in ${dataDir} ` : ""}cannot be opened: ${what}`);
+}
+
+/** WASI's errno for "no space left on device" (what PGlite's file system reports). */
+const WASI_ENOSPC = 51;

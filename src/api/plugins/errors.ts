@@ -2,7 +2,7 @@
  * Every error leaves the API as JSON a person can act on: `{statusCode, error, message}`,
  * plus `fields` naming each invalid field for a 400. Store errors map to 400/404/409, an
  * unreachable database to 503 (postgres.js reconnects by itself, so the next request after
- * the database returns succeeds), Fastify's own errors (413 body too large, bad JSON) keep
+ * the database returns succeeds) and one out of resources (disk full) to 503, Fastify's own errors (413 body too large, bad JSON) keep
  * their status with their message, a 415 says to send JSON, and anything else is a logged 500.
  */
 import fp from "fastify-plugin";
@@ -28,6 +28,11 @@ export function sendError(reply: FastifyReply, statusCode: number, message: stri
 function fieldPath(context: string | undefined, instancePath: string): string {
   const path = instancePath.replace(/^\//, "").split("/").filter(Boolean).join(".");
   return path || context || "body";
+}
+
+/** A PostgreSQL error of SQLSTATE class 53, insufficient resources (postgres.js: `severity` set, `code` the SQLSTATE). */
+function isOutOfResources(err: { code?: string; severity?: unknown }): boolean {
+  return typeof err.severity === "string" && typeof err.code === "string" && err.code.startsWith("53");
 }
 
 /**
@@ -60,6 +65,13 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
       request.log.warn({ err }, "database unavailable");
       const why = options.errorDetails ? ` (${err.code}: ${err.message})` : "";
       return sendError(reply, 503, `the database is unavailable${why}; the server reconnects by itself — retry in a few seconds`);
+    }
+    if (isOutOfResources(err)) {
+      // SQLSTATE class 53 (disk full, out of memory, too many connections): the database refused
+      // the statement, changing nothing, and takes the next one once it has room again.
+      request.log.error({ err }, "database out of resources");
+      const what = err.code === "53100" ? "out of disk space" : err.code === "53200" ? "out of memory" : "out of resources";
+      return sendError(reply, 503, `the database is ${what} (SQLSTATE ${err.code}); nothing was changed — retry once its administrator has made room`);
     }
     if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
       // Typically `curl -d '{…}'` without -H, which sends application/x-www-form-urlencoded.
