@@ -129,6 +129,9 @@ describe("POST /v1/jobs extract_features", () => {
     const mel = header.flatMap((h, i) => (h.startsWith("mel_") ? [Number(row[i])] : []));
     const stored = (await app.inject({ url: `/v1/clips/${fx.clipIds[0]}/features/log_mel` })).json();
     expect(stored).toMatchObject({ name: "log_mel", value: null, run_id: job.run_id });
+    // The feature names this job's values created point to its run and creator, as every created record does (SPEC §5).
+    const names = (await app.inject({ url: "/v1/feature_names?search=log_mel" })).json().items;
+    expect(names).toMatchObject([{ name: "log_mel", run_id: job.run_id, created_by: job.created_by }]);
     const bytes = Buffer.from(stored.data, "base64");
     expect(Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4))).toEqual(mel);
     expect(mel).toHaveLength(64);

@@ -274,6 +274,8 @@ describe("tags and feature names", () => {
     expect((await app.inject({ url: "/v1/tags?key=site" })).json().total).toBe(1);
     const names = await Promise.all(Array.from({ length: 6 }, () => app.inject({ method: "POST", url: "/v1/feature_names", payload: { name: "rms_dbfs" }, headers: auth(member) })));
     expect(new Set(names.map((r) => r.json().id)).size).toBe(1);
+    const me = (await app.inject({ url: "/v1/users/me", headers: auth(member) })).json();
+    expect(names[0].json()).toMatchObject({ created_by: me.id, run_id: null });
     const tooLong = await app.inject({ method: "POST", url: "/v1/tags", payload: { key: "k".repeat(256), value: "" }, headers: auth(member) });
     expect(fields(tooLong.json()).sort()).toEqual(["key", "value"]);
   });

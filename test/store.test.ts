@@ -171,7 +171,7 @@ describe("get-or-create", () => {
   });
 
   it("gives one feature name for concurrent creators", async () => {
-    const names = await Promise.all(Array.from({ length: 8 }, () => getOrCreateFeatureName(sql, "snr_db")));
+    const names = await Promise.all(Array.from({ length: 8 }, () => getOrCreateFeatureName(sql, "snr_db", { created_by: null })));
     expect(new Set(names.map((x) => x.id)).size).toBe(1);
   });
 

@@ -145,7 +145,7 @@ export async function removeClipTag(db: Queryable, id: string, tag: { key: strin
 /** Sets (inserts or replaces) a clip's feature value; idempotent, so a retried job writes the same row. */
 export async function setClipFeature(db: Queryable, id: string, f: { name: string; value?: number | null; data?: Uint8Array | null } & Provenance): Promise<Clip> {
   return writing(db, "clips", id, async (tx) => {
-    const name = await getOrCreateFeatureName(tx, f.name);
+    const name = await getOrCreateFeatureName(tx, f.name, f);
     await translating(() => tx`
       INSERT INTO clip_features (clip_id, feature_name_id, value, data, created_by, run_id)
       VALUES (${id}, ${name.id}, ${f.value ?? null}, ${f.data ? Buffer.from(f.data) : null}, ${f.created_by}, ${f.run_id ?? null})

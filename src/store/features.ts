@@ -1,20 +1,27 @@
 /** Feature names: the vocabulary of feature values (name → float per recording or clip). */
 import type { Queryable } from "./db.js";
-import { likePattern, toPage, type Page, type PageRequest } from "./common.js";
+import { likePattern, toPage, type Page, type PageRequest, type Provenance } from "./common.js";
 import { NotFoundError, translating } from "./errors.js";
 
 export interface FeatureName {
   id: string;
   name: string;
   created_at: string;
+  created_by: string | null;
+  run_id: string | null;
 }
 
-/** The feature name, created if new; concurrent callers get one row (see getOrCreateTag). */
-export async function getOrCreateFeatureName(db: Queryable, name: string): Promise<FeatureName> {
+const COLUMNS = (db: Queryable) => db`id, name, created_at, created_by, run_id`;
+
+/**
+ * The feature name, created if new (by `p`: who, and the run, e.g. the job's that first stored a
+ * value of it); concurrent callers get one row, the first creator's (see getOrCreateTag).
+ */
+export async function getOrCreateFeatureName(db: Queryable, name: string, p: Provenance): Promise<FeatureName> {
   const [row] = await translating(() => db<FeatureName[]>`
-    INSERT INTO feature_names (name) VALUES (${name})
+    INSERT INTO feature_names (name, created_by, run_id) VALUES (${name}, ${p.created_by}, ${p.run_id ?? null})
     ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
-    RETURNING id, name, created_at`);
+    RETURNING ${COLUMNS(db)}`);
   return row;
 }
 
@@ -22,7 +29,7 @@ export async function listFeatureNames(db: Queryable, q: PageRequest & { search?
   const pattern = likePattern(q.search);
   const where = db`(${pattern}::text IS NULL OR name ILIKE ${pattern})`;
   const rows = await db<(FeatureName & { total_count: number })[]>`
-    SELECT id, name, created_at, count(*) OVER () AS total_count FROM feature_names WHERE ${where}
+    SELECT ${COLUMNS(db)}, count(*) OVER () AS total_count FROM feature_names WHERE ${where}
     ORDER BY name LIMIT ${q.limit} OFFSET ${q.offset}`;
   return toPage(rows, q, () => db`SELECT count(*) AS n FROM feature_names WHERE ${where}`);
 }

@@ -305,7 +305,7 @@ export async function removeRecordingTag(db: Queryable, id: string, tag: { key: 
 /** Sets (inserts or replaces) a feature value; the feature name is created if new. */
 export async function setRecordingFeature(db: Queryable, id: string, f: { name: string; value?: number | null; data?: Uint8Array | null } & Provenance): Promise<Recording> {
   return writing(db, "recordings", id, async (tx) => {
-    const name = await getOrCreateFeatureName(tx, f.name);
+    const name = await getOrCreateFeatureName(tx, f.name, f);
     await translating(() => tx`
       INSERT INTO recording_features (recording_id, feature_name_id, value, data, created_by, run_id)
       VALUES (${id}, ${name.id}, ${f.value ?? null}, ${f.data ? Buffer.from(f.data) : null}, ${f.created_by}, ${f.run_id ?? null})

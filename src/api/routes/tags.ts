@@ -6,7 +6,7 @@ import { getOrCreateTag, listTags } from "../../store/tags.js";
 import { errorBody, page, pageQuery, label, tagPair, timestamp } from "../schemas.js";
 
 export const tagSchema = z.object({ id: z.uuid(), key: z.string(), value: z.string(), created_at: timestamp, created_by: z.uuid().nullable(), run_id: z.uuid().nullable() });
-export const featureNameSchema = z.object({ id: z.uuid(), name: z.string(), created_at: timestamp });
+export const featureNameSchema = z.object({ id: z.uuid(), name: z.string(), created_at: timestamp, created_by: z.uuid().nullable(), run_id: z.uuid().nullable() });
 
 export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
   const sql = app.db.sql;
@@ -25,5 +25,5 @@ export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.post("/feature_names", {
     schema: { summary: "Get or create a feature name", tags: ["features"], body: z.strictObject({ name: label(255) }), response: { 200: featureNameSchema, 400: errorBody } },
-  }, async (request) => getOrCreateFeatureName(sql, request.body.name));
+  }, async (request) => getOrCreateFeatureName(sql, request.body.name, { created_by: request.user?.id ?? null }));
 };
