@@ -72,6 +72,10 @@ describe("sonotile token", () => {
     expect((await run(tokenCommand, ["disable", viewer.out.token.id, "--json"])).out.enabled).toBe(false);
     expect(await authenticate(held.sql, viewer.out.key)).toBeNull();
     expect((await run(tokenCommand, ["enable", viewer.out.token.id, "--json"])).out.enabled).toBe(true);
+
+    // An existing user keeps its role: --role asking for another is refused, not ignored (a viewer token handed out as admin's).
+    await expect(tokenCommand.run(["create", "--user", "carol", "--role", "admin"])).rejects.toThrow(new UsageError("--role: user carol exists as viewer; --role sets the role of a user 'create' makes (an admin changes a role with PATCH /v1/users/{id})"));
+    expect((await run(tokenCommand, ["create", "--user", "carol", "--role", "viewer", "--json"])).code).toBe(0);
   });
 
   it("reports bad usage", async () => {

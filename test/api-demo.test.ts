@@ -70,6 +70,8 @@ describe("demo recordings", () => {
       const [demo] = await t.db.sql`SELECT run_id FROM datasets WHERE name = 'demo'`;
       expect(demo.run_id).toBe(first!.run.id);
       expect(await ensureDemoDataset(t.db.sql, real, null)).toBeNull();
+      // A start with nothing to register records no run (every `serve --demo` added an empty import run).
+      expect((await t.db.sql`SELECT count(*)::int AS n FROM runs WHERE kind = 'import'`)[0].n).toBe(1);
       // Two servers starting together on one database: one dataset, no error.
       await t.db.sql`DELETE FROM datasets`;
       const both = await Promise.all([ensureDemoDataset(t.db.sql, real, null), ensureDemoDataset(t.db.sql, real, null)]);
