@@ -238,7 +238,7 @@ describe("validation", () => {
 
   it("answers a read without a token only when it is addressed by a loopback name — a rebound DNS name reached every recording", async () => {
     const read = (host: string, headers: Record<string, string> = {}) => app.inject({ url: "/v1/recordings", headers: { host, ...headers } });
-    for (const host of ["localhost", "localhost:8080", "127.0.0.1:9000", "127.1.2.3", "[::1]:3000", "app.localhost:1"]) {
+    for (const host of ["localhost", "localhost:8080", "LocalHost.:80", "127.0.0.1:9000", "127.1.2.3", "[::1]:3000", "[::ffff:127.0.0.1]:80", "app.localhost:1"]) {
       expect((await read(host)).statusCode, host).toBe(200);
     }
     for (const host of ["attacker.example", "attacker.example:8080", "0.0.0.0:8080", "127.0.0.1.attacker.example", "localhost.attacker.example", "128.0.0.1"]) {

@@ -82,9 +82,11 @@ export const authPlugin = fp<{ requireAuthForReads: boolean }>(async (app, optio
 /**
  * Whether a Host header (name or address, optional port) names the loopback interface:
  * localhost and its subdomains (RFC 6761 §6.3: browsers resolve them to loopback themselves),
- * 127.0.0.0/8, ::1. Not 0.0.0.0, which some browsers also send to the local machine.
+ * also written with the root's trailing dot, 127.0.0.0/8 (also IPv4-mapped), ::1. Not 0.0.0.0,
+ * which some browsers also send to the local machine.
  */
 export function isLoopbackName(host: string): boolean {
-  const name = (host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.replace(/:\d*$/, "")).toLowerCase();
-  return name === "localhost" || name.endsWith(".localhost") || name === "::1" || /^127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(name);
+  const name = (host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.replace(/:\d*$/, "")).toLowerCase().replace(/\.$/, "");
+  const v4 = /^(::ffff:)?127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+  return name === "localhost" || name.endsWith(".localhost") || name === "::1" || name === "0:0:0:0:0:0:0:1" || v4.test(name);
 }
