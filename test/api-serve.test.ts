@@ -23,16 +23,26 @@ const env: NodeJS.ProcessEnv = { ...process.env };
 /** The admin token of the data directory, printed on the first start. */
 let key: string;
 
+/**
+ * A database for a server on `dataDir`: a fresh one on the real PostgreSQL when DATABASE_URL is
+ * set (its URL in the returned environment), else `dataDir` seeded from the migrated template
+ * (faster than initdb in the child).
+ */
+async function serverDatabase(dataDir: string): Promise<{ env: NodeJS.ProcessEnv; real?: TestDatabase }> {
+  if (process.env.DATABASE_URL) {
+    const fresh = await freshDatabase();
+    return { env: { ...process.env, DATABASE_URL: fresh.url }, real: fresh };
+  }
+  const seeded = await openDatabase({ dataDir, initialData: await migratedTemplate() });
+  await seeded.close();
+  return { env: { ...process.env } };
+}
+
 beforeAll(async () => {
   dir = await tempDir();
-  if (process.env.DATABASE_URL) {
-    real = await freshDatabase();
-    env.DATABASE_URL = real.url;
-  } else {
-    // Seed the data directory from the migrated template (faster than initdb in the child).
-    const seeded = await openDatabase({ dataDir: dir.path, initialData: await migratedTemplate() });
-    await seeded.close();
-  }
+  const database = await serverDatabase(dir.path);
+  real = database.real;
+  Object.assign(env, database.env);
 });
 
 afterAll(async () => {
@@ -100,16 +110,8 @@ it("a first start that fails after it made the database's admin (its port taken)
   const fresh = await tempDir();
   const taken = createServer().listen(0, "127.0.0.1");
   await once(taken, "listening");
-  let freshReal: TestDatabase | undefined;
+  const { env: childEnv, real: freshReal } = await serverDatabase(fresh.path);
   try {
-    const childEnv = { ...env };
-    if (process.env.DATABASE_URL) {
-      freshReal = await freshDatabase();
-      childEnv.DATABASE_URL = freshReal.url;
-    } else {
-      const seeded = await openDatabase({ dataDir: fresh.path, initialData: await migratedTemplate() });
-      await seeded.close();
-    }
     const port = String((taken.address() as AddressInfo).port);
     const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--port", port, "--data", fresh.path, "--audio-root", fresh.path], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
