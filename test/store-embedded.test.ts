@@ -8,7 +8,8 @@
  */
 import { execFile } from "node:child_process";
 import { chmod, mkdir, readFile, readdir, readlink, stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { once } from "node:events";
+import { connect as connectSocket, createServer } from "node:net";
 import { promisify } from "node:util";
 import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -88,6 +89,42 @@ it("an admin command attached beside a busy server gets its own answers, and the
     await server.close();
   }
 });
+
+/** A bare PostgreSQL-protocol client on `socket`: sends its startup, then `messages` ([type, body]), waits `ms`, and leaves. */
+async function leaveMidBatch(socket: string, messages: [string, Buffer][], ms = 300): Promise<void> {
+  const message = (type: string, body: Buffer) => { const b = Buffer.alloc(5 + body.length); b.write(type, 0); b.writeInt32BE(4 + body.length, 1); body.copy(b, 5); return b; };
+  const text = (s: string) => Buffer.from(`${s}\0`);
+  const params = Buffer.concat([Buffer.from([0, 3, 0, 0]), text("user"), text("postgres"), text("database"), text("postgres"), Buffer.from([0])]);
+  const startup = Buffer.alloc(4 + params.length);
+  startup.writeInt32BE(startup.length);
+  params.copy(startup, 4);
+  const client = connectSocket(socket);
+  await once(client, "connect");
+  client.on("data", () => {});
+  client.write(startup);
+  await new Promise((r) => setTimeout(r, ms));
+  client.write(Buffer.concat(messages.map(([type, body]) => message(type, body))));
+  await new Promise((r) => setTimeout(r, ms));
+  client.destroy();
+}
+
+it("a connection that leaves in the middle of a failed batch or of a transaction leaves the session clean: the server's next queries are answered — the database stalled for good", async () => {
+  const dataDir = join(dir.path, "left");
+  const server = await openDatabase({ dataDir, initialData: template });
+  try {
+    const socket = join(dataDir, ".s.PGSQL.5432");
+    const text = (s: string) => Buffer.from(`${s}\0`);
+    // Parse of bad SQL and Flush, no Sync (PostgreSQL then skips every message until one); then
+    // a transaction begun and left in a failed batch.
+    await leaveMidBatch(socket, [["P", Buffer.concat([text(""), text("SELEC broken"), Buffer.from([0, 0])])], ["H", Buffer.alloc(0)]]);
+    const answered = async () => (await Promise.race([server.sql`SELECT ${2}::int AS y`, new Promise((r) => setTimeout(() => r("no answer in 5 s"), 5000))]));
+    expect(await answered()).toEqual([{ y: 2 }]);
+    await leaveMidBatch(socket, [["Q", text("BEGIN")], ["P", Buffer.concat([text(""), text("SELEC broken"), Buffer.from([0, 0])])], ["H", Buffer.alloc(0)]]);
+    expect(await answered()).toEqual([{ y: 2 }]); // in the left (failed) transaction it would be an error: it was rolled back
+  } finally {
+    await server.close();
+  }
+}, 30_000);
 
 it("takes over the lock of a process that no longer exists", async () => {
   const lockDir = join(dir.path, "stale");

@@ -10,13 +10,18 @@
  * from the server). Reported upstream as electric-sql/pglite#1046 (fix proposed in #977).
  *
  * This queue gives the session to one connection from its batch's first message to its Sync (or
- * a simple Query), and for a whole transaction; the others wait their turn. A message PGlite
- * throws on fails that message alone: the upstream queue stopped for good after one.
+ * a simple Query), and for a whole transaction; the others wait their turn. A connection that
+ * leaves in the middle of a batch — after an error, PostgreSQL skips every message until a Sync —
+ * or of a transaction has its Sync sent and its transaction rolled back for it, so the session
+ * is clean for the next. A message PGlite throws on fails that message alone: the upstream queue
+ * stopped for good after one.
  */
 import type { PGlite } from "@electric-sql/pglite";
 
 /** Frontend messages that continue an extended-protocol batch: Parse, Bind, Describe, Execute, Close, Flush. */
 const BATCH_MESSAGES = new Set([..."PBDECH"].map((c) => c.charCodeAt(0)));
+/** The frontend Sync message: ends a batch (and the skipping of messages after an error in it). */
+const SYNC = Uint8Array.of(0x53, 0, 0, 0, 4);
 
 interface Queued {
   handlerId: number;
@@ -32,6 +37,8 @@ export class SessionQueue {
   private processing = false;
   /** The connection whose batch or transaction holds the session, or null. */
   private owner: number | null = null;
+  /** Whether the owner is inside an extended-protocol batch (it has not sent its Sync yet). */
+  private inBatch = false;
 
   constructor(private readonly db: PGlite) {}
 
@@ -51,15 +58,18 @@ export class SessionQueue {
         if (next < 0) break; // the owner's next message has not arrived: the others wait for it
         const item = this.queue.splice(next, 1)[0];
         let bytes = 0;
+        let failure: { err: unknown } | null = null;
         try {
           await this.db.runExclusive(() => this.db.execProtocolRawStream(item.message, { onRawData: (data) => { bytes += data.length; item.onData(data); } }));
         } catch (err) {
-          this.owner = this.db.isInTransaction() ? item.handlerId : null;
-          item.reject(err);
-          continue;
+          failure = { err };
         }
-        this.owner = BATCH_MESSAGES.has(item.message[0]) || this.db.isInTransaction() ? item.handlerId : null;
-        item.resolve(bytes);
+        // Held through the batch and the transaction — also after a failure, until the
+        // connection's Sync, or its leaving (clearTransactionIfNeeded) cleans up after it.
+        this.inBatch = BATCH_MESSAGES.has(item.message[0]);
+        this.owner = this.inBatch || this.db.isInTransaction() ? item.handlerId : null;
+        if (failure) item.reject(failure.err);
+        else item.resolve(bytes);
       }
     } finally {
       this.processing = false;
@@ -70,21 +80,28 @@ export class SessionQueue {
     return this.queue.length;
   }
 
-  /** A connection closed: its waiting messages fail; a batch it left open no longer holds the session. */
+  /** A connection closed: its waiting messages fail (the session is cleaned up after it by clearTransactionIfNeeded, which its handler calls next). */
   clearQueueForHandler(handlerId: number): void {
     for (let i = this.queue.length - 1; i >= 0; i--) {
       if (this.queue[i].handlerId === handlerId) this.queue.splice(i, 1)[0].reject(new Error("Handler disconnected"));
     }
-    if (this.owner === handlerId && !this.db.isInTransaction()) this.owner = null;
-    void this.process();
   }
 
-  /** A connection closed inside its transaction: rolled back, so that the others go on. */
+  /**
+   * A connection closed while it held the session: its batch is ended with a Sync (after an
+   * error the session skipped every message until one — the next connection's queries with it, for
+   * good) and its transaction rolled back, the answers going nowhere; then the others go on.
+   */
   async clearTransactionIfNeeded(handlerId: number): Promise<void> {
     if (this.owner !== handlerId) return;
-    if (this.db.isInTransaction()) await this.db.exec("ROLLBACK");
-    this.owner = null;
-    void this.process();
+    try {
+      if (this.inBatch) await this.db.runExclusive(() => this.db.execProtocolRawStream(SYNC, { onRawData: () => {} }));
+      if (this.db.isInTransaction()) await this.db.exec("ROLLBACK"); // exec takes the lock itself
+    } finally {
+      this.owner = null;
+      this.inBatch = false;
+      void this.process();
+    }
   }
 }
 
