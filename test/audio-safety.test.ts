@@ -173,6 +173,19 @@ describe("malformed files are rejected with a message naming the problem", () =>
     for (const bytes of [200, 3000]) await expect(openAudio(flac.subarray(0, bytes)), `${bytes} bytes`).rejects.toThrow("<buffer>: flac: stream ends at frame 0, the header says 16000 (truncated?)");
   });
 
+  it("a FLAC whose last frame's audio holds a pattern that parses as a frame header reads whole, as soundfile does — it was refused as cut short, or cut by a frame", async () => {
+    const golden = path.resolve(import.meta.dirname, "golden/audio");
+    const flac = new Uint8Array(readFileSync(path.join(golden, "false_sync.flac"))); // scripts/golden_flac_false_sync.py
+    const expected = JSON.parse(readFileSync(path.join(golden, "false_sync.json"), "utf8"));
+    const unstated = patched(flac, (_, p) => { p[21] &= 0xf0; p.fill(0, 22, 26); }); // STREAMINFO total 0: counted by decoding
+    for (const bytes of [flac, unstated]) {
+      const got = await decode(bytes);
+      expect(got.frames).toBe(expected.frames);
+      expect(expected.positions.map((i: number) => got.data[0][i])).toEqual(expected.values[0]);
+      expect(got.data[0].reduce((a, v) => a + v, 0)).toBeCloseTo(expected.sum[0], 6);
+    }
+  });
+
   it("a FLAC with bytes after its last frame (an ID3v1 tag, padding) reads whole, as soundfile does — it was refused as cut short, and its last frame was dropped", async () => {
     const unstated = (b: Uint8Array) => patched(b, (_, p) => { p[21] &= 0xf0; p.fill(0, 22, 26); }); // STREAMINFO total 0: counted by decoding
     for (const name of ["flac_pcm_16.flac", "flac_pcm_24.flac"]) {

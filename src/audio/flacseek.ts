@@ -137,36 +137,42 @@ export interface FlacEnd {
 }
 
 /**
- * Where the stream ends by its frames (FlacEnd), found within the file's last window. A frame is
- * whole when the CRC-16 that closes it matches: every frame but the last at the header of the
- * next; the last at the end of the file or, if not, before bytes that are no frame (an ID3v1 or
- * APE tag, padding; libFLAC skips them, and so does soundfile) — there at the last place it
- * matches, as a chance match inside the frame is likelier than in the few bytes after it. In a
- * file cut inside its last frame, that frame never closes and the one before it is the last whole
- * one. (A sync pattern inside the audio data is no frame: its CRC does not match.) Sample 0 when
- * the window holds every frame from `firstFrame` on and none is whole (cut inside the first); null
- * when no frame is confirmed otherwise (a last frame longer than the window).
+ * Where the stream ends by its frames (FlacEnd), found within the file's last window, from its
+ * end backwards: the first frame header that closes is the last whole frame. A frame closes when
+ * the CRC-16 at its end matches — at the end of the file, at the header found after it, or, when
+ * neither, before bytes that are no frame (an ID3v1 or APE tag, padding; libFLAC skips them, and
+ * so does soundfile), at the last place it matches there, as a chance match inside the frame is
+ * likelier than in the few bytes after it. In a file cut inside its last frame, that frame never
+ * closes and the one before it (closing at its header) is the last whole one. A header-like
+ * pattern inside the audio data (its CRC-8 passes by chance) closes nowhere, so the real frame
+ * holding it is still found behind it. Sample 0 when the window holds every frame from
+ * `firstFrame` on and none is whole (cut inside the first); null when no frame is confirmed
+ * otherwise (a last frame longer than the window).
  */
 export async function lastFrameEnd(src: ByteSource, firstFrame: number, fixedBlocksize: number): Promise<FlacEnd | null> {
   const from = Math.max(0, src.size - WINDOW);
   const b = await src.read(from, src.size - from);
-  /** Where bytes from `start` close as a frame by their CRC-16 (the frame's last two bytes): the last such end ≤ `end`, or only `end` itself when `exact`; −1 if none. */
-  const closing = (start: number, end: number, exact: boolean) => {
+  /**
+   * Where bytes from `start` close as a frame by their CRC-16 (its last two bytes): at `next` (the
+   * header found after it) or the end of the file, else at the last place they do; −1 if nowhere.
+   */
+  const closing = (start: number, next: number) => {
     let crc = 0;
-    let at = -1;
-    for (let j = start; j + 2 < end; j++) {
+    let last = -1;
+    for (let j = start; j + 2 < b.length; j++) {
       crc = ((crc << 8) & 0xffff) ^ CRC16[(crc >> 8) ^ b[j]]; // bytes [start, j]; the frame would end at j + 3
-      if ((!exact || j + 3 === end) && crc === ((b[j + 1] << 8) | b[j + 2])) at = j + 3;
+      if (crc !== ((b[j + 1] << 8) | b[j + 2])) continue;
+      if (j + 3 === next || j + 3 === b.length) return j + 3;
+      last = j + 3;
     }
-    return at;
+    return last;
   };
-  let next = -1; // the header after the frame found at i: it must close there
+  let next = -1; // the header found after the one at i
   for (let i = b.length - 8; i >= 0; i--) {
     if (b[i] !== 0xff) continue;
     const h = parseFrameHeader(b, i, fixedBlocksize);
     if (!h) continue;
-    let end = closing(i, next < 0 ? b.length : next, true);
-    if (end < 0 && next < 0) end = closing(i, b.length, false);
+    const end = closing(i, next);
     if (end >= 0) return { sample: h.sample + h.blocksize, byte: from + end };
     next = i;
   }
