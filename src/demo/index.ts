@@ -10,7 +10,7 @@
 import { access, mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Sql } from "../store/db.js";
-import { addDataset, importDataset, scanDataset, type ImportResult } from "../store/datasets.js";
+import { addDataset, importDataset, importNew, type ImportResult } from "../store/datasets.js";
 import { ConflictError } from "../store/errors.js";
 import { encodeWav16 } from "./wav.js";
 
@@ -108,18 +108,11 @@ export async function ensureDemoDataset(sql: Sql, dir: string, adminId: string |
   return result?.registered.length ? result : null;
 }
 
-/**
- * Imports the demo directory: into the existing dataset when a file of it is not registered (a
- * run each time — an empty import run was recorded at every `serve --demo`), or as a new one (one
- * import run makes both); null when there is nothing to do.
- */
+/** Imports the demo directory: into the existing dataset (importNew), or as a new one (one import run makes both); null when there is nothing to do. */
 async function importDemo(sql: Sql, dir: string, adminId: string | null): Promise<ImportResult | null> {
   const find = async () => (await sql`SELECT id FROM datasets WHERE audio_dir = ${dir}`)[0]?.id as string | undefined;
   const existing = await find();
-  if (existing) {
-    const scan = await scanDataset(sql, existing);
-    return scan.files.some((f) => f.status === "unregistered") ? importDataset(sql, existing, adminId) : null;
-  }
+  if (existing) return importNew(sql, existing, adminId);
   try {
     return await addDataset(sql, { name: DEMO_DATASET, description: "Synthetic bat calls (384 kHz) and bird chirps (48 kHz)", audio_dir: dir, created_by: adminId });
   } catch (err) {

@@ -242,6 +242,16 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
 }
 
 /**
+ * importDataset when the dataset holds a file not registered yet, else null: no run is recorded
+ * for an import with nothing to do (an empty one was, at every `serve --demo` and every repeated
+ * `dataset add`).
+ */
+export async function importNew(db: Queryable, id: string, user: string | null): Promise<ImportResult | null> {
+  const scan = await scanDataset(db, id);
+  return scan.files.some((f) => f.status === "unregistered") ? importDataset(db, id, user) : null;
+}
+
+/**
  * Creates a dataset for a directory and registers its recordings: one import run makes the
  * dataset and its recordings, so all of them point to it (SPEC §5). A dataset created on its
  * own (POST /v1/datasets) is made by hand and has no run; its imports are runs of their own.

@@ -5,7 +5,7 @@
  */
 import { basename, resolve } from "node:path";
 import { storeConfig } from "../../store/config.js";
-import { addDataset, findDatasetByDir, getDataset, importDataset, listDatasets } from "../../store/datasets.js";
+import { addDataset, findDatasetByDir, getDataset, importNew, listDatasets } from "../../store/datasets.js";
 import { openDatabase } from "../../store/db.js";
 import { resolveAudioDir, resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
@@ -62,7 +62,7 @@ export const command: Command = {
       // files not registered yet are imported — the run again finishes the work.
       const existing = await findDatasetByDir(sql, audioDir);
       if (existing) {
-        const imported = await importDataset(sql, existing.id, admin?.id ?? null);
+        const imported = (await importNew(sql, existing.id, admin?.id ?? null)) ?? { run: null, registered: [], failed: [] };
         const lines = [`dataset ${existing.name} (${existing.id}) of ${audioDir} exists: ${imported.registered.length} more recordings registered`];
         for (const f of imported.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
         out({ ...imported, dataset: await getDataset(sql, existing.id) }, lines.join("\n"));
