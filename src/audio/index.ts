@@ -17,6 +17,7 @@ export { AudioFormatError } from "./types.js";
 export type { AudioInfo, AudioReader } from "./types.js";
 export { applyTimeExpansion, expandedSamplerate, timeExpansionOf, timeExpansionProblem, type ExpandedInfo } from "./expansion.js";
 export { fileMd5 } from "./hash.js";
+export { openRegularFile } from "./source.js";
 
 /** A whole recording decoded: one Float32Array of `frames` samples per channel (SPEC §8b). */
 export interface DecodedAudio {

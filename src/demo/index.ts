@@ -10,7 +10,7 @@
 import { access, mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Sql } from "../store/db.js";
-import { addDataset, importDataset, importNew, type ImportResult } from "../store/datasets.js";
+import { addDataset, findDatasetByDir, importDataset, importNew, type ImportResult } from "../store/datasets.js";
 import { ConflictError } from "../store/errors.js";
 import { encodeWav16 } from "./wav.js";
 
@@ -110,15 +110,14 @@ export async function ensureDemoDataset(sql: Sql, dir: string, adminId: string |
 
 /** Imports the demo directory: into the existing dataset (importNew), or as a new one (one import run makes both); null when there is nothing to do. */
 async function importDemo(sql: Sql, dir: string, adminId: string | null): Promise<ImportResult | null> {
-  const find = async () => (await sql`SELECT id FROM datasets WHERE audio_dir = ${dir}`)[0]?.id as string | undefined;
-  const existing = await find();
-  if (existing) return importNew(sql, existing, adminId);
+  const existing = await findDatasetByDir(sql, dir);
+  if (existing) return importNew(sql, existing.id, adminId);
   try {
     return await addDataset(sql, { name: DEMO_DATASET, description: "Synthetic bat calls (384 kHz) and bird chirps (48 kHz)", audio_dir: dir, created_by: adminId });
   } catch (err) {
     // Another server sharing the database created it first.
-    const created = await find();
+    const created = await findDatasetByDir(sql, dir);
     if (!(err instanceof ConflictError) || !created) throw err;
-    return importDataset(sql, created, adminId);
+    return importDataset(sql, created.id, adminId);
   }
 }

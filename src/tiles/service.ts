@@ -192,6 +192,11 @@ function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
+/** `params` as they act on `recording` (effectiveParams at its real rate): what keys and ETags identify. */
+function effective(recording: TileRecording, params: Params): Params {
+  return effectiveParams(params, realSamplerate(recording.samplerate, recording.timeExpansion));
+}
+
 /** Identifies stats: everything that changes the spectrogram before normalization. */
 export function statsKey(params: Params, timeExpansion: number): string {
   const analysis = Object.fromEntries(Object.entries(params).filter(([k]) => !RENDER_ONLY.includes(k as keyof Params)));
@@ -366,7 +371,7 @@ export class TileService {
 
   /** `stats` for parameters already checked against the recording (checkedPass). */
   private statsOf(recording: TileRecording, params: Params): Promise<StatsResult> {
-    const key = statsKey(effectiveParams(params, realSamplerate(recording.samplerate, recording.timeExpansion)), recording.timeExpansion);
+    const key = statsKey(effective(recording, params), recording.timeExpansion);
     const memoryKey = `${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);
     if (known) return Promise.resolve(known);
@@ -448,8 +453,8 @@ export class TileService {
    * format, the engine version.
    */
   private etag(recording: TileRecording, params: Params, kind: "tile" | "piece", layout: TileLayout, format: TileFormat): string {
-    const effective = effectiveParams(params, realSamplerate(recording.samplerate, recording.timeExpansion));
-    const relevant = format === "png" ? effective : { ...effective, cmap: undefined };
+    const values = effective(recording, params);
+    const relevant = format === "png" ? values : { ...values, cmap: undefined };
     return `"${sha256(canonical({ hash: recording.hash, te: recording.timeExpansion, params: canonical(relevant), covers: canonical(layoutIdentity(kind, layout)), format, engine: VERSION })).slice(0, 40)}"`;
   }
 

@@ -6,7 +6,7 @@ import { extname } from "node:path";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyReply } from "fastify";
-import { openRegularFile } from "../../audio/source.js";
+import { openRegularFile } from "../../audio/index.js";
 import { assertWritable, STATES, writing } from "../../store/common.js";
 import { getDataset } from "../../store/datasets.js";
 import { canonicalRecordingPath, resolveRecordingFile } from "../../store/paths.js";
