@@ -4,7 +4,9 @@
  * directory (or a PostgreSQL) without one — exit 2, one line naming it — and leave nothing
  * behind. Record ids that are no UUID, or name no record, are bad usage too (exit 2).
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, realpathSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -133,6 +135,30 @@ describe("dataset add", () => {
       expect(again).toMatchObject({ code: 0, stderr: "", stdout: `dataset site (${printed.dataset.id}) of ${realpathSync(recordings)} exists: 1 more recordings registered\n` });
       const twice = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data, "--json"], { env: { DATABASE_URL: t?.url ?? "" } });
       expect(JSON.parse(twice.stdout)).toMatchObject({ run: null, registered: [], dataset: { recording_count: 4 } }); // no empty import run recorded
+    } finally {
+      await t?.cleanup();
+    }
+  }, 60_000);
+
+  it("ends as failed the import run of an earlier `dataset add` that was killed, and says so", async () => {
+    const t = REAL_PG_URL ? await freshDatabase() : null;
+    const data = join(dir.path, "killed");
+    const database = t?.db ?? (await openDatabase({ dataDir: data, initialData: await migratedTemplate() }));
+    const recordings = join(dir.path, "root", "killed");
+    mkdirSync(recordings, { recursive: true });
+    await writeSineWav(join(recordings, "a.wav"), 8000, 0.5);
+    try {
+      // What a `dataset add` killed mid-import leaves: its run `running`, owned by a process gone.
+      const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
+      const [left] = await database.sql`INSERT INTO runs (kind, description, owner) VALUES ('import', 'import of a killed add', ${database.sql.json({ pid: dead, host: hostname() })}) RETURNING id`;
+      if (!t) await database.close();
+      const r = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe(`sonotile dataset: run ${left.id} (import of a killed add) ended as failed: the process carrying it out no longer exists\n`);
+      const after = t?.db ?? (await openDatabase({ dataDir: data }));
+      const runs = await after.sql`SELECT id, status FROM runs WHERE kind = 'import' ORDER BY created_at`;
+      if (!t) await after.close();
+      expect(runs).toEqual([{ id: left.id, status: "failed" }, { id: expect.any(String), status: "completed" }]);
     } finally {
       await t?.cleanup();
     }

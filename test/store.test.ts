@@ -3,9 +3,11 @@
  * DATABASE_URL is set): migrations, users and tokens, constraints named by field,
  * get-or-create races, datasets with path confinement, import of the fixture recordings.
  */
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
 import { copyFile, mkdir, symlink, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setState } from "../src/store/common.js";
@@ -19,6 +21,7 @@ import { addDataset, createDataset, importDataset, listAudioFiles, listDatasets,
 import { getRecording, insertRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature } from "../src/store/recordings.js";
 import { getOrCreateTag } from "../src/store/tags.js";
 import { getOrCreateFeatureName } from "../src/store/features.js";
+import { createRun, failInterruptedRuns, finishRun, getRun } from "../src/store/runs.js";
 import type { Sql } from "../src/store/db.js";
 import { FIXTURES, freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
@@ -337,6 +340,26 @@ describe("datasets and recordings", () => {
     expect(err).toBeInstanceOf(ConflictError);
     const [failed] = await sql`SELECT status FROM runs WHERE kind = 'import' ORDER BY created_at DESC LIMIT 1`;
     expect(failed.status).toBe("failed");
+  });
+
+  it("ends as failed an import run whose process was killed, not one whose process lives, runs elsewhere or is a job's", async () => {
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid!; // exited: no process has this pid now (reuse is covered below)
+    const run = async (kind: "import" | "job", owner?: object) => {
+      const r = await createRun(sql, { kind, created_by: userId });
+      if (owner) await sql`UPDATE runs SET owner = ${sql.json(owner as never)} WHERE id = ${r.id}`;
+      return r.id;
+    };
+    const killed = await run("import", { pid: dead, host: hostname(), start: "boot:1" });
+    const reused = await run("import", { pid: process.pid, host: hostname(), start: "another-boot:1" }); // its pid now names another process
+    const live = await run("import"); // created by this process, which records itself
+    const elsewhere = await run("import", { pid: dead, host: `not-${hostname()}`, start: "boot:1" });
+    const job = await run("job");
+    const ended = await failInterruptedRuns(sql);
+    expect(ended.map((r) => r.id).sort()).toEqual([killed, reused].sort());
+    expect(ended.every((r) => r.status === "failed" && r.finished_at !== null)).toBe(true);
+    for (const id of [live, elsewhere, job]) expect((await getRun(sql, id)).status).toBe("running");
+    expect(await failInterruptedRuns(sql)).toEqual([]);
+    for (const id of [live, elsewhere, job]) await finishRun(sql, id, "completed");
   });
 
   it("lists each file once however links reach it: loops back to a directory lead nowhere new, a file reached directly is listed by its own path", async () => {

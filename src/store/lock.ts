@@ -41,6 +41,11 @@ export function processStart(pid: number): string | undefined {
   }
 }
 
+/** This process, as a lock (or an import run, see runs.ts) records its owner. */
+export function thisProcess(): LockOwner {
+  return { pid: process.pid, host: hostname(), start: processStart(process.pid) };
+}
+
 /** The directory is locked by another live process. */
 export class LockedError extends Error {
   override name = "LockedError";
@@ -97,7 +102,7 @@ export interface DirLock {
 /** Takes the lock on `dir` (which must exist) or throws LockedError. */
 export async function acquireLock(dir: string): Promise<DirLock> {
   const path = join(dir, LOCK_FILE);
-  const owner: LockOwner = { pid: process.pid, host: hostname(), start: processStart(process.pid) };
+  const owner = thisProcess();
   // Two attempts: the second after removing a stale lock. If another process wins that
   // race, its fresh lock makes our second O_EXCL open fail and we report it.
   for (let attempt = 0; attempt < 2; attempt++) {

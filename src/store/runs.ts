@@ -1,5 +1,13 @@
-/** Runs: one per import or batch job execution; every record a run creates points to it (`run_id`). */
+/**
+ * Runs: one per import or batch job execution; every record a run creates points to it (`run_id`).
+ *
+ * An import runs inside one process from start to end, so its run records that process
+ * (`owner`, as the data directory's lock names its owner): a run left `running` by a process
+ * killed mid-import is told from a live one and ended as failed (failInterruptedRuns). A job's
+ * run outlives any one worker process; the queue ends it.
+ */
 import type { Queryable } from "./db.js";
+import { isAlive, thisProcess, type LockOwner } from "./lock.js";
 import { toPage, type Page, type PageRequest } from "./common.js";
 import { NotFoundError, translating } from "./errors.js";
 
@@ -21,7 +29,8 @@ const COLUMNS = (db: Queryable) => db`id, kind, description, status, created_at,
 
 export async function createRun(db: Queryable, run: { kind: RunKind; description?: string; created_by: string | null }): Promise<Run> {
   const [row] = await translating(() => db<Run[]>`
-    INSERT INTO runs (kind, description, created_by) VALUES (${run.kind}, ${run.description ?? ""}, ${run.created_by})
+    INSERT INTO runs (kind, description, created_by, owner)
+    VALUES (${run.kind}, ${run.description ?? ""}, ${run.created_by}, ${run.kind === "import" ? db.json(thisProcess() as never) : null})
     RETURNING ${COLUMNS(db)}`);
   return row;
 }
@@ -30,6 +39,18 @@ export async function createRun(db: Queryable, run: { kind: RunKind; description
 export async function finishRun(db: Queryable, id: string, status: Exclude<RunStatus, "running">): Promise<Run> {
   await db`UPDATE runs SET status = ${status}, finished_at = now() WHERE id = ${id} AND status = 'running'`;
   return getRun(db, id);
+}
+
+/**
+ * Ends as failed every run still `running` whose owning process no longer exists — an import
+ * whose process was killed, which nothing else would ever end. Only this host's processes can
+ * be checked: another host's are taken to be alive. Returns the runs ended.
+ */
+export async function failInterruptedRuns(db: Queryable): Promise<Run[]> {
+  const owned = await db<{ id: string; owner: LockOwner }[]>`SELECT id, owner FROM runs WHERE status = 'running' AND owner IS NOT NULL`;
+  const ended: Run[] = [];
+  for (const { id } of owned.filter((run) => !isAlive(run.owner))) ended.push(await finishRun(db, id, "failed"));
+  return ended;
 }
 
 export async function getRun(db: Queryable, id: string): Promise<Run> {

@@ -13,7 +13,7 @@ import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { readCommandLine, type OptionSpec } from "../flags.js";
 import { optionRows } from "./info.js";
-import { STORE_OPTIONS } from "./serve.js";
+import { endInterruptedRuns, STORE_OPTIONS } from "./serve.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "name", placeholder: "NAME", doc: "dataset name; default the directory's name" },
@@ -58,6 +58,8 @@ export const command: Command = {
       // With --json the token is a field of the one JSON document (admin_token), not a line before it.
       if (first && !cl.options.json) process.stdout.write(`admin token for the new database (shown once): ${first.key}\n`);
       const admin = first?.user ?? (await findUserByUsername(sql, "admin"));
+      // An earlier `add` killed mid-import left its run `running`: it ends as failed (this one resumes the work).
+      await endInterruptedRuns(sql, "sonotile dataset");
       // The directory's dataset exists (an earlier `add` interrupted, or files added since): its
       // files not registered yet are imported — the run again finishes the work.
       const existing = await findDatasetByDir(sql, audioDir);

@@ -12,8 +12,9 @@ import { join } from "node:path";
 import { buildApp } from "../../api/app.js";
 import { ensureDemoAudio, ensureDemoDataset } from "../../demo/index.js";
 import { storeConfig } from "../../store/config.js";
-import { openDatabase, tolerateLostConnections } from "../../store/db.js";
+import { openDatabase, tolerateLostConnections, type Sql } from "../../store/db.js";
 import { resolveRoots } from "../../store/paths.js";
+import { failInterruptedRuns } from "../../store/runs.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
 import { startWorker, type ExtractWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
@@ -22,6 +23,14 @@ import { numberOption, readCommandLine, type OptionSpec } from "../flags.js";
 import { TileService } from "../../tiles/service.js";
 import { tileStatsStore } from "../../api/tile-stats.js";
 import { optionRows } from "./info.js";
+
+/**
+ * Ends the runs left `running` by processes killed mid-import (failInterruptedRuns), each
+ * reported on stderr after `prefix`: a command that starts imports does this first.
+ */
+export async function endInterruptedRuns(sql: Sql, prefix: string): Promise<void> {
+  for (const run of await failInterruptedRuns(sql)) process.stderr.write(`${prefix}: run ${run.id} (${run.description}) ended as failed: the process carrying it out no longer exists\n`);
+}
 
 /** Options every command that opens the store accepts. */
 export const STORE_OPTIONS: readonly OptionSpec[] = [
@@ -98,6 +107,7 @@ export const command: Command = {
     let printed = false;
     try {
       admin = await ensureAdmin(database.sql);
+      await endInterruptedRuns(database.sql, "sonotile");
       if (cl.options.demo) {
         const adminId = admin?.user.id ?? (await findUserByUsername(database.sql, "admin"))?.id ?? null;
         const [realDemoDir] = await resolveRoots([demoDir]);
