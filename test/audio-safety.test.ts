@@ -3,13 +3,13 @@
  * an allocation sized by an untrusted header. Hand-made malformed files for each named problem,
  * then a fast-check fuzz over mutated headers of real fixtures and random bytes.
  */
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AudioFormatError, decode, fileMd5, openAudio } from "../src/audio/index.js";
+import { AudioFormatError, decode, fileMd5, openAudio, probeAudio } from "../src/audio/index.js";
 import { parseRiff } from "../src/audio/riff.js";
 import { decodeError, fixOggCrc } from "./audio-helpers.js";
 import { memorySource, readAhead, type ByteSource } from "../src/audio/source.js";
@@ -222,6 +222,40 @@ describe("malformed files are rejected with a message naming the problem", () =>
         await expect(fileMd5(through, { exactPath: true })).rejects.toThrow(message);
         const plain = await openAudio(through); // without exactPath, links are followed (the CLI's files)
         await plain.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("probeAudio reads the header, size, time and MD5 of one file, while another process swaps the path between two recordings", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sonotile-probe-"));
+    try {
+      // Two recordings of different lengths: each probe must describe one of them wholly.
+      const a = path.join(dir, "a.wav"), b = path.join(dir, "b.wav"), file = path.join(dir, "x.wav");
+      execFileSync(process.execPath, ["-e", `
+        const fs = require("node:fs");
+        const wav = (frames) => { const b = Buffer.alloc(44 + 2 * frames); b.write("RIFF", 0); b.writeUInt32LE(36 + 2 * frames, 4); b.write("WAVEfmt ", 8);
+          b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22); b.writeUInt32LE(8000, 24); b.writeUInt32LE(16000, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
+          b.write("data", 36); b.writeUInt32LE(2 * frames, 40); for (let i = 0; i < frames; i++) b.writeInt16LE((i * 37) % 30000, 44 + 2 * i); return b; };
+        fs.writeFileSync(process.argv[1], wav(1000)); fs.writeFileSync(process.argv[2], wav(300000));`, a, b]);
+      const expected = new Map([[1000, { size: 44 + 2000, md5: await fileMd5(a) }], [300000, { size: 44 + 600000, md5: await fileMd5(b) }]]);
+      const swapper = spawn(process.execPath, ["-e", `
+        const fs = require("node:fs");
+        const [a, b, file] = process.argv.slice(1);
+        for (;;) for (const from of [a, b]) { fs.copyFileSync(from, file + ".tmp"); fs.renameSync(file + ".tmp", file); }`, a, b, file], { stdio: "ignore" });
+      try {
+        while (!existsSync(file)) await new Promise((r) => setTimeout(r, 10));
+        let probed = 0;
+        for (let i = 0; i < 300; i++) {
+          const got = await probeAudio(file).catch((err: Error) => (/ENOENT/.test(err.message) ? null : Promise.reject(err)));
+          if (!got) continue;
+          probed++;
+          expect({ size: got.size, md5: got.md5 }, `probe ${i}: ${got.info.frames} frames`).toEqual(expected.get(got.info.frames));
+        }
+        expect(probed).toBeGreaterThan(0);
+      } finally {
+        swapper.kill();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,16 +1,26 @@
 /** Content hash of a recording for the store (SPEC §5 recordings.hash): MD5 of the file bytes, streamed. */
 import { createHash } from "node:crypto";
+import type { FileHandle } from "node:fs/promises";
 import { openRegularFile } from "./source.js";
 import { AudioFormatError } from "./types.js";
 
 /** Hex MD5 of the whole file at `path`, read in 1 MiB pieces (constant memory); `exactPath` as openRegularFile's. */
 export async function fileMd5(path: string, options: { exactPath?: boolean } = {}): Promise<string> {
-  const hash = createHash("md5");
   const { handle } = await openRegularFile(path, options);
   try {
-    for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+    return await handleMd5(handle, path);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Hex MD5 of the whole open file `handle` (named `name` in errors), from its first byte; leaves it open. */
+export async function handleMd5(handle: FileHandle, name: string): Promise<string> {
+  const hash = createHash("md5");
+  try {
+    for await (const chunk of handle.createReadStream({ start: 0, highWaterMark: 1 << 20, autoClose: false })) hash.update(chunk as Buffer);
   } catch (err) {
-    throw new AudioFormatError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new AudioFormatError(`cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   return hash.digest("hex");
 }

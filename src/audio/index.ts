@@ -8,10 +8,11 @@ import { openCompressed, type StreamOptions } from "./compressed.js";
 import { BlockReader } from "./reader.js";
 import { parseRiff, sniffRiff } from "./riff.js";
 import { recordingFacts } from "./metadata.js";
-import { memorySource, openFileSource, readAhead, type ByteSource } from "./source.js";
+import { fileSource, memorySource, openFileSource, openRegularFile, readAhead, type ByteSource } from "./source.js";
+import { handleMd5 } from "./hash.js";
 import { applyTimeExpansion, timeExpansionOf } from "./expansion.js";
 import { describeValue } from "./signal.js";
-import { AudioFormatError, type AudioReader } from "./types.js";
+import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
 
 export { AudioFormatError } from "./types.js";
 export type { AudioInfo, AudioReader } from "./types.js";
@@ -102,6 +103,34 @@ export async function openAudio(input: string | Uint8Array, options: OpenOptions
   }
   if (typeof input !== "string") return openSource(memorySource(input), "<buffer>", options);
   return openSource(await openFileSource(input, { blocking: options.blockingReads, exactPath: options.exactPath }), input, options);
+}
+
+/** What registering a recording reads from its file (see probeAudio). */
+export interface AudioProbe {
+  info: AudioInfo;
+  /** Bytes. */
+  size: number;
+  /** Last modification, ms since the epoch (fstat's mtimeMs), taken before the hash. */
+  mtimeMs: number;
+  /** MD5 of the file's bytes, lower-case hex. */
+  md5: string;
+}
+
+/**
+ * The header, size, modification time and MD5 of the recording at `path`, all read through one
+ * opening of the file: all of one file, even when the path is swapped for another file meanwhile
+ * (opened three times, the header could come from one file and the size or hash from the next).
+ * @param options.exactPath only the file whose real path `path` is (see openRegularFile)
+ * @throws AudioFormatError when the file is missing, unreadable or not a supported recording.
+ */
+export async function probeAudio(path: string, options: { exactPath?: boolean } = {}): Promise<AudioProbe> {
+  const { handle, size, mtimeMs } = await openRegularFile(path, options);
+  const reader = await openSource(fileSource(handle, size), path);
+  try {
+    return { info: reader.info, size, mtimeMs, md5: await handleMd5(handle, path) };
+  } finally {
+    await reader.close();
+  }
 }
 
 /**

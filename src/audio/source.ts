@@ -86,17 +86,22 @@ class MemorySource implements ByteSource {
  */
 export async function openFileSource(path: string, options: { blocking?: boolean; exactPath?: boolean } = {}): Promise<ByteSource> {
   const { handle, size } = await openRegularFile(path, options);
-  return new FileSource(handle, size, options.blocking ?? false);
+  return fileSource(handle, size, options.blocking ?? false);
+}
+
+/** A source over the open file `handle` of `size` bytes (see openFileSource for `blocking`); closing it closes the handle. */
+export function fileSource(handle: FileHandle, size: number, blocking = false): ByteSource {
+  return new FileSource(handle, size, blocking);
 }
 
 /**
- * Opens `path` for reading and returns the handle and the file's size; anything but a regular
+ * Opens `path` for reading and returns the handle, the file's size and its modification time; anything but a regular
  * file, or a file that cannot be opened, is an AudioFormatError.
  * @param options.exactPath only the file whose real path `path` is (see isOpenedAt): for a path
  *   confined to the audio roots by its real path (store/paths.ts), so that a symlink swapped into it
  *   between that check and this open cannot lead the server to a file elsewhere (SPEC §10).
  */
-export async function openRegularFile(path: string, options: { exactPath?: boolean } = {}): Promise<{ handle: FileHandle; size: number }> {
+export async function openRegularFile(path: string, options: { exactPath?: boolean } = {}): Promise<{ handle: FileHandle; size: number; mtimeMs: number }> {
   let fh: FileHandle;
   try {
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, for ever; so
@@ -110,7 +115,7 @@ export async function openRegularFile(path: string, options: { exactPath?: boole
     const st = await fh.stat();
     if (!st.isFile()) throw new AudioFormatError(`${path} is not a regular file`);
     if (options.exactPath && !(await isOpenedAt(fh, path))) throw new AudioFormatError(`${path} changed while it was opened: a link in its path now leads elsewhere`);
-    return { handle: fh, size: st.size };
+    return { handle: fh, size: st.size, mtimeMs: st.mtimeMs };
   } catch (err) {
     await fh.close();
     throw err;

@@ -1,6 +1,5 @@
 /** What registering a recording reads from its file: the header facts, the content hash, and when and where it was made. */
-import { stat } from "node:fs/promises";
-import { fileMd5, openAudio } from "../audio/index.js";
+import { probeAudio } from "../audio/index.js";
 import type { AudioInfo } from "../audio/types.js";
 
 export interface FileFacts {
@@ -75,17 +74,13 @@ export interface FileStamp {
 }
 
 /**
- * Reads the header (through the audio layer, which validates it and its metadata) and hashes the
- * file. The file's size and time are taken before the hash: a write during the hash leaves a later
- * time on the file than the one registered, so the next read hashes it again. `exactPath`: a real
- * path confined to the audio roots, opened only as that file (openAudio's).
+ * Reads the header (through the audio layer, which validates it and its metadata), the size and
+ * time, and the hash — all of one opening of the file (probeAudio). The size and time are those
+ * before the hash: a write during the hash leaves a later time on the file than the one registered,
+ * so the next read hashes it again. `exactPath`: a real path confined to the audio roots, opened
+ * only as that file (openAudio's).
  */
 export async function probeFile(path: string, options: { exactPath?: boolean } = {}): Promise<FileFacts & FileStamp & RecordedFacts> {
-  const reader = await openAudio(path, options);
-  const { samplerate, frames, channels } = reader.info;
-  const recorded = recordedFacts(reader.info);
-  await reader.close();
-  const info = await stat(path);
-  const hash = await fileMd5(path, options);
-  return { hash, file_size: info.size, file_mtime: info.mtimeMs, file_samplerate: samplerate, frames, channels, ...recorded };
+  const { info, size, mtimeMs, md5 } = await probeAudio(path, options);
+  return { hash: md5, file_size: size, file_mtime: mtimeMs, file_samplerate: info.samplerate, frames: info.frames, channels: info.channels, ...recordedFacts(info) };
 }
