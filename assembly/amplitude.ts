@@ -3,9 +3,10 @@
 import { transposeStore } from "./transpose";
 import { log2f4 } from "./vmath";
 
-export const SCALE_POWER = 0;
-export const SCALE_AMPLITUDE = 1;
-export const SCALE_DB = 2;
+// `scale` codes, the values of SCALE_CODES in src/engine/analysis.ts (keep both the same); any
+// other code is dB.
+const SCALE_POWER = 0;
+const SCALE_AMPLITUDE = 1;
 
 /** Values below this power are shown at its level: 10·log10(1e-10) = −100 dB (SPEC §3.8). */
 const DB_FLOOR: f32 = 1e-10;

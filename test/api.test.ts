@@ -8,6 +8,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
+import { isLoopbackName } from "../src/api/plugins/auth.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { createToken } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
@@ -248,6 +249,11 @@ describe("validation", () => {
     expect((await read("attacker.example", auth(viewer))).statusCode).toBe(200); // a token says who is asking
     expect((await read("attacker.example")).statusCode).toBe(403);
     expect((await app.inject({ url: "/health", headers: { host: "attacker.example" } })).statusCode).toBe(200); // public
+  });
+
+  it("takes serve's bind addresses by the same rule: a bare IPv6 address has no port to strip", () => {
+    for (const host of ["::1", "0:0:0:0:0:0:0:1", "127.0.0.1", "127.9.9.9", "::ffff:127.0.0.1", "localhost"]) expect(isLoopbackName(host), host).toBe(true);
+    for (const host of ["::", "0.0.0.0", "::2", "192.168.1.10", "fe80::1", "example.org"]) expect(isLoopbackName(host), host).toBe(false);
   });
 
   it("names a __proto__ key as what is refused — it was 'Body is not valid JSON'", async () => {

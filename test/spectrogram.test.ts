@@ -331,6 +331,8 @@ describe("spectrogram() of one signal", () => {
 
   it("names the samplerate, the output and decode's input when they are the wrong kind of value (a string rate read as a number; a Float64Array output returned as data)", async () => {
     expect(() => spectrogram(x, "8000" as unknown as number)).toThrow(new TypeError('samplerate: must be a number (Hz), got string "8000"'));
+    for (const rate of [0, -1, NaN, Infinity]) expect(() => spectrogram(x, rate)).toThrow(new RangeError(`samplerate: must be a finite number > 0 (Hz), got ${rate}`));
+    expect(() => library.samplesReader([x], 0)).toThrow(new RangeError("samplerate: must be > 0 (Hz), got 0"));
     expect(() => spectrogram(x, 8000, {}, { output: new Float64Array(201 * 41) as unknown as Float32Array })).toThrow(/^output: must be a Float32Array of \d+ values \(\[bins\]\[frames\]\), got Float64Array of length 8241$/);
     expect(() => spectrogram(x, 8000, {}, { output: [] as unknown as Float32Array })).toThrow(TypeError);
     expect(() => new library.RealFFT("16" as unknown as number)).toThrow(new TypeError('RealFFT length must be a number, got string "16"'));

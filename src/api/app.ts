@@ -31,7 +31,7 @@ import { runRoutes } from "./routes/runs.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { artifactRoutes } from "./routes/artifacts.js";
 import { trashRoutes } from "./routes/trash.js";
-import { VERSION } from "./version.js";
+import { VERSION } from "../engine/version.js";
 import { webRoutes } from "./routes/web.js";
 import { tileRoutes, type TileLimits } from "./routes/tiles.js";
 import type { TileService } from "../tiles/service.js";
@@ -73,16 +73,20 @@ const documentedRoute: typeof jsonSchemaTransform = (route) => {
 };
 
 export async function buildApp(options: AppOptions): Promise<App> {
-  const drainMs = options.deadlineMs ?? 30_000;
+  // One deadline bounds a request's database work and the drain at close.
+  const deadlineMs = options.deadlineMs ?? 30_000;
+  const requireAuthForReads = options.requireAuthForReads ?? false;
+  // Why the database is unavailable (its error names hosts and ports): only on loopback (errorsPlugin).
+  const errorDetails = !requireAuthForReads;
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     // Generous per-request bound: no request may hang a connection forever (SPEC §10 limits).
     requestTimeout: 120_000,
-    // Close hooks run under this bound too: the drain (up to drainMs) must fit in it. With
+    // Close hooks run under this bound too: the drain (up to deadlineMs) must fit in it. With
     // Fastify's 10 s, a close while a slow client still read a large tile gave up after 10 s —
     // the answer cut short, and `serve` left running without its port.
-    pluginTimeout: drainMs + 10_000,
+    pluginTimeout: deadlineMs + 10_000,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -101,11 +105,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
   // Every documented route declares the statuses any route can answer (400, 401, 403, 413/415, 503)
   // besides its own: common-responses.ts.
-  app.addHook("onRoute", (route) => declareCommonResponses(route, options.requireAuthForReads ?? false));
+  app.addHook("onRoute", (route) => declareCommonResponses(route, requireAuthForReads));
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(errorsPlugin, { errorDetails: !(options.requireAuthForReads ?? false) });
+  await app.register(errorsPlugin, { errorDetails });
   await app.register(statePlugin, { db: options.database, audioRoots: options.audioRoots });
   // A query parameter given twice arrives as an array, which every schema here would report as
   // "expected number, received NaN": say what is wrong instead.
@@ -124,12 +128,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
     if (body === "") done(null, undefined);
     else parseJson(request, body as string, (err, value) => done(err && poisoned(body as string) ? prototypeKey() : err, value));
   });
-  await app.register(drainPlugin, { drainMs });
+  await app.register(drainPlugin, { drainMs: deadlineMs });
   // Before auth: its token lookup is a database query too.
-  await app.register(deadlinePlugin, { deadlineMs: options.deadlineMs ?? 30_000 });
-  await app.register(authPlugin, { requireAuthForReads: options.requireAuthForReads ?? false });
+  await app.register(deadlinePlugin, { deadlineMs });
+  await app.register(authPlugin, { requireAuthForReads });
 
-  await app.register(healthRoutes, { errorDetails: !(options.requireAuthForReads ?? false) });
+  await app.register(healthRoutes, { errorDetails });
   await app.register(webRoutes);
   await app.register(
     async (v1) => {

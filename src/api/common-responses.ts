@@ -29,7 +29,7 @@ const responses = {
 };
 
 /** The statuses `route` answers whatever its handler does, with their error bodies. */
-export function commonResponses(route: Pick<RouteOptions, "method" | "config">, requireAuthForReads: boolean): Partial<typeof responses> {
+function commonResponses(route: Pick<RouteOptions, "method" | "config">, requireAuthForReads: boolean): Partial<typeof responses> {
   const config = (route.config ?? {}) as { public?: boolean; role?: Parameters<typeof neededRole>[0]["role"] };
   const methods = [route.method].flat();
   const common: Partial<typeof responses> = { 400: responses[400] };

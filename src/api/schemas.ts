@@ -51,6 +51,12 @@ export function page<T extends z.ZodType>(item: T) {
 }
 
 /** Every error response. */
+/** A time interval in real seconds, as the spectrogram and playback routes take it. */
+export const interval = {
+  start_time: decimalText(z.number({ error: "must be a number of seconds" }).min(0, "must be >= 0")).describe("Start of the interval, s (real time)"),
+  end_time: decimalText(z.number({ error: "must be a number of seconds" }).positive("must be > 0")).describe("End of the interval, s (real time)"),
+};
+
 export const errorBody = z.object({
   statusCode: z.number().int(),
   error: z.string().describe("HTTP reason phrase"),

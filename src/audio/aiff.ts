@@ -21,7 +21,7 @@ export function sniffAiff(head: Uint8Array): boolean {
 }
 
 /** 80-bit IEEE 754 extended precision (big-endian), the AIFF sample-rate field. */
-export function readExtended(b: Uint8Array, at: number): number {
+function readExtended(b: Uint8Array, at: number): number {
   const sign = b[at] & 0x80 ? -1 : 1;
   const exponent = ((b[at] & 0x7f) << 8) | b[at + 1];
   let mantissa = 0;

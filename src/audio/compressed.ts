@@ -30,7 +30,7 @@ import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
 export type CompressedKind = "flac" | "mp3" | "vorbis" | "opus";
 
 /** Frames per cached decoded block (default of `StreamOptions.blockFrames`). */
-export const BLOCK_FRAMES = 65536;
+const BLOCK_FRAMES = 65536;
 
 export interface StreamOptions {
   /** Frames per decoded block: the unit of caching and seeking. Default BLOCK_FRAMES. */

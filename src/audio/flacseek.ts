@@ -94,7 +94,7 @@ export function parseFrameHeader(b: Uint8Array, at: number, fixedBlocksize: numb
  * The first frame header at or after `from` that is confirmed by a consistent next header (or by
  * the end of the file), within one window; null if none.
  */
-export async function frameAfter(src: ByteSource, from: number, fixedBlocksize: number): Promise<FlacFrame | null> {
+async function frameAfter(src: ByteSource, from: number, fixedBlocksize: number): Promise<FlacFrame | null> {
   const b = await src.read(from, WINDOW);
   for (let i = 0; i + 6 <= b.length; i++) {
     if (b[i] !== 0xff) continue;

@@ -6,7 +6,7 @@
 import type { AudioReader } from "./types.js";
 
 /** Frames per piece: bounds memory at PIECE_FRAMES · channels · 8 bytes. */
-export const PIECE_FRAMES = 1 << 18;
+const PIECE_FRAMES = 1 << 18;
 
 /**
  * Frames [start, end) of every channel, interleaved, in pieces of at most PIECE_FRAMES frames.

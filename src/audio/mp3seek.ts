@@ -33,7 +33,7 @@
  *
  * Streams this does not cover — Layer I/II, free format, an MPEG-2 stream whose first decoded
  * frames lack their reservoir, anything but frames up to the end (junk, a second stream) — report
- * it (`seekable`, the index end) and the reader decodes from the start, as mpg123 does.
+ * it (`seek()` and `length()` return null) and the reader decodes from the start, as mpg123 does.
  */
 import type { ByteSource } from "./source.js";
 import { AudioFormatError } from "./types.js";

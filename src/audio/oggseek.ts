@@ -104,7 +104,7 @@ export function parsePage(b: Uint8Array, at: number): Omit<OggPage, "offset"> | 
 }
 
 /** The first page of stream `serial` at or after `from` that ends a packet (granule ≥ 0), within one window. */
-export async function pageAfter(src: ByteSource, from: number, serial: number): Promise<OggPage | null> {
+async function pageAfter(src: ByteSource, from: number, serial: number): Promise<OggPage | null> {
   const b = await src.read(from, WINDOW);
   for (let i = 0; i + 27 <= b.length; i++) {
     if (b[i] !== 0x4f) continue;

@@ -86,7 +86,7 @@ function checkSubFormat(guid: Uint8Array, container: string): void {
     throw new AudioFormatError(`${container}: WAVE_FORMAT_EXTENSIBLE SubFormat ${Buffer.from(guid).toString("hex")} is not a format sonotile reads`);
 }
 
-export function parseWaveFormat(raw: Uint8Array, littleEndian: boolean, container: string): WaveFormat {
+function parseWaveFormat(raw: Uint8Array, littleEndian: boolean, container: string): WaveFormat {
   if (raw.length < 16) throw new AudioFormatError(`${container}: fmt chunk is ${raw.length} bytes, needs at least 16`);
   const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   let tag = v.getUint16(0, littleEndian);
@@ -119,7 +119,7 @@ interface WaveCodec {
 }
 
 /** Picks the decoder for a `fmt ` chunk, checking that its numbers agree with each other. */
-export function waveCodec(fmt: WaveFormat, container: string): WaveCodec {
+function waveCodec(fmt: WaveFormat, container: string): WaveCodec {
   const { tag, channels, bitsPerSample: bits, blockAlign, littleEndian } = fmt;
   const plain = (format: SampleFormat, encoding: string, width: number): WaveCodec => {
     if (blockAlign !== width * channels)

@@ -15,7 +15,7 @@ export function samplesReader(given: (Float32Array | Float64Array)[], samplerate
   const channels = given.map((c, i) => signalSamples(c, `channels[${i}]`));
   const frames = channels[0]?.length ?? 0;
   if (channels.some((c) => c.length !== frames)) throw new RangeError("channels: all channels must have the same length");
-  if (!(samplerate > 0)) throw new RangeError(`samplerate must be > 0, got ${samplerate}`);
+  if (!(samplerate > 0)) throw new RangeError(`samplerate: must be > 0 (Hz), got ${samplerate}`);
   return {
     info: { container: "memory", encoding: "float", samplerate, channels: channels.length, frames, duration: frames / samplerate, bitsPerSample: 32, metadata: {} },
     async read(channel, start, count, into) {

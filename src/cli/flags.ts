@@ -154,17 +154,29 @@ export function parseCommandLine(args: readonly string[], options: readonly Opti
 
 /** Help lines for the command's `options` followed by every parameter flag with its default. */
 export function flagsHelp(options: readonly OptionSpec[] = []): string {
-  const rows: [string, string][] = options.map((o) => [
-    `${o.short ? `-${o.short}, ` : ""}--${o.name}${o.boolean ? "" : ` ${o.placeholder ?? "VALUE"}`}`,
-    o.doc,
-  ]);
+  const rows = optionSpellings(options);
   rows.push(["", ""], ["parameters (SPEC §2):", ""]);
   for (const f of PARAM_FLAGS) {
     const spelling = f.boolean ? `--${f.name}, --no-${f.name}` : `--${f.name} ${f.placeholder}`;
     const dflt = `default ${f.boolean ? (f.default ? `--${f.name}` : `--no-${f.name}`) : String(f.default)}`;
     rows.push([spelling, [f.doc, f.choices ? `one of ${f.choices.join(", ")}` : "", dflt].filter(Boolean).join("; ")]);
   }
-  const width = Math.min(40, Math.max(...rows.map(([l]) => l.length)));
+  return helpColumns(rows, 40);
+}
+
+/** The option rows of a command's help (the commands without parameter flags). */
+export function optionRows(options: readonly OptionSpec[]): string {
+  return helpColumns(optionSpellings(options));
+}
+
+/** [spelling, doc] of each documented option. */
+function optionSpellings(options: readonly OptionSpec[]): [string, string][] {
+  return options.filter((o) => o.doc).map((o) => [`${o.short ? `-${o.short}, ` : ""}--${o.name}${o.boolean ? "" : ` ${o.placeholder ?? "VALUE"}`}`, o.doc]);
+}
+
+/** Two columns, the left padded to its longest entry (at most `maxWidth`); a row without a doc is a heading, printed as it is. */
+function helpColumns(rows: [string, string][], maxWidth = Infinity): string {
+  const width = Math.min(maxWidth, Math.max(...rows.map(([l]) => l.length)));
   return rows.map(([l, r]) => (r ? `  ${l.padEnd(width)}  ${r}` : l)).join("\n");
 }
 

@@ -14,7 +14,7 @@ import { addDataset, findDatasetByDir, importDataset, importNew, type ImportResu
 import { ConflictError } from "../store/errors.js";
 import { encodeWav16 } from "./wav.js";
 
-export const DEMO_DATASET = "demo";
+const DEMO_DATASET = "demo";
 
 /** mulberry32: a small deterministic PRNG (uniform in [0, 1)), so the demo files are identical everywhere. */
 function prng(seed: number): () => number {
@@ -50,7 +50,7 @@ function addSweep(x: Float32Array, fs: number, start: number, length: number, am
 }
 
 /** Bat-like FM calls at 384 kHz. */
-export function batSignal(): { samples: Float32Array; samplerate: number } {
+function batSignal(): { samples: Float32Array; samplerate: number } {
   const fs = 384_000;
   const x = noise(5 * fs, 0.002, 1);
   const call = Math.round(0.003 * fs);
@@ -64,7 +64,7 @@ export function batSignal(): { samples: Float32Array; samplerate: number } {
 }
 
 /** Bird-like chirp phrases at 48 kHz. */
-export function birdSignal(): { samples: Float32Array; samplerate: number } {
+function birdSignal(): { samples: Float32Array; samplerate: number } {
   const fs = 48_000;
   const x = noise(10 * fs, 0.002, 2);
   const rand = prng(3);

@@ -13,6 +13,7 @@ import { EXP2_BOTTOM, EXP2_TOP, ParamsError, type Params } from "./params.js";
 import { CoreArray } from "./core-array.js";
 import { core } from "./wasm.js";
 
+/** The core's `scale` codes (SCALE_POWER, SCALE_AMPLITUDE in assembly/amplitude.ts; dB any other). */
 const SCALE_CODES = { power: 0, amplitude: 1, dB: 2 } as const;
 
 /**

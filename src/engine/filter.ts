@@ -314,7 +314,7 @@ export const MAX_CONTEXT = 1 << 22;
  * The context also covers the odd extension (> padLength) so that a piece touching an end has
  * the samples scipy reflects.
  */
-export function contextLength(sos: Sos): number {
+function contextLength(sos: Sos): number {
   return Math.min(MAX_CONTEXT, Math.max(decayLength(sos, EXACT_FALL), padLength(sos) + 1));
 }
 
@@ -400,7 +400,7 @@ function lengthProblem(totalLength: number, pad: number, decay: number, edge: Ba
 }
 
 /** Wraps designed sections (and their sosfilt_zi, when already known) into a plan (exposed for tests and other designs). */
-export function createBandFilter(sos: Sos, btype: BandType, zi = sosfiltZi(sos), edge?: BandEdge): BandFilter {
+function createBandFilter(sos: Sos, btype: BandType, zi = sosfiltZi(sos), edge?: BandEdge): BandFilter {
   const pad = padLength(sos);
   const context = contextLength(sos);
   const decay = decayLength(sos, PRECISION_FALL);

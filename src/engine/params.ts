@@ -40,7 +40,7 @@ const INTEGER_TEXT = /^[+-]?\d+$/;
  */
 export const decimalFromText = (v: unknown) => (typeof v === "string" && DECIMAL_TEXT.test(v) ? Number(v) : v);
 /** The same for fields that take an integer: digits only ("1e1" and "3.0" are refused). */
-export const integerFromText = (v: unknown) => (typeof v === "string" && INTEGER_TEXT.test(v) ? Number(v) : v);
+const integerFromText = (v: unknown) => (typeof v === "string" && INTEGER_TEXT.test(v) ? Number(v) : v);
 /**
  * `schema` fed by decimalFromText: a field that takes a number from a query string, a path or a
  * command line, anything but decimal text reaching `schema` as text, refused by its own message.

@@ -46,7 +46,7 @@ export function spectrogram(samples: Float32Array | Float64Array, samplerate: nu
   const p = parseParams(params);
   if (options === null || typeof options !== "object") throw new TypeError(`options: must be an object ({ output? }), got ${describeValue(options)}`);
   if (typeof samplerate !== "number") throw new TypeError(`samplerate: must be a number (Hz), got ${describeValue(samplerate)}`);
-  if (!(samplerate > 0 && Number.isFinite(samplerate))) throw new RangeError(`samplerate must be > 0 Hz, got ${samplerate}`);
+  if (!(samplerate > 0 && Number.isFinite(samplerate))) throw new RangeError(`samplerate: must be a finite number > 0 (Hz), got ${samplerate}`);
   if (input.length === 0) throw new RangeError("samples: the signal is empty");
   // One signal is one channel: `channel` picks a recording's channel (the CLI, the API,
   // spectrogramOfRecording), and for a signal only 0 exists, as a mono file refuses channel 1.
@@ -78,7 +78,8 @@ export function spectrogram(samples: Float32Array | Float64Array, samplerate: nu
 }
 
 /**
- * The caller's output buffer when it fits, else a new one. Reusing a buffer matters for
+ * The caller's output buffer (refused unless it holds exactly `length` floats), or a new one when
+ * none is given. Reusing a buffer matters for
  * long signals: first-touching fresh memory costs about as much as the whole STFT here.
  */
 function outputArray(output: Float32Array | undefined, length: number): Float32Array {

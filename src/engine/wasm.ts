@@ -10,7 +10,7 @@ import { instantiate } from "../../build/sonotile.js";
 export type Core = Awaited<ReturnType<typeof instantiate>>;
 
 /** Location of the compiled core, next to its bindings. */
-export const WASM_URL = new URL("../../build/sonotile.wasm", import.meta.url);
+const WASM_URL = new URL("../../build/sonotile.wasm", import.meta.url);
 
 /**
  * The compiled module: compiled once in the main thread and handed to worker threads as
@@ -22,7 +22,7 @@ export const wasmModule: WebAssembly.Module =
     : new WebAssembly.Module(readFileSync(WASM_URL));
 
 /** A fresh instance of the core (own memory); used by worker threads. */
-export function instantiateCore(module: WebAssembly.Module = wasmModule): Promise<Core> {
+function instantiateCore(module: WebAssembly.Module = wasmModule): Promise<Core> {
   return instantiate(module, { env: {} });
 }
 

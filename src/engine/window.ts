@@ -9,7 +9,7 @@ import { core } from "./wasm.js";
 const DEFAULT_KAISER_BETA = 14;
 
 /** Largest window computed here (the FFT length limit of checkParamsForRecording). */
-export const MAX_WINDOW_LENGTH = 1 << 20;
+const MAX_WINDOW_LENGTH = 1 << 20;
 
 /**
  * The periodic window `name` of `n` samples, as `scipy.signal.get_window(name, n)`

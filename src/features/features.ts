@@ -80,7 +80,7 @@ export type ScalarFeature = (typeof SCALAR_FEATURES)[number];
 
 /** The mel vector's feature name; tables spell its values mel_00 … mel_63. */
 export const MEL_FEATURE = "log_mel";
-export const MEL_BANDS = 64;
+const MEL_BANDS = 64;
 /** Every feature name, in table order. */
 export const FEATURE_NAMES = [...SCALAR_FEATURES, MEL_FEATURE] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];

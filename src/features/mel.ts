@@ -12,12 +12,12 @@ const MIN_LOG_MEL = MIN_LOG_HZ / F_SP; // 15
 const LOG_STEP = Math.log(6.4) / 27;
 
 /** librosa.hz_to_mel(f, htk=False). */
-export function hzToMel(hz: number): number {
+function hzToMel(hz: number): number {
   return hz >= MIN_LOG_HZ ? MIN_LOG_MEL + Math.log(hz / MIN_LOG_HZ) / LOG_STEP : hz / F_SP;
 }
 
 /** librosa.mel_to_hz(m, htk=False). */
-export function melToHz(mel: number): number {
+function melToHz(mel: number): number {
   return mel >= MIN_LOG_MEL ? MIN_LOG_HZ * Math.exp(LOG_STEP * (mel - MIN_LOG_MEL)) : F_SP * mel;
 }
 

@@ -38,7 +38,7 @@ export const ITEM_RETRY_LIMIT = 2;
  * A worker holding an item refreshes its heartbeat every half of this; an item whose heartbeat
  * is older goes back to the queue (pg-boss's minimum is 10 s).
  */
-export const ITEM_HEARTBEAT_S = 10;
+const ITEM_HEARTBEAT_S = 10;
 /**
  * How long a worker may hold a batch of items (pg-boss `expireInSeconds`): pg-boss's longest, a
  * day. Its default, 15 minutes, failed and redelivered the items of a batch still being computed
@@ -205,7 +205,7 @@ async function ensureQueue(boss: PgBoss, name: string, options: Parameters<PgBos
  * trashed targets — or targets under an archived or trashed dataset or recording — are refused:
  * they are read-only, and their feature values could not be written.
  */
-export async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targets"]): Promise<ItemTarget[]> {
+async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targets"]): Promise<ItemTarget[]> {
   if ("dataset_id" in targets) {
     const [dataset] = await db<{ state: string }[]>`SELECT state FROM datasets WHERE id = ${targets.dataset_id}`;
     if (!dataset) throw invalid("data.targets.dataset_id", `no dataset ${targets.dataset_id}`);
@@ -249,8 +249,7 @@ export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: Extrac
   const jobId = await sql.begin(async (tx) => {
     const targets = await resolveTargets(tx, j.data.targets);
     const run = await createRun(tx, { kind: "job", description: `extract_features over ${targets.length} targets`, created_by: j.created_by });
-    const job = await createJob(tx, { task: "extract_features", data: j.data, priority: j.priority, created_by: j.created_by, run_id: run.id });
-    await tx`UPDATE jobs SET progress_total = ${targets.length} WHERE id = ${job.id}`;
+    const job = await createJob(tx, { task: "extract_features", data: j.data, priority: j.priority, items: targets.length, created_by: j.created_by, run_id: run.id });
     // Batches keep each statement's parameters well under PostgreSQL's 65535.
     for (let first = 0; first < targets.length; first += 5000) {
       const batch = targets.slice(first, first + 5000).map((target, i) => ({ job_id: job.id, item: first + i, target }));

@@ -29,7 +29,7 @@ import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
 import { featureTableCsv, type FeatureTableRow } from "../features/table.js";
 import type { Queryable, Sql } from "../store/db.js";
 import { ConflictError, InvalidError, NotFoundError } from "../store/errors.js";
-import { completeJob, getJob, putMetric, startJob, type Job } from "../store/jobs.js";
+import { completeJob, countItemDone, getJob, putMetric, startJob, type Job } from "../store/jobs.js";
 import { createArtifact, storeFile } from "../store/artifacts.js";
 import { setClipFeature } from "../store/clips.js";
 import { getRecordingLocation, recordingFileNow, setRecordingFeature } from "../store/recordings.js";
@@ -120,7 +120,7 @@ interface ItemContext {
  * One delivery of an item. Resolves when the item is settled (done, failed for good, or
  * nothing to do); throws when a retry may succeed and retries remain.
  */
-export async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: { retryCount: number; retryLimit: number }): Promise<void> {
+async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: { retryCount: number; retryLimit: number }): Promise<void> {
   const { sql } = ctx;
   const [row] = await sql<{ target: ItemTarget; status: string }[]>`
     UPDATE job_items SET attempts = attempts + 1 WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending'
@@ -256,7 +256,7 @@ async function startedJob(sql: Sql, id: string): Promise<Job> {
  * An item pg-boss gave up on (dead-letter queue): recorded as ended in an error, unless a
  * delivery got to record its outcome after all.
  */
-export async function giveUpItem(ctx: Pick<ItemContext, "sql">, msg: ItemMessage): Promise<void> {
+async function giveUpItem(ctx: Pick<ItemContext, "sql">, msg: ItemMessage): Promise<void> {
   const { sql } = ctx;
   const [row] = await sql<{ target: ItemTarget }[]>`SELECT target FROM job_items WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending'`;
   if (!row) return finishJobIfDone(ctx, msg.job_id); // as in processItem
@@ -280,7 +280,7 @@ async function settleItem(sql: Sql, job: Job, item: number, target: ItemTarget, 
   try {
     return await settleOnce(sql, job, item, target, features, outcome, computedFrom);
   } catch (err) {
-    // The store refused the write (a state change the locked check above did not see): for
+    // The store refused the write (a state change the locked check in settleOnce did not see): for
     // good if the target is indeed read-only or gone now.
     if (!("values" in outcome) || !(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
     const current = await currentTarget(sql, target);
@@ -322,7 +322,7 @@ async function settleOnce(sql: Sql, job: Job, item: number, target: ItemTarget, 
       await tx`UPDATE job_items SET status = ${outcome.errored ? "errored" : "failed"}, error = ${error.slice(0, 10000)}, finished_at = now()
                WHERE job_id = ${job.id} AND item = ${item}`;
     }
-    await tx`UPDATE jobs SET progress_done = progress_done + 1 WHERE id = ${job.id}`;
+    await countItemDone(tx, job.id);
     return "settled";
   });
 }
@@ -344,7 +344,7 @@ interface FinishedItem {
  * serve them) and the job's metrics, and finishes its run — in one transaction. Several
  * workers may get here for the same job; the conditional completion lets one through.
  */
-export async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: string): Promise<void> {
+async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: string): Promise<void> {
   const { sql } = ctx;
   const [{ pending }] = await sql`SELECT count(*)::int AS pending FROM job_items WHERE job_id = ${jobId} AND status = 'pending'`;
   if (pending > 0) return;

@@ -2,7 +2,7 @@
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, writing, effectiveState, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
-import { getOrCreateFeatureName } from "./features.js";
+import { putFeatureValue, type FeatureInput } from "./features.js";
 import { getOrCreateTag } from "./tags.js";
 
 export interface Clip {
@@ -142,15 +142,10 @@ export async function removeClipTag(db: Queryable, id: string, tag: { key: strin
   });
 }
 
-/** Sets (inserts or replaces) a clip's feature value; idempotent, so a retried job writes the same row. */
-export async function setClipFeature(db: Queryable, id: string, f: { name: string; value?: number | null; data?: Uint8Array | null } & Provenance): Promise<Clip> {
+/** Sets (inserts or replaces) a clip's feature value (putFeatureValue). */
+export async function setClipFeature(db: Queryable, id: string, f: FeatureInput & Provenance): Promise<Clip> {
   return writing(db, "clips", id, async (tx) => {
-    const name = await getOrCreateFeatureName(tx, f.name, f);
-    await translating(() => tx`
-      INSERT INTO clip_features (clip_id, feature_name_id, value, data, created_by, run_id)
-      VALUES (${id}, ${name.id}, ${f.value ?? null}, ${f.data ? Buffer.from(f.data) : null}, ${f.created_by}, ${f.run_id ?? null})
-      ON CONFLICT (clip_id, feature_name_id)
-      DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_by = EXCLUDED.created_by, run_id = EXCLUDED.run_id, created_at = now()`);
+    await putFeatureValue(tx, "clip", id, f);
     return getClip(tx, id);
   });
 }

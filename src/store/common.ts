@@ -27,7 +27,7 @@ export type State = (typeof STATES)[number];
 export type StateFilter = State | "all";
 
 /** Tables whose records can be archived, trashed and restored. */
-export const STATEFUL_TABLES = ["datasets", "recordings", "clips", "notes", "artifacts"] as const;
+const STATEFUL_TABLES = ["datasets", "recordings", "clips", "notes", "artifacts"] as const;
 export type StatefulTable = (typeof STATEFUL_TABLES)[number];
 
 /** A piece of SQL to embed in a query. */

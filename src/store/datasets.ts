@@ -102,7 +102,7 @@ export async function deleteDataset(db: Queryable, id: string): Promise<void> {
 
 /** File extensions a scan considers audio (the formats src/audio reads), lower case. */
 /** A scan stops with an error rather than walk an unbounded tree. */
-export const MAX_SCAN_FILES = 100_000;
+const MAX_SCAN_FILES = 100_000;
 const MAX_SCAN_DEPTH = 32;
 
 export type ScanStatus = "registered" | "missing" | "unregistered";

@@ -60,7 +60,7 @@ export interface Database {
 const CONNECT_TIMEOUT_S = 5;
 
 /** postgres.js options shared by every connection sonotile opens. */
-export function clientOptions(poolSize: number): postgres.Options<{}> {
+function clientOptions(poolSize: number): postgres.Options<{}> {
   return {
     max: poolSize,
     prepare: true,

@@ -39,10 +39,11 @@ const COLUMNS = (db: Queryable) => db`
   id, task, data, status, result, message, priority, progress_done, progress_total, created_at, started_at, completed_at,
   EXTRACT(EPOCH FROM (completed_at - started_at))::float8 AS duration, created_by, run_id`;
 
-export async function createJob(db: Queryable, j: { task: string; data: unknown; priority?: number } & Provenance): Promise<Job> {
+/** A new pending job; `items`: how many items it has (its progress_total), when known. */
+export async function createJob(db: Queryable, j: { task: string; data: unknown; priority?: number; items?: number } & Provenance): Promise<Job> {
   const [row] = await translating(() => db<Job[]>`
-    INSERT INTO jobs (task, data, priority, created_by, run_id)
-    VALUES (${j.task}, ${db.json(j.data as never)}, ${j.priority ?? 0}, ${j.created_by}, ${j.run_id ?? null})
+    INSERT INTO jobs (task, data, priority, progress_total, created_by, run_id)
+    VALUES (${j.task}, ${db.json(j.data as never)}, ${j.priority ?? 0}, ${j.items ?? null}, ${j.created_by}, ${j.run_id ?? null})
     RETURNING ${COLUMNS(db)}`);
   return row;
 }
@@ -83,10 +84,9 @@ export function abortJob(db: Queryable, id: string, message?: string): Promise<J
   return transition(db, id, ["pending", "running"], "abort", db`status = 'aborted', message = ${message ?? null}, completed_at = now()`);
 }
 
-/** Records progress of a running job: `done` of `total` items. */
-export async function setJobProgress(db: Queryable, id: string, done: number, total: number | null): Promise<Job> {
-  if (total !== null && done > total) throw invalid("progress_done", `must be <= progress_total (${total})`);
-  return transition(db, id, ["running"], "report progress of", db`progress_done = ${done}, progress_total = ${total}`);
+/** Counts one more item of the job finished (progress_done), in the transaction that settles it. */
+export async function countItemDone(db: Queryable, id: string): Promise<void> {
+  await db`UPDATE jobs SET progress_done = progress_done + 1 WHERE id = ${id}`;
 }
 
 export interface Metric {

@@ -12,7 +12,7 @@ import type { Sql } from "./db.js";
  * The SQL files are not compiled: from src/store/ and from dist/store/ alike, two levels up
  * is the package root, whose src/store/migrations ships with the package.
  */
-export const MIGRATIONS_DIR = fileURLToPath(new URL("../../src/store/migrations/", import.meta.url));
+const MIGRATIONS_DIR = fileURLToPath(new URL("../../src/store/migrations/", import.meta.url));
 
 /** An arbitrary constant naming sonotile's migration lock among advisory locks. */
 const MIGRATION_LOCK = 0x736f6e6f; // "sono"

@@ -72,7 +72,7 @@ export async function resolveRecordingFile(audioDir: string, path: string, field
 }
 
 /** Syntactic checks of a relative recording path (no file system access). */
-export function checkRelativePath(path: string, field = "path"): void {
+function checkRelativePath(path: string, field = "path"): void {
   if (!path) throw invalid(field, "must not be empty");
   if (path.includes("\0")) throw invalid(field, "contains a NUL character");
   if (isAbsolute(path) || path.startsWith("/")) throw invalid(field, "must be relative to the dataset's audio_dir, not absolute");

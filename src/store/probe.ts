@@ -56,7 +56,7 @@ export function recordedDateTime(timestamp: string | undefined): Pick<RecordedFa
 }
 
 /** When and where the audio layer found the recording was made, and its time expansion (AudioInfo.timestamp, .location, .timeExpansion; checked there). */
-export function recordedFacts(info: Pick<AudioInfo, "timestamp" | "location" | "timeExpansion">): RecordedFacts {
+function recordedFacts(info: Pick<AudioInfo, "timestamp" | "location" | "timeExpansion">): RecordedFacts {
   return {
     ...recordedDateTime(info.timestamp),
     latitude: info.location?.latitude ?? null,

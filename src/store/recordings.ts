@@ -15,7 +15,7 @@ import { ConflictError, NotFoundError, invalid, translating } from "./errors.js"
 import { resolveRecordingFile } from "./paths.js";
 import type { FileFacts, FileStamp } from "./probe.js";
 import { getOrCreateTag } from "./tags.js";
-import { getOrCreateFeatureName } from "./features.js";
+import { putFeatureValue, type FeatureInput } from "./features.js";
 
 export interface Recording extends FileFacts {
   id: string;
@@ -302,15 +302,10 @@ export async function removeRecordingTag(db: Queryable, id: string, tag: { key: 
   });
 }
 
-/** Sets (inserts or replaces) a feature value; the feature name is created if new. */
-export async function setRecordingFeature(db: Queryable, id: string, f: { name: string; value?: number | null; data?: Uint8Array | null } & Provenance): Promise<Recording> {
+/** Sets (inserts or replaces) a recording's feature value (putFeatureValue). */
+export async function setRecordingFeature(db: Queryable, id: string, f: FeatureInput & Provenance): Promise<Recording> {
   return writing(db, "recordings", id, async (tx) => {
-    const name = await getOrCreateFeatureName(tx, f.name, f);
-    await translating(() => tx`
-      INSERT INTO recording_features (recording_id, feature_name_id, value, data, created_by, run_id)
-      VALUES (${id}, ${name.id}, ${f.value ?? null}, ${f.data ? Buffer.from(f.data) : null}, ${f.created_by}, ${f.run_id ?? null})
-      ON CONFLICT (recording_id, feature_name_id)
-      DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_by = EXCLUDED.created_by, run_id = EXCLUDED.run_id, created_at = now()`);
+    await putFeatureValue(tx, "recording", id, f);
     return getRecording(tx, id);
   });
 }

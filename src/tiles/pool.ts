@@ -1,8 +1,10 @@
 /**
  * The worker pool (Piscina): one thread per core by default, each with its own instance of
- * the DSP core compiled once here. Tasks are whole tiles, pieces, stats passes or leases over a
- * range (frameRangeInto) — milliseconds of work each, so a task's round trip through this
- * thread (0.35–0.55 ms measured here) stays small — and results are transferred.
+ * the DSP core compiled once here. The serving tasks are whole tiles, pieces, stats passes or leases
+ * over a range (frameRangeInto) — milliseconds of work each, so a task's round trip through this
+ * thread (0.35–0.55 ms measured here) stays small; a batch task computes one target's features
+ * (src/features/task.ts), a whole recording at most, under the time limit its caller sets. Results
+ * are transferred.
  */
 import { availableParallelism } from "node:os";
 import { Piscina } from "piscina";
@@ -17,7 +19,7 @@ export interface PoolOptions {
   threads?: number;
   /** Tasks waiting beyond the running ones before new work is refused (default 64 per thread). */
   maxQueue?: number;
-  /** A task running longer than this is aborted and its worker replaced (default 60 s). */
+  /** A task not finished within this long of being asked for (its wait for a free worker included) is aborted, and its worker replaced (default 60 s). */
   taskTimeoutMs?: number;
   /**
    * The limit for a stats pass instead (default 1 h): it reads the whole recording once per

@@ -40,7 +40,7 @@ export interface TileRecording {
  * overlap 5.5·10^10); a hop of one sample over an hour at 48 kHz needed 1.8·10^11 and held a
  * worker for up to the pass's hour-long limit whether or not anyone still waited for it.
  */
-export const MAX_PASS_SAMPLES = 2 ** 36;
+const MAX_PASS_SAMPLES = 2 ** 36;
 
 /** The frame geometry and frame count of a pass over the whole recording. */
 interface Pass { g: FrameGeometry; frames: number }
@@ -69,7 +69,7 @@ function checkPassWork({ g, frames }: Pass): void {
  * time limit for a task. A tile at zoom z covers width·2^z frames, so a zoomed-out tile costs what
  * the pass over the same frames costs; one over the limit failed at the time limit on every retry.
  */
-export const MAX_TILE_SAMPLES = 2 ** 32;
+const MAX_TILE_SAMPLES = 2 ** 32;
 
 /**
  * Refuses (TileRangeError naming z) the tiles of zoom z, width frames wide, when one covering

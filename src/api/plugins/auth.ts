@@ -80,13 +80,16 @@ export const authPlugin = fp<{ requireAuthForReads: boolean }>(async (app, optio
 });
 
 /**
- * Whether a Host header (name or address, optional port) names the loopback interface:
+ * Whether a Host header (name or address, optional port) — or the address serve binds to — names
+ * the loopback interface, which only this machine can reach:
  * localhost and its subdomains (RFC 6761 §6.3: browsers resolve them to loopback themselves),
  * also written with the root's trailing dot, 127.0.0.0/8 (also IPv4-mapped), ::1. Not 0.0.0.0,
  * which some browsers also send to the local machine.
  */
 export function isLoopbackName(host: string): boolean {
-  const name = (host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.replace(/:\d*$/, "")).toLowerCase().replace(/\.$/, "");
+  // "[v6]:port", "name:port", or a bare address: an IPv6 one (two colons or more, as serve's --host takes it) has no port.
+  const address = host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.indexOf(":") !== host.lastIndexOf(":") ? host : host.replace(/:\d*$/, "");
+  const name = address.toLowerCase().replace(/\.$/, "");
   const v4 = /^(::ffff:)?127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
   return name === "localhost" || name.endsWith(".localhost") || name === "::1" || name === "0:0:0:0:0:0:0:1" || v4.test(name);
 }

@@ -12,14 +12,11 @@ import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
 import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, stateQuery, timestamp } from "../schemas.js";
 
-export const artifactSchema = z.object({
+const artifactSchema = z.object({
   id: z.uuid(), job_id: z.uuid().nullable(), name: z.string(), file_sha256: z.string(), size: z.number().int(), media_type: z.string(),
   expiration_delay: z.number().nullable().describe("Seconds after creation it expires"), expire_at: nullableTimestamp,
   state: z.enum(STATES), state_changed_at: nullableTimestamp, created_at: timestamp, created_by: z.uuid().nullable(), run_id: z.uuid().nullable(),
 });
-
-/** Where an artifact's file downloads from (relative to the server's address). */
-export const artifactFileUrl = (artifactId: string) => `/v1/artifacts/${artifactId}/file`;
 
 export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["artifacts"];

@@ -9,7 +9,7 @@ import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, timestamp } from "../schemas.js";
 
-export const clipSchema = z.object({
+const clipSchema = z.object({
   id: z.uuid(),
   recording_id: z.uuid(),
   start_time: z.number(),

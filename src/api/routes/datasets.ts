@@ -11,7 +11,7 @@ import { resolveAudioDir } from "../../store/paths.js";
 import { stateRoutes } from "../state-routes.js";
 import { errorBody, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, text, timestamp } from "../schemas.js";
 
-export const datasetSchema = z.object({
+const datasetSchema = z.object({
   id: z.uuid(),
   name: z.string(),
   description: z.string(),

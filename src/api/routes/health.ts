@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { VERSION } from "../version.js";
+import { VERSION } from "../../engine/version.js";
 
 /** Longest /health waits for the database before reporting it unavailable. */
 const DB_CHECK_TIMEOUT_MS = 2000;

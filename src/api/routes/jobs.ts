@@ -35,7 +35,7 @@ const tasks = [
 const taskNames = tasks.map((t) => t.shape.task.value);
 const submission = z.discriminatedUnion("task", tasks, { error: `must be one of ${taskNames.join(", ")}` });
 
-export const jobSchema = z.object({
+const jobSchema = z.object({
   id: z.uuid(), task: z.string(), data: z.unknown(), status: z.enum(JOB_STATUSES), result: z.enum(JOB_RESULTS).nullable(),
   message: z.string().nullable(), priority: z.number().int(), progress_done: z.number().int(), progress_total: z.number().int().nullable(),
   created_at: timestamp, started_at: nullableTimestamp, completed_at: nullableTimestamp, duration: z.number().nullable(),

@@ -6,7 +6,7 @@ import { createNote, getNote, listNotes, updateNote } from "../../store/notes.js
 import { stateRoutes } from "../state-routes.js";
 import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, stateQuery, label, timestamp } from "../schemas.js";
 
-export const noteSchema = z.object({
+const noteSchema = z.object({
   id: z.uuid(),
   message: z.string(),
   is_issue: z.boolean(),

@@ -21,8 +21,7 @@ import { invalid } from "../../store/errors.js";
 import { MAX_PLAYBACK_SAMPLES } from "../playback-limit.js";
 import { HttpError } from "../plugins/errors.js";
 import { recordingFile, withoutAudioRoots } from "../recording-file.js";
-import { bytesResponse, errorBody, idParams } from "../schemas.js";
-import { interval } from "./tiles.js";
+import { bytesResponse, errorBody, idParams, interval } from "../schemas.js";
 
 /** The WAV: its header, the first piece of interleaved frames (decoded before the response started), then the rest. */
 async function* wavBytes(header: Uint8Array, firstPiece: Float32Array | undefined, rest: AsyncIterator<Float32Array>): AsyncGenerator<Uint8Array> {

@@ -23,7 +23,7 @@ import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { bytesResponse, errorBody, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, text, timestamp } from "../schemas.js";
 
-export const recordingSchema = z.object({
+const recordingSchema = z.object({
   id: z.uuid(),
   dataset_id: z.uuid(),
   path: z.string().describe("Relative to the dataset's audio_dir"),
@@ -77,7 +77,7 @@ const audioMediaType = (path: string) => AUDIO_MEDIA_TYPES[extname(path).toLower
 const AUDIO_DOWNLOAD_TYPES = [...new Set(Object.values(AUDIO_MEDIA_TYPES)), "application/octet-stream"];
 
 /** Parses a single `bytes=` range against `size`; null for "whole file", throws 416 if unsatisfiable. */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null {
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | null {
   if (!header) return null;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   // Multiple ranges and other units are allowed to be ignored (RFC 9110 §14.2): send it all. So is

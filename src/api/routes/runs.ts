@@ -5,7 +5,7 @@ import { RUN_KINDS, getRun, listRuns } from "../../store/runs.js";
 import { errorBody, idParams, nullableTimestamp, page, pageQuery, timestamp } from "../schemas.js";
 
 const STATUSES = ["running", "completed", "failed"] as const;
-export const runSchema = z.object({
+const runSchema = z.object({
   id: z.uuid(), kind: z.enum(RUN_KINDS), description: z.string(), status: z.enum(STATUSES),
   created_at: timestamp, created_by: z.uuid().nullable(), finished_at: nullableTimestamp,
 });

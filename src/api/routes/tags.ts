@@ -5,8 +5,8 @@ import { getOrCreateFeatureName, listFeatureNames } from "../../store/features.j
 import { getOrCreateTag, listTags } from "../../store/tags.js";
 import { errorBody, page, pageQuery, label, tagPair, timestamp } from "../schemas.js";
 
-export const tagSchema = z.object({ id: z.uuid(), key: z.string(), value: z.string(), created_at: timestamp, created_by: z.uuid().nullable(), run_id: z.uuid().nullable() });
-export const featureNameSchema = z.object({ id: z.uuid(), name: z.string(), created_at: timestamp, created_by: z.uuid().nullable(), run_id: z.uuid().nullable() });
+const tagSchema = z.object({ id: z.uuid(), key: z.string(), value: z.string(), created_at: timestamp, created_by: z.uuid().nullable(), run_id: z.uuid().nullable() });
+const featureNameSchema = z.object({ id: z.uuid(), name: z.string(), created_at: timestamp, created_by: z.uuid().nullable(), run_id: z.uuid().nullable() });
 
 export const tagRoutes: FastifyPluginAsyncZod = async (app) => {
   const sql = app.db.sql;

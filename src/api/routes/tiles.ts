@@ -21,7 +21,7 @@ import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
 import { recordingRevision } from "../../store/recordings.js";
 import { recordingFile, withoutAudioRoots } from "../recording-file.js";
-import { bytesResponse, decimalText, errorBody, id, integerText, notModifiedResponse } from "../schemas.js";
+import { bytesResponse, errorBody, id, integerText, interval, notModifiedResponse } from "../schemas.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -55,11 +55,6 @@ const TILE_DEADLINE_MS = 120_000;
 /** The recording's revision a URL was made for: the routes whose answers are cached take it. */
 const revisionQuery = {
   revision: z.string().max(64, "must be at most 64 characters").optional().describe("The recording's `revision` (from its JSON). When it is the current one the answer is cached for good (`immutable`); without it, or with an old one, caches revalidate it (`no-cache`, ETag → 304)"),
-};
-/** A time interval in real seconds, as the spectrogram and playback routes take it. */
-export const interval = {
-  start_time: decimalText(z.number({ error: "must be a number of seconds" }).min(0, "must be >= 0")).describe("Start of the interval, s (real time)"),
-  end_time: decimalText(z.number({ error: "must be a number of seconds" }).positive("must be > 0")).describe("End of the interval, s (real time)"),
 };
 
 /** The zoom of a tile path: an integer the grid has (tiles/grid.ts MAX_ZOOM), else the grid's own message. */

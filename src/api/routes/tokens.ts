@@ -13,7 +13,7 @@ import { requireRole } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
 import { errorBody, id, idParams, page, pageQuery, label, timestamp } from "../schemas.js";
 
-export const tokenSchema = z.object({
+const tokenSchema = z.object({
   id: z.uuid(),
   user_id: z.uuid(),
   name: z.string(),

@@ -5,7 +5,7 @@ import { ROLES, createUser, getUser, listUsers, updateUser } from "../../store/u
 import { requireRole } from "../plugins/auth.js";
 import { errorBody, idParams, page, pageQuery, text, timestamp } from "../schemas.js";
 
-export const userSchema = z.object({
+const userSchema = z.object({
   id: z.uuid(),
   username: z.string(),
   name: z.string(),

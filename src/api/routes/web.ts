@@ -10,7 +10,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { sendError } from "../plugins/errors.js";
 
 /** dist/web of the package: three levels up from both src/api/routes and dist/api/routes. */
-export const WEB_DIR = fileURLToPath(new URL("../../../dist/web/", import.meta.url));
+const WEB_DIR = fileURLToPath(new URL("../../../dist/web/", import.meta.url));
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",

@@ -11,9 +11,8 @@ import { resolveAudioDir, resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { readCommandLine, type OptionSpec } from "../flags.js";
-import { optionRows } from "./info.js";
-import { endInterruptedRuns, STORE_OPTIONS } from "./serve.js";
+import { optionRows, readCommandLine, type OptionSpec } from "../flags.js";
+import { endInterruptedRuns, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "name", placeholder: "NAME", doc: "dataset name; default the directory's name" },

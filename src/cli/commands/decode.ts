@@ -13,9 +13,8 @@ import { floatWavHeader } from "../../audio/wavwriter.js";
 import { npyHeader } from "../../render/npy.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { checkTimeExpansionOption, readCommandLine, timeExpansionOption, type OptionSpec } from "../flags.js";
+import { checkTimeExpansionOption, optionRows, readCommandLine, timeExpansionOption, type OptionSpec } from "../flags.js";
 import { checkOutputPath, checkOutputWritable, outputError, writeOutputFile } from "../output-file.js";
-import { optionRows } from "./info.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "output: .npy (NumPy float32 [frames, channels]) or .wav (32-bit float)" },

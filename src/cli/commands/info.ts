@@ -6,7 +6,7 @@
 import { applyTimeExpansion, fileMd5, openAudio } from "../../audio/index.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { checkTimeExpansionOption, readCommandLine, timeExpansionOption, type OptionSpec } from "../flags.js";
+import { checkTimeExpansionOption, optionRows, readCommandLine, timeExpansionOption, type OptionSpec } from "../flags.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "json", boolean: true, doc: "print one JSON object instead of text" },
@@ -14,13 +14,6 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "no-md5", boolean: true, doc: "skip the MD5 of the file (which reads the whole file)" },
   { name: "verbose", boolean: true, doc: "stack traces on errors" },
 ];
-
-/** The option rows of a command's help. */
-export function optionRows(options: readonly OptionSpec[]): string {
-  const rows = options.filter((o) => o.doc).map((o) => [`${o.short ? `-${o.short}, ` : ""}--${o.name}${o.boolean ? "" : ` ${o.placeholder ?? "VALUE"}`}`, o.doc]);
-  const width = Math.max(...rows.map(([l]) => l.length));
-  return rows.map(([l, r]) => `  ${l.padEnd(width)}  ${r}`).join("\n");
-}
 
 const USAGE = `usage: sonotile info <audio> [options]
 

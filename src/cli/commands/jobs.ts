@@ -7,16 +7,17 @@ import { openDatabase } from "../../store/db.js";
 import { storeConfig } from "../../store/config.js";
 import { getJob, listJobs, listMetrics, JOB_STATUSES, type Job, type JobStatus } from "../../store/jobs.js";
 import { listArtifacts } from "../../store/artifacts.js";
-import { artifactFileUrl } from "../../api/routes/artifacts.js";
 import { parseParams } from "../../engine/params.js";
 import { abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } from "../../jobs/queue.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { idArgument, numberOption, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
+import { idArgument, numberOption, optionRows, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
 import { ParamsError } from "../../engine/params.js";
 import { findUserByUsername } from "../../store/users.js";
-import { optionRows } from "./info.js";
-import { STORE_OPTIONS } from "./serve.js";
+import { STORE_OPTIONS } from "../store-options.js";
+
+/** Where the API serves an artifact's file (GET /v1/artifacts/{id}/file), relative to the server's address. */
+const artifactFileUrl = (artifactId: string) => `/v1/artifacts/${artifactId}/file`;
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "dataset", placeholder: "ID", doc: "submit: every recording of the dataset" },

@@ -10,33 +10,19 @@
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { buildApp } from "../../api/app.js";
+import { isLoopbackName } from "../../api/plugins/auth.js";
 import { ensureDemoAudio, ensureDemoDataset } from "../../demo/index.js";
 import { storeConfig } from "../../store/config.js";
-import { openDatabase, tolerateLostConnections, type Sql } from "../../store/db.js";
+import { openDatabase, tolerateLostConnections } from "../../store/db.js";
 import { resolveRoots } from "../../store/paths.js";
-import { failInterruptedRuns } from "../../store/runs.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
 import { startWorker, type ExtractWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
+import { endInterruptedRuns, STORE_OPTIONS } from "../store-options.js";
 import { EXIT, UsageError } from "../errors.js";
-import { numberOption, readCommandLine, type OptionSpec } from "../flags.js";
+import { numberOption, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
 import { TileService } from "../../tiles/service.js";
 import { tileStatsStore } from "../../api/tile-stats.js";
-import { optionRows } from "./info.js";
-
-/**
- * Ends the runs left `running` by processes killed mid-import (failInterruptedRuns), each
- * reported on stderr after `prefix`: a command that starts imports does this first.
- */
-export async function endInterruptedRuns(sql: Sql, prefix: string): Promise<void> {
-  for (const run of await failInterruptedRuns(sql)) process.stderr.write(`${prefix}: run ${run.id} (${run.description}) ended as failed: the process carrying it out no longer exists\n`);
-}
-
-/** Options every command that opens the store accepts. */
-export const STORE_OPTIONS: readonly OptionSpec[] = [
-  { name: "data", placeholder: "DIR", doc: "data directory (embedded database, demo audio); env SONOTILE_DATA; default ./data" },
-  { name: "audio-root", placeholder: "DIR[:DIR]", doc: "directories datasets may live in; env SONOTILE_AUDIO_ROOTS; default the current directory" },
-];
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "host", placeholder: "ADDR", doc: "address to listen on; default 127.0.0.1 (beyond loopback, every route needs a token)" },
@@ -57,11 +43,6 @@ embedded PostgreSQL in the data directory.
 
 ${optionRows(OPTIONS)}`;
 
-/** True for addresses only this machine can reach. */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 /**
  * The banner's first lines: where the server listens and a URL that reaches it from this machine.
  * Fastify answers `listen` with one address; for a wildcard host that is a loopback URL, which
@@ -69,7 +50,7 @@ export function isLoopback(host: string): boolean {
  */
 function listeningLines(host: string, address: string): string[] {
   const urls = `(viewer: ${address}/, API docs: ${address}/docs)`;
-  if (isLoopback(host)) return [`sonotile serving on ${address}  ${urls}`];
+  if (isLoopbackName(host)) return [`sonotile serving on ${address}  ${urls}`];
   const wildcard = host === "0.0.0.0" || host === "::";
   const where = wildcard ? `every interface (--host ${host}), port ${new URL(address).port}` : address;
   return [`sonotile serving on ${where}: every route needs a token`, `  from this machine: ${address}  ${urls}`];
@@ -118,7 +99,7 @@ export const command: Command = {
         database,
         audioRoots,
         tiles,
-        requireAuthForReads: !isLoopback(host),
+        requireAuthForReads: !isLoopbackName(host),
         logger: cl.options.verbose ? true : { level: "warn" },
       });
       if (runWorker) worker = await startWorker({ sql: database.sql, threads: workerThreads });

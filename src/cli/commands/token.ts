@@ -9,9 +9,8 @@ import { createToken, listTokens, setTokenEnabled } from "../../store/tokens.js"
 import { ROLES, createUser, ensureAdmin, findUserByUsername, type Role } from "../../store/users.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { idArgument, readCommandLine, type OptionSpec } from "../flags.js";
-import { optionRows } from "./info.js";
-import { STORE_OPTIONS } from "./serve.js";
+import { idArgument, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
+import { STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "user", placeholder: "NAME", doc: "the token's user (create: default admin; created if missing with --role)" },

@@ -9,9 +9,8 @@ import { storeConfig } from "../../store/config.js";
 import { startWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { numberOption, readCommandLine, type OptionSpec } from "../flags.js";
-import { optionRows } from "./info.js";
-import { STORE_OPTIONS } from "./serve.js";
+import { numberOption, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
+import { STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "threads", short: "j", placeholder: "N", doc: "feature threads; default one per core" },

@@ -1,0 +1,18 @@
+/** What the commands that open the store share: their options, and the clean-up before an import. */
+import type { Sql } from "../store/db.js";
+import { failInterruptedRuns } from "../store/runs.js";
+import type { OptionSpec } from "./flags.js";
+
+/** Options every command that opens the store accepts. */
+export const STORE_OPTIONS: readonly OptionSpec[] = [
+  { name: "data", placeholder: "DIR", doc: "data directory (embedded database, demo audio); env SONOTILE_DATA; default ./data" },
+  { name: "audio-root", placeholder: "DIR[:DIR]", doc: "directories datasets may live in; env SONOTILE_AUDIO_ROOTS; default the current directory" },
+];
+
+/**
+ * Ends the runs left `running` by processes killed mid-import (failInterruptedRuns), each
+ * reported on stderr after `prefix`: a command that starts imports does this first.
+ */
+export async function endInterruptedRuns(sql: Sql, prefix: string): Promise<void> {
+  for (const run of await failInterruptedRuns(sql)) process.stderr.write(`${prefix}: run ${run.id} (${run.description}) ended as failed: the process carrying it out no longer exists\n`);
+}
