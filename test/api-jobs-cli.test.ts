@@ -13,7 +13,7 @@ import { ensureAdmin } from "../src/store/users.js";
 import { REAL_PG_URL, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 import { runSonotile } from "./cli-helpers.js";
 import { ROOT } from "./golden.js";
-import { jobFixture, waitForJob, type JobFixture } from "./jobs-helpers.js";
+import { jobFixture, missingRecording, waitForJob, type JobFixture } from "./jobs-helpers.js";
 
 
 const sonotile = (args: string[], env: NodeJS.ProcessEnv = {}) => runSonotile(args, { env });
@@ -59,16 +59,25 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     expect(job).toMatchObject({ status: "pending", progress_total: 2, data: { targets: { dataset_id: fx.datasetId }, params: expect.objectContaining({ window_size: 0.01 }) } });
     expect(job.created_by).toBe(adminId); // the command line acts as the admin
 
+    // And a job whose one recording has no file: `show` lists the item, named as the API names it, and why.
+    const missing = await missingRecording(t.db.sql, fx, "missing.wav");
+    const failing = JSON.parse((await sonotile(["jobs", "submit", "--recordings", missing, "--features", "rms_dbfs", "--json"], env)).stdout);
+
     const worker = spawn(process.execPath, ["bin/sonotile.js", "worker", "--threads", "1", "--poll", "0.5", "--data", join(dir.path, "data")], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
     let workerErr = "";
     worker.stderr!.on("data", (d) => (workerErr += d));
     await waitForJob(t.db.sql, job.id, (j) => j.status === "completed", 30_000);
+    await waitForJob(t.db.sql, failing.id, (j) => j.status === "completed", 30_000);
     worker.kill("SIGTERM");
     expect(await new Promise((r) => worker.once("exit", r)), workerErr).toBe(0);
     const shown = JSON.parse((await sonotile(["jobs", "show", job.id, "--json"], env)).stdout);
     expect(shown.job).toMatchObject({ status: "completed", result: "success", progress_done: 2 });
     expect(shown.metrics.map((m: { key: string }) => m.key).sort()).toEqual(["audio_seconds_per_second", "items_done", "items_errored", "items_failed"]);
     expect(shown.artifacts).toMatchObject([{ name: "features.csv", media_type: "text/csv", url: `/v1/artifacts/${shown.artifacts[0].id}/file` }]);
+    expect(shown.failed_items).toEqual([]);
+    const failed = await sonotile(["jobs", "show", failing.id], env);
+    expect(failed.stdout.trim().split("\n").at(-1)).toMatch(new RegExp(`^item 0 failed: missing\\.wav \\(recording ${missing}\\): .*missing\\.wav`));
+    expect(JSON.parse((await sonotile(["jobs", "show", failing.id, "--json"], env)).stdout).failed_items).toMatchObject([{ item: 0, status: "failed", recording_path: "missing.wav" }]);
     // The worker process wrote the table; this process's server hands it out from the database.
     const server = await buildApp({ database: t.db, audioRoots: [] });
     try {
@@ -80,7 +89,7 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     }
 
     const list = await sonotile(["jobs", "list", "--status", "completed"], env);
-    expect(list.stdout).toMatch(new RegExp(`^${job.id}\\s+completed\\s+success\\s+2/2\\s+extract_features`));
+    expect(list.stdout).toMatch(new RegExp(`^${job.id}\\s+completed\\s+success\\s+2/2\\s+extract_features`, "m"));
     const abort = await sonotile(["jobs", "abort", job.id], env);
     expect(abort).toMatchObject({ code: 2, stderr: expect.stringMatching(/cannot abort job .*: it is completed/) });
   }, 60_000);

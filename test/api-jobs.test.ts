@@ -11,7 +11,7 @@ import { startWorker } from "../src/jobs/worker.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { ensureAdmin } from "../src/store/users.js";
 import { freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
-import { jobFixture, waitForJob, type JobFixture } from "./jobs-helpers.js";
+import { jobFixture, missingRecording, waitForJob, type JobFixture } from "./jobs-helpers.js";
 
 let t: TestDatabase;
 let app: App;
@@ -141,6 +141,29 @@ describe("POST /v1/jobs extract_features", () => {
     await expectDownload(artifacts.items[0]);
     const again = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, headers: admin });
     expect(again.statusCode).toBe(409);
+  }, 60_000);
+
+  it("lists a job's items — which failed, and why — by status, page by page", async () => {
+    const missing = await missingRecording(t.db.sql, fx, "missing.wav");
+    const created = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { recording_ids: [fx.recordings["tone1k.wav"], missing] }, features: ["rms_dbfs"] } } });
+    expect(created.statusCode, created.body).toBe(201);
+    const job = created.json();
+    const worker = await startWorker({ sql: t.db.sql, threads: 1, pollingIntervalSeconds: 0.5 });
+    try {
+      expect(await waitForJob(t.db.sql, job.id, (j) => j.status === "completed", 30_000)).toMatchObject({ result: "failure" });
+    } finally {
+      await worker.stop();
+    }
+    const failed = await app.inject({ url: `/v1/jobs/${job.id}/items?status=failed` });
+    expect(failed.statusCode, failed.body).toBe(200);
+    expect(failed.json()).toMatchObject({ total: 1, items: [{ item: 1, kind: "recording", target_id: missing, recording_id: missing, recording_path: "missing.wav", status: "failed", attempts: 1, error: expect.stringMatching(/missing\.wav/) }] });
+    expect(failed.body).not.toContain(dir.path); // the server's own paths stay inside
+    const all = (await app.inject({ url: `/v1/jobs/${job.id}/items?limit=1&offset=1` })).json();
+    expect(all).toMatchObject({ total: 2, items: [{ item: 1 }] });
+    expect((await app.inject({ url: `/v1/jobs/${job.id}/items?status=done` })).json().items).toMatchObject([{ item: 0, recording_path: "tone1k.wav", seconds: 2, error: null }]);
+    const bad = await app.inject({ url: `/v1/jobs/${job.id}/items?status=broken` });
+    expect([bad.statusCode, bad.json().fields]).toEqual([400, [{ field: "status", message: "must be one of pending, done, failed, errored, skipped" }]]);
+    expect((await app.inject({ url: "/v1/jobs/00000000-0000-4000-8000-000000000000/items" })).statusCode).toBe(404);
   }, 60_000);
 
   it("limits the spectral features to a band when the job gives one", async () => {

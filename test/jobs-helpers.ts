@@ -36,6 +36,15 @@ export async function jobFixture(sql: Sql, dir: string, clips: number): Promise<
   return { datasetId: dataset.id, recordings, clipIds };
 }
 
+/** A recording of the fixture's dataset whose file `name` is not there (registered as tone3k.wav's twin): its items fail. */
+export async function missingRecording(sql: Sql, fx: JobFixture, name: string): Promise<string> {
+  const [{ id }] = await sql`
+    INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels)
+    SELECT dataset_id, ${name}, hash, file_size, file_samplerate, frames, channels FROM recordings WHERE id = ${fx.recordings["tone3k.wav"]}
+    RETURNING id`;
+  return id;
+}
+
 /** Polls the job until `done(job)` (every 100 ms, at most `timeoutMs`). */
 export async function waitForJob(sql: Sql, id: string, done: (j: Job) => boolean, timeoutMs = 60_000): Promise<Job> {
   const until = Date.now() + timeoutMs;

@@ -18,7 +18,7 @@ import { listArtifacts, cleanupExpired, readFileContents } from "../src/store/ar
 import { createClip, deleteClip, updateClip } from "../src/store/clips.js";
 import { setState } from "../src/store/common.js";
 import { createDataset } from "../src/store/datasets.js";
-import { getJob, listMetrics, startJob } from "../src/store/jobs.js";
+import { getJob, listJobItems, listMetrics, startJob } from "../src/store/jobs.js";
 import { probeFile } from "../src/store/probe.js";
 import { deleteRecording, getRecordingLocation, insertRecording, updateRecording } from "../src/store/recordings.js";
 import { getRun } from "../src/store/runs.js";
@@ -26,7 +26,7 @@ import { TilePool } from "../src/tiles/pool.js";
 import type { WorkerTask } from "../src/tiles/worker.js";
 import { REAL_PG_URL, freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 import { openDatabase } from "../src/store/db.js";
-import { jobFixture, waitForJob, type JobFixture } from "./jobs-helpers.js";
+import { jobFixture, missingRecording, waitForJob, type JobFixture } from "./jobs-helpers.js";
 
 let t: TestDatabase;
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -227,10 +227,7 @@ describe("extract_features jobs", () => {
       SELECT dataset_id, 'crash.wav', hash, file_size, file_samplerate, frames, channels FROM recordings WHERE id = ${fx.recordings["tone3k.wav"]}
       RETURNING id`;
     // And a recording whose file is not there: an input the item cannot use, a failure.
-    const [{ id: missingId }] = await t.db.sql`
-      INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels)
-      SELECT dataset_id, 'missing.wav', hash, file_size, file_samplerate, frames, channels FROM recordings WHERE id = ${fx.recordings["tone3k.wav"]}
-      RETURNING id`;
+    const missingId = await missingRecording(t.db.sql, fx, "missing.wav");
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [fx.recordings["tone3k.wav"], crashId, missingId] }, features: ["rms_dbfs"] }, created_by: null });
     const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"));
     // A crash is no verdict on the input: the result is `error`, not `failure` (which was all a job could end in).
@@ -328,6 +325,14 @@ describe("extract_features jobs", () => {
       ["failed", 1, "recording gone.wav no longer exists (deleted after the job was submitted)"],
     ]);
     expect(doneClip).toMatchObject({ result: "failure", message: `1 of 1 items failed; first: clip ${clip.id}: clip ${clip.id} of recording ok.wav no longer exists (deleted after the job was submitted)` });
+    // Every failed item is listed, named as the API names records, with why.
+    expect((await listJobItems(t.db.sql, recordingJob.id, { limit: 10, offset: 0, status: "failed" })).items).toEqual([1, 2].map((item) => ({
+      item, kind: "recording", target_id: ds.recordings[["", "ro.wav", "gone.wav"][item]], recording_id: ds.recordings[["", "ro.wav", "gone.wav"][item]],
+      recording_path: ["", "ro.wav", "gone.wav"][item], start_time: null, end_time: null, status: "failed", attempts: 1, seconds: null,
+      error: items[item].error, finished_at: expect.any(String),
+    })));
+    expect((await listJobItems(t.db.sql, clipJob.id, { limit: 10, offset: 0 }))).toMatchObject({ total: 1, items: [{ kind: "clip", target_id: clip.id, recording_path: "ok.wav", start_time: 0.1, end_time: 0.2, status: "failed" }] });
+    expect((await listJobItems(t.db.sql, recordingJob.id, { limit: 10, offset: 0, status: "done" })).items).toMatchObject([{ item: 0, recording_path: "ok.wav", seconds: 1, error: null }]);
     // One delivery each, completed: pg-boss neither retried them nor dead-lettered them.
     expect(await deliveries(recordingJob.id)).toEqual([0, 1, 2].map(() => [ITEM_QUEUE, "completed", 0]));
     expect(await deliveries(clipJob.id)).toEqual([[ITEM_QUEUE, "completed", 0]]);

@@ -1,5 +1,5 @@
 /**
- * Jobs (work requests) and their metrics. Status machine (SPEC §5):
+ * Jobs (work requests), their items and their metrics. Status machine (SPEC §5):
  *   pending → running → completed | aborted,   pending → aborted.
  * Each transition is one conditional UPDATE (`WHERE status IN (allowed sources)`), so two
  * workers racing for the same transition cannot both win, and an illegal one is refused
@@ -87,6 +87,47 @@ export function abortJob(db: Queryable, id: string, message?: string): Promise<J
 /** Counts one more item of the job finished (progress_done), in the transaction that settles it. */
 export async function countItemDone(db: Queryable, id: string): Promise<void> {
   await db`UPDATE jobs SET progress_done = progress_done + 1 WHERE id = ${id}`;
+}
+
+/**
+ * An item's outcome (migrations 002, 007): pending, then done; failed — an input the item could not
+ * use (a file missing, replaced or undecodable, a target gone or read-only); errored — a computation
+ * that kept breaking; skipped — the job was aborted first.
+ */
+export const JOB_ITEM_STATUSES = ["pending", "done", "failed", "errored", "skipped"] as const;
+export type JobItemStatus = (typeof JOB_ITEM_STATUSES)[number];
+
+/** One target of a job and what became of it, named as the API names records (never by the server's file path). */
+export interface JobItem {
+  item: number;
+  kind: "recording" | "clip";
+  /** The recording's or the clip's id. */
+  target_id: string;
+  recording_id: string;
+  /** The recording's path relative to its dataset's audio_dir. */
+  recording_path: string;
+  /** A clip's bounds, s; null for a recording. */
+  start_time: number | null;
+  end_time: number | null;
+  status: JobItemStatus;
+  /** Deliveries so far (1 + retries). */
+  attempts: number;
+  /** Audio seconds the target covered, once done. */
+  seconds: number | null;
+  error: string | null;
+  finished_at: string | null;
+}
+
+/** A job's items in order, or those of one status; NotFoundError for a job that does not exist. */
+export async function listJobItems(db: Queryable, jobId: string, q: PageRequest & { status?: JobItemStatus }): Promise<Page<JobItem>> {
+  await getJob(db, jobId);
+  const where = db`job_id = ${jobId} AND (${q.status ?? null}::text IS NULL OR status = ${q.status ?? null})`;
+  const rows = await db<(JobItem & { total_count: number })[]>`
+    SELECT item, target->>'kind' AS kind, target->>'id' AS target_id, target->>'recording_id' AS recording_id,
+           target->>'recording_path' AS recording_path, (target->>'start')::float8 AS start_time, (target->>'end')::float8 AS end_time,
+           status, attempts, seconds, error, finished_at, count(*) OVER () AS total_count
+    FROM job_items WHERE ${where} ORDER BY item LIMIT ${q.limit} OFFSET ${q.offset}`;
+  return toPage(rows, q, () => db`SELECT count(*) AS n FROM job_items WHERE ${where}`);
 }
 
 export interface Metric {

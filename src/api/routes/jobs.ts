@@ -8,7 +8,7 @@ import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { PgBoss } from "pg-boss";
 import { MAX_JOB_TARGET_IDS, abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } from "../../jobs/queue.js";
-import { JOB_RESULTS, JOB_SORTS, JOB_STATUSES, getJob, listJobs, listMetrics, putMetric, type Metric } from "../../store/jobs.js";
+import { JOB_ITEM_STATUSES, JOB_RESULTS, JOB_SORTS, JOB_STATUSES, getJob, listJobItems, listJobs, listMetrics, putMetric, type Metric } from "../../store/jobs.js";
 import { requireRole } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
 import { errorBody, idParams, nullableTimestamp, page, pageQuery, sortQuery, text, timestamp } from "../schemas.js";
@@ -40,6 +40,15 @@ const jobSchema = z.object({
   message: z.string().nullable(), priority: z.number().int(), progress_done: z.number().int(), progress_total: z.number().int().nullable(),
   created_at: timestamp, started_at: nullableTimestamp, completed_at: nullableTimestamp, duration: z.number().nullable(),
   created_by: z.uuid().nullable(), run_id: z.uuid().nullable(),
+});
+
+const jobItemSchema = z.object({
+  item: z.number().int(), kind: z.enum(["recording", "clip"]), target_id: z.uuid().describe("The recording's or the clip's id"), recording_id: z.uuid(),
+  recording_path: z.string().describe("The recording's path relative to its dataset's audio_dir"),
+  start_time: z.number().nullable().describe("A clip's start, s"), end_time: z.number().nullable().describe("A clip's end, s"),
+  status: z.enum(JOB_ITEM_STATUSES).describe("failed: an input the item could not use (a file missing, replaced or undecodable; a target gone); errored: a computation that kept breaking; skipped: the job was aborted first"),
+  attempts: z.number().int().describe("Deliveries so far (1 + retries)"), seconds: z.number().nullable().describe("Audio seconds covered, once done"),
+  error: z.string().nullable(), finished_at: nullableTimestamp,
 });
 
 const metricSchema = z.object({
@@ -102,6 +111,14 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     await requireJobOwner(request, "abort");
     return abortExtractJob(sql, request.params.id, request.body?.message);
   });
+
+  app.get("/jobs/:id/items", {
+    schema: {
+      summary: "A job's items: each target and what became of it (e.g. status=failed: which files, and why)", tags, params: idParams,
+      querystring: z.strictObject({ ...pageQuery, status: z.enum(JOB_ITEM_STATUSES, { error: `must be one of ${JOB_ITEM_STATUSES.join(", ")}` }).optional() }),
+      response: { 200: page(jobItemSchema), 404: errorBody },
+    },
+  }, async (request) => listJobItems(sql, request.params.id, request.query));
 
   app.get("/jobs/:id/metrics", {
     schema: { summary: "A job's metrics", tags, params: idParams, querystring: z.strictObject({ ...pageQuery, key: text(1, 255).optional() }), response: { 200: page(metricSchema), 404: errorBody } },

@@ -3,9 +3,9 @@
  * open the database (as `sonotile token`): the same operations as /v1/jobs. Submitted jobs
  * are executed by `sonotile worker` processes.
  */
-import { openDatabase } from "../../store/db.js";
+import { openDatabase, type Sql } from "../../store/db.js";
 import { storeConfig } from "../../store/config.js";
-import { getJob, listJobs, listMetrics, JOB_STATUSES, type Job, type JobStatus } from "../../store/jobs.js";
+import { getJob, listJobItems, listJobs, listMetrics, JOB_STATUSES, type Job, type JobItem, type JobItemStatus, type JobStatus } from "../../store/jobs.js";
 import { listArtifacts } from "../../store/artifacts.js";
 import { parseParams } from "../../engine/params.js";
 import { abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } from "../../jobs/queue.js";
@@ -34,7 +34,7 @@ const OPTIONS: readonly OptionSpec[] = [
 
 const USAGE = `usage: sonotile jobs submit (--dataset ID | --recordings ID,… | --clips ID,…) [--features …] [parameters]
        sonotile jobs list [--status STATUS]
-       sonotile jobs show <job-id>
+       sonotile jobs show <job-id>          (with every item that failed or errored, and why)
        sonotile jobs abort <job-id> [--message TEXT]
 
 Feature extraction jobs, executed by 'sonotile worker' processes. Spectrogram parameters are
@@ -49,6 +49,25 @@ const ids = (text: string | true) => String(text).split(",").map((s) => s.trim()
 function jobLine(j: Job): string {
   const progress = j.progress_total === null ? `${j.progress_done}` : `${j.progress_done}/${j.progress_total}`;
   return `${j.id}  ${j.status.padEnd(9)} ${(j.result ?? "").padEnd(7)}  ${progress.padStart(11)}  ${j.task}  ${j.created_at}`;
+}
+
+/** Every item of the job with one of `statuses`, in order, read a page at a time. */
+async function itemsWithStatus(sql: Sql, jobId: string, statuses: readonly JobItemStatus[]): Promise<JobItem[]> {
+  const items: JobItem[] = [];
+  for (const status of statuses) {
+    for (let offset = 0; ; offset += 1000) {
+      const page = await listJobItems(sql, jobId, { limit: 1000, offset, status });
+      items.push(...page.items);
+      if (offset + page.items.length >= page.total) break;
+    }
+  }
+  return items.sort((a, b) => a.item - b.item);
+}
+
+/** An item for humans: its target as the API names it, and why it failed. */
+function itemLine(i: JobItem): string {
+  const clip = i.kind === "clip" ? ` clip ${i.target_id} [${i.start_time}, ${i.end_time}) s of` : "";
+  return `item ${i.item} ${i.status}:${clip} ${i.recording_path} (recording ${i.recording_id}): ${i.error}`;
 }
 
 export const command: Command = {
@@ -110,11 +129,13 @@ export const command: Command = {
         const job = await getJob(sql, jobId!);
         const metrics = (await listMetrics(sql, job.id, { limit: 1000, offset: 0 })).items.map((m) => ({ key: m.key, step: m.step, value: m.value }));
         const artifacts = (await listArtifacts(sql, { limit: 1000, offset: 0, state: "active", job_id: job.id })).items;
-        out({ job, metrics, artifacts: artifacts.map((a) => ({ ...a, url: artifactFileUrl(a.id) })) }, [
+        const failed = await itemsWithStatus(sql, job.id, ["failed", "errored"]);
+        out({ job, metrics, artifacts: artifacts.map((a) => ({ ...a, url: artifactFileUrl(a.id) })), failed_items: failed }, [
           jobLine(job),
           ...(job.message ? [`message: ${job.message}`] : []),
           ...metrics.map((m) => `metric ${m.key}: ${m.value}`),
           ...artifacts.map((a) => `artifact ${a.id}  ${a.name}  sha256 ${a.file_sha256}  ${a.size} bytes  expires ${a.expire_at ?? "never"}  GET ${artifactFileUrl(a.id)}`),
+          ...failed.map(itemLine),
         ].join("\n"));
       } else {
         const job = await abortExtractJob(sql, jobId!, cl.options.message as string | undefined);
