@@ -106,6 +106,18 @@ describe("sonotile extract", () => {
     expect(rows).toEqual([[B, "1.2", String(1.2 + want.duration_s), String(want.duration_s), String(want.peak_frequency_hz)]]);
   });
 
+  it("a name that is not valid UTF-8 is skipped saying why, not 'ENOENT' — and the directory's other recordings are read", async () => {
+    const dir = join(tmp, "latin1");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "ok.wav"), readFileSync(A));
+    writeFileSync(Buffer.concat([Buffer.from(dir + "/"), Buffer.from("caf\xe9.wav", "latin1")]), readFileSync(A));
+    const out = join(tmp, "latin1.csv");
+    const r = await sonotile([dir, "-o", out, "--features", "duration_s"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`sonotile extract: skipped ${dir}/caf\\xe9.wav: its name is not valid UTF-8, so no path can name it (nor can the database store it): rename it, e.g. with \`convmv -f latin1 -t utf8\`\n`);
+    expect(readCsv(out).rows).toEqual([[join(dir, "ok.wav"), "1"]]);
+  });
+
   it("spectrogram parameters apply (window, hop, band filter); every target computed: exit 0 and a summary", async () => {
     const out = join(tmp, "params.csv");
     const r = await sonotile([A, "-o", out, "--window-size", "0.01", "--hop-size", "0.25", "--window", "blackman", "--high-freq", "5000"]);

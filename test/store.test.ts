@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { copyFile, mkdir, symlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -372,7 +372,7 @@ describe("datasets and recordings", () => {
     await symlink("../b", join(dir, "b", "deep", "up")); // a directory already walked
     await symlink("a.wav", join(dir, "alias.wav")); // a file listed by its own path
     await symlink("deep", join(dir, "b", "via")); // b/via/x.wav is b/deep/x.wav
-    expect(await listAudioFiles(dir)).toEqual(["a.wav", "b/deep/x.wav"]);
+    expect(await listAudioFiles(dir)).toEqual({ paths: ["a.wav", "b/deep/x.wav"], undecodable: [] });
     const dataset = await createDataset(sql, { name: "looped", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
     const result = await importDataset(sql, dataset.id, userId);
     expect(result.registered.map((r) => r.path)).toEqual(["a.wav", "b/deep/x.wav"]);
@@ -382,6 +382,25 @@ describe("datasets and recordings", () => {
     await insertRecording(sql, { dataset_id: dataset.id, path: "b/via/x.wav", ...(await probeFile(join(dir, "b/via/x.wav"))), created_by: userId });
     const scan = await scanDataset(sql, dataset.id);
     expect(scan.counts).toEqual({ registered: 4, missing: 0, unregistered: 0 });
+  });
+
+  it("reports the names that are not valid UTF-8 (a Latin-1 folder from a recorder) and imports the rest — one such folder failed the whole scan with ENOENT", async () => {
+    const dir = join(scratch.path, "latin1");
+    await mkdir(dir);
+    await writeSineWav(join(dir, "ok.wav"), 8000, 0.1);
+    // Names written as raw bytes: "café" in Latin-1 is 63 61 66 e9, not UTF-8.
+    const raw = (...parts: string[]) => Buffer.concat([Buffer.from(dir + "/"), ...parts.map((p) => Buffer.from(p, "latin1"))]);
+    mkdirSync(raw("caf\xe9"));
+    writeFileSync(raw("caf\xe9", "/x.wav"), readFileSync(join(dir, "ok.wav")));
+    writeFileSync(raw("\xe9t\xe9.wav"), readFileSync(join(dir, "ok.wav")));
+    writeFileSync(raw("notes \xe9.txt"), "not audio: not reported");
+    expect(await listAudioFiles(dir)).toEqual({ paths: ["ok.wav"], undecodable: ["\\xe9t\\xe9.wav", "caf\\xe9"] });
+    const dataset = await createDataset(sql, { name: "latin1", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    const reason = "its name is not valid UTF-8, so no path can name it (nor can the database store it): rename it, e.g. with `convmv -f latin1 -t utf8`";
+    expect((await scanDataset(sql, dataset.id)).skipped).toEqual([{ path: "\\xe9t\\xe9.wav", reason }, { path: "caf\\xe9", reason }]);
+    const result = await importDataset(sql, dataset.id, userId);
+    expect(result.registered.map((r) => r.path)).toEqual(["ok.wav"]);
+    expect(result.failed).toEqual([{ path: "\\xe9t\\xe9.wav", error: reason }, { path: "caf\\xe9", error: reason }]);
   });
 
   it("does not import files that are symlinks out of the dataset directory", async () => {

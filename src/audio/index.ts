@@ -19,6 +19,7 @@ export type { AudioInfo, AudioReader } from "./types.js";
 export { applyTimeExpansion, expandedSamplerate, timeExpansionOf, timeExpansionProblem, type ExpandedInfo } from "./expansion.js";
 export { fileMd5 } from "./hash.js";
 export { openRegularFile } from "./source.js";
+export { readDirectory, UNDECODABLE_NAME, type DirectoryEntry } from "./directory.js";
 
 /** A whole recording decoded: one Float32Array of `frames` samples per channel (SPEC §8b). */
 export interface DecodedAudio {

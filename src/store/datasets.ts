@@ -2,9 +2,9 @@
  * Datasets: a named directory of recordings inside an audio root. A scan compares the files
  * on disk with the registered recordings; import registers the unregistered ones under a run.
  */
-import { readdir, realpath, stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import { extname, join, relative, sep } from "node:path";
-import { AUDIO_EXTENSIONS } from "../audio/index.js";
+import { AUDIO_EXTENSIONS, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
 import type { Queryable } from "./db.js";
 import { assertWritable, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
@@ -110,6 +110,8 @@ export interface ScanResult {
   dataset_id: string;
   files: { path: string; status: ScanStatus; recording_id: string | null }[];
   counts: Record<ScanStatus, number>;
+  /** Entries that may hold recordings but cannot be read (readDirectory's `undecodable`), paths with \xNN escapes. */
+  skipped: { path: string; reason: string }[];
 }
 
 /**
@@ -120,27 +122,31 @@ export interface ScanResult {
  * walked (`loop -> .`) leads nowhere new — such loops listed a.wav, loop/a.wav, loop/loop/a.wav …
  * down to the depth limit, and two of them made the walk exponential.
  */
-export async function listAudioFiles(dir: string): Promise<string[]> {
+export async function listAudioFiles(dir: string): Promise<{ paths: string[]; undecodable: string[] }> {
   const found = new Map<string, string>(); // real path → listed path
   const walked = new Set<string>(); // real paths of the directories walked
   const links: { path: string; target: string; depth: number }[] = [];
+  const undecodable = new Set<string>();
+  const listed = (path: string) => relative(dir, path).split(sep).join("/");
   const add = (real: string, path: string) => {
     if (found.has(real)) return;
     if (found.size >= MAX_SCAN_FILES) throw invalid("audio_dir", `holds more than ${MAX_SCAN_FILES} audio files; split it into several datasets`);
-    found.set(real, relative(dir, path).split(sep).join("/"));
+    found.set(real, listed(path));
   };
   const isAudio = (name: string) => AUDIO_EXTENSIONS.has(extname(name).toLowerCase());
   async function walk(abs: string, real: string, depth: number): Promise<void> {
     if (depth > MAX_SCAN_DEPTH || walked.has(real)) return;
     walked.add(real);
-    const entries = (await readdir(abs, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const { entries, undecodable: unnamed } = await readDirectory(abs);
+    // Only the names that could hold recordings: a directory, a link, an audio file.
+    for (const entry of unnamed) if (entry.isDirectory || entry.isSymbolicLink || isAudio(entry.name)) undecodable.add(listed(join(abs, entry.name)));
     for (const entry of entries) {
       const child = join(abs, entry.name), childReal = join(real, entry.name);
-      if (entry.isSymbolicLink()) {
+      if (entry.isSymbolicLink) {
         const target = await realpath(child).catch(() => null);
         if (target && isInside(dir, target)) links.push({ path: child, target, depth: depth + 1 });
-      } else if (entry.isDirectory()) await walk(child, childReal, depth + 1);
-      else if (entry.isFile() && isAudio(entry.name)) add(childReal, child);
+      } else if (entry.isDirectory) await walk(child, childReal, depth + 1);
+      else if (entry.isFile && isAudio(entry.name)) add(childReal, child);
     }
   }
   await walk(dir, dir, 0);
@@ -151,7 +157,7 @@ export async function listAudioFiles(dir: string): Promise<string[]> {
     if (info?.isDirectory()) await walk(path, target, depth);
     else if (info?.isFile() && isAudio(path)) add(target, path);
   }
-  return [...found.values()].sort();
+  return { paths: [...found.values()].sort(), undecodable: [...undecodable].sort() };
 }
 
 /**
@@ -178,7 +184,8 @@ async function checkedAudioDir(dataset: Dataset): Promise<string> {
 export async function scanDataset(db: Queryable, id: string): Promise<ScanResult> {
   const dataset = await getDataset(db, id);
   const audioDir = await checkedAudioDir(dataset);
-  const onDisk = new Set(await listAudioFiles(audioDir));
+  const listing = await listAudioFiles(audioDir);
+  const onDisk = new Set(listing.paths);
   const registered = await db<{ id: string; path: string }[]>`SELECT id, path FROM recordings WHERE dataset_id = ${id}`;
   const files: ScanResult["files"] = [];
   const known = new Set<string>();
@@ -191,7 +198,7 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const counts = { registered: 0, missing: 0, unregistered: 0 };
   for (const f of files) counts[f.status]++;
-  return { dataset_id: id, files, counts };
+  return { dataset_id: id, files, counts, skipped: listing.undecodable.map((path) => ({ path, reason: UNDECODABLE_NAME })) };
 }
 
 export interface ImportResult {
@@ -216,7 +223,7 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
   const importRun = run ?? (await createRun(db, { kind: "import", description: `import into dataset ${dataset.name}`, created_by: user }));
   const todo = scan.files.filter((f) => f.status === "unregistered").map((f) => f.path);
   const registered: ImportResult["registered"] = [];
-  const failed: ImportResult["failed"] = [];
+  const failed: ImportResult["failed"] = scan.skipped.map((s) => ({ path: s.path, error: s.reason }));
   let next = 0;
   async function worker(): Promise<void> {
     while (next < todo.length) {

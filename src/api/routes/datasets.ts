@@ -31,6 +31,8 @@ const scanSchema = z.object({
   dataset_id: z.uuid(),
   files: z.array(z.object({ path: z.string(), status: z.enum(["registered", "missing", "unregistered"]), recording_id: z.uuid().nullable() })),
   counts: z.object({ registered: z.number().int(), missing: z.number().int(), unregistered: z.number().int() }),
+  skipped: z.array(z.object({ path: z.string().describe("Relative path, bytes that are not UTF-8 as \\xNN"), reason: z.string() }))
+    .describe("Entries that may hold recordings but cannot be read: names that are not valid UTF-8"),
 });
 
 const importSchema = z.object({

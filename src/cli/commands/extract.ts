@@ -9,9 +9,9 @@
  * skipped, the table is written for the others, and the exit code is 1 (SPEC §8: unreadable
  * input); 0 when every target was computed; 2 for bad usage or parameters.
  */
-import { readdir, stat, writeFile } from "node:fs/promises";
+import { stat, writeFile } from "node:fs/promises";
 import { extname, join } from "node:path";
-import { AUDIO_EXTENSIONS, openAudio, timeExpansionOf } from "../../audio/index.js";
+import { AUDIO_EXTENSIONS, openAudio, readDirectory, timeExpansionOf, UNDECODABLE_NAME } from "../../audio/index.js";
 import { parseParams, ParamsError } from "../../engine/params.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
 import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, type FeatureTableRow, type TableFormat, type TableTargets } from "../../features/table.js";
@@ -117,23 +117,25 @@ async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unre
   const found: string[] = [];
   const unreadable = new Map<string, string>();
   const walk = async (dir: string) => {
-    let entries;
+    let listing;
     try {
-      entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      listing = await readDirectory(dir);
     } catch (err) {
       // A directory that cannot be listed (lost+found, another user's) is skipped by its own name;
       // the walk goes on with the others.
       unreadable.set(dir, inputFailure(err));
       return;
     }
-    for (const e of entries) {
-      // Hidden entries are skipped: macOS leaves "._x.wav" resource forks beside recordings.
+    const isAudio = (name: string) => AUDIO_EXTENSIONS.has(extname(name).toLowerCase());
+    // Hidden entries are skipped: macOS leaves "._x.wav" resource forks beside recordings.
+    for (const e of listing.undecodable) if (!e.name.startsWith(".") && (e.isDirectory || isAudio(e.name))) unreadable.set(join(dir, e.name), UNDECODABLE_NAME);
+    for (const e of listing.entries) {
       if (e.name.startsWith(".")) continue;
       const path = join(dir, e.name);
-      if (e.isDirectory()) await walk(path);
-      else if (AUDIO_EXTENSIONS.has(extname(e.name).toLowerCase())) {
+      if (e.isDirectory) await walk(path);
+      else if (isAudio(e.name)) {
         // Symlinked recordings are followed; symlinked directories are not (no cycles).
-        if (e.isFile() || (e.isSymbolicLink() && (await stat(path).catch(() => null))?.isFile())) found.push(path);
+        if (e.isFile || (e.isSymbolicLink && (await stat(path).catch(() => null))?.isFile())) found.push(path);
       }
     }
   };

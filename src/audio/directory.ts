@@ -1,0 +1,45 @@
+/**
+ * Directories of recordings, listed for a dataset's scan and for `sonotile extract`: entries by
+ * name, and apart from them the names no path of ours can carry.
+ */
+import { readdir } from "node:fs/promises";
+
+export interface DirectoryEntry {
+  name: string;
+  isFile: boolean;
+  isDirectory: boolean;
+  isSymbolicLink: boolean;
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The entries of `dir` sorted by name — and apart, `undecodable`, those whose names are not valid
+ * UTF-8 (Latin-1 from an older recorder or a Windows copy), named with their bytes outside
+ * printable ASCII as \xNN, for messages only. Node decodes such a name with U+FFFD in place of those
+ * bytes, a path that names nothing (ENOENT: a dataset with one such folder failed to scan at all),
+ * and PostgreSQL text cannot hold it: these entries are reported, never opened.
+ */
+export async function readDirectory(dir: string): Promise<{ entries: DirectoryEntry[]; undecodable: DirectoryEntry[] }> {
+  const entries: DirectoryEntry[] = [];
+  const undecodable: DirectoryEntry[] = [];
+  for (const dirent of await readdir(dir, { withFileTypes: true, encoding: "buffer" })) {
+    const bytes = dirent.name as unknown as Buffer;
+    const kind = { isFile: dirent.isFile(), isDirectory: dirent.isDirectory(), isSymbolicLink: dirent.isSymbolicLink() };
+    try {
+      entries.push({ name: UTF8.decode(bytes), ...kind });
+    } catch {
+      undecodable.push({ name: escapedName(bytes), ...kind });
+    }
+  }
+  const byName = (a: DirectoryEntry, b: DirectoryEntry) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return { entries: entries.sort(byName), undecodable: undecodable.sort(byName) };
+}
+
+/** The name's printable ASCII as it is, every other byte as \xNN. */
+function escapedName(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`)).join("");
+}
+
+/** Why an entry of readDirectory's `undecodable` is skipped, for the reports that list it. */
+export const UNDECODABLE_NAME = "its name is not valid UTF-8, so no path can name it (nor can the database store it): rename it, e.g. with `convmv -f latin1 -t utf8`";
