@@ -496,6 +496,18 @@ describe("caching and the pool", () => {
     expect(code).toBe("ERR_REQUIRE_ESM");
   });
 
+  it("a worker whose core traps fails its task with the trap's error, and is replaced: no later task runs on its heap", async () => {
+    const threadIds = () => (service.pool as unknown as { piscina: { threads: { threadId: number }[] } }).piscina.threads.map((t) => t.threadId).sort();
+    const before = threadIds();
+    await expect(service.pool.run({ kind: "trap" })).rejects.toThrow(/memory access out of bounds/);
+    // Every thread takes a task (one each, at once): the trapped one exits as its task reaches it,
+    // and that task runs again on a fresh thread — none fails.
+    const params = parseParams({ window_size: 0.004, pcen: false });
+    const tiles = await Promise.all(before.map((_, x) => service.tile(recording, params, 0, x, tileOptionsSchema.parse({}), "f32")));
+    for (const t of tiles) expect(t.body.byteLength).toBeGreaterThan(0);
+    expect(threadIds().filter((id) => !before.includes(id))).toHaveLength(1);
+  });
+
   it("a crashed worker fails only its own task; the pool goes on", async () => {
     await expect(service.pool.run({ kind: "crash" })).rejects.toThrow();
     const p = parseParams({ window_size: 0.004, pcen: false });

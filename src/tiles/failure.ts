@@ -19,6 +19,12 @@ export interface TaskFailure {
   issues?: ParamsError["issues"];
 }
 
+/**
+ * Exit code of a worker thread retired after a task failed for another reason than its input
+ * (worker.ts run): the task that arrives next is run again on a fresh thread.
+ */
+export const RETIRED_EXIT_CODE = 71;
+
 /** `err` as a TaskFailure, or null when it is not an input failure (a bug: rethrown as such). */
 export function toTaskFailure(err: unknown): TaskFailure | null {
   // SampleValuesError first: it is an AudioFormatError too.

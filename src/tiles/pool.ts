@@ -11,7 +11,7 @@ import { Piscina } from "piscina";
 import { wasmModule } from "../engine/wasm.js";
 import { statsForRange } from "../engine/recording.js";
 import { blockFrames as defaultBlockFrames } from "../engine/spectrogram.js";
-import { fromTaskFailure } from "./failure.js";
+import { fromTaskFailure, RETIRED_EXIT_CODE } from "./failure.js";
 import type { Source, StatsResult, WorkerTask } from "./worker.js";
 
 export interface PoolOptions {
@@ -95,8 +95,19 @@ export class TilePool {
   async run<T>(task: WorkerTask, signal?: AbortSignal, timeoutMs = this.taskTimeoutMs): Promise<T> {
     if (this.piscina.queueSize >= this.piscina.options.maxQueue) throw new PoolBusyError("all workers are busy and the queue is full");
     const timeout = AbortSignal.timeout(timeoutMs);
+    const options = { signal: signal ? AbortSignal.any([signal, timeout]) : timeout };
     try {
-      const result = await this.piscina.run(task, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      // A retired worker (worker.ts run) exits as a task reaches it, before any of the task ran:
+      // the task runs again on another thread. Each worker retires once, so this ends.
+      let result: T;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          result = await this.piscina.run(task, options);
+          break;
+        } catch (err) {
+          if (attempt >= this.threads || (err as Error).message !== `worker exited with code: ${RETIRED_EXIT_CODE}`) throw err;
+        }
+      }
       const failure = fromTaskFailure(result);
       if (failure) throw failure;
       return result;

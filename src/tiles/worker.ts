@@ -12,7 +12,8 @@ import type { FrameGeometry } from "../engine/geometry.js";
 import type { ColormapName, Params } from "../engine/params.js";
 import { packStats, RecordingSpectrogram, unpackStats, type PackedStats } from "../engine/recording.js";
 import { runFeaturesTask, type FeaturesTask } from "../features/task.js";
-import { toTaskFailure } from "./failure.js";
+import { core } from "../engine/wasm.js";
+import { RETIRED_EXIT_CODE, toTaskFailure } from "./failure.js";
 import { encodeImage, tileValues, ValuesScratch, type TileFormat } from "./compute.js";
 import type { TileLayout } from "./grid.js";
 
@@ -34,7 +35,9 @@ export type WorkerTask =
   // columns of `output`, a [bins][f1 − f0] matrix in shared memory
   | ({ kind: "columns"; stats: PackedStats; f0: number; f1: number; blockFrames: number; firstBlock: number; next: Int32Array; leaseMs: number; output: Float32Array } & Source)
   | FeaturesTask // batch feature extraction (src/features/task.ts)
-  | { kind: "crash" };
+  // for tests of the pool's recovery: a worker that dies, a core that traps
+  | { kind: "crash" }
+  | { kind: "trap" };
 
 export interface StatsResult {
   stats: PackedStats;
@@ -90,13 +93,24 @@ async function openSource(s: Source): Promise<Open> {
 }
 
 
+/** Set when a task failed for another reason than its input: see run. */
+let retired = false;
+
 export default async function run(task: WorkerTask): Promise<unknown> {
+  // A retired thread takes no task: its exit fails this one before anything of it ran, and the
+  // pool runs it again on a fresh thread (TilePool#run).
+  if (retired) process.exit(RETIRED_EXIT_CODE);
   try {
     return await compute(task);
   } catch (err) {
-    // An input failure is returned as a value (tiles/failure.ts); anything else is a bug.
+    // An input failure is returned as a value (tiles/failure.ts); anything else is a bug — and a
+    // trap of the core (WebAssembly.RuntimeError: an access out of bounds, asc's abort) may leave
+    // its heap, and the plans this thread keeps open, half-updated. The error goes to its caller,
+    // and the thread is retired: it cannot exit after its answer is posted (Piscina then blocks
+    // it in Atomics.wait until the next task arrives), so it exits when that task arrives.
     const failure = toTaskFailure(err);
     if (failure) return failure;
+    retired = true;
     throw err;
   }
 }
@@ -105,6 +119,11 @@ async function compute(task: WorkerTask): Promise<unknown> {
   if (task.kind === "crash") {
     // For tests of the pool's recovery: a worker that dies takes only its own task with it.
     process.exit(70);
+  }
+  if (task.kind === "trap") {
+    // A load far beyond the core's memory: WebAssembly.RuntimeError, as a bug in a kernel would raise.
+    core.pcenInitState(0xfffffff0, 4, 1, 0);
+    throw new Error("the core did not trap");
   }
   if (task.kind === "features") return runFeaturesTask(task);
   const { recording } = await openSource(task);
