@@ -28,7 +28,7 @@ import { checkpointBlocks, PoolBusyError, TilePool, WORKER_EXEC_ARGV, WORKER_URL
 import { frameGeometry } from "../src/engine/geometry.js";
 import { FIXTURES, bytesToF32, firstDifference } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
-import { ByteCache, TileService, type TileRecording } from "../src/tiles/service.js";
+import { ByteCache, TileService, type TileBody, type TileRecording } from "../src/tiles/service.js";
 
 const RATE = 22050;
 const SECONDS = 24;
@@ -257,7 +257,7 @@ describe("zoom levels and bands", () => {
 
 describe("caching and the pool", () => {
   it("counts a key set twice once, so the cache keeps what fits in its limit", () => {
-    const cache = new ByteCache(100);
+    const cache = new ByteCache<TileBody>(100, (t) => t.body.byteLength);
     const body = (bytes: number, etag: string) => ({ body: new Uint8Array(bytes), etag, contentType: "application/octet-stream", headers: {} });
     cache.set("a", body(60, "a"));
     cache.set("a", body(60, "a"));
@@ -266,6 +266,21 @@ describe("caching and the pool", () => {
     expect(cache.get("b")?.body.byteLength).toBe(30);
     cache.set("c", body(20, "c")); // 110 > 100: the least recently used ("a") goes
     expect([cache.get("a"), cache.get("b"), cache.get("c")].map((v) => v?.body.byteLength)).toEqual([undefined, 30, 20]);
+  });
+
+  it("keeps recording stats in memory up to a number of bytes, not of entries: a PCEN pass's checkpoints can take hundreds of MB", async () => {
+    const a = parseParams({ window_size: 0.004, hop_size: 0.3 }), b = parseParams({ window_size: 0.004, hop_size: 0.35 });
+    const one = await service.stats(recording, a);
+    const entry = one.stats.checkpoints.byteLength + 1024;
+    expect(one.stats.checkpoints.byteLength).toBeGreaterThan(0); // PCEN: checkpoints held
+    const small = new TileService({ threads: 1, statsCacheBytes: entry });
+    onTestFinished(() => small.close());
+    await small.stats(recording, a);
+    await small.stats(recording, a);
+    expect(small.computed).toBe(1); // kept
+    await small.stats(recording, b); // a second entry does not fit beside the first: a goes
+    await small.stats(recording, a);
+    expect(small.computed).toBe(3);
   });
 
   it("a piece's ETag is known without computing it (a one-shot 304 costs no image), and is the one the piece is sent with", async () => {

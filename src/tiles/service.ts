@@ -156,6 +156,13 @@ export interface ImagePlan {
 export interface TileServiceOptions extends PoolOptions {
   /** Bytes of encoded tiles kept in memory (default 256 MiB). */
   cacheBytes?: number;
+  /**
+   * Bytes of recording stats kept in memory (default 256 MiB): an entry is mostly its PCEN
+   * checkpoints, up to 2^36 / 1024 floats (256 MiB) for a pass at the work limit, so a bound by
+   * count (it was 1024 entries) held no bound on memory. Stats beyond it are read again from the
+   * store, or computed again.
+   */
+  statsCacheBytes?: number;
   statsStore?: StatsStore;
   /**
    * How long a stats claim lasts unless renewed (default 30 s). The owner renews it every third
@@ -213,12 +220,12 @@ function layoutIdentity(kind: "tile" | "piece", layout: TileLayout): object {
   return { kind, f0: layout.f0, f1: layout.f1, factor: layout.factor, k0: layout.binEdges[0], k1: layout.binEdges[layout.rows], rows: layout.rows };
 }
 
-/** A bounded map of encoded results, least recently used evicted first. */
-export class ByteCache {
-  private readonly entries = new Map<string, TileBody>();
+/** A map bounded by the bytes its values hold (`sizeOf`), least recently used evicted first. */
+export class ByteCache<V> {
+  private readonly entries = new Map<string, V>();
   private bytes = 0;
-  constructor(private readonly limit: number) {}
-  get(key: string): TileBody | undefined {
+  constructor(private readonly limit: number, private readonly sizeOf: (value: V) => number) {}
+  get(key: string): V | undefined {
     const hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key);
@@ -226,20 +233,20 @@ export class ByteCache {
     }
     return hit;
   }
-  set(key: string, value: TileBody): void {
-    if (value.body.byteLength > this.limit) return;
+  set(key: string, value: V): void {
+    if (this.sizeOf(value) > this.limit) return;
     // A key set again (two computations of one tile that raced) replaces its bytes, not adds to them.
     const old = this.entries.get(key);
     if (old) {
       this.entries.delete(key);
-      this.bytes -= old.body.byteLength;
+      this.bytes -= this.sizeOf(old);
     }
     this.entries.set(key, value);
-    this.bytes += value.body.byteLength;
+    this.bytes += this.sizeOf(value);
     for (const [k, v] of this.entries) {
       if (this.bytes <= this.limit) break;
       this.entries.delete(k);
-      this.bytes -= v.body.byteLength;
+      this.bytes -= this.sizeOf(v);
     }
   }
 }
@@ -295,11 +302,11 @@ class Slots {
 
 export class TileService {
   readonly pool: TilePool;
-  private readonly cache: ByteCache;
+  private readonly cache: ByteCache<TileBody>;
   private readonly statsStore?: StatsStore;
   private readonly statsLeaseMs: number;
   private readonly statsWaitMs: number;
-  private readonly statsMemory = new Map<string, StatsResult>();
+  private readonly statsMemory: ByteCache<StatsResult>;
   private readonly inFlight = new Map<string, Flight>();
   private readonly owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   /**
@@ -315,7 +322,9 @@ export class TileService {
 
   constructor(options: TileServiceOptions = {}) {
     this.pool = new TilePool(options);
-    this.cache = new ByteCache(options.cacheBytes ?? 256 * 1024 * 1024);
+    this.cache = new ByteCache<TileBody>(options.cacheBytes ?? 256 * 1024 * 1024, (t) => t.body.byteLength);
+    // An entry's checkpoints, and a little for the rest of it.
+    this.statsMemory = new ByteCache<StatsResult>(options.statsCacheBytes ?? 256 * 1024 * 1024, (r) => r.stats.checkpoints.byteLength + 1024);
     this.statsStore = options.statsStore;
     this.statsLeaseMs = options.statsLeaseMs ?? 30_000;
     this.statsWaitMs = options.statsWaitMs ?? 20_000;
@@ -378,7 +387,6 @@ export class TileService {
     const pending = this.once(`stats:${memoryKey}`, async (closing) => {
       const result = await this.loadOrCompute(recording, params, key, closing);
       this.statsMemory.set(memoryKey, result);
-      if (this.statsMemory.size > 1024) this.statsMemory.delete(this.statsMemory.keys().next().value!);
       return result;
     });
     return this.waitBounded(pending);
