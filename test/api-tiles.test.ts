@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import UPNG from "upng-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { parseParams } from "../src/engine/params.js";
 import { tileStatsStore } from "../src/api/tile-stats.js";
@@ -454,6 +454,22 @@ describe("a single tile", () => {
     } finally {
       tiles.pool.run = run;
     }
+  });
+
+  it("logs a client that left as what it is, not as an unhandled error of the server", async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const logged = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles, logger: { level: "info", stream: { write: (line: string) => void lines.push(JSON.parse(line)) } } });
+    onTestFinished(() => logged.close());
+    const address = await logged.listen({ port: 0, host: "127.0.0.1" });
+    await tiles.stats(recording(), parseParams({ window_size: 0.2, hop_size: 0.0005, pcen: false }));
+    const req = httpRequest(`${address}/v1/recordings/${id}/tiles/9/0.f32?window_size=0.2&hop_size=0.0005&width=128&pcen=false&revision=left`);
+    req.on("error", () => {});
+    req.end();
+    await expect.poll(() => lines.some((l) => l.msg === "incoming request"), { timeout: 10_000, interval: 20 }).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    req.destroy();
+    await expect.poll(() => lines.some((l) => l.msg === "the client left before its answer"), { timeout: 10_000, interval: 20 }).toBe(true);
+    expect(lines.filter((l) => l.level >= 50)).toEqual([]);
   });
 });
 

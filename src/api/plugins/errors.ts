@@ -82,7 +82,10 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
       const message = err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `request body is larger than the limit of ${request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit} bytes` : err.message;
       return sendError(reply, err.statusCode, message);
     }
-    request.log.error({ err }, "unhandled error");
+    // A client that went away (its work then cancelled, e.g. clientLeft in routes/tiles.ts) gets no
+    // answer; its leaving is no fault of the server's.
+    if (request.raw.destroyed) request.log.info({ err: err.message }, "the client left before its answer");
+    else request.log.error({ err }, "unhandled error");
     return sendError(reply, 500, "internal server error; the server log has the details");
   });
 
