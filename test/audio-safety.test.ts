@@ -92,6 +92,8 @@ describe("malformed files are rejected with a message naming the problem", () =>
     }), /no ds64 chunk/],
     ["Wave64 chunk size smaller than its header", patched(fixture("w64_pcm_16.w64"), (v) => v.setUint32(40 + 16, 3, true)), /declares size 3, less than its own header/],
     ["AIFF truncated", fixture("aiff_pcm_16.aiff").subarray(0, 1000), /'SSND' chunk .* declares/],
+    ["AIFF sample rate +infinity", patched(fixture("aiff_pcm_16.aiff"), (_, b) => b.set([0x7f, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0], 0x1c)), /^<buffer>: aiff: header declares sample rate Infinity$/],
+    ["AIFF sample rate NaN", patched(fixture("aiff_pcm_16.aiff"), (_, b) => b.set([0x7f, 0xff, 0xc0, 0, 0, 0, 0, 0, 0, 0], 0x1c)), /^<buffer>: aiff: header declares sample rate NaN$/],
     ["AIFF unknown compression", patched(fixture("aiff_ulaw.aiff"), (_, b) => b.set([0x61, 0x62, 0x63, 0x64], 0x32)), /unsupported AIFC compression type 'abcd'/],
     ["MS ADPCM samples per block beyond the block", patched(fixture("wav_ms_adpcm.wav"), (v) => v.setUint16(38, 4000, true)), /samples per block 4000 does not fit block align 512/],
     ["FLAC truncated", fixture("flac_pcm_16.flac").subarray(0, 9000), /stream ends at frame 4096, the header says 16000/],
@@ -166,11 +168,11 @@ describe("malformed files are rejected with a message naming the problem", () =>
     for (const bytes of [9000, 20000, flac.length - 1]) {
       const err = await openAudio(flac.subarray(0, bytes)).then(() => null, (e: unknown) => e);
       expect(err, `${bytes} bytes`).toBeInstanceOf(AudioFormatError);
-      expect((err as Error).message, `${bytes} bytes`).toMatch(/^<buffer>: flac: stream ends at frame \d+, the header says 16000 \(truncated\?\)$/);
+      expect((err as Error).message, `${bytes} bytes`).toMatch(/^<buffer>: flac: stream ends at frame \d+, the header says 16000 \(truncated, or corrupt from there\?\)$/);
     }
-    await expect(openAudio(flac.subarray(0, 9000))).rejects.toThrow("<buffer>: flac: stream ends at frame 4096, the header says 16000 (truncated?)");
+    await expect(openAudio(flac.subarray(0, 9000))).rejects.toThrow("<buffer>: flac: stream ends at frame 4096, the header says 16000 (truncated, or corrupt from there?)");
     // Cut inside the first frame: it opened with the header's length and failed at the first read.
-    for (const bytes of [200, 3000]) await expect(openAudio(flac.subarray(0, bytes)), `${bytes} bytes`).rejects.toThrow("<buffer>: flac: stream ends at frame 0, the header says 16000 (truncated?)");
+    for (const bytes of [200, 3000]) await expect(openAudio(flac.subarray(0, bytes)), `${bytes} bytes`).rejects.toThrow("<buffer>: flac: stream ends at frame 0, the header says 16000 (truncated, or corrupt from there?)");
   });
 
   it("a FLAC whose last frame's audio holds a pattern that parses as a frame header reads whole, as soundfile does — it was refused as cut short, or cut by a frame", async () => {

@@ -27,7 +27,8 @@ function readExtended(b: Uint8Array, at: number): number {
   let mantissa = 0;
   for (let i = 0; i < 8; i++) mantissa = mantissa * 256 + b[at + 2 + i];
   if (exponent === 0 && mantissa === 0) return 0;
-  if (exponent === 0x7fff) return NaN;
+  // The largest exponent: ±infinity when the fraction (all but the explicit integer bit) is 0, else NaN.
+  if (exponent === 0x7fff) return (b[at + 2] & 0x7f) === 0 && b.subarray(at + 3, at + 10).every((x) => x === 0) ? sign * Infinity : NaN;
   return sign * mantissa * 2 ** (exponent - 16383 - 63);
 }
 

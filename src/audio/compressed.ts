@@ -843,7 +843,7 @@ function checkFlacEnd(end: number, frames: number, counted: boolean): void {
  * out (StreamReader.read): `exact` when its end is known, else where the read looked for audio.
  */
 function shortStream(kind: string, end: number, stated: number, exact: boolean): AudioFormatError {
-  return new AudioFormatError(`${kind}: stream ends ${exact ? "at" : "near"} frame ${end}, the header says ${stated} (truncated?)`);
+  return new AudioFormatError(`${kind}: stream ends ${exact ? "at" : "near"} frame ${end}, the header says ${stated} (truncated, or corrupt from there?)`);
 }
 
 /** Recognises FLAC, MP3 and Ogg from the first bytes; opens a StreamReader or returns null. */
