@@ -6,9 +6,11 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { isLoopbackName } from "../src/api/plugins/auth.js";
+import { errorsPlugin } from "../src/api/plugins/errors.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { createToken } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
@@ -469,5 +471,26 @@ describe("beyond loopback", () => {
     } finally {
       await locked.close();
     }
+  });
+});
+
+describe("the error handler's log", () => {
+  it("logs a failure of the server at error level with its stack, also for a request with a body (Node has ended that request's stream by then)", async () => {
+    const lines: { level: number; msg: string; err?: { stack?: string } }[] = [];
+    const app = Fastify({ logger: { level: "info", stream: { write: (line: string) => void lines.push(JSON.parse(line)) } } });
+    await app.register(errorsPlugin, { errorDetails: true });
+    const bug = async () => {
+      throw new TypeError("a bug");
+    };
+    app.get("/bug", bug);
+    app.post("/bug", bug);
+    const address = await app.listen({ port: 0, host: "127.0.0.1" }); // a real connection: inject has no socket
+    for (const request of [{ method: "GET" }, { method: "POST", body: '{"a":1}', headers: { "content-type": "application/json" } }]) {
+      lines.length = 0;
+      const res = await fetch(`${address}/bug`, request);
+      expect(res.status).toBe(500);
+      expect(lines.filter((l) => l.level === 50).map((l) => [l.msg, l.err?.stack?.split("\n")[0]]), request.method).toEqual([["unhandled error", "TypeError: a bug"]]);
+    }
+    await app.close();
   });
 });

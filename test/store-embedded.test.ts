@@ -194,7 +194,7 @@ it("keeps the database private to its owner: no TCP port, a socket, lock file an
     expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
     expect((await stat(join(dataDir, LOCK_FILE))).mode & 0o777).toBe(0o600);
     const owner = await readLock(dataDir);
-    expect(Object.keys(owner!).sort()).toEqual(["host", "pid", "socket", "start"]);
+    expect(Object.keys(owner!).sort()).toEqual(["host", "pid", "pidNamespace", "socket", "start"]);
     expect((await stat(owner!.socket!)).isSocket()).toBe(true);
     expect((await stat(owner!.socket!)).mode & 0o777).toBe(0o600);
     // Only root can act as another user; elsewhere the modes above are what keeps others out.

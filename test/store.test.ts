@@ -353,13 +353,15 @@ describe("datasets and recordings", () => {
     const reused = await run("import", { pid: process.pid, host: hostname(), start: "another-boot:1" }); // its pid now names another process
     const live = await run("import"); // created by this process, which records itself
     const elsewhere = await run("import", { pid: dead, host: `not-${hostname()}`, start: "boot:1" });
+    // A container beside this one, with the host's name (host networking) but pids of its own.
+    const container = await run("import", { pid: dead, host: hostname(), start: "boot:1", pidNamespace: "pid:[1]" });
     const job = await run("job");
     const ended = await failInterruptedRuns(sql);
     expect(ended.map((r) => r.id).sort()).toEqual([killed, reused].sort());
     expect(ended.every((r) => r.status === "failed" && r.finished_at !== null)).toBe(true);
-    for (const id of [live, elsewhere, job]) expect((await getRun(sql, id)).status).toBe("running");
+    for (const id of [live, elsewhere, container, job]) expect((await getRun(sql, id)).status).toBe("running");
     expect(await failInterruptedRuns(sql)).toEqual([]);
-    for (const id of [live, elsewhere, job]) await finishRun(sql, id, "completed");
+    for (const id of [live, elsewhere, container, job]) await finishRun(sql, id, "completed");
   });
 
   it("lists each file once however links reach it: loops back to a directory lead nowhere new, a file reached directly is listed by its own path", async () => {

@@ -103,9 +103,10 @@ export interface JobItem {
   kind: "recording" | "clip";
   /** The recording's or the clip's id. */
   target_id: string;
-  recording_id: string;
-  /** The recording's path relative to its dataset's audio_dir. */
-  recording_path: string;
+  /** Null only for an item queued before migration 005 whose target was deleted by then. */
+  recording_id: string | null;
+  /** The recording's path relative to its dataset's audio_dir (null as recording_id). */
+  recording_path: string | null;
   /** A clip's bounds, s; null for a recording. */
   start_time: number | null;
   end_time: number | null;

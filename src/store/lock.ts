@@ -10,7 +10,7 @@
  * a reboot, or a container whose server is always pid 1): the lock names the process by its
  * start (boot and start time, Linux /proc), not by its pid alone.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { link, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -23,6 +23,20 @@ export interface LockOwner {
   socket?: string;
   /** When the owner started (processStart): another process holding its pid since is not the owner. */
   start?: string;
+  /**
+   * The owner's PID namespace (Linux /proc/self/ns/pid): containers on one host may share its name
+   * (host networking) but not their pids, so an owner in another namespace cannot be checked.
+   */
+  pidNamespace?: string;
+}
+
+/** This process's PID namespace (e.g. "pid:[4026531836]"), undefined where /proc does not tell. */
+function pidNamespace(): string | undefined {
+  try {
+    return readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -43,7 +57,7 @@ export function processStart(pid: number): string | undefined {
 
 /** This process, as a lock (or an import run, see runs.ts) records its owner. */
 export function thisProcess(): LockOwner {
-  return { pid: process.pid, host: hostname(), start: processStart(process.pid) };
+  return { pid: process.pid, host: hostname(), start: processStart(process.pid), pidNamespace: pidNamespace() };
 }
 
 /** The directory is locked by another live process. */
@@ -68,10 +82,12 @@ export async function readLock(dir: string): Promise<LockOwner | null> {
 
 /**
  * True when `owner` is a process that still exists: its pid is alive and, where the lock records
- * its start, the process with that pid started then. Another host's process is assumed alive.
+ * its start, the process with that pid started then. Another host's process — or another PID
+ * namespace's, a container beside this one — cannot be checked, and is assumed alive.
  */
 export function isAlive(owner: LockOwner): boolean {
   if (owner.host !== hostname()) return true;
+  if (owner.pidNamespace !== undefined && owner.pidNamespace !== pidNamespace()) return true;
   if (owner.pid !== process.pid) {
     try {
       process.kill(owner.pid, 0);

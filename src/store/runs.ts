@@ -43,8 +43,9 @@ export async function finishRun(db: Queryable, id: string, status: Exclude<RunSt
 
 /**
  * Ends as failed every run still `running` whose owning process no longer exists — an import
- * whose process was killed, which nothing else would ever end. Only this host's processes can
- * be checked: another host's are taken to be alive. Returns the runs ended.
+ * whose process was killed, which nothing else would ever end. Only the processes this one can
+ * see can be checked — this host's, in its PID namespace: another host's or container's are taken
+ * to be alive (lock.ts isAlive). Returns the runs ended.
  */
 export async function failInterruptedRuns(db: Queryable): Promise<Run[]> {
   const owned = await db<{ id: string; owner: LockOwner }[]>`SELECT id, owner FROM runs WHERE status = 'running' AND owner IS NOT NULL`;

@@ -93,7 +93,6 @@ export class TilePool {
    * not finishing within `timeoutMs` of this call (queued time included).
    */
   async run<T>(task: WorkerTask, signal?: AbortSignal, timeoutMs = this.taskTimeoutMs): Promise<T> {
-    if (this.piscina.queueSize >= this.piscina.options.maxQueue) throw new PoolBusyError("all workers are busy and the queue is full");
     const timeout = AbortSignal.timeout(timeoutMs);
     const options = { signal: signal ? AbortSignal.any([signal, timeout]) : timeout };
     try {
@@ -101,6 +100,7 @@ export class TilePool {
       // the task runs again on another thread. Each worker retires once, so this ends.
       let result: T;
       for (let attempt = 0; ; attempt++) {
+        if (this.piscina.queueSize >= this.piscina.options.maxQueue) throw new PoolBusyError("all workers are busy and the queue is full");
         try {
           result = await this.piscina.run(task, options);
           break;

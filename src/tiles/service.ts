@@ -157,10 +157,10 @@ export interface TileServiceOptions extends PoolOptions {
   /** Bytes of encoded tiles kept in memory (default 256 MiB). */
   cacheBytes?: number;
   /**
-   * Bytes of recording stats kept in memory (default 256 MiB): an entry is mostly its PCEN
-   * checkpoints, up to 2^36 / 1024 floats (256 MiB) for a pass at the work limit, so a bound by
-   * count (it was 1024 entries) held no bound on memory. Stats beyond it are read again from the
-   * store, or computed again.
+   * Bytes of recording stats kept in memory (default 512 MiB): an entry is mostly its PCEN
+   * checkpoints, up to 2^36 / 1024 floats (256 MiB, and a little) for a pass at the work limit, so
+   * a bound by count (it was 1024 entries) held no bound on memory; twice that largest entry keeps
+   * it, and another beside it. Stats evicted are read again from the store, or computed again.
    */
   statsCacheBytes?: number;
   statsStore?: StatsStore;
@@ -324,7 +324,7 @@ export class TileService {
     this.pool = new TilePool(options);
     this.cache = new ByteCache<TileBody>(options.cacheBytes ?? 256 * 1024 * 1024, (t) => t.body.byteLength);
     // An entry's checkpoints, and a little for the rest of it.
-    this.statsMemory = new ByteCache<StatsResult>(options.statsCacheBytes ?? 256 * 1024 * 1024, (r) => r.stats.checkpoints.byteLength + 1024);
+    this.statsMemory = new ByteCache<StatsResult>(options.statsCacheBytes ?? 512 * 1024 * 1024, (r) => r.stats.checkpoints.byteLength + 1024);
     this.statsStore = options.statsStore;
     this.statsLeaseMs = options.statsLeaseMs ?? 30_000;
     this.statsWaitMs = options.statsWaitMs ?? 20_000;

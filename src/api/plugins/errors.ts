@@ -84,7 +84,8 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
     }
     // A client that went away (its work then cancelled, e.g. clientLeft in routes/tiles.ts) gets no
     // answer; its leaving is no fault of the server's.
-    if (request.raw.destroyed) request.log.info({ err: err.message }, "the client left before its answer");
+    // (The connection, not the request stream: Node destroys that once a body has been read.)
+    if (request.raw.socket?.destroyed) request.log.info({ err: err.message }, "the client left before its answer");
     else request.log.error({ err }, "unhandled error");
     return sendError(reply, 500, "internal server error; the server log has the details");
   });

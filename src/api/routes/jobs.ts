@@ -43,8 +43,9 @@ const jobSchema = z.object({
 });
 
 const jobItemSchema = z.object({
-  item: z.number().int(), kind: z.enum(["recording", "clip"]), target_id: z.uuid().describe("The recording's or the clip's id"), recording_id: z.uuid(),
-  recording_path: z.string().describe("The recording's path relative to its dataset's audio_dir"),
+  item: z.number().int(), kind: z.enum(["recording", "clip"]), target_id: z.uuid().describe("The recording's or the clip's id"),
+  recording_id: z.uuid().nullable().describe("Null only for an item of a job queued by an older sonotile (before migration 005) whose target was deleted by then"),
+  recording_path: z.string().nullable().describe("The recording's path relative to its dataset's audio_dir"),
   start_time: z.number().nullable().describe("A clip's start, s"), end_time: z.number().nullable().describe("A clip's end, s"),
   status: z.enum(JOB_ITEM_STATUSES).describe("failed: an input the item could not use (a file missing, replaced or undecodable; a target gone); errored: a computation that kept breaking; skipped: the job was aborted first"),
   attempts: z.number().int().describe("Deliveries so far (1 + retries)"), seconds: z.number().nullable().describe("Audio seconds covered, once done"),
