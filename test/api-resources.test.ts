@@ -413,3 +413,53 @@ describe("trash", () => {
     expect((await app.inject({ method: "POST", url: "/v1/trash/purge", payload: { older_than: 3153600000 }, headers: auth(admin) })).statusCode).toBe(200);
   });
 });
+
+describe("URLs and query strings as clients write them", () => {
+  it("reads and removes a feature by any name the API stores — 255 characters, not ASCII — on recordings and clips alike", async () => {
+    const clip = (await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0.1, end_time: 0.2 }, headers: auth(member) })).json();
+    const name = "é".repeat(255); // 510 bytes of UTF-8, 1530 characters in the path: Fastify's limit of 100 answered 414
+    for (const [path, id] of [["recordings", recordingId], ["clips", clip.id]] as const) {
+      expect((await app.inject({ method: "POST", url: `/v1/${path}/${id}/features`, payload: { name, value: 2.5 }, headers: auth(member) })).statusCode).toBe(200);
+      const got = await app.inject({ url: `/v1/${path}/${id}/features/${encodeURIComponent(name)}` });
+      expect([got.statusCode, got.json().value], path).toEqual([200, 2.5]);
+      const removed = await app.inject({ method: "DELETE", url: `/v1/${path}/${id}/features/${encodeURIComponent(name)}`, headers: auth(member) });
+      expect([removed.statusCode, removed.json().features], path).toEqual([200, []]);
+      expect((await app.inject({ url: `/v1/${path}/${id}/features/${encodeURIComponent(name)}` })).statusCode, path).toBe(404);
+    }
+  });
+
+  it("answers a malformed path in the error body of every other refusal", async () => {
+    const res = await app.inject({ url: "/v1/recordings/%E0%A4%A" });
+    expect([res.statusCode, Object.keys(res.json()).sort()]).toEqual([400, ["error", "message", "statusCode"]]);
+  });
+
+  it("takes a trailing slash as no slash", async () => {
+    const list = await app.inject({ url: "/v1/datasets/" });
+    expect([list.statusCode, list.json().items.length > 0]).toEqual([200, true]);
+    expect((await app.inject({ url: `/v1/recordings/${recordingId}/` })).json().id).toBe(recordingId);
+  });
+
+  it("refuses a query parameter on a route that takes none, naming it — a scan asked for ?limit=1 answered every file", async () => {
+    const datasetId = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
+    for (const url of [`/v1/datasets/${datasetId}/scan?limit=1`, `/v1/recordings/${recordingId}?foo=1`, `/v1/recordings/${recordingId}/audio?foo=1`, "/version?foo=1"]) {
+      const res = await app.inject({ url });
+      expect([res.statusCode, fields(res.json())], url).toEqual([400, [url.split("?")[1].split("=")[0]]]);
+    }
+  });
+
+  it("reads yes/no query values as the spectrogram parameters do", async () => {
+    for (const [value, status] of [["1", 200], ["yes", 200], ["false", 200], ["maybe", 400]] as const) {
+      const res = await app.inject({ url: `/v1/notes?is_issue=${value}` });
+      expect(res.statusCode, value).toBe(status);
+      if (status === 400) expect(res.json().fields).toEqual([{ field: "is_issue", message: "must be true or false (also 1/0, yes/no, on/off)" }]);
+    }
+  });
+
+  it("names a download in UTF-8 (filename*), with an ASCII stand-in", async () => {
+    const datasetId = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
+    await writeSineWav(join(scratch.path, 'chœur "1";(b).wav'), 8000, 0.1);
+    const rec = (await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: 'chœur "1";(b).wav' }, headers: auth(member) })).json();
+    const res = await app.inject({ url: `/v1/recordings/${rec.id}/audio` });
+    expect(res.headers["content-disposition"]).toBe(`attachment; filename="ch_ur _1_;(b).wav"; filename*=UTF-8''ch%C5%93ur%20%221%22%3B%28b%29.wav`);
+  });
+});

@@ -640,7 +640,7 @@ describe("OpenAPI document", () => {
     const admin = auth(adminKey);
     const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { required?: string[] } }> }> }>>)
       .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase() as "GET", op, name: `${method.toUpperCase()} ${path}` })));
-    expect(ops).toHaveLength(81);
+    expect(ops).toHaveLength(82);
     /** The operation's URL, its path parameters filled in: every id `id` (a malformed one by default). */
     const url = (path: string, recordId = "not-a-uuid") => path.replace(/\{(\w+)\}/g, (_, p: string) => (p === "z" ? "0" : p === "tile" ? "0.f32" : p === "name" ? "f" : recordId));
     const problems: string[] = [];
@@ -688,6 +688,19 @@ describe("OpenAPI document", () => {
     expect(refused.filter((r) => r.endsWith("(member)")).sort()).toEqual([
       "DELETE /v1/datasets/{id}", "DELETE /v1/recordings/{id}", "PATCH /v1/users/{id}", "POST /v1/artifacts/cleanup", "POST /v1/trash/purge", "POST /v1/users",
     ].map((n) => `${n} (member)`));
+  });
+
+  it("tells a client what it may leave out: the bodies abort and purge do without, the token /health does without; and what a download is", async () => {
+    const doc = (await app.inject({ url: "/openapi.json" })).json();
+    expect(doc.paths["/v1/jobs/{id}/abort"].post.requestBody.required).toBe(false);
+    expect(doc.paths["/v1/trash/purge"].post.requestBody.required).toBe(false);
+    expect(doc.paths["/v1/clips"].post.requestBody.required).toBe(true);
+    expect(doc.paths["/health"].get.security).toEqual([]);
+    expect(doc.paths["/v1/recordings"].get.security).toBeUndefined(); // the document's bearer requirement
+    expect(Object.keys(doc.paths["/v1/artifacts/{id}/file"].get.responses["200"].content)).toEqual(["text/csv"]);
+    expect(doc.paths["/v1/artifacts/{id}/file"].get.responses["304"].content).toBeUndefined();
+    // On loopback a read needs no token — and one without a token named by a foreign Host is a 403.
+    expect(doc.paths["/v1/recordings"].get.responses["403"]).toBeDefined();
   });
 });
 

@@ -6,7 +6,7 @@
  */
 import { STATUS_CODES } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
-import swagger from "@fastify/swagger";
+import swagger, { type SwaggerTransformObject } from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { z } from "zod";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
@@ -16,7 +16,7 @@ import { declareCommonResponses } from "./common-responses.js";
 import { authPlugin } from "./plugins/auth.js";
 import { drainPlugin } from "./plugins/drain.js";
 import { deadlinePlugin } from "./plugins/deadline.js";
-import { errorsPlugin } from "./plugins/errors.js";
+import { errorsPlugin, sendError } from "./plugins/errors.js";
 import { statePlugin } from "./plugins/state.js";
 import { healthRoutes } from "./routes/health.js";
 import { userRoutes } from "./routes/users.js";
@@ -63,7 +63,32 @@ export type App = FastifyInstance;
  * schema is z.null() — a 204 or 304, which has no body — is shown without content, where the
  * transform would document a JSON null.
  */
+/** The OpenAPI document's operations, as optionalBodies reads them. */
+interface OpenApiDocument {
+  paths?: Record<string, Record<string, { requestBody?: { required?: boolean } }>>;
+}
+
+/** "METHOD /openapi/{path}" of the routes whose body may be left out (see documentedRoute). */
+const bodiesOptional = new Set<string>();
+
+/**
+ * @fastify/swagger marks every declared body required; a route whose body schema takes no body
+ * (`.nullish()`: abort, purge) says otherwise, so generated clients do not force one on callers.
+ */
+function optionalBodies(doc: OpenApiDocument): OpenApiDocument {
+  for (const [path, operations] of Object.entries(doc.paths ?? {})) {
+    for (const [method, operation] of Object.entries(operations)) {
+      if (operation.requestBody && bodiesOptional.has(`${method.toUpperCase()} ${path}`)) operation.requestBody.required = false;
+    }
+  }
+  return doc;
+}
+
 const documentedRoute: typeof jsonSchemaTransform = (route) => {
+  const body = route.schema?.body;
+  if (body instanceof z.ZodType && body.safeParse(undefined).success) {
+    for (const method of [route.route.method].flat()) bodiesOptional.add(`${method} ${route.url.replace(/:(\w+)/g, "{$1}")}`);
+  }
   const documented = jsonSchemaTransform(route);
   const responses = (route.schema?.response ?? {}) as Record<string, unknown>;
   for (const [status, schema] of Object.entries(responses)) {
@@ -87,6 +112,16 @@ export async function buildApp(options: AppOptions): Promise<App> {
     // Fastify's 10 s, a close while a slow client still read a large tile gave up after 10 s —
     // the answer cut short, and `serve` left running without its port.
     pluginTimeout: deadlineMs + 10_000,
+    routerOptions: {
+      // A path segment may be a feature name of 255 characters, percent-encoded (up to 12
+      // characters each): Fastify's 100 refused names the API had accepted in a body (414).
+      maxParamLength: 4096,
+      // `/v1/datasets/` is `/v1/datasets` (its empty segment was read as an id: "must be a UUID").
+      ignoreTrailingSlash: true,
+    },
+    // The router's own refusals (a malformed percent-encoding in the path, a segment over the
+    // limit) in the error body of every other refusal.
+    frameworkErrors: (err, _request, reply) => sendError(reply, err.statusCode ?? 400, err.message),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -102,10 +137,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
       security: [{ bearer: [] }],
     },
     transform: documentedRoute,
+    transformObject: (doc) => ("openapiObject" in doc ? optionalBodies(doc.openapiObject as OpenApiDocument) : doc.swaggerObject) as ReturnType<SwaggerTransformObject>,
   });
   // Every documented route declares the statuses any route can answer (400, 401, 403, 413/415, 503)
   // besides its own: common-responses.ts.
   app.addHook("onRoute", (route) => declareCommonResponses(route, requireAuthForReads));
+  // A route that takes no query parameters refuses any, naming it, as the others refuse those they
+  // do not know: `GET /v1/datasets/{id}/scan?limit=1` answered the whole scan as if it were a page.
+  app.addHook("onRoute", (route) => {
+    const schema = route.schema as { hide?: boolean; querystring?: unknown } | undefined;
+    if (schema && !schema.hide && !schema.querystring) schema.querystring = z.strictObject({});
+  });
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 

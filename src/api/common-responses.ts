@@ -6,7 +6,8 @@
  *   parameter given twice, a NUL character), so every route;
  * - 401: every route but the public ones — a wrong or malformed token is refused on all of them,
  *   even where none is needed (plugins/auth.ts);
- * - 403: routes whose role (plugins/auth.ts neededRole) a token's user can lack;
+ * - 403: routes whose role (plugins/auth.ts neededRole) a token's user can lack, and on loopback
+ *   the reads that need no token, refused without one to a Host that is no loopback name;
  * - 413 and 415: methods Fastify reads a body for (POST, PUT, PATCH, DELETE), whether or not the
  *   route takes one: a body over the limit, or one that is not JSON (plugins/errors.ts);
  * - 503: the answer's deadline (plugins/deadline.ts), an unreachable database.
@@ -22,7 +23,7 @@ const BODY_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELE
 const responses = {
   400: errorBody.describe("Bad Request: a field is invalid (`fields` names each)"),
   401: errorBody.describe("Unauthorized: a wrong, disabled or malformed token, or none where one is needed"),
-  403: errorBody.describe("Forbidden: the token's user lacks the role this needs"),
+  403: errorBody.describe("Forbidden: the token's user lacks the role this needs, or a request without a token names this server by a Host that is no loopback name"),
   413: errorBody.describe("Content Too Large: the body is over the limit"),
   415: errorBody.describe("Unsupported Media Type: the body is not sent as application/json"),
   503: errorBody.describe("Service Unavailable: no answer within the deadline, or the database is unavailable"),
@@ -35,16 +36,21 @@ function commonResponses(route: Pick<RouteOptions, "method" | "config">, require
   const common: Partial<typeof responses> = { 400: responses[400] };
   if (!config.public) {
     common[401] = responses[401];
-    if (methods.some((m) => roleCanRefuse(neededRole(config, m, requireAuthForReads)))) common[403] = responses[403];
+    const needed = methods.map((m) => neededRole(config, m, requireAuthForReads));
+    if (needed.some((role) => roleCanRefuse(role) || role === "anonymous")) common[403] = responses[403];
   }
   if (methods.some((m) => BODY_METHODS.has(m))) Object.assign(common, { 413: responses[413], 415: responses[415] });
   common[503] = responses[503];
   return common;
 }
 
-/** Adds commonResponses to a documented route's schema (hidden routes are left alone). */
+/**
+ * Adds commonResponses to a documented route's schema (hidden routes are left alone), and takes a
+ * public route out of the document's global bearer requirement (/health answers without a token).
+ */
 export function declareCommonResponses(route: RouteOptions, requireAuthForReads: boolean): void {
-  const schema = route.schema as { hide?: boolean; response?: Record<string, unknown> } | undefined;
+  const schema = route.schema as { hide?: boolean; response?: Record<string, unknown>; security?: unknown[] } | undefined;
   if (!schema || schema.hide) return;
   schema.response = { ...commonResponses(route, requireAuthForReads), ...schema.response };
+  if ((route.config as { public?: boolean } | undefined)?.public) schema.security = [];
 }

@@ -3,7 +3,7 @@
  * body. The OpenAPI document is generated from these (fastify-type-provider-zod).
  */
 import { z } from "zod";
-import { decimalText, integerText } from "../engine/params.js";
+import { booleanText, decimalText, integerText } from "../engine/params.js";
 import { STATES } from "../store/common.js";
 
 /** A record id. */
@@ -22,7 +22,7 @@ export const MAX_LIMIT = 1000;
  * (engine/params.ts decimalFromText): decimal, with an optional sign, fraction and exponent —
  * never the hex, octal or binary `Number()` (and z.coerce) would take, nor spaces around it.
  */
-export { decimalText, integerText };
+export { booleanText, decimalText, integerText };
 
 /** An integer in [min, max] from a query string. */
 const int = (min: number, max: number) => integerText(z.number({ error: "must be an integer" }).min(min, { error: `must be >= ${min}`, abort: true }).max(max, { error: `must be <= ${max}`, abort: true }).int("must be an integer"));

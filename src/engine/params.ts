@@ -75,7 +75,11 @@ const MAX_SAMPLERATE = LIMITS.maxSamplerate;
 const MAX_CHANNEL = 65534;
 
 const number = () => z.preprocess(decimalFromText, z.number({ error: "must be a number" }).finite());
-const boolean = () => z.preprocess(toBoolean, z.boolean({ error: "must be true or false" }));
+/**
+ * A yes/no field from a query string, a command line or parseParams: true/false, 1/0, yes/no or
+ * on/off (any case), as Whombat's clients and shells spell them.
+ */
+export const booleanText = () => z.preprocess(toBoolean, z.boolean({ error: "must be true or false (also 1/0, yes/no, on/off)" }));
 const frequency = () => z.preprocess(toNullable, z.number({ error: "must be a number of Hz or null" }).finite().nullable());
 
 /** Field-by-field schema, each field documented where it is defined (the CLI help and the
@@ -85,7 +89,7 @@ const frequency = () => z.preprocess(toNullable, z.number({ error: "must be a nu
  * must say what a request without the field gets. */
 const fields = {
   // audio
-  resample: boolean().prefault(false).describe("Resample the whole recording to `samplerate` before the STFT (scipy resample_poly)"),
+  resample: booleanText().prefault(false).describe("Resample the whole recording to `samplerate` before the STFT (scipy resample_poly)"),
   samplerate: z.preprocess(decimalFromText, z.number({ error: "must be a number" }).positive({ error: "must be > 0", abort: true }).max(MAX_SAMPLERATE, { error: `must be <= ${MAX_SAMPLERATE}`, abort: true }).int("must be an integer")).prefault(44100).describe("Target rate in Hz when `resample` is true"),
   low_freq: frequency().refine((v) => v === null || v >= 0, "must be >= 0").prefault(null).describe("High-pass edge in Hz (Butterworth); null for none"),
   high_freq: frequency().refine((v) => v === null || v > 0, "must be > 0").prefault(null).describe("Low-pass edge in Hz (Butterworth); null for none"),
@@ -97,14 +101,14 @@ const fields = {
   kaiser_beta: number().refine((v) => v > 0, "must be > 0").prefault(14).describe("Shape parameter of the kaiser window"),
   // amplitude
   scale: z.enum(SCALES, { error: `must be one of ${SCALES.join(", ")}` }).prefault("dB").describe("Value scale of the output"),
-  clamp: boolean().prefault(false).describe("Clip dB values to [min_dB, max_dB]"),
+  clamp: booleanText().prefault(false).describe("Clip dB values to [min_dB, max_dB]"),
   min_dB: number().refine((v) => v <= 0, "must be <= 0").prefault(-100).describe("Lower dB bound for clamping and for mapping to colours"),
   max_dB: number().refine((v) => v <= 0, "must be <= 0").prefault(0).describe("Upper dB bound for clamping and for mapping to colours"),
-  normalize: boolean().prefault(true).describe("Divide by the whole recording's maximum (after PCEN)"),
+  normalize: booleanText().prefault(true).describe("Divide by the whole recording's maximum (after PCEN)"),
   // spectrogram
   channel: z.preprocess(decimalFromText, z.number({ error: "must be a number" }).min(0, { error: "must be >= 0", abort: true }).max(MAX_CHANNEL, { error: `must be <= ${MAX_CHANNEL}`, abort: true }).int("must be an integer")).prefault(0).describe("Channel to analyse (0-based)"),
   cmap: z.enum(COLORMAPS, { error: `must be one of ${COLORMAPS.join(", ")}` }).prefault("gray").describe("Colour table for images"),
-  pcen: boolean().prefault(true).describe("Per-channel energy normalization (Wang et al. 2017) before scaling"),
+  pcen: booleanText().prefault(true).describe("Per-channel energy normalization (Wang et al. 2017) before scaling"),
   // pcen
   pcen_smooth: number().refine((v) => v > 0 && v < 1, "must be > 0 and < 1").prefault(0.025).describe("Smoother coefficient s of PCEN: 0 < s < 1"),
   pcen_gain: number().refine((v) => v >= 0, "must be >= 0").prefault(0.98).describe("Gain (alpha) of PCEN"),

@@ -2,7 +2,7 @@
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, writing, effectiveState, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
-import { putFeatureValue, type FeatureInput } from "./features.js";
+import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 import { getOrCreateTag } from "./tags.js";
 
 export interface Clip {
@@ -146,6 +146,14 @@ export async function removeClipTag(db: Queryable, id: string, tag: { key: strin
 export async function setClipFeature(db: Queryable, id: string, f: FeatureInput & Provenance): Promise<Clip> {
   return writing(db, "clips", id, async (tx) => {
     await putFeatureValue(tx, "clip", id, f);
+    return getClip(tx, id);
+  });
+}
+
+/** Removes a clip's feature value (dropFeatureValue). */
+export async function removeClipFeature(db: Queryable, id: string, name: string): Promise<Clip> {
+  return writing(db, "clips", id, async (tx) => {
+    await dropFeatureValue(tx, "clip", id, name);
     return getClip(tx, id);
   });
 }

@@ -83,3 +83,10 @@ export async function putFeatureValue(tx: Queryable, of: "recording" | "clip", i
     ON CONFLICT (${owner}, feature_name_id)
     DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_by = EXCLUDED.created_by, run_id = EXCLUDED.run_id, created_at = now()`);
 }
+
+/** Removes the value of feature `name` of recording or clip `id`, if it has one. The caller holds the record (`writing`). */
+export async function dropFeatureValue(tx: Queryable, of: "recording" | "clip", id: string, name: string): Promise<void> {
+  await tx`
+    DELETE FROM ${tx(`${of}_features`)} v USING feature_names f
+    WHERE v.${tx(`${of}_id`)} = ${id} AND v.feature_name_id = f.id AND f.name = ${name}`;
+}

@@ -15,7 +15,7 @@ import { ConflictError, NotFoundError, invalid, translating } from "./errors.js"
 import { resolveRecordingFile } from "./paths.js";
 import type { FileFacts, FileStamp } from "./probe.js";
 import { getOrCreateTag } from "./tags.js";
-import { putFeatureValue, type FeatureInput } from "./features.js";
+import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 
 export interface Recording extends FileFacts {
   id: string;
@@ -310,11 +310,10 @@ export async function setRecordingFeature(db: Queryable, id: string, f: FeatureI
   });
 }
 
+/** Removes a recording's feature value (dropFeatureValue). */
 export async function removeRecordingFeature(db: Queryable, id: string, name: string): Promise<Recording> {
   return writing(db, "recordings", id, async (tx) => {
-    await tx`
-      DELETE FROM recording_features rf USING feature_names f
-      WHERE rf.recording_id = ${id} AND rf.feature_name_id = f.id AND f.name = ${name}`;
+    await dropFeatureValue(tx, "recording", id, name);
     return getRecording(tx, id);
   });
 }

@@ -10,7 +10,8 @@ import { cleanupExpired, fileContentsStored, getArtifact, listArtifacts, readFil
 import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
-import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, stateQuery, timestamp } from "../schemas.js";
+import { attachment } from "../attachment.js";
+import { bytesResponse, errorBody, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, stateQuery, timestamp } from "../schemas.js";
 
 const artifactSchema = z.object({
   id: z.uuid(), job_id: z.uuid().nullable(), name: z.string(), file_sha256: z.string(), size: z.number().int(), media_type: z.string(),
@@ -29,7 +30,7 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       summary: "Download an artifact's file", tags, params: idParams,
       description: "The bytes with their media type and length; ETag is the SHA-256 (304 on If-None-Match). 410 once the artifact has expired, 404 once cleanup removed it.",
-      response: { 200: z.any().describe("The file's bytes"), 304: z.any(), 404: errorBody, 410: errorBody },
+      response: { 200: bytesResponse("The file's bytes, as its media type (features.csv: text/csv)", ["text/csv"]), 304: notModifiedResponse, 404: errorBody, 410: errorBody },
     },
   }, async (request, reply) => {
     const artifact = await getArtifact(sql, request.params.id);
@@ -38,14 +39,14 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
     }
     const etag = `"${artifact.file_sha256}"`;
     reply.header("ETag", etag);
-    if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).send(undefined);
+    if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).send(undefined);
     if (!(await fileContentsStored(sql, artifact.file_sha256, artifact.size))) {
       throw new HttpError(404, `the file of artifact ${artifact.id} is not in the database (it was written before files were stored there, on the disk of the worker that made it)`);
     }
     return reply
       .type(artifact.media_type)
       .header("Content-Length", artifact.size)
-      .header("Content-Disposition", `attachment; filename*=UTF-8''${encodeURIComponent(artifact.name)}`)
+      .header("Content-Disposition", attachment(artifact.name))
       .send(Readable.from(readFileContents(sql, artifact.file_sha256, artifact.size)));
   });
   app.post("/artifacts/cleanup", {

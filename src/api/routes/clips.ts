@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
-import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, removeClipTag, setClipFeature, updateClip } from "../../store/clips.js";
+import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, removeClipFeature, removeClipTag, setClipFeature, updateClip } from "../../store/clips.js";
 import { requireRole } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
 import { featureValueRoute } from "../feature-routes.js";
@@ -72,6 +72,10 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/clips/:id/features", {
     schema: { summary: "Set a clip's feature value", tags, params: idParams, body: z.strictObject({ name: label(255), value: z.number({ error: "must be a number" }).finite() }), response: { 200: clipSchema, 404: errorBody, 409: errorBody } },
   }, async (request) => setClipFeature(sql, request.params.id, { ...request.body, created_by: request.user?.id ?? null }));
+
+  app.delete("/clips/:id/features/:name", {
+    schema: { summary: "Remove a clip's feature value", tags, params: z.object({ id, name: label(255) }), response: { 200: clipSchema, 404: errorBody, 409: errorBody } },
+  }, async (request) => removeClipFeature(sql, request.params.id, request.params.name));
 
   await app.register(stateRoutes("clips", "clips", clipSchema, (cid) => getClip(sql, cid)));
   await app.register(featureValueRoute("clips", "clip"));

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
 import { createNote, getNote, listNotes, updateNote } from "../../store/notes.js";
 import { stateRoutes } from "../state-routes.js";
-import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, stateQuery, label, timestamp } from "../schemas.js";
+import { booleanText, errorBody, id, idParams, nullableTimestamp, page, pageQuery, stateQuery, label, timestamp } from "../schemas.js";
 
 const noteSchema = z.object({
   id: z.uuid(),
@@ -19,14 +19,13 @@ const noteSchema = z.object({
   run_id: z.uuid().nullable(),
 });
 
-const booleanText = z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true");
 
 export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["notes"];
   const sql = app.db.sql;
 
   app.get("/notes", {
-    schema: { summary: "List notes", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, recording_id: id.optional(), clip_id: id.optional(), is_issue: booleanText.optional() }), response: { 200: page(noteSchema), 400: errorBody } },
+    schema: { summary: "List notes", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, recording_id: id.optional(), clip_id: id.optional(), is_issue: booleanText().optional() }), response: { 200: page(noteSchema), 400: errorBody } },
   }, async (request) => listNotes(sql, request.query));
 
   app.post("/notes", {

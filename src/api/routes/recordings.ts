@@ -21,6 +21,7 @@ import { HttpError } from "../plugins/errors.js";
 import { checkInAudioRoots, recordingFile, withoutAudioRoots } from "../recording-file.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
+import { attachment } from "../attachment.js";
 import { bytesResponse, errorBody, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, text, timestamp } from "../schemas.js";
 
 const recordingSchema = z.object({
@@ -216,7 +217,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     // comparison; a date never matches: there is no Last-Modified), else the whole file.
     const ifRange = request.headers["if-range"] as string | undefined;
     const range = ifRange === undefined || ifRange.trim() === etag ? rangeOf(reply, request.headers.range, size) : null;
-    reply.type(audioMediaType(loc.path)).header("Content-Disposition", `attachment; filename="${loc.path.split("/").pop()!.replace(/[^\w.-]/g, "_")}"`);
+    reply.type(audioMediaType(loc.path)).header("Content-Disposition", attachment(loc.path.split("/").pop()!));
     // Opened as the file just checked (a link swapped in since leads nowhere: SPEC §10), and only
     // while it still has the size the headers state.
     const { handle, size: opened } = await openRegularFile(abs, { exactPath: true }).catch((err: Error) => {
