@@ -82,4 +82,23 @@ describe("demo recordings", () => {
       await t.cleanup();
     }
   });
+
+  it("of a second server with a data directory of its own, on the same database, form a dataset of their own (it stopped at 'name already exists')", async () => {
+    const t: TestDatabase = await freshDatabase();
+    const other = await tempDir();
+    try {
+      await ensureDemoAudio(other.path);
+      const [first, second] = await resolveRoots([dir.path, other.path]);
+      await ensureDemoDataset(t.db.sql, first, null);
+      const added = await ensureDemoDataset(t.db.sql, second, null);
+      expect(added?.registered.map((r) => r.path)).toEqual(["bats-384k.wav", "birds-48k.wav"]);
+      const datasets = await t.db.sql`SELECT name, audio_dir FROM datasets ORDER BY name`;
+      expect(datasets.map((d) => [d.name, d.audio_dir])).toEqual([["demo", first], [`demo (${second})`, second]]);
+      expect((await t.db.sql`SELECT status FROM runs WHERE kind = 'import'`).map((r) => r.status)).toEqual(["completed", "completed"]);
+      expect(await ensureDemoDataset(t.db.sql, second, null)).toBeNull(); // found by its directory at the next start
+    } finally {
+      await t.cleanup();
+      await other.remove();
+    }
+  });
 });

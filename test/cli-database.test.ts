@@ -4,13 +4,14 @@
  * directory (or a PostgreSQL) without one — exit 2, one line naming it — and leave nothing
  * behind. Record ids that are no UUID, or name no record, are bad usage too (exit 2).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, realpathSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSonotile } from "./cli-helpers.js";
+import { ROOT } from "./golden.js";
 import { openDatabase } from "../src/store/db.js";
 import { freshDatabase, migratedTemplate, REAL_PG_URL, tempDir, writeSineWav } from "./store-helpers.js";
 
@@ -58,6 +59,31 @@ describe("a data directory without a database", () => {
       await admin.end();
     }
   });
+});
+
+describe("a worker started beside the first serve on a new PostgreSQL", () => {
+  it.skipIf(!REAL_PG_URL)("waits for sonotile's tables, saying so, and starts once they are there (it exited at once)", async () => {
+    const name = `sonotile_test_wait_${process.pid}`;
+    const admin = postgres(REAL_PG_URL!, { max: 1, onnotice: () => {} });
+    await admin`CREATE DATABASE ${admin(name)}`;
+    const url = new URL(REAL_PG_URL!);
+    url.pathname = `/${name}`;
+    const worker = spawn(process.execPath, ["bin/sonotile.js", "worker", "--threads", "1"], { cwd: ROOT, env: { ...process.env, DATABASE_URL: url.toString() }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "", stderr = "";
+    worker.stdout!.on("data", (d) => (stdout += d));
+    worker.stderr!.on("data", (d) => (stderr += d));
+    try {
+      await expect.poll(() => stderr, { timeout: 20_000, interval: 50 }).toMatch(/has no sonotile tables yet: waiting up to 120 s for `sonotile serve` to create them\n$/);
+      await (await openDatabase({ url: url.toString() })).close(); // what serve does first: the migrations
+      await expect.poll(() => stdout, { timeout: 20_000, interval: 50 }).toMatch(/^sonotile worker \d+ ready/);
+      worker.kill("SIGTERM");
+      expect(await new Promise((r) => worker.once("exit", r))).toBe(0);
+    } finally {
+      worker.kill("SIGKILL");
+      await admin`DROP DATABASE IF EXISTS ${admin(name)} WITH (FORCE)`;
+      await admin.end();
+    }
+  }, 60_000);
 });
 
 describe("record ids on the command line", () => {

@@ -10,7 +10,7 @@
 import { access, mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Sql } from "../store/db.js";
-import { addDataset, findDatasetByDir, importDataset, importNew, type ImportResult } from "../store/datasets.js";
+import { addDataset, findDatasetByDir, findDatasetByName, importDataset, importNew, type ImportResult } from "../store/datasets.js";
 import { ConflictError } from "../store/errors.js";
 import { encodeWav16 } from "./wav.js";
 
@@ -108,12 +108,18 @@ export async function ensureDemoDataset(sql: Sql, dir: string, adminId: string |
   return result?.registered.length ? result : null;
 }
 
-/** Imports the demo directory: into the existing dataset (importNew), or as a new one (one import run makes both); null when there is nothing to do. */
+/**
+ * Imports the demo directory: into the existing dataset (importNew), or as a new one (one import run
+ * makes both); null when there is nothing to do. The new one is "demo", or — when a server with
+ * another data directory shares the database and made "demo" of its own demo directory — "demo
+ * (<dir>)": a second `serve --demo` on one DATABASE_URL stopped at "name already exists".
+ */
 async function importDemo(sql: Sql, dir: string, adminId: string | null): Promise<ImportResult | null> {
   const existing = await findDatasetByDir(sql, dir);
   if (existing) return importNew(sql, existing.id, adminId);
+  const name = (await findDatasetByName(sql, DEMO_DATASET)) ? `${DEMO_DATASET} (${dir})`.slice(0, 255) : DEMO_DATASET;
   try {
-    return await addDataset(sql, { name: DEMO_DATASET, description: "Synthetic bat calls (384 kHz) and bird chirps (48 kHz)", audio_dir: dir, created_by: adminId });
+    return await addDataset(sql, { name, description: "Synthetic bat calls (384 kHz) and bird chirps (48 kHz)", audio_dir: dir, created_by: adminId });
   } catch (err) {
     // Another server sharing the database created it first.
     const created = await findDatasetByDir(sql, dir);

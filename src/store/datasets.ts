@@ -59,6 +59,11 @@ export async function findDatasetByDir(db: Queryable, audioDir: string): Promise
   return row ?? null;
 }
 
+export async function findDatasetByName(db: Queryable, name: string): Promise<Dataset | null> {
+  const [row] = await translating(() => db<Dataset[]>`${SELECT(db)} WHERE d.name = ${name}`);
+  return row ?? null;
+}
+
 export interface DatasetQuery extends PageRequest {
   state: StateFilter;
   /** Case-insensitive substring of the name. */

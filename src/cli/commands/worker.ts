@@ -4,7 +4,9 @@
  * roots). SIGTERM / SIGINT: stop taking items, finish the ones in hand, exit 0; a worker
  * killed outright loses nothing — its items return to the queue when their heartbeat lapses.
  */
-import { openDatabase, tolerateLostConnections } from "../../store/db.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { openDatabase, redact, tolerateLostConnections, type Database } from "../../store/db.js";
+import { NoDatabaseError } from "../../store/errors.js";
 import { storeConfig } from "../../store/config.js";
 import { startWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
@@ -27,6 +29,30 @@ The database must exist ('sonotile serve' or 'sonotile dataset add' creates one)
 
 ${optionRows(OPTIONS)}`;
 
+/**
+ * How long a worker on DATABASE_URL waits for sonotile's tables: started beside the first `serve`
+ * on a new database (compose, Kubernetes), it found none yet and exited.
+ */
+const TABLES_WAIT_MS = 120_000;
+
+/**
+ * The existing database; a PostgreSQL without sonotile's tables yet is asked again every second for
+ * TABLES_WAIT_MS (saying so once) before it is refused. A data directory without a database is
+ * refused at once: no server makes one there while a worker waits (it is a mistyped --data).
+ */
+async function openWhenMigrated(url: string | undefined, dataDir: string): Promise<Database> {
+  const until = Date.now() + TABLES_WAIT_MS;
+  for (let said = false; ; said = true) {
+    try {
+      return await openDatabase({ url, dataDir, poolSize: 4, create: false });
+    } catch (err) {
+      if (!(err instanceof NoDatabaseError) || !url || Date.now() >= until) throw err;
+      if (!said) process.stderr.write(`sonotile worker: ${redact(url)} has no sonotile tables yet: waiting up to ${TABLES_WAIT_MS / 1000} s for \`sonotile serve\` to create them\n`);
+      await sleep(1000);
+    }
+  }
+}
+
 export const command: Command = {
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "worker", takesParams: false });
@@ -40,7 +66,7 @@ export const command: Command = {
     // Workers that share a database across processes or machines use DATABASE_URL.
     // It executes jobs submitted to an existing database: a new one would have none, ever.
     tolerateLostConnections((message) => process.stderr.write(`sonotile worker: ${message}\n`));
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: 4, create: false });
+    const database = await openWhenMigrated(config.databaseUrl, config.dataDir);
     let worker;
     try {
       worker = await startWorker({ sql: database.sql, threads, pollingIntervalSeconds: poll });
