@@ -701,6 +701,11 @@ describe("OpenAPI document", () => {
     expect(doc.paths["/v1/artifacts/{id}/file"].get.responses["304"].content).toBeUndefined();
     // On loopback a read needs no token — and one without a token named by a foreign Host is a 403.
     expect(doc.paths["/v1/recordings"].get.responses["403"]).toBeDefined();
+    // Every operation is named, uniquely, for client generators.
+    const ids = Object.values(doc.paths as Record<string, Record<string, { operationId: string }>>).flatMap((ops) => Object.values(ops).map((op) => op.operationId));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(doc.paths["/v1/recordings/{id}/tiles/{z}/{tile}"].get.operationId).toBe("getRecordingsByIdTilesByZByTile");
+    expect(doc.paths["/v1/trash/purge"].post.operationId).toBe("postTrashPurge");
   });
 });
 

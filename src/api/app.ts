@@ -84,12 +84,25 @@ function optionalBodies(doc: OpenApiDocument): OpenApiDocument {
   return doc;
 }
 
+/**
+ * A route's operationId, for the client generators that name their methods by it: the method and
+ * the path's segments, a parameter as "By" and its name — `GET /v1/recordings/:id/tiles/:z/:tile`
+ * is getRecordingsByIdTilesByZByTile. Unique, as method and path are.
+ */
+function operationId(method: string, url: string): string {
+  const word = (w: string) => w.charAt(0).toUpperCase() + w.slice(1);
+  const segments = url.split("/").filter((seg) => seg && seg !== "v1");
+  return method.toLowerCase() + segments.map((seg) => (seg.startsWith(":") ? `By${word(seg.slice(1))}` : seg.split(/[-_]/).map(word).join(""))).join("");
+}
+
 const documentedRoute: typeof jsonSchemaTransform = (route) => {
   const body = route.schema?.body;
   if (body instanceof z.ZodType && body.safeParse(undefined).success) {
     for (const method of [route.route.method].flat()) bodiesOptional.add(`${method} ${route.url.replace(/:(\w+)/g, "{$1}")}`);
   }
   const documented = jsonSchemaTransform(route);
+  const method = route.route.method;
+  if (typeof method === "string") (documented.schema as { operationId?: string }).operationId = operationId(method, route.url);
   const responses = (route.schema?.response ?? {}) as Record<string, unknown>;
   for (const [status, schema] of Object.entries(responses)) {
     if (schema instanceof z.ZodNull) (documented.schema.response as Record<string, unknown>)[status] = { type: "null", description: schema.description ?? STATUS_CODES[status] };
