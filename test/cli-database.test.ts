@@ -25,6 +25,22 @@ afterAll(async () => {
 
 const UUID = "00000000-0000-4000-8000-000000000000";
 
+/** A database of its own on DATABASE_URL's server, without sonotile's tables; `drop` removes it. */
+async function blankDatabase(label: string): Promise<{ url: URL; drop(): Promise<void> }> {
+  const name = `sonotile_test_${label}_${process.pid}`;
+  const admin = postgres(REAL_PG_URL!, { max: 1, onnotice: () => {} });
+  await admin`CREATE DATABASE ${admin(name)}`;
+  const url = new URL(REAL_PG_URL!);
+  url.pathname = `/${name}`;
+  return {
+    url,
+    async drop() {
+      await admin`DROP DATABASE IF EXISTS ${admin(name)} WITH (FORCE)`;
+      await admin.end();
+    },
+  };
+}
+
 describe("a data directory without a database", () => {
   it("is refused by every command that uses existing records, and not created", async () => {
     const data = join(dir.path, "typo", "data");
@@ -42,11 +58,7 @@ describe("a data directory without a database", () => {
   }, 60_000);
 
   it.skipIf(!REAL_PG_URL)("a PostgreSQL without sonotile's tables is refused too, and left without them", async () => {
-    const name = `sonotile_test_blank_${process.pid}`;
-    const admin = postgres(REAL_PG_URL!, { max: 1, onnotice: () => {} });
-    await admin`CREATE DATABASE ${admin(name)}`;
-    const url = new URL(REAL_PG_URL!);
-    url.pathname = `/${name}`;
+    const { url, drop } = await blankDatabase("blank");
     try {
       const run = await runSonotile(["jobs", "list"], { env: { DATABASE_URL: url.toString() } });
       expect(run).toMatchObject({ code: 2, stderr: expect.stringMatching(/^sonotile jobs: postgres:\/\/.* holds no sonotile database \(no schema_migrations table\): check DATABASE_URL; `sonotile serve` creates the tables\n$/) });
@@ -55,19 +67,14 @@ describe("a data directory without a database", () => {
       await blank.end();
       expect(table).toBeNull();
     } finally {
-      await admin`DROP DATABASE ${admin(name)}`;
-      await admin.end();
+      await drop();
     }
   });
 });
 
 describe("a worker started beside the first serve on a new PostgreSQL", () => {
   it.skipIf(!REAL_PG_URL)("waits for sonotile's tables, saying so, and starts once they are there (it exited at once)", async () => {
-    const name = `sonotile_test_wait_${process.pid}`;
-    const admin = postgres(REAL_PG_URL!, { max: 1, onnotice: () => {} });
-    await admin`CREATE DATABASE ${admin(name)}`;
-    const url = new URL(REAL_PG_URL!);
-    url.pathname = `/${name}`;
+    const { url, drop } = await blankDatabase("wait");
     const worker = spawn(process.execPath, ["bin/sonotile.js", "worker", "--threads", "1"], { cwd: ROOT, env: { ...process.env, DATABASE_URL: url.toString() }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "", stderr = "";
     worker.stdout!.on("data", (d) => (stdout += d));
@@ -80,8 +87,7 @@ describe("a worker started beside the first serve on a new PostgreSQL", () => {
       expect(await new Promise((r) => worker.once("exit", r))).toBe(0);
     } finally {
       worker.kill("SIGKILL");
-      await admin`DROP DATABASE IF EXISTS ${admin(name)} WITH (FORCE)`;
-      await admin.end();
+      await drop();
     }
   }, 60_000);
 });
