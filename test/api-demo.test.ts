@@ -94,8 +94,12 @@ describe("demo recordings", () => {
       expect(added?.registered.map((r) => r.path)).toEqual(["bats-384k.wav", "birds-48k.wav"]);
       const datasets = await t.db.sql`SELECT name, audio_dir FROM datasets ORDER BY name`;
       expect(datasets.map((d) => [d.name, d.audio_dir])).toEqual([["demo", first], [`demo (${second})`, second]]);
-      expect((await t.db.sql`SELECT status FROM runs WHERE kind = 'import'`).map((r) => r.status)).toEqual(["completed", "completed"]);
+      expect((await t.db.sql`SELECT status FROM runs WHERE kind = 'import' ORDER BY created_at`).map((r) => r.status)).toEqual(["completed", "completed"]);
       expect(await ensureDemoDataset(t.db.sql, second, null)).toBeNull(); // found by its directory at the next start
+      // The two starting at the same moment: both check the name before either inserts it.
+      await t.db.sql`DELETE FROM datasets`;
+      await Promise.all([ensureDemoDataset(t.db.sql, first, null), ensureDemoDataset(t.db.sql, second, null)]);
+      expect((await t.db.sql`SELECT count(*)::int AS n FROM datasets WHERE name LIKE 'demo%'`)[0].n).toBe(2);
     } finally {
       await t.cleanup();
       await other.remove();

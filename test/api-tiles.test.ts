@@ -706,6 +706,7 @@ describe("OpenAPI document", () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(doc.paths["/v1/recordings/{id}/tiles/{z}/{tile}"].get.operationId).toBe("getRecordingsByIdTilesByZByTile");
     expect(doc.paths["/v1/trash/purge"].post.operationId).toBe("postTrashPurge");
+    expect(doc.paths["/v1/recordings/{id}/owners/{user_id}"].delete.operationId).toBe("deleteRecordingsByIdOwnersByUserId");
   });
 });
 

@@ -80,7 +80,7 @@ describe("a worker started beside the first serve on a new PostgreSQL", () => {
     worker.stdout!.on("data", (d) => (stdout += d));
     worker.stderr!.on("data", (d) => (stderr += d));
     try {
-      await expect.poll(() => stderr, { timeout: 20_000, interval: 50 }).toMatch(/has no sonotile tables yet: waiting up to 120 s for `sonotile serve` to create them\n$/);
+      await expect.poll(() => stderr, { timeout: 20_000, interval: 50 }).toMatch(/ has no sonotile tables yet: waiting up to 120 s for it \(and for `sonotile serve` to create sonotile's tables\)\n$/);
       await (await openDatabase({ url: url.toString() })).close(); // what serve does first: the migrations
       await expect.poll(() => stdout, { timeout: 20_000, interval: 50 }).toMatch(/^sonotile worker \d+ ready/);
       worker.kill("SIGTERM");
@@ -90,6 +90,19 @@ describe("a worker started beside the first serve on a new PostgreSQL", () => {
       await drop();
     }
   }, 60_000);
+
+  it("waits for a PostgreSQL that is not up yet, and a signal ends the wait with exit 0", async () => {
+    const worker = spawn(process.execPath, ["bin/sonotile.js", "worker", "--threads", "1"], { cwd: ROOT, env: { ...process.env, DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" }, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    worker.stderr!.on("data", (d) => (stderr += d));
+    try {
+      await expect.poll(() => stderr, { timeout: 20_000, interval: 50 }).toBe("sonotile worker: postgres://postgres@127.0.0.1:1/none cannot be reached yet (ECONNREFUSED): waiting up to 120 s for it (and for `sonotile serve` to create sonotile's tables)\n");
+      worker.kill("SIGTERM");
+      expect(await new Promise((r) => worker.once("exit", r))).toBe(0);
+    } finally {
+      worker.kill("SIGKILL");
+    }
+  }, 30_000);
 });
 
 describe("record ids on the command line", () => {

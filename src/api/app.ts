@@ -92,7 +92,8 @@ function optionalBodies(doc: OpenApiDocument): OpenApiDocument {
 function operationId(method: string, url: string): string {
   const word = (w: string) => w.charAt(0).toUpperCase() + w.slice(1);
   const segments = url.split("/").filter((seg) => seg && seg !== "v1");
-  return method.toLowerCase() + segments.map((seg) => (seg.startsWith(":") ? `By${word(seg.slice(1))}` : seg.split(/[-_]/).map(word).join(""))).join("");
+  const words = (text: string) => text.split(/[-_]/).map(word).join("");
+  return method.toLowerCase() + segments.map((seg) => (seg.startsWith(":") ? `By${words(seg.slice(1))}` : words(seg))).join("");
 }
 
 const documentedRoute: typeof jsonSchemaTransform = (route) => {
@@ -157,9 +158,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.addHook("onRoute", (route) => declareCommonResponses(route, requireAuthForReads));
   // A route that takes no query parameters refuses any, naming it, as the others refuse those they
   // do not know: `GET /v1/datasets/{id}/scan?limit=1` answered the whole scan as if it were a page.
+  // (Not the public /health: probes and load balancers may tag their requests.)
   app.addHook("onRoute", (route) => {
     const schema = route.schema as { hide?: boolean; querystring?: unknown } | undefined;
-    if (schema && !schema.hide && !schema.querystring) schema.querystring = z.strictObject({});
+    const isPublic = (route.config as { public?: boolean } | undefined)?.public;
+    if (schema && !schema.hide && !isPublic && !schema.querystring) schema.querystring = z.strictObject({});
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

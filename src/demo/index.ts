@@ -7,6 +7,7 @@
  *   with a slow frequency vibrato.
  * Both over faint noise, deterministic (a fixed-seed PRNG), registered in a dataset "demo".
  */
+import { createHash } from "node:crypto";
 import { access, mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Sql } from "../store/db.js";
@@ -117,13 +118,15 @@ export async function ensureDemoDataset(sql: Sql, dir: string, adminId: string |
 async function importDemo(sql: Sql, dir: string, adminId: string | null): Promise<ImportResult | null> {
   const existing = await findDatasetByDir(sql, dir);
   if (existing) return importNew(sql, existing.id, adminId);
-  const name = (await findDatasetByName(sql, DEMO_DATASET)) ? `${DEMO_DATASET} (${dir})`.slice(0, 255) : DEMO_DATASET;
+  const add = (name: string) => addDataset(sql, { name, description: "Synthetic bat calls (384 kHz) and bird chirps (48 kHz)", audio_dir: dir, created_by: adminId });
+  const ownName = dir.length <= 240 ? `${DEMO_DATASET} (${dir})` : `${DEMO_DATASET} (${createHash("sha256").update(dir).digest("hex").slice(0, 16)})`;
   try {
-    return await addDataset(sql, { name, description: "Synthetic bat calls (384 kHz) and bird chirps (48 kHz)", audio_dir: dir, created_by: adminId });
+    return await add((await findDatasetByName(sql, DEMO_DATASET)) ? ownName : DEMO_DATASET);
   } catch (err) {
-    // Another server sharing the database created it first.
+    if (!(err instanceof ConflictError)) throw err;
+    // Another server sharing the database created it first: of this directory (the same data
+    // directory), or "demo" of its own, at the same moment.
     const created = await findDatasetByDir(sql, dir);
-    if (!(err instanceof ConflictError) || !created) throw err;
-    return importDataset(sql, created.id, adminId);
+    return created ? importDataset(sql, created.id, adminId) : add(ownName);
   }
 }

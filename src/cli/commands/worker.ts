@@ -5,7 +5,7 @@
  * killed outright loses nothing — its items return to the queue when their heartbeat lapses.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { openDatabase, redact, tolerateLostConnections, type Database } from "../../store/db.js";
+import { isConnectionError, openDatabase, redact, tolerateLostConnections, type Database } from "../../store/db.js";
 import { NoDatabaseError } from "../../store/errors.js";
 import { storeConfig } from "../../store/config.js";
 import { startWorker } from "../../jobs/worker.js";
@@ -30,25 +30,35 @@ The database must exist ('sonotile serve' or 'sonotile dataset add' creates one)
 ${optionRows(OPTIONS)}`;
 
 /**
- * How long a worker on DATABASE_URL waits for sonotile's tables: started beside the first `serve`
- * on a new database (compose, Kubernetes), it found none yet and exited.
+ * How long a worker on DATABASE_URL waits for its database: started beside PostgreSQL and the first
+ * `serve` on a new database (compose, Kubernetes), it found no server or no tables yet, and exited.
  */
-const TABLES_WAIT_MS = 120_000;
+const DATABASE_WAIT_MS = 120_000;
+
+/** Why a PostgreSQL is not ready for a worker yet — not there, not created, not migrated — or null. */
+function notReady(err: unknown): string | null {
+  if (err instanceof NoDatabaseError) return "has no sonotile tables yet";
+  if ((err as { code?: unknown }).code === "3D000") return "does not exist yet"; // invalid_catalog_name
+  if (isConnectionError(err)) return `cannot be reached yet (${(err as { code: string }).code})`;
+  return null;
+}
 
 /**
- * The existing database; a PostgreSQL without sonotile's tables yet is asked again every second for
- * TABLES_WAIT_MS (saying so once) before it is refused. A data directory without a database is
+ * The existing database; a PostgreSQL that is not ready yet (notReady) is asked again every second
+ * for DATABASE_WAIT_MS, saying so once, before it is refused. A data directory without a database is
  * refused at once: no server makes one there while a worker waits (it is a mistyped --data).
+ * `stopped` ends the wait: null.
  */
-async function openWhenMigrated(url: string | undefined, dataDir: string): Promise<Database> {
-  const until = Date.now() + TABLES_WAIT_MS;
+async function openWhenReady(url: string | undefined, dataDir: string, stopped: AbortSignal): Promise<Database | null> {
+  const until = Date.now() + DATABASE_WAIT_MS;
   for (let said = false; ; said = true) {
     try {
       return await openDatabase({ url, dataDir, poolSize: 4, create: false });
     } catch (err) {
-      if (!(err instanceof NoDatabaseError) || !url || Date.now() >= until) throw err;
-      if (!said) process.stderr.write(`sonotile worker: ${redact(url)} has no sonotile tables yet: waiting up to ${TABLES_WAIT_MS / 1000} s for \`sonotile serve\` to create them\n`);
-      await sleep(1000);
+      const why = notReady(err);
+      if (!url || !why || Date.now() >= until) throw err;
+      if (!said) process.stderr.write(`sonotile worker: ${redact(url)} ${why}: waiting up to ${DATABASE_WAIT_MS / 1000} s for it (and for \`sonotile serve\` to create sonotile's tables)\n`);
+      if (await sleep(1000, false, { signal: stopped }).catch(() => true)) return null;
     }
   }
 }
@@ -66,7 +76,18 @@ export const command: Command = {
     // Workers that share a database across processes or machines use DATABASE_URL.
     // It executes jobs submitted to an existing database: a new one would have none, ever.
     tolerateLostConnections((message) => process.stderr.write(`sonotile worker: ${message}\n`));
-    const database = await openWhenMigrated(config.databaseUrl, config.dataDir);
+    // A signal ends the wait for the database (openWhenReady) or, once running, the worker.
+    const stop = new AbortController();
+    const signalled = new Promise<NodeJS.Signals>((resolveStop) => {
+      const on = (signal: NodeJS.Signals) => {
+        resolveStop(signal);
+        stop.abort();
+      };
+      process.once("SIGTERM", on);
+      process.once("SIGINT", on);
+    });
+    const database = await openWhenReady(config.databaseUrl, config.dataDir, stop.signal);
+    if (!database) return EXIT.ok;
     let worker;
     try {
       worker = await startWorker({ sql: database.sql, threads, pollingIntervalSeconds: poll });
@@ -75,10 +96,7 @@ export const command: Command = {
       throw err;
     }
     process.stdout.write(`sonotile worker ${process.pid} ready (database: ${database.description})\n`);
-    const signal = await new Promise<NodeJS.Signals>((resolveStop) => {
-      process.once("SIGTERM", resolveStop);
-      process.once("SIGINT", resolveStop);
-    });
+    const signal = await signalled;
     process.stdout.write(`sonotile worker: ${signal}, finishing the items in hand\n`);
     await worker.stop();
     await database.close();
