@@ -1,7 +1,7 @@
 /**
  * The pool's worker (Piscina): computes recording stats, tiles, pieces, leases of columns over a
- * range and one target's features off the main thread (`crash` only tests that a dead worker is
- * replaced). Each worker instantiates the DSP core from the module the main thread compiled
+ * range and one target's features off the main thread (`crash` and `trap` only test the pool's
+ * recovery from a worker that dies or whose core traps). Each worker instantiates the DSP core from the module the main thread compiled
  * (workerData.wasmModule, see engine/wasm.ts) and keeps a few open recordings with their
  * plans, since consecutive tiles mostly come from the same recording and parameters.
  */
