@@ -58,30 +58,9 @@ export interface AppOptions {
 
 export type App = FastifyInstance;
 
-/**
- * A route as the OpenAPI document shows it (jsonSchemaTransform), except that a response whose
- * schema is z.null() — a 204 or 304, which has no body — is shown without content, where the
- * transform would document a JSON null.
- */
-/** The OpenAPI document's operations, as optionalBodies reads them. */
+/** The OpenAPI document's operations, as the document transform (openApiTransforms) reads them. */
 interface OpenApiDocument {
   paths?: Record<string, Record<string, { requestBody?: { required?: boolean } }>>;
-}
-
-/** "METHOD /openapi/{path}" of the routes whose body may be left out (see documentedRoute). */
-const bodiesOptional = new Set<string>();
-
-/**
- * @fastify/swagger marks every declared body required; a route whose body schema takes no body
- * (`.nullish()`: abort, purge) says otherwise, so generated clients do not force one on callers.
- */
-function optionalBodies(doc: OpenApiDocument): OpenApiDocument {
-  for (const [path, operations] of Object.entries(doc.paths ?? {})) {
-    for (const [method, operation] of Object.entries(operations)) {
-      if (operation.requestBody && bodiesOptional.has(`${method.toUpperCase()} ${path}`)) operation.requestBody.required = false;
-    }
-  }
-  return doc;
 }
 
 /**
@@ -96,20 +75,42 @@ function operationId(method: string, url: string): string {
   return method.toLowerCase() + segments.map((seg) => (seg.startsWith(":") ? `By${words(seg.slice(1))}` : words(seg))).join("");
 }
 
-const documentedRoute: typeof jsonSchemaTransform = (route) => {
-  const body = route.schema?.body;
-  if (body instanceof z.ZodType && body.safeParse(undefined).success) {
-    for (const method of [route.route.method].flat()) bodiesOptional.add(`${method} ${route.url.replace(/:(\w+)/g, "{$1}")}`);
-  }
-  const documented = jsonSchemaTransform(route);
-  const method = route.route.method;
-  if (typeof method === "string") (documented.schema as { operationId?: string }).operationId = operationId(method, route.url);
-  const responses = (route.schema?.response ?? {}) as Record<string, unknown>;
-  for (const [status, schema] of Object.entries(responses)) {
-    if (schema instanceof z.ZodNull) (documented.schema.response as Record<string, unknown>)[status] = { type: "null", description: schema.description ?? STATUS_CODES[status] };
-  }
-  return documented;
-};
+/**
+ * @fastify/swagger's two transforms for one app. `transform`: a route as the OpenAPI document shows
+ * it (jsonSchemaTransform), with its operationId, and a response whose schema is z.null() — a 204 or
+ * 304, which has no body — shown without content, where jsonSchemaTransform would document a JSON
+ * null. `transformObject`: @fastify/swagger marks every declared body required; the routes whose
+ * body schema takes no body (`.nullish()`: abort, purge), noted by `transform`, say otherwise, so
+ * generated clients do not force one on callers.
+ */
+function openApiTransforms(): { transform: typeof jsonSchemaTransform; transformObject: SwaggerTransformObject } {
+  const bodiesOptional = new Set<string>(); // "METHOD /path/{param}"
+  const transform: typeof jsonSchemaTransform = (route) => {
+    const method = route.route.method;
+    const body = route.schema?.body;
+    if (body instanceof z.ZodType && body.safeParse(undefined).success) {
+      for (const m of [method].flat()) bodiesOptional.add(`${m} ${route.url.replace(/:(\w+)/g, "{$1}")}`);
+    }
+    const documented = jsonSchemaTransform(route);
+    if (typeof method === "string") (documented.schema as { operationId?: string }).operationId = operationId(method, route.url);
+    const responses = (route.schema?.response ?? {}) as Record<string, unknown>;
+    for (const [status, schema] of Object.entries(responses)) {
+      if (schema instanceof z.ZodNull) (documented.schema.response as Record<string, unknown>)[status] = { type: "null", description: schema.description ?? STATUS_CODES[status] };
+    }
+    return documented;
+  };
+  const transformObject: SwaggerTransformObject = (doc) => {
+    if (!("openapiObject" in doc)) return doc.swaggerObject;
+    const openapi = doc.openapiObject as OpenApiDocument;
+    for (const [path, operations] of Object.entries(openapi.paths ?? {})) {
+      for (const [m, operation] of Object.entries(operations)) {
+        if (operation.requestBody && bodiesOptional.has(`${m.toUpperCase()} ${path}`)) operation.requestBody.required = false;
+      }
+    }
+    return doc.openapiObject;
+  };
+  return { transform, transformObject };
+}
 
 export async function buildApp(options: AppOptions): Promise<App> {
   // One deadline bounds a request's database work and the drain at close.
@@ -150,8 +151,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API token key (st_…)" } } },
       security: [{ bearer: [] }],
     },
-    transform: documentedRoute,
-    transformObject: (doc) => ("openapiObject" in doc ? optionalBodies(doc.openapiObject as OpenApiDocument) : doc.swaggerObject) as ReturnType<SwaggerTransformObject>,
+    ...openApiTransforms(),
   });
   // Every documented route declares the statuses any route can answer (400, 401, 403, 413/415, 503)
   // besides its own: common-responses.ts.

@@ -3,6 +3,7 @@
  * decode it whole (`decode`, SPEC §8b). Formats are recognised by their content, never by the
  * file name.
  */
+import { extname } from "node:path";
 import { parseAiff, sniffAiff } from "./aiff.js";
 import { openCompressed, type StreamOptions } from "./compressed.js";
 import { BlockReader } from "./reader.js";
@@ -159,3 +160,8 @@ export async function decode(input: string | Uint8Array, options: { timeExpansio
 
 /** File name extensions taken as recordings when a directory is scanned (datasets, extract). */
 export const AUDIO_EXTENSIONS: ReadonlySet<string> = new Set([".wav", ".wave", ".wavex", ".bwf", ".rf64", ".w64", ".aif", ".aiff", ".aifc", ".flac", ".mp3", ".ogg", ".oga", ".opus"]);
+
+/** Whether a file of this name (or path) is taken as a recording when a directory is scanned: its extension, in any case. */
+export function isAudioName(name: string): boolean {
+  return AUDIO_EXTENSIONS.has(extname(name).toLowerCase());
+}

@@ -3,8 +3,8 @@
  * on disk with the registered recordings; import registers the unregistered ones under a run.
  */
 import { realpath, stat } from "node:fs/promises";
-import { extname, join, relative, sep } from "node:path";
-import { AUDIO_EXTENSIONS, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
+import { join, relative, sep } from "node:path";
+import { isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
 import type { Queryable } from "./db.js";
 import { assertWritable, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
@@ -138,20 +138,19 @@ export async function listAudioFiles(dir: string): Promise<{ paths: string[]; un
     if (found.size >= MAX_SCAN_FILES) throw invalid("audio_dir", `holds more than ${MAX_SCAN_FILES} audio files; split it into several datasets`);
     found.set(real, listed(path));
   };
-  const isAudio = (name: string) => AUDIO_EXTENSIONS.has(extname(name).toLowerCase());
   async function walk(abs: string, real: string, depth: number): Promise<void> {
     if (depth > MAX_SCAN_DEPTH || walked.has(real)) return;
     walked.add(real);
     const { entries, undecodable: unnamed } = await readDirectory(abs);
     // Only the names that could hold recordings: a directory, a link, an audio file.
-    for (const entry of unnamed) if (entry.isDirectory || entry.isSymbolicLink || isAudio(entry.name)) undecodable.add(listed(join(abs, entry.name)));
+    for (const entry of unnamed) if (entry.isDirectory || entry.isSymbolicLink || isAudioName(entry.name)) undecodable.add(listed(join(abs, entry.name)));
     for (const entry of entries) {
       const child = join(abs, entry.name), childReal = join(real, entry.name);
       if (entry.isSymbolicLink) {
         const target = await realpath(child).catch(() => null);
         if (target && isInside(dir, target)) links.push({ path: child, target, depth: depth + 1 });
       } else if (entry.isDirectory) await walk(child, childReal, depth + 1);
-      else if (entry.isFile && isAudio(entry.name)) add(childReal, child);
+      else if (entry.isFile && isAudioName(entry.name)) add(childReal, child);
     }
   }
   await walk(dir, dir, 0);
@@ -160,7 +159,7 @@ export async function listAudioFiles(dir: string): Promise<{ paths: string[]; un
     const { path, target, depth } = links[i];
     const info = await stat(target).catch(() => null);
     if (info?.isDirectory()) await walk(path, target, depth);
-    else if (info?.isFile() && isAudio(path)) add(target, path);
+    else if (info?.isFile() && isAudioName(path)) add(target, path);
   }
   return { paths: [...found.values()].sort(), undecodable: [...undecodable].sort() };
 }

@@ -11,7 +11,7 @@
  */
 import { stat, writeFile } from "node:fs/promises";
 import { extname, join } from "node:path";
-import { AUDIO_EXTENSIONS, openAudio, readDirectory, timeExpansionOf, UNDECODABLE_NAME } from "../../audio/index.js";
+import { AUDIO_EXTENSIONS, isAudioName, openAudio, readDirectory, timeExpansionOf, UNDECODABLE_NAME } from "../../audio/index.js";
 import { parseParams, ParamsError } from "../../engine/params.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
 import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, type FeatureTableRow, type TableFormat, type TableTargets } from "../../features/table.js";
@@ -126,14 +126,13 @@ async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unre
       unreadable.set(dir, inputFailure(err));
       return;
     }
-    const isAudio = (name: string) => AUDIO_EXTENSIONS.has(extname(name).toLowerCase());
     // Hidden entries are skipped: macOS leaves "._x.wav" resource forks beside recordings.
-    for (const e of listing.undecodable) if (!e.name.startsWith(".") && (e.isDirectory || isAudio(e.name))) unreadable.set(join(dir, e.name), UNDECODABLE_NAME);
+    for (const e of listing.undecodable) if (!e.name.startsWith(".") && (e.isDirectory || isAudioName(e.name))) unreadable.set(join(dir, e.name), UNDECODABLE_NAME);
     for (const e of listing.entries) {
       if (e.name.startsWith(".")) continue;
       const path = join(dir, e.name);
       if (e.isDirectory) await walk(path);
-      else if (isAudio(e.name)) {
+      else if (isAudioName(e.name)) {
         // Symlinked recordings are followed; symlinked directories are not (no cycles).
         if (e.isFile || (e.isSymbolicLink && (await stat(path).catch(() => null))?.isFile())) found.push(path);
       }
