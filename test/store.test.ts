@@ -396,6 +396,7 @@ describe("datasets and recordings", () => {
     writeFileSync(raw("caf\xe9", "/x.wav"), readFileSync(join(dir, "ok.wav")));
     writeFileSync(raw("\xe9t\xe9.wav"), readFileSync(join(dir, "ok.wav")));
     writeFileSync(raw("notes \xe9.txt"), "not audio: not reported");
+    writeFileSync(raw(".caf\xe9.wav"), "hidden: not reported");
     expect(await listAudioFiles(dir)).toEqual({ paths: ["ok.wav"], undecodable: ["\\xe9t\\xe9.wav", "caf\\xe9"] });
     const dataset = await createDataset(sql, { name: "latin1", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
     const reason = "its name is not valid UTF-8, so no path can name it (nor can the database store it): rename it, e.g. with `convmv -f latin1 -t utf8`";
@@ -403,6 +404,18 @@ describe("datasets and recordings", () => {
     const result = await importDataset(sql, dataset.id, userId);
     expect(result.registered.map((r) => r.path)).toEqual(["ok.wav"]);
     expect(result.failed).toEqual([{ path: "\\xe9t\\xe9.wav", error: reason }, { path: "caf\\xe9", error: reason }]);
+  });
+
+  it("leaves hidden entries out: a macOS drive's AppleDouble '._x.wav' beside each recording failed an import", async () => {
+    const dir = join(scratch.path, "macos");
+    await mkdir(join(dir, ".Trashes", "501"), { recursive: true });
+    await writeSineWav(join(dir, "a.wav"), 8000, 0.1);
+    writeFileSync(join(dir, "._a.wav"), "AppleDouble metadata, not audio");
+    await writeSineWav(join(dir, ".Trashes", "501", "old.wav"), 8000, 0.1);
+    expect(await listAudioFiles(dir)).toEqual({ paths: ["a.wav"], undecodable: [] });
+    const dataset = await createDataset(sql, { name: "macos", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    const result = await importDataset(sql, dataset.id, userId);
+    expect([result.registered.map((r) => r.path), result.failed]).toEqual([["a.wav"], []]);
   });
 
   it("does not import files that are symlinks out of the dataset directory", async () => {

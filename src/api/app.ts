@@ -13,7 +13,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { Database } from "../store/db.js";
 import { InvalidError } from "../store/errors.js";
 import { declareCommonResponses } from "./common-responses.js";
-import { authPlugin } from "./plugins/auth.js";
+import { authPlugin, isPublicRoute } from "./plugins/auth.js";
 import { drainPlugin } from "./plugins/drain.js";
 import { deadlinePlugin } from "./plugins/deadline.js";
 import { errorsPlugin, sendError } from "./plugins/errors.js";
@@ -161,8 +161,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   // (Not the public /health: probes and load balancers may tag their requests.)
   app.addHook("onRoute", (route) => {
     const schema = route.schema as { hide?: boolean; querystring?: unknown } | undefined;
-    const isPublic = (route.config as { public?: boolean } | undefined)?.public;
-    if (schema && !schema.hide && !isPublic && !schema.querystring) schema.querystring = z.strictObject({});
+    if (schema && !schema.hide && !isPublicRoute(route) && !schema.querystring) schema.querystring = z.strictObject({});
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

@@ -14,7 +14,7 @@
  * A status a route declares itself keeps its own schema and description.
  */
 import type { RouteOptions } from "fastify";
-import { neededRole, roleCanRefuse } from "./plugins/auth.js";
+import { isPublicRoute, neededRole, roleCanRefuse } from "./plugins/auth.js";
 import { errorBody } from "./schemas.js";
 
 /** The methods whose requests Fastify parses a body for (its "bodywith" methods that routes here use). */
@@ -31,10 +31,10 @@ const responses = {
 
 /** The statuses `route` answers whatever its handler does, with their error bodies. */
 function commonResponses(route: Pick<RouteOptions, "method" | "config">, requireAuthForReads: boolean): Partial<typeof responses> {
-  const config = (route.config ?? {}) as { public?: boolean; role?: Parameters<typeof neededRole>[0]["role"] };
+  const config = (route.config ?? {}) as Parameters<typeof neededRole>[0];
   const methods = [route.method].flat();
   const common: Partial<typeof responses> = { 400: responses[400] };
-  if (!config.public) {
+  if (!isPublicRoute(route)) {
     common[401] = responses[401];
     const needed = methods.map((m) => neededRole(config, m, requireAuthForReads));
     if (needed.some((role) => roleCanRefuse(role) || role === "anonymous")) common[403] = responses[403];
@@ -52,5 +52,5 @@ export function declareCommonResponses(route: RouteOptions, requireAuthForReads:
   const schema = route.schema as { hide?: boolean; response?: Record<string, unknown>; security?: unknown[] } | undefined;
   if (!schema || schema.hide) return;
   schema.response = { ...commonResponses(route, requireAuthForReads), ...schema.response };
-  if ((route.config as { public?: boolean } | undefined)?.public) schema.security = [];
+  if (isPublicRoute(route)) schema.security = [];
 }

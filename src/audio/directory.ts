@@ -14,17 +14,22 @@ export interface DirectoryEntry {
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * The entries of `dir` sorted by name — and apart, `undecodable`, those whose names are not valid
+ * The entries of `dir` sorted by name, hidden ones left out — and apart, `undecodable`, those whose names are not valid
  * UTF-8 (Latin-1 from an older recorder or a Windows copy), named with their bytes outside
  * printable ASCII as \xNN, for messages only. Node decodes such a name with U+FFFD in place of those
  * bytes, a path that names nothing (ENOENT: a dataset with one such folder failed to scan at all),
  * and PostgreSQL text cannot hold it: these entries are reported, never opened.
+ *
+ * Hidden entries (a leading dot) hold no recordings: a drive written by macOS has an AppleDouble
+ * "._x.wav" of metadata beside every recording, and .Trashes and .Spotlight-V100 at its top; taken
+ * for recordings, each failed an import.
  */
 export async function readDirectory(dir: string): Promise<{ entries: DirectoryEntry[]; undecodable: DirectoryEntry[] }> {
   const entries: DirectoryEntry[] = [];
   const undecodable: DirectoryEntry[] = [];
   for (const dirent of await readdir(dir, { withFileTypes: true, encoding: "buffer" })) {
     const bytes = dirent.name as unknown as Buffer;
+    if (bytes[0] === 0x2e) continue; // "."
     const kind = { isFile: dirent.isFile(), isDirectory: dirent.isDirectory(), isSymbolicLink: dirent.isSymbolicLink() };
     try {
       entries.push({ name: UTF8.decode(bytes), ...kind });

@@ -31,7 +31,7 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** Minimum role for this route (defaults: reads anonymous on loopback, writes member). */
     role?: Requirement;
-    /** Never authenticated (health, version). */
+    /** Never authenticated (/health, the viewer's files): see isPublicRoute. */
     public?: boolean;
   }
 }
@@ -53,6 +53,11 @@ export function neededRole(config: { role?: Requirement }, method: string, requi
   return config.role ?? (SAFE_METHODS.has(method) ? (requireAuthForReads ? "viewer" : "anonymous") : "member");
 }
 
+/** Whether `route` is marked `config: { public: true }`: never authenticated, and so outside the bearer requirement. */
+export function isPublicRoute(route: { config?: unknown }): boolean {
+  return (route.config as { public?: boolean } | undefined)?.public === true;
+}
+
 /** Whether a token's user can lack `role`, i.e. the route can answer 403 (every token's user is at least a viewer). */
 export function roleCanRefuse(role: Requirement): boolean {
   return RANK[role] > RANK.viewer;
@@ -62,7 +67,7 @@ export const authPlugin = fp<{ requireAuthForReads: boolean }>(async (app, optio
   app.decorateRequest("user", null);
   app.addHook("onRequest", async (request) => {
     const config = request.routeOptions.config;
-    if (request.is404 || config.public) return;
+    if (request.is404 || isPublicRoute(request.routeOptions)) return;
     const header = request.headers.authorization;
     if (header !== undefined) {
       const m = /^Bearer\s+(\S+)$/i.exec(header);

@@ -126,10 +126,8 @@ async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unre
       unreadable.set(dir, inputFailure(err));
       return;
     }
-    // Hidden entries are skipped: macOS leaves "._x.wav" resource forks beside recordings.
-    for (const e of listing.undecodable) if (!e.name.startsWith(".") && (e.isDirectory || isAudioName(e.name))) unreadable.set(join(dir, e.name), UNDECODABLE_NAME);
+    for (const e of listing.undecodable) if (e.isDirectory || isAudioName(e.name)) unreadable.set(join(dir, e.name), UNDECODABLE_NAME);
     for (const e of listing.entries) {
-      if (e.name.startsWith(".")) continue;
       const path = join(dir, e.name);
       if (e.isDirectory) await walk(path);
       else if (isAudioName(e.name)) {
