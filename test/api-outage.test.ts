@@ -62,7 +62,7 @@ it("answers 503 while the database is unreachable and recovers by itself", async
   try {
     const res = await exposed.inject({ url: "/v1/datasets", headers: { authorization: "Bearer st_made_up" } });
     expect(res.statusCode).toBe(503);
-    expect(res.json().message).toBe("the database is unavailable; the server reconnects by itself — retry in a few seconds");
+    expect([res.json().message, res.headers["retry-after"]]).toEqual(["the database is unavailable; the server reconnects by itself — retry in a few seconds", "5"]);
   } finally {
     await exposed.close();
   }

@@ -607,6 +607,29 @@ describe("OpenAPI document", () => {
     expect(doc.paths["/v1/recordings/{id}/tiles/{z}/{tile}"].get.responses["200"].content["image/png"].schema).toEqual({ type: "string", format: "binary" });
   });
 
+  it("declares the headers the byte responses carry — the ones the routes send, each described", async () => {
+    const doc = (await app.inject({ url: "/openapi.json" })).json();
+    /** The header names a response declares (lower case, as HTTP/1.1 answers are read here), each with a description. */
+    const declared = (path: string, status: number) => {
+      const headers = (doc.paths[path].get.responses[status].headers ?? {}) as Record<string, { description?: string; schema: { type: string } }>;
+      for (const [name, h] of Object.entries(headers)) expect([name, h.schema.type, (h.description ?? "").length > 10]).toEqual([name, "string", true]);
+      return Object.keys(headers).map((name) => name.toLowerCase()).sort();
+    };
+    /** The headers an answer carries beyond those of every answer. */
+    const sent = (res: { headers: Record<string, unknown> }) => Object.keys(res.headers).filter((h) => !["content-type", "content-length", "date", "connection", "keep-alive", "transfer-encoding"].includes(h)).sort();
+    const tile = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?pcen=false` });
+    expect(declared("/v1/recordings/{id}/tiles/{z}/{tile}", 200)).toEqual(sent(tile));
+    expect(sent(tile)).toContain("x-frequency-range");
+    const piece = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=0.5&format=f32&pcen=false` });
+    expect(declared("/v1/recordings/{id}/spectrogram", 200)).toEqual(sent(piece));
+    const playback = await app.inject({ url: `/v1/recordings/${id}/playback?start_time=0&end_time=0.5` });
+    expect(declared("/v1/recordings/{id}/playback", 200)).toEqual(sent(playback));
+    const audio = await app.inject({ url: `/v1/recordings/${id}/audio` });
+    expect(declared("/v1/recordings/{id}/audio", 200)).toEqual(sent(audio));
+    const range = await app.inject({ url: `/v1/recordings/${id}/audio`, headers: { range: "bytes=0-99" } });
+    expect([range.statusCode, declared("/v1/recordings/{id}/audio", 206)]).toEqual([206, sent(range)]);
+  });
+
   it("declares the tile fields as the routes accept them: the widths as an enum, z up to MAX_ZOOM, pages from 1 to MAX_LIMIT", async () => {
     const doc = (await app.inject({ url: "/openapi.json" })).json();
     const parameter = (path: string, name: string) => doc.paths[path].get.parameters.find((p: { name: string }) => p.name === name);

@@ -77,11 +77,12 @@ function operationId(method: string, url: string): string {
 
 /**
  * @fastify/swagger's two transforms for one app. `transform`: a route as the OpenAPI document shows
- * it (jsonSchemaTransform), with its operationId, and a response whose schema is z.null() — a 204 or
+ * it (jsonSchemaTransform), with its operationId; a response whose schema is z.null() — a 204 or
  * 304, which has no body — shown without content, where jsonSchemaTransform would document a JSON
- * null. `transformObject`: @fastify/swagger marks every declared body required; the routes whose
- * body schema takes no body (`.nullish()`: abort, purge), noted by `transform`, say otherwise, so
- * generated clients do not force one on callers.
+ * null; and a response in the `content` form with the headers it declares, which
+ * jsonSchemaTransform leaves out. `transformObject`: @fastify/swagger marks every declared body
+ * required; the routes whose body schema takes no body (`.nullish()`: abort, purge), noted by
+ * `transform`, say otherwise, so generated clients do not force one on callers.
  */
 function openApiTransforms(): { transform: typeof jsonSchemaTransform; transformObject: SwaggerTransformObject } {
   const bodiesOptional = new Set<string>(); // "METHOD /path/{param}"
@@ -94,8 +95,10 @@ function openApiTransforms(): { transform: typeof jsonSchemaTransform; transform
     const documented = jsonSchemaTransform(route);
     if (typeof method === "string") (documented.schema as { operationId?: string }).operationId = operationId(method, route.url);
     const responses = (route.schema?.response ?? {}) as Record<string, unknown>;
+    const documentedResponses = documented.schema.response as Record<string, Record<string, unknown>>;
     for (const [status, schema] of Object.entries(responses)) {
-      if (schema instanceof z.ZodNull) (documented.schema.response as Record<string, unknown>)[status] = { type: "null", description: schema.description ?? STATUS_CODES[status] };
+      if (schema instanceof z.ZodNull) documentedResponses[status] = { type: "null", description: schema.description ?? STATUS_CODES[status] };
+      else if (typeof schema === "object" && schema !== null && "headers" in schema) documentedResponses[status].headers = schema.headers;
     }
     return documented;
   };

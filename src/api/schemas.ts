@@ -89,12 +89,22 @@ export const tagPair = z.strictObject({ key: label(255), value: label(255) });
 
 /**
  * A response whose body is bytes, not JSON: declared in the OpenAPI document under the media
- * types the route sends (fastify-type-provider-zod's `content` form).
+ * types the route sends (fastify-type-provider-zod's `content` form), with the headers that
+ * describe it (`headers`: name → what it says; @fastify/swagger documents them as strings).
  */
-export function bytesResponse(description: string, mediaTypes: readonly string[]) {
+export function bytesResponse(description: string, mediaTypes: readonly string[], headers: Readonly<Record<string, string>> = {}) {
   const bytes = z.any().meta({ type: "string", format: "binary" });
-  return { description, content: Object.fromEntries(mediaTypes.map((type) => [type, { schema: bytes }])) };
+  return {
+    description,
+    content: Object.fromEntries(mediaTypes.map((type) => [type, { schema: bytes }])),
+    headers: Object.fromEntries(Object.entries(headers).map(([name, text]) => [name, { type: "string", description: text }])),
+  };
 }
+
+/** The validator of a response that can be revalidated (If-None-Match → 304). */
+export const ETAG_HEADER = { ETag: "the validator to send back as If-None-Match (304 when unchanged)" };
+/** The file name a download is saved under (api/attachment.ts). */
+export const DISPOSITION_HEADER = { "Content-Disposition": "attachment, with the file's name (filename* in UTF-8, filename an ASCII stand-in)" };
 
 /** A 304: no body (documented without content, see app.ts). */
 export const notModifiedResponse = z.null().describe("Not Modified: the copy If-None-Match names is current (no body)");

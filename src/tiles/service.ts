@@ -579,7 +579,24 @@ export class TileService {
   }
 }
 
-/** Headers that place numeric values in time and frequency (SPEC §4). */
+/**
+ * The headers geometryHeaders sets, each with what it says: the API's OpenAPI document lists them
+ * from here, so a header added below and not described fails the test that compares the two.
+ */
+export const GEOMETRY_HEADERS: Readonly<Record<string, string>> = {
+  "x-shape": "rows,columns of the values or image",
+  "x-frame-range": "first,end (exclusive) frame of the whole-recording spectrogram the columns cover",
+  "x-frames-per-column": "frames merged (by their maximum) into each column: 2^z",
+  "x-hop-seconds": "seconds between consecutive frames",
+  "x-first-frame-seconds": "time of the first covered frame's centre, in seconds from the recording's start",
+  "x-bin-hz": "Hz between consecutive FFT bins (samplerate / nperseg)",
+  "x-bins-per-row": "FFT bins merged (by their maximum) into each row, on average",
+  "x-frequency-range": "lowest,highest bin frequency the rows cover, in Hz",
+  "x-value-scale": "power, amplitude or dB: the values' scale",
+  "x-value-range": "what the colormap spans: min_dB,max_dB for dB, 0,max for power and amplitude",
+};
+
+/** Headers that place numeric values in time and frequency (SPEC §4): GEOMETRY_HEADERS. */
 function geometryHeaders(layout: TileLayout, g: FrameGeometry, params: Params, stats: PackedStats): Record<string, string> {
   const binHz = g.samplerate / g.nperseg;
   const lowBin = layout.binEdges[0];

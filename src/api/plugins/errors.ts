@@ -64,7 +64,8 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
     if (isConnectionError(err)) {
       request.log.warn({ err }, "database unavailable");
       const why = options.errorDetails ? ` (${err.code}: ${err.message})` : "";
-      return sendError(reply, 503, `the database is unavailable${why}; the server reconnects by itself — retry in a few seconds`);
+      // Retry-After, as the deadline's 503 has: clients that retry by themselves wait for it.
+      return sendError(reply.header("Retry-After", "5"), 503, `the database is unavailable${why}; the server reconnects by itself — retry in a few seconds`);
     }
     if (isOutOfResources(err)) {
       // SQLSTATE class 53 (disk full, out of memory, too many connections): the database refused

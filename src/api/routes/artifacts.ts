@@ -11,7 +11,7 @@ import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { bytesResponse, errorBody, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, stateQuery, timestamp } from "../schemas.js";
+import { bytesResponse, DISPOSITION_HEADER, errorBody, ETAG_HEADER, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, stateQuery, timestamp } from "../schemas.js";
 
 const artifactSchema = z.object({
   id: z.uuid(), job_id: z.uuid().nullable(), name: z.string(), file_sha256: z.string(), size: z.number().int(), media_type: z.string(),
@@ -30,7 +30,7 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       summary: "Download an artifact's file", tags, params: idParams,
       description: "The bytes with their media type and length; ETag is the SHA-256 (304 on If-None-Match). 410 once the artifact has expired, 404 once cleanup removed it.",
-      response: { 200: bytesResponse("The file's bytes, as its media type (features.csv: text/csv)", ["text/csv"]), 304: notModifiedResponse, 404: errorBody, 410: errorBody },
+      response: { 200: bytesResponse("The file's bytes, as its media type (features.csv: text/csv)", ["text/csv"], { ...ETAG_HEADER, ...DISPOSITION_HEADER }), 304: notModifiedResponse, 404: errorBody, 410: errorBody },
     },
   }, async (request, reply) => {
     const artifact = await getArtifact(sql, request.params.id);

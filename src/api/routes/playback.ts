@@ -46,7 +46,7 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
       tags: ["recordings"],
       params: idParams,
       querystring: z.strictObject(interval),
-      response: { 200: bytesResponse("32-bit float WAV of the interval's samples", ["audio/wav"]), 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody },
+      response: { 200: bytesResponse("32-bit float WAV of the interval's samples", ["audio/wav"], { "X-Frame-Range": "first,end (exclusive) sample frame of the recording the WAV holds" }), 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody },
     },
   }, async (request, reply) => {
     const { start_time, end_time } = request.query;

@@ -22,7 +22,7 @@ import { checkInAudioRoots, recordingFile, withoutAudioRoots } from "../recordin
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { bytesResponse, errorBody, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, text, timestamp } from "../schemas.js";
+import { bytesResponse, DISPOSITION_HEADER, errorBody, ETAG_HEADER, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, text, timestamp } from "../schemas.js";
 
 const recordingSchema = z.object({
   id: z.uuid(),
@@ -76,6 +76,8 @@ const AUDIO_MEDIA_TYPES: Record<string, string> = {
 };
 const audioMediaType = (path: string) => AUDIO_MEDIA_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
 const AUDIO_DOWNLOAD_TYPES = [...new Set(Object.values(AUDIO_MEDIA_TYPES)), "application/octet-stream"];
+/** The headers of a file download, whole (200) or a range (206). */
+const fileHeaders = { ...ETAG_HEADER, ...DISPOSITION_HEADER, "Accept-Ranges": "bytes: Range requests are answered with 206" };
 
 /** Parses a single `bytes=` range against `size`; null for "whole file", throws 416 if unsatisfiable. */
 function parseRange(header: string | undefined, size: number): { start: number; end: number } | null {
@@ -202,8 +204,8 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       summary: "The audio file; supports Range requests (206), 416 for a range outside it", tags, params: idParams,
       response: {
-        200: bytesResponse("The file, as its format's media type (by extension)", AUDIO_DOWNLOAD_TYPES),
-        206: bytesResponse("The requested range of the file (Content-Range)", AUDIO_DOWNLOAD_TYPES),
+        200: bytesResponse("The file, as its format's media type (by extension)", AUDIO_DOWNLOAD_TYPES, fileHeaders),
+        206: bytesResponse("The requested range of the file (Content-Range)", AUDIO_DOWNLOAD_TYPES, { ...fileHeaders, "Content-Range": "bytes first-last/size" }),
         304: notModifiedResponse, 403: errorBody, 404: errorBody, 409: errorBody, 416: errorBody,
       },
     },

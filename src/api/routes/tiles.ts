@@ -16,12 +16,12 @@ import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parsePara
 import { TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
 import { MAX_ZOOM, tileOptionsSchema, TileRangeError, type TileOptions } from "../../tiles/grid.js";
 import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
-import { StatsPendingError, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
+import { GEOMETRY_HEADERS, StatsPendingError, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
 import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
 import { recordingRevision } from "../../store/recordings.js";
 import { recordingFile, withoutAudioRoots } from "../recording-file.js";
-import { bytesResponse, errorBody, id, integerText, interval, notModifiedResponse } from "../schemas.js";
+import { bytesResponse, errorBody, ETAG_HEADER, id, integerText, interval, notModifiedResponse } from "../schemas.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -63,7 +63,11 @@ const zoom = integerText(z.number({ error: zoomMessage }).min(0, { error: zoomMe
   .describe("Zoom: each column is the maximum of 2^z frames");
 
 /** A tile or one-shot image, as its format's media type: PNG, or float32 values (f32 raw, npy with NumPy's header). */
-const spectrogramBody = bytesResponse("PNG (png), or float32 values [rows][columns], row 0 the lowest frequency (f32: raw little-endian; npy: NumPy's format); the headers give the geometry", ["image/png", "application/octet-stream"]);
+const spectrogramBody = bytesResponse(
+  "PNG (png), or float32 values [rows][columns], row 0 the lowest frequency (f32: raw little-endian; npy: NumPy's format); the headers give the geometry",
+  ["image/png", "application/octet-stream"],
+  { ...ETAG_HEADER, "Cache-Control": "immutable for a year when the URL names the recording's current revision, else no-cache (revalidate by ETag); private when the request had a token", ...GEOMETRY_HEADERS },
+);
 /** The statuses a spectrogram route's errors take: 403 for a dataset outside the audio roots, 422 for audio that cannot be analysed, 503 while busy or computing stats. */
 const spectrogramErrors = { 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody, 503: errorBody };
 const format = z.enum(TILE_FORMATS, { error: `must be one of ${TILE_FORMATS.join(", ")}` });
@@ -167,7 +171,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
       tags: ["spectrograms"],
       params: z.object({ id, z: zoom }),
       querystring: paramsObject.extend({ ...tileOptionsSchema.shape, ...interval, format: format.default("png") }).superRefine(checkCrossFieldRules),
-      response: { 200: bytesResponse("One part per tile, in order: the tile's bytes with its headers (ETag, geometry, X-Tile: z/x); a tile that fails after the 200 is a JSON part {error}", ["multipart/mixed"]), ...spectrogramErrors },
+      response: { 200: bytesResponse("One part per tile, in order: the tile's bytes with its headers (ETag, geometry, X-Tile: z/x); a tile that fails after the 200 is a JSON part {error}", ["multipart/mixed"], { "X-Tile-Range": "z/first-last: the tiles the parts hold, in order" }), ...spectrogramErrors },
     },
   }, async (request, reply) => {
     const { start_time, end_time, format: fmt, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat };
