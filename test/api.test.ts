@@ -57,6 +57,15 @@ describe("service routes", () => {
     expect(res.json()).toMatchObject({ message: "limit: is given more than once", fields: [{ field: "limit", message: "is given more than once" }] });
   });
 
+  it("answers a path that takes other methods with a JSON 405 naming them in Allow, not a 404", async () => {
+    const res = await app.inject({ method: "PUT", url: "/v1/datasets/" });
+    expect([res.statusCode, res.headers.allow, res.json().message]).toEqual([405, "GET, HEAD, POST", "PUT is not a method of /v1/datasets/; it takes GET, HEAD, POST"]);
+    const one = await app.inject({ method: "POST", url: `/v1/recordings/00000000-0000-0000-0000-000000000000/audio` });
+    expect([one.statusCode, one.headers.allow]).toEqual([405, "GET, HEAD"]);
+    // Every segment must match: /v1/recordings/x/audio/0 is no path of any route.
+    expect((await app.inject({ method: "DELETE", url: "/v1/recordings/x/audio/0" })).statusCode).toBe(404);
+  });
+
   it("answers unknown routes with a JSON 404, with or without a token", async () => {
     for (const req of [{ url: "/nope" }, { method: "POST" as const, url: "/v1/nope" }, { url: "/v1/datasets/x/y/z", headers: auth(member) }]) {
       const res = await app.inject(req);

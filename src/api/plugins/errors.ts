@@ -4,6 +4,7 @@
  * unreachable database to 503 (postgres.js reconnects by itself, so the next request after
  * the database returns succeeds) and one out of resources (disk full) to 503, Fastify's own errors (413 body too large, bad JSON) keep
  * their status with their message, a 415 says to send JSON, and anything else is a logged 500.
+ * A path that exists with other methods is a 405 with `Allow` (RFC 9110 §15.5.6), not a 404.
  */
 import fp from "fastify-plugin";
 import type { FastifyError, FastifyReply } from "fastify";
@@ -91,5 +92,21 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
     return sendError(reply, 500, "internal server error; the server log has the details");
   });
 
-  app.setNotFoundHandler((request, reply) => sendError(reply, 404, `no route ${request.method} ${request.url.split("?")[0]}; see /docs for the API`));
+  // Every route's path (with its prefix) as a pattern, with its methods: what a 405 allows.
+  const routes: { pattern: RegExp; methods: string[] }[] = [];
+  app.addHook("onRoute", (route) => routes.push({ pattern: pathPattern(route.url ?? ""), methods: [route.method].flat() }));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0];
+    const bare = path.replace(/(.)\/+$/, "$1"); // a trailing slash counts as none (app.ts)
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(bare)).flatMap((r) => r.methods))].sort();
+    if (allowed.length) return sendError(reply.header("Allow", allowed.join(", ")), 405, `${request.method} is not a method of ${path}; it takes ${allowed.join(", ")}`);
+    return sendError(reply, 404, `no route ${request.method} ${path}; see /docs for the API`);
+  });
 });
+
+/** A route's path as a pattern of request paths: a `:param` is one segment, a trailing `*` the rest. */
+function pathPattern(url: string): RegExp {
+  const literal = (text: string) => text.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+  const segments = url.split("/").map((seg) => (seg.startsWith(":") ? "[^/]+" : seg === "*" ? ".*" : literal(seg)));
+  return new RegExp(`^${segments.join("/")}$`);
+}
