@@ -13,7 +13,11 @@ channel-interleaved, 1 s at 16 kHz each) to compare by correlation.
 The fixtures are too short to exercise seeking in Ogg (a seek needs more than a page or two of
 audio), so this script also synthesises two small Ogg files (6 s of a 8 kHz stereo chirp, Vorbis and
 Opus, 10-30 KB) as test inputs: test/golden/audio/seek_{vorbis,opus}.ogg, with their digests
-(no whole-signal .f32 for these). Likewise test/golden/audio/seek_mp3.mp3: 0.4 s of 44.1 kHz stereo
+(no whole-signal .f32 for these), and two longer ones written as a recorder would, in one piece
+(6 s of 48 kHz stereo: a rising chirp in noise, and a slowly modulated tone; Vorbis and Opus, pages of
+~0.15 s and of 1 s): test/golden/audio/seek_long_{vorbis,opus}.ogg — a seek there bisects over many
+pages, and a stereo Opus decoder started 80 ms before a page boundary has not converged (2e-2 off)
+when it gets there. Likewise test/golden/audio/seek_mp3.mp3: 0.4 s of 44.1 kHz stereo
 at LAME's lowest VBR quality (MPEG-1 Layer III, ~3 KB, Xing and LAME tags), whose frames lean on the
 bit reservoir (main_data_begin up to ~510 bytes): the MPEG-2 fixture covers the other MPEG version,
 and test/audio-mp3seek.test.ts repeats the frames of both into longer streams.
@@ -57,6 +61,22 @@ def synthesise_ogg():
     return paths
 
 
+def synthesise_long_ogg():
+    """Writes the long Ogg seek-test inputs, each in one write (libsndfile's page sizes for it)."""
+    fs = 48000
+    t = np.arange(6 * fs) / fs
+    rng = np.random.default_rng(7)
+    left = 0.4 * np.sin(2 * np.pi * (1000 + 200 * t) * t) + 0.05 * rng.standard_normal(t.size)
+    right = 0.3 * np.sin(2 * np.pi * 3000 * t) * np.sin(2 * np.pi * 0.5 * t)
+    x = np.stack([left, right], axis=1).astype(np.float32)
+    paths = []
+    for name, subtype in [("seek_long_vorbis.ogg", "VORBIS"), ("seek_long_opus.ogg", "OPUS")]:
+        path = os.path.join(OUT, name)
+        sf.write(path, x, fs, format="OGG", subtype=subtype)
+        paths.append(path)
+    return paths
+
+
 # libsndfile's sf_command code (sndfile.h), not exposed by python3-soundfile 0.12.
 SFC_SET_COMPRESSION_LEVEL = 0x1301
 
@@ -79,7 +99,7 @@ def synthesise_mp3():
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    synthetic = synthesise_ogg()
+    synthetic = synthesise_ogg() + synthesise_long_ogg()
     digests = {}
     files = sorted(glob.glob(os.path.join(FIXTURES, "formats", "*"))) + sorted(
         glob.glob(os.path.join(FIXTURES, "recordings", "*.wav"))) + synthetic

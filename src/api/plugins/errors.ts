@@ -94,7 +94,9 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
 
   // Every route's path (with its prefix) as a pattern, with its methods: what a 405 allows.
   const routes: { pattern: RegExp; methods: string[] }[] = [];
-  app.addHook("onRoute", (route) => routes.push({ pattern: pathPattern(route.url ?? ""), methods: [route.method].flat() }));
+  app.addHook("onRoute", (route) => {
+    routes.push({ pattern: pathPattern(route.url ?? ""), methods: [route.method].flat() });
+  });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0];
     const bare = path.replace(/(.)\/+$/, "$1"); // a trailing slash counts as none (app.ts)
