@@ -222,11 +222,28 @@ describe("streams the index cannot place are read by decoding from the start", (
       const at = MPEG1.info!.length + 20 * bytesOf(MPEG1.frames) + bytesOf(MPEG1.frames.slice(0, 5));
       return Uint8Array.from([...s.subarray(0, at), ...Array.from({ length: 999 }, (_, i) => (i * 37) % 256), ...s.subarray(at)]);
     }],
-    ["another stream appended (MPEG-1 stereo after MPEG-2 mono)", () => Uint8Array.from([...repeated(MPEG2, 20, "none"), ...repeated(MPEG1, 10, "none")])],
     ["an ID3v1 tag at the end, no Xing tag", () => Uint8Array.from([...repeated(MPEG1, 30, "none"), ...Array.from("TAG" + "x".repeat(125), (c) => c.charCodeAt(0))])],
     ["a truncated last frame", () => repeated(MPEG2, 20, "none").subarray(0, -50)],
   ] as const)("%s", async (name, make) => {
     await expectSeeksExact(await file(`${name.replace(/\W+/g, "_")}.mp3`, make()), 900);
+  });
+});
+
+describe("a stream whose rate is not its header's", () => {
+  it("another stream appended at another rate (MPEG-1 stereo after MPEG-2 mono) is refused, naming where and both rates", async () => {
+    const p = await file("appended.mp3", Uint8Array.from([...repeated(MPEG2, 20, "none"), ...repeated(MPEG1, 10, "none")]));
+    // Its samples were taken as 16 kHz ones: 10 frames of 44.1 kHz audio at the wrong speed. (Without
+    // a Xing frame count the stream is counted by decoding when it is opened, so that is where.)
+    const message = /mp3: the audio after frame 302400 decodes at 44100 Hz, the header says 16000 Hz \(corrupt\?\)$/;
+    await expect(decode(p)).rejects.toThrow(message);
+    await expect(openAudio(p)).rejects.toThrow(message);
+  });
+
+  it("a first frame whose header says mono, before stereo frames, is refused when opened (it gave one channel of two)", async () => {
+    const bytes = Uint8Array.from(repeated(MPEG1, 5, "none"));
+    expect(parseMpegHeader(bytes, 0)!.channels).toBe(2);
+    bytes[3] |= 0xc0; // channel mode 11: single channel
+    await expect(openAudio(await file("mono-first.mp3", bytes))).rejects.toThrow(/mp3: the frame at byte 0 has 1 channel, the next one 2 \(corrupt\?\)/);
   });
 });
 

@@ -49,6 +49,8 @@ interface Decoded {
   errors: { message: string }[];
   /** FLAC: the sample depth of the decoded frames, as their headers state it. */
   bitDepth?: number;
+  /** The rate the decoder decodes at (every library here reports it). */
+  sampleRate?: number;
 }
 interface StreamDecoder {
   decode(bytes: Uint8Array): Decoded | Promise<Decoded>;
@@ -271,8 +273,7 @@ class Cursor {
     if (this.probe.frames !== null) n = Math.max(0, Math.min(n, this.probe.frames - this.emitted));
     if (n === 0) return;
     if (this.probe.kind === "flac") this.checkFlac(r);
-    else if (r.channelData.length < this.probe.channels)
-      throw new AudioFormatError(`${this.probe.kind}: stream changed to ${r.channelData.length} channel(s) mid-file`);
+    else this.checkFormat(r);
     this.emitted += n;
     if (this.probe.kind === "flac") rescaleFlac(r.channelData, this.probe.channels, n, this.probe.bitsPerSample!);
     const dropped = Math.min(this.skip, n);
@@ -301,6 +302,20 @@ class Cursor {
       throw new AudioFormatError(`flac: the frames after sample ${this.emitted} have ${plural(r.channelData.length, "channel")}, STREAMINFO says ${channels}`);
     if (r.bitDepth !== undefined && r.bitDepth !== bitsPerSample)
       throw new AudioFormatError(`flac: the frames after sample ${this.emitted} hold ${r.bitDepth}-bit samples, ${flac?.depthFrom ?? "STREAMINFO"} says ${bitsPerSample}-bit`);
+  }
+
+  /**
+   * The decoder gives at least the channels, and exactly the rate, the header gave the recording
+   * (and its duration): a damaged first MP3 frame header (a free-format Info frame, whose length
+   * nothing checks) gave 22050 Hz for a 16 kHz stream and no error. (mpg123 decodes a mono stream
+   * to two equal channels: more channels than the header's are not an error.)
+   */
+  private checkFormat(r: Decoded): void {
+    const { kind, channels, samplerate } = this.probe;
+    if (r.channelData.length < channels)
+      throw new AudioFormatError(`${kind}: the audio after frame ${this.emitted} decodes to ${plural(r.channelData.length, "channel")}, the header says ${channels} (corrupt?)`);
+    if (r.sampleRate !== undefined && r.sampleRate !== samplerate)
+      throw new AudioFormatError(`${kind}: the audio after frame ${this.emitted} decodes at ${r.sampleRate} Hz, the header says ${samplerate} Hz (corrupt?)`);
   }
 
   /** Where decoding stands, for errors a decoder throws: the frames so far and their time. */
@@ -632,6 +647,8 @@ async function probeMpeg(src: ByteSource, b: Uint8Array, at: number): Promise<Pr
     const n = parseMpegHeader(await src.read(next, 4), 0);
     if (!n || n.layer !== h.layer || n.samplerate !== h.samplerate)
       throw new AudioFormatError(`mp3: the frame at byte ${at} is not followed by another at byte ${next} (not an MPEG audio stream, or corrupt)`);
+    if (n.channels !== h.channels)
+      throw new AudioFormatError(`mp3: the frame at byte ${at} has ${plural(h.channels, "channel")}, the next one ${n.channels} (corrupt?)`);
   }
   const probe: Probe = { kind: "mp3", container: "mp3", samplerate: h.samplerate, channels: h.channels, bitsPerSample: null, frames: null };
   if (h.layer !== 3 || h.frameBytes === 0) return probe; // Layer I/II and free format: counted and read by decoding
