@@ -16,8 +16,10 @@ describe("butterSos matches scipy.signal.butter(..., output='sos')", () => {
       expect(sos.length).toBe(c.sos.length);
       sos.forEach((row, s) => {
         const ref = c.sos[s];
-        const size = peakAbs(ref);
         row.forEach((v, j) => {
+          // Numerator and denominator each at their own scale: the gain in the first section's
+          // b can be 1e-61 (bp-192k-o16-nyquist), where a design that lost it had b = 0.
+          const size = peakAbs(j < 3 ? ref.slice(0, 3) : ref.slice(3));
           // Exact zeros (b2 = a2 = 0 of first-order sections) must stay exact: they set the pad length.
           if (ref[j] === 0) expect(v, `${c.name} section ${s} coef ${j}`).toBe(0);
           else expect(Math.abs(v - ref[j]), `${c.name} section ${s} coef ${j}`).toBeLessThanOrEqual(1e-9 * size);
