@@ -32,7 +32,7 @@ export function pcenInitState(spectrum: usize, bins: i32, binStride: i32, state:
  * the smoother `state` (bins f32) from the previous block and leaving it at the last frame.
  * Returns the largest PCEN value written (−Infinity if none), the block's normalization peak.
  */
-export function pcenApply(spectrum: usize, frames: i32, bins: i32, state: usize, smooth: f32, gain: f32, bias: f32, power: f32, eps: f32): f32 {
+export function pcenApply(spectrum: usize, frames: i32, bins: i32, state: usize, smooth: f64, gain: f32, bias: f32, power: f32, eps: f32): f32 {
   const c = constants.set(smooth, gain, bias, power, eps);
   let peak = f32x4.splat(-Infinity);
   for (let t = 0; t < frames; t++) {
@@ -51,7 +51,7 @@ export function pcenApply(spectrum: usize, frames: i32, bins: i32, state: usize,
  * frame as in `pcenApply`, and writes M into rows of scratch; the gain and the compression then
  * run along each row.
  */
-export function pcenColumns(block: usize, frames: i32, bins: i32, stride: i32, state: usize, smooth: f32, gain: f32, bias: f32, power: f32, eps: f32): f32 {
+export function pcenColumns(block: usize, frames: i32, bins: i32, stride: i32, state: usize, smooth: f64, gain: f32, bias: f32, power: f32, eps: f32): f32 {
   const c = constants.set(smooth, gain, bias, power, eps);
   const rowBytes = <usize>stride << 2, smootherBytes = <usize>frames << 2;
   const smoother = heap.alloc(smootherBytes << 3);
@@ -81,9 +81,14 @@ export function pcenColumns(block: usize, frames: i32, bins: i32, stride: i32, s
   offset: v128 = v128.splat<f32>(0);
   /** power is 0.5, the default (see compress). */
   sqrt: bool = false;
-  set(smooth: f32, gain: f32, bias: f32, power: f32, eps: f32): PcenConstants {
-    this.smooth = f32x4.splat(smooth);
-    this.keep = f32x4.splat(1 - smooth);
+  /**
+   * `smooth` comes as f64 so that 1 − s is formed before rounding: from an f32 s near 1 it was
+   * off by up to half an f32 ulp of 1 relative to itself (0.999999 → 1.0133e-6, 1.3 %), and P of
+   * a quiet frame after a loud one with it.
+   */
+  set(smooth: f64, gain: f32, bias: f32, power: f32, eps: f32): PcenConstants {
+    this.smooth = f32x4.splat(<f32>smooth);
+    this.keep = f32x4.splat(<f32>(1 - smooth));
     this.eps = f32x4.splat(eps);
     this.negGain = f32x4.splat(-gain);
     this.invBias = f32x4.splat(1 / bias);

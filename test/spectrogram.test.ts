@@ -274,6 +274,20 @@ describe("PCEN values the float32 core cannot represent are refused, naming the 
   }
   const largestRelativeError = (a: Float32Array, ref: Float64Array) => ref.reduce((worst, r, i) => (r > 1e-30 ? Math.max(worst, Math.abs(a[i] - r) / r) : worst), 0);
 
+  it("a pcen_smooth near 1 is used as given: 1 − s came from float32 s (0.999999 → 1 − s = 1.0133e-6, 1.3 % off), and so did P", () => {
+    for (const params of paths) {
+      // Frames that do not overlap (boxcar, hop = window), loud and 100 dB quieter in turn: in a
+      // quiet frame M is mostly (1 − s) times the loud one before it, so P is as wrong as 1 − s.
+      const n = Math.floor((params.window_size ?? 0.025) * 48_000);
+      const x = Float32Array.from({ length: 48_000 }, (_, i) => (Math.floor((i + n / 2) / n) % 2 ? 1e-5 : 1) * Math.sin(i / 7));
+      const step = { ...params, window: "boxcar" as const, hop_size: 1 };
+      for (const smooth of [0.999999, 0.9999]) {
+        const s = spectrogram(x, 48_000, { ...step, pcen_smooth: smooth, pcen_eps: 1e-12 });
+        expect(largestRelativeError(s.data, pcenReference(x, step, { gain: 0.98, smooth, eps: 1e-12 })), `pcen_smooth ${smooth}`).toBeLessThan(2e-5);
+      }
+    }
+  });
+
   it("S·(eps + M)^−gain / bias beyond float32 (a pcen_bias near float32's smallest normal): the kernel wrote NaN", () => {
     for (const params of paths) {
       for (const gain of [0.98, 5]) {
