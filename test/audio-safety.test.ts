@@ -112,6 +112,16 @@ describe("malformed files are rejected with a message naming the problem", () =>
     // wrong samples (Opus off by up to 1.06 after it) with no error; the page's CRC says so.
     ["ogg_vorbis.ogg with a byte changed in an audio page", flipped(fixture("ogg_vorbis.ogg"), oggPages(fixture("ogg_vorbis.ogg"))[2] + 500), /^<buffer>: ogg: corrupt stream: the page at byte \d+ fails its checksum$/],
     ["ogg_opus.ogg with a byte changed in its last page", flipped(fixture("ogg_opus.ogg"), fixture("ogg_opus.ogg").length - 100), /^<buffer>: ogg: corrupt stream: the last page \(at byte \d+\) fails its checksum$/],
+    // Whole pages with their CRCs, in the wrong order: the audio came out of order (off by 1.0).
+    ...(() => {
+      const b = fixture("ogg_vorbis.ogg");
+      const [, , audio, next] = oggPages(b);
+      const page = b.subarray(audio, next);
+      return [
+        ["ogg_vorbis.ogg with an audio page repeated", Uint8Array.from([...b.subarray(0, next), ...page, ...b.subarray(next)]), new RegExp(`^<buffer>: ogg: corrupt stream: the page at byte ${next} is page 2 of its stream, after page 2 \\(a page lost, repeated or out of order\\)$`)],
+        ["ogg_vorbis.ogg with an audio page dropped", Uint8Array.from([...b.subarray(0, audio), ...b.subarray(next)]), /^<buffer>: ogg: corrupt stream: the page at byte \d+ is page 3 of its stream, after page 1 \(a page lost, repeated or out of order\)$/],
+      ] as [string, Uint8Array, RegExp][];
+    })(),
     // Cut inside a page: the whole pages before decode, the cut one is not passed to the decoder
     // (it made 11775 of 13440 frames wrong by up to 1.88).
     ["ogg_vorbis.ogg cut inside a page", fixture("ogg_vorbis.ogg").subarray(0, 8514), /^<buffer>: ogg: the file ends inside the page at byte \d+ \(truncated\)$/],

@@ -58,10 +58,15 @@ export function pageLength(b: Uint8Array, at: number): number | null {
  * pass its CRC. The decoder libraries take whatever bytes come and turn a damaged or cut page into
  * wrong samples without a word (one flipped byte: an Opus file off by up to 1.06 everywhere after
  * it), where libsndfile refuses the file or drops the page; here it is an AudioFormatError.
+ * Pages must also come in the order of their sequence numbers: a page repeated or two swapped,
+ * each whole and with its CRC, decoded to the audio out of order (off by 1.0), where libsndfile
+ * refuses the file.
  */
 export class OggPageCheck {
   /** The start of a page not yet complete, carried over to the next bytes. */
   private carry = new Uint8Array(0);
+  /** Sequence number of the last page checked, by stream serial (a seek starts anywhere in it). */
+  private readonly sequence = new Map<number, number>();
 
   /** @param offset the file offset of the first byte to be checked: a page boundary. */
   constructor(private offset: number) {}
@@ -77,8 +82,16 @@ export class OggPageCheck {
     let at = 0;
     for (let length = pageLength(b, at); length !== null; length = pageLength(b, at)) {
       if (length < 0) throw new AudioFormatError(`ogg: corrupt stream: no page starts at byte ${this.offset} where the one before ends`);
-      if (oggPageCrc(b, at, length) !== new DataView(b.buffer, b.byteOffset + at + 22, 4).getUint32(0, true))
+      const header = new DataView(b.buffer, b.byteOffset + at, 27);
+      if (oggPageCrc(b, at, length) !== header.getUint32(22, true))
         throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${this.offset} fails its checksum`);
+      const serial = header.getUint32(14, true), sequence = header.getUint32(18, true);
+      const before = this.sequence.get(serial);
+      // A page that begins a stream (BOS flag) starts its numbering again: a chained file (`cat a.ogg a.ogg`).
+      const begins = (header.getUint8(5) & 0x02) !== 0;
+      if (before !== undefined && !begins && sequence !== ((before + 1) >>> 0))
+        throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${this.offset} is page ${sequence} of its stream, after page ${before} (a page lost, repeated or out of order)`);
+      this.sequence.set(serial, sequence);
       at += length;
       this.offset += length;
     }
