@@ -39,6 +39,9 @@ CASES = [
     ("lp-384k-o4", 384000, 4, "lowpass", [1000]),
     # Just below Nyquist: the bilinear gain divides products of ~1e214 (its |b|² overflows float64).
     ("bp-192k-o16-nyquist", 192000, 16, "bandpass", [95990, 95999.9]),
+    # A 10 Hz band: its poles' distance from the unit circle comes from the small real part of a
+    # complex square root of a nearly negative real number (lp2bp).
+    ("bp-192k-o16-10hz", 192000, 16, "bandpass", [50000, 50010]),
 ]
 
 
