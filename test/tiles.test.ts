@@ -158,13 +158,25 @@ describe("zoom levels and bands", () => {
     const piece = { ...whole, frames: f1 - f0, data: new Float32Array(whole.bins * (f1 - f0)) };
     for (let k = 0; k < whole.bins; k++) piece.data.set(whole.data.subarray(k * whole.frames + f0, k * whole.frames + f1), k * piece.frames);
     const edges = [0, 1, 50, 400, 1103];
-    const recording = new RecordingSpectrogram(samplesReader([samples], RATE), p);
+    const reader = samplesReader([samples], RATE);
+    const read = reader.read.bind(reader);
+    let largestRead = 0;
+    reader.read = (channel, start, count, into) => {
+      largestRead = Math.max(largestRead, count);
+      return read(channel, start, count, into);
+    };
+    const recording = new RecordingSpectrogram(reader, p);
     try {
-      for (const factor of [1, 8, 600]) {
+      // 2048 and 4096 frames per column, more than a block holds: pooled a power-of-two block at a
+      // time (1024 frames) and folded by maximum; pooled whole, a column read all of its samples.
+      for (const factor of [1, 8, 600, 2048, 4096]) {
+        largestRead = 0;
         const target = new Float32Array((edges.length - 1) * Math.ceil(piece.frames / factor));
         await recording.writePooledRange(f0, f1, Int32Array.from(edges), factor, target);
         // the same operations on the same values in both: equal bit for bit
         expect(maxAbsDiff(target, pooled(piece, factor, edges)), `factor ${factor}`).toBe(0);
+        const g = recording.geometry;
+        expect(largestRead, `factor ${factor}`).toBeLessThanOrEqual((blockFrames(g) - 1) * g.hop + g.nperseg);
       }
       await expect(recording.writePooledRange(0, 10, Int32Array.from(edges), 1, new Float32Array(3))).rejects.toThrow("target: needs 40 values, got 3");
     } finally {

@@ -208,10 +208,31 @@ export class RecordingSpectrogram {
   async writePooledRange(f0: number, f1: number, binEdges: Int32Array, factor: number, target: Float32Array): Promise<void> {
     [f0, f1] = this.clampFrames(f0, f1);
     const rows = binEdges.length - 1;
-    if (target.length !== rows * Math.ceil((f1 - f0) / factor)) throw new RangeError(`target: needs ${rows * Math.ceil((f1 - f0) / factor)} values, got ${target.length}`);
-    // Blocks of whole columns, so each block pools on its own.
-    const step = factor * Math.max(1, Math.floor(blockFrames(this.geometry) / factor));
-    for await (const { firstFrame, block } of this.blocks(f0, f1, step)) block.poolInto(binEdges, factor, target, (firstFrame - f0) / factor);
+    const columns = Math.ceil((f1 - f0) / factor);
+    if (target.length !== rows * columns) throw new RangeError(`target: needs ${rows * columns} values, got ${target.length}`);
+    const limit = blockFrames(this.geometry);
+    if (factor <= limit) {
+      // Blocks of whole columns, so each block pools on its own.
+      const step = factor * Math.floor(limit / factor);
+      for await (const { firstFrame, block } of this.blocks(f0, f1, step)) block.poolInto(binEdges, factor, target, (firstFrame - f0) / factor);
+      return;
+    }
+    // A column spans more frames than a block may hold (zoomed far out): blocks of a power of two
+    // frames, which divides the factor (a power of two too), each inside one column, pooled to
+    // one column of its own and folded into the target by maximum — exact, as the maximum is. A
+    // column pooled whole read all its samples at once (2^20 frames of a 384 kHz recording: 8 GB)
+    // and asked the core for as much.
+    const step = 2 ** Math.floor(Math.log2(limit));
+    const part = new Float32Array(rows);
+    for await (const { firstFrame, block } of this.blocks(f0, f1, step)) {
+      block.poolInto(binEdges, block.frames, part, 0);
+      const column = Math.floor((firstFrame - f0) / factor);
+      const first = (firstFrame - f0) % factor === 0;
+      for (let r = 0; r < rows; r++) {
+        const i = r * columns + column;
+        target[i] = first ? part[r] : Math.max(target[i], part[r]);
+      }
+    }
   }
 
   /**
