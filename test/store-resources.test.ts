@@ -12,7 +12,7 @@ import { ConflictError, InvalidError } from "../src/store/errors.js";
 import { abortJob, completeJob, countItemDone, createJob, getJob, listJobs, listMetrics, putMetric, startJob } from "../src/store/jobs.js";
 import { createNote, listNotes } from "../src/store/notes.js";
 import { insertRecording } from "../src/store/recordings.js";
-import { claimStats, getStats, saveStats } from "../src/store/stats.js";
+import { claimStats, getStats, saveStats, STATS_CHUNK_BYTES } from "../src/store/stats.js";
 import { createUser } from "../src/store/users.js";
 import type { Sql } from "../src/store/db.js";
 import { freshDatabase, type TestDatabase } from "./store-helpers.js";
@@ -180,6 +180,24 @@ describe("recording stats", () => {
     // Different content (the file changed): the old stats do not count and can be recomputed.
     expect(await getStats(sql, recordingId, "p1", "f".repeat(32))).toBeNull();
     expect((await claimStats(sql, { ...s, recording_hash: "f".repeat(32), owner: "f" })).status).toBe("claimed");
+  });
+
+  it("keep PCEN checkpoints over 1 MiB in chunks of at most 1 MiB, read back whole; a change of content drops the old ones", async () => {
+    // One bytea of 243 MB held the embedded database (and the server's main thread) for minutes.
+    const s = { ...base, recording_id: recordingId, params_hash: "p3" };
+    const bytes = Uint8Array.from({ length: 2.5 * STATS_CHUNK_BYTES + 3 }, (_, i) => (i * 7919) % 251);
+    expect((await claimStats(sql, { ...s, owner: "a" })).status).toBe("claimed");
+    expect(await saveStats(sql, { ...s, owner: "a", maximum: 2, pcen_checkpoints: bytes })).toBe(true);
+    const chunks = await sql`SELECT chunk, octet_length(data) AS size FROM recording_stats_chunks WHERE params_hash = 'p3' ORDER BY chunk`;
+    expect(chunks.map((c) => [c.chunk, c.size])).toEqual([[0, STATS_CHUNK_BYTES], [1, STATS_CHUNK_BYTES], [2, STATS_CHUNK_BYTES / 2 + 3]]);
+    expect(Buffer.from((await getStats(sql, recordingId, "p3", HASH))!.pcen_checkpoints!).equals(Buffer.from(bytes))).toBe(true);
+    // The file changed: the new content's claim removes the old content's chunks.
+    expect((await claimStats(sql, { ...s, recording_hash: "e".repeat(32), owner: "b" })).status).toBe("claimed");
+    expect((await sql`SELECT count(*)::int AS n FROM recording_stats_chunks WHERE params_hash = 'p3'`)[0].n).toBe(0);
+    // A ready row whose chunks are gone says so, rather than handing out short checkpoints.
+    expect(await saveStats(sql, { ...s, owner: "b", maximum: 2, pcen_checkpoints: bytes })).toBe(true);
+    await sql`DELETE FROM recording_stats_chunks WHERE params_hash = 'p3' AND chunk = 1`;
+    await expect(getStats(sql, recordingId, "p3", "e".repeat(32))).rejects.toThrow(/chunk 1 of its stats p3 is missing/);
   });
 
   it("can be taken over when the claimer's lease has expired", async () => {

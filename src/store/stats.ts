@@ -5,7 +5,9 @@
  * coordinate through a lease: `claimStats` lets exactly one caller compute while the others
  * see "busy" (and poll or wait). The claimer renews its lease while it works
  * (`renewStatsLease`) and gives the claim up if it fails (`releaseStats`); a crashed claimer
- * stops renewing, and its lease lapses.
+ * stops renewing, and its lease lapses. The PCEN checkpoints are kept in chunks of at most 1 MiB
+ * (migration 010), written and read one per query, outside any transaction: the embedded database
+ * serves every other request between them (one bytea of 243 MB held it for minutes).
  */
 import type { Queryable } from "./db.js";
 import { translating } from "./errors.js";
@@ -26,13 +28,29 @@ export type Claim =
   | { status: "claimed" }
   | { status: "busy"; claimed_by: string | null; lease_until: string | null };
 
+/** Bytes per row of `recording_stats_chunks` (its CHECK allows up to 1 MiB). */
+export const STATS_CHUNK_BYTES = 1 << 20;
+
 /** Ready stats for this recording content and parameter hash, or null. */
 export async function getStats(db: Queryable, recordingId: string, paramsHash: string, recordingHash: string): Promise<RecordingStats | null> {
-  const [row] = await translating(() => db<RecordingStats[]>`
-    SELECT recording_id, params_hash, recording_hash, maximum, pcen_checkpoints, info, updated_at
+  const [row] = await translating(() => db<(Omit<RecordingStats, "pcen_checkpoints"> & { pcen_checkpoint_bytes: number | null })[]>`
+    SELECT recording_id, params_hash, recording_hash, maximum, pcen_checkpoint_bytes::float8 AS pcen_checkpoint_bytes, info, updated_at
     FROM recording_stats
     WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND status = 'ready'`);
-  return row ?? null;
+  if (!row) return null;
+  const { pcen_checkpoint_bytes: size, ...stats } = row;
+  if (size === null) return { ...stats, pcen_checkpoints: null };
+  const checkpoints = Buffer.alloc(size);
+  for (let chunk = 0; chunk * STATS_CHUNK_BYTES < size; chunk++) {
+    const [part] = await db<{ data: Buffer }[]>`
+      SELECT data FROM recording_stats_chunks
+      WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND chunk = ${chunk}`;
+    if (part?.data.length !== Math.min(STATS_CHUNK_BYTES, size - chunk * STATS_CHUNK_BYTES)) {
+      throw new Error(`recording ${recordingId}: chunk ${chunk} of its stats ${paramsHash} is ${part ? `${part.data.length} bytes` : "missing"}`);
+    }
+    part.data.copy(checkpoints, chunk * STATS_CHUNK_BYTES);
+  }
+  return { ...stats, pcen_checkpoints: checkpoints };
 }
 
 /**
@@ -46,22 +64,44 @@ export async function claimStats(db: Queryable, s: { recording_id: string; param
     VALUES (${s.recording_id}, ${s.params_hash}, ${s.recording_hash}, 'computing', ${s.owner}, now() + make_interval(secs => ${s.leaseSeconds}::float8))
     ON CONFLICT (recording_id, params_hash) DO UPDATE
       SET status = 'computing', recording_hash = EXCLUDED.recording_hash, claimed_by = EXCLUDED.claimed_by,
-          lease_until = EXCLUDED.lease_until, maximum = NULL, pcen_checkpoints = NULL, info = '{}', updated_at = now()
+          lease_until = EXCLUDED.lease_until, maximum = NULL, pcen_checkpoint_bytes = NULL, info = '{}', updated_at = now()
       WHERE recording_stats.recording_hash <> EXCLUDED.recording_hash
          OR (recording_stats.status = 'computing' AND recording_stats.lease_until < now())
     RETURNING claimed_by`);
-  if (won.length) return { status: "claimed" };
+  if (won.length) {
+    // The checkpoints of content this row described before (the file changed since).
+    await db`DELETE FROM recording_stats_chunks WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND recording_hash <> ${s.recording_hash}`;
+    return { status: "claimed" };
+  }
   const ready = await getStats(db, s.recording_id, s.params_hash, s.recording_hash);
   if (ready) return { status: "ready", stats: ready };
   const [row] = await db`SELECT claimed_by, lease_until FROM recording_stats WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash}`;
   return { status: "busy", claimed_by: row?.claimed_by ?? null, lease_until: row?.lease_until ?? null };
 }
 
-/** Stores computed stats; only the current claimer's write counts (returns false otherwise). */
+/**
+ * Stores computed stats; only the current claimer's write counts (returns false otherwise). The
+ * checkpoints go first, a chunk per query under the content's hash (over any a crashed claimer
+ * left), and the row turns ready last, so no reader sees part of them. A claimer that lost its
+ * claim while writing wrote the same bytes, for the same content, or chunks under another hash,
+ * which no reader of this content looks at and the next claim removes.
+ */
 export async function saveStats(db: Queryable, s: { recording_id: string; params_hash: string; owner: string; maximum: number; pcen_checkpoints?: Uint8Array | null; info?: Record<string, unknown> }): Promise<boolean> {
+  const [claim] = await translating(() => db<{ recording_hash: string }[]>`
+    SELECT recording_hash FROM recording_stats
+    WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND claimed_by = ${s.owner} AND status = 'computing'`);
+  if (!claim) return false;
+  const bytes = s.pcen_checkpoints ?? null;
+  for (let chunk = 0; bytes && chunk * STATS_CHUNK_BYTES < bytes.length; chunk++) {
+    const data = Buffer.from(bytes.buffer, bytes.byteOffset + chunk * STATS_CHUNK_BYTES, Math.min(STATS_CHUNK_BYTES, bytes.length - chunk * STATS_CHUNK_BYTES));
+    await translating(() => db`
+      INSERT INTO recording_stats_chunks (recording_id, params_hash, recording_hash, chunk, data)
+      VALUES (${s.recording_id}, ${s.params_hash}, ${claim.recording_hash}, ${chunk}, ${data})
+      ON CONFLICT (recording_id, params_hash, recording_hash, chunk) DO UPDATE SET data = EXCLUDED.data`);
+  }
   const rows = await translating(() => db`
     UPDATE recording_stats
-    SET status = 'ready', maximum = ${s.maximum}, pcen_checkpoints = ${s.pcen_checkpoints ? Buffer.from(s.pcen_checkpoints) : null},
+    SET status = 'ready', maximum = ${s.maximum}, pcen_checkpoint_bytes = ${bytes ? bytes.length : null},
         info = ${db.json((s.info ?? {}) as never)}, lease_until = NULL, updated_at = now()
     WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND claimed_by = ${s.owner} AND status = 'computing'
     RETURNING 1`);
