@@ -54,7 +54,11 @@ it("answers 503 while the database is unreachable and recovers by itself", async
     const res = await app.inject({ url: "/v1/datasets" });
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ statusCode: 503, error: "Service Unavailable", message: expect.stringContaining("database is unavailable") });
+    expect(res.headers["retry-after"]).toBe("5");
   }
+  // A write gets no Retry-After: a connection lost after its COMMIT was sent may have made it.
+  const write = await app.inject({ method: "POST", url: "/v1/datasets", headers: { authorization: "Bearer st_made_up" }, payload: { name: "during the outage", audio_dir: "/nowhere" } });
+  expect([write.statusCode, write.headers["retry-after"]]).toEqual([503, undefined]);
   // On loopback the 503 says why; beyond it (every route needs a token), not: the token lookup
   // fails first, and any made-up key was answered with the database's host and port.
   expect((await app.inject({ url: "/v1/datasets" })).json().message).toContain(`127.0.0.1:${proxy.port}`);

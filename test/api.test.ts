@@ -64,6 +64,12 @@ describe("service routes", () => {
     expect([one.statusCode, one.headers.allow]).toEqual([405, "GET, HEAD"]);
     // Every segment must match: /v1/recordings/x/audio/0 is no path of any route.
     expect((await app.inject({ method: "DELETE", url: "/v1/recordings/x/audio/0" })).statusCode).toBe(404);
+    // Paths as the router reads them: the documentation's routes, percent-encoding, an empty id.
+    const allow = async (method: "POST" | "PUT", url: string) => (await app.inject({ method, url })).headers.allow;
+    expect(await allow("POST", "/openapi.json")).toBe("GET, HEAD");
+    expect(await allow("PUT", "/v1/data%73ets")).toBe("GET, HEAD, POST");
+    expect(await allow("POST", "/v1/recordings//audio")).toBe("GET, HEAD");
+    expect(await allow("PUT", "/v1/datasets//")).toBe("DELETE, GET, HEAD, PATCH");
   });
 
   it("answers unknown routes with a JSON 404, with or without a token", async () => {

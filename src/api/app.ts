@@ -148,6 +148,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   // body is refused like any other non-JSON one: 415 saying what to send (plugins/errors.ts).
   app.removeContentTypeParser("text/plain");
 
+  // First, so that its route list (a 405's Allow) holds every route, the documentation's too.
+  await app.register(errorsPlugin, { errorDetails });
   await app.register(swagger, {
     openapi: {
       info: { title: "sonotile", description: "Spectrogram tiles and metadata for bioacoustics (SPEC §5)", version: VERSION },
@@ -169,7 +171,6 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(errorsPlugin, { errorDetails });
   await app.register(statePlugin, { db: options.database, audioRoots: options.audioRoots });
   // A query parameter given twice arrives as an array, which every schema here would report as
   // "expected number, received NaN": say what is wrong instead.

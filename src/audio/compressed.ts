@@ -10,8 +10,8 @@
  *     page granules (Ogg, oggseek.ts), or in a frame index built by scanning the frame headers once
  *     (MP3 Layer III, mp3seek.ts), and decoded from shortly before it — small reads + about one
  *     block of decoding (MP3: plus the first scan up to that point, ~10 ms per 10 MB). FLAC, Vorbis
- *     and MP3 restart bit-exactly; Opus after an 80 ms pre-roll agrees with sequential decoding to
- *     ~1e-8;
+ *     and MP3 restart bit-exactly; Opus after a 1 s pre-roll agrees with sequential decoding (bit
+ *     for bit on the test files, where 80 ms left it 2e-2 off);
  *   - otherwise (MP3 Layer I/II or a stream mp3seek.ts cannot place) a block behind the cursor and
  *     out of the cache is decoded again from the start of the file — O(position) CPU, still bounded
  *     memory.
@@ -216,7 +216,7 @@ class Cursor {
   private skip: number;
   private done = false;
   /** Ogg: every page fed to the decoder is checked first (see OggPageCheck). */
-  private readonly pages: OggPageCheck | null;
+  private pages: OggPageCheck | null;
   /** Where the stream's bytes end: the file's end, or FLAC's dataEnd. */
   private readonly dataEnd: number;
 
@@ -328,10 +328,13 @@ class Cursor {
     this.append(this.checked(r));
   }
 
-  /** The first bytes at `start` were fed to the decoder before this cursor existed (alignOgg): checked, and not read again. */
-  fedAlready(bytes: Uint8Array): void {
-    this.pages?.check(bytes);
-    this.filePos += bytes.length;
+  /**
+   * After alignOgg: the pages it fed were checked by `pages`, which goes on checking, and the first
+   * `lead` bytes at `start` were fed already (not read again).
+   */
+  continueAfter(pages: OggPageCheck, lead: Uint8Array): void {
+    this.pages = pages;
+    this.filePos += lead.length;
   }
 
   /** `r`, unless it failed to decode: everything before the frames emitted so far did decode. */
@@ -522,7 +525,7 @@ export class StreamReader implements AudioReader {
         if (aligned.first <= target) {
           this.cursor?.free();
           this.cursor = new Cursor(dec, this.src, this.probe, this.blockFrames, aligned.pos, aligned.first, k);
-          this.cursor.fedAlready(aligned.lead);
+          this.cursor.continueAfter(aligned.pages, aligned.lead);
           for (const o of aligned.outputs) this.cursor.inject(o);
           return true;
         }
@@ -543,20 +546,22 @@ export class StreamReader implements AudioReader {
    * the first decoded frame. Each page goes with the first byte of the next: the decoder's Ogg
    * parser (codec-parser) passes a page on only once a byte after it has come, so fed whole pages
    * it answered a page behind, and every seek landed that page early (14 336 frames in a 48 kHz
-   * file; a piece 120 s into one was 19 % off its whole-file values). Returns the outputs so far,
-   * the first frame's index, the next page's offset and the bytes of it already fed, or null if
-   * the file ends first.
+   * file; a piece 120 s into one was 19 % off its whole-file values). The bytes fed go through an
+   * OggPageCheck, as the cursor's do. Returns the outputs so far, the first frame's index, the next
+   * page's offset, the bytes of it already fed and the page check, or null if the file ends first.
    */
-  private async alignOgg(dec: StreamDecoder, ogg: OggSeek, pos: number): Promise<{ outputs: Decoded[]; first: number; pos: number; lead: Uint8Array } | null> {
+  private async alignOgg(dec: StreamDecoder, ogg: OggSeek, pos: number): Promise<{ outputs: Decoded[]; first: number; pos: number; lead: Uint8Array; pages: OggPageCheck } | null> {
     checkDecoded(this.probe.kind, await guard(this.probe.kind, "the header pages", () => dec.decode(this.oggHeaders!)), "the header pages");
     const outputs: Decoded[] = [];
     let decoded = 0;
     let lead: Uint8Array = new Uint8Array(0); // the bytes of the page at `pos` fed already
+    const pages = new OggPageCheck(pos);
     while (pos < this.src.size) {
       const bytes = await this.src.read(pos, 65536 + 282 + 1); // the largest possible page, and a byte
       const p = parsePage(bytes, 0);
       if (!p) throw new AudioFormatError(`ogg: no valid page at byte ${pos} while seeking (corrupt stream?)`);
       const feed = bytes.subarray(lead.length, p.length + 1);
+      pages.check(feed);
       const r = checkDecoded(this.probe.kind, await guard(this.probe.kind, `the page at byte ${pos}`, () => dec.decode(feed)), `the page at byte ${pos}`);
       pos += p.length;
       lead = bytes.subarray(p.length, p.length + 1);
@@ -565,7 +570,7 @@ export class StreamReader implements AudioReader {
       if (p.granule >= 0 && decoded > 0) {
         const first = Math.round((p.granule - ogg.preSkip) / ogg.granulesPerFrame) - decoded;
         if (first < 0) throw new AudioFormatError(`ogg: page granules do not match the decoded audio near byte ${pos}`);
-        return { outputs, first, pos, lead };
+        return { outputs, first, pos, lead, pages };
       }
     }
     return null;

@@ -58,9 +58,9 @@ export function pageLength(b: Uint8Array, at: number): number | null {
  * pass its CRC. The decoder libraries take whatever bytes come and turn a damaged or cut page into
  * wrong samples without a word (one flipped byte: an Opus file off by up to 1.06 everywhere after
  * it), where libsndfile refuses the file or drops the page; here it is an AudioFormatError.
- * Pages must also come in the order of their sequence numbers: a page repeated or two swapped,
- * each whole and with its CRC, decoded to the audio out of order (off by 1.0), where libsndfile
- * refuses the file.
+ * Pages must also come in the order of their sequence numbers: a page repeated, dropped or two
+ * swapped, each whole and with its CRC, decoded to the audio out of order (off by 1.0). libsndfile
+ * 1.2 reads such files without a word; here, as for a failed CRC, they are refused.
  */
 export class OggPageCheck {
   /** The start of a page not yet complete, carried over to the next bytes. */

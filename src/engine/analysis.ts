@@ -348,7 +348,7 @@ function checkPcenInput(values: ChunkValues, sPeak: number, state: CoreArray, p:
     let bound = sPeak;
     for (const m of state.view()) bound = Math.max(bound, m);
     if (gain * Math.log2(eps + bound) > -EXP2_BOTTOM) {
-      const top = smootherMaximum(values, state.view(), smooth);
+      const top = smootherMaximum(values, state.view(), p.pcen_smooth);
       if (gain * Math.log2(eps + top) > -EXP2_BOTTOM) {
         throw new ParamsError([{ field: "pcen_gain", message: `must be < ${(-EXP2_BOTTOM / Math.log2(eps + top)).toPrecision(6)} for this signal: its PCEN smoother reaches M = ${top.toPrecision(3)}, where (eps + M)^−gain = 2^−${(gain * Math.log2(eps + top)).toPrecision(4)} is below float32's 2^−${-EXP2_BOTTOM} (the core computes PCEN in float32)` }]);
       }
@@ -363,10 +363,10 @@ function checkPcenInput(values: ChunkValues, sPeak: number, state: CoreArray, p:
   return Math.max(product, product - Math.log2(Math.fround(p.pcen_bias))) >= EXP2_TOP;
 }
 
-/** The largest smoother value M over `values` (power values S, before PCEN) from `state`, as the kernel computes it. */
-function smootherMaximum(values: ChunkValues, state: Float32Array, smooth: number): number {
+/** The largest smoother value M over `values` (power values S, before PCEN) from `state`, as the kernel computes it (s and 1 − s each rounded from float64 s). */
+function smootherMaximum(values: ChunkValues, state: Float32Array, s: number): number {
   const memory = new Float32Array(core.memory.buffer);
-  const keep = Math.fround(1 - smooth), base = values.ptr >>> 2;
+  const smooth = Math.fround(s), keep = Math.fround(1 - s), base = values.ptr >>> 2;
   let top = 0;
   for (let k = 0; k < values.bins; k++) {
     let m = state[k];

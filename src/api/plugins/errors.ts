@@ -12,6 +12,7 @@ import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { STATUS_CODES } from "node:http";
 import { isConnectionError } from "../../store/db.js";
 import { ConflictError, InvalidError, NotFoundError } from "../../store/errors.js";
+import { SAFE_METHODS } from "./auth.js";
 
 /** An error with an HTTP status, thrown by route handlers and hooks (401, 403, 416, ...). */
 export class HttpError extends Error {
@@ -65,8 +66,10 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
     if (isConnectionError(err)) {
       request.log.warn({ err }, "database unavailable");
       const why = options.errorDetails ? ` (${err.code}: ${err.message})` : "";
-      // Retry-After, as the deadline's 503 has: clients that retry by themselves wait for it.
-      return sendError(reply.header("Retry-After", "5"), 503, `the database is unavailable${why}; the server reconnects by itself — retry in a few seconds`);
+      // Retry-After for a read, as the deadline's 503 has: clients that retry by themselves wait
+      // for it. Not for a write: a connection lost after its COMMIT was sent may have made it.
+      if (SAFE_METHODS.has(request.method)) reply.header("Retry-After", "5");
+      return sendError(reply, 503, `the database is unavailable${why}; the server reconnects by itself — retry in a few seconds`);
     }
     if (isOutOfResources(err)) {
       // SQLSTATE class 53 (disk full, out of memory, too many connections): the database refused
@@ -99,16 +102,27 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0];
-    const bare = path.replace(/(.)\/+$/, "$1"); // a trailing slash counts as none (app.ts)
-    const allowed = [...new Set(routes.filter((r) => r.pattern.test(bare)).flatMap((r) => r.methods))].sort();
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(routedPath(path))).flatMap((r) => r.methods))].sort();
     if (allowed.length) return sendError(reply.header("Allow", allowed.join(", ")), 405, `${request.method} is not a method of ${path}; it takes ${allowed.join(", ")}`);
     return sendError(reply, 404, `no route ${request.method} ${path}; see /docs for the API`);
   });
 });
 
-/** A route's path as a pattern of request paths: a `:param` is one segment, a trailing `*` the rest. */
+/** A route's path as a pattern of request paths: a `:param` is one segment (maybe empty, as the router takes it), a trailing `*` the rest. */
 function pathPattern(url: string): RegExp {
   const literal = (text: string) => text.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
-  const segments = url.split("/").map((seg) => (seg.startsWith(":") ? "[^/]+" : seg === "*" ? ".*" : literal(seg)));
+  const segments = url.split("/").map((seg) => (seg.startsWith(":") ? "[^/]*" : seg === "*" ? ".*" : literal(seg)));
   return new RegExp(`^${segments.join("/")}$`);
+}
+
+/** A request path as the router matches it: percent-decoded outside the parameters' slashes, one trailing slash dropped (app.ts). */
+function routedPath(path: string): string {
+  const trimmed = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
+  return trimmed.split("/").map((seg) => {
+    try {
+      return decodeURIComponent(seg).replaceAll("/", "%2F");
+    } catch {
+      return seg;
+    }
+  }).join("/");
 }
