@@ -28,7 +28,7 @@ import { checkpointBlocks, PoolBusyError, TilePool, WORKER_EXEC_ARGV, WORKER_URL
 import { frameGeometry } from "../src/engine/geometry.js";
 import { FIXTURES, bytesToF32, firstDifference } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
-import { ByteCache, TileService, type TileBody, type TileRecording } from "../src/tiles/service.js";
+import { ByteCache, StatsPendingError, TileService, type TileBody, type TileRecording } from "../src/tiles/service.js";
 
 const RATE = 22050;
 const SECONDS = 24;
@@ -397,6 +397,41 @@ describe("caching and the pool", () => {
     }
     // Closing cancelled both: the one running and the one waiting for its slot.
     for (const outcome of await Promise.all(passes)) expect(outcome).toBeInstanceOf(Error);
+  }, 30_000);
+
+  it("drops a stats pass queued for a thread when every request for it has left, and refuses passes beyond maxStatsQueue", async () => {
+    const shared = new TileService({ threads: 2, maxStatsQueue: 1, statsWaitMs: 2000 });
+    let running: Promise<unknown> | undefined;
+    try {
+      const started: string[] = [];
+      const stats = shared.pool.stats.bind(shared.pool);
+      shared.pool.stats = (task, signal) => {
+        started.push(String(task.params.hop_size));
+        return stats(task, signal);
+      };
+      // 1 s windows hopping one sample over the 24 s recording: tens of seconds each.
+      const heavy = (hop: number) => parseParams({ window_size: 1, hop_size: hop, pcen: false });
+      running = shared.stats(recording, heavy(0.00004)).catch((err: unknown) => err); // holds the one stats thread
+      const options = tileOptionsSchema.parse({});
+      const client = new AbortController();
+      const queued = shared.planTile(recording, heavy(0.000041), 0, 0, options, "f32", Infinity, client.signal);
+      await new Promise((done) => setTimeout(done, 50));
+      // The queue holds one: a third parameter set is refused at once.
+      await expect(shared.planTile(recording, heavy(0.000042), 0, 0, options, "f32")).rejects.toThrow(PoolBusyError);
+      client.abort(new Error("the client disconnected"));
+      await expect(queued).rejects.toThrow("the client disconnected");
+      await new Promise((done) => setTimeout(done, 50));
+      expect(started).toEqual(["0.00004"]); // the queued pass never ran, and its place is free again
+      const next = shared.planTile(recording, heavy(0.000043), 0, 0, options, "f32", Infinity, new AbortController().signal).catch((err: unknown) => err);
+      await new Promise((done) => setTimeout(done, 50));
+      await expect(shared.planTile(recording, heavy(0.000044), 0, 0, options, "f32")).rejects.toThrow(PoolBusyError);
+      // A request that got its 503 (StatsPendingError) will ask again: its pass stays queued.
+      expect(await next).toBeInstanceOf(StatsPendingError);
+      await expect(shared.planTile(recording, heavy(0.000045), 0, 0, options, "f32")).rejects.toThrow(PoolBusyError);
+    } finally {
+      await shared.close();
+    }
+    expect(await running).toBeInstanceOf(Error); // cancelled by close
   }, 30_000);
 
   it("sheds load when the queue is full instead of queueing without bound", async () => {

@@ -14,7 +14,7 @@ import { statsForPiece, type PackedStats } from "../engine/recording.js";
 import { VERSION } from "../engine/version.js";
 import type { TileFormat } from "./compute.js";
 import { framesOfInterval, tileLayout, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "./grid.js";
-import { TilePool, type PoolOptions } from "./pool.js";
+import { PoolBusyError, TilePool, type PoolOptions } from "./pool.js";
 import type { StatsResult, WorkerTask } from "./worker.js";
 
 /** What the tile service needs to know of a recording. */
@@ -175,6 +175,8 @@ export interface TileServiceOptions extends PoolOptions {
    * StatsPendingError (default 20 s); the computation goes on and later requests use it.
    */
   statsWaitMs?: number;
+  /** Stats passes that may wait for a thread (default 4 per thread); more are refused with PoolBusyError. */
+  maxStatsQueue?: number;
 }
 
 /** The recording's stats are still being computed: ask again later (HTTP 503 with Retry-After). */
@@ -261,19 +263,20 @@ interface Flight {
 }
 
 /**
- * At most `limit` holders at once; the others wait in order. A waiter whose signal fires leaves
- * the line with the signal's reason.
+ * At most `limit` holders at once; the others wait in order, at most `maxWaiting` of them. A
+ * waiter whose signal fires leaves the line with the signal's reason.
  */
 class Slots {
   private held = 0;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(private readonly limit: number) {}
+  constructor(private readonly limit: number, private readonly maxWaiting: number) {}
 
-  /** Resolves with the release function once a slot is free. */
+  /** Resolves with the release function once a slot is free. @throws PoolBusyError when `maxWaiting` wait already. */
   async take(signal: AbortSignal): Promise<() => void> {
     signal.throwIfAborted();
     if (this.held >= this.limit) {
+      if (this.waiting.length >= this.maxWaiting) throw new PoolBusyError(`${this.waiting.length} statistics passes are waiting for a thread already`);
       await new Promise<void>((resolve, reject) => {
         const turn = () => {
           signal.removeEventListener("abort", leave);
@@ -312,7 +315,9 @@ export class TileService {
   /**
    * Stats passes running at once: every thread but one (one with one thread), so that a pass over
    * a long recording — minutes, at the pass limit — never holds every worker: tiles of recordings
-   * whose stats are known keep one. A pass waiting for its slot counts as being computed.
+   * whose stats are known keep one. A pass waiting for its slot counts as being computed; at most
+   * `maxStatsQueue` wait (a handful of passes near the limit held every new parameter set of every
+   * recording for minutes), more are refused as the pool's full queue is (PoolBusyError, a 503).
    */
   private readonly statsSlots: Slots;
   /** Computations started (tiles, pieces and stats), for tests and diagnostics. */
@@ -328,7 +333,7 @@ export class TileService {
     this.statsStore = options.statsStore;
     this.statsLeaseMs = options.statsLeaseMs ?? 30_000;
     this.statsWaitMs = options.statsWaitMs ?? 20_000;
-    this.statsSlots = new Slots(Math.max(1, this.pool.threads - 1));
+    this.statsSlots = new Slots(Math.max(1, this.pool.threads - 1), options.maxStatsQueue ?? 4 * this.pool.threads);
   }
 
   /**
@@ -378,18 +383,28 @@ export class TileService {
     return this.statsOf(recording, params);
   }
 
-  /** `stats` for parameters already checked against the recording (checkedPass). */
-  private statsOf(recording: TileRecording, params: Params): Promise<StatsResult> {
+  /**
+   * `stats` for parameters already checked against the recording (checkedPass). `signal`: the
+   * request's client left. A pass every one of whose requests left before their answer — queued
+   * for a slot or running — is cancelled, as a tile is; one a request got its 503 for (it will be
+   * asked again) or that a caller without a signal wants goes on to the end.
+   */
+  private statsOf(recording: TileRecording, params: Params, signal?: AbortSignal): Promise<StatsResult> {
     const key = statsKey(effective(recording, params), recording.timeExpansion);
     const memoryKey = `${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);
     if (known) return Promise.resolve(known);
-    const pending = this.once(`stats:${memoryKey}`, async (closing) => {
+    const flightKey = `stats:${memoryKey}`;
+    const pending = this.once(flightKey, async (closing) => {
       const result = await this.loadOrCompute(recording, params, key, closing);
       this.statsMemory.set(memoryKey, result);
       return result;
+    }, signal);
+    return this.waitBounded(pending, () => {
+      // The request gets its 503 and will ask again: whoever leaves now, the pass goes on.
+      const flight = this.inFlight.get(flightKey);
+      if (flight) flight.waiters = Infinity;
     });
-    return this.waitBounded(pending);
   }
 
   /** Refuses parameters that do not fit the recording, or whose pass over it is over its limit (checkPassWork); the geometry of that pass. */
@@ -400,11 +415,14 @@ export class TileService {
     return pass;
   }
 
-  /** `pending`, or StatsPendingError after statsWaitMs — a long recording's pass outlasts a request. */
-  private waitBounded(pending: Promise<StatsResult>): Promise<StatsResult> {
+  /** `pending`, or StatsPendingError after statsWaitMs (calling `givingUp` first) — a long recording's pass outlasts a request. */
+  private waitBounded(pending: Promise<StatsResult>, givingUp: () => void): Promise<StatsResult> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StatsPendingError("the recording's statistics for these parameters (normalization maximum, PCEN state) are being computed in one pass over the whole recording; retry in a few seconds")), this.statsWaitMs);
+      timer = setTimeout(() => {
+        givingUp();
+        reject(new StatsPendingError("the recording's statistics for these parameters (normalization maximum, PCEN state) are being computed in one pass over the whole recording; retry in a few seconds"));
+      }, this.statsWaitMs);
     });
     return Promise.race([pending, late]).finally(() => clearTimeout(timer));
   }
@@ -473,7 +491,7 @@ export class TileService {
    * MAX_TILE_SAMPLES (checkTileWork), more than `maxPixels` values — is refused before the stats
    * pass.
    */
-  async planTile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, maxPixels = Infinity): Promise<ImagePlan> {
+  async planTile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, maxPixels = Infinity, signal?: AbortSignal): Promise<ImagePlan> {
     const pass = this.checkedPass(recording, params);
     checkTileWork(pass, z, options.width);
     const place = (frames: number, g: FrameGeometry) => {
@@ -482,7 +500,7 @@ export class TileService {
       return layout;
     };
     checkBeforePass(pass, place);
-    const { geometry, stats } = await this.statsOf(recording, params);
+    const { geometry, stats } = await this.statsOf(recording, params, signal);
     const layout = place(stats.frames, geometry);
     return {
       etag: this.etag(recording, params, "tile", layout, format),
@@ -498,7 +516,7 @@ export class TileService {
    * plans a tile; refused (TileRangeError) when it would hold more than `limits.frames` frames
    * or `limits.pixels` values.
    */
-  async planPiece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits): Promise<ImagePlan> {
+  async planPiece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits, signal?: AbortSignal): Promise<ImagePlan> {
     const place = (frames: number, g: FrameGeometry): [number, number] => {
       const [f0, f1] = framesOfInterval(start, end, frames, g);
       const count = f1 - f0, pixels = count * g.bins;
@@ -510,7 +528,7 @@ export class TileService {
     };
     const pass = this.checkedPass(recording, params);
     checkBeforePass(pass, place);
-    const { geometry, stats } = await this.statsOf(recording, params);
+    const { geometry, stats } = await this.statsOf(recording, params, signal);
     const [f0, f1] = place(stats.frames, geometry);
     const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
     return {
@@ -529,7 +547,7 @@ export class TileService {
    * than `limits.tiles` of them. Everything a tile of the stream could be refused for is checked
    * here, so that a stream's answer starts only when its tiles can all be made.
    */
-  async planStream(recording: TileRecording, params: Params, z: number, start: number, end: number, options: TileOptions, limits: StreamLimits): Promise<[number, number]> {
+  async planStream(recording: TileRecording, params: Params, z: number, start: number, end: number, options: TileOptions, limits: StreamLimits, signal?: AbortSignal): Promise<[number, number]> {
     const place = (frames: number, g: FrameGeometry): [number, number] => {
       const [x0, x1] = tilesInInterval(z, start, end, frames, g, options.width);
       if (x1 - x0 > limits.tiles) {
@@ -541,7 +559,7 @@ export class TileService {
     const pass = this.checkedPass(recording, params);
     checkTileWork(pass, z, options.width);
     checkBeforePass(pass, place);
-    const { geometry, stats } = await this.statsOf(recording, params);
+    const { geometry, stats } = await this.statsOf(recording, params, signal);
     return place(stats.frames, geometry);
   }
 
@@ -565,7 +583,7 @@ export class TileService {
 
   /** Tile (z, x) of the recording: `planTile`, then `render`. */
   async tile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, signal?: AbortSignal): Promise<TileBody> {
-    return this.render(await this.planTile(recording, params, z, x, options, format), signal);
+    return this.render(await this.planTile(recording, params, z, x, options, format, Infinity, signal), signal);
   }
 
   /**

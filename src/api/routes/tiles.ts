@@ -158,9 +158,11 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { params, options } = splitQuery(query);
     const { recording, revision } = await tileRecording(request.params.id);
     const cache = cacheControl(request, askedRevision, revision);
-    const plan = await app.tiles.planTile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat, limits.maxTilePixels);
+    // The client's leaving cancels what is done for it alone: the stats pass too, until its 503.
+    const left = clientLeft(reply);
+    const plan = await app.tiles.planTile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat, limits.maxTilePixels, left);
     if (notModified(request.headers["if-none-match"], plan.etag)) return reply.code(304).header("ETag", plan.etag).header("Cache-Control", cache).send();
-    return sendBody(reply, await app.tiles.render(plan, clientLeft(reply)), cache);
+    return sendBody(reply, await app.tiles.render(plan, left), cache);
   });
 
   app.get("/recordings/:id/tiles/:z/stream", {
@@ -179,8 +181,9 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { params, options } = splitQuery(query);
     const { recording } = await tileRecording(request.params.id);
     const z = request.params.z;
+    const left = clientLeft(reply);
     // Everything a tile could be refused for is checked here, before the 200 and its headers.
-    const [x0, x1] = await app.tiles.planStream(recording, params, z, start_time, end_time, options, { tiles: limits.maxStreamTiles, pixels: limits.maxTilePixels });
+    const [x0, x1] = await app.tiles.planStream(recording, params, z, start_time, end_time, options, { tiles: limits.maxStreamTiles, pixels: limits.maxTilePixels }, left);
     const tiles = x1 - x0;
     const boundary = `sonotile-${Math.random().toString(36).slice(2)}`;
     reply.type(`multipart/mixed; boundary=${boundary}`).header("X-Tile-Range", `${z}/${x0}-${x0 + tiles - 1}`);
@@ -192,7 +195,6 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     // busy, never the whole range: the pool's queue is shared with every other request) and
     // written in order as each is ready; a slow reader holds the computation back (the body's
     // backpressure), and a disconnect aborts what has not run yet.
-    const left = clientLeft(reply);
     const ahead = 2 * app.tiles.pool.threads;
     const pending: Promise<TileBody>[] = [];
     const start = (i: number) => {
@@ -242,8 +244,9 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { recording, revision } = await tileRecording(request.params.id);
     const cache = cacheControl(request, askedRevision, revision);
     const pieceLimits = { frames: limits.maxImageFrames, pixels: limits.maxImagePixels };
-    const plan = await app.tiles.planPiece(recording, params, start_time, end_time, fmt, pieceLimits);
+    const left = clientLeft(reply);
+    const plan = await app.tiles.planPiece(recording, params, start_time, end_time, fmt, pieceLimits, left);
     if (notModified(request.headers["if-none-match"], plan.etag)) return reply.code(304).header("ETag", plan.etag).header("Cache-Control", cache).send();
-    return sendBody(reply, await app.tiles.render(plan, clientLeft(reply)), cache);
+    return sendBody(reply, await app.tiles.render(plan, left), cache);
   });
 };
