@@ -194,10 +194,19 @@ describe("recording stats", () => {
     // The file changed: the new content's claim removes the old content's chunks.
     expect((await claimStats(sql, { ...s, recording_hash: "e".repeat(32), owner: "b" })).status).toBe("claimed");
     expect((await sql`SELECT count(*)::int AS n FROM recording_stats_chunks WHERE params_hash = 'p3'`)[0].n).toBe(0);
-    // A ready row whose chunks are gone says so, rather than handing out short checkpoints.
+    // A ready row whose chunks are gone is dropped, to be computed again, rather than handing out
+    // short checkpoints (or failing every request).
     expect(await saveStats(sql, { ...s, owner: "b", maximum: 2, pcen_checkpoints: bytes })).toBe(true);
     await sql`DELETE FROM recording_stats_chunks WHERE params_hash = 'p3' AND chunk = 1`;
-    await expect(getStats(sql, recordingId, "p3", "e".repeat(32))).rejects.toThrow(/chunk 1 of its stats p3 is missing/);
+    expect(await getStats(sql, recordingId, "p3", "e".repeat(32))).toBeNull();
+    expect((await claimStats(sql, { ...s, recording_hash: "e".repeat(32), owner: "c" })).status).toBe("claimed");
+    // The row gone while its claimer writes chunks (its recording deleted, another instance's
+    // release): the claim is lost, as when the last UPDATE matches nothing — not a 400 for the
+    // chunk's foreign key.
+    let queries = 0;
+    const racing = ((strings: TemplateStringsArray, ...values: never[]) =>
+      (++queries === 2 ? sql`DELETE FROM recording_stats WHERE params_hash = 'p3'` : Promise.resolve()).then(() => sql(strings, ...values))) as unknown as typeof sql;
+    expect(await saveStats(racing, { ...s, owner: "c", maximum: 2, pcen_checkpoints: bytes })).toBe(false);
   });
 
   it("can be taken over when the claimer's lease has expired", async () => {

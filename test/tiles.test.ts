@@ -179,6 +179,8 @@ describe("zoom levels and bands", () => {
         expect(largestRead, `factor ${factor}`).toBeLessThanOrEqual((blockFrames(g) - 1) * g.hop + g.nperseg);
       }
       await expect(recording.writePooledRange(0, 10, Int32Array.from(edges), 1, new Float32Array(3))).rejects.toThrow("target: needs 40 values, got 3");
+      // Wider than a block and no power of two: its blocks would straddle columns.
+      await expect(recording.writePooledRange(f0, f1, Int32Array.from(edges), 3000, new Float32Array(4 * Math.ceil((f1 - f0) / 3000)))).rejects.toThrow(/^factor: 3000 frames per column, more than a block holds \(1901\), must be a power of two$/);
     } finally {
       recording.dispose();
     }

@@ -222,6 +222,7 @@ export class RecordingSpectrogram {
     // one column of its own and folded into the target by maximum — exact, as the maximum is. A
     // column pooled whole read all its samples at once (2^20 frames of a 384 kHz recording: 8 GB)
     // and asked the core for as much.
+    if (!Number.isInteger(Math.log2(factor))) throw new RangeError(`factor: ${factor} frames per column, more than a block holds (${limit}), must be a power of two`);
     const step = 2 ** Math.floor(Math.log2(limit));
     const part = new Float32Array(rows);
     for await (const { firstFrame, block } of this.blocks(f0, f1, step)) {

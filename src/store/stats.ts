@@ -46,7 +46,10 @@ export async function getStats(db: Queryable, recordingId: string, paramsHash: s
       SELECT data FROM recording_stats_chunks
       WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND chunk = ${chunk}`;
     if (part?.data.length !== Math.min(STATS_CHUNK_BYTES, size - chunk * STATS_CHUNK_BYTES)) {
-      throw new Error(`recording ${recordingId}: chunk ${chunk} of its stats ${paramsHash} is ${part ? `${part.data.length} bytes` : "missing"}`);
+      // A chunk lost (or the content's claim changing under this read): the stats are a cache, so
+      // the row goes, and the caller computes them again rather than failing every request.
+      await db`DELETE FROM recording_stats WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND status = 'ready'`;
+      return null;
     }
     part.data.copy(checkpoints, chunk * STATS_CHUNK_BYTES);
   }
@@ -94,10 +97,17 @@ export async function saveStats(db: Queryable, s: { recording_id: string; params
   const bytes = s.pcen_checkpoints ?? null;
   for (let chunk = 0; bytes && chunk * STATS_CHUNK_BYTES < bytes.length; chunk++) {
     const data = Buffer.from(bytes.buffer, bytes.byteOffset + chunk * STATS_CHUNK_BYTES, Math.min(STATS_CHUNK_BYTES, bytes.length - chunk * STATS_CHUNK_BYTES));
-    await translating(() => db`
-      INSERT INTO recording_stats_chunks (recording_id, params_hash, recording_hash, chunk, data)
-      VALUES (${s.recording_id}, ${s.params_hash}, ${claim.recording_hash}, ${chunk}, ${data})
-      ON CONFLICT (recording_id, params_hash, recording_hash, chunk) DO UPDATE SET data = EXCLUDED.data`);
+    try {
+      await db`
+        INSERT INTO recording_stats_chunks (recording_id, params_hash, recording_hash, chunk, data)
+        VALUES (${s.recording_id}, ${s.params_hash}, ${claim.recording_hash}, ${chunk}, ${data})
+        ON CONFLICT (recording_id, params_hash, recording_hash, chunk) DO UPDATE SET data = EXCLUDED.data`;
+    } catch (err) {
+      // The row went while this claimer wrote (its recording deleted, or its claim released by
+      // another instance): the claim is lost, as when the final UPDATE matches nothing.
+      if ((err as { code?: string }).code === "23503") return false;
+      throw err;
+    }
   }
   const rows = await translating(() => db`
     UPDATE recording_stats

@@ -258,7 +258,7 @@ interface Flight {
   result: Promise<unknown>;
   /** Aborts the computation, once no caller waits for it. */
   controller: AbortController;
-  /** Callers still waiting; Infinity once one that cannot give up has joined. */
+  /** Callers still waiting; Infinity once one that cannot give up has joined (or, for stats, a request got its 503). */
   waiters: number;
 }
 
@@ -427,7 +427,7 @@ export class TileService {
     return Promise.race([pending, late]).finally(() => clearTimeout(timer));
   }
 
-  /** `closing` fires when the service closes: nobody waits for the pass any more. */
+  /** `closing` fires when nobody waits for the pass any more: every request left before its answer, or the service closes. */
   private async loadOrCompute(recording: TileRecording, params: Params, key: string, closing: AbortSignal): Promise<StatsResult> {
     const store = this.statsStore;
     const compute = async () => {

@@ -115,14 +115,12 @@ function pathPattern(url: string): RegExp {
   return new RegExp(`^${segments.join("/")}$`);
 }
 
-/** A request path as the router matches it: percent-decoded outside the parameters' slashes, one trailing slash dropped (app.ts). */
+/**
+ * A request path as the router matches it: percent-decoded outside the parameters' slashes, one
+ * trailing slash dropped (app.ts). (A malformed percent-encoding never gets here: the router
+ * answers it with a 400.)
+ */
 function routedPath(path: string): string {
   const trimmed = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
-  return trimmed.split("/").map((seg) => {
-    try {
-      return decodeURIComponent(seg).replaceAll("/", "%2F");
-    } catch {
-      return seg;
-    }
-  }).join("/");
+  return trimmed.split("/").map((seg) => decodeURIComponent(seg).replaceAll("/", "%2F")).join("/");
 }

@@ -106,6 +106,8 @@ function sendBody(reply: FastifyReply, tile: TileBody, cache: string) {
  */
 function clientLeft(reply: FastifyReply): AbortSignal {
   const left = new AbortController();
+  // Gone already (while the request's recording was looked up): its close event has passed.
+  if (reply.request.raw.socket?.destroyed) left.abort(new Error("the client disconnected"));
   reply.raw.on("close", () => {
     if (!reply.raw.writableFinished) left.abort(new Error("the client disconnected"));
   });
