@@ -95,4 +95,28 @@ describe("recording stats across instances", () => {
     expect(b.computed).toBe(1);
     expect(Date.now() - started).toBeLessThan(5000);
   }, 20_000);
+
+  it("a pass the stats queue refuses is refused before its claim: nothing written for it to the database", async () => {
+    const store = tileStatsStore(t.db.sql);
+    let claims = 0;
+    const claim = store.claim.bind(store);
+    store.claim = (...args) => {
+      claims++;
+      return claim(...args);
+    };
+    const service = new TileService({ threads: 2, maxStatsQueue: 1, statsStore: store, statsWaitMs: 60_000 });
+    services.push(service);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const stats = service.pool.stats.bind(service.pool);
+    service.pool.stats = (task, signal) => gate.then(() => stats(task, signal)); // passes held until the gate opens
+    const params = (hop: number) => parseParams({ hop_size: hop, pcen: false });
+    const running = service.stats(tone, params(0.31)); // takes the one stats thread
+    const queued = service.stats(tone, params(0.32)); // waits for it
+    await new Promise((done) => setTimeout(done, 200));
+    await expect(service.stats(tone, params(0.33))).rejects.toThrow(/^1 statistics passes are waiting for a thread already$/);
+    expect(claims).toBe(2); // the third never claimed (nor released) a row
+    open();
+    await Promise.all([running, queued]);
+  });
 });

@@ -272,11 +272,16 @@ class Slots {
 
   constructor(private readonly limit: number, private readonly maxWaiting: number) {}
 
+  /** @throws PoolBusyError when a `take` now would have to wait and `maxWaiting` wait already. */
+  checkRoom(): void {
+    if (this.held >= this.limit && this.waiting.length >= this.maxWaiting) throw new PoolBusyError(`${this.waiting.length} statistics passes are waiting for a thread already`);
+  }
+
   /** Resolves with the release function once a slot is free. @throws PoolBusyError when `maxWaiting` wait already. */
   async take(signal: AbortSignal): Promise<() => void> {
     signal.throwIfAborted();
+    this.checkRoom();
     if (this.held >= this.limit) {
-      if (this.waiting.length >= this.maxWaiting) throw new PoolBusyError(`${this.waiting.length} statistics passes are waiting for a thread already`);
       await new Promise<void>((resolve, reject) => {
         const turn = () => {
           signal.removeEventListener("abort", leave);
@@ -444,6 +449,9 @@ export class TileService {
       closing.throwIfAborted();
       const stored = await store.load(recording.id, recording.hash, key);
       if (stored) return stored;
+      // A pass the queue would refuse is refused before its claim: no claim, chunks or release
+      // written to the database for it when the server is busiest.
+      this.statsSlots.checkRoom();
       if (await store.claim(recording.id, recording.hash, key, this.owner, this.statsLeaseMs)) return this.computeClaimed(store, recording, key, compute);
       // Another instance is computing them: wait for its result, or — when it fails (and
       // releases its claim) or dies (and stops renewing its lease) — take over.
