@@ -345,19 +345,29 @@ describe("caching and the pool", () => {
     const p = parseParams({ window_size: 0.0005, pcen: false, cmap: "viridis" });
     const options = tileOptionsSchema.parse({ width: 1024 });
     await service.stats(recording, p);
-    /** Two callers of tile (6, x) with their own signals, once both have joined its computation (started, not finished). */
+    // The pool's tasks wait at a gate the test opens: a tile of this size could finish within a
+    // turn of the event loop, before its callers give up (the test failed so under load).
+    const run = service.pool.run.bind(service.pool);
+    onTestFinished(() => {
+      service.pool.run = run;
+    });
+    /** Two callers of tile (6, x) with their own signals, once both have joined its computation (started, held at the gate). */
     const joinTwo = async (x: number) => {
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      service.pool.run = (task, signal, timeoutMs) => gate.then(() => run(task, signal, timeoutMs));
       const a = new AbortController(), b = new AbortController();
       const computed = service.computed, completed = service.completed;
       const tiles = [service.tile(recording, p, 6, x, options, "png", a.signal), service.tile(recording, p, 6, x, options, "png", b.signal)];
       await new Promise(setImmediate);
       expect(service.computed - computed).toBe(1);
       expect(service.completed).toBe(completed);
-      return { a, b, tiles, completed };
+      return { a, b, tiles, completed, open };
     };
     const one = await joinTwo(0);
     one.a.abort();
     await expect(one.tiles[0]).rejects.toThrow(/abort/i);
+    one.open();
     expect((await one.tiles[1]).body.byteLength).toBeGreaterThan(0);
     expect(service.completed).toBe(one.completed + 1);
 
@@ -365,8 +375,10 @@ describe("caching and the pool", () => {
     both.a.abort();
     both.b.abort();
     await Promise.all(both.tiles.map((t) => expect(t).rejects.toThrow(/abort/i)));
+    both.open();
     await new Promise((done) => setTimeout(done, 200));
     expect(service.completed).toBe(both.completed); // cancelled, not finished for nobody
+    service.pool.run = run;
     const computed = service.computed;
     expect((await service.tile(recording, p, 6, 1, options, "png")).body.byteLength).toBeGreaterThan(0);
     expect(service.computed).toBe(computed + 1); // the next caller starts afresh
