@@ -5,14 +5,15 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FILE_CHUNK_BYTES, cleanupExpired, createArtifact, fileContentsStored, getArtifact, listArtifacts, readFileContents, storeFile } from "../src/store/artifacts.js";
+import { cleanupExpired, createArtifact, fileContentsStored, getArtifact, listArtifacts, readFileContents, storeFile } from "../src/store/artifacts.js";
 import { createClip, listClips, setClipFeature, updateClip } from "../src/store/clips.js";
 import { createDataset } from "../src/store/datasets.js";
 import { ConflictError, InvalidError } from "../src/store/errors.js";
 import { abortJob, completeJob, countItemDone, createJob, getJob, listJobs, listMetrics, putMetric, startJob } from "../src/store/jobs.js";
 import { createNote, listNotes } from "../src/store/notes.js";
 import { insertRecording } from "../src/store/recordings.js";
-import { claimStats, getStats, saveStats, STATS_CHUNK_BYTES } from "../src/store/stats.js";
+import { claimStats, getStats, saveStats } from "../src/store/stats.js";
+import { CHUNK_BYTES } from "../src/store/common.js";
 import { createUser } from "../src/store/users.js";
 import type { Sql } from "../src/store/db.js";
 import { freshDatabase, type TestDatabase } from "./store-helpers.js";
@@ -147,7 +148,7 @@ describe("artifacts", () => {
   });
 
   it("keep their bytes in the database in chunks, read back identical", async () => {
-    const bytes = randomBytes(2 * FILE_CHUNK_BYTES + 12345);
+    const bytes = randomBytes(2 * CHUNK_BYTES + 12345);
     const file = await storeFile(sql, bytes);
     expect(file).toMatchObject({ sha256: createHash("sha256").update(bytes).digest("hex"), size: bytes.length });
     expect((await sql`SELECT chunk FROM file_chunks WHERE sha256 = ${file.sha256} ORDER BY chunk`).map((r) => r.chunk)).toEqual([0, 1, 2]);
@@ -185,11 +186,11 @@ describe("recording stats", () => {
   it("keep PCEN checkpoints over 1 MiB in chunks of at most 1 MiB, read back whole; a change of content drops the old ones", async () => {
     // One bytea of 243 MB held the embedded database (and the server's main thread) for minutes.
     const s = { ...base, recording_id: recordingId, params_hash: "p3" };
-    const bytes = Uint8Array.from({ length: 2.5 * STATS_CHUNK_BYTES + 3 }, (_, i) => (i * 7919) % 251);
+    const bytes = Uint8Array.from({ length: 2.5 * CHUNK_BYTES + 3 }, (_, i) => (i * 7919) % 251);
     expect((await claimStats(sql, { ...s, owner: "a" })).status).toBe("claimed");
     expect(await saveStats(sql, { ...s, owner: "a", maximum: 2, pcen_checkpoints: bytes })).toBe(true);
     const chunks = await sql`SELECT chunk, octet_length(data) AS size FROM recording_stats_chunks WHERE params_hash = 'p3' ORDER BY chunk`;
-    expect(chunks.map((c) => [c.chunk, c.size])).toEqual([[0, STATS_CHUNK_BYTES], [1, STATS_CHUNK_BYTES], [2, STATS_CHUNK_BYTES / 2 + 3]]);
+    expect(chunks.map((c) => [c.chunk, c.size])).toEqual([[0, CHUNK_BYTES], [1, CHUNK_BYTES], [2, CHUNK_BYTES / 2 + 3]]);
     expect(Buffer.from((await getStats(sql, recordingId, "p3", HASH))!.pcen_checkpoints!).equals(Buffer.from(bytes))).toBe(true);
     // The file changed: the new content's claim removes the old content's chunks.
     expect((await claimStats(sql, { ...s, recording_hash: "e".repeat(32), owner: "b" })).status).toBe("claimed");

@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Queryable } from "./db.js";
-import { stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { CHUNK_BYTES, chunksOf, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { NotFoundError, translating } from "./errors.js";
 
 export interface StoredFile {
@@ -33,9 +33,6 @@ export interface Artifact {
   run_id: string | null;
 }
 
-/** Bytes per row of `file_chunks` (its CHECK allows up to 1 MiB). */
-export const FILE_CHUNK_BYTES = 1 << 20;
-
 /**
  * Stores `bytes` under their SHA-256 (once: storing them again returns the existing file and
  * completes its chunks if a crash cut them short). Call it inside the transaction that
@@ -47,8 +44,7 @@ export async function storeFile(db: Queryable, bytes: Uint8Array, mediaType = "a
     INSERT INTO files (sha256, size, media_type) VALUES (${sha256}, ${bytes.length}, ${mediaType})
     ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256
     RETURNING sha256, size::float8 AS size, media_type, created_at`);
-  for (let chunk = 0; chunk * FILE_CHUNK_BYTES < bytes.length; chunk++) {
-    const data = Buffer.from(bytes.buffer, bytes.byteOffset + chunk * FILE_CHUNK_BYTES, Math.min(FILE_CHUNK_BYTES, bytes.length - chunk * FILE_CHUNK_BYTES));
+  for (const [chunk, data] of chunksOf(bytes)) {
     await db`INSERT INTO file_chunks (sha256, chunk, data) VALUES (${sha256}, ${chunk}, ${data}) ON CONFLICT DO NOTHING`;
   }
   return row;
@@ -62,7 +58,7 @@ export async function fileContentsStored(db: Queryable, sha256: string, size: nu
 
 /** The file's bytes, one chunk (≤ 1 MiB) per query: a download holds one chunk in memory and no transaction open. */
 export async function* readFileContents(db: Queryable, sha256: string, size: number): AsyncGenerator<Buffer> {
-  for (let chunk = 0; chunk * FILE_CHUNK_BYTES < size; chunk++) {
+  for (let chunk = 0; chunk * CHUNK_BYTES < size; chunk++) {
     const [row] = await db<{ data: Buffer }[]>`SELECT data FROM file_chunks WHERE sha256 = ${sha256} AND chunk = ${chunk}`;
     if (!row) throw new NotFoundError(`chunk ${chunk} of file`, sha256);
     yield row.data;

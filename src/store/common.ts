@@ -3,6 +3,20 @@ import type postgres from "postgres";
 import type { Queryable, Sql } from "./db.js";
 import { ConflictError, NotFoundError } from "./errors.js";
 
+/**
+ * Bytes per row where the database keeps large values in pieces (file_chunks, migration 003;
+ * recording_stats_chunks, 010 — their CHECKs allow up to 1 MiB): a row, and what a server holds of
+ * it at once, stays small, and the embedded database answers other queries between the pieces.
+ */
+export const CHUNK_BYTES = 1 << 20;
+
+/** `bytes` as consecutive pieces of at most CHUNK_BYTES, numbered from 0 (views, not copies). */
+export function* chunksOf(bytes: Uint8Array): Generator<[number, Buffer]> {
+  for (let chunk = 0; chunk * CHUNK_BYTES < bytes.length; chunk++) {
+    yield [chunk, Buffer.from(bytes.buffer, bytes.byteOffset + chunk * CHUNK_BYTES, Math.min(CHUNK_BYTES, bytes.length - chunk * CHUNK_BYTES))];
+  }
+}
+
 /** A page of a listing (SPEC §5). */
 export interface Page<T> {
   items: T[];

@@ -9,6 +9,7 @@
  * (migration 010), written and read one per query, outside any transaction: the embedded database
  * serves every other request between them (one bytea of 243 MB held it for minutes).
  */
+import { CHUNK_BYTES, chunksOf } from "./common.js";
 import type { Queryable } from "./db.js";
 import { translating } from "./errors.js";
 
@@ -24,12 +25,9 @@ export interface RecordingStats {
 }
 
 export type Claim =
-  | { status: "ready"; stats: RecordingStats }
+  | { status: "ready" }
   | { status: "claimed" }
   | { status: "busy"; claimed_by: string | null; lease_until: string | null };
-
-/** Bytes per row of `recording_stats_chunks` (its CHECK allows up to 1 MiB). */
-export const STATS_CHUNK_BYTES = 1 << 20;
 
 /** Ready stats for this recording content and parameter hash, or null. */
 export async function getStats(db: Queryable, recordingId: string, paramsHash: string, recordingHash: string): Promise<RecordingStats | null> {
@@ -41,17 +39,17 @@ export async function getStats(db: Queryable, recordingId: string, paramsHash: s
   const { pcen_checkpoint_bytes: size, ...stats } = row;
   if (size === null) return { ...stats, pcen_checkpoints: null };
   const checkpoints = Buffer.alloc(size);
-  for (let chunk = 0; chunk * STATS_CHUNK_BYTES < size; chunk++) {
+  for (let chunk = 0; chunk * CHUNK_BYTES < size; chunk++) {
     const [part] = await db<{ data: Buffer }[]>`
       SELECT data FROM recording_stats_chunks
       WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND chunk = ${chunk}`;
-    if (part?.data.length !== Math.min(STATS_CHUNK_BYTES, size - chunk * STATS_CHUNK_BYTES)) {
+    if (part?.data.length !== Math.min(CHUNK_BYTES, size - chunk * CHUNK_BYTES)) {
       // A chunk lost (or the content's claim changing under this read): the stats are a cache, so
       // the row goes, and the caller computes them again rather than failing every request.
       await db`DELETE FROM recording_stats WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND status = 'ready'`;
       return null;
     }
-    part.data.copy(checkpoints, chunk * STATS_CHUNK_BYTES);
+    part.data.copy(checkpoints, chunk * CHUNK_BYTES);
   }
   return { ...stats, pcen_checkpoints: checkpoints };
 }
@@ -76,9 +74,9 @@ export async function claimStats(db: Queryable, s: { recording_id: string; param
     await db`DELETE FROM recording_stats_chunks WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND recording_hash <> ${s.recording_hash}`;
     return { status: "claimed" };
   }
-  const ready = await getStats(db, s.recording_id, s.params_hash, s.recording_hash);
-  if (ready) return { status: "ready", stats: ready };
-  const [row] = await db`SELECT claimed_by, lease_until FROM recording_stats WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash}`;
+  // Ready for this content: the caller reads the stats (getStats) — not here as well, chunk by chunk.
+  const [row] = await db`SELECT status, recording_hash, claimed_by, lease_until FROM recording_stats WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash}`;
+  if (row?.status === "ready" && row.recording_hash === s.recording_hash) return { status: "ready" };
   return { status: "busy", claimed_by: row?.claimed_by ?? null, lease_until: row?.lease_until ?? null };
 }
 
@@ -95,8 +93,7 @@ export async function saveStats(db: Queryable, s: { recording_id: string; params
     WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND claimed_by = ${s.owner} AND status = 'computing'`);
   if (!claim) return false;
   const bytes = s.pcen_checkpoints ?? null;
-  for (let chunk = 0; bytes && chunk * STATS_CHUNK_BYTES < bytes.length; chunk++) {
-    const data = Buffer.from(bytes.buffer, bytes.byteOffset + chunk * STATS_CHUNK_BYTES, Math.min(STATS_CHUNK_BYTES, bytes.length - chunk * STATS_CHUNK_BYTES));
+  for (const [chunk, data] of chunksOf(bytes ?? new Uint8Array(0))) {
     try {
       await db`
         INSERT INTO recording_stats_chunks (recording_id, params_hash, recording_hash, chunk, data)
