@@ -473,6 +473,48 @@ describe("a single tile", () => {
   });
 });
 
+describe("the request time limit (SPEC §10)", () => {
+  /** A server whose tasks have a time limit of 1 s, on one thread; `hold` makes a tile or image task hold the worker that long instead. */
+  async function limitedServer(hold?: number) {
+    const limited = new TileService({ threads: 1, taskTimeoutMs: 1000 });
+    const server = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles: limited });
+    onTestFinished(async () => {
+      await server.close();
+      await limited.close();
+    });
+    const run = limited.pool.run.bind(limited.pool);
+    if (hold !== undefined) limited.pool.run = (task, signal, timeoutMs) => run(task.kind === "tile" || task.kind === "piece" ? { kind: "hold", ms: hold } : task, signal, timeoutMs);
+    return { server, pool: limited.pool };
+  }
+
+  it("is a 400 naming it when the computation itself runs past it — a tile, a one-shot image; in a stream, that tile's part says so", async () => {
+    const { server } = await limitedServer(10_000);
+    const message = "over the request time limit of 1 s: the computation ran that long on a worker and was stopped; ask for less work at once (a lower zoom, a narrower tile, a shorter interval or a longer hop_size)";
+    for (const url of [`/v1/recordings/${id}/tiles/0/0.png`, `/v1/recordings/${id}/spectrogram?start_time=0&end_time=0.5`]) {
+      const res = await server.inject({ url });
+      expect([res.statusCode, res.headers["retry-after"], res.json().message]).toEqual([400, undefined, message]);
+    }
+    const stream = await server.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=1&format=f32` });
+    expect(stream.statusCode).toBe(200);
+    expect(stream.body).toContain(`X-Tile: 0/0\r\n\r\n{"error":"the computation ran past its time limit of 1 s on a worker and was stopped"}`);
+  });
+
+  it("is a 503 with Retry-After when the request waited that long for a free worker: the server is busy, asked again later it runs", async () => {
+    const { server, pool } = await limitedServer();
+    expect((await server.inject({ url: `/v1/recordings/${id}/tiles/0/0.png` })).statusCode).toBe(200); // the stats computed, the worker loaded
+    const holder = new AbortController();
+    const holding = pool.run({ kind: "hold", ms: 10_000 }, holder.signal, 20_000).catch(() => {});
+    try {
+      const res = await server.inject({ url: `/v1/recordings/${id}/tiles/0/1.png` });
+      expect([res.statusCode, res.headers["retry-after"], res.json().message]).toEqual([503, "1", "no worker was free for the computation within 1 s: every one was busy; retry shortly"]);
+    } finally {
+      holder.abort();
+      await holding;
+    }
+    expect((await server.inject({ url: `/v1/recordings/${id}/tiles/0/1.png` })).statusCode).toBe(200);
+  });
+});
+
 describe("the file a worker opens", () => {
   it("is exactly the one whose real path the API checked: a link in the path is refused, where a library caller's link is followed", async () => {
     const dir = await tempDir();
@@ -605,6 +647,12 @@ describe("OpenAPI document", () => {
     const audio = ["audio/wav", "audio/aiff", "audio/flac", "audio/mpeg", "audio/ogg", "application/octet-stream"];
     expect(responses("/v1/recordings/{id}/audio")).toEqual({ 200: audio, 206: audio, 304: [], 400: json, 401: json, 403: json, 404: json, 409: json, 416: json, 503: json });
     expect(doc.paths["/v1/recordings/{id}/tiles/{z}/{tile}"].get.responses["200"].content["image/png"].schema).toEqual({ type: "string", format: "binary" });
+    // A computation over the request time limit is a 400 as every limit is (SPEC §10); a wait for a free worker, a 503.
+    for (const path of ["/v1/recordings/{id}/tiles/{z}/{tile}", "/v1/recordings/{id}/spectrogram"]) {
+      const { 400: badRequest, 503: unavailable } = doc.paths[path].get.responses;
+      expect(badRequest.description).toContain("or the request time limit — a computation that ran 60 s on a worker without finishing");
+      expect(unavailable.description).toContain("every worker is busy (the queue is full, or no worker was free within 60 s)");
+    }
   });
 
   it("declares the headers the byte responses carry — the ones the routes send, each described", async () => {

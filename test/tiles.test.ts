@@ -24,7 +24,7 @@ import { blockFrames, spectrogram, type Spectrogram } from "../src/engine/spectr
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
 import { fromTaskFailure, toTaskFailure } from "../src/tiles/failure.js";
 import { SampleValuesError } from "../src/engine/analysis.js";
-import { checkpointBlocks, PoolBusyError, TilePool, WORKER_EXEC_ARGV, WORKER_URL } from "../src/tiles/pool.js";
+import { checkpointBlocks, PoolBusyError, TaskTimeoutError, TilePool, WORKER_EXEC_ARGV, WORKER_URL } from "../src/tiles/pool.js";
 import { frameGeometry } from "../src/engine/geometry.js";
 import { FIXTURES, bytesToF32, firstDifference } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
@@ -582,6 +582,29 @@ describe("caching and the pool", () => {
     const tiles = await Promise.all(before.map((_, x) => service.tile(recording, params, 0, x, tileOptionsSchema.parse({}), "f32")));
     for (const t of tiles) expect(t.body.byteLength).toBeGreaterThan(0);
     expect(threadIds().filter((id) => !before.includes(id))).toHaveLength(1);
+  });
+
+  it("counts a task's time limit for its wait for a worker and for its run apart: a run over it is a TaskTimeoutError naming it, a wait over it a PoolBusyError", async () => {
+    const pool = new TilePool({ threads: 1, taskTimeoutMs: 1000 });
+    onTestFinished(() => pool.close());
+    await pool.run({ kind: "hold", ms: 0 }); // the worker has loaded: its start is no part of the waits below
+    // Behind a task that holds the only worker for 0.6 s (under a limit of its own), a task waits
+    // 0.6 s and runs 0.6 s: each within the limit, together over it — it failed so before.
+    const ahead = pool.run({ kind: "hold", ms: 600 }, undefined, 10_000);
+    await expect(pool.run({ kind: "hold", ms: 600 })).resolves.toBeNull();
+    await ahead;
+    // Behind one that holds it for 10 s, a task waits its whole limit: busy, not too much work.
+    const holder = new AbortController();
+    const holding = pool.run({ kind: "hold", ms: 10_000 }, holder.signal, 20_000).catch((err: unknown) => err);
+    const waited = await pool.run({ kind: "hold", ms: 0 }).catch((err: unknown) => err);
+    expect([(waited as Error).constructor, (waited as Error).message]).toEqual([PoolBusyError, "no worker was free for the computation within 1 s: every one was busy"]);
+    holder.abort(); // its worker is replaced
+    expect(((await holding) as Error).name).toBe("AbortError");
+    // A computation of 5 s is stopped after its 1 s on the worker.
+    const started = performance.now();
+    const over = await pool.run({ kind: "hold", ms: 5000 }).catch((err: unknown) => err);
+    expect([(over as Error).constructor, (over as TaskTimeoutError).limitMs, (over as Error).message]).toEqual([TaskTimeoutError, 1000, "the computation ran past its time limit of 1 s on a worker and was stopped"]);
+    expect(performance.now() - started).toBeLessThan(4000);
   });
 
   it("a crashed worker fails only its own task; the pool goes on", async () => {

@@ -7,7 +7,7 @@
  * are transferred.
  */
 import { availableParallelism } from "node:os";
-import { Piscina } from "piscina";
+import { Piscina, queueOptionsSymbol } from "piscina";
 import { wasmModule } from "../engine/wasm.js";
 import { statsForRange } from "../engine/recording.js";
 import { blockFrames as defaultBlockFrames } from "../engine/spectrogram.js";
@@ -19,7 +19,12 @@ export interface PoolOptions {
   threads?: number;
   /** Tasks waiting beyond the running ones before new work is refused (default 64 per thread). */
   maxQueue?: number;
-  /** A task not finished within this long of being asked for (its wait for a free worker included) is aborted, and its worker replaced (default 60 s). */
+  /**
+   * A task's time limit (default 60 s), for each of its two waits: one no worker took within this
+   * long of being asked for is dropped (PoolBusyError: the server is busy, later it would run);
+   * one that ran this long on its worker is stopped (TaskTimeoutError: it is too much work), and
+   * its worker replaced.
+   */
   taskTimeoutMs?: number;
   /**
    * The limit for a stats pass instead (default 1 h): it reads the whole recording once per
@@ -34,14 +39,25 @@ export interface PoolOptions {
   leaseMs?: number;
 }
 
-/** The pool is full: the caller should answer 503 with Retry-After. */
+/** The pool is full, or no worker was free for a task within its time limit: the caller should answer 503 with Retry-After. */
 export class PoolBusyError extends Error {
   override name = "PoolBusyError";
 }
 
-/** A task ran past its time limit and was stopped. */
+/** A task ran on its worker for its whole time limit, `limitMs`, and was stopped. */
 export class TaskTimeoutError extends Error {
   override name = "TaskTimeoutError";
+  constructor(readonly limitMs: number) {
+    super(`the computation ran past its time limit of ${limitMs / 1000} s on a worker and was stopped`);
+  }
+}
+
+/**
+ * What a task submitted to Piscina carries to the pool's load balancer, under
+ * Piscina's queueOptionsSymbol (a symbol key: not cloned to the worker): called as a worker takes it.
+ */
+interface TaskStart {
+  started(): void;
 }
 
 // Tests run this file from TypeScript sources; worker threads need compiled JavaScript, which
@@ -78,6 +94,13 @@ export class TilePool {
       maxThreads: this.threads,
       maxQueue: options.maxQueue ?? 64 * this.threads,
       idleTimeout: 60_000,
+      // Piscina's own choice (one task per worker: a free one), which also tells the task that it
+      // runs from now: its time limit counts its run apart from its wait (run).
+      loadBalancer: (task, workers) => {
+        const free = workers.find((worker) => worker.currentUsage === 0) ?? null;
+        if (free) (task[queueOptionsSymbol] as TaskStart | null)?.started();
+        return free;
+      },
     });
     // A worker that dies fails its own task (rejected below); Piscina starts a new one.
     this.piscina.on("error", () => {});
@@ -89,12 +112,28 @@ export class TilePool {
   }
 
   /**
-   * Runs `task`; `signal` cancels it (queued: dropped; running: its worker is replaced), as does
-   * not finishing within `timeoutMs` of this call (queued time included).
+   * Runs `task`; `signal` cancels it (queued: dropped; running: its worker is replaced). So does
+   * its time limit, `timeoutMs`, which counts its wait for a worker apart from its run: a task no
+   * worker took within `timeoutMs` of this call fails with PoolBusyError (the server is busy:
+   * asked again later, it would run), one that ran `timeoutMs` on its worker with
+   * TaskTimeoutError (it is too much work: asked again, it would fail again).
    */
   async run<T>(task: WorkerTask, signal?: AbortSignal, timeoutMs = this.taskTimeoutMs): Promise<T> {
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const options = { signal: signal ? AbortSignal.any([signal, timeout]) : timeout };
+    const limit = new AbortController();
+    let timer = setTimeout(() => limit.abort(new PoolBusyError(`no worker was free for the computation within ${timeoutMs / 1000} s: every one was busy`)), timeoutMs);
+    let running = false;
+    const start: TaskStart = {
+      started: () => {
+        // A task that a retired worker took runs again on another (below): its run goes on.
+        if (running) return;
+        running = true;
+        clearTimeout(timer);
+        timer = setTimeout(() => limit.abort(new TaskTimeoutError(timeoutMs)), timeoutMs);
+      },
+    };
+    const options = { signal: signal ? AbortSignal.any([signal, limit.signal]) : limit.signal };
+    // A copy: the caller's task may be in flight elsewhere (frameRangeInto's leases share one).
+    const submitted = { ...task, [queueOptionsSymbol]: start };
     try {
       // A retired worker (worker.ts run) exits as a task reaches it, before any of the task ran:
       // the task runs again on another thread. Each worker retires once, so this ends.
@@ -102,7 +141,7 @@ export class TilePool {
       for (let attempt = 0; ; attempt++) {
         if (this.piscina.queueSize >= this.piscina.options.maxQueue) throw new PoolBusyError("all workers are busy and the queue is full");
         try {
-          result = await this.piscina.run(task, options);
+          result = await this.piscina.run(submitted, options);
           break;
         } catch (err) {
           if (attempt >= this.threads || (err as Error).message !== `worker exited with code: ${RETIRED_EXIT_CODE}`) throw err;
@@ -112,9 +151,10 @@ export class TilePool {
       if (failure) throw failure;
       return result;
     } catch (err) {
-      // The limit runs from the request for the task, so its wait for a free worker counts.
-      if (timeout.aborted) throw new TaskTimeoutError(`the computation did not finish within ${timeoutMs / 1000} s of being asked for (its wait for a free worker included) and was stopped`);
+      if (limit.signal.aborted) throw limit.signal.reason;
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * The pool's worker (Piscina): computes recording stats, tiles, pieces, leases of columns over a
- * range and one target's features off the main thread (`crash` and `trap` only test the pool's
- * recovery from a worker that dies or whose core traps). Each worker instantiates the DSP core from the module the main thread compiled
+ * range and one target's features off the main thread (`crash`, `trap` and `hold` only test the
+ * pool's recovery from a worker that dies or whose core traps, and its time limit). Each worker instantiates the DSP core from the module the main thread compiled
  * (workerData.wasmModule, see engine/wasm.ts) and keeps a few open recordings with their
  * plans, since consecutive tiles mostly come from the same recording and parameters.
  */
@@ -35,9 +35,11 @@ export type WorkerTask =
   // columns of `output`, a [bins][f1 − f0] matrix in shared memory
   | ({ kind: "columns"; stats: PackedStats; f0: number; f1: number; blockFrames: number; firstBlock: number; next: Int32Array; leaseMs: number; output: Float32Array } & Source)
   | FeaturesTask // batch feature extraction (src/features/task.ts)
-  // for tests of the pool's recovery: a worker that dies, a core that traps
+  // for tests of the pool's recovery: a worker that dies, a core that traps; and of its time
+  // limit: a computation that holds its worker for `ms`
   | { kind: "crash" }
-  | { kind: "trap" };
+  | { kind: "trap" }
+  | { kind: "hold"; ms: number };
 
 export interface StatsResult {
   stats: PackedStats;
@@ -124,6 +126,11 @@ async function compute(task: WorkerTask): Promise<unknown> {
     // A load far beyond the core's memory: WebAssembly.RuntimeError, as a bug in a kernel would raise.
     core.pcenInitState(0xfffffff0, 4, 1, 0);
     throw new Error("the core did not trap");
+  }
+  if (task.kind === "hold") {
+    // Blocks the thread as a computation does: only the pool's time limit (a terminated worker) ends it sooner.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, task.ms);
+    return null;
   }
   if (task.kind === "features") return runFeaturesTask(task);
   const { recording } = await openSource(task);

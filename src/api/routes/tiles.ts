@@ -45,10 +45,11 @@ export interface TileLimits {
 export const DEFAULT_TILE_LIMITS: TileLimits = { maxStreamTiles: 256, maxImageFrames: 65_536, maxImagePixels: 32 * 1024 * 1024, maxTilePixels: 32 * 1024 * 1024 };
 
 /**
- * The answer deadline of these routes (plugins/deadline.ts): beyond their own limits — a 20 s
- * wait for the recording's stats, a task time limit of 60 s — which answer first with their own 503.
+ * The answer deadline of these routes (plugins/deadline.ts): beyond their own limits, which answer
+ * first — a 20 s wait for the recording's stats (503), then the task's time limit of 60 s for its
+ * wait for a worker (503) and 60 s more for its run (400).
  */
-const TILE_DEADLINE_MS = 120_000;
+const TILE_DEADLINE_MS = 150_000;
 
 // Each route's query is one strict object of every spectrogram parameter and its own fields, so
 // that an unknown name is refused (an intersection with .and() would let it through).
@@ -68,8 +69,12 @@ const spectrogramBody = bytesResponse(
   ["image/png", "application/octet-stream"],
   { ...ETAG_HEADER, "Cache-Control": "immutable for a year when the URL names the recording's current revision, else no-cache (revalidate by ETag); private when the request had a token", ...GEOMETRY_HEADERS },
 );
-/** The statuses a spectrogram route's errors take: 403 for a dataset outside the audio roots, 422 for audio that cannot be analysed, 503 while busy or computing stats. */
-const spectrogramErrors = { 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody, 503: errorBody };
+/** The statuses a spectrogram route's errors take: 403 for a dataset outside the audio roots, 422 for audio that cannot be analysed. */
+const spectrogramErrors = {
+  400: errorBody.describe("Bad Request: a field is invalid (`fields` names each), or the request is over a limit (SPEC §10) and the message says which: pixels per tile or image, frames per image, tiles per stream, samples a pass or a tile transforms, or the request time limit — a computation that ran 60 s on a worker without finishing (in a stream, after the 200, that tile's part says so)"),
+  403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody,
+  503: errorBody.describe("Service Unavailable, with Retry-After: every worker is busy (the queue is full, or no worker was free within 60 s), the recording's statistics are being computed, the database is unavailable, or no answer came within the deadline"),
+};
 const format = z.enum(TILE_FORMATS, { error: `must be one of ${TILE_FORMATS.join(", ")}` });
 
 /** Splits a validated query into spectrogram parameters and tile options. */
@@ -133,7 +138,8 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     if (err instanceof TileRangeError) return sendError(reply, 400, err.message, [{ field: err.field, message: err.message.slice(err.field.length + 2) }]);
     if (err instanceof RangeError) return sendError(reply, 400, err.message);
     if (err instanceof PoolBusyError) return sendError(reply.header("Retry-After", "1"), 503, `${err.message}; retry shortly`);
-    if (err instanceof TaskTimeoutError) return sendError(reply.header("Retry-After", "5"), 503, err.message);
+    // Its run alone counts (a task still waiting for a worker is a PoolBusyError): asked again, it would fail again.
+    if (err instanceof TaskTimeoutError) return sendError(reply, 400, `over the request time limit of ${err.limitMs / 1000} s: the computation ran that long on a worker and was stopped; ask for less work at once (a lower zoom, a narrower tile, a shorter interval or a longer hop_size)`);
     if (err instanceof StatsPendingError) return sendError(reply.header("Retry-After", "10"), 503, err.message);
     if (err instanceof SampleValuesError) return sendError(reply, 422, `the recording decodes, but its samples cannot be analysed: ${withoutAudioRoots(err.message, app.audioRoots)}`);
     if (err instanceof AudioFormatError) return sendError(reply, 422, `the recording's audio cannot be decoded: ${withoutAudioRoots(err.message, app.audioRoots)}`);
