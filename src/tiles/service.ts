@@ -258,8 +258,10 @@ interface Flight {
   result: Promise<unknown>;
   /** Aborts the computation, once no caller waits for it. */
   controller: AbortController;
-  /** Callers still waiting; Infinity once one that cannot give up has joined (or, for stats, a request got its 503). */
+  /** Callers still waiting. */
   waiters: number;
+  /** Runs to its end whoever leaves: a caller that cannot give up joined, or (stats) a request got its 503 and will ask again. */
+  kept: boolean;
 }
 
 /**
@@ -352,7 +354,7 @@ export class TileService {
     let flight = this.inFlight.get(key);
     if (!flight) {
       const controller = new AbortController();
-      const started: Flight = { controller, waiters: 0, result: Promise.resolve() };
+      const started: Flight = { controller, waiters: 0, kept: false, result: Promise.resolve() };
       started.result = compute(controller.signal).finally(() => {
         if (this.inFlight.get(key) === started) this.inFlight.delete(key);
       });
@@ -361,14 +363,14 @@ export class TileService {
     const joined = flight;
     const result = joined.result as Promise<T>;
     if (!signal) {
-      joined.waiters = Infinity;
+      joined.kept = true;
       return result;
     }
     joined.waiters++;
     return new Promise<T>((resolve, reject) => {
       const leave = () => {
         reject(signal.reason);
-        if (--joined.waiters > 0) return;
+        if (--joined.waiters > 0 || joined.kept) return;
         if (this.inFlight.get(key) === joined) this.inFlight.delete(key); // the next caller starts afresh
         joined.controller.abort(signal.reason);
       };
@@ -408,7 +410,7 @@ export class TileService {
     return this.waitBounded(pending, () => {
       // The request gets its 503 and will ask again: whoever leaves now, the pass goes on.
       const flight = this.inFlight.get(flightKey);
-      if (flight) flight.waiters = Infinity;
+      if (flight) flight.kept = true;
     });
   }
 
