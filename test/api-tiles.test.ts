@@ -166,6 +166,28 @@ describe("tiles", () => {
     }
   });
 
+  it("answer dB without PCEN or normalization at the first request: no stats pass, no claim, no 503", async () => {
+    // As above, an instance whose requests wait 1 ms for stats: these parameters wait for none.
+    const slow = new TileService({ threads: 1, statsStore: tileStatsStore(t.db.sql), statsWaitMs: 1 });
+    const other = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles: slow });
+    try {
+      const rows = async () => (await t.db.sql`SELECT count(*)::int AS n FROM recording_stats WHERE recording_id = ${id}`)[0].n;
+      const before = await rows();
+      const query = "window_size=0.017&pcen=false&normalize=false&low_freq=3000";
+      for (const url of [`/v1/recordings/${id}/tiles/0/2.png?${query}`, `/v1/recordings/${id}/tiles/0/2.f32?${query}`, `/v1/recordings/${id}/spectrogram?start_time=1&end_time=2&${query}`]) {
+        const res = await other.inject({ url });
+        expect([url, res.statusCode, res.headers["x-value-range"]]).toEqual([url, 200, "-100,0"]);
+      }
+      expect([await rows(), slow.computed]).toEqual([before, 3]);
+      // Power (or amplitude) without normalization is drawn against the recording's maximum: it waits for the pass.
+      const power = await other.inject({ url: `/v1/recordings/${id}/tiles/0/2.png?${query}&scale=power` });
+      expect(power.statusCode).toBe(503);
+    } finally {
+      await other.close();
+      await slow.close();
+    }
+  });
+
   it("refuse bad requests with 400 naming the field", async () => {
     const cases: [string, string][] = [
       ["0/0.png?window=hanning", "window"],
@@ -256,7 +278,9 @@ describe("tiles", () => {
     // threads), the edge a filter whose every sample is NaN — a 422 blaming the audio.
     const cases: [string, string][] = [["hop_size=1e-320", "hop_size"], ["low_freq=1e-320", "low_freq"], ["high_freq=1e-320", "high_freq"], ["low_freq=1e-5&high_freq=4000", "low_freq"],
       // bias^power in range, the PCEN values not: found by the engine too.
-      ["pcen_bias=1.01&pcen_power=1000", "pcen_power"]];
+      ["pcen_bias=1.01&pcen_power=1000", "pcen_power"],
+      // Parameters that need no stats pass: the tile's own task finds it.
+      ["low_freq=1e-320&pcen=false&normalize=false", "low_freq"]];
     for (const [query, field] of cases) {
       for (const route of ["tiles/0/0.f32?", "tiles/0/stream?start_time=0&end_time=1&", "spectrogram?start_time=0&end_time=1&format=f32&"]) {
         const res = await app.inject({ url: `/v1/recordings/${id}/${route}${query}` });
@@ -817,6 +841,18 @@ describe("a recording whose samples are not finite", () => {
         expect(res.statusCode, `${url}: ${res.body}`).toBe(422);
         expect(res.json().message, url).toBe("the recording decodes, but its samples cannot be analysed: the samples hold NaN (first at 0.5 s, sample 4000 of the signal analysed): a spectrogram of NaN or ±Infinity is not defined");
       }
+    });
+  });
+
+  it("fails only the tiles that read the NaN when no stats pass reads the whole recording (dB without PCEN or normalization)", async () => {
+    // 4 s at 8 kHz, a NaN at 3.5 s: frame 280 of 100-sample hops, in tile 2 of 128 frames.
+    const samples = new Float32Array(32000).fill(0.25);
+    samples[28000] = NaN;
+    await withOwnRecording("late-nan.wav", samples, 8000, async (own, id) => {
+      const status = async (x: number, query: string) => (await own.inject({ url: `/v1/recordings/${id}/tiles/0/${x}.f32?width=128&pcen=false&${query}` })).statusCode;
+      expect([await status(0, "normalize=false"), await status(1, "normalize=false"), await status(2, "normalize=false")]).toEqual([200, 200, 422]);
+      // The maximum is the whole recording's: every tile of a normalized spectrogram fails.
+      expect(await status(0, "normalize=true")).toBe(422);
     });
   });
 });

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vites
 import { AudioFormatError, fileMd5, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import type { AudioReader } from "../src/audio/types.js";
-import { CHECKPOINT_SPACING, packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats, type PackedStats } from "../src/engine/recording.js";
+import { CHECKPOINT_SPACING, needsRecordingStats, packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats, type PackedStats } from "../src/engine/recording.js";
 import { tileValues, ValuesScratch } from "../src/tiles/compute.js";
 import { colorIndices, colormapPalette } from "../src/render/colormap.js";
 import { parseParams, ParamsError, type ParamsInput } from "../src/engine/params.js";
@@ -116,6 +116,8 @@ describe("seamless: tiles side by side equal one pass over the whole recording",
     ["band filter", { window_size: 0.005, pcen: false, low_freq: 2000, high_freq: 8000, filter_order: 4 }, 1e-3],
     ["band filter with PCEN", { window_size: 0.005, low_freq: 500 }, 0.05],
     ["resampled", { window_size: 0.005, pcen: false, resample: true, samplerate: 16000 }, 1e-3],
+    ["dB, neither PCEN nor normalized (no stats pass)", { window_size: 0.005, pcen: false, normalize: false }, 1e-3],
+    ["dB, neither PCEN nor normalized, resampled and band-filtered (no stats pass)", { window_size: 0.005, pcen: false, normalize: false, resample: true, samplerate: 16000, low_freq: 1500, high_freq: 7000 }, 1e-3],
   ];
   for (const [name, params, tolerance] of sets) {
     it(name, async () => {
@@ -136,6 +138,73 @@ describe("seamless: tiles side by side equal one pass over the whole recording",
       }
     });
   }
+});
+
+describe("parameters that need no whole-recording statistic", () => {
+  /** A service of its own (no stats known) whose stats passes are counted. */
+  function countingService(): { fresh: TileService; passes: () => number } {
+    const fresh = new TileService({ threads: 2 });
+    onTestFinished(() => fresh.close());
+    let passes = 0;
+    const stats = fresh.pool.stats.bind(fresh.pool);
+    fresh.pool.stats = (task, signal) => {
+      passes++;
+      return stats(task, signal);
+    };
+    return { fresh, passes: () => passes };
+  }
+
+  it("are dB without PCEN or normalization: anything else reads the maximum or the PCEN state", () => {
+    const needs = (input: ParamsInput) => needsRecordingStats(parseParams(input));
+    expect(needs({ pcen: false, normalize: false })).toBe(false);
+    expect(needs({ pcen: false, normalize: false, clamp: true, resample: true, samplerate: 16000, low_freq: 100, window: "kaiser" })).toBe(false);
+    expect([needs({}), needs({ normalize: false }), needs({ pcen: false }), needs({ pcen: false, normalize: false, scale: "power" }), needs({ pcen: false, normalize: false, scale: "amplitude" })]).toEqual([true, true, true, true, true]);
+  });
+
+  it("a tile of them is computed at once, without a stats pass, and has the bytes it has with the recording's stats", async () => {
+    const { fresh, passes } = countingService();
+    const p = parseParams({ window_size: 0.0045, pcen: false, normalize: false, resample: true, samplerate: 16000, low_freq: 1500 });
+    const options = tileOptionsSchema.parse({ width: 256 });
+    const real = await service.pool.stats({ kind: "stats", path, timeExpansion: 1, params: p }); // another service's pass
+    for (const format of ["png", "f32"] as const) {
+      const plan = await fresh.planTile(recording, p, 0, 3, options, format);
+      const tile = await fresh.render(plan);
+      const withStats = await fresh.pool.run<Uint8Array>({ ...plan.task, stats: statsForPiece(real.stats, plan.layout.f0) } as typeof plan.task);
+      expect(Buffer.from(tile.body).equals(Buffer.from(withStats)), format).toBe(true);
+      expect([tile.headers["x-frame-range"], tile.headers["x-value-range"]]).toEqual(["768,1024", "-100,0"]);
+    }
+    expect([passes(), fresh.computed]).toEqual([0, 2]);
+    expect((await fresh.stats(recording, p)).stats.frames).toBe(real.stats.frames);
+    expect(passes()).toBe(0);
+  });
+
+  it("parameters that need the stats still wait for their pass: PCEN, normalization, power and amplitude", async () => {
+    const options = tileOptionsSchema.parse({ width: 256 });
+    for (const input of [{ normalize: false }, { pcen: false }, { pcen: false, normalize: false, scale: "power" }, { pcen: false, normalize: false, scale: "amplitude" }] as ParamsInput[]) {
+      const { fresh, passes } = countingService();
+      const tile = await fresh.tile(recording, parseParams({ window_size: 0.0045, ...input }), 0, 3, options, "png");
+      expect([JSON.stringify(input), passes(), tile.headers["x-frame-range"]]).toEqual([JSON.stringify(input), 1, "768,1024"]);
+    }
+  });
+
+  it("their tiles are placed on the engine's frame count: 1 s at 44.1 kHz resampled to 48 kHz is 48000 samples, 401 frames (rate / fs in float64 gave 48001 and 402)", async () => {
+    const second = join(dir, "one-second.wav");
+    const x = samples.subarray(0, 44100);
+    writeFileSync(second, Buffer.concat([floatWavHeader(x.length, 1, 44100), new Uint8Array(x.buffer, x.byteOffset, x.byteLength)]));
+    const short: TileRecording = { ...recording, id: "00000000-0000-0000-0000-000000000004", path: second, hash: "4".repeat(32), samplerate: 44100, frames: 44100 };
+    const params = { window_size: 0.005, pcen: false, normalize: false, resample: true, samplerate: 48000 };
+    const reader = await openAudio(second);
+    const whole = await spectrogramOfRecording(reader, params);
+    await reader.close();
+    expect(whole.frames).toBe(401);
+    const { fresh, passes } = countingService();
+    const options = tileOptionsSchema.parse({ width: 128 });
+    const last = await fresh.tile(short, parseParams(params), 0, 3, options, "f32");
+    expect([last.headers["x-frame-range"], passes()]).toEqual(["384,401", 0]);
+    const v = bytesToF32(last.body);
+    for (let k = 0; k < whole.bins; k++) for (let c = 0; c < 17; c++) expect(Math.abs(v[k * 17 + c] - whole.data[k * 401 + 384 + c])).toBeLessThanOrEqual(1e-3);
+    await expect(fresh.tile(short, parseParams(params), 0, 4, options, "f32")).rejects.toThrow(/^x: must be an integer from 0 to 3 /);
+  });
 });
 
 describe("zoom levels and bands", () => {

@@ -24,6 +24,15 @@ export function conditionSignal(samples: Float32Array, samplerate: number, p: Pa
   return { samples: filter ? filter.apply(resampled) : resampled, samplerate: rate };
 }
 
+/**
+ * Refuses, before any sample is read, what a ConditionedSignal of `length` samples at `samplerate`
+ * (the STFT's rate) refuses at its first read: a band filter that cannot be computed, or whose
+ * transient outlasts the context a piece reads (ParamsError naming the edge).
+ */
+export function checkConditioning(p: Params, samplerate: number, length: number): void {
+  designBandFilter(p, samplerate)?.checkPieces(length);
+}
+
 /** One channel of a recording, time-expanded, resampled and filtered, read piece by piece. */
 export class ConditionedSignal {
   /** Rate of the conditioned signal (the STFT's), Hz in real units. */

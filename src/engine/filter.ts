@@ -297,6 +297,8 @@ export interface BandFilter {
   readonly context: number;
   /** sosfiltfilt(sos, x) of a whole signal (longer than padLength samples). */
   apply(x: Float32Array): Float32Array;
+  /** Refuses (lengthProblem) a recording of `totalLength` samples this filter cannot filter exactly in pieces. */
+  checkPieces(totalLength: number): void;
   /**
    * Filtered samples [from, to) of a recording of `totalLength` samples, given `buffer` =
    * recording samples [bufferStart, bufferStart + buffer.length), which must include
@@ -423,8 +425,12 @@ function createBandFilter(sos: Sos, btype: BandType, zi = sosfiltZi(sos), edge?:
   const pad = padLength(sos);
   const context = contextLength(sos);
   const decay = decayLength(sos, PRECISION_FALL);
+  const checkPieces = (totalLength: number) => {
+    const problem = lengthProblem(totalLength, pad, decay, edge);
+    if (problem) throw problem;
+  };
   return {
-    btype, sos, padLength: pad, context,
+    btype, sos, padLength: pad, context, checkPieces,
     apply(x) {
       // A whole signal in one call: any length beyond the pad is exact.
       const problem = lengthProblem(x.length, pad, 0, edge);
@@ -432,8 +438,7 @@ function createBandFilter(sos: Sos, btype: BandType, zi = sosfiltZi(sos), edge?:
       return run(sos, zi, x, pad, pad, 0, x.length);
     },
     applyPiece(buffer, bufferStart, totalLength, from, to) {
-      const problem = lengthProblem(totalLength, pad, decay, edge);
-      if (problem) throw problem;
+      checkPieces(totalLength);
       if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= totalLength)) {
         throw new RangeError(`piece [${from}, ${to}) must lie within [0, ${totalLength})`);
       }

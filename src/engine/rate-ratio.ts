@@ -22,6 +22,14 @@ export function rateRatio(fsIn: number, fsOut: number): { up: number; down: numb
   return { up: fsOut / g, down: fsIn / g };
 }
 
+/**
+ * Samples resample_poly gives for `nIn` input samples at the ratio up/down: ceil(nIn · up / down),
+ * in integers — what the engine's conditioned signal holds, and so its frame count.
+ */
+export function resampledLength(nIn: number, { up, down }: { up: number; down: number }): number {
+  return Math.floor((nIn * up + down - 1) / down);
+}
+
 /** True when resampling fsIn → fsOut stays within MAX_RATE_FACTOR. */
 function ratioWithinLimit(fsIn: number, fsOut: number): boolean {
   const { up, down } = rateRatio(fsIn, fsOut);

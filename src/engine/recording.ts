@@ -308,6 +308,25 @@ export function unpackStats(packed: PackedStats, pcen: boolean): RecordingStats 
 }
 
 /**
+ * Whether pieces under these parameters need stats from a pass over the whole recording: their
+ * values need the PCEN state (`pcen`) and the maximum (`normalize`, normalizationDivisor), and
+ * their value range — a PNG's colours, the x-value-range header — the maximum for power and
+ * amplitude (SPEC §3.10, S / max; valueRange). dB without either needs neither: a piece is then
+ * its own samples with the resampler's and the filter's bounded context (ConditionedSignal).
+ */
+export function needsRecordingStats(p: Params): boolean {
+  return p.pcen || p.normalize || p.scale !== "dB";
+}
+
+/**
+ * The stats of parameters that need none (needsRecordingStats), from the recording's frame count:
+ * no checkpoints, and a maximum no pass has found (NaN), which nothing under them reads.
+ */
+export function statsWithoutPass(frames: number): PackedStats {
+  return { frames, peak: NaN, checkpointEvery: CHECKPOINT_SPACING, bins: 0, checkpoints: new Float32Array(0), firstCheckpoint: 1 };
+}
+
+/**
  * The part of complete stats a piece starting at frame f0 needs: the one PCEN checkpoint it
  * replays from (copied out, since sending a view to a worker would copy the whole buffer).
  * A 10-hour recording has thousands of checkpoints (megabytes); a tile needs one of them, so

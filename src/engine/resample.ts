@@ -10,7 +10,7 @@
  * filter centred on input m·down/up" (see assembly/resample.ts), which is what the core
  * computes. The filter is designed here in float64 and cached per (up, down).
  */
-import { MAX_RATE_FACTOR, rateRatio } from "./rate-ratio.js";
+import { MAX_RATE_FACTOR, rateRatio, resampledLength } from "./rate-ratio.js";
 import { getWindowF64 } from "./window.js";
 import { core } from "./wasm.js";
 
@@ -107,7 +107,7 @@ export function createResampler(fsIn: number, fsOut: number): Resampler {
 
   const outputLength = (nIn: number) => {
     checkLength(nIn, up);
-    return Math.floor((nIn * up + down - 1) / down);
+    return resampledLength(nIn, { up, down });
   };
   // Output m reads inputs floor((m·down + halfLen)/up) − K + 1 … floor((m·down + halfLen)/up).
   const inputRange = (outFrom: number, outTo: number, nIn: number): [number, number] => {

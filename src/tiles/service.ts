@@ -8,9 +8,11 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { valueRange } from "../engine/analysis.js";
+import { checkConditioning } from "../engine/condition.js";
 import { frameCount, frameGeometry, frameTime, type FrameGeometry } from "../engine/geometry.js";
 import { checkParamsForRecording, effectiveParams, ParamsError, realSamplerate, type Params } from "../engine/params.js";
-import { statsForPiece, type PackedStats } from "../engine/recording.js";
+import { rateRatio, resampledLength } from "../engine/rate-ratio.js";
+import { needsRecordingStats, statsForPiece, statsWithoutPass, type PackedStats } from "../engine/recording.js";
 import { VERSION } from "../engine/version.js";
 import type { TileFormat } from "./compute.js";
 import { framesOfInterval, tileLayout, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "./grid.js";
@@ -42,15 +44,21 @@ export interface TileRecording {
  */
 const MAX_PASS_SAMPLES = 2 ** 36;
 
-/** The frame geometry and frame count of a pass over the whole recording. */
-interface Pass { g: FrameGeometry; frames: number }
+/** The frame geometry, conditioned samples and frame count of a pass over the whole recording. */
+interface Pass { g: FrameGeometry; samples: number; frames: number }
 
-/** The pass these parameters make over the recording, from its header alone. */
+/**
+ * The pass these parameters make over the recording, from its header alone: the frames the
+ * engine has (resampled as resample_poly counts, in integers — `frames · (rate / fs)` in float64
+ * gave 1 s at 44.1 kHz resampled to 48 kHz 48001 samples and 402 frames, the engine's 401), which
+ * tiles that need no stats pass are placed on.
+ */
 function passGeometry(params: Params, recording: TileRecording): Pass {
   const fs = realSamplerate(recording.samplerate, recording.timeExpansion);
   const rate = params.resample ? params.samplerate : fs;
   const g = frameGeometry(params.window_size, params.hop_size, rate);
-  return { g, frames: frameCount(Math.ceil(recording.frames * (rate / fs)), g) };
+  const samples = rate === fs ? recording.frames : resampledLength(recording.frames, rateRatio(fs, rate));
+  return { g, samples, frames: frameCount(samples, g) };
 }
 
 /**
@@ -380,23 +388,31 @@ export class TileService {
   }
 
   /**
-   * The recording's stats for these parameters: memory, then the store, then computed.
-   * Parameters that do not fit the recording are refused here (ParamsError), before any work;
-   * what only the engine finds (a hop of 0 samples, a band filter that cannot be computed)
-   * comes back from the worker as a ParamsError too (TaskFailure, tiles/failure.ts).
+   * The recording's stats for these parameters: memory, then the store, then computed — none for
+   * parameters that need none (statsOf). Parameters that do not fit the recording are refused here
+   * (ParamsError), before any work; what only the engine finds (a hop of 0 samples, a band filter
+   * that cannot be computed) comes back from the worker as a ParamsError too (TaskFailure,
+   * tiles/failure.ts).
    */
   stats(recording: TileRecording, params: Params): Promise<StatsResult> {
-    this.checkedPass(recording, params);
-    return this.statsOf(recording, params);
+    return this.statsOf(recording, params, this.checkedPass(recording, params));
   }
 
   /**
-   * `stats` for parameters already checked against the recording (checkedPass). `signal`: the
-   * request's client left. A pass every one of whose requests left before their answer — queued
-   * for a slot or running — is cancelled, as a tile is; one a request got its 503 for (it will be
-   * asked again) or that a caller without a signal wants goes on to the end.
+   * `stats` for parameters already checked against the recording (checkedPass, `pass`). Parameters
+   * that need no whole-recording statistic (needsRecordingStats: dB without PCEN or normalization)
+   * get the header's frames and geometry at once — no claim, no pass, no 503: a pass over an hour
+   * of 384 kHz audio took 7–29 s, minutes for longer ones, and found nothing their tiles use. `signal`: the request's client left.
+   * A pass every one of whose requests left before their answer — queued for a slot or running —
+   * is cancelled, as a tile is; one a request got its 503 for (it will be asked again) or that a
+   * caller without a signal wants goes on to the end.
    */
-  private statsOf(recording: TileRecording, params: Params, signal?: AbortSignal): Promise<StatsResult> {
+  private statsOf(recording: TileRecording, params: Params, pass: Pass, signal?: AbortSignal): Promise<StatsResult> {
+    if (!needsRecordingStats(params)) {
+      // What the pass would have refused at its first read, before any tile (a stream's 200) is sent.
+      checkConditioning(params, pass.g.samplerate, pass.samples);
+      return Promise.resolve({ geometry: pass.g, stats: statsWithoutPass(pass.frames) });
+    }
     const key = statsKey(effective(recording, params), recording.timeExpansion);
     const memoryKey = `${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);
@@ -497,9 +513,9 @@ export class TileService {
   /**
    * Tile (z, x), planned: checked, placed and named (its ETag) without computing it — so that a
    * conditional request is answered 304 at once — and `render` computes it. Needs the stats (for
-   * the tile's existence and frame count); a tile over a request limit — a zoom over
-   * MAX_TILE_SAMPLES (checkTileWork), more than `maxPixels` values — is refused before the stats
-   * pass.
+   * the tile's existence and frame count) when its parameters do (statsOf); a tile over a request
+   * limit — a zoom over MAX_TILE_SAMPLES (checkTileWork), more than `maxPixels` values — is refused
+   * before the stats pass.
    */
   async planTile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, maxPixels = Infinity, signal?: AbortSignal): Promise<ImagePlan> {
     const pass = this.checkedPass(recording, params);
@@ -510,7 +526,7 @@ export class TileService {
       return layout;
     };
     checkBeforePass(pass, place);
-    const { geometry, stats } = await this.statsOf(recording, params, signal);
+    const { geometry, stats } = await this.statsOf(recording, params, pass, signal);
     const layout = place(stats.frames, geometry);
     return {
       etag: this.etag(recording, params, "tile", layout, format),
@@ -538,7 +554,7 @@ export class TileService {
     };
     const pass = this.checkedPass(recording, params);
     checkBeforePass(pass, place);
-    const { geometry, stats } = await this.statsOf(recording, params, signal);
+    const { geometry, stats } = await this.statsOf(recording, params, pass, signal);
     const [f0, f1] = place(stats.frames, geometry);
     const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
     return {
@@ -569,7 +585,7 @@ export class TileService {
     const pass = this.checkedPass(recording, params);
     checkTileWork(pass, z, options.width);
     checkBeforePass(pass, place);
-    const { geometry, stats } = await this.statsOf(recording, params, signal);
+    const { geometry, stats } = await this.statsOf(recording, params, pass, signal);
     return place(stats.frames, geometry);
   }
 
