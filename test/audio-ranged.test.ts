@@ -2,12 +2,14 @@
  * Ranged reads on multi-GB files (sparse: written header + a few samples, then `truncate` to full
  * size, so they cost no disk): reading near the end fetches exactly the bytes of that range.
  */
+import { readFileSync } from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AudioFormatError, openAudio } from "../src/audio/index.js";
+import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
+import { random } from "./random.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -112,8 +114,9 @@ describe("one reader, many reads", () => {
   });
 });
 
+const formats = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
+
 describe("reading into a caller's buffer", () => {
-  const formats = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
   it.each(["wav_float.wav", "wav_pcm_24.wav", "w64_ms_adpcm.w64", "flac_pcm_16.flac", "mp3_mpeg_layer_iii.mp3"])("%s: the samples land in the buffer given, equal to a plain read", async (name) => {
     const reader = await openAudio(path.join(formats, name));
     try {
@@ -134,7 +137,6 @@ describe("reading into a caller's buffer", () => {
 });
 
 describe("blocking reads (openAudio's blockingReads, as pool workers open recordings)", () => {
-  const formats = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
   it.each(["wav_float.wav", "wav_pcm_24.wav", "w64_ms_adpcm.w64", "aiff_pcm_16.aiff", "flac_pcm_16.flac", "mp3_mpeg_layer_iii.mp3", "ogg_vorbis.ogg"])("%s: the same samples and the same bytes fetched as the default reads", async (name) => {
     const [plain, blocking] = await Promise.all([openAudio(path.join(formats, name)), openAudio(path.join(formats, name), { blockingReads: true })]);
     try {
@@ -186,6 +188,83 @@ describe("a file that shrinks after it was opened", () => {
       // A read wholly past the new end says where it looked: the data stops before that.
       const past = header.length + 4 * channels * 90_000;
       await expect(reader.read(0, 90_000, 10)).rejects.toThrow(`file ended early: no sample data at byte ${past} (the file is shorter than when it was opened)`);
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
+/** FLAC's CRC-8 (frame header, polynomial 0x07) or CRC-16 (frame footer, 0x8005) of `b`, MSB first, initial 0. */
+function flacCrc(b: Uint8Array, bits: 8 | 16): number {
+  const [poly, top, mask] = bits === 8 ? [0x07, 0x80, 0xff] : [0x8005, 0x8000, 0xffff];
+  let c = 0;
+  for (const v of b) {
+    c ^= v << (bits - 8);
+    for (let k = 0; k < 8; k++) c = c & top ? ((c << 1) ^ poly) & mask : (c << 1) & mask;
+  }
+  return c;
+}
+
+/**
+ * A mono 16-bit 48 kHz FLAC holding `samples` in fixed-blocksize frames of `blocksize` (frame numbers
+ * below 128; verbatim subframes, as an encoder stores noise), its STREAMINFO stating `stated`
+ * as the min and max block size.
+ */
+function verbatimFlac48k(samples: Int16Array, blocksize: number, stated: [number, number]): Uint8Array {
+  const out: number[] = [...Buffer.from("fLaC"), 0x80, 0, 0, 34];
+  const info = new DataView(new ArrayBuffer(34));
+  info.setUint16(0, stated[0]); // min block size
+  info.setUint16(2, stated[1]); // max block size; min and max frame size (24 bits each) left 0: unknown
+  info.setBigUint64(10, (48000n << 44n) | (15n << 36n) | BigInt(samples.length)); // 1 channel, 16 bits; MD5 0: unknown
+  out.push(...new Uint8Array(info.buffer));
+  for (let n = 0; n * blocksize < samples.length; n++) {
+    const block = samples.subarray(n * blocksize, (n + 1) * blocksize);
+    // Sync + fixed-blocksize strategy; block size 16-bit at the end, 48 kHz; mono, 16-bit; frame number.
+    const header = [0xff, 0xf8, 0x7a, 0x08, n, (block.length - 1) >> 8, (block.length - 1) & 0xff];
+    const frame = [...header, flacCrc(Uint8Array.from(header), 8), 0x02]; // then a verbatim subframe
+    for (const v of block) frame.push((v >> 8) & 0xff, v & 0xff);
+    const crc = flacCrc(Uint8Array.from(frame), 16);
+    out.push(...frame, crc >> 8, crc & 0xff);
+  }
+  return Uint8Array.from(out);
+}
+
+describe("FLAC whose STREAMINFO block size is false (ranged reads seek by frame headers)", () => {
+  // 60 000 samples of 16-bit noise in frames of 1152: 120 KB, more than the 64 KiB a seek scans
+  // at once, so reads far from the start bisect the file by frame headers.
+  const next = random(11);
+  const samples = Int16Array.from({ length: 60_000 }, () => Math.floor(next() * 65536) - 32768);
+  const want = Float32Array.from(samples, (v) => v / 32768);
+  const ranges = [[50_000, 3000], [1_234, 700], [30_000, 5000], [58_900, 2000], [10_000, 1], [0, 1500]];
+
+  it.each([
+    ["1152 (true)", [1152, 1152]],
+    ["4096", [4096, 4096]],
+    ["576", [576, 576]],
+    ["16 to 65535", [16, 65535]],
+    ["1152 to 4608", [1152, 4608]],
+  ] as [string, [number, number]][])("frames of 1152, STREAMINFO saying %s: every range equals the stream — seeks found no frame, or it was refused as cut short", async (_, stated) => {
+    const flac = verbatimFlac48k(samples, 1152, stated);
+    expect((await decode(flac)).data[0]).toEqual(want); // decoded from the start (libsndfile reads the true file so too)
+    const reader = await openAudio(flac, { blockFrames: 1000 });
+    try {
+      expect(reader.info.frames).toBe(samples.length);
+      for (const [start, count] of ranges) expect(await reader.read(0, start, count), `${start}+${count}`).toEqual(want.subarray(start, start + count));
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it("flac_pcm_16.flac (frames of 4096) with STREAMINFO saying 1152 reads as the fixture does — it was refused as cut short", async () => {
+    const fixture = new Uint8Array(readFileSync(path.join(formats, "flac_pcm_16.flac")));
+    const whole = (await decode(fixture)).data[0];
+    const lying = fixture.slice();
+    new DataView(lying.buffer).setUint16(8, 1152); // STREAMINFO min block size
+    new DataView(lying.buffer).setUint16(10, 1152); // and max
+    const reader = await openAudio(lying, { blockFrames: 500 });
+    try {
+      expect(reader.info.frames).toBe(whole.length);
+      for (const [start, count] of [[15_000, 2000], [9_000, 500], [4_100, 10], [12_288, 1000]]) expect(await reader.read(0, start, count), `${start}+${count}`).toEqual(whole.subarray(start, start + count));
     } finally {
       await reader.close();
     }

@@ -96,7 +96,10 @@ interface FlacSeek {
   firstFrame: number;
   /** "fLaC" + the STREAMINFO block marked as the last metadata block. */
   preamble: Uint8Array;
-  /** STREAMINFO maximum block size: the sample count per frame number in fixed-blocksize streams. */
+  /**
+   * The samples per frame number in fixed-blocksize streams (every frame but the last holds that
+   * many): the first frame's block size (checkFirstFlacFrame), STREAMINFO's maximum until then.
+   */
   blocksize: number;
   /** Where the stream's sample depth (Probe.bitsPerSample) comes from: the first frame's header, or STREAMINFO when that frame does not state one. */
   depthFrom: "STREAMINFO" | "the first frame";
@@ -847,10 +850,19 @@ async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Array): P
  * Scaling by STREAMINFO's depth instead re-quantized 16-bit audio to 4 or 8 bits without a word.
  * So `bitsPerSample` (what `info` shows) becomes the frames' depth; libsndfile refuses to open a
  * STREAMINFO depth it does not implement (4, 32), where this decodes the frames as they are.
+ *
+ * Block size: a fixed-blocksize stream numbers its frames, and frame n starts at sample n × the
+ * frames' block size — the first frame's, not STREAMINFO's min/max (which nothing checks, and
+ * libFLAC decodes without). Numbered by a false STREAMINFO (4096 for frames of 1152, or the
+ * reverse), seeks found no frame, or a whole file was refused as cut short. (libsndfile 1.2 goes
+ * wrong there too: its seeks fail or give wrong samples, and frames of 1152 said to be 4096 are
+ * wrong after the first even read from the start.)
  */
 async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek): Promise<void> {
   const b = await src.read(flac.firstFrame, 16); // the longest frame header
-  if (!parseFrameHeader(b, 0, flac.blocksize)) return;
+  const first = parseFrameHeader(b, 0, flac.blocksize);
+  if (!first) return;
+  if ((b[1] & 1) === 0) flac.blocksize = first.blocksize; // fixed-blocksize strategy: frame numbers count blocks of this size
   const assignment = b[3] >> 4; // 0..7: independent channels, 8..10: stereo decorrelation
   const channels = assignment < 8 ? assignment + 1 : 2;
   if (channels !== probe.channels) throw new AudioFormatError(`flac: the frames have ${plural(channels, "channel")}, STREAMINFO says ${probe.channels}`);

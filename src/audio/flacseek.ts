@@ -45,7 +45,7 @@ export interface FlacFrame {
 
 /**
  * Parses a frame header at `b[at]` or returns null.
- * @param fixedBlocksize STREAMINFO's block size when min == max (fixed-blocksize streams number frames, not samples)
+ * @param fixedBlocksize the frames' block size (the first frame's): fixed-blocksize streams number frames, not samples
  */
 export function parseFrameHeader(b: Uint8Array, at: number, fixedBlocksize: number): Omit<FlacFrame, "offset"> | null {
   if (at + 6 > b.length || b[at] !== 0xff || (b[at + 1] & 0xfe) !== 0xf8) return null;
