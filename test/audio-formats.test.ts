@@ -116,6 +116,48 @@ describe("RIFX (big-endian RIFF)", () => {
   });
 });
 
+describe("RF64 data size: the ds64 chunk's, else the data chunk's 32-bit field, else the rest of the file", () => {
+  // rf64_pcm_16.rf64: ds64 data size (64-bit) at byte 28, data chunk header at 96 (its 32-bit size
+  // at 100, 0xFFFFFFFF), 32000 bytes of samples from 104 to the end of the file.
+  const rf64 = new Uint8Array(readFileSync(path.join(FIXTURES, "formats/rf64_pcm_16.rf64")));
+  /** rf64_pcm_16.rf64 with ds64's data size `ds64` and the data chunk's 32-bit size `field`, then `extra` bytes after the samples. */
+  function sized(ds64: number, field: number, extra = 0): Uint8Array {
+    const b = new Uint8Array(rf64.length + extra);
+    b.set(rf64);
+    const v = new DataView(b.buffer);
+    expect([v.getUint32(28, true), Buffer.from(b.subarray(96, 100)).toString(), v.getUint32(100, true), rf64.length]).toEqual([32000, "data", 0xffffffff, 104 + 32000]);
+    v.setBigUint64(28, BigInt(ds64), true);
+    v.setUint32(100, field, true);
+    return b;
+  }
+
+  it.each([
+    ["ds64 32000, field 0 (a writer that streams)", 32000, 0],
+    ["ds64 32000, field 1000", 32000, 1000],
+  ])("%s: the 16000 frames libsndfile reads — it gave 0 and 500 frames where the field was not 0xFFFFFFFF", async (_, ds64, field) => {
+    const [got, whole] = await Promise.all([decode(sized(ds64, field)), decode(rf64)]);
+    expect(got.frames).toBe(16000);
+    expect(got.data[0]).toEqual(whole.data[0]);
+  });
+
+  // libsndfile reads each of these as 0 frames.
+  it.each([
+    ["ds64 0, field 32000: the field's", 0, 32000, 0],
+    ["ds64 0, field 0xFFFFFFFF (never finalised): the rest of the file", 0, 0xffffffff, 0],
+    ["ds64 0, field 0 (never finalised): the rest of the file", 0, 0, 0],
+    ["ds64 0, field 0, a byte after the last whole frame: the rest of the file's whole frames", 0, 0, 1],
+  ])("%s — it gave 0 frames without a word where the field was 0 or 0xFFFFFFFF", async (_, ds64, field, extra) => {
+    const [got, whole] = await Promise.all([decode(sized(ds64, field, extra)), decode(rf64)]);
+    expect(got.frames).toBe(16000);
+    expect(got.data[0]).toEqual(whole.data[0]);
+  });
+
+  it("a ds64 data size short of the file still counts (1000 bytes: 500 frames), as in libsndfile", async () => {
+    const [got, whole] = await Promise.all([decode(sized(1000, 0xffffffff)), decode(rf64)]);
+    expect(got.data[0]).toEqual(whole.data[0].subarray(0, 500));
+  });
+});
+
 describe("ADPCM data that ends inside a block", () => {
   /** `name` with its data chunk (the last chunk) cut `cut` bytes short, sizes made to agree: a final block cut short. */
   function cutData(name: string, cut: number): Uint8Array {

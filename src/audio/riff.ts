@@ -190,11 +190,7 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
     } else {
       chunk = { id: fourcc(h, 0), body: at + 8, size: hv.getUint32(4, le) };
     }
-    // RF64 puts 0xFFFFFFFF in the 32-bit field and the real data size in ds64.
-    if (kind === "rf64" && chunk.id === "data" && chunk.size === 0xffffffff) {
-      if (!ds64) throw new AudioFormatError("rf64: data chunk size is 0xFFFFFFFF but there is no ds64 chunk before it");
-      chunk.size = ds64.dataSize;
-    }
+    if (kind === "rf64" && chunk.id === "data") chunk.size = rf64DataSize(chunk, ds64, src.size);
     const remaining = src.size - chunk.body;
     if (chunk.size > remaining) {
       if (chunk.id === "data" || !data)
@@ -247,6 +243,20 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
     codec,
     metadata: { ...metadata, ...(fmt.extensible ? { extensible: true } : {}) },
   };
+}
+
+/**
+ * The size of an RF64 data chunk. RF64 puts 0xFFFFFFFF in the 32-bit field and the real size in
+ * ds64, whose size counts whatever the field says, as in libsndfile (a writer that streams may
+ * leave the field 0). A size stated nowhere — ds64's 0 and the field 0 or 0xFFFFFFFF, or no ds64
+ * and the field 0, as a writer leaves a recording it never finalised — is the rest of the file:
+ * libsndfile reads such a file as 0 frames, a recording full of audio as empty.
+ */
+function rf64DataSize(chunk: Chunk, ds64: { dataSize: number } | null, fileSize: number): number {
+  if (ds64 && ds64.dataSize > 0) return ds64.dataSize;
+  if (chunk.size === 0xffffffff && !ds64) throw new AudioFormatError("rf64: data chunk size is 0xFFFFFFFF but there is no ds64 chunk before it");
+  if (chunk.size === 0 || chunk.size === 0xffffffff) return fileSize - chunk.body;
+  return chunk.size;
 }
 
 async function readMetadataChunk(src: ByteSource, chunk: Chunk, metadata: Record<string, unknown>): Promise<void> {
