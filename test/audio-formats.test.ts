@@ -159,20 +159,26 @@ describe("RF64 data size: the ds64 chunk's, else the data chunk's 32-bit field, 
 });
 
 describe("ADPCM data that ends inside a block", () => {
-  /** `name` with its data chunk (the last chunk) cut `cut` bytes short, sizes made to agree: a final block cut short. */
+  /**
+   * `name` with its data chunk (WAV `data`, AIFF `SSND`: the last chunk) cut `cut` bytes short,
+   * sizes made to agree: a final block cut short.
+   */
   function cutData(name: string, cut: number): Uint8Array {
     const b = new Uint8Array(readFileSync(path.join(FIXTURES, "formats", name)));
     const v = new DataView(b.buffer);
-    const at = Buffer.from(b).indexOf("data");
-    expect(at + 8 + v.getUint32(at + 4, true)).toBe(b.length); // the fixture ends with its data
-    v.setUint32(at + 4, v.getUint32(at + 4, true) - cut, true);
-    v.setUint32(4, b.length - cut - 8, true);
+    const le = !name.endsWith(".aiff");
+    const at = Buffer.from(b).indexOf(le ? "data" : "SSND");
+    expect(at + 8 + v.getUint32(at + 4, le)).toBe(b.length); // the fixture ends with its data
+    v.setUint32(at + 4, v.getUint32(at + 4, le) - cut, le);
+    v.setUint32(4, b.length - cut - 8, le);
     return b.subarray(0, b.length - cut);
   }
 
   // wav_ima_adpcm.wav: mono, blocks of 512 bytes (1017 frames); wav_ms_adpcm.wav: mono, 512 bytes
-  // (1012 frames). libsndfile decodes the cut block too (and its missing bytes as whatever its
-  // buffer held); the whole block was dropped here — up to 1016 good frames lost without a word.
+  // (1012 frames); aiff_ima_adpcm.aiff: mono, packets of 34 bytes (64 frames, the header sample not
+  // output). The cut block was dropped here — up to 1016 good frames lost without a word. libsndfile
+  // counts a cut IMA block whole and decodes its missing bytes as whatever its buffer held (its own
+  // seeking and sequential reads of one such file differ by up to 1.5), and drops a cut MS block.
   it.each([
     ["wav_ima_adpcm.wav", 1, 16272 - 2],
     ["wav_ima_adpcm.wav", 256, 16272 - 512],
@@ -180,6 +186,9 @@ describe("ADPCM data that ends inside a block", () => {
     ["wav_ima_adpcm.wav", 512, 16272 - 1017],
     ["wav_ms_adpcm.wav", 1, 16192 - 2],
     ["wav_ms_adpcm.wav", 505, 16192 - 1010], // only the header: its two samples
+    ["aiff_ima_adpcm.aiff", 1, 16000 - 2],
+    ["aiff_ima_adpcm.aiff", 31, 16000 - 62], // the header and one byte: two frames
+    ["aiff_ima_adpcm.aiff", 32, 16000 - 64], // only the header
   ])("%s cut %i bytes short: the frames it holds whole, as the intact file has them", async (name, cut, frames) => {
     const [short, whole] = await Promise.all([decode(cutData(name, cut)), decode(path.join(FIXTURES, "formats", name))]);
     expect(short.frames).toBe(frames);
@@ -198,6 +207,14 @@ describe("ADPCM data that ends inside a block", () => {
       return n;
     };
     for (let bytes = 0; bytes < 72; bytes++) expect(codec.framesInPartialBlock!(bytes), `${bytes} bytes`).toBe(whole(bytes));
+  });
+
+  it("a stereo AIFC ima4 block cut short holds the frames whose nibbles of both channels are there", async () => {
+    const { imaAiffCodec } = await import("../src/audio/adpcm.js");
+    // Stereo: the left packet (34 bytes: 2-byte header, 64 nibbles), then the right one; frame n once the right packet's byte 2 + ⌊n/2⌋ is there.
+    const codec = imaAiffCodec(2);
+    const whole = (bytes: number) => Array.from({ length: 64 }, (_, n) => 34 + 2 + (n >> 1)).filter((last) => last < bytes).length;
+    for (let bytes = 0; bytes < 68; bytes++) expect(codec.framesInPartialBlock!(bytes), `${bytes} bytes`).toBe(whole(bytes));
   });
 });
 

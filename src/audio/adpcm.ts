@@ -82,6 +82,9 @@ export function imaAiffCodec(channels: number): BlockCodec {
     framesPerBlock: 64,
     bytesPerBlock: 34 * channels,
     storedAsFloat32: false,
+    // The other channels' packets are whole once the last channel's has begun: its 2-byte header,
+    // then 2 frames per byte present.
+    framesInPartialBlock: (bytes) => Math.min(64, Math.max(0, 2 * (bytes - 34 * (channels - 1) - 2))),
     decode(bytes, blocks, channel, out) {
       for (let b = 0; b < blocks; b++) {
         const base = (b * channels + channel) * 34;
