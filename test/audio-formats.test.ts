@@ -158,6 +158,46 @@ describe("RF64 data size: the ds64 chunk's, else the data chunk's 32-bit field, 
   });
 });
 
+describe("WAV data size left unset by its writer: the rest of the file", () => {
+  // wav_pcm_16.wav: the data chunk's header at byte 36 (its size at 40: 32000), the samples from 44 to the end.
+  const wav = new Uint8Array(readFileSync(path.join(FIXTURES, "formats/wav_pcm_16.wav")));
+  /** wav_pcm_16.wav with the data chunk's size field `field` (and the RIFF size `riff`), then `extra` bytes. */
+  function sized(field: number, riff?: number, extra: Uint8Array = new Uint8Array(0)): Uint8Array {
+    const b = new Uint8Array(wav.length + extra.length);
+    b.set(wav);
+    b.set(extra, wav.length);
+    const v = new DataView(b.buffer);
+    expect([Buffer.from(b.subarray(36, 40)).toString(), v.getUint32(40, true), wav.length]).toEqual(["data", 32000, 44 + 32000]);
+    v.setUint32(40, field, true);
+    if (riff !== undefined) v.setUint32(4, riff, true);
+    return b;
+  }
+
+  it.each([
+    ["0xFFFFFFFF, as a writer to a pipe leaves it (libsndfile: 16000 frames; this was refused as truncated)", 0xffffffff, undefined],
+    ["0xFFFFFFFF, the RIFF size too", 0xffffffff, 0xffffffff],
+    ["0, as a recorder stopped before finalising leaves it (libsndfile: 0 frames, as this was)", 0, 0],
+  ])("%s", async (_, field, riff) => {
+    const [got, whole] = await Promise.all([decode(sized(field, riff)), decode(wav)]);
+    expect(got.frames).toBe(16000);
+    expect(got.data[0]).toEqual(whole.data[0]);
+  });
+
+  it("the rest of the file in whole frames: a byte after the last one is not read", async () => {
+    const got = await decode(sized(0xffffffff, undefined, new Uint8Array([7])));
+    expect(got.frames).toBe(16000);
+  });
+
+  it("an empty data chunk followed by another chunk stays empty", async () => {
+    // The data chunk of 0 bytes, then a LIST chunk of 4 bytes ("INFO"), instead of the samples.
+    const b = sized(0).subarray(0, 44 + 12);
+    b.set([..."LIST"].map((c) => c.charCodeAt(0)), 44);
+    new DataView(b.buffer).setUint32(48, 4, true);
+    b.set([..."INFO"].map((c) => c.charCodeAt(0)), 52);
+    expect((await openAudio(b)).info.frames).toBe(0);
+  });
+});
+
 describe("ADPCM data that ends inside a block", () => {
   /**
    * `name` with its data chunk (WAV `data`, AIFF `SSND`: the last chunk) cut `cut` bytes short,

@@ -191,6 +191,7 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
       chunk = { id: fourcc(h, 0), body: at + 8, size: hv.getUint32(4, le) };
     }
     if (kind === "rf64" && chunk.id === "data") chunk.size = rf64DataSize(chunk, ds64, src.size);
+    if ((kind === "wav" || kind === "rifx") && chunk.id === "data" && !data) chunk.size = await wavDataSize(src, chunk, le);
     const remaining = src.size - chunk.body;
     if (chunk.size > remaining) {
       if (chunk.id === "data" || !data)
@@ -257,6 +258,23 @@ function rf64DataSize(chunk: Chunk, ds64: { dataSize: number } | null, fileSize:
   if (chunk.size === 0xffffffff && !ds64) throw new AudioFormatError("rf64: data chunk size is 0xFFFFFFFF but there is no ds64 chunk before it");
   if (chunk.size === 0 || chunk.size === 0xffffffff) return fileSize - chunk.body;
   return chunk.size;
+}
+
+/**
+ * The size of a WAV data chunk, where its 32-bit field may be unset. A writer that streams (to a
+ * pipe: ffmpeg, sox) puts 0xFFFFFFFF there, which libsndfile reads as the rest of the file; a
+ * recorder stopped before it finalised its file (power lost, card pulled) leaves 0 with the audio
+ * after it, which libsndfile reads as 0 frames — a recording full of audio shown as empty. Both
+ * are the rest of the file here, unless a chunk header follows the 0: then the data chunk is empty.
+ */
+async function wavDataSize(src: ByteSource, chunk: Chunk, le: boolean): Promise<number> {
+  const rest = src.size - chunk.body;
+  if (chunk.size === 0xffffffff) return rest;
+  if (chunk.size !== 0 || rest < 8) return chunk.size;
+  const next = await src.read(chunk.body, 8);
+  const fourccLike = next.subarray(0, 4).every((c) => c >= 0x20 && c <= 0x7e);
+  const size = new DataView(next.buffer, next.byteOffset, 8).getUint32(4, le);
+  return fourccLike && size <= rest - 8 ? 0 : rest;
 }
 
 async function readMetadataChunk(src: ByteSource, chunk: Chunk, metadata: Record<string, unknown>): Promise<void> {
