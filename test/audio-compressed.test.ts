@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
 import { parseFrameHeader } from "../src/audio/flacseek.js";
-import { decodeError, fixOggCrc } from "./audio-helpers.js";
+import { concatBytes, decodeError, fixOggCrc, oggFirstPages, oggPageOffsets, withSerial } from "./audio-helpers.js";
 import { maxAbsDiff } from "./golden.js";
 
 const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
@@ -289,17 +289,184 @@ describe("Ogg Vorbis identification header (Vorbis I spec §4.2.2) that lies", (
 
 describe("an exception from inside a decoder library", () => {
   it("says where the stream is corrupt, the library's text only as a detail", async () => {
-    // ogg_vorbis.ogg chained after itself, the second stream's vorbis_version set to 1: the probe
-    // reads only the first header, so the library meets the bad one (and throws a ReferenceError).
-    const one = fixture("ogg_vorbis.ogg");
-    const two = new Uint8Array(2 * one.length);
-    two.set(one);
-    two.set(one, one.length);
-    two[one.length + 27 + one[26] + 7] = 1;
-    fixOggCrc(two, one.length);
+    // ogg_vorbis.ogg with the last byte of its identification header 0x03: the framing bit (bit 0)
+    // is set, all the Vorbis I spec and libvorbis read of that byte (libsndfile decodes the file),
+    // so the probe lets it pass; the decoder's parser (codec-parser) wants the whole byte to be 1
+    // and throws a ReferenceError. (This test used a chained file whose second link had a bad
+    // vorbis_version; every link's header is now checked at open.)
+    const bad = firstPacketEdited("ogg_vorbis.ogg", (b, at) => (b[at + 29] = 0x03));
     const message = "vorbis: corrupt stream: cannot decode the audio after frame 0, at 0 s (decoder error: logError is not defined)";
-    expect(await decodeError(two)).toBe(`<buffer>: ${message}`);
-    const file = onDisk("chained-bad-second-header.ogg", two);
+    expect(await decodeError(bad)).toBe(`<buffer>: ${message}`);
+    const file = onDisk("framing-byte-3.ogg", bad);
     expect(await readError(file)).toBe(`${file}: ${message}`);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Chained Ogg files (RFC 3533 §4: whole logical streams, "links", one after another, as `cat a.ogg
+// b.ogg` makes), built here from the golden files' bytes. libsndfile 1.2 reads only the first link
+// of such a file; sonotile reads links of one codec, rate and channel count as one recording, each
+// link decoded as the file it was, and refuses the rest at open, naming the byte where the link
+// that differs begins.
+
+describe("chained Ogg files", () => {
+  const golden = (name: string) => new Uint8Array(readFileSync(path.join(GOLDEN, name)));
+
+  it.each(["vorbis", "opus"])("%s: links of one format are one recording: their lengths summed, their own decodes in order, and the same samples from a fresh reader at every block", async (codec) => {
+    // 6 s of 48 kHz stereo, and its first pages (Vorbis: 8 pages of ~0.3 s; Opus: 2 pages of 1 s)
+    // as a shorter stream of its own serial number: short, long, short (was: the length of the
+    // last link, the audio after it cut, and seeks only in the first link's pages).
+    const one = golden(`seek_long_${codec}.ogg`);
+    const short = oggFirstPages(one, codec === "vorbis" ? 10 : 4);
+    const links = [withSerial(short, 7), one, withSerial(short, 9)];
+    const chain = concatBytes(...links);
+    const parts = await Promise.all(links.map((l) => decode(l)));
+    const whole = await decode(chain);
+    expect(whole.frames).toBe(parts.reduce((n, p) => n + p.frames, 0));
+    expect(whole.frames).toBeGreaterThan(parts[1].frames + 2 * 90_000);
+    expect([whole.samplerate, whole.channels]).toEqual([48000, 2]);
+    for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(concatFloats(parts.map((p) => p.data[c]))); // bit for bit
+    // A fresh reader per block, as tiles read (blocks of 4100 frames start everywhere, some across
+    // a link's end): each seeks within the link that holds its block, or decodes from that link's start.
+    const blockFrames = 4100;
+    let worst = 0;
+    for (let start = 0; start < whole.frames; start += blockFrames) {
+      const reader = await openAudio(chain, { blockFrames });
+      try {
+        expect(reader.info.frames).toBe(whole.frames);
+        for (let c = 0; c < 2; c++) worst = Math.max(worst, maxAbsDiff(await reader.read(c, start, blockFrames), whole.data[c].subarray(start, start + blockFrames)));
+      } finally {
+        await reader.close();
+      }
+    }
+    expect(worst).toBeLessThan(codec === "vorbis" ? 1e-9 : 1e-6); // as for a file of one stream (see "Ogg seeking" above)
+    // One reader, in any order: across both link ends, backwards, at the very end.
+    const reader = await openAudio(chain, { blockFrames: 3000 });
+    try {
+      const [first, second] = [parts[0].frames, parts[0].frames + parts[1].frames];
+      for (const [start, count] of [[second - 5000, 10_000], [first - 1, 2], [100, 50_000], [whole.frames - 10, 100], [first + 150_000, 7000], [0, whole.frames]]) {
+        const got = await reader.read(1, start, count);
+        expect(maxAbsDiff(got, whole.data[1].subarray(start, start + count))).toBeLessThan(codec === "vorbis" ? 1e-9 : 1e-6);
+        expect(got.length).toBe(Math.min(count, whole.frames - start));
+      }
+    } finally {
+      await reader.close();
+    }
+  });
+
+  it("a chained file opens with O(log) reads: its links are found by bisection over serial numbers, and an ordinary file's open reads no more than before", async () => {
+    // Two 100-fold longer streams (seek_long_vorbis.ogg's audio pages repeated, renumbered), 9 MB each.
+    const a = repeatedAudio(golden("seek_long_vorbis.ogg"), 100);
+    const b = withSerial(a, 7);
+    const single = await openAudio(a);
+    try {
+      expect(single.info.frames).toBe(100 * 288_000);
+      expect(single.bytesRead).toBeLessThan(300_000); // the header pages and the last 64 KiB, as before
+    } finally {
+      await single.close();
+    }
+    const chained = await openAudio(concatBytes(a, b));
+    try {
+      expect(chained.info.frames).toBe(200 * 288_000);
+      expect(chained.bytesRead).toBeLessThan(2_000_000); // of 18.7 MB
+    } finally {
+      await chained.close();
+    }
+  });
+
+  const vorbis = () => fixture("ogg_vorbis.ogg"); // 16 kHz mono, 8614 bytes
+  const opus = () => fixture("ogg_opus.ogg"); // 16 kHz mono, 3901 bytes
+  const LINKS_DIFFER = "links that differ in codec, sample rate or channel count are not read as one recording";
+  it.each([
+    ["Vorbis links of other rates and channel counts", () => concatBytes(vorbis(), golden("seek_vorbis.ogg")), `ogg: the chained stream (link) at byte 8614 is Vorbis at 8000 Hz with 2 channels, the first one Vorbis at 16000 Hz with 1 channel: ${LINKS_DIFFER} (split the file at byte 8614)`],
+    ["Opus links of other rates and channel counts", () => concatBytes(opus(), golden("seek_opus.ogg")), `ogg: the chained stream (link) at byte 3901 is Opus at 8000 Hz with 2 channels, the first one Opus at 16000 Hz with 1 channel: ${LINKS_DIFFER} (split the file at byte 3901)`],
+    ["a Vorbis link, then an Opus one", () => concatBytes(vorbis(), opus()), `ogg: the chained stream (link) at byte 8614 is Opus at 16000 Hz with 1 channel, the first one Vorbis at 16000 Hz with 1 channel: ${LINKS_DIFFER} (split the file at byte 8614)`],
+    ["a third link of another rate", () => concatBytes(golden("seek_vorbis.ogg"), withSerial(golden("seek_vorbis.ogg"), 5), vorbis()), `ogg: the chained stream (link) at byte 21386 is Vorbis at 16000 Hz with 1 channel, the first one Vorbis at 8000 Hz with 2 channels: ${LINKS_DIFFER} (split the file at byte 21386)`],
+    ["a second link whose identification header lies", () => {
+      const two = concatBytes(vorbis(), withSerial(vorbis(), 5));
+      two[8614 + 27 + two[8614 + 26] + 7] = 1; // vorbis_version
+      fixOggCrc(two, 8614);
+      return two;
+    }, "the chained stream (link) at byte 8614: vorbis: identification header declares vorbis_version 1; the Vorbis I spec (§4.2.2) allows only 0"],
+    ["a second stream that does not begin (no BOS flag)", () => {
+      const two = concatBytes(vorbis(), withSerial(vorbis(), 5));
+      two[8614 + 5] &= ~0x02;
+      fixOggCrc(two, 8614);
+      return two;
+    }, "ogg: the page at byte 8614 (serial number 5) neither continues the stream before it nor begins a new one (multiplexed streams, or a damaged file)"],
+    ["two streams multiplexed (grouped), not chained", () => {
+      // Both first pages, then the rest of each: what RFC 3533 calls grouping (an audio and a video stream, say).
+      const [a, b] = [vorbis(), withSerial(vorbis(), 5)];
+      return concatBytes(a.subarray(0, 58), b.subarray(0, 58), a.subarray(58), b.subarray(58));
+    }, 'ogg: the stream at byte 58 begins alongside the one at byte 0 (multiplexed, "grouped" streams, RFC 3533 §4): not supported, only one audio stream or a chain of them'],
+  ])("%s: refused at open, naming where", async (label, bytes, message) => {
+    await expectRefusedAtOpen(bytes(), `chained-${label}.ogg`, message);
+  });
+
+  it("a link shorter than its last granule says is refused where it ends: the links after it would be misplaced", async () => {
+    const first = vorbis();
+    const last = oggPageOffsets(first).at(-1)!;
+    new DataView(first.buffer).setUint32(last + 6, 20_000, true); // granule 16000 → 20000
+    fixOggCrc(first, last);
+    const chain = concatBytes(first, withSerial(vorbis(), 5));
+    const reader = await openAudio(chain);
+    expect(reader.info.frames).toBe(36_000);
+    await reader.close();
+    // 16128: the last packet's frames, no longer trimmed to the granule (16000) of a true last page.
+    expect(await decodeError(chain)).toBe("<buffer>: vorbis: the chained stream (link) that begins at byte 0 ends at its frame 16128, its last page says 20000 (truncated, or corrupt from there?)");
+  });
+
+  const SHARED = (at: number, serial: number) =>
+    `ogg: a new stream (serial number ${serial}) begins at byte ${at}: a chained file whose links share serial numbers (as \`cat a.ogg a.ogg\` makes) is not supported — RFC 3533 gives each link its own, without which the links can be told apart only by reading the whole file; split the file at byte ${at}, or give each link its own serial number`;
+
+  it.each([["ogg_vorbis.ogg", 8614, 435683732], ["ogg_opus.ogg", 3901, 1995745764]])("%s twice (`cat a.ogg a.ogg`, one serial number): refused at open, its second link beginning in the last 64 KiB", async (name, at, serial) => {
+    await expectRefusedAtOpen(concatBytes(fixture(name), fixture(name)), `twice-${name}`, SHARED(at, serial));
+  });
+
+  it.each([["seek_long_vorbis.ogg", 93493, 589615084], ["seek_long_opus.ogg", 92206, 1544240700]])("%s twice (one serial number, the second link beginning before the last 64 KiB): refused by a decode through it and by a seek whose pages are out of order", async (name, at, serial) => {
+    // Where the links begin cannot be found at open without reading every page: the open gives the
+    // last link's length, but every pass over the whole file (decode, statistics, features) stops at the second link.
+    const chain = concatBytes(golden(name), golden(name));
+    expect(await decodeError(chain)).toBe(`<buffer>: ${SHARED(at, serial)}`);
+    const reader = await openAudio(chain, { blockFrames: 4096 });
+    try {
+      await expect(reader.read(0, 200_000, 4096)).rejects.toThrow(/^<buffer>: ogg: the page at byte \d+ is page \d+ of the stream with serial number \d+, the page at byte \d+ page \d+: links of a chained file that share a serial number/);
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
+/** The arrays one after another. */
+function concatFloats(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+  return out;
+}
+
+/**
+ * A Vorbis file of one stream `times` longer than `b`: its header pages (the first three), then its
+ * audio pages `times` over, renumbered and their granules moved on (the audio is not what an
+ * encoder would write, but the pages are a valid stream to open).
+ */
+function repeatedAudio(b: Uint8Array, times: number): Uint8Array {
+  const offsets = oggPageOffsets(b);
+  const audio = b.subarray(offsets[3]);
+  const length = new DataView(b.buffer, b.byteOffset).getUint32(offsets.at(-1)! + 6, true);
+  const out = new Uint8Array(offsets[3] + times * audio.length);
+  out.set(b.subarray(0, offsets[3]));
+  const v = new DataView(out.buffer);
+  let sequence = 3;
+  for (let k = 0; k < times; k++) {
+    const base = offsets[3] + k * audio.length;
+    out.set(audio, base);
+    for (const o of offsets.slice(3)) {
+      const at = base + o - offsets[3];
+      v.setUint32(at + 6, v.getUint32(at + 6, true) + k * length, true); // < 2^32 here
+      v.setUint32(at + 18, sequence++, true);
+      if (k < times - 1) out[at + 5] &= ~0x04; // EOS only on the last page
+      fixOggCrc(out, at);
+    }
+  }
+  return out;
+}

@@ -25,3 +25,45 @@ export function fixOggCrc(b: Uint8Array, at: number): void {
   }
   new DataView(b.buffer, b.byteOffset).setUint32(at + 22, crc >>> 0, true);
 }
+
+/** The offsets of an Ogg file's pages, walked by their lengths from byte 0 (a file of whole pages). */
+export function oggPageOffsets(b: Uint8Array): number[] {
+  const at: number[] = [];
+  for (let i = 0; i + 27 <= b.length; ) {
+    at.push(i);
+    let length = 27 + b[i + 26];
+    for (let k = 0; k < b[i + 26]; k++) length += b[i + 27 + k];
+    i += length;
+  }
+  return at;
+}
+
+/** A copy of the Ogg file `b` (one logical stream) with every page's serial number `serial`, CRCs recomputed. */
+export function withSerial(b: Uint8Array, serial: number): Uint8Array {
+  const out = b.slice();
+  for (const at of oggPageOffsets(out)) {
+    new DataView(out.buffer, out.byteOffset).setUint32(at + 14, serial, true);
+    fixOggCrc(out, at);
+  }
+  return out;
+}
+
+/** The first `pages` pages of the Ogg file `b`, the last of them flagged as the end of its stream (EOS): a shorter stream, ending at that page's granule. */
+export function oggFirstPages(b: Uint8Array, pages: number): Uint8Array {
+  const offsets = oggPageOffsets(b);
+  const out = b.slice(0, offsets[pages] ?? b.length);
+  out[offsets[pages - 1] + 5] |= 0x04;
+  fixOggCrc(out, offsets[pages - 1]);
+  return out;
+}
+
+/** The byte arrays one after another: `cat a b ...`. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

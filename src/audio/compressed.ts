@@ -18,10 +18,18 @@
  * Length, O(1) at open: FLAC STREAMINFO, Ogg last-page granule (Vorbis, Opus), MP3 Xing/Info frame
  * count; an MP3 without it has its frame headers counted (Layer III), and where that cannot tell
  * (or a FLAC with total 0) the frames are counted by one full decoding pass at open.
+ *
+ * A chained Ogg file (`cat a.ogg b.ogg`, RFC 3533 §4; told at open by its last page's serial number,
+ * another than its first's) is read as one recording, its links one after another, when they
+ * share codec, rate and channel count (else refused at open, naming the byte where the link that
+ * differs begins): the links are found by bisection (oggseek.ts chainLinks), each one's length from
+ * its last granule; the cursor decodes each link with a decoder of its own, as the file it was
+ * (each with its own pre-skip and end trimming), and a seek bisects within the link that holds its
+ * block — or, near that link's start, decodes from there.
  */
 import { lastFrameEnd, parseFrameHeader, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
-import { OggPageCheck, pageLength, parsePage, seekPage } from "./oggseek.js";
+import { chainLinks, linksShareSerial, OggPageCheck, pageLength, parsePage, seekPage } from "./oggseek.js";
 import { checkBasics } from "./layout.js";
 import { clipRange, outputArray } from "./reader.js";
 import type { ByteSource } from "./source.js";
@@ -69,8 +77,10 @@ export interface Probe {
   frames: number | null;
   /** FLAC only: what seeking needs (see flacseek.ts). */
   flac?: FlacSeek;
-  /** Ogg only: what seeking needs (see oggseek.ts). */
+  /** Ogg only: what seeking needs (see oggseek.ts); in a chained file, in its first link. */
   ogg?: OggSeek;
+  /** Chained Ogg only (two links or more): the links, in order (see chainOgg). */
+  chain?: OggLink[];
   /** Opus only: the OpusHead pre-skip, in 48 kHz samples. */
   preSkip?: number;
   /** MP3 Layer III only: frame index, gapless trimming and seeking (see mp3seek.ts). */
@@ -88,6 +98,31 @@ interface OggSeek {
   granulesPerFrame: number;
   /** Granule units decoded before the output is exact again after starting mid-stream. */
   preroll: number;
+}
+
+/** A link of a chained Ogg file (oggseek.ts chainLinks), placed in the recording. */
+interface OggLink {
+  /** Byte offset of its first (BOS) page. */
+  start: number;
+  /** Byte offset after its last page. */
+  end: number;
+  /** The recording's frame where its audio begins: the frames of the links before it. */
+  firstFrame: number;
+  /** Its frames, from its last granule as for a file of one stream. */
+  frames: number;
+  /** What seeking within it needs; undefined where its first audio page is not found early. */
+  seek?: OggSeek;
+}
+
+/** The link of `chain` that holds frame `frame` (the last one for frames past the end). */
+function linkOf(chain: OggLink[], frame: number): number {
+  const i = chain.findIndex((l) => frame < l.firstFrame + l.frames);
+  return i < 0 ? chain.length - 1 : i;
+}
+
+/** Where the links of an Ogg file begin: the only places a page may begin a stream (OggPageCheck). */
+function linkStarts(probe: Probe): ReadonlySet<number> {
+  return new Set(probe.chain?.map((l) => l.start) ?? [0]);
 }
 
 /** Where FLAC audio frames start and what to feed a fresh decoder before a frame from the middle. */
@@ -220,23 +255,36 @@ class Cursor {
   private done = false;
   /** Ogg: every page fed to the decoder is checked first (see OggPageCheck). */
   private pages: OggPageCheck | null;
-  /** Where the stream's bytes end: the file's end, or FLAC's dataEnd. */
-  private readonly dataEnd: number;
+  /** Where the stream's bytes end: the file's end, FLAC's dataEnd, or the end of the chained Ogg link being decoded. */
+  private dataEnd: number;
+  /** Chained Ogg: the index in probe.chain of the link being decoded (0 otherwise). */
+  link = 0;
 
   /**
+   * @param dec         the decoder, fed from `start`
+   * @param newDecoder  makes a decoder for the next link of a chained Ogg file
    * @param start       byte offset where decoding starts (first byte fed after `preamble`; Ogg: a page boundary)
    * @param firstSample sample number of the first decoded frame at `start`
    * @param block       index of the first block to produce; its start is ≥ firstSample
-   * @param preamble    bytes fed to the decoder first (FLAC: STREAMINFO when starting mid-stream; MP3: warm-up frames)
+   * @param preamble    bytes fed to the decoder first (FLAC: STREAMINFO when starting mid-stream; MP3: warm-up frames; Ogg: the link's header pages)
    */
-  constructor(private readonly dec: StreamDecoder, private readonly src: ByteSource, private readonly probe: Probe, private readonly blockFrames: number, start: number, firstSample = 0, block = 0, private preamble: Uint8Array | null = null) {
+  constructor(private dec: StreamDecoder, private readonly newDecoder: () => Promise<StreamDecoder>, private readonly src: ByteSource, private readonly probe: Probe, private readonly blockFrames: number, start: number, firstSample = 0, block = 0, private preamble: Uint8Array | null = null) {
     this.filePos = start;
     this.emitted = firstSample;
     this.block = block;
     this.skip = block * this.blockFrames - firstSample;
     this.buf = this.fresh();
-    this.pages = probe.container === "ogg" ? new OggPageCheck(start) : null;
-    this.dataEnd = probe.flac?.dataEnd ?? src.size;
+    this.pages = probe.container === "ogg" ? new OggPageCheck(start, linkStarts(probe)) : null;
+    if (probe.chain) {
+      while (this.link + 1 < probe.chain.length && probe.chain[this.link + 1].start <= start) this.link++;
+      this.dataEnd = probe.chain[this.link].end;
+    } else this.dataEnd = probe.flac?.dataEnd ?? src.size;
+  }
+
+  /** The frame where the output ends: the end of the chained Ogg link being decoded, else the recording's length (null: not known). */
+  private get limit(): number | null {
+    const link = this.probe.chain?.[this.link];
+    return link ? link.firstFrame + link.frames : this.probe.frames;
   }
 
   private fresh(): Float32Array[] {
@@ -260,10 +308,13 @@ class Cursor {
       } else {
         this.pages?.end();
         r = this.dec.flush ? await guard(this.probe.kind, this.where(), () => this.dec.flush!()) : { channelData: [], samplesDecoded: 0, errors: [] };
+        this.append(this.checked(r));
+        if (await this.nextLink()) continue;
         this.done = true;
+        if (this.fill > 0) this.ready.push(this.buf.map((c) => c.slice(0, this.fill)));
+        continue;
       }
       this.append(this.checked(r));
-      if (this.done && this.fill > 0) this.ready.push(this.buf.map((c) => c.slice(0, this.fill)));
     }
     const out = this.ready.shift() ?? null;
     if (out) this.block++;
@@ -273,7 +324,8 @@ class Cursor {
   private append(r: Decoded): void {
     let n = r.samplesDecoded;
     // Where the container records the length (Opus end trimming), output beyond it is padding.
-    if (this.probe.frames !== null) n = Math.max(0, Math.min(n, this.probe.frames - this.emitted));
+    const limit = this.limit;
+    if (limit !== null) n = Math.max(0, Math.min(n, limit - this.emitted));
     if (n === 0) return;
     if (this.probe.kind === "flac") this.checkFlac(r);
     else this.checkFormat(r);
@@ -319,6 +371,26 @@ class Cursor {
       throw new AudioFormatError(`${kind}: the audio after frame ${this.emitted} decodes to ${plural(r.channelData.length, "channel")}, the header says ${channels} (corrupt?)`);
     if (r.sampleRate !== undefined && r.sampleRate !== samplerate)
       throw new AudioFormatError(`${kind}: the audio after frame ${this.emitted} decodes at ${r.sampleRate} Hz, the header says ${samplerate} Hz (corrupt?)`);
+  }
+
+  /**
+   * Chained Ogg, at the end of a link's bytes (its decoder flushed): checks that the link gave the
+   * frames its last granule states — the links after it are placed by that count — and goes on to
+   * the next link with a fresh decoder, so each link decodes as the file it was. False at the last
+   * link, or in a file of one stream.
+   */
+  private async nextLink(): Promise<boolean> {
+    const chain = this.probe.chain;
+    if (!chain || this.link + 1 >= chain.length) return false;
+    const link = chain[this.link];
+    if (this.emitted < link.firstFrame + link.frames)
+      throw new AudioFormatError(`${this.probe.kind}: the chained stream (link) that begins at byte ${link.start} ends at its frame ${this.emitted - link.firstFrame}, its last page says ${link.frames} (truncated, or corrupt from there?)`);
+    const next = await this.newDecoder();
+    this.dec.free();
+    this.dec = next;
+    this.link++;
+    this.dataEnd = chain[this.link].end;
+    return true;
   }
 
   /** Where decoding stands, for errors a decoder throws: the frames so far and their time. */
@@ -413,6 +485,9 @@ export class StreamReader implements AudioReader {
 
   private decoded = 0;
 
+  /** newDecoder, for a cursor that goes on to the next link of a chained Ogg file. */
+  private readonly decoders = () => this.newDecoder();
+
   /** A fresh decoder whose output is counted in `framesDecoded`. */
   private async newDecoder(): Promise<StreamDecoder> {
     let dec: StreamDecoder;
@@ -434,7 +509,7 @@ export class StreamReader implements AudioReader {
 
   /** Decodes the cursor's next block into the cache (evicting the least recently used). */
   private async advance(): Promise<Float32Array[] | null> {
-    if (!this.cursor) this.cursor = new Cursor(await this.newDecoder(), this.src, this.probe, this.blockFrames, this.dataStart);
+    if (!this.cursor) this.cursor = new Cursor(await this.newDecoder(), this.decoders, this.src, this.probe, this.blockFrames, this.dataStart);
     const index = this.cursor.block;
     const block = await this.cursor.next();
     if (!block) return null;
@@ -453,7 +528,7 @@ export class StreamReader implements AudioReader {
     // Continue the cursor when k is just ahead; otherwise seek or, behind it, restart.
     const near = this.cursor !== null && this.cursor.block <= k && k - this.cursor.block <= SEEK_AHEAD_BLOCKS;
     if (!near && this.probe.flac && k > 0) await this.seekFlac(k, this.probe.flac);
-    else if (!near && this.probe.ogg && k > 0 && (await this.seekOgg(k, this.probe.ogg))) {
+    else if (!near && (this.probe.ogg || this.probe.chain) && k > 0 && (await this.seekOgg(k))) {
       // positioned by the seek
     } else if (!near && this.probe.mp3 && k > 0 && (await this.seekMp3(k, this.probe.mp3))) {
       // positioned by the seek
@@ -475,7 +550,7 @@ export class StreamReader implements AudioReader {
     this.cursor?.free();
     this.cursor = null;
     const dec = await this.newDecoder();
-    this.cursor = new Cursor(dec, this.src, this.probe, this.blockFrames, frame.offset, frame.sample, k, flac.preamble);
+    this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, frame.offset, frame.sample, k, flac.preamble);
   }
 
   /**
@@ -488,7 +563,7 @@ export class StreamReader implements AudioReader {
     if (!plan) return false;
     const dec = await this.newDecoder();
     this.cursor?.free();
-    this.cursor = new Cursor(dec, this.src, this.probe, this.blockFrames, plan.resume, plan.firstSample, k, plan.warmup);
+    this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, plan.resume, plan.firstSample, k, plan.warmup);
     return true;
   }
 
@@ -496,18 +571,42 @@ export class StreamReader implements AudioReader {
    * Replaces the cursor by one starting at an Ogg page at least `preroll` granules before block k.
    * The decoder gets the header pages, then pages from there; the output's position is fixed by
    * the granule of the first page that yields samples (granule = end of its output). Returns
-   * false when no suitable page exists (near the start): the caller decodes from the start.
+   * false when no suitable page exists (near the start): the caller decodes from the start. In a
+   * chained file, the pages are those of the link that holds block k's first frame, and near the
+   * start of a link after the first, the cursor starts at that link's first page (a link decodes
+   * from there as the file it was) unless it is on its way to block k in that link already.
    */
-  private async seekOgg(k: number, ogg: OggSeek): Promise<boolean> {
+  private async seekOgg(k: number): Promise<boolean> {
     const target = k * this.blockFrames;
+    const chain = this.probe.chain;
+    const index = chain ? linkOf(chain, target) : 0;
+    const link = chain?.[index];
+    const ogg = link ? link.seek : this.probe.ogg;
+    const base = link?.firstFrame ?? 0; // the recording's frame where the link's granules count from
+    if (ogg && (await this.seekInLink(k, target - base, base, ogg, link?.start ?? 0, link?.end ?? this.src.size))) return true;
+    if (!link || index === 0) return false;
+    if (this.cursor && this.cursor.link === index && this.cursor.block <= k) return false; // decoding on gets there
+    const dec = await this.newDecoder();
+    this.cursor?.free();
+    this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, link.start, base, k);
+    return true;
+  }
+
+  /**
+   * seekOgg within the link of `ogg` (the whole file, or a chained file's link at bytes
+   * [start, end) whose audio begins at the recording's frame `base`): `target` counts from `base`.
+   */
+  private async seekInLink(k: number, target: number, base: number, ogg: OggSeek, start: number, end: number): Promise<boolean> {
     // Start at a page whose granule is `preroll` before the target: output begins at or before it
     // (Opus: exactly at granule/granulesPerFrame, see below; Vorbis: found by alignOgg).
     let limit = target * ogg.granulesPerFrame - ogg.preroll;
-    this.oggHeaders ??= await this.src.read(0, ogg.firstAudio);
+    if (limit <= 0) return false;
+    let headers = this.oggHeaders.get(start);
+    if (!headers) this.oggHeaders.set(start, (headers = await this.src.read(start, ogg.firstAudio - start)));
     // The decoder may need more than the preroll to produce output (it drops what it cannot
     // overlap-add); if its first sample still lands after the target, start earlier and retry.
     for (let attempt = 0; attempt < 4 && limit > 0; attempt++) {
-      const page = await seekPage(this.src, ogg.firstAudio, ogg.serial, limit);
+      const page = await seekPage(this.src, ogg.firstAudio, end, ogg.serial, limit);
       if (!page) return false;
       const dec = await this.newDecoder();
       if (this.probe.kind === "opus") {
@@ -516,18 +615,18 @@ export class StreamReader implements AudioReader {
         // so its first frame is at (granule(P−1) + preSkip − preSkip) / granulesPerFrame — the
         // same index sequential decoding gives that sample (checked in audio-compressed.test.ts).
         this.cursor?.free();
-        this.cursor = new Cursor(dec, this.src, this.probe, this.blockFrames, page.offset + page.length, Math.round(page.granule / ogg.granulesPerFrame), k, this.oggHeaders);
+        this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, page.offset + page.length, base + Math.round(page.granule / ogg.granulesPerFrame), k, headers);
         return true;
       }
       try {
-        const aligned = await this.alignOgg(dec, ogg, page.offset + page.length);
+        const aligned = await this.alignOgg(dec, ogg, headers, page.offset + page.length, end);
         if (!aligned) {
           dec.free();
-          return false; // no output before the end of the file: too close to the end to seek
+          return false; // no output before the end of the link: too close to its end to seek
         }
         if (aligned.first <= target) {
           this.cursor?.free();
-          this.cursor = new Cursor(dec, this.src, this.probe, this.blockFrames, aligned.pos, aligned.first, k);
+          this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, aligned.pos, base + aligned.first, k);
           this.cursor.continueAfter(aligned.pages, aligned.lead);
           for (const o of aligned.outputs) this.cursor.inject(o);
           return true;
@@ -550,17 +649,19 @@ export class StreamReader implements AudioReader {
    * parser (codec-parser) passes a page on only once a byte after it has come, so fed whole pages
    * it answered a page behind, and every seek landed that page early (14 336 frames in a 48 kHz
    * file; a piece 120 s into one was 19 % off its whole-file values). The bytes fed go through an
-   * OggPageCheck, as the cursor's do. Returns the outputs so far, the first frame's index, the next
-   * page's offset, the bytes of it already fed and the page check, or null if the file ends first.
+   * OggPageCheck, as the cursor's do. Returns the outputs so far, the first frame's index (counted
+   * from the start of the link), the next page's offset, the bytes of it already fed and the page
+   * check, or null if the link (it ends at byte `end`) ends first.
    */
-  private async alignOgg(dec: StreamDecoder, ogg: OggSeek, pos: number): Promise<{ outputs: Decoded[]; first: number; pos: number; lead: Uint8Array; pages: OggPageCheck } | null> {
-    checkDecoded(this.probe.kind, await guard(this.probe.kind, "the header pages", () => dec.decode(this.oggHeaders!)), "the header pages");
+  private async alignOgg(dec: StreamDecoder, ogg: OggSeek, headers: Uint8Array, pos: number, end: number): Promise<{ outputs: Decoded[]; first: number; pos: number; lead: Uint8Array; pages: OggPageCheck } | null> {
+    checkDecoded(this.probe.kind, await guard(this.probe.kind, "the header pages", () => dec.decode(headers)), "the header pages");
     const outputs: Decoded[] = [];
     let decoded = 0;
     let lead: Uint8Array = new Uint8Array(0); // the bytes of the page at `pos` fed already
-    const pages = new OggPageCheck(pos);
-    while (pos < this.src.size) {
-      const bytes = await this.src.read(pos, 65536 + 282 + 1); // the largest possible page, and a byte
+    const pages = new OggPageCheck(pos, linkStarts(this.probe));
+    while (pos < end) {
+      // The largest possible page, and a byte — not past the link: the next link's first byte is its own decoder's.
+      const bytes = await this.src.read(pos, Math.min(65536 + 282 + 1, end - pos));
       const p = parsePage(bytes, 0);
       if (!p) throw new AudioFormatError(`ogg: no valid page at byte ${pos} while seeking (corrupt stream?)`);
       const feed = bytes.subarray(lead.length, p.length + 1);
@@ -579,8 +680,8 @@ export class StreamReader implements AudioReader {
     return null;
   }
 
-  /** The Ogg header pages (bytes before the first audio page), read once for seeking. */
-  private oggHeaders: Uint8Array | null = null;
+  /** The Ogg header pages (bytes from a link's start to its first audio page), by link start, read once for seeking. */
+  private readonly oggHeaders = new Map<number, Uint8Array>();
 
   async read(channel: number, start: number, count: number, into?: Float32Array): Promise<Float32Array> {
     const [s, e] = clipRange(this.info, channel, start, count);
@@ -674,20 +775,21 @@ function plural(n: number, noun: string): string {
 /**
  * Ogg: the first page's first packet names the codec and is checked field by field against its
  * specification (Vorbis I spec §4.2.2; RFC 7845 §5.1), so a header that lies is refused here,
- * naming the field, rather than failing inside the decoder library with its own text.
+ * naming the field, rather than failing inside the decoder library with its own text. `head`: the
+ * first bytes of the page at byte `at` (the first link of a chained file, or another one).
  */
-async function probeOgg(src: ByteSource, head: Uint8Array): Promise<Probe | null> {
+async function probeOgg(src: ByteSource, head: Uint8Array, at = 0): Promise<Probe | null> {
   if (head.length < 28 || String.fromCharCode(...head.subarray(0, 4)) !== "OggS") return null;
   // The first packet: the lacing values up to the first below 255 (RFC 3533 §6). It is read whole
   // (at most 255 × 255 bytes): an OpusHead's channel mapping table can reach past `head`.
   const segments = head[26];
-  const lacing = await src.read(27, segments);
+  const lacing = await src.read(at + 27, segments);
   let length = 0;
   for (const l of lacing) {
     length += l;
     if (l < 255) break;
   }
-  const b = await src.read(27 + segments, length);
+  const b = await src.read(at + 27 + segments, length);
   const text = (o: number, n: number) => String.fromCharCode(...b.subarray(o, o + n));
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   if (text(0, 7) === "\x01vorbis") {
@@ -754,48 +856,105 @@ function checkOpusHead(b: Uint8Array): void {
   }
 }
 
+/** What the last 64 KiB of an Ogg file tell at open (see oggTail). */
+interface OggTail {
+  /** Granule position of the last page that ends a packet, null if none is found. */
+  granule: number | null;
+  /** Serial number of the last page, null if none is found. */
+  serial: number | null;
+  /** The pages there that begin a stream (BOS): in a file of one stream, only a page at byte 0 may. */
+  begins: { offset: number; serial: number }[];
+}
+
 /**
- * Granule position of the last Ogg page that ends a packet (RFC 3533 §6), read from the file's last
- * 64 KiB; null if none is found. For Vorbis it is the number of PCM frames; for Opus it counts
- * 48 kHz samples including the pre-skip (RFC 7845 §4). A page cut short by the end of the file is
+ * The file's last 64 KiB, read once at open: the granule position of the last Ogg page that ends a
+ * packet (RFC 3533 §6) — for Vorbis the number of PCM frames; for Opus 48 kHz samples including the
+ * pre-skip (RFC 7845 §4) — the serial number of the last page (another than the first page's: a
+ * chained file) and the pages that begin a stream. A page cut short by the end of the file is
  * passed over (decoding then fails there, see OggPageCheck.end).
- * @throws AudioFormatError if that page fails its CRC, or its granule is beyond any real stream (≥ 2^53).
+ * @throws AudioFormatError if the last page fails its CRC, or its granule is beyond any real stream (≥ 2^53).
  */
-async function lastGranule(src: ByteSource): Promise<number | null> {
+async function oggTail(src: ByteSource): Promise<OggTail> {
   const tailStart = Math.max(0, src.size - 65536);
   const tail = await src.read(tailStart, src.size - tailStart);
+  const found: OggTail = { granule: null, serial: null, begins: [] };
   for (let i = tail.length - 27; i >= 0; i--) {
     if (tail[i] !== 0x4f || tail[i + 1] !== 0x67 || tail[i + 2] !== 0x67 || tail[i + 3] !== 0x53) continue; // "OggS"
     const length = pageLength(tail, i);
     if (length === null || length < 0) continue;
     const page = parsePage(tail, i);
-    if (!page) throw new AudioFormatError(`ogg: corrupt stream: the last page (at byte ${tailStart + i}) fails its checksum`);
-    if (page.granule < 0) continue;
+    if (!page) {
+      if (found.serial === null) throw new AudioFormatError(`ogg: corrupt stream: the last page (at byte ${tailStart + i}) fails its checksum`);
+      continue; // before the last page: "OggS" inside a packet
+    }
+    found.serial ??= page.serial;
+    if (page.bos) found.begins.push({ offset: tailStart + i, serial: page.serial });
+    if (page.granule < 0 || found.granule !== null) continue;
     if (page.granule >= 2 ** 53)
       throw new AudioFormatError(`ogg: the last page (at byte ${tailStart + i}) states granule position ${page.granule}, more than any stream holds (corrupt header?)`);
-    return page.granule;
+    found.granule = page.granule;
   }
-  return null;
+  return found;
 }
 
-/** Stream length in frames at the decoding rate, as libsndfile derives it from the last granule. */
-async function oggFrames(src: ByteSource, probe: Probe): Promise<number | null> {
-  const granule = await lastGranule(src);
-  if (granule === null) return null;
+/** A stream's length in frames at the decoding rate, from its last granule, as libsndfile derives it. */
+function oggFrames(probe: Probe, granule: number): number {
   if (probe.kind === "vorbis") return granule;
   const preSkip = probe.preSkip ?? 0;
   return Math.max(0, Math.floor(((granule - preSkip) * probe.samplerate) / 48000));
 }
 
+/** "Vorbis at 16000 Hz with 1 channel": what links of a chained file must share. */
+function codecOf(p: Probe): string {
+  return `${p.kind === "opus" ? "Opus" : "Vorbis"} at ${p.samplerate} Hz with ${plural(p.channels, "channel")}`;
+}
+
+/**
+ * A chained Ogg file (its last page's serial number is not its first's): finds its links
+ * (oggseek.ts chainLinks), checks each one's identification header as the first's is checked and
+ * against the first's, and places them one after another. Sets probe.chain, probe.frames (the
+ * links' sum) and probe.ogg (the first link's).
+ * @throws AudioFormatError naming the byte where a link begins that differs from the first in
+ *   codec, sample rate (Opus: the rate it is decoded at) or channel count, or whose header is bad.
+ */
+async function chainOgg(src: ByteSource, probe: Probe): Promise<void> {
+  const chain: OggLink[] = [];
+  let firstFrame = 0;
+  for (const link of await chainLinks(src)) {
+    let p = probe;
+    if (link.start > 0) {
+      try {
+        p = (await probeOgg(src, await src.read(link.start, 64), link.start))!;
+      } catch (err) {
+        if (err instanceof AudioFormatError) throw new AudioFormatError(`the chained stream (link) at byte ${link.start}: ${err.message}`);
+        throw err;
+      }
+      if (p.kind !== probe.kind || p.samplerate !== probe.samplerate || p.channels !== probe.channels)
+        throw new AudioFormatError(`ogg: the chained stream (link) at byte ${link.start} is ${codecOf(p)}, the first one ${codecOf(probe)}: links that differ in codec, sample rate or channel count are not read as one recording (split the file at byte ${link.start})`);
+    }
+    if (link.granule >= 2 ** 53)
+      throw new AudioFormatError(`ogg: the last page of the chained stream (link) at byte ${link.start} states granule position ${link.granule}, more than any stream holds (corrupt header?)`);
+    const frames = oggFrames(p, link.granule);
+    chain.push({ start: link.start, end: link.end, firstFrame, frames, seek: await oggSeekInfo(src, link.start, link.end, link.serial, p) });
+    firstFrame += frames;
+  }
+  probe.chain = chain;
+  probe.frames = firstFrame;
+  probe.ogg = chain[0].seek;
+}
+
 /** Largest Ogg header (ident, comment, setup pages) kept for seeking; beyond it reads restart instead. */
 const MAX_OGG_HEADERS = 16 << 20;
 
-/** Finds the first audio page (the first with a granule other than 0) for seeking; undefined if not found early. */
-async function oggSeekInfo(src: ByteSource, head: Uint8Array, probe: Probe): Promise<OggSeek | undefined> {
-  const serial = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(14, true);
-  let pos = 0;
-  for (let n = 0; n < 1000 && pos < MAX_OGG_HEADERS; n++) {
-    const page = parsePage(await src.read(pos, 65536 + 282), 0);
+/**
+ * Finds the first audio page (the first with a granule other than 0) of the stream `serial` whose
+ * pages are at bytes [start, end) — the file, or a link of a chained one — for seeking; undefined if
+ * not found early.
+ */
+async function oggSeekInfo(src: ByteSource, start: number, end: number, serial: number, probe: Probe): Promise<OggSeek | undefined> {
+  let pos = start;
+  for (let n = 0; n < 1000 && pos - start < MAX_OGG_HEADERS && pos < end; n++) {
+    const page = parsePage(await src.read(pos, Math.min(65536 + 282, end - pos)), 0);
     if (!page) return undefined;
     if (page.granule !== 0) {
       const opus = probe.kind === "opus";
@@ -900,8 +1059,17 @@ function shortStream(kind: string, end: number, stated: number, exact: boolean):
 export async function openCompressed(src: ByteSource, head: Uint8Array, options: StreamOptions = {}): Promise<AudioReader | null> {
   const ogg = await probeOgg(src, head);
   if (ogg) {
-    ogg.frames = await oggFrames(src, ogg);
-    ogg.ogg = await oggSeekInfo(src, head, ogg);
+    const tail = await oggTail(src);
+    const serial = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(14, true);
+    if (tail.serial !== null && tail.serial !== serial) await chainOgg(src, ogg);
+    else {
+      ogg.frames = tail.granule === null ? null : oggFrames(ogg, tail.granule);
+      ogg.ogg = await oggSeekInfo(src, 0, src.size, serial, ogg);
+    }
+    // A stream that begins in the last 64 KiB where no link begins: links that share a serial number.
+    const starts = linkStarts(ogg);
+    const again = tail.begins.find((b) => !starts.has(b.offset));
+    if (again) throw linksShareSerial(again.offset, again.serial);
     return StreamReader.open(src, ogg, 0, options);
   }
   const skip = id3v2Length(head, 0);

@@ -1,9 +1,16 @@
 /**
- * Ogg pages (RFC 3533) without a decoder: checking the pages a decoder is fed, and seeking. Pages
- * carry a granule position (Vorbis: PCM frame count at the end of the last packet completed on
- * the page; Opus: the same at 48 kHz, pre-skip included), so the page to start from is found by
- * bisection over file bytes. Page headers are recognised by capture pattern, version, stream
- * serial and CRC-32.
+ * Ogg pages (RFC 3533) without a decoder: checking the pages a decoder is fed, seeking, and
+ * finding the links of a chained file. Pages carry a granule position (Vorbis: PCM frame count at
+ * the end of the last packet completed on the page; Opus: the same at 48 kHz, pre-skip included),
+ * so the page to start from is found by bisection over file bytes. Page headers are recognised by
+ * capture pattern, version, stream serial and CRC-32.
+ *
+ * A chained file (RFC 3533 §4: `cat a.ogg b.ogg`) is links one after another, each a whole logical
+ * stream with its own serial number whose granules count from 0. Its links are found by bisection
+ * over serial numbers (chainLinks); links that share a serial number (`cat a.ogg a.ogg`, against
+ * the RFC) cannot be told apart that way, and are refused wherever a page shows them — a page
+ * that begins a stream where none begins (OggPageCheck, chainLinks, the open's look at the file's
+ * last 64 KiB), or pages out of order under a seek's bisection (seekPage).
  */
 import type { ByteSource } from "./source.js";
 import { AudioFormatError } from "./types.js";
@@ -30,6 +37,11 @@ export interface OggPage {
   /** Granule position, or -1 when no packet ends on this page. */
   granule: number;
   serial: number;
+  /** Page sequence number within its logical stream. */
+  sequence: number;
+  /** Header type flags: the page begins (BOS) or ends (EOS) its logical stream. */
+  bos: boolean;
+  eos: boolean;
 }
 
 /** The CRC-32 of the `length`-byte page at `b[at]`, its own CRC field counted as zero. */
@@ -68,8 +80,13 @@ export class OggPageCheck {
   /** Sequence number of the last page checked, by stream serial (a seek starts anywhere in it). */
   private readonly sequence = new Map<number, number>();
 
-  /** @param offset the file offset of the first byte to be checked: a page boundary. */
-  constructor(private offset: number) {}
+  /**
+   * @param offset     the file offset of the first byte to be checked: a page boundary.
+   * @param linkStarts where the file's links begin (chainLinks; {0} for a file of one stream): a
+   *   page that begins a stream anywhere else is a link the open did not find, one that shares the
+   *   serial number of the link before it (see linksShareSerial).
+   */
+  constructor(private offset: number, private readonly linkStarts: ReadonlySet<number> = FIRST_LINK) {}
 
   /** The next `bytes` of the file, in order. @throws AudioFormatError at a page that is not one or fails its CRC. */
   check(bytes: Uint8Array): void {
@@ -87,8 +104,9 @@ export class OggPageCheck {
         throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${this.offset} fails its checksum`);
       const serial = header.getUint32(14, true), sequence = header.getUint32(18, true);
       const before = this.sequence.get(serial);
-      // A page that begins a stream (BOS flag) starts its numbering again: a chained file (`cat a.ogg a.ogg`).
+      // A page that begins a stream (BOS flag) starts its numbering again: the next link of a chained file.
       const begins = (header.getUint8(5) & 0x02) !== 0;
+      if (begins && !this.linkStarts.has(this.offset)) throw linksShareSerial(this.offset, serial);
       if (before !== undefined && !begins && sequence !== ((before + 1) >>> 0))
         throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${this.offset} is page ${sequence} of its stream, after page ${before} (a page lost, repeated or out of order)`);
       this.sequence.set(serial, sequence);
@@ -113,12 +131,53 @@ export function parsePage(b: Uint8Array, at: number): Omit<OggPage, "offset"> | 
   const lo = v.getUint32(6, true);
   const hi = v.getInt32(10, true);
   const granule = hi === -1 && lo === 0xffffffff ? -1 : hi * 2 ** 32 + lo;
-  return { length, granule, serial: v.getUint32(14, true) };
+  const flags = v.getUint8(5);
+  return { length, granule, serial: v.getUint32(14, true), sequence: v.getUint32(18, true), bos: (flags & 0x02) !== 0, eos: (flags & 0x04) !== 0 };
 }
 
-/** The first page of stream `serial` at or after `from` that ends a packet (granule ≥ 0), within one window. */
-async function pageAfter(src: ByteSource, from: number, serial: number): Promise<OggPage | null> {
-  const b = await src.read(from, WINDOW);
+/** Where a file of one logical stream (or a chain's first link) begins. */
+const FIRST_LINK: ReadonlySet<number> = new Set([0]);
+
+/**
+ * The error for a stream (serial number `serial`) that begins at byte `at` where no link was found
+ * to begin: a chained file whose links share a serial number (`cat a.ogg a.ogg`). RFC 3533
+ * §4 gives every link its own; without one, where the links begin cannot be found by bisection,
+ * only by reading every page, so such a file is refused where this shows rather than read with
+ * the length of its last link and its links' audio mixed up by seeks.
+ */
+export function linksShareSerial(at: number, serial: number): AudioFormatError {
+  return new AudioFormatError(`ogg: a new stream (serial number ${serial}) begins at byte ${at}: a chained file whose links share serial numbers (as \`cat a.ogg a.ogg\` makes) is not supported — RFC 3533 gives each link its own, without which the links can be told apart only by reading the whole file; split the file at byte ${at}, or give each link its own serial number`);
+}
+
+/**
+ * The error for pages of one serial number out of order under a bisection: page `later` at a
+ * greater offset numbered before page `earlier`. Within one stream the numbers only grow; so it is
+ * a chained file whose links share a serial number (linksShareSerial), or a damaged one.
+ */
+function pagesOutOfOrder(earlier: OggPage, later: OggPage): AudioFormatError {
+  return new AudioFormatError(`ogg: the page at byte ${later.offset} is page ${later.sequence} of the stream with serial number ${later.serial}, the page at byte ${earlier.offset} page ${earlier.sequence}: links of a chained file that share a serial number (as \`cat a.ogg a.ogg\` makes, not supported: split the file, or give the links distinct serial numbers), or a damaged file`);
+}
+
+/** Bytes a probe of chainLinks reads first: pages are mostly a few KiB (a window when none is whole in it). */
+const PROBE = 1 << 15;
+
+/** The first page (passing its CRC) at or after `from` within one window, of any stream; null if none. */
+async function pageFrom(src: ByteSource, from: number): Promise<OggPage | null> {
+  for (const size of [PROBE, WINDOW]) {
+    const b = await src.read(from, size);
+    for (let i = 0; i + 27 <= b.length; i++) {
+      if (b[i] !== 0x4f) continue;
+      const p = parsePage(b, i);
+      if (p) return { ...p, offset: from + i };
+    }
+    if (from + b.length >= src.size) break;
+  }
+  return null;
+}
+
+/** The first page of stream `serial` before `end`, at or after `from`, that ends a packet (granule ≥ 0), within one window. */
+async function pageAfter(src: ByteSource, from: number, serial: number, end: number): Promise<OggPage | null> {
+  const b = await src.read(from, Math.min(WINDOW, end - from));
   for (let i = 0; i + 27 <= b.length; i++) {
     if (b[i] !== 0x4f) continue;
     const p = parsePage(b, i);
@@ -128,18 +187,154 @@ async function pageAfter(src: ByteSource, from: number, serial: number): Promise
 }
 
 /**
- * The last page (as far as bisection over bytes from `firstAudio` resolves, within one window)
- * whose granule is ≤ `granule`; decoding from the page after it starts at or before `granule`.
+ * The last page (as far as bisection over bytes from `firstAudio` to `end`, the end of the link,
+ * resolves, within one window) whose granule is ≤ `granule`; decoding from the page after it
+ * starts at or before `granule`.
+ * @throws AudioFormatError where the pages it meets are out of order for one stream (a page that
+ *   begins a stream, or numbers that fall as the offset grows): links that share a serial number.
  */
-export async function seekPage(src: ByteSource, firstAudio: number, serial: number, granule: number): Promise<OggPage | null> {
-  let best = await pageAfter(src, firstAudio, serial);
+export async function seekPage(src: ByteSource, firstAudio: number, end: number, serial: number, granule: number): Promise<OggPage | null> {
+  let best = await pageAfter(src, firstAudio, serial, end);
   if (!best || best.granule > granule) return null;
-  let hi = src.size;
+  let above: OggPage | null = null; // the first page met past the target, for the order check
+  let hi = end;
   while (hi - best.offset > WINDOW / 2) {
     const mid = Math.floor((best.offset + hi) / 2);
-    const p = await pageAfter(src, mid, serial);
+    const p = await pageAfter(src, mid, serial, end);
+    if (p) {
+      if (p.bos) throw linksShareSerial(p.offset, serial);
+      if (p.offset > best.offset && p.sequence <= best.sequence) throw pagesOutOfOrder(best, p);
+      if (above && p.offset < above.offset && p.sequence >= above.sequence) throw pagesOutOfOrder(p, above);
+    }
     if (p && p.granule <= granule && p.offset > best.offset) best = p;
-    else hi = mid;
+    else {
+      if (p && p.offset < hi && (!above || p.offset < above.offset)) above = p;
+      hi = mid;
+    }
   }
   return best;
+}
+
+/** One link of an Ogg file: a logical stream's pages, from its first (BOS) page to its last. */
+export interface OggLinkBounds {
+  /** Byte offset of its first page (its BOS page). */
+  start: number;
+  /** Byte offset after its last page: the next link's start, or the end of the file. */
+  end: number;
+  serial: number;
+  /** Granule position of its last page that ends a packet (Vorbis: its frames; Opus: 48 kHz samples, pre-skip included). */
+  granule: number;
+}
+
+/** More links than this are refused: each costs reads at open and a decoder of its own. */
+const MAX_LINKS = 65536;
+
+/**
+ * The links of a chained Ogg file (RFC 3533 §4), in order, found without reading the whole file:
+ * from each link's BOS page, the pages of one window are walked (a short link ends there); beyond
+ * it, the link's last page is found by galloping then bisecting on the serial number — the pages
+ * of a link carry its serial, those of the links after it others — and the pages around it walked.
+ * O(log of its size) reads of a window per link.
+ * @throws AudioFormatError where the pages are not a chain of whole streams: a page that is not
+ *   one or fails its CRC on the walks, a stream that begins again with the serial number of the one
+ *   before (linksShareSerial) or reuses an earlier link's, streams multiplexed (grouped) rather
+ *   than chained, a link with no page that ends a packet.
+ */
+export async function chainLinks(src: ByteSource): Promise<OggLinkBounds[]> {
+  const walker = new PageWalker(src);
+  const links: OggLinkBounds[] = [];
+  const serials = new Map<number, number>();
+  for (let start = 0; start < src.size; ) {
+    if (links.length === MAX_LINKS) throw new AudioFormatError(`ogg: more than ${MAX_LINKS} chained streams (links); not supported`);
+    const first = await walker.page(start);
+    if (start > 0 && !first.bos)
+      throw new AudioFormatError(`ogg: the page at byte ${start} (serial number ${first.serial}) neither continues the stream before it nor begins a new one (multiplexed streams, or a damaged file)`);
+    const earlier = serials.get(first.serial);
+    if (earlier !== undefined)
+      throw new AudioFormatError(`ogg: the stream that begins at byte ${start} has serial number ${first.serial}, as the one that began at byte ${earlier}: RFC 3533 gives each link of a chained file its own, without which where the links begin cannot be found (split the file at byte ${start})`);
+    serials.set(first.serial, start);
+    const { end, granule } = await linkEnd(src, walker, first);
+    if (end === start + first.length && !first.eos && end < src.size && (await walker.page(end)).bos)
+      throw new AudioFormatError(`ogg: the stream at byte ${end} begins alongside the one at byte ${start} (multiplexed, "grouped" streams, RFC 3533 §4): not supported, only one audio stream or a chain of them`);
+    if (granule < 0) throw new AudioFormatError(`ogg: no page of the stream that begins at byte ${start} ends a packet (corrupt stream?)`);
+    links.push({ start, end, serial: first.serial, granule });
+    start = end;
+  }
+  return links;
+}
+
+/**
+ * Where the link whose BOS page is `first` ends, and its last granule (see chainLinks). Pages found
+ * by the bisection must number up from the ones before (pagesOutOfOrder) and never begin a stream.
+ */
+async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage): Promise<{ end: number; granule: number }> {
+  const serial = first.serial;
+  let last = first; // the last page known to be of this link
+  let granule = -1;
+  /** Walks the pages from `last` on while they are this link's and start before `limit`; true when a page of another stream, or the end of the file, is reached. */
+  const walk = async (limit: number): Promise<boolean> => {
+    for (let at = last.offset; ; ) {
+      if (at >= src.size) return true;
+      if (at >= limit) return false;
+      const p = await walker.page(at);
+      if (p.serial !== serial) return true;
+      if (p.offset !== first.offset) accept(p);
+      if (p.granule >= 0) granule = p.granule;
+      at += p.length;
+    }
+  };
+  const accept = (p: OggPage) => {
+    if (p.bos) throw linksShareSerial(p.offset, serial);
+    if (p.offset > last.offset && p.sequence <= last.sequence) throw pagesOutOfOrder(last, p);
+    if (p.offset > last.offset) last = p;
+  };
+  if (!(await walk(first.offset + WINDOW))) {
+    // Gallop: probes twice as far each time until one finds a page of another stream (or none).
+    let hi = src.size;
+    for (let step = WINDOW; last.offset + step < hi; step *= 2) {
+      const p = await pageFrom(src, last.offset + step);
+      if (!p || p.serial !== serial) {
+        hi = last.offset + step;
+        break;
+      }
+      accept(p);
+      if (p.granule >= 0) granule = p.granule;
+    }
+    // Bisect between the last page known to be this link's and the first offset known to be past it.
+    while (hi - last.offset > WINDOW / 2) {
+      const mid = last.offset + Math.floor((hi - last.offset) / 2);
+      const p = await pageFrom(src, mid);
+      if (p && p.serial === serial && p.offset < hi) {
+        accept(p);
+        if (p.granule >= 0) granule = p.granule;
+      } else hi = mid;
+    }
+    await walk(Infinity);
+  }
+  return { end: last.offset + last.length, granule };
+}
+
+/** Whole pages read one by one through a window of the file, each checked as OggPageCheck does. */
+class PageWalker {
+  private buf: Uint8Array = new Uint8Array(0);
+  private bufStart = 0;
+
+  constructor(private readonly src: ByteSource) {}
+
+  /** The page at `at` (< the file's size). @throws AudioFormatError if none starts there, it is cut by the end of the file or fails its CRC. */
+  async page(at: number): Promise<OggPage> {
+    let i = at - this.bufStart;
+    let length = i >= 0 && i < this.buf.length ? pageLength(this.buf, i) : null;
+    if (length === null) {
+      this.buf = await this.src.read(at, WINDOW);
+      this.bufStart = at;
+      i = 0;
+      length = pageLength(this.buf, 0);
+    }
+    if (length === null) throw new AudioFormatError(`ogg: the file ends inside the page at byte ${at} (truncated)`);
+    if (length < 0) throw new AudioFormatError(`ogg: corrupt stream: no page starts at byte ${at} where the one before ends`);
+    const p = parsePage(this.buf, i);
+    if (!p) throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${at} fails its checksum`);
+    return { ...p, offset: at };
+  }
 }
