@@ -263,6 +263,12 @@ describe("tiles", () => {
     expect(tiles.computed).toBe(computed);
   });
 
+  it("let parameters that need no pass (dB, no PCEN, no normalization) past the pass limit: their tiles have limits of their own", async () => {
+    const res = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=2&hop_size=0.00001&pcen=false&normalize=false&height=64` });
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
+    expect(res.headers["x-shape"]).toBe("64,512");
+  });
+
   it("refuse a zoom whose tiles would transform more than 2^32 samples with 400 naming z, before the stats pass", async () => {
     // 1 s windows (44,100 samples) hopping one sample: a tile 128 columns wide at zoom 12 covers
     // 128 · 2^12 = 524,288 frames — within the pass limit, but minutes of one core for one tile.

@@ -430,11 +430,15 @@ export class TileService {
     });
   }
 
-  /** Refuses parameters that do not fit the recording, or whose pass over it is over its limit (checkPassWork); the geometry of that pass. */
+  /**
+   * Refuses parameters that do not fit the recording, or whose pass over it is over its limit
+   * (checkPassWork) — parameters that need no pass (needsRecordingStats) have only their tiles'
+   * limits; the geometry of that pass.
+   */
   private checkedPass(recording: TileRecording, params: Params): Pass {
     checkParamsForRecording(params, { samplerate: realSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels });
     const pass = passGeometry(params, recording);
-    checkPassWork(pass);
+    if (needsRecordingStats(params)) checkPassWork(pass);
     return pass;
   }
 
