@@ -25,7 +25,7 @@ import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
 import { fromTaskFailure, toTaskFailure } from "../src/tiles/failure.js";
 import { SampleValuesError } from "../src/engine/analysis.js";
 import { checkpointBlocks, PoolBusyError, TaskTimeoutError, TilePool, WORKER_EXEC_ARGV, WORKER_URL } from "../src/tiles/pool.js";
-import { frameGeometry } from "../src/engine/geometry.js";
+import { frameGeometry, framesInInterval } from "../src/engine/geometry.js";
 import { FIXTURES, bytesToF32, firstDifference } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
 import { ByteCache, StatsPendingError, TileService, type TileBody, type TileRecording } from "../src/tiles/service.js";
@@ -709,6 +709,33 @@ describe("position independence", () => {
       } finally {
         whole.dispose();
       }
+    }
+  });
+
+  it("a piece under parameters that need no stats (dB, no PCEN, no normalization) reads only its frames' samples: no pass over the recording", async () => {
+    const reader = await openAudio(path);
+    onTestFinished(() => reader.close());
+    const free = new RecordingSpectrogram(reader, { pcen: false, normalize: false });
+    const normalized = new RecordingSpectrogram(reader, { pcen: false });
+    try {
+      const g = free.geometry;
+      const [f0, f1] = framesInInterval(1, 1.5, free.frames, g);
+      let before = reader.bytesRead!;
+      const piece = await free.piece(1, 1.5);
+      expect(piece.valueRange).toEqual([-100, 0]);
+      expect(reader.bytesRead! - before).toBe(((f1 - f0 - 1) * g.hop + g.nperseg) * 4);
+      // The same values as with the pass's stats, which these parameters do not read.
+      const withStats = new RecordingSpectrogram(reader, { pcen: false, normalize: false });
+      onTestFinished(() => withStats.dispose());
+      await withStats.stats();
+      expect((await withStats.piece(1, 1.5)).data).toEqual(piece.data);
+      // Normalization needs the maximum: its pass reads every sample.
+      before = reader.bytesRead!;
+      await normalized.piece(1, 1.5);
+      expect(reader.bytesRead! - before).toBeGreaterThanOrEqual(reader.info.frames * 4);
+    } finally {
+      free.dispose();
+      normalized.dispose();
     }
   });
 

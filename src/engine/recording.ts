@@ -74,6 +74,22 @@ export class RecordingSpectrogram {
     return this.statsPromise;
   }
 
+  /**
+   * The stats the values under these parameters need: the pass's (stats()) when they need any
+   * (needsRecordingStats) or stats were given; else none — dB without PCEN or normalization reads
+   * neither a maximum nor a PCEN state, and a piece of an hour-long recording no longer waits for a
+   * pass over all of it.
+   */
+  private statsForValues(): Promise<RecordingStats> {
+    if (this.statsPromise || needsRecordingStats(this.params)) return this.stats();
+    return Promise.resolve(unpackStats(statsWithoutPass(this.frames), false));
+  }
+
+  /** The range of values a picture maps to its colours (SPEC §3.10, valueRange), from the stats only if it needs them. */
+  async valueRange(): Promise<[number, number]> {
+    return valueRange(this.params, (await this.statsForValues()).peak);
+  }
+
   /** Uses stats computed earlier (e.g. persisted) instead of a pass over the recording. */
   setStats(stats: RecordingStats): void {
     if (stats.frames !== this.frames) throw new Error(`stats are for ${stats.frames} frames, the recording has ${this.frames}`);
@@ -147,7 +163,7 @@ export class RecordingSpectrogram {
    */
   private async *blocks(f0: number, f1: number, step: number): AsyncGenerator<{ firstFrame: number; block: FrameBlock }> {
     [f0, f1] = this.clampFrames(f0, f1);
-    const stats = await this.stats();
+    const stats = await this.statsForValues();
     const finish = { params: this.params, divisor: normalizationDivisor(this.params, stats.peak) };
     let pcen = await this.pcenBefore(f0, stats);
     for (let a = f0; a < f1; a += step) {
@@ -251,8 +267,7 @@ export class RecordingSpectrogram {
       throw new RangeError(`${bound}: ${message}`);
     }
     const data = await this.frameRange(f0, f1);
-    const stats = await this.stats();
-    return { data, bins: g.bins, frames: f1 - f0, hop: g.hop, nperseg: g.nperseg, samplerate: g.samplerate, firstFrame: f0, valueRange: valueRange(this.params, stats.peak), params: this.params };
+    return { data, bins: g.bins, frames: f1 - f0, hop: g.hop, nperseg: g.nperseg, samplerate: g.samplerate, firstFrame: f0, valueRange: await this.valueRange(), params: this.params };
   }
 
   dispose(): void {

@@ -8,7 +8,6 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { AudioFormatError, openAudio, type AudioReader } from "../../audio/index.js";
-import { valueRange } from "../../engine/analysis.js";
 import { framesInInterval, noFrameInInterval } from "../../engine/geometry.js";
 import { RecordingSpectrogram } from "../../engine/recording.js";
 import { parseParams, ParamsError } from "../../engine/params.js";
@@ -112,7 +111,7 @@ async function writeImage(path: string, output: string, recording: RecordingSpec
   const { bins } = recording.geometry;
   const frames = f1 - f0;
   const data = await recording.frameRange(f0, f1);
-  const range = valueRange(recording.params, (await recording.stats()).peak);
+  const range = await recording.valueRange();
   const png = renderPng({ data, bins, frames, valueRange: range }, recording.params.cmap);
   await writeFile(path, png).catch((err: Error) => Promise.reject(outputError(output, err)));
 }
