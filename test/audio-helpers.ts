@@ -59,11 +59,5 @@ export function oggFirstPages(b: Uint8Array, pages: number): Uint8Array {
 
 /** The byte arrays one after another: `cat a b ...`. */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return new Uint8Array(Buffer.concat(parts));
 }
