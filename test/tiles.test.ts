@@ -207,6 +207,20 @@ describe("parameters that need no whole-recording statistic", () => {
   });
 });
 
+describe("parameters that need no whole-recording statistic, on a database's stale frame count", () => {
+  it("are placed on the frames the workers' reader counts, not the count an older reader stored (it was a 500, and a retired worker, on every tile)", async () => {
+    const stale: TileRecording = { ...recording, id: "00000000-0000-0000-0000-000000000005", frames: Math.floor(recording.frames / 2) };
+    const params = parseParams({ window_size: 0.0045, pcen: false, normalize: false });
+    const fresh = new TileService({ threads: 1 });
+    onTestFinished(() => fresh.close());
+    const { stats } = await service.pool.stats({ kind: "stats", path, timeExpansion: 1, params });
+    const options = tileOptionsSchema.parse({ width: 256 });
+    const last = Math.ceil(stats.frames / 256) - 1;
+    const tile = await fresh.tile(stale, params, 0, last, options, "f32");
+    expect(tile.headers["x-frame-range"]).toBe(`${last * 256},${stats.frames}`);
+  });
+});
+
 describe("zoom levels and bands", () => {
   const params = { window_size: 0.005, pcen: false };
 
@@ -674,6 +688,25 @@ describe("caching and the pool", () => {
     const over = await pool.run({ kind: "hold", ms: 5000 }).catch((err: unknown) => err);
     expect([(over as Error).constructor, (over as TaskTimeoutError).limitMs, (over as Error).message]).toEqual([TaskTimeoutError, 1000, "the computation ran past its time limit of 1 s on a worker and was stopped"]);
     expect(performance.now() - started).toBeLessThan(4000);
+  });
+
+  it("a task a retired worker took waits again, for what is left of its wait: queued behind another, it is busy, not over its run's limit", async () => {
+    const pool = new TilePool({ threads: 1, taskTimeoutMs: 1000 });
+    onTestFinished(() => pool.close());
+    await expect(pool.run({ kind: "trap" })).rejects.toThrow(/memory access out of bounds/); // its worker retires
+    const retried = pool.run({ kind: "hold", ms: 10 }).catch((err: unknown) => err); // taken by the retired worker, run again
+    const ahead = pool.run({ kind: "hold", ms: 3000 }, undefined, 10_000); // takes the fresh worker first
+    const err = (await retried) as Error;
+    expect([err.constructor, err.message]).toEqual([PoolBusyError, "no worker was free for the computation within 1 s: every one was busy"]);
+    await ahead;
+  });
+
+  it("a stats pass over its own time limit is a busy server, not the request's time limit (a 400 asking for less work)", async () => {
+    const fresh = new TileService({ threads: 1 });
+    onTestFinished(() => fresh.close());
+    fresh.pool.stats = () => Promise.reject(new TaskTimeoutError(3_600_000));
+    const err = (await fresh.stats(recording, parseParams({})).catch((e: unknown) => e)) as Error;
+    expect([err.constructor, err.message]).toEqual([PoolBusyError, "the statistics pass ran past its time limit of 3600 s and was stopped: the server is overloaded"]);
   });
 
   it("a crashed worker fails only its own task; the pool goes on", async () => {

@@ -120,11 +120,12 @@ export class TilePool {
    */
   async run<T>(task: WorkerTask, signal?: AbortSignal, timeoutMs = this.taskTimeoutMs): Promise<T> {
     const limit = new AbortController();
-    let timer = setTimeout(() => limit.abort(new PoolBusyError(`no worker was free for the computation within ${timeoutMs / 1000} s: every one was busy`)), timeoutMs);
+    const asked = performance.now();
+    const waitAtMost = (ms: number) => setTimeout(() => limit.abort(new PoolBusyError(`no worker was free for the computation within ${timeoutMs / 1000} s: every one was busy`)), ms);
+    let timer = waitAtMost(timeoutMs);
     let running = false;
     const start: TaskStart = {
       started: () => {
-        // A task that a retired worker took runs again on another (below): its run goes on.
         if (running) return;
         running = true;
         clearTimeout(timer);
@@ -145,6 +146,11 @@ export class TilePool {
           break;
         } catch (err) {
           if (attempt >= this.threads || (err as Error).message !== `worker exited with code: ${RETIRED_EXIT_CODE}`) throw err;
+          // The retired worker ran none of it: it waits again, for what is left of its wait (its
+          // run counted from then, its wait behind the queue a second time was a TaskTimeoutError).
+          running = false;
+          clearTimeout(timer);
+          timer = waitAtMost(Math.max(0, timeoutMs - (performance.now() - asked)));
         }
       }
       const failure = fromTaskFailure(result);

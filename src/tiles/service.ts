@@ -12,11 +12,11 @@ import { checkConditioning } from "../engine/condition.js";
 import { frameCount, frameGeometry, frameTime, type FrameGeometry } from "../engine/geometry.js";
 import { checkParamsForRecording, effectiveParams, ParamsError, realSamplerate, type Params } from "../engine/params.js";
 import { rateRatio, resampledLength } from "../engine/rate-ratio.js";
-import { needsRecordingStats, statsForPiece, statsWithoutPass, type PackedStats } from "../engine/recording.js";
+import { needsRecordingStats, statsForPiece, type PackedStats } from "../engine/recording.js";
 import { VERSION } from "../engine/version.js";
 import type { TileFormat } from "./compute.js";
 import { framesOfInterval, tileLayout, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "./grid.js";
-import { PoolBusyError, TilePool, type PoolOptions } from "./pool.js";
+import { PoolBusyError, TaskTimeoutError, TilePool, type PoolOptions } from "./pool.js";
 import type { StatsResult, WorkerTask } from "./worker.js";
 
 /** What the tile service needs to know of a recording. */
@@ -408,12 +408,12 @@ export class TileService {
    * caller without a signal wants goes on to the end.
    */
   private statsOf(recording: TileRecording, params: Params, pass: Pass, signal?: AbortSignal): Promise<StatsResult> {
+    const key = statsKey(effective(recording, params), recording.timeExpansion);
     if (!needsRecordingStats(params)) {
       // What the pass would have refused at its first read, before any tile (a stream's 200) is sent.
       checkConditioning(params, pass.g.samplerate, pass.samples);
-      return Promise.resolve({ geometry: pass.g, stats: statsWithoutPass(pass.frames) });
+      return this.framesOf(recording, params, key, signal);
     }
-    const key = statsKey(effective(recording, params), recording.timeExpansion);
     const memoryKey = `${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);
     if (known) return Promise.resolve(known);
@@ -428,6 +428,24 @@ export class TileService {
       const flight = this.inFlight.get(flightKey);
       if (flight) flight.kept = true;
     });
+  }
+
+  /**
+   * The frames and geometry of parameters that need no pass (statsOf), as a worker's reader counts
+   * them: the count in the database is the reader's of the recording's import, and a reader since
+   * taught to read more of a file (links of a chained Ogg, a WAV size its writer left unset) would
+   * place tiles on a length the workers refuse. Milliseconds: the file's header, once per
+   * recording and parameters.
+   */
+  private framesOf(recording: TileRecording, params: Params, key: string, signal?: AbortSignal): Promise<StatsResult> {
+    const memoryKey = `frames:${recording.hash}:${key}`;
+    const known = this.statsMemory.get(memoryKey);
+    if (known) return Promise.resolve(known);
+    return this.once(memoryKey, async (closing) => {
+      const result = await this.pool.run<StatsResult>({ kind: "frames", path: recording.path, exactPath: recording.exactPath, timeExpansion: recording.timeExpansion, params }, closing);
+      this.statsMemory.set(memoryKey, result);
+      return result;
+    }, signal);
   }
 
   /**
@@ -461,7 +479,10 @@ export class TileService {
       const release = await this.statsSlots.take(closing);
       try {
         this.computed++;
-        return await this.pool.stats({ kind: "stats", path: recording.path, exactPath: recording.exactPath, timeExpansion: recording.timeExpansion, params }, closing);
+        return await this.pool.stats({ kind: "stats", path: recording.path, exactPath: recording.exactPath, timeExpansion: recording.timeExpansion, params }, closing).catch((err: unknown) => {
+          // Not the request's time limit (a 400: ask for less): the pass limit keeps a pass to minutes, so one over its hour met an overloaded machine.
+          throw err instanceof TaskTimeoutError ? new PoolBusyError(`the statistics pass ran past its time limit of ${err.limitMs / 1000} s and was stopped: the server is overloaded`) : err;
+        });
       } finally {
         release();
       }

@@ -10,7 +10,7 @@ import { openAudio } from "../audio/index.js";
 import type { AudioReader } from "../audio/types.js";
 import type { FrameGeometry } from "../engine/geometry.js";
 import type { ColormapName, Params } from "../engine/params.js";
-import { packStats, RecordingSpectrogram, unpackStats, type PackedStats } from "../engine/recording.js";
+import { packStats, RecordingSpectrogram, statsWithoutPass, unpackStats, type PackedStats } from "../engine/recording.js";
 import { runFeaturesTask, type FeaturesTask } from "../features/task.js";
 import { core } from "../engine/wasm.js";
 import { RETIRED_EXIT_CODE, toTaskFailure } from "./failure.js";
@@ -28,6 +28,8 @@ export interface Source {
 
 export type WorkerTask =
   | ({ kind: "stats" } & Source)
+  // the frame count and geometry alone, for parameters that need no pass (needsRecordingStats)
+  | ({ kind: "frames" } & Source)
   | ({ kind: "tile"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName } & Source)
   | ({ kind: "piece"; stats: PackedStats; f0: number; f1: number; format: TileFormat; cmap: ColormapName } & Source)
   // blocks of frames [f0, f1) claimed from `next` (see TilePool#frameRangeInto) — block k is frames
@@ -137,6 +139,10 @@ async function compute(task: WorkerTask): Promise<unknown> {
   if (task.kind === "stats") {
     // Cloned, not transferred: a stats pass runs once per recording and parameter set.
     const result: StatsResult = { stats: packStats(await recording.computeStats()), geometry: recording.geometry };
+    return result;
+  }
+  if (task.kind === "frames") {
+    const result: StatsResult = { stats: statsWithoutPass(recording.frames), geometry: recording.geometry };
     return result;
   }
   recording.setStats(unpackStats(task.stats, task.params.pcen));
