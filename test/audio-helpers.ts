@@ -61,3 +61,32 @@ export function oggFirstPages(b: Uint8Array, pages: number): Uint8Array {
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return new Uint8Array(Buffer.concat(parts));
 }
+
+/**
+ * A copy of the Ogg file `b` (one logical stream) whose packets span pages, as libogg's pager and
+ * other encoders write them (libsndfile never does): wherever an audio page's first packet is 255
+ * bytes or longer, its first 255-byte segment moves onto the end of the page before, whose last
+ * packet then continues on the next page (header type 0x01). The packets, and the ones each page
+ * completes — so its granule — stay the same; CRCs are recomputed.
+ */
+export function withPacketsAcrossPages(b: Uint8Array): Uint8Array {
+  const pages = oggPageOffsets(b).map((at) => {
+    const lacing = [...b.subarray(at + 27, at + 27 + b[at + 26])];
+    const bodyAt = at + 27 + lacing.length;
+    return { header: b.slice(at, at + 27), lacing, body: b.subarray(bodyAt, bodyAt + lacing.reduce((n, l) => n + l, 0)) };
+  });
+  for (let i = 1; i < pages.length; i++) {
+    const [before, page] = [pages[i - 1], pages[i]];
+    const audio = new DataView(before.header.buffer).getBigInt64(6, true) !== 0n; // header pages have granule 0
+    if (audio && !(page.header[5] & 0x01) && page.lacing[0] === 255 && page.lacing.length > 1 && before.lacing.length < 255) {
+      before.lacing.push(page.lacing.shift()!);
+      before.body = concatBytes(before.body, page.body.subarray(0, 255));
+      page.body = page.body.subarray(255);
+      page.header[5] |= 0x01;
+    }
+  }
+  for (const p of pages) p.header[26] = p.lacing.length;
+  const out = concatBytes(...pages.flatMap((p) => [p.header, new Uint8Array(p.lacing), p.body]));
+  for (const at of oggPageOffsets(out)) fixOggCrc(out, at);
+  return out;
+}

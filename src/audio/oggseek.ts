@@ -175,21 +175,37 @@ async function pageFrom(src: ByteSource, from: number): Promise<OggPage | null> 
   return null;
 }
 
-/** The first page of stream `serial` before `end`, at or after `from`, that ends a packet (granule ≥ 0), within one window. */
+/**
+ * Whether the page at `b[at]` (parsed) ends with the end of a packet: its last lacing value is < 255
+ * (RFC 3533 §5). One that ends inside a packet, which continues on the next page, has a granule
+ * like any other (the end of the last packet it completes), but decoding cannot start after it.
+ */
+function endsOnPacketEnd(b: Uint8Array, at: number): boolean {
+  const segments = b[at + 26];
+  return segments > 0 && b[at + 27 + segments - 1] < 255;
+}
+
+/**
+ * The first page of stream `serial` before `end`, at or after `from`, that ends a packet (granule
+ * ≥ 0) and with one, within one window: decoding from the page after it starts on a whole packet.
+ * A page whose last packet goes on to the next one (libogg's pager and other encoders write them,
+ * libsndfile never does) had been taken too, and a seek fed the decoder the rest of a packet
+ * without its start: Opus reads up to 0.41 off, Vorbis reads refused as a corrupt stream.
+ */
 async function pageAfter(src: ByteSource, from: number, serial: number, end: number): Promise<OggPage | null> {
   const b = await src.read(from, Math.min(WINDOW, end - from));
   for (let i = 0; i + 27 <= b.length; i++) {
     if (b[i] !== 0x4f) continue;
     const p = parsePage(b, i);
-    if (p && p.serial === serial && p.granule >= 0) return { ...p, offset: from + i };
+    if (p && p.serial === serial && p.granule >= 0 && endsOnPacketEnd(b, i)) return { ...p, offset: from + i };
   }
   return null;
 }
 
 /**
  * The last page (as far as bisection over bytes from `firstAudio` to `end`, the end of the link,
- * resolves, within one window) whose granule is ≤ `granule`; decoding from the page after it
- * starts at or before `granule`.
+ * resolves, within one window) whose granule is ≤ `granule` and that ends with the end of a packet
+ * (pageAfter); decoding from the page after it starts on a whole packet at or before `granule`.
  * @throws AudioFormatError where the pages it meets are out of order for one stream (a page that
  *   begins a stream, or numbers that fall as the offset grows): links that share a serial number.
  */
