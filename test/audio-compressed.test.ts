@@ -9,6 +9,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
 import { parseFrameHeader } from "../src/audio/flacseek.js";
+import { MAX_LINKS } from "../src/audio/oggseek.js";
 import { concatBytes, decodeError, fixOggCrc, oggFirstPages, oggPageOffsets, withPacketsAcrossPages, withSerial } from "./audio-helpers.js";
 import { maxAbsDiff } from "./golden.js";
 
@@ -477,7 +478,79 @@ describe("chained Ogg files", () => {
       await reader.close();
     }
   });
+
+  it("a chained file of links of many empty header pages opens reading about its size, and more links than MAX_LINKS are refused", async () => {
+    // Each link: seek_vorbis.ogg's two header pages, then 1000 empty pages of granule 0, the last
+    // flagged EOS. Each link's search for its first audio page read up to 64 KiB per page: 20 such
+    // links (0.6 MB) read 282 MB at open (1000 such links, 32 MB: 14 GB in 20.7 s).
+    const headers = golden("seek_vorbis.ogg").subarray(0, oggPageOffsets(golden("seek_vorbis.ogg"))[2]);
+    const padded = (serial: number) =>
+      concatBytes(withSerial(headers, serial), ...Array.from({ length: 1000 }, (_, k) => emptyPage(serial, 2 + k, k === 999 ? 0x04 : 0)));
+    const chain = concatBytes(...Array.from({ length: 20 }, (_, i) => padded(100 + i)), golden("seek_vorbis.ogg"));
+    const reader = await openAudio(chain);
+    try {
+      expect(reader.info.frames).toBe((await decode(golden("seek_vorbis.ogg"))).frames);
+      expect(reader.bytesRead).toBeLessThan(3 * chain.length);
+    } finally {
+      await reader.close();
+    }
+    // Links of two pages each (OpusHead, OpusTags), one past the limit: refused where it begins (was opened, up to 65536).
+    const tiny = oggFirstPages(golden("seek_opus.ogg"), 2);
+    const many = concatBytes(...Array.from({ length: MAX_LINKS + 1 }, (_, i) => withSerial(tiny, 1000 + i)));
+    const message = `ogg: more than ${MAX_LINKS} chained streams (links), the link at byte ${MAX_LINKS * tiny.length} the first past them: not supported`;
+    expect(await decodeError(many)).toBe(`<buffer>: ${message}`);
+  });
+
+  it.each([
+    ["cut inside its last page", (b: Uint8Array) => b.subarray(0, b.length - 100), (offsets: number[]) => `ogg: the file ends inside the page at byte ${offsets.at(-1)} (truncated)`],
+    ["followed by junk", (b: Uint8Array) => concatBytes(b, new Uint8Array(1000)), (_: number[], b: Uint8Array) => `ogg: corrupt stream: no page starts at byte ${b.length} where the one before ends`],
+  ])("a chained file %s opens and reads up to there, as a file of one stream does (was refused at open)", async (_label, spoil, where) => {
+    const one = golden("seek_long_vorbis.ogg");
+    const first = withSerial(one, 7);
+    const single = spoil(one);
+    const chain = spoil(concatBytes(first, one));
+    const cut = await openAudio(single);
+    const length = cut.info.frames; // the granule of its last whole page
+    const fromCut = await cut.read(1, 0, 100_000);
+    await cut.close();
+    const reader = await openAudio(chain, { blockFrames: 4096 });
+    try {
+      expect(reader.info.frames).toBe(288_000 + length);
+      expect(await reader.read(1, 288_000, 100_000)).toEqual(fromCut); // a seek into the last link
+    } finally {
+      await reader.close();
+    }
+    expect(await decodeError(single)).toBe(`<buffer>: ${where(oggPageOffsets(one), one)}`);
+    expect(await decodeError(chain)).toBe(`<buffer>: ${where(oggPageOffsets(one).map((o) => o + first.length), concatBytes(first, one))}`);
+  });
+
+  const ELSEWHERE = (at: number, serial: number) => `ogg: the page at byte ${at} begins a stream (serial number ${serial}) where no link begins (multiplexed streams, or a damaged file)`;
+
+  it("two streams multiplexed (grouped) whose last page is the first's: refused at open, not as links sharing a serial number", async () => {
+    const [a, b] = [vorbis(), withSerial(vorbis(), 5)];
+    await expectRefusedAtOpen(concatBytes(a.subarray(0, 58), b.subarray(0, 58), b.subarray(58), a.subarray(58)), "grouped-first-last.ogg", ELSEWHERE(58, 5));
+  });
+
+  it.each([[5, "decoding"], [-2, "the open (in the last 64 KiB)"]])("a page in the middle of a stream flagged as beginning one (page %i) is a damaged file, not links sharing a serial number: refused by %s", async (index) => {
+    const b = golden("seek_long_vorbis.ogg");
+    const at = oggPageOffsets(b).at(index)!;
+    b[at + 5] |= 0x02;
+    fixOggCrc(b, at);
+    expect(await decodeError(b)).toBe(`<buffer>: ${ELSEWHERE(at, 589615084)}`);
+  });
 });
+
+/** An Ogg page of no packets (granule 0): page `sequence` of the stream `serial`, with header flags `flags`. */
+function emptyPage(serial: number, sequence: number, flags: number): Uint8Array {
+  const page = new Uint8Array(28); // 27-byte header, one lacing value: 0
+  page.set([0x4f, 0x67, 0x67, 0x53, 0, flags]);
+  const v = new DataView(page.buffer);
+  v.setUint32(14, serial, true);
+  v.setUint32(18, sequence, true);
+  page[26] = 1;
+  fixOggCrc(page, 0);
+  return page;
+}
 
 /** The arrays one after another. */
 function concatFloats(parts: Float32Array[]): Float32Array {

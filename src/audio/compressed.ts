@@ -29,7 +29,7 @@
  */
 import { lastFrameEnd, parseFrameHeader, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
-import { chainLinks, linksShareSerial, OggPageCheck, pageLength, parsePage, seekPage } from "./oggseek.js";
+import { chainLinks, firstAudioPage, OggPageCheck, pageLength, parsePage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
 import { checkBasics } from "./layout.js";
 import { clipRange, outputArray } from "./reader.js";
 import type { ByteSource } from "./source.js";
@@ -862,8 +862,13 @@ interface OggTail {
   granule: number | null;
   /** Serial number of the last page, null if none is found. */
   serial: number | null;
-  /** The pages there that begin a stream (BOS): in a file of one stream, only a page at byte 0 may. */
-  begins: { offset: number; serial: number }[];
+  /** Byte offset after the last whole page (passing its CRC), null if none is found. */
+  pagesEnd: number | null;
+  /**
+   * The pages there that begin a stream (BOS): in a file of one stream, only a page at byte 0 may.
+   * `before`: the number of the last page of that serial before it there, if any.
+   */
+  begins: { offset: number; serial: number; sequence: number; before?: number }[];
 }
 
 /**
@@ -877,7 +882,7 @@ interface OggTail {
 async function oggTail(src: ByteSource): Promise<OggTail> {
   const tailStart = Math.max(0, src.size - 65536);
   const tail = await src.read(tailStart, src.size - tailStart);
-  const found: OggTail = { granule: null, serial: null, begins: [] };
+  const found: OggTail = { granule: null, serial: null, pagesEnd: null, begins: [] };
   for (let i = tail.length - 27; i >= 0; i--) {
     if (tail[i] !== 0x4f || tail[i + 1] !== 0x67 || tail[i + 2] !== 0x67 || tail[i + 3] !== 0x53) continue; // "OggS"
     const length = pageLength(tail, i);
@@ -888,7 +893,10 @@ async function oggTail(src: ByteSource): Promise<OggTail> {
       continue; // before the last page: "OggS" inside a packet
     }
     found.serial ??= page.serial;
-    if (page.bos) found.begins.push({ offset: tailStart + i, serial: page.serial });
+    found.pagesEnd ??= tailStart + i + length;
+    // Scanning backwards: this page is the one before the pages of its serial found so far.
+    for (const b of found.begins) if (b.serial === page.serial) b.before ??= page.sequence;
+    if (page.bos) found.begins.push({ offset: tailStart + i, serial: page.serial, sequence: page.sequence });
     if (page.granule < 0 || found.granule !== null) continue;
     if (page.granule >= 2 ** 53)
       throw new AudioFormatError(`ogg: the last page (at byte ${tailStart + i}) states granule position ${page.granule}, more than any stream holds (corrupt header?)`);
@@ -910,6 +918,15 @@ function codecOf(p: Probe): string {
 }
 
 /**
+ * Bytes a chained file's open may read: OPEN_READS times the file, and OPEN_READS_MORE. Finding
+ * the links reads a few windows of the file per link (chainLinks): about twice the file for links
+ * of a window or less, far less for long ones, up to ~6 times for links just over a window of the
+ * largest pages. Past this budget it is a file made to be read over and over.
+ */
+const OPEN_READS = 8;
+const OPEN_READS_MORE = 64 << 20;
+
+/**
  * A chained Ogg file (its last page's serial number is not its first's): finds its links
  * (oggseek.ts chainLinks), checks each one's identification header as the first's is checked and
  * against the first's, and places them one after another. Sets probe.chain, probe.frames (the
@@ -917,10 +934,13 @@ function codecOf(p: Probe): string {
  * @throws AudioFormatError naming the byte where a link begins that differs from the first in
  *   codec, sample rate (Opus: the rate it is decoded at) or channel count, or whose header is bad.
  */
-async function chainOgg(src: ByteSource, probe: Probe): Promise<void> {
+async function chainOgg(src: ByteSource, probe: Probe, pagesEnd: number): Promise<void> {
   const chain: OggLink[] = [];
   let firstFrame = 0;
-  for (const link of await chainLinks(src)) {
+  const budget = OPEN_READS * src.size + OPEN_READS_MORE;
+  for await (const link of chainLinks(src, pagesEnd)) {
+    if (src.bytesRead > budget)
+      throw new AudioFormatError(`ogg: finding the links of this chained file read ${src.bytesRead} bytes by the link at byte ${link.start}, more than ${OPEN_READS} times its ${src.size} + ${OPEN_READS_MORE >> 20} MiB (a crafted file?): not supported`);
     let p = probe;
     if (link.start > 0) {
       try {
@@ -935,7 +955,7 @@ async function chainOgg(src: ByteSource, probe: Probe): Promise<void> {
     if (link.granule >= 2 ** 53)
       throw new AudioFormatError(`ogg: the last page of the chained stream (link) at byte ${link.start} states granule position ${link.granule}, more than any stream holds (corrupt header?)`);
     const frames = oggFrames(p, link.granule);
-    chain.push({ start: link.start, end: link.end, firstFrame, frames, seek: await oggSeekInfo(src, link.start, link.end, link.serial, p) });
+    chain.push({ start: link.start, end: link.end, firstFrame, frames, seek: oggSeekInfo(link.firstAudio, link.serial, p) });
     firstFrame += frames;
   }
   probe.chain = chain;
@@ -943,36 +963,24 @@ async function chainOgg(src: ByteSource, probe: Probe): Promise<void> {
   probe.ogg = chain[0].seek;
 }
 
-/** Largest Ogg header (ident, comment, setup pages) kept for seeking; beyond it reads restart instead. */
-const MAX_OGG_HEADERS = 16 << 20;
-
 /**
- * Finds the first audio page (the first with a granule other than 0) of the stream `serial` whose
- * pages are at bytes [start, end) — the file, or a link of a chained one — for seeking; undefined if
- * not found early.
+ * What seeking in the stream `serial` (the file, or a link of a chained one) needs, its first audio
+ * page at `firstAudio` (oggseek.ts firstAudioPage); undefined where that was not found.
  */
-async function oggSeekInfo(src: ByteSource, start: number, end: number, serial: number, probe: Probe): Promise<OggSeek | undefined> {
-  let pos = start;
-  for (let n = 0; n < 1000 && pos - start < MAX_OGG_HEADERS && pos < end; n++) {
-    const page = parsePage(await src.read(pos, Math.min(65536 + 282, end - pos)), 0);
-    if (!page) return undefined;
-    if (page.granule !== 0) {
-      const opus = probe.kind === "opus";
-      return {
-        firstAudio: pos,
-        serial,
-        preSkip: opus ? (probe.preSkip ?? 0) : 0,
-        granulesPerFrame: opus ? 48000 / probe.samplerate : 1,
-        // Opus: 1 s for the decoder state to converge. RFC 7845 §4.6's 80 ms left a stereo decoder up to
-        // 2e-2 off sequential decoding where it got to its block, and at 0.5 s 1e-7 remained; from 1 s
-        // before, every block of the test files came out bit-exact. Vorbis: the first packet after a
-        // seek only primes the overlap-add, up to half the largest block (8192) — one block of margin.
-        preroll: opus ? 48000 : 8192,
-      };
-    }
-    pos += page.length;
-  }
-  return undefined;
+function oggSeekInfo(firstAudio: number | null, serial: number, probe: Probe): OggSeek | undefined {
+  if (firstAudio === null) return undefined;
+  const opus = probe.kind === "opus";
+  return {
+    firstAudio,
+    serial,
+    preSkip: opus ? (probe.preSkip ?? 0) : 0,
+    granulesPerFrame: opus ? 48000 / probe.samplerate : 1,
+    // Opus: 1 s for the decoder state to converge. RFC 7845 §4.6's 80 ms left a stereo decoder up to
+    // 2e-2 off sequential decoding where it got to its block, and at 0.5 s 1e-7 remained; from 1 s
+    // before, every block of the test files came out bit-exact. Vorbis: the first packet after a
+    // seek only primes the overlap-add, up to half the largest block (8192) — one block of margin.
+    preroll: opus ? 48000 : 8192,
+  };
 }
 
 /** Walks the FLAC metadata blocks (4-byte headers: last flag, type, 24-bit length) to the first frame. */
@@ -1061,15 +1069,17 @@ export async function openCompressed(src: ByteSource, head: Uint8Array, options:
   if (ogg) {
     const tail = await oggTail(src);
     const serial = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(14, true);
-    if (tail.serial !== null && tail.serial !== serial) await chainOgg(src, ogg);
+    if (tail.serial !== null && tail.serial !== serial) await chainOgg(src, ogg, tail.pagesEnd!);
     else {
       ogg.frames = tail.granule === null ? null : oggFrames(ogg, tail.granule);
-      ogg.ogg = await oggSeekInfo(src, 0, src.size, serial, ogg);
+      // Each header page read by itself, up to a whole page's length.
+      const pageAt = async (at: number) => parsePage(await src.read(at, Math.min(65536 + 282, src.size - at)), 0);
+      ogg.ogg = oggSeekInfo(await firstAudioPage(pageAt, 0, src.size, serial), serial, ogg);
     }
-    // A stream that begins in the last 64 KiB where no link begins: links that share a serial number.
+    // A stream that begins in the last 64 KiB where no link begins.
     const starts = linkStarts(ogg);
     const again = tail.begins.find((b) => !starts.has(b.offset));
-    if (again) throw linksShareSerial(again.offset, again.serial);
+    if (again) throw streamBeginsElsewhere(again.offset, again.serial, again.sequence, again.before);
     return StreamReader.open(src, ogg, 0, options);
   }
   const skip = id3v2Length(head, 0);

@@ -83,8 +83,7 @@ export class OggPageCheck {
   /**
    * @param offset     the file offset of the first byte to be checked: a page boundary.
    * @param linkStarts where the file's links begin (chainLinks; {0} for a file of one stream): a
-   *   page that begins a stream anywhere else is a link the open did not find, one that shares the
-   *   serial number of the link before it (see linksShareSerial).
+   *   page that begins a stream anywhere else is refused (streamBeginsElsewhere).
    */
   constructor(private offset: number, private readonly linkStarts: ReadonlySet<number> = FIRST_LINK) {}
 
@@ -106,7 +105,7 @@ export class OggPageCheck {
       const before = this.sequence.get(serial);
       // A page that begins a stream (BOS flag) starts its numbering again: the next link of a chained file.
       const begins = (header.getUint8(5) & 0x02) !== 0;
-      if (begins && !this.linkStarts.has(this.offset)) throw linksShareSerial(this.offset, serial);
+      if (begins && !this.linkStarts.has(this.offset)) throw streamBeginsElsewhere(this.offset, serial, sequence, before);
       if (before !== undefined && !begins && sequence !== ((before + 1) >>> 0))
         throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${this.offset} is page ${sequence} of its stream, after page ${before} (a page lost, repeated or out of order)`);
       this.sequence.set(serial, sequence);
@@ -147,6 +146,19 @@ const FIRST_LINK: ReadonlySet<number> = new Set([0]);
  */
 export function linksShareSerial(at: number, serial: number): AudioFormatError {
   return new AudioFormatError(`ogg: a new stream (serial number ${serial}) begins at byte ${at}: a chained file whose links share serial numbers (as \`cat a.ogg a.ogg\` makes) is not supported — RFC 3533 gives each link its own, without which the links can be told apart only by reading the whole file; split the file at byte ${at}, or give each link its own serial number`);
+}
+
+/**
+ * The error for a page (page `sequence` of the stream with serial number `serial`) that begins a
+ * stream at byte `at`, where no link begins. `before`: the number of the last page of that serial
+ * before it, if any. Only a stream that starts its numbering again under a serial number already
+ * met is a chained file whose links share one (linksShareSerial); a stream of a serial not met
+ * before begins alongside another (multiplexed streams), and a page that continues its stream's
+ * numbering has a damaged BOS flag.
+ */
+export function streamBeginsElsewhere(at: number, serial: number, sequence: number, before: number | undefined): AudioFormatError {
+  if (before !== undefined && sequence !== ((before + 1) >>> 0)) return linksShareSerial(at, serial);
+  return new AudioFormatError(`ogg: the page at byte ${at} begins a stream (serial number ${serial}) where no link begins (multiplexed streams, or a damaged file)`);
 }
 
 /**
@@ -240,28 +252,64 @@ export interface OggLinkBounds {
   serial: number;
   /** Granule position of its last page that ends a packet (Vorbis: its frames; Opus: 48 kHz samples, pre-skip included). */
   granule: number;
+  /** Byte offset of its first audio page (firstAudioPage), null if not found early. */
+  firstAudio: number | null;
 }
 
-/** More links than this are refused: each costs reads at open and a decoder of its own. */
-const MAX_LINKS = 65536;
+/**
+ * More links than this are refused: each costs reads at open and, decoding, a decoder of its own
+ * (~3 ms). Real chained files — stream captures, a link per track — have tens to hundreds.
+ */
+export const MAX_LINKS = 4096;
+
+/** Header pages (identification, comments — cover art makes them long —, Vorbis setup) walked for a stream's first audio page, at most. */
+const MAX_HEADER_PAGES = 1000;
+/** Largest Ogg header kept for seeking; beyond it reads restart instead. */
+const MAX_HEADER_BYTES = 16 << 20;
+
+/** The page at byte offset `at`; null where none is whole there and passes its CRC. */
+export type PageAt = (at: number) => Promise<Omit<OggPage, "offset"> | null>;
+
+/**
+ * Where the audio of the stream `serial` whose BOS page is at `start` begins, for seeking: its
+ * first page with a granule other than 0, its pages (before `end`) read by `pageAt`. Null if not
+ * found within MAX_HEADER_PAGES pages and MAX_HEADER_BYTES, or before a page of another stream.
+ * @throws AudioFormatError at a page after `start` that begins a stream (streamBeginsElsewhere).
+ */
+export async function firstAudioPage(pageAt: PageAt, start: number, end: number, serial: number): Promise<number | null> {
+  let before: number | undefined;
+  for (let pos = start, n = 0; n < MAX_HEADER_PAGES && pos - start < MAX_HEADER_BYTES && pos < end; n++) {
+    const page = await pageAt(pos);
+    if (!page) return null;
+    if (n > 0 && page.bos) throw streamBeginsElsewhere(pos, page.serial, page.sequence, page.serial === serial ? before : undefined);
+    if (page.serial !== serial) return null;
+    if (page.granule !== 0) return pos;
+    before = page.sequence;
+    pos += page.length;
+  }
+  return null;
+}
 
 /**
  * The links of a chained Ogg file (RFC 3533 §4), in order, found without reading the whole file:
  * from each link's BOS page, the pages of one window are walked (a short link ends there); beyond
  * it, the link's last page is found by galloping then bisecting on the serial number — the pages
  * of a link carry its serial, those of the links after it others — and the pages around it walked.
- * O(log of its size) reads of a window per link.
+ * O(log of its size) reads of a window per link; the walks (the link's header pages too, for
+ * firstAudioPage) go through one window of the file, read again only where a page leaves it.
+ * `pagesEnd`: the end of the file's last whole page (oggTail). The last link ends there, and is
+ * given the bytes after it — a page cut short, or junk — which decoding reports where it gets
+ * there (OggPageCheck), as for a file of one stream; its granule is then its last whole page's.
  * @throws AudioFormatError where the pages are not a chain of whole streams: a page that is not
  *   one or fails its CRC on the walks, a stream that begins again with the serial number of the one
  *   before (linksShareSerial) or reuses an earlier link's, streams multiplexed (grouped) rather
  *   than chained, a link with no page that ends a packet.
  */
-export async function chainLinks(src: ByteSource): Promise<OggLinkBounds[]> {
+export async function* chainLinks(src: ByteSource, pagesEnd: number): AsyncGenerator<OggLinkBounds> {
   const walker = new PageWalker(src);
-  const links: OggLinkBounds[] = [];
   const serials = new Map<number, number>();
-  for (let start = 0; start < src.size; ) {
-    if (links.length === MAX_LINKS) throw new AudioFormatError(`ogg: more than ${MAX_LINKS} chained streams (links); not supported`);
+  for (let start = 0; start < pagesEnd; ) {
+    if (serials.size === MAX_LINKS) throw new AudioFormatError(`ogg: more than ${MAX_LINKS} chained streams (links), the link at byte ${start} the first past them: not supported`);
     const first = await walker.page(start);
     if (start > 0 && !first.bos)
       throw new AudioFormatError(`ogg: the page at byte ${start} (serial number ${first.serial}) neither continues the stream before it nor begins a new one (multiplexed streams, or a damaged file)`);
@@ -269,28 +317,28 @@ export async function chainLinks(src: ByteSource): Promise<OggLinkBounds[]> {
     if (earlier !== undefined)
       throw new AudioFormatError(`ogg: the stream that begins at byte ${start} has serial number ${first.serial}, as the one that began at byte ${earlier}: RFC 3533 gives each link of a chained file its own, without which where the links begin cannot be found (split the file at byte ${start})`);
     serials.set(first.serial, start);
-    const { end, granule } = await linkEnd(src, walker, first);
-    if (end === start + first.length && !first.eos && end < src.size && (await walker.page(end)).bos)
+    const { end, granule } = await linkEnd(src, walker, first, pagesEnd);
+    if (end === start + first.length && !first.eos && end < pagesEnd && (await walker.page(end)).bos)
       throw new AudioFormatError(`ogg: the stream at byte ${end} begins alongside the one at byte ${start} (multiplexed, "grouped" streams, RFC 3533 §4): not supported, only one audio stream or a chain of them`);
     if (granule < 0) throw new AudioFormatError(`ogg: no page of the stream that begins at byte ${start} ends a packet (corrupt stream?)`);
-    links.push({ start, end, serial: first.serial, granule });
+    const firstAudio = await firstAudioPage((at) => walker.page(at), start, end, first.serial);
+    yield { start, end: end < pagesEnd ? end : src.size, serial: first.serial, granule, firstAudio };
     start = end;
   }
-  return links;
 }
 
 /**
  * Where the link whose BOS page is `first` ends, and its last granule (see chainLinks). Pages found
  * by the bisection must number up from the ones before (pagesOutOfOrder) and never begin a stream.
  */
-async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage): Promise<{ end: number; granule: number }> {
+async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage, pagesEnd: number): Promise<{ end: number; granule: number }> {
   const serial = first.serial;
   let last = first; // the last page known to be of this link
   let granule = -1;
-  /** Walks the pages from `last` on while they are this link's and start before `limit`; true when a page of another stream, or the end of the file, is reached. */
+  /** Walks the pages from `last` on while they are this link's and start before `limit`; true when a page of another stream, or the end of the pages, is reached. */
   const walk = async (limit: number): Promise<boolean> => {
     for (let at = last.offset; ; ) {
-      if (at >= src.size) return true;
+      if (at >= pagesEnd) return true;
       if (at >= limit) return false;
       const p = await walker.page(at);
       if (p.serial !== serial) return true;
@@ -306,7 +354,7 @@ async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage): Pro
   };
   if (!(await walk(first.offset + WINDOW))) {
     // Gallop: probes twice as far each time until one finds a page of another stream (or none).
-    let hi = src.size;
+    let hi = pagesEnd;
     for (let step = WINDOW; last.offset + step < hi; step *= 2) {
       const p = await pageFrom(src, last.offset + step);
       if (!p || p.serial !== serial) {
