@@ -48,10 +48,10 @@ const MAX_PASS_SAMPLES = 2 ** 36;
 interface Pass { g: FrameGeometry; samples: number; frames: number }
 
 /**
- * The pass these parameters make over the recording, from its header alone: the frames the
- * engine has (resampled as resample_poly counts, in integers — `frames · (rate / fs)` in float64
- * gave 1 s at 44.1 kHz resampled to 48 kHz 48001 samples and 402 frames, the engine's 401), which
- * tiles that need no stats pass are placed on.
+ * The pass these parameters make over the recording, from its registered frame count alone, for
+ * the checks before any work: the frames the engine has (resampled as resample_poly counts, in
+ * integers — `frames · (rate / fs)` in float64 gave 1 s at 44.1 kHz resampled to 48 kHz 48001
+ * samples and 402 frames, the engine's 401).
  */
 function passGeometry(params: Params, recording: TileRecording): Pass {
   const fs = realSamplerate(recording.samplerate, recording.timeExpansion);
@@ -401,8 +401,9 @@ export class TileService {
   /**
    * `stats` for parameters already checked against the recording (checkedPass, `pass`). Parameters
    * that need no whole-recording statistic (needsRecordingStats: dB without PCEN or normalization)
-   * get the header's frames and geometry at once — no claim, no pass, no 503: a pass over an hour
-   * of 384 kHz audio took 7–29 s, minutes for longer ones, and found nothing their tiles use. `signal`: the request's client left.
+   * get the frames and geometry a worker reads from the file's header (framesOf) — no claim, no
+   * pass, no 503 while one runs: a pass over an hour of 384 kHz audio took 7–29 s, minutes for
+   * longer ones, and found nothing their tiles use. `signal`: the request's client left.
    * A pass every one of whose requests left before their answer — queued for a slot or running —
    * is cancelled, as a tile is; one a request got its 503 for (it will be asked again) or that a
    * caller without a signal wants goes on to the end.
