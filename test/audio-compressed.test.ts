@@ -524,6 +524,16 @@ describe("chained Ogg files", () => {
     expect(await decodeError(chain)).toBe(`<buffer>: ${where(oggPageOffsets(one).map((o) => o + first.length), concatBytes(first, one))}`);
   });
 
+  it.each([["inside its second header page", 1], ["right after its first page", 0]])("a chained file cut within its last link's headers (%s) is refused at open, as a file of one stream so cut is (link 1's last block failed to read)", async (_label, page) => {
+    const one = golden("seek_long_vorbis.ogg");
+    const first = withSerial(one, 7);
+    const offsets = oggPageOffsets(one);
+    const cut = page === 0 ? offsets[1] : offsets[1] + 30;
+    const message = `ogg: the chained stream (link) at byte ${first.length} has no audio page: the file ends within its headers (truncated?)`;
+    expect(await decodeError(concatBytes(first, one.subarray(0, cut)))).toBe(`<buffer>: ${message}`);
+    await expect(openAudio(one.subarray(0, cut))).rejects.toThrow(AudioFormatError);
+  });
+
   const ELSEWHERE = (at: number, serial: number) => `ogg: the page at byte ${at} begins a stream (serial number ${serial}) where no link begins (multiplexed streams, or a damaged file)`;
 
   it("two streams multiplexed (grouped) whose last page is the first's: refused at open, not as links sharing a serial number", async () => {

@@ -937,6 +937,7 @@ const OPEN_READS_MORE = 64 << 20;
 async function chainOgg(src: ByteSource, probe: Probe, pagesEnd: number): Promise<void> {
   const chain: OggLink[] = [];
   let firstFrame = 0;
+  let lastGranule = -1;
   const budget = OPEN_READS * src.size + OPEN_READS_MORE;
   for await (const link of chainLinks(src, pagesEnd)) {
     if (src.bytesRead > budget)
@@ -955,9 +956,15 @@ async function chainOgg(src: ByteSource, probe: Probe, pagesEnd: number): Promis
     if (link.granule >= 2 ** 53)
       throw new AudioFormatError(`ogg: the last page of the chained stream (link) at byte ${link.start} states granule position ${link.granule}, more than any stream holds (corrupt header?)`);
     const frames = oggFrames(p, link.granule);
+    lastGranule = link.granule;
     chain.push({ start: link.start, end: link.end, firstFrame, frames, seek: oggSeekInfo(link.firstAudio, link.serial, p) });
     firstFrame += frames;
   }
+  // A last link with no audio (its last granule 0: header pages alone) is a file cut inside that
+  // link's headers, as a file of one stream so cut is refused; read as a link of no frames, it
+  // had the decoder of the link before fed on into it, and that link's last block failed.
+  if (chain.length > 1 && lastGranule === 0)
+    throw new AudioFormatError(`ogg: the chained stream (link) at byte ${chain.at(-1)!.start} has no audio page: the file ends within its headers (truncated?)`);
   probe.chain = chain;
   probe.frames = firstFrame;
   probe.ogg = chain[0].seek;
