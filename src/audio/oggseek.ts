@@ -170,6 +170,18 @@ function pagesOutOfOrder(earlier: OggPage, later: OggPage): AudioFormatError {
   return new AudioFormatError(`ogg: the page at byte ${later.offset} is page ${later.sequence} of the stream with serial number ${later.serial}, the page at byte ${earlier.offset} page ${earlier.sequence}: links of a chained file that share a serial number (as \`cat a.ogg a.ogg\` makes, not supported: split the file, or give the links distinct serial numbers), or a damaged file`);
 }
 
+/**
+ * The pages (whole, passing their CRC) that start in `b`, the file's bytes from offset `from`, in
+ * order: a scan for the capture pattern, so a page inside another one's data counts too.
+ */
+function* pagesIn(b: Uint8Array, from: number): Generator<OggPage> {
+  for (let i = 0; i + 27 <= b.length; i++) {
+    if (b[i] !== 0x4f) continue;
+    const p = parsePage(b, i);
+    if (p) yield { ...p, offset: from + i };
+  }
+}
+
 /** Bytes a probe of chainLinks reads first: pages are mostly a few KiB (a window when none is whole in it). */
 const PROBE = 1 << 15;
 
@@ -177,11 +189,7 @@ const PROBE = 1 << 15;
 async function pageFrom(src: ByteSource, from: number): Promise<OggPage | null> {
   for (const size of [PROBE, WINDOW]) {
     const b = await src.read(from, size);
-    for (let i = 0; i + 27 <= b.length; i++) {
-      if (b[i] !== 0x4f) continue;
-      const p = parsePage(b, i);
-      if (p) return { ...p, offset: from + i };
-    }
+    for (const p of pagesIn(b, from)) return p;
     if (from + b.length >= src.size) break;
   }
   return null;
@@ -206,11 +214,7 @@ function endsOnPacketEnd(b: Uint8Array, at: number): boolean {
  */
 async function pageAfter(src: ByteSource, from: number, serial: number, end: number): Promise<OggPage | null> {
   const b = await src.read(from, Math.min(WINDOW, end - from));
-  for (let i = 0; i + 27 <= b.length; i++) {
-    if (b[i] !== 0x4f) continue;
-    const p = parsePage(b, i);
-    if (p && p.serial === serial && p.granule >= 0 && endsOnPacketEnd(b, i)) return { ...p, offset: from + i };
-  }
+  for (const p of pagesIn(b, from)) if (p.serial === serial && p.granule >= 0 && endsOnPacketEnd(b, p.offset - from)) return p;
   return null;
 }
 
@@ -334,7 +338,7 @@ export async function* chainLinks(src: ByteSource, pagesEnd: number): AsyncGener
 async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage, pagesEnd: number): Promise<{ end: number; granule: number }> {
   const serial = first.serial;
   let last = first; // the last page known to be of this link
-  let granule = -1;
+  let granule = first.granule; // of the last page that ends a packet (-1: none yet)
   /** Walks the pages from `last` on while they are this link's and start before `limit`; true when a page of another stream, or the end of the pages, is reached. */
   const walk = async (limit: number): Promise<boolean> => {
     for (let at = last.offset; ; ) {
@@ -343,14 +347,15 @@ async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage, page
       const p = await walker.page(at);
       if (p.serial !== serial) return true;
       if (p.offset !== first.offset) accept(p);
-      if (p.granule >= 0) granule = p.granule;
       at += p.length;
     }
   };
+  /** A page of this link found after its first: checked, and the last one and the last granule moved on to it. */
   const accept = (p: OggPage) => {
     if (p.bos) throw linksShareSerial(p.offset, serial);
     if (p.offset > last.offset && p.sequence <= last.sequence) throw pagesOutOfOrder(last, p);
     if (p.offset > last.offset) last = p;
+    if (p.granule >= 0) granule = p.granule;
   };
   if (!(await walk(first.offset + WINDOW))) {
     // Gallop: probes twice as far each time until one finds a page of another stream (or none).
@@ -362,7 +367,6 @@ async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage, page
         break;
       }
       accept(p);
-      if (p.granule >= 0) granule = p.granule;
     }
     // Bisect between the last page known to be this link's and the first offset known to be past it.
     while (hi - last.offset > WINDOW / 2) {
@@ -370,7 +374,6 @@ async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage, page
       const p = await pageFrom(src, mid);
       if (p && p.serial === serial && p.offset < hi) {
         accept(p);
-        if (p.granule >= 0) granule = p.granule;
       } else hi = mid;
     }
     await walk(Infinity);
