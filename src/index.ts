@@ -13,7 +13,7 @@ export {
   parseParams, paramsSchema, checkParamsForRecording, ParamsError, PARAM_NAMES, WINDOWS, SCALES, COLORMAPS,
   type Params, type ParamsInput, type WindowName, type Scale, type ColormapName,
 } from "./engine/params.js";
-export { decode, openAudio, AUDIO_EXTENSIONS } from "./audio/index.js";
+export { decode, openAudio, AUDIO_EXTENSIONS, type DecodedAudio, type OpenOptions } from "./audio/index.js";
 export {
   featuresOfFile, computeFeatures, featuresOfSignal, FEATURE_NAMES, TargetError,
   type FeatureTarget, type FeatureValues, type FeatureName,

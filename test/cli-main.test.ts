@@ -33,6 +33,15 @@ describe("sonotile", () => {
     });
   });
 
+  it("`help <command>` is that command's --help (it printed the list of commands)", async () => {
+    for (const name of ["spectrogram", "jobs"]) {
+      const [asked, flag] = await Promise.all([sonotile(["help", name]), sonotile([name, "--help"])]);
+      expect(asked, name).toEqual(flag);
+      expect(asked.stdout, name).toMatch(new RegExp(`^usage: sonotile ${name}\\b`));
+    }
+    expect((await sonotile(["help", "spectogram"])).stderr).toMatch(/unknown command 'spectogram' \(did you mean spectrogram\?\)/);
+  });
+
   it("--time-expansion's help says what it defaults to: the file's GUANO TE, else 1", async () => {
     const names = ["spectrogram", "decode", "info", "extract"];
     const runs = await Promise.all(names.map((name) => sonotile([name, "--help"])));
@@ -48,9 +57,11 @@ describe("sonotile", () => {
   });
 
   it("no command, or an unknown one: exit 2 with the list on the right stream", async () => {
+    // Nothing asked is a usage error: the list goes to standard error (it went to standard output).
     const none = await sonotile([]);
     expect(none.code).toBe(2);
-    expect(none.stdout).toMatch(/^usage: sonotile <command>/);
+    expect(none.stdout).toBe("");
+    expect(none.stderr).toMatch(/^usage: sonotile <command>/);
     const unknown = await sonotile(["spectogram", "x.wav"]);
     expect(unknown.code).toBe(2);
     expect(unknown.stdout).toBe("");

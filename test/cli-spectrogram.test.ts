@@ -208,6 +208,7 @@ describe("sonotile spectrogram: usage and input errors", () => {
     const out = join(tmp, "nan.png");
     const r = await sonotile(["spectrogram", nan, "-o", out]);
     expectOneLineError(r, 1, /the samples hold NaN \(first at 0\.5 s, sample 4000 of the signal analysed\)/, "NaN sample");
+    expect(r.stderr).toContain(`${nan}: the samples hold NaN`); // which file, as the reader's own errors say
     expect(existsSync(out)).toBe(false);
   });
 

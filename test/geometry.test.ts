@@ -18,6 +18,16 @@ describe("frameGeometry", () => {
     expect(() => frameGeometry(0.00001, 0.5, 44100)).toThrow(/window_size/);
     expect(() => frameGeometry(0.025, 1e-9, 44100)).toThrow(/hop_size/);
   });
+
+  it("refuses what parseParams refuses, naming the argument: it is in the library API", () => {
+    // Before, NaN sizes (a string window) or a negative overlap (hop_size 2) came out as a geometry.
+    expect(() => frameGeometry("a" as unknown as number, 0.5, 44100)).toThrow(new TypeError(`window_size: must be a number, got string "a"`));
+    expect(() => frameGeometry(0.025, 2, 44100)).toThrow(new ParamsError([{ field: "hop_size", message: "must be > 0 and <= 1, got 2" }]));
+    expect(() => frameGeometry(0.025, 0, 44100)).toThrow(/hop_size: must be > 0 and <= 1, got 0/);
+    expect(() => frameGeometry(NaN, 0.5, 44100)).toThrow(/window_size: must be a finite number > 0 \(seconds\), got NaN/);
+    expect(() => frameGeometry(Infinity, 0.5, 44100)).toThrow(/window_size/);
+    for (const rate of [0, -1, NaN, Infinity]) expect(() => frameGeometry(0.025, 0.5, rate)).toThrow(new RangeError(`samplerate: must be a finite number > 0 (Hz), got ${rate}`));
+  });
 });
 
 describe("frameCount (scipy boundary='zeros', padded=True)", () => {

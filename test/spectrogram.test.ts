@@ -7,6 +7,7 @@
 import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { openAudio } from "../src/audio/index.js";
+import { AudioFormatError } from "../src/audio/types.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
 import { ParamsError, type ParamsInput } from "../src/engine/params.js";
 import * as library from "../src/index.js";
@@ -193,18 +194,30 @@ describe("chunked processing equals one pass", () => {
   });
 });
 
+describe("a disposed RecordingSpectrogram", () => {
+  it("refuses to compute with a message saying so (the core's own was 'invalid handle'); dispose twice is harmless", async () => {
+    const recording = new RecordingSpectrogram(samplesReader([readF32(`${GOLDEN}synthetic.f32`)], 48000), { pcen: false });
+    expect((await recording.frameRange(0, 4)).length).toBe(4 * recording.geometry.bins);
+    recording.dispose();
+    recording.dispose();
+    await expect(recording.frameRange(0, 4)).rejects.toThrow(/^the spectrogram was used after dispose\(\)$/);
+    await expect(recording.computeStats()).rejects.toThrow(/used after dispose/);
+  });
+});
+
 describe("samples a spectrogram cannot be made of", () => {
   const tone = () => Float32Array.from({ length: 24_000 }, (_, i) => 0.5 * Math.sin(i / 7));
   // 25 ms at 48 kHz: n = 1200, four frames per transform; 22.9 ms: n = 1099, one frame at a time.
   const paths: ParamsInput[] = [{}, { window_size: 0.0229, pcen: false, normalize: false, scale: "power" }];
 
-  it("NaN or ±Infinity among the samples is an AudioFormatError naming the first one's time, on both STFT paths", () => {
+  it("NaN or ±Infinity among the samples is a SampleValuesError (an AudioFormatError) naming the first one's time, on both STFT paths", () => {
     for (const [at, value] of [[5000, NaN], [23_999, -Infinity], [17, Infinity]] as const) {
       const x = tone();
       x[at] = value;
       for (const params of paths) {
+        expect(() => spectrogram(x, 48_000, params)).toThrow(AudioFormatError);
         expect(() => spectrogram(x, 48_000, params)).toThrow(expect.objectContaining({
-          name: "AudioFormatError",
+          name: "SampleValuesError",
           message: `the samples hold ${value} (first at ${at / 48_000} s, sample ${at} of the signal analysed): a spectrogram of NaN or ±Infinity is not defined`,
         }));
       }

@@ -70,10 +70,17 @@ export async function main(argv: string[]): Promise<number> {
   const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
   const verbose = argv.slice(0, end).includes("--verbose");
   const args = [...argv.slice(0, end).filter((a) => a !== "--verbose"), ...argv.slice(end)];
+  // `sonotile help spectrogram` is `sonotile spectrogram --help`.
+  if (args[0] === "help" && args.length > 1) args.splice(0, 2, args[1], "--help");
   const name = args[0];
-  if (!name || name === "--help" || name === "-h" || name === "help") {
+  if (!name) {
+    // Nothing asked: a usage error, so the usage goes where errors go.
+    process.stderr.write(usage() + "\n");
+    return EXIT.usage;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(usage() + "\n");
-    return name ? EXIT.ok : EXIT.usage;
+    return EXIT.ok;
   }
   if (name === "--version" || name === "-V") {
     process.stdout.write(`sonotile ${VERSION}\n`);

@@ -191,6 +191,8 @@ export class SpectrogramPlan {
     const { bins, hop, nperseg } = this.geometry;
     const p = this.params;
     const frames = f1 - f0;
+    // The core's message for a destroyed plan is "invalid handle" at a line of assembly/.
+    if (this.handle === 0) throw new Error("the spectrogram was used after dispose()");
     if (p.pcen && frames > 0 && pcen === null && f0 !== 0) throw new Error(`PCEN needs the smoother state before frame ${f0}`);
     const columns = this.columns;
     // A multiple of four frames: the four-frame kernel's groups.
@@ -288,10 +290,12 @@ export function normalizationDivisor(p: Params, peak: number): number {
 
 /**
  * Samples that decode but have no spectrogram: NaN or ±Infinity, or values whose power overflows
- * float32. Bad audio like any AudioFormatError (its name included: CLI exit 1, HTTP 422), but not
- * a decoding failure, so the HTTP layer can say what it is.
+ * float32. Bad audio like any AudioFormatError (CLI exit 1, HTTP 422), but not a decoding failure:
+ * a class and a name of its own, so that the HTTP layer and scripts can say what it is.
  */
-export class SampleValuesError extends AudioFormatError {}
+export class SampleValuesError extends AudioFormatError {
+  override name = "SampleValuesError";
+}
 
 /**
  * The error for samples [from, to) of `samples` (signal index samplesStart + i) that

@@ -2,6 +2,7 @@
  * Where frames and bins are: the framing of scipy.signal.stft with boundary="zeros",
  * padded=True (SPEC §3.5), in one place so that the engine, tiles and features agree.
  */
+import { describeValue } from "../audio/signal.js";
 import { ParamsError } from "./params.js";
 
 export interface FrameGeometry {
@@ -22,6 +23,7 @@ export interface FrameGeometry {
  * truncation as Python's int(), so sizes match Whombat's to the sample.
  */
 export function frameGeometry(windowSize: number, hopSize: number, samplerate: number): FrameGeometry {
+  checkGeometryArguments(windowSize, hopSize, samplerate);
   const nperseg = Math.trunc(windowSize * samplerate);
   const noverlap = Math.trunc((windowSize - hopSize * windowSize) * samplerate);
   if (nperseg < 2) {
@@ -30,6 +32,18 @@ export function frameGeometry(windowSize: number, hopSize: number, samplerate: n
   const hop = nperseg - noverlap;
   if (hop < 1) throw new ParamsError([{ field: "hop_size", message: `gives a hop of ${hop} samples; needs at least 1` }]);
   return { nperseg, noverlap, hop, bins: Math.floor(nperseg / 2) + 1, samplerate };
+}
+
+/**
+ * What parseParams would refuse, refused here too: frameGeometry is in the library API (SPEC §8b),
+ * and a NaN or a hop_size of 2 came out as a geometry of NaNs or a negative overlap.
+ */
+function checkGeometryArguments(windowSize: number, hopSize: number, samplerate: number): void {
+  const args = { window_size: windowSize, hop_size: hopSize, samplerate };
+  for (const [name, value] of Object.entries(args)) if (typeof value !== "number") throw new TypeError(`${name}: must be a number, got ${describeValue(value)}`);
+  if (!(samplerate > 0 && Number.isFinite(samplerate))) throw new RangeError(`samplerate: must be a finite number > 0 (Hz), got ${samplerate}`);
+  if (!(windowSize > 0 && Number.isFinite(windowSize))) throw new ParamsError([{ field: "window_size", message: `must be a finite number > 0 (seconds), got ${windowSize}` }]);
+  if (!(hopSize > 0 && hopSize <= 1)) throw new ParamsError([{ field: "hop_size", message: `must be > 0 and <= 1, got ${hopSize}` }]);
 }
 
 /**
