@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
 import { parseFrameHeader } from "../src/audio/flacseek.js";
 import { MAX_LINKS } from "../src/audio/oggseek.js";
-import { concatBytes, decodeError, fixOggCrc, oggFirstPages, oggPageOffsets, withPacketsAcrossPages, withSerial } from "./audio-helpers.js";
+import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, oggFirstPages, oggPageOffsets, withFrameCodes, withPacketsAcrossPages, withSerial } from "./audio-helpers.js";
 import { maxAbsDiff } from "./golden.js";
 
 const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
@@ -243,6 +243,71 @@ describe("FLAC STREAMINFO that the frames contradict", () => {
     expect(await decodeError(lying)).toBe(`<buffer>: flac: the frames have 1 channel, STREAMINFO says ${channels}`);
     const file = onDisk(`channels-${field}.flac`, lying);
     expect(await readError(file)).toBe(`${file}: flac: the frames have 1 channel, STREAMINFO says ${channels}`);
+  });
+});
+
+describe("FLAC frames that take the sample rate or depth from STREAMINFO (codes 0, RFC 9639 §9.1.2, §9.1.4)", () => {
+  // libFLAC 1.4.2 (not in subset mode) writes sample rate code 0 for 768000, 1000000 and 100001 Hz,
+  // rates no other code states; the decoder found such frames unparseable ("corrupt stream").
+  const rateFromStreaminfo = (c: Uint8Array) => (c[0] &= 0xf0);
+  const depthFromStreaminfo = (c: Uint8Array) => (c[1] &= 0xf1);
+  it.each([
+    ["flac_pcm_16.flac", "sample rate", rateFromStreaminfo, 16000],
+    ["flac_pcm_24.flac", "sample rate", rateFromStreaminfo, 16000],
+    ["flac_pcm_s8.flac", "sample size", depthFromStreaminfo, 16000],
+    ["flac_pcm_24.flac", "sample size", depthFromStreaminfo, 16000],
+    ["flac_pcm_16.flac", "sample rate and size", (c: Uint8Array) => (rateFromStreaminfo(c), depthFromStreaminfo(c)), 16000],
+    ["flac_pcm_16.flac", "sample rate (STREAMINFO saying 768000 Hz)", rateFromStreaminfo, 768000],
+  ] as const)("%s with every frame's %s code 0 reads the original samples, from the start and from a fresh reader at each range", async (name, _, edit, rate) => {
+    const good = await decode(path.join(FORMATS, name));
+    const coded = withFrameCodes(streaminfoSet(fixture(name), 80, 20, rate), edit); // sample rate: 20 bits at bit 80
+    const whole = await decode(coded);
+    expect([whole.samplerate, whole.frames]).toEqual([rate, good.frames]);
+    expect(whole.data[0]).toEqual(good.data[0]);
+    for (const [start, count] of [[12_345, 2000], [15_000, 1000], [4_095, 2], [0, 700], [8_192, 1]]) {
+      const reader = await openAudio(coded, { blockFrames: 500 });
+      try {
+        expect([reader.info.frames, reader.info.bitsPerSample]).toEqual([good.frames, Number(name.match(/\d+/)![0])]);
+        expect(await reader.read(0, start, count), `${start}+${count}`).toEqual(good.data[0].subarray(start, start + count));
+      } finally {
+        await reader.close();
+      }
+    }
+  });
+
+  it("a file whose STREAMINFO states a fixed block size not the frames' own reads whole (libFLAC, given STREAMINFO, numbers the frames by it)", async () => {
+    const good = await decode(path.join(FORMATS, "flac_pcm_16.flac"));
+    const lying = streaminfoSet(streaminfoSet(fixture("flac_pcm_16.flac"), 0, 16, 8192), 16, 16, 8192); // frames of 4096
+    expect((await decode(lying)).data[0]).toEqual(good.data[0]);
+  });
+});
+
+describe("FLAC frame headers with a reserved code, or a sample rate not STREAMINFO's", () => {
+  // flac_pcm_16.flac: 4 frames, at bytes 86, 8085, 16088 and 24100; 16 kHz (rate code 5).
+  it("the fixture's frames are where these tests say", () => {
+    expect(flacFrameOffsets(fixture("flac_pcm_16.flac"))).toEqual([86, 8085, 16088, 24100]);
+  });
+
+  const rateCode = (code: number) => (c: Uint8Array) => (c[0] = (c[0] & 0xf0) | code);
+  const sizeCode = (code: number) => (c: Uint8Array) => (c[1] = (c[1] & 0xf1) | (code << 1));
+  it.each([
+    ["sample rate code 0b1111", 0, rateCode(15), "flac: the frame at byte 86 has sample rate code 0b1111 (RFC 9639 §9.1.2), a reserved value"],
+    ["sample rate code 0b1111", 2, rateCode(15), "flac: the frame at byte 16088 has sample rate code 0b1111 (RFC 9639 §9.1.2), a reserved value"],
+    ["sample size code 0b011", 0, sizeCode(3), "flac: the frame at byte 86 has sample size code 0b011 (RFC 9639 §9.1.4), a reserved value"],
+    ["sample size code 0b011", 3, sizeCode(3), "flac: the frame at byte 24100 has sample size code 0b011 (RFC 9639 §9.1.4), a reserved value"],
+    ["sample rate code 0b1001 (44.1 kHz)", 0, rateCode(9), "flac: the frame at byte 86 states a sample rate of 44100 Hz, STREAMINFO says 16000 Hz"],
+  ] as const)("%s in frame %i is refused, naming the frame's byte — the frame was skipped, and read as the next one's samples or as a corrupt stream", async (_, frame, edit, message) => {
+    const bad = withFrameCodes(fixture("flac_pcm_16.flac"), (c, k) => k === frame && edit(c));
+    expect(await decodeError(bad)).toBe(`<buffer>: ${message}`);
+    const file = onDisk(`code-${frame}-${message.length}.flac`, bad);
+    // From a fresh reader at the end (a seek): the same error.
+    const reader = await openAudio(file, { blockFrames: 500 }).catch((err: Error) => err);
+    if (reader instanceof Error) return expect(reader.message).toBe(`${file}: ${message}`);
+    try {
+      await expect(reader.read(0, 15_000, 1000)).rejects.toThrow(`${file}: ${message}`);
+    } finally {
+      await reader.close();
+    }
   });
 });
 

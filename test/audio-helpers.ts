@@ -1,6 +1,7 @@
 /** Shared by the audio tests. */
 import { expect } from "vitest";
 import { AudioFormatError, decode } from "../src/audio/index.js";
+import { parseFrameHeader } from "../src/audio/flacseek.js";
 
 /** The AudioFormatError message of decoding `input` whole (fails the test if it decodes, or fails otherwise). */
 export async function decodeError(input: string | Uint8Array): Promise<string> {
@@ -88,5 +89,51 @@ export function withPacketsAcrossPages(b: Uint8Array): Uint8Array {
   for (const p of pages) p.header[26] = p.lacing.length;
   const out = concatBytes(...pages.flatMap((p) => [p.header, new Uint8Array(p.lacing), p.body]));
   for (const at of oggPageOffsets(out)) fixOggCrc(out, at);
+  return out;
+}
+
+/** FLAC's CRC-8 (frame header, polynomial 0x07) or CRC-16 (frame footer, 0x8005) of `b`, MSB first, initial 0 (RFC 9639 §9.1.8, §9.3). */
+export function flacCrc(b: Uint8Array, bits: 8 | 16): number {
+  const [poly, top, mask] = bits === 8 ? [0x07, 0x80, 0xff] : [0x8005, 0x8000, 0xffff];
+  let c = 0;
+  for (const v of b) {
+    c ^= v << (bits - 8);
+    for (let k = 0; k < 8; k++) c = c & top ? ((c << 1) ^ poly) & mask : (c << 1) & mask;
+  }
+  return c;
+}
+
+/**
+ * The byte offsets of the frames of the FLAC file `b` (whole, of fixed block size): the first
+ * after the metadata blocks, each next one where a header follows bytes whose CRC-16 closes.
+ */
+export function flacFrameOffsets(b: Uint8Array): number[] {
+  let at = 4;
+  for (let last = 0; !last; at += 4 + ((b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3])) last = b[at] & 0x80;
+  const frames = [at];
+  for (let j = at + 2; j + 6 <= b.length; j++) {
+    const start = frames[frames.length - 1];
+    if (parseFrameHeader(b, j, 1) && flacCrc(b.subarray(start, j - 2), 16) === ((b[j - 2] << 8) | b[j - 1])) frames.push(j);
+  }
+  return frames;
+}
+
+/**
+ * A copy of the FLAC file `b` with the codes of its frame headers edited: `edit` gets each
+ * frame's index and its header's bytes 2 (block size and sample rate codes) and 3 (channel
+ * assignment, sample size, reserved bit) and may change them, but not the header's length (RFC
+ * 9639 §9.1). Each header's CRC-8 and each frame's CRC-16 are computed again.
+ */
+export function withFrameCodes(b: Uint8Array, edit: (codes: Uint8Array, frame: number) => void): Uint8Array {
+  const out = b.slice();
+  const frames = flacFrameOffsets(b);
+  frames.forEach((at, k) => {
+    const headerBytes = parseFrameHeader(b, at, 1)!.headerBytes;
+    edit(out.subarray(at + 2, at + 4), k);
+    out[at + headerBytes - 1] = flacCrc(out.subarray(at, at + headerBytes - 1), 8);
+    const end = frames[k + 1] ?? b.length;
+    const crc = flacCrc(out.subarray(at, end - 2), 16);
+    out.set([crc >> 8, crc & 0xff], end - 2);
+  });
   return out;
 }

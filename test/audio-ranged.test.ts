@@ -9,6 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
+import { flacCrc } from "./audio-helpers.js";
 import { random } from "./random.js";
 
 let dir: string;
@@ -193,17 +194,6 @@ describe("a file that shrinks after it was opened", () => {
     }
   });
 });
-
-/** FLAC's CRC-8 (frame header, polynomial 0x07) or CRC-16 (frame footer, 0x8005) of `b`, MSB first, initial 0. */
-function flacCrc(b: Uint8Array, bits: 8 | 16): number {
-  const [poly, top, mask] = bits === 8 ? [0x07, 0x80, 0xff] : [0x8005, 0x8000, 0xffff];
-  let c = 0;
-  for (const v of b) {
-    c ^= v << (bits - 8);
-    for (let k = 0; k < 8; k++) c = c & top ? ((c << 1) ^ poly) & mask : (c << 1) & mask;
-  }
-  return c;
-}
 
 /**
  * A mono 16-bit 48 kHz FLAC holding `samples` in fixed-blocksize frames of `blocksize` (frame numbers

@@ -27,7 +27,7 @@
  * (each with its own pre-skip and end trimming), and a seek bisects within the link that holds its
  * block — or, near that link's start, decodes from there.
  */
-import { lastFrameEnd, parseFrameHeader, seekFrame } from "./flacseek.js";
+import { frameHeaderProblem, frameProblemAfter, lastFrameEnd, readFrameHeader, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
 import { chainLinks, firstAudioPage, OggPageCheck, pageLength, parsePage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
 import { checkBasics } from "./layout.js";
@@ -129,7 +129,7 @@ function linkStarts(probe: Probe): ReadonlySet<number> {
 interface FlacSeek {
   /** Byte offset of the first audio frame (after all metadata blocks). */
   firstFrame: number;
-  /** "fLaC" + the STREAMINFO block marked as the last metadata block. */
+  /** "fLaC" + the STREAMINFO block marked as the last metadata block: what every fresh decoder is given first (createDecoder). */
   preamble: Uint8Array;
   /**
    * The samples per frame number in fixed-blocksize streams (every frame but the last holds that
@@ -167,7 +167,15 @@ async function createDecoder(p: Probe): Promise<StreamDecoder> {
   switch (p.kind) {
     case "flac": {
       const { FLACDecoder } = await import("@wasm-audio-decoders/flac");
-      d = new FLACDecoder();
+      const flac = new FLACDecoder();
+      await flac.ready;
+      // libFLAC needs STREAMINFO for frames whose header takes the sample rate or depth from it
+      // (codes 0b0000 and 0b000, RFC 9639 §9.1.2 and §9.1.5: libFLAC writes them for rates no other
+      // code can state, such as 768 kHz) — without it, it finds them unparseable and skips them.
+      // `decode` hands it only the frames (codec-parser drops the metadata), so STREAMINFO goes in
+      // by `decodeFrames`, straight to libFLAC, before any frame.
+      checkDecoded("flac", await flac.decodeFrames([p.flac!.preamble]), "STREAMINFO");
+      d = flac;
       break;
     }
     case "mp3": {
@@ -227,6 +235,21 @@ function checkDecoded(kind: string, r: Decoded, what: string): Decoded {
 }
 
 /**
+ * A FLAC stream's error `err` (decoding failed, or the frames ran out, after frame `sample`), or
+ * the error naming the frame that explains it when a header from the frame holding that one on
+ * has a reserved code or a sample rate not STREAMINFO's (flacseek.ts frameProblemAfter): the
+ * decoder skips such a frame and says only that the stream broke. Other errors, and other
+ * formats', are returned as they are.
+ */
+async function explainFlac(src: ByteSource, probe: Probe, sample: number, err: unknown): Promise<unknown> {
+  const flac = probe.flac;
+  if (!flac || !(err instanceof AudioFormatError)) return err;
+  const frame = await seekFrame(src, flac.firstFrame, sample, flac.blocksize);
+  const problem = frame && (await frameProblemAfter(src, frame.offset, probe.samplerate));
+  return problem ? new AudioFormatError(problem) : err;
+}
+
+/**
  * The FLAC decoder scales integers by 1/(2^(bits-1) − 1); libsndfile by 1/2^(bits-1). Recover the
  * integer (exact: |v| < 2^23 fits float32's 24-bit significand, so rounding is unambiguous) and
  * rescale, in place. `bits` is the depth of the decoded frames (their headers' value, which the
@@ -266,7 +289,7 @@ class Cursor {
    * @param start       byte offset where decoding starts (first byte fed after `preamble`; Ogg: a page boundary)
    * @param firstSample sample number of the first decoded frame at `start`
    * @param block       index of the first block to produce; its start is ≥ firstSample
-   * @param preamble    bytes fed to the decoder first (FLAC: STREAMINFO when starting mid-stream; MP3: warm-up frames; Ogg: the link's header pages)
+   * @param preamble    bytes fed to the decoder first (MP3: warm-up frames; Ogg: the link's header pages)
    */
   constructor(private dec: StreamDecoder, private readonly newDecoder: () => Promise<StreamDecoder>, private readonly src: ByteSource, private readonly probe: Probe, private readonly blockFrames: number, start: number, firstSample = 0, block = 0, private preamble: Uint8Array | null = null) {
     this.filePos = start;
@@ -293,6 +316,15 @@ class Cursor {
 
   /** The next block (the last one may be short), or null past the end of the stream. */
   async next(): Promise<Float32Array[] | null> {
+    try {
+      return await this.decodeNext();
+    } catch (err) {
+      throw await explainFlac(this.src, this.probe, this.emitted, err);
+    }
+  }
+
+  /** next, without explainFlac. */
+  private async decodeNext(): Promise<Float32Array[] | null> {
     while (this.ready.length === 0 && !this.done) {
       let r: Decoded;
       if (this.preamble) {
@@ -462,7 +494,13 @@ export class StreamReader implements AudioReader {
         r.info.frames = frames;
         r.info.duration = frames / probe.samplerate;
       }
-      if (flacEnd) checkFlacEnd(flacEnd.sample, r.info.frames, probe.frames === null);
+      if (flacEnd) {
+        try {
+          checkFlacEnd(flacEnd.sample, r.info.frames, probe.frames === null);
+        } catch (err) {
+          throw await explainFlac(src, probe, flacEnd.sample, err); // the frame after the whole ones may have a reserved code
+        }
+      }
       // A compressed stream without a single audio frame: truncated or corrupt after its headers
       // (libsndfile refuses these too), not an empty recording.
       if (r.info.frames === 0) throw new AudioFormatError(`${probe.kind}: no audio frame could be decoded (the stream is truncated or corrupt after its headers)`);
@@ -550,7 +588,7 @@ export class StreamReader implements AudioReader {
     this.cursor?.free();
     this.cursor = null;
     const dec = await this.newDecoder();
-    this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, frame.offset, frame.sample, k, flac.preamble);
+    this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, frame.offset, frame.sample, k);
   }
 
   /**
@@ -1013,6 +1051,11 @@ async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Array): P
  * The first FLAC frame's header against STREAMINFO (when the bytes at `firstFrame` are a frame
  * header with a valid CRC-8; otherwise the decoder's output is checked, Cursor.checkFlac).
  *
+ * Codes: a reserved one, or a sample rate not STREAMINFO's, is refused here, naming the frame's
+ * byte (frameHeaderProblem): the decoder skips a frame it cannot parse, and the next one's
+ * samples would have been read as the first's. (Code 0, "from STREAMINFO", is what a rate above
+ * 655350 Hz gets, RFC 9639 §9.1.2.)
+ *
  * Channels: a mismatch is refused here, at open, naming both counts (libsndfile refuses it too,
  * "flac channel changed mid stream").
  *
@@ -1026,21 +1069,29 @@ async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Array): P
  * STREAMINFO depth it does not implement (4, 32), where this decodes the frames as they are.
  *
  * Block size: a fixed-blocksize stream numbers its frames, and frame n starts at sample n × the
- * frames' block size — the first frame's, not STREAMINFO's min/max (which nothing checks, and
- * libFLAC decodes without). Numbered by a false STREAMINFO (4096 for frames of 1152, or the
- * reverse), seeks found no frame, or a whole file was refused as cut short. (libsndfile 1.2 goes
+ * frames' block size — the first frame's, not STREAMINFO's min/max (which nothing checks).
+ * Numbered by a false STREAMINFO (4096 for frames of 1152, or the reverse), seeks found no frame,
+ * or a whole file was refused as cut short; libFLAC, which is given STREAMINFO (createDecoder),
+ * numbers them by its block size when min = max and reports every frame after the first as
+ * missing — so the STREAMINFO the decoders get states the first frame's. (libsndfile 1.2 goes
  * wrong there too: its seeks fail or give wrong samples, and frames of 1152 said to be 4096 are
  * wrong after the first even read from the start.)
  */
 async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek): Promise<void> {
   const b = await src.read(flac.firstFrame, 16); // the longest frame header
-  const first = parseFrameHeader(b, 0, flac.blocksize);
+  const first = readFrameHeader(b, 0, flac.blocksize);
   if (!first) return;
-  if ((b[1] & 1) === 0) flac.blocksize = first.blocksize; // fixed-blocksize strategy: frame numbers count blocks of this size
+  const problem = frameHeaderProblem(first, flac.firstFrame, probe.samplerate);
+  if (problem) throw new AudioFormatError(problem);
+  if ((b[1] & 1) === 0) {
+    // Fixed-blocksize strategy: frame numbers count blocks of this size (see Block size above).
+    flac.blocksize = first.blocksize;
+    new DataView(flac.preamble.buffer).setUint32(8, first.blocksize * 0x10001); // min and max block size (16 bits each)
+  }
   const assignment = b[3] >> 4; // 0..7: independent channels, 8..10: stereo decorrelation
   const channels = assignment < 8 ? assignment + 1 : 2;
   if (channels !== probe.channels) throw new AudioFormatError(`flac: the frames have ${plural(channels, "channel")}, STREAMINFO says ${probe.channels}`);
-  const depth = [0, 8, 12, 0, 16, 20, 24, 32][(b[3] >> 1) & 7]; // 0: "get from STREAMINFO" (3 is reserved, refused by parseFrameHeader)
+  const depth = [0, 8, 12, 0, 16, 20, 24, 32][first.sizeCode]; // 0: "get from STREAMINFO" (3 is reserved, refused above)
   if (depth !== 0) {
     probe.bitsPerSample = depth;
     flac.depthFrom = "the first frame";

@@ -43,18 +43,33 @@ export interface FlacFrame {
   headerBytes: number;
 }
 
+/** A frame header as read (RFC 9639 §9.1), its codes not yet judged (see reservedCode). */
+export interface FrameHeaderCodes extends Omit<FlacFrame, "offset"> {
+  /** Block size code (§9.1.1; 0 is reserved). */
+  blocksizeCode: number;
+  /** Sample rate code (§9.1.2; 0: from STREAMINFO, 15 is forbidden). */
+  rateCode: number;
+  /** The sample rate the header states in Hz: 0 when it takes STREAMINFO's (code 0) or the code is forbidden. */
+  rate: number;
+  /** Channel assignment code (§9.1.3; 11–15 are reserved). */
+  channelCode: number;
+  /** Sample size code (§9.1.4; 0: from STREAMINFO, 3 is reserved). */
+  sizeCode: number;
+}
+
+/** Sample rates of the codes 1–11 (RFC 9639 §9.1.2), index = code. */
+const RATES = [0, 88200, 176400, 192000, 8000, 16000, 22050, 24000, 32000, 44100, 48000, 96000];
+
 /**
- * Parses a frame header at `b[at]` or returns null.
+ * Reads a frame header at `b[at]` — sync code, reserved bit, coded number, uncommon block size
+ * and sample rate, CRC-8 (RFC 9639 §9.1) — or returns null; its codes may be reserved.
  * @param fixedBlocksize the frames' block size (the first frame's): fixed-blocksize streams number frames, not samples
  */
-export function parseFrameHeader(b: Uint8Array, at: number, fixedBlocksize: number): Omit<FlacFrame, "offset"> | null {
-  if (at + 6 > b.length || b[at] !== 0xff || (b[at + 1] & 0xfe) !== 0xf8) return null;
+export function readFrameHeader(b: Uint8Array, at: number, fixedBlocksize: number): FrameHeaderCodes | null {
+  if (at + 6 > b.length || b[at] !== 0xff || (b[at + 1] & 0xfe) !== 0xf8 || b[at + 3] & 1) return null;
   const variable = b[at + 1] & 1;
-  const bsCode = b[at + 2] >> 4;
-  const srCode = b[at + 2] & 0x0f;
-  const chCode = b[at + 3] >> 4;
-  const ssCode = (b[at + 3] >> 1) & 7;
-  if (bsCode === 0 || srCode === 15 || chCode > 10 || ssCode === 3 || b[at + 3] & 1) return null;
+  const blocksizeCode = b[at + 2] >> 4;
+  const rateCode = b[at + 2] & 0x0f;
   // UTF-8-style coded number (up to 7 bytes, 36 bits).
   let p = at + 4;
   const lead = b[p++];
@@ -75,19 +90,77 @@ export function parseFrameHeader(b: Uint8Array, at: number, fixedBlocksize: numb
     value = value * 64 + (c & 0x3f);
   }
   let blocksize: number;
-  if (bsCode === 1) blocksize = 192;
-  else if (bsCode <= 5) blocksize = 576 << (bsCode - 2);
-  else if (bsCode === 6) blocksize = b[p++] + 1;
-  else if (bsCode === 7) blocksize = ((b[p++] << 8) | b[p++]) + 1;
-  else blocksize = 256 << (bsCode - 8);
-  if (srCode === 12) p += 1;
-  else if (srCode === 13 || srCode === 14) p += 2;
+  if (blocksizeCode === 0) blocksize = 0;
+  else if (blocksizeCode === 1) blocksize = 192;
+  else if (blocksizeCode <= 5) blocksize = 576 << (blocksizeCode - 2);
+  else if (blocksizeCode === 6) blocksize = b[p++] + 1;
+  else if (blocksizeCode === 7) blocksize = ((b[p++] << 8) | b[p++]) + 1;
+  else blocksize = 256 << (blocksizeCode - 8);
+  let rate = RATES[rateCode] ?? 0;
+  if (rateCode === 12) rate = b[p++] * 1000;
+  else if (rateCode === 13) rate = (b[p++] << 8) | b[p++];
+  else if (rateCode === 14) rate = ((b[p++] << 8) | b[p++]) * 10;
   if (p >= b.length) return null;
   let crc = 0;
   for (let i = at; i < p; i++) crc = CRC8[crc ^ b[i]];
   if (crc !== b[p]) return null;
   const sample = variable ? value : value * fixedBlocksize;
-  return { sample, blocksize, headerBytes: p + 1 - at };
+  return { sample, blocksize, headerBytes: p + 1 - at, blocksizeCode, rateCode, rate, channelCode: b[at + 3] >> 4, sizeCode: (b[at + 3] >> 1) & 7 };
+}
+
+/** The reserved or forbidden code a frame header uses, named with its RFC 9639 section ("sample rate code 0b1111 (§9.1.2)"), or null. */
+export function reservedCode(h: FrameHeaderCodes): string | null {
+  if (h.blocksizeCode === 0) return "block size code 0b0000 (RFC 9639 §9.1.1)";
+  if (h.rateCode === 15) return "sample rate code 0b1111 (RFC 9639 §9.1.2)";
+  if (h.channelCode > 10) return `channel assignment code 0b${h.channelCode.toString(2)} (RFC 9639 §9.1.3)`;
+  if (h.sizeCode === 3) return "sample size code 0b011 (RFC 9639 §9.1.4)";
+  return null;
+}
+
+/**
+ * Parses a frame header at `b[at]` or returns null, also when it uses a reserved code (which no
+ * encoder writes: a sync pattern inside the audio data, most likely).
+ * @param fixedBlocksize the frames' block size (the first frame's): fixed-blocksize streams number frames, not samples
+ */
+export function parseFrameHeader(b: Uint8Array, at: number, fixedBlocksize: number): Omit<FlacFrame, "offset"> | null {
+  const h = readFrameHeader(b, at, fixedBlocksize);
+  return h && !reservedCode(h) ? { sample: h.sample, blocksize: h.blocksize, headerBytes: h.headerBytes } : null;
+}
+
+/**
+ * Why the frame header at byte `offset` cannot be decoded as part of a stream at `samplerate` Hz
+ * (STREAMINFO's), as an error message, or null if it can: a reserved code, or a sample rate
+ * that is not STREAMINFO's (code 0 takes STREAMINFO's, RFC 9639 §9.1.2).
+ */
+export function frameHeaderProblem(h: FrameHeaderCodes, offset: number, samplerate: number): string | null {
+  const reserved = reservedCode(h);
+  if (reserved) return `flac: the frame at byte ${offset} has ${reserved}, a reserved value`;
+  if (h.rateCode !== 0 && h.rate !== samplerate) return `flac: the frame at byte ${offset} states a sample rate of ${h.rate} Hz, STREAMINFO says ${samplerate} Hz`;
+  return null;
+}
+
+/**
+ * The first frameHeaderProblem among the frames from the one at byte `from` on, within two
+ * windows: each frame ends where the CRC-16 of its bytes (RFC 9639 §9.3) is followed by a header,
+ * so a header-like pattern inside the audio data is not taken for one. Null if none is found
+ * (the frames there are sound, or the next one is not within reach).
+ */
+export async function frameProblemAfter(src: ByteSource, from: number, samplerate: number): Promise<string | null> {
+  const b = await src.read(from, 2 * WINDOW); // `from` may be a window before the frame in question (seekFrame)
+  for (let start = 0; ; ) {
+    const h = readFrameHeader(b, start, 1);
+    if (!h) return null;
+    const problem = frameHeaderProblem(h, from + start, samplerate);
+    if (problem) return problem;
+    let crc = 0;
+    let next = -1;
+    for (let j = start; j + 8 < b.length && next < 0; j++) {
+      crc = ((crc << 8) & 0xffff) ^ CRC16[(crc >> 8) ^ b[j]]; // bytes [start, j]; the frame would end at j + 3
+      if (crc === ((b[j + 1] << 8) | b[j + 2]) && readFrameHeader(b, j + 3, 1)) next = j + 3;
+    }
+    if (next < 0) return null;
+    start = next;
+  }
 }
 
 /**
