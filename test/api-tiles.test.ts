@@ -29,6 +29,7 @@ import { createUser, ensureAdmin } from "../src/store/users.js";
 import { StatsPendingError, TileService } from "../src/tiles/service.js";
 import { FIXTURES, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 import { bytesToF32 } from "./golden.js";
+import { FAULT_WORKER_URL, faultTask } from "./fault-tasks.js";
 
 const FILE = "whombat_tests_bats.wav"; // 44.1 kHz stereo, 22.5 s
 let t: TestDatabase;
@@ -504,16 +505,19 @@ describe("a single tile", () => {
 });
 
 describe("the request time limit (SPEC §10)", () => {
-  /** A server whose tasks have a time limit of 1 s, on one thread; `hold` makes a tile or image task hold the worker that long instead. */
+  /**
+   * A server whose tasks have a time limit of 1 s, on one thread of the fault worker; `hold` makes
+   * a tile or image task hold the worker that long instead.
+   */
   async function limitedServer(hold?: number) {
-    const limited = new TileService({ threads: 1, taskTimeoutMs: 1000 });
+    const limited = new TileService({ threads: 1, taskTimeoutMs: 1000, workerFile: FAULT_WORKER_URL });
     const server = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles: limited });
     onTestFinished(async () => {
       await server.close();
       await limited.close();
     });
     const run = limited.pool.run.bind(limited.pool);
-    if (hold !== undefined) limited.pool.run = (task, signal, timeoutMs) => run(task.kind === "tile" || task.kind === "piece" ? { kind: "hold", ms: hold } : task, signal, timeoutMs);
+    if (hold !== undefined) limited.pool.run = (task, signal, timeoutMs) => run(task.kind === "tile" || task.kind === "piece" ? faultTask({ kind: "hold", ms: hold }) : task, signal, timeoutMs);
     return { server, pool: limited.pool };
   }
 
@@ -533,7 +537,7 @@ describe("the request time limit (SPEC §10)", () => {
     const { server, pool } = await limitedServer();
     expect((await server.inject({ url: `/v1/recordings/${id}/tiles/0/0.png` })).statusCode).toBe(200); // the stats computed, the worker loaded
     const holder = new AbortController();
-    const holding = pool.run({ kind: "hold", ms: 10_000 }, holder.signal, 20_000).catch(() => {});
+    const holding = pool.run(faultTask({ kind: "hold", ms: 10_000 }), holder.signal, 20_000).catch(() => {});
     try {
       const res = await server.inject({ url: `/v1/recordings/${id}/tiles/0/1.png` });
       expect([res.statusCode, res.headers["retry-after"], res.json().message]).toEqual([503, "1", "no worker was free for the computation within 1 s: every one was busy; retry shortly"]);

@@ -29,6 +29,7 @@ import { frameGeometry, framesInInterval } from "../src/engine/geometry.js";
 import { FIXTURES, bytesToF32, firstDifference } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
 import { ByteCache, StatsPendingError, TileService, type TileBody, type TileRecording } from "../src/tiles/service.js";
+import { FAULT_WORKER_URL, faultTask } from "./fault-tasks.js";
 
 const RATE = 22050;
 const SECONDS = 24;
@@ -656,46 +657,48 @@ describe("caching and the pool", () => {
   });
 
   it("a worker whose core traps fails its task with the trap's error, and is replaced: no later task runs on its heap", async () => {
-    const threadIds = () => (service.pool as unknown as { piscina: { threads: { threadId: number }[] } }).piscina.threads.map((t) => t.threadId).sort();
+    const faulty = new TileService({ threads: 2, workerFile: FAULT_WORKER_URL });
+    onTestFinished(() => faulty.close());
+    const threadIds = () => (faulty.pool as unknown as { piscina: { threads: { threadId: number }[] } }).piscina.threads.map((t) => t.threadId).sort();
     const before = threadIds();
-    await expect(service.pool.run({ kind: "trap" })).rejects.toThrow(/memory access out of bounds/);
+    await expect(faulty.pool.run(faultTask({ kind: "trap" }))).rejects.toThrow(/memory access out of bounds/);
     // Every thread takes a task (one each, at once): the trapped one exits as its task reaches it,
     // and that task runs again on a fresh thread — none fails.
     const params = parseParams({ window_size: 0.004, pcen: false });
-    const tiles = await Promise.all(before.map((_, x) => service.tile(recording, params, 0, x, tileOptionsSchema.parse({}), "f32")));
+    const tiles = await Promise.all(before.map((_, x) => faulty.tile(recording, params, 0, x, tileOptionsSchema.parse({}), "f32")));
     for (const t of tiles) expect(t.body.byteLength).toBeGreaterThan(0);
     expect(threadIds().filter((id) => !before.includes(id))).toHaveLength(1);
   });
 
   it("counts a task's time limit for its wait for a worker and for its run apart: a run over it is a TaskTimeoutError naming it, a wait over it a PoolBusyError", async () => {
-    const pool = new TilePool({ threads: 1, taskTimeoutMs: 1000 });
+    const pool = new TilePool({ threads: 1, taskTimeoutMs: 1000, workerFile: FAULT_WORKER_URL });
     onTestFinished(() => pool.close());
-    await pool.run({ kind: "hold", ms: 0 }); // the worker has loaded: its start is no part of the waits below
+    await pool.run(faultTask({ kind: "hold", ms: 0 })); // the worker has loaded: its start is no part of the waits below
     // Behind a task that holds the only worker for 0.6 s (under a limit of its own), a task waits
     // 0.6 s and runs 0.6 s: each within the limit, together over it — it failed so before.
-    const ahead = pool.run({ kind: "hold", ms: 600 }, undefined, 10_000);
-    await expect(pool.run({ kind: "hold", ms: 600 })).resolves.toBeNull();
+    const ahead = pool.run(faultTask({ kind: "hold", ms: 600 }), undefined, 10_000);
+    await expect(pool.run(faultTask({ kind: "hold", ms: 600 }))).resolves.toBeNull();
     await ahead;
     // Behind one that holds it for 10 s, a task waits its whole limit: busy, not too much work.
     const holder = new AbortController();
-    const holding = pool.run({ kind: "hold", ms: 10_000 }, holder.signal, 20_000).catch((err: unknown) => err);
-    const waited = await pool.run({ kind: "hold", ms: 0 }).catch((err: unknown) => err);
+    const holding = pool.run(faultTask({ kind: "hold", ms: 10_000 }), holder.signal, 20_000).catch((err: unknown) => err);
+    const waited = await pool.run(faultTask({ kind: "hold", ms: 0 })).catch((err: unknown) => err);
     expect([(waited as Error).constructor, (waited as Error).message]).toEqual([PoolBusyError, "no worker was free for the computation within 1 s: every one was busy"]);
     holder.abort(); // its worker is replaced
     expect(((await holding) as Error).name).toBe("AbortError");
     // A computation of 5 s is stopped after its 1 s on the worker.
     const started = performance.now();
-    const over = await pool.run({ kind: "hold", ms: 5000 }).catch((err: unknown) => err);
+    const over = await pool.run(faultTask({ kind: "hold", ms: 5000 })).catch((err: unknown) => err);
     expect([(over as Error).constructor, (over as TaskTimeoutError).limitMs, (over as Error).message]).toEqual([TaskTimeoutError, 1000, "the computation ran past its time limit of 1 s on a worker and was stopped"]);
     expect(performance.now() - started).toBeLessThan(4000);
   });
 
   it("a task a retired worker took waits again, for what is left of its wait: queued behind another, it is busy, not over its run's limit", async () => {
-    const pool = new TilePool({ threads: 1, taskTimeoutMs: 1000 });
+    const pool = new TilePool({ threads: 1, taskTimeoutMs: 1000, workerFile: FAULT_WORKER_URL });
     onTestFinished(() => pool.close());
-    await expect(pool.run({ kind: "trap" })).rejects.toThrow(/memory access out of bounds/); // its worker retires
-    const retried = pool.run({ kind: "hold", ms: 10 }).catch((err: unknown) => err); // taken by the retired worker, run again
-    const ahead = pool.run({ kind: "hold", ms: 3000 }, undefined, 10_000); // takes the fresh worker first
+    await expect(pool.run(faultTask({ kind: "trap" }))).rejects.toThrow(/memory access out of bounds/); // its worker retires
+    const retried = pool.run(faultTask({ kind: "hold", ms: 10 })).catch((err: unknown) => err); // taken by the retired worker, run again
+    const ahead = pool.run(faultTask({ kind: "hold", ms: 3000 }), undefined, 10_000); // takes the fresh worker first
     const err = (await retried) as Error;
     expect([err.constructor, err.message]).toEqual([PoolBusyError, "no worker was free for the computation within 1 s: every one was busy"]);
     await ahead;
@@ -709,10 +712,19 @@ describe("caching and the pool", () => {
     expect([err.constructor, err.message]).toEqual([PoolBusyError, "the statistics pass ran past its time limit of 3600 s and was stopped: the server is overloaded"]);
   });
 
+  it("refuses a worker file that is not a file: URL of an existing module, naming workerFile, before it starts a thread", () => {
+    expect(() => new TilePool({ workerFile: "test/fault-worker.mjs" as unknown as URL })).toThrow(new TypeError('workerFile: must be a file: URL of a worker module, got string "test/fault-worker.mjs"'));
+    expect(() => new TilePool({ workerFile: new URL("https://example.com/worker.js") })).toThrow(new TypeError("workerFile: must be a file: URL of a worker module, got https://example.com/worker.js"));
+    const missing = new URL("./no-such-worker.mjs", FAULT_WORKER_URL);
+    expect(() => new TileService({ workerFile: missing })).toThrow(new RangeError(`workerFile: no file at ${fileURLToPath(missing)}`));
+  });
+
   it("a crashed worker fails only its own task; the pool goes on", async () => {
-    await expect(service.pool.run({ kind: "crash" })).rejects.toThrow();
+    const faulty = new TileService({ threads: 1, workerFile: FAULT_WORKER_URL });
+    onTestFinished(() => faulty.close());
+    await expect(faulty.pool.run(faultTask({ kind: "crash" }))).rejects.toThrow("worker exited with code: 70");
     const p = parseParams({ window_size: 0.004, pcen: false });
-    const t = await service.tile(recording, p, 0, 0, tileOptionsSchema.parse({}), "f32");
+    const t = await faulty.tile(recording, p, 0, 0, tileOptionsSchema.parse({}), "f32");
     expect(t.body.byteLength).toBeGreaterThan(0);
   });
 });

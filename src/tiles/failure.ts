@@ -21,7 +21,7 @@ export interface TaskFailure {
 
 /**
  * Exit code of a worker thread retired after a task failed for another reason than its input
- * (worker.ts run): the task that arrives next is run again on a fresh thread.
+ * (worker.ts taskHandler): the task that arrives next is run again on a fresh thread.
  */
 export const RETIRED_EXIT_CODE = 71;
 

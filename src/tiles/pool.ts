@@ -6,8 +6,11 @@
  * (src/features/task.ts), a whole recording at most, under the time limit its caller sets. Results
  * are transferred.
  */
+import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
 import { Piscina, queueOptionsSymbol } from "piscina";
+import { describeValue } from "../audio/signal.js";
 import { wasmModule } from "../engine/wasm.js";
 import { statsForRange } from "../engine/recording.js";
 import { blockFrames as defaultBlockFrames } from "../engine/spectrogram.js";
@@ -37,6 +40,12 @@ export interface PoolOptions {
    * time limit. 0 makes every lease take one block.
    */
   leaseMs?: number;
+  /**
+   * The worker module the threads run (default: WORKER_URL, the production worker), a file: URL.
+   * For tests: a module whose default export is worker.ts's taskHandler around tasks of its own
+   * (test/fault-worker.mjs adds workers that crash, trap or hold their thread).
+   */
+  workerFile?: URL;
 }
 
 /** The pool is full, or no worker was free for a task within its time limit: the caller should answer 503 with Retry-After. */
@@ -87,7 +96,7 @@ export class TilePool {
     this.leaseMs = options.leaseMs ?? 250;
     this.statsTimeoutMs = options.statsTimeoutMs ?? 3_600_000;
     this.piscina = new Piscina({
-      filename: WORKER_URL.href,
+      filename: workerFileOf(options).href,
       workerData: { wasmModule },
       execArgv: WORKER_EXEC_ARGV,
       minThreads: this.threads,
@@ -136,7 +145,7 @@ export class TilePool {
     // A copy: the caller's task may be in flight elsewhere (frameRangeInto's leases share one).
     const submitted = { ...task, [queueOptionsSymbol]: start };
     try {
-      // A retired worker (worker.ts run) exits as a task reaches it, before any of the task ran:
+      // A retired worker (worker.ts taskHandler) exits as a task reaches it, before any of the task ran:
       // the task runs again on another thread. Each worker retires once, so this ends.
       let result: T;
       for (let attempt = 0; ; attempt++) {
@@ -224,6 +233,16 @@ export class TilePool {
   async close(): Promise<void> {
     await this.piscina.close();
   }
+}
+
+/**
+ * PoolOptions.workerFile, checked here: a worker that cannot load fails each task only as a
+ * thread takes it, with an error that does not name the option.
+ */
+function workerFileOf({ workerFile = WORKER_URL }: PoolOptions): URL {
+  if (!(workerFile instanceof URL) || workerFile.protocol !== "file:") throw new TypeError(`workerFile: must be a file: URL of a worker module, got ${workerFile instanceof URL ? workerFile.href : describeValue(workerFile)}`);
+  if (!existsSync(workerFile)) throw new RangeError(`workerFile: no file at ${fileURLToPath(workerFile)}`);
+  return workerFile;
 }
 
 /**

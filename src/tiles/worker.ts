@@ -1,9 +1,12 @@
 /**
  * The pool's worker (Piscina): computes recording stats, tiles, pieces, leases of columns over a
- * range and one target's features off the main thread (`crash`, `trap` and `hold` only test the
- * pool's recovery from a worker that dies or whose core traps, and its time limit). Each worker instantiates the DSP core from the module the main thread compiled
- * (workerData.wasmModule, see engine/wasm.ts) and keeps a few open recordings with their
- * plans, since consecutive tiles mostly come from the same recording and parameters.
+ * range and one target's features off the main thread. Each worker instantiates the DSP core from
+ * the module the main thread compiled (workerData.wasmModule, see engine/wasm.ts) and keeps a few
+ * open recordings with their plans, since consecutive tiles mostly come from the same recording
+ * and parameters. The handler Piscina calls (the default export) is `compute` under the rule that
+ * retires a thread after a failure that is not its input's (taskHandler); a worker module of
+ * another kind of task builds its handler the same way (test/fault-worker.mjs, for the tests of
+ * the pool's recovery and time limit: PoolOptions.workerFile).
  */
 import { move } from "piscina";
 import { openAudio } from "../audio/index.js";
@@ -12,7 +15,6 @@ import type { FrameGeometry } from "../engine/geometry.js";
 import type { ColormapName, Params } from "../engine/params.js";
 import { packStats, RecordingSpectrogram, statsWithoutPass, unpackStats, type PackedStats } from "../engine/recording.js";
 import { runFeaturesTask, type FeaturesTask } from "../features/task.js";
-import { core } from "../engine/wasm.js";
 import { RETIRED_EXIT_CODE, toTaskFailure } from "./failure.js";
 import { encodeImage, tileValues, ValuesScratch, type TileFormat } from "./compute.js";
 import type { TileLayout } from "./grid.js";
@@ -36,12 +38,7 @@ export type WorkerTask =
   // [k, k + 1)·blockFrames, clipped to the range, the first firstBlock — each written into its
   // columns of `output`, a [bins][f1 − f0] matrix in shared memory
   | ({ kind: "columns"; stats: PackedStats; f0: number; f1: number; blockFrames: number; firstBlock: number; next: Int32Array; leaseMs: number; output: Float32Array } & Source)
-  | FeaturesTask // batch feature extraction (src/features/task.ts)
-  // for tests of the pool's recovery: a worker that dies, a core that traps; and of its time
-  // limit: a computation that holds its worker for `ms`
-  | { kind: "crash" }
-  | { kind: "trap" }
-  | { kind: "hold"; ms: number };
+  | FeaturesTask; // batch feature extraction (src/features/task.ts)
 
 export interface StatsResult {
   stats: PackedStats;
@@ -97,43 +94,38 @@ async function openSource(s: Source): Promise<Open> {
 }
 
 
-/** Set when a task failed for another reason than its input: see run. */
-let retired = false;
-
-export default async function run(task: WorkerTask): Promise<unknown> {
-  // A retired thread takes no task: its exit fails this one before anything of it ran, and the
-  // pool runs it again on a fresh thread (TilePool#run).
-  if (retired) process.exit(RETIRED_EXIT_CODE);
-  try {
-    return await compute(task);
-  } catch (err) {
-    // An input failure is returned as a value (tiles/failure.ts); anything else is a bug — and a
-    // trap of the core (WebAssembly.RuntimeError: an access out of bounds, asc's abort) may leave
-    // its heap, and the plans this thread keeps open, half-updated. The error goes to its caller,
-    // and the thread is retired: it cannot exit after its answer is posted (Piscina then blocks
-    // it in Atomics.wait until the next task arrives), so it exits when that task arrives.
-    const failure = toTaskFailure(err);
-    if (failure) return failure;
-    retired = true;
-    throw err;
-  }
+/**
+ * The handler Piscina calls with each task: `compute(task)`, whose result it returns, with the
+ * rule for a failure that is not the input's. `compute` throws an input failure (tiles/failure.ts)
+ * to have it returned as a value; anything else it throws is a bug, and retires the thread.
+ */
+export function taskHandler<Task>(compute: (task: Task) => Promise<unknown>): (task: Task) => Promise<unknown> {
+  /** Set when a task failed for another reason than its input. */
+  let retired = false;
+  return async (task) => {
+    // A retired thread takes no task: its exit fails this one before anything of it ran, and the
+    // pool runs it again on a fresh thread (TilePool#run).
+    if (retired) process.exit(RETIRED_EXIT_CODE);
+    try {
+      return await compute(task);
+    } catch (err) {
+      // An input failure is returned as a value (tiles/failure.ts); anything else is a bug — and a
+      // trap of the core (WebAssembly.RuntimeError: an access out of bounds, asc's abort) may leave
+      // its heap, and the plans this thread keeps open, half-updated. The error goes to its caller,
+      // and the thread is retired: it cannot exit after its answer is posted (Piscina then blocks
+      // it in Atomics.wait until the next task arrives), so it exits when that task arrives.
+      const failure = toTaskFailure(err);
+      if (failure) return failure;
+      retired = true;
+      throw err;
+    }
+  };
 }
 
-async function compute(task: WorkerTask): Promise<unknown> {
-  if (task.kind === "crash") {
-    // For tests of the pool's recovery: a worker that dies takes only its own task with it.
-    process.exit(70);
-  }
-  if (task.kind === "trap") {
-    // A load far beyond the core's memory: WebAssembly.RuntimeError, as a bug in a kernel would raise.
-    core.pcenInitState(0xfffffff0, 4, 1, 0);
-    throw new Error("the core did not trap");
-  }
-  if (task.kind === "hold") {
-    // Blocks the thread as a computation does: only the pool's time limit (a terminated worker) ends it sooner.
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, task.ms);
-    return null;
-  }
+export default taskHandler(compute);
+
+/** The result of `task`: a value to clone, or a buffer moved to the caller (tiles, pieces). */
+export async function compute(task: WorkerTask): Promise<unknown> {
   if (task.kind === "features") return runFeaturesTask(task);
   const { recording } = await openSource(task);
   if (task.kind === "stats") {

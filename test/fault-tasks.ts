@@ -1,0 +1,22 @@
+/**
+ * The tasks of the tests' fault worker (fault-worker.mjs): the production worker's, and three
+ * that fault. A pool or service built with `{ workerFile: FAULT_WORKER_URL }` runs them.
+ */
+import type { WorkerTask } from "../src/tiles/worker.js";
+
+export const FAULT_WORKER_URL = new URL("./fault-worker.mjs", import.meta.url);
+
+export type FaultTask =
+  | WorkerTask
+  // a worker that dies; a core that traps (its thread retires); a computation that holds its thread for `ms`
+  | { kind: "crash" }
+  | { kind: "trap" }
+  | { kind: "hold"; ms: number };
+
+/**
+ * `task` as TilePool#run takes it: the pool's type knows the production worker's tasks only, and
+ * a pool running the fault worker takes these as well.
+ */
+export function faultTask(task: FaultTask): WorkerTask {
+  return task as WorkerTask;
+}

@@ -1,0 +1,31 @@
+/**
+ * A pool worker for the tests of the pool's recovery and time limit (PoolOptions.workerFile): the
+ * production worker's tasks, and three that fault — `crash` (the thread dies), `trap` (the core
+ * traps) and `hold` (a computation that holds the thread for `ms`). Its handler is the
+ * production one (taskHandler of src/tiles/worker.ts) around these, so a trap retires the thread
+ * as a bug in a kernel would. Plain JavaScript over dist/, which `npm test` builds first: a worker
+ * thread cannot load the TypeScript sources. The tasks' type is FaultTask (fault-tasks.ts).
+ */
+import { compute, taskHandler } from "../dist/tiles/worker.js";
+import { core } from "../dist/engine/wasm.js";
+
+/** Exit code of a thread that a `crash` task ended: any but RETIRED_EXIT_CODE, which the pool retries. */
+const CRASH_EXIT_CODE = 70;
+
+/** @param {import("./fault-tasks.js").FaultTask} task */
+async function computeOrFault(task) {
+  if (task.kind === "crash") process.exit(CRASH_EXIT_CODE);
+  if (task.kind === "trap") {
+    // A load far beyond the core's memory: WebAssembly.RuntimeError, as a bug in a kernel would raise.
+    core.pcenInitState(0xfffffff0, 4, 1, 0);
+    throw new Error("the core did not trap");
+  }
+  if (task.kind === "hold") {
+    // Blocks the thread as a computation does: only the pool's time limit (a terminated worker) ends it sooner.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, task.ms);
+    return null;
+  }
+  return compute(task);
+}
+
+export default taskHandler(computeOrFault);
