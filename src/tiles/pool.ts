@@ -43,7 +43,7 @@ export interface PoolOptions {
   /**
    * The worker module the threads run (default: WORKER_URL, the production worker), a file: URL.
    * For tests: a module whose default export is worker.ts's taskHandler around tasks of its own
-   * (test/fault-worker.mjs adds workers that crash, trap or hold their thread).
+   * (test/fault-worker.mjs adds tasks that crash, trap or hold their thread).
    */
   workerFile?: URL;
 }

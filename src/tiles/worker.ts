@@ -98,6 +98,8 @@ async function openSource(s: Source): Promise<Open> {
  * The handler Piscina calls with each task: `compute(task)`, whose result it returns, with the
  * rule for a failure that is not the input's. `compute` throws an input failure (tiles/failure.ts)
  * to have it returned as a value; anything else it throws is a bug, and retires the thread.
+ *
+ * @param compute the thread's work on one task (the production worker's: `compute` below).
  */
 export function taskHandler<Task>(compute: (task: Task) => Promise<unknown>): (task: Task) => Promise<unknown> {
   /** Set when a task failed for another reason than its input. */
