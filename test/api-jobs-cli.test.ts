@@ -6,6 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/api/app.js";
@@ -76,7 +77,8 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     expect(shown.artifacts).toMatchObject([{ name: "features.csv", media_type: "text/csv", url: `/v1/artifacts/${shown.artifacts[0].id}/file` }]);
     expect(shown.failed_items).toEqual([]);
     const failed = await sonotile(["jobs", "show", failing.id], env);
-    expect(failed.stdout.trim().split("\n").at(-1)).toMatch(new RegExp(`^item 0 failed: missing\\.wav \\(recording ${missing}\\): .*missing\\.wav`));
+    // Naming the worker that found it missing.
+    expect(failed.stdout.trim().split("\n").at(-1)).toMatch(new RegExp(`^item 0 failed: missing\\.wav \\(recording ${missing}\\): .*missing\\.wav.* \\(worker on host ${hostname()}, pid \\d+\\)$`));
     expect(JSON.parse((await sonotile(["jobs", "show", failing.id, "--json"], env)).stdout).failed_items).toMatchObject([{ item: 0, status: "failed", recording_path: "missing.wav" }]);
     // The worker process wrote the table; this process's server hands it out from the database.
     const server = await buildApp({ database: t.db, audioRoots: [] });

@@ -2,9 +2,12 @@
  * `sonotile worker` processes sharing one real PostgreSQL (DATABASE_URL): three workers take
  * a 300-item job; one is killed with SIGKILL mid-job; the job still completes, and every
  * target has exactly one value per feature — none lost, none duplicated. The survivors stop
- * cleanly on SIGTERM. Spawns the built CLI (dist/, built by `npm test`).
+ * cleanly on SIGTERM. And a worker on another host (a UTS namespace: its own host name) that
+ * lacks the dataset's directory (a mount namespace hiding it) fails no item. Spawns the built
+ * CLI (dist/, built by `npm test`).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,8 +35,19 @@ afterAll(async () => {
   await dir?.remove();
 });
 
-function startWorkerProcess(): ChildProcess {
-  const child = spawn(process.execPath, ["bin/sonotile.js", "worker", "--threads", "1", "--poll", "0.5", "--data", join(dir.path, "data")], {
+/** Whether this process may make namespaces of its own (root, with unshare): to play another machine. */
+const CAN_UNSHARE = spawnSync("unshare", ["-m", "-u", "true"]).status === 0;
+
+/**
+ * A `sonotile worker` process polling every `poll` s; `hidden` given, it plays another machine: host
+ * name `other-host`, and an empty directory mounted over `hidden` (unshare(1), mount(8)).
+ */
+function startWorkerProcess(options: { poll?: number; hidden?: string } = {}): ChildProcess & { stderrText: () => string } {
+  const args = ["bin/sonotile.js", "worker", "--threads", "1", "--poll", String(options.poll ?? 0.5), "--data", join(dir.path, "data")];
+  const [command, ...commandArgs] = options.hidden
+    ? ["unshare", "-m", "-u", "sh", "-c", `hostname other-host && mount -t tmpfs none "$0" && exec "$@"`, options.hidden, process.execPath, ...args]
+    : [process.execPath, ...args];
+  const child = spawn(command, commandArgs, {
     cwd: REPO, env: { ...process.env, DATABASE_URL: t.url }, stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -42,8 +56,17 @@ function startWorkerProcess(): ChildProcess {
     if (code !== 0 && signal !== "SIGKILL") console.error(`worker ${child.pid} exited ${code ?? signal}: ${stderr}`);
   });
   workers.push(child);
-  return child;
+  return Object.assign(child, { stderrText: () => stderr });
 }
+
+/** Resolves once the worker has said it is ready. */
+const ready = (child: ChildProcess) => new Promise<void>((r) => {
+  let out = "";
+  child.stdout!.on("data", (d) => {
+    out += d;
+    if (out.includes(" ready ")) r();
+  });
+});
 
 const exited = (child: ChildProcess) => new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once("exit", (code) => r(code))));
 
@@ -77,4 +100,31 @@ describe("sonotile worker processes on one PostgreSQL", () => {
     for (const w of survivors) w.kill("SIGTERM");
     expect(await Promise.all(survivors.map(exited))).toEqual([0, 0]);
   }, 150_000);
+
+  it.skipIf(!REAL_PG_URL || !CAN_UNSHARE)("leave the items a worker on another host cannot read to the others: the job succeeds, and that worker names the directory it lacks", async () => {
+    // The dataset's directory, under one the other host's worker has an empty directory over.
+    const far = join(dir.path, "far");
+    await mkdir(join(far, "audio"), { recursive: true });
+    const fx = await jobFixture(t.db.sql, join(far, "audio"), 40);
+    // The worker that cannot read the files polls more often than the others, to take items first
+    // (40 items keep the others busy past its first poll).
+    const healthy = [startWorkerProcess({ poll: 2 }), startWorkerProcess({ poll: 2 })];
+    const other = startWorkerProcess({ hidden: far });
+    await Promise.all([...healthy, other].map(ready));
+    const boss = await openQueue(t.db.sql);
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { clip_ids: fx.clipIds }, features: [...FEATURES] }, created_by: null });
+    await boss.stop({ graceful: false, close: false });
+
+    const done = await waitForJob(t.db.sql, job.id, (j) => j.status === "completed", 60_000);
+    expect(done).toMatchObject({ result: "success", progress_done: 40 });
+    const items = await t.db.sql`SELECT status, missing_on, host FROM job_items WHERE job_id = ${job.id} ORDER BY item`;
+    expect(items.filter((i) => i.status !== "done" || i.host === "other-host")).toEqual([]);
+    // It took some, and left them.
+    expect(items.filter((i) => i.missing_on.length).map((i) => i.missing_on)).toContainEqual(["other-host"]);
+    for (const w of [...healthy, other]) w.kill("SIGTERM");
+    expect(await Promise.all([...healthy, other].map(exited))).toEqual([0, 0, 0]);
+    expect(other.stderrText().split("\n").filter((l) => l.includes(join(far, "audio")))).toEqual([
+      `sonotile worker: audio directory ${join(far, "audio")} is missing or unreadable on this machine (host other-host: ENOENT): its datasets' job items are left for workers on other hosts — mount it here, or stop this worker`,
+    ]);
+  }, 120_000);
 });

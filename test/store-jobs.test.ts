@@ -6,14 +6,15 @@
  * failure. Runs on the embedded database, or on DATABASE_URL when set.
  */
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, rm, stat, symlink, utimes } from "node:fs/promises";
+import { copyFile, mkdir, rename, rm, stat, symlink, utimes } from "node:fs/promises";
+import { hostname } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PgBoss } from "pg-boss";
 import { fileMd5 } from "../src/audio/index.js";
 import { featuresOfFile } from "../src/features/features.js";
 import { ITEM_EXPIRE_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, abortExtractJob, openQueue, submitExtractJob } from "../src/jobs/queue.js";
-import { startWorker, type ExtractWorker } from "../src/jobs/worker.js";
+import { MAX_ITEM_DELIVERIES, startWorker, type ExtractWorker } from "../src/jobs/worker.js";
 import { listArtifacts, cleanupExpired, readFileContents } from "../src/store/artifacts.js";
 import { createClip, deleteClip, updateClip } from "../src/store/clips.js";
 import { setState } from "../src/store/common.js";
@@ -96,15 +97,36 @@ async function deliveries(jobId: string): Promise<[string, string, number][]> {
   return rows.map((r) => [r.name, r.state, r.retry_count]);
 }
 
-/** Runs an in-process worker while `body` runs. */
-async function withWorker<T>(body: () => Promise<T>): Promise<T> {
+/** An in-process worker on a pool of its own (a CrashingPool), playing a worker on `host` (default this machine's); `stop()` closes both. */
+async function testWorker(options: { host?: string; log?: (message: string) => void } = {}): Promise<ExtractWorker> {
   const pool = new CrashingPool({ threads: 1 });
-  const worker: ExtractWorker = await startWorker({ sql: t.db.sql, pool, pollingIntervalSeconds: 0.5 });
+  const worker = await startWorker({ sql: t.db.sql, pool, pollingIntervalSeconds: 0.5, ...options });
+  return { stop: () => worker.stop().finally(() => pool.close()) };
+}
+
+/** Runs an in-process worker while `body` runs. */
+async function withWorker<T>(body: () => Promise<T>, options: Parameters<typeof testWorker>[0] = {}): Promise<T> {
+  const worker = await testWorker(options);
   try {
     return await body();
   } finally {
     await worker.stop();
-    await pool.close();
+  }
+}
+
+/** A running worker on `host` as `job_workers` lists it, busy elsewhere (it takes no item), until the returned function removes it. */
+async function workerElsewhere(host: string): Promise<() => Promise<void>> {
+  const [{ id }] = await t.db.sql`INSERT INTO job_workers (id, host, pid) VALUES (gen_random_uuid(), ${host}, 1) RETURNING id`;
+  return async () => void (await t.db.sql`DELETE FROM job_workers WHERE id = ${id}`);
+}
+
+/** Polls the item's row until `done(row)` (every 100 ms, at most 30 s). */
+async function waitForItem(jobId: string, item: number, done: (row: { status: string; attempts: number; missing_on: string[] }) => boolean) {
+  for (const until = Date.now() + 30_000; ;) {
+    const [row] = await t.db.sql<{ status: string; attempts: number; missing_on: string[] }[]>`SELECT status, attempts, missing_on FROM job_items WHERE job_id = ${jobId} AND item = ${item}`;
+    if (done(row)) return row;
+    if (Date.now() > until) throw new Error(`item ${item} of job ${jobId} still ${JSON.stringify(row)} after 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -329,7 +351,7 @@ describe("extract_features jobs", () => {
     expect((await listJobItems(t.db.sql, recordingJob.id, { limit: 10, offset: 0, status: "failed" })).items).toEqual([1, 2].map((item) => ({
       item, kind: "recording", target_id: ds.recordings[["", "ro.wav", "gone.wav"][item]], recording_id: ds.recordings[["", "ro.wav", "gone.wav"][item]],
       recording_path: ["", "ro.wav", "gone.wav"][item], start_time: null, end_time: null, status: "failed", attempts: 1, seconds: null,
-      error: items[item].error, finished_at: expect.any(String),
+      error: items[item].error, host: hostname(), pid: process.pid, finished_at: expect.any(String),
     })));
     expect((await listJobItems(t.db.sql, clipJob.id, { limit: 10, offset: 0 }))).toMatchObject({ total: 1, items: [{ kind: "clip", target_id: clip.id, recording_path: "ok.wav", start_time: 0.1, end_time: 0.2, status: "failed" }] });
     expect((await listJobItems(t.db.sql, recordingJob.id, { limit: 10, offset: 0, status: "done" })).items).toMatchObject([{ item: 0, recording_path: "ok.wav", seconds: 1, error: null }]);
@@ -421,10 +443,84 @@ describe("extract_features jobs", () => {
       ["done", 1, null],
       ["failed", 1, `the file of recording ${ds.recordings["longer.wav"]} (longer.wav) has changed since it was registered: ${registered} bytes then, ${(await stat(join(ds.dir, "longer.wav"))).size} now; its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`],
       ["failed", 1, `the file of recording ${ds.recordings["rewritten.wav"]} (rewritten.wav) has changed since it was registered: the same size, but modified (MD5 ${registeredMd5} then, ${await fileMd5(rewritten)} now); its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`],
-      ["failed", 1, "recording removed.wav: file removed.wav does not exist in the dataset's audio_dir"],
+      // One machine: no other host could find it, and it is not retried.
+      ["failed", 1, `recording removed.wav: file removed.wav does not exist in the dataset's audio_dir on host ${hostname()}, and no worker on another host is running to try it`],
       ["failed", 1, "recording escaped.wav: escaped.wav resolves outside the dataset's audio_dir"],
     ]);
     expect(await deliveries(job.id)).toEqual(files.map(() => [ITEM_QUEUE, "completed", 0]));
     expect(await featureValue("recording_features", ds.recordings["escaped.wav"], "rms_dbfs", job.run_id!)).toBeUndefined();
+  }, 60_000);
+  it("an item whose file one host cannot find is left for a worker on another host, which computes it", async () => {
+    const ds = await toneDataset(["elsewhere.wav"], 1);
+    const file = join(ds.dir, "elsewhere.wav");
+    await rename(file, `${file}.away`); // not there for host-a
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["elsewhere.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    const leaveB = await workerElsewhere("host-b");
+    const a = await testWorker({ host: "host-a" });
+    try {
+      // host-a found it missing and put it back, for host-b: pending, not failed.
+      expect(await waitForItem(job.id, 0, (row) => row.missing_on.length > 0)).toEqual({ status: "pending", attempts: 1, missing_on: ["host-a"] });
+    } finally {
+      await a.stop();
+      await leaveB();
+    }
+    await rename(`${file}.away`, file); // there for host-b
+    const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"), { host: "host-b" });
+    expect(done).toMatchObject({ result: "success", progress_done: 1 });
+    const [item] = await t.db.sql`SELECT status, attempts, missing_on, host, pid, error FROM job_items WHERE job_id = ${job.id}`;
+    expect(item).toEqual({ status: "done", attempts: 2, missing_on: ["host-a"], host: "host-b", pid: process.pid, error: null });
+    // Put back as a new message: pg-boss's retries stay for crashes.
+    expect(await deliveries(job.id)).toEqual([[ITEM_QUEUE, "completed", 0], [ITEM_QUEUE, "completed", 0]]);
+    expect(await featureValue("recording_features", ds.recordings["elsewhere.wav"], "rms_dbfs", job.run_id!)).toBeCloseTo(20 * Math.log10(0.5 / Math.SQRT2), 1);
+  }, 60_000);
+
+  it("an item whose file workers on two hosts cannot find fails, naming both hosts", async () => {
+    const ds = await toneDataset(["nowhere.wav"], 1);
+    await rm(join(ds.dir, "nowhere.wav"));
+    // Both running (registered) before the item is there to take.
+    const [a, b] = [await testWorker({ host: "host-a" }), await testWorker({ host: "host-b" })];
+    let job, done;
+    try {
+      job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["nowhere.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+      done = await waitForJob(t.db.sql, job.id, (j) => j.status === "completed");
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+    const [item] = await t.db.sql`SELECT status, attempts, missing_on, host, error FROM job_items WHERE job_id = ${job.id}`;
+    // Whichever took it first, the other found it missing too.
+    const [first, second] = item.missing_on;
+    expect([first, second].sort()).toEqual(["host-a", "host-b"]);
+    expect(item).toEqual({ status: "failed", attempts: 2, missing_on: [first, second], host: second, error: `recording nowhere.wav: file nowhere.wav does not exist in the dataset's audio_dir on hosts ${first}, ${second}` });
+    expect(done).toMatchObject({ result: "failure", message: `1 of 1 items failed; first: recording ${ds.recordings["nowhere.wav"]}: ${item.error}` });
+  }, 60_000);
+
+  it(`an item whose file no worker could read fails after ${MAX_ITEM_DELIVERIES} deliveries, although a worker on another host is running`, async () => {
+    const ds = await toneDataset(["never.wav"], 1);
+    await rm(join(ds.dir, "never.wav"));
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["never.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    // As if host-a had found it missing, and put it back, 9 times already.
+    await t.db.sql`UPDATE job_items SET attempts = ${MAX_ITEM_DELIVERIES - 1}, missing_on = '{host-a}' WHERE job_id = ${job.id}`;
+    const leaveB = await workerElsewhere("host-b");
+    try {
+      await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"), { host: "host-a" });
+    } finally {
+      await leaveB();
+    }
+    const [item] = await t.db.sql`SELECT status, attempts, error FROM job_items WHERE job_id = ${job.id}`;
+    expect(item).toEqual({ status: "failed", attempts: MAX_ITEM_DELIVERIES, error: `recording never.wav: file never.wav does not exist in the dataset's audio_dir on host host-a, ${MAX_ITEM_DELIVERIES} times: no worker on another host took it` });
+  }, 60_000);
+
+  it("a worker whose machine lacks a dataset's audio directory says so once in its log, naming it; alone, it fails the items at once", async () => {
+    const ds = await toneDataset(["one.wav", "two.wav"], 1);
+    await rm(ds.dir, { recursive: true });
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { dataset_id: ds.id }, features: ["rms_dbfs"] }, created_by: null });
+    const logged: string[] = [];
+    const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"), { log: (m) => logged.push(m) });
+    expect(done).toMatchObject({ result: "failure", progress_done: 2 });
+    expect(logged).toEqual([`audio directory ${ds.dir} is missing or unreadable on this machine (host ${hostname()}: ENOENT): its datasets' job items are left for workers on other hosts — mount it here, or stop this worker`]);
+    const items = await t.db.sql`SELECT status, attempts, error FROM job_items WHERE job_id = ${job.id} ORDER BY item`;
+    expect(items.map((i) => [i.status, i.attempts, i.error])).toEqual(["one.wav", "two.wav"].map((f) => [
+      "failed", 1, `recording ${f}: the dataset's audio_dir is missing or unreadable (ENOENT) on host ${hostname()}, and no worker on another host is running to try it`,
+    ]));
   }, 60_000);
 });

@@ -18,12 +18,25 @@
  * counts), and checked once more, locked, in the transaction that writes the values — values of
  * a target changed meanwhile are computed again. A target archived, trashed or deleted since
  * the submission can never take its values: the item fails at once, saying so, and is not
- * retried; so does one whose file is missing, resolves outside its dataset's audio_dir, or was
+ * retried; so does one whose file resolves outside its dataset's audio_dir, or was
  * replaced since registration (another size, or another MD5 once its mtime moved), as the API
  * refuses to serve it. An abort skips the job's pending items, and the ones being computed are
  * cancelled within seconds (unlessSkipped).
+ *
+ * Workers on several machines (SPEC §6, §7): a file this machine cannot find or read — or its
+ * dataset's audio_dir missing here — is a fact about the machine (a share not mounted), not
+ * about the file, so the item is left for a worker on another host (leaveForAnotherHost), and
+ * fails only once workers on two hosts could not read it, when no worker on another host is
+ * running (one machine: at once), or after MAX_ITEM_DELIVERIES. Every worker registers in
+ * `job_workers` while it runs, and every item settled records the host and pid of its worker.
  */
-import type { JobResult, JobWithMetadata } from "pg-boss";
+import { randomUUID } from "node:crypto";
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { JobResult, JobWithMetadata, PgBoss } from "pg-boss";
 import { parseParams } from "../engine/params.js";
 import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
 import { featureTableCsv, type FeatureTableRow } from "../features/table.js";
@@ -32,10 +45,10 @@ import { ConflictError, InvalidError, NotFoundError } from "../store/errors.js";
 import { completeJob, countItemDone, getJob, putMetric, startJob, type Job } from "../store/jobs.js";
 import { createArtifact, storeFile } from "../store/artifacts.js";
 import { setClipFeature } from "../store/clips.js";
-import { getRecordingLocation, recordingFileNow, setRecordingFeature } from "../store/recordings.js";
+import { getRecordingLocation, recordingFileNow, setRecordingFeature, type RecordingLocation } from "../store/recordings.js";
 import { finishRun } from "../store/runs.js";
 import { TilePool } from "../tiles/pool.js";
-import { DEAD_ITEM_QUEUE, DEFAULT_EXPIRATION_DELAY_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, extractFeaturesData, jobFeatures, openQueue, type ExtractFeaturesData, type ItemMessage, type ItemTarget } from "./queue.js";
+import { DEAD_ITEM_QUEUE, DEFAULT_EXPIRATION_DELAY_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, bossDatabase, extractFeaturesData, jobFeatures, openQueue, type ExtractFeaturesData, type ItemMessage, type ItemTarget } from "./queue.js";
 import type { FeaturesTaskResult } from "../features/task.js";
 
 export interface WorkerOptions {
@@ -46,6 +59,14 @@ export interface WorkerOptions {
   pool?: TilePool;
   /** Seconds between polls of an empty queue (default 1). */
   pollingIntervalSeconds?: number;
+  /**
+   * The host name this worker goes by (default `os.hostname()`): recorded with the items it
+   * settles, and what tells machines apart when an item's file is missing on one. Tests give
+   * in-process workers distinct names to play several machines.
+   */
+  host?: string;
+  /** Where the worker tells its operator what they must fix (default: standard error). */
+  log?: (message: string) => void;
 }
 
 export interface ExtractWorker {
@@ -78,49 +99,108 @@ const MAX_COMPUTATIONS = 3;
  */
 const SKIP_CHECK_MS = 2000;
 
+/** Seconds between a worker's refreshes of its `job_workers` row. */
+const WORKER_BEAT_S = 5;
+/** A `job_workers` row not refreshed for this many seconds is a worker that died. */
+const WORKER_LAPSE_S = 30;
+/**
+ * Deliveries after which an item whose file no worker could read fails, whoever else is running:
+ * a bound on an item passed between a machine that lacks its file and others that never take it.
+ */
+export const MAX_ITEM_DELIVERIES = 10;
+/**
+ * Milliseconds a worker that has just left an item for another host waits before taking more.
+ * A badly mounted machine finds files missing in an instant: without the pause it would take
+ * nearly every item of a job — and use up their deliveries — while the others compute theirs.
+ */
+const RELEASE_PAUSE_MS = 5000;
+
+/** The worker that settles an item, as `job_items` records it. */
+interface WorkerIdentity {
+  host: string;
+  pid: number;
+}
+
 /** Starts taking items from the queue until `stop()`. */
 export async function startWorker(options: WorkerOptions): Promise<ExtractWorker> {
   const { sql } = options;
+  const by: WorkerIdentity = { host: options.host ?? hostname(), pid: process.pid };
+  const log = options.log ?? ((message: string) => process.stderr.write(`sonotile worker: ${message}\n`));
   // An item is a whole recording, which may last hours: no time limit (a stuck worker is
   // found by its heartbeat instead).
   const pool = options.pool ?? new TilePool({ threads: options.threads, taskTimeoutMs: 2 ** 31 - 1 });
   const boss = await openQueue(sql, { supervise: true });
+  const leave = await announceWorker(sql, by);
+  const ctx: ItemContext = { sql, pool, boss, by, log, missingDirs: new Set() };
+  const stopping = new AbortController();
   // Two items in hand per thread keep every thread busy between completions.
   const batchSize = pool.threads * 2;
   await boss.work(ITEM_QUEUE, {
     batchSize, includeMetadata: true, perJobResults: true, burstWhenBatchFull: true,
     pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1,
-  }, async (jobs: JobWithMetadata<ItemMessage>[]): Promise<JobResult[]> =>
-    Promise.all(jobs.map(async (job): Promise<JobResult> => {
+  }, async (jobs: JobWithMetadata<ItemMessage>[]): Promise<JobResult[]> => {
+    let released = false;
+    const results = await Promise.all(jobs.map(async (job): Promise<JobResult> => {
       try {
-        await processItem({ sql, pool }, job.data, { retryCount: job.retryCount, retryLimit: job.retryLimit });
+        if ((await processItem(ctx, job.data, { retryCount: job.retryCount, retryLimit: job.retryLimit })) === "released") released = true;
         return { id: job.id, status: "completed" };
       } catch (err) {
         return { id: job.id, status: "failed", output: { message: (err as Error).message } };
       }
-    })));
+    }));
+    // The next batch is fetched once this one is answered.
+    if (released) await sleep(RELEASE_PAUSE_MS, undefined, { signal: stopping.signal }).catch(() => {});
+    return results;
+  });
   await boss.work(DEAD_ITEM_QUEUE, { includeMetadata: true, pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1 },
-    async ([job]: JobWithMetadata<ItemMessage>[]) => giveUpItem({ sql }, job.data));
+    async ([job]: JobWithMetadata<ItemMessage>[]) => giveUpItem(ctx, job.data));
   return {
     async stop() {
+      stopping.abort();
       await boss.offWork(DEAD_ITEM_QUEUE, { wait: true });
       await boss.offWork(ITEM_QUEUE, { wait: true });
       await boss.stop({ graceful: true, close: false });
+      await leave();
       if (!options.pool) await pool.close();
     },
+  };
+}
+
+/**
+ * Registers a worker in `job_workers` and refreshes its row every WORKER_BEAT_S (writing it
+ * again if it was removed), clearing on the way the rows of workers dead for an hour. Returns
+ * the function that removes it, as the worker stops.
+ */
+async function announceWorker(sql: Sql, by: WorkerIdentity): Promise<() => Promise<void>> {
+  const id = randomUUID();
+  const beat = () => sql`INSERT INTO job_workers (id, host, pid) VALUES (${id}, ${by.host}, ${by.pid}) ON CONFLICT (id) DO UPDATE SET seen_at = now()`;
+  await sql`DELETE FROM job_workers WHERE seen_at < now() - interval '1 hour'`;
+  await beat();
+  // The database out of reach: the next beat tries again (the row lapses meanwhile).
+  const timer = setInterval(() => beat().catch(() => {}), WORKER_BEAT_S * 1000);
+  return async () => {
+    clearInterval(timer);
+    await sql`DELETE FROM job_workers WHERE id = ${id}`.catch(() => {}); // else it lapses
   };
 }
 
 interface ItemContext {
   sql: Sql;
   pool: TilePool;
+  boss: PgBoss;
+  /** This worker, as the items it settles record it. */
+  by: WorkerIdentity;
+  log: (message: string) => void;
+  /** The audio_dirs this worker has said it lacks: each is said once. */
+  missingDirs: Set<string>;
 }
 
 /**
  * One delivery of an item. Resolves when the item is settled (done, failed for good, or
- * nothing to do); throws when a retry may succeed and retries remain.
+ * nothing to do), or "released" when it was left for a worker on another host; throws when a
+ * retry may succeed and retries remain.
  */
-async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: { retryCount: number; retryLimit: number }): Promise<void> {
+async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: { retryCount: number; retryLimit: number }): Promise<"released" | void> {
   const { sql } = ctx;
   const [row] = await sql<{ target: ItemTarget; status: string }[]>`
     UPDATE job_items SET attempts = attempts + 1 WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending'
@@ -135,9 +215,11 @@ async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: { retry
   const features = jobFeatures(data);
   for (let computations = 1; ; computations++) {
     const current = await currentTarget(sql, row.target);
-    const readable = "problem" in current ? current : await readableTarget(sql, current.target);
+    const readable = "problem" in current ? current : await readableTarget(ctx, current.target);
     if ("problem" in readable) {
-      await settleItem(sql, job, msg.item, row.target, features, { error: readable.problem });
+      const error = "here" in readable ? await leaveForAnotherHost(ctx, job, msg, readable.problem) : readable.problem;
+      if (error === null) return "released";
+      await settleItem(ctx, job, msg.item, row.target, features, { error });
       break;
     }
     const outcome = await computeItem(ctx, msg, readable.target, data, delivery);
@@ -146,7 +228,7 @@ async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: { retry
     const ifChanged = computations < MAX_COMPUTATIONS || {
       error: `its ${row.target.kind === "clip" ? "bounds or its recording's " : ""}time expansion changed while it was computed, ${MAX_COMPUTATIONS} times; run the job again once it no longer changes`,
     };
-    if ((await settleItem(sql, job, msg.item, readable.target, features, outcome, ifChanged)) === "settled") break;
+    if ((await settleItem(ctx, job, msg.item, readable.target, features, outcome, ifChanged)) === "settled") break;
   }
   await finishJobIfDone(ctx, job.id);
 }
@@ -226,18 +308,71 @@ async function currentTarget(db: Queryable, target: ItemTarget): Promise<{ targe
  * `target` reading its recording's file as it is now, checked as the API checks a file before
  * serving it (recordingFileNow): inside its dataset's audio_dir after symlinks (SPEC §10), and
  * with the registered content (size, and MD5 once its mtime moved) — values of a replaced file
- * would not be the recording's. Or, when the file is missing, outside or replaced, why: for
- * good, a retry would find the same.
+ * would not be the recording's. Or, when the file is outside or replaced, why: for good, a
+ * retry would find the same; when this machine cannot find or read it (unreadableHere), why,
+ * with `here` — another machine may.
  */
-async function readableTarget(db: Queryable, target: ItemTarget): Promise<{ target: ItemTarget } | { problem: string }> {
-  const loc = await getRecordingLocation(db, target.recording_id);
+async function readableTarget(ctx: ItemContext, target: ItemTarget): Promise<{ target: ItemTarget } | { problem: string; here?: true }> {
+  const loc = await getRecordingLocation(ctx.sql, target.recording_id);
+  const here = await unreadableHere(ctx, loc);
+  if (here) return { problem: `recording ${target.recording_path}: ${here}`, here: true };
   try {
-    return { target: { ...target, path: (await recordingFileNow(db, loc, target.recording_id)).file } };
+    return { target: { ...target, path: (await recordingFileNow(ctx.sql, loc, target.recording_id)).file } };
   } catch (err) {
     if (err instanceof InvalidError) return { problem: `recording ${target.recording_path}: ${err.fields[0].message}` };
     if (err instanceof ConflictError) return { problem: err.message };
     throw err;
   }
+}
+
+/**
+ * Why this machine cannot read a recording's file — its dataset's audio_dir, or the file, missing
+ * or unreadable here — or null when it can. An audio_dir missing here is said in the worker's
+ * log, once per directory, for the operator to mount it.
+ */
+async function unreadableHere(ctx: ItemContext, loc: RecordingLocation): Promise<string | null> {
+  const code = (err: unknown) => (err as NodeJS.ErrnoException).code ?? String(err);
+  try {
+    await access(loc.audio_dir, constants.R_OK | constants.X_OK);
+  } catch (err) {
+    if (!ctx.missingDirs.has(loc.audio_dir)) {
+      ctx.missingDirs.add(loc.audio_dir);
+      ctx.log(`audio directory ${loc.audio_dir} is missing or unreadable on this machine (host ${ctx.by.host}: ${code(err)}): its datasets' job items are left for workers on other hosts — mount it here, or stop this worker`);
+    }
+    return `the dataset's audio_dir is missing or unreadable (${code(err)})`;
+  }
+  try {
+    await access(resolve(loc.audio_dir, loc.path), constants.R_OK);
+  } catch (err) {
+    // As recordingFileNow words a missing file.
+    return code(err) === "ENOENT" ? `file ${loc.path} does not exist in the dataset's audio_dir` : `file ${loc.path} cannot be read (${code(err)})`;
+  }
+  return null;
+}
+
+/**
+ * An item whose file this worker's machine cannot read (`problem`, from unreadableHere): the
+ * host is added to the item's `missing_on`, and the item goes back to the queue — as a new
+ * message, so that pg-boss's retries stay for crashes — for a worker on another host, if one is
+ * running that has not tried it and the item has had fewer than MAX_ITEM_DELIVERIES; null then.
+ * Otherwise the failure to record, naming the hosts.
+ */
+async function leaveForAnotherHost(ctx: ItemContext, job: Job, msg: ItemMessage, problem: string): Promise<string | null> {
+  const { host } = ctx.by;
+  return ctx.sql.begin(async (tx) => {
+    const [row] = await tx<{ missing_on: string[]; attempts: number }[]>`
+      UPDATE job_items SET missing_on = CASE WHEN ${host} = ANY(missing_on) THEN missing_on ELSE array_append(missing_on, ${host}::text) END
+      WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending' RETURNING missing_on, attempts`;
+    if (!row) return problem; // settled meanwhile: settleItem writes nothing
+    if (row.missing_on.length >= 2) return `${problem} on hosts ${row.missing_on.join(", ")}`;
+    const [{ others }] = await tx<{ others: number }[]>`
+      SELECT count(DISTINCT host)::int AS others FROM job_workers
+      WHERE seen_at > now() - make_interval(secs => ${WORKER_LAPSE_S}) AND host <> ALL(${row.missing_on}::text[])`;
+    if (others === 0) return `${problem} on host ${host}, and no worker on another host is running to try it`;
+    if (row.attempts >= MAX_ITEM_DELIVERIES) return `${problem} on host ${host}, ${row.attempts} times: no worker on another host took it`;
+    await ctx.boss.insert(ITEM_QUEUE, [{ data: msg, priority: job.priority }], { db: bossDatabase(tx) });
+    return null;
+  });
 }
 
 /** Whether two reads of a target differ in what its values depend on. */
@@ -256,14 +391,14 @@ async function startedJob(sql: Sql, id: string): Promise<Job> {
  * An item pg-boss gave up on (dead-letter queue): recorded as ended in an error, unless a
  * delivery got to record its outcome after all.
  */
-async function giveUpItem(ctx: Pick<ItemContext, "sql">, msg: ItemMessage): Promise<void> {
+async function giveUpItem(ctx: ItemContext, msg: ItemMessage): Promise<void> {
   const { sql } = ctx;
   const [row] = await sql<{ target: ItemTarget }[]>`SELECT target FROM job_items WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending'`;
   if (!row) return finishJobIfDone(ctx, msg.job_id); // as in processItem
   const job = await startedJob(sql, msg.job_id);
   // pg-boss does not carry the last delivery's error over to the dead-letter message.
   const error = `gave up after ${ITEM_RETRY_LIMIT + 1} deliveries: the workers holding it died or lost the database`;
-  await settleItem(sql, job, msg.item, row.target, [], { error, errored: true });
+  await settleItem(ctx, job, msg.item, row.target, [], { error, errored: true });
   await finishJobIfDone(ctx, job.id);
 }
 
@@ -274,22 +409,24 @@ async function giveUpItem(ctx: Pick<ItemContext, "sql">, msg: ItemMessage): Prom
  * meanwhile nothing is written ("changed": compute again) — or that failure is — and when it
  * can no longer take values (read-only, deleted) the item fails, saying why. Such a failure is
  * for good: it is recorded, not thrown (a retry would fail the same way); other errors (the
- * database lost) are thrown, for pg-boss to retry the item.
+ * database lost) are thrown, for pg-boss to retry the item. The row records the worker that
+ * settled it (`ctx.by`).
  */
-async function settleItem(sql: Sql, job: Job, item: number, target: ItemTarget, features: readonly string[], outcome: Outcome, computedFrom: boolean | { error: string } = false): Promise<"settled" | "changed"> {
+async function settleItem(ctx: Pick<ItemContext, "sql" | "by">, job: Job, item: number, target: ItemTarget, features: readonly string[], outcome: Outcome, computedFrom: boolean | { error: string } = false): Promise<"settled" | "changed"> {
+  const { sql, by } = ctx;
   try {
-    return await settleOnce(sql, job, item, target, features, outcome, computedFrom);
+    return await settleOnce(sql, by, job, item, target, features, outcome, computedFrom);
   } catch (err) {
     // The store refused the write (a state change the locked check in settleOnce did not see): for
     // good if the target is indeed read-only or gone now.
     if (!("values" in outcome) || !(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
     const current = await currentTarget(sql, target);
     if (!("problem" in current)) throw err;
-    return settleOnce(sql, job, item, target, features, { error: current.problem }, false);
+    return settleOnce(sql, by, job, item, target, features, { error: current.problem }, false);
   }
 }
 
-async function settleOnce(sql: Sql, job: Job, item: number, target: ItemTarget, features: readonly string[], outcome: Outcome, computedFrom: boolean | { error: string }): Promise<"settled" | "changed"> {
+async function settleOnce(sql: Sql, by: WorkerIdentity, job: Job, item: number, target: ItemTarget, features: readonly string[], outcome: Outcome, computedFrom: boolean | { error: string }): Promise<"settled" | "changed"> {
   return sql.begin(async (tx) => {
     const [locked] = await tx`SELECT status FROM jobs WHERE id = ${job.id} FOR UPDATE`;
     const [current] = await tx`SELECT status FROM job_items WHERE job_id = ${job.id} AND item = ${item} FOR UPDATE`;
@@ -314,12 +451,12 @@ async function settleOnce(sql: Sql, job: Job, item: number, target: ItemTarget, 
       const stored: StoredValues = { ...outcome.values, log_mel: Array.from(outcome.values.log_mel) };
       // The target as computed: the feature table gives the bounds its values are of.
       await tx`UPDATE job_items SET status = 'done', seconds = ${outcome.values.duration_s}, result = ${tx.json(stored as never)},
-                 target = ${tx.json(target as never)}, finished_at = now()
+                 target = ${tx.json(target as never)}, host = ${by.host}, pid = ${by.pid}, finished_at = now()
                WHERE job_id = ${job.id} AND item = ${item}`;
     } else {
       // The file named as the API names it, not by the server's own path (as imports report theirs).
       const error = outcome.error.replaceAll(target.path, target.recording_path);
-      await tx`UPDATE job_items SET status = ${outcome.errored ? "errored" : "failed"}, error = ${error.slice(0, 10000)}, finished_at = now()
+      await tx`UPDATE job_items SET status = ${outcome.errored ? "errored" : "failed"}, error = ${error.slice(0, 10000)}, host = ${by.host}, pid = ${by.pid}, finished_at = now()
                WHERE job_id = ${job.id} AND item = ${item}`;
     }
     await countItemDone(tx, job.id);

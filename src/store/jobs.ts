@@ -116,6 +116,9 @@ export interface JobItem {
   /** Audio seconds the target covered, once done. */
   seconds: number | null;
   error: string | null;
+  /** The host name and process id of the worker that settled it (migration 011); null while pending, skipped, or settled before. */
+  host: string | null;
+  pid: number | null;
   finished_at: string | null;
 }
 
@@ -126,7 +129,7 @@ export async function listJobItems(db: Queryable, jobId: string, q: PageRequest 
   const rows = await db<(JobItem & { total_count: number })[]>`
     SELECT item, target->>'kind' AS kind, target->>'id' AS target_id, target->>'recording_id' AS recording_id,
            target->>'recording_path' AS recording_path, (target->>'start')::float8 AS start_time, (target->>'end')::float8 AS end_time,
-           status, attempts, seconds, error, finished_at, count(*) OVER () AS total_count
+           status, attempts, seconds, error, host, pid, finished_at, count(*) OVER () AS total_count
     FROM job_items WHERE ${where} ORDER BY item LIMIT ${q.limit} OFFSET ${q.offset}`;
   return toPage(rows, q, () => db`SELECT count(*) AS n FROM job_items WHERE ${where}`);
 }

@@ -49,7 +49,10 @@ const jobItemSchema = z.object({
   start_time: z.number().nullable().describe("A clip's start, s"), end_time: z.number().nullable().describe("A clip's end, s"),
   status: z.enum(JOB_ITEM_STATUSES).describe("failed: an input the item could not use (a file missing, replaced or undecodable; a target gone); errored: a computation that kept breaking; skipped: the job was aborted first"),
   attempts: z.number().int().describe("Deliveries so far (1 + retries)"), seconds: z.number().nullable().describe("Audio seconds covered, once done"),
-  error: z.string().nullable(), finished_at: nullableTimestamp,
+  error: z.string().nullable(),
+  host: z.string().nullable().describe("Host name of the worker that settled it (null while pending, or skipped): the machine a failure was found on"),
+  pid: z.number().int().nullable().describe("Process id of that worker"),
+  finished_at: nullableTimestamp,
 });
 
 const metricSchema = z.object({

@@ -64,10 +64,11 @@ async function itemsWithStatus(sql: Sql, jobId: string, statuses: readonly JobIt
   return items.sort((a, b) => a.item - b.item);
 }
 
-/** An item for humans: its target as the API names it, and why it failed. */
+/** An item for humans: its target as the API names it, why it failed, and the worker that found it. */
 function itemLine(i: JobItem): string {
   const clip = i.kind === "clip" ? ` clip ${i.target_id} [${i.start_time}, ${i.end_time}) s of` : "";
-  return `item ${i.item} ${i.status}:${clip} ${i.recording_path} (recording ${i.recording_id}): ${i.error}`;
+  const by = i.host === null ? "" : ` (worker on host ${i.host}, pid ${i.pid})`;
+  return `item ${i.item} ${i.status}:${clip} ${i.recording_path} (recording ${i.recording_id}): ${i.error}${by}`;
 }
 
 export const command: Command = {
