@@ -8,9 +8,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
+import { StreamReader } from "../src/audio/compressed.js";
 import { parseFrameHeader } from "../src/audio/flacseek.js";
 import { MAX_LINKS } from "../src/audio/oggseek.js";
-import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, oggFirstPages, oggPageOffsets, withFrameCodes, withPacketsAcrossPages, withSerial } from "./audio-helpers.js";
+import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, oggFirstPages, oggPageOffsets, withCommentPacket, withFrameCodes, withPacketsAcrossPages, withSerial } from "./audio-helpers.js";
 import { maxAbsDiff } from "./golden.js";
 
 const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
@@ -88,27 +89,27 @@ describe("Ogg seeking in files written in one piece (6 s of 48 kHz stereo from s
   });
 });
 
+/** The largest difference between each block of `file` read by a fresh reader, which seeks to it, and the same frames of `whole`. */
+async function worstFreshBlock(file: Uint8Array, whole: Float32Array[], frames: number): Promise<number> {
+  const blockFrames = 4100;
+  let worst = 0;
+  for (let start = blockFrames; start < frames; start += blockFrames) {
+    const reader = await openAudio(file, { blockFrames });
+    try {
+      for (let c = 0; c < 2; c++) worst = Math.max(worst, maxAbsDiff(await reader.read(c, start, blockFrames), whole[c].subarray(start, start + blockFrames)));
+    } finally {
+      await reader.close();
+    }
+  }
+  return worst;
+}
+
 describe("Ogg pages that begin with a packet continued from the page before (RFC 3533 header type 0x01)", () => {
   // seek_long_*.ogg (libsndfile, which never splits a packet) re-paged so that 20 of its 23 Vorbis
   // pages and 8 of its 11 Opus pages begin with the rest of a packet (test/audio-helpers.ts). A seek
   // that started decoding on such a page fed the decoder a packet without its start: 27 of 70 Vorbis
   // and 47 of 70 Opus block reads failed as corrupt streams (other files read up to 0.41 off).
   const acrossPages = (codec: string) => withPacketsAcrossPages(new Uint8Array(readFileSync(path.join(GOLDEN, `seek_long_${codec}.ogg`))));
-
-  /** The largest difference between each block of `file` read by a fresh reader, which seeks to it, and the same frames of `whole`. */
-  async function worstFreshBlock(file: Uint8Array, whole: Float32Array[], frames: number): Promise<number> {
-    const blockFrames = 4100;
-    let worst = 0;
-    for (let start = blockFrames; start < frames; start += blockFrames) {
-      const reader = await openAudio(file, { blockFrames });
-      try {
-        for (let c = 0; c < 2; c++) worst = Math.max(worst, maxAbsDiff(await reader.read(c, start, blockFrames), whole[c].subarray(start, start + blockFrames)));
-      } finally {
-        await reader.close();
-      }
-    }
-    return worst;
-  }
 
   it.each(["vorbis", "opus"])("%s: the same packets, so the same samples as the file written in one piece, from a whole decode and from a fresh reader at every block (bit for bit)", async (codec) => {
     const file = acrossPages(codec);
@@ -126,6 +127,69 @@ describe("Ogg pages that begin with a packet continued from the page before (RFC
     const whole = await decode(chain);
     const one = await decode(link);
     for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(concatFloats([one.data[c], one.data[c]]));
+    expect(await worstFreshBlock(chain, whole.data, whole.frames)).toBe(0);
+  });
+});
+
+describe("Ogg comment headers that span pages (cover art in METADATA_BLOCK_PICTURE)", () => {
+  /**
+   * A comment header (RFC 7845 §5.2; Vorbis I spec §5.2.1: packet type 3, "vorbis", framing bit)
+   * of `bytes` bytes: a vendor string and one comment, cover art as METADATA_BLOCK_PICTURE stores it
+   * (base64 text).
+   */
+  function commentPacket(codec: string, bytes: number): Uint8Array {
+    const magic = codec === "opus" ? Buffer.from("OpusTags") : Buffer.from("\x03vorbis", "latin1");
+    const vendor = Buffer.from("sonotile test");
+    const fixed = magic.length + 4 + vendor.length + 4 + 4 + (codec === "opus" ? 0 : 1);
+    const text = Buffer.from(`METADATA_BLOCK_PICTURE=${Buffer.from(Array.from({ length: bytes }, (_, i) => (i * 7919) % 251)).toString("base64")}`.slice(0, bytes - fixed));
+    const b = Buffer.alloc(bytes);
+    b.set(magic);
+    let at = b.writeUInt32LE(vendor.length, magic.length);
+    at += vendor.copy(b, at);
+    at = b.writeUInt32LE(1, at);
+    at = b.writeUInt32LE(text.length, at);
+    at += text.copy(b, at);
+    if (codec !== "opus") b[at] = 1; // framing bit
+    return new Uint8Array(b);
+  }
+
+  // A comment of two pages' worth less 1000 bytes (a page holds up to 255 × 255): it spans two
+  // pages, and the Vorbis setup header after it (~4 kB) begins in the last 3 lacing values of the
+  // second and goes on to a third. libsndfile 1.2 reads both files as the originals.
+  const original = (codec: string) => new Uint8Array(readFileSync(path.join(GOLDEN, `seek_long_${codec}.ogg`)));
+  const withCoverArt = (codec: string) => withCommentPacket(original(codec), commentPacket(codec, 2 * 255 * 255 - 1000), codec === "opus" ? 2 : 3);
+
+  it.each(["vorbis", "opus"])("%s: the same samples as the file with small tags, from a whole decode and from a fresh reader at every block (bit for bit), which seeks", async (codec) => {
+    const file = withCoverArt(codec);
+    const headerPages = oggPageOffsets(file).filter((at) => new DataView(file.buffer).getBigInt64(at + 6, true) <= 0n);
+    expect(headerPages.length).toBe(codec === "opus" ? 3 : 4); // identification, then the comment's two pages (and setup's third)
+    const whole = await decode(file);
+    const small = await decode(original(codec));
+    expect(whole.frames).toBe(small.frames);
+    for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(small.data[c]);
+    expect(await worstFreshBlock(file, whole.data, whole.frames)).toBe(0);
+    // The last block is reached by the same seek as in the original, not by decoding from the start.
+    const lastBlockCost = async (bytes: Uint8Array) => {
+      const reader = await openAudio(bytes, { blockFrames: 4100 });
+      try {
+        expect(reader).toBeInstanceOf(StreamReader);
+        await reader.read(0, whole.frames - 4100, 4100);
+        return (reader as StreamReader).framesDecoded;
+      } finally {
+        await reader.close();
+      }
+    };
+    const cost = await lastBlockCost(file);
+    expect(cost).toBe(await lastBlockCost(original(codec)));
+    expect(cost).toBeLessThan(whole.frames);
+  });
+
+  it.each(["vorbis", "opus"])("%s: a chained file of two such links reads as the two originals, from a whole decode and a fresh reader at every block", async (codec) => {
+    const link = withCoverArt(codec);
+    const chain = concatBytes(link, withSerial(link, 5));
+    const whole = await decode(chain);
+    const small = await decode(original(codec));
+    for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(concatFloats([small.data[c], small.data[c]]));
     expect(await worstFreshBlock(chain, whole.data, whole.frames)).toBe(0);
   });
 });

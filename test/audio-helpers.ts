@@ -63,6 +63,33 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return new Uint8Array(Buffer.concat(parts));
 }
 
+/** An Ogg page taken apart: its 27-byte header (segment count, sequence number and CRC are rewritten by joinPages), lacing values and body. */
+interface PageParts {
+  header: Uint8Array;
+  lacing: number[];
+  body: Uint8Array;
+}
+
+/** The pages of the Ogg file `b` (whole pages from byte 0), taken apart. */
+function pagePartsOf(b: Uint8Array): PageParts[] {
+  return oggPageOffsets(b).map((at) => {
+    const lacing = [...b.subarray(at + 27, at + 27 + b[at + 26])];
+    const bodyAt = at + 27 + lacing.length;
+    return { header: b.slice(at, at + 27), lacing, body: b.subarray(bodyAt, bodyAt + lacing.reduce((n, l) => n + l, 0)) };
+  });
+}
+
+/** The pages one after another as a file of one logical stream: segment counts set, pages numbered from 0, CRCs recomputed. */
+function joinPages(pages: PageParts[]): Uint8Array {
+  pages.forEach((p, sequence) => {
+    p.header[26] = p.lacing.length;
+    new DataView(p.header.buffer, p.header.byteOffset).setUint32(18, sequence, true);
+  });
+  const out = concatBytes(...pages.flatMap((p) => [p.header, new Uint8Array(p.lacing), p.body]));
+  for (const at of oggPageOffsets(out)) fixOggCrc(out, at);
+  return out;
+}
+
 /**
  * A copy of the Ogg file `b` (one logical stream) whose packets span pages, as libogg's pager and
  * other encoders write them (libsndfile never does): wherever an audio page's first packet is 255
@@ -71,11 +98,7 @@ export function concatBytes(...parts: Uint8Array[]): Uint8Array {
  * completes — so its granule — stay the same; CRCs are recomputed.
  */
 export function withPacketsAcrossPages(b: Uint8Array): Uint8Array {
-  const pages = oggPageOffsets(b).map((at) => {
-    const lacing = [...b.subarray(at + 27, at + 27 + b[at + 26])];
-    const bodyAt = at + 27 + lacing.length;
-    return { header: b.slice(at, at + 27), lacing, body: b.subarray(bodyAt, bodyAt + lacing.reduce((n, l) => n + l, 0)) };
-  });
+  const pages = pagePartsOf(b);
   for (let i = 1; i < pages.length; i++) {
     const [before, page] = [pages[i - 1], pages[i]];
     const audio = new DataView(before.header.buffer).getBigInt64(6, true) !== 0n; // header pages have granule 0
@@ -86,10 +109,54 @@ export function withPacketsAcrossPages(b: Uint8Array): Uint8Array {
       page.header[5] |= 0x01;
     }
   }
-  for (const p of pages) p.header[26] = p.lacing.length;
-  const out = concatBytes(...pages.flatMap((p) => [p.header, new Uint8Array(p.lacing), p.body]));
-  for (const at of oggPageOffsets(out)) fixOggCrc(out, at);
-  return out;
+  return joinPages(pages);
+}
+
+/**
+ * A copy of the Ogg file `b` (one logical stream of `headerPackets` header packets: Opus 2, Vorbis
+ * 3) with its comment header (the second packet) replaced by `comment`, and the header packets
+ * after the first laid out again as libogg's pager lays out a long one: one after another on pages
+ * of up to 255 lacing values, a page that begins inside a packet flagged as continuing it (header
+ * type 0x01), granule position 0 on a page where a packet ends and −1 where none does (RFC 3533
+ * §6). The identification page and the audio pages stay as they were, renumbered; CRCs recomputed.
+ */
+export function withCommentPacket(b: Uint8Array, comment: Uint8Array, headerPackets: number): Uint8Array {
+  const pages = pagePartsOf(b);
+  const packets: Uint8Array[] = [];
+  let pending: Uint8Array[] = [];
+  let audio = 1; // the index of the first audio page
+  for (; packets.length < headerPackets - 1; audio++) {
+    const page = pages[audio];
+    for (let i = 0, at = 0; i < page.lacing.length; at += page.lacing[i++]) {
+      pending.push(page.body.subarray(at, at + page.lacing[i]));
+      if (page.lacing[i] < 255) {
+        packets.push(concatBytes(...pending));
+        pending = [];
+      }
+    }
+  }
+  packets[0] = comment;
+  const headerPages: PageParts[] = [];
+  let page: PageParts | null = null;
+  for (const packet of packets) {
+    // A packet of n bytes takes floor(n / 255) lacing values of 255 and one below (RFC 3533 §6).
+    for (let at = 0; ; at += 255) {
+      if (!page) {
+        const continues = at > 0;
+        page = { header: pages[1].header.slice(), lacing: [], body: new Uint8Array(0) };
+        page.header[5] = continues ? 0x01 : 0;
+        new DataView(page.header.buffer).setBigInt64(6, -1n, true);
+        headerPages.push(page);
+      }
+      const length = Math.min(255, packet.length - at);
+      page.lacing.push(length);
+      page.body = concatBytes(page.body, packet.subarray(at, at + length));
+      if (length < 255) new DataView(page.header.buffer).setBigInt64(6, 0n, true);
+      if (page.lacing.length === 255) page = null;
+      if (length < 255) break;
+    }
+  }
+  return joinPages([pages[0], ...headerPages, ...pages.slice(audio)]);
 }
 
 /** FLAC's CRC-8 (frame header, polynomial 0x07) or CRC-16 (frame footer, 0x8005) of `b`, MSB first, initial 0 (RFC 9639 §9.1.8, §9.3). */

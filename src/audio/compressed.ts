@@ -29,7 +29,7 @@
  */
 import { frameHeaderProblem, frameProblemAfter, lastFrameEnd, readFrameHeader, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
-import { chainLinks, firstAudioPage, OggPageCheck, pageLength, parsePage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
+import { chainLinks, firstAudioPage, oggPageCrc, OggPageCheck, pageLength, parsePage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
 import { checkBasics } from "./layout.js";
 import { clipRange, outputArray } from "./reader.js";
 import type { ByteSource } from "./source.js";
@@ -98,6 +98,8 @@ interface OggSeek {
   granulesPerFrame: number;
   /** Granule units decoded before the output is exact again after starting mid-stream. */
   preroll: number;
+  /** Opus: what a fresh decoder is fed in place of the header pages (opusHeaderPages). */
+  opusHeaders?: Uint8Array;
 }
 
 /** A link of a chained Ogg file (oggseek.ts chainLinks), placed in the recording. */
@@ -289,7 +291,7 @@ class Cursor {
    * @param start       byte offset where decoding starts (first byte fed after `preamble`; Ogg: a page boundary)
    * @param firstSample sample number of the first decoded frame at `start`
    * @param block       index of the first block to produce; its start is ≥ firstSample
-   * @param preamble    bytes fed to the decoder first (MP3: warm-up frames; Ogg: the link's header pages)
+   * @param preamble    bytes fed to the decoder first (MP3: warm-up frames; Ogg: the link's header pages, for Opus their stand-in OggSeek.opusHeaders)
    */
   constructor(private dec: StreamDecoder, private readonly newDecoder: () => Promise<StreamDecoder>, private readonly src: ByteSource, private readonly probe: Probe, private readonly blockFrames: number, start: number, firstSample = 0, block = 0, private preamble: Uint8Array | null = null) {
     this.filePos = start;
@@ -302,6 +304,21 @@ class Cursor {
       while (this.link + 1 < probe.chain.length && probe.chain[this.link + 1].start <= start) this.link++;
       this.dataEnd = probe.chain[this.link].end;
     } else this.dataEnd = probe.flac?.dataEnd ?? src.size;
+    if (!preamble) this.skipOpusHeaders(start);
+  }
+
+  /**
+   * Opus, decoding the current link from byte `start` when that is its first byte: the decoder is
+   * fed the stand-in for its header pages (OggSeek.opusHeaders), and the file from its first audio
+   * page on. (The header pages skipped were checked by firstAudioPage, CRCs and all.)
+   */
+  private skipOpusHeaders(start: number): void {
+    const link = this.probe.chain?.[this.link];
+    const seek = link ? link.seek : this.probe.ogg;
+    if (!seek?.opusHeaders || start !== (link?.start ?? 0)) return;
+    this.preamble = seek.opusHeaders;
+    this.filePos = seek.firstAudio;
+    this.pages = new OggPageCheck(seek.firstAudio, linkStarts(this.probe));
   }
 
   /** The frame where the output ends: the end of the chained Ogg link being decoded, else the recording's length (null: not known). */
@@ -422,6 +439,7 @@ class Cursor {
     this.dec = next;
     this.link++;
     this.dataEnd = chain[this.link].end;
+    this.skipOpusHeaders(this.filePos);
     return true;
   }
 
@@ -639,7 +657,7 @@ export class StreamReader implements AudioReader {
     // (Opus: exactly at granule/granulesPerFrame, see below; Vorbis: found by alignOgg).
     let limit = target * ogg.granulesPerFrame - ogg.preroll;
     if (limit <= 0) return false;
-    let headers = this.oggHeaders.get(start);
+    let headers = ogg.opusHeaders ?? this.oggHeaders.get(start);
     if (!headers) this.oggHeaders.set(start, (headers = await this.src.read(start, ogg.firstAudio - start)));
     // The decoder may need more than the preroll to produce output (it drops what it cannot
     // overlap-add); if its first sample still lands after the target, start earlier and retry.
@@ -718,7 +736,7 @@ export class StreamReader implements AudioReader {
     return null;
   }
 
-  /** The Ogg header pages (bytes from a link's start to its first audio page), by link start, read once for seeking. */
+  /** Vorbis: the header pages (bytes from a link's start to its first audio page), by link start, read once for seeking. */
   private readonly oggHeaders = new Map<number, Uint8Array>();
 
   async read(channel: number, start: number, count: number, into?: Float32Array): Promise<Float32Array> {
@@ -977,7 +995,7 @@ async function chainOgg(src: ByteSource, probe: Probe, pagesEnd: number): Promis
   let firstFrame = 0;
   let lastGranule = -1;
   const budget = OPEN_READS * src.size + OPEN_READS_MORE;
-  for await (const link of chainLinks(src, pagesEnd)) {
+  for await (const link of chainLinks(src, pagesEnd, oggHeaderPackets(probe))) {
     if (src.bytesRead > budget)
       throw new AudioFormatError(`ogg: finding the links of this chained file read ${src.bytesRead} bytes by the link at byte ${link.start}, more than ${OPEN_READS} times its ${src.size} + ${OPEN_READS_MORE >> 20} MiB (a crafted file?): not supported`);
     let p = probe;
@@ -995,7 +1013,7 @@ async function chainOgg(src: ByteSource, probe: Probe, pagesEnd: number): Promis
       throw new AudioFormatError(`ogg: the last page of the chained stream (link) at byte ${link.start} states granule position ${link.granule}, more than any stream holds (corrupt header?)`);
     const frames = oggFrames(p, link.granule);
     lastGranule = link.granule;
-    chain.push({ start: link.start, end: link.end, firstFrame, frames, seek: oggSeekInfo(link.firstAudio, link.serial, p) });
+    chain.push({ start: link.start, end: link.end, firstFrame, frames, seek: await oggSeekInfo(src, link.start, link.firstAudio, link.serial, p) });
     firstFrame += frames;
   }
   // A last link with no audio (its last granule 0: header pages alone) is a file cut inside that
@@ -1008,14 +1026,21 @@ async function chainOgg(src: ByteSource, probe: Probe, pagesEnd: number): Promis
   probe.ogg = chain[0].seek;
 }
 
+/** The header packets an Ogg stream of this codec begins with: Opus 2 (RFC 7845 §3), Vorbis 3 (Vorbis I spec §4.2). */
+function oggHeaderPackets(probe: Probe): number {
+  return probe.kind === "opus" ? 2 : 3;
+}
+
 /**
- * What seeking in the stream `serial` (the file, or a link of a chained one) needs, its first audio
- * page at `firstAudio` (oggseek.ts firstAudioPage); undefined where that was not found.
+ * What seeking in, and decoding from the start of, the stream `serial` (the file, or a link of a
+ * chained one) needs: its BOS page at byte `start`, its first audio page at `firstAudio`
+ * (oggseek.ts firstAudioPage); undefined where that was not found.
  */
-function oggSeekInfo(firstAudio: number | null, serial: number, probe: Probe): OggSeek | undefined {
+async function oggSeekInfo(src: ByteSource, start: number, firstAudio: number | null, serial: number, probe: Probe): Promise<OggSeek | undefined> {
   if (firstAudio === null) return undefined;
   const opus = probe.kind === "opus";
   return {
+    opusHeaders: opus ? await opusHeaderPages(src, start, serial) : undefined,
     firstAudio,
     serial,
     preSkip: opus ? (probe.preSkip ?? 0) : 0,
@@ -1026,6 +1051,32 @@ function oggSeekInfo(firstAudio: number | null, serial: number, probe: Probe): O
     // seek only primes the overlap-add, up to half the largest block (8192) — one block of margin.
     preroll: opus ? 48000 : 8192,
   };
+}
+
+/**
+ * Opus: what a fresh decoder is fed in place of a stream's header pages — its identification page
+ * (the BOS page at byte `start`, as the file has it) and a page of an OpusTags with no comments
+ * (RFC 7845 §5.2), numbered 1, of the stream's serial number `serial`. The decoder's page parser
+ * (codec-parser's OpusParser) takes page 1 for the whole OpusTags and every later page for audio,
+ * so a comment header that spans pages (cover art: METADATA_BLOCK_PICTURE) had its rest decoded as
+ * audio and failed ("offset is out of bounds"); decoding needs none of the comments.
+ */
+async function opusHeaderPages(src: ByteSource, start: number, serial: number): Promise<Uint8Array> {
+  const header = await src.read(start, 27 + 255);
+  const lacing = header.subarray(27, 27 + header[26]);
+  const id = await src.read(start, 27 + lacing.length + lacing.reduce((n, l) => n + l, 0));
+  const tags = [..."OpusTags"].map((c) => c.charCodeAt(0)).concat([0, 0, 0, 0, 0, 0, 0, 0]); // vendor string of 0 bytes, 0 comments
+  const out = new Uint8Array(id.length + 28 + tags.length);
+  out.set(id);
+  const page = new DataView(out.buffer, id.length);
+  out.set([0x4f, 0x67, 0x67, 0x53], id.length); // "OggS", version 0, no flags, granule 0 (RFC 3533 §6)
+  page.setUint32(14, serial, true);
+  page.setUint32(18, 1, true);
+  out[id.length + 26] = 1; // one segment
+  out[id.length + 27] = tags.length;
+  out.set(tags, id.length + 28);
+  page.setUint32(22, oggPageCrc(out.subarray(id.length), 0, 28 + tags.length), true);
+  return out;
 }
 
 /** Walks the FLAC metadata blocks (4-byte headers: last flag, type, 24-bit length) to the first frame. */
@@ -1132,7 +1183,7 @@ export async function openCompressed(src: ByteSource, head: Uint8Array, options:
       ogg.frames = tail.granule === null ? null : oggFrames(ogg, tail.granule);
       // Each header page read by itself, up to a whole page's length.
       const pageAt = async (at: number) => parsePage(await src.read(at, Math.min(65536 + 282, src.size - at)), 0);
-      ogg.ogg = oggSeekInfo(await firstAudioPage(pageAt, 0, src.size, serial), serial, ogg);
+      ogg.ogg = await oggSeekInfo(src, 0, await firstAudioPage(pageAt, 0, src.size, serial, oggHeaderPackets(ogg)), serial, ogg);
     }
     // A stream that begins in the last 64 KiB where no link begins.
     const starts = linkStarts(ogg);

@@ -42,6 +42,8 @@ export interface OggPage {
   /** Header type flags: the page begins (BOS) or ends (EOS) its logical stream. */
   bos: boolean;
   eos: boolean;
+  /** Packets that end on this page: its lacing values below 255 (RFC 3533 §6). */
+  packets: number;
 }
 
 /** The CRC-32 of the `length`-byte page at `b[at]`, its own CRC field counted as zero. */
@@ -131,7 +133,9 @@ export function parsePage(b: Uint8Array, at: number): Omit<OggPage, "offset"> | 
   const hi = v.getInt32(10, true);
   const granule = hi === -1 && lo === 0xffffffff ? -1 : hi * 2 ** 32 + lo;
   const flags = v.getUint8(5);
-  return { length, granule, serial: v.getUint32(14, true), sequence: v.getUint32(18, true), bos: (flags & 0x02) !== 0, eos: (flags & 0x04) !== 0 };
+  let packets = 0;
+  for (let i = 0; i < b[at + 26]; i++) if (b[at + 27 + i] < 255) packets++;
+  return { length, granule, serial: v.getUint32(14, true), sequence: v.getUint32(18, true), bos: (flags & 0x02) !== 0, eos: (flags & 0x04) !== 0, packets };
 }
 
 /** Where a file of one logical stream (or a chain's first link) begins. */
@@ -275,21 +279,27 @@ const MAX_HEADER_BYTES = 16 << 20;
 export type PageAt = (at: number) => Promise<Omit<OggPage, "offset"> | null>;
 
 /**
- * Where the audio of the stream `serial` whose BOS page is at `start` begins, for seeking: its
- * first page with a granule other than 0, its pages (before `end`) read by `pageAt`. Null if not
- * found within MAX_HEADER_PAGES pages and MAX_HEADER_BYTES, or before a page of another stream.
+ * Where the audio of the stream `serial` whose BOS page is at `start` begins: the page after the
+ * one where its `headerPackets` header packets end (Opus 2, RFC 7845 §3; Vorbis 3, Vorbis I spec
+ * appendix A, "Embedding Vorbis into an Ogg stream" — both have the first audio packet begin a page), its pages (before `end`) read by
+ * `pageAt`. Not "the first page whose granule is not 0": a comment header that spans pages (cover
+ * art) has granule −1 on the pages where no packet ends (RFC 3533 §6), and was taken for audio.
+ * Null if not found within MAX_HEADER_PAGES pages and MAX_HEADER_BYTES, before a page of another
+ * stream, or where the page that ends the headers holds audio packets too (against both specs).
  * @throws AudioFormatError at a page after `start` that begins a stream (streamBeginsElsewhere).
  */
-export async function firstAudioPage(pageAt: PageAt, start: number, end: number, serial: number): Promise<number | null> {
+export async function firstAudioPage(pageAt: PageAt, start: number, end: number, serial: number, headerPackets: number): Promise<number | null> {
   let before: number | undefined;
+  let packets = 0;
   for (let pos = start, n = 0; n < MAX_HEADER_PAGES && pos - start < MAX_HEADER_BYTES && pos < end; n++) {
     const page = await pageAt(pos);
     if (!page) return null;
     if (n > 0 && page.bos) throw streamBeginsElsewhere(pos, page.serial, page.sequence, page.serial === serial ? before : undefined);
     if (page.serial !== serial) return null;
-    if (page.granule !== 0) return pos;
+    packets += page.packets;
     before = page.sequence;
     pos += page.length;
+    if (packets >= headerPackets) return packets === headerPackets ? pos : null;
   }
   return null;
 }
@@ -309,7 +319,7 @@ export async function firstAudioPage(pageAt: PageAt, start: number, end: number,
  *   before (linksShareSerial) or reuses an earlier link's, streams multiplexed (grouped) rather
  *   than chained, a link with no page that ends a packet.
  */
-export async function* chainLinks(src: ByteSource, pagesEnd: number): AsyncGenerator<OggLinkBounds> {
+export async function* chainLinks(src: ByteSource, pagesEnd: number, headerPackets: number): AsyncGenerator<OggLinkBounds> {
   const walker = new PageWalker(src);
   const serials = new Map<number, number>();
   for (let start = 0; start < pagesEnd; ) {
@@ -325,7 +335,7 @@ export async function* chainLinks(src: ByteSource, pagesEnd: number): AsyncGener
     if (end === start + first.length && !first.eos && end < pagesEnd && (await walker.page(end)).bos)
       throw new AudioFormatError(`ogg: the stream at byte ${end} begins alongside the one at byte ${start} (multiplexed, "grouped" streams, RFC 3533 §4): not supported, only one audio stream or a chain of them`);
     if (granule < 0) throw new AudioFormatError(`ogg: no page of the stream that begins at byte ${start} ends a packet (corrupt stream?)`);
-    const firstAudio = await firstAudioPage((at) => walker.page(at), start, end, first.serial);
+    const firstAudio = await firstAudioPage((at) => walker.page(at), start, end, first.serial, headerPackets);
     yield { start, end: end < pagesEnd ? end : src.size, serial: first.serial, granule, firstAudio };
     start = end;
   }
