@@ -11,7 +11,7 @@ import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
 import { StreamReader } from "../src/audio/compressed.js";
 import { parseFrameHeader } from "../src/audio/flacseek.js";
 import { MAX_LINKS } from "../src/audio/oggseek.js";
-import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, oggFirstPages, oggPageOffsets, withCommentPacket, withFrameCodes, withPacketsAcrossPages, withSerial } from "./audio-helpers.js";
+import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, oggFirstPages, oggPageOffsets, withCommentPacket, withFrameCodes, withGranuleOffset, withPacketsAcrossPages, withSerial } from "./audio-helpers.js";
 import { maxAbsDiff } from "./golden.js";
 
 const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
@@ -189,6 +189,46 @@ describe("Ogg comment headers that span pages (cover art in METADATA_BLOCK_PICTU
     const chain = concatBytes(link, withSerial(link, 5));
     const whole = await decode(chain);
     const small = await decode(original(codec));
+    for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(concatFloats([small.data[c], small.data[c]]));
+    expect(await worstFreshBlock(chain, whole.data, whole.frames)).toBe(0);
+  });
+});
+
+describe("Ogg streams whose granule positions start at an offset (a capture begun mid-broadcast)", () => {
+  // seek_long_*.ogg with every audio page's granule 10^9 + 12 345 more: the first audio page states
+  // far more samples than its packets hold. libvorbisfile and libopusfile (RFC 7845 §4.5) take the
+  // audio to begin at that page's granule less its packets' samples; libsndfile 1.2 reads both
+  // files as the originals (288000 frames, the same samples).
+  const OFFSET = 1_000_012_345;
+  const original = (codec: string) => new Uint8Array(readFileSync(path.join(GOLDEN, `seek_long_${codec}.ogg`)));
+
+  /** Frames decoded by a fresh reader to read the last block of 4100 frames of `bytes` (`frames` long). */
+  async function lastBlockCost(bytes: Uint8Array, frames: number): Promise<number> {
+    const reader = await openAudio(bytes, { blockFrames: 4100 });
+    try {
+      expect(reader).toBeInstanceOf(StreamReader);
+      await reader.read(0, frames - 4100, 4100);
+      return (reader as StreamReader).framesDecoded;
+    } finally {
+      await reader.close();
+    }
+  }
+
+  it.each(["vorbis", "opus"])("%s: the length, a whole decode and a fresh reader at every block (which seeks, as in the original) give the original's samples", async (codec) => {
+    const file = withGranuleOffset(original(codec), OFFSET);
+    const small = await decode(original(codec));
+    const whole = await decode(file);
+    expect(whole.frames).toBe(small.frames);
+    for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(small.data[c]);
+    expect(await worstFreshBlock(file, whole.data, whole.frames)).toBe(0);
+    expect(await lastBlockCost(file, whole.frames)).toBe(await lastBlockCost(original(codec), small.frames));
+  });
+
+  it.each(["vorbis", "opus"])("%s: a chained file of links with offsets of their own reads as the originals one after another", async (codec) => {
+    const chain = concatBytes(withGranuleOffset(original(codec), OFFSET), withSerial(withGranuleOffset(original(codec), 7_777), 5));
+    const small = await decode(original(codec));
+    const whole = await decode(chain);
+    expect(whole.frames).toBe(2 * small.frames);
     for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(concatFloats([small.data[c], small.data[c]]));
     expect(await worstFreshBlock(chain, whole.data, whole.frames)).toBe(0);
   });

@@ -204,3 +204,19 @@ export function withFrameCodes(b: Uint8Array, edit: (codes: Uint8Array, frame: n
   });
   return out;
 }
+
+/**
+ * A copy of the Ogg file `b` (one logical stream) whose audio pages' granule positions are `offset`
+ * more, as a capture begun `offset` samples into a broadcast keeps the encoder's (pages with
+ * granule 0, the headers, and −1, where no packet ends, stay); CRCs recomputed.
+ */
+export function withGranuleOffset(b: Uint8Array, offset: number): Uint8Array {
+  const out = b.slice();
+  const v = new DataView(out.buffer, out.byteOffset);
+  for (const at of oggPageOffsets(out)) {
+    const granule = v.getBigInt64(at + 6, true);
+    if (granule > 0n) v.setBigInt64(at + 6, granule + BigInt(offset), true);
+    fixOggCrc(out, at);
+  }
+  return out;
+}

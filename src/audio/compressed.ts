@@ -15,7 +15,8 @@
  *   - otherwise (MP3 Layer I/II or a stream mp3seek.ts cannot place) a block behind the cursor and
  *     out of the cache is decoded again from the start of the file — O(position) CPU, still bounded
  *     memory.
- * Length, O(1) at open: FLAC STREAMINFO, Ogg last-page granule (Vorbis, Opus), MP3 Xing/Info frame
+ * Length, O(1) at open: FLAC STREAMINFO, Ogg last-page granule less the first audio page's start
+ * (Vorbis, Opus; oggstart.ts), MP3 Xing/Info frame
  * count; an MP3 without it has its frame headers counted (Layer III), and where that cannot tell
  * (or a FLAC with total 0) the frames are counted by one full decoding pass at open.
  *
@@ -29,7 +30,8 @@
  */
 import { frameHeaderProblem, frameProblemAfter, lastFrameEnd, readFrameHeader, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
-import { chainLinks, firstAudioPage, oggPageCrc, OggPageCheck, pageLength, parsePage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
+import { chainLinks, firstAudioPage, type HeaderPages, oggPageCrc, OggPageCheck, pageLength, parsePage, readPage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
+import { startGranule } from "./oggstart.js";
 import { checkBasics } from "./layout.js";
 import { clipRange, outputArray } from "./reader.js";
 import type { ByteSource } from "./source.js";
@@ -83,6 +85,8 @@ export interface Probe {
   chain?: OggLink[];
   /** Opus only: the OpusHead pre-skip, in 48 kHz samples. */
   preSkip?: number;
+  /** Vorbis only: blocksize_0 and blocksize_1 of the identification header. */
+  vorbisBlocksizes?: [number, number];
   /** MP3 Layer III only: frame index, gapless trimming and seeking (see mp3seek.ts). */
   mp3?: Mp3Stream;
 }
@@ -100,6 +104,8 @@ interface OggSeek {
   preroll: number;
   /** Opus: what a fresh decoder is fed in place of the header pages (opusHeaderPages). */
   opusHeaders?: Uint8Array;
+  /** The granule position where the audio begins (oggstart.ts): 0, or more in a stream captured from the middle of a broadcast. */
+  startGranule: number;
 }
 
 /** A link of a chained Ogg file (oggseek.ts chainLinks), placed in the recording. */
@@ -655,23 +661,24 @@ export class StreamReader implements AudioReader {
   private async seekInLink(k: number, target: number, base: number, ogg: OggSeek, start: number, end: number): Promise<boolean> {
     // Start at a page whose granule is `preroll` before the target: output begins at or before it
     // (Opus: exactly at granule/granulesPerFrame, see below; Vorbis: found by alignOgg).
-    let limit = target * ogg.granulesPerFrame - ogg.preroll;
-    if (limit <= 0) return false;
+    let limit = ogg.startGranule + target * ogg.granulesPerFrame - ogg.preroll;
+    if (limit <= ogg.startGranule) return false;
     let headers = ogg.opusHeaders ?? this.oggHeaders.get(start);
     if (!headers) this.oggHeaders.set(start, (headers = await this.src.read(start, ogg.firstAudio - start)));
     // The decoder may need more than the preroll to produce output (it drops what it cannot
     // overlap-add); if its first sample still lands after the target, start earlier and retry.
-    for (let attempt = 0; attempt < 4 && limit > 0; attempt++) {
+    for (let attempt = 0; attempt < 4 && limit > ogg.startGranule; attempt++) {
       const page = await seekPage(this.src, ogg.firstAudio, end, ogg.serial, limit);
       if (!page) return false;
       const dec = await this.newDecoder();
       if (this.probe.kind === "opus") {
         // Opus output is placed by the page before the start: decoding from page P yields the
         // samples after granule(P−1), less the pre-skip the fresh decoder trims (RFC 7845 §4.2),
-        // so its first frame is at (granule(P−1) + preSkip − preSkip) / granulesPerFrame — the
-        // same index sequential decoding gives that sample (checked in audio-compressed.test.ts).
+        // so its first frame is at (granule(P−1) + preSkip − preSkip − startGranule) /
+        // granulesPerFrame — the same index sequential decoding gives that sample (checked in
+        // audio-compressed.test.ts).
         this.cursor?.free();
-        this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, page.offset + page.length, base + Math.round(page.granule / ogg.granulesPerFrame), k, headers);
+        this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, page.offset + page.length, base + Math.round((page.granule - ogg.startGranule) / ogg.granulesPerFrame), k, headers);
         return true;
       }
       try {
@@ -728,7 +735,7 @@ export class StreamReader implements AudioReader {
       outputs.push(r);
       decoded += r.samplesDecoded;
       if (p.granule >= 0 && decoded > 0) {
-        const first = Math.round((p.granule - ogg.preSkip) / ogg.granulesPerFrame) - decoded;
+        const first = Math.round((p.granule - ogg.preSkip - ogg.startGranule) / ogg.granulesPerFrame) - decoded;
         if (first < 0) throw new AudioFormatError(`ogg: page granules do not match the decoded audio near byte ${pos}`);
         return { outputs, first, pos, lead, pages };
       }
@@ -861,7 +868,7 @@ async function probeOgg(src: ByteSource, head: Uint8Array, at = 0): Promise<Prob
     if (e0 < 6 || e1 > 13 || e0 > e1)
       throw new AudioFormatError(`vorbis: identification header declares blocksize_0 ${2 ** e0} and blocksize_1 ${2 ** e1}; ${spec} allows powers of two from 64 to 8192, blocksize_0 ≤ blocksize_1`);
     if ((b[29] & 1) === 0) throw new AudioFormatError(`vorbis: identification header's framing bit is 0; ${spec} requires 1`);
-    return { kind: "vorbis", container: "ogg", samplerate, channels, bitsPerSample: null, frames: null };
+    return { kind: "vorbis", container: "ogg", samplerate, channels, bitsPerSample: null, frames: null, vorbisBlocksizes: [2 ** e0, 2 ** e1] };
   }
   if (text(0, 8) === "OpusHead") {
     checkOpusHead(b);
@@ -961,11 +968,15 @@ async function oggTail(src: ByteSource): Promise<OggTail> {
   return found;
 }
 
-/** A stream's length in frames at the decoding rate, from its last granule, as libsndfile derives it. */
-function oggFrames(probe: Probe, granule: number): number {
-  if (probe.kind === "vorbis") return granule;
+/**
+ * A stream's length in frames at the decoding rate, from its last granule and the granule where
+ * its audio begins (OggSeek.startGranule, 0 where not known), as libvorbisfile and libopusfile
+ * derive it (libsndfile too, for a stream that begins at granule 0).
+ */
+function oggFrames(probe: Probe, granule: number, startGranule: number): number {
+  if (probe.kind === "vorbis") return Math.max(0, granule - startGranule);
   const preSkip = probe.preSkip ?? 0;
-  return Math.max(0, Math.floor(((granule - preSkip) * probe.samplerate) / 48000));
+  return Math.max(0, Math.floor(((granule - startGranule - preSkip) * probe.samplerate) / 48000));
 }
 
 /** "Vorbis at 16000 Hz with 1 channel": what links of a chained file must share. */
@@ -1011,9 +1022,10 @@ async function chainOgg(src: ByteSource, probe: Probe, pagesEnd: number): Promis
     }
     if (link.granule >= 2 ** 53)
       throw new AudioFormatError(`ogg: the last page of the chained stream (link) at byte ${link.start} states granule position ${link.granule}, more than any stream holds (corrupt header?)`);
-    const frames = oggFrames(p, link.granule);
+    const seek = await oggSeekInfo(src, link.start, link.end, link.headers, link.serial, p);
+    const frames = oggFrames(p, link.granule, seek?.startGranule ?? 0);
     lastGranule = link.granule;
-    chain.push({ start: link.start, end: link.end, firstFrame, frames, seek: await oggSeekInfo(src, link.start, link.firstAudio, link.serial, p) });
+    chain.push({ start: link.start, end: link.end, firstFrame, frames, seek });
     firstFrame += frames;
   }
   // A last link with no audio (its last granule 0: header pages alone) is a file cut inside that
@@ -1033,15 +1045,16 @@ function oggHeaderPackets(probe: Probe): number {
 
 /**
  * What seeking in, and decoding from the start of, the stream `serial` (the file, or a link of a
- * chained one) needs: its BOS page at byte `start`, its first audio page at `firstAudio`
- * (oggseek.ts firstAudioPage); undefined where that was not found.
+ * chained one) needs: its pages from its BOS page at byte `start` to `end`, its header pages
+ * ending at `headers` (oggseek.ts firstAudioPage); undefined where that was not found.
  */
-async function oggSeekInfo(src: ByteSource, start: number, firstAudio: number | null, serial: number, probe: Probe): Promise<OggSeek | undefined> {
-  if (firstAudio === null) return undefined;
+async function oggSeekInfo(src: ByteSource, start: number, end: number, headers: HeaderPages | null, serial: number, probe: Probe): Promise<OggSeek | undefined> {
+  if (headers === null) return undefined;
   const opus = probe.kind === "opus";
   return {
     opusHeaders: opus ? await opusHeaderPages(src, start, serial) : undefined,
-    firstAudio,
+    startGranule: await startGranule(src, { kind: opus ? "opus" : "vorbis", blocksizes: probe.vorbisBlocksizes }, headers, end),
+    firstAudio: headers.firstAudio,
     serial,
     preSkip: opus ? (probe.preSkip ?? 0) : 0,
     granulesPerFrame: opus ? 48000 / probe.samplerate : 1,
@@ -1062,9 +1075,7 @@ async function oggSeekInfo(src: ByteSource, start: number, firstAudio: number | 
  * audio and failed ("offset is out of bounds"); decoding needs none of the comments.
  */
 async function opusHeaderPages(src: ByteSource, start: number, serial: number): Promise<Uint8Array> {
-  const header = await src.read(start, 27 + 255);
-  const lacing = header.subarray(27, 27 + header[26]);
-  const id = await src.read(start, 27 + lacing.length + lacing.reduce((n, l) => n + l, 0));
+  const id = await readPage(src, start);
   const tags = [..."OpusTags"].map((c) => c.charCodeAt(0)).concat([0, 0, 0, 0, 0, 0, 0, 0]); // vendor string of 0 bytes, 0 comments
   const out = new Uint8Array(id.length + 28 + tags.length);
   out.set(id);
@@ -1180,10 +1191,10 @@ export async function openCompressed(src: ByteSource, head: Uint8Array, options:
     const serial = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(14, true);
     if (tail.serial !== null && tail.serial !== serial) await chainOgg(src, ogg, tail.pagesEnd!);
     else {
-      ogg.frames = tail.granule === null ? null : oggFrames(ogg, tail.granule);
       // Each header page read by itself, up to a whole page's length.
       const pageAt = async (at: number) => parsePage(await src.read(at, Math.min(65536 + 282, src.size - at)), 0);
-      ogg.ogg = await oggSeekInfo(src, 0, await firstAudioPage(pageAt, 0, src.size, serial, oggHeaderPackets(ogg)), serial, ogg);
+      ogg.ogg = await oggSeekInfo(src, 0, src.size, await firstAudioPage(pageAt, 0, src.size, serial, oggHeaderPackets(ogg)), serial, ogg);
+      ogg.frames = tail.granule === null ? null : oggFrames(ogg, tail.granule, ogg.ogg?.startGranule ?? 0);
     }
     // A stream that begins in the last 64 KiB where no link begins.
     const starts = linkStarts(ogg);

@@ -123,6 +123,13 @@ export class OggPageCheck {
   }
 }
 
+/** The bytes of the page at byte `at` (its header first, then the whole page: two small reads); fewer where the file ends first. */
+export async function readPage(src: ByteSource, at: number): Promise<Uint8Array> {
+  const header = await src.read(at, 27 + 255);
+  const lacing = header.subarray(27, 27 + header[26]);
+  return src.read(at, 27 + lacing.length + lacing.reduce((n, l) => n + l, 0));
+}
+
 /** Parses and CRC-checks a page at `b[at]`; null if there is none (or it is cut by the buffer end). */
 export function parsePage(b: Uint8Array, at: number): Omit<OggPage, "offset"> | null {
   const length = pageLength(b, at);
@@ -260,8 +267,8 @@ export interface OggLinkBounds {
   serial: number;
   /** Granule position of its last page that ends a packet (Vorbis: its frames; Opus: 48 kHz samples, pre-skip included). */
   granule: number;
-  /** Byte offset of its first audio page (firstAudioPage), null if not found early. */
-  firstAudio: number | null;
+  /** Where its header pages end (firstAudioPage), null if not found early. */
+  headers: HeaderPages | null;
 }
 
 /**
@@ -278,6 +285,14 @@ const MAX_HEADER_BYTES = 16 << 20;
 /** The page at byte offset `at`; null where none is whole there and passes its CRC. */
 export type PageAt = (at: number) => Promise<Omit<OggPage, "offset"> | null>;
 
+/** Where a stream's header pages end (firstAudioPage). */
+export interface HeaderPages {
+  /** Byte offset of its first audio page. */
+  firstAudio: number;
+  /** Byte offset of the page where its header packet before the last ends: the last one (Vorbis: the setup header) lies in the bytes from there to firstAudio. */
+  lastFrom: number;
+}
+
 /**
  * Where the audio of the stream `serial` whose BOS page is at `start` begins: the page after the
  * one where its `headerPackets` header packets end (Opus 2, RFC 7845 §3; Vorbis 3, Vorbis I spec
@@ -288,18 +303,20 @@ export type PageAt = (at: number) => Promise<Omit<OggPage, "offset"> | null>;
  * stream, or where the page that ends the headers holds audio packets too (against both specs).
  * @throws AudioFormatError at a page after `start` that begins a stream (streamBeginsElsewhere).
  */
-export async function firstAudioPage(pageAt: PageAt, start: number, end: number, serial: number, headerPackets: number): Promise<number | null> {
+export async function firstAudioPage(pageAt: PageAt, start: number, end: number, serial: number, headerPackets: number): Promise<HeaderPages | null> {
   let before: number | undefined;
   let packets = 0;
+  let lastFrom = start;
   for (let pos = start, n = 0; n < MAX_HEADER_PAGES && pos - start < MAX_HEADER_BYTES && pos < end; n++) {
     const page = await pageAt(pos);
     if (!page) return null;
     if (n > 0 && page.bos) throw streamBeginsElsewhere(pos, page.serial, page.sequence, page.serial === serial ? before : undefined);
     if (page.serial !== serial) return null;
+    if (packets < headerPackets - 1) lastFrom = pos;
     packets += page.packets;
     before = page.sequence;
     pos += page.length;
-    if (packets >= headerPackets) return packets === headerPackets ? pos : null;
+    if (packets >= headerPackets) return packets === headerPackets ? { firstAudio: pos, lastFrom } : null;
   }
   return null;
 }
@@ -335,8 +352,8 @@ export async function* chainLinks(src: ByteSource, pagesEnd: number, headerPacke
     if (end === start + first.length && !first.eos && end < pagesEnd && (await walker.page(end)).bos)
       throw new AudioFormatError(`ogg: the stream at byte ${end} begins alongside the one at byte ${start} (multiplexed, "grouped" streams, RFC 3533 §4): not supported, only one audio stream or a chain of them`);
     if (granule < 0) throw new AudioFormatError(`ogg: no page of the stream that begins at byte ${start} ends a packet (corrupt stream?)`);
-    const firstAudio = await firstAudioPage((at) => walker.page(at), start, end, first.serial, headerPackets);
-    yield { start, end: end < pagesEnd ? end : src.size, serial: first.serial, granule, firstAudio };
+    const headers = await firstAudioPage((at) => walker.page(at), start, end, first.serial, headerPackets);
+    yield { start, end: end < pagesEnd ? end : src.size, serial: first.serial, granule, headers };
     start = end;
   }
 }

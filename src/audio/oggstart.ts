@@ -1,0 +1,130 @@
+/**
+ * Where an Ogg stream's audio begins on its granule scale. A stream captured from the middle of a
+ * broadcast (an Icecast capture, a radio recorder) keeps the encoder's granule positions: its first
+ * audio page states far more samples than the stream holds up to there. Its audio begins at that
+ * page's granule less the samples its packets decode to — libopusfile's pcm_start (RFC 7845 §4.5:
+ * such a stream starts at that offset, nothing trimmed), libvorbisfile's pcm_offset — and its
+ * length is the last granule less that start. The samples a page's packets decode to come from the
+ * packets themselves, without a decoder: Opus from each packet's TOC byte (RFC 6716 §3.1), Vorbis
+ * from each packet's mode and the modes' block sizes (Vorbis I spec §4.3.1 and §1.3.2: a packet
+ * returns a quarter of the block before it and a quarter of its own; the first returns nothing).
+ */
+import { type HeaderPages, pageLength, parsePage, readPage } from "./oggseek.js";
+import type { ByteSource } from "./source.js";
+
+/** Pages read from the first audio page on for the first that states a granule (ends a packet). */
+const FIRST_PAGES = 16;
+
+/** What the samples of a stream's packets depend on: the codec, and for Vorbis its two block sizes (identification header). */
+export interface PacketCodec {
+  kind: "vorbis" | "opus";
+  /** Vorbis: blocksize_0 and blocksize_1 (Vorbis I spec §4.2.2). */
+  blocksizes?: [number, number];
+}
+
+/**
+ * The packets that begin and end within the whole pages of `b` (the file's bytes from a page
+ * boundary), in order; the rest of a packet begun before `b` (a first page that continues one,
+ * header type 0x01) is passed over, and so is a packet that `b` ends inside (RFC 3533 §6).
+ */
+export function packetsIn(b: Uint8Array): Uint8Array[] {
+  const packets: Uint8Array[] = [];
+  let parts: Uint8Array[] = [];
+  let skip = b.length > 5 && (b[5] & 0x01) !== 0;
+  for (let at = 0, length = pageLength(b, 0); length !== null && length > 0; at += length, length = pageLength(b, at)) {
+    let body = at + 27 + b[at + 26];
+    for (let i = 0; i < b[at + 26]; i++) {
+      const lacing = b[at + 27 + i];
+      if (!skip) parts.push(b.subarray(body, body + lacing));
+      body += lacing;
+      if (lacing < 255) {
+        if (!skip) packets.push(parts.length === 1 ? parts[0] : new Uint8Array(Buffer.concat(parts)));
+        parts = [];
+        skip = false;
+      }
+    }
+  }
+  return packets;
+}
+
+/**
+ * The block flag (0: blocksize_0, 1: blocksize_1) of each mode of a Vorbis setup header `setup`,
+ * read from its end, as FFmpeg's vorbis_parser.c reads it: the modes are the header's last fields
+ * (Vorbis I spec §4.2.4: a 6-bit count less one, then per mode a block flag, a 16-bit window type
+ * and a 16-bit transform type, both 0, and an 8-bit mapping; then the framing bit), and what comes
+ * before them cannot be parsed without decoding the codebooks. Read backwards, entries are taken
+ * while their window and transform types are 0 and the mapping below 64; the count is the last
+ * number of them that the 6 bits before agree with. Empty if none does.
+ */
+export function vorbisModeBlockflags(setup: Uint8Array): number[] {
+  // Bit i counted from the end of the packet: the packing is LSB first (Vorbis I spec §2.1.4), so
+  // reading the bytes from the last, each from its top bit, gives each field most significant bit first.
+  const total = setup.length * 8;
+  const bit = (i: number) => (setup[setup.length - 1 - (i >> 3)] >> (7 - (i & 7))) & 1;
+  const bits = (from: number, n: number) => {
+    let v = 0;
+    for (let i = 0; i < n; i++) v = (v << 1) | bit(from + i);
+    return v;
+  };
+  let framing = 0;
+  while (framing < total && bit(framing) === 0) framing++;
+  const first = framing + 1; // the bit before the framing bit
+  let count = 0;
+  for (let n = 0, at = first; n < 64 && total - at >= 41 + 6; n++, at += 41) {
+    if (bits(at, 8) > 63 || bits(at + 8, 16) !== 0 || bits(at + 24, 16) !== 0) break;
+    if (bits(at + 41, 6) + 1 === n + 1) count = n + 1;
+  }
+  // Entries are met last mode first; the block flag is each entry's bit after its 40 others.
+  return Array.from({ length: count }, (_, mode) => bit(first + (count - 1 - mode) * 41 + 40));
+}
+
+/** The samples (at 48 kHz) an Opus packet decodes to, from its TOC byte (RFC 6716 §3.1); 0 for an empty packet. */
+export function opusPacketSamples(p: Uint8Array): number {
+  if (p.length === 0) return 0;
+  const config = p[0] >> 3;
+  // Frame sizes of configurations 0–11 (SILK), 12–15 (hybrid), 16–31 (CELT), in samples at 48 kHz.
+  const frame = config < 12 ? [480, 960, 1920, 2880][config & 3] : config < 16 ? [480, 960][config & 1] : [120, 240, 480, 960][config & 3];
+  const code = p[0] & 3;
+  const frames = code === 0 ? 1 : code < 3 ? 2 : p.length > 1 ? p[1] & 0x3f : 0;
+  return frame * frames;
+}
+
+/**
+ * The granule position where the audio of a stream begins (see the file comment): its first page
+ * from `headers.firstAudio` (before `end`) that states a granule, less what the packets up to there
+ * decode to; 0 where that would be negative (libvorbisfile's choice; for Opus, end trimming of a
+ * stream of one page, RFC 7845 §4.5), where no such page is found within FIRST_PAGES pages, or
+ * where the Vorbis modes cannot be read.
+ * @param codec  the stream's codec (and Vorbis block sizes)
+ */
+export async function startGranule(src: ByteSource, codec: PacketCodec, headers: HeaderPages, end: number): Promise<number> {
+  const pages: Uint8Array[] = [];
+  let granule = -1;
+  for (let at = headers.firstAudio; granule < 0; ) {
+    if (pages.length === FIRST_PAGES || at >= end) return 0;
+    const b = await readPage(src, at);
+    const page = parsePage(b, 0);
+    if (!page) return 0;
+    pages.push(b);
+    granule = page.granule;
+    at += page.length;
+  }
+  const packets = packetsIn(new Uint8Array(Buffer.concat(pages)));
+  let samples = 0;
+  if (codec.kind === "opus") for (const p of packets) samples += opusPacketSamples(p);
+  else {
+    const setup = packetsIn(await src.read(headers.lastFrom, headers.firstAudio - headers.lastFrom)).at(-1);
+    const flags = setup ? vorbisModeBlockflags(setup) : [];
+    if (flags.length === 0 || !codec.blocksizes) return 0;
+    // The mode number: ilog(modes − 1) bits after the packet type bit (Vorbis I spec §4.3.1).
+    const modeBits = Math.ceil(Math.log2(flags.length));
+    let before = 0; // the block size of the packet before, 0 for none
+    for (const p of packets) {
+      if (p.length === 0) continue;
+      const size = codec.blocksizes[flags[(p[0] >> 1) & ((1 << modeBits) - 1)] ?? 0];
+      if (before) samples += (before + size) / 4;
+      before = size;
+    }
+  }
+  return Math.max(0, granule - samples);
+}
