@@ -234,6 +234,42 @@ describe("Ogg streams whose granule positions start at an offset (a capture begu
   });
 });
 
+describe("junk that looks like an Ogg page at the end of a file", () => {
+  // seek_long_*.ogg, then 1000 bytes of junk, then a copy of its last page (a valid CRC) with its
+  // granule 10^9 more, or with another serial number. The search of the last 64 KiB for the last
+  // page took that copy: the length became 10^9 frames more, or the file was taken for a chain
+  // whose second link begins in the junk and refused at open.
+  const original = (codec: string) => new Uint8Array(readFileSync(path.join(GOLDEN, `seek_long_${codec}.ogg`)));
+  function withJunkPage(b: Uint8Array, edit: (page: Uint8Array) => Uint8Array): Uint8Array {
+    const page = b.slice(oggPageOffsets(b).at(-1)!);
+    return concatBytes(b, new Uint8Array(1000).fill(0x5a), edit(page));
+  }
+  const laterGranule = (page: Uint8Array) => {
+    const v = new DataView(page.buffer);
+    v.setBigInt64(6, v.getBigInt64(6, true) + 1_000_000_000n, true);
+    fixOggCrc(page, 0);
+    return page;
+  };
+
+  it.each([
+    ["vorbis", "a later granule", laterGranule],
+    ["opus", "a later granule", laterGranule],
+    ["vorbis", "another serial number", (page: Uint8Array) => withSerial(page, 5)],
+    ["opus", "another serial number", (page: Uint8Array) => withSerial(page, 5)],
+  ])("%s, the copy with %s: opened with the file's length and samples, a read into the junk fails there", async (codec, _label, edit) => {
+    const file = withJunkPage(original(codec), edit);
+    const small = await decode(original(codec));
+    const reader = await openAudio(file, { blockFrames: 4100 });
+    try {
+      expect(reader.info.frames).toBe(small.frames);
+      for (const [start, count] of [[200_000, 8200], [0, 4100]]) expect(await reader.read(1, start, count)).toEqual(small.data[1].subarray(start, start + count));
+    } finally {
+      await reader.close();
+    }
+    expect(await decodeError(file)).toBe(`<buffer>: ogg: corrupt stream: no page starts at byte ${original(codec).length} where the one before ends`);
+  });
+});
+
 describe("FLAC frame headers", () => {
   it("parses a fixed-blocksize header and checks its CRC-8", () => {
     // Frame 3 of a fixed 4096-sample stream: sync, bs code 12 (4096), rate from STREAMINFO,

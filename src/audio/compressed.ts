@@ -30,7 +30,7 @@
  */
 import { frameHeaderProblem, frameProblemAfter, lastFrameEnd, readFrameHeader, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
-import { chainLinks, firstAudioPage, type HeaderPages, oggPageCrc, OggPageCheck, pageLength, parsePage, readPage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
+import { chainLinks, firstAudioPage, type HeaderPages, oggPageCrc, OggPageCheck, pageLength, pagesIn, parsePage, readPage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
 import { startGranule } from "./oggstart.js";
 import { checkBasics } from "./layout.js";
 import { clipRange, outputArray } from "./reader.js";
@@ -938,33 +938,40 @@ interface OggTail {
  * The file's last 64 KiB, read once at open: the granule position of the last Ogg page that ends a
  * packet (RFC 3533 §6) — for Vorbis the number of PCM frames; for Opus 48 kHz samples including the
  * pre-skip (RFC 7845 §4) — the serial number of the last page (another than the first page's: a
- * chained file) and the pages that begin a stream. A page cut short by the end of the file is
- * passed over (decoding then fails there, see OggPageCheck.end).
+ * chained file) and the pages that begin a stream. The pages are those walked from the first page
+ * found there, each starting where the one before ends (a page whose CRC fails is stepped over by
+ * its length, reported where decoding gets there): what follows a break — junk, and in it a
+ * page with a valid CRC that had been taken for the last one, deciding the length (10^9 frames) or
+ * that the file was chained — is not a page of the file (decoding reports it where it gets there,
+ * see OggPageCheck), and neither is a page cut short by the end of the file.
  * @throws AudioFormatError if the last page fails its CRC, or its granule is beyond any real stream (≥ 2^53).
  */
 async function oggTail(src: ByteSource): Promise<OggTail> {
   const tailStart = Math.max(0, src.size - 65536);
   const tail = await src.read(tailStart, src.size - tailStart);
   const found: OggTail = { granule: null, serial: null, pagesEnd: null, begins: [] };
-  for (let i = tail.length - 27; i >= 0; i--) {
-    if (tail[i] !== 0x4f || tail[i + 1] !== 0x67 || tail[i + 2] !== 0x67 || tail[i + 3] !== 0x53) continue; // "OggS"
-    const length = pageLength(tail, i);
-    if (length === null || length < 0) continue;
-    const page = parsePage(tail, i);
+  const first = pagesIn(tail, tailStart).next();
+  const sequences = new Map<number, number>(); // the last page number walked, by serial
+  let granuleAt = 0; // the offset of the page of found.granule
+  for (let at = first.done ? tail.length : first.value.offset - tailStart; ; ) {
+    const page = parsePage(tail, at);
     if (!page) {
-      if (found.serial === null) throw new AudioFormatError(`ogg: corrupt stream: the last page (at byte ${tailStart + i}) fails its checksum`);
-      continue; // before the last page: "OggS" inside a packet
+      const length = pageLength(tail, at);
+      if (length === null || length < 0) break;
+      // A page whose header is whole but that fails its CRC: damaged, reported where decoding gets there; the walk goes on past it.
+      if (at + length === tail.length) throw new AudioFormatError(`ogg: corrupt stream: the last page (at byte ${tailStart + at}) fails its checksum`);
+      at += length;
+      continue;
     }
-    found.serial ??= page.serial;
-    found.pagesEnd ??= tailStart + i + length;
-    // Scanning backwards: this page is the one before the pages of its serial found so far.
-    for (const b of found.begins) if (b.serial === page.serial) b.before ??= page.sequence;
-    if (page.bos) found.begins.push({ offset: tailStart + i, serial: page.serial, sequence: page.sequence });
-    if (page.granule < 0 || found.granule !== null) continue;
-    if (page.granule >= 2 ** 53)
-      throw new AudioFormatError(`ogg: the last page (at byte ${tailStart + i}) states granule position ${page.granule}, more than any stream holds (corrupt header?)`);
-    found.granule = page.granule;
+    if (page.bos) found.begins.push({ offset: tailStart + at, serial: page.serial, sequence: page.sequence, before: sequences.get(page.serial) });
+    sequences.set(page.serial, page.sequence);
+    found.serial = page.serial;
+    found.pagesEnd = tailStart + at + page.length;
+    if (page.granule >= 0) [found.granule, granuleAt] = [page.granule, tailStart + at];
+    at += page.length;
   }
+  if (found.granule !== null && found.granule >= 2 ** 53)
+    throw new AudioFormatError(`ogg: the last page (at byte ${granuleAt}) states granule position ${found.granule}, more than any stream holds (corrupt header?)`);
   return found;
 }
 

@@ -185,7 +185,7 @@ function pagesOutOfOrder(earlier: OggPage, later: OggPage): AudioFormatError {
  * The pages (whole, passing their CRC) that start in `b`, the file's bytes from offset `from`, in
  * order: a scan for the capture pattern, so a page inside another one's data counts too.
  */
-function* pagesIn(b: Uint8Array, from: number): Generator<OggPage> {
+export function* pagesIn(b: Uint8Array, from: number): Generator<OggPage> {
   for (let i = 0; i + 27 <= b.length; i++) {
     if (b[i] !== 0x4f) continue;
     const p = parsePage(b, i);
