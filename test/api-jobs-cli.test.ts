@@ -6,12 +6,13 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/api/app.js";
 import { ensureAdmin } from "../src/store/users.js";
-import { REAL_PG_URL, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
+import { REAL_PG_URL, freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 import { runSonotile } from "./cli-helpers.js";
 import { ROOT } from "./golden.js";
 import { jobFixture, missingRecording, waitForJob, type JobFixture } from "./jobs-helpers.js";
@@ -25,13 +26,36 @@ describe("sonotile jobs: usage", () => {
     const cases: [string[], RegExp][] = [
       [["jobs", "frob"], /expected submit, list, show or abort/],
       [["jobs", "submit"], /exactly one of --dataset, --recordings, --clips/],
-      [["jobs", "submit", "--recordings", "not-a-uuid", "--features", "loudness"], /targets.recording_ids.0: must be a UUID; features.0: must be one of/],
+      [["jobs", "submit", "--recordings", "not-a-uuid,00000000-0000-4000-8000-000000000000"], /targets\.recording_ids\.0 \(--recordings\): must be a UUID$/m],
+      [["jobs", "submit", "--dataset", "00000000-0000-4000-8000-000000000000", "--features", "rms_dbfs,loudness"], /--features: unknown feature 'loudness' \(known: duration_s, /],
       [["jobs", "submit", "--dataset", "00000000-0000-4000-8000-000000000000", "--window", "nope"], /--window/],
       [["worker", "--threads", "0"], /--threads: must be an integer in \[1, 1024\]/],
     ];
     const results = await Promise.all(cases.map(([args]) => sonotile(args, env)));
     results.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stderr: expect.stringMatching(cases[i][1]) }));
   }, 30_000);
+});
+
+describe("sonotile jobs submit: parameters a target cannot take", () => {
+  it("exits 2 naming the flag, the recording and how many targets, and submits nothing", async () => {
+    const dir = await tempDir();
+    try {
+      await mkdir(join(dir.path, "audio"));
+      await writeSineWav(join(dir.path, "audio", "tone.wav"), 8000, 1, 1000);
+      const data = ["--data", join(dir.path, "data")];
+      const env = { DATABASE_URL: "" };
+      const added = await sonotile(["dataset", "add", join(dir.path, "audio"), "--audio-root", dir.path, ...data, "--json"], env);
+      expect(added.code, added.stderr).toBe(0);
+      const dataset = JSON.parse(added.stdout).dataset.id;
+      const refused = await sonotile(["jobs", "submit", "--dataset", dataset, "--channel", "3", "--window-size", "200", ...data], env);
+      expect(refused).toMatchObject({ code: 2, stdout: "" });
+      expect(refused.stderr).toBe("sonotile jobs: channel (--channel): must be < channels (1) (recording tone.wav: 8000 Hz × time expansion 1, 1 channel; 1 of 1 targets); "
+        + "window_size (--window-size): gives 1600000 samples at 8000 Hz; the limit is 1048576 (recording tone.wav: 8000 Hz × time expansion 1, 1 channel; 1 of 1 targets)\n");
+      expect(JSON.parse((await sonotile(["jobs", "list", "--json", ...data], env)).stdout).total).toBe(0);
+    } finally {
+      await dir.remove();
+    }
+  }, 60_000);
 });
 
 describe("sonotile jobs with a worker (DATABASE_URL)", () => {

@@ -147,16 +147,48 @@ export async function computeFeatures(reader: AudioReader, params: ParamsInput =
   const p = parseParams(params);
   const te = timeExpansionOf(reader.info, options.timeExpansion);
   const samplerate = realSamplerate(reader.info.samplerate, te);
-  checkParamsForRecording(p, { samplerate, channels: reader.info.channels });
+  const { g, bins } = checkFeatureParams(p, { samplerate, channels: reader.info.channels }, target);
   const signal = new ConditionedSignal(reader, p.channel, te, p);
-  const g = frameGeometry(p.window_size, p.hop_size, signal.samplerate);
-  const box = resolveTarget(target, reader.info.frames / samplerate, signal, g);
+  const box = resolveTarget(target, reader.info.frames / samplerate, signal, g, bins);
   const pass = new FeaturePass(p, g, box);
   try {
     return await pass.run(signal);
   } finally {
     pass.dispose();
   }
+}
+
+/**
+ * What computeFeatures refuses before reading a sample of a recording at `recording.samplerate`
+ * Hz (real units, after time expansion) with `recording.channels` channels: the parameters
+ * (checkParamsForRecording, the frame geometry; ParamsError) and a band the spectrum does not
+ * hold (bandBins; TargetError). It depends on nothing else of the recording, so a job submission
+ * runs it once per rate and channel count among its targets (src/jobs/queue.ts). Returns the
+ * frame geometry and the band's bins.
+ */
+export function checkFeatureParams(p: Params, recording: { samplerate: number; channels: number }, band: Pick<FeatureTarget, "lowFreq" | "highFreq"> = {}): { g: FrameGeometry; bins: [number, number] } {
+  checkParamsForRecording(p, recording);
+  // The STFT's rate: the resampled one when resampling (ConditionedSignal).
+  const g = frameGeometry(p.window_size, p.hop_size, p.resample ? p.samplerate : recording.samplerate);
+  return { g, bins: bandBins(g, band.lowFreq, band.highFreq) };
+}
+
+/**
+ * The FFT bins [k0, k1) of the band [lowFreq (default 0), highFreq (default Nyquist)] Hz within
+ * the spectrum of geometry `g`. One band serves a dataset of several rates (up to 60 kHz for its
+ * bats): it reaches past the Nyquist frequency of the slower ones, and their features are those
+ * of the part they have — as a tile's fmax is clipped to Nyquist. TargetError for a band wholly
+ * above Nyquist, or holding no bin.
+ */
+function bandBins(g: FrameGeometry, lowFreq?: number | null, highFreq?: number | null): [number, number] {
+  const nyquist = g.samplerate / 2;
+  const low = lowFreq ?? 0;
+  const high = Math.min(highFreq ?? nyquist, nyquist);
+  if (low >= nyquist) throw new TargetError(`band [${low}, ${highFreq ?? "Nyquist"}] Hz lies above this recording's spectrum: its Nyquist frequency is ${nyquist} Hz`);
+  if (!(low >= 0 && low < high)) throw new TargetError(`band [${low}, ${high}] Hz must satisfy 0 <= low < high`);
+  const [k0, k1] = binRange(g, low, high);
+  if (k1 <= k0) throw new TargetError(`band [${low}, ${high}] Hz holds no FFT bin (bins are ${g.samplerate / g.nperseg} Hz apart)`);
+  return [k0, k1];
 }
 
 /** A target in engine units: frames, samples and bins. */
@@ -170,7 +202,8 @@ interface TargetBox {
   k1: number;
 }
 
-function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: ConditionedSignal, g: FrameGeometry): TargetBox {
+/** `t` in engine units; `bins`: its band's (bandBins). */
+function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: ConditionedSignal, g: FrameGeometry, [k0, k1]: [number, number]): TargetBox {
   const start = t.start ?? 0;
   const end = Math.min(t.end ?? Infinity, recordingDuration);
   if (!(start >= 0 && Number.isFinite(start))) throw new TargetError(`start must be a number of seconds >= 0, got ${t.start}`);
@@ -187,16 +220,6 @@ function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: Cond
   const s0 = Math.min(signal.length, Math.ceil(start * fs));
   const s1 = Math.min(signal.length, Math.ceil(end * fs));
   if (s1 <= s0) throw new TargetError(`no sample lies in [${start}, ${end}) s`);
-  const nyquist = fs / 2;
-  const low = t.lowFreq ?? 0;
-  // The band within this recording's spectrum: one band for a dataset of several rates (up to
-  // 60 kHz for its bats) reaches past the Nyquist frequency of the slower ones, and their
-  // features are those of the part they have — as a tile's fmax is clipped to Nyquist.
-  const high = Math.min(t.highFreq ?? nyquist, nyquist);
-  if (low >= nyquist) throw new TargetError(`band [${low}, ${t.highFreq ?? "Nyquist"}] Hz lies above this recording's spectrum: its Nyquist frequency is ${nyquist} Hz`);
-  if (!(low >= 0 && low < high)) throw new TargetError(`band [${low}, ${high}] Hz must satisfy 0 <= low < high`);
-  const [k0, k1] = binRange(g, low, high);
-  if (k1 <= k0) throw new TargetError(`band [${low}, ${high}] Hz holds no FFT bin (bins are ${fs / g.nperseg} Hz apart)`);
   return { duration: end - start, f0, f1, s0, s1, k0, k1 };
 }
 

@@ -10,11 +10,12 @@
  */
 import { PgBoss, type Db } from "pg-boss";
 import { z } from "zod";
-import { paramsSchema } from "../engine/params.js";
-import { FEATURE_NAMES, type FeatureName } from "../features/features.js";
+import { ParamsError, paramsSchema, parseParams, realSamplerate, type Params } from "../engine/params.js";
+import { timeExpansionProblem } from "../audio/expansion.js";
+import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from "../features/features.js";
 import type { Queryable, Sql } from "../store/db.js";
 import { effectiveState } from "../store/common.js";
-import { invalid } from "../store/errors.js";
+import { InvalidError, invalid } from "../store/errors.js";
 import { abortJob, createJob, getJob, type Job } from "../store/jobs.js";
 import { createRun, finishRun } from "../store/runs.js";
 
@@ -72,7 +73,7 @@ export const extractFeaturesData = z.strictObject({
   band: z.strictObject({ low_freq: hz.min(0, "must be >= 0").optional(), high_freq: hz.positive("must be > 0").optional() })
     .refine((b) => b.low_freq === undefined || b.high_freq === undefined || b.low_freq < b.high_freq, { message: "must be > low_freq", path: ["high_freq"] })
     .optional()
-    .describe("Spectral features of the band [low_freq, high_freq] Hz only (as `sonotile extract --clip-low-freq/--clip-high-freq`), e.g. a box drawn around a call; default the whole spectrum. A band above a target's Nyquist fails that target"),
+    .describe("Spectral features of the band [low_freq, high_freq] Hz only (as `sonotile extract --clip-low-freq/--clip-high-freq`), e.g. a box drawn around a call; default the whole spectrum. A low_freq at or above a target's Nyquist frequency is refused at submission"),
   expiration_delay: z.number().positive("must be > 0").max(10 * 365 * 24 * 3600, "must be <= 315360000 (10 years)").optional()
     .describe("Seconds the feature-table artifact is kept; default 30 days"),
 });
@@ -242,12 +243,54 @@ async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targe
 }
 
 /**
+ * Refuses (InvalidError naming the field, e.g. `data.params.window_size`) parameters or a band
+ * that some target's recording cannot take, whatever its file holds: the rules the worker applies
+ * before reading a sample (checkFeatureParams), run once per distinct stored rate, time expansion
+ * and channel count among the targets — one query, whatever their number. Every item of such a
+ * target would fail; the job is refused when any target would, the message naming the rule, one
+ * such recording and how many targets fail. A time expansion that gives no usable rate is the
+ * recording's problem, not the job's: its item fails, naming it.
+ */
+async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, targets: ItemTarget[]): Promise<void> {
+  const params = parseParams(data.params ?? {});
+  const band = { lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq };
+  const kinds = await db<{ file_samplerate: number; time_expansion: number; channels: number; targets: number; path: string }[]>`
+    SELECT r.file_samplerate, r.time_expansion, r.channels, count(*)::int AS targets, min(r.path) AS path
+    FROM unnest(${targets.map((t) => t.recording_id)}::uuid[]) AS t(recording_id) JOIN recordings r ON r.id = t.recording_id
+    GROUP BY r.file_samplerate, r.time_expansion, r.channels ORDER BY count(*) DESC, min(r.path)`;
+  const refused: { kind: (typeof kinds)[number]; issues: { field: string; message: string }[] }[] = [];
+  for (const kind of kinds) {
+    if (timeExpansionProblem(kind.file_samplerate, kind.time_expansion)) continue;
+    const issues = featureParamsIssues(params, { samplerate: realSamplerate(kind.file_samplerate, kind.time_expansion), channels: kind.channels }, band);
+    if (issues.length) refused.push({ kind, issues });
+  }
+  if (!refused.length) return;
+  const { kind, issues } = refused[0];
+  const failing = refused.reduce((n, r) => n + r.kind.targets, 0);
+  const which = `recording ${kind.path}: ${kind.file_samplerate} Hz × time expansion ${kind.time_expansion}, ${kind.channels} channel${kind.channels > 1 ? "s" : ""}; ${failing} of ${targets.length} targets`;
+  throw new InvalidError(issues.map((i) => ({ field: i.field, message: `${i.message} (${which})` })));
+}
+
+/** checkFeatureParams' refusals as fields of a job's data (`data.params.window_size`, `data.band`). */
+function featureParamsIssues(params: Params, recording: { samplerate: number; channels: number }, band: { lowFreq?: number; highFreq?: number }): { field: string; message: string }[] {
+  try {
+    checkFeatureParams(params, recording, band);
+    return [];
+  } catch (err) {
+    if (err instanceof ParamsError) return err.issues.map((i) => ({ field: `data.params.${i.field}`, message: i.message }));
+    if (err instanceof TargetError) return [{ field: "data.band", message: err.message }];
+    throw err;
+  }
+}
+
+/**
  * Submits an `extract_features` job: the run, the job (pending until a worker takes its first
  * item), its items and their queue messages, in one transaction.
  */
 export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: ExtractFeaturesData; priority?: number; created_by: string | null }): Promise<Job> {
   const jobId = await sql.begin(async (tx) => {
     const targets = await resolveTargets(tx, j.data.targets);
+    await checkParamsForTargets(tx, j.data, targets);
     const run = await createRun(tx, { kind: "job", description: `extract_features over ${targets.length} targets`, created_by: j.created_by });
     const job = await createJob(tx, { task: "extract_features", data: j.data, priority: j.priority, items: targets.length, created_by: j.created_by, run_id: run.id });
     // Batches keep each statement's parameters well under PostgreSQL's 65535.

@@ -8,6 +8,8 @@ import { storeConfig } from "../../store/config.js";
 import { getJob, listJobItems, listJobs, listMetrics, JOB_STATUSES, type Job, type JobItem, type JobItemStatus, type JobStatus } from "../../store/jobs.js";
 import { listArtifacts } from "../../store/artifacts.js";
 import { parseParams } from "../../engine/params.js";
+import { parseFeatureList } from "../../features/features.js";
+import { InvalidError } from "../../store/errors.js";
 import { abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } from "../../jobs/queue.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
@@ -44,6 +46,24 @@ the flags of 'sonotile spectrogram' (e.g. --window-size 0.01). The database must
 ${optionRows(OPTIONS)}`;
 
 const ids = (text: string | true) => String(text).split(",").map((s) => s.trim()).filter(Boolean);
+
+/** The `submit` flags that give fields of a job's data other than its parameters. */
+const FLAG_OF_FIELD: Record<string, string> = {
+  "targets.dataset_id": "dataset", "targets.recording_ids": "recordings", "targets.clip_ids": "clips", features: "features", expiration_delay: "expiration-delay",
+};
+
+/**
+ * A field of a job's data as `submit` messages name it, with the flag that gives it (as
+ * withFlagNames names parameters): `data.params.window_size` → `window_size (--window-size)`,
+ * `targets.recording_ids.0` → `targets.recording_ids.0 (--recordings)`.
+ */
+function withFlagName(field: string): string {
+  const path = field.replace(/^data\./, "");
+  const param = /^params\.(.+)$/.exec(path)?.[1];
+  if (param) return `${param} (--${param.toLowerCase().replace(/_/g, "-")})`;
+  const flag = Object.entries(FLAG_OF_FIELD).find(([f]) => path === f || path.startsWith(`${f}.`))?.[1];
+  return flag ? `${path} (--${flag})` : path;
+}
 
 /** One line per job for humans. */
 function jobLine(j: Job): string {
@@ -96,12 +116,18 @@ export const command: Command = {
       } catch (err) {
         throw err instanceof ParamsError ? withFlagNames(err) : err;
       }
+      let features;
+      try {
+        features = cl.options.features === undefined ? undefined : parseFeatureList(String(cl.options.features));
+      } catch (err) {
+        throw new UsageError(`--features: ${(err as Error).message}`); // as extract says it
+      }
       const parsed = extractFeaturesData.safeParse({
         targets, params,
-        ...(cl.options.features !== undefined ? { features: ids(cl.options.features) } : {}),
+        ...(features ? { features } : {}),
         ...(cl.options["expiration-delay"] !== undefined ? { expiration_delay: numberOption(cl.options["expiration-delay"], "expiration-delay", (v) => v > 0, "a number > 0") } : {}),
       });
-      if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+      if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${withFlagName(i.path.join("."))}: ${i.message}`).join("; "));
       data = parsed.data;
     }
     const priority = numberOption(cl.options.priority, "priority", (v) => Number.isInteger(v) && Math.abs(v) <= 1000, "an integer in [-1000, 1000]");
@@ -118,7 +144,10 @@ export const command: Command = {
         try {
           // The command line acts as the admin (as `dataset add` does): whoever reaches the database directly can.
           const admin = await findUserByUsername(sql, "admin");
-          const job = await submitExtractJob(sql, boss, { data: data!, priority, created_by: admin?.id ?? null });
+          const job = await submitExtractJob(sql, boss, { data: data!, priority, created_by: admin?.id ?? null }).catch((err) => {
+            // Refusals that needed the database (unknown targets, parameters a target cannot take), by flag.
+            throw err instanceof InvalidError ? new UsageError(err.fields.map((f) => `${withFlagName(f.field)}: ${f.message}`).join("; ")) : err;
+          });
           out(job, `job ${job.id} submitted: ${job.progress_total} items`);
         } finally {
           await boss.stop({ graceful: false, close: false });
