@@ -24,37 +24,54 @@ describe("sonotile jobs: usage", () => {
   it("exits 2 with a message naming the problem", async () => {
     const env = { DATABASE_URL: "" };
     const cases: [string[], RegExp][] = [
-      [["jobs", "frob"], /expected submit, list, show or abort/],
+      [["jobs", "frob"], /expected submit, list, show, abort or retry/],
       [["jobs", "submit"], /exactly one of --dataset, --recordings, --clips/],
       [["jobs", "submit", "--recordings", "not-a-uuid,00000000-0000-4000-8000-000000000000"], /targets\.recording_ids\.0 \(--recordings\): must be a UUID$/m],
       [["jobs", "submit", "--dataset", "00000000-0000-4000-8000-000000000000", "--features", "rms_dbfs,loudness"], /--features: unknown feature 'loudness' \(known: duration_s, /],
       [["jobs", "submit", "--dataset", "00000000-0000-4000-8000-000000000000", "--window", "nope"], /--window/],
       [["worker", "--threads", "0"], /--threads: must be an integer in \[1, 1024\]/],
+      [["jobs", "retry"], /retry: wrong number of arguments/],
+      [["jobs", "retry", "00000000-0000-4000-8000-000000000000", "--status", "done"], /--status: must be one of failed, errored, skipped$/m],
     ];
     const results = await Promise.all(cases.map(([args]) => sonotile(args, env)));
     results.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stderr: expect.stringMatching(cases[i][1]) }));
   }, 30_000);
 });
 
-describe("sonotile jobs submit: parameters a target cannot take", () => {
-  it("exits 2 naming the flag, the recording and how many targets, and submits nothing", async () => {
-    const dir = await tempDir();
-    try {
-      await mkdir(join(dir.path, "audio"));
-      await writeSineWav(join(dir.path, "audio", "tone.wav"), 8000, 1, 1000);
-      const data = ["--data", join(dir.path, "data")];
-      const env = { DATABASE_URL: "" };
-      const added = await sonotile(["dataset", "add", join(dir.path, "audio"), "--audio-root", dir.path, ...data, "--json"], env);
-      expect(added.code, added.stderr).toBe(0);
-      const dataset = JSON.parse(added.stdout).dataset.id;
-      const refused = await sonotile(["jobs", "submit", "--dataset", dataset, "--channel", "3", "--window-size", "200", ...data], env);
-      expect(refused).toMatchObject({ code: 2, stdout: "" });
-      expect(refused.stderr).toBe("sonotile jobs: channel (--channel): must be < channels (1) (recording tone.wav: 8000 Hz × time expansion 1, 1 channel; 1 of 1 targets); "
-        + "window_size (--window-size): gives 1600000 samples at 8000 Hz; the limit is 1048576 (recording tone.wav: 8000 Hz × time expansion 1, 1 channel; 1 of 1 targets)\n");
-      expect(JSON.parse((await sonotile(["jobs", "list", "--json", ...data], env)).stdout).total).toBe(0);
-    } finally {
-      await dir.remove();
-    }
+describe("sonotile jobs on a data directory (the embedded database)", () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let dataset: string;
+  const env = { DATABASE_URL: "" };
+  const onData = (args: string[]) => sonotile([...args, "--data", join(dir.path, "data")], env);
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    await mkdir(join(dir.path, "audio"));
+    await writeSineWav(join(dir.path, "audio", "tone.wav"), 8000, 1, 1000);
+    const added = await onData(["dataset", "add", join(dir.path, "audio"), "--audio-root", dir.path, "--json"]);
+    expect(added.code, added.stderr).toBe(0);
+    dataset = JSON.parse(added.stdout).dataset.id;
+  }, 60_000);
+  afterAll(() => dir?.remove());
+
+  it("submit: parameters a target cannot take exit 2 naming the flag, the recording and how many targets, and submit nothing", async () => {
+    const refused = await onData(["jobs", "submit", "--dataset", dataset, "--channel", "3", "--window-size", "200"]);
+    expect(refused).toMatchObject({ code: 2, stdout: "" });
+    expect(refused.stderr).toBe("sonotile jobs: channel (--channel): must be < channels (1) (recording tone.wav: 8000 Hz × time expansion 1, 1 channel; 1 of 1 targets); "
+      + "window_size (--window-size): gives 1600000 samples at 8000 Hz; the limit is 1048576 (recording tone.wav: 8000 Hz × time expansion 1, 1 channel; 1 of 1 targets)\n");
+    expect(JSON.parse((await onData(["jobs", "list", "--json"])).stdout).total).toBe(0);
+  }, 60_000);
+
+  it("retry: a pending job is refused (exit 2); an aborted one's skipped items become a new job, whose id is printed", async () => {
+    const job = JSON.parse((await onData(["jobs", "submit", "--dataset", dataset, "--features", "rms_dbfs", "--priority", "3", "--json"])).stdout);
+    expect(await onData(["jobs", "retry", job.id])).toMatchObject({ code: 2, stderr: `sonotile jobs: cannot retry job ${job.id}: it is pending (only a completed or aborted job can be)\n` });
+    expect((await onData(["jobs", "abort", job.id])).code).toBe(0);
+    expect(await onData(["jobs", "retry", job.id, "--status", "failed"])).toMatchObject({ code: 2, stderr: `sonotile jobs: cannot retry job ${job.id}: none of its items is failed\n` });
+    const retried = await onData(["jobs", "retry", job.id]);
+    expect(retried.code, retried.stderr).toBe(0);
+    const [, id] = /^job (\S+) submitted: 1 items \(a retry of job (\S+)\)\n$/.exec(retried.stdout)!;
+    const shown = JSON.parse((await onData(["jobs", "show", id, "--json"])).stdout).job;
+    expect(shown).toMatchObject({ status: "pending", retry_of: job.id, priority: 3, data: { features: ["rms_dbfs"], targets: { recording_ids: [expect.any(String)] } } });
   }, 60_000);
 });
 

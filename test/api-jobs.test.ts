@@ -13,7 +13,8 @@ import { startWorker } from "../src/jobs/worker.js";
 import { createClip } from "../src/store/clips.js";
 import { createDataset } from "../src/store/datasets.js";
 import { resolveRoots } from "../src/store/paths.js";
-import { ensureAdmin } from "../src/store/users.js";
+import { createToken } from "../src/store/tokens.js";
+import { createUser, ensureAdmin } from "../src/store/users.js";
 import { freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 import { jobFixture, missingRecording, waitForJob, type JobFixture } from "./jobs-helpers.js";
 
@@ -201,6 +202,65 @@ describe("POST /v1/jobs extract_features", () => {
     const bad = await app.inject({ url: `/v1/jobs/${job.id}/items?status=broken` });
     expect([bad.statusCode, bad.json().fields]).toEqual([400, [{ field: "status", message: "must be one of pending, done, failed, errored, skipped" }]]);
     expect((await app.inject({ url: "/v1/jobs/00000000-0000-4000-8000-000000000000/items" })).statusCode).toBe(404);
+  }, 60_000);
+
+  it("retry: a new job of the same task data whose targets are the items a finished job did not get done; its creator's or an admin's", async () => {
+    const member = async (name: string, role: "member" | "viewer" = "member") => {
+      const user = await createUser(t.db.sql, { username: name, role });
+      return { id: user.id, headers: { authorization: `Bearer ${(await createToken(t.db.sql, { user_id: user.id, name, created_by: null })).key}` } };
+    };
+    const [owner, stranger, viewer] = [await member("retry-owner"), await member("retry-stranger"), await member("retry-viewer", "viewer")];
+    const retry = (id: string, headers: { authorization: string }, query = "") => app.inject({ method: "POST", url: `/v1/jobs/${id}/retry${query}`, headers });
+    const gone = await missingRecording(t.db.sql, fx, "gone.wav");
+    const data = { targets: { recording_ids: [fx.recordings["tone1k.wav"], gone, fx.recordings["tone3k.wav"]] }, features: ["rms_dbfs"], params: { window_size: 0.01 }, band: { low_freq: 100 }, expiration_delay: 60 };
+    const created = await app.inject({ method: "POST", url: "/v1/jobs", headers: owner.headers, payload: { task: "extract_features", data, priority: 7 } });
+    expect(created.statusCode, created.body).toBe(201);
+    const job = created.json();
+    expect(job.retry_of).toBeNull();
+    const early = await retry(job.id, owner.headers);
+    expect([early.statusCode, early.json().message]).toEqual([409, `cannot retry job ${job.id}: it is pending (only a completed or aborted job can be)`]);
+
+    const worker = await startWorker({ sql: t.db.sql, threads: 1, pollingIntervalSeconds: 0.5 });
+    try {
+      expect(await waitForJob(t.db.sql, job.id, (j) => j.status === "completed", 30_000)).toMatchObject({ result: "failure" });
+    } finally {
+      await worker.stop();
+    }
+    // Another member's job is not theirs to run again, nor a viewer's; an unknown job is a 404.
+    for (const [who, role] of [[stranger, "member"], [viewer, "viewer"]] as const) {
+      const refused = await retry(job.id, who.headers);
+      expect(refused.statusCode, role).toBe(403);
+    }
+    expect((await retry(job.id, stranger.headers)).json().message).toBe(`only the job's creator or an admin may retry job ${job.id}; user retry-stranger is member`);
+    expect((await retry("00000000-0000-4000-8000-000000000000", admin)).statusCode).toBe(404);
+    const noErrors = await retry(job.id, owner.headers, "?status=errored");
+    expect([noErrors.statusCode, noErrors.json().message]).toEqual([409, `cannot retry job ${job.id}: none of its items is errored`]);
+    const badStatus = await retry(job.id, owner.headers, "?status=done");
+    expect([badStatus.statusCode, badStatus.json().fields]).toEqual([400, [{ field: "status", message: "must be one of failed, errored, skipped" }]]);
+
+    // The failed item's target alone, with the job's features, params, band, expiry and priority.
+    const again = await retry(job.id, owner.headers);
+    expect(again.statusCode, again.body).toBe(201);
+    const retried = again.json();
+    expect(retried).toMatchObject({ status: "pending", retry_of: job.id, priority: 7, progress_total: 1, created_by: owner.id, data: { ...data, targets: { recording_ids: [gone] } } });
+    expect((await app.inject({ url: `/v1/jobs/${retried.id}` })).json()).toMatchObject({ retry_of: job.id });
+    expect((await app.inject({ url: `/v1/jobs/${retried.id}/items` })).json().items).toMatchObject([{ item: 0, kind: "recording", target_id: gone, recording_path: "gone.wav", status: "pending" }]);
+    expect((await retry(retried.id, admin)).json().message).toBe(`cannot retry job ${retried.id}: it is pending (only a completed or aborted job can be)`);
+    expect((await app.inject({ method: "POST", url: `/v1/jobs/${retried.id}/abort`, headers: owner.headers })).statusCode).toBe(200);
+
+    // An aborted job of clips: its skipped items, clips still, by an admin; and a retry of that retry.
+    const clips = fx.clipIds.slice(0, 3);
+    const clipJob = (await app.inject({ method: "POST", url: "/v1/jobs", headers: owner.headers, payload: { task: "extract_features", data: { targets: { clip_ids: clips } } } })).json();
+    expect((await app.inject({ method: "POST", url: `/v1/jobs/${clipJob.id}/abort`, headers: owner.headers })).statusCode).toBe(200);
+    const clipRetry = await retry(clipJob.id, admin, "?status=skipped");
+    expect(clipRetry.statusCode, clipRetry.body).toBe(201);
+    expect(clipRetry.json()).toMatchObject({ retry_of: clipJob.id, progress_total: 3, data: { targets: { clip_ids: clips } } });
+    expect((await app.inject({ method: "POST", url: `/v1/jobs/${clipRetry.json().id}/abort`, headers: admin })).statusCode).toBe(200);
+    // The retry is the admin's: not the first job's creator's to run again.
+    expect((await retry(clipRetry.json().id, owner.headers)).statusCode).toBe(403);
+    const third = (await retry(clipRetry.json().id, admin)).json();
+    expect(third).toMatchObject({ retry_of: clipRetry.json().id, data: { targets: { clip_ids: clips } } });
+    expect((await app.inject({ method: "POST", url: `/v1/jobs/${third.id}/abort`, headers: admin })).statusCode).toBe(200);
   }, 60_000);
 
   it("limits the spectral features to a band when the job gives one", async () => {

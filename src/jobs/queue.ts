@@ -15,7 +15,7 @@ import { timeExpansionProblem } from "../audio/expansion.js";
 import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from "../features/features.js";
 import type { Queryable, Sql } from "../store/db.js";
 import { effectiveState } from "../store/common.js";
-import { InvalidError, invalid } from "../store/errors.js";
+import { ConflictError, InvalidError, invalid } from "../store/errors.js";
 import { abortJob, createJob, getJob, type Job } from "../store/jobs.js";
 import { createRun, finishRun } from "../store/runs.js";
 
@@ -287,12 +287,12 @@ function featureParamsIssues(params: Params, recording: { samplerate: number; ch
  * Submits an `extract_features` job: the run, the job (pending until a worker takes its first
  * item), its items and their queue messages, in one transaction.
  */
-export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: ExtractFeaturesData; priority?: number; created_by: string | null }): Promise<Job> {
+export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: ExtractFeaturesData; priority?: number; created_by: string | null; retry_of?: string }): Promise<Job> {
   const jobId = await sql.begin(async (tx) => {
     const targets = await resolveTargets(tx, j.data.targets);
     await checkParamsForTargets(tx, j.data, targets);
     const run = await createRun(tx, { kind: "job", description: `extract_features over ${targets.length} targets`, created_by: j.created_by });
-    const job = await createJob(tx, { task: "extract_features", data: j.data, priority: j.priority, items: targets.length, created_by: j.created_by, run_id: run.id });
+    const job = await createJob(tx, { task: "extract_features", data: j.data, priority: j.priority, items: targets.length, created_by: j.created_by, run_id: run.id, retry_of: j.retry_of });
     // Batches keep each statement's parameters well under PostgreSQL's 65535.
     for (let first = 0; first < targets.length; first += 5000) {
       const batch = targets.slice(first, first + 5000).map((target, i) => ({ job_id: job.id, item: first + i, target }));
@@ -302,6 +302,36 @@ export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: Extrac
     return job.id;
   });
   return getJob(sql, jobId);
+}
+
+/** The item statuses a retry runs again: what a finished or aborted job did not get done. */
+export const RETRIED_ITEM_STATUSES = ["failed", "errored", "skipped"] as const;
+export type RetriedItemStatus = (typeof RETRIED_ITEM_STATUSES)[number];
+
+/**
+ * Submits a job that runs again the items of job `id` that failed, ended in an error or were
+ * skipped by an abort (`statuses`: only those; default all three): the same task data —
+ * features, params, band, expiration — and priority, its targets those items' targets (recordings
+ * or clips, as the items name them), `retry_of` naming job `id`. The targets are resolved as any
+ * submission's are: as they are now, a read-only or deleted one refused. ConflictError while job
+ * `id` is pending or running, when none of its items has those statuses, or when more than
+ * MAX_JOB_TARGET_IDS have (a dataset's job may have more items than a job may name targets).
+ */
+export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { statuses?: readonly RetriedItemStatus[]; created_by: string | null }): Promise<Job> {
+  const job = await getJob(sql, id);
+  if (job.status === "pending" || job.status === "running") throw new ConflictError(`cannot retry job ${id}: it is ${job.status} (only a completed or aborted job can be)`);
+  const statuses = r.statuses ?? RETRIED_ITEM_STATUSES;
+  const named = statuses.join(", ").replace(/, ([^,]*)$/, " or $1");
+  const items = await sql<{ kind: ItemTarget["kind"]; id: string }[]>`
+    SELECT target->>'kind' AS kind, target->>'id' AS id FROM job_items WHERE job_id = ${id} AND status = ANY(${statuses as string[]}) ORDER BY item`;
+  if (!items.length) throw new ConflictError(`cannot retry job ${id}: none of its items is ${named}`);
+  if (items.length > MAX_JOB_TARGET_IDS) throw new ConflictError(`cannot retry job ${id}: ${items.length} of its items are ${named}, more than the ${MAX_JOB_TARGET_IDS} targets a job may name: submit them in parts (GET /v1/jobs/${id}/items lists them)`);
+  const ids = items.map((i) => i.id);
+  const data = extractFeaturesData.parse(job.data);
+  return submitExtractJob(sql, boss, {
+    data: { ...data, targets: items[0].kind === "clip" ? { clip_ids: ids } : { recording_ids: ids } },
+    priority: job.priority, created_by: r.created_by, retry_of: id,
+  });
 }
 
 /**

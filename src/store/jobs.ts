@@ -31,19 +31,21 @@ export interface Job {
   duration: number | null;
   created_by: string | null;
   run_id: string | null;
+  /** The job whose items that failed, ended in an error or were skipped this one runs again (migration 012); null for a job submitted anew. */
+  retry_of: string | null;
 }
 
 export const JOB_SORTS = ["created_at", "priority", "status"] as const;
 
 const COLUMNS = (db: Queryable) => db`
   id, task, data, status, result, message, priority, progress_done, progress_total, created_at, started_at, completed_at,
-  EXTRACT(EPOCH FROM (completed_at - started_at))::float8 AS duration, created_by, run_id`;
+  EXTRACT(EPOCH FROM (completed_at - started_at))::float8 AS duration, created_by, run_id, retry_of`;
 
-/** A new pending job; `items`: how many items it has (its progress_total), when known. */
-export async function createJob(db: Queryable, j: { task: string; data: unknown; priority?: number; items?: number } & Provenance): Promise<Job> {
+/** A new pending job; `items`: how many items it has (its progress_total), when known; `retry_of`: the job it runs again the unfinished items of. */
+export async function createJob(db: Queryable, j: { task: string; data: unknown; priority?: number; items?: number; retry_of?: string } & Provenance): Promise<Job> {
   const [row] = await translating(() => db<Job[]>`
-    INSERT INTO jobs (task, data, priority, progress_total, created_by, run_id)
-    VALUES (${j.task}, ${db.json(j.data as never)}, ${j.priority ?? 0}, ${j.items ?? null}, ${j.created_by}, ${j.run_id ?? null})
+    INSERT INTO jobs (task, data, priority, progress_total, created_by, run_id, retry_of)
+    VALUES (${j.task}, ${db.json(j.data as never)}, ${j.priority ?? 0}, ${j.items ?? null}, ${j.created_by}, ${j.run_id ?? null}, ${j.retry_of ?? null})
     RETURNING ${COLUMNS(db)}`);
   return row;
 }

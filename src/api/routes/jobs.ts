@@ -1,13 +1,14 @@
 /**
  * /v1/jobs: work requests. Created pending with validated task data; workers move them
- * through the status machine (src/store/jobs.ts) — over HTTP: abort, and metrics. Task data
- * is validated by the task's own schema, so a typo fails at submission, not in a worker.
+ * through the status machine (src/store/jobs.ts) — over HTTP: abort, and metrics; a retry runs
+ * what a finished job did not get done as a new job. Task data is validated by the task's own
+ * schema, so a typo fails at submission, not in a worker.
  */
 import { z } from "zod";
 import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { PgBoss } from "pg-boss";
-import { MAX_JOB_TARGET_IDS, abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } from "../../jobs/queue.js";
+import { MAX_JOB_TARGET_IDS, RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue, retryExtractJob, submitExtractJob } from "../../jobs/queue.js";
 import { JOB_ITEM_STATUSES, JOB_RESULTS, JOB_SORTS, JOB_STATUSES, getJob, listJobItems, listJobs, listMetrics, putMetric, type Metric } from "../../store/jobs.js";
 import { requireRole } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
@@ -40,6 +41,7 @@ const jobSchema = z.object({
   message: z.string().nullable(), priority: z.number().int(), progress_done: z.number().int(), progress_total: z.number().int().nullable(),
   created_at: timestamp, started_at: nullableTimestamp, completed_at: nullableTimestamp, duration: z.number().nullable(),
   created_by: z.uuid().nullable(), run_id: z.uuid().nullable(),
+  retry_of: z.uuid().nullable().describe("The job whose failed, errored or skipped items this one runs again (POST /v1/jobs/{id}/retry)"),
 });
 
 const jobItemSchema = z.object({
@@ -78,6 +80,15 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { summary: "List jobs", tags, querystring: z.strictObject({ ...pageQuery, status: z.enum(JOB_STATUSES).optional(), task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }).optional(), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(jobSchema), 400: errorBody } },
   }, async (request) => listJobs(sql, request.query));
 
+  /** The queue, opened on first use. */
+  async function openedQueue(): Promise<PgBoss> {
+    queue ??= openQueue(sql);
+    return queue.catch((err) => {
+      queue = undefined; // e.g. the database was down: try again on the next submission
+      throw err;
+    });
+  }
+
   app.post("/jobs", {
     bodyLimit: SUBMISSION_BODY_LIMIT,
     schema: {
@@ -87,12 +98,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const { data, priority } = request.body;
-    queue ??= openQueue(sql);
-    const boss = await queue.catch((err) => {
-      queue = undefined; // e.g. the database was down: try again on the next submission
-      throw err;
-    });
-    return reply.code(201).send(await submitExtractJob(sql, boss, { data, priority, created_by: request.user?.id ?? null }));
+    return reply.code(201).send(await submitExtractJob(sql, await openedQueue(), { data, priority, created_by: request.user?.id ?? null }));
   });
 
   app.get("/jobs/:id", { schema: { summary: "Get a job", tags, params: idParams, response: { 200: jobSchema, 404: errorBody } } }, async (request) => getJob(sql, request.params.id));
@@ -114,6 +120,18 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => {
     await requireJobOwner(request, "abort");
     return abortExtractJob(sql, request.params.id, request.body?.message);
+  });
+
+  app.post("/jobs/:id/retry", {
+    schema: {
+      summary: "Run again, as a new job, the items a completed or aborted job did not get done: failed, errored and skipped (its creator or an admin)", tags, params: idParams,
+      querystring: z.strictObject({ status: z.enum(RETRIED_ITEM_STATUSES, { error: `must be one of ${RETRIED_ITEM_STATUSES.join(", ")}` }).optional().describe("Only the items of this status; default all three") }),
+      response: { 201: jobSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
+    },
+  }, async (request, reply) => {
+    await requireJobOwner(request, "retry");
+    const { status } = request.query;
+    return reply.code(201).send(await retryExtractJob(sql, await openedQueue(), request.params.id, { statuses: status && [status], created_by: request.user?.id ?? null }));
   });
 
   app.get("/jobs/:id/items", {

@@ -1,5 +1,5 @@
 /**
- * `sonotile jobs submit|list|show|abort` — batch jobs from the command line, for whoever can
+ * `sonotile jobs submit|list|show|abort|retry` — batch jobs from the command line, for whoever can
  * open the database (as `sonotile token`): the same operations as /v1/jobs. Submitted jobs
  * are executed by `sonotile worker` processes.
  */
@@ -10,7 +10,7 @@ import { listArtifacts } from "../../store/artifacts.js";
 import { parseParams } from "../../engine/params.js";
 import { parseFeatureList } from "../../features/features.js";
 import { InvalidError } from "../../store/errors.js";
-import { abortExtractJob, extractFeaturesData, openQueue, submitExtractJob } from "../../jobs/queue.js";
+import { RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue, retryExtractJob, submitExtractJob, type RetriedItemStatus } from "../../jobs/queue.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { idArgument, numberOption, optionRows, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
@@ -28,7 +28,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "features", placeholder: "NAME,NAME…", doc: "submit: features to compute; default all" },
   { name: "priority", placeholder: "N", doc: "submit: integer in [-1000, 1000]; default 0" },
   { name: "expiration-delay", placeholder: "S", doc: "submit: seconds the feature table is kept; default 30 days" },
-  { name: "status", placeholder: "STATUS", doc: `list: only jobs with this status (${JOB_STATUSES.join(", ")})` },
+  { name: "status", placeholder: "STATUS", doc: `list: only jobs with this status (${JOB_STATUSES.join(", ")}); retry: only items with this one (${RETRIED_ITEM_STATUSES.join(", ")})` },
   { name: "message", placeholder: "TEXT", doc: "abort: why" },
   { name: "json", boolean: true, doc: "print JSON" },
   ...STORE_OPTIONS.filter((o) => o.name === "data"),
@@ -38,6 +38,7 @@ const USAGE = `usage: sonotile jobs submit (--dataset ID | --recordings ID,… |
        sonotile jobs list [--status STATUS]
        sonotile jobs show <job-id>          (with every item that failed or errored, and why)
        sonotile jobs abort <job-id> [--message TEXT]
+       sonotile jobs retry <job-id> [--status STATUS]   (a new job of its failed, errored and skipped items)
 
 Feature extraction jobs, executed by 'sonotile worker' processes. Spectrogram parameters are
 the flags of 'sonotile spectrogram' (e.g. --window-size 0.01). The database must exist
@@ -96,12 +97,13 @@ export const command: Command = {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "jobs", takesParams: true });
     if (!cl) return EXIT.ok;
     const [action, ...rest] = cl.positionals;
-    if (!["submit", "list", "show", "abort"].includes(action ?? "")) throw new UsageError(`expected submit, list, show or abort (see --help)`);
-    if (rest.length !== (action === "show" || action === "abort" ? 1 : 0)) throw new UsageError(`${action}: wrong number of arguments (see --help)`);
+    if (!["submit", "list", "show", "abort", "retry"].includes(action ?? "")) throw new UsageError(`expected submit, list, show, abort or retry (see --help)`);
+    if (rest.length !== (["show", "abort", "retry"].includes(action) ? 1 : 0)) throw new UsageError(`${action}: wrong number of arguments (see --help)`);
     const jobId = rest.length === 1 ? idArgument(rest[0], "job-id") : undefined;
     if (action !== "submit" && Object.keys(cl.params).length) throw new UsageError(`${action} takes no spectrogram parameters`);
     const status = cl.options.status as string | undefined;
-    if (status !== undefined && !(JOB_STATUSES as readonly string[]).includes(status)) throw new UsageError(`--status: must be one of ${JOB_STATUSES.join(", ")}`);
+    const statuses: readonly string[] = action === "retry" ? RETRIED_ITEM_STATUSES : JOB_STATUSES;
+    if (status !== undefined && !statuses.includes(status)) throw new UsageError(`--status: must be one of ${statuses.join(", ")}`);
 
     // Validated before the database is opened: a typo costs nothing.
     let data;
@@ -139,16 +141,18 @@ export const command: Command = {
     const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
     try {
       const sql = database.sql;
-      if (action === "submit") {
+      if (action === "submit" || action === "retry") {
         const boss = await openQueue(sql);
         try {
           // The command line acts as the admin (as `dataset add` does): whoever reaches the database directly can.
-          const admin = await findUserByUsername(sql, "admin");
-          const job = await submitExtractJob(sql, boss, { data: data!, priority, created_by: admin?.id ?? null }).catch((err) => {
-            // Refusals that needed the database (unknown targets, parameters a target cannot take), by flag.
-            throw err instanceof InvalidError ? new UsageError(err.fields.map((f) => `${withFlagName(f.field)}: ${f.message}`).join("; ")) : err;
-          });
-          out(job, `job ${job.id} submitted: ${job.progress_total} items`);
+          const createdBy = (await findUserByUsername(sql, "admin"))?.id ?? null;
+          const job = action === "retry"
+            ? await retryExtractJob(sql, boss, jobId!, { statuses: status === undefined ? undefined : [status as RetriedItemStatus], created_by: createdBy })
+            : await submitExtractJob(sql, boss, { data: data!, priority, created_by: createdBy }).catch((err) => {
+              // Refusals that needed the database (unknown targets, parameters a target cannot take), by flag.
+              throw err instanceof InvalidError ? new UsageError(err.fields.map((f) => `${withFlagName(f.field)}: ${f.message}`).join("; ")) : err;
+            });
+          out(job, `job ${job.id} submitted: ${job.progress_total} items${job.retry_of ? ` (a retry of job ${job.retry_of})` : ""}`);
         } finally {
           await boss.stop({ graceful: false, close: false });
         }
