@@ -403,6 +403,43 @@ describe("extract_features jobs", () => {
     expect(await getJob(t.db.sql, job.id)).toMatchObject({ status: "aborted", message: "not needed" });
   }, 60_000);
 
+  it("abort keeps the work done: the feature table of the items done is the job's artifact, with its metrics", async () => {
+    const ds = await toneDataset(["a-done.wav", "b-held.wav"], 1);
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { dataset_id: ds.id }, features: ["rms_dbfs"], expiration_delay: 60 }, created_by: null });
+    // The second item is aborted once the first is done, and held until cancelled.
+    beforeRun.set("b-held.wav", async (signal) => {
+      await waitForItem(job.id, 0, (row) => row.status === "done");
+      await abortExtractJob(t.db.sql, job.id);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 30_000);
+        signal?.addEventListener("abort", () => { clearTimeout(timer); resolve(); });
+      });
+    });
+    try {
+      await withWorker(() => expect.poll(() => deliveries(job.id), { timeout: 45_000, interval: 200 }).toEqual([[ITEM_QUEUE, "completed", 0], [ITEM_QUEUE, "completed", 0]]));
+    } finally {
+      beforeRun.delete("b-held.wav");
+    }
+    expect((await listJobItems(t.db.sql, job.id, { limit: 10, offset: 0 })).items.map((i) => [i.recording_path, i.status])).toEqual([["a-done.wav", "done"], ["b-held.wav", "skipped"]]);
+    const [artifact, ...others] = (await listArtifacts(t.db.sql, { limit: 10, offset: 0, state: "active", job_id: job.id })).items;
+    expect(others).toEqual([]);
+    expect(artifact).toMatchObject({ name: "features.csv", expiration_delay: 60 });
+    const chunks: Buffer[] = [];
+    for await (const chunk of readFileContents(t.db.sql, artifact.file_sha256, artifact.size)) chunks.push(chunk);
+    const rms = await featureValue("recording_features", ds.recordings["a-done.wav"], "rms_dbfs", job.run_id!);
+    expect(rms).toBeCloseTo(20 * Math.log10(0.5 / Math.SQRT2), 2); // a sine of amplitude 0.5
+    expect(Buffer.concat(chunks).toString("utf8")).toBe(`recording_id,path,rms_dbfs\n${ds.recordings["a-done.wav"]},a-done.wav,${rms}\n`);
+    const metrics = (await listMetrics(t.db.sql, job.id, { limit: 10, offset: 0 })).items;
+    expect(Object.fromEntries(metrics.map((m) => [m.key, m.value]))).toMatchObject({ items_done: 1, items_failed: 0, items_errored: 0 });
+    expect(await getJob(t.db.sql, job.id)).toMatchObject({ status: "aborted" });
+    // A job aborted before it started keeps a table of its columns alone.
+    const early = await submitExtractJob(t.db.sql, boss, { data: { targets: { dataset_id: ds.id }, features: ["rms_dbfs"] }, created_by: null });
+    await abortExtractJob(t.db.sql, early.id);
+    const [empty] = (await listArtifacts(t.db.sql, { limit: 10, offset: 0, state: "active", job_id: early.id })).items;
+    expect(empty).toMatchObject({ name: "features.csv", size: "recording_id,path,rms_dbfs\n".length });
+    expect(Object.fromEntries((await listMetrics(t.db.sql, early.id, { limit: 10, offset: 0 })).items.map((m) => [m.key, m.value]))).toEqual({ audio_seconds_per_second: 0, items_done: 0, items_failed: 0, items_errored: 0 });
+  }, 60_000);
+
   it("an item whose target changes while it is computed is computed again, as it is then", async () => {
     const ds = await toneDataset(["during.wav"], 1);
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["during.wav"]] }, features: ["duration_s"] }, created_by: null });

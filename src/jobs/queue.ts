@@ -18,6 +18,7 @@ import { effectiveState } from "../store/common.js";
 import { ConflictError, InvalidError, invalid } from "../store/errors.js";
 import { abortJob, createJob, getJob, type Job } from "../store/jobs.js";
 import { createRun, finishRun } from "../store/runs.js";
+import { endedItems, storeJobResults } from "./results.js";
 
 /** The pg-boss queue every extraction item goes through. */
 export const ITEM_QUEUE = "sonotile-extract-items";
@@ -47,9 +48,6 @@ const ITEM_HEARTBEAT_S = 10;
  * expiries gave them up as if their worker had died; a dead worker is found by its heartbeat.
  */
 export const ITEM_EXPIRE_S = 24 * 3600;
-/** Default artifact lifetime (seconds) when the job does not give `expiration_delay`: 30 days. */
-export const DEFAULT_EXPIRATION_DELAY_S = 30 * 24 * 3600;
-
 const uuid = z.uuid({ error: "must be a UUID" });
 
 const hz = z.number({ error: "must be a number of Hz" }).finite();
@@ -336,13 +334,17 @@ export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { s
 
 /**
  * Aborts a job: pending or running → aborted, its pending items skipped (workers that fetch
- * them do nothing), its run failed. Items a worker is computing right now finish but change
- * nothing once the job is aborted.
+ * them do nothing), the feature table of the items done and its metrics stored as a completed
+ * job's are (storeJobResults: the work done is kept), its run failed. Items a worker is computing
+ * right now finish but change nothing once the job is aborted: an item is settled under the job
+ * row's lock, which the abort takes first.
  */
 export async function abortExtractJob(sql: Sql, id: string, message?: string): Promise<Job> {
   const job = await sql.begin(async (tx) => {
     const aborted = await abortJob(tx, id, message);
     await tx`UPDATE job_items SET status = 'skipped', finished_at = now() WHERE job_id = ${id} AND status = 'pending'`;
+    const data = extractFeaturesData.parse(aborted.data);
+    await storeJobResults(tx, aborted, { items: await endedItems(tx, id), features: jobFeatures(data), clips: "clip_ids" in data.targets, expirationDelay: data.expiration_delay });
     return aborted;
   });
   if (job.run_id) await finishRun(sql, job.run_id, "failed");

@@ -39,17 +39,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { JobResult, JobWithMetadata, PgBoss } from "pg-boss";
 import { parseParams } from "../engine/params.js";
 import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
-import { featureTableCsv, type FeatureTableRow } from "../features/table.js";
 import type { Queryable, Sql } from "../store/db.js";
 import { ConflictError, InvalidError, NotFoundError } from "../store/errors.js";
-import { completeJob, countItemDone, getJob, putMetric, startJob, type Job } from "../store/jobs.js";
-import { createArtifact, storeFile } from "../store/artifacts.js";
+import { completeJob, countItemDone, getJob, startJob, type Job } from "../store/jobs.js";
 import { setClipFeature } from "../store/clips.js";
 import { getRecordingLocation, recordingFileNow, setRecordingFeature, type RecordingLocation } from "../store/recordings.js";
 import { finishRun } from "../store/runs.js";
 import { TilePool } from "../tiles/pool.js";
-import { DEAD_ITEM_QUEUE, DEFAULT_EXPIRATION_DELAY_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, bossDatabase, extractFeaturesData, jobFeatures, openQueue, type ExtractFeaturesData, type ItemMessage, type ItemTarget } from "./queue.js";
+import { DEAD_ITEM_QUEUE, ITEM_QUEUE, ITEM_RETRY_LIMIT, bossDatabase, extractFeaturesData, jobFeatures, openQueue, type ExtractFeaturesData, type ItemMessage, type ItemTarget } from "./queue.js";
 import type { FeaturesTaskResult } from "../features/task.js";
+import { endedItems, storeJobResults, type EndedItem, type StoredValues } from "./results.js";
 
 export interface WorkerOptions {
   sql: Sql;
@@ -73,9 +72,6 @@ export interface ExtractWorker {
   /** Stops taking items, finishes the ones in hand, releases the pool and the queue. */
   stop(): Promise<void>;
 }
-
-/** An item's values as `job_items.result` keeps them (JSON: the mel vector as numbers). */
-type StoredValues = Omit<FeatureValues, "log_mel"> & { log_mel: number[] };
 
 /**
  * What an item's computation gave: its values; or why its input could not be used (`failed`,
@@ -464,22 +460,11 @@ async function settleOnce(sql: Sql, by: WorkerIdentity, job: Job, item: number, 
   });
 }
 
-/** An item's row as a finished job reads it. */
-interface FinishedItem {
-  item: number;
-  target: ItemTarget;
-  status: string;
-  seconds: number | null;
-  result: StoredValues | null;
-  error: string | null;
-}
-
 /**
  * When no item is pending: completes the job (success, failure or error, naming the first item
- * that failed or ended in an error),
- * stores the feature table as an artifact (its bytes in the database, where every server can
- * serve them) and the job's metrics, and finishes its run — in one transaction. Several
- * workers may get here for the same job; the conditional completion lets one through.
+ * that failed or ended in an error), stores its feature table and metrics (storeJobResults) and
+ * finishes its run — in one transaction. Several workers may get here for the same job; the
+ * conditional completion lets one through.
  */
 async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: string): Promise<void> {
   const { sql } = ctx;
@@ -488,21 +473,9 @@ async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: string): Pr
   const job = await getJob(sql, jobId);
   if (job.status !== "running") return;
   const data = extractFeaturesData.parse(job.data);
-  const features = jobFeatures(data);
-  const items = await sql<FinishedItem[]>`
-    SELECT item, target, status, seconds, result, error FROM job_items WHERE job_id = ${jobId} ORDER BY item`;
-  const done = items.filter((i) => i.status === "done");
+  const items = await endedItems(sql, jobId);
   const failed = items.filter((i) => i.status === "failed");
   const errored = items.filter((i) => i.status === "errored");
-  const rows: FeatureTableRow[] = done.map((i) => ({
-    path: i.target.recording_path,
-    recordingId: i.target.recording_id,
-    clip: i.target.kind === "clip" ? { id: i.target.id, start: i.target.start!, end: i.target.end! } : undefined,
-    values: { ...i.result!, log_mel: Float32Array.from(i.result!.log_mel) },
-  }));
-  const table = new TextEncoder().encode(featureTableCsv(rows, features, { stored: true, clips: "clip_ids" in data.targets }));
-  const audioSeconds = done.reduce((s, i) => s + (i.seconds ?? 0), 0);
-  const elapsed = Math.max(1e-3, (Date.now() - Date.parse(job.started_at!)) / 1000);
   const message = jobMessage(items.length, failed, errored);
   await sql.begin(async (tx) => {
     try {
@@ -511,21 +484,13 @@ async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: string): Pr
       if (err instanceof ConflictError) return; // another worker completed it, or it was aborted
       throw err;
     }
-    const file = await storeFile(tx, table, "text/csv");
-    await createArtifact(tx, {
-      job_id: jobId, name: "features.csv", file_sha256: file.sha256,
-      expiration_delay: data.expiration_delay ?? DEFAULT_EXPIRATION_DELAY_S, created_by: job.created_by, run_id: job.run_id,
-    });
-    await putMetric(tx, jobId, { key: "audio_seconds_per_second", value: audioSeconds / elapsed });
-    await putMetric(tx, jobId, { key: "items_done", value: done.length });
-    await putMetric(tx, jobId, { key: "items_failed", value: failed.length });
-    await putMetric(tx, jobId, { key: "items_errored", value: errored.length });
+    await storeJobResults(tx, job, { items, features: jobFeatures(data), clips: "clip_ids" in data.targets, expirationDelay: data.expiration_delay });
     if (job.run_id) await finishRun(tx, job.run_id, failed.length + errored.length ? "failed" : "completed");
   });
 }
 
 /** A finished job's message: how many items failed or ended in an error, and the first (of the errors first) with why. */
-function jobMessage(total: number, failed: FinishedItem[], errored: FinishedItem[]): string | undefined {
+function jobMessage(total: number, failed: EndedItem[], errored: EndedItem[]): string | undefined {
   const counts = [errored.length && `${errored.length} of ${total} items ended in an error`, failed.length && `${failed.length} of ${total} items failed`].filter(Boolean);
   const first = errored[0] ?? failed[0];
   return first && `${counts.join(", ")}; first: ${first.target.kind} ${first.target.id}: ${first.error}`.slice(0, 10000);
