@@ -100,7 +100,7 @@ describe("POST /v1/jobs extract_features", () => {
     }
   });
 
-  it("refuses parameters or a band some target's recording cannot take, naming the field, a recording and how many targets", async () => {
+  it("refuses parameters or a band no target's recording can take, naming the field, a recording and how many targets; accepts them when some can", async () => {
     // Rows only (the rule reads the stored rate, time expansion and channels, not the file): 500 kHz
     // as stored, 500 kHz as 50 kHz × time expansion 10, and 8 kHz stereo.
     const dataset = await createDataset(t.db.sql, { name: "rates", audio_dir: join(dir.path, "rates"), created_by: null });
@@ -111,26 +111,29 @@ describe("POST /v1/jobs extract_features", () => {
     const clip = await createClip(t.db.sql, { recording_id: ids[0], start_time: 0, end_time: 0.001, created_by: null });
     const submit = (targets: object, data: object) => app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets, ...data } } });
     const refusals: [object, object, object[]][] = [
-      // The two recordings at 500 kHz fail, the one at 8 kHz (800,000 samples) would not: refused all the same.
-      [{ dataset_id: dataset.id }, { params: { window_size: 100 } }, [{ field: "data.params.window_size", message: "gives 50000000 samples at 500000 Hz; the limit is 1048576 (recording a.wav: 500000 Hz × time expansion 1, 1 channel; 2 of 3 targets)" }]],
-      [{ recording_ids: [ids[1], ids[2]] }, { params: { window_size: 100 } }, [{ field: "data.params.window_size", message: "gives 50000000 samples at 500000 Hz; the limit is 1048576 (recording b.wav: 50000 Hz × time expansion 10, 1 channel; 1 of 2 targets)" }]],
-      [{ recording_ids: [ids[2], ids[0]] }, { params: { channel: 1 } }, [{ field: "data.params.channel", message: "must be < channels (1) (recording a.wav: 500000 Hz × time expansion 1, 1 channel; 1 of 2 targets)" }]],
+      // Both recordings at 500 kHz (as stored, and as 50 kHz × time expansion 10) fail.
+      [{ recording_ids: [ids[0], ids[1]] }, { params: { window_size: 100 } }, [{ field: "data.params.window_size", message: "gives 50000000 samples at 500000 Hz; the limit is 1048576 (recording a.wav: 500000 Hz × time expansion 1, 1 channel; 2 of 2 targets)" }]],
+      [{ recording_ids: [ids[1]] }, { params: { window_size: 100 } }, [{ field: "data.params.window_size", message: "gives 50000000 samples at 500000 Hz; the limit is 1048576 (recording b.wav: 50000 Hz × time expansion 10, 1 channel; 1 of 1 targets)" }]],
+      [{ recording_ids: [ids[1], ids[0]] }, { params: { channel: 1 } }, [{ field: "data.params.channel", message: "must be < channels (1) (recording a.wav: 500000 Hz × time expansion 1, 1 channel; 2 of 2 targets)" }]],
       // Every rule the recording fails; the one named is of the most targets failing.
       [{ recording_ids: [ids[2]] }, { params: { channel: 3, low_freq: 5000 } }, [
         { field: "data.params.low_freq", message: "must be < Nyquist (4000 Hz) (recording c.wav: 8000 Hz × time expansion 1, 2 channels; 1 of 1 targets)" },
         { field: "data.params.channel", message: "must be < channels (2) (recording c.wav: 8000 Hz × time expansion 1, 2 channels; 1 of 1 targets)" },
       ]],
-      [{ dataset_id: dataset.id }, { params: { channel: 1 } }, [{ field: "data.params.channel", message: "must be < channels (1) (recording a.wav: 500000 Hz × time expansion 1, 1 channel; 2 of 3 targets)" }]],
       [{ clip_ids: [clip.id] }, { band: { low_freq: 300_000 } }, [{ field: "data.band", message: "band [300000, Nyquist] Hz lies above this recording's spectrum: its Nyquist frequency is 250000 Hz (recording a.wav: 500000 Hz × time expansion 1, 1 channel; 1 of 1 targets)" }]],
     ];
     for (const [targets, data, fields] of refusals) {
       const res = await submit(targets, data);
       expect([res.statusCode, res.json().fields], JSON.stringify(data)).toEqual([400, fields]);
     }
-    // What every target can take is accepted (and aborted: no file is there to compute).
-    const accepted = await submit({ dataset_id: dataset.id }, { params: { window_size: 1 }, band: { low_freq: 3000 } });
-    expect(accepted.statusCode, accepted.body).toBe(201);
-    expect((await app.inject({ method: "POST", url: `/v1/jobs/${accepted.json().id}/abort`, headers: admin })).statusCode).toBe(200);
+    // What some target can take is accepted: the others' items fail, each naming why, as a mixed
+    // dataset's should (a stereo channel 1 over a few mono files; the 8 kHz file's 800,000-sample
+    // window). Aborted here: no file is there to compute.
+    for (const data of [{ params: { window_size: 1 }, band: { low_freq: 3000 } }, { params: { window_size: 100 } }, { params: { channel: 1 } }]) {
+      const accepted = await submit({ dataset_id: dataset.id }, data);
+      expect(accepted.statusCode, accepted.body).toBe(201);
+      expect((await app.inject({ method: "POST", url: `/v1/jobs/${accepted.json().id}/abort`, headers: admin })).statusCode).toBe(200);
+    }
   });
 
   it("runs on a worker; status, features, metrics and the artifact read back over HTTP", async () => {

@@ -71,7 +71,7 @@ export const extractFeaturesData = z.strictObject({
   band: z.strictObject({ low_freq: hz.min(0, "must be >= 0").optional(), high_freq: hz.positive("must be > 0").optional() })
     .refine((b) => b.low_freq === undefined || b.high_freq === undefined || b.low_freq < b.high_freq, { message: "must be > low_freq", path: ["high_freq"] })
     .optional()
-    .describe("Spectral features of the band [low_freq, high_freq] Hz only (as `sonotile extract --clip-low-freq/--clip-high-freq`), e.g. a box drawn around a call; default the whole spectrum. A low_freq at or above a target's Nyquist frequency is refused at submission"),
+    .describe("Spectral features of the band [low_freq, high_freq] Hz only (as `sonotile extract --clip-low-freq/--clip-high-freq`), e.g. a box drawn around a call; default the whole spectrum. A low_freq at or above every target's Nyquist frequency is refused at submission; above some targets', their items fail"),
   expiration_delay: z.number().positive("must be > 0").max(10 * 365 * 24 * 3600, "must be <= 315360000 (10 years)").optional()
     .describe("Seconds the feature-table artifact is kept; default 30 days"),
 });
@@ -242,11 +242,12 @@ async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targe
 
 /**
  * Refuses (InvalidError naming the field, e.g. `data.params.window_size`) parameters or a band
- * that some target's recording cannot take, whatever its file holds: the rules the worker applies
+ * that no target's recording can take, whatever its file holds: the rules the worker applies
  * before reading a sample (checkFeatureParams), run once per distinct stored rate, time expansion
- * and channel count among the targets — one query, whatever their number. Every item of such a
- * target would fail; the job is refused when any target would, the message naming the rule, one
- * such recording and how many targets fail. A time expansion that gives no usable rate is the
+ * and channel count among the targets — one query, whatever their number. A job none of whose
+ * items could succeed is refused, the message naming the rule and one recording; when some
+ * targets can take them (a dataset of several rates or channel counts), the job runs and the
+ * others' items fail, each naming why. A time expansion that gives no usable rate is the
  * recording's problem, not the job's: its item fails, naming it.
  */
 async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, targets: ItemTarget[]): Promise<void> {
@@ -262,9 +263,9 @@ async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, t
     const issues = featureParamsIssues(params, { samplerate: realSamplerate(kind.file_samplerate, kind.time_expansion), channels: kind.channels }, band);
     if (issues.length) refused.push({ kind, issues });
   }
-  if (!refused.length) return;
-  const { kind, issues } = refused[0];
   const failing = refused.reduce((n, r) => n + r.kind.targets, 0);
+  if (failing < targets.length) return;
+  const { kind, issues } = refused[0];
   const which = `recording ${kind.path}: ${kind.file_samplerate} Hz × time expansion ${kind.time_expansion}, ${kind.channels} channel${kind.channels > 1 ? "s" : ""}; ${failing} of ${targets.length} targets`;
   throw new InvalidError(issues.map((i) => ({ field: i.field, message: `${i.message} (${which})` })));
 }
