@@ -126,7 +126,7 @@ describe("record ids on the command line", () => {
         [["jobs", "show", UUID], `sonotile jobs: job ${UUID} not found\n`],
         [["jobs", "abort", UUID], `sonotile jobs: job ${UUID} not found\n`],
         [["token", "disable", UUID], `sonotile token: token ${UUID} not found\n`],
-        [["jobs", "submit", "--recordings", UUID], `sonotile jobs: data.targets.recording_ids: no recording ${UUID}\n`],
+        [["jobs", "submit", "--recordings", UUID], `sonotile jobs: targets.recording_ids (--recordings): no recording ${UUID}\n`],
       ];
       for (const [args, stderr] of cases) expect(await runSonotile([...args, "--data", data], { env }), args.join(" ")).toMatchObject({ code: 2, stderr });
     } finally {
