@@ -152,14 +152,26 @@ export async function frameProblemAfter(src: ByteSource, from: number, samplerat
     if (!h) return null;
     const problem = frameHeaderProblem(h, from + start, samplerate);
     if (problem) return problem;
-    let crc = 0;
     let next = -1;
-    for (let j = start; j + 8 < b.length && next < 0; j++) {
-      crc = ((crc << 8) & 0xffff) ^ CRC16[(crc >> 8) ^ b[j]]; // bytes [start, j]; the frame would end at j + 3
-      if (crc === ((b[j + 1] << 8) | b[j + 2]) && readFrameHeader(b, j + 3, 1)) next = j + 3;
+    for (const end of frameEnds(b, start)) {
+      if (!readFrameHeader(b, end, 1)) continue;
+      next = end;
+      break;
     }
     if (next < 0) return null;
     start = next;
+  }
+}
+
+/**
+ * The offsets in `b` where the bytes from `start` may end a frame: each place whose two bytes
+ * before it are the CRC-16 of the bytes from `start` up to them (RFC 9639 §9.3), in order.
+ */
+function* frameEnds(b: Uint8Array, start: number): Generator<number> {
+  let crc = 0;
+  for (let j = start; j + 2 < b.length; j++) {
+    crc = ((crc << 8) & 0xffff) ^ CRC16[(crc >> 8) ^ b[j]]; // bytes [start, j]; the frame would end at j + 3
+    if (crc === ((b[j + 1] << 8) | b[j + 2])) yield j + 3;
   }
 }
 
@@ -230,13 +242,10 @@ export async function lastFrameEnd(src: ByteSource, firstFrame: number, fixedBlo
    * header found after it) or the end of the file, else at the last place they do; −1 if nowhere.
    */
   const closing = (start: number, next: number) => {
-    let crc = 0;
     let last = -1;
-    for (let j = start; j + 2 < b.length; j++) {
-      crc = ((crc << 8) & 0xffff) ^ CRC16[(crc >> 8) ^ b[j]]; // bytes [start, j]; the frame would end at j + 3
-      if (crc !== ((b[j + 1] << 8) | b[j + 2])) continue;
-      if (j + 3 === next || j + 3 === b.length) return j + 3;
-      last = j + 3;
+    for (const end of frameEnds(b, start)) {
+      if (end === next || end === b.length) return end;
+      last = end;
     }
     return last;
   };

@@ -78,7 +78,7 @@ export const PARAM_FLAGS: readonly ParamFlag[] = PARAM_NAMES.map((param) => {
   const kind = choices ? "NAME" : boolean ? "" : "NUMBER";
   return {
     param,
-    name: param.toLowerCase().replace(/_/g, "-"),
+    name: flagName(param),
     boolean,
     placeholder: types.includes("nullable") ? `${kind}|null` : kind,
     choices,
@@ -185,7 +185,12 @@ function helpColumns(rows: [string, string][], maxWidth = Infinity): string {
  * be <= 0". Fields that are not parameters (e.g. "time_expansion") get the kebab flag spelling.
  */
 export function withFlagNames(err: ParamsError): ParamsError {
-  return new ParamsError(err.issues.map((i) => ({ ...i, field: `${i.field} (--${i.field.toLowerCase().replace(/_/g, "-")})` })));
+  return new ParamsError(err.issues.map((i) => ({ ...i, field: `${i.field} (--${flagName(i.field)})` })));
+}
+
+/** A parameter's flag, without its dashes: its name in lower case, `_` as `-` (min_dB → min-db). */
+export function flagName(param: string): string {
+  return param.toLowerCase().replace(/_/g, "-");
 }
 
 /**

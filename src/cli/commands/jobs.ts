@@ -13,7 +13,7 @@ import { InvalidError } from "../../store/errors.js";
 import { RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue, retryExtractJob, submitExtractJob, type RetriedItemStatus } from "../../jobs/queue.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { idArgument, numberOption, optionRows, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
+import { flagName, idArgument, numberOption, optionRows, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
 import { ParamsError } from "../../engine/params.js";
 import { findUserByUsername } from "../../store/users.js";
 import { STORE_OPTIONS } from "../store-options.js";
@@ -61,7 +61,7 @@ const FLAG_OF_FIELD: Record<string, string> = {
 function withFlagName(field: string): string {
   const path = field.replace(/^data\./, "");
   const param = /^params\.(.+)$/.exec(path)?.[1];
-  if (param) return `${param} (--${param.toLowerCase().replace(/_/g, "-")})`;
+  if (param) return `${param} (--${flagName(param)})`;
   const flag = Object.entries(FLAG_OF_FIELD).find(([f]) => path === f || path.startsWith(`${f}.`))?.[1];
   return flag ? `${path} (--${flag})` : path;
 }
