@@ -148,7 +148,8 @@ describe("sonotile spectrogram: usage and input errors", () => {
     [[SHORT, SHORT, "-o", "u.png"], /expects one audio file, got 2/],
     // Read as parameter values are: Number() takes hex, octal and binary.
     [[SHORT, "-o", "u.npy", "--start", "0x1"], /^--start: must be a number >= 0, got '0x1'$/],
-    [[SHORT, "-o", "u.npy", "--end", "0b1"], /^--end: must be a number > 0 \(the start\), got '0b1'$/],
+    [[SHORT, "-o", "u.npy", "--end", "0b1"], /^--end: must be a number > 0 \(the start; leave --end out to read to the recording's end\), got '0b1'$/],
+    [[SHORT, "-o", "u.npy", "--start", "1", "--end", "Infinity"], /^--end: must be a number > 1 \(the start; leave --end out to read to the recording's end\), got 'Infinity'$/],
     [[SHORT, "-o", "u.npy", "--start", "5"], /^--start: no frame is centred in \[5, end\) s \(the recording has \d+ frames, [\d.]+ s apart, the last centred at [\d.]+ s\)$/],
   ];
   it.each(USAGE)("%j is a usage error: %s", async (args, message) => {

@@ -65,7 +65,7 @@ async function spectrogram(args: string[]): Promise<number> {
   const format = extname(output).toLowerCase();
   if (!FORMATS.includes(format)) throw new UsageError(`-o ${output}: unknown output format '${extname(output)}' (use .png, .npy or .f32)`);
   const start = numberOption(cl.options.start, "start", (v) => v >= 0, "a number >= 0");
-  const end = numberOption(cl.options.end, "end", (v) => v > (start ?? 0), `a number > ${start ?? 0} (the start)`);
+  const end = numberOption(cl.options.end, "end", (v) => v > (start ?? 0), `a number > ${start ?? 0} (the start; leave --end out to read to the recording's end)`);
   const timeExpansion = timeExpansionOption(cl.options["time-expansion"]);
   const params = parseParams(cl.params); // ParamsError → exit 2 naming the field (run() adds the flag)
 
