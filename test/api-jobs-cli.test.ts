@@ -72,7 +72,10 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
     const [, id] = /^job (\S+) submitted: 1 items \(a retry of job (\S+)\)\n$/.exec(retried.stdout)!;
     const shown = JSON.parse((await onData(["jobs", "show", id, "--json"])).stdout).job;
     expect(shown).toMatchObject({ status: "pending", retry_of: job.id, priority: 3, data: { features: ["rms_dbfs"], targets: { recording_ids: [expect.any(String)] } } });
-  }, 60_000);
+    expect((await onData(["jobs", "abort", id])).code).toBe(0);
+    const urgent = JSON.parse((await onData(["jobs", "retry", id, "--priority", "-5", "--json"])).stdout);
+    expect(urgent).toMatchObject({ retry_of: id, priority: -5 });
+  }, 120_000);
 });
 
 describe("sonotile jobs with a worker (DATABASE_URL)", () => {

@@ -213,7 +213,7 @@ describe("POST /v1/jobs extract_features", () => {
       return { id: user.id, headers: { authorization: `Bearer ${(await createToken(t.db.sql, { user_id: user.id, name, created_by: null })).key}` } };
     };
     const [owner, stranger, viewer] = [await member("retry-owner"), await member("retry-stranger"), await member("retry-viewer", "viewer")];
-    const retry = (id: string, headers: { authorization: string }, query = "") => app.inject({ method: "POST", url: `/v1/jobs/${id}/retry${query}`, headers });
+    const retry = (id: string, headers: { authorization: string }, query = "", payload?: object) => app.inject({ method: "POST", url: `/v1/jobs/${id}/retry${query}`, headers, ...(payload ? { payload } : {}) });
     const gone = await missingRecording(t.db.sql, fx, "gone.wav");
     const data = { targets: { recording_ids: [fx.recordings["tone1k.wav"], gone, fx.recordings["tone3k.wav"]] }, features: ["rms_dbfs"], params: { window_size: 0.01 }, band: { low_freq: 100 }, expiration_delay: 60 };
     const created = await app.inject({ method: "POST", url: "/v1/jobs", headers: owner.headers, payload: { task: "extract_features", data, priority: 7 } });
@@ -261,8 +261,10 @@ describe("POST /v1/jobs extract_features", () => {
     expect((await app.inject({ method: "POST", url: `/v1/jobs/${clipRetry.json().id}/abort`, headers: admin })).statusCode).toBe(200);
     // The retry is the admin's: not the first job's creator's to run again.
     expect((await retry(clipRetry.json().id, owner.headers)).statusCode).toBe(403);
-    const third = (await retry(clipRetry.json().id, admin)).json();
-    expect(third).toMatchObject({ retry_of: clipRetry.json().id, data: { targets: { clip_ids: clips } } });
+    const badPriority = await retry(clipRetry.json().id, admin, "", { priority: 1001 });
+    expect([badPriority.statusCode, badPriority.json().fields]).toEqual([400, [{ field: "priority", message: "must be <= 1000" }]]);
+    const third = (await retry(clipRetry.json().id, admin, "", { priority: 9 })).json();
+    expect(third).toMatchObject({ retry_of: clipRetry.json().id, priority: 9, data: { targets: { clip_ids: clips } } });
     expect((await app.inject({ method: "POST", url: `/v1/jobs/${third.id}/abort`, headers: admin })).statusCode).toBe(200);
   }, 60_000);
 

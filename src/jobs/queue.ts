@@ -310,13 +310,13 @@ export type RetriedItemStatus = (typeof RETRIED_ITEM_STATUSES)[number];
 /**
  * Submits a job that runs again the items of job `id` that failed, ended in an error or were
  * skipped by an abort (`statuses`: only those; default all three): the same task data —
- * features, params, band, expiration — and priority, its targets those items' targets (recordings
+ * features, params, band, expiration — and priority unless `priority` gives another, its targets those items' targets (recordings
  * or clips, as the items name them), `retry_of` naming job `id`. The targets are resolved as any
  * submission's are: as they are now, a read-only or deleted one refused. ConflictError while job
  * `id` is pending or running, when none of its items has those statuses, or when more than
  * MAX_JOB_TARGET_IDS have (a dataset's job may have more items than a job may name targets).
  */
-export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { statuses?: readonly RetriedItemStatus[]; created_by: string | null }): Promise<Job> {
+export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { statuses?: readonly RetriedItemStatus[]; priority?: number; created_by: string | null }): Promise<Job> {
   const job = await getJob(sql, id);
   if (job.status === "pending" || job.status === "running") throw new ConflictError(`cannot retry job ${id}: it is ${job.status} (only a completed or aborted job can be)`);
   const statuses = r.statuses ?? RETRIED_ITEM_STATUSES;
@@ -329,7 +329,7 @@ export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { s
   const data = extractFeaturesData.parse(job.data);
   return submitExtractJob(sql, boss, {
     data: { ...data, targets: items[0].kind === "clip" ? { clip_ids: ids } : { recording_ids: ids } },
-    priority: job.priority, created_by: r.created_by, retry_of: id,
+    priority: r.priority ?? job.priority, created_by: r.created_by, retry_of: id,
   });
 }
 

@@ -126,12 +126,13 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       summary: "Run again, as a new job, the items a completed or aborted job did not get done: failed, errored and skipped (its creator or an admin)", tags, params: idParams,
       querystring: z.strictObject({ status: z.enum(RETRIED_ITEM_STATUSES, { error: `must be one of ${RETRIED_ITEM_STATUSES.join(", ")}` }).optional().describe("Only the items of this status; default all three") }),
+      body: z.strictObject({ priority: priority.describe("Higher runs first; default the retried job's") }).nullish(),
       response: { 201: jobSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
     },
   }, async (request, reply) => {
     await requireJobOwner(request, "retry");
     const { status } = request.query;
-    return reply.code(201).send(await retryExtractJob(sql, await openedQueue(), request.params.id, { statuses: status && [status], created_by: request.user?.id ?? null }));
+    return reply.code(201).send(await retryExtractJob(sql, await openedQueue(), request.params.id, { statuses: status && [status], priority: request.body?.priority, created_by: request.user?.id ?? null }));
   });
 
   app.get("/jobs/:id/items", {

@@ -26,7 +26,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "recordings", placeholder: "ID,ID…", doc: "submit: these recordings" },
   { name: "clips", placeholder: "ID,ID…", doc: "submit: these clips" },
   { name: "features", placeholder: "NAME,NAME…", doc: "submit: features to compute; default all" },
-  { name: "priority", placeholder: "N", doc: "submit: integer in [-1000, 1000]; default 0" },
+  { name: "priority", placeholder: "N", doc: "submit: integer in [-1000, 1000]; default 0 (retry: the retried job's)" },
   { name: "expiration-delay", placeholder: "S", doc: "submit: seconds the feature table is kept; default 30 days" },
   { name: "status", placeholder: "STATUS", doc: `list: only jobs with this status (${JOB_STATUSES.join(", ")}); retry: only items with this one (${RETRIED_ITEM_STATUSES.join(", ")})` },
   { name: "message", placeholder: "TEXT", doc: "abort: why" },
@@ -147,7 +147,7 @@ export const command: Command = {
           // The command line acts as the admin (as `dataset add` does): whoever reaches the database directly can.
           const createdBy = (await findUserByUsername(sql, "admin"))?.id ?? null;
           const job = action === "retry"
-            ? await retryExtractJob(sql, boss, jobId!, { statuses: status === undefined ? undefined : [status as RetriedItemStatus], created_by: createdBy })
+            ? await retryExtractJob(sql, boss, jobId!, { statuses: status === undefined ? undefined : [status as RetriedItemStatus], priority, created_by: createdBy })
             : await submitExtractJob(sql, boss, { data: data!, priority, created_by: createdBy }).catch((err) => {
               // Refusals that needed the database (unknown targets, parameters a target cannot take), by flag.
               throw err instanceof InvalidError ? new UsageError(err.fields.map((f) => `${withFlagName(f.field)}: ${f.message}`).join("; ")) : err;
