@@ -268,6 +268,25 @@ describe("POST /v1/jobs extract_features", () => {
     expect((await app.inject({ method: "POST", url: `/v1/jobs/${third.id}/abort`, headers: admin })).statusCode).toBe(200);
   }, 60_000);
 
+  it("retry: leaves out the targets archived, trashed or deleted since; a 409 when none is left", async () => {
+    const [kept, archived, trashed, deleted] = [await missingRecording(t.db.sql, fx, "retry-kept.wav"), await missingRecording(t.db.sql, fx, "retry-archived.wav"),
+      await missingRecording(t.db.sql, fx, "retry-trashed.wav"), await missingRecording(t.db.sql, fx, "retry-deleted.wav")];
+    const job = (await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { recording_ids: [archived, kept, trashed, deleted] } } } })).json();
+    expect((await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, headers: admin })).statusCode).toBe(200);
+    expect((await app.inject({ method: "POST", url: `/v1/recordings/${archived}/archive`, headers: admin })).statusCode).toBe(200);
+    expect((await app.inject({ method: "POST", url: `/v1/recordings/${trashed}/trash`, headers: admin })).statusCode).toBe(200);
+    await t.db.sql`DELETE FROM recordings WHERE id = ${deleted}`;
+
+    const retried = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/retry`, headers: admin });
+    expect(retried.statusCode, retried.body).toBe(201);
+    expect(retried.json()).toMatchObject({ retry_of: job.id, progress_total: 1, data: { targets: { recording_ids: [kept] } } });
+    expect((await app.inject({ method: "POST", url: `/v1/jobs/${retried.json().id}/abort`, headers: admin })).statusCode).toBe(200);
+
+    expect((await app.inject({ method: "POST", url: `/v1/recordings/${kept}/archive`, headers: admin })).statusCode).toBe(200);
+    const none = await app.inject({ method: "POST", url: `/v1/jobs/${retried.json().id}/retry`, headers: admin });
+    expect([none.statusCode, none.json().message]).toEqual([409, `cannot retry job ${retried.json().id}: the targets of its failed, errored or skipped items are all archived, trashed or deleted since; restore them first`]);
+  }, 60_000);
+
   it("limits the spectral features to a band when the job gives one", async () => {
     const submit = (band: object) => app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { clip_ids: [fx.clipIds[1]] }, features: ["peak_frequency_hz", "spectral_centroid_hz"], band } } });
     const refused = await submit({ low_freq: 3000, high_freq: 2000 });

@@ -311,26 +311,36 @@ export type RetriedItemStatus = (typeof RETRIED_ITEM_STATUSES)[number];
  * Submits a job that runs again the items of job `id` that failed, ended in an error or were
  * skipped by an abort (`statuses`: only those; default all three): the same task data —
  * features, params, band, expiration — and priority unless `priority` gives another, its targets those items' targets (recordings
- * or clips, as the items name them), `retry_of` naming job `id`. The targets are resolved as any
- * submission's are: as they are now, a read-only or deleted one refused. ConflictError while job
- * `id` is pending or running, when none of its items has those statuses, or when more than
- * MAX_JOB_TARGET_IDS have (a dataset's job may have more items than a job may name targets).
+ * or clips, as the items name them), `retry_of` naming job `id`. Targets archived, trashed or
+ * deleted since are left out (`leftOut`), as a dataset's job leaves out its archived recordings:
+ * archiving the file that failed and retrying the rest is the usual way to finish a job.
+ * ConflictError while job `id` is pending or running, when none of its items has those statuses
+ * or none of their targets is left, or when more than MAX_JOB_TARGET_IDS have (a dataset's job
+ * may have more items than a job may name targets).
  */
-export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { statuses?: readonly RetriedItemStatus[]; priority?: number; created_by: string | null }): Promise<Job> {
+export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { statuses?: readonly RetriedItemStatus[]; priority?: number; created_by: string | null }): Promise<{ job: Job; leftOut: ItemTarget[] }> {
   const job = await getJob(sql, id);
   if (job.status === "pending" || job.status === "running") throw new ConflictError(`cannot retry job ${id}: it is ${job.status} (only a completed or aborted job can be)`);
   const statuses = r.statuses ?? RETRIED_ITEM_STATUSES;
   const named = statuses.join(", ").replace(/, ([^,]*)$/, " or $1");
-  const items = await sql<{ kind: ItemTarget["kind"]; id: string }[]>`
-    SELECT target->>'kind' AS kind, target->>'id' AS id FROM job_items WHERE job_id = ${id} AND status = ANY(${statuses as string[]}) ORDER BY item`;
+  const items = await sql<{ target: ItemTarget; available: boolean }[]>`
+    SELECT i.target, CASE WHEN i.target->>'kind' = 'clip'
+      THEN EXISTS (SELECT 1 FROM clips c WHERE c.id = (i.target->>'id')::uuid AND ${effectiveState(sql, "clips", "c")} = 'active')
+      ELSE EXISTS (SELECT 1 FROM recordings r WHERE r.id = (i.target->>'id')::uuid AND ${effectiveState(sql, "recordings", "r")} = 'active') END AS available
+    FROM job_items i WHERE i.job_id = ${id} AND i.status = ANY(${statuses as string[]}) ORDER BY i.item`
+    .then((rows) => rows.map((row) => ({ ...row.target, available: row.available })));
   if (!items.length) throw new ConflictError(`cannot retry job ${id}: none of its items is ${named}`);
-  if (items.length > MAX_JOB_TARGET_IDS) throw new ConflictError(`cannot retry job ${id}: ${items.length} of its items are ${named}, more than the ${MAX_JOB_TARGET_IDS} targets a job may name: submit them in parts (GET /v1/jobs/${id}/items lists them)`);
-  const ids = items.map((i) => i.id);
+  const kept = items.filter((i) => i.available);
+  const leftOut = items.filter((i) => !i.available).map(({ available: _, ...target }) => target);
+  if (!kept.length) throw new ConflictError(`cannot retry job ${id}: the targets of its ${named} items are all archived, trashed or deleted since; restore them first`);
+  if (kept.length > MAX_JOB_TARGET_IDS) throw new ConflictError(`cannot retry job ${id}: ${kept.length} of its items are ${named}, more than the ${MAX_JOB_TARGET_IDS} targets a job may name: submit them in parts (GET /v1/jobs/${id}/items lists them)`);
+  const ids = kept.map((i) => i.id);
   const data = extractFeaturesData.parse(job.data);
-  return submitExtractJob(sql, boss, {
+  const retry = await submitExtractJob(sql, boss, {
     data: { ...data, targets: items[0].kind === "clip" ? { clip_ids: ids } : { recording_ids: ids } },
     priority: r.priority ?? job.priority, created_by: r.created_by, retry_of: id,
   });
+  return { job: retry, leftOut };
 }
 
 /**

@@ -132,7 +132,8 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request, reply) => {
     await requireJobOwner(request, "retry");
     const { status } = request.query;
-    return reply.code(201).send(await retryExtractJob(sql, await openedQueue(), request.params.id, { statuses: status && [status], priority: request.body?.priority, created_by: request.user?.id ?? null }));
+    const { job } = await retryExtractJob(sql, await openedQueue(), request.params.id, { statuses: status && [status], priority: request.body?.priority, created_by: request.user?.id ?? null });
+    return reply.code(201).send(job);
   });
 
   app.get("/jobs/:id/items", {

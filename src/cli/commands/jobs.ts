@@ -146,12 +146,18 @@ export const command: Command = {
         try {
           // The command line acts as the admin (as `dataset add` does): whoever reaches the database directly can.
           const createdBy = (await findUserByUsername(sql, "admin"))?.id ?? null;
-          const job = action === "retry"
-            ? await retryExtractJob(sql, boss, jobId!, { statuses: status === undefined ? undefined : [status as RetriedItemStatus], priority, created_by: createdBy })
-            : await submitExtractJob(sql, boss, { data: data!, priority, created_by: createdBy }).catch((err) => {
+          let job;
+          if (action === "retry") {
+            const retry = await retryExtractJob(sql, boss, jobId!, { statuses: status === undefined ? undefined : [status as RetriedItemStatus], priority, created_by: createdBy });
+            job = retry.job;
+            const paths = retry.leftOut.map((t) => (t.kind === "clip" ? `clip ${t.id} of ${t.recording_path}` : t.recording_path));
+            if (paths.length) process.stderr.write(`sonotile jobs: left out ${paths.length} target${paths.length > 1 ? "s" : ""} archived, trashed or deleted since: ${paths.slice(0, 5).join(", ")}${paths.length > 5 ? ` (and ${paths.length - 5} more)` : ""}\n`);
+          } else {
+            job = await submitExtractJob(sql, boss, { data: data!, priority, created_by: createdBy }).catch((err) => {
               // Refusals that needed the database (unknown targets, parameters a target cannot take), by flag.
               throw err instanceof InvalidError ? new UsageError(err.fields.map((f) => `${withFlagName(f.field)}: ${f.message}`).join("; ")) : err;
             });
+          }
           out(job, `job ${job.id} submitted: ${job.progress_total} items${job.retry_of ? ` (a retry of job ${job.retry_of})` : ""}`);
         } finally {
           await boss.stop({ graceful: false, close: false });
