@@ -17,6 +17,7 @@ import { authPlugin, isPublicRoute } from "./plugins/auth.js";
 import { drainPlugin } from "./plugins/drain.js";
 import { deadlinePlugin } from "./plugins/deadline.js";
 import { errorsPlugin, sendError } from "./plugins/errors.js";
+import { reprobePlugin } from "./plugins/reprobe.js";
 import { statePlugin } from "./plugins/state.js";
 import { healthRoutes } from "./routes/health.js";
 import { userRoutes } from "./routes/users.js";
@@ -172,6 +173,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(statePlugin, { db: options.database, audioRoots: options.audioRoots });
+  // Before the drain: its close hook stops the sweep first, so that no file is taken up meanwhile.
+  await app.register(reprobePlugin);
   // A query parameter given twice arrives as an array, which every schema here would report as
   // "expected number, received NaN": say what is wrong instead.
   app.addHook("preValidation", async (request) => {

@@ -29,12 +29,16 @@ export function checkInAudioRoots(app: FastifyInstance, audioDir: string, whose:
   if (!app.audioRoots.some((root) => isInside(root, audioDir))) throw new HttpError(403, `the dataset directory of ${whose} is outside this server's audio roots`);
 }
 
-/** The recording's location, the real absolute path of its file and the file's size in bytes. */
+/**
+ * The recording's location, the real absolute path of its file and the file's size in bytes, with
+ * the header facts as this engine's readers count them (recordingFileNow reads them again where an
+ * older engine's did).
+ */
 export async function recordingFile(app: FastifyInstance, id: string): Promise<RecordingLocation & { file: string; size: number }> {
   const loc = await getRecordingLocation(app.db.sql, id);
   checkInAudioRoots(app, loc.audio_dir, `recording ${id}`);
-  const { file, size } = await recordingFileNow(app.db.sql, loc, id).catch((err) => {
+  const now = await recordingFileNow(app.db.sql, loc, id).catch((err) => {
     throw err instanceof ConflictError ? err : new HttpError(404, `the file of recording ${id} is missing from its dataset directory`);
   });
-  return { ...loc, file, size };
+  return { ...loc, ...now };
 }

@@ -3,6 +3,7 @@
  * decode it whole (`decode`, SPEC §8b). Formats are recognised by their content, never by the
  * file name.
  */
+import type { FileHandle } from "node:fs/promises";
 import { extname } from "node:path";
 import { parseAiff, sniffAiff } from "./aiff.js";
 import { openCompressed, type StreamOptions } from "./compressed.js";
@@ -107,32 +108,55 @@ export async function openAudio(input: string | Uint8Array, options: OpenOptions
   return openSource(await openFileSource(input, { blocking: options.blockingReads, exactPath: options.exactPath }), input, options);
 }
 
-/** What registering a recording reads from its file (see probeAudio). */
-export interface AudioProbe {
+/** What reading a recording's header again reads from its file (see probeHeader). */
+export interface HeaderProbe {
   info: AudioInfo;
   /** Bytes. */
   size: number;
-  /** Last modification, ms since the epoch (fstat's mtimeMs), taken before the hash. */
+  /** Last modification, ms since the epoch (fstat's mtimeMs). */
   mtimeMs: number;
-  /** MD5 of the file's bytes, lower-case hex. */
+}
+
+/** What registering a recording reads from its file (see probeAudio). */
+export interface AudioProbe extends HeaderProbe {
+  /** MD5 of the file's bytes, lower-case hex; mtimeMs is taken before it. */
   md5: string;
 }
 
 /**
- * The header, size, modification time and MD5 of the recording at `path`, all read through one
- * opening of the file: all of one file, even when the path is swapped for another file meanwhile
- * (opened three times, the header could come from one file and the size or hash from the next).
- * @param options.exactPath only the file whose real path `path` is (see openRegularFile)
- * @throws AudioFormatError when the file is missing, unreadable or not a supported recording.
+ * The header, size and modification time of the recording at `path`, `more` of the open file
+ * after them, all through one opening of the file: all of one file, even when the path is swapped
+ * for another file meanwhile (opened twice, the header could come from one file and the size from
+ * the next).
  */
-export async function probeAudio(path: string, options: { exactPath?: boolean } = {}): Promise<AudioProbe> {
+async function probeOpened<T>(path: string, options: { exactPath?: boolean }, more: (handle: FileHandle) => Promise<T>): Promise<HeaderProbe & T> {
   const { handle, size, mtimeMs } = await openRegularFile(path, options);
   const reader = await openSource(fileSource(handle, size), path);
   try {
-    return { info: reader.info, size, mtimeMs, md5: await handleMd5(handle, path) };
+    return { info: reader.info, size, mtimeMs, ...(await more(handle)) };
   } finally {
     await reader.close();
   }
+}
+
+/**
+ * The header, size and modification time of the recording at `path`, through one opening of the
+ * file (probeOpened), without reading the rest of it: for a file already known by its size and time.
+ * @param options.exactPath only the file whose real path `path` is (see openRegularFile)
+ * @throws AudioFormatError when the file is missing, unreadable or not a supported recording.
+ */
+export function probeHeader(path: string, options: { exactPath?: boolean } = {}): Promise<HeaderProbe> {
+  return probeOpened(path, options, async () => ({}));
+}
+
+/**
+ * The header, size, modification time and MD5 of the recording at `path`, all read through one
+ * opening of the file (probeOpened).
+ * @param options.exactPath only the file whose real path `path` is (see openRegularFile)
+ * @throws AudioFormatError when the file is missing, unreadable or not a supported recording.
+ */
+export function probeAudio(path: string, options: { exactPath?: boolean } = {}): Promise<AudioProbe> {
+  return probeOpened(path, options, async (handle) => ({ md5: await handleMd5(handle, path) }));
 }
 
 /**

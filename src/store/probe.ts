@@ -1,5 +1,5 @@
 /** What registering a recording reads from its file: the header facts, the content hash, and when and where it was made. */
-import { probeAudio } from "../audio/index.js";
+import { probeAudio, probeHeader } from "../audio/index.js";
 import type { AudioInfo } from "../audio/types.js";
 
 export interface FileFacts {
@@ -11,6 +11,9 @@ export interface FileFacts {
   frames: number;
   channels: number;
 }
+
+/** What a recording's header says (FileFacts' part the readers count): read again when a newer reader may count otherwise (reprobeRecording). */
+export type HeaderFacts = Pick<FileFacts, "file_samplerate" | "frames" | "channels">;
 
 /** The recording fields of SPEC §5 that the file's metadata (GUANO, bext) can fill; null where it says nothing valid. */
 export interface RecordedFacts {
@@ -82,5 +85,19 @@ export interface FileStamp {
  */
 export async function probeFile(path: string, options: { exactPath?: boolean } = {}): Promise<FileFacts & FileStamp & RecordedFacts> {
   const { info, size, mtimeMs, md5 } = await probeAudio(path, options);
-  return { hash: md5, file_size: size, file_mtime: mtimeMs, file_samplerate: info.samplerate, frames: info.frames, channels: info.channels, ...recordedFacts(info) };
+  return { hash: md5, file_size: size, file_mtime: mtimeMs, ...headerFacts(info), ...recordedFacts(info) };
+}
+
+/**
+ * The header facts of a file already known by its size and time, with the size and time of the
+ * same opening (probeHeader): the caller compares them with those it checked. Nothing beyond the
+ * header is read. `exactPath` as for probeFile.
+ */
+export async function probeFileHeader(path: string, options: { exactPath?: boolean } = {}): Promise<HeaderFacts & FileStamp & { file_size: number }> {
+  const { info, size, mtimeMs } = await probeHeader(path, options);
+  return { file_size: size, file_mtime: mtimeMs, ...headerFacts(info) };
+}
+
+function headerFacts(info: Pick<AudioInfo, "samplerate" | "frames" | "channels">): HeaderFacts {
+  return { file_samplerate: info.samplerate, frames: info.frames, channels: info.channels };
 }

@@ -6,14 +6,14 @@
  * samplerate a row reports is the engine's (see withEngineRate).
  */
 import { createHash } from "node:crypto";
-import { fileMd5 } from "../audio/index.js";
+import { AudioFormatError, fileMd5 } from "../audio/index.js";
 import { expandedSamplerate, timeExpansionProblem } from "../audio/expansion.js";
 import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, writing, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { resolveRecordingFile } from "./paths.js";
-import type { FileFacts, FileStamp } from "./probe.js";
+import { probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
 import { getOrCreateTag } from "./tags.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 
@@ -105,8 +105,9 @@ function checkTimeExpansion(fileSamplerate: number, te: number): void {
 }
 
 /**
- * Inserts a recording whose path and file facts the caller has checked; returns null when
- * the dataset already has that path (a concurrent import got there first).
+ * Inserts a recording whose path and file facts the caller has checked — read by this engine's
+ * readers (`probed_by`, migration 013); returns null when the dataset already has that path (a
+ * concurrent import got there first).
  */
 export async function insertRecording(
   db: Queryable,
@@ -114,9 +115,9 @@ export async function insertRecording(
 ): Promise<Recording | null> {
   if (r.time_expansion !== undefined) checkTimeExpansion(r.file_samplerate, r.time_expansion);
   const rows = await translating(() => db`
-    INSERT INTO recordings (dataset_id, path, hash, file_size, file_mtime, file_samplerate, frames, channels,
+    INSERT INTO recordings (dataset_id, path, hash, file_size, file_mtime, file_samplerate, frames, channels, probed_by,
                             time_expansion, date, time, latitude, longitude, rights, created_by, run_id)
-    VALUES (${r.dataset_id}, ${r.path}, ${r.hash}, ${r.file_size}, ${r.file_mtime ?? null}, ${r.file_samplerate}, ${r.frames}, ${r.channels},
+    VALUES (${r.dataset_id}, ${r.path}, ${r.hash}, ${r.file_size}, ${r.file_mtime ?? null}, ${r.file_samplerate}, ${r.frames}, ${r.channels}, ${VERSION},
             ${r.time_expansion ?? 1}, ${r.date ?? null}, ${r.time ?? null}, ${r.latitude ?? null}, ${r.longitude ?? null},
             ${r.rights ?? null}, ${r.created_by}, ${r.run_id ?? null})
     ON CONFLICT (dataset_id, path) DO NOTHING
@@ -231,40 +232,142 @@ export interface RecordingLocation {
   /** Sample frames per channel in the file. */
   frames: number;
   channels: number;
+  /** The engine version whose readers read file_samplerate, frames and channels; null: one before migration 013. */
+  probed_by: string | null;
   time_expansion: number;
 }
 
+// bigint columns as float8, as in SELECT.
+const LOCATION = (db: Queryable) => db`
+  SELECT r.id, d.audio_dir, r.path, r.hash, r.file_size::float8 AS file_size, r.file_mtime, r.file_samplerate,
+         r.frames::float8 AS frames, r.channels, r.probed_by, r.time_expansion
+  FROM recordings r JOIN datasets d ON d.id = r.dataset_id`;
+
 export async function getRecordingLocation(db: Queryable, id: string): Promise<RecordingLocation> {
-  const [row] = await translating(() => db`
-    SELECT d.audio_dir, r.path, r.hash, r.file_size::float8 AS file_size, r.file_mtime, r.file_samplerate, r.frames::float8 AS frames, r.channels, r.time_expansion
-    FROM recordings r JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ${id}`);
+  const [row] = await translating(() => db<RecordingLocation[]>`${LOCATION(db)} WHERE r.id = ${id}`);
   if (!row) throw new NotFoundError("recording", id);
-  return row as RecordingLocation;
+  return row;
+}
+
+/**
+ * Up to `limit` recordings whose header facts another engine's readers read (`probed_by` not this
+ * VERSION: older, newer, or NULL), with ids after `after` in id order, for a sweep that goes
+ * through them once (sweepStaleRecordings).
+ */
+export async function staleRecordingLocations(db: Queryable, after: string | null, limit: number): Promise<(RecordingLocation & { id: string })[]> {
+  return translating(() => db<(RecordingLocation & { id: string })[]>`
+    ${LOCATION(db)}
+    WHERE r.probed_by IS DISTINCT FROM ${VERSION} AND (${after}::uuid IS NULL OR r.id > ${after}::uuid)
+    ORDER BY r.id LIMIT ${limit}`);
+}
+
+/**
+ * Whether header facts read by the engine `probedBy` are to be read again by this one: read by
+ * an older engine, or before migration 013 (null). Facts a newer engine read stay (a newer
+ * server beside this one, during an upgrade): its readers count at least as well, and the two
+ * would otherwise overwrite each other at every use. Versions compare as numbers, part by part
+ * (0.10.0 is after 0.9.0); one that is not dotted numbers counts as older.
+ */
+export function readByOlderEngine(probedBy: string | null): boolean {
+  if (probedBy === VERSION) return false;
+  const parts = (v: string | null) => (v !== null && /^\d+(\.\d+)*$/.test(v) ? v.split(".").map(Number) : null);
+  const theirs = parts(probedBy);
+  const ours = parts(VERSION)!;
+  if (!theirs) return true;
+  for (let i = 0; i < Math.max(theirs.length, ours.length); i++) {
+    const d = (theirs[i] ?? 0) - (ours[i] ?? 0);
+    if (d !== 0) return d < 0;
+  }
+  return false;
 }
 
 /**
  * A recording's file as it is now, to be read: its real path — inside the dataset's audio_dir
- * after symlinks (resolveRecordingFile, SPEC §10) — and its size, with the content registered. A
- * file that was replaced has a hash, statistics and tiles describing other content, so it is
- * refused rather than read under them. A file of another size was replaced; a file of the same
- * size modified since (its mtime moved: rewritten in place, copied without keeping times,
- * touched) is hashed again — the file's size and time taken before the hash, so a write during
- * it is seen at the next read — and either recorded as unchanged with its new time, or refused.
- * A row registered before migration 006 takes the time the file has at its first read.
+ * after symlinks (resolveRecordingFile, SPEC §10) — and its size, with the content registered,
+ * and its header facts as this engine's readers count them. Facts an older engine read
+ * (readByOlderEngine) are read again here, from the header alone, and stored (reprobed): a
+ * recording is right from its first use after an upgrade. A header this engine cannot read leaves
+ * the stored facts: whoever decodes the file reports why (a download needs no decoding).
+ * @throws InvalidError naming `path` when the file is missing, not a regular file, or resolves
+ *   outside the audio_dir; ConflictError naming what changed when the content did (registeredFile)
+ */
+export async function recordingFileNow(db: Queryable, loc: RecordingLocation, id: string): Promise<{ file: string; size: number } & HeaderFacts> {
+  const found = await registeredFile(db, loc, id);
+  const now = { file: found.file, size: found.size };
+  if (!readByOlderEngine(loc.probed_by)) return { ...now, ...headerOf(loc) };
+  const again = await reprobed(db, loc, id, found).catch((err) => {
+    if (err instanceof AudioFormatError) return null;
+    throw err;
+  });
+  return { ...now, ...(again?.facts ?? headerOf(loc)) };
+}
+
+function headerOf(facts: HeaderFacts): HeaderFacts {
+  return { file_samplerate: facts.file_samplerate, frames: facts.frames, channels: facts.channels };
+}
+
+/**
+ * The file of a recording, checked to hold the content registered. A file that was replaced has a
+ * hash, statistics and tiles describing other content, so it is refused rather than read under
+ * them. A file of another size was replaced; a file of the same size modified since (its mtime
+ * moved: rewritten in place, copied without keeping times, touched) is hashed again — the file's
+ * size and time taken before the hash, so a write during it is seen at the next read — and either
+ * recorded as unchanged with its new time, or refused. A row registered before migration 006 takes
+ * the time the file has at its first read.
  * @throws InvalidError naming `path` when the file is missing, not a regular file, or resolves
  *   outside the audio_dir; ConflictError naming what changed when the content did
  */
-export async function recordingFileNow(db: Queryable, loc: RecordingLocation, id: string): Promise<{ file: string; size: number }> {
+async function registeredFile(db: Queryable, loc: RecordingLocation, id: string): Promise<{ file: string; size: number; mtime: number }> {
   const found = await resolveRecordingFile(loc.audio_dir, loc.path);
   const changed = (what: string) => new ConflictError(`the file of recording ${id} (${loc.path}) has changed since it was registered: ${what}; its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`);
   if (found.size !== loc.file_size) throw changed(`${loc.file_size} bytes then, ${found.size} now`);
-  if (found.mtime === loc.file_mtime) return { file: found.file, size: found.size };
+  if (found.mtime === loc.file_mtime) return found;
   if (loc.file_mtime !== null) {
     const hash = await sharedMd5(found);
     if (hash !== loc.hash) throw changed(`the same size, but modified (MD5 ${loc.hash} then, ${hash} now)`);
   }
   await translating(() => db`UPDATE recordings SET file_mtime = ${found.mtime} WHERE id = ${id} AND hash = ${loc.hash}`);
-  return { file: found.file, size: found.size };
+  return found;
+}
+
+/** A recording's header facts read again (reprobeRecording). */
+export interface Reprobed {
+  /** As stored before. */
+  before: HeaderFacts;
+  /** As this engine's readers count them. */
+  facts: HeaderFacts;
+  /** Whether this read stored them: false when another read (another server's) got there first. */
+  stored: boolean;
+  /** Clips that end after the recording, now that it is `facts.frames` long (none unless it got shorter). */
+  clipsPastEnd: number;
+}
+
+/**
+ * Reads the header facts of a recording an older engine read (readByOlderEngine) again and stores
+ * them with this VERSION as `probed_by` — only while the file is the one registered (registeredFile)
+ * and the row still as `loc` read it: the same hash, size and `probed_by`, so that of servers
+ * sharing the database and reading it at once one stores the facts, and a row another server's
+ * read or a newer engine updated meanwhile is left as it is. The file is the same bytes, so rate
+ * and channels are stored too when the newer reader finds them otherwise; duration and samplerate
+ * are generated from them (migration 001). Clips stay, even where they now end after the recording
+ * (`clipsPastEnd`): they are people's work, and the caller says so.
+ * Null when the file changed between its check and the header's read (the next read sees it).
+ * @throws InvalidError, ConflictError as registeredFile; AudioFormatError when this engine cannot read the header
+ */
+export async function reprobeRecording(db: Queryable, loc: RecordingLocation, id: string): Promise<Reprobed | null> {
+  return reprobed(db, loc, id, await registeredFile(db, loc, id));
+}
+
+async function reprobed(db: Queryable, loc: RecordingLocation, id: string, found: { file: string; size: number; mtime: number }): Promise<Reprobed | null> {
+  const read = await probeFileHeader(found.file, { exactPath: true });
+  // Not the file just checked (rewritten or swapped since): its facts are not the registered content's.
+  if (read.file_size !== found.size || read.file_mtime !== found.mtime) return null;
+  const facts = headerOf(read);
+  const [row] = await translating(() => db`
+    UPDATE recordings SET file_samplerate = ${facts.file_samplerate}, frames = ${facts.frames}, channels = ${facts.channels}, probed_by = ${VERSION}
+    WHERE id = ${id} AND hash = ${loc.hash} AND file_size = ${loc.file_size} AND probed_by IS NOT DISTINCT FROM ${loc.probed_by}
+    RETURNING (SELECT count(*)::int FROM clips c WHERE c.recording_id = recordings.id AND c.end_time > recordings.duration) AS clips_past_end`);
+  return { before: headerOf(loc), facts, stored: row !== undefined, clipsPastEnd: row?.clips_past_end ?? 0 };
 }
 
 /**
