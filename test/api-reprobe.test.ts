@@ -68,7 +68,7 @@ async function row(id: string): Promise<{ frames: number; channels: number; file
   return r as never;
 }
 
-interface LogLine { level: number; msg: string; recording?: { id: string; path: string }; reason?: string; stored?: number; corrected?: number; left?: number; complete?: boolean }
+interface LogLine { level: number; msg: string; recording?: { id: string; path: string }; reason?: string; clipsPastEnd?: number; stored?: number; corrected?: number; left?: number; complete?: boolean }
 
 /** An app on the test database with the first root, its log lines kept; `onLine` is told of each as it is written. */
 async function startApp(onLine?: (line: LogLine, app: App) => void): Promise<{ app: App; lines: LogLine[]; summary(): LogLine | undefined }> {
@@ -150,6 +150,30 @@ describe("the sweep at server start", () => {
     } finally {
       await again.app.close();
       await t.db.sql`DELETE FROM datasets WHERE id IN (${ds.id}, ${away.id})`;
+    }
+  });
+
+  it("keeps the clips of a recording that comes out shorter, and warns of those that now end after it", async () => {
+    const ds = await dataset("shorter");
+    // 0.5 s of audio that an older reader counted as 1 s (as junk after an Ogg's last page was).
+    const id = await register(ds, "shorter.wav", wav(4000));
+    await readByOlder(id, { frames: 8000 });
+    const inside = await createClip(t.db.sql, { recording_id: id, start_time: 0.1, end_time: 0.4, created_by: null });
+    const after = await createClip(t.db.sql, { recording_id: id, start_time: 0.6, end_time: 0.9, created_by: null });
+    const { app, lines } = await startApp();
+    try {
+      await expect.poll(async () => (await row(id)).probed_by, SWEEP_DONE).toBe(VERSION);
+      expect(await row(id)).toMatchObject({ frames: 4000, duration: 0.5 });
+      const clips = await listClips(t.db.sql, { recording_id: id, state: "active", limit: 10, offset: 0, sort: "start_time", order: "asc" });
+      expect(clips.items.map((c) => [c.id, c.start_time, c.end_time])).toEqual([[inside.id, 0.1, 0.4], [after.id, 0.6, 0.9]]);
+      await expect.poll(() => lines.find((l) => l.level === 40), SWEEP_DONE).toMatchObject({
+        msg: "recording's facts corrected; some of its clips now end after it",
+        recording: { id, path: "shorter.wav" },
+        clipsPastEnd: 1,
+      });
+    } finally {
+      await app.close();
+      await t.db.sql`DELETE FROM datasets WHERE id = ${ds.id}`;
     }
   });
 

@@ -5,7 +5,7 @@
  * behind. Record ids that are no UUID, or name no record, are bad usage too (exit 2).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, realpathSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -45,7 +45,7 @@ describe("a data directory without a database", () => {
   it("is refused by every command that uses existing records, and not created", async () => {
     const data = join(dir.path, "typo", "data");
     const env = { DATABASE_URL: "" };
-    const commands = [["jobs", "list"], ["jobs", "show", UUID], ["dataset", "list"], ["token", "create"], ["token", "list"], ["token", "disable", UUID], ["worker"]];
+    const commands = [["jobs", "list"], ["jobs", "show", UUID], ["dataset", "list"], ["dataset", "reprobe"], ["token", "create"], ["token", "list"], ["token", "disable", UUID], ["worker"]];
     const runs = await Promise.all(commands.map((args) => runSonotile([...args, "--data", data], { env })));
     runs.forEach((r, i) => {
       expect(r, commands[i].join(" ")).toMatchObject({
@@ -204,6 +204,56 @@ describe("dataset add", () => {
       const runs = await after.sql`SELECT id, status FROM runs WHERE kind = 'import' ORDER BY created_at`;
       if (!t) await after.close();
       expect(runs).toEqual([{ id: left.id, status: "failed" }, { id: expect.any(String), status: "completed" }]);
+    } finally {
+      await t?.cleanup();
+    }
+  }, 60_000);
+});
+
+describe("dataset reprobe", () => {
+  it("reads again the facts an older sonotile read, names what it corrected and what it left (exit 1), and keeps tags", async () => {
+    const t = REAL_PG_URL ? await freshDatabase() : null;
+    const data = join(dir.path, "reprobe");
+    const env = { DATABASE_URL: t?.url ?? "" };
+    const recordings = join(dir.path, "root", "reprobe");
+    mkdirSync(recordings, { recursive: true });
+    for (const name of ["a.wav", "gone.wav", "same.wav"]) await writeSineWav(join(recordings, name), 8000, 0.5);
+    const root = ["--audio-root", join(dir.path, "root"), "--data", data];
+    try {
+      expect((await runSonotile(["dataset", "add", recordings, ...root], { env })).code).toBe(0);
+      const database = t?.db ?? (await openDatabase({ dataDir: data }));
+      const ids = Object.fromEntries((await database.sql`SELECT path, id FROM recordings`).map((r) => [r.path, r.id as string]));
+      // As 0.4.0 left them: a.wav with other counts, same.wav as they are; gone.wav's file deleted since.
+      await database.sql`UPDATE recordings SET probed_by = NULL`;
+      await database.sql`UPDATE recordings SET frames = 100, channels = 2 WHERE id = ${ids["a.wav"]}`;
+      await database.sql`INSERT INTO tags (key, value) VALUES ('site', 'pond')`;
+      await database.sql`INSERT INTO recording_tags (recording_id, tag_id) SELECT ${ids["a.wav"]}, id FROM tags WHERE key = 'site'`;
+      if (!t) await database.close();
+      rmSync(join(recordings, "gone.wav"));
+      const r = await runSonotile(["dataset", "reprobe", ...root], { env });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(1);
+      expect(r.stdout.split("\n").sort()).toEqual([
+        "",
+        "2 recordings read again (1 corrected), 1 left",
+        `corrected a.wav (${ids["a.wav"]}): 100 frames, 2 ch, 8000 Hz → 4000 frames, 1 ch, 8000 Hz`,
+        `left gone.wav (${ids["gone.wav"]}): file gone.wav does not exist in the dataset's audio_dir`,
+      ]);
+      const after = t?.db ?? (await openDatabase({ dataDir: data }));
+      const rows = await after.sql`
+        SELECT r.path, r.frames::int AS frames, r.channels, r.duration, r.probed_by, (SELECT count(*)::int FROM recording_tags rt WHERE rt.recording_id = r.id) AS tags
+        FROM recordings r ORDER BY r.path`;
+      if (!t) await after.close();
+      const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
+      expect(rows).toEqual([
+        { path: "a.wav", frames: 4000, channels: 1, duration: 0.5, probed_by: version, tags: 1 },
+        { path: "gone.wav", frames: 4000, channels: 1, duration: 0.5, probed_by: null, tags: 0 },
+        { path: "same.wav", frames: 4000, channels: 1, duration: 0.5, probed_by: version, tags: 0 },
+      ]);
+      // Nothing left to read but the missing file: said again, and only it.
+      const again = await runSonotile(["dataset", "reprobe", ...root, "--json"], { env });
+      expect(again.code).toBe(1);
+      expect(JSON.parse(again.stdout)).toMatchObject({ stored: 0, corrected: 0, left: 1, complete: true, recordings: [{ path: "gone.wav", kind: "left" }] });
     } finally {
       await t?.cleanup();
     }

@@ -26,7 +26,9 @@ export const reprobePlugin = fp(async (app) => {
     if (outcome.kind === "left") app.log.warn({ recording, reason: outcome.reason }, "recording's file not read again (an older sonotile read its facts): left for the next start");
     else if (outcome.result.stored && differ(outcome.result)) {
       const { before, facts, clipsPastEnd } = outcome.result;
-      app.log.info({ recording, before, facts, clipsPastEnd }, clipsPastEnd ? "recording's facts corrected; some of its clips now end after it" : "recording's facts corrected");
+      // Clips past the new end hold no audio there: someone has to look at them.
+      if (clipsPastEnd) app.log.warn({ recording, before, facts, clipsPastEnd }, "recording's facts corrected; some of its clips now end after it");
+      else app.log.info({ recording, before, facts }, "recording's facts corrected");
     }
   };
   app.addHook("onReady", async () => {

@@ -1,12 +1,15 @@
 /**
  * `sonotile dataset add <dir>` — create a dataset for a directory (inside an audio root) and
- * import its recordings; `sonotile dataset list`. Works beside a running `serve` on the same
- * embedded data directory by connecting to it.
+ * import its recordings; `sonotile dataset list`; `sonotile dataset reprobe` — read again the
+ * header facts of the recordings an older sonotile read (store/reprobe.ts), as a server does at
+ * start: for those its sweep left (a directory not mounted then), without restarting it. Works
+ * beside a running `serve` on the same embedded data directory by connecting to it.
  */
 import { basename, resolve } from "node:path";
 import { storeConfig } from "../../store/config.js";
 import { addDataset, findDatasetByDir, getDataset, importNew, listDatasets } from "../../store/datasets.js";
-import { openDatabase } from "../../store/db.js";
+import { openDatabase, type Sql } from "../../store/db.js";
+import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { resolveAudioDir, resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
 import type { Command } from "../command.js";
@@ -23,11 +26,16 @@ const OPTIONS: readonly OptionSpec[] = [
 
 const USAGE = `usage: sonotile dataset add <dir> [--name NAME] [--description TEXT]
        sonotile dataset list
+       sonotile dataset reprobe
 
 Creates a dataset for a directory inside an audio root and registers its recordings; for a
 directory that has its dataset already (an earlier 'add' interrupted, or files added since),
 registers the files not registered yet. 'add' creates the database if there is none (printing
-its admin token), 'list' refuses to.
+its admin token), 'list' and 'reprobe' refuse to.
+
+'reprobe' reads again the header facts (rate, frames, channels) of the recordings an older
+sonotile read, in the datasets inside the audio roots, as every server does when it starts;
+a recording whose file is missing, replaced or unreadable is named and left (exit 1).
 
 ${optionRows(OPTIONS)}`;
 
@@ -36,9 +44,9 @@ export const command: Command = {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "dataset", takesParams: false });
     if (!cl) return EXIT.ok;
     const [action, ...rest] = cl.positionals;
-    if (!(action === "add" && rest.length === 1) && !(action === "list" && rest.length === 0)) throw new UsageError(`expected 'add <dir>' or 'list' (see --help)`);
+    if (!(action === "add" && rest.length === 1) && !((action === "list" || action === "reprobe") && rest.length === 0)) throw new UsageError(`expected 'add <dir>', 'list' or 'reprobe' (see --help)`);
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
-    const roots = action === "add" ? await resolveRoots(config.audioRoots) : [];
+    const roots = action === "list" ? [] : await resolveRoots(config.audioRoots);
     // A path typed on a command line is relative to the current directory (the API's audio_dir
     // is relative to the first root: a remote caller has no current directory of the server's).
     const audioDir = action === "add" ? await resolveAudioDir(roots, resolve(rest[0])) : "";
@@ -53,6 +61,7 @@ export const command: Command = {
         out(page, page.items.map((d) => `${d.id}  ${d.name}  ${d.recording_count} recordings  ${d.audio_dir}${d.state === "active" ? "" : `  (${d.state})`}`).join("\n") || "no datasets");
         return EXIT.ok;
       }
+      if (action === "reprobe") return await reprobe(sql, roots, out);
       const first = await ensureAdmin(sql);
       // With --json the token is a field of the one JSON document (admin_token), not a line before it.
       if (first && !cl.options.json) process.stdout.write(`admin token for the new database (shown once): ${first.key}\n`);
@@ -84,3 +93,22 @@ export const command: Command = {
     }
   },
 };
+
+/**
+ * `dataset reprobe`: one line per recording whose facts changed or that was left, then the count;
+ * with --json one document, the counts and those recordings. Exit 1 when some were left.
+ */
+async function reprobe(sql: Sql, roots: readonly string[], out: (value: unknown, text: string) => void): Promise<number> {
+  const outcomes: ReprobeOutcome[] = [];
+  const summary = await sweepStaleRecordings(sql, { audioRoots: roots, onRecording: (o) => outcomes.push(o) });
+  const facts = (f: { file_samplerate: number; frames: number; channels: number }) => `${f.frames} frames, ${f.channels} ch, ${f.file_samplerate} Hz`;
+  const lines = outcomes.flatMap((o) => {
+    if (o.kind === "left") return [`left ${o.path} (${o.id}): ${o.reason}`];
+    if (!o.result.stored || !differ(o.result)) return [];
+    const { before, facts: now, clipsPastEnd } = o.result;
+    return [`corrected ${o.path} (${o.id}): ${facts(before)} → ${facts(now)}${clipsPastEnd ? `; ${clipsPastEnd} of its clips now end after it` : ""}`];
+  });
+  lines.push(`${summary.stored} recordings read again (${summary.corrected} corrected), ${summary.left} left`);
+  out({ ...summary, recordings: outcomes }, lines.join("\n"));
+  return summary.left ? EXIT.input : EXIT.ok;
+}
