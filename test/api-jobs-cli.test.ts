@@ -32,6 +32,10 @@ describe("sonotile jobs: usage", () => {
       [["worker", "--threads", "0"], /--threads: must be an integer in \[1, 1024\]/],
       [["jobs", "retry"], /retry: wrong number of arguments/],
       [["jobs", "retry", "00000000-0000-4000-8000-000000000000", "--status", "done"], /--status: must be one of failed, errored, skipped$/m],
+      // A retry runs its job's features, targets and expiry: flags for them are refused, not ignored.
+      [["jobs", "retry", "00000000-0000-4000-8000-000000000000", "--features", "rms_dbfs", "--expiration-delay", "5"], /^sonotile jobs: retry takes no --features, --expiration-delay \(a retry runs its job's features, targets and expiry\)$/m],
+      [["jobs", "list", "--message", "hi"], /^sonotile jobs: list takes no --message$/m],
+      [["jobs", "abort", "00000000-0000-4000-8000-000000000000", "--priority", "3"], /^sonotile jobs: abort takes no --priority$/m],
     ];
     const results = await Promise.all(cases.map(([args]) => sonotile(args, env)));
     results.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stderr: expect.stringMatching(cases[i][1]) }));

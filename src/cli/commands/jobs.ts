@@ -26,7 +26,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "recordings", placeholder: "ID,ID…", doc: "submit: these recordings" },
   { name: "clips", placeholder: "ID,ID…", doc: "submit: these clips" },
   { name: "features", placeholder: "NAME,NAME…", doc: "submit: features to compute; default all" },
-  { name: "priority", placeholder: "N", doc: "submit: integer in [-1000, 1000]; default 0 (retry: the retried job's)" },
+  { name: "priority", placeholder: "N", doc: "submit, retry: integer in [-1000, 1000]; default 0 (retry: the retried job's)" },
   { name: "expiration-delay", placeholder: "S", doc: "submit: seconds the feature table is kept; default 30 days" },
   { name: "status", placeholder: "STATUS", doc: `list: only jobs with this status (${JOB_STATUSES.join(", ")}); retry: only items with this one (${RETRIED_ITEM_STATUSES.join(", ")})` },
   { name: "message", placeholder: "TEXT", doc: "abort: why" },
@@ -38,13 +38,22 @@ const USAGE = `usage: sonotile jobs submit (--dataset ID | --recordings ID,… |
        sonotile jobs list [--status STATUS]
        sonotile jobs show <job-id>          (with every item that failed or errored, and why)
        sonotile jobs abort <job-id> [--message TEXT]
-       sonotile jobs retry <job-id> [--status STATUS]   (a new job of its failed, errored and skipped items)
+       sonotile jobs retry <job-id> [--status STATUS] [--priority N]   (a new job of its failed, errored and skipped items)
 
 Feature extraction jobs, executed by 'sonotile worker' processes. Spectrogram parameters are
 the flags of 'sonotile spectrogram' (e.g. --window-size 0.01). The database must exist
 ('sonotile serve' or 'sonotile dataset add' creates one).
 
 ${optionRows(OPTIONS)}`;
+
+/** The flags each action takes besides --json and --data: any other is refused, naming it (a retry takes its job's features, not --features). */
+const ACTION_FLAGS: Record<string, readonly string[]> = {
+  submit: ["dataset", "recordings", "clips", "features", "priority", "expiration-delay"],
+  list: ["status"],
+  show: [],
+  abort: ["message"],
+  retry: ["status", "priority"],
+};
 
 const ids = (text: string | true) => String(text).split(",").map((s) => s.trim()).filter(Boolean);
 
@@ -101,6 +110,8 @@ export const command: Command = {
     if (rest.length !== (["show", "abort", "retry"].includes(action) ? 1 : 0)) throw new UsageError(`${action}: wrong number of arguments (see --help)`);
     const jobId = rest.length === 1 ? idArgument(rest[0], "job-id") : undefined;
     if (action !== "submit" && Object.keys(cl.params).length) throw new UsageError(`${action} takes no spectrogram parameters`);
+    const foreign = Object.keys(cl.options).filter((flag) => flag !== "json" && flag !== "data" && !ACTION_FLAGS[action].includes(flag));
+    if (foreign.length) throw new UsageError(`${action} takes no ${foreign.map((f) => `--${f}`).join(", ")}${action === "retry" ? " (a retry runs its job's features, targets and expiry)" : ""}`);
     const status = cl.options.status as string | undefined;
     const statuses: readonly string[] = action === "retry" ? RETRIED_ITEM_STATUSES : JOB_STATUSES;
     if (status !== undefined && !statuses.includes(status)) throw new UsageError(`--status: must be one of ${statuses.join(", ")}`);
