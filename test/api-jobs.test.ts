@@ -280,6 +280,9 @@ describe("POST /v1/jobs extract_features", () => {
     const retried = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/retry`, headers: admin });
     expect(retried.statusCode, retried.body).toBe(201);
     expect(retried.json()).toMatchObject({ retry_of: job.id, progress_total: 1, data: { targets: { recording_ids: [kept] } } });
+    // Sent twice (a double click, a client's own retry): the second would run the same items beside the first.
+    const twice = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/retry`, headers: admin });
+    expect([twice.statusCode, twice.json().message]).toEqual([409, `cannot retry job ${job.id}: job ${retried.json().id}, a retry of it, is pending; retry that one once it ends`]);
     expect((await app.inject({ method: "POST", url: `/v1/jobs/${retried.json().id}/abort`, headers: admin })).statusCode).toBe(200);
 
     expect((await app.inject({ method: "POST", url: `/v1/recordings/${kept}/archive`, headers: admin })).statusCode).toBe(200);

@@ -288,6 +288,7 @@ function featureParamsIssues(params: Params, recording: { samplerate: number; ch
  */
 export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: ExtractFeaturesData; priority?: number; created_by: string | null; retry_of?: string }): Promise<Job> {
   const jobId = await sql.begin(async (tx) => {
+    if (j.retry_of) await refuseUnfinishedRetry(tx, j.retry_of);
     const targets = await resolveTargets(tx, j.data.targets);
     await checkParamsForTargets(tx, j.data, targets);
     const run = await createRun(tx, { kind: "job", description: `extract_features over ${targets.length} targets`, created_by: j.created_by });
@@ -303,6 +304,17 @@ export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: Extrac
   return getJob(sql, jobId);
 }
 
+/**
+ * ConflictError when job `id` has a retry still pending or running: another would run the same
+ * items again beside it (a request sent twice, a double click). Job `id`'s row is locked first, so
+ * that of two retries submitted at once the second sees the first.
+ */
+async function refuseUnfinishedRetry(tx: Queryable, id: string): Promise<void> {
+  await tx`SELECT id FROM jobs WHERE id = ${id} FOR UPDATE`;
+  const [earlier] = await tx<{ id: string; status: string }[]>`SELECT id, status FROM jobs WHERE retry_of = ${id} AND status IN ('pending', 'running') ORDER BY created_at LIMIT 1`;
+  if (earlier) throw new ConflictError(`cannot retry job ${id}: job ${earlier.id}, a retry of it, is ${earlier.status}; retry that one once it ends`);
+}
+
 /** The item statuses a retry runs again: what a finished or aborted job did not get done. */
 export const RETRIED_ITEM_STATUSES = ["failed", "errored", "skipped"] as const;
 export type RetriedItemStatus = (typeof RETRIED_ITEM_STATUSES)[number];
@@ -314,7 +326,7 @@ export type RetriedItemStatus = (typeof RETRIED_ITEM_STATUSES)[number];
  * or clips, as the items name them), `retry_of` naming job `id`. Targets archived, trashed or
  * deleted since are left out (`leftOut`), as a dataset's job leaves out its archived recordings:
  * archiving the file that failed and retrying the rest is the usual way to finish a job.
- * ConflictError while job `id` is pending or running, when none of its items has those statuses
+ * ConflictError while job `id` or a retry of it is pending or running, when none of its items has those statuses
  * or none of their targets is left, or when more than MAX_JOB_TARGET_IDS have (a dataset's job
  * may have more items than a job may name targets).
  */
