@@ -92,10 +92,10 @@ describe("sonotile worker processes on one PostgreSQL", () => {
     expect(counts.filter((c) => c.n !== FEATURES.length || c.names !== FEATURES.length)).toEqual([]);
     const items = await t.db.sql`SELECT status, count(*)::int AS n FROM job_items WHERE job_id = ${job.id} GROUP BY status`;
     expect(items.map((i) => [i.status, i.n])).toEqual([["done", ITEMS]]);
-    // Delivered again: at most the victim's batch (2 items per thread); measured: the kill
-    // almost always catches both in hand.
+    // Delivered again: at most the victim's two batches in hand (2 items per thread each); the
+    // kill almost always catches them all.
     const [{ redelivered }] = await t.db.sql`SELECT count(*)::int AS redelivered FROM job_items WHERE job_id = ${job.id} AND attempts > 1`;
-    expect(redelivered).toBeLessThanOrEqual(2);
+    expect(redelivered).toBeLessThanOrEqual(4);
 
     for (const w of survivors) w.kill("SIGTERM");
     expect(await Promise.all(survivors.map(exited))).toEqual([0, 0]);

@@ -50,6 +50,8 @@ afterAll(async () => {
 
 /** What to do before computing a file (by name), once: plays a change made while a worker holds the item; `signal` cancels the computation. */
 const beforeRun = new Map<string, (signal?: AbortSignal) => Promise<void>>();
+/** What to wait for once a file is computed, before its result is given: holds outcomes back to give them together. */
+let afterRun: (() => Promise<void>) | undefined;
 
 /**
  * A pool whose thread "crashes" on every task of `crash.wav` (an error retrying might cure,
@@ -64,7 +66,9 @@ class CrashingPool extends TilePool {
       beforeRun.delete(file); // once
       await action(signal);
     }
-    return super.run<T>(task, signal);
+    const result = await super.run<T>(task, signal);
+    await afterRun?.();
+    return result;
   }
 }
 
@@ -455,6 +459,39 @@ describe("extract_features jobs", () => {
     const [item] = await t.db.sql`SELECT attempts, seconds, target FROM job_items WHERE job_id = ${job.id}`;
     expect(item).toMatchObject({ attempts: 1, target: { time_expansion: 4 } });
     expect(item.seconds).toBeCloseTo(0.25, 9);
+  }, 60_000);
+
+  it("a worker holds two batches, and writes the outcomes of items that finish together in one transaction, two jobs' values of one recording among them", async () => {
+    const ds = await toneDataset(["first.wav", "second.wav"], 1);
+    const first = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["first.wav"], ds.recordings["second.wav"]] }, features: ["rms_dbfs", "log_mel"] }, created_by: null });
+    const again = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["first.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    // The three items' outcomes are held until all three are computed — more than one batch of a
+    // one-thread worker (2 items) — then given at once.
+    let computed = 0;
+    let releaseAll!: () => void;
+    const released = new Promise<void>((resolve) => (releaseAll = resolve));
+    afterRun = () => {
+      if (++computed === 3) releaseAll();
+      return released;
+    };
+    try {
+      await withWorker(() => Promise.all([first, again].map((j) => waitForJob(t.db.sql, j.id, (done) => done.status === "completed", 20_000))));
+    } finally {
+      afterRun = undefined;
+    }
+    expect(computed).toBe(3);
+    for (const job of [first, again]) expect(await getJob(t.db.sql, job.id)).toMatchObject({ result: "success", progress_done: job.progress_total });
+    // One transaction: one now() for every row it settled.
+    const items = await t.db.sql`SELECT status, attempts, finished_at::text AS finished_at FROM job_items WHERE job_id IN (${first.id}, ${again.id})`;
+    expect(items.map((i) => [i.status, i.attempts])).toEqual([["done", 1], ["done", 1], ["done", 1]]);
+    expect(new Set(items.map((i) => i.finished_at)).size).toBe(1);
+    // Both jobs wrote first.wav's rms_dbfs in that transaction: one row, the value both computed.
+    const [rms] = await t.db.sql`
+      SELECT count(*)::int AS rows, min(v.value) AS value FROM recording_features v JOIN feature_names f ON f.id = v.feature_name_id
+      WHERE v.recording_id = ${ds.recordings["first.wav"]} AND f.name = 'rms_dbfs'`;
+    expect(rms.rows).toBe(1);
+    expect(rms.value).toBe((await featuresOfFile(join(ds.dir, "first.wav"), {})).rms_dbfs);
+    expect(await featureValue("recording_features", ds.recordings["second.wav"], "rms_dbfs", first.run_id!)).toBe((await featuresOfFile(join(ds.dir, "second.wav"), {})).rms_dbfs);
   }, 60_000);
 
   it("an item whose file was replaced, rewritten, removed or swapped for a symlink out of its dataset directory since registration fails at once, saying why", async () => {

@@ -9,7 +9,7 @@ import { cleanupExpired, createArtifact, fileContentsStored, getArtifact, listAr
 import { createClip, listClips, setClipFeature, updateClip } from "../src/store/clips.js";
 import { createDataset } from "../src/store/datasets.js";
 import { ConflictError, InvalidError } from "../src/store/errors.js";
-import { abortJob, completeJob, countItemDone, createJob, getJob, listJobs, listMetrics, putMetric, startJob } from "../src/store/jobs.js";
+import { abortJob, completeJob, countItemsDone, createJob, getJob, listJobs, listMetrics, putMetric, startJob } from "../src/store/jobs.js";
 import { createNote, listNotes } from "../src/store/notes.js";
 import { insertRecording } from "../src/store/recordings.js";
 import { claimStats, getStats, saveStats } from "../src/store/stats.js";
@@ -86,7 +86,8 @@ describe("jobs", () => {
     expect(running.status).toBe("running");
     expect(running.started_at).not.toBeNull();
     await expect(startJob(sql, job.id)).rejects.toThrow(/it is running/);
-    for (let i = 0; i < 3; i++) await countItemDone(sql, job.id);
+    await countItemsDone(sql, job.id, 1);
+    await countItemsDone(sql, job.id, 2);
     expect(await getJob(sql, job.id)).toMatchObject({ progress_done: 3, progress_total: 10 });
     const done = await completeJob(sql, job.id, "success");
     expect(done).toMatchObject({ status: "completed", result: "success" });

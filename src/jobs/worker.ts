@@ -6,8 +6,11 @@
  * (target, feature name) and its row leaves 'pending' in the same transaction, which first
  * locks the job row (abort takes the same lock), then the item row; a second delivery of a
  * finished item (its first worker died after committing) finds it no longer pending and
- * writes nothing, and progress advances only on that one transition. The worker that
- * finishes the last item completes the job — a conditional status change, so only one
+ * writes nothing, and progress advances only on that one transition. A worker settles the
+ * outcomes its items reach together in one such transaction (Settler: each item's checks and
+ * writes as if alone, the jobs' and items' rows locked in one order), so that short items do
+ * not each pay a transaction, and looks once per transaction whether their jobs are done. The
+ * worker that finishes the last item completes the job — a conditional status change, so only one
  * does — and writes the feature-table artifact. An item whose deliveries all died without
  * recording an outcome reaches the dead-letter queue, and is recorded from there as ended in an
  * error (a job with such an item, or one whose thread crashed on every attempt, has the result
@@ -40,10 +43,10 @@ import type { JobResult, JobWithMetadata, PgBoss } from "pg-boss";
 import { parseParams } from "../engine/params.js";
 import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
 import type { Queryable, Sql } from "../store/db.js";
-import { ConflictError, InvalidError, NotFoundError } from "../store/errors.js";
-import { completeJob, countItemDone, getJob, startJob, type Job } from "../store/jobs.js";
-import { setClipFeature } from "../store/clips.js";
-import { getRecordingLocation, recordingFileNow, setRecordingFeature, type RecordingLocation } from "../store/recordings.js";
+import { ConflictError, InvalidError } from "../store/errors.js";
+import { putFeatureValues, type TargetFeatureInput } from "../store/features.js";
+import { completeJob, countItemsDone, getJob, startJob, type Job } from "../store/jobs.js";
+import { getRecordingLocation, recordingFileNow, type RecordingLocation } from "../store/recordings.js";
 import { finishRun } from "../store/runs.js";
 import { TilePool } from "../tiles/pool.js";
 import { DEAD_ITEM_QUEUE, ITEM_QUEUE, ITEM_RETRY_LIMIT, bossDatabase, extractFeaturesData, jobFeatures, openQueue, type ExtractFeaturesData, type ItemMessage, type ItemTarget } from "./queue.js";
@@ -95,6 +98,9 @@ const MAX_COMPUTATIONS = 3;
  */
 const SKIP_CHECK_MS = 2000;
 
+/** Batches of items a worker holds at once (pg-boss `localConcurrency`): each fetched while the other computes. */
+const BATCHES_IN_HAND = 2;
+
 /** Seconds between a worker's refreshes of its `job_workers` row. */
 const WORKER_BEAT_S = 5;
 /** A `job_workers` row not refreshed for this many seconds is a worker that died. */
@@ -127,18 +133,24 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
   const pool = options.pool ?? new TilePool({ threads: options.threads, taskTimeoutMs: 2 ** 31 - 1 });
   const boss = await openQueue(sql, { supervise: true });
   const leave = await announceWorker(sql, by);
-  const ctx: ItemContext = { sql, pool, boss, by, log, missingDirs: new Set() };
+  const ctx: ItemContext = { sql, pool, boss, by, log, missingDirs: new Set(), settle: settler({ sql, by }) };
   const stopping = new AbortController();
-  // Two items in hand per thread keep every thread busy between completions.
+  // Two items in hand per thread keep every thread busy between completions; and two batches in
+  // hand (BATCHES_IN_HAND) keep them busy while one batch is answered and the next fetched.
   const batchSize = pool.threads * 2;
   await boss.work(ITEM_QUEUE, {
-    batchSize, includeMetadata: true, perJobResults: true, burstWhenBatchFull: true,
+    batchSize, localConcurrency: BATCHES_IN_HAND, includeMetadata: true, perJobResults: true, burstWhenBatchFull: true,
     pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1,
   }, async (jobs: JobWithMetadata<ItemMessage>[]): Promise<JobResult[]> => {
     let released = false;
+    // The batch's items claimed in one statement, and each job read (and started) once.
+    const claimed = claimItems(sql, jobs.map((j) => j.data));
+    const started = new Map<string, Promise<Job>>();
+    const jobOf = (id: string) => started.get(id) ?? started.set(id, startedJob(sql, id)).get(id)!;
     const results = await Promise.all(jobs.map(async (job): Promise<JobResult> => {
       try {
-        if ((await processItem(ctx, job.data, { retryCount: job.retryCount, retryLimit: job.retryLimit })) === "released") released = true;
+        const target = (await claimed).get(`${job.data.job_id} ${job.data.item}`);
+        if ((await processItem(ctx, job.data, target, { retryCount: job.retryCount, retryLimit: job.retryLimit }, jobOf)) === "released") released = true;
         return { id: job.id, status: "completed" };
       } catch (err) {
         return { id: job.id, status: "failed", output: { message: (err as Error).message } };
@@ -189,44 +201,55 @@ interface ItemContext {
   log: (message: string) => void;
   /** The audio_dirs this worker has said it lacks: each is said once. */
   missingDirs: Set<string>;
+  /** Writes an item's outcome (settleItem), together with the others' ready at the same time. */
+  settle: (request: SettleRequest) => Promise<"settled" | "changed">;
 }
 
 /**
- * One delivery of an item. Resolves when the item is settled (done, failed for good, or
- * nothing to do), or "released" when it was left for a worker on another host; throws when a
- * retry may succeed and retries remain.
+ * Counts a delivery (`attempts`) of each of the items `messages` name that is still pending, in one
+ * statement; their targets, by "job_id item".
  */
-async function processItem(ctx: ItemContext, msg: ItemMessage, delivery: { retryCount: number; retryLimit: number }): Promise<"released" | void> {
+async function claimItems(sql: Sql, messages: readonly ItemMessage[]): Promise<Map<string, ItemTarget>> {
+  const rows = await sql<{ job_id: string; item: number; target: ItemTarget }[]>`
+    UPDATE job_items SET attempts = attempts + 1
+    WHERE (job_id, item) IN (SELECT * FROM unnest(${messages.map((m) => m.job_id)}::uuid[], ${messages.map((m) => m.item)}::int[])) AND status = 'pending'
+    RETURNING job_id, item, target`;
+  return new Map(rows.map((r) => [`${r.job_id} ${r.item}`, r.target]));
+}
+
+/**
+ * One delivery of an item, `target` its target as claimed (claimItems), or undefined when it was
+ * no longer pending. Resolves when the item is settled (done, failed for good, or nothing to do),
+ * or "released" when it was left for a worker on another host; throws when a retry may succeed
+ * and retries remain.
+ */
+async function processItem(ctx: ItemContext, msg: ItemMessage, target: ItemTarget | undefined, delivery: { retryCount: number; retryLimit: number }, jobOf: (id: string) => Promise<Job>): Promise<"released" | void> {
   const { sql } = ctx;
-  const [row] = await sql<{ target: ItemTarget; status: string }[]>`
-    UPDATE job_items SET attempts = attempts + 1 WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending'
-    RETURNING target, status`;
   // Settled by an earlier delivery — whose worker may have died before completing the job — or
   // skipped by an abort: nothing to compute, but the job may still need completing.
-  if (!row) return finishJobIfDone(ctx, msg.job_id);
-  const job = await startedJob(sql, msg.job_id);
+  if (!target) return finishJobIfDone(ctx, msg.job_id);
+  const job = await jobOf(msg.job_id);
   if (job.status !== "running") return;
 
   const data = extractFeaturesData.parse(job.data);
   const features = jobFeatures(data);
   for (let computations = 1; ; computations++) {
-    const current = await currentTarget(sql, row.target);
+    const current = await currentTarget(sql, target, false);
     const readable = "problem" in current ? current : await readableTarget(ctx, current.target);
     if ("problem" in readable) {
       const error = "here" in readable ? await leaveForAnotherHost(ctx, job, msg, readable.problem) : readable.problem;
       if (error === null) return "released";
-      await settleItem(ctx, job, msg.item, row.target, features, { error });
-      break;
+      await ctx.settle({ job, item: msg.item, target, features, outcome: { error } });
+      return;
     }
     const outcome = await computeItem(ctx, msg, readable.target, data, delivery);
-    if (outcome === null) break; // skipped by an abort while computed
+    if (outcome === null) return; // skipped by an abort while computed
     // The last computation: a target changed again meanwhile fails, saying so.
     const ifChanged = computations < MAX_COMPUTATIONS || {
-      error: `its ${row.target.kind === "clip" ? "bounds or its recording's " : ""}time expansion changed while it was computed, ${MAX_COMPUTATIONS} times; run the job again once it no longer changes`,
+      error: `its ${target.kind === "clip" ? "bounds or its recording's " : ""}time expansion changed while it was computed, ${MAX_COMPUTATIONS} times; run the job again once it no longer changes`,
     };
-    if ((await settleItem(ctx, job, msg.item, readable.target, features, outcome, ifChanged)) === "settled") break;
+    if ((await ctx.settle({ job, item: msg.item, target: readable.target, features, outcome, computedFrom: ifChanged })) === "settled") return;
   }
-  await finishJobIfDone(ctx, job.id);
 }
 
 /**
@@ -273,20 +296,21 @@ async function unlessSkipped<T>(sql: Sql, msg: ItemMessage, compute: (signal: Ab
  * The item's target as it is now — the recording's time expansion and a clip's bounds, which
  * may have changed since the job was submitted — or, when its values can never be written
  * (it, its recording or its dataset archived or trashed, or it deleted), why, as a person can
- * act on it. Its rows are locked FOR SHARE: inside a transaction, neither its time expansion,
- * bounds nor states change before that commits.
+ * act on it. With `lock` (inside a transaction), its rows are locked FOR SHARE: neither its time
+ * expansion, bounds nor states change before that commits. (Outside one a lock would end with the
+ * statement, and cost a transaction id and a WAL flush.)
  */
-async function currentTarget(db: Queryable, target: ItemTarget): Promise<{ target: ItemTarget } | { problem: string }> {
+async function currentTarget(db: Queryable, target: ItemTarget, lock: boolean): Promise<{ target: ItemTarget } | { problem: string }> {
   type Row = { time_expansion: number; start_time: number | null; end_time: number | null; dataset_name: string; dataset_state: string; recording_state: string; clip_state: string | null };
   const [row] = target.kind === "clip"
     ? await db<Row[]>`
         SELECT r.time_expansion, c.start_time, c.end_time, d.name AS dataset_name, d.state AS dataset_state, r.state AS recording_state, c.state AS clip_state
         FROM clips c JOIN recordings r ON r.id = c.recording_id JOIN datasets d ON d.id = r.dataset_id
-        WHERE c.id = ${target.id} FOR SHARE OF c, r, d`
+        WHERE c.id = ${target.id} ${lock ? db`FOR SHARE OF c, r, d` : db``}`
     : await db<Row[]>`
         SELECT r.time_expansion, NULL::float8 AS start_time, NULL::float8 AS end_time, d.name AS dataset_name, d.state AS dataset_state, r.state AS recording_state, NULL::text AS clip_state
         FROM recordings r JOIN datasets d ON d.id = r.dataset_id
-        WHERE r.id = ${target.id} FOR SHARE OF r, d`;
+        WHERE r.id = ${target.id} ${lock ? db`FOR SHARE OF r, d` : db``}`;
   if (!row) {
     const what = target.kind === "clip" ? `clip ${target.id} of recording ${target.recording_path}` : `recording ${target.recording_path}`;
     return { problem: `${what} no longer exists (deleted after the job was submitted)` };
@@ -394,69 +418,129 @@ async function giveUpItem(ctx: ItemContext, msg: ItemMessage): Promise<void> {
   const job = await startedJob(sql, msg.job_id);
   // pg-boss does not carry the last delivery's error over to the dead-letter message.
   const error = `gave up after ${ITEM_RETRY_LIMIT + 1} deliveries: the workers holding it died or lost the database`;
-  await settleItem(ctx, job, msg.item, row.target, [], { error, errored: true });
-  await finishJobIfDone(ctx, job.id);
+  await ctx.settle({ job, item: msg.item, target: row.target, features: [], outcome: { error, errored: true } });
 }
 
 /**
- * Writes an item's outcome (values and row state) unless an earlier delivery or an abort
+ * An item's outcome to write (values and row state) unless an earlier delivery or an abort
  * settled it. `computedFrom` set (true, or the failure to record instead): the outcome was
  * computed from `target` as read before; the target is read again, locked, and when it changed
  * meanwhile nothing is written ("changed": compute again) — or that failure is — and when it
  * can no longer take values (read-only, deleted) the item fails, saying why. Such a failure is
  * for good: it is recorded, not thrown (a retry would fail the same way); other errors (the
- * database lost) are thrown, for pg-boss to retry the item. The row records the worker that
- * settled it (`ctx.by`).
+ * database lost) are thrown, for pg-boss to retry the item.
  */
-async function settleItem(ctx: Pick<ItemContext, "sql" | "by">, job: Job, item: number, target: ItemTarget, features: readonly string[], outcome: Outcome, computedFrom: boolean | { error: string } = false): Promise<"settled" | "changed"> {
-  const { sql, by } = ctx;
-  try {
-    return await settleOnce(sql, by, job, item, target, features, outcome, computedFrom);
-  } catch (err) {
-    // The store refused the write (a state change the locked check in settleOnce did not see): for
-    // good if the target is indeed read-only or gone now.
-    if (!("values" in outcome) || !(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
-    const current = await currentTarget(sql, target);
-    if (!("problem" in current)) throw err;
-    return settleOnce(sql, by, job, item, target, features, { error: current.problem }, false);
-  }
+interface SettleRequest {
+  job: Job;
+  item: number;
+  target: ItemTarget;
+  /** The features to write, of the job's (none for a failure). */
+  features: readonly string[];
+  outcome: Outcome;
+  computedFrom?: boolean | { error: string };
 }
 
-async function settleOnce(sql: Sql, by: WorkerIdentity, job: Job, item: number, target: ItemTarget, features: readonly string[], outcome: Outcome, computedFrom: boolean | { error: string }): Promise<"settled" | "changed"> {
+/**
+ * Group commit of settlements: a request waits for the transaction in progress, if any, and is
+ * written with every other request made meanwhile — or in the same turn of the event loop (the
+ * items of a batch that finish together) — in the next (settleGroup), after which the jobs they
+ * belong to are completed if done (finishJobIfDone, once per job). Each request resolves to its
+ * own item's verdict; all of a group reject together when its transaction fails (pg-boss then
+ * retries their items, whose redeliveries find them pending still). Long items, which finish far
+ * apart, are each written as soon as they finish; short ones share the cost of a transaction.
+ */
+function settler(ctx: Pick<ItemContext, "sql" | "by">): (request: SettleRequest) => Promise<"settled" | "changed"> {
+  type Waiting = { request: SettleRequest; resolve: (verdict: "settled" | "changed") => void; reject: (err: unknown) => void };
+  let waiting: Waiting[] = [];
+  let writing = false;
+  const drain = async () => {
+    while (waiting.length) {
+      const group = waiting;
+      waiting = [];
+      try {
+        const verdicts = await settleGroup(ctx, group.map((w) => w.request));
+        for (const jobId of new Set(group.map((w) => w.request.job.id))) await finishJobIfDone(ctx, jobId);
+        group.forEach((w, i) => w.resolve(verdicts[i]));
+      } catch (err) {
+        for (const w of group) w.reject(err);
+      }
+    }
+    writing = false;
+  };
+  return (request) => new Promise((resolve, reject) => {
+    waiting.push({ request, resolve, reject });
+    if (writing) return;
+    writing = true;
+    setImmediate(drain);
+  });
+}
+
+/**
+ * Writes the outcomes of `requests` (SettleRequest) in one transaction: the jobs' rows locked FOR
+ * UPDATE, then the items' rows, each in key order (as an abort takes them: job, then items); then
+ * each item checked and recorded as settleItem did alone, its values written with the others'
+ * (putFeatureValues) and its job's progress advanced once for all of them. Each item's row records
+ * the worker that settled it (`ctx.by`). The verdict of each request, in order.
+ */
+async function settleGroup(ctx: Pick<ItemContext, "sql" | "by">, requests: readonly SettleRequest[]): Promise<("settled" | "changed")[]> {
+  const { sql, by } = ctx;
   return sql.begin(async (tx) => {
-    const [locked] = await tx`SELECT status FROM jobs WHERE id = ${job.id} FOR UPDATE`;
-    const [current] = await tx`SELECT status FROM job_items WHERE job_id = ${job.id} AND item = ${item} FOR UPDATE`;
-    if (locked.status !== "running" || current.status !== "pending") return "settled";
-    if (computedFrom) {
-      const now = await currentTarget(tx, target);
-      if ("problem" in now) outcome = { error: now.problem };
-      else if (changed(now.target, target)) {
-        if (computedFrom === true) return "changed";
-        outcome = computedFrom;
+    const jobIds = [...new Set(requests.map((r) => r.job.id))].sort();
+    const running = new Set((await tx<{ id: string; status: string }[]>`SELECT id, status FROM jobs WHERE id = ANY(${jobIds}::uuid[]) ORDER BY id FOR UPDATE`)
+      .filter((j) => j.status === "running").map((j) => j.id));
+    const pending = new Set((await tx<{ job_id: string; item: number; status: string }[]>`
+      SELECT job_id, item, status FROM job_items
+      WHERE (job_id, item) IN (SELECT * FROM unnest(${requests.map((r) => r.job.id)}::uuid[], ${requests.map((r) => r.item)}::int[]))
+      ORDER BY job_id, item FOR UPDATE`).filter((i) => i.status === "pending").map((i) => `${i.job_id} ${i.item}`));
+    const values: Record<ItemTarget["kind"], TargetFeatureInput[]> = { recording: [], clip: [] };
+    const done = new Map<string, number>();
+    const verdicts: ("settled" | "changed")[] = [];
+    for (const request of requests) {
+      const { job, item, target, features, computedFrom } = request;
+      let { outcome } = request;
+      // Settled by an earlier delivery (or an earlier request of this group: a duplicate delivery), or skipped by an abort.
+      if (!running.has(job.id) || !pending.has(`${job.id} ${item}`)) {
+        verdicts.push("settled");
+        continue;
       }
-    }
-    if ("values" in outcome) {
-      const provenance = { created_by: job.created_by, run_id: job.run_id };
-      for (const name of features) {
-        const f = name === MEL_FEATURE
-          ? { name, data: new Uint8Array(outcome.values.log_mel.buffer, outcome.values.log_mel.byteOffset, outcome.values.log_mel.byteLength), ...provenance }
-          : { name, value: outcome.values[name as Exclude<keyof FeatureValues, "log_mel">], ...provenance };
-        if (target.kind === "clip") await setClipFeature(tx, target.id, f);
-        else await setRecordingFeature(tx, target.id, f);
+      if (computedFrom) {
+        const now = await currentTarget(tx, target, true);
+        if ("problem" in now) outcome = { error: now.problem };
+        else if (changed(now.target, target)) {
+          if (computedFrom === true) {
+            verdicts.push("changed");
+            continue;
+          }
+          outcome = computedFrom;
+        }
       }
-      const stored: StoredValues = { ...outcome.values, log_mel: Array.from(outcome.values.log_mel) };
-      // The target as computed: the feature table gives the bounds its values are of.
-      await tx`UPDATE job_items SET status = 'done', seconds = ${outcome.values.duration_s}, result = ${tx.json(stored as never)},
-                 target = ${tx.json(target as never)}, host = ${by.host}, pid = ${by.pid}, finished_at = now()
-               WHERE job_id = ${job.id} AND item = ${item}`;
-    } else {
-      // The file named as the API names it, not by the server's own path (as imports report theirs).
-      const error = outcome.error.replaceAll(target.path, target.recording_path);
-      await tx`UPDATE job_items SET status = ${outcome.errored ? "errored" : "failed"}, error = ${error.slice(0, 10000)}, host = ${by.host}, pid = ${by.pid}, finished_at = now()
-               WHERE job_id = ${job.id} AND item = ${item}`;
+      if ("values" in outcome) {
+        const provenance = { created_by: job.created_by, run_id: job.run_id };
+        const { log_mel: mel, ...scalars } = outcome.values;
+        for (const name of features) {
+          values[target.kind].push(name === MEL_FEATURE
+            ? { id: target.id, name, data: new Uint8Array(mel.buffer, mel.byteOffset, mel.byteLength), ...provenance }
+            : { id: target.id, name, value: scalars[name as keyof typeof scalars], ...provenance });
+        }
+        const stored: StoredValues = { ...scalars, log_mel: Array.from(mel) };
+        // The target as computed: the feature table gives the bounds its values are of.
+        await tx`UPDATE job_items SET status = 'done', seconds = ${outcome.values.duration_s}, result = ${tx.json(stored as never)},
+                   target = ${tx.json(target as never)}, host = ${by.host}, pid = ${by.pid}, finished_at = now()
+                 WHERE job_id = ${job.id} AND item = ${item}`;
+      } else {
+        // The file named as the API names it, not by the server's own path (as imports report theirs).
+        const error = outcome.error.replaceAll(target.path, target.recording_path);
+        await tx`UPDATE job_items SET status = ${outcome.errored ? "errored" : "failed"}, error = ${error.slice(0, 10000)}, host = ${by.host}, pid = ${by.pid}, finished_at = now()
+                 WHERE job_id = ${job.id} AND item = ${item}`;
+      }
+      pending.delete(`${job.id} ${item}`);
+      done.set(job.id, (done.get(job.id) ?? 0) + 1);
+      verdicts.push("settled");
     }
-    await countItemDone(tx, job.id);
-    return "settled";
+    await putFeatureValues(tx, "recording", values.recording);
+    await putFeatureValues(tx, "clip", values.clip);
+    for (const [jobId, items] of done) await countItemsDone(tx, jobId, items);
+    return verdicts;
   });
 }
 

@@ -84,6 +84,48 @@ export async function putFeatureValue(tx: Queryable, of: "recording" | "clip", i
     DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_by = EXCLUDED.created_by, run_id = EXCLUDED.run_id, created_at = now()`);
 }
 
+/** A feature value of one recording or clip among many (putFeatureValues), with who and what wrote it. */
+export interface TargetFeatureInput extends FeatureInput, Provenance {
+  /** The recording's or the clip's id. */
+  id: string;
+}
+
+/**
+ * Inserts or replaces many feature values of recordings or clips (`of`) at once — a batch job's
+ * writes: the names read in one statement (new ones created by a second, as getOrCreateFeatureName
+ * does, without rewriting the existing names' rows), the values written in one more. Of two
+ * values for the same record and name, the later in `values` is kept. The caller holds the
+ * records (locked FOR SHARE and checked writable, as `writing` does).
+ */
+export async function putFeatureValues(tx: Queryable, of: "recording" | "clip", values: readonly TargetFeatureInput[]): Promise<void> {
+  if (!values.length) return;
+  const names = [...new Set(values.map((v) => v.name))];
+  const readIds = async () => new Map((await tx<{ id: string; name: string }[]>`SELECT id, name FROM feature_names WHERE name = ANY(${names}::text[])`).map((r) => [r.name, r.id]));
+  let nameIds = await readIds();
+  const missing = values.filter((v, i) => !nameIds.has(v.name) && values.findIndex((w) => w.name === v.name) === i);
+  if (missing.length) {
+    // A concurrent creator's row is waited for (DO NOTHING), then read by the next statement.
+    await translating(() => tx`
+      INSERT INTO feature_names ${tx(missing.map((v) => ({ name: v.name, created_by: v.created_by, run_id: v.run_id ?? null })), "name", "created_by", "run_id")}
+      ON CONFLICT (name) DO NOTHING`);
+    nameIds = await readIds();
+  }
+  const owner = `${of}_id`;
+  const rows = new Map<string, Record<string, unknown>>();
+  for (const v of values) {
+    const feature_name_id = nameIds.get(v.name)!;
+    rows.set(`${v.id} ${feature_name_id}`, {
+      [owner]: v.id, feature_name_id, value: v.value ?? null, data: v.data ? Buffer.from(v.data) : null, created_by: v.created_by, run_id: v.run_id ?? null,
+    });
+  }
+  // In key order: two writers of the same records lock their rows in the same order.
+  const sorted = [...rows.keys()].sort().map((key) => rows.get(key)!);
+  await translating(() => tx`
+    INSERT INTO ${tx(`${of}_features`)} ${tx(sorted, owner, "feature_name_id", "value", "data", "created_by", "run_id")}
+    ON CONFLICT (${tx(owner)}, feature_name_id)
+    DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_by = EXCLUDED.created_by, run_id = EXCLUDED.run_id, created_at = now()`);
+}
+
 /** Removes the value of feature `name` of recording or clip `id`, if it has one. The caller holds the record (`writing`). */
 export async function dropFeatureValue(tx: Queryable, of: "recording" | "clip", id: string, name: string): Promise<void> {
   await tx`

@@ -86,9 +86,9 @@ export function abortJob(db: Queryable, id: string, message?: string): Promise<J
   return transition(db, id, ["pending", "running"], "abort", db`status = 'aborted', message = ${message ?? null}, completed_at = now()`);
 }
 
-/** Counts one more item of the job finished (progress_done), in the transaction that settles it. */
-export async function countItemDone(db: Queryable, id: string): Promise<void> {
-  await db`UPDATE jobs SET progress_done = progress_done + 1 WHERE id = ${id}`;
+/** Counts `items` more items of the job finished (progress_done), in the transaction that settles them. */
+export async function countItemsDone(db: Queryable, id: string, items: number): Promise<void> {
+  await db`UPDATE jobs SET progress_done = progress_done + ${items} WHERE id = ${id}`;
 }
 
 /**
