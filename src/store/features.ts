@@ -74,14 +74,8 @@ export interface FeatureInput {
  * Inserts or replaces the value of feature `f.name` (the name created if new) of recording or clip
  * `id` — idempotent, so a retried job writes the same row. The caller holds the record (`writing`).
  */
-export async function putFeatureValue(tx: Queryable, of: "recording" | "clip", id: string, f: FeatureInput & Provenance): Promise<void> {
-  const name = await getOrCreateFeatureName(tx, f.name, f);
-  const table = tx(`${of}_features`), owner = tx(`${of}_id`);
-  await translating(() => tx`
-    INSERT INTO ${table} (${owner}, feature_name_id, value, data, created_by, run_id)
-    VALUES (${id}, ${name.id}, ${f.value ?? null}, ${f.data ? Buffer.from(f.data) : null}, ${f.created_by}, ${f.run_id ?? null})
-    ON CONFLICT (${owner}, feature_name_id)
-    DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_by = EXCLUDED.created_by, run_id = EXCLUDED.run_id, created_at = now()`);
+export function putFeatureValue(tx: Queryable, of: "recording" | "clip", id: string, f: FeatureInput & Provenance): Promise<void> {
+  return putFeatureValues(tx, of, [{ id, ...f }]);
 }
 
 /** A feature value of one recording or clip among many (putFeatureValues), with who and what wrote it. */
