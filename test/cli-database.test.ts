@@ -151,6 +151,16 @@ describe("numbers on the command line", () => {
     expect(existsSync(none)).toBe(false);
   });
 
+  it("an audio root that does not exist is a bad parameter (exit 2), before any database is made", async () => {
+    const none = join(dir.path, "none");
+    const missing = join(dir.path, "no-such-root");
+    const runs = await Promise.all([["serve"], ["dataset", "add", dir.path]].map((args) => runSonotile([...args, "--audio-root", missing, "--data", none], { env: { DATABASE_URL: "" }, timeout: 20_000 })));
+    for (const [i, command] of ["serve", "dataset"].entries()) {
+      expect(runs[i], command).toMatchObject({ code: 2, stdout: "", stderr: `sonotile ${command}: --audio-root (or SONOTILE_AUDIO_ROOTS): audio root ${missing} does not exist\n` });
+    }
+    expect(existsSync(none)).toBe(false);
+  });
+
   it("worker takes no arguments, as serve takes none (a directory given to it was ignored)", async () => {
     const r = await runSonotile(["worker", "/some/dir", "--data", join(dir.path, "none")], { env: { DATABASE_URL: "" }, timeout: 20_000 });
     expect(r.code).toBe(2);

@@ -1,6 +1,8 @@
 /** What the commands that open the store share: their options, and the clean-up before an import. */
 import type { Sql } from "../store/db.js";
+import { resolveRoots } from "../store/paths.js";
 import { failInterruptedRuns } from "../store/runs.js";
+import { UsageError } from "./errors.js";
 import type { OptionSpec } from "./flags.js";
 
 /** Options every command that opens the store accepts. */
@@ -8,6 +10,17 @@ export const STORE_OPTIONS: readonly OptionSpec[] = [
   { name: "data", placeholder: "DIR", doc: "data directory (embedded database, demo audio); env SONOTILE_DATA; default ./data" },
   { name: "audio-root", placeholder: "DIR[:DIR]", doc: "directories datasets may live in; env SONOTILE_AUDIO_ROOTS; default the current directory" },
 ];
+
+/**
+ * The real paths of the audio roots given (`--audio-root`, else SONOTILE_AUDIO_ROOTS, else the
+ * current directory: storeConfig): one that does not exist is a bad parameter (exit 2), not input
+ * the command could not read.
+ */
+export async function audioRootsOption(roots: readonly string[]): Promise<string[]> {
+  return resolveRoots(roots).catch((err: Error) => {
+    throw new UsageError(`--audio-root (or SONOTILE_AUDIO_ROOTS): ${err.message}`);
+  });
+}
 
 /**
  * Ends the runs left `running` by processes killed mid-import (failInterruptedRuns), each

@@ -10,12 +10,12 @@ import { storeConfig } from "../../store/config.js";
 import { addDataset, findDatasetByDir, getDataset, importNew, listDatasets } from "../../store/datasets.js";
 import { openDatabase, type Sql } from "../../store/db.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
-import { resolveAudioDir, resolveRoots } from "../../store/paths.js";
+import { resolveAudioDir } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { optionRows, readCommandLine, type OptionSpec } from "../flags.js";
-import { endInterruptedRuns, STORE_OPTIONS } from "../store-options.js";
+import { audioRootsOption, endInterruptedRuns, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "name", placeholder: "NAME", doc: "dataset name; default the directory's name" },
@@ -46,7 +46,7 @@ export const command: Command = {
     const [action, ...rest] = cl.positionals;
     if (!(action === "add" && rest.length === 1) && !((action === "list" || action === "reprobe") && rest.length === 0)) throw new UsageError(`expected 'add <dir>', 'list' or 'reprobe' (see --help)`);
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
-    const roots = action === "list" ? [] : await resolveRoots(config.audioRoots);
+    const roots = action === "list" ? [] : await audioRootsOption(config.audioRoots);
     // A path typed on a command line is relative to the current directory (the API's audio_dir
     // is relative to the first root: a remote caller has no current directory of the server's).
     const audioDir = action === "add" ? await resolveAudioDir(roots, resolve(rest[0])) : "";

@@ -18,7 +18,7 @@ import { resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
 import { startWorker, type ExtractWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
-import { endInterruptedRuns, STORE_OPTIONS } from "../store-options.js";
+import { audioRootsOption, endInterruptedRuns, STORE_OPTIONS } from "../store-options.js";
 import { EXIT, UsageError } from "../errors.js";
 import { numberOption, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
 import { TileService } from "../../tiles/service.js";
@@ -76,7 +76,7 @@ export const command: Command = {
       await ensureDemoAudio(demoDir);
       config.audioRoots.push(demoDir);
     }
-    const audioRoots = await resolveRoots(config.audioRoots);
+    const audioRoots = await audioRootsOption(config.audioRoots);
 
     tolerateLostConnections((message) => process.stderr.write(`sonotile: ${message}\n`));
     // (On the embedded database everything shares one connection: see openDatabase.)
