@@ -5,7 +5,7 @@
  * behind. Record ids that are no UUID, or name no record, are bad usage too (exit 2).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -190,6 +190,12 @@ describe("dataset add", () => {
       expect(again).toMatchObject({ code: 0, stderr: "", stdout: `dataset site (${printed.dataset.id}) of ${realpathSync(recordings)} exists: 1 more recordings registered\n` });
       const twice = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data, "--json"], { env: { DATABASE_URL: t?.url ?? "" } });
       expect(JSON.parse(twice.stdout)).toMatchObject({ run: null, registered: [], dataset: { recording_count: 4 } }); // no empty import run recorded
+      // A file named as audio that is none is listed and skipped, exit 1 (extract's); the others are registered, other files not looked at.
+      writeFileSync(join(recordings, "cut.wav"), "RIFF");
+      writeFileSync(join(recordings, "notes.txt"), "site notes");
+      await writeSineWav(join(recordings, "e.wav"), 8000, 0.5);
+      const partly = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
+      expect(partly).toMatchObject({ code: 1, stderr: "", stdout: expect.stringMatching(new RegExp(`^dataset site \\(${printed.dataset.id}\\) of .* exists: 1 more recordings registered\n  skipped cut\\.wav: .+\n$`)) });
     } finally {
       await t?.cleanup();
     }

@@ -76,7 +76,7 @@ export const command: Command = {
         const lines = [`dataset ${existing.name} (${existing.id}) of ${audioDir} exists: ${imported.registered.length} more recordings registered`];
         for (const f of imported.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
         out({ ...imported, dataset: await getDataset(sql, existing.id) }, lines.join("\n"));
-        return EXIT.ok;
+        return imported.failed.length ? EXIT.input : EXIT.ok;
       }
       const result = await addDataset(sql, {
         name: (cl.options.name as string | undefined) ?? basename(audioDir),
@@ -87,7 +87,8 @@ export const command: Command = {
       const lines = [`dataset ${result.dataset.name} (${result.dataset.id}): ${result.registered.length} recordings registered from ${audioDir}`];
       for (const f of result.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
       out(first ? { ...result, admin_token: first.key } : result, lines.join("\n"));
-      return EXIT.ok;
+      // As extract's: a file with an audio file's name that could not be registered is input not read.
+      return result.failed.length ? EXIT.input : EXIT.ok;
     } finally {
       await database.close();
     }
