@@ -72,6 +72,25 @@ describe("a data directory without a database", () => {
   });
 });
 
+describe("a DATABASE_URL naming a database the server does not have", () => {
+  it.skipIf(!REAL_PG_URL)("is refused naming DATABASE_URL (exit 2), and a worker waits for it, saying it does not exist yet", async () => {
+    const url = new URL(REAL_PG_URL!);
+    url.pathname = `/sonotile_none_${process.pid}`;
+    const run = await runSonotile(["jobs", "list"], { env: { DATABASE_URL: url.toString() } });
+    expect(run).toMatchObject({ code: 2, stderr: expect.stringMatching(/^sonotile jobs: postgres:\/\/.*: database "sonotile_none_\d+" does not exist: check DATABASE_URL; `sonotile serve` creates sonotile's tables in an existing database \(createdb NAME first\)\n$/) });
+    const worker = spawn(process.execPath, ["bin/sonotile.js", "worker", "--threads", "1"], { cwd: ROOT, env: { ...process.env, DATABASE_URL: url.toString() }, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    worker.stderr!.on("data", (d) => (stderr += d));
+    try {
+      await expect.poll(() => stderr, { timeout: 20_000, interval: 50 }).toMatch(/ does not exist yet: waiting up to 120 s for it/);
+      worker.kill("SIGTERM");
+      expect(await new Promise((r) => worker.once("exit", r))).toBe(0);
+    } finally {
+      worker.kill("SIGKILL");
+    }
+  }, 60_000);
+});
+
 describe("a worker started beside the first serve on a new PostgreSQL", () => {
   it.skipIf(!REAL_PG_URL)("waits for sonotile's tables, saying so, and starts once they are there (it exited at once)", async () => {
     const { url, drop } = await blankDatabase("wait");

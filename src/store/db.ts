@@ -126,7 +126,10 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   };
   try {
     if (options.create === false && kind === "postgres") {
-      const [{ table }] = await sql<{ table: string | null }[]>`SELECT to_regclass('schema_migrations')::text AS table`;
+      const [{ table }] = await sql<{ table: string | null }[]>`SELECT to_regclass('schema_migrations')::text AS table`.catch((err: { code?: string; message: string }) => {
+        // invalid_catalog_name: the URL names a database the server does not have.
+        throw err.code === "3D000" ? new NoDatabaseError(`${description}: ${err.message}: check DATABASE_URL; \`sonotile serve\` creates sonotile's tables in an existing database (createdb NAME first)`, { cause: err }) : err;
+      });
       if (table === null) throw new NoDatabaseError(`${description} holds no sonotile database (no schema_migrations table): check DATABASE_URL; \`sonotile serve\` creates the tables`);
     }
     if (options.migrate ?? true) await migrate(sql);

@@ -37,8 +37,9 @@ const DATABASE_WAIT_MS = 120_000;
 
 /** Why a PostgreSQL is not ready for a worker yet — not there, not created, not migrated — or null. */
 function notReady(err: unknown): string | null {
+  // invalid_catalog_name, as postgres.js throws it or as openDatabase words it (NoDatabaseError, its cause).
+  if ((err as { code?: unknown }).code === "3D000" || ((err as { cause?: { code?: unknown } }).cause?.code === "3D000")) return "does not exist yet";
   if (err instanceof NoDatabaseError) return "has no sonotile tables yet";
-  if ((err as { code?: unknown }).code === "3D000") return "does not exist yet"; // invalid_catalog_name
   if (isConnectionError(err)) return `cannot be reached yet (${(err as { code: string }).code})`;
   return null;
 }
