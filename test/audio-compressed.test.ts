@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
+import { AudioFormatError, type AudioReader, decode, openAudio } from "../src/audio/index.js";
 import { StreamReader } from "../src/audio/compressed.js";
 import { parseFrameHeader } from "../src/audio/flacseek.js";
 import { MAX_LINKS } from "../src/audio/oggseek.js";
@@ -440,13 +440,62 @@ describe("FLAC frame headers with a reserved code, or a sample rate not STREAMIN
     const bad = withFrameCodes(fixture("flac_pcm_16.flac"), (c, k) => k === frame && edit(c));
     expect(await decodeError(bad)).toBe(`<buffer>: ${message}`);
     const file = onDisk(`code-${frame}-${message.length}.flac`, bad);
-    // From a fresh reader at the end (a seek): the same error.
+    // From a fresh reader, a seek into that frame (of 4096 samples): the same error.
     const reader = await openAudio(file, { blockFrames: 500 }).catch((err: Error) => err);
     if (reader instanceof Error) return expect(reader.message).toBe(`${file}: ${message}`);
     try {
-      await expect(reader.read(0, 15_000, 1000)).rejects.toThrow(`${file}: ${message}`);
+      await expect(reader.read(0, frame * 4096 + 500, 1000)).rejects.toThrow(`${file}: ${message}`);
     } finally {
       await reader.close();
+    }
+  });
+});
+
+describe("a reader after a read that failed on a corrupt FLAC frame", () => {
+  // flac_pcm_16.flac: frames of 4096 samples (the fourth, the last, of 3712), the third (samples
+  // 8192–12287) spoilt — its header given a reserved sample rate code (libFLAC skips the frame), or
+  // a byte of its audio data changed (its CRC-16 fails). The reader that failed kept its cursor,
+  // whose decoder had dropped that frame, and returned the frames after it for the ones asked
+  // (off by up to 0.98 in a longer file); a fresh reader that seeks to the spoilt frame fed it to
+  // a fresh decoder first, which libFLAC drops without a word, and read the next frame as its own.
+  const third = 16088; // its byte (see the describe above)
+  const spoilt: [string, () => Uint8Array][] = [
+    ["sample rate code 0b1111 in its header", () => withFrameCodes(fixture("flac_pcm_16.flac"), (c, k) => k === 2 && (c[0] = (c[0] & 0xf0) | 15))],
+    ["a byte of its audio data changed", () => {
+      const b = fixture("flac_pcm_16.flac");
+      b[third + 4000] ^= 0x5a;
+      return b;
+    }],
+  ];
+  /** Reads ahead of, past, then back into the spoilt frame (8192–12287), with blocks of 500 or 4096 frames. */
+  const READS = [[7000, 2000], [9000, 100], [12_500, 3000], [12_000, 100], [8192, 100], [14_000, 2000]];
+
+  /** The samples `read(0, start, count)` gives, or its error's message. */
+  const outcome = (reader: AudioReader, start: number, count: number) => reader.read(0, start, count).catch((err: Error) => err.message);
+
+  it.each(spoilt)("%s: each read on the reader that failed gives what it gives from a fresh reader — an error where it touches the frame, the file's samples past it", async (_label, bad) => {
+    const good = (await decode(fixture("flac_pcm_16.flac"))).data[0];
+    for (const blockFrames of [500, 4096]) {
+      const reader = await openAudio(bad(), { blockFrames });
+      try {
+        for (const [start, count] of READS) {
+          const fresh = await openAudio(bad(), { blockFrames });
+          const expected = await outcome(fresh, start, count);
+          await fresh.close();
+          const got = await outcome(reader, start, count);
+          const what = `read(0, ${start}, ${count}), blocks of ${blockFrames}`;
+          if (start + count <= 8192 || start >= (blockFrames === 500 ? 12_500 : 12_288)) {
+            expect(expected, what).toEqual(good.subarray(start, start + count));
+            expect(got, what).toEqual(expected);
+          } else {
+            // Errors naming the spoilt frame (its byte, or its first sample: the stream is cut "at"
+            // it, or "near" it when a block cached before says so).
+            for (const message of [expected, got]) expect(message, what).toMatch(/^<buffer>: flac: .*(byte 16088|frame 8192)/);
+          }
+        }
+      } finally {
+        await reader.close();
+      }
     }
   });
 });

@@ -28,7 +28,7 @@
  * (each with its own pre-skip and end trimming), and a seek bisects within the link that holds its
  * block — or, near that link's start, decodes from there.
  */
-import { frameHeaderProblem, frameProblemAfter, lastFrameEnd, readFrameHeader, seekFrame } from "./flacseek.js";
+import { frameHeaderProblem, frameIntact, frameProblemAfter, lastFrameEnd, readFrameHeader, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
 import { chainLinks, firstAudioPage, type HeaderPages, oggPageCrc, OggPageCheck, pageLength, pagesIn, parsePage, readPage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
 import { startGranule } from "./oggstart.js";
@@ -587,6 +587,28 @@ export class StreamReader implements AudioReader {
       this.cache.set(k, hit);
       return hit;
     }
+    try {
+      return await this.decodeBlock(k);
+    } catch (err) {
+      // A cursor that threw is in no state to go on from: its decoder has skipped the frame or
+      // page that failed (libFLAC drops a frame it cannot decode and decodes the next one), its
+      // page check has counted bytes it did not check. Continued, the next read near it returned
+      // the samples after the bad frame as those of the block it failed (a FLAC off by up to 1.09)
+      // and an Ogg file was called truncated. Dropped, the next read seeks or starts again, as a
+      // fresh reader does; the blocks cached were decoded before the failure.
+      this.dropCursor();
+      throw err;
+    }
+  }
+
+  /** Frees the cursor and its decoder: the next block not cached is sought, or decoded from the start. */
+  private dropCursor(): void {
+    this.cursor?.free();
+    this.cursor = null;
+  }
+
+  /** Block k, not in the cache: decoded by the cursor, moved by a seek or started again when k is not just ahead of it. */
+  private async decodeBlock(k: number): Promise<Float32Array[] | null> {
     // Continue the cursor when k is just ahead; otherwise seek or, behind it, restart.
     const near = this.cursor !== null && this.cursor.block <= k && k - this.cursor.block <= SEEK_AHEAD_BLOCKS;
     if (!near && this.probe.flac && k > 0) await this.seekFlac(k, this.probe.flac);
@@ -594,10 +616,7 @@ export class StreamReader implements AudioReader {
       // positioned by the seek
     } else if (!near && this.probe.mp3 && k > 0 && (await this.seekMp3(k, this.probe.mp3))) {
       // positioned by the seek
-    } else if (this.cursor && this.cursor.block > k) {
-      this.cursor.free();
-      this.cursor = null;
-    }
+    } else if (this.cursor && this.cursor.block > k) this.dropCursor();
     for (;;) {
       const at = this.cursor?.block ?? 0;
       const block = await this.advance();
@@ -609,8 +628,13 @@ export class StreamReader implements AudioReader {
   private async seekFlac(k: number, flac: FlacSeek): Promise<void> {
     const frame = await seekFrame(this.src, flac.firstFrame, k * this.blockFrames, flac.blocksize);
     if (!frame) throw new AudioFormatError(`flac: no frame found before sample ${k * this.blockFrames} (corrupt stream?)`);
-    this.cursor?.free();
-    this.cursor = null;
+    // libFLAC drops a corrupt frame and decodes on from the next; an error is reported for it
+    // after a frame decoded, but not for the first frame a fresh decoder is fed, whose loss then
+    // went unseen and the next frame's samples were read as its own (a bit flipped in a frame: a
+    // read off by up to 0.64). So the frame a seek starts at is checked by its CRC-16 here.
+    if (!(await frameIntact(this.src, frame, flac.dataEnd ?? this.src.size, flac.blocksize)))
+      throw new AudioFormatError(`flac: corrupt stream: cannot decode the audio after frame ${frame.sample}`);
+    this.dropCursor();
     const dec = await this.newDecoder();
     this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, frame.offset, frame.sample, k);
   }
@@ -761,6 +785,9 @@ export class StreamReader implements AudioReader {
       if (to <= from || (to < e && block![channel].length < this.blockFrames)) {
         // Where the stream ended, when the cursor got there; else (a block found empty) where it was looked for.
         const ended = this.cursor?.ended;
+        // A stream that ends before its length is corrupt or cut there: a read after that place
+        // seeks past it, as from a fresh reader, rather than meet the end of this cursor again.
+        this.dropCursor();
         throw shortStream(this.probe.kind, ended ?? Math.max(from, to), this.info.frames, ended !== undefined);
       }
       parts.push(block![channel].subarray(from - b0, to - b0));
@@ -772,8 +799,7 @@ export class StreamReader implements AudioReader {
   }
 
   async close(): Promise<void> {
-    this.cursor?.free();
-    this.cursor = null;
+    this.dropCursor();
     this.cache.clear();
     await this.src.close();
   }

@@ -199,8 +199,10 @@ async function frameAfter(src: ByteSource, from: number, fixedBlocksize: number)
 }
 
 /**
- * A frame whose first sample is ≤ `target`, as close before it as the bisection gets (within
- * one window of bytes), starting from the first audio frame at `firstFrame`.
+ * The frame that holds sample `target`, found by bisection from the first audio frame at
+ * `firstFrame` to within one window of bytes, then walked to through the frames after it in that
+ * window; the last frame before it when the one that holds it cannot be parsed (a reserved code).
+ * Null when even the first frame starts after `target`.
  */
 export async function seekFrame(src: ByteSource, firstFrame: number, target: number, fixedBlocksize: number): Promise<FlacFrame | null> {
   let best = await frameAfter(src, firstFrame, fixedBlocksize);
@@ -212,7 +214,54 @@ export async function seekFrame(src: ByteSource, firstFrame: number, target: num
     if (f && f.sample <= target && f.offset > best.offset) best = f;
     else hi = mid;
   }
-  return best;
+  return frameHolding(src, best, target, fixedBlocksize);
+}
+
+/**
+ * From `frame` (first sample ≤ `target`) on, the last frame within one window whose first sample
+ * is ≤ `target`: each a header whose first sample follows the last of the frame found before, or
+ * one past it that the header after it (or the end of the file) confirms, as frameAfter does —
+ * past a frame whose header cannot be parsed. So a header-like pattern in the audio data is passed over. The bisection
+ * stops up to a window before the frame it looks for, and decoding from there fed the decoder
+ * frames the samples asked for do not need: a corrupt one among them failed reads that do not
+ * touch it, or — the first frame a decoder is fed, which libFLAC drops without a word — gave
+ * wrong samples.
+ */
+async function frameHolding(src: ByteSource, frame: FlacFrame, target: number, fixedBlocksize: number): Promise<FlacFrame> {
+  const b = await src.read(frame.offset, WINDOW);
+  const headerAt = (from: number) => {
+    for (let i = from; i + 6 <= b.length; i++) {
+      const h = b[i] === 0xff ? parseFrameHeader(b, i, fixedBlocksize) : null;
+      if (h) return { offset: i, ...h };
+    }
+    return null;
+  };
+  let found = frame;
+  for (let h = headerAt(frame.headerBytes); h && h.sample <= target; h = headerAt(h.offset + 1)) {
+    const next = h.sample > found.sample && h.sample !== found.sample + found.blocksize ? headerAt(h.offset + h.headerBytes) : null;
+    const last = next === null && frame.offset + b.length === src.size; // the last frame has no header after it
+    if (h.sample === found.sample + found.blocksize || next?.sample === h.sample + h.blocksize || last) found = { ...h, offset: frame.offset + h.offset };
+  }
+  return found;
+}
+
+/**
+ * False when the bytes of `frame` are known to be corrupt: their CRC-16 (RFC 9639 §9.3) closes
+ * neither at the header of the frame after it (the header whose first sample follows its last;
+ * its codes may be reserved) nor, for the last frame, at `dataEnd` (the end of the last whole
+ * frame, lastFrameEnd). Not judged (true) when the frame after it is not within one window.
+ */
+export async function frameIntact(src: ByteSource, frame: FlacFrame, dataEnd: number, fixedBlocksize: number): Promise<boolean> {
+  const b = await src.read(frame.offset, Math.min(WINDOW, dataEnd - frame.offset));
+  const closesAt = (end: number) => [...frameEnds(b.subarray(0, end), 0)].includes(end);
+  let judged = false;
+  for (let i = frame.headerBytes; i + 6 <= b.length; i++) {
+    if (b[i] !== 0xff || readFrameHeader(b, i, fixedBlocksize)?.sample !== frame.sample + frame.blocksize) continue;
+    if (closesAt(i)) return true;
+    judged = true; // a header-like pattern in the audio data may come first: the real one may still follow
+  }
+  if (frame.offset + b.length === dataEnd) return closesAt(b.length);
+  return !judged;
 }
 
 /** Where a FLAC's frames end: the first sample after the last whole frame, and the byte after it. */
