@@ -81,6 +81,8 @@ export interface Probe {
   flac?: FlacSeek;
   /** Ogg only: what seeking needs (see oggseek.ts); in a chained file, in its first link. */
   ogg?: OggSeek;
+  /** Ogg of one stream: where the decoder stops reading (OggTail.dataEnd). */
+  oggEnd?: number;
   /** Chained Ogg only (two links or more): the links, in order (see chainOgg). */
   chain?: OggLink[];
   /** Opus only: the OpusHead pre-skip, in 48 kHz samples. */
@@ -286,7 +288,7 @@ class Cursor {
   private done = false;
   /** Ogg: every page fed to the decoder is checked first (see OggPageCheck). */
   private pages: OggPageCheck | null;
-  /** Where the stream's bytes end: the file's end, FLAC's dataEnd, or the end of the chained Ogg link being decoded. */
+  /** Where the stream's bytes end: the file's end, FLAC's dataEnd, an Ogg's (Probe.oggEnd), or the end of the chained Ogg link being decoded. */
   private dataEnd: number;
   /** Chained Ogg: the index in probe.chain of the link being decoded (0 otherwise). */
   link = 0;
@@ -309,7 +311,7 @@ class Cursor {
     if (probe.chain) {
       while (this.link + 1 < probe.chain.length && probe.chain[this.link + 1].start <= start) this.link++;
       this.dataEnd = probe.chain[this.link].end;
-    } else this.dataEnd = probe.flac?.dataEnd ?? src.size;
+    } else this.dataEnd = probe.flac?.dataEnd ?? probe.oggEnd ?? src.size;
     if (!preamble) this.skipOpusHeaders(start);
   }
 
@@ -669,7 +671,7 @@ export class StreamReader implements AudioReader {
     const link = chain?.[index];
     const ogg = link ? link.seek : this.probe.ogg;
     const base = link?.firstFrame ?? 0; // the recording's frame where the link's granules count from
-    if (ogg && (await this.seekInLink(k, target - base, base, ogg, link?.start ?? 0, link?.end ?? this.src.size))) return true;
+    if (ogg && (await this.seekInLink(k, target - base, base, ogg, link?.start ?? 0, link?.end ?? this.probe.oggEnd ?? this.src.size))) return true;
     if (!link || index === 0) return false;
     if (this.cursor && this.cursor.link === index && this.cursor.block <= k) return false; // decoding on gets there
     const dec = await this.newDecoder();
@@ -945,6 +947,9 @@ function checkOpusHead(b: Uint8Array): void {
   }
 }
 
+/** "OggS", the capture pattern that begins every Ogg page (RFC 3533 §6). */
+const CAPTURE = new Uint8Array([0x4f, 0x67, 0x67, 0x53]);
+
 /** What the last 64 KiB of an Ogg file tell at open (see oggTail). */
 interface OggTail {
   /** Granule position of the last page that ends a packet, null if none is found. */
@@ -953,6 +958,14 @@ interface OggTail {
   serial: number | null;
   /** Byte offset after the last whole page (passing its CRC), null if none is found. */
   pagesEnd: number | null;
+  /**
+   * Where decoding stops reading the file (its last link): `pagesEnd`, unless what follows begins
+   * as a page does (its capture pattern, maybe cut by the end of the file) — a page cut short or
+   * damaged, which decoding reports there — or no page was found (the file's end). Junk after
+   * the last page (zeros, a tag, random bytes) is not fed: fed, it failed the last block, so the
+   * last frames of a file that opened with them could not be read.
+   */
+  dataEnd: number;
   /**
    * The pages there that begin a stream (BOS): in a file of one stream, only a page at byte 0 may.
    * `before`: the number of the last page of that serial before it there, if any.
@@ -975,7 +988,7 @@ interface OggTail {
 async function oggTail(src: ByteSource): Promise<OggTail> {
   const tailStart = Math.max(0, src.size - 65536);
   const tail = await src.read(tailStart, src.size - tailStart);
-  const found: OggTail = { granule: null, serial: null, pagesEnd: null, begins: [] };
+  const found: OggTail = { granule: null, serial: null, pagesEnd: null, dataEnd: src.size, begins: [] };
   const first = pagesIn(tail, tailStart).next();
   const sequences = new Map<number, number>(); // the last page number walked, by serial
   let granuleAt = 0; // the offset of the page of found.granule
@@ -995,6 +1008,10 @@ async function oggTail(src: ByteSource): Promise<OggTail> {
     found.pagesEnd = tailStart + at + page.length;
     if (page.granule >= 0) [found.granule, granuleAt] = [page.granule, tailStart + at];
     at += page.length;
+  }
+  if (found.pagesEnd !== null) {
+    const after = tail.subarray(found.pagesEnd - tailStart, found.pagesEnd - tailStart + 4);
+    if (!CAPTURE.subarray(0, after.length).every((byte, i) => byte === after[i])) found.dataEnd = found.pagesEnd;
   }
   if (found.granule !== null && found.granule >= 2 ** 53)
     throw new AudioFormatError(`ogg: the last page (at byte ${granuleAt}) states granule position ${found.granule}, more than any stream holds (corrupt header?)`);
@@ -1030,11 +1047,12 @@ const OPEN_READS_MORE = 64 << 20;
  * A chained Ogg file (its last page's serial number is not its first's): finds its links
  * (oggseek.ts chainLinks), checks each one's identification header as the first's is checked and
  * against the first's, and places them one after another. Sets probe.chain, probe.frames (the
- * links' sum) and probe.ogg (the first link's).
+ * links' sum) and probe.ogg (the first link's). The last link's bytes end at `dataEnd`
+ * (OggTail.dataEnd), the links' at `pagesEnd`, the end of the last whole page.
  * @throws AudioFormatError naming the byte where a link begins that differs from the first in
  *   codec, sample rate (Opus: the rate it is decoded at) or channel count, or whose header is bad.
  */
-async function chainOgg(src: ByteSource, probe: Probe, pagesEnd: number): Promise<void> {
+async function chainOgg(src: ByteSource, probe: Probe, pagesEnd: number, dataEnd: number): Promise<void> {
   const chain: OggLink[] = [];
   let firstFrame = 0;
   let lastGranule = -1;
@@ -1058,7 +1076,7 @@ async function chainOgg(src: ByteSource, probe: Probe, pagesEnd: number): Promis
     const seek = await oggSeekInfo(src, link.start, link.end, link.headers, link.serial, p);
     const frames = oggFrames(p, link.granule, seek?.startGranule ?? 0);
     lastGranule = link.granule;
-    chain.push({ start: link.start, end: link.end, firstFrame, frames, seek });
+    chain.push({ start: link.start, end: link.end === src.size ? dataEnd : link.end, firstFrame, frames, seek });
     firstFrame += frames;
   }
   // A last link with no audio (its last granule 0: header pages alone) is a file cut inside that
@@ -1222,8 +1240,9 @@ export async function openCompressed(src: ByteSource, head: Uint8Array, options:
   if (ogg) {
     const tail = await oggTail(src);
     const serial = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(14, true);
-    if (tail.serial !== null && tail.serial !== serial) await chainOgg(src, ogg, tail.pagesEnd!);
+    if (tail.serial !== null && tail.serial !== serial) await chainOgg(src, ogg, tail.pagesEnd!, tail.dataEnd);
     else {
+      ogg.oggEnd = tail.dataEnd;
       // Each header page read by itself, up to a whole page's length.
       const pageAt = async (at: number) => parsePage(await src.read(at, Math.min(65536 + 282, src.size - at)), 0);
       ogg.ogg = await oggSeekInfo(src, 0, src.size, await firstAudioPage(pageAt, 0, src.size, serial, oggHeaderPackets(ogg)), serial, ogg);
