@@ -235,6 +235,61 @@ describe("Ogg streams whose granule positions start at an offset (a capture begu
   });
 });
 
+describe("Ogg streams whose first audio page's granule is less than its packets' samples (a negative start)", () => {
+  // seek_long_*.ogg with every audio page's granule 500 or 3000 less (the first audio page: Vorbis
+  // 12992, Opus 47040, its packets' samples). Vorbis I spec A.2: the samples before granule 0 are
+  // discarded (libvorbis trims them). A whole decode kept them, so it was the original's first
+  // N − 500 samples, while a seek, placed by granule, trimmed them: every read at an offset was 500
+  // frames off the whole decode. RFC 7845 §4.5 makes such an Opus stream invalid (libopusfile and
+  // libsndfile refuse it); two reads of one file disagreed. Where that page ends the stream, both
+  // trim its end instead (RFC 7845 §4.4, libvorbis).
+  const original = (codec: string) => new Uint8Array(readFileSync(path.join(GOLDEN, `seek_long_${codec}.ogg`)));
+
+  it.each([500, 3000])("vorbis, granules %i less: the length, a whole decode and a fresh reader at every block give the original's samples from there on", async (less) => {
+    const file = withGranuleOffset(original("vorbis"), -less);
+    const small = await decode(original("vorbis"));
+    const whole = await decode(file);
+    expect(whole.frames).toBe(small.frames - less);
+    for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(small.data[c].subarray(less));
+    expect(await worstFreshBlock(file, whole.data, whole.frames)).toBe(0);
+  });
+
+  it("vorbis: a chained file of links so trimmed reads as their trimmed originals one after another, decoded whole or from a fresh reader at every block", async () => {
+    const chain = concatBytes(withGranuleOffset(original("vorbis"), -500), withSerial(withGranuleOffset(original("vorbis"), -3000), 5));
+    const small = await decode(original("vorbis"));
+    const whole = await decode(chain);
+    expect(whole.frames).toBe(2 * small.frames - 3500);
+    for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(concatFloats([small.data[c].subarray(500), small.data[c].subarray(3000)]));
+    expect(await worstFreshBlock(chain, whole.data, whole.frames)).toBe(0);
+  });
+
+  it("opus: refused at open, naming the page, alone and as a chained file's second link", async () => {
+    const message = (at: number) => `opus: the first audio page (at byte ${at}) states granule position 46540, less than the 47040 samples its packets decode to: RFC 7845 §4.5 makes such a stream invalid (Opus trims its start by the pre-skip, not by the granule)`;
+    const bad = withGranuleOffset(original("opus"), -500);
+    expect(await decodeError(bad)).toBe(`<buffer>: ${message(871)}`);
+    const first = withSerial(original("opus"), 5);
+    expect(await decodeError(concatBytes(first, bad))).toBe(`<buffer>: ${message(first.length + 871)}`);
+  });
+
+  it.each(["vorbis", "opus"])("%s: where that page ends the stream, its end is trimmed, not its start", async (codec) => {
+    const small = await decode(original(codec));
+    const one = oggFirstPages(original(codec), 3); // the header pages and the first audio page, flagged the last
+    const granule = Number(new DataView(one.buffer).getBigInt64(oggPageOffsets(one)[2] + 6, true));
+    const kept = granule - 500 - (codec === "opus" ? 312 : 0); // Opus: less its pre-skip (48 kHz, as it is decoded)
+    const whole = await decode(withGranuleOffset(one, -500));
+    expect(whole.frames).toBe(kept);
+    for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(small.data[c].subarray(0, kept));
+  });
+
+  it("opus: a stream of one page whose granule is less than its pre-skip is refused (RFC 7845 §4.5: more samples to skip than it holds)", async () => {
+    const one = oggFirstPages(original("opus"), 3);
+    const at = oggPageOffsets(one)[2];
+    new DataView(one.buffer).setBigInt64(at + 6, 100n, true);
+    fixOggCrc(one, at);
+    expect(await decodeError(one)).toBe(`<buffer>: opus: the only audio page (at byte ${at}) states granule position 100, less than the pre-skip of 312 samples: RFC 7845 §4.5 makes such a stream invalid (more samples to skip than it holds)`);
+  });
+});
+
 describe("junk that looks like an Ogg page at the end of a file", () => {
   // seek_long_*.ogg, then 1000 bytes of junk, then a copy of its last page (a valid CRC) with its
   // granule 10^9 more, or with another serial number. The search of the last 64 KiB for the last

@@ -31,7 +31,7 @@
 import { frameHeaderProblem, frameIntact, frameProblemAfter, lastFrameEnd, readFrameHeader, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
 import { chainLinks, firstAudioPage, type HeaderPages, oggPageCrc, OggPageCheck, pageLength, pagesIn, parsePage, readPage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
-import { startGranule } from "./oggstart.js";
+import { audioStart } from "./oggstart.js";
 import { checkBasics } from "./layout.js";
 import { clipRange, outputArray } from "./reader.js";
 import type { ByteSource } from "./source.js";
@@ -108,6 +108,8 @@ interface OggSeek {
   opusHeaders?: Uint8Array;
   /** The granule position where the audio begins (oggstart.ts): 0, or more in a stream captured from the middle of a broadcast. */
   startGranule: number;
+  /** Vorbis: decoded frames dropped at the start of the stream, before granule 0 (oggstart.ts AudioStart.trim). */
+  trim: number;
 }
 
 /** A link of a chained Ogg file (oggseek.ts chainLinks), placed in the recording. */
@@ -313,6 +315,21 @@ class Cursor {
       this.dataEnd = probe.chain[this.link].end;
     } else this.dataEnd = probe.flac?.dataEnd ?? probe.oggEnd ?? src.size;
     if (!preamble) this.skipOpusHeaders(start);
+    this.trimVorbisStart(start);
+  }
+
+  /**
+   * Vorbis, decoding the current link from byte `start` when that is its first byte: the frames
+   * it decodes before granule 0 (OggSeek.trim) are dropped, as a seek, placed by granule, drops
+   * them. Decoded from the start, they had come first and moved the whole recording by their
+   * number (500 frames in a file whose first page's granule was 500 short), where seeks did not.
+   */
+  private trimVorbisStart(start: number): void {
+    const link = this.probe.chain?.[this.link];
+    const seek = link ? link.seek : this.probe.ogg;
+    if (!seek?.trim || start !== (link?.start ?? 0)) return;
+    this.emitted -= seek.trim;
+    this.skip += seek.trim;
   }
 
   /**
@@ -448,6 +465,7 @@ class Cursor {
     this.link++;
     this.dataEnd = chain[this.link].end;
     this.skipOpusHeaders(this.filePos);
+    this.trimVorbisStart(this.filePos);
     return true;
   }
 
@@ -1102,9 +1120,11 @@ function oggHeaderPackets(probe: Probe): number {
 async function oggSeekInfo(src: ByteSource, start: number, end: number, headers: HeaderPages | null, serial: number, probe: Probe): Promise<OggSeek | undefined> {
   if (headers === null) return undefined;
   const opus = probe.kind === "opus";
+  const audio = await audioStart(src, { kind: opus ? "opus" : "vorbis", blocksizes: probe.vorbisBlocksizes, preSkip: probe.preSkip }, headers, end);
   return {
     opusHeaders: opus ? await opusHeaderPages(src, start, serial) : undefined,
-    startGranule: await startGranule(src, { kind: opus ? "opus" : "vorbis", blocksizes: probe.vorbisBlocksizes }, headers, end),
+    startGranule: audio.granule,
+    trim: audio.trim,
     firstAudio: headers.firstAudio,
     serial,
     preSkip: opus ? (probe.preSkip ?? 0) : 0,

@@ -8,9 +8,16 @@
  * packets themselves, without a decoder: Opus from each packet's TOC byte (RFC 6716 §3.1), Vorbis
  * from each packet's mode and the modes' block sizes (Vorbis I spec §4.3.1 and §1.3.2: a packet
  * returns a quarter of the block before it and a quarter of its own; the first returns nothing).
+ *
+ * A first page whose granule is less than its packets' samples (a "negative start") is read as the
+ * specifications say. Vorbis: the samples before granule 0 are discarded (Vorbis I spec A.2,
+ * "beginning of stream" trimming, as libvorbis does it) — AudioStart.trim. Opus: RFC 7845 §4.5
+ * makes the stream invalid (it trims with its pre-skip instead), and libopusfile refuses it, as
+ * does libsndfile ("malformed"). Either, where that page ends the stream, is end trimming instead.
  */
-import { type HeaderPages, pageLength, parsePage, readPage } from "./oggseek.js";
+import { type HeaderPages, type OggPage, pageLength, parsePage, readPage } from "./oggseek.js";
 import type { ByteSource } from "./source.js";
+import { AudioFormatError } from "./types.js";
 
 /** Pages read from the first audio page on for the first that states a granule (ends a packet). */
 const FIRST_PAGES = 16;
@@ -20,6 +27,16 @@ export interface PacketCodec {
   kind: "vorbis" | "opus";
   /** Vorbis: blocksize_0 and blocksize_1 (Vorbis I spec §4.2.2). */
   blocksizes?: [number, number];
+  /** Opus: the OpusHead pre-skip, in 48 kHz samples (RFC 7845 §5.1). */
+  preSkip?: number;
+}
+
+/** Where the audio of a stream begins (audioStart). */
+export interface AudioStart {
+  /** The granule position of its first output frame: 0, or more in a stream captured from the middle of a broadcast. */
+  granule: number;
+  /** Vorbis: decoded frames dropped before its first output frame, where its first audio page's granule is less than the samples its packets decode to; else 0. */
+  trim: number;
 }
 
 /**
@@ -90,32 +107,37 @@ export function opusPacketSamples(p: Uint8Array): number {
 }
 
 /**
- * The granule position where the audio of a stream begins (see the file comment): its first page
- * from `headers.firstAudio` (before `end`) that states a granule, less what the packets up to there
- * decode to; 0 where that would be negative (libvorbisfile's choice; for Opus, end trimming of a
- * stream of one page, RFC 7845 §4.5), where no such page is found within FIRST_PAGES pages, or
- * where the Vorbis modes cannot be read.
- * @param codec  the stream's codec (and Vorbis block sizes)
+ * Where the audio of a stream begins (see the file comment): its first page from
+ * `headers.firstAudio` (before `end`) that states a granule, less what the packets up to there
+ * decode to. Granule 0 where no such page is found within FIRST_PAGES pages, or where the Vorbis
+ * modes cannot be read; where that page ends the stream (end trimming, RFC 7845 §4.4 and §4.5;
+ * Vorbis: libvorbis trims the end there, not the start); and where the difference is negative:
+ * Vorbis then trims that many frames (AudioStart.trim), Opus is refused.
+ * @param codec  the stream's codec (Vorbis block sizes, Opus pre-skip)
+ * @throws AudioFormatError for an Opus stream whose first page's granule is less than its packets'
+ *   samples, or, where that page ends the stream, less than its pre-skip (RFC 7845 §4.5).
  */
-export async function startGranule(src: ByteSource, codec: PacketCodec, headers: HeaderPages, end: number): Promise<number> {
+export async function audioStart(src: ByteSource, codec: PacketCodec, headers: HeaderPages, end: number): Promise<AudioStart> {
+  const none = { granule: 0, trim: 0 };
   const pages: Uint8Array[] = [];
-  let granule = -1;
-  for (let at = headers.firstAudio; granule < 0; ) {
-    if (pages.length === FIRST_PAGES || at >= end) return 0;
+  let first: OggPage | null = null; // the first page that states a granule
+  for (let at = headers.firstAudio; !first; ) {
+    if (pages.length === FIRST_PAGES || at >= end) return none;
     const b = await readPage(src, at);
     const page = parsePage(b, 0);
-    if (!page) return 0;
+    if (!page) return none;
     pages.push(b);
-    granule = page.granule;
+    if (page.granule >= 0) first = { ...page, offset: at };
     at += page.length;
   }
+  const { granule, offset, eos } = first;
   const packets = packetsIn(new Uint8Array(Buffer.concat(pages)));
   let samples = 0;
   if (codec.kind === "opus") for (const p of packets) samples += opusPacketSamples(p);
   else {
     const setup = packetsIn(await src.read(headers.lastFrom, headers.firstAudio - headers.lastFrom)).at(-1);
     const flags = setup ? vorbisModeBlockflags(setup) : [];
-    if (flags.length === 0 || !codec.blocksizes) return 0;
+    if (flags.length === 0 || !codec.blocksizes) return none;
     // The mode number: ilog(modes − 1) bits after the packet type bit (Vorbis I spec §4.3.1).
     const modeBits = Math.ceil(Math.log2(flags.length));
     let before = 0; // the block size of the packet before, 0 for none
@@ -126,5 +148,14 @@ export async function startGranule(src: ByteSource, codec: PacketCodec, headers:
       before = size;
     }
   }
-  return Math.max(0, granule - samples);
+  const preSkip = codec.preSkip ?? 0;
+  if (eos) {
+    if (codec.kind === "opus" && granule < preSkip)
+      throw new AudioFormatError(`opus: the only audio page (at byte ${offset}) states granule position ${granule}, less than the pre-skip of ${preSkip} samples: RFC 7845 §4.5 makes such a stream invalid (more samples to skip than it holds)`);
+    return { granule: Math.max(0, granule - samples), trim: 0 };
+  }
+  if (granule >= samples) return { granule: granule - samples, trim: 0 };
+  if (codec.kind === "opus")
+    throw new AudioFormatError(`opus: the first audio page (at byte ${offset}) states granule position ${granule}, less than the ${samples} samples its packets decode to: RFC 7845 §4.5 makes such a stream invalid (Opus trims its start by the pre-skip, not by the granule)`);
+  return { granule: 0, trim: samples - granule };
 }
