@@ -186,6 +186,34 @@ export function flacFrameOffsets(b: Uint8Array): number[] {
 }
 
 /**
+ * A longer FLAC made of the frames of `b` (a fixed-blocksize stream whose frames all hold the
+ * first's block size but the last): `count` frames, its full frames repeated in turn and its last
+ * frame last, numbered 0 to count − 1 (below 128: one byte, as in `b`), STREAMINFO's total
+ * set and its MD5 zeroed (unknown), CRC-8 and CRC-16 computed again. FLAC frames decode each by
+ * itself, so its samples are those of the frames of `b` in that order.
+ */
+export function flacOfFrames(b: Uint8Array, count: number): Uint8Array {
+  const offsets = flacFrameOffsets(b);
+  const frames = offsets.map((at, k) => b.subarray(at, offsets[k + 1] ?? b.length));
+  const full = frames.slice(0, -1);
+  const parts = [...Array.from({ length: count - 1 }, (_, n) => full[n % full.length].slice()), frames.at(-1)!.slice()];
+  let total = 0;
+  parts.forEach((f, n) => {
+    const header = parseFrameHeader(f, 0, 1)!;
+    total += header.blocksize;
+    f[4] = n; // the coded frame number (RFC 9639 §9.1.5)
+    f[header.headerBytes - 1] = flacCrc(f.subarray(0, header.headerBytes - 1), 8);
+    const crc = flacCrc(f.subarray(0, f.length - 2), 16);
+    f.set([crc >> 8, crc & 0xff], f.length - 2);
+  });
+  const head = b.slice(0, offsets[0]);
+  head[21] &= 0xf0; // STREAMINFO: the total's top 4 bits (below 2^32 here), then its 32 low bits
+  new DataView(head.buffer).setUint32(22, total);
+  head.fill(0, 26, 42); // MD5 of the samples: 0, not known
+  return concatBytes(head, ...parts);
+}
+
+/**
  * A copy of the FLAC file `b` with the codes of its frame headers edited: `edit` gets each
  * frame's index and its header's bytes 2 (block size and sample rate codes) and 3 (channel
  * assignment, sample size, reserved bit) and may change them, but not the header's length (RFC

@@ -803,8 +803,9 @@ export class StreamReader implements AudioReader {
       const from = Math.max(s, b0);
       const to = Math.min(e, b0 + (block ? block[channel].length : 0));
       if (to <= from || (to < e && block![channel].length < this.blockFrames)) {
-        // Where the stream ended, when the cursor got there; else (a block found empty) where it was looked for.
-        const ended = this.cursor?.ended;
+        // Where the stream ended: after a short block (the last the cursor that got there made,
+        // maybe cached), or where the cursor got; else (a block found empty) where it was looked for.
+        const ended = block && block[channel].length < this.blockFrames ? b0 + block[channel].length : this.cursor?.ended;
         // A stream that ends before its length is corrupt or cut there: a read after that place
         // seeks past it, as from a fresh reader, rather than meet the end of this cursor again.
         this.dropCursor();
