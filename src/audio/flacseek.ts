@@ -220,12 +220,12 @@ export async function seekFrame(src: ByteSource, firstFrame: number, target: num
 /**
  * From `frame` (first sample ≤ `target`) on, the last frame within one window whose first sample
  * is ≤ `target`: each a header whose first sample follows the last of the frame found before, or
- * one past it that the header after it (or the end of the file) confirms, as frameAfter does —
- * past a frame whose header cannot be parsed. So a header-like pattern in the audio data is passed over. The bisection
- * stops up to a window before the frame it looks for, and decoding from there fed the decoder
- * frames the samples asked for do not need: a corrupt one among them failed reads that do not
- * touch it, or — the first frame a decoder is fed, which libFLAC drops without a word — gave
- * wrong samples.
+ * one further on that the header after it (or the end of the file) confirms, as frameAfter does
+ * (past a frame whose header cannot be parsed), so a header-like pattern in the audio data is
+ * passed over. The bisection stops up to a window before the frame it looks for, and decoding
+ * from there fed the decoder frames the samples asked for do not need: a corrupt one among them
+ * failed reads that do not touch it, or — the first frame a decoder is fed, which libFLAC drops
+ * without a word — gave wrong samples.
  */
 async function frameHolding(src: ByteSource, frame: FlacFrame, target: number, fixedBlocksize: number): Promise<FlacFrame> {
   const b = await src.read(frame.offset, WINDOW);

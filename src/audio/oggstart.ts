@@ -110,9 +110,9 @@ export function opusPacketSamples(p: Uint8Array): number {
  * Where the audio of a stream begins (see the file comment): its first page from
  * `headers.firstAudio` (before `end`) that states a granule, less what the packets up to there
  * decode to. Granule 0 where no such page is found within FIRST_PAGES pages, or where the Vorbis
- * modes cannot be read; where that page ends the stream (end trimming, RFC 7845 §4.4 and §4.5;
- * Vorbis: libvorbis trims the end there, not the start); and where the difference is negative:
- * Vorbis then trims that many frames (AudioStart.trim), Opus is refused.
+ * modes cannot be read. Where the difference is negative: granule 0, and Vorbis trims that many
+ * frames (AudioStart.trim), Opus is refused — unless that page ends the stream, whose end is then
+ * trimmed instead (RFC 7845 §4.4 and §4.5; libvorbis trims the end there too, not the start).
  * @param codec  the stream's codec (Vorbis block sizes, Opus pre-skip)
  * @throws AudioFormatError for an Opus stream whose first page's granule is less than its packets'
  *   samples, or, where that page ends the stream, less than its pre-skip (RFC 7845 §4.5).
