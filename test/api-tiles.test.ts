@@ -6,8 +6,8 @@
  * Runs on the embedded database, or real PostgreSQL when DATABASE_URL is set.
  */
 import { createHash } from "node:crypto";
-import { readFile, stat, symlink, utimes, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readFile, stat, symlink, utimes, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import UPNG from "upng-js";
@@ -817,7 +817,7 @@ describe("OpenAPI document", () => {
 
 /**
  * An app of its own over a fresh audio root holding one float WAV of `samples` at `rate` Hz,
- * registered as recording `name`; `body` runs with both, and everything is removed after.
+ * registered as recording `name` (a path relative to the root: "site/a.wav" in a folder of it); `body` runs with both, and everything is removed after.
  */
 async function withOwnRecording(name: string, samples: Float32Array, rate: number, body: (own: App, recordingId: string, file: string) => Promise<void>): Promise<void> {
   const dir = await tempDir();
@@ -825,6 +825,7 @@ async function withOwnRecording(name: string, samples: Float32Array, rate: numbe
   const own = await buildApp({ database: t.db, audioRoots: [root], tiles });
   try {
     const file = join(root, name);
+    await mkdir(dirname(file), { recursive: true });
     await writeFile(file, floatWav(samples, rate));
     const dataset = await createDataset(t.db.sql, { name: `own ${name}`, audio_dir: root, created_by: null });
     const rec = (await insertRecording(t.db.sql, { dataset_id: dataset.id, path: name, ...(await probeFile(file)), created_by: null }))!;
@@ -841,15 +842,15 @@ function floatWav(samples: Float32Array, rate: number): Buffer {
 }
 
 describe("a recording whose samples are not finite", () => {
-  it("is a 422 that says so and where: the file decodes, its spectrogram is not defined", async () => {
+  it("is a 422 that says so, where, and in which file (relative to the audio root): the file decodes, its spectrogram is not defined", async () => {
     // 1 s of a float WAV at 8 kHz, silent but for a NaN at 0.5 s.
     const samples = new Float32Array(8000);
     samples[4000] = NaN;
-    await withOwnRecording("nan.wav", samples, 8000, async (own, id) => {
-      for (const url of [`/v1/recordings/${id}/tiles/0/0.png?pcen=false`, `/v1/recordings/${id}/spectrogram?start_time=0&end_time=1&pcen=false`]) {
+    await withOwnRecording("site/nan.wav", samples, 8000, async (own, id) => {
+      for (const url of [`/v1/recordings/${id}/tiles/0/0.png?pcen=false`, `/v1/recordings/${id}/spectrogram?start_time=0&end_time=1&pcen=false`, `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=1&pcen=false`]) {
         const res = await own.inject({ url });
         expect(res.statusCode, `${url}: ${res.body}`).toBe(422);
-        expect(res.json().message, url).toBe("the recording decodes, but its samples cannot be analysed: the samples hold NaN (first at 0.5 s, sample 4000 of the signal analysed): a spectrogram of NaN or ±Infinity is not defined");
+        expect(res.json().message, url).toBe("the recording decodes, but its samples cannot be analysed: site/nan.wav: the samples hold NaN (first at 0.5 s, sample 4000 of the signal analysed): a spectrogram of NaN or ±Infinity is not defined");
       }
     });
   });
@@ -863,6 +864,14 @@ describe("a recording whose samples are not finite", () => {
       expect([await status(0, "normalize=false"), await status(1, "normalize=false"), await status(2, "normalize=false")]).toEqual([200, 200, 422]);
       // The maximum is the whole recording's: every tile of a normalized spectrogram fails.
       expect(await status(0, "normalize=true")).toBe(422);
+      // A stream: the tiles before the NaN, then that tile's JSON part naming the file, and the end.
+      const res = await own.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=4&width=128&pcen=false&normalize=false&format=f32` });
+      expect(res.statusCode).toBe(200);
+      const boundary = /boundary=(\S+)/.exec(String(res.headers["content-type"]))![1];
+      const parts = res.rawPayload.toString("latin1").split(`--${boundary}`).slice(1);
+      expect(parts.map((p) => /X-Tile: (\S+)/.exec(p)?.[1] ?? p.trim())).toEqual(["0/0", "0/1", "0/2", "--"]);
+      expect(parts[2]).toContain("Content-Type: application/json");
+      expect(JSON.parse(Buffer.from(parts[2].slice(parts[2].indexOf("\r\n\r\n") + 4), "latin1").toString("utf8"))).toEqual({ error: "late-nan.wav: the samples hold NaN (first at 3.5 s, sample 28000 of the signal analysed): a spectrogram of NaN or ±Infinity is not defined" });
     });
   });
 });

@@ -298,6 +298,16 @@ export class SampleValuesError extends AudioFormatError {
 }
 
 /**
+ * `err` naming the file `name` when it is a SampleValuesError, else `err` itself: a reader names
+ * its file in its own errors (audio/index.ts), but samples the STFT refuses are found after they
+ * were read, by code that knows no file, so the caller that opened it names it (the CLI's
+ * spectrogram, the tile workers) — "rec.wav: the samples hold NaN …".
+ */
+export function namingFile(err: unknown, name: string): unknown {
+  return err instanceof SampleValuesError ? new SampleValuesError(`${name}: ${err.message}`) : err;
+}
+
+/**
  * The error for samples [from, to) of `samples` (signal index samplesStart + i) that
  * core.samplesFinite refused: NaN or ±Infinity, naming the first one's time: a float recording can store them, and a spectrogram of
  * them is NaN wherever they reach.

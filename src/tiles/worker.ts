@@ -13,6 +13,7 @@ import { openAudio } from "../audio/index.js";
 import type { AudioReader } from "../audio/types.js";
 import type { FrameGeometry } from "../engine/geometry.js";
 import type { ColormapName, Params } from "../engine/params.js";
+import { namingFile } from "../engine/analysis.js";
 import { packStats, RecordingSpectrogram, statsWithoutPass, unpackStats, type PackedStats } from "../engine/recording.js";
 import { runFeaturesTask, type FeaturesTask } from "../features/task.js";
 import { RETIRED_EXIT_CODE, toTaskFailure } from "./failure.js";
@@ -129,6 +130,13 @@ export default taskHandler(compute);
 /** The result of `task`: a value to clone, or a buffer moved to the caller (tiles, pieces). */
 export async function compute(task: WorkerTask): Promise<unknown> {
   if (task.kind === "features") return runFeaturesTask(task);
+  // Samples the STFT refuses are named with their file, as the reader names it in its own errors:
+  // the API's 422 and a stream's error part name it (relative to the audio roots: routes/tiles.ts).
+  return computeSpectrogram(task).catch((err) => Promise.reject(namingFile(err, task.path)));
+}
+
+/** compute's spectrogram tasks: stats, frames, columns, tiles and pieces of one recording. */
+async function computeSpectrogram(task: Exclude<WorkerTask, FeaturesTask>): Promise<unknown> {
   const { recording } = await openSource(task);
   if (task.kind === "stats") {
     // Cloned, not transferred: a stats pass runs once per recording and parameter set.

@@ -9,7 +9,7 @@ import { writeFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { AudioFormatError, openAudio, type AudioReader } from "../../audio/index.js";
 import { framesInInterval, noFrameInInterval } from "../../engine/geometry.js";
-import { SampleValuesError } from "../../engine/analysis.js";
+import { namingFile } from "../../engine/analysis.js";
 import { RecordingSpectrogram } from "../../engine/recording.js";
 import { parseParams, ParamsError } from "../../engine/params.js";
 import { npyHeader } from "../../render/npy.js";
@@ -85,8 +85,7 @@ async function spectrogram(args: string[]): Promise<number> {
       if (format === ".png") await checkImageSize(reader, recording, f0, f1);
       await writeOutputFile(output, (path) => (format === ".png" ? writeImage(path, output, recording, f0, f1) : writeNumbers(path, output, format === ".npy", recording, f0, f1)));
     } catch (err) {
-      // The reader names the file in its own errors; samples the STFT refuses are found after it.
-      throw err instanceof SampleValuesError ? new SampleValuesError(`${audio}: ${err.message}`) : err;
+      throw namingFile(err, audio);
     } finally {
       recording.dispose();
     }
