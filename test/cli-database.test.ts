@@ -163,6 +163,10 @@ describe("numbers on the command line", () => {
       [["worker", "--threads", "0"], "sonotile worker: --threads: must be an integer in [1, 1024], got '0'\n"],
       // Number() took this for port 8000.
       [["serve", "--port", "0x1F40"], "sonotile serve: --port: must be an integer in [0, 65535], got '0x1F40'\n"],
+      // Checked once the database was made (its admin token printed, the data directory left), or not at all.
+      [["serve", "--port", "0", "--threads", "0"], "sonotile serve: --threads: must be an integer in [1, 1024], got '0'\n"],
+      [["serve", "--port", "0", "--threads", "5000"], "sonotile serve: --threads: must be an integer in [1, 1024], got '5000'\n"],
+      [["serve", "--port", "0", "--worker-threads", "5000"], "sonotile serve: --worker-threads: must be an integer in [1, 1024], got '5000'\n"],
     ];
     // A serve that took its --port would listen until killed.
     const runs = await Promise.all(cases.map(([args]) => runSonotile([...args, "--data", none], { env, timeout: 20_000 })));

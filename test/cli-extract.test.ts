@@ -137,8 +137,10 @@ describe("sonotile extract", () => {
       [[A, "-o", "x.csv", "--clip-start", "2", "--clip-end", "1"], /--clip-end: must be a number > 2/],
       // Numbers are read as parameter values are: Number() would take hex as 16.
       [[A, "-o", "x.csv", "--clip-start", "0x10"], /^--clip-start: must be a number >= 0, got '0x10'$/],
-      [[A, "-o", "x.csv", "--threads", "1.5"], /^--threads: must be an integer >= 1, got '1.5'$/],
+      [[A, "-o", "x.csv", "--threads", "1.5"], /^--threads: must be an integer in \[1, 1024\], got '1.5'$/],
       [[A, "-o", "x.csv", "--threads", "0"], /--threads/],
+      // A pool starts its threads at once: 5000 would try to.
+      [[A, "-o", "x.csv", "--threads", "5000"], /^--threads: must be an integer in \[1, 1024\], got '5000'$/],
       [[A, "-o", "x.csv", "--bogus"], /unknown flag '--bogus'/],
       // A factor that gives the file no usable rate: each file used to be skipped with it (exit 1).
       [[A, "-o", "x.csv", "--time-expansion", "1e-300"], /^time_expansion \(--time-expansion\): must give a real samplerate/],

@@ -205,6 +205,14 @@ export function numberOption(text: string | true | undefined, flag: string, rule
   return v;
 }
 
+/**
+ * Worker threads given to option `--flag`: an integer in [1, 1024]; undefined when absent. A pool
+ * starts them all at once: a typo of 100000 would try to start that many threads.
+ */
+export function threadsOption(text: string | true | undefined, flag: string): number | undefined {
+  return numberOption(text, flag, (v) => Number.isInteger(v) && v >= 1 && v <= 1024, "an integer in [1, 1024]");
+}
+
 /** `--time-expansion X`: a positive number; undefined when absent (the file's GUANO TE, else 1). */
 export function timeExpansionOption(text: string | true | undefined): number | undefined {
   return numberOption(text, "time-expansion", (v) => v > 0, "a number > 0");

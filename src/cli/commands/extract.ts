@@ -18,7 +18,7 @@ import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, t
 import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, timeExpansionOption, withFlagNames, type OptionSpec } from "../flags.js";
+import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, withFlagNames, type OptionSpec } from "../flags.js";
 import { checkOutputPath, checkOutputWritable, outputError, writeOutputFile } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -75,7 +75,7 @@ async function extract(args: string[]): Promise<number> {
   const end = numberOption(cl.options["clip-end"], "clip-end", (v) => v > (start ?? 0), `a number > ${start ?? 0} (the clip start)`);
   const lowFreq = numberOption(cl.options["clip-low-freq"], "clip-low-freq", (v) => v >= 0, "a number >= 0");
   const highFreq = numberOption(cl.options["clip-high-freq"], "clip-high-freq", (v) => v > (lowFreq ?? 0), `a number > ${lowFreq ?? 0} Hz`);
-  const threads = numberOption(cl.options.threads, "threads", (v) => Number.isInteger(v) && v >= 1, "an integer >= 1");
+  const threads = threadsOption(cl.options.threads, "threads");
   const timeExpansion = timeExpansionOption(cl.options["time-expansion"]);
   const params = parseParams(cl.params); // ParamsError → exit 2 naming the field
   const clip = start !== undefined || end !== undefined;

@@ -20,16 +20,16 @@ import { startWorker, type ExtractWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
 import { audioRootsOption, endInterruptedRuns, STORE_OPTIONS } from "../store-options.js";
 import { EXIT, UsageError } from "../errors.js";
-import { numberOption, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
+import { numberOption, optionRows, readCommandLine, threadsOption, type OptionSpec } from "../flags.js";
 import { TileService } from "../../tiles/service.js";
 import { tileStatsStore } from "../../api/tile-stats.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "host", placeholder: "ADDR", doc: "address to listen on; default 127.0.0.1 (beyond loopback, every route needs a token)" },
   { name: "port", placeholder: "N", doc: "TCP port; default 8000 (0: any free port)" },
-  { name: "threads", short: "j", placeholder: "N", doc: "worker threads computing tiles; default one per core" },
+  { name: "threads", short: "j", placeholder: "N", doc: "worker threads computing tiles, 1 to 1024; default one per core" },
   { name: "no-worker", boolean: true, doc: "execute no batch jobs here, leaving them to 'sonotile worker' processes (by default serve runs a job worker)" },
-  { name: "worker-threads", placeholder: "N", doc: "threads of the job worker's own pool; default half the cores (at least 1)" },
+  { name: "worker-threads", placeholder: "N", doc: "threads of the job worker's own pool, 1 to 1024; default half the cores (at least 1)" },
   ...STORE_OPTIONS,
   { name: "demo", boolean: true, doc: "generate the synthetic demo recordings on first start and register them in dataset 'demo'" },
   { name: "verbose", boolean: true, doc: "log every request" },
@@ -68,15 +68,18 @@ export const command: Command = {
     const host = typeof cl.options.host === "string" ? cl.options.host : "127.0.0.1";
     const port = portOption(cl.options.port);
     const runWorker = !cl.options["no-worker"];
-    const workerThreads = numberOption(cl.options["worker-threads"], "worker-threads", (v) => Number.isInteger(v) && v >= 1 && v <= 1024, "an integer in [1, 1024]")
-      ?? Math.max(1, Math.floor(availableParallelism() / 2));
+    const requireAuthForReads = !isLoopbackName(host);
+    // Every option is checked before anything is made: the demo audio, the data directory, a new
+    // database and the admin token it prints.
+    const threads = threadsOption(cl.options.threads, "threads");
+    const workerThreads = threadsOption(cl.options["worker-threads"], "worker-threads") ?? Math.max(1, Math.floor(availableParallelism() / 2));
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
+    const audioRoots = await audioRootsOption(config.audioRoots);
     const demoDir = join(config.dataDir, "demo-audio");
     if (cl.options.demo) {
       await ensureDemoAudio(demoDir);
-      config.audioRoots.push(demoDir);
+      audioRoots.push(...(await resolveRoots([demoDir])));
     }
-    const audioRoots = await audioRootsOption(config.audioRoots);
 
     tolerateLostConnections((message) => process.stderr.write(`sonotile: ${message}\n`));
     // (On the embedded database everything shares one connection: see openDatabase.)
@@ -91,15 +94,14 @@ export const command: Command = {
       await endInterruptedRuns(database.sql, "sonotile");
       if (cl.options.demo) {
         const adminId = admin?.user.id ?? (await findUserByUsername(database.sql, "admin"))?.id ?? null;
-        const [realDemoDir] = await resolveRoots([demoDir]);
-        await ensureDemoDataset(database.sql, realDemoDir, adminId);
+        await ensureDemoDataset(database.sql, audioRoots.at(-1)!, adminId); // the demo's root, added last
       }
-      tiles = new TileService({ threads: numberOption(cl.options.threads, "threads", (v) => Number.isInteger(v) && v >= 1, "an integer >= 1"), statsStore: tileStatsStore(database.sql) });
+      tiles = new TileService({ threads, statsStore: tileStatsStore(database.sql) });
       app = await buildApp({
         database,
         audioRoots,
         tiles,
-        requireAuthForReads: !isLoopbackName(host),
+        requireAuthForReads,
         logger: cl.options.verbose ? true : { level: "warn" },
       });
       if (runWorker) worker = await startWorker({ sql: database.sql, threads: workerThreads });

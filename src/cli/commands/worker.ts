@@ -11,7 +11,7 @@ import { storeConfig } from "../../store/config.js";
 import { startWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { numberOption, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
+import { numberOption, optionRows, readCommandLine, threadsOption, type OptionSpec } from "../flags.js";
 import { STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -69,7 +69,7 @@ export const command: Command = {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "worker", takesParams: false });
     if (!cl) return EXIT.ok;
     if (cl.positionals.length) throw new UsageError(`worker takes no arguments (see --help)`);
-    const threads = numberOption(cl.options.threads, "threads", (v) => Number.isInteger(v) && v >= 1 && v <= 1024, "an integer in [1, 1024]");
+    const threads = threadsOption(cl.options.threads, "threads");
     const poll = numberOption(cl.options.poll, "poll", (v) => v >= 0.5 && v <= 3600, "a number in [0.5, 3600]");
     const config = storeConfig({ data: cl.options.data as string | undefined });
     // The embedded database serves its connections as one session and interleaves their
