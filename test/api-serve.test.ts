@@ -136,11 +136,29 @@ it("a first start that fails after it made the database's admin (its port taken)
 });
 
 it("on every interface, says so and that every route needs a token, with a URL for this machine", async () => {
-  const server = await startServer("--host", "0.0.0.0");
+  // '*' (every origin) only here, where every route needs a token.
+  const server = await startServer("--host", "0.0.0.0", "--cors-origin", "*");
   try {
     const port = new URL(server.url).port;
+    const preflight = await fetch(`${server.url}/v1/recordings`, { method: "OPTIONS", headers: { origin: "https://anywhere.example", "access-control-request-method": "GET" } });
+    expect([preflight.status, preflight.headers.get("access-control-allow-origin")]).toEqual([204, "*"]);
     expect(server.output()).toMatch(new RegExp(`^sonotile serving on every interface \\(--host 0\\.0\\.0\\.0\\), port ${port}: every route needs a token\n  from this machine: http://127\\.0\\.0\\.1:${port}  \\(viewer: `, "m"));
     expect((await fetch(`${server.url}/v1/recordings`)).status).toBe(401);
+  } finally {
+    expect(await stop(server.child)).toBe(0);
+  }
+});
+
+it("lets pages of the origins given to --cors-origin (repeated, comma-separated) call the API, and says so; no other origin", async () => {
+  const server = await startServer("--cors-origin", "http://localhost:5173, https://lab.example", "--cors-origin", "HTTPS://Annotate.Example:443");
+  try {
+    await expect.poll(server.output).toContain("\nweb pages that may call the API (CORS): http://localhost:5173, https://lab.example, https://annotate.example\n");
+    for (const origin of ["http://localhost:5173", "https://lab.example", "https://annotate.example"]) {
+      const res = await fetch(`${server.url}/v1/datasets`, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" } });
+      expect([res.status, res.headers.get("access-control-allow-origin"), res.headers.get("access-control-allow-methods")], origin).toEqual([204, origin, "GET, HEAD, POST"]);
+    }
+    const other = await fetch(`${server.url}/v1/datasets`, { headers: { origin: "http://localhost:8080" } });
+    expect([other.status, other.headers.get("access-control-allow-origin")]).toEqual([200, null]);
   } finally {
     expect(await stop(server.child)).toBe(0);
   }

@@ -184,6 +184,23 @@ describe("numbers on the command line", () => {
     expect(existsSync(none)).toBe(false);
   });
 
+  it("serve's CORS origins are refused in words that say what an origin is (exit 2), naming the flag or the variable, before anything is made", async () => {
+    const none = join(dir.path, "none");
+    const cases: [string[], NodeJS.ProcessEnv, string][] = [
+      [["--cors-origin", "http://localhost:5173/"], {}, "sonotile serve: --cors-origin: 'http://localhost:5173/' is not an origin: scheme://host[:port], without a path, query or user (did you mean http://localhost:5173?)\n"],
+      [["--cors-origin", "http://localhost:5173", "--cors-origin", "localhost:5174"], {}, "sonotile serve: --cors-origin: 'localhost:5174': the scheme must be http or https (scheme://host[:port], e.g. http://localhost:5173)\n"],
+      [["--cors-origin", ","], {}, "sonotile serve: --cors-origin: names no origin (scheme://host[:port], e.g. http://localhost:5173)\n"],
+      [["--cors-origin", "*"], {}, "sonotile serve: --cors-origin: '*' (every origin) is refused on loopback, where reads need no token: every web page a user of this machine visits could read every recording; name the front end's origins, or listen beyond loopback (--host), where every route needs a token\n"],
+      [["--cors-origin", "*,http://localhost:5173", "--host", "0.0.0.0"], {}, "sonotile serve: --cors-origin: '*' (every origin) stands alone: give either '*' or a list of origins\n"],
+      [[], { SONOTILE_CORS_ORIGINS: "https://lab.example/app" }, "sonotile serve: SONOTILE_CORS_ORIGINS: 'https://lab.example/app' is not an origin: scheme://host[:port], without a path, query or user (did you mean https://lab.example?)\n"],
+      // The flag overrides the variable.
+      [["--cors-origin", "lab"], { SONOTILE_CORS_ORIGINS: "https://lab.example" }, "sonotile serve: --cors-origin: 'lab' is not a URL origin (scheme://host[:port], e.g. http://localhost:5173)\n"],
+    ];
+    const runs = await Promise.all(cases.map(([args, env]) => runSonotile(["serve", "--port", "0", ...args, "--data", none], { env: { DATABASE_URL: "", ...env }, timeout: 20_000 })));
+    runs.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stdout: "", stderr: cases[i][2] }));
+    expect(existsSync(none)).toBe(false);
+  });
+
   it("worker takes no arguments, as serve takes none (a directory given to it was ignored)", async () => {
     const r = await runSonotile(["worker", "/some/dir", "--data", join(dir.path, "none")], { env: { DATABASE_URL: "" }, timeout: 20_000 });
     expect(r.code).toBe(2);

@@ -14,6 +14,7 @@ import type { Database } from "../store/db.js";
 import { InvalidError } from "../store/errors.js";
 import { declareCommonResponses } from "./common-responses.js";
 import { authPlugin, isPublicRoute } from "./plugins/auth.js";
+import { corsPlugin } from "./plugins/cors.js";
 import { drainPlugin } from "./plugins/drain.js";
 import { deadlinePlugin } from "./plugins/deadline.js";
 import { errorsPlugin, sendError } from "./plugins/errors.js";
@@ -55,6 +56,11 @@ export interface AppOptions {
   maxPlaybackSamples?: number;
   /** Longest a request waits for its answer before a 503 (default 30 s; plugins/deadline.ts). */
   deadlineMs?: number;
+  /**
+   * Origins whose web pages may call the API (CORS, plugins/cors.ts): `scheme://host[:port]` each,
+   * or ["*"] for every origin, only with requireAuthForReads. Default none: no CORS.
+   */
+  corsOrigins?: readonly string[];
 }
 
 export type App = FastifyInstance;
@@ -192,6 +198,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     if (body === "") done(null, undefined);
     else parseJson(request, body as string, (err, value) => done(err && poisoned(body as string) ? prototypeKey() : err, value));
   });
+  // Before the deadline and auth: a preflight carries no token, and their refusals carry the CORS
+  // headers too (a page reads a 401's message, a 503's Retry-After).
+  if (options.corsOrigins?.length) await app.register(corsPlugin, { origins: options.corsOrigins, requireAuthForReads });
   await app.register(drainPlugin, { drainMs: deadlineMs });
   // Before auth: its token lookup is a database query too.
   await app.register(deadlinePlugin, { deadlineMs });

@@ -40,6 +40,8 @@ export interface OptionSpec {
   short?: string;
   /** Takes no value (true when given); otherwise `placeholder` names the value. */
   boolean?: boolean;
+  /** A list given comma-separated: given more than once, its values are joined with commas (another option keeps its last). */
+  repeatable?: boolean;
   placeholder?: string;
   doc: string;
 }
@@ -92,7 +94,7 @@ const byName = new Map(PARAM_FLAGS.map((f) => [f.name, f]));
 /**
  * Splits `args` into parameters, the command's `options` and positionals. Throws UsageError
  * (exit 2) naming the flag for an unknown flag, a missing value, or a value given to a flag that
- * takes none. A flag given twice keeps its last value. `--` ends the flags.
+ * takes none. A flag given twice keeps its last value (a repeatable one, all). `--` ends the flags.
  */
 export function parseCommandLine(args: readonly string[], options: readonly OptionSpec[] = []): CommandLine {
   const own = new Map<string, OptionSpec>();
@@ -132,7 +134,9 @@ export function parseCommandLine(args: readonly string[], options: readonly Opti
     const option = own.get(flag);
     if (option) {
       if (option.boolean && inline !== undefined) throw new UsageError(`${flag} takes no value`);
-      result.options[option.name] = option.boolean ? true : value();
+      const given = option.boolean ? true : value();
+      const before = result.options[option.name];
+      result.options[option.name] = option.repeatable && typeof before === "string" ? `${before},${given}` : given;
       continue;
     }
     const name = flag.startsWith("--") ? flag.slice(2) : "";

@@ -14,6 +14,16 @@ import { isConnectionError } from "../../store/db.js";
 import { ConflictError, InvalidError, NotFoundError } from "../../store/errors.js";
 import { SAFE_METHODS } from "./auth.js";
 
+declare module "fastify" {
+  interface FastifyInstance {
+    /**
+     * The methods of the routes whose path matches request path `path` (without its query),
+     * sorted, HEAD included: what a 405's Allow names, and a CORS preflight (plugins/cors.ts).
+     */
+    routeMethods(path: string): string[];
+  }
+}
+
 /** An error with an HTTP status, thrown by route handlers and hooks (401, 403, 416, ...). */
 export class HttpError extends Error {
   constructor(readonly statusCode: number, message: string) {
@@ -100,9 +110,10 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
   app.addHook("onRoute", (route) => {
     routes.push({ pattern: pathPattern(route.url ?? ""), methods: [route.method].flat() });
   });
+  app.decorate("routeMethods", (path: string) => [...new Set(routes.filter((r) => r.pattern.test(routedPath(path))).flatMap((r) => r.methods))].sort());
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0];
-    const allowed = [...new Set(routes.filter((r) => r.pattern.test(routedPath(path))).flatMap((r) => r.methods))].sort();
+    const allowed = app.routeMethods(path);
     if (allowed.length) return sendError(reply.header("Allow", allowed.join(", ")), 405, `${request.method} is not a method of ${path}; it takes ${allowed.join(", ")}`);
     return sendError(reply, 404, `no route ${request.method} ${path}; see /docs for the API`);
   });

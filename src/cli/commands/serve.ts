@@ -11,6 +11,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { buildApp } from "../../api/app.js";
 import { isLoopbackName } from "../../api/plugins/auth.js";
+import { allowedOrigins } from "../../api/plugins/cors.js";
 import { ensureDemoAudio, ensureDemoDataset } from "../../demo/index.js";
 import { storeConfig } from "../../store/config.js";
 import { openDatabase, tolerateLostConnections } from "../../store/db.js";
@@ -30,6 +31,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "threads", short: "j", placeholder: "N", doc: "worker threads computing tiles, 1 to 1024; default one per core" },
   { name: "no-worker", boolean: true, doc: "execute no batch jobs here, leaving them to 'sonotile worker' processes (by default serve runs a job worker)" },
   { name: "worker-threads", placeholder: "N", doc: "threads of the job worker's own pool, 1 to 1024; default half the cores (at least 1)" },
+  { name: "cors-origin", repeatable: true, placeholder: "URL[,URL]", doc: "origins (scheme://host[:port]) whose web pages may call the API, e.g. a front end's dev server http://localhost:5173; '*' for any, only beyond loopback; env SONOTILE_CORS_ORIGINS; default none" },
   ...STORE_OPTIONS,
   { name: "demo", boolean: true, doc: "generate the synthetic demo recordings on first start and register them in dataset 'demo'" },
   { name: "verbose", boolean: true, doc: "log every request" },
@@ -60,6 +62,22 @@ function portOption(text: string | true | undefined): number {
   return numberOption(text, "port", (v) => Number.isInteger(v) && v >= 0 && v <= 65535, "an integer in [0, 65535]") ?? 8000;
 }
 
+/**
+ * The origins whose web pages may call the API (CORS, api/plugins/cors.ts): `--cors-origin`
+ * (comma-separated, or repeated), else SONOTILE_CORS_ORIGINS (comma-separated); none when neither
+ * is given. Read as the app reads them (as browsers send them; `*` only where
+ * `requireAuthForReads`); a problem is a usage error naming where the origins were given.
+ */
+function corsOriginsOption(flag: string | true | undefined, env: string | undefined, requireAuthForReads: boolean): string[] {
+  const [where, text] = flag !== undefined ? ["--cors-origin", String(flag)] : ["SONOTILE_CORS_ORIGINS", env || undefined];
+  if (text === undefined) return [];
+  const given = text.split(",").map((o) => o.trim()).filter(Boolean);
+  if (!given.length) throw new UsageError(`${where}: names no origin (scheme://host[:port], e.g. http://localhost:5173)`);
+  const checked = allowedOrigins(given, requireAuthForReads);
+  if ("problem" in checked) throw new UsageError(`${where}: ${checked.problem}`);
+  return checked.origins;
+}
+
 export const command: Command = {
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "serve", takesParams: false });
@@ -73,6 +91,7 @@ export const command: Command = {
     // database and the admin token it prints.
     const threads = threadsOption(cl.options.threads, "threads");
     const workerThreads = threadsOption(cl.options["worker-threads"], "worker-threads") ?? Math.max(1, Math.floor(availableParallelism() / 2));
+    const corsOrigins = corsOriginsOption(cl.options["cors-origin"], process.env.SONOTILE_CORS_ORIGINS, requireAuthForReads);
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
     const audioRoots = await audioRootsOption(config.audioRoots);
     const demoDir = join(config.dataDir, "demo-audio");
@@ -102,6 +121,7 @@ export const command: Command = {
         audioRoots,
         tiles,
         requireAuthForReads,
+        corsOrigins,
         logger: cl.options.verbose ? true : { level: "warn" },
       });
       if (runWorker) worker = await startWorker({ sql: database.sql, threads: workerThreads });
@@ -112,6 +132,7 @@ export const command: Command = {
         `audio roots: ${audioRoots.join(", ")}`,
         `batch jobs: ${runWorker ? `executed here on ${workerThreads} thread(s)` : "left to 'sonotile worker' processes (--no-worker)"}`,
       ];
+      if (corsOrigins.length) lines.push(`web pages that may call the API (CORS): ${corsOrigins[0] === "*" ? "any origin's" : corsOrigins.join(", ")}`);
       if (admin) lines.push("", `admin token (shown once — store it now): ${admin.key}`, `  e.g. curl -H "Authorization: Bearer ${admin.key}" ${address}/v1/users/me`);
       process.stdout.write(lines.join("\n") + "\n");
       printed = true;
