@@ -143,4 +143,16 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     const abort = await sonotile(["jobs", "abort", job.id], env);
     expect(abort).toMatchObject({ code: 2, stderr: expect.stringMatching(/cannot abort job .*: it is completed/) });
   }, 60_000);
+
+  it.skipIf(!REAL_PG_URL)("retry names on stderr the targets it left out, archived or deleted since", async () => {
+    const env = { DATABASE_URL: t.url };
+    const [kept, archived, deleted] = [await missingRecording(t.db.sql, fx, "cli-kept.wav"), await missingRecording(t.db.sql, fx, "cli-archived.wav"), await missingRecording(t.db.sql, fx, "cli-deleted.wav")];
+    const job = JSON.parse((await sonotile(["jobs", "submit", "--recordings", [kept, archived, deleted].join(","), "--json"], env)).stdout);
+    expect((await sonotile(["jobs", "abort", job.id], env)).code).toBe(0);
+    await t.db.sql`UPDATE recordings SET state = 'archived' WHERE id = ${archived}`;
+    await t.db.sql`DELETE FROM recordings WHERE id = ${deleted}`;
+    const retried = await sonotile(["jobs", "retry", job.id], env);
+    expect(retried).toMatchObject({ code: 0, stderr: "sonotile jobs: left out 2 targets archived, trashed or deleted since: cli-archived.wav, cli-deleted.wav\n" });
+    expect(retried.stdout).toMatch(new RegExp(`^job \\S+ submitted: 1 items \\(a retry of job ${job.id}\\)\n$`));
+  }, 60_000);
 });
