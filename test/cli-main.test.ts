@@ -40,6 +40,9 @@ describe("sonotile", () => {
       expect(asked.stdout, name).toMatch(new RegExp(`^usage: sonotile ${name}\\b`));
     }
     expect((await sonotile(["help", "spectogram"])).stderr).toMatch(/unknown command 'spectogram' \(did you mean spectrogram\?\)/);
+    // A second word was dropped: `help decode extra` printed decode's help and exited 0.
+    const extra = await sonotile(["help", "decode", "extra"]);
+    expect([extra.code, extra.stdout, extra.stderr]).toEqual([2, "", "sonotile help: expected one command, got 'decode extra'; sonotile help <command> shows its options\n"]);
   });
 
   it("--time-expansion's help says what it defaults to: the file's GUANO TE, else 1", async () => {

@@ -70,7 +70,12 @@ export async function main(argv: string[]): Promise<number> {
   const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
   const verbose = argv.slice(0, end).includes("--verbose");
   const args = [...argv.slice(0, end).filter((a) => a !== "--verbose"), ...argv.slice(end)];
-  // `sonotile help spectrogram` is `sonotile spectrogram --help`.
+  // `sonotile help spectrogram` is `sonotile spectrogram --help`; a word after the command's name
+  // is refused rather than dropped (every command's help already covers its actions).
+  if (args[0] === "help" && args.length > 2) {
+    process.stderr.write(`sonotile help: expected one command, got '${args.slice(1).join(" ")}'; sonotile help <command> shows its options\n`);
+    return EXIT.usage;
+  }
   if (args[0] === "help" && args.length > 1) args.splice(0, 2, args[1], "--help");
   const name = args[0];
   if (!name) {
