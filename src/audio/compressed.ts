@@ -30,7 +30,7 @@
  */
 import { frameHeaderProblem, frameIntact, frameProblemAfter, lastFrameEnd, readFrameHeader, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
-import { chainLinks, firstAudioPage, type HeaderPages, oggPageCrc, OggPageCheck, pageLength, pagesIn, parsePage, readPage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
+import { chainLinks, firstAudioPage, firstFilePage, type HeaderPages, MAX_PAGE, oggPageCrc, OggPageCheck, pageLength, parsePage, readPage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
 import { audioStart } from "./oggstart.js";
 import { checkBasics } from "./layout.js";
 import { clipRange, outputArray } from "./reader.js";
@@ -966,10 +966,14 @@ function checkOpusHead(b: Uint8Array): void {
   }
 }
 
+/** Bytes at the end of an Ogg file looked at first for its last page (oggTail); then windows twice as long before them, up to TAIL_BYTES_MAX. */
+const TAIL_BYTES = 1 << 16;
+const TAIL_BYTES_MAX = 1 << 20;
+
 /** "OggS", the capture pattern that begins every Ogg page (RFC 3533 §6). */
 const CAPTURE = new Uint8Array([0x4f, 0x67, 0x67, 0x53]);
 
-/** What the last 64 KiB of an Ogg file tell at open (see oggTail). */
+/** What the end of an Ogg file tells at open (see oggTail). */
 interface OggTail {
   /** Granule position of the last page that ends a packet, null if none is found. */
   granule: number | null;
@@ -993,31 +997,45 @@ interface OggTail {
 }
 
 /**
- * The file's last 64 KiB, read once at open: the granule position of the last Ogg page that ends a
- * packet (RFC 3533 §6) — for Vorbis the number of PCM frames; for Opus 48 kHz samples including the
+ * The file's end, read once at open: the granule position of the last Ogg page that ends a packet
+ * (RFC 3533 §6) — for Vorbis the number of PCM frames; for Opus 48 kHz samples including the
  * pre-skip (RFC 7845 §4) — the serial number of the last page (another than the first page's: a
  * chained file) and the pages that begin a stream. The pages are those walked from the first page
- * found there, each starting where the one before ends (a page whose CRC fails is stepped over by
- * its length, reported where decoding gets there): what follows a break — junk, and in it a
- * page with a valid CRC that had been taken for the last one, deciding the length (10^9 frames) or
- * that the file was chained — is not a page of the file (decoding reports it where it gets there,
- * see OggPageCheck), and neither is a page cut short by the end of the file.
+ * of the file (oggseek.ts firstFilePage) found in the last TAIL_BYTES, each starting where the one
+ * before ends (a page whose CRC fails is stepped over by its length, reported where decoding gets
+ * there): what follows a break — junk, and in it a page with a valid CRC that had been taken for
+ * the last one, deciding the length (10^9 frames) or that the file was chained — is not a page of
+ * the file (decoding reports it where it gets there, see OggPageCheck), and neither is a page cut
+ * short by the end of the file. Where the file's last bytes hold no page of the file (junk of
+ * TAIL_BYTES or more after its last page, maybe with pages after junk in it), the bytes before
+ * them are looked at, in windows growing to TAIL_BYTES_MAX, back to the file's start if need be:
+ * memory stays bounded, and the work is one read of the junk. (The window had been the last 64
+ * KiB only: with more junk than that the length was not found, and the file was refused as a
+ * corrupt stream at the junk, or took its length from a page after the junk.)
  * @throws AudioFormatError if the last page fails its CRC, or its granule is beyond any real stream (≥ 2^53).
  */
 async function oggTail(src: ByteSource): Promise<OggTail> {
-  const tailStart = Math.max(0, src.size - 65536);
-  const tail = await src.read(tailStart, src.size - tailStart);
   const found: OggTail = { granule: null, serial: null, pagesEnd: null, dataEnd: src.size, begins: [] };
-  const first = pagesIn(tail, tailStart).next();
+  let tail: Uint8Array = new Uint8Array(0);
+  let tailStart = 0; // the offset of tail[0]
+  let first: number | null = null; // the index in `tail` of the first page of the file found
+  for (let end = src.size, size = TAIL_BYTES; end > 0 && first === null; size = Math.min(2 * size, TAIL_BYTES_MAX)) {
+    const start = Math.max(0, end - size);
+    tailStart = Math.max(0, start - MAX_PAGE); // a page before one that starts at `start` begins here or later
+    tail = await src.read(tailStart, Math.min(src.size, end + MAX_PAGE) - tailStart); // and one that starts before `end` ends in it
+    first = firstFilePage(tail, tailStart, start - tailStart, end - tailStart)?.offset ?? null;
+    if (first !== null) first -= tailStart;
+    end = start;
+  }
   const sequences = new Map<number, number>(); // the last page number walked, by serial
   let granuleAt = 0; // the offset of the page of found.granule
-  for (let at = first.done ? tail.length : first.value.offset - tailStart; ; ) {
+  for (let at = first ?? tail.length; ; ) {
     const page = parsePage(tail, at);
     if (!page) {
       const length = pageLength(tail, at);
       if (length === null || length < 0) break;
       // A page whose header is whole but that fails its CRC: damaged, reported where decoding gets there; the walk goes on past it.
-      if (at + length === tail.length) throw new AudioFormatError(`ogg: corrupt stream: the last page (at byte ${tailStart + at}) fails its checksum`);
+      if (tailStart + at + length === src.size) throw new AudioFormatError(`ogg: corrupt stream: the last page (at byte ${tailStart + at}) fails its checksum`);
       at += length;
       continue;
     }

@@ -193,6 +193,34 @@ export function* pagesIn(b: Uint8Array, from: number): Generator<OggPage> {
   }
 }
 
+/** The longest Ogg page: a 27-byte header, 255 lacing values, 255 segments of 255 bytes (RFC 3533 §6). */
+export const MAX_PAGE = 27 + 255 + 255 * 255;
+
+/**
+ * The first page (whole, passing its CRC) that starts in `b` at an index in [`from`, `to`) and
+ * belongs to the file's pages: a run of pages, each starting where the one before ends (by its
+ * length; a page that fails its CRC still links the run), that begins at byte 0 of the file, or
+ * within b's first MAX_PAGE bytes when b begins later (`offset`: b's offset in the file), where a
+ * page before it may have begun before b. A page that follows bytes which are no page — junk after
+ * the file's last page, and in it a page with a valid CRC (a stale or forged copy) — is none of
+ * the file's, nor are the pages that follow it. Null if there is none. Memory: b's page starts.
+ */
+export function firstFilePage(b: Uint8Array, offset: number, from: number, to: number): OggPage | null {
+  const linked = new Set<number>(); // indices where a page of the file's runs ends
+  for (let i = 0; i < to && i + 27 <= b.length; i++) {
+    if (b[i] !== 0x4f) continue;
+    const length = pageLength(b, i);
+    if (length === null || length < 0) continue;
+    const ofFile = linked.has(i) || offset + i === 0 || (offset > 0 && i < MAX_PAGE);
+    if (!ofFile) continue;
+    linked.add(i + length);
+    if (i < from) continue;
+    const page = parsePage(b, i);
+    if (page) return { ...page, offset: offset + i };
+  }
+  return null;
+}
+
 /** Bytes a probe of chainLinks reads first: pages are mostly a few KiB (a window when none is whole in it). */
 const PROBE = 1 << 15;
 
