@@ -4,7 +4,8 @@
  * target has exactly one value per feature — none lost, none duplicated. The survivors stop
  * cleanly on SIGTERM. And a worker on another host (a UTS namespace: its own host name) that
  * lacks the dataset's directory (a mount namespace hiding it) fails no item. Spawns the built
- * CLI (dist/, built by `npm test`).
+ * CLI (dist/, built by `npm test`). An idle worker takes a job submitted by another process at once
+ * (a NOTIFY wakes it), not at its next poll, also once its listening connection was lost.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdir } from "node:fs/promises";
@@ -100,6 +101,32 @@ describe("sonotile worker processes on one PostgreSQL", () => {
     for (const w of survivors) w.kill("SIGTERM");
     expect(await Promise.all(survivors.map(exited))).toEqual([0, 0]);
   }, 150_000);
+
+  it.skipIf(!REAL_PG_URL)("take a job another process submits at once, not at their next poll, also after their listening connection was lost", async () => {
+    await mkdir(join(dir.path, "woken"));
+    const fx = await jobFixture(t.db.sql, join(dir.path, "woken"), 0);
+    // Polling once an hour: a job taken within the test's 30 s was not taken by a poll (its first
+    // polls, as it starts, are over after the pause).
+    const worker = startWorkerProcess({ poll: 3600 });
+    await ready(worker);
+    await new Promise((r) => setTimeout(r, 1000));
+    const boss = await openQueue(t.db.sql);
+    try {
+      const submitted = async () => (await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [fx.recordings["tone3k.wav"]] }, features: ["rms_dbfs"] }, created_by: null })).id;
+      const done = async (id: string) => waitForJob(t.db.sql, id, (j) => j.status === "completed", 30_000);
+      expect(await done(await submitted())).toMatchObject({ result: "success", progress_done: 1 });
+      // Its listening backend terminated (as by a server restart): it listens again on a new one.
+      const listeners = async () => (await t.db.sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`).map((r) => r.pid);
+      const [lost] = await listeners();
+      await t.db.sql`SELECT pg_terminate_backend(${lost})`;
+      await expect.poll(async () => (await listeners()).filter((pid) => pid !== lost).length, { timeout: 20_000, interval: 200 }).toBe(1);
+      expect(await done(await submitted())).toMatchObject({ result: "success", progress_done: 1 });
+    } finally {
+      await boss.stop({ graceful: false, close: false });
+      worker.kill("SIGTERM");
+    }
+    expect(await exited(worker)).toBe(0);
+  }, 90_000);
 
   it.skipIf(!REAL_PG_URL || !CAN_UNSHARE)("leave the items a worker on another host cannot read to the others: the job succeeds, and that worker names the directory it lacks", async () => {
     // The dataset's directory, under one the other host's worker has an empty directory over.

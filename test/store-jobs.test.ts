@@ -102,7 +102,7 @@ async function deliveries(jobId: string): Promise<[string, string, number][]> {
 }
 
 /** An in-process worker on a pool of its own (a CrashingPool), playing a worker on `host` (default this machine's); `stop()` closes both. */
-async function testWorker(options: { host?: string; log?: (message: string) => void } = {}): Promise<ExtractWorker> {
+async function testWorker(options: { host?: string; log?: (message: string) => void; pollingIntervalSeconds?: number } = {}): Promise<ExtractWorker> {
   const pool = new CrashingPool({ threads: 1 });
   const worker = await startWorker({ sql: t.db.sql, pool, pollingIntervalSeconds: 0.5, ...options });
   return { stop: () => worker.stop().finally(() => pool.close()) };
@@ -135,13 +135,13 @@ async function waitForItem(jobId: string, item: number, done: (row: { status: st
 }
 
 describe("extract_features jobs", () => {
-  it("let a worker hold its items for a day, not pg-boss's 15 minutes, also on a queue an older release created", async () => {
+  it("let a worker hold its items for a day, not pg-boss's 15 minutes, and send a NOTIFY with each insert of items, also on a queue an older release created", async () => {
     expect(ITEM_EXPIRE_S).toBe(86_400);
-    expect((await boss.getQueue(ITEM_QUEUE))?.expireInSeconds).toBe(ITEM_EXPIRE_S);
-    await boss.updateQueue(ITEM_QUEUE, { expireInSeconds: 900 }); // as the queue was created before
+    expect(await boss.getQueue(ITEM_QUEUE)).toMatchObject({ expireInSeconds: ITEM_EXPIRE_S, notify: true });
+    await boss.updateQueue(ITEM_QUEUE, { expireInSeconds: 900, notify: false }); // as the queue was created before
     const reopened = await openQueue(t.db.sql);
     try {
-      expect((await reopened.getQueue(ITEM_QUEUE))?.expireInSeconds).toBe(ITEM_EXPIRE_S);
+      expect(await reopened.getQueue(ITEM_QUEUE)).toMatchObject({ expireInSeconds: ITEM_EXPIRE_S, notify: true });
     } finally {
       await reopened.stop({ graceful: false, close: false });
     }
@@ -225,6 +225,31 @@ describe("extract_features jobs", () => {
       await fresh.cleanup();
     }
   }, 60_000);
+
+  it("an idle worker takes a job submitted in its process at once, not at its next poll; and one submitted while it computes another right after that one", async () => {
+    const ds = await toneDataset(["woken.wav", "next.wav"], 1);
+    const submitOne = (file: string) => submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings[file]] }, features: ["rms_dbfs"] }, created_by: null });
+    const done = (id: string) => waitForJob(t.db.sql, id, (j) => j.status === "completed", 30_000);
+    // Polling once an hour: a job taken within the test's 30 s was not taken by a poll (its first
+    // polls, as it starts, are over after the pause).
+    await withWorker(async () => {
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await done((await submitOne("woken.wav")).id)).toMatchObject({ result: "success", progress_done: 1 });
+      let computing!: () => void;
+      let release!: () => void;
+      const started = new Promise<void>((r) => (computing = r));
+      beforeRun.set("woken.wav", () => {
+        computing();
+        return new Promise<void>((r) => (release = r));
+      });
+      const busy = await submitOne("woken.wav");
+      await started;
+      const next = await submitOne("next.wav");
+      release();
+      expect(await done(busy.id)).toMatchObject({ result: "success" });
+      expect(await done(next.id)).toMatchObject({ result: "success", progress_done: 1 });
+    }, { pollingIntervalSeconds: 3600 });
+  }, 90_000);
 
   it("abort: pending items are not executed", async () => {
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { dataset_id: fx.datasetId }, features: ["rms_dbfs"] }, created_by: null });
@@ -543,8 +568,11 @@ describe("extract_features jobs", () => {
     expect(done).toMatchObject({ result: "success", progress_done: 1 });
     const [item] = await t.db.sql`SELECT status, attempts, missing_on, host, pid, error FROM job_items WHERE job_id = ${job.id}`;
     expect(item).toEqual({ status: "done", attempts: 2, missing_on: ["host-a"], host: "host-b", pid: process.pid, error: null });
-    // Put back as a new message: pg-boss's retries stay for crashes.
-    expect(await deliveries(job.id)).toEqual([[ITEM_QUEUE, "completed", 0], [ITEM_QUEUE, "completed", 0]]);
+    // Put back as a new message: pg-boss's retries stay for crashes. (And given back as another
+    // when host-a's other fetcher took it during host-a's pause — woken by the first, on PostgreSQL.)
+    const messages = await deliveries(job.id);
+    expect(messages.length).toBeGreaterThanOrEqual(2);
+    expect(messages.filter(([, state, retries]) => state !== "completed" || retries !== 0)).toEqual([]);
     expect(await featureValue("recording_features", ds.recordings["elsewhere.wav"], "rms_dbfs", job.run_id!)).toBeCloseTo(20 * Math.log10(0.5 / Math.SQRT2), 1);
   }, 60_000);
 

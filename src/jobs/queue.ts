@@ -19,6 +19,7 @@ import { ConflictError, InvalidError, invalid } from "../store/errors.js";
 import { abortJob, createJob, getJob, type Job } from "../store/jobs.js";
 import { createRun, finishRun } from "../store/runs.js";
 import { endedItems, storeJobResults } from "./results.js";
+import { announceItemsQueued, deliversNotifications, listenForQueue } from "./wakeup.js";
 
 /** The pg-boss queue every extraction item goes through. */
 export const ITEM_QUEUE = "sonotile-extract-items";
@@ -139,13 +140,22 @@ export interface QueueOptions {
    * the queue); a process that only submits leaves it off.
    */
   supervise?: boolean;
+  /**
+   * Wake this process's workers when items are queued by another process (pg-boss's LISTEN/NOTIFY,
+   * src/jobs/wakeup.ts) — on a PostgreSQL that delivers notifications, not on the embedded one.
+   */
+  listen?: boolean;
 }
+
+/** Milliseconds between attempts at listening again once the listening connection is lost. */
+const LISTEN_RETRY_MS = 2000;
 
 /** A started pg-boss on `sql`, with the item queue created. Stop it with `boss.stop()`. */
 export async function openQueue(sql: Sql, options: QueueOptions = {}): Promise<PgBoss> {
-  const boss = await startBoss(sql, options.supervise ?? false);
+  const boss = await startBoss(sql, options.supervise ?? false, (options.listen ?? false) && (await deliversNotifications(sql)));
   await ensureQueue(boss, DEAD_ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1 });
-  await ensureQueue(boss, ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1, heartbeatSeconds: ITEM_HEARTBEAT_S, expireInSeconds: ITEM_EXPIRE_S, deadLetter: DEAD_ITEM_QUEUE });
+  // `notify`: each insert of items sends a NOTIFY, which wakes listening workers (wakeup.ts).
+  await ensureQueue(boss, ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1, heartbeatSeconds: ITEM_HEARTBEAT_S, expireInSeconds: ITEM_EXPIRE_S, deadLetter: DEAD_ITEM_QUEUE, notify: true });
   return boss;
 }
 
@@ -159,10 +169,13 @@ const BOSS_START_ATTEMPTS = 5;
 /** SQLSTATEs of losing that race: unique_violation, duplicate_schema, duplicate_table, duplicate_object. */
 const CREATION_RACE = new Set(["23505", "42P06", "42P07", "42710"]);
 
-async function startBoss(sql: Sql, supervise: boolean): Promise<PgBoss> {
+async function startBoss(sql: Sql, supervise: boolean, listen: boolean): Promise<PgBoss> {
   for (let attempt = 1; ; attempt++) {
     const boss = new PgBoss({
-      db: bossDatabase(sql),
+      db: listen
+        ? { ...bossDatabase(sql), listen: (channel, onNotification, onReconnect) => listenForQueue(sql, channel, onNotification, onReconnect, LISTEN_RETRY_MS) }
+        : bossDatabase(sql),
+      useListenNotify: listen,
       schema: BOSS_SCHEMA,
       schedule: false,
       supervise,
@@ -185,10 +198,9 @@ async function startBoss(sql: Sql, supervise: boolean): Promise<PgBoss> {
 async function ensureQueue(boss: PgBoss, name: string, options: Parameters<PgBoss["createQueue"]>[1]): Promise<void> {
   const existing = await boss.getQueue(name);
   if (existing) {
-    // A queue created by an older release keeps its settings: bring the expiry up to date.
-    if (options?.expireInSeconds !== undefined && existing.expireInSeconds !== options.expireInSeconds) {
-      await boss.updateQueue(name, { expireInSeconds: options.expireInSeconds });
-    }
+    // A queue created by an older release keeps its settings: bring the expiry and notify up to date.
+    const stale = (["expireInSeconds", "notify"] as const).filter((key) => options?.[key] !== undefined && existing[key] !== options[key]);
+    if (stale.length) await boss.updateQueue(name, Object.fromEntries(stale.map((key) => [key, options![key]])));
     return;
   }
   try {
@@ -301,6 +313,7 @@ export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: Extrac
     }
     return job.id;
   });
+  announceItemsQueued();
   return getJob(sql, jobId);
 }
 

@@ -52,6 +52,7 @@ import { TilePool } from "../tiles/pool.js";
 import { DEAD_ITEM_QUEUE, ITEM_QUEUE, ITEM_RETRY_LIMIT, bossDatabase, extractFeaturesData, jobFeatures, openQueue, type ExtractFeaturesData, type ItemMessage, type ItemTarget } from "./queue.js";
 import type { FeaturesTaskResult } from "../features/task.js";
 import { endedItems, storeJobResults, type EndedItem, type StoredValues } from "./results.js";
+import { onItemsQueued } from "./wakeup.js";
 
 export interface WorkerOptions {
   sql: Sql;
@@ -59,7 +60,10 @@ export interface WorkerOptions {
   threads?: number;
   /** A pool to compute on instead of one of its own (the caller closes it); `threads` is then ignored. */
   pool?: TilePool;
-  /** Seconds between polls of an empty queue (default 1). */
+  /**
+   * Seconds between polls of an empty queue (default 1). Items queued meanwhile wake the worker
+   * at once when it can hear of them (src/jobs/wakeup.ts); the poll takes the others.
+   */
   pollingIntervalSeconds?: number;
   /**
    * The host name this worker goes by (default `os.hostname()`): recorded with the items it
@@ -98,7 +102,7 @@ const MAX_COMPUTATIONS = 3;
  */
 const SKIP_CHECK_MS = 2000;
 
-/** Batches of items a worker holds at once (pg-boss `localConcurrency`): each fetched while the other computes. */
+/** Batches of items a worker holds at once (one pg-boss worker each): each fetched while the other computes. */
 const BATCHES_IN_HAND = 2;
 
 /** Seconds between a worker's refreshes of its `job_workers` row. */
@@ -131,18 +135,27 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
   // An item is a whole recording, which may last hours: no time limit (a stuck worker is
   // found by its heartbeat instead).
   const pool = options.pool ?? new TilePool({ threads: options.threads, taskTimeoutMs: 2 ** 31 - 1 });
-  const boss = await openQueue(sql, { supervise: true });
+  const boss = await openQueue(sql, { supervise: true, listen: true });
   const leave = await announceWorker(sql, by);
   const ctx: ItemContext = { sql, pool, boss, by, log, missingDirs: new Set(), settle: settler({ sql, by }) };
   const stopping = new AbortController();
   // Two items in hand per thread keep every thread busy between completions; and two batches in
   // hand (BATCHES_IN_HAND) keep them busy while one batch is answered and the next fetched.
   const batchSize = pool.threads * 2;
-  await boss.work(ITEM_QUEUE, {
-    batchSize, localConcurrency: BATCHES_IN_HAND, includeMetadata: true, perJobResults: true, burstWhenBatchFull: true,
-    pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1,
-  }, async (jobs: JobWithMetadata<ItemMessage>[]): Promise<JobResult[]> => {
-    let released = false;
+  const pollingIntervalSeconds = options.pollingIntervalSeconds ?? 1;
+  // Until when this worker takes no items (RELEASE_PAUSE_MS after it left one for another host),
+  // and the wait for it, after which a fetcher fetches again.
+  let pausedUntil = 0;
+  const pause = () => sleep(pausedUntil - Date.now(), undefined, { signal: stopping.signal }).catch(() => {});
+  const takeBatch = async (jobs: JobWithMetadata<ItemMessage>[]): Promise<JobResult[]> => {
+    if (Date.now() < pausedUntil) {
+      // Fetched by this worker's other fetcher — woken, as every worker is, by the item left for
+      // another host going back to the queue: given back, as new messages that count no
+      // delivery, for the other hosts' workers.
+      await boss.insert(ITEM_QUEUE, jobs.map((j) => ({ data: j.data, priority: j.priority })));
+      await pause();
+      return jobs.map((j) => ({ id: j.id, status: "completed" }));
+    }
     // The batch's items claimed in one statement, and each job read (and started) once.
     const claimed = claimItems(sql, jobs.map((j) => j.data));
     const started = new Map<string, Promise<Job>>();
@@ -150,21 +163,32 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
     const results = await Promise.all(jobs.map(async (job): Promise<JobResult> => {
       try {
         const target = (await claimed).get(`${job.data.job_id} ${job.data.item}`);
-        if ((await processItem(ctx, job.data, target, { retryCount: job.retryCount, retryLimit: job.retryLimit }, jobOf)) === "released") released = true;
+        if ((await processItem(ctx, job.data, target, { retryCount: job.retryCount, retryLimit: job.retryLimit }, jobOf)) === "released") pausedUntil = Date.now() + RELEASE_PAUSE_MS;
         return { id: job.id, status: "completed" };
       } catch (err) {
         return { id: job.id, status: "failed", output: { message: (err as Error).message } };
       }
     }));
     // The next batch is fetched once this one is answered.
-    if (released) await sleep(RELEASE_PAUSE_MS, undefined, { signal: stopping.signal }).catch(() => {});
+    if (Date.now() < pausedUntil) await pause();
     return results;
-  });
-  await boss.work(DEAD_ITEM_QUEUE, { includeMetadata: true, pollingIntervalSeconds: options.pollingIntervalSeconds ?? 1 },
+  };
+  // One pg-boss worker per batch in hand, each by its id: items queued in this process wake them
+  // all (boss.notifyWorker), as a NOTIFY from another process does. Notifications keep the
+  // polling interval: they are a hint, and the poll takes what they do not announce.
+  const fetchers: string[] = [];
+  for (let i = 0; i < BATCHES_IN_HAND; i++) {
+    fetchers.push(await boss.work(ITEM_QUEUE, {
+      batchSize, includeMetadata: true, perJobResults: true, burstWhenBatchFull: true, pollingIntervalSeconds, notifyPollingIntervalSeconds: pollingIntervalSeconds,
+    }, takeBatch));
+  }
+  const deaf = onItemsQueued(() => fetchers.forEach((id) => boss.notifyWorker(id)));
+  await boss.work(DEAD_ITEM_QUEUE, { includeMetadata: true, pollingIntervalSeconds },
     async ([job]: JobWithMetadata<ItemMessage>[]) => giveUpItem(ctx, job.data));
   return {
     async stop() {
       stopping.abort();
+      deaf();
       await boss.offWork(DEAD_ITEM_QUEUE, { wait: true });
       await boss.offWork(ITEM_QUEUE, { wait: true });
       await boss.stop({ graceful: true, close: false });
