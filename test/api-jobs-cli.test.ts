@@ -66,7 +66,7 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
     expect(JSON.parse((await onData(["jobs", "list", "--json"])).stdout).total).toBe(0);
   }, 60_000);
 
-  it("retry: a pending job is refused (exit 2); an aborted one's skipped items become a new job, whose id is printed", async () => {
+  it("retry: a pending job is refused (exit 2), and one of a chain whose latest retry is pending; an aborted one's skipped items become a new job, whose id is printed", async () => {
     const job = JSON.parse((await onData(["jobs", "submit", "--dataset", dataset, "--features", "rms_dbfs", "--priority", "3", "--json"])).stdout);
     expect(await onData(["jobs", "retry", job.id])).toMatchObject({ code: 2, stderr: `sonotile jobs: cannot retry job ${job.id}: it is pending (only a completed or aborted job can be)\n` });
     expect((await onData(["jobs", "abort", job.id])).code).toBe(0);
@@ -79,6 +79,8 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
     expect((await onData(["jobs", "abort", id])).code).toBe(0);
     const urgent = JSON.parse((await onData(["jobs", "retry", id, "--priority", "-5", "--json"])).stdout);
     expect(urgent).toMatchObject({ retry_of: id, priority: -5 });
+    // The first job while that retry of its retry is pending: what is still not done is not known yet.
+    expect(await onData(["jobs", "retry", job.id])).toMatchObject({ code: 2, stderr: `sonotile jobs: cannot retry job ${job.id}: job ${urgent.id}, a retry of job ${id}, is pending; retry once it ends\n` });
   }, 120_000);
 });
 

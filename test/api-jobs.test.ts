@@ -4,6 +4,7 @@
  * back over HTTP. Embedded database, or DATABASE_URL when set.
  */
 import { createHash } from "node:crypto";
+import { copyFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -282,13 +283,54 @@ describe("POST /v1/jobs extract_features", () => {
     expect(retried.json()).toMatchObject({ retry_of: job.id, progress_total: 1, data: { targets: { recording_ids: [kept] } } });
     // Sent twice (a double click, a client's own retry): the second would run the same items beside the first.
     const twice = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/retry`, headers: admin });
-    expect([twice.statusCode, twice.json().message]).toEqual([409, `cannot retry job ${job.id}: job ${retried.json().id}, a retry of it, is pending; retry that one once it ends`]);
+    expect([twice.statusCode, twice.json().message]).toEqual([409, `cannot retry job ${job.id}: job ${retried.json().id}, a retry of it, is pending; retry once it ends`]);
     expect((await app.inject({ method: "POST", url: `/v1/jobs/${retried.json().id}/abort`, headers: admin })).statusCode).toBe(200);
 
     expect((await app.inject({ method: "POST", url: `/v1/recordings/${kept}/archive`, headers: admin })).statusCode).toBe(200);
     const none = await app.inject({ method: "POST", url: `/v1/jobs/${retried.json().id}/retry`, headers: admin });
     expect([none.statusCode, none.json().message]).toEqual([409, `cannot retry job ${retried.json().id}: the targets of its failed, errored or skipped items are all archived, trashed or deleted since; restore them first`]);
   }, 60_000);
+
+  it("retry after a retry ran: what is still not done, each target's latest outcome in the chain of retries counting; refused while any retry of the chain runs", async () => {
+    const [fixed, broken] = [await missingRecording(t.db.sql, fx, "chain-fixed.wav"), await missingRecording(t.db.sql, fx, "chain-broken.wav")];
+    const post = async (url: string) => app.inject({ method: "POST", url, headers: admin, payload: url === "/v1/jobs" ? { task: "extract_features", data: { targets: { recording_ids: [fx.recordings["tone1k.wav"], fixed, broken] }, features: ["rms_dbfs"] } } : undefined });
+    const run = async (id: string) => {
+      const worker = await startWorker({ sql: t.db.sql, threads: 1, pollingIntervalSeconds: 0.5 });
+      try {
+        return await waitForJob(t.db.sql, id, (j) => j.status === "completed", 30_000);
+      } finally {
+        await worker.stop();
+      }
+    };
+    const targetsOf = async (id: string) => (await app.inject({ url: `/v1/jobs/${id}/items` })).json().items.map((i: { target_id: string; status: string }) => [i.target_id, i.status]);
+    const job = (await post("/v1/jobs")).json();
+    expect(await run(job.id)).toMatchObject({ result: "failure", progress_done: 3 });
+    const first = await post(`/v1/jobs/${job.id}/retry`);
+    expect(first.statusCode, first.body).toBe(201);
+    expect(await targetsOf(first.json().id)).toEqual([[fixed, "pending"], [broken, "pending"]]);
+    // One of the two files put in place (tone3k.wav's twin: the content registered), and the retry run.
+    await copyFile(join(dir.path, "tone3k.wav"), join(dir.path, "chain-fixed.wav"));
+    expect(await run(first.json().id)).toMatchObject({ result: "failure" });
+    expect(await targetsOf(first.json().id)).toEqual([[fixed, "done"], [broken, "failed"]]);
+
+    // The job retried again: only what its retry left failed — not the item that retry did.
+    const second = await post(`/v1/jobs/${job.id}/retry`);
+    expect(second.statusCode, second.body).toBe(201);
+    expect(second.json()).toMatchObject({ retry_of: job.id, progress_total: 1, data: { targets: { recording_ids: [broken] } } });
+    // While it is pending, no job of the chain is retried: the first retry's failed item is the one it runs.
+    for (const id of [job.id, first.json().id]) {
+      const refused = await post(`/v1/jobs/${id}/retry`);
+      expect([refused.statusCode, refused.json().message]).toEqual([409, `cannot retry job ${id}: job ${second.json().id}, a retry of ${id === job.id ? "it" : `job ${job.id}`}, is pending; retry once it ends`]);
+    }
+    expect((await post(`/v1/jobs/${second.json().id}/abort`)).statusCode).toBe(200);
+    // Aborted: its skipped item is what is left, from any job of the chain; with a status that none has, a 409 that says why.
+    const third = await post(`/v1/jobs/${first.json().id}/retry`);
+    expect(third.statusCode, third.body).toBe(201);
+    expect(third.json()).toMatchObject({ retry_of: first.json().id, data: { targets: { recording_ids: [broken] } } });
+    expect((await post(`/v1/jobs/${third.json().id}/abort`)).statusCode).toBe(200);
+    const none = await post(`/v1/jobs/${job.id}/retry?status=failed`);
+    expect([none.statusCode, none.json().message]).toEqual([409, `cannot retry job ${job.id}: none of its items is failed since its retries (the latest: job ${third.json().id})`]);
+  }, 90_000);
 
   it("limits the spectral features to a band when the job gives one", async () => {
     const submit = (band: object) => app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { clip_ids: [fx.clipIds[1]] }, features: ["peak_frequency_hz", "spectral_centroid_hz"], band } } });

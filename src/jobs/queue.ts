@@ -318,14 +318,32 @@ export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: Extrac
 }
 
 /**
- * ConflictError when job `id` has a retry still pending or running: another would run the same
- * items again beside it (a request sent twice, a double click). Job `id`'s row is locked first, so
- * that of two retries submitted at once the second sees the first.
+ * The jobs of job `id`'s chain of retries: its first job (the one submitted anew, which `id`
+ * retries through `retry_of`, or `id` itself) and every retry of it or of its retries — a tree,
+ * every job of which computes the same task data over some of the first job's targets.
+ */
+const chainOf = (db: Queryable, id: string) => db`
+  WITH RECURSIVE up AS (
+    SELECT id, retry_of FROM jobs WHERE id = ${id}
+    UNION ALL SELECT j.id, j.retry_of FROM jobs j JOIN up ON j.id = up.retry_of
+  ), chain AS (
+    SELECT id FROM up WHERE retry_of IS NULL
+    UNION ALL SELECT j.id FROM jobs j JOIN chain c ON j.retry_of = c.id
+  ) SELECT id FROM chain`;
+
+/**
+ * ConflictError when a job of job `id`'s chain of retries (chainOf) is pending or running: a
+ * retry now would run its items again beside it (a request sent twice, a double click), and
+ * its outcomes are what the retry must start from (retryExtractJob). The first job's row is
+ * locked first, so that of two retries of one chain submitted at once the second sees the first.
  */
 async function refuseUnfinishedRetry(tx: Queryable, id: string): Promise<void> {
-  await tx`SELECT id FROM jobs WHERE id = ${id} FOR UPDATE`;
-  const [earlier] = await tx<{ id: string; status: string }[]>`SELECT id, status FROM jobs WHERE retry_of = ${id} AND status IN ('pending', 'running') ORDER BY created_at LIMIT 1`;
-  if (earlier) throw new ConflictError(`cannot retry job ${id}: job ${earlier.id}, a retry of it, is ${earlier.status}; retry that one once it ends`);
+  await tx`SELECT id FROM jobs WHERE id IN (${chainOf(tx, id)}) AND retry_of IS NULL FOR UPDATE`;
+  const [running] = await tx<{ id: string; status: string; retry_of: string }[]>`
+    SELECT id, status, retry_of FROM jobs WHERE id IN (${chainOf(tx, id)}) AND status IN ('pending', 'running') ORDER BY created_at LIMIT 1`;
+  if (running) {
+    throw new ConflictError(`cannot retry job ${id}: job ${running.id}, a retry of ${running.retry_of === id ? "it" : `job ${running.retry_of}`}, is ${running.status}; retry once it ends`);
+  }
 }
 
 /** The item statuses a retry runs again: what a finished or aborted job did not get done. */
@@ -334,27 +352,41 @@ export type RetriedItemStatus = (typeof RETRIED_ITEM_STATUSES)[number];
 
 /**
  * Submits a job that runs again the items of job `id` that failed, ended in an error or were
- * skipped by an abort (`statuses`: only those; default all three): the same task data —
+ * skipped by an abort (`statuses`: only those; default all three) — as they stand now: a target's
+ * outcome is its latest item's in the job's chain of retries (chainOf), so that retrying a job
+ * after a retry of it ran runs what is still not done, not what that retry did: the same task data —
  * features, params, band, expiration — and priority unless `priority` gives another, its targets those items' targets (recordings
  * or clips, as the items name them), `retry_of` naming job `id`. Targets archived, trashed or
  * deleted since are left out (`leftOut`), as a dataset's job leaves out its archived recordings:
  * archiving the file that failed and retrying the rest is the usual way to finish a job.
- * ConflictError while job `id` or a retry of it is pending or running, when none of its items has those statuses
+ * ConflictError while job `id` or a job of its chain is pending or running, when none of its items has those statuses
  * or none of their targets is left, or when more than MAX_JOB_TARGET_IDS have (a dataset's job
  * may have more items than a job may name targets).
  */
 export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { statuses?: readonly RetriedItemStatus[]; priority?: number; created_by: string | null }): Promise<{ job: Job; leftOut: ItemTarget[] }> {
   const job = await getJob(sql, id);
   if (job.status === "pending" || job.status === "running") throw new ConflictError(`cannot retry job ${id}: it is ${job.status} (only a completed or aborted job can be)`);
+  // Before the outcomes are read: a retry still running has not settled its items.
+  await refuseUnfinishedRetry(sql, id);
   const statuses = r.statuses ?? RETRIED_ITEM_STATUSES;
   const named = statuses.join(", ").replace(/, ([^,]*)$/, " or $1");
+  // Each target's latest item in the chain (by its job's creation): a later retry's outcome replaces the job's own.
   const items = await sql<{ target: ItemTarget; available: boolean }[]>`
+    WITH latest AS (
+      SELECT DISTINCT ON (i.target->>'kind', i.target->>'id') i.target->>'kind' AS kind, i.target->>'id' AS id, i.status
+      FROM job_items i JOIN jobs j ON j.id = i.job_id WHERE j.id IN (${chainOf(sql, id)})
+      ORDER BY i.target->>'kind', i.target->>'id', j.created_at DESC, j.id DESC
+    )
     SELECT i.target, CASE WHEN i.target->>'kind' = 'clip'
       THEN EXISTS (SELECT 1 FROM clips c WHERE c.id = (i.target->>'id')::uuid AND ${effectiveState(sql, "clips", "c")} = 'active')
       ELSE EXISTS (SELECT 1 FROM recordings r WHERE r.id = (i.target->>'id')::uuid AND ${effectiveState(sql, "recordings", "r")} = 'active') END AS available
-    FROM job_items i WHERE i.job_id = ${id} AND i.status = ANY(${statuses as string[]}) ORDER BY i.item`
+    FROM job_items i JOIN latest l ON l.kind = i.target->>'kind' AND l.id = i.target->>'id'
+    WHERE i.job_id = ${id} AND l.status = ANY(${statuses as string[]}) ORDER BY i.item`
     .then((rows) => rows.map((row) => ({ ...row.target, available: row.available })));
-  if (!items.length) throw new ConflictError(`cannot retry job ${id}: none of its items is ${named}`);
+  if (!items.length) {
+    const [later] = await sql<{ id: string }[]>`SELECT id FROM jobs WHERE id IN (${chainOf(sql, id)}) AND created_at > (SELECT created_at FROM jobs WHERE id = ${id}) ORDER BY created_at DESC LIMIT 1`;
+    throw new ConflictError(`cannot retry job ${id}: none of its items is ${named}${later ? ` since its retries (the latest: job ${later.id})` : ""}`);
+  }
   const kept = items.filter((i) => i.available);
   const leftOut = items.filter((i) => !i.available).map(({ available: _, ...target }) => target);
   if (!kept.length) throw new ConflictError(`cannot retry job ${id}: the targets of its ${named} items are all archived, trashed or deleted since; restore them first`);

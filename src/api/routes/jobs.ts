@@ -124,7 +124,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.post("/jobs/:id/retry", {
     schema: {
-      summary: "Run again, as a new job, the items a completed or aborted job did not get done: failed, errored and skipped (its creator or an admin)", tags, params: idParams,
+      summary: "Run again, as a new job, the items a completed or aborted job did not get done: failed, errored and skipped, as they stand after its retries (its creator or an admin)", tags, params: idParams,
       querystring: z.strictObject({ status: z.enum(RETRIED_ITEM_STATUSES, { error: `must be one of ${RETRIED_ITEM_STATUSES.join(", ")}` }).optional().describe("Only the items of this status; default all three") }),
       body: z.strictObject({ priority: priority.describe("Higher runs first; default the retried job's") }).nullish(),
       response: { 201: jobSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },

@@ -38,7 +38,7 @@ const USAGE = `usage: sonotile jobs submit (--dataset ID | --recordings ID,… |
        sonotile jobs list [--status STATUS]
        sonotile jobs show <job-id>          (with every item that failed or errored, and why)
        sonotile jobs abort <job-id> [--message TEXT]
-       sonotile jobs retry <job-id> [--status STATUS] [--priority N]   (a new job of its failed, errored and skipped items)
+       sonotile jobs retry <job-id> [--status STATUS] [--priority N]   (a new job of its failed, errored and skipped items, after its retries)
 
 Feature extraction jobs, executed by 'sonotile worker' processes. Spectrogram parameters are
 the flags of 'sonotile spectrogram' (e.g. --window-size 0.01). The database must exist
