@@ -4,7 +4,9 @@
  * - local: `sonotile extract <dir> -o features.csv -j N`, the whole command as a child process;
  * - distributed: an `extract_features` job over the same recordings, registered as a dataset,
  *   executed by N `sonotile worker -j 1` processes sharing one PostgreSQL.
- * Both spawn the built CLI (bin/sonotile.js → dist/), as a user runs it.
+ * Both spawn the built CLI (bin/sonotile.js → dist/), as a user runs it. And the case where jobs
+ * pay most per audio second (runShortItems): many short files, where an item's database round
+ * trips outweigh its computation — items/s and audio hours per wall hour per core, 1 and 2 workers.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -43,15 +45,15 @@ interface Dataset {
   bytes: number;
 }
 
-/** `files` recordings of `seconds` each in a new directory `dir` (16-bit mono WAV, sample rates in turn, different noise in each). */
-function writeDataset(dir: string, files: number, seconds: number): Dataset {
+/** `files` recordings of `seconds` each in a new directory `dir` (16-bit mono WAV, sample rates `rates` in turn, different noise in each). */
+function writeDataset(dir: string, files: number, seconds: number, rates: readonly number[] = SAMPLERATES): Dataset {
   mkdirSync(dir);
   const samplerates: Record<number, number> = {};
   let bytes = 0;
   for (let i = 0; i < files; i++) {
-    const rate = SAMPLERATES[i % SAMPLERATES.length];
+    const rate = rates[i % rates.length];
     const wav = encodeWav16(synthesize(seconds, rate, 1 + i), rate);
-    writeFileSync(join(dir, `rec-${String(i).padStart(3, "0")}-${rate / 1000}kHz.wav`), wav);
+    writeFileSync(join(dir, `rec-${String(i).padStart(Math.max(3, String(files - 1).length), "0")}-${rate / 1000}kHz.wav`), wav);
     samplerates[rate] = (samplerates[rate] ?? 0) + 1;
     bytes += wav.length;
   }
@@ -291,6 +293,83 @@ export async function runBatch(quick: boolean, log: (line: string) => void): Pro
       "  header probe, features, CSV). Distributed wall: job created → completed on the database clock, workers already running and idle (queue",
       "  latency, feature-value writes and the artifact included; the PostgreSQL server shares the same cores). Ceiling: the scaling of a pure",
       "  CPU loop in the same rounds — what other work on the machine left of the second core.",
+      `  load average at start ${load[0].join(" ")}, at end ${load[1].join(" ")}`,
+    ];
+    return { lines, result };
+  } finally {
+    if (scratch && !("unavailable" in scratch)) {
+      await scratch.db.close();
+      await scratch.drop();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Items per wall second and audio hours per wall hour (per core) of a run over `items` targets. */
+export interface ItemsRate extends ExtractionScaling {
+  items_per_s: Record<Cores, number>;
+}
+
+export interface ShortItemsResult {
+  dataset: Dataset;
+  rounds: number;
+  local: ItemsRate;
+  distributed: (ItemsRate & { database: string }) | { unavailable: string };
+  load: number[][];
+}
+
+function itemsRate(wall: Record<Cores, number[]>, data: Dataset): ItemsRate {
+  const perSecond = (c: Cores) => data.files / median(wall[c]);
+  return { ...extractionScaling(wall, data.audioSeconds), items_per_s: { 1: perSecond(1), 2: perSecond(2) } };
+}
+
+/** Table rows of an ItemsRate: wall s, items/s, audio h/h, per core, scaling. */
+function itemsLines(label: (c: Cores) => string, r: ItemsRate): string[] {
+  return CORES.map((c) => `  ${label(c).padEnd(40)} ${median(r.wall_s[c]).toFixed(1).padStart(7)} ${r.items_per_s[c].toFixed(0).padStart(8)} ` +
+    `${r.audio_h_per_wall_h[c].toFixed(0).padStart(10)} ${r.audio_h_per_wall_h_per_core[c].toFixed(0).padStart(9)} ${(c === 1 ? "—" : `${r.scaling.toFixed(2)}×`).padStart(8)}`);
+}
+
+/**
+ * Short items: 2000 recordings of 0.5 s at 48 kHz (400 with `--quick`) as one job's targets, executed
+ * by 1, then 2 `sonotile worker -j 1` processes on the same PostgreSQL as the distributed batch
+ * (timeJob), beside `sonotile extract -j N` over the same files in the same rounds. Each item's
+ * computation is a few milliseconds: what is measured is mostly the job machinery per item —
+ * delivery, claim, settlement, progress.
+ */
+export async function runShortItems(quick: boolean, log: (line: string) => void): Promise<{ lines: string[]; result: ShortItemsResult }> {
+  if (!existsSync(join(repo, "dist/cli/main.js"))) throw new Error("bench batch-short spawns the built CLI: run `npm run build` first");
+  const rounds = quick ? 1 : 3;
+  const dir = mkdtempSync(join(tmpdir(), "sonotile-bench-short-"));
+  let scratch: ScratchDatabase | { unavailable: string } | undefined;
+  try {
+    log("batch-short: writing the recordings…");
+    const recordings = join(dir, "recordings");
+    const data = writeDataset(recordings, quick ? 400 : 2000, 0.5, [48000]);
+    scratch = await scratchDatabase();
+    let queue: { scratch: ScratchDatabase; datasetId: string } | undefined;
+    if (!("unavailable" in scratch)) {
+      log(`batch-short: registering the recordings in ${scratch.description}…`);
+      queue = { scratch, datasetId: await registerDataset(scratch.db.sql, recordings, data.files) };
+    }
+    const load = [loadAverage()];
+    const wall = { local: { 1: [], 2: [] } as Record<Cores, number[]>, distributed: { 1: [], 2: [] } as Record<Cores, number[]> };
+    for (let r = 0; r < rounds; r++) {
+      log(`batch-short: round ${r + 1}/${rounds}: sonotile extract, jobs on sonotile workers…`);
+      for (const cores of rotate(CORES, r)) wall.local[cores].push(await timeExtract(recordings, join(dir, `features-${cores}.csv`), cores));
+      if (queue) for (const workers of rotate(CORES, r)) wall.distributed[workers].push(await timeJob(queue.scratch, queue.datasetId, workers));
+    }
+    load.push(loadAverage());
+    const distributed = "unavailable" in scratch ? scratch : { database: scratch.description, ...itemsRate(wall.distributed, data) };
+    const result: ShortItemsResult = { dataset: data, rounds, local: itemsRate(wall.local, data), distributed, load };
+    const lines = [
+      `Short items: ${data.files} recordings × ${data.secondsPerFile} s at 48 kHz (16-bit WAV), ${(data.audioSeconds / 3600).toFixed(3)} h of audio; ` +
+        `default parameters, every feature — median of ${rounds} round${rounds > 1 ? "s" : ""}`,
+      `  ${"".padEnd(40)} ${"wall s".padStart(7)} ${"items/s".padStart(8)} ${"audio h/h".padStart(10)} ${"per core".padStart(9)} ${"scaling".padStart(8)}`,
+      ...itemsLines((c) => `local: sonotile extract -j ${c}`, result.local),
+      ...("unavailable" in distributed
+        ? [`  distributed: not measured — ${distributed.unavailable}`]
+        : [...itemsLines((c) => `distributed: ${c} × sonotile worker -j 1`, distributed), `  database: ${distributed.database}`]),
+      "  Wall as in the batch part: local spawn to exit; distributed job created → completed on the database clock, workers already running and idle.",
       `  load average at start ${load[0].join(" ")}, at end ${load[1].join(" ")}`,
     ];
     return { lines, result };

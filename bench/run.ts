@@ -3,7 +3,7 @@
  *
  *   npm run bench                      everything, full rounds
  *   npm run bench -- --quick           fewer rounds and shorter benchmark.js cycles
- *   npm run bench -- --only fft        one part: fft | stft | pcen | whombat | pool | tiles | batch (comma list)
+ *   npm run bench -- --only fft        one part: fft | stft | pcen | whombat | pool | tiles | batch | batch-short (comma list)
  *   npm run bench -- --json            also write bench/results/<date>.json
  *   npm run bench -- --json -          JSON on stdout, the table on stderr
  *
@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
-import { runBatch } from "./batch.js";
+import { runBatch, runShortItems } from "./batch.js";
 import { runFft } from "./fft.js";
 import { CASES, runCase, type CaseResult } from "./stft.js";
 import { loadAverage } from "./lib/measure.js";
@@ -20,7 +20,7 @@ import { runPool } from "./pool.js";
 import { runTiles, tileTargets } from "./tiles.js";
 import { awkwardCosts, caseTable, fmtRate, fftTable, fftTargets, pcenNativeLine, pcenTargets, stftTargets, targetLines, type Target } from "./report.js";
 
-const PARTS = ["fft", "stft", "pcen", "whombat", "pool", "tiles", "batch"] as const;
+const PARTS = ["fft", "stft", "pcen", "whombat", "pool", "tiles", "batch", "batch-short"] as const;
 type Part = (typeof PARTS)[number];
 
 interface Args { quick: boolean; only: Set<Part>; json: string | null }
@@ -126,6 +126,11 @@ async function main(): Promise<void> {
     const { lines, result } = await runBatch(args.quick, log);
     emit([...lines, ""]);
     results.batch = result;
+  }
+  if (args.only.has("batch-short")) {
+    const { lines, result } = await runShortItems(args.quick, log);
+    emit([...lines, ""]);
+    results.batch_short = result;
   }
   emit(["Issue 7 targets (✓ met, ✗ missed, ? not measured) — ratios from this run", ...targetLines(targets)]);
   emit([`load average at end: ${loadAverage().join(" ")}`]);
