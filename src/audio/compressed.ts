@@ -28,7 +28,7 @@
  * (each with its own pre-skip and end trimming), and a seek bisects within the link that holds its
  * block — or, near that link's start, decodes from there.
  */
-import { type FlacEnd, frameHeaderProblem, frameIntact, frameProblemAfter, lastFrameEnd, readFrameHeader, seekFrame } from "./flacseek.js";
+import { frameHeaderProblem, frameIntact, frameProblemAfter, lastFrameEnd, readFrameHeader, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
 import { chainLinks, firstAudioPage, firstFilePage, type HeaderPages, MAX_PAGE, oggPageCrc, OggPageCheck, pageLength, parsePage, readPage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
 import { audioStart } from "./oggstart.js";
@@ -530,7 +530,7 @@ export class StreamReader implements AudioReader {
     if (!Number.isInteger(blockFrames) || blockFrames < 1) throw new RangeError(`blockFrames must be a positive integer, got ${blockFrames}`);
     const r = new StreamReader(src, probe, dataStart, blockFrames);
     try {
-      const flacEnd = probe.flac ? await r.flacEnd(probe.flac) : null;
+      const flacEnd = probe.flac ? await lastFrameEnd(src, probe.flac.firstFrame, probe.flac.blocksize) : null;
       if (flacEnd) probe.flac!.dataEnd = flacEnd.byte;
       if (probe.frames === null) {
         let frames = 0;
@@ -553,37 +553,6 @@ export class StreamReader implements AudioReader {
       throw err;
     }
     return r;
-  }
-
-  /**
-   * Where the FLAC's frames end (flacseek.ts lastFrameEnd), its last whole frame decoded by itself
-   * to confirm it: lastFrameEnd takes a frame for whole where its CRC-16 matches, and in a file cut
-   * inside its last frame the two bytes before the cut match the CRC of the bytes before them by
-   * chance once in 65536 cuts. That cut frame was taken for whole: the file opened with STREAMINFO's
-   * length and failed at its last block (`corrupt stream: cannot decode the audio after frame
-   * 12288`), where the same file cut a byte further is refused at open (`stream ends at frame
-   * 12288`); of unstated length it was refused where the other is read up to its last whole frame.
-   * libFLAC reads a frame by its subframes, to where its CRC truly is: a cut one gives no samples.
-   * A last frame with a reserved code or another rate (frameHeaderProblem) is not judged here:
-   * reads report it where they reach it, as they do such a frame anywhere else.
-   */
-  private async flacEnd(flac: FlacSeek): Promise<FlacEnd | null> {
-    const end = await lastFrameEnd(this.src, flac.firstFrame, flac.blocksize);
-    if (!end?.last) return end;
-    const bytes = await this.src.read(end.last.offset, end.byte - end.last.offset); // within the last window (lastFrameEnd)
-    const header = readFrameHeader(bytes, 0, flac.blocksize);
-    if (!header || frameHeaderProblem(header, end.last.offset, this.probe.samplerate)) return end;
-    const dec = await this.newDecoder();
-    try {
-      const rs = [await dec.decode(bytes), await dec.flush!()];
-      const samples = rs.reduce((n, r) => n + r.samplesDecoded, 0);
-      if (rs.every((r) => r.errors.length === 0) && samples === end.sample - end.last.sample) return end;
-    } catch {
-      // a decoder error: the frame is not whole either
-    } finally {
-      dec.free();
-    }
-    return { sample: end.last.sample, byte: end.last.offset }; // the frame before it closes at its header (lastFrameEnd)
   }
 
   /** Fetched file bytes so far. */

@@ -268,8 +268,6 @@ export async function frameIntact(src: ByteSource, frame: FlacFrame, dataEnd: nu
 export interface FlacEnd {
   sample: number;
   byte: number;
-  /** The last whole frame's header: its byte offset and first sample (absent when no frame is whole). */
-  last?: { offset: number; sample: number };
 }
 
 /**
@@ -283,9 +281,7 @@ export interface FlacEnd {
  * pattern inside the audio data (its CRC-8 passes by chance) closes nowhere, so the real frame
  * holding it is still found behind it. Sample 0 when the window holds every frame from
  * `firstFrame` on and none is whole (cut inside the first); null when no frame is confirmed
- * otherwise (a last frame longer than the window). The CRC of a frame cut by the end of the file
- * may match by chance: the caller confirms the last frame (`last`) by decoding it (compressed.ts
- * StreamReader.flacEnd).
+ * otherwise (a last frame longer than the window).
  */
 export async function lastFrameEnd(src: ByteSource, firstFrame: number, fixedBlocksize: number): Promise<FlacEnd | null> {
   const from = Math.max(0, src.size - WINDOW);
@@ -308,7 +304,7 @@ export async function lastFrameEnd(src: ByteSource, firstFrame: number, fixedBlo
     const h = parseFrameHeader(b, i, fixedBlocksize);
     if (!h) continue;
     const end = closing(i, next);
-    if (end >= 0) return { sample: h.sample + h.blocksize, byte: from + end, last: { offset: from + i, sample: h.sample } };
+    if (end >= 0) return { sample: h.sample + h.blocksize, byte: from + end };
     next = i;
   }
   return from <= firstFrame ? { sample: 0, byte: firstFrame } : null;
