@@ -297,12 +297,17 @@ export async function runBatch(quick: boolean, log: (line: string) => void): Pro
     ];
     return { lines, result };
   } finally {
-    if (scratch && !("unavailable" in scratch)) {
-      await scratch.db.close();
-      await scratch.drop();
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await removeScratch(scratch, dir);
   }
+}
+
+/** Drops a part's scratch database (when one was made) and removes its temporary directory. */
+async function removeScratch(scratch: ScratchDatabase | { unavailable: string } | undefined, dir: string): Promise<void> {
+  if (scratch && !("unavailable" in scratch)) {
+    await scratch.db.close();
+    await scratch.drop();
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** Items per wall second and audio hours per wall hour (per core) of a run over `items` targets. */
@@ -374,10 +379,6 @@ export async function runShortItems(quick: boolean, log: (line: string) => void)
     ];
     return { lines, result };
   } finally {
-    if (scratch && !("unavailable" in scratch)) {
-      await scratch.db.close();
-      await scratch.drop();
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await removeScratch(scratch, dir);
   }
 }
