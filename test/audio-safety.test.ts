@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AudioFormatError, decode, fileMd5, openAudio, probeAudio } from "../src/audio/index.js";
 import { parseRiff } from "../src/audio/riff.js";
-import { decodeError, fixOggCrc } from "./audio-helpers.js";
+import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets } from "./audio-helpers.js";
 import { memorySource, readAhead, type ByteSource } from "../src/audio/source.js";
 
 const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
@@ -210,6 +210,28 @@ describe("malformed files are rejected with a message naming the problem", () =>
           const got = await decode(bytes);
           expect(got.frames, `${name} + ${tail.length} bytes`).toBe(16000);
           expect(got.data[0]).toEqual(whole.data[0]);
+        }
+      }
+    }
+  });
+
+  it("a FLAC followed by 64 KiB or more of junk, or by a copy of a frame header, reads whole and seeks within its frames — it failed its last frame, or seeks landed in the junk", async () => {
+    let seed = 1;
+    const junk = new Uint8Array(1 << 16).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+    for (const name of ["flac_pcm_16.flac", "flac_pcm_s8.flac"]) {
+      const flac = fixture(name);
+      const whole = await decode(flac);
+      const header = flac.subarray(flacFrameOffsets(flac)[0], flacFrameOffsets(flac)[0] + 16);
+      for (const tail of [junk, new Uint8Array(3 << 20), header]) {
+        const bytes = concatBytes(flac, tail);
+        const got = await decode(bytes);
+        expect(got.frames, `${name} + ${tail.length} bytes`).toBe(16000);
+        expect(got.data[0]).toEqual(whole.data[0]);
+        const reader = await openAudio(bytes, { blockFrames: 1024 });
+        try {
+          for (const start of [13197, 14999]) expect(await reader.read(0, start, 1001)).toEqual(whole.data[0].subarray(start, start + 1001));
+        } finally {
+          await reader.close();
         }
       }
     }

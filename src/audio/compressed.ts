@@ -256,7 +256,7 @@ function checkDecoded(kind: string, r: Decoded, what: string): Decoded {
 async function explainFlac(src: ByteSource, probe: Probe, sample: number, err: unknown): Promise<unknown> {
   const flac = probe.flac;
   if (!flac || !(err instanceof AudioFormatError)) return err;
-  const frame = await seekFrame(src, flac.firstFrame, sample, flac.blocksize);
+  const frame = await seekFrame(src, flac.firstFrame, sample, flac.blocksize, flac.dataEnd);
   const problem = frame && (await frameProblemAfter(src, frame.offset, probe.samplerate));
   return problem ? new AudioFormatError(problem) : err;
 }
@@ -646,7 +646,7 @@ export class StreamReader implements AudioReader {
 
   /** Replaces the cursor by one starting at the FLAC frame that holds the first sample of block k. */
   private async seekFlac(k: number, flac: FlacSeek): Promise<void> {
-    const frame = await seekFrame(this.src, flac.firstFrame, k * this.blockFrames, flac.blocksize);
+    const frame = await seekFrame(this.src, flac.firstFrame, k * this.blockFrames, flac.blocksize, flac.dataEnd);
     if (!frame) throw new AudioFormatError(`flac: no frame found before sample ${k * this.blockFrames} (corrupt stream?)`);
     // libFLAC drops a corrupt frame and decodes on from the next; an error is reported for it
     // after a frame decoded, but not for the first frame a fresh decoder is fed, whose loss then

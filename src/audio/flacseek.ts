@@ -177,10 +177,11 @@ function* frameEnds(b: Uint8Array, start: number): Generator<number> {
 
 /**
  * The first frame header at or after `from` that is confirmed by a consistent next header (or by
- * the end of the file), within one window; null if none.
+ * the end of the stream), within one window; null if none.
+ * @param end where the stream's frames end (lastFrameEnd; the file's end where not known)
  */
-async function frameAfter(src: ByteSource, from: number, fixedBlocksize: number): Promise<FlacFrame | null> {
-  const b = await src.read(from, WINDOW);
+async function frameAfter(src: ByteSource, from: number, fixedBlocksize: number, end: number): Promise<FlacFrame | null> {
+  const b = await src.read(from, Math.min(WINDOW, end - from));
   for (let i = 0; i + 6 <= b.length; i++) {
     if (b[i] !== 0xff) continue;
     const h = parseFrameHeader(b, i, fixedBlocksize);
@@ -193,7 +194,7 @@ async function frameAfter(src: ByteSource, from: number, fixedBlocksize: number)
         break; // a false sync before or after: try the next candidate
       }
     }
-    if (from + b.length >= src.size) return { offset: from + i, ...h }; // the last frame has no successor
+    if (from + b.length >= end) return { offset: from + i, ...h }; // the last frame has no successor
   }
   return null;
 }
@@ -202,19 +203,22 @@ async function frameAfter(src: ByteSource, from: number, fixedBlocksize: number)
  * The frame that holds sample `target`, found by bisection from the first audio frame at
  * `firstFrame` to within one window of bytes, then walked to through the frames after it in that
  * window; the last frame before it when the one that holds it cannot be parsed (a reserved code).
- * Null when even the first frame starts after `target`.
+ * Null when even the first frame starts after `target`. The search stays before `end`: bytes after
+ * the last frame may hold a copy of a frame header (a stray header there was taken for the frame
+ * sought, and the read failed or fed the decoder the junk).
+ * @param end where the stream's frames end (FlacSeek.dataEnd, lastFrameEnd; the file's end where not known)
  */
-export async function seekFrame(src: ByteSource, firstFrame: number, target: number, fixedBlocksize: number): Promise<FlacFrame | null> {
-  let best = await frameAfter(src, firstFrame, fixedBlocksize);
+export async function seekFrame(src: ByteSource, firstFrame: number, target: number, fixedBlocksize: number, end = src.size): Promise<FlacFrame | null> {
+  let best = await frameAfter(src, firstFrame, fixedBlocksize, end);
   if (!best || best.sample > target) return null;
-  let hi = src.size;
+  let hi = end;
   while (hi - best.offset > WINDOW) {
     const mid = Math.floor((best.offset + hi) / 2);
-    const f = await frameAfter(src, mid, fixedBlocksize);
+    const f = await frameAfter(src, mid, fixedBlocksize, end);
     if (f && f.sample <= target && f.offset > best.offset) best = f;
     else hi = mid;
   }
-  return frameHolding(src, best, target, fixedBlocksize);
+  return frameHolding(src, best, target, fixedBlocksize, end);
 }
 
 /**
@@ -227,8 +231,8 @@ export async function seekFrame(src: ByteSource, firstFrame: number, target: num
  * failed reads that do not touch it, or — the first frame a decoder is fed, which libFLAC drops
  * without a word — gave wrong samples.
  */
-async function frameHolding(src: ByteSource, frame: FlacFrame, target: number, fixedBlocksize: number): Promise<FlacFrame> {
-  const b = await src.read(frame.offset, WINDOW);
+async function frameHolding(src: ByteSource, frame: FlacFrame, target: number, fixedBlocksize: number, end: number): Promise<FlacFrame> {
+  const b = await src.read(frame.offset, Math.min(WINDOW, end - frame.offset));
   const headerAt = (from: number) => {
     for (let i = from; i + 6 <= b.length; i++) {
       const h = b[i] === 0xff ? parseFrameHeader(b, i, fixedBlocksize) : null;
@@ -239,7 +243,7 @@ async function frameHolding(src: ByteSource, frame: FlacFrame, target: number, f
   let found = frame;
   for (let h = headerAt(frame.headerBytes); h && h.sample <= target; h = headerAt(h.offset + 1)) {
     const next = h.sample > found.sample && h.sample !== found.sample + found.blocksize ? headerAt(h.offset + h.headerBytes) : null;
-    const last = next === null && frame.offset + b.length === src.size; // the last frame has no header after it
+    const last = next === null && frame.offset + b.length === end; // the last frame has no header after it
     if (h.sample === found.sample + found.blocksize || next?.sample === h.sample + h.blocksize || last) found = { ...h, offset: frame.offset + h.offset };
   }
   return found;
@@ -270,31 +274,50 @@ export interface FlacEnd {
   byte: number;
 }
 
+/** The largest window lastFrameEnd reads at a time, when the file's last window holds no frame. */
+const WINDOW_MAX = 1 << 20;
+
 /**
- * Where the stream ends by its frames (FlacEnd), found within the file's last window, from its
- * end backwards: the first frame header that closes is the last whole frame. A frame closes when
- * the CRC-16 at its end matches — at the end of the file, at the header found after it, or, when
- * neither, before bytes that are no frame (an ID3v1 or APE tag, padding; libFLAC skips them, and
- * so does soundfile), at the last place it matches there, as a chance match inside the frame is
- * likelier than in the few bytes after it. In a file cut inside its last frame, that frame never
- * closes and the one before it (closing at its header) is the last whole one. A header-like
- * pattern inside the audio data (its CRC-8 passes by chance) closes nowhere, so the real frame
- * holding it is still found behind it. Sample 0 when the window holds every frame from
- * `firstFrame` on and none is whole (cut inside the first); null when no frame is confirmed
- * otherwise (a last frame longer than the window).
+ * Where the stream ends by its frames (FlacEnd), found from the file's end backwards: the first
+ * frame header that closes is the last whole frame. A frame closes when the CRC-16 at its end
+ * matches — at the end of the file, at the header found after it, or, when neither, before bytes
+ * that are no frame (an ID3v1 or APE tag, padding; libFLAC skips them, and so does soundfile), at
+ * the last place it matches there, as a chance match inside the frame is likelier than in the few
+ * bytes after it. In a file cut inside its last frame, that frame never closes and the one before
+ * it (closing at its header) is the last whole one. A header-like pattern inside the audio data
+ * (its CRC-8 passes by chance) closes nowhere, so the real frame holding it is still found behind
+ * it. Where the last window holds no frame that closes (64 KiB of junk or more after the last
+ * frame), the bytes before it are searched in windows growing from 64 KiB to 1 MiB, back to
+ * `firstFrame` if need be, each read with a window more after it (where a frame that starts in
+ * it ends): memory stays bounded, as for Ogg (oggTail). Sample 0 when no frame from `firstFrame`
+ * on is whole (cut inside the first).
  */
-export async function lastFrameEnd(src: ByteSource, firstFrame: number, fixedBlocksize: number): Promise<FlacEnd | null> {
-  const from = Math.max(0, src.size - WINDOW);
-  const b = await src.read(from, src.size - from);
+export async function lastFrameEnd(src: ByteSource, firstFrame: number, fixedBlocksize: number): Promise<FlacEnd> {
+  for (let end = src.size, size = WINDOW; end > firstFrame; size = Math.min(2 * size, WINDOW_MAX)) {
+    const from = Math.max(firstFrame, end - size);
+    const found = await lastFrameIn(src, from, end, fixedBlocksize);
+    if (found) return found;
+    end = from;
+  }
+  return { sample: 0, byte: firstFrame };
+}
+
+/**
+ * lastFrameEnd within the frames whose header starts in bytes [`from`, `end`): the last one that
+ * closes (its bytes read up to a window past `end`, or to the end of the file), or null.
+ */
+async function lastFrameIn(src: ByteSource, from: number, end: number, fixedBlocksize: number): Promise<FlacEnd | null> {
+  const b = await src.read(from, Math.min(src.size, end + WINDOW) - from);
+  const fileEnd = from + b.length === src.size ? b.length : -1;
   /**
    * Where bytes from `start` close as a frame by their CRC-16 (its last two bytes): at `next` (the
    * header found after it) or the end of the file, else at the last place they do; −1 if nowhere.
    */
   const closing = (start: number, next: number) => {
     let last = -1;
-    for (const end of frameEnds(b, start)) {
-      if (end === next || end === b.length) return end;
-      last = end;
+    for (const at of frameEnds(b, start)) {
+      if (at === next || at === fileEnd) return at;
+      last = at;
     }
     return last;
   };
@@ -303,9 +326,9 @@ export async function lastFrameEnd(src: ByteSource, firstFrame: number, fixedBlo
     if (b[i] !== 0xff) continue;
     const h = parseFrameHeader(b, i, fixedBlocksize);
     if (!h) continue;
-    const end = closing(i, next);
-    if (end >= 0) return { sample: h.sample + h.blocksize, byte: from + end };
+    const at = i < end - from ? closing(i, next) : -1; // headers past `end` closed nowhere in the window after this one
+    if (at >= 0) return { sample: h.sample + h.blocksize, byte: from + at };
     next = i;
   }
-  return from <= firstFrame ? { sample: 0, byte: firstFrame } : null;
+  return null;
 }
