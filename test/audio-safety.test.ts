@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AudioFormatError, decode, fileMd5, openAudio, probeAudio } from "../src/audio/index.js";
 import { parseRiff } from "../src/audio/riff.js";
-import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets } from "./audio-helpers.js";
+import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, flacOfFrames } from "./audio-helpers.js";
 import { memorySource, readAhead, type ByteSource } from "../src/audio/source.js";
 
 const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
@@ -213,6 +213,15 @@ describe("malformed files are rejected with a message naming the problem", () =>
         }
       }
     }
+  });
+
+  it("a FLAC with a frame repeated, or a second copy of itself appended, is refused where decoding runs past STREAMINFO's length — decode() had returned shifted samples, or the last frame from the copy", async () => {
+    const flac = fixture("flac_pcm_24.flac");
+    const frames = flacFrameOffsets(flac);
+    const repeated = concatBytes(flac.subarray(0, frames[3]), flac.subarray(frames[0])); // frame 0 again after frame 2, every checksum valid
+    expect(await decodeError(repeated)).toMatch(/^<buffer>: flac: corrupt stream: the frames fed up to byte \d+ run past sample 16000, where STREAMINFO and the last frame end, after frame \d+ \(a frame repeated, or a second stream appended\?\)$/);
+    const long = flacOfFrames(flac, 70); // longer than a decoder's input chunk, so that the copy is reached after blocks of the first
+    expect(await decodeError(concatBytes(long, long))).toMatch(/run past sample \d+, where STREAMINFO and the last frame end, after frame \d+ \(a frame repeated, or a second stream appended\?\)$/);
   });
 
   it("a FLAC followed by 64 KiB or more of junk, or by a copy of a frame header, reads whole and seeks within its frames — it failed its last frame, or seeks landed in the junk", async () => {

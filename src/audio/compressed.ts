@@ -152,6 +152,8 @@ interface FlacSeek {
   depthFrom: "STREAMINFO" | "the first frame";
   /** Byte offset after the last whole frame (set when opened, see lastFrameEnd): bytes after it, such as an ID3v1 tag, are not fed to the decoder, which would take them for part of that frame and drop it. */
   dataEnd?: number;
+  /** The first sample after the last whole frame, by its header (set when opened, see lastFrameEnd). */
+  endSample?: number;
 }
 
 /**
@@ -399,6 +401,7 @@ class Cursor {
     let n = r.samplesDecoded;
     // Where the container records the length (Opus end trimming), output beyond it is padding.
     const limit = this.limit;
+    if (limit !== null && this.probe.flac?.endSample === limit && this.emitted + n > limit) throw this.flacOverrun(limit);
     if (limit !== null) n = Math.max(0, Math.min(n, limit - this.emitted));
     if (n === 0) return;
     if (this.probe.kind === "flac") this.checkFlac(r);
@@ -488,6 +491,17 @@ class Cursor {
     this.filePos += lead.length;
   }
 
+  /**
+   * FLAC frames decoded past `limit`, where STREAMINFO and the last frame's header both end the
+   * stream: frames repeated or out of order (a frame copied twice, a second copy of the stream
+   * appended), which libFLAC decodes without an error. Clipped to the length, their samples had
+   * come out shifted or from the copy (`cat f f`: the last frame from the second copy's start,
+   * off by up to 0.99), while seeks, placed by frame number, read other ones.
+   */
+  private flacOverrun(limit: number): AudioFormatError {
+    return new AudioFormatError(`flac: corrupt stream: the frames fed up to byte ${this.filePos} run past sample ${limit}, where STREAMINFO and the last frame end, after frame ${this.emitted} (a frame repeated, or a second stream appended?)`);
+  }
+
   /** `r`, unless it failed to decode: everything before the frames emitted so far did decode. */
   private checked(r: Decoded): Decoded {
     return checkDecoded(this.probe.kind, r, `the audio after frame ${this.emitted}`);
@@ -531,7 +545,7 @@ export class StreamReader implements AudioReader {
     const r = new StreamReader(src, probe, dataStart, blockFrames);
     try {
       const flacEnd = probe.flac ? await lastFrameEnd(src, probe.flac.firstFrame, probe.flac.blocksize) : null;
-      if (flacEnd) probe.flac!.dataEnd = flacEnd.byte;
+      if (flacEnd) [probe.flac!.dataEnd, probe.flac!.endSample] = [flacEnd.byte, flacEnd.sample];
       if (probe.frames === null) {
         let frames = 0;
         for (let b = await r.advance(); b; b = await r.advance()) frames += b[0].length;
