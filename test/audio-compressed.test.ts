@@ -396,6 +396,41 @@ describe("junk of 64 KiB or more after the last page of an Ogg file", () => {
   });
 });
 
+describe("an Ogg page with a wrong segment count (its length wrong, its CRC failing)", () => {
+  // The open walks the pages at the file's end by their lengths: at such a page the walk broke, and
+  // the pages after it were taken for junk after the last page — the length came from the page
+  // before it (seek_long_opus.ogg: 34 688 frames short), and reads past it returned nothing without
+  // an error. The walk now goes on at the next page of the stream (same serial number, a later page
+  // number), and decoding reports the damaged page where it gets there.
+  const withSegmentCount = (b: Uint8Array, at: number) => {
+    const out = b.slice();
+    out[at + 26] = out[at + 26] === 180 ? 181 : 180;
+    return out;
+  };
+  const KiB = 1024;
+  it.each([
+    ["seek_long_opus.ogg", "a page in its last 64 KiB", path.join(GOLDEN, "seek_long_opus.ogg"), (pages: number[], size: number) => pages.filter((p) => p > size - 64 * KiB).at(-4)!],
+    ["seek_long_vorbis.ogg", "a page in its last 64 KiB", path.join(GOLDEN, "seek_long_vorbis.ogg"), (pages: number[], size: number) => pages.filter((p) => p > size - 64 * KiB).at(-4)!],
+    ["seek_long_opus.ogg", "the page across 64 KiB from its end", path.join(GOLDEN, "seek_long_opus.ogg"), (pages: number[], size: number) => pages.filter((p) => p < size - 64 * KiB).at(-1)!],
+    ["seek_opus.ogg", "its page at byte 16250 (the length it states runs past the file's end: the file seemed cut there)", path.join(GOLDEN, "seek_opus.ogg"), (pages: number[]) => pages[5]],
+  ])("%s, %s: opened with the file's length, a whole read reports the page", async (_name, _label, name, pick) => {
+    const good = await decode(name);
+    const original = new Uint8Array(readFileSync(name));
+    const at = pick(oggPageOffsets(original), original.length);
+    const file = withSegmentCount(original, at);
+    const error = `<buffer>: ogg: corrupt stream: the page at byte ${at} fails its checksum`;
+    const reader = await openAudio(file, { blockFrames: 4096 });
+    try {
+      expect(reader.info.frames).toBe(good.frames);
+      expect(await reader.read(0, 0, 100)).toEqual(good.data[0].subarray(0, 100));
+      await expect(reader.read(0, 0, good.frames)).rejects.toThrow(error);
+    } finally {
+      await reader.close();
+    }
+    expect(await decodeError(file)).toBe(error);
+  });
+});
+
 describe("FLAC frame headers", () => {
   it("parses a fixed-blocksize header and checks its CRC-8", () => {
     // Frame 3 of a fixed 4096-sample stream: sync, bs code 12 (4096), rate from STREAMINFO,

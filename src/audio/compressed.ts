@@ -30,7 +30,7 @@
  */
 import { frameHeaderProblem, frameIntact, frameProblemAfter, lastFrameEnd, readFrameHeader, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
-import { chainLinks, firstAudioPage, firstFilePage, type HeaderPages, MAX_PAGE, oggPageCrc, OggPageCheck, pageLength, parsePage, readPage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
+import { chainLinks, continuesStream, firstAudioPage, firstFilePage, type HeaderPages, MAX_PAGE, type OggPage, oggPageCrc, OggPageCheck, pageLength, parsePage, readPage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
 import { audioStart } from "./oggstart.js";
 import { checkBasics } from "./layout.js";
 import { clipRange, outputArray } from "./reader.js";
@@ -1016,11 +1016,13 @@ interface OggTail {
  * pre-skip (RFC 7845 §4) — the serial number of the last page (another than the first page's: a
  * chained file) and the pages that begin a stream. The pages are those walked from the first page
  * of the file (oggseek.ts firstFilePage) found in the last TAIL_BYTES, each starting where the one
- * before ends (a page whose CRC fails is stepped over by its length, reported where decoding gets
- * there): what follows a break — junk, and in it a page with a valid CRC that had been taken for
- * the last one, deciding the length (10^9 frames) or that the file was chained — is not a page of
- * the file (decoding reports it where it gets there, see OggPageCheck), and neither is a page cut
- * short by the end of the file. Where the file's last bytes hold no page of the file (junk of
+ * before ends; at a page that fails its CRC (its length maybe wrong too: a damaged segment count),
+ * reported where decoding gets there, the walk goes on at the next page that continues the stream
+ * (oggseek.ts continuesStream) — taken for junk, the pages after it had cut the length short, and
+ * reads past it returned nothing. What follows the last page — junk, and in it a page with a valid
+ * CRC that had been taken for the last one, deciding the length (10^9 frames) or that the file was
+ * chained — is not a page of the file (decoding reports it where it gets there, see OggPageCheck),
+ * and neither is a page cut short by the end of the file. Where the file's last bytes hold no page of the file (junk of
  * TAIL_BYTES or more after its last page, maybe with pages after junk in it), the bytes before
  * them are looked at, in windows growing to TAIL_BYTES_MAX, back to the file's start if need be:
  * memory stays bounded, and the work is one read of the junk. (The window had been the last 64
@@ -1043,16 +1045,17 @@ async function oggTail(src: ByteSource): Promise<OggTail> {
   }
   const sequences = new Map<number, number>(); // the last page number walked, by serial
   let granuleAt = 0; // the offset of the page of found.granule
-  for (let at = first ?? tail.length; ; ) {
+  let last: { at: number; page: Omit<OggPage, "offset"> } | null = null; // the last page walked
+  for (let at = first ?? tail.length; at < tail.length; ) {
     const page = parsePage(tail, at);
     if (!page) {
       const length = pageLength(tail, at);
-      if (length === null || length < 0) break;
-      // A page whose header is whole but that fails its CRC: damaged, reported where decoding gets there; the walk goes on past it.
-      if (tailStart + at + length === src.size) throw new AudioFormatError(`ogg: corrupt stream: the last page (at byte ${tailStart + at}) fails its checksum`);
-      at += length;
+      if (length !== null && length > 0 && tailStart + at + length === src.size) throw new AudioFormatError(`ogg: corrupt stream: the last page (at byte ${tailStart + at}) fails its checksum`);
+      // A damaged page (its length may be wrong too), reported where decoding gets there: the walk goes on at the next page of the stream.
+      at = last ? nextPageOfStream(tail, at + 1, last.page, last.at) : tail.length;
       continue;
     }
+    last = { at, page };
     if (page.bos) found.begins.push({ offset: tailStart + at, serial: page.serial, sequence: page.sequence, before: sequences.get(page.serial) });
     sequences.set(page.serial, page.sequence);
     found.serial = page.serial;
@@ -1067,6 +1070,16 @@ async function oggTail(src: ByteSource): Promise<OggTail> {
   if (found.granule !== null && found.granule >= 2 ** 53)
     throw new AudioFormatError(`ogg: the last page (at byte ${granuleAt}) states granule position ${found.granule}, more than any stream holds (corrupt header?)`);
   return found;
+}
+
+/** The index of the first page in `b` at or after `from` that continues the stream of `ref` at `b[refAt]` (oggseek.ts continuesStream); b's length if none. */
+function nextPageOfStream(b: Uint8Array, from: number, ref: Omit<OggPage, "offset">, refAt: number): number {
+  for (let i = from; i + 27 <= b.length; i++) {
+    if (b[i] !== 0x4f) continue;
+    const page = parsePage(b, i);
+    if (page && continuesStream(ref, page, i - refAt)) return i;
+  }
+  return b.length;
 }
 
 /**

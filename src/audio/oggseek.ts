@@ -117,9 +117,15 @@ export class OggPageCheck {
     this.carry = b.slice(at);
   }
 
-  /** The end of the file. @throws AudioFormatError if it cut a page short. */
+  /**
+   * The end of the file. @throws AudioFormatError if it cut a page short — or the page there is
+   * damaged: whole pages begin inside the length it states (a wrong segment count), so it fails
+   * its checksum, as where the damage leaves it within the file.
+   */
   end(): void {
-    if (this.carry.length) throw new AudioFormatError(`ogg: the file ends inside the page at byte ${this.offset} (truncated)`);
+    if (!this.carry.length) return;
+    if (!pagesIn(this.carry.subarray(1), 0).next().done) throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${this.offset} fails its checksum`);
+    throw new AudioFormatError(`ogg: the file ends inside the page at byte ${this.offset} (truncated)`);
   }
 }
 
@@ -197,28 +203,59 @@ export function* pagesIn(b: Uint8Array, from: number): Generator<OggPage> {
 export const MAX_PAGE = 27 + 255 + 255 * 255;
 
 /**
+ * Whether `page`, found `distance` bytes after `ref` (both whole and passing their CRC), continues
+ * ref's stream across damaged bytes between them: the same serial number and a later page number,
+ * later by no more pages than fit in between (each at least 27 bytes, RFC 3533 §6). A page of the
+ * file after a damaged one (a wrong segment count gives it a wrong length, so the page after it
+ * does not start where it ends) does; a stale copy of a page in junk after the last one (its
+ * number not later), or a page of another stream, does not.
+ */
+export function continuesStream(ref: Omit<OggPage, "offset">, page: Omit<OggPage, "offset">, distance: number): boolean {
+  const later = page.sequence - ref.sequence;
+  return page.serial === ref.serial && later > 0 && later <= Math.floor(distance / 27);
+}
+
+/**
  * The first page (whole, passing its CRC) that starts in `b` at an index in [`from`, `to`) and
  * belongs to the file's pages: a run of pages, each starting where the one before ends (by its
  * length; a page that fails its CRC still links the run), that begins at byte 0 of the file, or
  * within b's first MAX_PAGE bytes when b begins later (`offset`: b's offset in the file), where a
- * page before it may have begun before b. A page that follows bytes which are no page — junk after
- * the file's last page, and in it a page with a valid CRC (a stale or forged copy) — is none of
- * the file's, nor are the pages that follow it. Null if there is none. Memory: b's page starts.
+ * page before it may have begun before b. Where the run breaks (a damaged page, its length wrong),
+ * it goes on at the next page that continues the stream of its last page passing the CRC
+ * (continuesStream). A page that follows bytes which are no page — junk after the file's last
+ * page, and in it a page with a valid CRC (a stale or forged copy) — is none of the file's, nor
+ * are the pages that follow it. Null if there is none. Memory: b's page starts.
  */
 export function firstFilePage(b: Uint8Array, offset: number, from: number, to: number): OggPage | null {
   const linked = new Set<number>(); // indices where a page of the file's runs ends
+  const starts: number[] = []; // indices where a page of the file's runs starts, in order
   for (let i = 0; i < to && i + 27 <= b.length; i++) {
     if (b[i] !== 0x4f) continue;
     const length = pageLength(b, i);
     if (length === null || length < 0) continue;
-    const ofFile = linked.has(i) || offset + i === 0 || (offset > 0 && i < MAX_PAGE);
+    let ofFile = linked.has(i) || offset + i === 0 || (offset > 0 && i < MAX_PAGE);
+    let page: Omit<OggPage, "offset"> | null | undefined;
+    if (!ofFile && starts.length) {
+      page = parsePage(b, i);
+      ofFile = page !== null && continuesLastValid(b, starts, page, i);
+    }
     if (!ofFile) continue;
     linked.add(i + length);
+    starts.push(i);
     if (i < from) continue;
-    const page = parsePage(b, i);
+    page ??= parsePage(b, i);
     if (page) return { ...page, offset: offset + i };
   }
   return null;
+}
+
+/** Whether `page` at `b[at]` continues the stream of the last page at `starts` (indices in b, before `at`) that passes its CRC (continuesStream). */
+function continuesLastValid(b: Uint8Array, starts: readonly number[], page: Omit<OggPage, "offset">, at: number): boolean {
+  for (let k = starts.length - 1; k >= 0; k--) {
+    const ref = parsePage(b, starts[k]);
+    if (ref) return continuesStream(ref, page, at - starts[k]);
+  }
+  return false;
 }
 
 /** Bytes a probe of chainLinks reads first: pages are mostly a few KiB (a window when none is whole in it). */
