@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
 import { StreamReader } from "../src/audio/compressed.js";
 import { gaplessLength, gaplessOf, parseInfoTag, parseMpegHeader, type MpegHeader } from "../src/audio/mp3seek.js";
+import { random } from "./random.js";
 
 const GOLDEN = path.resolve(import.meta.dirname, "golden/audio");
 const FIXTURE = path.resolve(import.meta.dirname, "../../shared/fixtures/formats/mp3_mpeg_layer_iii.mp3");
@@ -226,6 +227,46 @@ describe("streams the index cannot place are read by decoding from the start", (
     ["a truncated last frame", () => repeated(MPEG2, 20, "none").subarray(0, -50)],
   ] as const)("%s", async (name, make) => {
     await expectSeeksExact(await file(`${name.replace(/\W+/g, "_")}.mp3`, make()), 900);
+  });
+});
+
+describe("bytes after the last frame that are no frame (zeros, 0xff, random bytes) are skipped", () => {
+  // mpg123 fails on about 1 KB of them (1027 zero bytes, 2000 of 0xff, 1200 random ones): every
+  // read of such a file failed, "mp3: corrupt stream: cannot decode the audio after frame 0".
+  // libsndfile 1.2 (soundfile) reads the fixture followed by each of them as the fixture, its 16000
+  // samples equal; they are not fed to the decoder now, as an ID3v1 tag is skipped.
+  const randomBytes = (n: number, seed: number) => {
+    const next = random(seed);
+    return Uint8Array.from({ length: n }, () => Math.floor(next() * 256));
+  };
+  /** Bit for bit the same samples (a byte compare: toEqual over 16000 floats takes seconds). */
+  const sameSamples = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  it.each([
+    ["1027 zero bytes", () => new Uint8Array(1027)],
+    ["2000 bytes of 0xff", () => new Uint8Array(2000).fill(0xff)],
+    ["1200 random bytes", () => randomBytes(1200, 3)],
+    ["70 000 zero bytes", () => new Uint8Array(70_000)],
+  ] as const)("%s after the fixture (a Xing frame count) and after 30 MPEG-1 frames (counted by the index): the original's length and samples, whole and near the end", async (name, trailer) => {
+    for (const [label, original] of [["fixture", new Uint8Array(readFileSync(FIXTURE))], ["mpeg1", Uint8Array.from(repeated(MPEG1, 30, "none"))]] as const) {
+      const good = await decode(original);
+      const p = await file(`trailer-${label}-${name.replace(/\W+/g, "_")}.mp3`, Uint8Array.from([...original, ...trailer()]));
+      const reader = await openAudio(p, { blockFrames: 1024 });
+      try {
+        expect(reader.info.frames, label).toBe(good.frames);
+        expect(sameSamples(await reader.read(0, 0, good.frames), good.data[0]), label).toBe(true);
+      } finally {
+        await reader.close();
+      }
+      const fresh = await openAudio(p, { blockFrames: 1024 });
+      try {
+        expect(await fresh.read(0, good.frames - 100, 100), label).toEqual(good.data[0].subarray(good.frames - 100));
+      } finally {
+        await fresh.close();
+      }
+      const whole = await decode(p);
+      expect(whole.data.length, label).toBe(good.data.length);
+      expect(whole.data.every((c, i) => sameSamples(c, good.data[i])), label).toBe(true);
+    }
   });
 });
 

@@ -375,7 +375,7 @@ class Cursor {
         const pre = this.preamble;
         this.preamble = null;
         r = await guard(this.probe.kind, this.where(), () => this.dec.decode(pre));
-      } else if (this.filePos < this.dataEnd) {
+      } else if (this.filePos < (await this.bytesEnd())) {
         const bytes = await this.src.read(this.filePos, Math.min(INPUT_BYTES, this.dataEnd - this.filePos));
         if (bytes.length === 0) throw new AudioFormatError(`${this.probe.kind}: file ended early at byte ${this.filePos}`);
         this.filePos += bytes.length;
@@ -395,6 +395,12 @@ class Cursor {
     const out = this.ready.shift() ?? null;
     if (out) this.block++;
     return out;
+  }
+
+  /** dataEnd, for MP3 Layer III moved back to where a trailer begins once the frame scan reaches it past the next bytes to feed (Mp3Stream.dataEnd). */
+  private async bytesEnd(): Promise<number> {
+    if (this.probe.mp3 && this.filePos < this.dataEnd) this.dataEnd = Math.min(this.dataEnd, await this.probe.mp3.dataEnd(this.filePos + INPUT_BYTES));
+    return this.dataEnd;
   }
 
   private append(r: Decoded): void {

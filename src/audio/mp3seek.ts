@@ -206,10 +206,12 @@ export function gaplessLength(g: Gapless, audioFrames: number, samplesPerFrame: 
   return Math.max(0, Math.min(g.end ?? Infinity, audioFrames * samplesPerFrame) - g.begin);
 }
 
-/** Where the scan stopped: after `frames` audio frames, at the end of the file (or an ID3v1 tag) or at something else. */
+/** Where the scan stopped: after `frames` audio frames, at the end of the file (or a trailer: see FrameIndex.isTrailer) or at something else. */
 interface ScanEnd {
   frames: number;
   clean: boolean;
+  /** Where the bytes fed to the decoder end: at a trailer, its start (mpg123 fails on junk after the last frame); else the end of the file. */
+  dataEnd: number;
 }
 
 /** A run of consecutive frames read from the file. */
@@ -245,35 +247,63 @@ class FrameIndex {
   }
 
   /**
-   * Scans until frame `frame` is indexed or the stream ends. Returns the end once reached (clean,
-   * or where something other than a frame of this stream was found), else null.
+   * Scans until frame `frame` is indexed and the frames before byte `byte` are, or the stream
+   * ends. Returns the end once reached (clean, or where something other than a frame of this
+   * stream was found), else null.
    */
-  async scanTo(frame: number): Promise<ScanEnd | null> {
-    while (this.end === null && this.known <= frame) {
+  async scanTo(frame: number, byte = 0): Promise<ScanEnd | null> {
+    while (this.end === null && (this.known <= frame || this.next < byte)) {
       const base = this.next;
       const chunk = await this.src.read(base, SCAN_BYTES);
       while (this.end === null && this.next + 4 <= base + chunk.length) {
         const h = parseMpegHeader(chunk, this.next - base);
         if (!h || !sameStream(h, this.format) || h.frameBytes === 0) {
-          this.end = { frames: this.known, clean: await this.isTrailer(this.next) };
+          this.end = await this.endAt(this.next);
         } else if (this.next + h.frameBytes > this.src.size) {
-          this.end = { frames: this.known, clean: true }; // a truncated last frame: mpg123 never decodes it
+          this.end = { frames: this.known, clean: true, dataEnd: this.src.size }; // a truncated last frame: mpg123 never decodes it
         } else {
           if (this.known % INDEX_STRIDE === 0) this.remember(this.next);
           this.known++;
           this.next += h.frameBytes;
         }
       }
-      if (this.end === null && this.next + 4 > this.src.size) this.end = { frames: this.known, clean: await this.isTrailer(this.next) };
+      if (this.end === null && this.next + 4 > this.src.size) this.end = await this.endAt(this.next);
     }
     return this.end;
   }
 
-  /** Nothing, or only an ID3v1 tag (the last 128 bytes, "TAG"), from `at` to the end of the file. */
+  /** The end of the scan at byte `at`, where no frame of this stream starts. */
+  private async endAt(at: number): Promise<ScanEnd> {
+    const trailer = await this.isTrailer(at);
+    return { frames: this.known, clean: trailer, dataEnd: trailer ? at : this.src.size };
+  }
+
+  /**
+   * Whether the bytes from `at` to the end of the file are a trailer: nothing, or bytes in which
+   * no MPEG audio frame (of this stream or another) starts that is followed by another or by the
+   * end of the file — an ID3v1 tag (the last 128 bytes, "TAG"), zeros, random bytes. mpg123
+   * resynchronises on such a pair of frames (junk mid-stream; another stream appended, which the
+   * reader refuses where it decodes it); it fails on a trailer of about 1 KB or more (1027 zero
+   * bytes after the last frame: "cannot decode the audio after frame 0" for every read), which
+   * libsndfile skips. One read of the trailer.
+   */
   private async isTrailer(at: number): Promise<boolean> {
-    if (at === this.src.size) return true;
-    if (this.src.size - at !== 128) return false;
-    return String.fromCharCode(...(await this.src.read(at, 3))) === "TAG";
+    for (let base = at; base < this.src.size; base += SCAN_BYTES) {
+      const chunk = await this.src.read(base, Math.min(SCAN_BYTES + 4, this.src.size - base));
+      for (let i = 0; i < Math.min(SCAN_BYTES, chunk.length); i++) {
+        if (chunk[i] !== 0xff) continue;
+        const h = parseMpegHeader(chunk, i);
+        if (!h || h.frameBytes === 0) continue;
+        const next = base + i + h.frameBytes;
+        if (next === this.src.size || (next + 4 <= this.src.size && parseMpegHeader(await this.src.read(next, 4), 0))) return false;
+      }
+    }
+    return true;
+  }
+
+  /** Where the bytes fed to the decoder end (ScanEnd.dataEnd), as far as the frames before byte `byte` tell: the end of the file while they do not reach a trailer. */
+  async dataEnd(byte: number): Promise<number> {
+    return (await this.scanTo(-1, byte))?.dataEnd ?? this.src.size;
   }
 
   private remember(offset: number): void {
@@ -353,6 +383,11 @@ export class Mp3Stream {
     this.firstDecoded = Math.max(0, Math.floor(this.gapless.begin / this.spf) - PREFRAMES);
     this.period = 16 / gcd(16, this.spf / 32);
     this.overlapFrames = format.mpeg1 ? 1 : 2;
+  }
+
+  /** Where the bytes fed to the decoder end, as far as the frames before byte `byte` tell (see FrameIndex.isTrailer). */
+  dataEnd(byte: number): Promise<number> {
+    return this.index.dataEnd(byte);
   }
 
   /** Output frames: from the tag when it counts the frames, else by scanning them all; null if neither can tell. */
