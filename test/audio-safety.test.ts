@@ -121,6 +121,15 @@ describe("malformed files are rejected with a message naming the problem", () =>
         ["ogg_vorbis.ogg with an audio page dropped", Uint8Array.from([...b.subarray(0, audio), ...b.subarray(next)]), /^<buffer>: ogg: corrupt stream: the page at byte \d+ is page 3 of its stream, after page 1 \(a page lost, repeated or out of order\)$/],
       ] as [string, Uint8Array, RegExp][];
     })(),
+    // A first page numbered 2^31 (its CRC recomputed), before page 1: Opus failed in the decoder
+    // library ("cannot decode the audio after frame 0, at 0 s (decoder error: Cannot read properties
+    // of null (reading '9'))"), as its header pages are not fed to it; now both at the header walk.
+    ...["ogg_vorbis.ogg", "ogg_opus.ogg"].map((name): [string, Uint8Array, RegExp] => {
+      const b = fixture(name);
+      new DataView(b.buffer, b.byteOffset).setUint32(18, 2 ** 31, true);
+      fixOggCrc(b, 0);
+      return [`${name} with its first page numbered 2^31`, b, new RegExp(`^<buffer>: ogg: corrupt stream: the page at byte ${oggPages(b)[1]} is page 1 of its stream, after page 2147483648 \\(a page lost, repeated or out of order\\)$`)];
+    }),
     // Cut inside a page: the whole pages before decode, the cut one is not passed to the decoder
     // (it made 11775 of 13440 frames wrong by up to 1.88).
     ["ogg_vorbis.ogg cut inside a page", fixture("ogg_vorbis.ogg").subarray(0, 8514), /^<buffer>: ogg: the file ends inside the page at byte \d+ \(truncated\)$/],

@@ -108,8 +108,7 @@ export class OggPageCheck {
       // A page that begins a stream (BOS flag) starts its numbering again: the next link of a chained file.
       const begins = (header.getUint8(5) & 0x02) !== 0;
       if (begins && !this.linkStarts.has(this.offset)) throw streamBeginsElsewhere(this.offset, serial, sequence, before);
-      if (before !== undefined && !begins && sequence !== ((before + 1) >>> 0))
-        throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${this.offset} is page ${sequence} of its stream, after page ${before} (a page lost, repeated or out of order)`);
+      if (before !== undefined && !begins && sequence !== ((before + 1) >>> 0)) throw pageOutOfSequence(this.offset, sequence, before);
       this.sequence.set(serial, sequence);
       at += length;
       this.offset += length;
@@ -127,6 +126,11 @@ export class OggPageCheck {
     if (!pagesIn(this.carry.subarray(1), 0).next().done) throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${this.offset} fails its checksum`);
     throw new AudioFormatError(`ogg: the file ends inside the page at byte ${this.offset} (truncated)`);
   }
+}
+
+/** The error for the page at byte `at`, page `sequence` of its stream, after its page `before`: not the next. */
+function pageOutOfSequence(at: number, sequence: number, before: number): AudioFormatError {
+  return new AudioFormatError(`ogg: corrupt stream: the page at byte ${at} is page ${sequence} of its stream, after page ${before} (a page lost, repeated or out of order)`);
 }
 
 /** The bytes of the page at byte `at` (its header first, then the whole page: two small reads); fewer where the file ends first. */
@@ -366,7 +370,10 @@ export interface HeaderPages {
  * art) has granule −1 on the pages where no packet ends (RFC 3533 §6), and was taken for audio.
  * Null if not found within MAX_HEADER_PAGES pages and MAX_HEADER_BYTES, before a page of another
  * stream, or where the page that ends the headers holds audio packets too (against both specs).
- * @throws AudioFormatError at a page after `start` that begins a stream (streamBeginsElsewhere).
+ * @throws AudioFormatError at a page after `start` that begins a stream (streamBeginsElsewhere),
+ *   or whose number does not follow the page before it's (as OggPageCheck): an Opus decoder is fed
+ *   a stand-in for the header pages (OggSeek.opusHeaders), so nothing else checks their order, and
+ *   a first page numbered 2^31 had failed in the decoder library ("Cannot read properties of null").
  */
 export async function firstAudioPage(pageAt: PageAt, start: number, end: number, serial: number, headerPackets: number): Promise<HeaderPages | null> {
   let before: number | undefined;
@@ -377,6 +384,7 @@ export async function firstAudioPage(pageAt: PageAt, start: number, end: number,
     if (!page) return null;
     if (n > 0 && page.bos) throw streamBeginsElsewhere(pos, page.serial, page.sequence, page.serial === serial ? before : undefined);
     if (page.serial !== serial) return null;
+    if (before !== undefined && page.sequence !== ((before + 1) >>> 0)) throw pageOutOfSequence(pos, page.sequence, before);
     if (packets < headerPackets - 1) lastFrom = pos;
     packets += page.packets;
     before = page.sequence;
