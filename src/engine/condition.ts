@@ -2,7 +2,7 @@
  * Signal conditioning before the STFT (SPEC §3.2–3.4): time expansion, resampling, band
  * filtering. Both run over the whole recording by definition; `ConditionedSignal` gives any
  * piece of that result while reading only the piece plus the bounded context the resampler
- * (FIR: exact) and the filter (IIR: decayed below float32 precision) need.
+ * (FIR: exact) and the filter (IIR: decayed below float32 precision, on fixed blocks) need.
  */
 import { expandedSamplerate } from "../audio/expansion.js";
 import type { AudioReader } from "../audio/types.js";
@@ -69,9 +69,7 @@ export class ConditionedSignal {
     from = Math.max(0, from);
     to = Math.min(this.length, to);
     if (to <= from) return new Float32Array(0);
-    const context = this.filter?.context ?? 0;
-    const a = Math.max(0, from - context);
-    const b = Math.min(this.length, to + context);
+    const [a, b] = this.filter ? this.filter.cover(from, to, this.length) : [from, to];
     const resampled = await this.readResampled(a, b);
     return this.filter ? this.filter.applyPiece(resampled, a, this.length, from, to) : resampled;
   }

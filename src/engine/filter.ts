@@ -285,7 +285,7 @@ export function sosfiltZi(sos: Sos): number[][] {
 /**
  * A designed band filter. `apply` is scipy's sosfiltfilt of a whole signal; `applyPiece`
  * gives samples [from, to) of that same result from a buffer that holds only the piece and
- * `context` samples on each side.
+ * the context around the filter blocks it touches (`cover`).
  */
 export interface BandFilter {
   readonly btype: BandType;
@@ -293,22 +293,31 @@ export interface BandFilter {
   readonly sos: Sos;
   /** sosfiltfilt's odd-extension length at each end of the recording. */
   readonly padLength: number;
-  /** Samples of context needed on each side of a piece (see `contextLength`). */
+  /** Samples of context each filter block's passes start before and after it (see `contextLength`). */
   readonly context: number;
+  /** Length of the filter blocks, samples: the grid every piece and the whole signal are filtered on (see `blockLength`). */
+  readonly blockLength: number;
   /** sosfiltfilt(sos, x) of a whole signal (longer than padLength samples). */
   apply(x: Float32Array): Float32Array;
   /** Refuses (lengthProblem) a recording of `totalLength` samples this filter cannot filter exactly in pieces. */
   checkPieces(totalLength: number): void;
   /**
+   * The recording samples [start, end) a buffer must hold for `applyPiece` of [from, to): the
+   * filter blocks that [from, to) touches and `context` samples on each side of them, clamped
+   * to [0, totalLength).
+   */
+  cover(from: number, to: number, totalLength: number): [number, number];
+  /**
    * Filtered samples [from, to) of a recording of `totalLength` samples, given `buffer` =
-   * recording samples [bufferStart, bufferStart + buffer.length), which must include
-   * [from − context, to + context) clamped to [0, totalLength).
+   * recording samples [bufferStart, bufferStart + buffer.length), which must hold
+   * `cover(from, to, totalLength)`.
    */
   applyPiece(buffer: Float32Array, bufferStart: number, totalLength: number, from: number, to: number): Float32Array;
 }
 
 /**
- * Largest context: 2^22 samples (16 MB of float32) per side, which bounds a tile's reads. It binds
+ * Largest context: 2^22 samples (16 MB of float32) per side, which bounds a tile's reads (with
+ * the blocks of twice the context it touches: at most 3·2^22 samples beyond each end). It binds
  * only for extreme designs — an edge of a few Hz at 384 kHz, where the slowest pole decays only by
  * a factor exp(−sin(π/2N)·2π·f/fs) per sample. Pieces read with less context than the transient
  * needs would differ from the whole-signal result (by up to 53 dB near 0 Hz, measured), so such a
@@ -318,9 +327,9 @@ export interface BandFilter {
 export const MAX_CONTEXT = 1 << 22;
 
 /**
- * Context that makes a piece equal the whole-signal result.
+ * Context before and after a filter block that makes it equal the one-pass (scipy) result.
  *
- * Away from the recording's ends a piece's passes start at the context edges from the steady
+ * Away from the recording's ends a block's passes start at the context edges from the steady
  * state of the edge sample instead of the true filter state. The difference is a homogeneous
  * response of the filter, a sum of terms c_i·p_i^n that decays at the rate of the slowest
  * pole, |p|max: after n samples it is below |p|max^n times the (bounded, Butterworth: ≲ the signal
@@ -328,20 +337,40 @@ export const MAX_CONTEXT = 1 << 22;
  * - Float32 precision needs |p|max^n ≤ 1e-12 (~5 decades of headroom for those gains under the
  *   1e-7 of float32): PRECISION_FALL, what a filter must reach within MAX_CONTEXT (lengthProblem).
  * - The context asks for more where it can: |p|max^n ≤ 1e-17, under float64's rounding of the
- *   state, where the piece's float64 trajectory falls onto the whole signal's and the two are
- *   the same bit for bit (EXACT_FALL). With 1e-12 alone the float64 values still differed by
- *   ~1e-12 and now and then rounded to another float32: one sample one ulp off moved a −82 dB
- *   bin by 0.0013 dB in the ~20 frames over it (a tile against the whole at 200 Hz high-pass).
- * The context also covers the odd extension (> padLength) so that a piece touching an end has
+ *   state (EXACT_FALL), so that the blocks stay as close to one pass over the recording as float64
+ *   allows. That alone does not make two starting points give the same bits: near 0 Hz or
+ *   Nyquist the two float64 trajectories keep differing in their last bits however long the
+ *   context (their rounding errors are amplified by poles near the unit circle), and now and then
+ *   round to different float32 values. Hence the fixed blocks (`blockLength`).
+ * The context also covers the odd extension (> padLength) so that a block touching an end has
  * the samples scipy reflects.
  */
 function contextLength(sos: Sos): number {
   return Math.min(MAX_CONTEXT, Math.max(decayLength(sos, EXACT_FALL), padLength(sos) + 1));
 }
 
+/**
+ * Length of the filter blocks. Every filtered sample is computed within its block, whose passes
+ * start `context` samples before and after it (`cover`): the same arithmetic whichever piece
+ * asks for it and whether the whole signal is filtered at once, so pieces equal the whole bit
+ * for bit (SPEC §4 "Seamless"). Filtering from a piece's own edges did not: with an edge within
+ * about 1 % of 0 Hz or of Nyquist (a 1 kHz high-pass at 384 kHz among them) a few samples in
+ * 10^5 came out one float32 ulp apart (up to 0.021 dB at −95 dB in a spectrogram).
+ * Each block costs its length plus two contexts, so blocks of twice the context filter the whole
+ * at 2× the work of one pass, and a piece shorter than a block (a tile at 48 kHz: ~3·10^5 samples)
+ * touches at most two; BLOCK_MIN keeps the usual filters, whose context is a few thousand samples,
+ * near 1× (measured: README, "What a spectrogram is — and how exact sonotile is").
+ */
+function blockLength(context: number): number {
+  return Math.max(BLOCK_MIN, 2 * context);
+}
+
+/** The shortest filter block, samples (see blockLength). */
+const BLOCK_MIN = 1 << 16;
+
 /** The fall of a piece's start-up transient that float32 precision needs (see contextLength). */
 const PRECISION_FALL = 1e-12;
-/** The fall after which a piece's float64 state equals the whole signal's (see contextLength). */
+/** The fall a block's context asks for where MAX_CONTEXT allows: under float64's rounding of the state (see contextLength). */
 const EXACT_FALL = 1e-17;
 
 /** Samples for the slowest pole's transient to fall by `fall`: n = ln(fall) / ln|p|max (see contextLength). */
@@ -424,18 +453,41 @@ function lengthProblem(totalLength: number, pad: number, decay: number, edge: Ba
 function createBandFilter(sos: Sos, btype: BandType, zi = sosfiltZi(sos), edge?: BandEdge): BandFilter {
   const pad = padLength(sos);
   const context = contextLength(sos);
+  const block = blockLength(context);
   const decay = decayLength(sos, PRECISION_FALL);
   const checkPieces = (totalLength: number) => {
     const problem = lengthProblem(totalLength, pad, decay, edge);
     if (problem) throw problem;
   };
+  const cover = (from: number, to: number, totalLength: number): [number, number] => {
+    if (from >= to) return [from, from];
+    return [Math.max(0, Math.floor(from / block) * block - context), Math.min(totalLength, Math.ceil(to / block) * block + context)];
+  };
+  /** Samples [from, to) of a recording of `totalLength` from a buffer holding cover(from, to): block by block. */
+  const blocks = (buffer: Float32Array, bufferStart: number, totalLength: number, from: number, to: number) => {
+    const out = new Float32Array(to - from);
+    for (let start = Math.floor(from / block) * block; start < to; start += block) {
+      const [a, b] = cover(start, Math.min(start + block, totalLength), totalLength);
+      const first = Math.max(from, start);
+      const last = Math.min(to, start + block);
+      // At a recording end do what scipy does there (odd extension); elsewhere start from the buffer edge.
+      run(sos, zi, buffer.subarray(a - bufferStart, b - bufferStart), a === 0 ? pad : 0, b === totalLength ? pad : 0, first - a, out.subarray(first - from, last - from));
+    }
+    return out;
+  };
   return {
-    btype, sos, padLength: pad, context, checkPieces,
+    btype, sos, padLength: pad, context, blockLength: block, checkPieces, cover,
     apply(x) {
-      // A whole signal in one call: any length beyond the pad is exact.
       const problem = lengthProblem(x.length, pad, 0, edge);
       if (problem) throw problem;
-      return run(sos, zi, x, pad, pad, 0, x.length);
+      // A transient longer than the context: its pieces are refused (checkPieces), and the whole
+      // signal is exact only as one pass.
+      if (decay > context) {
+        const out = new Float32Array(x.length);
+        run(sos, zi, x, pad, pad, 0, out);
+        return out;
+      }
+      return blocks(x, 0, x.length, 0, x.length);
     },
     applyPiece(buffer, bufferStart, totalLength, from, to) {
       checkPieces(totalLength);
@@ -443,18 +495,21 @@ function createBandFilter(sos: Sos, btype: BandType, zi = sosfiltZi(sos), edge?:
         throw new RangeError(`piece [${from}, ${to}) must lie within [0, ${totalLength})`);
       }
       const bufferEnd = bufferStart + buffer.length;
-      if (bufferStart > Math.max(0, from - context) || bufferEnd < Math.min(totalLength, to + context)) {
-        throw new RangeError(`buffer [${bufferStart}, ${bufferEnd}) must cover [${Math.max(0, from - context)}, ${Math.min(totalLength, to + context)}): the piece plus ${context} samples of context`);
+      const [a, b] = cover(from, to, totalLength);
+      if (from < to && (bufferStart > a || bufferEnd < b)) {
+        throw new RangeError(`buffer [${bufferStart}, ${bufferEnd}) must cover [${a}, ${b}): the filter blocks of ${block} samples the piece touches plus ${context} samples of context`);
       }
-      if (from === to) return new Float32Array(0);
-      // At a recording end do what scipy does there (odd extension); elsewhere start from the buffer edge.
-      return run(sos, zi, buffer, bufferStart === 0 ? pad : 0, bufferEnd === totalLength ? pad : 0, from - bufferStart, to - from);
+      return blocks(buffer, bufferStart, totalLength, from, to);
     },
   };
 }
 
-/** Runs the core's sosFiltFilt on x with the given odd extensions; returns x-relative samples [offset, offset + count). */
-function run(sos: Sos, zi: number[][], x: Float32Array, padStart: number, padEnd: number, offset: number, count: number): Float32Array {
+/**
+ * Runs the core's sosFiltFilt on x with the given odd extensions; writes its x-relative samples
+ * [offset, offset + out.length) to `out` — straight from the core's memory: a copy in between
+ * (a new array per block) cost more than the page faults of writing `out` itself.
+ */
+function run(sos: Sos, zi: number[][], x: Float32Array, padStart: number, padEnd: number, offset: number, out: Float32Array): void {
   const sections = sos.length;
   const length = padStart + x.length + padEnd;
   const sosPtr = core.alloc(sections * 48);
@@ -466,8 +521,7 @@ function run(sos: Sos, zi: number[][], x: Float32Array, padStart: number, padEnd
     new Float64Array(core.memory.buffer, ziPtr, sections * 2).set(zi.flat());
     new Float32Array(core.memory.buffer, dataPtr + padStart * 4, x.length).set(x);
     core.sosFiltFilt(sosPtr, sections, ziPtr, dataPtr, padStart, x.length, padEnd, statePtr);
-    const start = dataPtr + (padStart + offset) * 4;
-    return new Float32Array(core.memory.buffer, start, count).slice();
+    out.set(new Float32Array(core.memory.buffer, dataPtr + (padStart + offset) * 4, out.length));
   } finally {
     core.free(dataPtr);
     core.free(statePtr);
