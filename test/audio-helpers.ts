@@ -248,3 +248,55 @@ export function withGranuleOffset(b: Uint8Array, offset: number): Uint8Array {
   }
   return out;
 }
+
+/**
+ * A FLAC file whose frames hold VERBATIM subframes (RFC 9639 §9.2.4): the samples as they are,
+ * as libFLAC stores audio that prediction does not shrink (white noise), so each frame is as long
+ * as its frames of that block size get. A fixed-blocksize stream (frames
+ * numbered 0 to 127 in one byte each, the last one shorter), each channel coded independently,
+ * STREAMINFO with its total and an MD5 of 0 (not known).
+ * @param samples the channels' samples, signed integers of `bits` bits, all of one length
+ * @param bits sample depth: 8, 16, 24 or 32 (whole bytes, so no subframe needs padding)
+ * @param blocksize samples per frame, 16 to 65535 (written as an uncommon block size, §9.1.6)
+ * @param statesMaxFrame whether STREAMINFO states its max frame size (else 0, unknown, as streaming encoders write)
+ */
+export function verbatimFlac(samples: Int32Array[], samplerate: number, bits: 8 | 16 | 24 | 32, blocksize: number, statesMaxFrame: boolean): Uint8Array {
+  const channels = samples.length;
+  const total = samples[0].length;
+  const bytes = bits / 8;
+  if (Math.ceil(total / blocksize) > 128) throw new RangeError(`verbatimFlac writes up to 128 frames, got ${Math.ceil(total / blocksize)}`);
+  const frames: Uint8Array[] = [];
+  for (let n = 0, start = 0; start < total; n++, start += blocksize) {
+    const size = Math.min(blocksize, total - start);
+    const headerBytes = 4 + 1 + 2 + 1; // the frame number in one byte (§9.1.5), the block size − 1 in two, CRC-8
+    const f = new Uint8Array(headerBytes + channels * (1 + size * bytes) + 2);
+    const v = new DataView(f.buffer);
+    // Sync code, fixed block size; block size code 7 (16 bits at the header's end), sample rate
+    // from STREAMINFO (code 0); channels independent; sample size code for `bits` (§9.1.4).
+    f.set([0xff, 0xf8, 0x70, ((channels - 1) << 4) | ({ 8: 1, 16: 4, 24: 6, 32: 7 }[bits] << 1), n]);
+    v.setUint16(5, size - 1);
+    f[headerBytes - 1] = flacCrc(f.subarray(0, headerBytes - 1), 8);
+    let at = headerBytes;
+    for (const channel of samples) {
+      f[at++] = 0b0000_0010; // subframe header: padding bit, type 000001 (verbatim), no wasted bits (§9.2.1)
+      for (let i = start; i < start + size; i++, at += bytes) for (let k = 0; k < bytes; k++) f[at + k] = channel[i] >> (8 * (bytes - 1 - k)); // big-endian, two's complement
+    }
+    v.setUint16(at, flacCrc(f.subarray(0, at), 16));
+    frames.push(f);
+  }
+  const head = new Uint8Array(42);
+  const h = new DataView(head.buffer);
+  head.set([0x66, 0x4c, 0x61, 0x43, 0x80, 0, 0, 34]); // "fLaC", then STREAMINFO, the last metadata block, of 34 bytes (§8.1, §8.2)
+  h.setUint16(8, blocksize); // min block size (the last frame may be shorter: §8.2 allows it)
+  h.setUint16(10, blocksize);
+  if (statesMaxFrame) {
+    // Min and max frame size, 24 bits each at bytes 12 and 15 (each below 2^24 here).
+    const lengths = frames.map((f) => f.length);
+    for (const [at, x] of [[12, Math.min(...lengths)], [15, Math.max(...lengths)]]) head.set([x >> 16, (x >> 8) & 0xff, x & 0xff], at);
+  }
+  // Sample rate (20 bits), channels − 1 (3), bits − 1 (5), total samples (36, below 2^32 here).
+  h.setUint32(18, (samplerate << 12) | ((channels - 1) << 9) | ((bits - 1) << 4));
+  h.setUint32(22, total);
+  return concatBytes(head, ...frames);
+}
+

@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AudioFormatError, decode, fileMd5, openAudio, probeAudio } from "../src/audio/index.js";
 import { parseRiff } from "../src/audio/riff.js";
-import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, flacOfFrames } from "./audio-helpers.js";
+import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, flacOfFrames, verbatimFlac } from "./audio-helpers.js";
 import { memorySource, readAhead, type ByteSource } from "../src/audio/source.js";
 
 const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
@@ -251,6 +251,25 @@ describe("malformed files are rejected with a message naming the problem", () =>
         } finally {
           await reader.close();
         }
+      }
+    }
+  });
+
+  it("a FLAC whose frames are longer than 64 KiB (8 channels of 24-bit white noise, 16384 samples a frame: 393 KB) reads whole by STREAMINFO and seeks, as soundfile does — its last frame was ended at a chance match of its CRC-16 and lost (`cannot decode the audio after frame 49152`), and seeks found no frame", async () => {
+    let seed = 3;
+    const frames = 3 * 16384 + 10000;
+    const samples = Array.from({ length: 8 }, () => new Int32Array(frames).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >> 8)); // 24-bit signed
+    const expected = samples.map((x) => Float32Array.from(x, (v) => v / 2 ** 23));
+    for (const statesMaxFrame of [true, false]) {
+      const flac = verbatimFlac(samples, 96000, 24, 16384, statesMaxFrame); // the last frame (240 KB) begins 240 KB before the end
+      const got = await decode(flac);
+      expect(got.frames, `max frame size stated: ${statesMaxFrame}`).toBe(frames);
+      got.data.forEach((x, c) => expect(x, `channel ${c}`).toEqual(expected[c]));
+      const reader = await openAudio(flac, { blockFrames: 1024 });
+      try {
+        for (const [channel, start] of [[3, 40000], [7, 58000], [0, 16000]]) expect(await reader.read(channel, start, 1001)).toEqual(expected[channel].subarray(start, start + 1001));
+      } finally {
+        await reader.close();
       }
     }
   });

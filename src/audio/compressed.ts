@@ -28,7 +28,7 @@
  * (each with its own pre-skip and end trimming), and a seek bisects within the link that holds its
  * block — or, near that link's start, decodes from there.
  */
-import { frameHeaderProblem, frameIntact, frameProblemAfter, lastFrameEnd, readFrameHeader, seekFrame } from "./flacseek.js";
+import { frameHeaderProblem, frameIntact, frameProblemAfter, lastFrameEnd, readFrameHeader, searchWindow, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
 import { chainLinks, continuesStream, firstAudioPage, firstFilePage, type HeaderPages, MAX_PAGE, type OggPage, oggPageCrc, OggPageCheck, pageLength, parsePage, readPage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
 import { audioStart } from "./oggstart.js";
@@ -154,6 +154,8 @@ interface FlacSeek {
   dataEnd?: number;
   /** The first sample after the last whole frame, by its header (set when opened, see lastFrameEnd). */
   endSample?: number;
+  /** The bytes the frame searches read at a time (set when opened, see searchWindow): more than 64 KiB where frames may be longer. */
+  window?: number;
 }
 
 /**
@@ -258,7 +260,7 @@ function checkDecoded(kind: string, r: Decoded, what: string): Decoded {
 async function explainFlac(src: ByteSource, probe: Probe, sample: number, err: unknown): Promise<unknown> {
   const flac = probe.flac;
   if (!flac || !(err instanceof AudioFormatError)) return err;
-  const frame = await seekFrame(src, flac.firstFrame, sample, flac.blocksize, flac.dataEnd);
+  const frame = await seekFrame(src, flac.firstFrame, sample, flac.blocksize, flac.dataEnd, flac.window);
   const problem = frame && (await frameProblemAfter(src, frame.offset, probe.samplerate));
   return problem ? new AudioFormatError(problem) : err;
 }
@@ -550,7 +552,8 @@ export class StreamReader implements AudioReader {
     if (!Number.isInteger(blockFrames) || blockFrames < 1) throw new RangeError(`blockFrames must be a positive integer, got ${blockFrames}`);
     const r = new StreamReader(src, probe, dataStart, blockFrames);
     try {
-      const flacEnd = probe.flac ? await lastFrameEnd(src, probe.flac.firstFrame, probe.flac.blocksize) : null;
+      if (probe.flac) probe.flac.window = searchWindow(probe.flac.preamble, probe.bitsPerSample ?? 0);
+      const flacEnd = probe.flac ? await lastFrameEnd(src, probe.flac.firstFrame, probe.flac.blocksize, probe.flac.window!) : null;
       if (flacEnd) [probe.flac!.dataEnd, probe.flac!.endSample] = [flacEnd.byte, flacEnd.sample];
       if (probe.frames === null) {
         let frames = 0;
@@ -666,13 +669,13 @@ export class StreamReader implements AudioReader {
 
   /** Replaces the cursor by one starting at the FLAC frame that holds the first sample of block k. */
   private async seekFlac(k: number, flac: FlacSeek): Promise<void> {
-    const frame = await seekFrame(this.src, flac.firstFrame, k * this.blockFrames, flac.blocksize, flac.dataEnd);
+    const frame = await seekFrame(this.src, flac.firstFrame, k * this.blockFrames, flac.blocksize, flac.dataEnd, flac.window);
     if (!frame) throw new AudioFormatError(`flac: no frame found before sample ${k * this.blockFrames} (corrupt stream?)`);
     // libFLAC drops a corrupt frame and decodes on from the next; an error is reported for it
     // after a frame decoded, but not for the first frame a fresh decoder is fed, whose loss then
     // went unseen and the next frame's samples were read as its own (a bit flipped in a frame: a
     // read off by up to 0.64). So the frame a seek starts at is checked by its CRC-16 here.
-    if (!(await frameIntact(this.src, frame, flac.dataEnd ?? this.src.size, flac.blocksize)))
+    if (!(await frameIntact(this.src, frame, flac.dataEnd ?? this.src.size, flac.blocksize, flac.window)))
       throw new AudioFormatError(`flac: corrupt stream: cannot decode the audio after frame ${frame.sample}`);
     this.dropCursor();
     const dec = await this.newDecoder();

@@ -10,6 +10,31 @@ import type { ByteSource } from "./source.js";
 /** Bytes scanned for a frame header from a bisection point (a FLAC frame is rarely > 16 KiB). */
 const WINDOW = 1 << 16;
 
+/**
+ * The bytes the frame searches of a stream read at a time (seekFrame, frameIntact, lastFrameEnd):
+ * WINDOW, or two of its longest frames where that is more, so that a frame and the header after
+ * it are found in one read. Its longest frame is STREAMINFO's max frame size where it states one
+ * (RFC 9639 §8.2; 0 is unknown), else a frame of its max block size stored VERBATIM (§9.2.4),
+ * which encoders fall back to where prediction would take more: every channel at a side
+ * channel's depth (one bit more, §9.2), each subframe's header with its wasted-bits count, the
+ * longest frame header (16 bytes, §9.1), the padding to a byte and the CRC-16. With WINDOW only,
+ * a stream of frames longer than 64 KiB (8 channels of 24-bit noise in frames of 16384: 393 KB)
+ * without a frame closing in its last 64 KiB had its last frame ended at a chance match of its
+ * CRC-16 (the decoder, fed up to there, lost it) or not found (refused as ending at frame 0), and
+ * its seeks found no frame. Memory stays bounded: STREAMINFO states at most 16 MiB, VERBATIM
+ * frames take at most 2.2 MB (65535 samples of 8 channels of 33 bits).
+ * @param streaminfo "fLaC" + the STREAMINFO block (FlacSeek.preamble: its block size is the frames')
+ * @param bitsPerSample the frames' depth (Probe.bitsPerSample), which may be more than STREAMINFO's
+ */
+export function searchWindow(streaminfo: Uint8Array, bitsPerSample: number): number {
+  const stated = (streaminfo[15] << 16) | (streaminfo[16] << 8) | streaminfo[17];
+  const blocksize = (streaminfo[10] << 8) | streaminfo[11];
+  const channels = ((streaminfo[20] >> 1) & 7) + 1;
+  const bits = Math.max(bitsPerSample, (((streaminfo[20] & 1) << 4) | (streaminfo[21] >> 4)) + 1) + 1;
+  const verbatim = 16 + channels * Math.ceil((8 + bits + blocksize * bits) / 8) + 2;
+  return Math.max(WINDOW, 2 * (stated || verbatim));
+}
+
 /** CRC-8, polynomial x^8 + x^2 + x + 1 (0x07), initial 0 — the FLAC frame header checksum. */
 const CRC8 = (() => {
   const t = new Uint8Array(256);
@@ -177,11 +202,12 @@ function* frameEnds(b: Uint8Array, start: number): Generator<number> {
 
 /**
  * The first frame header at or after `from` that is confirmed by a consistent next header (or by
- * the end of the stream), within one window; null if none.
+ * the end of the stream), within `window` bytes; null if none.
  * @param end where the stream's frames end (lastFrameEnd; the file's end where not known)
+ * @param window the stream's searchWindow
  */
-async function frameAfter(src: ByteSource, from: number, fixedBlocksize: number, end: number): Promise<FlacFrame | null> {
-  const b = await src.read(from, Math.min(WINDOW, end - from));
+async function frameAfter(src: ByteSource, from: number, fixedBlocksize: number, end: number, window: number): Promise<FlacFrame | null> {
+  const b = await src.read(from, Math.min(window, end - from));
   for (let i = 0; i + 6 <= b.length; i++) {
     if (b[i] !== 0xff) continue;
     const h = parseFrameHeader(b, i, fixedBlocksize);
@@ -201,24 +227,25 @@ async function frameAfter(src: ByteSource, from: number, fixedBlocksize: number,
 
 /**
  * The frame that holds sample `target`, found by bisection from the first audio frame at
- * `firstFrame` to within one window of bytes, then walked to through the frames after it in that
- * window; the last frame before it when the one that holds it cannot be parsed (a reserved code).
+ * `firstFrame` to within `window` bytes, then walked to through the frames after it in those;
+ * the last frame before it when the one that holds it cannot be parsed (a reserved code).
  * Null when even the first frame starts after `target`. The search stays before `end`: bytes after
  * the last frame may hold a copy of a frame header (a stray header there was taken for the frame
  * sought, and the read failed or fed the decoder the junk).
  * @param end where the stream's frames end (FlacSeek.dataEnd, lastFrameEnd; the file's end where not known)
+ * @param window the stream's searchWindow (FlacSeek.window; WINDOW where not known)
  */
-export async function seekFrame(src: ByteSource, firstFrame: number, target: number, fixedBlocksize: number, end = src.size): Promise<FlacFrame | null> {
-  let best = await frameAfter(src, firstFrame, fixedBlocksize, end);
+export async function seekFrame(src: ByteSource, firstFrame: number, target: number, fixedBlocksize: number, end = src.size, window = WINDOW): Promise<FlacFrame | null> {
+  let best = await frameAfter(src, firstFrame, fixedBlocksize, end, window);
   if (!best || best.sample > target) return null;
   let hi = end;
-  while (hi - best.offset > WINDOW) {
+  while (hi - best.offset > window) {
     const mid = Math.floor((best.offset + hi) / 2);
-    const f = await frameAfter(src, mid, fixedBlocksize, end);
+    const f = await frameAfter(src, mid, fixedBlocksize, end, window);
     if (f && f.sample <= target && f.offset > best.offset) best = f;
     else hi = mid;
   }
-  return frameHolding(src, best, target, fixedBlocksize, end);
+  return frameHolding(src, best, target, fixedBlocksize, end, window);
 }
 
 /**
@@ -231,8 +258,8 @@ export async function seekFrame(src: ByteSource, firstFrame: number, target: num
  * failed reads that do not touch it, or — the first frame a decoder is fed, which libFLAC drops
  * without a word — gave wrong samples.
  */
-async function frameHolding(src: ByteSource, frame: FlacFrame, target: number, fixedBlocksize: number, end: number): Promise<FlacFrame> {
-  const b = await src.read(frame.offset, Math.min(WINDOW, end - frame.offset));
+async function frameHolding(src: ByteSource, frame: FlacFrame, target: number, fixedBlocksize: number, end: number, window: number): Promise<FlacFrame> {
+  const b = await src.read(frame.offset, Math.min(window, end - frame.offset));
   const headerAt = (from: number) => {
     for (let i = from; i + 6 <= b.length; i++) {
       const h = b[i] === 0xff ? parseFrameHeader(b, i, fixedBlocksize) : null;
@@ -253,10 +280,11 @@ async function frameHolding(src: ByteSource, frame: FlacFrame, target: number, f
  * False when the bytes of `frame` are known to be corrupt: their CRC-16 (RFC 9639 §9.3) closes
  * neither at the header of the frame after it (the header whose first sample follows its last;
  * its codes may be reserved) nor, for the last frame, at `dataEnd` (the end of the last whole
- * frame, lastFrameEnd). Not judged (true) when the frame after it is not within one window.
+ * frame, lastFrameEnd). Not judged (true) when the frame after it is not within `window` bytes.
+ * @param window the stream's searchWindow (FlacSeek.window; WINDOW where not known)
  */
-export async function frameIntact(src: ByteSource, frame: FlacFrame, dataEnd: number, fixedBlocksize: number): Promise<boolean> {
-  const b = await src.read(frame.offset, Math.min(WINDOW, dataEnd - frame.offset));
+export async function frameIntact(src: ByteSource, frame: FlacFrame, dataEnd: number, fixedBlocksize: number, window = WINDOW): Promise<boolean> {
+  const b = await src.read(frame.offset, Math.min(window, dataEnd - frame.offset));
   const closesAt = (end: number) => [...frameEnds(b.subarray(0, end), 0)].includes(end);
   let judged = false;
   for (let i = frame.headerBytes; i + 6 <= b.length; i++) {
@@ -287,15 +315,16 @@ const WINDOW_MAX = 1 << 20;
  * it (closing at its header) is the last whole one. A header-like pattern inside the audio data
  * (its CRC-8 passes by chance) closes nowhere, so the real frame holding it is still found behind
  * it. Where the last window holds no frame that closes (64 KiB of junk or more after the last
- * frame), the bytes before it are searched in windows growing from 64 KiB to 1 MiB, back to
- * `firstFrame` if need be, each read with a window more after it (where a frame that starts in
- * it ends): memory stays bounded, as for Ogg (oggTail). Sample 0 when no frame from `firstFrame`
- * on is whole (cut inside the first).
+ * frame, or frames longer than that), the bytes before it are searched in windows growing from
+ * 64 KiB to 1 MiB, back to `firstFrame` if need be, each read with `window` more after it (where
+ * a frame that starts in it ends): memory stays bounded, as for Ogg (oggTail). Sample 0 when no
+ * frame from `firstFrame` on is whole (cut inside the first).
+ * @param window the stream's searchWindow
  */
-export async function lastFrameEnd(src: ByteSource, firstFrame: number, fixedBlocksize: number): Promise<FlacEnd> {
+export async function lastFrameEnd(src: ByteSource, firstFrame: number, fixedBlocksize: number, window: number): Promise<FlacEnd> {
   for (let end = src.size, size = WINDOW; end > firstFrame; size = Math.min(2 * size, WINDOW_MAX)) {
     const from = Math.max(firstFrame, end - size);
-    const found = await lastFrameIn(src, from, end, fixedBlocksize);
+    const found = await lastFrameIn(src, from, end, window, fixedBlocksize);
     if (found) return found;
     end = from;
   }
@@ -304,10 +333,10 @@ export async function lastFrameEnd(src: ByteSource, firstFrame: number, fixedBlo
 
 /**
  * lastFrameEnd within the frames whose header starts in bytes [`from`, `end`): the last one that
- * closes (its bytes read up to a window past `end`, or to the end of the file), or null.
+ * closes (its bytes read up to `after` bytes past `end`, or to the end of the file), or null.
  */
-async function lastFrameIn(src: ByteSource, from: number, end: number, fixedBlocksize: number): Promise<FlacEnd | null> {
-  const b = await src.read(from, Math.min(src.size, end + WINDOW) - from);
+async function lastFrameIn(src: ByteSource, from: number, end: number, after: number, fixedBlocksize: number): Promise<FlacEnd | null> {
+  const b = await src.read(from, Math.min(src.size, end + after) - from);
   const fileEnd = from + b.length === src.size ? b.length : -1;
   /**
    * Where bytes from `start` close as a frame by their CRC-16 (its last two bytes): at `next` (the
