@@ -13,16 +13,17 @@ const WINDOW = 1 << 16;
 /**
  * The bytes the frame searches of a stream read at a time (seekFrame, frameIntact, lastFrameEnd):
  * WINDOW, or two of its longest frames where that is more, so that a frame and the header after
- * it are found in one read. Its longest frame is STREAMINFO's max frame size where it states one
- * (RFC 9639 §8.2; 0 is unknown), else a frame of its max block size stored VERBATIM (§9.2.4),
- * which encoders fall back to where prediction would take more: every channel at a side
- * channel's depth (one bit more, §9.2), each subframe's header with its wasted-bits count, the
- * longest frame header (16 bytes, §9.1), the padding to a byte and the CRC-16. With WINDOW only,
+ * it are found in one read. Its longest frame is a frame of its max block size stored VERBATIM
+ * (§9.2.4), which encoders fall back to where prediction would take more — every channel at a
+ * side channel's depth (one bit more, §9.2), each subframe's header with its wasted-bits count,
+ * the longest frame header (16 bytes, §9.1), the padding to a byte and the CRC-16 — or
+ * STREAMINFO's max frame size where it states a smaller one (RFC 9639 §8.2; 0 is unknown): a
+ * larger one, which nothing checks, would only make every seek read more. With WINDOW only,
  * a stream of frames longer than 64 KiB (8 channels of 24-bit noise in frames of 16384: 393 KB)
  * without a frame closing in its last 64 KiB had its last frame ended at a chance match of its
  * CRC-16 (the decoder, fed up to there, lost it) or not found (refused as ending at frame 0), and
- * its seeks found no frame. Memory stays bounded: STREAMINFO states at most 16 MiB, VERBATIM
- * frames take at most 2.2 MB (65535 samples of 8 channels of 33 bits).
+ * its seeks found no frame. Memory stays bounded: VERBATIM frames take at most 2.2 MB (65535
+ * samples of 8 channels of 33 bits).
  * @param streaminfo "fLaC" + the STREAMINFO block (FlacSeek.preamble: its block size is the frames')
  * @param bitsPerSample the frames' depth (Probe.bitsPerSample), which may be more than STREAMINFO's
  */
@@ -32,7 +33,7 @@ export function searchWindow(streaminfo: Uint8Array, bitsPerSample: number): num
   const channels = ((streaminfo[20] >> 1) & 7) + 1;
   const bits = Math.max(bitsPerSample, (((streaminfo[20] & 1) << 4) | (streaminfo[21] >> 4)) + 1) + 1;
   const verbatim = 16 + channels * Math.ceil((8 + bits + blocksize * bits) / 8) + 2;
-  return Math.max(WINDOW, 2 * (stated || verbatim));
+  return Math.max(WINDOW, 2 * Math.min(stated || verbatim, verbatim));
 }
 
 /** CRC-8, polynomial x^8 + x^2 + x + 1 (0x07), initial 0 — the FLAC frame header checksum. */
