@@ -274,6 +274,18 @@ describe("malformed files are rejected with a message naming the problem", () =>
     }
   });
 
+  it("a FLAC whose frames may be longer than the decoder takes (8 channels of 24 bits, 65535 samples a frame: 1.57 MB) is refused at open, naming the sizes — the decoder skipped such frames and read the last, short frame's samples as sample 0 on, without an error", async () => {
+    let seed = 5;
+    const samples = Array.from({ length: 8 }, () => new Int32Array(2 * 65535 + 1000).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >> 8));
+    const stated = verbatimFlac(samples, 96000, 24, 65535, true);
+    const longest = 8 + 8 * (1 + 65535 * 3) + 2; // verbatimFlac's frames: an 8-byte header, 3 bytes a sample, CRC-16
+    expect(await decodeError(stated)).toBe(`<buffer>: flac: frames of up to ${longest} bytes (STREAMINFO's max frame size) are longer than the 524280 bytes the decoder takes: not supported`);
+    const unstated = verbatimFlac(samples, 96000, 24, 65535, false);
+    const bound = 16 + 8 * Math.ceil((8 + 25 + 65535 * 25) / 8) + 2; // a side channel's depth: 25 bits
+    expect(await decodeError(unstated)).toBe(`<buffer>: flac: frames may be up to ${bound} bytes (its block size stored verbatim) and STREAMINFO does not state their max size; the decoder takes frames of at most 524280 bytes and would skip longer ones: not supported`);
+    await expect(openAudio(unstated)).rejects.toThrow(AudioFormatError);
+  });
+
   it("exactPath opens only the file whose real path was given: a link in the path (a file or a directory swapped for one after the path was checked) is refused", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "sonotile-exact-"));
     try {

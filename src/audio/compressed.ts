@@ -28,7 +28,7 @@
  * (each with its own pre-skip and end trimming), and a seek bisects within the link that holds its
  * block — or, near that link's start, decodes from there.
  */
-import { frameHeaderProblem, frameIntact, frameProblemAfter, lastFrameEnd, readFrameHeader, searchWindow, seekFrame } from "./flacseek.js";
+import { decoderFrameProblem, frameHeaderProblem, frameIntact, frameProblemAfter, lastFrameEnd, readFrameHeader, searchWindow, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
 import { chainLinks, continuesStream, firstAudioPage, firstFilePage, type HeaderPages, MAX_PAGE, type OggPage, oggPageCrc, OggPageCheck, pageLength, parsePage, readPage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
 import { audioStart } from "./oggstart.js";
@@ -552,7 +552,11 @@ export class StreamReader implements AudioReader {
     if (!Number.isInteger(blockFrames) || blockFrames < 1) throw new RangeError(`blockFrames must be a positive integer, got ${blockFrames}`);
     const r = new StreamReader(src, probe, dataStart, blockFrames);
     try {
-      if (probe.flac) probe.flac.window = searchWindow(probe.flac.preamble, probe.bitsPerSample ?? 0);
+      if (probe.flac) {
+        const problem = decoderFrameProblem(probe.flac.preamble, probe.bitsPerSample ?? 0);
+        if (problem) throw new AudioFormatError(problem);
+        probe.flac.window = searchWindow(probe.flac.preamble, probe.bitsPerSample ?? 0);
+      }
       const flacEnd = probe.flac ? await lastFrameEnd(src, probe.flac.firstFrame, probe.flac.blocksize, probe.flac.window!) : null;
       if (flacEnd) [probe.flac!.dataEnd, probe.flac!.endSample] = [flacEnd.byte, flacEnd.sample];
       if (probe.frames === null) {

@@ -12,28 +12,59 @@ const WINDOW = 1 << 16;
 
 /**
  * The bytes the frame searches of a stream read at a time (seekFrame, frameIntact, lastFrameEnd):
- * WINDOW, or two of its longest frames where that is more, so that a frame and the header after
- * it are found in one read. Its longest frame is a frame of its max block size stored VERBATIM
- * (§9.2.4), which encoders fall back to where prediction would take more — every channel at a
- * side channel's depth (one bit more, §9.2), each subframe's header with its wasted-bits count,
- * the longest frame header (16 bytes, §9.1), the padding to a byte and the CRC-16 — or
- * STREAMINFO's max frame size where it states a smaller one (RFC 9639 §8.2; 0 is unknown): a
- * larger one, which nothing checks, would only make every seek read more. With WINDOW only,
- * a stream of frames longer than 64 KiB (8 channels of 24-bit noise in frames of 16384: 393 KB)
- * without a frame closing in its last 64 KiB had its last frame ended at a chance match of its
- * CRC-16 (the decoder, fed up to there, lost it) or not found (refused as ending at frame 0), and
- * its seeks found no frame. Memory stays bounded: VERBATIM frames take at most 2.2 MB (65535
- * samples of 8 channels of 33 bits).
+ * WINDOW, or two of its longest frames (longestFrame) where that is more, so that a frame and the
+ * header after it are found in one read. With WINDOW only, a stream of frames longer than 64 KiB
+ * (8 channels of 24-bit noise in frames of 16384: 393 KB) without a frame closing in its last
+ * 64 KiB had its last frame ended at a chance match of its CRC-16 (the decoder, fed up to there,
+ * lost it) or not found (refused as ending at frame 0), and its seeks found no frame. Memory stays
+ * bounded: the decoder takes frames up to DECODER_FRAME_MAX (decoderFrameProblem).
  * @param streaminfo "fLaC" + the STREAMINFO block (FlacSeek.preamble: its block size is the frames')
  * @param bitsPerSample the frames' depth (Probe.bitsPerSample), which may be more than STREAMINFO's
  */
 export function searchWindow(streaminfo: Uint8Array, bitsPerSample: number): number {
+  return Math.max(WINDOW, 2 * longestFrame(streaminfo, bitsPerSample).bound);
+}
+
+/**
+ * How long a stream's frames can be. `verbatim`: a frame of its max block size stored VERBATIM
+ * (RFC 9639 §9.2.4), which encoders fall back to where prediction would take more — every channel
+ * at a side channel's depth (one bit more, §9.2), each subframe's header with its wasted-bits
+ * count, the longest frame header (16 bytes, §9.1), the padding to a byte and the CRC-16.
+ * `stated`: STREAMINFO's max frame size (§8.2; 0 is unknown). `bound`: the stated size where it
+ * is smaller than the verbatim one — a larger one, which nothing checks, would only make every
+ * seek read more.
+ */
+function longestFrame(streaminfo: Uint8Array, bitsPerSample: number): { verbatim: number; stated: number; bound: number } {
   const stated = (streaminfo[15] << 16) | (streaminfo[16] << 8) | streaminfo[17];
   const blocksize = (streaminfo[10] << 8) | streaminfo[11];
   const channels = ((streaminfo[20] >> 1) & 7) + 1;
   const bits = Math.max(bitsPerSample, (((streaminfo[20] & 1) << 4) | (streaminfo[21] >> 4)) + 1) + 1;
   const verbatim = 16 + channels * Math.ceil((8 + bits + blocksize * bits) / 8) + 2;
-  return Math.max(WINDOW, 2 * Math.min(stated || verbatim, verbatim));
+  return { verbatim, stated, bound: Math.min(stated || verbatim, verbatim) };
+}
+
+/**
+ * The longest frame the decoder library takes, bytes: its frame parser (codec-parser) looks for
+ * the next frame header within 512 KiB and skips a frame it does not find one in, and the decoder
+ * hands libFLAC at most 65535 · 8 bytes at a time (@wasm-audio-decoders/flac).
+ */
+const DECODER_FRAME_MAX = 65535 * 8;
+
+/**
+ * Why the decoder cannot be trusted with a stream, or null: its frames may be longer than
+ * DECODER_FRAME_MAX, and STREAMINFO does not bound them below it. The decoder skips such a frame
+ * without a word and goes on with the next: an 8-channel, 24-bit FLAC in frames of 65535 samples
+ * read its last, short frame's samples as sample 0 on — wrong values, no error. Only streams
+ * outside FLAC's streamable subset (block sizes over 16384) can have such frames; libFLAC writes
+ * the max frame size into the files it encodes, so those it wrote within the limit are read.
+ */
+export function decoderFrameProblem(streaminfo: Uint8Array, bitsPerSample: number): string | null {
+  const { verbatim, stated } = longestFrame(streaminfo, bitsPerSample);
+  if (stated > DECODER_FRAME_MAX) return `flac: frames of up to ${stated} bytes (STREAMINFO's max frame size) are longer than the ${DECODER_FRAME_MAX} bytes the decoder takes: not supported`;
+  if (stated === 0 && verbatim > DECODER_FRAME_MAX) {
+    return `flac: frames may be up to ${verbatim} bytes (its block size stored verbatim) and STREAMINFO does not state their max size; the decoder takes frames of at most ${DECODER_FRAME_MAX} bytes and would skip longer ones: not supported`;
+  }
+  return null;
 }
 
 /** CRC-8, polynomial x^8 + x^2 + x + 1 (0x07), initial 0 — the FLAC frame header checksum. */
