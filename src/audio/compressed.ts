@@ -141,7 +141,7 @@ function linkStarts(probe: Probe): ReadonlySet<number> {
 interface FlacSeek {
   /** Byte offset of the first audio frame (after all metadata blocks). */
   firstFrame: number;
-  /** "fLaC" + the STREAMINFO block marked as the last metadata block: what every fresh decoder is given first (createDecoder). */
+  /** "fLaC" + the STREAMINFO block marked as the last metadata block: what a fresh decoder is given first where the frames need it (needsStreaminfo). */
   preamble: Uint8Array;
   /**
    * The samples per frame number in fixed-blocksize streams (every frame but the last holds that
@@ -150,6 +150,8 @@ interface FlacSeek {
   blocksize: number;
   /** Where the stream's sample depth (Probe.bitsPerSample) comes from: the first frame's header, or STREAMINFO when that frame does not state one. */
   depthFrom: "STREAMINFO" | "the first frame";
+  /** The frames take their rate or depth from STREAMINFO (code 0, checkFirstFlacFrame): each fresh decoder is given `preamble` first (createDecoder). */
+  needsStreaminfo: boolean;
   /** Byte offset after the last whole frame (set when opened, see lastFrameEnd): bytes after it, such as an ID3v1 tag, are not fed to the decoder, which would take them for part of that frame and drop it. */
   dataEnd?: number;
   /** The first sample after the last whole frame, by its header (set when opened, see lastFrameEnd). */
@@ -189,8 +191,11 @@ async function createDecoder(p: Probe): Promise<StreamDecoder> {
       // (codes 0b0000 and 0b000, RFC 9639 §9.1.2 and §9.1.5: libFLAC writes them for rates no other
       // code can state, such as 768 kHz) — without it, it finds them unparseable and skips them.
       // `decode` hands it only the frames (codec-parser drops the metadata), so STREAMINFO goes in
-      // by `decodeFrames`, straight to libFLAC, before any frame.
-      checkDecoded("flac", await flac.decodeFrames([p.flac!.preamble]), "STREAMINFO");
+      // by `decodeFrames`, straight to libFLAC, before any frame. Only then: given STREAMINFO and
+      // then frames from the middle of a stream, the library's WebAssembly trapped (memory access
+      // out of bounds) on 37 of 154 seeks into a valid 48 kHz FLAC of 192-sample frames (flac -b
+      // 192), where without it all 154 decoded the samples libsndfile reads.
+      if (p.flac!.needsStreaminfo) checkDecoded("flac", await flac.decodeFrames([p.flac!.preamble]), "STREAMINFO");
       d = flac;
       break;
     }
@@ -214,6 +219,17 @@ async function createDecoder(p: Probe): Promise<StreamDecoder> {
     }
   }
   await d.ready;
+  const free = d.free.bind(d);
+  // After a trap the library's WebAssembly instance is unusable and its free() traps too: that
+  // error had replaced the decode error the reader reports, and a reader's close() had failed
+  // before closing its file. Dropped, the instance goes with the garbage collector.
+  d.free = () => {
+    try {
+      free();
+    } catch (err) {
+      if (!(err instanceof WebAssembly.RuntimeError)) throw err;
+    }
+  };
   return d;
 }
 
@@ -1236,7 +1252,7 @@ async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Array): P
   preamble.set(head.subarray(0, 42));
   preamble[4] = 0x80; // STREAMINFO, flagged as the last metadata block; its 24-bit length stays 34
   const blocksize = (head[10] << 8) | head[11];
-  return { firstFrame: at, preamble, blocksize, depthFrom: "STREAMINFO" };
+  return { firstFrame: at, preamble, blocksize, depthFrom: "STREAMINFO", needsStreaminfo: true };
 }
 
 /**
@@ -1288,6 +1304,7 @@ async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek
     probe.bitsPerSample = depth;
     flac.depthFrom = "the first frame";
   }
+  flac.needsStreaminfo = first.rateCode === 0 || first.sizeCode === 0;
 }
 
 /**
