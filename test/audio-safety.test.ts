@@ -82,7 +82,7 @@ describe("malformed files are rejected with a message naming the problem", () =>
     ["zero channels", patched(WAV, (v) => v.setUint16(22, 0, true)), /declares 0 channels/],
     ["zero sample rate", patched(WAV, (v) => v.setUint32(24, 0, true)), /sample rate 0/],
     ["absurd bit depth", patched(WAV, (v) => v.setUint16(34, 48, true)), /48-bit integer PCM is not a valid bit depth/],
-    ["absurd block align", patched(WAV, (v) => v.setUint16(32, 65535, true)), /block align 65535 does not match 1 channels × 2 bytes/],
+    ["absurd block align", patched(WAV, (v) => v.setUint16(32, 65535, true)), /block align 65535 does not match 1 channel × 2 bytes/],
     ["unknown codec", patched(WAV, (v) => v.setUint16(20, 0x55, true)), /unsupported codec, format tag 0x0055 \(MPEG Layer 3\)/],
     ["no data chunk", WAV.subarray(0, 36), /no data chunk/],
     ["RF64 data size 0xFFFFFFFF without ds64", patched(WAV, (v, b) => {

@@ -35,7 +35,7 @@ import { audioStart } from "./oggstart.js";
 import { checkBasics } from "./layout.js";
 import { clipRange, outputArray } from "./reader.js";
 import type { ByteSource } from "./source.js";
-import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
+import { AudioFormatError, type AudioInfo, type AudioReader, plural } from "./types.js";
 
 export type CompressedKind = "flac" | "mp3" | "vorbis" | "opus";
 
@@ -921,10 +921,6 @@ async function probeMpeg(src: ByteSource, b: Uint8Array, at: number): Promise<Pr
 }
 
 /** "1 channel", "2 channels". */
-function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? "" : "s"}`;
-}
-
 /**
  * Ogg: the first page's first packet names the codec and is checked field by field against its
  * specification (Vorbis I spec §4.2.2; RFC 7845 §5.1), so a header that lies is refused here,

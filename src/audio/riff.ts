@@ -11,7 +11,7 @@ import { checkBasics, framesOf, pcmCodec, type BlockCodec, type Layout } from ".
 import { parseBext, parseGuano, parseListInfo } from "./metadata.js";
 import type { SampleFormat } from "./pcm.js";
 import type { ByteSource } from "./source.js";
-import { AudioFormatError } from "./types.js";
+import { AudioFormatError, plural } from "./types.js";
 
 /** Largest metadata/format chunk read into memory; bigger ones are skipped (their content is not needed). */
 const MAX_META_CHUNK = 1 << 20;
@@ -123,7 +123,7 @@ function waveCodec(fmt: WaveFormat, container: string): WaveCodec {
   const { tag, channels, bitsPerSample: bits, blockAlign, littleEndian } = fmt;
   const plain = (format: SampleFormat, encoding: string, width: number): WaveCodec => {
     if (blockAlign !== width * channels)
-      throw new AudioFormatError(`${container}: block align ${blockAlign} does not match ${channels} channels × ${width} bytes (${bits}-bit ${encoding})`);
+      throw new AudioFormatError(`${container}: block align ${blockAlign} does not match ${plural(channels, "channel")} × ${width} bytes (${bits}-bit ${encoding})`);
     return { codec: pcmCodec(format, littleEndian, channels), encoding, bits };
   };
   switch (tag) {

@@ -64,3 +64,8 @@ export class AudioFormatError extends Error {
     super(message.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
   }
 }
+
+/** "1 channel", "2 channels": a count in an AudioFormatError's words. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
