@@ -115,6 +115,13 @@ describe("BandFilter.applyPiece equals the whole-signal result", () => {
     });
   }
 
+  it("an empty piece is empty wherever it lies, with any buffer (inside a block it had run the core on no samples, which aborted)", () => {
+    const filter = designBandFilter({ low_freq: 800, high_freq: null, filter_order: 5 }, fs)!;
+    const n = 3 * filter.blockLength;
+    const x = testSignal(n, fs);
+    for (const at of [0, 5, filter.blockLength, filter.blockLength + 7, n]) expect(filter.applyPiece(x.subarray(0, 0), 0, n, at, at)).toEqual(new Float32Array(0));
+  });
+
   it("a piece with too little context is refused, naming what the buffer must cover", () => {
     const filter = designBandFilter({ low_freq: 800, high_freq: null, filter_order: 5 }, fs)!;
     const block = filter.blockLength;

@@ -494,9 +494,10 @@ function createBandFilter(sos: Sos, btype: BandType, zi = sosfiltZi(sos), edge?:
       if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to <= totalLength)) {
         throw new RangeError(`piece [${from}, ${to}) must lie within [0, ${totalLength})`);
       }
+      if (from === to) return new Float32Array(0);
       const bufferEnd = bufferStart + buffer.length;
       const [a, b] = cover(from, to, totalLength);
-      if (from < to && (bufferStart > a || bufferEnd < b)) {
+      if (bufferStart > a || bufferEnd < b) {
         throw new RangeError(`buffer [${bufferStart}, ${bufferEnd}) must cover [${a}, ${b}): the filter blocks of ${block} samples the piece touches plus ${context} samples of context`);
       }
       return blocks(buffer, bufferStart, totalLength, from, to);
