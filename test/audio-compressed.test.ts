@@ -584,18 +584,69 @@ describe("FLAC frames that take the sample rate or depth from STREAMINFO (codes 
   });
 });
 
+/** A FLAC that Debian's flac (apt-get install -y flac; .ci/run installs it) encodes from `input` with `options`. */
+function flacEncoded(name: string, input: string, options: string[]): Uint8Array {
+  const flac = path.join(scratch, name);
+  try {
+    execFileSync("flac", ["--silent", "--force", ...options, "-o", flac, input]);
+  } catch (err) {
+    throw new Error(`this test encodes with Debian's flac (apt-get install -y flac; .ci/run installs it): ${(err as Error).message}`);
+  }
+  return new Uint8Array(readFileSync(flac));
+}
+
+describe("FLAC sample depths the decoder library does not scale (all but 8, 16 and 24 bits)", () => {
+  /**
+   * A mono 48 kHz WAVE_FORMAT_EXTENSIBLE file of 4000 samples of a sine at `bits` valid bits in
+   * containers of `width` bytes (left-justified, as the format stores them), which flac encodes
+   * at `bits`.
+   */
+  const wavex = (bits: number, width: number): string => {
+    const n = 4000;
+    const b = new Uint8Array(68 + n * width);
+    const v = new DataView(b.buffer);
+    b.set([...Buffer.from("RIFF")], 0);
+    v.setUint32(4, b.length - 8, true);
+    b.set([...Buffer.from("WAVEfmt ")], 8);
+    v.setUint32(16, 40, true);
+    v.setUint16(20, 0xfffe, true); // WAVE_FORMAT_EXTENSIBLE
+    v.setUint16(22, 1, true);
+    v.setUint32(24, 48000, true);
+    v.setUint32(28, 48000 * width, true);
+    v.setUint16(32, width, true);
+    v.setUint16(34, 8 * width, true);
+    v.setUint16(36, 22, true);
+    v.setUint16(38, bits, true); // valid bits
+    v.setUint32(40, 4, true); // front centre
+    b.set([1, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xaa, 0, 0x38, 0x9b, 0x71], 44); // KSDATAFORMAT_SUBTYPE_PCM
+    b.set([...Buffer.from("data")], 60);
+    v.setUint32(64, n * width, true);
+    for (let i = 0; i < n; i++) {
+      const x = Math.round(Math.sin(i / 7) * (2 ** (bits - 1) - 1)) * 2 ** (8 * width - bits);
+      for (let k = 0; k < width; k++) b[68 + i * width + k] = Number(BigInt.asUintN(8 * width, BigInt(x)) >> BigInt(8 * k)) & 0xff;
+    }
+    const file = path.join(scratch, `depth-${bits}.wav`);
+    writeFileSync(file, b);
+    return file;
+  };
+
+  it.each([[10, 2], [12, 2], [20, 3], [23, 3]])("%i-bit FLAC (flac of a WAVE_FORMAT_EXTENSIBLE file) is refused at open, naming the depth — it decoded to ±Infinity and NaN without an error", async (bits, width) => {
+    const flac = flacEncoded(`depth-${bits}.flac`, wavex(bits, width), ["--lax"]); // 10 and 23 bits are outside the streamable subset
+    expect(await decodeError(flac)).toBe(`<buffer>: flac: ${bits}-bit samples are not supported (the decoder reads 8, 16, 24-bit FLAC; libsndfile refuses ${bits}-bit FLAC too)`);
+  });
+
+  it("32-bit FLAC (flac of raw samples) is refused at open — it opened, and every read failed as a cut file (`stream ends at frame 0`)", async () => {
+    const raw = path.join(scratch, "depth-32.raw");
+    writeFileSync(raw, new Uint8Array(Int32Array.from({ length: 4000 }, (_, i) => Math.round(Math.sin(i / 7) * 2 ** 30)).buffer));
+    const flac = flacEncoded("depth-32.flac", raw, ["--force-raw-format", "--endian=little", "--sign=signed", "--channels=1", "--bps=32", "--sample-rate=48000"]);
+    expect(await decodeError(flac)).toBe("<buffer>: flac: 32-bit samples are not supported (the decoder reads 8, 16, 24-bit FLAC; libsndfile refuses 32-bit FLAC too)");
+  });
+});
+
 describe("FLAC of 192-sample frames (flac -b 192: valid, in the streamable subset)", () => {
   const wav = path.resolve(FORMATS, "../recordings/whombat_tests_bats.wav"); // 44.1 kHz stereo, 22.5 s
   /** whombat_tests_bats.wav encoded by Debian's flac in frames of 192 samples. */
-  const encoded = () => {
-    const flac = path.join(scratch, "blocks-192.flac");
-    try {
-      execFileSync("flac", ["--silent", "--force", "--blocksize=192", "-o", flac, wav]);
-    } catch (err) {
-      throw new Error(`this test encodes with Debian's flac (apt-get install -y flac; .ci/run installs it): ${(err as Error).message}`);
-    }
-    return new Uint8Array(readFileSync(flac));
-  };
+  const encoded = () => flacEncoded("blocks-192.flac", wav, ["--blocksize=192"]);
 
   it("reads the encoded WAV's samples from a fresh reader every 19 200 frames — the decoder library, given STREAMINFO, trapped on 27 of 52 (`memory access out of bounds`), and the reader's close failed after it", async () => {
     const flac = encoded();

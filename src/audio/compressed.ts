@@ -65,6 +65,8 @@ interface Decoded {
 interface StreamDecoder {
   decode(bytes: Uint8Array): Decoded | Promise<Decoded>;
   flush?(): Promise<Decoded>;
+  /** FLAC: whole frames (or metadata), straight to libFLAC, past the library's frame parser. */
+  decodeFrames?(frames: Uint8Array[]): Decoded | Promise<Decoded>;
   free(): void;
 }
 
@@ -156,6 +158,8 @@ interface FlacSeek {
   dataEnd?: number;
   /** The first sample after the last whole frame, by its header (set when opened, see lastFrameEnd). */
   endSample?: number;
+  /** The last whole frame's header byte and first sample (set when opened, see lastFrameEnd; Cursor.decodeLastFlacFrame). */
+  lastFrame?: { offset: number; sample: number } | null;
   /** The bytes the frame searches read at a time (set when opened, see searchWindow): more than 64 KiB where frames may be longer. */
   window?: number;
 }
@@ -281,6 +285,19 @@ async function explainFlac(src: ByteSource, probe: Probe, sample: number, err: u
   return problem ? new AudioFormatError(problem) : err;
 }
 
+/** The sample depths the FLAC decoder library scales (8, 16 and 24 bits), as libsndfile reads them too. */
+const FLAC_DEPTHS = [8, 16, 24];
+
+/**
+ * Why FLAC frames of `bits` per sample cannot be read, or null. The decoder library scales only
+ * 8, 16 and 24 bits: 4, 10, 12, 17, 20 and 23-bit frames (12 and 20 have their own header codes)
+ * came out as ±Infinity and NaN without an error, and 32-bit ones not at all (`stream ends at frame
+ * 0`). libsndfile refuses them all ("unimplemented format").
+ */
+function flacDepthProblem(bits: number): string | null {
+  return FLAC_DEPTHS.includes(bits) ? null : `flac: ${bits}-bit samples are not supported (the decoder reads ${FLAC_DEPTHS.join(", ")}-bit FLAC; libsndfile refuses ${bits}-bit FLAC too)`;
+}
+
 /**
  * The FLAC decoder scales integers by 1/(2^(bits-1) − 1); libsndfile by 1/2^(bits-1). Recover the
  * integer (exact: |v| < 2^23 fits float32's 24-bit significand, so rounding is unambiguous) and
@@ -403,6 +420,7 @@ class Cursor {
         this.pages?.end();
         r = this.dec.flush ? await guard(this.probe.kind, this.where(), () => this.dec.flush!()) : { channelData: [], samplesDecoded: 0, errors: [] };
         this.append(this.checked(r));
+        await this.decodeLastFlacFrame();
         if (await this.nextLink()) continue;
         this.done = true;
         if (this.fill > 0) this.ready.push(this.buf.map((c) => c.slice(0, this.fill)));
@@ -413,6 +431,24 @@ class Cursor {
     const out = this.ready.shift() ?? null;
     if (out) this.block++;
     return out;
+  }
+
+  /**
+   * FLAC, after the flush at the end of the bytes: the last frame, where the library's frame parser
+   * dropped it. That parser confirms a frame by the header after it, and the last one by its CRC-16
+   * over the bytes left at the flush; it dropped a last frame of a few bytes (silence or DC coded as
+   * one value, a frame of one sample: 11–13 bytes), and every read of a file so ending failed at its
+   * end (`stream ends at frame 57344, the header says 60000`). Given straight to libFLAC — after
+   * STREAMINFO where the frames need it, as the flush left a fresh decoder — it decodes. Only when
+   * the decoder stopped right before that frame (lastFrameEnd found it whole).
+   */
+  private async decodeLastFlacFrame(): Promise<void> {
+    const flac = this.probe.flac;
+    const last = flac?.lastFrame;
+    if (!flac || !last || this.emitted !== last.sample || !this.dec.decodeFrames) return;
+    const frame = await this.src.read(last.offset, this.dataEnd - last.offset);
+    const frames = flac.needsStreaminfo ? [flac.preamble, frame] : [frame];
+    this.append(this.checked(await guard("flac", this.where(), () => this.dec.decodeFrames!(frames))));
   }
 
   /** dataEnd, for MP3 Layer III moved back to where a trailer begins once the frame scan reaches it past the next bytes to feed (Mp3Stream.dataEnd). */
@@ -569,12 +605,12 @@ export class StreamReader implements AudioReader {
     const r = new StreamReader(src, probe, dataStart, blockFrames);
     try {
       if (probe.flac) {
-        const problem = decoderFrameProblem(probe.flac.preamble, probe.bitsPerSample ?? 0);
+        const problem = flacDepthProblem(probe.bitsPerSample ?? 0) ?? decoderFrameProblem(probe.flac.preamble, probe.bitsPerSample ?? 0);
         if (problem) throw new AudioFormatError(problem);
         probe.flac.window = searchWindow(probe.flac.preamble, probe.bitsPerSample ?? 0);
       }
       const flacEnd = probe.flac ? await lastFrameEnd(src, probe.flac.firstFrame, probe.flac.blocksize, probe.flac.window!) : null;
-      if (flacEnd) [probe.flac!.dataEnd, probe.flac!.endSample] = [flacEnd.byte, flacEnd.sample];
+      if (flacEnd) [probe.flac!.dataEnd, probe.flac!.endSample, probe.flac!.lastFrame] = [flacEnd.byte, flacEnd.sample, flacEnd.last];
       if (probe.frames === null) {
         let frames = 0;
         for (let b = await r.advance(); b; b = await r.advance()) frames += b[0].length;
@@ -628,6 +664,7 @@ export class StreamReader implements AudioReader {
     return {
       decode: async (bytes) => count(await dec.decode(bytes)),
       flush: dec.flush && (async () => count(await dec.flush!())),
+      decodeFrames: dec.decodeFrames && (async (frames) => count(await dec.decodeFrames!(frames))),
       free: () => dec.free(),
     };
   }

@@ -332,6 +332,8 @@ export async function frameIntact(src: ByteSource, frame: FlacFrame, dataEnd: nu
 export interface FlacEnd {
   sample: number;
   byte: number;
+  /** The last whole frame: its header's byte and first sample (null when no frame is whole). */
+  last: { offset: number; sample: number } | null;
 }
 
 /** The largest window lastFrameEnd reads at a time, when the file's last window holds no frame. */
@@ -360,7 +362,7 @@ export async function lastFrameEnd(src: ByteSource, firstFrame: number, fixedBlo
     if (found) return found;
     end = from;
   }
-  return { sample: 0, byte: firstFrame };
+  return { sample: 0, byte: firstFrame, last: null };
 }
 
 /**
@@ -388,7 +390,7 @@ async function lastFrameIn(src: ByteSource, from: number, end: number, after: nu
     const h = parseFrameHeader(b, i, fixedBlocksize);
     if (!h) continue;
     const at = i < end - from ? closing(i, next) : -1; // headers past `end` closed nowhere in the window after this one
-    if (at >= 0) return { sample: h.sample + h.blocksize, byte: from + at };
+    if (at >= 0) return { sample: h.sample + h.blocksize, byte: from + at, last: { offset: from + i, sample: h.sample } };
     next = i;
   }
   return null;
