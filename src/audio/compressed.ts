@@ -28,7 +28,7 @@
  * (each with its own pre-skip and end trimming), and a seek bisects within the link that holds its
  * block — or, near that link's start, decodes from there.
  */
-import { decoderFrameProblem, frameHeaderProblem, frameIntact, frameProblemAfter, lastFrameEnd, readFrameHeader, searchWindow, seekFrame } from "./flacseek.js";
+import { decoderProblem, type FlacEnd, frameHeaderProblem, frameIntact, frameProblemAfter, lastFrameEnd, readFrameHeader, searchWindow, seekFrame } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
 import { chainLinks, continuesStream, firstAudioPage, firstFilePage, type HeaderPages, MAX_PAGE, type OggPage, oggPageCrc, OggPageCheck, pageLength, parsePage, readPage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
 import { audioStart } from "./oggstart.js";
@@ -283,19 +283,6 @@ async function explainFlac(src: ByteSource, probe: Probe, sample: number, err: u
   const frame = await seekFrame(src, flac.firstFrame, sample, flac.blocksize, flac.dataEnd, flac.window);
   const problem = frame && (await frameProblemAfter(src, frame.offset, probe.samplerate));
   return problem ? new AudioFormatError(problem) : err;
-}
-
-/** The sample depths the FLAC decoder library scales (8, 16 and 24 bits), as libsndfile reads them too. */
-const FLAC_DEPTHS = [8, 16, 24];
-
-/**
- * Why FLAC frames of `bits` per sample cannot be read, or null. The decoder library scales only
- * 8, 16 and 24 bits: 4, 10, 12, 17, 20 and 23-bit frames (12 and 20 have their own header codes)
- * came out as ±Infinity and NaN without an error, and 32-bit ones not at all (`stream ends at frame
- * 0`). libsndfile refuses them all ("unimplemented format").
- */
-function flacDepthProblem(bits: number): string | null {
-  return FLAC_DEPTHS.includes(bits) ? null : `flac: ${bits}-bit samples are not supported (the decoder reads ${FLAC_DEPTHS.join(", ")}-bit FLAC; libsndfile refuses ${bits}-bit FLAC too)`;
 }
 
 /**
@@ -604,13 +591,7 @@ export class StreamReader implements AudioReader {
     if (!Number.isInteger(blockFrames) || blockFrames < 1) throw new RangeError(`blockFrames must be a positive integer, got ${blockFrames}`);
     const r = new StreamReader(src, probe, dataStart, blockFrames);
     try {
-      if (probe.flac) {
-        const problem = flacDepthProblem(probe.bitsPerSample ?? 0) ?? decoderFrameProblem(probe.flac.preamble, probe.bitsPerSample ?? 0);
-        if (problem) throw new AudioFormatError(problem);
-        probe.flac.window = searchWindow(probe.flac.preamble, probe.bitsPerSample ?? 0);
-      }
-      const flacEnd = probe.flac ? await lastFrameEnd(src, probe.flac.firstFrame, probe.flac.blocksize, probe.flac.window!) : null;
-      if (flacEnd) [probe.flac!.dataEnd, probe.flac!.endSample, probe.flac!.lastFrame] = [flacEnd.byte, flacEnd.sample, flacEnd.last];
+      const flacEnd = probe.flac ? await openFlac(src, probe, probe.flac) : null;
       if (probe.frames === null) {
         let frames = 0;
         for (let b = await r.advance(); b; b = await r.advance()) frames += b[0].length;
@@ -957,7 +938,6 @@ async function probeMpeg(src: ByteSource, b: Uint8Array, at: number): Promise<Pr
   return probe;
 }
 
-/** "1 channel", "2 channels". */
 /**
  * Ogg: the first page's first packet names the codec and is checked field by field against its
  * specification (Vorbis I spec §4.2.2; RFC 7845 §5.1), so a header that lies is refused here,
@@ -1338,6 +1318,20 @@ async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek
     flac.depthFrom = "the first frame";
   }
   flac.needsStreaminfo = first.rateCode === 0 || first.sizeCode === 0;
+}
+
+/**
+ * At a FLAC reader's open: refuses what the decoder library cannot read (decoderProblem), sets the
+ * frame searches' window and where the frames end (lastFrameEnd), and returns that end.
+ */
+async function openFlac(src: ByteSource, probe: Probe, flac: FlacSeek): Promise<FlacEnd> {
+  const bits = probe.bitsPerSample ?? 0;
+  const problem = decoderProblem(flac.preamble, bits);
+  if (problem) throw new AudioFormatError(problem);
+  flac.window = searchWindow(flac.preamble, bits);
+  const end = await lastFrameEnd(src, flac.firstFrame, flac.blocksize, flac.window);
+  [flac.dataEnd, flac.endSample, flac.lastFrame] = [end.byte, end.sample, end.last];
+  return end;
 }
 
 /**

@@ -17,7 +17,7 @@ const WINDOW = 1 << 16;
  * (8 channels of 24-bit noise in frames of 16384: 393 KB) without a frame closing in its last
  * 64 KiB had its last frame ended at a chance match of its CRC-16 (the decoder, fed up to there,
  * lost it) or not found (refused as ending at frame 0), and its seeks found no frame. Memory stays
- * bounded: the decoder takes frames up to DECODER_FRAME_MAX (decoderFrameProblem).
+ * bounded: the decoder takes frames up to DECODER_FRAME_MAX (decoderProblem).
  * @param streaminfo "fLaC" + the STREAMINFO block (FlacSeek.preamble: its block size is the frames')
  * @param bitsPerSample the frames' depth (Probe.bitsPerSample), which may be more than STREAMINFO's
  */
@@ -50,15 +50,27 @@ function longestFrame(streaminfo: Uint8Array, bitsPerSample: number): { verbatim
  */
 const DECODER_FRAME_MAX = 65535 * 8;
 
+/** The sample depths the decoder library scales (8, 16 and 24 bits), the ones libsndfile reads too. */
+const DECODER_DEPTHS = [8, 16, 24];
+
 /**
- * Why the decoder cannot be trusted with a stream, or null: its frames may be longer than
- * DECODER_FRAME_MAX, and STREAMINFO does not bound them below it. The decoder skips such a frame
- * without a word and goes on with the next: an 8-channel, 24-bit FLAC in frames of 65535 samples
- * read its last, short frame's samples as sample 0 on — wrong values, no error. Only streams
- * outside FLAC's streamable subset (block sizes over 16384) can have such frames; libFLAC writes
- * the max frame size into the files it encodes, so those it wrote within the limit are read.
+ * Why the decoder library cannot be trusted with a stream, or null. Both cases had come out wrong
+ * without an error, and libsndfile refuses the first:
+ * - A depth other than DECODER_DEPTHS: 4, 10, 12, 17, 20 and 23-bit frames (12 and 20 have their
+ *   own header codes) decoded to ±Infinity and NaN, and 32-bit ones not at all (`stream ends at
+ *   frame 0`). libsndfile: "unimplemented format".
+ * - Frames that may be longer than DECODER_FRAME_MAX, where STREAMINFO does not bound them below
+ *   it: the library skips such a frame and goes on with the next — an 8-channel, 24-bit FLAC in
+ *   frames of 65535 samples read its last, short frame's samples as sample 0 on. Only streams
+ *   outside FLAC's streamable subset (block sizes over 16384) can have such frames; libFLAC writes
+ *   the max frame size into the files it encodes, so those it wrote within the limit are read.
+ * @param streaminfo "fLaC" + the STREAMINFO block
+ * @param bitsPerSample the frames' depth (Probe.bitsPerSample)
  */
-export function decoderFrameProblem(streaminfo: Uint8Array, bitsPerSample: number): string | null {
+export function decoderProblem(streaminfo: Uint8Array, bitsPerSample: number): string | null {
+  if (!DECODER_DEPTHS.includes(bitsPerSample)) {
+    return `flac: ${bitsPerSample}-bit samples are not supported (the decoder reads ${DECODER_DEPTHS.join(", ")}-bit FLAC; libsndfile refuses ${bitsPerSample}-bit FLAC too)`;
+  }
   const { verbatim, stated } = longestFrame(streaminfo, bitsPerSample);
   if (stated > DECODER_FRAME_MAX) return `flac: frames of up to ${stated} bytes (STREAMINFO's max frame size) are longer than the ${DECODER_FRAME_MAX} bytes the decoder takes: not supported`;
   if (stated === 0 && verbatim > DECODER_FRAME_MAX) {
