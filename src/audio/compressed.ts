@@ -28,7 +28,8 @@
  * (each with its own pre-skip and end trimming), and a seek bisects within the link that holds its
  * block — or, near that link's start, decodes from there.
  */
-import { decoderProblem, type FlacEnd, frameHeaderProblem, frameIntact, frameProblemAfter, lastFrameEnd, readFrameHeader, searchWindow, seekFrame } from "./flacseek.js";
+import type { CodecFrame } from "codec-parser";
+import { decoderProblem, type FlacEnd, frameHeaderProblem, frameIntact, frameProblemAfter, lastFrameEnd, readFrameHeader, searchWindow, seekFrame, withStatedCodes } from "./flacseek.js";
 import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
 import { chainLinks, continuesStream, firstAudioPage, firstFilePage, type HeaderPages, MAX_PAGE, type OggPage, oggPageCrc, OggPageCheck, pageLength, parsePage, readPage, seekPage, streamBeginsElsewhere } from "./oggseek.js";
 import { audioStart } from "./oggstart.js";
@@ -143,8 +144,8 @@ function linkStarts(probe: Probe): ReadonlySet<number> {
 interface FlacSeek {
   /** Byte offset of the first audio frame (after all metadata blocks). */
   firstFrame: number;
-  /** "fLaC" + the STREAMINFO block marked as the last metadata block: what a fresh decoder is given first where the frames need it (needsStreaminfo). */
-  preamble: Uint8Array;
+  /** "fLaC" + the STREAMINFO block, its min and max block size the first frame's in fixed-blocksize streams (checkFirstFlacFrame). */
+  streaminfo: Uint8Array;
   /**
    * The samples per frame number in fixed-blocksize streams (every frame but the last holds that
    * many): the first frame's block size (checkFirstFlacFrame), STREAMINFO's maximum until then.
@@ -152,8 +153,6 @@ interface FlacSeek {
   blocksize: number;
   /** Where the stream's sample depth (Probe.bitsPerSample) comes from: the first frame's header, or STREAMINFO when that frame does not state one. */
   depthFrom: "STREAMINFO" | "the first frame";
-  /** The frames take their rate or depth from STREAMINFO (code 0, checkFirstFlacFrame): each fresh decoder is given `preamble` first (createDecoder). */
-  needsStreaminfo: boolean;
   /** Byte offset after the last whole frame (set when opened, see lastFrameEnd): bytes after it, such as an ID3v1 tag, are not fed to the decoder, which would take them for part of that frame and drop it. */
   dataEnd?: number;
   /** The first sample after the last whole frame, by its header (set when opened, see lastFrameEnd). */
@@ -187,22 +186,9 @@ async function createDecoder(p: Probe): Promise<StreamDecoder> {
   filterDecoderNoise();
   let d: StreamDecoder & { ready: Promise<void> };
   switch (p.kind) {
-    case "flac": {
-      const { FLACDecoder } = await import("@wasm-audio-decoders/flac");
-      const flac = new FLACDecoder();
-      await flac.ready;
-      // libFLAC needs STREAMINFO for frames whose header takes the sample rate or depth from it
-      // (codes 0b0000 and 0b000, RFC 9639 §9.1.2 and §9.1.5: libFLAC writes them for rates no other
-      // code can state, such as 768 kHz) — without it, it finds them unparseable and skips them.
-      // `decode` hands it only the frames (codec-parser drops the metadata), so STREAMINFO goes in
-      // by `decodeFrames`, straight to libFLAC, before any frame. Only then: given STREAMINFO and
-      // then frames from the middle of a stream, the library's WebAssembly trapped (memory access
-      // out of bounds) on 37 of 154 seeks into a valid 48 kHz FLAC of 192-sample frames (flac -b
-      // 192), where without it all 154 decoded the samples libsndfile reads.
-      if (p.flac!.needsStreaminfo) checkDecoded("flac", await flac.decodeFrames([p.flac!.preamble]), "STREAMINFO");
-      d = flac;
+    case "flac":
+      d = await flacDecoder(p.flac!.streaminfo);
       break;
-    }
     case "mp3": {
       const { MPEGDecoder } = await import("mpg123-decoder");
       d = new MPEGDecoder(); // gapless by default: LAME/Xing delay and padding are trimmed, as libsndfile does
@@ -235,6 +221,35 @@ async function createDecoder(p: Probe): Promise<StreamDecoder> {
     }
   };
   return d;
+}
+
+/**
+ * The FLAC decoder library as its own `decode` runs it — its frame parser (codec-parser) cuts the
+ * bytes into frames, and libFLAC decodes them — with each frame's codes that take the sample rate
+ * or depth from STREAMINFO stated in the frame (withStatedCodes): no decoder is given STREAMINFO,
+ * which libFLAC would need for such frames (libFLAC writes them for rates no other code states,
+ * such as 768 kHz) and which made the library trap on seeks (see withStatedCodes).
+ * @param streaminfo "fLaC" + the STREAMINFO block (FlacSeek.streaminfo)
+ */
+async function flacDecoder(streaminfo: Uint8Array): Promise<StreamDecoder & { ready: Promise<void> }> {
+  const [{ FLACDecoder }, { default: CodecParser }] = await Promise.all([import("@wasm-audio-decoders/flac"), import("codec-parser")]);
+  const flac = new FLACDecoder();
+  const framer = () => new CodecParser<CodecFrame>("audio/flac", { enableFrameCRC32: false });
+  let frames = framer();
+  const decodeFrames = (list: Uint8Array[]) => flac.decodeFrames(list.map((frame) => withStatedCodes(frame, streaminfo)));
+  // parseChunk and flush are generators; their typings say Iterator, not Iterable.
+  const framesOf = (parsed: Iterator<CodecFrame>) => Array.from(parsed as unknown as Iterable<CodecFrame>, (f) => f.data);
+  return {
+    ready: flac.ready,
+    decode: (bytes) => decodeFrames(framesOf(frames.parseChunk(bytes))),
+    flush: () => {
+      const rest = framesOf(frames.flush());
+      frames = framer();
+      return decodeFrames(rest);
+    },
+    decodeFrames,
+    free: () => flac.free(),
+  };
 }
 
 /** A decoder library's own error text, one line of at most 200 printable characters: a detail, never the message. */
@@ -425,17 +440,15 @@ class Cursor {
    * dropped it. That parser confirms a frame by the header after it, and the last one by its CRC-16
    * over the bytes left at the flush; it dropped a last frame of a few bytes (silence or DC coded as
    * one value, a frame of one sample: 11–13 bytes), and every read of a file so ending failed at its
-   * end (`stream ends at frame 57344, the header says 60000`). Given straight to libFLAC — after
-   * STREAMINFO where the frames need it, as the flush left a fresh decoder — it decodes. Only when
-   * the decoder stopped right before that frame (lastFrameEnd found it whole).
+   * end (`stream ends at frame 57344, the header says 60000`). Given straight to libFLAC, it
+   * decodes. Only when the decoder stopped right before that frame (lastFrameEnd found it whole).
    */
   private async decodeLastFlacFrame(): Promise<void> {
     const flac = this.probe.flac;
     const last = flac?.lastFrame;
     if (!flac || !last || this.emitted !== last.sample || !this.dec.decodeFrames) return;
     const frame = await this.src.read(last.offset, this.dataEnd - last.offset);
-    const frames = flac.needsStreaminfo ? [flac.preamble, frame] : [frame];
-    this.append(this.checked(await guard("flac", this.where(), () => this.dec.decodeFrames!(frames))));
+    this.append(this.checked(await guard("flac", this.where(), () => this.dec.decodeFrames!([frame]))));
   }
 
   /** dataEnd, for MP3 Layer III moved back to where a trailer begins once the frame scan reaches it past the next bytes to feed (Mp3Stream.dataEnd). */
@@ -1261,11 +1274,9 @@ async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Array): P
     if (at > src.size) throw new AudioFormatError(`flac: metadata block declares ${length} bytes, past the end of the file`);
     if (h[0] & 0x80) break;
   }
-  const preamble = new Uint8Array(42);
-  preamble.set(head.subarray(0, 42));
-  preamble[4] = 0x80; // STREAMINFO, flagged as the last metadata block; its 24-bit length stays 34
+  const streaminfo = head.slice(0, 42);
   const blocksize = (head[10] << 8) | head[11];
-  return { firstFrame: at, preamble, blocksize, depthFrom: "STREAMINFO", needsStreaminfo: true };
+  return { firstFrame: at, streaminfo, blocksize, depthFrom: "STREAMINFO" };
 }
 
 /**
@@ -1292,9 +1303,8 @@ async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Array): P
  * Block size: a fixed-blocksize stream numbers its frames, and frame n starts at sample n × the
  * frames' block size — the first frame's, not STREAMINFO's min/max (which nothing checks).
  * Numbered by a false STREAMINFO (4096 for frames of 1152, or the reverse), seeks found no frame,
- * or a whole file was refused as cut short; libFLAC, which is given STREAMINFO (createDecoder),
- * numbers them by its block size when min = max and reports every frame after the first as
- * missing — so the STREAMINFO the decoders get states the first frame's. (libsndfile 1.2 goes
+ * or a whole file was refused as cut short. The frame searches size their window by the
+ * STREAMINFO kept (FlacSeek.streaminfo), which states the first frame's. (libsndfile 1.2 goes
  * wrong there too: its seeks fail or give wrong samples, and frames of 1152 said to be 4096 are
  * wrong after the first even read from the start.)
  */
@@ -1307,7 +1317,7 @@ async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek
   if ((b[1] & 1) === 0) {
     // Fixed-blocksize strategy: frame numbers count blocks of this size (see Block size above).
     flac.blocksize = first.blocksize;
-    new DataView(flac.preamble.buffer).setUint32(8, first.blocksize * 0x10001); // min and max block size (16 bits each)
+    new DataView(flac.streaminfo.buffer).setUint32(8, first.blocksize * 0x10001); // min and max block size (16 bits each)
   }
   const assignment = b[3] >> 4; // 0..7: independent channels, 8..10: stereo decorrelation
   const channels = assignment < 8 ? assignment + 1 : 2;
@@ -1317,7 +1327,6 @@ async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek
     probe.bitsPerSample = depth;
     flac.depthFrom = "the first frame";
   }
-  flac.needsStreaminfo = first.rateCode === 0 || first.sizeCode === 0;
 }
 
 /**
@@ -1326,9 +1335,9 @@ async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek
  */
 async function openFlac(src: ByteSource, probe: Probe, flac: FlacSeek): Promise<FlacEnd> {
   const bits = probe.bitsPerSample ?? 0;
-  const problem = decoderProblem(flac.preamble, bits);
+  const problem = decoderProblem(flac.streaminfo, bits);
   if (problem) throw new AudioFormatError(problem);
-  flac.window = searchWindow(flac.preamble, bits);
+  flac.window = searchWindow(flac.streaminfo, bits);
   const end = await lastFrameEnd(src, flac.firstFrame, flac.blocksize, flac.window);
   [flac.dataEnd, flac.endSample, flac.lastFrame] = [end.byte, end.sample, end.last];
   return end;
