@@ -65,6 +65,27 @@ describe("recordings registered one by one", () => {
     await rm(join(scratch.path, "frozen"), { recursive: true }); // the scans below list scratch's files
   });
 
+  it("a name or directory a hidden dataset holds is refused naming that dataset and what frees it — 'name already exists in datasets' named none, for a name no listing showed", async () => {
+    for (const dir of ["kept", "other", "third"]) await mkdir(join(scratch.path, dir));
+    const make = (name: string, dir: string) => app.inject({ method: "POST", url: "/v1/datasets", payload: { name, audio_dir: join(scratch.path, dir) }, headers: auth(member) });
+    const kept = (await make("kept", "kept")).json();
+    const other = (await make("other", "other")).json();
+    await app.inject({ method: "POST", url: `/v1/datasets/${kept.id}/trash`, headers: auth(member) });
+    const again = await make("kept", "third");
+    expect([again.statusCode, again.json().message]).toEqual([409, `name "kept" is dataset ${kept.id}'s ("kept"); it is in the trash: purge it, or restore it and rename it`]);
+    const renamed = await app.inject({ method: "PATCH", url: `/v1/datasets/${other.id}`, payload: { name: " kept " }, headers: auth(member) });
+    expect([renamed.statusCode, renamed.json().message]).toEqual([409, `name "kept" is dataset ${kept.id}'s ("kept"); it is in the trash: purge it, or restore it and rename it`]);
+    const sameDir = await make("new", "kept");
+    expect([sameDir.statusCode, sameDir.json().message]).toEqual([409, `audio_dir ${JSON.stringify(kept.audio_dir)} is dataset ${kept.id}'s ("kept"); it is in the trash: purge it, or restore it and rename it`]);
+    await app.inject({ method: "POST", url: `/v1/datasets/${kept.id}/restore`, headers: auth(member) });
+    await app.inject({ method: "POST", url: `/v1/datasets/${other.id}/archive`, headers: auth(member) });
+    expect((await make("other", "third")).json().message).toBe(`name "other" is dataset ${other.id}'s ("other"); it is archived: restore it and rename it, or delete it`);
+    expect((await make("kept", "third")).json().message).toBe(`name "kept" is dataset ${kept.id}'s ("kept")`);
+    await app.inject({ method: "POST", url: `/v1/datasets/${other.id}/restore`, headers: auth(member) });
+    for (const id of [kept.id, other.id]) expect((await app.inject({ method: "DELETE", url: `/v1/datasets/${id}`, headers: auth(admin) })).statusCode).toBe(204);
+    for (const dir of ["kept", "other", "third"]) await rm(join(scratch.path, dir), { recursive: true }); // the scans below list scratch's files
+  });
+
   it("report the samplerate the engine computes with, and sort by it", async () => {
     // 16000 Hz × 3.0318750000000003 is 48510.00000000001 in float64, within rounding of 48510 Hz:
     // the engine analyses the recording at 48510 Hz (expandedSamplerate), so the API says so.
@@ -365,9 +386,23 @@ describe("runs and jobs", () => {
     // The step column is 32 bits: 2^31 is refused naming step, not as "value: has an invalid value".
     const far = await app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, payload: { key: "x", step: 2 ** 31, value: 1 }, headers: auth(member) });
     expect(far.json().fields).toEqual([{ field: "step", message: "must be <= 2147483647" }]);
+    // The workers' own metrics are theirs (the creator had set items_done to 999); keys are names
+    // (trimmed, NFC); the rules are said as the other fields' are (zod's defaults had been shown).
+    const forged = await app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, payload: { key: " items_done ", value: 999 }, headers: auth(member) });
+    expect(forged.json().fields).toEqual([{ field: "key", message: "is recorded by the job's workers when it ends (audio_seconds_per_second, items_done, items_failed, items_errored); choose another key" }]);
+    const spaced = await app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, payload: { key: " loss ", step: 3, value: 0.5 }, headers: auth(member) });
+    expect(spaced.json()).toMatchObject({ key: "loss", step: 3, value: 0.5 });
+    for (const [payload, field, message] of [
+      [{ key: "x", step: -1, value: 1 }, "step", "must be >= 0"],
+      [{ key: "x", step: 1.5, value: 1 }, "step", "must be an integer"],
+      [{ key: "x", value: "1" }, "value", "must be a finite number"],
+    ] as const) {
+      expect((await app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, payload, headers: auth(member) })).json().fields, JSON.stringify(payload)).toEqual([{ field, message }]);
+    }
     const metrics = (await app.inject({ url: `/v1/jobs/${job.id}/metrics` })).json();
     // Beside the ones put here, the abort's own: the job's metrics as a completed job stores them.
-    expect(metrics.items.map((m: { key: string }) => m.key)).toEqual(["audio_seconds_per_second", "items", "items_done", "items_errored", "items_failed", "mel"]);
+    expect(metrics.items.map((m: { key: string }) => m.key)).toEqual(["audio_seconds_per_second", "items", "items_done", "items_errored", "items_failed", "loss", "mel"]);
+    expect(metrics.items.find((m: { key: string }) => m.key === "items_done").value).toBe(0);
   });
 });
 
@@ -423,6 +458,9 @@ describe("URLs and query strings as clients write them", () => {
       expect((await app.inject({ method: "POST", url: `/v1/${path}/${id}/features`, payload: { name, value: 2.5 }, headers: auth(member) })).statusCode).toBe(200);
       const got = await app.inject({ url: `/v1/${path}/${id}/features/${encodeURIComponent(name)}` });
       expect([got.statusCode, got.json().value], path).toEqual([200, 2.5]);
+      // The name as typed with a combining accent and a trailing space is the name stored (a 404 before).
+      const typed = await app.inject({ url: `/v1/${path}/${id}/features/${encodeURIComponent("e\u0301".repeat(254) + "é ")}` });
+      expect([typed.statusCode, typed.json().value], path).toEqual([200, 2.5]);
       const removed = await app.inject({ method: "DELETE", url: `/v1/${path}/${id}/features/${encodeURIComponent(name)}`, headers: auth(member) });
       expect([removed.statusCode, removed.json().features], path).toEqual([200, []]);
       expect((await app.inject({ url: `/v1/${path}/${id}/features/${encodeURIComponent(name)}` })).statusCode, path).toBe(404);

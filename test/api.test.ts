@@ -157,6 +157,19 @@ describe("authentication and roles", () => {
     expect((await app.inject({ url: "/v1/users/me", headers: auth(key) })).json().username).toBe("member");
   });
 
+  it("lets only an admin re-enable a disabled token — a member re-enabled the token an admin had disabled, with another of their tokens", async () => {
+    const { token, key } = (await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "laptop" }, headers: auth(member) })).json();
+    expect((await app.inject({ method: "PATCH", url: `/v1/tokens/${token.id}`, payload: { enabled: false }, headers: auth(admin) })).json().enabled).toBe(false);
+    const again = await app.inject({ method: "PATCH", url: `/v1/tokens/${token.id}`, payload: { enabled: true }, headers: auth(member) });
+    expect([again.statusCode, again.json().message]).toEqual([403, "only admins re-enable a disabled token (an admin may have disabled it); user member is member — create a new token instead"]);
+    expect((await app.inject({ url: "/v1/users/me", headers: auth(key) })).statusCode).toBe(401);
+    // Disabling stays the owner's to do, and enabling an enabled token changes nothing.
+    const { token: other } = (await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "desk" }, headers: auth(member) })).json();
+    expect((await app.inject({ method: "PATCH", url: `/v1/tokens/${other.id}`, payload: { enabled: true }, headers: auth(member) })).json().enabled).toBe(true);
+    expect((await app.inject({ method: "PATCH", url: `/v1/tokens/${other.id}`, payload: { enabled: false }, headers: auth(member) })).json().enabled).toBe(false);
+    expect((await app.inject({ method: "PATCH", url: `/v1/tokens/${token.id}`, payload: { enabled: true }, headers: auth(admin) })).json().enabled).toBe(true);
+  });
+
   it("keeps users out of other users' tokens", async () => {
     const adminTokens = (await app.inject({ url: "/v1/tokens", headers: auth(admin) })).json().items;
     const foreign = adminTokens.find((x: { user_id: string }) => x.user_id !== memberId);

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { getFeatureValue } from "../store/features.js";
-import { errorBody, id, text, timestamp } from "./schemas.js";
+import { errorBody, id, label, timestamp } from "./schemas.js";
 
 const featureValueSchema = z.object({
   name: z.string(),
@@ -23,7 +23,7 @@ export function featureValueRoute(path: string, of: "recording" | "clip"): Fasti
     app.get(`/${path}/:id/features/:name`, {
       schema: {
         summary: `A ${of}'s feature value, with its binary data (log_mel)`, tags: [path],
-        params: z.object({ id, name: text(1, 255) }),
+        params: z.object({ id, name: label(255) }), // the name as stored (trimmed, NFC): "Cafe\u0301" finds "Café", as DELETE does
         response: { 200: featureValueSchema, 404: errorBody },
       },
     }, async (request) => {

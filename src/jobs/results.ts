@@ -8,7 +8,7 @@ import type { FeatureName, FeatureValues } from "../features/features.js";
 import { featureTableCsv, type FeatureTableRow } from "../features/table.js";
 import { createArtifact, storeFile } from "../store/artifacts.js";
 import type { Queryable } from "../store/db.js";
-import { putMetric, type Job } from "../store/jobs.js";
+import { putMetric, RESULT_METRICS, type Job } from "../store/jobs.js";
 import type { ItemTarget } from "./queue.js";
 
 /** Default artifact lifetime (seconds) when the job does not give `expiration_delay`: 30 days. */
@@ -55,8 +55,11 @@ export async function storeJobResults(db: Queryable, job: Job, r: { items: Ended
   const audioSeconds = done.reduce((s, i) => s + (i.seconds ?? 0), 0);
   // A job aborted before it started has done nothing: 0 whatever the time.
   const elapsed = Math.max(1e-3, (Date.now() - Date.parse(job.started_at ?? job.created_at)) / 1000);
-  await putMetric(db, job.id, { key: "audio_seconds_per_second", value: audioSeconds / elapsed });
-  await putMetric(db, job.id, { key: "items_done", value: done.length });
-  await putMetric(db, job.id, { key: "items_failed", value: r.items.filter((i) => i.status === "failed").length });
-  await putMetric(db, job.id, { key: "items_errored", value: r.items.filter((i) => i.status === "errored").length });
+  const metrics: Record<(typeof RESULT_METRICS)[number], number> = {
+    audio_seconds_per_second: audioSeconds / elapsed,
+    items_done: done.length,
+    items_failed: r.items.filter((i) => i.status === "failed").length,
+    items_errored: r.items.filter((i) => i.status === "errored").length,
+  };
+  for (const key of RESULT_METRICS) await putMetric(db, job.id, { key, value: metrics[key] });
 }

@@ -7,7 +7,7 @@ import { join, relative, sep } from "node:path";
 import { isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
 import type { Queryable } from "./db.js";
 import { assertWritable, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
-import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
+import { ConflictError, InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { isInside, resolveAudioDir, resolveRecordingFile } from "./paths.js";
 import { probeFile } from "./probe.js";
 import { createRun, finishRun, type Run } from "./runs.js";
@@ -40,11 +40,31 @@ const SELECT = (db: Queryable) => db`
 
 /** Creates a dataset; `audio_dir` must already be resolved by paths.resolveAudioDir. */
 export async function createDataset(db: Queryable, d: { name: string; description?: string; audio_dir: string; created_by: string | null; run_id?: string | null }): Promise<Dataset> {
-  const [{ id }] = await translating(() => db`
-    INSERT INTO datasets (name, description, audio_dir, created_by, run_id)
-    VALUES (${d.name.trim()}, ${d.description ?? ""}, ${d.audio_dir}, ${d.created_by}, ${d.run_id ?? null})
-    RETURNING id`);
-  return getDataset(db, id);
+  const name = d.name.trim();
+  try {
+    const [{ id }] = await translating(() => db`
+      INSERT INTO datasets (name, description, audio_dir, created_by, run_id)
+      VALUES (${name}, ${d.description ?? ""}, ${d.audio_dir}, ${d.created_by}, ${d.run_id ?? null})
+      RETURNING id`);
+    return getDataset(db, id);
+  } catch (err) {
+    throw await namingHolder(db, err, { name, audio_dir: d.audio_dir });
+  }
+}
+
+/**
+ * `err`, or where it is a name or directory another dataset holds, a ConflictError naming that
+ * dataset and, when it is hidden, what frees it: names and directories are unique over every
+ * state, and "name already exists in datasets" for a name no listing showed (its dataset trashed)
+ * left the client guessing. Runs after the failed statement's transaction, on `db`.
+ */
+async function namingHolder(db: Queryable, err: unknown, d: { name?: string; audio_dir?: string }): Promise<unknown> {
+  if (!(err instanceof ConflictError)) return err;
+  const field = d.name !== undefined && err.message.startsWith("name ") ? "name" : d.audio_dir !== undefined && err.message.startsWith("audio_dir ") ? "audio_dir" : null;
+  const holder = field === "name" ? await findDatasetByName(db, d.name!) : field === "audio_dir" ? await findDatasetByDir(db, d.audio_dir!) : null;
+  if (!holder) return err;
+  const frees = { active: "", archived: "; it is archived: restore it and rename it, or delete it", trashed: "; it is in the trash: purge it, or restore it and rename it" }[holder.state];
+  return new ConflictError(`${field} ${JSON.stringify(field === "name" ? d.name : d.audio_dir)} is dataset ${holder.id}'s ("${holder.name}")${frees}`);
 }
 
 export async function getDataset(db: Queryable, id: string): Promise<Dataset> {
@@ -82,15 +102,19 @@ export async function listDatasets(db: Queryable, q: DatasetQuery): Promise<Page
 }
 
 export async function updateDataset(db: Queryable, id: string, patch: { name?: string; description?: string }): Promise<Dataset> {
-  return writing(db, "datasets", id, async (tx) => {
-    const fields: Record<string, string> = {};
-    if (patch.name !== undefined) fields.name = patch.name.trim();
-    if (patch.description !== undefined) fields.description = patch.description;
-    if (Object.keys(fields).length) {
-      await translating(() => tx`UPDATE datasets SET ${tx(fields, ...Object.keys(fields))} WHERE id = ${id}`);
-    }
-    return getDataset(tx, id);
-  });
+  const fields: Record<string, string> = {};
+  if (patch.name !== undefined) fields.name = patch.name.trim();
+  if (patch.description !== undefined) fields.description = patch.description;
+  try {
+    return await writing(db, "datasets", id, async (tx) => {
+      if (Object.keys(fields).length) {
+        await translating(() => tx`UPDATE datasets SET ${tx(fields, ...Object.keys(fields))} WHERE id = ${id}`);
+      }
+      return getDataset(tx, id);
+    });
+  } catch (err) {
+    throw await namingHolder(db, err, { name: fields.name });
+  }
 }
 
 /**

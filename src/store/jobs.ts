@@ -146,6 +146,12 @@ export interface Metric {
   created_at: string;
 }
 
+/**
+ * The metrics a job's workers record when it ends (jobs/results.ts storeJobResults), which the API
+ * does not let a client write: the job's creator had set `items_done` to 999, and the listing showed it.
+ */
+export const RESULT_METRICS = ["audio_seconds_per_second", "items_done", "items_failed", "items_errored"] as const;
+
 /** Records a metric (key, step) of a job; recording the same key and step again replaces it (idempotent retries). */
 export async function putMetric(db: Queryable, jobId: string, m: { key: string; step?: number; value?: number | null; data?: Uint8Array | null }): Promise<Metric> {
   if ((m.value ?? null) === null === ((m.data ?? null) === null)) throw invalid("value", "give exactly one of value (float) and data (binary)");

@@ -9,10 +9,10 @@ import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { PgBoss } from "pg-boss";
 import { MAX_JOB_TARGET_IDS, RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue, retryExtractJob, submitExtractJob } from "../../jobs/queue.js";
-import { JOB_ITEM_STATUSES, JOB_RESULTS, JOB_SORTS, JOB_STATUSES, getJob, listJobItems, listJobs, listMetrics, putMetric, type Metric } from "../../store/jobs.js";
+import { JOB_ITEM_STATUSES, JOB_RESULTS, JOB_SORTS, JOB_STATUSES, getJob, listJobItems, listJobs, listMetrics, putMetric, RESULT_METRICS, type Metric } from "../../store/jobs.js";
 import { requireRole } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
-import { errorBody, idParams, nullableTimestamp, page, pageQuery, sortQuery, text, timestamp } from "../schemas.js";
+import { errorBody, idParams, label, nullableTimestamp, page, pageQuery, sortQuery, text, timestamp } from "../schemas.js";
 
 /** A binary metric's base64 text (7.5 MB of data), and the body that carries it: above the server's general limit. */
 const METRIC_DATA_CHARS = 10_000_000;
@@ -145,7 +145,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => listJobItems(sql, request.params.id, request.query));
 
   app.get("/jobs/:id/metrics", {
-    schema: { summary: "A job's metrics", tags, params: idParams, querystring: z.strictObject({ ...pageQuery, key: text(1, 255).optional() }), response: { 200: page(metricSchema), 404: errorBody } },
+    schema: { summary: "A job's metrics", tags, params: idParams, querystring: z.strictObject({ ...pageQuery, key: label(255).optional() }), response: { 200: page(metricSchema), 404: errorBody } },
   }, async (request) => {
     const metrics = await listMetrics(sql, request.params.id, request.query);
     return { ...metrics, items: metrics.items.map(metricOut) };
@@ -156,8 +156,12 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       summary: "Record a metric (key, step): a float value or base64 binary data (the job's creator or an admin)", tags, params: idParams,
       // step is a 32-bit integer column: a larger one failed in the database as "value: has an invalid value".
-      body: z.strictObject({ key: text(1, 255), step: z.number().int().min(0).max(2 ** 31 - 1, `must be <= ${2 ** 31 - 1}`).optional(), value: z.number().finite().optional(), data: z.base64({ error: "must be base64" }).max(METRIC_DATA_CHARS).optional() })
-        .refine((b) => (b.value === undefined) !== (b.data === undefined), { message: "give exactly one of value and data", path: ["value"] }),
+      body: z.strictObject({
+        key: label(255).refine((k) => !(RESULT_METRICS as readonly string[]).includes(k), `is recorded by the job's workers when it ends (${RESULT_METRICS.join(", ")}); choose another key`),
+        step: z.number({ error: "must be a number" }).int("must be an integer").min(0, "must be >= 0").max(2 ** 31 - 1, `must be <= ${2 ** 31 - 1}`).optional(),
+        value: z.number({ error: "must be a finite number" }).optional(),
+        data: z.base64({ error: "must be base64" }).max(METRIC_DATA_CHARS, `must be at most ${METRIC_DATA_CHARS} characters`).optional(),
+      }).refine((b) => (b.value === undefined) !== (b.data === undefined), { message: "give exactly one of value and data", path: ["value"] }),
       response: { 200: metricSchema, 400: errorBody, 403: errorBody, 404: errorBody },
     },
   }, async (request) => {

@@ -1,6 +1,6 @@
 /**
- * /v1/tokens: API tokens. Anyone with a token manages their own tokens; admins manage
- * everyone's. The key is in the creation response only — it is stored as a SHA-256 hash.
+ * /v1/tokens: API tokens. Anyone with a token manages their own tokens (creates them, disables
+ * them); admins manage everyone's, and only they re-enable a disabled token. The key is in the creation response only — it is stored as a SHA-256 hash.
  */
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -80,12 +80,19 @@ export const tokenRoutes: FastifyPluginAsyncZod = async (app) => {
   app.patch("/tokens/:id", {
     config: { role: "viewer" },
     schema: {
-      summary: "Disable or re-enable a token", tags, params: idParams,
+      summary: "Disable or re-enable a token (re-enable: admins only)", tags, params: idParams,
+      description: "Anyone may disable their own tokens; only an admin re-enables a disabled token (an admin may have disabled it).",
       body: z.strictObject({ enabled: z.boolean({ error: "must be true or false" }) }),
       response: { 200: tokenSchema, 403: errorBody, 404: errorBody },
     },
   }, async (request) => {
-    await visibleToken(request, app.db.sql, request.params.id);
+    const token = await visibleToken(request, app.db.sql, request.params.id);
+    const actor = requireRole(request, "viewer");
+    // Owners re-enabling their tokens had undone an admin's disabling of a member's token (the
+    // member's other token sufficed): whoever disabled it, only an admin turns it back on.
+    if (request.body.enabled && !token.enabled && actor.role !== "admin") {
+      throw new HttpError(403, `only admins re-enable a disabled token (an admin may have disabled it); user ${actor.username} is ${actor.role} — create a new token instead`);
+    }
     return setTokenEnabled(app.db.sql, request.params.id, request.body.enabled);
   });
 };

@@ -19,6 +19,7 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { role: "admin" },
     schema: {
       summary: "Delete records trashed at least older_than seconds ago (admin)", tags: ["trash"],
+      description: "The counts are of records trashed themselves; what they hold (a trashed dataset's recordings, their clips and notes) goes with them, uncounted.",
       // Every field is optional, so the body is too (as for /artifacts/cleanup and /jobs/{id}/abort).
       body: z.strictObject({
         older_than: z.number({ error: "must be a number of seconds" }).min(0, "must be >= 0").max(MAX_OLDER_THAN, `must be <= ${MAX_OLDER_THAN} (100 years)`)
