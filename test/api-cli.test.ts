@@ -12,6 +12,7 @@ import { UsageError } from "../src/cli/errors.js";
 import { openDatabase, type Database } from "../src/store/db.js";
 import { InvalidError } from "../src/store/errors.js";
 import { authenticate } from "../src/store/tokens.js";
+import { updateUser } from "../src/store/users.js";
 import { FIXTURES, freshDatabase, migratedTemplate, tempDir, type TestDatabase } from "./store-helpers.js";
 
 let held: Database;
@@ -76,6 +77,10 @@ describe("sonotile token", () => {
     // An existing user keeps its role: --role asking for another is refused, not ignored (a viewer token handed out as admin's).
     await expect(tokenCommand.run(["create", "--user", "carol", "--role", "admin"])).rejects.toThrow(new UsageError("--role: user carol exists as viewer; --role sets the role of a user 'create' makes (an admin changes a role with PATCH /v1/users/{id})"));
     expect((await run(tokenCommand, ["create", "--user", "carol", "--role", "viewer", "--json"])).code).toBe(0);
+    // A disabled user gets no token that could not authenticate.
+    await updateUser(held.sql, found!.user.id, { enabled: false });
+    await expect(tokenCommand.run(["create", "--user", "carol"])).rejects.toThrow(new UsageError(`user carol is disabled: none of their tokens would authenticate (an admin enables them with PATCH /v1/users/${found!.user.id})`));
+    await updateUser(held.sql, found!.user.id, { enabled: true });
   });
 
   it("reports bad usage", async () => {

@@ -311,6 +311,7 @@ describe("tags and feature names", () => {
     const refusals: [string, string, string][] = [
       ["\u200b", "x", "key: must not be empty or blank"], // a zero-width space: nothing to see
       ["k", "   ", "value: must not be empty or blank"],
+      ["k", "\u3164", "value: must not be empty or blank"], // the Hangul filler, drawn as nothing (was accepted)
       ["\ud800", "x", "key: must be well-formed Unicode text (it holds a lone UTF-16 surrogate)"], // was stored as U+FFFD
     ];
     for (const [key, value, message] of refusals) {

@@ -118,12 +118,34 @@ describe("authentication and roles", () => {
     expect(user.statusCode).toBe(403);
   });
 
+  it("disables a user: none of their tokens authenticates and none is made for them, until an admin enables them again — tokens had to be disabled one by one while the user made new ones", async () => {
+    const { user_id, key } = await (async () => {
+      const user = (await app.inject({ method: "POST", url: "/v1/users", payload: { username: "leaver" }, headers: auth(admin) })).json();
+      const made = (await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "t", user_id: user.id }, headers: auth(admin) })).json();
+      return { user_id: user.id, key: made.key };
+    })();
+    expect((await app.inject({ url: "/v1/users/me", headers: auth(key) })).json().enabled).toBe(true);
+    const patch = (payload: object, as = admin) => app.inject({ method: "PATCH", url: `/v1/users/${user_id}`, payload, headers: auth(as) });
+    expect((await patch({ enabled: false }, member)).statusCode).toBe(403);
+    expect((await patch({ enabled: false })).json().enabled).toBe(false);
+    const refused = await app.inject({ url: "/v1/users/me", headers: auth(key) });
+    expect([refused.statusCode, refused.json().message]).toEqual([401, "the token is invalid or disabled, or its user is disabled"]);
+    const minted = await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "new", user_id }, headers: auth(admin) });
+    expect([minted.statusCode, minted.json().message]).toEqual([409, `user leaver is disabled: enable them first (PATCH /v1/users/${user_id})`]);
+    expect((await app.inject({ url: `/v1/tokens?user_id=${user_id}`, headers: auth(admin) })).json().total).toBe(1);
+    expect((await patch({ enabled: true })).json().enabled).toBe(true);
+    expect((await app.inject({ url: "/v1/users/me", headers: auth(key) })).json().username).toBe("leaver");
+    const me = (await app.inject({ url: "/v1/users/me", headers: auth(admin) })).json();
+    const self = await app.inject({ method: "PATCH", url: `/v1/users/${me.id}`, payload: { enabled: false }, headers: auth(admin) });
+    expect([self.statusCode, self.json().message]).toEqual([409, "user admin is the last enabled admin and stays one: make another user admin first"]);
+  });
+
   it("keeps one admin: the last admin cannot give up the role (409), one of two can", async () => {
     const me = (await app.inject({ url: "/v1/users/me", headers: auth(admin) })).json();
     const demote = (id: string, role: string) => app.inject({ method: "PATCH", url: `/v1/users/${id}`, payload: { role }, headers: auth(admin) });
     const last = await demote(me.id, "member");
     expect(last.statusCode).toBe(409);
-    expect(last.json().message).toMatch(/is the last admin/);
+    expect(last.json().message).toMatch(/is the last enabled admin/);
     expect((await app.inject({ url: `/v1/users/${me.id}`, headers: auth(admin) })).json().role).toBe("admin");
     expect((await demote(me.id, "admin")).statusCode).toBe(200); // staying admin is no change
     expect((await demote(memberId, "admin")).json().role).toBe("admin");

@@ -77,12 +77,13 @@ export const text = (min: number, max: number) =>
 /**
  * Text that names or labels what people read and look up — names, tag keys and values, feature
  * names, note messages: trimmed and in Unicode NFC, so that "v " is the tag "v" and "Café" typed
- * with a combining accent is the "Café" typed without; refused when blank — nothing but spaces or
- * invisible format characters (a zero-width space) — or not well-formed.
+ * with a combining accent is the "Café" typed without; refused when blank — nothing but spaces,
+ * invisible format characters (a zero-width space) or other characters Unicode says to draw as
+ * nothing (Default_Ignorable_Code_Point: the Hangul filler U+3164) — or not well-formed.
  */
 export const label = (max: number) =>
   z.string({ error: "must be a string" }).trim().normalize("NFC").max(max, `must be at most ${max} characters`)
-    .refine(wellFormed, WELL_FORMED).refine((v) => !/^[\s\p{Cf}]*$/u.test(v), "must not be empty or blank");
+    .refine(wellFormed, WELL_FORMED).refine((v) => !/^[\s\p{Cf}\p{Default_Ignorable_Code_Point}]*$/u.test(v), "must not be empty or blank");
 
 /** A tag as a client names it (SPEC §5 tags: key and value, 1–255 characters): body or query. */
 export const tagPair = z.strictObject({ key: label(255), value: label(255) });

@@ -13,6 +13,8 @@ export interface User {
   name: string;
   email: string | null;
   role: Role;
+  /** False: none of the user's tokens authenticates (store/tokens.ts authenticate), and none can be made. */
+  enabled: boolean;
   created_at: string;
 }
 
@@ -23,7 +25,7 @@ export interface NewUser {
   role?: Role;
 }
 
-const COLUMNS = (db: Queryable) => db`id, username, name, email, role, created_at`;
+const COLUMNS = (db: Queryable) => db`id, username, name, email, role, enabled, created_at`;
 
 export async function createUser(db: Queryable, user: NewUser): Promise<User> {
   return translating(async () => {
@@ -53,22 +55,24 @@ export async function listUsers(db: Queryable, req: PageRequest): Promise<Page<U
   return toPage(rows, req, () => db`SELECT count(*) AS n FROM users`);
 }
 
-export async function updateUser(sql: Sql, id: string, patch: Partial<Omit<NewUser, "username">>): Promise<User> {
+export async function updateUser(sql: Sql, id: string, patch: Partial<Omit<NewUser, "username"> & { enabled: boolean }>): Promise<User> {
   const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
   if (!Object.keys(fields).length) return getUser(sql, id);
-  // The last admin keeps the role: without one, nobody could manage users or datasets through
-  // the API any more. Changes of role are serialized by a table lock (as ensureAdmin's), so two
-  // admins demoting each other at once cannot both see the other one remain.
+  // The last enabled admin stays one: without one, nobody could manage users or datasets through
+  // the API any more. Changes of role or of enabled are serialized by a table lock (as
+  // ensureAdmin's), so two admins demoting or disabling each other at once cannot both see the
+  // other one remain.
+  const staysAdmin = (fields.role ?? "admin") === "admin" && fields.enabled !== false; // what the patch leaves of an enabled admin
   return sql.begin(async (tx) => {
-    if (fields.role !== undefined) await tx`LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`;
+    if (fields.role !== undefined || fields.enabled !== undefined) await tx`LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`;
     const rows = await translating(
       () => tx`UPDATE users SET ${tx(fields, ...Object.keys(fields))} WHERE id = ${id}
-               AND (${String(fields.role ?? "admin")} = 'admin' OR role <> 'admin' OR EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND id <> ${id}))
+               AND (${staysAdmin} OR NOT (role = 'admin' AND enabled) OR EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND enabled AND id <> ${id}))
                RETURNING id`,
     );
     if (!rows.length) {
       const user = await getUser(tx, id); // NotFoundError if there is no such user
-      throw new ConflictError(`user ${user.username} is the last admin and keeps the role: make another user admin first`);
+      throw new ConflictError(`user ${user.username} is the last enabled admin and stays one: make another user admin first`);
     }
     return getUser(tx, id);
   });

@@ -73,7 +73,7 @@ export const authPlugin = fp<{ requireAuthForReads: boolean }>(async (app, optio
       const m = /^Bearer\s+(\S+)$/i.exec(header);
       if (!m) throw new HttpError(401, "the Authorization header must be 'Bearer <key>'");
       const found = await authenticate(app.db.sql, m[1]);
-      if (!found) throw new HttpError(401, "the token is invalid or disabled");
+      if (!found) throw new HttpError(401, "the token is invalid or disabled, or its user is disabled");
       request.user = found.user;
     }
     const needed = neededRole(config, request.method, options.requireAuthForReads);

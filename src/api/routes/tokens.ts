@@ -62,13 +62,14 @@ export const tokenRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       summary: "Create a token; the key is shown in this response only", tags,
       body: z.strictObject({ name: label(255), user_id: id.optional().describe("Owner (default: you; others: admins only)") }),
-      response: { 201: z.object({ token: tokenSchema, key: z.string().describe("The secret key: store it now, it cannot be shown again") }), 400: errorBody, 403: errorBody, 404: errorBody },
+      response: { 201: z.object({ token: tokenSchema, key: z.string().describe("The secret key: store it now, it cannot be shown again") }), 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
     },
   }, async (request, reply) => {
     const actor = requireRole(request, "viewer");
     const owner = request.body.user_id ?? actor.id;
     actorFor(request, owner);
-    await getUser(app.db.sql, owner);
+    const user = await getUser(app.db.sql, owner);
+    if (!user.enabled) throw new HttpError(409, `user ${user.username} is disabled: enable them first (PATCH /v1/users/${user.id})`);
     return reply.code(201).send(await createToken(app.db.sql, { user_id: owner, name: request.body.name, created_by: actor.id }));
   });
 

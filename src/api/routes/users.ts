@@ -11,6 +11,7 @@ const userSchema = z.object({
   name: z.string(),
   email: z.string().nullable(),
   role: z.enum(ROLES),
+  enabled: z.boolean().describe("False: none of the user's tokens authenticates, and none can be made for them"),
   created_at: timestamp,
 });
 
@@ -50,6 +51,11 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.patch("/users/:id", {
     config: { role: "admin" },
-    schema: { summary: "Change a user's name, e-mail or role (admin)", tags, params: idParams, body: z.strictObject(userFields), response: { 200: userSchema, 404: errorBody, 409: errorBody } },
+    schema: {
+      summary: "Change a user's name, e-mail or role, or disable or enable them (admin)", tags, params: idParams,
+      description: "The last enabled admin stays an enabled admin (409).",
+      body: z.strictObject({ ...userFields, enabled: z.boolean({ error: "must be true or false" }).optional() }),
+      response: { 200: userSchema, 404: errorBody, 409: errorBody },
+    },
   }, async (request) => updateUser(app.db.sql, request.params.id, request.body));
 };

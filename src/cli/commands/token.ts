@@ -56,6 +56,7 @@ export const command: Command = {
         const existing = await findUserByUsername(sql, username);
         // --role makes a new user's role; it never changes an existing one (a token with fewer rights than asked for, silently).
         if (existing && role !== undefined && role !== existing.role) throw new UsageError(`--role: user ${username} exists as ${existing.role}; --role sets the role of a user 'create' makes (an admin changes a role with PATCH /v1/users/{id})`);
+        if (existing && !existing.enabled) throw new UsageError(`user ${username} is disabled: none of their tokens would authenticate (an admin enables them with PATCH /v1/users/${existing.id})`);
         const user = existing ?? (await createUser(sql, { username, role: (role as Role | undefined) ?? "member" }));
         const { token, key } = await createToken(sql, { user_id: user.id, name: (cl.options.name as string | undefined) ?? "cli", created_by: null });
         out({ token, key }, `token ${token.id} for ${user.username} (${user.role}), shown once:\n${key}`);
