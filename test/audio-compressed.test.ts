@@ -1162,3 +1162,36 @@ function repeatedAudio(b: Uint8Array, times: number): Uint8Array {
   }
   return out;
 }
+
+describe("ID3v2 tags before the audio (FLAC, MP3)", () => {
+  /** An ID3v2.4 tag of `size` bytes after its header (syncsafe size), with a footer when `footer`. */
+  const id3v2 = (size: number, footer = false): Uint8Array => {
+    const tag = new Uint8Array(10 + size + (footer ? 10 : 0));
+    tag.set([0x49, 0x44, 0x33, 4, 0, footer ? 0x10 : 0, (size >> 21) & 0x7f, (size >> 14) & 0x7f, (size >> 7) & 0x7f, size & 0x7f]);
+    if (footer) tag.set([0x33, 0x44, 0x49, 4, 0, 0x10, ...tag.subarray(6, 10)], 10 + size);
+    return tag;
+  };
+
+  it.each(["flac_pcm_16.flac", "mp3_mpeg_layer_iii.mp3"])("%s behind one, two or three tags reads as without them, as libsndfile reads it — behind two it was 'not a recognised audio format'", async (name) => {
+    const plain = await decode(fixture(name));
+    for (const tags of [[id3v2(100)], [id3v2(100), id3v2(50)], [id3v2(20, true), id3v2(30), id3v2(40)]]) {
+      const tagged = concatBytes(...tags, fixture(name));
+      const whole = await decode(tagged);
+      expect([whole.samplerate, whole.frames], `${tags.length} tags`).toEqual([plain.samplerate, plain.frames]);
+      expect(whole.data[0], `${tags.length} tags`).toEqual(plain.data[0]);
+      const reader = await openAudio(tagged);
+      try {
+        expect(await reader.read(0, 9000, 500)).toEqual(plain.data[0].subarray(9000, 9500));
+      } finally {
+        await reader.close();
+      }
+    }
+  });
+
+  it("a tag that runs past the end, or more than 16 in a row, is refused saying so", async () => {
+    const flac = fixture("flac_pcm_16.flac");
+    const tagged = concatBytes(id3v2(100), id3v2(flac.length + 1).subarray(0, 10), flac); // a header that claims one byte more than the file holds
+    expect(await decodeError(tagged)).toBe(`<buffer>: the ID3v2 tag at byte 110 declares ${flac.length + 11} bytes, past the end of the file (${tagged.length} bytes)`);
+    expect(await decodeError(concatBytes(...Array.from({ length: 17 }, () => id3v2(4)), flac))).toBe("<buffer>: more than 16 ID3v2 tags in a row at byte 224");
+  });
+});

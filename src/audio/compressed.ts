@@ -910,6 +910,28 @@ function id3v2Length(b: Uint8Array, at: number): number {
   return 10 + size + (b[at + 5] & 0x10 ? 10 : 0);
 }
 
+/** ID3v2 tags in a row at a file's start that afterId3v2Tags skips; more is not a tagged file. */
+const MAX_ID3V2_TAGS = 16;
+
+/**
+ * Where the audio starts after the ID3v2 tags at the start of the file (`head`: its first bytes),
+ * and 64 bytes from there. Taggers may leave more than one (a new tag written before an old one):
+ * libsndfile skips them all, where only the first was skipped and a FLAC or MP3 behind two was
+ * "not a recognised audio format".
+ */
+async function afterId3v2Tags(src: ByteSource, head: Uint8Array): Promise<{ skip: number; tagged: Uint8Array }> {
+  let skip = 0;
+  let tagged = head;
+  for (let tags = 0; ; tags++) {
+    const length = id3v2Length(tagged, 0);
+    if (length === 0) return { skip, tagged };
+    if (tags === MAX_ID3V2_TAGS) throw new AudioFormatError(`more than ${MAX_ID3V2_TAGS} ID3v2 tags in a row at byte ${skip}`);
+    if (skip + length >= src.size) throw new AudioFormatError(`the ID3v2 tag at byte ${skip} declares ${length} bytes, past the end of the file (${src.size} bytes)`);
+    skip += length;
+    tagged = await src.read(skip, 64);
+  }
+}
+
 /** FLAC: "fLaC" then the STREAMINFO block (FLAC format spec, METADATA_BLOCK_STREAMINFO). */
 function probeFlac(b: Uint8Array, at: number): Probe | null {
   if (b.length < at + 42 || String.fromCharCode(...b.subarray(at, at + 4)) !== "fLaC") return null;
@@ -1386,12 +1408,7 @@ export async function openCompressed(src: ByteSource, head: Uint8Array, options:
     if (again) throw streamBeginsElsewhere(again.offset, again.serial, again.sequence, again.before);
     return StreamReader.open(src, ogg, 0, options);
   }
-  const skip = id3v2Length(head, 0);
-  let tagged = head;
-  if (skip > 0) {
-    if (skip >= src.size) throw new AudioFormatError(`ID3v2 tag of ${skip} bytes is larger than the file`);
-    tagged = await src.read(skip, 64);
-  }
+  const { skip, tagged } = await afterId3v2Tags(src, head);
   const flac = probeFlac(tagged, 0);
   if (flac) {
     flac.flac = await flacSeekInfo(src, skip, tagged);
