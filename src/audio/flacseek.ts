@@ -283,12 +283,7 @@ export async function frameProblemAfter(src: ByteSource, from: number, samplerat
     if (!h) return null;
     const problem = frameHeaderProblem(h, from + start, samplerate);
     if (problem) return problem;
-    let next = -1;
-    for (const end of frameEnds(b, start)) {
-      if (!readFrameHeader(b, end, 1)) continue;
-      next = end;
-      break;
-    }
+    const next = frameEnd(b, start, h.headerBytes);
     if (next < 0) return null;
     start = next;
   }
