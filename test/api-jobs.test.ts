@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { MAX_JOB_TARGET_IDS } from "../src/jobs/queue.js";
+import { CLEANUP_GRACE_SECONDS } from "../src/store/artifacts.js";
 import { startWorker } from "../src/jobs/worker.js";
 import { createClip } from "../src/store/clips.js";
 import { createDataset } from "../src/store/datasets.js";
@@ -46,7 +47,7 @@ afterAll(async () => {
 
 /**
  * The artifact's file from the other instance: its bytes (SHA-256 as listed), headers, 304 on
- * its ETag; 410 once expired, 404 once cleaned up.
+ * its ETag; 410 once expired, 404 once cleaned up (the grace period after the expiry).
  */
 async function expectDownload(artifact: { id: string; file_sha256: string; size: number }): Promise<void> {
   const url = `/v1/artifacts/${artifact.id}/file`;
@@ -60,6 +61,9 @@ async function expectDownload(artifact: { id: string; file_sha256: string; size:
   const expired = await other.inject({ url });
   expect(expired.statusCode).toBe(410);
   expect(expired.json().message).toMatch(/expired/);
+  // Cleanup leaves it the grace period for downloads under way; expired longer ago, it goes with its file.
+  expect((await other.inject({ method: "POST", url: "/v1/artifacts/cleanup", headers: admin })).json()).toEqual({ artifacts: [], files: [] });
+  await t.db.sql`UPDATE artifacts SET expire_at = now() - make_interval(secs => ${CLEANUP_GRACE_SECONDS + 1}::float8) WHERE id = ${artifact.id}`;
   expect((await other.inject({ method: "POST", url: "/v1/artifacts/cleanup", headers: admin })).json().files).toEqual([artifact.file_sha256]);
   expect((await other.inject({ url })).statusCode).toBe(404);
 }

@@ -3,11 +3,15 @@
  * jobs (validated task data, abort, metrics), artifacts cleanup (admin only).
  */
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { connect } from "node:net";
 import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { expandedSamplerate } from "../src/audio/expansion.js";
+import { createArtifact, storeFile } from "../src/store/artifacts.js";
+import { CHUNK_BYTES } from "../src/store/common.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { createToken } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
@@ -412,6 +416,31 @@ describe("artifacts", () => {
     expect((await app.inject({ method: "POST", url: "/v1/artifacts/cleanup", headers: auth(member) })).statusCode).toBe(403);
     const res = await app.inject({ method: "POST", url: "/v1/artifacts/cleanup", headers: auth(admin) });
     expect(res.json()).toEqual({ artifacts: [], files: [] });
+  });
+
+  it("a download whose chunk is missing midway ends as a failed transfer, short of its Content-Length", async () => {
+    const bytes = randomBytes(3 * CHUNK_BYTES);
+    const file = await storeFile(t.db.sql, bytes);
+    const artifact = await createArtifact(t.db.sql, { name: "big.bin", file_sha256: file.sha256, created_by: null });
+    // Chunk 2 renumbered: all bytes are still counted as stored, but the third read finds nothing.
+    await t.db.sql`UPDATE file_chunks SET chunk = 7 WHERE sha256 = ${file.sha256} AND chunk = 2`;
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const { port } = app.server.address() as { port: number };
+    const socket = connect(port, "127.0.0.1");
+    socket.write(`GET /v1/artifacts/${artifact.id}/file HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${member}\r\n\r\n`);
+    const received: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => received.push(chunk));
+    await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    const response = Buffer.concat(received);
+    const headerEnd = response.indexOf("\r\n\r\n");
+    const head = response.subarray(0, headerEnd).toString("latin1");
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(head).toMatch(new RegExp(`\r\ncontent-length: ${bytes.length}\r\n`, "i"));
+    // A kept-alive connection (no Connection: close) that the server closed: destroyed midway, the
+    // client sees a body short of the third chunk (at most the two chunks read), never a complete-looking one.
+    const body = response.subarray(headerEnd + 4);
+    expect(body.length).toBeLessThanOrEqual(2 * CHUNK_BYTES);
+    expect(body.equals(bytes.subarray(0, body.length))).toBe(true);
   });
 });
 

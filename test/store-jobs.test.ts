@@ -15,7 +15,7 @@ import { fileMd5 } from "../src/audio/index.js";
 import { featuresOfFile } from "../src/features/features.js";
 import { ITEM_EXPIRE_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, abortExtractJob, openQueue, submitExtractJob } from "../src/jobs/queue.js";
 import { MAX_ITEM_DELIVERIES, startWorker, type ExtractWorker } from "../src/jobs/worker.js";
-import { listArtifacts, cleanupExpired, readFileContents } from "../src/store/artifacts.js";
+import { CLEANUP_GRACE_SECONDS, listArtifacts, cleanupExpired, readFileContents } from "../src/store/artifacts.js";
 import { createClip, deleteClip, updateClip } from "../src/store/clips.js";
 import { setState } from "../src/store/common.js";
 import { createDataset } from "../src/store/datasets.js";
@@ -184,8 +184,8 @@ describe("extract_features jobs", () => {
     expect(lines.length).toBe(1 + fx.clipIds.length);
     expect(lines[1].split(",").slice(0, 5)).toEqual([fx.clipIds[0], fx.recordings["tone1k.wav"], "tone1k.wav", "0", "0.05"]);
     expect(Number(lines[1].split(",")[7])).toBe(expected.peak_frequency_hz);
-    // Expired (as of a minute from now): cleanup removes the artifact and its file row.
-    const cleaned = await cleanupExpired(t.db.sql, new Date(Date.now() + 120_000));
+    // Expired a minute ago and the grace period before (as of the clock given): cleanup removes the artifact and its file row.
+    const cleaned = await cleanupExpired(t.db.sql, new Date(Date.now() + (120 + CLEANUP_GRACE_SECONDS) * 1000));
     expect(cleaned.artifacts).toContain(artifact.id);
   }, 60_000);
 

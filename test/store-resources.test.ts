@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanupExpired, createArtifact, fileContentsStored, getArtifact, listArtifacts, readFileContents, storeFile } from "../src/store/artifacts.js";
+import { CLEANUP_GRACE_SECONDS, cleanupExpired, createArtifact, fileContentsStored, getArtifact, listArtifacts, readFileContents, storeFile } from "../src/store/artifacts.js";
 import { createClip, listClips, setClipFeature, updateClip } from "../src/store/clips.js";
 import { createDataset } from "../src/store/datasets.js";
 import { ConflictError, InvalidError } from "../src/store/errors.js";
@@ -13,10 +13,10 @@ import { abortJob, completeJob, countItemsDone, createJob, getJob, listJobs, lis
 import { createNote, listNotes } from "../src/store/notes.js";
 import { insertRecording } from "../src/store/recordings.js";
 import { claimStats, getStats, saveStats } from "../src/store/stats.js";
-import { CHUNK_BYTES } from "../src/store/common.js";
+import { CHUNK_BYTES, purgeTrashed, setState } from "../src/store/common.js";
 import { createUser } from "../src/store/users.js";
 import type { Sql } from "../src/store/db.js";
-import { freshDatabase, type TestDatabase } from "./store-helpers.js";
+import { freshDatabase, REAL_PG_URL, type TestDatabase } from "./store-helpers.js";
 
 let t: TestDatabase;
 let sql: Sql;
@@ -140,12 +140,66 @@ describe("artifacts", () => {
     expect(Date.parse(shortLived.expire_at!) - Date.parse(shortLived.created_at)).toBe(60_000);
     expect(keeper).toMatchObject({ expire_at: null, size: 2, media_type: "application/x-npy" });
     expect(await cleanupExpired(sql)).toEqual({ artifacts: [], files: [] });
-    // An hour later (by the clock given to cleanup), the short-lived artifact and its file go.
-    const later = new Date(Date.parse(shortLived.created_at) + 3_600_000);
-    expect(await cleanupExpired(sql, later)).toEqual({ artifacts: [shortLived.id], files: [sha("a")] });
+    // An hour after its expiry (by the clock given to cleanup) it is still there: downloads under way finish.
+    const afterExpiry = (seconds: number) => new Date(Date.parse(shortLived.expire_at!) + seconds * 1000);
+    expect(await cleanupExpired(sql, afterExpiry(3600))).toEqual({ artifacts: [], files: [] });
+    // The grace period after its expiry, the short-lived artifact and its file go.
+    expect(await cleanupExpired(sql, afterExpiry(CLEANUP_GRACE_SECONDS + 1))).toEqual({ artifacts: [shortLived.id], files: [sha("a")] });
     expect(await sql`SELECT chunk FROM file_chunks WHERE sha256 = ${sha("a")}`).toEqual([]);
     expect((await getArtifact(sql, keeper.id)).name).toBe("mel.npy");
     expect((await listArtifacts(sql, { state: "active", limit: 10, offset: 0 })).total).toBe(1);
+  });
+
+  it("a download that began before the expiry is read whole through a cleanup after it", async () => {
+    const bytes = randomBytes(3 * CHUNK_BYTES);
+    const file = await storeFile(sql, bytes);
+    const artifact = await createArtifact(sql, { name: "big.bin", file_sha256: file.sha256, expiration_delay: 60, created_by: userId });
+    const download = readFileContents(sql, file.sha256, file.size);
+    const chunks: Buffer[] = [(await download.next()).value as Buffer];
+    // A second after the expiry: nothing goes (the chunks were deleted here, and the next read threw "chunk 1 of file … not found").
+    expect(await cleanupExpired(sql, new Date(Date.parse(artifact.expire_at!) + 1000))).toEqual({ artifacts: [], files: [] });
+    for await (const chunk of download) chunks.push(chunk);
+    expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
+    expect(await cleanupExpired(sql, new Date(Date.parse(artifact.expire_at!) + (CLEANUP_GRACE_SECONDS + 1) * 1000))).toEqual({ artifacts: [artifact.id], files: [file.sha256] });
+  });
+
+  it("purged from the trash, leave their file to cleanup only after the grace period", async () => {
+    const file = await storeFile(sql, Buffer.from("purged"));
+    const shared = await storeFile(sql, Buffer.from("shared"));
+    const artifact = await createArtifact(sql, { name: "gone.csv", file_sha256: file.sha256, created_by: userId });
+    const [first, second] = [await createArtifact(sql, { name: "a.csv", file_sha256: shared.sha256, created_by: userId }), await createArtifact(sql, { name: "b.csv", file_sha256: shared.sha256, created_by: userId })];
+    for (const a of [artifact, first]) await setState(sql, "artifacts", a.id, "trashed");
+    const purgedAt = Date.now();
+    expect((await purgeTrashed(sql, 0)).artifacts).toBe(2);
+    // Right after the purge, a download of the purged artifact may still be reading the file (cleanup deleted it here).
+    expect(await cleanupExpired(sql)).toEqual({ artifacts: [], files: [] });
+    expect(await fileContentsStored(sql, file.sha256, file.size)).toBe(true);
+    // The grace period later it goes; the file another artifact still references stays.
+    const later = new Date(purgedAt + (CLEANUP_GRACE_SECONDS + 60) * 1000);
+    expect(await cleanupExpired(sql, later)).toEqual({ artifacts: [], files: [file.sha256] });
+    expect((await getArtifact(sql, second.id)).file_sha256).toBe(shared.sha256);
+    expect(await fileContentsStored(sql, shared.sha256, shared.size)).toBe(true);
+  });
+
+  it.skipIf(!REAL_PG_URL)("cleanup waiting on a file a job is referencing skips it, and does not fail on the foreign key", async () => {
+    // The file is old and unreferenced: as of a time past the grace period, cleanup deletes it.
+    const file = await storeFile(sql, Buffer.from("raced"));
+    const future = new Date(Date.now() + 2 * CLEANUP_GRACE_SECONDS * 1000);
+    let artifactId = "";
+    let cleanup: Promise<{ artifacts: string[]; files: string[] }> | undefined;
+    await sql.begin(async (tx) => {
+      // A job completing: it stores the file again (locking its row), then cleanup starts and waits for that row.
+      await storeFile(tx, Buffer.from("raced"));
+      cleanup = cleanupExpired(sql, future);
+      await expect.poll(async () => (await sql`
+        SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%DELETE FROM files%'`).length, { timeout: 10_000, interval: 20 }).toBe(1);
+      artifactId = (await createArtifact(tx, { name: "features.csv", file_sha256: file.sha256, created_by: userId })).id;
+    });
+    // It failed here with 23503 (update or delete on table "files" violates foreign key constraint "artifacts_file_sha256_fkey").
+    expect((await cleanup!).files).not.toContain(file.sha256);
+    expect((await getArtifact(sql, artifactId)).file_sha256).toBe(file.sha256);
+    expect(await fileContentsStored(sql, file.sha256, file.size)).toBe(true);
+    await sql`DELETE FROM artifacts WHERE id = ${artifactId}`;
   });
 
   it("keep their bytes in the database in chunks, read back identical", async () => {

@@ -3,12 +3,25 @@
  * addressed files (SHA-256 + size, stored once however many artifacts share them), kept in
  * the database in chunks so every instance can serve them; an artifact may expire
  * (`expiration_delay` seconds after creation → `expire_at`), and `cleanupExpired` deletes
- * expired artifacts and the files (with their bytes) nothing references any more.
+ * expired artifacts and the files (with their bytes) nothing references any more — both only
+ * once CLEANUP_GRACE_SECONDS have passed, so downloads in progress finish.
  */
 import { createHash } from "node:crypto";
 import type { Queryable } from "./db.js";
 import { CHUNK_BYTES, chunksOf, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { NotFoundError, translating } from "./errors.js";
+
+/**
+ * How long cleanup leaves an expired artifact, and a file nothing references any more (migration
+ * 014: `files.released_at`), before deleting them. A download reads the file one chunk per query
+ * with no transaction open (readFileContents), so nothing in the database holds its bytes while
+ * it runs: the grace period is what lets one that began before the expiry (or before a trash
+ * purge) finish. New downloads are refused from the expiry on (410), so a day covers a download
+ * of a few GB over a slow link — a 1.3 GB feature table at 100 kB/s takes under 4 h — at the
+ * cost of keeping the bytes a day longer. Server instances agree on it through the database
+ * clock, with no bookkeeping of their own.
+ */
+export const CLEANUP_GRACE_SECONDS = 24 * 3600;
 
 export interface StoredFile {
   sha256: string;
@@ -36,7 +49,8 @@ export interface Artifact {
 /**
  * Stores `bytes` under their SHA-256 (once: storing them again returns the existing file and
  * completes its chunks if a crash cut them short). Call it inside the transaction that
- * references the file, so that cleanup never sees it unreferenced and nobody sees it partial.
+ * references the file (createArtifact), so that nobody sees it partial and a cleanup that had
+ * chosen the file waits for the row locked here, then skips it as referenced.
  */
 export async function storeFile(db: Queryable, bytes: Uint8Array, mediaType = "application/octet-stream"): Promise<StoredFile> {
   const sha256 = createHash("sha256").update(bytes).digest("hex");
@@ -70,7 +84,14 @@ const SELECT = (db: Queryable) => db`
          a.state, a.state_changed_at, a.created_at, a.created_by, a.run_id
   FROM artifacts a JOIN files f ON f.sha256 = a.file_sha256`;
 
+/**
+ * Inserts an artifact of a stored file. The file's row is written first (released_at NULL: it is
+ * referenced, migration 015): a cleanup whose DELETE of files waits for this transaction then
+ * re-checks that row as committed and skips it. A row only locked by the foreign key check would
+ * be deleted under the new artifact, and cleanup fail on the foreign key (23503).
+ */
 export async function createArtifact(db: Queryable, a: { job_id?: string | null; name: string; file_sha256: string; expiration_delay?: number | null } & Provenance): Promise<Artifact> {
+  await db`UPDATE files SET released_at = NULL WHERE sha256 = ${a.file_sha256}`;
   const [{ id }] = await translating(() => db`
     INSERT INTO artifacts (job_id, name, file_sha256, expiration_delay, expire_at, created_by, run_id)
     VALUES (${a.job_id ?? null}, ${a.name}, ${a.file_sha256}, ${a.expiration_delay ?? null},
@@ -94,13 +115,17 @@ export async function listArtifacts(db: Queryable, q: PageRequest & { state: Sta
 }
 
 /**
- * Deletes artifacts whose expiry has passed (as of `now`, default the database clock) and
- * then every file no artifact references, with its bytes; returns what went.
+ * Deletes artifacts that expired at least CLEANUP_GRACE_SECONDS before `now` (default the
+ * database clock), then every file no artifact references and none has for as long
+ * (`released_at`, set when an artifact goes: migration 015), with its bytes; returns what went.
+ * A file an artifact references meanwhile is skipped (see createArtifact).
  */
 export async function cleanupExpired(db: Queryable, now?: Date): Promise<{ artifacts: string[]; files: string[] }> {
   const at = now ? now.toISOString() : null;
-  const artifacts = await db`DELETE FROM artifacts WHERE expire_at <= COALESCE(${at}::timestamptz, now()) RETURNING id`;
+  const cutoff = db`COALESCE(${at}::timestamptz, now()) - make_interval(secs => ${CLEANUP_GRACE_SECONDS}::float8)`;
+  const artifacts = await db`DELETE FROM artifacts WHERE expire_at <= ${cutoff} RETURNING id`;
   const files = await db`
-    DELETE FROM files f WHERE NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.file_sha256 = f.sha256) RETURNING sha256`;
+    DELETE FROM files f WHERE f.released_at <= ${cutoff}
+      AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.file_sha256 = f.sha256) RETURNING sha256`;
   return { artifacts: artifacts.map((r) => r.id as string), files: files.map((r) => r.sha256 as string) };
 }

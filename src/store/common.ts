@@ -219,7 +219,9 @@ export function likePattern(text: string | undefined): string | null {
 /**
  * Deletes for good the records trashed at least `olderThanSeconds` ago, in every table that
  * has a trash; returns how many went per table. Children go first (notes, clips) so a
- * trashed recording takes its clips' and notes' rows with it by cascade either way.
+ * trashed recording takes its clips' and notes' rows with it by cascade either way. A purged
+ * artifact's file stays for artifact cleanup to delete a grace period later (migration 015), so a
+ * download of it under way finishes.
  */
 export async function purgeTrashed(db: Queryable, olderThanSeconds: number): Promise<Record<StatefulTable, number>> {
   const purged = {} as Record<StatefulTable, number>;

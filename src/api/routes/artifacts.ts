@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
-import { cleanupExpired, fileContentsStored, getArtifact, listArtifacts, readFileContents } from "../../store/artifacts.js";
+import { CLEANUP_GRACE_SECONDS, cleanupExpired, fileContentsStored, getArtifact, listArtifacts, readFileContents } from "../../store/artifacts.js";
 import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
@@ -29,13 +29,13 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/artifacts/:id/file", {
     schema: {
       summary: "Download an artifact's file", tags, params: idParams,
-      description: "The bytes with their media type and length; ETag is the SHA-256 (304 on If-None-Match). 410 once the artifact has expired, 404 once cleanup removed it.",
+      description: "The bytes with their media type and length; ETag is the SHA-256 (304 on If-None-Match). 410 once the artifact has expired (a download already under way is not cut: cleanup deletes an artifact, and its file, only a grace period after it expired), 404 once cleanup removed it. A transfer that fails midway ends before Content-Length is reached.",
       response: { 200: bytesResponse("The file's bytes, as its media type (features.csv: text/csv)", ["text/csv"], { ...ETAG_HEADER, ...DISPOSITION_HEADER }), 304: notModifiedResponse, 404: errorBody, 410: errorBody },
     },
   }, async (request, reply) => {
     const artifact = await getArtifact(sql, request.params.id);
     if (artifact.expire_at !== null && Date.parse(artifact.expire_at) <= Date.now()) {
-      throw new HttpError(410, `artifact ${artifact.id} expired at ${artifact.expire_at}; its file is deleted by the next cleanup`);
+      throw new HttpError(410, `artifact ${artifact.id} expired at ${artifact.expire_at}; a cleanup deletes it ${CLEANUP_GRACE_SECONDS} s after that (downloads in progress finish meanwhile)`);
     }
     const etag = `"${artifact.file_sha256}"`;
     reply.header("ETag", etag);
@@ -51,7 +51,7 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
   });
   app.post("/artifacts/cleanup", {
     config: { role: "admin" },
-    schema: { summary: "Delete expired artifacts and unreferenced files (admin)", tags, response: { 200: z.object({ artifacts: z.array(z.uuid()), files: z.array(z.string()) }) } },
+    schema: { summary: "Delete expired artifacts and unreferenced files (admin)", description: `Only those expired, or unreferenced, for at least ${CLEANUP_GRACE_SECONDS} s, so downloads in progress finish.`, tags, response: { 200: z.object({ artifacts: z.array(z.uuid()), files: z.array(z.string()) }) } },
   }, async () => cleanupExpired(sql));
   await app.register(stateRoutes("artifacts", "artifacts", artifactSchema, (aid) => getArtifact(sql, aid)));
 };
