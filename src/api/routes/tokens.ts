@@ -1,6 +1,7 @@
 /**
  * /v1/tokens: API tokens. Anyone with a token manages their own tokens (creates them, disables
- * them); admins manage everyone's, and only they re-enable a disabled token. The key is in the creation response only — it is stored as a SHA-256 hash.
+ * them); admins manage everyone's, and only they re-enable a disabled token. The key is in the
+ * creation response only — it is stored as a SHA-256 hash.
  */
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
