@@ -25,6 +25,7 @@ import { insertRecording, listRecordings } from "../src/store/recordings.js";
 import { MAX_LIMIT } from "../src/api/schemas.js";
 import { MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
 import { createToken } from "../src/store/tokens.js";
+import { createClip } from "../src/store/clips.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
 import { StatsPendingError, TileService } from "../src/tiles/service.js";
 import { FIXTURES, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
@@ -887,10 +888,34 @@ describe("a recording whose file was replaced after registration", () => {
       for (const url of urls) {
         const res = await own.inject({ url });
         expect(res.statusCode, `${url}: ${res.body}`).toBe(409);
-        expect(res.json().message, url).toBe(`the file of recording ${id} (a.wav) has changed since it was registered: 64058 bytes then, 32058 now; its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`);
+        expect(res.json().message, url).toBe(`the file of recording ${id} (a.wav) has changed since it was registered: 64058 bytes then, 32058 now; its hash, statistics and tiles describe the registered content — put that file back, or make the new one its content (POST /v1/recordings/${id}/refresh)`);
       }
       await writeFile(file, floatWav(take(2), 8000)); // the registered content back
       for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
+    });
+  });
+
+  it("is made the new content by POST /v1/recordings/{id}/refresh, clips kept — a replaced file had left nothing to do but delete the recording", async () => {
+    const take = (seconds: number, level: number) => new Float32Array(8000 * seconds).fill(level);
+    await withOwnRecording("c.wav", take(2, 0.25), 8000, async (own, id, file) => {
+      const before = (await own.inject({ url: `/v1/recordings/${id}` })).json();
+      await createClip(t.db.sql, { recording_id: id, start_time: 1.2, end_time: 1.8, created_by: null });
+      await writeFile(file, floatWav(take(1, 0.5), 8000)); // re-exported: 1 s, louder
+      const tile = `/v1/recordings/${id}/tiles/0/0.f32?pcen=false&normalize=false&scale=power`;
+      expect((await own.inject({ url: tile })).statusCode).toBe(409);
+      expect((await own.inject({ method: "POST", url: `/v1/recordings/${id}/refresh` })).statusCode).toBe(401);
+      const refreshed = await own.inject({ method: "POST", url: `/v1/recordings/${id}/refresh`, headers: auth(adminKey) });
+      expect(refreshed.statusCode, refreshed.body).toBe(200);
+      const { recording, clips_past_end } = refreshed.json();
+      expect([recording.duration, recording.hash === before.hash, recording.revision === before.revision, clips_past_end]).toEqual([1, false, false, 1]);
+      const res = await own.inject({ url: tile });
+      expect([res.statusCode, res.headers["x-shape"]]).toEqual([200, "101,81"]); // 1 s in frames of 200 at a hop of 100 (2 s gave 161)
+      expect(new Float32Array(res.rawPayload.buffer.slice(res.rawPayload.byteOffset, res.rawPayload.byteOffset + res.rawPayload.length))[0]).toBeGreaterThan(0);
+      expect((await t.db.sql`SELECT count(*)::int AS n FROM clips WHERE recording_id = ${id}`)[0].n).toBe(1);
+      await writeFile(file, "not audio");
+      const refused = await own.inject({ method: "POST", url: `/v1/recordings/${id}/refresh`, headers: auth(adminKey) });
+      expect([refused.statusCode, refused.json().message], refused.body).toEqual([422, `the file of recording ${id} cannot be read as audio: c.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)`]);
+      expect((await own.inject({ url: `/v1/recordings/${id}` })).json().hash).toBe(recording.hash);
     });
   });
 });
@@ -913,7 +938,7 @@ describe("a recording whose file was rewritten in place with the same size", () 
       for (const url of urls) {
         const res = await own.inject({ url });
         expect(res.statusCode, `${url}: ${res.body}`).toBe(409);
-        expect(res.json().message, url).toBe(`the file of recording ${id} (b.wav) has changed since it was registered: the same size, but modified (MD5 ${registered} then, ${other} now); its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`);
+        expect(res.json().message, url).toBe(`the file of recording ${id} (b.wav) has changed since it was registered: the same size, but modified (MD5 ${registered} then, ${other} now); its hash, statistics and tiles describe the registered content — put that file back, or make the new one its content (POST /v1/recordings/${id}/refresh)`);
       }
       const storedTime = async () => (await t.db.sql`SELECT file_mtime FROM recordings WHERE id = ${id}`)[0].file_mtime;
       await rewrite(0.25); // the registered content back, at a new time

@@ -540,8 +540,8 @@ describe("extract_features jobs", () => {
     const items = await t.db.sql`SELECT status, attempts, error FROM job_items WHERE job_id = ${job.id} ORDER BY item`;
     expect(items.map((i) => [i.status, i.attempts, i.error])).toEqual([
       ["done", 1, null],
-      ["failed", 1, `the file of recording ${ds.recordings["longer.wav"]} (longer.wav) has changed since it was registered: ${registered} bytes then, ${(await stat(join(ds.dir, "longer.wav"))).size} now; its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`],
-      ["failed", 1, `the file of recording ${ds.recordings["rewritten.wav"]} (rewritten.wav) has changed since it was registered: the same size, but modified (MD5 ${registeredMd5} then, ${await fileMd5(rewritten)} now); its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`],
+      ["failed", 1, `the file of recording ${ds.recordings["longer.wav"]} (longer.wav) has changed since it was registered: ${registered} bytes then, ${(await stat(join(ds.dir, "longer.wav"))).size} now; its hash, statistics and tiles describe the registered content — put that file back, or make the new one its content (POST /v1/recordings/${ds.recordings["longer.wav"]}/refresh)`],
+      ["failed", 1, `the file of recording ${ds.recordings["rewritten.wav"]} (rewritten.wav) has changed since it was registered: the same size, but modified (MD5 ${registeredMd5} then, ${await fileMd5(rewritten)} now); its hash, statistics and tiles describe the registered content — put that file back, or make the new one its content (POST /v1/recordings/${ds.recordings["rewritten.wav"]}/refresh)`],
       // One machine: no other host could find it, and it is not retried.
       ["failed", 1, `recording removed.wav: file removed.wav does not exist in the dataset's audio_dir on host ${hostname()}, and no worker on another host is running to try it`],
       ["failed", 1, "recording escaped.wav: escaped.wav resolves outside the dataset's audio_dir"],

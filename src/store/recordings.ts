@@ -13,7 +13,7 @@ import type { Queryable, Sql } from "./db.js";
 import { assertWritable, writing, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { resolveRecordingFile } from "./paths.js";
-import { probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
+import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
 import { getOrCreateTag } from "./tags.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 
@@ -319,7 +319,7 @@ function headerOf(facts: HeaderFacts): HeaderFacts {
  */
 async function registeredFile(db: Queryable, loc: RecordingLocation, id: string): Promise<{ file: string; size: number; mtime: number }> {
   const found = await resolveRecordingFile(loc.audio_dir, loc.path);
-  const changed = (what: string) => new ConflictError(`the file of recording ${id} (${loc.path}) has changed since it was registered: ${what}; its hash, statistics and tiles describe the registered content — put that file back, or register the new one as a recording of its own`);
+  const changed = (what: string) => new ConflictError(`the file of recording ${id} (${loc.path}) has changed since it was registered: ${what}; its hash, statistics and tiles describe the registered content — put that file back, or make the new one its content (POST /v1/recordings/${id}/refresh)`);
   if (found.size !== loc.file_size) throw changed(`${loc.file_size} bytes then, ${found.size} now`);
   if (found.mtime === loc.file_mtime) return found;
   if (loc.file_mtime !== null) {
@@ -328,6 +328,31 @@ async function registeredFile(db: Queryable, loc: RecordingLocation, id: string)
   }
   await translating(() => db`UPDATE recordings SET file_mtime = ${found.mtime} WHERE id = ${id} AND hash = ${loc.hash}`);
   return found;
+}
+
+/**
+ * Makes the file now at a recording's path its content: hashed and read again (probeFile), and its
+ * hash, size, time and header facts stored, so that its revision, tiles and statistics follow the
+ * new bytes (re-exported, repaired). A replaced file had been refused everywhere (registeredFile)
+ * with nothing to do but delete the recording — its clips, tags, features and notes with it.
+ * Clips stay, even where they now end after the recording (`clipsPastEnd`), as on a reprobe.
+ * @throws InvalidError naming `path` as resolveRecordingFile; AudioFormatError when the file is not
+ *   readable audio; ConflictError when the recording is archived or trashed (read-only)
+ */
+export async function refreshRecordingFile(db: Queryable, id: string): Promise<{ recording: Recording; clipsPastEnd: number }> {
+  const loc = await getRecordingLocation(db, id);
+  const found = await resolveRecordingFile(loc.audio_dir, loc.path);
+  const facts = await probeFile(found.file, { exactPath: true });
+  checkTimeExpansion(facts.file_samplerate, (await getRecording(db, id)).time_expansion);
+  const clipsPastEnd = await writing(db, "recordings", id, async (tx) => {
+    const [row] = await translating(() => tx`
+      UPDATE recordings SET hash = ${facts.hash}, file_size = ${facts.file_size}, file_mtime = ${facts.file_mtime},
+             file_samplerate = ${facts.file_samplerate}, frames = ${facts.frames}, channels = ${facts.channels}, probed_by = ${VERSION}
+      WHERE id = ${id}
+      RETURNING (SELECT count(*)::int FROM clips c WHERE c.recording_id = recordings.id AND c.end_time > recordings.duration) AS clips_past_end`);
+    return row.clips_past_end as number;
+  });
+  return { recording: await getRecording(db, id), clipsPastEnd };
 }
 
 /** A recording's header facts read again (reprobeRecording). */

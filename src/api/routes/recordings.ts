@@ -6,14 +6,14 @@ import { extname } from "node:path";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyReply } from "fastify";
-import { openRegularFile } from "../../audio/index.js";
+import { AudioFormatError, openRegularFile } from "../../audio/index.js";
 import { assertWritable, STATES, writing } from "../../store/common.js";
 import { getDataset } from "../../store/datasets.js";
 import { canonicalRecordingPath, resolveRecordingFile } from "../../store/paths.js";
 import { probeFile, RECORDED_TIME } from "../../store/probe.js";
 import {
-  RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, insertRecording,
-  listRecordings, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
+  RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, getRecordingLocation, insertRecording,
+  listRecordings, refreshRecordingFile, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
 } from "../../store/recordings.js";
 import { ConflictError, invalid } from "../../store/errors.js";
 import { notModified } from "../conditional.js";
@@ -163,6 +163,21 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   app.patch("/recordings/:id", {
     schema: { summary: "Change a recording's metadata", tags, params: idParams, body: z.strictObject(metadataFields), response: { 200: recordingSchema, 400: errorBody, 404: errorBody, 409: errorBody } },
   }, async (request) => updateRecording(sql, request.params.id, request.body));
+
+  app.post("/recordings/:id/refresh", {
+    schema: {
+      summary: "Make the file now at the recording's path its content (after the file was replaced)", tags, params: idParams,
+      description: "Hashes and reads the file again and stores its hash, size and header facts: the revision, tiles and statistics follow the new bytes. Clips, tags, features and notes stay; `clips_past_end` counts clips that now end after the recording.",
+      response: { 200: z.object({ recording: recordingSchema, clips_past_end: z.number().int() }), 400: errorBody, 404: errorBody, 409: errorBody, 422: errorBody },
+    },
+  }, async (request) => {
+    const id = request.params.id;
+    checkInAudioRoots(app, (await getRecordingLocation(sql, id)).audio_dir, `recording ${id}`);
+    const { recording, clipsPastEnd } = await refreshRecordingFile(sql, id).catch((err) => {
+      throw err instanceof AudioFormatError ? new HttpError(422, `the file of recording ${id} cannot be read as audio: ${withoutAudioRoots(err.message, app.audioRoots)}`) : err;
+    });
+    return { recording, clips_past_end: clipsPastEnd };
+  });
 
   app.delete("/recordings/:id", {
     config: { role: "admin" },
