@@ -236,6 +236,10 @@ describe("tiles", () => {
     expect(await refusal("tiles/0/0.f32?width=5.12e2")).toEqual([{ field: "width", message: "must be one of 128, 256, 512, 1024" }]);
     expect(await refusal("tiles/0/0.f32?height=0x10")).toEqual([{ field: "height", message: "must be an integer" }]);
     expect(await refusal("tiles/0/0.f32?height=1.6e1")).toEqual([{ field: "height", message: "must be an integer" }]);
+    // A band upside down names fmax and the rule (it named fmin: "no frequency bin lies in [3000, 2000] Hz"); the 0 Hz row alone is a band.
+    expect(await refusal("tiles/0/0.f32?fmin=3000&fmax=2000")).toEqual([{ field: "fmax", message: "must be >= fmin (3000 Hz)" }]);
+    const dc = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?fmin=0&fmax=0&pcen=false` });
+    expect([dc.statusCode, dc.headers["x-shape"]?.toString().split(",")[0], dc.headers["x-frequency-range"]], dc.body).toEqual([200, "1", "0,0"]);
     // Decimal forms still work, with their values.
     const tile = await app.inject({ url: `/v1/recordings/${id}/tiles/1/0.f32?width=128&height=16&fmin=1e3&fmax=%2B2.0E4&pcen=false` });
     expect(tile.statusCode, tile.body).toBe(200);
@@ -746,7 +750,7 @@ describe("OpenAPI document", () => {
     const admin = auth(adminKey);
     const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { required?: string[] } }> }> }>>)
       .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase() as "GET", op, name: `${method.toUpperCase()} ${path}` })));
-    expect(ops).toHaveLength(83);
+    expect(ops).toHaveLength(84);
     /** The operation's URL, its path parameters filled in: every id `id` (a malformed one by default). */
     const url = (path: string, recordId = "not-a-uuid") => path.replace(/\{(\w+)\}/g, (_, p: string) => (p === "z" ? "0" : p === "tile" ? "0.f32" : p === "name" ? "f" : recordId));
     const problems: string[] = [];

@@ -19,7 +19,7 @@ export const MAX_ZOOM = 20;
 export const tileOptionsSchema = z.object({
   width: integerText(z.literal(TILE_WIDTHS, { error: `must be one of ${TILE_WIDTHS.join(", ")}` })).prefault(512).describe("Frames per tile at zoom 0 (W)"),
   fmin: decimalText(z.number({ error: "must be a number" }).min(0, "must be >= 0")).optional().describe("Lowest frequency shown, Hz (bins at or above it)"),
-  fmax: decimalText(z.number({ error: "must be a number" }).positive("must be > 0")).optional().describe("Highest frequency shown, Hz (bins at or below it)"),
+  fmax: decimalText(z.number({ error: "must be a number" }).min(0, "must be >= 0")).optional().describe("Highest frequency shown, Hz (bins at or below it; fmin=0&fmax=0 is the 0 Hz row)"),
   height: integerText(z.number({ error: "must be an integer" }).positive("must be > 0").int("must be an integer")).optional().describe("Rows of the tile: bins are merged (maximum) down to this many"),
 });
 export type TileOptions = z.output<typeof tileOptionsSchema>;
@@ -35,7 +35,7 @@ export interface TileLayout {
   factor: number;
   /** Output columns: ceil((f1 − f0) / factor). */
   columns: number;
-  /** Bin edges of the rows: row r merges bins [binEdges[r], binEdges[r+1]); row 0 is the lowest. */
+  /** Bin edges of the rows: row r merges bins [binEdges[r], binEdges[r+1]) = k0 + floor(r·n / rows) … (n bins from k0); row 0 is the lowest. */
   binEdges: Int32Array;
   rows: number;
 }
@@ -81,10 +81,11 @@ export function tileLayout(zoom: number, x: number, frames: number, g: FrameGeom
   checkZoom(zoom);
   const count = tileCount(frames, zoom, options.width);
   if (count === 0) throw new TileRangeError("x", "the recording has no frames at these parameters, so no tiles");
-  if (!Number.isInteger(x) || x < 0 || x >= count) throw new TileRangeError("x", `must be an integer from 0 to ${count - 1} (the recording has ${count} tiles at zoom ${zoom})`);
+  if (!Number.isInteger(x) || x < 0 || x >= count) throw new TileRangeError("x", `must be an integer from 0 to ${count - 1} (the recording has ${count} tile${count === 1 ? "" : "s"} at zoom ${zoom})`);
   const factor = 2 ** zoom;
   const f0 = x * options.width * factor;
   const f1 = Math.min(frames, f0 + options.width * factor);
+  if (options.fmin !== undefined && options.fmax !== undefined && options.fmax < options.fmin) throw new TileRangeError("fmax", `must be >= fmin (${options.fmin} Hz)`);
   const [k0, k1] = binRange(g, options.fmin, options.fmax);
   if (k1 <= k0) throw new TileRangeError("fmin", `no frequency bin lies in [${options.fmin ?? 0}, ${options.fmax ?? g.samplerate / 2}] Hz (bins are ${g.samplerate / g.nperseg} Hz apart)`);
   const available = k1 - k0;

@@ -660,7 +660,7 @@ export const GEOMETRY_HEADERS: Readonly<Record<string, string>> = {
   "x-hop-seconds": "seconds between consecutive frames",
   "x-first-frame-seconds": "time of the first covered frame's centre, in seconds from the recording's start",
   "x-bin-hz": "Hz between consecutive FFT bins (samplerate / nperseg)",
-  "x-bins-per-row": "FFT bins merged (by their maximum) into each row, on average",
+  "x-bins-per-row": "FFT bins merged (by their maximum) into each row, on average: row r holds bins [k0 + floor(r·n/rows), k0 + floor((r+1)·n/rows)) of the n bins from the lowest, k0",
   "x-frequency-range": "lowest,highest bin frequency the rows cover, in Hz",
   "x-value-scale": "power, amplitude or dB: the values' scale",
   "x-value-range": "what the colormap spans: min_dB,max_dB for dB, 0,max for power and amplitude",
