@@ -33,6 +33,8 @@ import { FAULT_WORKER_URL, faultTask } from "./fault-tasks.js";
 import { flacFrameOffsets, flacOfFrames } from "./audio-helpers.js";
 
 const RATE = 22050;
+/** The hop_size (a fraction of a 1 s window at RATE) whose hop is `samples` samples: the middle of the fractions that give it. */
+const hopOf = (samples: number) => (samples - 0.5) / RATE;
 const SECONDS = 24;
 const dir = mkdtempSync(join(tmpdir(), "sonotile-tiles-"));
 
@@ -485,9 +487,9 @@ describe("caching and the pool", () => {
           running--;
         }
       };
-      // 1 s windows hopping one sample over the 24 s recording: 1.2·10^10 samples each, tens of seconds.
-      const heavy = (hop: number) => shared.stats(recording, parseParams({ window_size: 1, hop_size: hop, pcen: false })).catch((err: unknown) => err);
-      passes = [heavy(0.00004), heavy(0.000041)];
+      // 1 s windows hopping one or two samples over the 24 s recording: 10^10 samples each, tens of seconds.
+      const heavy = (samples: number) => shared.stats(recording, parseParams({ window_size: 1, hop_size: hopOf(samples), pcen: false })).catch((err: unknown) => err);
+      passes = [heavy(1), heavy(2)];
       const tile = await shared.tile(recording, light, 0, 0, tileOptionsSchema.parse({ width: 128 }), "f32");
       expect(tile.body.byteLength).toBe(4 * 128 * Number(tile.headers["x-shape"].split(",")[0]));
       expect(most).toBe(1);
@@ -508,25 +510,26 @@ describe("caching and the pool", () => {
         started.push(String(task.params.hop_size));
         return stats(task, signal);
       };
-      // 1 s windows hopping one sample over the 24 s recording: tens of seconds each.
-      const heavy = (hop: number) => parseParams({ window_size: 1, hop_size: hop, pcen: false });
-      running = shared.stats(recording, heavy(0.00004)).catch((err: unknown) => err); // holds the one stats thread
+      // 1 s windows hopping a few samples over the 24 s recording: tens of seconds each; each hop
+      // its own parameter set (hop_size spellings of one hop are one: they share a pass).
+      const heavy = (samples: number) => parseParams({ window_size: 1, hop_size: hopOf(samples), pcen: false });
+      running = shared.stats(recording, heavy(1)).catch((err: unknown) => err); // holds the one stats thread
       const options = tileOptionsSchema.parse({});
       const client = new AbortController();
-      const queued = shared.planTile(recording, heavy(0.000041), 0, 0, options, "f32", Infinity, client.signal);
+      const queued = shared.planTile(recording, heavy(2), 0, 0, options, "f32", Infinity, client.signal);
       await new Promise((done) => setTimeout(done, 50));
       // The queue holds one: a third parameter set is refused at once.
-      await expect(shared.planTile(recording, heavy(0.000042), 0, 0, options, "f32")).rejects.toThrow(PoolBusyError);
+      await expect(shared.planTile(recording, heavy(3), 0, 0, options, "f32")).rejects.toThrow(PoolBusyError);
       client.abort(new Error("the client disconnected"));
       await expect(queued).rejects.toThrow("the client disconnected");
       await new Promise((done) => setTimeout(done, 50));
-      expect(started).toEqual(["0.00004"]); // the queued pass never ran, and its place is free again
-      const next = shared.planTile(recording, heavy(0.000043), 0, 0, options, "f32", Infinity, new AbortController().signal).catch((err: unknown) => err);
+      expect(started).toEqual([String(hopOf(1))]); // the queued pass never ran, and its place is free again
+      const next = shared.planTile(recording, heavy(4), 0, 0, options, "f32", Infinity, new AbortController().signal).catch((err: unknown) => err);
       await new Promise((done) => setTimeout(done, 50));
-      await expect(shared.planTile(recording, heavy(0.000044), 0, 0, options, "f32")).rejects.toThrow(PoolBusyError);
+      await expect(shared.planTile(recording, heavy(5), 0, 0, options, "f32")).rejects.toThrow(PoolBusyError);
       // A request that got its 503 (StatsPendingError) will ask again: its pass stays queued.
       expect(await next).toBeInstanceOf(StatsPendingError);
-      await expect(shared.planTile(recording, heavy(0.000045), 0, 0, options, "f32")).rejects.toThrow(PoolBusyError);
+      await expect(shared.planTile(recording, heavy(6), 0, 0, options, "f32")).rejects.toThrow(PoolBusyError);
     } finally {
       await shared.close();
     }

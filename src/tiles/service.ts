@@ -209,9 +209,18 @@ function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** `params` as they act on `recording` (effectiveParams at its real rate): what keys and ETags identify. */
+/**
+ * `params` as they act on `recording` (effectiveParams at its real rate): what keys and ETags
+ * identify. `window_size` and `hop_size` act only through the frames they give (nperseg,
+ * noverlap), so they are stated as that geometry's midpoints — a window of (nperseg + ½)/fs and
+ * a hop of 1 − (noverlap + ½)/(nperseg + ½), which truncate back to it — and spellings that give
+ * one geometry are one: 0.025, 0.02501 and a hop of 0.4999 at 8 kHz (200 and 100 samples) each
+ * had an ETag, a cache entry and a pass over the whole recording of their own.
+ */
 function effective(recording: TileRecording, params: Params): Params {
-  return effectiveParams(params, realSamplerate(recording.samplerate, recording.timeExpansion));
+  const e = effectiveParams(params, realSamplerate(recording.samplerate, recording.timeExpansion));
+  const { nperseg, noverlap, samplerate } = passGeometry(e, recording).g;
+  return { ...e, window_size: (nperseg + 0.5) / samplerate, hop_size: 1 - (noverlap + 0.5) / (nperseg + 0.5) };
 }
 
 /** Identifies stats: everything that changes the spectrogram before normalization. */
