@@ -99,6 +99,26 @@ it("answers 503 while the database is unreachable and recovers by itself", async
   expect((await app.inject({ url: "/health" })).statusCode).toBe(200);
 });
 
+it("answers 503 'database is unavailable' to every request of a long outage, not only its first ones, and recovers", async () => {
+  expect((await answerWhenBack("/v1/datasets")).statusCode).toBe(200);
+  await proxy.stop();
+  try {
+    // Each request is a failed connection attempt more: postgres.js's default pause before the
+    // next attempt (3^failures / 100 s, up to 20 s) outgrew the 2 s deadline by the 6th, and
+    // requests waited for it — answered with the deadline's "no answer within 2 s" instead.
+    const messages = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await app.inject({ url: "/v1/datasets" });
+      messages.push(`${res.statusCode} ${res.json().message.slice(0, 27)}`);
+    }
+    expect(messages).toEqual(Array(12).fill("503 the database is unavailable"));
+  } finally {
+    await proxy.start();
+  }
+  const back = await answerWhenBack("/v1/datasets");
+  expect(back.statusCode, back.body).toBe(200);
+}, 60_000);
+
 it("answers 503 by its deadline while the database holds its connections without answering (a partition), and recovers when it answers again", async () => {
   expect((await answerWhenBack("/v1/datasets")).statusCode).toBe(200);
   proxy.freeze();
