@@ -7,7 +7,7 @@ import { connect } from "node:net";
 import Fastify from "fastify";
 import { expect, it } from "vitest";
 import { buildApp } from "../src/api/app.js";
-import { drainPlugin } from "../src/api/plugins/drain.js";
+import { CLOSING_MESSAGE, drainPlugin } from "../src/api/plugins/drain.js";
 import { freshDatabase } from "./store-helpers.js";
 
 const BODY_BYTES = 64 * 1024 * 1024;
@@ -75,6 +75,42 @@ it("the application's close waits as long as its drain may take, beyond Fastify'
     await ended;
     expect(await closed).toBe("closed");
     expect(received).toBeGreaterThan(BODY_BYTES);
+  } finally {
+    await t.cleanup();
+  }
+}, 60_000);
+
+it("a request arriving while the server drains gets the API's 503 saying the server is shutting down, with Retry-After (Fastify's own said only 'Service Unavailable')", async () => {
+  const t = await freshDatabase();
+  const app = await buildApp({ database: t.db, audioRoots: [] });
+  const body = Buffer.alloc(BODY_BYTES, 7);
+  app.get("/big", async (_, reply) => reply.type("application/octet-stream").send(body));
+  try {
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const { port } = app.server.address() as { port: number };
+    // A paused client holds the drain open.
+    const socket = connect(port, "127.0.0.1");
+    socket.write("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    await new Promise<void>((resolve) => socket.once("data", () => { socket.pause(); resolve(); }));
+    const closed = app.close();
+    /** One request on a connection of its own, closed after the answer: the raw answer. */
+    const ask = () => new Promise<string>((resolve) => {
+      const s = connect(port, "127.0.0.1", () => s.write("GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+      let text = "";
+      s.on("data", (c: Buffer) => (text += c.toString("latin1"))).once("close", () => resolve(text)).once("error", () => resolve("refused"));
+    });
+    // Until the close has begun, /version answers as usual.
+    let late = await ask();
+    while (/^HTTP\/1\.1 200 /.test(late)) late = await ask();
+    const [head, json] = late.split("\r\n\r\n");
+    expect(head).toMatch(/^HTTP\/1\.1 503 /);
+    expect(head).toMatch(/\r\nretry-after: 5\r\n/i);
+    expect(head).toMatch(/\r\nconnection: close\r\n/i);
+    expect(JSON.parse(json)).toEqual({ statusCode: 503, error: "Service Unavailable", message: CLOSING_MESSAGE });
+    socket.resume();
+    await ended;
+    await closed;
   } finally {
     await t.cleanup();
   }

@@ -137,6 +137,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     // Fastify's 10 s, a close while a slow client still read a large tile gave up after 10 s —
     // the answer cut short, and `serve` left running without its port.
     pluginTimeout: deadlineMs + 10_000,
+    // Requests arriving while the server closes get the drain plugin's 503, which says what to do.
+    return503OnClosing: false,
     routerOptions: {
       // A path segment may be a feature name of 255 characters, percent-encoded (up to 12
       // characters each): Fastify's 100 refused names the API had accepted in a body (414).
