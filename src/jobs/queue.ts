@@ -13,7 +13,7 @@ import { z } from "zod";
 import { ParamsError, paramsSchema, parseParams, realSamplerate, type Params } from "../engine/params.js";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from "../features/features.js";
-import type { Queryable, Sql } from "../store/db.js";
+import { isConnectionError, type Queryable, type Sql } from "../store/db.js";
 import { effectiveState } from "../store/common.js";
 import { ConflictError, InvalidError, invalid } from "../store/errors.js";
 import { abortJob, createJob, getJob, type Job } from "../store/jobs.js";
@@ -145,6 +145,11 @@ export interface QueueOptions {
    * src/jobs/wakeup.ts) — on a PostgreSQL that delivers notifications, not on the embedded one.
    */
   listen?: boolean;
+  /**
+   * Hears, once each, that pg-boss's passes lost the database and that one succeeded again
+   * (outageReporter); default: nothing is said.
+   */
+  log?: (message: string) => void;
 }
 
 /** Milliseconds between attempts at listening again once the listening connection is lost. */
@@ -152,7 +157,7 @@ const LISTEN_RETRY_MS = 2000;
 
 /** A started pg-boss on `sql`, with the item queue created. Stop it with `boss.stop()`. */
 export async function openQueue(sql: Sql, options: QueueOptions = {}): Promise<PgBoss> {
-  const boss = await startBoss(sql, options.supervise ?? false, (options.listen ?? false) && (await deliversNotifications(sql)));
+  const boss = await startBoss(sql, options.supervise ?? false, (options.listen ?? false) && (await deliversNotifications(sql)), outageReporter(options.log ?? (() => {})));
   await ensureQueue(boss, DEAD_ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1 });
   // `notify`: each insert of items sends a NOTIFY, which wakes listening workers (wakeup.ts).
   await ensureQueue(boss, ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1, heartbeatSeconds: ITEM_HEARTBEAT_S, expireInSeconds: ITEM_EXPIRE_S, deadLetter: DEAD_ITEM_QUEUE, notify: true });
@@ -169,12 +174,41 @@ const BOSS_START_ATTEMPTS = 5;
 /** SQLSTATEs of losing that race: unique_violation, duplicate_schema, duplicate_table, duplicate_object. */
 const CREATION_RACE = new Set(["23505", "42P06", "42P07", "42710"]);
 
-async function startBoss(sql: Sql, supervise: boolean, listen: boolean): Promise<PgBoss> {
+/**
+ * What a worker says of an outage: one line when pg-boss's passes first fail to reach the database
+ * and one when a statement of theirs succeeds again — not one per failed pass (several a second),
+ * and not nothing, as before: a worker printed no word through an outage. `failed` takes pg-boss's
+ * errors (other errors stay unsaid: the passes retry them), `succeeded` each answered statement.
+ */
+function outageReporter(log: (message: string) => void): { failed(err: unknown): void; succeeded(): void } {
+  let unreachable = false;
+  return {
+    failed(err) {
+      if (unreachable || !isConnectionError(err)) return;
+      unreachable = true;
+      log(`database unreachable (${(err as { code: string }).code}: ${(err as Error).message}), retrying`);
+    },
+    succeeded() {
+      if (!unreachable) return;
+      unreachable = false;
+      log("database reachable again");
+    },
+  };
+}
+
+async function startBoss(sql: Sql, supervise: boolean, listen: boolean, outage: ReturnType<typeof outageReporter>): Promise<PgBoss> {
+  const db: Db = {
+    async executeSql(text, values) {
+      const result = await bossDatabase(sql).executeSql(text, values);
+      outage.succeeded();
+      return result;
+    },
+  };
   for (let attempt = 1; ; attempt++) {
     const boss = new PgBoss({
       db: listen
-        ? { ...bossDatabase(sql), listen: (channel, onNotification, onReconnect) => listenForQueue(sql, channel, onNotification, onReconnect, LISTEN_RETRY_MS) }
-        : bossDatabase(sql),
+        ? { ...db, listen: (channel, onNotification, onReconnect) => listenForQueue(sql, channel, onNotification, onReconnect, LISTEN_RETRY_MS) }
+        : db,
       useListenNotify: listen,
       schema: BOSS_SCHEMA,
       schedule: false,
@@ -183,7 +217,7 @@ async function startBoss(sql: Sql, supervise: boolean, listen: boolean): Promise
       ...(supervise ? { superviseIntervalSeconds: 2, monitorIntervalSeconds: 2 } : {}),
     });
     // Errors of background passes (a lost connection) are retried by pg-boss on its next pass.
-    boss.on("error", () => {});
+    boss.on("error", (err) => outage.failed(err));
     try {
       await boss.start();
       return boss;

@@ -45,7 +45,11 @@ export async function deliversNotifications(sql: Sql): Promise<boolean> {
  * LISTEN is (re)established, for pg-boss to fetch what was queued meanwhile. A lost connection
  * (the server restarted, the backend terminated) is noticed as it closes and listened on again
  * every `retryMs` until it succeeds — postgres.js's own `sql.listen` tries once, and a failure
- * then leaves it deaf for good.
+ * then leaves it deaf for good. Each attempt first asks the server through the pool, and issues
+ * LISTEN only once that query is answered: a LISTEN issued during an outage waits in the listening
+ * client's reconnect timer, which its `end()` does not cancel — after a SIGTERM that timer
+ * re-opened the connection when the database came back, and (no idle timeout) it held
+ * `sonotile worker` for ever.
  */
 export async function listenForQueue(sql: Sql, channel: string, onNotification: (payload: string) => void, onReconnect: () => void, retryMs: number): Promise<{ close(): Promise<void> }> {
   let listening = false;
@@ -64,6 +68,7 @@ export async function listenForQueue(sql: Sql, channel: string, onNotification: 
     if (listening) return;
     listening = true; // before the statement: a close during it sets it back
     try {
+      await sql`SELECT 1`;
       await client.unsafe(`LISTEN "${channel.replaceAll('"', '""')}"`);
       onReconnect();
     } catch {

@@ -135,7 +135,7 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
   // An item is a whole recording, which may last hours: no time limit (a stuck worker is
   // found by its heartbeat instead).
   const pool = options.pool ?? new TilePool({ threads: options.threads, taskTimeoutMs: 2 ** 31 - 1 });
-  const boss = await openQueue(sql, { supervise: true, listen: true });
+  const boss = await openQueue(sql, { supervise: true, listen: true, log });
   const leave = await announceWorker(sql, by);
   const ctx: ItemContext = { sql, pool, boss, by, log, missingDirs: new Set(), settle: settler({ sql, by }) };
   const stopping = new AbortController();

@@ -14,11 +14,13 @@ import { isLoopbackName } from "../../api/plugins/auth.js";
 import { allowedOrigins } from "../../api/plugins/cors.js";
 import { ensureDemoAudio, ensureDemoDataset } from "../../demo/index.js";
 import { storeConfig } from "../../store/config.js";
-import { openDatabase, tolerateLostConnections } from "../../store/db.js";
+import { tolerateLostConnections } from "../../store/db.js";
 import { resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
 import { startWorker, type ExtractWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
+import { openWhenReady } from "../database-wait.js";
+import { exitAfterShutdown } from "../shutdown.js";
 import { audioRootsOption, endInterruptedRuns, STORE_OPTIONS } from "../store-options.js";
 import { EXIT, UsageError } from "../errors.js";
 import { numberOption, optionRows, readCommandLine, threadsOption, type OptionSpec } from "../flags.js";
@@ -101,8 +103,20 @@ export const command: Command = {
     }
 
     tolerateLostConnections((message) => process.stderr.write(`sonotile: ${message}\n`));
-    // (On the embedded database everything shares one connection: see openDatabase.)
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+    // A signal ends the wait for the database (openWhenReady) or, once serving, the server.
+    const stopWaiting = new AbortController();
+    const signalled = new Promise<NodeJS.Signals>((resolveStop) => {
+      const on = (signal: NodeJS.Signals) => {
+        resolveStop(signal);
+        stopWaiting.abort();
+      };
+      process.once("SIGTERM", on);
+      process.once("SIGINT", on);
+    });
+    // On DATABASE_URL it waits for PostgreSQL to accept connections (started beside it in a
+    // compose file or a pod). (On the embedded database everything shares one connection: see openDatabase.)
+    const database = await openWhenReady("serve", { url: config.databaseUrl, dataDir: config.dataDir }, stopWaiting.signal);
+    if (!database) return EXIT.ok;
     let app;
     let tiles: TileService | undefined;
     let worker: ExtractWorker | undefined;
@@ -148,14 +162,7 @@ export const command: Command = {
 
     // Stop on the first signal: finish in-flight requests (app.close), then the database.
     const running = app;
-    await new Promise<void>((resolveStop) => {
-      const stop = (signal: NodeJS.Signals) => {
-        process.stdout.write(`sonotile: ${signal}, shutting down\n`);
-        resolveStop();
-      };
-      process.once("SIGTERM", stop);
-      process.once("SIGINT", stop);
-    });
+    process.stdout.write(`sonotile: ${await signalled}, shutting down\n`);
     // In-flight requests finish (app.close waits for them), then the job items in hand, then
     // the pool drains its tasks. Whatever fails on the way, the rest is still released: a close
     // that gave up left the pool's threads and the database's connections holding the process.
@@ -166,6 +173,6 @@ export const command: Command = {
         process.stderr.write(`sonotile: ${what} failed: ${err.message}\n`);
       });
     }
-    return failed ? EXIT.input : EXIT.ok;
+    return exitAfterShutdown(failed ? EXIT.input : EXIT.ok);
   },
 };

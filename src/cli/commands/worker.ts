@@ -4,12 +4,12 @@
  * roots). SIGTERM / SIGINT: stop taking items, finish the ones in hand, exit 0; a worker
  * killed outright loses nothing — its items return to the queue when their heartbeat lapses.
  */
-import { setTimeout as sleep } from "node:timers/promises";
-import { isConnectionError, openDatabase, redact, tolerateLostConnections, type Database } from "../../store/db.js";
-import { NoDatabaseError } from "../../store/errors.js";
+import { tolerateLostConnections } from "../../store/db.js";
 import { storeConfig } from "../../store/config.js";
 import { startWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
+import { openWhenReady } from "../database-wait.js";
+import { exitAfterShutdown } from "../shutdown.js";
 import { EXIT, UsageError } from "../errors.js";
 import { numberOption, optionRows, readCommandLine, threadsOption, type OptionSpec } from "../flags.js";
 import { STORE_OPTIONS } from "../store-options.js";
@@ -28,41 +28,6 @@ embedded database of the data directory, which this worker then owns (no server 
 The database must exist ('sonotile serve' or 'sonotile dataset add' creates one).
 
 ${optionRows(OPTIONS)}`;
-
-/**
- * How long a worker on DATABASE_URL waits for its database: started beside PostgreSQL and the first
- * `serve` on a new database (compose, Kubernetes), it found no server or no tables yet, and exited.
- */
-const DATABASE_WAIT_MS = 120_000;
-
-/** Why a PostgreSQL is not ready for a worker yet — not there, not created, not migrated — or null. */
-function notReady(err: unknown): string | null {
-  // invalid_catalog_name, as postgres.js throws it or as openDatabase words it (NoDatabaseError, its cause).
-  if ((err as { code?: unknown }).code === "3D000" || ((err as { cause?: { code?: unknown } }).cause?.code === "3D000")) return "does not exist yet";
-  if (err instanceof NoDatabaseError) return "has no sonotile tables yet";
-  if (isConnectionError(err)) return `cannot be reached yet (${(err as { code: string }).code})`;
-  return null;
-}
-
-/**
- * The existing database; a PostgreSQL that is not ready yet (notReady) is asked again every second
- * for DATABASE_WAIT_MS, saying so once, before it is refused. A data directory without a database is
- * refused at once: no server makes one there while a worker waits (it is a mistyped --data).
- * `stopped` ends the wait: null.
- */
-async function openWhenReady(url: string | undefined, dataDir: string, stopped: AbortSignal): Promise<Database | null> {
-  const until = Date.now() + DATABASE_WAIT_MS;
-  for (let said = false; ; said = true) {
-    try {
-      return await openDatabase({ url, dataDir, poolSize: 4, create: false });
-    } catch (err) {
-      const why = notReady(err);
-      if (!url || !why || Date.now() >= until) throw err;
-      if (!said) process.stderr.write(`sonotile worker: ${redact(url)} ${why}: waiting up to ${DATABASE_WAIT_MS / 1000} s for it (and for \`sonotile serve\` to create sonotile's tables)\n`);
-      if (await sleep(1000, false, { signal: stopped }).catch(() => true)) return null;
-    }
-  }
-}
 
 export const command: Command = {
   async run(args) {
@@ -87,7 +52,9 @@ export const command: Command = {
       process.once("SIGTERM", on);
       process.once("SIGINT", on);
     });
-    const database = await openWhenReady(config.databaseUrl, config.dataDir, stop.signal);
+    // On DATABASE_URL it waits for PostgreSQL, the database and the first `serve`'s tables (workers
+    // start beside them); a data directory without a database is refused at once.
+    const database = await openWhenReady("worker", { url: config.databaseUrl, dataDir: config.dataDir, poolSize: 4, create: false }, stop.signal);
     if (!database) return EXIT.ok;
     let worker;
     try {
@@ -101,6 +68,6 @@ export const command: Command = {
     process.stdout.write(`sonotile worker: ${signal}, finishing the items in hand\n`);
     await worker.stop();
     await database.close();
-    return EXIT.ok;
+    return exitAfterShutdown(EXIT.ok);
   },
 };

@@ -1,0 +1,25 @@
+/**
+ * The end of a long-running command (`serve`, `worker`) once its graceful shutdown has finished.
+ */
+
+/**
+ * Milliseconds the process is given to exit by itself after its shutdown steps. A library can
+ * leave a handle open past its own close: postgres.js re-opened a connection after `end()` when a
+ * connection attempt was waiting out its pause at the time (its reconnect timer is not cancelled),
+ * and with no idle timeout that connection held `sonotile worker` for ever once the database was
+ * back — SIGTERM during an outage never ended it (an audit).
+ */
+const EXIT_GRACE_MS = 2000;
+
+/**
+ * Returns `code` for the command to exit with, and makes sure the process does exit with it: if
+ * anything still holds the event loop EXIT_GRACE_MS later, the process exits then, once what it
+ * wrote to stdout and stderr has been handed to the system (nothing cut). The timer is unref'd:
+ * a process that is free to exit exits at once.
+ */
+export function exitAfterShutdown(code: number): number {
+  setTimeout(() => {
+    process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));
+  }, EXIT_GRACE_MS).unref();
+  return code;
+}

@@ -1,0 +1,103 @@
+/**
+ * `sonotile serve` and `sonotile worker` (the built CLI, dist/) when their PostgreSQL is down: a
+ * TCP proxy in front of the database is stopped and started again, as in api-outage.test.ts.
+ * serve waits for a database that is not up yet, as worker does; both exit after a signal during
+ * an outage once the database is back. The tests that run a database need real PostgreSQL
+ * (DATABASE_URL): the embedded database serves one session, not a server's pools and a LISTEN.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { ROOT } from "./golden.js";
+import { REAL_PG_URL, freshDatabase, tcpProxy, tempDir, type TcpProxy, type TestDatabase } from "./store-helpers.js";
+
+let target: TestDatabase | undefined;
+let proxy: TcpProxy;
+let proxiedUrl: string;
+let dir: Awaited<ReturnType<typeof tempDir>>;
+
+beforeAll(async () => {
+  dir = await tempDir();
+  if (REAL_PG_URL) {
+    target = await freshDatabase();
+    const u = new URL(target.url!);
+    proxy = await tcpProxy({ host: u.hostname, port: Number(u.port || 5432) });
+    u.host = `127.0.0.1:${proxy.port}`;
+    proxiedUrl = u.toString();
+  } else {
+    // Nothing behind it: a port that refuses connections while the proxy is stopped.
+    proxy = await tcpProxy({ host: "127.0.0.1", port: 1 });
+    proxiedUrl = `postgres://postgres@127.0.0.1:${proxy.port}/postgres`;
+  }
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await target?.cleanup();
+  await dir?.remove();
+});
+
+/** `sonotile args` on `databaseUrl`, its output gathered; `printed(text)` resolves once it printed `text` (rejects if it exits first). */
+function start(args: string[], databaseUrl: string) {
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, "bin/sonotile.js"), ...args], { cwd: dir.path, env: { ...process.env, DATABASE_URL: databaseUrl }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  const listeners = new Set<() => void>();
+  child.stdout!.on("data", (d) => { stdout += d; for (const l of listeners) l(); });
+  child.stderr!.on("data", (d) => { stderr += d; for (const l of listeners) l(); });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const printed = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      const look = () => {
+        if (stdout.includes(text) || stderr.includes(text)) resolve();
+      };
+      listeners.add(look);
+      look();
+      void exited.then((code) => reject(new Error(`exited with ${code} before printing ${JSON.stringify(text)}:\n${stdout}${stderr}`)));
+    });
+  return { child, printed, exited, output: () => ({ stdout, stderr }) };
+}
+
+it("serve on a DATABASE_URL that refuses connections waits for it, saying so, and a signal ends the wait with exit 0", async () => {
+  await proxy.stop();
+  try {
+    const serve = start(["serve", "--port", "0", "--no-worker", "--audio-root", dir.path], proxiedUrl);
+    await serve.printed(`sonotile serve: postgres://postgres@127.0.0.1:${proxy.port}`);
+    serve.child.kill("SIGTERM");
+    expect(await serve.exited).toBe(0);
+    // It exited at once with "sonotile serve: connect ECONNREFUSED 127.0.0.1:…", naming no database.
+    expect(serve.output().stderr).toMatch(new RegExp(`^sonotile serve: postgres://postgres@127\\.0\\.0\\.1:${proxy.port}/\\w+ cannot be reached yet \\(ECONNREFUSED\\): waiting up to 120 s for it\\n$`));
+  } finally {
+    await proxy.start();
+  }
+}, 60_000);
+
+it.runIf(REAL_PG_URL)("serve started before its PostgreSQL serves once it comes up", async () => {
+  await proxy.stop();
+  const serve = start(["serve", "--port", "0", "--no-worker", "--audio-root", dir.path], proxiedUrl);
+  try {
+    await serve.printed("waiting up to 120 s for it");
+  } finally {
+    await proxy.start();
+  }
+  await serve.printed("sonotile serving on");
+  serve.child.kill("SIGTERM");
+  expect(await serve.exited).toBe(0);
+}, 60_000);
+
+it.runIf(REAL_PG_URL)("a worker given SIGTERM during an outage exits 0 once its shutdown is done, also when the database comes back", async () => {
+  const worker = start(["worker", "--threads", "1"], proxiedUrl);
+  await worker.printed("ready (database:");
+  await proxy.stop();
+  try {
+    // Its queue's passes fail until the outage ends, and say so once.
+    await worker.printed("database unreachable");
+    worker.child.kill("SIGTERM");
+    await worker.printed("finishing the items in hand");
+  } finally {
+    await proxy.start();
+  }
+  // It stayed alive for good: postgres.js re-opened its LISTEN connection after end() once the
+  // database answered again.
+  expect(await worker.exited).toBe(0);
+}, 90_000);
