@@ -15,6 +15,8 @@ let target: TestDatabase | undefined;
 let proxy: TcpProxy;
 let proxiedUrl: string;
 let dir: Awaited<ReturnType<typeof tempDir>>;
+/** Every process started, killed at the end if still running (a failed test left a worker behind). */
+const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   dir = await tempDir();
@@ -32,6 +34,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   await proxy?.stop();
   await target?.cleanup();
   await dir?.remove();
@@ -40,6 +43,7 @@ afterAll(async () => {
 /** `sonotile args` on `databaseUrl`, its output gathered; `printed(text)` resolves once it printed `text` (rejects if it exits first). */
 function start(args: string[], databaseUrl: string) {
   const child: ChildProcess = spawn(process.execPath, [join(ROOT, "bin/sonotile.js"), ...args], { cwd: dir.path, env: { ...process.env, DATABASE_URL: databaseUrl }, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
   let stdout = "";
   let stderr = "";
   const listeners = new Set<() => void>();
