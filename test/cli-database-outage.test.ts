@@ -104,4 +104,6 @@ it.runIf(REAL_PG_URL)("a worker given SIGTERM during an outage exits 0 once its 
   // It stayed alive for good: postgres.js re-opened its LISTEN connection after end() once the
   // database answered again.
   expect(await worker.exited).toBe(0);
+  // Once, not at each failed pass of its queue (several a second).
+  expect(worker.output().stderr.match(/^sonotile worker: database unreachable \([A-Z0-9_]+: .*\), retrying$/gm)).toHaveLength(1);
 }, 90_000);
