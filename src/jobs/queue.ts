@@ -197,9 +197,10 @@ function outageReporter(log: (message: string) => void): { failed(err: unknown):
 }
 
 async function startBoss(sql: Sql, supervise: boolean, listen: boolean, outage: ReturnType<typeof outageReporter>): Promise<PgBoss> {
+  const database = bossDatabase(sql);
   const db: Db = {
     async executeSql(text, values) {
-      const result = await bossDatabase(sql).executeSql(text, values);
+      const result = await database.executeSql(text, values);
       outage.succeeded();
       return result;
     },
