@@ -87,6 +87,9 @@ describe("tiles", () => {
     // The same parameters in another order and spelling are the same tile.
     const same = await app.inject({ url: `/v1/recordings/${id}/tiles/0/1.png?width=256&pcen=true&cmap=viridis` });
     expect(same.headers.etag).toBe(etag);
+    // A client that carries the revision on every spectrogram URL may do so on a stream too (it was a 400 naming it).
+    const stream = await app.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=1&width=256&revision=${revision}` });
+    expect([stream.statusCode, stream.headers["x-tile-range"]], stream.body.slice(0, 200)).toEqual([200, "0/0-0"]);
   });
 
   it("have one ETag for one content, however the request spells it", async () => {

@@ -180,11 +180,12 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
       description: "multipart/mixed: one part per tile, in order, each sent as soon as it is ready; its headers are the tile's (ETag, geometry, X-Tile: z/x). A client that disconnects cancels the work still queued.",
       tags: ["spectrograms"],
       params: z.object({ id, z: zoom }),
-      querystring: paramsObject.extend({ ...tileOptionsSchema.shape, ...interval, format: format.default("png") }).superRefine(checkCrossFieldRules),
+      // revision: taken, so that a client may carry it on every spectrogram URL (it was a 400 here); a stream is not cached.
+      querystring: paramsObject.extend({ ...tileOptionsSchema.shape, ...interval, format: format.default("png"), ...revisionQuery }).superRefine(checkCrossFieldRules),
       response: { 200: bytesResponse("One part per tile, in order: the tile's bytes with its headers (ETag, geometry, X-Tile: z/x); a tile that fails after the 200 is a JSON part {error}", ["multipart/mixed"], { "X-Tile-Range": "z/first-last: the tiles the parts hold, in order" }), ...spectrogramErrors },
     },
   }, async (request, reply) => {
-    const { start_time, end_time, format: fmt, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat };
+    const { start_time, end_time, format: fmt, revision: _revision, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat; revision?: string };
     if (!(end_time > start_time)) throw new ParamsError([{ field: "end_time", message: `must be > start_time (${start_time})` }]);
     const { params, options } = splitQuery(query);
     const { recording } = await tileRecording(request.params.id);
