@@ -83,7 +83,7 @@ describe("recordings registered one by one", () => {
     expect([sameDir.statusCode, sameDir.json().message]).toEqual([409, `audio_dir ${JSON.stringify(kept.audio_dir)} is dataset ${kept.id}'s ("kept"); it is in the trash: purge it, or restore it and rename it`]);
     await app.inject({ method: "POST", url: `/v1/datasets/${kept.id}/restore`, headers: auth(member) });
     await app.inject({ method: "POST", url: `/v1/datasets/${other.id}/archive`, headers: auth(member) });
-    expect((await make("other", "third")).json().message).toBe(`name "other" is dataset ${other.id}'s ("other"); it is archived: restore it and rename it, or delete it`);
+    expect((await make("other", "third")).json().message).toBe(`name "other" is dataset ${other.id}'s ("other"); it is archived: restore it, then rename or delete it`);
     expect((await make("kept", "third")).json().message).toBe(`name "kept" is dataset ${kept.id}'s ("kept")`);
     await app.inject({ method: "POST", url: `/v1/datasets/${other.id}/restore`, headers: auth(member) });
     for (const id of [kept.id, other.id]) expect((await app.inject({ method: "DELETE", url: `/v1/datasets/${id}`, headers: auth(admin) })).statusCode).toBe(204);

@@ -6,7 +6,7 @@
  * Runs on the embedded database, or real PostgreSQL when DATABASE_URL is set.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, stat, symlink, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -27,6 +27,7 @@ import { MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
 import { createToken } from "../src/store/tokens.js";
 import { createClip } from "../src/store/clips.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
+import { tileOptionsSchema } from "../src/tiles/grid.js";
 import { StatsPendingError, TileService } from "../src/tiles/service.js";
 import { FIXTURES, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 import { bytesToF32 } from "./golden.js";
@@ -831,10 +832,10 @@ describe("OpenAPI document", () => {
  * An app of its own over a fresh audio root holding one float WAV of `samples` at `rate` Hz,
  * registered as recording `name` (a path relative to the root: "site/a.wav" in a folder of it); `body` runs with both, and everything is removed after.
  */
-async function withOwnRecording(name: string, samples: Float32Array, rate: number, body: (own: App, recordingId: string, file: string) => Promise<void>): Promise<void> {
+async function withOwnRecording(name: string, samples: Float32Array, rate: number, body: (own: App, recordingId: string, file: string) => Promise<void>, service = tiles): Promise<void> {
   const dir = await tempDir();
   const [root] = await resolveRoots([dir.path]);
-  const own = await buildApp({ database: t.db, audioRoots: [root], tiles });
+  const own = await buildApp({ database: t.db, audioRoots: [root], tiles: service });
   try {
     const file = join(root, name);
     await mkdir(dirname(file), { recursive: true });
@@ -908,26 +909,41 @@ describe("a recording whose file was replaced after registration", () => {
 
   it("is made the new content by POST /v1/recordings/{id}/refresh, clips kept — a replaced file had left nothing to do but delete the recording", async () => {
     const take = (seconds: number, level: number) => new Float32Array(8000 * seconds).fill(level);
+    // One thread: the one whose open reader of the old file must not serve the new content.
+    const single = new TileService({ threads: 1, statsStore: tileStatsStore(t.db.sql) });
     await withOwnRecording("c.wav", take(2, 0.25), 8000, async (own, id, file) => {
       const before = (await own.inject({ url: `/v1/recordings/${id}` })).json();
       await createClip(t.db.sql, { recording_id: id, start_time: 1.2, end_time: 1.8, created_by: null });
-      await writeFile(file, floatWav(take(1, 0.5), 8000)); // re-exported: 1 s, louder
       const tile = `/v1/recordings/${id}/tiles/0/0.f32?pcen=false&normalize=false&scale=power`;
+      expect((await own.inject({ url: tile })).headers["x-shape"]).toBe("101,161"); // the worker now holds the file open
+      await writeFile(file, floatWav(take(1, 0.5), 8000)); // re-exported: 1 s, louder, rewritten in place
       expect((await own.inject({ url: tile })).statusCode).toBe(409);
       expect((await own.inject({ method: "POST", url: `/v1/recordings/${id}/refresh` })).statusCode).toBe(401);
       const refreshed = await own.inject({ method: "POST", url: `/v1/recordings/${id}/refresh`, headers: auth(adminKey) });
       expect(refreshed.statusCode, refreshed.body).toBe(200);
       const { recording, clips_past_end } = refreshed.json();
       expect([recording.duration, recording.hash === before.hash, recording.revision === before.revision, clips_past_end]).toEqual([1, false, false, 1]);
+      // The new content's values (a reader of the old file, kept open by the worker, failed with
+      // "file ended early" at every request, or gave the old values under the new ETag).
       const res = await own.inject({ url: tile });
-      expect([res.statusCode, res.headers["x-shape"]]).toEqual([200, "101,81"]); // 1 s in frames of 200 at a hop of 100 (2 s gave 161)
-      expect(new Float32Array(res.rawPayload.buffer.slice(res.rawPayload.byteOffset, res.rawPayload.byteOffset + res.rawPayload.length))[0]).toBeGreaterThan(0);
+      expect([res.statusCode, res.headers["x-shape"]], res.body.slice(0, 200)).toEqual([200, "101,81"]); // 1 s in frames of 200 at a hop of 100 (2 s gave 161)
+      const values = new Float32Array(res.rawPayload.buffer.slice(res.rawPayload.byteOffset, res.rawPayload.byteOffset + res.rawPayload.length));
+      const reference = new TileService({ threads: 1 }); // a fresh worker reading the new file
+      try {
+        const fresh = await reference.tile({ id, path: file, hash: recording.hash, timeExpansion: 1, samplerate: 8000, frames: 8000, channels: 1 }, parseParams({ pcen: false, normalize: false, scale: "power" }), 0, 0, tileOptionsSchema.parse({}), "f32");
+        expect(values).toEqual(new Float32Array(fresh.body.buffer.slice(fresh.body.byteOffset, fresh.body.byteOffset + fresh.body.byteLength)));
+      } finally {
+        await reference.close();
+      }
       expect((await t.db.sql`SELECT count(*)::int AS n FROM clips WHERE recording_id = ${id}`)[0].n).toBe(1);
+      await rm(file);
+      const gone = await own.inject({ method: "POST", url: `/v1/recordings/${id}/refresh`, headers: auth(adminKey) });
+      expect([gone.statusCode, gone.json().message]).toEqual([404, `the file of recording ${id} is missing from its dataset directory`]);
       await writeFile(file, "not audio");
       const refused = await own.inject({ method: "POST", url: `/v1/recordings/${id}/refresh`, headers: auth(adminKey) });
       expect([refused.statusCode, refused.json().message], refused.body).toEqual([422, `the file of recording ${id} cannot be read as audio: c.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)`]);
       expect((await own.inject({ url: `/v1/recordings/${id}` })).json().hash).toBe(recording.hash);
-    });
+    }, single).finally(() => single.close());
   });
 });
 

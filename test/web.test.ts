@@ -369,10 +369,14 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await expect.poll(() => page.textContent("#error-min_dB")).toContain("must be <= 0");
     await setParam("min_dB", "-100");
     await expect.poll(() => page.textContent("#error-min_dB")).toBe("");
-    // A band outside the spectrum is refused by the tile options' own check.
+    // A band upside down is refused naming fmax; one outside the spectrum (Nyquist is 192 kHz) by the tile options' own check.
     await setParam("fmin", "150000");
     await setParam("fmax", "100000");
+    await expect.poll(() => page.textContent("#error-fmax")).toContain("must be >= fmin (150000 Hz)");
+    await setParam("fmin", "250000");
+    await setParam("fmax", "300000");
     await expect.poll(() => page.textContent("#error-fmin")).toContain("no frequency bin");
+    await setParam("fmax", "100000"); // as the next test expects it
   });
 
   it("crops the frequency axis to fmin–fmax", async () => {

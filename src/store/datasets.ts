@@ -63,7 +63,7 @@ async function namingHolder(db: Queryable, err: unknown, d: { name?: string; aud
   const field = d.name !== undefined && err.message.startsWith("name ") ? "name" : d.audio_dir !== undefined && err.message.startsWith("audio_dir ") ? "audio_dir" : null;
   const holder = field === "name" ? await findDatasetByName(db, d.name!) : field === "audio_dir" ? await findDatasetByDir(db, d.audio_dir!) : null;
   if (!holder) return err;
-  const frees = { active: "", archived: "; it is archived: restore it and rename it, or delete it", trashed: "; it is in the trash: purge it, or restore it and rename it" }[holder.state];
+  const frees = { active: "", archived: "; it is archived: restore it, then rename or delete it", trashed: "; it is in the trash: purge it, or restore it and rename it" }[holder.state];
   return new ConflictError(`${field} ${JSON.stringify(field === "name" ? d.name : d.audio_dir)} is dataset ${holder.id}'s ("${holder.name}")${frees}`);
 }
 

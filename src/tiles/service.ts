@@ -17,7 +17,7 @@ import { VERSION } from "../engine/version.js";
 import type { TileFormat } from "./compute.js";
 import { framesOfInterval, tileLayout, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "./grid.js";
 import { PoolBusyError, TaskTimeoutError, TilePool, type PoolOptions } from "./pool.js";
-import type { StatsResult, WorkerTask } from "./worker.js";
+import type { Source, StatsResult, WorkerTask } from "./worker.js";
 
 /** What the tile service needs to know of a recording. */
 export interface TileRecording {
@@ -207,6 +207,11 @@ function canonical(value: object): string {
 
 function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
+}
+
+/** What a worker task reads: the recording's file, as its registered content (Source.content), with `params`. */
+function source(recording: TileRecording, params: Params): Source {
+  return { path: recording.path, exactPath: recording.exactPath, content: recording.hash, timeExpansion: recording.timeExpansion, params };
 }
 
 /**
@@ -452,7 +457,7 @@ export class TileService {
     const known = this.statsMemory.get(memoryKey);
     if (known) return Promise.resolve(known);
     return this.once(memoryKey, async (closing) => {
-      const result = await this.pool.run<StatsResult>({ kind: "frames", path: recording.path, exactPath: recording.exactPath, timeExpansion: recording.timeExpansion, params }, closing);
+      const result = await this.pool.run<StatsResult>({ kind: "frames", ...source(recording, params) }, closing);
       this.statsMemory.set(memoryKey, result);
       return result;
     }, signal);
@@ -489,7 +494,7 @@ export class TileService {
       const release = await this.statsSlots.take(closing);
       try {
         this.computed++;
-        return await this.pool.stats({ kind: "stats", path: recording.path, exactPath: recording.exactPath, timeExpansion: recording.timeExpansion, params }, closing).catch((err: unknown) => {
+        return await this.pool.stats({ kind: "stats", ...source(recording, params) }, closing).catch((err: unknown) => {
           // Not the request's time limit (a 400: ask for less): the pass limit keeps a pass to minutes, so one over its hour met an overloaded machine.
           throw err instanceof TaskTimeoutError ? new PoolBusyError(`the statistics pass ran past its time limit of ${err.limitMs / 1000} s and was stopped: the server is overloaded`) : err;
         });
@@ -566,7 +571,7 @@ export class TileService {
     return {
       etag: this.etag(recording, params, "tile", layout, format),
       layout,
-      task: { kind: "tile", path: recording.path, exactPath: recording.exactPath, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap },
+      task: { kind: "tile", ...source(recording, params), stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap },
       contentType: CONTENT_TYPES[format],
       headers: geometryHeaders(layout, geometry, params, stats),
     };
@@ -595,7 +600,7 @@ export class TileService {
     return {
       etag: this.etag(recording, params, "piece", layout, format),
       layout,
-      task: { kind: "piece", path: recording.path, exactPath: recording.exactPath, timeExpansion: recording.timeExpansion, params, stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap },
+      task: { kind: "piece", ...source(recording, params), stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap },
       contentType: CONTENT_TYPES[format],
       headers: geometryHeaders(layout, geometry, params, stats),
     };

@@ -25,6 +25,13 @@ export interface Source {
   path: string;
   /** Open only the file whose real path `path` is (openAudio's exactPath): paths the API confined to the audio roots. */
   exactPath?: boolean;
+  /**
+   * The content the caller knows the file as (TileRecording.hash), part of the key of the readers
+   * a worker keeps open: a file replaced and then made its recording's content (POST
+   * /v1/recordings/{id}/refresh) is opened afresh — an open reader of the old file gave tiles of
+   * the old content under the new ETag, or failed for good ("file ended early").
+   */
+  content?: string;
   timeExpansion: number;
   params: Params;
 }
@@ -63,7 +70,7 @@ const OPEN_LIMIT = 4;
 
 function sourceKey(s: Source): string {
   const { cmap: _cmap, ...analysis } = s.params; // the colormap changes pixels, not values
-  return JSON.stringify([s.path, s.exactPath ?? false, s.timeExpansion, analysis]);
+  return JSON.stringify([s.path, s.exactPath ?? false, s.content ?? null, s.timeExpansion, analysis]);
 }
 
 async function openSource(s: Source): Promise<Open> {

@@ -15,7 +15,7 @@ import {
   RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, getRecordingLocation, insertRecording,
   listRecordings, refreshRecordingFile, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
 } from "../../store/recordings.js";
-import { ConflictError, invalid } from "../../store/errors.js";
+import { ConflictError, InvalidError, invalid } from "../../store/errors.js";
 import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
 import { checkInAudioRoots, recordingFile, withoutAudioRoots } from "../recording-file.js";
@@ -174,7 +174,9 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     const id = request.params.id;
     checkInAudioRoots(app, (await getRecordingLocation(sql, id)).audio_dir, `recording ${id}`);
     const { recording, clipsPastEnd } = await refreshRecordingFile(sql, id).catch((err) => {
-      throw err instanceof AudioFormatError ? new HttpError(422, `the file of recording ${id} cannot be read as audio: ${withoutAudioRoots(err.message, app.audioRoots)}`) : err;
+      if (err instanceof AudioFormatError) throw new HttpError(422, `the file of recording ${id} cannot be read as audio: ${withoutAudioRoots(err.message, app.audioRoots)}`);
+      // The request names no path: a file gone from the dataset is the 404 every route reading it gives (recordingFile).
+      throw err instanceof InvalidError && err.fields.some((f) => f.field === "path") ? new HttpError(404, `the file of recording ${id} is missing from its dataset directory`) : err;
     });
     return { recording, clips_past_end: clipsPastEnd };
   });
