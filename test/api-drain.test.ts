@@ -3,8 +3,8 @@
  * as one Buffer to a client that reads slowly — reaches the client whole when the server closes
  * meanwhile (src/api/plugins/drain.ts), however long the drain takes; new requests are turned away.
  */
-import { connect } from "node:net";
-import Fastify from "fastify";
+import { connect, type AddressInfo, type Socket } from "node:net";
+import Fastify, { type FastifyInstance } from "fastify";
 import { expect, it } from "vitest";
 import { buildApp } from "../src/api/app.js";
 import { CLOSING_MESSAGE, drainPlugin } from "../src/api/plugins/drain.js";
@@ -53,28 +53,14 @@ it("a 64 MB answer still being read by a paused client arrives whole when the se
 it("the application's close waits as long as its drain may take, beyond Fastify's 10 s plugin timeout (it gave up after 10 s: the answer cut, serve left running)", async () => {
   const t = await freshDatabase();
   const app = await buildApp({ database: t.db, audioRoots: [], deadlineMs: 15_000 });
-  const body = Buffer.alloc(BODY_BYTES, 7);
-  app.get("/big", async (_, reply) => reply.type("application/octet-stream").send(body));
   try {
-    await app.listen({ host: "127.0.0.1", port: 0 });
-    const { port } = app.server.address() as { port: number };
-    const socket = connect(port, "127.0.0.1");
-    socket.write("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-    let received = 0;
-    const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-    await new Promise<void>((resolve) => socket.on("data", (chunk: Buffer) => {
-      if (received === 0) {
-        socket.pause(); // reads nothing more for 11 s
-        resolve();
-      }
-      received += chunk.length;
-    }));
+    const { socket, ended, received } = await pausedDownload(app);
     const closed = app.close().then(() => "closed", (err: Error) => `failed: ${err.message}`);
     await new Promise((r) => setTimeout(r, 11_000));
     socket.resume();
     await ended;
     expect(await closed).toBe("closed");
-    expect(received).toBeGreaterThan(BODY_BYTES);
+    expect(received()).toBeGreaterThan(BODY_BYTES);
   } finally {
     await t.cleanup();
   }
@@ -83,16 +69,8 @@ it("the application's close waits as long as its drain may take, beyond Fastify'
 it("a request arriving while the server drains gets the API's 503 saying the server is shutting down, with Retry-After (Fastify's own said only 'Service Unavailable')", async () => {
   const t = await freshDatabase();
   const app = await buildApp({ database: t.db, audioRoots: [] });
-  const body = Buffer.alloc(BODY_BYTES, 7);
-  app.get("/big", async (_, reply) => reply.type("application/octet-stream").send(body));
   try {
-    await app.listen({ host: "127.0.0.1", port: 0 });
-    const { port } = app.server.address() as { port: number };
-    // A paused client holds the drain open.
-    const socket = connect(port, "127.0.0.1");
-    socket.write("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-    const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
-    await new Promise<void>((resolve) => socket.once("data", () => { socket.pause(); resolve(); }));
+    const { port, socket, ended } = await pausedDownload(app); // holds the drain open
     const closed = app.close();
     /** One request on a connection of its own, closed after the answer: the raw answer. */
     const ask = () => new Promise<string>((resolve) => {
@@ -115,3 +93,26 @@ it("a request arriving while the server drains gets the API's 503 saying the ser
     await t.cleanup();
   }
 }, 60_000);
+
+/**
+ * `app` serving BODY_BYTES at /big on a port of its own, and a client that asks for them and stops
+ * reading after the first bytes: what holds a drain open. `received` counts what it has read.
+ */
+async function pausedDownload(app: FastifyInstance): Promise<{ port: number; socket: Socket; ended: Promise<void>; received: () => number }> {
+  const body = Buffer.alloc(BODY_BYTES, 7);
+  app.get("/big", async (_, reply) => reply.type("application/octet-stream").send(body));
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  const socket = connect(port, "127.0.0.1");
+  socket.write("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  let received = 0;
+  const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  await new Promise<void>((resolve) => socket.on("data", (chunk: Buffer) => {
+    if (received === 0) {
+      socket.pause();
+      resolve();
+    }
+    received += chunk.length;
+  }));
+  return { port, socket, ended, received: () => received };
+}

@@ -1,6 +1,25 @@
 /**
- * The end of a long-running command (`serve`, `worker`) once its graceful shutdown has finished.
+ * The start and the end of a long-running command's shutdown (`serve`, `worker`): the signal that
+ * asks for it, and the exit once it has finished.
  */
+
+/**
+ * The first SIGTERM or SIGINT, listened for from the command's start: `stopped` aborts at once,
+ * ending a wait for the database (openWhenReady), and `signalled` resolves with the signal for the
+ * command to shut down once it is running.
+ */
+export function stopSignal(): { signalled: Promise<NodeJS.Signals>; stopped: AbortSignal } {
+  const stop = new AbortController();
+  const signalled = new Promise<NodeJS.Signals>((resolveStop) => {
+    const on = (signal: NodeJS.Signals) => {
+      resolveStop(signal);
+      stop.abort();
+    };
+    process.once("SIGTERM", on);
+    process.once("SIGINT", on);
+  });
+  return { signalled, stopped: stop.signal };
+}
 
 /**
  * Milliseconds the process is given to exit by itself after its shutdown steps. A library can

@@ -20,7 +20,7 @@ import { ensureAdmin, findUserByUsername } from "../../store/users.js";
 import { startWorker, type ExtractWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
 import { openWhenReady } from "../database-wait.js";
-import { exitAfterShutdown } from "../shutdown.js";
+import { exitAfterShutdown, stopSignal } from "../shutdown.js";
 import { audioRootsOption, endInterruptedRuns, STORE_OPTIONS } from "../store-options.js";
 import { EXIT, UsageError } from "../errors.js";
 import { numberOption, optionRows, readCommandLine, threadsOption, type OptionSpec } from "../flags.js";
@@ -104,18 +104,10 @@ export const command: Command = {
 
     tolerateLostConnections((message) => process.stderr.write(`sonotile: ${message}\n`));
     // A signal ends the wait for the database (openWhenReady) or, once serving, the server.
-    const stopWaiting = new AbortController();
-    const signalled = new Promise<NodeJS.Signals>((resolveStop) => {
-      const on = (signal: NodeJS.Signals) => {
-        resolveStop(signal);
-        stopWaiting.abort();
-      };
-      process.once("SIGTERM", on);
-      process.once("SIGINT", on);
-    });
+    const { signalled, stopped } = stopSignal();
     // On DATABASE_URL it waits for PostgreSQL to accept connections (started beside it in a
     // compose file or a pod). (On the embedded database everything shares one connection: see openDatabase.)
-    const database = await openWhenReady("serve", { url: config.databaseUrl, dataDir: config.dataDir }, stopWaiting.signal);
+    const database = await openWhenReady("serve", { url: config.databaseUrl, dataDir: config.dataDir }, stopped);
     if (!database) return EXIT.ok;
     let app;
     let tiles: TileService | undefined;

@@ -9,7 +9,7 @@ import { storeConfig } from "../../store/config.js";
 import { startWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
 import { openWhenReady } from "../database-wait.js";
-import { exitAfterShutdown } from "../shutdown.js";
+import { exitAfterShutdown, stopSignal } from "../shutdown.js";
 import { EXIT, UsageError } from "../errors.js";
 import { numberOption, optionRows, readCommandLine, threadsOption, type OptionSpec } from "../flags.js";
 import { STORE_OPTIONS } from "../store-options.js";
@@ -43,18 +43,10 @@ export const command: Command = {
     // It executes jobs submitted to an existing database: a new one would have none, ever.
     tolerateLostConnections((message) => process.stderr.write(`sonotile worker: ${message}\n`));
     // A signal ends the wait for the database (openWhenReady) or, once running, the worker.
-    const stop = new AbortController();
-    const signalled = new Promise<NodeJS.Signals>((resolveStop) => {
-      const on = (signal: NodeJS.Signals) => {
-        resolveStop(signal);
-        stop.abort();
-      };
-      process.once("SIGTERM", on);
-      process.once("SIGINT", on);
-    });
+    const { signalled, stopped } = stopSignal();
     // On DATABASE_URL it waits for PostgreSQL, the database and the first `serve`'s tables (workers
     // start beside them); a data directory without a database is refused at once.
-    const database = await openWhenReady("worker", { url: config.databaseUrl, dataDir: config.dataDir, poolSize: 4, create: false }, stop.signal);
+    const database = await openWhenReady("worker", { url: config.databaseUrl, dataDir: config.dataDir, poolSize: 4, create: false }, stopped);
     if (!database) return EXIT.ok;
     let worker;
     try {
