@@ -60,11 +60,10 @@ export async function createDataset(db: Queryable, d: { name: string; descriptio
  */
 async function namingHolder(db: Queryable, err: unknown, d: { name?: string; audio_dir?: string }): Promise<unknown> {
   if (!(err instanceof ConflictError)) return err;
-  const field = d.name !== undefined && err.message.startsWith("name ") ? "name" : d.audio_dir !== undefined && err.message.startsWith("audio_dir ") ? "audio_dir" : null;
-  const holder = field === "name" ? await findDatasetByName(db, d.name!) : field === "audio_dir" ? await findDatasetByDir(db, d.audio_dir!) : null;
+  const holder = err.field === "name" && d.name !== undefined ? await findDatasetByName(db, d.name) : err.field === "audio_dir" && d.audio_dir !== undefined ? await findDatasetByDir(db, d.audio_dir) : null;
   if (!holder) return err;
   const frees = { active: "", archived: "; it is archived: restore it, then rename or delete it", trashed: "; it is in the trash: purge it, or restore it and rename it" }[holder.state];
-  return new ConflictError(`${field} ${JSON.stringify(field === "name" ? d.name : d.audio_dir)} is dataset ${holder.id}'s ("${holder.name}")${frees}`);
+  return new ConflictError(`${err.field} ${JSON.stringify(err.field === "name" ? d.name : d.audio_dir)} is dataset ${holder.id}'s ("${holder.name}")${frees}`, err.field);
 }
 
 export async function getDataset(db: Queryable, id: string): Promise<Dataset> {

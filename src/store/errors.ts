@@ -19,6 +19,10 @@ export class ConflictError extends Error {
   override name = "ConflictError";
   /** Exit code when it ends a CLI command (SPEC §8: bad usage). */
   readonly exitCode = 2;
+  /** @param field the column whose value another record holds (a unique key), where that is the conflict */
+  constructor(message: string, readonly field?: string) {
+    super(message);
+  }
 }
 
 /**
@@ -69,7 +73,7 @@ export function translatePgError(err: unknown): unknown {
   const keyField = /Key \(([^)]+)\)/.exec(e.detail ?? "")?.[1];
   switch (e.code) {
     case "23505":
-      return new ConflictError(`${keyField ?? "value"} already exists${e.table_name ? ` in ${e.table_name}` : ""}`);
+      return new ConflictError(`${keyField ?? "value"} already exists${e.table_name ? ` in ${e.table_name}` : ""}`, keyField);
     case "23503":
       if (/is still referenced/.test(e.detail ?? "")) return new ConflictError(`still referenced from ${e.table_name ?? "another table"}`);
       return invalid(keyField ?? "reference", "refers to a record that does not exist");
