@@ -66,7 +66,7 @@ interface Decoded {
 interface StreamDecoder {
   decode(bytes: Uint8Array): Decoded | Promise<Decoded>;
   flush?(): Promise<Decoded>;
-  /** FLAC: whole frames (or metadata), straight to libFLAC, past the library's frame parser. */
+  /** FLAC: whole frames, straight to libFLAC, past the library's frame parser (flacDecoder). */
   decodeFrames?(frames: Uint8Array[]): Decoded | Promise<Decoded>;
   free(): void;
 }
@@ -144,7 +144,7 @@ function linkStarts(probe: Probe): ReadonlySet<number> {
 interface FlacSeek {
   /** Byte offset of the first audio frame (after all metadata blocks). */
   firstFrame: number;
-  /** "fLaC" + the STREAMINFO block, its min and max block size the first frame's in fixed-blocksize streams (checkFirstFlacFrame). */
+  /** "fLaC" + the STREAMINFO block, as the file has it. */
   streaminfo: Uint8Array;
   /**
    * The samples per frame number in fixed-blocksize streams (every frame but the last holds that
@@ -234,19 +234,14 @@ async function createDecoder(p: Probe): Promise<StreamDecoder> {
 async function flacDecoder(streaminfo: Uint8Array): Promise<StreamDecoder & { ready: Promise<void> }> {
   const [{ FLACDecoder }, { default: CodecParser }] = await Promise.all([import("@wasm-audio-decoders/flac"), import("codec-parser")]);
   const flac = new FLACDecoder();
-  const framer = () => new CodecParser<CodecFrame>("audio/flac", { enableFrameCRC32: false });
-  let frames = framer();
+  const frames = new CodecParser<CodecFrame>("audio/flac", { enableFrameCRC32: false });
   const decodeFrames = (list: Uint8Array[]) => flac.decodeFrames(list.map((frame) => withStatedCodes(frame, streaminfo)));
   // parseChunk and flush are generators; their typings say Iterator, not Iterable.
   const framesOf = (parsed: Iterator<CodecFrame>) => Array.from(parsed as unknown as Iterable<CodecFrame>, (f) => f.data);
   return {
     ready: flac.ready,
     decode: (bytes) => decodeFrames(framesOf(frames.parseChunk(bytes))),
-    flush: () => {
-      const rest = framesOf(frames.flush());
-      frames = framer();
-      return decodeFrames(rest);
-    },
+    flush: () => decodeFrames(framesOf(frames.flush())), // the end of the stream: only decodeFrames follows (Cursor.decodeLastFlacFrame)
     decodeFrames,
     free: () => flac.free(),
   };
@@ -1325,8 +1320,8 @@ async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Array): P
  * Block size: a fixed-blocksize stream numbers its frames, and frame n starts at sample n × the
  * frames' block size — the first frame's, not STREAMINFO's min/max (which nothing checks).
  * Numbered by a false STREAMINFO (4096 for frames of 1152, or the reverse), seeks found no frame,
- * or a whole file was refused as cut short. The frame searches size their window by the
- * STREAMINFO kept (FlacSeek.streaminfo), which states the first frame's. (libsndfile 1.2 goes
+ * or a whole file was refused as cut short. The frame searches size their window by it too
+ * (searchWindow). (libsndfile 1.2 goes
  * wrong there too: its seeks fail or give wrong samples, and frames of 1152 said to be 4096 are
  * wrong after the first even read from the start.)
  */
@@ -1339,7 +1334,6 @@ async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek
   if ((b[1] & 1) === 0) {
     // Fixed-blocksize strategy: frame numbers count blocks of this size (see Block size above).
     flac.blocksize = first.blocksize;
-    new DataView(flac.streaminfo.buffer).setUint32(8, first.blocksize * 0x10001); // min and max block size (16 bits each)
   }
   const assignment = b[3] >> 4; // 0..7: independent channels, 8..10: stereo decorrelation
   const channels = assignment < 8 ? assignment + 1 : 2;
@@ -1357,9 +1351,9 @@ async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek
  */
 async function openFlac(src: ByteSource, probe: Probe, flac: FlacSeek): Promise<FlacEnd> {
   const bits = probe.bitsPerSample ?? 0;
-  const problem = decoderProblem(flac.streaminfo, bits);
+  const problem = decoderProblem(flac.streaminfo, bits, flac.blocksize);
   if (problem) throw new AudioFormatError(problem);
-  flac.window = searchWindow(flac.streaminfo, bits);
+  flac.window = searchWindow(flac.streaminfo, bits, flac.blocksize);
   const end = await lastFrameEnd(src, flac.firstFrame, flac.blocksize, flac.window);
   [flac.dataEnd, flac.endSample, flac.lastFrame] = [end.byte, end.sample, end.last];
   return end;

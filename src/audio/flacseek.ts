@@ -18,15 +18,16 @@ const WINDOW = 1 << 16;
  * 64 KiB had its last frame ended at a chance match of its CRC-16 (the decoder, fed up to there,
  * lost it) or not found (refused as ending at frame 0), and its seeks found no frame. Memory stays
  * bounded: the decoder takes frames up to DECODER_FRAME_MAX (decoderProblem).
- * @param streaminfo "fLaC" + the STREAMINFO block (FlacSeek.streaminfo: its block size is the frames')
+ * @param streaminfo "fLaC" + the STREAMINFO block
  * @param bitsPerSample the frames' depth (Probe.bitsPerSample), which may be more than STREAMINFO's
+ * @param blocksize the frames' block size (FlacSeek.blocksize: a fixed-blocksize stream's first frame's, not STREAMINFO's, which nothing checks)
  */
-export function searchWindow(streaminfo: Uint8Array, bitsPerSample: number): number {
-  return Math.max(WINDOW, 2 * longestFrame(streaminfo, bitsPerSample).bound);
+export function searchWindow(streaminfo: Uint8Array, bitsPerSample: number, blocksize: number): number {
+  return Math.max(WINDOW, 2 * longestFrame(streaminfo, bitsPerSample, blocksize).bound);
 }
 
 /**
- * How long a stream's frames can be. `verbatim`: a frame of its max block size stored VERBATIM
+ * How long a stream's frames can be. `verbatim`: a frame of `blocksize` samples stored VERBATIM
  * (RFC 9639 §9.2.4), which encoders fall back to where prediction would take more — every channel
  * at a side channel's depth (one bit more, §9.2), each subframe's header with its wasted-bits
  * count, the longest frame header (16 bytes, §9.1), the padding to a byte and the CRC-16.
@@ -34,9 +35,8 @@ export function searchWindow(streaminfo: Uint8Array, bitsPerSample: number): num
  * is smaller than the verbatim one — a larger one, which nothing checks, would only make every
  * seek read more.
  */
-function longestFrame(streaminfo: Uint8Array, bitsPerSample: number): { verbatim: number; stated: number; bound: number } {
+function longestFrame(streaminfo: Uint8Array, bitsPerSample: number, blocksize: number): { verbatim: number; stated: number; bound: number } {
   const stated = (streaminfo[15] << 16) | (streaminfo[16] << 8) | streaminfo[17];
-  const blocksize = (streaminfo[10] << 8) | streaminfo[11];
   const channels = ((streaminfo[20] >> 1) & 7) + 1;
   const bits = Math.max(bitsPerSample, streaminfoDepth(streaminfo)) + 1;
   const verbatim = 16 + channels * Math.ceil((8 + bits + blocksize * bits) / 8) + 2;
@@ -71,12 +71,13 @@ const DECODER_DEPTHS = [8, 16, 24];
  *   the max frame size into the files it encodes, so those it wrote within the limit are read.
  * @param streaminfo "fLaC" + the STREAMINFO block
  * @param bitsPerSample the frames' depth (Probe.bitsPerSample)
+ * @param blocksize the frames' block size (FlacSeek.blocksize)
  */
-export function decoderProblem(streaminfo: Uint8Array, bitsPerSample: number): string | null {
+export function decoderProblem(streaminfo: Uint8Array, bitsPerSample: number, blocksize: number): string | null {
   if (!DECODER_DEPTHS.includes(bitsPerSample)) {
     return `flac: ${bitsPerSample}-bit samples are not supported (the decoder reads ${DECODER_DEPTHS.join(", ")}-bit FLAC; libsndfile refuses ${bitsPerSample}-bit FLAC too)`;
   }
-  const { verbatim, stated } = longestFrame(streaminfo, bitsPerSample);
+  const { verbatim, stated } = longestFrame(streaminfo, bitsPerSample, blocksize);
   if (stated > DECODER_FRAME_MAX) return `flac: frames of up to ${stated} bytes (STREAMINFO's max frame size) are longer than the ${DECODER_FRAME_MAX} bytes the decoder takes: not supported`;
   if (stated === 0 && verbatim > DECODER_FRAME_MAX) {
     return `flac: frames may be up to ${verbatim} bytes (its block size stored verbatim) and STREAMINFO does not state their max size; the decoder takes frames of at most ${DECODER_FRAME_MAX} bytes and would skip longer ones: not supported`;

@@ -5,6 +5,7 @@
  * `height` rows. The last tile of a recording is narrower.
  */
 import { z } from "zod";
+import { plural } from "../audio/types.js";
 import { binRange, framesInInterval, noFrameInInterval, type FrameGeometry } from "../engine/geometry.js";
 import { decimalText, integerText } from "../engine/params.js";
 
@@ -81,7 +82,7 @@ export function tileLayout(zoom: number, x: number, frames: number, g: FrameGeom
   checkZoom(zoom);
   const count = tileCount(frames, zoom, options.width);
   if (count === 0) throw new TileRangeError("x", "the recording has no frames at these parameters, so no tiles");
-  if (!Number.isInteger(x) || x < 0 || x >= count) throw new TileRangeError("x", `must be an integer from 0 to ${count - 1} (the recording has ${count} tile${count === 1 ? "" : "s"} at zoom ${zoom})`);
+  if (!Number.isInteger(x) || x < 0 || x >= count) throw new TileRangeError("x", `must be an integer from 0 to ${count - 1} (the recording has ${plural(count, "tile")} at zoom ${zoom})`);
   const factor = 2 ** zoom;
   const f0 = x * options.width * factor;
   const f1 = Math.min(frames, f0 + options.width * factor);
