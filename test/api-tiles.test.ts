@@ -99,7 +99,8 @@ describe("tiles", () => {
     // fmin 0, fmax at Nyquist (22050 Hz) and a height of every bin (552) are the defaults, spelled out.
     // A window of 0.02501 s or a hop of 0.4999 gives the default's frames (1102 samples, 551 apart):
     // each had an ETag, a cache entry and a stats pass of its own.
-    for (const query of ["&fmin=0", "&height=552", "&fmax=22050", "&fmin=0&fmax=22050&height=552", "&window_size=0.02501", "&hop_size=0.4999", "&window_size=0.0250099&hop_size=0.50001"]) {
+    // A picture clips to [min_dB, max_dB] anyway: clamping the values first changes no pixel.
+    for (const query of ["&fmin=0", "&height=552", "&fmax=22050", "&fmin=0&fmax=22050&height=552", "&window_size=0.02501", "&hop_size=0.4999", "&window_size=0.0250099&hop_size=0.50001", "&clamp=true", "&clamp=true&min_dB=-100"]) {
       const same = await tile(query);
       expect([query, same.headers.etag], query).toEqual([query, plain.headers.etag]);
       expect(same.rawPayload.equals(plain.rawPayload), query).toBe(true);
@@ -108,6 +109,10 @@ describe("tiles", () => {
     expect((await tile("&window_size=0.026")).headers.etag).not.toBe(plain.headers.etag);
     expect((await tile("&hop_size=0.49")).headers.etag).not.toBe(plain.headers.etag);
     expect((await tile("&fmin=1000")).headers.etag).not.toBe(plain.headers.etag);
+    expect((await tile("&clamp=true&min_dB=-80")).headers.etag).not.toBe(plain.headers.etag);
+    // In numbers clamping does change the values.
+    const numbers = (query: string) => app.inject({ url: `/v1/recordings/${id}/tiles/0/2.f32?width=256${query}` });
+    expect((await numbers("&clamp=true")).headers.etag).not.toBe((await numbers("")).headers.etag);
     // Frames are centred at i · 551/44100 s: ends moved within a hop select the same frames [81, 161).
     const image = (start: number, end: number) => app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=${start}&end_time=${end}` });
     const [a, b] = [await image(1, 2), await image(1.0001, 2.0001)];

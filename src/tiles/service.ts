@@ -541,12 +541,13 @@ export class TileService {
 
   /**
    * ETag of a tile or piece (also its cache key): content hash, every parameter that can change
-   * the bytes (effectiveParams; no colormap in numbers), what the bytes cover (layoutIdentity), the
-   * format, the engine version.
+   * the bytes (effectiveParams; no colormap in numbers, no `clamp` in pictures — a picture clips to
+   * [min_dB, max_dB] whether or not the values were clamped first, SPEC §3.10), what the bytes
+   * cover (layoutIdentity), the format, the engine version.
    */
   private etag(recording: TileRecording, params: Params, kind: "tile" | "piece", layout: TileLayout, format: TileFormat): string {
     const values = effective(recording, params);
-    const relevant = format === "png" ? values : { ...values, cmap: undefined };
+    const relevant = format === "png" ? { ...values, clamp: false } : { ...values, cmap: undefined };
     return `"${sha256(canonical({ hash: recording.hash, te: recording.timeExpansion, params: canonical(relevant), covers: canonical(layoutIdentity(kind, layout)), format, engine: VERSION })).slice(0, 40)}"`;
   }
 
