@@ -253,6 +253,10 @@ describe("tiles", () => {
     expect(await refusal("tiles/0/0.f32?fmin=3000&fmax=2000")).toEqual([{ field: "fmax", message: "must be >= fmin (3000 Hz)" }]);
     const dc = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?fmin=0&fmax=0&pcen=false` });
     expect([dc.statusCode, dc.headers["x-shape"]?.toString().split(",")[0], dc.headers["x-frequency-range"]], dc.body).toEqual([200, "1", "0,0"]);
+    // fmax above Nyquist keeps every bin up to Nyquist (one band for recordings at several rates); fmin above it leaves none.
+    const [wide, all] = [await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?fmax=250000&pcen=false` }), await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?pcen=false` })];
+    expect([wide.statusCode, wide.headers["x-shape"], wide.headers.etag]).toEqual([200, all.headers["x-shape"], all.headers.etag]);
+    expect((await refusal("tiles/0/0.f32?fmin=30000"))[0]).toMatchObject({ field: "fmin", message: expect.stringContaining("no frequency bin lies in [30000, 22050] Hz") });
     // Decimal forms still work, with their values.
     const tile = await app.inject({ url: `/v1/recordings/${id}/tiles/1/0.f32?width=128&height=16&fmin=1e3&fmax=%2B2.0E4&pcen=false` });
     expect(tile.statusCode, tile.body).toBe(200);
