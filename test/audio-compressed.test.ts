@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AudioFormatError, type AudioReader, decode, openAudio } from "../src/audio/index.js";
-import { StreamReader } from "../src/audio/compressed.js";
+import { StreamReader } from "../src/audio/stream-reader.js";
 import { parseFrameHeader, withStatedCodes } from "../src/audio/flacseek.js";
 import { MAX_LINKS } from "../src/audio/oggseek.js";
 import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, oggFirstPages, oggPageOffsets, withCommentPacket, withFrameCodes, withGranuleOffset, withPacketsAcrossPages, withSerial } from "./audio-helpers.js";

@@ -18,7 +18,7 @@ import fc from "fast-check";
 import { MPEGDecoder } from "mpg123-decoder";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
-import { StreamReader } from "../src/audio/compressed.js";
+import { StreamReader } from "../src/audio/stream-reader.js";
 import { gaplessLength, gaplessOf, parseInfoTag, parseMpegHeader, type MpegHeader } from "../src/audio/mp3seek.js";
 import { random } from "./random.js";
 

@@ -6,7 +6,8 @@
 import type { FileHandle } from "node:fs/promises";
 import { extname } from "node:path";
 import { parseAiff, sniffAiff } from "./aiff.js";
-import { openCompressed, type StreamOptions } from "./compressed.js";
+import { openCompressed } from "./compressed.js";
+import type { StreamOptions } from "./stream-reader.js";
 import { BlockReader } from "./reader.js";
 import { parseRiff, sniffRiff } from "./riff.js";
 import { recordingFacts } from "./metadata.js";
