@@ -36,7 +36,7 @@
  * seeking). This file recognises the format and puts them together (openCompressed).
  */
 import { checkFirstFlacFrame, flacSeekInfo } from "./flacopen.js";
-import { firstAudioPage, parsePage, streamBeginsElsewhere } from "./oggseek.js";
+import { firstAudioPage, MAX_PAGE, parsePage, streamBeginsElsewhere } from "./oggseek.js";
 import { chainOgg, oggFrames, oggHeaderPackets, oggSeekInfo, oggTail } from "./oggopen.js";
 import { afterId3v2Tags, linkStarts, probeFlac, probeMpeg, probeOgg } from "./probe.js";
 import type { ByteSource } from "./source.js";
@@ -53,11 +53,11 @@ export async function openCompressed(src: ByteSource, head: Uint8Array, options:
     else {
       ogg.oggEnd = tail.dataEnd;
       // Each header page read by itself, up to a whole page's length.
-      const pageAt = async (at: number) => parsePage(await src.read(at, Math.min(65536 + 282, src.size - at)), 0);
+      const pageAt = async (at: number) => parsePage(await src.read(at, Math.min(MAX_PAGE, src.size - at)), 0);
       ogg.ogg = await oggSeekInfo(src, 0, src.size, await firstAudioPage(pageAt, 0, src.size, serial, oggHeaderPackets(ogg)), serial, ogg);
       ogg.frames = tail.granule === null ? null : oggFrames(ogg, tail.granule, ogg.ogg?.startGranule ?? 0);
     }
-    // A stream that begins in the last 64 KiB where no link begins.
+    // A stream that begins, in the bytes oggTail read at the file's end, where no link begins.
     const starts = linkStarts(ogg);
     const again = tail.begins.find((b) => !starts.has(b.offset));
     if (again) throw streamBeginsElsewhere(again.offset, again.serial, again.sequence, again.before);

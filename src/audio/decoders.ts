@@ -46,6 +46,7 @@ function filterDecoderNoise(): void {
   };
 }
 
+/** A fresh decoder for the stream `p` (each library loaded on first use), its console noise filtered. */
 export async function createDecoder(p: Probe): Promise<StreamDecoder> {
   filterDecoderNoise();
   let d: StreamDecoder & { ready: Promise<void> };

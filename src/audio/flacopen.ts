@@ -10,11 +10,14 @@ import type { FlacSeek, Probe } from "./probe.js";
 import type { ByteSource } from "./source.js";
 import { AudioFormatError, plural } from "./types.js";
 
+/** Metadata blocks walked before a file is refused: each is a read, and real files have a handful. */
+const MAX_METADATA_BLOCKS = 10_000;
+
 /** Walks the FLAC metadata blocks (4-byte headers: last flag, type, 24-bit length) to the first frame. */
 export async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Array): Promise<FlacSeek> {
   let at = start + 4;
   for (let n = 0; ; n++) {
-    if (n > 10_000) throw new AudioFormatError("flac: more than 10000 metadata blocks");
+    if (n > MAX_METADATA_BLOCKS) throw new AudioFormatError(`flac: more than ${MAX_METADATA_BLOCKS} metadata blocks`);
     const h = await src.read(at, 4);
     if (h.length < 4) throw new AudioFormatError(`flac: file ends inside the metadata at byte ${at}`);
     const length = (h[1] << 16) | (h[2] << 8) | h[3];
@@ -52,9 +55,8 @@ export async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Ar
  * frames' block size — the first frame's, not STREAMINFO's min/max (which nothing checks).
  * Numbered by a false STREAMINFO (4096 for frames of 1152, or the reverse), seeks found no frame,
  * or a whole file was refused as cut short. The frame searches size their window by it too
- * (searchWindow). (libsndfile 1.2 goes
- * wrong there too: its seeks fail or give wrong samples, and frames of 1152 said to be 4096 are
- * wrong after the first even read from the start.)
+ * (searchWindow). (libsndfile 1.2 goes wrong there too: its seeks fail or give wrong samples,
+ * and frames of 1152 said to be 4096 are wrong after the first even read from the start.)
  */
 export async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek): Promise<void> {
   const b = await src.read(flac.firstFrame, 16); // the longest frame header

@@ -226,7 +226,7 @@ async function opusHeaderPages(src: ByteSource, start: number, serial: number): 
   const out = new Uint8Array(id.length + 28 + tags.length);
   out.set(id);
   const page = new DataView(out.buffer, id.length);
-  out.set([0x4f, 0x67, 0x67, 0x53], id.length); // "OggS", version 0, no flags, granule 0 (RFC 3533 §6)
+  out.set(CAPTURE, id.length); // version 0, no flags, granule 0 (RFC 3533 §6)
   page.setUint32(14, serial, true);
   page.setUint32(18, 1, true);
   out[id.length + 26] = 1; // one segment

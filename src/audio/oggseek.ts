@@ -10,7 +10,7 @@
  * over serial numbers (chainLinks); links that share a serial number (`cat a.ogg a.ogg`, against
  * the RFC) cannot be told apart that way, and are refused wherever a page shows them — a page
  * that begins a stream where none begins (OggPageCheck, chainLinks, the open's look at the file's
- * last 64 KiB), or pages out of order under a seek's bisection (seekPage).
+ * end, oggTail), or pages out of order under a seek's bisection (seekPage).
  */
 import type { ByteSource } from "./source.js";
 import { AudioFormatError } from "./types.js";

@@ -8,9 +8,12 @@ import { Mp3Stream, parseInfoTag, parseMpegHeader } from "./mp3seek.js";
 import type { ByteSource } from "./source.js";
 import { AudioFormatError, plural } from "./types.js";
 
-export type CompressedKind = "flac" | "mp3" | "vorbis" | "opus";
+type CompressedKind = "flac" | "mp3" | "vorbis" | "opus";
 
-/** What a header probe learns before decoding. */
+/**
+ * A compressed stream: what its header probe learns before decoding, and the seeking facts
+ * (`flac`, `ogg`, `oggEnd`, `chain`) that opening it adds (flacopen.ts, oggopen.ts).
+ */
 export interface Probe {
   kind: CompressedKind;
   container: string;

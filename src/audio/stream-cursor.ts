@@ -1,7 +1,7 @@
 /** The cursor of a StreamReader (stream-reader.ts): one live decoder walking a compressed stream. */
 import { checkDecoded, type Decoded, explainFlac, guard, rescaleFlac, type StreamDecoder } from "./decoders.js";
 import { OggPageCheck } from "./oggseek.js";
-import { linkStarts, type Probe } from "./probe.js";
+import { linkStarts, type OggSeek, type Probe } from "./probe.js";
 import type { ByteSource } from "./source.js";
 import { AudioFormatError, plural } from "./types.js";
 
@@ -57,9 +57,8 @@ export class Cursor {
    * number (500 frames in a file whose first page's granule was 500 short), where seeks did not.
    */
   private trimVorbisStart(start: number): void {
-    const link = this.probe.chain?.[this.link];
-    const seek = link ? link.seek : this.probe.ogg;
-    if (!seek?.trim || start !== (link?.start ?? 0)) return;
+    const seek = this.linkStartingAt(start);
+    if (!seek?.trim) return;
     this.emitted -= seek.trim;
     this.skip += seek.trim;
   }
@@ -70,12 +69,18 @@ export class Cursor {
    * page on. (The header pages skipped were checked by firstAudioPage, CRCs and all.)
    */
   private skipOpusHeaders(start: number): void {
-    const link = this.probe.chain?.[this.link];
-    const seek = link ? link.seek : this.probe.ogg;
-    if (!seek?.opusHeaders || start !== (link?.start ?? 0)) return;
+    const seek = this.linkStartingAt(start);
+    if (!seek?.opusHeaders) return;
     this.preamble = seek.opusHeaders;
     this.filePos = seek.firstAudio;
     this.pages = new OggPageCheck(seek.firstAudio, linkStarts(this.probe));
+  }
+
+  /** The seek facts of the Ogg link being decoded (the file's, unchained) if byte `start` is its first byte. */
+  private linkStartingAt(start: number): OggSeek | undefined {
+    const link = this.probe.chain?.[this.link];
+    const seek = link ? link.seek : this.probe.ogg;
+    return start === (link?.start ?? 0) ? seek : undefined;
   }
 
   /** The frame where the output ends: the end of the chained Ogg link being decoded, else the recording's length (null: not known). */
@@ -152,9 +157,9 @@ export class Cursor {
 
   private append(r: Decoded): void {
     let n = r.samplesDecoded;
-    // Where the container records the length (Opus end trimming), output beyond it is padding.
     const limit = this.limit;
     if (limit !== null && this.probe.flac?.endSample === limit && this.emitted + n > limit) throw this.flacOverrun(limit);
+    // Where the container records the length (Opus end trimming), output beyond it is padding.
     if (limit !== null) n = Math.max(0, Math.min(n, limit - this.emitted));
     if (n === 0) return;
     if (this.probe.kind === "flac") this.checkFlac(r);

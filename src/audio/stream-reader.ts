@@ -4,7 +4,7 @@ import { checkFlacEnd, openFlac } from "./flacopen.js";
 import { frameIntact, seekFrame } from "./flacseek.js";
 import { checkBasics } from "./layout.js";
 import type { Mp3Stream } from "./mp3seek.js";
-import { OggPageCheck, parsePage, seekPage } from "./oggseek.js";
+import { MAX_PAGE, OggPageCheck, parsePage, seekPage } from "./oggseek.js";
 import { type FlacSeek, linkOf, linkStarts, type OggSeek, type Probe } from "./probe.js";
 import { clipRange, outputArray } from "./reader.js";
 import type { ByteSource } from "./source.js";
@@ -86,9 +86,6 @@ export class StreamReader implements AudioReader {
 
   private decoded = 0;
 
-  /** newDecoder, for a cursor that goes on to the next link of a chained Ogg file. */
-  private readonly decoders = () => this.newDecoder();
-
   /** A fresh decoder whose output is counted in `framesDecoded`. */
   private async newDecoder(): Promise<StreamDecoder> {
     let dec: StreamDecoder;
@@ -111,9 +108,9 @@ export class StreamReader implements AudioReader {
 
   /** Decodes the cursor's next block into the cache (evicting the least recently used). */
   private async advance(): Promise<Float32Array[] | null> {
-    if (!this.cursor) this.cursor = new Cursor(await this.newDecoder(), this.decoders, this.src, this.probe, this.blockFrames, this.dataStart);
-    const index = this.cursor.block;
-    const block = await this.cursor.next();
+    const cursor = this.cursor ?? this.startCursor(await this.newDecoder(), this.dataStart);
+    const index = cursor.block;
+    const block = await cursor.next();
     if (!block) return null;
     this.cache.set(index, block);
     if (this.cache.size > CACHE_BLOCKS) this.cache.delete(this.cache.keys().next().value as number);
@@ -139,6 +136,17 @@ export class StreamReader implements AudioReader {
       this.dropCursor();
       throw err;
     }
+  }
+
+  /**
+   * Replaces the cursor by one that feeds `dec` the stream from byte `start` (after `preamble`, if
+   * given: header pages, or MPEG warm-up frames), its first sample being the recording's
+   * `firstSample`, on its way to block k. The cursor makes further decoders itself (newDecoder) for
+   * the links of a chained Ogg file.
+   */
+  private startCursor(dec: StreamDecoder, start: number, firstSample = 0, k = 0, preamble: Uint8Array | null = null): Cursor {
+    this.cursor?.free();
+    return (this.cursor = new Cursor(dec, () => this.newDecoder(), this.src, this.probe, this.blockFrames, start, firstSample, k, preamble));
   }
 
   /** Frees the cursor and its decoder: the next block not cached is sought, or decoded from the start. */
@@ -175,8 +183,7 @@ export class StreamReader implements AudioReader {
     if (!(await frameIntact(this.src, frame, flac.dataEnd ?? this.src.size, flac.blocksize, flac.window)))
       throw new AudioFormatError(`flac: corrupt stream: cannot decode the audio after frame ${frame.sample}`);
     this.dropCursor();
-    const dec = await this.newDecoder();
-    this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, frame.offset, frame.sample, k);
+    this.startCursor(await this.newDecoder(), frame.offset, frame.sample, k);
   }
 
   /**
@@ -187,9 +194,7 @@ export class StreamReader implements AudioReader {
   private async seekMp3(k: number, mp3: Mp3Stream): Promise<boolean> {
     const plan = await mp3.seek(k * this.blockFrames);
     if (!plan) return false;
-    const dec = await this.newDecoder();
-    this.cursor?.free();
-    this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, plan.resume, plan.firstSample, k, plan.warmup);
+    this.startCursor(await this.newDecoder(), plan.resume, plan.firstSample, k, plan.warmup);
     return true;
   }
 
@@ -212,9 +217,7 @@ export class StreamReader implements AudioReader {
     if (ogg && (await this.seekInLink(k, target - base, base, ogg, link?.start ?? 0, link?.end ?? this.probe.oggEnd ?? this.src.size))) return true;
     if (!link || index === 0) return false;
     if (this.cursor && this.cursor.link === index && this.cursor.block <= k) return false; // decoding on gets there
-    const dec = await this.newDecoder();
-    this.cursor?.free();
-    this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, link.start, base, k);
+    this.startCursor(await this.newDecoder(), link.start, base, k);
     return true;
   }
 
@@ -241,8 +244,7 @@ export class StreamReader implements AudioReader {
         // so its first frame is at (granule(P−1) + preSkip − preSkip − startGranule) /
         // granulesPerFrame — the same index sequential decoding gives that sample (checked in
         // audio-compressed.test.ts).
-        this.cursor?.free();
-        this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, page.offset + page.length, base + Math.round((page.granule - ogg.startGranule) / ogg.granulesPerFrame), k, headers);
+        this.startCursor(dec, page.offset + page.length, base + Math.round((page.granule - ogg.startGranule) / ogg.granulesPerFrame), k, headers);
         return true;
       }
       try {
@@ -252,10 +254,9 @@ export class StreamReader implements AudioReader {
           return false; // no output before the end of the link: too close to its end to seek
         }
         if (aligned.first <= target) {
-          this.cursor?.free();
-          this.cursor = new Cursor(dec, this.decoders, this.src, this.probe, this.blockFrames, aligned.pos, base + aligned.first, k);
-          this.cursor.continueAfter(aligned.pages, aligned.lead);
-          for (const o of aligned.outputs) this.cursor.inject(o);
+          const cursor = this.startCursor(dec, aligned.pos, base + aligned.first, k);
+          cursor.continueAfter(aligned.pages, aligned.lead);
+          for (const o of aligned.outputs) cursor.inject(o);
           return true;
         }
         dec.free();
@@ -288,7 +289,7 @@ export class StreamReader implements AudioReader {
     const pages = new OggPageCheck(pos, linkStarts(this.probe));
     while (pos < end) {
       // The largest possible page, and a byte — not past the link: the next link's first byte is its own decoder's.
-      const bytes = await this.src.read(pos, Math.min(65536 + 282 + 1, end - pos));
+      const bytes = await this.src.read(pos, Math.min(MAX_PAGE + 1, end - pos));
       const p = parsePage(bytes, 0);
       if (!p) throw new AudioFormatError(`ogg: no valid page at byte ${pos} while seeking (corrupt stream?)`);
       const feed = bytes.subarray(lead.length, p.length + 1);
