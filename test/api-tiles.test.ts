@@ -905,14 +905,26 @@ describe("a recording whose file was replaced after registration", () => {
       const urls = [`/v1/recordings/${id}/tiles/0/0.f32?pcen=false`, `/v1/recordings/${id}/spectrogram?start_time=0&end_time=1&pcen=false`,
         `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=1&pcen=false`, `/v1/recordings/${id}/playback?start_time=0&end_time=1`, `/v1/recordings/${id}/audio`];
       for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
+      const datasetId = (await own.inject({ url: `/v1/recordings/${id}` })).json().dataset_id;
+      const scanned = async () => (await own.inject({ url: `/v1/datasets/${datasetId}/scan` })).json().files;
+      expect(await scanned()).toEqual([{ path: "a.wav", status: "registered", recording_id: id, changed: null }]);
       await writeFile(file, floatWav(take(1), 8000)); // another take over the registered file
       for (const url of urls) {
         const res = await own.inject({ url });
         expect(res.statusCode, `${url}: ${res.body}`).toBe(409);
         expect(res.json().message, url).toBe(`the file of recording ${id} (a.wav) has changed since it was registered: 64058 bytes then, 32058 now; its hash, statistics and tiles describe the registered content — put that file back, or make the new one its content (POST /v1/recordings/${id}/refresh)`);
       }
+      // A scan says so, and what to do (it listed the file as registered, like any other); so does an import, which leaves it.
+      const changed = {
+        path: "a.wav", status: "registered", recording_id: id,
+        changed: { reason: "size", message: `64058 bytes when registered, 32058 now: the content changed, and reads of the recording answer 409 until the registered file is put back or the new one is made its content (POST /v1/recordings/${id}/refresh)` },
+      };
+      expect(await scanned()).toEqual([changed]);
+      const imported = (await own.inject({ method: "POST", url: `/v1/datasets/${datasetId}/import`, headers: auth(adminKey) })).json();
+      expect([imported.registered, imported.changed]).toEqual([[], [changed]]);
       await writeFile(file, floatWav(take(2), 8000)); // the registered content back
       for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
+      expect((await scanned())[0].changed).toBeNull();
     });
   });
 
@@ -932,6 +944,8 @@ describe("a recording whose file was replaced after registration", () => {
       expect(refreshed.statusCode, refreshed.body).toBe(200);
       const { recording, clips_past_end } = refreshed.json();
       expect([recording.duration, recording.hash === before.hash, recording.revision === before.revision, clips_past_end]).toEqual([1, false, false, 1]);
+      // Refreshed, the file is what a scan compares with: it no longer reports it changed.
+      expect((await own.inject({ url: `/v1/datasets/${before.dataset_id}/scan` })).json().files.map((f: { changed: unknown }) => f.changed)).toEqual([null]);
       // The new content's values (a reader of the old file, kept open by the worker, failed with
       // "file ended early" at every request, or gave the old values under the new ETag).
       const res = await own.inject({ url: tile });
@@ -969,8 +983,17 @@ describe("a recording whose file was rewritten in place with the same size", () 
         await utimes(file, new Date(), new Date(mtime + 1000));
         mtime = (await stat(file)).mtimeMs;
       };
+      const registeredMtime = mtime;
       await rewrite(0.5); // another take, the same length
       const other = createHash("md5").update(await readFile(file)).digest("hex");
+      // A scan reads no file: the same size at another time may be other content, and it says so.
+      const datasetId = (await own.inject({ url: `/v1/recordings/${id}` })).json().dataset_id;
+      const scanned = async () => (await own.inject({ url: `/v1/datasets/${datasetId}/scan` })).json().files[0].changed;
+      const iso = (ms: number) => new Date(ms).toISOString();
+      expect(await scanned()).toEqual({
+        reason: "modified",
+        message: `the same size, but modified since it was registered (at ${iso(registeredMtime)}, now ${iso(mtime)}): the content may have changed — the next read of the recording hashes the file and answers 409 if it did; POST /v1/recordings/${id}/refresh makes the file as it is the recording's content`,
+      });
       for (const url of urls) {
         const res = await own.inject({ url });
         expect(res.statusCode, `${url}: ${res.body}`).toBe(409);
@@ -978,8 +1001,10 @@ describe("a recording whose file was rewritten in place with the same size", () 
       }
       const storedTime = async () => (await t.db.sql`SELECT file_mtime FROM recordings WHERE id = ${id}`)[0].file_mtime;
       await rewrite(0.25); // the registered content back, at a new time
+      expect((await scanned()).reason).toBe("modified");
       for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
       expect(await storedTime()).toBe(mtime);
+      expect(await scanned()).toBeNull(); // a read found the bytes registered and recorded their time
       await rewrite(null); // touched
       expect((await own.inject({ url: urls[0] })).statusCode).toBe(200);
       expect(await storedTime()).toBe(mtime);

@@ -5,7 +5,7 @@
  * behind. Record ids that are no UUID, or name no record, are bad usage too (exit 2).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -229,13 +229,20 @@ describe("dataset add", () => {
       const again = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
       expect(again).toMatchObject({ code: 0, stderr: "", stdout: `dataset site (${printed.dataset.id}) of ${realpathSync(recordings)} exists: 1 more recordings registered\n` });
       const twice = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data, "--json"], { env: { DATABASE_URL: t?.url ?? "" } });
-      expect(JSON.parse(twice.stdout)).toMatchObject({ run: null, registered: [], dataset: { recording_count: 4 } }); // no empty import run recorded
+      expect(JSON.parse(twice.stdout)).toMatchObject({ run: null, registered: [], changed: [], dataset: { recording_count: 4 } }); // no empty import run recorded
       // A file named as audio that is none is listed and skipped, exit 1 (extract's); the others are registered, other files not looked at.
       writeFileSync(join(recordings, "cut.wav"), "RIFF");
       writeFileSync(join(recordings, "notes.txt"), "site notes");
       await writeSineWav(join(recordings, "e.wav"), 8000, 0.5);
       const partly = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
       expect(partly).toMatchObject({ code: 1, stderr: "", stdout: expect.stringMatching(new RegExp(`^dataset site \\(${printed.dataset.id}\\) of .* exists: 1 more recordings registered\n  skipped cut\\.wav: .+\n$`)) });
+      // A registered file replaced since is named, with the way to make it the recording's content (it was not mentioned).
+      const registeredSize = statSync(join(recordings, "a.wav")).size;
+      await writeSineWav(join(recordings, "a.wav"), 8000, 1);
+      const replaced = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
+      const a = printed.registered.find((r: { path: string }) => r.path === "a.wav").recording_id;
+      expect(replaced).toMatchObject({ code: 1, stderr: "" }); // cut.wav, still unregistered
+      expect(replaced.stdout.split("\n").slice(2)).toEqual([`  changed a.wav (${a}): ${registeredSize} bytes when registered, ${statSync(join(recordings, "a.wav")).size} now: the content changed, and reads of the recording answer 409 until the registered file is put back or the new one is made its content (POST /v1/recordings/${a}/refresh)`, ""]);
     } finally {
       await t?.cleanup();
     }

@@ -11,7 +11,7 @@ import { ConflictError, InvalidError, NotFoundError, invalid, translating } from
 import { isInside, resolveAudioDir, resolveRecordingFile } from "./paths.js";
 import { probeFile } from "./probe.js";
 import { createRun, finishRun, type Run } from "./runs.js";
-import { insertRecording } from "./recordings.js";
+import { insertRecording, refreshRoute, statChange, type FileChange } from "./recordings.js";
 
 export interface Dataset {
   id: string;
@@ -134,9 +134,20 @@ const MAX_SCAN_FILES = 100_000;
 const MAX_SCAN_DEPTH = 32;
 
 export type ScanStatus = "registered" | "missing" | "unregistered";
+export interface ScanFile {
+  path: string;
+  status: ScanStatus;
+  recording_id: string | null;
+  /**
+   * A registered file whose size or modification time is not the registered one (statChange):
+   * what moved, and what a person can do — without hashing the file (a scan of many GB would
+   * read them all). Null for every other file.
+   */
+  changed: { reason: FileChange; message: string } | null;
+}
 export interface ScanResult {
   dataset_id: string;
-  files: { path: string; status: ScanStatus; recording_id: string | null }[];
+  files: ScanFile[];
   counts: Record<ScanStatus, number>;
   /** Entries that may hold recordings but cannot be read (readDirectory's `undecodable`), paths with \xNN escapes. */
   skipped: { path: string; reason: string }[];
@@ -203,35 +214,60 @@ async function checkedAudioDir(dataset: Dataset): Promise<string> {
   }
 }
 
+/** Registered files a scan looks at (stat) at once. */
+const SCAN_STAT_BATCH = 64;
+
 /**
- * Compares the files in the dataset's directory with its registered recordings. A recording
- * the listing does not name (a file registered by hand under another extension, or by a path
- * through a link) is looked for at its own path before it counts as missing.
+ * Compares the files in the dataset's directory with its registered recordings. Each registered
+ * file is looked at where the recording says it is (resolveRecordingFile) — so one the listing
+ * does not name (registered by hand under another extension, or by a path through a link) is
+ * found before it counts as missing — and its size and time are compared with the registered
+ * ones (statChange): a file replaced since is `registered` with `changed` saying so and naming
+ * the refresh route, where it had looked like any other.
  */
 export async function scanDataset(db: Queryable, id: string): Promise<ScanResult> {
   const dataset = await getDataset(db, id);
   const audioDir = await checkedAudioDir(dataset);
   const listing = await listAudioFiles(audioDir);
   const onDisk = new Set(listing.paths);
-  const registered = await db<{ id: string; path: string }[]>`SELECT id, path FROM recordings WHERE dataset_id = ${id}`;
-  const files: ScanResult["files"] = [];
-  const known = new Set<string>();
-  for (const r of registered) {
-    known.add(r.path);
-    const present = onDisk.has(r.path) || (await resolveRecordingFile(audioDir, r.path).then(() => true, () => false));
-    files.push({ path: r.path, status: present ? "registered" : "missing", recording_id: r.id });
+  const registered = await db<{ id: string; path: string; file_size: number; file_mtime: number | null }[]>`
+    SELECT id, path, file_size::float8 AS file_size, file_mtime FROM recordings WHERE dataset_id = ${id}`;
+  const files: ScanFile[] = [];
+  const known = new Set(registered.map((r) => r.path));
+  for (let i = 0; i < registered.length; i += SCAN_STAT_BATCH) {
+    files.push(...(await Promise.all(registered.slice(i, i + SCAN_STAT_BATCH).map(async (r): Promise<ScanFile> => {
+      const found = await resolveRecordingFile(audioDir, r.path).catch(() => null);
+      // A listed file that cannot be looked at now (removed during the scan) still counts as there, as the listing saw it.
+      const status = found || onDisk.has(r.path) ? "registered" : "missing";
+      return { path: r.path, status, recording_id: r.id, changed: found && changeSeen(r, found) };
+    }))));
   }
-  for (const path of onDisk) if (!known.has(path)) files.push({ path, status: "unregistered", recording_id: null });
+  for (const path of onDisk) if (!known.has(path)) files.push({ path, status: "unregistered", recording_id: null, changed: null });
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const counts = { registered: 0, missing: 0, unregistered: 0 };
   for (const f of files) counts[f.status]++;
   return { dataset_id: id, files, counts, skipped: listing.undecodable.map((path) => ({ path, reason: UNDECODABLE_NAME })) };
 }
 
+/** A scan's word on a registered file whose size or time moved (statChange), or null. */
+function changeSeen(r: { id: string; file_size: number; file_mtime: number | null }, found: { size: number; mtime: number }): ScanFile["changed"] {
+  const reason = statChange(r, found);
+  if (reason === "size") {
+    return { reason, message: `${r.file_size} bytes when registered, ${found.size} now: the content changed, and reads of the recording answer 409 until the registered file is put back or the new one is made its content (${refreshRoute(r.id)})` };
+  }
+  if (reason === "modified") {
+    const time = (ms: number) => new Date(ms).toISOString();
+    return { reason, message: `the same size, but modified since it was registered (at ${time(r.file_mtime!)}, now ${time(found.mtime)}): the content may have changed — the next read of the recording hashes the file and answers 409 if it did; ${refreshRoute(r.id)} makes the file as it is the recording's content` };
+  }
+  return null;
+}
+
 export interface ImportResult {
   run: Run;
   registered: { path: string; recording_id: string }[];
   failed: { path: string; error: string }[];
+  /** Registered files the import's scan found changed (ScanFile.changed): an import registers new files, it leaves these be. */
+  changed: ScanFile[];
 }
 
 /** Files probed at once during an import (each reads a header and hashes a file). */
@@ -272,7 +308,7 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
   await Promise.all(Array.from({ length: IMPORT_CONCURRENCY }, worker));
   registered.sort((a, b) => (a.path < b.path ? -1 : 1));
   failed.sort((a, b) => (a.path < b.path ? -1 : 1));
-  return { run: await finishRun(db, importRun.id, "completed"), registered, failed };
+  return { run: await finishRun(db, importRun.id, "completed"), registered, failed, changed: scan.files.filter((f) => f.changed) };
 }
 
 /**

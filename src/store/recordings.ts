@@ -319,16 +319,34 @@ function headerOf(facts: HeaderFacts): HeaderFacts {
  */
 async function registeredFile(db: Queryable, loc: RecordingLocation, id: string): Promise<{ file: string; size: number; mtime: number }> {
   const found = await resolveRecordingFile(loc.audio_dir, loc.path);
-  const changed = (what: string) => new ConflictError(`the file of recording ${id} (${loc.path}) has changed since it was registered: ${what}; its hash, statistics and tiles describe the registered content — put that file back, or make the new one its content (POST /v1/recordings/${id}/refresh)`);
-  if (found.size !== loc.file_size) throw changed(`${loc.file_size} bytes then, ${found.size} now`);
-  if (found.mtime === loc.file_mtime) return found;
-  if (loc.file_mtime !== null) {
+  const changed = (what: string) => new ConflictError(`the file of recording ${id} (${loc.path}) has changed since it was registered: ${what}; its hash, statistics and tiles describe the registered content — put that file back, or make the new one its content (${refreshRoute(id)})`);
+  const change = statChange(loc, found);
+  if (change === "size") throw changed(`${loc.file_size} bytes then, ${found.size} now`);
+  if (change === "modified") {
     const hash = await sharedMd5(found);
     if (hash !== loc.hash) throw changed(`the same size, but modified (MD5 ${loc.hash} then, ${hash} now)`);
   }
-  await translating(() => db`UPDATE recordings SET file_mtime = ${found.mtime} WHERE id = ${id} AND hash = ${loc.hash}`);
+  if (found.mtime !== loc.file_mtime) await translating(() => db`UPDATE recordings SET file_mtime = ${found.mtime} WHERE id = ${id} AND hash = ${loc.hash}`);
   return found;
 }
+
+/**
+ * What a file's size and modification time (stat, no read) tell of its content against the
+ * recording's registered ones: `size` — another size, so other content; `modified` — the same
+ * size, another time, so maybe other content (a rewrite, or the same bytes copied or touched:
+ * only a hash tells); null — neither moved (a rewrite within the time's granularity, or one that
+ * set the old time back, is not seen). A row older than migration 006 whose file nobody has
+ * read since has no time: only its size counts.
+ */
+export type FileChange = "size" | "modified";
+export function statChange(registered: { file_size: number; file_mtime: number | null }, now: { size: number; mtime: number }): FileChange | null {
+  if (now.size !== registered.file_size) return "size";
+  if (registered.file_mtime !== null && now.mtime !== registered.file_mtime) return "modified";
+  return null;
+}
+
+/** The route that makes the file now at a recording's path its content (refreshRecordingFile), as messages name it. */
+export const refreshRoute = (id: string) => `POST /v1/recordings/${id}/refresh`;
 
 /**
  * Makes the file now at a recording's path its content: hashed and read again (probeFile), and its

@@ -1,6 +1,7 @@
 /**
  * /v1/datasets: named directories of recordings inside the server's audio roots, with scan
- * (which files are registered, missing, unregistered) and import (register the unregistered).
+ * (which files are registered — and changed since —, missing, unregistered) and import
+ * (register the unregistered).
  */
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -27,9 +28,17 @@ const datasetSchema = z.object({
 const name = label(255);
 const description = text(0, 10000);
 
+const scanFileSchema = z.object({
+  path: z.string(), status: z.enum(["registered", "missing", "unregistered"]), recording_id: z.uuid().nullable(),
+  changed: z.object({
+    reason: z.enum(["size", "modified"]).describe("size: not the registered size, so other content (reads of the recording answer 409); modified: the same size but not the registered modification time, so maybe other content (the next read hashes the file)"),
+    message: z.string().describe("What moved and what to do: put the registered file back, or make the new one the recording's content with POST /v1/recordings/{id}/refresh"),
+  }).nullable().describe("A registered file whose size or modification time differ from the registered ones (the scan reads no file's bytes: a rewrite that keeps both is not seen); null otherwise"),
+});
+
 const scanSchema = z.object({
   dataset_id: z.uuid(),
-  files: z.array(z.object({ path: z.string(), status: z.enum(["registered", "missing", "unregistered"]), recording_id: z.uuid().nullable() })),
+  files: z.array(scanFileSchema),
   counts: z.object({ registered: z.number().int(), missing: z.number().int(), unregistered: z.number().int() }),
   skipped: z.array(z.object({ path: z.string().describe("Relative path, bytes that are not UTF-8 as \\xNN"), reason: z.string() }))
     .describe("Entries that may hold recordings but cannot be read: names that are not valid UTF-8"),
@@ -39,6 +48,7 @@ const importSchema = z.object({
   run: z.object({ id: z.uuid(), kind: z.string(), status: z.string(), created_at: timestamp, finished_at: nullableTimestamp }),
   registered: z.array(z.object({ path: z.string(), recording_id: z.uuid() })),
   failed: z.array(z.object({ path: z.string(), error: z.string() })),
+  changed: z.array(scanFileSchema).describe("Registered files the import's scan found changed (as the scan's `changed`); an import leaves them as they are"),
 });
 
 export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {

@@ -7,7 +7,7 @@
  */
 import { basename, resolve } from "node:path";
 import { storeConfig } from "../../store/config.js";
-import { addDataset, findDatasetByDir, getDataset, importNew, listDatasets } from "../../store/datasets.js";
+import { addDataset, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset } from "../../store/datasets.js";
 import { openDatabase, type Sql } from "../../store/db.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { resolveAudioDir } from "../../store/paths.js";
@@ -30,8 +30,10 @@ const USAGE = `usage: sonotile dataset add <dir> [--name NAME] [--description TE
 
 Creates a dataset for a directory inside an audio root and registers its recordings; for a
 directory that has its dataset already (an earlier 'add' interrupted, or files added since),
-registers the files not registered yet. 'add' creates the database if there is none (printing
-its admin token), 'list' and 'reprobe' refuse to.
+registers the files not registered yet, and names those registered whose size or modification
+time changed since (they keep their registered content until refreshed: POST
+/v1/recordings/{id}/refresh). 'add' creates the database if there is none (printing its admin
+token), 'list' and 'reprobe' refuse to.
 
 'reprobe' reads again the header facts (rate, frames, channels) of the recordings an older
 sonotile read, in the datasets inside the audio roots, as every server does when it starts;
@@ -72,9 +74,11 @@ export const command: Command = {
       // files not registered yet are imported — the run again finishes the work.
       const existing = await findDatasetByDir(sql, audioDir);
       if (existing) {
-        const imported = (await importNew(sql, existing.id, admin?.id ?? null)) ?? { run: null, registered: [], failed: [] };
+        // Files registered before and replaced since are named too: an import leaves them, a refresh takes them.
+        const imported = (await importNew(sql, existing.id, admin?.id ?? null)) ?? { run: null, registered: [], failed: [], changed: (await scanDataset(sql, existing.id)).files.filter((f) => f.changed) };
         const lines = [`dataset ${existing.name} (${existing.id}) of ${audioDir} exists: ${imported.registered.length} more recordings registered`];
         for (const f of imported.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
+        for (const f of imported.changed) lines.push(`  changed ${f.path} (${f.recording_id}): ${f.changed!.message}`);
         out({ ...imported, dataset: await getDataset(sql, existing.id) }, lines.join("\n"));
         return imported.failed.length ? EXIT.input : EXIT.ok;
       }
