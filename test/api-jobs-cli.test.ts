@@ -144,6 +144,10 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     expect(list.stdout).toMatch(new RegExp(`^${job.id}\\s+completed\\s+success\\s+2/2\\s+extract_features`, "m"));
     const abort = await sonotile(["jobs", "abort", job.id], env);
     expect(abort).toMatchObject({ code: 2, stderr: expect.stringMatching(/cannot abort job .*: it is completed/) });
+    // Expired, the job's artifact is still shown — as expired — though listings now leave it out by default.
+    await t.db.sql`UPDATE artifacts SET expire_at = '2026-01-01T00:00:00Z' WHERE id = ${shown.artifacts[0].id}`;
+    const expired = (await sonotile(["jobs", "show", job.id], env)).stdout.split("\n").filter((line) => line.startsWith("artifact "));
+    expect(expired).toEqual([`artifact ${shown.artifacts[0].id}  features.csv  sha256 ${shown.artifacts[0].file_sha256}  ${shown.artifacts[0].size} bytes  expired 2026-01-01T00:00:00.000Z  GET ${shown.artifacts[0].url}`]);
   }, 60_000);
 
   it.skipIf(!REAL_PG_URL)("retry names on stderr the targets it left out, archived or deleted since", async () => {

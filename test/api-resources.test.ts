@@ -418,6 +418,25 @@ describe("artifacts", () => {
     expect(res.json()).toEqual({ artifacts: [], files: [] });
   });
 
+  it("expired, leave the default listing and answer 410; archived, they are kept and download", async () => {
+    const file = await storeFile(t.db.sql, Buffer.from("clip_id\n"), "text/csv");
+    const { id } = await createArtifact(t.db.sql, { name: "old.csv", file_sha256: file.sha256, expiration_delay: 3600, created_by: null });
+    await t.db.sql`UPDATE artifacts SET expire_at = now() - interval '1 hour' WHERE id = ${id}`;
+    const listed = async (query: string) => (await app.inject({ url: `/v1/artifacts?limit=1000${query}`, headers: auth(member) })).json().items.filter((a: { id: string }) => a.id === id).map((a: { expired: boolean }) => a.expired);
+    expect(await listed("")).toEqual([]); // it was listed, with no word that its file is gone (410)
+    expect(await listed("&expiry=expired")).toEqual([true]);
+    expect(await listed("&expiry=all")).toEqual([true]);
+    const bogus = await app.inject({ url: "/v1/artifacts?expiry=old", headers: auth(member) });
+    expect([bogus.statusCode, bogus.json().fields]).toEqual([400, [{ field: "expiry", message: "must be one of unexpired, expired, all" }]]);
+    const gone = await app.inject({ url: `/v1/artifacts/${id}/file`, headers: auth(member) });
+    expect([gone.statusCode, gone.json().message]).toEqual([410, expect.stringContaining(`unless it is archived first (POST /v1/artifacts/${id}/archive keeps it)`)]);
+    const archived = await app.inject({ method: "POST", url: `/v1/artifacts/${id}/archive`, headers: auth(member) });
+    expect(archived.json()).toMatchObject({ state: "archived", expired: false });
+    const kept = await app.inject({ url: `/v1/artifacts/${id}/file`, headers: auth(member) });
+    expect([kept.statusCode, kept.body]).toEqual([200, "clip_id\n"]); // it was a 410
+    expect(await listed("&state=archived")).toEqual([false]);
+  });
+
   it("a download whose chunk is missing midway ends as a failed transfer, short of its Content-Length", async () => {
     const bytes = randomBytes(3 * CHUNK_BYTES);
     const file = await storeFile(t.db.sql, bytes);

@@ -181,6 +181,44 @@ describe("artifacts", () => {
     expect(await fileContentsStored(sql, shared.sha256, shared.size)).toBe(true);
   });
 
+  it("archived, are kept past their expiry — cleanup deleted them; restored, their file stays the grace period after the restore", async () => {
+    const file = await storeFile(sql, Buffer.from("kept"));
+    const artifact = await createArtifact(sql, { name: "kept.csv", file_sha256: file.sha256, expiration_delay: 60, created_by: userId });
+    // An old job's table: it expired two grace periods ago.
+    await sql`UPDATE artifacts SET expire_at = now() - make_interval(secs => ${2 * CLEANUP_GRACE_SECONDS}::float8) WHERE id = ${artifact.id}`;
+    expect((await getArtifact(sql, artifact.id)).expired).toBe(true);
+    await setState(sql, "artifacts", artifact.id, "archived");
+    expect((await getArtifact(sql, artifact.id)).expired).toBe(false);
+    expect(await cleanupExpired(sql)).toEqual({ artifacts: [], files: [] }); // it was { artifacts: [its id], files: [its file] }
+    expect(await fileContentsStored(sql, file.sha256, file.size)).toBe(true);
+    // Restored, its expiry counts again and cleanup deletes it; its file, downloadable until the
+    // restore, stays the grace period after it (released at the expiry, it went in the same cleanup).
+    await setState(sql, "artifacts", artifact.id, "active");
+    const restoredAt = Date.now();
+    expect(await cleanupExpired(sql)).toEqual({ artifacts: [artifact.id], files: [] });
+    expect(await fileContentsStored(sql, file.sha256, file.size)).toBe(true);
+    expect((await cleanupExpired(sql, new Date(restoredAt + (CLEANUP_GRACE_SECONDS + 60) * 1000))).files).toContain(file.sha256);
+  });
+
+  it("are listed without the expired ones unless asked (expiry), and say which expired", async () => {
+    const file = await storeFile(sql, Buffer.from("listed"));
+    const make = async (name: string, expiredAgo: number | null) => {
+      const a = await createArtifact(sql, { name, file_sha256: file.sha256, expiration_delay: 3600, created_by: userId });
+      if (expiredAgo !== null) await sql`UPDATE artifacts SET expire_at = now() - make_interval(secs => ${expiredAgo}::float8) WHERE id = ${a.id}`;
+      return a.id;
+    };
+    const [current, expired, archived] = [await make("current.csv", null), await make("expired.csv", 60), await make("archived.csv", 60)];
+    await setState(sql, "artifacts", archived, "archived");
+    const listed = async (expiry: "unexpired" | "expired" | "all" | undefined, state: "active" | "archived" | "all" = "all") =>
+      (await listArtifacts(sql, { state, expiry, limit: 1000, offset: 0 })).items.filter((a) => [current, expired, archived].includes(a.id)).map((a) => [a.name, a.expired]).sort();
+    // The default listing had shown the expired one, whose file answers 410.
+    expect(await listed(undefined)).toEqual([["archived.csv", false], ["current.csv", false]]);
+    expect(await listed("expired")).toEqual([["expired.csv", true]]);
+    expect(await listed("all")).toEqual([["archived.csv", false], ["current.csv", false], ["expired.csv", true]]);
+    expect(await listed(undefined, "archived")).toEqual([["archived.csv", false]]);
+    for (const id of [current, expired, archived]) await sql`DELETE FROM artifacts WHERE id = ${id}`;
+  });
+
   it.skipIf(!REAL_PG_URL)("cleanup waiting on a file a job is referencing skips it, and does not fail on the foreign key", async () => {
     // The file is old and unreferenced: as of a time past the grace period, cleanup deletes it.
     const file = await storeFile(sql, Buffer.from("raced"));

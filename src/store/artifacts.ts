@@ -4,16 +4,17 @@
  * the database in chunks so every instance can serve them; an artifact may expire
  * (`expiration_delay` seconds after creation → `expire_at`), and `cleanupExpired` deletes
  * expired artifacts and the files (with their bytes) nothing references any more — both only
- * once CLEANUP_GRACE_SECONDS have passed, so downloads in progress finish.
+ * once CLEANUP_GRACE_SECONDS have passed, so downloads in progress finish. Archiving an artifact
+ * keeps it: while archived it does not expire (expiredBy).
  */
 import { createHash } from "node:crypto";
 import type { Queryable } from "./db.js";
-import { CHUNK_BYTES, chunksOf, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { CHUNK_BYTES, chunksOf, stateCondition, toPage, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { NotFoundError, translating } from "./errors.js";
 
 /**
  * How long cleanup leaves an expired artifact, and a file nothing references any more (migration
- * 014: `files.released_at`), before deleting them. A download reads the file one chunk per query
+ * 015: `files.released_at`), before deleting them. A download reads the file one chunk per query
  * with no transaction open (readFileContents), so nothing in the database holds its bytes while
  * it runs: the grace period is what lets one that began before the expiry (or before a trash
  * purge) finish. New downloads are refused from the expiry on (410), so a day covers a download
@@ -39,6 +40,8 @@ export interface Artifact {
   media_type: string;
   expiration_delay: number | null;
   expire_at: string | null;
+  /** Past its expire_at and not archived (expiredBy, by the database clock): its file answers 410, and cleanup deletes it. */
+  expired: boolean;
   state: State;
   state_changed_at: string | null;
   created_at: string;
@@ -79,9 +82,19 @@ export async function* readFileContents(db: Queryable, sha256: string, size: num
   }
 }
 
+/**
+ * SQL: whether the artifact row (its `expire_at` and `state` columns) has expired as of `at` — its
+ * expiry has passed and it is not archived. Archiving is how a person keeps an artifact: an
+ * archived one does not expire, so cleanup leaves it and its file downloads; restored, its
+ * expire_at counts again. False, never NULL, for one without an expiry.
+ */
+function expiredBy(db: Queryable, at: Fragment) {
+  return db`(expire_at IS NOT NULL AND expire_at <= ${at} AND state <> 'archived')`;
+}
+
 const SELECT = (db: Queryable) => db`
   SELECT a.id, a.job_id, a.name, a.file_sha256, f.size::float8 AS size, f.media_type, a.expiration_delay, a.expire_at,
-         a.state, a.state_changed_at, a.created_at, a.created_by, a.run_id
+         ${expiredBy(db, db`now()`)} AS expired, a.state, a.state_changed_at, a.created_at, a.created_by, a.run_id
   FROM artifacts a JOIN files f ON f.sha256 = a.file_sha256`;
 
 /**
@@ -106,8 +119,18 @@ export async function getArtifact(db: Queryable, id: string): Promise<Artifact> 
   return row;
 }
 
-export async function listArtifacts(db: Queryable, q: PageRequest & { state: StateFilter; job_id?: string }): Promise<Page<Artifact>> {
-  const where = db`${stateCondition(db, q.state)} AND (${q.job_id ?? null}::uuid IS NULL OR job_id = ${q.job_id ?? null})`;
+/**
+ * Which artifacts a listing shows by their expiry (expiredBy): unexpired — those whose file
+ * downloads, the default, as a default listing shows active records —, expired (what cleanup
+ * deletes), or all.
+ */
+export const EXPIRY_FILTERS = ["unexpired", "expired", "all"] as const;
+export type ExpiryFilter = (typeof EXPIRY_FILTERS)[number];
+
+export async function listArtifacts(db: Queryable, q: PageRequest & { state: StateFilter; expiry?: ExpiryFilter; job_id?: string }): Promise<Page<Artifact>> {
+  const expired = expiredBy(db, db`now()`);
+  const expiry = q.expiry === "all" ? db`TRUE` : q.expiry === "expired" ? expired : db`NOT ${expired}`;
+  const where = db`${stateCondition(db, q.state)} AND ${expiry} AND (${q.job_id ?? null}::uuid IS NULL OR job_id = ${q.job_id ?? null})`;
   const rows = await translating(() => db<(Artifact & { total_count: number })[]>`
     SELECT *, count(*) OVER () AS total_count FROM (${SELECT(db)}) a WHERE ${where}
     ORDER BY created_at DESC, id LIMIT ${q.limit} OFFSET ${q.offset}`);
@@ -116,14 +139,16 @@ export async function listArtifacts(db: Queryable, q: PageRequest & { state: Sta
 
 /**
  * Deletes artifacts that expired at least CLEANUP_GRACE_SECONDS before `now` (default the
- * database clock), then every file no artifact references and none has for as long
- * (`released_at`, set when an artifact goes: migration 015), with its bytes; returns what went.
- * A file an artifact references meanwhile is skipped (see createArtifact).
+ * database clock) — archived ones do not expire (expiredBy) — then every file no artifact
+ * references and none has for as long (`released_at`, set when an artifact goes: migrations 015,
+ * 016), with its bytes; returns what went. A file an artifact references meanwhile is skipped
+ * (see createArtifact); an artifact archived meanwhile too (the DELETE waits for its row and
+ * checks it again).
  */
 export async function cleanupExpired(db: Queryable, now?: Date): Promise<{ artifacts: string[]; files: string[] }> {
   const at = now ? now.toISOString() : null;
   const cutoff = db`COALESCE(${at}::timestamptz, now()) - make_interval(secs => ${CLEANUP_GRACE_SECONDS}::float8)`;
-  const artifacts = await db`DELETE FROM artifacts WHERE expire_at <= ${cutoff} RETURNING id`;
+  const artifacts = await db`DELETE FROM artifacts WHERE ${expiredBy(db, cutoff)} RETURNING id`;
   const files = await db`
     DELETE FROM files f WHERE f.released_at <= ${cutoff}
       AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.file_sha256 = f.sha256) RETURNING sha256`;

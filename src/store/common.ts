@@ -45,7 +45,7 @@ const STATEFUL_TABLES = ["datasets", "recordings", "clips", "notes", "artifacts"
 export type StatefulTable = (typeof STATEFUL_TABLES)[number];
 
 /** A piece of SQL to embed in a query. */
-type Fragment = postgres.PendingQuery<postgres.Row[]>;
+export type Fragment = postgres.PendingQuery<postgres.Row[]>;
 
 /**
  * Builds a Page from rows selected with `count(*) OVER () AS total_count` (the total in the

@@ -1,12 +1,13 @@
 /**
  * /v1/artifacts: job outputs, content-addressed by SHA-256, with expiry and cleanup (admin);
- * their files download from any server instance (the bytes are in the database).
+ * their files download from any server instance (the bytes are in the database). Listings
+ * leave expired artifacts out unless asked (`expiry`); archiving one keeps it from expiring.
  */
 import { Readable } from "node:stream";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
-import { CLEANUP_GRACE_SECONDS, cleanupExpired, fileContentsStored, getArtifact, listArtifacts, readFileContents } from "../../store/artifacts.js";
+import { CLEANUP_GRACE_SECONDS, EXPIRY_FILTERS, cleanupExpired, fileContentsStored, getArtifact, listArtifacts, readFileContents } from "../../store/artifacts.js";
 import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
@@ -16,6 +17,7 @@ import { bytesResponse, DISPOSITION_HEADER, errorBody, ETAG_HEADER, id, idParams
 const artifactSchema = z.object({
   id: z.uuid(), job_id: z.uuid().nullable(), name: z.string(), file_sha256: z.string(), size: z.number().int(), media_type: z.string(),
   expiration_delay: z.number().nullable().describe("Seconds after creation it expires"), expire_at: nullableTimestamp,
+  expired: z.boolean().describe(`Past expire_at and not archived: its file answers 410, and cleanup deletes it ${CLEANUP_GRACE_SECONDS} s after expire_at. An archived artifact does not expire (archive one to keep it); restored, its expire_at counts again`),
   state: z.enum(STATES), state_changed_at: nullableTimestamp, created_at: timestamp, created_by: z.uuid().nullable(), run_id: z.uuid().nullable(),
 });
 
@@ -23,19 +25,23 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["artifacts"];
   const sql = app.db.sql;
   app.get("/artifacts", {
-    schema: { summary: "List artifacts", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, job_id: id.optional() }), response: { 200: page(artifactSchema), 400: errorBody } },
+    schema: { summary: "List artifacts", tags, querystring: z.strictObject({
+        ...pageQuery, state: stateQuery, job_id: id.optional(),
+        expiry: z.enum(EXPIRY_FILTERS, { error: `must be one of ${EXPIRY_FILTERS.join(", ")}` }).default("unexpired")
+          .describe("unexpired (default): those whose file downloads; expired: those past expire_at (not archived), which cleanup deletes; all"),
+      }), response: { 200: page(artifactSchema), 400: errorBody } },
   }, async (request) => listArtifacts(sql, request.query));
   app.get("/artifacts/:id", { schema: { summary: "Get an artifact", tags, params: idParams, response: { 200: artifactSchema, 404: errorBody } } }, async (request) => getArtifact(sql, request.params.id));
   app.get("/artifacts/:id/file", {
     schema: {
       summary: "Download an artifact's file", tags, params: idParams,
-      description: "The bytes with their media type and length; ETag is the SHA-256 (304 on If-None-Match). 410 once the artifact has expired (a download already under way is not cut: cleanup deletes an artifact, and its file, only a grace period after it expired), 404 once cleanup removed it. A transfer that fails midway ends before Content-Length is reached.",
+      description: "The bytes with their media type and length; ETag is the SHA-256 (304 on If-None-Match). 410 once the artifact has expired — an archived one does not (a download already under way is not cut: cleanup deletes an artifact, and its file, only a grace period after it expired) —, 404 once cleanup removed it. A transfer that fails midway ends before Content-Length is reached.",
       response: { 200: bytesResponse("The file's bytes, as its media type (features.csv: text/csv)", ["text/csv"], { ...ETAG_HEADER, ...DISPOSITION_HEADER }), 304: notModifiedResponse, 404: errorBody, 410: errorBody },
     },
   }, async (request, reply) => {
     const artifact = await getArtifact(sql, request.params.id);
-    if (artifact.expire_at !== null && Date.parse(artifact.expire_at) <= Date.now()) {
-      throw new HttpError(410, `artifact ${artifact.id} expired at ${artifact.expire_at}; a cleanup deletes it ${CLEANUP_GRACE_SECONDS} s after that (downloads in progress finish meanwhile)`);
+    if (artifact.expired) {
+      throw new HttpError(410, `artifact ${artifact.id} expired at ${artifact.expire_at}; a cleanup deletes it ${CLEANUP_GRACE_SECONDS} s after that (downloads in progress finish meanwhile) unless it is archived first (POST /v1/artifacts/${artifact.id}/archive keeps it)`);
     }
     const etag = `"${artifact.file_sha256}"`;
     reply.header("ETag", etag);
@@ -51,7 +57,7 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
   });
   app.post("/artifacts/cleanup", {
     config: { role: "admin" },
-    schema: { summary: "Delete expired artifacts and unreferenced files (admin)", description: `Only those expired, or unreferenced, for at least ${CLEANUP_GRACE_SECONDS} s, so downloads in progress finish.`, tags, response: { 200: z.object({ artifacts: z.array(z.uuid()), files: z.array(z.string()) }) } },
+    schema: { summary: "Delete expired artifacts and unreferenced files (admin)", description: `Only those expired, or unreferenced, for at least ${CLEANUP_GRACE_SECONDS} s, so downloads in progress finish; archived artifacts do not expire.`, tags, response: { 200: z.object({ artifacts: z.array(z.uuid()), files: z.array(z.string()) }) } },
   }, async () => cleanupExpired(sql));
   await app.register(stateRoutes("artifacts", "artifacts", artifactSchema, (aid) => getArtifact(sql, aid)));
 };

@@ -179,13 +179,14 @@ export const command: Command = {
       } else if (action === "show") {
         const job = await getJob(sql, jobId!);
         const metrics = (await listMetrics(sql, job.id, { limit: 1000, offset: 0 })).items.map((m) => ({ key: m.key, step: m.step, value: m.value }));
-        const artifacts = (await listArtifacts(sql, { limit: 1000, offset: 0, state: "active", job_id: job.id })).items;
+        // Expired ones too, said so: a job's show names everything it made that is still stored.
+        const artifacts = (await listArtifacts(sql, { limit: 1000, offset: 0, state: "active", expiry: "all", job_id: job.id })).items;
         const failed = await itemsWithStatus(sql, job.id, ["failed", "errored"]);
         out({ job, metrics, artifacts: artifacts.map((a) => ({ ...a, url: artifactFileUrl(a.id) })), failed_items: failed }, [
           jobLine(job),
           ...(job.message ? [`message: ${job.message}`] : []),
           ...metrics.map((m) => `metric ${m.key}: ${m.value}`),
-          ...artifacts.map((a) => `artifact ${a.id}  ${a.name}  sha256 ${a.file_sha256}  ${a.size} bytes  expires ${a.expire_at ?? "never"}  GET ${artifactFileUrl(a.id)}`),
+          ...artifacts.map((a) => `artifact ${a.id}  ${a.name}  sha256 ${a.file_sha256}  ${a.size} bytes  ${a.expired ? "expired" : "expires"} ${a.expire_at ?? "never"}  GET ${artifactFileUrl(a.id)}`),
           ...failed.map(itemLine),
         ].join("\n"));
       } else {
