@@ -303,6 +303,8 @@ describe("tags and feature names", () => {
     expect(names[0].json()).toMatchObject({ created_by: me.id, run_id: null });
     const tooLong = await app.inject({ method: "POST", url: "/v1/tags", payload: { key: "k".repeat(256), value: "" }, headers: auth(member) });
     expect(fields(tooLong.json()).sort()).toEqual(["key", "value"]);
+    const longest = await app.inject({ method: "POST", url: "/v1/tags", payload: { key: "k".repeat(255), value: "v".repeat(255) }, headers: auth(member) });
+    expect([longest.statusCode, longest.json().key.length, longest.json().value.length]).toEqual([200, 255, 255]);
   });
 
   it("are the same text however it is typed: trimmed and in NFC; blank, invisible or malformed text is refused, naming the field", async () => {

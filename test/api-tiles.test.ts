@@ -251,6 +251,11 @@ describe("tiles", () => {
     expect(await refusal("tiles/0/0.f32?height=1.6e1")).toEqual([{ field: "height", message: "must be an integer" }]);
     // A band upside down names fmax and the rule (it named fmin: "no frequency bin lies in [3000, 2000] Hz"); the 0 Hz row alone is a band.
     expect(await refusal("tiles/0/0.f32?fmin=3000&fmax=2000")).toEqual([{ field: "fmax", message: "must be >= fmin (3000 Hz)" }]);
+    // A field that breaks its own rule is blamed once: the rules between fields do not repeat it.
+    expect(await refusal("tiles/0/0.f32?pcen_bias=0")).toEqual([{ field: "pcen_bias", message: "must be > 0" }]);
+    expect(await refusal("tiles/0/0.f32?pcen_eps=0")).toEqual([{ field: "pcen_eps", message: "must be > 0" }]);
+    expect(await refusal("tiles/0/0.f32?min_dB=1")).toEqual([{ field: "min_dB", message: "must be <= 0" }]);
+    expect(await refusal("tiles/0/0.f32?min_dB=-50&max_dB=-50")).toEqual([{ field: "min_dB", message: "must be < max_dB (-50)" }]);
     const dc = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?fmin=0&fmax=0&pcen=false` });
     expect([dc.statusCode, dc.headers["x-shape"]?.toString().split(",")[0], dc.headers["x-frequency-range"]], dc.body).toEqual([200, "1", "0,0"]);
     // fmax above Nyquist keeps every bin up to Nyquist (one band for recordings at several rates); fmin above it leaves none.

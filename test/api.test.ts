@@ -413,6 +413,13 @@ describe("datasets and recordings", () => {
     const ok = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { time_expansion: 10, date: "2013-01-17", time: "21:30:00", latitude: 10.5, longitude: -84 }, headers: auth(member) });
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toMatchObject({ samplerate: 3840000, date: "2013-01-17", time: "21:30:00", latitude: 10.5, longitude: -84 });
+    // The bounds themselves are places on Earth; a hair beyond them is not.
+    for (const [latitude, longitude] of [[90, 180], [-90, -180]]) {
+      const edge = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { latitude, longitude }, headers: auth(member) });
+      expect([edge.statusCode, edge.json().latitude, edge.json().longitude]).toEqual([200, latitude, longitude]);
+    }
+    const beyond = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { latitude: 90.0001, longitude: -180.0001 }, headers: auth(member) });
+    expect([beyond.statusCode, beyond.json().fields.map((f: { field: string }) => f.field).sort()]).toEqual([400, ["latitude", "longitude"]]);
     // A time may carry the UTC offset the recorder stated, as an import keeps it from GUANO.
     const offset = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { time: "21:30:00+01:00" }, headers: auth(member) });
     expect(offset.json()).toMatchObject({ time: "21:30:00+01:00" });

@@ -117,6 +117,7 @@ const BAD_PARAMETERS: [string[], string][] = [
   [["--pcen-gain", "1e39"], "pcen_gain"],
   // bias^power in range, but the PCEN values themselves leave float32 (found by the engine).
   [["--pcen-bias", "1.01", "--pcen-power", "1000"], "pcen_power"],
+  [["--min-db", "-50", "--max-db", "-50"], "min_dB"],
 ];
 /** The field at the start of an issue or in its flag spelling: "min_dB (--min-db): …", "--start: …". */
 const namesField = (field: string) => new RegExp(`(^|[ (;])${field}[ :)]`);
