@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { COLORMAPS } from "../src/engine/params.js";
 import { colorIndices, colormapPalette, colorRows } from "../src/render/colormap.js";
 import { renderPng } from "../src/render/image.js";
+import { encodeNpy } from "../src/render/npy.js";
 import { encodePaletteScanlines } from "../src/render/png.js";
 
 interface GoldenCase { lo: number; hi: number; values: (number | null)[]; indices: number[]; colors: Record<string, string> }
@@ -197,5 +198,24 @@ describe("encodePaletteScanlines", () => {
     expect(() => encodePaletteScanlines(scanlines, 2, 2, palette)).toThrow(/needs 6 bytes of scanlines \(a filter byte and 2 indices per row\), got 8/);
     expect(() => encodePaletteScanlines(scanlines, 3, 2, new Uint8Array(4))).toThrow(/palette/);
     expect(() => encodePaletteScanlines(scanlines, 3, 2, new Uint8Array(771))).toThrow(/palette/);
+  });
+});
+
+describe("encodeNpy (numpy's .npy format 1.0)", () => {
+  /** Magic and version, the header's dict as written (padding stripped), where the data starts, the data. */
+  const parts = (b: Uint8Array) => {
+    const length = new DataView(b.buffer, b.byteOffset).getUint16(8, true);
+    const header = new TextDecoder().decode(b.subarray(10, 10 + length));
+    return { magic: [...b.subarray(0, 8)], dict: header.trimEnd(), newline: header.endsWith("\n"), dataStart: 10 + length, data: [...b.subarray(10 + length)] };
+  };
+
+  // Files numpy.save wrote (scripts/golden_npy.py): numpy pads its header further (room to grow
+  // the first axis in place), so the bytes differ there; the dict, the alignment and the data may not.
+  it.each([["vector", [3]], ["matrix", [2, 3]], ["single", [1, 1]], ["row", [1, 5]], ["column", [513, 1]]])("%s %j as numpy.save writes it", (name, shape) => {
+    const numpy = parts(new Uint8Array(readFileSync(new URL(`./golden/npy/${name}.npy`, import.meta.url))));
+    const count = (shape as number[]).reduce((a, b) => a * b, 1);
+    const ours = parts(encodeNpy(Float32Array.from({ length: count }, (_, i) => i * 0.25 - 1), shape as number[]));
+    expect({ ...ours, dataStart: ours.dataStart % 64 }).toEqual({ ...numpy, dataStart: numpy.dataStart % 64 });
+    expect(ours.dataStart % 64).toBe(0);
   });
 });
