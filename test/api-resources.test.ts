@@ -226,6 +226,16 @@ describe("clips and notes", () => {
     const ok = await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "x".repeat(1000), is_issue: true, recording_id: recordingId }, headers: auth(member) });
     expect(ok.statusCode).toBe(201);
     expect((await app.inject({ url: "/v1/notes?is_issue=true" })).json().total).toBe(1);
+    // The recording carries its active notes (SPEC §5), oldest first; an archived one it leaves to the notes listing.
+    const second = (await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "faint second call", recording_id: recordingId }, headers: auth(member) })).json();
+    const withNotes = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json();
+    expect(withNotes.notes.slice(-2)).toEqual([
+      { id: ok.json().id, message: "x".repeat(1000), is_issue: true, created_at: ok.json().created_at, created_by: ok.json().created_by },
+      { id: second.id, message: "faint second call", is_issue: false, created_at: second.created_at, created_by: second.created_by },
+    ]);
+    await app.inject({ method: "POST", url: `/v1/notes/${second.id}/archive`, headers: auth(member) });
+    expect((await app.inject({ url: `/v1/recordings/${recordingId}` })).json().notes.map((n: { id: string }) => n.id)).not.toContain(second.id);
+    expect((await app.inject({ url: `/v1/recordings?limit=1000` })).json().items.find((r: { id: string }) => r.id === recordingId).notes.at(-1).id).toBe(ok.json().id);
     expect((await app.inject({ url: "/v1/notes?is_issue=maybe" })).statusCode).toBe(400);
   });
 });

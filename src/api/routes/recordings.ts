@@ -45,6 +45,8 @@ const recordingSchema = z.object({
   tags: z.array(z.object({ key: z.string(), value: z.string() })),
   features: z.array(z.object({ name: z.string(), value: z.number().nullable() })),
   owners: z.array(z.uuid()),
+  notes: z.array(z.object({ id: z.uuid(), message: z.string(), is_issue: z.boolean(), created_at: timestamp, created_by: z.uuid().nullable() }))
+    .describe("Its active notes, oldest first (GET /v1/notes?recording_id=…&state=all lists the archived ones too)"),
   state: z.enum(STATES),
   state_changed_at: nullableTimestamp,
   created_at: timestamp,
