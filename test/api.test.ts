@@ -124,7 +124,10 @@ describe("authentication and roles", () => {
       const made = (await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "t", user_id: user.id }, headers: auth(admin) })).json();
       return { user_id: user.id, key: made.key };
     })();
-    expect((await app.inject({ url: "/v1/users/me", headers: auth(key) })).json().enabled).toBe(true);
+    const leaver = (await app.inject({ url: "/v1/users/me", headers: auth(key) })).json();
+    // A user carries who created them, as other records do (it had no created_by).
+    const adminId = (await app.inject({ url: "/v1/users/me", headers: auth(admin) })).json().id;
+    expect([leaver.enabled, leaver.created_by, (await app.inject({ url: `/v1/users/${user_id}`, headers: auth(admin) })).json().created_by]).toEqual([true, adminId, adminId]);
     const patch = (payload: object, as = admin) => app.inject({ method: "PATCH", url: `/v1/users/${user_id}`, payload, headers: auth(as) });
     expect((await patch({ enabled: false }, member)).statusCode).toBe(403);
     expect((await patch({ enabled: false })).json().enabled).toBe(false);

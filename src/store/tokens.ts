@@ -68,7 +68,7 @@ export async function authenticate(db: Queryable, key: string): Promise<{ user: 
   if (!key.startsWith(KEY_PREFIX) || key.length > 200) return null;
   const lookup = () => db`
     SELECT t.id, t.user_id, t.name, t.key_prefix, t.enabled, t.created_at, t.created_by,
-           u.username, u.name AS user_name, u.email, u.role, u.enabled AS user_enabled, u.created_at AS user_created_at
+           u.username, u.name AS user_name, u.email, u.role, u.enabled AS user_enabled, u.created_at AS user_created_at, u.created_by AS user_created_by
     FROM api_tokens t JOIN users u ON u.id = t.user_id
     WHERE t.key_hash = ${hashKey(key)} AND t.enabled AND u.enabled`;
   // "No such token" is confirmed by a second read: while its connections were being reset,
@@ -80,6 +80,6 @@ export async function authenticate(db: Queryable, key: string): Promise<{ user: 
   if (!row) return null;
   return {
     token: { id: row.id, user_id: row.user_id, name: row.name, key_prefix: row.key_prefix, enabled: row.enabled, created_at: row.created_at, created_by: row.created_by },
-    user: { id: row.user_id, username: row.username, name: row.user_name, email: row.email, role: row.role, enabled: row.user_enabled, created_at: row.user_created_at },
+    user: { id: row.user_id, username: row.username, name: row.user_name, email: row.email, role: row.role, enabled: row.user_enabled, created_at: row.user_created_at, created_by: row.user_created_by },
   };
 }

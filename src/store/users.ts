@@ -16,6 +16,8 @@ export interface User {
   /** False: none of the user's tokens authenticates (store/tokens.ts authenticate), and none can be made. */
   enabled: boolean;
   created_at: string;
+  /** The admin who created the user through the API; null for the first admin and for users the CLI made. */
+  created_by: string | null;
 }
 
 export interface NewUser {
@@ -23,15 +25,16 @@ export interface NewUser {
   name?: string;
   email?: string | null;
   role?: Role;
+  created_by?: string | null;
 }
 
-const COLUMNS = (db: Queryable) => db`id, username, name, email, role, enabled, created_at`;
+const COLUMNS = (db: Queryable) => db`id, username, name, email, role, enabled, created_at, created_by`;
 
 export async function createUser(db: Queryable, user: NewUser): Promise<User> {
   return translating(async () => {
     const [row] = await db<User[]>`
-      INSERT INTO users (username, name, email, role)
-      VALUES (${user.username}, ${user.name ?? ""}, ${user.email ?? null}, ${user.role ?? "member"})
+      INSERT INTO users (username, name, email, role, created_by)
+      VALUES (${user.username}, ${user.name ?? ""}, ${user.email ?? null}, ${user.role ?? "member"}, ${user.created_by ?? null})
       RETURNING ${COLUMNS(db)}`;
     return row;
   });

@@ -13,6 +13,7 @@ const userSchema = z.object({
   role: z.enum(ROLES),
   enabled: z.boolean().describe("False: none of the user's tokens authenticates, and none can be made for them"),
   created_at: timestamp,
+  created_by: z.uuid().nullable().describe("The admin who created the user; null for the first admin and for users made with the CLI"),
 });
 
 const role = z.enum(ROLES, { error: `must be one of ${ROLES.join(", ")}` });
@@ -47,7 +48,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
       body: z.strictObject({ username: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, "must be 1-64 letters, digits or _ . @ -"), ...userFields }),
       response: { 201: userSchema, 400: errorBody, 409: errorBody },
     },
-  }, async (request, reply) => reply.code(201).send(await createUser(app.db.sql, request.body)));
+  }, async (request, reply) => reply.code(201).send(await createUser(app.db.sql, { ...request.body, created_by: request.user?.id ?? null })));
 
   app.patch("/users/:id", {
     config: { role: "admin" },
