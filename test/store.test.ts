@@ -374,10 +374,18 @@ describe("datasets and recordings", () => {
     await symlink("../b", join(dir, "b", "deep", "up")); // a directory already walked
     await symlink("a.wav", join(dir, "alias.wav")); // a file listed by its own path
     await symlink("deep", join(dir, "b", "via")); // b/via/x.wav is b/deep/x.wav
-    expect(await listAudioFiles(dir)).toEqual({ paths: ["a.wav", "b/deep/x.wav"], undecodable: [] });
+    // Links out of the directory are not followed, and say so (they vanished from a scan without a word); so do links to nothing.
+    await symlink(join(FIXTURES, "recordings", "whombat_tests_bats.wav"), join(dir, "out.wav"));
+    await symlink(join(FIXTURES, "recordings"), join(dir, "b", "out-dir"));
+    await symlink(join(FIXTURES, "recordings", "README-whombat-example_data.md"), join(dir, "notes-out.md")); // could hold no recording: not reported
+    await symlink("gone.wav", join(dir, "broken.wav"));
+    const outside = "a symbolic link that leads outside the dataset's directory, which is not followed: move or copy what it points to inside";
+    const skipped = [{ path: "b/out-dir", reason: outside }, { path: "broken.wav", reason: "a symbolic link to nothing" }, { path: "out.wav", reason: outside }];
+    expect(await listAudioFiles(dir)).toEqual({ paths: ["a.wav", "b/deep/x.wav"], skipped });
     const dataset = await createDataset(sql, { name: "looped", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
     const result = await importDataset(sql, dataset.id, userId);
     expect(result.registered.map((r) => r.path)).toEqual(["a.wav", "b/deep/x.wav"]);
+    expect(result.failed).toEqual(skipped.map(({ path, reason }) => ({ path, error: reason })));
     // A file registered by hand under another name or path is there, not missing.
     await copyFile(join(dir, "a.wav"), join(dir, "c.dat"));
     await insertRecording(sql, { dataset_id: dataset.id, path: "c.dat", ...(await probeFile(join(dir, "c.dat"))), created_by: userId });
@@ -397,9 +405,9 @@ describe("datasets and recordings", () => {
     writeFileSync(raw("\xe9t\xe9.wav"), readFileSync(join(dir, "ok.wav")));
     writeFileSync(raw("notes \xe9.txt"), "not audio: not reported");
     writeFileSync(raw(".caf\xe9.wav"), "hidden: not reported");
-    expect(await listAudioFiles(dir)).toEqual({ paths: ["ok.wav"], undecodable: ["\\xe9t\\xe9.wav", "caf\\xe9"] });
-    const dataset = await createDataset(sql, { name: "latin1", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
     const reason = "its name is not valid UTF-8, so no path can name it (nor can the database store it): rename it, e.g. with `convmv -f latin1 -t utf8`";
+    expect(await listAudioFiles(dir)).toEqual({ paths: ["ok.wav"], skipped: [{ path: "\\xe9t\\xe9.wav", reason }, { path: "caf\\xe9", reason }] });
+    const dataset = await createDataset(sql, { name: "latin1", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
     expect((await scanDataset(sql, dataset.id)).skipped).toEqual([{ path: "\\xe9t\\xe9.wav", reason }, { path: "caf\\xe9", reason }]);
     const result = await importDataset(sql, dataset.id, userId);
     expect(result.registered.map((r) => r.path)).toEqual(["ok.wav"]);
@@ -412,7 +420,7 @@ describe("datasets and recordings", () => {
     await writeSineWav(join(dir, "a.wav"), 8000, 0.1);
     writeFileSync(join(dir, "._a.wav"), "AppleDouble metadata, not audio");
     await writeSineWav(join(dir, ".Trashes", "501", "old.wav"), 8000, 0.1);
-    expect(await listAudioFiles(dir)).toEqual({ paths: ["a.wav"], undecodable: [] });
+    expect(await listAudioFiles(dir)).toEqual({ paths: ["a.wav"], skipped: [] });
     const dataset = await createDataset(sql, { name: "macos", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
     const result = await importDataset(sql, dataset.id, userId);
     expect([result.registered.map((r) => r.path), result.failed]).toEqual([["a.wav"], []]);

@@ -149,9 +149,19 @@ export interface ScanResult {
   dataset_id: string;
   files: ScanFile[];
   counts: Record<ScanStatus, number>;
-  /** Entries that may hold recordings but cannot be read (readDirectory's `undecodable`), paths with \xNN escapes. */
-  skipped: { path: string; reason: string }[];
+  /** Entries that may hold recordings but are not read (listAudioFiles), paths with \xNN escapes. */
+  skipped: SkippedEntry[];
 }
+
+/** An entry a scan does not read, and why. */
+export interface SkippedEntry {
+  path: string;
+  reason: string;
+}
+
+/** Why a symbolic link in a dataset is not followed (SPEC §10), for the reports that list it. */
+const LINK_OUTSIDE = "a symbolic link that leads outside the dataset's directory, which is not followed: move or copy what it points to inside";
+const LINK_BROKEN = "a symbolic link to nothing";
 
 /**
  * Audio files below `dir` as '/'-separated paths relative to it, sorted, each file once. Symlinks
@@ -159,13 +169,15 @@ export interface ScanResult {
  * themselves: a file or directory reached both ways is listed by its own path, one reached only
  * through links by the first link's (in name order), and a link back to a directory already
  * walked (`loop -> .`) leads nowhere new — such loops listed a.wav, loop/a.wav, loop/loop/a.wav …
- * down to the depth limit, and two of them made the walk exponential.
+ * down to the depth limit, and two of them made the walk exponential. `skipped` names what might
+ * hold recordings but is not read: names that are not UTF-8 (readDirectory's `undecodable`) and
+ * links leading outside `dir` — such a link had vanished from a scan without a word.
  */
-export async function listAudioFiles(dir: string): Promise<{ paths: string[]; undecodable: string[] }> {
+export async function listAudioFiles(dir: string): Promise<{ paths: string[]; skipped: SkippedEntry[] }> {
   const found = new Map<string, string>(); // real path → listed path
   const walked = new Set<string>(); // real paths of the directories walked
   const links: { path: string; target: string; depth: number }[] = [];
-  const undecodable = new Set<string>();
+  const skipped = new Map<string, string>(); // listed path → reason
   const listed = (path: string) => relative(dir, path).split(sep).join("/");
   const add = (real: string, path: string) => {
     if (found.has(real)) return;
@@ -177,12 +189,13 @@ export async function listAudioFiles(dir: string): Promise<{ paths: string[]; un
     walked.add(real);
     const { entries, undecodable: unnamed } = await readDirectory(abs);
     // Only the names that could hold recordings: a directory, a link, an audio file.
-    for (const entry of unnamed) if (entry.isDirectory || entry.isSymbolicLink || isAudioName(entry.name)) undecodable.add(listed(join(abs, entry.name)));
+    for (const entry of unnamed) if (entry.isDirectory || entry.isSymbolicLink || isAudioName(entry.name)) skipped.set(listed(join(abs, entry.name)), UNDECODABLE_NAME);
     for (const entry of entries) {
       const child = join(abs, entry.name), childReal = join(real, entry.name);
       if (entry.isSymbolicLink) {
         const target = await realpath(child).catch(() => null);
         if (target && isInside(dir, target)) links.push({ path: child, target, depth: depth + 1 });
+        else if (isAudioName(entry.name) || (target && (await stat(target).catch(() => null))?.isDirectory())) skipped.set(listed(child), target ? LINK_OUTSIDE : LINK_BROKEN);
       } else if (entry.isDirectory) await walk(child, childReal, depth + 1);
       else if (entry.isFile && isAudioName(entry.name)) add(childReal, child);
     }
@@ -195,7 +208,8 @@ export async function listAudioFiles(dir: string): Promise<{ paths: string[]; un
     if (info?.isDirectory()) await walk(path, target, depth);
     else if (info?.isFile() && isAudioName(path)) add(target, path);
   }
-  return { paths: [...found.values()].sort(), undecodable: [...undecodable].sort() };
+  const byPath = (a: SkippedEntry, b: SkippedEntry) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  return { paths: [...found.values()].sort(), skipped: [...skipped].map(([path, reason]) => ({ path, reason })).sort(byPath) };
 }
 
 /**
@@ -246,7 +260,7 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const counts = { registered: 0, missing: 0, unregistered: 0 };
   for (const f of files) counts[f.status]++;
-  return { dataset_id: id, files, counts, skipped: listing.undecodable.map((path) => ({ path, reason: UNDECODABLE_NAME })) };
+  return { dataset_id: id, files, counts, skipped: listing.skipped };
 }
 
 /** A scan's word on a registered file whose size or time moved (statChange), or null. */

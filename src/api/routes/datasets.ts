@@ -41,7 +41,7 @@ const scanSchema = z.object({
   files: z.array(scanFileSchema),
   counts: z.object({ registered: z.number().int(), missing: z.number().int(), unregistered: z.number().int() }),
   skipped: z.array(z.object({ path: z.string().describe("Relative path, bytes that are not UTF-8 as \\xNN"), reason: z.string() }))
-    .describe("Entries that may hold recordings but cannot be read: names that are not valid UTF-8"),
+    .describe("Entries that may hold recordings but are not read: names that are not valid UTF-8, symbolic links that lead outside the dataset's directory (not followed) or to nothing"),
 });
 
 const importSchema = z.object({
