@@ -124,7 +124,11 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     const shown = JSON.parse((await sonotile(["jobs", "show", job.id, "--json"], env)).stdout);
     expect(shown.job).toMatchObject({ status: "completed", result: "success", progress_done: 2 });
     expect(shown.metrics.map((m: { key: string }) => m.key).sort()).toEqual(["audio_seconds_per_second", "items_done", "items_errored", "items_failed"]);
-    expect(shown.artifacts).toMatchObject([{ name: "features.csv", media_type: "text/csv", url: `/v1/artifacts/${shown.artifacts[0].id}/file` }]);
+    // The table, and the matrix of its scalar features (no log_mel asked: no log_mel.npy).
+    expect(shown.artifacts).toMatchObject([
+      { name: "features.csv", media_type: "text/csv", url: `/v1/artifacts/${shown.artifacts[0].id}/file` },
+      { name: "features.npy", media_type: "application/octet-stream", url: `/v1/artifacts/${shown.artifacts[1].id}/file`, description: "float32 [2, 2] (NumPy .npy): row i is the target of features.csv's row i (its recording_id); columns rms_dbfs, peak_frequency_hz" },
+    ]);
     expect(shown.failed_items).toEqual([]);
     const failed = await sonotile(["jobs", "show", failing.id], env);
     // Naming the worker that found it missing.
@@ -144,10 +148,13 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     expect(list.stdout).toMatch(new RegExp(`^${job.id}\\s+completed\\s+success\\s+2/2\\s+extract_features`, "m"));
     const abort = await sonotile(["jobs", "abort", job.id], env);
     expect(abort).toMatchObject({ code: 2, stderr: expect.stringMatching(/cannot abort job .*: it is completed/) });
-    // Expired, the job's artifact is still shown — as expired — though listings now leave it out by default.
-    await t.db.sql`UPDATE artifacts SET expire_at = '2026-01-01T00:00:00Z' WHERE id = ${shown.artifacts[0].id}`;
-    const expired = (await sonotile(["jobs", "show", job.id], env)).stdout.split("\n").filter((line) => line.startsWith("artifact "));
-    expect(expired).toEqual([`artifact ${shown.artifacts[0].id}  features.csv  sha256 ${shown.artifacts[0].file_sha256}  ${shown.artifacts[0].size} bytes  expired 2026-01-01T00:00:00.000Z  GET ${shown.artifacts[0].url}`]);
+    // Expired, the job's artifacts are still shown — as expired, each with what it holds — though listings now leave them out by default.
+    await t.db.sql`UPDATE artifacts SET expire_at = '2026-01-01T00:00:00Z' WHERE job_id = ${job.id}`;
+    const lines = (await sonotile(["jobs", "show", job.id], env)).stdout.split("\n");
+    const expired = lines.slice(lines.findIndex((line) => line.startsWith("artifact ")), -1);
+    expect(expired).toEqual(shown.artifacts.flatMap((a: { id: string; name: string; file_sha256: string; size: number; url: string; description: string }) => [
+      `artifact ${a.id}  ${a.name}  sha256 ${a.file_sha256}  ${a.size} bytes  expired 2026-01-01T00:00:00.000Z  GET ${a.url}`, `  ${a.description}`,
+    ]));
   }, 60_000);
 
   it.skipIf(!REAL_PG_URL)("retry names on stderr the targets it left out, archived or deleted since", async () => {

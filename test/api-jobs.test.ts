@@ -77,6 +77,9 @@ describe("POST /v1/jobs extract_features", () => {
     expect(variant.required).toEqual(["task", "data"]);
     const data = variant.properties.data;
     expect(Object.keys(data.properties)).toEqual(["targets", "features", "params", "band", "expiration_delay"]);
+    // A job's answer names its artifacts, each with what it holds.
+    const shown = doc.paths["/v1/jobs/{id}"].get.responses["200"].content["application/json"].schema;
+    expect(shown.properties.artifacts.items.properties).toMatchObject({ name: { type: "string" }, description: { type: "string", nullable: true }, url: { type: "string" } });
     expect(data.required).toEqual(["targets"]);
     expect(data.properties.targets.anyOf.map((t: { required: string[] }) => t.required)).toEqual([["dataset_id"], ["recording_ids"], ["clip_ids"]]);
     expect(data.properties.features.items.enum).toContain("spectral_centroid_hz");
@@ -168,7 +171,11 @@ describe("POST /v1/jobs extract_features", () => {
     expect(over.statusCode).toBe(400);
     expect(over.json().fields.map((f: { field: string }) => f.field)).toEqual(["data"]);
     const artifacts = (await app.inject({ url: `/v1/artifacts?job_id=${job.id}` })).json();
-    expect(artifacts.items).toMatchObject([{ name: "features.csv", media_type: "text/csv", job_id: job.id, run_id: job.run_id }]);
+    expect(artifacts.items).toMatchObject(["features.csv", "features.npy", "log_mel.npy"].map((name) => ({ name, job_id: job.id, run_id: job.run_id })));
+    // The job names them too, each with the URL of its file and what it holds.
+    const shown = (await app.inject({ url: `/v1/jobs/${job.id}` })).json();
+    expect(shown.artifacts).toEqual(artifacts.items.map((a: { id: string }) => ({ ...a, url: `/v1/artifacts/${a.id}/file` })));
+    expect(shown.artifacts[2].description).toBe(`float32 [${fx.clipIds.length}, 64] (NumPy .npy): the mean log-mel vectors, dB (features.csv's mel_00 … mel_63); row i is the target of features.csv's row i (its clip_id)`);
     // The stored mel vector reads back over HTTP, the same 64 float32 as the table's mel columns.
     const [header, ...rows] = (await app.inject({ url: `/v1/artifacts/${artifacts.items[0].id}/file` })).rawPayload.toString("utf8").trimEnd().split("\n").map((l) => l.split(","));
     const row = rows.find((r) => r[header.indexOf("clip_id")] === fx.clipIds[0])!;
@@ -181,6 +188,11 @@ describe("POST /v1/jobs extract_features", () => {
     const bytes = Buffer.from(stored.data, "base64");
     expect(Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4))).toEqual(mel);
     expect(mel).toHaveLength(64);
+    // log_mel.npy downloads from the other instance; its row of that clip (the CSV's row) holds the same 64 float32.
+    const npy = await other.inject({ url: shown.artifacts[2].url });
+    expect(npy.headers).toMatchObject({ "content-type": "application/octet-stream", "content-disposition": "attachment; filename=\"log_mel.npy\"; filename*=UTF-8''log_mel.npy" });
+    const melRow = rows.indexOf(row);
+    expect(npy.rawPayload.subarray(128 + melRow * 256, 128 + (melRow + 1) * 256)).toEqual(bytes);
     expect((await app.inject({ url: `/v1/clips/${fx.clipIds[0]}/features/rms_dbfs` })).json()).toMatchObject({ name: "rms_dbfs", value: clip.features.find((f: { name: string }) => f.name === "rms_dbfs").value, data: null });
     expect((await app.inject({ url: `/v1/clips/${fx.clipIds[0]}/features/loudness` })).json().message).toBe(`feature loudness of clip ${fx.clipIds[0]} not found`);
     expect((await app.inject({ url: `/v1/recordings/${fx.recordings["tone1k.wav"]}/features/log_mel` })).statusCode).toBe(404); // the job's targets were clips

@@ -12,7 +12,7 @@ import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PgBoss } from "pg-boss";
 import { fileMd5 } from "../src/audio/index.js";
-import { featuresOfFile } from "../src/features/features.js";
+import { SCALAR_FEATURES, featuresOfFile } from "../src/features/features.js";
 import { ITEM_EXPIRE_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, abortExtractJob, openQueue, submitExtractJob } from "../src/jobs/queue.js";
 import { MAX_ITEM_DELIVERIES, startWorker, type ExtractWorker } from "../src/jobs/worker.js";
 import { CLEANUP_GRACE_SECONDS, listArtifacts, cleanupExpired, readFileContents } from "../src/store/artifacts.js";
@@ -187,6 +187,66 @@ describe("extract_features jobs", () => {
     // Expired a minute ago and the grace period before (as of the clock given): cleanup removes the artifact and its file row.
     const cleaned = await cleanupExpired(t.db.sql, new Date(Date.now() + (120 + CLEANUP_GRACE_SECONDS) * 1000));
     expect(cleaned.artifacts).toContain(artifact.id);
+  }, 60_000);
+
+  it("store the scalar features and the log-mel vectors as float32 .npy matrices whose row i is the CSV's row i, equal to the stored values", async () => {
+    const missing = await missingRecording(t.db.sql, fx, "npy-missing.wav");
+    const [tone1k, tone3k] = [fx.recordings["tone1k.wav"], fx.recordings["tone3k.wav"]];
+    // Item order (not path order), the failed item between the two done.
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [tone3k, missing, tone1k] }, expiration_delay: 600 }, created_by: null });
+    try {
+      expect(await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"))).toMatchObject({ result: "failure", progress_done: 3 });
+    } finally {
+      await deleteRecording(t.db.sql, missing); // the other tests' jobs of the dataset do not meet it
+    }
+    const artifacts = (await listArtifacts(t.db.sql, { limit: 10, offset: 0, state: "active", job_id: job.id })).items;
+    expect(artifacts.map((a) => [a.name, a.media_type, a.expiration_delay])).toEqual([
+      ["features.csv", "text/csv", 600], ["features.npy", "application/octet-stream", 600], ["log_mel.npy", "application/octet-stream", 600],
+    ]);
+    // They expire together, as the CSV does.
+    expect(new Set(artifacts.map((a) => a.expire_at)).size).toBe(1);
+    const [csv, scalars, mel] = await Promise.all(artifacts.map(async (a) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of readFileContents(t.db.sql, a.file_sha256, a.size)) chunks.push(chunk);
+      return Buffer.concat(chunks);
+    }));
+    const [header, ...lines] = csv.toString("utf8").trimEnd().split("\n").map((l) => l.split(","));
+    // The failed item has no row in any of them; the done ones keep item order.
+    expect(lines.map((l) => l[header.indexOf("recording_id")])).toEqual([tone3k, tone1k]);
+    const scalarNames = [...SCALAR_FEATURES];
+    expect(header.slice(2, 2 + scalarNames.length)).toEqual(scalarNames);
+    // The header numpy.save (numpy 1.24.2) writes for these shapes, byte for byte: `numpy.load` reads them.
+    const numpyHeader = (shape: string) => `\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (${shape}), }`.padEnd(127, " ") + "\n";
+    expect(scalars.subarray(0, 128).toString("latin1")).toBe(numpyHeader("2, 13"));
+    expect(mel.subarray(0, 128).toString("latin1")).toBe(numpyHeader("2, 64"));
+    expect([scalars.length, mel.length]).toEqual([128 + 2 * 13 * 4, 128 + 2 * 64 * 4]);
+    const matrix = (bytes: Buffer, width: number) => {
+      const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 128, bytes.byteOffset + bytes.length));
+      return [0, 1].map((row) => Array.from(data.subarray(row * width, (row + 1) * width)));
+    };
+    // Each row: the database's values of the CSV row's recording, written by this job's run (float64 scalars as float32).
+    const stored = async (recordingId: string) => {
+      const rows = await t.db.sql<{ name: string; value: number | null; data: Buffer | null }[]>`
+        SELECT f.name, v.value, v.data FROM recording_features v JOIN feature_names f ON f.id = v.feature_name_id
+        WHERE v.recording_id = ${recordingId} AND v.run_id = ${job.run_id}`;
+      const byName = new Map(rows.map((r) => [r.name, r]));
+      const melBytes = byName.get("log_mel")!.data!;
+      return { scalars: scalarNames.map((n) => Math.fround(byName.get(n)!.value!)), mel: Array.from(new Float32Array(melBytes.buffer.slice(melBytes.byteOffset, melBytes.byteOffset + melBytes.byteLength))) };
+    };
+    const expected = [await stored(tone3k), await stored(tone1k)];
+    expect(matrix(scalars, 13)).toEqual(expected.map((e) => e.scalars));
+    expect(matrix(mel, 64)).toEqual(expected.map((e) => e.mel));
+    expect(expected[1].scalars[0]).toBeCloseTo(2, 6); // duration_s of the 2 s tone: the rows are not swapped
+    // Each artifact says what its rows and columns are.
+    expect(artifacts[0].description).toBe("Feature table, one row per item done, in item order (items that failed or were skipped have none: GET /v1/jobs/{id}/items lists them): recording_id, path, then the features (float64; mel_00 … mel_63 float32)");
+    expect(artifacts[1].description).toBe(`float32 [2, 13] (NumPy .npy): row i is the target of features.csv's row i (its recording_id); columns ${scalarNames.join(", ")}`);
+    expect(artifacts[2].description).toBe("float32 [2, 64] (NumPy .npy): the mean log-mel vectors, dB (features.csv's mel_00 … mel_63); row i is the target of features.csv's row i (its recording_id)");
+    // A job without log_mel has no log_mel.npy; one of log_mel alone no features.npy.
+    const melOnly = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [tone1k] }, features: ["log_mel"] }, created_by: null });
+    await abortExtractJob(t.db.sql, melOnly.id);
+    expect((await listArtifacts(t.db.sql, { limit: 10, offset: 0, state: "active", job_id: melOnly.id })).items.map((a) => [a.name, a.size])).toEqual([
+      ["features.csv", "recording_id,path,".length + 64 * "mel_00,".length], ["log_mel.npy", 128],
+    ]);
   }, 60_000);
 
   it("submission refuses unknown targets by field", async () => {
@@ -450,9 +510,9 @@ describe("extract_features jobs", () => {
       beforeRun.delete("b-held.wav");
     }
     expect((await listJobItems(t.db.sql, job.id, { limit: 10, offset: 0 })).items.map((i) => [i.recording_path, i.status])).toEqual([["a-done.wav", "done"], ["b-held.wav", "skipped"]]);
-    const [artifact, ...others] = (await listArtifacts(t.db.sql, { limit: 10, offset: 0, state: "active", job_id: job.id })).items;
-    expect(others).toEqual([]);
+    const [artifact, matrix] = (await listArtifacts(t.db.sql, { limit: 10, offset: 0, state: "active", job_id: job.id })).items;
     expect(artifact).toMatchObject({ name: "features.csv", expiration_delay: 60 });
+    expect(matrix).toMatchObject({ name: "features.npy", expiration_delay: 60, size: 128 + 4 }); // [1, 1]: the item done
     const chunks: Buffer[] = [];
     for await (const chunk of readFileContents(t.db.sql, artifact.file_sha256, artifact.size)) chunks.push(chunk);
     const rms = await featureValue("recording_features", ds.recordings["a-done.wav"], "rms_dbfs", job.run_id!);
@@ -464,8 +524,8 @@ describe("extract_features jobs", () => {
     // A job aborted before it started keeps a table of its columns alone.
     const early = await submitExtractJob(t.db.sql, boss, { data: { targets: { dataset_id: ds.id }, features: ["rms_dbfs"] }, created_by: null });
     await abortExtractJob(t.db.sql, early.id);
-    const [empty] = (await listArtifacts(t.db.sql, { limit: 10, offset: 0, state: "active", job_id: early.id })).items;
-    expect(empty).toMatchObject({ name: "features.csv", size: "recording_id,path,rms_dbfs\n".length });
+    const empty = (await listArtifacts(t.db.sql, { limit: 10, offset: 0, state: "active", job_id: early.id })).items;
+    expect(empty).toMatchObject([{ name: "features.csv", size: "recording_id,path,rms_dbfs\n".length }, { name: "features.npy", size: 128, description: expect.stringMatching(/^float32 \[0, 1\]/) }]);
     expect(Object.fromEntries((await listMetrics(t.db.sql, early.id, { limit: 10, offset: 0 })).items.map((m) => [m.key, m.value]))).toEqual({ audio_seconds_per_second: 0, items_done: 0, items_failed: 0, items_errored: 0 });
   }, 60_000);
 

@@ -49,6 +49,11 @@ function keyColumns({ stored, clips }: TableTargets): KeyColumn[] {
   ];
 }
 
+/** The names of the leading columns of a table of these targets, in order (`clip_id`, `recording_id`, `path`, …). */
+export function keyColumnNames(targets: TableTargets): string[] {
+  return keyColumns(targets).map((c) => c.name);
+}
+
 /** A key column's value in row `r`. */
 const keyValue = (c: KeyColumn, r: FeatureTableRow): string | number => ("text" in c ? c.text(r) : c.number(r));
 
@@ -78,15 +83,25 @@ export function featureTableCsv(rows: readonly FeatureTableRow[], features: read
 export function featureTableNpy(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets): { npy: Uint8Array; sidecar: string } {
   const keys = keyColumns(targets);
   const columns = featureColumns(features);
-  const data = new Float32Array(rows.length * columns.length);
-  rows.forEach((r, i) => data.set(featureRow(r.values, features), i * columns.length));
   const sidecar = {
     shape: [rows.length, columns.length],
     dtype: "float32",
     columns,
     rows: rows.map((r) => Object.fromEntries(keys.map((c) => [c.name, keyValue(c, r)]))),
   };
-  return { npy: encodeNpy(data, [rows.length, columns.length]), sidecar: JSON.stringify(sidecar, null, 1) + "\n" };
+  return { npy: featureMatrixNpy(rows, features), sidecar: JSON.stringify(sidecar, null, 1) + "\n" };
+}
+
+/**
+ * The values of `features` as a float32 `.npy` matrix [rows, featureColumns(features)], row i
+ * being rows[i], without the keys: what names the rows travels beside it (featureTableNpy's
+ * sidecar; a job's features.csv, whose rows are in the same order).
+ */
+export function featureMatrixNpy(rows: readonly FeatureTableRow[], features: readonly FeatureName[]): Uint8Array {
+  const width = featureColumns(features).length;
+  const data = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => data.set(featureRow(r.values, features), i * width));
+  return encodeNpy(data, [rows.length, width]);
 }
 
 /** Parquet (hyparquet-writer, snappy): ids and `path` as string columns, the rest float64 (mel float32). */

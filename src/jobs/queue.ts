@@ -74,7 +74,7 @@ export const extractFeaturesData = z.strictObject({
     .optional()
     .describe("Spectral features of the band [low_freq, high_freq] Hz only (as `sonotile extract --clip-low-freq/--clip-high-freq`), e.g. a box drawn around a call; default the whole spectrum. A low_freq at or above every target's Nyquist frequency is refused at submission; above some targets', their items fail"),
   expiration_delay: z.number().positive("must be > 0").max(10 * 365 * 24 * 3600, "must be <= 315360000 (10 years)").optional()
-    .describe("Seconds the feature-table artifact is kept; default 30 days"),
+    .describe("Seconds the job's artifacts (features.csv, features.npy, log_mel.npy) are kept; default 30 days"),
 });
 export type ExtractFeaturesData = z.output<typeof extractFeaturesData>;
 

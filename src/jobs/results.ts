@@ -1,18 +1,31 @@
 /**
  * What an `extract_features` job leaves when it ends — completed by the worker that settles its
  * last item (worker.ts), or aborted (queue.ts abortExtractJob) — so that the work done is kept
- * either way: the feature table of the items done as its `features.csv` artifact (its bytes in
- * the database, where every server can serve them), and its metrics.
+ * either way: the feature table of the items done as its artifacts (their bytes in the database,
+ * where every server can serve them; jobOutputs), and its metrics.
  */
-import type { FeatureName, FeatureValues } from "../features/features.js";
-import { featureTableCsv, type FeatureTableRow } from "../features/table.js";
-import { createArtifact, storeFile } from "../store/artifacts.js";
+import { MEL_FEATURE, featureColumns, type FeatureName, type FeatureValues } from "../features/features.js";
+import { featureMatrixNpy, featureTableCsv, keyColumnNames, type FeatureTableRow } from "../features/table.js";
+import { createArtifact, listArtifacts, storeFile, type Artifact } from "../store/artifacts.js";
 import type { Queryable } from "../store/db.js";
 import { putMetric, RESULT_METRICS, type Job } from "../store/jobs.js";
 import type { ItemTarget } from "./queue.js";
 
 /** Default artifact lifetime (seconds) when the job does not give `expiration_delay`: 30 days. */
 export const DEFAULT_EXPIRATION_DELAY_S = 30 * 24 * 3600;
+
+/** Where the API serves an artifact's file (GET /v1/artifacts/{id}/file), relative to the server's address. */
+export const artifactFileUrl = (artifactId: string) => `/v1/artifacts/${artifactId}/file`;
+
+/**
+ * What job `jobId` stored when it ended (none while it runs), by name, each with the URL of its
+ * file: the active ones, expired ones too (`expired` says so) — everything it made that is still
+ * stored — as `sonotile jobs show` and GET /v1/jobs/{id} name them.
+ */
+export async function jobArtifacts(db: Queryable, jobId: string): Promise<(Artifact & { url: string })[]> {
+  const { items } = await listArtifacts(db, { limit: 1000, offset: 0, state: "active", expiry: "all", job_id: jobId });
+  return items.map((a) => ({ ...a, url: artifactFileUrl(a.id) }));
+}
 
 /** An item's values as `job_items.result` keeps them (JSON: the mel vector as numbers). */
 export type StoredValues = Omit<FeatureValues, "log_mel"> & { log_mel: number[] };
@@ -32,9 +45,51 @@ export function endedItems(db: Queryable, jobId: string): Promise<EndedItem[]> {
   return db<EndedItem[]>`SELECT item, target, status, seconds, result, error FROM job_items WHERE job_id = ${jobId} ORDER BY item`;
 }
 
+/** A file an ended job stores as an artifact. */
+export interface JobOutput {
+  name: string;
+  mediaType: string;
+  /** What it holds, in words: the artifact's `description`. */
+  description: string;
+  bytes: Uint8Array;
+}
+
 /**
- * Stores, in `db` (the transaction that ends the job), the `features.csv` artifact of the items
- * done among `items` (its columns alone when none is), kept `expirationDelay` seconds (default
+ * The files of an ended job's feature table, one row per item done (`rows`, in item order):
+ * - `features.csv`: every feature of the job, the rows named by their key columns (table.ts);
+ * - `features.npy`: the scalar features among `features`, float32 [rows, scalars], when any;
+ * - `log_mel.npy`: the mel vectors, float32 [rows, 64], when the job computes `log_mel`.
+ * The matrices carry no names: row i is the target of the CSV's row i, their columns the CSV's
+ * (in its order), as their descriptions say. Items that failed or were skipped have no row in
+ * any of them — a row of NaN would be a target whose values read as computed — so the three stay
+ * aligned, and the job's items (GET /v1/jobs/{id}/items) name the ones left out.
+ */
+export function jobOutputs(rows: readonly FeatureTableRow[], features: readonly FeatureName[], clips: boolean): JobOutput[] {
+  const targets = { stored: true, clips };
+  const keys = keyColumnNames(targets);
+  const rowsAre = `one row per item done, in item order (items that failed or were skipped have none: GET /v1/jobs/{id}/items lists them)`;
+  const sameRows = `row i is the target of features.csv's row i (its ${keys[0]})`;
+  const scalars = features.filter((f) => f !== MEL_FEATURE);
+  const mel = features.includes(MEL_FEATURE);
+  return [
+    {
+      name: "features.csv", mediaType: "text/csv", bytes: new TextEncoder().encode(featureTableCsv(rows, features, targets)),
+      description: `Feature table, ${rowsAre}: ${keys.join(", ")}, then the features (float64${mel ? "; mel_00 … mel_63 float32" : ""})`,
+    },
+    ...(scalars.length ? [{
+      name: "features.npy", mediaType: "application/octet-stream", bytes: featureMatrixNpy(rows, scalars),
+      description: `float32 [${rows.length}, ${scalars.length}] (NumPy .npy): ${sameRows}; columns ${scalars.join(", ")}`,
+    }] : []),
+    ...(mel ? [{
+      name: "log_mel.npy", mediaType: "application/octet-stream", bytes: featureMatrixNpy(rows, [MEL_FEATURE]),
+      description: `float32 [${rows.length}, ${featureColumns([MEL_FEATURE]).length}] (NumPy .npy): the mean log-mel vectors, dB (features.csv's mel_00 … mel_63); ${sameRows}`,
+    }] : []),
+  ];
+}
+
+/**
+ * Stores, in `db` (the transaction that ends the job), the artifacts of the items done among
+ * `items` (jobOutputs; their columns alone when none is), kept `expirationDelay` seconds (default
  * DEFAULT_EXPIRATION_DELAY_S), and the metrics `items_done`, `items_failed`, `items_errored` and
  * `audio_seconds_per_second` (since the job started). `features`: the table's, in order; `clips`:
  * whether the job's targets are clips (the table's leading columns).
@@ -47,11 +102,13 @@ export async function storeJobResults(db: Queryable, job: Job, r: { items: Ended
     clip: i.target.kind === "clip" ? { id: i.target.id, start: i.target.start!, end: i.target.end! } : undefined,
     values: { ...i.result!, log_mel: Float32Array.from(i.result!.log_mel) },
   }));
-  const file = await storeFile(db, new TextEncoder().encode(featureTableCsv(rows, r.features, { stored: true, clips: r.clips })), "text/csv");
-  await createArtifact(db, {
-    job_id: job.id, name: "features.csv", file_sha256: file.sha256,
-    expiration_delay: r.expirationDelay ?? DEFAULT_EXPIRATION_DELAY_S, created_by: job.created_by, run_id: job.run_id,
-  });
+  for (const output of jobOutputs(rows, r.features, r.clips)) {
+    const file = await storeFile(db, output.bytes, output.mediaType);
+    await createArtifact(db, {
+      job_id: job.id, name: output.name, description: output.description, file_sha256: file.sha256,
+      expiration_delay: r.expirationDelay ?? DEFAULT_EXPIRATION_DELAY_S, created_by: job.created_by, run_id: job.run_id,
+    });
+  }
   const audioSeconds = done.reduce((s, i) => s + (i.seconds ?? 0), 0);
   // A job aborted before it started has done nothing: 0 whatever the time.
   const elapsed = Math.max(1e-3, (Date.now() - Date.parse(job.started_at ?? job.created_at)) / 1000);

@@ -35,6 +35,8 @@ export interface Artifact {
   id: string;
   job_id: string | null;
   name: string;
+  /** What the file holds, in words (a matrix's rows and columns); null when its name says enough, and for artifacts stored before migration 018. */
+  description: string | null;
   file_sha256: string;
   size: number;
   media_type: string;
@@ -93,7 +95,7 @@ function expiredBy(db: Queryable, at: Fragment) {
 }
 
 const SELECT = (db: Queryable) => db`
-  SELECT a.id, a.job_id, a.name, a.file_sha256, f.size::float8 AS size, f.media_type, a.expiration_delay, a.expire_at,
+  SELECT a.id, a.job_id, a.name, a.description, a.file_sha256, f.size::float8 AS size, f.media_type, a.expiration_delay, a.expire_at,
          ${expiredBy(db, db`now()`)} AS expired, a.state, a.state_changed_at, a.created_at, a.created_by, a.run_id
   FROM artifacts a JOIN files f ON f.sha256 = a.file_sha256`;
 
@@ -103,11 +105,11 @@ const SELECT = (db: Queryable) => db`
  * re-checks that row as committed and skips it. A row only locked by the foreign key check would
  * be deleted under the new artifact, and cleanup fail on the foreign key (23503).
  */
-export async function createArtifact(db: Queryable, a: { job_id?: string | null; name: string; file_sha256: string; expiration_delay?: number | null } & Provenance): Promise<Artifact> {
+export async function createArtifact(db: Queryable, a: { job_id?: string | null; name: string; description?: string | null; file_sha256: string; expiration_delay?: number | null } & Provenance): Promise<Artifact> {
   await db`UPDATE files SET released_at = NULL WHERE sha256 = ${a.file_sha256}`;
   const [{ id }] = await translating(() => db`
-    INSERT INTO artifacts (job_id, name, file_sha256, expiration_delay, expire_at, created_by, run_id)
-    VALUES (${a.job_id ?? null}, ${a.name}, ${a.file_sha256}, ${a.expiration_delay ?? null},
+    INSERT INTO artifacts (job_id, name, description, file_sha256, expiration_delay, expire_at, created_by, run_id)
+    VALUES (${a.job_id ?? null}, ${a.name}, ${a.description ?? null}, ${a.file_sha256}, ${a.expiration_delay ?? null},
             now() + make_interval(secs => ${a.expiration_delay ?? null}::float8), ${a.created_by}, ${a.run_id ?? null})
     RETURNING id`);
   return getArtifact(db, id);
@@ -133,7 +135,7 @@ export async function listArtifacts(db: Queryable, q: PageRequest & { state: Sta
   const where = db`${stateCondition(db, q.state)} AND ${expiry} AND (${q.job_id ?? null}::uuid IS NULL OR job_id = ${q.job_id ?? null})`;
   const rows = await translating(() => db<(Artifact & { total_count: number })[]>`
     SELECT *, count(*) OVER () AS total_count FROM (${SELECT(db)}) a WHERE ${where}
-    ORDER BY created_at DESC, id LIMIT ${q.limit} OFFSET ${q.offset}`);
+    ORDER BY created_at DESC, name, id LIMIT ${q.limit} OFFSET ${q.offset}`);
   return toPage(rows, q, () => db`SELECT count(*) AS n FROM artifacts WHERE ${where}`);
 }
 

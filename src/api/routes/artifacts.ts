@@ -14,8 +14,10 @@ import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
 import { bytesResponse, DISPOSITION_HEADER, errorBody, ETAG_HEADER, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, stateQuery, timestamp } from "../schemas.js";
 
-const artifactSchema = z.object({
-  id: z.uuid(), job_id: z.uuid().nullable(), name: z.string(), file_sha256: z.string(), size: z.number().int(), media_type: z.string(),
+export const artifactSchema = z.object({
+  id: z.uuid(), job_id: z.uuid().nullable(), name: z.string(),
+  description: z.string().nullable().describe("What the file holds: for a job's .npy matrices, their shape and dtype, which target each row is (that of features.csv's row of the same index) and the columns. Null for artifacts made before sonotile stored descriptions"),
+  file_sha256: z.string(), size: z.number().int(), media_type: z.string(),
   expiration_delay: z.number().nullable().describe("Seconds after creation it expires"), expire_at: nullableTimestamp,
   expired: z.boolean().describe(`Past expire_at and not archived: its file answers 410, and cleanup deletes it ${CLEANUP_GRACE_SECONDS} s after expire_at. An archived artifact does not expire (archive one to keep it); restored, its expire_at counts again`),
   state: z.enum(STATES), state_changed_at: nullableTimestamp, created_at: timestamp, created_by: z.uuid().nullable(), run_id: z.uuid().nullable(),
@@ -36,7 +38,7 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       summary: "Download an artifact's file", tags, params: idParams,
       description: "The bytes with their media type and length; ETag is the SHA-256 (304 on If-None-Match). 410 once the artifact has expired — an archived one does not (a download already under way is not cut: cleanup deletes an artifact, and its file, only a grace period after it expired) —, 404 once cleanup removed it. A transfer that fails midway ends before Content-Length is reached.",
-      response: { 200: bytesResponse("The file's bytes, as its media type (features.csv: text/csv)", ["text/csv"], { ...ETAG_HEADER, ...DISPOSITION_HEADER }), 304: notModifiedResponse, 404: errorBody, 410: errorBody },
+      response: { 200: bytesResponse("The file's bytes, as its media type (features.csv: text/csv; the .npy matrices, NumPy format 1.0: application/octet-stream)", ["text/csv", "application/octet-stream"], { ...ETAG_HEADER, ...DISPOSITION_HEADER }), 304: notModifiedResponse, 404: errorBody, 410: errorBody },
     },
   }, async (request, reply) => {
     const artifact = await getArtifact(sql, request.params.id);

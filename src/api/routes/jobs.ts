@@ -9,9 +9,11 @@ import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { PgBoss } from "pg-boss";
 import { MAX_JOB_TARGET_IDS, RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue, retryExtractJob, submitExtractJob } from "../../jobs/queue.js";
+import { jobArtifacts } from "../../jobs/results.js";
 import { JOB_ITEM_STATUSES, JOB_RESULTS, JOB_SORTS, JOB_STATUSES, getJob, listJobItems, listJobs, listMetrics, putMetric, RESULT_METRICS, type Metric } from "../../store/jobs.js";
 import { requireRole } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
+import { artifactSchema } from "./artifacts.js";
 import { errorBody, idParams, label, nullableTimestamp, page, pageQuery, sortQuery, text, timestamp } from "../schemas.js";
 
 /** A binary metric's base64 text (7.5 MB of data), and the body that carries it: above the server's general limit. */
@@ -42,6 +44,12 @@ const jobSchema = z.object({
   created_at: timestamp, started_at: nullableTimestamp, completed_at: nullableTimestamp, duration: z.number().nullable(),
   created_by: z.uuid().nullable(), run_id: z.uuid().nullable(),
   retry_of: z.uuid().nullable().describe("The job whose failed, errored or skipped items this one runs again (POST /v1/jobs/{id}/retry)"),
+});
+
+/** One job, as GET /v1/jobs/{id} shows it: with what it stored, so that its outputs are found from it. */
+const jobWithArtifactsSchema = jobSchema.extend({
+  artifacts: z.array(artifactSchema.extend({ url: z.string().describe("Where the file downloads: GET this path of the server") }))
+    .describe("What the job stored when it ended — features.csv, and features.npy and log_mel.npy (float32 matrices whose row i is features.csv's row i) — expired ones too (`expired`); empty until it ends"),
 });
 
 const jobItemSchema = z.object({
@@ -101,7 +109,10 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     return reply.code(201).send(await submitExtractJob(sql, await openedQueue(), { data, priority, created_by: request.user?.id ?? null }));
   });
 
-  app.get("/jobs/:id", { schema: { summary: "Get a job", tags, params: idParams, response: { 200: jobSchema, 404: errorBody } } }, async (request) => getJob(sql, request.params.id));
+  app.get("/jobs/:id", { schema: { summary: "Get a job, with its artifacts", tags, params: idParams, response: { 200: jobWithArtifactsSchema, 404: errorBody } } }, async (request) => {
+    const job = await getJob(sql, request.params.id);
+    return { ...job, artifacts: await jobArtifacts(sql, job.id) };
+  });
 
   /**
    * A job's creator or an admin may change it (abort it, record its metrics); another member's

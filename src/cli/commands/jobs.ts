@@ -6,11 +6,11 @@
 import { openDatabase, type Sql } from "../../store/db.js";
 import { storeConfig } from "../../store/config.js";
 import { getJob, listJobItems, listJobs, listMetrics, JOB_STATUSES, type Job, type JobItem, type JobItemStatus, type JobStatus } from "../../store/jobs.js";
-import { listArtifacts } from "../../store/artifacts.js";
 import { parseParams } from "../../engine/params.js";
 import { parseFeatureList } from "../../features/features.js";
 import { InvalidError } from "../../store/errors.js";
 import { RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue, retryExtractJob, submitExtractJob, type RetriedItemStatus } from "../../jobs/queue.js";
+import { jobArtifacts } from "../../jobs/results.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { flagName, idArgument, numberOption, optionRows, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
@@ -18,16 +18,13 @@ import { ParamsError } from "../../engine/params.js";
 import { findUserByUsername } from "../../store/users.js";
 import { STORE_OPTIONS } from "../store-options.js";
 
-/** Where the API serves an artifact's file (GET /v1/artifacts/{id}/file), relative to the server's address. */
-const artifactFileUrl = (artifactId: string) => `/v1/artifacts/${artifactId}/file`;
-
 const OPTIONS: readonly OptionSpec[] = [
   { name: "dataset", placeholder: "ID", doc: "submit: every recording of the dataset" },
   { name: "recordings", placeholder: "ID,ID…", doc: "submit: these recordings" },
   { name: "clips", placeholder: "ID,ID…", doc: "submit: these clips" },
   { name: "features", placeholder: "NAME,NAME…", doc: "submit: features to compute; default all" },
   { name: "priority", placeholder: "N", doc: "submit, retry: integer in [-1000, 1000]; default 0 (retry: the retried job's)" },
-  { name: "expiration-delay", placeholder: "S", doc: "submit: seconds the feature table is kept; default 30 days" },
+  { name: "expiration-delay", placeholder: "S", doc: "submit: seconds the job's artifacts (features.csv, .npy matrices) are kept; default 30 days" },
   { name: "status", placeholder: "STATUS", doc: `list: only jobs with this status (${JOB_STATUSES.join(", ")}); retry: only items with this one (${RETRIED_ITEM_STATUSES.join(", ")})` },
   { name: "message", placeholder: "TEXT", doc: "abort: why" },
   { name: "json", boolean: true, doc: "print JSON" },
@@ -179,14 +176,16 @@ export const command: Command = {
       } else if (action === "show") {
         const job = await getJob(sql, jobId!);
         const metrics = (await listMetrics(sql, job.id, { limit: 1000, offset: 0 })).items.map((m) => ({ key: m.key, step: m.step, value: m.value }));
-        // Expired ones too, said so: a job's show names everything it made that is still stored.
-        const artifacts = (await listArtifacts(sql, { limit: 1000, offset: 0, state: "active", expiry: "all", job_id: job.id })).items;
+        const artifacts = await jobArtifacts(sql, job.id);
         const failed = await itemsWithStatus(sql, job.id, ["failed", "errored"]);
-        out({ job, metrics, artifacts: artifacts.map((a) => ({ ...a, url: artifactFileUrl(a.id) })), failed_items: failed }, [
+        out({ job, metrics, artifacts, failed_items: failed }, [
           jobLine(job),
           ...(job.message ? [`message: ${job.message}`] : []),
           ...metrics.map((m) => `metric ${m.key}: ${m.value}`),
-          ...artifacts.map((a) => `artifact ${a.id}  ${a.name}  sha256 ${a.file_sha256}  ${a.size} bytes  ${a.expired ? "expired" : "expires"} ${a.expire_at ?? "never"}  GET ${artifactFileUrl(a.id)}`),
+          ...artifacts.flatMap((a) => [
+            `artifact ${a.id}  ${a.name}  sha256 ${a.file_sha256}  ${a.size} bytes  ${a.expired ? "expired" : "expires"} ${a.expire_at ?? "never"}  GET ${a.url}`,
+            ...(a.description ? [`  ${a.description}`] : []),
+          ]),
           ...failed.map(itemLine),
         ].join("\n"));
       } else {
