@@ -238,7 +238,7 @@ describe("extract_features jobs", () => {
     expect(matrix(mel, 64)).toEqual(expected.map((e) => e.mel));
     expect(expected[1].scalars[0]).toBeCloseTo(2, 6); // duration_s of the 2 s tone: the rows are not swapped
     // Each artifact says what its rows and columns are.
-    expect(artifacts[0].description).toBe("Feature table, one row per item done, in item order (items that failed or were skipped have none: GET /v1/jobs/{id}/items lists them): recording_id, path, then the features (float64; mel_00 … mel_63 float32)");
+    expect(artifacts[0].description).toBe(`Feature table, one row per item done, in item order (items that failed or were skipped have none: GET /v1/jobs/${job.id}/items lists them): recording_id, path, then the features (float64; mel_00 … mel_63 float32)`);
     expect(artifacts[1].description).toBe(`float32 [2, 13] (NumPy .npy): row i is the target of features.csv's row i (its recording_id); columns ${scalarNames.join(", ")}`);
     expect(artifacts[2].description).toBe("float32 [2, 64] (NumPy .npy): the mean log-mel vectors, dB (features.csv's mel_00 … mel_63); row i is the target of features.csv's row i (its recording_id)");
     // A job without log_mel has no log_mel.npy; one of log_mel alone no features.npy.

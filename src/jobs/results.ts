@@ -62,12 +62,12 @@ export interface JobOutput {
  * The matrices carry no names: row i is the target of the CSV's row i, their columns the CSV's
  * (in its order), as their descriptions say. Items that failed or were skipped have no row in
  * any of them — a row of NaN would be a target whose values read as computed — so the three stay
- * aligned, and the job's items (GET /v1/jobs/{id}/items) name the ones left out.
+ * aligned, and the job's items (GET /v1/jobs/{id}/items of job `jobId`) name the ones left out.
  */
-export function jobOutputs(rows: readonly FeatureTableRow[], features: readonly FeatureName[], clips: boolean): JobOutput[] {
+export function jobOutputs(jobId: string, rows: readonly FeatureTableRow[], features: readonly FeatureName[], clips: boolean): JobOutput[] {
   const targets = { stored: true, clips };
   const keys = keyColumnNames(targets);
-  const rowsAre = `one row per item done, in item order (items that failed or were skipped have none: GET /v1/jobs/{id}/items lists them)`;
+  const rowsAre = `one row per item done, in item order (items that failed or were skipped have none: GET /v1/jobs/${jobId}/items lists them)`;
   const sameRows = `row i is the target of features.csv's row i (its ${keys[0]})`;
   const scalars = features.filter((f) => f !== MEL_FEATURE);
   const mel = features.includes(MEL_FEATURE);
@@ -102,7 +102,7 @@ export async function storeJobResults(db: Queryable, job: Job, r: { items: Ended
     clip: i.target.kind === "clip" ? { id: i.target.id, start: i.target.start!, end: i.target.end! } : undefined,
     values: { ...i.result!, log_mel: Float32Array.from(i.result!.log_mel) },
   }));
-  for (const output of jobOutputs(rows, r.features, r.clips)) {
+  for (const output of jobOutputs(job.id, rows, r.features, r.clips)) {
     const file = await storeFile(db, output.bytes, output.mediaType);
     await createArtifact(db, {
       job_id: job.id, name: output.name, description: output.description, file_sha256: file.sha256,
