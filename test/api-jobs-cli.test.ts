@@ -11,6 +11,8 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/api/app.js";
+import { setState } from "../src/store/common.js";
+import { openDatabase } from "../src/store/db.js";
 import { ensureAdmin } from "../src/store/users.js";
 import { REAL_PG_URL, freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 import { runSonotile } from "./cli-helpers.js";
@@ -35,6 +37,8 @@ describe("sonotile jobs: usage", () => {
       // A retry runs its job's features, targets and expiry: flags for them are refused, not ignored.
       [["jobs", "retry", "00000000-0000-4000-8000-000000000000", "--features", "rms_dbfs", "--expiration-delay", "5"], /^sonotile jobs: retry takes no --features, --expiration-delay \(a retry runs its job's features, targets and expiry\)$/m],
       [["jobs", "list", "--message", "hi"], /^sonotile jobs: list takes no --message$/m],
+      [["jobs", "list", "--state", "hidden"], /^sonotile jobs: --state: must be one of active, archived, trashed, all$/m],
+      [["jobs", "show", "00000000-0000-4000-8000-000000000000", "--state", "all"], /^sonotile jobs: show takes no --state$/m],
       [["jobs", "abort", "00000000-0000-4000-8000-000000000000", "--priority", "3"], /^sonotile jobs: abort takes no --priority$/m],
     ];
     const results = await Promise.all(cases.map(([args]) => sonotile(args, env)));
@@ -64,6 +68,22 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
     expect(refused.stderr).toBe("sonotile jobs: channel (--channel): must be < channels (1) (recording tone.wav: 8000 Hz × time expansion 1, 1 channel; 1 of 1 targets); "
       + "window_size (--window-size): gives 1600000 samples at 8000 Hz; the limit is 1048576 (recording tone.wav: 8000 Hz × time expansion 1, 1 channel; 1 of 1 targets)\n");
     expect(JSON.parse((await onData(["jobs", "list", "--json"])).stdout).total).toBe(0);
+  }, 60_000);
+
+  it("list: active jobs by default, an archived one with --state archived or all, said so", async () => {
+    const job = JSON.parse((await onData(["jobs", "submit", "--dataset", dataset, "--json"])).stdout);
+    expect((await onData(["jobs", "abort", job.id])).code).toBe(0);
+    const database = await openDatabase({ dataDir: join(dir.path, "data"), attach: true, poolSize: 1, create: false });
+    try {
+      await setState(database.sql, "jobs", job.id, "archived");
+    } finally {
+      await database.close();
+    }
+    expect((await onData(["jobs", "list"])).stdout).not.toContain(job.id);
+    for (const state of ["archived", "all"]) {
+      expect((await onData(["jobs", "list", "--state", state])).stdout, state).toMatch(new RegExp(`^${job.id}\\s+aborted .*\\(archived\\)$`, "m"));
+    }
+    expect(JSON.parse((await onData(["jobs", "list", "--state", "trashed", "--json"])).stdout).items).toEqual([]);
   }, 60_000);
 
   it("retry: a pending job is refused (exit 2), and one of a chain whose latest retry is pending; an aborted one's skipped items become a new job, whose id is printed", async () => {

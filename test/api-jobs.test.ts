@@ -371,3 +371,87 @@ describe("POST /v1/jobs extract_features", () => {
     }
   }, 60_000);
 });
+
+describe("archiving and trashing jobs", () => {
+  const post = (url: string, payload?: object) => app.inject({ method: "POST", url, headers: admin, ...(payload ? { payload } : {}) });
+  const listed = async (query = "") => ((await app.inject({ url: `/v1/jobs?limit=1000${query}` })).json().items as { id: string; state: string }[]).map((j) => j.id);
+
+  it("only an ended job moves: a pending or running one is a 409 that says to abort it first", async () => {
+    const missing = await missingRecording(t.db.sql, fx, "states-pending.wav");
+    const job = (await post("/v1/jobs", { task: "extract_features", data: { targets: { recording_ids: [missing] } } })).json();
+    for (const action of ["archive", "trash"]) {
+      const refused = await post(`/v1/jobs/${job.id}/${action}`);
+      expect([refused.statusCode, refused.json().message]).toEqual([409, `job ${job.id} is pending and cannot be ${action === "archive" ? "archived" : "trashed"}: abort it first (POST /v1/jobs/${job.id}/abort, sonotile jobs abort), or wait for it to end`]);
+    }
+    await t.db.sql`UPDATE jobs SET status = 'running', started_at = now() WHERE id = ${job.id}`;
+    expect((await post(`/v1/jobs/${job.id}/archive`)).json().message).toMatch(/is running and cannot be archived: abort it first/);
+    expect((await post(`/v1/jobs/${job.id}/abort`)).statusCode).toBe(200);
+    const archived = await post(`/v1/jobs/${job.id}/archive`);
+    expect(archived.statusCode, archived.body).toBe(200);
+    expect(archived.json()).toMatchObject({ id: job.id, status: "aborted", state: "archived", state_changed_at: expect.any(String) });
+    expect((await post("/v1/jobs/00000000-0000-4000-8000-000000000000/archive")).statusCode).toBe(404);
+  });
+
+  it("an archived job leaves the default listing and is read-only: no metric, retry or abort; restored, it is back as it was", async () => {
+    const missing = await missingRecording(t.db.sql, fx, "states-archived.wav");
+    const job = (await post("/v1/jobs", { task: "extract_features", data: { targets: { recording_ids: [missing] } } })).json();
+    expect((await post(`/v1/jobs/${job.id}/abort`)).statusCode).toBe(200);
+    expect(await listed()).toContain(job.id);
+    expect((await post(`/v1/jobs/${job.id}/archive`)).statusCode).toBe(200);
+    expect(await listed()).not.toContain(job.id);
+    expect(await listed("&state=archived")).toContain(job.id);
+    expect(await listed("&state=all&status=aborted")).toContain(job.id);
+    expect(await listed("&state=trashed")).not.toContain(job.id);
+    // Reads still answer by id.
+    expect((await app.inject({ url: `/v1/jobs/${job.id}` })).json()).toMatchObject({ state: "archived" });
+    expect((await app.inject({ url: `/v1/jobs/${job.id}/items` })).json().total).toBe(1);
+    expect((await app.inject({ url: `/v1/jobs/${job.id}/metrics` })).json().total).toBe(4);
+
+    const metric = await app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, headers: admin, payload: { key: "loss", value: 1 } });
+    expect([metric.statusCode, metric.json().message]).toEqual([409, `job ${job.id} is archived and read-only; restore it first`]);
+    const retry = await post(`/v1/jobs/${job.id}/retry`);
+    expect([retry.statusCode, retry.json().message]).toEqual([409, `job ${job.id} is archived and read-only; restore it first`]);
+    expect((await post(`/v1/jobs/${job.id}/abort`)).statusCode).toBe(409);
+    expect((await post(`/v1/jobs/${job.id}/trash`)).json().message).toBe(`job ${job.id} is archived; restore it first`);
+
+    expect((await post(`/v1/jobs/${job.id}/restore`)).json()).toMatchObject({ state: "active", status: "aborted" });
+    expect(await listed()).toContain(job.id);
+    expect((await app.inject({ method: "PUT", url: `/v1/jobs/${job.id}/metrics`, headers: admin, payload: { key: "loss", value: 1 } })).statusCode).toBe(200);
+    const retried = await post(`/v1/jobs/${job.id}/retry`);
+    expect(retried.statusCode, retried.body).toBe(201);
+    expect((await post(`/v1/jobs/${retried.json().id}/abort`)).statusCode).toBe(200);
+  });
+
+  it("a purge deletes a trashed job with its items and metrics; its artifact, run, the feature values it wrote and its retries stay", async () => {
+    const created = await post("/v1/jobs", { task: "extract_features", data: { targets: { recording_ids: [fx.recordings["tone3k.wav"]] }, features: ["rms_dbfs"] } });
+    const job = created.json();
+    const worker = await startWorker({ sql: t.db.sql, threads: 1, pollingIntervalSeconds: 0.5 });
+    try {
+      await waitForJob(t.db.sql, job.id, (j) => j.status === "completed", 30_000);
+    } finally {
+      await worker.stop();
+    }
+    // A retry of it (of nothing, here: an item set back to failed) names it until the purge.
+    await t.db.sql`UPDATE job_items SET status = 'failed' WHERE job_id = ${job.id}`;
+    const retry = (await post(`/v1/jobs/${job.id}/retry`)).json();
+    expect((await post(`/v1/jobs/${retry.id}/abort`)).statusCode).toBe(200);
+    const [artifact] = (await app.inject({ url: `/v1/artifacts?job_id=${job.id}` })).json().items;
+    expect(artifact).toMatchObject({ name: "features.csv", run_id: job.run_id });
+
+    expect((await post(`/v1/jobs/${job.id}/trash`)).json()).toMatchObject({ state: "trashed" });
+    expect(await listed()).not.toContain(job.id);
+    expect(await listed("&state=trashed")).toContain(job.id);
+    expect((await post("/v1/trash/purge")).json().jobs).toBe(0); // trashed less than 30 days ago
+    expect((await app.inject({ url: `/v1/jobs/${job.id}` })).statusCode).toBe(200);
+    const purged = await post("/v1/trash/purge", { older_than: 0 });
+    expect(purged.statusCode, purged.body).toBe(200);
+    expect(purged.json().jobs).toBe(1);
+
+    expect((await app.inject({ url: `/v1/jobs/${job.id}` })).statusCode).toBe(404);
+    expect(await t.db.sql`SELECT 1 FROM job_items WHERE job_id = ${job.id} UNION ALL SELECT 1 FROM job_metrics WHERE job_id = ${job.id}`).toHaveLength(0);
+    expect((await app.inject({ url: `/v1/artifacts/${artifact.id}` })).json()).toMatchObject({ id: artifact.id, job_id: null, run_id: job.run_id, state: "active" });
+    expect((await app.inject({ url: `/v1/runs/${job.run_id}` })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/v1/recordings/${fx.recordings["tone3k.wav"]}/features/rms_dbfs` })).json()).toMatchObject({ name: "rms_dbfs", run_id: job.run_id });
+    expect((await app.inject({ url: `/v1/jobs/${retry.id}` })).json()).toMatchObject({ id: retry.id, retry_of: null });
+  }, 60_000);
+});

@@ -110,7 +110,7 @@ describe("jobs", () => {
     const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => startJob(sql, job.id)));
     expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
     expect(outcomes.filter((o) => o.status === "rejected").every((o) => (o as PromiseRejectedResult).reason instanceof ConflictError)).toBe(true);
-    const page = await listJobs(sql, { status: "running", sort: "priority", order: "desc", limit: 10, offset: 0 });
+    const page = await listJobs(sql, { state: "active", status: "running", sort: "priority", order: "desc", limit: 10, offset: 0 });
     expect(page.items[0].id).toBe(job.id);
   });
 

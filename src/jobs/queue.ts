@@ -14,7 +14,7 @@ import { ParamsError, paramsSchema, parseParams, realSamplerate, type Params } f
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from "../features/features.js";
 import { isConnectionError, type Queryable, type Sql } from "../store/db.js";
-import { effectiveState } from "../store/common.js";
+import { assertWritable, effectiveState } from "../store/common.js";
 import { ConflictError, InvalidError, invalid } from "../store/errors.js";
 import { abortJob, createJob, getJob, type Job } from "../store/jobs.js";
 import { createRun, finishRun } from "../store/runs.js";
@@ -335,7 +335,12 @@ function featureParamsIssues(params: Params, recording: { samplerate: number; ch
  */
 export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: ExtractFeaturesData; priority?: number; created_by: string | null; retry_of?: string }): Promise<Job> {
   const jobId = await sql.begin(async (tx) => {
-    if (j.retry_of) await refuseUnfinishedRetry(tx, j.retry_of);
+    if (j.retry_of) {
+      await refuseUnfinishedRetry(tx, j.retry_of);
+      // Held (FOR SHARE) until the retry is in: an archive of the retried job at the same moment waits
+      // for it. After the chain's lock (FOR UPDATE), which orders two retries of one job sent together.
+      await assertWritable(tx, "jobs", j.retry_of);
+    }
     const targets = await resolveTargets(tx, j.data.targets);
     await checkParamsForTargets(tx, j.data, targets);
     const run = await createRun(tx, { kind: "job", description: `extract_features over ${targets.length} targets`, created_by: j.created_by });
@@ -394,13 +399,15 @@ export type RetriedItemStatus = (typeof RETRIED_ITEM_STATUSES)[number];
  * or clips, as the items name them), `retry_of` naming job `id`. Targets archived, trashed or
  * deleted since are left out (`leftOut`), as a dataset's job leaves out its archived recordings:
  * archiving the file that failed and retrying the rest is the usual way to finish a job.
- * ConflictError while job `id` or a job of its chain is pending or running, when none of its items has those statuses
+ * ConflictError while job `id` is archived or trashed (read-only), while it or a job of its chain is pending or running, when none of its items has those statuses
  * or none of their targets is left, or when more than MAX_JOB_TARGET_IDS have (a dataset's job
  * may have more items than a job may name targets).
  */
 export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { statuses?: readonly RetriedItemStatus[]; priority?: number; created_by: string | null }): Promise<{ job: Job; leftOut: ItemTarget[] }> {
   const job = await getJob(sql, id);
   if (job.status === "pending" || job.status === "running") throw new ConflictError(`cannot retry job ${id}: it is ${job.status} (only a completed or aborted job can be)`);
+  // An archived or trashed job is read-only (409), before its outcomes are read; checked again where the retry is written.
+  await assertWritable(sql, "jobs", id);
   // Before the outcomes are read: a retry still running has not settled its items.
   await refuseUnfinishedRetry(sql, id);
   const statuses = r.statuses ?? RETRIED_ITEM_STATUSES;

@@ -40,8 +40,8 @@ export type State = (typeof STATES)[number];
 /** Which records a listing shows: one state, or "all". Default listings show "active". */
 export type StateFilter = State | "all";
 
-/** Tables whose records can be archived, trashed and restored. */
-const STATEFUL_TABLES = ["datasets", "recordings", "clips", "notes", "artifacts"] as const;
+/** Tables whose records can be archived, trashed and restored (jobs since migration 019). */
+const STATEFUL_TABLES = ["datasets", "recordings", "clips", "notes", "artifacts", "jobs"] as const;
 export type StatefulTable = (typeof STATEFUL_TABLES)[number];
 
 /** A piece of SQL to embed in a query. */
@@ -78,6 +78,7 @@ const PARENTS: Record<StatefulTable, readonly Parent[]> = {
   clips: [{ column: "recording_id", table: "recordings" }],
   notes: [{ column: "recording_id", table: "recordings" }, { column: "clip_id", table: "clips" }],
   artifacts: [],
+  jobs: [],
 };
 
 /**
@@ -172,8 +173,22 @@ export async function setState(db: Queryable, table: StatefulTable, id: string, 
     if (!self) throw new NotFoundError(singular(table), id);
     await ownStateUnderVisibleParents(tx, table, id, `cannot be ${to === "active" ? "restored" : to} now`);
     if (to !== "active" && self.state !== "active") throw new ConflictError(`${singular(table)} ${id} is ${self.state}; restore it first`);
+    if (to !== "active") await refuseHidingWorkUnderWay(tx, table, id, to);
     if (self.state !== to) await tx`UPDATE ${tx(table)} SET state = ${to}, state_changed_at = now() WHERE id = ${id}`;
   });
+}
+
+/**
+ * Refuses (409) to archive or trash a job that is pending or running: its workers still write its
+ * items, progress, status and metrics, which an archive would freeze, and a hidden job would do
+ * work nobody sees. Its status only moves on from there (store/jobs.ts), so once ended it stays so.
+ */
+async function refuseHidingWorkUnderWay(db: Queryable, table: StatefulTable, id: string, to: State): Promise<void> {
+  if (table !== "jobs") return;
+  const [job] = await db<{ status: string }[]>`SELECT status FROM jobs WHERE id = ${id}`;
+  if (job.status === "pending" || job.status === "running") {
+    throw new ConflictError(`job ${id} is ${job.status} and cannot be ${to}: abort it first (POST /v1/jobs/${id}/abort, sonotile jobs abort), or wait for it to end`);
+  }
 }
 
 /** Runs `run` in `db`'s transaction when it is one (postgres.js gives it a savepoint()), else in a new one. */
@@ -221,11 +236,12 @@ export function likePattern(text: string | undefined): string | null {
  * has a trash; returns how many went per table. Children go first (notes, clips) so a
  * trashed recording takes its clips' and notes' rows with it by cascade either way. A purged
  * artifact's file stays for artifact cleanup to delete a grace period later (migration 015), so a
- * download of it under way finishes.
+ * download of it under way finishes. A purged job takes its items and metrics (cascade); its
+ * artifacts, the feature values it wrote and its run stay (migration 019).
  */
 export async function purgeTrashed(db: Queryable, olderThanSeconds: number): Promise<Record<StatefulTable, number>> {
   const purged = {} as Record<StatefulTable, number>;
-  for (const table of ["notes", "clips", "artifacts", "recordings", "datasets"] as const) {
+  for (const table of ["notes", "clips", "artifacts", "recordings", "datasets", "jobs"] as const) {
     const rows = await db`
       DELETE FROM ${db(table)}
       WHERE state = 'trashed' AND state_changed_at <= now() - make_interval(secs => ${olderThanSeconds}::float8)

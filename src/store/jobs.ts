@@ -6,7 +6,7 @@
  * with a ConflictError naming the current status.
  */
 import type { Queryable } from "./db.js";
-import { toPage, type Page, type PageRequest, type Provenance } from "./common.js";
+import { stateCondition, toPage, writing, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 
 export const JOB_STATUSES = ["pending", "running", "completed", "aborted"] as const;
@@ -33,13 +33,16 @@ export interface Job {
   run_id: string | null;
   /** The job whose items that failed, ended in an error or were skipped this one runs again (migration 012); null for a job submitted anew. */
   retry_of: string | null;
+  /** active, archived (hidden, read-only) or trashed (hidden, purged later): migration 019. */
+  state: State;
+  state_changed_at: string | null;
 }
 
 export const JOB_SORTS = ["created_at", "priority", "status"] as const;
 
 const COLUMNS = (db: Queryable) => db`
   id, task, data, status, result, message, priority, progress_done, progress_total, created_at, started_at, completed_at,
-  EXTRACT(EPOCH FROM (completed_at - started_at))::float8 AS duration, created_by, run_id, retry_of`;
+  EXTRACT(EPOCH FROM (completed_at - started_at))::float8 AS duration, created_by, run_id, retry_of, state, state_changed_at`;
 
 /** A new pending job; `items`: how many items it has (its progress_total), when known; `retry_of`: the job it runs again the unfinished items of. */
 export async function createJob(db: Queryable, j: { task: string; data: unknown; priority?: number; items?: number; retry_of?: string } & Provenance): Promise<Job> {
@@ -56,8 +59,9 @@ export async function getJob(db: Queryable, id: string): Promise<Job> {
   return row;
 }
 
-export async function listJobs(db: Queryable, q: PageRequest & { status?: JobStatus; task?: string; sort: (typeof JOB_SORTS)[number]; order: "asc" | "desc" }): Promise<Page<Job>> {
-  const where = db`(${q.status ?? null}::text IS NULL OR status = ${q.status ?? null}) AND (${q.task ?? null}::text IS NULL OR task = ${q.task ?? null})`;
+/** Jobs of a state (default listings: "active"), status and task. */
+export async function listJobs(db: Queryable, q: PageRequest & { state: StateFilter; status?: JobStatus; task?: string; sort: (typeof JOB_SORTS)[number]; order: "asc" | "desc" }): Promise<Page<Job>> {
+  const where = db`${stateCondition(db, q.state)} AND (${q.status ?? null}::text IS NULL OR status = ${q.status ?? null}) AND (${q.task ?? null}::text IS NULL OR task = ${q.task ?? null})`;
   const rows = await db<(Job & { total_count: number })[]>`
     SELECT ${COLUMNS(db)}, count(*) OVER () AS total_count FROM jobs WHERE ${where}
     ORDER BY ${db(q.sort)} ${q.order === "desc" ? db`DESC` : db`ASC`}, id LIMIT ${q.limit} OFFSET ${q.offset}`;
@@ -152,16 +156,20 @@ export interface Metric {
  */
 export const RESULT_METRICS = ["audio_seconds_per_second", "items_done", "items_failed", "items_errored"] as const;
 
-/** Records a metric (key, step) of a job; recording the same key and step again replaces it (idempotent retries). */
+/**
+ * Records a metric (key, step) of a job; recording the same key and step again replaces it
+ * (idempotent retries). An archived or trashed job is read-only: 409.
+ */
 export async function putMetric(db: Queryable, jobId: string, m: { key: string; step?: number; value?: number | null; data?: Uint8Array | null }): Promise<Metric> {
   if ((m.value ?? null) === null === ((m.data ?? null) === null)) throw invalid("value", "give exactly one of value (float) and data (binary)");
-  await getJob(db, jobId);
-  const [row] = await translating(() => db<Metric[]>`
-    INSERT INTO job_metrics (job_id, key, step, value, data)
-    VALUES (${jobId}, ${m.key}, ${m.step ?? 0}, ${m.value ?? null}, ${m.data ? Buffer.from(m.data) : null})
-    ON CONFLICT (job_id, key, step) DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_at = now()
-    RETURNING job_id, key, step, value, data, created_at`);
-  return row;
+  return writing(db, "jobs", jobId, async (tx) => {
+    const [row] = await translating(() => tx<Metric[]>`
+      INSERT INTO job_metrics (job_id, key, step, value, data)
+      VALUES (${jobId}, ${m.key}, ${m.step ?? 0}, ${m.value ?? null}, ${m.data ? Buffer.from(m.data) : null})
+      ON CONFLICT (job_id, key, step) DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_at = now()
+      RETURNING job_id, key, step, value, data, created_at`);
+    return row;
+  });
 }
 
 export async function listMetrics(db: Queryable, jobId: string, q: PageRequest & { key?: string }): Promise<Page<Metric>> {

@@ -11,10 +11,12 @@ import type { PgBoss } from "pg-boss";
 import { MAX_JOB_TARGET_IDS, RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue, retryExtractJob, submitExtractJob } from "../../jobs/queue.js";
 import { jobArtifacts } from "../../jobs/results.js";
 import { JOB_ITEM_STATUSES, JOB_RESULTS, JOB_SORTS, JOB_STATUSES, getJob, listJobItems, listJobs, listMetrics, putMetric, RESULT_METRICS, type Metric } from "../../store/jobs.js";
+import { STATES } from "../../store/common.js";
 import { requireRole } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
 import { artifactSchema } from "./artifacts.js";
-import { errorBody, idParams, label, nullableTimestamp, page, pageQuery, sortQuery, text, timestamp } from "../schemas.js";
+import { stateRoutes } from "../state-routes.js";
+import { errorBody, idParams, label, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
 
 /** A binary metric's base64 text (7.5 MB of data), and the body that carries it: above the server's general limit. */
 const METRIC_DATA_CHARS = 10_000_000;
@@ -43,7 +45,9 @@ const jobSchema = z.object({
   message: z.string().nullable(), priority: z.number().int(), progress_done: z.number().int(), progress_total: z.number().int().nullable(),
   created_at: timestamp, started_at: nullableTimestamp, completed_at: nullableTimestamp, duration: z.number().nullable(),
   created_by: z.uuid().nullable(), run_id: z.uuid().nullable(),
-  retry_of: z.uuid().nullable().describe("The job whose failed, errored or skipped items this one runs again (POST /v1/jobs/{id}/retry)"),
+  retry_of: z.uuid().nullable().describe("The job whose failed, errored or skipped items this one runs again (POST /v1/jobs/{id}/retry); null also when that job was purged from the trash"),
+  state: z.enum(STATES).describe("active; archived (hidden, read-only: no retry, abort or metric); trashed (hidden, purged later with its items and metrics). Only a completed or aborted job can be archived or trashed"),
+  state_changed_at: nullableTimestamp,
 });
 
 /** One job, as GET /v1/jobs/{id} shows it: with what it stored, so that its outputs are found from it. */
@@ -85,7 +89,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get("/jobs", {
-    schema: { summary: "List jobs", tags, querystring: z.strictObject({ ...pageQuery, status: z.enum(JOB_STATUSES).optional(), task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }).optional(), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(jobSchema), 400: errorBody } },
+    schema: { summary: "List jobs", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, status: z.enum(JOB_STATUSES).optional(), task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }).optional(), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(jobSchema), 400: errorBody } },
   }, async (request) => listJobs(sql, request.query));
 
   /** The queue, opened on first use. */
@@ -173,10 +177,12 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
         value: z.number({ error: "must be a finite number" }).optional(),
         data: z.base64({ error: "must be base64" }).max(METRIC_DATA_CHARS, `must be at most ${METRIC_DATA_CHARS} characters`).optional(),
       }).refine((b) => (b.value === undefined) !== (b.data === undefined), { message: "give exactly one of value and data", path: ["value"] }),
-      response: { 200: metricSchema, 400: errorBody, 403: errorBody, 404: errorBody },
+      response: { 200: metricSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody.describe("Conflict: the job is archived or trashed (read-only)") },
     },
   }, async (request) => {
     await requireJobOwner(request, "record metrics of");
     return metricOut(await putMetric(sql, request.params.id, { ...request.body, data: request.body.data === undefined ? null : Buffer.from(request.body.data, "base64") }));
   });
+
+  await app.register(stateRoutes("jobs", "jobs", jobSchema, (jid) => getJob(sql, jid)));
 };

@@ -19,13 +19,13 @@ export const trashRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { role: "admin" },
     schema: {
       summary: "Delete records trashed at least older_than seconds ago (admin)", tags: ["trash"],
-      description: "The counts are of records trashed themselves; what they hold (a trashed dataset's recordings, their clips and notes) goes with them, uncounted.",
+      description: "The counts are of records trashed themselves; what they hold (a trashed dataset's recordings, their clips and notes; a trashed job's items and metrics) goes with them, uncounted. A purged job's artifacts stay until their own expiry (their job_id becomes null), and the feature values it wrote and its run stay.",
       // Every field is optional, so the body is too (as for /artifacts/cleanup and /jobs/{id}/abort).
       body: z.strictObject({
         older_than: z.number({ error: "must be a number of seconds" }).min(0, "must be >= 0").max(MAX_OLDER_THAN, `must be <= ${MAX_OLDER_THAN} (100 years)`)
           .optional().describe("Seconds since trashing; default 30 days"),
       }).nullish(),
-      response: { 200: z.object({ notes: count, clips: count, artifacts: count, recordings: count, datasets: count }), 400: errorBody, 403: errorBody },
+      response: { 200: z.object({ notes: count, clips: count, artifacts: count, recordings: count, datasets: count, jobs: count }), 400: errorBody, 403: errorBody },
     },
   }, async (request) => purgeTrashed(app.db.sql, request.body?.older_than ?? DEFAULT_OLDER_THAN));
 };

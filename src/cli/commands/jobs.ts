@@ -5,6 +5,7 @@
  */
 import { openDatabase, type Sql } from "../../store/db.js";
 import { storeConfig } from "../../store/config.js";
+import { STATES, type StateFilter } from "../../store/common.js";
 import { getJob, listJobItems, listJobs, listMetrics, JOB_STATUSES, type Job, type JobItem, type JobItemStatus, type JobStatus } from "../../store/jobs.js";
 import { parseParams } from "../../engine/params.js";
 import { parseFeatureList } from "../../features/features.js";
@@ -26,13 +27,14 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "priority", placeholder: "N", doc: "submit, retry: integer in [-1000, 1000]; default 0 (retry: the retried job's)" },
   { name: "expiration-delay", placeholder: "S", doc: "submit: seconds the job's artifacts (features.csv, .npy matrices) are kept; default 30 days" },
   { name: "status", placeholder: "STATUS", doc: `list: only jobs with this status (${JOB_STATUSES.join(", ")}); retry: only items with this one (${RETRIED_ITEM_STATUSES.join(", ")})` },
+  { name: "state", placeholder: "STATE", doc: `list: jobs in this state (${[...STATES, "all"].join(", ")}); default active — archive, trash and restore through the API` },
   { name: "message", placeholder: "TEXT", doc: "abort: why" },
   { name: "json", boolean: true, doc: "print JSON" },
   ...STORE_OPTIONS.filter((o) => o.name === "data"),
 ];
 
 const USAGE = `usage: sonotile jobs submit (--dataset ID | --recordings ID,… | --clips ID,…) [--features …] [parameters]
-       sonotile jobs list [--status STATUS]
+       sonotile jobs list [--status STATUS] [--state STATE]
        sonotile jobs show <job-id>          (with every item that failed or errored, and why)
        sonotile jobs abort <job-id> [--message TEXT]
        sonotile jobs retry <job-id> [--status STATUS] [--priority N]   (a new job of its failed, errored and skipped items, after its retries)
@@ -46,7 +48,7 @@ ${optionRows(OPTIONS)}`;
 /** The flags each action takes besides --json and --data: any other is refused, naming it (a retry takes its job's features, not --features). */
 const ACTION_FLAGS: Record<string, readonly string[]> = {
   submit: ["dataset", "recordings", "clips", "features", "priority", "expiration-delay"],
-  list: ["status"],
+  list: ["status", "state"],
   show: [],
   abort: ["message"],
   retry: ["status", "priority"],
@@ -75,7 +77,7 @@ function withFlagName(field: string): string {
 /** One line per job for humans. */
 function jobLine(j: Job): string {
   const progress = j.progress_total === null ? `${j.progress_done}` : `${j.progress_done}/${j.progress_total}`;
-  return `${j.id}  ${j.status.padEnd(9)} ${(j.result ?? "").padEnd(7)}  ${progress.padStart(11)}  ${j.task}  ${j.created_at}`;
+  return `${j.id}  ${j.status.padEnd(9)} ${(j.result ?? "").padEnd(7)}  ${progress.padStart(11)}  ${j.task}  ${j.created_at}${j.state === "active" ? "" : `  (${j.state})`}`;
 }
 
 /** Every item of the job with one of `statuses`, in order, read a page at a time. */
@@ -112,6 +114,8 @@ export const command: Command = {
     const status = cl.options.status as string | undefined;
     const statuses: readonly string[] = action === "retry" ? RETRIED_ITEM_STATUSES : JOB_STATUSES;
     if (status !== undefined && !statuses.includes(status)) throw new UsageError(`--status: must be one of ${statuses.join(", ")}`);
+    const state = (cl.options.state ?? "active") as StateFilter;
+    if (![...STATES, "all"].includes(state)) throw new UsageError(`--state: must be one of ${[...STATES, "all"].join(", ")}`);
 
     // Validated before the database is opened: a typo costs nothing.
     let data;
@@ -171,7 +175,7 @@ export const command: Command = {
           await boss.stop({ graceful: false, close: false });
         }
       } else if (action === "list") {
-        const page = await listJobs(sql, { limit: 1000, offset: 0, status: status as JobStatus | undefined, sort: "created_at", order: "desc" });
+        const page = await listJobs(sql, { limit: 1000, offset: 0, state, status: status as JobStatus | undefined, sort: "created_at", order: "desc" });
         out(page, page.items.map(jobLine).join("\n") || "no jobs");
       } else if (action === "show") {
         const job = await getJob(sql, jobId!);
