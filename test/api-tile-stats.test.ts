@@ -14,7 +14,7 @@ import { createDataset } from "../src/store/datasets.js";
 import { probeFile } from "../src/store/probe.js";
 import { insertRecording } from "../src/store/recordings.js";
 import { claimStats } from "../src/store/stats.js";
-import { TileService, statsKey, type TileRecording } from "../src/tiles/service.js";
+import { TileService, recordingStatsIdentity, type TileRecording } from "../src/tiles/service.js";
 import { freshDatabase, JUNK_BYTES, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 let t: TestDatabase;
@@ -87,13 +87,15 @@ describe("recording stats across instances", () => {
   it("the lease of an instance that died lapses, and a waiting instance takes over", async () => {
     const params = parseParams({ window_size: 0.02 });
     // Claimed by an instance that died at once: it never renews its half-second lease.
-    const claim = await claimStats(t.db.sql, { recording_id: tone.id, params_hash: statsKey(params, 1), recording_hash: tone.hash, owner: "gone:1:dead", leaseSeconds: 0.5 });
+    const claim = await claimStats(t.db.sql, { recording_id: tone.id, params_hash: recordingStatsIdentity(tone, params).key, recording_hash: tone.hash, owner: "gone:1:dead", leaseSeconds: 0.5 });
     expect(claim.status).toBe("claimed");
     const b = instance(500);
     const started = Date.now();
     await b.stats(tone, params);
     expect(b.computed).toBe(1);
     expect(Date.now() - started).toBeLessThan(5000);
+    // b took over the dead instance's claim (the key a tile uses), not a row beside it.
+    expect((await rowsOf(tone.id)).filter((r) => r.claimed_by === "gone:1:dead")).toEqual([]);
   }, 20_000);
 
   it("a pass the stats queue refuses is refused before its claim: nothing written for it to the database", async () => {

@@ -33,6 +33,7 @@ import { runRoutes } from "./routes/runs.js";
 import { jobRoutes } from "./routes/jobs.js";
 import { artifactRoutes } from "./routes/artifacts.js";
 import { trashRoutes } from "./routes/trash.js";
+import { statsRoutes } from "./routes/stats.js";
 import { VERSION } from "../engine/version.js";
 import { webRoutes } from "./routes/web.js";
 import { tileRoutes, type TileLimits } from "./routes/tiles.js";
@@ -217,6 +218,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       await v1.register(datasetRoutes);
       await v1.register(recordingRoutes);
       await v1.register(playbackRoutes, { maxSamples: options.maxPlaybackSamples });
+      await v1.register(statsRoutes);
       await v1.register(clipRoutes);
       await v1.register(noteRoutes);
       await v1.register(tagRoutes);

@@ -1,17 +1,20 @@
 /**
  * The tile layer's StatsStore over the store's recording_stats queries: packed stats go in
- * as the maximum, the PCEN checkpoints as bytes and the geometry as JSON.
+ * as the maximum, the PCEN checkpoints as bytes, and the geometry and what they are for as JSON;
+ * and stored stats as the API shows them (statsView).
  */
 import type { FrameGeometry } from "../engine/geometry.js";
 import type { Queryable } from "../store/db.js";
-import { claimStats, getStats, releaseStats, renewStatsLease, saveStats } from "../store/stats.js";
-import type { StatsStore } from "../tiles/service.js";
+import { claimStats, getStats, releaseStats, renewStatsLease, saveStats, type StatsEntry } from "../store/stats.js";
+import type { StatsFor, StatsStore } from "../tiles/service.js";
 
 interface StatsInfo {
   frames: number;
   checkpointEvery: number;
   bins: number;
   geometry: FrameGeometry;
+  /** What the stats are for, as their key hashes it; absent from stats stored before sonotile kept it. */
+  for?: StatsFor;
 }
 
 export function tileStatsStore(db: Queryable): StatsStore {
@@ -24,8 +27,9 @@ export function tileStatsStore(db: Queryable): StatsStore {
       const checkpoints = row.pcen_checkpoints ? new Float32Array(new Uint8Array(row.pcen_checkpoints).buffer) : new Float32Array(0);
       return { stats: { frames: info.frames, peak: row.maximum, checkpointEvery: info.checkpointEvery, bins: info.bins, checkpoints, firstCheckpoint: 1 }, geometry: info.geometry };
     },
-    async claim(recordingId, recordingHash, key, owner, leaseMs) {
-      const claim = await claimStats(db, { recording_id: recordingId, params_hash: key, recording_hash: recordingHash, owner, leaseSeconds: leaseMs / 1000 });
+    async claim(recordingId, recordingHash, identity, owner, leaseMs) {
+      const info: Partial<StatsInfo> = { for: identity.for };
+      const claim = await claimStats(db, { recording_id: recordingId, params_hash: identity.key, recording_hash: recordingHash, owner, leaseSeconds: leaseMs / 1000, info });
       return claim.status === "claimed";
     },
     async renew(recordingId, key, owner, leaseMs) {
@@ -34,10 +38,50 @@ export function tileStatsStore(db: Queryable): StatsStore {
     async release(recordingId, key, owner) {
       await releaseStats(db, { recording_id: recordingId, params_hash: key, owner });
     },
-    async save(recordingId, _recordingHash, key, owner, { stats, geometry }) {
-      const info: StatsInfo = { frames: stats.frames, checkpointEvery: stats.checkpointEvery, bins: stats.bins, geometry };
+    async save(recordingId, _recordingHash, identity, owner, { stats, geometry }) {
+      const info: StatsInfo = { frames: stats.frames, checkpointEvery: stats.checkpointEvery, bins: stats.bins, geometry, for: identity.for };
       const bytes = stats.checkpoints.length ? new Uint8Array(stats.checkpoints.buffer, stats.checkpoints.byteOffset, stats.checkpoints.byteLength) : null;
-      await saveStats(db, { recording_id: recordingId, params_hash: key, owner, maximum: stats.peak, pcen_checkpoints: bytes, info: info as unknown as Record<string, unknown> });
+      await saveStats(db, { recording_id: recordingId, params_hash: identity.key, owner, maximum: stats.peak, pcen_checkpoints: bytes, info: info as unknown as Record<string, unknown> });
     },
+  };
+}
+
+/** Stored stats as the API shows them (routes/stats.ts): what they are for, the maximum, the PCEN checkpoints' count and spacing, never their bytes. */
+export interface StatsView {
+  key: string;
+  status: "ready" | "computing";
+  params: Omit<StatsFor, "time_expansion" | "engine"> | null;
+  time_expansion: number | null;
+  engine: string | null;
+  maximum: number | null;
+  frames: number | null;
+  geometry: FrameGeometry | null;
+  pcen_checkpoints: { count: number; every_frames: number; bytes: number } | null;
+  created_at: string;
+  computed_at: string | null;
+}
+
+/**
+ * `entry` as the API shows it. `known`: what the stats are for when the caller knows it (it asked
+ * by these parameters), for rows stored before sonotile kept it in them. While they are computed,
+ * only what they are for is known.
+ */
+export function statsView(entry: StatsEntry, known?: StatsFor): StatsView {
+  const info = entry.info as Partial<StatsInfo>;
+  const { time_expansion = null, engine = null, ...params } = info.for ?? known ?? {};
+  const ready = entry.status === "ready";
+  const bytes = entry.pcen_checkpoint_bytes;
+  return {
+    key: entry.params_hash,
+    status: entry.status,
+    params: info.for ?? known ? params : null,
+    time_expansion, engine,
+    maximum: entry.maximum,
+    frames: info.frames ?? null,
+    geometry: info.geometry ?? null,
+    // The start state before frame 0 is implied, not stored: `count` checkpoints follow it, one every `every_frames` frames.
+    pcen_checkpoints: ready && bytes !== null && info.bins ? { count: bytes / (4 * info.bins), every_frames: info.checkpointEvery!, bytes } : null,
+    created_at: entry.created_at,
+    computed_at: ready ? entry.updated_at : null,
   };
 }

@@ -9,7 +9,7 @@
  * (migration 010), written and read one per query, outside any transaction: the embedded database
  * serves every other request between them (one bytea of 243 MB held it for minutes).
  */
-import { CHUNK_BYTES, chunksOf } from "./common.js";
+import { CHUNK_BYTES, chunksOf, toPage, type Page, type PageRequest } from "./common.js";
 import type { Queryable } from "./db.js";
 import { translating } from "./errors.js";
 
@@ -57,15 +57,17 @@ export async function getStats(db: Queryable, recordingId: string, paramsHash: s
 /**
  * Tries to become the one computer of these stats for `leaseSeconds`. Wins when there is no
  * row, the previous claim's lease expired, or the row describes other content (the file
- * changed). One statement, so concurrent callers cannot both win.
+ * changed). One statement, so concurrent callers cannot both win. `info`: what the row says
+ * while they are computed (what they are for), until saveStats replaces it.
  */
-export async function claimStats(db: Queryable, s: { recording_id: string; params_hash: string; recording_hash: string; owner: string; leaseSeconds: number }): Promise<Claim> {
+export async function claimStats(db: Queryable, s: { recording_id: string; params_hash: string; recording_hash: string; owner: string; leaseSeconds: number; info?: Record<string, unknown> }): Promise<Claim> {
+  const info = db.json((s.info ?? {}) as never);
   const won = await translating(() => db`
-    INSERT INTO recording_stats (recording_id, params_hash, recording_hash, status, claimed_by, lease_until)
-    VALUES (${s.recording_id}, ${s.params_hash}, ${s.recording_hash}, 'computing', ${s.owner}, now() + make_interval(secs => ${s.leaseSeconds}::float8))
+    INSERT INTO recording_stats (recording_id, params_hash, recording_hash, status, claimed_by, lease_until, info)
+    VALUES (${s.recording_id}, ${s.params_hash}, ${s.recording_hash}, 'computing', ${s.owner}, now() + make_interval(secs => ${s.leaseSeconds}::float8), ${info})
     ON CONFLICT (recording_id, params_hash) DO UPDATE
       SET status = 'computing', recording_hash = EXCLUDED.recording_hash, claimed_by = EXCLUDED.claimed_by,
-          lease_until = EXCLUDED.lease_until, maximum = NULL, pcen_checkpoint_bytes = NULL, info = '{}', updated_at = now()
+          lease_until = EXCLUDED.lease_until, maximum = NULL, pcen_checkpoint_bytes = NULL, info = EXCLUDED.info, updated_at = now()
       WHERE recording_stats.recording_hash <> EXCLUDED.recording_hash
          OR (recording_stats.status = 'computing' AND recording_stats.lease_until < now())
     RETURNING claimed_by`);
@@ -129,4 +131,32 @@ export async function releaseStats(db: Queryable, s: { recording_id: string; par
   await translating(() => db`
     DELETE FROM recording_stats
     WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND claimed_by = ${s.owner} AND status = 'computing'`);
+}
+
+/** A row of recording_stats as listings show it: no checkpoint bytes, their length. */
+export interface StatsEntry {
+  params_hash: string;
+  status: "ready" | "computing";
+  maximum: number | null;
+  pcen_checkpoint_bytes: number | null;
+  info: Record<string, unknown>;
+  created_at: string;
+  /** When the row last changed: for ready stats, when they were stored. */
+  updated_at: string;
+}
+
+/**
+ * The stats stored for this recording content (`recording_hash`), newest first, or those of one
+ * parameter hash: ready ones, and those being computed under a live claim (one whose lease lapsed
+ * is no computation any more; the next request claims it again). Stats of content the recording
+ * no longer has are left out: nothing uses them.
+ */
+export async function listStats(db: Queryable, q: PageRequest & { recording_id: string; recording_hash: string; params_hash?: string }): Promise<Page<StatsEntry>> {
+  const where = db`recording_id = ${q.recording_id} AND recording_hash = ${q.recording_hash}
+    AND (${q.params_hash ?? null}::text IS NULL OR params_hash = ${q.params_hash ?? null})
+    AND (status = 'ready' OR lease_until >= now())`;
+  const rows = await translating(() => db<(StatsEntry & { total_count: number })[]>`
+    SELECT params_hash, status, maximum, pcen_checkpoint_bytes::float8 AS pcen_checkpoint_bytes, info, created_at, updated_at, count(*) OVER () AS total_count
+    FROM recording_stats WHERE ${where} ORDER BY updated_at DESC, params_hash LIMIT ${q.limit} OFFSET ${q.offset}`);
+  return toPage(rows, q, () => db`SELECT count(*) AS n FROM recording_stats WHERE ${where}`);
 }

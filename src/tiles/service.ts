@@ -44,6 +44,9 @@ export interface TileRecording {
  */
 const MAX_PASS_SAMPLES = 2 ** 36;
 
+/** What the frames of a recording's spectrograms depend on: its stored rate, time expansion and length. */
+export type RecordingFrames = Pick<TileRecording, "samplerate" | "timeExpansion" | "frames">;
+
 /** The frame geometry, conditioned samples and frame count of a pass over the whole recording. */
 interface Pass { g: FrameGeometry; samples: number; frames: number }
 
@@ -53,7 +56,7 @@ interface Pass { g: FrameGeometry; samples: number; frames: number }
  * integers — `frames · (rate / fs)` in float64 gave 1 s at 44.1 kHz resampled to 48 kHz 48001
  * samples and 402 frames, the engine's 401).
  */
-function passGeometry(params: Params, recording: TileRecording): Pass {
+function passGeometry(params: Params, recording: RecordingFrames): Pass {
   const fs = realSamplerate(recording.samplerate, recording.timeExpansion);
   const rate = params.resample ? params.samplerate : fs;
   const g = frameGeometry(params.window_size, params.hop_size, rate);
@@ -124,14 +127,14 @@ function checkBeforePass(pass: Pass, place: (frames: number, g: FrameGeometry) =
 export interface StatsStore {
   /** Stats ready for this recording content and key, or null. */
   load(recordingId: string, recordingHash: string, key: string): Promise<StatsResult | null>;
-  /** Claims the computation for `leaseMs`; false while another live owner holds it. */
-  claim(recordingId: string, recordingHash: string, key: string, owner: string, leaseMs: number): Promise<boolean>;
+  /** Claims the computation of `stats` for `leaseMs`; false while another live owner holds it. */
+  claim(recordingId: string, recordingHash: string, stats: StatsIdentity, owner: string, leaseMs: number): Promise<boolean>;
   /** Extends `owner`'s lease by `leaseMs` from now; false when the claim is no longer `owner`'s. */
   renew(recordingId: string, key: string, owner: string, leaseMs: number): Promise<boolean>;
   /** Gives up `owner`'s claim after a failed computation, so that the next caller claims at once. */
   release(recordingId: string, key: string, owner: string): Promise<void>;
-  /** Stores stats computed under `owner`'s claim. */
-  save(recordingId: string, recordingHash: string, key: string, owner: string, result: StatsResult): Promise<void>;
+  /** Stores `stats` computed under `owner`'s claim. */
+  save(recordingId: string, recordingHash: string, stats: StatsIdentity, owner: string, result: StatsResult): Promise<void>;
 }
 
 /** A one-shot image's limits: frames, and pixels (frames × bins). */
@@ -222,16 +225,35 @@ function source(recording: TileRecording, params: Params): Source {
  * one geometry are one: 0.025, 0.02501 and a hop of 0.4999 at 8 kHz (200 and 100 samples) each
  * had an ETag, a cache entry and a pass over the whole recording of their own.
  */
-function effective(recording: TileRecording, params: Params): Params {
+function effective(recording: RecordingFrames, params: Params): Params {
   const e = effectiveParams(params, realSamplerate(recording.samplerate, recording.timeExpansion));
   const { nperseg, noverlap, samplerate } = passGeometry(e, recording).g;
   return { ...e, window_size: (nperseg + 0.5) / samplerate, hop_size: 1 - (noverlap + 0.5) / (nperseg + 0.5) };
 }
 
-/** Identifies stats: everything that changes the spectrogram before normalization. */
-export function statsKey(params: Params, timeExpansion: number): string {
-  const analysis = Object.fromEntries(Object.entries(params).filter(([k]) => !RENDER_ONLY.includes(k as keyof Params)));
-  return sha256(canonical({ ...analysis, time_expansion: timeExpansion, engine: VERSION })).slice(0, 32);
+/**
+ * What stats are for, as their key hashes it: the analysis parameters — every one that changes the
+ * spectrogram before normalization (all but RENDER_ONLY's), by the names a client sends them —, the
+ * time expansion and the engine version.
+ */
+export type StatsFor = Partial<Params> & { time_expansion: number; engine: string };
+
+/** Stats' key (the store's params_hash) and what it hashes. */
+export interface StatsIdentity {
+  key: string;
+  for: StatsFor;
+}
+
+/**
+ * The stats tiles of `recording` use for `params` (unchecked against it): keyed by the parameters
+ * as they act on it (`effective`), so that every spelling of them names the same stats, and by
+ * everything that changes the spectrogram before normalization — all parameters but RENDER_ONLY's,
+ * the time expansion, the engine version.
+ */
+export function recordingStatsIdentity(recording: RecordingFrames, params: Params): StatsIdentity {
+  const analysis = Object.fromEntries(Object.entries(effective(recording, params)).filter(([k]) => !RENDER_ONLY.includes(k as keyof Params)));
+  const keyedBy: StatsFor = { ...analysis, time_expansion: recording.timeExpansion, engine: VERSION };
+  return { key: sha256(canonical(keyedBy)).slice(0, 32), for: keyedBy };
 }
 
 /**
@@ -423,18 +445,18 @@ export class TileService {
    * caller without a signal wants goes on to the end.
    */
   private statsOf(recording: TileRecording, params: Params, pass: Pass, signal?: AbortSignal): Promise<StatsResult> {
-    const key = statsKey(effective(recording, params), recording.timeExpansion);
+    const identity = recordingStatsIdentity(recording, params);
     if (!needsRecordingStats(params)) {
       // What the pass would have refused at its first read, before any tile (a stream's 200) is sent.
       checkConditioning(params, pass.g.samplerate, pass.samples);
-      return this.framesOf(recording, params, key, signal);
+      return this.framesOf(recording, params, identity.key, signal);
     }
-    const memoryKey = `${recording.hash}:${key}`;
+    const memoryKey = `${recording.hash}:${identity.key}`;
     const known = this.statsMemory.get(memoryKey);
     if (known) return Promise.resolve(known);
     const flightKey = `stats:${memoryKey}`;
     const pending = this.once(flightKey, async (closing) => {
-      const result = await this.loadOrCompute(recording, params, key, closing);
+      const result = await this.loadOrCompute(recording, params, identity, closing);
       this.statsMemory.set(memoryKey, result);
       return result;
     }, signal);
@@ -488,7 +510,7 @@ export class TileService {
   }
 
   /** `closing` fires when nobody waits for the pass any more: every request left before its answer, or the service closes. */
-  private async loadOrCompute(recording: TileRecording, params: Params, key: string, closing: AbortSignal): Promise<StatsResult> {
+  private async loadOrCompute(recording: TileRecording, params: Params, identity: StatsIdentity, closing: AbortSignal): Promise<StatsResult> {
     const store = this.statsStore;
     const compute = async () => {
       const release = await this.statsSlots.take(closing);
@@ -505,12 +527,12 @@ export class TileService {
     if (!store) return compute();
     for (let attempt = 0; ; attempt++) {
       closing.throwIfAborted();
-      const stored = await store.load(recording.id, recording.hash, key);
+      const stored = await store.load(recording.id, recording.hash, identity.key);
       if (stored) return stored;
       // A pass the queue would refuse is refused before its claim: no claim, chunks or release
       // written to the database for it when the server is busiest.
       this.statsSlots.checkRoom();
-      if (await store.claim(recording.id, recording.hash, key, this.owner, this.statsLeaseMs)) return this.computeClaimed(store, recording, key, compute);
+      if (await store.claim(recording.id, recording.hash, identity, this.owner, this.statsLeaseMs)) return this.computeClaimed(store, recording, identity, compute);
       // Another instance is computing them: wait for its result, or — when it fails (and
       // releases its claim) or dies (and stops renewing its lease) — take over.
       await new Promise((resolve) => setTimeout(resolve, Math.min(STATS_POLL_MAX_MS, 50 * 2 ** attempt)));
@@ -523,16 +545,16 @@ export class TileService {
    * again at once — failing fast with the same error if the cause remains — instead of waiting
    * for a lease nobody will fill.
    */
-  private async computeClaimed(store: StatsStore, recording: TileRecording, key: string, compute: () => Promise<StatsResult>): Promise<StatsResult> {
-    const renew = () => void store.renew(recording.id, key, this.owner, this.statsLeaseMs).catch(() => {});
+  private async computeClaimed(store: StatsStore, recording: TileRecording, identity: StatsIdentity, compute: () => Promise<StatsResult>): Promise<StatsResult> {
+    const renew = () => void store.renew(recording.id, identity.key, this.owner, this.statsLeaseMs).catch(() => {});
     const heartbeat = setInterval(renew, this.statsLeaseMs / 3).unref();
     try {
       const result = await compute();
-      await store.save(recording.id, recording.hash, key, this.owner, result);
+      await store.save(recording.id, recording.hash, identity, this.owner, result);
       return result;
     } catch (err) {
       // The computation's error is the one to report; if the release fails too, the lease lapses.
-      await store.release(recording.id, key, this.owner).catch(() => {});
+      await store.release(recording.id, identity.key, this.owner).catch(() => {});
       throw err;
     } finally {
       clearInterval(heartbeat);
