@@ -4,14 +4,20 @@
  * comes back the same server answers 200 again — no restart. Runs against the embedded
  * database, or real PostgreSQL when DATABASE_URL is set.
  */
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deadlinePlugin } from "../src/api/plugins/deadline.js";
 import { buildApp, type App } from "../src/api/app.js";
+import { createDataset } from "../src/store/datasets.js";
 import { openDatabase, type Database } from "../src/store/db.js";
 import { startEmbedded, type EmbeddedDatabase } from "../src/store/embedded.js";
-import { freshDatabase, migratedTemplate, tcpProxy, type TcpProxy, type TestDatabase } from "./store-helpers.js";
+import { resolveRoots } from "../src/store/paths.js";
+import { probeFile } from "../src/store/probe.js";
+import { insertRecording } from "../src/store/recordings.js";
+import { TileService } from "../src/tiles/service.js";
+import { FIXTURES, freshDatabase, migratedTemplate, tcpProxy, type TcpProxy, type TestDatabase } from "./store-helpers.js";
 
 let target: TestDatabase | undefined;
 let embedded: EmbeddedDatabase | undefined;
@@ -47,16 +53,16 @@ afterAll(async () => {
 });
 
 /**
- * `url`'s answer once the database is reachable again: asked again while the server answers 503,
+ * `url`'s answer (of `server`, default the app) once the database is reachable again: asked again while the server answers 503,
  * for up to 35 s (postgres.js gives up on a connection attempt after 30 s). It reconnects by
  * itself, without a restart; how soon its new connections are up depends on the machine's load
  * (a CI run of the database suites, in parallel on real PostgreSQL, once answered 503 to the
  * first requests after the proxy came back).
  */
-async function answerWhenBack(url: string) {
+async function answerWhenBack(url: string, server: App = app) {
   const until = Date.now() + 35_000;
   for (;;) {
-    const res = await app.inject({ url });
+    const res = await server.inject({ url });
     if (res.statusCode !== 503 || Date.now() > until) return res;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -138,6 +144,40 @@ it("answers 503 by its deadline while the database holds its connections without
   // The held queries complete when bytes flow again; new ones are answered.
   const back = await answerWhenBack("/v1/datasets");
   expect(back.statusCode, back.body).toBe(200);
+}, 60_000);
+
+it("answers a tile or an image with 503 by the deadline every route has while the database holds the lookup of its recording, not the tile routes' own", async () => {
+  const [root] = await resolveRoots([join(FIXTURES, "recordings")]);
+  const dataset = await createDataset(db.sql, { name: "partitioned", audio_dir: root, created_by: null });
+  const file = "batdetect2_20230322_172000_selec2.wav";
+  const { id } = (await insertRecording(db.sql, { ...(await probeFile(join(root, file))), dataset_id: dataset.id, path: file, created_by: null }))!;
+  const tiles = new TileService({ threads: 1 });
+  const withTiles = await buildApp({ database: db, audioRoots: [root], tiles, deadlineMs: 2000 });
+  // dB without PCEN or normalization: no stats pass, the lookup is the only database work.
+  const urls = [`/v1/recordings/${id}/tiles/0/0.png?pcen=false&normalize=false`, `/v1/recordings/${id}/spectrogram?start_time=0&end_time=0.5&pcen=false&normalize=false`];
+  try {
+    for (const url of urls) expect((await withTiles.inject({ url })).statusCode).toBe(200);
+    proxy.freeze();
+    // The partition ends 4 s in, past the 2 s deadline: the tile routes' own deadline (150 s) had the
+    // requests wait for it, and answered 200 once it ended — a viewer's every connection held meanwhile.
+    const thawing = setTimeout(() => proxy.thaw(), 4000);
+    try {
+      for (const res of await Promise.all(urls.map((url) => withTiles.inject({ url })))) {
+        expect([res.statusCode, res.headers["content-type"]]).toEqual([503, "application/json; charset=utf-8"]);
+        expect([res.headers["retry-after"], res.json().message]).toEqual(["5", expect.stringMatching(/^no answer within 2 s: the database .* is not responding/)]);
+      }
+    } finally {
+      clearTimeout(thawing);
+      proxy.thaw();
+    }
+    for (const url of urls) {
+      const res = await answerWhenBack(url, withTiles);
+      expect(res.statusCode, res.body).toBe(200);
+    }
+  } finally {
+    await withTiles.close();
+    await tiles.close();
+  }
 }, 60_000);
 
 describe("the request deadline", () => {

@@ -106,6 +106,7 @@ export interface TcpProxy {
   start(): Promise<void>;
   /** Holds every connection open, new ones too, and passes no byte: a partition, not a refusal. */
   freeze(): void;
+  /** Ends a freeze: the bytes held pass, as TCP delivers them when a partition heals. Once frozen, once thawed. */
   thaw(): void;
 }
 
@@ -155,6 +156,7 @@ export async function tcpProxy(target: import("node:net").NetConnectOpts): Promi
     start: listen,
     freeze() {
       // A network partition: connections stay open, and no byte gets through either way.
+      if (frozen) return;
       frozen = true;
       for (const [client, upstream] of pairs) {
         client.unpipe(upstream);
@@ -164,6 +166,7 @@ export async function tcpProxy(target: import("node:net").NetConnectOpts): Promi
       }
     },
     thaw() {
+      if (!frozen) return;
       frozen = false;
       for (const pair of pairs) connect(pair);
     },

@@ -11,9 +11,11 @@
  * the handler sends late is dropped; a stream (a file, a decoder) is destroyed, so that its file
  * descriptors and memory are released rather than left to a reply nobody reads.
  *
- * A route that legitimately takes longer sets `config: { deadline: ms }` above its own limits (the
- * tile routes: stats wait and task time limit), or `false` (an import hashing a whole dataset).
- * A reply once sent — a stream whose first bytes are still coming — is never cut.
+ * A route that legitimately takes longer sets `config: { deadline: ms }`, or `false` (an import
+ * hashing a whole dataset) — or, when only part of its work does, keeps the deadline for its
+ * database lookups and then gives the rest its own limit (`reply.extendDeadline(ms)`: the tile
+ * routes, whose stats wait and task time limit outlast it). A reply once sent — a stream whose
+ * first bytes are still coming — is never cut.
  */
 import fp from "fastify-plugin";
 import type { FastifyReply } from "fastify";
@@ -25,15 +27,26 @@ declare module "fastify" {
     /** This route's deadline in ms, or false for none (default: the plugin's `deadlineMs`). */
     deadline?: number | false;
   }
+  interface FastifyReply {
+    /**
+     * Replaces this request's deadline with `ms` from now: for a route whose own work outlasts the
+     * deadline (a computation with limits of its own), called once its database lookups are done,
+     * so that a database that does not answer still gets its 503 within the deadline.
+     */
+    extendDeadline(ms: number): void;
+  }
 }
 
 export const deadlinePlugin = fp<{ deadlineMs: number }>(async (app, options) => {
+  /** The deadlines still running: their requests have neither an answer nor gone. */
   const timers = new WeakMap<FastifyReply, NodeJS.Timeout>();
-  app.addHook("onRequest", async (request, reply) => {
-    const ms = request.routeOptions.config.deadline ?? options.deadlineMs;
-    if (ms === false) return;
-    const timer = setTimeout(() => {
+  /** Answers `reply` with the deadline's 503 unless it is sent within `ms`. */
+  const arm = (reply: FastifyReply, ms: number) => {
+    clearTimeout(timers.get(reply));
+    timers.set(reply, setTimeout(() => {
+      timers.delete(reply);
       if (reply.sent || reply.raw.headersSent) return;
+      const { request } = reply;
       request.log.warn({ url: request.url, ms }, "request deadline passed");
       const seconds = ms / 1000;
       if (SAFE_METHODS.has(request.method)) {
@@ -42,14 +55,23 @@ export const deadlinePlugin = fp<{ deadlineMs: number }>(async (app, options) =>
         sendError(reply, 503, `no answer within ${seconds} s: the database is not responding, and this change may still be made when it answers — check before repeating it`);
       }
       dropLateSends(reply);
-    }, ms);
-    timers.set(reply, timer);
-    reply.raw.once("close", () => clearTimeout(timer));
+    }, ms));
+  };
+  const end = (reply: FastifyReply) => {
+    clearTimeout(timers.get(reply));
+    timers.delete(reply);
+  };
+  app.decorateReply("extendDeadline", function (this: FastifyReply, ms: number) {
+    if (timers.has(this)) arm(this, ms);
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    const ms = request.routeOptions.config.deadline ?? options.deadlineMs;
+    if (ms === false) return;
+    arm(reply, ms);
+    reply.raw.once("close", () => end(reply));
   });
   // The handler has answered (a stream's bytes may still be coming): the deadline is over.
-  app.addHook("onSend", async (_request, reply) => {
-    clearTimeout(timers.get(reply));
-  });
+  app.addHook("onSend", async (_request, reply) => end(reply));
 });
 
 /** After the deadline's answer, the handler's own `send` releases a stream payload instead of leaving it open. */

@@ -45,9 +45,10 @@ export interface TileLimits {
 export const DEFAULT_TILE_LIMITS: TileLimits = { maxStreamTiles: 256, maxImageFrames: 65_536, maxImagePixels: 32 * 1024 * 1024, maxTilePixels: 32 * 1024 * 1024 };
 
 /**
- * The answer deadline of these routes (plugins/deadline.ts): beyond their own limits, which answer
- * first — a 20 s wait for the recording's stats (503), then the task's time limit of 60 s for its
- * wait for a worker (503) and 60 s more for its run (400).
+ * The answer deadline of these routes once their recording is looked up (plugins/deadline.ts:
+ * the lookup has the deadline every route has): beyond their own limits, which answer first — a
+ * 20 s wait for the recording's stats (503), then the task's time limit of 60 s for its wait for
+ * a worker (503) and 60 s more for its run (400).
  */
 const TILE_DEADLINE_MS = 150_000;
 
@@ -122,9 +123,15 @@ function clientLeft(reply: FastifyReply): AbortSignal {
 export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }> = async (app, options) => {
   const limits = { ...DEFAULT_TILE_LIMITS, ...options.limits };
 
-  /** The recording as the tile service needs it, and its current revision. */
-  async function tileRecording(recordingId: string): Promise<{ recording: TileRecording; revision: string }> {
+  /**
+   * The recording as the tile service needs it, and its current revision; then the request's
+   * deadline becomes TILE_DEADLINE_MS for the computation. The lookup keeps the deadline of every
+   * route: with the tile routes' own from the start, a database that held its connections without
+   * answering held each tile request for TILE_DEADLINE_MS, a viewer's every connection with them.
+   */
+  async function tileRecording(reply: FastifyReply, recordingId: string): Promise<{ recording: TileRecording; revision: string }> {
     const r = await recordingFile(app, recordingId);
+    reply.extendDeadline(TILE_DEADLINE_MS);
     return {
       // r.file: the real path checked against the audio roots, opened as exactly that file (SPEC §10)
       recording: { id: recordingId, path: r.file, exactPath: true, hash: r.hash, timeExpansion: r.time_expansion, samplerate: r.file_samplerate, frames: r.frames, channels: r.channels },
@@ -147,7 +154,6 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   });
 
   app.get("/recordings/:id/tiles/:z/:tile", {
-    config: { deadline: TILE_DEADLINE_MS },
     schema: {
       summary: "One spectrogram tile",
       description: "Tile x at zoom z covers frames [x·W·2^z, (x+1)·W·2^z) of the whole recording's spectrogram, each column the maximum of 2^z frames. `tile` is `<x>.<png|f32|npy>`. f32/npy are [rows][columns] float32, row 0 the lowest frequency; headers give the geometry.",
@@ -164,7 +170,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const [xText, fmt] = request.params.tile.split(".");
     const { revision: askedRevision, ...query } = request.query;
     const { params, options } = splitQuery(query);
-    const { recording, revision } = await tileRecording(request.params.id);
+    const { recording, revision } = await tileRecording(reply, request.params.id);
     const cache = cacheControl(request, askedRevision, revision);
     // The client's leaving cancels what is done for it alone: the stats pass too, until its 503.
     const left = clientLeft(reply);
@@ -174,7 +180,6 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   });
 
   app.get("/recordings/:id/tiles/:z/stream", {
-    config: { deadline: TILE_DEADLINE_MS },
     schema: {
       summary: "The tiles of a time interval, streamed in order",
       description: "multipart/mixed: one part per tile, in order, each sent as soon as it is ready; its headers are the tile's (ETag, geometry, X-Tile: z/x). A client that disconnects cancels the work still queued.",
@@ -188,7 +193,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { start_time, end_time, format: fmt, revision: _revision, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat; revision?: string };
     if (!(end_time > start_time)) throw new ParamsError([{ field: "end_time", message: `must be > start_time (${start_time})` }]);
     const { params, options } = splitQuery(query);
-    const { recording } = await tileRecording(request.params.id);
+    const { recording } = await tileRecording(reply, request.params.id);
     const z = request.params.z;
     const left = clientLeft(reply);
     // Everything a tile could be refused for is checked here, before the 200 and its headers.
@@ -237,7 +242,6 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   });
 
   app.get("/recordings/:id/spectrogram", {
-    config: { deadline: TILE_DEADLINE_MS },
     schema: {
       summary: "A spectrogram image (or matrix) of [start_time, end_time)",
       description: "The frames of the whole recording's spectrogram whose centres lie in [start_time, end_time): same normalization, PCEN state and filter context as the whole recording, so any two requests agree where they overlap.",
@@ -250,7 +254,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { start_time, end_time, format: fmt, revision: askedRevision, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat; revision?: string };
     if (!(end_time > start_time)) throw new ParamsError([{ field: "end_time", message: `must be > start_time (${start_time})` }]);
     const params = parseParams(query);
-    const { recording, revision } = await tileRecording(request.params.id);
+    const { recording, revision } = await tileRecording(reply, request.params.id);
     const cache = cacheControl(request, askedRevision, revision);
     const pieceLimits = { frames: limits.maxImageFrames, pixels: limits.maxImagePixels };
     const left = clientLeft(reply);
