@@ -10,6 +10,7 @@ import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deadlinePlugin } from "../src/api/plugins/deadline.js";
 import { buildApp, type App } from "../src/api/app.js";
+import { ITEM_QUEUE, openQueue } from "../src/jobs/queue.js";
 import { createDataset } from "../src/store/datasets.js";
 import { openDatabase, type Database } from "../src/store/db.js";
 import { startEmbedded, type EmbeddedDatabase } from "../src/store/embedded.js";
@@ -24,6 +25,8 @@ let embedded: EmbeddedDatabase | undefined;
 let proxy: TcpProxy;
 let db: Database;
 let app: App;
+/** The database's URL through the proxy. */
+let proxiedUrl: string;
 
 beforeAll(async () => {
   let u: URL;
@@ -38,6 +41,7 @@ beforeAll(async () => {
     proxy = await tcpProxy({ path: embedded.socket });
   }
   u.host = `127.0.0.1:${proxy.port}`;
+  proxiedUrl = u.toString();
   // Pool of 2: with 3 connections and 4 failed queries, postgres.js 3.4's end() waits for its
   // full timeout (5 s) after the outage — harmless (close is bounded), but slow for a test.
   db = await openDatabase({ url: u.toString(), poolSize: 2 });
@@ -177,6 +181,30 @@ it("answers a tile or an image with 503 by the deadline every route has while th
   } finally {
     await withTiles.close();
     await tiles.close();
+  }
+}, 60_000);
+
+it("the job queue (of serve's job worker and of `sonotile worker`) says once that the database holds its statements without answering, and once that it answers again", async () => {
+  // One connection, open before the partition: its statements wait on it with no error — a
+  // worker whose connections were all open said nothing through a 60 s partition (a new
+  // connection's attempt gives CONNECT_TIMEOUT after 5 s, which was said).
+  const one = await openDatabase({ url: proxiedUrl, poolSize: 1, migrate: false });
+  const said: string[] = [];
+  const boss = await openQueue(one.sql, { log: (message) => said.push(message) });
+  // A worker's fetch loop: its statements are what the partition holds (the queue is empty).
+  await boss.work(ITEM_QUEUE, { pollingIntervalSeconds: 0.5 }, async () => {});
+  try {
+    proxy.freeze();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 11_000)); // past the 10 s a statement waits before it is said
+    } finally {
+      proxy.thaw();
+    }
+    for (let i = 0; i < 50 && said.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(said).toEqual(["database not answering (no reply for 10 s: a network partition, a stopped server, or a long lock wait), waiting for it", "database reachable again"]);
+  } finally {
+    await boss.stop({ graceful: false, close: false });
+    await one.close();
   }
 }, 60_000);
 

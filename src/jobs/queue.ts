@@ -176,17 +176,27 @@ const CREATION_RACE = new Set(["23505", "42P06", "42P07", "42710"]);
 
 /**
  * What a worker says of an outage: one line when pg-boss's passes first fail to reach the database
- * and one when a statement of theirs succeeds again — not one per failed pass (several a second),
- * and not nothing, as before: a worker printed no word through an outage. `failed` takes pg-boss's
- * errors (other errors stay unsaid: the passes retry them), `succeeded` each answered statement.
+ * — or a statement of theirs has waited ITEM_HEARTBEAT_S for its answer: a partition, or a server
+ * that stopped, gives no error, only silence — and one when a statement of theirs succeeds again;
+ * not one per failed pass (several a second), and not nothing, as before: a worker printed no word
+ * through an outage (through a partition, still none). `failed` takes pg-boss's errors (other
+ * errors stay unsaid: the passes retry them), `silent` a statement unanswered that long,
+ * `succeeded` each answered statement.
  */
-function outageReporter(log: (message: string) => void): { failed(err: unknown): void; succeeded(): void } {
+function outageReporter(log: (message: string) => void): { failed(err: unknown): void; silent(): void; succeeded(): void } {
   let unreachable = false;
+  const say = (message: string) => {
+    if (unreachable) return;
+    unreachable = true;
+    log(message);
+  };
   return {
     failed(err) {
-      if (unreachable || !isConnectionError(err)) return;
-      unreachable = true;
-      log(`database unreachable (${(err as { code: string }).code}: ${(err as Error).message}), retrying`);
+      if (isConnectionError(err)) say(`database unreachable (${(err as { code: string }).code}: ${(err as Error).message}), retrying`);
+    },
+    silent() {
+      // As long as an item's heartbeat may go unwritten before the item counts as its worker's loss.
+      say(`database not answering (no reply for ${ITEM_HEARTBEAT_S} s: a network partition, a stopped server, or a long lock wait), waiting for it`);
     },
     succeeded() {
       if (!unreachable) return;
@@ -200,9 +210,14 @@ async function startBoss(sql: Sql, supervise: boolean, listen: boolean, outage: 
   const database = bossDatabase(sql);
   const db: Db = {
     async executeSql(text, values) {
-      const result = await database.executeSql(text, values);
-      outage.succeeded();
-      return result;
+      const silence = setTimeout(() => outage.silent(), ITEM_HEARTBEAT_S * 1000).unref();
+      try {
+        const result = await database.executeSql(text, values);
+        outage.succeeded();
+        return result;
+      } finally {
+        clearTimeout(silence);
+      }
     },
   };
   for (let attempt = 1; ; attempt++) {
