@@ -2,7 +2,7 @@
  * `sonotile serve` and `sonotile worker` (the built CLI, dist/) when their PostgreSQL is down: a
  * TCP proxy in front of the database is stopped and started again, as in api-outage.test.ts.
  * serve waits for a database that is not up yet, as worker does; both exit after a signal during
- * an outage once the database is back. The tests that run a database need real PostgreSQL
+ * an outage once the database is back, and serve during a partition (the proxy frozen) without it. The tests that run a database need real PostgreSQL
  * (DATABASE_URL): the embedded database serves one session, not a server's pools and a LISTEN.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -107,3 +107,18 @@ it.runIf(REAL_PG_URL)("a worker given SIGTERM during an outage exits 0 once its 
   // Once, not at each failed pass of its queue (several a second).
   expect(worker.output().stderr.match(/^sonotile worker: database unreachable \([A-Z0-9_]+: .*\), retrying$/gm)).toHaveLength(1);
 }, 90_000);
+
+it.runIf(REAL_PG_URL)("serve given SIGTERM while its database holds its connections without answering (a partition) exits 0 without waiting for it", async () => {
+  const serve = start(["serve", "--port", "0", "--audio-root", dir.path], proxiedUrl);
+  await serve.printed("sonotile serving on");
+  proxy.freeze();
+  try {
+    serve.child.kill("SIGTERM");
+    // Its job worker's stop waited for statements the partition held: serve exited only once the
+    // database answered again. Now: 10 s for them, then its connections are closed (5 s).
+    expect(await Promise.race([serve.exited, new Promise((resolve) => setTimeout(resolve, 40_000, "still running"))])).toBe(0);
+  } finally {
+    proxy.thaw();
+  }
+  expect(serve.output().stderr).toContain("sonotile worker: stopping without the database: no answer within 10 s of the items in hand being done");
+}, 60_000);

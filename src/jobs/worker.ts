@@ -76,7 +76,10 @@ export interface WorkerOptions {
 }
 
 export interface ExtractWorker {
-  /** Stops taking items, finishes the ones in hand, releases the pool and the queue. */
+  /**
+   * Stops taking items, finishes the ones in hand, releases the pool and the queue — giving up on
+   * the queue's statements a database that does not answer holds (STOP_WITHOUT_DATABASE_MS).
+   */
   stop(): Promise<void>;
 }
 
@@ -120,6 +123,16 @@ export const MAX_ITEM_DELIVERIES = 10;
  * nearly every item of a job — and use up their deliveries — while the others compute theirs.
  */
 const RELEASE_PAUSE_MS = 5000;
+/**
+ * Milliseconds a stopping worker, its items in hand done, gives the rest of its stop — its queue's
+ * fetch in flight, pg-boss's own stop, removing its `job_workers` row — when the database does not
+ * answer (a partition, a stopped server: no error, only silence). Each waited for its statement:
+ * `serve` and `sonotile worker` given SIGTERM 5 s into a 60 s stop of their PostgreSQL (SIGSTOP)
+ * exited only once it answered again, 55 s later, and never through a stop that did not end. What
+ * such a statement does when it lands — items fetched for a worker gone — comes back to the queue
+ * once their heartbeat lapses, as a killed worker's items do.
+ */
+const STOP_WITHOUT_DATABASE_MS = 10_000;
 
 /** The worker that settles an item, as `job_items` records it. */
 interface WorkerIdentity {
@@ -147,6 +160,13 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
   // and the wait for it, after which a fetcher fetches again.
   let pausedUntil = 0;
   const pause = () => sleep(pausedUntil - Date.now(), undefined, { signal: stopping.signal }).catch(() => {});
+  // The batches in hand (their handlers running), which a stop waits for.
+  const inHand = new Set<Promise<unknown>>();
+  const holding = <T>(batch: Promise<T>): Promise<T> => {
+    inHand.add(batch);
+    batch.then(() => inHand.delete(batch), () => inHand.delete(batch));
+    return batch;
+  };
   const takeBatch = async (jobs: JobWithMetadata<ItemMessage>[]): Promise<JobResult[]> => {
     if (Date.now() < pausedUntil) {
       // Fetched by this worker's other fetcher — woken, as every worker is, by the item left for
@@ -180,19 +200,30 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
   for (let i = 0; i < BATCHES_IN_HAND; i++) {
     fetchers.push(await boss.work(ITEM_QUEUE, {
       batchSize, includeMetadata: true, perJobResults: true, burstWhenBatchFull: true, pollingIntervalSeconds, notifyPollingIntervalSeconds: pollingIntervalSeconds,
-    }, takeBatch));
+    }, (jobs: JobWithMetadata<ItemMessage>[]) => holding(takeBatch(jobs))));
   }
   const deaf = onItemsQueued(() => fetchers.forEach((id) => boss.notifyWorker(id)));
   await boss.work(DEAD_ITEM_QUEUE, { includeMetadata: true, pollingIntervalSeconds },
-    async ([job]: JobWithMetadata<ItemMessage>[]) => giveUpItem(ctx, job.data));
+    async ([job]: JobWithMetadata<ItemMessage>[]) => holding(giveUpItem(ctx, job.data)));
   return {
     async stop() {
       stopping.abort();
       deaf();
-      await boss.offWork(DEAD_ITEM_QUEUE, { wait: true });
-      await boss.offWork(ITEM_QUEUE, { wait: true });
-      await boss.stop({ graceful: true, close: false });
-      await leave();
+      const queueStopped = (async () => {
+        await boss.offWork(DEAD_ITEM_QUEUE, { wait: true });
+        await boss.offWork(ITEM_QUEUE, { wait: true });
+        await boss.stop({ graceful: true, close: false });
+        await leave();
+        return true;
+      })();
+      queueStopped.catch(() => {}); // a failure after the stop gave up on it: the stop is over
+      const itemsDone = async () => {
+        while (inHand.size) await Promise.allSettled(inHand);
+      };
+      const gaveUp = itemsDone().then(() => sleep(STOP_WITHOUT_DATABASE_MS, false, { ref: false }));
+      if (!(await Promise.race([queueStopped, gaveUp]))) {
+        log(`stopping without the database: no answer within ${STOP_WITHOUT_DATABASE_MS / 1000} s of the items in hand being done (items it fetches meanwhile return to the queue once their heartbeat lapses)`);
+      }
       if (!options.pool) await pool.close();
     },
   };
