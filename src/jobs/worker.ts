@@ -150,15 +150,15 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
   const pool = options.pool ?? new TilePool({ threads: options.threads, taskTimeoutMs: 2 ** 31 - 1 });
   const boss = await openQueue(sql, { supervise: true, listen: true, log });
   const leave = await announceWorker(sql, by);
-  const ctx: ItemContext = { sql, pool, boss, by, log, missingDirs: new Set(), settle: settler({ sql, by }) };
+  // Until when this worker takes no items (RELEASE_PAUSE_MS after it left one for another host),
+  // and the wait for it, after which a fetcher fetches again.
+  let pausedUntil = 0;
+  const ctx: ItemContext = { sql, pool, boss, by, log, missingDirs: new Set(), settle: settler({ sql, by }), pauseTaking: () => (pausedUntil = Date.now() + RELEASE_PAUSE_MS) };
   const stopping = new AbortController();
   // Two items in hand per thread keep every thread busy between completions; and two batches in
   // hand (BATCHES_IN_HAND) keep them busy while one batch is answered and the next fetched.
   const batchSize = pool.threads * 2;
   const pollingIntervalSeconds = options.pollingIntervalSeconds ?? 1;
-  // Until when this worker takes no items (RELEASE_PAUSE_MS after it left one for another host),
-  // and the wait for it, after which a fetcher fetches again.
-  let pausedUntil = 0;
   const pause = () => sleep(pausedUntil - Date.now(), undefined, { signal: stopping.signal }).catch(() => {});
   // The batches in hand (their handlers running), which a stop waits for.
   const inHand = new Set<Promise<unknown>>();
@@ -183,7 +183,7 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
     const results = await Promise.all(jobs.map(async (job): Promise<JobResult> => {
       try {
         const target = (await claimed).get(`${job.data.job_id} ${job.data.item}`);
-        if ((await processItem(ctx, job.data, target, { retryCount: job.retryCount, retryLimit: job.retryLimit }, jobOf)) === "released") pausedUntil = Date.now() + RELEASE_PAUSE_MS;
+        await processItem(ctx, job.data, target, { retryCount: job.retryCount, retryLimit: job.retryLimit }, jobOf);
         return { id: job.id, status: "completed" };
       } catch (err) {
         return { id: job.id, status: "failed", output: { message: (err as Error).message } };
@@ -258,6 +258,13 @@ interface ItemContext {
   missingDirs: Set<string>;
   /** Writes an item's outcome (settleItem), together with the others' ready at the same time. */
   settle: (request: SettleRequest) => Promise<"settled" | "changed">;
+  /**
+   * Stops this worker taking items for RELEASE_PAUSE_MS: called before an item goes back to the
+   * queue for another host (leaveForAnotherHost), so that its other fetcher, which that wakes, does
+   * not take the item back — paused only once the item was back, it did under load, counting a
+   * delivery on the host that had just found the file missing.
+   */
+  pauseTaking: () => void;
 }
 
 /**
@@ -275,10 +282,9 @@ async function claimItems(sql: Sql, messages: readonly ItemMessage[]): Promise<M
 /**
  * One delivery of an item, `target` its target as claimed (claimItems), or undefined when it was
  * no longer pending. Resolves when the item is settled (done, failed for good, or nothing to do),
- * or "released" when it was left for a worker on another host; throws when a retry may succeed
- * and retries remain.
+ * or left for a worker on another host; throws when a retry may succeed and retries remain.
  */
-async function processItem(ctx: ItemContext, msg: ItemMessage, target: ItemTarget | undefined, delivery: { retryCount: number; retryLimit: number }, jobOf: (id: string) => Promise<Job>): Promise<"released" | void> {
+async function processItem(ctx: ItemContext, msg: ItemMessage, target: ItemTarget | undefined, delivery: { retryCount: number; retryLimit: number }, jobOf: (id: string) => Promise<Job>): Promise<void> {
   const { sql } = ctx;
   // Settled by an earlier delivery — whose worker may have died before completing the job — or
   // skipped by an abort: nothing to compute, but the job may still need completing.
@@ -293,7 +299,7 @@ async function processItem(ctx: ItemContext, msg: ItemMessage, target: ItemTarge
     const readable = "problem" in current ? current : await readableTarget(ctx, current.target);
     if ("problem" in readable) {
       const error = "here" in readable ? await leaveForAnotherHost(ctx, job, msg, readable.problem) : readable.problem;
-      if (error === null) return "released";
+      if (error === null) return;
       await ctx.settle({ job, item: msg.item, target, features, outcome: { error } });
       return;
     }
@@ -445,6 +451,7 @@ async function leaveForAnotherHost(ctx: ItemContext, job: Job, msg: ItemMessage,
       WHERE seen_at > now() - make_interval(secs => ${WORKER_LAPSE_S}) AND host <> ALL(${row.missing_on}::text[])`;
     if (others === 0) return `${problem} on host ${host}, and no worker on another host is running to try it`;
     if (row.attempts >= MAX_ITEM_DELIVERIES) return `${problem} on host ${host}, ${row.attempts} times: no worker on another host took it`;
+    ctx.pauseTaking();
     await ctx.boss.insert(ITEM_QUEUE, [{ data: msg, priority: job.priority }], { db: bossDatabase(tx) });
     return null;
   });
