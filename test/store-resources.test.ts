@@ -9,7 +9,7 @@ import { CLEANUP_GRACE_SECONDS, cleanupExpired, createArtifact, fileContentsStor
 import { createClip, listClips, setClipFeature, updateClip } from "../src/store/clips.js";
 import { createDataset } from "../src/store/datasets.js";
 import { ConflictError, InvalidError } from "../src/store/errors.js";
-import { abortJob, completeJob, countItemsDone, createJob, getJob, listJobs, listMetrics, putMetric, startJob } from "../src/store/jobs.js";
+import { abortJob, completeJob, countItemsDone, createJob, getJob, listJobs, listMetrics, MAX_METRIC_PAGE_BYTES, putMetric, startJob } from "../src/store/jobs.js";
 import { createNote, listNotes } from "../src/store/notes.js";
 import { insertRecording } from "../src/store/recordings.js";
 import { claimStats, getStats, saveStats } from "../src/store/stats.js";
@@ -125,6 +125,24 @@ describe("jobs", () => {
     const metrics = await listMetrics(sql, job.id, { limit: 10, offset: 0 });
     expect(metrics.items.map((m) => [m.key, m.step, m.value])).toEqual([["loss", 0, 1.25], ["loss", 1, 0.5], ["mel", 0, null]]);
     expect([...metrics.items[2].data!]).toEqual([1, 2, 3]);
+  });
+
+  it("list binary metrics a bounded amount at a time — a page of 1000 metrics of 7.5 MB, which any token holder could ask for, was read whole into memory", async () => {
+    const job = await createJob(sql, { task: "t", data: {}, created_by: userId });
+    const bytes = 6 * 1024 * 1024; // three are over MAX_METRIC_PAGE_BYTES, two are not
+    for (const step of [0, 1, 2]) await putMetric(sql, job.id, { key: "spectrum", step, data: new Uint8Array(bytes).fill(step + 1) });
+    await putMetric(sql, job.id, { key: "loss", value: 0.5 });
+    const over = await listMetrics(sql, job.id, { limit: 10, offset: 0 }).catch((err: unknown) => err);
+    expect(over).toBeInstanceOf(InvalidError);
+    expect((over as InvalidError).fields).toEqual([{ field: "limit", message: `the 4 metrics from offset 0 hold ${3 * bytes} bytes of binary data, over the limit of ${MAX_METRIC_PAGE_BYTES} per page: ask for fewer (a smaller limit; one metric always fits) or for one key` }]);
+    const first = await listMetrics(sql, job.id, { limit: 3, offset: 0 });
+    expect(first.items.map((m) => [m.key, m.step, m.value, m.data?.length ?? null])).toEqual([["loss", 0, 0.5, null], ["spectrum", 0, null, bytes], ["spectrum", 1, null, bytes]]);
+    expect(first.items[2].data!.every((b) => b === 2)).toBe(true);
+    expect((await listMetrics(sql, job.id, { limit: 3, offset: 3 })).items.map((m) => [m.step, m.data?.length])).toEqual([[2, bytes]]);
+    // Without the binary values (sonotile jobs show), a page of any size.
+    const values = await listMetrics(sql, job.id, { limit: 10, offset: 0, withData: false });
+    expect(values.items.map((m) => [m.key, m.step, m.value, m.data])).toEqual([["loss", 0, 0.5, null], ["spectrum", 0, null, null], ["spectrum", 1, null, null], ["spectrum", 2, null, null]]);
+    expect(values.total).toBe(4);
   });
 });
 

@@ -172,11 +172,35 @@ export async function putMetric(db: Queryable, jobId: string, m: { key: string; 
   });
 }
 
-export async function listMetrics(db: Queryable, jobId: string, q: PageRequest & { key?: string }): Promise<Page<Metric>> {
+/**
+ * Binary metric data one page of metrics may hold, bytes: two metrics of the largest size the API
+ * takes (7.5 MB). A page is read whole into memory, and several times over (PostgreSQL's hex text,
+ * the bytes, base64, JSON): a page of 1000 metrics of 7.5 MB — any member can record them for a
+ * job of theirs — was 7.5 GB, which any token holder could ask for.
+ */
+export const MAX_METRIC_PAGE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A job's metrics by key and step. `withData: false` leaves binary values out (data null). A page
+ * whose binary data would exceed MAX_METRIC_PAGE_BYTES is refused (InvalidError naming `limit`)
+ * before any of it is read: the sizes and the data come from one statement, so one snapshot.
+ */
+export async function listMetrics(db: Queryable, jobId: string, q: PageRequest & { key?: string; withData?: boolean }): Promise<Page<Metric>> {
   await getJob(db, jobId);
   const where = db`job_id = ${jobId} AND (${q.key ?? null}::text IS NULL OR key = ${q.key ?? null})`;
-  const rows = await db<(Metric & { total_count: number })[]>`
-    SELECT job_id, key, step, value, data, created_at, count(*) OVER () AS total_count FROM job_metrics WHERE ${where}
-    ORDER BY key, step LIMIT ${q.limit} OFFSET ${q.offset}`;
-  return toPage(rows, q, () => db`SELECT count(*) AS n FROM job_metrics WHERE ${where}`);
+  // octet_length of a TOASTed value reads its size from the pointer, not the value.
+  const rows = await db<(Metric & { total_count: number; page_bytes: string })[]>`
+    WITH page AS (
+      SELECT id, job_id, key, step, value, created_at, octet_length(data) AS bytes, count(*) OVER () AS total_count
+      FROM job_metrics WHERE ${where} ORDER BY key, step LIMIT ${q.limit} OFFSET ${q.offset}
+    ), size AS (SELECT coalesce(sum(bytes), 0) AS page_bytes FROM page)
+    SELECT p.job_id, p.key, p.step, p.value, p.created_at, p.total_count, size.page_bytes,
+           CASE WHEN ${q.withData ?? true} AND size.page_bytes <= ${MAX_METRIC_PAGE_BYTES} THEN m.data END AS data
+    FROM page p CROSS JOIN size JOIN job_metrics m ON m.id = p.id
+    ORDER BY p.key, p.step`;
+  const pageBytes = rows.length ? Number(rows[0].page_bytes) : 0;
+  if ((q.withData ?? true) && pageBytes > MAX_METRIC_PAGE_BYTES) {
+    throw invalid("limit", `the ${rows.length} metrics from offset ${q.offset} hold ${pageBytes} bytes of binary data, over the limit of ${MAX_METRIC_PAGE_BYTES} per page: ask for fewer (a smaller limit; one metric always fits) or for one key`);
+  }
+  return toPage(rows.map(({ page_bytes: _, ...m }) => m), q, () => db`SELECT count(*) AS n FROM job_metrics WHERE ${where}`);
 }

@@ -179,7 +179,7 @@ export const command: Command = {
         out(page, page.items.map(jobLine).join("\n") || "no jobs");
       } else if (action === "show") {
         const job = await getJob(sql, jobId!);
-        const metrics = (await listMetrics(sql, job.id, { limit: 1000, offset: 0 })).items.map((m) => ({ key: m.key, step: m.step, value: m.value }));
+        const metrics = (await listMetrics(sql, job.id, { limit: 1000, offset: 0, withData: false })).items.map((m) => ({ key: m.key, step: m.step, value: m.value }));
         const artifacts = await jobArtifacts(sql, job.id);
         const failed = await itemsWithStatus(sql, job.id, ["failed", "errored"]);
         out({ job, metrics, artifacts, failed_items: failed }, [
