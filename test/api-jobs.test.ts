@@ -108,6 +108,17 @@ describe("POST /v1/jobs extract_features", () => {
     }
   });
 
+  it("stores each target id once — one recording named 100,000 times made a job of 3.9 MB that every listing of jobs carried", async () => {
+    const ids = Object.values(fx.recordings).slice(0, 2);
+    const named = Array.from({ length: MAX_JOB_TARGET_IDS }, (_, i) => ids[i % 2]);
+    const res = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { recording_ids: named }, features: ["rms_dbfs"] } } });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json()).toMatchObject({ progress_total: 2, data: { targets: { recording_ids: ids } } });
+    const listed = (await app.inject({ url: "/v1/jobs?order=desc&limit=1", headers: admin })).json().items[0];
+    expect([listed.id, listed.data.targets.recording_ids]).toEqual([res.json().id, ids]);
+    expect((await app.inject({ method: "POST", url: `/v1/jobs/${res.json().id}/abort`, headers: admin })).statusCode).toBe(200);
+  });
+
   it("refuses parameters or a band no target's recording can take, naming the field, a recording and how many targets; accepts them when some can", async () => {
     // Rows only (the rule reads the stored rate, time expansion and channels, not the file): 500 kHz
     // as stored, 500 kHz as 50 kHz × time expansion 10, and 8 kHz stereo.

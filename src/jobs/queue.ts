@@ -57,14 +57,21 @@ const hz = z.number({ error: "must be a number of Hz" }).finite();
 export const MAX_JOB_TARGET_IDS = 100_000;
 
 /**
+ * The ids of a job's targets, each once, in the order first named: the job's data is stored as
+ * given and every listing of jobs sends it, so an id repeated 100,000 times — one recording named
+ * 3.9 MB long — made a job whose every listing carried it (a page of such jobs: gigabytes).
+ */
+const targetIds = z.array(uuid).min(1, "must not be empty").max(MAX_JOB_TARGET_IDS).transform((ids) => [...new Set(ids)]);
+
+/**
  * Task data of `extract_features`: targets, features, spectrogram parameters (SPEC §2), the band
  * of the spectral features, artifact expiry.
  */
 export const extractFeaturesData = z.strictObject({
   targets: z.union([
     z.strictObject({ dataset_id: uuid }),
-    z.strictObject({ recording_ids: z.array(uuid).min(1, "must not be empty").max(MAX_JOB_TARGET_IDS) }),
-    z.strictObject({ clip_ids: z.array(uuid).min(1, "must not be empty").max(MAX_JOB_TARGET_IDS) }),
+    z.strictObject({ recording_ids: targetIds }),
+    z.strictObject({ clip_ids: targetIds }),
   ], { error: "must be {dataset_id}, {recording_ids: [...]} or {clip_ids: [...]}" }),
   features: z.array(z.enum(FEATURE_NAMES, { error: `must be one of ${FEATURE_NAMES.join(", ")}` })).min(1, "must not be empty").optional()
     .describe("Features to compute; default all"),
