@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
-import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, symlink, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
@@ -563,5 +563,37 @@ describe("URLs and query strings as clients write them", () => {
     const res = await app.inject({ url: `/v1/recordings/${rec.id}/audio` });
     // `%` too is replaced in the stand-in: some clients would percent-decode it (RFC 6266 appendix D).
     expect(res.headers["content-disposition"]).toBe(`attachment; filename="ch_ur _1_;(b)_41.wav"; filename*=UTF-8''ch%C5%93ur%20%221%22%3B%28b%29%2541.wav`);
+  });
+
+  it("answers HEAD of a download with its headers and reads none of the file — Fastify read the whole file to throw it away, past the client's leaving", async () => {
+    const datasetId = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
+    // A 64 MiB WAV of silence (a sparse file: no disk needed).
+    const bytes = 64 * 1024 * 1024;
+    const header = Buffer.alloc(44);
+    header.write("RIFF", 0);
+    header.writeUInt32LE(bytes - 8, 4);
+    header.write("WAVEfmt ", 8);
+    header.writeUInt32LE(16, 16);
+    header.writeUInt16LE(1, 20); // PCM
+    header.writeUInt16LE(1, 22);
+    header.writeUInt32LE(8000, 24);
+    header.writeUInt32LE(16000, 28);
+    header.writeUInt16LE(2, 32);
+    header.writeUInt16LE(16, 34);
+    header.write("data", 36);
+    header.writeUInt32LE(bytes - 44, 40);
+    const file = join(scratch.path, "long.wav");
+    await writeFile(file, header);
+    await truncate(file, bytes);
+    onTestFinished(() => rm(file));
+    const rec = (await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: "long.wav" }, headers: auth(member) })).json();
+    /** Bytes this process has read (Linux: /proc/self/io's rchar, every read(2) and pread(2)). */
+    const bytesRead = async () => Number(/^rchar: (\d+)$/m.exec(await readFile("/proc/self/io", "utf8"))![1]);
+    const before = await bytesRead();
+    const head = await app.inject({ method: "HEAD", url: `/v1/recordings/${rec.id}/audio` });
+    expect([head.statusCode, head.headers["content-length"], head.headers.etag, head.rawPayload.length]).toEqual([200, String(bytes), `"${rec.hash}"`, 0]);
+    await new Promise((r) => setTimeout(r, 500)); // time enough to read it all, had it been read
+    expect(await bytesRead() - before).toBeLessThan(1024 * 1024);
+    await app.inject({ method: "DELETE", url: `/v1/recordings/${rec.id}`, headers: auth(admin) });
   });
 });

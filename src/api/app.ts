@@ -5,6 +5,7 @@
  * database and closes it, so tests and `sonotile serve` share this factory.
  */
 import { STATUS_CODES } from "node:http";
+import { PassThrough, Readable } from "node:stream";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import swagger, { type SwaggerTransformObject } from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -160,6 +161,15 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   // First, so that its route list (a 405's Allow) holds every route, the documentation's too.
   await app.register(errorsPlugin, { errorDetails });
+  // HEAD is answered by the GET handler; Fastify then reads a streamed body to its end to throw it
+  // away (its head-route.js resumes it): a HEAD of a recording's audio read the whole file from
+  // disk — on past the client's leaving, with no backpressure — for an answer of headers only. The
+  // stream is released instead (its file or decoder closed), the GET's headers kept.
+  app.addHook("onSend", async (request, _reply, payload) => {
+    if (request.method !== "HEAD" || !(payload instanceof Readable)) return payload;
+    payload.destroy();
+    return new PassThrough().end();
+  });
   await app.register(swagger, {
     openapi: {
       info: { title: "sonotile", description: "Spectrogram tiles and metadata for bioacoustics (SPEC §5)", version: VERSION },
