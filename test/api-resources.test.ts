@@ -238,6 +238,18 @@ describe("clips and notes", () => {
     expect((await app.inject({ url: `/v1/recordings?limit=1000` })).json().items.find((r: { id: string }) => r.id === recordingId).notes.at(-1).id).toBe(ok.json().id);
     expect((await app.inject({ url: "/v1/notes?is_issue=maybe" })).statusCode).toBe(400);
   });
+
+  it("let only a note's creator or an admin edit it — another member rewrote a note that still named its creator", async () => {
+    const other = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "note-editor" })).id, name: "o", created_by: null })).key;
+    const note = (await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "a call at 3 s", recording_id: recordingId }, headers: auth(member) })).json();
+    const edit = (key: string, message: string) => app.inject({ method: "PATCH", url: `/v1/notes/${note.id}`, payload: { message }, headers: auth(key) });
+    const refused = await edit(other, "no call here");
+    expect([refused.statusCode, refused.json().message]).toEqual([403, `only the note's creator or an admin may edit note ${note.id}; user note-editor is member (write a note of your own)`]);
+    expect((await app.inject({ url: `/v1/notes/${note.id}` })).json().message).toBe("a call at 3 s");
+    expect((await edit(member, "a call at 3.1 s")).json().message).toBe("a call at 3.1 s");
+    expect((await edit(admin, "a call at 3.2 s")).json()).toMatchObject({ message: "a call at 3.2 s", created_by: note.created_by });
+    expect((await edit(viewer, "x")).statusCode).toBe(403);
+  });
 });
 
 describe("clip bounds under concurrent requests", () => {
