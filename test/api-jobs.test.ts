@@ -207,6 +207,14 @@ describe("POST /v1/jobs extract_features", () => {
     expect((await app.inject({ url: `/v1/clips/${fx.clipIds[0]}/features/rms_dbfs` })).json()).toMatchObject({ name: "rms_dbfs", value: clip.features.find((f: { name: string }) => f.name === "rms_dbfs").value, data: null });
     expect((await app.inject({ url: `/v1/clips/${fx.clipIds[0]}/features/loudness` })).json().message).toBe(`feature loudness of clip ${fx.clipIds[0]} not found`);
     expect((await app.inject({ url: `/v1/recordings/${fx.recordings["tone1k.wav"]}/features/log_mel` })).statusCode).toBe(404); // the job's targets were clips
+    // Archived (kept on purpose), an artifact is still the job's; trashed, it is not (it left the list when archived: a review).
+    const move = (id: string, action: string) => app.inject({ method: "POST", url: `/v1/artifacts/${id}/${action}`, headers: admin });
+    await move(artifacts.items[1].id, "archive");
+    await move(artifacts.items[2].id, "trash");
+    const kept = (await app.inject({ url: `/v1/jobs/${job.id}` })).json().artifacts;
+    expect(kept.map((a: { name: string; state: string }) => [a.name, a.state])).toEqual([["features.csv", "active"], ["features.npy", "archived"]]);
+    await move(artifacts.items[1].id, "restore");
+    await move(artifacts.items[2].id, "restore");
     await expectDownload(artifacts.items[0]);
     const again = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, headers: admin });
     expect(again.statusCode).toBe(409);
@@ -263,6 +271,13 @@ describe("POST /v1/jobs extract_features", () => {
       expect(refused.statusCode, role).toBe(403);
     }
     expect((await retry(job.id, stranger.headers)).json().message).toBe(`only the job's creator or an admin may retry job ${job.id}; user retry-stranger is member`);
+    // Nor to archive, trash or restore: another member's archive made the job read-only to its
+    // creator, their trash put it up for purging (a review).
+    for (const action of ["archive", "trash", "restore"]) {
+      const refused = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/${action}`, headers: stranger.headers });
+      expect([refused.statusCode, refused.json().message]).toEqual([403, `only the job's creator or an admin may ${action} job ${job.id}; user retry-stranger is member`]);
+    }
+    expect((await app.inject({ url: `/v1/jobs/${job.id}` })).json().state).toBe("active");
     expect((await retry("00000000-0000-4000-8000-000000000000", admin)).statusCode).toBe(404);
     const noErrors = await retry(job.id, owner.headers, "?status=errored");
     expect([noErrors.statusCode, noErrors.json().message]).toEqual([409, `cannot retry job ${job.id}: none of its items is errored`]);
@@ -311,6 +326,9 @@ describe("POST /v1/jobs extract_features", () => {
     // Sent twice (a double click, a client's own retry): the second would run the same items beside the first.
     const twice = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/retry`, headers: admin });
     expect([twice.statusCode, twice.json().message]).toEqual([409, `cannot retry job ${job.id}: job ${retried.json().id}, a retry of it, is pending; retry once it ends`]);
+    // Nor is it trashed meanwhile: its purge would cut the pending retry from the chain a later retry reads (a review).
+    const trash = await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/trash`, headers: admin });
+    expect([trash.statusCode, trash.json().message]).toEqual([409, `job ${job.id} cannot be trashed while its retry ${retried.json().id} is pending: a purge would cut that retry from its chain; wait for it to end or abort it (POST /v1/jobs/${retried.json().id}/abort)`]);
     expect((await app.inject({ method: "POST", url: `/v1/jobs/${retried.json().id}/abort`, headers: admin })).statusCode).toBe(200);
 
     expect((await app.inject({ method: "POST", url: `/v1/recordings/${kept}/archive`, headers: admin })).statusCode).toBe(200);

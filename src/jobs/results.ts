@@ -19,12 +19,13 @@ export const artifactFileUrl = (artifactId: string) => `/v1/artifacts/${artifact
 
 /**
  * What job `jobId` stored when it ended (none while it runs), by name, each with the URL of its
- * file: the active ones, expired ones too (`expired` says so) — everything it made that is still
- * stored — as `sonotile jobs show` and GET /v1/jobs/{id} name them.
+ * file: the active and the archived ones (archiving is how a person keeps one: `state` says so),
+ * expired ones too (`expired`) — everything it made that is still stored and not in the trash —
+ * as `sonotile jobs show` and GET /v1/jobs/{id} name them.
  */
 export async function jobArtifacts(db: Queryable, jobId: string): Promise<(Artifact & { url: string })[]> {
-  const { items } = await listArtifacts(db, { limit: 1000, offset: 0, state: "active", expiry: "all", job_id: jobId });
-  return items.map((a) => ({ ...a, url: artifactFileUrl(a.id) }));
+  const { items } = await listArtifacts(db, { limit: 1000, offset: 0, state: "all", expiry: "all", job_id: jobId });
+  return items.filter((a) => a.state !== "trashed").map((a) => ({ ...a, url: artifactFileUrl(a.id) }));
 }
 
 /** An item's values as `job_items.result` keeps them (JSON: the mel vector as numbers). */

@@ -182,12 +182,25 @@ export async function setState(db: Queryable, table: StatefulTable, id: string, 
  * Refuses (409) to archive or trash a job that is pending or running: its workers still write its
  * items, progress, status and metrics, which an archive would freeze, and a hidden job would do
  * work nobody sees. Its status only moves on from there (store/jobs.ts), so once ended it stays so.
+ * Nor is a job trashed while a retry of it (or of its retries) is pending or running: its purge
+ * would cut that retry from the chain a later retry reads (retry_of set null), which then ran
+ * again, at the same time, the items the unfinished retry holds.
  */
 async function refuseHidingWorkUnderWay(db: Queryable, table: StatefulTable, id: string, to: State): Promise<void> {
   if (table !== "jobs") return;
   const [job] = await db<{ status: string }[]>`SELECT status FROM jobs WHERE id = ${id}`;
   if (job.status === "pending" || job.status === "running") {
     throw new ConflictError(`job ${id} is ${job.status} and cannot be ${to}: abort it first (POST /v1/jobs/${id}/abort, sonotile jobs abort), or wait for it to end`);
+  }
+  if (to !== "trashed") return;
+  const [retry] = await db<{ id: string; status: string }[]>`
+    WITH RECURSIVE retries AS (
+      SELECT id, status FROM jobs WHERE retry_of = ${id}
+      UNION ALL SELECT j.id, j.status FROM jobs j JOIN retries r ON j.retry_of = r.id
+    )
+    SELECT id, status FROM retries WHERE status IN ('pending', 'running') LIMIT 1`;
+  if (retry) {
+    throw new ConflictError(`job ${id} cannot be trashed while its retry ${retry.id} is ${retry.status}: a purge would cut that retry from its chain; wait for it to end or abort it (POST /v1/jobs/${retry.id}/abort)`);
   }
 }
 

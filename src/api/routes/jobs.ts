@@ -184,5 +184,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
     return metricOut(await putMetric(sql, request.params.id, { ...request.body, data: request.body.data === undefined ? null : Buffer.from(request.body.data, "base64") }));
   });
 
-  await app.register(stateRoutes("jobs", "jobs", jobSchema, (jid) => getJob(sql, jid)));
+  // A job is its creator's work, as its abort, retry and metrics are: another member's archive made
+  // it read-only to its creator, their trash put it up for purging.
+  await app.register(stateRoutes("jobs", "jobs", jobSchema, (jid) => getJob(sql, jid), requireJobOwner));
 };
