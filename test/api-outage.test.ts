@@ -201,7 +201,7 @@ it("the job queue (of serve's job worker and of `sonotile worker`) says once tha
       proxy.thaw();
     }
     for (let i = 0; i < 50 && said.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(said).toEqual(["database not answering (no reply for 10 s: a network partition, a stopped server, or a long lock wait), waiting for it", "database reachable again"]);
+    expect(said).toEqual(["database not answering (no reply for 10 s: a network partition, a stopped server, a long lock wait, or — on the embedded database, which answers one statement at a time — a long statement ahead of it), waiting for it", "database reachable again"]);
   } finally {
     await boss.stop({ graceful: false, close: false });
     await one.close();

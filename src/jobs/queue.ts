@@ -203,7 +203,7 @@ function outageReporter(log: (message: string) => void): { failed(err: unknown):
     },
     silent() {
       // As long as an item's heartbeat may go unwritten before the item counts as its worker's loss.
-      say(`database not answering (no reply for ${ITEM_HEARTBEAT_S} s: a network partition, a stopped server, or a long lock wait), waiting for it`);
+      say(`database not answering (no reply for ${ITEM_HEARTBEAT_S} s: a network partition, a stopped server, a long lock wait, or — on the embedded database, which answers one statement at a time — a long statement ahead of it), waiting for it`);
     },
     succeeded() {
       if (!unreachable) return;

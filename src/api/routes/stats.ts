@@ -58,7 +58,7 @@ export const statsRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/recordings/:id/stats/lookup", {
     schema: {
       summary: "The recording stats of these spectrogram parameters, as a tile with them uses", tags, params: idParams,
-      description: "The parameters of a tile or one-shot URL (their defaults as there); those that share the stats (scale, clamp, min_dB, max_dB, normalize, cmap) find the same entry. 404 when they are not computed yet: the first tile with these parameters computes them. Never starts a computation.",
+      description: "The spectrogram parameters (SPEC §2) of a tile or one-shot URL, their defaults as there — not the tile's own options (width, height, fmin, fmax, revision: a 400 naming them), which do not change the stats; those that share the stats (scale, clamp, min_dB, max_dB, normalize, cmap) find the same entry. 404 when they are not computed yet: the first tile with these parameters computes them. Never starts a computation.",
       querystring: paramsObject.superRefine(checkCrossFieldRules),
       response: { 200: statsSchema, 400: errorBody, 404: errorBody },
     },
