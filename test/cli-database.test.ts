@@ -5,7 +5,7 @@
  * behind. Record ids that are no UUID, or name no record, are bad usage too (exit 2).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSonotile } from "./cli-helpers.js";
 import { ROOT } from "./golden.js";
 import { openDatabase } from "../src/store/db.js";
-import { freshDatabase, migratedTemplate, REAL_PG_URL, tempDir, writeSineWav } from "./store-helpers.js";
+import { FIXTURES, freshDatabase, migratedTemplate, REAL_PG_URL, tempDir, writeSineWav } from "./store-helpers.js";
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 beforeAll(async () => {
@@ -243,6 +243,12 @@ describe("dataset add", () => {
       const a = printed.registered.find((r: { path: string }) => r.path === "a.wav").recording_id;
       expect(replaced).toMatchObject({ code: 1, stderr: "" }); // cut.wav, still unregistered
       expect(replaced.stdout.split("\n").slice(2)).toEqual([`  changed a.wav (${a}): ${registeredSize} bytes when registered, ${statSync(join(recordings, "a.wav")).size} now: the content changed, and reads of the recording answer 409 until the registered file is put back or the new one is made its content (POST /v1/recordings/${a}/refresh)`, ""]);
+      // With nothing new to register, what it cannot read is still said, exit 1, as with new files (it was exit 0, silent; a review).
+      rmSync(join(recordings, "cut.wav"));
+      symlinkSync(join(FIXTURES, "recordings", "whombat_tests_bats.wav"), join(recordings, "elsewhere.wav"));
+      const nothingNew = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
+      expect(nothingNew).toMatchObject({ code: 1, stderr: "" });
+      expect(nothingNew.stdout.split("\n")[1]).toBe("  skipped elsewhere.wav: a symbolic link that leads outside the dataset's directory, which is not followed: move or copy what it points to inside");
     } finally {
       await t?.cleanup();
     }

@@ -300,7 +300,7 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
   const importRun = run ?? (await createRun(db, { kind: "import", description: `import into dataset ${dataset.name}`, created_by: user }));
   const todo = scan.files.filter((f) => f.status === "unregistered").map((f) => f.path);
   const registered: ImportResult["registered"] = [];
-  const failed: ImportResult["failed"] = scan.skipped.map((s) => ({ path: s.path, error: s.reason }));
+  const { failed, changed } = scanOutcome(scan);
   let next = 0;
   async function worker(): Promise<void> {
     while (next < todo.length) {
@@ -322,7 +322,17 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
   await Promise.all(Array.from({ length: IMPORT_CONCURRENCY }, worker));
   registered.sort((a, b) => (a.path < b.path ? -1 : 1));
   failed.sort((a, b) => (a.path < b.path ? -1 : 1));
-  return { run: await finishRun(db, importRun.id, "completed"), registered, failed, changed: scan.files.filter((f) => f.changed) };
+  return { run: await finishRun(db, importRun.id, "completed"), registered, failed, changed };
+}
+
+/**
+ * What an import reports of a scan before it registers anything: the entries it cannot read as
+ * `failed` (ScanResult.skipped), the registered files changed since (ScanFile.changed) — also
+ * when there is nothing new to register (importNew's null), so that a repeated `dataset add`
+ * reports them as the first did.
+ */
+export function scanOutcome(scan: ScanResult): Pick<ImportResult, "failed" | "changed"> {
+  return { failed: scan.skipped.map((s) => ({ path: s.path, error: s.reason })), changed: scan.files.filter((f) => f.changed) };
 }
 
 /**

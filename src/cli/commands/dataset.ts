@@ -7,7 +7,7 @@
  */
 import { basename, resolve } from "node:path";
 import { storeConfig } from "../../store/config.js";
-import { addDataset, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset } from "../../store/datasets.js";
+import { addDataset, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, scanOutcome } from "../../store/datasets.js";
 import { openDatabase, type Sql } from "../../store/db.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { resolveAudioDir } from "../../store/paths.js";
@@ -74,8 +74,9 @@ export const command: Command = {
       // files not registered yet are imported — the run again finishes the work.
       const existing = await findDatasetByDir(sql, audioDir);
       if (existing) {
-        // Files registered before and replaced since are named too: an import leaves them, a refresh takes them.
-        const imported = (await importNew(sql, existing.id, admin?.id ?? null)) ?? { run: null, registered: [], failed: [], changed: (await scanDataset(sql, existing.id)).files.filter((f) => f.changed) };
+        // Files registered before and replaced since are named too (an import leaves them, a refresh
+        // takes them), and entries it cannot read — with nothing new to register as well.
+        const imported = (await importNew(sql, existing.id, admin?.id ?? null)) ?? { run: null, registered: [], ...scanOutcome(await scanDataset(sql, existing.id)) };
         const lines = [`dataset ${existing.name} (${existing.id}) of ${audioDir} exists: ${imported.registered.length} more recordings registered`];
         for (const f of imported.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
         for (const f of imported.changed) lines.push(`  changed ${f.path} (${f.recording_id}): ${f.changed!.message}`);
