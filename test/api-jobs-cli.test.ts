@@ -175,6 +175,10 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     expect(expired).toEqual(shown.artifacts.flatMap((a: { id: string; name: string; file_sha256: string; size: number; url: string; description: string }) => [
       `artifact ${a.id}  ${a.name}  sha256 ${a.file_sha256}  ${a.size} bytes  expired 2026-01-01T00:00:00.000Z  GET ${a.url}`, `  ${a.description}`,
     ]));
+    // Archived, one is kept whatever its expire_at (it read "expires <a past time>").
+    await t.db.sql`UPDATE artifacts SET state = 'archived' WHERE id = ${shown.artifacts[0].id}`;
+    const kept = (await sonotile(["jobs", "show", job.id], env)).stdout.split("\n").find((line) => line.startsWith(`artifact ${shown.artifacts[0].id}`));
+    expect(kept).toContain("bytes  archived, so kept (its expire_at 2026-01-01T00:00:00.000Z does not apply)  GET");
   }, 60_000);
 
   it.skipIf(!REAL_PG_URL)("retry names on stderr the targets it left out, archived or deleted since", async () => {

@@ -278,6 +278,13 @@ describe("POST /v1/jobs extract_features", () => {
       expect([refused.statusCode, refused.json().message]).toEqual([403, `only the job's creator or an admin may ${action} job ${job.id}; user retry-stranger is member`]);
     }
     expect((await app.inject({ url: `/v1/jobs/${job.id}` })).json().state).toBe("active");
+    // Its artifacts' states too: another member's restore had undone its creator's archive (which keeps one), and cleanup deleted it.
+    const [artifact] = (await app.inject({ url: `/v1/artifacts?job_id=${job.id}` })).json().items;
+    for (const action of ["archive", "trash", "restore"]) {
+      const refused = await app.inject({ method: "POST", url: `/v1/artifacts/${artifact.id}/${action}`, headers: stranger.headers });
+      expect([refused.statusCode, refused.json().message]).toEqual([403, `only the artifact's creator or an admin may ${action} artifact ${artifact.id}; user retry-stranger is member`]);
+    }
+    for (const action of ["archive", "restore"]) expect((await app.inject({ method: "POST", url: `/v1/artifacts/${artifact.id}/${action}`, headers: owner.headers })).statusCode).toBe(200);
     expect((await retry("00000000-0000-4000-8000-000000000000", admin)).statusCode).toBe(404);
     const noErrors = await retry(job.id, owner.headers, "?status=errored");
     expect([noErrors.statusCode, noErrors.json().message]).toEqual([409, `cannot retry job ${job.id}: none of its items is errored`]);

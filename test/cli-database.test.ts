@@ -227,7 +227,7 @@ describe("dataset add", () => {
       // dataset takes the files not registered yet (it was "audio_dir already exists", exit 2).
       await writeSineWav(join(recordings, "d.wav"), 8000, 0.5);
       const again = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
-      expect(again).toMatchObject({ code: 0, stderr: "", stdout: `dataset site (${printed.dataset.id}) of ${realpathSync(recordings)} exists: 1 more recordings registered\n` });
+      expect(again).toMatchObject({ code: 0, stderr: "", stdout: `dataset site (${printed.dataset.id}) of ${realpathSync(recordings)} exists: 1 more recording registered\n` });
       const twice = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data, "--json"], { env: { DATABASE_URL: t?.url ?? "" } });
       expect(JSON.parse(twice.stdout)).toMatchObject({ run: null, registered: [], changed: [], dataset: { recording_count: 4 } }); // no empty import run recorded
       // A file named as audio that is none is listed and skipped, exit 1 (extract's); the others are registered, other files not looked at.
@@ -235,7 +235,7 @@ describe("dataset add", () => {
       writeFileSync(join(recordings, "notes.txt"), "site notes");
       await writeSineWav(join(recordings, "e.wav"), 8000, 0.5);
       const partly = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
-      expect(partly).toMatchObject({ code: 1, stderr: "", stdout: expect.stringMatching(new RegExp(`^dataset site \\(${printed.dataset.id}\\) of .* exists: 1 more recordings registered\n  skipped cut\\.wav: .+\n$`)) });
+      expect(partly).toMatchObject({ code: 1, stderr: "", stdout: expect.stringMatching(new RegExp(`^dataset site \\(${printed.dataset.id}\\) of .* exists: 1 more recording registered\n  skipped cut\\.wav: .+\n$`)) });
       // A registered file replaced since is named, with the way to make it the recording's content (it was not mentioned).
       const registeredSize = statSync(join(recordings, "a.wav")).size;
       await writeSineWav(join(recordings, "a.wav"), 8000, 1);

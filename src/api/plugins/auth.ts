@@ -48,6 +48,17 @@ export function requireRole(request: FastifyRequest, role: Role): User {
   return user;
 }
 
+/**
+ * Refuses (403) `action` on `record` (a `kind` such as "clip") to a member who did not create it:
+ * for what is someone's own work — deleting a clip, editing a note, a job's abort, retry and
+ * states, an artifact's states. `hint` says what they may do instead.
+ */
+export function requireCreatorOrAdmin(request: FastifyRequest, kind: string, record: { id: string; created_by: string | null }, action: string, hint = ""): void {
+  const actor = requireRole(request, "member");
+  if (record.created_by === actor.id || actor.role === "admin") return;
+  throw new HttpError(403, `only the ${kind}'s creator or an admin may ${action} ${kind} ${record.id}; user ${actor.username} is ${actor.role}${hint && ` (${hint})`}`);
+}
+
 /** The role a route needs: its `config.role`, else anonymous for reads (viewer beyond loopback) and member for writes. */
 export function neededRole(config: { role?: Requirement }, method: string, requireAuthForReads: boolean): Requirement {
   return config.role ?? (SAFE_METHODS.has(method) ? (requireAuthForReads ? "viewer" : "anonymous") : "member");

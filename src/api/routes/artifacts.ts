@@ -9,6 +9,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
 import { CLEANUP_GRACE_SECONDS, EXPIRY_FILTERS, cleanupExpired, fileContentsStored, getArtifact, listArtifacts, readFileContents } from "../../store/artifacts.js";
 import { notModified } from "../conditional.js";
+import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
@@ -61,5 +62,8 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { role: "admin" },
     schema: { summary: "Delete expired artifacts and unreferenced files (admin)", description: `Only those expired, or unreferenced, for at least ${CLEANUP_GRACE_SECONDS} s, so downloads in progress finish; archived artifacts do not expire.`, tags, response: { 200: z.object({ artifacts: z.array(z.uuid()), files: z.array(z.string()) }) } },
   }, async () => cleanupExpired(sql));
-  await app.register(stateRoutes("artifacts", "artifacts", artifactSchema, (aid) => getArtifact(sql, aid)));
+  // An artifact is its job's creator's output: another member's restore had undone their archive
+  // (which keeps it), and the next cleanup deleted it.
+  await app.register(stateRoutes("artifacts", "artifacts", artifactSchema, (aid) => getArtifact(sql, aid),
+    async (request, action) => requireCreatorOrAdmin(request, "artifact", await getArtifact(sql, request.params.id), action)));
 };

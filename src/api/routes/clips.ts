@@ -3,8 +3,7 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
 import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, removeClipFeature, removeClipTag, setClipFeature, updateClip } from "../../store/clips.js";
-import { requireRole } from "../plugins/auth.js";
-import { HttpError } from "../plugins/errors.js";
+import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, timestamp } from "../schemas.js";
@@ -52,11 +51,7 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   app.delete("/clips/:id", {
     schema: { summary: "Delete an active clip for good (its creator or an admin)", tags, params: idParams, response: { 204: z.null(), 403: errorBody, 404: errorBody, 409: errorBody } },
   }, async (request, reply) => {
-    const actor = requireRole(request, "member");
-    const clip = await getClip(sql, request.params.id);
-    if (clip.created_by !== actor.id && actor.role !== "admin") {
-      throw new HttpError(403, `only the clip's creator or an admin may delete clip ${clip.id}; user ${actor.username} is ${actor.role} (trash it instead)`);
-    }
+    requireCreatorOrAdmin(request, "clip", await getClip(sql, request.params.id), "delete", "trash it instead");
     await deleteClip(sql, request.params.id);
     return reply.code(204).send(null);
   });

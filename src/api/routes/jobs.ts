@@ -12,8 +12,7 @@ import { MAX_JOB_TARGET_IDS, RETRIED_ITEM_STATUSES, abortExtractJob, extractFeat
 import { jobArtifacts } from "../../jobs/results.js";
 import { JOB_ITEM_STATUSES, JOB_RESULTS, JOB_SORTS, JOB_STATUSES, getJob, listJobItems, listJobs, listMetrics, putMetric, RESULT_METRICS, type Metric } from "../../store/jobs.js";
 import { STATES } from "../../store/common.js";
-import { requireRole } from "../plugins/auth.js";
-import { HttpError } from "../plugins/errors.js";
+import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { artifactSchema } from "./artifacts.js";
 import { stateRoutes } from "../state-routes.js";
 import { errorBody, idParams, label, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
@@ -123,11 +122,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
    * job is theirs to stop, as a clip is theirs to delete.
    */
   async function requireJobOwner(request: FastifyRequest<{ Params: { id: string } }>, action: string): Promise<void> {
-    const actor = requireRole(request, "member");
-    const job = await getJob(sql, request.params.id);
-    if (job.created_by !== actor.id && actor.role !== "admin") {
-      throw new HttpError(403, `only the job's creator or an admin may ${action} job ${job.id}; user ${actor.username} is ${actor.role}`);
-    }
+    requireCreatorOrAdmin(request, "job", await getJob(sql, request.params.id), action);
   }
 
   app.post("/jobs/:id/abort", {

@@ -3,8 +3,7 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
 import { createNote, getNote, listNotes, updateNote } from "../../store/notes.js";
-import { requireRole } from "../plugins/auth.js";
-import { HttpError } from "../plugins/errors.js";
+import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { stateRoutes } from "../state-routes.js";
 import { booleanText, errorBody, id, idParams, nullableTimestamp, page, pageQuery, stateQuery, label, timestamp } from "../schemas.js";
 
@@ -44,11 +43,7 @@ export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
   app.patch("/notes/:id", {
     schema: { summary: "Edit a note (its creator or an admin)", tags, params: idParams, body: z.strictObject({ message: label(1000).optional(), is_issue: z.boolean().optional() }), response: { 200: noteSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody } },
   }, async (request) => {
-    const actor = requireRole(request, "member");
-    const note = await getNote(sql, request.params.id);
-    if (note.created_by !== actor.id && actor.role !== "admin") {
-      throw new HttpError(403, `only the note's creator or an admin may edit note ${note.id}; user ${actor.username} is ${actor.role} (write a note of your own)`);
-    }
+    requireCreatorOrAdmin(request, "note", await getNote(sql, request.params.id), "edit", "write a note of your own");
     return updateNote(sql, request.params.id, request.body);
   });
 

@@ -6,6 +6,7 @@
  * beside a running `serve` on the same embedded data directory by connecting to it.
  */
 import { basename, resolve } from "node:path";
+import { plural } from "../../audio/types.js";
 import { storeConfig } from "../../store/config.js";
 import { addDataset, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, scanOutcome } from "../../store/datasets.js";
 import { openDatabase, type Sql } from "../../store/db.js";
@@ -77,7 +78,7 @@ export const command: Command = {
         // Files registered before and replaced since are named too (an import leaves them, a refresh
         // takes them), and entries it cannot read — with nothing new to register as well.
         const imported = (await importNew(sql, existing.id, admin?.id ?? null)) ?? { run: null, registered: [], ...scanOutcome(await scanDataset(sql, existing.id)) };
-        const lines = [`dataset ${existing.name} (${existing.id}) of ${audioDir} exists: ${imported.registered.length} more recordings registered`];
+        const lines = [`dataset ${existing.name} (${existing.id}) of ${audioDir} exists: ${plural(imported.registered.length, "more recording")} registered`];
         for (const f of imported.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
         for (const f of imported.changed) lines.push(`  changed ${f.path} (${f.recording_id}): ${f.changed!.message}`);
         out({ ...imported, dataset: await getDataset(sql, existing.id) }, lines.join("\n"));
@@ -89,7 +90,7 @@ export const command: Command = {
         audio_dir: audioDir,
         created_by: admin?.id ?? null,
       });
-      const lines = [`dataset ${result.dataset.name} (${result.dataset.id}): ${result.registered.length} recordings registered from ${audioDir}`];
+      const lines = [`dataset ${result.dataset.name} (${result.dataset.id}): ${plural(result.registered.length, "recording")} registered from ${audioDir}`];
       for (const f of result.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
       out(first ? { ...result, admin_token: first.key } : result, lines.join("\n"));
       // As extract's: a file with an audio file's name that could not be registered is input not read.
