@@ -20,7 +20,7 @@ export function stateRoutes(path: string, table: StatefulTable, item: z.ZodType,
     for (const [action, state] of Object.entries(ACTIONS)) {
       app.post(`/${path}/:id/${action}`, {
         schema: {
-          summary: `${action[0].toUpperCase()}${action.slice(1)} a ${table.replace(/s$/, "")}`,
+          summary: `${action[0].toUpperCase()}${action.slice(1)} ${/^[aeiou]/.test(table) ? "an" : "a"} ${table.replace(/s$/, "")}`,
           tags: [path], params: idParams,
           response: { 200: item, ...(authorize && { 403: errorBody }), 404: errorBody, 409: errorBody },
         },

@@ -19,7 +19,7 @@ import { errorBody, idParams, nullableTimestamp, page, pageQuery, timestamp } fr
 const statsSchema = z.object({
   key: z.string().describe("The stats' key among the recording's: a hash of what they are for (params, time_expansion, engine)"),
   status: z.enum(["ready", "computing"]).describe("ready; or computing: a pass over the whole recording is under way (its tiles answer 503 with Retry-After until it ends)"),
-  params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()])).nullable()
+  params: z.record(z.string(), z.union([z.number().nullable(), z.string(), z.boolean()])).nullable()
     .describe("The spectrogram parameters the stats are for, by the names a request sends them: every one that changes the values before normalization (not scale, clamp, min_dB, max_dB, normalize or cmap, which share the stats), as they act on this recording — window_size and hop_size as the midpoints of the frames they give (`geometry`), which every spelling of those frames shares; fields that cannot act at their defaults (kaiser_beta with another window, pcen_* without pcen, samplerate without resampling). Null in the listing for stats stored before sonotile kept this (their lookup by parameters shows them)"),
   time_expansion: z.number().nullable().describe("The recording's time expansion the stats were computed at: tiles use them while the recording has it"),
   engine: z.string().nullable().describe("The engine version that computed them: tiles use only the current one's (GET /version)"),
