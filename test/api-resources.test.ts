@@ -235,6 +235,11 @@ describe("clips and notes", () => {
     ]);
     await app.inject({ method: "POST", url: `/v1/notes/${second.id}/archive`, headers: auth(member) });
     expect((await app.inject({ url: `/v1/recordings/${recordingId}` })).json().notes.map((n: { id: string }) => n.id)).not.toContain(second.id);
+    // A clip carries its own notes (it carried none); its recording does not carry them.
+    const clip = (await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0.1, end_time: 0.2 }, headers: auth(member) })).json();
+    const onClip = (await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "a social call", clip_id: clip.id }, headers: auth(member) })).json();
+    expect((await app.inject({ url: `/v1/clips/${clip.id}` })).json().notes).toEqual([{ id: onClip.id, message: "a social call", is_issue: false, created_at: onClip.created_at, created_by: onClip.created_by }]);
+    expect((await app.inject({ url: `/v1/recordings/${recordingId}` })).json().notes.map((n: { id: string }) => n.id)).not.toContain(onClip.id);
     expect((await app.inject({ url: `/v1/recordings?limit=1000` })).json().items.find((r: { id: string }) => r.id === recordingId).notes.at(-1).id).toBe(ok.json().id);
     expect((await app.inject({ url: "/v1/notes?is_issue=maybe" })).statusCode).toBe(400);
   });

@@ -3,6 +3,7 @@ import type { Queryable, Sql } from "./db.js";
 import { assertWritable, writing, effectiveState, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
+import { carriedNotes, type CarriedNote } from "./notes.js";
 import { getOrCreateTag } from "./tags.js";
 
 export interface Clip {
@@ -12,6 +13,8 @@ export interface Clip {
   end_time: number;
   tags: { key: string; value: string }[];
   features: { name: string; value: number | null }[];
+  /** Its active notes, oldest first (listNotes has the archived ones too). */
+  notes: CarriedNote[];
   state: State;
   state_changed_at: string | null;
   created_at: string;
@@ -26,7 +29,8 @@ const SELECT = (db: Queryable) => db`
          COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key, t.value)
                    FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.clip_id = c.id), '[]') AS tags,
          COALESCE((SELECT json_agg(json_build_object('name', f.name, 'value', cf.value) ORDER BY f.name)
-                   FROM clip_features cf JOIN feature_names f ON f.id = cf.feature_name_id WHERE cf.clip_id = c.id), '[]') AS features
+                   FROM clip_features cf JOIN feature_names f ON f.id = cf.feature_name_id WHERE cf.clip_id = c.id), '[]') AS features,
+         ${carriedNotes(db, "clip_id", "c")} AS notes
   FROM clips c`;
 
 /**

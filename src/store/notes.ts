@@ -18,6 +18,27 @@ export interface Note {
 
 const COLUMNS = (db: Queryable) => db`id, message, is_issue, recording_id, clip_id, state, state_changed_at, created_at, created_by, run_id`;
 
+/** A note as the recording or clip it is on carries it. */
+export interface CarriedNote {
+  id: string;
+  message: string;
+  is_issue: boolean;
+  created_at: string;
+  created_by: string | null;
+}
+
+/**
+ * SQL: the active notes on the row `owner` of a recordings or clips SELECT (`column`: the notes'
+ * column naming it), oldest first, as JSON — a timestamp written as the others leave the store
+ * (UTC ISO 8601 text, milliseconds).
+ */
+export function carriedNotes(db: Queryable, column: "recording_id" | "clip_id", owner: string) {
+  return db`COALESCE((SELECT json_agg(json_build_object('id', n.id, 'message', n.message, 'is_issue', n.is_issue,
+                                                         'created_at', to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'created_by', n.created_by)
+                                       ORDER BY n.created_at, n.id)
+                       FROM notes n WHERE n.${db(column)} = ${db(owner)}.id AND n.state = 'active'), '[]')`;
+}
+
 export async function createNote(db: Queryable, n: { message: string; is_issue?: boolean; recording_id?: string | null; clip_id?: string | null } & Provenance): Promise<Note> {
   if (n.recording_id && n.clip_id) throw invalid("clip_id", "a note belongs to a recording or a clip, not both");
   const insert = async (tx: Queryable) => {

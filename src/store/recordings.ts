@@ -14,6 +14,7 @@ import { assertWritable, writing, effectiveState, likePattern, stateCondition, t
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { resolveRecordingFile } from "./paths.js";
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
+import { carriedNotes, type CarriedNote } from "./notes.js";
 import { getOrCreateTag } from "./tags.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 
@@ -35,7 +36,7 @@ export interface Recording extends FileFacts {
   features: { name: string; value: number | null }[];
   owners: string[];
   /** Its active notes, oldest first (listNotes has the archived ones too). */
-  notes: RecordingNote[];
+  notes: CarriedNote[];
   state: State;
   state_changed_at: string | null;
   created_at: string;
@@ -55,17 +56,7 @@ export interface RecordingMetadata {
 
 export const RECORDING_SORTS = ["path", "created_at", "duration", "samplerate", "date"] as const;
 
-/** A note as its recording carries it. */
-export interface RecordingNote {
-  id: string;
-  message: string;
-  is_issue: boolean;
-  created_at: string;
-  created_by: string | null;
-}
-
-// bigint columns are cast to float8 (exact below 2^53) so they arrive as numbers; a timestamp
-// inside JSON is written as the others leave the store (UTC ISO 8601 text, milliseconds).
+// bigint columns are cast to float8 (exact below 2^53) so they arrive as numbers.
 const SELECT = (db: Queryable) => db`
   SELECT r.id, r.dataset_id, r.path, r.hash, r.file_size::float8 AS file_size, r.file_samplerate,
          r.frames::float8 AS frames, r.channels, r.time_expansion, r.samplerate, r.duration,
@@ -76,10 +67,7 @@ const SELECT = (db: Queryable) => db`
          COALESCE((SELECT json_agg(json_build_object('name', f.name, 'value', rf.value) ORDER BY f.name)
                    FROM recording_features rf JOIN feature_names f ON f.id = rf.feature_name_id WHERE rf.recording_id = r.id), '[]') AS features,
          COALESCE((SELECT json_agg(o.user_id ORDER BY o.user_id) FROM recording_owners o WHERE o.recording_id = r.id), '[]') AS owners,
-         COALESCE((SELECT json_agg(json_build_object('id', n.id, 'message', n.message, 'is_issue', n.is_issue,
-                                                     'created_at', to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'created_by', n.created_by)
-                                   ORDER BY n.created_at, n.id)
-                   FROM notes n WHERE n.recording_id = r.id AND n.state = 'active'), '[]') AS notes
+         ${carriedNotes(db, "recording_id", "r")} AS notes
   FROM recordings r`;
 
 /**

@@ -6,7 +6,7 @@ import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, rem
 import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
-import { errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, timestamp } from "../schemas.js";
+import { carriedNotes, errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, timestamp } from "../schemas.js";
 
 const clipSchema = z.object({
   id: z.uuid(),
@@ -15,6 +15,7 @@ const clipSchema = z.object({
   end_time: z.number(),
   tags: z.array(z.object({ key: z.string(), value: z.string() })),
   features: z.array(z.object({ name: z.string(), value: z.number().nullable() })),
+  notes: carriedNotes("clip"),
   state: z.enum(STATES),
   state_changed_at: nullableTimestamp,
   created_at: timestamp,

@@ -22,7 +22,7 @@ import { checkInAudioRoots, recordingFile, withoutAudioRoots } from "../recordin
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { bytesResponse, DISPOSITION_HEADER, errorBody, ETAG_HEADER, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, text, timestamp } from "../schemas.js";
+import { bytesResponse, DISPOSITION_HEADER, errorBody, ETAG_HEADER, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, text, timestamp, carriedNotes } from "../schemas.js";
 
 const recordingSchema = z.object({
   id: z.uuid(),
@@ -45,8 +45,7 @@ const recordingSchema = z.object({
   tags: z.array(z.object({ key: z.string(), value: z.string() })),
   features: z.array(z.object({ name: z.string(), value: z.number().nullable() })),
   owners: z.array(z.uuid()),
-  notes: z.array(z.object({ id: z.uuid(), message: z.string(), is_issue: z.boolean(), created_at: timestamp, created_by: z.uuid().nullable() }))
-    .describe("Its active notes, oldest first (GET /v1/notes?recording_id=…&state=all lists the archived ones too)"),
+  notes: carriedNotes("recording"),
   state: z.enum(STATES),
   state_changed_at: nullableTimestamp,
   created_at: timestamp,
