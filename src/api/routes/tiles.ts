@@ -124,14 +124,15 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   const limits = { ...DEFAULT_TILE_LIMITS, ...options.limits };
 
   /**
-   * The recording as the tile service needs it, and its current revision; then the request's
-   * deadline becomes TILE_DEADLINE_MS for the computation. The lookup keeps the deadline of every
-   * route: with the tile routes' own from the start, a database that held its connections without
-   * answering held each tile request for TILE_DEADLINE_MS, a viewer's every connection with them.
+   * The recording as the tile service needs it, and its current revision. Its location's lookup
+   * keeps the deadline of every route — with the tile routes' own from the start, a database that
+   * held its connections without answering held each tile request for TILE_DEADLINE_MS, a
+   * viewer's every connection with them —, then the request's deadline becomes TILE_DEADLINE_MS:
+   * for the file's check (a hash of a file touched since, seconds for gigabytes, had the general
+   * deadline's 503 blaming the database) and the computation.
    */
   async function tileRecording(reply: FastifyReply, recordingId: string): Promise<{ recording: TileRecording; revision: string }> {
-    const r = await recordingFile(app, recordingId);
-    reply.extendDeadline(TILE_DEADLINE_MS);
+    const r = await recordingFile(app, recordingId, () => reply.extendDeadline(TILE_DEADLINE_MS));
     return {
       // r.file: the real path checked against the audio roots, opened as exactly that file (SPEC §10)
       recording: { id: recordingId, path: r.file, exactPath: true, hash: r.hash, timeExpansion: r.time_expansion, samplerate: r.file_samplerate, frames: r.frames, channels: r.channels },
