@@ -112,5 +112,10 @@ export const ETAG_HEADER = { ETag: "the validator to send back as If-None-Match 
 /** The file name a download is saved under (api/attachment.ts). */
 export const DISPOSITION_HEADER = { "Content-Disposition": "attachment, with the file's name (filename* in UTF-8, filename an ASCII stand-in)" };
 
+/** A download that answers Range requests (api/byte-range.ts). */
+export const ACCEPT_RANGES_HEADER = { "Accept-Ranges": "bytes: Range requests are answered with 206" };
+/** The part of the file a 206 holds. */
+export const CONTENT_RANGE_HEADER = { "Content-Range": "bytes first-last/size" };
+
 /** A 304: no body (documented without content, see app.ts). */
 export const notModifiedResponse = z.null().describe("Not Modified: the copy If-None-Match names is current (no body)");

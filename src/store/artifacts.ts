@@ -75,12 +75,17 @@ export async function fileContentsStored(db: Queryable, sha256: string, size: nu
   return bytes === size;
 }
 
-/** The file's bytes, one chunk (≤ 1 MiB) per query: a download holds one chunk in memory and no transaction open. */
-export async function* readFileContents(db: Queryable, sha256: string, size: number): AsyncGenerator<Buffer> {
-  for (let chunk = 0; chunk * CHUNK_BYTES < size; chunk++) {
+/**
+ * The file's bytes from `start` to `end` (inclusive; default the whole file), one chunk (≤ 1 MiB)
+ * per query: a download holds one chunk in memory and no transaction open, and a range (a resumed
+ * download) reads only the chunks it covers, the first and last sliced to it.
+ */
+export async function* readFileContents(db: Queryable, sha256: string, size: number, start = 0, end = size - 1): AsyncGenerator<Buffer> {
+  for (let chunk = Math.floor(start / CHUNK_BYTES); chunk * CHUNK_BYTES <= end; chunk++) {
     const [row] = await db<{ data: Buffer }[]>`SELECT data FROM file_chunks WHERE sha256 = ${sha256} AND chunk = ${chunk}`;
     if (!row) throw new NotFoundError(`chunk ${chunk} of file`, sha256);
-    yield row.data;
+    const offset = chunk * CHUNK_BYTES;
+    yield row.data.subarray(Math.max(0, start - offset), end + 1 - offset);
   }
 }
 

@@ -8,12 +8,13 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
 import { CLEANUP_GRACE_SECONDS, EXPIRY_FILTERS, cleanupExpired, fileContentsStored, getArtifact, listArtifacts, readFileContents } from "../../store/artifacts.js";
+import { requestedRange } from "../byte-range.js";
 import { notModified } from "../conditional.js";
 import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { bytesResponse, DISPOSITION_HEADER, errorBody, ETAG_HEADER, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, stateQuery, timestamp } from "../schemas.js";
+import { ACCEPT_RANGES_HEADER, bytesResponse, CONTENT_RANGE_HEADER, DISPOSITION_HEADER, errorBody, ETAG_HEADER, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, stateQuery, timestamp } from "../schemas.js";
 
 export const artifactSchema = z.object({
   id: z.uuid(), job_id: z.uuid().nullable(), name: z.string(),
@@ -23,6 +24,10 @@ export const artifactSchema = z.object({
   expired: z.boolean().describe(`Past expire_at and not archived: its file answers 410, and cleanup deletes it ${CLEANUP_GRACE_SECONDS} s after expire_at. An archived artifact does not expire (archive one to keep it); restored, its expire_at counts again`),
   state: z.enum(STATES), state_changed_at: nullableTimestamp, created_at: timestamp, created_by: z.uuid().nullable(), run_id: z.uuid().nullable(),
 });
+
+const ARTIFACT_MEDIA_TYPES = ["text/csv", "application/octet-stream"];
+/** The headers of a file download, whole (200) or a range (206). */
+const fileHeaders = { ...ETAG_HEADER, ...DISPOSITION_HEADER, ...ACCEPT_RANGES_HEADER };
 
 export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["artifacts"];
@@ -38,8 +43,12 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/artifacts/:id/file", {
     schema: {
       summary: "Download an artifact's file", tags, params: idParams,
-      description: "The bytes with their media type and length; ETag is the SHA-256 (304 on If-None-Match). 410 once the artifact has expired — an archived one does not (a download already under way is not cut: cleanup deletes an artifact, and its file, only a grace period after it expired) —, 404 once cleanup removed it. A transfer that fails midway ends before Content-Length is reached.",
-      response: { 200: bytesResponse("The file's bytes, as its media type (features.csv: text/csv; the .npy matrices, NumPy format 1.0: application/octet-stream)", ["text/csv", "application/octet-stream"], { ...ETAG_HEADER, ...DISPOSITION_HEADER }), 304: notModifiedResponse, 404: errorBody, 410: errorBody },
+      description: "The bytes with their media type and length; ETag is the SHA-256 (304 on If-None-Match). A single byte range (Range: bytes=first-last, bytes=first-, bytes=-suffix) answers 206 with Content-Range, reading only the chunks it covers, so a download can be resumed (If-Range honoured: a stale one gets the whole file); 416 for a range beyond the end; several ranges get the whole file. 410 once the artifact has expired — an archived one does not (a download already under way is not cut: cleanup deletes an artifact, and its file, only a grace period after it expired) —, 404 once cleanup removed it. A transfer that fails midway ends before Content-Length is reached.",
+      response: {
+        200: bytesResponse("The file's bytes, as its media type (features.csv: text/csv; the .npy matrices, NumPy format 1.0: application/octet-stream)", ARTIFACT_MEDIA_TYPES, fileHeaders),
+        206: bytesResponse("The requested range of the file (Content-Range)", ARTIFACT_MEDIA_TYPES, { ...fileHeaders, ...CONTENT_RANGE_HEADER }),
+        304: notModifiedResponse, 404: errorBody, 410: errorBody, 416: errorBody,
+      },
     },
   }, async (request, reply) => {
     const artifact = await getArtifact(sql, request.params.id);
@@ -47,16 +56,19 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
       throw new HttpError(410, `artifact ${artifact.id} expired at ${artifact.expire_at}; a cleanup deletes it ${CLEANUP_GRACE_SECONDS} s after that (downloads in progress finish meanwhile) unless it is archived first (POST /v1/artifacts/${artifact.id}/archive keeps it)`);
     }
     const etag = `"${artifact.file_sha256}"`;
-    reply.header("ETag", etag);
+    reply.header("Accept-Ranges", "bytes").header("ETag", etag);
     if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).send(undefined);
     if (!(await fileContentsStored(sql, artifact.file_sha256, artifact.size))) {
       throw new HttpError(404, `the file of artifact ${artifact.id} is not in the database (it was written before files were stored there, on the disk of the worker that made it)`);
     }
+    const range = requestedRange(request, reply, etag, artifact.size);
+    if (range) reply.code(206).header("Content-Range", `bytes ${range.start}-${range.end}/${artifact.size}`);
+    const { start, end } = range ?? { start: 0, end: artifact.size - 1 };
     return reply
       .type(artifact.media_type)
-      .header("Content-Length", artifact.size)
+      .header("Content-Length", end - start + 1)
       .header("Content-Disposition", attachment(artifact.name))
-      .send(Readable.from(readFileContents(sql, artifact.file_sha256, artifact.size)));
+      .send(Readable.from(readFileContents(sql, artifact.file_sha256, artifact.size, start, end)));
   });
   app.post("/artifacts/cleanup", {
     config: { role: "admin" },

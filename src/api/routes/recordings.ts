@@ -5,7 +5,6 @@
 import { extname } from "node:path";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import type { FastifyReply } from "fastify";
 import { AudioFormatError, openRegularFile } from "../../audio/index.js";
 import { assertWritable, STATES, writing } from "../../store/common.js";
 import { getDataset } from "../../store/datasets.js";
@@ -16,13 +15,14 @@ import {
   listRecordings, refreshRecordingFile, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
 } from "../../store/recordings.js";
 import { ConflictError, InvalidError, invalid } from "../../store/errors.js";
+import { requestedRange } from "../byte-range.js";
 import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
 import { checkInAudioRoots, recordingFile, withoutAudioRoots } from "../recording-file.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { bytesResponse, DISPOSITION_HEADER, errorBody, ETAG_HEADER, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, text, timestamp, carriedNotes } from "../schemas.js";
+import { ACCEPT_RANGES_HEADER, bytesResponse, carriedNotes, CONTENT_RANGE_HEADER, DISPOSITION_HEADER, errorBody, ETAG_HEADER, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, text, timestamp } from "../schemas.js";
 
 const recordingSchema = z.object({
   id: z.uuid(),
@@ -78,38 +78,7 @@ const AUDIO_MEDIA_TYPES: Record<string, string> = {
 const audioMediaType = (path: string) => AUDIO_MEDIA_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
 const AUDIO_DOWNLOAD_TYPES = [...new Set(Object.values(AUDIO_MEDIA_TYPES)), "application/octet-stream"];
 /** The headers of a file download, whole (200) or a range (206). */
-const fileHeaders = { ...ETAG_HEADER, ...DISPOSITION_HEADER, "Accept-Ranges": "bytes: Range requests are answered with 206" };
-
-/** Parses a single `bytes=` range against `size`; null for "whole file", throws 416 if unsatisfiable. */
-function parseRange(header: string | undefined, size: number): { start: number; end: number } | null {
-  if (!header) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  // Multiple ranges and other units are allowed to be ignored (RFC 9110 §14.2): send it all. So is
-  // an invalid range, a last byte before the first (§14.1.1) — unlike a valid one beyond the end (416).
-  if (!m || (m[1] === "" && m[2] === "") || (m[1] !== "" && m[2] !== "" && Number(m[2]) < Number(m[1]))) return null;
-  let start: number;
-  let end: number;
-  if (m[1] === "") {
-    const suffix = Number(m[2]);
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
-  }
-  if (start >= size) throw new HttpError(416, `range ${header} is outside the file's ${size} bytes`);
-  return { start, end };
-}
-
-/** parseRange, with the Content-Range a 416 carries: the file size after "bytes *" and a slash (RFC 9110 §15.5.17). */
-function rangeOf(reply: FastifyReply, header: string | undefined, size: number): { start: number; end: number } | null {
-  try {
-    return parseRange(header, size);
-  } catch (err) {
-    reply.header("Content-Range", `bytes */${size}`);
-    throw err;
-  }
-}
+const fileHeaders = { ...ETAG_HEADER, ...DISPOSITION_HEADER, ...ACCEPT_RANGES_HEADER };
 
 export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["recordings"];
@@ -223,7 +192,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
       summary: "The audio file; supports Range requests (206), 416 for a range outside it", tags, params: idParams,
       response: {
         200: bytesResponse("The file, as its format's media type (by extension)", AUDIO_DOWNLOAD_TYPES, fileHeaders),
-        206: bytesResponse("The requested range of the file (Content-Range)", AUDIO_DOWNLOAD_TYPES, { ...fileHeaders, "Content-Range": "bytes first-last/size" }),
+        206: bytesResponse("The requested range of the file (Content-Range)", AUDIO_DOWNLOAD_TYPES, { ...fileHeaders, ...CONTENT_RANGE_HEADER }),
         304: notModifiedResponse, 403: errorBody, 404: errorBody, 409: errorBody, 416: errorBody,
       },
     },
@@ -233,10 +202,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     reply.header("Accept-Ranges", "bytes").header("ETag", etag);
     // No body, and no JSON Content-Type from the 304's schema: a cache takes a 304's headers as the file's.
     if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).send(undefined);
-    // If-Range (RFC 9110 §13.1.5): the range only if the client's copy is this one (strong
-    // comparison; a date never matches: there is no Last-Modified), else the whole file.
-    const ifRange = request.headers["if-range"] as string | undefined;
-    const range = ifRange === undefined || ifRange.trim() === etag ? rangeOf(reply, request.headers.range, size) : null;
+    const range = requestedRange(request, reply, etag, size);
     reply.type(audioMediaType(loc.path)).header("Content-Disposition", attachment(loc.path.split("/").pop()!));
     // Opened as the file just checked (a link swapped in since leads nowhere: SPEC §10), and only
     // while it still has the size the headers state.
