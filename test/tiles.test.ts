@@ -24,7 +24,7 @@ import { blockFrames, spectrogram, type Spectrogram } from "../src/engine/spectr
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
 import { fromTaskFailure, toTaskFailure } from "../src/tiles/failure.js";
 import { SampleValuesError } from "../src/engine/analysis.js";
-import { checkpointBlocks, PoolBusyError, TaskTimeoutError, TilePool, WORKER_EXEC_ARGV, WORKER_URL } from "../src/tiles/pool.js";
+import { checkpointBlocks, PoolBusyError, rangeBlocks, TaskTimeoutError, TilePool, WORKER_EXEC_ARGV, WORKER_URL } from "../src/tiles/pool.js";
 import { frameGeometry, framesInInterval } from "../src/engine/geometry.js";
 import { FIXTURES, bytesToF32, firstDifference } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
@@ -583,6 +583,14 @@ describe("caching and the pool", () => {
     await expectFrameRangeIntoOnePass(service.pool, 100, 7, 1000); // 12 blocks, claimed by the leases of both threads
   });
 
+  it("frameRangeInto with blocks that shrink at the end of the range (a multiple of the checkpoint spacing on two threads): equal to one pass", async () => {
+    const params = parseParams({ window_size: 0.004 });
+    const { stats } = await service.pool.stats({ kind: "stats", path, timeExpansion: 1, params });
+    const bounds = rangeBlocks(100, stats.frames - 7, 3 * stats.checkpointEvery, stats.checkpointEvery, 2);
+    expect(new Set(bounds.slice(1).map((b, k) => b - bounds[k])).size).toBeGreaterThanOrEqual(3); // blocks of three lengths, the last ones one interval (replays from other checkpoints)
+    await expectFrameRangeIntoOnePass(service.pool, 100, 7, 3 * stats.checkpointEvery);
+  });
+
   it("frameRangeInto with leases of one block each: the leases that follow the first take over until the range is done", async () => {
     const pool = new TilePool({ threads: 2, leaseMs: 0 });
     try {
@@ -626,6 +634,21 @@ describe("caching and the pool", () => {
     // Whombat at 384 kHz: 4801 bins, engine blocks of 436 frames; a block is one interval at least
     expect(blocksOf(0.025, 384000, CHECKPOINT_SPACING)).toBe(512);
     expect(blocksOf(0.025, 384000, 436)).toBe(436); // stored before
+  });
+
+  it("frameRangeInto's blocks: a grid of blockFrames, then shorter ones, each a 2·threads-th of what remains, down to one checkpoint interval", () => {
+    const lengths = (bounds: number[]) => bounds.slice(1).map((b, k) => b - bounds[k]);
+    // The bench's pass (600 s at 48 kHz, N = 1024, hop 512) on two threads: once fewer than about
+    // four blocks of 3584 remain, 9658 frames → 2560, 7098 → 2048, 5050 → 1536, 3514 → 1024, …
+    expect(lengths(rangeBlocks(0, 56_250, 3584, 512, 2))).toEqual([...Array(13).fill(3584), 2560, 2048, 1536, 1024, 1024, 512, 512, 442]);
+    // Four threads shrink earlier; a range starting off the grid has a short first block.
+    expect(lengths(rangeBlocks(100, 20_000, 2048, 512, 4))).toEqual([1948, 2048, 2048, 2048, 1536, 1536, 1536, 1024, 1024, 1024, 1024, 512, 512, 512, 512, 512, 512, 32]);
+    // One thread gains nothing from shorter blocks; blocks that are not whole checkpoint intervals
+    // cannot shrink by one: the plain grid from frame 0, as before.
+    expect(rangeBlocks(100, 3500, 1000, 512, 1)).toEqual([100, 1000, 2000, 3000, 3500]);
+    expect(rangeBlocks(0, 3500, 1000, 512, 2)).toEqual([0, 1000, 2000, 3000, 3500]);
+    expect(rangeBlocks(0, 3072, 1536, 512, 1)).toEqual([0, 1536, 3072]);
+    expect(rangeBlocks(700, 700, 1536, 512, 2)).toEqual([700]); // an empty range: no block
   });
 
   it("frameRangeInto refuses an output it cannot fill, naming it, and reports a failing task after the running ones", async () => {

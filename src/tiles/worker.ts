@@ -42,10 +42,10 @@ export type WorkerTask =
   | ({ kind: "frames" } & Source)
   | ({ kind: "tile"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName } & Source)
   | ({ kind: "piece"; stats: PackedStats; f0: number; f1: number; format: TileFormat; cmap: ColormapName } & Source)
-  // blocks of frames [f0, f1) claimed from `next` (see TilePool#frameRangeInto) — block k is frames
-  // [k, k + 1)·blockFrames, clipped to the range, the first firstBlock — each written into its
-  // columns of `output`, a [bins][f1 − f0] matrix in shared memory
-  | ({ kind: "columns"; stats: PackedStats; f0: number; f1: number; blockFrames: number; firstBlock: number; next: Int32Array; leaseMs: number; output: Float32Array } & Source)
+  // blocks of frames claimed from `next` (see TilePool#frameRangeInto) — block k is frames
+  // [bounds[k], bounds[k + 1]), the range [f0, bounds.at(-1)) — each written into its columns of
+  // `output`, a [bins][frames of the range] matrix in shared memory
+  | ({ kind: "columns"; stats: PackedStats; f0: number; bounds: Float64Array; next: Int32Array; leaseMs: number; output: Float32Array } & Source)
   | FeaturesTask; // batch feature extraction (src/features/task.ts)
 
 export interface StatsResult {
@@ -160,11 +160,11 @@ async function computeSpectrogram(task: Exclude<WorkerTask, FeaturesTask>): Prom
     // between, until none is left or the lease is up. The values go straight into the caller's
     // shared memory: nothing to return or transfer.
     const until = performance.now() + task.leaseMs;
+    const { bounds } = task;
     do {
-      const k = task.firstBlock + Atomics.add(task.next, 0, 1);
-      const a = Math.max(task.f0, k * task.blockFrames);
-      if (a >= task.f1) break;
-      await recording.writeFrameRange(a, Math.min(task.f1, (k + 1) * task.blockFrames), task.output, a - task.f0);
+      const k = Atomics.add(task.next, 0, 1);
+      if (k >= bounds.length - 1) break;
+      await recording.writeFrameRange(bounds[k], bounds[k + 1], task.output, bounds[k] - task.f0);
     } while (performance.now() < until);
     return null;
   }
