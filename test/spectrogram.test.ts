@@ -194,6 +194,36 @@ describe("chunked processing equals one pass", () => {
   });
 });
 
+describe("writeFrameRange into shared memory (the pool's output)", () => {
+  it("writes the values one pass gives at every column parity: rows a multiple of 8 bytes from their source and rows 4 bytes off (which go through a scratch row)", async () => {
+    const samplerate = 48000;
+    const signal = readF32(`${GOLDEN}synthetic.f32`);
+    const params = { window_size: 64 / samplerate, hop_size: 0.5, pcen: false, normalize: false };
+    const recording = new RecordingSpectrogram(samplesReader([signal], samplerate), params);
+    try {
+      const { bins } = recording.geometry;
+      const [f0, f1] = [3, 3 + 601]; // 601 frames: an odd row length, both block strides' parities
+      expect(recording.frames).toBeGreaterThan(f1);
+      const expected = await recording.frameRange(f0, f1);
+      for (const columns of [f1 - f0, f1 - f0 + 1, f1 - f0 + 2]) {
+        for (const column of new Set([0, Math.min(1, columns - (f1 - f0)), columns - (f1 - f0)])) {
+          // a view 4 bytes into its buffer as well as one at its start
+          for (const skip of [0, 1]) {
+            const target = new Float32Array(new SharedArrayBuffer(4 * (bins * columns + skip)), 4 * skip, bins * columns).fill(NaN);
+            await recording.writeFrameRange(f0, f1, target, column);
+            for (let k = 0; k < bins; k++) {
+              expect(target.subarray(k * columns + column, k * columns + column + f1 - f0)).toEqual(expected.subarray(k * (f1 - f0), (k + 1) * (f1 - f0)));
+            }
+            expect(target.filter(Number.isNaN).length).toBe(bins * (columns - (f1 - f0)));
+          }
+        }
+      }
+    } finally {
+      recording.dispose();
+    }
+  });
+});
+
 describe("a disposed RecordingSpectrogram", () => {
   it("refuses to compute with a message saying so (the core's own was 'invalid handle'); dispose twice is harmless", async () => {
     const recording = new RecordingSpectrogram(samplesReader([readF32(`${GOLDEN}synthetic.f32`)], 48000), { pcen: false });
