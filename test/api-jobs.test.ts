@@ -87,6 +87,27 @@ describe("POST /v1/jobs extract_features", () => {
     expect(Object.keys(data.properties.band.properties)).toEqual(["low_freq", "high_freq"]);
   });
 
+  it("documents a job's result so that a validator takes the null of a job not finished (a nullable enum lists null: OpenAPI 3.0.3's nullable does not widen enum)", async () => {
+    const res = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { recording_ids: [Object.values(fx.recordings)[0]] }, features: ["rms_dbfs"] } } });
+    expect(res.statusCode, res.body).toBe(201);
+    const job = res.json();
+    const doc = (await app.inject({ url: "/openapi.json" })).json();
+    const documented = doc.paths["/v1/jobs"].post.responses["201"].content["application/json"].schema.properties.result;
+    expect(documented.enum).toContain(job.result);
+    // Every nullable enum of the document, wherever it is.
+    const refusingNull: string[] = [];
+    const stack: [unknown, string][] = [[doc, ""]];
+    while (stack.length) {
+      const [node, at] = stack.pop()!;
+      if (node === null || typeof node !== "object") continue;
+      const schema = node as { nullable?: boolean; enum?: unknown[] };
+      if (schema.nullable && schema.enum && !schema.enum.includes(null)) refusingNull.push(at);
+      for (const [key, value] of Object.entries(node)) stack.push([value, `${at}/${key}`]);
+    }
+    expect(refusingNull).toEqual([]);
+    expect((await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, headers: admin })).statusCode).toBe(200);
+  });
+
   it("refuses unknown targets and features by field", async () => {
     const missing = "00000000-0000-4000-8000-000000000000";
     const res = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { recording_ids: [missing] } } } });

@@ -119,9 +119,27 @@ function openApiTransforms(): { transform: typeof jsonSchemaTransform; transform
         if (operation.requestBody && bodiesOptional.has(`${m.toUpperCase()} ${path}`)) operation.requestBody.required = false;
       }
     }
+    enumsTakeTheirNull(openapi);
     return doc.openapiObject;
   };
   return { transform, transformObject };
+}
+
+/**
+ * Lists null among the values of every nullable enum of the document. zod's `z.enum(…).nullable()`
+ * is `{type, enum, nullable: true}`, and OpenAPI 3.0.3 says nullable adds null to the type only:
+ * `enum` still refuses it, so a validator (Ajv) refused every job not yet finished — its
+ * `result: null` — against the schema the document declared for it.
+ */
+function enumsTakeTheirNull(doc: object): void {
+  const stack: unknown[] = [doc];
+  while (stack.length) {
+    const node = stack.pop();
+    if (node === null || typeof node !== "object") continue;
+    const schema = node as { nullable?: unknown; enum?: unknown[] };
+    if (schema.nullable === true && Array.isArray(schema.enum) && !schema.enum.includes(null)) schema.enum.push(null);
+    stack.push(...Object.values(node));
+  }
 }
 
 export async function buildApp(options: AppOptions): Promise<App> {
