@@ -108,6 +108,16 @@ describe("POST /v1/jobs extract_features", () => {
     expect((await app.inject({ method: "POST", url: `/v1/jobs/${job.id}/abort`, headers: admin })).statusCode).toBe(200);
   });
 
+  it("describes a job's run by its count of targets, singular for one (it read 'extract_features over 1 targets')", async () => {
+    for (const ids of [Object.values(fx.recordings).slice(0, 1), Object.values(fx.recordings).slice(0, 2)]) {
+      const res = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { recording_ids: ids }, features: ["rms_dbfs"] } } });
+      expect(res.statusCode, res.body).toBe(201);
+      const run = (await app.inject({ url: `/v1/runs/${res.json().run_id}`, headers: admin })).json();
+      expect(run.description).toBe(ids.length === 1 ? "extract_features over 1 target" : "extract_features over 2 targets");
+      expect((await app.inject({ method: "POST", url: `/v1/jobs/${res.json().id}/abort`, headers: admin })).statusCode).toBe(200);
+    }
+  });
+
   it("refuses unknown targets and features by field", async () => {
     const missing = "00000000-0000-4000-8000-000000000000";
     const res = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { recording_ids: [missing] } } } });

@@ -12,6 +12,7 @@ import { PgBoss, type Db } from "pg-boss";
 import { z } from "zod";
 import { ParamsError, paramsSchema, parseParams, realSamplerate, type Params } from "../engine/params.js";
 import { timeExpansionProblem } from "../audio/expansion.js";
+import { plural } from "../audio/types.js";
 import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from "../features/features.js";
 import { isConnectionError, type Queryable, type Sql } from "../store/db.js";
 import { assertWritable, effectiveState } from "../store/common.js";
@@ -365,7 +366,7 @@ export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: Extrac
     }
     const targets = await resolveTargets(tx, j.data.targets);
     await checkParamsForTargets(tx, j.data, targets);
-    const run = await createRun(tx, { kind: "job", description: `extract_features over ${targets.length} targets`, created_by: j.created_by });
+    const run = await createRun(tx, { kind: "job", description: `extract_features over ${plural(targets.length, "target")}`, created_by: j.created_by });
     const job = await createJob(tx, { task: "extract_features", data: j.data, priority: j.priority, items: targets.length, created_by: j.created_by, run_id: run.id, retry_of: j.retry_of });
     // Batches keep each statement's parameters well under PostgreSQL's 65535.
     for (let first = 0; first < targets.length; first += 5000) {
