@@ -32,13 +32,13 @@ export const CORS_ALLOWED_HEADERS = ["Authorization", "Content-Type", "If-None-M
 /**
  * Response headers a page may read beyond the CORS-safelisted ones (Cache-Control, Content-Type,
  * Content-Length…): the geometry of tiles and images, the tiles a stream holds, the frames a
- * playback WAV holds, validators, ranges, when to retry, a download's file name, a 405's methods
- * and a 401's scheme.
+ * playback WAV holds (x-frame-range, a name it shares with the geometry: listed once), validators,
+ * ranges, when to retry, a download's file name, a 405's methods and a 401's scheme.
  */
-export const CORS_EXPOSED_HEADERS = [
+export const CORS_EXPOSED_HEADERS = [...new Set([
   ...Object.keys(GEOMETRY_HEADERS), "x-tile-range", "x-frame-range",
   "ETag", "Content-Range", "Accept-Ranges", "Retry-After", "Content-Disposition", "Allow", "WWW-Authenticate",
-];
+])];
 
 /** How long (s) a browser may reuse a preflight's answer: short, so that a restart with other origins takes effect soon. */
 const PREFLIGHT_MAX_AGE_S = 600;
