@@ -764,6 +764,23 @@ describe("OpenAPI document", () => {
     expect(PARAMETER_DEFAULTS).toMatchObject({ window_size: 0.025, hop_size: 0.5, window: "hann", scale: "dB", pcen: true, pcen_gain: 0.98, cmap: "gray" });
   });
 
+  it("declares every spectrogram parameter's bounds (SPEC §2), as the routes enforce them — a generated form had window_size: {type: number} and nothing else", async () => {
+    const doc = (await app.inject({ url: "/openapi.json" })).json();
+    const bounds = Object.fromEntries(doc.paths["/v1/recordings/{id}/tiles/{z}/{tile}"].get.parameters
+      .filter((p: { in: string; name: string }) => p.in === "query" && p.name in PARAMETER_DEFAULTS)
+      .map((p: { name: string; schema: Record<string, unknown> }) => [p.name, Object.fromEntries(Object.entries(p.schema).filter(([k]) => /imum$/.test(k)))]));
+    const above0 = { minimum: 0, exclusiveMinimum: true };
+    expect(bounds).toMatchObject({
+      low_freq: { minimum: 0 }, high_freq: above0, window_size: above0, hop_size: { ...above0, maximum: 1 }, kaiser_beta: above0,
+      min_dB: { maximum: 0 }, max_dB: { maximum: 0 }, pcen_smooth: { ...above0, maximum: 1, exclusiveMaximum: true },
+      pcen_gain: { minimum: 0 }, pcen_bias: above0, pcen_power: above0, pcen_eps: above0,
+    });
+    // What the document says is what the routes do, at each bound and past it.
+    const status = async (query: string) => (await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?pcen=false&normalize=false&width=128&${query}` })).statusCode;
+    for (const query of ["hop_size=1", "min_dB=-10&max_dB=0", "low_freq=0"]) expect(await status(query), query).toBe(200);
+    for (const query of ["hop_size=0", "hop_size=1.01", "window_size=0", "max_dB=0.5", "low_freq=-1", "high_freq=0", "kaiser_beta=0"]) expect(await status(query), query).toBe(400);
+  });
+
   it("declares on every operation the statuses every route answers — and the routes answer them: 400 for a malformed id, 401 for a wrong token, 403 where a role is missing, 415 for a body that is not JSON", async () => {
     const doc = (await app.inject({ url: "/openapi.json" })).json();
     const role = async (name: string, r: "viewer" | "member") => auth((await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: name, role: r })).id, name, created_by: null })).key);

@@ -80,13 +80,18 @@ const MAX_CHANNEL = 65534;
  * normal range".
  */
 const own = (message: string) => ({ error: message, abort: true });
-const number = () => z.preprocess(decimalFromText, z.number({ error: "must be a number" }).finite());
+/**
+ * A number field with its own bounds, given as zod's checks (`bounds`) rather than a refine: the
+ * OpenAPI document states checks (minimum, exclusiveMinimum…) and cannot see inside a refine, so a
+ * client generated from it had window_size, hop_size and the pcen_* fields with no bounds at all.
+ */
+const bounded = (bounds: (n: z.ZodNumber) => z.ZodNumber) => z.preprocess(decimalFromText, bounds(z.number({ error: "must be a number" }).finite()));
 /**
  * A yes/no field from a query string, a command line or parseParams: true/false, 1/0, yes/no or
  * on/off (any case), as Whombat's clients and shells spell them.
  */
 export const booleanText = () => z.preprocess(toBoolean, z.boolean({ error: "must be true or false (also 1/0, yes/no, on/off)" }));
-const frequency = () => z.preprocess(toNullable, z.number({ error: "must be a number of Hz or null" }).finite().nullable());
+const frequency = (bounds: (n: z.ZodNumber) => z.ZodNumber) => z.preprocess(toNullable, bounds(z.number({ error: "must be a number of Hz or null" }).finite()).nullable());
 
 /** Field-by-field schema, each field documented where it is defined (the CLI help and the
  * OpenAPI document show these descriptions); cross-field rules are added below. Defaults are
@@ -97,30 +102,30 @@ const fields = {
   // audio
   resample: booleanText().prefault(false).describe("Resample the whole recording to `samplerate` before the STFT (scipy resample_poly)"),
   samplerate: z.preprocess(decimalFromText, z.number({ error: "must be a number" }).positive({ error: "must be > 0", abort: true }).max(MAX_SAMPLERATE, { error: `must be <= ${MAX_SAMPLERATE}`, abort: true }).int("must be an integer")).prefault(44100).describe("Target rate in Hz when `resample` is true"),
-  low_freq: frequency().refine((v) => v === null || v >= 0, own("must be >= 0")).prefault(null).describe("High-pass edge in Hz (Butterworth); null for none"),
-  high_freq: frequency().refine((v) => v === null || v > 0, own("must be > 0")).prefault(null).describe("Low-pass edge in Hz (Butterworth); null for none"),
+  low_freq: frequency((n) => n.min(0, own("must be >= 0"))).prefault(null).describe("High-pass edge in Hz (Butterworth); null for none"),
+  high_freq: frequency((n) => n.gt(0, own("must be > 0"))).prefault(null).describe("Low-pass edge in Hz (Butterworth); null for none"),
   filter_order: z.preprocess(decimalFromText, z.number({ error: "must be a number" }).min(1, { error: "must be between 1 and 16", abort: true }).max(16, { error: "must be between 1 and 16", abort: true }).int("must be an integer")).prefault(5).describe("Butterworth order of the band filter"),
   // stft
-  window_size: number().refine((v) => v > 0, own("must be > 0")).prefault(0.025).describe("Window length in seconds; nperseg = floor(window_size * samplerate)"),
-  hop_size: number().refine((v) => v > 0 && v <= 1, own("must be > 0 and <= 1")).prefault(0.5).describe("Hop as a fraction of window_size: 0 < hop_size <= 1"),
+  window_size: bounded((n) => n.gt(0, own("must be > 0"))).prefault(0.025).describe("Window length in seconds; nperseg = floor(window_size * samplerate)"),
+  hop_size: bounded((n) => n.gt(0, own("must be > 0 and <= 1")).lte(1, own("must be > 0 and <= 1"))).prefault(0.5).describe("Hop as a fraction of window_size: 0 < hop_size <= 1"),
   window: z.enum(WINDOWS, { error: `must be one of ${WINDOWS.join(", ")}` }).prefault("hann").describe("Taper, as scipy.signal.get_window names it (periodic)"),
-  kaiser_beta: number().refine((v) => v > 0, own("must be > 0")).prefault(14).describe("Shape parameter of the kaiser window"),
+  kaiser_beta: bounded((n) => n.gt(0, own("must be > 0"))).prefault(14).describe("Shape parameter of the kaiser window"),
   // amplitude
   scale: z.enum(SCALES, { error: `must be one of ${SCALES.join(", ")}` }).prefault("dB").describe("Value scale of the output"),
   clamp: booleanText().prefault(false).describe("Clip dB values to [min_dB, max_dB]"),
-  min_dB: number().refine((v) => v <= 0, own("must be <= 0")).prefault(-100).describe("Lower dB bound for clamping and for mapping to colours"),
-  max_dB: number().refine((v) => v <= 0, own("must be <= 0")).prefault(0).describe("Upper dB bound for clamping and for mapping to colours"),
+  min_dB: bounded((n) => n.lte(0, own("must be <= 0"))).prefault(-100).describe("Lower dB bound for clamping and for mapping to colours"),
+  max_dB: bounded((n) => n.lte(0, own("must be <= 0"))).prefault(0).describe("Upper dB bound for clamping and for mapping to colours"),
   normalize: booleanText().prefault(true).describe("Divide by the whole recording's maximum (after PCEN)"),
   // spectrogram
   channel: z.preprocess(decimalFromText, z.number({ error: "must be a number" }).min(0, { error: "must be >= 0", abort: true }).max(MAX_CHANNEL, { error: `must be <= ${MAX_CHANNEL}`, abort: true }).int("must be an integer")).prefault(0).describe("Channel to analyse (0-based)"),
   cmap: z.enum(COLORMAPS, { error: `must be one of ${COLORMAPS.join(", ")}` }).prefault("gray").describe("Colour table for images"),
   pcen: booleanText().prefault(true).describe("Per-channel energy normalization (Wang et al. 2017) before scaling"),
   // pcen
-  pcen_smooth: number().refine((v) => v > 0 && v < 1, own("must be > 0 and < 1")).prefault(0.025).describe("Smoother coefficient s of PCEN: 0 < s < 1"),
-  pcen_gain: number().refine((v) => v >= 0, own("must be >= 0")).prefault(0.98).describe("Gain (alpha) of PCEN"),
-  pcen_bias: number().refine((v) => v > 0, own("must be > 0")).prefault(2).describe("Bias (delta) of PCEN"),
-  pcen_power: number().refine((v) => v > 0, own("must be > 0")).prefault(0.5).describe("Power (r) of PCEN"),
-  pcen_eps: number().refine((v) => v > 0, own("must be > 0")).prefault(1e-6).describe("Epsilon of PCEN, keeps the smoother away from 0"),
+  pcen_smooth: bounded((n) => n.gt(0, own("must be > 0 and < 1")).lt(1, own("must be > 0 and < 1"))).prefault(0.025).describe("Smoother coefficient s of PCEN: 0 < s < 1"),
+  pcen_gain: bounded((n) => n.min(0, own("must be >= 0"))).prefault(0.98).describe("Gain (alpha) of PCEN"),
+  pcen_bias: bounded((n) => n.gt(0, own("must be > 0"))).prefault(2).describe("Bias (delta) of PCEN"),
+  pcen_power: bounded((n) => n.gt(0, own("must be > 0"))).prefault(0.5).describe("Power (r) of PCEN"),
+  pcen_eps: bounded((n) => n.gt(0, own("must be > 0"))).prefault(1e-6).describe("Epsilon of PCEN, keeps the smoother away from 0"),
 };
 
 /** The parameter fields alone, for requests that add fields of their own (e.g. tile options). */
