@@ -207,7 +207,7 @@ describe("parameters that need no whole-recording statistic", () => {
     expect([last.headers["x-frame-range"], passes()]).toEqual(["384,401", 0]);
     const v = bytesToF32(last.body);
     for (let k = 0; k < whole.bins; k++) for (let c = 0; c < 17; c++) expect(Math.abs(v[k * 17 + c] - whole.data[k * 401 + 384 + c])).toBeLessThanOrEqual(1e-3);
-    await expect(fresh.tile(short, parseParams(params), 0, 4, options, "f32")).rejects.toThrow(/^x: must be an integer from 0 to 3 /);
+    await expect(fresh.tile(short, parseParams(params), 0, 4, options, "f32")).rejects.toThrow(/^tile: x must be an integer from 0 to 3 /);
   });
 });
 
@@ -347,12 +347,12 @@ describe("zoom levels and bands", () => {
   it("tiles outside the recording or empty bands are refused, naming the field", async () => {
     const p = parseParams(params);
     const options = tileOptionsSchema.parse({});
-    await expect(service.tile(recording, p, 0, 10_000, options, "f32")).rejects.toThrow(/^x: must be an integer from 0 to/);
+    await expect(service.tile(recording, p, 0, 10_000, options, "f32")).rejects.toThrow(/^tile: x must be an integer from 0 to/);
     await expect(service.tile(recording, p, 0, 0, tileOptionsSchema.parse({ fmin: 10990, fmax: 10995 }), "f32")).rejects.toThrow(/^fmin:/);
     await expect(service.tile(recording, p, 0, 0, tileOptionsSchema.parse({ height: 100000 }), "f32")).rejects.toThrow(/^height: must be <= 56/);
     expect(() => tileOptionsSchema.parse({ width: 300 })).toThrow(/must be one of 128, 256, 512, 1024/);
     // A recording without frames has no tile to name a range of (it said "from 0 to -1").
-    expect(() => tileLayout(0, 0, 0, frameGeometry(p.window_size, p.hop_size, 22050), options)).toThrow(/^x: the recording has no frames at these parameters, so no tiles$/);
+    expect(() => tileLayout(0, 0, 0, frameGeometry(p.window_size, p.hop_size, 22050), options)).toThrow(/^tile: the recording has no frames at these parameters, so no tiles$/);
   });
 });
 

@@ -81,8 +81,9 @@ function checkZoom(zoom: number): void {
 export function tileLayout(zoom: number, x: number, frames: number, g: FrameGeometry, options: TileOptions): TileLayout {
   checkZoom(zoom);
   const count = tileCount(frames, zoom, options.width);
-  if (count === 0) throw new TileRangeError("x", "the recording has no frames at these parameters, so no tiles");
-  if (!Number.isInteger(x) || x < 0 || x >= count) throw new TileRangeError("x", `must be an integer from 0 to ${count - 1} (the recording has ${plural(count, "tile")} at zoom ${zoom})`);
+  // Blamed on `tile`, the path segment <x>.<format> a client sent (the field it can map to its input).
+  if (count === 0) throw new TileRangeError("tile", "the recording has no frames at these parameters, so no tiles");
+  if (!Number.isInteger(x) || x < 0 || x >= count) throw new TileRangeError("tile", `x must be an integer from 0 to ${count - 1} (the recording has ${plural(count, "tile")} at zoom ${zoom})`);
   const factor = 2 ** zoom;
   const f0 = x * options.width * factor;
   const f1 = Math.min(frames, f0 + options.width * factor);

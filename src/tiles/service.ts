@@ -105,7 +105,7 @@ function checkTilePixels(layout: TileLayout, maxPixels: number): void {
 }
 
 /** Fields whose range depends on the recording's frame count (which the stats pass counts). */
-const FRAME_FIELDS = new Set(["x", "start_time", "end_time"]);
+const FRAME_FIELDS = new Set(["tile", "start_time", "end_time"]);
 
 /**
  * Runs `place` — a request's placement and its limits — on the frame count the recording's header

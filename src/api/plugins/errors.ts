@@ -39,7 +39,16 @@ export function sendError(reply: FastifyReply, statusCode: number, message: stri
 /** "/a/0/b" → "a.0.b" — the field path as people write it. */
 function fieldPath(context: string | undefined, instancePath: string): string {
   const path = instancePath.replace(/^\//, "").split("/").filter(Boolean).join(".");
-  return path || context || "body";
+  return path || (context === undefined ? "body" : requestPart(context));
+}
+
+/**
+ * The part of a request Fastify's validation context names, as a person calls it: the messages
+ * of the spectrogram routes' own checks say "invalid query:", and the schema's said "invalid
+ * querystring:" for the same query.
+ */
+function requestPart(context: string | undefined): string {
+  return context === "querystring" ? "query" : context === "params" ? "path" : (context ?? "request");
 }
 
 /** A PostgreSQL error of SQLSTATE class 53, insufficient resources (postgres.js: `severity` set, `code` the SQLSTATE). */
@@ -63,7 +72,7 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
         }
         return [{ field: fieldPath(where, v.instancePath), message: v.message ?? "is invalid" }];
       });
-      return sendError(reply, 400, `invalid ${where ?? "request"}: ${fields.map((f) => `${f.field}: ${f.message}`).join("; ")}`, fields);
+      return sendError(reply, 400, `invalid ${requestPart(where)}: ${fields.map((f) => `${f.field}: ${f.message}`).join("; ")}`, fields);
     }
     if (err instanceof InvalidError) return sendError(reply, 400, err.message, err.fields);
     if (err instanceof NotFoundError) return sendError(reply, 404, err.message);
