@@ -80,7 +80,7 @@ export class FrameBlock {
    *
    * Into shared memory (TilePool#frameRangeInto's output) V8 copies with 8-byte moves only where
    * a row's source and destination lie equally far from an 8-byte boundary, and byte by byte
-   * otherwise (base::Relaxed_Memcpy) — 5–8× slower; with an odd number of columns every other
+   * otherwise (base::Relaxed_Memcpy) — about 5× slower; with an odd number of columns every other
    * row was such a row. Those rows first move, inside the core's memory (a plain memmove, the row
    * still in cache), to a scratch row placed at their destination's alignment.
    */

@@ -218,7 +218,7 @@ export class TilePool {
     const checkpoints = new Float32Array(new SharedArrayBuffer(range.checkpoints.byteLength));
     checkpoints.set(range.checkpoints);
     // The workers see the matrix only: a view of the first values (a view of shared memory crosses to a thread as a view).
-    const task = { kind: "columns", ...source, stats: { ...range, checkpoints }, f0, bounds, next, leaseMs: this.leaseMs, output: output.subarray(0, values) } as const;
+    const task = { kind: "columns", ...source, stats: { ...range, checkpoints }, bounds, next, leaseMs: this.leaseMs, output: output.subarray(0, values) } as const;
     const failures: unknown[] = [];
     const lease = async () => {
       while (Atomics.load(next, 0) < blocks) {

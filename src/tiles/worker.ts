@@ -43,9 +43,9 @@ export type WorkerTask =
   | ({ kind: "tile"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName } & Source)
   | ({ kind: "piece"; stats: PackedStats; f0: number; f1: number; format: TileFormat; cmap: ColormapName } & Source)
   // blocks of frames claimed from `next` (see TilePool#frameRangeInto) — block k is frames
-  // [bounds[k], bounds[k + 1]), the range [f0, bounds.at(-1)) — each written into its columns of
-  // `output`, a [bins][frames of the range] matrix in shared memory
-  | ({ kind: "columns"; stats: PackedStats; f0: number; bounds: Float64Array; next: Int32Array; leaseMs: number; output: Float32Array } & Source)
+  // [bounds[k], bounds[k + 1]) of the range [bounds[0], bounds.at(-1)) — each written into its
+  // columns of `output`, a [bins][frames of the range] matrix in shared memory
+  | ({ kind: "columns"; stats: PackedStats; bounds: Float64Array; next: Int32Array; leaseMs: number; output: Float32Array } & Source)
   | FeaturesTask; // batch feature extraction (src/features/task.ts)
 
 export interface StatsResult {
@@ -164,7 +164,7 @@ async function computeSpectrogram(task: Exclude<WorkerTask, FeaturesTask>): Prom
     do {
       const k = Atomics.add(task.next, 0, 1);
       if (k >= bounds.length - 1) break;
-      await recording.writeFrameRange(bounds[k], bounds[k + 1], task.output, bounds[k] - task.f0);
+      await recording.writeFrameRange(bounds[k], bounds[k + 1], task.output, bounds[k] - bounds[0]);
     } while (performance.now() < until);
     return null;
   }
