@@ -123,6 +123,44 @@ async function expectSameAudio(patched: Uint8Array, fixture: Uint8Array): Promis
   expect(got.data[0]).toEqual(whole.data[0]);
 }
 
+describe("AIFC little-endian 24- and 32-bit PCM ('42n1', '23ni': what libsndfile writes for endian='LITTLE')", () => {
+  /**
+   * The plain AIFF fixture `name` (COMM of 18 bytes at 12, SSND with offset 0 after it) as AIFC
+   * with compression type `compression` and its samples byte-swapped to little-endian.
+   */
+  function littleEndianAifc(name: string, compression: string, bytesPerSample: number): Uint8Array {
+    const aiff = new Uint8Array(readFileSync(path.join(FIXTURES, "formats", name)));
+    const commFields = aiff.subarray(20, 38); // channels, frames, bits, 80-bit rate
+    const samples = aiff.slice(38 + 16); // after the SSND header, its offset and block size
+    for (let at = 0; at + bytesPerSample <= samples.length; at += bytesPerSample) samples.subarray(at, at + bytesPerSample).reverse();
+    const commSize = 18 + 4 + 2; // + compression type + an empty Pascal string, padded to even
+    const out = new Uint8Array(12 + 8 + commSize + 16 + samples.length);
+    const v = new DataView(out.buffer);
+    const text = (at: number, s: string) => out.set([...s].map((c) => c.charCodeAt(0)), at);
+    text(0, "FORM");
+    v.setUint32(4, out.length - 8, false);
+    text(8, "AIFC");
+    text(12, "COMM");
+    v.setUint32(16, commSize, false);
+    out.set(commFields, 20);
+    text(38, compression);
+    text(44, "SSND");
+    v.setUint32(48, 8 + samples.length, false);
+    out.set(samples, 60);
+    return out;
+  }
+
+  it.each([
+    ["aiff_pcm_24.aiff", "42n1", 3],
+    ["aiff_pcm_32.aiff", "23ni", 4],
+  ] as const)("%s as '%s' reads the same samples", async (name, compression, bytesPerSample) => {
+    const d = digests[`formats/${name}`];
+    const out = await decode(littleEndianAifc(name, compression, bytesPerSample));
+    expect([out.samplerate, out.channels, out.frames]).toEqual([d.samplerate, d.channels, d.frames]);
+    expect(d.positions.map((p) => out.data[0][p])).toEqual(d.values[0].map(Math.fround));
+  });
+});
+
 describe("RF64 data size: the ds64 chunk's, else the data chunk's 32-bit field, else the rest of the file", () => {
   // rf64_pcm_16.rf64: ds64 data size (64-bit) at byte 28, data chunk header at 96 (its 32-bit size
   // at 100, 0xFFFFFFFF), 32000 bytes of samples from 104 to the end of the file.

@@ -59,8 +59,12 @@ function aiffCodec(comm: Comm): { codec: BlockCodec; encoding: string; bits: num
       return pcm("u8", false, "pcm_u8");
     case "in24":
       return pcm("s24", false, "pcm_24");
+    case "42n1": // little-endian 24-bit: libsndfile's name for it, which it writes for AIFC with endian=LITTLE
+      return pcm("s24", true, "pcm_24");
     case "in32":
       return pcm("s32", false, "pcm_32");
+    case "23ni": // little-endian 32-bit, likewise
+      return pcm("s32", true, "pcm_32");
     case "fl32":
       return pcm("f32", false, "float");
     case "fl64":
