@@ -161,6 +161,17 @@ describe("AIFC little-endian 24- and 32-bit PCM ('42n1', '23ni': what libsndfile
   });
 });
 
+describe("an AIFF sample rate that is not whole Hz", () => {
+  it("reads as libsndfile's whole Hz, truncated: the classic Macintosh 22254.545… Hz is 22254 Hz", async () => {
+    const fixture = new Uint8Array(readFileSync(path.join(FIXTURES, "formats/aiff_pcm_16.aiff")));
+    const mac = fixture.slice();
+    mac.set([0x40, 0x0d, 0xad, 0xdd, 0x17, 0x45, 0xd1, 0x74, 0x5d, 0x17], 28); // COMM's 80-bit rate: 22254.545454545456
+    const [got, whole] = await Promise.all([decode(mac), decode(fixture)]);
+    expect(got.samplerate).toBe(22254);
+    expect(got.data[0]).toEqual(whole.data[0]);
+  });
+});
+
 describe("RF64 data size: the ds64 chunk's, else the data chunk's 32-bit field, else the rest of the file", () => {
   // rf64_pcm_16.rf64: ds64 data size (64-bit) at byte 28, data chunk header at 96 (its 32-bit size
   // at 100, 0xFFFFFFFF), 32000 bytes of samples from 104 to the end of the file.

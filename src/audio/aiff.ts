@@ -103,10 +103,14 @@ export async function parseAiff(src: ByteSource): Promise<Layout> {
       if (size < (aifc ? 22 : 18)) throw new AudioFormatError(`aiff: COMM chunk is ${size} bytes, too short`);
       const c = await src.read(body, Math.min(size, 256));
       const v = new DataView(c.buffer, c.byteOffset, c.byteLength);
+      // libsndfile keeps the whole Hz of the 80-bit rate, truncated (aiff.c tenbytefloat2int): the
+      // classic Macintosh 22254.545… Hz is 22254 Hz there, and here. Kept fractional, such a file
+      // could be neither decoded to a WAV (whole Hz) nor resampled (an integer ratio).
+      const rate = readExtended(c, 8);
       comm = {
         channels: v.getInt16(0, false),
         sampleSize: v.getInt16(6, false),
-        samplerate: readExtended(c, 8),
+        samplerate: rate >= 1 ? Math.trunc(rate) : rate,
         compression: aifc ? String.fromCharCode(...c.subarray(18, 22)) : "NONE",
       };
       checkBasics("aiff", comm.channels, comm.samplerate);
