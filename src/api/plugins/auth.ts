@@ -18,6 +18,7 @@ import fp from "fastify-plugin";
 import type { FastifyRequest } from "fastify";
 import { authenticate } from "../../store/tokens.js";
 import type { Role, User } from "../../store/users.js";
+import { SAFE_METHODS } from "../methods.js";
 import { HttpError } from "./errors.js";
 
 /** A role or "anonymous" (no token needed). */
@@ -37,8 +38,6 @@ declare module "fastify" {
 }
 
 const RANK: Record<Requirement, number> = { anonymous: 0, viewer: 1, member: 2, admin: 3 };
-/** Methods that only read: open to anyone on loopback (see the header), safe to repeat. */
-export const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** Throws 403 unless `user` has at least `role` (for checks inside handlers, e.g. ownership). */
 export function requireRole(request: FastifyRequest, role: Role): User {

@@ -19,7 +19,7 @@
  */
 import fp from "fastify-plugin";
 import type { FastifyReply } from "fastify";
-import { SAFE_METHODS } from "./auth.js";
+import { SAFE_METHODS } from "../methods.js";
 import { sendError } from "./errors.js";
 
 declare module "fastify" {

@@ -12,7 +12,7 @@ import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { STATUS_CODES } from "node:http";
 import { isConnectionError } from "../../store/db.js";
 import { ConflictError, InvalidError, NotFoundError } from "../../store/errors.js";
-import { SAFE_METHODS } from "./auth.js";
+import { SAFE_METHODS } from "../methods.js";
 
 declare module "fastify" {
   interface FastifyInstance {
