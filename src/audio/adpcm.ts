@@ -113,7 +113,7 @@ const MS_COEF2 = new Int32Array([0, -256, 0, 64, 0, -208, -232]);
  * interleaved across channels. libsndfile uses the 7 standard coefficient pairs, not the ones
  * written in the fmt chunk.
  */
-export function msAdpcmCodec(channels: number, blockAlign: number, samplesPerBlock: number): BlockCodec {
+function msAdpcmCodec(channels: number, blockAlign: number, samplesPerBlock: number): BlockCodec {
   return {
     framesPerBlock: samplesPerBlock,
     bytesPerBlock: blockAlign,

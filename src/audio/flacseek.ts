@@ -196,7 +196,7 @@ export function readFrameHeader(b: Uint8Array, at: number, fixedBlocksize: numbe
 }
 
 /** The reserved or forbidden code a frame header uses, named with its RFC 9639 section ("sample rate code 0b1111 (§9.1.2)"), or null. */
-export function reservedCode(h: FrameHeaderCodes): string | null {
+function reservedCode(h: FrameHeaderCodes): string | null {
   if (h.blocksizeCode === 0) return "block size code 0b0000 (RFC 9639 §9.1.1)";
   if (h.rateCode === 15) return "sample rate code 0b1111 (RFC 9639 §9.1.2)";
   if (h.channelCode > 10) return `channel assignment code 0b${h.channelCode.toString(2)} (RFC 9639 §9.1.3)`;

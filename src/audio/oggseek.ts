@@ -165,7 +165,7 @@ const FIRST_LINK: ReadonlySet<number> = new Set([0]);
  * only by reading every page, so such a file is refused where this shows rather than read with
  * the length of its last link and its links' audio mixed up by seeks.
  */
-export function linksShareSerial(at: number, serial: number): AudioFormatError {
+function linksShareSerial(at: number, serial: number): AudioFormatError {
   return new AudioFormatError(`ogg: a new stream (serial number ${serial}) begins at byte ${at}: a chained file whose links share serial numbers (as \`cat a.ogg a.ogg\` makes) is not supported — RFC 3533 gives each link its own, without which the links can be told apart only by reading the whole file; split the file at byte ${at}, or give each link its own serial number`);
 }
 
@@ -195,7 +195,7 @@ function pagesOutOfOrder(earlier: OggPage, later: OggPage): AudioFormatError {
  * The pages (whole, passing their CRC) that start in `b`, the file's bytes from offset `from`, in
  * order: a scan for the capture pattern, so a page inside another one's data counts too.
  */
-export function* pagesIn(b: Uint8Array, from: number): Generator<OggPage> {
+function* pagesIn(b: Uint8Array, from: number): Generator<OggPage> {
   for (let i = 0; i + 27 <= b.length; i++) {
     if (b[i] !== 0x4f) continue;
     const p = parsePage(b, i);

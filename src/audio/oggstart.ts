@@ -44,7 +44,7 @@ export interface AudioStart {
  * boundary), in order; the rest of a packet begun before `b` (a first page that continues one,
  * header type 0x01) is passed over, and so is a packet that `b` ends inside (RFC 3533 §6).
  */
-export function packetsIn(b: Uint8Array): Uint8Array[] {
+function packetsIn(b: Uint8Array): Uint8Array[] {
   const packets: Uint8Array[] = [];
   let parts: Uint8Array[] = [];
   let skip = b.length > 5 && (b[5] & 0x01) !== 0;
@@ -73,7 +73,7 @@ export function packetsIn(b: Uint8Array): Uint8Array[] {
  * while their window and transform types are 0 and the mapping below 64; the count is the last
  * number of them that the 6 bits before agree with. Empty if none does.
  */
-export function vorbisModeBlockflags(setup: Uint8Array): number[] {
+function vorbisModeBlockflags(setup: Uint8Array): number[] {
   // Bit i counted from the end of the packet: the packing is LSB first (Vorbis I spec §2.1.4), so
   // reading the bytes from the last, each from its top bit, gives each field most significant bit first.
   const total = setup.length * 8;
@@ -96,7 +96,7 @@ export function vorbisModeBlockflags(setup: Uint8Array): number[] {
 }
 
 /** The samples (at 48 kHz) an Opus packet decodes to, from its TOC byte (RFC 6716 §3.1); 0 for an empty packet. */
-export function opusPacketSamples(p: Uint8Array): number {
+function opusPacketSamples(p: Uint8Array): number {
   if (p.length === 0) return 0;
   const config = p[0] >> 3;
   // Frame sizes of configurations 0–11 (SILK), 12–15 (hybrid), 16–31 (CELT), in samples at 48 kHz.

@@ -9,7 +9,7 @@ import { isConnectionError, openDatabase, redact, type Database, type DatabaseOp
 import { NoDatabaseError } from "../store/errors.js";
 
 /** How long a command on DATABASE_URL waits for its database (a server, the database, sonotile's tables). */
-export const DATABASE_WAIT_MS = 120_000;
+const DATABASE_WAIT_MS = 120_000;
 
 /** Why a PostgreSQL is not ready yet — not there, not created, not migrated — or null. */
 function notReady(err: unknown): string | null {

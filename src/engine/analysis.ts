@@ -40,7 +40,7 @@ const CHUNK_VALUES = 1 << 17;
  * grid of the pool's shared-output path) 1.4× as long as 3585 or 4088 (bench/PERFORMANCE.md).
  * 16 more floats make the stride an odd number of lines: every set.
  */
-export function blockStride(frames: number): number {
+function blockStride(frames: number): number {
   return frames % 128 === 0 ? frames + 16 : frames;
 }
 

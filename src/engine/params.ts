@@ -38,7 +38,7 @@ const INTEGER_TEXT = /^[+-]?\d+$/;
  * else — the hex, octal and binary `Number()` takes ("0x1"), spaces around it, "Infinity", "" —
  * is left as it is, for the field's schema to refuse by name.
  */
-export const decimalFromText = (v: unknown) => (typeof v === "string" && DECIMAL_TEXT.test(v) ? Number(v) : v);
+const decimalFromText = (v: unknown) => (typeof v === "string" && DECIMAL_TEXT.test(v) ? Number(v) : v);
 /** The same for fields that take an integer: digits only ("1e1" and "3.0" are refused). */
 const integerFromText = (v: unknown) => (typeof v === "string" && INTEGER_TEXT.test(v) ? Number(v) : v);
 /**

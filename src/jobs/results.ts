@@ -12,10 +12,10 @@ import { putMetric, RESULT_METRICS, type Job } from "../store/jobs.js";
 import type { ItemTarget } from "./queue.js";
 
 /** Default artifact lifetime (seconds) when the job does not give `expiration_delay`: 30 days. */
-export const DEFAULT_EXPIRATION_DELAY_S = 30 * 24 * 3600;
+const DEFAULT_EXPIRATION_DELAY_S = 30 * 24 * 3600;
 
 /** Where the API serves an artifact's file (GET /v1/artifacts/{id}/file), relative to the server's address. */
-export const artifactFileUrl = (artifactId: string) => `/v1/artifacts/${artifactId}/file`;
+const artifactFileUrl = (artifactId: string) => `/v1/artifacts/${artifactId}/file`;
 
 /**
  * What job `jobId` stored when it ended (none while it runs), by name, each with the URL of its
@@ -65,7 +65,7 @@ export interface JobOutput {
  * any of them — a row of NaN would be a target whose values read as computed — so the three stay
  * aligned, and the job's items (GET /v1/jobs/{id}/items of job `jobId`) name the ones left out.
  */
-export function jobOutputs(jobId: string, rows: readonly FeatureTableRow[], features: readonly FeatureName[], clips: boolean): JobOutput[] {
+function jobOutputs(jobId: string, rows: readonly FeatureTableRow[], features: readonly FeatureName[], clips: boolean): JobOutput[] {
   const targets = { stored: true, clips };
   const keys = keyColumnNames(targets);
   const rowsAre = `one row per item done, in item order (items that failed or were skipped have none: GET /v1/jobs/${jobId}/items lists them)`;

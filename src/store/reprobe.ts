@@ -15,7 +15,7 @@ import { readByOlderEngine, reprobeRecording, staleRecordingLocations, type Reco
 const BATCH = 100;
 
 /** Files the sweep reads at once by default: a header is a few small reads, and the server keeps serving meanwhile. */
-export const REPROBE_CONCURRENCY = 3;
+const REPROBE_CONCURRENCY = 3;
 
 /** What reading one recording again came to. */
 export type ReprobeOutcome =

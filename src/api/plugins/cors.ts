@@ -27,7 +27,7 @@ import { GEOMETRY_HEADERS } from "../../tiles/service.js";
 import { HttpError } from "./errors.js";
 
 /** Request headers a page may send beyond the CORS-safelisted ones: the token, JSON bodies, conditional and ranged reads. */
-export const CORS_ALLOWED_HEADERS = ["Authorization", "Content-Type", "If-None-Match", "If-Range", "Range"];
+const CORS_ALLOWED_HEADERS = ["Authorization", "Content-Type", "If-None-Match", "If-Range", "Range"];
 
 /**
  * Response headers a page may read beyond the CORS-safelisted ones (Cache-Control, Content-Type,
