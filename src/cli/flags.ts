@@ -192,6 +192,11 @@ export function withFlagNames(err: ParamsError): ParamsError {
   return new ParamsError(err.issues.map((i) => ({ ...i, field: `${i.field} (--${flagName(i.field)})` })));
 }
 
+/** What a command throws for `err`: a ParamsError with its flags named (withFlagNames), anything else as it is. */
+export function namingFlags(err: unknown): unknown {
+  return err instanceof ParamsError ? withFlagNames(err) : err;
+}
+
 /** A parameter's flag, without its dashes: its name in lower case, `_` as `-` (min_dB → min-db). */
 export function flagName(param: string): string {
   return param.toLowerCase().replace(/_/g, "-");

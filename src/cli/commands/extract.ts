@@ -12,13 +12,13 @@
 import { stat, writeFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { AUDIO_EXTENSIONS, isAudioName, openAudio, readDirectory, timeExpansionOf, UNDECODABLE_NAME } from "../../audio/index.js";
-import { parseParams, ParamsError } from "../../engine/params.js";
+import { parseParams } from "../../engine/params.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
 import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, type FeatureTableRow, type TableFormat, type TableTargets } from "../../features/table.js";
 import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, withFlagNames, type OptionSpec } from "../flags.js";
+import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, type OptionSpec } from "../flags.js";
 import { checkOutputPath, checkOutputWritable, outputError, writeOutputFile } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -50,7 +50,7 @@ export const command: Command = {
     try {
       return await extract(args);
     } catch (err) {
-      throw err instanceof ParamsError ? withFlagNames(err) : err;
+      throw namingFlags(err);
     }
   },
 };

@@ -14,8 +14,7 @@ import { RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue,
 import { jobArtifacts } from "../../jobs/results.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { flagName, idArgument, numberOption, optionRows, readCommandLine, withFlagNames, type OptionSpec } from "../flags.js";
-import { ParamsError } from "../../engine/params.js";
+import { flagName, idArgument, numberOption, optionRows, readCommandLine, namingFlags, type OptionSpec } from "../flags.js";
 import { findUserByUsername } from "../../store/users.js";
 import { STORE_OPTIONS } from "../store-options.js";
 
@@ -128,7 +127,7 @@ export const command: Command = {
       try {
         params = parseParams(cl.params);
       } catch (err) {
-        throw err instanceof ParamsError ? withFlagNames(err) : err;
+        throw namingFlags(err);
       }
       let features;
       try {

@@ -11,12 +11,12 @@ import { AudioFormatError, openAudio, type AudioReader } from "../../audio/index
 import { framesInInterval, noFrameInInterval } from "../../engine/geometry.js";
 import { namingFile } from "../../engine/analysis.js";
 import { RecordingSpectrogram } from "../../engine/recording.js";
-import { parseParams, ParamsError } from "../../engine/params.js";
+import { parseParams } from "../../engine/params.js";
 import { npyHeader } from "../../render/npy.js";
 import { renderPng } from "../../render/image.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { flagsHelp, numberOption, readCommandLine, timeExpansionOption, withFlagNames, type OptionSpec } from "../flags.js";
+import { flagsHelp, numberOption, readCommandLine, timeExpansionOption, namingFlags, type OptionSpec } from "../flags.js";
 import { checkOutputPath, checkOutputWritable, outputError, writeOutputFile } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -50,7 +50,7 @@ export const command: Command = {
     try {
       return await spectrogram(args);
     } catch (err) {
-      throw err instanceof ParamsError ? withFlagNames(err) : err;
+      throw namingFlags(err);
     }
   },
 };
