@@ -65,7 +65,7 @@ export class AudioFormatError extends Error {
   }
 }
 
-/** "1 channel", "2 channels": a count in an AudioFormatError's words. */
+/** "1 channel", "2 channels": a count in words, for any message (audio errors, tile ranges, run descriptions, the CLI). */
 export function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }

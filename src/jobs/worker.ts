@@ -256,7 +256,7 @@ interface ItemContext {
   log: (message: string) => void;
   /** The audio_dirs this worker has said it lacks: each is said once. */
   missingDirs: Set<string>;
-  /** Writes an item's outcome (settleItem), together with the others' ready at the same time. */
+  /** Writes an item's outcome (settler, settleGroup), together with the others' ready at the same time. */
   settle: (request: SettleRequest) => Promise<"settled" | "changed">;
   /**
    * Stops this worker taking items for RELEASE_PAUSE_MS: called before an item goes back to the
@@ -444,7 +444,7 @@ async function leaveForAnotherHost(ctx: ItemContext, job: Job, msg: ItemMessage,
     const [row] = await tx<{ missing_on: string[]; attempts: number }[]>`
       UPDATE job_items SET missing_on = CASE WHEN ${host} = ANY(missing_on) THEN missing_on ELSE array_append(missing_on, ${host}::text) END
       WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending' RETURNING missing_on, attempts`;
-    if (!row) return problem; // settled meanwhile: settleItem writes nothing
+    if (!row) return problem; // settled meanwhile: settleGroup writes nothing for it
     if (row.missing_on.length >= 2) return `${problem} on hosts ${row.missing_on.join(", ")}`;
     const [{ others }] = await tx<{ others: number }[]>`
       SELECT count(DISTINCT host)::int AS others FROM job_workers
@@ -540,8 +540,9 @@ function settler(ctx: Pick<ItemContext, "sql" | "by">): (request: SettleRequest)
 /**
  * Writes the outcomes of `requests` (SettleRequest) in one transaction: the jobs' rows locked FOR
  * UPDATE, then the items' rows, each in key order (as an abort takes them: job, then items); then
- * each item checked and recorded as settleItem did alone, its values written with the others'
- * (putFeatureValues) and its job's progress advanced once for all of them. Each item's row records
+ * each item checked (still pending, its job running, its target unchanged where `computedFrom`
+ * asks) and recorded, its values written with the others' (putFeatureValues) and its job's
+ * progress advanced once for all of them. Each item's row records
  * the worker that settled it (`ctx.by`). The verdict of each request, in order.
  */
 async function settleGroup(ctx: Pick<ItemContext, "sql" | "by">, requests: readonly SettleRequest[]): Promise<("settled" | "changed")[]> {
