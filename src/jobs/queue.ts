@@ -17,7 +17,7 @@ import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from
 import { isConnectionError, type Queryable, type Sql } from "../store/db.js";
 import { assertWritable, effectiveState } from "../store/common.js";
 import { ConflictError, InvalidError, invalid } from "../store/errors.js";
-import { abortJob, createJob, getJob, type Job } from "../store/jobs.js";
+import { abortJob, createJob, getJob, type ItemTarget, type Job } from "../store/jobs.js";
 import { createRun, finishRun } from "../store/runs.js";
 import { endedItems, storeJobResults } from "./results.js";
 import { announceItemsQueued, deliversNotifications, listenForQueue } from "./wakeup.js";
@@ -90,22 +90,6 @@ export type ExtractFeaturesData = z.output<typeof extractFeaturesData>;
 export function jobFeatures(data: ExtractFeaturesData): FeatureName[] {
   const wanted = new Set(data.features ?? FEATURE_NAMES);
   return FEATURE_NAMES.filter((f) => wanted.has(f));
-}
-
-/** One item's target, as `job_items.target` holds it. */
-export interface ItemTarget {
-  kind: "recording" | "clip";
-  id: string;
-  /** The recording's id: the target's own, or its clip's recording. */
-  recording_id: string;
-  /** Absolute path of the recording's file, which the worker opens. */
-  path: string;
-  /** The recording's `path` as the API gives it (relative to its dataset's audio_dir): what tables and messages show. */
-  recording_path: string;
-  time_expansion: number;
-  /** Clip bounds, seconds. */
-  start?: number;
-  end?: number;
 }
 
 /** The pg-boss message of an item: where to find its row. */

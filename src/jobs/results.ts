@@ -8,8 +8,7 @@ import { MEL_FEATURE, featureColumns, type FeatureName, type FeatureValues } fro
 import { featureMatrixNpy, featureTableCsv, keyColumnNames, type FeatureTableRow } from "../features/table.js";
 import { createArtifact, listArtifacts, storeFile, type Artifact } from "../store/artifacts.js";
 import type { Queryable } from "../store/db.js";
-import { putMetric, RESULT_METRICS, type Job } from "../store/jobs.js";
-import type { ItemTarget } from "./queue.js";
+import { putMetric, RESULT_METRICS, type ItemTarget, type Job } from "../store/jobs.js";
 
 /** Default artifact lifetime (seconds) when the job does not give `expiration_delay`: 30 days. */
 const DEFAULT_EXPIRATION_DELAY_S = 30 * 24 * 3600;

@@ -103,6 +103,22 @@ export async function countItemsDone(db: Queryable, id: string, items: number): 
 export const JOB_ITEM_STATUSES = ["pending", "done", "failed", "errored", "skipped"] as const;
 export type JobItemStatus = (typeof JOB_ITEM_STATUSES)[number];
 
+/** One item's target, as `job_items.target` holds it. */
+export interface ItemTarget {
+  kind: "recording" | "clip";
+  id: string;
+  /** The recording's id: the target's own, or its clip's recording. */
+  recording_id: string;
+  /** Absolute path of the recording's file, which the worker opens. */
+  path: string;
+  /** The recording's `path` as the API gives it (relative to its dataset's audio_dir): what tables and messages show. */
+  recording_path: string;
+  time_expansion: number;
+  /** Clip bounds, seconds. */
+  start?: number;
+  end?: number;
+}
+
 /** One target of a job and what became of it, named as the API names records (never by the server's file path). */
 export interface JobItem {
   item: number;
