@@ -124,6 +124,22 @@ describe("a worker started beside the first serve on a new PostgreSQL", () => {
   }, 30_000);
 });
 
+describe("a PostgreSQL that cannot be reached", () => {
+  it("is named by its URL by every command that uses existing records (exit 1), not by a bare socket error", async () => {
+    const env = { DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" };
+    const commands = [["jobs", "list"], ["jobs", "show", UUID], ["dataset", "list"], ["token", "list"], ["token", "create"]];
+    const runs = await Promise.all(commands.map((args) => runSonotile(args, { env })));
+    runs.forEach((r, i) => {
+      // It said only "sonotile jobs: connect ECONNREFUSED 127.0.0.1:1".
+      expect(r, commands[i].join(" ")).toMatchObject({
+        code: 1,
+        stdout: "",
+        stderr: `sonotile ${commands[i][0]}: postgres://postgres@127.0.0.1:1/none cannot be reached (ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1): check DATABASE_URL and that its PostgreSQL is running\n`,
+      });
+    });
+  }, 60_000);
+});
+
 describe("record ids on the command line", () => {
   it("an id argument that is no UUID is named with its rule before any database is looked for", async () => {
     const cases = [["token", "disable", "nope"], ["token", "enable", "123"], ["jobs", "show", "nope"], ["jobs", "abort", "x"]];

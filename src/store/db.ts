@@ -12,7 +12,7 @@ import { access } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { startEmbedded, type EmbeddedDatabase } from "./embedded.js";
-import { NoDatabaseError } from "./errors.js";
+import { DatabaseUnreachableError, NoDatabaseError } from "./errors.js";
 import { LockedError } from "./lock.js";
 import { migrate } from "./migrate.js";
 
@@ -153,7 +153,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
     if (options.migrate ?? true) await migrate(sql);
   } catch (err) {
     await database.close();
-    throw err;
+    throw kind === "postgres" && isConnectionError(err) ? new DatabaseUnreachableError(description, err as Error & { code: string }) : err;
   }
   return database;
 }

@@ -36,6 +36,21 @@ export class NoDatabaseError extends Error {
   readonly exitCode = 2;
 }
 
+/**
+ * The PostgreSQL of DATABASE_URL did not answer when a command opened it (not running, wrong host
+ * or port). Named by its URL: the connection error alone, `connect ECONNREFUSED 127.0.0.1:5433`,
+ * left an operator to guess that a database was meant. Keeps the error's `code`, by which serve
+ * and worker wait for a database (isConnectionError); exit 1, as for input that cannot be read.
+ */
+export class DatabaseUnreachableError extends Error {
+  override name = "DatabaseUnreachableError";
+  readonly code: string;
+  constructor(description: string, cause: Error & { code: string }) {
+    super(`${description} cannot be reached (${cause.code}: ${cause.message}): check DATABASE_URL and that its PostgreSQL is running`, { cause });
+    this.code = cause.code;
+  }
+}
+
 /** One or more fields are invalid: 400 naming each. */
 export class InvalidError extends Error {
   override name = "InvalidError";
