@@ -80,6 +80,12 @@ describe("sonotile token", () => {
     // A disabled user gets no token that could not authenticate.
     await updateUser(held.sql, found!.user.id, { enabled: false });
     await expect(tokenCommand.run(["create", "--user", "carol"])).rejects.toThrow(new UsageError(`user carol is disabled: none of their tokens would authenticate (an admin enables them with PATCH /v1/users/${found!.user.id})`));
+    // Enabling a token of theirs says it still does not authenticate (it said only "token … enabled").
+    await run(tokenCommand, ["disable", viewer.out.token.id]);
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    expect((await run(tokenCommand, ["enable", viewer.out.token.id])).code).toBe(0);
+    expect(stderr.mock.calls.map(([chunk]) => String(chunk))).toEqual([`sonotile token: user carol is disabled: the token does not authenticate until an admin enables them (PATCH /v1/users/${found!.user.id})\n`]);
+    expect(await authenticate(held.sql, viewer.out.key)).toBeNull();
     await updateUser(held.sql, found!.user.id, { enabled: true });
   });
 

@@ -6,7 +6,7 @@
 import { openDatabase } from "../../store/db.js";
 import { storeConfig } from "../../store/config.js";
 import { createToken, listTokens, setTokenEnabled } from "../../store/tokens.js";
-import { ROLES, createUser, ensureAdmin, findUserByUsername, type Role } from "../../store/users.js";
+import { ROLES, createUser, ensureAdmin, findUserByUsername, getUser, type Role } from "../../store/users.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { idArgument, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
@@ -69,6 +69,9 @@ export const command: Command = {
       } else {
         const token = await setTokenEnabled(sql, tokenId!, action === "enable");
         out(token, `token ${token.id} ${token.enabled ? "enabled" : "disabled"}`);
+        // As `create` refuses a disabled user's new token: an enabled token of theirs still answers 401.
+        const user = token.enabled ? await getUser(sql, token.user_id) : null;
+        if (user && !user.enabled) process.stderr.write(`sonotile token: user ${user.username} is disabled: the token does not authenticate until an admin enables them (PATCH /v1/users/${user.id})\n`);
       }
       return EXIT.ok;
     } finally {
