@@ -311,6 +311,23 @@ describe("extract_features jobs", () => {
     }, { pollingIntervalSeconds: 3600 });
   }, 90_000);
 
+  it("abort: the job and its run end together, or neither does", async () => {
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { dataset_id: fx.datasetId }, features: ["rms_dbfs"] }, created_by: null });
+    // The statement ending the run fails, as when the database goes away right then.
+    await t.db.sql.unsafe(`CREATE FUNCTION test_refuse_run_end() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'run end refused'; END $$;
+      CREATE TRIGGER test_refuse_run_end BEFORE UPDATE ON runs FOR EACH ROW WHEN (NEW.status <> OLD.status) EXECUTE FUNCTION test_refuse_run_end()`);
+    try {
+      await expect(abortExtractJob(t.db.sql, job.id, "not needed")).rejects.toThrow("run end refused");
+    } finally {
+      await t.db.sql.unsafe(`DROP TRIGGER test_refuse_run_end ON runs; DROP FUNCTION test_refuse_run_end()`);
+    }
+    // The abort had been committed before its run was ended: an aborted job whose run stayed `running` for ever.
+    expect(await getJob(t.db.sql, job.id)).toMatchObject({ status: "pending" });
+    expect((await getRun(t.db.sql, job.run_id!)).status).toBe("running");
+    expect(await abortExtractJob(t.db.sql, job.id)).toMatchObject({ status: "aborted" });
+    expect((await getRun(t.db.sql, job.run_id!)).status).toBe("failed");
+  });
+
   it("abort: pending items are not executed", async () => {
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { dataset_id: fx.datasetId }, features: ["rms_dbfs"] }, created_by: null });
     const aborted = await abortExtractJob(t.db.sql, job.id, "not needed");

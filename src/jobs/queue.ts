@@ -452,18 +452,19 @@ export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { s
 /**
  * Aborts a job: pending or running → aborted, its pending items skipped (workers that fetch
  * them do nothing), the feature table of the items done and its metrics stored as a completed
- * job's are (storeJobResults: the work done is kept), its run failed. Items a worker is computing
- * right now finish but change nothing once the job is aborted: an item is settled under the job
- * row's lock, which the abort takes first.
+ * job's are (storeJobResults: the work done is kept), its run failed — all in one transaction, as
+ * a job's completion is: the run ended after the commit was left `running` for ever when that
+ * statement failed (the database gone, the CLI interrupted). Items a worker is computing right
+ * now finish but change nothing once the job is aborted: an item is settled under the job row's
+ * lock, which the abort takes first.
  */
 export async function abortExtractJob(sql: Sql, id: string, message?: string): Promise<Job> {
-  const job = await sql.begin(async (tx) => {
+  return sql.begin(async (tx) => {
     const aborted = await abortJob(tx, id, message);
     await tx`UPDATE job_items SET status = 'skipped', finished_at = now() WHERE job_id = ${id} AND status = 'pending'`;
     const data = extractFeaturesData.parse(aborted.data);
     await storeJobResults(tx, aborted, { items: await endedItems(tx, id), features: jobFeatures(data), clips: "clip_ids" in data.targets, expirationDelay: data.expiration_delay });
+    if (aborted.run_id) await finishRun(tx, aborted.run_id, "failed");
     return aborted;
   });
-  if (job.run_id) await finishRun(sql, job.run_id, "failed");
-  return job;
 }
