@@ -102,6 +102,22 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
     // The first job while that retry of its retry is pending: what is still not done is not known yet.
     expect(await onData(["jobs", "retry", job.id])).toMatchObject({ code: 2, stderr: `sonotile jobs: cannot retry job ${job.id}: job ${urgent.id}, a retry of job ${id}, is pending; retry once it ends\n` });
   }, 120_000);
+
+  it("list: more jobs than it prints says so on stderr (the oldest were left out unsaid)", async () => {
+    const database = await openDatabase({ dataDir: join(dir.path, "data"), attach: true, poolSize: 1, create: false });
+    try {
+      await database.sql`INSERT INTO jobs (task, data) SELECT 'extract_features', '{}'::jsonb FROM generate_series(1, 1001)`;
+    } finally {
+      await database.close();
+    }
+    const listed = await onData(["jobs", "list"]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.trim().split("\n")).toHaveLength(1000);
+    const total = JSON.parse((await onData(["jobs", "list", "--json"])).stdout).total;
+    expect(total).toBeGreaterThan(1000);
+    expect(listed.stderr).toBe(`sonotile jobs: the 1000 newest of ${total} jobs listed; narrow the list with --status or --state (GET /v1/jobs pages through them all)\n`);
+    expect((await onData(["jobs", "list", "--status", "completed"])).stderr).toBe("");
+  }, 120_000);
 });
 
 describe("sonotile jobs with a worker (DATABASE_URL)", () => {

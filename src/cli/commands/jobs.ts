@@ -176,6 +176,8 @@ export const command: Command = {
       } else if (action === "list") {
         const page = await listJobs(sql, { limit: 1000, offset: 0, state, status: status as JobStatus | undefined, sort: "created_at", order: "desc" });
         out(page, page.items.map(jobLine).join("\n") || "no jobs");
+        // A page of the newest: the older ones, a pending job among them, must not go missing unsaid.
+        if (page.total > page.items.length) process.stderr.write(`sonotile jobs: the ${page.items.length} newest of ${page.total} jobs listed; narrow the list with --status or --state (GET /v1/jobs pages through them all)\n`);
       } else if (action === "show") {
         const job = await getJob(sql, jobId!);
         const metrics = (await listMetrics(sql, job.id, { limit: 1000, offset: 0, withData: false })).items.map((m) => ({ key: m.key, step: m.step, value: m.value }));
