@@ -118,6 +118,24 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
     expect(listed.stderr).toBe(`sonotile jobs: the 1000 newest of ${total} jobs listed; narrow the list with --status or --state (GET /v1/jobs pages through them all)\n`);
     expect((await onData(["jobs", "list", "--status", "completed"])).stderr).toBe("");
   }, 120_000);
+
+  it("token list and dataset list: more records than they print say so on stderr, as jobs list does", async () => {
+    const database = await openDatabase({ dataDir: join(dir.path, "data"), attach: true, poolSize: 1, create: false });
+    try {
+      const [user] = await database.sql`INSERT INTO users (username) VALUES ('many-tokens') RETURNING id`;
+      await database.sql`INSERT INTO api_tokens (user_id, name, key_hash, key_prefix) SELECT ${user.id}, 'bulk', sha256(i::text::bytea), 'st_' FROM generate_series(1, 1001) AS i`;
+      await database.sql`INSERT INTO datasets (name, audio_dir) SELECT 'bulk ' || i, '/nowhere/' || i FROM generate_series(1, 1001) AS i`;
+    } finally {
+      await database.close();
+    }
+    const tokens = await onData(["token", "list"]);
+    expect(tokens.stdout.trim().split("\n")).toHaveLength(1000);
+    expect(tokens.stderr).toMatch(/^sonotile token: the 1000 newest of 10\d\d tokens listed; narrow the list with --user NAME \(GET \/v1\/tokens pages through them all\)\n$/);
+    expect((await onData(["token", "list", "--user", "admin"])).stderr).toBe("");
+    const datasets = await onData(["dataset", "list"]);
+    expect(datasets.stdout.trim().split("\n")).toHaveLength(1000);
+    expect(datasets.stderr).toMatch(/^sonotile dataset: the 1000 first by name of 10\d\d datasets listed; GET \/v1\/datasets pages through them all\n$/);
+  }, 120_000);
 });
 
 describe("sonotile jobs with a worker (DATABASE_URL)", () => {

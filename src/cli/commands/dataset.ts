@@ -13,7 +13,7 @@ import { openDatabase, type Sql } from "../../store/db.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { resolveAudioDir } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
-import type { Command } from "../command.js";
+import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { optionRows, readCommandLine, type OptionSpec } from "../flags.js";
 import { audioRootsOption, endInterruptedRuns, STORE_OPTIONS } from "../store-options.js";
@@ -60,8 +60,9 @@ export const command: Command = {
     try {
       const sql = database.sql;
       if (action === "list") {
-        const page = await listDatasets(sql, { state: "all", sort: "name", order: "asc", limit: 1000, offset: 0 });
+        const page = await listDatasets(sql, { state: "all", sort: "name", order: "asc", limit: LIST_LIMIT, offset: 0 });
         out(page, page.items.map((d) => `${d.id}  ${d.name}  ${d.recording_count} recordings  ${d.audio_dir}${d.state === "active" ? "" : `  (${d.state})`}`).join("\n") || "no datasets");
+        noteUnlisted("dataset", page, "datasets", "first by name", "GET /v1/datasets pages through them all");
         return EXIT.ok;
       }
       if (action === "reprobe") return await reprobe(sql, roots, out);

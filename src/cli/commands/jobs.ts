@@ -12,7 +12,7 @@ import { parseFeatureList } from "../../features/features.js";
 import { InvalidError } from "../../store/errors.js";
 import { RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue, retryExtractJob, submitExtractJob, type RetriedItemStatus } from "../../jobs/queue.js";
 import { jobArtifacts } from "../../jobs/results.js";
-import type { Command } from "../command.js";
+import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { flagName, idArgument, numberOption, optionRows, readCommandLine, namingFlags, type OptionSpec } from "../flags.js";
 import { findUserByUsername } from "../../store/users.js";
@@ -83,8 +83,8 @@ function jobLine(j: Job): string {
 async function itemsWithStatus(sql: Sql, jobId: string, statuses: readonly JobItemStatus[]): Promise<JobItem[]> {
   const items: JobItem[] = [];
   for (const status of statuses) {
-    for (let offset = 0; ; offset += 1000) {
-      const page = await listJobItems(sql, jobId, { limit: 1000, offset, status });
+    for (let offset = 0; ; offset += LIST_LIMIT) {
+      const page = await listJobItems(sql, jobId, { limit: LIST_LIMIT, offset, status });
       items.push(...page.items);
       if (offset + page.items.length >= page.total) break;
     }
@@ -174,13 +174,12 @@ export const command: Command = {
           await boss.stop({ graceful: false, close: false });
         }
       } else if (action === "list") {
-        const page = await listJobs(sql, { limit: 1000, offset: 0, state, status: status as JobStatus | undefined, sort: "created_at", order: "desc" });
+        const page = await listJobs(sql, { limit: LIST_LIMIT, offset: 0, state, status: status as JobStatus | undefined, sort: "created_at", order: "desc" });
         out(page, page.items.map(jobLine).join("\n") || "no jobs");
-        // A page of the newest: the older ones, a pending job among them, must not go missing unsaid.
-        if (page.total > page.items.length) process.stderr.write(`sonotile jobs: the ${page.items.length} newest of ${page.total} jobs listed; narrow the list with --status or --state (GET /v1/jobs pages through them all)\n`);
+        noteUnlisted("jobs", page, "jobs", "newest", "narrow the list with --status or --state (GET /v1/jobs pages through them all)");
       } else if (action === "show") {
         const job = await getJob(sql, jobId!);
-        const metrics = (await listMetrics(sql, job.id, { limit: 1000, offset: 0, withData: false })).items.map((m) => ({ key: m.key, step: m.step, value: m.value }));
+        const metrics = (await listMetrics(sql, job.id, { limit: LIST_LIMIT, offset: 0, withData: false })).items.map((m) => ({ key: m.key, step: m.step, value: m.value }));
         const artifacts = await jobArtifacts(sql, job.id);
         const failed = await itemsWithStatus(sql, job.id, ["failed", "errored"]);
         out({ job, metrics, artifacts, failed_items: failed }, [

@@ -7,7 +7,7 @@ import { openDatabase } from "../../store/db.js";
 import { storeConfig } from "../../store/config.js";
 import { createToken, listTokens, setTokenEnabled } from "../../store/tokens.js";
 import { ROLES, createUser, ensureAdmin, findUserByUsername, getUser, type Role } from "../../store/users.js";
-import type { Command } from "../command.js";
+import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { idArgument, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
 import { STORE_OPTIONS } from "../store-options.js";
@@ -64,8 +64,9 @@ export const command: Command = {
         const username = cl.options.user as string | undefined;
         const user = username ? await findUserByUsername(sql, username) : null;
         if (username && !user) throw new UsageError(`no user named ${username}`);
-        const page = await listTokens(sql, { user_id: user?.id, limit: 1000, offset: 0 });
+        const page = await listTokens(sql, { user_id: user?.id, limit: LIST_LIMIT, offset: 0 });
         out(page, page.items.map((t) => `${t.id}  ${t.enabled ? "enabled " : "disabled"}  ${t.key_prefix}…  ${t.name}  (user ${t.user_id}, ${t.created_at})`).join("\n") || "no tokens");
+        noteUnlisted("token", page, "tokens", "newest", "narrow the list with --user NAME (GET /v1/tokens pages through them all)");
       } else {
         const token = await setTokenEnabled(sql, tokenId!, action === "enable");
         out(token, `token ${token.id} ${token.enabled ? "enabled" : "disabled"}`);
