@@ -571,6 +571,90 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect((await oneShotMismatches("exact-shifted-tile")).mismatches).toBeGreaterThan(100);
   });
 
+  it("takes a tile's failure off the status line once the tile loads after all", async () => {
+    await page.goto(`${base}/?tile-failure#recording=${batId}`);
+    await tilesLoaded();
+    const status = () => page.textContent("#status");
+    // The second tile of the view: refused once (busy), then answered. The parameters' probe asks for tile 0 only.
+    const busy = /\/tiles\/\d+\/1\.png\?.*min_dB=-90/;
+    let refused = 0;
+    await page.route(busy, (route) => refused++ === 0
+      ? route.fulfill({ status: 503, headers: { "retry-after": "1", "content-type": "application/json" }, body: JSON.stringify({ message: "all tile workers are busy" }) })
+      : route.continue());
+    await setParam("min_dB", "-90");
+    await expect.poll(status).toBe("all tile workers are busy");
+    await tilesLoaded("min_dB=-90");
+    // The message stayed up, in red, over a complete spectrogram, through every later zoom and pan.
+    await expect.poll(status).toBe("");
+    await page.unroute(busy);
+    // A tile the server never answered (connection refused) says so too, and goes once the tile loads.
+    const unreachable = /\/tiles\/\d+\/1\.png\?.*min_dB=-80/;
+    let aborted = 0;
+    await page.route(unreachable, (route) => aborted++ === 0 ? route.abort("connectionrefused") : route.continue());
+    await setParam("min_dB", "-80");
+    await expect.poll(status).toContain("cannot be reached");
+    await tilesLoaded("min_dB=-80");
+    await expect.poll(status).toBe("");
+    await page.unroute(unreachable);
+  });
+
+  it("keeps the read-out's marker on the time and frequency it reads through zooms and pans, and drops it with the recording", async () => {
+    await page.goto(`${base}/?marker#recording=${batId}`);
+    await tilesLoaded();
+    const box = (await page.locator("#plot").boundingBox())!;
+    await page.mouse.click(box.x + 300, box.y + 100);
+    await expect.poll(() => page.getAttribute("#readout", "data-value")).not.toBeNull();
+    const [, t] = /t = ([\d.]+) s/.exec((await page.textContent("#readout"))!)!;
+    const marker = () => page.evaluate(() => {
+      const m = document.getElementById("marker")!;
+      return { x: parseFloat(m.style.left), y: parseFloat(m.style.top), hidden: m.hidden };
+    });
+    const expectMarkerOnReadout = async () => {
+      const v = await view(), m = await marker();
+      expect(m.hidden).toBe(false);
+      expect(Math.abs(m.x - ((Number(t) - v.start) / (v.end - v.start)) * box.width), `marker at ${m.x} px`).toBeLessThan(1);
+      expect(m.y).toBeCloseTo(100, 0);
+    };
+    await page.click("#zoom-in");
+    await expectMarkerOnReadout(); // it stayed at x = 300 px, over another time
+    await page.mouse.move(box.x + 400, box.y + 200);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 450, box.y + 200, { steps: 5 });
+    await page.mouse.up();
+    await expectMarkerOnReadout();
+    await page.click(`#recordings button[data-id="${birdId}"]`);
+    await tilesLoaded(birdId);
+    expect((await marker()).hidden).toBe(true); // it stayed over the next recording
+    expect(await page.textContent("#readout")).toBe("");
+  });
+
+  it("applies a new speed to the audio playing", async () => {
+    await page.goto(`${base}/?speed#recording=${batId}`);
+    await tilesLoaded();
+    await page.click("#play");
+    await expect.poll(() => page.evaluate(() => !document.querySelector("audio")!.paused)).toBe(true);
+    await page.selectOption("#rate", "0.5");
+    expect(await page.evaluate(() => document.querySelector("audio")!.playbackRate)).toBe(0.5); // it waited for the next play
+    await page.click("#play"); // pauses
+    await page.selectOption("#rate", "1");
+  });
+
+  it("keeps at least half the plot on the recording when the window grows", async () => {
+    await page.goto(`${base}/?resize#recording=${batId}`);
+    await tilesLoaded();
+    await page.focus("#plot");
+    await page.keyboard.press("+");
+    await page.keyboard.press("+");
+    for (let i = 0; i < 10; i++) await page.keyboard.press("ArrowRight"); // as far as a pan goes: half the plot past the end
+    try {
+      await page.setViewportSize({ width: 2400, height: 900 });
+      // Half of it, less the last frame's column past the 5 s (a couple of pixels); it was a fifth.
+      await expect.poll(async () => { const v = await view(); return (5 - v.start) / (v.end - v.start); }).toBeGreaterThan(0.49);
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 });
+    }
+  });
+
   it("opens a deep link to a recording of any dataset", async () => {
     await page.goto(`${base}/?second#recording=${second.recordingId}`);
     await tilesLoaded();

@@ -58,6 +58,10 @@ const state = {
   query: "",
   /** Bumped whenever the parameters change, so that late answers of old requests are ignored. */
   generation: 0,
+  /** The status line shows a tile's failure: taken off once a tile loads (it stayed, in red, over a complete spectrogram). */
+  tileFailureShown: false,
+  /** Time (s) and frequency (Hz) of the last read-out: its marker follows them through zooms and pans. */
+  readoutAt: null as { t: number; f: number } | null,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -79,6 +83,7 @@ function setStatus(text: string, error = false) {
   const el = $("status");
   el.textContent = text;
   el.className = error ? "error" : "";
+  state.tileFailureShown = false;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,6 +311,7 @@ function render() {
   }
   drawAxes();
   drawClips();
+  drawMarker();
 }
 
 /**
@@ -319,12 +325,17 @@ async function loadTile(img: HTMLImageElement, url: string) {
   if (!res?.ok) {
     tiles.delete(url);
     img.remove();
-    if (res) setStatus(((await res.json().catch(() => ({}))) as ApiError).message ?? `tile failed: ${res.status}`, true);
+    setStatus(res ? ((await res.json().catch(() => ({}))) as ApiError).message ?? `tile failed: ${res.status}` : "the server cannot be reached: a tile did not load", true);
+    state.tileFailureShown = true;
     const retry = res ? retryAfter(res) : 1000;
     if (retry !== null) setTimeout(render, retry);
     return;
   }
-  img.onload = () => { img.style.width = `${img.naturalWidth * columnPx(state.level)}px`; img.dataset.loaded = "true"; };
+  img.onload = () => {
+    img.style.width = `${img.naturalWidth * columnPx(state.level)}px`;
+    img.dataset.loaded = "true";
+    if (state.tileFailureShown) setStatus("");
+  };
   img.src = URL.createObjectURL(await res.blob());
 }
 
@@ -351,6 +362,11 @@ function plotBand(): [number, number] {
 function frequencyAt(y: number): number {
   const [bottom, top] = plotBand(), h = $("plot").clientHeight;
   return top - (y / h) * (top - bottom);
+}
+/** Plot pixel row of f Hz: the inverse of frequencyAt. */
+function rowOf(f: number): number {
+  const [bottom, top] = plotBand();
+  return ((top - f) / (top - bottom)) * $("plot").clientHeight;
 }
 
 /** A step of 1, 2 or 5 × 10^k giving ticks at least `minPx` apart. */
@@ -426,9 +442,8 @@ async function readout(px: number, py: number) {
   const column = Math.floor((abs - x * W * colPx) / colPx);
   const row = Math.min(g.rows - 1, Math.floor(((($("plot").clientHeight - py) / $("plot").clientHeight)) * g.rows));
   const t = timeAt(px), f = frequencyAt(py);
-  const marker = $("marker");
-  Object.assign(marker.style, { left: `${px}px`, top: `${py}px` });
-  marker.hidden = false;
+  state.readoutAt = { t, f };
+  drawMarker();
   const out = $("readout");
   out.textContent = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz, value …`;
   const res = await fetch(tileUrl(rec, z, x, "f32"), { headers: authHeaders() });
@@ -471,6 +486,13 @@ function drawClips() {
     d.title = `clip ${c.start_time.toFixed(3)}–${c.end_time.toFixed(3)} s`;
     layer.append(d);
   }
+}
+
+/** Puts the read-out's marker on the time and frequency it read (it stayed on its pixel, over other ones, when the view moved). */
+function drawMarker() {
+  const marker = $("marker"), at = state.readoutAt;
+  marker.hidden = !at || !state.geometry;
+  if (at && state.geometry) Object.assign(marker.style, { left: `${pixelOf(at.t)}px`, top: `${rowOf(at.f)}px` });
 }
 
 /** Shows a clip: its bounds, id and feature values, and a line for the progress of their computation. */
@@ -569,7 +591,7 @@ async function play() {
     const [firstFrame] = res.headers.get("x-frame-range")!.split(",").map(Number);
     URL.revokeObjectURL(audio.src);
     audio.src = URL.createObjectURL(await res.blob());
-    audio.playbackRate = Number($<HTMLSelectElement>("rate").value);
+    applySpeed();
     // Slower is lower, as a time-expansion detector plays it: kept pitch (the browser's default)
     // left a 40 kHz call ultrasonic, hence silent, at 0.1×.
     audio.preservesPitch = false;
@@ -581,6 +603,11 @@ async function play() {
   } finally {
     button.disabled = false;
   }
+}
+
+/** Plays the audio at the speed chosen: when it plays and whenever the choice changes (it waited for the next play). */
+function applySpeed() {
+  $<HTMLAudioElement>("audio").playbackRate = Number($<HTMLSelectElement>("rate").value);
 }
 
 /** Moves the cursor with the audio, whose time 0 is real time `start`, until it stops. */
@@ -667,7 +694,9 @@ function bindPlot() {
     run();
   });
   $("play").onclick = () => state.recording && state.geometry && void play();
-  window.addEventListener("resize", render);
+  $("rate").onchange = applySpeed;
+  // Clamped as a pan is: a plot grown wider showed mostly the space past the recording's end.
+  window.addEventListener("resize", () => state.geometry && panTo(state.originPx));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -749,6 +778,10 @@ async function openRecording(rec: Recording) {
   state.recording = rec;
   state.geometry = null;
   state.query = "";
+  state.readoutAt = null; // a read-out of the previous recording
+  drawMarker();
+  $("readout").textContent = "";
+  delete $("readout").dataset.value;
   clearTiles();
   $("title").textContent = `${rec.path} — ${rec.duration.toFixed(2)} s, ${(rec.samplerate / 1000).toFixed(1)} kHz`;
   showInClipInfo();
