@@ -213,6 +213,19 @@ async function expectPlays() {
   await expect.poll(() => page.evaluate(() => document.querySelector("audio")!.paused)).toBe(true);
 }
 
+/** WCAG contrast ratio of two CSS `rgb(…)` colours (4.5 or more for normal text, AA). */
+function contrastRatio(a: string, b: string): number {
+  const luminance = (css: string) => {
+    const [r, g, bl] = css.match(/[\d.]+/g)!.slice(0, 3).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [high, low] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (high + 0.05) / (low + 0.05);
+}
+
 async function setParam(name: string, value: string) {
   const field = page.locator(`#param-${name}`);
   if ((await field.evaluate((e) => e.tagName)) === "SELECT") await field.selectOption(value);
@@ -596,6 +609,17 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await tilesLoaded("min_dB=-80");
     await expect.poll(status).toBe("");
     await page.unroute(unreachable);
+  });
+
+  it("shows the status line's errors legibly on the dark header", async () => {
+    await page.goto(`${base}/?contrast#recording=${batId}`);
+    await tilesLoaded();
+    await setParam("hop_size", "-1");
+    await expect.poll(() => page.getAttribute("#status", "class")).toBe("error");
+    const [text, background] = await page.evaluate(() => [getComputedStyle(document.getElementById("status")!).color, getComputedStyle(document.querySelector("header")!).backgroundColor]);
+    expect(contrastRatio(text, background), `${text} on ${background}`).toBeGreaterThanOrEqual(4.5); // dark red on the header: 2.0
+    await setParam("hop_size", "0.5");
+    await tilesLoaded("", "hop_size=");
   });
 
   it("keeps the read-out's marker on the time and frequency it reads through zooms and pans, and drops it with the recording", async () => {
