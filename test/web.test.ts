@@ -596,8 +596,10 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
       : route.continue());
     await setParam("min_dB", "-90");
     await expect.poll(status).toBe("all tile workers are busy");
+    // Gone once that tile loads (asked again after the Retry-After's second): it stayed up, in red,
+    // over a complete spectrogram, through every later zoom and pan.
+    await expect.poll(() => page.locator('#tiles img[data-x="1"][data-loaded="true"]').count(), { timeout: 5000 }).toBe(1);
     await tilesLoaded("min_dB=-90");
-    // The message stayed up, in red, over a complete spectrogram, through every later zoom and pan.
     await expect.poll(status).toBe("");
     await page.unroute(busy);
     // A tile the server never answered (connection refused) says so too, and goes once the tile loads.
@@ -606,6 +608,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.route(unreachable, (route) => aborted++ === 0 ? route.abort("connectionrefused") : route.continue());
     await setParam("min_dB", "-80");
     await expect.poll(status).toContain("cannot be reached");
+    await expect.poll(() => page.locator('#tiles img[data-x="1"][data-loaded="true"]').count(), { timeout: 5000 }).toBe(1);
     await tilesLoaded("min_dB=-80");
     await expect.poll(status).toBe("");
     await page.unroute(unreachable);
@@ -685,6 +688,9 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(await page.textContent("#title")).toContain("tone.wav");
     expect(await page.inputValue("#dataset")).toBe(second.datasetId);
     expect(await page.locator("#recordings button.open").textContent()).toContain("tone.wav");
+    // A link pasted into the open page's address bar that names no recording says it is the link's.
+    await page.evaluate(() => { location.hash = "#recording=nonsense"; });
+    await expect.poll(() => page.textContent("#status")).toBe("the linked recording cannot be opened: invalid path: id: must be a UUID");
   });
 
   it("shows names from the server as text, never as markup", async () => {

@@ -58,7 +58,7 @@ const state = {
   query: "",
   /** Bumped whenever the parameters change, so that late answers of old requests are ignored. */
   generation: 0,
-  /** The status line shows a tile's failure: taken off once a tile loads (it stayed, in red, over a complete spectrogram). */
+  /** The status line shows a tile's failure: taken off once every failed tile has loaded or left the view (it stayed, in red, over a complete spectrogram). */
   tileFailureShown: false,
   /** Time (s) and frequency (Hz) of the last read-out: its marker follows them through zooms and pans. */
   readoutAt: null as { t: number; f: number } | null,
@@ -265,10 +265,19 @@ const columnPx = (level: number) => 2 ** Math.max(0, level);
 
 /** Tiles currently in the plot, by URL. */
 const tiles = new Map<string, HTMLImageElement>();
+/** URLs of the tiles whose last fetch failed, until they load or leave the view. */
+const failedTiles = new Set<string>();
 
 function clearTiles() {
   for (const img of tiles.values()) { URL.revokeObjectURL(img.src); img.remove(); }
   tiles.clear();
+  failedTiles.clear();
+}
+
+/** A failed tile loaded or left the view: the last one takes the failure off the status line. */
+function forgetTileFailure(url: string) {
+  failedTiles.delete(url);
+  if (failedTiles.size === 0 && state.tileFailureShown) setStatus("");
 }
 
 /**
@@ -309,6 +318,7 @@ function render() {
   for (const [url, img] of tiles) {
     if (!wanted.has(url)) { URL.revokeObjectURL(img.src); img.remove(); tiles.delete(url); }
   }
+  for (const url of failedTiles) if (!wanted.has(url)) forgetTileFailure(url);
   drawAxes();
   drawClips();
   drawMarker();
@@ -323,10 +333,13 @@ async function loadTile(img: HTMLImageElement, url: string) {
   const res = await fetch(url, { headers: authHeaders() }).catch(() => null);
   if (!tiles.has(url)) return;
   if (!res?.ok) {
+    const message = res ? ((await res.json().catch(() => ({}))) as ApiError).message ?? `tile failed: ${res.status}` : "the server cannot be reached: a tile did not load";
+    if (!tiles.has(url)) return; // dropped (another recording, new parameters) while its answer was read
     tiles.delete(url);
     img.remove();
-    setStatus(res ? ((await res.json().catch(() => ({}))) as ApiError).message ?? `tile failed: ${res.status}` : "the server cannot be reached: a tile did not load", true);
+    setStatus(message, true);
     state.tileFailureShown = true;
+    failedTiles.add(url);
     const retry = res ? retryAfter(res) : 1000;
     if (retry !== null) setTimeout(render, retry);
     return;
@@ -334,7 +347,7 @@ async function loadTile(img: HTMLImageElement, url: string) {
   img.onload = () => {
     img.style.width = `${img.naturalWidth * columnPx(state.level)}px`;
     img.dataset.loaded = "true";
-    if (state.tileFailureShown) setStatus("");
+    forgetTileFailure(url);
   };
   img.src = URL.createObjectURL(await res.blob());
 }
@@ -716,12 +729,17 @@ async function loadDatasets() {
     try {
       return await openLinkedRecording(linked);
     } catch (err) {
-      linkFailure = `the linked recording cannot be opened: ${(err as Error).message}`;
+      linkFailure = linkFailureMessage(err as Error);
     }
   }
   if (datasets.length) await openDataset(datasets[0].id);
   else setStatus("no datasets yet: create one through the API (see /docs)");
   if (linkFailure) setStatus(linkFailure, true);
+}
+
+/** Why a link's recording did not open, saying it is the link's ("invalid path: id: must be a UUID" alone named no link). */
+function linkFailureMessage(err: Error): string {
+  return `the linked recording cannot be opened: ${err.message}`;
 }
 
 /** The recording a `#recording=<id>` link names, if any. */
@@ -803,7 +821,7 @@ function init() {
   // A link pasted into the address bar of an open page.
   window.addEventListener("hashchange", () => {
     const linked = linkedRecordingId();
-    if (linked && linked !== state.recording?.id) openLinkedRecording(linked).catch((err: Error) => setStatus(err.message, true));
+    if (linked && linked !== state.recording?.id) openLinkedRecording(linked).catch((err: Error) => setStatus(linkFailureMessage(err), true));
   });
   loadDatasets().catch((err: Error) => setStatus(err.message, true));
 }
