@@ -224,6 +224,38 @@ describe("writeFrameRange into shared memory (the pool's output)", () => {
   });
 });
 
+describe("frame ranges and steps of a RecordingSpectrogram that are no frame counts are refused, naming them", () => {
+  it("range, frameRange, writeFrameRange and computeStats: NaN, fractions and steps below 1 (a step of 0 looped for ever)", async () => {
+    const recording = new RecordingSpectrogram(samplesReader([readF32(`${GOLDEN}synthetic.f32`)], 48000), { pcen: true });
+    try {
+      // At most three blocks: a step of 0 yielded empty blocks at frame 0 without end.
+      const firstBlocks = async (f0: number, f1: number, step: number) => {
+        const blocks = recording.range(f0, f1, step);
+        const frames: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          const next = await blocks.next();
+          if (next.done) break;
+          frames.push(next.value.frames);
+        }
+        return frames;
+      };
+      await expect(firstBlocks(0, 10, 0)).rejects.toThrow(new RangeError("step: must be an integer ≥ 1, got 0"));
+      await expect(firstBlocks(0, 10, -1)).rejects.toThrow(new RangeError("step: must be an integer ≥ 1, got -1"));
+      await expect(firstBlocks(0, 10, 0.5)).rejects.toThrow(new RangeError("step: must be an integer ≥ 1, got 0.5"));
+      await expect(firstBlocks(NaN, 10, 4)).rejects.toThrow(new RangeError("f0: must be a frame index (an integer, or Infinity for the end), got NaN"));
+      expect(await firstBlocks(-5, Infinity, 4)).toEqual([4, 4, 4]); // bounds outside the recording are clamped, as before
+      await expect(recording.frameRange(0.5, 3)).rejects.toThrow(new RangeError("f0: must be a frame index (an integer, or Infinity for the end), got 0.5"));
+      await expect(recording.frameRange(0, NaN)).rejects.toThrow(/^f1: must be a frame index/);
+      await expect(recording.writeFrameRange(NaN, 3, new Float32Array(3 * recording.geometry.bins), 0)).rejects.toThrow(/^f0: must be a frame index/);
+      // A spacing of NaN gave stats of a null peak and NaN spacing; one of 0 or less looped for ever.
+      await expect(recording.computeStats(NaN)).rejects.toThrow(new RangeError("checkpointEvery: must be an integer ≥ 1, got NaN"));
+      await expect(recording.computeStats(2.5)).rejects.toThrow(new RangeError("checkpointEvery: must be an integer ≥ 1, got 2.5"));
+    } finally {
+      recording.dispose();
+    }
+  });
+});
+
 describe("a disposed RecordingSpectrogram", () => {
   it("refuses to compute with a message saying so (the core's own was 'invalid handle'); dispose twice is harmless", async () => {
     const recording = new RecordingSpectrogram(samplesReader([readF32(`${GOLDEN}synthetic.f32`)], 48000), { pcen: false });

@@ -659,6 +659,9 @@ describe("caching and the pool", () => {
     await expect(service.pool.frameRangeInto(source, stats, 0, Infinity, new Float32Array(values))).rejects.toThrow(/^output: must be a Float32Array over a SharedArrayBuffer/);
     await expect(service.pool.frameRangeInto(source, stats, 0, Infinity, new Float32Array(new SharedArrayBuffer(4 * (values - 1))))).rejects.toThrow(`output: needs at least ${values} values`);
     await expect(service.pool.frameRangeInto(source, stats, 0, Infinity, new Float32Array(new SharedArrayBuffer(4 * values)), 0)).rejects.toThrow(/^blockFrames: must be an integer ≥ 1/);
+    // A bound that is no frame index: NaN resolved to NaN frames written, without a word.
+    await expect(service.pool.frameRangeInto(source, stats, NaN, 10, new Float32Array(new SharedArrayBuffer(4 * values)))).rejects.toThrow(new RangeError("f0: must be a frame index (an integer, or Infinity for the end), got NaN"));
+    await expect(service.pool.frameRangeInto(source, stats, 0, 2.5, new Float32Array(new SharedArrayBuffer(4 * values)))).rejects.toThrow(/^f1: must be a frame index .*, got 2\.5$/);
     // A copy of the recording cut short after its stats were taken: the tasks past the cut fail.
     const cut = join(dir, "cut.wav");
     writeFileSync(cut, Buffer.concat([floatWavHeader(samples.length, 1, RATE), new Uint8Array(samples.buffer)]));

@@ -79,6 +79,30 @@ export function samplesOfFrames(f0: number, f1: number, samples: number, g: Fram
 }
 
 /**
+ * Frames [f0, f1) clamped to a recording of `frames` frames: empty where the range lies outside
+ * it; an f1 past the end (Infinity) runs to the last frame.
+ * @throws TypeError or RangeError naming `f0` or `f1` when it is no frame index (a whole number,
+ *   or ±Infinity): a NaN clamped to NaN, so a range computed nothing and said nothing (TilePool's
+ *   frameRangeInto resolved to NaN frames), and 0.5 failed in the engine, naming neither.
+ */
+export function clampFrameRange(f0: number, f1: number, frames: number): [number, number] {
+  for (const [name, value] of [["f0", f0], ["f1", f1]] as const) {
+    if (typeof value !== "number") throw new TypeError(`${name}: must be a frame index (a number), got ${describeValue(value)}`);
+    if (!(Number.isInteger(value) || Math.abs(value) === Infinity)) throw new RangeError(`${name}: must be a frame index (an integer, or Infinity for the end), got ${value}`);
+  }
+  const a = Math.max(0, Math.min(f0, frames));
+  return [a, Math.max(a, Math.min(f1, frames))];
+}
+
+/**
+ * A number of frames that work is cut into (frames per block, between PCEN checkpoints): an
+ * integer ≥ 1, else a RangeError naming `name`. A step of 0 cut nothing off and looped for ever.
+ */
+export function checkFramesPerStep(name: string, value: number): void {
+  if (!(Number.isInteger(value) && value >= 1)) throw new RangeError(`${name}: must be an integer ≥ 1, got ${typeof value === "number" ? value : describeValue(value)}`);
+}
+
+/**
  * Frames whose centres lie in [start, end) seconds (SPEC §3: a piece of a recording),
  * clipped to [0, frames).
  */

@@ -8,7 +8,7 @@ import { timeExpansionOf } from "../audio/expansion.js";
 import type { AudioReader } from "../audio/types.js";
 import { normalizationDivisor, SpectrogramPlan, valueRange, type FinishParams, type FrameBlock, type PcenState } from "./analysis.js";
 import { ConditionedSignal } from "./condition.js";
-import { frameCount, framesInInterval, noFrameInInterval, samplesOfFrames, type FrameGeometry } from "./geometry.js";
+import { checkFramesPerStep, clampFrameRange, frameCount, framesInInterval, noFrameInInterval, samplesOfFrames, type FrameGeometry } from "./geometry.js";
 import { checkParamsForRecording, parseParams, realSamplerate, type Params, type ParamsInput } from "./params.js";
 import { blockFrames, type Spectrogram } from "./spectrogram.js";
 
@@ -103,6 +103,7 @@ export class RecordingSpectrogram {
    * long the FFT (512 frames of a 2^20-point FFT would be a gigabyte of them).
    */
   async computeStats(checkpointEvery = CHECKPOINT_SPACING): Promise<RecordingStats> {
+    checkFramesPerStep("checkpointEvery", checkpointEvery);
     const checkpoints: PcenState[] = [];
     let peak = -Infinity;
     let pcen: PcenState = null;
@@ -150,10 +151,9 @@ export class RecordingSpectrogram {
     return state;
   }
 
-  /** [f0, f1) clamped to the recording's frames (empty if it lies outside). */
+  /** [f0, f1) clamped to the recording's frames (empty if it lies outside); a bound that is no frame index is refused, naming it. */
   private clampFrames(f0: number, f1: number): [number, number] {
-    const a = Math.max(0, Math.min(f0, this.frames));
-    return [a, Math.max(a, Math.min(f1, this.frames))];
+    return clampFrameRange(f0, f1, this.frames);
   }
 
   /**
@@ -163,6 +163,7 @@ export class RecordingSpectrogram {
    */
   private async *blocks(f0: number, f1: number, step: number): AsyncGenerator<{ firstFrame: number; block: FrameBlock }> {
     [f0, f1] = this.clampFrames(f0, f1);
+    checkFramesPerStep("step", step);
     const stats = await this.statsForValues();
     const finish = { params: this.params, divisor: normalizationDivisor(this.params, stats.peak) };
     let pcen = await this.pcenBefore(f0, stats);

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { Piscina, queueOptionsSymbol } from "piscina";
 import { describeValue } from "../audio/signal.js";
 import { wasmModule } from "../engine/wasm.js";
+import { checkFramesPerStep, clampFrameRange } from "../engine/geometry.js";
 import { statsForRange } from "../engine/recording.js";
 import { blockFrames as defaultBlockFrames } from "../engine/spectrogram.js";
 import { fromTaskFailure, RETIRED_EXIT_CODE } from "./failure.js";
@@ -200,12 +201,11 @@ export class TilePool {
    */
   async frameRangeInto(source: Source, recording: StatsResult, f0: number, f1: number, output: Float32Array, blockFrames = checkpointBlocks(recording)): Promise<number> {
     const { stats, geometry } = recording;
-    f0 = Math.max(0, Math.min(f0, stats.frames));
-    f1 = Math.max(f0, Math.min(f1, stats.frames));
+    [f0, f1] = clampFrameRange(f0, f1, stats.frames);
     if (!(output.buffer instanceof SharedArrayBuffer)) throw new RangeError("output: must be a Float32Array over a SharedArrayBuffer (the workers write into it)");
     const values = geometry.bins * (f1 - f0);
     if (output.length < values) throw new RangeError(`output: needs at least ${values} values ([${geometry.bins} bins][${f1 - f0} frames]), got ${output.length}`);
-    if (!(Number.isInteger(blockFrames) && blockFrames >= 1)) throw new RangeError(`blockFrames: must be an integer ≥ 1, got ${blockFrames}`);
+    checkFramesPerStep("blockFrames", blockFrames);
     // Shared, not cloned into each lease: a long range in short blocks has many.
     const cuts = rangeBlocks(f0, f1, blockFrames, stats.checkpointEvery, this.threads);
     const bounds = new Float64Array(new SharedArrayBuffer(8 * cuts.length));
