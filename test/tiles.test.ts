@@ -24,7 +24,7 @@ import { blockFrames, spectrogram, type Spectrogram } from "../src/engine/spectr
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
 import { fromTaskFailure, toTaskFailure } from "../src/tiles/failure.js";
 import { SampleValuesError } from "../src/engine/analysis.js";
-import { checkpointBlocks, PoolBusyError, rangeBlocks, TaskTimeoutError, TilePool, WORKER_EXEC_ARGV, WORKER_URL } from "../src/tiles/pool.js";
+import { checkpointBlocks, PoolBusyError, rangeBlocks, TaskTimeoutError, TilePool, WORKER_EXEC_ARGV, WORKER_URL, type PoolOptions } from "../src/tiles/pool.js";
 import { frameGeometry, framesInInterval } from "../src/engine/geometry.js";
 import { FIXTURES, bytesToF32, firstDifference } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
@@ -740,6 +740,19 @@ describe("caching and the pool", () => {
     fresh.pool.stats = () => Promise.reject(new TaskTimeoutError(3_600_000));
     const err = (await fresh.stats(recording, parseParams({})).catch((e: unknown) => e)) as Error;
     expect([err.constructor, err.message]).toEqual([PoolBusyError, "the statistics pass ran past its time limit of 3600 s and was stopped: the server is overloaded"]);
+  });
+
+  it("refuses pool options that are no number of threads or milliseconds, naming them, before it starts a thread", () => {
+    // NaN threads went to Piscina as they were, 0 became 1; a NaN or overlong time limit (past
+    // setTimeout's 2^31 − 1 ms) fired at once, refusing every task as busy.
+    expect(() => new TilePool({ threads: NaN })).toThrow(new RangeError("threads: must be an integer in [1, 1024], got NaN"));
+    expect(() => new TilePool({ threads: 0 })).toThrow(new RangeError("threads: must be an integer in [1, 1024], got 0"));
+    expect(() => new TilePool({ threads: "2" as unknown as number })).toThrow(new TypeError('threads: must be an integer in [1, 1024], got string "2"'));
+    expect(() => new TilePool({ threads: 1, taskTimeoutMs: 2 ** 31 })).toThrow(new RangeError(`taskTimeoutMs: must be a number of ms in (0, ${2 ** 31 - 1}], got ${2 ** 31}`));
+    expect(() => new TilePool({ threads: 1, statsTimeoutMs: NaN })).toThrow(/^statsTimeoutMs: must be a number of ms in \(0, 2147483647\], got NaN$/);
+    expect(() => new TilePool({ threads: 1, leaseMs: -1 })).toThrow(new RangeError("leaseMs: must be a number of ms ≥ 0, got -1"));
+    expect(() => new TilePool({ threads: 1, maxQueue: 1.5 })).toThrow(new RangeError("maxQueue: must be an integer ≥ 0, got 1.5"));
+    expect(() => new TilePool(null as unknown as PoolOptions)).toThrow(new TypeError("options: must be an object (PoolOptions), got null"));
   });
 
   it("refuses a worker file that is not a file: URL of an existing module, naming workerFile, before it starts a thread", () => {

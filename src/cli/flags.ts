@@ -13,6 +13,7 @@
 import { z } from "zod";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { parseParams, ParamsError, paramsSchema, PARAM_NAMES, toNumber, type Params } from "../engine/params.js";
+import { MAX_THREADS } from "../tiles/limits.js";
 import { UsageError } from "./errors.js";
 
 /** The flag of one parameter of SPEC §2. */
@@ -214,12 +215,9 @@ export function numberOption(text: string | true | undefined, flag: string, rule
   return v;
 }
 
-/**
- * Worker threads given to option `--flag`: an integer in [1, 1024]; undefined when absent. A pool
- * starts them all at once: a typo of 100000 would try to start that many threads.
- */
+/** Worker threads given to option `--flag`: an integer in [1, MAX_THREADS] (as TilePool takes them); undefined when absent. */
 export function threadsOption(text: string | true | undefined, flag: string): number | undefined {
-  return numberOption(text, flag, (v) => Number.isInteger(v) && v >= 1 && v <= 1024, "an integer in [1, 1024]");
+  return numberOption(text, flag, (v) => Number.isInteger(v) && v >= 1 && v <= MAX_THREADS, `an integer in [1, ${MAX_THREADS}]`);
 }
 
 /** `--time-expansion X`: a positive number; undefined when absent (the file's GUANO TE, else 1). */

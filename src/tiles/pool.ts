@@ -16,6 +16,7 @@ import { checkFramesPerStep, clampFrameRange } from "../engine/geometry.js";
 import { statsForRange } from "../engine/recording.js";
 import { blockFrames as defaultBlockFrames } from "../engine/spectrogram.js";
 import { fromTaskFailure, RETIRED_EXIT_CODE } from "./failure.js";
+import { MAX_THREADS } from "./limits.js";
 import type { Source, StatsResult, WorkerTask } from "./worker.js";
 
 export interface PoolOptions {
@@ -92,7 +93,8 @@ export class TilePool {
   private readonly statsTimeoutMs: number;
 
   constructor(options: PoolOptions = {}) {
-    this.threads = Math.max(1, options.threads ?? availableParallelism());
+    checkPoolOptions(options);
+    this.threads = options.threads ?? availableParallelism();
     this.taskTimeoutMs = options.taskTimeoutMs ?? 60_000;
     this.leaseMs = options.leaseMs ?? 250;
     this.statsTimeoutMs = options.statsTimeoutMs ?? 3_600_000;
@@ -236,6 +238,32 @@ export class TilePool {
   /** Waits for running and queued tasks, then stops the workers. */
   async close(): Promise<void> {
     await this.piscina.close();
+  }
+}
+
+/** The longest time limit a timer keeps (setTimeout's): a longer one, or NaN, fired at once and failed every task. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * PoolOptions' numbers, checked before a thread starts, naming the option: a NaN or fractional
+ * `threads` went to Piscina as it was, 0 became 1 without a word, and a NaN or too long time limit
+ * refused every task as busy at once.
+ */
+function checkPoolOptions(options: PoolOptions): void {
+  if (typeof options !== "object" || options === null) throw new TypeError(`options: must be an object (PoolOptions), got ${describeValue(options)}`);
+  const timeLimit = [(v: number) => v > 0 && v <= MAX_TIMER_MS, `a number of ms in (0, ${MAX_TIMER_MS}]`] as const;
+  const rules: [keyof PoolOptions, (v: number) => boolean, string][] = [
+    ["threads", (v) => Number.isInteger(v) && v >= 1 && v <= MAX_THREADS, `an integer in [1, ${MAX_THREADS}]`],
+    ["maxQueue", (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0"],
+    ["taskTimeoutMs", ...timeLimit],
+    ["statsTimeoutMs", ...timeLimit],
+    ["leaseMs", (v) => v >= 0 && Number.isFinite(v), "a number of ms ≥ 0"],
+  ];
+  for (const [name, rule, ruleText] of rules) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (typeof value !== "number") throw new TypeError(`${name}: must be ${ruleText}, got ${describeValue(value)}`);
+    if (!rule(value)) throw new RangeError(`${name}: must be ${ruleText}, got ${value}`);
   }
 }
 
