@@ -441,6 +441,16 @@ describe("spectrogram() of one signal", () => {
     await expect(library.decode(`${FIXTURES}formats/wav_pcm_16.wav`, null as never)).rejects.toThrow(new TypeError("options: must be an object ({ timeExpansion? }), got null"));
   });
 
+  it("openAudio, spectrogramOfRecording and RecordingSpectrogram name null options and a reader that is none (they failed reading a field of null)", async () => {
+    const wav = `${FIXTURES}formats/wav_pcm_16.wav`;
+    await expect(library.openAudio(wav, null as never)).rejects.toThrow(new TypeError("options: must be an object ({ blockFrames?, blockingReads?, exactPath? }), got null"));
+    const reader = library.samplesReader([x], 8000);
+    await expect(library.spectrogramOfRecording(reader, {}, null as never)).rejects.toThrow(new TypeError("options: must be an object ({ start?, end?, timeExpansion? }), got null"));
+    expect(() => new library.RecordingSpectrogram(reader, {}, null as never)).toThrow(new TypeError("options: must be an object ({ timeExpansion? }), got null"));
+    await expect(library.spectrogramOfRecording(null as never)).rejects.toThrow(new TypeError("reader: must be an AudioReader (from openAudio or samplesReader), got null"));
+    expect(() => new library.RecordingSpectrogram(wav as never)).toThrow(new TypeError(`reader: must be an AudioReader (from openAudio or samplesReader), got string ${JSON.stringify(wav.length > 40 ? `${wav.slice(0, 40)}…` : wav)}`));
+  });
+
   it("types its parameters as SPEC §8b's Partial<Params>: values of the wrong type do not compile (npm run typecheck checks the expectations below)", () => {
     // Never called: what matters is that tsc finds each error it is told to expect. With the
     // schema's z.input every preprocessed field was `unknown`, and all of these compiled.

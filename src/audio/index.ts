@@ -14,7 +14,7 @@ import { recordingFacts } from "./metadata.js";
 import { fileSource, memorySource, openFileSource, openRegularFile, readAhead, type ByteSource } from "./source.js";
 import { handleMd5 } from "./hash.js";
 import { applyTimeExpansion, timeExpansionOf } from "./expansion.js";
-import { describeValue } from "./signal.js";
+import { checkOptionsObject, describeValue } from "./signal.js";
 import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
 
 export { AudioFormatError } from "./types.js";
@@ -105,6 +105,7 @@ export async function openAudio(input: string | Uint8Array, options: OpenOptions
   if (typeof input !== "string" && !(input instanceof Uint8Array)) {
     throw new TypeError(`input: must be a path (string) or the file's bytes (a Uint8Array or Buffer), got ${describeValue(input)}`);
   }
+  checkOptionsObject(options, "{ blockFrames?, blockingReads?, exactPath? }");
   if (typeof input !== "string") return openSource(memorySource(input), "<buffer>", options);
   return openSource(await openFileSource(input, { blocking: options.blockingReads, exactPath: options.exactPath }), input, options);
 }
@@ -170,7 +171,7 @@ export function probeAudio(path: string, options: { exactPath?: boolean } = {}):
  *   time_expansion for a factor that gives no real rate, TypeError for input that is neither a path nor bytes.
  */
 export async function decode(input: string | Uint8Array, options: { timeExpansion?: number } = {}): Promise<DecodedAudio> {
-  if (options === null || typeof options !== "object") throw new TypeError(`options: must be an object ({ timeExpansion? }), got ${describeValue(options)}`);
+  checkOptionsObject(options, "{ timeExpansion? }");
   const reader = await openAudio(input);
   try {
     const { channels, frames } = reader.info;

@@ -14,6 +14,14 @@ export function signalSamples(value: unknown, name = "samples"): Float32Array {
   throw new TypeError(`${name}: must be a Float32Array (or a Float64Array, converted to float32), got ${describeValue(value)}`);
 }
 
+/**
+ * The options object of a library function (its fields `shape`, e.g. "{ output? }"): null or a
+ * primitive is a TypeError naming `options`, not a TypeError from reading a field of null.
+ */
+export function checkOptionsObject(options: unknown, shape: string): void {
+  if (options === null || typeof options !== "object") throw new TypeError(`options: must be an object (${shape}), got ${describeValue(options)}`);
+}
+
 /** What a value is, for messages: `Array of length 3`, `Int16Array of length 8`, `null`, `string "16000"`, `number 2.5`. */
 export function describeValue(value: unknown): string {
   if (typeof value === "string") return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;

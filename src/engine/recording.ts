@@ -5,6 +5,7 @@
  * PCEN smoother state, kept at regular checkpoints so a piece starts from the nearest one.
  */
 import { timeExpansionOf } from "../audio/expansion.js";
+import { checkOptionsObject, describeValue } from "../audio/signal.js";
 import type { AudioReader } from "../audio/types.js";
 import { normalizationDivisor, SpectrogramPlan, valueRange, type FinishParams, type FrameBlock, type PcenState } from "./analysis.js";
 import { ConditionedSignal } from "./condition.js";
@@ -58,6 +59,10 @@ export class RecordingSpectrogram {
   private statsPromise: Promise<RecordingStats> | null = null;
 
   constructor(reader: AudioReader, params: ParamsInput = {}, options: RecordingOptions = {}) {
+    if (reader === null || typeof reader !== "object" || typeof reader.read !== "function") {
+      throw new TypeError(`reader: must be an AudioReader (from openAudio or samplesReader), got ${describeValue(reader)}`);
+    }
+    checkOptionsObject(options, "{ timeExpansion? }");
     const p = parseParams(params);
     const te = timeExpansionOf(reader.info, options.timeExpansion);
     checkParamsForRecording(p, { samplerate: realSamplerate(reader.info.samplerate, te), channels: reader.info.channels });
@@ -286,6 +291,7 @@ export async function spectrogramOfRecording(
   params: ParamsInput = {},
   piece: { start?: number; end?: number; timeExpansion?: number } = {},
 ): Promise<Spectrogram> {
+  checkOptionsObject(piece, "{ start?, end?, timeExpansion? }");
   const recording = new RecordingSpectrogram(reader, params, { timeExpansion: piece.timeExpansion });
   try {
     return await recording.piece(piece.start ?? 0, piece.end ?? Infinity);

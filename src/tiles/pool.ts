@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina, queueOptionsSymbol } from "piscina";
-import { describeValue } from "../audio/signal.js";
+import { checkOptionsObject, describeValue } from "../audio/signal.js";
 import { wasmModule } from "../engine/wasm.js";
 import { checkFramesPerStep, clampFrameRange } from "../engine/geometry.js";
 import { statsForRange } from "../engine/recording.js";
@@ -250,7 +250,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * refused every task as busy at once.
  */
 function checkPoolOptions(options: PoolOptions): void {
-  if (typeof options !== "object" || options === null) throw new TypeError(`options: must be an object (PoolOptions), got ${describeValue(options)}`);
+  checkOptionsObject(options, "PoolOptions");
   const timeLimit = [(v: number) => v > 0 && v <= MAX_TIMER_MS, `a number of ms in (0, ${MAX_TIMER_MS}]`] as const;
   const rules: [keyof PoolOptions, (v: number) => boolean, string][] = [
     ["threads", (v) => Number.isInteger(v) && v >= 1 && v <= MAX_THREADS, `an integer in [1, ${MAX_THREADS}]`],
