@@ -142,6 +142,8 @@ describe("a piece with no frame in it is refused, naming the bound at fault (as 
       expect(await refusal({ start: 1, end: 1.0001 })).toBe(`RangeError: end: no frame is centred in [1, 1.0001) s ${frames}`);
       expect(await refusal({ start: -1 })).toBe("RangeError: start: must be a number >= 0 (seconds), got -1");
       expect(await refusal({ start: 2, end: 1 })).toBe("RangeError: end: must be a number > start (2 s), got 1");
+      expect(await refusal({ start: "1" as never, end: 2 })).toBe('TypeError: start: must be a number (seconds), got string "1"');
+      expect(await refusal({ end: "2" as never })).toBe('TypeError: end: must be a number (seconds), got string "2"');
       expect((await spectrogramOfRecording(reader, { pcen: false }, { start: 22.5 })).frames).toBe(4); // the last frames, centred at 22.50–22.54 s
     } finally {
       await reader.close();

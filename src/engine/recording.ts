@@ -261,9 +261,13 @@ export class RecordingSpectrogram {
   /**
    * The piece of SPEC §3: frames whose centres lie in [start, end) seconds — at least one, as
    * the CLI (exit 2) and the HTTP API (400) require.
-   * @throws RangeError naming `start` or `end`: not 0 ≤ start < end, or no frame centred between them.
+   * @throws TypeError naming `start` or `end` when it is no number, RangeError naming it: not 0 ≤ start < end, or no frame centred between them.
    */
   async piece(start = 0, end = Infinity): Promise<Spectrogram> {
+    // A string "1" was compared as a number and refused as "must be a number >= 0, got 1".
+    for (const [name, value] of [["start", start], ["end", end]] as const) {
+      if (typeof value !== "number") throw new TypeError(`${name}: must be a number (seconds), got ${describeValue(value)}`);
+    }
     if (!(start >= 0 && Number.isFinite(start))) throw new RangeError(`start: must be a number >= 0 (seconds), got ${start}`);
     if (!(end > start)) throw new RangeError(`end: must be a number > start (${start} s), got ${end}`);
     const g = this.geometry;
