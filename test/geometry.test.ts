@@ -68,6 +68,15 @@ describe("framesInInterval", () => {
     expect(framesInInterval(100, 200, frames, g)).toEqual([frames, frames]);
     expect(framesInInterval(1.2, 1.1, frames, g)[1]).toBe(framesInInterval(1.2, 1.1, frames, g)[0]);
   });
+
+  it("refuses bounds and counts that are no numbers, naming them: it is in the library API (a NaN start gave no frame, as if past the end)", () => {
+    expect(() => framesInInterval(NaN, 1, frames, g)).toThrow(new RangeError("start: must be a number (seconds), got NaN"));
+    expect(() => framesInInterval(0, "1" as never, frames, g)).toThrow(new TypeError('end: must be a number (seconds), got string "1"'));
+    expect(() => framesInInterval(0, 1, NaN, g)).toThrow(new RangeError("frames: must be a count of frames (an integer ≥ 0), got NaN"));
+    expect(() => frameCount(NaN, g)).toThrow(new RangeError("samples: must be a count of samples (an integer ≥ 0), got NaN"));
+    expect(() => frameCount(100.5, g)).toThrow(new RangeError("samples: must be a count of samples (an integer ≥ 0), got 100.5"));
+    expect(frameCount(0, g)).toBe(0);
+  });
 });
 
 describe("samplesOfFrames", () => {

@@ -51,6 +51,8 @@ function checkGeometryArguments(windowSize: number, hopSize: number, samplerate:
  * zeros on both sides, then at the end up to a whole number of hops.
  */
 export function frameCount(samples: number, g: FrameGeometry): number {
+  // In the library API (SPEC §8b): NaN samples gave NaN frames, a fraction a fraction of a frame.
+  if (!(Number.isInteger(samples) && samples >= 0)) throw new RangeError(`samples: must be a count of samples (an integer ≥ 0), got ${typeof samples === "number" ? samples : describeValue(samples)}`);
   if (samples < 1) return 0;
   const half = Math.floor(g.nperseg / 2);
   let padded = samples + 2 * half;
@@ -107,6 +109,12 @@ export function checkFramesPerStep(name: string, value: number): void {
  * clipped to [0, frames).
  */
 export function framesInInterval(start: number, end: number, frames: number, g: FrameGeometry): [number, number] {
+  // In the library API (SPEC §8b): a NaN start gave no frame, as if the interval lay past the end.
+  for (const [name, value] of [["start", start], ["end", end]] as const) {
+    if (typeof value !== "number") throw new TypeError(`${name}: must be a number (seconds), got ${describeValue(value)}`);
+    if (Number.isNaN(value)) throw new RangeError(`${name}: must be a number (seconds), got NaN`);
+  }
+  if (!(Number.isInteger(frames) && frames >= 0)) throw new RangeError(`frames: must be a count of frames (an integer ≥ 0), got ${typeof frames === "number" ? frames : describeValue(frames)}`);
   const firstAtOrAfter = (t: number) => {
     const estimate = Math.ceil((t * g.samplerate) / g.hop);
     if (!(estimate <= frames)) return frames; // past the end, or not a number
