@@ -80,6 +80,10 @@ describe("sonotile token", () => {
     // A disabled user gets no token that could not authenticate.
     await updateUser(held.sql, found!.user.id, { enabled: false });
     await expect(tokenCommand.run(["create", "--user", "carol"])).rejects.toThrow(new UsageError(`user carol is disabled: none of their tokens would authenticate (an admin enables them with PATCH /v1/users/${found!.user.id})`));
+    // Their tokens' lines say so (an enabled one read only "enabled"); admin's do not.
+    const listed: string[] = (await run(tokenCommand, ["list"])).out.trim().split("\n");
+    expect(listed.filter((l) => l.includes(`(user ${found!.user.id},`)).every((l) => l.endsWith("— user carol is disabled: no token of theirs authenticates"))).toBe(true);
+    expect(listed.filter((l) => l.includes("is disabled"))).toHaveLength(2);
     // Enabling a token of theirs says it still does not authenticate (it said only "token … enabled").
     await run(tokenCommand, ["disable", viewer.out.token.id]);
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
