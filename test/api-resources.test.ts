@@ -255,6 +255,31 @@ describe("clips and notes", () => {
     expect((await edit(admin, "a call at 3.2 s")).json()).toMatchObject({ message: "a call at 3.2 s", created_by: note.created_by });
     expect((await edit(viewer, "x")).statusCode).toBe(403);
   });
+
+  it("let only a clip's or a note's creator or an admin archive, trash or restore it — another member's trash hid one, and an admin's purge then deleted it for good", async () => {
+    const stranger = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "state-stranger" })).id, name: "s", created_by: null })).key;
+    const clip = (await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0.3, end_time: 0.4 }, headers: auth(member) })).json();
+    // Deleting the clip deletes the note on it: the recording's notes and the trash stay as the other tests expect them.
+    onTestFinished(async () => void (await app.inject({ method: "DELETE", url: `/v1/clips/${clip.id}`, headers: auth(member) })));
+    const note = (await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "a feeding buzz", clip_id: clip.id }, headers: auth(member) })).json();
+    for (const [kind, record] of [["clip", clip], ["note", note]] as const) {
+      const change = (action: string, key: string) => app.inject({ method: "POST", url: `/v1/${kind}s/${record.id}/${action}`, headers: auth(key) });
+      const state = async () => (await app.inject({ url: `/v1/${kind}s/${record.id}` })).json().state;
+      const refuse = async (action: string, unchanged: string) => {
+        const refused = await change(action, stranger);
+        expect([refused.statusCode, refused.json().message], `${kind} ${action}`).toEqual([403, `only the ${kind}'s creator or an admin may ${action} ${kind} ${record.id}; user state-stranger is member`]);
+        expect(await state(), `${kind} ${action}`).toBe(unchanged);
+      };
+      for (const action of ["archive", "trash"]) await refuse(action, "active");
+      expect((await change("archive", member)).json().state).toBe("archived");
+      await refuse("restore", "archived");
+      expect((await change("restore", admin)).json().state).toBe("active");
+      expect((await change("trash", admin)).json().state).toBe("trashed");
+      await refuse("restore", "trashed");
+      expect((await change("restore", member)).json().state).toBe("active");
+      expect((await change("archive", viewer)).statusCode).toBe(403);
+    }
+  });
 });
 
 describe("clip bounds under concurrent requests", () => {

@@ -10,7 +10,6 @@ import { STATES } from "../../store/common.js";
 import { CLEANUP_GRACE_SECONDS, EXPIRY_FILTERS, cleanupExpired, fileContentsStored, getArtifact, listArtifacts, readFileContents } from "../../store/artifacts.js";
 import { requestedRange } from "../byte-range.js";
 import { notModified } from "../conditional.js";
-import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
@@ -76,6 +75,5 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async () => cleanupExpired(sql));
   // An artifact is its job's creator's output: another member's restore had undone their archive
   // (which keeps it), and the next cleanup deleted it.
-  await app.register(stateRoutes("artifacts", "artifacts", artifactSchema, (aid) => getArtifact(sql, aid),
-    async (request, action) => requireCreatorOrAdmin(request, "artifact", await getArtifact(sql, request.params.id), action)));
+  await app.register(stateRoutes("artifacts", "artifacts", artifactSchema, (aid) => getArtifact(sql, aid), "creator or admin"));
 };

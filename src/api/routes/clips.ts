@@ -73,6 +73,8 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { summary: "Remove a clip's feature value", tags, params: z.object({ id, name: label(255) }), response: { 200: clipSchema, 404: errorBody, 409: errorBody } },
   }, async (request) => removeClipFeature(sql, request.params.id, request.params.name));
 
-  await app.register(stateRoutes("clips", "clips", clipSchema, (cid) => getClip(sql, cid)));
+  // A clip is its creator's work, as its deletion is: another member's trash hid it, and the next
+  // purge deleted it for good.
+  await app.register(stateRoutes("clips", "clips", clipSchema, (cid) => getClip(sql, cid), "creator or admin"));
   await app.register(featureValueRoute("clips", "clip"));
 };

@@ -109,5 +109,5 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
     return importDataset(sql, request.params.id, request.user?.id ?? null);
   });
 
-  await app.register(stateRoutes("datasets", "datasets", datasetSchema, (id) => getDataset(sql, id)));
+  await app.register(stateRoutes("datasets", "datasets", datasetSchema, (id) => getDataset(sql, id), "any member"));
 };

@@ -47,5 +47,6 @@ export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
     return updateNote(sql, request.params.id, request.body);
   });
 
-  await app.register(stateRoutes("notes", "notes", noteSchema, (nid) => getNote(sql, nid)));
+  // As its edit: another member's archive or trash hid what a note's creator said.
+  await app.register(stateRoutes("notes", "notes", noteSchema, (nid) => getNote(sql, nid), "creator or admin"));
 };

@@ -218,6 +218,6 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
       .header("Content-Length", range.end - range.start + 1).send(handle.createReadStream({ start: range.start, end: range.end }));
   });
 
-  await app.register(stateRoutes("recordings", "recordings", recordingSchema, (id) => getRecording(sql, id)));
+  await app.register(stateRoutes("recordings", "recordings", recordingSchema, (id) => getRecording(sql, id), "any member"));
   await app.register(featureValueRoute("recordings", "recording"));
 };
