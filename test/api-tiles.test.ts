@@ -746,6 +746,40 @@ describe("OpenAPI document", () => {
     expect([range.statusCode, declared("/v1/recordings/{id}/audio", 206)]).toEqual([206, sent(range)]);
   });
 
+  it("lists HEAD for the audio download, the tiles and the artifact file, as their GET without bodies, with the headers the answers carry — it listed no HEAD, though Fastify answers it", async () => {
+    const doc = (await app.inject({ url: "/openapi.json" })).json();
+    const downloads = ["/v1/artifacts/{id}/file", "/v1/recordings/{id}/audio", "/v1/recordings/{id}/tiles/{z}/{tile}"];
+    expect(Object.keys(doc.paths).filter((path) => doc.paths[path].head).sort()).toEqual(downloads);
+    type Response = { description: string; content?: object; headers?: Record<string, unknown> };
+    for (const path of downloads) {
+      const { get, head } = doc.paths[path] as Record<string, { operationId: string; summary: string; parameters: unknown[]; responses: Record<string, Response> }>;
+      expect(head.operationId, path).toBe(get.operationId.replace(/^get/, "head"));
+      expect(head.summary, path).toBe(`${get.summary} — headers only (HEAD: the GET's answer without its body)`);
+      expect(head.parameters, path).toEqual(get.parameters);
+      expect(Object.keys(head.responses), path).toEqual(Object.keys(get.responses));
+      for (const [status, response] of Object.entries(head.responses)) {
+        expect(response.content, `${path} ${status}`).toBeUndefined();
+        expect(response.description, `${path} ${status}`).toBe(get.responses[status].description);
+        const length = /^2/.test(status) ? ["Content-Length"] : [];
+        expect(Object.keys(response.headers ?? {}), `${path} ${status}`).toEqual([...Object.keys(get.responses[status].headers ?? {}), ...length]);
+      }
+    }
+    // And HEAD answers so: the GET's status and headers, Content-Length that of the GET's body, no body.
+    const declared = (path: string, status: number) => Object.keys(doc.paths[path].head.responses[status].headers).map((name) => name.toLowerCase()).sort();
+    const sent = (res: { headers: Record<string, unknown> }) => Object.keys(res.headers).filter((h) => !["content-type", "date", "connection", "keep-alive", "transfer-encoding"].includes(h)).sort();
+    for (const [url, path, range, status] of [
+      [`/v1/recordings/${id}/audio`, "/v1/recordings/{id}/audio", undefined, 200],
+      [`/v1/recordings/${id}/audio`, "/v1/recordings/{id}/audio", "bytes=100-199", 206],
+      [`/v1/recordings/${id}/tiles/0/0.f32?pcen=false&width=128`, "/v1/recordings/{id}/tiles/{z}/{tile}", undefined, 200],
+    ] as const) {
+      const headers = range ? { range } : {};
+      const [get, head] = [await app.inject({ url, headers }), await app.inject({ method: "HEAD", url, headers })];
+      expect([head.statusCode, head.body, declared(path, status)], `${url} ${range}`).toEqual([status, "", sent(head)]);
+      expect(head.headers["content-length"], `${url} ${range}`).toBe(String(get.rawPayload.length));
+      expect(head.headers.etag).toBe(get.headers.etag);
+    }
+  });
+
   it("declares the tile fields as the routes accept them: the widths as an enum, z up to MAX_ZOOM, pages from 1 to MAX_LIMIT", async () => {
     const doc = (await app.inject({ url: "/openapi.json" })).json();
     const parameter = (path: string, name: string) => doc.paths[path].get.parameters.find((p: { name: string }) => p.name === name);
@@ -795,8 +829,9 @@ describe("OpenAPI document", () => {
     const member = await role("openapi-member", "member");
     const admin = auth(adminKey);
     const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { required?: string[] } }> }> }>>)
-      .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase() as "GET", op, name: `${method.toUpperCase()} ${path}` })));
-    expect(ops).toHaveLength(89);
+      .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase() as "GET" | "HEAD", op, name: `${method.toUpperCase()} ${path}` })));
+    expect(ops).toHaveLength(92);
+    const reads = new Set(["GET", "HEAD"]);
     /** The operation's URL, its path parameters filled in: every id `id` (a malformed one by default). */
     const url = (path: string, recordId = "not-a-uuid") => path.replace(/\{(\w+)\}/g, (_, p: string) => (p === "z" ? "0" : p === "tile" ? "0.f32" : p === "name" ? "f" : recordId));
     const problems: string[] = [];
@@ -806,11 +841,12 @@ describe("OpenAPI document", () => {
       const declared = (status: number, why: string, errorBody = true) => {
         const response = op.responses[status];
         if (!response) problems.push(`${name}: answers ${status} (${why}) but does not declare it`);
-        else if (errorBody && !response.content?.["application/json"]?.schema.required?.includes("message")) problems.push(`${name}: ${status} is not declared with the error body`);
+        // A HEAD's answers have no body.
+        else if (errorBody && method !== "HEAD" && !response.content?.["application/json"]?.schema.required?.includes("message")) problems.push(`${name}: ${status} is not declared with the error body`);
       };
       declared(400, "every request: a query parameter given twice");
       declared(503, "every request: the deadline", path !== "/health"); // /health's own 503 is its body
-      const withBody = method !== "GET";
+      const withBody = !reads.has(method);
       if (withBody) {
         declared(413, "a body over the limit");
         declared(415, "a body that is not JSON");
@@ -839,7 +875,7 @@ describe("OpenAPI document", () => {
     expect(problems).toEqual([]);
     expect(notUnauthorized).toEqual(["GET /health"]);
     // Every write but those of one's own tokens needs a member; users, deletions of datasets and recordings, purges and cleanups an admin.
-    const writes = ops.filter((o) => o.method !== "GET" && !o.path.startsWith("/v1/tokens")).map((o) => `${o.name} (viewer)`);
+    const writes = ops.filter((o) => !reads.has(o.method) && !o.path.startsWith("/v1/tokens")).map((o) => `${o.name} (viewer)`);
     expect(refused.filter((r) => r.endsWith("(viewer)")).sort()).toEqual(writes.sort());
     expect(refused.filter((r) => r.endsWith("(member)")).sort()).toEqual([
       "DELETE /v1/datasets/{id}", "DELETE /v1/recordings/{id}", "PATCH /v1/users/{id}", "POST /v1/artifacts/cleanup", "POST /v1/trash/purge", "POST /v1/users",

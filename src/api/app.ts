@@ -88,8 +88,9 @@ function operationId(method: string, url: string): string {
  * @fastify/swagger's two transforms for one app. `transform`: a route as the OpenAPI document shows
  * it (jsonSchemaTransform), with its operationId; a response whose schema is z.null() — a 204 or
  * 304, which has no body — shown without content, where jsonSchemaTransform would document a JSON
- * null; and a response in the `content` form with the headers it declares, which
- * jsonSchemaTransform leaves out. `transformObject`: @fastify/swagger marks every declared body
+ * null; a response in the `content` form with the headers it declares, which
+ * jsonSchemaTransform leaves out; and a HEAD (routes with HEAD_DOCUMENTED, schemas.ts) as its GET,
+ * its responses without bodies (headResponse). `transformObject`: @fastify/swagger marks every declared body
  * required; the routes whose body schema takes no body (`.nullish()`: abort, purge), noted by
  * `transform`, say otherwise, so generated clients do not force one on callers.
  */
@@ -103,11 +104,15 @@ function openApiTransforms(): { transform: typeof jsonSchemaTransform; transform
     }
     const documented = jsonSchemaTransform(route);
     if (typeof method === "string") (documented.schema as { operationId?: string }).operationId = operationId(method, route.url);
+    const head = method === "HEAD";
+    if (head) (documented.schema as { summary?: string }).summary += " — headers only (HEAD: the GET's answer without its body)";
     const responses = (route.schema?.response ?? {}) as Record<string, unknown>;
     const documentedResponses = documented.schema.response as Record<string, Record<string, unknown>>;
     for (const [status, schema] of Object.entries(responses)) {
-      if (schema instanceof z.ZodNull) documentedResponses[status] = { type: "null", description: schema.description ?? STATUS_CODES[status] };
-      else if (typeof schema === "object" && schema !== null && "headers" in schema) documentedResponses[status].headers = schema.headers;
+      const headers = typeof schema === "object" && schema !== null && "headers" in schema ? (schema.headers as Record<string, object>) : undefined;
+      if (head) documentedResponses[status] = headResponse(status, documentedResponses[status], headers);
+      else if (schema instanceof z.ZodNull) documentedResponses[status] = { type: "null", description: schema.description ?? STATUS_CODES[status] };
+      else if (headers) documentedResponses[status].headers = headers;
     }
     return documented;
   };
@@ -123,6 +128,17 @@ function openApiTransforms(): { transform: typeof jsonSchemaTransform; transform
     return doc.openapiObject;
   };
   return { transform, transformObject };
+}
+
+/**
+ * A HEAD's response as the OpenAPI document shows it: the GET's for `status` (its description and
+ * headers) without content, since a HEAD answer has no body; a 2xx states the length of the body a
+ * GET would get, which is what a client asks a HEAD for before a ranged download.
+ */
+function headResponse(status: string, get: { description?: unknown }, headers: Record<string, object> | undefined): Record<string, unknown> {
+  const length = /^2/.test(status) ? { "Content-Length": { type: "integer", description: "bytes of the body the GET answers with (of a 206: of the range)" } } : undefined;
+  const all = headers || length ? { ...headers, ...length } : undefined;
+  return { type: "null", description: get.description, ...(all && { headers: all }) };
 }
 
 /**

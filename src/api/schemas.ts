@@ -119,3 +119,12 @@ export const CONTENT_RANGE_HEADER = { "Content-Range": "bytes first-last/size" }
 
 /** A 304: no body (documented without content, see app.ts). */
 export const notModifiedResponse = z.null().describe("Not Modified: the copy If-None-Match names is current (no body)");
+
+/**
+ * Route config that lists the route's HEAD in the OpenAPI document. Fastify answers HEAD for every
+ * GET route (its handler, the body left out), but @fastify/swagger leaves HEAD out of the document
+ * unless a route asks: the downloads and tiles do, for the clients that ask for their headers
+ * alone — a file's length and Accept-Ranges before a ranged download, an ETag before fetching
+ * again (SPEC §4). app.ts documents a HEAD's responses as the GET's, without bodies.
+ */
+export const HEAD_DOCUMENTED = { swagger: { exposeHeadRoute: true } };

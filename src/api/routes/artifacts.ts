@@ -13,7 +13,7 @@ import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { ACCEPT_RANGES_HEADER, bytesResponse, CONTENT_RANGE_HEADER, DISPOSITION_HEADER, errorBody, ETAG_HEADER, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, stateQuery, timestamp } from "../schemas.js";
+import { ACCEPT_RANGES_HEADER, bytesResponse, CONTENT_RANGE_HEADER, DISPOSITION_HEADER, errorBody, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, stateQuery, timestamp } from "../schemas.js";
 
 export const artifactSchema = z.object({
   id: z.uuid(), job_id: z.uuid().nullable(), name: z.string(),
@@ -40,6 +40,7 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => listArtifacts(sql, request.query));
   app.get("/artifacts/:id", { schema: { summary: "Get an artifact", tags, params: idParams, response: { 200: artifactSchema, 404: errorBody } } }, async (request) => getArtifact(sql, request.params.id));
   app.get("/artifacts/:id/file", {
+    config: HEAD_DOCUMENTED,
     schema: {
       summary: "Download an artifact's file", tags, params: idParams,
       description: "The bytes with their media type and length; ETag is the SHA-256 (304 on If-None-Match). A single byte range (Range: bytes=first-last, bytes=first-, bytes=-suffix) answers 206 with Content-Range, reading only the chunks it covers, so a download can be resumed (If-Range honoured: a stale one gets the whole file); 416 for a range beyond the end; several ranges get the whole file. 410 once the artifact has expired — an archived one does not (a download already under way is not cut: cleanup deletes an artifact, and its file, only a grace period after it expired) —, 404 once cleanup removed it. A transfer that fails midway ends before Content-Length is reached.",

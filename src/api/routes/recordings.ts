@@ -22,7 +22,7 @@ import { checkInAudioRoots, recordingFile, withoutAudioRoots } from "../recordin
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { ACCEPT_RANGES_HEADER, bytesResponse, carriedNotes, CONTENT_RANGE_HEADER, DISPOSITION_HEADER, errorBody, ETAG_HEADER, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, text, timestamp } from "../schemas.js";
+import { ACCEPT_RANGES_HEADER, bytesResponse, carriedNotes, CONTENT_RANGE_HEADER, DISPOSITION_HEADER, errorBody, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, text, timestamp } from "../schemas.js";
 
 const recordingSchema = z.object({
   id: z.uuid(),
@@ -188,6 +188,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => removeRecordingOwner(sql, request.params.id, request.params.user_id));
 
   app.get("/recordings/:id/audio", {
+    config: HEAD_DOCUMENTED,
     schema: {
       summary: "The audio file; supports Range requests (206), 416 for a range outside it", tags, params: idParams,
       response: {

@@ -21,7 +21,7 @@ import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
 import { recordingRevision } from "../../store/recordings.js";
 import { recordingFile, withoutAudioRoots } from "../recording-file.js";
-import { bytesResponse, errorBody, ETAG_HEADER, id, integerText, interval, notModifiedResponse } from "../schemas.js";
+import { bytesResponse, errorBody, ETAG_HEADER, HEAD_DOCUMENTED, id, integerText, interval, notModifiedResponse } from "../schemas.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -155,6 +155,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   });
 
   app.get("/recordings/:id/tiles/:z/:tile", {
+    config: HEAD_DOCUMENTED,
     schema: {
       summary: "One spectrogram tile",
       description: "Tile x at zoom z covers frames [x·W·2^z, (x+1)·W·2^z) of the whole recording's spectrogram, each column the maximum of 2^z frames. `tile` is `<x>.<png|f32|npy>`. f32/npy are [rows][columns] float32, row 0 the lowest frequency; headers give the geometry.",
