@@ -746,9 +746,9 @@ describe("OpenAPI document", () => {
     expect([range.statusCode, declared("/v1/recordings/{id}/audio", 206)]).toEqual([206, sent(range)]);
   });
 
-  it("lists HEAD for the audio download, the tiles and the artifact file, as their GET without bodies, with the headers the answers carry — it listed no HEAD, though Fastify answers it", async () => {
+  it("lists HEAD for the audio download, playback, the tiles and the artifact file, as their GET without bodies, with the headers the answers carry — it listed no HEAD, though Fastify answers it", async () => {
     const doc = (await app.inject({ url: "/openapi.json" })).json();
-    const downloads = ["/v1/artifacts/{id}/file", "/v1/recordings/{id}/audio", "/v1/recordings/{id}/tiles/{z}/{tile}"];
+    const downloads = ["/v1/artifacts/{id}/file", "/v1/recordings/{id}/audio", "/v1/recordings/{id}/playback", "/v1/recordings/{id}/tiles/{z}/{tile}"];
     expect(Object.keys(doc.paths).filter((path) => doc.paths[path].head).sort()).toEqual(downloads);
     type Response = { description: string; content?: object; headers?: Record<string, unknown> };
     for (const path of downloads) {
@@ -771,6 +771,7 @@ describe("OpenAPI document", () => {
       [`/v1/recordings/${id}/audio`, "/v1/recordings/{id}/audio", undefined, 200],
       [`/v1/recordings/${id}/audio`, "/v1/recordings/{id}/audio", "bytes=100-199", 206],
       [`/v1/recordings/${id}/tiles/0/0.f32?pcen=false&width=128`, "/v1/recordings/{id}/tiles/{z}/{tile}", undefined, 200],
+      [`/v1/recordings/${id}/playback?start_time=0.5&end_time=1`, "/v1/recordings/{id}/playback", undefined, 200],
     ] as const) {
       const headers = range ? { range } : {};
       const [get, head] = [await app.inject({ url, headers }), await app.inject({ method: "HEAD", url, headers })];
@@ -830,7 +831,7 @@ describe("OpenAPI document", () => {
     const admin = auth(adminKey);
     const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { required?: string[] } }> }> }>>)
       .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase() as "GET" | "HEAD", op, name: `${method.toUpperCase()} ${path}` })));
-    expect(ops).toHaveLength(92);
+    expect(ops).toHaveLength(93);
     const reads = new Set(["GET", "HEAD"]);
     /** The operation's URL, its path parameters filled in: every id `id` (a malformed one by default). */
     const url = (path: string, recordId = "not-a-uuid") => path.replace(/\{(\w+)\}/g, (_, p: string) => (p === "z" ? "0" : p === "tile" ? "0.f32" : p === "name" ? "f" : recordId));

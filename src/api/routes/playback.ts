@@ -21,7 +21,7 @@ import { invalid } from "../../store/errors.js";
 import { MAX_PLAYBACK_SAMPLES } from "../playback-limit.js";
 import { HttpError } from "../plugins/errors.js";
 import { recordingFile, withoutAudioRoots } from "../recording-file.js";
-import { bytesResponse, errorBody, idParams, interval } from "../schemas.js";
+import { bytesResponse, errorBody, HEAD_DOCUMENTED, idParams, interval } from "../schemas.js";
 
 /** The WAV: its header, the first piece of interleaved frames (decoded before the response started), then the rest. */
 async function* wavBytes(header: Uint8Array, firstPiece: Float32Array | undefined, rest: AsyncIterator<Float32Array>): AsyncGenerator<Uint8Array> {
@@ -40,6 +40,7 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
   const maxSamples = options.maxSamples ?? MAX_PLAYBACK_SAMPLES;
 
   app.get("/recordings/:id/playback", {
+    config: HEAD_DOCUMENTED,
     schema: {
       summary: "The audio of [start_time, end_time) as a 32-bit float WAV",
       description: `Samples i of every channel with i / samplerate in [start_time, end_time) (real seconds, time expansion applied; clipped to the recording), at the file's own rate, so time-expanded audio plays slowed down. At most ${maxSamples} samples (frames × channels) per request. For players that cannot send a token: fetch it, play the Blob.`,
