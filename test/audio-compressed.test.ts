@@ -37,6 +37,34 @@ describe("random access equals sequential decoding", () => {
   });
 });
 
+describe("openAudio's blockFrames", () => {
+  const range = "blockFrames: must be an integer from 1 to 4194304 (frames per decoded block)";
+
+  it("is refused at the call outside [1, 2^22], naming it, whatever the format (1e12 opened, then failed allocating its first block)", async () => {
+    for (const name of ["flac_pcm_16.flac", "ogg_opus.ogg", "wav_pcm_16.wav"]) {
+      const file = path.join(FORMATS, name);
+      for (const blockFrames of [1e12, 2 ** 22 + 1, 0, -4096, 1.5, NaN, Infinity]) {
+        await expect(openAudio(file, { blockFrames }), `${name}, ${blockFrames}`).rejects.toThrow(new RangeError(`${range}, got ${blockFrames}`));
+      }
+      await expect(openAudio(file, { blockFrames: "4096" as unknown as number })).rejects.toThrow(new RangeError(`${range}, got string "4096"`));
+    }
+  });
+
+  it("takes blocks of up to 2^22 frames: one block of 2^20 holds the whole file, as decoded", async () => {
+    const file = path.join(FORMATS, "flac_pcm_16.flac");
+    const whole = (await decode(file)).data[0];
+    for (const blockFrames of [2 ** 20, 2 ** 22]) {
+      const reader = await openAudio(file, { blockFrames });
+      try {
+        expect(await reader.read(0, 0, whole.length)).toEqual(whole);
+        expect(await reader.read(0, 9_000, 10)).toEqual(whole.subarray(9_000, 9_010));
+      } finally {
+        await reader.close();
+      }
+    }
+  });
+});
+
 describe("Ogg seeking (6 s stereo synthetic files from scripts/golden_audio.py)", () => {
   it.each(["seek_vorbis.ogg", "seek_opus.ogg"])("%s: granule-bisection seeks equal sequential decoding and match libsndfile", async (name) => {
     const file = path.join(GOLDEN, name);

@@ -7,7 +7,7 @@ import type { FileHandle } from "node:fs/promises";
 import { extname } from "node:path";
 import { parseAiff, sniffAiff } from "./aiff.js";
 import { openCompressed } from "./compressed.js";
-import type { StreamOptions } from "./stream-reader.js";
+import { checkBlockFrames, type StreamOptions } from "./stream-reader.js";
 import { BlockReader } from "./reader.js";
 import { parseRiff, sniffRiff } from "./riff.js";
 import { recordingFacts } from "./metadata.js";
@@ -96,16 +96,19 @@ export interface OpenOptions extends StreamOptions {
 /**
  * Opens a recording — a path, or the file's bytes already in memory — for random access. A
  * file stays open until `reader.close()`.
- * @param options.blockFrames compressed formats only: frames per decoded, cached block (default 65536)
+ * @param options.blockFrames compressed formats only: frames per decoded, cached block, an integer
+ *   from 1 to 2^22 (MAX_BLOCK_FRAMES; default 65536)
  * @param options.blockingReads read with `fs.readSync` (pool workers only; default false)
  * @param options.exactPath only the file whose real path `input` is (default false)
- * @throws AudioFormatError when the file is missing, unreadable or not a supported recording.
+ * @throws AudioFormatError when the file is missing, unreadable or not a supported recording;
+ *   RangeError naming blockFrames outside its range (whatever the format), TypeError naming input or options.
  */
 export async function openAudio(input: string | Uint8Array, options: OpenOptions = {}): Promise<AudioReader> {
   if (typeof input !== "string" && !(input instanceof Uint8Array)) {
     throw new TypeError(`input: must be a path (string) or the file's bytes (a Uint8Array or Buffer), got ${describeValue(input)}`);
   }
   checkOptionsObject(options, "{ blockFrames?, blockingReads?, exactPath? }");
+  if (options.blockFrames !== undefined) checkBlockFrames(options.blockFrames);
   if (typeof input !== "string") return openSource(memorySource(input), "<buffer>", options);
   return openSource(await openFileSource(input, { blocking: options.blockingReads, exactPath: options.exactPath }), input, options);
 }

@@ -7,6 +7,7 @@ import type { Mp3Stream } from "./mp3seek.js";
 import { MAX_PAGE, OggPageCheck, parsePage, seekPage } from "./oggseek.js";
 import { type FlacSeek, linkOf, linkStarts, type OggSeek, type Probe } from "./probe.js";
 import { clipRange, outputArray } from "./reader.js";
+import { describeValue } from "./signal.js";
 import type { ByteSource } from "./source.js";
 import { Cursor } from "./stream-cursor.js";
 import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
@@ -15,11 +16,27 @@ import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
 const BLOCK_FRAMES = 65536;
 
 export interface StreamOptions {
-  /** Frames per decoded block: the unit of caching and seeking. Default BLOCK_FRAMES. */
+  /** Frames per decoded block: the unit of caching and seeking, 1..MAX_BLOCK_FRAMES (checkBlockFrames). Default BLOCK_FRAMES. */
   blockFrames?: number;
 }
 /** Cached blocks per reader: 16 × 65536 frames × 4 bytes = 4 MiB per channel. */
 const CACHE_BLOCKS = 16;
+/**
+ * The largest `blockFrames`: 2^22 frames (87 s at 48 kHz). A reader holds CACHE_BLOCKS blocks and
+ * the one being decoded, each a Float32Array per channel: at 2^22 frames 16 MiB each, 272 MiB per
+ * channel in all (a stereo reader over half a GiB, against 8.5 MiB at the default). Longer blocks
+ * buy nothing: a read spans as many blocks as it needs, and a seek decodes about one block, so they
+ * only make seeks slower and the memory grow. (1e12 was let through and failed at the first read,
+ * allocating the block.)
+ */
+const MAX_BLOCK_FRAMES = 1 << 22;
+
+/** Refuses a `blockFrames` (StreamOptions) that is no integer in [1, MAX_BLOCK_FRAMES]: a RangeError naming it, its bounds and what it got. */
+export function checkBlockFrames(value: unknown): void {
+  if (!(Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_BLOCK_FRAMES)) {
+    throw new RangeError(`blockFrames: must be an integer from 1 to ${MAX_BLOCK_FRAMES} (frames per decoded block), got ${typeof value === "number" ? value : describeValue(value)}`);
+  }
+}
 /** A block at most this far ahead of the cursor is reached by decoding on rather than seeking. */
 const SEEK_AHEAD_BLOCKS = 2;
 
@@ -46,9 +63,7 @@ export class StreamReader implements AudioReader {
   /** Opens a reader; counts the frames with one decoding pass when the header does not say. */
   static async open(src: ByteSource, probe: Probe, dataStart: number, options: StreamOptions): Promise<StreamReader> {
     checkBasics(probe.container, probe.channels, probe.samplerate);
-    const blockFrames = options.blockFrames ?? BLOCK_FRAMES;
-    if (!Number.isInteger(blockFrames) || blockFrames < 1) throw new RangeError(`blockFrames must be a positive integer, got ${blockFrames}`);
-    const r = new StreamReader(src, probe, dataStart, blockFrames);
+    const r = new StreamReader(src, probe, dataStart, options.blockFrames ?? BLOCK_FRAMES); // checked by openAudio (checkBlockFrames)
     try {
       const flacEnd = probe.flac ? await openFlac(src, probe, probe.flac) : null;
       if (probe.frames === null) {
