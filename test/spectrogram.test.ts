@@ -443,6 +443,25 @@ describe("spectrogram() of one signal", () => {
     await expect(library.decode(`${FIXTURES}formats/wav_pcm_16.wav`, null as never)).rejects.toThrow(new TypeError("options: must be an object ({ timeExpansion? }), got null"));
   });
 
+  it("refuses parameters that are no object in every function that takes them, naming params (null took every default in silence); undefined takes the defaults", async () => {
+    const wav = `${FIXTURES}formats/wav_pcm_16.wav`;
+    const reader = library.samplesReader([x], 8000);
+    for (const [params, kind] of [[null, "null"], [0.01, "number 0.01"], ["pcen=false", 'string "pcen=false"'], [[["pcen", false]], "Array of length 1"]] as const) {
+      const error = new TypeError(`params: must be an object ({ name: value }), got ${kind}`);
+      expect(() => spectrogram(x, 8000, params as never), kind).toThrow(error);
+      expect(() => library.parseParams(params), kind).toThrow(error);
+      expect(() => new library.RecordingSpectrogram(reader, params as never), kind).toThrow(error);
+      await expect(library.spectrogramOfRecording(reader, params as never), kind).rejects.toThrow(error);
+      await expect(library.featuresOfSignal(x, 8000, params as never), kind).rejects.toThrow(error);
+      await expect(library.computeFeatures(reader, params as never), kind).rejects.toThrow(error);
+      await expect(library.featuresOfFile(wav, params as never), kind).rejects.toThrow(error);
+    }
+    expect(spectrogram(x, 8000, undefined).data).toEqual(spectrogram(x, 8000, { pcen: true }).data);
+    // Options likewise: an array was taken for no options at all.
+    expect(() => spectrogram(x, 8000, {}, [] as never)).toThrow(new TypeError("options: must be an object ({ output? }), got Array of length 0"));
+    await expect(library.openAudio(wav, [] as never)).rejects.toThrow(new TypeError("options: must be an object ({ blockFrames?, blockingReads?, exactPath? }), got Array of length 0"));
+  });
+
   it("openAudio, spectrogramOfRecording and RecordingSpectrogram name null options and a reader that is none (they failed reading a field of null)", async () => {
     const wav = `${FIXTURES}formats/wav_pcm_16.wav`;
     await expect(library.openAudio(wav, null as never)).rejects.toThrow(new TypeError("options: must be an object ({ blockFrames?, blockingReads?, exactPath? }), got null"));

@@ -15,11 +15,12 @@ export function signalSamples(value: unknown, name = "samples"): Float32Array {
 }
 
 /**
- * The options object of a library function (its fields `shape`, e.g. "{ output? }"): null or a
- * primitive is a TypeError naming `options`, not a TypeError from reading a field of null.
+ * The options object of a library function (its fields `shape`, e.g. "{ output? }"), or another
+ * argument of that kind (`name`, e.g. "params"): null, a primitive or an array is a TypeError
+ * naming it — not a TypeError from reading a field of null, nor the defaults taken in silence.
  */
-export function checkOptionsObject(options: unknown, shape: string): void {
-  if (options === null || typeof options !== "object") throw new TypeError(`options: must be an object (${shape}), got ${describeValue(options)}`);
+export function checkOptionsObject(options: unknown, shape: string, name = "options"): asserts options is object {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) throw new TypeError(`${name}: must be an object (${shape}), got ${describeValue(options)}`);
 }
 
 /** What a value is, for messages: `Array of length 3`, `Int16Array of length 8`, `null`, `string "16000"`, `number 2.5`. */

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { expandedSamplerate, timeExpansionProblem } from "../audio/expansion.js";
-import { describeValue } from "../audio/signal.js";
+import { checkOptionsObject, describeValue } from "../audio/signal.js";
 import { LIMITS } from "../audio/layout.js";
 import { MAX_RATE_FACTOR, nearestWorkableRate, rateRatio } from "./rate-ratio.js";
 
@@ -54,8 +54,7 @@ export const integerText = <T extends z.ZodType>(schema: T) => z.preprocess(inte
  */
 export const toNumber = (v: unknown) => decimalFromText(typeof v === "string" ? v.trim() : v);
 /** parseParams' input with the spaces around decimal text dropped (toNumber); query strings get no such leniency. */
-function unpadded(input: unknown): unknown {
-  if (input === null || typeof input !== "object" || Array.isArray(input)) return input;
+function unpadded(input: object): object {
   return Object.fromEntries(Object.entries(input).map(([k, v]) => [k, typeof v === "string" && DECIMAL_TEXT.test(v.trim()) ? v.trim() : v]));
 }
 const TRUE_TEXT = new Set(["true", "1", "yes", "on"]);
@@ -225,13 +224,19 @@ export class ParamsError extends Error {
   }
 }
 
-/** Validates `input` (any subset of the parameters) and fills in the defaults. */
+/**
+ * Validates `input` (any subset of the parameters) and fills in the defaults: what every function
+ * taking parameters (spectrogram, RecordingSpectrogram, the features) does with them. Parameters
+ * that are no object (null, a number, a string, an array) are a TypeError naming `params`, as
+ * options are (null took every default in silence); an object that is no plain one a ParamsError.
+ */
 export function parseParams(input: unknown = {}): Params {
+  checkOptionsObject(input, "{ name: value }", "params");
   // A Map, a Date or a class instance would pass as an object holding none of its entries: every
   // parameter at its default, PCEN on where `new Map([["pcen", false]])` asked it off.
-  if (input !== null && typeof input === "object" && !Array.isArray(input) && ![Object.prototype, null].includes(Object.getPrototypeOf(input)))
+  if (![Object.prototype, null].includes(Object.getPrototypeOf(input)))
     throw new ParamsError([{ field: "params", message: `must be a plain object of parameters ({ name: value }), got ${describeValue(input)}` }]);
-  const result = paramsSchema.safeParse(unpadded(input ?? {}));
+  const result = paramsSchema.safeParse(unpadded(input));
   if (result.success) return result.data;
   throw new ParamsError(
     result.error.issues.map((i) => ({ field: i.path.length ? i.path.join(".") : "params", message: i.message })),

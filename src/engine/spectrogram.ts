@@ -38,7 +38,8 @@ export function blockFrames(g: FrameGeometry): number {
  * normalize, scale, clamp. Returns [bins][frames]; throws ParamsError naming the field for a bad
  * parameter (`channel` other than 0 included: the signal is one channel), TypeError naming
  * `samples` for anything but a Float32Array or Float64Array (`samplerate`, `options.output`
- * likewise for anything but a number, a Float32Array).
+ * likewise for anything but a number, a Float32Array; `params` and `options` for anything but an
+ * object, null included: parseParams).
  * `options.output`, if given, receives the values (a Float32Array of exactly bins × frames floats).
  */
 export function spectrogram(samples: Float32Array | Float64Array, samplerate: number, params: ParamsInput = {}, options: { output?: Float32Array } = {}): Spectrogram {
