@@ -15,7 +15,7 @@ import { ConflictError, InvalidError, NotFoundError } from "../src/store/errors.
 import { loadMigrations, migrate } from "../src/store/migrate.js";
 import { resolveAudioDir, resolveRecordingFile, resolveRoots } from "../src/store/paths.js";
 import { authenticate, createToken, hashKey, setTokenEnabled } from "../src/store/tokens.js";
-import { createUser, ensureAdmin } from "../src/store/users.js";
+import { createUser, ensureAdmin, getUser, getUsers } from "../src/store/users.js";
 import { probeFile, recordedDateTime } from "../src/store/probe.js";
 import { addDataset, createDataset, importDataset, listAudioFiles, listDatasets, scanDataset } from "../src/store/datasets.js";
 import { getRecording, insertRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature } from "../src/store/recordings.js";
@@ -157,6 +157,23 @@ describe("users and tokens", () => {
     const [{ n }] = await sql`SELECT count(*)::int AS n FROM users WHERE role = 'admin'`;
     expect(n).toBe(1);
     expect(await ensureAdmin(sql)).toBeNull();
+  });
+
+  it("reads the users of many ids in one query (token list's owners); an id of no user has no entry", async () => {
+    const bob = await createUser(sql, { username: "bob", name: "Bob", role: "viewer" });
+    const noUser = "00000000-0000-4000-8000-000000000000";
+    let selects = 0;
+    // Counts the queries (the column list is a fragment, built by a call of its own).
+    const counting = ((strings: TemplateStringsArray, ...values: unknown[]) => {
+      if (strings.join("").includes("SELECT")) selects++;
+      return sql(strings, ...(values as never[]));
+    }) as unknown as Sql;
+    const users = await getUsers(counting, [bob.id, userId, bob.id, noUser]);
+    expect(selects).toBe(1);
+    expect([...users.keys()].sort()).toEqual([bob.id, userId].sort());
+    expect(users.get(bob.id)).toEqual(bob);
+    expect(users.get(userId)).toEqual(await getUser(sql, userId));
+    expect(await getUsers(sql, [])).toEqual(new Map());
   });
 
   it("rejects a bad username and a duplicate one", async () => {

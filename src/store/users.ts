@@ -46,6 +46,12 @@ export async function getUser(db: Queryable, id: string): Promise<User> {
   return row;
 }
 
+/** The users of `ids` (repeats allowed), by id, in one query whatever their number; an id of no user has no entry. */
+export async function getUsers(db: Queryable, ids: readonly string[]): Promise<Map<string, User>> {
+  const rows = await translating(() => db<User[]>`SELECT ${COLUMNS(db)} FROM users WHERE id = ANY(${[...ids]}::uuid[])`);
+  return new Map(rows.map((user) => [user.id, user]));
+}
+
 export async function findUserByUsername(db: Queryable, username: string): Promise<User | null> {
   const [row] = await db<User[]>`SELECT ${COLUMNS(db)} FROM users WHERE username = ${username}`;
   return row ?? null;

@@ -6,7 +6,7 @@
 import { openDatabase } from "../../store/db.js";
 import { storeConfig } from "../../store/config.js";
 import { createToken, listTokens, setTokenEnabled, type Token } from "../../store/tokens.js";
-import { ROLES, createUser, ensureAdmin, findUserByUsername, getUser, type Role, type User } from "../../store/users.js";
+import { ROLES, createUser, ensureAdmin, findUserByUsername, getUser, getUsers, type Role } from "../../store/users.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { idArgument, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
@@ -66,8 +66,7 @@ export const command: Command = {
         if (username && !user) throw new UsageError(`no user named ${username}`);
         const page = await listTokens(sql, { user_id: user?.id, limit: LIST_LIMIT, offset: 0 });
         // An enabled token of a disabled user does not authenticate: its line says so (it read "enabled").
-        const owners = new Map<string, User>();
-        for (const id of new Set(page.items.map((t) => t.user_id))) owners.set(id, await getUser(sql, id));
+        const owners = await getUsers(sql, page.items.map((t) => t.user_id));
         const ownerNote = (t: Token) => (owners.get(t.user_id)?.enabled === false ? `  — user ${owners.get(t.user_id)!.username} is disabled: no token of theirs authenticates` : "");
         out(page, page.items.map((t) => `${t.id}  ${t.enabled ? "enabled " : "disabled"}  ${t.key_prefix}…  ${t.name}  (user ${t.user_id}, ${t.created_at})${ownerNote(t)}`).join("\n") || "no tokens");
         noteUnlisted("token", page, "tokens", "newest", "narrow the list with --user NAME (GET /v1/tokens pages through them all)");
