@@ -233,6 +233,60 @@ async function setParam(name: string, value: string) {
   await field.dispatchEvent("change");
 }
 
+/** A field recorder's file name (site, recorder, serial, date, time, settings): 120 characters. */
+const LONG_NAME = "WythamWoods_NorthRidge-SiteA12_SM4BAT-FS_S4U09876_20240517_053012_UTC0100_TE10_Gain12dB_Deployment03_Card2_Segment42.wav";
+/** Window widths the layout must fit, from a desktop to a phone; the toolbar stays one row from 900 px up. */
+const LAYOUT_WIDTHS = [1280, 900, 700, 500, 375];
+const ONE_ROW_TOOLBAR_WIDTH = 900;
+
+/** A box of the page, named by its element's id or tag and text. */
+interface Placed { name: string; left: number; right: number; top: number; bottom: number; height: number }
+
+/**
+ * The page's layout at the current window size: the width the document scrolls to beside the
+ * window's, the box of every visible control (header, toolbar, recording list, parameters,
+ * read-out, clips), of the header's and the toolbar's items, of the toolbar and of the plot.
+ */
+async function layout() {
+  return page.evaluate(() => {
+    const box = (e: Element): Placed => {
+      const r = e.getBoundingClientRect();
+      return { name: e.id || `${e.tagName.toLowerCase()} "${e.textContent!.slice(0, 30)}"`, left: r.left, right: r.right, top: r.top, bottom: r.bottom, height: r.height };
+    };
+    const visible = (e: Element) => e.getBoundingClientRect().width > 0;
+    const toolbar = document.getElementById("toolbar")!;
+    return {
+      scrollWidth: document.documentElement.scrollWidth,
+      clientWidth: document.documentElement.clientWidth,
+      headerItems: [...document.querySelector("header")!.children].filter(visible).map(box),
+      controls: [...document.querySelectorAll("header > *, #toolbar > *, #recording-name, nav button, aside label, #readout, #clip-list button, #clip-info *")].filter(visible).map(box),
+      toolbar: box(toolbar),
+      toolbarItems: [...toolbar.children].filter(visible).map(box),
+      plot: box(document.getElementById("plot")!),
+    };
+  });
+}
+
+/** Resizes the window to `width` × 900 px, returning once the page has handled the resize (axes and tiles placed for the new plot width). */
+async function resizeWindow(width: number) {
+  // The page's own listener, added when it loaded, runs before this one.
+  const handled = page.evaluate(() => new Promise((resolve) => addEventListener("resize", resolve, { once: true })));
+  await page.setViewportSize({ width, height: 900 });
+  await handled;
+}
+
+/** Names of the pairs of boxes that overlap (by more than half a pixel). */
+function overlapping(boxes: Placed[]): string[] {
+  const pairs: string[] = [];
+  for (const [i, a] of boxes.entries()) {
+    for (const b of boxes.slice(i + 1)) {
+      const x = Math.min(a.right, b.right) - Math.max(a.left, b.left), y = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+      if (x > 0.5 && y > 0.5) pairs.push(`${a.name} / ${b.name}`);
+    }
+  }
+  return pairs;
+}
+
 describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it (apt-get install -y chromium), or set SONOTILE_SKIP_BROWSER=1 to skip the browser tests`);
@@ -283,6 +337,13 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await extra?.remove();
     await profile?.remove();
   });
+
+  /** Creates through the API as the admin: the created record. */
+  async function post(url: string, payload: object) {
+    const res = await app.inject({ method: "POST", url, headers: { authorization: `Bearer ${adminKey}` }, payload });
+    expect(res.statusCode, res.body).toBeLessThan(300);
+    return res.json();
+  }
 
   it("lists the demo recordings and shows the bat recording's tiles, without gaps, with axes in real units", async () => {
     await page.goto(`${base}/#recording=${batId}`);
@@ -696,15 +757,9 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
   it("shows names from the server as text, never as markup", async () => {
     // What a member could store: markup whose handler runs if any of it reaches innerHTML.
     const markup = "<img src=x onerror=window.__xss=1>";
-    const admin = { authorization: `Bearer ${adminKey}` };
     const dir = join(extra.path, "xss");
     await mkdir(dir);
     await writeSineWav(join(dir, `${markup}.wav`), 48000, 1, 5000);
-    const post = async (url: string, payload: object) => {
-      const res = await app.inject({ method: "POST", url, headers: admin, payload });
-      expect(res.statusCode, res.body).toBeLessThan(300);
-      return res.json();
-    };
     const dataset = await post("/v1/datasets", { name: `xss ${markup}`, audio_dir: dir });
     const rec = await post("/v1/recordings", { dataset_id: dataset.id, path: `${markup}.wav` });
     const clip = await post("/v1/clips", { recording_id: rec.id, start_time: 0.1, end_time: 0.5 });
@@ -728,5 +783,86 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.dispatchEvent("#token", "change");
     await tilesLoaded();
     await expectPlays();
+  });
+
+  /** A field study's dataset: a recording with a short name, one with LONG_NAME, and a clip of the latter with features. */
+  let fieldStudy: Promise<{ shortId: string; longId: string }> | undefined;
+  function fieldDataset() {
+    fieldStudy ??= (async () => {
+      const dir = join(extra.path, "field");
+      await mkdir(dir);
+      await writeSineWav(join(dir, "tone.wav"), 48000, 1, 5000);
+      await writeSineWav(join(dir, LONG_NAME), 48000, 1, 5000);
+      const dataset = await post("/v1/datasets", { name: "Wytham Woods 2024 passive acoustic monitoring, North Ridge transects", audio_dir: dir });
+      const short = await post("/v1/recordings", { dataset_id: dataset.id, path: "tone.wav" });
+      const long = await post("/v1/recordings", { dataset_id: dataset.id, path: LONG_NAME });
+      const clip = await post("/v1/clips", { recording_id: long.id, start_time: 0.1, end_time: 0.5 });
+      // Besides SPEC §7's, a feature of the study's own, named through the API in one long word.
+      for (const [name, value] of [["peak_frequency_hz", 5000], ["spectral_bandwidth_hz", 120.5], ["wingbeat_frequency_hz_from_autocorrelation_of_the_envelope", 12.5]] as const) await post(`/v1/clips/${clip.id}/features`, { name, value });
+      return { shortId: short.id as string, longId: long.id as string };
+    })();
+    return fieldStudy;
+  }
+
+  it("keeps the toolbar on one row, its controls and the plot in place, with a 120-character recording name, cut short with an ellipsis and whole in its title", async () => {
+    const { shortId, longId } = await fieldDataset();
+    try {
+      for (const width of LAYOUT_WIDTHS.filter((w) => w >= ONE_ROW_TOOLBAR_WIDTH)) {
+        await page.setViewportSize({ width, height: 900 });
+        await page.goto(`${base}/?toolbar-${width}#recording=${shortId}`);
+        await tilesLoaded(shortId);
+        const short = await layout();
+        await page.click(`#recordings button[data-id="${longId}"]`);
+        await tilesLoaded(longId);
+        const long = await layout();
+        await page.screenshot({ path: join(ARTIFACTS, `web-long-name-${width}-page.png`) });
+        // One row, as tall as a one-line button: the name wrapped onto three lines (and "▶ Play visible" too), or ran past the window.
+        const rowHeight = long.toolbarItems.find((b) => b.name === "zoom-in")!.height;
+        expect.soft(long.toolbar.height, `${width} px: toolbar height`).toBeCloseTo(rowHeight, 0);
+        expect.soft(long.toolbar.right, `${width} px: toolbar past the window`).toBeLessThanOrEqual(long.clientWidth);
+        for (const [i, item] of long.toolbarItems.entries()) {
+          if (item.name === "title") continue; // its width is the name's
+          expect.soft([item.left, item.top], `${width} px: ${item.name} moved by the long name`).toEqual([short.toolbarItems[i].left, short.toolbarItems[i].top]);
+        }
+        expect.soft(long.plot.top, `${width} px: plot pushed down`).toBe(short.plot.top);
+        const name = await page.evaluate(() => {
+          const e = document.getElementById("recording-name");
+          return e && { text: e.textContent, title: e.title, overflow: getComputedStyle(e).textOverflow, cut: e.scrollWidth > e.clientWidth, right: e.getBoundingClientRect().right };
+        });
+        expect.soft(name, `${width} px: the name`).toMatchObject({ text: LONG_NAME, title: LONG_NAME, overflow: "ellipsis", cut: true });
+        expect.soft(name?.right, `${width} px: the name past the toolbar`).toBeLessThanOrEqual(long.toolbar.right);
+        expect.soft(await page.textContent("#title")).toContain("1.00 s, 48.0 kHz"); // the facts stay whole beside the name
+      }
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 });
+    }
+  });
+
+  it("fits every control in the window from 1280 down to 375 px wide, with a long recording name, its clip's features and a read-out", async () => {
+    const { longId } = await fieldDataset();
+    await page.goto(`${base}/?layout#recording=${longId}`);
+    await tilesLoaded(longId);
+    await page.click("#clip-list button");
+    await expect.poll(() => page.locator("#clip-info tr[data-feature]").count()).toBe(3);
+    const box = (await page.locator("#plot").boundingBox())!;
+    await page.mouse.click(box.x + box.width / 2, box.y + 100);
+    await expect.poll(() => page.getAttribute("#readout", "data-value")).not.toBeNull();
+    try {
+      for (const width of LAYOUT_WIDTHS) {
+        await resizeWindow(width);
+        await tilesLoaded(longId);
+        const l = await layout();
+        await page.screenshot({ path: join(ARTIFACTS, `web-layout-${width}-page.png`), fullPage: true });
+        // Soft: every width is checked (and photographed) whichever fails.
+        expect.soft(l.scrollWidth, `${width} px: the page scrolls sideways`).toBeLessThanOrEqual(l.clientWidth);
+        const outside = l.controls.filter((c) => c.left < 0 || c.right > l.clientWidth + 0.5).map((c) => `${c.name} (${c.left.toFixed(0)}–${c.right.toFixed(0)} px)`);
+        expect.soft(outside, `${width} px: controls past the window's ${l.clientWidth} px`).toEqual([]);
+        // Wrapped, if at all, in rows: no item over another.
+        expect.soft(overlapping(l.headerItems), `${width} px: header items overlap`).toEqual([]);
+        expect.soft(overlapping(l.toolbarItems), `${width} px: toolbar items overlap`).toEqual([]);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 });
+    }
   });
 });

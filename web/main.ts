@@ -801,7 +801,10 @@ async function openRecording(rec: Recording) {
   $("readout").textContent = "";
   delete $("readout").dataset.value;
   clearTiles();
-  $("title").textContent = `${rec.path} — ${rec.duration.toFixed(2)} s, ${(rec.samplerate / 1000).toFixed(1)} kHz`;
+  const name = $("recording-name");
+  name.textContent = rec.path;
+  name.title = rec.path; // whole here: a long name is cut short with an ellipsis
+  $("recording-facts").textContent = ` — ${rec.duration.toFixed(2)} s, ${(rec.samplerate / 1000).toFixed(1)} kHz`;
   showInClipInfo();
   history.replaceState(null, "", `#recording=${rec.id}`);
   await applyParams();
