@@ -845,8 +845,13 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.click("#clip-list button");
     await expect.poll(() => page.locator("#clip-info tr[data-feature]").count()).toBe(3);
     const box = (await page.locator("#plot").boundingBox())!;
-    await page.mouse.click(box.x + box.width / 2, box.y + 100);
+    // Past the 1 s recording's end (the fitted plot is wider): no value to read — it said "value = NaN dB".
+    await page.mouse.click(box.x + box.width - 5, box.y + 100);
+    await expect.poll(() => page.textContent("#readout")).toMatch(/kHz: outside the recording \(0–1\.00 s\), no value$/);
+    expect(await page.getAttribute("#readout", "data-value")).toBeNull();
+    await page.mouse.click(box.x + 20, box.y + 100);
     await expect.poll(() => page.getAttribute("#readout", "data-value")).not.toBeNull();
+    expect(Number(await page.getAttribute("#readout", "data-value"))).not.toBeNaN();
     try {
       for (const width of LAYOUT_WIDTHS) {
         await resizeWindow(width);
@@ -860,6 +865,13 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
         // Wrapped, if at all, in rows: no item over another.
         expect.soft(overlapping(l.headerItems), `${width} px: header items overlap`).toEqual([]);
         expect.soft(overlapping(l.toolbarItems), `${width} px: toolbar items overlap`).toEqual([]);
+        // A feature's value and unit each on one line ("0.12|05 kH|z" at 375 px); only names break.
+        const wrapped = await page.$$eval("#clip-info td", (cells) => cells.filter((c) => {
+          const range = document.createRange();
+          range.selectNodeContents(c);
+          return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
+        }).map((c) => c.textContent));
+        expect.soft(wrapped, `${width} px: feature values or units broken across lines`).toEqual([]);
       }
     } finally {
       await page.setViewportSize({ width: 1400, height: 900 });

@@ -458,6 +458,14 @@ async function readout(px: number, py: number) {
   state.readoutAt = { t, f };
   drawMarker();
   const out = $("readout");
+  // Pixel p shows frame ⌊(p + origin) / 2^level⌋ (timeAt); left of the first frame or right of the
+  // last there is nothing to read — it said "value = NaN dB", or "no value: 400" for a tile past the end.
+  const frame = Math.floor(abs / 2 ** state.level);
+  if (frame < 0 || frame >= g.frames) {
+    out.textContent = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz: outside the recording (0–${rec.duration.toFixed(2)} s), no value`;
+    delete out.dataset.value;
+    return;
+  }
   out.textContent = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz, value …`;
   const res = await fetch(tileUrl(rec, z, x, "f32"), { headers: authHeaders() });
   if (!res.ok) { out.textContent = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz (no value: ${res.status})`; return; }
