@@ -755,6 +755,18 @@ describe("caching and the pool", () => {
     expect(() => new TilePool(null as unknown as PoolOptions)).toThrow(new TypeError("options: must be an object (PoolOptions), got null"));
   });
 
+  it("refuses a task whose parameters are no object, naming params, before it reaches a worker", async () => {
+    // They went to the worker, which failed with "Cannot destructure property 'cmap' of … null".
+    const pool = new TilePool({ threads: 1 });
+    onTestFinished(() => pool.close());
+    for (const params of [null, "pcen=false", [1]]) {
+      const task = { kind: "stats", path, timeExpansion: 1, params } as unknown as Parameters<TilePool["stats"]>[0];
+      await expect(pool.stats(task)).rejects.toThrow(new TypeError(`params: must be an object ({ name: value }, as parseParams returns them), got ${params === null ? "null" : Array.isArray(params) ? "Array of length 1" : 'string "pcen=false"'}`));
+    }
+    await expect(pool.run(null as unknown as Parameters<TilePool["run"]>[0])).rejects.toThrow(new TypeError("task: must be an object (a WorkerTask), got null"));
+    expect((await pool.stats({ kind: "stats", path, timeExpansion: 1, params: parseParams({}) })).stats.frames).toBeGreaterThan(0);
+  });
+
   it("refuses a worker file that is not a file: URL of an existing module, naming workerFile, before it starts a thread", () => {
     expect(() => new TilePool({ workerFile: "test/fault-worker.mjs" as unknown as URL })).toThrow(new TypeError('workerFile: must be a file: URL of a worker module, got string "test/fault-worker.mjs"'));
     expect(() => new TilePool({ workerFile: new URL("https://example.com/worker.js") })).toThrow(new TypeError("workerFile: must be a file: URL of a worker module, got https://example.com/worker.js"));

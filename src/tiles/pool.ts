@@ -131,6 +131,10 @@ export class TilePool {
    * TaskTimeoutError (it is too much work: asked again, it would fail again).
    */
   async run<T>(task: WorkerTask, signal?: AbortSignal, timeoutMs = this.taskTimeoutMs): Promise<T> {
+    // A task goes to its worker as it is: parameters that are no object failed there, reading a
+    // field of null, naming nothing.
+    checkOptionsObject(task, "a WorkerTask", "task");
+    if ("params" in task) checkOptionsObject(task.params, "{ name: value }, as parseParams returns them", "params");
     const limit = new AbortController();
     const asked = performance.now();
     const waitAtMost = (ms: number) => setTimeout(() => limit.abort(new PoolBusyError(`no worker was free for the computation within ${timeoutMs / 1000} s: every one was busy`)), ms);
