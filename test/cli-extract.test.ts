@@ -1,7 +1,7 @@
 // `sonotile extract` end to end (SPEC §7–8): spawns the built CLI (`npm test` builds first), whose
 // worker pool runs the compiled worker; the tables must hold exactly what the library computes.
 import { execFile } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parquetReadObjects } from "hyparquet";
@@ -176,6 +176,25 @@ describe("sonotile extract", () => {
     const beside = await sonotile([gone, A, "-o", join(tmp, "beside.csv")]);
     expect(beside.code).toBe(1);
     expect(beside.stderr).toMatch(new RegExp(`^sonotile extract: skipped ${gone}: no such file or directory\nsonotile extract: 1 target .*; 1 skipped; wrote`));
+  });
+
+  it("a symlinked recording whose target is missing (a DataLad/git-annex file not fetched) is skipped saying so, not dropped unsaid", async () => {
+    const dir = join(tmp, "linked");
+    mkdirSync(dir);
+    symlinkSync(A, join(dir, "a_present.wav"));
+    const missing = join(tmp, "not-fetched", "b.wav");
+    symlinkSync(missing, join(dir, "b_dangling.wav"));
+    const out = join(tmp, "linked.csv");
+    const r = await sonotile([dir, "-o", out, "--features", "rms_dbfs"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^sonotile extract: skipped ${join(dir, "b_dangling.wav")}: broken symbolic link: its target ${missing} does not exist\nsonotile extract: 1 target .*; 1 skipped; wrote`));
+    expect(readCsv(out).rows.map((row) => row[0])).toEqual([join(dir, "a_present.wav")]);
+    // Alone, it is named in the one line of a run with nothing to compute.
+    rmSync(join(dir, "a_present.wav"));
+    expect(await sonotile([dir, "-o", out])).toEqual({ code: 1, stdout: "", stderr: `sonotile extract: no audio file found in ${dir}; ${join(dir, "b_dangling.wav")}: broken symbolic link: its target ${missing} does not exist\n` });
+    // Named on the command line, the same words.
+    const link = join(dir, "b_dangling.wav");
+    expect(await sonotile([link, "-o", out])).toEqual({ code: 1, stdout: "", stderr: `sonotile extract: ${link}: broken symbolic link: its target ${missing} does not exist\n` });
   });
 
   // Root lists every directory: the walk meets one it cannot list only as another user.

@@ -9,7 +9,7 @@
  * skipped, the table is written for the others, and the exit code is 1 (SPEC §8: unreadable
  * input); 0 when every target was computed; 2 for bad usage or parameters.
  */
-import { stat, writeFile } from "node:fs/promises";
+import { readlink, stat, writeFile } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { AUDIO_EXTENSIONS, isAudioName, openAudio, readDirectory, timeExpansionOf, UNDECODABLE_NAME } from "../../audio/index.js";
 import { parseParams } from "../../engine/params.js";
@@ -37,7 +37,7 @@ const USAGE = `usage: sonotile extract <file|dir>… -o features.{csv,npy,parque
 
 Acoustic features (SPEC §7) of recordings, or of a clip of each, on all cores.
 Directories are searched recursively for audio files (${[...AUDIO_EXTENSIONS].join(" ")};
-hidden files skipped, symlinked files followed, a directory that cannot be listed skipped).
+hidden files skipped, symlinked files followed (a link to nothing is reported), a directory that cannot be listed skipped).
 
 A file that cannot be read or computed is reported on stderr and skipped. Exit status: 0 when
 every target was computed; 1 when some were skipped (the table holds the others) or when none
@@ -132,7 +132,16 @@ async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unre
       if (e.isDirectory) await walk(path);
       else if (isAudioName(e.name)) {
         // Symlinked recordings are followed; symlinked directories are not (no cycles).
-        if (e.isFile || (e.isSymbolicLink && (await stat(path).catch(() => null))?.isFile())) found.push(path);
+        if (e.isFile) found.push(path);
+        else if (e.isSymbolicLink) {
+          try {
+            if ((await stat(path)).isFile()) found.push(path);
+          } catch (err) {
+            // A link to nothing is a recording the user expects in the table (a DataLad or
+            // git-annex file not fetched, a share moved): it is named, never dropped unsaid.
+            unreadable.set(path, await brokenLinkFailure(path, err));
+          }
+        }
       }
     }
   };
@@ -141,10 +150,17 @@ async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unre
       if ((await stat(input)).isDirectory()) await walk(input);
       else found.push(input);
     } catch (err) {
-      unreadable.set(input, inputFailure(err));
+      unreadable.set(input, await brokenLinkFailure(input, err));
     }
   }
   return { paths: found, unreadable };
+}
+
+/** Why `path` could not be looked at: a symlink to nothing names its missing target; else as inputFailure. */
+async function brokenLinkFailure(path: string, err: unknown): Promise<string> {
+  if ((err as NodeJS.ErrnoException).code !== "ENOENT") return inputFailure(err);
+  const target = await readlink(path).catch(() => null);
+  return target === null ? inputFailure(err) : `broken symbolic link: its target ${target} does not exist`;
 }
 
 function inputFailure(err: unknown): string {
