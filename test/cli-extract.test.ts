@@ -262,5 +262,15 @@ describe("sonotile extract", () => {
     }
     for (const f of FEATURE_NAMES) expect(text).toContain(f);
     expect(text).toContain("-o notes.npy also writes notes.json, replacing that file if it exists");
+    expect(text).toContain("--pcen*, --normalize, --scale, --clamp, --min-db, --max-db and --cmap change none");
+  });
+
+  it("what --help says: the display's parameters (PCEN, normalization, scale, clamp, colour map) change no feature", async () => {
+    const plain = join(tmp, "plain.csv");
+    const display = join(tmp, "display.csv");
+    expect((await sonotile([A, "-o", plain])).code).toBe(0);
+    expect((await sonotile([A, "-o", display, "--no-pcen", "--no-normalize", "--scale", "power", "--clamp", "--min-db", "-40", "--max-db", "-1", "--cmap", "viridis"])).code).toBe(0);
+    expect(readFileSync(display, "utf8")).toBe(readFileSync(plain, "utf8"));
+    expect(readCsv(plain).rows[0].slice(1).map(Number)).toEqual(featureRow(library.get(A)!));
   });
 });

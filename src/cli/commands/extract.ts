@@ -26,7 +26,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "features", placeholder: "LIST", doc: `comma-separated columns to write (default all; all are computed in one pass): ${FEATURE_NAMES.join(", ")}` },
   { name: "clip-start", placeholder: "S", doc: "the clip [start, end) of every recording, seconds; default the whole recording" },
   { name: "clip-end", placeholder: "S", doc: "end of the clip, seconds (at most the recording's end)" },
-  { name: "clip-low-freq", placeholder: "HZ", doc: "spectral features of the band [low, high] Hz only; default 0" },
+  { name: "clip-low-freq", placeholder: "HZ", doc: "spectral features and mel vector of the band [low, high] Hz only; default 0" },
   { name: "clip-high-freq", placeholder: "HZ", doc: "upper edge of that band; default Nyquist" },
   { name: "time-expansion", placeholder: "X", doc: "time expansion factor of the recordings (SPEC §3.2); default each file's GUANO TE, else 1" },
   { name: "threads", short: "j", placeholder: "N", doc: "worker threads; default one per core" },
@@ -42,6 +42,10 @@ hidden files skipped, symlinked files followed (a link to nothing is reported), 
 A file that cannot be read or computed is reported on stderr and skipped. Exit status: 0 when
 every target was computed; 1 when some were skipped (the table holds the others) or when none
 could be computed (nothing is written); 2 for bad usage or parameters.
+
+Features come from the STFT power |rfft(window·frame)|² (librosa's, not the PSD of SPEC §3.5), before
+PCEN and scaling: --pcen*, --normalize, --scale, --clamp, --min-db, --max-db and --cmap change none.
+zero_crossing_rate is per sample; mel_00 … mel_63 are dB re a mel power of 1 (README: Batch feature extraction).
 
 ${flagsHelp(OPTIONS)}`;
 
