@@ -94,6 +94,18 @@ describe("sonotile extract", () => {
     }
   });
 
+  it("a file named twice — inside a directory named too, or spelled another way — is one target: one row, one skip line", async () => {
+    const out = join(tmp, "twice.csv");
+    // cwd is tmp: data/a_tone.wav is A; data/ is data.
+    const r = await sonotile([data, B, "data/a_tone.wav", "data/", "-o", out, "--features", "rms_dbfs"]);
+    expect(r.code, r.stderr).toBe(1);
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^sonotile extract: skipped ${JUNK}: `));
+    expect(lines[1]).toMatch(/^sonotile extract: 2 targets .*; 1 skipped; wrote/);
+    expect(readCsv(out).rows).toEqual([[A, String(library.get(A)!.rms_dbfs)], [B, String(library.get(B)!.rms_dbfs)]]);
+  });
+
   it("a clip and band of every recording: start_time/end_time columns; a clip outside a recording skips it", async () => {
     const out = join(tmp, "clip.csv");
     const r = await sonotile([A, B, "-o", out, "--clip-start", "1.2", "--clip-end", "1.8", "--clip-low-freq", "500", "--features", "peak_frequency_hz,duration_s"]);

@@ -10,7 +10,7 @@
  * input); 0 when every target was computed; 2 for bad usage or parameters.
  */
 import { readlink, stat, writeFile } from "node:fs/promises";
-import { extname, join } from "node:path";
+import { extname, join, resolve } from "node:path";
 import { AUDIO_EXTENSIONS, isAudioName, openAudio, readDirectory, timeExpansionOf, UNDECODABLE_NAME } from "../../audio/index.js";
 import { parseParams } from "../../engine/params.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
@@ -157,7 +157,23 @@ async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unre
       unreadable.set(input, await brokenLinkFailure(input, err));
     }
   }
-  return { paths: found, unreadable };
+  return { paths: withoutRepeats(found), unreadable };
+}
+
+/**
+ * `paths` without a second naming of a file already in it (a file named and inside a directory
+ * named too, `./x.wav` beside `x.wav`): each target is computed once (SPEC §7), and a table with
+ * the same recording twice would count it twice in every statistic drawn from it. The first
+ * spelling stays, as named. Different links to one file stay distinct: they are different names.
+ */
+function withoutRepeats(paths: string[]): string[] {
+  const seen = new Set<string>();
+  return paths.filter((path) => {
+    const key = resolve(path);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Why `path` could not be looked at: a symlink to nothing names its missing target; else as inputFailure. */
