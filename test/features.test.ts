@@ -236,6 +236,9 @@ describe("targets and parameters", () => {
     await expect(featuresOfSignal(tone.map((v) => v * 1e30), 16000)).rejects.toThrow(/too large for float32 spectra/);
     await expect(featuresOfSignal(tone, 16000, { window_size: -1 })).rejects.toThrow(ParamsError);
     await expect(featuresOfSignal(tone, 16000, { channel: 1 })).rejects.toThrow(/channel/);
+    // A WAV whose data chunk is empty: said as it is, not as a start (the user gave none) past its end.
+    await expect(featuresOfSignal(new Float32Array(0), 16000)).rejects.toThrow(new TargetError("the recording holds no samples"));
+    await expect(featuresOfSignal(new Float32Array(0), 16000, {}, { start: 1, end: 2 })).rejects.toThrow(new TargetError("the recording holds no samples"));
     await expect(featuresOfFile(join(ROOT, "package.json"))).rejects.toThrow(/not a recognised audio format/);
   });
 

@@ -204,6 +204,8 @@ interface TargetBox {
 
 /** `t` in engine units; `bins`: its band's (bandBins). */
 function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: ConditionedSignal, g: FrameGeometry, [k0, k1]: [number, number]): TargetBox {
+  // An empty data chunk: said as it is (it read as "start 0 s is past the end", a start nobody gave).
+  if (recordingDuration === 0) throw new TargetError("the recording holds no samples");
   const start = t.start ?? 0;
   const end = Math.min(t.end ?? Infinity, recordingDuration);
   if (!(start >= 0 && Number.isFinite(start))) throw new TargetError(`start must be a number of seconds >= 0, got ${t.start}`);
