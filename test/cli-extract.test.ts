@@ -275,6 +275,10 @@ describe("sonotile extract", () => {
     for (const f of FEATURE_NAMES) expect(text).toContain(f);
     expect(text).toContain("-o notes.npy also writes notes.json, replacing that file if it exists");
     expect(text).toContain("--pcen*, --normalize, --scale, --clamp, --min-db, --max-db and --cmap change none");
+    // Every option with its default (-o is required; --verbose is a switch).
+    for (const flag of ["--features", "--clip-start", "--clip-end", "--clip-low-freq", "--clip-high-freq", "--time-expansion", "--threads"]) {
+      expect(text.split("\n").find((line) => line.trimStart().startsWith(flag) || line.includes(`, ${flag} `)), flag).toMatch(/default/);
+    }
   });
 
   it("what --help says: the display's parameters (PCEN, normalization, scale, clamp, colour map) change no feature", async () => {

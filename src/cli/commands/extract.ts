@@ -25,7 +25,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns]; its columns and rows go to a .json of the same name beside it: -o notes.npy also writes notes.json, replacing that file if it exists) or .parquet" },
   { name: "features", placeholder: "LIST", doc: `comma-separated columns to write (default all; all are computed in one pass): ${FEATURE_NAMES.join(", ")}` },
   { name: "clip-start", placeholder: "S", doc: "the clip [start, end) of every recording, seconds; default the whole recording" },
-  { name: "clip-end", placeholder: "S", doc: "end of the clip, seconds (at most the recording's end)" },
+  { name: "clip-end", placeholder: "S", doc: "end of the clip, seconds; default (and at most) the recording's end" },
   { name: "clip-low-freq", placeholder: "HZ", doc: "spectral features and mel vector of the band [low, high] Hz only; default 0" },
   { name: "clip-high-freq", placeholder: "HZ", doc: "upper edge of that band; default Nyquist" },
   { name: "time-expansion", placeholder: "X", doc: "time expansion factor of the recordings (SPEC §3.2); default each file's GUANO TE, else 1" },
