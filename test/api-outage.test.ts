@@ -1,8 +1,9 @@
 /**
  * Database outage: with the database cut off (a TCP proxy in front of it is stopped),
  * metadata routes answer 503 with a clear message and /health reports it; when the proxy
- * comes back the same server answers 200 again — no restart. Runs against the embedded
- * database, or real PostgreSQL when DATABASE_URL is set.
+ * comes back the same server answers 200 again — no restart. A job worker stopped meanwhile
+ * gives up the items in hand, naming them, and another computes them once the database is back.
+ * Runs against the embedded database, or real PostgreSQL when DATABASE_URL is set.
  */
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -10,15 +11,19 @@ import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deadlinePlugin } from "../src/api/plugins/deadline.js";
 import { buildApp, type App } from "../src/api/app.js";
-import { ITEM_QUEUE, openQueue } from "../src/jobs/queue.js";
+import { ITEM_QUEUE, openQueue, submitExtractJob } from "../src/jobs/queue.js";
+import { startWorker } from "../src/jobs/worker.js";
 import { createDataset } from "../src/store/datasets.js";
 import { openDatabase, type Database } from "../src/store/db.js";
 import { startEmbedded, type EmbeddedDatabase } from "../src/store/embedded.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { probeFile } from "../src/store/probe.js";
 import { insertRecording } from "../src/store/recordings.js";
+import { TilePool } from "../src/tiles/pool.js";
 import { TileService } from "../src/tiles/service.js";
-import { FIXTURES, freshDatabase, migratedTemplate, tcpProxy, type TcpProxy, type TestDatabase } from "./store-helpers.js";
+import type { WorkerTask } from "../src/tiles/worker.js";
+import { jobFixture, waitForJob } from "./jobs-helpers.js";
+import { FIXTURES, freshDatabase, migratedTemplate, tcpProxy, tempDir, type TcpProxy, type TestDatabase } from "./store-helpers.js";
 
 let target: TestDatabase | undefined;
 let embedded: EmbeddedDatabase | undefined;
@@ -207,6 +212,75 @@ it("the job queue (of serve's job worker and of `sonotile worker`) says once tha
     await one.close();
   }
 }, 60_000);
+
+describe("a job worker stopped while its database is gone", () => {
+  /** A pool whose computations are those of recordings hours long: each ends only when cancelled. */
+  class EndlessPool extends TilePool {
+    /** Computations asked for. */
+    asked = 0;
+    override async run<T>(_task: WorkerTask, signal?: AbortSignal): Promise<T> {
+      this.asked++;
+      return new Promise<T>((_resolve, reject) => signal?.addEventListener("abort", () => reject(signal.reason), { once: true }));
+    }
+  }
+
+  // Refused: the stop waited for the computations in hand, to write outcomes it could not. Held (a
+  // partition): it waited for the database as long as the partition lasted. Either way it exited
+  // saying nothing of the items.
+  for (const outage of ["refused", "held"] as const) {
+    it(`gives up the items in hand when the database is ${outage === "refused" ? "refused" : "held without an answer"}, names them, and another worker computes each once when it is back`, async () => {
+      // One connection: the embedded database answers every connection as one session.
+      const one = await openDatabase({ url: proxiedUrl, poolSize: 1, migrate: false });
+      const audio = await tempDir();
+      const endless = new EndlessPool({ threads: 1 });
+      try {
+        const fx = await jobFixture(one.sql, audio.path, 0);
+        const boss = await openQueue(one.sql);
+        const job = await submitExtractJob(one.sql, boss, { data: { targets: { recording_ids: Object.values(fx.recordings) }, features: ["rms_dbfs", "log_mel"] }, created_by: null });
+        await boss.stop({ graceful: false, close: false });
+        const said: string[] = [];
+        const worker = await startWorker({ sql: one.sql, pool: endless, pollingIntervalSeconds: 0.5, log: (message) => said.push(message) });
+        // Both items in hand, computing: a batch holds two per thread.
+        await expect.poll(() => endless.asked, { timeout: 20_000, interval: 100 }).toBe(2);
+        if (outage === "refused") await proxy.stop();
+        else proxy.freeze();
+        let notRecorded: number;
+        try {
+          notRecorded = await worker.stop();
+        } finally {
+          if (outage === "refused") await proxy.start();
+          else proxy.thaw();
+        }
+        expect(notRecorded).toBe(2);
+        const why = outage === "refused" ? "(ECONNREFUSED|ECONNRESET|CONNECTION_CLOSED|EPIPE): [^)]*" : "no answer within 10 s";
+        const items = `job ${job.id} item 0 \\(recording tone1k\\.wav\\), job ${job.id} item 1 \\(recording tone3k\\.wav\\)`;
+        expect(said.filter((line) => line.startsWith("stopping"))).toEqual([
+          expect.stringMatching(new RegExp(`^stopping without the database \\(${why}\\): 2 items in hand not recorded — ${items}; they go back to the queue once their heartbeat lapses, for another worker \\(or this one restarted\\) to compute$`)),
+        ]);
+
+        const pool = new TilePool({ threads: 1 });
+        const other = await startWorker({ sql: one.sql, pool, pollingIntervalSeconds: 0.5 });
+        try {
+          const done = await waitForJob(one.sql, job.id, (j) => j.status === "completed", 60_000);
+          expect(done).toMatchObject({ result: "success", progress_done: 2, progress_total: 2 });
+        } finally {
+          await other.stop();
+          await pool.close();
+        }
+        // Each item done once, on its second delivery; one value per recording and feature.
+        const rows = await one.sql`SELECT item, status, attempts FROM job_items WHERE job_id = ${job.id} ORDER BY item`;
+        expect(rows.map((r) => [r.item, r.status, r.attempts])).toEqual([[0, "done", 2], [1, "done", 2]]);
+        const values = await one.sql`
+          SELECT recording_id, count(*)::int AS n FROM recording_features WHERE run_id = ${job.run_id} GROUP BY recording_id ORDER BY recording_id`;
+        expect(values.map((v) => [v.recording_id, v.n])).toEqual(Object.values(fx.recordings).sort().map((id) => [id, 2]));
+      } finally {
+        await endless.close();
+        await one.close();
+        await audio.remove();
+      }
+    }, 90_000);
+  }
+});
 
 describe("the request deadline", () => {
   /** A bare server with the deadline plugin (100 ms) and routes that answer late. */

@@ -8,7 +8,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { openQueue, submitExtractJob } from "../src/jobs/queue.js";
 import { ROOT } from "./golden.js";
+import { jobFixture, waitForJob } from "./jobs-helpers.js";
 import { REAL_PG_URL, freshDatabase, tcpProxy, tempDir, type TcpProxy, type TestDatabase } from "./store-helpers.js";
 
 let target: TestDatabase | undefined;
@@ -106,6 +108,54 @@ it.runIf(REAL_PG_URL)("a worker given SIGTERM during an outage exits 0 once its 
   expect(await worker.exited).toBe(0);
   // Once, not at each failed pass of its queue (several a second).
   expect(worker.output().stderr.match(/^sonotile worker: database unreachable \([A-Z0-9_]+: .*\), retrying$/gm)).toHaveLength(1);
+}, 90_000);
+
+it.runIf(REAL_PG_URL)("a worker given SIGTERM with items in hand whose outcomes the database can no longer take gives them up, names them and exits 1; another worker then computes each once", async () => {
+  const { sql } = target!.db;
+  const fx = await jobFixture(sql, dir.path, 0);
+  const boss = await openQueue(sql);
+  const job = await submitExtractJob(sql, boss, { data: { targets: { recording_ids: Object.values(fx.recordings) }, features: ["rms_dbfs"] }, created_by: null });
+  await boss.stop({ graceful: false, close: false });
+  // The job's row locked meanwhile (not through the proxy): the worker's items wait in hand, to start their job.
+  let release!: () => void;
+  const locked = sql.begin(async (tx) => {
+    await tx`SELECT id FROM jobs WHERE id = ${job.id} FOR UPDATE`;
+    await new Promise<void>((resolve) => (release = resolve));
+  });
+  // Both items claimed (each fetcher may take one), and a worker's statement waiting on the lock.
+  const inHandWaiting = async () => (await sql`
+    SELECT (SELECT count(*)::int FROM job_items WHERE job_id = ${job.id} AND attempts = 1) AS claimed,
+           (SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock') AS waiting`)[0];
+  try {
+    const worker = start(["worker", "--threads", "1"], proxiedUrl);
+    await worker.printed("ready (database:");
+    await expect.poll(inHandWaiting, { timeout: 20_000, interval: 100 }).toEqual({ claimed: 2, waiting: true });
+    worker.child.kill("SIGTERM");
+    await worker.printed("finishing the items in hand");
+    await proxy.stop();
+    try {
+      // It exited 0 saying nothing of them.
+      expect(await worker.exited).toBe(1);
+    } finally {
+      await proxy.start();
+    }
+    const items = `job ${job.id} item 0 \\(recording tone1k\\.wav\\), job ${job.id} item 1 \\(recording tone3k\\.wav\\)`;
+    expect(worker.output().stderr).toMatch(new RegExp(`^sonotile worker: stopping without the database \\([A-Z_]+: [^)]*\\): 2 items in hand not recorded — ${items}; they go back to the queue once their heartbeat lapses, for another worker \\(or this one restarted\\) to compute$`, "m"));
+  } finally {
+    release();
+    await locked;
+  }
+  const other = start(["worker", "--threads", "1"], proxiedUrl);
+  try {
+    expect(await waitForJob(sql, job.id, (j) => j.status === "completed", 60_000)).toMatchObject({ result: "success", progress_done: 2 });
+  } finally {
+    other.child.kill("SIGTERM");
+  }
+  expect(await other.exited).toBe(0);
+  const rows = await sql`SELECT item, status, attempts FROM job_items WHERE job_id = ${job.id} ORDER BY item`;
+  expect(rows.map((r) => [r.item, r.status, r.attempts])).toEqual([[0, "done", 2], [1, "done", 2]]);
+  const [{ values }] = await sql`SELECT count(*)::int AS values FROM recording_features WHERE run_id = ${job.run_id}`;
+  expect(values).toBe(2);
 }, 90_000);
 
 it.runIf(REAL_PG_URL)("serve given SIGTERM while its database holds its connections without answering (a partition) exits 0 without waiting for it", async () => {

@@ -14,7 +14,7 @@ import { ParamsError, paramsSchema, parseParams, realSamplerate, type Params } f
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { plural } from "../audio/types.js";
 import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from "../features/features.js";
-import { isConnectionError, type Queryable, type Sql } from "../store/db.js";
+import { connectionErrorText, isConnectionError, type Queryable, type Sql } from "../store/db.js";
 import { assertWritable, effectiveState } from "../store/common.js";
 import { ConflictError, InvalidError, invalid } from "../store/errors.js";
 import { abortJob, createJob, getJob, type ItemTarget, type Job } from "../store/jobs.js";
@@ -184,7 +184,7 @@ function outageReporter(log: (message: string) => void): { failed(err: unknown):
   };
   return {
     failed(err) {
-      if (isConnectionError(err)) say(`database unreachable (${(err as { code: string }).code}: ${(err as Error).message}), retrying`);
+      if (isConnectionError(err)) say(`database unreachable (${connectionErrorText(err)}), retrying`);
     },
     silent() {
       // As long as an item's heartbeat may go unwritten before the item counts as its worker's loss.

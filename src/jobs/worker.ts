@@ -40,9 +40,10 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { JobResult, JobWithMetadata, PgBoss } from "pg-boss";
+import { plural } from "../audio/types.js";
 import { parseParams } from "../engine/params.js";
 import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
-import type { Queryable, Sql } from "../store/db.js";
+import { connectionErrorText, isConnectionError, type Queryable, type Sql } from "../store/db.js";
 import { ConflictError, InvalidError } from "../store/errors.js";
 import { putFeatureValues, type TargetFeatureInput } from "../store/features.js";
 import { completeJob, countItemsDone, getJob, startJob, type ItemTarget, type Job } from "../store/jobs.js";
@@ -78,9 +79,12 @@ export interface WorkerOptions {
 export interface ExtractWorker {
   /**
    * Stops taking items, finishes the ones in hand, releases the pool and the queue — giving up on
-   * the queue's statements a database that does not answer holds (STOP_WITHOUT_DATABASE_MS).
+   * the queue's statements a database that does not answer holds (STOP_WITHOUT_DATABASE_MS), and
+   * on the items in hand once the database is found gone (databaseGone): their computations are
+   * cancelled and the log names them. Resolves to the number of items in hand whose outcome it
+   * could not record (0: every one was recorded); they come back through the queue.
    */
-  stop(): Promise<void>;
+  stop(): Promise<number>;
 }
 
 /**
@@ -101,7 +105,8 @@ const MAX_COMPUTATIONS = 3;
  * Milliseconds between checks, while an item is computed, that it is still pending: an abort
  * skips the job's pending items (abortExtractJob), and the items in hand then stop within this
  * time instead of running to their end — an item is a whole recording, which may take minutes.
- * (Polled: LISTEN/NOTIFY does not reach the embedded database's clients.)
+ * (Polled: LISTEN/NOTIFY does not reach the embedded database's clients.) Also between a stopping
+ * worker's checks that its database still answers (databaseGone).
  */
 const SKIP_CHECK_MS = 2000;
 
@@ -131,6 +136,11 @@ const RELEASE_PAUSE_MS = 5000;
  * exited only once it answered again, 55 s later, and never through a stop that did not end. What
  * such a statement does when it lands — items fetched for a worker gone — comes back to the queue
  * once their heartbeat lapses, as a killed worker's items do.
+ *
+ * Also how long a stopping worker waits for its database to answer before it gives up on the items
+ * in hand (databaseGone): a worker given SIGTERM while its database was stopped or held waited for
+ * it with them — its outcomes unwritable — for as long as the outage lasted (for ever through a
+ * partition that did not heal), said nothing of them, and exited 0.
  */
 const STOP_WITHOUT_DATABASE_MS = 10_000;
 
@@ -153,8 +163,21 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
   // Until when this worker takes no items (RELEASE_PAUSE_MS after it left one for another host),
   // and the wait for it, after which a fetcher fetches again.
   let pausedUntil = 0;
-  const ctx: ItemContext = { sql, pool, boss, by, log, missingDirs: new Set(), settle: settler({ sql, by }), pauseTaking: () => (pausedUntil = Date.now() + RELEASE_PAUSE_MS) };
   const stopping = new AbortController();
+  // Fired by a stop that finds the database gone: the items in hand are given up.
+  const abandon = new AbortController();
+  const ctx: ItemContext = {
+    sql, pool, boss, by, log, missingDirs: new Set(), settle: settler({ sql, by }), pauseTaking: () => (pausedUntil = Date.now() + RELEASE_PAUSE_MS), abandoned: abandon.signal,
+  };
+  // The items of a stop whose outcome did not reach the database — given up, or its write refused
+  // (`refused`: the first such error) — by "job_id item": their names (itemName).
+  const notRecorded = new Map<string, string>();
+  let refused: string | undefined;
+  const noteIfNotRecorded = (msg: ItemMessage, target: ItemTarget | undefined, err: unknown) => {
+    if (!stopping.signal.aborted || !(abandon.signal.aborted || isConnectionError(err))) return;
+    notRecorded.set(`${msg.job_id} ${msg.item}`, itemName(msg, target));
+    if (!abandon.signal.aborted) refused ??= connectionErrorText(err);
+  };
   // Two items in hand per thread keep every thread busy between completions; and two batches in
   // hand (BATCHES_IN_HAND) keep them busy while one batch is answered and the next fetched.
   const batchSize = pool.threads * 2;
@@ -172,7 +195,7 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
       // Fetched by this worker's other fetcher — woken, as every worker is, by the item left for
       // another host going back to the queue: given back, as new messages that count no
       // delivery, for the other hosts' workers.
-      await boss.insert(ITEM_QUEUE, jobs.map((j) => ({ data: j.data, priority: j.priority })));
+      await unlessAbandoned(boss.insert(ITEM_QUEUE, jobs.map((j) => ({ data: j.data, priority: j.priority }))), ctx.abandoned);
       await pause();
       return jobs.map((j) => ({ id: j.id, status: "completed" }));
     }
@@ -181,11 +204,13 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
     const started = new Map<string, Promise<Job>>();
     const jobOf = (id: string) => started.get(id) ?? started.set(id, startedJob(sql, id)).get(id)!;
     const results = await Promise.all(jobs.map(async (job): Promise<JobResult> => {
+      let target: ItemTarget | undefined;
       try {
-        const target = (await claimed).get(`${job.data.job_id} ${job.data.item}`);
-        await processItem(ctx, job.data, target, { retryCount: job.retryCount, retryLimit: job.retryLimit }, jobOf);
+        target = (await unlessAbandoned(claimed, ctx.abandoned)).get(`${job.data.job_id} ${job.data.item}`);
+        await unlessAbandoned(processItem(ctx, job.data, target, { retryCount: job.retryCount, retryLimit: job.retryLimit }, jobOf), ctx.abandoned);
         return { id: job.id, status: "completed" };
       } catch (err) {
+        noteIfNotRecorded(job.data, target, err);
         return { id: job.id, status: "failed", output: { message: (err as Error).message } };
       }
     }));
@@ -204,7 +229,10 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
   }
   const deaf = onItemsQueued(() => fetchers.forEach((id) => boss.notifyWorker(id)));
   await boss.work(DEAD_ITEM_QUEUE, { includeMetadata: true, pollingIntervalSeconds },
-    async ([job]: JobWithMetadata<ItemMessage>[]) => holding(giveUpItem(ctx, job.data)));
+    async ([job]: JobWithMetadata<ItemMessage>[]) => holding(unlessAbandoned(giveUpItem(ctx, job.data), ctx.abandoned).catch((err) => {
+      noteIfNotRecorded(job.data, undefined, err);
+      throw err;
+    })));
   return {
     async stop() {
       stopping.abort();
@@ -217,14 +245,24 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
         return true;
       })();
       queueStopped.catch(() => {}); // a failure after the stop gave up on it: the stop is over
-      const itemsDone = async () => {
-        while (inHand.size) await Promise.allSettled(inHand);
-      };
-      const gaveUp = itemsDone().then(() => sleep(STOP_WITHOUT_DATABASE_MS, false, { ref: false }));
-      if (!(await Promise.race([queueStopped, gaveUp]))) {
+      // While items are in hand, whether the database still answers: once it does not, they are
+      // given up — their outcomes could not be written — and the queue's stop is not waited for.
+      const itemsDone = new AbortController();
+      const gone = databaseGone(sql, itemsDone.signal);
+      void gone.then((why) => why && abandon.abort(new Error(`the database is gone (${why})`)));
+      while (inHand.size) await Promise.allSettled(inHand);
+      itemsDone.abort();
+      const why = await gone;
+      if (notRecorded.size) {
+        const n = notRecorded.size;
+        const names = [...notRecorded.values()].sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+        log(`stopping without the database (${why ?? refused}): ${plural(n, "item")} in hand not recorded — ${names.join(", ")}; ${n > 1 ? "they go" : "it goes"} back to the queue once ${n > 1 ? "their" : "its"} heartbeat lapses, for another worker (or this one restarted) to compute`);
+      }
+      if (!why && !(await Promise.race([queueStopped, sleep(STOP_WITHOUT_DATABASE_MS, false, { ref: false })]))) {
         log(`stopping without the database: no answer within ${STOP_WITHOUT_DATABASE_MS / 1000} s of the items in hand being done (items it fetches meanwhile return to the queue once their heartbeat lapses)`);
       }
       if (!options.pool) await pool.close();
+      return notRecorded.size;
     },
   };
 }
@@ -247,6 +285,48 @@ async function announceWorker(sql: Sql, by: WorkerIdentity): Promise<() => Promi
   };
 }
 
+/**
+ * Why `sql`'s database is gone — `SELECT 1` refused (a connection error) or unanswered within
+ * STOP_WITHOUT_DATABASE_MS (a partition, a stopped server) — asked again SKIP_CHECK_MS after each
+ * answer; null once `until` fires first.
+ */
+async function databaseGone(sql: Sql, until: AbortSignal): Promise<string | null> {
+  while (!until.aborted) {
+    const answered = new AbortController();
+    const why = await Promise.race([
+      sql`SELECT 1`.then(() => null, (err: unknown) => (isConnectionError(err) ? connectionErrorText(err) : null)),
+      sleep(STOP_WITHOUT_DATABASE_MS, `no answer within ${STOP_WITHOUT_DATABASE_MS / 1000} s`, { signal: AbortSignal.any([until, answered.signal]) }).catch(() => null),
+    ]);
+    answered.abort();
+    if (why) return why;
+    await sleep(SKIP_CHECK_MS, undefined, { signal: until }).catch(() => {});
+  }
+  return null;
+}
+
+/**
+ * `work`, or its rejection with the reason of `abandoned` as soon as that fires: a stop that found
+ * the database gone waits no longer for an item's statements (nothing can cancel them).
+ */
+function unlessAbandoned<T>(work: Promise<T>, abandoned: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const giveUp = () => reject(abandoned.reason);
+    if (abandoned.aborted) giveUp();
+    abandoned.addEventListener("abort", giveUp, { once: true });
+    void work.then(resolve, reject).finally(() => abandoned.removeEventListener("abort", giveUp));
+  });
+}
+
+/** An item as a stopping worker's log names it: its job and number, and its target once claimed. */
+function itemName(msg: ItemMessage, target: ItemTarget | undefined): string {
+  return `job ${msg.job_id} item ${msg.item}${target ? ` (${targetName(target)})` : ""}`;
+}
+
+/** A target as messages name it: by its recording's path as the API gives it (and a clip's id). */
+function targetName(target: ItemTarget): string {
+  return target.kind === "clip" ? `clip ${target.id} of recording ${target.recording_path}` : `recording ${target.recording_path}`;
+}
+
 interface ItemContext {
   sql: Sql;
   pool: TilePool;
@@ -265,6 +345,8 @@ interface ItemContext {
    * delivery on the host that had just found the file missing.
    */
   pauseTaking: () => void;
+  /** Fires when a stopping worker finds its database gone: the items in hand are given up, their computations cancelled. */
+  abandoned: AbortSignal;
 }
 
 /**
@@ -322,11 +404,12 @@ async function computeItem(ctx: ItemContext, msg: ItemMessage, target: ItemTarge
     const result = await unlessSkipped(ctx.sql, msg, (signal) => ctx.pool.run<FeaturesTaskResult>({
       kind: "features", path: target.path, exactPath: true, timeExpansion: target.time_expansion, params: parseParams(data.params ?? {}),
       target: { ...(target.kind === "clip" ? { start: target.start, end: target.end } : {}), lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq },
-    }, signal));
+    }, AbortSignal.any([signal, ctx.abandoned])));
     if (result === null) return null;
     return "values" in result ? { values: result.values } : { error: result.failure };
   } catch (err) {
-    if (delivery.retryCount < delivery.retryLimit) throw err;
+    // Given up by a stop: not the computation's failure, and nothing to record.
+    if (ctx.abandoned.aborted || delivery.retryCount < delivery.retryLimit) throw err;
     return { error: `failed after ${delivery.retryCount + 1} attempts: ${(err as Error).message}`, errored: true };
   }
 }
@@ -373,8 +456,7 @@ async function currentTarget(db: Queryable, target: ItemTarget, lock: boolean): 
         FROM recordings r JOIN datasets d ON d.id = r.dataset_id
         WHERE r.id = ${target.id} ${lock ? db`FOR SHARE OF r, d` : db``}`;
   if (!row) {
-    const what = target.kind === "clip" ? `clip ${target.id} of recording ${target.recording_path}` : `recording ${target.recording_path}`;
-    return { problem: `${what} no longer exists (deleted after the job was submitted)` };
+    return { problem: `${targetName(target)} no longer exists (deleted after the job was submitted)` };
   }
   const hidden = [
     row.dataset_state !== "active" ? `dataset ${row.dataset_name} is ${row.dataset_state}` : "",

@@ -196,8 +196,13 @@ const CONNECTION_CODES = new Set([
 export function tolerateLostConnections(warn: (message: string) => void): void {
   process.on("unhandledRejection", (reason) => {
     if (!isConnectionError(reason)) throw reason;
-    warn(`database connection lost (${(reason as { code: string }).code}: ${(reason as Error).message}); reconnecting`);
+    warn(`database connection lost (${connectionErrorText(reason)}); reconnecting`);
   });
+}
+
+/** A connection error (isConnectionError) as logs give it: its code and message. */
+export function connectionErrorText(err: unknown): string {
+  return `${(err as { code: string }).code}: ${(err as Error).message}`;
 }
 
 /** True when `err` says the database is unreachable (answer 503, retry later). */

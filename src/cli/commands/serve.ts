@@ -159,7 +159,11 @@ export const command: Command = {
     // the pool drains its tasks. Whatever fails on the way, the rest is still released: a close
     // that gave up left the pool's threads and the database's connections holding the process.
     let failed = false;
-    for (const [what, step] of [["closing the server", () => running.close()], ["stopping the job worker", () => worker?.stop()], ["closing the tile pool", () => tiles!.close()], ["closing the database", () => database.close()]] as const) {
+    // Job items the worker could not record (it named them) fail the shutdown too.
+    const stopWorker = async () => {
+      if (await worker?.stop()) failed = true;
+    };
+    for (const [what, step] of [["closing the server", () => running.close()], ["stopping the job worker", stopWorker], ["closing the tile pool", () => tiles!.close()], ["closing the database", () => database.close()]] as const) {
       await Promise.resolve(step()).catch((err: Error) => {
         failed = true;
         process.stderr.write(`sonotile: ${what} failed: ${err.message}\n`);

@@ -1,8 +1,10 @@
 /**
  * `sonotile worker` — executes batch-job items (src/jobs/worker.ts) from the pg-boss queue of
  * the database (`DATABASE_URL`; run any number, on any machines sharing it and the audio
- * roots). SIGTERM / SIGINT: stop taking items, finish the ones in hand, exit 0; a worker
- * killed outright loses nothing — its items return to the queue when their heartbeat lapses.
+ * roots). SIGTERM / SIGINT: stop taking items, finish the ones in hand, exit 0 — or, when the
+ * database is gone (refused, or no answer within 10 s), give them up, name them on stderr and
+ * exit 1; a worker killed outright loses nothing either — its items return to the queue when their
+ * heartbeat lapses.
  */
 import { tolerateLostConnections } from "../../store/db.js";
 import { storeConfig } from "../../store/config.js";
@@ -58,8 +60,8 @@ export const command: Command = {
     process.stdout.write(`sonotile worker ${process.pid} ready (database: ${database.description})\n`);
     const signal = await signalled;
     process.stdout.write(`sonotile worker: ${signal}, finishing the items in hand\n`);
-    await worker.stop();
+    const notRecorded = await worker.stop();
     await database.close();
-    return exitAfterShutdown(EXIT.ok);
+    return exitAfterShutdown(notRecorded ? EXIT.input : EXIT.ok);
   },
 };
