@@ -244,6 +244,19 @@ describe("sonotile info", () => {
     expect(JSON.parse(guano.stdout)).toMatchObject({ samplerate: 16000, timeExpansion: 1, duration: 1 });
   });
 
+  it("GUANO numbers are read as decimal, as the factor given on the command line is: a TE or Loc Position in hex is ignored", async () => {
+    // Number("0x10") is 16: such a TE drew the file as 256 kHz audio lasting 62.5 ms, where
+    // --time-expansion 0x10 is refused (exit 2) and the GUANO spec's TE is an integer.
+    const [hex, decimal] = await Promise.all([
+      sonotile("info", withGuano("te-hex.wav", "TE: 0x10\nLoc Position: 0x10 0x20\n"), "--json", "--no-md5"),
+      sonotile("info", withGuano("te-decimal.wav", "TE: 1e1\nLoc Position: 49.5 -5.25\n"), "--json", "--no-md5"),
+    ]);
+    const hexInfo = JSON.parse(hex.stdout);
+    expect(hexInfo).toMatchObject({ samplerate: 16000, timeExpansion: 1, duration: 1 });
+    expect(hexInfo).not.toHaveProperty("location");
+    expect(JSON.parse(decimal.stdout)).toMatchObject({ samplerate: 160_000, timeExpansion: 10, duration: 0.1, location: { latitude: 49.5, longitude: -5.25 } });
+  });
+
   it("human form lists format, rate, duration and bext metadata", async () => {
     const run = await sonotile("info", path.join(FIXTURES, "recordings/XC821988-Lasiurus_blossevillii-2016.02.17-CL01712.wav"), "--no-md5");
     expect(run.code).toBe(0);

@@ -3,6 +3,7 @@
  * Broadcast WAV `bext` (EBU Tech 3285) and RIFF `LIST`/`INFO`. Parsers take the chunk body and
  * never throw on malformed text: metadata is best effort, the audio is what matters.
  */
+import { decimalNumber } from "./decimal.js";
 import { timeExpansionProblem } from "./expansion.js";
 
 const latin1 = new TextDecoder("latin1");
@@ -109,10 +110,11 @@ export function recordingFacts(metadata: Record<string, unknown>, samplerate: nu
   const bext = metadata.bext as Bext | undefined;
   if (guano?.Timestamp) out.timestamp = guano.Timestamp;
   else if (bext?.originationDate) out.timestamp = bextTimestamp(bext.originationDate, bext.originationTime);
-  const pos = guano?.["Loc Position"]?.split(/[\s,]+/).map(Number);
+  // Numbers as the command line reads them (decimal.ts): Number() read "0x10" as 16.
+  const pos = guano?.["Loc Position"]?.trim().split(/[\s,]+/).map(decimalNumber);
   if (pos && pos.length >= 2 && Math.abs(pos[0]) <= 90 && Math.abs(pos[1]) <= 180) out.location = { latitude: pos[0], longitude: pos[1] };
-  const te = guano?.TE === undefined ? NaN : Number(guano.TE.trim());
-  // "0", "NaN", "-10", text, and a factor that gives no usable rate ("1e-300") say nothing usable.
+  const te = guano?.TE === undefined ? NaN : decimalNumber(guano.TE);
+  // "0", "NaN", "-10", "0x10", text, and a factor that gives no usable rate ("1e-300") say nothing usable.
   if (timeExpansionProblem(samplerate, te) === null) out.timeExpansion = te;
   return out;
 }

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { expandedSamplerate, timeExpansionProblem } from "../audio/expansion.js";
 import { checkOptionsObject, describeValue } from "../audio/signal.js";
+import { DECIMAL_TEXT } from "../audio/decimal.js";
 import { LIMITS } from "../audio/layout.js";
 import { MAX_RATE_FACTOR, nearestWorkableRate, rateRatio } from "./rate-ratio.js";
 
@@ -28,8 +29,6 @@ export type ColormapName = (typeof COLORMAPS)[number];
 
 // Query strings and command lines deliver text; these accept a value or its text form, and
 // leave anything else untouched so that zod reports it with the field's name.
-/** Decimal text: an optional sign, digits with an optional fraction, an optional exponent. */
-const DECIMAL_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 /** Integer text: an optional sign and digits, no fraction or exponent. */
 const INTEGER_TEXT = /^[+-]?\d+$/;
 /**
