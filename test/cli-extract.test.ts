@@ -134,9 +134,22 @@ describe("sonotile extract", () => {
     const out = join(tmp, "params.csv");
     const r = await sonotile([A, "-o", out, "--window-size", "0.01", "--hop-size", "0.25", "--window", "blackman", "--high-freq", "5000"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^sonotile extract: 1 target \(.+ h of audio\) in .+ s; \d+× real time; wrote .*params\.csv\n$/);
+    expect(r.stderr).toMatch(/^sonotile extract: 1 target \(1 s of audio\) in .+ s; [\d.]+× real time; wrote .*params\.csv\n$/);
     const want = await featuresOfFile(A, { window_size: 0.01, hop_size: 0.25, window: "blackman", high_freq: 5000 });
     expect(readCsv(out).rows[0].slice(1).map(Number)).toEqual(featureRow(want));
+  });
+
+  it("the summary states short audio in seconds and a speed below 1× with two digits (bat calls of a time-expanded detector are tenths of a second)", async () => {
+    // It read "1 target (0.000 h of audio) in 0.3 s; 0× real time" for a 0.1 s clip.
+    const out = join(tmp, "short.csv");
+    const r = await sonotile([A, "-o", out, "--features", "duration_s", "--clip-start", "0.05", "--clip-end", "0.15"]);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = /^sonotile extract: 1 target \(0\.1 s of audio\) in .+ s; (.+)× real time; wrote .*short\.csv\n$/.exec(r.stderr);
+    expect(summary, r.stderr).not.toBeNull();
+    const speed = summary![1];
+    // Two significant digits below 10× (0.33×), whole above; never a 0× for work that was done.
+    expect(speed).toMatch(/^([1-9]\d+|[1-9](\.\d)?|0\.[1-9]\d?|0\.0\d*[1-9]\d?)$/);
+    expect(Number(speed)).toBeGreaterThan(0);
   });
 
   it("bad usage and parameters are refused before any work, naming the problem (exit 2 via main)", async () => {

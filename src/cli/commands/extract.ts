@@ -293,7 +293,7 @@ class Progress {
     const wall = (performance.now() - this.started) / 1000;
     const ok = this.computed;
     const parts = [
-      `${ok} target${ok === 1 ? "" : "s"} (${hours(this.seconds)} of audio) in ${wall.toFixed(1)} s`,
+      `${ok} target${ok === 1 ? "" : "s"} (${audioLength(this.seconds)} of audio) in ${wall.toFixed(1)} s`,
       `${speed(this.seconds, wall)} real time`,
     ];
     if (this.skipped) parts.push(`${this.skipped} skipped`);
@@ -314,7 +314,7 @@ class Progress {
     const wall = (now - this.started) / 1000;
     const rate = this.seconds / Math.max(wall, 1e-3); // audio seconds per wall second
     const eta = this.seconds > 0 ? Math.max(0, this.totalSeconds - this.seconds) / rate : NaN;
-    const text = `${this.finished}/${this.total} files · ${hours(this.seconds)}/${hours(this.totalSeconds)} audio · ${speed(this.seconds, wall)} real time · ETA ${clock(eta)}`;
+    const text = `${this.finished}/${this.total} files · ${audioLength(this.seconds, this.totalSeconds)}/${audioLength(this.totalSeconds)} audio · ${speed(this.seconds, wall)} real time · ETA ${clock(eta)}`;
     // The bar takes what the terminal leaves beside the numbers (~70 columns), a fixed width so it does not jitter.
     const width = Math.min(30, (process.stderr.columns || 80) - 72);
     const filled = Math.round((Math.max(0, width) * this.finished) / this.total);
@@ -323,12 +323,19 @@ class Progress {
   }
 }
 
-function hours(seconds: number): string {
-  return `${(seconds / 3600).toFixed(3)} h`;
+/**
+ * An amount of audio in hours, or in seconds (3 significant digits) when `scale` — the amount
+ * itself, or the total it is shown against — is under 0.1 h: time-expanded bat recordings last
+ * tenths of a second of real time, which read "0.000 h".
+ */
+function audioLength(seconds: number, scale = seconds): string {
+  return scale < 360 ? `${Number(seconds.toPrecision(3))} s` : `${(seconds / 3600).toFixed(3)} h`;
 }
 
+/** Audio seconds per wall second: whole from 10×, two significant digits below (0.1 s in 0.3 s read "0×"). */
 function speed(audioSeconds: number, wallSeconds: number): string {
-  return `${(audioSeconds / Math.max(wallSeconds, 1e-3)).toFixed(0)}×`;
+  const ratio = audioSeconds / Math.max(wallSeconds, 1e-3);
+  return `${ratio >= 10 ? ratio.toFixed(0) : Number(ratio.toPrecision(2))}×`;
 }
 
 function clock(seconds: number): string {
