@@ -109,6 +109,26 @@ describe("recordings registered one by one", () => {
     expect((await shown("desc")).map(([, rate]: [string, number]) => rate)).toEqual([48510.399999999994, 48510, 48510, 48508.8]);
   });
 
+  it("report the duration the engine computes with, frames / samplerate, and let a clip end there", async () => {
+    // 1600 frames at 16000 Hz × 3.0318750000000003: the column divided by 48510.00000000001 Hz
+    // (0.03298289012574726 s) where the engine reads 1600 / 48510 Hz = 0.03298289012574727 s, so a
+    // clip ending where the recording's frames and samplerate say it ends was refused (400).
+    const dataset_id = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
+    await writeSineWav(join(scratch.path, "te-duration.wav"), 16000, 0.1);
+    const created = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id, path: "te-duration.wav", time_expansion: 3.0318750000000003 }, headers: auth(member) });
+    const recording = created.json();
+    expect([recording.frames, recording.samplerate, recording.duration]).toEqual([1600, 48510, 1600 / 48510]);
+    const clip = await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recording.id, start_time: 0, end_time: 1600 / 48510 }, headers: auth(member) });
+    expect(clip.statusCode, clip.body).toBe(201);
+    // A change of time expansion checks the clips against the same duration: 0.7 gives 11200 Hz and
+    // 1600 / 11200 = 0.14285714285714285 s, which the clip, moved to end there, fits.
+    const changed = await app.inject({ method: "PATCH", url: `/v1/recordings/${recording.id}`, payload: { time_expansion: 0.7 }, headers: auth(member) });
+    expect([changed.statusCode, changed.json().samplerate, changed.json().duration]).toEqual([200, 11200, 1600 / 11200]);
+    const moved = await app.inject({ method: "PATCH", url: `/v1/clips/${clip.json().id}`, payload: { end_time: 1600 / 11200 }, headers: auth(member) });
+    expect(moved.statusCode, moved.body).toBe(200);
+    expect((await app.inject({ method: "PATCH", url: `/v1/recordings/${recording.id}`, payload: { time_expansion: 3.0318750000000003 }, headers: auth(member) })).statusCode).toBe(409);
+  });
+
   it("refuse a time expansion that gives no usable rate, naming it (400), when registered or changed", async () => {
     const dataset_id = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
     await writeSineWav(join(scratch.path, "te-refused.wav"), 16000, 0.1);

@@ -194,6 +194,9 @@ describe("sonotile info", () => {
       sonotile("spectrogram", wav, "-o", path.join(tmp, "te.npy"), "--time-expansion", "2.01", "--resample", "--samplerate", "16000"),
     ]);
     expect(JSON.parse(info.stdout)).toMatchObject({ samplerate: 32160, fileSamplerate: 16000, timeExpansion: 2.01 });
+    // The duration is frames / that rate, as the API's recording and the features say: 1 s / 2.01
+    // is 0.49751243781094534 s, a digit off 16000 / 32160 Hz = 0.4975124378109453 s.
+    expect(JSON.parse(info.stdout).duration).toBe(16000 / 32160);
     expect(resampled).toMatchObject({ code: 0, stderr: "" });
     // 16000 samples at 32160 Hz resampled by 100/201 to 7961; 25 ms at 16 kHz: 400-point frames, hop 200, 41 frames.
     expect(readNpy(path.join(tmp, "te.npy")).shape).toEqual([201, 41]);

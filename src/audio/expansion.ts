@@ -33,7 +33,7 @@ export function timeExpansionProblem(fileSamplerate: number, te: number): string
 }
 
 /**
- * Applies time expansion factor `te` (default timeExpansionOf; see timeExpansionProblem) to a reader's info: samplerate·te, duration/te.
+ * Applies time expansion factor `te` (default timeExpansionOf; see timeExpansionProblem) to a reader's info: samplerate·te, frames / that rate.
  * A rate within 1e-9 (relative) of a whole number of Hz is that number: a decimal factor is not
  * exact in binary (44100 · 1.1 = 48510.00000000001), and a rate that is whole in the user's units
  * must stay whole — resampling (SPEC §3.3) needs a rational ratio of whole rates.
@@ -42,7 +42,11 @@ export function timeExpansionProblem(fileSamplerate: number, te: number): string
 export function applyTimeExpansion(info: AudioInfo, te = timeExpansionOf(info)): ExpandedInfo {
   const problem = timeExpansionProblem(info.samplerate, te);
   if (problem) throw new RangeError(`time_expansion: ${problem}`);
-  return { ...info, samplerate: expandedSamplerate(info.samplerate, te), duration: info.duration / te, timeExpansion: te, fileSamplerate: info.samplerate };
+  // frames / the real rate, as the API's duration column (migration 020) and the features' targets
+  // compute it: duration / te differs in the last digit (1600 frames at 16000 Hz × 0.7:
+  // 0.14285714285714288 s, where 1600 / 11200 Hz is 0.14285714285714285 s).
+  const samplerate = expandedSamplerate(info.samplerate, te);
+  return { ...info, samplerate, duration: info.frames / samplerate, timeExpansion: te, fileSamplerate: info.samplerate };
 }
 
 /** The real-world rate `fileSamplerate · te`, whole where it is within rounding of a whole number (see applyTimeExpansion). */

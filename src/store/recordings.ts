@@ -2,12 +2,12 @@
  * Recordings: one audio file of a dataset, with the facts read from it (hash, rate, frames,
  * channels) and what people add (time expansion, date, place, rights, tags, features, notes,
  * owners). `samplerate` and `duration` are in real units: file rate × time expansion and
- * frames ÷ that rate (SPEC §3.2) — generated columns, so they follow time_expansion; the
- * samplerate a row reports is the engine's (see withEngineRate).
+ * frames ÷ that rate (SPEC §3.2) — generated columns, so they follow time_expansion, computed
+ * as the engine computes them (real_samplerate, migration 020: the rate whole within rounding).
  */
 import { createHash } from "node:crypto";
 import { AudioFormatError, fileMd5 } from "../audio/index.js";
-import { expandedSamplerate, timeExpansionProblem } from "../audio/expansion.js";
+import { timeExpansionProblem } from "../audio/expansion.js";
 import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, writing, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
@@ -71,17 +71,6 @@ const SELECT = (db: Queryable) => db`
   FROM recordings r`;
 
 /**
- * The row with the samplerate the engine analyses the recording at (expandedSamplerate): a
- * product within rounding of a whole number is that number — 16000 × 3.0318750000000003 is
- * 48510 Hz, where the column holds 48510.00000000001. Listings still sort by the column: the
- * rounding never reorders two rates (nothing lies between a rate and the whole number it moves
- * to), so they come in the order of the rates shown.
- */
-function withEngineRate<T extends Recording>(row: T): T {
-  return { ...row, samplerate: expandedSamplerate(row.file_samplerate, row.time_expansion) };
-}
-
-/**
  * A token of everything a recording's spectrograms depend on beyond the request: the file's
  * content (its MD5; the rate, frames and channels are read from it), the time expansion (the
  * rate the engine analyses at) and the engine version. Tile URLs that carry it may be cached
@@ -93,9 +82,9 @@ export function recordingRevision(hash: string, timeExpansion: number): string {
   return createHash("sha256").update(`${hash}:${timeExpansion}:${VERSION}`).digest("hex").slice(0, 16);
 }
 
-/** A row as callers get it: the engine's samplerate and the revision. */
+/** A row as callers get it: with its revision. */
 function fromRow<T extends Recording>(row: T): T {
-  return withEngineRate({ ...row, revision: recordingRevision(row.hash, row.time_expansion) });
+  return { ...row, revision: recordingRevision(row.hash, row.time_expansion) };
 }
 
 /**
@@ -173,9 +162,9 @@ export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<
 async function checkClipsFit(db: Queryable, id: string, timeExpansion: number): Promise<void> {
   const [outside] = await db`
     SELECT c.id, c.start_time, c.end_time, count(*) OVER () AS n,
-           r.frames / NULLIF(r.file_samplerate * ${timeExpansion}::float8, 0) AS duration
+           r.frames / real_samplerate(r.file_samplerate, ${timeExpansion}::float8) AS duration
     FROM clips c JOIN recordings r ON r.id = c.recording_id
-    WHERE r.id = ${id} AND c.end_time > r.frames / NULLIF(r.file_samplerate * ${timeExpansion}::float8, 0)
+    WHERE r.id = ${id} AND c.end_time > r.frames / real_samplerate(r.file_samplerate, ${timeExpansion}::float8)
     ORDER BY c.start_time, c.id LIMIT 1`;
   if (!outside) return;
   const n = Number(outside.n);
