@@ -260,6 +260,13 @@ describe("sonotile info", () => {
     expect(JSON.parse(decimal.stdout)).toMatchObject({ samplerate: 160_000, timeExpansion: 10, duration: 0.1, location: { latitude: 49.5, longitude: -5.25 } });
   });
 
+  it("spectrogram times past a GUANO time-expanded recording's real end are said to be real seconds, naming the GUANO TE", async () => {
+    // 0.5 s of the file as stored is past the 0.1 s it lasts at TE 10: "no frame is centred in [0.5, end) s" alone left the researcher guessing.
+    const run = await sonotile("spectrogram", withGuano("te-10.wav", "TE: 10\n"), "-o", path.join(tmp, "te-10.npy"), "--start", "0.5");
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim()).toMatch(/^sonotile spectrogram: --start: no frame is centred in \[0\.5, end\) s \(.*\); times are real seconds: time expansion 10 \(the file's GUANO TE\) makes the file's 1 s last 0\.1 s$/);
+  });
+
   it("human form lists format, rate, duration and bext metadata", async () => {
     const run = await sonotile("info", path.join(FIXTURES, "recordings/XC821988-Lasiurus_blossevillii-2016.02.17-CL01712.wav"), "--no-md5");
     expect(run.code).toBe(0);

@@ -152,6 +152,8 @@ describe("sonotile spectrogram: usage and input errors", () => {
     [[SHORT, "-o", "u.npy", "--end", "0b1"], /^--end: must be a number > 0 \(the start; leave --end out to read to the recording's end\), got '0b1'$/],
     [[SHORT, "-o", "u.npy", "--start", "1", "--end", "Infinity"], /^--end: must be a number > 1 \(the start; leave --end out to read to the recording's end\), got 'Infinity'$/],
     [[SHORT, "-o", "u.npy", "--start", "5"], /^--start: no frame is centred in \[5, end\) s \(the recording has \d+ frames, [\d.]+ s apart, the last centred at [\d.]+ s\)$/],
+    // Times typed as a player shows the file as stored: past a time-expanded recording's real end, said so.
+    [[SHORT, "-o", "u.npy", "--time-expansion", "10", "--start", "1"], /^--start: no frame is centred in \[1, end\) s \(.*\); times are real seconds: time expansion 10 \(--time-expansion\) makes the file's 1 s last 0\.1 s$/],
   ];
   it.each(USAGE)("%j is a usage error: %s", async (args, message) => {
     const err = await runInProcess(args.map((a) => (a.includes(".") && a !== SHORT ? join(tmp, a) : a))).then(() => null, (e: unknown) => e);
