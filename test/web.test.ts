@@ -16,7 +16,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import UPNG from "upng-js";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type BrowserContext, type Page, type Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { tileStatsStore } from "../src/api/tile-stats.js";
@@ -649,30 +649,27 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.goto(`${base}/?tile-failure#recording=${batId}`);
     await tilesLoaded();
     const status = () => page.textContent("#status");
-    // The second tile of the view: refused once (busy), then answered. The parameters' probe asks for tile 0 only.
-    const busy = /\/tiles\/\d+\/1\.png\?.*min_dB=-90/;
-    let refused = 0;
-    await page.route(busy, (route) => refused++ === 0
-      ? route.fulfill({ status: 503, headers: { "retry-after": "1", "content-type": "application/json" }, body: JSON.stringify({ message: "all tile workers are busy" }) })
-      : route.continue());
-    await setParam("min_dB", "-90");
-    await expect.poll(status).toBe("all tile workers are busy");
-    // Gone once that tile loads (asked again after the Retry-After's second): it stayed up, in red,
-    // over a complete spectrogram, through every later zoom and pan.
-    await expect.poll(() => page.locator('#tiles img[data-x="1"][data-loaded="true"]').count(), { timeout: 5000 }).toBe(1);
-    await tilesLoaded("min_dB=-90");
-    await expect.poll(status).toBe("");
-    await page.unroute(busy);
-    // A tile the server never answered (connection refused) says so too, and goes once the tile loads.
-    const unreachable = /\/tiles\/\d+\/1\.png\?.*min_dB=-80/;
-    let aborted = 0;
-    await page.route(unreachable, (route) => aborted++ === 0 ? route.abort("connectionrefused") : route.continue());
-    await setParam("min_dB", "-80");
-    await expect.poll(status).toContain("cannot be reached");
-    await expect.poll(() => page.locator('#tiles img[data-x="1"][data-loaded="true"]').count(), { timeout: 5000 }).toBe(1);
-    await tilesLoaded("min_dB=-80");
-    await expect.poll(status).toBe("");
-    await page.unroute(unreachable);
+    // The second tile of the view fails once, then is answered: refused (busy), the status line
+    // says so, and the message goes once the tile loads (asked again after the Retry-After's
+    // second) — it stayed up, in red, over a complete spectrogram, through every later zoom and
+    // pan; never answered (connection refused), it says so too, and goes likewise. The
+    // parameters' probe asks for tile 0 only.
+    const failures: [string, (route: Route) => Promise<void>, unknown][] = [
+      ["-90", (route) => route.fulfill({ status: 503, headers: { "retry-after": "1", "content-type": "application/json" }, body: JSON.stringify({ message: "all tile workers are busy" }) }),
+        "all tile workers are busy"],
+      ["-80", (route) => route.abort("connectionrefused"), expect.stringContaining("cannot be reached")],
+    ];
+    for (const [minDb, fail, said] of failures) {
+      const second = new RegExp(`/tiles/\\d+/1\\.png\\?.*min_dB=${minDb}`);
+      let failed = 0;
+      await page.route(second, (route) => (failed++ === 0 ? fail(route) : route.continue()));
+      await setParam("min_dB", minDb);
+      await expect.poll(status).toEqual(said);
+      await expect.poll(() => page.locator('#tiles img[data-x="1"][data-loaded="true"]').count(), { timeout: 5000 }).toBe(1);
+      await tilesLoaded(`min_dB=${minDb}`);
+      await expect.poll(status).toBe("");
+      await page.unroute(second);
+    }
   });
 
   it("shows the status line's errors legibly on the dark header", async () => {

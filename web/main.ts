@@ -458,24 +458,25 @@ async function readout(px: number, py: number) {
   state.readoutAt = { t, f };
   drawMarker();
   const out = $("readout");
+  const where = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz`;
   // Pixel p shows frame ⌊(p + origin) / 2^level⌋ (timeAt); left of the first frame or right of the
   // last there is nothing to read — it said "value = NaN dB", or "no value: 400" for a tile past the end.
   const frame = Math.floor(abs / 2 ** state.level);
   if (frame < 0 || frame >= g.frames) {
-    out.textContent = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz: outside the recording (0–${rec.duration.toFixed(2)} s), no value`;
+    out.textContent = `${where}: outside the recording (0–${rec.duration.toFixed(2)} s), no value`;
     delete out.dataset.value;
     return;
   }
-  out.textContent = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz, value …`;
+  out.textContent = `${where}, value …`;
   const res = await fetch(tileUrl(rec, z, x, "f32"), { headers: authHeaders() });
-  if (!res.ok) { out.textContent = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz (no value: ${res.status})`; return; }
+  if (!res.ok) { out.textContent = `${where} (no value: ${res.status})`; return; }
   const [rows, columns] = res.headers.get("x-shape")!.split(",").map(Number);
   const values = new Float32Array(await res.arrayBuffer());
   const v = column < columns ? values[row * columns + column] : NaN;
   const scale = res.headers.get("x-value-scale");
   // dB to hundredths; power and amplitude span decades (1e-10 … 1): significant digits.
   const shown = scale === "dB" || !Number.isFinite(v) ? v.toFixed(2) : v.toPrecision(4);
-  out.textContent = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz, value = ${shown} ${scale} (tile ${z}/${x}, row ${row}/${rows}, column ${column})`;
+  out.textContent = `${where}, value = ${shown} ${scale} (tile ${z}/${x}, row ${row}/${rows}, column ${column})`;
   out.dataset.value = String(v);
 }
 

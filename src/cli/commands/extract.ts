@@ -143,7 +143,7 @@ async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unre
           } catch (err) {
             // A link to nothing is a recording the user expects in the table (a DataLad or
             // git-annex file not fetched, a share moved): it is named, never dropped unsaid.
-            unreadable.set(path, await brokenLinkFailure(path, err));
+            unreadable.set(path, await statFailure(path, err));
           }
         }
       }
@@ -154,7 +154,7 @@ async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unre
       if ((await stat(input)).isDirectory()) await walk(input);
       else found.push(input);
     } catch (err) {
-      unreadable.set(input, await brokenLinkFailure(input, err));
+      unreadable.set(input, await statFailure(input, err));
     }
   }
   return { paths: withoutRepeats(found), unreadable };
@@ -177,7 +177,7 @@ function withoutRepeats(paths: string[]): string[] {
 }
 
 /** Why `path` could not be looked at: a symlink to nothing names its missing target; else as inputFailure. */
-async function brokenLinkFailure(path: string, err: unknown): Promise<string> {
+async function statFailure(path: string, err: unknown): Promise<string> {
   if ((err as NodeJS.ErrnoException).code !== "ENOENT") return inputFailure(err);
   const target = await readlink(path).catch(() => null);
   return target === null ? inputFailure(err) : `broken symbolic link: its target ${target} does not exist`;
