@@ -373,6 +373,8 @@ describe("datasets and recordings", () => {
     const imported = await app.inject({ method: "POST", url: `/v1/datasets/${datasetId}/import`, headers: auth(member) });
     expect(imported.statusCode).toBe(200);
     expect(imported.json().registered).toHaveLength(6);
+    // What a curator needs beyond the new files: none moved, none missing, no copies among them.
+    expect(imported.json()).toMatchObject({ moved: [], missing: [], duplicates: [], changed: [] });
     expect((await app.inject({ url: `/v1/datasets/${datasetId}` })).json().recording_count).toBe(6);
   });
 

@@ -5,7 +5,8 @@
  * behind. Record ids that are no UUID, or name no record, are bad usage too (exit 2).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -231,7 +232,8 @@ describe("dataset add", () => {
     if (!t) await (await openDatabase({ dataDir: data, initialData: await migratedTemplate() })).close();
     const recordings = join(dir.path, "root", "site");
     mkdirSync(recordings, { recursive: true });
-    for (const name of ["a.wav", "b.wav", "c.wav"]) await writeSineWav(join(recordings, name), 8000, 0.5);
+    // Each its own tone: files of the same bytes are reported as copies of each other.
+    for (const [i, name] of ["a.wav", "b.wav", "c.wav"].entries()) await writeSineWav(join(recordings, name), 8000, 0.5, 1000 + 500 * i);
     try {
       const r = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data, "--json"], { env: { DATABASE_URL: t?.url ?? "" } });
       expect(r.code, r.stderr).toBe(0);
@@ -241,7 +243,7 @@ describe("dataset add", () => {
       expect(printed.dataset).toMatchObject({ name: "site", recording_count: 3 });
       // Again on the same directory — an earlier `add` interrupted, or files added since: its
       // dataset takes the files not registered yet (it was "audio_dir already exists", exit 2).
-      await writeSineWav(join(recordings, "d.wav"), 8000, 0.5);
+      await writeSineWav(join(recordings, "d.wav"), 8000, 0.5, 2500);
       const again = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
       expect(again).toMatchObject({ code: 0, stderr: "", stdout: `dataset site (${printed.dataset.id}) of ${realpathSync(recordings)} exists: 1 more recording registered\n` });
       const twice = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data, "--json"], { env: { DATABASE_URL: t?.url ?? "" } });
@@ -249,7 +251,7 @@ describe("dataset add", () => {
       // A file named as audio that is none is listed and skipped, exit 1 (extract's); the others are registered, other files not looked at.
       writeFileSync(join(recordings, "cut.wav"), "RIFF");
       writeFileSync(join(recordings, "notes.txt"), "site notes");
-      await writeSineWav(join(recordings, "e.wav"), 8000, 0.5);
+      await writeSineWav(join(recordings, "e.wav"), 8000, 0.5, 3000);
       const partly = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
       expect(partly).toMatchObject({ code: 1, stderr: "", stdout: expect.stringMatching(new RegExp(`^dataset site \\(${printed.dataset.id}\\) of .* exists: 1 more recording registered\n  skipped cut\\.wav: .+\n$`)) });
       // A registered file replaced since is named, with the way to make it the recording's content (it was not mentioned).
@@ -265,6 +267,36 @@ describe("dataset add", () => {
       const nothingNew = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
       expect(nothingNew).toMatchObject({ code: 1, stderr: "" });
       expect(nothingNew.stdout.split("\n")[1]).toBe("  skipped elsewhere.wav: a symbolic link that leads outside the dataset's directory, which is not followed: move or copy what it points to inside");
+      // Months later: b.wav renamed, c.wav copied under a second name, d.wav deleted. The renamed file
+      // is b's recording still, the copy is named with its twin, d's recording is said to be missing
+      // (a new recording was registered for the renamed file, and nothing said of the others).
+      rmSync(join(recordings, "elsewhere.wav"));
+      const recordingAt = async (path: string): Promise<string> => {
+        const database = t?.db ?? (await openDatabase({ dataDir: data }));
+        try {
+          return (await database.sql`SELECT id FROM recordings WHERE path = ${path}`)[0].id;
+        } finally {
+          if (!t) await database.close();
+        }
+      };
+      const b = printed.registered.find((r: { path: string }) => r.path === "b.wav").recording_id;
+      const c = printed.registered.find((r: { path: string }) => r.path === "c.wav").recording_id;
+      const d = await recordingAt("d.wav");
+      renameSync(join(recordings, "b.wav"), join(recordings, "b renamed.wav"));
+      writeFileSync(join(recordings, "c copy.wav"), readFileSync(join(recordings, "c.wav")));
+      rmSync(join(recordings, "d.wav"));
+      const months = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
+      const lines = months.stdout.split("\n");
+      expect(months).toMatchObject({ code: 0, stderr: "" });
+      expect(lines[0]).toBe(`dataset site (${printed.dataset.id}) of ${realpathSync(recordings)} exists: 1 more recording registered, 1 recording found moved`);
+      const copy = await recordingAt("c copy.wav");
+      expect(lines.slice(1)).toEqual([
+        `  moved b.wav → b renamed.wav (${b}): the same bytes; the recording, its clips, tags, features and notes follow the file`,
+        `  duplicates (MD5 ${createHash("md5").update(readFileSync(join(recordings, "c.wav"))).digest("hex")}): c copy.wav (${copy}), c.wav (${c}) hold the same bytes`,
+        expect.stringMatching(new RegExp(`^  changed a\\.wav \\(${a}\\): `)),
+        `  missing d.wav (${d}): no file at this path; the recording and its clips, tags and notes are kept — put the file back (moved with the same bytes, the next import finds it), or delete the recording`,
+        "",
+      ]);
     } finally {
       await t?.cleanup();
     }

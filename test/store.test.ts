@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { copyFile, mkdir, symlink, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,8 +18,10 @@ import { authenticate, createToken, hashKey, setTokenEnabled } from "../src/stor
 import { createUser, ensureAdmin, getUser, getUsers } from "../src/store/users.js";
 import { probeFile, recordedDateTime } from "../src/store/probe.js";
 import { addDataset, createDataset, importDataset, listAudioFiles, listDatasets, scanDataset } from "../src/store/datasets.js";
-import { getRecording, insertRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature } from "../src/store/recordings.js";
+import { getRecording, getRecordingLocation, insertRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature } from "../src/store/recordings.js";
 import { getOrCreateTag } from "../src/store/tags.js";
+import { createClip, getClip } from "../src/store/clips.js";
+import { createNote } from "../src/store/notes.js";
 import { getOrCreateFeatureName } from "../src/store/features.js";
 import { createRun, failInterruptedRuns, finishRun, getRun } from "../src/store/runs.js";
 import type { Sql } from "../src/store/db.js";
@@ -441,6 +443,53 @@ describe("datasets and recordings", () => {
     const dataset = await createDataset(sql, { name: "macos", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
     const result = await importDataset(sql, dataset.id, userId);
     expect([result.registered.map((r) => r.path), result.failed]).toEqual([["a.wav"], []]);
+  });
+
+  it("follows a recording's file moved or renamed by its MD5, keeping its clips, tags, features and notes; reports copies and files gone", async () => {
+    const dir = join(scratch.path, "months");
+    await mkdir(join(dir, "2024-05"), { recursive: true });
+    await writeSineWav(join(dir, "2024-05", "night 1.wav"), 8000, 0.5, 1000);
+    await writeSineWav(join(dir, "2024-05", "night 2.wav"), 8000, 0.5, 2000);
+    await writeSineWav(join(dir, "2024-05", "night 3.wav"), 8000, 0.5, 3000);
+    const dataset = await createDataset(sql, { name: "months", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    const first = await importDataset(sql, dataset.id, userId);
+    const idOf = (path: string) => first.registered.find((r) => r.path === path)!.recording_id;
+    const night1 = idOf("2024-05/night 1.wav");
+    await addRecordingTag(sql, night1, { key: "species", value: "Pipistrellus", created_by: userId });
+    await setRecordingFeature(sql, night1, { name: "call_count", value: 12, created_by: userId });
+    const note = await createNote(sql, { message: "check the ID", recording_id: night1, created_by: userId });
+    const clip = await createClip(sql, { recording_id: night1, start_time: 0.1, end_time: 0.3, created_by: userId });
+    // Months later: night 1 renamed and moved to a folder of its own, night 2 copied under a second name, night 3 deleted.
+    await mkdir(join(dir, "site A"));
+    await rename(join(dir, "2024-05", "night 1.wav"), join(dir, "site A", "Pipistrellus night 1.wav"));
+    await copyFile(join(dir, "2024-05", "night 2.wav"), join(dir, "night 2 copy.wav"));
+    await rm(join(dir, "2024-05", "night 3.wav"));
+    expect((await scanDataset(sql, dataset.id)).counts).toEqual({ registered: 1, missing: 2, unregistered: 2 });
+    const later = await importDataset(sql, dataset.id, userId);
+    // The renamed file is night 1's: a new recording had been registered for it, with none of its work, and night 1 left missing.
+    expect(later.moved).toEqual([{ from: "2024-05/night 1.wav", path: "site A/Pipistrellus night 1.wav", recording_id: night1 }]);
+    expect(later.registered.map((r) => r.path)).toEqual(["night 2 copy.wav"]);
+    const copy = later.registered[0].recording_id;
+    // The copy is registered, and said to be one (it was registered without a word).
+    expect(later.duplicates).toEqual([{
+      hash: createHash("md5").update(readFileSync(join(dir, "night 2 copy.wav"))).digest("hex"),
+      recordings: [{ path: "2024-05/night 2.wav", recording_id: idOf("2024-05/night 2.wav"), state: "active" }, { path: "night 2 copy.wav", recording_id: copy, state: "active" }],
+    }]);
+    expect(later.missing.map((f) => [f.path, f.recording_id])).toEqual([["2024-05/night 3.wav", idOf("2024-05/night 3.wav")]]);
+    const moved = await getRecording(sql, night1);
+    expect(moved).toMatchObject({ path: "site A/Pipistrellus night 1.wav", tags: [{ key: "species", value: "Pipistrellus" }], features: [{ name: "call_count", value: 12 }], notes: [{ id: note.id }] });
+    // The file's time as it is now: the next read takes the file as the registered one, not as modified (a hash, or a 409).
+    expect((await getRecordingLocation(sql, night1)).file_mtime).toBe(statSync(join(dir, "site A", "Pipistrellus night 1.wav")).mtimeMs);
+    expect((await getClip(sql, clip.id)).recording_id).toBe(night1);
+    expect((await scanDataset(sql, dataset.id)).counts).toEqual({ registered: 3, missing: 1, unregistered: 0 });
+    const [listed] = (await listDatasets(sql, { state: "active", sort: "name", order: "asc", limit: 10, offset: 0, search: "months" })).items;
+    expect(listed.recording_count).toBe(4); // the three of the first import and the copy
+    // A trashed recording's file moved is that recording still, not a new one.
+    await setState(sql, "recordings", copy, "trashed");
+    await rename(join(dir, "night 2 copy.wav"), join(dir, "2024-05", "night 2 copy.wav"));
+    const again = await importDataset(sql, dataset.id, userId);
+    expect([again.registered, again.moved]).toEqual([[], [{ from: "night 2 copy.wav", path: "2024-05/night 2 copy.wav", recording_id: copy }]]);
+    expect(await getRecording(sql, copy)).toMatchObject({ path: "2024-05/night 2 copy.wav", state: "trashed" });
   });
 
   it("does not import files that are symlinks out of the dataset directory", async () => {

@@ -9,9 +9,9 @@ import type { Queryable } from "./db.js";
 import { assertWritable, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { ConflictError, InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { isInside, resolveAudioDir, resolveRecordingFile } from "./paths.js";
-import { probeFile } from "./probe.js";
+import { probeFile, type FileFacts, type FileStamp } from "./probe.js";
 import { createRun, finishRun, type Run } from "./runs.js";
-import { insertRecording, refreshRoute, statChange, type FileChange } from "./recordings.js";
+import { insertRecording, moveRecordingPath, refreshRoute, statChange, type FileChange } from "./recordings.js";
 
 export interface Dataset {
   id: string;
@@ -279,9 +279,29 @@ function changeSeen(r: { id: string; file_size: number; file_mtime: number | nul
 export interface ImportResult {
   run: Run;
   registered: { path: string; recording_id: string }[];
+  /**
+   * Recordings whose file the import found at another path — moved or renamed: a file not
+   * registered yet with the MD5 of a recording whose file was missing. The recording now points
+   * to it (moveRecordingPath), keeping its id, clips, tags, features and notes; a new recording
+   * had been registered for the file, with none of them, beside the old one left missing.
+   */
+  moved: { from: string; path: string; recording_id: string }[];
+  /** Recordings whose file is at none of the dataset's paths after the import (a scan's `missing`): deleted, or moved with other bytes. */
+  missing: ScanFile[];
+  /**
+   * Recordings of the dataset holding the same bytes (one MD5), in groups that take in a recording
+   * this import registered: a file copied under two names had been registered twice without a word.
+   */
+  duplicates: DuplicateGroup[];
   failed: { path: string; error: string }[];
   /** Registered files the import's scan found changed (ScanFile.changed): an import registers new files, it leaves these be. */
   changed: ScanFile[];
+}
+
+/** Recordings of one dataset whose files hold the same bytes, by path. */
+export interface DuplicateGroup {
+  hash: string;
+  recordings: { path: string; recording_id: string; state: State }[];
 }
 
 /** Files probed at once during an import (each reads a header and hashes a file). */
@@ -289,8 +309,11 @@ const IMPORT_CONCURRENCY = 4;
 
 /**
  * Registers every unregistered audio file of the dataset under an `import` run — `run` when
- * the caller started it (see addDataset), else a new one. Files that cannot be decoded are
- * reported, not fatal. Each insert stands alone (no long transaction), and a file registered
+ * the caller started it (see addDataset), else a new one. A file with the bytes of a recording
+ * whose file is missing is that file moved or renamed: the recording is pointed to it (movedHere)
+ * rather than a second one registered. Files that cannot be decoded are reported, not fatal;
+ * files whose bytes another recording of the dataset holds are registered and reported
+ * (duplicates). Each insert stands alone (no long transaction), and a file registered
  * concurrently by someone else is skipped.
  */
 export async function importDataset(db: Queryable, id: string, user: string | null, run?: Run): Promise<ImportResult> {
@@ -300,7 +323,9 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
   const importRun = run ?? (await createRun(db, { kind: "import", description: `import into dataset ${dataset.name}`, created_by: user }));
   const todo = scan.files.filter((f) => f.status === "unregistered").map((f) => f.path);
   const registered: ImportResult["registered"] = [];
-  const { failed, changed } = scanOutcome(scan);
+  const moved: ImportResult["moved"] = [];
+  const { failed, changed, missing } = scanOutcome(scan);
+  const gone = await missingByHash(db, missing);
   let next = 0;
   async function worker(): Promise<void> {
     while (next < todo.length) {
@@ -309,6 +334,11 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
       try {
         abs = (await resolveRecordingFile(dataset.audio_dir, path)).file;
         const facts = await probeFile(abs, { exactPath: true });
+        const from = await movedHere(db, dataset, gone.get(facts.hash), path, facts);
+        if (from) {
+          moved.push({ from: from.path, path, recording_id: from.id });
+          continue;
+        }
         // Each registration checks the dataset anew, holding it: one archived mid-import takes no more.
         const rec = await writing(db, "datasets", id, (tx) => insertRecording(tx, { dataset_id: id, path, ...facts, created_by: user, run_id: importRun.id }));
         if (rec) registered.push({ path, recording_id: rec.id });
@@ -320,19 +350,68 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
     }
   }
   await Promise.all(Array.from({ length: IMPORT_CONCURRENCY }, worker));
-  registered.sort((a, b) => (a.path < b.path ? -1 : 1));
-  failed.sort((a, b) => (a.path < b.path ? -1 : 1));
-  return { run: await finishRun(db, importRun.id, "completed"), registered, failed, changed };
+  const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : 1);
+  registered.sort(byPath);
+  moved.sort(byPath);
+  failed.sort(byPath);
+  const found = new Set(moved.map((m) => m.recording_id));
+  return {
+    run: await finishRun(db, importRun.id, "completed"),
+    registered, moved,
+    missing: missing.filter((f) => !found.has(f.recording_id!)),
+    duplicates: await duplicatesOf(db, id, registered.map((r) => r.recording_id)),
+    failed, changed,
+  };
+}
+
+/** The recordings a scan found missing, by MD5, in path order: the ones a new file with those bytes may be. */
+async function missingByHash(db: Queryable, missing: ScanFile[]): Promise<Map<string, { id: string; path: string }[]>> {
+  const rows = await db<{ id: string; path: string; hash: string }[]>`
+    SELECT id, path, hash FROM recordings WHERE id = ANY(${missing.map((f) => f.recording_id!)}::uuid[]) ORDER BY path, id`;
+  const byHash = new Map<string, { id: string; path: string }[]>();
+  for (const r of rows) byHash.set(r.hash, [...(byHash.get(r.hash) ?? []), { id: r.id, path: r.path }]);
+  return byHash;
+}
+
+/**
+ * The recording, of `candidates` (missing ones with the file's MD5), that the file at `path` is —
+ * moved or renamed — now pointed to it (moveRecordingPath), or null: none, or none still missing.
+ * A candidate is taken off the list before any wait, so that two copies of its file found at once
+ * do not both claim it; one whose file is back at its path meanwhile is no longer missing (the
+ * file here is then a copy, and registered as one).
+ */
+async function movedHere(db: Queryable, dataset: Dataset, candidates: { id: string; path: string }[] | undefined, path: string, facts: FileFacts & FileStamp): Promise<{ id: string; path: string } | null> {
+  for (let gone = candidates?.shift(); gone; gone = candidates?.shift()) {
+    if (await resolveRecordingFile(dataset.audio_dir, gone.path).then(() => true, () => false)) continue;
+    const to = { from: gone.path, to: path, hash: facts.hash, file_size: facts.file_size, file_mtime: facts.file_mtime };
+    if (await writing(db, "datasets", dataset.id, (tx) => moveRecordingPath(tx, gone!.id, to))) return gone;
+  }
+  return null;
+}
+
+/** The groups of the dataset's recordings (any state) sharing an MD5 with one of `ids`, by their first path. */
+async function duplicatesOf(db: Queryable, datasetId: string, ids: string[]): Promise<DuplicateGroup[]> {
+  if (!ids.length) return [];
+  return db<DuplicateGroup[]>`
+    SELECT hash, json_agg(json_build_object('path', path, 'recording_id', id, 'state', state) ORDER BY path) AS recordings
+    FROM recordings
+    WHERE dataset_id = ${datasetId} AND hash IN (SELECT hash FROM recordings WHERE id = ANY(${ids}::uuid[]))
+    GROUP BY hash HAVING count(*) > 1
+    ORDER BY min(path)`;
 }
 
 /**
  * What an import reports of a scan before it registers anything: the entries it cannot read as
- * `failed` (ScanResult.skipped), the registered files changed since (ScanFile.changed) — also
- * when there is nothing new to register (importNew's null), so that a repeated `dataset add`
- * reports them as the first did.
+ * `failed` (ScanResult.skipped), the registered files changed since (ScanFile.changed) and those
+ * missing — also when there is nothing new to register (importNew's null), so that a repeated
+ * `dataset add` reports them as the first did.
  */
-export function scanOutcome(scan: ScanResult): Pick<ImportResult, "failed" | "changed"> {
-  return { failed: scan.skipped.map((s) => ({ path: s.path, error: s.reason })), changed: scan.files.filter((f) => f.changed) };
+export function scanOutcome(scan: ScanResult): Pick<ImportResult, "failed" | "changed" | "missing"> {
+  return {
+    failed: scan.skipped.map((s) => ({ path: s.path, error: s.reason })),
+    changed: scan.files.filter((f) => f.changed),
+    missing: scan.files.filter((f) => f.status === "missing"),
+  };
 }
 
 /**

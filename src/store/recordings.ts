@@ -212,6 +212,24 @@ export async function deleteRecording(db: Queryable, id: string): Promise<void> 
   });
 }
 
+/**
+ * Points a recording at the file now at `to`, the one it was registered from — moved or renamed:
+ * the same MD5 (importDataset finds it so) — with that file's size and time: its id, clips, tags,
+ * features and notes stay with it, where a new recording for the file had left them on one whose
+ * file was missing. Whatever the recording's own state: a path says where its file is, not what
+ * people wrote, and a trashed recording's file moved is no new recording. Only while the row is
+ * still at `from` with that hash; false when it is not (another import moved it first).
+ * @param move.from the recording's registered path, where its file no longer is
+ * @param move.to the new path, relative to the dataset's audio_dir (canonical, as a scan lists it)
+ */
+export async function moveRecordingPath(db: Queryable, id: string, move: { from: string; to: string; hash: string } & FileStamp & { file_size: number }): Promise<boolean> {
+  const rows = await translating(() => db`
+    UPDATE recordings SET path = ${move.to}, file_size = ${move.file_size}, file_mtime = ${move.file_mtime}
+    WHERE id = ${id} AND path = ${move.from} AND hash = ${move.hash}
+    RETURNING id`);
+  return rows.length > 0;
+}
+
 /** Where a recording's file is, and what reading it needs: the stored rate, channels, time expansion. */
 export interface RecordingLocation {
   audio_dir: string;

@@ -47,6 +47,11 @@ const scanSchema = z.object({
 const importSchema = z.object({
   run: z.object({ id: z.uuid(), kind: z.string(), status: z.string(), created_at: timestamp, finished_at: nullableTimestamp }),
   registered: z.array(z.object({ path: z.string(), recording_id: z.uuid() })),
+  moved: z.array(z.object({ from: z.string(), path: z.string(), recording_id: z.uuid() }))
+    .describe("Recordings whose file was missing and is found at `path` (the same MD5: moved or renamed): the recording now points there and keeps its clips, tags, features and notes"),
+  missing: z.array(scanFileSchema).describe("Recordings whose file is at none of the dataset's paths after the import (as the scan's `missing`): kept as they are"),
+  duplicates: z.array(z.object({ hash: z.string(), recordings: z.array(z.object({ path: z.string(), recording_id: z.uuid(), state: z.enum(STATES) })) }))
+    .describe("Recordings of the dataset holding the same bytes (one MD5), in groups that take in a recording this import registered"),
   failed: z.array(z.object({ path: z.string(), error: z.string() })),
   changed: z.array(scanFileSchema).describe("Registered files the import's scan found changed (as the scan's `changed`); an import leaves them as they are"),
 });

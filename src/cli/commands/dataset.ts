@@ -8,7 +8,7 @@
 import { basename, resolve } from "node:path";
 import { plural } from "../../audio/types.js";
 import { storeConfig } from "../../store/config.js";
-import { addDataset, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, scanOutcome } from "../../store/datasets.js";
+import { addDataset, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, scanOutcome, type ImportResult } from "../../store/datasets.js";
 import { openDatabase, type Sql } from "../../store/db.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { resolveAudioDir } from "../../store/paths.js";
@@ -31,10 +31,13 @@ const USAGE = `usage: sonotile dataset add <dir> [--name NAME] [--description TE
 
 Creates a dataset for a directory inside an audio root and registers its recordings; for a
 directory that has its dataset already (an earlier 'add' interrupted, or files added since),
-registers the files not registered yet, and names those registered whose size or modification
-time changed since (they keep their registered content until refreshed: POST
-/v1/recordings/{id}/refresh). 'add' creates the database if there is none (printing its admin
-token), 'list' and 'reprobe' refuse to.
+registers the files not registered yet — a file with the bytes (MD5) of a recording whose file
+is missing is that file moved or renamed, and the recording follows it with its clips, tags and
+notes — and names those registered whose size or modification time changed since (they keep
+their registered content until refreshed: POST /v1/recordings/{id}/refresh) and those whose
+file is missing. Files holding the same bytes as another recording are registered and named as
+duplicates. 'add' creates the database if there is none (printing its admin token), 'list' and
+'reprobe' refuse to.
 
 'reprobe' reads again the header facts (rate, frames, channels) of the recordings an older
 sonotile read, in the datasets inside the audio roots, as every server does when it starts;
@@ -78,10 +81,9 @@ export const command: Command = {
       if (existing) {
         // Files registered before and replaced since are named too (an import leaves them, a refresh
         // takes them), and entries it cannot read — with nothing new to register as well.
-        const imported = (await importNew(sql, existing.id, admin?.id ?? null)) ?? { run: null, registered: [], ...scanOutcome(await scanDataset(sql, existing.id)) };
-        const lines = [`dataset ${existing.name} (${existing.id}) of ${audioDir} exists: ${plural(imported.registered.length, "more recording")} registered`];
-        for (const f of imported.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
-        for (const f of imported.changed) lines.push(`  changed ${f.path} (${f.recording_id}): ${f.changed!.message}`);
+        const imported = (await importNew(sql, existing.id, admin?.id ?? null)) ?? { run: null, registered: [], moved: [], duplicates: [], ...scanOutcome(await scanDataset(sql, existing.id)) };
+        const moved = imported.moved.length ? `, ${plural(imported.moved.length, "recording")} found moved` : "";
+        const lines = [`dataset ${existing.name} (${existing.id}) of ${audioDir} exists: ${plural(imported.registered.length, "more recording")} registered${moved}`, ...importLines(imported)];
         out({ ...imported, dataset: await getDataset(sql, existing.id) }, lines.join("\n"));
         return imported.failed.length ? EXIT.input : EXIT.ok;
       }
@@ -91,8 +93,7 @@ export const command: Command = {
         audio_dir: audioDir,
         created_by: admin?.id ?? null,
       });
-      const lines = [`dataset ${result.dataset.name} (${result.dataset.id}): ${plural(result.registered.length, "recording")} registered from ${audioDir}`];
-      for (const f of result.failed) lines.push(`  skipped ${f.path}: ${f.error}`);
+      const lines = [`dataset ${result.dataset.name} (${result.dataset.id}): ${plural(result.registered.length, "recording")} registered from ${audioDir}`, ...importLines(result)];
       out(first ? { ...result, admin_token: first.key } : result, lines.join("\n"));
       // As extract's: a file with an audio file's name that could not be registered is input not read.
       return result.failed.length ? EXIT.input : EXIT.ok;
@@ -101,6 +102,21 @@ export const command: Command = {
     }
   },
 };
+
+/**
+ * What `dataset add` says of an import beyond its counts, a line each: files it could not read,
+ * recordings it found moved, files holding the bytes of another recording, registered files
+ * changed since and recordings whose file is missing — the last two are left as they are.
+ */
+function importLines(imported: Pick<ImportResult, "failed" | "moved" | "duplicates" | "changed" | "missing">): string[] {
+  return [
+    ...imported.failed.map((f) => `  skipped ${f.path}: ${f.error}`),
+    ...imported.moved.map((m) => `  moved ${m.from} → ${m.path} (${m.recording_id}): the same bytes; the recording, its clips, tags, features and notes follow the file`),
+    ...imported.duplicates.map((g) => `  duplicates (MD5 ${g.hash}): ${g.recordings.map((r) => `${r.path} (${r.recording_id}${r.state === "active" ? "" : `, ${r.state}`})`).join(", ")} hold the same bytes`),
+    ...imported.changed.map((f) => `  changed ${f.path} (${f.recording_id}): ${f.changed!.message}`),
+    ...imported.missing.map((f) => `  missing ${f.path} (${f.recording_id}): no file at this path; the recording and its clips, tags and notes are kept — put the file back (moved with the same bytes, the next import finds it), or delete the recording`),
+  ];
+}
 
 /**
  * `dataset reprobe`: one line per recording whose facts changed or that was left, then the count;
