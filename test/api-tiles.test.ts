@@ -973,7 +973,7 @@ describe("a recording whose file was replaced after registration", () => {
       for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
       const datasetId = (await own.inject({ url: `/v1/recordings/${id}` })).json().dataset_id;
       const scanned = async () => (await own.inject({ url: `/v1/datasets/${datasetId}/scan` })).json().files;
-      expect(await scanned()).toEqual([{ path: "a.wav", status: "registered", recording_id: id, changed: null }]);
+      expect(await scanned()).toEqual([{ path: "a.wav", status: "registered", recording_id: id, recording_state: "active", changed: null }]);
       await writeFile(file, floatWav(take(1), 8000)); // another take over the registered file
       for (const url of urls) {
         const res = await own.inject({ url });
@@ -982,7 +982,7 @@ describe("a recording whose file was replaced after registration", () => {
       }
       // A scan says so, and what to do (it listed the file as registered, like any other); so does an import, which leaves it.
       const changed = {
-        path: "a.wav", status: "registered", recording_id: id,
+        path: "a.wav", status: "registered", recording_id: id, recording_state: "active",
         changed: { reason: "size", message: `64058 bytes when registered, 32058 now: the content changed, and reads of the recording answer 409 until the registered file is put back or the new one is made its content (POST /v1/recordings/${id}/refresh)` },
       };
       expect(await scanned()).toEqual([changed]);

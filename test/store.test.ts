@@ -10,7 +10,7 @@ import { copyFile, mkdir, rename, rm, symlink, writeFile } from "node:fs/promise
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { setState } from "../src/store/common.js";
+import { purgeTrashed, setState } from "../src/store/common.js";
 import { ConflictError, InvalidError, NotFoundError } from "../src/store/errors.js";
 import { loadMigrations, migrate } from "../src/store/migrate.js";
 import { resolveAudioDir, resolveRecordingFile, resolveRoots } from "../src/store/paths.js";
@@ -490,6 +490,24 @@ describe("datasets and recordings", () => {
     const again = await importDataset(sql, dataset.id, userId);
     expect([again.registered, again.moved]).toEqual([[], [{ from: "night 2 copy.wav", path: "2024-05/night 2 copy.wav", recording_id: copy }]]);
     expect(await getRecording(sql, copy)).toMatchObject({ path: "2024-05/night 2 copy.wav", state: "trashed" });
+  });
+
+  it("says in a scan whose recording a registered file is and in what state: a trashed one's file is registered until the trash is purged, then unregistered", async () => {
+    const dir = join(scratch.path, "trashed");
+    await mkdir(dir);
+    await writeSineWav(join(dir, "keep.wav"), 8000, 0.2, 1000);
+    await writeSineWav(join(dir, "noise.wav"), 8000, 0.2, 2000);
+    const dataset = await createDataset(sql, { name: "trashed", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    const { registered } = await importDataset(sql, dataset.id, userId);
+    const [keep, noise] = registered.map((r) => r.recording_id);
+    await setState(sql, "recordings", noise, "trashed");
+    const states = async () => (await scanDataset(sql, dataset.id)).files.map((f) => [f.path, f.status, f.recording_state]);
+    // It said only `registered`, as for any recording the dataset lists.
+    expect(await states()).toEqual([["keep.wav", "registered", "active"], ["noise.wav", "registered", "trashed"]]);
+    await sql`UPDATE recordings SET state_changed_at = now() - interval '1 hour' WHERE id = ${noise}`;
+    await purgeTrashed(sql, 60);
+    expect(await states()).toEqual([["keep.wav", "registered", "active"], ["noise.wav", "unregistered", null]]);
+    expect((await getRecording(sql, keep)).state).toBe("active");
   });
 
   it("does not import files that are symlinks out of the dataset directory", async () => {

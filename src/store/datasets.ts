@@ -139,6 +139,12 @@ export interface ScanFile {
   status: ScanStatus;
   recording_id: string | null;
   /**
+   * The recording's own state (null for an unregistered file): a trashed recording's file is
+   * `registered` until the trash is purged — then `unregistered`, and the next import registers it
+   * again (the file stays on disk) — and the scan had not said that the recording was hidden.
+   */
+  recording_state: State | null;
+  /**
    * A registered file whose size or modification time is not the registered one (statChange):
    * what moved, and what a person can do — without hashing the file (a scan of many GB would
    * read them all). Null for every other file.
@@ -244,8 +250,8 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
   const audioDir = await checkedAudioDir(dataset);
   const listing = await listAudioFiles(audioDir);
   const onDisk = new Set(listing.paths);
-  const registered = await db<{ id: string; path: string; file_size: number; file_mtime: number | null }[]>`
-    SELECT id, path, file_size::float8 AS file_size, file_mtime FROM recordings WHERE dataset_id = ${id}`;
+  const registered = await db<{ id: string; path: string; state: State; file_size: number; file_mtime: number | null }[]>`
+    SELECT id, path, state, file_size::float8 AS file_size, file_mtime FROM recordings WHERE dataset_id = ${id}`;
   const files: ScanFile[] = [];
   const known = new Set(registered.map((r) => r.path));
   for (let i = 0; i < registered.length; i += SCAN_STAT_BATCH) {
@@ -253,10 +259,10 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
       const found = await resolveRecordingFile(audioDir, r.path).catch(() => null);
       // A listed file that cannot be looked at now (removed during the scan) still counts as there, as the listing saw it.
       const status = found || onDisk.has(r.path) ? "registered" : "missing";
-      return { path: r.path, status, recording_id: r.id, changed: found && changeSeen(r, found) };
+      return { path: r.path, status, recording_id: r.id, recording_state: r.state, changed: found && changeSeen(r, found) };
     }))));
   }
-  for (const path of onDisk) if (!known.has(path)) files.push({ path, status: "unregistered", recording_id: null, changed: null });
+  for (const path of onDisk) if (!known.has(path)) files.push({ path, status: "unregistered", recording_id: null, recording_state: null, changed: null });
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const counts = { registered: 0, missing: 0, unregistered: 0 };
   for (const f of files) counts[f.status]++;

@@ -30,6 +30,7 @@ const description = text(0, 10000);
 
 const scanFileSchema = z.object({
   path: z.string(), status: z.enum(["registered", "missing", "unregistered"]), recording_id: z.uuid().nullable(),
+  recording_state: z.enum(STATES).nullable().describe("The recording's own state (null for an unregistered file): a trashed recording's file stays `registered` until the trash is purged, then it is `unregistered` and the next import registers it anew"),
   changed: z.object({
     reason: z.enum(["size", "modified"]).describe("size: not the registered size, so other content (reads of the recording answer 409); modified: the same size but not the registered modification time, so maybe other content (the next read hashes the file)"),
     message: z.string().describe("What moved and what to do: put the registered file back, or make the new one the recording's content with POST /v1/recordings/{id}/refresh"),
