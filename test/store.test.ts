@@ -19,7 +19,7 @@ import { createUser, ensureAdmin, getUser, getUsers } from "../src/store/users.j
 import { probeFile, recordedDateTime } from "../src/store/probe.js";
 import { addDataset, createDataset, importDataset, listAudioFiles, listDatasets, scanDataset } from "../src/store/datasets.js";
 import { getRecording, getRecordingLocation, insertRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature } from "../src/store/recordings.js";
-import { getOrCreateTag } from "../src/store/tags.js";
+import { getOrCreateTag, listTags } from "../src/store/tags.js";
 import { createClip, getClip } from "../src/store/clips.js";
 import { createNote } from "../src/store/notes.js";
 import { getOrCreateFeatureName } from "../src/store/features.js";
@@ -508,6 +508,20 @@ describe("datasets and recordings", () => {
     await purgeTrashed(sql, 60);
     expect(await states()).toEqual([["keep.wav", "registered", "active"], ["noise.wav", "unregistered", null]]);
     expect((await getRecording(sql, keep)).state).toBe("active");
+  });
+
+  it("finds a path and a tag by a search typed in either Unicode form: a macOS file name has its accents decomposed", async () => {
+    const dir = join(scratch.path, "unicode");
+    await mkdir(dir);
+    const decomposed = "cafe\u0301 nocturne.wav"; // as a Mac writes "café nocturne.wav" (NFD)
+    await writeSineWav(join(dir, decomposed), 8000, 0.2, 1000);
+    const dataset = await createDataset(sql, { name: "unicode", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    const [{ recording_id }] = (await importDataset(sql, dataset.id, userId)).registered;
+    await addRecordingTag(sql, recording_id, { key: "site", value: "Ñandú", created_by: userId });
+    const found = async (search: string) => (await listRecordings(sql, { dataset_id: dataset.id, search, state: "active", sort: "path", order: "asc", limit: 10, offset: 0 })).items.map((r) => r.id);
+    // "café" as a keyboard types it found nothing.
+    for (const search of ["café", "CAFÉ", "cafe\u0301"]) expect(await found(search), search).toEqual([recording_id]);
+    expect((await listTags(sql, { key: "site", search: "N\u0303andu\u0301", limit: 10, offset: 0 })).items.map((t) => t.value)).toEqual(["Ñandú"]);
   });
 
   it("does not import files that are symlinks out of the dataset directory", async () => {

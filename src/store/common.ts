@@ -239,9 +239,13 @@ export interface Provenance {
   run_id?: string | null;
 }
 
-/** `%text%` for ILIKE with the wildcards of `text` taken literally; undefined gives null (no filter). */
+/**
+ * `%text%` for ILIKE with the wildcards of `text` taken literally; undefined gives null (no filter).
+ * In Unicode NFC, as names, tags and feature names are stored (and recording paths are compared:
+ * listRecordings): "Café" typed with a combining accent finds the "Café" typed without.
+ */
 export function likePattern(text: string | undefined): string | null {
-  return text === undefined ? null : `%${text.replace(/[\\%_]/g, "\\$&")}%`;
+  return text === undefined ? null : `%${text.normalize("NFC").replace(/[\\%_]/g, "\\$&")}%`;
 }
 
 /**

@@ -127,7 +127,10 @@ export async function getRecording(db: Queryable, id: string): Promise<Recording
 export interface RecordingQuery extends PageRequest {
   state: StateFilter;
   dataset_id?: string;
-  /** Case-insensitive substring of the path. */
+  /**
+   * Case-insensitive substring of the path, both in Unicode NFC: a file named on macOS has its
+   * accents decomposed (NFD), and "café" typed on a keyboard did not find "cafe\u0301 nocturne.wav".
+   */
   search?: string;
   hash?: string;
   /** Only recordings carrying this tag. */
@@ -140,7 +143,7 @@ export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<
   const pattern = likePattern(q.search);
   const where = db`${stateCondition(db, q.state, effectiveState(db, "recordings", "r"))}
     AND (${q.dataset_id ?? null}::uuid IS NULL OR dataset_id = ${q.dataset_id ?? null})
-    AND (${pattern}::text IS NULL OR path ILIKE ${pattern})
+    AND (${pattern}::text IS NULL OR normalize(path, NFC) ILIKE ${pattern})
     AND (${q.hash ?? null}::text IS NULL OR hash = ${q.hash ?? null})
     AND (${q.tag?.key ?? null}::text IS NULL OR EXISTS (
       SELECT 1 FROM recording_tags rt JOIN tags t ON t.id = rt.tag_id

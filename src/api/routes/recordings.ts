@@ -91,7 +91,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
         ...pageQuery,
         state: stateQuery,
         dataset_id: id.optional(),
-        search: z.string().max(1024).optional().describe("Substring of the path"),
+        search: z.string().max(1024).optional().describe("Substring of the path, case-insensitive, both compared in Unicode NFC"),
         hash: z.string().regex(/^[0-9a-f]{32}$/, "must be an MD5 in lower-case hex").optional(),
         tag_key: label(255).optional(),
         tag_value: label(255).optional(),
