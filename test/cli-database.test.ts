@@ -254,6 +254,8 @@ describe("dataset add", () => {
       await writeSineWav(join(recordings, "e.wav"), 8000, 0.5, 3000);
       const partly = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
       expect(partly).toMatchObject({ code: 1, stderr: "", stdout: expect.stringMatching(new RegExp(`^dataset site \\(${printed.dataset.id}\\) of .* exists: 1 more recording registered\n  skipped cut\\.wav: .+\n$`)) });
+      expect(partly.stdout).not.toContain("cut.wav: cut.wav"); // the path once: it read 'skipped cut.wav: cut.wav: …'
+
       // A registered file replaced since is named, with the way to make it the recording's content (it was not mentioned).
       const registeredSize = statSync(join(recordings, "a.wav")).size;
       await writeSineWav(join(recordings, "a.wav"), 8000, 1);

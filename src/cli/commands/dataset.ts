@@ -110,7 +110,8 @@ export const command: Command = {
  */
 function importLines(imported: Pick<ImportResult, "failed" | "moved" | "duplicates" | "changed" | "missing">): string[] {
   return [
-    ...imported.failed.map((f) => `  skipped ${f.path}: ${f.error}`),
+    // A reader's message names the file already ("cut.wav: file is empty"); a link's reason does not.
+    ...imported.failed.map((f) => `  skipped ${f.error.startsWith(`${f.path}: `) ? f.error : `${f.path}: ${f.error}`}`),
     ...imported.moved.map((m) => `  moved ${m.from} → ${m.path} (${m.recording_id}): the same bytes; the recording, its clips, tags, features and notes follow the file`),
     ...imported.duplicates.map((g) => `  duplicates (MD5 ${g.hash}): ${g.recordings.map((r) => `${r.path} (${r.recording_id}${r.state === "active" ? "" : `, ${r.state}`})`).join(", ")} hold the same bytes`),
     ...imported.changed.map((f) => `  changed ${f.path} (${f.recording_id}): ${f.changed!.message}`),
