@@ -492,6 +492,24 @@ describe("datasets and recordings", () => {
     expect(await getRecording(sql, copy)).toMatchObject({ path: "2024-05/night 2 copy.wav", state: "trashed" });
   });
 
+  it("of two recordings of the same bytes both gone, gives a moved file to the one of its name: the copy's had taken it, and the original's work stayed missing", async () => {
+    const dir = join(scratch.path, "copies");
+    await mkdir(dir);
+    await writeSineWav(join(dir, "a.wav"), 8000, 0.2, 1000);
+    await copyFile(join(dir, "a.wav"), join(dir, "a-copy.wav")); // '-' sorts before '.': the copy is first by path
+    const dataset = await createDataset(sql, { name: "copies", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    const { registered, duplicates } = await importDataset(sql, dataset.id, userId);
+    expect(duplicates.map((g) => g.recordings.map((r) => r.path))).toEqual([["a-copy.wav", "a.wav"]]);
+    const [copy, original] = registered.map((r) => r.recording_id);
+    // The copy deleted, the original moved into a folder.
+    await rm(join(dir, "a-copy.wav"));
+    await mkdir(join(dir, "site"));
+    await rename(join(dir, "a.wav"), join(dir, "site", "a.wav"));
+    const later = await importDataset(sql, dataset.id, userId);
+    expect(later.moved).toEqual([{ from: "a.wav", path: "site/a.wav", recording_id: original }]);
+    expect(later.missing.map((f) => f.recording_id)).toEqual([copy]);
+  });
+
   it("says in a scan whose recording a registered file is and in what state: a trashed one's file is registered until the trash is purged, then unregistered", async () => {
     const dir = join(scratch.path, "trashed");
     await mkdir(dir);

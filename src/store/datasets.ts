@@ -3,7 +3,7 @@
  * on disk with the registered recordings; import registers the unregistered ones under a run.
  */
 import { realpath, stat } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { join, posix, relative, sep } from "node:path";
 import { isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
 import type { Queryable } from "./db.js";
 import { assertWritable, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
@@ -382,17 +382,30 @@ async function missingByHash(db: Queryable, missing: ScanFile[]): Promise<Map<st
 /**
  * The recording, of `candidates` (missing ones with the file's MD5), that the file at `path` is —
  * moved or renamed — now pointed to it (moveRecordingPath), or null: none, or none still missing.
+ * Of several (copies registered once each, then gone), the one of the same file name is taken
+ * first (a move keeps the name), then one of the same folder (a rename), then the first by path.
  * A candidate is taken off the list before any wait, so that two copies of its file found at once
  * do not both claim it; one whose file is back at its path meanwhile is no longer missing (the
  * file here is then a copy, and registered as one).
  */
 async function movedHere(db: Queryable, dataset: Dataset, candidates: { id: string; path: string }[] | undefined, path: string, facts: FileFacts & FileStamp): Promise<{ id: string; path: string } | null> {
-  for (let gone = candidates?.shift(); gone; gone = candidates?.shift()) {
+  for (let gone = closestPath(candidates, path); gone; gone = closestPath(candidates, path)) {
     if (await resolveRecordingFile(dataset.audio_dir, gone.path).then(() => true, () => false)) continue;
     const to = { from: gone.path, to: path, hash: facts.hash, file_size: facts.file_size, file_mtime: facts.file_mtime };
     if (await writing(db, "datasets", dataset.id, (tx) => moveRecordingPath(tx, gone!.id, to))) return gone;
   }
   return null;
+}
+
+/**
+ * Takes off `candidates` (paths in order) and returns the one `path` most likely came from: the
+ * first with its file name, else the first in its folder, else the first; undefined when none is left.
+ */
+function closestPath<T extends { path: string }>(candidates: T[] | undefined, path: string): T | undefined {
+  if (!candidates?.length) return undefined;
+  const name = posix.basename(path), folder = posix.dirname(path);
+  const at = [(c: T) => posix.basename(c.path) === name, (c: T) => posix.dirname(c.path) === folder].map((same) => candidates.findIndex(same)).find((i) => i >= 0) ?? 0;
+  return candidates.splice(at, 1)[0];
 }
 
 /** The groups of the dataset's recordings (any state) sharing an MD5 with one of `ids`, by their first path. */
