@@ -108,6 +108,10 @@ describe("GET /v1/recordings/{id}/playback", () => {
       const res = await playback("start_time=0.025&end_time=0.05");
       expect(res.headers["x-frame-range"]).toBe("2000,4000");
       expect((await decode(new Uint8Array(res.rawPayload))).samplerate).toBe(RATE);
+      // The file's 2 s last 0.2 s: a start a player shows for the file as stored is past the end, and the refusal says why.
+      const pastEnd = await playback("start_time=1&end_time=1.5");
+      expect(pastEnd.statusCode).toBe(400);
+      expect(pastEnd.json().fields).toEqual([{ field: "start_time", message: "must be before the end of the recording (0.2 s); times are real seconds: time expansion 10 (the recording's time_expansion) makes the file's 2 s last 0.2 s" }]);
     } finally {
       await app.inject({ method: "PATCH", url: `/v1/recordings/${id}`, headers: admin, payload: { time_expansion: 1 } });
     }
@@ -122,6 +126,8 @@ describe("GET /v1/recordings/{id}/playback", () => {
       return res.json().fields.map((f: { field: string }) => f.field);
     };
     expect(await fields("start_time=2&end_time=3")).toEqual(["start_time"]);
+    // At time expansion 1 the refusal says nothing of it.
+    expect((await playback("start_time=2&end_time=3")).json().fields[0].message).toBe("must be before the end of the recording (2 s)");
     expect(await fields("start_time=0.5&end_time=0.5")).toEqual(["end_time"]);
     expect(await fields("start_time=-1&end_time=1")).toEqual(["start_time"]);
     // Decimal only, as the spectrogram parameters: Number() — hence z.coerce — reads each of these as 1.

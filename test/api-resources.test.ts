@@ -229,7 +229,8 @@ describe("clips and notes", () => {
     // The recording lasts 1 s (2 s at 16 kHz, time expansion 2): no clip ends past it.
     const pastEnd = await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0.5, end_time: 999 }, headers: auth(member) });
     expect(pastEnd.statusCode).toBe(400);
-    expect(pastEnd.json().fields).toEqual([{ field: "end_time", message: "must be <= the recording's duration (1 s)" }]);
+    // A researcher reading a player's times for the file as stored is told they are real seconds.
+    expect(pastEnd.json().fields).toEqual([{ field: "end_time", message: "must be <= the recording's duration (1 s); times are real seconds: time expansion 2 (the recording's time_expansion) makes the file's 2 s last 1 s" }]);
     const clip = await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0.25, end_time: 0.5 }, headers: auth(member) });
     expect(clip.statusCode).toBe(201);
     const tagged = await app.inject({ method: "POST", url: `/v1/clips/${clip.json().id}/tags`, payload: { key: "call", value: "tone" }, headers: auth(member) });

@@ -661,6 +661,28 @@ describe("revision", () => {
   };
   const width = (res: { rawPayload: Buffer }) => UPNG.decode(new Uint8Array(res.rawPayload).buffer).width;
 
+  it("an interval past a time-expanded recording's end is refused saying that times are real seconds (one-shot image and stream)", async () => {
+    // At time expansion 10 the file's 22.5 s last 2.25 s: 5–6 s, as a player shows the file, is past the end.
+    await setTimeExpansion(10);
+    try {
+      const refusals = await Promise.all([
+        get(`/v1/recordings/${id}/spectrogram?start_time=5&end_time=6`),
+        get(`/v1/recordings/${id}/tiles/0/stream?start_time=5&end_time=6`),
+      ]);
+      const hint = `; times are real seconds: time expansion 10 (the recording's time_expansion) makes the file's ${frames / 44100} s last ${frames / 441000} s`;
+      for (const res of refusals) {
+        expect(res.statusCode).toBe(400);
+        expect(res.json().fields).toEqual([{ field: "start_time", message: expect.stringMatching(/^no frame is centred in \[5, 6\) s \(.*\)/) }]);
+        expect(res.json().fields[0].message.endsWith(hint), res.json().fields[0].message).toBe(true);
+      }
+    } finally {
+      await setTimeExpansion(1);
+    }
+    // At time expansion 1 nothing is added.
+    const plain = await get(`/v1/recordings/${id}/spectrogram?start_time=30&end_time=40`);
+    expect(plain.json().fields[0].message).toMatch(/^no frame is centred in \[30, 40\) s \([^;]*\)$/);
+  });
+
   it("changes with the time expansion, so a URL cached for good is never answered differently", async () => {
     const before = (await get(`/v1/recordings/${id}`)).json().revision as string;
     expect(before).toMatch(/^[0-9a-f]{16}$/);

@@ -267,6 +267,12 @@ describe("sonotile info", () => {
     expect(run.stderr.trim()).toMatch(/^sonotile spectrogram: --start: no frame is centred in \[0\.5, end\) s \(.*\); times are real seconds: time expansion 10 \(the file's GUANO TE\) makes the file's 1 s last 0\.1 s$/);
   });
 
+  it("an extract clip past a GUANO time-expanded recording's real end is said to be in real seconds, naming the GUANO TE", async () => {
+    const run = await sonotile("extract", withGuano("te-10-clip.wav", "TE: 10\n"), "-o", path.join(tmp, "te-10.csv"), "--clip-start", "0.5");
+    expect(run.code).toBe(1);
+    expect(run.stderr.split("\n")[0]).toMatch(/^sonotile extract: skipped .*te-10-clip\.wav: start 0\.5 s is past the end of the recording \(0\.1 s\); times are real seconds: time expansion 10 \(the file's GUANO TE\) makes the file's 1 s last 0\.1 s$/);
+  });
+
   it("human form lists format, rate, duration and bext metadata", async () => {
     const run = await sonotile("info", path.join(FIXTURES, "recordings/XC821988-Lasiurus_blossevillii-2016.02.17-CL01712.wav"), "--no-md5");
     expect(run.code).toBe(0);

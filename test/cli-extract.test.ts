@@ -12,7 +12,7 @@ import { encodeWav16 } from "../src/demo/wav.js";
 import { ParamsError } from "../src/engine/params.js";
 import { featureColumns, featureRow, featuresOfFile, FEATURE_NAMES, type FeatureValues } from "../src/features/features.js";
 import { runSonotile, type CliRun } from "./cli-helpers.js";
-import { ROOT } from "./golden.js";
+import { FIXTURES, ROOT } from "./golden.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "sonotile-extract-"));
 const data = join(tmp, "data");
@@ -116,6 +116,34 @@ describe("sonotile extract", () => {
     expect(header).toEqual(["path", "start_time", "end_time", "duration_s", "peak_frequency_hz"]);
     const want = await featuresOfFile(B, {}, { start: 1.2, end: 1.8, lowFreq: 500 });
     expect(rows).toEqual([[B, "1.2", String(1.2 + want.duration_s), String(want.duration_s), String(want.peak_frequency_hz)]]);
+  });
+
+  it("a parameter one file cannot take skips it naming the flag, as every command names it, not the schema field alone", async () => {
+    // The fixture is stored at 16 kHz (Nyquist 8000 Hz), A at 22050 Hz: --high-freq 9000 fits A only.
+    const narrow = join(FIXTURES, "formats/wav_pcm_16.wav");
+    const out = join(tmp, "per-file-params.csv");
+    const r = await sonotile([narrow, A, "-o", out, "--high-freq", "9000", "--features", "rms_dbfs"]);
+    expect(r.code, r.stderr).toBe(1);
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines[0]).toBe(`sonotile extract: skipped ${narrow}: high_freq (--high-freq): must be <= Nyquist (8000 Hz)`);
+    expect(lines[1]).toMatch(/^sonotile extract: 1 target .*; 1 skipped; wrote/);
+    expect(readCsv(out).rows.map((row) => row[0])).toEqual([A]);
+    // --channel 3 of a mono file.
+    const channel = await sonotile([A, "-o", join(tmp, "channel.csv"), "--channel", "3"]);
+    expect(channel.code).toBe(1);
+    expect(channel.stderr).toBe(`sonotile extract: skipped ${A}: channel (--channel): must be < channels (1)\nsonotile extract: no target could be computed; nothing written\n`);
+  });
+
+  it("a clip past a time-expanded recording's real end says that times are real seconds, naming --time-expansion; at TE 1 nothing is added", async () => {
+    // A lasts 1 s as stored, 0.1 s at time expansion 10: a researcher reading a player's 0.5 s meets this.
+    const out = join(tmp, "te-clip.csv");
+    const expanded = await sonotile([A, "-o", out, "--clip-start", "0.5", "--clip-end", "0.6", "--time-expansion", "10"]);
+    expect(expanded.code).toBe(1);
+    expect(expanded.stderr.split("\n")[0]).toBe(
+      `sonotile extract: skipped ${A}: start 0.5 s is past the end of the recording (0.1 s); times are real seconds: time expansion 10 (--time-expansion) makes the file's 1 s last 0.1 s`,
+    );
+    const plain = await sonotile([A, "-o", out, "--clip-start", "1.5", "--clip-end", "1.6"]);
+    expect(plain.stderr.split("\n")[0]).toBe(`sonotile extract: skipped ${A}: start 1.5 s is past the end of the recording (1 s)`);
   });
 
   it("a name that is not valid UTF-8 is skipped saying why, not 'ENOENT' — and the directory's other recordings are read", async () => {

@@ -54,3 +54,23 @@ export function expandedSamplerate(fileSamplerate: number, te: number): number {
   const rate = fileSamplerate * te, whole = Math.round(rate);
   return Math.abs(rate - whole) <= 1e-9 * rate ? whole : rate;
 }
+
+/** How realSecondsHint names a registered recording's factor (the API's `time_expansion` field), wherever the API, the store or a job refuses times. */
+export const RECORDING_TIME_EXPANSION = "the recording's time_expansion";
+
+/**
+ * For a refusal of times past a time-expanded recording's end, that times are real seconds:
+ * "; times are real seconds: time expansion 10 (the file's GUANO TE) makes the file's 1 s last
+ * 0.1 s" — a bat researcher types the times a player shows for the file as stored, which at
+ * time expansion 10 lie past its real end. "" when the factor in effect is 1. Every command and
+ * route that refuses such times appends it, so that all say it in the same words.
+ * @param file the recording as stored: its own rate (Hz), its frames and its GUANO `TE`, if any
+ * @param given the factor the caller gave (a flag, the recording's field); undefined: the file's own (timeExpansionOf)
+ * @param givenName how the user knows where `given` came from: "--time-expansion", RECORDING_TIME_EXPANSION
+ */
+export function realSecondsHint(file: Pick<AudioInfo, "samplerate" | "frames" | "timeExpansion">, given: number | undefined, givenName: string): string {
+  const te = timeExpansionOf(file, given);
+  if (te === 1) return "";
+  const source = given === undefined ? "the file's GUANO TE" : givenName;
+  return `; times are real seconds: time expansion ${te} (${source}) makes the file's ${file.frames / file.samplerate} s last ${file.frames / expandedSamplerate(file.samplerate, te)} s`;
+}

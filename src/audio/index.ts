@@ -19,7 +19,7 @@ import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
 
 export { AudioFormatError } from "./types.js";
 export type { AudioInfo, AudioReader } from "./types.js";
-export { applyTimeExpansion, expandedSamplerate, timeExpansionOf, timeExpansionProblem, type ExpandedInfo } from "./expansion.js";
+export { applyTimeExpansion, expandedSamplerate, realSecondsHint, RECORDING_TIME_EXPANSION, timeExpansionOf, timeExpansionProblem, type ExpandedInfo } from "./expansion.js";
 export { fileMd5 } from "./hash.js";
 export { openRegularFile } from "./source.js";
 export { readDirectory, UNDECODABLE_NAME, type DirectoryEntry } from "./directory.js";

@@ -57,7 +57,7 @@
  *   librosa.filters.mel(sr=fs, n_fft=nperseg, n_mels=64, htk=False, norm="slaney") (see mel.ts);
  *   librosa.power_to_db(ref=1.0, amin=1e-10, top_db=None) of the mel power spectrogram.
  */
-import { openAudio, timeExpansionOf, type OpenOptions } from "../audio/index.js";
+import { openAudio, realSecondsHint, timeExpansionOf, type OpenOptions } from "../audio/index.js";
 import { samplesReader } from "../audio/samples-reader.js";
 import { signalSamples } from "../audio/signal.js";
 import type { AudioReader } from "../audio/types.js";
@@ -102,6 +102,12 @@ export interface FeatureTarget {
 export interface FeatureOptions {
   /** Time expansion factor of the recording (SPEC §3.2, > 0); default: the file's own (GUANO `TE`), else 1. */
   timeExpansion?: number;
+  /**
+   * Where a given `timeExpansion` came from, as the user knows it ("--time-expansion", "the
+   * recording's time_expansion"): a target past a time-expanded recording's end is refused
+   * naming it (realSecondsHint). Default "the timeExpansion option".
+   */
+  timeExpansionName?: string;
 }
 
 /** A target the recording cannot provide (outside it, too short for one frame, empty band). */
@@ -149,7 +155,8 @@ export async function computeFeatures(reader: AudioReader, params: ParamsInput =
   const samplerate = realSamplerate(reader.info.samplerate, te);
   const { g, bins } = checkFeatureParams(p, { samplerate, channels: reader.info.channels }, target);
   const signal = new ConditionedSignal(reader, p.channel, te, p);
-  const box = resolveTarget(target, reader.info.frames / samplerate, signal, g, bins);
+  const pastEndHint = realSecondsHint(reader.info, options.timeExpansion, options.timeExpansionName ?? "the timeExpansion option");
+  const box = resolveTarget(target, reader.info.frames / samplerate, signal, g, bins, pastEndHint);
   const pass = new FeaturePass(p, g, box);
   try {
     return await pass.run(signal);
@@ -202,15 +209,18 @@ interface TargetBox {
   k1: number;
 }
 
-/** `t` in engine units; `bins`: its band's (bandBins). */
-function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: ConditionedSignal, g: FrameGeometry, [k0, k1]: [number, number]): TargetBox {
+/**
+ * `t` in engine units; `bins`: its band's (bandBins); `pastEndHint` ends the refusal of a target
+ * after the recording's last frame (realSecondsHint: for a time-expanded one, that times are real seconds).
+ */
+function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: ConditionedSignal, g: FrameGeometry, [k0, k1]: [number, number], pastEndHint: string): TargetBox {
   // An empty data chunk: said as it is (it read as "start 0 s is past the end", a start nobody gave).
   if (recordingDuration === 0) throw new TargetError("the recording holds no samples");
   const start = t.start ?? 0;
   const end = Math.min(t.end ?? Infinity, recordingDuration);
   if (!(start >= 0 && Number.isFinite(start))) throw new TargetError(`start must be a number of seconds >= 0, got ${t.start}`);
   if (!(end > start)) {
-    throw new TargetError(start >= recordingDuration ? `start ${start} s is past the end of the recording (${recordingDuration} s)` : `end must be > start (${start} s), got ${t.end}`);
+    throw new TargetError(start >= recordingDuration ? `start ${start} s is past the end of the recording (${recordingDuration} s)${pastEndHint}` : `end must be > start (${start} s), got ${t.end}`);
   }
   const fs = g.samplerate;
   const frames = frameCount(signal.length, g);
@@ -218,7 +228,7 @@ function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: Cond
   // To the recording's end (no `end`): librosa's 1 + n // hop frames (center=True), so the frame
   // centred on the end itself counts, as it does in the whole spectrogram — [start, end) left it out.
   if (t.end === undefined) f1 = Math.max(f0, Math.min(frames, Math.floor(signal.length / g.hop) + 1));
-  if (f1 === f0) throw new TargetError(noFrameInInterval(start, end, frames, g).message);
+  if (f1 === f0) throw new TargetError(noFrameInInterval(start, end, frames, g).message + pastEndHint);
   const s0 = Math.min(signal.length, Math.ceil(start * fs));
   const s1 = Math.min(signal.length, Math.ceil(end * fs));
   if (s1 <= s0) throw new TargetError(`no sample lies in [${start}, ${end}) s`);

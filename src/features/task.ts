@@ -15,19 +15,23 @@ export interface FeaturesTask {
   path: string;
   /** Time expansion factor; undefined: the file's own (GUANO `TE`), else 1. */
   timeExpansion?: number;
+  /** Where `timeExpansion` came from, as the user knows it (FeatureOptions.timeExpansionName). */
+  timeExpansionName?: string;
   params: Params;
   target: FeatureTarget;
   /** `path` is a real path confined to the audio roots (jobs): open only that file (openAudio's exactPath). */
   exactPath?: boolean;
 }
 
-export type FeaturesTaskResult = { values: FeatureValues } | { failure: string };
+/** `issues`: the fields a ParamsError names, so that a command line can name its flags (withFlagNames). */
+export type FeaturesTaskResult = { values: FeatureValues } | { failure: string; issues?: ParamsError["issues"] };
 
 export async function runFeaturesTask(task: FeaturesTask): Promise<FeaturesTaskResult> {
   try {
-    return { values: await featuresOfFile(task.path, task.params, task.target, { timeExpansion: task.timeExpansion, blockingReads: true, exactPath: task.exactPath }) };
+    return { values: await featuresOfFile(task.path, task.params, task.target, { timeExpansion: task.timeExpansion, timeExpansionName: task.timeExpansionName, blockingReads: true, exactPath: task.exactPath }) };
   } catch (err) {
-    if (err instanceof AudioFormatError || err instanceof TargetError || err instanceof ParamsError) return { failure: err.message };
+    if (err instanceof ParamsError) return { failure: err.message, issues: err.issues };
+    if (err instanceof AudioFormatError || err instanceof TargetError) return { failure: err.message };
     throw err;
   }
 }

@@ -5,7 +5,7 @@
  * becomes an error entry; the others go on.
  */
 import { availableParallelism } from "node:os";
-import type { Params } from "../engine/params.js";
+import type { Params, ParamsError } from "../engine/params.js";
 import type { FeatureTarget, FeatureValues } from "../features/features.js";
 import { TilePool } from "../tiles/pool.js";
 import type { FeaturesTaskResult } from "../features/task.js";
@@ -18,12 +18,15 @@ export interface ExtractItem {
   seconds?: number;
 }
 
-export type ExtractOutcome = { item: ExtractItem; values: FeatureValues } | { item: ExtractItem; error: string };
+/** `issues`: the fields of a parameter the file could not take (FeaturesTaskResult), to be named as its caller names them. */
+export type ExtractOutcome = { item: ExtractItem; values: FeatureValues } | { item: ExtractItem; error: string; issues?: ParamsError["issues"] };
 
 export interface ExtractOptions {
   params: Params;
-  /** Time expansion factor of every recording (default 1). */
+  /** Time expansion factor of every recording (default: each file's GUANO TE, else 1). */
   timeExpansion?: number;
+  /** Where `timeExpansion` came from, as the user knows it ("--time-expansion"; FeatureOptions.timeExpansionName). */
+  timeExpansionName?: string;
   /** Worker threads (default: one per core). */
   threads?: number;
   /** Called as each target finishes, in completion order. */
@@ -50,8 +53,8 @@ export async function extractFeatures(items: readonly ExtractItem[], options: Ex
       const item = items[i];
       let outcome: ExtractOutcome;
       try {
-        const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion, params: options.params, target: item.target });
-        outcome = "values" in result ? { item, values: result.values } : { item, error: result.failure };
+        const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion, timeExpansionName: options.timeExpansionName, params: options.params, target: item.target });
+        outcome = "values" in result ? { item, values: result.values } : { item, error: result.failure, issues: result.issues };
       } catch (err) {
         // A crashed worker or a timeout: on one machine there is no one else to retry it.
         outcome = { item, error: (err as Error).message };

@@ -41,6 +41,7 @@ import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { JobResult, JobWithMetadata, PgBoss } from "pg-boss";
 import { plural } from "../audio/types.js";
+import { RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import { parseParams } from "../engine/params.js";
 import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
 import { connectionErrorText, isConnectionError, type Queryable, type Sql } from "../store/db.js";
@@ -402,7 +403,7 @@ async function processItem(ctx: ItemContext, msg: ItemMessage, target: ItemTarge
 async function computeItem(ctx: ItemContext, msg: ItemMessage, target: ItemTarget, data: ExtractFeaturesData, delivery: { retryCount: number; retryLimit: number }): Promise<Outcome | null> {
   try {
     const result = await unlessSkipped(ctx.sql, msg, (signal) => ctx.pool.run<FeaturesTaskResult>({
-      kind: "features", path: target.path, exactPath: true, timeExpansion: target.time_expansion, params: parseParams(data.params ?? {}),
+      kind: "features", path: target.path, exactPath: true, timeExpansion: target.time_expansion, timeExpansionName: RECORDING_TIME_EXPANSION, params: parseParams(data.params ?? {}),
       target: { ...(target.kind === "clip" ? { start: target.start, end: target.end } : {}), lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq },
     }, AbortSignal.any([signal, ctx.abandoned])));
     if (result === null) return null;

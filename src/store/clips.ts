@@ -1,4 +1,5 @@
 /** Clips: a [start_time, end_time) piece of a recording (seconds, real units), with tags and features. */
+import { realSecondsHint, RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, writing, effectiveState, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
@@ -36,34 +37,49 @@ const SELECT = (db: Queryable) => db`
 /**
  * Refuses bounds that are not a piece of the recording: start < end, and both within
  * [0, duration] (real seconds) — a clip past the end would have no audio to compute
- * features from. Each offending field is named; when start < end fails, the one the caller
+ * features from; for a time-expanded recording the refusal says that times are real seconds
+ * (realSecondsHint). Each offending field is named; when start < end fails, the one the caller
  * sent (`moved`): a PATCH of start_time alone is told about start_time.
  */
-function checkBounds(start: number, end: number, duration: number, moved: "start_time" | "end_time"): void {
+function checkBounds(start: number, end: number, recording: LockedRecording, moved: "start_time" | "end_time"): void {
   if (!(start < end)) {
     throw moved === "start_time" ? invalid("start_time", `must be < end_time (${end})`) : invalid("end_time", `must be > start_time (${start})`);
   }
+  const { duration } = recording;
   const issues: { field: string; message: string }[] = [];
   if (start >= duration) issues.push({ field: "start_time", message: `must be < the recording's duration (${duration} s)` });
   if (end > duration) issues.push({ field: "end_time", message: `must be <= the recording's duration (${duration} s)` });
-  if (issues.length) throw new InvalidError(issues);
+  if (!issues.length) return;
+  const hint = realSecondsHint({ samplerate: recording.file_samplerate, frames: recording.frames }, recording.time_expansion, RECORDING_TIME_EXPANSION);
+  throw new InvalidError(issues.map((i) => ({ ...i, message: i.message + hint })));
 }
 
+/** What checkBounds needs of a clip's recording: its real duration, and the facts that make it (time expansion applied to the file). */
+interface LockedRecording {
+  duration: number;
+  file_samplerate: number;
+  frames: number;
+  time_expansion: number;
+}
+
+/** lockRecording's columns: `frames` as a number (a bigint reads as a string). */
+const LOCKED_COLUMNS = (db: Queryable) => db`duration, file_samplerate, frames::float8 AS frames, time_expansion`;
+
 /**
- * The duration of a clip's recording (given by the recording's id, or by the clip's), with
+ * A clip's recording (given by the recording's id, or by the clip's) as checkBounds needs it, with
  * the recording's row locked FOR SHARE until the transaction ends; undefined when there is no
  * such row. Every change of clip bounds takes this lock before checking them, and a change of
  * time expansion takes the row FOR UPDATE before checking the clips (updateRecording): the two
  * cannot interleave, so no clip is left past the recording's end. The recording is always
  * locked before its clips, as a recording's deletion (cascading to them) does.
  */
-async function lockRecording(tx: Queryable, by: { recording_id: string } | { clip_id: string }): Promise<number | undefined> {
+async function lockRecording(tx: Queryable, by: { recording_id: string } | { clip_id: string }): Promise<LockedRecording | undefined> {
   const [row] = await translating(() =>
     "recording_id" in by
-      ? tx`SELECT duration FROM recordings WHERE id = ${by.recording_id} FOR SHARE`
-      : tx`SELECT duration FROM recordings WHERE id = (SELECT recording_id FROM clips WHERE id = ${by.clip_id}) FOR SHARE`,
+      ? tx<LockedRecording[]>`SELECT ${LOCKED_COLUMNS(tx)} FROM recordings WHERE id = ${by.recording_id} FOR SHARE`
+      : tx<LockedRecording[]>`SELECT ${LOCKED_COLUMNS(tx)} FROM recordings WHERE id = (SELECT recording_id FROM clips WHERE id = ${by.clip_id}) FOR SHARE`,
   );
-  return row?.duration;
+  return row;
 }
 
 /**
@@ -73,9 +89,9 @@ async function lockRecording(tx: Queryable, by: { recording_id: string } | { cli
  */
 export async function createClip(sql: Sql, c: { recording_id: string; start_time: number; end_time: number } & Provenance): Promise<Clip> {
   return sql.begin(async (tx) => {
-    const duration = await lockRecording(tx, { recording_id: c.recording_id });
+    const recording = await lockRecording(tx, { recording_id: c.recording_id });
     await assertWritable(tx, "recordings", c.recording_id); // 404 when there is no recording
-    checkBounds(c.start_time, c.end_time, duration!, "end_time");
+    checkBounds(c.start_time, c.end_time, recording!, "end_time");
     const [{ id }] = await translating(() => tx`
       INSERT INTO clips (recording_id, start_time, end_time, created_by, run_id)
       VALUES (${c.recording_id}, ${c.start_time}, ${c.end_time}, ${c.created_by}, ${c.run_id ?? null}) RETURNING id`);
@@ -111,13 +127,13 @@ export async function listClips(db: Queryable, q: ClipQuery): Promise<Page<Clip>
  */
 export async function updateClip(sql: Sql, id: string, patch: { start_time?: number; end_time?: number }): Promise<Clip> {
   return sql.begin(async (tx) => {
-    const duration = await lockRecording(tx, { clip_id: id });
+    const recording = await lockRecording(tx, { clip_id: id });
     const [current] = await translating(() => tx`SELECT start_time, end_time FROM clips WHERE id = ${id} FOR UPDATE`);
     await assertWritable(tx, "clips", id); // 404 when there is no clip
-    if (!current || duration === undefined) throw new NotFoundError("clip", id);
+    if (!current || recording === undefined) throw new NotFoundError("clip", id);
     const start = patch.start_time ?? current.start_time;
     const end = patch.end_time ?? current.end_time;
-    checkBounds(start, end, duration, patch.end_time === undefined && patch.start_time !== undefined ? "start_time" : "end_time");
+    checkBounds(start, end, recording, patch.end_time === undefined && patch.start_time !== undefined ? "start_time" : "end_time");
     await translating(() => tx`UPDATE clips SET start_time = ${start}, end_time = ${end} WHERE id = ${id}`);
     return getClip(tx, id);
   });

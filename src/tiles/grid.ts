@@ -56,19 +56,20 @@ export function tileCount(frames: number, z: number, width: number): number {
 
 /**
  * Frames [f0, f1) of the whole recording centred in [start, end) seconds (SPEC §3's rule for
- * pieces), at least one: else TileRangeError naming the bound at fault.
+ * pieces), at least one: else TileRangeError naming the bound at fault, its message ended by
+ * `hint` (realSecondsHint: for a time-expanded recording, that the times are real seconds).
  */
-export function framesOfInterval(start: number, end: number, frames: number, g: FrameGeometry): [number, number] {
+export function framesOfInterval(start: number, end: number, frames: number, g: FrameGeometry, hint = ""): [number, number] {
   const [f0, f1] = framesInInterval(start, end, frames, g);
   if (f1 > f0) return [f0, f1];
   const { bound, message } = noFrameInInterval(start, end, frames, g);
-  throw new TileRangeError(`${bound}_time`, message);
+  throw new TileRangeError(`${bound}_time`, message + hint);
 }
 
-/** Tiles [x0, x1) at zoom z that hold the frames centred in [start, end) seconds (the streamed range). */
-export function tilesInInterval(zoom: number, start: number, end: number, frames: number, g: FrameGeometry, width: number): [number, number] {
+/** Tiles [x0, x1) at zoom z that hold the frames centred in [start, end) seconds (the streamed range); `hint` as framesOfInterval's. */
+export function tilesInInterval(zoom: number, start: number, end: number, frames: number, g: FrameGeometry, width: number, hint = ""): [number, number] {
   checkZoom(zoom);
-  const [f0, f1] = framesOfInterval(start, end, frames, g);
+  const [f0, f1] = framesOfInterval(start, end, frames, g, hint);
   const span = width * 2 ** zoom;
   return [Math.floor(f0 / span), Math.floor((f1 - 1) / span) + 1];
 }

@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
+import { realSecondsHint, RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import { valueRange } from "../engine/analysis.js";
 import { checkConditioning } from "../engine/condition.js";
 import { frameCount, frameGeometry, frameTime, type FrameGeometry } from "../engine/geometry.js";
@@ -102,6 +103,11 @@ function checkTilePixels(layout: TileLayout, maxPixels: number): void {
   const pixels = layout.rows * layout.columns;
   if (pixels <= maxPixels) return;
   throw new LimitError("height", `the tile would be ${layout.columns} × ${layout.rows} = ${pixels} pixels (columns × rows); the limit is ${maxPixels}: ask for fewer rows (height, fmin/fmax), a narrower width or a shorter window_size`);
+}
+
+/** What ends the refusal of an interval past `recording`'s end: that times are real seconds, at a time expansion other than 1 (realSecondsHint). */
+function pastEndHint(recording: TileRecording): string {
+  return realSecondsHint(recording, recording.timeExpansion, RECORDING_TIME_EXPANSION);
 }
 
 /** Fields whose range depends on the recording's frame count (which the stats pass counts). */
@@ -607,7 +613,7 @@ export class TileService {
    */
   async planPiece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits, signal?: AbortSignal): Promise<ImagePlan> {
     const place = (frames: number, g: FrameGeometry): [number, number] => {
-      const [f0, f1] = framesOfInterval(start, end, frames, g);
+      const [f0, f1] = framesOfInterval(start, end, frames, g, pastEndHint(recording));
       const count = f1 - f0, pixels = count * g.bins;
       if (count > limits.frames) throw new LimitError("end_time", `the interval holds ${count} frames; the limit is ${limits.frames} per image: ask for a shorter interval or use tiles`);
       if (pixels > limits.pixels) {
@@ -638,7 +644,7 @@ export class TileService {
    */
   async planStream(recording: TileRecording, params: Params, z: number, start: number, end: number, options: TileOptions, limits: StreamLimits, signal?: AbortSignal): Promise<[number, number]> {
     const place = (frames: number, g: FrameGeometry): [number, number] => {
-      const [x0, x1] = tilesInInterval(z, start, end, frames, g, options.width);
+      const [x0, x1] = tilesInInterval(z, start, end, frames, g, options.width, pastEndHint(recording));
       if (x1 - x0 > limits.tiles) {
         throw new ParamsError([{ field: "end_time", message: `the interval spans ${x1 - x0} tiles at zoom ${z}; the limit is ${limits.tiles} per stream (zoom out or ask for less)` }]);
       }

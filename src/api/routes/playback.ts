@@ -13,7 +13,7 @@
 import { Readable } from "node:stream";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { expandedSamplerate, openAudio } from "../../audio/index.js";
+import { expandedSamplerate, openAudio, realSecondsHint, RECORDING_TIME_EXPANSION } from "../../audio/index.js";
 import { interleavedPieces } from "../../audio/interleave.js";
 import { AudioFormatError } from "../../audio/types.js";
 import { floatWavHeader } from "../../audio/wavwriter.js";
@@ -59,7 +59,10 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
       const samplerate = expandedSamplerate(file_samplerate, time_expansion);
       const first = Math.min(frames, Math.ceil(start_time * samplerate));
       const end = Math.min(frames, Math.ceil(end_time * samplerate));
-      if (first >= frames) throw invalid("start_time", `must be before the end of the recording (${frames / samplerate} s)`);
+      if (first >= frames) {
+        const hint = realSecondsHint({ samplerate: file_samplerate, frames }, time_expansion, RECORDING_TIME_EXPANSION);
+        throw invalid("start_time", `must be before the end of the recording (${frames / samplerate} s)${hint}`);
+      }
       // An interval shorter than a sample period may fall between two samples ([1e-320, 2e-320) s).
       if (first >= end) throw invalid("end_time", `no sample lies in [${start_time}, ${end_time}) s (the samples are ${1 / samplerate} s apart)`);
       const samples = (end - first) * channels;

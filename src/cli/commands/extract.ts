@@ -12,13 +12,13 @@
 import { readlink, stat, writeFile } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
 import { AUDIO_EXTENSIONS, isAudioName, openAudio, readDirectory, timeExpansionOf, UNDECODABLE_NAME } from "../../audio/index.js";
-import { parseParams } from "../../engine/params.js";
+import { ParamsError, parseParams } from "../../engine/params.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
 import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, type FeatureTableRow, type TableFormat, type TableTargets } from "../../features/table.js";
 import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, type OptionSpec } from "../flags.js";
+import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlagNames, type OptionSpec } from "../flags.js";
 import { checkOutputPath, checkOutputWritable, outputError, writeOutputFile } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -100,7 +100,7 @@ async function extract(args: string[]): Promise<number> {
   for (const [input, why] of unreadable) report.skip(input, why);
   const items = await probe(paths, target, timeExpansion, report);
   report.begin(items);
-  const outcomes = items.length ? await extractFeatures(items, { params, timeExpansion, threads, onOutcome: (o) => report.done(o) }) : [];
+  const outcomes = items.length ? await extractFeatures(items, { params, timeExpansion, timeExpansionName: "--time-expansion", threads, onOutcome: (o) => report.done(o) }) : [];
   const rows: FeatureTableRow[] = outcomes.flatMap((o) =>
     "values" in o ? [{ path: o.item.path, clip: clip ? { start: start ?? 0, end: (start ?? 0) + o.values.duration_s } : undefined, values: o.values }] : [],
   );
@@ -274,7 +274,8 @@ class Progress {
   done(outcome: ExtractOutcome): void {
     this.finished++;
     if ("error" in outcome) {
-      this.skip(outcome.item.path, outcome.error);
+      // A parameter this file cannot take (--channel 3 of a mono file) is named as every command names it.
+      this.skip(outcome.item.path, outcome.issues ? withFlagNames(new ParamsError(outcome.issues)).message : outcome.error);
     } else {
       this.computed++;
       this.seconds += outcome.values.duration_s;

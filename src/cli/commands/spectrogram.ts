@@ -7,7 +7,7 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { extname } from "node:path";
-import { AudioFormatError, applyTimeExpansion, openAudio, timeExpansionOf, type AudioReader } from "../../audio/index.js";
+import { AudioFormatError, openAudio, realSecondsHint, type AudioReader } from "../../audio/index.js";
 import { framesInInterval, noFrameInInterval } from "../../engine/geometry.js";
 import { namingFile } from "../../engine/analysis.js";
 import { RecordingSpectrogram } from "../../engine/recording.js";
@@ -80,7 +80,7 @@ async function spectrogram(args: string[]): Promise<number> {
       const [f0, f1] = framesInInterval(start ?? 0, end ?? Infinity, recording.frames, recording.geometry);
       if (f1 <= f0) {
         const { bound, message } = noFrameInInterval(start ?? 0, end ?? Infinity, recording.frames, recording.geometry);
-        throw new UsageError(`--${bound}: ${message}${realSecondsHint(reader, timeExpansion)}`);
+        throw new UsageError(`--${bound}: ${message}${realSecondsHint(reader.info, timeExpansion, "--time-expansion")}`);
       }
       if (format === ".png") await checkImageSize(reader, recording, f0, f1);
       await writeOutputFile(output, (path) => (format === ".png" ? writeImage(path, output, recording, f0, f1) : writeNumbers(path, output, format === ".npy", recording, f0, f1)));
@@ -156,16 +156,4 @@ async function writeNumbers(path: string, output: string, npy: boolean, recordin
   } finally {
     closeSync(fd);
   }
-}
-
-/**
- * For a time-expanded recording, that --start and --end are real seconds: a bat researcher types
- * the times a player shows for the file as stored (0.5–1.5 s of a 2 s file), which at time
- * expansion 10 lie past its 0.2 s, and read only "no frame is centred in [0.5, 1.5) s".
- */
-function realSecondsHint(reader: AudioReader, flag: number | undefined): string {
-  const te = timeExpansionOf(reader.info, flag);
-  if (te === 1) return "";
-  const source = flag === undefined ? "the file's GUANO TE" : "--time-expansion";
-  return `; times are real seconds: time expansion ${te} (${source}) makes the file's ${reader.info.duration} s last ${applyTimeExpansion(reader.info, te).duration} s`;
 }
