@@ -387,7 +387,7 @@ describe("datasets and recordings", () => {
         other.inject({ method: "POST", url: `/v1/datasets/${datasetId}/import`, headers: auth(member) }),
         other.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: "whombat_tests_bats.wav" }, headers: auth(member) }),
       ]);
-      expect(refused.map((r) => [r.statusCode, r.json().message])).toEqual(Array(3).fill([403, `the dataset directory of dataset ${datasetId} is outside this server's audio roots`]));
+      expect(refused.map((r) => [r.statusCode, r.json().message])).toEqual(Array(3).fill([403, `the dataset directory of dataset ${datasetId} is outside this server's audio roots; if its files moved to another disk, an admin points the dataset at them with PUT /v1/datasets/{id}/audio_dir`]));
     } finally {
       await other.close();
     }

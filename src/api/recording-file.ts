@@ -20,13 +20,16 @@ export function withoutAudioRoots(message: string, roots: readonly string[]): st
   return roots.reduce((m, root) => m.replaceAll(root.endsWith("/") ? root : `${root}/`, ""), message);
 }
 
+/** For the operator whose audio moved to another disk (the roots changed, the datasets did not). */
+const MOVED_HINT = "; if its files moved to another disk, an admin points the dataset at them with PUT /v1/datasets/{id}/audio_dir";
+
 /**
  * Refuses (403) to read in a dataset directory outside this server's audio roots: servers that
  * share a database may be given different roots, and each reads only inside its own — files
  * (download, tiles) as well as listings and registrations (scan, import, POST /recordings).
  */
 export function checkInAudioRoots(app: FastifyInstance, audioDir: string, whose: string): void {
-  if (!app.audioRoots.some((root) => isInside(root, audioDir))) throw new HttpError(403, `the dataset directory of ${whose} is outside this server's audio roots`);
+  if (!app.audioRoots.some((root) => isInside(root, audioDir))) throw new HttpError(403, `the dataset directory of ${whose} is outside this server's audio roots${MOVED_HINT}`);
 }
 
 /**

@@ -116,6 +116,39 @@ export async function updateDataset(db: Queryable, id: string, patch: { name?: s
   }
 }
 
+/** Recordings named in a refused relocation's message, at most. */
+const RELOCATION_EXAMPLES = 3;
+
+/**
+ * Points a dataset at the directory its files now live in — `audioDir`, already resolved by
+ * paths.resolveAudioDir — keeping its recordings (their paths are relative to it), clips, tags,
+ * features, notes and jobs: the operator's step when the audio moves to another disk or mount
+ * point. Whatever the dataset's state (an archived dataset's files move with the disk too).
+ * Refused when the dataset has recordings and none of their files is in `audioDir` with its
+ * registered size: a mistyped directory would otherwise turn every recording missing. Files that
+ * are there are read as any file is: one whose modification time moved in the copy is hashed
+ * again at its first use, the same bytes keeping the recording's content (recordingFileNow).
+ */
+export async function relocateDataset(db: Queryable, id: string, audioDir: string): Promise<Dataset> {
+  const dataset = await getDataset(db, id);
+  const recordings = await db<{ path: string; file_size: number }[]>`SELECT path, file_size::float8 AS file_size FROM recordings WHERE dataset_id = ${id} ORDER BY path`;
+  let found = !recordings.length;
+  for (const r of recordings) {
+    found = await stat(join(audioDir, r.path)).then((s) => s.size === r.file_size, () => false);
+    if (found) break;
+  }
+  if (!found) {
+    const examples = recordings.slice(0, RELOCATION_EXAMPLES).map((r) => r.path).join(", ");
+    throw invalid("audio_dir", `none of dataset ${dataset.name}'s ${recordings.length} recordings' files is in ${audioDir} with its registered size (e.g. ${examples}): copy the files there first, keeping their paths relative to ${dataset.audio_dir}`);
+  }
+  try {
+    await translating(() => db`UPDATE datasets SET audio_dir = ${audioDir} WHERE id = ${id}`);
+  } catch (err) {
+    throw await namingHolder(db, err, { audio_dir: audioDir });
+  }
+  return getDataset(db, id);
+}
+
 /**
  * Deletes a dataset and (by cascade) its recordings' metadata; files on disk are untouched. Only
  * an active one: archived means read-only, deletion included, and trashed ones go when the trash
@@ -230,7 +263,7 @@ async function checkedAudioDir(dataset: Dataset): Promise<string> {
     return await resolveAudioDir([dataset.audio_dir], dataset.audio_dir);
   } catch (err) {
     if (!(err instanceof InvalidError)) throw err;
-    throw invalid("audio_dir", `dataset ${dataset.name} cannot be read: ${err.fields.map((f) => f.message).join("; ")}`);
+    throw invalid("audio_dir", `dataset ${dataset.name} cannot be read: ${err.fields.map((f) => f.message).join("; ")} (files moved to another disk: PUT /v1/datasets/${dataset.id}/audio_dir points the dataset at them)`);
   }
 }
 

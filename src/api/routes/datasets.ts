@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
-import { DATASET_SORTS, createDataset, deleteDataset, getDataset, importDataset, listDatasets, scanDataset, updateDataset } from "../../store/datasets.js";
+import { DATASET_SORTS, createDataset, deleteDataset, getDataset, importDataset, listDatasets, relocateDataset, scanDataset, updateDataset } from "../../store/datasets.js";
 import { checkInAudioRoots } from "../recording-file.js";
 import { resolveAudioDir } from "../../store/paths.js";
 import { stateRoutes } from "../state-routes.js";
@@ -91,6 +91,17 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: datasetSchema, 400: errorBody, 404: errorBody, 409: errorBody },
     },
   }, async (request) => updateDataset(sql, request.params.id, request.body));
+
+  // Its own route, not a PATCH field: it changes which files every recording reads, for every
+  // user, so it is an admin's (an operator's) step, and it is allowed in any state.
+  app.put("/datasets/:id/audio_dir", {
+    config: { role: "admin" },
+    schema: {
+      summary: "Point a dataset at the directory its files were moved to (admin): recordings, clips, tags, features and notes stay", tags, params: idParams,
+      body: z.strictObject({ audio_dir: text(1, 4096).describe("The new directory inside an audio root: absolute, or relative to the first root; its files keep their paths relative to it") }),
+      response: { 200: datasetSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
+    },
+  }, async (request) => relocateDataset(sql, request.params.id, await resolveAudioDir(app.audioRoots, request.body.audio_dir)));
 
   app.delete("/datasets/:id", {
     config: { role: "admin" },

@@ -1,0 +1,89 @@
+/**
+ * The audio moving to another disk: a dataset's audio_dir is stored as an absolute path, so the
+ * operator points each dataset at its new directory (PUT /v1/datasets/{id}/audio_dir) and every
+ * recording keeps its clips, tags, features and notes. Before, there was no way to change
+ * audio_dir: the only remedy was a new dataset whose recordings had none of that work.
+ */
+import { cp, mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { resolveRoots } from "../src/store/paths.js";
+import { createToken } from "../src/store/tokens.js";
+import { createUser, ensureAdmin } from "../src/store/users.js";
+import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+
+let t: TestDatabase;
+let app: App;
+let oldDisk: { path: string; remove(): Promise<void> };
+let newDisk: { path: string; remove(): Promise<void> };
+let admin: string;
+let member: string;
+
+const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+beforeAll(async () => {
+  t = await freshDatabase();
+  oldDisk = await tempDir();
+  newDisk = await tempDir();
+  admin = (await ensureAdmin(t.db.sql))!.key;
+  member = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "m" })).id, name: "m", created_by: null })).key;
+  // The server restarted with both disks as roots, as an operator would during the move.
+  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([oldDisk.path, newDisk.path]) });
+});
+
+afterAll(async () => {
+  await app?.close();
+  await t?.cleanup();
+  await oldDisk?.remove();
+  await newDisk?.remove();
+});
+
+describe("a dataset whose audio moved to another disk", () => {
+  it("is pointed at its new directory by an admin, keeping its recordings' clips, tags, features and notes, their content and revision (tiles cached by it stay good)", async () => {
+    await mkdir(join(oldDisk.path, "bats", "site A"), { recursive: true });
+    await writeSineWav(join(oldDisk.path, "bats", "site A", "a.wav"), 16000, 0.5);
+    await writeSineWav(join(oldDisk.path, "bats", "b.wav"), 16000, 0.25);
+    const dataset = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "bats", audio_dir: join(oldDisk.path, "bats") }, headers: auth(member) })).json();
+    expect((await app.inject({ method: "POST", url: `/v1/datasets/${dataset.id}/import`, headers: auth(member) })).json().registered).toHaveLength(2);
+    const a = (await app.inject({ url: `/v1/recordings?dataset_id=${dataset.id}&sort=path` })).json().items.find((r: { path: string }) => r.path === "site A/a.wav");
+    await app.inject({ method: "POST", url: `/v1/recordings/${a.id}/tags`, payload: { key: "species", value: "Myotis" }, headers: auth(member) });
+    await app.inject({ method: "POST", url: `/v1/recordings/${a.id}/features`, payload: { name: "snr_db", value: 12.5 }, headers: auth(member) });
+    const clip = (await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: a.id, start_time: 0.1, end_time: 0.2 }, headers: auth(member) })).json();
+    await app.inject({ method: "POST", url: `/v1/clips/${clip.id}/tags`, payload: { key: "call", value: "FM" }, headers: auth(member) });
+    const note = (await app.inject({ method: "POST", url: "/v1/notes", payload: { recording_id: a.id, message: "noisy" }, headers: auth(member) })).json();
+
+    // The move: copied (new modification times), then the old disk gone.
+    await cp(join(oldDisk.path, "bats"), join(newDisk.path, "audio", "bats"), { recursive: true });
+    await rm(join(oldDisk.path, "bats"), { recursive: true });
+    // Until then its scan says what happened and what to do.
+    const lost = (await app.inject({ url: `/v1/datasets/${dataset.id}/scan` })).json();
+    expect(lost.fields).toEqual([{ field: "audio_dir", message: `dataset bats cannot be read: directory ${join(oldDisk.path, "bats")} does not exist (files moved to another disk: PUT /v1/datasets/${dataset.id}/audio_dir points the dataset at them)` }]);
+
+    const put = (audio_dir: string, key = admin) => app.inject({ method: "PUT", url: `/v1/datasets/${dataset.id}/audio_dir`, payload: { audio_dir }, headers: auth(key) });
+    expect((await put(join(newDisk.path, "audio", "bats"), member)).statusCode).toBe(403);
+    // A mistyped directory (none of the files there) would turn every recording missing: refused.
+    const wrong = await put(join(newDisk.path, "audio"));
+    expect(wrong.statusCode, wrong.body).toBe(400);
+    expect(wrong.json().fields).toEqual([{ field: "audio_dir", message: `none of dataset bats's 2 recordings' files is in ${join(newDisk.path, "audio")} with its registered size (e.g. b.wav, site A/a.wav): copy the files there first, keeping their paths relative to ${join(oldDisk.path, "bats")}` }]);
+    expect((await put("/etc")).json().fields).toEqual([{ field: "audio_dir", message: "/etc is outside the configured audio roots" }]);
+
+    const moved = await put(join(newDisk.path, "audio", "bats"));
+    expect(moved.statusCode, moved.body).toBe(200);
+    expect(moved.json()).toMatchObject({ id: dataset.id, audio_dir: join(newDisk.path, "audio", "bats"), recording_count: 2 });
+    expect((await app.inject({ url: `/v1/datasets/${dataset.id}/scan` })).json().counts).toEqual({ registered: 2, missing: 0, unregistered: 0 });
+    const after = (await app.inject({ url: `/v1/recordings/${a.id}` })).json();
+    expect(after).toMatchObject({ id: a.id, path: "site A/a.wav", hash: a.hash, revision: a.revision, tags: [{ key: "species", value: "Myotis" }], features: [{ name: "snr_db", value: 12.5 }] });
+    expect((await app.inject({ url: `/v1/clips/${clip.id}` })).json().tags).toEqual([{ key: "call", value: "FM" }]);
+    expect((await app.inject({ url: `/v1/notes/${note.id}` })).json().message).toBe("noisy");
+    const download = await app.inject({ url: `/v1/recordings/${a.id}/audio` });
+    expect(download.statusCode).toBe(200);
+    expect(download.headers.etag).toBe(`"${a.hash}"`);
+
+    // Another dataset's directory is named as such.
+    const other = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "other", audio_dir: join(newDisk.path, "audio") }, headers: auth(member) })).json();
+    const taken = await app.inject({ method: "PUT", url: `/v1/datasets/${other.id}/audio_dir`, payload: { audio_dir: join(newDisk.path, "audio", "bats") }, headers: auth(admin) });
+    expect(taken.statusCode, taken.body).toBe(409);
+    expect(taken.json().message).toContain(`is dataset ${dataset.id}'s ("bats")`);
+  });
+});
