@@ -7,7 +7,7 @@
  * DATABASE_URL says.
  */
 import { execFile } from "node:child_process";
-import { chmod, mkdir, readFile, readdir, readlink, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, readFile, readdir, readlink, stat, writeFile } from "node:fs/promises";
 import { once } from "node:events";
 import { connect as connectSocket, createServer } from "node:net";
 import { promisify } from "node:util";
@@ -245,4 +245,26 @@ it("a full disk when the database is created is said so, not 'undefined' — PGl
     create.mockRestore();
   }
   expect(await readLock(dataDir)).toBeNull(); // released
+});
+
+/** What `sonotile dataset list --data dataDir` says on stderr, run as user nobody. */
+async function datasetListAsNobody(dataDir: string): Promise<string> {
+  const cli = join(import.meta.dirname, "..", "bin", "sonotile.js");
+  return promisify(execFile)(process.execPath, [cli, "dataset", "list", "--data", dataDir], { uid: 65534, gid: 65534 })
+    .then(({ stdout }) => `succeeded: ${stdout}`, (err: { stderr: string }) => err.stderr.trim());
+}
+
+it.skipIf(process.getuid?.() !== 0)("a data directory, or its database, belonging to another user is refused naming the owner and the remedy — 'PGlite failed to initialize properly' named neither (the built CLI)", async () => {
+  // As after a `sudo sonotile serve`: the database made by root, then run as another user.
+  await chmod(dir.path, 0o755);
+  const dataDir = join(dir.path, "sudo-made");
+  const db = await openDatabase({ dataDir, initialData: template });
+  await db.close();
+  expect(await datasetListAsNobody(dataDir)).toBe(`sonotile dataset: ${dataDir} belongs to uid 0, and this process (user nobody, uid 65534) may not change it (EPERM): run sonotile as its owner, or give the data directory to this user (chown -R nobody <data directory>)`);
+  await chown(dataDir, 65534, 65534); // the directory given away, its database files not
+  expect(await datasetListAsNobody(dataDir)).toBe(`sonotile dataset: ${join(dataDir, "pgdata")} belongs to uid 0, and this process (user nobody, uid 65534) may not write it (EACCES): run sonotile as its owner, or give the data directory to this user (chown -R nobody <data directory>)`);
+  await chown(dataDir, 0, 0);
+  // Nothing was changed: the owner opens it as before.
+  const again = await openDatabase({ dataDir });
+  await again.close();
 });

@@ -158,9 +158,14 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   return database;
 }
 
-/** Whether `dataDir` holds an embedded database (PGlite's files, made by startEmbedded). */
+/**
+ * Whether `dataDir` holds an embedded database (PGlite's files, made by startEmbedded). One this
+ * user may not look into counts as there: startEmbedded then says whose it is (a data directory
+ * of another user read "no database in …").
+ */
 async function holdsDatabase(dataDir: string): Promise<boolean> {
-  return access(join(dataDir, "pgdata", "PG_VERSION")).then(() => true, () => false);
+  const absent = new Set(["ENOENT", "ENOTDIR"]);
+  return access(join(dataDir, "pgdata", "PG_VERSION")).then(() => true, (err: NodeJS.ErrnoException) => !absent.has(err.code ?? ""));
 }
 
 /** The URL with its password replaced, safe to print. */

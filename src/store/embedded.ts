@@ -13,8 +13,9 @@
  * transactions must stay short and must never wait on a query sent through another connection
  * (see src/store/db.ts).
  */
-import { access, chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { constants } from "node:fs";
+import { access, chmod, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
@@ -67,10 +68,12 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     if (dataDir) {
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
       // Also when it exists already (made by an earlier version, or by hand): it holds the database.
-      await chmod(dataDir, 0o700);
+      await chmod(dataDir, 0o700).catch((err) => ownedElsewhere(err, dataDir));
       lock = await acquireLock(dataDir);
       const pgdata = join(dataDir, "pgdata");
       const fresh = !(await access(pgdata).then(() => true, () => false));
+      // PGlite creates files in it (its own files are 0666 behind the private data directory).
+      if (!fresh) await access(pgdata, constants.R_OK | constants.W_OK | constants.X_OK).catch((err) => ownedElsewhere(err, pgdata));
       db = await PGlite.create(pgdata, fresh && options.initialData ? { loadDataDir: options.initialData } : {});
     } else {
       db = await PGlite.create(options.initialData ? { loadDataDir: options.initialData } : {});
@@ -102,6 +105,20 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     await lock?.release();
     throw asError(err, dataDir);
   }
+}
+
+/**
+ * Throws `err` (from chmod or access on `path`), as a message naming who owns `path` when this
+ * user may not change it: a data directory once served by another user (e.g. `sudo sonotile
+ * serve`) said only "EPERM: operation not permitted, chmod …", and one whose database files
+ * belonged to another user "PGlite failed to initialize properly".
+ */
+async function ownedElsewhere(err: unknown, path: string): Promise<never> {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== "EPERM" && code !== "EACCES") throw err;
+  const owner = await stat(path).then((s) => s.uid, () => undefined);
+  const me = userInfo();
+  throw new Error(`${path} belongs to ${owner === undefined ? "another user" : `uid ${owner}`}, and this process (user ${me.username}, uid ${me.uid}) may not ${code === "EPERM" ? "change" : "write"} it (${code}): run sonotile as its owner, or give the data directory to this user (chown -R ${me.username} <data directory>)`);
 }
 
 /**
