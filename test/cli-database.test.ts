@@ -378,3 +378,30 @@ describe("dataset reprobe", () => {
     }
   }, 60_000);
 });
+
+describe("sonotile database copy", () => {
+  it("copies a data directory's embedded database into an empty PostgreSQL, whose tokens are then the same; refuses a missing --to or data directory", async () => {
+    const audio = join(dir.path, "copy-audio");
+    mkdirSync(audio);
+    await writeSineWav(join(audio, "a.wav"), 16000, 0.25);
+    const data = join(dir.path, "copy-data");
+    const env = { DATABASE_URL: "" };
+    expect((await runSonotile(["dataset", "add", audio, "--audio-root", dir.path, "--data", data], { env })).code).toBe(0);
+    expect(await runSonotile(["database", "copy", "--data", data], { env })).toMatchObject({ code: 2, stderr: "sonotile database: --to: must be a postgres:// URL of an empty database\n" });
+    expect(await runSonotile(["database", "copy", "--data", join(dir.path, "nowhere"), "--to", "postgres://postgres@127.0.0.1:1/x"], { env })).toMatchObject({ code: 2, stderr: expect.stringMatching(/^sonotile database: no database in .*nowhere/) });
+    if (!REAL_PG_URL) return; // the target is a real PostgreSQL: .ci/run's second pass
+    const target = await blankDatabase("copy");
+    try {
+      const copied = await runSonotile(["database", "copy", "--data", data, "--to", target.url.toString()], { env });
+      expect(copied.code, copied.stderr).toBe(0);
+      expect(copied.stdout).toMatch(/^users: 1 rows$/m);
+      expect(copied.stdout).toMatch(/^recordings: 1 rows$/m);
+      const tokens = (url: string) => runSonotile(["token", "list", "--json", "--data", data], { env: { DATABASE_URL: url } }).then((r) => JSON.parse(r.stdout).items);
+      const before = await tokens("");
+      expect(before).toHaveLength(1); // the admin token dataset add printed
+      expect(await tokens(target.url.toString())).toEqual(before);
+    } finally {
+      await target.drop();
+    }
+  }, 60_000);
+});

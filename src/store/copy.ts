@@ -1,0 +1,96 @@
+/**
+ * A whole sonotile database copied into another, empty one — the step from the embedded
+ * database to a real PostgreSQL when a lab outgrows one machine. Every row of sonotile's tables
+ * goes over as PostgreSQL's own COPY text (exact: timestamps to the microsecond, bytea, jsonb),
+ * ids included, so tokens, links and clients' bookmarks keep working. pg_dump cannot do it here:
+ * the embedded database is PostgreSQL 18 (PGlite) and a pg_dump older than its server refuses it
+ * (Debian 12 has 15), and a dump would not load into an older server anyway.
+ *
+ * The batch-job queue (pg-boss's own schema) is not copied: a job still pending or running has
+ * messages only there, so the copy is refused until none is (the target's first `serve` makes
+ * a queue of its own).
+ */
+import { pipeline } from "node:stream/promises";
+import type { Queryable, Sql } from "./db.js";
+import { ConflictError } from "./errors.js";
+
+/** A copied table and how many rows it holds in the target. */
+export interface CopiedTable {
+  table: string;
+  rows: number;
+}
+
+/**
+ * Copies every row of `source`'s sonotile tables into `target`, in one transaction on each side
+ * (the target is left as it was when anything fails). Both must be at the same schema version
+ * (openDatabase migrates both to this sonotile's), and the target must hold no rows yet.
+ */
+export async function copyDatabase(source: Sql, target: Sql): Promise<CopiedTable[]> {
+  const [from, to] = await Promise.all([schemaVersion(source), schemaVersion(target)]);
+  if (from !== to) throw new ConflictError(`the source's schema is at version ${from} and the target's at ${to}: open both with this sonotile first`);
+  const tables = await tablesInDependencyOrder(target);
+  const filled = [];
+  for (const table of tables) if ((await target<{ any: boolean }[]>`SELECT EXISTS (SELECT 1 FROM ${target(table)}) AS any`)[0].any) filled.push(table);
+  if (filled.length) throw new ConflictError(`the target database holds sonotile records already (${filled.join(", ")}): copy into an empty database (createdb)`);
+  const [{ n: active }] = await source<{ n: number }[]>`SELECT count(*)::int AS n FROM jobs WHERE status IN ('pending', 'running')`;
+  if (active) throw new ConflictError(`${active} job${active > 1 ? "s are" : " is"} pending or running, and the batch-job queue is not copied: let ${active > 1 ? "them" : "it"} finish, or abort ${active > 1 ? "them" : "it"} (sonotile jobs abort <id>), then copy`);
+
+  return source.begin("isolation level repeatable read read only", (src) => target.begin(async (dst) => {
+    const copied: CopiedTable[] = [];
+    for (const table of tables) {
+      const columns = await storedColumns(dst, table);
+      // One statement per table: its foreign keys are checked at the statement's end, so rows
+      // that refer to rows of their own table (users.created_by, jobs.retry_of) go in any order.
+      await pipeline(
+        await src.unsafe(`COPY ${quoted(table)} (${columns.map(quoted).join(", ")}) TO STDOUT`).readable(),
+        await dst.unsafe(`COPY ${quoted(table)} (${columns.map(quoted).join(", ")}) FROM STDIN`).writable(),
+      );
+      const [{ n }] = await dst<{ n: number }[]>`SELECT count(*)::int AS n FROM ${dst(table)}`;
+      copied.push({ table, rows: n });
+    }
+    return copied;
+  }));
+}
+
+/** The newest migration applied (schema_migrations, src/store/migrate.ts). */
+async function schemaVersion(db: Queryable): Promise<number> {
+  const [{ v }] = await db<{ v: number }[]>`SELECT max(version)::int AS v FROM schema_migrations`;
+  return v;
+}
+
+/**
+ * sonotile's tables (schema public, but for schema_migrations, which each database keeps for
+ * itself), each after the tables its foreign keys point to.
+ */
+async function tablesInDependencyOrder(db: Queryable): Promise<string[]> {
+  const tables = (await db<{ name: string }[]>`
+    SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> 'schema_migrations' ORDER BY c.relname`).map((r) => r.name);
+  const edges = await db<{ child: string; parent: string }[]>`
+    SELECT ch.relname AS child, pa.relname AS parent FROM pg_constraint k
+    JOIN pg_class ch ON ch.oid = k.conrelid JOIN pg_class pa ON pa.oid = k.confrelid
+    JOIN pg_namespace n ON n.oid = ch.relnamespace
+    WHERE k.contype = 'f' AND n.nspname = 'public' AND k.conrelid <> k.confrelid`;
+  const ordered: string[] = [];
+  const visit = (table: string, path: string[]) => {
+    if (ordered.includes(table)) return;
+    if (path.includes(table)) throw new Error(`foreign keys form a cycle: ${[...path, table].join(" → ")}`);
+    for (const e of edges) if (e.child === table) visit(e.parent, [...path, table]);
+    ordered.push(table);
+  };
+  for (const t of tables) visit(t, []);
+  return ordered;
+}
+
+/** The columns of `table` that hold values (generated ones are computed again by the target). */
+async function storedColumns(db: Queryable, table: string): Promise<string[]> {
+  return (await db<{ name: string }[]>`
+    SELECT a.attname AS name FROM pg_attribute a
+    WHERE a.attrelid = ${`public.${quoted(table)}`}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+    ORDER BY a.attnum`).map((r) => r.name);
+}
+
+/** `name` as an SQL identifier. */
+function quoted(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
