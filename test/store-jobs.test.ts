@@ -382,6 +382,25 @@ describe("extract_features jobs", () => {
     expect(done.message).toMatch(/1 of 1 items failed; first: recording .*: settled before the worker died$/);
   }, 30_000);
 
+  it("a delivery whose outcome the database refused is logged with the database's words — a full disk's 'could not extend file' (53100) was said nowhere, the item ending as if its workers had died", async () => {
+    // A refusal of the item's write, as a full disk gives one: here a constraint no new row meets.
+    await t.db.sql`ALTER TABLE recording_features ADD CONSTRAINT disk_full CHECK (false) NOT VALID`;
+    const logged: string[] = [];
+    const refusal = () => logged.find((m) => m.includes("delivery 1 of"));
+    try {
+      const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [fx.recordings["tone3k.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+      const done = await withWorker(async () => {
+        for (const until = Date.now() + 15_000; Date.now() < until && !refusal();) await new Promise((r) => setTimeout(r, 100));
+        await t.db.sql`ALTER TABLE recording_features DROP CONSTRAINT IF EXISTS disk_full`; // space freed: the next delivery records it
+        return waitForJob(t.db.sql, job.id, (j) => j.status === "completed");
+      }, { log: (m) => logged.push(m) });
+      expect(refusal()).toBe(`job ${job.id} item 0 (recording tone3k.wav): delivery 1 of ${ITEM_RETRY_LIMIT + 1} failed: disk_full: violates the rule disk_full`);
+      expect(done).toMatchObject({ result: "success", progress_done: 1 });
+    } finally {
+      await t.db.sql`ALTER TABLE recording_features DROP CONSTRAINT IF EXISTS disk_full`;
+    }
+  }, 30_000);
+
   it("an item whose deliveries all died is recorded as ended in an error from the dead-letter queue", async () => {
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [fx.recordings["tone3k.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
     // Play the dying workers: take the item and fail it, as pg-boss does when a heartbeat lapses, until no retry is left.

@@ -212,6 +212,9 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
         return { id: job.id, status: "completed" };
       } catch (err) {
         noteIfNotRecorded(job.data, target, err);
+        // pg-boss keeps this message with the delivery only, and the item's final error (giveUpItem)
+        // cannot name it: the operator learns here why (a full disk's 53100 read as a dead worker).
+        if (!stopping.signal.aborted) log(`${itemName(job.data, target)}: delivery ${job.retryCount + 1} of ${job.retryLimit + 1} failed: ${(err as Error).message}`);
         return { id: job.id, status: "failed", output: { message: (err as Error).message } };
       }
     }));
