@@ -402,6 +402,16 @@ describe("sonotile extract, interrupted", () => {
     expect(readdirSync(dir)).toEqual(["features.csv"]);
   }, 300_000);
 
+  it("--resume with no resume file computes everything; a resume file that is not one is refused, not taken for rows", async () => {
+    const dir = join(tmp, "resume-files");
+    mkdirSync(dir);
+    const out = join(dir, "t.csv");
+    expect((await sonotile([A, "-o", out, "--resume"])).code).toBe(0);
+    expect(readCsv(out).rows.map((row) => row[0])).toEqual([A]);
+    writeFileSync(`${out}.resume.json`, '{"rows": []}');
+    expect(await sonotile([A, "-o", out, "--resume"])).toEqual({ code: 1, stdout: "", stderr: `sonotile extract: ${out}.resume.json is not the resume file of an interrupted sonotile extract; remove it to start over\n` });
+  });
+
   it("a second signal ends the run at once, by that signal, its temporary file removed: a slow wind-down never swallows it", async () => {
     // The first signal goes to the command (extract winds down from it); this one's wind-down never ends.
     const script = `import { onFirstSignal, writeOutputFile } from ${JSON.stringify(join(ROOT, "dist/cli/output-file.js"))};
