@@ -1,7 +1,7 @@
 // `sonotile extract` end to end (SPEC §7–8): spawns the built CLI (`npm test` builds first), whose
 // worker pool runs the compiled worker; the tables must hold exactly what the library computes.
 import { execFile, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parquetReadObjects } from "hyparquet";
@@ -335,8 +335,11 @@ describe("sonotile extract", () => {
 describe("sonotile extract, interrupted", () => {
   // Three targets, one thread, a fine hop: the first lasts a second or more, the second several
   // (a wide margin for the Ctrl-C sent once the bar shows the first done), the last a moment.
+  // The first is a scratch copy: the test rewrites its modification time after the interruption.
+  const FIRST = join(tmp, "interrupted-first.wav");
+  beforeAll(() => copyFileSync(join(FIXTURES, "recordings/XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav"), FIRST));
   const INPUTS = [
-    join(FIXTURES, "recordings/XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav"),
+    FIRST,
     join(FIXTURES, "recordings/batdetect2_20230322_172000_selec2.wav"),
     join(FIXTURES, "formats/wav_pcm_16.wav"),
   ];
@@ -395,9 +398,12 @@ describe("sonotile extract, interrupted", () => {
     expect(clipped.stderr).toMatch(/computed with no --clip-start, this run has --clip-start 0\.5;/);
     expect(readFileSync(out, "utf8")).toBe("an earlier table");
 
+    // The first target's file changed since its row was kept (as a rewrite would): computed again, not resumed.
+    utimesSync(FIRST, new Date("2020-01-01T00:00:00Z"), new Date("2020-01-01T00:00:00Z"));
     const resumed = await sonotile([...ARGS, "-o", out, "--resume"]);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.stderr).toMatch(new RegExp(`^sonotile extract: ${rest} targets? .*; ${done} resumed from \\S+features\\.partial\\.csv; wrote \\S+features\\.csv\\n$`));
+    const changedSince = `; 1 changed since, computed again \\(${FIRST.replace(/[.]/g, "\\.")}\\)`;
+    expect(resumed.stderr).toMatch(new RegExp(`^sonotile extract: ${Number(rest) + 1} targets .*; ${Number(done) - 1} resumed from \\S+features\\.partial\\.csv${changedSince}; wrote \\S+features\\.csv\\n$`));
     expect(readFileSync(out)).toEqual(readFileSync(reference));
     expect(readdirSync(dir)).toEqual(["features.csv"]);
   }, 300_000);

@@ -7,7 +7,7 @@
  * `--resume` reads — so the finished table is the one an uninterrupted run writes, byte for byte,
  * whatever the format.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import type { Params } from "../engine/params.js";
 import type { FeatureName, FeatureValues } from "../features/features.js";
@@ -35,6 +35,27 @@ export interface ComputedTarget {
   values: FeatureValues;
 }
 
+/**
+ * A file as it was when its row was kept: a file rewritten since (same path, new recording) must
+ * be computed again, not given the old file's values.
+ */
+interface FileStamp {
+  size: number;
+  mtime_ms: number;
+}
+
+/** The file's size and modification time; null when it cannot be looked at. */
+async function fileStamp(path: string): Promise<FileStamp | null> {
+  const st = await stat(path).catch(() => null);
+  return st ? { size: st.size, mtime_ms: st.mtimeMs } : null;
+}
+
+/** Rows kept by an interrupted run whose files are unchanged, by path, and the paths of those changed since. */
+export interface ResumedTargets {
+  rows: Map<string, FeatureValues>;
+  changed: string[];
+}
+
 /** What the resume file says it is, so that no other JSON is taken for one. */
 const RESUME_KIND = "sonotile extract --resume";
 
@@ -51,7 +72,7 @@ export function resumeFilePath(output: string): string {
 
 /** Writes the resume file of `output` (atomically, as every output): `targets` in table order. */
 export async function writeResumeFile(output: string, settings: ExtractSettings, targets: readonly ComputedTarget[]): Promise<void> {
-  const rows = targets.map(({ path, values }) => ({ path, values: { ...values, log_mel: Array.from(values.log_mel) } }));
+  const rows = await Promise.all(targets.map(async ({ path, values }) => ({ path, file: await fileStamp(path), values: { ...values, log_mel: Array.from(values.log_mel) } })));
   // JSON has no NaN or ±Infinity: they are written as text ("NaN") and read back by Number().
   const text = JSON.stringify({ kind: RESUME_KIND, settings, rows }, (_key, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v));
   await writeOutputBytes(resumeFilePath(output), text + "\n");
@@ -59,14 +80,15 @@ export async function writeResumeFile(output: string, settings: ExtractSettings,
 
 /**
  * The targets an interrupted run of `output` computed, by path, if it left a resume file — after
- * checking that it was computed with `settings` (checkSameSettings); null when there is none.
+ * checking that it was computed with `settings` (checkSameSettings); null when there is none. A
+ * target whose file changed since (size or modification time) is left out, to be computed again.
  * @throws UsageError (exit 2) naming the first setting that differs; Error for a file that is not a resume file.
  */
-export async function readResumeFile(output: string, settings: ExtractSettings): Promise<Map<string, FeatureValues> | null> {
+export async function readResumeFile(output: string, settings: ExtractSettings): Promise<ResumedTargets | null> {
   const path = resumeFilePath(output);
   const text = await readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : Promise.reject(new Error(`cannot read ${path}: ${err.code ?? err.message}`))));
   if (text === null) return null;
-  let saved: { kind?: unknown; settings?: ExtractSettings; rows?: { path: string; values: Record<string, number | string | (number | string)[]> }[] };
+  let saved: { kind?: unknown; settings?: ExtractSettings; rows?: { path: string; file?: FileStamp | null; values: Record<string, number | string | (number | string)[]> }[] };
   try {
     saved = JSON.parse(text);
   } catch {
@@ -77,12 +99,17 @@ export async function readResumeFile(output: string, settings: ExtractSettings):
   }
   checkSameSettings(saved.settings, settings, output);
   const asNumber = (v: number | string) => (typeof v === "string" ? Number(v) : v);
-  return new Map(
-    saved.rows.map(({ path: target, values }) => {
-      const restored = Object.fromEntries(Object.entries(values).map(([name, v]) => [name, Array.isArray(v) ? Float32Array.from(v, asNumber) : asNumber(v)]));
-      return [target, restored as FeatureValues];
-    }),
-  );
+  const resumed: ResumedTargets = { rows: new Map(), changed: [] };
+  for (const { path: target, file, values } of saved.rows) {
+    const now = await fileStamp(target);
+    if (!file || !now || now.size !== file.size || now.mtime_ms !== file.mtime_ms) {
+      resumed.changed.push(target);
+      continue;
+    }
+    const restored = Object.fromEntries(Object.entries(values).map(([name, v]) => [name, Array.isArray(v) ? Float32Array.from(v, asNumber) : asNumber(v)]));
+    resumed.rows.set(target, restored as FeatureValues);
+  }
+  return resumed;
 }
 
 /**

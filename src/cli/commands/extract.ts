@@ -18,13 +18,13 @@ import { extname, join, resolve } from "node:path";
 import { AUDIO_EXTENSIONS, isAudioName, openAudio, readDirectory, timeExpansionOf, UNDECODABLE_NAME } from "../../audio/index.js";
 import { ParamsError, parseParams } from "../../engine/params.js";
 import { VERSION } from "../../engine/version.js";
-import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget, type FeatureValues } from "../../features/features.js";
+import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
 import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, type FeatureTableRow, type TableFormat, type TableTargets } from "../../features/table.js";
 import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlagNames, type OptionSpec } from "../flags.js";
-import { partialTablePath, readResumeFile, resumeFilePath, writeResumeFile, type ComputedTarget, type ExtractSettings } from "../extract-resume.js";
+import { partialTablePath, readResumeFile, resumeFilePath, writeResumeFile, type ComputedTarget, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
 import { checkOutputPath, checkOutputWritable, endBySignal, onFirstSignal, writeOutputBytes } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -111,7 +111,7 @@ async function extract(args: string[]): Promise<number> {
   for (const input of cl.positionals) await checkOutputPath(input, output);
   if (format === ".npy" && (await stat(sidecarPath(output)).catch(() => null))?.isDirectory()) throw new UsageError(`-o ${output}: its sidecar ${sidecarPath(output)} is a directory`);
   await checkOutputWritable(output);
-  const earlier = resume ? ((await readResumeFile(output, settings)) ?? new Map<string, FeatureValues>()) : await checkNoInterruptedRun(output);
+  const { rows: earlier, changed } = resume ? ((await readResumeFile(output, settings)) ?? NOTHING_RESUMED) : await checkNoInterruptedRun(output);
   const report = new Progress();
   const { paths, unreadable } = await findRecordings(cl.positionals);
   if (paths.length === 0) {
@@ -149,7 +149,8 @@ async function extract(args: string[]): Promise<number> {
   // A signal while the table is written (a moment, all computed) lets the table be finished, then ends the run.
   await writeTable(output, format, done.map(tableRow), features, targets);
   if (resume) await removeInterruptedRun(output, format);
-  report.finish(output, resumed ? `${resumed} resumed from ${partialTablePath(output)}` : undefined);
+  const recomputed = changed.length ? `; ${changed.length} changed since, computed again (${changed.join(", ")})` : "";
+  report.finish(output, resumed || changed.length ? `${resumed} resumed from ${partialTablePath(output)}${recomputed}` : undefined);
   releaseSignal();
   if (stop.signal.aborted) return endBySignal(stop.signal.reason as NodeJS.Signals);
   return report.skipped > 0 ? EXIT.input : EXIT.ok;
@@ -161,13 +162,16 @@ async function extract(args: string[]): Promise<number> {
  * @returns no earlier targets.
  * @throws UsageError naming the partial table and the two ways on.
  */
-async function checkNoInterruptedRun(output: string): Promise<Map<string, FeatureValues>> {
+async function checkNoInterruptedRun(output: string): Promise<ResumedTargets> {
   const resumeFile = resumeFilePath(output);
   if (await stat(resumeFile).catch(() => null)) {
     throw new UsageError(`an interrupted run left its rows in ${partialTablePath(output)}: add --resume to finish it, or remove ${resumeFile} to start over`);
   }
-  return new Map();
+  return NOTHING_RESUMED;
 }
+
+/** A run with nothing taken from an interrupted one. */
+const NOTHING_RESUMED: ResumedTargets = { rows: new Map(), changed: [] };
 
 /**
  * The end of an interrupted run: the rows computed (a resumed run's too) go to the partial table,
