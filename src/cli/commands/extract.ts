@@ -149,8 +149,10 @@ async function extract(args: string[]): Promise<number> {
   // A signal while the table is written (a moment, all computed) lets the table be finished, then ends the run.
   await writeTable(output, format, done.map(tableRow), features, targets);
   if (resume) await removeInterruptedRun(output, format);
-  const recomputed = changed.length ? `; ${changed.length} changed since, computed again (${changed.join(", ")})` : "";
-  report.finish(output, resumed || changed.length ? `${resumed} resumed from ${partialTablePath(output)}${recomputed}` : undefined);
+  // Of the kept rows whose files changed, those this run found again (a file gone is not computed).
+  const again = changed.filter((path) => paths.includes(path));
+  const recomputed = again.length ? `; ${again.length} changed since, computed again (${again.join(", ")})` : "";
+  report.finish(output, resumed || again.length ? `${resumed} resumed from ${partialTablePath(output)}${recomputed}` : undefined);
   releaseSignal();
   if (stop.signal.aborted) return endBySignal(stop.signal.reason as NodeJS.Signals);
   return report.skipped > 0 ? EXIT.input : EXIT.ok;
