@@ -218,6 +218,14 @@ describe("numbers on the command line", () => {
     expect(existsSync(none)).toBe(false);
   });
 
+  it("a SONOTILE_DB_REPLY_LIMIT that is no number of seconds > 0 is refused naming it (exit 2), before any database is made", async () => {
+    const none = join(dir.path, "none");
+    const cases: [string, string][] = [["serve", "0"], ["worker", "soon"], ["serve", "0x10"], ["worker", "-5"]];
+    const runs = await Promise.all(cases.map(([command, limit]) => runSonotile([command, "--data", none, ...(command === "serve" ? ["--port", "0"] : [])], { env: { DATABASE_URL: "", SONOTILE_DB_REPLY_LIMIT: limit }, timeout: 20_000 })));
+    runs.forEach((r, i) => expect(r, cases[i].join(" ")).toMatchObject({ code: 2, stdout: "", stderr: `sonotile ${cases[i][0]}: SONOTILE_DB_REPLY_LIMIT: must be a number of seconds > 0 (got '${cases[i][1]}')\n` }));
+    expect(existsSync(none)).toBe(false);
+  });
+
   it("worker takes no arguments, as serve takes none (a directory given to it was ignored)", async () => {
     const r = await runSonotile(["worker", "/some/dir", "--data", join(dir.path, "none")], { env: { DATABASE_URL: "" }, timeout: 20_000 });
     expect(r.code).toBe(2);

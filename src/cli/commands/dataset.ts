@@ -16,7 +16,7 @@ import { ensureAdmin, findUserByUsername } from "../../store/users.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { optionRows, readCommandLine, type OptionSpec } from "../flags.js";
-import { audioRootsOption, endInterruptedRuns, STORE_OPTIONS } from "../store-options.js";
+import { audioRootsOption, endInterruptedRuns, replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "name", placeholder: "NAME", doc: "dataset name; default the directory's name" },
@@ -58,7 +58,7 @@ export const command: Command = {
     const audioDir = action === "add" ? await resolveAudioDir(roots, resolve(rest[0])) : "";
 
     // `add` brings a database into use (its first admin token is printed below); `list` only reads one.
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 2, create: action === "add" });
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), attach: true, poolSize: 2, create: action === "add" });
     const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
     try {
       const sql = database.sql;

@@ -21,7 +21,7 @@ import { startWorker, type ExtractWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
 import { openWhenReady } from "../database-wait.js";
 import { exitAfterShutdown, stopSignal } from "../shutdown.js";
-import { audioRootsOption, endInterruptedRuns, STORE_OPTIONS } from "../store-options.js";
+import { audioRootsOption, endInterruptedRuns, replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 import { EXIT, UsageError } from "../errors.js";
 import { numberOption, optionRows, readCommandLine, threadsOption, type OptionSpec } from "../flags.js";
 import { TileService } from "../../tiles/service.js";
@@ -107,7 +107,7 @@ export const command: Command = {
     const { signalled, stopped } = stopSignal();
     // On DATABASE_URL it waits for PostgreSQL to accept connections (started beside it in a
     // compose file or a pod). (On the embedded database everything shares one connection: see openDatabase.)
-    const database = await openWhenReady("serve", { url: config.databaseUrl, dataDir: config.dataDir }, stopped);
+    const database = await openWhenReady("serve", { url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption() }, stopped);
     if (!database) return EXIT.ok;
     let app;
     let tiles: TileService | undefined;
