@@ -307,6 +307,14 @@ describe("dataset add", () => {
         `  missing d.wav (${d}): no file at this path; the recording and its clips, tags and notes are kept — put the file back (moved with the same bytes, the next import finds it), or delete the recording`,
         "",
       ]);
+      // A folder inside the dataset's, or the folder holding it, is no dataset of its own: its files
+      // were registered a second time (a bad parameter, exit 2, one line naming the dataset).
+      mkdirSync(join(recordings, "night 1"));
+      for (const [folder, relation] of [[join(recordings, "night 1"), "lies inside"], [join(dir.path, "root"), "holds"]]) {
+        const nested = await runSonotile(["dataset", "add", folder, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
+        expect(nested).toMatchObject({ code: 2, stdout: "" });
+        expect(nested.stderr).toMatch(new RegExp(`^sonotile dataset: audio_dir "${realpathSync(folder)}" ${relation} ${realpathSync(recordings)}, the directory of dataset ${printed.dataset.id} \\("site"\\): [^\n]+\n$`));
+      }
     } finally {
       await t?.cleanup();
     }

@@ -346,6 +346,31 @@ describe("datasets and recordings", () => {
     expect(await invalidFields(createDataset(sql, { name: "   ", audio_dir: join(roots[1], "inside"), created_by: userId }))).toEqual(["name"]);
   });
 
+  it("refuses a dataset whose directory holds or lies inside another's, also through a link, at once on two connections, and beside a trashed one: the files were registered twice", async () => {
+    const field = join(scratch.path, "field");
+    await mkdir(join(field, "site A"), { recursive: true });
+    await mkdir(join(scratch.path, "field 2"));
+    await symlink(join(field, "site A"), join(scratch.path, "site A link"));
+    const make = async (name: string, dir: string) => createDataset(sql, { name, audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    const refusal = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => (e instanceof ConflictError ? [e.field, e.message] : e));
+    const outer = await make("field", field);
+    const realField = await resolveAudioDir(roots, field), siteA = join(realField, "site A");
+    // `field/site A` inside `field` was accepted, and an import of each registered its files again.
+    expect(await refusal(make("site A", join(field, "site A")))).toEqual(["audio_dir", `audio_dir ${JSON.stringify(siteA)} lies inside ${realField}, the directory of dataset ${outer.id} ("field"): a file below both would be registered in each, its work split between two recordings; import the files into that dataset instead`]);
+    expect(await refusal(make("site A link", join(scratch.path, "site A link")))).toMatchObject(["audio_dir", expect.stringContaining(`lies inside ${realField}`)]);
+    expect(await refusal(make("all", scratch.path))).toMatchObject(["audio_dir", expect.stringContaining(`holds ${realField}, the directory of dataset ${outer.id} ("field")`)]);
+    // A name that only begins like the directory's is beside it.
+    expect((await make("field 2", join(scratch.path, "field 2"))).audio_dir).toBe(join(realField + " 2"));
+    // Trashed, it still holds its directory: a restore would bring the overlap back.
+    await setState(sql, "datasets", outer.id, "trashed");
+    expect(await refusal(make("site A", join(field, "site A")))).toMatchObject(["audio_dir", expect.stringContaining(`dataset ${outer.id} ("field") (in the trash: purge it first)`)]);
+    // Two overlapping creates at once, each on its own connection: one is taken.
+    const nested = join(scratch.path, "race", "inner");
+    await mkdir(nested, { recursive: true });
+    const raced = await Promise.allSettled([make("race", join(scratch.path, "race")), make("race inner", nested)]);
+    expect(raced.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+  });
+
   it("adds a dataset from a directory under one import run, which the dataset and its recordings point to", async () => {
     const dir = join(scratch.path, "added");
     await mkdir(dir);

@@ -6,7 +6,7 @@ import { realpath, stat } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import { isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
 import type { Queryable } from "./db.js";
-import { assertWritable, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
+import { assertWritable, inTransaction, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { ConflictError, InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { isInside, resolveAudioDir, resolveRecordingFile } from "./paths.js";
 import { probeFile, type FileFacts, type FileStamp } from "./probe.js";
@@ -38,17 +38,54 @@ const SELECT = (db: Queryable) => db`
          (SELECT count(*)::int FROM recordings r WHERE r.dataset_id = d.id AND r.state = 'active') AS recording_count
   FROM datasets d`;
 
-/** Creates a dataset; `audio_dir` must already be resolved by paths.resolveAudioDir. */
+/**
+ * Creates a dataset; `audio_dir` must already be resolved by paths.resolveAudioDir. One that holds,
+ * or lies inside, another dataset's directory is refused (refuseNestedDirectory).
+ */
 export async function createDataset(db: Queryable, d: { name: string; description?: string; audio_dir: string; created_by: string | null; run_id?: string | null }): Promise<Dataset> {
   const name = d.name.trim();
   try {
-    const [{ id }] = await translating(() => db`
-      INSERT INTO datasets (name, description, audio_dir, created_by, run_id)
-      VALUES (${name}, ${d.description ?? ""}, ${d.audio_dir}, ${d.created_by}, ${d.run_id ?? null})
-      RETURNING id`);
+    const id = await inTransaction(db, async (tx) => {
+      await refuseNestedDirectory(tx, d.audio_dir);
+      const [row] = await translating(() => tx`
+        INSERT INTO datasets (name, description, audio_dir, created_by, run_id)
+        VALUES (${name}, ${d.description ?? ""}, ${d.audio_dir}, ${d.created_by}, ${d.run_id ?? null})
+        RETURNING id`);
+      return row.id as string;
+    });
     return getDataset(db, id);
   } catch (err) {
     throw await namingHolder(db, err, { name, audio_dir: d.audio_dir });
+  }
+}
+
+/** An arbitrary constant naming, among advisory locks, the one under which datasets take their directories. */
+const DATASET_DIRECTORY_LOCK = 0x736f6e64; // "sond"
+
+/**
+ * Refuses (409) `audioDir` (a real path) when it holds, or lies inside, the directory of another
+ * dataset — in any state, as the unique directory is: a restore would bring the overlap back. A
+ * file below both would be registered twice, its clips, tags and notes split between two
+ * recordings without a word. Both are real paths (resolveAudioDir), so a link to a dataset's
+ * directory or into it is seen. The same directory is left to the unique key (namingHolder).
+ * Runs in the caller's transaction, which it makes wait for any other taking a directory (an
+ * advisory lock, held until commit): two overlapping creates at once — on two servers sharing the
+ * database — each checked before the other inserted, and both were taken.
+ * Datasets that overlap already (made before this check) are left as they are.
+ */
+async function refuseNestedDirectory(tx: Queryable, audioDir: string): Promise<void> {
+  await tx`SELECT pg_advisory_xact_lock(${DATASET_DIRECTORY_LOCK})`;
+  // starts_with narrows to the candidates; isInside decides by path segments (`site A` is not inside `site`).
+  const candidates = await tx<Pick<Dataset, "id" | "name" | "audio_dir" | "state">[]>`
+    SELECT id, name, audio_dir, state FROM datasets
+    WHERE audio_dir <> ${audioDir} AND (starts_with(${audioDir}, audio_dir) OR starts_with(audio_dir, ${audioDir}))
+    ORDER BY audio_dir`;
+  for (const other of candidates) {
+    const inside = isInside(other.audio_dir, audioDir);
+    if (!inside && !isInside(audioDir, other.audio_dir)) continue;
+    const state = { active: "", archived: " (archived)", trashed: " (in the trash: purge it first)" }[other.state];
+    const instead = inside ? "import the files into that dataset instead" : "delete that dataset first (its files stay), or choose a directory beside it";
+    throw new ConflictError(`audio_dir ${JSON.stringify(audioDir)} ${inside ? "lies inside" : "holds"} ${other.audio_dir}, the directory of dataset ${other.id} ("${other.name}")${state}: a file below both would be registered in each, its work split between two recordings; ${instead}`, "audio_dir");
   }
 }
 

@@ -72,7 +72,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/datasets", {
     schema: {
       summary: "Create a dataset", tags,
-      body: z.strictObject({ name, description: description.optional(), audio_dir: text(1, 4096).describe("Directory inside an audio root: absolute, or relative to the first root") }),
+      body: z.strictObject({ name, description: description.optional(), audio_dir: text(1, 4096).describe("Directory inside an audio root: absolute, or relative to the first root. It may not hold or lie inside another dataset's directory, in any state (409 naming that dataset): a file below both would be registered twice") }),
       response: { 201: datasetSchema, 400: errorBody, 409: errorBody },
     },
   }, async (request, reply) => {
