@@ -133,8 +133,8 @@ export interface RecordingQuery extends PageRequest {
    */
   search?: string;
   hash?: string;
-  /** Only recordings carrying this tag. */
-  tag?: { key: string; value: string };
+  /** Only recordings carrying a tag of this key — of this value, or of any value when `value` is undefined. */
+  tag?: { key: string; value?: string };
   sort: (typeof RECORDING_SORTS)[number];
   order: "asc" | "desc";
 }
@@ -147,7 +147,7 @@ export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<
     AND (${q.hash ?? null}::text IS NULL OR hash = ${q.hash ?? null})
     AND (${q.tag?.key ?? null}::text IS NULL OR EXISTS (
       SELECT 1 FROM recording_tags rt JOIN tags t ON t.id = rt.tag_id
-      WHERE rt.recording_id = r.id AND t.key = ${q.tag?.key ?? null} AND t.value = ${q.tag?.value ?? null}))`;
+      WHERE rt.recording_id = r.id AND t.key = ${q.tag?.key ?? null} AND (${q.tag?.value ?? null}::text IS NULL OR t.value = ${q.tag?.value ?? null})))`;
   const rows = await translating(() => db<(Recording & { total_count: number })[]>`
     SELECT *, count(*) OVER () AS total_count FROM (${SELECT(db)} WHERE ${where}) r
     ORDER BY ${db(q.sort)} ${q.order === "desc" ? db`DESC NULLS LAST` : db`ASC NULLS LAST`}, id

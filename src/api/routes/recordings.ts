@@ -93,15 +93,15 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
         dataset_id: id.optional(),
         search: z.string().max(1024).optional().describe("Substring of the path, case-insensitive, both compared in Unicode NFC"),
         hash: z.string().regex(/^[0-9a-f]{32}$/, "must be an MD5 in lower-case hex").optional(),
-        tag_key: label(255).optional(),
-        tag_value: label(255).optional(),
+        tag_key: label(255).optional().describe("Only recordings carrying a tag of this key: of any value, or of tag_value when given"),
+        tag_value: label(255).optional().describe("With tag_key: only recordings carrying the tag tag_key = tag_value (exact, case-sensitive)"),
         ...sortQuery(RECORDING_SORTS, "path"),
-      }).refine((q) => (q.tag_key === undefined) === (q.tag_value === undefined), { message: "tag_key and tag_value go together", path: ["tag_value"] }),
+      }).refine((q) => q.tag_value === undefined || q.tag_key !== undefined, { message: "needs tag_key: a tag is a key and a value", path: ["tag_value"] }),
       response: { 200: page(recordingSchema), 400: errorBody },
     },
   }, async (request) => {
     const { tag_key, tag_value, ...q } = request.query;
-    return listRecordings(sql, { ...q, tag: tag_key !== undefined && tag_value !== undefined ? { key: tag_key, value: tag_value } : undefined });
+    return listRecordings(sql, { ...q, tag: tag_key !== undefined ? { key: tag_key, value: tag_value } : undefined });
   });
 
   app.post("/recordings", {
