@@ -193,7 +193,7 @@ describe("recordings registered one by one", () => {
       expect([dup.statusCode, dup.json().message], path).toEqual([409, `dataset ${datasetId} already has a recording at sub/a.wav`]);
     }
     const scan = (await app.inject({ url: `/v1/datasets/${datasetId}/scan`, headers: auth(member) })).json();
-    expect(scan.files.filter((f: { path: string }) => /(^|\/)(a|alias)\.wav$/.test(f.path))).toEqual([{ path: "sub/a.wav", status: "registered", recording_id: first.json().id, recording_state: "active", changed: null }]);
+    expect(scan.files.filter((f: { path: string }) => /(^|\/)(a|alias)\.wav$/.test(f.path))).toEqual([{ path: "sub/a.wav", status: "registered", recording_id: first.json().id, recording_state: "active", changed: null, possibly_moved_to: [] }]);
     await app.inject({ method: "DELETE", url: `/v1/recordings/${first.json().id}`, headers: auth(admin) });
   });
 

@@ -295,6 +295,19 @@ describe("dataset add", () => {
       renameSync(join(recordings, "b.wav"), join(recordings, "b renamed.wav"));
       writeFileSync(join(recordings, "c copy.wav"), readFileSync(join(recordings, "c.wav")));
       rmSync(join(recordings, "d.wav"));
+      // A scan registers nothing, and says where a missing recording's file may be: the files not
+      // registered of its size (b, c, d and e are tones of one length). It said only `missing`.
+      const scanned = await runSonotile(["dataset", "scan", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
+      expect(scanned).toMatchObject({ code: 0, stderr: "" });
+      expect(scanned.stdout.split("\n")).toEqual([
+        `dataset site (${printed.dataset.id}) of ${realpathSync(recordings)}: 3 registered, 2 missing, 2 not registered`,
+        "  not registered b renamed.wav",
+        "  not registered c copy.wav",
+        expect.stringMatching(new RegExp(`^  changed a\\.wav \\(${a}\\): `)),
+        `  missing b.wav (${b}): no file at this path; the recording and its clips, tags and notes are kept; it may have moved to b renamed.wav, c copy.wav (the same size); an import will check by MD5 (sonotile dataset add), and the recording follows the file with its bytes`,
+        `  missing d.wav (${d}): no file at this path; the recording and its clips, tags and notes are kept; it may have moved to b renamed.wav, c copy.wav (the same size); an import will check by MD5 (sonotile dataset add), and the recording follows the file with its bytes`,
+        "",
+      ]);
       const months = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
       const lines = months.stdout.split("\n");
       expect(months).toMatchObject({ code: 0, stderr: "" });
@@ -304,7 +317,8 @@ describe("dataset add", () => {
         `  moved b.wav → b renamed.wav (${b}): the same bytes; the recording, its clips, tags, features and notes follow the file`,
         `  duplicates (MD5 ${createHash("md5").update(readFileSync(join(recordings, "c.wav"))).digest("hex")}): c copy.wav (${copy}), c.wav (${c}) hold the same bytes`,
         expect.stringMatching(new RegExp(`^  changed a\\.wav \\(${a}\\): `)),
-        `  missing d.wav (${d}): no file at this path; the recording and its clips, tags and notes are kept — put the file back (moved with the same bytes, the next import finds it), or delete the recording`,
+        // c copy.wav, of d's size, was hashed: not d's bytes.
+        `  missing d.wav (${d}): no file at this path; the recording and its clips, tags and notes are kept; c copy.wav, of its size, holds other bytes (MD5) and was registered as new: its file moved and edited, or another recording`,
         "",
       ]);
       // A folder inside the dataset's, or the folder holding it, is no dataset of its own: its files

@@ -535,6 +535,35 @@ describe("datasets and recordings", () => {
     expect(later.missing.map((f) => f.recording_id)).toEqual([copy]);
   });
 
+  it("hints in a scan where a missing recording's file may have moved: the unregistered files of its size (no hashing); the import then decides by MD5", async () => {
+    const dir = join(scratch.path, "hints");
+    await mkdir(join(dir, "site B"), { recursive: true });
+    await writeSineWav(join(dir, "a.wav"), 8000, 0.2, 1000);
+    await writeSineWav(join(dir, "b.wav"), 8000, 0.3, 1000);
+    const dataset = await createDataset(sql, { name: "hints", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    const { registered } = await importDataset(sql, dataset.id, userId);
+    const [a, b] = registered.map((r) => r.recording_id);
+    // a.wav moved and renamed; another take of its length beside it; b.wav deleted.
+    await rename(join(dir, "a.wav"), join(dir, "site B", "a 2.wav"));
+    await writeSineWav(join(dir, "other take.wav"), 8000, 0.2, 3000);
+    await rm(join(dir, "b.wav"));
+    await writeSineWav(join(dir, "b edited.wav"), 8000, 0.3, 2000); // as b.wav, with other bytes
+    const scan = await scanDataset(sql, dataset.id);
+    // It said only `missing`, and a curator could delete the recording before the import that follows it.
+    expect(scan.files.map((f) => [f.path, f.status, f.recording_id, f.possibly_moved_to])).toEqual([
+      ["a.wav", "missing", a, ["other take.wav", "site B/a 2.wav"]],
+      ["b edited.wav", "unregistered", null, []],
+      ["b.wav", "missing", b, ["b edited.wav"]],
+      ["other take.wav", "unregistered", null, []],
+      ["site B/a 2.wav", "unregistered", null, []],
+    ]);
+    const imported = await importDataset(sql, dataset.id, userId);
+    expect(imported.moved).toEqual([{ from: "a.wav", path: "site B/a 2.wav", recording_id: a }]);
+    // The import hashed b edited.wav: other bytes, so a new recording, named beside the one missing.
+    expect(imported.registered.map((r) => r.path)).toEqual(["b edited.wav", "other take.wav"]);
+    expect(imported.missing.map((f) => [f.path, f.possibly_moved_to])).toEqual([["b.wav", ["b edited.wav"]]]);
+  });
+
   it("says in a scan whose recording a registered file is and in what state: a trashed one's file is registered until the trash is purged, then unregistered", async () => {
     const dir = join(scratch.path, "trashed");
     await mkdir(dir);

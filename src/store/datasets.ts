@@ -187,6 +187,13 @@ export interface ScanFile {
    * read them all). Null for every other file.
    */
   changed: { reason: FileChange; message: string } | null;
+  /**
+   * For a missing recording, the unregistered files (paths, sorted) of its registered size in
+   * bytes — perhaps its file moved or renamed; empty for every other file. A hint only: a scan hashes
+   * nothing, and a file moved with its bytes is what an import finds by MD5 and gives the recording
+   * (movedHere). A curator who saw only `missing` could delete the recording before that import.
+   */
+  possibly_moved_to: string[];
 }
 export interface ScanResult {
   dataset_id: string;
@@ -296,14 +303,38 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
       const found = await resolveRecordingFile(audioDir, r.path).catch(() => null);
       // A listed file that cannot be looked at now (removed during the scan) still counts as there, as the listing saw it.
       const status = found || onDisk.has(r.path) ? "registered" : "missing";
-      return { path: r.path, status, recording_id: r.id, recording_state: r.state, changed: found && changeSeen(r, found) };
+      return { path: r.path, status, recording_id: r.id, recording_state: r.state, changed: found && changeSeen(r, found), possibly_moved_to: [] };
     }))));
   }
-  for (const path of onDisk) if (!known.has(path)) files.push({ path, status: "unregistered", recording_id: null, recording_state: null, changed: null });
+  const unregistered = [...onDisk].filter((path) => !known.has(path));
+  for (const path of unregistered) files.push({ path, status: "unregistered", recording_id: null, recording_state: null, changed: null, possibly_moved_to: [] });
+  const missing = files.filter((f) => f.status === "missing");
+  if (missing.length) {
+    const sizeOf = new Map(registered.map((r) => [r.id, r.file_size]));
+    const bySize = await pathsBySize(audioDir, unregistered);
+    for (const f of missing) f.possibly_moved_to = bySize.get(sizeOf.get(f.recording_id!)!) ?? [];
+  }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const counts = { registered: 0, missing: 0, unregistered: 0 };
   for (const f of files) counts[f.status]++;
   return { dataset_id: id, files, counts, skipped: listing.skipped };
+}
+
+/**
+ * `paths` (relative to `audioDir`, in order) by their size in bytes: one stat each, SCAN_STAT_BATCH
+ * at a time; a file gone since it was listed is left out.
+ */
+async function pathsBySize(audioDir: string, paths: string[]): Promise<Map<number, string[]>> {
+  const bySize = new Map<number, string[]>();
+  for (let i = 0; i < paths.length; i += SCAN_STAT_BATCH) {
+    const batch = paths.slice(i, i + SCAN_STAT_BATCH);
+    const sizes = await Promise.all(batch.map((path) => stat(join(audioDir, path)).then((info) => info.size, () => null)));
+    batch.forEach((path, j) => {
+      const size = sizes[j];
+      if (size !== null) bySize.set(size, [...(bySize.get(size) ?? []), path]);
+    });
+  }
+  return bySize;
 }
 
 /** A scan's word on a registered file whose size or time moved (statChange), or null. */
@@ -329,7 +360,12 @@ export interface ImportResult {
    * had been registered for the file, with none of them, beside the old one left missing.
    */
   moved: { from: string; path: string; recording_id: string }[];
-  /** Recordings whose file is at none of the dataset's paths after the import (a scan's `missing`): deleted, or moved with other bytes. */
+  /**
+   * Recordings whose file is at none of the dataset's paths after the import (a scan's `missing`):
+   * deleted, or moved with other bytes. Their `possibly_moved_to` keeps, of the scan's, the files
+   * this import registered anew: of the recording's size but, by MD5, other bytes — its file moved
+   * and edited, or another recording of that length.
+   */
   missing: ScanFile[];
   /**
    * Recordings of the dataset holding the same bytes (one MD5), in groups that take in a recording
@@ -398,10 +434,12 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
   moved.sort(byPath);
   failed.sort(byPath);
   const found = new Set(moved.map((m) => m.recording_id));
+  // Of the files of its size, those hashed here and found to hold other bytes: registered anew.
+  const anew = new Set(registered.map((r) => r.path));
   return {
     run: await finishRun(db, importRun.id, "completed"),
     registered, moved,
-    missing: missing.filter((f) => !found.has(f.recording_id!)),
+    missing: missing.filter((f) => !found.has(f.recording_id!)).map((f) => ({ ...f, possibly_moved_to: f.possibly_moved_to.filter((path) => anew.has(path)) })),
     duplicates: await duplicatesOf(db, id, registered.map((r) => r.recording_id)),
     failed, changed,
   };
