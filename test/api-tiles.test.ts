@@ -1059,6 +1059,49 @@ describe("a recording whose file was replaced after registration", () => {
   });
 });
 
+describe("a recording whose file was moved and edited", () => {
+  it("is pointed at it by PATCH path: its clips stay, its tiles are the new bytes' — an import registered the file as a new recording and left this one missing, and nothing could point it there", async () => {
+    const take = (seconds: number, level: number) => new Float32Array(8000 * seconds).fill(level);
+    await withOwnRecording("night/d.wav", take(2, 0.25), 8000, async (own, id, file) => {
+      const root = dirname(dirname(file));
+      const before = (await own.inject({ url: `/v1/recordings/${id}` })).json();
+      await createClip(t.db.sql, { recording_id: id, start_time: 0.2, end_time: 0.6, created_by: null });
+      const tile = `/v1/recordings/${id}/tiles/0/0.f32?pcen=false&normalize=false&scale=power`;
+      expect((await own.inject({ url: tile })).headers["x-shape"]).toBe("101,161");
+      // Moved to another folder and re-exported shorter: other bytes, which no import follows by MD5.
+      await mkdir(join(root, "site B"));
+      await writeFile(join(root, "site B", "d edited.wav"), floatWav(take(1, 0.5), 8000));
+      await rm(file);
+      await writeFile(join(root, "notes.wav"), "not audio");
+      await writeFile(join(root, "other.wav"), floatWav(take(1, 0.1), 8000));
+      const other = (await insertRecording(t.db.sql, { dataset_id: before.dataset_id, path: "other.wav", ...(await probeFile(join(root, "other.wav"))), created_by: null }))!;
+      const patch = (payload: object) => own.inject({ method: "PATCH", url: `/v1/recordings/${id}`, payload, headers: auth(adminKey) });
+      const refusal = async (payload: object) => {
+        const res = await patch(payload);
+        return [res.statusCode, res.json().message];
+      };
+      expect(await refusal({ path: "site B/none.wav" })).toEqual([400, "path: file site B/none.wav does not exist in the dataset's audio_dir"]);
+      expect(await refusal({ path: "../d.wav" })).toEqual([400, "path: must not contain '..'"]);
+      expect(await refusal({ path: "notes.wav" })).toEqual([400, "path: notes.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)"]);
+      expect(await refusal({ path: "other.wav" })).toEqual([409, `path "other.wav" is recording ${other.id}'s: a file is registered once; delete that recording first to give its file to this one`]);
+      expect((await own.inject({ url: `/v1/recordings/${id}` })).json()).toMatchObject({ path: "night/d.wav", hash: before.hash }); // refused, nothing changed
+      // It was a 400: "path: is not a known field".
+      const moved = await patch({ path: "site B//d edited.wav", rights: "CC BY 4.0" });
+      expect(moved.statusCode, moved.body).toBe(200);
+      const recording = moved.json();
+      expect(recording).toMatchObject({ path: "site B/d edited.wav", duration: 1, frames: 8000, rights: "CC BY 4.0" });
+      expect([recording.hash === before.hash, recording.revision === before.revision]).toEqual([false, false]);
+      expect(recording.hash).toBe(createHash("md5").update(await readFile(join(root, "site B", "d edited.wav"))).digest("hex"));
+      // The new bytes' tile (1 s: 81 frames; the old file's 2 s gave 161), the clip kept.
+      const res = await own.inject({ url: tile });
+      expect([res.statusCode, res.headers["x-shape"]], res.body.slice(0, 200)).toEqual([200, "101,81"]);
+      expect((await t.db.sql`SELECT count(*)::int AS n FROM clips WHERE recording_id = ${id}`)[0].n).toBe(1);
+      const scan = (await own.inject({ url: `/v1/datasets/${before.dataset_id}/scan` })).json();
+      expect(scan.files.map((f: { path: string; status: string }) => [f.path, f.status])).toEqual([["notes.wav", "unregistered"], ["other.wav", "registered"], ["site B/d edited.wav", "registered"]]);
+    });
+  });
+});
+
 describe("a recording whose file was rewritten in place with the same size", () => {
   it("is a 409 naming both MD5s; the registered bytes back, or only a new mtime, serve again and record the new time", async () => {
     const take = (level: number) => new Float32Array(8000).fill(level);

@@ -12,7 +12,7 @@ import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, writing, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
-import { resolveRecordingFile } from "./paths.js";
+import { canonicalRecordingPath, resolveRecordingFile } from "./paths.js";
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
 import { getOrCreateTag } from "./tags.js";
@@ -374,11 +374,47 @@ export const refreshRoute = (id: string) => `POST /v1/recordings/${id}/refresh`;
 export async function refreshRecordingFile(db: Queryable, id: string): Promise<{ recording: Recording; clipsPastEnd: number }> {
   const loc = await getRecordingLocation(db, id);
   const found = await resolveRecordingFile(loc.audio_dir, loc.path);
-  const facts = await probeFile(found.file, { exactPath: true });
+  return storeContent(db, id, null, await probeFile(found.file, { exactPath: true }));
+}
+
+/**
+ * Points a recording at another file of its dataset, given by hand, and makes that file its content
+ * as a refresh does (storeContent): for a file moved *and* edited (re-exported, its metadata
+ * rewritten), whose MD5 no import can match — the import registered it as a new, bare recording
+ * and left this one, with its work, missing, and nothing could point it there. Its clips, tags,
+ * features and notes stay.
+ * @param path relative to the dataset's audio_dir; it must be a readable audio file there (after
+ *   symlinks, resolveRecordingFile), stored by where the file is, as a scan lists it
+ * @throws InvalidError naming `path` (missing, outside the audio_dir, not a regular file, not
+ *   readable audio); ConflictError when another recording of the dataset has that path, or the
+ *   recording is read-only (archived, trashed)
+ */
+export async function moveRecordingFile(db: Queryable, id: string, path: string): Promise<{ recording: Recording; clipsPastEnd: number }> {
+  const loc = await getRecordingLocation(db, id);
+  const found = await resolveRecordingFile(loc.audio_dir, canonicalRecordingPath(path));
+  // The file named as the request names it, not by the server's own path (as registration does).
+  const facts = await probeFile(found.file, { exactPath: true }).catch((err: Error) => {
+    throw err instanceof AudioFormatError ? invalid("path", err.message.replaceAll(found.file, found.realPath)) : err;
+  });
+  return storeContent(db, id, found.realPath, facts);
+}
+
+/**
+ * Stores `facts` of a file as a recording's content — hash, size, time and header facts — so that
+ * its revision, hence its tile URLs, and its statistics (kept by content hash) follow the new
+ * bytes; and `path`, where the file is, unless null (the file at its path). Clips stay, even where
+ * they now end after the recording (counted). Refused (409) where another recording of the
+ * dataset has `path`: a file is registered once.
+ */
+async function storeContent(db: Queryable, id: string, path: string | null, facts: FileFacts & FileStamp): Promise<{ recording: Recording; clipsPastEnd: number }> {
   checkTimeExpansion(facts.file_samplerate, (await getRecording(db, id)).time_expansion);
   const clipsPastEnd = await writing(db, "recordings", id, async (tx) => {
+    const [holder] = path === null ? [] : await tx<{ id: string; state: State }[]>`
+      SELECT o.id, o.state FROM recordings o JOIN recordings r ON r.dataset_id = o.dataset_id
+      WHERE r.id = ${id} AND o.id <> ${id} AND o.path = ${path}`;
+    if (holder) throw new ConflictError(`path ${JSON.stringify(path)} is recording ${holder.id}'s${holder.state === "active" ? "" : ` (${holder.state})`}: a file is registered once; delete that recording first to give its file to this one`, "path");
     const [row] = await translating(() => tx`
-      UPDATE recordings SET hash = ${facts.hash}, file_size = ${facts.file_size}, file_mtime = ${facts.file_mtime},
+      UPDATE recordings SET path = COALESCE(${path}::text, path), hash = ${facts.hash}, file_size = ${facts.file_size}, file_mtime = ${facts.file_mtime},
              file_samplerate = ${facts.file_samplerate}, frames = ${facts.frames}, channels = ${facts.channels}, probed_by = ${VERSION}
       WHERE id = ${id}
       RETURNING (SELECT count(*)::int FROM clips c WHERE c.recording_id = recordings.id AND c.end_time > recordings.duration) AS clips_past_end`);

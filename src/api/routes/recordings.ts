@@ -12,7 +12,7 @@ import { canonicalRecordingPath, resolveRecordingFile } from "../../store/paths.
 import { probeFile, RECORDED_TIME } from "../../store/probe.js";
 import {
   RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, getRecordingLocation, insertRecording,
-  listRecordings, refreshRecordingFile, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
+  listRecordings, moveRecordingFile, refreshRecordingFile, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
 } from "../../store/recordings.js";
 import { ConflictError, InvalidError, invalid } from "../../store/errors.js";
 import { requestedRange } from "../byte-range.js";
@@ -131,8 +131,22 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => getRecording(sql, request.params.id));
 
   app.patch("/recordings/:id", {
-    schema: { summary: "Change a recording's metadata", tags, params: idParams, body: z.strictObject(metadataFields), response: { 200: recordingSchema, 400: errorBody, 404: errorBody, 409: errorBody } },
-  }, async (request) => updateRecording(sql, request.params.id, request.body));
+    schema: {
+      summary: "Change a recording's metadata, or point it at another file of its dataset", tags, params: idParams,
+      body: z.strictObject({
+        path: text(1, 4096).optional().describe("Another file of the dataset, relative to its audio_dir, for a file moved and edited (an import follows a file moved with its bytes by MD5, not this): it must be readable audio there and no other recording's. Hashed and read as POST /v1/recordings/{id}/refresh does: the hash, size and header facts, hence the revision, tiles and statistics, follow the new bytes; clips, tags, features and notes stay"),
+        ...metadataFields,
+      }),
+      response: { 200: recordingSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
+    },
+  }, async (request) => {
+    const { path, ...metadata } = request.body;
+    if (path !== undefined) {
+      checkInAudioRoots(app, (await getRecordingLocation(sql, request.params.id)).audio_dir, `recording ${request.params.id}`);
+      await moveRecordingFile(sql, request.params.id, path);
+    }
+    return updateRecording(sql, request.params.id, metadata);
+  });
 
   app.post("/recordings/:id/refresh", {
     schema: {
