@@ -318,7 +318,7 @@ describe("dataset add", () => {
         `  duplicates (MD5 ${createHash("md5").update(readFileSync(join(recordings, "c.wav"))).digest("hex")}): c copy.wav (${copy}), c.wav (${c}) hold the same bytes`,
         expect.stringMatching(new RegExp(`^  changed a\\.wav \\(${a}\\): `)),
         // c copy.wav, of d's size, was hashed: not d's bytes.
-        `  missing d.wav (${d}): no file at this path; the recording and its clips, tags and notes are kept; c copy.wav, of its size, holds other bytes (MD5) and was registered as new: its file moved and edited, or another recording`,
+        `  missing d.wav (${d}): no file at this path; the recording and its clips, tags and notes are kept; c copy.wav, of its size, holds other bytes (MD5) and was registered as new: its file moved and edited, or another recording — if its file, delete the new recording and give the file to this one (PATCH /v1/recordings/${d} {"path": …})`,
         "",
       ]);
       // A folder inside the dataset's, or the folder holding it, is no dataset of its own: its files

@@ -131,7 +131,8 @@ function importLines(imported: Pick<ImportResult, "failed" | "moved" | "duplicat
 /**
  * The line for a recording whose file is missing, after a scan or an import: what is kept, and
  * where its file may be — the files not registered of its size (possibly_moved_to), which an
- * import checks by MD5; after the import, those it found to hold other bytes.
+ * import checks by MD5; after the import, those it found to hold other bytes, and how to point the
+ * recording at one that is its file edited (moveRecordingFile).
  */
 function missingLine(f: ScanFile, after: "scan" | "import"): string {
   const kept = `  missing ${f.path} (${f.recording_id}): no file at this path; the recording and its clips, tags and notes are kept`;
@@ -139,7 +140,7 @@ function missingLine(f: ScanFile, after: "scan" | "import"): string {
   if (!at) return `${kept} — put the file back (moved with the same bytes, ${after === "scan" ? "an" : "the next"} import finds it), or delete the recording`;
   return after === "scan"
     ? `${kept}; it may have moved to ${at} (the same size); an import will check by MD5 (sonotile dataset add), and the recording follows the file with its bytes`
-    : `${kept}; ${at}, of its size, ${f.possibly_moved_to.length > 1 ? "hold" : "holds"} other bytes (MD5) and ${f.possibly_moved_to.length > 1 ? "were" : "was"} registered as new: its file moved and edited, or another recording`;
+    : `${kept}; ${at}, of its size, ${f.possibly_moved_to.length > 1 ? "hold" : "holds"} other bytes (MD5) and ${f.possibly_moved_to.length > 1 ? "were" : "was"} registered as new: its file moved and edited, or another recording — if its file, delete the new recording and give the file to this one (PATCH /v1/recordings/${f.recording_id} {"path": …})`;
 }
 
 /**
