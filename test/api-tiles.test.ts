@@ -1084,7 +1084,10 @@ describe("a recording whose file was moved and edited", () => {
       expect(await refusal({ path: "../d.wav" })).toEqual([400, "path: must not contain '..'"]);
       expect(await refusal({ path: "notes.wav" })).toEqual([400, "path: notes.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)"]);
       expect(await refusal({ path: "other.wav" })).toEqual([409, `path "other.wav" is recording ${other.id}'s: a file is registered once; delete that recording first to give its file to this one`]);
-      expect((await own.inject({ url: `/v1/recordings/${id}` })).json()).toMatchObject({ path: "night/d.wav", hash: before.hash }); // refused, nothing changed
+      // With a field refused in the same PATCH (a time expansion under which the clip would end past the new
+      // file's 1 s), nothing changes: the path was applied on its own before, and stayed moved.
+      expect(await refusal({ path: "site B/d edited.wav", time_expansion: 4 })).toEqual([409, expect.stringMatching(/^time_expansion 4 would make recording \S+ 0\.25 s long, and 1 of its clips would end past that/)]);
+      expect((await own.inject({ url: `/v1/recordings/${id}` })).json()).toMatchObject({ path: "night/d.wav", hash: before.hash, time_expansion: 1 }); // refused, nothing changed
       // It was a 400: "path: is not a known field".
       const moved = await patch({ path: "site B//d edited.wav", rights: "CC BY 4.0" });
       expect(moved.statusCode, moved.body).toBe(200);

@@ -12,7 +12,7 @@ import { canonicalRecordingPath, resolveRecordingFile } from "../../store/paths.
 import { probeFile, RECORDED_TIME } from "../../store/probe.js";
 import {
   RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, getRecordingLocation, insertRecording,
-  listRecordings, moveRecordingFile, refreshRecordingFile, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
+  listRecordings, readRecordingFile, refreshRecordingFile, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
 } from "../../store/recordings.js";
 import { ConflictError, InvalidError, invalid } from "../../store/errors.js";
 import { requestedRange } from "../byte-range.js";
@@ -141,11 +141,10 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request) => {
     const { path, ...metadata } = request.body;
-    if (path !== undefined) {
-      checkInAudioRoots(app, (await getRecordingLocation(sql, request.params.id)).audio_dir, `recording ${request.params.id}`);
-      await moveRecordingFile(sql, request.params.id, path);
-    }
-    return updateRecording(sql, request.params.id, metadata);
+    const id = request.params.id;
+    if (path !== undefined) checkInAudioRoots(app, (await getRecordingLocation(sql, id)).audio_dir, `recording ${id}`);
+    // The file is read before the transaction (hashing takes a while); the move and the other fields are one step.
+    return updateRecording(sql, id, metadata, path === undefined ? undefined : await readRecordingFile(sql, id, path));
   });
 
   app.post("/recordings/:id/refresh", {

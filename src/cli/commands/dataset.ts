@@ -132,7 +132,7 @@ function importLines(imported: Pick<ImportResult, "failed" | "moved" | "duplicat
  * The line for a recording whose file is missing, after a scan or an import: what is kept, and
  * where its file may be — the files not registered of its size (possibly_moved_to), which an
  * import checks by MD5; after the import, those it found to hold other bytes, and how to point the
- * recording at one that is its file edited (moveRecordingFile).
+ * recording at one that is its file edited (PATCH path: readRecordingFile, updateRecording).
  */
 function missingLine(f: ScanFile, after: "scan" | "import"): string {
   const kept = `  missing ${f.path} (${f.recording_id}): no file at this path; the recording and its clips, tags and notes are kept`;
