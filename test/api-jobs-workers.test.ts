@@ -73,7 +73,9 @@ const exited = (child: ChildProcess) => new Promise<number | null>((r) => (child
 
 describe("sonotile worker processes on one PostgreSQL", () => {
   it.skipIf(!REAL_PG_URL)("finish a 300-item job exactly once although one is killed mid-job", async () => {
-    const fx = await jobFixture(t.db.sql, dir.path, ITEMS);
+    // A folder of its own: the tests below make datasets of other folders of dir, and none may lie inside another's.
+    await mkdir(join(dir.path, "killed"));
+    const fx = await jobFixture(t.db.sql, join(dir.path, "killed"), ITEMS);
     const boss = await openQueue(t.db.sql);
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { clip_ids: fx.clipIds }, features: [...FEATURES] }, created_by: null });
     await boss.stop({ graceful: false, close: false });

@@ -153,7 +153,7 @@ describe("POST /v1/jobs extract_features", () => {
   it("refuses parameters or a band no target's recording can take, naming the field, a recording and how many targets; accepts them when some can", async () => {
     // Rows only (the rule reads the stored rate, time expansion and channels, not the file): 500 kHz
     // as stored, 500 kHz as 50 kHz × time expansion 10, and 8 kHz stereo.
-    const dataset = await createDataset(t.db.sql, { name: "rates", audio_dir: join(dir.path, "rates"), created_by: null });
+    const dataset = await createDataset(t.db.sql, { name: "rates", audio_dir: "/nonexistent/rates", created_by: null });
     const rows = [["a.wav", 500_000, 1, 1], ["b.wav", 50_000, 10, 1], ["c.wav", 8000, 1, 2]] as const;
     const ids = await Promise.all(rows.map(async ([path, rate, te, channels]) => (await t.db.sql`
       INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, time_expansion, frames, channels)

@@ -14,7 +14,7 @@ import { buildApp, type App } from "../src/api/app.js";
 import { ITEM_QUEUE, openQueue, submitExtractJob } from "../src/jobs/queue.js";
 import { startWorker } from "../src/jobs/worker.js";
 import { createDataset } from "../src/store/datasets.js";
-import { openDatabase, type Database } from "../src/store/db.js";
+import { isConnectionError, openDatabase, type Database } from "../src/store/db.js";
 import { startEmbedded, type EmbeddedDatabase } from "../src/store/embedded.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { probeFile } from "../src/store/probe.js";
@@ -28,6 +28,8 @@ import { FIXTURES, freshDatabase, migratedTemplate, tcpProxy, tempDir, type TcpP
 let target: TestDatabase | undefined;
 let embedded: EmbeddedDatabase | undefined;
 let proxy: TcpProxy;
+/** Where the proxy forwards to: the database's host and port, or the embedded database's socket. */
+let proxyTarget: import("node:net").NetConnectOpts;
 let db: Database;
 let app: App;
 /** The database's URL through the proxy. */
@@ -38,13 +40,14 @@ beforeAll(async () => {
   if (process.env.DATABASE_URL) {
     target = await freshDatabase();
     u = new URL(target.url!);
-    proxy = await tcpProxy({ host: u.hostname, port: Number(u.port || 5432) });
+    proxyTarget = { host: u.hostname, port: Number(u.port || 5432) };
   } else {
     // The embedded database listens on a Unix socket only; the proxy gives it a port to cut.
     embedded = await startEmbedded({ maxConnections: 20, initialData: await migratedTemplate() });
     u = new URL("postgres://postgres@127.0.0.1/postgres");
-    proxy = await tcpProxy({ path: embedded.socket });
+    proxyTarget = { path: embedded.socket };
   }
+  proxy = await tcpProxy(proxyTarget);
   u.host = `127.0.0.1:${proxy.port}`;
   proxiedUrl = u.toString();
   // Pool of 2: with 3 connections and 4 failed queries, postgres.js 3.4's end() waits for its
@@ -212,6 +215,103 @@ it("the job queue (of serve's job worker and of `sonotile worker`) says once tha
     await one.close();
   }
 }, 60_000);
+
+describe("a connection half-open for good (its peer gone, the database answering through new connections)", () => {
+  /** The database through a proxy of its own, whose connections blackhole() holds without touching the other tests'. */
+  async function ownProxy(): Promise<{ proxy: TcpProxy; url: string }> {
+    const own = await tcpProxy(proxyTarget);
+    const u = new URL(proxiedUrl);
+    u.port = String(own.port);
+    return { proxy: own, url: u.toString() };
+  }
+  const errorOf = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as Error & { code?: string });
+
+  it("fails the statement held on it with ETIMEDOUT once it has been unanswered for the reply limit, and answers the next through a new connection", async () => {
+    const { proxy: own, url } = await ownProxy();
+    const one = await openDatabase({ url, poolSize: 1, migrate: false, replyLimitS: 1 });
+    try {
+      expect(await one.sql`SELECT 1 AS one`).toEqual([{ one: 1 }]);
+      own.blackhole();
+      // Held for good before: the kernel of a proxy that keeps the connection open acknowledges every byte.
+      const err = await errorOf(one.sql`SELECT 2 AS two`);
+      expect([err?.code, err?.message]).toEqual(["ETIMEDOUT", expect.stringMatching(/^no reply from the database for 1 s to what was sent on this connection: closed as lost/)]);
+      expect(isConnectionError(err)).toBe(true);
+      // The pool's one connection: the lost one was discarded, not queried again — this statement,
+      // issued as the first was rejected, went to the closing connection and waited for ever when
+      // the socket was destroyed with the error (postgres.js rejects nothing more at such a close).
+      expect(await one.sql`SELECT 3 AS three`).toEqual([{ three: 3 }]);
+      expect(own.accepted).toBe(2);
+    } finally {
+      await one.close();
+      await own.stop();
+    }
+  });
+
+  it("leaves an idle connection open however long it stays idle", async () => {
+    const { proxy: own, url } = await ownProxy();
+    const one = await openDatabase({ url, poolSize: 1, migrate: false, replyLimitS: 0.5 });
+    try {
+      expect(await one.sql`SELECT 1 AS one`).toEqual([{ one: 1 }]);
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // three limits, nothing sent
+      expect(await one.sql`SELECT 2 AS two`).toEqual([{ two: 2 }]);
+      expect(own.accepted).toBe(1); // the same connection: never closed
+    } finally {
+      await one.close();
+      await own.stop();
+    }
+  });
+
+  it("a route whose query is held on it answers 503 'database is unavailable' within the reply limit, and the next request 200 through a new connection", async () => {
+    const { proxy: own, url } = await ownProxy();
+    const one = await openDatabase({ url, poolSize: 1, migrate: false, replyLimitS: 1 });
+    // A deadline past the limit: the 503 is the lost connection's, not the deadline's.
+    const server = await buildApp({ database: one, audioRoots: [], deadlineMs: 10_000 });
+    try {
+      expect((await server.inject({ url: "/v1/datasets" })).statusCode).toBe(200);
+      own.blackhole();
+      // Before: the connection stayed in the pool, busy for good — this request and every later
+      // one that reached it answered the deadline's 503 ("no answer within …"), all of them in a pool of one.
+      const held = await server.inject({ url: "/v1/datasets" });
+      expect([held.statusCode, held.json().message]).toEqual([503, expect.stringContaining("the database is unavailable (ETIMEDOUT: no reply from the database for 1 s")]);
+      const next = await server.inject({ url: "/v1/datasets" });
+      expect(next.statusCode, next.body).toBe(200);
+    } finally {
+      await server.close();
+      await one.close();
+      await own.stop();
+    }
+  });
+
+  it("a worker whose queue's fetch is held on it takes the items of a job submitted meanwhile, once the reply limit has closed it", async () => {
+    const { proxy: own, url } = await ownProxy();
+    const one = await openDatabase({ url, poolSize: 1, migrate: false, replyLimitS: 2 });
+    const audio = await tempDir();
+    const pool = new TilePool({ threads: 1 });
+    const said: string[] = [];
+    try {
+      const fx = await jobFixture(one.sql, audio.path, 0);
+      const worker = await startWorker({ sql: one.sql, pool, pollingIntervalSeconds: 0.5, log: (message) => said.push(message) });
+      try {
+        // The queue is empty: the worker's statements are its fetches, every 0.5 s, and its beats.
+        own.blackhole();
+        const boss = await openQueue(db.sql);
+        const job = await submitExtractJob(db.sql, boss, { data: { targets: { recording_ids: Object.values(fx.recordings) }, features: ["rms_dbfs"] }, created_by: null });
+        await boss.stop({ graceful: false, close: false });
+        // Before: no item taken — the fetch waited on the held connection for good (a real partition: until TCP gave up, ~15 min).
+        const done = await waitForJob(db.sql, job.id, (j) => j.status === "completed", 30_000);
+        expect(done).toMatchObject({ result: "success", progress_done: 2, progress_total: 2 });
+        expect(said).toEqual(expect.arrayContaining([expect.stringMatching(/^database unreachable \(ETIMEDOUT: no reply from the database for 2 s/), "database reachable again"]));
+      } finally {
+        await worker.stop();
+      }
+    } finally {
+      await pool.close();
+      await one.close();
+      await own.stop();
+      await audio.remove();
+    }
+  }, 60_000);
+});
 
 describe("a job worker stopped while its database is gone", () => {
   /** A pool whose computations are those of recordings hours long: each ends only when cancelled. */

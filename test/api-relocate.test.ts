@@ -4,7 +4,7 @@
  * recording keeps its clips, tags, features and notes. Before, there was no way to change
  * audio_dir: the only remedy was a new dataset whose recordings had none of that work.
  */
-import { cp, mkdir, rm } from "node:fs/promises";
+import { cp, mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
@@ -80,10 +80,19 @@ describe("a dataset whose audio moved to another disk", () => {
     expect(download.statusCode).toBe(200);
     expect(download.headers.etag).toBe(`"${a.hash}"`);
 
-    // Another dataset's directory is named as such.
-    const other = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "other", audio_dir: join(newDisk.path, "audio") }, headers: auth(member) })).json();
-    const taken = await app.inject({ method: "PUT", url: `/v1/datasets/${other.id}/audio_dir`, payload: { audio_dir: join(newDisk.path, "audio", "bats") }, headers: auth(admin) });
+    // Another dataset's directory, or one holding it, is refused naming that dataset.
+    await mkdir(join(newDisk.path, "elsewhere"));
+    const other = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "other", audio_dir: join(newDisk.path, "elsewhere") }, headers: auth(member) })).json();
+    const moveOther = (audio_dir: string) => app.inject({ method: "PUT", url: `/v1/datasets/${other.id}/audio_dir`, payload: { audio_dir }, headers: auth(admin) });
+    const taken = await moveOther(join(newDisk.path, "audio", "bats"));
     expect(taken.statusCode, taken.body).toBe(409);
     expect(taken.json().message).toContain(`is dataset ${dataset.id}'s ("bats")`);
+    const holding = await moveOther(join(newDisk.path, "audio"));
+    expect(holding.statusCode, holding.body).toBe(409);
+    expect(holding.json().message).toContain(`holds ${join(newDisk.path, "audio", "bats")}, the directory of dataset ${dataset.id} ("bats")`);
+    // Its own directory's subtree is no other's: the dataset moves within it.
+    await cp(join(newDisk.path, "audio", "bats"), join(newDisk.path, "copy"), { recursive: true });
+    await rename(join(newDisk.path, "copy"), join(newDisk.path, "audio", "bats", "2026"));
+    expect((await put(join(newDisk.path, "audio", "bats", "2026"))).statusCode).toBe(200);
   });
 });

@@ -20,6 +20,8 @@ import { freshDatabase, JUNK_BYTES, tempDir, writeSineWav, type TestDatabase } f
 let t: TestDatabase;
 let app: App;
 let scratch: { path: string; remove(): Promise<void> };
+/** A second audio root, for datasets of their own: scratch is the "tones" dataset's directory, and no dataset may lie inside another's. */
+let apart: { path: string; remove(): Promise<void> };
 let member: string;
 let viewer: string;
 let admin: string;
@@ -31,12 +33,13 @@ const fields = (body: { fields?: { field: string }[] }) => (body.fields ?? []).m
 beforeAll(async () => {
   t = await freshDatabase();
   scratch = await tempDir();
+  apart = await tempDir();
   await writeSineWav(join(scratch.path, "tone.wav"), 16000, 2);
   await writeFile(join(scratch.path, "junk.wav"), JUNK_BYTES);
   admin = (await ensureAdmin(t.db.sql))!.key;
   member = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "m" })).id, name: "m", created_by: null })).key;
   viewer = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "v", role: "viewer" })).id, name: "v", created_by: null })).key;
-  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([scratch.path]) });
+  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([scratch.path, apart.path]) });
   const dataset = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "tones", audio_dir: scratch.path }, headers: auth(member) })).json();
   const rec = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: dataset.id, path: "tone.wav", time_expansion: 2 }, headers: auth(member) });
   expect(rec.statusCode).toBe(201);
@@ -47,6 +50,7 @@ afterAll(async () => {
   await app?.close();
   await t?.cleanup();
   await scratch?.remove();
+  await apart?.remove();
 });
 
 describe("recordings registered one by one", () => {
@@ -56,9 +60,9 @@ describe("recordings registered one by one", () => {
   });
 
   it("are not registered in an archived dataset (409 naming it), and are once it is restored", async () => {
-    await mkdir(join(scratch.path, "frozen"));
-    await writeSineWav(join(scratch.path, "frozen", "tone.wav"), 16000, 0.1);
-    const dataset = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "frozen", audio_dir: join(scratch.path, "frozen") }, headers: auth(member) })).json();
+    await mkdir(join(apart.path, "frozen"));
+    await writeSineWav(join(apart.path, "frozen", "tone.wav"), 16000, 0.1);
+    const dataset = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "frozen", audio_dir: join(apart.path, "frozen") }, headers: auth(member) })).json();
     await app.inject({ method: "POST", url: `/v1/datasets/${dataset.id}/archive`, headers: auth(member) });
     const register = () => app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: dataset.id, path: "tone.wav" }, headers: auth(member) });
     const refused = await register();
@@ -66,12 +70,11 @@ describe("recordings registered one by one", () => {
     expect(refused.json().message).toBe(`dataset ${dataset.id} is archived and read-only; restore it first`);
     await app.inject({ method: "POST", url: `/v1/datasets/${dataset.id}/restore`, headers: auth(member) });
     expect((await register()).statusCode).toBe(201);
-    await rm(join(scratch.path, "frozen"), { recursive: true }); // the scans below list scratch's files
   });
 
   it("a name or directory a hidden dataset holds is refused naming that dataset and what frees it — 'name already exists in datasets' named none, for a name no listing showed", async () => {
-    for (const dir of ["kept", "other", "third"]) await mkdir(join(scratch.path, dir));
-    const make = (name: string, dir: string) => app.inject({ method: "POST", url: "/v1/datasets", payload: { name, audio_dir: join(scratch.path, dir) }, headers: auth(member) });
+    for (const dir of ["kept", "other", "third"]) await mkdir(join(apart.path, dir));
+    const make = (name: string, dir: string) => app.inject({ method: "POST", url: "/v1/datasets", payload: { name, audio_dir: join(apart.path, dir) }, headers: auth(member) });
     const kept = (await make("kept", "kept")).json();
     const other = (await make("other", "other")).json();
     await app.inject({ method: "POST", url: `/v1/datasets/${kept.id}/trash`, headers: auth(member) });
@@ -87,7 +90,15 @@ describe("recordings registered one by one", () => {
     expect((await make("kept", "third")).json().message).toBe(`name "kept" is dataset ${kept.id}'s ("kept")`);
     await app.inject({ method: "POST", url: `/v1/datasets/${other.id}/restore`, headers: auth(member) });
     for (const id of [kept.id, other.id]) expect((await app.inject({ method: "DELETE", url: `/v1/datasets/${id}`, headers: auth(admin) })).statusCode).toBe(204);
-    for (const dir of ["kept", "other", "third"]) await rm(join(scratch.path, dir), { recursive: true }); // the scans below list scratch's files
+  });
+
+  it("a directory inside another dataset's is refused (409 naming that dataset and both directories): its files were registered twice", async () => {
+    await mkdir(join(scratch.path, "site A"));
+    onTestFinished(() => rm(join(scratch.path, "site A"), { recursive: true })); // the scans below list scratch's files
+    const tones = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
+    const [root] = await resolveRoots([scratch.path]);
+    const nested = await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "site A", audio_dir: join(scratch.path, "site A") }, headers: auth(member) });
+    expect([nested.statusCode, nested.json().message]).toEqual([409, `audio_dir ${JSON.stringify(join(root, "site A"))} lies inside ${root}, the directory of dataset ${tones} ("tones"): a file below both would be registered in each, its work split between two recordings; import the files into that dataset instead`]);
   });
 
   it("report the samplerate the engine computes with, and sort by it", async () => {
@@ -182,7 +193,7 @@ describe("recordings registered one by one", () => {
       expect([dup.statusCode, dup.json().message], path).toEqual([409, `dataset ${datasetId} already has a recording at sub/a.wav`]);
     }
     const scan = (await app.inject({ url: `/v1/datasets/${datasetId}/scan`, headers: auth(member) })).json();
-    expect(scan.files.filter((f: { path: string }) => /(^|\/)(a|alias)\.wav$/.test(f.path))).toEqual([{ path: "sub/a.wav", status: "registered", recording_id: first.json().id, recording_state: "active", changed: null }]);
+    expect(scan.files.filter((f: { path: string }) => /(^|\/)(a|alias)\.wav$/.test(f.path))).toEqual([{ path: "sub/a.wav", status: "registered", recording_id: first.json().id, recording_state: "active", changed: null, possibly_moved_to: [] }]);
     await app.inject({ method: "DELETE", url: `/v1/recordings/${first.json().id}`, headers: auth(admin) });
   });
 

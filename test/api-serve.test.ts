@@ -6,11 +6,12 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdir } from "node:fs/promises";
+import { mkdir, realpath } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { addDataset } from "../src/store/datasets.js";
 import { openDatabase } from "../src/store/db.js";
 import { readLock } from "../src/store/lock.js";
 import { authenticate } from "../src/store/tokens.js";
@@ -51,8 +52,13 @@ afterAll(async () => {
 });
 
 /** Starts the server and resolves once it printed its local URL (or rejects with its output if it exits). */
-async function startServer(...flags: string[]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--port", "0", "--data", dir.path, "--audio-root", dir.path, ...flags], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+function startServer(...flags: string[]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  return startServerOn(dir.path, env, flags);
+}
+
+/** startServer with a data directory (also its audio root) and environment of its own. */
+async function startServerOn(dataDir: string, childEnv: NodeJS.ProcessEnv, flags: string[]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--port", "0", "--data", dataDir, "--audio-root", dataDir, ...flags], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
@@ -104,6 +110,30 @@ it("serves, prints the admin token once, and stops cleanly on SIGTERM", async ()
     expect(await stop(second.child)).toBe(0);
   }
   expect(second.output()).not.toContain("admin token");
+});
+
+it("--demo where a dataset already holds the demo's directory starts the server and says the demo is not registered, and why (it stopped at the 409)", async () => {
+  const fresh = await tempDir();
+  const { env: childEnv, real: freshReal } = await serverDatabase(fresh.path);
+  try {
+    // A researcher's dataset of the whole audio root, which holds the data directory and so the demo's files.
+    const db = await openDatabase({ url: childEnv.DATABASE_URL, dataDir: fresh.path });
+    try {
+      await addDataset(db.sql, { name: "everything", audio_dir: await realpath(fresh.path), created_by: null });
+    } finally {
+      await db.close();
+    }
+    const server = await startServerOn(fresh.path, childEnv, ["--demo"]);
+    try {
+      expect((await fetch(`${server.url}/health`)).status).toBe(200);
+      expect(server.output()).toMatch(/sonotile serve: the demo recordings are not registered as dataset "demo": audio_dir "[^"]*demo-audio" lies inside [^,]+, the directory of dataset \S+ \("everything"\)/);
+    } finally {
+      expect(await stop(server.child)).toBe(0);
+    }
+  } finally {
+    await freshReal?.cleanup();
+    await fresh.remove();
+  }
 });
 
 it("a first start that fails after it made the database's admin (its port taken) still shows that admin's token — it was lost, no later start showing one", async () => {

@@ -995,7 +995,7 @@ describe("a recording whose file was replaced after registration", () => {
       for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
       const datasetId = (await own.inject({ url: `/v1/recordings/${id}` })).json().dataset_id;
       const scanned = async () => (await own.inject({ url: `/v1/datasets/${datasetId}/scan` })).json().files;
-      expect(await scanned()).toEqual([{ path: "a.wav", status: "registered", recording_id: id, recording_state: "active", changed: null }]);
+      expect(await scanned()).toEqual([{ path: "a.wav", status: "registered", recording_id: id, recording_state: "active", changed: null, possibly_moved_to: [] }]);
       await writeFile(file, floatWav(take(1), 8000)); // another take over the registered file
       for (const url of urls) {
         const res = await own.inject({ url });
@@ -1006,6 +1006,7 @@ describe("a recording whose file was replaced after registration", () => {
       const changed = {
         path: "a.wav", status: "registered", recording_id: id, recording_state: "active",
         changed: { reason: "size", message: `64058 bytes when registered, 32058 now: the content changed, and reads of the recording answer 409 until the registered file is put back or the new one is made its content (POST /v1/recordings/${id}/refresh)` },
+        possibly_moved_to: [],
       };
       expect(await scanned()).toEqual([changed]);
       const imported = (await own.inject({ method: "POST", url: `/v1/datasets/${datasetId}/import`, headers: auth(adminKey) })).json();
@@ -1055,6 +1056,52 @@ describe("a recording whose file was replaced after registration", () => {
       expect([refused.statusCode, refused.json().message], refused.body).toEqual([422, `the file of recording ${id} cannot be read as audio: c.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)`]);
       expect((await own.inject({ url: `/v1/recordings/${id}` })).json().hash).toBe(recording.hash);
     }, single).finally(() => single.close());
+  });
+});
+
+describe("a recording whose file was moved and edited", () => {
+  it("is pointed at it by PATCH path: its clips stay, its tiles are the new bytes' — an import registered the file as a new recording and left this one missing, and nothing could point it there", async () => {
+    const take = (seconds: number, level: number) => new Float32Array(8000 * seconds).fill(level);
+    await withOwnRecording("night/d.wav", take(2, 0.25), 8000, async (own, id, file) => {
+      const root = dirname(dirname(file));
+      const before = (await own.inject({ url: `/v1/recordings/${id}` })).json();
+      await createClip(t.db.sql, { recording_id: id, start_time: 0.2, end_time: 0.6, created_by: null });
+      const tile = `/v1/recordings/${id}/tiles/0/0.f32?pcen=false&normalize=false&scale=power`;
+      expect((await own.inject({ url: tile })).headers["x-shape"]).toBe("101,161");
+      // Moved to another folder and re-exported shorter: other bytes, which no import follows by MD5.
+      await mkdir(join(root, "site B"));
+      await writeFile(join(root, "site B", "d edited.wav"), floatWav(take(1, 0.5), 8000));
+      await rm(file);
+      await writeFile(join(root, "notes.wav"), "not audio");
+      await writeFile(join(root, "other.wav"), floatWav(take(1, 0.1), 8000));
+      const other = (await insertRecording(t.db.sql, { dataset_id: before.dataset_id, path: "other.wav", ...(await probeFile(join(root, "other.wav"))), created_by: null }))!;
+      const patch = (payload: object) => own.inject({ method: "PATCH", url: `/v1/recordings/${id}`, payload, headers: auth(adminKey) });
+      const refusal = async (payload: object) => {
+        const res = await patch(payload);
+        return [res.statusCode, res.json().message];
+      };
+      expect(await refusal({ path: "site B/none.wav" })).toEqual([400, "path: file site B/none.wav does not exist in the dataset's audio_dir"]);
+      expect(await refusal({ path: "../d.wav" })).toEqual([400, "path: must not contain '..'"]);
+      expect(await refusal({ path: "notes.wav" })).toEqual([400, "path: notes.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)"]);
+      expect(await refusal({ path: "other.wav" })).toEqual([409, `path "other.wav" is recording ${other.id}'s: a file is registered once; delete that recording first to give its file to this one`]);
+      // With a field refused in the same PATCH (a time expansion under which the clip would end past the new
+      // file's 1 s), nothing changes: the path was applied on its own before, and stayed moved.
+      expect(await refusal({ path: "site B/d edited.wav", time_expansion: 4 })).toEqual([409, expect.stringMatching(/^time_expansion 4 would make recording \S+ 0\.25 s long, and 1 of its clips would end past that/)]);
+      expect((await own.inject({ url: `/v1/recordings/${id}` })).json()).toMatchObject({ path: "night/d.wav", hash: before.hash, time_expansion: 1 }); // refused, nothing changed
+      // It was a 400: "path: is not a known field".
+      const moved = await patch({ path: "site B//d edited.wav", rights: "CC BY 4.0" });
+      expect(moved.statusCode, moved.body).toBe(200);
+      const recording = moved.json();
+      expect(recording).toMatchObject({ path: "site B/d edited.wav", duration: 1, frames: 8000, rights: "CC BY 4.0" });
+      expect([recording.hash === before.hash, recording.revision === before.revision]).toEqual([false, false]);
+      expect(recording.hash).toBe(createHash("md5").update(await readFile(join(root, "site B", "d edited.wav"))).digest("hex"));
+      // The new bytes' tile (1 s: 81 frames; the old file's 2 s gave 161), the clip kept.
+      const res = await own.inject({ url: tile });
+      expect([res.statusCode, res.headers["x-shape"]], res.body.slice(0, 200)).toEqual([200, "101,81"]);
+      expect((await t.db.sql`SELECT count(*)::int AS n FROM clips WHERE recording_id = ${id}`)[0].n).toBe(1);
+      const scan = (await own.inject({ url: `/v1/datasets/${before.dataset_id}/scan` })).json();
+      expect(scan.files.map((f: { path: string; status: string }) => [f.path, f.status])).toEqual([["notes.wav", "unregistered"], ["other.wav", "registered"], ["site B/d edited.wav", "registered"]]);
+    });
   });
 });
 

@@ -435,7 +435,18 @@ describe("datasets and recordings", () => {
     expect(tagged.json().tags).toEqual([{ key: "species", value: "Carollia castanea" }]);
     const byTag = (await app.inject({ url: `/v1/recordings?tag_key=species&tag_value=Carollia%20castanea` })).json();
     expect(byTag.items.map((r: { id: string }) => r.id)).toEqual([recordingId]);
-    expect((await app.inject({ url: `/v1/recordings?tag_key=species` })).statusCode).toBe(400);
+    // A key alone: every recording carrying it, whatever its value (it was a 400, "tag_key and tag_value go together").
+    const lasiurus = (await app.inject({ url: "/v1/recordings?search=lasiurus" })).json().items[0].id;
+    await app.inject({ method: "POST", url: `/v1/recordings/${lasiurus}/tags`, payload: { key: "species", value: "Lasiurus blossevillii" }, headers: auth(member) });
+    await app.inject({ method: "POST", url: `/v1/recordings/${lasiurus}/tags`, payload: { key: "site", value: "Carollia castanea" }, headers: auth(member) });
+    const ids = async (query: string) => (await app.inject({ url: `/v1/recordings?${query}&sort=path` })).json().items.map((r: { id: string }) => r.id);
+    expect(await ids("tag_key=species")).toEqual([lasiurus, recordingId]); // XC821988-Lasiurus… before XC824040-Carollia…
+    expect(await ids("tag_key=species&tag_value=Carollia%20castanea")).toEqual([recordingId]);
+    expect(await ids("tag_key=habitat")).toEqual([]);
+    const valueAlone = await app.inject({ url: "/v1/recordings?tag_value=Carollia%20castanea" });
+    expect([valueAlone.statusCode, valueAlone.json().fields]).toEqual([400, [{ field: "tag_value", message: "needs tag_key: a tag is a key and a value" }]]);
+    const listing = (await app.inject({ url: "/openapi.json" })).json().paths["/v1/recordings"].get.parameters;
+    expect(listing.find((p: { name: string }) => p.name === "tag_key").description).toBe("Only recordings carrying a tag of this key: of any value, or of tag_value when given");
   });
 
   it("serves the audio file with range requests", async () => {

@@ -218,6 +218,14 @@ describe("numbers on the command line", () => {
     expect(existsSync(none)).toBe(false);
   });
 
+  it("a SONOTILE_DB_REPLY_LIMIT that is no number of seconds > 0 is refused naming it (exit 2), before any database is made", async () => {
+    const none = join(dir.path, "none");
+    const cases: [string, string][] = [["serve", "0"], ["worker", "soon"], ["serve", "0x10"], ["worker", "-5"]];
+    const runs = await Promise.all(cases.map(([command, limit]) => runSonotile([command, "--data", none, ...(command === "serve" ? ["--port", "0"] : [])], { env: { DATABASE_URL: "", SONOTILE_DB_REPLY_LIMIT: limit }, timeout: 20_000 })));
+    runs.forEach((r, i) => expect(r, cases[i].join(" ")).toMatchObject({ code: 2, stdout: "", stderr: `sonotile ${cases[i][0]}: SONOTILE_DB_REPLY_LIMIT: must be a number of seconds > 0 (got '${cases[i][1]}')\n` }));
+    expect(existsSync(none)).toBe(false);
+  });
+
   it("worker takes no arguments, as serve takes none (a directory given to it was ignored)", async () => {
     const r = await runSonotile(["worker", "/some/dir", "--data", join(dir.path, "none")], { env: { DATABASE_URL: "" }, timeout: 20_000 });
     expect(r.code).toBe(2);
@@ -287,6 +295,19 @@ describe("dataset add", () => {
       renameSync(join(recordings, "b.wav"), join(recordings, "b renamed.wav"));
       writeFileSync(join(recordings, "c copy.wav"), readFileSync(join(recordings, "c.wav")));
       rmSync(join(recordings, "d.wav"));
+      // A scan registers nothing, and says where a missing recording's file may be: the files not
+      // registered of its size (b, c, d and e are tones of one length). It said only `missing`.
+      const scanned = await runSonotile(["dataset", "scan", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
+      expect(scanned).toMatchObject({ code: 0, stderr: "" });
+      expect(scanned.stdout.split("\n")).toEqual([
+        `dataset site (${printed.dataset.id}) of ${realpathSync(recordings)}: 3 registered, 2 missing, 2 not registered`,
+        "  not registered b renamed.wav",
+        "  not registered c copy.wav",
+        expect.stringMatching(new RegExp(`^  changed a\\.wav \\(${a}\\): `)),
+        `  missing b.wav (${b}): no file at this path; the recording and its clips, tags and notes are kept; it may have moved to b renamed.wav, c copy.wav (the same size); an import will check by MD5 (sonotile dataset add), and the recording follows the file with its bytes`,
+        `  missing d.wav (${d}): no file at this path; the recording and its clips, tags and notes are kept; it may have moved to b renamed.wav, c copy.wav (the same size); an import will check by MD5 (sonotile dataset add), and the recording follows the file with its bytes`,
+        "",
+      ]);
       const months = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
       const lines = months.stdout.split("\n");
       expect(months).toMatchObject({ code: 0, stderr: "" });
@@ -296,9 +317,18 @@ describe("dataset add", () => {
         `  moved b.wav → b renamed.wav (${b}): the same bytes; the recording, its clips, tags, features and notes follow the file`,
         `  duplicates (MD5 ${createHash("md5").update(readFileSync(join(recordings, "c.wav"))).digest("hex")}): c copy.wav (${copy}), c.wav (${c}) hold the same bytes`,
         expect.stringMatching(new RegExp(`^  changed a\\.wav \\(${a}\\): `)),
-        `  missing d.wav (${d}): no file at this path; the recording and its clips, tags and notes are kept — put the file back (moved with the same bytes, the next import finds it), or delete the recording`,
+        // c copy.wav, of d's size, was hashed: not d's bytes.
+        `  missing d.wav (${d}): no file at this path; the recording and its clips, tags and notes are kept; c copy.wav, of its size, holds other bytes (MD5) and was registered as new: its file moved and edited, or another recording — if its file, delete the new recording and give the file to this one (PATCH /v1/recordings/${d} {"path": …})`,
         "",
       ]);
+      // A folder inside the dataset's, or the folder holding it, is no dataset of its own: its files
+      // were registered a second time (a bad parameter, exit 2, one line naming the dataset).
+      mkdirSync(join(recordings, "night 1"));
+      for (const [folder, relation] of [[join(recordings, "night 1"), "lies inside"], [join(dir.path, "root"), "holds"]]) {
+        const nested = await runSonotile(["dataset", "add", folder, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
+        expect(nested).toMatchObject({ code: 2, stdout: "" });
+        expect(nested.stderr).toMatch(new RegExp(`^sonotile dataset: audio_dir "${realpathSync(folder)}" ${relation} ${realpathSync(recordings)}, the directory of dataset ${printed.dataset.id} \\("site"\\): [^\n]+\n$`));
+      }
     } finally {
       await t?.cleanup();
     }

@@ -1,7 +1,7 @@
 // `sonotile extract` end to end (SPEC §7–8): spawns the built CLI (`npm test` builds first), whose
 // worker pool runs the compiled worker; the tables must hold exactly what the library computes.
-import { execFile } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parquetReadObjects } from "hyparquet";
@@ -330,4 +330,126 @@ describe("sonotile extract", () => {
     expect(readFileSync(display, "utf8")).toBe(readFileSync(plain, "utf8"));
     expect(readCsv(plain).rows[0].slice(1).map(Number)).toEqual(featureRow(library.get(A)!));
   });
+});
+
+describe("sonotile extract, interrupted", () => {
+  // Three targets, one thread, a fine hop: the first lasts a second or more, the second several
+  // (a wide margin for the Ctrl-C sent once the bar shows the first done), the last a moment.
+  // The first is a scratch copy: the test rewrites its modification time after the interruption.
+  const FIRST = join(tmp, "interrupted-first.wav");
+  beforeAll(() => copyFileSync(join(FIXTURES, "recordings/XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav"), FIRST));
+  const INPUTS = [
+    FIRST,
+    join(FIXTURES, "recordings/batdetect2_20230322_172000_selec2.wav"),
+    join(FIXTURES, "formats/wav_pcm_16.wav"),
+  ];
+  const ARGS = [...INPUTS, "-j", "1", "--hop-size", "4e-4"];
+
+  /**
+   * Runs extract in a terminal (`script` gives it one: the progress bar is drawn), presses Ctrl-C
+   * there once the bar shows a finished target — the terminal sends SIGINT, as a user's does —
+   * and returns what the terminal showed and the exit status (script -e passes the command's: 130).
+   */
+  function extractUntilCtrlC(args: string[], cwd: string): Promise<{ code: number | null; shown: string }> {
+    const quoted = [process.execPath, join(ROOT, "bin/sonotile.js"), "extract", ...args].map((a) => `'${a}'`).join(" ");
+    const child = spawn("script", ["-qefc", quoted, "/dev/null"], { cwd, stdio: ["pipe", "pipe", "inherit"] });
+    let shown = "";
+    let pressed = false;
+    child.stdout.on("data", (chunk: Buffer) => {
+      shown += chunk.toString();
+      if (!pressed && /\b[1-9]\/3 files/.test(shown)) {
+        pressed = true;
+        child.stdin.write("\x03");
+      }
+    });
+    return new Promise((done) => child.on("close", (code) => done({ code, shown })));
+  }
+
+  it("Ctrl-C keeps the rows computed in a partial table, -o as it was; --resume finishes it, byte for byte the uninterrupted table; other options are refused", async () => {
+    const dir = join(tmp, "interrupted");
+    mkdirSync(dir);
+    const out = join(dir, "features.csv");
+    writeFileSync(out, "an earlier table");
+    const run = await extractUntilCtrlC([...ARGS, "-o", out], dir);
+    expect(run.code, run.shown).toBe(130);
+    const said = /sonotile extract: interrupted: ([12]) of 3 targets computed, their rows are in (\S+); (\S+) left as it was; run the same command with --resume to compute the other ([12]) and write (\S+)\r?$/m.exec(run.shown);
+    expect(said, run.shown).not.toBeNull();
+    const [, done, partialPath, left, rest, then] = said!;
+    expect([partialPath, left, then, Number(done) + Number(rest)]).toEqual([join(dir, "features.partial.csv"), out, out, 3]);
+    expect(readFileSync(out, "utf8")).toBe("an earlier table");
+    expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.csv.resume.json", "features.partial.csv"]); // no temporary file
+
+    const reference = join(tmp, "uninterrupted.csv");
+    expect((await sonotile([...ARGS, "-o", reference])).code).toBe(0);
+    const whole = readCsv(reference);
+    const partial = readCsv(join(dir, "features.partial.csv"));
+    expect(partial.header).toEqual(whole.header);
+    // Targets finish in order on one thread: the partial table is the first rows, as computed without interruption.
+    expect(partial.rows).toEqual(whole.rows.slice(0, Number(done)));
+
+    // Without --resume, a run would replace those rows at its own interruption: refused.
+    const forgot = await sonotile([...ARGS, "-o", out]);
+    expect(forgot).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: an interrupted run left its rows in ${join(dir, "features.partial.csv")}: add --resume to finish it, or remove ${out}.resume.json to start over\n` });
+    // Other options would mix two computations in one table.
+    const other = await sonotile([...ARGS, "-o", out, "--resume", "--hop-size", "5e-4"]);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/^sonotile extract: --resume: the rows in \S+features\.partial\.csv were computed with --hop-size 0\.0004, this run has --hop-size 0\.0005; .*\n$/);
+    const clipped = await sonotile([...ARGS, "-o", out, "--resume", "--clip-start", "0.5"]);
+    expect(clipped.stderr).toMatch(/computed with no --clip-start, this run has --clip-start 0\.5;/);
+    expect(readFileSync(out, "utf8")).toBe("an earlier table");
+
+    // The first target's file changed since its row was kept (as a rewrite would): computed again, not resumed.
+    utimesSync(FIRST, new Date("2020-01-01T00:00:00Z"), new Date("2020-01-01T00:00:00Z"));
+    const resumed = await sonotile([...ARGS, "-o", out, "--resume"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const changedSince = `; 1 changed since, computed again \\(${FIRST.replace(/[.]/g, "\\.")}\\)`;
+    expect(resumed.stderr).toMatch(new RegExp(`^sonotile extract: ${Number(rest) + 1} targets .*; ${Number(done) - 1} resumed from \\S+features\\.partial\\.csv${changedSince}; wrote \\S+features\\.csv\\n$`));
+    expect(readFileSync(out)).toEqual(readFileSync(reference));
+    expect(readdirSync(dir)).toEqual(["features.csv"]);
+  }, 300_000);
+
+  it("--resume with no resume file computes everything; a resume file that is not one is refused, not taken for rows", async () => {
+    const dir = join(tmp, "resume-files");
+    mkdirSync(dir);
+    const out = join(dir, "t.csv");
+    expect((await sonotile([A, "-o", out, "--resume"])).code).toBe(0);
+    expect(readCsv(out).rows.map((row) => row[0])).toEqual([A]);
+    writeFileSync(`${out}.resume.json`, '{"rows": []}');
+    expect(await sonotile([A, "-o", out, "--resume"])).toEqual({ code: 1, stdout: "", stderr: `sonotile extract: ${out}.resume.json is not the resume file of an interrupted sonotile extract; remove it to start over\n` });
+  });
+
+  it("a second signal ends the run at once, by that signal, its temporary file removed: a slow wind-down never swallows it", async () => {
+    // The first signal goes to the command (extract winds down from it); this one's wind-down never ends.
+    const script = `import { onFirstSignal, writeOutputFile } from ${JSON.stringify(join(ROOT, "dist/cli/output-file.js"))};
+      import { writeFileSync } from "node:fs";
+      onFirstSignal((signal) => process.stdout.write("first " + signal + "\\n"));
+      setInterval(() => {}, 1000); // busy for ever
+      await writeOutputFile(process.argv[1], (temp) => { writeFileSync(temp, "half"); process.stdout.write("writing\\n"); return new Promise(() => {}); });`;
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+      const dir = join(tmp, `second-${signal}`);
+      mkdirSync(dir);
+      const child = spawn(process.execPath, ["--input-type=module", "-e", script, join(dir, "out.csv")], { stdio: ["ignore", "pipe", "inherit"] });
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((done) => child.on("exit", (code, sig) => done([code, sig])));
+      let said = "";
+      const saying = (text: string) => Promise.race([
+        new Promise<void>((ready) => {
+          const check = () => (said.includes(text) ? ready() : child.stdout.once("data", (chunk: Buffer) => ((said += chunk.toString()), check())));
+          check();
+        }),
+        exited.then((end) => Promise.reject(new Error(`ended (${end}) before saying ${JSON.stringify(text)}`))),
+      ]);
+      try {
+        await saying("writing\n");
+        child.kill(signal);
+        await saying(`first ${signal}\n`);
+        expect(readdirSync(dir), signal).toHaveLength(1); // still writing its temporary file
+        child.kill(signal);
+        const still = new Promise((r) => setTimeout(() => r("still running"), 30_000).unref());
+        expect(await Promise.race([exited, still]), signal).toEqual([null, signal]);
+        expect(readdirSync(dir), signal).toEqual([]);
+      } finally {
+        child.kill("SIGKILL");
+      }
+    }
+  }, 120_000);
 });

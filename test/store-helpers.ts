@@ -101,6 +101,8 @@ export async function writeSineWav(path: string, samplerate: number, seconds: nu
  */
 export interface TcpProxy {
   port: number;
+  /** Connections accepted so far. */
+  readonly accepted: number;
   /** Closes every connection and stops listening: connections are refused. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -108,6 +110,12 @@ export interface TcpProxy {
   freeze(): void;
   /** Ends a freeze: the bytes held pass, as TCP delivers them when a partition heals. Once frozen, once thawed. */
   thaw(): void;
+  /**
+   * Holds every connection open now for good, passing no byte either way and never closing it,
+   * while connections opened later pass as usual: connections half-open for good (their peer
+   * gone, e.g. a NAT that dropped their state), the database answering through new ones.
+   */
+  blackhole(): void;
 }
 
 export async function tcpProxy(target: import("node:net").NetConnectOpts): Promise<TcpProxy> {
@@ -116,16 +124,24 @@ export async function tcpProxy(target: import("node:net").NetConnectOpts): Promi
   type Pair = [import("node:net").Socket, import("node:net").Socket];
   const pairs = new Set<Pair>();
   let frozen = false;
+  let accepted = 0;
   const connect = ([client, upstream]: Pair) => {
     client.pipe(upstream).pipe(client);
     client.resume();
     upstream.resume();
+  };
+  const hold = ([client, upstream]: Pair) => {
+    client.unpipe(upstream);
+    upstream.unpipe(client);
+    client.pause();
+    upstream.pause();
   };
   let server: import("node:net").Server | null = null;
   let port = 0;
   const listen = () =>
     new Promise<void>((resolveListen, reject) => {
       const s = createServer((client) => {
+        accepted++;
         const upstream = createConnection(target);
         for (const sock of [client, upstream]) {
           sockets.add(sock);
@@ -147,6 +163,7 @@ export async function tcpProxy(target: import("node:net").NetConnectOpts): Promi
   await listen();
   return {
     get port() { return port; },
+    get accepted() { return accepted; },
     async stop() {
       const s = server;
       server = null;
@@ -158,17 +175,17 @@ export async function tcpProxy(target: import("node:net").NetConnectOpts): Promi
       // A network partition: connections stay open, and no byte gets through either way.
       if (frozen) return;
       frozen = true;
-      for (const [client, upstream] of pairs) {
-        client.unpipe(upstream);
-        upstream.unpipe(client);
-        client.pause();
-        upstream.pause();
-      }
+      for (const pair of pairs) hold(pair);
     },
     thaw() {
       if (!frozen) return;
       frozen = false;
       for (const pair of pairs) connect(pair);
+    },
+    blackhole() {
+      // Out of `pairs`, so that no thaw revives them; still in `sockets`, which stop() destroys.
+      for (const pair of pairs) hold(pair);
+      pairs.clear();
     },
   };
 }

@@ -31,6 +31,8 @@ import { jobFixture, missingRecording, waitForJob, type JobFixture } from "./job
 
 let t: TestDatabase;
 let dir: Awaited<ReturnType<typeof tempDir>>;
+/** Where toneDataset makes its directories: dir is the fixture dataset's, and no dataset may lie inside another's. */
+let apart: Awaited<ReturnType<typeof tempDir>>;
 let fx: JobFixture;
 let boss: PgBoss;
 const FEATURES = ["duration_s", "rms_dbfs", "peak_frequency_hz", "log_mel"] as const;
@@ -38,6 +40,7 @@ const FEATURES = ["duration_s", "rms_dbfs", "peak_frequency_hz", "log_mel"] as c
 beforeAll(async () => {
   t = await freshDatabase();
   dir = await tempDir();
+  apart = await tempDir();
   fx = await jobFixture(t.db.sql, dir.path, 12);
   boss = await openQueue(t.db.sql);
 }, 60_000);
@@ -46,6 +49,7 @@ afterAll(async () => {
   await boss?.stop({ graceful: false, close: false });
   await t?.cleanup();
   await dir?.remove();
+  await apart?.remove();
 });
 
 /** What to do before computing a file (by name), once: plays a change made while a worker holds the item; `signal` cancels the computation. */
@@ -72,10 +76,10 @@ class CrashingPool extends TilePool {
   }
 }
 
-/** A dataset of its own (a directory in `dir`) holding 1 kHz tones at 8 kHz, `seconds` long, named `files`; their recording ids by name. */
+/** A dataset of its own (a directory in `apart`) holding 1 kHz tones at 8 kHz, `seconds` long, named `files`; their recording ids by name. */
 async function toneDataset(files: string[], seconds = 2): Promise<{ id: string; name: string; dir: string; recordings: Record<string, string> }> {
   const name = `tones-${files[0].replace(/\.wav$/, "")}`;
-  const audioDir = join(dir.path, name);
+  const audioDir = join(apart.path, name);
   await mkdir(audioDir);
   const dataset = await createDataset(t.db.sql, { name, audio_dir: audioDir, created_by: null });
   const recordings: Record<string, string> = {};

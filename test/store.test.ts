@@ -346,6 +346,31 @@ describe("datasets and recordings", () => {
     expect(await invalidFields(createDataset(sql, { name: "   ", audio_dir: join(roots[1], "inside"), created_by: userId }))).toEqual(["name"]);
   });
 
+  it("refuses a dataset whose directory holds or lies inside another's, also through a link, at once on two connections, and beside a trashed one: the files were registered twice", async () => {
+    const field = join(scratch.path, "field");
+    await mkdir(join(field, "site A"), { recursive: true });
+    await mkdir(join(scratch.path, "field 2"));
+    await symlink(join(field, "site A"), join(scratch.path, "site A link"));
+    const make = async (name: string, dir: string) => createDataset(sql, { name, audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    const refusal = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => (e instanceof ConflictError ? [e.field, e.message] : e));
+    const outer = await make("field", field);
+    const realField = await resolveAudioDir(roots, field), siteA = join(realField, "site A");
+    // `field/site A` inside `field` was accepted, and an import of each registered its files again.
+    expect(await refusal(make("site A", join(field, "site A")))).toEqual(["audio_dir", `audio_dir ${JSON.stringify(siteA)} lies inside ${realField}, the directory of dataset ${outer.id} ("field"): a file below both would be registered in each, its work split between two recordings; import the files into that dataset instead`]);
+    expect(await refusal(make("site A link", join(scratch.path, "site A link")))).toMatchObject(["audio_dir", expect.stringContaining(`lies inside ${realField}`)]);
+    expect(await refusal(make("all", scratch.path))).toMatchObject(["audio_dir", expect.stringContaining(`holds ${realField}, the directory of dataset ${outer.id} ("field")`)]);
+    // A name that only begins like the directory's is beside it.
+    expect((await make("field 2", join(scratch.path, "field 2"))).audio_dir).toBe(join(realField + " 2"));
+    // Trashed, it still holds its directory: a restore would bring the overlap back.
+    await setState(sql, "datasets", outer.id, "trashed");
+    expect(await refusal(make("site A", join(field, "site A")))).toMatchObject(["audio_dir", expect.stringContaining(`dataset ${outer.id} ("field") (in the trash: purge it first)`)]);
+    // Two overlapping creates at once, each on its own connection: one is taken.
+    const nested = join(scratch.path, "race", "inner");
+    await mkdir(nested, { recursive: true });
+    const raced = await Promise.allSettled([make("race", join(scratch.path, "race")), make("race inner", nested)]);
+    expect(raced.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+  });
+
   it("adds a dataset from a directory under one import run, which the dataset and its recordings point to", async () => {
     const dir = join(scratch.path, "added");
     await mkdir(dir);
@@ -508,6 +533,35 @@ describe("datasets and recordings", () => {
     const later = await importDataset(sql, dataset.id, userId);
     expect(later.moved).toEqual([{ from: "a.wav", path: "site/a.wav", recording_id: original }]);
     expect(later.missing.map((f) => f.recording_id)).toEqual([copy]);
+  });
+
+  it("hints in a scan where a missing recording's file may have moved: the unregistered files of its size (no hashing); the import then decides by MD5", async () => {
+    const dir = join(scratch.path, "hints");
+    await mkdir(join(dir, "site B"), { recursive: true });
+    await writeSineWav(join(dir, "a.wav"), 8000, 0.2, 1000);
+    await writeSineWav(join(dir, "b.wav"), 8000, 0.3, 1000);
+    const dataset = await createDataset(sql, { name: "hints", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    const { registered } = await importDataset(sql, dataset.id, userId);
+    const [a, b] = registered.map((r) => r.recording_id);
+    // a.wav moved and renamed; another take of its length beside it; b.wav deleted.
+    await rename(join(dir, "a.wav"), join(dir, "site B", "a 2.wav"));
+    await writeSineWav(join(dir, "other take.wav"), 8000, 0.2, 3000);
+    await rm(join(dir, "b.wav"));
+    await writeSineWav(join(dir, "b edited.wav"), 8000, 0.3, 2000); // as b.wav, with other bytes
+    const scan = await scanDataset(sql, dataset.id);
+    // It said only `missing`, and a curator could delete the recording before the import that follows it.
+    expect(scan.files.map((f) => [f.path, f.status, f.recording_id, f.possibly_moved_to])).toEqual([
+      ["a.wav", "missing", a, ["other take.wav", "site B/a 2.wav"]],
+      ["b edited.wav", "unregistered", null, []],
+      ["b.wav", "missing", b, ["b edited.wav"]],
+      ["other take.wav", "unregistered", null, []],
+      ["site B/a 2.wav", "unregistered", null, []],
+    ]);
+    const imported = await importDataset(sql, dataset.id, userId);
+    expect(imported.moved).toEqual([{ from: "a.wav", path: "site B/a 2.wav", recording_id: a }]);
+    // The import hashed b edited.wav: other bytes, so a new recording, named beside the one missing.
+    expect(imported.registered.map((r) => r.path)).toEqual(["b edited.wav", "other take.wav"]);
+    expect(imported.missing.map((f) => [f.path, f.possibly_moved_to])).toEqual([["b.wav", ["b edited.wav"]]]);
   });
 
   it("says in a scan whose recording a registered file is and in what state: a trashed one's file is registered until the trash is purged, then unregistered", async () => {

@@ -301,9 +301,12 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     extra = await tempDir();
     const [root, extraRoot] = await resolveRoots([audio.path, extra.path]);
     await ensureDemoDataset(t.db.sql, root, admin!.user.id);
-    await writeSineWav(join(extraRoot, "tone.wav"), 48000, 1, 5000);
-    const dataset = await createDataset(t.db.sql, { name: "second", audio_dir: extraRoot, created_by: null });
-    const tone = await insertRecording(t.db.sql, { dataset_id: dataset.id, path: "tone.wav", ...(await probeFile(join(extraRoot, "tone.wav"))), created_by: null });
+    // A folder of its own: the tests below make datasets of other folders of this root, and none may lie inside another's.
+    const secondDir = join(extraRoot, "second");
+    await mkdir(secondDir);
+    await writeSineWav(join(secondDir, "tone.wav"), 48000, 1, 5000);
+    const dataset = await createDataset(t.db.sql, { name: "second", audio_dir: secondDir, created_by: null });
+    const tone = await insertRecording(t.db.sql, { dataset_id: dataset.id, path: "tone.wav", ...(await probeFile(join(secondDir, "tone.wav"))), created_by: null });
     second = { datasetId: dataset.id, recordingId: tone!.id };
     const recordings = await listRecordings(t.db.sql, { state: "active", sort: "path", order: "asc", limit: 10, offset: 0 });
     batId = recordings.items.find((r) => r.path === "bats-384k.wav")!.id;

@@ -14,7 +14,7 @@ import type { Command } from "./command.js";
  */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
   database: { summary: "copy the embedded database into an empty real PostgreSQL (the move to a shared server)", load: () => import("./commands/database.js") },
-  dataset: { summary: "add a dataset (create + import a directory of recordings), list datasets, or read recordings' facts again", load: () => import("./commands/dataset.js") },
+  dataset: { summary: "add a dataset (create + import a directory of recordings), scan one, list datasets, or read recordings' facts again", load: () => import("./commands/dataset.js") },
   decode: { summary: "decode a recording to float32 samples (.npy or 32-bit float .wav)", load: () => import("./commands/decode.js") },
   extract: { summary: "acoustic features of recordings (or clips) on all cores, as CSV, .npy or Parquet", load: () => import("./commands/extract.js") },
   info: { summary: "describe a recording: format, rate, channels, duration, MD5, GUANO/bext metadata", load: () => import("./commands/info.js") },

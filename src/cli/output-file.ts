@@ -6,7 +6,8 @@
  * untouched and nothing half-written.
  */
 import { rmSync, writeFileSync } from "node:fs";
-import { lstat, readlink, realpath, rename, rm, stat } from "node:fs/promises";
+import { lstat, readlink, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { constants } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { UsageError } from "./errors.js";
 
@@ -46,6 +47,17 @@ export async function writeOutputFile<T>(output: string, write: (tempPath: strin
   }
 }
 
+/**
+ * `bytes` written to `output` by writeOutputFile; `then` runs once they are in the temporary file,
+ * before it is renamed (an `.npy` table puts its sidecar in place there).
+ */
+export function writeOutputBytes(output: string, bytes: Uint8Array | string, then?: () => Promise<void>): Promise<void> {
+  return writeOutputFile(output, async (temp) => {
+    await writeFile(temp, bytes).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(output, err)));
+    await then?.();
+  });
+}
+
 /** The temporary file an output is written to, beside it (hidden, named by the process). */
 function partialPath(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.partial`);
@@ -81,15 +93,21 @@ const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 /** Temporary files being written now: what an interrupted run must remove. */
 const partialFiles = new Set<string>();
 let signalsWatched = false;
+/** What the next signal is handed to instead of ending the run (onFirstSignal); null: it ends the run. */
+let firstSignalHandler: ((signal: NodeJS.Signals) => void) | null = null;
 
 /**
  * The handlers stay from the first write to the end of the process: taking them off when no file
  * is open would swallow a signal Node has caught but not yet handed to them — a Ctrl-C lost, the
  * run going on. With no file being written, onSignal only gives the signal its default effect.
  */
-function watchPartial(path: string): void {
+function watchSignals(): void {
   if (!signalsWatched) for (const signal of SIGNALS) process.on(signal, onSignal);
   signalsWatched = true;
+}
+
+function watchPartial(path: string): void {
+  watchSignals();
   partialFiles.add(path);
 }
 
@@ -98,16 +116,40 @@ function unwatchPartial(path: string): void {
 }
 
 /**
- * An interrupted write: a handler stops Node from dying of the signal, so the temporary files
+ * Hands the next of SIGNALS (Ctrl-C, SIGTERM, SIGHUP) to `handler` instead of ending the run, for
+ * a command that keeps its work when interrupted (`extract` writes the rows it has): `handler`
+ * must then end the process itself, by endBySignal. Only the first: the one after it ends the
+ * run at once, as without this — a second Ctrl-C is never swallowed by a slow wind-down.
+ * @returns a function that takes `handler` back (signals end the run again).
+ */
+export function onFirstSignal(handler: (signal: NodeJS.Signals) => void): () => void {
+  watchSignals();
+  firstSignalHandler = handler;
+  return () => {
+    if (firstSignalHandler === handler) firstSignalHandler = null;
+  };
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  const handler = firstSignalHandler;
+  firstSignalHandler = null;
+  if (handler) handler(signal);
+  else endBySignal(signal);
+}
+
+/**
+ * Ends an interrupted run: a handler stops Node from dying of the signal, so the temporary files
  * are removed here (synchronously: nothing else may run first), and then the signal is raised
  * again with its default effect — the process ends killed by it, as it would have without us
  * (a shell reports 128 + the signal: 130 for SIGINT, 143 for SIGTERM), and a script looping over
  * files stops on Ctrl-C as it expects.
  */
-function onSignal(signal: NodeJS.Signals): void {
+export function endBySignal(signal: NodeJS.Signals): never {
   for (const path of partialFiles) rmSync(path, { force: true });
   for (const s of SIGNALS) process.off(s, onSignal);
   process.kill(process.pid, signal);
+  // The signal, now at its default, ended the process in kill(); were it held off, the status says the same.
+  process.exit(128 + constants.signals[signal]);
 }
 
 /** What a failed file operation means to a person, by its error code. */

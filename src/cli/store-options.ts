@@ -1,4 +1,5 @@
 /** What the commands that open the store share: their options, and the clean-up before an import. */
+import { decimalNumber } from "../audio/decimal.js";
 import type { Sql } from "../store/db.js";
 import { resolveRoots } from "../store/paths.js";
 import { failInterruptedRuns } from "../store/runs.js";
@@ -20,6 +21,20 @@ export async function audioRootsOption(roots: readonly string[]): Promise<string
   return resolveRoots(roots).catch((err: Error) => {
     throw new UsageError(`--audio-root (or SONOTILE_AUDIO_ROOTS): ${err.message}`);
   });
+}
+
+/**
+ * Seconds a TCP connection to PostgreSQL may leave a statement unanswered before it is closed as
+ * lost (DatabaseOptions.replyLimitS), from SONOTILE_DB_REPLY_LIMIT; undefined (unset or empty):
+ * the default. A deployment whose statements may run longer raises it; one behind a NAT that drops
+ * connections may lower it.
+ */
+export function replyLimitOption(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const text = env.SONOTILE_DB_REPLY_LIMIT;
+  if (!text) return undefined;
+  const seconds = decimalNumber(text);
+  if (!(seconds > 0 && Number.isFinite(seconds))) throw new UsageError(`SONOTILE_DB_REPLY_LIMIT: must be a number of seconds > 0 (got '${text}')`);
+  return seconds;
 }
 
 /**

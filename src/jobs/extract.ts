@@ -31,6 +31,12 @@ export interface ExtractOptions {
   threads?: number;
   /** Called as each target finishes, in completion order. */
   onOutcome?: (outcome: ExtractOutcome) => void;
+  /**
+   * Stops the batch (an interrupted `extract`): no target starts after it, and those running are
+   * cancelled (their workers replaced) and left without an outcome — nothing half-computed is
+   * reported. The promise then resolves with what had finished.
+   */
+  stop?: AbortSignal;
 }
 
 /** Tasks in flight per thread: enough to keep every worker busy between completions. */
@@ -41,21 +47,26 @@ const IN_FLIGHT_PER_THREAD = 2;
  */
 const TASK_TIMEOUT_MS = 2 ** 31 - 1;
 
-/** Runs `items` on a pool of its own; resolves to one outcome per item, in input order. */
-export async function extractFeatures(items: readonly ExtractItem[], options: ExtractOptions): Promise<ExtractOutcome[]> {
+/**
+ * Runs `items` on a pool of its own; resolves to one outcome per item, in input order — after
+ * `options.stop`, one per item that finished, the others' entries undefined.
+ */
+export async function extractFeatures(items: readonly ExtractItem[], options: ExtractOptions): Promise<(ExtractOutcome | undefined)[]> {
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), items.length));
   const pool = new TilePool({ threads, taskTimeoutMs: TASK_TIMEOUT_MS });
-  const outcomes: ExtractOutcome[] = new Array(items.length);
+  const outcomes: (ExtractOutcome | undefined)[] = new Array(items.length);
+  const { stop } = options;
   let next = 0;
   const lane = async () => {
-    while (next < items.length) {
+    while (next < items.length && !stop?.aborted) {
       const i = next++;
       const item = items[i];
       let outcome: ExtractOutcome;
       try {
-        const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion, timeExpansionName: options.timeExpansionName, params: options.params, target: item.target });
+        const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion, timeExpansionName: options.timeExpansionName, params: options.params, target: item.target }, stop);
         outcome = "values" in result ? { item, values: result.values } : { item, error: result.failure, issues: result.issues };
       } catch (err) {
+        if (stop?.aborted) return; // cancelled: not a failure of the target
         // A crashed worker or a timeout: on one machine there is no one else to retry it.
         outcome = { item, error: (err as Error).message };
       }

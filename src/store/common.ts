@@ -205,7 +205,7 @@ async function refuseHidingWorkUnderWay(db: Queryable, table: StatefulTable, id:
 }
 
 /** Runs `run` in `db`'s transaction when it is one (postgres.js gives it a savepoint()), else in a new one. */
-function inTransaction<T>(db: Queryable, run: (tx: Queryable) => Promise<T>): Promise<T> {
+export function inTransaction<T>(db: Queryable, run: (tx: Queryable) => Promise<T>): Promise<T> {
   return "savepoint" in db ? run(db) : ((db as Sql).begin(run) as Promise<T>);
 }
 

@@ -6,7 +6,7 @@ import { realpath, stat } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import { isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
 import type { Queryable } from "./db.js";
-import { assertWritable, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
+import { assertWritable, inTransaction, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { ConflictError, InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { isInside, resolveAudioDir, resolveRecordingFile } from "./paths.js";
 import { probeFile, type FileFacts, type FileStamp } from "./probe.js";
@@ -38,17 +38,55 @@ const SELECT = (db: Queryable) => db`
          (SELECT count(*)::int FROM recordings r WHERE r.dataset_id = d.id AND r.state = 'active') AS recording_count
   FROM datasets d`;
 
-/** Creates a dataset; `audio_dir` must already be resolved by paths.resolveAudioDir. */
+/**
+ * Creates a dataset; `audio_dir` must already be resolved by paths.resolveAudioDir. One that holds,
+ * or lies inside, another dataset's directory is refused (refuseNestedDirectory).
+ */
 export async function createDataset(db: Queryable, d: { name: string; description?: string; audio_dir: string; created_by: string | null; run_id?: string | null }): Promise<Dataset> {
   const name = d.name.trim();
   try {
-    const [{ id }] = await translating(() => db`
-      INSERT INTO datasets (name, description, audio_dir, created_by, run_id)
-      VALUES (${name}, ${d.description ?? ""}, ${d.audio_dir}, ${d.created_by}, ${d.run_id ?? null})
-      RETURNING id`);
+    const id = await inTransaction(db, async (tx) => {
+      await refuseNestedDirectory(tx, d.audio_dir);
+      const [row] = await translating(() => tx`
+        INSERT INTO datasets (name, description, audio_dir, created_by, run_id)
+        VALUES (${name}, ${d.description ?? ""}, ${d.audio_dir}, ${d.created_by}, ${d.run_id ?? null})
+        RETURNING id`);
+      return row.id as string;
+    });
     return getDataset(db, id);
   } catch (err) {
     throw await namingHolder(db, err, { name, audio_dir: d.audio_dir });
+  }
+}
+
+/** An arbitrary constant naming, among advisory locks, the one under which datasets take their directories. */
+const DATASET_DIRECTORY_LOCK = 0x736f6e64; // "sond"
+
+/**
+ * Refuses (409) `audioDir` (a real path) when it holds, or lies inside, the directory of another
+ * dataset — in any state, as the unique directory is: a restore would bring the overlap back. A
+ * file below both would be registered twice, its clips, tags and notes split between two
+ * recordings without a word. Both are real paths (resolveAudioDir), so a link to a dataset's
+ * directory or into it is seen. The same directory is left to the unique key (namingHolder).
+ * Runs in the caller's transaction, which it makes wait for any other taking a directory (an
+ * advisory lock, held until commit): two overlapping creates at once — on two servers sharing the
+ * database — each checked before the other inserted, and both were taken.
+ * Datasets that overlap already (made before this check) are left as they are. `movingId`: the
+ * dataset being pointed at `audioDir` (relocateDataset), whose own directory is no other's.
+ */
+async function refuseNestedDirectory(tx: Queryable, audioDir: string, movingId: string | null = null): Promise<void> {
+  await tx`SELECT pg_advisory_xact_lock(${DATASET_DIRECTORY_LOCK})`;
+  // starts_with narrows to the candidates; isInside decides by path segments (`site A` is not inside `site`).
+  const candidates = await tx<Pick<Dataset, "id" | "name" | "audio_dir" | "state">[]>`
+    SELECT id, name, audio_dir, state FROM datasets
+    WHERE audio_dir <> ${audioDir} AND id IS DISTINCT FROM ${movingId}::uuid AND (starts_with(${audioDir}, audio_dir) OR starts_with(audio_dir, ${audioDir}))
+    ORDER BY audio_dir`;
+  for (const other of candidates) {
+    const inside = isInside(other.audio_dir, audioDir);
+    if (!inside && !isInside(audioDir, other.audio_dir)) continue;
+    const state = { active: "", archived: " (archived)", trashed: " (in the trash: purge it first)" }[other.state];
+    const instead = inside ? "import the files into that dataset instead" : "delete that dataset first (its files stay), or choose a directory beside it";
+    throw new ConflictError(`audio_dir ${JSON.stringify(audioDir)} ${inside ? "lies inside" : "holds"} ${other.audio_dir}, the directory of dataset ${other.id} ("${other.name}")${state}: a file below both would be registered in each, its work split between two recordings; ${instead}`, "audio_dir");
   }
 }
 
@@ -127,7 +165,8 @@ const RELOCATION_EXAMPLES = 3;
  * Refused when the dataset has recordings and none of their files is in `audioDir` with its
  * registered size: a mistyped directory would otherwise turn every recording missing. Files that
  * are there are read as any file is: one whose modification time moved in the copy is hashed
- * again at its first use, the same bytes keeping the recording's content (recordingFileNow).
+ * again at its first use, the same bytes keeping the recording's content (recordingFileNow). A
+ * directory holding, or inside, another dataset's is refused as at creation (refuseNestedDirectory).
  */
 export async function relocateDataset(db: Queryable, id: string, audioDir: string): Promise<Dataset> {
   const dataset = await getDataset(db, id);
@@ -142,7 +181,10 @@ export async function relocateDataset(db: Queryable, id: string, audioDir: strin
     throw invalid("audio_dir", `none of dataset ${dataset.name}'s ${recordings.length} recordings' files is in ${audioDir} with its registered size (e.g. ${examples}): copy the files there first, keeping their paths relative to ${dataset.audio_dir}`);
   }
   try {
-    await translating(() => db`UPDATE datasets SET audio_dir = ${audioDir} WHERE id = ${id}`);
+    await inTransaction(db, async (tx) => {
+      await refuseNestedDirectory(tx, audioDir, id);
+      await translating(() => tx`UPDATE datasets SET audio_dir = ${audioDir} WHERE id = ${id}`);
+    });
   } catch (err) {
     throw await namingHolder(db, err, { audio_dir: audioDir });
   }
@@ -183,6 +225,13 @@ export interface ScanFile {
    * read them all). Null for every other file.
    */
   changed: { reason: FileChange; message: string } | null;
+  /**
+   * For a missing recording, the unregistered files (paths, sorted) of its registered size in
+   * bytes — perhaps its file moved or renamed; empty for every other file. A hint only: a scan hashes
+   * nothing, and a file moved with its bytes is what an import finds by MD5 and gives the recording
+   * (movedHere). A curator who saw only `missing` could delete the recording before that import.
+   */
+  possibly_moved_to: string[];
 }
 export interface ScanResult {
   dataset_id: string;
@@ -292,14 +341,38 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
       const found = await resolveRecordingFile(audioDir, r.path).catch(() => null);
       // A listed file that cannot be looked at now (removed during the scan) still counts as there, as the listing saw it.
       const status = found || onDisk.has(r.path) ? "registered" : "missing";
-      return { path: r.path, status, recording_id: r.id, recording_state: r.state, changed: found && changeSeen(r, found) };
+      return { path: r.path, status, recording_id: r.id, recording_state: r.state, changed: found && changeSeen(r, found), possibly_moved_to: [] };
     }))));
   }
-  for (const path of onDisk) if (!known.has(path)) files.push({ path, status: "unregistered", recording_id: null, recording_state: null, changed: null });
+  const unregistered = [...onDisk].filter((path) => !known.has(path));
+  for (const path of unregistered) files.push({ path, status: "unregistered", recording_id: null, recording_state: null, changed: null, possibly_moved_to: [] });
+  const missing = files.filter((f) => f.status === "missing");
+  if (missing.length) {
+    const sizeOf = new Map(registered.map((r) => [r.id, r.file_size]));
+    const bySize = await pathsBySize(audioDir, unregistered);
+    for (const f of missing) f.possibly_moved_to = bySize.get(sizeOf.get(f.recording_id!)!) ?? [];
+  }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const counts = { registered: 0, missing: 0, unregistered: 0 };
   for (const f of files) counts[f.status]++;
   return { dataset_id: id, files, counts, skipped: listing.skipped };
+}
+
+/**
+ * `paths` (relative to `audioDir`, in order) by their size in bytes: one stat each, SCAN_STAT_BATCH
+ * at a time; a file gone since it was listed is left out.
+ */
+async function pathsBySize(audioDir: string, paths: string[]): Promise<Map<number, string[]>> {
+  const bySize = new Map<number, string[]>();
+  for (let i = 0; i < paths.length; i += SCAN_STAT_BATCH) {
+    const batch = paths.slice(i, i + SCAN_STAT_BATCH);
+    const sizes = await Promise.all(batch.map((path) => stat(join(audioDir, path)).then((info) => info.size, () => null)));
+    batch.forEach((path, j) => {
+      const size = sizes[j];
+      if (size !== null) bySize.set(size, [...(bySize.get(size) ?? []), path]);
+    });
+  }
+  return bySize;
 }
 
 /** A scan's word on a registered file whose size or time moved (statChange), or null. */
@@ -325,7 +398,12 @@ export interface ImportResult {
    * had been registered for the file, with none of them, beside the old one left missing.
    */
   moved: { from: string; path: string; recording_id: string }[];
-  /** Recordings whose file is at none of the dataset's paths after the import (a scan's `missing`): deleted, or moved with other bytes. */
+  /**
+   * Recordings whose file is at none of the dataset's paths after the import (a scan's `missing`):
+   * deleted, or moved with other bytes. Their `possibly_moved_to` keeps, of the scan's, the files
+   * this import registered anew: of the recording's size but, by MD5, other bytes — its file moved
+   * and edited, or another recording of that length.
+   */
   missing: ScanFile[];
   /**
    * Recordings of the dataset holding the same bytes (one MD5), in groups that take in a recording
@@ -394,10 +472,12 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
   moved.sort(byPath);
   failed.sort(byPath);
   const found = new Set(moved.map((m) => m.recording_id));
+  // Of the files of its size, those hashed here and found to hold other bytes: registered anew.
+  const anew = new Set(registered.map((r) => r.path));
   return {
     run: await finishRun(db, importRun.id, "completed"),
     registered, moved,
-    missing: missing.filter((f) => !found.has(f.recording_id!)),
+    missing: missing.filter((f) => !found.has(f.recording_id!)).map((f) => ({ ...f, possibly_moved_to: f.possibly_moved_to.filter((path) => anew.has(path)) })),
     duplicates: await duplicatesOf(db, id, registered.map((r) => r.recording_id)),
     failed, changed,
   };

@@ -15,6 +15,7 @@ import { startEmbedded, type EmbeddedDatabase } from "./embedded.js";
 import { DatabaseUnreachableError, NoDatabaseError } from "./errors.js";
 import { LockedError } from "./lock.js";
 import { migrate } from "./migrate.js";
+import { unansweredBoundSocket } from "./unanswered.js";
 
 export type Sql = postgres.Sql;
 /** Anything queries can run on: the pool or a transaction. */
@@ -42,6 +43,11 @@ export interface DatabaseOptions {
   create?: boolean;
   /** Initial contents of a new embedded database (see EmbeddedOptions.initialData). */
   initialData?: Blob;
+  /**
+   * Seconds a TCP connection to PostgreSQL (`url`) may leave what it sent unanswered before it is
+   * closed as lost (default REPLY_LIMIT_S; > 0): the commands take it from SONOTILE_DB_REPLY_LIMIT.
+   */
+  replyLimitS?: number;
 }
 
 export interface Database {
@@ -71,6 +77,19 @@ const CONNECT_TIMEOUT_S = 5;
  */
 const RECONNECT_BACKOFF_MAX_S = 1;
 
+/**
+ * Seconds a connection to a PostgreSQL reached over TCP may leave a statement without a byte of
+ * reply before it is closed as lost (src/store/unanswered.ts): the bound on a connection half-open
+ * for good, which otherwise held its statement until the kernel gave up (~15 min) or for ever (a
+ * proxy keeping it open). Sonotile sets no statement_timeout, so the limit must exceed the longest
+ * statement `serve`, `worker` and the commands send — PostgreSQL replies to a statement only once it
+ * ends: twice the 30 s a request waits for its answer (the routes' deadline), and twice the 30 s
+ * lock_timeout of pg-boss's maintenance; migrations, which may rewrite large tables or wait for
+ * another process's, run on a connection without the bound. Unix sockets (the embedded database,
+ * a local server) are never half-open: the kernel closes them with their peer.
+ */
+const REPLY_LIMIT_S = 60;
+
 /** postgres.js's pause before connection attempt number `failures` + 1: its own (jittered, growing), capped. */
 function reconnectBackoff(failures: number): number {
   return (0.5 + Math.random() / 2) * Math.min(3 ** failures / 100, RECONNECT_BACKOFF_MAX_S);
@@ -95,15 +114,24 @@ function clientOptions(poolSize: number): postgres.Options<{}> {
   };
 }
 
-/** postgres.js on a postgres:// URL, or on the Unix socket of an embedded database. */
-function connect(target: string | { socket: string }, poolSize: number): Sql {
+/**
+ * postgres.js on a postgres:// URL, or on the Unix socket of an embedded database.
+ *
+ * @param replyLimitS seconds a TCP connection may leave a statement unanswered (REPLY_LIMIT_S);
+ *   null: no bound (migrations)
+ */
+function connect(target: string | { socket: string }, poolSize: number, replyLimitS: number | null): Sql {
   const options = clientOptions(poolSize);
-  return typeof target === "string" ? postgres(target, options) : postgres({ ...options, path: target.socket, user: "postgres", database: "postgres" });
+  if (typeof target !== "string") return postgres({ ...options, path: target.socket, user: "postgres", database: "postgres" });
+  // postgres.js's types leave out its `socket` option.
+  return postgres(target, replyLimitS === null ? options : ({ ...options, socket: unansweredBoundSocket(replyLimitS * 1000) } as typeof options));
 }
 
 /** Opens the database described by `options`, applying migrations unless told not to. */
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
   const poolSize = options.poolSize ?? 10;
+  const replyLimitS = options.replyLimitS ?? REPLY_LIMIT_S;
+  if (!(replyLimitS > 0)) throw new RangeError(`replyLimitS must be a number of seconds > 0 (got ${replyLimitS})`);
   let embedded: EmbeddedDatabase | undefined;
   let target: string | { socket: string } | undefined = options.url;
   let kind: Database["kind"] = "postgres";
@@ -131,7 +159,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   // So this process talks to an embedded database over one connection — postgres.js queues the
   // rest, and a transaction holds them until it ends, as one session would. PGlite runs one
   // statement at a time anyway.
-  const sql = connect(target, kind === "postgres" ? poolSize : 1);
+  const sql = connect(target, kind === "postgres" ? poolSize : 1, replyLimitS);
   const database: Database = {
     sql,
     kind,
@@ -150,12 +178,25 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       });
       if (table === null) throw new NoDatabaseError(`${description} holds no sonotile database (no schema_migrations table): check DATABASE_URL; \`sonotile serve\` creates the tables`);
     }
-    if (options.migrate ?? true) await migrate(sql);
+    if (options.migrate ?? true) await migrateUnbounded(target, sql);
   } catch (err) {
     await database.close();
     throw kind === "postgres" && isConnectionError(err) ? new DatabaseUnreachableError(description, err as Error & { code: string }) : err;
   }
   return database;
+}
+
+/**
+ * Applies pending migrations to `target` (whose pool is `sql`) on a connection without the reply
+ * bound (REPLY_LIMIT_S): a migration may rewrite a large table, or wait for another process's to end.
+ */
+async function migrateUnbounded(target: string | { socket: string }, sql: Sql): Promise<void> {
+  const unbounded = typeof target === "string" ? connect(target, 1, null) : sql; // a Unix socket has no bound
+  try {
+    await migrate(unbounded);
+  } finally {
+    if (unbounded !== sql) await unbounded.end({ timeout: 5 });
+  }
 }
 
 /**

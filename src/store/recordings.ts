@@ -12,7 +12,7 @@ import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, writing, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
-import { resolveRecordingFile } from "./paths.js";
+import { canonicalRecordingPath, resolveRecordingFile } from "./paths.js";
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
 import { getOrCreateTag } from "./tags.js";
@@ -133,8 +133,8 @@ export interface RecordingQuery extends PageRequest {
    */
   search?: string;
   hash?: string;
-  /** Only recordings carrying this tag. */
-  tag?: { key: string; value: string };
+  /** Only recordings carrying a tag of this key — of this value, or of any value when `value` is undefined. */
+  tag?: { key: string; value?: string };
   sort: (typeof RECORDING_SORTS)[number];
   order: "asc" | "desc";
 }
@@ -147,7 +147,7 @@ export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<
     AND (${q.hash ?? null}::text IS NULL OR hash = ${q.hash ?? null})
     AND (${q.tag?.key ?? null}::text IS NULL OR EXISTS (
       SELECT 1 FROM recording_tags rt JOIN tags t ON t.id = rt.tag_id
-      WHERE rt.recording_id = r.id AND t.key = ${q.tag?.key ?? null} AND t.value = ${q.tag?.value ?? null}))`;
+      WHERE rt.recording_id = r.id AND t.key = ${q.tag?.key ?? null} AND (${q.tag?.value ?? null}::text IS NULL OR t.value = ${q.tag?.value ?? null})))`;
   const rows = await translating(() => db<(Recording & { total_count: number })[]>`
     SELECT *, count(*) OVER () AS total_count FROM (${SELECT(db)} WHERE ${where}) r
     ORDER BY ${db(q.sort)} ${q.order === "desc" ? db`DESC NULLS LAST` : db`ASC NULLS LAST`}, id
@@ -184,15 +184,17 @@ async function checkClipsFit(db: Queryable, id: string, timeExpansion: number): 
  * cached stats (computed at the old rate) are dropped. One transaction with the recording's
  * row locked FOR UPDATE first: clip creation and clip moves lock it FOR SHARE before their
  * bounds check (see lockRecording in clips.ts), so none of them runs between the check of the
- * clips here and the update.
+ * clips here and the update. With `content` (PATCH path: readRecordingFile), the recording is
+ * pointed at that file first, in the same transaction: a refused field leaves the path as it was.
  */
-export async function updateRecording(sql: Sql, id: string, patch: RecordingMetadata): Promise<Recording> {
+export async function updateRecording(sql: Sql, id: string, patch: RecordingMetadata, content?: RecordingContent): Promise<Recording> {
   return sql.begin(async (tx) => {
-    const [locked] = await translating(() => tx`SELECT file_samplerate FROM recordings WHERE id = ${id} FOR UPDATE`);
+    const [locked] = await translating(() => tx`SELECT file_samplerate, time_expansion FROM recordings WHERE id = ${id} FOR UPDATE`);
     await assertWritable(tx, "recordings", id); // 404 when there is no recording
     if (!locked) throw new NotFoundError("recording", id);
+    if (content) await writeContent(tx, id, content.path, content.facts, patch.time_expansion ?? locked.time_expansion);
     if (patch.time_expansion !== undefined) {
-      checkTimeExpansion(locked.file_samplerate, patch.time_expansion);
+      checkTimeExpansion(content?.facts.file_samplerate ?? locked.file_samplerate, patch.time_expansion);
       await checkClipsFit(tx, id, patch.time_expansion);
     }
     const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
@@ -374,17 +376,66 @@ export const refreshRoute = (id: string) => `POST /v1/recordings/${id}/refresh`;
 export async function refreshRecordingFile(db: Queryable, id: string): Promise<{ recording: Recording; clipsPastEnd: number }> {
   const loc = await getRecordingLocation(db, id);
   const found = await resolveRecordingFile(loc.audio_dir, loc.path);
-  const facts = await probeFile(found.file, { exactPath: true });
-  checkTimeExpansion(facts.file_samplerate, (await getRecording(db, id)).time_expansion);
+  return storeContent(db, id, await probeFile(found.file, { exactPath: true }));
+}
+
+/** Another file of a recording's dataset, read to be its content (readRecordingFile → updateRecording). */
+export interface RecordingContent {
+  /** Relative to the dataset's audio_dir, by where the file is (as a scan lists it). */
+  path: string;
+  facts: FileFacts & FileStamp;
+}
+
+/**
+ * Reads, for PATCH path, another file of a recording's dataset given by hand — for a file moved
+ * *and* edited (re-exported, its metadata rewritten), whose MD5 no import can match: the import
+ * registered it as a new, bare recording and left this one, with its work, missing, and nothing
+ * could point it there. Hashed and read as a refresh does; updateRecording then makes it the
+ * recording's content, its clips, tags, features and notes staying.
+ * @param path relative to the dataset's audio_dir; it must be a readable audio file there (after
+ *   symlinks, resolveRecordingFile)
+ * @throws InvalidError naming `path` (missing, outside the audio_dir, not a regular file, not
+ *   readable audio)
+ */
+export async function readRecordingFile(db: Queryable, id: string, path: string): Promise<RecordingContent> {
+  const loc = await getRecordingLocation(db, id);
+  const found = await resolveRecordingFile(loc.audio_dir, canonicalRecordingPath(path));
+  // The file named as the request names it, not by the server's own path (as registration does).
+  const facts = await probeFile(found.file, { exactPath: true }).catch((err: Error) => {
+    throw err instanceof AudioFormatError ? invalid("path", err.message.replaceAll(found.file, found.realPath)) : err;
+  });
+  return { path: found.realPath, facts };
+}
+
+/** Stores `facts` of the file at the recording's path as its content (writeContent), in a transaction of its own. */
+async function storeContent(db: Queryable, id: string, facts: FileFacts & FileStamp): Promise<{ recording: Recording; clipsPastEnd: number }> {
   const clipsPastEnd = await writing(db, "recordings", id, async (tx) => {
-    const [row] = await translating(() => tx`
-      UPDATE recordings SET hash = ${facts.hash}, file_size = ${facts.file_size}, file_mtime = ${facts.file_mtime},
-             file_samplerate = ${facts.file_samplerate}, frames = ${facts.frames}, channels = ${facts.channels}, probed_by = ${VERSION}
-      WHERE id = ${id}
-      RETURNING (SELECT count(*)::int FROM clips c WHERE c.recording_id = recordings.id AND c.end_time > recordings.duration) AS clips_past_end`);
-    return row.clips_past_end as number;
+    const [{ time_expansion }] = await tx<{ time_expansion: number }[]>`SELECT time_expansion FROM recordings WHERE id = ${id}`;
+    return writeContent(tx, id, null, facts, time_expansion);
   });
   return { recording: await getRecording(db, id), clipsPastEnd };
+}
+
+/**
+ * Stores, in `tx`, `facts` of a file as a recording's content — hash, size, time and header facts —
+ * so that its revision, hence its tile URLs, and its statistics (kept by content hash) follow the
+ * new bytes; and `path`, where the file is, unless null (the file at its path). Clips stay, even
+ * where they now end after the recording: their number is returned. Refused (409) where another
+ * recording of the dataset has `path`: a file is registered once.
+ * @param timeExpansion the recording's, with which the file's rate must give a usable one
+ */
+async function writeContent(tx: Queryable, id: string, path: string | null, facts: FileFacts & FileStamp, timeExpansion: number): Promise<number> {
+  checkTimeExpansion(facts.file_samplerate, timeExpansion);
+  const [holder] = path === null ? [] : await tx<{ id: string; state: State }[]>`
+    SELECT o.id, o.state FROM recordings o JOIN recordings r ON r.dataset_id = o.dataset_id
+    WHERE r.id = ${id} AND o.id <> ${id} AND o.path = ${path}`;
+  if (holder) throw new ConflictError(`path ${JSON.stringify(path)} is recording ${holder.id}'s${holder.state === "active" ? "" : ` (${holder.state})`}: a file is registered once; delete that recording first to give its file to this one`, "path");
+  const [row] = await translating(() => tx`
+    UPDATE recordings SET path = COALESCE(${path}::text, path), hash = ${facts.hash}, file_size = ${facts.file_size}, file_mtime = ${facts.file_mtime},
+           file_samplerate = ${facts.file_samplerate}, frames = ${facts.frames}, channels = ${facts.channels}, probed_by = ${VERSION}
+    WHERE id = ${id}
+    RETURNING (SELECT count(*)::int FROM clips c WHERE c.recording_id = recordings.id AND c.end_time > recordings.duration) AS clips_past_end`);
+  return row.clips_past_end as number;
 }
 
 /** A recording's header facts read again (reprobeRecording). */

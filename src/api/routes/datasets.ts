@@ -35,6 +35,7 @@ const scanFileSchema = z.object({
     reason: z.enum(["size", "modified"]).describe("size: not the registered size, so other content (reads of the recording answer 409); modified: the same size but not the registered modification time, so maybe other content (the next read hashes the file)"),
     message: z.string().describe("What moved and what to do: put the registered file back, or make the new one the recording's content with POST /v1/recordings/{id}/refresh"),
   }).nullable().describe("A registered file whose size or modification time differ from the registered ones (the scan reads no file's bytes: a rewrite that keeps both is not seen); null otherwise"),
+  possibly_moved_to: z.array(z.string()).describe("For a missing recording: the unregistered files of its registered size in bytes, where its file may have moved — a hint, the scan hashes nothing; an import checks them by MD5 and gives the recording the one with its bytes. In an import's `missing`: those the import registered anew, of its size but other bytes (moved and edited, or another recording of that length). Empty for every other file"),
 });
 
 const scanSchema = z.object({
@@ -72,7 +73,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/datasets", {
     schema: {
       summary: "Create a dataset", tags,
-      body: z.strictObject({ name, description: description.optional(), audio_dir: text(1, 4096).describe("Directory inside an audio root: absolute, or relative to the first root") }),
+      body: z.strictObject({ name, description: description.optional(), audio_dir: text(1, 4096).describe("Directory inside an audio root: absolute, or relative to the first root. It may not hold or lie inside another dataset's directory, in any state (409 naming that dataset): a file below both would be registered twice") }),
       response: { 201: datasetSchema, 400: errorBody, 409: errorBody },
     },
   }, async (request, reply) => {

@@ -12,7 +12,7 @@ import { canonicalRecordingPath, resolveRecordingFile } from "../../store/paths.
 import { probeFile, RECORDED_TIME } from "../../store/probe.js";
 import {
   RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, getRecordingLocation, insertRecording,
-  listRecordings, refreshRecordingFile, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
+  listRecordings, readRecordingFile, refreshRecordingFile, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
 } from "../../store/recordings.js";
 import { ConflictError, InvalidError, invalid } from "../../store/errors.js";
 import { requestedRange } from "../byte-range.js";
@@ -93,15 +93,15 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
         dataset_id: id.optional(),
         search: z.string().max(1024).optional().describe("Substring of the path, case-insensitive, both compared in Unicode NFC"),
         hash: z.string().regex(/^[0-9a-f]{32}$/, "must be an MD5 in lower-case hex").optional(),
-        tag_key: label(255).optional(),
-        tag_value: label(255).optional(),
+        tag_key: label(255).optional().describe("Only recordings carrying a tag of this key: of any value, or of tag_value when given"),
+        tag_value: label(255).optional().describe("With tag_key: only recordings carrying the tag tag_key = tag_value (exact, case-sensitive)"),
         ...sortQuery(RECORDING_SORTS, "path"),
-      }).refine((q) => (q.tag_key === undefined) === (q.tag_value === undefined), { message: "tag_key and tag_value go together", path: ["tag_value"] }),
+      }).refine((q) => q.tag_value === undefined || q.tag_key !== undefined, { message: "needs tag_key: a tag is a key and a value", path: ["tag_value"] }),
       response: { 200: page(recordingSchema), 400: errorBody },
     },
   }, async (request) => {
     const { tag_key, tag_value, ...q } = request.query;
-    return listRecordings(sql, { ...q, tag: tag_key !== undefined && tag_value !== undefined ? { key: tag_key, value: tag_value } : undefined });
+    return listRecordings(sql, { ...q, tag: tag_key !== undefined ? { key: tag_key, value: tag_value } : undefined });
   });
 
   app.post("/recordings", {
@@ -131,8 +131,21 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request) => getRecording(sql, request.params.id));
 
   app.patch("/recordings/:id", {
-    schema: { summary: "Change a recording's metadata", tags, params: idParams, body: z.strictObject(metadataFields), response: { 200: recordingSchema, 400: errorBody, 404: errorBody, 409: errorBody } },
-  }, async (request) => updateRecording(sql, request.params.id, request.body));
+    schema: {
+      summary: "Change a recording's metadata, or point it at another file of its dataset", tags, params: idParams,
+      body: z.strictObject({
+        path: text(1, 4096).optional().describe("Another file of the dataset, relative to its audio_dir, for a file moved and edited (an import follows a file moved with its bytes by MD5, not this): it must be readable audio there and no other recording's. Hashed and read as POST /v1/recordings/{id}/refresh does: the hash, size and header facts, hence the revision, tiles and statistics, follow the new bytes; clips, tags, features and notes stay"),
+        ...metadataFields,
+      }),
+      response: { 200: recordingSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
+    },
+  }, async (request) => {
+    const { path, ...metadata } = request.body;
+    const id = request.params.id;
+    if (path !== undefined) checkInAudioRoots(app, (await getRecordingLocation(sql, id)).audio_dir, `recording ${id}`);
+    // The file is read before the transaction (hashing takes a while); the move and the other fields are one step.
+    return updateRecording(sql, id, metadata, path === undefined ? undefined : await readRecordingFile(sql, id, path));
+  });
 
   app.post("/recordings/:id/refresh", {
     schema: {

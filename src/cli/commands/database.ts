@@ -12,6 +12,9 @@ import { EXIT, UsageError } from "../errors.js";
 import { optionRows, readCommandLine, type OptionSpec } from "../flags.js";
 import { STORE_OPTIONS } from "../store-options.js";
 
+/** Seconds the target may take to answer a table's COPY: a day, for a database of many GB. */
+const COPY_REPLY_LIMIT_S = 24 * 3600;
+
 const OPTIONS: readonly OptionSpec[] = [
   { name: "to", placeholder: "URL", doc: "the PostgreSQL (>= 14) to copy into: postgres://…, an empty database (createdb)" },
   ...STORE_OPTIONS.filter((o) => o.name === "data"),
@@ -37,7 +40,9 @@ export const command: Command = {
     const config = storeConfig({ data: cl.options.data as string | undefined });
     const source = await openDatabase({ dataDir: config.dataDir, poolSize: 1, create: false });
     try {
-      const target = await openDatabase({ url: to, poolSize: 1 });
+      // COPY streams a whole table before the server answers, which for a database of many GB
+      // may take longer than the bound on an unanswered connection (60 s by default).
+      const target = await openDatabase({ url: to, poolSize: 1, replyLimitS: COPY_REPLY_LIMIT_S });
       try {
         const copied = await copyDatabase(source.sql, target.sql);
         for (const t of copied) process.stdout.write(`${t.table}: ${t.rows} rows\n`);

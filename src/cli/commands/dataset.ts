@@ -1,6 +1,7 @@
 /**
  * `sonotile dataset add <dir>` — create a dataset for a directory (inside an audio root) and
- * import its recordings; `sonotile dataset list`; `sonotile dataset reprobe` — read again the
+ * import its recordings; `sonotile dataset scan <dir>` — compare a dataset's directory with its
+ * recordings, registering nothing; `sonotile dataset list`; `sonotile dataset reprobe` — read again the
  * header facts of the recordings an older sonotile read (store/reprobe.ts), as a server does at
  * start: for those its sweep left (a directory not mounted then), without restarting it. Works
  * beside a running `serve` on the same embedded data directory by connecting to it.
@@ -8,7 +9,7 @@
 import { basename, resolve } from "node:path";
 import { plural } from "../../audio/types.js";
 import { storeConfig } from "../../store/config.js";
-import { addDataset, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, scanOutcome, type ImportResult } from "../../store/datasets.js";
+import { addDataset, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, scanOutcome, type ImportResult, type ScanFile } from "../../store/datasets.js";
 import { openDatabase, type Sql } from "../../store/db.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { resolveAudioDir } from "../../store/paths.js";
@@ -16,7 +17,7 @@ import { ensureAdmin, findUserByUsername } from "../../store/users.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { optionRows, readCommandLine, type OptionSpec } from "../flags.js";
-import { audioRootsOption, endInterruptedRuns, STORE_OPTIONS } from "../store-options.js";
+import { audioRootsOption, endInterruptedRuns, replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "name", placeholder: "NAME", doc: "dataset name; default the directory's name" },
@@ -26,6 +27,7 @@ const OPTIONS: readonly OptionSpec[] = [
 ];
 
 const USAGE = `usage: sonotile dataset add <dir> [--name NAME] [--description TEXT]
+       sonotile dataset scan <dir>
        sonotile dataset list
        sonotile dataset reprobe
 
@@ -36,8 +38,14 @@ is missing is that file moved or renamed, and the recording follows it with its 
 notes — and names those registered whose size or modification time changed since (they keep
 their registered content until refreshed: POST /v1/recordings/{id}/refresh) and those whose
 file is missing. Files holding the same bytes as another recording are registered and named as
-duplicates. 'add' creates the database if there is none (printing its admin token), 'list' and
-'reprobe' refuse to.
+duplicates. A directory inside another dataset's, or holding one, is refused (exit 2): its
+files would be registered twice. 'add' creates the database if there is none (printing its admin
+token), 'scan', 'list' and 'reprobe' refuse to.
+
+'scan' compares the directory of <dir>'s dataset with its recordings and registers nothing: it
+names the files not registered yet, those registered and changed since, and the recordings whose
+file is missing — with the files not registered of the same size, where it may have moved (the scan
+hashes nothing; 'add' checks them by MD5 and the recording follows the one with its bytes).
 
 'reprobe' reads again the header facts (rate, frames, channels) of the recordings an older
 sonotile read, in the datasets inside the audio roots, as every server does when it starts;
@@ -50,15 +58,15 @@ export const command: Command = {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "dataset", takesParams: false });
     if (!cl) return EXIT.ok;
     const [action, ...rest] = cl.positionals;
-    if (!(action === "add" && rest.length === 1) && !((action === "list" || action === "reprobe") && rest.length === 0)) throw new UsageError(`expected 'add <dir>', 'list' or 'reprobe' (see --help)`);
+    if (!((action === "add" || action === "scan") && rest.length === 1) && !((action === "list" || action === "reprobe") && rest.length === 0)) throw new UsageError(`expected 'add <dir>', 'scan <dir>', 'list' or 'reprobe' (see --help)`);
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
     const roots = action === "list" ? [] : await audioRootsOption(config.audioRoots);
     // A path typed on a command line is relative to the current directory (the API's audio_dir
     // is relative to the first root: a remote caller has no current directory of the server's).
-    const audioDir = action === "add" ? await resolveAudioDir(roots, resolve(rest[0])) : "";
+    const audioDir = action === "add" || action === "scan" ? await resolveAudioDir(roots, resolve(rest[0])) : "";
 
     // `add` brings a database into use (its first admin token is printed below); `list` only reads one.
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 2, create: action === "add" });
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), attach: true, poolSize: 2, create: action === "add" });
     const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
     try {
       const sql = database.sql;
@@ -69,6 +77,7 @@ export const command: Command = {
         return EXIT.ok;
       }
       if (action === "reprobe") return await reprobe(sql, roots, out);
+      if (action === "scan") return await scan(sql, audioDir, out);
       const first = await ensureAdmin(sql);
       // With --json the token is a field of the one JSON document (admin_token), not a line before it.
       if (first && !cl.options.json) process.stdout.write(`admin token for the new database (shown once): ${first.key}\n`);
@@ -115,8 +124,44 @@ function importLines(imported: Pick<ImportResult, "failed" | "moved" | "duplicat
     ...imported.moved.map((m) => `  moved ${m.from} → ${m.path} (${m.recording_id}): the same bytes; the recording, its clips, tags, features and notes follow the file`),
     ...imported.duplicates.map((g) => `  duplicates (MD5 ${g.hash}): ${g.recordings.map((r) => `${r.path} (${r.recording_id}${r.state === "active" ? "" : `, ${r.state}`})`).join(", ")} hold the same bytes`),
     ...imported.changed.map((f) => `  changed ${f.path} (${f.recording_id}): ${f.changed!.message}`),
-    ...imported.missing.map((f) => `  missing ${f.path} (${f.recording_id}): no file at this path; the recording and its clips, tags and notes are kept — put the file back (moved with the same bytes, the next import finds it), or delete the recording`),
+    ...imported.missing.map((f) => missingLine(f, "import")),
   ];
+}
+
+/**
+ * The line for a recording whose file is missing, after a scan or an import: what is kept, and
+ * where its file may be — the files not registered of its size (possibly_moved_to), which an
+ * import checks by MD5; after the import, those it found to hold other bytes, and how to point the
+ * recording at one that is its file edited (PATCH path: readRecordingFile, updateRecording).
+ */
+function missingLine(f: ScanFile, after: "scan" | "import"): string {
+  const kept = `  missing ${f.path} (${f.recording_id}): no file at this path; the recording and its clips, tags and notes are kept`;
+  const at = f.possibly_moved_to.join(", ");
+  if (!at) return `${kept} — put the file back (moved with the same bytes, ${after === "scan" ? "an" : "the next"} import finds it), or delete the recording`;
+  return after === "scan"
+    ? `${kept}; it may have moved to ${at} (the same size); an import will check by MD5 (sonotile dataset add), and the recording follows the file with its bytes`
+    : `${kept}; ${at}, of its size, ${f.possibly_moved_to.length > 1 ? "hold" : "holds"} other bytes (MD5) and ${f.possibly_moved_to.length > 1 ? "were" : "was"} registered as new: its file moved and edited, or another recording — if its file, delete the new recording and give the file to this one (PATCH /v1/recordings/${f.recording_id} {"path": …})`;
+}
+
+/**
+ * `dataset scan`: the counts, then a line per file not registered, per registered file changed
+ * since, per recording whose file is missing, and per entry not read; with --json the scan. Exit 2
+ * when the directory has no dataset. Registers nothing.
+ */
+async function scan(sql: Sql, audioDir: string, out: (value: unknown, text: string) => void): Promise<number> {
+  const dataset = await findDatasetByDir(sql, audioDir);
+  if (!dataset) throw new UsageError(`${audioDir} is no dataset's directory: sonotile dataset add ${audioDir} makes it one`);
+  const result = await scanDataset(sql, dataset.id);
+  const { registered, missing, unregistered } = result.counts;
+  const lines = [
+    `dataset ${dataset.name} (${dataset.id}) of ${audioDir}: ${registered} registered, ${missing} missing, ${unregistered} not registered`,
+    ...result.files.filter((f) => f.status === "unregistered").map((f) => `  not registered ${f.path}`),
+    ...result.files.filter((f) => f.changed).map((f) => `  changed ${f.path} (${f.recording_id}): ${f.changed!.message}`),
+    ...result.files.filter((f) => f.status === "missing").map((f) => missingLine(f, "scan")),
+    ...result.skipped.map((s) => `  skipped ${s.path}: ${s.reason}`),
+  ];
+  out(result, lines.join("\n"));
+  return EXIT.ok;
 }
 
 /**

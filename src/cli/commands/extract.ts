@@ -8,18 +8,24 @@
  * skipped input, and a one-line summary. A bad file never stops the run: it is reported and
  * skipped, the table is written for the others, and the exit code is 1 (SPEC §8: unreadable
  * input); 0 when every target was computed; 2 for bad usage or parameters.
+ *
+ * Interrupted (Ctrl-C, SIGTERM, SIGHUP) while computing, it keeps what it computed: the rows go
+ * to a partial table beside -o and a resume file (extract-resume.ts), -o is left as it was, and
+ * the run ends by the signal; `--resume` finishes it (as a job's killed worker loses nothing, SPEC §7).
  */
-import { readlink, stat, writeFile } from "node:fs/promises";
+import { readlink, rm, stat } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
 import { AUDIO_EXTENSIONS, isAudioName, openAudio, readDirectory, timeExpansionOf, UNDECODABLE_NAME } from "../../audio/index.js";
 import { ParamsError, parseParams } from "../../engine/params.js";
+import { VERSION } from "../../engine/version.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
 import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, type FeatureTableRow, type TableFormat, type TableTargets } from "../../features/table.js";
 import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlagNames, type OptionSpec } from "../flags.js";
-import { checkOutputPath, checkOutputWritable, outputError, writeOutputFile } from "../output-file.js";
+import { partialTablePath, readResumeFile, resumeFilePath, writeResumeFile, type ComputedTarget, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
+import { checkOutputPath, checkOutputWritable, endBySignal, onFirstSignal, writeOutputBytes } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns]; its columns and rows go to a .json of the same name beside it: -o notes.npy also writes notes.json, replacing that file if it exists) or .parquet" },
@@ -30,6 +36,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "clip-high-freq", placeholder: "HZ", doc: "upper edge of that band; default Nyquist" },
   { name: "time-expansion", placeholder: "X", doc: "time expansion factor of the recordings (SPEC §3.2); default each file's GUANO TE, else 1" },
   { name: "threads", short: "j", placeholder: "N", doc: "worker threads; default one per core" },
+  { name: "resume", boolean: true, doc: "finish a run that was interrupted (Ctrl-C, SIGTERM, SIGHUP): keep the rows it left in the partial table (-o features.csv: features.partial.csv, with features.csv.resume.json), compute the other targets; the same options are required" },
   { name: "verbose", boolean: true, doc: "stack traces on errors" },
 ];
 
@@ -42,6 +49,10 @@ hidden files skipped, symlinked files followed (a link to nothing is reported), 
 A file that cannot be read or computed is reported on stderr and skipped. Exit status: 0 when
 every target was computed; 1 when some were skipped (the table holds the others) or when none
 could be computed (nothing is written); 2 for bad usage or parameters.
+
+Interrupted (Ctrl-C, SIGTERM, SIGHUP), it leaves -o as it was and writes the rows computed so far
+to a partial table beside it (-o x.csv: x.partial.csv); --resume finishes from there. A second
+Ctrl-C ends it at once. Exit status 128 + the signal (130 for Ctrl-C).
 
 Features come from the STFT power |rfft(window·frame)|² (librosa's, not the PSD of SPEC §3.5), before
 PCEN and scaling: --pcen*, --normalize, --scale, --clamp, --min-db, --max-db and --cmap change none.
@@ -84,11 +95,23 @@ async function extract(args: string[]): Promise<number> {
   const params = parseParams(cl.params); // ParamsError → exit 2 naming the field
   const clip = start !== undefined || end !== undefined;
   const target: FeatureTarget = { start, end, lowFreq, highFreq };
+  const settings: ExtractSettings = {
+    version: VERSION,
+    params,
+    features,
+    "clip-start": start ?? null,
+    "clip-end": end ?? null,
+    "clip-low-freq": lowFreq ?? null,
+    "clip-high-freq": highFreq ?? null,
+    "time-expansion": timeExpansion ?? null,
+  };
+  const resume = cl.options.resume === true;
 
   // Before hours of work: the table must be writable where asked, and not over a directory or an input.
   for (const input of cl.positionals) await checkOutputPath(input, output);
   if (format === ".npy" && (await stat(sidecarPath(output)).catch(() => null))?.isDirectory()) throw new UsageError(`-o ${output}: its sidecar ${sidecarPath(output)} is a directory`);
   await checkOutputWritable(output);
+  const { rows: earlier, changed } = resume ? ((await readResumeFile(output, settings)) ?? NOTHING_RESUMED) : await checkNoInterruptedRun(output);
   const report = new Progress();
   const { paths, unreadable } = await findRecordings(cl.positionals);
   if (paths.length === 0) {
@@ -98,19 +121,88 @@ async function extract(args: string[]): Promise<number> {
     throw new Error([...(searched.length ? [`no audio file found in ${searched.join(", ")}`] : []), ...problems].join("; "));
   }
   for (const [input, why] of unreadable) report.skip(input, why);
-  const items = await probe(paths, target, timeExpansion, report);
+  const resumed = paths.filter((path) => earlier.has(path)).length;
+  const items = await probe(paths.filter((path) => !earlier.has(path)), target, timeExpansion, report);
   report.begin(items);
-  const outcomes = items.length ? await extractFeatures(items, { params, timeExpansion, timeExpansionName: "--time-expansion", threads, onOutcome: (o) => report.done(o) }) : [];
-  const rows: FeatureTableRow[] = outcomes.flatMap((o) =>
-    "values" in o ? [{ path: o.item.path, clip: clip ? { start: start ?? 0, end: (start ?? 0) + o.values.duration_s } : undefined, values: o.values }] : [],
-  );
-  if (rows.length === 0) {
+  // The first signal from here stops the batch and keeps what it computed (keepInterruptedRun);
+  // a second one ends the run at once (output-file.ts).
+  const stop = new AbortController();
+  const releaseSignal = onFirstSignal((signal) => stop.abort(signal));
+  const outcomes = items.length ? await extractFeatures(items, { params, timeExpansion, timeExpansionName: "--time-expansion", threads, stop: stop.signal, onOutcome: (o) => report.done(o) }) : [];
+  const computed = new Map(outcomes.flatMap((o) => (o && "values" in o ? [[o.item.path, o.values] as const] : [])));
+  // In the order of the paths, as an uninterrupted run writes them.
+  const done: ComputedTarget[] = paths.flatMap((path) => {
+    const values = earlier.get(path) ?? computed.get(path);
+    return values ? [{ path, values }] : [];
+  });
+  const tableRow = ({ path, values }: ComputedTarget): FeatureTableRow => ({ path, clip: clip ? { start: start ?? 0, end: (start ?? 0) + values.duration_s } : undefined, values });
+  const targets: TableTargets = { stored: false, clips: clip };
+  if (stop.signal.aborted) {
+    report.stop();
+    await keepInterruptedRun(output, format, done.map(tableRow), features, targets, resumed + items.length, () => writeResumeFile(output, settings, done));
+    return endBySignal(stop.signal.reason as NodeJS.Signals);
+  }
+  if (done.length === 0) {
     report.stop();
     throw new Error("no target could be computed; nothing written");
   }
-  await writeTable(output, format, rows, features, { stored: false, clips: clip });
-  report.finish(output);
+  // A signal while the table is written (a moment, all computed) lets the table be finished, then ends the run.
+  await writeTable(output, format, done.map(tableRow), features, targets);
+  if (resume) await removeInterruptedRun(output, format);
+  // Of the kept rows whose files changed, those this run found again (a file gone is not computed).
+  const again = changed.filter((path) => paths.includes(path));
+  const recomputed = again.length ? `; ${again.length} changed since, computed again (${again.join(", ")})` : "";
+  report.finish(output, resumed || again.length ? `${resumed} resumed from ${partialTablePath(output)}${recomputed}` : undefined);
+  releaseSignal();
+  if (stop.signal.aborted) return endBySignal(stop.signal.reason as NodeJS.Signals);
   return report.skipped > 0 ? EXIT.input : EXIT.ok;
+}
+
+/**
+ * Refuses a run without --resume where an interrupted one left its rows: its next interruption
+ * would replace them, an hour of work lost to a forgotten flag.
+ * @returns no earlier targets.
+ * @throws UsageError naming the partial table and the two ways on.
+ */
+async function checkNoInterruptedRun(output: string): Promise<ResumedTargets> {
+  const resumeFile = resumeFilePath(output);
+  if (await stat(resumeFile).catch(() => null)) {
+    throw new UsageError(`an interrupted run left its rows in ${partialTablePath(output)}: add --resume to finish it, or remove ${resumeFile} to start over`);
+  }
+  return NOTHING_RESUMED;
+}
+
+/** A run with nothing taken from an interrupted one. */
+const NOTHING_RESUMED: ResumedTargets = { rows: new Map(), changed: [] };
+
+/**
+ * The end of an interrupted run: the rows computed (a resumed run's too) go to the partial table,
+ * in `-o`'s format, and `writeResume` keeps them for --resume; `-o` stays as it was. One line
+ * says how far the run got and where its rows are. A failed write is said too: the run ends by
+ * its signal all the same.
+ * @param total the targets of the run (those resumed and those it set out to compute).
+ */
+async function keepInterruptedRun(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[], targets: TableTargets, total: number, writeResume: () => Promise<void>): Promise<void> {
+  const say = (text: string): void => void process.stderr.write(`sonotile extract: interrupted: ${text}\n`);
+  if (rows.length === 0) return say(`no target was computed; ${output} left as it was`);
+  const partial = partialTablePath(output);
+  try {
+    await writeTable(partial, format, rows, features, targets);
+    await writeResume();
+  } catch (err) {
+    return say(`${rows.length} of ${total} targets were computed but could not be kept: ${(err as Error).message}; ${output} left as it was`);
+  }
+  const rest = total - rows.length;
+  say(
+    `${rows.length} of ${total} targets computed, their rows are in ${partial}; ${output} left as it was; ` +
+      `run the same command with --resume to compute the other ${rest} and write ${output}`,
+  );
+}
+
+/** Removes what an interrupted run left for --resume (the resume file first: without it, the partial table is only a file). */
+async function removeInterruptedRun(output: string, format: TableFormat): Promise<void> {
+  const partial = partialTablePath(output);
+  for (const path of [resumeFilePath(output), partial, ...(format === ".npy" ? [sidecarPath(partial)] : [])]) await rm(path, { force: true });
 }
 
 /**
@@ -231,16 +323,11 @@ function sidecarPath(output: string): string {
  * write, once the table is complete: a failed write of either leaves both as they were.
  */
 async function writeTable(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[], targets: TableTargets): Promise<void> {
-  const write = (path: string, bytes: Uint8Array | string, then?: () => Promise<void>) =>
-    writeOutputFile(path, async (temp) => {
-      await writeFile(temp, bytes).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
-      await then?.();
-    });
-  if (format === ".csv") await write(output, featureTableCsv(rows, features, targets));
-  else if (format === ".parquet") await write(output, featureTableParquet(rows, features, targets));
+  if (format === ".csv") await writeOutputBytes(output, featureTableCsv(rows, features, targets));
+  else if (format === ".parquet") await writeOutputBytes(output, featureTableParquet(rows, features, targets));
   else {
     const { npy, sidecar } = featureTableNpy(rows, features, targets);
-    await write(output, npy, () => write(sidecarPath(output), sidecar));
+    await writeOutputBytes(output, npy, () => writeOutputBytes(sidecarPath(output), sidecar));
   }
 }
 
@@ -288,8 +375,8 @@ class Progress {
     this.clear();
   }
 
-  /** The summary line. */
-  finish(output: string): void {
+  /** The summary line; `resumed` says what was taken from an interrupted run. */
+  finish(output: string, resumed?: string): void {
     this.clear();
     const wall = (performance.now() - this.started) / 1000;
     const ok = this.computed;
@@ -298,6 +385,7 @@ class Progress {
       `${speed(this.seconds, wall)} real time`,
     ];
     if (this.skipped) parts.push(`${this.skipped} skipped`);
+    if (resumed) parts.push(resumed);
     parts.push(`wrote ${output}`);
     process.stderr.write(`sonotile extract: ${parts.join("; ")}\n`);
   }

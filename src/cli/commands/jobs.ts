@@ -16,7 +16,7 @@ import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { flagName, idArgument, numberOption, optionRows, readCommandLine, namingFlags, type OptionSpec } from "../flags.js";
 import { findUserByUsername } from "../../store/users.js";
-import { STORE_OPTIONS } from "../store-options.js";
+import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "dataset", placeholder: "ID", doc: "submit: every recording of the dataset" },
@@ -148,7 +148,7 @@ export const command: Command = {
     const config = storeConfig({ data: cl.options.data as string | undefined });
     // One connection: the commands are sequential, and the embedded server interleaves the
     // messages of concurrent connections (pg-boss's timers would make a second one busy).
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 1, create: false });
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), attach: true, poolSize: 1, create: false });
     const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
     try {
       const sql = database.sql;

@@ -14,6 +14,7 @@ import { isLoopbackName } from "../../api/plugins/auth.js";
 import { allowedOrigins } from "../../api/plugins/cors.js";
 import { ensureDemoAudio, ensureDemoDataset } from "../../demo/index.js";
 import { storeConfig } from "../../store/config.js";
+import { ConflictError } from "../../store/errors.js";
 import { tolerateLostConnections } from "../../store/db.js";
 import { resolveRoots } from "../../store/paths.js";
 import { ensureAdmin, findUserByUsername } from "../../store/users.js";
@@ -21,7 +22,7 @@ import { startWorker, type ExtractWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
 import { openWhenReady } from "../database-wait.js";
 import { exitAfterShutdown, stopSignal } from "../shutdown.js";
-import { audioRootsOption, endInterruptedRuns, STORE_OPTIONS } from "../store-options.js";
+import { audioRootsOption, endInterruptedRuns, replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 import { EXIT, UsageError } from "../errors.js";
 import { numberOption, optionRows, readCommandLine, threadsOption, type OptionSpec } from "../flags.js";
 import { TileService } from "../../tiles/service.js";
@@ -107,7 +108,7 @@ export const command: Command = {
     const { signalled, stopped } = stopSignal();
     // On DATABASE_URL it waits for PostgreSQL to accept connections (started beside it in a
     // compose file or a pod). (On the embedded database everything shares one connection: see openDatabase.)
-    const database = await openWhenReady("serve", { url: config.databaseUrl, dataDir: config.dataDir }, stopped);
+    const database = await openWhenReady("serve", { url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption() }, stopped);
     if (!database) return EXIT.ok;
     let app;
     let tiles: TileService | undefined;
@@ -119,7 +120,13 @@ export const command: Command = {
       await endInterruptedRuns(database.sql, "sonotile");
       if (cl.options.demo) {
         const adminId = admin?.user.id ?? (await findUserByUsername(database.sql, "admin"))?.id ?? null;
-        await ensureDemoDataset(database.sql, audioRoots.at(-1)!, adminId); // the demo's root, added last
+        await ensureDemoDataset(database.sql, audioRoots.at(-1)!, adminId).catch((err: unknown) => {
+          // A dataset of the user's holds the demo's directory (the data directory inside a
+          // dataset's): the demo files are that dataset's to register, and the server starts
+          // without a dataset of its own for them rather than not at all.
+          if (!(err instanceof ConflictError)) throw err;
+          process.stderr.write(`sonotile serve: the demo recordings are not registered as dataset "demo": ${err.message}\n`);
+        }); // the demo's root, added last
       }
       tiles = new TileService({ threads, statsStore: tileStatsStore(database.sql) });
       app = await buildApp({

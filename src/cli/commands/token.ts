@@ -10,7 +10,7 @@ import { ROLES, createUser, ensureAdmin, findUserByUsername, getUser, getUsers, 
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { idArgument, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
-import { STORE_OPTIONS } from "../store-options.js";
+import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "user", placeholder: "NAME", doc: "the token's user (create: default admin; created if missing with --role)" },
@@ -42,7 +42,7 @@ export const command: Command = {
 
     const config = storeConfig({ data: cl.options.data as string | undefined });
     // A token is for a database in use: a wrong --data must not make a new one (serve and dataset add do).
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, attach: true, poolSize: 2, create: false });
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), attach: true, poolSize: 2, create: false });
     const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
     try {
       const sql = database.sql;

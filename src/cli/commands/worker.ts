@@ -14,7 +14,7 @@ import { openWhenReady } from "../database-wait.js";
 import { exitAfterShutdown, stopSignal } from "../shutdown.js";
 import { EXIT, UsageError } from "../errors.js";
 import { numberOption, optionRows, readCommandLine, threadsOption, type OptionSpec } from "../flags.js";
-import { STORE_OPTIONS } from "../store-options.js";
+import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "threads", short: "j", placeholder: "N", doc: "feature threads; default one per core" },
@@ -48,7 +48,7 @@ export const command: Command = {
     const { signalled, stopped } = stopSignal();
     // On DATABASE_URL it waits for PostgreSQL, the database and the first `serve`'s tables (workers
     // start beside them); a data directory without a database is refused at once.
-    const database = await openWhenReady("worker", { url: config.databaseUrl, dataDir: config.dataDir, poolSize: 4, create: false }, stopped);
+    const database = await openWhenReady("worker", { url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), poolSize: 4, create: false }, stopped);
     if (!database) return EXIT.ok;
     let worker;
     try {

@@ -1,0 +1,141 @@
+/**
+ * What an interrupted `sonotile extract` keeps, and what `--resume` takes back (README: Batch
+ * feature extraction). For `-o features.csv` the rows computed before the signal go to
+ * `features.partial.csv` (extract writes it, in the output's format: the rows to use now) and
+ * here to `features.csv.resume.json`: the settings they were computed with and every feature of
+ * every row at full precision (float64, where an .npy table holds float32), which is what
+ * `--resume` reads — so the finished table is the one an uninterrupted run writes, byte for byte,
+ * whatever the format.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { basename, dirname, extname, join } from "node:path";
+import type { Params } from "../engine/params.js";
+import type { FeatureName, FeatureValues } from "../features/features.js";
+import { UsageError } from "./errors.js";
+import { PARAM_FLAGS } from "./flags.js";
+import { writeOutputBytes } from "./output-file.js";
+
+/** Everything a row's values or the table's layout depend on; `--resume` needs all of it unchanged. */
+export interface ExtractSettings {
+  /** sonotile's version: another may compute other values. */
+  version: string;
+  params: Params;
+  features: FeatureName[];
+  /** The options as given (numbers), null where not given. */
+  "clip-start": number | null;
+  "clip-end": number | null;
+  "clip-low-freq": number | null;
+  "clip-high-freq": number | null;
+  "time-expansion": number | null;
+}
+
+/** One computed target: its path as named (with the settings' clip bounds, what identifies it) and its values. */
+export interface ComputedTarget {
+  path: string;
+  values: FeatureValues;
+}
+
+/**
+ * A file as it was when its row was kept: a file rewritten since (same path, new recording) must
+ * be computed again, not given the old file's values.
+ */
+interface FileStamp {
+  size: number;
+  mtime_ms: number;
+}
+
+/** The file's size and modification time; null when it cannot be looked at. */
+async function fileStamp(path: string): Promise<FileStamp | null> {
+  const st = await stat(path).catch(() => null);
+  return st ? { size: st.size, mtime_ms: st.mtimeMs } : null;
+}
+
+/** Rows kept by an interrupted run whose files are unchanged, by path, and the paths of those changed since. */
+export interface ResumedTargets {
+  rows: Map<string, FeatureValues>;
+  changed: string[];
+}
+
+/** What the resume file says it is, so that no other JSON is taken for one. */
+const RESUME_KIND = "sonotile extract --resume";
+
+/** The table of an interrupted run's rows, beside `-o`: `features.partial.csv` for `features.csv`. */
+export function partialTablePath(output: string): string {
+  const ext = extname(output);
+  return `${output.slice(0, -ext.length)}.partial${ext}`;
+}
+
+/** What `--resume` reads, beside `-o`: `features.csv.resume.json` for `features.csv` (per format: a .csv and a .parquet run do not meet). */
+export function resumeFilePath(output: string): string {
+  return join(dirname(output), `${basename(output)}.resume.json`);
+}
+
+/** Writes the resume file of `output` (atomically, as every output): `targets` in table order. */
+export async function writeResumeFile(output: string, settings: ExtractSettings, targets: readonly ComputedTarget[]): Promise<void> {
+  const rows = await Promise.all(targets.map(async ({ path, values }) => ({ path, file: await fileStamp(path), values: { ...values, log_mel: Array.from(values.log_mel) } })));
+  // JSON has no NaN or ±Infinity: they are written as text ("NaN") and read back by Number().
+  const text = JSON.stringify({ kind: RESUME_KIND, settings, rows }, (_key, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v));
+  await writeOutputBytes(resumeFilePath(output), text + "\n");
+}
+
+/**
+ * The targets an interrupted run of `output` computed, by path, if it left a resume file — after
+ * checking that it was computed with `settings` (checkSameSettings); null when there is none. A
+ * target whose file changed since (size or modification time) is left out, to be computed again.
+ * @throws UsageError (exit 2) naming the first setting that differs; Error for a file that is not a resume file.
+ */
+export async function readResumeFile(output: string, settings: ExtractSettings): Promise<ResumedTargets | null> {
+  const path = resumeFilePath(output);
+  const text = await readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : Promise.reject(new Error(`cannot read ${path}: ${err.code ?? err.message}`))));
+  if (text === null) return null;
+  let saved: { kind?: unknown; settings?: ExtractSettings; rows?: { path: string; file?: FileStamp | null; values: Record<string, number | string | (number | string)[]> }[] };
+  try {
+    saved = JSON.parse(text);
+  } catch {
+    saved = {};
+  }
+  if (saved?.kind !== RESUME_KIND || typeof saved.settings !== "object" || !Array.isArray(saved.rows)) {
+    throw new Error(`${path} is not the resume file of an interrupted sonotile extract; remove it to start over`);
+  }
+  checkSameSettings(saved.settings, settings, output);
+  const asNumber = (v: number | string) => (typeof v === "string" ? Number(v) : v);
+  const resumed: ResumedTargets = { rows: new Map(), changed: [] };
+  for (const { path: target, file, values } of saved.rows) {
+    const now = await fileStamp(target);
+    if (!file || !now || now.size !== file.size || now.mtime_ms !== file.mtime_ms) {
+      resumed.changed.push(target);
+      continue;
+    }
+    const restored = Object.fromEntries(Object.entries(values).map(([name, v]) => [name, Array.isArray(v) ? Float32Array.from(v, asNumber) : asNumber(v)]));
+    resumed.rows.set(target, restored as FeatureValues);
+  }
+  return resumed;
+}
+
+/**
+ * Refuses to resume rows computed with other settings: the table would mix two computations.
+ * @throws UsageError naming the first difference as the flags that make it (`--hop-size 0.5`, `--no-pcen`, `no --clip-start`).
+ */
+function checkSameSettings(saved: ExtractSettings, now: ExtractSettings, output: string): void {
+  const spelled = (s: ExtractSettings): [string, string][] => [
+    ["version", `sonotile ${s.version}`],
+    ...PARAM_FLAGS.map((f): [string, string] => {
+      const value = s.params?.[f.param];
+      return [f.name, f.boolean && typeof value === "boolean" ? `--${value ? "" : "no-"}${f.name}` : `--${f.name} ${String(value)}`];
+    }),
+    ["features", `--features ${s.features?.join(",")}`],
+    ...(["clip-start", "clip-end", "clip-low-freq", "clip-high-freq", "time-expansion"] as const).map((flag): [string, string] => {
+      const value = s[flag];
+      return [flag, value === null || value === undefined ? `no --${flag}` : `--${flag} ${value}`];
+    }),
+  ];
+  const before = new Map(spelled(saved));
+  const difference = spelled(now).find(([name, text]) => before.get(name) !== text);
+  if (difference) {
+    const [name, text] = difference;
+    throw new UsageError(
+      `--resume: the rows in ${partialTablePath(output)} were computed with ${before.get(name)}, this run has ${text}; ` +
+        `run with the options they were computed with, or remove ${resumeFilePath(output)} to start over`,
+    );
+  }
+}
