@@ -409,6 +409,32 @@ describe("dataset reprobe", () => {
   }, 60_000);
 });
 
+describe("dataset add on files another dataset registered", () => {
+  it("names that dataset and the way to move it, where the files moved to a new disk were registered again without a word, their work left behind", async () => {
+    const old = join(dir.path, "season", "old", "bats");
+    mkdirSync(old, { recursive: true });
+    await writeSineWav(join(old, "a.wav"), 8000, 0.25, 1200);
+    await writeSineWav(join(old, "b.wav"), 8000, 0.25, 1700);
+    const data = join(dir.path, "season-data");
+    const env = { DATABASE_URL: "" };
+    const root = join(dir.path, "season");
+    const first = await runSonotile(["dataset", "add", old, "--audio-root", root, "--data", data, "--json"], { env });
+    expect(first.code, first.stderr).toBe(0);
+    const bats = JSON.parse(first.stdout).dataset;
+    // The new disk: the files copied, and a dataset made for them as if they were new.
+    const moved = join(root, "new", "bats");
+    mkdirSync(join(root, "new"));
+    renameSync(old, moved);
+    const again = await runSonotile(["dataset", "add", moved, "--name", "bats 2", "--audio-root", root, "--data", data], { env });
+    expect(again.code, again.stderr).toBe(0);
+    const [created, warning, ...rest] = again.stdout.trimEnd().split("\n");
+    const id = /^dataset bats 2 \(([0-9a-f-]{36})\): 2 recordings registered from /.exec(created)?.[1];
+    expect(id).toBeDefined();
+    expect(warning).toBe(`  2 recordings hold the bytes of recordings of dataset bats (${bats.id}, ${bats.audio_dir}): if its files moved here, those are the recordings with the clips, tags, features and notes — delete this dataset (DELETE /v1/datasets/${id}; the files stay) and point that one here (PUT /v1/datasets/${bats.id}/audio_dir)`);
+    expect(rest).toEqual([]);
+  }, 60_000);
+});
+
 describe("sonotile database copy", () => {
   it("copies a data directory's embedded database into an empty PostgreSQL, whose tokens are then the same; refuses a missing --to or data directory", async () => {
     const audio = join(dir.path, "copy-audio");

@@ -532,6 +532,29 @@ async function duplicatesOf(db: Queryable, datasetId: string, ids: string[]): Pr
     ORDER BY min(path)`;
 }
 
+/** Another dataset holding recordings of the same bytes as some of a dataset's (datasetsHoldingSameBytes). */
+export interface DatasetHoldingSameBytes {
+  id: string;
+  name: string;
+  audio_dir: string;
+  /** How many of the dataset's recordings hold bytes (one MD5) that a recording of this one holds. */
+  recordings: number;
+}
+
+/**
+ * The other datasets whose recordings hold the bytes of `datasetId`'s, most shared first: a new
+ * dataset made for files that moved from another dataset's directory (a new disk) registered them
+ * again as bare recordings, the work staying with the old ones, without a word.
+ */
+export async function datasetsHoldingSameBytes(db: Queryable, datasetId: string): Promise<DatasetHoldingSameBytes[]> {
+  return db<DatasetHoldingSameBytes[]>`
+    SELECT d.id, d.name, d.audio_dir, count(DISTINCT mine.id)::int AS recordings
+    FROM recordings mine JOIN recordings theirs ON theirs.hash = mine.hash AND theirs.dataset_id <> mine.dataset_id
+    JOIN datasets d ON d.id = theirs.dataset_id
+    WHERE mine.dataset_id = ${datasetId}
+    GROUP BY d.id, d.name, d.audio_dir ORDER BY count(DISTINCT mine.id) DESC, d.name`;
+}
+
 /**
  * What an import reports of a scan before it registers anything: the entries it cannot read as
  * `failed` (ScanResult.skipped), the registered files changed since (ScanFile.changed) and those

@@ -9,7 +9,7 @@
 import { basename, resolve } from "node:path";
 import { plural } from "../../audio/types.js";
 import { storeConfig } from "../../store/config.js";
-import { addDataset, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, scanOutcome, type ImportResult, type ScanFile } from "../../store/datasets.js";
+import { addDataset, datasetsHoldingSameBytes, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, scanOutcome, type DatasetHoldingSameBytes, type ImportResult, type ScanFile } from "../../store/datasets.js";
 import { openDatabase, type Sql } from "../../store/db.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { resolveAudioDir } from "../../store/paths.js";
@@ -102,7 +102,11 @@ export const command: Command = {
         audio_dir: audioDir,
         created_by: admin?.id ?? null,
       });
-      const lines = [`dataset ${result.dataset.name} (${result.dataset.id}): ${plural(result.registered.length, "recording")} registered from ${audioDir}`, ...importLines(result)];
+      const lines = [
+        `dataset ${result.dataset.name} (${result.dataset.id}): ${plural(result.registered.length, "recording")} registered from ${audioDir}`,
+        ...importLines(result),
+        ...(await datasetsHoldingSameBytes(sql, result.dataset.id)).map((d) => sameBytesLine(d, result.dataset.id)),
+      ];
       out(first ? { ...result, admin_token: first.key } : result, lines.join("\n"));
       // As extract's: a file with an audio file's name that could not be registered is input not read.
       return result.failed.length ? EXIT.input : EXIT.ok;
@@ -111,6 +115,14 @@ export const command: Command = {
     }
   },
 };
+
+/**
+ * The line for another dataset holding the bytes of the new one's recordings: files moved to a
+ * new disk are its recordings, whose work a new dataset does not carry.
+ */
+function sameBytesLine(other: DatasetHoldingSameBytes, newId: string): string {
+  return `  ${plural(other.recordings, "recording")} hold the bytes of recordings of dataset ${other.name} (${other.id}, ${other.audio_dir}): if its files moved here, those are the recordings with the clips, tags, features and notes — delete this dataset (DELETE /v1/datasets/${newId}; the files stay) and point that one here (PUT /v1/datasets/${other.id}/audio_dir)`;
+}
 
 /**
  * What `dataset add` says of an import beyond its counts, a line each: files it could not read,
