@@ -13,6 +13,7 @@ import { createClip } from "../src/store/clips.js";
 import { copyDatabase } from "../src/store/copy.js";
 import { addDataset } from "../src/store/datasets.js";
 import { openDatabase, type Database } from "../src/store/db.js";
+import { putMetric } from "../src/store/jobs.js";
 import { createNote } from "../src/store/notes.js";
 import { addRecordingTag, setRecordingFeature } from "../src/store/recordings.js";
 import { createToken } from "../src/store/tokens.js";
@@ -63,6 +64,7 @@ describe.skipIf(!REAL_PG_URL)("a database copied into an empty real PostgreSQL",
     const [job] = await sql<{ id: string }[]>`INSERT INTO jobs (task, data, status, result, created_by) VALUES ('extract_features', ${sql.json({ targets: { dataset_id: dataset.id } })}, 'completed', 'success', ${member.id}) RETURNING id`;
     await sql`INSERT INTO jobs (task, status, result, retry_of) VALUES ('extract_features', 'completed', 'failure', ${job.id})`;
     await createArtifact(sql, { job_id: job.id, name: "features.csv", file_sha256: file.sha256, created_by: member.id });
+    await putMetric(sql, job.id, { key: "items_done", value: 1 }); // job_metrics' id is an identity column
 
     const [pending] = await sql<{ id: string }[]>`INSERT INTO jobs (task) VALUES ('extract_features') RETURNING id`;
     await expect(copyDatabase(sql, target.db.sql)).rejects.toThrow("1 job is pending or running, and the batch-job queue is not copied: let it finish, or abort it (sonotile jobs abort <id>), then copy");
@@ -78,6 +80,10 @@ describe.skipIf(!REAL_PG_URL)("a database copied into an empty real PostgreSQL",
     // The generated columns are computed again by the target, as in the source: 16 kHz × 10.
     const [r] = await target.db.sql<{ samplerate: number }[]>`SELECT samplerate FROM recordings`;
     expect(r.samplerate).toBe(160000);
+
+    // The target numbers new metrics after the copied ones: its identity sequence had stayed at 1 (duplicate key).
+    await putMetric(target.db.sql, job.id, { key: "items_done", step: 1, value: 2 });
+    expect((await target.db.sql`SELECT id::int FROM job_metrics ORDER BY id`).map((m) => m.id)).toEqual([1, 2]);
 
     await expect(copyDatabase(sql, target.db.sql)).rejects.toThrow(/^the target database holds sonotile records already \(users, api_tokens, .*\): copy into an empty database \(createdb\)$/);
   });

@@ -45,6 +45,7 @@ export async function copyDatabase(source: Sql, target: Sql): Promise<CopiedTabl
         await src.unsafe(`COPY ${quoted(table)} (${columns.map(quoted).join(", ")}) TO STDOUT`).readable(),
         await dst.unsafe(`COPY ${quoted(table)} (${columns.map(quoted).join(", ")}) FROM STDIN`).writable(),
       );
+      await advanceIdentities(dst, table);
       const [{ n }] = await dst<{ n: number }[]>`SELECT count(*)::int AS n FROM ${dst(table)}`;
       copied.push({ table, rows: n });
     }
@@ -88,6 +89,21 @@ async function storedColumns(db: Queryable, table: string): Promise<string[]> {
     SELECT a.attname AS name FROM pg_attribute a
     WHERE a.attrelid = ${`public.${quoted(table)}`}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
     ORDER BY a.attnum`).map((r) => r.name);
+}
+
+/**
+ * COPY writes identity columns (job_metrics.id) as given and leaves their sequences where they
+ * were: each is moved past the copied ids, or the target's next row would take id 1 again — a
+ * duplicate key at the first metric a job records after the move.
+ */
+async function advanceIdentities(db: Queryable, table: string): Promise<void> {
+  const identities = await db<{ name: string }[]>`
+    SELECT a.attname AS name FROM pg_attribute a
+    WHERE a.attrelid = ${`public.${quoted(table)}`}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attidentity <> ''`;
+  for (const { name } of identities) {
+    // setval(…, false): the next value is max + 1 (1 in an empty table).
+    await db.unsafe(`SELECT setval(pg_get_serial_sequence($1, $2), COALESCE(max(${quoted(name)}), 0) + 1, false) FROM ${quoted(table)}`, [`public.${quoted(table)}`, name]);
+  }
 }
 
 /** `name` as an SQL identifier. */
