@@ -186,6 +186,27 @@ describe("POST /v1/jobs extract_features", () => {
     }
   });
 
+  it("refuses a job of clips in none of which a frame is centred, naming data.params.hop_size and a clip; accepts it when one has frames (such a job ran and failed every item)", async () => {
+    // Rows only, as above: 500 kHz, 1000 samples (2 ms). Frames 0.1 s apart (window_size 0.1 × hop_size 1) are
+    // centred at 0 s, 0.1 s, …: none in [0.001, 0.002), frame 0 in [0, 0.001). With the defaults (25 ms × 0.5) 12.5 ms apart.
+    const dataset = await createDataset(t.db.sql, { name: "frameless", audio_dir: "/nonexistent/frameless", created_by: null });
+    const [{ id: recording }] = await t.db.sql`
+      INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, time_expansion, frames, channels)
+      VALUES (${dataset.id}, 'a.wav', md5('a.wav'), 1000, 500000, 1, 1000, 1) RETURNING id`;
+    const between = await createClip(t.db.sql, { recording_id: recording, start_time: 0.001, end_time: 0.002, created_by: null });
+    const first = await createClip(t.db.sql, { recording_id: recording, start_time: 0, end_time: 0.001, created_by: null });
+    const submit = (clipIds: string[], params: object) => app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { clip_ids: clipIds }, params } } });
+    const refused = await submit([between.id], { window_size: 0.1, hop_size: 1 });
+    expect([refused.statusCode, refused.json().fields]).toEqual([400, [{ field: "data.params.hop_size", message:
+      `no frame is centred in [0.001, 0.002) s of clip ${between.id} (recording a.wav): frames are 0.1 s apart (window_size 0.1 s × hop_size 1 at 500000 Hz); a smaller hop_size or window_size puts frames in it (1 of 1 targets)` }]]);
+    const byDefault = await submit([between.id], {});
+    expect([byDefault.statusCode, byDefault.json().fields[0].message]).toEqual([400, expect.stringContaining("frames are 0.0125 s apart (window_size 0.025 s × hop_size 0.5 at 500000 Hz)")]);
+    // A clip with frames beside it: the job runs, the other's item fails naming why. Aborted: no file is there.
+    const accepted = await submit([between.id, first.id], { window_size: 0.1, hop_size: 1 });
+    expect(accepted.statusCode, accepted.body).toBe(201);
+    expect((await app.inject({ method: "POST", url: `/v1/jobs/${accepted.json().id}/abort`, headers: admin })).statusCode).toBe(200);
+  });
+
   it("runs on a worker; status, features, metrics and the artifact read back over HTTP", async () => {
     const created = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { clip_ids: fx.clipIds }, features: ["rms_dbfs", "log_mel"] } } });
     expect(created.statusCode, created.body).toBe(201);

@@ -11,6 +11,7 @@
 import { PgBoss, type Db } from "pg-boss";
 import { z } from "zod";
 import { ParamsError, paramsSchema, parseParams, realSamplerate, type Params } from "../engine/params.js";
+import { frameTime, framesInInterval, type FrameGeometry } from "../engine/geometry.js";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { plural } from "../audio/types.js";
 import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from "../features/features.js";
@@ -302,7 +303,9 @@ async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targe
  * items could succeed is refused, the message naming the rule and one recording; when some
  * targets can take them (a dataset of several rates or channel counts), the job runs and the
  * others' items fail, each naming why. A time expansion that gives no usable rate is the
- * recording's problem, not the job's: its item fails, naming it.
+ * recording's problem, not the job's: its item fails, naming it. Clips in which no frame is
+ * centred (clipsWithoutFrames) count as failing too: a job of such clips only is refused, naming
+ * `data.params.hop_size`.
  */
 async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, targets: ItemTarget[]): Promise<void> {
   const params = parseParams(data.params ?? {});
@@ -317,11 +320,46 @@ async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, t
     const issues = featureParamsIssues(params, { samplerate: realSamplerate(kind.file_samplerate, kind.time_expansion), channels: kind.channels }, band);
     if (issues.length) refused.push({ kind, issues });
   }
-  const failing = refused.reduce((n, r) => n + r.kind.targets, 0);
+  const frameless = await clipsWithoutFrames(db, params, band, targets);
+  const failing = refused.reduce((n, r) => n + r.kind.targets, 0) + frameless.length;
   if (failing < targets.length) return;
+  if (!refused.length) throw invalid("data.params.hop_size", `${frameless[0]} (${failing} of ${targets.length} targets)`);
   const { kind, issues } = refused[0];
   const which = `recording ${kind.path}: ${kind.file_samplerate} Hz × time expansion ${kind.time_expansion}, ${kind.channels} channel${kind.channels > 1 ? "s" : ""}; ${failing} of ${targets.length} targets`;
   throw new InvalidError(issues.map((i) => ({ field: i.field, message: `${i.message} (${which})` })));
+}
+
+/**
+ * The clip targets in which no frame is centred with these parameters (their items would fail
+ * with "no frame is centred in …"), each said as one sentence: known at submission from the clip's
+ * bounds and its recording's stored rate. A clip lies within its recording, whose frames reach its
+ * end, so only the frames' spacing counts; a clip of a recording whose rate or time expansion these
+ * parameters cannot take is left out (checkParamsForTargets counts it already).
+ */
+async function clipsWithoutFrames(db: Queryable, params: Params, band: { lowFreq?: number; highFreq?: number }, targets: ItemTarget[]): Promise<string[]> {
+  const clips = targets.filter((t) => t.kind === "clip");
+  if (!clips.length) return [];
+  const rates = new Map((await db<{ id: string; file_samplerate: number; channels: number }[]>`
+    SELECT id, file_samplerate, channels FROM recordings WHERE id = ANY(${[...new Set(clips.map((t) => t.recording_id))]}::uuid[])`)
+    .map((r) => [r.id, r]));
+  const frameless: string[] = [];
+  for (const clip of clips) {
+    const recording = rates.get(clip.recording_id)!;
+    if (timeExpansionProblem(recording.file_samplerate, clip.time_expansion)) continue;
+    let g: FrameGeometry;
+    try {
+      ({ g } = checkFeatureParams(params, { samplerate: realSamplerate(recording.file_samplerate, clip.time_expansion), channels: recording.channels }, band));
+    } catch {
+      continue;
+    }
+    const [start, end] = [clip.start!, clip.end!];
+    // Frames enough to reach past the clip's end, so that only their spacing decides.
+    const [f0, f1] = framesInInterval(start, end, Math.ceil((end * g.samplerate) / g.hop) + 1, g);
+    if (f1 > f0) continue;
+    frameless.push(`no frame is centred in [${start}, ${end}) s of clip ${clip.id} (recording ${clip.recording_path}): frames are ${frameTime(1, g)} s apart `
+      + `(window_size ${params.window_size} s × hop_size ${params.hop_size} at ${g.samplerate} Hz); a smaller hop_size or window_size puts frames in it`);
+  }
+  return frameless;
 }
 
 /** checkFeatureParams' refusals as fields of a job's data (`data.params.window_size`, `data.band`). */
