@@ -139,6 +139,17 @@ describe("POST /v1/jobs extract_features", () => {
     }
   });
 
+  it("refuses a dataset with no active recording, saying whether it has none or only archived and trashed ones (it said 'no recordings' of both)", async () => {
+    const dataset = await createDataset(t.db.sql, { name: "hidden recordings", audio_dir: "/nonexistent/hidden", created_by: null });
+    const submit = () => app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { dataset_id: dataset.id } } } });
+    expect((await submit()).json().fields).toEqual([{ field: "data.targets.dataset_id", message: "the dataset has no recordings" }]);
+    await t.db.sql`
+      INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, time_expansion, frames, channels, state)
+      VALUES (${dataset.id}, 'a.wav', md5('a.wav'), 1000, 8000, 1, 1000, 1, 'trashed'), (${dataset.id}, 'b.wav', md5('b.wav'), 1000, 8000, 1, 1000, 1, 'archived')`;
+    const res = await submit();
+    expect([res.statusCode, res.json().fields]).toEqual([400, [{ field: "data.targets.dataset_id", message: "the dataset has no active recordings: 2 recordings are archived or trashed (read-only); restore them first" }]]);
+  });
+
   it("stores each target id once — one recording named 100,000 times made a job of 3.9 MB that every listing of jobs carried", async () => {
     const ids = Object.values(fx.recordings).slice(0, 2);
     const named = Array.from({ length: MAX_JOB_TARGET_IDS }, (_, i) => ids[i % 2]);

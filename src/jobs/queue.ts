@@ -267,7 +267,13 @@ async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targe
     const rows = await db<{ id: string; audio_dir: string; path: string; time_expansion: number }[]>`
       SELECT r.id, d.audio_dir, r.path, r.time_expansion FROM recordings r JOIN datasets d ON d.id = r.dataset_id
       WHERE r.dataset_id = ${targets.dataset_id} AND r.state = 'active' ORDER BY r.path`;
-    if (!rows.length) throw invalid("data.targets.dataset_id", "the dataset has no recordings");
+    if (!rows.length) {
+      // A dataset whose recordings are all archived or trashed says so: "no recordings" sent its owner to a scan.
+      const [{ hidden }] = await db<{ hidden: number }[]>`SELECT count(*)::int AS hidden FROM recordings WHERE dataset_id = ${targets.dataset_id}`;
+      throw invalid("data.targets.dataset_id", hidden
+        ? `the dataset has no active recordings: ${plural(hidden, "recording")} ${hidden === 1 ? "is" : "are"} archived or trashed (read-only); restore ${hidden === 1 ? "it" : "them"} first`
+        : "the dataset has no recordings");
+    }
     return rows.map((r) => ({ kind: "recording", id: r.id, recording_id: r.id, path: `${r.audio_dir}/${r.path}`, recording_path: r.path, time_expansion: r.time_expansion }));
   }
   const kind = "recording_ids" in targets ? "recording" : "clip";
