@@ -197,6 +197,22 @@ describe("POST /v1/jobs extract_features", () => {
     }
   });
 
+  it("refuses a job whose every recording holds no sample (an empty data chunk: each item failed later), naming its targets; runs one with another recording beside them", async () => {
+    const dataset = await createDataset(t.db.sql, { name: "empty files", audio_dir: "/nonexistent/empty", created_by: null });
+    const ids = (await t.db.sql`
+      INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, time_expansion, frames, channels)
+      VALUES (${dataset.id}, 'empty.wav', md5('empty.wav'), 44, 48000, 1, 0, 1), (${dataset.id}, 'empty 2.wav', md5('empty 2.wav'), 44, 48000, 1, 0, 1)
+      RETURNING id`).map((r) => r.id as string);
+    const submit = (targets: object) => app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets } } });
+    const byDataset = await submit({ dataset_id: dataset.id });
+    expect([byDataset.statusCode, byDataset.json().fields]).toEqual([400, [{ field: "data.targets.dataset_id", message: "the recording holds no samples (recording empty 2.wav: 48000 Hz × time expansion 1, 1 channel; 2 of 2 targets)" }]]);
+    const byIds = await submit({ recording_ids: [ids[0]] });
+    expect([byIds.statusCode, byIds.json().fields]).toEqual([400, [{ field: "data.targets.recording_ids", message: "the recording holds no samples (recording empty.wav: 48000 Hz × time expansion 1, 1 channel; 1 of 1 targets)" }]]);
+    const mixed = await submit({ recording_ids: [ids[0], Object.values(fx.recordings)[0]] });
+    expect(mixed.statusCode, mixed.body).toBe(201);
+    expect((await app.inject({ method: "POST", url: `/v1/jobs/${mixed.json().id}/abort`, headers: admin })).statusCode).toBe(200);
+  });
+
   it("refuses a job of clips in none of which a frame is centred, naming data.params.hop_size and a clip; accepts it when one has frames (such a job ran and failed every item)", async () => {
     // Rows only, as above: 500 kHz, 1000 samples (2 ms). Frames 0.1 s apart (window_size 0.1 × hop_size 1) are
     // centred at 0 s, 0.1 s, …: none in [0.001, 0.002), frame 0 in [0, 0.001). With the defaults (25 ms × 0.5) 12.5 ms apart.

@@ -309,19 +309,25 @@ async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targe
  * items could succeed is refused, the message naming the rule and one recording; when some
  * targets can take them (a dataset of several rates or channel counts), the job runs and the
  * others' items fail, each naming why. A time expansion that gives no usable rate is the
- * recording's problem, not the job's: its item fails, naming it. Clips in which no frame is
+ * recording's problem, not the job's: its item fails, naming it. A recording that holds no sample
+ * (its stored frames 0) fails whatever the parameters, named under the job's targets. Clips in which no frame is
  * centred (clipsWithoutFrames) count as failing too: a job of such clips only is refused, naming
  * `data.params.hop_size`.
  */
 async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, targets: ItemTarget[]): Promise<void> {
   const params = parseParams(data.params ?? {});
   const band = { lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq };
-  const kinds = await db<{ file_samplerate: number; time_expansion: number; channels: number; targets: number; path: string }[]>`
-    SELECT r.file_samplerate, r.time_expansion, r.channels, count(*)::int AS targets, min(r.path) AS path
+  const kinds = await db<{ file_samplerate: number; time_expansion: number; channels: number; empty: boolean; targets: number; path: string }[]>`
+    SELECT r.file_samplerate, r.time_expansion, r.channels, r.frames = 0 AS empty, count(*)::int AS targets, min(r.path) AS path
     FROM unnest(${targets.map((t) => t.recording_id)}::uuid[]) AS t(recording_id) JOIN recordings r ON r.id = t.recording_id
-    GROUP BY r.file_samplerate, r.time_expansion, r.channels ORDER BY count(*) DESC, min(r.path)`;
+    GROUP BY r.file_samplerate, r.time_expansion, r.channels, r.frames = 0 ORDER BY count(*) DESC, min(r.path)`;
   const refused: { kind: (typeof kinds)[number]; issues: { field: string; message: string }[] }[] = [];
   for (const kind of kinds) {
+    // A file whose data chunk is empty (stored frames 0): its item fails whatever the parameters.
+    if (kind.empty) {
+      refused.push({ kind, issues: [{ field: `data.targets.${Object.keys(data.targets)[0]}`, message: "the recording holds no samples" }] });
+      continue;
+    }
     if (timeExpansionProblem(kind.file_samplerate, kind.time_expansion)) continue;
     const issues = featureParamsIssues(params, { samplerate: realSamplerate(kind.file_samplerate, kind.time_expansion), channels: kind.channels }, band);
     if (issues.length) refused.push({ kind, issues });
