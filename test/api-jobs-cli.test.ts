@@ -93,7 +93,7 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
     expect(await onData(["jobs", "retry", job.id, "--status", "failed"])).toMatchObject({ code: 2, stderr: `sonotile jobs: cannot retry job ${job.id}: none of its items is failed\n` });
     const retried = await onData(["jobs", "retry", job.id]);
     expect(retried.code, retried.stderr).toBe(0);
-    const [, id] = /^job (\S+) submitted: 1 items \(a retry of job (\S+)\)\n$/.exec(retried.stdout)!;
+    const [, id] = /^job (\S+) submitted: 1 item \(a retry of job (\S+)\)\n$/.exec(retried.stdout)!;
     const shown = JSON.parse((await onData(["jobs", "show", id, "--json"])).stdout).job;
     expect(shown).toMatchObject({ status: "pending", retry_of: job.id, priority: 3, data: { features: ["rms_dbfs"], targets: { recording_ids: [expect.any(String)] } } });
     expect((await onData(["jobs", "abort", id])).code).toBe(0);
@@ -224,6 +224,6 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     await t.db.sql`DELETE FROM recordings WHERE id = ${deleted}`;
     const retried = await sonotile(["jobs", "retry", job.id], env);
     expect(retried).toMatchObject({ code: 0, stderr: "sonotile jobs: left out 2 targets archived, trashed or deleted since: cli-archived.wav, cli-deleted.wav\n" });
-    expect(retried.stdout).toMatch(new RegExp(`^job \\S+ submitted: 1 items \\(a retry of job ${job.id}\\)\n$`));
+    expect(retried.stdout).toMatch(new RegExp(`^job \\S+ submitted: 1 item \\(a retry of job ${job.id}\\)\n$`));
   }, 60_000);
 });

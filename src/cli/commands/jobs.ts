@@ -8,6 +8,7 @@ import { storeConfig } from "../../store/config.js";
 import { STATES, type StateFilter } from "../../store/common.js";
 import { getJob, listJobItems, listJobs, listMetrics, JOB_STATUSES, type Job, type JobItem, type JobItemStatus, type JobStatus } from "../../store/jobs.js";
 import { parseParams } from "../../engine/params.js";
+import { plural } from "../../audio/types.js";
 import { parseFeatureList } from "../../features/features.js";
 import { InvalidError } from "../../store/errors.js";
 import { RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue, retryExtractJob, submitExtractJob, type RetriedItemStatus } from "../../jobs/queue.js";
@@ -169,7 +170,7 @@ export const command: Command = {
               throw err instanceof InvalidError ? new UsageError(err.fields.map((f) => `${withFlagName(f.field)}: ${f.message}`).join("; ")) : err;
             });
           }
-          out(job, `job ${job.id} submitted: ${job.progress_total} items${job.retry_of ? ` (a retry of job ${job.retry_of})` : ""}`);
+          out(job, `job ${job.id} submitted: ${plural(job.progress_total ?? 0, "item")}${job.retry_of ? ` (a retry of job ${job.retry_of})` : ""}`);
         } finally {
           await boss.stop({ graceful: false, close: false });
         }
