@@ -250,7 +250,9 @@ it("a full disk when the database is created is said so, not 'undefined' — PGl
 /** What `sonotile dataset list --data dataDir` says on stderr, run as user nobody. */
 async function datasetListAsNobody(dataDir: string): Promise<string> {
   const cli = join(import.meta.dirname, "..", "bin", "sonotile.js");
-  return promisify(execFile)(process.execPath, [cli, "dataset", "list", "--data", dataDir], { uid: 65534, gid: 65534 })
+  // The embedded database's: without DATABASE_URL, which the suite's real-PostgreSQL pass sets.
+  const { DATABASE_URL: _real, ...env } = process.env;
+  return promisify(execFile)(process.execPath, [cli, "dataset", "list", "--data", dataDir], { uid: 65534, gid: 65534, env })
     .then(({ stdout }) => `succeeded: ${stdout}`, (err: { stderr: string }) => err.stderr.trim());
 }
 
