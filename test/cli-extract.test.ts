@@ -357,7 +357,7 @@ describe("sonotile extract, interrupted", () => {
     let pressed = false;
     child.stdout.on("data", (chunk: Buffer) => {
       shown += chunk.toString();
-      if (!pressed && /\b[1-9]\/3 files/.test(shown)) {
+      if (!pressed && /\b[12]\/3 files/.test(shown)) {
         pressed = true;
         child.stdin.write("\x03");
       }
@@ -398,6 +398,9 @@ describe("sonotile extract, interrupted", () => {
     expect(clipped.stderr).toMatch(/computed with no --clip-start, this run has --clip-start 0\.5;/);
     expect(readFileSync(out, "utf8")).toBe("an earlier table");
 
+    // An input left out would have its kept rows dropped with the resume file: refused.
+    const fewer = await sonotile([...ARGS.slice(1), "-o", out, "--resume"]);
+    expect(fewer).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: --resume: the rows in ${join(dir, "features.partial.csv")} include ${FIRST}, which this run does not name; run with the inputs they were computed with, or remove ${out}.resume.json to start over\n` });
     // The first target's file changed since its row was kept (as a rewrite would): computed again, not resumed.
     utimesSync(FIRST, new Date("2020-01-01T00:00:00Z"), new Date("2020-01-01T00:00:00Z"));
     const resumed = await sonotile([...ARGS, "-o", out, "--resume"]);

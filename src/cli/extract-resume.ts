@@ -11,6 +11,7 @@ import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import type { Params } from "../engine/params.js";
 import type { FeatureName, FeatureValues } from "../features/features.js";
+import type { FileStamp } from "../store/probe.js";
 import { UsageError } from "./errors.js";
 import { PARAM_FLAGS } from "./flags.js";
 import { writeOutputBytes } from "./output-file.js";
@@ -29,30 +30,32 @@ export interface ExtractSettings {
   "time-expansion": number | null;
 }
 
-/** One computed target: its path as named (with the settings' clip bounds, what identifies it) and its values. */
+/**
+ * One computed target: its path as named (with the settings' clip bounds, what identifies it), its
+ * values, and its file as it was before it was read (fileStamp): a file rewritten since — the same
+ * path, another recording — is computed again by --resume, not given the old file's values.
+ */
 export interface ComputedTarget {
   path: string;
   values: FeatureValues;
+  file: ExtractedFile | null;
 }
+
+/** A file's size and modification time, as the store keeps them for a registered file. */
+export type ExtractedFile = FileStamp & { file_size: number };
 
 /**
- * A file as it was when its row was kept: a file rewritten since (same path, new recording) must
- * be computed again, not given the old file's values.
+ * The file's size and modification time, taken before it is read (as the store's probeFile does:
+ * a rewrite during the read shows as a change); null when it cannot be looked at.
  */
-interface FileStamp {
-  size: number;
-  mtime_ms: number;
-}
-
-/** The file's size and modification time; null when it cannot be looked at. */
-async function fileStamp(path: string): Promise<FileStamp | null> {
+export async function fileStamp(path: string): Promise<ExtractedFile | null> {
   const st = await stat(path).catch(() => null);
-  return st ? { size: st.size, mtime_ms: st.mtimeMs } : null;
+  return st ? { file_size: st.size, file_mtime: st.mtimeMs } : null;
 }
 
 /** Rows kept by an interrupted run whose files are unchanged, by path, and the paths of those changed since. */
 export interface ResumedTargets {
-  rows: Map<string, FeatureValues>;
+  rows: Map<string, ComputedTarget>;
   changed: string[];
 }
 
@@ -72,7 +75,7 @@ export function resumeFilePath(output: string): string {
 
 /** Writes the resume file of `output` (atomically, as every output): `targets` in table order. */
 export async function writeResumeFile(output: string, settings: ExtractSettings, targets: readonly ComputedTarget[]): Promise<void> {
-  const rows = await Promise.all(targets.map(async ({ path, values }) => ({ path, file: await fileStamp(path), values: { ...values, log_mel: Array.from(values.log_mel) } })));
+  const rows = targets.map(({ path, file, values }) => ({ path, file, values: { ...values, log_mel: Array.from(values.log_mel) } }));
   // JSON has no NaN or ±Infinity: they are written as text ("NaN") and read back by Number().
   const text = JSON.stringify({ kind: RESUME_KIND, settings, rows }, (_key, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v));
   await writeOutputBytes(resumeFilePath(output), text + "\n");
@@ -88,7 +91,7 @@ export async function readResumeFile(output: string, settings: ExtractSettings):
   const path = resumeFilePath(output);
   const text = await readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : Promise.reject(new Error(`cannot read ${path}: ${err.code ?? err.message}`))));
   if (text === null) return null;
-  let saved: { kind?: unknown; settings?: ExtractSettings; rows?: { path: string; file?: FileStamp | null; values: Record<string, number | string | (number | string)[]> }[] };
+  let saved: { kind?: unknown; settings?: ExtractSettings; rows?: { path: string; file?: ExtractedFile | null; values: Record<string, number | string | (number | string)[]> }[] };
   try {
     saved = JSON.parse(text);
   } catch {
@@ -102,14 +105,31 @@ export async function readResumeFile(output: string, settings: ExtractSettings):
   const resumed: ResumedTargets = { rows: new Map(), changed: [] };
   for (const { path: target, file, values } of saved.rows) {
     const now = await fileStamp(target);
-    if (!file || !now || now.size !== file.size || now.mtime_ms !== file.mtime_ms) {
+    if (!file || !now || now.file_size !== file.file_size || now.file_mtime !== file.file_mtime) {
       resumed.changed.push(target);
       continue;
     }
     const restored = Object.fromEntries(Object.entries(values).map(([name, v]) => [name, Array.isArray(v) ? Float32Array.from(v, asNumber) : asNumber(v)]));
-    resumed.rows.set(target, restored as FeatureValues);
+    resumed.rows.set(target, { path: target, values: restored as FeatureValues, file });
   }
   return resumed;
+}
+
+/**
+ * Refuses to resume where this run leaves out an input whose rows were kept (its file unchanged):
+ * finishing would write the table without them and remove the resume file, their work lost.
+ * @param paths the recordings this run found, as named
+ * @throws UsageError naming the first such target
+ */
+export function checkSameInputs(resumed: ResumedTargets, paths: readonly string[], output: string): void {
+  const named = new Set(paths);
+  const left = [...resumed.rows.keys()].filter((path) => !named.has(path));
+  if (left.length) {
+    throw new UsageError(
+      `--resume: the rows in ${partialTablePath(output)} include ${left[0]}${left.length > 1 ? ` and ${left.length - 1} more` : ""}, which this run does not name; ` +
+        `run with the inputs they were computed with, or remove ${resumeFilePath(output)} to start over`,
+    );
+  }
 }
 
 /**

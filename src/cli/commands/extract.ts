@@ -24,7 +24,7 @@ import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jo
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlagNames, type OptionSpec } from "../flags.js";
-import { partialTablePath, readResumeFile, resumeFilePath, writeResumeFile, type ComputedTarget, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
+import { checkSameInputs, fileStamp, partialTablePath, readResumeFile, resumeFilePath, writeResumeFile, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
 import { checkOutputPath, checkOutputWritable, endBySignal, onFirstSignal, writeOutputBytes } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -111,7 +111,8 @@ async function extract(args: string[]): Promise<number> {
   for (const input of cl.positionals) await checkOutputPath(input, output);
   if (format === ".npy" && (await stat(sidecarPath(output)).catch(() => null))?.isDirectory()) throw new UsageError(`-o ${output}: its sidecar ${sidecarPath(output)} is a directory`);
   await checkOutputWritable(output);
-  const { rows: earlier, changed } = resume ? ((await readResumeFile(output, settings)) ?? NOTHING_RESUMED) : await checkNoInterruptedRun(output);
+  const resumedTargets = resume ? ((await readResumeFile(output, settings)) ?? NOTHING_RESUMED) : await checkNoInterruptedRun(output);
+  const { rows: earlier, changed } = resumedTargets;
   const report = new Progress();
   const { paths, unreadable } = await findRecordings(cl.positionals);
   if (paths.length === 0) {
@@ -120,20 +121,22 @@ async function extract(args: string[]): Promise<number> {
     const problems = [...unreadable].map(([input, why]) => `${input}: ${why}`);
     throw new Error([...(searched.length ? [`no audio file found in ${searched.join(", ")}`] : []), ...problems].join("; "));
   }
+  checkSameInputs(resumedTargets, paths, output);
   for (const [input, why] of unreadable) report.skip(input, why);
   const resumed = paths.filter((path) => earlier.has(path)).length;
-  const items = await probe(paths.filter((path) => !earlier.has(path)), target, timeExpansion, report);
+  const stamps = new Map<string, ExtractedFile | null>();
+  const items = await probe(paths.filter((path) => !earlier.has(path)), target, timeExpansion, report, stamps);
   report.begin(items);
   // The first signal from here stops the batch and keeps what it computed (keepInterruptedRun);
   // a second one ends the run at once (output-file.ts).
   const stop = new AbortController();
   const releaseSignal = onFirstSignal((signal) => stop.abort(signal));
   const outcomes = items.length ? await extractFeatures(items, { params, timeExpansion, timeExpansionName: "--time-expansion", threads, stop: stop.signal, onOutcome: (o) => report.done(o) }) : [];
-  const computed = new Map(outcomes.flatMap((o) => (o && "values" in o ? [[o.item.path, o.values] as const] : [])));
+  const computed = new Map(outcomes.flatMap((o) => (o && "values" in o ? [[o.item.path, { path: o.item.path, values: o.values, file: stamps.get(o.item.path) ?? null }] as const] : [])));
   // In the order of the paths, as an uninterrupted run writes them.
   const done: ComputedTarget[] = paths.flatMap((path) => {
-    const values = earlier.get(path) ?? computed.get(path);
-    return values ? [{ path, values }] : [];
+    const row = earlier.get(path) ?? computed.get(path);
+    return row ? [row] : [];
   });
   const tableRow = ({ path, values }: ComputedTarget): FeatureTableRow => ({ path, clip: clip ? { start: start ?? 0, end: (start ?? 0) + values.duration_s } : undefined, values });
   const targets: TableTargets = { stored: false, clips: clip };
@@ -288,14 +291,18 @@ const INPUT_FAILURES: Record<string, string> = {
   ELOOP: "too many levels of symbolic links",
 };
 
-/** Opens each file's header for its duration (progress and ETA); files that do not open are skipped. */
-async function probe(paths: string[], target: FeatureTarget, timeExpansion: number | undefined, report: Progress): Promise<ExtractItem[]> {
+/**
+ * Opens each file's header for its duration (progress and ETA); files that do not open are skipped.
+ * @param stamps receives each file's size and time, taken before its header is read (ComputedTarget.file)
+ */
+async function probe(paths: string[], target: FeatureTarget, timeExpansion: number | undefined, report: Progress, stamps: Map<string, ExtractedFile | null>): Promise<ExtractItem[]> {
   const items: (ExtractItem | null)[] = new Array(paths.length).fill(null);
   let next = 0;
   const lane = async () => {
     while (next < paths.length) {
       const i = next++;
       try {
+        stamps.set(paths[i], await fileStamp(paths[i])); // before any read (ComputedTarget.file)
         const reader = await openAudio(paths[i]);
         const duration = reader.info.duration / timeExpansionOf(reader.info, timeExpansion);
         await reader.close();
