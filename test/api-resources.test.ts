@@ -591,11 +591,22 @@ describe("artifacts", () => {
       expect(res.rawPayload.equals(copy.subarray(first, last + 1))).toBe(true);
     });
 
-    it("declares 206 and 416 and the headers they carry in the OpenAPI document", async () => {
+    it("declares 206, 304 and 416 and the headers they carry in the OpenAPI document — the headers the answers send (304's and 416's were not declared)", async () => {
       const { responses } = (await app.inject({ url: "/openapi.json" })).json().paths["/v1/artifacts/{id}/file"].get;
       expect(Object.keys(responses)).toEqual(expect.arrayContaining(["200", "206", "304", "410", "416"]));
       expect(Object.keys(responses[200].headers).sort()).toEqual(["Accept-Ranges", "Content-Disposition", "ETag"]);
       expect(Object.keys(responses[206].headers).sort()).toEqual(["Accept-Ranges", "Content-Disposition", "Content-Range", "ETag"]);
+      const file = await storeFile(t.db.sql, randomBytes(100));
+      const { id } = await createArtifact(t.db.sql, { name: "declared.bin", file_sha256: file.sha256, created_by: null });
+      /** The headers an answer carries beyond those of every answer. */
+      const sent = (res: { headers: Record<string, unknown> }) => Object.keys(res.headers).filter((h) => !["content-type", "content-length", "date", "connection"].includes(h)).sort();
+      const declared = (status: number) => Object.keys(responses[status].headers ?? {}).map((h) => h.toLowerCase()).sort();
+      const whole = await app.inject({ url: `/v1/artifacts/${id}/file`, headers: auth(member) });
+      const unchanged = await app.inject({ url: `/v1/artifacts/${id}/file`, headers: { ...auth(member), "if-none-match": whole.headers.etag as string } });
+      expect([unchanged.statusCode, declared(304)]).toEqual([304, sent(unchanged)]);
+      const outside = await app.inject({ url: `/v1/artifacts/${id}/file`, headers: { ...auth(member), range: "bytes=100-" } });
+      expect([outside.statusCode, outside.headers["content-range"], declared(416)]).toEqual([416, "bytes */100", sent(outside)]);
+      expect(responses[416].content["application/json"].schema.required).toContain("message");
     });
   });
 

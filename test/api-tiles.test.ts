@@ -766,6 +766,19 @@ describe("OpenAPI document", () => {
     expect(declared("/v1/recordings/{id}/audio", 200)).toEqual(sent(audio));
     const range = await app.inject({ url: `/v1/recordings/${id}/audio`, headers: { range: "bytes=0-99" } });
     expect([range.statusCode, declared("/v1/recordings/{id}/audio", 206)]).toEqual([206, sent(range)]);
+    // A 304 repeats the validator and caching a cache updates its copy with (RFC 9110 §15.4.5), and a
+    // 416 names the file's size in Content-Range (§15.5.17): neither was declared.
+    const unchanged = async (url: string, etag: unknown) => app.inject({ url, headers: { "if-none-match": etag as string } });
+    const tileAgain = await unchanged(`/v1/recordings/${id}/tiles/0/0.f32?pcen=false`, tile.headers.etag);
+    expect([tileAgain.statusCode, declared("/v1/recordings/{id}/tiles/{z}/{tile}", 304)]).toEqual([304, sent(tileAgain)]);
+    expect(sent(tileAgain)).toEqual(["cache-control", "etag"]);
+    const pieceAgain = await unchanged(`/v1/recordings/${id}/spectrogram?start_time=0&end_time=0.5&format=f32&pcen=false`, piece.headers.etag);
+    expect([pieceAgain.statusCode, declared("/v1/recordings/{id}/spectrogram", 304)]).toEqual([304, sent(pieceAgain)]);
+    const audioAgain = await unchanged(`/v1/recordings/${id}/audio`, audio.headers.etag);
+    expect([audioAgain.statusCode, declared("/v1/recordings/{id}/audio", 304)]).toEqual([304, sent(audioAgain)]);
+    const outside = await app.inject({ url: `/v1/recordings/${id}/audio`, headers: { range: "bytes=999999999-" } });
+    expect([outside.statusCode, declared("/v1/recordings/{id}/audio", 416)]).toEqual([416, sent(outside)]);
+    expect(outside.headers["content-range"]).toBe(`bytes */${audio.rawPayload.length}`);
   });
 
   it("lists HEAD for the audio download, playback, the tiles and the artifact file, as their GET without bodies, with the headers the answers carry — it listed no HEAD, though Fastify answers it", async () => {

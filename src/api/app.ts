@@ -109,9 +109,9 @@ function openApiTransforms(): { transform: typeof jsonSchemaTransform; transform
     const responses = (route.schema?.response ?? {}) as Record<string, unknown>;
     const documentedResponses = documented.schema.response as Record<string, Record<string, unknown>>;
     for (const [status, schema] of Object.entries(responses)) {
-      const headers = typeof schema === "object" && schema !== null && "headers" in schema ? (schema.headers as Record<string, object>) : undefined;
+      const headers = responseHeaders(schema);
       if (head) documentedResponses[status] = headResponse(status, documentedResponses[status], headers);
-      else if (schema instanceof z.ZodNull) documentedResponses[status] = { type: "null", description: schema.description ?? STATUS_CODES[status] };
+      else if (schema instanceof z.ZodNull) documentedResponses[status] = { type: "null", description: schema.description ?? STATUS_CODES[status], ...(headers && { headers }) };
       else if (headers) documentedResponses[status].headers = headers;
     }
     return documented;
@@ -128,6 +128,16 @@ function openApiTransforms(): { transform: typeof jsonSchemaTransform; transform
     return doc.openapiObject;
   };
   return { transform, transformObject };
+}
+
+/**
+ * The headers a route's response declares: those of the `content` form (bytesResponse,
+ * errorWithHeaders in schemas.ts), or the metadata of a response without a body (a 304:
+ * notModifiedResponse).
+ */
+function responseHeaders(schema: unknown): Record<string, object> | undefined {
+  if (schema instanceof z.ZodType) return schema.meta()?.headers as Record<string, object> | undefined;
+  return typeof schema === "object" && schema !== null && "headers" in schema ? (schema.headers as Record<string, object>) : undefined;
 }
 
 /**

@@ -100,11 +100,21 @@ export const tagPair = z.strictObject({ key: label(255), value: label(255) });
  */
 export function bytesResponse(description: string, mediaTypes: readonly string[], headers: Readonly<Record<string, string>> = {}) {
   const bytes = z.any().meta({ type: "string", format: "binary" });
-  return {
-    description,
-    content: Object.fromEntries(mediaTypes.map((type) => [type, { schema: bytes }])),
-    headers: Object.fromEntries(Object.entries(headers).map(([name, text]) => [name, { type: "string", description: text }])),
-  };
+  return { description, content: Object.fromEntries(mediaTypes.map((type) => [type, { schema: bytes }])), headers: documentedHeaders(headers) };
+}
+
+/** Headers as a response declares them in the OpenAPI document (@fastify/swagger shows them as strings). `headers`: name → what it says. */
+function documentedHeaders(headers: Readonly<Record<string, string>>): Record<string, { type: "string"; description: string }> {
+  return Object.fromEntries(Object.entries(headers).map(([name, text]) => [name, { type: "string", description: text }]));
+}
+
+/**
+ * An error answer that carries headers beside its body (the error body), declared with them: a
+ * download's 416 states the file's size in Content-Range (`bytes *\/size`, RFC 9110 §15.5.17).
+ * `headers`: name → what it says.
+ */
+export function errorWithHeaders(description: string, headers: Readonly<Record<string, string>>) {
+  return { description, content: { "application/json": { schema: errorBody } }, headers: documentedHeaders(headers) };
 }
 
 /** The validator of a response that can be revalidated (If-None-Match → 304). */
@@ -117,8 +127,19 @@ export const ACCEPT_RANGES_HEADER = { "Accept-Ranges": "bytes: Range requests ar
 /** The part of the file a 206 holds. */
 export const CONTENT_RANGE_HEADER = { "Content-Range": "bytes first-last/size" };
 
-/** A 304: no body (documented without content, see app.ts). */
-export const notModifiedResponse = z.null().describe("Not Modified: the copy If-None-Match names is current (no body)");
+/** A download's 416: a range outside the file, whose size Content-Range names. */
+export const RANGE_NOT_SATISFIABLE = "Range Not Satisfiable: the range starts past the file's end (Content-Range: bytes */size)";
+/** What a 416 carries besides the download's other headers. */
+export const UNSATISFIED_RANGE_HEADER = { "Content-Range": "bytes */size: the file's size, the range it asked for outside it" };
+
+/**
+ * A 304: no body (documented without content, see app.ts), with the headers it repeats from the
+ * 200 — the validator and caching a cache updates its stored copy with (RFC 9110 §15.4.5).
+ * `headers`: name → what it says; app.ts reads them from the schema's metadata.
+ */
+export function notModifiedResponse(headers: Readonly<Record<string, string>>) {
+  return z.null().meta({ description: "Not Modified: the copy If-None-Match names is current (no body)", headers: documentedHeaders(headers) });
+}
 
 /**
  * Route config that lists the route's HEAD in the OpenAPI document. Fastify answers HEAD for every

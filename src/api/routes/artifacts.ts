@@ -13,7 +13,7 @@ import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { ACCEPT_RANGES_HEADER, bytesResponse, CONTENT_RANGE_HEADER, DISPOSITION_HEADER, errorBody, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, stateQuery, timestamp } from "../schemas.js";
+import { ACCEPT_RANGES_HEADER, bytesResponse, CONTENT_RANGE_HEADER, DISPOSITION_HEADER, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, RANGE_NOT_SATISFIABLE, stateQuery, timestamp, UNSATISFIED_RANGE_HEADER } from "../schemas.js";
 
 export const artifactSchema = z.object({
   id: z.uuid(), job_id: z.uuid().nullable(), name: z.string(),
@@ -47,7 +47,8 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
       response: {
         200: bytesResponse("The file's bytes, as its media type (features.csv: text/csv; the .npy matrices, NumPy format 1.0: application/octet-stream)", ARTIFACT_MEDIA_TYPES, fileHeaders),
         206: bytesResponse("The requested range of the file (Content-Range)", ARTIFACT_MEDIA_TYPES, { ...fileHeaders, ...CONTENT_RANGE_HEADER }),
-        304: notModifiedResponse, 404: errorBody, 410: errorBody, 416: errorBody,
+        304: notModifiedResponse({ ...ETAG_HEADER, ...ACCEPT_RANGES_HEADER }), 404: errorBody, 410: errorBody,
+        416: errorWithHeaders(RANGE_NOT_SATISFIABLE, { ...ETAG_HEADER, ...ACCEPT_RANGES_HEADER, ...UNSATISFIED_RANGE_HEADER }),
       },
     },
   }, async (request, reply) => {

@@ -22,7 +22,7 @@ import { checkInAudioRoots, recordingFile, withoutAudioRoots } from "../recordin
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { ACCEPT_RANGES_HEADER, bytesResponse, carriedNotes, CONTENT_RANGE_HEADER, DISPOSITION_HEADER, errorBody, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, text, timestamp } from "../schemas.js";
+import { ACCEPT_RANGES_HEADER, bytesResponse, carriedNotes, CONTENT_RANGE_HEADER, DISPOSITION_HEADER, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, RANGE_NOT_SATISFIABLE, sortQuery, stateQuery, label, tagPair, text, timestamp, UNSATISFIED_RANGE_HEADER } from "../schemas.js";
 
 const recordingSchema = z.object({
   id: z.uuid(),
@@ -207,7 +207,8 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
       response: {
         200: bytesResponse("The file, as its format's media type (by extension)", AUDIO_DOWNLOAD_TYPES, fileHeaders),
         206: bytesResponse("The requested range of the file (Content-Range)", AUDIO_DOWNLOAD_TYPES, { ...fileHeaders, ...CONTENT_RANGE_HEADER }),
-        304: notModifiedResponse, 403: errorBody, 404: errorBody, 409: errorBody, 416: errorBody,
+        304: notModifiedResponse({ ...ETAG_HEADER, ...ACCEPT_RANGES_HEADER }), 403: errorBody, 404: errorBody, 409: errorBody,
+        416: errorWithHeaders(RANGE_NOT_SATISFIABLE, { ...ETAG_HEADER, ...ACCEPT_RANGES_HEADER, ...UNSATISFIED_RANGE_HEADER }),
       },
     },
   }, async (request, reply) => {

@@ -64,12 +64,16 @@ const zoomMessage = `must be an integer from 0 to ${MAX_ZOOM}`;
 const zoom = integerText(z.number({ error: zoomMessage }).min(0, { error: zoomMessage, abort: true }).max(MAX_ZOOM, { error: zoomMessage, abort: true }).int(zoomMessage))
   .describe("Zoom: each column is the maximum of 2^z frames");
 
+/** How long an answer may be cached: sent with the 200 and repeated by the 304. */
+const CACHE_CONTROL_HEADER = { "Cache-Control": "immutable for a year when the URL names the recording's current revision, else no-cache (revalidate by ETag); private when the request had a token" };
 /** A tile or one-shot image, as its format's media type: PNG, or float32 values (f32 raw, npy with NumPy's header). */
 const spectrogramBody = bytesResponse(
   "PNG (png), or float32 values [rows][columns], row 0 the lowest frequency (f32: raw little-endian; npy: NumPy's format); the headers give the geometry",
   ["image/png", "application/octet-stream"],
-  { ...ETAG_HEADER, "Cache-Control": "immutable for a year when the URL names the recording's current revision, else no-cache (revalidate by ETag); private when the request had a token", ...GEOMETRY_HEADERS },
+  { ...ETAG_HEADER, ...CACHE_CONTROL_HEADER, ...GEOMETRY_HEADERS },
 );
+/** A tile or one-shot image the client holds is current. */
+const spectrogramNotModified = notModifiedResponse({ ...ETAG_HEADER, ...CACHE_CONTROL_HEADER });
 /** The statuses a spectrogram route's errors take: 403 for a dataset outside the audio roots, 422 for audio that cannot be analysed. */
 const spectrogramErrors = {
   400: errorBody.describe("Bad Request: a field is invalid (`fields` names each), or the request is over a limit (SPEC §10) and the message says which: pixels per tile or image, frames per image, tiles per stream, samples a pass or a tile transforms, or the request time limit — a computation that ran 60 s on a worker without finishing (in a stream, after the 200, that tile's part says so)"),
@@ -166,7 +170,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
         tile: z.string().regex(/^\d+\.(png|f32|npy)$/, "must be <x>.png, <x>.f32 or <x>.npy"),
       }),
       querystring: paramsObject.extend({ ...tileOptionsSchema.shape, ...revisionQuery }).superRefine(checkCrossFieldRules),
-      response: { 200: spectrogramBody, 304: notModifiedResponse, ...spectrogramErrors },
+      response: { 200: spectrogramBody, 304: spectrogramNotModified, ...spectrogramErrors },
     },
   }, async (request, reply) => {
     const [xText, fmt] = request.params.tile.split(".");
@@ -250,7 +254,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
       tags: ["spectrograms"],
       params: z.object({ id }),
       querystring: paramsObject.extend({ ...interval, format: format.default("png"), ...revisionQuery }).superRefine(checkCrossFieldRules),
-      response: { 200: spectrogramBody, 304: notModifiedResponse, ...spectrogramErrors },
+      response: { 200: spectrogramBody, 304: spectrogramNotModified, ...spectrogramErrors },
     },
   }, async (request, reply) => {
     const { start_time, end_time, format: fmt, revision: askedRevision, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat; revision?: string };
