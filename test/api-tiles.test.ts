@@ -858,13 +858,13 @@ describe("OpenAPI document", () => {
     for (const query of ["hop_size=0", "hop_size=1.01", "window_size=0", "max_dB=0.5", "low_freq=-1", "high_freq=0", "kaiser_beta=0"]) expect(await status(query), query).toBe(400);
   });
 
-  it("declares on every operation the statuses every route answers — and the routes answer them: 400 for a malformed id, 401 for a wrong token, 403 where a role is missing, 415 for a body that is not JSON", async () => {
+  it("declares on every operation the statuses every route answers, with their headers — and the routes answer them: 400 for a malformed id, 401 (WWW-Authenticate) for a wrong token, 503 with Retry-After, 403 where a role is missing, 415 for a body that is not JSON", async () => {
     const doc = (await app.inject({ url: "/openapi.json" })).json();
     const role = async (name: string, r: "viewer" | "member") => auth((await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: name, role: r })).id, name, created_by: null })).key);
     const viewer = await role("openapi-viewer", "viewer");
     const member = await role("openapi-member", "member");
     const admin = auth(adminKey);
-    const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { required?: string[] } }> }> }>>)
+    const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { required?: string[] } }>; headers?: Record<string, unknown> }> }>>)
       .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase() as "GET" | "HEAD", op, name: `${method.toUpperCase()} ${path}` })));
     expect(ops).toHaveLength(94);
     const reads = new Set(["GET", "HEAD"]);
@@ -882,6 +882,8 @@ describe("OpenAPI document", () => {
       };
       declared(400, "every request: a query parameter given twice");
       declared(503, "every request: the deadline", path !== "/health"); // /health's own 503 is its body
+      // The deadline's, the drain's and an outage's 503 tell a client when to retry (plugins/deadline.ts, drain.ts, errors.ts).
+      if (path !== "/health" && !op.responses[503]?.headers?.["Retry-After"]) problems.push(`${name}: 503 does not declare Retry-After`);
       const withBody = !reads.has(method);
       if (withBody) {
         declared(413, "a body over the limit");
@@ -890,7 +892,12 @@ describe("OpenAPI document", () => {
         if (res.statusCode !== 415) problems.push(`${name}: a text/plain body gave ${res.statusCode}, not 415`);
       }
       const wrong = await app.inject({ method, url: url(path), headers: auth("st_wrong") });
-      if (wrong.statusCode === 401) declared(401, "a wrong token");
+      if (wrong.statusCode === 401) {
+        declared(401, "a wrong token");
+        // RFC 6750 §3: every 401 names the scheme (plugins/errors.ts); a generated client saw it undeclared.
+        if (wrong.headers["www-authenticate"] !== 'Bearer realm="sonotile"') problems.push(`${name}: a 401 without WWW-Authenticate`);
+        if (!op.responses[401]?.headers?.["WWW-Authenticate"]) problems.push(`${name}: 401 does not declare WWW-Authenticate`);
+      }
       else notUnauthorized.push(name);
       if (/\{/.test(path)) {
         declared(404, "an id that names nothing");

@@ -10,23 +10,26 @@
  *   the reads that need no token, refused without one to a Host that is no loopback name;
  * - 413 and 415: methods Fastify reads a body for (POST, PUT, PATCH, DELETE), whether or not the
  *   route takes one: a body over the limit, or one that is not JSON (plugins/errors.ts);
- * - 503: the answer's deadline (plugins/deadline.ts), an unreachable database.
+ * - 503: the answer's deadline (plugins/deadline.ts), an unreachable database, a server closing
+ *   (plugins/drain.ts), with Retry-After where repeating the request is safe.
+ * 401 and 503 declare the headers they carry (WWW-Authenticate, Retry-After).
  * A status a route declares itself keeps its own schema and description.
  */
 import type { RouteOptions } from "fastify";
 import { isPublicRoute, neededRole, roleCanRefuse } from "./plugins/auth.js";
-import { errorBody } from "./schemas.js";
+import { errorBody, errorWithHeaders, RETRY_AFTER_HEADER } from "./schemas.js";
 
 /** The methods whose requests Fastify parses a body for (its "bodywith" methods that routes here use). */
 const BODY_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 const responses = {
   400: errorBody.describe("Bad Request: a field is invalid (`fields` names each)"),
-  401: errorBody.describe("Unauthorized: a wrong, disabled or malformed token, or none where one is needed"),
+  // RFC 6750 §3: a 401 names the scheme a token is sent with (plugins/errors.ts).
+  401: errorWithHeaders("Unauthorized: a wrong, disabled or malformed token, or none where one is needed", { "WWW-Authenticate": 'Bearer realm="sonotile": send the token as Authorization: Bearer <token>' }),
   403: errorBody.describe("Forbidden: the token's user lacks the role this needs, or a request without a token names this server by a Host that is no loopback name"),
   413: errorBody.describe("Content Too Large: the body is over the limit"),
   415: errorBody.describe("Unsupported Media Type: the body is not sent as application/json"),
-  503: errorBody.describe("Service Unavailable: no answer within the deadline, or the database is unavailable"),
+  503: errorWithHeaders("Service Unavailable: no answer within the deadline, or the database is unavailable", RETRY_AFTER_HEADER),
 };
 
 /** The statuses `route` answers whatever its handler does, with their error bodies. */

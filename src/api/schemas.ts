@@ -127,6 +127,9 @@ export const ACCEPT_RANGES_HEADER = { "Accept-Ranges": "bytes: Range requests ar
 /** The part of the file a 206 holds. */
 export const CONTENT_RANGE_HEADER = { "Content-Range": "bytes first-last/size" };
 
+/** When to ask again, on a 503 (plugins/deadline.ts, drain.ts, errors.ts; a busy tile pool). */
+export const RETRY_AFTER_HEADER = { "Retry-After": "seconds to wait before asking again: sent where repeating the request is safe (a read; any request while the server closes), absent when a write's outcome is unknown" };
+
 /** A download's 416: a range outside the file, whose size Content-Range names. */
 export const RANGE_NOT_SATISFIABLE = "Range Not Satisfiable: the range starts past the file's end (Content-Range: bytes */size)";
 /** What a 416 carries besides the download's other headers. */

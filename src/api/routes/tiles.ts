@@ -21,7 +21,7 @@ import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
 import { recordingRevision } from "../../store/recordings.js";
 import { recordingFile, withoutAudioRoots } from "../recording-file.js";
-import { bytesResponse, errorBody, ETAG_HEADER, HEAD_DOCUMENTED, id, integerText, interval, notModifiedResponse } from "../schemas.js";
+import { bytesResponse, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, integerText, interval, notModifiedResponse, RETRY_AFTER_HEADER } from "../schemas.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -78,7 +78,7 @@ const spectrogramNotModified = notModifiedResponse({ ...ETAG_HEADER, ...CACHE_CO
 const spectrogramErrors = {
   400: errorBody.describe("Bad Request: a field is invalid (`fields` names each), or the request is over a limit (SPEC §10) and the message says which: pixels per tile or image, frames per image, tiles per stream, samples a pass or a tile transforms, or the request time limit — a computation that ran 60 s on a worker without finishing (in a stream, after the 200, that tile's part says so)"),
   403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody,
-  503: errorBody.describe("Service Unavailable, with Retry-After: every worker is busy (the queue is full, or no worker was free within 60 s), the recording's statistics are being computed, the database is unavailable, or no answer came within the deadline"),
+  503: errorWithHeaders("Service Unavailable, with Retry-After: every worker is busy (the queue is full, or no worker was free within 60 s), the recording's statistics are being computed, the database is unavailable, or no answer came within the deadline", RETRY_AFTER_HEADER),
 };
 const format = z.enum(TILE_FORMATS, { error: `must be one of ${TILE_FORMATS.join(", ")}` });
 

@@ -49,7 +49,7 @@ export const tokenRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       summary: "List tokens (your own; admins: anyone's)", tags,
       querystring: z.strictObject({ ...pageQuery, user_id: id.optional() }),
-      response: { 200: page(tokenSchema), 401: errorBody, 403: errorBody },
+      response: { 200: page(tokenSchema), 403: errorBody },
     },
   }, async (request) => {
     const actor = requireRole(request, "viewer");

@@ -33,7 +33,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get("/users/me", {
     config: { role: "viewer" },
-    schema: { summary: "The user of the presented token", tags, response: { 200: userSchema, 401: errorBody } },
+    schema: { summary: "The user of the presented token", tags, response: { 200: userSchema } },
   }, async (request) => requireRole(request, "viewer"));
 
   app.get("/users/:id", {
