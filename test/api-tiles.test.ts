@@ -1085,7 +1085,7 @@ describe("a recording whose file was moved and edited", () => {
     await withOwnRecording("night/d.wav", take(2, 0.25), 8000, async (own, id, file) => {
       const root = dirname(dirname(file));
       const before = (await own.inject({ url: `/v1/recordings/${id}` })).json();
-      await createClip(t.db.sql, { recording_id: id, start_time: 0.2, end_time: 0.6, created_by: null });
+      const clip = await createClip(t.db.sql, { recording_id: id, start_time: 0.2, end_time: 0.6, created_by: null });
       const tile = `/v1/recordings/${id}/tiles/0/0.f32?pcen=false&normalize=false&scale=power`;
       expect((await own.inject({ url: tile })).headers["x-shape"]).toBe("101,161");
       // Moved to another folder and re-exported shorter: other bytes, which no import follows by MD5.
@@ -1106,7 +1106,11 @@ describe("a recording whose file was moved and edited", () => {
       expect(await refusal({ path: "other.wav" })).toEqual([409, `path "other.wav" is recording ${other.id}'s: a file is registered once; delete that recording first to give its file to this one`]);
       // With a field refused in the same PATCH (a time expansion under which the clip would end past the new
       // file's 1 s), nothing changes: the path was applied on its own before, and stayed moved.
-      expect(await refusal({ path: "site B/d edited.wav", time_expansion: 4 })).toEqual([409, expect.stringMatching(/^time_expansion 4 would make recording \S+ 0\.25 s long, and 1 of its clips would end past that/)]);
+      expect(await refusal({ path: "site B/d edited.wav", time_expansion: 4 })).toEqual([409, expect.stringMatching(/^path "site B\/d edited\.wav" with time_expansion 4 would make recording \S+ 0\.25 s long, and 1 of its clips would end past that/)]);
+      // A file that does not hold the recording's clips (0.2–0.6 s in a 0.5 s take) is refused as that time expansion is: the clip kept silently past the end before.
+      await writeFile(join(root, "site B", "short.wav"), floatWav(take(0.5, 0.5), 8000));
+      expect(await refusal({ path: "site B/short.wav" })).toEqual([409, `path "site B/short.wav" would make recording ${id} 0.5 s long, and 1 of its clips would end past that (first: clip ${clip.id}, 0.2–0.6 s); move or delete it first`]);
+      await rm(join(root, "site B", "short.wav"));
       expect((await own.inject({ url: `/v1/recordings/${id}` })).json()).toMatchObject({ path: "night/d.wav", hash: before.hash, time_expansion: 1 }); // refused, nothing changed
       // It was a 400: "path: is not a known field".
       const moved = await patch({ path: "site B//d edited.wav", rights: "CC BY 4.0" });

@@ -156,13 +156,15 @@ export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<
 }
 
 /**
- * Refuses (409) a time expansion that would make the recording end before some of its clips
- * do: clips are kept in real seconds, so they would lie past the new end — no audio to read,
- * and no PATCH of theirs could pass the bounds check. Every clip counts, archived and trashed
- * ones too, since a restore brings them back. The new duration is computed as the generated
- * column computes it, so a clip ending exactly at the new end still fits.
+ * Refuses (409) a time expansion, or a file chosen by hand (PATCH path), that would make the
+ * recording end before some of its clips do: clips are kept in real seconds, so they would lie
+ * past the new end — no audio to read, and no PATCH of theirs could pass the bounds check. Every
+ * clip counts, archived and trashed ones too, since a restore brings them back. The new duration
+ * is computed as the generated column computes it (from the row's frames and file rate, a new
+ * file's once written in the same transaction), so a clip ending exactly at the new end still fits.
+ * @param cause what the message says makes the recording shorter
  */
-async function checkClipsFit(db: Queryable, id: string, timeExpansion: number): Promise<void> {
+async function checkClipsFit(db: Queryable, id: string, timeExpansion: number, cause = `time_expansion ${timeExpansion}`): Promise<void> {
   const [outside] = await db`
     SELECT c.id, c.start_time, c.end_time, count(*) OVER () AS n,
            r.frames / real_samplerate(r.file_samplerate, ${timeExpansion}::float8) AS duration
@@ -172,7 +174,7 @@ async function checkClipsFit(db: Queryable, id: string, timeExpansion: number): 
   if (!outside) return;
   const n = Number(outside.n);
   throw new ConflictError(
-    `time_expansion ${timeExpansion} would make recording ${id} ${outside.duration} s long, and ${n} of its clips ` +
+    `${cause} would make recording ${id} ${outside.duration} s long, and ${n} of its clips ` +
       `would end past that (first: clip ${outside.id}, ${outside.start_time}–${outside.end_time} s); ` +
       `move or delete ${n > 1 ? "them" : "it"} first`,
   );
@@ -192,9 +194,14 @@ export async function updateRecording(sql: Sql, id: string, patch: RecordingMeta
     const [locked] = await translating(() => tx`SELECT file_samplerate, time_expansion FROM recordings WHERE id = ${id} FOR UPDATE`);
     await assertWritable(tx, "recordings", id); // 404 when there is no recording
     if (!locked) throw new NotFoundError("recording", id);
-    if (content) await writeContent(tx, id, content.path, content.facts, patch.time_expansion ?? locked.time_expansion);
-    if (patch.time_expansion !== undefined) {
-      checkTimeExpansion(content?.facts.file_samplerate ?? locked.file_samplerate, patch.time_expansion);
+    if (content) {
+      // A file chosen by hand must hold the clips, as a new time expansion must (a refresh keeps
+      // them past the end and counts them: the file at the recording's own path has changed).
+      const timeExpansion = patch.time_expansion ?? locked.time_expansion;
+      await writeContent(tx, id, content.path, content.facts, timeExpansion);
+      await checkClipsFit(tx, id, timeExpansion, `path ${JSON.stringify(content.path)}${patch.time_expansion === undefined ? "" : ` with time_expansion ${timeExpansion}`}`);
+    } else if (patch.time_expansion !== undefined) {
+      checkTimeExpansion(locked.file_samplerate, patch.time_expansion);
       await checkClipsFit(tx, id, patch.time_expansion);
     }
     const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
