@@ -24,8 +24,8 @@ import { createClip, getClip } from "../src/store/clips.js";
 import { createNote } from "../src/store/notes.js";
 import { getOrCreateFeatureName } from "../src/store/features.js";
 import { createRun, failInterruptedRuns, finishRun, getRun } from "../src/store/runs.js";
-import type { Sql } from "../src/store/db.js";
-import { FIXTURES, freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { openDatabase, type Sql } from "../src/store/db.js";
+import { FIXTURES, freshDatabase, REAL_PG_URL, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 /** Fixture facts from soundfile.info (libsndfile) and coreutils md5sum. */
 const FIXTURE_FACTS: Record<string, { samplerate: number; channels: number; frames: number; md5: string }> = {
@@ -594,6 +594,28 @@ describe("datasets and recordings", () => {
     // "café" as a keyboard types it found nothing.
     for (const search of ["café", "CAFÉ", "cafe\u0301"]) expect(await found(search), search).toEqual([recording_id]);
     expect((await listTags(sql, { key: "site", search: "N\u0303andu\u0301", limit: 10, offset: 0 })).items.map((t) => t.value)).toEqual(["Ñandú"]);
+  });
+
+  it.skipIf(!REAL_PG_URL)("searches paths in a database whose encoding is not UTF8: PostgreSQL's normalize() refuses one, and every search with a recording was an error", async () => {
+    const name = `sonotile_ascii_${process.pid}`;
+    const server = await openDatabase({ url: REAL_PG_URL, migrate: false, poolSize: 1 });
+    await server.sql.unsafe(`CREATE DATABASE ${name} ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'`);
+    const url = new URL(REAL_PG_URL!);
+    url.pathname = `/${name}`;
+    const ascii = await openDatabase({ url: url.href, poolSize: 1 });
+    try {
+      const dir = join(scratch.path, "ascii");
+      await mkdir(dir);
+      await writeSineWav(join(dir, "nuit café.wav"), 8000, 0.2, 1000);
+      const dataset = await createDataset(ascii.sql, { name: "ascii", audio_dir: await resolveAudioDir(roots, dir), created_by: null });
+      const [{ recording_id }] = (await importDataset(ascii.sql, dataset.id, null)).registered;
+      const page = await listRecordings(ascii.sql, { search: "café", state: "active", sort: "path", order: "asc", limit: 10, offset: 0 });
+      expect(page.items.map((r) => r.id)).toEqual([recording_id]);
+    } finally {
+      await ascii.close();
+      await server.sql.unsafe(`DROP DATABASE ${name}`);
+      await server.close();
+    }
   });
 
   it("does not import files that are symlinks out of the dataset directory", async () => {

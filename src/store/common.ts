@@ -241,11 +241,12 @@ export interface Provenance {
 
 /**
  * `%text%` for ILIKE with the wildcards of `text` taken literally; undefined gives null (no filter).
- * In Unicode NFC, as names, tags and feature names are stored (and recording paths are compared:
- * listRecordings): "Café" typed with a combining accent finds the "Café" typed without.
+ * In Unicode NFC, as names, tags and feature names are stored: "Café" typed with a combining
+ * accent finds the "Café" typed without. Recording paths, stored as the files are named, are
+ * matched in both forms (listRecordings).
  */
-export function likePattern(text: string | undefined): string | null {
-  return text === undefined ? null : `%${text.normalize("NFC").replace(/[\\%_]/g, "\\$&")}%`;
+export function likePattern(text: string | undefined, form: "NFC" | "NFD" = "NFC"): string | null {
+  return text === undefined ? null : `%${text.normalize(form).replace(/[\\%_]/g, "\\$&")}%`;
 }
 
 /**

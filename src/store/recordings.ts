@@ -128,7 +128,7 @@ export interface RecordingQuery extends PageRequest {
   state: StateFilter;
   dataset_id?: string;
   /**
-   * Case-insensitive substring of the path, both in Unicode NFC: a file named on macOS has its
+   * Case-insensitive substring of the path, in either Unicode form: a file named on macOS has its
    * accents decomposed (NFD), and "café" typed on a keyboard did not find "cafe\u0301 nocturne.wav".
    */
   search?: string;
@@ -140,10 +140,12 @@ export interface RecordingQuery extends PageRequest {
 }
 
 export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<Page<Recording>> {
-  const pattern = likePattern(q.search);
+  // The search in both forms, the paths as stored: PostgreSQL's normalize() refuses a database
+  // whose encoding is not UTF8 (every search a 500 there), and an index on path stays usable.
+  const [composed, decomposed] = [likePattern(q.search), likePattern(q.search, "NFD")];
   const where = db`${stateCondition(db, q.state, effectiveState(db, "recordings", "r"))}
     AND (${q.dataset_id ?? null}::uuid IS NULL OR dataset_id = ${q.dataset_id ?? null})
-    AND (${pattern}::text IS NULL OR normalize(path, NFC) ILIKE ${pattern})
+    AND (${composed}::text IS NULL OR path ILIKE ${composed} OR path ILIKE ${decomposed})
     AND (${q.hash ?? null}::text IS NULL OR hash = ${q.hash ?? null})
     AND (${q.tag?.key ?? null}::text IS NULL OR EXISTS (
       SELECT 1 FROM recording_tags rt JOIN tags t ON t.id = rt.tag_id
