@@ -459,5 +459,20 @@ describe("sonotile database copy", () => {
     } finally {
       await target.drop();
     }
+    // A data directory of an older sonotile (its last migration not applied) is refused, and left as it
+    // was: the copy had migrated it in place, though its usage says the data directory is left as it was.
+    const older = await openDatabase({ dataDir: data, migrate: false, poolSize: 1 });
+    const [{ v }] = await older.sql<{ v: number }[]>`DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations) RETURNING version - 1 AS v`;
+    await older.close();
+    const second = await blankDatabase("copy-older");
+    try {
+      const refused = await runSonotile(["database", "copy", "--data", data, "--to", second.url.toString()], { env });
+      expect([refused.code, refused.stderr]).toEqual([2, `sonotile database: the source's schema is at version ${v} and this sonotile's at ${v + 1}: start this sonotile's serve on the source once (it upgrades it), stop it, then copy\n`]);
+    } finally {
+      await second.drop();
+    }
+    const after = await openDatabase({ dataDir: data, migrate: false, poolSize: 1 });
+    expect((await after.sql<{ v: number }[]>`SELECT max(version)::int AS v FROM schema_migrations`)[0].v).toBe(v);
+    await after.close();
   }, 60_000);
 });

@@ -22,12 +22,18 @@ export interface CopiedTable {
 
 /**
  * Copies every row of `source`'s sonotile tables into `target`, in one transaction on each side
- * (the target is left as it was when anything fails). Both must be at the same schema version
- * (openDatabase migrates both to this sonotile's), and the target must hold no rows yet.
+ * (the target's rows are left as they were when anything fails). Both must be at the same schema
+ * version — the command migrates the target to this sonotile's and leaves the source as it is —
+ * and the target must hold no rows yet.
  */
 export async function copyDatabase(source: Sql, target: Sql): Promise<CopiedTable[]> {
   const [from, to] = await Promise.all([schemaVersion(source), schemaVersion(target)]);
-  if (from !== to) throw new ConflictError(`the source's schema is at version ${from} and the target's at ${to}: open both with this sonotile first`);
+  if (from !== to) {
+    throw new ConflictError(
+      `the source's schema is at version ${from} and this sonotile's at ${to}: ` +
+        (from < to ? "start this sonotile's serve on the source once (it upgrades it), stop it, then copy" : "copy with the sonotile that made the source"),
+    );
+  }
   const tables = await tablesInDependencyOrder(target);
   const filled = [];
   for (const table of tables) if ((await target<{ any: boolean }[]>`SELECT EXISTS (SELECT 1 FROM ${target(table)}) AS any`)[0].any) filled.push(table);

@@ -38,7 +38,8 @@ export const command: Command = {
     const to = cl.options.to as string | undefined;
     if (!to || !/^postgres(ql)?:\/\//.test(to)) throw new UsageError("--to: must be a postgres:// URL of an empty database");
     const config = storeConfig({ data: cl.options.data as string | undefined });
-    const source = await openDatabase({ dataDir: config.dataDir, poolSize: 1, create: false });
+    // Not migrated: "left as it was" (copyDatabase refuses a schema other than this sonotile's).
+    const source = await openDatabase({ dataDir: config.dataDir, poolSize: 1, create: false, migrate: false });
     try {
       // COPY streams a whole table before the server answers, which for a database of many GB
       // may take longer than the bound on an unanswered connection (60 s by default).
