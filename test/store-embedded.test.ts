@@ -264,8 +264,11 @@ it.skipIf(process.getuid?.() !== 0)("a data directory, or its database, belongin
   await db.close();
   expect(await datasetListAsNobody(dataDir)).toBe(`sonotile dataset: ${dataDir} belongs to uid 0, and this process (user nobody, uid 65534) may not change it (EPERM): run sonotile as its owner, or give the data directory to this user (chown -R nobody <data directory>)`);
   await chown(dataDir, 65534, 65534); // the directory given away, its database files not
-  expect(await datasetListAsNobody(dataDir)).toBe(`sonotile dataset: ${join(dataDir, "pgdata")} belongs to uid 0, and this process (user nobody, uid 65534) may not write it (EACCES): run sonotile as its owner, or give the data directory to this user (chown -R nobody <data directory>)`);
-  await chown(dataDir, 0, 0);
+  try {
+    expect(await datasetListAsNobody(dataDir)).toBe(`sonotile dataset: ${join(dataDir, "pgdata")} belongs to uid 0, and this process (user nobody, uid 65534) may not write it (EACCES): run sonotile as its owner, or give the data directory to this user (chown -R nobody <data directory>)`);
+  } finally {
+    await chown(dataDir, 0, 0); // root's again, whatever the check found: the temporary directory is removed as root
+  }
   // Nothing was changed: the owner opens it as before.
   const again = await openDatabase({ dataDir });
   await again.close();

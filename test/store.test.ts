@@ -562,6 +562,11 @@ describe("datasets and recordings", () => {
     // The import hashed b edited.wav: other bytes, so a new recording, named beside the one missing.
     expect(imported.registered.map((r) => r.path)).toEqual(["b edited.wav", "other take.wav"]);
     expect(imported.missing.map((f) => [f.path, f.possibly_moved_to])).toEqual([["b.wav", ["b edited.wav"]]]);
+    // A recorder's files are all of one size: a missing recording names the first ten, not every one.
+    await mkdir(join(dir, "minutes"));
+    for (let i = 0; i < 12; i++) await writeSineWav(join(dir, "minutes", `m${String(i).padStart(2, "0")}.wav`), 8000, 0.3, 1100 + 10 * i);
+    const crowded = (await scanDataset(sql, dataset.id)).files.find((f) => f.path === "b.wav")!;
+    expect(crowded.possibly_moved_to).toEqual(Array.from({ length: 10 }, (_, i) => `minutes/m0${i}.wav`)); // of 12
   });
 
   it("says in a scan whose recording a registered file is and in what state: a trashed one's file is registered until the trash is purged, then unregistered", async () => {

@@ -226,10 +226,11 @@ export interface ScanFile {
    */
   changed: { reason: FileChange; message: string } | null;
   /**
-   * For a missing recording, the unregistered files (paths, sorted) of its registered size in
-   * bytes — perhaps its file moved or renamed; empty for every other file. A hint only: a scan hashes
-   * nothing, and a file moved with its bytes is what an import finds by MD5 and gives the recording
-   * (movedHere). A curator who saw only `missing` could delete the recording before that import.
+   * For a missing recording, the unregistered files (paths, sorted; the first POSSIBLY_MOVED_LIMIT)
+   * of its registered size in bytes — perhaps its file moved or renamed; empty for every other
+   * file. A hint only: a scan hashes nothing, and a file moved with its bytes is what an import
+   * finds by MD5 and gives the recording (movedHere). A curator who saw only `missing` could delete
+   * the recording before that import.
    */
   possibly_moved_to: string[];
 }
@@ -350,13 +351,19 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
   if (missing.length) {
     const sizeOf = new Map(registered.map((r) => [r.id, r.file_size]));
     const bySize = await pathsBySize(audioDir, unregistered);
-    for (const f of missing) f.possibly_moved_to = bySize.get(sizeOf.get(f.recording_id!)!) ?? [];
+    for (const f of missing) f.possibly_moved_to = (bySize.get(sizeOf.get(f.recording_id!)!) ?? []).slice(0, POSSIBLY_MOVED_LIMIT);
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const counts = { registered: 0, missing: 0, unregistered: 0 };
   for (const f of files) counts[f.status]++;
   return { dataset_id: id, files, counts, skipped: listing.skipped };
 }
+
+/**
+ * Same-size files named per missing recording: recorders write files of one size (an AudioMoth's
+ * minutes), and a folder of them moved would name every one for every recording, M × N paths.
+ */
+const POSSIBLY_MOVED_LIMIT = 10;
 
 /**
  * `paths` (relative to `audioDir`, in order) by their size in bytes: one stat each, SCAN_STAT_BATCH
@@ -369,7 +376,7 @@ async function pathsBySize(audioDir: string, paths: string[]): Promise<Map<numbe
     const sizes = await Promise.all(batch.map((path) => stat(join(audioDir, path)).then((info) => info.size, () => null)));
     batch.forEach((path, j) => {
       const size = sizes[j];
-      if (size !== null) bySize.set(size, [...(bySize.get(size) ?? []), path]);
+      if (size !== null) appendTo(bySize, size, path);
     });
   }
   return bySize;
@@ -485,11 +492,19 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
 
 /** The recordings a scan found missing, by MD5, in path order: the ones a new file with those bytes may be. */
 async function missingByHash(db: Queryable, missing: ScanFile[]): Promise<Map<string, { id: string; path: string }[]>> {
+  if (!missing.length) return new Map();
   const rows = await db<{ id: string; path: string; hash: string }[]>`
     SELECT id, path, hash FROM recordings WHERE id = ANY(${missing.map((f) => f.recording_id!)}::uuid[]) ORDER BY path, id`;
   const byHash = new Map<string, { id: string; path: string }[]>();
-  for (const r of rows) byHash.set(r.hash, [...(byHash.get(r.hash) ?? []), { id: r.id, path: r.path }]);
+  for (const r of rows) appendTo(byHash, r.hash, { id: r.id, path: r.path });
   return byHash;
+}
+
+/** Adds `value` to the list of `key` (a copy per addition had made grouping N values N²/2 copies). */
+function appendTo<K, V>(groups: Map<K, V[]>, key: K, value: V): void {
+  const list = groups.get(key);
+  if (list) list.push(value);
+  else groups.set(key, [value]);
 }
 
 /**

@@ -58,7 +58,7 @@ export function unansweredBoundSocket(limitMs: number): (target: ConnectionTarge
  * read none since for `limitMs` (looked at every tenth of it, so found within 1.1 × `limitMs`). The
  * watch ends with the socket, or when another takes its reading over (TLS: see the module's note).
  */
-export function closeWhenUnanswered(socket: Socket, limitMs: number): void {
+function closeWhenUnanswered(socket: Socket, limitMs: number): void {
   // Bytes written up to the last read: any beyond are unanswered, waiting since `unansweredSince`.
   let answeredUpTo = 0;
   let unansweredSince: number | undefined;
