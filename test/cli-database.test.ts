@@ -432,6 +432,14 @@ describe("dataset add on files another dataset registered", () => {
     expect(id).toBeDefined();
     expect(warning).toBe(`  2 recordings hold the bytes of recordings of dataset bats (${bats.id}, ${bats.audio_dir}): if its files moved here, those are the recordings with the clips, tags, features and notes — delete this dataset (DELETE /v1/datasets/${id}; the files stay) and point that one here (PUT /v1/datasets/${bats.id}/audio_dir)`);
     expect(rest).toEqual([]);
+    // --json carries the same: it had only the import's answer.
+    const copied = join(root, "newer", "bats");
+    mkdirSync(copied, { recursive: true });
+    for (const name of ["a.wav", "b.wav"]) writeFileSync(join(copied, name), readFileSync(join(moved, name)));
+    const json = await runSonotile(["dataset", "add", copied, "--name", "bats 3", "--audio-root", root, "--data", data, "--json"], { env });
+    expect(json.code, json.stderr).toBe(0);
+    const holding = JSON.parse(json.stdout).datasets_holding_same_bytes as { id: string; name: string; recordings: number }[];
+    expect(new Map(holding.map((d) => [d.name, d.recordings]))).toEqual(new Map([["bats", 2], ["bats 2", 2]]));
   }, 60_000);
 });
 

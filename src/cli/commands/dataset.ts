@@ -102,12 +102,14 @@ export const command: Command = {
         audio_dir: audioDir,
         created_by: admin?.id ?? null,
       });
+      const sameBytes = await datasetsHoldingSameBytes(sql, result.dataset.id);
       const lines = [
         `dataset ${result.dataset.name} (${result.dataset.id}): ${plural(result.registered.length, "recording")} registered from ${audioDir}`,
         ...importLines(result),
-        ...(await datasetsHoldingSameBytes(sql, result.dataset.id)).map((d) => sameBytesLine(d, result.dataset.id)),
+        ...sameBytes.map((d) => sameBytesLine(d, result.dataset.id)),
       ];
-      out(first ? { ...result, admin_token: first.key } : result, lines.join("\n"));
+      const answer = { ...result, datasets_holding_same_bytes: sameBytes };
+      out(first ? { ...answer, admin_token: first.key } : answer, lines.join("\n"));
       // As extract's: a file with an audio file's name that could not be registered is input not read.
       return result.failed.length ? EXIT.input : EXIT.ok;
     } finally {
