@@ -217,19 +217,27 @@ it("the job queue (of serve's job worker and of `sonotile worker`) says once tha
 }, 60_000);
 
 describe("a connection half-open for good (its peer gone, the database answering through new connections)", () => {
-  /** The database through a proxy of its own, whose connections blackhole() holds without touching the other tests'. */
-  async function ownProxy(): Promise<{ proxy: TcpProxy; url: string }> {
+  /**
+   * Runs `use` with a pool of one connection to the database through a proxy of its own (whose
+   * connections blackhole() holds without touching the other tests'), bounded by `replyLimitS`;
+   * closes both after.
+   */
+  async function withOwnProxy(replyLimitS: number, use: (one: Database, own: TcpProxy) => Promise<void>): Promise<void> {
     const own = await tcpProxy(proxyTarget);
     const u = new URL(proxiedUrl);
     u.port = String(own.port);
-    return { proxy: own, url: u.toString() };
+    const one = await openDatabase({ url: u.toString(), poolSize: 1, migrate: false, replyLimitS });
+    try {
+      await use(one, own);
+    } finally {
+      await one.close();
+      await own.stop();
+    }
   }
   const errorOf = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as Error & { code?: string });
 
   it("fails the statement held on it with ETIMEDOUT once it has been unanswered for the reply limit, and answers the next through a new connection", async () => {
-    const { proxy: own, url } = await ownProxy();
-    const one = await openDatabase({ url, poolSize: 1, migrate: false, replyLimitS: 1 });
-    try {
+    await withOwnProxy(1, async (one, own) => {
       expect(await one.sql`SELECT 1 AS one`).toEqual([{ one: 1 }]);
       own.blackhole();
       // Held for good before: the kernel of a proxy that keeps the connection open acknowledges every byte.
@@ -241,75 +249,63 @@ describe("a connection half-open for good (its peer gone, the database answering
       // the socket was destroyed with the error (postgres.js rejects nothing more at such a close).
       expect(await one.sql`SELECT 3 AS three`).toEqual([{ three: 3 }]);
       expect(own.accepted).toBe(2);
-    } finally {
-      await one.close();
-      await own.stop();
-    }
+    });
   });
 
   it("leaves an idle connection open however long it stays idle", async () => {
-    const { proxy: own, url } = await ownProxy();
-    const one = await openDatabase({ url, poolSize: 1, migrate: false, replyLimitS: 0.5 });
-    try {
+    await withOwnProxy(0.5, async (one, own) => {
       expect(await one.sql`SELECT 1 AS one`).toEqual([{ one: 1 }]);
       await new Promise((resolve) => setTimeout(resolve, 1500)); // three limits, nothing sent
       expect(await one.sql`SELECT 2 AS two`).toEqual([{ two: 2 }]);
       expect(own.accepted).toBe(1); // the same connection: never closed
-    } finally {
-      await one.close();
-      await own.stop();
-    }
+    });
   });
 
   it("a route whose query is held on it answers 503 'database is unavailable' within the reply limit, and the next request 200 through a new connection", async () => {
-    const { proxy: own, url } = await ownProxy();
-    const one = await openDatabase({ url, poolSize: 1, migrate: false, replyLimitS: 1 });
-    // A deadline past the limit: the 503 is the lost connection's, not the deadline's.
-    const server = await buildApp({ database: one, audioRoots: [], deadlineMs: 10_000 });
-    try {
-      expect((await server.inject({ url: "/v1/datasets" })).statusCode).toBe(200);
-      own.blackhole();
-      // Before: the connection stayed in the pool, busy for good — this request and every later
-      // one that reached it answered the deadline's 503 ("no answer within …"), all of them in a pool of one.
-      const held = await server.inject({ url: "/v1/datasets" });
-      expect([held.statusCode, held.json().message]).toEqual([503, expect.stringContaining("the database is unavailable (ETIMEDOUT: no reply from the database for 1 s")]);
-      const next = await server.inject({ url: "/v1/datasets" });
-      expect(next.statusCode, next.body).toBe(200);
-    } finally {
-      await server.close();
-      await one.close();
-      await own.stop();
-    }
+    await withOwnProxy(1, async (one, own) => {
+      // A deadline past the limit: the 503 is the lost connection's, not the deadline's.
+      const server = await buildApp({ database: one, audioRoots: [], deadlineMs: 10_000 });
+      try {
+        expect((await server.inject({ url: "/v1/datasets" })).statusCode).toBe(200);
+        own.blackhole();
+        // Before: the connection stayed in the pool, busy for good — this request and every later
+        // one that reached it answered the deadline's 503 ("no answer within …"), all of them in a pool of one.
+        const held = await server.inject({ url: "/v1/datasets" });
+        expect([held.statusCode, held.json().message]).toEqual([503, expect.stringContaining("the database is unavailable (ETIMEDOUT: no reply from the database for 1 s")]);
+        const next = await server.inject({ url: "/v1/datasets" });
+        expect(next.statusCode, next.body).toBe(200);
+      } finally {
+        await server.close();
+      }
+    });
   });
 
   it("a worker whose queue's fetch is held on it takes the items of a job submitted meanwhile, once the reply limit has closed it", async () => {
-    const { proxy: own, url } = await ownProxy();
-    const one = await openDatabase({ url, poolSize: 1, migrate: false, replyLimitS: 2 });
-    const audio = await tempDir();
-    const pool = new TilePool({ threads: 1 });
-    const said: string[] = [];
-    try {
-      const fx = await jobFixture(one.sql, audio.path, 0);
-      const worker = await startWorker({ sql: one.sql, pool, pollingIntervalSeconds: 0.5, log: (message) => said.push(message) });
+    await withOwnProxy(2, async (one, own) => {
+      const audio = await tempDir();
+      const pool = new TilePool({ threads: 1 });
+      const said: string[] = [];
       try {
-        // The queue is empty: the worker's statements are its fetches, every 0.5 s, and its beats.
-        own.blackhole();
-        const boss = await openQueue(db.sql);
-        const job = await submitExtractJob(db.sql, boss, { data: { targets: { recording_ids: Object.values(fx.recordings) }, features: ["rms_dbfs"] }, created_by: null });
-        await boss.stop({ graceful: false, close: false });
-        // Before: no item taken — the fetch waited on the held connection for good (a real partition: until TCP gave up, ~15 min).
-        const done = await waitForJob(db.sql, job.id, (j) => j.status === "completed", 30_000);
-        expect(done).toMatchObject({ result: "success", progress_done: 2, progress_total: 2 });
-        expect(said).toEqual(expect.arrayContaining([expect.stringMatching(/^database unreachable \(ETIMEDOUT: no reply from the database for 2 s/), "database reachable again"]));
+        const fx = await jobFixture(one.sql, audio.path, 0);
+        const worker = await startWorker({ sql: one.sql, pool, pollingIntervalSeconds: 0.5, log: (message) => said.push(message) });
+        try {
+          // The queue is empty: the worker's statements are its fetches, every 0.5 s, and its beats.
+          own.blackhole();
+          const boss = await openQueue(db.sql);
+          const job = await submitExtractJob(db.sql, boss, { data: { targets: { recording_ids: Object.values(fx.recordings) }, features: ["rms_dbfs"] }, created_by: null });
+          await boss.stop({ graceful: false, close: false });
+          // Before: no item taken — the fetch waited on the held connection for good (in a real partition until TCP gives up: by tcp_retries2 = 15, about 15 min).
+          const done = await waitForJob(db.sql, job.id, (j) => j.status === "completed", 30_000);
+          expect(done).toMatchObject({ result: "success", progress_done: 2, progress_total: 2 });
+          expect(said).toEqual(expect.arrayContaining([expect.stringMatching(/^database unreachable \(ETIMEDOUT: no reply from the database for 2 s/), "database reachable again"]));
+        } finally {
+          await worker.stop();
+        }
       } finally {
-        await worker.stop();
+        await pool.close();
+        await audio.remove();
       }
-    } finally {
-      await pool.close();
-      await one.close();
-      await own.stop();
-      await audio.remove();
-    }
+    });
   }, 60_000);
 });
 

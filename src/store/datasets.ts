@@ -171,10 +171,12 @@ const RELOCATION_EXAMPLES = 3;
 export async function relocateDataset(db: Queryable, id: string, audioDir: string): Promise<Dataset> {
   const dataset = await getDataset(db, id);
   const recordings = await db<{ path: string; file_size: number }[]>`SELECT path, file_size::float8 AS file_size FROM recordings WHERE dataset_id = ${id} ORDER BY path`;
+  // SCAN_STAT_BATCH stats at a time, as a scan's: a mistyped directory stats every file, and one
+  // after another, a large dataset on a slow mount could outlast the request's deadline.
   let found = !recordings.length;
-  for (const r of recordings) {
-    found = await stat(join(audioDir, r.path)).then((s) => s.size === r.file_size, () => false);
-    if (found) break;
+  for (let i = 0; i < recordings.length && !found; i += SCAN_STAT_BATCH) {
+    const there = await Promise.all(recordings.slice(i, i + SCAN_STAT_BATCH).map((r) => stat(join(audioDir, r.path)).then((s) => s.size === r.file_size, () => false)));
+    found = there.includes(true);
   }
   if (!found) {
     const examples = recordings.slice(0, RELOCATION_EXAMPLES).map((r) => r.path).join(", ");
