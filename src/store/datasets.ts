@@ -11,7 +11,7 @@ import { ConflictError, InvalidError, NotFoundError, invalid, translating } from
 import { isInside, resolveAudioDir, resolveRecordingFile } from "./paths.js";
 import { probeFile, type FileFacts, type FileStamp } from "./probe.js";
 import { createRun, finishRun, type Run } from "./runs.js";
-import { insertRecording, moveRecordingPath, refreshRoute, statChange, type FileChange } from "./recordings.js";
+import { checkTimeExpansion, insertRecordings, moveRecordingPath, refreshRoute, statChange, type FileChange, type NewRecording } from "./recordings.js";
 
 export interface Dataset {
   id: string;
@@ -434,12 +434,19 @@ export interface DuplicateGroup {
 const IMPORT_CONCURRENCY = 4;
 
 /**
+ * Files an import registers per transaction: one INSERT for them all (insertRecordings). An
+ * import interrupted loses the hashing of at most one batch, not what the earlier ones stored.
+ */
+const IMPORT_BATCH = 200;
+
+/**
  * Registers every unregistered audio file of the dataset under an `import` run — `run` when
  * the caller started it (see addDataset), else a new one. A file with the bytes of a recording
  * whose file is missing is that file moved or renamed: the recording is pointed to it (movedHere)
  * rather than a second one registered. Files that cannot be decoded are reported, not fatal;
  * files whose bytes another recording of the dataset holds are registered and reported
- * (duplicates). Each insert stands alone (no long transaction), and a file registered
+ * (duplicates). The files are read IMPORT_BATCH at a time and each batch registered in a
+ * transaction of its own (no long transaction) while the next is read; a file registered
  * concurrently by someone else is skipped.
  */
 export async function importDataset(db: Queryable, id: string, user: string | null, run?: Run): Promise<ImportResult> {
@@ -452,30 +459,52 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
   const moved: ImportResult["moved"] = [];
   const { failed, changed, missing } = scanOutcome(scan);
   const gone = await missingByHash(db, missing);
-  let next = 0;
-  async function worker(): Promise<void> {
-    while (next < todo.length) {
-      const path = todo[next++];
-      let abs: string | undefined;
-      try {
-        abs = (await resolveRecordingFile(dataset.audio_dir, path)).file;
-        const facts = await probeFile(abs, { exactPath: true });
-        const from = await movedHere(db, dataset, gone.get(facts.hash), path, facts);
-        if (from) {
-          moved.push({ from: from.path, path, recording_id: from.id });
-          continue;
+  // The file named as its record names it (relative to the dataset's audio_dir), not by the server's own path.
+  const fail = (path: string, err: unknown, abs?: string) => {
+    const message = (err as Error).message;
+    failed.push({ path, error: abs ? message.replaceAll(abs, path) : message });
+  };
+
+  /** The batch's files that are new recordings, read; those moved are given to their recording here. */
+  async function read(batch: string[]): Promise<NewRecording[]> {
+    const rows: NewRecording[] = [];
+    let next = 0;
+    async function lane(): Promise<void> {
+      while (next < batch.length) {
+        const path = batch[next++];
+        let abs: string | undefined;
+        try {
+          abs = (await resolveRecordingFile(dataset.audio_dir, path)).file;
+          const facts = await probeFile(abs, { exactPath: true });
+          if (facts.time_expansion !== undefined) checkTimeExpansion(facts.file_samplerate, facts.time_expansion);
+          const from = await movedHere(db, dataset, gone.get(facts.hash), path, facts);
+          if (from) moved.push({ from: from.path, path, recording_id: from.id });
+          else rows.push({ dataset_id: id, path, ...facts, created_by: user, run_id: importRun.id });
+        } catch (err) {
+          fail(path, err, abs);
         }
-        // Each registration checks the dataset anew, holding it: one archived mid-import takes no more.
-        const rec = await writing(db, "datasets", id, (tx) => insertRecording(tx, { dataset_id: id, path, ...facts, created_by: user, run_id: importRun.id }));
-        if (rec) registered.push({ path, recording_id: rec.id });
-      } catch (err) {
-        // The file named as its record names it (relative to the dataset's audio_dir), not by the server's own path.
-        const message = (err as Error).message;
-        failed.push({ path, error: abs ? message.replaceAll(abs, path) : message });
       }
     }
+    await Promise.all(Array.from({ length: IMPORT_CONCURRENCY }, lane));
+    return rows;
   }
-  await Promise.all(Array.from({ length: IMPORT_CONCURRENCY }, worker));
+
+  /** Registers the rows in one transaction that checks the dataset anew, holding it: one archived mid-import takes no more. */
+  async function register(rows: NewRecording[]): Promise<void> {
+    try {
+      registered.push(...(await writing(db, "datasets", id, (tx) => insertRecordings(tx, rows))).map((r) => ({ path: r.path, recording_id: r.id })));
+    } catch (err) {
+      for (const row of rows) fail(row.path, err);
+    }
+  }
+
+  let registering = Promise.resolve();
+  for (let i = 0; i < todo.length; i += IMPORT_BATCH) {
+    const rows = await read(todo.slice(i, i + IMPORT_BATCH));
+    await registering;
+    registering = register(rows);
+  }
+  await registering;
   const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : 1);
   registered.sort(byPath);
   moved.sort(byPath);

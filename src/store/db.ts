@@ -48,6 +48,11 @@ export interface DatabaseOptions {
    * closed as lost (default REPLY_LIMIT_S; > 0): the commands take it from SONOTILE_DB_REPLY_LIMIT.
    */
   replyLimitS?: number;
+  /**
+   * Hears each statement the pool sends, as it is sent (postgres.js's `debug`): for counting round
+   * trips — the tests of work done per file or per item hold them to a batch's few.
+   */
+  onStatement?: (statement: string) => void;
 }
 
 export interface Database {
@@ -119,9 +124,10 @@ function clientOptions(poolSize: number): postgres.Options<{}> {
  *
  * @param replyLimitS seconds a TCP connection may leave a statement unanswered (REPLY_LIMIT_S);
  *   null: no bound (migrations)
+ * @param onStatement hears each statement sent (DatabaseOptions.onStatement)
  */
-function connect(target: string | { socket: string }, poolSize: number, replyLimitS: number | null): Sql {
-  const options = clientOptions(poolSize);
+function connect(target: string | { socket: string }, poolSize: number, replyLimitS: number | null, onStatement?: (statement: string) => void): Sql {
+  const options = { ...clientOptions(poolSize), ...(onStatement ? { debug: (_connection: number, statement: string) => onStatement(statement) } : {}) };
   if (typeof target !== "string") return postgres({ ...options, path: target.socket, user: "postgres", database: "postgres" });
   // postgres.js's types leave out its `socket` option.
   return postgres(target, replyLimitS === null ? options : ({ ...options, socket: unansweredBoundSocket(replyLimitS * 1000) } as typeof options));
@@ -159,7 +165,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   // So this process talks to an embedded database over one connection — postgres.js queues the
   // rest, and a transaction holds them until it ends, as one session would. PGlite runs one
   // statement at a time anyway.
-  const sql = connect(target, kind === "postgres" ? poolSize : 1, replyLimitS);
+  const sql = connect(target, kind === "postgres" ? poolSize : 1, replyLimitS, options.onStatement);
   const database: Database = {
     sql,
     kind,

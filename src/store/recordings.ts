@@ -13,7 +13,7 @@ import type { Queryable, Sql } from "./db.js";
 import { assertWritable, writing, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { canonicalRecordingPath, resolveRecordingFile } from "./paths.js";
-import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
+import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts, type RecordedFacts } from "./probe.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
 import { getOrCreateTag } from "./tags.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
@@ -92,7 +92,7 @@ function fromRow<T extends Recording>(row: T): T {
  * generated samplerate and duration would leave float64 — 16000 × 5e-324 Hz lasts Infinity s —
  * and the database would refuse the row without naming the field.
  */
-function checkTimeExpansion(fileSamplerate: number, te: number): void {
+export function checkTimeExpansion(fileSamplerate: number, te: number): void {
   const problem = timeExpansionProblem(fileSamplerate, te);
   if (problem) throw invalid("time_expansion", problem);
 }
@@ -116,6 +116,30 @@ export async function insertRecording(
     ON CONFLICT (dataset_id, path) DO NOTHING
     RETURNING id`);
   return rows.length ? getRecording(db, rows[0].id) : null;
+}
+
+/** A file to register (insertRecordings): its path in the dataset, the facts read from it, who registers it. */
+export type NewRecording = FileFacts & FileStamp & RecordedFacts & Provenance & { dataset_id: string; path: string };
+
+/**
+ * Inserts many recordings in one statement, each as insertRecording would, whose time expansion
+ * the caller has checked too (checkTimeExpansion: one bad file must not fail the others); returns
+ * the ids and paths of those inserted — a path the dataset has already (registered concurrently)
+ * is left out. An import registered its files one transaction of four statements each (the
+ * dataset's check, the insert, the recording read back whole), 150,000 round trips for a
+ * season's 30,000 files.
+ */
+export async function insertRecordings(db: Queryable, rows: NewRecording[]): Promise<{ id: string; path: string }[]> {
+  if (!rows.length) return [];
+  const values = rows.map((r) => ({
+    dataset_id: r.dataset_id, path: r.path, hash: r.hash, file_size: r.file_size, file_mtime: r.file_mtime, file_samplerate: r.file_samplerate,
+    frames: r.frames, channels: r.channels, probed_by: VERSION, time_expansion: r.time_expansion ?? 1, date: r.date, time: r.time,
+    latitude: r.latitude, longitude: r.longitude, rights: null, created_by: r.created_by, run_id: r.run_id ?? null,
+  }));
+  return translating(() => db<{ id: string; path: string }[]>`
+    INSERT INTO recordings ${db(values)}
+    ON CONFLICT (dataset_id, path) DO NOTHING
+    RETURNING id, path`);
 }
 
 export async function getRecording(db: Queryable, id: string): Promise<Recording> {
