@@ -18,7 +18,7 @@ import { authenticate, createToken, hashKey, setTokenEnabled } from "../src/stor
 import { createUser, ensureAdmin, getUser, getUsers } from "../src/store/users.js";
 import { probeFile, recordedDateTime } from "../src/store/probe.js";
 import { addDataset, createDataset, importDataset, listAudioFiles, listDatasets, scanDataset } from "../src/store/datasets.js";
-import { getRecording, getRecordingLocation, insertRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature } from "../src/store/recordings.js";
+import { getRecording, getRecordingLocation, insertRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature, RECORDING_SORTS } from "../src/store/recordings.js";
 import { getOrCreateTag, listTags } from "../src/store/tags.js";
 import { createClip, getClip } from "../src/store/clips.js";
 import { createNote } from "../src/store/notes.js";
@@ -58,9 +58,14 @@ let scratch: { path: string; remove(): Promise<void> };
 let adminRace: Awaited<ReturnType<typeof ensureAdmin>>[];
 /** Statements sent to the database so far (round trips), for the tests of work done per file. */
 let statementsSent = 0;
+/** The last statement sent, with its parameters, for the tests that read its plan. */
+let lastStatement: { statement: string; parameters: unknown[] } | undefined;
 
 beforeAll(async () => {
-  t = await freshDatabase({ onStatement: () => statementsSent++ });
+  t = await freshDatabase({ onStatement: (statement, parameters) => {
+    statementsSent++;
+    lastStatement = { statement, parameters };
+  } });
   sql = t.db.sql;
   // Raced on the empty database first, before any other user exists.
   adminRace = await Promise.all([ensureAdmin(sql), ensureAdmin(sql), ensureAdmin(sql)]);
@@ -665,5 +670,42 @@ describe("a season of recorder files", () => {
     // Again: nothing new, nothing registered twice.
     expect((await importDataset(sql, dataset.id, userId)).registered).toEqual([]);
     expect((await scanDataset(sql, dataset.id)).counts).toEqual({ registered: 300, missing: 0, unregistered: 0 });
+  });
+
+  it("lists a deep page building the tags, features, owners and notes of the page's rows only", async () => {
+    const [dataset] = (await listDatasets(sql, { state: "active", sort: "name", order: "asc", limit: 1, offset: 0, search: "season" })).items;
+    const query = (q: Partial<Parameters<typeof listRecordings>[1]>) => listRecordings(sql, { dataset_id: dataset.id, state: "active", sort: "path", order: "asc", limit: 1000, offset: 0, ...q });
+    const all = (await query({})).items;
+    const tagged = all.filter((_, i) => i % 7 === 0);
+    for (const r of tagged) await addRecordingTag(sql, r.id, { key: "species", value: r.path.endsWith("0.WAV") ? "wren" : "robin", created_by: userId });
+    await setRecordingFeature(sql, all[285].id, { name: "snr_db", value: 12.5, created_by: userId });
+
+    const page = await query({ limit: 10, offset: 280 });
+    const { statement, parameters } = lastStatement!;
+    expect(page).toMatchObject({ total: 300, offset: 280, limit: 10 });
+    expect(page.items.map((r) => r.id)).toEqual(all.slice(280, 290).map((r) => r.id));
+    expect(page.items[5].features).toEqual([{ name: "snr_db", value: 12.5 }]);
+    // Each feature aggregate reads recording_features once per row it is built for.
+    const [{ "QUERY PLAN": [plan] }] = await sql.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement}`, parameters as never[]);
+    const loops = (node: { "Relation Name"?: string; "Actual Loops": number; Plans?: unknown[] }): number[] =>
+      [...(node["Relation Name"] === "recording_features" ? [node["Actual Loops"]] : []), ...(node.Plans ?? []).flatMap((n) => loops(n as typeof node))];
+    // Before: 290, the rows up to the page's end.
+    expect(Math.max(...loops(plan.Plan))).toBe(10);
+
+    // Every sort and the filters give the slices of the whole list.
+    for (const sort of RECORDING_SORTS) {
+      for (const order of ["asc", "desc"] as const) {
+        const whole = (await query({ sort, order })).items.map((r) => r.id);
+        expect((await query({ sort, order, limit: 7, offset: 150 })).items.map((r) => r.id), `${sort} ${order}`).toEqual(whole.slice(150, 157));
+      }
+    }
+    const ids = (rs: { id: string }[]) => rs.map((r) => r.id).sort();
+    expect(ids((await query({ tag: { key: "species" } })).items)).toEqual(ids(tagged));
+    const wrens = tagged.filter((r) => r.path.endsWith("0.WAV"));
+    expect((await query({ tag: { key: "species", value: "wren" }, limit: 5, offset: 2 })).items.map((r) => r.id)).toEqual(wrens.slice(2, 7).map((r) => r.id));
+    expect((await query({ tag: { key: "species", value: "wren" }, limit: 5, offset: 2 })).total).toBe(wrens.length);
+    expect((await query({ search: "site2/REC_29", limit: 100 })).items.map((r) => r.path)).toEqual(["site2/REC_290.WAV", "site2/REC_293.WAV", "site2/REC_296.WAV", "site2/REC_299.WAV"]);
+    // Past the end: no rows, the total still counted.
+    expect(await query({ limit: 10, offset: 400 })).toMatchObject({ items: [], total: 300 });
   });
 });

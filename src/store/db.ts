@@ -49,10 +49,11 @@ export interface DatabaseOptions {
    */
   replyLimitS?: number;
   /**
-   * Hears each statement the pool sends, as it is sent (postgres.js's `debug`): for counting round
-   * trips — the tests of work done per file or per item hold them to a batch's few.
+   * Hears each statement the pool sends, with its parameters, as it is sent (postgres.js's `debug`):
+   * for counting round trips and reading plans — the tests of work done per file, or per row of a
+   * page, hold them to what a batch or a page needs.
    */
-  onStatement?: (statement: string) => void;
+  onStatement?: (statement: string, parameters: unknown[]) => void;
 }
 
 export interface Database {
@@ -126,8 +127,8 @@ function clientOptions(poolSize: number): postgres.Options<{}> {
  *   null: no bound (migrations)
  * @param onStatement hears each statement sent (DatabaseOptions.onStatement)
  */
-function connect(target: string | { socket: string }, poolSize: number, replyLimitS: number | null, onStatement?: (statement: string) => void): Sql {
-  const options = { ...clientOptions(poolSize), ...(onStatement ? { debug: (_connection: number, statement: string) => onStatement(statement) } : {}) };
+function connect(target: string | { socket: string }, poolSize: number, replyLimitS: number | null, onStatement?: DatabaseOptions["onStatement"]): Sql {
+  const options = { ...clientOptions(poolSize), ...(onStatement ? { debug: (_connection: number, statement: string, parameters: unknown[]) => onStatement(statement, parameters) } : {}) };
   if (typeof target !== "string") return postgres({ ...options, path: target.socket, user: "postgres", database: "postgres" });
   // postgres.js's types leave out its `socket` option.
   return postgres(target, replyLimitS === null ? options : ({ ...options, socket: unansweredBoundSocket(replyLimitS * 1000) } as typeof options));

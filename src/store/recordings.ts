@@ -167,17 +167,25 @@ export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<
   // The search in both forms, the paths as stored: PostgreSQL's normalize() refuses a database
   // whose encoding is not UTF8 (every search a 500 there), and an index on path stays usable.
   const [composed, decomposed] = [likePattern(q.search), likePattern(q.search, "NFD")];
+  // The tag filter as a set of ids, read once (a hashed subplan): as EXISTS per row under the OR
+  // that makes it optional, it was a lookup per recording of the dataset.
   const where = db`${stateCondition(db, q.state, effectiveState(db, "recordings", "r"))}
-    AND (${q.dataset_id ?? null}::uuid IS NULL OR dataset_id = ${q.dataset_id ?? null})
-    AND (${composed}::text IS NULL OR path ILIKE ${composed} OR path ILIKE ${decomposed})
-    AND (${q.hash ?? null}::text IS NULL OR hash = ${q.hash ?? null})
-    AND (${q.tag?.key ?? null}::text IS NULL OR EXISTS (
-      SELECT 1 FROM recording_tags rt JOIN tags t ON t.id = rt.tag_id
-      WHERE rt.recording_id = r.id AND t.key = ${q.tag?.key ?? null} AND (${q.tag?.value ?? null}::text IS NULL OR t.value = ${q.tag?.value ?? null})))`;
+    AND (${q.dataset_id ?? null}::uuid IS NULL OR r.dataset_id = ${q.dataset_id ?? null})
+    AND (${composed}::text IS NULL OR r.path ILIKE ${composed} OR r.path ILIKE ${decomposed})
+    AND (${q.hash ?? null}::text IS NULL OR r.hash = ${q.hash ?? null})
+    AND (${q.tag?.key ?? null}::text IS NULL OR r.id IN (
+      SELECT rt.recording_id FROM recording_tags rt JOIN tags t ON t.id = rt.tag_id
+      WHERE t.key = ${q.tag?.key ?? null} AND (${q.tag?.value ?? null}::text IS NULL OR t.value = ${q.tag?.value ?? null})))`;
+  const order = (alias: string) => db`${db(alias)}.${db(q.sort)} ${q.order === "desc" ? db`DESC NULLS LAST` : db`ASC NULLS LAST`}, ${db(alias)}.id`;
+  // The page's ids first, then the page's rows with their tags, features, owners and notes: with
+  // those in the rows sorted, every recording before the offset had them aggregated too (a page
+  // at offset 29,000 of a 30,000-recording dataset built 29,100 rows' of them, ~1 s).
   const rows = await translating(() => db<(Recording & { total_count: number })[]>`
-    SELECT *, count(*) OVER () AS total_count FROM (${SELECT(db)} WHERE ${where}) r
-    ORDER BY ${db(q.sort)} ${q.order === "desc" ? db`DESC NULLS LAST` : db`ASC NULLS LAST`}, id
-    LIMIT ${q.limit} OFFSET ${q.offset}`);
+    WITH page AS (
+      SELECT r.id, count(*) OVER () AS total_count FROM recordings r WHERE ${where}
+      ORDER BY ${order("r")} LIMIT ${q.limit} OFFSET ${q.offset})
+    SELECT s.*, page.total_count FROM page JOIN (${SELECT(db)}) s ON s.id = page.id
+    ORDER BY ${order("s")}`);
   return toPage(rows.map(fromRow), q, () => db`SELECT count(*) AS n FROM recordings r WHERE ${where}`);
 }
 
