@@ -83,6 +83,8 @@ describe("service routes", () => {
   it("publishes an OpenAPI document generated from the schemas, and the docs UI", async () => {
     const doc = (await app.inject({ url: "/openapi.json" })).json();
     expect(doc.openapi).toMatch(/^3\./);
+    const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
+    expect(doc.info).toMatchObject({ version: pkg.version, license: { name: pkg.license } });
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/datasets", "/v1/recordings/{id}", "/v1/tokens", "/health"]));
     const post = doc.paths["/v1/datasets"].post;
     expect(post.requestBody.content["application/json"].schema.required).toEqual(expect.arrayContaining(["name", "audio_dir"]));
