@@ -15,7 +15,7 @@ import { ConflictError, NotFoundError, invalid, translating } from "./errors.js"
 import { canonicalRecordingPath, resolveRecordingFile } from "./paths.js";
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
-import { getOrCreateTag } from "./tags.js";
+import { carriesTag, getOrCreateTag, type TagFilter } from "./tags.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 
 export interface Recording extends FileFacts {
@@ -134,7 +134,7 @@ export interface RecordingQuery extends PageRequest {
   search?: string;
   hash?: string;
   /** Only recordings carrying a tag of this key — of this value, or of any value when `value` is undefined. */
-  tag?: { key: string; value?: string };
+  tag?: TagFilter;
   sort: (typeof RECORDING_SORTS)[number];
   order: "asc" | "desc";
 }
@@ -147,9 +147,7 @@ export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<
     AND (${q.dataset_id ?? null}::uuid IS NULL OR dataset_id = ${q.dataset_id ?? null})
     AND (${composed}::text IS NULL OR path ILIKE ${composed} OR path ILIKE ${decomposed})
     AND (${q.hash ?? null}::text IS NULL OR hash = ${q.hash ?? null})
-    AND (${q.tag?.key ?? null}::text IS NULL OR EXISTS (
-      SELECT 1 FROM recording_tags rt JOIN tags t ON t.id = rt.tag_id
-      WHERE rt.recording_id = r.id AND t.key = ${q.tag?.key ?? null} AND (${q.tag?.value ?? null}::text IS NULL OR t.value = ${q.tag?.value ?? null})))`;
+    AND ${carriesTag(db, "recording", "r", q.tag)}`;
   const rows = await translating(() => db<(Recording & { total_count: number })[]>`
     SELECT *, count(*) OVER () AS total_count FROM (${SELECT(db)} WHERE ${where}) r
     ORDER BY ${db(q.sort)} ${q.order === "desc" ? db`DESC NULLS LAST` : db`ASC NULLS LAST`}, id
