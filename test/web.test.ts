@@ -624,6 +624,9 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     return manyClips;
   }
 
+  /** Time for the view to rest and its clips to arrive (the debounce, up to six requests), on a machine busy with other tests. */
+  const CLIPS_SETTLE = { timeout: 10_000 };
+
   /** Every clip of a recording, as the API has them, sorted by start time. */
   async function allClips(recordingId: string): Promise<{ id: string; start_time: number; end_time: number }[]> {
     const res = await app.inject({ url: `/v1/clips?recording_id=${recordingId}&limit=1000&offset=0` });
@@ -671,19 +674,19 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await tilesLoaded(nightId);
     // The whole recording in view: all 250, over two pages of the clips list.
     expect((await view()).end).toBeGreaterThan(120);
-    await expect.poll(clipsShown).toEqual(await expectedInView(clips));
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
     expect((await clipsShown()).drawn).toHaveLength(250);
     // Zoomed in on the middle (~73–82 s): clips 150 to 170, none of which the first 100 hold.
     for (let i = 0; i < 4; i++) await page.click("#zoom-in");
     const zoomed = await view();
     expect(zoomed.level).toBe(0);
     expect(zoomed.start).toBeGreaterThan(100 * 0.48);
-    await expect.poll(clipsShown).toEqual(await expectedInView(clips));
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
     expect((await clipsShown()).drawn.length).toBeGreaterThanOrEqual(15);
     // Panned right by three half plots: the clips there.
     for (let i = 0; i < 3; i++) await page.click("#pan-right");
     expect((await view()).start).toBeGreaterThan(zoomed.end);
-    await expect.poll(clipsShown).toEqual(await expectedInView(clips));
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
     await page.screenshot({ path: join(ARTIFACTS, "web-clips-in-view-page.png") });
   });
 
@@ -695,7 +698,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.goto(`${base}/?stale#recording=${denseId}`);
     await tilesLoaded(denseId);
     for (let i = 0; i < 4; i++) await page.click("#zoom-in");
-    await expect.poll(clipsShown).toEqual(await expectedInView(clips));
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
     // The next clips request (two plot widths back) answers 2 s late; meanwhile the view moves
     // two plot widths further back, out of the window that request asked for, and asks again.
     let held: Promise<void> | undefined;
@@ -709,10 +712,10 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     });
     try {
       for (let i = 0; i < 4; i++) await page.click("#pan-left");
-      await expect.poll(() => held !== undefined).toBe(true);
+      await expect.poll(() => held !== undefined, CLIPS_SETTLE).toBe(true);
       for (let i = 0; i < 4; i++) await page.click("#pan-left");
       expect((await view()).start).toBeGreaterThan(30); // clips on either side: the late answer would leave some out
-      await expect.poll(clipsShown).toEqual(await expectedInView(clips));
+      await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
       await held;
       await new Promise((resolve) => setTimeout(resolve, 500)); // the late answer, had it been read
       expect(await clipsShown()).toEqual(await expectedInView(clips));
@@ -731,15 +734,15 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(v.end).toBeGreaterThan(120);
     // The first 1000 by start time drawn and listed; the count and the note are of all 1100.
     const first = clips.slice(0, 1000).map((c) => c.id);
-    await expect.poll(clipsShown).toEqual({ drawn: first, listed: first, count: "1100", note: "100 more clips in view not drawn: at most 1000 are drawn at a time, zoom in to see them." });
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual({ drawn: first, listed: first, count: "1100", note: "100 more clips in view not drawn: at most 1000 are drawn at a time, zoom in to see them." });
     // Zoomed in to ~10 s (~100 clips): all drawn, no note; and again after a pan past the window fetched.
     for (let i = 0; i < 4; i++) await page.click("#zoom-in");
-    await expect.poll(clipsShown).toEqual(await expectedInView(clips));
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
     expect((await clipsShown()).drawn.length).toBeGreaterThanOrEqual(90);
     const zoomed = await view();
     for (let i = 0; i < 4; i++) await page.click("#pan-right");
     expect((await view()).start).toBeGreaterThan(zoomed.end);
-    await expect.poll(clipsShown).toEqual(await expectedInView(clips));
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
   });
 
   it("shows a time-expanded recording in real units", async () => {
