@@ -536,6 +536,38 @@ describe("streamed range", () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(tiles.completed - before).toBe(done); // nothing more runs after the disconnect
   });
+
+  it("a client that leaves while its stream is planned ends the stream, and nothing else (the server died)", async () => {
+    // Gone before the first tile was started (the stats pass or the file's check took a while):
+    // no tile was started, and the writer waited for tile 0 all the same — a TypeError in no
+    // request's hands, which ended the process: any client that hung up early stopped the server.
+    const address = app.server.listening ? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` : await app.listen({ port: 0, host: "127.0.0.1" });
+    const rejections: unknown[] = [];
+    const collect = (reason: unknown) => void rejections.push(reason);
+    process.on("unhandledRejection", collect);
+    const planStream = tiles.planStream;
+    let left: AbortSignal | undefined;
+    // The plan is answered once the server has seen the client leave.
+    tiles.planStream = async (...args) => {
+      const plan = await planStream.apply(tiles, args);
+      left = args[7]!;
+      await new Promise((r) => (left!.aborted ? r(null) : left!.addEventListener("abort", r)));
+      return plan;
+    };
+    try {
+      const req = httpRequest(`${address}/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=22&width=128&format=f32&pcen=false`);
+      req.on("error", () => {}); // the hang-up this test causes
+      req.end();
+      await expect.poll(() => left !== undefined, { timeout: 30_000, interval: 20 }).toBe(true);
+      req.destroy();
+      await expect.poll(() => left?.aborted, { timeout: 10_000, interval: 20 }).toBe(true);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(rejections).toEqual([]);
+    } finally {
+      tiles.planStream = planStream;
+      process.off("unhandledRejection", collect);
+    }
+  });
 });
 
 describe("a single tile", () => {

@@ -229,6 +229,10 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const body = new PassThrough();
     (async () => {
       for (let i = 0; i < tiles; i++) {
+        // Gone: no tile is started after that (start), so none may be awaited — undefined, whose
+        // write threw outside any request and ended the process (a client that left while the
+        // stream was planned, or while tiles computed ahead were written).
+        if (left.aborted) break;
         let tile: TileBody;
         try {
           tile = await pending.get(i)!;
