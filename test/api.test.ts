@@ -299,7 +299,7 @@ describe("validation", () => {
     for (const host of ["localhost", "localhost:8080", "LocalHost.:80", "127.0.0.1:9000", "127.1.2.3", "[::1]:3000", "[::ffff:127.0.0.1]:80", "app.localhost:1"]) {
       expect((await read(host)).statusCode, host).toBe(200);
     }
-    for (const host of ["attacker.example", "attacker.example:8080", "0.0.0.0:8080", "127.0.0.1.attacker.example", "localhost.attacker.example", "128.0.0.1"]) {
+    for (const host of ["attacker.example", "attacker.example:8080", "0.0.0.0:8080", "127.0.0.1.attacker.example", "localhost.attacker.example", "128.0.0.1", "[::1].attacker.example", "[::1]x", "[::1"]) {
       const res = await read(host);
       expect([res.statusCode, res.json().message], host).toEqual([403, `this server answers without a token only requests addressed to it by a loopback name (127.0.0.1, [::1], localhost), not '${host}': use one, or send a token`]);
     }
