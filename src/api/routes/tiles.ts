@@ -252,7 +252,13 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
         }
       }
       body.end(`--${boundary}--\r\n`);
-    })();
+    })().catch((err: Error) => {
+      // This writer runs in no request's hands: a throw here would be an unhandled rejection,
+      // which ends the process (as the stream planned for a client gone once did). It ends this
+      // answer instead, cut short, and is logged.
+      request.log.error({ err }, "tile stream failed after its 200");
+      body.destroy(err);
+    });
     return reply.send(body);
   });
 
