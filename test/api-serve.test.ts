@@ -112,6 +112,18 @@ it("serves, prints the admin token once, and stops cleanly on SIGTERM", async ()
   expect(second.output()).not.toContain("admin token");
 });
 
+it("--verbose logs every request, by method and URL, never its token (it logged none: main took the flag away from serve)", async () => {
+  const server = await startServer("--verbose");
+  try {
+    const me = await fetch(`${server.url}/v1/users/me`, { headers: { authorization: `Bearer ${key}` } });
+    expect(me.status).toBe(200);
+    await expect.poll(() => server.output(), { timeout: 10_000, interval: 20 }).toMatch(/"method":"GET","url":"\/v1\/users\/me"/);
+  } finally {
+    expect(await stop(server.child)).toBe(0);
+  }
+  expect(server.output()).not.toContain(key);
+});
+
 it("--demo where a dataset already holds the demo's directory starts the server and says the demo is not registered, and why (it stopped at the 409)", async () => {
   const fresh = await tempDir();
   const { env: childEnv, real: freshReal } = await serverDatabase(fresh.path);

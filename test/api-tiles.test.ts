@@ -8,7 +8,9 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { request as httpRequest } from "node:http";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { AddressInfo } from "node:net";
 import UPNG from "upng-js";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
@@ -468,6 +470,48 @@ describe("streamed range", () => {
     }
   });
 
+  it("keeps no tile it has written: a stream holds the tiles computed ahead, not every tile sent so far", async () => {
+    // Each tile sent had stayed referenced until the stream's end: one stream of 256 f32 tiles of
+    // 12 MB held 3 GB, and 40 such streams from one client had the server killed for memory.
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    // No cache (it holds what it holds, bounded), one thread: 2 tiles computed ahead.
+    const service = new TileService({ threads: 1, cacheBytes: 0, statsStore: tileStatsStore(t.db.sql) });
+    const server = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles: service });
+    onTestFinished(async () => {
+      await server.close();
+      await service.close();
+    });
+    const sent = new Map<number, WeakRef<object>>();
+    const tile = service.tile.bind(service);
+    service.tile = async (...args) => {
+      const body = await tile(...args);
+      sent.set(args[3], new WeakRef(body));
+      return body;
+    };
+    const address = await server.listen({ port: 0, host: "127.0.0.1" });
+    // 0.2 s windows every 88 samples, dB without a pass: 88 tiles of 128 × 4411 float32 (2.26 MB).
+    const tileBytes = 128 * 4411 * 4;
+    const query = "start_time=0&end_time=22.6&window_size=0.2&hop_size=0.01&width=128&format=f32&pcen=false&normalize=false";
+    const req = httpRequest(`${address}/v1/recordings/${id}/tiles/0/stream?${query}`);
+    req.on("error", () => {}); // the hang-up at the end of this test
+    onTestFinished(() => void req.destroy());
+    const res = await new Promise<IncomingMessage>((resolve) => req.on("response", resolve).end());
+    expect(res.statusCode).toBe(200);
+    let received = 0;
+    res.on("data", (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > 12 * tileBytes) res.pause(); // a slow reader: the server waits for it
+    });
+    await expect.poll(() => received > 12 * tileBytes, { timeout: 30_000, interval: 20 }).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    gc();
+    await new Promise((r) => setImmediate(r));
+    gc();
+    const kept = [...sent].filter(([x, ref]) => x < 8 && ref.deref() !== undefined).map(([x]) => x);
+    expect(kept).toEqual([]); // all of 0–7 were kept before
+  });
+
   it("stops the queued work when the client disconnects", async () => {
     const address = await app.listen({ port: 0, host: "127.0.0.1" });
     // 0.2 s windows every 88 samples: 11,300 frames of 8820-point FFTs → 88 tiles of 128
@@ -491,6 +535,38 @@ describe("streamed range", () => {
     expect(done).toBeLessThan(88);
     await new Promise((r) => setTimeout(r, 1000));
     expect(tiles.completed - before).toBe(done); // nothing more runs after the disconnect
+  });
+
+  it("a client that leaves while its stream is planned ends the stream, and nothing else (the server died)", async () => {
+    // Gone before the first tile was started (the stats pass or the file's check took a while):
+    // no tile was started, and the writer waited for tile 0 all the same — a TypeError in no
+    // request's hands, which ended the process: any client that hung up early stopped the server.
+    const address = app.server.listening ? `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` : await app.listen({ port: 0, host: "127.0.0.1" });
+    const rejections: unknown[] = [];
+    const collect = (reason: unknown) => void rejections.push(reason);
+    process.on("unhandledRejection", collect);
+    const planStream = tiles.planStream;
+    let left: AbortSignal | undefined;
+    // The plan is answered once the server has seen the client leave.
+    tiles.planStream = async (...args) => {
+      const plan = await planStream.apply(tiles, args);
+      left = args[7]!;
+      await new Promise((r) => (left!.aborted ? r(null) : left!.addEventListener("abort", r)));
+      return plan;
+    };
+    try {
+      const req = httpRequest(`${address}/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=22&width=128&format=f32&pcen=false`);
+      req.on("error", () => {}); // the hang-up this test causes
+      req.end();
+      await expect.poll(() => left !== undefined, { timeout: 30_000, interval: 20 }).toBe(true);
+      req.destroy();
+      await expect.poll(() => left?.aborted, { timeout: 10_000, interval: 20 }).toBe(true);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(rejections).toEqual([]);
+    } finally {
+      tiles.planStream = planStream;
+      process.off("unhandledRejection", collect);
+    }
   });
 });
 

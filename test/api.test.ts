@@ -83,6 +83,8 @@ describe("service routes", () => {
   it("publishes an OpenAPI document generated from the schemas, and the docs UI", async () => {
     const doc = (await app.inject({ url: "/openapi.json" })).json();
     expect(doc.openapi).toMatch(/^3\./);
+    const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
+    expect(doc.info).toMatchObject({ version: pkg.version, license: { name: pkg.license } });
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/datasets", "/v1/recordings/{id}", "/v1/tokens", "/health"]));
     const post = doc.paths["/v1/datasets"].post;
     expect(post.requestBody.content["application/json"].schema.required).toEqual(expect.arrayContaining(["name", "audio_dir"]));
@@ -297,7 +299,7 @@ describe("validation", () => {
     for (const host of ["localhost", "localhost:8080", "LocalHost.:80", "127.0.0.1:9000", "127.1.2.3", "[::1]:3000", "[::ffff:127.0.0.1]:80", "app.localhost:1"]) {
       expect((await read(host)).statusCode, host).toBe(200);
     }
-    for (const host of ["attacker.example", "attacker.example:8080", "0.0.0.0:8080", "127.0.0.1.attacker.example", "localhost.attacker.example", "128.0.0.1"]) {
+    for (const host of ["attacker.example", "attacker.example:8080", "0.0.0.0:8080", "127.0.0.1.attacker.example", "localhost.attacker.example", "128.0.0.1", "[::1].attacker.example", "[::1]x", "[::1"]) {
       const res = await read(host);
       expect([res.statusCode, res.json().message], host).toEqual([403, `this server answers without a token only requests addressed to it by a loopback name (127.0.0.1, [::1], localhost), not '${host}': use one, or send a token`]);
     }

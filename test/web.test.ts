@@ -5,7 +5,9 @@
  * pixels per frame, equal the server's one-shot image of the same frames pixel for pixel across
  * every tile boundary (no seam); zoom and pan move the view, the colormap changes the pixels,
  * the API's validation messages land next to their field, a click reads a value, a shift-drag
- * creates a clip, deep links open any recording and server data shows as text, never markup.
+ * creates a clip, the clips in view are drawn and listed however many the recording has (and
+ * however late an older view's answer comes), deep links open any recording and server data
+ * shows as text, never markup.
  * Screenshots go to test-artifacts/.
  * Chromium must be installed (`apt-get install -y chromium`; CI does): without it the suite
  * fails, unless SONOTILE_SKIP_BROWSER=1 says to skip it on purpose.
@@ -598,6 +600,149 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(job.data.band.high_freq).toBeCloseTo(144_000, -3);
     await expect.poll(() => page.locator("#clip-list button").allTextContents()).toEqual([`${clip.start_time.toFixed(3)}–${clip.end_time.toFixed(3)} s · 14 features`]);
     await page.screenshot({ path: join(ARTIFACTS, "web-clip-page.png") });
+  });
+
+  /**
+   * A bat night in miniature: a dataset of two 8 kHz recordings, "night.wav" (120 s, 250 clips
+   * of 0.2 s every 0.48 s) and "dense.wav" (120 s, 1100 clips of 0.04 s every 0.1 s, more than
+   * the page draws at a time). Inserted in SQL: 1350 requests would be slow.
+   */
+  let manyClips: Promise<{ nightId: string; denseId: string }> | undefined;
+  function manyClipsDataset() {
+    manyClips ??= (async () => {
+      const dir = join(extra.path, "night");
+      await mkdir(dir);
+      await writeSineWav(join(dir, "night.wav"), 8000, 120, 1000);
+      await writeSineWav(join(dir, "dense.wav"), 8000, 120, 1000);
+      const dataset = await post("/v1/datasets", { name: "bat night", audio_dir: dir });
+      const night = await post("/v1/recordings", { dataset_id: dataset.id, path: "night.wav" });
+      const dense = await post("/v1/recordings", { dataset_id: dataset.id, path: "dense.wav" });
+      await t.db.sql`INSERT INTO clips (recording_id, start_time, end_time) SELECT ${night.id}::uuid, i * 0.48::float8, i * 0.48::float8 + 0.2 FROM generate_series(0, 249) AS i`;
+      await t.db.sql`INSERT INTO clips (recording_id, start_time, end_time) SELECT ${dense.id}::uuid, i * 0.1::float8, i * 0.1::float8 + 0.04 FROM generate_series(0, 1099) AS i`;
+      return { nightId: night.id as string, denseId: dense.id as string };
+    })();
+    return manyClips;
+  }
+
+  /** Time for the view to rest and its clips to arrive (the debounce, up to six requests), on a machine busy with other tests. */
+  const CLIPS_SETTLE = { timeout: 10_000 };
+
+  /** Every clip of a recording, as the API has them, sorted by start time. */
+  async function allClips(recordingId: string): Promise<{ id: string; start_time: number; end_time: number }[]> {
+    const res = await app.inject({ url: `/v1/clips?recording_id=${recordingId}&limit=1000&offset=0` });
+    const rest = await app.inject({ url: `/v1/clips?recording_id=${recordingId}&limit=1000&offset=1000` });
+    return [...res.json().items, ...rest.json().items];
+  }
+
+  /**
+   * The clips the page draws over the visible range and lists, by id, once the view has rested
+   * and its clips arrived; each box checked to sit on its clip's times (within a pixel).
+   */
+  async function clipsShown() {
+    const v = await view();
+    const width = (await page.locator("#plot").boundingBox())!.width;
+    const secondsPerPx = (v.end - v.start) / width;
+    const boxes = await page.$$eval("#clips div", (ds) => ds.map((d) => ({
+      id: (d as HTMLElement).dataset.clipId!, start: Number((d as HTMLElement).dataset.start), end: Number((d as HTMLElement).dataset.end),
+      left: parseFloat((d as HTMLElement).style.left), width: parseFloat((d as HTMLElement).style.width),
+    })));
+    const drawn = boxes.filter((b) => b.start < v.end && b.end > v.start);
+    for (const b of drawn) {
+      expect(Math.abs(b.left - (b.start - v.start) / secondsPerPx), `clip ${b.id}'s box`).toBeLessThan(1);
+      expect(Math.abs(b.width - (b.end - b.start) / secondsPerPx), `clip ${b.id}'s box width`).toBeLessThan(1);
+    }
+    return {
+      drawn: drawn.map((b) => b.id),
+      listed: await page.$$eval("#clip-list button", (bs) => bs.map((b) => (b as HTMLElement).dataset.clipId)),
+      count: await page.getAttribute("#clip-count", "data-count"),
+      note: await page.evaluate(() => { const n = document.getElementById("clip-note")!; return n.hidden ? null : n.textContent; }),
+    };
+  }
+
+  /** What clipsShown must give at the current view: the clips overlapping it, all drawn and listed, no note. */
+  async function expectedInView(clips: { id: string; start_time: number; end_time: number }[]) {
+    const v = await view();
+    const ids = clips.filter((c) => c.start_time < v.end && c.end_time > v.start).map((c) => c.id);
+    return { drawn: ids, listed: ids, count: String(ids.length), note: null };
+  }
+
+  it("draws and lists every clip in view of a recording of 250, past the 100th, at every zoom and pan", async () => {
+    const { nightId } = await manyClipsDataset();
+    const clips = await allClips(nightId);
+    expect(clips).toHaveLength(250);
+    await page.goto(`${base}/?night#recording=${nightId}`);
+    await tilesLoaded(nightId);
+    // The whole recording in view: all 250, over two pages of the clips list.
+    expect((await view()).end).toBeGreaterThan(120);
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
+    expect((await clipsShown()).drawn).toHaveLength(250);
+    // Zoomed in on the middle (~73–82 s): clips 150 to 170, none of which the first 100 hold.
+    for (let i = 0; i < 4; i++) await page.click("#zoom-in");
+    const zoomed = await view();
+    expect(zoomed.level).toBe(0);
+    expect(zoomed.start).toBeGreaterThan(100 * 0.48);
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
+    expect((await clipsShown()).drawn.length).toBeGreaterThanOrEqual(15);
+    // Panned right by three half plots: the clips there.
+    for (let i = 0; i < 3; i++) await page.click("#pan-right");
+    expect((await view()).start).toBeGreaterThan(zoomed.end);
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
+    await page.screenshot({ path: join(ARTIFACTS, "web-clips-in-view-page.png") });
+  });
+
+  it("never lets an older view's clips overwrite a newer one's, however late they arrive", async () => {
+    // The dense recording: zoomed in from the whole (more than the cap), the page holds only the
+    // clips of the view and a plot width either side, and asks again as the view leaves them.
+    const { denseId } = await manyClipsDataset();
+    const clips = await allClips(denseId);
+    await page.goto(`${base}/?stale#recording=${denseId}`);
+    await tilesLoaded(denseId);
+    for (let i = 0; i < 4; i++) await page.click("#zoom-in");
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
+    // The next clips request (two plot widths back) answers 2 s late; meanwhile the view moves
+    // two plot widths further back, out of the window that request asked for, and asks again.
+    let held: Promise<void> | undefined;
+    const route = /\/v1\/clips\?/;
+    await page.route(route, async (r) => {
+      if (!held) {
+        held = new Promise((resolve) => setTimeout(resolve, 2000));
+        await held;
+      }
+      await r.continue().catch(() => undefined); // the page gave up on it
+    });
+    try {
+      for (let i = 0; i < 4; i++) await page.click("#pan-left");
+      await expect.poll(() => held !== undefined, CLIPS_SETTLE).toBe(true);
+      for (let i = 0; i < 4; i++) await page.click("#pan-left");
+      expect((await view()).start).toBeGreaterThan(30); // clips on either side: the late answer would leave some out
+      await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
+      await held;
+      await new Promise((resolve) => setTimeout(resolve, 500)); // the late answer, had it been read
+      expect(await clipsShown()).toEqual(await expectedInView(clips));
+    } finally {
+      await page.unroute(route);
+    }
+  });
+
+  it("says how many clips in view it does not draw past its cap of 1000, and draws them all once zoomed in", async () => {
+    const { denseId } = await manyClipsDataset();
+    const clips = await allClips(denseId);
+    expect(clips).toHaveLength(1100);
+    await page.goto(`${base}/?dense#recording=${denseId}`);
+    await tilesLoaded(denseId);
+    const v = await view();
+    expect(v.end).toBeGreaterThan(120);
+    // The first 1000 by start time drawn and listed; the count and the note are of all 1100.
+    const first = clips.slice(0, 1000).map((c) => c.id);
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual({ drawn: first, listed: first, count: "1100", note: "100 more clips in view not drawn: at most 1000 are drawn at a time, zoom in to see them." });
+    // Zoomed in to ~10 s (~100 clips): all drawn, no note; and again after a pan past the window fetched.
+    for (let i = 0; i < 4; i++) await page.click("#zoom-in");
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
+    expect((await clipsShown()).drawn.length).toBeGreaterThanOrEqual(90);
+    const zoomed = await view();
+    for (let i = 0; i < 4; i++) await page.click("#pan-right");
+    expect((await view()).start).toBeGreaterThan(zoomed.end);
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
   });
 
   it("shows a time-expanded recording in real units", async () => {

@@ -24,7 +24,7 @@ interface Recording {
   /** Changes whenever the recording's tiles can: URLs that carry it are cached for good. */
   revision: string;
 }
-interface Clip { id: string; start_time: number; end_time: number; features: FeatureValue[] }
+interface Clip { id: string; recording_id: string; start_time: number; end_time: number; features: FeatureValue[] }
 interface Job { id: string; status: "pending" | "running" | "completed" | "aborted"; result: "success" | "failure" | "error" | null; message: string | null }
 /** A frequency band, Hz, as extraction jobs take it. */
 interface Band { low_freq: number; high_freq: number }
@@ -321,6 +321,7 @@ function render() {
   for (const url of failedTiles) if (!wanted.has(url)) forgetTileFailure(url);
   drawAxes();
   drawClips();
+  scheduleClipFetch();
   drawMarker();
 }
 
@@ -444,7 +445,181 @@ function fit() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Read-out, clips, playback
+// Clips in view: fetched for the visible window plus a margin, again when the view leaves it
+
+/** Clips asked per request: a window holding more follows the pages. */
+const CLIP_PAGE = 200;
+/** Most clips fetched and drawn for one window (5 pages): past it a note says how many in view are not drawn. */
+const MAX_CLIPS_DRAWN = 1000;
+/** Milliseconds the view must rest before its clips are fetched: a drag or a burst of wheel steps asks once. */
+const CLIP_FETCH_DELAY_MS = 150;
+
+/** The clips fetched, sorted by start time, and their boxes in the plot by clip id. */
+let clips: Clip[] = [];
+const clipBoxes = new Map<string, HTMLDivElement>();
+/**
+ * What the clips fetched cover: the window [t0, t1) (s) and whether every clip overlapping it
+ * was fetched (`complete`; false when MAX_CLIPS_DRAWN cut it short). Null until a fetch ends.
+ */
+let clipWindow: { t0: number; t1: number; complete: boolean } | null = null;
+/** Aborts the clip fetch in flight: a newer view's (or recording's) answer must never be overwritten by an older one. */
+let clipFetch: AbortController | null = null;
+let clipTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** The visible time range, s. */
+const visibleRange = (): [number, number] => [timeAt(0), timeAt($("plot").clientWidth)];
+
+/** Clips overlapping [t0, t1): the list's own half-open rule (GET /v1/clips end_after/start_before). */
+const overlapping = (c: Clip, t0: number, t1: number) => c.start_time < t1 && c.end_time > t0;
+
+/**
+ * The window whose clips the page fetches: the visible range plus one plot width either side
+ * (the tiles' margin), so that a pan shows the clips beside at once.
+ */
+function wantedClipWindow(): [number, number] {
+  const w = $("plot").clientWidth;
+  return [timeAt(-w), timeAt(2 * w)];
+}
+
+/**
+ * Whether the clips fetched serve the view: their window holds the visible range, every clip of
+ * it was fetched (the cap cut none), and it is less than twice the window wanted — zoomed in
+ * from a wider view, the page keeps the clips near what it shows, not an hour of them off-screen.
+ */
+function clipWindowServes(): boolean {
+  const w = clipWindow, [a, b] = visibleRange(), [t0, t1] = wantedClipWindow();
+  return w !== null && w.complete && w.t0 <= a && b <= w.t1 && w.t1 - w.t0 < 2 * (t1 - t0);
+}
+
+/** Called on every render: once the view rests, lists the clips in view, fetching them first unless the clips fetched serve it. */
+function scheduleClipFetch() {
+  clearTimeout(clipTimer);
+  clipTimer = setTimeout(() => {
+    if (!state.geometry) return;
+    if (clipWindowServes()) listClips(null);
+    else void fetchClips();
+  }, CLIP_FETCH_DELAY_MS);
+}
+
+/**
+ * Fetches every clip overlapping the wanted window, page after page up to MAX_CLIPS_DRAWN, and
+ * draws and lists them. Aborts the fetch still in flight. When the cap cuts the window short, a
+ * request of one clip for the visible range alone gives how many are in view (its `total`).
+ */
+async function fetchClips() {
+  const rec = state.recording;
+  if (!rec || !state.geometry) return;
+  clearTimeout(clipTimer); // this fetch is for the current view: the one scheduled would repeat it
+  clipFetch?.abort();
+  const controller = new AbortController();
+  clipFetch = controller;
+  const [t0, t1] = wantedClipWindow();
+  const [a, b] = visibleRange();
+  const listUrl = (from: number, to: number, limit: number, offset: number) =>
+    `/v1/clips?recording_id=${rec.id}&end_after=${from}&start_before=${to}&sort=start_time&order=asc&limit=${limit}&offset=${offset}`;
+  try {
+    const fetched: Clip[] = [];
+    let total = 0;
+    do {
+      const page = await api<Page<Clip>>(listUrl(t0, t1, Math.min(CLIP_PAGE, MAX_CLIPS_DRAWN - fetched.length), fetched.length), { signal: controller.signal });
+      total = page.total;
+      fetched.push(...page.items);
+      if (page.items.length === 0) break; // clips deleted meanwhile: the total shrank
+    } while (fetched.length < total && fetched.length < MAX_CLIPS_DRAWN);
+    const complete = fetched.length >= total;
+    const inView = complete ? null : (await api<Page<Clip>>(listUrl(a, b, 1, 0), { signal: controller.signal })).total;
+    setClips(fetched, { t0, t1, complete });
+    listClips(inView);
+  } catch (err) {
+    if (controller.signal.aborted) return;
+    setStatus(`the recording's clips cannot be listed: ${(err as Error).message}`, true);
+  } finally {
+    if (clipFetch === controller) clipFetch = null;
+  }
+}
+
+/** Takes the previous recording's clips off the plot and the list, its fetch in flight aborted. */
+function forgetClips() {
+  clipFetch?.abort();
+  clearTimeout(clipTimer);
+  setClips([], null);
+  $("clip-list").replaceChildren();
+  $("clip-count").textContent = "";
+  $("clip-note").hidden = true;
+}
+
+/** Replaces the clips drawn by `fetched` (sorted by start time), covering `window`, or forgets them all (another recording). */
+function setClips(fetched: Clip[], window: typeof clipWindow) {
+  clips = fetched;
+  clipWindow = window;
+  for (const box of clipBoxes.values()) box.remove();
+  clipBoxes.clear();
+  const layer = $("clips");
+  for (const c of clips) {
+    const d = document.createElement("div");
+    d.dataset.clipId = c.id;
+    d.dataset.start = String(c.start_time);
+    d.dataset.end = String(c.end_time);
+    d.title = `clip ${c.start_time.toFixed(3)}–${c.end_time.toFixed(3)} s`;
+    clipBoxes.set(c.id, d);
+    layer.append(d);
+  }
+  drawClips();
+}
+
+/**
+ * A clip created or changed on this page (its features computed): drawn and listed at once, in
+ * start order, then the window fetched again so that the page agrees with the server.
+ */
+function putClip(c: Clip) {
+  if (c.recording_id !== state.recording?.id) return; // another recording was opened meanwhile
+  const others = clips.filter((o) => o.id !== c.id);
+  const at = others.findIndex((o) => o.start_time > c.start_time);
+  others.splice(at < 0 ? others.length : at, 0, c);
+  setClips(others, clipWindow);
+  listClips(null);
+  void fetchClips();
+}
+
+/** Places the clips' boxes at the current zoom and pan. */
+function drawClips() {
+  if (!state.geometry) return;
+  for (const c of clips) {
+    const d = clipBoxes.get(c.id)!;
+    d.style.left = `${pixelOf(c.start_time)}px`;
+    d.style.width = `${pixelOf(c.end_time) - pixelOf(c.start_time)}px`;
+  }
+}
+
+/**
+ * Lists the clips drawn that overlap the visible range (each opens its features) under a count of
+ * the clips in view. `inView`: the clips in view by the server's count, when MAX_CLIPS_DRAWN left
+ * some of them unfetched (null: every one was fetched); then a note under the plot says how many
+ * are not drawn.
+ */
+function listClips(inView: number | null) {
+  if (!state.geometry) return;
+  const [a, b] = visibleRange();
+  const shown = clips.filter((c) => overlapping(c, a, b));
+  const count = inView ?? shown.length;
+  $("clip-count").textContent = `(${count})`;
+  $("clip-count").dataset.count = String(count);
+  const note = $("clip-note");
+  note.hidden = inView === null || inView <= shown.length;
+  note.textContent = note.hidden ? "" : `${inView! - shown.length} more clips in view not drawn: at most ${MAX_CLIPS_DRAWN} are drawn at a time, zoom in to see them.`;
+  $("clip-list").replaceChildren(...shown.map((c) => {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.dataset.clipId = c.id;
+    button.textContent = `${c.start_time.toFixed(3)}–${c.end_time.toFixed(3)} s${c.features.length ? ` · ${c.features.length} features` : ""}`;
+    button.onclick = () => showClip(c);
+    li.append(button);
+    return li;
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read-out, a clip's features, playback
 
 /** Time, frequency and the tile's float32 value under plot pixel (px, py). */
 async function readout(px: number, py: number) {
@@ -478,36 +653,6 @@ async function readout(px: number, py: number) {
   const shown = scale === "dB" || !Number.isFinite(v) ? v.toFixed(2) : v.toPrecision(4);
   out.textContent = `${where}, value = ${shown} ${scale} (tile ${z}/${x}, row ${row}/${rows}, column ${column})`;
   out.dataset.value = String(v);
-}
-
-let clips: Clip[] = [];
-
-/** The recording's clips: drawn over the plot and listed, each listed one opens its features. */
-async function loadClips() {
-  const rec = state.recording!;
-  clips = (await api<Page<Clip>>(`/v1/clips?recording_id=${rec.id}&limit=100`)).items;
-  drawClips();
-  $("clip-list").replaceChildren(...clips.map((c) => {
-    const li = document.createElement("li");
-    const b = document.createElement("button");
-    b.textContent = `${c.start_time.toFixed(3)}–${c.end_time.toFixed(3)} s${c.features.length ? ` · ${c.features.length} features` : ""}`;
-    b.onclick = () => showClip(c);
-    li.append(b);
-    return li;
-  }));
-}
-
-function drawClips() {
-  const layer = $("clips");
-  layer.replaceChildren();
-  if (!state.geometry) return;
-  for (const c of clips) {
-    const d = document.createElement("div");
-    d.style.left = `${pixelOf(c.start_time)}px`;
-    d.style.width = `${pixelOf(c.end_time) - pixelOf(c.start_time)}px`;
-    d.title = `clip ${c.start_time.toFixed(3)}–${c.end_time.toFixed(3)} s`;
-    layer.append(d);
-  }
 }
 
 /** Puts the read-out's marker on the time and frequency it read (it stayed on its pixel, over other ones, when the view moved). */
@@ -546,7 +691,7 @@ async function createClip(t0: number, t1: number, band: Band | null) {
   }
   const note = band ? `(created; features of ${(band.low_freq / 1000).toFixed(1)}–${(band.high_freq / 1000).toFixed(1)} kHz)` : "(created)";
   showClip(clip, note);
-  await loadClips();
+  putClip(clip);
   await extractClipFeatures(clip, band, note);
 }
 
@@ -583,8 +728,9 @@ async function extractClipFeatures(clip: Clip, band: Band | null, note: string) 
     }
     if (!stillShown()) return;
     if (job.result !== "success") throw new Error(job.message ?? `job ${job.status}`);
-    showClip(await api<Clip>(`/v1/clips/${clip.id}`), note);
-    await loadClips();
+    const computed = await api<Clip>(`/v1/clips/${clip.id}`);
+    showClip(computed, note);
+    putClip(computed);
   } catch (err) {
     if (!stillShown()) return;
     progress().textContent = `features not computed: ${(err as Error).message}`;
@@ -810,6 +956,7 @@ async function openRecording(rec: Recording) {
   $("readout").textContent = "";
   delete $("readout").dataset.value;
   clearTiles();
+  forgetClips();
   const name = $("recording-name");
   name.textContent = rec.path;
   name.title = rec.path; // whole here: a long name is cut short with an ellipsis
@@ -817,7 +964,7 @@ async function openRecording(rec: Recording) {
   showInClipInfo();
   history.replaceState(null, "", `#recording=${rec.id}`);
   await applyParams();
-  await loadClips().catch((err: Error) => setStatus(`the recording's clips cannot be listed: ${err.message}`, true));
+  await fetchClips();
 }
 
 function init() {

@@ -216,7 +216,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
   await app.register(swagger, {
     openapi: {
-      info: { title: "sonotile", description: "Spectrogram tiles and metadata for bioacoustics (SPEC §5)", version: VERSION },
+      // The licence is the package's (LICENSE): client generators copy it into what they generate.
+      info: { title: "sonotile", description: "Spectrogram tiles and metadata for bioacoustics (SPEC §5)", version: VERSION, license: { name: "MIT", url: "https://spdx.org/licenses/MIT.html" } },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API token key (st_…)" } } },
       security: [{ bearer: [] }],
     },

@@ -94,6 +94,25 @@ export const label = (max: number) =>
 export const tagPair = z.strictObject({ key: label(255), value: label(255) });
 
 /**
+ * A listing's tag filter (recordings, clips): `tag_key` alone keeps the records carrying a tag of
+ * that key, whatever its value; with `tag_value`, the one tag. `records` names what is listed, in
+ * the descriptions.
+ */
+export const tagQuery = (records: string) => ({
+  tag_key: label(255).optional().describe(`Only ${records} carrying a tag of this key: of any value, or of tag_value when given`),
+  tag_value: label(255).optional().describe(`With tag_key: only ${records} carrying the tag tag_key = tag_value (exact, case-sensitive)`),
+});
+
+/** `query` (with tagQuery's fields) refusing a tag_value without its tag_key: a value alone names no tag (400 naming tag_value). */
+export const withTagKeyForValue = <T extends z.ZodType<{ tag_key?: string; tag_value?: string }>>(query: T) =>
+  query.refine((q) => q.tag_value === undefined || q.tag_key !== undefined, { message: "needs tag_key: a tag is a key and a value", path: ["tag_value"] });
+
+/** A query with tagQuery's fields as the store's listings take it: the pair as `tag` (undefined: no tag filter). */
+export function withTagFilter<Q extends { tag_key?: string; tag_value?: string }>({ tag_key, tag_value, ...rest }: Q) {
+  return { ...rest, tag: tag_key === undefined ? undefined : { key: tag_key, value: tag_value } };
+}
+
+/**
  * A response whose body is bytes, not JSON: declared in the OpenAPI document under the media
  * types the route sends (fastify-type-provider-zod's `content` form), with the headers that
  * describe it (`headers`: name → what it says; @fastify/swagger documents them as strings).

@@ -1,7 +1,10 @@
 /** The shape every subcommand module exports as `command` (its line of `sonotile --help` is in main.ts). */
 export interface Command {
-  /** Runs with the arguments after the command name; resolves to the exit code. */
-  run(args: string[]): Promise<number>;
+  /**
+   * Runs with the arguments after the command name; resolves to the exit code. `verbose`:
+   * `--verbose` was given (main takes it out of `args`, wherever it stood; default false).
+   */
+  run(args: string[], context?: { verbose: boolean }): Promise<number>;
 }
 
 /** The most records a listing command prints: one page of the store's. */

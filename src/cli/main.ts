@@ -100,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const { command } = await entry.load();
-    return await command.run(args.slice(1));
+    return await command.run(args.slice(1), { verbose });
   } catch (err) {
     const e = err as Error & { exitCode?: number };
     const code = e instanceof UsageError || e instanceof ParamsError ? EXIT.usage : (e.exitCode ?? EXIT.input);

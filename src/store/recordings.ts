@@ -15,7 +15,7 @@ import { ConflictError, NotFoundError, invalid, translating } from "./errors.js"
 import { canonicalRecordingPath, resolveRecordingFile } from "./paths.js";
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts, type RecordedFacts } from "./probe.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
-import { getOrCreateTag } from "./tags.js";
+import { carriesTag, getOrCreateTag, type TagFilter } from "./tags.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 
 export interface Recording extends FileFacts {
@@ -158,7 +158,7 @@ export interface RecordingQuery extends PageRequest {
   search?: string;
   hash?: string;
   /** Only recordings carrying a tag of this key — of this value, or of any value when `value` is undefined. */
-  tag?: { key: string; value?: string };
+  tag?: TagFilter;
   sort: (typeof RECORDING_SORTS)[number];
   order: "asc" | "desc";
 }
@@ -167,15 +167,11 @@ export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<
   // The search in both forms, the paths as stored: PostgreSQL's normalize() refuses a database
   // whose encoding is not UTF8 (every search a 500 there), and an index on path stays usable.
   const [composed, decomposed] = [likePattern(q.search), likePattern(q.search, "NFD")];
-  // The tag filter as a set of ids, read once (a hashed subplan): as EXISTS per row under the OR
-  // that makes it optional, it was a lookup per recording of the dataset.
   const where = db`${stateCondition(db, q.state, effectiveState(db, "recordings", "r"))}
     AND (${q.dataset_id ?? null}::uuid IS NULL OR r.dataset_id = ${q.dataset_id ?? null})
     AND (${composed}::text IS NULL OR r.path ILIKE ${composed} OR r.path ILIKE ${decomposed})
     AND (${q.hash ?? null}::text IS NULL OR r.hash = ${q.hash ?? null})
-    AND (${q.tag?.key ?? null}::text IS NULL OR r.id IN (
-      SELECT rt.recording_id FROM recording_tags rt JOIN tags t ON t.id = rt.tag_id
-      WHERE t.key = ${q.tag?.key ?? null} AND (${q.tag?.value ?? null}::text IS NULL OR t.value = ${q.tag?.value ?? null})))`;
+    AND ${carriesTag(db, "recording", "r", q.tag)}`;
   const order = (alias: string) => db`${db(alias)}.${db(q.sort)} ${q.order === "desc" ? db`DESC NULLS LAST` : db`ASC NULLS LAST`}, ${db(alias)}.id`;
   // The page's ids first, then the page's rows with their tags, features, owners and notes: with
   // those in the rows sorted, every recording before the offset had them aggregated too (a page

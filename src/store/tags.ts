@@ -1,6 +1,6 @@
 /** Tags: (key, value) pairs, each stored once and attached to recordings and clips. */
 import type { Queryable } from "./db.js";
-import { likePattern, toPage, type Page, type PageRequest, type Provenance } from "./common.js";
+import { likePattern, toPage, type Fragment, type Page, type PageRequest, type Provenance } from "./common.js";
 import { translating } from "./errors.js";
 
 export interface Tag {
@@ -13,6 +13,28 @@ export interface Tag {
 }
 
 const COLUMNS = (db: Queryable) => db`id, key, value, created_at, created_by, run_id`;
+
+/** A listing's tag filter: records carrying a tag of `key` — of `value`, or of any value when `value` is undefined. */
+export interface TagFilter {
+  key: string;
+  value?: string;
+}
+
+/** What a tag is attached to, and the table holding the attachments (its column naming the record is `<kind>_id`). */
+const TAGGED = { recording: "recording_tags", clip: "clip_tags" } as const;
+
+/**
+ * SQL: the `kind` row aliased `alias` carries a tag matching `tag` (TRUE without a filter), for a
+ * listing's WHERE. Put as a condition of the listing's AND (not under an OR), PostgreSQL answers
+ * it from the tag's attachments joined to the records, or record by record through the
+ * attachments' primary key (record id, tag id), whichever reads less.
+ */
+export function carriesTag(db: Queryable, kind: keyof typeof TAGGED, alias: string, tag: TagFilter | undefined): Fragment {
+  if (!tag) return db`TRUE`;
+  return db`EXISTS (
+    SELECT 1 FROM ${db(TAGGED[kind])} a JOIN tags t ON t.id = a.tag_id
+    WHERE a.${db(`${kind}_id`)} = ${db(alias)}.id AND t.key = ${tag.key}${tag.value === undefined ? db`` : db` AND t.value = ${tag.value}`})`;
+}
 
 /**
  * The tag (key, value), created if new. One statement against the unique index, so

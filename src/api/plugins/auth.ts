@@ -103,6 +103,8 @@ export const authPlugin = fp<{ requireAuthForReads: boolean }>(async (app, optio
  */
 export function isLoopbackName(host: string): boolean {
   // "[v6]:port", "name:port", or a bare address: an IPv6 one (two colons or more, as serve's --host takes it) has no port.
+  // After "[v6]" only a port may follow: "[::1].attacker.example" is no loopback name.
+  if (host.startsWith("[") && !/^\](:\d*)?$/.test(host.slice(host.indexOf("]")))) return false;
   const address = host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.indexOf(":") !== host.lastIndexOf(":") ? host : host.replace(/:\d*$/, "");
   const name = address.toLowerCase().replace(/\.$/, "");
   const v4 = /^(::ffff:)?127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;

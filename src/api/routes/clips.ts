@@ -6,7 +6,7 @@ import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, rem
 import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
-import { carriedNotes, errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, timestamp } from "../schemas.js";
+import { carriedNotes, decimalText, errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, tagQuery, timestamp, withTagFilter, withTagKeyForValue } from "../schemas.js";
 
 const clipSchema = z.object({
   id: z.uuid(),
@@ -23,14 +23,34 @@ const clipSchema = z.object({
   run_id: z.uuid().nullable(),
 });
 
+/**
+ * A time the clips list compares clips with (s, real time), from the query string: any finite
+ * number (zod's number refuses Infinity and NaN; 1e400 is Infinity) — a window scrolled left of
+ * 0 (end_after=-2) selects as well as one clamped to 0.
+ */
+const windowEdge = (what: string) => decimalText(z.number({ error: "must be a finite number of seconds" })).optional().describe(what);
 const seconds = (what: string) => z.number({ error: "must be a number of seconds" }).finite().min(0, "must be >= 0").describe(what);
 export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["clips"];
   const sql = app.db.sql;
 
   app.get("/clips", {
-    schema: { summary: "List clips", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, recording_id: id.optional(), ...sortQuery(CLIP_SORTS, "start_time") }), response: { 200: page(clipSchema), 400: errorBody } },
-  }, async (request) => listClips(sql, request.query));
+    schema: {
+      summary: "List clips", tags,
+      description: "Every filter given applies (AND). `start_before` and `end_after` together list the clips overlapping the window [end_after, start_before): clips are half-open [start_time, end_time), so one ending at end_after or starting at start_before is not in it. Each is a condition of its own, so start_before <= end_after is no error: it lists the clips that start before start_before and end after end_after.",
+      querystring: withTagKeyForValue(z.strictObject({
+        ...pageQuery,
+        state: stateQuery,
+        recording_id: id.optional(),
+        dataset_id: id.optional().describe("Only the clips of this dataset's recordings"),
+        start_before: windowEdge("Only clips that start before this time: start_time < start_before (s, real time)"),
+        end_after: windowEdge("Only clips that end after this time: end_time > end_after (s, real time)"),
+        ...tagQuery("clips"),
+        ...sortQuery(CLIP_SORTS, "start_time"),
+      })),
+      response: { 200: page(clipSchema), 400: errorBody },
+    },
+  }, async (request) => listClips(sql, withTagFilter(request.query)));
 
   app.post("/clips", {
     schema: {

@@ -22,7 +22,7 @@ import { checkInAudioRoots, recordingFile, withoutAudioRoots } from "../recordin
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { ACCEPT_RANGES_HEADER, bytesResponse, carriedNotes, CONTENT_RANGE_HEADER, DISPOSITION_HEADER, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, RANGE_NOT_SATISFIABLE, sortQuery, stateQuery, label, tagPair, text, timestamp, UNSATISFIED_RANGE_HEADER } from "../schemas.js";
+import { ACCEPT_RANGES_HEADER, bytesResponse, carriedNotes, CONTENT_RANGE_HEADER, DISPOSITION_HEADER, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, RANGE_NOT_SATISFIABLE, sortQuery, stateQuery, label, tagPair, tagQuery, text, timestamp, UNSATISFIED_RANGE_HEADER, withTagFilter, withTagKeyForValue } from "../schemas.js";
 
 const recordingSchema = z.object({
   id: z.uuid(),
@@ -87,22 +87,18 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/recordings", {
     schema: {
       summary: "List recordings", tags,
-      querystring: z.strictObject({
+      querystring: withTagKeyForValue(z.strictObject({
         ...pageQuery,
         state: stateQuery,
         dataset_id: id.optional(),
         search: z.string().max(1024).optional().describe("Substring of the path, case-insensitive, both compared in Unicode NFC"),
         hash: z.string().regex(/^[0-9a-f]{32}$/, "must be an MD5 in lower-case hex").optional(),
-        tag_key: label(255).optional().describe("Only recordings carrying a tag of this key: of any value, or of tag_value when given"),
-        tag_value: label(255).optional().describe("With tag_key: only recordings carrying the tag tag_key = tag_value (exact, case-sensitive)"),
+        ...tagQuery("recordings"),
         ...sortQuery(RECORDING_SORTS, "path"),
-      }).refine((q) => q.tag_value === undefined || q.tag_key !== undefined, { message: "needs tag_key: a tag is a key and a value", path: ["tag_value"] }),
+      })),
       response: { 200: page(recordingSchema), 400: errorBody },
     },
-  }, async (request) => {
-    const { tag_key, tag_value, ...q } = request.query;
-    return listRecordings(sql, { ...q, tag: tag_key !== undefined ? { key: tag_key, value: tag_value } : undefined });
-  });
+  }, async (request) => listRecordings(sql, withTagFilter(request.query)));
 
   app.post("/recordings", {
     schema: {

@@ -82,7 +82,7 @@ function corsOriginsOption(flag: string | true | undefined, env: string | undefi
 }
 
 export const command: Command = {
-  async run(args) {
+  async run(args, { verbose } = { verbose: false }) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "serve", takesParams: false });
     if (!cl) return EXIT.ok;
     if (cl.positionals.length) throw new UsageError(`serve takes no arguments (see --help)`);
@@ -135,7 +135,8 @@ export const command: Command = {
         tiles,
         requireAuthForReads,
         corsOrigins,
-        logger: cl.options.verbose ? true : { level: "warn" },
+        // From main, which takes --verbose out of the arguments: cl.options never has it.
+        logger: verbose ? true : { level: "warn" },
       });
       if (runWorker) worker = await startWorker({ sql: database.sql, threads: workerThreads });
       const address = await app.listen({ host, port });
