@@ -11,6 +11,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/api/app.js";
+import { createClip } from "../src/store/clips.js";
 import { setState } from "../src/store/common.js";
 import { openDatabase } from "../src/store/db.js";
 import { ensureAdmin } from "../src/store/users.js";
@@ -68,6 +69,22 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
     expect(refused.stderr).toBe("sonotile jobs: channel (--channel): must be < channels (1) (recording tone.wav: 8000 Hz × time expansion 1, 1 channel; 1 of 1 targets); "
       + "window_size (--window-size): gives 1600000 samples at 8000 Hz; the limit is 1048576 (recording tone.wav: 8000 Hz × time expansion 1, 1 channel; 1 of 1 targets)\n");
     expect(JSON.parse((await onData(["jobs", "list", "--json"])).stdout).total).toBe(0);
+  }, 60_000);
+
+  it("submit: clips in none of which a frame is centred exit 2 naming the flags typed in the text too, not only the fields", async () => {
+    const database = await openDatabase({ dataDir: join(dir.path, "data"), attach: true, poolSize: 1, create: false });
+    let clip: string;
+    try {
+      const [{ id: recording }] = await database.sql`SELECT id FROM recordings WHERE path = 'tone.wav'`;
+      clip = (await createClip(database.sql, { recording_id: recording, start_time: 0.001, end_time: 0.002, created_by: null })).id;
+    } finally {
+      await database.close();
+    }
+    // Frames 0.1 s apart (centred at 0, 0.1 s, …): none in [0.001, 0.002). The text said `hop_size` and `window_size` to a user who typed --hop-size and --window-size.
+    const refused = await onData(["jobs", "submit", "--clips", clip, "--window-size", "0.1", "--hop-size", "1"]);
+    expect(refused).toMatchObject({ code: 2, stdout: "" });
+    expect(refused.stderr).toBe(`sonotile jobs: hop_size (--hop-size): no frame is centred in [0.001, 0.002) s of clip ${clip} (recording tone.wav): frames are 0.1 s apart `
+      + "(window_size (--window-size) 0.1 s × hop_size (--hop-size) 1 at 8000 Hz); a smaller hop_size (--hop-size) or window_size (--window-size) puts frames in it (1 of 1 targets)\n");
   }, 60_000);
 
   it("list: active jobs by default, an archived one with --state archived or all, said so", async () => {

@@ -95,4 +95,20 @@ describe("a dataset whose audio moved to another disk", () => {
     await rename(join(newDisk.path, "copy"), join(newDisk.path, "audio", "bats", "2026"));
     expect((await put(join(newDisk.path, "audio", "bats", "2026"))).statusCode).toBe(200);
   });
+
+  it("made a new dataset instead (the step to avoid): its import names the datasets holding the same bytes, as `dataset add --json` does — it said nothing of them", async () => {
+    await mkdir(join(oldDisk.path, "birds"));
+    for (const [i, name] of ["a.wav", "b.wav", "c.wav"].entries()) await writeSineWav(join(oldDisk.path, "birds", name), 16000, 0.25, 3000 + 500 * i);
+    const birds = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "birds", audio_dir: join(oldDisk.path, "birds") }, headers: auth(member) })).json();
+    const first = (await app.inject({ method: "POST", url: `/v1/datasets/${birds.id}/import`, headers: auth(member) })).json();
+    expect([first.registered.length, first.datasets_holding_same_bytes]).toEqual([3, []]);
+    // Two of its files copied to the new disk, and a new dataset made there.
+    await mkdir(join(newDisk.path, "birds new"));
+    for (const name of ["a.wav", "b.wav"]) await cp(join(oldDisk.path, "birds", name), join(newDisk.path, "birds new", name));
+    const made = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "birds new", audio_dir: join(newDisk.path, "birds new") }, headers: auth(member) })).json();
+    const imported = await app.inject({ method: "POST", url: `/v1/datasets/${made.id}/import`, headers: auth(member) });
+    expect(imported.statusCode, imported.body).toBe(200);
+    expect(imported.json().registered).toHaveLength(2);
+    expect(imported.json().datasets_holding_same_bytes).toEqual([{ id: birds.id, name: "birds", audio_dir: join(oldDisk.path, "birds"), recordings: 2 }]);
+  });
 });

@@ -193,7 +193,7 @@ describe("recordings registered one by one", () => {
       expect([dup.statusCode, dup.json().message], path).toEqual([409, `dataset ${datasetId} already has a recording at sub/a.wav`]);
     }
     const scan = (await app.inject({ url: `/v1/datasets/${datasetId}/scan`, headers: auth(member) })).json();
-    expect(scan.files.filter((f: { path: string }) => /(^|\/)(a|alias)\.wav$/.test(f.path))).toEqual([{ path: "sub/a.wav", status: "registered", recording_id: first.json().id, recording_state: "active", changed: null, possibly_moved_to: [] }]);
+    expect(scan.files.filter((f: { path: string }) => /(^|\/)(a|alias)\.wav$/.test(f.path))).toEqual([{ path: "sub/a.wav", status: "registered", recording_id: first.json().id, recording_state: "active", changed: null, possibly_moved_to: [], unreadable: null }]);
     await app.inject({ method: "DELETE", url: `/v1/recordings/${first.json().id}`, headers: auth(admin) });
   });
 
@@ -420,12 +420,17 @@ describe("runs and jobs", () => {
   it("record each import as a run", async () => {
     expect((await app.inject({ url: "/v1/runs?kind=import" })).json().total).toBe(0); // registered by hand so far
     const datasetId = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
+    // The scan says why the file cannot be imported, in the words the import's `failed` uses: it
+    // was `unregistered` as a file waiting for its import is, in every scan.
+    const notAudio = "junk.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)";
+    const scanned = (await app.inject({ url: `/v1/datasets/${datasetId}/scan`, headers: auth(member) })).json();
+    expect(scanned.files.filter((f: { status: string }) => f.status === "unregistered").map((f: { path: string; unreadable: string | null }) => [f.path, f.unreadable])).toEqual([["junk.wav", notAudio]]);
     const imported = (await app.inject({ method: "POST", url: `/v1/datasets/${datasetId}/import`, headers: auth(member) })).json();
     expect(imported.registered).toEqual([]);
     // A file that does not decode is reported, not fatal.
     expect(imported.failed.map((f: { path: string }) => f.path)).toEqual(["junk.wav"]);
     // Named as the record would name it, relative to the dataset's directory: no server path in the message.
-    expect(imported.failed[0].error).toBe("junk.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)");
+    expect(imported.failed[0].error).toBe(notAudio);
     // So is registering it alone.
     const alone = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: "junk.wav" }, headers: auth(member) });
     expect(alone.statusCode).toBe(400);

@@ -1091,7 +1091,7 @@ describe("a recording whose file was replaced after registration", () => {
       for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
       const datasetId = (await own.inject({ url: `/v1/recordings/${id}` })).json().dataset_id;
       const scanned = async () => (await own.inject({ url: `/v1/datasets/${datasetId}/scan` })).json().files;
-      expect(await scanned()).toEqual([{ path: "a.wav", status: "registered", recording_id: id, recording_state: "active", changed: null, possibly_moved_to: [] }]);
+      expect(await scanned()).toEqual([{ path: "a.wav", status: "registered", recording_id: id, recording_state: "active", changed: null, possibly_moved_to: [], unreadable: null }]);
       await writeFile(file, floatWav(take(1), 8000)); // another take over the registered file
       for (const url of urls) {
         const res = await own.inject({ url });
@@ -1102,7 +1102,7 @@ describe("a recording whose file was replaced after registration", () => {
       const changed = {
         path: "a.wav", status: "registered", recording_id: id, recording_state: "active",
         changed: { reason: "size", message: `64058 bytes when registered, 32058 now: the content changed, and reads of the recording answer 409 until the registered file is put back or the new one is made its content (POST /v1/recordings/${id}/refresh)` },
-        possibly_moved_to: [],
+        possibly_moved_to: [], unreadable: null,
       };
       expect(await scanned()).toEqual([changed]);
       const imported = (await own.inject({ method: "POST", url: `/v1/datasets/${datasetId}/import`, headers: auth(adminKey) })).json();

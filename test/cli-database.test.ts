@@ -295,19 +295,26 @@ describe("dataset add", () => {
       renameSync(join(recordings, "b.wav"), join(recordings, "b renamed.wav"));
       writeFileSync(join(recordings, "c copy.wav"), readFileSync(join(recordings, "c.wav")));
       rmSync(join(recordings, "d.wav"));
+      writeFileSync(join(recordings, "empty.wav"), ""); // a recorder's file never written
       // A scan registers nothing, and says where a missing recording's file may be: the files not
-      // registered of its size (b, c, d and e are tones of one length). It said only `missing`.
+      // registered of its size (b, c, d and e are tones of one length). It said only `missing`. And
+      // which file not registered an import cannot register, and why: it was `not registered` as any.
       const scanned = await runSonotile(["dataset", "scan", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
       expect(scanned).toMatchObject({ code: 0, stderr: "" });
       expect(scanned.stdout.split("\n")).toEqual([
-        `dataset site (${printed.dataset.id}) of ${realpathSync(recordings)}: 3 registered, 2 missing, 2 not registered`,
+        `dataset site (${printed.dataset.id}) of ${realpathSync(recordings)}: 3 registered, 2 missing, 3 not registered (1 of them unreadable)`,
         "  not registered b renamed.wav",
         "  not registered c copy.wav",
+        "  unreadable empty.wav: file is empty — an import cannot register it: replace or remove the file",
         expect.stringMatching(new RegExp(`^  changed a\\.wav \\(${a}\\): `)),
         `  missing b.wav (${b}): no file at this path; the recording and its clips, tags and notes are kept; it may have moved to b renamed.wav, c copy.wav (the same size); an import will check by MD5 (sonotile dataset add), and the recording follows the file with its bytes`,
         `  missing d.wav (${d}): no file at this path; the recording and its clips, tags and notes are kept; it may have moved to b renamed.wav, c copy.wav (the same size); an import will check by MD5 (sonotile dataset add), and the recording follows the file with its bytes`,
         "",
       ]);
+      const scannedJson = JSON.parse((await runSonotile(["dataset", "scan", recordings, "--audio-root", join(dir.path, "root"), "--data", data, "--json"], { env: { DATABASE_URL: t?.url ?? "" } })).stdout);
+      expect(scannedJson.files.filter((f: { status: string }) => f.status === "unregistered").map((f: { path: string; unreadable: string | null }) => [f.path, f.unreadable]))
+        .toEqual([["b renamed.wav", null], ["c copy.wav", null], ["empty.wav", "empty.wav: file is empty"]]);
+      rmSync(join(recordings, "empty.wav"));
       const months = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
       const lines = months.stdout.split("\n");
       expect(months).toMatchObject({ code: 0, stderr: "" });
@@ -327,12 +334,15 @@ describe("dataset add", () => {
       for (const [folder, relation] of [[join(recordings, "night 1"), "lies inside"], [join(dir.path, "root"), "holds"]]) {
         const nested = await runSonotile(["dataset", "add", folder, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
         expect(nested).toMatchObject({ code: 2, stdout: "" });
-        expect(nested.stderr).toMatch(new RegExp(`^sonotile dataset: audio_dir "${realpathSync(folder)}" ${relation} ${realpathSync(recordings)}, the directory of dataset ${printed.dataset.id} \\("site"\\): [^\n]+\n$`));
+        // The directory typed is named as such beside the API's field (as flags are: `channel (--channel)`); it said only `audio_dir`.
+        expect(nested.stderr).toMatch(new RegExp(`^sonotile dataset: audio_dir \\(<dir>\\) "${realpathSync(folder)}" ${relation} ${realpathSync(recordings)}, the directory of dataset ${printed.dataset.id} \\("site"\\): [^\n]+\n$`));
       }
+      const outside = await runSonotile(["dataset", "add", dir.path, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
+      expect(outside).toMatchObject({ code: 2, stdout: "", stderr: `sonotile dataset: audio_dir (<dir>): ${dir.path} is outside the configured audio roots\n` });
     } finally {
       await t?.cleanup();
     }
-  }, 60_000);
+  }, 120_000); // fifteen commands, each a process opening the database
 
   it("ends as failed the import run of an earlier `dataset add` that was killed, and says so", async () => {
     const t = REAL_PG_URL ? await freshDatabase() : null;

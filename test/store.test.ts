@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { copyFile, mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -17,7 +17,7 @@ import { resolveAudioDir, resolveRecordingFile, resolveRoots } from "../src/stor
 import { authenticate, createToken, hashKey, setTokenEnabled } from "../src/store/tokens.js";
 import { createUser, ensureAdmin, getUser, getUsers } from "../src/store/users.js";
 import { probeFile, recordedDateTime } from "../src/store/probe.js";
-import { addDataset, createDataset, importDataset, listAudioFiles, listDatasets, scanDataset } from "../src/store/datasets.js";
+import { addDataset, createDataset, importDataset, importNew, listAudioFiles, listDatasets, scanDataset, scanOutcome } from "../src/store/datasets.js";
 import { getRecording, getRecordingLocation, insertRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature, RECORDING_SORTS } from "../src/store/recordings.js";
 import { getOrCreateTag, listTags } from "../src/store/tags.js";
 import { createClip, getClip } from "../src/store/clips.js";
@@ -25,7 +25,7 @@ import { createNote } from "../src/store/notes.js";
 import { getOrCreateFeatureName } from "../src/store/features.js";
 import { createRun, failInterruptedRuns, finishRun, getRun } from "../src/store/runs.js";
 import { openDatabase, type Sql } from "../src/store/db.js";
-import { FIXTURES, freshDatabase, REAL_PG_URL, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { FIXTURES, freshDatabase, JUNK_BYTES, REAL_PG_URL, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 /** Fixture facts from soundfile.info (libsndfile) and coreutils md5sum. */
 const FIXTURE_FACTS: Record<string, { samplerate: number; channels: number; frames: number; md5: string }> = {
@@ -472,6 +472,50 @@ describe("datasets and recordings", () => {
     const result = await importDataset(sql, dataset.id, userId);
     expect(result.registered.map((r) => r.path)).toEqual(["ok.wav"]);
     expect(result.failed).toEqual([{ path: "\\xe9t\\xe9.wav", error: reason }, { path: "caf\\xe9", error: reason }]);
+  });
+
+  it("says in a scan why a file not registered cannot be imported (empty, not audio, a header cut short), from its header alone; the import reports it as before, and runs for it alone no more", async () => {
+    const dir = join(scratch.path, "unreadable");
+    await mkdir(dir);
+    await writeSineWav(join(dir, "ok.wav"), 8000, 0.1);
+    const wav = readFileSync(join(dir, "ok.wav"));
+    writeFileSync(join(dir, "empty.wav"), "");
+    writeFileSync(join(dir, "junk.wav"), JUNK_BYTES);
+    writeFileSync(join(dir, "cut.wav"), wav.subarray(0, 30)); // the fmt chunk cut short
+    // A FLAC whose header reads, cut before its first frame: only reading further finds it, which a scan does not.
+    const flac = readFileSync(join(FIXTURES, "formats", "flac_pcm_16.flac"));
+    writeFileSync(join(dir, "cut.flac"), flac.subarray(0, 8 + 34));
+    const dataset = await createDataset(sql, { name: "unreadable", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    const unreadable = {
+      "cut.wav": "cut.wav: wav: 'fmt ' chunk at byte 12 declares 16 bytes but only 10 remain in the file (truncated or corrupt)",
+      "empty.wav": "empty.wav: file is empty",
+      "junk.wav": "junk.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)",
+    };
+    const scanned = async () => (await scanDataset(sql, dataset.id)).files.map((f) => [f.path, f.status, f.unreadable]);
+    // Each was `unregistered` as ok.wav, waiting for its import, is — in every scan, for ever.
+    expect(await scanned()).toEqual([
+      ["cut.flac", "unregistered", null],
+      ["cut.wav", "unregistered", unreadable["cut.wav"]],
+      ["empty.wav", "unregistered", unreadable["empty.wav"]],
+      ["junk.wav", "unregistered", unreadable["junk.wav"]],
+      ["ok.wav", "unregistered", null],
+    ]);
+    const imported = await importDataset(sql, dataset.id, userId);
+    expect(imported.registered.map((r) => r.path)).toEqual(["ok.wav"]);
+    // The import's words for them are the scan's.
+    expect(imported.failed).toEqual([
+      { path: "cut.flac", error: expect.stringMatching(/^cut\.flac: flac: /) },
+      ...Object.entries(unreadable).map(([path, error]) => ({ path, error })),
+    ]);
+    expect((await scanned()).filter(([path]) => path !== "ok.wav").map(([, , why]) => why)).toEqual([null, ...Object.values(unreadable)]);
+    // With only files whose header does not read left, there is nothing to import: no run (one was
+    // recorded at every `dataset add`, each failing them again); what it cannot read is still said.
+    rmSync(join(dir, "cut.flac"));
+    const runs = async () => (await sql`SELECT count(*)::int AS n FROM runs WHERE kind = 'import'`)[0].n;
+    const before = await runs();
+    expect(await importNew(sql, dataset.id, userId)).toBeNull();
+    expect(await runs()).toBe(before);
+    expect(scanOutcome(await scanDataset(sql, dataset.id)).failed).toEqual(Object.entries(unreadable).map(([path, error]) => ({ path, error })));
   });
 
   it("leaves hidden entries out: a macOS drive's AppleDouble '._x.wav' beside each recording failed an import", async () => {

@@ -33,44 +33,68 @@
  * end, its length, an Ogg file's links), decoders.ts (the decoder libraries, and the errors their
  * output and failures become), stream-cursor.ts (Cursor: one live decoder cutting its output into
  * blocks, INPUT_BYTES) and stream-reader.ts (StreamReader: the block cache, CACHE_BLOCKS, and
- * seeking). This file recognises the format and puts them together (openCompressed).
+ * seeking). This file recognises the format and reads its header (probeCompressed), and puts the
+ * stages together (openCompressed).
  */
 import { checkFirstFlacFrame, flacSeekInfo } from "./flacopen.js";
 import { firstAudioPage, MAX_PAGE, parsePage, streamBeginsElsewhere } from "./oggseek.js";
 import { chainOgg, oggFrames, oggHeaderPackets, oggSeekInfo, oggTail } from "./oggopen.js";
-import { afterId3v2Tags, linkStarts, probeFlac, probeMpeg, probeOgg } from "./probe.js";
+import { checkBasics } from "./layout.js";
+import { afterId3v2Tags, linkStarts, probeFlac, probeMpeg, probeOgg, type Probe } from "./probe.js";
 import type { ByteSource } from "./source.js";
 import { StreamReader, type StreamOptions } from "./stream-reader.js";
 import type { AudioReader } from "./types.js";
 
-/** Recognises FLAC, MP3 and Ogg from the first bytes; opens a StreamReader or returns null. */
-export async function openCompressed(src: ByteSource, head: Uint8Array, options: StreamOptions = {}): Promise<AudioReader | null> {
+/**
+ * A compressed stream's header, as probeCompressed read it: the probe, where the stream starts
+ * (after any ID3v2 tags) and its first bytes there.
+ */
+export interface CompressedHeader {
+  probe: Probe;
+  skip: number;
+  tagged: Uint8Array;
+}
+
+/**
+ * Recognises FLAC, MP3 and Ogg from the first bytes (`head`) and reads their header, checked: the
+ * first Ogg packet, STREAMINFO, the first MPEG frame and the next one's header — a few reads near
+ * the start, nothing decoded and nothing counted (openCompressed does that). Null when `head`
+ * begins none of them.
+ */
+export async function probeCompressed(src: ByteSource, head: Uint8Array): Promise<CompressedHeader | null> {
   const ogg = await probeOgg(src, head);
-  if (ogg) {
+  const { skip, tagged } = ogg ? { skip: 0, tagged: head } : await afterId3v2Tags(src, head);
+  const probe = ogg ?? probeFlac(tagged, 0) ?? (await probeMpeg(src, tagged, skip));
+  if (!probe) return null;
+  checkBasics(probe.container, probe.channels, probe.samplerate);
+  return { probe, skip, tagged };
+}
+
+/**
+ * Opens the stream whose header probeCompressed read: an Ogg file's end and links, a FLAC's
+ * metadata, first frame and end, an MP3's length (its frame headers counted where no tag says);
+ * StreamReader.open counts by decoding what none of these tells.
+ */
+export async function openCompressed(src: ByteSource, header: CompressedHeader, options: StreamOptions = {}): Promise<AudioReader> {
+  const { probe, skip, tagged } = header;
+  if (probe.kind === "vorbis" || probe.kind === "opus") {
     const tail = await oggTail(src);
-    const serial = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(14, true);
-    if (tail.serial !== null && tail.serial !== serial) await chainOgg(src, ogg, tail.pagesEnd!, tail.dataEnd);
+    const serial = new DataView(tagged.buffer, tagged.byteOffset, tagged.byteLength).getUint32(14, true);
+    if (tail.serial !== null && tail.serial !== serial) await chainOgg(src, probe, tail.pagesEnd!, tail.dataEnd);
     else {
-      ogg.oggEnd = tail.dataEnd;
+      probe.oggEnd = tail.dataEnd;
       // Each header page read by itself, up to a whole page's length.
       const pageAt = async (at: number) => parsePage(await src.read(at, Math.min(MAX_PAGE, src.size - at)), 0);
-      ogg.ogg = await oggSeekInfo(src, 0, src.size, await firstAudioPage(pageAt, 0, src.size, serial, oggHeaderPackets(ogg)), serial, ogg);
-      ogg.frames = tail.granule === null ? null : oggFrames(ogg, tail.granule, ogg.ogg?.startGranule ?? 0);
+      probe.ogg = await oggSeekInfo(src, 0, src.size, await firstAudioPage(pageAt, 0, src.size, serial, oggHeaderPackets(probe)), serial, probe);
+      probe.frames = tail.granule === null ? null : oggFrames(probe, tail.granule, probe.ogg?.startGranule ?? 0);
     }
     // A stream that begins, in the bytes oggTail read at the file's end, where no link begins.
-    const starts = linkStarts(ogg);
+    const starts = linkStarts(probe);
     const again = tail.begins.find((b) => !starts.has(b.offset));
     if (again) throw streamBeginsElsewhere(again.offset, again.serial, again.sequence, again.before);
-    return StreamReader.open(src, ogg, 0, options);
-  }
-  const { skip, tagged } = await afterId3v2Tags(src, head);
-  const flac = probeFlac(tagged, 0);
-  if (flac) {
-    flac.flac = await flacSeekInfo(src, skip, tagged);
-    await checkFirstFlacFrame(src, flac, flac.flac);
-    return StreamReader.open(src, flac, skip, options);
-  }
-  const mp3 = await probeMpeg(src, tagged, skip);
-  if (mp3) return StreamReader.open(src, mp3, skip, options);
-  return null;
+  } else if (probe.kind === "flac") {
+    probe.flac = await flacSeekInfo(src, skip, tagged);
+    await checkFirstFlacFrame(src, probe, probe.flac);
+  } else if (probe.mp3) probe.frames = await probe.mp3.length();
+  return StreamReader.open(src, probe, skip, options);
 }

@@ -6,7 +6,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { extname } from "node:path";
 import { parseAiff, sniffAiff } from "./aiff.js";
-import { openCompressed } from "./compressed.js";
+import { openCompressed, probeCompressed, type CompressedHeader } from "./compressed.js";
 import { checkBlockFrames, type StreamOptions } from "./stream-reader.js";
 import { BlockReader } from "./reader.js";
 import { parseRiff, sniffRiff } from "./riff.js";
@@ -63,20 +63,32 @@ function nameReadErrors(reader: AudioReader, name: string): void {
 
 async function openFormat(src: ByteSource, name: string, options: OpenOptions): Promise<AudioReader> {
   try {
-    const head = await src.read(0, 64);
-    const riff = sniffRiff(head);
-    // The header walks read through a window: files of thousands of small chunks open at once.
-    if (riff) return new BlockReader(src, await parseRiff(readAhead(src), riff), src.size);
-    if (sniffAiff(head)) return new BlockReader(src, await parseAiff(readAhead(src)), src.size);
-    const compressed = await openCompressed(src, head, options);
-    if (compressed) return compressed;
-    if (src.size === 0) throw new AudioFormatError("file is empty");
-    throw new AudioFormatError("not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)");
+    const header = await readHeader(src);
+    return header instanceof BlockReader ? header : await openCompressed(src, header, options);
   } catch (err) {
     await src.close();
     if (err instanceof AudioFormatError) throw new AudioFormatError(`${name}: ${err.message}`);
     throw err;
   }
+}
+
+/**
+ * What the first bytes of `src` say it holds, its header read and checked: for PCM (WAV, RF64,
+ * Wave64, AIFF) the reader itself — the chunk walk is all its opening reads —, for a compressed
+ * stream its header (probeCompressed), which openCompressed opens further.
+ * @throws AudioFormatError naming what is wrong: an empty file, no supported format, a header cut
+ *   short or lying.
+ */
+async function readHeader(src: ByteSource): Promise<BlockReader | CompressedHeader> {
+  const head = await src.read(0, 64);
+  const riff = sniffRiff(head);
+  // The header walks read through a window: files of thousands of small chunks open at once.
+  if (riff) return new BlockReader(src, await parseRiff(readAhead(src), riff), src.size);
+  if (sniffAiff(head)) return new BlockReader(src, await parseAiff(readAhead(src)), src.size);
+  const compressed = await probeCompressed(src, head);
+  if (compressed) return compressed;
+  if (src.size === 0) throw new AudioFormatError("file is empty");
+  throw new AudioFormatError("not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)");
 }
 
 /** Tuning of `openAudio`; the defaults suit every thread. */
@@ -162,6 +174,29 @@ export function probeHeader(path: string, options: { exactPath?: boolean } = {})
  */
 export function probeAudio(path: string, options: { exactPath?: boolean } = {}): Promise<AudioProbe> {
   return probeOpened(path, options, async (handle) => ({ md5: await handleMd5(handle, path) }));
+}
+
+/**
+ * Why the file at `path` cannot be opened as a recording, as far as its header tells — the message
+ * opening it gives (openAudio's, naming `path`: empty, no supported format, a header cut short or
+ * lying; or that it cannot be opened) — or null when its header reads. Reads the header only
+ * (readHeader), decodes nothing: for PCM that is all opening checks; a compressed stream whose
+ * header reads may still fail when opened (its frames cut short or corrupt).
+ * @param options.exactPath only the file whose real path `path` is (see openRegularFile)
+ */
+export async function headerProblem(path: string, options: { exactPath?: boolean } = {}): Promise<string | null> {
+  let src: ByteSource | undefined;
+  try {
+    const { handle, size } = await openRegularFile(path, options);
+    src = fileSource(handle, size);
+    await readHeader(src);
+    return null;
+  } catch (err) {
+    if (!(err instanceof AudioFormatError)) throw err;
+    return src ? `${path}: ${err.message}` : err.message; // as openFormat names it; openRegularFile's names the path already
+  } finally {
+    await src?.close();
+  }
 }
 
 /**

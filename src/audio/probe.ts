@@ -150,8 +150,9 @@ export function probeFlac(b: Uint8Array, at: number): Probe | null {
 
 /**
  * MP3: the first frame header gives rate and channels; a Xing/Info frame, as mpg123 reads it, the
- * length and gapless trimming; Layer III streams get a frame index for seeking (mp3seek.ts).
- * Returns null when `b[0]` is not an MPEG audio frame header.
+ * gapless trimming; Layer III streams get a frame index for seeking (mp3seek.ts), which opening
+ * asks for the length (Mp3Stream.length: the tag's count, else every frame header scanned — not a
+ * header probe's cost). Returns null when `b[0]` is not an MPEG audio frame header.
  */
 export async function probeMpeg(src: ByteSource, b: Uint8Array, at: number): Promise<Probe | null> {
   const h = parseMpegHeader(b, 0);
@@ -171,7 +172,6 @@ export async function probeMpeg(src: ByteSource, b: Uint8Array, at: number): Pro
   if (h.layer !== 3 || h.frameBytes === 0) return probe; // Layer I/II and free format: counted and read by decoding
   const tag = parseInfoTag(await src.read(at, h.frameBytes), 0, h);
   probe.mp3 = new Mp3Stream(src, h, tag ? at + h.frameBytes : at, tag);
-  probe.frames = await probe.mp3.length();
   return probe;
 }
 

@@ -2,7 +2,6 @@
 import { checkDecoded, createDecoder, type Decoded, explainFlac, guard, libraryText, shortStream, type StreamDecoder } from "./decoders.js";
 import { checkFlacEnd, openFlac } from "./flacopen.js";
 import { frameIntact, seekFrame } from "./flacseek.js";
-import { checkBasics } from "./layout.js";
 import type { Mp3Stream } from "./mp3seek.js";
 import { MAX_PAGE, OggPageCheck, parsePage, seekPage } from "./oggseek.js";
 import { type FlacSeek, linkOf, linkStarts, type OggSeek, type Probe } from "./probe.js";
@@ -60,9 +59,11 @@ export class StreamReader implements AudioReader {
     };
   }
 
-  /** Opens a reader; counts the frames with one decoding pass when the header does not say. */
+  /**
+   * Opens a reader over a stream whose header probeCompressed checked (channels, rate); counts the
+   * frames with one decoding pass when the header does not say.
+   */
   static async open(src: ByteSource, probe: Probe, dataStart: number, options: StreamOptions): Promise<StreamReader> {
-    checkBasics(probe.container, probe.channels, probe.samplerate);
     const r = new StreamReader(src, probe, dataStart, options.blockFrames ?? BLOCK_FRAMES); // checked by openAudio (checkBlockFrames)
     try {
       const flacEnd = probe.flac ? await openFlac(src, probe, probe.flac) : null;

@@ -190,7 +190,16 @@ function helpColumns(rows: [string, string][], maxWidth = Infinity): string {
  * be <= 0". Fields that are not parameters (e.g. "time_expansion") get the kebab flag spelling.
  */
 export function withFlagNames(err: ParamsError): ParamsError {
-  return new ParamsError(err.issues.map((i) => ({ ...i, field: `${i.field} (--${flagName(i.field)})` })));
+  return new ParamsError(err.issues.map((i) => ({ ...i, field: withFlag(i.field) })));
+}
+
+/**
+ * A parameter as command-line messages name it: the field the API and the library know, then the
+ * flag that gives it — `min_dB (--min-db)`; a user who typed the flag finds it, and the field
+ * leads to the documentation.
+ */
+export function withFlag(param: string): string {
+  return `${param} (--${flagName(param)})`;
 }
 
 /** What a command throws for `err`: a ParamsError with its flags named (withFlagNames), anything else as it is. */

@@ -312,9 +312,9 @@ async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targe
  * recording's problem, not the job's: its item fails, naming it. A recording that holds no sample
  * (its stored frames 0) fails whatever the parameters, named under the job's targets. Clips in which no frame is
  * centred (clipsWithoutFrames) count as failing too: a job of such clips only is refused, naming
- * `data.params.hop_size`.
+ * `data.params.hop_size`. `nameParam`: how the refusals' text names a parameter (see ParamNamer).
  */
-async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, targets: ItemTarget[]): Promise<void> {
+async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, targets: ItemTarget[], nameParam: ParamNamer): Promise<void> {
   const params = parseParams(data.params ?? {});
   const band = { lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq };
   const kinds = await db<{ file_samplerate: number; time_expansion: number; channels: number; empty: boolean; targets: number; path: string }[]>`
@@ -332,7 +332,7 @@ async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, t
     const issues = featureParamsIssues(params, { samplerate: realSamplerate(kind.file_samplerate, kind.time_expansion), channels: kind.channels }, band);
     if (issues.length) refused.push({ kind, issues });
   }
-  const frameless = await clipsWithoutFrames(db, params, band, targets);
+  const frameless = await clipsWithoutFrames(db, params, band, targets, nameParam);
   const failing = refused.reduce((n, r) => n + r.kind.targets, 0) + frameless.length;
   if (failing < targets.length) return;
   if (!refused.length) throw invalid("data.params.hop_size", `${frameless[0]} (${failing} of ${targets.length} targets)`);
@@ -346,9 +346,10 @@ async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, t
  * with "no frame is centred in …"), each said as one sentence: known at submission from the clip's
  * bounds and its recording's stored rate. A clip lies within its recording, whose frames reach its
  * end, so only the frames' spacing counts; a clip of a recording whose rate or time expansion these
- * parameters cannot take is left out (checkParamsForTargets counts it already).
+ * parameters cannot take is left out (checkParamsForTargets counts it already). The sentence names
+ * window_size and hop_size by `nameParam`.
  */
-async function clipsWithoutFrames(db: Queryable, params: Params, band: { lowFreq?: number; highFreq?: number }, targets: ItemTarget[]): Promise<string[]> {
+async function clipsWithoutFrames(db: Queryable, params: Params, band: { lowFreq?: number; highFreq?: number }, targets: ItemTarget[], nameParam: ParamNamer): Promise<string[]> {
   const clips = targets.filter((t) => t.kind === "clip");
   if (!clips.length) return [];
   const rates = new Map((await db<{ id: string; file_samplerate: number; channels: number }[]>`
@@ -368,8 +369,9 @@ async function clipsWithoutFrames(db: Queryable, params: Params, band: { lowFreq
     // Frames enough to reach past the clip's end, so that only their spacing decides.
     const [f0, f1] = framesInInterval(start, end, Math.ceil((end * g.samplerate) / g.hop) + 1, g);
     if (f1 > f0) continue;
+    const [windowSize, hopSize] = [nameParam("window_size"), nameParam("hop_size")];
     frameless.push(`no frame is centred in [${start}, ${end}) s of clip ${clip.id} (recording ${clip.recording_path}): frames are ${frameTime(1, g)} s apart `
-      + `(window_size ${params.window_size} s × hop_size ${params.hop_size} at ${g.samplerate} Hz); a smaller hop_size or window_size puts frames in it`);
+      + `(${windowSize} ${params.window_size} s × ${hopSize} ${params.hop_size} at ${g.samplerate} Hz); a smaller ${hopSize} or ${windowSize} puts frames in it`);
   }
   return frameless;
 }
@@ -387,10 +389,17 @@ function featureParamsIssues(params: Params, recording: { samplerate: number; ch
 }
 
 /**
- * Submits an `extract_features` job: the run, the job (pending until a worker takes its first
- * item), its items and their queue messages, in one transaction.
+ * How a submission's refusals name a parameter in their text: by its field, as the API takes it
+ * (the default); a command line adds the flag the user typed (`hop_size (--hop-size)`), as it
+ * names the refused field itself.
  */
-export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: ExtractFeaturesData; priority?: number; created_by: string | null; retry_of?: string }): Promise<Job> {
+export type ParamNamer = (param: keyof Params) => string;
+
+/**
+ * Submits an `extract_features` job: the run, the job (pending until a worker takes its first
+ * item), its items and their queue messages, in one transaction. `nameParam`: see ParamNamer.
+ */
+export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: ExtractFeaturesData; priority?: number; created_by: string | null; retry_of?: string; nameParam?: ParamNamer }): Promise<Job> {
   const jobId = await sql.begin(async (tx) => {
     if (j.retry_of) {
       await refuseUnfinishedRetry(tx, j.retry_of);
@@ -399,7 +408,7 @@ export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: Extrac
       await assertWritable(tx, "jobs", j.retry_of);
     }
     const targets = await resolveTargets(tx, j.data.targets);
-    await checkParamsForTargets(tx, j.data, targets);
+    await checkParamsForTargets(tx, j.data, targets, j.nameParam ?? ((param) => param));
     const run = await createRun(tx, { kind: "job", description: `extract_features over ${plural(targets.length, "target")}`, created_by: j.created_by });
     const job = await createJob(tx, { task: "extract_features", data: j.data, priority: j.priority, items: targets.length, created_by: j.created_by, run_id: run.id, retry_of: j.retry_of });
     // Batches keep each statement's parameters well under PostgreSQL's 65535.

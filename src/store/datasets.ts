@@ -4,7 +4,7 @@
  */
 import { realpath, stat } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
-import { isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
+import { headerProblem, isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
 import type { Queryable } from "./db.js";
 import { assertWritable, inTransaction, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { ConflictError, InvalidError, NotFoundError, invalid, translating } from "./errors.js";
@@ -39,14 +39,21 @@ const SELECT = (db: Queryable) => db`
   FROM datasets d`;
 
 /**
- * Creates a dataset; `audio_dir` must already be resolved by paths.resolveAudioDir. One that holds,
- * or lies inside, another dataset's directory is refused (refuseNestedDirectory).
+ * How a refusal names the directory its caller gave (the text only; the error's field stays
+ * `audio_dir`): the API's field by default; a command line names what was typed too
+ * (`audio_dir (<dir>)`), as it names flags.
  */
-export async function createDataset(db: Queryable, d: { name: string; description?: string; audio_dir: string; created_by: string | null; run_id?: string | null }): Promise<Dataset> {
+const AUDIO_DIR = "audio_dir";
+
+/**
+ * Creates a dataset; `audio_dir` must already be resolved by paths.resolveAudioDir. One that holds,
+ * or lies inside, another dataset's directory is refused (refuseNestedDirectory), naming it `dirName` (AUDIO_DIR).
+ */
+export async function createDataset(db: Queryable, d: { name: string; description?: string; audio_dir: string; created_by: string | null; run_id?: string | null }, dirName = AUDIO_DIR): Promise<Dataset> {
   const name = d.name.trim();
   try {
     const id = await inTransaction(db, async (tx) => {
-      await refuseNestedDirectory(tx, d.audio_dir);
+      await refuseNestedDirectory(tx, d.audio_dir, null, dirName);
       const [row] = await translating(() => tx`
         INSERT INTO datasets (name, description, audio_dir, created_by, run_id)
         VALUES (${name}, ${d.description ?? ""}, ${d.audio_dir}, ${d.created_by}, ${d.run_id ?? null})
@@ -72,9 +79,10 @@ const DATASET_DIRECTORY_LOCK = 0x736f6e64; // "sond"
  * advisory lock, held until commit): two overlapping creates at once — on two servers sharing the
  * database — each checked before the other inserted, and both were taken.
  * Datasets that overlap already (made before this check) are left as they are. `movingId`: the
- * dataset being pointed at `audioDir` (relocateDataset), whose own directory is no other's.
+ * dataset being pointed at `audioDir` (relocateDataset), whose own directory is no other's;
+ * `dirName`: what the message calls the directory (AUDIO_DIR).
  */
-async function refuseNestedDirectory(tx: Queryable, audioDir: string, movingId: string | null = null): Promise<void> {
+async function refuseNestedDirectory(tx: Queryable, audioDir: string, movingId: string | null = null, dirName = AUDIO_DIR): Promise<void> {
   await tx`SELECT pg_advisory_xact_lock(${DATASET_DIRECTORY_LOCK})`;
   // starts_with narrows to the candidates; isInside decides by path segments (`site A` is not inside `site`).
   const candidates = await tx<Pick<Dataset, "id" | "name" | "audio_dir" | "state">[]>`
@@ -86,7 +94,7 @@ async function refuseNestedDirectory(tx: Queryable, audioDir: string, movingId: 
     if (!inside && !isInside(audioDir, other.audio_dir)) continue;
     const state = { active: "", archived: " (archived)", trashed: " (in the trash: purge it first)" }[other.state];
     const instead = inside ? "import the files into that dataset instead" : "delete that dataset first (its files stay), or choose a directory beside it";
-    throw new ConflictError(`audio_dir ${JSON.stringify(audioDir)} ${inside ? "lies inside" : "holds"} ${other.audio_dir}, the directory of dataset ${other.id} ("${other.name}")${state}: a file below both would be registered in each, its work split between two recordings; ${instead}`, "audio_dir");
+    throw new ConflictError(`${dirName} ${JSON.stringify(audioDir)} ${inside ? "lies inside" : "holds"} ${other.audio_dir}, the directory of dataset ${other.id} ("${other.name}")${state}: a file below both would be registered in each, its work split between two recordings; ${instead}`, "audio_dir");
   }
 }
 
@@ -235,6 +243,13 @@ export interface ScanFile {
    * the recording before that import.
    */
   possibly_moved_to: string[];
+  /**
+   * For an unregistered file, why an import cannot register it, as the import's `failed` says it:
+   * its header does not read (empty, not a supported format, a header cut short or lying —
+   * unreadableFiles); null for every other file. Without it such a file was `unregistered` in
+   * every scan, as a new file waiting for its import is, and failed every import again.
+   */
+  unreadable: string | null;
 }
 export interface ScanResult {
   dataset_id: string;
@@ -344,11 +359,12 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
       const found = await resolveRecordingFile(audioDir, r.path).catch(() => null);
       // A listed file that cannot be looked at now (removed during the scan) still counts as there, as the listing saw it.
       const status = found || onDisk.has(r.path) ? "registered" : "missing";
-      return { path: r.path, status, recording_id: r.id, recording_state: r.state, changed: found && changeSeen(r, found), possibly_moved_to: [] };
+      return { path: r.path, status, recording_id: r.id, recording_state: r.state, changed: found && changeSeen(r, found), possibly_moved_to: [], unreadable: null };
     }))));
   }
   const unregistered = [...onDisk].filter((path) => !known.has(path));
-  for (const path of unregistered) files.push({ path, status: "unregistered", recording_id: null, recording_state: null, changed: null, possibly_moved_to: [] });
+  const unreadable = await unreadableFiles(audioDir, unregistered);
+  for (const path of unregistered) files.push({ path, status: "unregistered", recording_id: null, recording_state: null, changed: null, possibly_moved_to: [], unreadable: unreadable.get(path) ?? null });
   const missing = files.filter((f) => f.status === "missing");
   if (missing.length) {
     const sizeOf = new Map(registered.map((r) => [r.id, r.file_size]));
@@ -359,6 +375,37 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
   const counts = { registered: 0, missing: 0, unregistered: 0 };
   for (const f of files) counts[f.status]++;
   return { dataset_id: id, files, counts, skipped: listing.skipped };
+}
+
+/**
+ * Of `paths` (unregistered, relative to `audioDir`), those an import cannot register, with the
+ * failure it would report: their header does not read (headerProblem, on the file the import
+ * opens: resolveRecordingFile's). SCAN_STAT_BATCH at a time, each an open and the header's reads —
+ * nothing decoded, nothing hashed: a scan runs often, and over files not registered yet (a first
+ * scan, thousands) hashing or decoding would take minutes. What only reading further finds — a
+ * compressed stream cut short after its header, an I/O error — is left to the import, which
+ * reports it under `failed` and does not remember it (no table holds it). A file removed since the
+ * listing is left to the import too.
+ */
+async function unreadableFiles(audioDir: string, paths: string[]): Promise<Map<string, string>> {
+  const problems = new Map<string, string>();
+  for (let i = 0; i < paths.length; i += SCAN_STAT_BATCH) {
+    const batch = paths.slice(i, i + SCAN_STAT_BATCH);
+    const found = await Promise.all(batch.map(async (path) => {
+      const file = await resolveRecordingFile(audioDir, path).then((f) => f.file, () => null);
+      const problem = file && (await headerProblem(file, { exactPath: true }));
+      return problem ? namedAsRecorded(problem, file!, path) : null;
+    }));
+    batch.forEach((path, j) => {
+      if (found[j]) problems.set(path, found[j]);
+    });
+  }
+  return problems;
+}
+
+/** `message` naming the file as its record would (`path`, relative to the dataset's audio_dir), not by the server's own path (`file`). */
+function namedAsRecorded(message: string, file: string, path: string): string {
+  return message.replaceAll(file, path);
 }
 
 /**
@@ -443,7 +490,8 @@ const IMPORT_BATCH = 200;
  * Registers every unregistered audio file of the dataset under an `import` run — `run` when
  * the caller started it (see addDataset), else a new one. A file with the bytes of a recording
  * whose file is missing is that file moved or renamed: the recording is pointed to it (movedHere)
- * rather than a second one registered. Files that cannot be decoded are reported, not fatal;
+ * rather than a second one registered. Files that cannot be decoded are reported, not fatal
+ * (those whose header its scan found unreadable without opening them again: scanOutcome);
  * files whose bytes another recording of the dataset holds are registered and reported
  * (duplicates). The files are read IMPORT_BATCH at a time and each batch registered in a
  * transaction of its own (no long transaction) while the next is read; a file registered
@@ -454,7 +502,7 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
   const dataset = await getDataset(db, id);
   const scan = await scanDataset(db, id);
   const importRun = run ?? (await createRun(db, { kind: "import", description: `import into dataset ${dataset.name}`, created_by: user }));
-  const todo = scan.files.filter((f) => f.status === "unregistered").map((f) => f.path);
+  const todo = scan.files.filter(waitsForImport).map((f) => f.path);
   const registered: ImportResult["registered"] = [];
   const moved: ImportResult["moved"] = [];
   const { failed, changed, missing } = scanOutcome(scan);
@@ -462,7 +510,7 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
   // The file named as its record names it (relative to the dataset's audio_dir), not by the server's own path.
   const fail = (path: string, err: unknown, abs?: string) => {
     const message = (err as Error).message;
-    failed.push({ path, error: abs ? message.replaceAll(abs, path) : message });
+    failed.push({ path, error: abs ? namedAsRecorded(message, abs, path) : message });
   };
 
   /** The batch's files that are new recordings, read; those moved are given to their recording here. */
@@ -603,38 +651,46 @@ export async function datasetsHoldingSameBytes(db: Queryable, datasetId: string)
 
 /**
  * What an import reports of a scan before it registers anything: the entries it cannot read as
- * `failed` (ScanResult.skipped), the registered files changed since (ScanFile.changed) and those
- * missing — also when there is nothing new to register (importNew's null), so that a repeated
- * `dataset add` reports them as the first did.
+ * `failed` (ScanResult.skipped, and the files whose header does not read: ScanFile.unreadable —
+ * the import does not open them again), the registered files changed since (ScanFile.changed) and
+ * those missing — also when there is nothing new to register (importNew's null), so that a
+ * repeated `dataset add` reports them as the first did.
  */
 export function scanOutcome(scan: ScanResult): Pick<ImportResult, "failed" | "changed" | "missing"> {
+  const unreadable = scan.files.filter((f) => f.unreadable).map((f) => ({ path: f.path, error: f.unreadable! }));
   return {
-    failed: scan.skipped.map((s) => ({ path: s.path, error: s.reason })),
+    failed: [...scan.skipped.map((s) => ({ path: s.path, error: s.reason })), ...unreadable].sort((a, b) => (a.path < b.path ? -1 : 1)),
     changed: scan.files.filter((f) => f.changed),
     missing: scan.files.filter((f) => f.status === "missing"),
   };
 }
 
+/** Whether an import would try to register the file: unregistered, and its header reads (ScanFile.unreadable). */
+function waitsForImport(f: ScanFile): boolean {
+  return f.status === "unregistered" && !f.unreadable;
+}
+
 /**
- * importDataset when the dataset holds a file not registered yet, else null: no run is recorded
- * for an import with nothing to do (an empty one was, at every `serve --demo` and every repeated
- * `dataset add`).
+ * importDataset when the dataset holds a file not registered yet whose header reads, else null: no
+ * run is recorded for an import with nothing to do (an empty one was, at every `serve --demo` and
+ * every repeated `dataset add`; so was one whose only files could not be read).
  */
 export async function importNew(db: Queryable, id: string, user: string | null): Promise<ImportResult | null> {
   const scan = await scanDataset(db, id);
-  return scan.files.some((f) => f.status === "unregistered") ? importDataset(db, id, user) : null;
+  return scan.files.some(waitsForImport) ? importDataset(db, id, user) : null;
 }
 
 /**
  * Creates a dataset for a directory and registers its recordings: one import run makes the
  * dataset and its recordings, so all of them point to it (SPEC §5). A dataset created on its
  * own (POST /v1/datasets) is made by hand and has no run; its imports are runs of their own.
+ * `dirName`: as createDataset's.
  */
-export async function addDataset(db: Queryable, d: { name: string; description?: string; audio_dir: string; created_by: string | null }): Promise<ImportResult & { dataset: Dataset }> {
+export async function addDataset(db: Queryable, d: { name: string; description?: string; audio_dir: string; created_by: string | null }, dirName = AUDIO_DIR): Promise<ImportResult & { dataset: Dataset }> {
   const run = await createRun(db, { kind: "import", description: `import of ${d.audio_dir} as dataset ${d.name.trim()}`, created_by: d.created_by });
   let dataset: Dataset;
   try {
-    dataset = await createDataset(db, { ...d, run_id: run.id });
+    dataset = await createDataset(db, { ...d, run_id: run.id }, dirName);
   } catch (err) {
     await finishRun(db, run.id, "failed");
     throw err;

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
-import { DATASET_SORTS, createDataset, deleteDataset, getDataset, importDataset, listDatasets, relocateDataset, scanDataset, updateDataset } from "../../store/datasets.js";
+import { DATASET_SORTS, createDataset, datasetsHoldingSameBytes, deleteDataset, getDataset, importDataset, listDatasets, relocateDataset, scanDataset, updateDataset } from "../../store/datasets.js";
 import { checkInAudioRoots } from "../recording-file.js";
 import { resolveAudioDir } from "../../store/paths.js";
 import { stateRoutes } from "../state-routes.js";
@@ -36,6 +36,7 @@ const scanFileSchema = z.object({
     message: z.string().describe("What moved and what to do: put the registered file back, or make the new one the recording's content with POST /v1/recordings/{id}/refresh"),
   }).nullable().describe("A registered file whose size or modification time differ from the registered ones (the scan reads no file's bytes: a rewrite that keeps both is not seen); null otherwise"),
   possibly_moved_to: z.array(z.string()).describe("For a missing recording: the unregistered files of its registered size in bytes, where its file may have moved — a hint, the scan hashes nothing; an import checks them by MD5 and gives the recording the one with its bytes. In an import's `missing`: those the import registered anew, of its size but other bytes (moved and edited, or another recording of that length). Empty for every other file"),
+  unreadable: z.string().nullable().describe("For an unregistered file: why an import cannot register it — its header does not read (empty, not a supported format, a header cut short or lying), as the import's `failed` says it (`a.wav: file is empty`); replace or remove the file. The scan reads each unregistered file's header only, decodes and hashes nothing: what only decoding finds (a compressed stream cut short after its header) is null here and reported by the import. Null for every other file"),
 });
 
 const scanSchema = z.object({
@@ -54,8 +55,13 @@ const importSchema = z.object({
   missing: z.array(scanFileSchema).describe("Recordings whose file is at none of the dataset's paths after the import (as the scan's `missing`): kept as they are"),
   duplicates: z.array(z.object({ hash: z.string(), recordings: z.array(z.object({ path: z.string(), recording_id: z.uuid(), state: z.enum(STATES) })) }))
     .describe("Recordings of the dataset holding the same bytes (one MD5), in groups that take in a recording this import registered"),
-  failed: z.array(z.object({ path: z.string(), error: z.string() })),
+  failed: z.array(z.object({ path: z.string(), error: z.string() }))
+    .describe("Files not registered, and why: entries the scan does not read (its `skipped`), files whose header does not read (the scan's `unreadable`, not opened again), and files that failed when read or hashed"),
   changed: z.array(scanFileSchema).describe("Registered files the import's scan found changed (as the scan's `changed`); an import leaves them as they are"),
+  datasets_holding_same_bytes: z.array(z.object({
+    id: z.uuid(), name: z.string(), audio_dir: z.string(),
+    recordings: z.number().int().describe("How many of this dataset's recordings hold bytes (one MD5) that a recording of that one holds"),
+  })).describe("The other datasets whose recordings hold the bytes of this one's, most shared first (as `sonotile dataset add --json` answers): files moved from another dataset's directory (a new disk) and imported here are registered anew, as bare recordings, the clips, tags, features and notes staying with that dataset's — if so, delete this dataset (its files stay) and point that one here (PUT /v1/datasets/{id}/audio_dir)"),
 });
 
 export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -124,7 +130,8 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: { summary: "Register the unregistered audio files (one import run)", tags, params: idParams, response: { 200: importSchema, 403: errorBody, 404: errorBody, 409: errorBody } },
   }, async (request) => {
     checkInAudioRoots(app, (await getDataset(sql, request.params.id)).audio_dir, `dataset ${request.params.id}`);
-    return importDataset(sql, request.params.id, request.user?.id ?? null);
+    const imported = await importDataset(sql, request.params.id, request.user?.id ?? null);
+    return { ...imported, datasets_holding_same_bytes: await datasetsHoldingSameBytes(sql, request.params.id) };
   });
 
   await app.register(stateRoutes("datasets", "datasets", datasetSchema, (id) => getDataset(sql, id), "any member"));

@@ -43,15 +43,25 @@ files would be registered twice. 'add' creates the database if there is none (pr
 token), 'scan', 'list' and 'reprobe' refuse to.
 
 'scan' compares the directory of <dir>'s dataset with its recordings and registers nothing: it
-names the files not registered yet, those registered and changed since, and the recordings whose
-file is missing — with the files not registered of the same size, where it may have moved (the scan
-hashes nothing; 'add' checks them by MD5 and the recording follows the one with its bytes).
+names the files not registered yet (as 'unreadable', with the reason, those whose header does
+not read: empty, not audio, cut short — an import cannot register them; the scan reads headers
+only, what decoding finds is left to 'add'), those registered and changed since, and the
+recordings whose file is missing — with the files not registered of the same size, where it may
+have moved (the scan hashes nothing; 'add' checks them by MD5 and the recording follows the one
+with its bytes).
 
 'reprobe' reads again the header facts (rate, frames, channels) of the recordings an older
 sonotile read, in the datasets inside the audio roots, as every server does when it starts;
 a recording whose file is missing, replaced or unreadable is named and left (exit 1).
 
 ${optionRows(OPTIONS)}`;
+
+/**
+ * The directory argument as messages name it: the API's field, then what the user typed instead
+ * (as flags are named: withFlag) — `audio_dir (<dir>) "/data/field/site A" lies inside …`; it said
+ * only `audio_dir`, a field of the API, to a user who had typed a directory.
+ */
+const DIR = "audio_dir (<dir>)";
 
 export const command: Command = {
   async run(args) {
@@ -63,7 +73,7 @@ export const command: Command = {
     const roots = action === "list" ? [] : await audioRootsOption(config.audioRoots);
     // A path typed on a command line is relative to the current directory (the API's audio_dir
     // is relative to the first root: a remote caller has no current directory of the server's).
-    const audioDir = action === "add" || action === "scan" ? await resolveAudioDir(roots, resolve(rest[0])) : "";
+    const audioDir = action === "add" || action === "scan" ? await resolveAudioDir(roots, resolve(rest[0]), DIR) : "";
 
     // `add` brings a database into use (its first admin token is printed below); `list` only reads one.
     const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), attach: true, poolSize: 2, create: action === "add" });
@@ -101,7 +111,7 @@ export const command: Command = {
         description: cl.options.description as string | undefined,
         audio_dir: audioDir,
         created_by: admin?.id ?? null,
-      });
+      }, DIR);
       const sameBytes = await datasetsHoldingSameBytes(sql, result.dataset.id);
       const lines = [
         `dataset ${result.dataset.name} (${result.dataset.id}): ${plural(result.registered.length, "recording")} registered from ${audioDir}`,
@@ -133,13 +143,17 @@ function sameBytesLine(other: DatasetHoldingSameBytes, newId: string): string {
  */
 function importLines(imported: Pick<ImportResult, "failed" | "moved" | "duplicates" | "changed" | "missing">): string[] {
   return [
-    // A reader's message names the file already ("cut.wav: file is empty"); a link's reason does not.
-    ...imported.failed.map((f) => `  skipped ${f.error.startsWith(`${f.path}: `) ? f.error : `${f.path}: ${f.error}`}`),
+    ...imported.failed.map((f) => `  skipped ${naming(f.path, f.error)}`),
     ...imported.moved.map((m) => `  moved ${m.from} → ${m.path} (${m.recording_id}): the same bytes; the recording, its clips, tags, features and notes follow the file`),
     ...imported.duplicates.map((g) => `  duplicates (MD5 ${g.hash}): ${g.recordings.map((r) => `${r.path} (${r.recording_id}${r.state === "active" ? "" : `, ${r.state}`})`).join(", ")} hold the same bytes`),
     ...imported.changed.map((f) => `  changed ${f.path} (${f.recording_id}): ${f.changed!.message}`),
     ...imported.missing.map((f) => missingLine(f, "import")),
   ];
+}
+
+/** `message` starting with `path`: a reader's message names the file already ("cut.wav: file is empty"); a link's reason does not. */
+function naming(path: string, message: string): string {
+  return message.startsWith(`${path}: `) ? message : `${path}: ${message}`;
 }
 
 /**
@@ -158,18 +172,20 @@ function missingLine(f: ScanFile, after: "scan" | "import"): string {
 }
 
 /**
- * `dataset scan`: the counts, then a line per file not registered, per registered file changed
- * since, per recording whose file is missing, and per entry not read; with --json the scan. Exit 2
- * when the directory has no dataset. Registers nothing.
+ * `dataset scan`: the counts, then a line per file not registered (`unreadable` where its header
+ * does not read: an import cannot register it), per registered file changed since, per recording
+ * whose file is missing, and per entry not read; with --json the scan. Exit 2 when the directory
+ * has no dataset. Registers nothing.
  */
 async function scan(sql: Sql, audioDir: string, out: (value: unknown, text: string) => void): Promise<number> {
   const dataset = await findDatasetByDir(sql, audioDir);
   if (!dataset) throw new UsageError(`${audioDir} is no dataset's directory: sonotile dataset add ${audioDir} makes it one`);
   const result = await scanDataset(sql, dataset.id);
   const { registered, missing, unregistered } = result.counts;
+  const unreadable = result.files.filter((f) => f.unreadable).length;
   const lines = [
-    `dataset ${dataset.name} (${dataset.id}) of ${audioDir}: ${registered} registered, ${missing} missing, ${unregistered} not registered`,
-    ...result.files.filter((f) => f.status === "unregistered").map((f) => `  not registered ${f.path}`),
+    `dataset ${dataset.name} (${dataset.id}) of ${audioDir}: ${registered} registered, ${missing} missing, ${unregistered} not registered${unreadable ? ` (${unreadable} of them unreadable)` : ""}`,
+    ...result.files.filter((f) => f.status === "unregistered").map((f) => (f.unreadable ? `  unreadable ${naming(f.path, f.unreadable)} — an import cannot register it: replace or remove the file` : `  not registered ${f.path}`)),
     ...result.files.filter((f) => f.changed).map((f) => `  changed ${f.path} (${f.recording_id}): ${f.changed!.message}`),
     ...result.files.filter((f) => f.status === "missing").map((f) => missingLine(f, "scan")),
     ...result.skipped.map((s) => `  skipped ${s.path}: ${s.reason}`),

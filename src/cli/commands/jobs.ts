@@ -15,7 +15,7 @@ import { RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue,
 import { jobArtifacts } from "../../jobs/results.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { flagName, idArgument, numberOption, optionRows, readCommandLine, namingFlags, type OptionSpec } from "../flags.js";
+import { idArgument, numberOption, optionRows, readCommandLine, namingFlags, withFlag, type OptionSpec } from "../flags.js";
 import { findUserByUsername } from "../../store/users.js";
 import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 
@@ -69,7 +69,7 @@ const FLAG_OF_FIELD: Record<string, string> = {
 function withFlagName(field: string): string {
   const path = field.replace(/^data\./, "");
   const param = /^params\.(.+)$/.exec(path)?.[1];
-  if (param) return `${param} (--${flagName(param)})`;
+  if (param) return withFlag(param);
   const flag = Object.entries(FLAG_OF_FIELD).find(([f]) => path === f || path.startsWith(`${f}.`))?.[1];
   return flag ? `${path} (--${flag})` : path;
 }
@@ -165,7 +165,8 @@ export const command: Command = {
             const paths = retry.leftOut.map((t) => (t.kind === "clip" ? `clip ${t.id} of ${t.recording_path}` : t.recording_path));
             if (paths.length) process.stderr.write(`sonotile jobs: left out ${paths.length} target${paths.length > 1 ? "s" : ""} archived, trashed or deleted since: ${paths.slice(0, 5).join(", ")}${paths.length > 5 ? ` (and ${paths.length - 5} more)` : ""}\n`);
           } else {
-            job = await submitExtractJob(sql, boss, { data: data!, priority, created_by: createdBy }).catch((err) => {
+            // Parameters named in a refusal's text are named as typed too ("a smaller hop_size (--hop-size) …").
+            job = await submitExtractJob(sql, boss, { data: data!, priority, created_by: createdBy, nameParam: withFlag }).catch((err) => {
               // Refusals that needed the database (unknown targets, parameters a target cannot take), by flag.
               throw err instanceof InvalidError ? new UsageError(err.fields.map((f) => `${withFlagName(f.field)}: ${f.message}`).join("; ")) : err;
             });
