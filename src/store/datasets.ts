@@ -382,8 +382,9 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
  * failure it would report: their header does not read (headerProblem, on the file the import
  * opens: resolveRecordingFile's). SCAN_STAT_BATCH at a time, each an open and the header's reads —
  * nothing decoded, nothing hashed: a scan runs often, and over files not registered yet (a first
- * scan, thousands) hashing or decoding would take minutes. What only reading further finds — a
- * compressed stream cut short after its header, an I/O error — is left to the import, which
+ * scan, thousands) hashing or decoding would take minutes. An error reading a header (I/O) is
+ * the file's, said as for a header that does not read. What only reading further finds — a
+ * compressed stream cut short after its header, an I/O error past the header — is left to the import, which
  * reports it under `failed` and does not remember it (no table holds it). A file removed since the
  * listing is left to the import too.
  */
@@ -393,7 +394,10 @@ async function unreadableFiles(audioDir: string, paths: string[]): Promise<Map<s
     const batch = paths.slice(i, i + SCAN_STAT_BATCH);
     const found = await Promise.all(batch.map(async (path) => {
       const file = await resolveRecordingFile(audioDir, path).then((f) => f.file, () => null);
-      const problem = file && (await headerProblem(file, { exactPath: true }));
+      // Any error reading one file is that file's (an I/O error, a parser's RangeError on a hostile
+      // header): said as its import would say it, not thrown — it failed every scan and import of
+      // the dataset, where an import's failure had stayed with its one file.
+      const problem = file && (await headerProblem(file, { exactPath: true }).catch((err: Error) => err.message));
       return problem ? namedAsRecorded(problem, file!, path) : null;
     }));
     batch.forEach((path, j) => {
