@@ -20,7 +20,7 @@ import { probeFile, recordedDateTime } from "../src/store/probe.js";
 import { addDataset, createDataset, importDataset, importNew, listAudioFiles, listDatasets, scanDataset, scanOutcome } from "../src/store/datasets.js";
 import { getRecording, getRecordingLocation, insertRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature, RECORDING_SORTS } from "../src/store/recordings.js";
 import { getOrCreateTag, listTags } from "../src/store/tags.js";
-import { createClip, getClip } from "../src/store/clips.js";
+import { CLIP_SORTS, createClip, getClip, listClips, setClipFeature } from "../src/store/clips.js";
 import { createNote } from "../src/store/notes.js";
 import { getOrCreateFeatureName } from "../src/store/features.js";
 import { createRun, failInterruptedRuns, finishRun, getRun } from "../src/store/runs.js";
@@ -90,6 +90,19 @@ async function invalidFields(p: Promise<unknown>): Promise<string[]> {
   expect(err).toBeInstanceOf(InvalidError);
   return (err as InvalidError).fields.map((f) => f.field);
 }
+
+/**
+ * How many times, at most, one node of the plan of `sent` (a statement as DatabaseOptions.onStatement
+ * heard it) read `relation` when run again under EXPLAIN ANALYZE: an aggregate subplan reads its
+ * table once per row it is built for.
+ */
+async function mostReadsOf(relation: string, sent: { statement: string; parameters: unknown[] }): Promise<number> {
+  const [{ "QUERY PLAN": [plan] }] = await sql.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) ${sent.statement}`, sent.parameters as never[]);
+  const loops = (node: { "Relation Name"?: string; "Actual Loops": number; Plans?: unknown[] }): number[] =>
+    [...(node["Relation Name"] === relation ? [node["Actual Loops"]] : []), ...(node.Plans ?? []).flatMap((n) => loops(n as typeof node))];
+  return Math.max(...loops(plan.Plan));
+}
+
 
 describe("connections", () => {
   // The embedded database (PostgreSQL in WebAssembly) has no JIT to turn off, and its socket
@@ -734,16 +747,11 @@ describe("a season of recorder files", () => {
     await setRecordingFeature(sql, all[285].id, { name: "snr_db", value: 12.5, created_by: userId });
 
     const page = await query({ limit: 10, offset: 280 });
-    const { statement, parameters } = lastStatement!;
     expect(page).toMatchObject({ total: 300, offset: 280, limit: 10 });
     expect(page.items.map((r) => r.id)).toEqual(all.slice(280, 290).map((r) => r.id));
     expect(page.items[5].features).toEqual([{ name: "snr_db", value: 12.5 }]);
-    // Each feature aggregate reads recording_features once per row it is built for.
-    const [{ "QUERY PLAN": [plan] }] = await sql.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) ${statement}`, parameters as never[]);
-    const loops = (node: { "Relation Name"?: string; "Actual Loops": number; Plans?: unknown[] }): number[] =>
-      [...(node["Relation Name"] === "recording_features" ? [node["Actual Loops"]] : []), ...(node.Plans ?? []).flatMap((n) => loops(n as typeof node))];
-    // Before: 290, the rows up to the page's end.
-    expect(Math.max(...loops(plan.Plan))).toBe(10);
+    // Each feature aggregate reads recording_features once per row it is built for. Before: 290, the rows up to the page's end.
+    expect(await mostReadsOf("recording_features", lastStatement!)).toBe(10);
 
     // Every sort and the filters give the slices of the whole list.
     for (const sort of RECORDING_SORTS) {
@@ -761,4 +769,35 @@ describe("a season of recorder files", () => {
     // Past the end: no rows, the total still counted.
     expect(await query({ limit: 10, offset: 400 })).toMatchObject({ items: [], total: 300 });
   });
+
+  it("lists a deep page of clips building the tags, features and notes of the page's rows only", async () => {
+    const [dataset] = (await listDatasets(sql, { state: "active", sort: "name", order: "asc", limit: 1, offset: 0, search: "season" })).items;
+    const recordings = (await listRecordings(sql, { dataset_id: dataset.id, state: "active", sort: "path", order: "asc", limit: 1000, offset: 0 })).items;
+    // One clip in each 10 ms recording; starts repeat every ten and ends every seven, so sorts have ties (broken by id).
+    for (const [i, r] of recordings.entries()) {
+      await createClip(sql, { recording_id: r.id, start_time: (i % 10) * 0.0005, end_time: (i % 10) * 0.0005 + 0.001 + (i % 7) * 0.0001, created_by: userId });
+    }
+    const query = (q: Partial<Parameters<typeof listClips>[1]>) => listClips(sql, { dataset_id: dataset.id, state: "active", sort: "start_time", order: "asc", limit: 1000, offset: 0, ...q });
+    const all = (await query({})).items;
+    expect(all).toHaveLength(300);
+    await setClipFeature(sql, all[285].id, { name: "snr_db", value: 7.5, created_by: userId });
+
+    const page = await query({ limit: 10, offset: 280 });
+    expect(page).toMatchObject({ total: 300, offset: 280, limit: 10 });
+    expect(page.items.map((c) => c.id)).toEqual(all.slice(280, 290).map((c) => c.id));
+    expect(page.items[5].features).toEqual([{ name: "snr_db", value: 7.5 }]);
+    // Before: 290, the clips up to the page's end (the viewer's window of 1,000 clips, five pages, built ~3,000).
+    expect(await mostReadsOf("clip_features", lastStatement!)).toBe(10);
+
+    for (const sort of CLIP_SORTS) {
+      for (const order of ["asc", "desc"] as const) {
+        const whole = (await query({ sort, order })).items.map((c) => c.id);
+        expect((await query({ sort, order, limit: 7, offset: 150 })).items.map((c) => c.id), `${sort} ${order}`).toEqual(whole.slice(150, 157));
+      }
+    }
+    const window = all.filter((c) => c.start_time < 0.002 && c.end_time > 0.0015);
+    expect((await query({ start_before: 0.002, end_after: 0.0015, limit: 5, offset: 3 })).items.map((c) => c.id)).toEqual(window.slice(3, 8).map((c) => c.id));
+    expect(await query({ limit: 10, offset: 400 })).toMatchObject({ items: [], total: 300 });
+  });
 });
+

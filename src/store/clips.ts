@@ -1,7 +1,7 @@
 /** Clips: a [start_time, end_time) piece of a recording (seconds, real units), with tags and features. */
 import { realSecondsHint, RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import type { Queryable, Sql } from "./db.js";
-import { assertWritable, writing, effectiveState, stateCondition, toPage, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, writing, effectiveState, given, pageFirst, stateCondition, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
@@ -123,15 +123,6 @@ export interface ClipQuery extends PageRequest {
 }
 
 /**
- * `condition(value)` for a filter given, TRUE for one not. Each filter is a condition of its own
- * in the query's AND, not `($1 IS NULL OR …)`: the planner then sees it whole — the dataset's
- * `IN (SELECT …)` becomes a join through the indexes, where under an OR it was a test of every clip.
- */
-function given<T>(db: Queryable, value: T | undefined, condition: (v: T) => Fragment): Fragment {
-  return value === undefined ? db`TRUE` : condition(value);
-}
-
-/**
  * A page of clips matching every filter given. The window filters compare strictly, as clips
  * are half-open [start_time, end_time): a clip ending exactly where the window starts, or
  * starting exactly where it ends, does not overlap it.
@@ -143,10 +134,7 @@ export async function listClips(db: Queryable, q: ClipQuery): Promise<Page<Clip>
     AND ${given(db, q.start_before, (t) => db`c.start_time < ${t}`)}
     AND ${given(db, q.end_after, (t) => db`c.end_time > ${t}`)}
     AND ${carriesTag(db, "clip", "c", q.tag)}`;
-  const rows = await translating(() => db<(Clip & { total_count: number })[]>`
-    SELECT *, count(*) OVER () AS total_count FROM (${SELECT(db)} WHERE ${where}) c
-    ORDER BY ${db(q.sort)} ${q.order === "desc" ? db`DESC` : db`ASC`}, id LIMIT ${q.limit} OFFSET ${q.offset}`);
-  return toPage(rows, q, () => db`SELECT count(*) AS n FROM clips c WHERE ${where}`);
+  return pageFirst<Clip>(db, { ...q, table: "clips", alias: "c", where, select: SELECT(db), nullsLast: false });
 }
 
 /**

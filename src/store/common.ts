@@ -1,7 +1,7 @@
 /** Shapes shared by the repositories: pages, visibility states, sorting. */
 import type postgres from "postgres";
 import type { Queryable, Sql } from "./db.js";
-import { ConflictError, NotFoundError } from "./errors.js";
+import { ConflictError, NotFoundError, translating } from "./errors.js";
 
 /**
  * Bytes per row where the database keeps large values in pieces (file_chunks, migration 003;
@@ -59,6 +59,52 @@ export async function toPage<T extends { total_count: unknown }>(
   const total = rows.length ? Number(rows[0].total_count) : req.offset > 0 ? Number((await count())[0].n) : 0;
   const items = rows.map(({ total_count: _, ...rest }) => rest);
   return { items, limit: req.limit, offset: req.offset, total };
+}
+
+/** A listing to page through (pageFirst): which rows, built how, in what order. */
+export interface Listing extends PageRequest {
+  /** The table listed, and the alias that `where` and `select` give its rows. */
+  table: StatefulTable;
+  alias: string;
+  /** The rows listed: a condition on the table's row `alias`. */
+  where: Fragment;
+  /** A listed row built whole (tags, features and such aggregated): `SELECT … FROM <table> <alias>`, nothing after. */
+  select: Fragment;
+  /** The column sorted by, one of the listing's fixed sorts (checked by the route); the id breaks ties. */
+  sort: string;
+  order: "asc" | "desc";
+  /** Rows without a value come last whichever the order (a recording's date); else PostgreSQL's default. */
+  nullsLast: boolean;
+}
+
+/**
+ * One page of a listing, with its total (toPage). The page's ids are chosen first, with the total,
+ * from the table alone; then only those rows are built. Built in the rows sorted, every row before
+ * the offset had its aggregates computed too: a page at offset 29,000 of a 30,000-recording
+ * dataset built 29,100 recordings' (~1 s), and the viewer's window of 1,000 clips (five pages)
+ * built ~3,000 clips'.
+ */
+export async function pageFirst<T>(db: Queryable, l: Listing): Promise<Page<T>> {
+  const order = (alias: string) =>
+    db`${db(alias)}.${db(l.sort)} ${l.order === "desc" ? db`DESC` : db`ASC`} ${l.nullsLast ? db`NULLS LAST` : db``}, ${db(alias)}.id`;
+  const rows = await translating(() => db<(T & { total_count: number })[]>`
+    WITH page AS (
+      SELECT ${db(l.alias)}.id, count(*) OVER () AS total_count FROM ${db(l.table)} ${db(l.alias)} WHERE ${l.where}
+      ORDER BY ${order(l.alias)} LIMIT ${l.limit} OFFSET ${l.offset})
+    SELECT s.*, page.total_count FROM page JOIN (${l.select}) s ON s.id = page.id
+    ORDER BY ${order("s")}`);
+  // toPage drops total_count, which TypeScript cannot see gives back T for a T not yet known.
+  return toPage(rows, l, () => db`SELECT count(*) AS n FROM ${db(l.table)} ${db(l.alias)} WHERE ${l.where}`) as Promise<Page<T>>;
+}
+
+/**
+ * `condition(value)` for a filter given, TRUE for one not. Each filter is a condition of its own
+ * in the query's AND, not `($1 IS NULL OR …)`: the planner then sees it whole — a dataset's
+ * `IN (SELECT …)` becomes a join through the indexes, where under an OR it was a test of every
+ * row (clips of one dataset among 50,000: 0.3 ms, 9 ms under the OR).
+ */
+export function given<T>(db: Queryable, value: T | undefined, condition: (v: T) => Fragment): Fragment {
+  return value === undefined ? db`TRUE` : condition(value);
 }
 
 /** A record's parent: the column holding the parent's id and the parent's table. */

@@ -10,7 +10,7 @@ import { AudioFormatError, fileMd5 } from "../audio/index.js";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
-import { assertWritable, writing, effectiveState, likePattern, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, writing, effectiveState, given, likePattern, pageFirst, stateCondition, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { canonicalRecordingPath, resolveRecordingFile } from "./paths.js";
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts, type RecordedFacts } from "./probe.js";
@@ -164,25 +164,22 @@ export interface RecordingQuery extends PageRequest {
 }
 
 export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<Page<Recording>> {
-  // The search in both forms, the paths as stored: PostgreSQL's normalize() refuses a database
-  // whose encoding is not UTF8 (every search a 500 there), and an index on path stays usable.
-  const [composed, decomposed] = [likePattern(q.search), likePattern(q.search, "NFD")];
   const where = db`${stateCondition(db, q.state, effectiveState(db, "recordings", "r"))}
-    AND (${q.dataset_id ?? null}::uuid IS NULL OR r.dataset_id = ${q.dataset_id ?? null})
-    AND (${composed}::text IS NULL OR r.path ILIKE ${composed} OR r.path ILIKE ${decomposed})
-    AND (${q.hash ?? null}::text IS NULL OR r.hash = ${q.hash ?? null})
+    AND ${given(db, q.dataset_id, (id) => db`r.dataset_id = ${id}`)}
+    AND ${given(db, q.search, (text) => searchPath(db, text))}
+    AND ${given(db, q.hash, (hash) => db`r.hash = ${hash}`)}
     AND ${carriesTag(db, "recording", "r", q.tag)}`;
-  const order = (alias: string) => db`${db(alias)}.${db(q.sort)} ${q.order === "desc" ? db`DESC NULLS LAST` : db`ASC NULLS LAST`}, ${db(alias)}.id`;
-  // The page's ids first, then the page's rows with their tags, features, owners and notes: with
-  // those in the rows sorted, every recording before the offset had them aggregated too (a page
-  // at offset 29,000 of a 30,000-recording dataset built 29,100 rows' of them, ~1 s).
-  const rows = await translating(() => db<(Recording & { total_count: number })[]>`
-    WITH page AS (
-      SELECT r.id, count(*) OVER () AS total_count FROM recordings r WHERE ${where}
-      ORDER BY ${order("r")} LIMIT ${q.limit} OFFSET ${q.offset})
-    SELECT s.*, page.total_count FROM page JOIN (${SELECT(db)}) s ON s.id = page.id
-    ORDER BY ${order("s")}`);
-  return toPage(rows.map(fromRow), q, () => db`SELECT count(*) AS n FROM recordings r WHERE ${where}`);
+  const page = await pageFirst<Recording>(db, { ...q, table: "recordings", alias: "r", where, select: SELECT(db), nullsLast: true });
+  return { ...page, items: page.items.map(fromRow) };
+}
+
+/**
+ * Recordings whose path holds `text`, case-insensitively, in both Unicode forms, the paths as
+ * stored: PostgreSQL's normalize() refuses a database whose encoding is not UTF8 (every search a
+ * 500 there), and an index on path stays usable.
+ */
+function searchPath(db: Queryable, text: string): Fragment {
+  return db`(r.path ILIKE ${likePattern(text)} OR r.path ILIKE ${likePattern(text, "NFD")})`;
 }
 
 /**
