@@ -6,8 +6,9 @@
  * every tile boundary (no seam); zoom and pan move the view, the colormap changes the pixels,
  * the API's validation messages land next to their field, a click reads a value, a shift-drag
  * creates a clip, the clips in view are drawn and listed however many the recording has (and
- * however late an older view's answer comes), deep links open any recording and server data
- * shows as text, never markup.
+ * however late an older view's answer comes, and asked for again only when the view moved),
+ * every recording of a dataset is reached by the list's pager and search, deep links open any
+ * recording and server data shows as text, never markup.
  * Screenshots go to test-artifacts/.
  * Chromium must be installed (`apt-get install -y chromium`; CI does): without it the suite
  * fails, unless SONOTILE_SKIP_BROWSER=1 says to skip it on purpose.
@@ -269,11 +270,11 @@ async function layout() {
   });
 }
 
-/** Resizes the window to `width` × 900 px, returning once the page has handled the resize (axes and tiles placed for the new plot width). */
-async function resizeWindow(width: number) {
+/** Resizes the window to `width` × `height` px, returning once the page has handled the resize (axes and tiles placed for the new plot width). */
+async function resizeWindow(width: number, height = 900) {
   // The page's own listener, added when it loaded, runs before this one.
   const handled = page.evaluate(() => new Promise((resolve) => addEventListener("resize", resolve, { once: true })));
-  await page.setViewportSize({ width, height: 900 });
+  await page.setViewportSize({ width, height });
   await handled;
 }
 
@@ -743,6 +744,86 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     for (let i = 0; i < 4; i++) await page.click("#pan-right");
     expect((await view()).start).toBeGreaterThan(zoomed.end);
     await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
+  });
+
+  it("asks for a capped window's clips again only once the view moved: not after a pan stopped at the recording's start, nor a window made taller", async () => {
+    const { denseId } = await manyClipsDataset();
+    const clips = await allClips(denseId);
+    await page.goto(`${base}/?clamped#recording=${denseId}`);
+    await tilesLoaded(denseId);
+    await page.focus("#plot");
+    // Half a plot before the start, as far as a pan goes: its window (the view and a plot width
+    // either side) still holds all 1100, more than the cap.
+    await page.keyboard.press("ArrowLeft");
+    const before = await view();
+    const inView = clips.filter((c) => c.start_time < before.end && c.end_time > before.start).length;
+    expect(inView).toBeLessThan(1000);
+    await expect.poll(() => page.getAttribute("#clip-count", "data-count"), CLIPS_SETTLE).toBe(String(inView));
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string }) => { if (r.url().includes("/v1/clips?")) asked.push(r.url()); };
+    page.on("request", onRequest);
+    try {
+      await page.keyboard.press("ArrowLeft"); // stopped at the start: the view stays
+      expect(await view()).toEqual(before);
+      await resizeWindow(1400, 1000); // taller, as wide: the plot (400 px high) and its view stay
+      expect(await view()).toEqual(before);
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // the 150 ms rest, and the six requests it made each time
+      expect(asked).toEqual([]);
+      expect((await clipsShown()).count).toBe(String(inView)); // listed as before, from the clips fetched
+      // A pan that moves the view asks again.
+      await page.keyboard.press("ArrowRight");
+      await expect.poll(() => asked.length, CLIPS_SETTLE).toBeGreaterThan(0);
+    } finally {
+      page.off("request", onRequest);
+      await page.setViewportSize({ width: 1400, height: 900 });
+    }
+  });
+
+  it("reaches every recording of a dataset of 150, past the 100th, by the pager and by a search, and opens it", async () => {
+    // An AudioMoth season in miniature: 150 files registered by SQL as copies of the first (150 requests would be slow).
+    const dir = join(extra.path, "season");
+    await mkdir(dir);
+    const name = (i: number) => `rec-${String(i).padStart(3, "0")}.wav`;
+    for (let i = 0; i < 150; i++) await writeSineWav(join(dir, name(i)), 8000, 1, 1000);
+    const dataset = await post("/v1/datasets", { name: "AudioMoth season", audio_dir: dir });
+    const first = await post("/v1/recordings", { dataset_id: dataset.id, path: name(0) });
+    await t.db.sql`
+      INSERT INTO recordings (dataset_id, path, hash, file_size, file_mtime, file_samplerate, frames, channels, probed_by, time_expansion)
+      SELECT dataset_id, format('rec-%s.wav', lpad(i::text, 3, '0')), hash, file_size, file_mtime, file_samplerate, frames, channels, probed_by, time_expansion
+      FROM recordings, generate_series(1, 149) AS i WHERE id = ${first.id}`;
+    const idOf = async (path: string) => (await app.inject({ url: `/v1/recordings?dataset_id=${dataset.id}&search=${path}` })).json().items[0].id as string;
+    const listed = () => page.$$eval("#recordings button", (bs) => bs.map((b) => b.textContent!.split(".wav")[0]));
+    const range = () => page.textContent("#recordings-range");
+    const opens = async (path: string) => {
+      const id = await idOf(path);
+      await page.click(`#recordings button[data-id="${id}"]`);
+      await tilesLoaded(id);
+      expect(await page.textContent("#recording-name")).toBe(path);
+      expect(await page.locator("#recordings button.open").getAttribute("data-id")).toBe(id);
+    };
+
+    await page.goto(`${base}/?season#recording=${first.id}`);
+    await tilesLoaded(first.id);
+    await expect.poll(range).toBe("1–100 of 150");
+    expect(await listed()).toEqual(Array.from({ length: 100 }, (_, i) => name(i).replace(".wav", "")));
+    expect(await page.isDisabled("#recordings-prev")).toBe(true);
+    // The next page: the other 50 (none of them could be picked).
+    await page.click("#recordings-next");
+    await expect.poll(range).toBe("101–150 of 150");
+    expect(await listed()).toEqual(Array.from({ length: 50 }, (_, i) => name(100 + i).replace(".wav", "")));
+    expect(await page.isDisabled("#recordings-next")).toBe(true);
+    await opens(name(123));
+    await page.click("#recordings-prev");
+    await expect.poll(range).toBe("1–100 of 150");
+
+    // A search lists the recordings whose path holds it, from the first.
+    await page.fill("#recording-search", "rec-14");
+    await expect.poll(range).toBe("1–10 of 10");
+    expect(await listed()).toEqual(Array.from({ length: 10 }, (_, i) => name(140 + i).replace(".wav", "")));
+    await opens(name(147));
+    await page.fill("#recording-search", "nothing like it");
+    await expect.poll(range).toBe("no recordings match");
+    expect(await listed()).toEqual([]);
   });
 
   it("shows a time-expanded recording in real units", async () => {

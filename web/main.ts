@@ -15,6 +15,7 @@ import { binRange, frameCount, frameGeometry } from "../src/engine/geometry.js";
 import { MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
 import { MAX_PLAYBACK_SAMPLES } from "../src/api/playback-limit.js";
 import { $, el } from "./dom.js";
+import { LatestRequest } from "./latest.js";
 import { featureTable, type FeatureValue } from "./features.js";
 
 interface Page<T> { items: T[]; total: number }
@@ -458,13 +459,14 @@ const CLIP_FETCH_DELAY_MS = 150;
 let clips: Clip[] = [];
 const clipBoxes = new Map<string, HTMLDivElement>();
 /**
- * What the clips fetched cover: the window [t0, t1) (s) and whether every clip overlapping it
- * was fetched (`complete`; false when MAX_CLIPS_DRAWN cut it short). Null until a fetch ends.
+ * What the clips fetched cover: the window [t0, t1) (s); the view they were fetched for (its
+ * visible range, s, and zoom level); and `inView`, the clips in that visible range by the
+ * server's count when MAX_CLIPS_DRAWN cut the window short (null: every clip of it was fetched).
+ * Null until a fetch ends.
  */
-let clipWindow: { t0: number; t1: number; complete: boolean } | null = null;
-/** Aborts the clip fetch in flight: a newer view's (or recording's) answer must never be overwritten by an older one. */
-let clipFetch: AbortController | null = null;
-let clipTimer: ReturnType<typeof setTimeout> | undefined;
+let clipWindow: { t0: number; t1: number; view: { start: number; end: number; level: number }; inView: number | null } | null = null;
+/** The clip fetch in flight and the one waiting for the view to rest: a newer view's (or recording's) answer must never be overwritten by an older one. */
+const clipRequests = new LatestRequest(CLIP_FETCH_DELAY_MS);
 
 /** The visible time range, s. */
 const visibleRange = (): [number, number] => [timeAt(0), timeAt($("plot").clientWidth)];
@@ -482,23 +484,26 @@ function wantedClipWindow(): [number, number] {
 }
 
 /**
- * Whether the clips fetched serve the view: their window holds the visible range, every clip of
- * it was fetched (the cap cut none), and it is less than twice the window wanted — zoomed in
- * from a wider view, the page keeps the clips near what it shows, not an hour of them off-screen.
+ * Whether the clips fetched serve the view. A window the cap cut short serves only the view it
+ * was fetched for: any other may hold clips it left out (a render that did not move the view — a
+ * pan stopped at the recording's edge, a window made taller — fetched its 1000 clips again).
+ * A whole window serves a view inside it, while it is less than twice the window wanted: zoomed
+ * in from a wider view, the page keeps the clips near what it shows, not an hour of them off-screen.
  */
 function clipWindowServes(): boolean {
   const w = clipWindow, [a, b] = visibleRange(), [t0, t1] = wantedClipWindow();
-  return w !== null && w.complete && w.t0 <= a && b <= w.t1 && w.t1 - w.t0 < 2 * (t1 - t0);
+  if (w === null) return false;
+  if (w.inView !== null) return w.view.start === a && w.view.end === b && w.view.level === state.level;
+  return w.t0 <= a && b <= w.t1 && w.t1 - w.t0 < 2 * (t1 - t0);
 }
 
 /** Called on every render: once the view rests, lists the clips in view, fetching them first unless the clips fetched serve it. */
 function scheduleClipFetch() {
-  clearTimeout(clipTimer);
-  clipTimer = setTimeout(() => {
+  clipRequests.later(() => {
     if (!state.geometry) return;
-    if (clipWindowServes()) listClips(null);
+    if (clipWindowServes()) listClips(clipWindow!.inView);
     else void fetchClips();
-  }, CLIP_FETCH_DELAY_MS);
+  });
 }
 
 /**
@@ -509,39 +514,32 @@ function scheduleClipFetch() {
 async function fetchClips() {
   const rec = state.recording;
   if (!rec || !state.geometry) return;
-  clearTimeout(clipTimer); // this fetch is for the current view: the one scheduled would repeat it
-  clipFetch?.abort();
-  const controller = new AbortController();
-  clipFetch = controller;
+  const signal = clipRequests.start(); // this fetch is for the current view: the one scheduled would repeat it
   const [t0, t1] = wantedClipWindow();
-  const [a, b] = visibleRange();
+  const [a, b] = visibleRange(), level = state.level;
   const listUrl = (from: number, to: number, limit: number, offset: number) =>
     `/v1/clips?recording_id=${rec.id}&end_after=${from}&start_before=${to}&sort=start_time&order=asc&limit=${limit}&offset=${offset}`;
   try {
     const fetched: Clip[] = [];
     let total = 0;
     do {
-      const page = await api<Page<Clip>>(listUrl(t0, t1, Math.min(CLIP_PAGE, MAX_CLIPS_DRAWN - fetched.length), fetched.length), { signal: controller.signal });
+      const page = await api<Page<Clip>>(listUrl(t0, t1, Math.min(CLIP_PAGE, MAX_CLIPS_DRAWN - fetched.length), fetched.length), { signal });
       total = page.total;
       fetched.push(...page.items);
       if (page.items.length === 0) break; // clips deleted meanwhile: the total shrank
     } while (fetched.length < total && fetched.length < MAX_CLIPS_DRAWN);
-    const complete = fetched.length >= total;
-    const inView = complete ? null : (await api<Page<Clip>>(listUrl(a, b, 1, 0), { signal: controller.signal })).total;
-    setClips(fetched, { t0, t1, complete });
+    const inView = fetched.length >= total ? null : (await api<Page<Clip>>(listUrl(a, b, 1, 0), { signal })).total;
+    setClips(fetched, { t0, t1, view: { start: a, end: b, level }, inView });
     listClips(inView);
   } catch (err) {
-    if (controller.signal.aborted) return;
+    if (signal.aborted) return;
     setStatus(`the recording's clips cannot be listed: ${(err as Error).message}`, true);
-  } finally {
-    if (clipFetch === controller) clipFetch = null;
   }
 }
 
 /** Takes the previous recording's clips off the plot and the list, its fetch in flight aborted. */
 function forgetClips() {
-  clipFetch?.abort();
-  clearTimeout(clipTimer);
+  clipRequests.cancel();
   setClips([], null);
   $("clip-list").replaceChildren();
   $("clip-count").textContent = "";
@@ -876,6 +874,7 @@ async function loadDatasets() {
   select.replaceChildren(...datasets.map((d) => new Option(`${d.name} (${d.recording_count})`, d.id)));
   select.onchange = () => openDataset(select.value).catch((err: Error) => {
     $("recordings").replaceChildren(); // not the previous dataset's recordings under this name
+    $("recordings-pager").hidden = true;
     setStatus(`the dataset cannot be listed: ${err.message}`, true);
   });
   const linked = linkedRecordingId();
@@ -909,8 +908,18 @@ function linkedRecordingId(): string | null {
 async function openLinkedRecording(id: string) {
   const rec = await api<Recording>(`/v1/recordings/${encodeURIComponent(id)}`);
   await selectDataset(rec.dataset_id);
-  await listRecordings(rec.dataset_id);
+  $<HTMLInputElement>("recording-search").value = "";
+  await listRecordings(rec.dataset_id, 0);
   await openRecording(rec);
+}
+
+/** The search box lists once it rests, and the pager's buttons list the pages either side, of the dataset selected. */
+function bindRecordingList() {
+  const relist = (offset: number) => () => listRecordings($<HTMLSelectElement>("dataset").value, offset)
+    .catch((err: Error) => setStatus(`the recordings cannot be listed: ${err.message}`, true));
+  $("recording-search").oninput = () => recordingRequests.later(relist(0));
+  $("recordings-prev").onclick = () => void relist(Math.max(0, listedOffset - RECORDING_PAGE))();
+  $("recordings-next").onclick = () => void relist(listedOffset + RECORDING_PAGE)();
 }
 
 /** Selects a dataset in the picker, adding it if it is not among the datasets listed. */
@@ -923,19 +932,54 @@ async function selectDataset(id: string) {
   select.value = id;
 }
 
-/** Lists a dataset's recordings and opens its first. */
+/** Lists a dataset's recordings from the first, the search box emptied, and opens the first. */
 async function openDataset(datasetId: string) {
-  const [first] = await listRecordings(datasetId);
+  $<HTMLInputElement>("recording-search").value = "";
+  const [first] = (await listRecordings(datasetId, 0)) ?? [];
   if (first) await openRecording(first);
 }
 
-async function listRecordings(datasetId: string): Promise<Recording[]> {
-  const list = $("recordings");
-  const recordings = (await api<Page<Recording>>(`/v1/recordings?dataset_id=${datasetId}&limit=100`)).items;
-  list.replaceChildren(...recordings.map((r) => {
+/** Recordings listed at a time: the rest of a dataset (an AudioMoth season holds 30,000) are reached by the pager and the search box. */
+const RECORDING_PAGE = 100;
+/** Milliseconds the search box must rest before it lists: a typed word asks once. */
+const SEARCH_DELAY_MS = 250;
+/** The listing of recordings in flight and the search waiting for the box to rest. */
+const recordingRequests = new LatestRequest(SEARCH_DELAY_MS);
+/** Where the recordings listed start among all that match: the pager's pages are either side of it. */
+let listedOffset = 0;
+
+/**
+ * Lists the dataset's recordings whose path holds the search box's text, RECORDING_PAGE of them
+ * from `offset`, and says where they are among all that match ("101–200 of 30,000"). The listing
+ * in flight is aborted: returns null if a newer one aborted this one, else the recordings listed.
+ * (It listed the first 100, and no other could be opened but by a link.)
+ */
+async function listRecordings(datasetId: string, offset: number): Promise<Recording[] | null> {
+  const signal = recordingRequests.start();
+  const search = $<HTMLInputElement>("recording-search").value;
+  const query = new URLSearchParams({ dataset_id: datasetId, limit: String(RECORDING_PAGE), offset: String(offset) });
+  if (search) query.set("search", search);
+  let page: Page<Recording>;
+  try {
+    page = await api<Page<Recording>>(`/v1/recordings?${query}`, { signal });
+  } catch (err) {
+    if (signal.aborted) return null;
+    throw err;
+  }
+  const recordings = page.items;
+  listedOffset = offset;
+  const count = (n: number) => n.toLocaleString("en-US");
+  $("recordings-range").textContent = recordings.length
+    ? `${count(offset + 1)}–${count(offset + recordings.length)} of ${count(page.total)}`
+    : search ? "no recordings match" : "no recordings";
+  $<HTMLButtonElement>("recordings-prev").disabled = offset === 0;
+  $<HTMLButtonElement>("recordings-next").disabled = offset + recordings.length >= page.total;
+  $("recordings-pager").hidden = false;
+  $("recordings").replaceChildren(...recordings.map((r) => {
     const li = document.createElement("li");
     const b = document.createElement("button");
     b.dataset.id = r.id;
+    b.classList.toggle("open", r.id === state.recording?.id);
     const facts = `${r.duration.toFixed(2)} s · ${(r.samplerate / 1000).toFixed(1)} kHz${r.time_expansion !== 1 ? ` · TE ${r.time_expansion}` : ""} · ${r.channels} ch`;
     b.append(r.path, el("br", ""), el("small", "", facts));
     b.onclick = () => void openRecording(r);
@@ -977,6 +1021,7 @@ function init() {
   };
   buildPanel();
   bindPlot();
+  bindRecordingList();
   // A link pasted into the address bar of an open page.
   window.addEventListener("hashchange", () => {
     const linked = linkedRecordingId();
