@@ -738,6 +738,36 @@ describe("a season of recorder files", () => {
     expect((await scanDataset(sql, dataset.id)).counts).toEqual({ registered: 300, missing: 0, unregistered: 0 });
   });
 
+  it("fails only the file whose row the database refuses, registering the rest of its batch: one row failed the 200 of its batch", async () => {
+    const dir = join(scratch.path, "refused");
+    await mkdir(dir);
+    for (const [i, name] of ["a.wav", "b.wav", "refused.wav", "c.wav"].entries()) await writeSineWav(join(dir, name), 8000, 0.01, 200 + i);
+    const dataset = await createDataset(sql, { name: "refused", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    // A rule of the lab's own on the table, which no probe knows of (as a trigger of theirs would be).
+    await sql`ALTER TABLE recordings ADD CONSTRAINT lab_rule CHECK (path <> 'refused.wav') NOT VALID`;
+    const result = await importDataset(sql, dataset.id, userId).finally(() => sql`ALTER TABLE recordings DROP CONSTRAINT lab_rule`);
+    expect(result.registered.map((r) => r.path)).toEqual(["a.wav", "b.wav", "c.wav"]);
+    expect(result.failed).toEqual([{ path: "refused.wav", error: "lab_rule: violates the rule lab_rule" }]);
+    expect((await scanDataset(sql, dataset.id)).files.map((f) => [f.path, f.status])).toEqual([
+      ["a.wav", "registered"], ["b.wav", "registered"], ["c.wav", "registered"], ["refused.wav", "unregistered"],
+    ]);
+  });
+
+  it("adds the new files of a dataset scanning it once: importNew's scan, which reads every new file's header, was made again by the import", async () => {
+    const sent = async (name: string, add: (id: string) => Promise<unknown>) => {
+      const dir = join(scratch.path, name);
+      await mkdir(dir);
+      for (let i = 0; i < 5; i++) await writeSineWav(join(dir, `${i}.wav`), 8000, 0.01, 300 + i);
+      const dataset = await createDataset(sql, { name, audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+      statementsSent = 0;
+      expect(await add(dataset.id)).toMatchObject({ registered: expect.arrayContaining([expect.objectContaining({ path: "4.wav" })]) });
+      return statementsSent;
+    };
+    const imported = await sent("imported once", (id) => importDataset(sql, id, userId));
+    // Before: the import's statements and those of a second scan.
+    expect(await sent("added once", (id) => importNew(sql, id, userId))).toBe(imported);
+  });
+
   it("lists a deep page building the tags, features, owners and notes of the page's rows only", async () => {
     const [dataset] = (await listDatasets(sql, { state: "active", sort: "name", order: "asc", limit: 1, offset: 0, search: "season" })).items;
     const query = (q: Partial<Parameters<typeof listRecordings>[1]>) => listRecordings(sql, { dataset_id: dataset.id, state: "active", sort: "path", order: "asc", limit: 1000, offset: 0, ...q });

@@ -485,10 +485,17 @@ export interface DuplicateGroup {
 const IMPORT_CONCURRENCY = 4;
 
 /**
- * Files an import registers per transaction: one INSERT for them all (insertRecordings). An
- * import interrupted loses the hashing of at most one batch, not what the earlier ones stored.
+ * Files an import registers per transaction: one INSERT for them all (insertRecordings). The
+ * files of a batch are read while the batch before is registered.
  */
 const IMPORT_BATCH = 200;
+
+/**
+ * How long (ms) files read wait for their batch to fill before they are registered anyway: with
+ * field recordings of GB each (seconds of hashing a file), 200 files took half an hour, and no
+ * recording of the import appeared before them.
+ */
+const IMPORT_BATCH_WAIT = 5000;
 
 /**
  * Registers every unregistered audio file of the dataset under an `import` run — `run` when
@@ -497,14 +504,20 @@ const IMPORT_BATCH = 200;
  * rather than a second one registered. Files that cannot be decoded are reported, not fatal
  * (those whose header its scan found unreadable without opening them again: scanOutcome);
  * files whose bytes another recording of the dataset holds are registered and reported
- * (duplicates). The files are read IMPORT_BATCH at a time and each batch registered in a
- * transaction of its own (no long transaction) while the next is read; a file registered
- * concurrently by someone else is skipped.
+ * (duplicates). IMPORT_CONCURRENCY lanes read the files, each taking the next file when done
+ * with its own, and hand what they read to registration by batches of IMPORT_BATCH (fewer when a
+ * file is done IMPORT_BATCH_WAIT after the first of them was read, and at the end), each
+ * registered in a transaction of its own (no long transaction) while the lanes read on; one
+ * registration at a time, and the lanes wait when a full batch waits behind it. An import
+ * interrupted loses the hashing of the files read and not registered yet — at most the batch
+ * being registered and the one being filled — not what the earlier batches stored. A file
+ * registered concurrently by someone else is skipped.
+ * `scan`: the dataset's scan when the caller has just made it (importNew), else one is made.
  */
-export async function importDataset(db: Queryable, id: string, user: string | null, run?: Run): Promise<ImportResult> {
+export async function importDataset(db: Queryable, id: string, user: string | null, run?: Run, scan?: ScanResult): Promise<ImportResult> {
   await assertWritable(db, "datasets", id);
   const dataset = await getDataset(db, id);
-  const scan = await scanDataset(db, id);
+  scan ??= await scanDataset(db, id);
   const importRun = run ?? (await createRun(db, { kind: "import", description: `import into dataset ${dataset.name}`, created_by: user }));
   const todo = scan.files.filter(waitsForImport).map((f) => f.path);
   const registered: ImportResult["registered"] = [];
@@ -517,45 +530,68 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
     failed.push({ path, error: abs ? namedAsRecorded(message, abs, path) : message });
   };
 
-  /** The batch's files that are new recordings, read; those moved are given to their recording here. */
-  async function read(batch: string[]): Promise<NewRecording[]> {
-    const rows: NewRecording[] = [];
-    let next = 0;
-    async function lane(): Promise<void> {
-      while (next < batch.length) {
-        const path = batch[next++];
-        let abs: string | undefined;
-        try {
-          abs = (await resolveRecordingFile(dataset.audio_dir, path)).file;
-          const facts = await probeFile(abs, { exactPath: true });
-          if (facts.time_expansion !== undefined) checkTimeExpansion(facts.file_samplerate, facts.time_expansion);
-          const from = await movedHere(db, dataset, gone.get(facts.hash), path, facts);
-          if (from) moved.push({ from: from.path, path, recording_id: from.id });
-          else rows.push({ dataset_id: id, path, ...facts, created_by: user, run_id: importRun.id });
-        } catch (err) {
-          fail(path, err, abs);
-        }
-      }
-    }
-    await Promise.all(Array.from({ length: IMPORT_CONCURRENCY }, lane));
-    return rows;
-  }
-
-  /** Registers the rows in one transaction that checks the dataset anew, holding it: one archived mid-import takes no more. */
+  /**
+   * Registers the rows in one transaction that checks the dataset anew, holding it: one archived
+   * mid-import takes no more (each row fails with the check's message). When the check passed and
+   * the insert failed (a row refused: a constraint, a trigger), the rows are registered one by
+   * one, so that only the file refused fails — one row had failed the 200 of its batch.
+   */
   async function register(rows: NewRecording[]): Promise<void> {
+    let checked = false;
     try {
-      registered.push(...(await writing(db, "datasets", id, (tx) => insertRecordings(tx, rows))).map((r) => ({ path: r.path, recording_id: r.id })));
+      const inserted = await writing(db, "datasets", id, (tx) => {
+        checked = true;
+        return insertRecordings(tx, rows);
+      });
+      registered.push(...inserted.map((r) => ({ path: r.path, recording_id: r.id })));
     } catch (err) {
-      for (const row of rows) fail(row.path, err);
+      if (checked && rows.length > 1) for (const row of rows) await register([row]);
+      else for (const row of rows) fail(row.path, err);
     }
   }
 
-  let registering = Promise.resolve();
-  for (let i = 0; i < todo.length; i += IMPORT_BATCH) {
-    const rows = await read(todo.slice(i, i + IMPORT_BATCH));
+  const pending: NewRecording[] = []; // read, not handed to registration yet
+  let oldest = 0; // when the first of `pending` was read (Date.now())
+  let registering = Promise.resolve(); // the registration in flight (register does not reject)
+  let handing = false; // a lane waits for it to end, to hand the next batch over
+
+  /** Hands the next batch to registration once the registration in flight has ended. */
+  async function handOver(): Promise<void> {
+    handing = true;
     await registering;
-    registering = register(rows);
+    handing = false;
+    const batch = pending.splice(0, IMPORT_BATCH);
+    oldest = Date.now();
+    registering = register(batch);
   }
+
+  /** Reads files until none is left: new recordings wait in `pending`; those moved are given to their recording here. */
+  let next = 0;
+  async function lane(): Promise<void> {
+    while (next < todo.length) {
+      const path = todo[next++];
+      let abs: string | undefined;
+      try {
+        abs = (await resolveRecordingFile(dataset.audio_dir, path)).file;
+        const facts = await probeFile(abs, { exactPath: true });
+        if (facts.time_expansion !== undefined) checkTimeExpansion(facts.file_samplerate, facts.time_expansion);
+        const from = await movedHere(db, dataset, gone.get(facts.hash), path, facts);
+        if (from) moved.push({ from: from.path, path, recording_id: from.id });
+        else {
+          if (!pending.length) oldest = Date.now();
+          pending.push({ dataset_id: id, path, ...facts, created_by: user, run_id: importRun.id });
+        }
+      } catch (err) {
+        fail(path, err, abs);
+      }
+      const full = pending.length >= IMPORT_BATCH;
+      if (!handing && (full || (pending.length && Date.now() - oldest >= IMPORT_BATCH_WAIT))) await handOver();
+      else if (full) await registering; // a full batch waits already: read no further ahead
+    }
+  }
+
+  await Promise.all(Array.from({ length: IMPORT_CONCURRENCY }, lane));
+  while (pending.length) await handOver();
   await registering;
   const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : 1);
   registered.sort(byPath);
@@ -677,11 +713,12 @@ function waitsForImport(f: ScanFile): boolean {
 /**
  * importDataset when the dataset holds a file not registered yet whose header reads, else null: no
  * run is recorded for an import with nothing to do (an empty one was, at every `serve --demo` and
- * every repeated `dataset add`; so was one whose only files could not be read).
+ * every repeated `dataset add`; so was one whose only files could not be read). The import takes
+ * this scan (each new file's header read once; it scanned again).
  */
 export async function importNew(db: Queryable, id: string, user: string | null): Promise<ImportResult | null> {
   const scan = await scanDataset(db, id);
-  return scan.files.some(waitsForImport) ? importDataset(db, id, user) : null;
+  return scan.files.some(waitsForImport) ? importDataset(db, id, user, undefined, scan) : null;
 }
 
 /**

@@ -13,7 +13,7 @@ import type { Queryable, Sql } from "./db.js";
 import { assertWritable, writing, effectiveState, given, likePattern, pageFirst, stateCondition, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { canonicalRecordingPath, resolveRecordingFile } from "./paths.js";
-import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts, type RecordedFacts } from "./probe.js";
+import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
 import { carriesTag, getOrCreateTag, type TagFilter } from "./tags.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
@@ -102,24 +102,17 @@ export function checkTimeExpansion(fileSamplerate: number, te: number): void {
  * readers (`probed_by`, migration 013); returns null when the dataset already has that path (a
  * concurrent import got there first).
  */
-export async function insertRecording(
-  db: Queryable,
-  r: FileFacts & Partial<FileStamp> & RecordingMetadata & Provenance & { dataset_id: string; path: string },
-): Promise<Recording | null> {
+export async function insertRecording(db: Queryable, r: NewRecording): Promise<Recording | null> {
   if (r.time_expansion !== undefined) checkTimeExpansion(r.file_samplerate, r.time_expansion);
-  const rows = await translating(() => db`
-    INSERT INTO recordings (dataset_id, path, hash, file_size, file_mtime, file_samplerate, frames, channels, probed_by,
-                            time_expansion, date, time, latitude, longitude, rights, created_by, run_id)
-    VALUES (${r.dataset_id}, ${r.path}, ${r.hash}, ${r.file_size}, ${r.file_mtime ?? null}, ${r.file_samplerate}, ${r.frames}, ${r.channels}, ${VERSION},
-            ${r.time_expansion ?? 1}, ${r.date ?? null}, ${r.time ?? null}, ${r.latitude ?? null}, ${r.longitude ?? null},
-            ${r.rights ?? null}, ${r.created_by}, ${r.run_id ?? null})
-    ON CONFLICT (dataset_id, path) DO NOTHING
-    RETURNING id`);
-  return rows.length ? getRecording(db, rows[0].id) : null;
+  const [row] = await insertRecordings(db, [r]);
+  return row ? getRecording(db, row.id) : null;
 }
 
-/** A file to register (insertRecordings): its path in the dataset, the facts read from it, who registers it. */
-export type NewRecording = FileFacts & FileStamp & RecordedFacts & Provenance & { dataset_id: string; path: string };
+/**
+ * A file to register (insertRecording, insertRecordings): its path in the dataset, the facts read
+ * from it, what people state of it, who registers it.
+ */
+export type NewRecording = FileFacts & Partial<FileStamp> & RecordingMetadata & Provenance & { dataset_id: string; path: string };
 
 /**
  * Inserts many recordings in one statement, each as insertRecording would, whose time expansion
@@ -132,9 +125,9 @@ export type NewRecording = FileFacts & FileStamp & RecordedFacts & Provenance & 
 export async function insertRecordings(db: Queryable, rows: NewRecording[]): Promise<{ id: string; path: string }[]> {
   if (!rows.length) return [];
   const values = rows.map((r) => ({
-    dataset_id: r.dataset_id, path: r.path, hash: r.hash, file_size: r.file_size, file_mtime: r.file_mtime, file_samplerate: r.file_samplerate,
-    frames: r.frames, channels: r.channels, probed_by: VERSION, time_expansion: r.time_expansion ?? 1, date: r.date, time: r.time,
-    latitude: r.latitude, longitude: r.longitude, rights: null, created_by: r.created_by, run_id: r.run_id ?? null,
+    dataset_id: r.dataset_id, path: r.path, hash: r.hash, file_size: r.file_size, file_mtime: r.file_mtime ?? null, file_samplerate: r.file_samplerate,
+    frames: r.frames, channels: r.channels, probed_by: VERSION, time_expansion: r.time_expansion ?? 1, date: r.date ?? null, time: r.time ?? null,
+    latitude: r.latitude ?? null, longitude: r.longitude ?? null, rights: r.rights ?? null, created_by: r.created_by, run_id: r.run_id ?? null,
   }));
   return translating(() => db<{ id: string; path: string }[]>`
     INSERT INTO recordings ${db(values)}
