@@ -205,10 +205,12 @@ function colourFraction(p: Pixels): number {
 
 /** Plays the visible range: the cursor shows and moves right while the audio plays; a second click pauses. */
 async function expectPlays() {
+  // The audio's fetch and decode took past vitest's 1 s poll on a machine busy with other suites.
+  const started = { timeout: 10_000 };
   await page.click("#play");
-  await expect.poll(() => page.evaluate(() => !document.getElementById("cursor")!.hidden)).toBe(true);
+  await expect.poll(() => page.evaluate(() => !document.getElementById("cursor")!.hidden), started).toBe(true);
   const x0 = await page.evaluate(() => parseFloat(document.getElementById("cursor")!.style.left));
-  await expect.poll(() => page.evaluate(() => parseFloat(document.getElementById("cursor")!.style.left))).toBeGreaterThan(x0 + 5);
+  await expect.poll(() => page.evaluate(() => parseFloat(document.getElementById("cursor")!.style.left)), started).toBeGreaterThan(x0 + 5);
   expect(await page.evaluate(() => document.querySelector("audio")!.currentTime)).toBeGreaterThan(0);
   // Slowed down, lower: with the pitch kept (the browser's default) a bat call stays ultrasonic.
   expect(await page.evaluate(() => document.querySelector("audio")!.preservesPitch)).toBe(false);
