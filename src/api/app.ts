@@ -39,6 +39,14 @@ import { VERSION } from "../engine/version.js";
 import { webRoutes } from "./routes/web.js";
 import { tileRoutes, type TileLimits } from "./routes/tiles.js";
 import type { TileService } from "../tiles/service.js";
+import { DEFAULT_MAX_UNSENT_BYTES, DEFAULT_STALLED_SEND_MS, UnsentBytes } from "./unsent-bytes.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The bytes of answers still waiting for their clients, server-wide, and their limit (unsent-bytes.ts). */
+    unsentBytes: UnsentBytes;
+  }
+}
 
 export interface AppOptions {
   database: Database;
@@ -56,6 +64,13 @@ export interface AppOptions {
   tileLimits?: Partial<TileLimits>;
   /** Samples one playback response may hold (default MAX_PLAYBACK_SAMPLES, playback-limit.ts). */
   maxPlaybackSamples?: number;
+  /**
+   * Bytes that tiles and one-shot images not yet taken by their clients' sockets may hold,
+   * server-wide (default DEFAULT_MAX_UNSENT_BYTES, 1 GiB; unsent-bytes.ts): past it, new ones get a 503.
+   */
+  maxUnsentBytes?: number;
+  /** How long such an answer may wait for its client to take any byte before the connection is closed (default 60 s). */
+  stalledSendMs?: number;
   /** Longest a request waits for its answer before a 503 (default 30 s; plugins/deadline.ts). */
   deadlineMs?: number;
   /**
@@ -236,6 +251,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
+  app.decorate("unsentBytes", new UnsentBytes(options.maxUnsentBytes ?? DEFAULT_MAX_UNSENT_BYTES, options.stalledSendMs ?? DEFAULT_STALLED_SEND_MS));
   await app.register(statePlugin, { db: options.database, audioRoots: options.audioRoots });
   // Before the drain: its close hook stops the sweep first, so that no file is taken up meanwhile.
   await app.register(reprobePlugin);

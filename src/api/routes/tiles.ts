@@ -21,6 +21,7 @@ import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
 import { recordingRevision } from "../../store/recordings.js";
 import { recordingFile, withoutAudioRoots } from "../recording-file.js";
+import { UnsentBytesFullError } from "../unsent-bytes.js";
 import { bytesResponse, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, integerText, interval, notModifiedResponse, RETRY_AFTER_HEADER } from "../schemas.js";
 
 declare module "fastify" {
@@ -78,7 +79,7 @@ const spectrogramNotModified = notModifiedResponse({ ...ETAG_HEADER, ...CACHE_CO
 const spectrogramErrors = {
   400: errorBody.describe("Bad Request: a field is invalid (`fields` names each), or the request is over a limit (SPEC §10) and the message says which: pixels per tile or image, frames per image, tiles per stream, samples a pass or a tile transforms, or the request time limit — a computation that ran 60 s on a worker without finishing (in a stream, after the 200, that tile's part says so)"),
   403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody,
-  503: errorWithHeaders("Service Unavailable, with Retry-After: every worker is busy (the queue is full, or no worker was free within 60 s), the recording's statistics are being computed, the database is unavailable, or no answer came within the deadline", RETRY_AFTER_HEADER),
+  503: errorWithHeaders("Service Unavailable, with Retry-After: every worker is busy (the queue is full, or no worker was free within 60 s), answers still being sent to slower clients hold the server's limit of such bytes, the recording's statistics are being computed, the database is unavailable, or no answer came within the deadline", RETRY_AFTER_HEADER),
 };
 const format = z.enum(TILE_FORMATS, { error: `must be one of ${TILE_FORMATS.join(", ")}` });
 
@@ -104,7 +105,14 @@ function cacheControl(request: FastifyRequest, askedRevision: string | undefined
   return askedRevision === currentRevision ? `${scope}, max-age=31536000, immutable` : `${scope}, no-cache`;
 }
 
+/**
+ * Sends a tile or one-shot image: the bytes themselves (the cache's, for a cached tile), counted
+ * against the server's bound on answers still waiting for their clients until the client's socket
+ * has taken them.
+ * @throws UnsentBytesFullError (a 503) when that bound is full
+ */
 function sendBody(reply: FastifyReply, tile: TileBody, cache: string) {
+  reply.server.unsentBytes.hold(reply.raw, tile.body);
   reply.header("ETag", tile.etag).header("Cache-Control", cache).type(tile.contentType);
   for (const [k, v] of Object.entries(tile.headers)) reply.header(k, v);
   return reply.send(Buffer.from(tile.body.buffer, tile.body.byteOffset, tile.body.byteLength));
@@ -152,6 +160,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     if (err instanceof PoolBusyError) return sendError(reply.header("Retry-After", "1"), 503, `${err.message}; retry shortly`);
     // Its run alone counts (a task still waiting for a worker is a PoolBusyError): asked again, it would fail again.
     if (err instanceof TaskTimeoutError) return sendError(reply, 400, `over the request time limit of ${err.limitMs / 1000} s: the computation ran that long on a worker and was stopped; ask for less work at once (a lower zoom, a narrower tile, a shorter interval or a longer hop_size)`);
+    if (err instanceof UnsentBytesFullError) return sendError(reply.header("Retry-After", "5"), 503, err.message);
     if (err instanceof StatsPendingError) return sendError(reply.header("Retry-After", "10"), 503, err.message);
     if (err instanceof SampleValuesError) return sendError(reply, 422, `the recording decodes, but its samples cannot be analysed: ${withoutAudioRoots(err.message, app.audioRoots)}`);
     if (err instanceof AudioFormatError) return sendError(reply, 422, `the recording's audio cannot be decoded: ${withoutAudioRoots(err.message, app.audioRoots)}`);

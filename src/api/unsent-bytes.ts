@@ -1,0 +1,77 @@
+/**
+ * A server-wide bound on the memory held by answers waiting for their clients (SPEC §9: server
+ * memory stays bounded). A tile or one-shot image is computed whole and sent as one Buffer, which
+ * Node keeps until the client's socket has taken its last byte: a client that reads slowly, or not
+ * at all, held its answer as long as it liked — ten paused clients of distinct 134 MB f32 tiles
+ * held 1.4 GB, a couple of hundred would exhaust the machine's memory. So such an answer is
+ * counted from its send until its response closes (its bytes all handed to the kernel, or its
+ * client gone), and one that would take the total past the limit is refused (a 503 with
+ * Retry-After) while slower clients drain. When nothing is held any answer goes, so that every
+ * tile the request limits allow can be served however low the limit is set.
+ *
+ * A client that takes no byte of its answer for `stalledMs` (60 s, nginx's send_timeout) loses its
+ * connection, and the answer its share: otherwise eight clients that never read the largest tiles
+ * would hold the limit, and refuse every large answer, for as long as they stayed connected. A
+ * client that reads, however slowly, keeps it (Node's socket timeout counts a write's progress).
+ *
+ * A Buffer sent to several clients — a cached tile: the routes send a view of the cache's bytes,
+ * not a copy — is counted once, while any of its answers holds it: many readers of one tile cost
+ * no more memory than one.
+ */
+import type { ServerResponse } from "node:http";
+
+/** Default limit: eight of the largest tiles (2^25 pixels of f32) beside the tile cache's 256 MiB. */
+export const DEFAULT_MAX_UNSENT_BYTES = 1024 * 1024 * 1024;
+
+/** Default of how long an answer may wait for its client to take any byte before the connection is closed. */
+export const DEFAULT_STALLED_SEND_MS = 60_000;
+
+/** An answer refused because answers still waiting for other clients fill the limit (HTTP 503 with Retry-After). */
+export class UnsentBytesFullError extends Error {
+  override name = "UnsentBytesFullError";
+}
+
+const mb = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+
+export class UnsentBytes {
+  /** Each Buffer held, with the number of answers holding it. */
+  private readonly held = new Map<ArrayBufferLike, number>();
+  private total = 0;
+
+  /**
+   * @param limit bytes that answers not yet taken by their clients' sockets may hold at once
+   * @param stalledMs how long an answer may go without its client taking a byte before its connection is closed
+   */
+  constructor(readonly limit: number, private readonly stalledMs: number) {}
+
+  /** Bytes held now: each distinct Buffer once. */
+  get bytes(): number {
+    return this.total;
+  }
+
+  /**
+   * Counts `body` as held by `response` until it closes, and closes its connection should the
+   * client stop taking bytes for `stalledMs`.
+   * @throws UnsentBytesFullError when that would take the total past the limit (and something is held)
+   */
+  hold(response: ServerResponse, body: Uint8Array): void {
+    const holders = this.held.get(body.buffer) ?? 0;
+    if (holders === 0) {
+      if (this.total > 0 && this.total + body.byteLength > this.limit) {
+        throw new UnsentBytesFullError(`answers still being sent to slower clients hold ${mb(this.total)}, and this one's ${mb(body.byteLength)} would take them past the server's limit of ${mb(this.limit)}; retry in a few seconds, or ask for a smaller answer (png, fewer rows with height, fmin or fmax, a narrower tile or interval)`);
+      }
+      this.total += body.byteLength;
+    }
+    this.held.set(body.buffer, holders + 1);
+    response.once("close", () => this.release(body));
+    // Replaced by the keep-alive timeout once the answer is out (Node's server does that).
+    response.setTimeout(this.stalledMs, () => response.destroy());
+  }
+
+  private release(body: Uint8Array): void {
+    const holders = this.held.get(body.buffer)! - 1;
+    if (holders > 0) return void this.held.set(body.buffer, holders);
+    this.held.delete(body.buffer);
+    this.total -= body.byteLength;
+  }
+}

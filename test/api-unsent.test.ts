@@ -1,0 +1,112 @@
+/**
+ * Answers waiting for slow clients hold a bounded share of the server's memory (SPEC §9,
+ * src/api/unsent-bytes.ts): clients that ask for large tiles and never read keep them only up to
+ * the server-wide limit (and lose their connection once they have taken nothing for a while); past it, a new answer is a 503 with Retry-After saying why, one tile read
+ * by several clients counts once, and the bytes are let go when the clients leave.
+ */
+import { connect, type AddressInfo, type Socket } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { tileStatsStore } from "../src/api/tile-stats.js";
+import { createDataset, importDataset } from "../src/store/datasets.js";
+import { resolveRoots } from "../src/store/paths.js";
+import { listRecordings } from "../src/store/recordings.js";
+import { ensureAdmin } from "../src/store/users.js";
+import { TileService } from "../src/tiles/service.js";
+import { FIXTURES, freshDatabase, type TestDatabase } from "./store-helpers.js";
+
+const FILE = "whombat_tests_bats.wav"; // 44.1 kHz stereo, 22.5 s
+/** 16384-point FFTs 1024 columns wide: 8193 rows × 1024 columns of float32, far more than loopback's socket buffers take. */
+const TILE_BYTES = 8193 * 1024 * 4;
+/** Room for two such tiles, not three. */
+const LIMIT = 2.5 * TILE_BYTES;
+let t: TestDatabase;
+let app: App;
+let tiles: TileService;
+let id: string;
+let port: number;
+
+beforeAll(async () => {
+  t = await freshDatabase();
+  const admin = await ensureAdmin(t.db.sql);
+  const [recordingsDir] = await resolveRoots([join(FIXTURES, "recordings")]);
+  const dataset = await createDataset(t.db.sql, { name: "fixtures", audio_dir: recordingsDir, created_by: admin!.user.id });
+  await importDataset(t.db.sql, dataset.id, admin!.user.id);
+  const page = await listRecordings(t.db.sql, { dataset_id: dataset.id, limit: 100, offset: 0, sort: "path", order: "asc", state: "active" } as never);
+  id = page.items.find((r) => r.path === FILE)!.id;
+  tiles = new TileService({ threads: 2, statsStore: tileStatsStore(t.db.sql) });
+  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles, maxUnsentBytes: LIMIT });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  port = (app.server.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  await app?.close();
+  await tiles?.close();
+  await t?.cleanup();
+});
+
+/** Tile 0 of the recording as f32, one of distinct bytes for each `maxDb`. */
+const tileUrl = (maxDb: number) => `/v1/recordings/${id}/tiles/0/0.f32?window_size=${16384 / 44100}&hop_size=${880 / 16384}&width=1024&pcen=false&max_dB=${maxDb}`;
+
+/** A client of the server on `at` that asks for `url` and stops reading after the first bytes: its answer's head, and the socket. */
+async function pausedReader(url: string, at = port): Promise<{ head: string; socket: Socket }> {
+  const socket = connect(at, "127.0.0.1");
+  socket.write(`GET ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  const head = await new Promise<string>((resolve) => socket.once("data", (chunk: Buffer) => {
+    socket.pause();
+    resolve(chunk.toString("latin1").split("\r\n\r\n")[0]);
+  }));
+  return { head, socket };
+}
+
+it("paused clients of large tiles hold at most the server's limit: the next distinct tile is a 503 with Retry-After naming it, a tile shared by two readers counts once, and the bytes are let go when the clients leave", async () => {
+  const first = await pausedReader(tileUrl(-1));
+  expect(first.head).toMatch(/^HTTP\/1\.1 200 /);
+  expect(first.head).toMatch(new RegExp(`\\r\\ncontent-length: ${TILE_BYTES}\\r\\n`, "i"));
+  expect(app.unsentBytes.bytes).toBe(TILE_BYTES);
+  // The same tile again: the cache's bytes, which the first answer holds already.
+  const again = await pausedReader(tileUrl(-1));
+  expect(again.head).toMatch(/^HTTP\/1\.1 200 /);
+  expect(app.unsentBytes.bytes).toBe(TILE_BYTES);
+  const second = await pausedReader(tileUrl(-2));
+  expect(second.head).toMatch(/^HTTP\/1\.1 200 /);
+  expect(app.unsentBytes.bytes).toBe(2 * TILE_BYTES);
+
+  const refused = await app.inject({ url: tileUrl(-3) });
+  expect(refused.statusCode).toBe(503);
+  expect(refused.headers["retry-after"]).toBe("5");
+  expect(refused.json().message).toBe("answers still being sent to slower clients hold 64.0 MiB, and this one's 32.0 MiB would take them past the server's limit of 80.0 MiB; retry in a few seconds, or ask for a smaller answer (png, fewer rows with height, fmin or fmax, a narrower tile or interval)");
+  // The one-shot image sends the same way.
+  const image = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=20&format=f32&window_size=${16384 / 44100}&hop_size=${880 / 16384}&pcen=false&max_dB=-3` });
+  expect(image.statusCode).toBe(503);
+  expect(app.unsentBytes.bytes).toBe(2 * TILE_BYTES);
+
+  const gone = [first, again, second].map(({ socket }) => new Promise((resolve) => socket.once("close", resolve)));
+  for (const { socket } of [first, again, second]) socket.destroy();
+  await Promise.all(gone);
+  while (app.unsentBytes.bytes > 0) await new Promise((r) => setTimeout(r, 10));
+  const served = await app.inject({ url: tileUrl(-3) });
+  expect(served.statusCode).toBe(200);
+  expect(served.rawPayload.byteLength).toBe(TILE_BYTES);
+  expect(app.unsentBytes.bytes).toBe(0);
+}, 60_000);
+
+it("a client that takes nothing of its answer for the stall limit loses its connection, and the bytes it held are let go: clients that never read do not hold the limit for as long as they stay", async () => {
+  const stalling = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles, maxUnsentBytes: LIMIT, stalledSendMs: 1000 });
+  try {
+    await stalling.listen({ host: "127.0.0.1", port: 0 });
+    const at = (stalling.server.address() as AddressInfo).port;
+    const readers = [await pausedReader(tileUrl(-4), at), await pausedReader(tileUrl(-5), at)];
+    expect(readers.map((r) => r.head.split("\r\n")[0])).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
+    expect(stalling.unsentBytes.bytes).toBeGreaterThan(0);
+    // Waits for the server to close the stalled connections (it never did: the bytes stayed held).
+    for (let waited = 0; waited < 10_000 && stalling.unsentBytes.bytes > 0; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    expect(stalling.unsentBytes.bytes).toBe(0);
+    expect((await stalling.inject({ url: tileUrl(-6) })).statusCode).toBe(200);
+    for (const { socket } of readers) socket.destroy();
+  } finally {
+    await stalling.close();
+  }
+}, 60_000);
