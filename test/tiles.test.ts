@@ -716,6 +716,9 @@ describe("caching and the pool", () => {
     expect([(waited as Error).constructor, (waited as Error).message]).toEqual([PoolBusyError, "no worker was free for the computation within 1 s: every one was busy"]);
     holder.abort(); // its worker is replaced
     expect(((await holding) as Error).name).toBe("AbortError");
+    // The new worker has loaded (a generous wait: on a busy machine its start took over the 1 s,
+    // and the task below was refused as waiting, not stopped as running).
+    await pool.run(faultTask({ kind: "hold", ms: 0 }), undefined, 20_000);
     // A computation of 5 s is stopped after its 1 s on the worker.
     const started = performance.now();
     const over = await pool.run(faultTask({ kind: "hold", ms: 5000 })).catch((err: unknown) => err);
