@@ -4,6 +4,7 @@
  * the server-wide limit (and lose their connection once they have taken nothing for a while); past it, a new answer is a 503 with Retry-After saying why, one tile read
  * by several clients counts once, and the bytes are let go when the clients leave.
  */
+import { EventEmitter } from "node:events";
 import { connect, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -14,6 +15,7 @@ import { resolveRoots } from "../src/store/paths.js";
 import { listRecordings } from "../src/store/recordings.js";
 import { ensureAdmin } from "../src/store/users.js";
 import { TileService } from "../src/tiles/service.js";
+import { UnsentBytes } from "../src/api/unsent-bytes.js";
 import { FIXTURES, freshDatabase, type TestDatabase } from "./store-helpers.js";
 
 const FILE = "whombat_tests_bats.wav"; // 44.1 kHz stereo, 22.5 s
@@ -110,3 +112,20 @@ it("a client that takes nothing of its answer for the stall limit loses its conn
     await stalling.close();
   }
 }, 60_000);
+
+it("counts bodies that are views of one ArrayBuffer as the bytes each is — Node cuts small Buffers out of shared slabs — and lets each go as its answer closes", () => {
+  const unsent = new UnsentBytes(1 << 20, 60_000);
+  const answer = () => {
+    const closed = new EventEmitter();
+    return { response: { once: closed.once.bind(closed), setTimeout: () => {}, destroy: () => {} } as never, close: () => closed.emit("close") };
+  };
+  const slab = new ArrayBuffer(8192);
+  const [a, b] = [answer(), answer()];
+  unsent.hold(a.response, new Uint8Array(slab, 0, 1000));
+  unsent.hold(b.response, new Uint8Array(slab, 1000, 3000));
+  expect(unsent.bytes).toBe(4000);
+  a.close();
+  expect(unsent.bytes).toBe(3000);
+  b.close();
+  expect(unsent.bytes).toBe(0);
+});

@@ -33,9 +33,16 @@ export class UnsentBytesFullError extends Error {
 
 const mb = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 
+/**
+ * The memory a body is: its ArrayBuffer and where in it. Views of one ArrayBuffer may be other
+ * bytes — Node allocates small Buffers out of shared 8 KiB slabs — so the ArrayBuffer alone would
+ * count two answers' bodies as one, and release the second's length for the first's.
+ */
+const regionOf = (body: Uint8Array) => `${body.byteOffset}+${body.byteLength}`;
+
 export class UnsentBytes {
-  /** Each Buffer held, with the number of answers holding it. */
-  private readonly held = new Map<ArrayBufferLike, number>();
+  /** Each region of memory held (by ArrayBuffer, then regionOf), with the number of answers holding it. */
+  private readonly held = new Map<ArrayBufferLike, Map<string, number>>();
   private total = 0;
 
   /**
@@ -54,24 +61,27 @@ export class UnsentBytes {
    * client stop taking bytes for `stalledMs`.
    * @throws UnsentBytesFullError when that would take the total past the limit (and something is held)
    */
-  hold(response: ServerResponse, body: Uint8Array): void {
-    const holders = this.held.get(body.buffer) ?? 0;
+  hold(response: Pick<ServerResponse, "once" | "setTimeout" | "destroy">, body: Uint8Array): void {
+    const regions = this.held.get(body.buffer) ?? new Map<string, number>();
+    const holders = regions.get(regionOf(body)) ?? 0;
     if (holders === 0) {
       if (this.total > 0 && this.total + body.byteLength > this.limit) {
         throw new UnsentBytesFullError(`answers still being sent to slower clients hold ${mb(this.total)}, and this one's ${mb(body.byteLength)} would take them past the server's limit of ${mb(this.limit)}; retry in a few seconds, or ask for a smaller answer (png, fewer rows with height, fmin or fmax, a narrower tile or interval)`);
       }
       this.total += body.byteLength;
     }
-    this.held.set(body.buffer, holders + 1);
+    this.held.set(body.buffer, regions.set(regionOf(body), holders + 1));
     response.once("close", () => this.release(body));
     // Replaced by the keep-alive timeout once the answer is out (Node's server does that).
     response.setTimeout(this.stalledMs, () => response.destroy());
   }
 
   private release(body: Uint8Array): void {
-    const holders = this.held.get(body.buffer)! - 1;
-    if (holders > 0) return void this.held.set(body.buffer, holders);
-    this.held.delete(body.buffer);
+    const regions = this.held.get(body.buffer)!;
+    const holders = regions.get(regionOf(body))! - 1;
+    if (holders > 0) return void regions.set(regionOf(body), holders);
+    regions.delete(regionOf(body));
+    if (!regions.size) this.held.delete(body.buffer);
     this.total -= body.byteLength;
   }
 }
