@@ -2,7 +2,8 @@
  * Answers waiting for slow clients hold a bounded share of the server's memory (SPEC §9,
  * src/api/unsent-bytes.ts): clients that ask for large tiles and never read keep them only up to
  * the server-wide limit (and lose their connection once they have taken nothing for a while); past it, a new answer is a 503 with Retry-After saying why, one tile read
- * by several clients counts once, and the bytes are let go when the clients leave.
+ * by several clients counts once, and the bytes are let go when the clients leave. A tile or image
+ * the limit refuses is refused before it is computed.
  */
 import { EventEmitter } from "node:events";
 import { connect, type AddressInfo, type Socket } from "node:net";
@@ -63,7 +64,7 @@ async function pausedReader(url: string, at = port): Promise<{ head: string; soc
   return { head, socket };
 }
 
-it("paused clients of large tiles hold at most the server's limit: the next distinct tile is a 503 with Retry-After naming it, a tile shared by two readers counts once, and the bytes are let go when the clients leave", async () => {
+it("paused clients of large tiles hold at most the server's limit: the next distinct tile is a 503 with Retry-After naming it, refused before it is computed, a tile shared by two readers counts once, and the bytes are let go when the clients leave", async () => {
   const first = await pausedReader(tileUrl(-1));
   expect(first.head).toMatch(/^HTTP\/1\.1 200 /);
   expect(first.head).toMatch(new RegExp(`\\r\\ncontent-length: ${TILE_BYTES}\\r\\n`, "i"));
@@ -76,6 +77,8 @@ it("paused clients of large tiles hold at most the server's limit: the next dist
   expect(second.head).toMatch(/^HTTP\/1\.1 200 /);
   expect(app.unsentBytes.bytes).toBe(2 * TILE_BYTES);
 
+  // Refused before it is computed: its size is known from its geometry (it was computed in full, then refused).
+  const computed = tiles.computed;
   const refused = await app.inject({ url: tileUrl(-3) });
   expect(refused.statusCode).toBe(503);
   expect(refused.headers["retry-after"]).toBe("5");
@@ -83,6 +86,7 @@ it("paused clients of large tiles hold at most the server's limit: the next dist
   // The one-shot image sends the same way.
   const image = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=20&format=f32&window_size=${16384 / 44100}&hop_size=${880 / 16384}&pcen=false&max_dB=-3` });
   expect(image.statusCode).toBe(503);
+  expect(tiles.computed).toBe(computed);
   expect(app.unsentBytes.bytes).toBe(2 * TILE_BYTES);
 
   const gone = [first, again, second].map(({ socket }) => new Promise((resolve) => socket.once("close", resolve)));

@@ -7,7 +7,7 @@ import { COLORMAPS } from "../src/engine/params.js";
 import { colorIndices, colormapPalette, colorRows } from "../src/render/colormap.js";
 import { renderPng } from "../src/render/image.js";
 import { encodeNpy } from "../src/render/npy.js";
-import { encodePaletteScanlines } from "../src/render/png.js";
+import { encodePaletteScanlines, palettePngBound } from "../src/render/png.js";
 
 interface GoldenCase { lo: number; hi: number; values: (number | null)[]; indices: number[]; colors: Record<string, string> }
 const golden: { cases: GoldenCase[] } = JSON.parse(readFileSync(new URL("golden/colormap-render.json", import.meta.url), "utf8"));
@@ -189,6 +189,17 @@ describe("encodePaletteScanlines", () => {
     }
     // One colour everywhere: the runs must be coded as runs, not stored (raw: 513 KB).
     expect(encodePaletteScanlines(scanlinesOf(new Uint8Array(width * height).fill(2), width), width, height, palette).length).toBeLessThan(8 * 1024);
+  });
+
+  it("palettePngBound: no image is larger — noise over all 256 colours, which deflate cannot shrink, comes within bytes of it", () => {
+    const full = Uint8Array.from({ length: 768 }, (_, i) => i % 251);
+    let seed = 777;
+    for (const [width, height] of [[1, 1], [3, 2], [1024, 513], [2048, 1025]]) {
+      const noise = Uint8Array.from({ length: width * height }, () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+      const size = encodePaletteScanlines(scanlinesOf(noise, width), width, height, full).length;
+      expect(size, `${width}×${height}`).toBeLessThanOrEqual(palettePngBound(width, height));
+      expect(palettePngBound(width, height) - size, `${width}×${height}`).toBeLessThan(64);
+    }
   });
 
   it("rejects bad geometry and palettes with a message naming the problem", () => {

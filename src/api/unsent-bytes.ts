@@ -6,8 +6,9 @@
  * held 1.4 GB, a couple of hundred would exhaust the machine's memory. So such an answer is
  * counted from its send until its response closes (its bytes all handed to the kernel, or its
  * client gone), and one that would take the total past the limit is refused (a 503 with
- * Retry-After) while slower clients drain. When nothing is held any answer goes, so that every
- * tile the request limits allow can be served however low the limit is set.
+ * Retry-After) while slower clients drain — before it is computed, where its size is known
+ * beforehand (checkRoom). When nothing is held any answer goes, so that every tile the request
+ * limits allow can be served however low the limit is set.
  *
  * A client that takes no byte of its answer for `stalledMs` (60 s, nginx's send_timeout) loses its
  * connection, and the answer its share: otherwise eight clients that never read the largest tiles
@@ -30,6 +31,9 @@ export const DEFAULT_STALLED_SEND_MS = 60_000;
 export class UnsentBytesFullError extends Error {
   override name = "UnsentBytesFullError";
 }
+
+/** What of a response the bound needs: its close, and its stall timeout. */
+type HeldResponse = Pick<ServerResponse, "once" | "setTimeout" | "destroy">;
 
 const mb = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 
@@ -57,17 +61,30 @@ export class UnsentBytes {
   }
 
   /**
+   * Refuses now an answer of `bytes` that would take the total past the limit — what `hold`
+   * refuses — so that an answer whose size is known beforehand (a tile's or image's
+   * geometry gives it) is refused before it is computed, not after. When nothing is held any
+   * answer goes.
+   * @param instead what the client can ask for that is smaller, for the message (none: retrying is all it can do)
+   * @throws UnsentBytesFullError
+   */
+  checkRoom(bytes: number, instead?: string): void {
+    if (this.total > 0 && this.total + bytes > this.limit) {
+      throw new UnsentBytesFullError(`answers still being sent to slower clients hold ${mb(this.total)}, and this one's ${mb(bytes)} would take them past the server's limit of ${mb(this.limit)}; retry in a few seconds${instead ? `, or ${instead}` : ""}`);
+    }
+  }
+
+  /**
    * Counts `body` as held by `response` until it closes, and closes its connection should the
    * client stop taking bytes for `stalledMs`.
-   * @throws UnsentBytesFullError when that would take the total past the limit (and something is held)
+   * @param instead as checkRoom's
+   * @throws UnsentBytesFullError when that would take the total past the limit (checkRoom)
    */
-  hold(response: Pick<ServerResponse, "once" | "setTimeout" | "destroy">, body: Uint8Array): void {
+  hold(response: HeldResponse, body: Uint8Array, instead?: string): void {
     const regions = this.held.get(body.buffer) ?? new Map<string, number>();
     const holders = regions.get(regionOf(body)) ?? 0;
     if (holders === 0) {
-      if (this.total > 0 && this.total + body.byteLength > this.limit) {
-        throw new UnsentBytesFullError(`answers still being sent to slower clients hold ${mb(this.total)}, and this one's ${mb(body.byteLength)} would take them past the server's limit of ${mb(this.limit)}; retry in a few seconds, or ask for a smaller answer (png, fewer rows with height, fmin or fmax, a narrower tile or interval)`);
-      }
+      this.checkRoom(body.byteLength, instead);
       this.total += body.byteLength;
     }
     this.held.set(body.buffer, regions.set(regionOf(body), holders + 1));

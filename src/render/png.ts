@@ -66,3 +66,17 @@ function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * The most bytes `encodePaletteScanlines` can write for a `width`×`height` image, whatever its
+ * pixels: signature, IHDR, a full 256-colour PLTE, IEND, and IDAT holding at most zlib's
+ * deflateBound of the scanlines — for the default window and memory level, which deflateSync
+ * uses (zlib deflate.c, deflateBound: `n + (n >> 12) + (n >> 14) + (n >> 25) + 13 − 6` and the
+ * 6-byte zlib wrapper; deflate stores a block whose coding would be larger, so noise costs that).
+ * Lets a server know an image's size before drawing it.
+ */
+export function palettePngBound(width: number, height: number): number {
+  const n = (width + 1) * height;
+  const idat = n + Math.floor(n / 4096) + Math.floor(n / 16384) + Math.floor(n / 33554432) + 13;
+  return SIGNATURE.length + (12 + 13) + (12 + 768) + (12 + idat) + 12;
+}

@@ -7,6 +7,7 @@ import type { RecordingSpectrogram } from "../engine/recording.js";
 import type { ColormapName, Params } from "../engine/params.js";
 import { renderPng } from "../render/image.js";
 import { npyHeader } from "../render/npy.js";
+import { palettePngBound } from "../render/png.js";
 import type { TileLayout } from "./grid.js";
 
 export const TILE_FORMATS = ["png", "f32", "npy"] as const;
@@ -54,4 +55,14 @@ export async function encodeImage(rows: number, columns: number, format: TileFor
   // Float32Array is host-endian; every platform Node runs on here is little-endian.
   await write(new Float32Array(bytes.buffer, header.length, n));
   return bytes;
+}
+
+/**
+ * The most bytes `encodeImage` writes for a [rows][columns] image in `format`, known before its
+ * values are computed: f32 and npy exactly (4 bytes a value, npy's header before them), PNG at
+ * most palettePngBound (what deflate makes of the pixels is known only once it has run).
+ */
+export function encodedBytesBound(rows: number, columns: number, format: TileFormat): number {
+  if (format === "png") return palettePngBound(columns, rows);
+  return (format === "npy" ? npyHeader([rows, columns]).length : 0) + 4 * rows * columns;
 }

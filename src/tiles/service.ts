@@ -15,7 +15,7 @@ import { checkParamsForRecording, effectiveParams, ParamsError, realSamplerate, 
 import { rateRatio, resampledLength } from "../engine/rate-ratio.js";
 import { needsRecordingStats, statsForPiece, type PackedStats } from "../engine/recording.js";
 import { VERSION } from "../engine/version.js";
-import type { TileFormat } from "./compute.js";
+import { encodedBytesBound, type TileFormat } from "./compute.js";
 import { framesOfInterval, tileLayout, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "./grid.js";
 import { PoolBusyError, TaskTimeoutError, TilePool, type PoolOptions } from "./pool.js";
 import type { Source, StatsResult, WorkerTask } from "./worker.js";
@@ -166,6 +166,8 @@ export interface ImagePlan {
   layout: TileLayout;
   /** The pool's work. */
   task: WorkerTask;
+  /** The most bytes its encoding can take (encodedBytesBound): known before it is computed. */
+  maxBytes: number;
   contentType: string;
   headers: Record<string, string>;
 }
@@ -277,6 +279,10 @@ export class ByteCache<V> {
   private readonly entries = new Map<string, V>();
   private bytes = 0;
   constructor(private readonly limit: number, private readonly sizeOf: (value: V) => number) {}
+  /** Whether `key` is held, without counting as a use. */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
   get(key: string): V | undefined {
     const hit = this.entries.get(key);
     if (hit) {
@@ -601,6 +607,7 @@ export class TileService {
       etag: this.etag(recording, params, "tile", layout, format),
       layout,
       task: { kind: "tile", ...source(recording, params), stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap },
+      maxBytes: encodedBytesBound(layout.rows, layout.columns, format),
       contentType: CONTENT_TYPES[format],
       headers: geometryHeaders(layout, geometry, params, stats),
     };
@@ -630,6 +637,7 @@ export class TileService {
       etag: this.etag(recording, params, "piece", layout, format),
       layout,
       task: { kind: "piece", ...source(recording, params), stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap },
+      maxBytes: encodedBytesBound(layout.rows, layout.columns, format),
       contentType: CONTENT_TYPES[format],
       headers: geometryHeaders(layout, geometry, params, stats),
     };
@@ -656,6 +664,15 @@ export class TileService {
     checkBeforePass(pass, place);
     const { geometry, stats } = await this.statsOf(recording, params, pass, signal);
     return place(stats.frames, geometry);
+  }
+
+  /**
+   * Whether `render(plan)` would start a computation: its bytes are neither cached nor being
+   * computed for another request. A caller that may refuse the answer for its size
+   * (plan.maxBytes) refuses it before rendering only then — else refusing saves nothing.
+   */
+  wouldCompute(plan: ImagePlan): boolean {
+    return !this.cache.has(plan.etag) && !this.inFlight.has(plan.etag);
   }
 
   /**

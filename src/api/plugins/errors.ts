@@ -2,8 +2,10 @@
  * Every error leaves the API as JSON a person can act on: `{statusCode, error, message}`,
  * plus `fields` naming each invalid field for a 400. Store errors map to 400/404/409, an
  * unreachable database to 503 (postgres.js reconnects by itself, so the next request after
- * the database returns succeeds) and one out of resources (disk full) to 503, Fastify's own errors (413 body too large, bad JSON) keep
- * their status with their message, a 415 says to send JSON, and anything else is a logged 500.
+ * the database returns succeeds), one out of resources (disk full) to 503, and so does an answer
+ * that the bound on answers waiting for slow clients refuses (unsent-bytes.ts); Fastify's own
+ * errors (413 body too large, bad JSON) keep their status with their message, a 415 says to send
+ * JSON, and anything else is a logged 500.
  * A path that exists with other methods is a 405 with `Allow` (RFC 9110 §15.5.6), not a 404.
  */
 import fp from "fastify-plugin";
@@ -13,6 +15,7 @@ import { STATUS_CODES } from "node:http";
 import { isConnectionError } from "../../store/db.js";
 import { ConflictError, InvalidError, NotFoundError } from "../../store/errors.js";
 import { SAFE_METHODS } from "../methods.js";
+import { UnsentBytesFullError } from "../unsent-bytes.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -82,6 +85,8 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
       if (err.statusCode === 401) reply.header("WWW-Authenticate", 'Bearer realm="sonotile"');
       return sendError(reply, err.statusCode, err.message);
     }
+    // Tiles and images (unsent-bytes.ts): retried once slower clients have taken their answers.
+    if (err instanceof UnsentBytesFullError) return sendError(reply.header("Retry-After", "5"), 503, err.message);
     if (isConnectionError(err)) {
       request.log.warn({ err }, "database unavailable");
       const why = options.errorDetails ? ` (${err.code}: ${err.message})` : "";

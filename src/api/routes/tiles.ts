@@ -16,12 +16,11 @@ import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parsePara
 import { TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
 import { MAX_ZOOM, tileOptionsSchema, TileRangeError, type TileOptions } from "../../tiles/grid.js";
 import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
-import { GEOMETRY_HEADERS, StatsPendingError, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
+import { GEOMETRY_HEADERS, StatsPendingError, type ImagePlan, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
 import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
 import { recordingRevision } from "../../store/recordings.js";
 import { recordingFile, withoutAudioRoots } from "../recording-file.js";
-import { UnsentBytesFullError } from "../unsent-bytes.js";
 import { bytesResponse, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, integerText, interval, notModifiedResponse, RETRY_AFTER_HEADER } from "../schemas.js";
 
 declare module "fastify" {
@@ -105,14 +104,24 @@ function cacheControl(request: FastifyRequest, askedRevision: string | undefined
   return askedRevision === currentRevision ? `${scope}, max-age=31536000, immutable` : `${scope}, no-cache`;
 }
 
+/** What a client refused a tile or image for its size (UnsentBytesFullError) can ask for instead. */
+const SMALLER_SPECTROGRAM = "ask for a smaller answer (png, fewer rows with height, fmin or fmax, a narrower tile or interval)";
+
 /**
- * Sends a tile or one-shot image: the bytes themselves (the cache's, for a cached tile), counted
- * against the server's bound on answers still waiting for their clients until the client's socket
- * has taken them.
+ * Sends a planned tile or one-shot image: the bytes themselves (the cache's, for a cached tile),
+ * counted against the server's bound on answers still waiting for their clients until the client's
+ * socket has taken them. One that the bound would refuse is refused before it is computed, by
+ * its size known from its plan (plan.maxBytes: exact for f32 and npy, at most that for PNG) —
+ * unless its bytes are cached or being computed for another request: refusing then would spare
+ * nothing, and a cached tile already held costs no more.
+ * @param signal the client's leaving (clientLeft)
  * @throws UnsentBytesFullError (a 503) when that bound is full
  */
-function sendBody(reply: FastifyReply, tile: TileBody, cache: string) {
-  reply.server.unsentBytes.hold(reply.raw, tile.body);
+async function sendPlanned(reply: FastifyReply, plan: ImagePlan, cache: string, signal: AbortSignal) {
+  const { tiles, unsentBytes } = reply.server;
+  if (tiles.wouldCompute(plan)) unsentBytes.checkRoom(plan.maxBytes, SMALLER_SPECTROGRAM);
+  const tile = await tiles.render(plan, signal);
+  unsentBytes.hold(reply.raw, tile.body, SMALLER_SPECTROGRAM);
   reply.header("ETag", tile.etag).header("Cache-Control", cache).type(tile.contentType);
   for (const [k, v] of Object.entries(tile.headers)) reply.header(k, v);
   return reply.send(Buffer.from(tile.body.buffer, tile.body.byteOffset, tile.body.byteLength));
@@ -160,7 +169,6 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     if (err instanceof PoolBusyError) return sendError(reply.header("Retry-After", "1"), 503, `${err.message}; retry shortly`);
     // Its run alone counts (a task still waiting for a worker is a PoolBusyError): asked again, it would fail again.
     if (err instanceof TaskTimeoutError) return sendError(reply, 400, `over the request time limit of ${err.limitMs / 1000} s: the computation ran that long on a worker and was stopped; ask for less work at once (a lower zoom, a narrower tile, a shorter interval or a longer hop_size)`);
-    if (err instanceof UnsentBytesFullError) return sendError(reply.header("Retry-After", "5"), 503, err.message);
     if (err instanceof StatsPendingError) return sendError(reply.header("Retry-After", "10"), 503, err.message);
     if (err instanceof SampleValuesError) return sendError(reply, 422, `the recording decodes, but its samples cannot be analysed: ${withoutAudioRoots(err.message, app.audioRoots)}`);
     if (err instanceof AudioFormatError) return sendError(reply, 422, `the recording's audio cannot be decoded: ${withoutAudioRoots(err.message, app.audioRoots)}`);
@@ -191,7 +199,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const left = clientLeft(reply);
     const plan = await app.tiles.planTile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat, limits.maxTilePixels, left);
     if (notModified(request.headers["if-none-match"], plan.etag)) return reply.code(304).header("ETag", plan.etag).header("Cache-Control", cache).send();
-    return sendBody(reply, await app.tiles.render(plan, left), cache);
+    return sendPlanned(reply, plan, cache, left);
   });
 
   app.get("/recordings/:id/tiles/:z/stream", {
@@ -290,6 +298,6 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const left = clientLeft(reply);
     const plan = await app.tiles.planPiece(recording, params, start_time, end_time, fmt, pieceLimits, left);
     if (notModified(request.headers["if-none-match"], plan.etag)) return reply.code(304).header("ETag", plan.etag).header("Cache-Control", cache).send();
-    return sendBody(reply, await app.tiles.render(plan, left), cache);
+    return sendPlanned(reply, plan, cache, left);
   });
 };
