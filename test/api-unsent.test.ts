@@ -3,21 +3,24 @@
  * src/api/unsent-bytes.ts): clients that ask for large tiles and never read keep them only up to
  * the server-wide limit (and lose their connection once they have taken nothing for a while); past it, a new answer is a 503 with Retry-After saying why, one tile read
  * by several clients counts once, and the bytes are let go when the clients leave. A tile or image
- * the limit refuses is refused before it is computed.
+ * the limit refuses is refused before it is computed; playback counts what each answer holds.
  */
 import { EventEmitter } from "node:events";
+import { writeFile } from "node:fs/promises";
 import { connect, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { tileStatsStore } from "../src/api/tile-stats.js";
+import { encodeWav16 } from "../src/demo/wav.js";
 import { createDataset, importDataset } from "../src/store/datasets.js";
 import { resolveRoots } from "../src/store/paths.js";
-import { listRecordings } from "../src/store/recordings.js";
+import { probeFile } from "../src/store/probe.js";
+import { insertRecording, listRecordings } from "../src/store/recordings.js";
 import { ensureAdmin } from "../src/store/users.js";
 import { TileService } from "../src/tiles/service.js";
 import { UnsentBytes } from "../src/api/unsent-bytes.js";
-import { FIXTURES, freshDatabase, type TestDatabase } from "./store-helpers.js";
+import { FIXTURES, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 
 const FILE = "whombat_tests_bats.wav"; // 44.1 kHz stereo, 22.5 s
 /** 16384-point FFTs 1024 columns wide: 8193 rows × 1024 columns of float32, far more than loopback's socket buffers take. */
@@ -114,6 +117,44 @@ it("a client that takes nothing of its answer for the stall limit loses its conn
     for (const { socket } of readers) socket.destroy();
   } finally {
     await stalling.close();
+  }
+}, 60_000);
+
+it("playback answers count what they hold against the same limit — paused clients of 16-channel audio held some 35 MiB each, uncounted — and the next past it is a 503 with Retry-After; the bytes go with the clients", async () => {
+  const RATE = 48_000, CHANNELS = 16, FRAMES = 2 ** 19; // a 32 MiB answer of float32, more than loopback's socket buffers take
+  const dir = await tempDir();
+  const playing = { app: undefined as App | undefined, readers: [] as { socket: Socket }[] };
+  try {
+    const [root] = await resolveRoots([dir.path]);
+    const file = join(root, "sixteen.wav");
+    await writeFile(file, encodeWav16(Float32Array.from({ length: FRAMES * CHANNELS }, (_, i) => 0.25 * Math.sin(i / 100)), RATE, CHANNELS));
+    const dataset = await createDataset(t.db.sql, { name: "sixteen", audio_dir: root, created_by: null });
+    const recording = (await insertRecording(t.db.sql, { dataset_id: dataset.id, path: "sixteen.wav", ...(await probeFile(file)), created_by: null }))!;
+    /** What one answer of over 2^18 samples holds at most: three pieces of 2^18 float32 samples, and the file's bytes read for one at 8 a sample. */
+    const HELD = 3 * 4 * 2 ** 18 + 8 * 2 ** 18;
+    const app = (playing.app = await buildApp({ database: t.db, audioRoots: [root], maxUnsentBytes: 2.5 * HELD }));
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const at = (app.server.address() as AddressInfo).port;
+    const url = `/v1/recordings/${recording.id}/playback?start_time=0&end_time=${FRAMES / RATE}`;
+    const readers = (playing.readers = [await pausedReader(url, at), await pausedReader(url, at)]);
+    expect(readers.map((r) => r.head.split("\r\n")[0])).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
+    expect(app.unsentBytes.bytes).toBe(2 * HELD);
+    const refused = await app.inject({ url });
+    expect([refused.statusCode, refused.headers["retry-after"]]).toEqual([503, "5"]);
+    expect(refused.json().message).toBe("answers still being sent to slower clients hold 10.0 MiB, and this one's 5.0 MiB would take them past the server's limit of 12.5 MiB; retry in a few seconds");
+
+    const gone = readers.map(({ socket }) => new Promise((resolve) => socket.once("close", resolve)));
+    for (const { socket } of readers) socket.destroy();
+    await Promise.all(gone);
+    while (app.unsentBytes.bytes > 0) await new Promise((r) => setTimeout(r, 10));
+    const served = await app.inject({ url });
+    expect(served.statusCode).toBe(200);
+    expect(served.headers["x-frame-range"]).toBe(`0,${FRAMES}`);
+    expect(app.unsentBytes.bytes).toBe(0);
+  } finally {
+    for (const { socket } of playing.readers) socket.destroy();
+    await playing.app?.close();
+    await dir.remove();
   }
 }, 60_000);
 

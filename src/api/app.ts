@@ -65,8 +65,9 @@ export interface AppOptions {
   /** Samples one playback response may hold (default MAX_PLAYBACK_SAMPLES, playback-limit.ts). */
   maxPlaybackSamples?: number;
   /**
-   * Bytes that tiles and one-shot images not yet taken by their clients' sockets may hold,
-   * server-wide (default DEFAULT_MAX_UNSENT_BYTES, 1 GiB; unsent-bytes.ts): past it, new ones get a 503.
+   * Bytes that tiles, one-shot images and playback answers not yet taken by their clients' sockets
+   * may hold, server-wide (default DEFAULT_MAX_UNSENT_BYTES, 1 GiB; unsent-bytes.ts): past it, new
+   * ones get a 503.
    */
   maxUnsentBytes?: number;
   /** How long such an answer may wait for its client to take any byte before the connection is closed (default 60 s). */

@@ -8,7 +8,9 @@
  * client gone), and one that would take the total past the limit is refused (a 503 with
  * Retry-After) while slower clients drain — before it is computed, where its size is known
  * beforehand (checkRoom). When nothing is held any answer goes, so that every tile the request
- * limits allow can be served however low the limit is set.
+ * limits allow can be served however low the limit is set. An answer streamed piece by piece
+ * (playback) counts the most its pieces hold at once (reserve): each slow client holds little,
+ * but without a count nothing bounded how many did.
  *
  * A client that takes no byte of its answer for `stalledMs` (60 s, nginx's send_timeout) loses its
  * connection, and the answer its share: otherwise eight clients that never read the largest tiles
@@ -61,8 +63,8 @@ export class UnsentBytes {
   }
 
   /**
-   * Refuses now an answer of `bytes` that would take the total past the limit — what `hold`
-   * refuses — so that an answer whose size is known beforehand (a tile's or image's
+   * Refuses now an answer of `bytes` that would take the total past the limit — what `hold` and
+   * `reserve` refuse — so that an answer whose size is known beforehand (a tile's or image's
    * geometry gives it) is refused before it is computed, not after. When nothing is held any
    * answer goes.
    * @param instead what the client can ask for that is smaller, for the message (none: retrying is all it can do)
@@ -88,7 +90,25 @@ export class UnsentBytes {
       this.total += body.byteLength;
     }
     this.held.set(body.buffer, regions.set(regionOf(body), holders + 1));
-    response.once("close", () => this.release(body));
+    this.untilClosed(response, () => this.release(body));
+  }
+
+  /**
+   * Counts `bytes` as held by `response` until it closes, as `hold` counts a body: for an answer
+   * streamed piece by piece (playback), the most its pieces hold at once.
+   * @throws UnsentBytesFullError when that would take the total past the limit (checkRoom)
+   */
+  reserve(response: HeldResponse, bytes: number): void {
+    this.checkRoom(bytes);
+    this.total += bytes;
+    this.untilClosed(response, () => {
+      this.total -= bytes;
+    });
+  }
+
+  /** Runs `release` when `response` closes, and closes its connection should the client take no byte for `stalledMs`. */
+  private untilClosed(response: HeldResponse, release: () => void): void {
+    response.once("close", release);
     // Replaced by the keep-alive timeout once the answer is out (Node's server does that).
     response.setTimeout(this.stalledMs, () => response.destroy());
   }

@@ -5,18 +5,19 @@
  */
 import type { AudioReader } from "./types.js";
 
-/** Frames per piece: bounds memory at PIECE_FRAMES · channels · 8 bytes. */
+/** Frames per piece by default: bounds memory at PIECE_FRAMES · channels · 8 bytes. */
 const PIECE_FRAMES = 1 << 18;
 
 /**
- * Frames [start, end) of every channel, interleaved, in pieces of at most PIECE_FRAMES frames.
+ * Frames [start, end) of every channel, interleaved, in pieces of at most `pieceFrames` frames.
  * A piece always holds all its frames: where a stream ends before the frames its header
  * announced, the missing samples are zeros, so a header written beforehand stays true.
+ * @param pieceFrames frames per piece (an integer ≥ 1; default PIECE_FRAMES)
  */
-export async function* interleavedPieces(reader: AudioReader, start: number, end: number): AsyncGenerator<Float32Array> {
+export async function* interleavedPieces(reader: AudioReader, start: number, end: number, pieceFrames = PIECE_FRAMES): AsyncGenerator<Float32Array> {
   const { channels } = reader.info;
-  for (let from = start; from < end; from += PIECE_FRAMES) {
-    const count = Math.min(PIECE_FRAMES, end - from);
+  for (let from = start; from < end; from += pieceFrames) {
+    const count = Math.min(pieceFrames, end - from);
     const out = new Float32Array(count * channels);
     for (let c = 0; c < channels; c++) {
       const x = await reader.read(c, from, count);

@@ -85,7 +85,7 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
       if (err.statusCode === 401) reply.header("WWW-Authenticate", 'Bearer realm="sonotile"');
       return sendError(reply, err.statusCode, err.message);
     }
-    // Tiles and images (unsent-bytes.ts): retried once slower clients have taken their answers.
+    // Tiles, images and playback (unsent-bytes.ts): retried once slower clients have taken their answers.
     if (err instanceof UnsentBytesFullError) return sendError(reply.header("Retry-After", "5"), 503, err.message);
     if (isConnectionError(err)) {
       request.log.warn({ err }, "database unavailable");

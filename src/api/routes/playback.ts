@@ -8,7 +8,9 @@
  * Samples i with i / samplerate in [start_time, end_time) (real seconds and rate, time
  * expansion applied; the convention of the features' clips), every channel, as 32-bit float at
  * the file's own rate: time-expanded audio plays slowed down, as recorded. Streamed piece by
- * piece, so memory stays bounded; a client that disconnects stops the reading.
+ * piece, so memory stays bounded; a client that disconnects stops the reading. What an answer
+ * holds at once counts against the server's bound on answers waiting for slow clients
+ * (unsent-bytes.ts), so that many slow clients cannot exhaust the memory.
  */
 import { Readable } from "node:stream";
 import { z } from "zod";
@@ -21,7 +23,21 @@ import { invalid } from "../../store/errors.js";
 import { MAX_PLAYBACK_SAMPLES } from "../playback-limit.js";
 import { HttpError } from "../plugins/errors.js";
 import { recordingFile, withoutAudioRoots } from "../recording-file.js";
-import { bytesResponse, errorBody, HEAD_DOCUMENTED, idParams, interval } from "../schemas.js";
+import { bytesResponse, errorBody, errorWithHeaders, HEAD_DOCUMENTED, idParams, interval, RETRY_AFTER_HEADER } from "../schemas.js";
+
+/**
+ * Samples (frames × channels) of one piece of the WAV: 1 MiB of float32 whatever the channels.
+ * (Pieces of 2^18 frames were 16 MiB each for 16 channels, and a paused client held about two.)
+ */
+const PIECE_SAMPLES = 2 ** 18;
+
+/**
+ * Bytes an answer of `samples` samples holds at most at once, counted against the unsent-bytes
+ * bound until it closes: up to three pieces of float32 values (4 bytes a sample) — the one its
+ * socket is taking, the next waiting in the body (Readable.from reads one ahead), the one being
+ * decoded — and the file's bytes read for one (the reader's buffer: at most 8 a sample, float64).
+ */
+const heldBytes = (samples: number) => 4 * Math.min(samples, 3 * PIECE_SAMPLES) + 8 * Math.min(samples, PIECE_SAMPLES);
 
 /** The WAV: its header, the first piece of interleaved frames (decoded before the response started), then the rest. */
 async function* wavBytes(header: Uint8Array, firstPiece: Float32Array | undefined, rest: AsyncIterator<Float32Array>): AsyncGenerator<Uint8Array> {
@@ -47,7 +63,8 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
       tags: ["recordings"],
       params: idParams,
       querystring: z.strictObject(interval),
-      response: { 200: bytesResponse("32-bit float WAV of the interval's samples", ["audio/wav"], { "X-Frame-Range": "first,end (exclusive) sample frame of the recording the WAV holds" }), 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody },
+      response: { 200: bytesResponse("32-bit float WAV of the interval's samples", ["audio/wav"], { "X-Frame-Range": "first,end (exclusive) sample frame of the recording the WAV holds" }), 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody,
+        503: errorWithHeaders("Service Unavailable, with Retry-After: answers still being sent to slower clients hold the server's limit of such bytes, the database is unavailable, or no answer came within the deadline", RETRY_AFTER_HEADER) },
     },
   }, async (request, reply) => {
     const { start_time, end_time } = request.query;
@@ -69,10 +86,12 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
       if (samples > maxSamples) {
         throw invalid("end_time", `the interval holds ${samples} samples (frames × channels); the limit is ${maxSamples} per request: ask for a shorter interval`);
       }
+      // Before any decoding: a 503 with Retry-After when answers to slower clients fill the bound.
+      app.unsentBytes.reserve(reply.raw, heldBytes(samples));
       const header = floatWavHeader(end - first, channels, file_samplerate);
       // The first piece is decoded before the 200 is sent, so that a file that cannot be decoded
       // there is a 422; a failure further on can only cut the transfer short (the status is out).
-      const pieces = interleavedPieces(reader, first, end)[Symbol.asyncIterator]();
+      const pieces = interleavedPieces(reader, first, end, Math.max(1, Math.floor(PIECE_SAMPLES / channels)))[Symbol.asyncIterator]();
       const firstPiece = await pieces.next().catch((err) => Promise.reject(undecodable(err, app.audioRoots)));
       // The reader closes with the body — sent to its end, or destroyed unread (a client gone
       // before the first byte, a reply the deadline answered): a generator never started has no
