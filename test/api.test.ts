@@ -6,8 +6,9 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import Fastify from "fastify";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { isLoopbackName } from "../src/api/plugins/auth.js";
 import { errorsPlugin } from "../src/api/plugins/errors.js";
@@ -91,6 +92,34 @@ describe("service routes", () => {
     const ui = await app.inject({ url: "/docs/" });
     expect(ui.statusCode).toBe(200);
     expect(ui.headers["content-type"]).toContain("text/html");
+  });
+
+  it("states the licence package.json gives, read from there: a package.json of another licence gives a document of that one (app.ts wrote MIT itself)", async () => {
+    const readFileSync = (await import("node:fs")).readFileSync as (...args: unknown[]) => string | Buffer;
+    const packageJson = fileURLToPath(new URL("../package.json", import.meta.url));
+    // The package's package.json as the modules loaded below read it, with another licence; every other file as it is.
+    const relicensed = (path: unknown, ...rest: unknown[]) => {
+      const text = readFileSync(path, ...rest);
+      const file = path instanceof URL ? fileURLToPath(path) : String(path);
+      return file === packageJson ? JSON.stringify({ ...JSON.parse(String(text)), license: "Apache-2.0" }) : text;
+    };
+    vi.resetModules();
+    vi.doMock("node:fs", async (original) => {
+      const fs = await original<typeof import("node:fs")>();
+      return { ...fs, default: { ...fs, readFileSync: relicensed }, readFileSync: relicensed };
+    });
+    try {
+      const { buildApp: build } = await import("../src/api/app.js");
+      const relicensedApp = await build({ database: t.db, audioRoots: [] });
+      try {
+        expect((await relicensedApp.inject({ url: "/openapi.json" })).json().info.license).toEqual({ name: "Apache-2.0", url: "https://spdx.org/licenses/Apache-2.0.html" });
+      } finally {
+        await relicensedApp.close();
+      }
+    } finally {
+      vi.doUnmock("node:fs");
+      vi.resetModules();
+    }
   });
 });
 
