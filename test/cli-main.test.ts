@@ -33,6 +33,14 @@ describe("sonotile", () => {
     });
   });
 
+  it("every command's --help documents --verbose, once, from its one definition (five commands carried a copy each, the other five none)", async () => {
+    const runs = await Promise.all(COMMANDS.map((name) => sonotile([name, "--help"])));
+    runs.forEach((r, i) => {
+      expect(r.stdout.split("\n").filter((line) => line.trimStart().startsWith("--verbose")), COMMANDS[i]).toEqual([expect.stringMatching(/^ {2}--verbose +stack traces on errors$/)]);
+    });
+    expect(runs[COMMANDS.indexOf("serve")].stdout).toContain("With --verbose it also logs every request");
+  });
+
   it("`help <command>` is that command's --help (it printed the list of commands)", async () => {
     for (const name of ["spectrogram", "jobs"]) {
       const [asked, flag] = await Promise.all([sonotile(["help", name]), sonotile([name, "--help"])]);

@@ -2,7 +2,8 @@
 export interface Command {
   /**
    * Runs with the arguments after the command name; resolves to the exit code. `verbose`:
-   * `--verbose` was given (main takes it out of `args`, wherever it stood; default false).
+   * `--verbose` was given (main takes it out of `args`, wherever it stood; default false; every
+   * command's help shows it from its one definition, flags.ts VERBOSE_OPTION).
    */
   run(args: string[], context?: { verbose: boolean }): Promise<number>;
 }

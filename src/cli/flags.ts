@@ -47,6 +47,13 @@ export interface OptionSpec {
   doc: string;
 }
 
+/**
+ * `--verbose`, every command's: main.ts takes it out of the arguments wherever it stands before
+ * `--` (stack traces on errors; `serve` also logs every request), so no command parses it. Its
+ * one definition, for the help: every command's option rows end with it (optionSpellings).
+ */
+const VERBOSE_OPTION: OptionSpec = { name: "verbose", boolean: true, doc: "stack traces on errors" };
+
 /** What `parseCommandLine` found. */
 export interface CommandLine {
   /** Parameter values as given (text, or true/false for `--name`/`--no-name`), keyed by parameter name; pass to `parseParams`. */
@@ -174,9 +181,9 @@ export function optionRows(options: readonly OptionSpec[]): string {
   return helpColumns(optionSpellings(options));
 }
 
-/** [spelling, doc] of each documented option. */
+/** [spelling, doc] of each documented option, the command's then --verbose (VERBOSE_OPTION). */
 function optionSpellings(options: readonly OptionSpec[]): [string, string][] {
-  return options.filter((o) => o.doc).map((o) => [`${o.short ? `-${o.short}, ` : ""}--${o.name}${o.boolean ? "" : ` ${o.placeholder ?? "VALUE"}`}`, o.doc]);
+  return [...options, VERBOSE_OPTION].filter((o) => o.doc).map((o) => [`${o.short ? `-${o.short}, ` : ""}--${o.name}${o.boolean ? "" : ` ${o.placeholder ?? "VALUE"}`}`, o.doc]);
 }
 
 /** Two columns, the left padded to its longest entry (at most `maxWidth`); a row without a doc is a heading, printed as it is. */

@@ -19,7 +19,6 @@ import { checkOutputPath, checkOutputWritable, outputError, writeOutputFile } fr
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "output: .npy (NumPy float32 [frames, channels]) or .wav (32-bit float)" },
   { name: "time-expansion", placeholder: "X", doc: "time expansion factor (SPEC §3.2): the .wav rate becomes file rate × X; default the file's GUANO TE, else 1" },
-  { name: "verbose", boolean: true, doc: "stack traces on errors" },
 ];
 
 const USAGE = `usage: sonotile decode <audio> -o out.{npy,wav} [options]

@@ -37,7 +37,6 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "time-expansion", placeholder: "X", doc: "time expansion factor of the recordings (SPEC §3.2); default each file's GUANO TE, else 1" },
   { name: "threads", short: "j", placeholder: "N", doc: "worker threads; default one per core" },
   { name: "resume", boolean: true, doc: "finish a run that was interrupted (Ctrl-C, SIGTERM, SIGHUP): keep the rows it left in the partial table (-o features.csv: features.partial.csv, with features.csv.resume.json), compute the other targets; the same options are required" },
-  { name: "verbose", boolean: true, doc: "stack traces on errors" },
 ];
 
 const USAGE = `usage: sonotile extract <file|dir>… -o features.{csv,npy,parquet} [options]

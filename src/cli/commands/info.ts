@@ -12,7 +12,6 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "json", boolean: true, doc: "print one JSON object instead of text" },
   { name: "time-expansion", placeholder: "X", doc: "time expansion factor (SPEC §3.2): samplerate × X, duration / X; default the file's GUANO TE, else 1" },
   { name: "no-md5", boolean: true, doc: "skip the MD5 of the file (which reads the whole file)" },
-  { name: "verbose", boolean: true, doc: "stack traces on errors" },
 ];
 
 const USAGE = `usage: sonotile info <audio> [options]

@@ -37,14 +37,14 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "cors-origin", repeatable: true, placeholder: "URL[,URL]", doc: "origins (scheme://host[:port]) whose web pages may call the API, e.g. a front end's dev server http://localhost:5173; '*' for any, only beyond loopback; env SONOTILE_CORS_ORIGINS; default none" },
   ...STORE_OPTIONS,
   { name: "demo", boolean: true, doc: "generate the synthetic demo recordings on first start and register them in dataset 'demo'" },
-  { name: "verbose", boolean: true, doc: "log every request" },
 ];
 
 const USAGE = `usage: sonotile serve [options]
 
 Serves the HTTP API (docs at /docs) and the viewer (at /), and executes submitted batch jobs
 on a job worker of its own unless --no-worker. The database is DATABASE_URL if set, else an
-embedded PostgreSQL in the data directory.
+embedded PostgreSQL in the data directory. With --verbose it also logs every request as a JSON
+line (method, URL, status, time; never a header).
 
 ${optionRows(OPTIONS)}`;
 

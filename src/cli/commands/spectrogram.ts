@@ -24,7 +24,6 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "start", placeholder: "S", doc: "start of the piece in seconds (frames centred in [start, end)); default 0" },
   { name: "end", placeholder: "S", doc: "end of the piece in seconds; default the end of the recording" },
   { name: "time-expansion", placeholder: "X", doc: "time expansion factor of the recording (SPEC §3.2); default the file's GUANO TE, else 1" },
-  { name: "verbose", boolean: true, doc: "stack traces on errors" },
 ];
 
 /** Output formats by lower-case extension. */
