@@ -193,7 +193,7 @@ describe("recordings registered one by one", () => {
       expect([dup.statusCode, dup.json().message], path).toEqual([409, `dataset ${datasetId} already has a recording at sub/a.wav`]);
     }
     const scan = (await app.inject({ url: `/v1/datasets/${datasetId}/scan`, headers: auth(member) })).json();
-    expect(scan.files.filter((f: { path: string }) => /(^|\/)(a|alias)\.wav$/.test(f.path))).toEqual([{ path: "sub/a.wav", status: "registered", recording_id: first.json().id, recording_state: "active", changed: null, possibly_moved_to: [], unreadable: null }]);
+    expect(scan.items.filter((f: { path: string }) => /(^|\/)(a|alias)\.wav$/.test(f.path))).toEqual([{ path: "sub/a.wav", status: "registered", recording_id: first.json().id, recording_state: "active", changed: null, possibly_moved_to: [], unreadable: null }]);
     await app.inject({ method: "DELETE", url: `/v1/recordings/${first.json().id}`, headers: auth(admin) });
   });
 
@@ -424,7 +424,7 @@ describe("runs and jobs", () => {
     // was `unregistered` as a file waiting for its import is, in every scan.
     const notAudio = "junk.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)";
     const scanned = (await app.inject({ url: `/v1/datasets/${datasetId}/scan`, headers: auth(member) })).json();
-    expect(scanned.files.filter((f: { status: string }) => f.status === "unregistered").map((f: { path: string; unreadable: string | null }) => [f.path, f.unreadable])).toEqual([["junk.wav", notAudio]]);
+    expect(scanned.items.filter((f: { status: string }) => f.status === "unregistered").map((f: { path: string; unreadable: string | null }) => [f.path, f.unreadable])).toEqual([["junk.wav", notAudio]]);
     const imported = (await app.inject({ method: "POST", url: `/v1/datasets/${datasetId}/import`, headers: auth(member) })).json();
     expect(imported.registered).toEqual([]);
     // A file that does not decode is reported, not fatal.
@@ -705,9 +705,9 @@ describe("URLs and query strings as clients write them", () => {
     expect((await app.inject({ url: `/v1/recordings/${recordingId}/` })).json().id).toBe(recordingId);
   });
 
-  it("refuses a query parameter on a route that takes none, naming it — a scan asked for ?limit=1 answered every file", async () => {
+  it("refuses a query parameter a route does not take, naming it — a scan asked for ?limit=1 answered every file, before scans were paged", async () => {
     const datasetId = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
-    for (const url of [`/v1/datasets/${datasetId}/scan?limit=1`, `/v1/recordings/${recordingId}?foo=1`, `/v1/recordings/${recordingId}/audio?foo=1`, "/version?foo=1"]) {
+    for (const url of [`/v1/datasets/${datasetId}/scan?page=2`, `/v1/recordings/${recordingId}?foo=1`, `/v1/recordings/${recordingId}/audio?foo=1`, "/version?foo=1"]) {
       const res = await app.inject({ url });
       expect([res.statusCode, fields(res.json())], url).toEqual([400, [url.split("?")[1].split("=")[0]]]);
     }

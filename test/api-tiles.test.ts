@@ -1090,7 +1090,7 @@ describe("a recording whose file was replaced after registration", () => {
         `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=1&pcen=false`, `/v1/recordings/${id}/playback?start_time=0&end_time=1`, `/v1/recordings/${id}/audio`];
       for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
       const datasetId = (await own.inject({ url: `/v1/recordings/${id}` })).json().dataset_id;
-      const scanned = async () => (await own.inject({ url: `/v1/datasets/${datasetId}/scan` })).json().files;
+      const scanned = async () => (await own.inject({ url: `/v1/datasets/${datasetId}/scan` })).json().items;
       expect(await scanned()).toEqual([{ path: "a.wav", status: "registered", recording_id: id, recording_state: "active", changed: null, possibly_moved_to: [], unreadable: null }]);
       await writeFile(file, floatWav(take(1), 8000)); // another take over the registered file
       for (const url of urls) {
@@ -1130,7 +1130,7 @@ describe("a recording whose file was replaced after registration", () => {
       const { recording, clips_past_end } = refreshed.json();
       expect([recording.duration, recording.hash === before.hash, recording.revision === before.revision, clips_past_end]).toEqual([1, false, false, 1]);
       // Refreshed, the file is what a scan compares with: it no longer reports it changed.
-      expect((await own.inject({ url: `/v1/datasets/${before.dataset_id}/scan` })).json().files.map((f: { changed: unknown }) => f.changed)).toEqual([null]);
+      expect((await own.inject({ url: `/v1/datasets/${before.dataset_id}/scan` })).json().items.map((f: { changed: unknown }) => f.changed)).toEqual([null]);
       // The new content's values (a reader of the old file, kept open by the worker, failed with
       // "file ended early" at every request, or gave the old values under the new ETag).
       const res = await own.inject({ url: tile });
@@ -1200,7 +1200,7 @@ describe("a recording whose file was moved and edited", () => {
       expect([res.statusCode, res.headers["x-shape"]], res.body.slice(0, 200)).toEqual([200, "101,81"]);
       expect((await t.db.sql`SELECT count(*)::int AS n FROM clips WHERE recording_id = ${id}`)[0].n).toBe(1);
       const scan = (await own.inject({ url: `/v1/datasets/${before.dataset_id}/scan` })).json();
-      expect(scan.files.map((f: { path: string; status: string }) => [f.path, f.status])).toEqual([["notes.wav", "unregistered"], ["other.wav", "registered"], ["site B/d edited.wav", "registered"]]);
+      expect(scan.items.map((f: { path: string; status: string }) => [f.path, f.status])).toEqual([["notes.wav", "unregistered"], ["other.wav", "registered"], ["site B/d edited.wav", "registered"]]);
     });
   });
 });
@@ -1223,7 +1223,7 @@ describe("a recording whose file was rewritten in place with the same size", () 
       const other = createHash("md5").update(await readFile(file)).digest("hex");
       // A scan reads no file: the same size at another time may be other content, and it says so.
       const datasetId = (await own.inject({ url: `/v1/recordings/${id}` })).json().dataset_id;
-      const scanned = async () => (await own.inject({ url: `/v1/datasets/${datasetId}/scan` })).json().files[0].changed;
+      const scanned = async () => (await own.inject({ url: `/v1/datasets/${datasetId}/scan` })).json().items[0].changed;
       const iso = (ms: number) => new Date(ms).toISOString();
       expect(await scanned()).toEqual({
         reason: "modified",

@@ -450,6 +450,10 @@ describe("dataset add on files another dataset registered", () => {
     expect(json.code, json.stderr).toBe(0);
     const holding = JSON.parse(json.stdout).datasets_holding_same_bytes as { id: string; name: string; recordings: number }[];
     expect(new Map(holding.map((d) => [d.name, d.recordings]))).toEqual(new Map([["bats", 2], ["bats 2", 2]]));
+    // `add` again on that directory — its dataset exists, nothing new — answers them too (it left the field out), once scanned.
+    const existing = await runSonotile(["dataset", "add", copied, "--audio-root", root, "--data", data, "--json"], { env });
+    expect(existing.code, existing.stderr).toBe(0);
+    expect(JSON.parse(existing.stdout)).toMatchObject({ run: null, registered: [], dataset: { name: "bats 3" }, datasets_holding_same_bytes: holding });
   }, 60_000);
 });
 

@@ -243,7 +243,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   // besides its own: common-responses.ts.
   app.addHook("onRoute", (route) => declareCommonResponses(route, requireAuthForReads));
   // A route that takes no query parameters refuses any, naming it, as the others refuse those they
-  // do not know: `GET /v1/datasets/{id}/scan?limit=1` answered the whole scan as if it were a page.
+  // do not know: `GET /v1/datasets/{id}/scan?limit=1`, before scans were paged, answered the whole scan as if it were a page.
   // (Not the public /health: probes and load balancers may tag their requests.)
   app.addHook("onRoute", (route) => {
     const schema = route.schema as { hide?: boolean; querystring?: unknown } | undefined;

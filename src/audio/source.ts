@@ -141,6 +141,27 @@ export function memorySource(bytes: Uint8Array): ByteSource {
 }
 
 /**
+ * `src` with its first `length` bytes read at once: reads within them are answered from that one
+ * read (copies, so callers may keep them), others go to `src`. For a header walk that reads a few
+ * bytes per chunk near the start of many files (a dataset scan: headerProblem's `headBytes`),
+ * where each read was a trip through libuv's thread pool.
+ */
+export async function withHeadRead(src: ByteSource, length: number): Promise<ByteSource> {
+  const head = await src.read(0, length);
+  return {
+    get size() {
+      return src.size;
+    },
+    get bytesRead() {
+      return src.bytesRead;
+    },
+    read: (offset, count) => (offset >= 0 && offset + Math.max(0, count) <= head.length ? Promise.resolve(head.slice(offset, offset + Math.max(0, count))) : src.read(offset, count)),
+    readInto: (offset, target) => src.readInto(offset, target),
+    close: () => src.close(),
+  };
+}
+
+/**
  * `src` read through a window, for the container parsers' walk over chunk headers: a file of many
  * small chunks (a WAV with 99,000 empty LIST chunks took 7 s to open, two positioned reads per
  * chunk) costs one read per window instead. The first `exactReads` reads go straight to `src` —

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { access, mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Sql } from "../store/db.js";
-import { addDataset, findDatasetByDir, findDatasetByName, importDataset, importNew, type ImportResult } from "../store/datasets.js";
+import { addDataset, findDatasetByDir, findDatasetByName, importDataset, importNew, type ImportOutcome, type ImportResult } from "../store/datasets.js";
 import { ConflictError } from "../store/errors.js";
 import { encodeWav16 } from "./wav.js";
 
@@ -106,16 +106,16 @@ export async function ensureDemoAudio(dir: string): Promise<void> {
  */
 export async function ensureDemoDataset(sql: Sql, dir: string, adminId: string | null): Promise<ImportResult | null> {
   const result = await importDemo(sql, dir, adminId);
-  return result?.registered.length ? result : null;
+  return result.run && result.registered.length ? { ...result, run: result.run } : null;
 }
 
 /**
  * Imports the demo directory: into the existing dataset (importNew), or as a new one (one import run
- * makes both); null when there is nothing to do. The new one is "demo", or — when a server with
+ * makes both); without a run when there is nothing to do. The new one is "demo", or — when a server with
  * another data directory shares the database and made "demo" of its own demo directory — "demo
  * (<dir>)": a second `serve --demo` on one DATABASE_URL stopped at "name already exists".
  */
-async function importDemo(sql: Sql, dir: string, adminId: string | null): Promise<ImportResult | null> {
+async function importDemo(sql: Sql, dir: string, adminId: string | null): Promise<ImportOutcome> {
   const existing = await findDatasetByDir(sql, dir);
   if (existing) return importNew(sql, existing.id, adminId);
   const add = (name: string) => addDataset(sql, { name, description: "Synthetic bat calls (384 kHz) and bird chirps (48 kHz)", audio_dir: dir, created_by: adminId });

@@ -278,8 +278,10 @@ const LINK_BROKEN = "a symbolic link to nothing";
  * down to the depth limit, and two of them made the walk exponential. `skipped` names what might
  * hold recordings but is not read: names that are not UTF-8 (readDirectory's `undecodable`) and
  * links leading outside `dir` — such a link had vanished from a scan without a word.
+ * `realPaths`: each listed path's file by its real path (inside `dir`), as the walk found it — what
+ * a scan opens without resolving each path again (unreadableFiles).
  */
-export async function listAudioFiles(dir: string): Promise<{ paths: string[]; skipped: SkippedEntry[] }> {
+export async function listAudioFiles(dir: string): Promise<{ paths: string[]; skipped: SkippedEntry[]; realPaths: Map<string, string> }> {
   const found = new Map<string, string>(); // real path → listed path
   const walked = new Set<string>(); // real paths of the directories walked
   const links: { path: string; target: string; depth: number }[] = [];
@@ -315,7 +317,11 @@ export async function listAudioFiles(dir: string): Promise<{ paths: string[]; sk
     else if (info?.isFile() && isAudioName(path)) add(target, path);
   }
   const byPath = (a: SkippedEntry, b: SkippedEntry) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
-  return { paths: [...found.values()].sort(), skipped: [...skipped].map(([path, reason]) => ({ path, reason })).sort(byPath) };
+  return {
+    paths: [...found.values()].sort(),
+    skipped: [...skipped].map(([path, reason]) => ({ path, reason })).sort(byPath),
+    realPaths: new Map([...found].map(([real, path]) => [path, real])),
+  };
 }
 
 /**
@@ -363,7 +369,7 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
     }))));
   }
   const unregistered = [...onDisk].filter((path) => !known.has(path));
-  const unreadable = await unreadableFiles(audioDir, unregistered);
+  const unreadable = await unreadableFiles(unregistered, listing.realPaths);
   for (const path of unregistered) files.push({ path, status: "unregistered", recording_id: null, recording_state: null, changed: null, possibly_moved_to: [], unreadable: unreadable.get(path) ?? null });
   const missing = files.filter((f) => f.status === "missing");
   if (missing.length) {
@@ -377,34 +383,70 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
   return { dataset_id: id, files, counts, skipped: listing.skipped };
 }
 
+/** Which files of a scan a page of it holds (scanPage): all, or those of one status. */
+export interface ScanPageRequest extends PageRequest {
+  status?: ScanStatus;
+}
+
 /**
- * Of `paths` (unregistered, relative to `audioDir`), those an import cannot register, with the
- * failure it would report: their header does not read (headerProblem, on the file the import
- * opens: resolveRecordingFile's). SCAN_STAT_BATCH at a time, each an open and the header's reads —
- * nothing decoded, nothing hashed: a scan runs often, and over files not registered yet (a first
- * scan, thousands) hashing or decoding would take minutes. An error reading a header (I/O) is
- * the file's, said as for a header that does not read. What only reading further finds — a
- * compressed stream cut short after its header, an I/O error past the header — is left to the import, which
- * reports it under `failed` and does not remember it (no table holds it). A file removed since the
- * listing is left to the import too.
+ * A page of `scan`'s files (SPEC §5 lists), in path order, of one status if asked — with the counts
+ * and skipped entries of the whole scan: a season's scan listed its 30,000 files in one answer of
+ * 5 MB, when a curator wants the counts and the files not plainly registered. `total`: the files
+ * of that status (all files without one).
  */
-async function unreadableFiles(audioDir: string, paths: string[]): Promise<Map<string, string>> {
+export function scanPage(scan: ScanResult, q: ScanPageRequest): Omit<ScanResult, "files"> & Page<ScanFile> {
+  const { files, ...whole } = scan;
+  const chosen = q.status ? files.filter((f) => f.status === q.status) : files;
+  return { ...whole, items: chosen.slice(q.offset, q.offset + q.limit), limit: q.limit, offset: q.offset, total: chosen.length };
+}
+
+/**
+ * Files whose header a scan reads at once (unreadableFiles): enough to keep the disk and libuv's
+ * threads busy (4 by default) while each file waits for its own reads; a batch of 64 waited for
+ * its slowest file before the next began.
+ */
+const HEADER_PROBE_LANES = 8;
+
+/**
+ * Of `paths` (unregistered, relative to the dataset's directory), those an import cannot register,
+ * with the failure it would report: their header does not read (headerProblem, on the file's real
+ * path as the listing found it: `realPaths`, listAudioFiles'; opened only as that file, so a link
+ * swapped in since leads nowhere). HEADER_PROBE_LANES files at a time, each an open and one read of
+ * its first bytes — nothing decoded, nothing hashed: a scan runs often, and over files not
+ * registered yet (a first scan, thousands) hashing or decoding would take minutes. An error reading
+ * a header (I/O) is the file's, said as for a header that does not read. What only reading further
+ * finds — a compressed stream cut short after its header, an I/O error past the header — is left
+ * to the import, which reports it under `failed` and does not remember it (no table holds it). A
+ * file removed since the listing is left to the import too.
+ */
+async function unreadableFiles(paths: string[], realPaths: ReadonlyMap<string, string>): Promise<Map<string, string>> {
   const problems = new Map<string, string>();
-  for (let i = 0; i < paths.length; i += SCAN_STAT_BATCH) {
-    const batch = paths.slice(i, i + SCAN_STAT_BATCH);
-    const found = await Promise.all(batch.map(async (path) => {
-      const file = await resolveRecordingFile(audioDir, path).then((f) => f.file, () => null);
-      // Any error reading one file is that file's (an I/O error, a parser's RangeError on a hostile
-      // header): said as its import would say it, not thrown — it failed every scan and import of
-      // the dataset, where an import's failure had stayed with its one file.
-      const problem = file && (await headerProblem(file, { exactPath: true }).catch((err: Error) => err.message));
-      return problem ? namedAsRecorded(problem, file!, path) : null;
-    }));
-    batch.forEach((path, j) => {
-      if (found[j]) problems.set(path, found[j]);
-    });
-  }
+  await inLanes(paths, HEADER_PROBE_LANES, async (path) => {
+    const file = realPaths.get(path)!;
+    // Any error reading one file is that file's (an I/O error, a parser's RangeError on a hostile
+    // header): said as its import would say it, not thrown — it failed every scan and import of
+    // the dataset, where an import's failure had stayed with its one file.
+    const problem = await headerProblem(file, { exactPath: true, headBytes: HEADER_BYTES }).catch((err: Error) => err.message);
+    // A file removed since the listing is left to the import, which says so.
+    if (problem && !problem.startsWith(`cannot open ${file}: ENOENT`)) problems.set(path, namedAsRecorded(problem, file, path));
+  });
   return problems;
+}
+
+/**
+ * Bytes read at once from the start of a file whose header a scan checks: a WAV's chunks up to its
+ * samples (RIFF, fmt, a LIST or bext, the data chunk's header) fit in them, in one read where the
+ * header walk made one per chunk; what lies further (a long metadata chunk) is read as before.
+ */
+const HEADER_BYTES = 4096;
+
+/** `work` on each of `items`, `lanes` at a time: each lane takes the next item when done with its own. */
+async function inLanes<T>(items: readonly T[], lanes: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
 }
 
 /** `message` naming the file as its record would (`path`, relative to the dataset's audio_dir), not by the server's own path (`file`). */
@@ -609,6 +651,35 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
   };
 }
 
+/**
+ * The imports one process runs, by dataset (a server's, over its requests): an import of a dataset
+ * asked for while one of it runs waits for that one to end, then makes its own (importDataset) —
+ * whose scan finds the files the first registered, so that it reads and hashes only those still
+ * new. Two at once had each hashed every new file (44 s for 30,000), the second registering none.
+ * Across processes (a `dataset add` beside a server, servers sharing the database) the database
+ * keeps one recording per path, as before: a file registered by another process meanwhile is
+ * skipped.
+ */
+export class DatasetImports {
+  /** The last import asked for, per dataset id, while it (or one before it) runs. */
+  private readonly last = new Map<string, Promise<unknown>>();
+
+  /** importDataset's `id` by `user`, after the imports of that dataset asked for before it in this process (whatever their outcome). */
+  run(db: Queryable, id: string, user: string | null): Promise<ImportResult> {
+    const before = this.last.get(id);
+    const mine = (async () => {
+      await before?.catch(() => {}); // its own caller has its error
+      return importDataset(db, id, user);
+    })();
+    this.last.set(id, mine);
+    const forget = () => {
+      if (this.last.get(id) === mine) this.last.delete(id);
+    };
+    mine.then(forget, forget);
+    return mine;
+  }
+}
+
 /** The recordings a scan found missing, by MD5, in path order: the ones a new file with those bytes may be. */
 async function missingByHash(db: Queryable, missing: ScanFile[]): Promise<Map<string, { id: string; path: string }[]>> {
   if (!missing.length) return new Map();
@@ -693,8 +764,8 @@ export async function datasetsHoldingSameBytes(db: Queryable, datasetId: string)
  * What an import reports of a scan before it registers anything: the entries it cannot read as
  * `failed` (ScanResult.skipped, and the files whose header does not read: ScanFile.unreadable —
  * the import does not open them again), the registered files changed since (ScanFile.changed) and
- * those missing — also when there is nothing new to register (importNew's null), so that a
- * repeated `dataset add` reports them as the first did.
+ * those missing — also when there is nothing new to register (importNew's answer without a run),
+ * so that a repeated `dataset add` reports them as the first did.
  */
 export function scanOutcome(scan: ScanResult): Pick<ImportResult, "failed" | "changed" | "missing"> {
   const unreadable = scan.files.filter((f) => f.unreadable).map((f) => ({ path: f.path, error: f.unreadable! }));
@@ -710,15 +781,21 @@ function waitsForImport(f: ScanFile): boolean {
   return f.status === "unregistered" && !f.unreadable;
 }
 
+/** What importNew answers: an import's result, or — nothing new to register — its scan's outcome (scanOutcome) and no run. */
+export type ImportOutcome = Omit<ImportResult, "run"> & { run: Run | null };
+
 /**
- * importDataset when the dataset holds a file not registered yet whose header reads, else null: no
- * run is recorded for an import with nothing to do (an empty one was, at every `serve --demo` and
- * every repeated `dataset add`; so was one whose only files could not be read). The import takes
- * this scan (each new file's header read once; it scanned again).
+ * importDataset when the dataset holds a file not registered yet whose header reads, else what its
+ * scan found (scanOutcome: files it cannot read, registered files changed, recordings missing) with
+ * `run: null`: no run is recorded for an import with nothing to do (an empty one was, at every
+ * `serve --demo` and every repeated `dataset add`; so was one whose only files could not be read).
+ * The dataset is scanned once: the import takes this scan (each new file's header read once), and
+ * with nothing new its caller took null and scanned again for the outcome (`dataset add`).
  */
-export async function importNew(db: Queryable, id: string, user: string | null): Promise<ImportResult | null> {
+export async function importNew(db: Queryable, id: string, user: string | null): Promise<ImportOutcome> {
   const scan = await scanDataset(db, id);
-  return scan.files.some(waitsForImport) ? importDataset(db, id, user, undefined, scan) : null;
+  if (scan.files.some(waitsForImport)) return importDataset(db, id, user, undefined, scan);
+  return { run: null, registered: [], moved: [], duplicates: [], ...scanOutcome(scan) };
 }
 
 /**

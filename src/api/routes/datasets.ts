@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
-import { DATASET_SORTS, createDataset, datasetsHoldingSameBytes, deleteDataset, getDataset, importDataset, listDatasets, relocateDataset, scanDataset, updateDataset } from "../../store/datasets.js";
+import { DATASET_SORTS, DatasetImports, createDataset, datasetsHoldingSameBytes, deleteDataset, getDataset, listDatasets, relocateDataset, scanDataset, scanPage, updateDataset } from "../../store/datasets.js";
 import { checkInAudioRoots } from "../recording-file.js";
 import { resolveAudioDir } from "../../store/paths.js";
 import { stateRoutes } from "../state-routes.js";
@@ -39,12 +39,22 @@ const scanFileSchema = z.object({
   unreadable: z.string().nullable().describe("For an unregistered file: why an import cannot register it — its header does not read (empty, not a supported format, a header cut short or lying), as the import's `failed` says it (`a.wav: file is empty`); replace or remove the file. The scan reads each unregistered file's header only, decodes and hashes nothing: what only decoding finds (a compressed stream cut short after its header) is null here and reported by the import. Null for every other file"),
 });
 
-const scanSchema = z.object({
+const SCAN_STATUSES = ["registered", "missing", "unregistered"] as const;
+
+const scanSchema = page(scanFileSchema).extend({
   dataset_id: z.uuid(),
-  files: z.array(scanFileSchema),
-  counts: z.object({ registered: z.number().int(), missing: z.number().int(), unregistered: z.number().int() }),
+  items: z.array(scanFileSchema).describe("This page of the files, in path order: of the `status` asked for, else of every status. The whole list was the answer's `files` before it was paged (5 MB of JSON for 30,000 files)"),
+  total: z.number().int().describe("Files of the `status` asked for (every file without one): page on with `offset` while `offset + limit < total`"),
+  counts: z.object({ registered: z.number().int(), missing: z.number().int(), unregistered: z.number().int() })
+    .describe("Files of each status in the whole scan, whatever the page and `status`"),
   skipped: z.array(z.object({ path: z.string().describe("Relative path, bytes that are not UTF-8 as \\xNN"), reason: z.string() }))
-    .describe("Entries that may hold recordings but are not read: names that are not valid UTF-8, symbolic links that lead outside the dataset's directory (not followed) or to nothing"),
+    .describe("Entries that may hold recordings but are not read: names that are not valid UTF-8, symbolic links that lead outside the dataset's directory (not followed) or to nothing; all of them, on every page"),
+});
+
+const scanQuery = z.strictObject({
+  ...pageQuery,
+  status: z.enum(SCAN_STATUSES, { error: `must be one of ${SCAN_STATUSES.join(", ")}` }).optional()
+    .describe("Only the files of this status: `unregistered` (new files, and those whose header does not read: `unreadable`), `missing` (recordings whose file is gone, with where it may have moved) or `registered` (`changed` ones among them); default every file"),
 });
 
 const importSchema = z.object({
@@ -67,6 +77,8 @@ const importSchema = z.object({
 export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["datasets"];
   const sql = app.db.sql;
+  /** This server's imports running: a second import of a dataset waits for the first, and hashes only what is still new. */
+  const imports = new DatasetImports();
 
   app.get("/datasets", {
     schema: {
@@ -119,18 +131,26 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get("/datasets/:id/scan", {
-    schema: { summary: "Compare the dataset's directory with its registered recordings", tags, params: idParams, response: { 200: scanSchema, 403: errorBody, 404: errorBody } },
+    schema: {
+      summary: "Compare the dataset's directory with its registered recordings: the counts of the whole scan, and a page of its files (of one status if asked)", tags, params: idParams,
+      querystring: scanQuery,
+      response: { 200: scanSchema, 400: errorBody, 403: errorBody, 404: errorBody },
+    },
   }, async (request) => {
     checkInAudioRoots(app, (await getDataset(sql, request.params.id)).audio_dir, `dataset ${request.params.id}`);
-    return scanDataset(sql, request.params.id);
+    return scanPage(await scanDataset(sql, request.params.id), request.query);
   });
 
   app.post("/datasets/:id/import", {
     config: { deadline: false }, // it hashes every new file: minutes for a large dataset
-    schema: { summary: "Register the unregistered audio files (one import run)", tags, params: idParams, response: { 200: importSchema, 403: errorBody, 404: errorBody, 409: errorBody } },
+    schema: {
+      summary: "Register the unregistered audio files (one import run)", tags, params: idParams,
+      description: "Sent while an import of the same dataset runs on this server, it waits for that one to end, then registers the files still not registered: each file is read and hashed once.",
+      response: { 200: importSchema, 403: errorBody, 404: errorBody, 409: errorBody },
+    },
   }, async (request) => {
     checkInAudioRoots(app, (await getDataset(sql, request.params.id)).audio_dir, `dataset ${request.params.id}`);
-    const imported = await importDataset(sql, request.params.id, request.user?.id ?? null);
+    const imported = await imports.run(sql, request.params.id, request.user?.id ?? null);
     return { ...imported, datasets_holding_same_bytes: await datasetsHoldingSameBytes(sql, request.params.id) };
   });
 

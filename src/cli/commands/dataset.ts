@@ -9,7 +9,7 @@
 import { basename, resolve } from "node:path";
 import { plural } from "../../audio/types.js";
 import { storeConfig } from "../../store/config.js";
-import { addDataset, datasetsHoldingSameBytes, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, scanOutcome, type DatasetHoldingSameBytes, type ImportResult, type ScanFile } from "../../store/datasets.js";
+import { addDataset, datasetsHoldingSameBytes, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, type DatasetHoldingSameBytes, type ImportResult, type ScanFile } from "../../store/datasets.js";
 import { openDatabase, type Sql } from "../../store/db.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { resolveAudioDir } from "../../store/paths.js";
@@ -99,11 +99,17 @@ export const command: Command = {
       const existing = await findDatasetByDir(sql, audioDir);
       if (existing) {
         // Files registered before and replaced since are named too (an import leaves them, a refresh
-        // takes them), and entries it cannot read — with nothing new to register as well.
-        const imported = (await importNew(sql, existing.id, admin?.id ?? null)) ?? { run: null, registered: [], moved: [], duplicates: [], ...scanOutcome(await scanDataset(sql, existing.id)) };
+        // takes them), and entries it cannot read — with nothing new to register as well (the one scan's).
+        const imported = await importNew(sql, existing.id, admin?.id ?? null);
+        // As a new dataset's answer and the API's import: this one may be the dataset made by mistake.
+        const sameBytes = await datasetsHoldingSameBytes(sql, existing.id);
         const moved = imported.moved.length ? `, ${plural(imported.moved.length, "recording")} found moved` : "";
-        const lines = [`dataset ${existing.name} (${existing.id}) of ${audioDir} exists: ${plural(imported.registered.length, "more recording")} registered${moved}`, ...importLines(imported)];
-        out({ ...imported, dataset: await getDataset(sql, existing.id) }, lines.join("\n"));
+        const lines = [
+          `dataset ${existing.name} (${existing.id}) of ${audioDir} exists: ${plural(imported.registered.length, "more recording")} registered${moved}`,
+          ...importLines(imported),
+          ...sameBytes.map((d) => sameBytesLine(d, existing.id)),
+        ];
+        out({ ...imported, dataset: await getDataset(sql, existing.id), datasets_holding_same_bytes: sameBytes }, lines.join("\n"));
         return imported.failed.length ? EXIT.input : EXIT.ok;
       }
       const result = await addDataset(sql, {
@@ -129,11 +135,11 @@ export const command: Command = {
 };
 
 /**
- * The line for another dataset holding the bytes of the new one's recordings: files moved to a
- * new disk are its recordings, whose work a new dataset does not carry.
+ * The line for another dataset holding the bytes of the recordings of dataset `id` (new, or added
+ * to): files moved to a new disk are its recordings, whose work a new dataset does not carry.
  */
-function sameBytesLine(other: DatasetHoldingSameBytes, newId: string): string {
-  return `  ${plural(other.recordings, "recording")} hold the bytes of recordings of dataset ${other.name} (${other.id}, ${other.audio_dir}): if its files moved here, those are the recordings with the clips, tags, features and notes — delete this dataset (DELETE /v1/datasets/${newId}; the files stay) and point that one here (PUT /v1/datasets/${other.id}/audio_dir)`;
+function sameBytesLine(other: DatasetHoldingSameBytes, id: string): string {
+  return `  ${plural(other.recordings, "recording")} hold the bytes of recordings of dataset ${other.name} (${other.id}, ${other.audio_dir}): if its files moved here, those are the recordings with the clips, tags, features and notes — delete this dataset (DELETE /v1/datasets/${id}; the files stay) and point that one here (PUT /v1/datasets/${other.id}/audio_dir)`;
 }
 
 /**
