@@ -312,6 +312,26 @@ describe("clips and notes", () => {
       expect((await change("archive", viewer)).statusCode).toBe(403);
     }
   });
+
+  it("list a recording's notes with those on its clips when asked (include_clips), the recording's own otherwise", async () => {
+    const clip = (await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0.6, end_time: 0.7 }, headers: auth(member) })).json();
+    onTestFinished(async () => void (await app.inject({ method: "DELETE", url: `/v1/clips/${clip.id}`, headers: auth(member) })));
+    const onRecording = (await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "rain from 0.5 s", recording_id: recordingId }, headers: auth(member) })).json();
+    // Notes have no DELETE route; a trashed one would count in the purge tests below.
+    onTestFinished(async () => void (await t.db.sql`DELETE FROM notes WHERE id = ${onRecording.id}`));
+    const onClip = (await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "two calls overlap", clip_id: clip.id }, headers: auth(member) })).json();
+    const list = async (query: string) => (await app.inject({ url: `/v1/notes?recording_id=${recordingId}&limit=1000${query}` })).json();
+    const own = await list("");
+    expect(own.items.map((n: { id: string }) => n.id)).toContain(onRecording.id);
+    expect(own.items.map((n: { id: string }) => n.id)).not.toContain(onClip.id);
+    const all = await list("&include_clips=true");
+    expect(all.items.filter((n: { clip_id: string | null }) => n.clip_id === null)).toEqual(own.items);
+    expect(all.items.find((n: { id: string }) => n.id === onClip.id)).toMatchObject({ clip_id: clip.id, recording_id: null, message: "two calls overlap" });
+    expect(all.total).toBe(all.items.length);
+    expect(await list("&include_clips=false")).toEqual(own);
+    const alone = await app.inject({ url: "/v1/notes?include_clips=true" });
+    expect([alone.statusCode, fields(alone.json())]).toEqual([400, ["include_clips"]]);
+  });
 });
 
 describe("clip bounds under concurrent requests", () => {

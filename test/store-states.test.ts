@@ -11,7 +11,7 @@ import { mkdir, rename, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
-import { purgeTrashed, setState, writing, type StateFilter } from "../src/store/common.js";
+import { purgeTrashed, setState, STATES, writing, type State, type StateFilter } from "../src/store/common.js";
 import { addClipTag, createClip, deleteClip, getClip, listClips, setClipFeature, updateClip } from "../src/store/clips.js";
 import { createDataset, deleteDataset, getDataset, importDataset, scanDataset } from "../src/store/datasets.js";
 import { ConflictError, InvalidError } from "../src/store/errors.js";
@@ -177,6 +177,75 @@ describe("an archived or trashed parent", () => {
     await conflict(updateNote(sql, clipNote.id, { is_issue: true }));
     await setState(sql, "clips", clip.id, "active");
     expect((await updateNote(sql, clipNote.id, { is_issue: true })).is_issue).toBe(true);
+  });
+});
+
+describe("listings by effective state", () => {
+  /** The effective state of a record under these states (its own and its parents'): the most hidden (SPEC §5). */
+  const mostHidden = (...states: State[]) => STATES[Math.max(...states.map((s) => STATES.indexOf(s)))];
+  const sorted = (ids: string[]) => [...ids].sort();
+
+  it("list and count exactly the records of each state, whatever their own and their parents' states", async () => {
+    // Every combination: 3 datasets × 3 recordings × 3 clips, a note of each state on each recording and clip, and notes on nothing.
+    // Built active (writes refuse hidden parents), then each record's own state set.
+    type Made = { id: string; own: State; effective: State };
+    const recordings: (Made & { dataset: string })[] = [];
+    const clips: (Made & { recording: string; dataset: string })[] = [];
+    const notes: (Made & { recording?: string; clip?: string; onClipOf?: string; is_issue: boolean })[] = [];
+    const datasets: Made[] = [];
+    const noteEach = async (on: { recording_id?: string; clip_id?: string }, parent: State, extra: Partial<(typeof notes)[number]>) => {
+      for (const own of STATES) {
+        const is_issue = own === "archived";
+        const note = await createNote(sql, { message: `${own}`, is_issue, ...on, created_by: userId });
+        notes.push({ id: note.id, own, effective: mostHidden(own, parent), is_issue, ...extra });
+      }
+    };
+    for (const d of STATES) {
+      const dataset = await createDataset(sql, { name: `lineage-${d}`, audio_dir: `/nonexistent/lineage-${d}`, created_by: userId });
+      datasets.push({ id: dataset.id, own: d, effective: d });
+      for (const r of STATES) {
+        const recording = (await insertRecording(sql, { dataset_id: dataset.id, path: `r${nextPath++}.wav`, hash: HASH, file_size: 20044, file_samplerate: 1000, frames: 10000, channels: 1, created_by: userId }))!;
+        recordings.push({ id: recording.id, own: r, effective: mostHidden(d, r), dataset: dataset.id });
+        await noteEach({ recording_id: recording.id }, mostHidden(d, r), { recording: recording.id });
+        for (const [i, c] of STATES.entries()) {
+          const clip = await createClip(sql, { recording_id: recording.id, start_time: i, end_time: i + 1, created_by: userId });
+          clips.push({ id: clip.id, own: c, effective: mostHidden(d, r, c), recording: recording.id, dataset: dataset.id });
+          await noteEach({ clip_id: clip.id }, mostHidden(d, r, c), { clip: clip.id, onClipOf: recording.id });
+        }
+      }
+    }
+    await noteEach({}, "active", {});
+    for (const [table, made] of [["notes", notes], ["clips", clips], ["recordings", recordings], ["datasets", datasets]] as const) {
+      for (const m of made) await sql`UPDATE ${sql(table)} SET state = ${m.own} WHERE id = ${m.id}`;
+    }
+
+    /** The ids and total a listing gives, and the total its page past the end gives (counted apart). */
+    const listed = async (list: (p: { limit: number; offset: number }) => Promise<{ items: { id: string }[]; total: number }>) => {
+      const all = await list({ limit: 100, offset: 0 });
+      const past = await list({ limit: 10, offset: 1000 });
+      return { ids: sorted(all.items.map((i) => i.id)), total: all.total, pastTotal: past.total };
+    };
+    const expected = (made: Made[], filter: StateFilter) => {
+      const ids = sorted(made.filter((m) => filter === "all" || m.effective === filter).map((m) => m.id));
+      return { ids, total: ids.length, pastTotal: ids.length };
+    };
+    for (const state of [...STATES, "all"] as const) {
+      for (const d of datasets) {
+        expect(await listed((p) => listRecordings(sql, { ...p, state, dataset_id: d.id, sort: "path", order: "asc" }))).toEqual(expected(recordings.filter((r) => r.dataset === d.id), state));
+        expect(await listed((p) => listClips(sql, { ...p, state, dataset_id: d.id, sort: "start_time", order: "asc" }))).toEqual(expected(clips.filter((c) => c.dataset === d.id), state));
+      }
+      for (const r of recordings) {
+        expect(await listed((p) => listClips(sql, { ...p, state, recording_id: r.id, sort: "start_time", order: "asc" }))).toEqual(expected(clips.filter((c) => c.recording === r.id), state));
+        expect(await listed((p) => listNotes(sql, { ...p, state, recording_id: r.id }))).toEqual(expected(notes.filter((n) => n.recording === r.id), state));
+        expect(await listed((p) => listNotes(sql, { ...p, state, recording_id: r.id, include_clips: true }))).toEqual(expected(notes.filter((n) => n.recording === r.id || n.onClipOf === r.id), state));
+      }
+      for (const c of clips) {
+        expect(await listed((p) => listNotes(sql, { ...p, state, clip_id: c.id }))).toEqual(expected(notes.filter((n) => n.clip === c.id), state));
+      }
+      const ours = new Set(notes.map((n) => n.id));
+      const issues = await listed((p) => listNotes(sql, { ...p, limit: p.limit * 10, state, is_issue: true }));
+      expect(issues.ids.filter((id) => ours.has(id))).toEqual(expected(notes.filter((n) => n.is_issue), state).ids);
+    }
   });
 });
 

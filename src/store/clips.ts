@@ -1,7 +1,7 @@
 /** Clips: a [start_time, end_time) piece of a recording (seconds, real units), with tags and features. */
 import { realSecondsHint, RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import type { Queryable, Sql } from "./db.js";
-import { assertWritable, writing, effectiveState, given, pageFirst, stateCondition, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, writing, given, pageFirst, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
@@ -128,8 +128,7 @@ export interface ClipQuery extends PageRequest {
  * starting exactly where it ends, does not overlap it.
  */
 export async function listClips(db: Queryable, q: ClipQuery): Promise<Page<Clip>> {
-  const where = db`${stateCondition(db, q.state, effectiveState(db, "clips", "c"))}
-    AND ${given(db, q.recording_id, (id) => db`c.recording_id = ${id}`)}
+  const where = db`${given(db, q.recording_id, (id) => db`c.recording_id = ${id}`)}
     AND ${given(db, q.dataset_id, (id) => db`c.recording_id IN (SELECT id FROM recordings WHERE dataset_id = ${id})`)}
     AND ${given(db, q.start_before, (t) => db`c.start_time < ${t}`)}
     AND ${given(db, q.end_after, (t) => db`c.end_time > ${t}`)}

@@ -1,6 +1,6 @@
 /** Notes: a message (1–1000 characters) on a recording, a clip or nothing, possibly flagged as an issue. */
 import type { Queryable } from "./db.js";
-import { writing, effectiveState, stateCondition, toPage, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { given, pageFirst, writing, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { NotFoundError, invalid, translating } from "./errors.js";
 
 export interface Note {
@@ -59,15 +59,36 @@ export async function getNote(db: Queryable, id: string): Promise<Note> {
   return row;
 }
 
-export async function listNotes(db: Queryable, q: PageRequest & { state: StateFilter; recording_id?: string; clip_id?: string; is_issue?: boolean }): Promise<Page<Note>> {
-  const where = db`${stateCondition(db, q.state, effectiveState(db, "notes", "n"))}
-    AND (${q.recording_id ?? null}::uuid IS NULL OR recording_id = ${q.recording_id ?? null})
-    AND (${q.clip_id ?? null}::uuid IS NULL OR clip_id = ${q.clip_id ?? null})
-    AND (${q.is_issue ?? null}::boolean IS NULL OR is_issue = ${q.is_issue ?? null})`;
-  const rows = await translating(() => db<(Note & { total_count: number })[]>`
-    SELECT ${COLUMNS(db)}, count(*) OVER () AS total_count FROM notes n WHERE ${where}
-    ORDER BY created_at DESC, id LIMIT ${q.limit} OFFSET ${q.offset}`);
-  return toPage(rows, q, () => db`SELECT count(*) AS n FROM notes n WHERE ${where}`);
+export interface NoteQuery extends PageRequest {
+  state: StateFilter;
+  /** Only the notes on this recording — and, with include_clips, on its clips. */
+  recording_id?: string;
+  /**
+   * With recording_id: the notes on the recording's clips too (each says its clip_id), as an
+   * annotation front end shows everything said about a recording. Without it, the recording's own.
+   */
+  include_clips?: boolean;
+  clip_id?: string;
+  is_issue?: boolean;
+}
+
+/** A page of notes matching every filter given, newest first. */
+export async function listNotes(db: Queryable, q: NoteQuery): Promise<Page<Note>> {
+  if (q.include_clips && q.recording_id === undefined) throw invalid("include_clips", "needs recording_id: the notes on the clips of which recording");
+  const where = db`${given(db, q.recording_id, (id) => (q.include_clips ? onRecordingOrItsClips(db, id) : db`n.recording_id = ${id}`))}
+    AND ${given(db, q.clip_id, (id) => db`n.clip_id = ${id}`)}
+    AND ${given(db, q.is_issue, (issue) => db`n.is_issue = ${issue}`)}`;
+  return pageFirst<Note>(db, { ...q, table: "notes", alias: "n", where, select: db`SELECT ${COLUMNS(db)} FROM notes n`, sort: "created_at", order: "desc", nullsLast: false });
+}
+
+/**
+ * SQL condition: note n is on the recording or on one of its clips. Each as a lookup of its own
+ * index (notes_recording; clips_recording then notes_clip), not `recording_id = $1 OR clip_id IN
+ * (…)`, under which the planner reads every note.
+ */
+function onRecordingOrItsClips(db: Queryable, recordingId: string): Fragment {
+  return db`n.id IN (SELECT id FROM notes WHERE recording_id = ${recordingId}
+                     UNION ALL SELECT on_clip.id FROM clips c JOIN notes on_clip ON on_clip.clip_id = c.id WHERE c.recording_id = ${recordingId})`;
 }
 
 export async function updateNote(db: Queryable, id: string, patch: { message?: string; is_issue?: boolean }): Promise<Note> {

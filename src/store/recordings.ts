@@ -10,7 +10,7 @@ import { AudioFormatError, fileMd5 } from "../audio/index.js";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
-import { assertWritable, writing, effectiveState, given, likePattern, pageFirst, stateCondition, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, writing, given, likePattern, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { canonicalRecordingPath, resolveRecordingFile } from "./paths.js";
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
@@ -157,8 +157,7 @@ export interface RecordingQuery extends PageRequest {
 }
 
 export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<Page<Recording>> {
-  const where = db`${stateCondition(db, q.state, effectiveState(db, "recordings", "r"))}
-    AND ${given(db, q.dataset_id, (id) => db`r.dataset_id = ${id}`)}
+  const where = db`${given(db, q.dataset_id, (id) => db`r.dataset_id = ${id}`)}
     AND ${given(db, q.search, (text) => searchPath(db, text))}
     AND ${given(db, q.hash, (hash) => db`r.hash = ${hash}`)}
     AND ${carriesTag(db, "recording", "r", q.tag)}`;

@@ -26,7 +26,11 @@ export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
   const sql = app.db.sql;
 
   app.get("/notes", {
-    schema: { summary: "List notes", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, recording_id: id.optional(), clip_id: id.optional(), is_issue: booleanText().optional() }), response: { 200: page(noteSchema), 400: errorBody } },
+    schema: { summary: "List notes", tags, querystring: z.strictObject({
+        ...pageQuery, state: stateQuery, recording_id: id.optional(),
+        include_clips: booleanText().optional().describe("with recording_id: also the notes on the recording's clips (each names its clip_id)"),
+        clip_id: id.optional(), is_issue: booleanText().optional(),
+      }), response: { 200: page(noteSchema), 400: errorBody } },
   }, async (request) => listNotes(sql, request.query));
 
   app.post("/notes", {
