@@ -9,11 +9,11 @@ import { CLEANUP_GRACE_SECONDS, cleanupExpired, createArtifact, fileContentsStor
 import { createClip, listClips, setClipFeature, updateClip } from "../src/store/clips.js";
 import { createDataset } from "../src/store/datasets.js";
 import { ConflictError, InvalidError } from "../src/store/errors.js";
-import { abortJob, completeJob, countItemsDone, createJob, getJob, listJobs, listMetrics, MAX_METRIC_PAGE_BYTES, putMetric, startJob } from "../src/store/jobs.js";
+import { abortJob, completeJob, countItemsDone, createJob, getJob, JOB_SORTS, JOB_STATUSES, listJobs, listMetrics, MAX_METRIC_PAGE_BYTES, putMetric, startJob, type Job, type JobStatus } from "../src/store/jobs.js";
 import { createNote, listNotes } from "../src/store/notes.js";
 import { insertRecording } from "../src/store/recordings.js";
 import { claimStats, getStats, saveStats } from "../src/store/stats.js";
-import { CHUNK_BYTES, purgeTrashed, setState } from "../src/store/common.js";
+import { CHUNK_BYTES, purgeTrashed, setState, STATES, type State } from "../src/store/common.js";
 import { createUser } from "../src/store/users.js";
 import type { Sql } from "../src/store/db.js";
 import { freshDatabase, REAL_PG_URL, type TestDatabase } from "./store-helpers.js";
@@ -112,6 +112,47 @@ describe("jobs", () => {
     expect(outcomes.filter((o) => o.status === "rejected").every((o) => (o as PromiseRejectedResult).reason instanceof ConflictError)).toBe(true);
     const page = await listJobs(sql, { state: "active", status: "running", sort: "priority", order: "desc", limit: 10, offset: 0 });
     expect(page.items[0].id).toBe(job.id);
+  });
+
+  it("list jobs by state, status and task with exact totals, in pages that make up the whole sorted list", async () => {
+    // Two tasks of their own × every status × every state, priorities with ties; statuses and states set directly.
+    type Made = { id: string; task: string; status: JobStatus; state: State; priority: number; created_at: string };
+    const made: Made[] = [];
+    for (const task of ["listing-a", "listing-b"]) {
+      for (const [i, status] of JOB_STATUSES.entries()) {
+        for (const state of STATES) {
+          const job = await createJob(sql, { task, data: {}, priority: (i + made.length) % 3, created_by: userId });
+          await sql`UPDATE jobs SET status = ${status}, result = ${status === "completed" ? "success" : null}, state = ${state} WHERE id = ${job.id}`;
+          made.push({ id: job.id, task, status, state, priority: job.priority, created_at: job.created_at });
+        }
+      }
+    }
+    const ids = (jobs: { id: string }[]) => jobs.map((j) => j.id).sort();
+    for (const state of [...STATES, "all"] as const) {
+      for (const task of ["listing-a", "listing-b"]) {
+        for (const status of [undefined, ...JOB_STATUSES]) {
+          const want = made.filter((j) => j.task === task && (status === undefined || j.status === status) && (state === "all" || j.state === state));
+          const page = await listJobs(sql, { state, task, status, sort: "created_at", order: "asc", limit: 100, offset: 0 });
+          expect([ids(page.items), page.total], `${state} ${task} ${status}`).toEqual([ids(want), want.length]);
+          expect((await listJobs(sql, { state, task, status, sort: "created_at", order: "asc", limit: 5, offset: 100 })).total).toBe(want.length);
+        }
+      }
+    }
+    // Pages of 5 in each sort, both orders: the whole list, sorted, the id breaking ties.
+    for (const sort of JOB_SORTS) {
+      for (const order of ["asc", "desc"] as const) {
+        const pages = [];
+        for (let offset = 0; offset < 24; offset += 5) pages.push(...(await listJobs(sql, { state: "all", task: "listing-a", sort, order, limit: 5, offset })).items);
+        const whole = (await listJobs(sql, { state: "all", task: "listing-a", sort, order, limit: 100, offset: 0 })).items;
+        expect(pages.map((j) => j.id)).toEqual(whole.map((j) => j.id));
+        expect(whole).toHaveLength(12);
+        const key = (j: Job) => j[sort];
+        for (let i = 1; i < whole.length; i++) {
+          const [a, b] = [key(whole[i - 1]), key(whole[i])];
+          expect(a === b ? whole[i - 1].id < whole[i].id : (a < b) === (order === "asc"), `${sort} ${order} at ${i}`).toBe(true);
+        }
+      }
+    }
   });
 
   it("keep metrics per key and step, float or binary, idempotently", async () => {

@@ -6,7 +6,7 @@
  * with a ConflictError naming the current status.
  */
 import type { Queryable } from "./db.js";
-import { stateCondition, toPage, writing, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { given, pageFirst, toPage, writing, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 
 export const JOB_STATUSES = ["pending", "running", "completed", "aborted"] as const;
@@ -59,13 +59,14 @@ export async function getJob(db: Queryable, id: string): Promise<Job> {
   return row;
 }
 
-/** Jobs of a state (default listings: "active"), status and task. */
+/**
+ * Jobs of a state (default listings: "active"), status and task. The page's jobs are chosen by id
+ * first (pageFirst): sorted whole, with their task data, the 100,000 jobs of a long-running
+ * pipeline took ~0.25–0.45 s a page.
+ */
 export async function listJobs(db: Queryable, q: PageRequest & { state: StateFilter; status?: JobStatus; task?: string; sort: (typeof JOB_SORTS)[number]; order: "asc" | "desc" }): Promise<Page<Job>> {
-  const where = db`${stateCondition(db, q.state)} AND (${q.status ?? null}::text IS NULL OR status = ${q.status ?? null}) AND (${q.task ?? null}::text IS NULL OR task = ${q.task ?? null})`;
-  const rows = await db<(Job & { total_count: number })[]>`
-    SELECT ${COLUMNS(db)}, count(*) OVER () AS total_count FROM jobs WHERE ${where}
-    ORDER BY ${db(q.sort)} ${q.order === "desc" ? db`DESC` : db`ASC`}, id LIMIT ${q.limit} OFFSET ${q.offset}`;
-  return toPage(rows, q, () => db`SELECT count(*) AS n FROM jobs WHERE ${where}`);
+  const where = db`${given(db, q.status, (status) => db`j.status = ${status}`)} AND ${given(db, q.task, (task) => db`j.task = ${task}`)}`;
+  return pageFirst<Job>(db, { ...q, table: "jobs", alias: "j", where, select: db`SELECT ${COLUMNS(db)} FROM jobs j`, nullsLast: false });
 }
 
 /** Applies `set` if the job's status is one of `from`; else 404 or 409 naming the status. */
