@@ -1,7 +1,7 @@
 // `sonotile extract` end to end (SPEC §7–8): spawns the built CLI (`npm test` builds first), whose
 // worker pool runs the compiled worker; the tables must hold exactly what the library computes.
 import { execFile, spawn } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parquetReadObjects } from "hyparquet";
@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { command } from "../src/cli/commands/extract.js";
 import { UsageError } from "../src/cli/errors.js";
 import { encodeWav16 } from "../src/demo/wav.js";
-import { ParamsError } from "../src/engine/params.js";
+import { ParamsError, parseParams } from "../src/engine/params.js";
+import { extractFeatures, type ExtractItem } from "../src/jobs/extract.js";
 import { featureColumns, featureRow, featuresOfFile, FEATURE_NAMES, type FeatureValues } from "../src/features/features.js";
 import { runSonotile, type CliRun } from "./cli-helpers.js";
 import { FIXTURES, ROOT } from "./golden.js";
@@ -320,6 +321,32 @@ describe("sonotile extract", () => {
     for (const flag of ["--features", "--clip-start", "--clip-end", "--clip-low-freq", "--clip-high-freq", "--time-expansion", "--threads"]) {
       expect(text.split("\n").find((line) => line.trimStart().startsWith(flag) || line.includes(`, ${flag} `)), flag).toMatch(/default/);
     }
+  });
+
+  it("computes the first targets while later headers are still being read; rows stay in input order, an entry with nothing to compute has none", async () => {
+    // An instrumented header reader: the third file's header is read only once a target has been computed.
+    let readThird!: (item: ExtractItem | null) => void;
+    const third = new Promise<ExtractItem | null>((resolve) => (readThird = resolve));
+    const unopened = Promise.resolve(null); // a file whose header did not read
+    const order: string[] = [];
+    const outcomes = await extractFeatures([{ path: A, target: {} }, unopened, third], {
+      params: parseParams({}),
+      threads: 1,
+      onOutcome: (o) => {
+        order.push(o.item.path);
+        readThird({ path: B, target: {} });
+      },
+    });
+    expect(order).toEqual([A, B]);
+    expect(outcomes.map((o) => o && ("values" in o ? [o.item.path, o.values.rms_dbfs] : o.error))).toEqual([[A, library.get(A)!.rms_dbfs], undefined, [B, library.get(B)!.rms_dbfs]]);
+  });
+
+  it("a --time-expansion a file's rate cannot take is the command line's fault: exit 2 naming the flag, nothing written", async () => {
+    const out = join(tmp, "te.csv");
+    const r = await sonotile([data, "-o", out, "--time-expansion", "1e-9"]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^sonotile extract: time_expansion \(--time-expansion\): .*\n$/m);
+    expect(existsSync(out)).toBe(false);
   });
 
   it("what --help says: the display's parameters (PCEN, normalization, scale, clamp, colour map) change no feature", async () => {

@@ -2,7 +2,8 @@
  * Local batch feature extraction: every target of a list on the worker pool (one task per target
  * — a recording or a clip, milliseconds to minutes of work, so dispatch cost is negligible),
  * results in input order. A target that fails (unreadable file, clip outside the recording)
- * becomes an error entry; the others go on.
+ * becomes an error entry; the others go on. Targets may still be being found out (a file's
+ * header read) when the batch starts: each is taken, in order, once it is known.
  */
 import { availableParallelism } from "node:os";
 import type { Params, ParamsError } from "../engine/params.js";
@@ -17,6 +18,13 @@ export interface ExtractItem {
   /** Audio seconds the target covers, when known beforehand (for progress and ETA). */
   seconds?: number;
 }
+
+/**
+ * An entry of a batch: its item, or the promise of it while it is still being read (a file's
+ * header, for its duration), settling to null when there is nothing to compute for it (a file
+ * that does not open, reported by whoever read it).
+ */
+export type PendingItem = ExtractItem | PromiseLike<ExtractItem | null>;
 
 /** `issues`: the fields of a parameter the file could not take (FeaturesTaskResult), to be named as its caller names them. */
 export type ExtractOutcome = { item: ExtractItem; values: FeatureValues } | { item: ExtractItem; error: string; issues?: ParamsError["issues"] };
@@ -48,10 +56,13 @@ const IN_FLIGHT_PER_THREAD = 2;
 const TASK_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
- * Runs `items` on a pool of its own; resolves to one outcome per item, in input order — after
- * `options.stop`, one per item that finished, the others' entries undefined.
+ * Runs `items` on a pool of its own, in order: an entry still pending is waited for when its turn
+ * comes, so the first targets are computed while later headers are still read (`sonotile extract`
+ * over 30,000 files waited 5–8 s for them all before its first target). Resolves to one outcome
+ * per entry, in input order — undefined for an entry that settled to null, and after
+ * `options.stop` for every entry that had not finished.
  */
-export async function extractFeatures(items: readonly ExtractItem[], options: ExtractOptions): Promise<(ExtractOutcome | undefined)[]> {
+export async function extractFeatures(items: readonly PendingItem[], options: ExtractOptions): Promise<(ExtractOutcome | undefined)[]> {
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), items.length));
   const pool = new TilePool({ threads, taskTimeoutMs: TASK_TIMEOUT_MS });
   const outcomes: (ExtractOutcome | undefined)[] = new Array(items.length);
@@ -60,7 +71,8 @@ export async function extractFeatures(items: readonly ExtractItem[], options: Ex
   const lane = async () => {
     while (next < items.length && !stop?.aborted) {
       const i = next++;
-      const item = items[i];
+      const item = await items[i];
+      if (item === null || stop?.aborted) continue;
       let outcome: ExtractOutcome;
       try {
         const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion, timeExpansionName: options.timeExpansionName, params: options.params, target: item.target }, stop);
