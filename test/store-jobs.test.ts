@@ -151,6 +151,47 @@ describe("extract_features jobs", () => {
     }
   });
 
+  it("reads a batch's targets together and settles a group's items in a fixed number of statements, not a few per item", async () => {
+    // A database of its own, whose every statement is heard.
+    const statements: string[] = [];
+    const own = await freshDatabase({ onStatement: (text) => statements.push(text.replace(/\s+/g, " ").trim()) });
+    const audioDir = join(apart.path, "counted");
+    await mkdir(audioDir);
+    const ownBoss = await openQueue(own.db.sql);
+    const pool = new TilePool({ threads: 1 });
+    try {
+      const dataset = await createDataset(own.db.sql, { name: "counted", audio_dir: audioDir, created_by: null });
+      const ids: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        await writeSineWav(join(audioDir, `t${i}.wav`), 8000, 0.5, 1000 + 100 * i);
+        ids.push((await insertRecording(own.db.sql, { dataset_id: dataset.id, path: `t${i}.wav`, ...(await probeFile(join(audioDir, `t${i}.wav`))), created_by: null }))!.id);
+      }
+      const worker = await startWorker({ sql: own.db.sql, pool, pollingIntervalSeconds: 0.5 });
+      try {
+        statements.length = 0;
+        const job = await submitExtractJob(own.db.sql, ownBoss, { data: { targets: { recording_ids: ids }, features: ["rms_dbfs"] }, created_by: null });
+        expect(await waitForJob(own.db.sql, job.id, (j) => j.status === "completed")).toMatchObject({ result: "success", progress_done: 8 });
+      } finally {
+        await worker.stop();
+      }
+      const count = (pattern: RegExp) => statements.filter((text) => pattern.test(text)).length;
+      const claims = count(/^UPDATE job_items SET attempts = attempts \+ 1/);
+      const settlements = count(/^SELECT id, status FROM jobs WHERE id = ANY\(.*FOR UPDATE/);
+      const targetReads = /^SELECT (r\.id, )?r\.time_expansion, |^SELECT r\.id, d\.audio_dir, r\.path, r\.hash, /;
+      expect(claims).toBeGreaterThanOrEqual(1);
+      expect(claims).toBeLessThan(8); // batches of 2 (two per thread)
+      // Before an item is computed: its target's state and its file's location, two statements per batch (they were two per item).
+      expect(statements.filter((text) => targetReads.test(text) && !text.includes("FOR SHARE")).length).toBe(2 * claims);
+      // In each settlement: the targets locked in one statement, the items' rows written in one (each was one per item).
+      expect(statements.filter((text) => targetReads.test(text) && text.includes("FOR SHARE")).length).toBe(settlements);
+      expect(count(/^UPDATE job_items .*SET status/)).toBe(settlements);
+    } finally {
+      await pool.close();
+      await ownBoss.stop({ graceful: false, close: false });
+      await own.cleanup();
+    }
+  }, 60_000);
+
   it("compute every target once, with progress, metrics and a CSV artifact", async () => {
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { clip_ids: fx.clipIds }, features: [...FEATURES], expiration_delay: 60 }, created_by: null });
     expect(job).toMatchObject({ status: "pending", progress_done: 0, progress_total: fx.clipIds.length });

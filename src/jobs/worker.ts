@@ -9,7 +9,8 @@
  * writes nothing, and progress advances only on that one transition. A worker settles the
  * outcomes its items reach together in one such transaction (Settler: each item's checks and
  * writes as if alone, the jobs' and items' rows locked in one order), so that short items do
- * not each pay a transaction, and looks once per transaction whether their jobs are done. The
+ * not each pay a transaction (nor a statement each: a batch's targets are read, and a group's
+ * rows written, together), and looks whether a job is done once its progress says so. The
  * worker that finishes the last item completes the job — a conditional status change, so only one
  * does — and writes the feature-table artifact. An item whose deliveries all died without
  * recording an outcome reaches the dead-letter queue, and is recorded from there as ended in an
@@ -45,10 +46,10 @@ import { RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import { parseParams } from "../engine/params.js";
 import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
 import { connectionErrorText, isConnectionError, type Queryable, type Sql } from "../store/db.js";
-import { ConflictError, InvalidError } from "../store/errors.js";
+import { ConflictError, InvalidError, NotFoundError } from "../store/errors.js";
 import { putFeatureValues, type TargetFeatureInput } from "../store/features.js";
 import { completeJob, countItemsDone, getJob, startJob, type ItemTarget, type Job } from "../store/jobs.js";
-import { getRecordingLocation, recordingFileNow, type RecordingLocation } from "../store/recordings.js";
+import { getRecordingLocations, recordingFileNow, type RecordingLocation } from "../store/recordings.js";
 import { finishRun } from "../store/runs.js";
 import { TilePool } from "../tiles/pool.js";
 import { DEAD_ITEM_QUEUE, ITEM_QUEUE, ITEM_RETRY_LIMIT, bossDatabase, extractFeaturesData, jobFeatures, openQueue, type ExtractFeaturesData, type ItemMessage } from "./queue.js";
@@ -191,6 +192,7 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
     batch.then(() => inHand.delete(batch), () => inHand.delete(batch));
     return batch;
   };
+  const jobOf = runningJobs(sql);
   const takeBatch = async (jobs: JobWithMetadata<ItemMessage>[]): Promise<JobResult[]> => {
     if (Date.now() < pausedUntil) {
       // Fetched by this worker's other fetcher — woken, as every worker is, by the item left for
@@ -200,15 +202,17 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
       await pause();
       return jobs.map((j) => ({ id: j.id, status: "completed" }));
     }
-    // The batch's items claimed in one statement, and each job read (and started) once.
+    // The batch's items claimed in one statement (their jobs read, and started, once: runningJobs).
     const claimed = claimItems(sql, jobs.map((j) => j.data));
-    const started = new Map<string, Promise<Job>>();
-    const jobOf = (id: string) => started.get(id) ?? started.set(id, startedJob(sql, id)).get(id)!;
+    // The claimed targets as they are now, with their files' locations, read together.
+    const looked = claimed.then((targets) => lookUpTargets(sql, [...targets.values()]));
+    looked.catch(() => {}); // each item's own await reports it
     const results = await Promise.all(jobs.map(async (job): Promise<JobResult> => {
       let target: ItemTarget | undefined;
       try {
         target = (await unlessAbandoned(claimed, ctx.abandoned)).get(`${job.data.job_id} ${job.data.item}`);
-        await unlessAbandoned(processItem(ctx, job.data, target, { retryCount: job.retryCount, retryLimit: job.retryLimit }, jobOf), ctx.abandoned);
+        const now = target && (await unlessAbandoned(looked, ctx.abandoned)).get(targetKey(target));
+        await unlessAbandoned(processItem(ctx, job.data, target && { claimed: target, now: now! }, { retryCount: job.retryCount, retryLimit: job.retryLimit }, jobOf), ctx.abandoned);
         return { id: job.id, status: "completed" };
       } catch (err) {
         noteIfNotRecorded(job.data, target, err);
@@ -366,23 +370,26 @@ async function claimItems(sql: Sql, messages: readonly ItemMessage[]): Promise<M
 }
 
 /**
- * One delivery of an item, `target` its target as claimed (claimItems), or undefined when it was
- * no longer pending. Resolves when the item is settled (done, failed for good, or nothing to do),
- * or left for a worker on another host; throws when a retry may succeed and retries remain.
+ * One delivery of an item: `item` its target as claimed (claimItems) and as it was then
+ * (lookUpTargets), or undefined when it was no longer pending. Resolves when the item is settled
+ * (done, failed for good, or nothing to do), or left for a worker on another host; throws when a
+ * retry may succeed and retries remain.
  */
-async function processItem(ctx: ItemContext, msg: ItemMessage, target: ItemTarget | undefined, delivery: { retryCount: number; retryLimit: number }, jobOf: (id: string) => Promise<Job>): Promise<void> {
+async function processItem(ctx: ItemContext, msg: ItemMessage, item: { claimed: ItemTarget; now: TargetNow } | undefined, delivery: { retryCount: number; retryLimit: number }, jobOf: (id: string) => Promise<Job>): Promise<void> {
   const { sql } = ctx;
   // Settled by an earlier delivery — whose worker may have died before completing the job — or
   // skipped by an abort: nothing to compute, but the job may still need completing.
-  if (!target) return finishJobIfDone(ctx, msg.job_id);
+  if (!item) return finishJobIfDone(ctx, msg.job_id);
+  const target = item.claimed;
   const job = await jobOf(msg.job_id);
   if (job.status !== "running") return;
 
   const data = extractFeaturesData.parse(job.data);
   const features = jobFeatures(data);
   for (let computations = 1; ; computations++) {
-    const current = await currentTarget(sql, target, false);
-    const readable = "problem" in current ? current : await readableTarget(ctx, current.target);
+    // Read again for each computation after the first: the target changed meanwhile.
+    const current = computations === 1 ? item.now : (await lookUpTargets(sql, [target])).get(targetKey(target))!;
+    const readable = "problem" in current ? current : await readableTarget(ctx, current.target, current.loc);
     if ("problem" in readable) {
       const error = "here" in readable ? await leaveForAnotherHost(ctx, job, msg, readable.problem) : readable.problem;
       if (error === null) return;
@@ -441,24 +448,52 @@ async function unlessSkipped<T>(sql: Sql, msg: ItemMessage, compute: (signal: Ab
 }
 
 /**
- * The item's target as it is now — the recording's time expansion and a clip's bounds, which
- * may have changed since the job was submitted — or, when its values can never be written
- * (it, its recording or its dataset archived or trashed, or it deleted), why, as a person can
- * act on it. With `lock` (inside a transaction), its rows are locked FOR SHARE: neither its time
- * expansion, bounds nor states change before that commits. (Outside one a lock would end with the
- * statement, and cost a transaction id and a WAL flush.)
+ * The items' targets as they are now — the recording's time expansion and a clip's bounds, which
+ * may have changed since the job was submitted — or, for each whose values can never be written
+ * (it, its recording or its dataset archived or trashed, or it deleted), why, as a person can act
+ * on it; by targetKey, one statement per kind of target (a batch's targets together). With `lock`
+ * (inside a transaction), their rows are locked FOR SHARE, in id order: neither their time
+ * expansions, bounds nor states change before that commits. (Outside one a lock would end with
+ * the statement, and cost a transaction id and a WAL flush.)
  */
-async function currentTarget(db: Queryable, target: ItemTarget, lock: boolean): Promise<{ target: ItemTarget } | { problem: string }> {
-  type Row = { time_expansion: number; start_time: number | null; end_time: number | null; dataset_name: string; dataset_state: string; recording_state: string; clip_state: string | null };
-  const [row] = target.kind === "clip"
-    ? await db<Row[]>`
-        SELECT r.time_expansion, c.start_time, c.end_time, d.name AS dataset_name, d.state AS dataset_state, r.state AS recording_state, c.state AS clip_state
+async function targetsNow(db: Queryable, targets: readonly ItemTarget[], lock: boolean): Promise<Map<string, { target: ItemTarget } | { problem: string }>> {
+  type Row = TargetRow & { id: string };
+  const ids = (kind: ItemTarget["kind"]) => [...new Set(targets.filter((t) => t.kind === kind).map((t) => t.id))];
+  const [clips, recordings] = [ids("clip"), ids("recording")];
+  const rows = new Map<string, Row>();
+  if (clips.length) {
+    for (const row of await db<Row[]>`
+        SELECT c.id, r.time_expansion, c.start_time, c.end_time, d.name AS dataset_name, d.state AS dataset_state, r.state AS recording_state, c.state AS clip_state
         FROM clips c JOIN recordings r ON r.id = c.recording_id JOIN datasets d ON d.id = r.dataset_id
-        WHERE c.id = ${target.id} ${lock ? db`FOR SHARE OF c, r, d` : db``}`
-    : await db<Row[]>`
-        SELECT r.time_expansion, NULL::float8 AS start_time, NULL::float8 AS end_time, d.name AS dataset_name, d.state AS dataset_state, r.state AS recording_state, NULL::text AS clip_state
+        WHERE c.id = ANY(${clips}::uuid[]) ORDER BY c.id ${lock ? db`FOR SHARE OF c, r, d` : db``}`) rows.set(`clip ${row.id}`, row);
+  }
+  if (recordings.length) {
+    for (const row of await db<Row[]>`
+        SELECT r.id, r.time_expansion, NULL::float8 AS start_time, NULL::float8 AS end_time, d.name AS dataset_name, d.state AS dataset_state, r.state AS recording_state, NULL::text AS clip_state
         FROM recordings r JOIN datasets d ON d.id = r.dataset_id
-        WHERE r.id = ${target.id} ${lock ? db`FOR SHARE OF r, d` : db``}`;
+        WHERE r.id = ANY(${recordings}::uuid[]) ORDER BY r.id ${lock ? db`FOR SHARE OF r, d` : db``}`) rows.set(`recording ${row.id}`, row);
+  }
+  return new Map(targets.map((target) => [targetKey(target), targetAsItIs(target, rows.get(targetKey(target)))]));
+}
+
+/** What targetsNow reads of a target: what its values depend on, and the states that let it take them. */
+interface TargetRow {
+  time_expansion: number;
+  start_time: number | null;
+  end_time: number | null;
+  dataset_name: string;
+  dataset_state: string;
+  recording_state: string;
+  clip_state: string | null;
+}
+
+/** A target's key among a batch's (targetsNow): its kind and id. */
+function targetKey(target: ItemTarget): string {
+  return `${target.kind} ${target.id}`;
+}
+
+/** `target` with what `row` (targetsNow) says of it now, or why it can take no values: gone (no row), or read-only. */
+function targetAsItIs(target: ItemTarget, row: TargetRow | undefined): { target: ItemTarget } | { problem: string } {
   if (!row) {
     return { problem: `${targetName(target)} no longer exists (deleted after the job was submitted)` };
   }
@@ -472,15 +507,37 @@ async function currentTarget(db: Queryable, target: ItemTarget, lock: boolean): 
 }
 
 /**
- * `target` reading its recording's file as it is now, checked as the API checks a file before
+ * A target as an item starts from it: as it is now (targetsNow) and its recording's file as
+ * registered (RecordingLocation); or why it can take no values.
+ */
+type TargetNow = { target: ItemTarget; loc: RecordingLocation } | { problem: string };
+
+/**
+ * targetsNow of `targets`, each with its recording's location, by targetKey: three statements at
+ * most for a whole batch (two each per item before: 25 ms of a worker for 4 ms of audio work on
+ * one-second files). A recording deleted between the two reads is NotFoundError, as one read
+ * alone found it.
+ */
+async function lookUpTargets(db: Queryable, targets: readonly ItemTarget[]): Promise<Map<string, TargetNow>> {
+  if (!targets.length) return new Map(); // a batch none of whose items was pending still
+  const [now, locations] = await Promise.all([targetsNow(db, targets, false), getRecordingLocations(db, targets.map((t) => t.recording_id))]);
+  return new Map<string, TargetNow>([...now].map(([key, found]) => {
+    if ("problem" in found) return [key, found];
+    const loc = locations.get(found.target.recording_id);
+    if (!loc) throw new NotFoundError("recording", found.target.recording_id);
+    return [key, { target: found.target, loc }];
+  }));
+}
+
+/**
+ * `target` reading its recording's file (`loc`) as it is now, checked as the API checks a file before
  * serving it (recordingFileNow): inside its dataset's audio_dir after symlinks (SPEC §10), and
  * with the registered content (size, and MD5 once its mtime moved) — values of a replaced file
  * would not be the recording's. Or, when the file is outside or replaced, why: for good, a
  * retry would find the same; when this machine cannot find or read it (unreadableHere), why,
  * with `here` — another machine may.
  */
-async function readableTarget(ctx: ItemContext, target: ItemTarget): Promise<{ target: ItemTarget } | { problem: string; here?: true }> {
-  const loc = await getRecordingLocation(ctx.sql, target.recording_id);
+async function readableTarget(ctx: ItemContext, target: ItemTarget, loc: RecordingLocation): Promise<{ target: ItemTarget } | { problem: string; here?: true }> {
   const here = await unreadableHere(ctx, loc);
   if (here) return { problem: `recording ${target.recording_path}: ${here}`, here: true };
   try {
@@ -548,6 +605,30 @@ function changed(a: ItemTarget, b: ItemTarget): boolean {
   return a.time_expansion !== b.time_expansion || a.start !== b.start || a.end !== b.end;
 }
 
+/** Running jobs a worker keeps (runningJobs): the jobs of the items it takes at one time, and more. */
+const RUNNING_JOBS_KEPT = 16;
+
+/**
+ * The job of an item, by id: moved from pending to running if it was pending (startedJob), and
+ * read once while it runs, not once per batch — what an item needs of it (task data, priority,
+ * creator, run) does not change, and whether it still runs is known otherwise: an item claimed
+ * was pending, so its job was not aborted then, and settleGroup checks the job's row, locked,
+ * before it writes. The last RUNNING_JOBS_KEPT running jobs are kept; a job not running is not.
+ */
+function runningJobs(sql: Sql): (id: string) => Promise<Job> {
+  const kept = new Map<string, Promise<Job>>();
+  const forget = (id: string, job: Promise<Job>) => void (kept.get(id) === job && kept.delete(id));
+  return (id) => {
+    const known = kept.get(id);
+    if (known) return known;
+    const job = startedJob(sql, id);
+    kept.set(id, job);
+    if (kept.size > RUNNING_JOBS_KEPT) kept.delete(kept.keys().next().value!);
+    job.then((j) => j.status !== "running" && forget(id, job), () => forget(id, job));
+    return job;
+  };
+}
+
 /** The job, moved from pending to running if it was pending (by this call or a concurrent one). */
 async function startedJob(sql: Sql, id: string): Promise<Job> {
   const job = await getJob(sql, id);
@@ -591,8 +672,8 @@ interface SettleRequest {
 /**
  * Group commit of settlements: a request waits for the transaction in progress, if any, and is
  * written with every other request made meanwhile — or in the same turn of the event loop (the
- * items of a batch that finish together) — in the next (settleGroup), after which the jobs they
- * belong to are completed if done (finishJobIfDone, once per job). Each request resolves to its
+ * items of a batch that finish together) — in the next (settleGroup), after which the jobs it
+ * left with no item pending are completed (finishJobIfDone, once per job). Each request resolves to its
  * own item's verdict; all of a group reject together when its transaction fails (pg-boss then
  * retries their items, whose redeliveries find them pending still). Long items, which finish far
  * apart, are each written as soon as they finish; short ones share the cost of a transaction.
@@ -606,8 +687,8 @@ function settler(ctx: Pick<ItemContext, "sql" | "by">): (request: SettleRequest)
       const group = waiting;
       waiting = [];
       try {
-        const verdicts = await settleGroup(ctx, group.map((w) => w.request));
-        for (const jobId of new Set(group.map((w) => w.request.job.id))) await finishJobIfDone(ctx, jobId);
+        const { verdicts, finished } = await settleGroup(ctx, group.map((w) => w.request));
+        for (const jobId of finished) await finishJobIfDone(ctx, jobId);
         group.forEach((w, i) => w.resolve(verdicts[i]));
       } catch (err) {
         for (const w of group) w.reject(err);
@@ -625,13 +706,17 @@ function settler(ctx: Pick<ItemContext, "sql" | "by">): (request: SettleRequest)
 
 /**
  * Writes the outcomes of `requests` (SettleRequest) in one transaction: the jobs' rows locked FOR
- * UPDATE, then the items' rows, each in key order (as an abort takes them: job, then items); then
- * each item checked (still pending, its job running, its target unchanged where `computedFrom`
- * asks) and recorded, its values written with the others' (putFeatureValues) and its job's
- * progress advanced once for all of them. Each item's row records
- * the worker that settled it (`ctx.by`). The verdict of each request, in order.
+ * UPDATE, then the items' rows, each in key order (as an abort takes them: job, then items), then
+ * the targets computed (`computedFrom`) FOR SHARE in one statement per kind (targetsNow); then each
+ * item checked (still pending, its job running, its target unchanged where `computedFrom` asks)
+ * and recorded — the items' rows in one statement, their values in one more (putFeatureValues),
+ * each job's progress advanced once for all of them. Each item's row records the worker that
+ * settled it (`ctx.by`). The verdict of each request, in order, and the jobs of which no item is
+ * pending any more (to complete: finishJobIfDone). A fixed number of statements for the group,
+ * whatever its size: they were five more per item (the target's lock and the item's row each
+ * item's own).
  */
-async function settleGroup(ctx: Pick<ItemContext, "sql" | "by">, requests: readonly SettleRequest[]): Promise<("settled" | "changed")[]> {
+async function settleGroup(ctx: Pick<ItemContext, "sql" | "by">, requests: readonly SettleRequest[]): Promise<{ verdicts: ("settled" | "changed")[]; finished: string[] }> {
   const { sql, by } = ctx;
   return sql.begin(async (tx) => {
     const jobIds = [...new Set(requests.map((r) => r.job.id))].sort();
@@ -641,21 +726,25 @@ async function settleGroup(ctx: Pick<ItemContext, "sql" | "by">, requests: reado
       SELECT job_id, item, status FROM job_items
       WHERE (job_id, item) IN (SELECT * FROM unnest(${requests.map((r) => r.job.id)}::uuid[], ${requests.map((r) => r.item)}::int[]))
       ORDER BY job_id, item FOR UPDATE`).filter((i) => i.status === "pending").map((i) => `${i.job_id} ${i.item}`));
+    const open = (r: SettleRequest) => running.has(r.job.id) && pending.has(`${r.job.id} ${r.item}`);
+    const computed = requests.filter((r) => r.computedFrom && open(r)).map((r) => r.target);
+    const now = computed.length ? await targetsNow(tx, computed, true) : new Map<string, { target: ItemTarget } | { problem: string }>();
     const values: Record<ItemTarget["kind"], TargetFeatureInput[]> = { recording: [], clip: [] };
+    const rows: SettledItemRow[] = [];
     const done = new Map<string, number>();
     const verdicts: ("settled" | "changed")[] = [];
     for (const request of requests) {
       const { job, item, target, features, computedFrom } = request;
       let { outcome } = request;
       // Settled by an earlier delivery (or an earlier request of this group: a duplicate delivery), or skipped by an abort.
-      if (!running.has(job.id) || !pending.has(`${job.id} ${item}`)) {
+      if (!open(request)) {
         verdicts.push("settled");
         continue;
       }
       if (computedFrom) {
-        const now = await currentTarget(tx, target, true);
-        if ("problem" in now) outcome = { error: now.problem };
-        else if (changed(now.target, target)) {
+        const current = now.get(targetKey(target))!;
+        if ("problem" in current) outcome = { error: current.problem };
+        else if (changed(current.target, target)) {
           if (computedFrom === true) {
             verdicts.push("changed");
             continue;
@@ -673,24 +762,45 @@ async function settleGroup(ctx: Pick<ItemContext, "sql" | "by">, requests: reado
         }
         const stored: StoredValues = { ...scalars, log_mel: Array.from(mel) };
         // The target as computed: the feature table gives the bounds its values are of.
-        await tx`UPDATE job_items SET status = 'done', seconds = ${outcome.values.duration_s}, result = ${tx.json(stored as never)},
-                   target = ${tx.json(target as never)}, host = ${by.host}, pid = ${by.pid}, finished_at = now()
-                 WHERE job_id = ${job.id} AND item = ${item}`;
+        rows.push({ job_id: job.id, item, status: "done", seconds: outcome.values.duration_s, result: stored, target, error: null });
       } else {
         // The file named as the API names it, not by the server's own path (as imports report theirs).
         const error = outcome.error.replaceAll(target.path, target.recording_path);
-        await tx`UPDATE job_items SET status = ${outcome.errored ? "errored" : "failed"}, error = ${error.slice(0, 10000)}, host = ${by.host}, pid = ${by.pid}, finished_at = now()
-                 WHERE job_id = ${job.id} AND item = ${item}`;
+        rows.push({ job_id: job.id, item, status: outcome.errored ? "errored" : "failed", seconds: null, result: null, target: null, error: error.slice(0, 10000) });
       }
       pending.delete(`${job.id} ${item}`);
       done.set(job.id, (done.get(job.id) ?? 0) + 1);
       verdicts.push("settled");
     }
+    await settleItemRows(tx, rows, by);
     await putFeatureValues(tx, "recording", values.recording);
     await putFeatureValues(tx, "clip", values.clip);
-    for (const [jobId, items] of done) await countItemsDone(tx, jobId, items);
-    return verdicts;
+    const finished: string[] = [];
+    for (const [jobId, items] of done) if (await countItemsDone(tx, jobId, items)) finished.push(jobId);
+    return { verdicts, finished };
   });
+}
+
+/** An item's row as settleGroup leaves it: done (its values, and its target as computed), or failed or errored (why). */
+interface SettledItemRow {
+  job_id: string;
+  item: number;
+  status: "done" | "failed" | "errored";
+  seconds: number | null;
+  result: StoredValues | null;
+  /** Null: the row keeps the target it had. */
+  target: ItemTarget | null;
+  error: string | null;
+}
+
+/** Writes `rows` (SettledItemRow) in one statement, each recording the worker `by` that settled it. */
+async function settleItemRows(tx: Queryable, rows: readonly SettledItemRow[], by: WorkerIdentity): Promise<void> {
+  if (!rows.length) return;
+  await tx`
+    UPDATE job_items i SET status = u.status, seconds = u.seconds, result = u.result, target = COALESCE(u.target, i.target), error = u.error,
+           host = ${by.host}, pid = ${by.pid}, finished_at = now()
+    FROM jsonb_to_recordset(${tx.json(rows as never)}) AS u(job_id uuid, item int, status text, seconds float8, result jsonb, target jsonb, error text)
+    WHERE i.job_id = u.job_id AND i.item = u.item`;
 }
 
 /**

@@ -91,9 +91,14 @@ export function abortJob(db: Queryable, id: string, message?: string): Promise<J
   return transition(db, id, ["pending", "running"], "abort", db`status = 'aborted', message = ${message ?? null}, completed_at = now()`);
 }
 
-/** Counts `items` more items of the job finished (progress_done), in the transaction that settles them. */
-export async function countItemsDone(db: Queryable, id: string, items: number): Promise<void> {
-  await db`UPDATE jobs SET progress_done = progress_done + ${items} WHERE id = ${id}`;
+/**
+ * Counts `items` more items of the job finished (progress_done), in the transaction that settles
+ * them; whether every item of the job is now counted (an item is counted once, as it leaves
+ * 'pending': then none is pending, and the job can be completed).
+ */
+export async function countItemsDone(db: Queryable, id: string, items: number): Promise<boolean> {
+  const [row] = await db<{ all: boolean }[]>`UPDATE jobs SET progress_done = progress_done + ${items} WHERE id = ${id} RETURNING progress_done >= progress_total AS "all"`;
+  return row?.all ?? false;
 }
 
 /**

@@ -291,6 +291,12 @@ export async function getRecordingLocation(db: Queryable, id: string): Promise<R
   return row;
 }
 
+/** The locations of the recordings `ids` that exist, by id, in one statement (a batch of job items' files). */
+export async function getRecordingLocations(db: Queryable, ids: readonly string[]): Promise<Map<string, RecordingLocation>> {
+  const rows = await translating(() => db<(RecordingLocation & { id: string })[]>`${LOCATION(db)} WHERE r.id = ANY(${[...new Set(ids)]}::uuid[])`);
+  return new Map(rows.map(({ id, ...loc }) => [id, loc]));
+}
+
 /**
  * Up to `limit` recordings whose header facts another engine's readers read (`probed_by` not this
  * VERSION: older, newer, or NULL), with ids after `after` in id order, for a sweep that goes
