@@ -3,7 +3,7 @@
  * range and one target's features off the main thread. Each worker instantiates the DSP core from
  * the module the main thread compiled (workerData.wasmModule, see engine/wasm.ts) and keeps a few
  * open recordings with their plans, since consecutive tiles mostly come from the same recording
- * and parameters. The handler Piscina calls (the default export) is `compute` under the rule that
+ * and parameters — the parameter sets of one file reading it through one reader. The handler Piscina calls (the default export) is `compute` under the rule that
  * retires a thread after a failure that is not its input's (taskHandler); a worker module of
  * another kind of task builds its handler the same way (test/fault-worker.mjs, for the tests of
  * the pool's recovery and time limit: PoolOptions.workerFile).
@@ -64,13 +64,59 @@ interface Open {
  */
 const scratch = new ValuesScratch(1 << 22);
 
-/** Open recordings by source, least recently used first. */
-const open = new Map<string, Promise<Open>>();
+/**
+ * An open file and how many of the open recordings read it. One reader serves every parameter set
+ * of a file: opening one can cost a pass over the file's bytes (an MP3 without a Xing frame count
+ * has its frame headers scanned from start to end, 576 MB for 10 h at 128 kbit/s; an MP3 read far
+ * into it scans up to there), which a reader per parameter set paid again at each new window,
+ * band or PCEN setting — 0.8–3.4 s for the first tile of each, 0.05–0.4 s for the next.
+ */
+interface OpenFile {
+  reader: Promise<AudioReader>;
+  users: number;
+}
+
+/** Open files by fileKey. */
+const files = new Map<string, OpenFile>();
+
+/** Open recordings by sourceKey, least recently used first, with the fileKey of the file each holds one use of. */
+const open = new Map<string, { file: string; recording: Promise<Open> }>();
 const OPEN_LIMIT = 4;
+
+/** The file a source reads, as its reader is keyed: path, confinement and the content it is known as. */
+function fileKey(s: Source): string {
+  return JSON.stringify([s.path, s.exactPath ?? false, s.content ?? null]);
+}
 
 function sourceKey(s: Source): string {
   const { cmap: _cmap, ...analysis } = s.params; // the colormap changes pixels, not values
-  return JSON.stringify([s.path, s.exactPath ?? false, s.content ?? null, s.timeExpansion, analysis]);
+  return JSON.stringify([fileKey(s), s.timeExpansion, analysis]);
+}
+
+/** The reader of `s`'s file (its fileKey `key`), opened if no open recording reads it; one more use of it (give it back with releaseFile). */
+function useFile(s: Source, key: string): Promise<AudioReader> {
+  let file = files.get(key);
+  if (!file) {
+    // One task at a time per worker: nothing else waits while a read blocks this thread, and
+    // blocking reads skip the round trip through libuv's thread pool (openFileSource).
+    const reader = openAudio(s.path, { blockingReads: true, exactPath: s.exactPath });
+    file = { reader, users: 0 };
+    files.set(key, file);
+    const opened = file;
+    reader.catch(() => {
+      if (files.get(key) === opened) files.delete(key);
+    });
+  }
+  file.users++;
+  return file.reader;
+}
+
+/** Gives back one use of the file of fileKey `key` (useFile): the last closes its reader. */
+async function releaseFile(key: string): Promise<void> {
+  const file = files.get(key);
+  if (!file || --file.users > 0) return;
+  files.delete(key);
+  await (await file.reader).close();
 }
 
 async function openSource(s: Source): Promise<Open> {
@@ -79,28 +125,28 @@ async function openSource(s: Source): Promise<Open> {
   if (entry) {
     open.delete(key);
   } else {
-    entry = (async () => {
-      // One task at a time per worker: nothing else waits while a read blocks this thread, and
-      // blocking reads skip the round trip through libuv's thread pool (openFileSource).
-      const reader = await openAudio(s.path, { blockingReads: true, exactPath: s.exactPath });
+    const file = fileKey(s);
+    const recording = (async () => {
+      const reader = await useFile(s, file);
       try {
         return { reader, recording: new RecordingSpectrogram(reader, s.params, { timeExpansion: s.timeExpansion }) };
       } catch (err) {
-        await reader.close();
+        await releaseFile(file);
         throw err;
       }
     })();
-    entry.catch(() => open.delete(key));
+    // A recording that failed to open holds no use of its file (useFile's failure or the catch above).
+    recording.catch(() => open.delete(key));
+    entry = { file, recording };
   }
   open.set(key, entry);
   while (open.size > OPEN_LIMIT) {
     const [oldest, evicted] = open.entries().next().value!;
     open.delete(oldest);
-    evicted.then(({ reader, recording }) => { recording.dispose(); return reader.close(); }).catch(() => {});
+    evicted.recording.then(({ recording }) => { recording.dispose(); return releaseFile(evicted.file); }).catch(() => {});
   }
-  return entry;
+  return entry.recording;
 }
-
 
 /**
  * The handler Piscina calls with each task: `compute(task)`, whose result it returns, with the
