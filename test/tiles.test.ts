@@ -25,7 +25,7 @@ import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
 import { fromTaskFailure, toTaskFailure } from "../src/tiles/failure.js";
 import { SampleValuesError } from "../src/engine/analysis.js";
 import { checkpointBlocks, PoolBusyError, rangeBlocks, TaskTimeoutError, TilePool, WORKER_EXEC_ARGV, WORKER_URL, type PoolOptions } from "../src/tiles/pool.js";
-import { frameGeometry, framesInInterval } from "../src/engine/geometry.js";
+import { frameCount, frameGeometry, framesInInterval } from "../src/engine/geometry.js";
 import { FIXTURES, bytesToF32, firstDifference } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
 import { ByteCache, StatsPendingError, TileService, type TileBody, type TileRecording } from "../src/tiles/service.js";
@@ -735,6 +735,30 @@ describe("caching and the pool", () => {
     const err = (await retried) as Error;
     expect([err.constructor, err.message]).toEqual([PoolBusyError, "no worker was free for the computation within 1 s: every one was busy"]);
     await ahead;
+  });
+
+  it("a stats pass tells how far it has come: its worker writes the frames scanned into the task's shared memory, up to the frame count", async () => {
+    const progress = new Float64Array(new SharedArrayBuffer(8));
+    const { stats } = await service.pool.stats({ kind: "stats", path, timeExpansion: 1, params: parseParams({ pcen_smooth: 0.03 }), progress });
+    expect(progress[0]).toBe(stats.frames);
+  });
+
+  it("a request that gives up waiting for a pass is told how far it has come and about how long the rest takes (it said 'retry in a few seconds' alone, for a pass of minutes)", async () => {
+    const fresh = new TileService({ threads: 1, statsWaitMs: 50 });
+    let stop!: (err: Error) => void;
+    onTestFinished(() => {
+      stop(new Error("test over"));
+      return fresh.close();
+    });
+    fresh.pool.stats = (task) => {
+      task.progress![0] = 500; // the worker has scanned 500 frames, and goes on
+      return new Promise((_, reject) => (stop = reject));
+    };
+    const params = parseParams({});
+    const frames = frameCount(recording.frames, frameGeometry(params.window_size, params.hop_size, RATE));
+    const err = (await fresh.stats(recording, params).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(StatsPendingError);
+    expect(err.message).toMatch(new RegExp(`^the recording's statistics for these parameters \\(normalization maximum, PCEN state\\) are being computed in one pass over the whole recording: ${Math.floor((100 * 500) / frames)} % of its ${frames} frames done after 0 s, about 0 s to go; retry in a few seconds$`));
   });
 
   it("a stats pass over its own time limit is a busy server, not the request's time limit (a 400 asking for less work)", async () => {

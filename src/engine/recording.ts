@@ -106,8 +106,10 @@ export class RecordingSpectrogram {
    * `checkpointEvery` frames — the most any piece then has to replay before its first frame.
    * Scanned at most an engine block at a time, so the samples read at once stay bounded however
    * long the FFT (512 frames of a 2^20-point FFT would be a gigabyte of them).
+   * @param progress called with the frames scanned so far after each block (a pass over 10 h takes
+   *   minutes: the server tells the requests waiting for it how far it has come)
    */
-  async computeStats(checkpointEvery = CHECKPOINT_SPACING): Promise<RecordingStats> {
+  async computeStats(checkpointEvery = CHECKPOINT_SPACING, progress?: (framesDone: number) => void): Promise<RecordingStats> {
     checkFramesPerStep("checkpointEvery", checkpointEvery);
     const checkpoints: PcenState[] = [];
     let peak = -Infinity;
@@ -120,6 +122,7 @@ export class RecordingSpectrogram {
         const result = await this.scan(a, Math.min(end, a + step), pcen);
         pcen = result.pcen;
         peak = Math.max(peak, result.peak);
+        progress?.(Math.min(end, a + step));
       }
     }
     return { frames: this.frames, peak, checkpointEvery, checkpoints, checkpointBase: 0 };

@@ -37,7 +37,9 @@ export interface Source {
 }
 
 export type WorkerTask =
-  | ({ kind: "stats" } & Source)
+  // progress: shared memory whose element 0 the pass sets to the frames it has scanned (the
+  // service's 503 to requests waiting for a long pass says how far it has come)
+  | ({ kind: "stats"; progress?: Float64Array } & Source)
   // the frame count and geometry alone, for parameters that need no pass (needsRecordingStats)
   | ({ kind: "frames" } & Source)
   | ({ kind: "tile"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName } & Source)
@@ -193,7 +195,9 @@ async function computeSpectrogram(task: Exclude<WorkerTask, FeaturesTask>): Prom
   const { recording } = await openSource(task);
   if (task.kind === "stats") {
     // Cloned, not transferred: a stats pass runs once per recording and parameter set.
-    const result: StatsResult = { stats: packStats(await recording.computeStats()), geometry: recording.geometry };
+    const { progress } = task;
+    const stats = await recording.computeStats(undefined, progress && ((framesDone) => void (progress[0] = framesDone)));
+    const result: StatsResult = { stats: packStats(stats), geometry: recording.geometry };
     return result;
   }
   if (task.kind === "frames") {
