@@ -5,7 +5,7 @@
  */
 import { copyFile, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { decode, fileMd5 } from "../src/audio/index.js";
 import { encodeWav16 } from "../src/demo/wav.js";
@@ -16,6 +16,19 @@ import { insertRecording } from "../src/store/recordings.js";
 import { ensureAdmin } from "../src/store/users.js";
 import { FIXTURES } from "./golden.js";
 import { freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
+
+/** The paths openAudio opened, in order: the audio layer is wrapped to count them, nothing else changed. */
+const opened = vi.hoisted(() => [] as string[]);
+vi.mock("../src/audio/index.js", async (importOriginal) => {
+  const audio = await importOriginal<typeof import("../src/audio/index.js")>();
+  return {
+    ...audio,
+    openAudio: (...args: Parameters<typeof audio.openAudio>) => {
+      if (typeof args[0] === "string") opened.push(args[0]);
+      return audio.openAudio(...args);
+    },
+  };
+});
 
 const RATE = 8000;
 let t: TestDatabase;
@@ -99,6 +112,21 @@ describe("GET /v1/recordings/{id}/playback", () => {
     const whole = await decode(file);
     expect([wav.samplerate, wav.channels, wav.frames]).toEqual([RATE, 2, 2000]);
     for (let c = 0; c < 2; c++) expect(wav.data[c]).toEqual(whole.data[c].subarray(2000, 4000));
+  });
+
+  it("plays one file again through the reader it read to the end (a reader each scanned an MP3's frame headers again at every request), with the same samples", async () => {
+    const mp3 = join(root, "again.mp3");
+    await copyFile(join(FIXTURES, "formats/mp3_mpeg_layer_iii.mp3"), mp3);
+    const rec = (await insertRecording(t.db.sql, { dataset_id: datasetId, path: "again.mp3", ...(await probeFile(mp3)), created_by: null }))!;
+    const whole = await decode(mp3);
+    const before = opened.filter((p) => p === mp3).length; // probeFile's
+    for (const [start, end] of [[0.5, 0.75], [0.1, 0.2], [0.5, 0.75]]) {
+      const res = await app.inject({ url: `/v1/recordings/${rec.id}/playback?start_time=${start}&end_time=${end}` });
+      expect(res.statusCode, res.body).toBe(200);
+      const wav = await decode(new Uint8Array(res.rawPayload));
+      expect(wav.data[0]).toEqual(whole.data[0].subarray(start * 16000, end * 16000));
+    }
+    expect(opened.filter((p) => p === mp3).length - before).toBe(1);
   });
 
   it("takes real seconds on a time-expanded recording and keeps the file's rate (played slowed down)", async () => {
