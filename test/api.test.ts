@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
+import { openApiLicense } from "../src/api/openapi-license.js";
 import { isLoopbackName } from "../src/api/plugins/auth.js";
 import { errorsPlugin } from "../src/api/plugins/errors.js";
 import { resolveRoots } from "../src/store/paths.js";
@@ -94,14 +95,25 @@ describe("service routes", () => {
     expect(ui.headers["content-type"]).toContain("text/html");
   });
 
-  it("states the licence package.json gives, read from there: a package.json of another licence gives a document of that one (app.ts wrote MIT itself)", async () => {
+  it("links the licence to its SPDX page only when package.json names one identifier: an expression or UNLICENSED is named without a dead link", () => {
+    expect(openApiLicense("Apache-2.0")).toEqual({ name: "Apache-2.0", url: "https://spdx.org/licenses/Apache-2.0.html" });
+    expect(openApiLicense("GPL-3.0-or-later")).toEqual({ name: "GPL-3.0-or-later", url: "https://spdx.org/licenses/GPL-3.0-or-later.html" });
+    for (const license of ["MIT OR Apache-2.0", "(MIT AND BSD-2-Clause)", "UNLICENSED", "SEE LICENSE IN LICENSE.txt"]) {
+      expect(openApiLicense(license)).toEqual({ name: license });
+    }
+  });
+
+  /**
+   * The app's modules loaded afresh, reading the package's package.json with `license` replaced
+   * (undefined: removed); every other file as it is.
+   */
+  async function appModulesWithLicense(license: string | undefined): Promise<typeof import("../src/api/app.js")> {
     const readFileSync = (await import("node:fs")).readFileSync as (...args: unknown[]) => string | Buffer;
     const packageJson = fileURLToPath(new URL("../package.json", import.meta.url));
-    // The package's package.json as the modules loaded below read it, with another licence; every other file as it is.
     const relicensed = (path: unknown, ...rest: unknown[]) => {
       const text = readFileSync(path, ...rest);
       const file = path instanceof URL ? fileURLToPath(path) : String(path);
-      return file === packageJson ? JSON.stringify({ ...JSON.parse(String(text)), license: "Apache-2.0" }) : text;
+      return file === packageJson ? JSON.stringify({ ...JSON.parse(String(text)), license }) : text;
     };
     vi.resetModules();
     vi.doMock("node:fs", async (original) => {
@@ -109,17 +121,25 @@ describe("service routes", () => {
       return { ...fs, default: { ...fs, readFileSync: relicensed }, readFileSync: relicensed };
     });
     try {
-      const { buildApp: build } = await import("../src/api/app.js");
-      const relicensedApp = await build({ database: t.db, audioRoots: [] });
-      try {
-        expect((await relicensedApp.inject({ url: "/openapi.json" })).json().info.license).toEqual({ name: "Apache-2.0", url: "https://spdx.org/licenses/Apache-2.0.html" });
-      } finally {
-        await relicensedApp.close();
-      }
+      return await import("../src/api/app.js");
     } finally {
       vi.doUnmock("node:fs");
       vi.resetModules();
     }
+  }
+
+  it("states the licence package.json gives, read from there: a package.json of another licence gives a document of that one (app.ts wrote MIT itself)", async () => {
+    const { buildApp: build } = await appModulesWithLicense("Apache-2.0");
+    const relicensedApp = await build({ database: t.db, audioRoots: [] });
+    try {
+      expect((await relicensedApp.inject({ url: "/openapi.json" })).json().info.license).toEqual({ name: "Apache-2.0", url: "https://spdx.org/licenses/Apache-2.0.html" });
+    } finally {
+      await relicensedApp.close();
+    }
+  });
+
+  it("refuses to load without a licence in package.json, naming the field (a document naming `undefined` before)", async () => {
+    await expect(appModulesWithLicense(undefined)).rejects.toThrow(/package\.json: "license" must be a non-empty string/);
   });
 });
 

@@ -36,6 +36,7 @@ import { artifactRoutes } from "./routes/artifacts.js";
 import { trashRoutes } from "./routes/trash.js";
 import { statsRoutes } from "./routes/stats.js";
 import { LICENSE, VERSION } from "../engine/version.js";
+import { openApiLicense } from "./openapi-license.js";
 import { webRoutes } from "./routes/web.js";
 import { tileRoutes, type TileLimits } from "./routes/tiles.js";
 import type { TileService } from "../tiles/service.js";
@@ -233,7 +234,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await app.register(swagger, {
     openapi: {
       // The licence is the package's (package.json): client generators copy it into what they generate.
-      info: { title: "sonotile", description: "Spectrogram tiles and metadata for bioacoustics (SPEC §5)", version: VERSION, license: { name: LICENSE, url: `https://spdx.org/licenses/${LICENSE}.html` } },
+      info: { title: "sonotile", description: "Spectrogram tiles and metadata for bioacoustics (SPEC §5)", version: VERSION, license: openApiLicense(LICENSE) },
       components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API token key (st_…)" } } },
       security: [{ bearer: [] }],
     },

@@ -6,9 +6,16 @@
  */
 import { readFileSync } from "node:fs";
 
-const manifest: { version: string; license: string } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+const manifest: { version?: unknown; license?: unknown } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
 
-export const VERSION = manifest.version;
+/** A field package.json must give as a non-empty string: a package without one is refused at start. */
+function manifestField(name: "version" | "license"): string {
+  const value = manifest[name];
+  if (typeof value !== "string" || value === "") throw new Error(`package.json: "${name}" must be a non-empty string (got ${JSON.stringify(value)})`);
+  return value;
+}
 
-/** The package's licence as package.json gives it: an SPDX identifier ("MIT"). */
-export const LICENSE = manifest.license;
+export const VERSION = manifestField("version");
+
+/** The package's licence as package.json gives it: an SPDX identifier ("MIT") or expression. */
+export const LICENSE = manifestField("license");
