@@ -158,12 +158,18 @@ it("playback answers count what they hold against the same limit — paused clie
   }
 }, 60_000);
 
+/** A response as UnsentBytes sees it, and its close; `alreadyClosed`: one whose client left before it was counted. */
+function answer(alreadyClosed = false) {
+  const events = new EventEmitter();
+  let closed = alreadyClosed;
+  return {
+    response: { once: events.once.bind(events), setTimeout: () => {}, destroy: () => {}, get closed() { return closed; } } as never,
+    close: () => { closed = true; events.emit("close"); },
+  };
+}
+
 it("counts bodies that are views of one ArrayBuffer as the bytes each is — Node cuts small Buffers out of shared slabs — and lets each go as its answer closes", () => {
   const unsent = new UnsentBytes(1 << 20, 60_000);
-  const answer = () => {
-    const closed = new EventEmitter();
-    return { response: { once: closed.once.bind(closed), setTimeout: () => {}, destroy: () => {} } as never, close: () => closed.emit("close") };
-  };
   const slab = new ArrayBuffer(8192);
   const [a, b] = [answer(), answer()];
   unsent.hold(a.response, new Uint8Array(slab, 0, 1000));
@@ -172,5 +178,17 @@ it("counts bodies that are views of one ArrayBuffer as the bytes each is — Nod
   a.close();
   expect(unsent.bytes).toBe(3000);
   b.close();
+  expect(unsent.bytes).toBe(0);
+});
+
+it("lets go at once what an answer whose response has already closed would hold — its client left while the answer was planned or decoded, or the deadline answered it: no close comes any more, and the count kept it for good", () => {
+  const unsent = new UnsentBytes(1 << 20, 60_000);
+  unsent.reserve(answer(true).response, 5 << 10);
+  unsent.hold(answer(true).response, new Uint8Array(4000));
+  expect(unsent.bytes).toBe(0);
+  const open = answer();
+  unsent.reserve(open.response, 5 << 10);
+  expect(unsent.bytes).toBe(5 << 10);
+  open.close();
   expect(unsent.bytes).toBe(0);
 });

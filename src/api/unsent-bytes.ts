@@ -35,7 +35,7 @@ export class UnsentBytesFullError extends Error {
 }
 
 /** What of a response the bound needs: its close, and its stall timeout. */
-type HeldResponse = Pick<ServerResponse, "once" | "setTimeout" | "destroy">;
+type HeldResponse = Pick<ServerResponse, "closed" | "once" | "setTimeout" | "destroy">;
 
 const mb = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 
@@ -108,6 +108,9 @@ export class UnsentBytes {
 
   /** Runs `release` when `response` closes, and closes its connection should the client take no byte for `stalledMs`. */
   private untilClosed(response: HeldResponse, release: () => void): void {
+    // A response closed already — its client left while the answer was planned or decoded, or the
+    // request deadline answered it — emits no more "close": what it would hold goes now.
+    if (response.closed) return release();
     response.once("close", release);
     // Replaced by the keep-alive timeout once the answer is out (Node's server does that).
     response.setTimeout(this.stalledMs, () => response.destroy());
