@@ -15,6 +15,7 @@ import { CHUNK_BYTES } from "../src/store/common.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { createToken } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
+import { multipartParts } from "./http-helpers.js";
 import { freshDatabase, JUNK_BYTES, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 let t: TestDatabase;
@@ -550,7 +551,7 @@ describe("artifacts", () => {
     expect(await listed("&state=archived")).toEqual([false]);
   });
 
-  describe("files answer single byte ranges, as the audio download does", () => {
+  describe("files answer byte ranges as the audio download does", () => {
     // Three whole chunks and a short fourth: ranges inside one chunk, across boundaries, at the end.
     const bytes = randomBytes(3 * CHUNK_BYTES + 1000);
     const size = bytes.length;
@@ -580,15 +581,25 @@ describe("artifacts", () => {
       expect(res.rawPayload.equals(bytes.subarray(first, last + 1))).toBe(true);
     });
 
-    it("416 with Content-Range bytes */size for a range beyond the end; several ranges, an invalid one or a stale If-Range get the whole file", async () => {
+    it("416 with Content-Range bytes */size for a range beyond the end; an invalid one or a stale If-Range get the whole file", async () => {
       const beyond = await download({ range: `bytes=${size}-` });
       expect([beyond.statusCode, beyond.headers["content-range"]]).toEqual([416, `bytes */${size}`]);
-      for (const headers of [{ range: "bytes=0-9,20-29" }, { range: "bytes=50-40" }, { range: "bytes=0-9", "if-range": '"stale"' }] as Record<string, string>[]) {
+      for (const headers of [{ range: "bytes=0-9,20-29", "if-range": '"stale"' }, { range: "bytes=50-40" }, { range: "bytes=0-9", "if-range": '"stale"' }] as Record<string, string>[]) {
         const whole = await download(headers);
         expect([whole.statusCode, whole.headers["content-range"], whole.headers["accept-ranges"], whole.rawPayload.equals(bytes)], JSON.stringify(headers)).toEqual([200, undefined, "bytes", true]);
       }
       const current = await download({ range: "bytes=0-9", "if-range": etag });
       expect([current.statusCode, current.rawPayload.equals(bytes.subarray(0, 10))]).toEqual([206, true]);
+    });
+
+    it("several ranges: a 206 multipart/byteranges body, one part per range in the order asked, each with the file's type and its Content-Range — they got the whole file", async () => {
+      const ranges = [[2 * CHUNK_BYTES + 5, 2 * CHUNK_BYTES + 14], [CHUNK_BYTES - 10, CHUNK_BYTES + 9], [0, 99]];
+      const res = await download({ range: `bytes=${ranges.map(([a, b]) => `${a}-${b}`).join(",")}` });
+      expect([res.statusCode, res.headers["content-type"], Number(res.headers["content-length"])])
+        .toEqual([206, expect.stringMatching(/^multipart\/byteranges; boundary=/), res.rawPayload.length]);
+      const parts = multipartParts(res.headers["content-type"] as string, res.rawPayload);
+      expect(parts.map((p) => [p.headers["content-type"], p.headers["content-range"], p.body.toString("hex")]))
+        .toEqual(ranges.map(([a, b]) => ["application/octet-stream", `bytes ${a}-${b}/${size}`, bytes.subarray(a, b + 1).toString("hex")]));
     });
 
     it("If-None-Match still answers 304 (with Accept-Ranges) and an expired artifact 410 before any range; HEAD the range's headers with no body", async () => {

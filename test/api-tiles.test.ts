@@ -812,7 +812,7 @@ describe("OpenAPI document", () => {
     expect(responses("/v1/recordings/{id}/tiles/{z}/stream")).toEqual({ 200: ["multipart/mixed"], 400: json, 401: json, 403: json, 404: json, 409: json, 422: json, 503: json });
     expect(responses("/v1/recordings/{id}/playback")).toEqual({ 200: ["audio/wav"], 400: json, 401: json, 403: json, 404: json, 409: json, 422: json, 503: json });
     const audio = ["audio/wav", "audio/aiff", "audio/flac", "audio/mpeg", "audio/ogg", "application/octet-stream"];
-    expect(responses("/v1/recordings/{id}/audio")).toEqual({ 200: audio, 206: audio, 304: [], 400: json, 401: json, 403: json, 404: json, 409: json, 416: json, 503: json });
+    expect(responses("/v1/recordings/{id}/audio")).toEqual({ 200: audio, 206: [...audio, "multipart/byteranges"], 304: [], 400: json, 401: json, 403: json, 404: json, 409: json, 416: json, 503: json });
     expect(doc.paths["/v1/recordings/{id}/tiles/{z}/{tile}"].get.responses["200"].content["image/png"].schema).toEqual({ type: "string", format: "binary" });
     // A computation over the request time limit is a 400 as every limit is (SPEC §10); a wait for a free worker, a 503.
     for (const path of ["/v1/recordings/{id}/tiles/{z}/{tile}", "/v1/recordings/{id}/spectrogram"]) {

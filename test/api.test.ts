@@ -10,12 +10,14 @@ import { fileURLToPath } from "node:url";
 import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
+import { MAX_RANGES } from "../src/api/byte-range.js";
 import { openApiLicense } from "../src/api/openapi-license.js";
 import { isLoopbackName } from "../src/api/plugins/auth.js";
 import { errorsPlugin } from "../src/api/plugins/errors.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { createToken } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
+import { multipartParts } from "./http-helpers.js";
 import { FIXTURES, freshDatabase, type TestDatabase } from "./store-helpers.js";
 
 let t: TestDatabase;
@@ -530,6 +532,71 @@ describe("datasets and recordings", () => {
     expect([unchanged.statusCode, unchanged.rawPayload.length, unchanged.headers.etag]).toEqual([304, 0, etag]);
     // A cache updates its stored headers from a 304 (RFC 9111 §4.3.4): no JSON type on an audio file.
     expect(unchanged.headers["content-type"]).toBeUndefined();
+  });
+
+  describe("several ranges of the audio file", () => {
+    // A walk-through found several ranges answered with 200 and the whole file: 3.4 GB of a 10 h
+    // FLAC for a player asking two stretches of a few kB.
+    let bytes: Buffer;
+    const fetch = (range: string, extra: Record<string, string> = {}, method: "GET" | "HEAD" = "GET") =>
+      app.inject({ method, url: `/v1/recordings/${recordingId}/audio`, headers: { range, ...extra } });
+    /** [Content-Type, Content-Range] of each part of a multipart/byteranges answer, and whether its bytes are those of the file it names. */
+    const partsOf = (res: { headers: Record<string, unknown>; rawPayload: Buffer }) => multipartParts(res.headers["content-type"] as string, res.rawPayload).map(({ headers, body }) => {
+      const [, first, last] = /^bytes (\d+)-(\d+)\//.exec(headers["content-range"])!.map(Number);
+      return [headers["content-type"], headers["content-range"], body.equals(bytes.subarray(first, last + 1))];
+    });
+    beforeAll(async () => {
+      bytes = await readFile(join(FIXTURES, "recordings", "XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav"));
+    });
+
+    it("answers two ranges with a 206 multipart/byteranges body of exactly those bytes, in the order asked", async () => {
+      const n = bytes.length;
+      const res = await fetch("bytes=200-299, 0-99");
+      expect([res.statusCode, res.headers["content-type"], res.headers["content-range"], res.headers["accept-ranges"]])
+        .toEqual([206, expect.stringMatching(/^multipart\/byteranges; boundary=\S+$/), undefined, "bytes"]);
+      expect(Number(res.headers["content-length"])).toBe(res.rawPayload.length);
+      expect(partsOf(res)).toEqual([["audio/wav", `bytes 200-299/${n}`, true], ["audio/wav", `bytes 0-99/${n}`, true]]);
+      // A suffix, an open end, a last byte past the end (cut to it) and an empty list element; a
+      // range outside the file is left out, and the suffix and the ranges it overlaps are one part, where the suffix was asked.
+      const mixed = await fetch(`bytes=-10,${n}-,40-49, ,${n - 30}-${n + 100},${n - 200}-`);
+      expect(partsOf(mixed)).toEqual([["audio/wav", `bytes ${n - 200}-${n - 1}/${n}`, true], ["audio/wav", `bytes 40-49/${n}`, true]]);
+      // If-Range: the ranges for the current ETag, the whole file for a stale one.
+      expect(partsOf(await fetch("bytes=0-9,20-29", { "if-range": res.headers.etag as string }))).toHaveLength(2);
+      const stale = await fetch("bytes=0-9,20-29", { "if-range": '"stale"' });
+      expect([stale.statusCode, stale.rawPayload.equals(bytes)]).toEqual([200, true]);
+    });
+
+    it("merges overlapping and adjacent ranges, and answers ranges that merge into one as a single range", async () => {
+      const n = bytes.length;
+      const res = await fetch("bytes=500-599,0-99,50-149,150-199,550-700");
+      expect(partsOf(res)).toEqual([["audio/wav", `bytes 500-700/${n}`, true], ["audio/wav", `bytes 0-199/${n}`, true]]);
+      const one = await fetch("bytes=100-199,0-99,-" + n + "," + "10-20");
+      expect([one.statusCode, one.headers["content-type"], one.headers["content-range"], one.rawPayload.equals(bytes)]).toEqual([206, "audio/wav", `bytes 0-${n - 1}/${n}`, true]);
+      // The same range a thousand times is one range, not a thousand parts (nor a 416).
+      const repeated = await fetch(`bytes=${Array(1000).fill("0-9").join(",")}`);
+      expect([repeated.statusCode, repeated.headers["content-range"], repeated.rawPayload.equals(bytes.subarray(0, 10))]).toEqual([206, `bytes 0-9/${n}`, true]);
+    });
+
+    it(`answers up to ${MAX_RANGES} separate ranges; more is a 416 naming the limit, as is a set of ranges all outside the file`, async () => {
+      const n = bytes.length;
+      const spaced = (count: number) => `bytes=${Array.from({ length: count }, (_, i) => `${3 * i}-${3 * i + 1}`).join(",")}`;
+      const most = await fetch(spaced(MAX_RANGES));
+      expect([most.statusCode, partsOf(most).length, partsOf(most).every(([, , same]) => same)]).toEqual([206, MAX_RANGES, true]);
+      const tooMany = await fetch(spaced(MAX_RANGES + 1));
+      expect([tooMany.statusCode, tooMany.headers["content-range"], tooMany.json().message]).toEqual([416, `bytes */${n}`,
+        `range asks for ${MAX_RANGES + 1} separate ranges (overlapping and adjacent ones merged); at most ${MAX_RANGES} are answered in one request: ask for them in several`]);
+      const outside = await fetch(`bytes=${n}-,${n + 10}-${n + 20},-0`);
+      expect([outside.statusCode, outside.headers["content-range"]]).toEqual([416, `bytes */${n}`]);
+    });
+
+    it("HEAD answers several ranges with the GET's status and headers, Content-Length that of the GET's body", async () => {
+      const get = await fetch("bytes=200-299,0-99");
+      const head = await fetch("bytes=200-299,0-99", {}, "HEAD");
+      expect([head.statusCode, head.headers["content-type"], head.headers["content-length"], head.rawPayload.length])
+        .toEqual([206, expect.stringMatching(/^multipart\/byteranges; boundary=/), String(get.rawPayload.length), 0]);
+      const tooMany = await fetch(`bytes=${Array.from({ length: MAX_RANGES + 1 }, (_, i) => `${3 * i}-${3 * i}`).join(",")}`, {}, "HEAD");
+      expect([tooMany.statusCode, tooMany.headers["content-range"]]).toEqual([416, `bytes */${bytes.length}`]);
+    });
   });
 
   it("sends the audio file as its format's media type", async () => {

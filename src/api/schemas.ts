@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { booleanText, decimalText, integerText } from "../engine/params.js";
 import { STATES } from "../store/common.js";
+import { MAX_RANGES } from "./byte-range.js";
 
 /** A record id. */
 export const id = z.uuid({ error: "must be a UUID" });
@@ -144,15 +145,23 @@ export const DISPOSITION_HEADER = { "Content-Disposition": "attachment, with the
 /** A download that answers Range requests (api/byte-range.ts). */
 export const ACCEPT_RANGES_HEADER = { "Accept-Ranges": "bytes: Range requests are answered with 206" };
 /** The part of the file a 206 holds. */
-export const CONTENT_RANGE_HEADER = { "Content-Range": "bytes first-last/size" };
+export const CONTENT_RANGE_HEADER = { "Content-Range": "bytes first-last/size, when one range is sent (a multipart/byteranges answer's parts carry their own)" };
+
+/** How a download answers Range (api/byte-range.ts), for its route's description. */
+export const RANGES_DESCRIPTION = `Range: bytes=first-last, bytes=first- or bytes=-suffix answers 206 with Content-Range; several ranges (bytes=0-99,200-299) a 206 multipart/byteranges body (RFC 9110 §14.6), one part per range in the order asked, each with its Content-Type and Content-Range — overlapping and adjacent ranges merged into one, and ranges that merge into one answered as a single range. 416 with Content-Range: bytes */size when no range starts inside the file, or when more than ${MAX_RANGES} separate ranges remain after merging (ask in several requests). If-Range honoured (a stale one gets the whole file, 200); so does a Range that is invalid (a last byte before the first) or in another unit. HEAD answers the same status and headers, Content-Length that of the GET's body.`;
+
+/** A download's 206: one range of the file, or several as multipart/byteranges. `mediaTypes`: those of the file; `headers`: those of every download. */
+export function rangesResponse(mediaTypes: readonly string[], headers: Readonly<Record<string, string>>) {
+  return bytesResponse("The requested range of the file (Content-Range), or several in a multipart/byteranges body", [...mediaTypes, "multipart/byteranges"], { ...headers, ...CONTENT_RANGE_HEADER });
+}
 
 /** When to ask again, on a 503 (plugins/deadline.ts, drain.ts, errors.ts; a busy tile pool). */
 export const RETRY_AFTER_HEADER = { "Retry-After": "seconds to wait before asking again: sent where repeating the request is safe (a read; any request while the server closes), absent when a write's outcome is unknown" };
 
 /** A download's 416: a range outside the file, whose size Content-Range names. */
-export const RANGE_NOT_SATISFIABLE = "Range Not Satisfiable: the range starts past the file's end (Content-Range: bytes */size)";
+export const RANGE_NOT_SATISFIABLE = `Range Not Satisfiable: every range starts past the file's end, or more than ${MAX_RANGES} separate ranges were asked for (Content-Range: bytes */size)`;
 /** What a 416 carries besides the download's other headers. */
-export const UNSATISFIED_RANGE_HEADER = { "Content-Range": "bytes */size: the file's size, the range it asked for outside it" };
+export const UNSATISFIED_RANGE_HEADER = { "Content-Range": "bytes */size: the file's size, which the ranges asked for fall outside" };
 
 /**
  * A 304: no body (documented without content, see app.ts), with the headers it repeats from the

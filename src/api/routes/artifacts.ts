@@ -3,17 +3,16 @@
  * their files download from any server instance (the bytes are in the database). Listings
  * leave expired artifacts out unless asked (`expiry`); archiving one keeps it from expiring.
  */
-import { Readable } from "node:stream";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
 import { CLEANUP_GRACE_SECONDS, EXPIRY_FILTERS, cleanupExpired, fileContentsStored, getArtifact, listArtifacts, readFileContents } from "../../store/artifacts.js";
-import { requestedRange } from "../byte-range.js";
+import { requestedRanges, sendRanges } from "../byte-range.js";
 import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { ACCEPT_RANGES_HEADER, bytesResponse, CONTENT_RANGE_HEADER, DISPOSITION_HEADER, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, RANGE_NOT_SATISFIABLE, stateQuery, timestamp, UNSATISFIED_RANGE_HEADER } from "../schemas.js";
+import { ACCEPT_RANGES_HEADER, bytesResponse, DISPOSITION_HEADER, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, RANGE_NOT_SATISFIABLE, RANGES_DESCRIPTION, rangesResponse, stateQuery, timestamp, UNSATISFIED_RANGE_HEADER } from "../schemas.js";
 
 export const artifactSchema = z.object({
   id: z.uuid(), job_id: z.uuid().nullable(), name: z.string(),
@@ -43,10 +42,10 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
     config: HEAD_DOCUMENTED,
     schema: {
       summary: "Download an artifact's file", tags, params: idParams,
-      description: "The bytes with their media type and length; ETag is the SHA-256 (304 on If-None-Match). A single byte range (Range: bytes=first-last, bytes=first-, bytes=-suffix) answers 206 with Content-Range, reading only the chunks it covers, so a download can be resumed (If-Range honoured: a stale one gets the whole file); 416 for a range beyond the end; several ranges get the whole file. 410 once the artifact has expired — an archived one does not (a download already under way is not cut: cleanup deletes an artifact, and its file, only a grace period after it expired) —, 404 once cleanup removed it. A transfer that fails midway ends before Content-Length is reached.",
+      description: `The bytes with their media type and length; ETag is the SHA-256 (304 on If-None-Match). Byte ranges read only the chunks they cover, so a download can be resumed: ${RANGES_DESCRIPTION} 410 once the artifact has expired — an archived one does not (a download already under way is not cut: cleanup deletes an artifact, and its file, only a grace period after it expired) —, 404 once cleanup removed it. A transfer that fails midway ends before Content-Length is reached.`,
       response: {
         200: bytesResponse("The file's bytes, as its media type (features.csv: text/csv; the .npy matrices, NumPy format 1.0: application/octet-stream)", ARTIFACT_MEDIA_TYPES, fileHeaders),
-        206: bytesResponse("The requested range of the file (Content-Range)", ARTIFACT_MEDIA_TYPES, { ...fileHeaders, ...CONTENT_RANGE_HEADER }),
+        206: rangesResponse(ARTIFACT_MEDIA_TYPES, fileHeaders),
         304: notModifiedResponse({ ...ETAG_HEADER, ...ACCEPT_RANGES_HEADER }), 404: errorBody, 410: errorBody,
         416: errorWithHeaders(RANGE_NOT_SATISFIABLE, { ...ETAG_HEADER, ...ACCEPT_RANGES_HEADER, ...UNSATISFIED_RANGE_HEADER }),
       },
@@ -62,14 +61,10 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
     if (!(await fileContentsStored(sql, artifact.file_sha256, artifact.size))) {
       throw new HttpError(404, `the file of artifact ${artifact.id} is not in the database (it was written before files were stored there, on the disk of the worker that made it)`);
     }
-    const range = requestedRange(request, reply, etag, artifact.size);
-    if (range) reply.code(206).header("Content-Range", `bytes ${range.start}-${range.end}/${artifact.size}`);
-    const { start, end } = range ?? { start: 0, end: artifact.size - 1 };
-    return reply
-      .type(artifact.media_type)
-      .header("Content-Length", end - start + 1)
-      .header("Content-Disposition", attachment(artifact.name))
-      .send(Readable.from(readFileContents(sql, artifact.file_sha256, artifact.size, start, end)));
+    const ranges = requestedRanges(request, reply, etag, artifact.size);
+    reply.header("Content-Disposition", attachment(artifact.name));
+    return sendRanges(reply, ranges, artifact.size, artifact.media_type,
+      (start, end) => readFileContents(sql, artifact.file_sha256, artifact.size, start, end));
   });
   app.post("/artifacts/cleanup", {
     config: { role: "admin" },

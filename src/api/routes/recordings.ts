@@ -2,6 +2,7 @@
  * /v1/recordings: registered audio files with their facts and metadata; tags, features and
  * owners attached to them; the audio itself with HTTP range requests (RFC 9110 §14).
  */
+import type { FileHandle } from "node:fs/promises";
 import { extname } from "node:path";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -15,14 +16,14 @@ import {
   listRecordings, readRecordingFile, refreshRecordingFile, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
 } from "../../store/recordings.js";
 import { ConflictError, InvalidError, invalid } from "../../store/errors.js";
-import { requestedRange } from "../byte-range.js";
+import { requestedRanges, sendRanges } from "../byte-range.js";
 import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
 import { checkInAudioRoots, recordingFile, withoutAudioRoots } from "../recording-file.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { ACCEPT_RANGES_HEADER, bytesResponse, carriedNotes, CONTENT_RANGE_HEADER, DISPOSITION_HEADER, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, RANGE_NOT_SATISFIABLE, sortQuery, stateQuery, label, tagPair, tagQuery, text, timestamp, UNSATISFIED_RANGE_HEADER, withTagFilter, withTagKeyForValue } from "../schemas.js";
+import { ACCEPT_RANGES_HEADER, bytesResponse, carriedNotes, DISPOSITION_HEADER, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, RANGE_NOT_SATISFIABLE, RANGES_DESCRIPTION, rangesResponse, sortQuery, stateQuery, label, tagPair, tagQuery, text, timestamp, UNSATISFIED_RANGE_HEADER, withTagFilter, withTagKeyForValue } from "../schemas.js";
 
 const recordingSchema = z.object({
   id: z.uuid(),
@@ -77,6 +78,25 @@ const AUDIO_MEDIA_TYPES: Record<string, string> = {
 };
 const audioMediaType = (path: string) => AUDIO_MEDIA_TYPES[extname(path).toLowerCase()] ?? "application/octet-stream";
 const AUDIO_DOWNLOAD_TYPES = [...new Set(Object.values(AUDIO_MEDIA_TYPES)), "application/octet-stream"];
+/** The most bytes of a download read at once: fs.ReadStream's default. */
+const FILE_PIECE_BYTES = 64 * 1024;
+
+/**
+ * Bytes `start`..`end` (inclusive) of the open file `handle`, read a piece at a time as the body
+ * takes them. Not handle.createReadStream: each stream over a FileHandle adds a listener to it that
+ * outlives the stream, one per part of a multipart answer. A file that ends early (it shrank since
+ * it was opened) fails the body, which then ends short of its Content-Length.
+ */
+async function* fileBytes(handle: FileHandle, start: number, end: number): AsyncGenerator<Uint8Array> {
+  for (let at = start; at <= end;) {
+    const length = Math.min(FILE_PIECE_BYTES, end + 1 - at);
+    const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(length), 0, length, at);
+    if (bytesRead === 0) throw new Error(`the file ended at byte ${at}, before byte ${end}: it changed while it was sent`);
+    yield buffer.subarray(0, bytesRead);
+    at += bytesRead;
+  }
+}
+
 /** The headers of a file download, whole (200) or a range (206). */
 const fileHeaders = { ...ETAG_HEADER, ...DISPOSITION_HEADER, ...ACCEPT_RANGES_HEADER };
 
@@ -199,10 +219,11 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/recordings/:id/audio", {
     config: HEAD_DOCUMENTED,
     schema: {
-      summary: "The audio file; supports Range requests (206), 416 for a range outside it", tags, params: idParams,
+      summary: "The audio file; supports Range requests (206, several ranges as multipart/byteranges), 416 for ranges outside it", tags, params: idParams,
+      description: `The file as its format's media type (by extension), ETag its MD5 (304 on If-None-Match). ${RANGES_DESCRIPTION}`,
       response: {
         200: bytesResponse("The file, as its format's media type (by extension)", AUDIO_DOWNLOAD_TYPES, fileHeaders),
-        206: bytesResponse("The requested range of the file (Content-Range)", AUDIO_DOWNLOAD_TYPES, { ...fileHeaders, ...CONTENT_RANGE_HEADER }),
+        206: rangesResponse(AUDIO_DOWNLOAD_TYPES, fileHeaders),
         304: notModifiedResponse({ ...ETAG_HEADER, ...ACCEPT_RANGES_HEADER }), 403: errorBody, 404: errorBody, 409: errorBody,
         416: errorWithHeaders(RANGE_NOT_SATISFIABLE, { ...ETAG_HEADER, ...ACCEPT_RANGES_HEADER, ...UNSATISFIED_RANGE_HEADER }),
       },
@@ -213,8 +234,8 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     reply.header("Accept-Ranges", "bytes").header("ETag", etag);
     // No body, and no JSON Content-Type from the 304's schema: a cache takes a 304's headers as the file's.
     if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).send(undefined);
-    const range = requestedRange(request, reply, etag, size);
-    reply.type(audioMediaType(loc.path)).header("Content-Disposition", attachment(loc.path.split("/").pop()!));
+    const ranges = requestedRanges(request, reply, etag, size);
+    reply.header("Content-Disposition", attachment(loc.path.split("/").pop()!));
     // Opened as the file just checked (a link swapped in since leads nowhere: SPEC §10), and only
     // while it still has the size the headers state.
     const { handle, size: opened } = await openRegularFile(abs, { exactPath: true }).catch((err: Error) => {
@@ -224,9 +245,8 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
       await handle.close();
       throw new ConflictError(`the recording's file changed while it was opened (${opened} bytes, it had ${size}); ask again`);
     }
-    if (!range) return reply.header("Content-Length", size).send(handle.createReadStream());
-    return reply.code(206).header("Content-Range", `bytes ${range.start}-${range.end}/${size}`)
-      .header("Content-Length", range.end - range.start + 1).send(handle.createReadStream({ start: range.start, end: range.end }));
+    // One handle for every part, closed with the body (ended, failed or cut short).
+    return sendRanges(reply, ranges, size, audioMediaType(loc.path), (start, end) => fileBytes(handle, start, end), () => void handle.close().catch(() => {}));
   });
 
   await app.register(stateRoutes("recordings", "recordings", recordingSchema, (id) => getRecording(sql, id), "any member"));
