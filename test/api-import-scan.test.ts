@@ -1,22 +1,32 @@
 /**
  * Datasets of a season of recorder files through the API: an import sent again while one runs
- * (each file read and hashed once), and scans answered as pages. The audio layer is wrapped to
- * count the files hashed (probeAudio) and the headers a scan reads (headerProblem); nothing else
- * is changed.
+ * (each file read and hashed once; those sent while one waits share it), and scans answered as
+ * pages. The audio layer is wrapped to count the files hashed (probeAudio), the headers a scan
+ * reads (headerProblem) and the directories it lists (readDirectory: one per scan of a flat
+ * dataset); the server's DatasetImports tells the test when an import waits. Nothing else is
+ * changed, and nothing is timed: an import is held only until the event the test waits for.
  */
+import { once } from "node:events";
 import { mkdir } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import type { Socket } from "node:net";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
+import { DatasetImports, RECENT_SCAN_MS, relocateDataset } from "../src/store/datasets.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { ensureAdmin } from "../src/store/users.js";
 import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 /**
- * Files hashed and headers read, by the path opened; `hashing` holds each hash until it is
- * resolved; `onHeader` is told of each header read.
+ * Files hashed, headers read and directories listed, by the path opened; `hashing` holds each hash
+ * until it is resolved; `onHeader` is told of each header read; `onWait` of each import that
+ * waits for another (the app's DatasetImports).
  */
-const audio = vi.hoisted(() => ({ hashed: [] as string[], headers: [] as string[], hashing: Promise.resolve(), onHeader: () => {} }));
+const audio = vi.hoisted(() => ({
+  hashed: [] as string[], headers: [] as string[], listed: [] as string[],
+  hashing: Promise.resolve(), onHeader: () => {}, onWait: () => {},
+}));
 
 vi.mock("../src/audio/index.js", async (importOriginal) => {
   const real = await importOriginal<typeof import("../src/audio/index.js")>();
@@ -32,6 +42,10 @@ vi.mock("../src/audio/index.js", async (importOriginal) => {
       audio.onHeader();
       return real.headerProblem(path, options);
     },
+    readDirectory: (dir: string) => {
+      audio.listed.push(dir);
+      return real.readDirectory(dir);
+    },
   };
 });
 
@@ -46,7 +60,7 @@ beforeAll(async () => {
   t = await freshDatabase();
   scratch = await tempDir();
   admin = (await ensureAdmin(t.db.sql))!.key;
-  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([scratch.path]) });
+  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([scratch.path]), datasetImports: new DatasetImports(() => audio.onWait()) });
 });
 
 afterAll(async () => {
@@ -54,6 +68,29 @@ afterAll(async () => {
   await t?.cleanup();
   await scratch?.remove();
 });
+
+/** Holds every hash until `release` is called (or the test ends). */
+function holdHashing(): () => void {
+  let release!: () => void;
+  audio.hashing = new Promise<void>((resolve) => (release = resolve));
+  onTestFinished(() => {
+    release();
+    audio.onWait = () => {};
+    audio.onHeader = () => {};
+  });
+  return release;
+}
+
+/** Import runs recorded for dataset `name`. */
+async function importRuns(name: string): Promise<number> {
+  const [{ n }] = await t.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM runs WHERE kind = 'import' AND description = ${`import into dataset ${name}`}`;
+  return n;
+}
+
+/** Scans of dataset folder `name` made since `listed` was emptied: its directory listed (it has no subfolders). */
+const scansOf = (name: string) => audio.listed.filter((dir) => dir.endsWith(`/${name}`)).length;
+
+const importOf = (id: string) => app.inject({ method: "POST", url: `/v1/datasets/${id}/import`, headers: auth() });
 
 /** A dataset of `names` (tones of their own, so no two hold the same bytes) in a folder of `name`. */
 async function dataset(name: string, names: string[]): Promise<string> {
@@ -70,33 +107,96 @@ describe("an import sent again while one runs", () => {
     const id = await dataset("season", files);
     audio.hashed.length = 0;
     audio.headers.length = 0;
-    // The first import's hashing waits until the second import has scanned the files (its headers
-    // read), as it did when both ran at once — or, when the second waits for the first, a while:
-    // the hold only gives the second import the chance to scan; nothing here is timed.
-    let release!: () => void;
-    audio.hashing = new Promise<void>((resolve) => (release = resolve));
+    // The first import's hashing is held until the second import waits for it — or, as both ran at
+    // once before imports were queued, until the second has read the files' headers: either way
+    // the second is sent while the first runs, and nothing here is timed.
+    const release = holdHashing();
+    audio.onWait = release;
     audio.onHeader = () => {
       if (audio.headers.length >= 2 * files.length) release();
     };
-    const hold = setTimeout(release, 1500);
-    try {
-      const [first, second] = await Promise.all([1, 2].map(() => app.inject({ method: "POST", url: `/v1/datasets/${id}/import`, headers: auth() })));
-      expect([first.statusCode, second.statusCode]).toEqual([200, 200]);
-      expect(audio.hashed).toHaveLength(files.length);
-      expect(new Set(audio.hashed).size).toBe(files.length);
-      // One of them registered every file, the other (the second to start) none.
-      const registered = [first, second].map((r) => r.json().registered.map((f: { path: string }) => f.path));
-      expect(registered.sort((a, b) => b.length - a.length)).toEqual([files, []]);
-      expect([first, second].map((r) => r.json().run.status)).toEqual(["completed", "completed"]);
-    } finally {
-      audio.onHeader = () => {};
-      clearTimeout(hold);
-      release();
-    }
+    const [first, second] = await Promise.all([1, 2].map(() => importOf(id)));
+    expect([first.statusCode, second.statusCode]).toEqual([200, 200]);
+    expect(audio.hashed).toHaveLength(files.length);
+    expect(new Set(audio.hashed).size).toBe(files.length);
+    // One of them registered every file, the other (the second to start) none.
+    const registered = [first, second].map((r) => r.json().registered.map((f: { path: string }) => f.path));
+    expect(registered.sort((a, b) => b.length - a.length)).toEqual([files, []]);
+    expect([first, second].map((r) => r.json().run.status)).toEqual(["completed", "completed"]);
     // What the second was sent for is done: a third import finds nothing new to hash.
-    const third = await app.inject({ method: "POST", url: `/v1/datasets/${id}/import`, headers: auth() });
+    const third = await importOf(id);
     expect(third.json().registered).toEqual([]);
     expect(audio.hashed).toHaveLength(files.length);
+  });
+
+  it("sent again and again while one waits, shares the waiting one: one more scan and run, not one per request (4 runs and scans for 4 requests)", async () => {
+    const files = ["a.wav", "b.wav", "c.wav"];
+    const id = await dataset("retried", files);
+    audio.hashed.length = 0;
+    audio.listed.length = 0;
+    // The first import to run is held until the three others wait for it.
+    const release = holdHashing();
+    let waiting = 0;
+    audio.onWait = () => {
+      if (++waiting === 3) release();
+    };
+    const answers = await Promise.all([1, 2, 3, 4].map(() => importOf(id)));
+    expect(answers.map((r) => r.statusCode)).toEqual([200, 200, 200, 200]);
+    const runs = answers.map((r) => r.json().run.id as string);
+    const byRun = [...new Set(runs)].map((run) => runs.filter((r) => r === run).length).sort();
+    expect(byRun).toEqual([1, 3]); // the first import's request, and the three sharing the one that waited
+    expect(await importRuns("retried")).toBe(2);
+    expect(scansOf("retried")).toBe(2);
+    expect(audio.hashed).toHaveLength(files.length);
+    expect(answers.map((r) => r.json().registered.length).sort()).toEqual([0, 0, 0, 3]);
+  });
+
+  it("is not run when its request was closed while it waited (it ran: a scan and a run for nobody)", async () => {
+    const files = ["a.wav", "b.wav"];
+    const id = await dataset("given-up", files);
+    audio.listed.length = 0;
+    const release = holdHashing();
+    const address = await app.listen({ port: 0, host: "127.0.0.1" });
+    let waited!: () => void;
+    const secondWaits = new Promise<void>((resolve) => (waited = resolve));
+    audio.onWait = () => waited();
+    const first = importOf(id); // runs, its hashing held
+    // The second, over a socket of its own, waits for the first; its client then goes away.
+    const serverSide = once(app.server, "connection") as Promise<[Socket]>;
+    const client = httpRequest(`${address}/v1/datasets/${id}/import`, { method: "POST", headers: auth(), agent: false });
+    client.on("error", () => {}); // the socket destroyed below
+    client.end();
+    const [socket] = await serverSide;
+    await secondWaits;
+    client.destroy();
+    await once(socket, "close");
+    release();
+    expect((await first).statusCode).toBe(200);
+    // The second's import would run after the first, as a third asked for now does: by then it has not.
+    const third = await importOf(id);
+    expect(third.json().registered).toEqual([]);
+    expect(await importRuns("given-up")).toBe(2);
+    expect(scansOf("given-up")).toBe(2);
+  });
+
+  it("checks the dataset's directory when it runs, not when it was asked for: one moved outside the audio roots while it waited is refused (it was imported from there)", async () => {
+    const id = await dataset("moved-away", ["a.wav"]);
+    const outside = await tempDir();
+    onTestFinished(() => outside.remove());
+    const release = holdHashing();
+    let waited!: () => void;
+    const secondWaits = new Promise<void>((resolve) => (waited = resolve));
+    audio.onWait = () => waited();
+    const first = importOf(id);
+    const second = importOf(id);
+    await secondWaits;
+    // Pointed elsewhere as `sonotile dataset` run with other roots could: the first import goes on with the directory it read.
+    await relocateDataset(t.db.sql, id, outside.path);
+    release();
+    expect((await first).statusCode).toBe(200);
+    const refused = await second;
+    expect(refused.statusCode, refused.body).toBe(403);
+    expect(await importRuns("moved-away")).toBe(1);
   });
 });
 
@@ -128,5 +228,69 @@ describe("a scan", () => {
       const res = await app.inject({ url: `/v1/datasets/${id}/scan?${query}`, headers: auth() });
       expect([res.statusCode, res.json().fields?.map((f: { field: string }) => f.field)], query).toEqual([400, [field]]);
     }
+  });
+});
+
+describe("paging through a scan", () => {
+  /** The page of dataset `id`'s scan `query` asks for. */
+  const scanPage = async (id: string, query: string) => {
+    const res = await app.inject({ url: `/v1/datasets/${id}/scan?${query}`, headers: auth() });
+    expect(res.statusCode, res.body).toBe(200);
+    return res.json() as { total: number; counts: Record<string, number>; items: { path: string; status: string }[] };
+  };
+
+  it("reads the pages after the first from the first's scan: each file once, one scan (a scan per page, and a file added meanwhile listed)", async () => {
+    const files = Array.from({ length: 7 }, (_, i) => `f${i}.wav`);
+    const id = await dataset("walked", files);
+    audio.listed.length = 0;
+    const first = await scanPage(id, "limit=3");
+    expect(first.total).toBe(7);
+    // Files copied in during the walk do not shift its pages: they show from the next first page.
+    await writeSineWav(join(scratch.path, "walked", "a new.wav"), 8000, 0.1, 3000);
+    const seen = [...first.items];
+    for (let offset = 3; offset < first.total; offset += 3) {
+      const page = await scanPage(id, `limit=3&offset=${offset}`);
+      expect(page.total).toBe(7);
+      seen.push(...page.items);
+    }
+    expect(seen.map((f) => f.path)).toEqual(files);
+    expect(scansOf("walked")).toBe(1);
+    expect(audio.headers.filter((path) => path.includes("/walked/"))).toHaveLength(7);
+    // A first page scans again.
+    expect((await scanPage(id, "limit=3")).items.map((f) => f.path)).toEqual(["a new.wav", "f0.wav", "f1.wav"]);
+    expect(scansOf("walked")).toBe(2);
+  });
+
+  it("scans again for a page after an import, a refresh or a relocation through the server, or once the scan is too old", async () => {
+    const id = await dataset("changing", ["a.wav", "b.wav"]);
+    expect((await scanPage(id, "limit=1")).counts).toMatchObject({ registered: 0, unregistered: 2 });
+    expect((await importOf(id)).statusCode).toBe(200);
+    const afterImport = await scanPage(id, "limit=1&offset=1");
+    expect(afterImport.counts).toMatchObject({ registered: 2, unregistered: 0 });
+    expect(afterImport.items).toMatchObject([{ path: "b.wav", status: "registered" }]);
+
+    // b.wav rewritten with other bytes: registered, changed; its refresh makes it unchanged.
+    await writeSineWav(join(scratch.path, "changing", "b.wav"), 8000, 0.2, 900);
+    const changed = (await scanPage(id, "limit=1")).counts;
+    expect(changed).toMatchObject({ registered: 2 });
+    const b = afterImport.items[0] as unknown as { recording_id: string };
+    expect((await scanPage(id, "limit=1&offset=1")).items).toMatchObject([{ path: "b.wav", changed: { reason: "size" } }]);
+    const refreshed = await app.inject({ method: "POST", url: `/v1/recordings/${b.recording_id}/refresh`, headers: auth() });
+    expect(refreshed.statusCode, refreshed.body).toBe(200);
+    expect((await scanPage(id, "limit=1&offset=1")).items).toMatchObject([{ path: "b.wav", changed: null }]);
+
+    // Relocated: the next page reads the new directory, where a.wav alone was copied.
+    await mkdir(join(scratch.path, "changing-moved"));
+    await writeSineWav(join(scratch.path, "changing-moved", "a.wav"), 8000, 0.1, 500);
+    expect((await scanPage(id, "limit=1")).counts).toMatchObject({ registered: 2, missing: 0 });
+    const moved = await app.inject({ method: "PUT", url: `/v1/datasets/${id}/audio_dir`, payload: { audio_dir: "changing-moved" }, headers: auth() });
+    expect(moved.statusCode, moved.body).toBe(200);
+    expect((await scanPage(id, "limit=1&offset=1")).items).toMatchObject([{ path: "b.wav", status: "missing" }]);
+
+    // Too old: scanned again (the clock moved past RECENT_SCAN_MS; timers stay real).
+    await writeSineWav(join(scratch.path, "changing-moved", "c.wav"), 8000, 0.1, 1900);
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + RECENT_SCAN_MS + 1 });
+    onTestFinished(() => void vi.useRealTimers());
+    expect((await scanPage(id, "limit=1&offset=1")).counts).toMatchObject({ registered: 1, missing: 1, unregistered: 1 });
   });
 });

@@ -41,11 +41,16 @@ import { webRoutes } from "./routes/web.js";
 import { tileRoutes, type TileLimits } from "./routes/tiles.js";
 import type { TileService } from "../tiles/service.js";
 import { DEFAULT_MAX_UNSENT_BYTES, DEFAULT_STALLED_SEND_MS, UnsentBytes } from "./unsent-bytes.js";
+import { DatasetImports, RecentScans } from "../store/datasets.js";
 
 declare module "fastify" {
   interface FastifyInstance {
     /** The bytes of answers still waiting for their clients, server-wide, and their limit (unsent-bytes.ts). */
     unsentBytes: UnsentBytes;
+    /** The dataset imports this server runs: one at a time per dataset, those asked for meanwhile sharing one (routes/datasets.ts). */
+    datasetImports: DatasetImports;
+    /** The last scans of datasets, for the pages after a scan's first; forgotten when a route changes the dataset's recordings. */
+    recentScans: RecentScans;
   }
 }
 
@@ -59,6 +64,11 @@ export interface AppOptions {
   bodyLimit?: number;
   /** Fastify's logger option (pino): false (default), true, or e.g. { level: "warn" }. */
   logger?: FastifyServerOptions["logger"];
+  /**
+   * The dataset imports the server runs (default a new DatasetImports logging each import that
+   * waits for another); tests pass one with their own hook on imports that wait.
+   */
+  datasetImports?: DatasetImports;
   /** Tile computation (worker pool, stats, caches); without it the spectrogram routes are absent. */
   tiles?: TileService;
   /** Limits of the spectrogram routes (defaults in routes/tiles.ts). */
@@ -286,6 +296,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await app.register(webRoutes);
   await app.register(
     async (v1) => {
+      v1.decorate("datasetImports", options.datasetImports ?? new DatasetImports((id) => v1.log.info({ dataset: id }, "an import of the dataset waits for the one running")));
+      v1.decorate("recentScans", new RecentScans());
       await v1.register(userRoutes);
       await v1.register(tokenRoutes);
       await v1.register(datasetRoutes);

@@ -11,7 +11,7 @@ import { checkBlockFrames, type StreamOptions } from "./stream-reader.js";
 import { BlockReader } from "./reader.js";
 import { parseRiff, sniffRiff } from "./riff.js";
 import { recordingFacts } from "./metadata.js";
-import { fileSource, memorySource, openFileSource, openRegularFile, readAhead, withHeadRead, type ByteSource } from "./source.js";
+import { fileSource, memorySource, openFileSource, openRegularFile, readAhead, type ByteSource } from "./source.js";
 import { handleMd5 } from "./hash.js";
 import { applyTimeExpansion, timeExpansionOf } from "./expansion.js";
 import { checkOptionsObject, describeValue } from "./signal.js";
@@ -184,15 +184,15 @@ export function probeAudio(path: string, options: { exactPath?: boolean } = {}):
  * header reads may still fail when opened (its frames cut short or corrupt).
  * @param options.exactPath only the file whose real path `path` is (see openRegularFile)
  * @param options.headBytes read the file's first `headBytes` bytes at once and the header from
- *   them where it lies within (withHeadRead): for a scan of many files, one read each where the
- *   header walk made one per chunk; default 0, the header's own reads
+ *   them where it lies within (readAhead's `head`): for a scan of many files, one read each where
+ *   the header walk made one per chunk; default 0, the header's own reads
  */
 export async function headerProblem(path: string, options: { exactPath?: boolean; headBytes?: number } = {}): Promise<string | null> {
   let src: ByteSource | undefined;
   try {
     const { handle, size } = await openRegularFile(path, options);
     src = fileSource(handle, size);
-    await readHeader(options.headBytes ? await withHeadRead(src, options.headBytes) : src);
+    await readHeader(options.headBytes ? readAhead(src, { head: await src.read(0, options.headBytes) }) : src);
     return null;
   } catch (err) {
     if (!(err instanceof AudioFormatError)) throw err;

@@ -141,39 +141,25 @@ export function memorySource(bytes: Uint8Array): ByteSource {
 }
 
 /**
- * `src` with its first `length` bytes read at once: reads within them are answered from that one
- * read (copies, so callers may keep them), others go to `src`. For a header walk that reads a few
- * bytes per chunk near the start of many files (a dataset scan: headerProblem's `headBytes`),
- * where each read was a trip through libuv's thread pool.
- */
-export async function withHeadRead(src: ByteSource, length: number): Promise<ByteSource> {
-  const head = await src.read(0, length);
-  return {
-    get size() {
-      return src.size;
-    },
-    get bytesRead() {
-      return src.bytesRead;
-    },
-    read: (offset, count) => (offset >= 0 && offset + Math.max(0, count) <= head.length ? Promise.resolve(head.slice(offset, offset + Math.max(0, count))) : src.read(offset, count)),
-    readInto: (offset, target) => src.readInto(offset, target),
-    close: () => src.close(),
-  };
-}
-
-/**
  * `src` read through a window, for the container parsers' walk over chunk headers: a file of many
  * small chunks (a WAV with 99,000 empty LIST chunks took 7 s to open, two positioned reads per
  * chunk) costs one read per window instead. The first `exactReads` reads go straight to `src` —
  * an ordinary header still costs its own bytes and no more — and from then on a window of 256
  * bytes, doubling with each refill up to `maxWindow`. Reads that do not fit go straight to `src`;
  * the returned arrays are copies, so callers may keep them.
+ * @param options.exactReads reads that go straight to `src` before the window (default 16)
+ * @param options.maxWindow the largest window, in bytes (default 8192)
+ * @param options.head the file's first bytes, read already: the first window, reads within it
+ *   answered from it from the first — for a header walk over many files (a dataset scan:
+ *   headerProblem's `headBytes`), one read each where it made one per chunk, each a trip through
+ *   libuv's thread pool
  */
-export function readAhead(src: ByteSource, exactReads = 16, maxWindow = 8192): ByteSource {
+export function readAhead(src: ByteSource, options: { exactReads?: number; maxWindow?: number; head?: Uint8Array } = {}): ByteSource {
+  const { exactReads = 16, maxWindow = 8192 } = options;
   let reads = 0;
   let window = 128;
   let start = 0;
-  let held: Uint8Array = new Uint8Array(0);
+  let held: Uint8Array = options.head ?? new Uint8Array(0);
   return {
     get size() {
       return src.size;
@@ -183,8 +169,9 @@ export function readAhead(src: ByteSource, exactReads = 16, maxWindow = 8192): B
     },
     async read(offset: number, length: number): Promise<Uint8Array> {
       const end = Math.min(src.size, offset + Math.max(0, length));
-      if (++reads <= exactReads || end - offset > maxWindow) return src.read(offset, length);
-      if (offset < start || end > start + held.length) {
+      const within = held.length > 0 && offset >= start && end <= start + held.length;
+      if (!within && (++reads <= exactReads || end - offset > maxWindow)) return src.read(offset, length);
+      if (!within) {
         window = Math.min(maxWindow, 2 * window);
         start = offset;
         held = await src.read(offset, Math.max(window, end - offset));

@@ -179,13 +179,13 @@ const RELOCATION_EXAMPLES = 3;
 export async function relocateDataset(db: Queryable, id: string, audioDir: string): Promise<Dataset> {
   const dataset = await getDataset(db, id);
   const recordings = await db<{ path: string; file_size: number }[]>`SELECT path, file_size::float8 AS file_size FROM recordings WHERE dataset_id = ${id} ORDER BY path`;
-  // SCAN_STAT_BATCH stats at a time, as a scan's: a mistyped directory stats every file, and one
-  // after another, a large dataset on a slow mount could outlast the request's deadline.
+  // SCAN_STAT_LANES stats at a time, as a scan's: a mistyped directory stats every file, and one
+  // after another, a large dataset on a slow mount could outlast the request's deadline. The lanes
+  // stat no more once one file is found.
   let found = !recordings.length;
-  for (let i = 0; i < recordings.length && !found; i += SCAN_STAT_BATCH) {
-    const there = await Promise.all(recordings.slice(i, i + SCAN_STAT_BATCH).map((r) => stat(join(audioDir, r.path)).then((s) => s.size === r.file_size, () => false)));
-    found = there.includes(true);
-  }
+  await inLanes(recordings, SCAN_STAT_LANES, async (r) => {
+    if (!found && (await stat(join(audioDir, r.path)).then((s) => s.size === r.file_size, () => false))) found = true;
+  });
   if (!found) {
     const examples = recordings.slice(0, RELOCATION_EXAMPLES).map((r) => r.path).join(", ");
     throw invalid("audio_dir", `none of dataset ${dataset.name}'s ${recordings.length} recordings' files is in ${audioDir} with its registered size (e.g. ${examples}): copy the files there first, keeping their paths relative to ${dataset.audio_dir}`);
@@ -218,7 +218,9 @@ export async function deleteDataset(db: Queryable, id: string): Promise<void> {
 const MAX_SCAN_FILES = 100_000;
 const MAX_SCAN_DEPTH = 32;
 
-export type ScanStatus = "registered" | "missing" | "unregistered";
+/** What a scan says of a file: its recording's file is there, its recording's file is not, or no recording has it. */
+export const SCAN_STATUSES = ["registered", "missing", "unregistered"] as const;
+export type ScanStatus = (typeof SCAN_STATUSES)[number];
 export interface ScanFile {
   path: string;
   status: ScanStatus;
@@ -340,8 +342,8 @@ async function checkedAudioDir(dataset: Dataset): Promise<string> {
   }
 }
 
-/** Registered files a scan looks at (stat) at once. */
-const SCAN_STAT_BATCH = 64;
+/** Files a scan looks at (stat) at once, each lane taking the next file when done with its own (inLanes). */
+const SCAN_STAT_LANES = 64;
 
 /**
  * Compares the files in the dataset's directory with its registered recordings. Each registered
@@ -360,14 +362,12 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
     SELECT id, path, state, file_size::float8 AS file_size, file_mtime FROM recordings WHERE dataset_id = ${id}`;
   const files: ScanFile[] = [];
   const known = new Set(registered.map((r) => r.path));
-  for (let i = 0; i < registered.length; i += SCAN_STAT_BATCH) {
-    files.push(...(await Promise.all(registered.slice(i, i + SCAN_STAT_BATCH).map(async (r): Promise<ScanFile> => {
-      const found = await resolveRecordingFile(audioDir, r.path).catch(() => null);
-      // A listed file that cannot be looked at now (removed during the scan) still counts as there, as the listing saw it.
-      const status = found || onDisk.has(r.path) ? "registered" : "missing";
-      return { path: r.path, status, recording_id: r.id, recording_state: r.state, changed: found && changeSeen(r, found), possibly_moved_to: [], unreadable: null };
-    }))));
-  }
+  await inLanes(registered, SCAN_STAT_LANES, async (r) => {
+    const found = await resolveRecordingFile(audioDir, r.path).catch(() => null);
+    // A listed file that cannot be looked at now (removed during the scan) still counts as there, as the listing saw it.
+    const status = found || onDisk.has(r.path) ? "registered" : "missing";
+    files.push({ path: r.path, status, recording_id: r.id, recording_state: r.state, changed: found && changeSeen(r, found), possibly_moved_to: [], unreadable: null });
+  });
   const unregistered = [...onDisk].filter((path) => !known.has(path));
   const unreadable = await unreadableFiles(unregistered, listing.realPaths);
   for (const path of unregistered) files.push({ path, status: "unregistered", recording_id: null, recording_state: null, changed: null, possibly_moved_to: [], unreadable: unreadable.get(path) ?? null });
@@ -378,7 +378,7 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
     for (const f of missing) f.possibly_moved_to = (bySize.get(sizeOf.get(f.recording_id!)!) ?? []).slice(0, POSSIBLY_MOVED_LIMIT);
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const counts = { registered: 0, missing: 0, unregistered: 0 };
+  const counts = Object.fromEntries(SCAN_STATUSES.map((status) => [status, 0])) as Record<ScanStatus, number>;
   for (const f of files) counts[f.status]++;
   return { dataset_id: id, files, counts, skipped: listing.skipped };
 }
@@ -440,11 +440,19 @@ async function unreadableFiles(paths: string[], realPaths: ReadonlyMap<string, s
  */
 const HEADER_BYTES = 4096;
 
-/** `work` on each of `items`, `lanes` at a time: each lane takes the next item when done with its own. */
-async function inLanes<T>(items: readonly T[], lanes: number, work: (item: T) => Promise<void>): Promise<void> {
+/**
+ * `work` on each of `items` (with its index), `lanes` at a time: each lane takes the next item when
+ * done with its own — batches of a fixed size waited for their slowest item before the next began.
+ * Items end in any order; a `work` that throws ends its lane and rejects the whole (the other lanes
+ * go on with the items they took).
+ */
+async function inLanes<T>(items: readonly T[], lanes: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
   const lane = async () => {
-    while (next < items.length) await work(items[next++]);
+    while (next < items.length) {
+      const i = next++;
+      await work(items[i], i);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
 }
@@ -461,19 +469,19 @@ function namedAsRecorded(message: string, file: string, path: string): string {
 const POSSIBLY_MOVED_LIMIT = 10;
 
 /**
- * `paths` (relative to `audioDir`, in order) by their size in bytes: one stat each, SCAN_STAT_BATCH
- * at a time; a file gone since it was listed is left out.
+ * `paths` (relative to `audioDir`, in order) by their size in bytes, each size's in the order of
+ * `paths`: one stat each, SCAN_STAT_LANES at a time; a file gone since it was listed is left out.
  */
 async function pathsBySize(audioDir: string, paths: string[]): Promise<Map<number, string[]>> {
+  const sizes: (number | null)[] = new Array(paths.length);
+  await inLanes(paths, SCAN_STAT_LANES, async (path, i) => {
+    sizes[i] = await stat(join(audioDir, path)).then((info) => info.size, () => null);
+  });
   const bySize = new Map<number, string[]>();
-  for (let i = 0; i < paths.length; i += SCAN_STAT_BATCH) {
-    const batch = paths.slice(i, i + SCAN_STAT_BATCH);
-    const sizes = await Promise.all(batch.map((path) => stat(join(audioDir, path)).then((info) => info.size, () => null)));
-    batch.forEach((path, j) => {
-      const size = sizes[j];
-      if (size !== null) appendTo(bySize, size, path);
-    });
-  }
+  paths.forEach((path, i) => {
+    const size = sizes[i];
+    if (size !== null) appendTo(bySize, size, path);
+  });
   return bySize;
 }
 
@@ -607,32 +615,28 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
     registering = register(batch);
   }
 
-  /** Reads files until none is left: new recordings wait in `pending`; those moved are given to their recording here. */
-  let next = 0;
-  async function lane(): Promise<void> {
-    while (next < todo.length) {
-      const path = todo[next++];
-      let abs: string | undefined;
-      try {
-        abs = (await resolveRecordingFile(dataset.audio_dir, path)).file;
-        const facts = await probeFile(abs, { exactPath: true });
-        if (facts.time_expansion !== undefined) checkTimeExpansion(facts.file_samplerate, facts.time_expansion);
-        const from = await movedHere(db, dataset, gone.get(facts.hash), path, facts);
-        if (from) moved.push({ from: from.path, path, recording_id: from.id });
-        else {
-          if (!pending.length) oldest = Date.now();
-          pending.push({ dataset_id: id, path, ...facts, created_by: user, run_id: importRun.id });
-        }
-      } catch (err) {
-        fail(path, err, abs);
+  /** Reads one file: a new recording waits in `pending`; one moved is given to its recording here. */
+  async function read(path: string): Promise<void> {
+    let abs: string | undefined;
+    try {
+      abs = (await resolveRecordingFile(dataset.audio_dir, path)).file;
+      const facts = await probeFile(abs, { exactPath: true });
+      if (facts.time_expansion !== undefined) checkTimeExpansion(facts.file_samplerate, facts.time_expansion);
+      const from = await movedHere(db, dataset, gone.get(facts.hash), path, facts);
+      if (from) moved.push({ from: from.path, path, recording_id: from.id });
+      else {
+        if (!pending.length) oldest = Date.now();
+        pending.push({ dataset_id: id, path, ...facts, created_by: user, run_id: importRun.id });
       }
-      const full = pending.length >= IMPORT_BATCH;
-      if (!handing && (full || (pending.length && Date.now() - oldest >= IMPORT_BATCH_WAIT))) await handOver();
-      else if (full) await registering; // a full batch waits already: read no further ahead
+    } catch (err) {
+      fail(path, err, abs);
     }
+    const full = pending.length >= IMPORT_BATCH;
+    if (!handing && (full || (pending.length && Date.now() - oldest >= IMPORT_BATCH_WAIT))) await handOver();
+    else if (full) await registering; // a full batch waits already: read no further ahead
   }
 
-  await Promise.all(Array.from({ length: IMPORT_CONCURRENCY }, lane));
+  await inLanes(todo, IMPORT_CONCURRENCY, read);
   while (pending.length) await handOver();
   await registering;
   const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : 1);
@@ -652,31 +656,113 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
 }
 
 /**
- * The imports one process runs, by dataset (a server's, over its requests): an import of a dataset
- * asked for while one of it runs waits for that one to end, then makes its own (importDataset) —
- * whose scan finds the files the first registered, so that it reads and hashes only those still
- * new. Two at once had each hashed every new file (44 s for 30,000), the second registering none.
- * Across processes (a `dataset add` beside a server, servers sharing the database) the database
- * keeps one recording per path, as before: a file registered by another process meanwhile is
- * skipped.
+ * The imports one process runs, by dataset (a server's, over its requests). An import of a dataset
+ * asked for while one of it runs waits for that one to end, then runs — its scan finding the files
+ * the first registered, so that it reads and hashes only those still new (two at once had each
+ * hashed every new file: 44 s for 30,000, the second registering none). At most one waits per
+ * dataset: those asked for while one waits share its outcome — a client retrying every 10 s
+ * during a long import had queued an import per retry, each a scan, its header probes and a run of
+ * its own, one after another. A waiting import whose every caller has left (their `signal`s
+ * aborted) is not run. One that fails fails only its own callers: the next still runs. Across
+ * processes (a `dataset add` beside a server, servers sharing the database) the database keeps one
+ * recording per path, as before: a file registered by another process meanwhile is skipped.
  */
 export class DatasetImports {
-  /** The last import asked for, per dataset id, while it (or one before it) runs. */
-  private readonly last = new Map<string, Promise<unknown>>();
+  /** The import running, per dataset id. */
+  private readonly running = new Map<string, Promise<unknown>>();
+  /** The import waiting for it, per dataset id, and the signals of the callers sharing it. */
+  private readonly waiting = new Map<string, { outcome: Promise<ImportResult>; signals: (AbortSignal | undefined)[] }>();
 
-  /** importDataset's `id` by `user`, after the imports of that dataset asked for before it in this process (whatever their outcome). */
-  run(db: Queryable, id: string, user: string | null): Promise<ImportResult> {
-    const before = this.last.get(id);
-    const mine = (async () => {
-      await before?.catch(() => {}); // its own caller has its error
-      return importDataset(db, id, user);
+  /**
+   * @param onWait told each time a caller waits (a new waiting import or one shared): for a
+   *   server's log, and for tests that must act while an import waits
+   */
+  constructor(private readonly onWait: (datasetId: string) => void = () => {}) {}
+
+  /**
+   * `work`, the import of dataset `id` (its checks included, so that they see the dataset as it is
+   * when it runs), once the import of it running in this process has ended; or, when another waits
+   * already, that one's outcome, whichever caller's `work` it runs.
+   * @param signal aborted when the caller no longer waits for the outcome (its client left)
+   * @throws the first signal's reason when every caller of a waiting import left before it ran
+   */
+  run(id: string, work: () => Promise<ImportResult>, signal?: AbortSignal): Promise<ImportResult> {
+    const queued = this.waiting.get(id);
+    if (queued) {
+      queued.signals.push(signal);
+      this.onWait(id);
+      return queued.outcome;
+    }
+    const before = this.running.get(id);
+    if (!before) return this.start(id, work);
+    const signals = [signal];
+    const outcome = (async () => {
+      await before.catch(() => {}); // its own callers have its error
+      this.waiting.delete(id); // callers from now on wait for this one
+      if (signals.every((s) => s?.aborted)) throw signals[0]!.reason;
+      return this.start(id, work);
     })();
-    this.last.set(id, mine);
+    this.waiting.set(id, { outcome, signals });
+    this.onWait(id);
+    return outcome;
+  }
+
+  /** `work` run now, as dataset `id`'s running import until it ends. */
+  private start(id: string, work: () => Promise<ImportResult>): Promise<ImportResult> {
+    const mine = work();
+    this.running.set(id, mine);
     const forget = () => {
-      if (this.last.get(id) === mine) this.last.delete(id);
+      if (this.running.get(id) === mine) this.running.delete(id);
     };
     mine.then(forget, forget);
     return mine;
+  }
+}
+
+/** How long a scan is kept for the pages after its first (RecentScans). */
+export const RECENT_SCAN_MS = 30_000;
+/** Datasets whose last scan is kept at most (RecentScans): a scan of 30,000 files holds some 10 MB. */
+const RECENT_SCAN_DATASETS = 4;
+
+/**
+ * The last scan of each of a few datasets (a server's), for the pages of it after the first: a
+ * page of a scan (scanPage) is cheap, the scan is not (3 s for 30,000 files), and walking the
+ * 30,000 at 1,000 a page scanned them 30 times — each page of another scan, so that a file added
+ * or registered meanwhile could be listed twice or not at all. A first page (`fresh`) always
+ * scans, so what a curator asks for first is what is on disk now; the following pages (`recent`)
+ * read that scan while it is at most RECENT_SCAN_MS old and of the dataset's directory as it is.
+ * What changes the dataset's recordings through this server forgets it (`forget`: an import, a
+ * refresh, a relocation); changes on disk and by other processes are seen at the next first page
+ * or once it has expired.
+ */
+export class RecentScans {
+  private readonly scans = new Map<string, { audioDir: string; at: number; scan: Promise<ScanResult> }>();
+
+  /** A new scan of `dataset`, kept for the pages that follow. */
+  fresh(db: Queryable, dataset: Pick<Dataset, "id" | "audio_dir">): Promise<ScanResult> {
+    const at = Date.now();
+    for (const [id, kept] of this.scans) if (at - kept.at > RECENT_SCAN_MS) this.scans.delete(id);
+    this.scans.delete(dataset.id); // kept in the order made: the first is the oldest
+    if (this.scans.size >= RECENT_SCAN_DATASETS) this.scans.delete(this.scans.keys().next().value!);
+    const scan = scanDataset(db, dataset.id);
+    const entry = { audioDir: dataset.audio_dir, at, scan };
+    this.scans.set(dataset.id, entry);
+    scan.catch(() => {
+      if (this.scans.get(dataset.id) === entry) this.scans.delete(dataset.id);
+    });
+    return scan;
+  }
+
+  /** The kept scan of `dataset` when it is recent and of its directory as it is, else a new one (fresh). */
+  recent(db: Queryable, dataset: Pick<Dataset, "id" | "audio_dir">): Promise<ScanResult> {
+    const kept = this.scans.get(dataset.id);
+    if (kept && kept.audioDir === dataset.audio_dir && Date.now() - kept.at <= RECENT_SCAN_MS) return kept.scan;
+    return this.fresh(db, dataset);
+  }
+
+  /** Forgets the scan kept of dataset `id`: its recordings changed. */
+  forget(id: string): void {
+    this.scans.delete(id);
   }
 }
 

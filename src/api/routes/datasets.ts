@@ -6,7 +6,8 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
-import { DATASET_SORTS, DatasetImports, createDataset, datasetsHoldingSameBytes, deleteDataset, getDataset, listDatasets, relocateDataset, scanDataset, scanPage, updateDataset } from "../../store/datasets.js";
+import { DATASET_SORTS, RECENT_SCAN_MS, SCAN_STATUSES, createDataset, datasetsHoldingSameBytes, deleteDataset, getDataset, importDataset, listDatasets, relocateDataset, scanPage, updateDataset } from "../../store/datasets.js";
+import { clientLeft } from "../client-left.js";
 import { checkInAudioRoots } from "../recording-file.js";
 import { resolveAudioDir } from "../../store/paths.js";
 import { stateRoutes } from "../state-routes.js";
@@ -29,7 +30,7 @@ const name = label(255);
 const description = text(0, 10000);
 
 const scanFileSchema = z.object({
-  path: z.string(), status: z.enum(["registered", "missing", "unregistered"]), recording_id: z.uuid().nullable(),
+  path: z.string(), status: z.enum(SCAN_STATUSES), recording_id: z.uuid().nullable(),
   recording_state: z.enum(STATES).nullable().describe("The recording's own state (null for an unregistered file): a trashed recording's file stays `registered` until the trash is purged, then it is `unregistered` and the next import registers it anew"),
   changed: z.object({
     reason: z.enum(["size", "modified"]).describe("size: not the registered size, so other content (reads of the recording answer 409); modified: the same size but not the registered modification time, so maybe other content (the next read hashes the file)"),
@@ -39,13 +40,14 @@ const scanFileSchema = z.object({
   unreadable: z.string().nullable().describe("For an unregistered file: why an import cannot register it — its header does not read (empty, not a supported format, a header cut short or lying), as the import's `failed` says it (`a.wav: file is empty`); replace or remove the file. The scan reads each unregistered file's header only, decodes and hashes nothing: what only decoding finds (a compressed stream cut short after its header) is null here and reported by the import. Null for every other file"),
 });
 
-const SCAN_STATUSES = ["registered", "missing", "unregistered"] as const;
+/** How many files of a status. */
+const count = z.number().int();
 
 const scanSchema = page(scanFileSchema).extend({
   dataset_id: z.uuid(),
   items: z.array(scanFileSchema).describe("This page of the files, in path order: of the `status` asked for, else of every status. The whole list was the answer's `files` before it was paged (5 MB of JSON for 30,000 files)"),
   total: z.number().int().describe("Files of the `status` asked for (every file without one): page on with `offset` while `offset + limit < total`"),
-  counts: z.object({ registered: z.number().int(), missing: z.number().int(), unregistered: z.number().int() })
+  counts: z.object(Object.fromEntries(SCAN_STATUSES.map((status) => [status, count])) as Record<(typeof SCAN_STATUSES)[number], typeof count>)
     .describe("Files of each status in the whole scan, whatever the page and `status`"),
   skipped: z.array(z.object({ path: z.string().describe("Relative path, bytes that are not UTF-8 as \\xNN"), reason: z.string() }))
     .describe("Entries that may hold recordings but are not read: names that are not valid UTF-8, symbolic links that lead outside the dataset's directory (not followed) or to nothing; all of them, on every page"),
@@ -77,8 +79,6 @@ const importSchema = z.object({
 export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["datasets"];
   const sql = app.db.sql;
-  /** This server's imports running: a second import of a dataset waits for the first, and hashes only what is still new. */
-  const imports = new DatasetImports();
 
   app.get("/datasets", {
     schema: {
@@ -120,7 +120,11 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
       body: z.strictObject({ audio_dir: text(1, 4096).describe("The new directory inside an audio root: absolute, or relative to the first root; its files keep their paths relative to it") }),
       response: { 200: datasetSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
     },
-  }, async (request) => relocateDataset(sql, request.params.id, await resolveAudioDir(app.audioRoots, request.body.audio_dir)));
+  }, async (request) => {
+    const relocated = await relocateDataset(sql, request.params.id, await resolveAudioDir(app.audioRoots, request.body.audio_dir));
+    app.recentScans.forget(relocated.id);
+    return relocated;
+  });
 
   app.delete("/datasets/:id", {
     config: { role: "admin" },
@@ -133,25 +137,37 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/datasets/:id/scan", {
     schema: {
       summary: "Compare the dataset's directory with its registered recordings: the counts of the whole scan, and a page of its files (of one status if asked)", tags, params: idParams,
+      description: `A page at offset 0 scans the directory (some 3 s for 30,000 files); the pages after it are read from the dataset's last scan while it is at most ${RECENT_SCAN_MS / 1000} s old (else they scan), so that paging through lists each file once and costs one scan. An import, a refresh of one of its recordings or a relocation through this server makes the next page scan again; other changes (files copied in, a recording deleted or trashed, a \`dataset add\` from the command line) show from the next page at offset 0. For what needs a curator, ask \`?status=unregistered\` or \`?status=missing\`: their pages are the few files concerned.`,
       querystring: scanQuery,
       response: { 200: scanSchema, 400: errorBody, 403: errorBody, 404: errorBody },
     },
   }, async (request) => {
-    checkInAudioRoots(app, (await getDataset(sql, request.params.id)).audio_dir, `dataset ${request.params.id}`);
-    return scanPage(await scanDataset(sql, request.params.id), request.query);
+    const dataset = await getDataset(sql, request.params.id);
+    checkInAudioRoots(app, dataset.audio_dir, `dataset ${dataset.id}`);
+    const scan = await (request.query.offset === 0 ? app.recentScans.fresh(sql, dataset) : app.recentScans.recent(sql, dataset));
+    return scanPage(scan, request.query);
   });
 
   app.post("/datasets/:id/import", {
     config: { deadline: false }, // it hashes every new file: minutes for a large dataset
     schema: {
       summary: "Register the unregistered audio files (one import run)", tags, params: idParams,
-      description: "Sent while an import of the same dataset runs on this server, it waits for that one to end, then registers the files still not registered: each file is read and hashed once.",
+      description: "Sent while an import of the same dataset runs on this server, it waits for that one to end, then registers the files still not registered: each file is read and hashed once. Those sent while one waits share its answer (its run, made by the first of them): a client that retries during a long import starts one more import, not one per retry. A waiting import whose every request was closed is not run; one that fails fails only its own requests.",
       response: { 200: importSchema, 403: errorBody, 404: errorBody, 409: errorBody },
     },
-  }, async (request) => {
-    checkInAudioRoots(app, (await getDataset(sql, request.params.id)).audio_dir, `dataset ${request.params.id}`);
-    const imported = await imports.run(sql, request.params.id, request.user?.id ?? null);
-    return { ...imported, datasets_holding_same_bytes: await datasetsHoldingSameBytes(sql, request.params.id) };
+  }, async (request, reply) => {
+    const id = request.params.id;
+    const user = request.user?.id ?? null;
+    // The dataset is looked at when its import runs: its directory may have been moved (PUT audio_dir) while it waited.
+    const imported = await app.datasetImports.run(id, async () => {
+      checkInAudioRoots(app, (await getDataset(sql, id)).audio_dir, `dataset ${id}`);
+      try {
+        return await importDataset(sql, id, user);
+      } finally {
+        app.recentScans.forget(id);
+      }
+    }, clientLeft(reply));
+    return { ...imported, datasets_holding_same_bytes: await datasetsHoldingSameBytes(sql, id) };
   });
 
   await app.register(stateRoutes("datasets", "datasets", datasetSchema, (id) => getDataset(sql, id), "any member"));

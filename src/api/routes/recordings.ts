@@ -139,6 +139,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     // Checked above before the file is read and hashed, and again with the dataset held as the row goes in.
     const rec = await writing(sql, "datasets", dataset_id, (tx) => insertRecording(tx, { dataset_id, path, ...facts, ...metadata, created_by: request.user?.id ?? null }));
     if (!rec) throw new ConflictError(`dataset ${dataset_id} already has a recording at ${path}`);
+    app.recentScans.forget(dataset_id); // the file is registered now
     return reply.code(201).send(rec);
   });
 
@@ -160,7 +161,9 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     const id = request.params.id;
     if (path !== undefined) checkInAudioRoots(app, (await getRecordingLocation(sql, id)).audio_dir, `recording ${id}`);
     // The file is read before the transaction (hashing takes a while); the move and the other fields are one step.
-    return updateRecording(sql, id, metadata, path === undefined ? undefined : await readRecordingFile(sql, id, path));
+    const updated = await updateRecording(sql, id, metadata, path === undefined ? undefined : await readRecordingFile(sql, id, path));
+    if (path !== undefined) app.recentScans.forget(updated.dataset_id); // the recording's file moved
+    return updated;
   });
 
   app.post("/recordings/:id/refresh", {
@@ -177,6 +180,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
       // The request names no path: a file gone from the dataset is the 404 every route reading it gives (recordingFile).
       throw err instanceof InvalidError && err.fields.some((f) => f.field === "path") ? new HttpError(404, `the file of recording ${id} is missing from its dataset directory`) : err;
     });
+    app.recentScans.forget(recording.dataset_id); // its size and time are the file's now
     return { recording, clips_past_end: clipsPastEnd };
   });
 

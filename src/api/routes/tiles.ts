@@ -17,6 +17,7 @@ import { TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
 import { MAX_ZOOM, tileOptionsSchema, TileRangeError, type TileOptions } from "../../tiles/grid.js";
 import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
 import { GEOMETRY_HEADERS, StatsPendingError, type ImagePlan, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
+import { clientLeft } from "../client-left.js";
 import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
 import { recordingRevision } from "../../store/recordings.js";
@@ -125,20 +126,6 @@ async function sendPlanned(reply: FastifyReply, plan: ImagePlan, cache: string, 
   reply.header("ETag", tile.etag).header("Cache-Control", cache).type(tile.contentType);
   for (const [k, v] of Object.entries(tile.headers)) reply.header(k, v);
   return reply.send(Buffer.from(tile.body.buffer, tile.body.byteOffset, tile.body.byteLength));
-}
-
-/**
- * A signal that fires when the client goes away before its answer is complete: the work done
- * for it alone is then cancelled (TileService shares a computation until its last waiter leaves).
- */
-function clientLeft(reply: FastifyReply): AbortSignal {
-  const left = new AbortController();
-  // Gone already (while the request's recording was looked up): its close event has passed.
-  if (reply.request.raw.socket?.destroyed) left.abort(new Error("the client disconnected"));
-  reply.raw.on("close", () => {
-    if (!reply.raw.writableFinished) left.abort(new Error("the client disconnected"));
-  });
-  return left.signal;
 }
 
 export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }> = async (app, options) => {
