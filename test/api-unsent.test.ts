@@ -3,7 +3,8 @@
  * src/api/unsent-bytes.ts): clients that ask for large tiles and never read keep them only up to
  * the server-wide limit (and lose their connection once they have taken nothing for a while); past it, a new answer is a 503 with Retry-After saying why, one tile read
  * by several clients counts once, and the bytes are let go when the clients leave. A tile or image
- * the limit refuses is refused before it is computed; playback counts what each answer holds.
+ * the limit refuses is refused before it is computed; playback and the streamed tile range count
+ * what each answer holds.
  */
 import { EventEmitter } from "node:events";
 import { writeFile } from "node:fs/promises";
@@ -155,6 +156,62 @@ it("playback answers count what they hold against the same limit — paused clie
     for (const { socket } of playing.readers) socket.destroy();
     await playing.app?.close();
     await dir.remove();
+  }
+}, 60_000);
+
+/** A stream of the recording's three f32 tiles 512 columns wide (8193 rows; the last 103 columns), of distinct bytes for each `maxDb`. */
+const streamUrl = (maxDb: number) => `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=22.6&format=f32&window_size=${16384 / 44100}&hop_size=${880 / 16384}&width=512&pcen=false&max_dB=${maxDb}`;
+/** What such a stream holds at most: its three tiles (fewer than the five it could: three computed ahead, as many as the limit leaves room for, the one in the body and the one in the socket), each counted at the widest's size. */
+const STREAM_BYTES = 3 * 8193 * 512 * 4;
+
+it("a paused client of a stream of large tiles counts what the stream holds, and a stream past the limit is a 503 with Retry-After before any tile is computed; the bytes go with the client", async () => {
+  // Uncounted, 40 paused clients of streams of 9 MB f32 tiles added 2.1 GB to the server, six tiles each.
+  const paused = await pausedReader(streamUrl(-1));
+  expect(paused.head).toMatch(/^HTTP\/1\.1 200 /);
+  expect(app.unsentBytes.bytes).toBe(STREAM_BYTES);
+  const computed = tiles.computed;
+  const refused = await app.inject({ url: streamUrl(-2) });
+  expect([refused.statusCode, refused.headers["retry-after"]]).toEqual([503, "5"]);
+  expect(refused.json().message).toBe("answers still being sent to slower clients hold 48.0 MiB, and this one's 48.0 MiB would take them past the server's limit of 80.0 MiB; retry in a few seconds, or ask for a smaller answer (png, fewer rows with height, fmin or fmax, a narrower tile or interval)");
+  expect(tiles.computed).toBe(computed);
+
+  const gone = new Promise((resolve) => paused.socket.once("close", resolve));
+  paused.socket.destroy();
+  await gone;
+  while (app.unsentBytes.bytes > 0) await new Promise((r) => setTimeout(r, 10));
+  const served = await app.inject({ url: streamUrl(-2) });
+  expect([served.statusCode, served.headers["x-tile-range"]]).toEqual([200, "0/0-2"]);
+  expect([...served.body.matchAll(/X-Tile: 0\/(\d+)/g)].map((m) => Number(m[1]))).toEqual([0, 1, 2]);
+  expect(app.unsentBytes.bytes).toBe(0);
+}, 60_000);
+
+it("a stream whose client takes nothing for the stall limit loses its connection, and lets its bytes go; one whose tiles take longer than that to compute keeps it", async () => {
+  const stalling = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles, maxUnsentBytes: LIMIT, stalledSendMs: 1000 });
+  const run = tiles.pool.run.bind(tiles.pool);
+  try {
+    await stalling.listen({ host: "127.0.0.1", port: 0 });
+    const at = (stalling.server.address() as AddressInfo).port;
+    const paused = await pausedReader(streamUrl(-7), at);
+    expect(paused.head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(stalling.unsentBytes.bytes).toBe(STREAM_BYTES);
+    // Waits for the server to close the stalled connection (it never did: the stream held its tiles for as long as the client stayed).
+    for (let waited = 0; waited < 10_000 && stalling.unsentBytes.bytes > 0; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    paused.socket.destroy();
+    expect(stalling.unsentBytes.bytes).toBe(0);
+
+    // Tiles that each take longer than the stall limit to come: the client has taken everything
+    // there was, and waits for the server — its connection stays, and it gets every tile.
+    tiles.pool.run = async (task, signal, timeoutMs) => {
+      if (task.kind === "tile") await new Promise((r) => setTimeout(r, 1500));
+      return run(task, signal, timeoutMs);
+    };
+    const slow = await fetch(`http://127.0.0.1:${at}${streamUrl(-8)}`);
+    expect(slow.status).toBe(200);
+    const body = Buffer.from(await slow.arrayBuffer()).toString("latin1");
+    expect([...body.matchAll(/X-Tile: 0\/(\d+)/g)].map((m) => Number(m[1]))).toEqual([0, 1, 2]);
+  } finally {
+    tiles.pool.run = run;
+    await stalling.close();
   }
 }, 60_000);
 

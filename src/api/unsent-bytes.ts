@@ -9,13 +9,14 @@
  * Retry-After) while slower clients drain — before it is computed, where its size is known
  * beforehand (checkRoom). When nothing is held any answer goes, so that every tile the request
  * limits allow can be served however low the limit is set. An answer streamed piece by piece
- * (playback) counts the most its pieces hold at once (reserve): each slow client holds little,
- * but without a count nothing bounded how many did.
+ * (playback, the streamed tile range) counts the most its pieces hold at once (reserve): each slow
+ * client holds little, or a few tiles, but without a count nothing bounded how many did.
  *
- * A client that takes no byte of its answer for `stalledMs` (60 s, nginx's send_timeout) loses its
- * connection, and the answer its share: otherwise eight clients that never read the largest tiles
- * would hold the limit, and refuse every large answer, for as long as they stayed connected. A
- * client that reads, however slowly, keeps it (Node's socket timeout counts a write's progress).
+ * A client that takes no byte of its answer for `stalledMs` (60 s, nginx's send_timeout) while
+ * bytes wait for it loses its connection, and the answer its share: otherwise eight clients that
+ * never read the largest tiles would hold the limit, and refuse every large answer, for as long as
+ * they stayed connected. A client that reads, however slowly, keeps it (Node's socket timeout
+ * counts a write's progress).
  *
  * A Buffer sent to several clients — a cached tile: the routes send a view of the cache's bytes,
  * not a copy — is counted once, while any of its answers holds it: many readers of one tile cost
@@ -34,8 +35,8 @@ export class UnsentBytesFullError extends Error {
   override name = "UnsentBytesFullError";
 }
 
-/** What of a response the bound needs: its close, and its stall timeout. */
-type HeldResponse = Pick<ServerResponse, "closed" | "once" | "setTimeout" | "destroy">;
+/** What of a response the bound needs: whether it has closed, its close, its stall timeout, and the bytes still waiting for its client. */
+type HeldResponse = Pick<ServerResponse, "closed" | "once" | "setTimeout" | "destroy" | "writableLength">;
 
 const mb = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 
@@ -95,25 +96,34 @@ export class UnsentBytes {
 
   /**
    * Counts `bytes` as held by `response` until it closes, as `hold` counts a body: for an answer
-   * streamed piece by piece (playback), the most its pieces hold at once.
+   * streamed piece by piece (playback, the streamed tile range), the most its pieces hold at once.
+   * @param instead as checkRoom's
    * @throws UnsentBytesFullError when that would take the total past the limit (checkRoom)
    */
-  reserve(response: HeldResponse, bytes: number): void {
-    this.checkRoom(bytes);
+  reserve(response: HeldResponse, bytes: number, instead?: string): void {
+    this.checkRoom(bytes, instead);
     this.total += bytes;
     this.untilClosed(response, () => {
       this.total -= bytes;
     });
   }
 
-  /** Runs `release` when `response` closes, and closes its connection should the client take no byte for `stalledMs`. */
+  /**
+   * Runs `release` when `response` closes, and closes its connection should the client take no
+   * byte for `stalledMs` while bytes wait for it. A socket that has taken everything it was given
+   * is the server's wait, not the client's — a stream's next tile may take two minutes to come
+   * on a busy pool (its wait for a worker, its run), and cutting the connection then would lose
+   * the tile, or its error part —: the socket's next write counts the time afresh.
+   */
   private untilClosed(response: HeldResponse, release: () => void): void {
     // A response closed already — its client left while the answer was planned or decoded, or the
     // request deadline answered it — emits no more "close": what it would hold goes now.
     if (response.closed) return release();
     response.once("close", release);
     // Replaced by the keep-alive timeout once the answer is out (Node's server does that).
-    response.setTimeout(this.stalledMs, () => response.destroy());
+    response.setTimeout(this.stalledMs, () => {
+      if (response.writableLength > 0) response.destroy();
+    });
   }
 
   private release(body: Uint8Array): void {

@@ -149,6 +149,9 @@ export interface PieceLimits { frames: number; pixels: number }
 /** A stream's limits: tiles, and pixels per tile (columns × rows). */
 export interface StreamLimits { tiles: number; pixels: number }
 
+/** A streamed range, planned (`planStream`): its tiles [x0, x1) at its zoom, and the layout of the widest (its first: only the last tile of a recording is narrower). */
+export interface StreamPlan { x0: number; x1: number; widest: TileLayout }
+
 /** An encoded tile or piece and the headers that describe it. */
 export interface TileBody {
   body: Uint8Array;
@@ -690,19 +693,20 @@ export class TileService {
 
   /**
    * Tiles [x0, x1) at zoom z that hold the frames centred in [start, end) seconds (the streamed
-   * range), and the stats they are computed with; refused — before the stats pass where the
-   * header tells — when a tile would be (checkTileWork, `limits.pixels`) or when there are more
-   * than `limits.tiles` of them. Everything a tile of the stream could be refused for is checked
+   * range), and the layout of the widest, whose size bounds each tile's; refused — before the
+   * stats pass where the header tells — when a tile would be (checkTileWork, `limits.pixels`) or
+   * when there are more than `limits.tiles` of them. Everything a tile of the stream could be refused for is checked
    * here, so that a stream's answer starts only when its tiles can all be made.
    */
-  async planStream(recording: TileRecording, params: Params, z: number, start: number, end: number, options: TileOptions, limits: StreamLimits, signal?: AbortSignal): Promise<[number, number]> {
-    const place = (frames: number, g: FrameGeometry): [number, number] => {
+  async planStream(recording: TileRecording, params: Params, z: number, start: number, end: number, options: TileOptions, limits: StreamLimits, signal?: AbortSignal): Promise<StreamPlan> {
+    const place = (frames: number, g: FrameGeometry): StreamPlan => {
       const [x0, x1] = tilesInInterval(z, start, end, frames, g, options.width, pastEndHint(recording));
       if (x1 - x0 > limits.tiles) {
         throw new ParamsError([{ field: "end_time", message: `the interval spans ${x1 - x0} tiles at zoom ${z}; the limit is ${limits.tiles} per stream (zoom out or ask for less)` }]);
       }
-      checkTilePixels(tileLayout(z, x0, frames, g, options), limits.pixels); // the widest: every tile has its rows
-      return [x0, x1];
+      const widest = tileLayout(z, x0, frames, g, options); // every tile has its rows
+      checkTilePixels(widest, limits.pixels);
+      return { x0, x1, widest };
     };
     const pass = this.checkedPass(recording, params);
     checkTileWork(pass, z, options.width);

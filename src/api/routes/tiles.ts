@@ -13,7 +13,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { AudioFormatError } from "../../audio/types.js";
 import { SampleValuesError } from "../../engine/analysis.js";
 import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parseParams, type Params } from "../../engine/params.js";
-import { TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
+import { encodedBytesBound, TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
 import { MAX_ZOOM, tileOptionsSchema, TileRangeError, type TileOptions } from "../../tiles/grid.js";
 import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
 import { GEOMETRY_HEADERS, StatsPendingError, type ImagePlan, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
@@ -128,6 +128,29 @@ async function sendPlanned(reply: FastifyReply, plan: ImagePlan, cache: string, 
   return reply.send(Buffer.from(tile.body.buffer, tile.body.byteOffset, tile.body.byteLength));
 }
 
+/**
+ * Tiles a stream computes ahead of the one it writes: enough to keep every worker busy (two a
+ * thread), never the whole range (the pool's queue is shared with every other request), and no
+ * more than keep what the stream holds (streamHeldBytes) within the server's limit on unsent bytes
+ * where tiles are small enough — yet at least one, so that the first tile is sent while the next
+ * is computed (SPEC §4). 2^25-pixel f32 tiles are 128 MiB: 34 of them for a 16-thread server
+ * would be 4.3 GiB for one stream, past the 1 GiB limit.
+ * @param threads the pool's worker threads
+ * @param tileBytes the most bytes one of the stream's tiles takes
+ * @param limit the server's limit on bytes held for slow clients (UnsentBytes.limit)
+ */
+function tilesAhead(threads: number, tileBytes: number, limit: number): number {
+  return Math.max(1, Math.min(2 * threads, Math.floor(limit / tileBytes) - 2));
+}
+
+/**
+ * Bytes a stream of `tiles` tiles of at most `tileBytes` each holds at once, counted against the
+ * unsent-bytes bound until it closes: the `ahead` tiles computed ahead, the one the writer has
+ * given the body (which waits in it while the client is slow), and the one the socket is taking.
+ * Measured: paused clients held six 9 MB tiles each with four computed ahead (README).
+ */
+const streamHeldBytes = (tiles: number, ahead: number, tileBytes: number) => Math.min(tiles, ahead + 2) * tileBytes;
+
 export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }> = async (app, options) => {
   const limits = { ...DEFAULT_TILE_LIMITS, ...options.limits };
 
@@ -207,7 +230,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const z = request.params.z;
     const left = clientLeft(reply);
     // Everything a tile could be refused for is checked here, before the 200 and its headers.
-    const [x0, x1] = await app.tiles.planStream(recording, params, z, start_time, end_time, options, { tiles: limits.maxStreamTiles, pixels: limits.maxTilePixels }, left);
+    const { x0, x1, widest } = await app.tiles.planStream(recording, params, z, start_time, end_time, options, { tiles: limits.maxStreamTiles, pixels: limits.maxTilePixels }, left);
     const tiles = x1 - x0;
     const boundary = `sonotile-${Math.random().toString(36).slice(2)}`;
     reply.type(`multipart/mixed; boundary=${boundary}`).header("X-Tile-Range", `${z}/${x0}-${x0 + tiles - 1}`);
@@ -215,13 +238,17 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     // thrown away, and the answer counts as finished at once, so a disconnect could not cancel it.
     // An ended stream, not an empty body: that would state Content-Length: 0, which a GET's answer does not have.
     if (request.method === "HEAD") return reply.send(new PassThrough().end());
-    // Tiles are computed a few ahead of the one being written (enough to keep every worker
-    // busy, never the whole range: the pool's queue is shared with every other request) and
-    // written in order as each is ready; a slow reader holds the computation back (the body's
-    // backpressure), and a disconnect aborts what has not run yet. A tile is let go once taken
-    // for writing: the stream holds the tiles ahead, not every tile sent (a stream of 256 f32
-    // tiles of 12 MB had held 3 GB to its end).
-    const ahead = 2 * app.tiles.pool.threads;
+    // Tiles are computed a few ahead of the one being written (tilesAhead) and written in order
+    // as each is ready; a slow reader holds the computation back (the body's backpressure), and a
+    // disconnect aborts what has not run yet. A tile is let go once taken for writing: the stream
+    // holds the tiles ahead, not every tile sent (a stream of 256 f32 tiles of 12 MB had held 3 GB
+    // to its end). What it can hold at once counts against the server's bound on answers waiting
+    // for slow clients, from before its 200 to its close: a stream past it is refused with the
+    // 503 and Retry-After a tile gets (README: streams are refused, not queued), and a client
+    // that takes nothing for the stall limit loses its connection, which cancels the rest.
+    const tileBytes = encodedBytesBound(widest.rows, widest.columns, fmt);
+    const ahead = tilesAhead(app.tiles.pool.threads, tileBytes, app.unsentBytes.limit);
+    app.unsentBytes.reserve(reply.raw, streamHeldBytes(tiles, ahead, tileBytes), SMALLER_SPECTROGRAM);
     const pending = new Map<number, Promise<TileBody>>();
     const start = (i: number) => {
       if (i >= tiles || left.aborted) return;
