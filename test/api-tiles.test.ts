@@ -56,7 +56,10 @@ beforeAll(async () => {
   await importDataset(t.db.sql, dataset.id, admin!.user.id);
   const page = await listRecordings(t.db.sql, { dataset_id: dataset.id, limit: 100, offset: 0, sort: "path", order: "asc", state: "active" } as never);
   ({ id, hash, frames } = page.items.find((r) => r.path === FILE)!);
-  tiles = new TileService({ threads: 2, statsStore: tileStatsStore(t.db.sql) });
+  // Some tests start stats passes of seconds of work; on a machine busy with other suites one
+  // passed the default 20 s a request waits for a pass, and the test got the clients' StatsPendingError
+  // ("is cancelled when its client disconnects", in three runs at load 12–22): they wait up to the test limit.
+  tiles = new TileService({ threads: 2, statsStore: tileStatsStore(t.db.sql), statsWaitMs: 55_000 });
   app = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles, tileLimits: { maxStreamTiles: 300, maxImagePixels: 552 * 100, maxTilePixels: 600 * 1024 } });
   await app.ready();
 });
