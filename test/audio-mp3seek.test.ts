@@ -10,6 +10,7 @@
  * start, so the repeated stream is as valid as the original. A Xing/Info frame (the seed's own,
  * frame count patched) can lead the stream to switch mpg123's gapless trimming on.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -179,8 +180,7 @@ describe("mpg123's gapless trimming, mirrored", () => {
     ["another encoder's name in the extension (Lavc)", { encoder: "Lavc" }],
     ["Xing frame count without the LAME extension", { encoder: "\0\0\0\0" }],
     ["no frame count: no trimming", { flags: 0 }],
-    ["932067 frames: mpg123's largest trusted count", { frames: 932067 }],
-    ["932068 frames: taken as an endless stream, no trimming", { frames: 932068 }],
+    ["932067 frames: mpg123-decoder's largest trusted count", { frames: 932067 }],
   ];
 
   it.each(variants)("%s", async (_name, patch) => {
@@ -193,6 +193,23 @@ describe("mpg123's gapless trimming, mirrored", () => {
     const g = gaplessOf(parseInfoTag(bytes, 0, h), h.samplesPerFrame);
     expect(gaplessLength(g, MPEG2.frames.length, h.samplesPerFrame)).toBe(mpg123);
     if (patch.frames === undefined) await expectSeeksExact(await file("gapless.mp3", repeated(MPEG2, 20, "info", patch)), 700);
+  });
+
+  it("932068 frames: mpg123-decoder (32-bit) trims nothing, libsndfile's 64-bit mpg123 trims as at 932067, and so does the length", async () => {
+    const outputOf = async (frames: number) => {
+      const dec = new MPEGDecoder();
+      await dec.ready;
+      const out = dec.decode(repeated(MPEG2, 1, "info", { frames })).channelData[0].slice();
+      dec.free();
+      return out;
+    };
+    const [trimmed, untrimmed] = [await outputOf(932067), await outputOf(932068)];
+    const h = MPEG2.header;
+    const g = gaplessOf(parseInfoTag(repeated(MPEG2, 1, "info", { frames: 932068 }), 0, h), h.samplesPerFrame);
+    expect([g.begin, g.decoderTrims]).toEqual([529 + 576, false]);
+    expect(untrimmed.length).toBe(MPEG2.frames.length * h.samplesPerFrame);
+    expect(gaplessLength(g, MPEG2.frames.length, h.samplesPerFrame)).toBe(trimmed.length);
+    expect(untrimmed.subarray(g.begin, g.begin + trimmed.length)).toEqual(trimmed); // what the reader drops is all that differs
   });
 
   it("a large delay with frames mpg123 can start from: it decodes from frame 1 and the seeks follow its synthesis phase", async () => {
@@ -208,6 +225,77 @@ describe("mpg123's gapless trimming, mirrored", () => {
     try {
       await reader.read(0, reader.info.frames - 700, 700);
       expect(reader.framesDecoded).toBeLessThan(reader.info.frames / 4); // a seek, not a decode from the start
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
+describe("a Xing frame count above 932,067 (the most a 32-bit mpg123 trims for): trimmed as libsndfile trims it", () => {
+  // scripts/golden_mp3_long.py builds the same file and reads it with libsndfile (its SHA-256 says
+  // so): the fixture's Xing frame (count patched), its audio frames twice at the start, at frame
+  // 900000 (9 h in) and at the end, silent 36-byte frames between them — 940000 frames, 34 MB.
+  // libsndfile (64-bit mpg123) trims the LAME tag's delay and padding at any count; mpg123-decoder
+  // (32-bit) takes such a count for an "endless stream" and trims nothing: the recording was
+  // 541440000 frames, not 541438720, and every sample 1105 later than libsndfile's.
+  const golden = JSON.parse(readFileSync(path.join(GOLDEN, "mp3_long.json"), "utf8"));
+
+  const recipe = golden.recipe as { total: number; copies: number; starts: number[] };
+
+  /**
+   * The recipe of scripts/golden_mp3_long.py: `total` audio frames, the fixture's audio frames
+   * `recipe.copies` times from each of `starts`, silent frames elsewhere, led by the fixture's Xing
+   * frame counting `total` (and `patch` applied).
+   */
+  function longFile(total = recipe.total, starts = recipe.starts, patch: InfoPatch = {}): Uint8Array {
+    const silent = new Uint8Array(72 * 8000 / 16000);
+    silent.set(MPEG2.frames[0].subarray(0, 4));
+    silent[2] = (1 << 4) | (silent[2] & 0x0d); // bitrate index 1 (8 kbit/s), no padding; side info and main data zero
+    const copy = Array.from({ length: recipe.copies }, () => MPEG2.frames).flat();
+    const info = patchedInfo(MPEG2, { frames: total, ...patch });
+    const out = new Uint8Array(info.length + (total - copy.length * starts.length) * silent.length + starts.length * bytesOf(copy));
+    out.set(info);
+    let at = info.length;
+    let n = 0;
+    for (const s of [...starts, total]) {
+      for (; n < s; n++, at += silent.length) out.set(silent, at);
+      if (s < total) for (const f of copy) (out.set(f, at), (at += f.length), n++);
+    }
+    expect([n, at]).toEqual([total, out.length]);
+    return out;
+  }
+
+  it("length, and samples at the start, 9 h in (a seek) and at the end, as libsndfile reads them", async () => {
+    const bytes = longFile();
+    expect(createHash("sha256").update(bytes).digest("hex")).toBe(golden.sha256);
+    const p = await file("long.mp3", bytes);
+    const reader = await openStream(p);
+    try {
+      expect(reader.info.frames).toBe(golden.frames);
+      for (const name of ["deep", "end", "start"]) {
+        const { at, values } = golden.windows[name] as { at: number; values: number[] };
+        const got = await reader.read(0, at, values.length);
+        // libsndfile's native mpg123 rounds differently from the WebAssembly one: ~1e-7 apart here.
+        got.forEach((v, i) => expect(Math.abs(v - values[i]), `${name} window, sample ${at + i}`).toBeLessThan(1e-5));
+      }
+      expect(reader.framesDecoded).toBeLessThan(20 * 65536); // seeks, not a decode of 9 h
+    } finally {
+      await reader.close();
+    }
+  });
+
+  // The reader's trimming from the start, bit for bit that of mpg123-decoder below the limit (the
+  // same frames, a count of 150): with the fixture's delay, and with delays whose first output
+  // sample lies 5 and 6 frames in, where mpg123 starts decoding 4 frames before it (frames 1 and 2:
+  // the first with main_data_begin 0, the second 204 bytes back into frames mpg123 never read).
+  it.each([576, 2400, 3000])("from the start, delay %i: as mpg123-decoder trims the same frames under a count it trusts", async (delay) => {
+    const short = await decode(longFile(150, [0], { delay }));
+    const reader = await openStream(await file(`long-delay-${delay}.mp3`, longFile(recipe.total, [0], { delay })));
+    try {
+      expect(reader.info.frames).toBe(recipe.total * 576 - 704 - delay);
+      const n = short.frames - 2000; // up to where the short file's padding is trimmed
+      const got = await reader.read(0, 0, n);
+      expect(Buffer.from(got.buffer, got.byteOffset, 4 * n).equals(Buffer.from(short.data[0].buffer, short.data[0].byteOffset, 4 * n))).toBe(true);
     } finally {
       await reader.close();
     }

@@ -30,6 +30,10 @@
  * frame.c (frame_gapless_init, frame_set_frameseek): the Xing/Info frame is skipped, `529 + encoder
  * delay` samples are dropped at the start, output ends at `frames·spf − padding + 529`, and frames
  * before the first output frame less 4 "preframes" are not decoded at all (which moves the phase).
+ * mpg123-decoder does that itself up to a Xing count of 932067 frames; above it (a 32-bit limit of
+ * mpg123's, see DECODER_TRACK_MAX_FRAMES) it trims nothing, and the reader does it as libsndfile's
+ * 64-bit mpg123 does: the decode from the start begins at that first decoded frame and drops the
+ * samples before the first output one (Mp3Stream.start), the length ends the output.
  *
  * Streams this does not cover — Layer I/II, free format, an MPEG-2 stream whose first decoded
  * frames lack their reservoir, anything but frames up to the end (junk, a second stream) — report
@@ -47,11 +51,15 @@ const GAPLESS_DELAY = 529;
 /** mpg123's default MPG123_PREFRAMES: frames decoded (unheard) before the first output frame. */
 const PREFRAMES = 4;
 /**
- * mpg123 ignores a Xing frame count above ULONG_MAX/4/1152 (TRACK_MAX_FRAMES, frame.h) as an
- * "endless stream" — and then does no gapless trimming at all. mpg123-decoder is 32-bit WebAssembly,
- * so this is 932067 frames: 6.8 h at 44.1 kHz MPEG-1.
+ * mpg123 takes a Xing frame count above TRACK_MAX_FRAMES = ULONG_MAX/4/1152 (parse.c: "a limit for
+ * number of frames in a track; beyond that unsigned long may not be enough to hold byte addresses")
+ * for an "endless stream" and then does no gapless trimming at all. That limit depends on the width
+ * of `unsigned long`: mpg123-decoder is 32-bit WebAssembly, where it is 932067 frames (6.2 h at
+ * 48 kHz, 6.8 h at 44.1 kHz MPEG-1; 9.3 h at 16 kHz MPEG-2); libsndfile's mpg123 on a 64-bit system
+ * has 4.0e15, above any 32-bit Xing count, so libsndfile trims at every count — and so does the
+ * reader (Gapless.decoderTrims).
  */
-const TRACK_MAX_FRAMES = Math.floor((2 ** 32 - 1) / 4 / 1152);
+const DECODER_TRACK_MAX_FRAMES = Math.floor((2 ** 32 - 1) / 4 / 1152);
 
 /** kbit/s by bitrate index: MPEG-1 layers I, II, III; MPEG-2/2.5 layer I; MPEG-2/2.5 layers II and III. */
 const BITRATES = {
@@ -189,16 +197,21 @@ export interface Gapless {
   begin: number;
   /** Raw sample where output ends, or null (decode to the end). */
   end: number | null;
-  /** Frame count from the tag (trusted like FLAC's STREAMINFO length, even where mpg123 ignores it), or null. */
+  /** Frame count from the tag (trusted like FLAC's STREAMINFO length), or null. */
   frames: number | null;
+  /**
+   * Whether mpg123-decoder trims this itself when fed the Xing/Info frame: not above its count limit
+   * (DECODER_TRACK_MAX_FRAMES), where the reader trims (Mp3Stream.start and the length).
+   */
+  decoderTrims: boolean;
 }
 
-/** mpg123's trimming for a stream led by `tag` (null: no Xing/Info frame). */
+/** The trimming of libsndfile's (64-bit) mpg123 for a stream led by `tag` (null: no Xing/Info frame). */
 export function gaplessOf(tag: InfoTag | null, samplesPerFrame: number): Gapless {
   const frames = tag?.frames || null;
-  if (!frames || frames > TRACK_MAX_FRAMES) return { begin: 0, end: null, frames };
+  if (!frames) return { begin: 0, end: null, frames, decoderTrims: true };
   const { delay, padding } = tag!.delays ?? { delay: 0, padding: 0 };
-  return { begin: GAPLESS_DELAY + delay, end: frames * samplesPerFrame - padding + GAPLESS_DELAY, frames };
+  return { begin: GAPLESS_DELAY + delay, end: frames * samplesPerFrame - padding + GAPLESS_DELAY, frames, decoderTrims: frames <= DECODER_TRACK_MAX_FRAMES };
 }
 
 /** Output frames of `audioFrames` decoded frames after gapless trimming. */
@@ -348,14 +361,18 @@ function maxFrameBytes(h: MpegHeader): number {
   return Math.floor((h.mpeg1 ? 144 * 320000 : 72 * 160000) / h.samplerate) + 1;
 }
 
-/** Where to start a fresh decoder so that its output from a target sample on is exact. */
-export interface Mp3Seek {
-  /** Warm-up frames, side info rewritten, fed before the file bytes from `resume`. */
-  warmup: Uint8Array;
+/** Where to start a fresh decoder: the file's bytes from `resume`, its output's first sample `firstSample`. */
+export interface Mp3Start {
   /** Byte offset of the first frame fed from the file as it is. */
   resume: number;
-  /** Output index of the first sample the decoder will produce (warm-up included). */
+  /** Output index of the first sample the decoder will produce (warm-up included; negative: samples trimmed). */
   firstSample: number;
+}
+
+/** Where to start a fresh decoder so that its output from a target sample on is exact. */
+export interface Mp3Seek extends Mp3Start {
+  /** Warm-up frames, side info rewritten, fed before the file bytes from `resume`. */
+  warmup: Uint8Array;
 }
 
 /** An MP3 (Layer III) stream: its frame index, mpg123's gapless trimming, and seeking (see the file comment). */
@@ -376,7 +393,7 @@ export class Mp3Stream {
    * @param firstAudio byte offset of the first audio frame (after ID3v2 and the Xing/Info frame)
    * @param tag        the Xing/Info tag, if the stream starts with one
    */
-  constructor(src: ByteSource, private readonly format: MpegHeader, firstAudio: number, tag: InfoTag | null) {
+  constructor(src: ByteSource, private readonly format: MpegHeader, private readonly firstAudio: number, tag: InfoTag | null) {
     this.spf = format.samplesPerFrame;
     this.gapless = gaplessOf(tag, this.spf);
     this.index = new FrameIndex(src, format, firstAudio);
@@ -394,6 +411,21 @@ export class Mp3Stream {
   async length(): Promise<number | null> {
     const frames = this.gapless.frames ?? (await this.index.count());
     return frames === null ? null : gaplessLength(this.gapless, frames, this.spf);
+  }
+
+  /**
+   * Where a decode from the start begins when mpg123-decoder leaves the trimming to the reader
+   * (Gapless.decoderTrims false): at the first frame mpg123 decodes, fed to a fresh decoder as
+   * mpg123 starts there (nothing before it decoded, no bit reservoir), its output's first
+   * `gapless.begin − firstDecoded·spf` samples dropped. Null when the file fed from its start (the
+   * Xing/Info frame first) decodes to the output as it is.
+   */
+  async start(): Promise<Mp3Start | null> {
+    if (this.gapless.decoderTrims) return null;
+    const span = await this.index.span(this.firstDecoded, this.firstDecoded + 1);
+    // A stream shorter than that (its tag lies) has nothing to output: every sample is dropped.
+    const first = span ? this.firstDecoded : 0;
+    return { resume: span?.offset ?? this.firstAudio, firstSample: first * this.spf - this.gapless.begin };
   }
 
   /** How to decode from output sample `target` on, or null when decoding from the start is the way (or as cheap). */

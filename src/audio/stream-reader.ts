@@ -124,7 +124,7 @@ export class StreamReader implements AudioReader {
 
   /** Decodes the cursor's next block into the cache (evicting the least recently used). */
   private async advance(): Promise<Float32Array[] | null> {
-    const cursor = this.cursor ?? this.startCursor(await this.newDecoder(), this.dataStart);
+    const cursor = this.cursor ?? (await this.cursorFromStart());
     const index = cursor.block;
     const block = await cursor.next();
     if (!block) return null;
@@ -163,6 +163,16 @@ export class StreamReader implements AudioReader {
   private startCursor(dec: StreamDecoder, start: number, firstSample = 0, k = 0, preamble: Uint8Array | null = null): Cursor {
     this.cursor?.free();
     return (this.cursor = new Cursor(dec, () => this.newDecoder(), this.src, this.probe, this.blockFrames, start, firstSample, k, preamble));
+  }
+
+  /**
+   * A cursor that decodes from the start of the stream: the file from `dataStart`, or for an MP3
+   * whose trimming mpg123-decoder leaves to the reader, from where Mp3Stream.start says.
+   */
+  private async cursorFromStart(): Promise<Cursor> {
+    const start = await this.probe.mp3?.start(); // before the decoder: it may throw (a file changed while open)
+    const dec = await this.newDecoder();
+    return start ? this.startCursor(dec, start.resume, start.firstSample) : this.startCursor(dec, this.dataStart);
   }
 
   /** Frees the cursor and its decoder: the next block not cached is sought, or decoded from the start. */
