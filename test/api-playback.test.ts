@@ -14,18 +14,37 @@ import { resolveRoots } from "../src/store/paths.js";
 import { probeFile } from "../src/store/probe.js";
 import { insertRecording } from "../src/store/recordings.js";
 import { ensureAdmin } from "../src/store/users.js";
-import { FIXTURES } from "./golden.js";
+import type { StreamReader } from "../src/audio/stream-reader.js";
+import { verbatimFlac } from "./audio-helpers.js";
+import { FIXTURES, maxAbsDiff } from "./golden.js";
 import { freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 
-/** The paths openAudio opened, in order: the audio layer is wrapped to count them, nothing else changed. */
+/**
+ * The paths openAudio opened, in order, and the readers of compressed streams it opened with the
+ * most decoded samples each held after any read (StreamReader.decodedBytes): the audio layer is
+ * wrapped to watch them, nothing else changed.
+ */
 const opened = vi.hoisted(() => [] as string[]);
+const streams = vi.hoisted(() => new Map<StreamReader, { path: string; peak: number }>());
 vi.mock("../src/audio/index.js", async (importOriginal) => {
   const audio = await importOriginal<typeof import("../src/audio/index.js")>();
   return {
     ...audio,
-    openAudio: (...args: Parameters<typeof audio.openAudio>) => {
+    openAudio: async (...args: Parameters<typeof audio.openAudio>) => {
       if (typeof args[0] === "string") opened.push(args[0]);
-      return audio.openAudio(...args);
+      const reader = await audio.openAudio(...args);
+      if ("decodedBytes" in reader) {
+        const stream = reader as StreamReader;
+        const watched = { path: String(args[0]), peak: 0 };
+        streams.set(stream, watched);
+        const read = reader.read.bind(reader);
+        reader.read = async (...a) => {
+          const x = await read(...a);
+          watched.peak = Math.max(watched.peak, stream.decodedBytes);
+          return x;
+        };
+      }
+      return reader;
     },
   };
 });
@@ -128,6 +147,37 @@ describe("GET /v1/recordings/{id}/playback", () => {
     }
     expect(opened.filter((p) => p === mp3).length - before).toBe(1);
   });
+
+  it("a compressed recording's playback counts what its reader holds — 16 blocks of 65536 frames, 8.5 MiB for stereo, 34 MiB for 8 channels, were counted as 2 MiB — decoding each block once, and the reader kept for the next playback holds no decoded samples (eight kept 16-channel readers held 0.5 GB)", async () => {
+    const FRAMES = 2 ** 19 + 1234, FLAC_RATE = 48_000;
+    const long = await buildApp({ database: t.db, audioRoots: [root] });
+    try {
+      for (const channels of [2, 8]) {
+        const samples = Array.from({ length: channels }, (_, c) => Int32Array.from({ length: FRAMES }, (_, i) => Math.round(20_000 * Math.sin(i * (0.001 + 0.0007 * c)))));
+        const path = join(root, `held-${channels}.flac`);
+        await writeFile(path, verbatimFlac(samples, FLAC_RATE, 16, 8192, true));
+        const rec = (await insertRecording(t.db.sql, { dataset_id: datasetId, path: `held-${channels}.flac`, ...(await probeFile(path)), created_by: null }))!;
+        const reserve = vi.spyOn(long.unsentBytes, "reserve");
+        const start = 0.1; // not on a block's edge
+        const res = await long.inject({ url: `/v1/recordings/${rec.id}/playback?start_time=${start}&end_time=100` });
+        expect(res.statusCode, res.body).toBe(200);
+        const wav = await decode(new Uint8Array(res.rawPayload));
+        const first = start * FLAC_RATE;
+        for (let c = 0; c < channels; c++) expect(maxAbsDiff(wav.data[c], Float32Array.from(samples[c].subarray(first), (v) => v / 32768))).toBe(0);
+        const [reader, { peak }] = [...streams].find(([, s]) => s.path === path)!;
+        // What the answer counted beside its three pieces of 2^18 samples (whole frames) is the most its reader held.
+        const pieces = 3 * 4 * Math.floor(2 ** 18 / channels) * channels;
+        expect(reserve.mock.calls.at(-1)![1] - pieces, `${channels} channels`).toBe(peak);
+        reserve.mockRestore();
+        // Each block decoded once, not again for each channel: the blocks a piece spans stay.
+        expect(reader.framesDecoded).toBeLessThan(1.2 * (FRAMES - first));
+        // Kept idle for the next playback, without its decoded blocks.
+        await vi.waitFor(() => expect(reader.decodedBytes).toBe(0));
+      }
+    } finally {
+      await long.close();
+    }
+  }, 60_000);
 
   it("takes real seconds on a time-expanded recording and keeps the file's rate (played slowed down)", async () => {
     expect((await app.inject({ method: "PATCH", url: `/v1/recordings/${id}`, headers: admin, payload: { time_expansion: 10 } })).statusCode).toBe(200);

@@ -131,8 +131,8 @@ it("playback answers count what they hold against the same limit — paused clie
     await writeFile(file, encodeWav16(Float32Array.from({ length: FRAMES * CHANNELS }, (_, i) => 0.25 * Math.sin(i / 100)), RATE, CHANNELS));
     const dataset = await createDataset(t.db.sql, { name: "sixteen", audio_dir: root, created_by: null });
     const recording = (await insertRecording(t.db.sql, { dataset_id: dataset.id, path: "sixteen.wav", ...(await probeFile(file)), created_by: null }))!;
-    /** What one answer of over 2^18 samples holds at most: three pieces of 2^18 float32 samples, and the file's bytes read for one at 8 a sample. */
-    const HELD = 3 * 4 * 2 ** 18 + 8 * 2 ** 18;
+    /** What one answer of over 3 · 2^18 samples holds at most: three pieces of 2^18 float32 samples, and the file's bytes read for one, 2 a sample (16-bit). */
+    const HELD = 3 * 4 * 2 ** 18 + 2 * 2 ** 18;
     const app = (playing.app = await buildApp({ database: t.db, audioRoots: [root], maxUnsentBytes: 2.5 * HELD }));
     await app.listen({ host: "127.0.0.1", port: 0 });
     const at = (app.server.address() as AddressInfo).port;
@@ -142,7 +142,7 @@ it("playback answers count what they hold against the same limit — paused clie
     expect(app.unsentBytes.bytes).toBe(2 * HELD);
     const refused = await app.inject({ url });
     expect([refused.statusCode, refused.headers["retry-after"]]).toEqual([503, "5"]);
-    expect(refused.json().message).toBe("answers still being sent to slower clients hold 10.0 MiB, and this one's 5.0 MiB would take them past the server's limit of 12.5 MiB; retry in a few seconds");
+    expect(refused.json().message).toBe("answers still being sent to slower clients hold 7.0 MiB, and this one's 3.5 MiB would take them past the server's limit of 8.8 MiB; retry in a few seconds");
 
     const gone = readers.map(({ socket }) => new Promise((resolve) => socket.once("close", resolve)));
     for (const { socket } of readers) socket.destroy();

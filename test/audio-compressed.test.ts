@@ -12,7 +12,7 @@ import { AudioFormatError, type AudioReader, decode, openAudio } from "../src/au
 import { StreamReader } from "../src/audio/stream-reader.js";
 import { parseFrameHeader, withStatedCodes } from "../src/audio/flacseek.js";
 import { MAX_LINKS } from "../src/audio/oggseek.js";
-import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, oggFirstPages, oggPageOffsets, withCommentPacket, withFrameCodes, withGranuleOffset, withPacketsAcrossPages, withSerial } from "./audio-helpers.js";
+import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, oggFirstPages, oggPageOffsets, verbatimFlac, withCommentPacket, withFrameCodes, withGranuleOffset, withPacketsAcrossPages, withSerial } from "./audio-helpers.js";
 import { maxAbsDiff } from "./golden.js";
 import { random } from "./random.js";
 
@@ -62,6 +62,42 @@ describe("openAudio's blockFrames", () => {
         await reader.close();
       }
     }
+  });
+});
+
+describe("openAudio's cacheBlocks", () => {
+  it("is refused at the call unless an integer ≥ 1, naming it, whatever the format", async () => {
+    for (const name of ["flac_pcm_16.flac", "ogg_opus.ogg", "wav_pcm_16.wav"]) {
+      const file = path.join(FORMATS, name);
+      for (const cacheBlocks of [0, -1, 1.5, NaN, Infinity, 2 ** 53]) {
+        await expect(openAudio(file, { cacheBlocks }), `${name}, ${cacheBlocks}`).rejects.toThrow(new RangeError(`cacheBlocks: must be an integer ≥ 1 (decoded blocks kept), got ${cacheBlocks}`));
+      }
+      await expect(openAudio(file, { cacheBlocks: "2" as unknown as number })).rejects.toThrow(new RangeError('cacheBlocks: must be an integer ≥ 1 (decoded blocks kept), got string "2"'));
+    }
+  });
+
+  it("keeps that many decoded blocks (16 by default): the most a reader holds, as maxHeldBytes says, and none once it lets them go", async () => {
+    // 8 channels of 32768 frames, stored verbatim: a decoder call's 16 KiB of input is 1024 frames, within a block.
+    const samples = Array.from({ length: 8 }, (_, c) => Int32Array.from({ length: 32768 }, (_, i) => Math.round(9000 * Math.sin(i * 0.01 * (c + 1)))));
+    const flac = verbatimFlac(samples, 48000, 16, 512, true);
+    const held = async (cacheBlocks?: number) => {
+      const reader = (await openAudio(flac, { blockFrames: 2048, cacheBlocks })) as StreamReader;
+      let peak = 0;
+      for (let start = 0; start < 32768; start += 1500) {
+        for (let c = 0; c < 8; c++) expect(maxAbsDiff(await reader.read(c, start, 1500), Float32Array.from(samples[c].subarray(start, start + 1500), (v) => v / 32768))).toBe(0);
+        peak = Math.max(peak, reader.decodedBytes);
+      }
+      expect(peak).toBe(reader.maxHeldBytes(1500));
+      expect(reader.framesDecoded).toBe(32768); // each block once, though read channel by channel
+      reader.releaseMemory();
+      expect(reader.decodedBytes).toBe(0);
+      expect(await reader.read(3, 9_000, 10)).toEqual(Float32Array.from(samples[3].subarray(9_000, 9_010), (v) => v / 32768));
+      await reader.close();
+      return peak;
+    };
+    // Blocks of 2048 frames × 8 channels × 4 bytes: two kept and the one being decoded; by default 16 — here all of them — and one more.
+    expect(await held(2)).toBe(3 * 2048 * 8 * 4);
+    expect(await held()).toBe(17 * 2048 * 8 * 4);
   });
 });
 

@@ -459,12 +459,12 @@ describe("spectrogram() of one signal", () => {
     expect(spectrogram(x, 8000, undefined).data).toEqual(spectrogram(x, 8000, { pcen: true }).data);
     // Options likewise: an array was taken for no options at all.
     expect(() => spectrogram(x, 8000, {}, [] as never)).toThrow(new TypeError("options: must be an object ({ output? }), got Array of length 0"));
-    await expect(library.openAudio(wav, [] as never)).rejects.toThrow(new TypeError("options: must be an object ({ blockFrames?, blockingReads?, exactPath? }), got Array of length 0"));
+    await expect(library.openAudio(wav, [] as never)).rejects.toThrow(new TypeError("options: must be an object ({ blockFrames?, cacheBlocks?, blockingReads?, exactPath? }), got Array of length 0"));
   });
 
   it("openAudio, spectrogramOfRecording and RecordingSpectrogram name null options and a reader that is none (they failed reading a field of null)", async () => {
     const wav = `${FIXTURES}formats/wav_pcm_16.wav`;
-    await expect(library.openAudio(wav, null as never)).rejects.toThrow(new TypeError("options: must be an object ({ blockFrames?, blockingReads?, exactPath? }), got null"));
+    await expect(library.openAudio(wav, null as never)).rejects.toThrow(new TypeError("options: must be an object ({ blockFrames?, cacheBlocks?, blockingReads?, exactPath? }), got null"));
     const reader = library.samplesReader([x], 8000);
     await expect(library.spectrogramOfRecording(reader, {}, null as never)).rejects.toThrow(new TypeError("options: must be an object ({ start?, end?, timeExpansion? }), got null"));
     expect(() => new library.RecordingSpectrogram(reader, {}, null as never)).toThrow(new TypeError("options: must be an object ({ timeExpansion? }), got null"));

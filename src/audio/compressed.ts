@@ -43,7 +43,7 @@ import { checkBasics } from "./layout.js";
 import { afterId3v2Tags, linkStarts, probeFlac, probeMpeg, probeOgg, type Probe } from "./probe.js";
 import type { ByteSource } from "./source.js";
 import { StreamReader, type StreamOptions } from "./stream-reader.js";
-import type { AudioReader } from "./types.js";
+import type { AudioFileReader } from "./types.js";
 
 /**
  * A compressed stream's header, as probeCompressed read it: the probe, where the stream starts
@@ -75,7 +75,7 @@ export async function probeCompressed(src: ByteSource, head: Uint8Array): Promis
  * metadata, first frame and end, an MP3's length (its frame headers counted where no tag says);
  * StreamReader.open counts by decoding what none of these tells.
  */
-export async function openCompressed(src: ByteSource, header: CompressedHeader, options: StreamOptions = {}): Promise<AudioReader> {
+export async function openCompressed(src: ByteSource, header: CompressedHeader, options: StreamOptions = {}): Promise<AudioFileReader> {
   const { probe, skip, tagged } = header;
   if (probe.kind === "vorbis" || probe.kind === "opus") {
     const tail = await oggTail(src);

@@ -7,7 +7,7 @@ import type { FileHandle } from "node:fs/promises";
 import { extname } from "node:path";
 import { parseAiff, sniffAiff } from "./aiff.js";
 import { openCompressed, probeCompressed, type CompressedHeader } from "./compressed.js";
-import { checkBlockFrames, type StreamOptions } from "./stream-reader.js";
+import { checkBlockFrames, checkCacheBlocks, type StreamOptions } from "./stream-reader.js";
 import { BlockReader } from "./reader.js";
 import { parseRiff, sniffRiff } from "./riff.js";
 import { recordingFacts } from "./metadata.js";
@@ -15,10 +15,10 @@ import { fileSource, memorySource, openFileSource, openRegularFile, readAhead, t
 import { handleMd5 } from "./hash.js";
 import { applyTimeExpansion, timeExpansionOf } from "./expansion.js";
 import { checkOptionsObject, describeValue } from "./signal.js";
-import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
+import { AudioFormatError, type AudioFileReader, type AudioInfo, type AudioReader } from "./types.js";
 
 export { AudioFormatError } from "./types.js";
-export type { AudioInfo, AudioReader } from "./types.js";
+export type { AudioFileReader, AudioInfo, AudioReader } from "./types.js";
 export { applyTimeExpansion, expandedSamplerate, realSecondsHint, RECORDING_TIME_EXPANSION, timeExpansionOf, timeExpansionProblem, type ExpandedInfo } from "./expansion.js";
 export { fileMd5 } from "./hash.js";
 export { openRegularFile } from "./source.js";
@@ -38,7 +38,7 @@ export interface DecodedAudio {
 }
 
 /** Opens a reader over an already-open byte source; closes the source if the header is bad. */
-async function openSource(src: ByteSource, name: string, options: OpenOptions = {}): Promise<AudioReader> {
+async function openSource(src: ByteSource, name: string, options: OpenOptions = {}): Promise<AudioFileReader> {
   const reader = await openFormat(src, name, options);
   Object.assign(reader.info, recordingFacts(reader.info.metadata, reader.info.samplerate));
   nameReadErrors(reader, name);
@@ -61,7 +61,7 @@ function nameReadErrors(reader: AudioReader, name: string): void {
   };
 }
 
-async function openFormat(src: ByteSource, name: string, options: OpenOptions): Promise<AudioReader> {
+async function openFormat(src: ByteSource, name: string, options: OpenOptions): Promise<AudioFileReader> {
   try {
     const header = await readHeader(src);
     return header instanceof BlockReader ? header : await openCompressed(src, header, options);
@@ -110,17 +110,19 @@ export interface OpenOptions extends StreamOptions {
  * file stays open until `reader.close()`.
  * @param options.blockFrames compressed formats only: frames per decoded, cached block, an integer
  *   from 1 to 2^22 (MAX_BLOCK_FRAMES; default 65536)
+ * @param options.cacheBlocks compressed formats only: decoded blocks kept, an integer ≥ 1 (default 16)
  * @param options.blockingReads read with `fs.readSync` (pool workers only; default false)
  * @param options.exactPath only the file whose real path `input` is (default false)
  * @throws AudioFormatError when the file is missing, unreadable or not a supported recording;
- *   RangeError naming blockFrames outside its range (whatever the format), TypeError naming input or options.
+ *   RangeError naming blockFrames or cacheBlocks outside its range (whatever the format), TypeError naming input or options.
  */
-export async function openAudio(input: string | Uint8Array, options: OpenOptions = {}): Promise<AudioReader> {
+export async function openAudio(input: string | Uint8Array, options: OpenOptions = {}): Promise<AudioFileReader> {
   if (typeof input !== "string" && !(input instanceof Uint8Array)) {
     throw new TypeError(`input: must be a path (string) or the file's bytes (a Uint8Array or Buffer), got ${describeValue(input)}`);
   }
-  checkOptionsObject(options, "{ blockFrames?, blockingReads?, exactPath? }");
+  checkOptionsObject(options, "{ blockFrames?, cacheBlocks?, blockingReads?, exactPath? }");
   if (options.blockFrames !== undefined) checkBlockFrames(options.blockFrames);
+  if (options.cacheBlocks !== undefined) checkCacheBlocks(options.cacheBlocks);
   if (typeof input !== "string") return openSource(memorySource(input), "<buffer>", options);
   return openSource(await openFileSource(input, { blocking: options.blockingReads, exactPath: options.exactPath }), input, options);
 }

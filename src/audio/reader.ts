@@ -5,7 +5,7 @@
  */
 import { CorruptBlockError, type Layout } from "./layout.js";
 import type { ByteSource } from "./source.js";
-import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
+import { AudioFormatError, type AudioFileReader, type AudioInfo } from "./types.js";
 
 /** Bytes fetched per positioned read: bounds temporary memory whatever range is asked for. */
 const BATCH_BYTES = 4 << 20;
@@ -20,12 +20,15 @@ export function clipRange(info: AudioInfo, channel: number, start: number, count
   return [s, Math.min(info.frames, s + count)];
 }
 
+/** The most blocks of `blockFrames` frames that `frames` consecutive frames (≥ 1) can span, wherever they start. */
+export const blocksSpanned = (frames: number, blockFrames: number) => Math.ceil((frames - 1) / blockFrames) + 1;
+
 /** `into`'s first `length` values when it is long enough, else a new array (AudioReader.read). */
 export function outputArray(length: number, into?: Float32Array): Float32Array {
   return into !== undefined && into.length >= length ? into.subarray(0, length) : new Float32Array(length);
 }
 
-export class BlockReader implements AudioReader {
+export class BlockReader implements AudioFileReader {
   readonly info: AudioInfo;
   /**
    * The batch buffer of the last read, kept for the next one: a fresh multi-megabyte buffer
@@ -54,7 +57,7 @@ export class BlockReader implements AudioReader {
     const bpb = codec.bytesPerBlock;
     const firstBlock = Math.floor(s / fpb);
     const endBlock = Math.ceil(e / fpb);
-    const batch = Math.max(1, Math.floor(BATCH_BYTES / bpb));
+    const batch = this.batchBlocks;
     // PCM decodes straight into `out`; multi-frame blocks go through a scratch buffer and are trimmed.
     const scratch = fpb === 1 ? null : new Float32Array(Math.min(batch, endBlock - firstBlock) * fpb);
     const buffer = this.takeBuffer(Math.min(batch, endBlock - firstBlock) * bpb);
@@ -102,6 +105,27 @@ export class BlockReader implements AudioReader {
     const got = await this.src.readInto(offset, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
     if (got < out.byteLength) throw endedEarly(offset, got);
     return out;
+  }
+
+  /**
+   * The batch buffer of a read of `readFrames` frames (kept as the spare), and the scratch samples
+   * of its multi-frame blocks (ADPCM); a float32 file is read straight into the caller's array.
+   */
+  maxHeldBytes(readFrames: number): number {
+    const { codec } = this.layout;
+    if (codec.storedAsFloat32) return 0;
+    const blocks = Math.min(this.batchBlocks, blocksSpanned(readFrames, codec.framesPerBlock));
+    return blocks * codec.bytesPerBlock + (codec.framesPerBlock === 1 ? 0 : blocks * codec.framesPerBlock * 4);
+  }
+
+  /** Lets go of the spare batch buffer. */
+  releaseMemory(): void {
+    this.spare = null;
+  }
+
+  /** Blocks fetched per positioned read (BATCH_BYTES of them, at least one). */
+  private get batchBlocks(): number {
+    return Math.max(1, Math.floor(BATCH_BYTES / this.layout.codec.bytesPerBlock));
   }
 
   /** The spare batch buffer if it holds `bytes`, else a new one. */

@@ -265,6 +265,13 @@ export class Cursor {
     return checkDecoded(this.probe.kind, r, `the audio after frame ${this.emitted}`);
   }
 
+  /** Bytes of decoded samples the cursor holds: the block it fills, and blocks ready for `next`. */
+  get heldBytes(): number {
+    let bytes = 0;
+    for (const block of [this.buf, ...this.ready]) for (const channel of block) bytes += channel.byteLength;
+    return bytes;
+  }
+
   /** The stream's length in frames once this cursor has decoded to its end, else undefined. */
   get ended(): number | undefined {
     return this.done ? this.emitted : undefined;

@@ -5,11 +5,11 @@ import { frameIntact, seekFrame } from "./flacseek.js";
 import type { Mp3Stream } from "./mp3seek.js";
 import { MAX_PAGE, OggPageCheck, parsePage, seekPage } from "./oggseek.js";
 import { type FlacSeek, linkOf, linkStarts, type OggSeek, type Probe } from "./probe.js";
-import { clipRange, outputArray } from "./reader.js";
+import { blocksSpanned, clipRange, outputArray } from "./reader.js";
 import { describeValue } from "./signal.js";
 import type { ByteSource } from "./source.js";
 import { Cursor } from "./stream-cursor.js";
-import { AudioFormatError, type AudioInfo, type AudioReader } from "./types.js";
+import { AudioFormatError, type AudioFileReader, type AudioInfo } from "./types.js";
 
 /** Frames per cached decoded block (default of `StreamOptions.blockFrames`). */
 const BLOCK_FRAMES = 65536;
@@ -17,8 +17,14 @@ const BLOCK_FRAMES = 65536;
 export interface StreamOptions {
   /** Frames per decoded block: the unit of caching and seeking, 1..MAX_BLOCK_FRAMES (checkBlockFrames). Default BLOCK_FRAMES. */
   blockFrames?: number;
+  /**
+   * Decoded blocks the reader keeps, the least recently read dropped first: a positive integer
+   * (checkCacheBlocks). Default CACHE_BLOCKS. A caller that reads a range channel by channel
+   * needs the blocks the range spans kept, or each channel decodes them again.
+   */
+  cacheBlocks?: number;
 }
-/** Cached blocks per reader: 16 × 65536 frames × 4 bytes = 4 MiB per channel. */
+/** Cached blocks per reader by default: 16 × 65536 frames × 4 bytes = 4 MiB per channel. */
 const CACHE_BLOCKS = 16;
 /**
  * The largest `blockFrames`: 2^22 frames (87 s at 48 kHz). A reader holds CACHE_BLOCKS blocks and
@@ -36,16 +42,27 @@ export function checkBlockFrames(value: unknown): void {
     throw new RangeError(`blockFrames: must be an integer from 1 to ${MAX_BLOCK_FRAMES} (frames per decoded block), got ${typeof value === "number" ? value : describeValue(value)}`);
   }
 }
+/** Refuses a `cacheBlocks` (StreamOptions) that is no positive integer: a RangeError naming it and what it got. */
+export function checkCacheBlocks(value: unknown): void {
+  if (!(Number.isSafeInteger(value) && (value as number) >= 1)) {
+    throw new RangeError(`cacheBlocks: must be an integer ≥ 1 (decoded blocks kept), got ${typeof value === "number" ? value : describeValue(value)}`);
+  }
+}
+
 /** A block at most this far ahead of the cursor is reached by decoding on rather than seeking. */
 const SEEK_AHEAD_BLOCKS = 2;
 
 /** Ranged reads over a compressed stream: block cache + forward cursor (see compressed.ts). */
-export class StreamReader implements AudioReader {
+export class StreamReader implements AudioFileReader {
   readonly info: AudioInfo;
   private readonly cache = new Map<number, Float32Array[]>();
   private cursor: Cursor | null = null;
 
-  private constructor(private readonly src: ByteSource, private readonly probe: Probe, private readonly dataStart: number, private readonly blockFrames: number) {
+  /**
+   * @param blockFrames frames per decoded block (StreamOptions.blockFrames)
+   * @param cacheBlocks decoded blocks kept (StreamOptions.cacheBlocks)
+   */
+  private constructor(private readonly src: ByteSource, private readonly probe: Probe, private readonly dataStart: number, private readonly blockFrames: number, private readonly cacheBlocks: number) {
     this.info = {
       container: probe.container,
       encoding: probe.kind,
@@ -64,7 +81,7 @@ export class StreamReader implements AudioReader {
    * frames with one decoding pass when the header does not say.
    */
   static async open(src: ByteSource, probe: Probe, dataStart: number, options: StreamOptions): Promise<StreamReader> {
-    const r = new StreamReader(src, probe, dataStart, options.blockFrames ?? BLOCK_FRAMES); // checked by openAudio (checkBlockFrames)
+    const r = new StreamReader(src, probe, dataStart, options.blockFrames ?? BLOCK_FRAMES, options.cacheBlocks ?? CACHE_BLOCKS); // checked by openAudio (checkBlockFrames, checkCacheBlocks)
     try {
       const flacEnd = probe.flac ? await openFlac(src, probe, probe.flac) : null;
       if (probe.frames === null) {
@@ -102,6 +119,36 @@ export class StreamReader implements AudioReader {
 
   private decoded = 0;
 
+  /**
+   * Bytes of decoded samples held now: the blocks cached and those the cursor is filling or has
+   * ready (for tests and diagnostics: what the reader keeps, against maxHeldBytes).
+   */
+  get decodedBytes(): number {
+    let bytes = this.cursor?.heldBytes ?? 0;
+    for (const block of this.cache.values()) for (const channel of block) bytes += channel.byteLength;
+    return bytes;
+  }
+
+  /**
+   * The most bytes of decoded samples the reader holds at once, whatever the reads: `cacheBlocks`
+   * blocks and the one the cursor fills, each `blockFrames` float32 frames of every channel. (Not
+   * counted: the decoder's own memory, what a read returns, and blocks a decoder call gave beyond
+   * the one the cursor fills: its 16 KiB of input decode to less than a block in common files, to
+   * more at a low bitrate — 4 s of 32 kbit/s Opus.) `readFrames` is for the
+   * AudioFileReader interface: a read spanning more blocks than the cache keeps holds them while it
+   * copies them out, so a caller keeps its reads within `cacheBlocks` blocks (blocksSpanned).
+   */
+  maxHeldBytes(readFrames: number): number {
+    const blocks = Math.max(this.cacheBlocks, blocksSpanned(readFrames, this.blockFrames)) + 1;
+    return blocks * this.blockFrames * this.info.channels * 4;
+  }
+
+  /** Lets go of the decoded blocks and the cursor (its decoder): the file stays open, the next read seeks or decodes afresh. */
+  releaseMemory(): void {
+    this.dropCursor();
+    this.cache.clear();
+  }
+
   /** A fresh decoder whose output is counted in `framesDecoded`. */
   private async newDecoder(): Promise<StreamDecoder> {
     let dec: StreamDecoder;
@@ -129,7 +176,7 @@ export class StreamReader implements AudioReader {
     const block = await cursor.next();
     if (!block) return null;
     this.cache.set(index, block);
-    if (this.cache.size > CACHE_BLOCKS) this.cache.delete(this.cache.keys().next().value as number);
+    if (this.cache.size > this.cacheBlocks) this.cache.delete(this.cache.keys().next().value as number);
     return block;
   }
 
@@ -367,8 +414,7 @@ export class StreamReader implements AudioReader {
   }
 
   async close(): Promise<void> {
-    this.dropCursor();
-    this.cache.clear();
+    this.releaseMemory();
     await this.src.close();
   }
 }

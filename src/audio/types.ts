@@ -53,6 +53,22 @@ export interface AudioReader {
 }
 
 /**
+ * A reader of a file, as openAudio opens it: what it keeps between reads — decoded blocks, a
+ * buffer of the file's bytes — has a bound a caller can count, and can be let go.
+ */
+export interface AudioFileReader extends AudioReader {
+  /**
+   * The most bytes the reader holds at once of samples decoded and file bytes read, while every
+   * read asks for at most `readFrames` frames (≥ 1): what a caller holding it open for long — a
+   * playback waiting for its client — counts against the server's memory. Not counted: what a
+   * read returns, a decoder's own memory.
+   */
+  maxHeldBytes(readFrames: number): number;
+  /** Lets go of what the reader keeps for its next read; the file stays open and the next read is served afresh. */
+  releaseMemory(): void;
+}
+
+/**
  * A file that cannot be decoded: its message says what is wrong (CLI exit code 1). Messages
  * quote bytes of the file (chunk ids, codec names), so control characters (C0, DEL, C1) are shown as \xNN
  * escapes: the message stays one printable line whatever the file holds.

@@ -15,9 +15,10 @@
 import { Readable } from "node:stream";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { expandedSamplerate, openAudio, realSecondsHint, RECORDING_TIME_EXPANSION } from "../../audio/index.js";
+import { expandedSamplerate, openAudio, realSecondsHint, RECORDING_TIME_EXPANSION, type OpenOptions } from "../../audio/index.js";
 import { interleavedPieces } from "../../audio/interleave.js";
-import { AudioFormatError, type AudioReader } from "../../audio/types.js";
+import { blocksSpanned } from "../../audio/reader.js";
+import { AudioFormatError, type AudioFileReader } from "../../audio/types.js";
 import { floatWavHeader } from "../../audio/wavwriter.js";
 import { invalid } from "../../store/errors.js";
 import { MAX_PLAYBACK_SAMPLES } from "../playback-limit.js";
@@ -31,13 +32,36 @@ import { bytesResponse, errorBody, errorWithHeaders, HEAD_DOCUMENTED, idParams, 
  */
 const PIECE_SAMPLES = 2 ** 18;
 
+/** Frames of one piece of a recording of `channels` channels (PIECE_SAMPLES samples, at least a frame). */
+const pieceFrames = (channels: number) => Math.max(1, Math.floor(PIECE_SAMPLES / channels));
+
+/** The longest decoded block of playback's readers, the readers' default: longer ones only make the first piece, which seeks to its block, decode more. */
+const PLAYBACK_BLOCK_FRAMES = 65536;
+
 /**
- * Bytes an answer of `samples` samples holds at most at once, counted against the unsent-bytes
- * bound until it closes: up to three pieces of float32 values (4 bytes a sample) — the one its
- * socket is taking, the next waiting in the body (Readable.from reads one ahead), the one being
- * decoded — and the file's bytes read for one (the reader's buffer: at most 8 a sample, float64).
+ * The reader options of playback, for a recording of `channels` channels: a compressed stream
+ * keeps the blocks one piece spans, which interleavedPieces reads channel by channel (so each
+ * block is decoded once), in blocks no longer than a piece. The default, 16 blocks of 65536 frames,
+ * held 8.5 MiB for a paused stereo client and 68 MiB at 16 channels (34 MiB at 8), counted as
+ * 2 MiB; with these, 2 MiB for stereo, 3 MiB for 8 or 16 channels.
  */
-const heldBytes = (samples: number) => 4 * Math.min(samples, 3 * PIECE_SAMPLES) + 8 * Math.min(samples, PIECE_SAMPLES);
+function readerOptions(channels: number): OpenOptions {
+  const blockFrames = Math.min(PLAYBACK_BLOCK_FRAMES, pieceFrames(channels));
+  return { blockFrames, cacheBlocks: blocksSpanned(pieceFrames(channels), blockFrames) };
+}
+
+/**
+ * Bytes an answer of `frames` frames read by `reader` holds at most at once, counted against the
+ * unsent-bytes bound until it closes: up to three pieces of float32 values (4 bytes a sample) —
+ * the one its socket is taking, the next waiting in the body (Readable.from reads one ahead), the
+ * one being decoded — and what the reader holds reading a piece one channel at a time (its
+ * maxHeldBytes: a PCM file's bytes read for a piece, a compressed stream's decoded blocks).
+ */
+function heldBytes(frames: number, reader: AudioFileReader): number {
+  const { channels } = reader.info;
+  const piece = Math.min(frames, pieceFrames(channels));
+  return 4 * Math.min(frames * channels, 3 * piece * channels) + reader.maxHeldBytes(piece);
+}
 
 /** The WAV: its header, the first piece of interleaved frames (decoded before the response started), then the rest. */
 async function* wavBytes(header: Uint8Array, firstPiece: Float32Array | undefined, rest: AsyncIterator<Float32Array>): AsyncGenerator<Uint8Array> {
@@ -59,20 +83,23 @@ const undecodable = (err: unknown, roots: readonly string[]) =>
  * request: 2 s of a 10 h 48 kHz MP3 (576 MB) took 1.4–2.7 s anywhere without the frame count, and
  * 1.2–1.5 s at 9 h with it (0.01–0.09 s at 5 s). A reader is used by one request at a time (taken
  * out while it streams); at most `limit` are kept, the least recently used closed first, and each
- * is closed once unused for `idleMs`, so files nobody plays are not held open.
+ * is closed once unused for `idleMs`, so files nobody plays are not held open. A reader kept lets
+ * go of its decoded blocks and buffers (releaseMemory), which no answer counts any longer: eight
+ * 16-channel readers kept their 68 MiB caches each, uncounted. What makes a reader worth keeping
+ * stays: an MP3's frame index, an Ogg file's links, the open file.
  */
 class IdleReaders {
-  private readonly idle = new Map<string, { reader: AudioReader; timer: NodeJS.Timeout }>();
+  private readonly idle = new Map<string, { reader: AudioFileReader; timer: NodeJS.Timeout }>();
 
   /**
    * @param limit  readers kept at most
    * @param idleMs how long a reader is kept unused
    * @param closing closes a reader dropped from the cache (its failure logged by the caller)
    */
-  constructor(private readonly limit: number, private readonly idleMs: number, private readonly closing: (reader: AudioReader) => void) {}
+  constructor(private readonly limit: number, private readonly idleMs: number, private readonly closing: (reader: AudioFileReader) => void) {}
 
   /** The kept reader of `key`, for the caller alone until it gives it back; undefined if none. */
-  take(key: string): AudioReader | undefined {
+  take(key: string): AudioFileReader | undefined {
     const kept = this.idle.get(key);
     if (!kept) return undefined;
     this.idle.delete(key);
@@ -81,9 +108,10 @@ class IdleReaders {
   }
 
   /** Keeps `reader` for the next request of `key` (one of another request already kept: the older is closed). */
-  give(key: string, reader: AudioReader): void {
+  give(key: string, reader: AudioFileReader): void {
     const older = this.take(key);
     if (older) this.closing(older);
+    reader.releaseMemory();
     const timer = setTimeout(() => {
       if (this.idle.get(key)?.reader === reader) this.idle.delete(key);
       this.closing(reader);
@@ -124,10 +152,12 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
   }, async (request, reply) => {
     const { start_time, end_time } = request.query;
     if (!(end_time > start_time)) throw invalid("end_time", `must be > start_time (${start_time})`);
-    const { file, file_samplerate, time_expansion, hash } = await recordingFile(app, request.params.id);
+    const { file, file_samplerate, time_expansion, hash, channels: registeredChannels } = await recordingFile(app, request.params.id);
     // The content the recording is registered with: a file replaced and refreshed is opened afresh.
+    // Its registered channels (its header's when registered, as its hash is) size the reader's
+    // cache (readerOptions), which the reader's own header cannot: it is read by the opening.
     const key = JSON.stringify([file, hash]);
-    const reader = readers.take(key) ?? (await openAudio(file, { exactPath: true }).catch((err: unknown): never => {
+    const reader = readers.take(key) ?? (await openAudio(file, { exactPath: true, ...readerOptions(registeredChannels) }).catch((err: unknown): never => {
       throw undecodable(err, app.audioRoots);
     }));
     try {
@@ -146,11 +176,11 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
         throw invalid("end_time", `the interval holds ${samples} samples (frames × channels); the limit is ${maxSamples} per request: ask for a shorter interval`);
       }
       // Before any decoding: a 503 with Retry-After when answers to slower clients fill the bound.
-      app.unsentBytes.reserve(reply.raw, heldBytes(samples));
+      app.unsentBytes.reserve(reply.raw, heldBytes(end - first, reader));
       const header = floatWavHeader(end - first, channels, file_samplerate);
       // The first piece is decoded before the 200 is sent, so that a file that cannot be decoded
       // there is a 422; a failure further on can only cut the transfer short (the status is out).
-      const pieces = interleavedPieces(reader, first, end, Math.max(1, Math.floor(PIECE_SAMPLES / channels)))[Symbol.asyncIterator]();
+      const pieces = interleavedPieces(reader, first, end, pieceFrames(channels))[Symbol.asyncIterator]();
       const firstPiece = await pieces.next().catch((err) => Promise.reject(undecodable(err, app.audioRoots)));
       // The reader goes with the body: kept for the next request once the body was read to its
       // end; else — destroyed unread (a client gone before the first byte, a reply the deadline
