@@ -4,12 +4,13 @@ import { execFile, spawn } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parquetReadObjects } from "hyparquet";
+import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { command } from "../src/cli/commands/extract.js";
 import { UsageError } from "../src/cli/errors.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { ParamsError, parseParams } from "../src/engine/params.js";
+import { VERSION } from "../src/engine/version.js";
 import { extractFeatures, type ExtractItem } from "../src/jobs/extract.js";
 import { featureColumns, featureRow, featuresOfFile, FEATURE_NAMES, type FeatureValues } from "../src/features/features.js";
 import { runSonotile, type CliRun } from "./cli-helpers.js";
@@ -93,6 +94,28 @@ describe("sonotile extract", () => {
       const want = featureRow(library.get(rec.path as string)!);
       expect(featureColumns().map((c) => rec[c])).toEqual(want);
     }
+  });
+
+  it("every table says what made it — sonotile's version, every SPEC §2 parameter with its defaults, the options — in the .csv's and .npy's .json sidecar and the Parquet's key-value metadata, the same for all three", async () => {
+    const dir = join(tmp, "provenance");
+    mkdirSync(dir);
+    const options = ["--window-size", "0.01", "--no-pcen", "--features", "rms_dbfs,log_mel", "--clip-start", "0.25", "--clip-high-freq", "4000"];
+    const made = {
+      version: VERSION,
+      params: parseParams({ window_size: 0.01, pcen: false }),
+      features: ["rms_dbfs", "log_mel"],
+      "clip-start": 0.25, "clip-end": null, "clip-low-freq": null, "clip-high-freq": 4000, "time-expansion": null,
+    };
+    expect(Object.keys(made.params)).toHaveLength(22); // all of SPEC §2, those not given at their defaults
+    for (const table of ["t.csv", "t.npy"]) {
+      expect((await sonotile([A, "-o", join(dir, table), ...options])).code).toBe(0);
+      const sidecar = JSON.parse(readFileSync(join(dir, "t.json"), "utf8"));
+      expect(sidecar.sonotile, table).toEqual(made);
+    }
+    expect((await sonotile([A, "-o", join(dir, "t.parquet"), ...options])).code).toBe(0);
+    const bytes = readFileSync(join(dir, "t.parquet"));
+    const kv = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)).key_value_metadata ?? [];
+    expect(JSON.parse(kv.find((e) => e.key === "sonotile")?.value ?? "null")).toEqual(made);
   });
 
   it("a file named twice — inside a directory named too, or spelled another way — is one target: one row, one skip line", async () => {
@@ -404,7 +427,7 @@ describe("sonotile extract, interrupted", () => {
     const [, done, partialPath, left, rest, then] = said!;
     expect([partialPath, left, then, Number(done) + Number(rest)]).toEqual([join(dir, "features.partial.csv"), out, out, 3]);
     expect(readFileSync(out, "utf8")).toBe("an earlier table");
-    expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.csv.resume.json", "features.partial.csv"]); // no temporary file
+    expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.csv.resume.json", "features.partial.csv", "features.partial.json"]); // no temporary file
 
     const reference = join(tmp, "uninterrupted.csv");
     expect((await sonotile([...ARGS, "-o", reference])).code).toBe(0);
@@ -435,7 +458,8 @@ describe("sonotile extract, interrupted", () => {
     const changedSince = `; 1 changed since, computed again \\(${FIRST.replace(/[.]/g, "\\.")}\\)`;
     expect(resumed.stderr).toMatch(new RegExp(`^sonotile extract: ${Number(rest) + 1} targets .*; ${Number(done) - 1} resumed from \\S+features\\.partial\\.csv${changedSince}; wrote \\S+features\\.csv\\n$`));
     expect(readFileSync(out)).toEqual(readFileSync(reference));
-    expect(readdirSync(dir)).toEqual(["features.csv"]);
+    expect(readFileSync(join(dir, "features.json"))).toEqual(readFileSync(join(tmp, "uninterrupted.json")));
+    expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.json"]);
   }, 300_000);
 
   it("--resume with no resume file computes everything; a resume file that is not one is refused, not taken for rows", async () => {

@@ -1,6 +1,7 @@
 /**
  * Feature tables: one row per target (a recording or a clip), in CSV, NumPy `.npy` (+ a JSON
- * sidecar naming columns and rows) or Parquet. Shared by `sonotile extract` and the batch jobs'
+ * sidecar naming columns and rows) or Parquet, each with what made it (TableProvenance: in the
+ * `.npy` and `.csv` sidecars, in Parquet's key-value metadata). Shared by `sonotile extract` and the batch jobs'
  * artifacts. Columns: the target's ids when it is a stored record (`clip_id` for clips, then
  * `recording_id`: what joins a row to the API's records), `path`, then `start_time`/`end_time`
  * (seconds, as the API names a clip's bounds) when the targets are clips, then the features as
@@ -20,6 +21,17 @@ export interface FeatureTableRow {
   clip?: { id?: string; start: number; end: number };
   values: FeatureValues;
 }
+
+/**
+ * What made a table — sonotile's version and every option that sets a value (all SPEC §2
+ * parameters, defaults included) — written with it under the key `sonotile` (PROVENANCE_KEY), so
+ * that a table read years later says how its numbers were made. No time: the same run writes
+ * the same bytes (`-j 1` and `-j 2`, a resumed run and an uninterrupted one).
+ */
+export type TableProvenance = object;
+
+/** The key under which a table's provenance is written: in its JSON sidecar, in Parquet's key-value metadata. */
+export const PROVENANCE_KEY = "sonotile";
 
 export const TABLE_FORMATS = [".csv", ".npy", ".parquet"] as const;
 export type TableFormat = (typeof TABLE_FORMATS)[number];
@@ -77,10 +89,11 @@ export function featureTableCsv(rows: readonly FeatureTableRow[], features: read
 }
 
 /**
- * A float32 matrix [targets, columns] as `.npy`, and its sidecar: the column names, and per row
- * its key columns (ids, path, clip bounds). `numpy.load` reads the matrix; `json.load` the sidecar.
+ * A float32 matrix [targets, columns] as `.npy`, and its sidecar: the column names, per row its
+ * key columns (ids, path, clip bounds), and what made it. `numpy.load` reads the matrix; `json.load`
+ * the sidecar.
  */
-export function featureTableNpy(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets): { npy: Uint8Array; sidecar: string } {
+export function featureTableNpy(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets, provenance: TableProvenance): { npy: Uint8Array; sidecar: string } {
   const keys = keyColumns(targets);
   const columns = featureColumns(features);
   const sidecar = {
@@ -88,8 +101,22 @@ export function featureTableNpy(rows: readonly FeatureTableRow[], features: read
     dtype: "float32",
     columns,
     rows: rows.map((r) => Object.fromEntries(keys.map((c) => [c.name, keyValue(c, r)]))),
+    [PROVENANCE_KEY]: provenance,
   };
-  return { npy: featureMatrixNpy(rows, features), sidecar: JSON.stringify(sidecar, null, 1) + "\n" };
+  return { npy: featureMatrixNpy(rows, features), sidecar: sidecarJson(sidecar) };
+}
+
+/**
+ * The sidecar of a CSV table: what made it (a CSV has no place of its own for it that every
+ * reader skips). Its columns are in the CSV's header line.
+ */
+export function featureTableCsvSidecar(provenance: TableProvenance): string {
+  return sidecarJson({ [PROVENANCE_KEY]: provenance });
+}
+
+/** A sidecar's text: JSON, one item a line, ending in a line break. */
+function sidecarJson(sidecar: object): string {
+  return JSON.stringify(sidecar, null, 1) + "\n";
 }
 
 /**
@@ -104,8 +131,12 @@ export function featureMatrixNpy(rows: readonly FeatureTableRow[], features: rea
   return encodeNpy(data, [rows.length, width]);
 }
 
-/** Parquet (hyparquet-writer, snappy): ids and `path` as string columns, the rest float64 (mel float32). */
-export function featureTableParquet(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets): Uint8Array {
+/**
+ * Parquet (hyparquet-writer, snappy): ids and `path` as string columns, the rest float64 (mel
+ * float32); what made it as JSON in the file's key-value metadata under PROVENANCE_KEY
+ * (pyarrow: `pq.read_schema(path).metadata[b"sonotile"]`).
+ */
+export function featureTableParquet(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets, provenance: TableProvenance): Uint8Array {
   const keys = keyColumns(targets);
   const columns = featureColumns(features);
   const values = rows.map((r) => featureRow(r.values, features));
@@ -121,5 +152,5 @@ export function featureTableParquet(rows: readonly FeatureTableRow[], features: 
         : { name, data: Float64Array.from(values, (v) => v[j]), type: "DOUBLE" as const },
     ),
   ];
-  return new Uint8Array(parquetWriteBuffer({ columnData, createdBy: "sonotile" }));
+  return new Uint8Array(parquetWriteBuffer({ columnData, createdBy: "sonotile", kvMetadata: [{ key: PROVENANCE_KEY, value: JSON.stringify(provenance) }] }));
 }

@@ -19,7 +19,7 @@ import { AUDIO_EXTENSIONS, isAudioName, openAudio, readDirectory, timeExpansionO
 import { ParamsError, parseParams } from "../../engine/params.js";
 import { VERSION } from "../../engine/version.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
-import { featureTableCsv, featureTableNpy, featureTableParquet, TABLE_FORMATS, type FeatureTableRow, type TableFormat, type TableTargets } from "../../features/table.js";
+import { featureTableCsv, featureTableCsvSidecar, featureTableNpy, featureTableParquet, TABLE_FORMATS, type FeatureTableRow, type TableFormat, type TableProvenance, type TableTargets } from "../../features/table.js";
 import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
@@ -28,7 +28,7 @@ import { checkSameInputs, fileStamp, partialTablePath, readResumeFile, resumeFil
 import { checkOutputPath, checkOutputWritable, endBySignal, onFirstSignal, writeOutputBytes } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns]; its columns and rows go to a .json of the same name beside it: -o notes.npy also writes notes.json, replacing that file if it exists) or .parquet" },
+  { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns]; its columns and rows go to a .json of the same name beside it: -o notes.npy also writes notes.json, replacing that file if it exists) or .parquet. Every table says what made it (sonotile's version, every parameter with its defaults, the options): in the .json beside a .npy or a .csv (-o notes.csv also writes notes.json), in a .parquet's key-value metadata 'sonotile'" },
   { name: "features", placeholder: "LIST", doc: `comma-separated columns to write (default all; all are computed in one pass): ${FEATURE_NAMES.join(", ")}` },
   { name: "clip-start", placeholder: "S", doc: "the clip [start, end) of every recording, seconds; default the whole recording" },
   { name: "clip-end", placeholder: "S", doc: "end of the clip, seconds; default (and at most) the recording's end" },
@@ -108,7 +108,7 @@ async function extract(args: string[]): Promise<number> {
 
   // Before hours of work: the table must be writable where asked, and not over a directory or an input.
   for (const input of cl.positionals) await checkOutputPath(input, output);
-  if (format === ".npy" && (await stat(sidecarPath(output)).catch(() => null))?.isDirectory()) throw new UsageError(`-o ${output}: its sidecar ${sidecarPath(output)} is a directory`);
+  if (hasSidecar(format) && (await stat(sidecarPath(output)).catch(() => null))?.isDirectory()) throw new UsageError(`-o ${output}: its sidecar ${sidecarPath(output)} is a directory`);
   await checkOutputWritable(output);
   const resumedTargets = resume ? ((await readResumeFile(output, settings)) ?? NOTHING_RESUMED) : await checkNoInterruptedRun(output);
   const { rows: earlier, changed } = resumedTargets;
@@ -147,7 +147,7 @@ async function extract(args: string[]): Promise<number> {
   const targets: TableTargets = { stored: false, clips: clip };
   if (stop.signal.aborted) {
     report.stop();
-    await keepInterruptedRun(output, format, done.map(tableRow), features, targets, resumed + todo.length - headers.unopened, () => writeResumeFile(output, settings, done));
+    await keepInterruptedRun(output, format, done.map(tableRow), features, targets, settings, resumed + todo.length - headers.unopened, () => writeResumeFile(output, settings, done));
     return endBySignal(stop.signal.reason as NodeJS.Signals);
   }
   if (done.length === 0) {
@@ -155,7 +155,7 @@ async function extract(args: string[]): Promise<number> {
     throw new Error("no target could be computed; nothing written");
   }
   // A signal while the table is written (a moment, all computed) lets the table be finished, then ends the run.
-  await writeTable(output, format, done.map(tableRow), features, targets);
+  await writeTable(output, format, done.map(tableRow), features, targets, settings);
   if (resume) await removeInterruptedRun(output, format);
   // Of the kept rows whose files changed, those this run found again (a file gone is not computed).
   const again = changed.filter((path) => paths.includes(path));
@@ -190,12 +190,12 @@ const NOTHING_RESUMED: ResumedTargets = { rows: new Map(), changed: [] };
  * its signal all the same.
  * @param total the targets of the run (those resumed and those it set out to compute).
  */
-async function keepInterruptedRun(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[], targets: TableTargets, total: number, writeResume: () => Promise<void>): Promise<void> {
+async function keepInterruptedRun(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[], targets: TableTargets, provenance: TableProvenance, total: number, writeResume: () => Promise<void>): Promise<void> {
   const say = (text: string): void => void process.stderr.write(`sonotile extract: interrupted: ${text}\n`);
   if (rows.length === 0) return say(`no target was computed; ${output} left as it was`);
   const partial = partialTablePath(output);
   try {
-    await writeTable(partial, format, rows, features, targets);
+    await writeTable(partial, format, rows, features, targets, provenance);
     await writeResume();
   } catch (err) {
     return say(`${rows.length} of ${total} targets were computed but could not be kept: ${(err as Error).message}; ${output} left as it was`);
@@ -210,7 +210,7 @@ async function keepInterruptedRun(output: string, format: TableFormat, rows: Fea
 /** Removes what an interrupted run left for --resume (the resume file first: without it, the partial table is only a file). */
 async function removeInterruptedRun(output: string, format: TableFormat): Promise<void> {
   const partial = partialTablePath(output);
-  for (const path of [resumeFilePath(output), partial, ...(format === ".npy" ? [sidecarPath(partial)] : [])]) await rm(path, { force: true });
+  for (const path of [resumeFilePath(output), partial, ...(hasSidecar(format) ? [sidecarPath(partial)] : [])]) await rm(path, { force: true });
 }
 
 /**
@@ -361,21 +361,27 @@ function readHeaders(paths: string[], target: FeatureTarget, timeExpansion: numb
   return reads;
 }
 
-/** The .json beside an .npy table: the table's name with .json for its extension. */
+/** Whether a table of this format has a .json sidecar (sidecarPath): .npy and .csv; Parquet keeps its provenance inside. */
+function hasSidecar(format: TableFormat): boolean {
+  return format !== ".parquet";
+}
+
+/** The .json beside an .npy or .csv table: the table's name with .json for its extension. */
 function sidecarPath(output: string): string {
   return output.slice(0, -extname(output).length) + ".json";
 }
 
 /**
  * The table written as `spectrogram` writes its output (writeOutputFile): a failed write leaves a
- * previous table as it was. An .npy's sidecar is written and put in place inside the table's own
- * write, once the table is complete: a failed write of either leaves both as they were.
+ * previous table as it was. A sidecar is written and put in place inside the table's own write,
+ * once the table is complete: a failed write of either leaves both as they were. `provenance`
+ * (the run's settings: version, parameters, options) goes with every format (table.ts).
  */
-async function writeTable(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[], targets: TableTargets): Promise<void> {
-  if (format === ".csv") await writeOutputBytes(output, featureTableCsv(rows, features, targets));
-  else if (format === ".parquet") await writeOutputBytes(output, featureTableParquet(rows, features, targets));
+async function writeTable(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[], targets: TableTargets, provenance: TableProvenance): Promise<void> {
+  if (format === ".csv") await writeOutputBytes(output, featureTableCsv(rows, features, targets), () => writeOutputBytes(sidecarPath(output), featureTableCsvSidecar(provenance)));
+  else if (format === ".parquet") await writeOutputBytes(output, featureTableParquet(rows, features, targets, provenance));
   else {
-    const { npy, sidecar } = featureTableNpy(rows, features, targets);
+    const { npy, sidecar } = featureTableNpy(rows, features, targets, provenance);
     await writeOutputBytes(output, npy, () => writeOutputBytes(sidecarPath(output), sidecar));
   }
 }
