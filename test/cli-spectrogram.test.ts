@@ -1,5 +1,6 @@
 // `sonotile spectrogram` end to end (SPEC §8): spawns the built CLI (`npm test` builds first).
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -11,7 +12,8 @@ import { spectrogramOfRecording } from "../src/engine/recording.js";
 import { colormapPalette } from "../src/render/colormap.js";
 import { command } from "../src/cli/commands/spectrogram.js";
 import { UsageError } from "../src/cli/errors.js";
-import { ParamsError } from "../src/engine/params.js";
+import { ParamsError, parseParams } from "../src/engine/params.js";
+import { VERSION } from "../src/engine/version.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import { runSonotile, type CliRun as Run } from "./cli-helpers.js";
 import { firstDifference } from "./golden.js";
@@ -318,6 +320,49 @@ describe("sonotile spectrogram: outputs equal the engine's", () => {
       }
     }
     expect(mismatches).toBe(0);
+  });
+});
+
+/** A PNG's iTXt entries (PNG §11.3.4.5), keyword → text, uncompressed ones only (as sonotile writes them). */
+function pngText(png: Uint8Array): Record<string, string> {
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const entries: Record<string, string> = {};
+  for (let at = 8; at < png.length; at += 12 + view.getUint32(at)) {
+    if (new TextDecoder().decode(png.subarray(at + 4, at + 8)) !== "iTXt") continue;
+    const data = png.subarray(at + 8, at + 8 + view.getUint32(at));
+    const nul = data.indexOf(0);
+    let text = nul + 3; // the keyword's NUL, compression flag and method
+    text = data.indexOf(0, text) + 1; // language tag
+    text = data.indexOf(0, text) + 1; // translated keyword
+    entries[new TextDecoder("latin1").decode(data.subarray(0, nul))] = new TextDecoder().decode(data.subarray(text));
+  }
+  return entries;
+}
+
+describe("sonotile spectrogram: what made it", () => {
+  it("says so with the output — version, the file's MD5, every SPEC §2 parameter with its defaults, the piece's frames and axes — in the PNG's text and a .json beside .npy and .f32", async () => {
+    const dir = join(tmp, "provenance");
+    mkdirSync(dir);
+    const flags = ["--window-size", "0.002", "--no-pcen", "--cmap", "viridis", "--start", "0.5", "--end", "1"];
+    const outputs = ["png", "npy", "f32"].map((ext) => join(dir, `bats.${ext}`));
+    for (const r of await sonotileAll(outputs.map((o) => ["spectrogram", BATS, "-o", o, ...flags]))) expect(r, r.stderr).toEqual({ code: 0, stdout: "", stderr: "" });
+    // nperseg = floor(0.002 · 192000) = 384, hop 192 = 1 ms: the frames centred in [0.5, 1) s are 500 … 999.
+    const made = {
+      version: VERSION,
+      source: { path: BATS, md5: createHash("md5").update(readFileSync(BATS)).digest("hex"), time_expansion: 1 },
+      params: parseParams({ window_size: 0.002, pcen: false, cmap: "viridis" }),
+      start: 0.5,
+      end: 1,
+      frames: [500, 1000],
+      geometry: { samplerate: 192000, nperseg: 384, noverlap: 192, hop: 192, bins: 193, first_frame_seconds: 0.5, hop_seconds: 0.001, bin_hz: 500 },
+    };
+    expect(Object.keys(made.params)).toHaveLength(22);
+    const text = pngText(readFileSync(outputs[0]));
+    expect(text.Software).toBe(`sonotile ${VERSION}`);
+    expect(JSON.parse(text.sonotile)).toEqual({ ...made, value_range: [-100, 0] });
+    // The .npy's and the .f32's sidecar is the same bats.json, with the same content.
+    expect(JSON.parse(readFileSync(join(dir, "bats.json"), "utf8"))).toEqual({ sonotile: made });
+    expect(readdirSync(dir).sort()).toEqual(["bats.f32", "bats.json", "bats.npy", "bats.png"]);
   });
 });
 

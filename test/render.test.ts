@@ -210,6 +210,25 @@ describe("encodePaletteScanlines", () => {
     expect(() => encodePaletteScanlines(scanlines, 3, 2, new Uint8Array(4))).toThrow(/palette/);
     expect(() => encodePaletteScanlines(scanlines, 3, 2, new Uint8Array(771))).toThrow(/palette/);
   });
+
+  it("writes text as iTXt chunks (UTF-8) before the pixels, which decode as without it; refuses a keyword PNG does not allow", () => {
+    const text = [{ keyword: "Software", text: "sonotile" }, { keyword: "sonotile", text: '{"path":"Nachtigall-Lärm.wav"}' }];
+    const png = encodePaletteScanlines(scanlinesOf(indices, 3), 3, 2, palette, text);
+    const view = new DataView(png.buffer, png.byteOffset);
+    const chunks: [string, Uint8Array][] = [];
+    for (let at = 8; at < png.length; at += 12 + view.getUint32(at)) {
+      const len = view.getUint32(at);
+      expect(view.getUint32(at + 8 + len)).toBe(crc32Reference(png.subarray(at + 4, at + 8 + len)));
+      chunks.push([String.fromCharCode(...png.subarray(at + 4, at + 8)), png.subarray(at + 8, at + 8 + len)]);
+    }
+    expect(chunks.map(([type]) => type)).toEqual(["IHDR", "PLTE", "iTXt", "iTXt", "IDAT", "IEND"]);
+    // keyword NUL, compression flag 0, method 0, empty language tag NUL, empty translated keyword NUL, UTF-8 text
+    expect(Buffer.from(chunks[3][1]).equals(Buffer.concat([Buffer.from("sonotile\0\0\0\0\0", "latin1"), Buffer.from(text[1].text, "utf8")]))).toBe(true);
+    expect(decode(png).rgba).toEqual(decode(encodePaletteScanlines(scanlinesOf(indices, 3), 3, 2, palette)).rgba);
+    for (const keyword of ["", " lead", "trail ", "two  spaces", "tab\t", "x".repeat(80), "Ünïcödé…"]) {
+      expect(() => encodePaletteScanlines(scanlinesOf(indices, 3), 3, 2, palette, [{ keyword, text: "" }]), keyword).toThrow(/PNG text keyword must be 1 to 79 printable Latin-1 characters/);
+    }
+  });
 });
 
 describe("encodeNpy (numpy's .npy format 1.0)", () => {

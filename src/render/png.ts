@@ -1,7 +1,8 @@
 /**
  * PNG encoding of 8-bit palette images (colour type 3), the form spectrogram images take: one
- * byte per pixel, the colormap in PLTE. Reference: PNG specification (W3C, 2nd ed.), §5 (chunks),
- * §11.2 (IHDR, PLTE), §7 (scanlines with a filter-type byte), IDAT = zlib stream (RFC 1950).
+ * byte per pixel, the colormap in PLTE, optionally text (iTXt) saying what made the image.
+ * Reference: PNG specification (W3C, 2nd ed.), §5 (chunks), §11.2 (IHDR, PLTE), §11.3.4 (iTXt),
+ * §7 (scanlines with a filter-type byte), IDAT = zlib stream (RFC 1950).
  *
  * node:zlib does the deflate and the CRC-32 (§5.5), with the Z_RLE strategy: matches only at
  * distance 1 (runs), then Huffman coding. A spectrogram's rows hardly ever repeat at a distance,
@@ -20,11 +21,22 @@ const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 const MAX_DIMENSION = 0x7fffffff;
 
 /**
+ * A textual entry of an image (§11.3.4): `keyword` 1–79 printable Latin-1 characters without
+ * leading, trailing or consecutive spaces (§11.3.4.2; "Software" is a registered one), `text` any
+ * Unicode. Pillow reads them into `Image.open(…).text`, `exiftool` lists them.
+ */
+export interface PngText {
+  keyword: string;
+  text: string;
+}
+
+/**
  * Encodes a `width`×`height` image of palette indices as an 8-bit palette PNG with `palette` (RGB
  * triplets, 1..256 entries), from its `scanlines`: per row, top row first, a filter-type byte
  * (0, None: palette images compress best unfiltered, §12.8) then the row's `width` indices (§7.3).
+ * `text` goes into uncompressed iTXt chunks before the pixels (palettePngBound counts none).
  */
-export function encodePaletteScanlines(scanlines: Uint8Array, width: number, height: number, palette: Uint8Array): Uint8Array {
+export function encodePaletteScanlines(scanlines: Uint8Array, width: number, height: number, palette: Uint8Array, text: readonly PngText[] = []): Uint8Array {
   for (const [name, v] of [["width", width], ["height", height]] as const) {
     if (!(Number.isInteger(v) && v >= 1 && v <= MAX_DIMENSION)) throw new RangeError(`PNG ${name} must be an integer from 1 to ${MAX_DIMENSION}, got ${v}`);
   }
@@ -41,9 +53,23 @@ export function encodePaletteScanlines(scanlines: Uint8Array, width: number, hei
     SIGNATURE,
     chunk("IHDR", ihdr),
     chunk("PLTE", palette),
+    ...text.map((entry) => chunk("iTXt", internationalText(entry))),
     chunk("IDAT", deflateSync(scanlines, { strategy: constants.Z_RLE })),
     chunk("IEND", new Uint8Array(0)),
   ]);
+}
+
+/**
+ * An iTXt chunk's data (§11.3.4.5): keyword, NUL, compression flag 0 and method 0 (uncompressed),
+ * an empty language tag and translated keyword (each ended by NUL), the text in UTF-8.
+ * @throws RangeError for a keyword §11.3.4.2 does not allow.
+ */
+function internationalText({ keyword, text }: PngText): Uint8Array {
+  if (!/^[\x21-\x7e\xa1-\xff]+(?: [\x21-\x7e\xa1-\xff]+)*$/.test(keyword) || keyword.length > 79) {
+    throw new RangeError(`PNG text keyword must be 1 to 79 printable Latin-1 characters without leading, trailing or double spaces, got '${keyword}'`);
+  }
+  const head = Uint8Array.from(keyword, (c) => c.charCodeAt(0));
+  return concat([head, Uint8Array.of(0, 0, 0, 0, 0), new TextEncoder().encode(text)]);
 }
 
 /** length (big-endian) · type · data · CRC-32 of type and data (§5.3). */

@@ -1,26 +1,29 @@
 /**
  * `sonotile spectrogram <audio> -o out.{png,npy,f32} [parameters] [--start S] [--end S]
  * [--time-expansion X]` (SPEC §8): the spectrogram of a recording, or of the piece [start, end)
- * seconds of it with whole-recording semantics (SPEC §3), written as an image or as numbers.
+ * seconds of it with whole-recording semantics (SPEC §3), written as an image or as numbers,
+ * with what made it (SpectrogramProvenance: in the PNG's text, in a .json beside .npy and .f32).
  * Silent on success; errors are one line (exit 2 for usage and parameters, 1 for unreadable input).
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { extname } from "node:path";
-import { AudioFormatError, openAudio, realSecondsHint, type AudioReader } from "../../audio/index.js";
+import { AudioFormatError, fileMd5, openAudio, realSecondsHint, timeExpansionOf, type AudioReader } from "../../audio/index.js";
 import { framesInInterval, noFrameInInterval } from "../../engine/geometry.js";
 import { namingFile } from "../../engine/analysis.js";
 import { RecordingSpectrogram } from "../../engine/recording.js";
-import { parseParams } from "../../engine/params.js";
+import { parseParams, type Params } from "../../engine/params.js";
+import { VERSION } from "../../engine/version.js";
 import { npyHeader } from "../../render/npy.js";
 import { renderPng } from "../../render/image.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { flagsHelp, numberOption, readCommandLine, timeExpansionOption, namingFlags, type OptionSpec } from "../flags.js";
-import { checkOutputPath, checkOutputWritable, outputError, writeOutputFile } from "../output-file.js";
+import { checkOutputPath, checkOutputWritable, outputError, writeOutputBytes, writeOutputFile } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "output", short: "o", placeholder: "FILE", doc: "output file, format by extension: .png (image, cmap colours), .npy (NumPy float32 [bins, frames]), .f32 (raw little-endian float32 [bins][frames]); row 0 of the numbers is 0 Hz" },
+  { name: "output", short: "o", placeholder: "FILE", doc: "output file, format by extension: .png (image, cmap colours), .npy (NumPy float32 [bins, frames]), .f32 (raw little-endian float32 [bins][frames]); row 0 of the numbers is 0 Hz. What made it (sonotile's version, the file's MD5, every parameter, the frames, their times and frequencies, the value range) goes into the PNG's text 'sonotile', or a .json beside .npy and .f32 (-o x.npy also writes x.json, replacing that file if it exists)" },
   { name: "start", placeholder: "S", doc: "start of the piece in seconds (frames centred in [start, end)); default 0" },
   { name: "end", placeholder: "S", doc: "end of the piece in seconds; default the end of the recording" },
   { name: "time-expansion", placeholder: "X", doc: "time expansion factor of the recording (SPEC §3.2); default the file's GUANO TE, else 1" },
@@ -70,6 +73,7 @@ async function spectrogram(args: string[]): Promise<number> {
 
   const [audio] = cl.positionals;
   await checkOutputPath(audio, output);
+  if (format !== ".png" && (await stat(sidecarPath(output)).catch(() => null))?.isDirectory()) throw new UsageError(`-o ${output}: its sidecar ${sidecarPath(output)} is a directory`);
   await checkOutputWritable(output);
   const reader = await openAudio(audio);
   try {
@@ -82,7 +86,25 @@ async function spectrogram(args: string[]): Promise<number> {
         throw new UsageError(`--${bound}: ${message}${realSecondsHint(reader.info, timeExpansion, "--time-expansion")}`);
       }
       if (format === ".png") await checkImageSize(reader, recording, f0, f1);
-      await writeOutputFile(output, (path) => (format === ".png" ? writeImage(path, output, recording, f0, f1) : writeNumbers(path, output, format === ".npy", recording, f0, f1)));
+      // An image's value range is its own (writeImage); numbers have none to report, and their
+      // range may need a pass over the recording that the numbers themselves do not.
+      const made = async (valueRange?: readonly [number, number]): Promise<SpectrogramProvenance> => ({
+        version: VERSION,
+        source: { path: audio, md5: await fileMd5(audio), time_expansion: timeExpansionOf(reader.info, timeExpansion) },
+        params: recording.params,
+        start: start ?? null,
+        end: end ?? null,
+        ...frameAxes(recording, f0, f1),
+        ...(valueRange && { value_range: valueRange }),
+      });
+      if (format === ".png") await writeOutputFile(output, (path) => writeImage(path, output, recording, f0, f1, made));
+      else {
+        // The sidecar is put in place once the numbers are written, before they are: a failed write leaves both as they were.
+        await writeOutputFile(output, async (path) => {
+          await writeNumbers(path, output, format === ".npy", recording, f0, f1);
+          await writeOutputBytes(sidecarPath(output), JSON.stringify({ sonotile: await made() }, null, 1) + "\n");
+        });
+      }
     } catch (err) {
       throw namingFile(err, audio);
     } finally {
@@ -92,6 +114,51 @@ async function spectrogram(args: string[]): Promise<number> {
     await reader.close();
   }
   return EXIT.ok;
+}
+
+/**
+ * What made a spectrogram file, written with it under the key `sonotile` (a PNG's iTXt, the .json
+ * beside numbers): enough to say how each value was made and to make it again.
+ */
+interface SpectrogramProvenance {
+  /** sonotile's version: another may compute other values (README: the engine version). */
+  version: string;
+  /** The recording: its path as named, the MD5 of its bytes (the API's recording `hash`), the time expansion used. */
+  source: { path: string; md5: string; time_expansion: number };
+  /** Every SPEC §2 parameter, defaults included. */
+  params: Params;
+  /** --start and --end as given, in seconds; null where not given. */
+  start: number | null;
+  end: number | null;
+  /** The whole-recording frames written, [first, end), and where they and the bins lie (frameAxes). */
+  frames: [number, number];
+  geometry: FrameAxes;
+  /** An image's: the values mapped to its first and last colour (SPEC §3.10). */
+  value_range?: readonly [number, number];
+}
+
+/** A piece's axes: the STFT geometry (SPEC §3.5) and, as the tile headers give them, times and frequencies. */
+interface FrameAxes extends Pick<RecordingSpectrogram["geometry"], "samplerate" | "nperseg" | "noverlap" | "hop" | "bins"> {
+  /** Centre of the first frame written, seconds: f0 · hop / samplerate. */
+  first_frame_seconds: number;
+  /** Seconds between frames: hop / samplerate. */
+  hop_seconds: number;
+  /** Hz between bins: samplerate / nperseg; row 0 is 0 Hz. */
+  bin_hz: number;
+}
+
+/** The frames [f0, f1) of `recording` and their axes, for its provenance. */
+function frameAxes(recording: RecordingSpectrogram, f0: number, f1: number): { frames: [number, number]; geometry: FrameAxes } {
+  const { samplerate, nperseg, noverlap, hop, bins } = recording.geometry;
+  return {
+    frames: [f0, f1],
+    geometry: { samplerate, nperseg, noverlap, hop, bins, first_frame_seconds: (f0 * hop) / samplerate, hop_seconds: hop / samplerate, bin_hz: samplerate / nperseg },
+  };
+}
+
+/** The .json beside .npy or .f32 numbers: the output's name with .json for its extension (as extract's tables). */
+function sidecarPath(output: string): string {
+  return output.slice(0, -extname(output).length) + ".json";
 }
 
 /**
@@ -108,13 +175,18 @@ async function checkImageSize(reader: AudioReader, recording: RecordingSpectrogr
   throw new UsageError(`the image would be ${frames} × ${bins} pixels; the limit is ${MAX_PNG_PIXELS}: draw a piece (--start/--end), use a longer --hop-size, or write numbers (.npy, .f32)`);
 }
 
-/** Frames [f0, f1) as a PNG, drawn in memory (checkImageSize first), written to `path`; write errors name `output`. */
-async function writeImage(path: string, output: string, recording: RecordingSpectrogram, f0: number, f1: number): Promise<void> {
+/**
+ * Frames [f0, f1) as a PNG, drawn in memory (checkImageSize first), written to `path`; write
+ * errors name `output`. Its text: `Software` (sonotile and its version, as other programs name
+ * themselves there) and `sonotile`, what made it as JSON.
+ */
+async function writeImage(path: string, output: string, recording: RecordingSpectrogram, f0: number, f1: number, made: (valueRange: readonly [number, number]) => Promise<SpectrogramProvenance>): Promise<void> {
   const { bins } = recording.geometry;
   const frames = f1 - f0;
   const data = await recording.frameRange(f0, f1);
   const range = await recording.valueRange();
-  const png = renderPng({ data, bins, frames, valueRange: range }, recording.params.cmap);
+  const text = [{ keyword: "Software", text: `sonotile ${VERSION}` }, { keyword: "sonotile", text: JSON.stringify(await made(range)) }];
+  const png = renderPng({ data, bins, frames, valueRange: range }, recording.params.cmap, text);
   await writeFile(path, png).catch((err: Error) => Promise.reject(outputError(output, err)));
 }
 
