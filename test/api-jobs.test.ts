@@ -3,7 +3,7 @@
  * by a worker (in process here), and its status, features, metrics and artifact are read
  * back over HTTP. Embedded database, or DATABASE_URL when set.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { copyFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -114,8 +114,17 @@ describe("POST /v1/jobs extract_features", () => {
       expect(res.statusCode, res.body).toBe(201);
       const run = (await app.inject({ url: `/v1/runs/${res.json().run_id}`, headers: admin })).json();
       expect(run.description).toBe(ids.length === 1 ? "extract_features over 1 target" : "extract_features over 2 targets");
+      // From a run (a feature value's run_id) to its job and so to the parameters it computed with: the run names no job.
+      const ofRun = (await app.inject({ url: `/v1/jobs?run_id=${run.id}&state=all`, headers: admin })).json();
+      expect([ofRun.total, ofRun.items.map((j: { id: string }) => j.id)]).toEqual([1, [res.json().id]]);
       expect((await app.inject({ method: "POST", url: `/v1/jobs/${res.json().id}/abort`, headers: admin })).statusCode).toBe(200);
     }
+  });
+
+  it("lists jobs by run_id, refusing one that is no UUID by name", async () => {
+    const res = await app.inject({ url: "/v1/jobs?run_id=nope", headers: admin });
+    expect([res.statusCode, res.json().fields?.map((f: { field: string }) => f.field)]).toEqual([400, ["run_id"]]);
+    expect((await app.inject({ url: `/v1/jobs?run_id=${randomUUID()}`, headers: admin })).json()).toMatchObject({ items: [], total: 0 });
   });
 
   it("refuses unknown targets and features by field", async () => {

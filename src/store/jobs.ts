@@ -60,12 +60,14 @@ export async function getJob(db: Queryable, id: string): Promise<Job> {
 }
 
 /**
- * Jobs of a state (default listings: "active"), status and task. The page's jobs are chosen by id
+ * Jobs of a state (default listings: "active"), status, task and run (`run_id`: the job whose run
+ * a record names — a feature value's, an artifact's —, a scan of the jobs: no index holds run_id).
+ * The page's jobs are chosen by id
  * first (pageFirst): sorted whole, with their task data, the 100,000 jobs of a long-running
  * pipeline took ~0.25–0.45 s a page.
  */
-export async function listJobs(db: Queryable, q: PageRequest & { state: StateFilter; status?: JobStatus; task?: string; sort: (typeof JOB_SORTS)[number]; order: "asc" | "desc" }): Promise<Page<Job>> {
-  const where = db`${given(db, q.status, (status) => db`j.status = ${status}`)} AND ${given(db, q.task, (task) => db`j.task = ${task}`)}`;
+export async function listJobs(db: Queryable, q: PageRequest & { state: StateFilter; status?: JobStatus; task?: string; run_id?: string; sort: (typeof JOB_SORTS)[number]; order: "asc" | "desc" }): Promise<Page<Job>> {
+  const where = db`${given(db, q.status, (status) => db`j.status = ${status}`)} AND ${given(db, q.task, (task) => db`j.task = ${task}`)} AND ${given(db, q.run_id, (run) => db`j.run_id = ${run}`)}`;
   return pageFirst<Job>(db, { ...q, table: "jobs", alias: "j", where, select: db`SELECT ${COLUMNS(db)} FROM jobs j`, nullsLast: false });
 }
 

@@ -88,7 +88,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get("/jobs", {
-    schema: { summary: "List jobs", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, status: z.enum(JOB_STATUSES).optional(), task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }).optional(), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(jobSchema), 400: errorBody } },
+    schema: { summary: "List jobs", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, status: z.enum(JOB_STATUSES).optional(), task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }).optional(), run_id: z.uuid().optional().describe("Only the job of this run: the one whose run a feature value, artifact or other record names (its run_id), and so its task data — the parameters every value was computed with"), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(jobSchema), 400: errorBody } },
   }, async (request) => listJobs(sql, request.query));
 
   /** The queue, opened on first use. */
