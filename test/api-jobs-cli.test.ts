@@ -199,6 +199,7 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     expect(shown.artifacts).toMatchObject([
       { name: "features.csv", media_type: "text/csv", url: `/v1/artifacts/${shown.artifacts[0].id}/file` },
       { name: "features.npy", media_type: "application/octet-stream", url: `/v1/artifacts/${shown.artifacts[1].id}/file`, description: "float32 [2, 2] (NumPy .npy): row i is the target of features.csv's row i (its recording_id); columns rms_dbfs, peak_frequency_hz" },
+      { name: "provenance.json", media_type: "application/json", url: `/v1/artifacts/${shown.artifacts[2].id}/file` },
     ]);
     expect(shown.failed_items).toEqual([]);
     const failed = await sonotile(["jobs", "show", failing.id], env);

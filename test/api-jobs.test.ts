@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { MAX_JOB_TARGET_IDS } from "../src/jobs/queue.js";
+import { parseParams } from "../src/engine/params.js";
+import { VERSION } from "../src/engine/version.js";
 import { CLEANUP_GRACE_SECONDS } from "../src/store/artifacts.js";
 import { startWorker } from "../src/jobs/worker.js";
 import { createClip } from "../src/store/clips.js";
@@ -270,7 +272,14 @@ describe("POST /v1/jobs extract_features", () => {
     expect(over.statusCode).toBe(400);
     expect(over.json().fields.map((f: { field: string }) => f.field)).toEqual(["data"]);
     const artifacts = (await app.inject({ url: `/v1/artifacts?job_id=${job.id}` })).json();
-    expect(artifacts.items).toMatchObject(["features.csv", "features.npy", "log_mel.npy"].map((name) => ({ name, job_id: job.id, run_id: job.run_id })));
+    expect(artifacts.items).toMatchObject(["features.csv", "features.npy", "log_mel.npy", "provenance.json"].map((name) => ({ name, job_id: job.id, run_id: job.run_id })));
+    // What made the tables travels with them, and stays when the job is purged: version, job, run, every parameter, features, band.
+    const made = await other.inject({ url: `/v1/artifacts/${artifacts.items[3].id}/file` });
+    expect(made.headers["content-type"]).toMatch(/^application\/json/);
+    expect(made.json()).toEqual({ sonotile: {
+      version: VERSION, job_id: job.id, run_id: job.run_id, task: "extract_features", created_by: job.created_by, created_at: job.created_at,
+      params: parseParams({}), features: ["rms_dbfs", "log_mel"], band: null,
+    } });
     // The job names them too, each with the URL of its file and what it holds.
     const shown = (await app.inject({ url: `/v1/jobs/${job.id}` })).json();
     expect(shown.artifacts).toEqual(artifacts.items.map((a: { id: string }) => ({ ...a, url: `/v1/artifacts/${a.id}/file` })));
@@ -300,7 +309,7 @@ describe("POST /v1/jobs extract_features", () => {
     await move(artifacts.items[1].id, "archive");
     await move(artifacts.items[2].id, "trash");
     const kept = (await app.inject({ url: `/v1/jobs/${job.id}` })).json().artifacts;
-    expect(kept.map((a: { name: string; state: string }) => [a.name, a.state])).toEqual([["features.csv", "active"], ["features.npy", "archived"]]);
+    expect(kept.map((a: { name: string; state: string }) => [a.name, a.state])).toEqual([["features.csv", "active"], ["features.npy", "archived"], ["provenance.json", "active"]]);
     await move(artifacts.items[1].id, "restore");
     await move(artifacts.items[2].id, "restore");
     await expectDownload(artifacts.items[0]);

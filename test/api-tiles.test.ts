@@ -1012,7 +1012,7 @@ describe("OpenAPI document", () => {
     expect(doc.paths["/v1/clips"].post.requestBody.required).toBe(true);
     expect(doc.paths["/health"].get.security).toEqual([]);
     expect(doc.paths["/v1/recordings"].get.security).toBeUndefined(); // the document's bearer requirement
-    expect(Object.keys(doc.paths["/v1/artifacts/{id}/file"].get.responses["200"].content)).toEqual(["text/csv", "application/octet-stream"]); // features.csv; a job's .npy matrices
+    expect(Object.keys(doc.paths["/v1/artifacts/{id}/file"].get.responses["200"].content)).toEqual(["text/csv", "application/octet-stream", "application/json"]); // features.csv; a job's .npy matrices; provenance.json
     expect(doc.paths["/v1/artifacts/{id}/file"].get.responses["304"].content).toBeUndefined();
     // On loopback a read needs no token — and one without a token named by a foreign Host is a 403.
     expect(doc.paths["/v1/recordings"].get.responses["403"]).toBeDefined();

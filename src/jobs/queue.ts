@@ -83,7 +83,7 @@ export const extractFeaturesData = z.strictObject({
     .optional()
     .describe("Spectral features of the band [low_freq, high_freq] Hz only (as `sonotile extract --clip-low-freq/--clip-high-freq`), e.g. a box drawn around a call; default the whole spectrum. A low_freq at or above every target's Nyquist frequency is refused at submission; above some targets', their items fail"),
   expiration_delay: z.number().positive("must be > 0").max(10 * 365 * 24 * 3600, "must be <= 315360000 (10 years)").optional()
-    .describe("Seconds the job's artifacts (features.csv, features.npy, log_mel.npy) are kept; default 30 days"),
+    .describe("Seconds the job's artifacts (features.csv, features.npy, log_mel.npy, provenance.json) are kept; default 30 days"),
 });
 export type ExtractFeaturesData = z.output<typeof extractFeaturesData>;
 
@@ -522,7 +522,7 @@ export async function abortExtractJob(sql: Sql, id: string, message?: string): P
     const aborted = await abortJob(tx, id, message);
     await tx`UPDATE job_items SET status = 'skipped', finished_at = now() WHERE job_id = ${id} AND status = 'pending'`;
     const data = extractFeaturesData.parse(aborted.data);
-    await storeJobResults(tx, aborted, { items: await endedItems(tx, id), features: jobFeatures(data), clips: "clip_ids" in data.targets, expirationDelay: data.expiration_delay });
+    await storeJobResults(tx, aborted, { items: await endedItems(tx, id), features: jobFeatures(data), clips: "clip_ids" in data.targets, expirationDelay: data.expiration_delay, params: parseParams(data.params ?? {}), band: data.band ?? null });
     if (aborted.run_id) await finishRun(tx, aborted.run_id, "failed");
     return aborted;
   });

@@ -4,8 +4,10 @@
  * either way: the feature table of the items done as its artifacts (their bytes in the database,
  * where every server can serve them; jobOutputs), and its metrics.
  */
+import type { Params } from "../engine/params.js";
+import { VERSION } from "../engine/version.js";
 import { MEL_FEATURE, featureColumns, type FeatureName, type FeatureValues } from "../features/features.js";
-import { featureMatrixNpy, featureTableCsv, keyColumnNames, type FeatureTableRow } from "../features/table.js";
+import { featureMatrixNpy, featureTableCsv, featureTableCsvSidecar, keyColumnNames, type FeatureTableRow, type TableProvenance } from "../features/table.js";
 import { createArtifact, listArtifacts, storeFile, type Artifact } from "../store/artifacts.js";
 import type { Queryable } from "../store/db.js";
 import { putMetric, RESULT_METRICS, type ItemTarget, type Job } from "../store/jobs.js";
@@ -58,13 +60,15 @@ export interface JobOutput {
  * The files of an ended job's feature table, one row per item done (`rows`, in item order):
  * - `features.csv`: every feature of the job, the rows named by their key columns (table.ts);
  * - `features.npy`: the scalar features among `features`, float32 [rows, scalars], when any;
- * - `log_mel.npy`: the mel vectors, float32 [rows, 64], when the job computes `log_mel`.
+ * - `log_mel.npy`: the mel vectors, float32 [rows, 64], when the job computes `log_mel`;
+ * - `provenance.json`: what made them (`provenance`), as `sonotile extract`'s sidecar of a CSV holds
+ *   it — kept with the tables when the job itself is purged (their job_id then null).
  * The matrices carry no names: row i is the target of the CSV's row i, their columns the CSV's
  * (in its order), as their descriptions say. Items that failed or were skipped have no row in
  * any of them — a row of NaN would be a target whose values read as computed — so the three stay
  * aligned, and the job's items (GET /v1/jobs/{id}/items of job `jobId`) name the ones left out.
  */
-function jobOutputs(jobId: string, rows: readonly FeatureTableRow[], features: readonly FeatureName[], clips: boolean): JobOutput[] {
+function jobOutputs(jobId: string, rows: readonly FeatureTableRow[], features: readonly FeatureName[], clips: boolean, provenance: TableProvenance): JobOutput[] {
   const targets = { stored: true, clips };
   const keys = keyColumnNames(targets);
   const rowsAre = `one row per item done, in item order (items that failed or were skipped have none: GET /v1/jobs/${jobId}/items lists them)`;
@@ -84,6 +88,10 @@ function jobOutputs(jobId: string, rows: readonly FeatureTableRow[], features: r
       name: "log_mel.npy", mediaType: "application/octet-stream", bytes: featureMatrixNpy(rows, [MEL_FEATURE]),
       description: `float32 [${rows.length}, ${featureColumns([MEL_FEATURE]).length}] (NumPy .npy): the mean log-mel vectors, dB (features.csv's mel_00 … mel_63); ${sameRows}`,
     }] : []),
+    {
+      name: "provenance.json", mediaType: "application/json", bytes: new TextEncoder().encode(featureTableCsvSidecar(provenance)),
+      description: "What made this job's tables, under \"sonotile\": the version of sonotile that wrote them, the job and its run, who submitted it and when, all 22 SPEC §2 parameters (defaults included), the features and the band",
+    },
   ];
 }
 
@@ -92,9 +100,10 @@ function jobOutputs(jobId: string, rows: readonly FeatureTableRow[], features: r
  * `items` (jobOutputs; their columns alone when none is), kept `expirationDelay` seconds (default
  * DEFAULT_EXPIRATION_DELAY_S), and the metrics `items_done`, `items_failed`, `items_errored` and
  * `audio_seconds_per_second` (since the job started). `features`: the table's, in order; `clips`:
- * whether the job's targets are clips (the table's leading columns).
+ * whether the job's targets are clips (the table's leading columns); `params` (all of them) and
+ * `band` (null: none), what the values were computed with, for provenance.json.
  */
-export async function storeJobResults(db: Queryable, job: Job, r: { items: EndedItem[]; features: FeatureName[]; clips: boolean; expirationDelay?: number }): Promise<void> {
+export async function storeJobResults(db: Queryable, job: Job, r: { items: EndedItem[]; features: FeatureName[]; clips: boolean; expirationDelay?: number; params: Params; band: object | null }): Promise<void> {
   const done = r.items.filter((i) => i.status === "done");
   const rows: FeatureTableRow[] = done.map((i) => ({
     path: i.target.recording_path,
@@ -102,7 +111,11 @@ export async function storeJobResults(db: Queryable, job: Job, r: { items: Ended
     clip: i.target.kind === "clip" ? { id: i.target.id, start: i.target.start!, end: i.target.end! } : undefined,
     values: { ...i.result!, log_mel: Float32Array.from(i.result!.log_mel) },
   }));
-  for (const output of jobOutputs(job.id, rows, r.features, r.clips)) {
+  const provenance = {
+    version: VERSION, job_id: job.id, run_id: job.run_id, task: job.task, created_by: job.created_by, created_at: job.created_at,
+    params: r.params, features: r.features, band: r.band,
+  };
+  for (const output of jobOutputs(job.id, rows, r.features, r.clips, provenance)) {
     const file = await storeFile(db, output.bytes, output.mediaType);
     await createArtifact(db, {
       job_id: job.id, name: output.name, description: output.description, file_sha256: file.sha256,

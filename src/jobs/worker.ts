@@ -827,7 +827,7 @@ async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: string): Pr
       if (err instanceof ConflictError) return; // another worker completed it, or it was aborted
       throw err;
     }
-    await storeJobResults(tx, job, { items, features: jobFeatures(data), clips: "clip_ids" in data.targets, expirationDelay: data.expiration_delay });
+    await storeJobResults(tx, job, { items, features: jobFeatures(data), clips: "clip_ids" in data.targets, expirationDelay: data.expiration_delay, params: parseParams(data.params ?? {}), band: data.band ?? null });
     if (job.run_id) await finishRun(tx, job.run_id, failed.length + errored.length ? "failed" : "completed");
   });
 }

@@ -23,7 +23,7 @@ export const artifactSchema = z.object({
   state: z.enum(STATES), state_changed_at: nullableTimestamp, created_at: timestamp, created_by: z.uuid().nullable(), run_id: z.uuid().nullable(),
 });
 
-const ARTIFACT_MEDIA_TYPES = ["text/csv", "application/octet-stream"];
+const ARTIFACT_MEDIA_TYPES = ["text/csv", "application/octet-stream", "application/json"];
 /** The headers of a file download, whole (200) or a range (206). */
 const fileHeaders = { ...ETAG_HEADER, ...DISPOSITION_HEADER, ...ACCEPT_RANGES_HEADER };
 
@@ -44,7 +44,7 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
       summary: "Download an artifact's file", tags, params: idParams,
       description: `The bytes with their media type and length; ETag is the SHA-256 (304 on If-None-Match). Byte ranges read only the chunks they cover, so a download can be resumed: ${RANGES_DESCRIPTION} 410 once the artifact has expired — an archived one does not (a download already under way is not cut: cleanup deletes an artifact, and its file, only a grace period after it expired) —, 404 once cleanup removed it. A transfer that fails midway ends before Content-Length is reached.`,
       response: {
-        200: bytesResponse("The file's bytes, as its media type (features.csv: text/csv; the .npy matrices, NumPy format 1.0: application/octet-stream)", ARTIFACT_MEDIA_TYPES, fileHeaders),
+        200: bytesResponse("The file's bytes, as its media type (features.csv: text/csv; the .npy matrices, NumPy format 1.0: application/octet-stream; provenance.json, what made them: application/json)", ARTIFACT_MEDIA_TYPES, fileHeaders),
         206: rangesResponse(ARTIFACT_MEDIA_TYPES, fileHeaders),
         304: notModifiedResponse({ ...ETAG_HEADER, ...ACCEPT_RANGES_HEADER }), 404: errorBody, 410: errorBody,
         416: errorWithHeaders(RANGE_NOT_SATISFIABLE, { ...ETAG_HEADER, ...ACCEPT_RANGES_HEADER, ...UNSATISFIED_RANGE_HEADER }),

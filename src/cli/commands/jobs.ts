@@ -25,7 +25,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "clips", placeholder: "ID,ID…", doc: "submit: these clips" },
   { name: "features", placeholder: "NAME,NAME…", doc: "submit: features to compute; default all" },
   { name: "priority", placeholder: "N", doc: "submit, retry: integer in [-1000, 1000]; default 0 (retry: the retried job's)" },
-  { name: "expiration-delay", placeholder: "S", doc: "submit: seconds the job's artifacts (features.csv, .npy matrices) are kept; default 30 days" },
+  { name: "expiration-delay", placeholder: "S", doc: "submit: seconds the job's artifacts (features.csv, .npy matrices, provenance.json) are kept; default 30 days" },
   { name: "status", placeholder: "STATUS", doc: `list: only jobs with this status (${JOB_STATUSES.join(", ")}); retry: only items with this one (${RETRIED_ITEM_STATUSES.join(", ")})` },
   { name: "state", placeholder: "STATE", doc: `list: jobs in this state (${[...STATES, "all"].join(", ")}); default active — archive, trash and restore through the API` },
   { name: "message", placeholder: "TEXT", doc: "abort: why" },
