@@ -310,6 +310,14 @@ describe("tiles", () => {
     expect(res.headers["x-shape"]).toBe("64,512");
   });
 
+  it("name the engine version that computed them, as /version does: a saved tile or image says which sonotile made it", async () => {
+    const { version } = (await app.inject({ url: "/version" })).json();
+    for (const url of [`/v1/recordings/${id}/tiles/0/0.npy`, `/v1/recordings/${id}/tiles/1/0.png`, `/v1/recordings/${id}/spectrogram?start_time=0&end_time=0.5`]) {
+      const res = await app.inject({ url });
+      expect([url, res.statusCode, res.headers["x-engine-version"]]).toEqual([url, 200, version]);
+    }
+  });
+
   it("refuse a zoom whose tiles would transform more than 2^32 samples with 400 naming z, before the stats pass", async () => {
     // 1 s windows (44,100 samples) hopping one sample: a tile 128 columns wide at zoom 12 covers
     // 128 · 2^12 = 524,288 frames — within the pass limit, but minutes of one core for one tile.

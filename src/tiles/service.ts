@@ -773,6 +773,7 @@ export const GEOMETRY_HEADERS: Readonly<Record<string, string>> = {
   "x-frequency-range": "lowest,highest bin frequency the rows cover, in Hz",
   "x-value-scale": "power, amplitude or dB: the values' scale",
   "x-value-range": "what the colormap spans: min_dB,max_dB for dB, 0,max for power and amplitude",
+  "x-engine-version": "the sonotile version that computed the values (part of the ETag: a release whose values differ in any bit raises it)",
 };
 
 /** Headers that place numeric values in time and frequency (SPEC §4): GEOMETRY_HEADERS. */
@@ -793,5 +794,6 @@ function geometryHeaders(layout: TileLayout, g: FrameGeometry, params: Params, s
     "x-frequency-range": `${(lowBin * g.samplerate) / g.nperseg},${(highBin * g.samplerate) / g.nperseg}`,
     "x-value-scale": params.scale,
     "x-value-range": valueRange(params, stats.peak).join(","),
+    "x-engine-version": VERSION,
   };
 }
