@@ -79,6 +79,11 @@ async function spectrogram(args: string[]): Promise<number> {
   try {
     if (reader.info.frames === 0) throw new AudioFormatError(`${audio}: the recording holds no samples`);
     const recording = new RecordingSpectrogram(reader, params, { timeExpansion });
+    // The MD5 reads the whole file: begun now, it is read while the spectrogram is computed, not
+    // after it (a piece of a long recording would otherwise wait for all of its bytes twice over).
+    // Its failure is the made() that awaits it, if any.
+    const md5 = fileMd5(audio);
+    md5.catch(() => {});
     try {
       const [f0, f1] = framesInInterval(start ?? 0, end ?? Infinity, recording.frames, recording.geometry);
       if (f1 <= f0) {
@@ -90,7 +95,7 @@ async function spectrogram(args: string[]): Promise<number> {
       // range may need a pass over the recording that the numbers themselves do not.
       const made = async (valueRange?: readonly [number, number]): Promise<SpectrogramProvenance> => ({
         version: VERSION,
-        source: { path: audio, md5: await fileMd5(audio), time_expansion: timeExpansionOf(reader.info, timeExpansion) },
+        source: { path: audio, md5: await md5, time_expansion: timeExpansionOf(reader.info, timeExpansion) },
         params: recording.params,
         start: start ?? null,
         end: end ?? null,
