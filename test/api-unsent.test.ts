@@ -21,6 +21,7 @@ import { insertRecording, listRecordings } from "../src/store/recordings.js";
 import { ensureAdmin } from "../src/store/users.js";
 import { TileService } from "../src/tiles/service.js";
 import { UnsentBytes } from "../src/api/unsent-bytes.js";
+import { palettePngBound } from "../src/render/png.js";
 import { FIXTURES, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 
 const FILE = "whombat_tests_bats.wav"; // 44.1 kHz stereo, 22.5 s
@@ -101,6 +102,23 @@ it("paused clients of large tiles hold at most the server's limit: the next dist
   expect(served.statusCode).toBe(200);
   expect(served.rawPayload.byteLength).toBe(TILE_BYTES);
   expect(app.unsentBytes.bytes).toBe(0);
+}, 60_000);
+
+it("a PNG is refused by its real size, not its bound: one whose bound passes the room left but whose bytes fit is served (a spectrogram compresses 1.4–4×, and PNG is what a refused client is told to ask for)", async () => {
+  const held = [await pausedReader(tileUrl(-11)), await pausedReader(tileUrl(-12))];
+  try {
+    expect(app.unsentBytes.bytes).toBe(2 * TILE_BYTES); // 16 MiB left
+    // 16385 rows × 1024 columns: its palette PNG's bound is past 16 MiB, its deflated bytes far below.
+    const png = await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.png?window_size=${32768 / 44100}&hop_size=${880 / 32768}&width=1024&pcen=false` });
+    expect(palettePngBound(1024, 16385)).toBeGreaterThan(LIMIT - 2 * TILE_BYTES);
+    expect(png.statusCode).toBe(200);
+    expect(png.rawPayload.byteLength).toBeLessThan(LIMIT - 2 * TILE_BYTES);
+  } finally {
+    const gone = held.map(({ socket }) => new Promise((resolve) => socket.once("close", resolve)));
+    for (const { socket } of held) socket.destroy();
+    await Promise.all(gone);
+    while (app.unsentBytes.bytes > 0) await new Promise((r) => setTimeout(r, 10));
+  }
 }, 60_000);
 
 it("a client that takes nothing of its answer for the stall limit loses its connection, and the bytes it held are let go: clients that never read do not hold the limit for as long as they stay", async () => {

@@ -66,3 +66,12 @@ export function encodedBytesBound(rows: number, columns: number, format: TileFor
   if (format === "png") return palettePngBound(columns, rows);
   return (format === "npy" ? npyHeader([rows, columns]).length : 0) + 4 * rows * columns;
 }
+
+/**
+ * The bytes `encodeImage` writes for a [rows][columns] image in `format` when they are known before
+ * its values are computed: f32 and npy (encodedBytesBound); null for PNG, whose size deflate
+ * decides — spectrograms compress 1.4–4× (png.ts), so its bound would refuse PNGs that fit.
+ */
+export function encodedBytesKnown(rows: number, columns: number, format: TileFormat): number | null {
+  return format === "png" ? null : encodedBytesBound(rows, columns, format);
+}

@@ -15,7 +15,7 @@ import { checkParamsForRecording, effectiveParams, ParamsError, realSamplerate, 
 import { rateRatio, resampledLength } from "../engine/rate-ratio.js";
 import { needsRecordingStats, statsForPiece, type PackedStats } from "../engine/recording.js";
 import { VERSION } from "../engine/version.js";
-import { encodedBytesBound, type TileFormat } from "./compute.js";
+import { encodedBytesKnown, type TileFormat } from "./compute.js";
 import { framesOfInterval, tileLayout, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "./grid.js";
 import { PoolBusyError, TaskTimeoutError, TilePool, type PoolOptions } from "./pool.js";
 import type { Source, StatsResult, WorkerTask } from "./worker.js";
@@ -169,8 +169,8 @@ export interface ImagePlan {
   layout: TileLayout;
   /** The pool's work. */
   task: WorkerTask;
-  /** The most bytes its encoding can take (encodedBytesBound): known before it is computed. */
-  maxBytes: number;
+  /** Its encoded size when known before it is computed (encodedBytesKnown: f32, npy); null for PNG. */
+  knownBytes: number | null;
   contentType: string;
   headers: Record<string, string>;
 }
@@ -655,7 +655,7 @@ export class TileService {
       etag: this.etag(recording, params, "tile", layout, format),
       layout,
       task: { kind: "tile", ...source(recording, params), stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap },
-      maxBytes: encodedBytesBound(layout.rows, layout.columns, format),
+      knownBytes: encodedBytesKnown(layout.rows, layout.columns, format),
       contentType: CONTENT_TYPES[format],
       headers: geometryHeaders(layout, geometry, params, stats),
     };
@@ -685,7 +685,7 @@ export class TileService {
       etag: this.etag(recording, params, "piece", layout, format),
       layout,
       task: { kind: "piece", ...source(recording, params), stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap },
-      maxBytes: encodedBytesBound(layout.rows, layout.columns, format),
+      knownBytes: encodedBytesKnown(layout.rows, layout.columns, format),
       contentType: CONTENT_TYPES[format],
       headers: geometryHeaders(layout, geometry, params, stats),
     };
@@ -718,7 +718,7 @@ export class TileService {
   /**
    * Whether `render(plan)` would start a computation: its bytes are neither cached nor being
    * computed for another request. A caller that may refuse the answer for its size
-   * (plan.maxBytes) refuses it before rendering only then — else refusing saves nothing.
+   * (plan.knownBytes) refuses it before rendering only then — else refusing saves nothing.
    */
   wouldCompute(plan: ImagePlan): boolean {
     return !this.cache.has(plan.etag) && !this.inFlight.has(plan.etag);

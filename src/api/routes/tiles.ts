@@ -111,16 +111,17 @@ const SMALLER_SPECTROGRAM = "ask for a smaller answer (png, fewer rows with heig
 /**
  * Sends a planned tile or one-shot image: the bytes themselves (the cache's, for a cached tile),
  * counted against the server's bound on answers still waiting for their clients until the client's
- * socket has taken them. One that the bound would refuse is refused before it is computed, by
- * its size known from its plan (plan.maxBytes: exact for f32 and npy, at most that for PNG) —
- * unless its bytes are cached or being computed for another request: refusing then would spare
- * nothing, and a cached tile already held costs no more.
+ * socket has taken them. One that the bound would refuse is refused before it is computed where
+ * its size is known from its plan (plan.knownBytes: f32 and npy; a PNG is checked once encoded,
+ * by its bound it would be refused when it fits, and PNG is what a refused client is told to ask
+ * for) — unless its bytes are cached or being computed for another request: refusing then would
+ * spare nothing, and a cached tile already held costs no more.
  * @param signal the client's leaving (clientLeft)
  * @throws UnsentBytesFullError (a 503) when that bound is full
  */
 async function sendPlanned(reply: FastifyReply, plan: ImagePlan, cache: string, signal: AbortSignal) {
   const { tiles, unsentBytes } = reply.server;
-  if (tiles.wouldCompute(plan)) unsentBytes.checkRoom(plan.maxBytes, SMALLER_SPECTROGRAM);
+  if (plan.knownBytes !== null && tiles.wouldCompute(plan)) unsentBytes.checkRoom(plan.knownBytes, SMALLER_SPECTROGRAM);
   const tile = await tiles.render(plan, signal);
   unsentBytes.hold(reply.raw, tile.body, SMALLER_SPECTROGRAM);
   reply.header("ETag", tile.etag).header("Cache-Control", cache).type(tile.contentType);
