@@ -4,6 +4,7 @@
  * then a fast-check fuzz over mutated headers of real fixtures and random bytes.
  */
 import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -252,6 +253,22 @@ describe("malformed files are rejected with a message naming the problem", () =>
           await reader.close();
         }
       }
+    }
+  });
+
+  it("fileMd5 stops when its signal aborts, rejecting with the signal's reason (not a read error), and hashes the whole file when it does not", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sonotile-md5-"));
+    try {
+      const file = path.join(dir, "a.wav");
+      writeFileSync(file, WAV);
+      const live = new AbortController();
+      expect(await fileMd5(file, { signal: live.signal })).toBe(createHash("md5").update(WAV).digest("hex"));
+      const stopped = new AbortController();
+      const reason = new Error("no longer needed");
+      stopped.abort(reason);
+      await expect(fileMd5(file, { signal: stopped.signal })).rejects.toBe(reason);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -70,7 +70,7 @@ describe("sonotile extract", () => {
     const out = join(tmp, "f.npy");
     const r = await sonotile([A, B, "-o", out, "--features", "log_mel,spectral_centroid_hz"]);
     expect(r.code, r.stderr).toBe(0);
-    const sidecar = JSON.parse(readFileSync(join(tmp, "f.json"), "utf8"));
+    const sidecar = JSON.parse(readFileSync(join(tmp, "f.npy.json"), "utf8"));
     const columns = featureColumns(["spectral_centroid_hz", "log_mel"]);
     expect(sidecar.columns).toEqual(columns);
     expect(sidecar.rows).toEqual([{ path: A }, { path: B }]);
@@ -109,7 +109,7 @@ describe("sonotile extract", () => {
     expect(Object.keys(made.params)).toHaveLength(22); // all of SPEC §2, those not given at their defaults
     for (const table of ["t.csv", "t.npy"]) {
       expect((await sonotile([A, "-o", join(dir, table), ...options])).code).toBe(0);
-      const sidecar = JSON.parse(readFileSync(join(dir, "t.json"), "utf8"));
+      const sidecar = JSON.parse(readFileSync(join(dir, `${table}.json`), "utf8"));
       expect(sidecar.sonotile, table).toEqual(made);
     }
     expect((await sonotile([A, "-o", join(dir, "t.parquet"), ...options])).code).toBe(0);
@@ -293,13 +293,43 @@ describe("sonotile extract", () => {
     }
   });
 
-  it("-o naming a directory (or an .npy whose .json sidecar would be one) is refused before any work (exit 2)", async () => {
+  it("-o naming a directory (or an .npy whose .npy.json sidecar would be one) is refused before any work (exit 2)", async () => {
     const dir = join(tmp, "table.csv");
     mkdirSync(dir);
     // The garbage file is never looked at: no "skipped" line.
     expect(await sonotile([JUNK, A, "-o", dir])).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: -o ${dir}: is a directory\n` });
-    mkdirSync(join(tmp, "table.json"));
-    expect(await sonotile([JUNK, A, "-o", join(tmp, "table.npy")])).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: -o ${join(tmp, "table.npy")}: its sidecar ${join(tmp, "table.json")} is a directory\n` });
+    mkdirSync(join(tmp, "table.npy.json"));
+    expect(await sonotile([JUNK, A, "-o", join(tmp, "table.npy")])).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: -o ${join(tmp, "table.npy")}: its sidecar ${join(tmp, "table.npy.json")} is a directory\n` });
+  });
+
+  it("tables of one name in two formats keep their own sidecars: an .npy's columns survive a .csv run (and the other way round)", async () => {
+    const dir = join(tmp, "one-stem");
+    mkdirSync(dir);
+    expect((await sonotile([A, "-o", join(dir, "t.npy"), "--features", "rms_dbfs"])).code).toBe(0);
+    const npySidecar = readFileSync(join(dir, "t.npy.json"), "utf8");
+    expect((await sonotile([A, "-o", join(dir, "t.csv")])).code).toBe(0);
+    const csvSidecar = readFileSync(join(dir, "t.csv.json"), "utf8");
+    expect(readFileSync(join(dir, "t.npy.json"), "utf8")).toBe(npySidecar);
+    expect(JSON.parse(npySidecar).columns).toEqual(["rms_dbfs"]);
+    expect(JSON.parse(csvSidecar).sonotile.features).toEqual([...FEATURE_NAMES]);
+    expect(readdirSync(dir).sort()).toEqual(["t.csv", "t.csv.json", "t.npy", "t.npy.json"]);
+  });
+
+  it("a file at a sidecar's path that is not a sonotile sidecar is refused before any work (exit 2, naming it) and left as it was", async () => {
+    const dir = join(tmp, "foreign");
+    mkdirSync(dir);
+    const notes = '{"columns": ["my own"], "comment": "a user\'s file"}';
+    for (const table of ["x.csv", "x.npy"]) {
+      const sidecar = join(dir, `${table}.json`);
+      writeFileSync(sidecar, notes);
+      // The garbage file is never looked at: no "skipped" line.
+      expect(await sonotile([JUNK, A, "-o", join(dir, table)]), table).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: -o ${join(dir, table)}: its sidecar ${sidecar} exists and is not a sonotile sidecar (no "sonotile" key); move it or choose another -o\n` });
+      expect(readFileSync(sidecar, "utf8")).toBe(notes);
+    }
+    // An interrupted run's partial table would write one too: checked as well.
+    writeFileSync(join(dir, "y.partial.csv.json"), "not json");
+    expect((await sonotile([A, "-o", join(dir, "y.csv")])).stderr).toMatch(/its sidecar \S+y\.partial\.csv\.json exists and is not a sonotile sidecar/);
+    expect(readdirSync(dir).sort()).toEqual(["x.csv.json", "x.npy.json", "y.partial.csv.json"]);
   });
 
   it("-o where no file can be created is refused before any work (exit 1), naming the user's path and why", async () => {
@@ -315,7 +345,9 @@ describe("sonotile extract", () => {
   it("a table that cannot be written in full leaves the previous one (and its sidecar) as it was, and no temporary file", async () => {
     const dir = join(tmp, "previous");
     mkdirSync(dir);
-    for (const name of ["t.csv", "t.npy", "t.json"]) writeFileSync(join(dir, name), `previous ${name}`);
+    // The sidecars are an earlier run's (a top-level "sonotile" key): replaceable, so the write is tried.
+    const previous = (name: string) => (name.endsWith(".json") ? JSON.stringify({ sonotile: `previous ${name}` }) : `previous ${name}`);
+    for (const name of ["t.csv", "t.npy", "t.csv.json", "t.npy.json"]) writeFileSync(join(dir, name), previous(name));
     // A file size limit of 512 bytes (sh's ulimit -f counts 512-byte blocks): both tables are larger.
     const limited = (args: string[]) => new Promise<CliRun>((done) => {
       execFile("sh", ["-c", 'ulimit -f 1 && exec "$@"', "sh", process.execPath, join(ROOT, "bin/sonotile.js"), "extract", ...args], (err, stdout, stderr) => done({ code: err ? Number(err.code) : 0, stdout, stderr }));
@@ -324,11 +356,11 @@ describe("sonotile extract", () => {
       const out = join(dir, table);
       expect(await limited([A, B, "-o", out]), table).toEqual({ code: 1, stdout: "", stderr: `sonotile extract: cannot write ${out}: file too large\n` });
     }
-    expect(readdirSync(dir).sort()).toEqual(["t.csv", "t.json", "t.npy"]);
-    for (const name of ["t.csv", "t.npy", "t.json"]) expect(readFileSync(join(dir, name), "utf8")).toBe(`previous ${name}`);
+    expect(readdirSync(dir).sort()).toEqual(["t.csv", "t.csv.json", "t.npy", "t.npy.json"]);
+    for (const name of ["t.csv", "t.npy", "t.csv.json", "t.npy.json"]) expect(readFileSync(join(dir, name), "utf8")).toBe(previous(name));
   });
 
-  it("--help lists every feature, and says that -o x.npy writes (and replaces) x.json beside it", async () => {
+  it("--help lists every feature, and says that -o x.npy writes x.npy.json beside it", async () => {
     const write = process.stdout.write;
     let text = "";
     process.stdout.write = ((chunk: string) => ((text += chunk), true)) as typeof process.stdout.write;
@@ -338,7 +370,8 @@ describe("sonotile extract", () => {
       process.stdout.write = write;
     }
     for (const f of FEATURE_NAMES) expect(text).toContain(f);
-    expect(text).toContain("-o notes.npy also writes notes.json, replacing that file if it exists");
+    expect(text).toContain("-o notes.npy also writes notes.npy.json");
+    expect(text).toContain("-o notes.csv also writes notes.csv.json; a file there that is not a sonotile sidecar is refused, exit 2");
     expect(text).toContain("--pcen*, --normalize, --scale, --clamp, --min-db, --max-db and --cmap change none");
     // Every option with its default (-o is required; --verbose is a switch).
     for (const flag of ["--features", "--clip-start", "--clip-end", "--clip-low-freq", "--clip-high-freq", "--time-expansion", "--threads"]) {
@@ -364,12 +397,21 @@ describe("sonotile extract", () => {
     expect(outcomes.map((o) => o && ("values" in o ? [o.item.path, o.values.rms_dbfs] : o.error))).toEqual([[A, library.get(A)!.rms_dbfs], undefined, [B, library.get(B)!.rms_dbfs]]);
   });
 
-  it("a --time-expansion a file's rate cannot take is the command line's fault: exit 2 naming the flag, nothing written", async () => {
+  it("a file late in the batch whose rate --time-expansion cannot take is skipped naming the flag (exit 1); the others' rows are written", async () => {
+    // 5 Hz × 0.1 is under 1 Hz, no rate; A's 22050 Hz × 0.1 is 2205 Hz.
+    const slow = join(tmp, "te-slow.wav");
+    writeFileSync(slow, encodeWav16(new Float32Array(50), 5));
     const out = join(tmp, "te.csv");
-    const r = await sonotile([data, "-o", out, "--time-expansion", "1e-9"]);
-    expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/^sonotile extract: time_expansion \(--time-expansion\): .*\n$/m);
-    expect(existsSync(out)).toBe(false);
+    const r = await sonotile([A, slow, "-o", out, "--time-expansion", "0.1"]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^sonotile extract: skipped ${slow}: time_expansion \\(--time-expansion\\): must give a real samplerate .*\n`));
+    expect(readCsv(out).rows.map((row) => row[0])).toEqual([A]);
+    // No file can take it: the command line's fault, exit 2 naming the flag, nothing written.
+    const none = await sonotile([data, "-o", join(tmp, "te-none.csv"), "--time-expansion", "1e-9"]);
+    expect(none.code, none.stderr).toBe(2);
+    expect(none.stderr).toContain(`sonotile extract: skipped ${A}: time_expansion (--time-expansion): must give a real samplerate`);
+    expect(none.stderr).toMatch(/\nsonotile extract: time_expansion \(--time-expansion\): must give a real samplerate [^\n]*\n$/);
+    expect(existsSync(join(tmp, "te-none.csv"))).toBe(false);
   });
 
   it("what --help says: the display's parameters (PCEN, normalization, scale, clamp, colour map) change no feature", async () => {
@@ -427,7 +469,7 @@ describe("sonotile extract, interrupted", () => {
     const [, done, partialPath, left, rest, then] = said!;
     expect([partialPath, left, then, Number(done) + Number(rest)]).toEqual([join(dir, "features.partial.csv"), out, out, 3]);
     expect(readFileSync(out, "utf8")).toBe("an earlier table");
-    expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.csv.resume.json", "features.partial.csv", "features.partial.json"]); // no temporary file
+    expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.csv.resume.json", "features.partial.csv", "features.partial.csv.json"]); // no temporary file
 
     const reference = join(tmp, "uninterrupted.csv");
     expect((await sonotile([...ARGS, "-o", reference])).code).toBe(0);
@@ -458,8 +500,8 @@ describe("sonotile extract, interrupted", () => {
     const changedSince = `; 1 changed since, computed again \\(${FIRST.replace(/[.]/g, "\\.")}\\)`;
     expect(resumed.stderr).toMatch(new RegExp(`^sonotile extract: ${Number(rest) + 1} targets .*; ${Number(done) - 1} resumed from \\S+features\\.partial\\.csv${changedSince}; wrote \\S+features\\.csv\\n$`));
     expect(readFileSync(out)).toEqual(readFileSync(reference));
-    expect(readFileSync(join(dir, "features.json"))).toEqual(readFileSync(join(tmp, "uninterrupted.json")));
-    expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.json"]);
+    expect(readFileSync(join(dir, "features.csv.json"))).toEqual(readFileSync(join(tmp, "uninterrupted.csv.json")));
+    expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.csv.json"]);
   }, 300_000);
 
   it("--resume with no resume file computes everything; a resume file that is not one is refused, not taken for rows", async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import UPNG from "upng-js";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { openAudio } from "../src/audio/index.js";
 import { spectrogramOfRecording } from "../src/engine/recording.js";
 import { colormapPalette } from "../src/render/colormap.js";
@@ -18,6 +18,25 @@ import { floatWavHeader } from "../src/audio/wavwriter.js";
 import { runSonotile, type CliRun as Run } from "./cli-helpers.js";
 import { firstDifference } from "./golden.js";
 import { fixOggCrc } from "./audio-helpers.js";
+
+/**
+ * The in-process runs' MD5s: the real one, unless `held` — then a hash that reads nothing and
+ * settles only when its signal aborts, each call's signal kept in `signals` (the hash's reads are
+ * the file's whole length: a run must stop the hash it no longer needs, not wait for it).
+ */
+const hashes = vi.hoisted(() => ({ held: false, signals: [] as (AbortSignal | undefined)[] }));
+vi.mock("../src/audio/hash.js", async (importOriginal) => {
+  const real = await importOriginal<typeof import("../src/audio/hash.js")>();
+  return {
+    ...real,
+    fileMd5: (path: string, options: { signal?: AbortSignal } = {}) => {
+      if (!hashes.held) return real.fileMd5(path, options);
+      const { signal } = options;
+      hashes.signals.push(signal);
+      return new Promise<string>((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason), { once: true }));
+    },
+  };
+});
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURES = resolve(ROOT, "../shared/fixtures");
@@ -360,9 +379,37 @@ describe("sonotile spectrogram: what made it", () => {
     const text = pngText(readFileSync(outputs[0]));
     expect(text.Software).toBe(`sonotile ${VERSION}`);
     expect(JSON.parse(text.sonotile)).toEqual({ ...made, value_range: [-100, 0] });
-    // The .npy's and the .f32's sidecar is the same bats.json, with the same content.
-    expect(JSON.parse(readFileSync(join(dir, "bats.json"), "utf8"))).toEqual({ sonotile: made });
-    expect(readdirSync(dir).sort()).toEqual(["bats.f32", "bats.json", "bats.npy", "bats.png"]);
+    // The .npy and the .f32 have a sidecar each (one stem, never one file), with the same content.
+    for (const sidecar of ["bats.npy.json", "bats.f32.json"]) expect(JSON.parse(readFileSync(join(dir, sidecar), "utf8")), sidecar).toEqual({ sonotile: made });
+    expect(readdirSync(dir).sort()).toEqual(["bats.f32", "bats.f32.json", "bats.npy", "bats.npy.json", "bats.png"]);
+  });
+
+  it("a file at the sidecar's path that is not a sonotile sidecar is refused before any work (exit 2, naming it) and left as it was", async () => {
+    const dir = join(tmp, "foreign");
+    mkdirSync(dir);
+    const notes = '{"comment": "my own notes on rec.npy"}';
+    for (const ext of ["npy", "f32"]) {
+      const out = join(dir, `rec.${ext}`);
+      writeFileSync(`${out}.json`, notes);
+      expect(await sonotile(["spectrogram", SHORT, "-o", out]), ext).toEqual({ code: 2, stdout: "", stderr: `sonotile spectrogram: -o ${out}: its sidecar ${out}.json exists and is not a sonotile sidecar (no "sonotile" key); move it or choose another -o\n` });
+      expect(readFileSync(`${out}.json`, "utf8")).toBe(notes);
+    }
+    expect(readdirSync(dir).sort()).toEqual(["rec.f32.json", "rec.npy.json"]);
+  });
+
+  it("a run refused after the file is opened (no frame in --start/--end) stops the MD5 it began, rather than waiting for the whole file to be read", async () => {
+    hashes.held = true;
+    hashes.signals.length = 0;
+    try {
+      const err = await runInProcess([BATS, "-o", join(tmp, "never.npy"), "--start", "5"]).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(UsageError);
+      expect((err as Error).message).toMatch(/^--start: no frame is centred/);
+    } finally {
+      hashes.held = false;
+    }
+    expect(hashes.signals).toHaveLength(1);
+    expect(hashes.signals[0]?.aborted).toBe(true);
+    expect(existsSync(join(tmp, "never.npy.json"))).toBe(false);
   });
 });
 

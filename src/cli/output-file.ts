@@ -6,7 +6,7 @@
  * untouched and nothing half-written.
  */
 import { rmSync, writeFileSync } from "node:fs";
-import { lstat, readlink, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { lstat, readFile, readlink, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { constants } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { UsageError } from "./errors.js";
@@ -23,6 +23,39 @@ export async function checkOutputPath(input: string, output: string): Promise<vo
   const source = await stat(input).catch(() => null);
   if (source && source.dev === target.dev && source.ino === target.ino) {
     throw new UsageError(`-o ${output}: is the input file; write the output somewhere else`);
+  }
+}
+
+/**
+ * The .json that says what made `output` (spectrogram's numbers, extract's .npy and .csv tables):
+ * `<output>.json` — one per output, so that outputs of one stem (x.csv and x.npy, x.npy and x.f32,
+ * x.partial.csv and x.partial.npy) never write the same file.
+ */
+export function sidecarPath(output: string): string {
+  return `${output}.json`;
+}
+
+/**
+ * Refuses, before any work, a sidecar path (sidecarPath) that holds anything but a sonotile
+ * sidecar — a directory, or a file without a top-level `sonotile` key (a user's own notes): writing
+ * the sidecar would replace it. A sidecar of an earlier run is replaced, as its output is.
+ * @throws UsageError naming -o and the sidecar.
+ */
+export async function checkSidecarPath(output: string): Promise<void> {
+  const path = sidecarPath(output);
+  const found = await stat(path).catch(() => null);
+  if (!found) return;
+  if (found.isDirectory()) throw new UsageError(`-o ${output}: its sidecar ${path} is a directory`);
+  if (!(await isSonotileSidecar(path))) throw new UsageError(`-o ${output}: its sidecar ${path} exists and is not a sonotile sidecar (no "sonotile" key); move it or choose another -o`);
+}
+
+/** Whether the file at `path` is JSON whose top level has a `sonotile` key (what every sidecar holds). */
+async function isSonotileSidecar(path: string): Promise<boolean> {
+  try {
+    const value: unknown = JSON.parse(await readFile(path, "utf8"));
+    return typeof value === "object" && value !== null && !Array.isArray(value) && "sonotile" in value;
+  } catch {
+    return false; // unreadable or not JSON: not ours
   }
 }
 

@@ -25,10 +25,10 @@ import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlagNames, type OptionSpec } from "../flags.js";
 import { checkSameInputs, fileStamp, partialTablePath, readResumeFile, resumeFilePath, writeResumeFile, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
-import { checkOutputPath, checkOutputWritable, endBySignal, onFirstSignal, writeOutputBytes } from "../output-file.js";
+import { checkOutputPath, checkOutputWritable, checkSidecarPath, endBySignal, onFirstSignal, sidecarPath, writeOutputBytes } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns]; its columns and rows go to a .json of the same name beside it: -o notes.npy also writes notes.json, replacing that file if it exists) or .parquet. Every table says what made it (sonotile's version, every parameter with its defaults, the options): in the .json beside a .npy or a .csv (-o notes.csv also writes notes.json), in a .parquet's key-value metadata 'sonotile'" },
+  { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns]; its columns and rows go to a .json beside it: -o notes.npy also writes notes.npy.json) or .parquet. Every table says what made it (sonotile's version, every parameter with its defaults, the options): in the .json beside a .npy or a .csv (-o notes.csv also writes notes.csv.json; a file there that is not a sonotile sidecar is refused, exit 2), in a .parquet's key-value metadata 'sonotile'" },
   { name: "features", placeholder: "LIST", doc: `comma-separated columns to write (default all; all are computed in one pass): ${FEATURE_NAMES.join(", ")}` },
   { name: "clip-start", placeholder: "S", doc: "the clip [start, end) of every recording, seconds; default the whole recording" },
   { name: "clip-end", placeholder: "S", doc: "end of the clip, seconds; default (and at most) the recording's end" },
@@ -108,7 +108,7 @@ async function extract(args: string[]): Promise<number> {
 
   // Before hours of work: the table must be writable where asked, and not over a directory or an input.
   for (const input of cl.positionals) await checkOutputPath(input, output);
-  if (hasSidecar(format) && (await stat(sidecarPath(output)).catch(() => null))?.isDirectory()) throw new UsageError(`-o ${output}: its sidecar ${sidecarPath(output)} is a directory`);
+  if (hasSidecar(format)) for (const table of [output, partialTablePath(output)]) await checkSidecarPath(table);
   await checkOutputWritable(output);
   const resumedTargets = resume ? ((await readResumeFile(output, settings)) ?? NOTHING_RESUMED) : await checkNoInterruptedRun(output);
   const { rows: earlier, changed } = resumedTargets;
@@ -131,11 +131,7 @@ async function extract(args: string[]): Promise<number> {
   report.begin(todo.length);
   // Headers are read as the batch runs, a little ahead of it: its first targets start at once.
   const headers = readHeaders(todo, target, timeExpansion, report, stop.signal);
-  const outcomes = todo.length ? await extractFeatures(headers.items, { params, timeExpansion, timeExpansionName: "--time-expansion", threads, stop: AbortSignal.any([stop.signal, headers.refused]), onOutcome: (o) => report.done(o) }) : [];
-  if (headers.refusal) {
-    report.stop();
-    throw headers.refusal;
-  }
+  const outcomes = todo.length ? await extractFeatures(headers.items, { params, timeExpansion, timeExpansionName: "--time-expansion", threads, stop: stop.signal, onOutcome: (o) => report.done(o) }) : [];
   const { stamps } = headers;
   const computed = new Map(outcomes.flatMap((o) => (o && "values" in o ? [[o.item.path, { path: o.item.path, values: o.values, file: stamps.get(o.item.path) ?? null }] as const] : [])));
   // In the order of the paths, as an uninterrupted run writes them.
@@ -152,7 +148,8 @@ async function extract(args: string[]): Promise<number> {
   }
   if (done.length === 0) {
     report.stop();
-    throw new Error("no target could be computed; nothing written");
+    // No file could take --time-expansion: the command line's fault (exit 2), named once more.
+    throw headers.refusal ?? new Error("no target could be computed; nothing written");
   }
   // A signal while the table is written (a moment, all computed) lets the table be finished, then ends the run.
   await writeTable(output, format, done.map(tableRow), features, targets, settings);
@@ -305,11 +302,9 @@ interface HeaderReads {
   items: Promise<ExtractItem | null>[];
   /** Each file's size and time, taken before its header is read (ComputedTarget.file). */
   stamps: Map<string, ExtractedFile | null>;
-  /** Files that did not open, so far. */
+  /** Files that did not open, or whose rate --time-expansion cannot take, so far. */
   unopened: number;
-  /** Fires when a header makes the command line wrong (`refusal`): the batch is to stop. */
-  refused: AbortSignal;
-  /** --time-expansion a file's rate cannot take: the command line's fault, not the file's (exit 2). */
+  /** The first --time-expansion a file's rate could not take (that file skipped as well). */
   refusal?: UsageError;
 }
 
@@ -318,11 +313,13 @@ interface HeaderReads {
  * order, while the targets whose headers are read are computed: entry i settles once path i's
  * header is read. 30,000 one-second WAVs took 5–8 s to read, which the run used to spend before
  * its first target with nothing on the screen. A file that does not open is reported and skipped
- * (its entry null); a UsageError fires `refused` and leaves the rest unread, as does `stop`.
+ * (its entry null), and so is one whose rate --time-expansion cannot take: found late in a long
+ * batch, it must not cost the rows of the others (README: a bad file never stops the run); it is
+ * kept as `refusal`, the run's error if no target is computed.
+ * `stop` leaves the rest unread.
  */
 function readHeaders(paths: string[], target: FeatureTarget, timeExpansion: number | undefined, report: Progress, stop: AbortSignal): HeaderReads {
-  const refuse = new AbortController();
-  const reads: HeaderReads = { items: [], stamps: new Map(), unopened: 0, refused: refuse.signal };
+  const reads: HeaderReads = { items: [], stamps: new Map(), unopened: 0 };
   const settle: ((item: ExtractItem | null) => void)[] = [];
   reads.items = paths.map(() => new Promise<ExtractItem | null>((resolve) => settle.push(resolve)));
   const readHeader = async (path: string): Promise<ExtractItem> => {
@@ -337,7 +334,7 @@ function readHeaders(paths: string[], target: FeatureTarget, timeExpansion: numb
   const lane = async () => {
     while (next < paths.length) {
       const i = next++;
-      if (stop.aborted || refuse.signal.aborted) {
+      if (stop.aborted) {
         settle[i](null);
         continue;
       }
@@ -346,13 +343,9 @@ function readHeaders(paths: string[], target: FeatureTarget, timeExpansion: numb
         report.read(item);
         settle[i](item);
       } catch (err) {
-        if (err instanceof UsageError) {
-          reads.refusal ??= err;
-          refuse.abort(err);
-        } else {
-          reads.unopened++;
-          report.unopened(paths[i], (err as Error).message);
-        }
+        if (err instanceof UsageError) reads.refusal ??= err;
+        reads.unopened++;
+        report.unopened(paths[i], (err as Error).message);
         settle[i](null);
       }
     }
@@ -364,11 +357,6 @@ function readHeaders(paths: string[], target: FeatureTarget, timeExpansion: numb
 /** Whether a table of this format has a .json sidecar (sidecarPath): .npy and .csv; Parquet keeps its provenance inside. */
 function hasSidecar(format: TableFormat): boolean {
   return format !== ".parquet";
-}
-
-/** The .json beside an .npy or .csv table: the table's name with .json for its extension. */
-function sidecarPath(output: string): string {
-  return output.slice(0, -extname(output).length) + ".json";
 }
 
 /**

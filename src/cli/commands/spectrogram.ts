@@ -7,7 +7,6 @@
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { stat } from "node:fs/promises";
 import { extname } from "node:path";
 import { AudioFormatError, fileMd5, openAudio, realSecondsHint, timeExpansionOf, type AudioReader } from "../../audio/index.js";
 import { framesInInterval, noFrameInInterval } from "../../engine/geometry.js";
@@ -20,10 +19,10 @@ import { renderPng } from "../../render/image.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { flagsHelp, numberOption, readCommandLine, timeExpansionOption, namingFlags, type OptionSpec } from "../flags.js";
-import { checkOutputPath, checkOutputWritable, outputError, writeOutputBytes, writeOutputFile } from "../output-file.js";
+import { checkOutputPath, checkOutputWritable, checkSidecarPath, outputError, sidecarPath, writeOutputBytes, writeOutputFile } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "output", short: "o", placeholder: "FILE", doc: "output file, format by extension: .png (image, cmap colours), .npy (NumPy float32 [bins, frames]), .f32 (raw little-endian float32 [bins][frames]); row 0 of the numbers is 0 Hz. What made it (sonotile's version, the file's MD5, every parameter, the frames, their times and frequencies, the value range) goes into the PNG's text 'sonotile', or a .json beside .npy and .f32 (-o x.npy also writes x.json, replacing that file if it exists)" },
+  { name: "output", short: "o", placeholder: "FILE", doc: "output file, format by extension: .png (image, cmap colours), .npy (NumPy float32 [bins, frames]), .f32 (raw little-endian float32 [bins][frames]); row 0 of the numbers is 0 Hz. What made it (sonotile's version, the file's MD5, every parameter, the frames, their times and frequencies, the value range) goes into the PNG's text 'sonotile', or a .json beside .npy and .f32 (-o x.npy also writes x.npy.json; a file there that is not a sonotile sidecar is refused, exit 2)" },
   { name: "start", placeholder: "S", doc: "start of the piece in seconds (frames centred in [start, end)); default 0" },
   { name: "end", placeholder: "S", doc: "end of the piece in seconds; default the end of the recording" },
   { name: "time-expansion", placeholder: "X", doc: "time expansion factor of the recording (SPEC §3.2); default the file's GUANO TE, else 1" },
@@ -73,7 +72,7 @@ async function spectrogram(args: string[]): Promise<number> {
 
   const [audio] = cl.positionals;
   await checkOutputPath(audio, output);
-  if (format !== ".png" && (await stat(sidecarPath(output)).catch(() => null))?.isDirectory()) throw new UsageError(`-o ${output}: its sidecar ${sidecarPath(output)} is a directory`);
+  if (format !== ".png") await checkSidecarPath(output);
   await checkOutputWritable(output);
   const reader = await openAudio(audio);
   try {
@@ -81,8 +80,10 @@ async function spectrogram(args: string[]): Promise<number> {
     const recording = new RecordingSpectrogram(reader, params, { timeExpansion });
     // The MD5 reads the whole file: begun now, it is read while the spectrogram is computed, not
     // after it (a piece of a long recording would otherwise wait for all of its bytes twice over).
-    // Its failure is the made() that awaits it, if any.
-    const md5 = fileMd5(audio);
+    // Its failure is the made() that awaits it, if any. A run that ends without it (a usage error
+    // found meanwhile, a failure) stops it, rather than waiting for the rest of the file to be read.
+    const hashing = new AbortController();
+    const md5 = fileMd5(audio, { signal: hashing.signal });
     md5.catch(() => {});
     try {
       const [f0, f1] = framesInInterval(start ?? 0, end ?? Infinity, recording.frames, recording.geometry);
@@ -113,6 +114,8 @@ async function spectrogram(args: string[]): Promise<number> {
     } catch (err) {
       throw namingFile(err, audio);
     } finally {
+      hashing.abort();
+      await md5.catch(() => {}); // its file closed before the run ends
       recording.dispose();
     }
   } finally {
@@ -159,11 +162,6 @@ function frameAxes(recording: RecordingSpectrogram, f0: number, f1: number): { f
     frames: [f0, f1],
     geometry: { samplerate, nperseg, noverlap, hop, bins, first_frame_seconds: (f0 * hop) / samplerate, hop_seconds: hop / samplerate, bin_hz: samplerate / nperseg },
   };
-}
-
-/** The .json beside .npy or .f32 numbers: the output's name with .json for its extension (as extract's tables). */
-function sidecarPath(output: string): string {
-  return output.slice(0, -extname(output).length) + ".json";
 }
 
 /**
