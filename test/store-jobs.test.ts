@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { copyFile, mkdir, rename, rm, stat, symlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { PgBoss } from "pg-boss";
 import { fileMd5 } from "../src/audio/index.js";
 import { SCALAR_FEATURES, featuresOfFile } from "../src/features/features.js";
@@ -28,6 +28,26 @@ import type { WorkerTask } from "../src/tiles/worker.js";
 import { REAL_PG_URL, freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 import { openDatabase } from "../src/store/db.js";
 import { jobFixture, missingRecording, waitForJob, type JobFixture } from "./jobs-helpers.js";
+
+/**
+ * Run once on what the worker's read of a batch's recording locations (getRecordingLocations)
+ * found, after it (after the batch's targetsNow, issued first): plays a recording deleted between
+ * the worker's two reads of a batch (separate snapshots).
+ */
+const afterLocations = vi.hoisted(() => ({ once: undefined as ((locations: Map<string, unknown>) => Promise<void>) | undefined }));
+vi.mock("../src/store/recordings.js", async (importOriginal) => {
+  const store = await importOriginal<typeof import("../src/store/recordings.js")>();
+  return {
+    ...store,
+    getRecordingLocations: async (...args: Parameters<typeof store.getRecordingLocations>) => {
+      const locations = await store.getRecordingLocations(...args);
+      const hook = afterLocations.once;
+      afterLocations.once = undefined;
+      await hook?.(locations);
+      return locations;
+    },
+  };
+});
 
 let t: TestDatabase;
 let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -497,6 +517,25 @@ describe("extract_features jobs", () => {
     expect(lines[0]).toBe("clip_id,recording_id,path,start_time,end_time,duration_s,peak_frequency_hz");
     expect(lines[1].split(",").slice(0, 5)).toEqual([clip.id, ds.recordings["moved.wav"], "moved.wav", "0.25", "0.75"]);
     expect(Number(lines[1].split(",")[5])).toBeCloseTo(0.5, 9);
+  }, 60_000);
+
+  it("a recording deleted between the worker's two reads of a batch fails its own item alone, not retried (the whole batch had failed, each item using a retry)", async () => {
+    const ds = await toneDataset(["between-kept.wav", "between-deleted.wav"], 1);
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["between-kept.wav"], ds.recordings["between-deleted.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    let batch: string[] = [];
+    afterLocations.once = async (locations) => {
+      batch = [...locations.keys()];
+      await deleteRecording(t.db.sql, ds.recordings["between-deleted.wav"]);
+      locations.delete(ds.recordings["between-deleted.wav"]); // as a read after the deletion finds them
+    };
+    const [done] = await withWorker(() => Promise.all([waitForJob(t.db.sql, job.id, (x) => x.status === "completed")]));
+    expect([...batch].sort()).toEqual([ds.recordings["between-kept.wav"], ds.recordings["between-deleted.wav"]].sort()); // one batch, read before the deletion by targetsNow
+    const items = await t.db.sql`SELECT status, attempts, error FROM job_items WHERE job_id = ${job.id} ORDER BY item`;
+    expect(items.map((i) => [i.status, i.attempts, i.error])).toEqual([
+      ["done", 1, null],
+      ["failed", 1, "recording between-deleted.wav no longer exists (deleted after the job was submitted)"],
+    ]);
+    expect(done).toMatchObject({ result: "failure", progress_done: 2 });
   }, 60_000);
 
   it("an item whose target became read-only or was deleted after submission fails at once, saying why, and is not retried", async () => {

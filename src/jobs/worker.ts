@@ -46,7 +46,7 @@ import { RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import { parseParams } from "../engine/params.js";
 import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
 import { connectionErrorText, isConnectionError, type Queryable, type Sql } from "../store/db.js";
-import { ConflictError, InvalidError, NotFoundError } from "../store/errors.js";
+import { ConflictError, InvalidError } from "../store/errors.js";
 import { putFeatureValues, type TargetFeatureInput } from "../store/features.js";
 import { completeJob, countItemsDone, getJob, startJob, type ItemTarget, type Job } from "../store/jobs.js";
 import { getRecordingLocations, recordingFileNow, type RecordingLocation } from "../store/recordings.js";
@@ -492,11 +492,14 @@ function targetKey(target: ItemTarget): string {
   return `${target.kind} ${target.id}`;
 }
 
+/** Why `target`, deleted since the job was submitted, can take no values. */
+function gone(target: ItemTarget): { problem: string } {
+  return { problem: `${targetName(target)} no longer exists (deleted after the job was submitted)` };
+}
+
 /** `target` with what `row` (targetsNow) says of it now, or why it can take no values: gone (no row), or read-only. */
 function targetAsItIs(target: ItemTarget, row: TargetRow | undefined): { target: ItemTarget } | { problem: string } {
-  if (!row) {
-    return { problem: `${targetName(target)} no longer exists (deleted after the job was submitted)` };
-  }
+  if (!row) return gone(target);
   const hidden = [
     row.dataset_state !== "active" ? `dataset ${row.dataset_name} is ${row.dataset_state}` : "",
     row.recording_state !== "active" ? `recording ${target.recording_path} is ${row.recording_state}` : "",
@@ -515,8 +518,9 @@ type TargetNow = { target: ItemTarget; loc: RecordingLocation } | { problem: str
 /**
  * targetsNow of `targets`, each with its recording's location, by targetKey: three statements at
  * most for a whole batch (two each per item before: 25 ms of a worker for 4 ms of audio work on
- * one-second files). A recording deleted between the two reads is NotFoundError, as one read
- * alone found it.
+ * one-second files). The two read separate snapshots: a recording deleted between them is that
+ * target's problem (no longer exists), as targetsNow says it — it had failed the whole batch
+ * (NotFoundError), each item using a retry.
  */
 async function lookUpTargets(db: Queryable, targets: readonly ItemTarget[]): Promise<Map<string, TargetNow>> {
   if (!targets.length) return new Map(); // a batch none of whose items was pending still
@@ -524,7 +528,7 @@ async function lookUpTargets(db: Queryable, targets: readonly ItemTarget[]): Pro
   return new Map<string, TargetNow>([...now].map(([key, found]) => {
     if ("problem" in found) return [key, found];
     const loc = locations.get(found.target.recording_id);
-    if (!loc) throw new NotFoundError("recording", found.target.recording_id);
+    if (!loc) return [key, gone(found.target)];
     return [key, { target: found.target, loc }];
   }));
 }
