@@ -7,6 +7,7 @@ import { copyFile, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
+import { IdleReaders } from "../src/api/routes/playback.js";
 import { decode, fileMd5 } from "../src/audio/index.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { createDataset } from "../src/store/datasets.js";
@@ -15,6 +16,7 @@ import { probeFile } from "../src/store/probe.js";
 import { insertRecording } from "../src/store/recordings.js";
 import { ensureAdmin } from "../src/store/users.js";
 import type { StreamReader } from "../src/audio/stream-reader.js";
+import type { AudioFileReader } from "../src/audio/types.js";
 import { verbatimFlac } from "./audio-helpers.js";
 import { FIXTURES, maxAbsDiff } from "./golden.js";
 import { freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
@@ -88,6 +90,18 @@ afterAll(async () => {
 });
 
 const playback = (query: string, headers = {}) => app.inject({ url: `/v1/recordings/${id}/playback?${query}`, headers });
+
+describe("IdleReaders", () => {
+  it("closes a reader given back after it was cleared (a body that finished after the server's onClose): it was kept, its file open a minute after app.close", () => {
+    const closed: AudioFileReader[] = [];
+    const readers = new IdleReaders(8, 60_000, (reader) => closed.push(reader));
+    const reader = { releaseMemory: () => {} } as unknown as AudioFileReader;
+    readers.clear();
+    readers.give("recording", reader);
+    expect(closed).toEqual([reader]);
+    expect(readers.take("recording")).toBeUndefined();
+  });
+});
 
 describe("GET /v1/recordings/{id}/playback", () => {
   it("a compressed file that cannot be decoded where the interval lies: 422 before any audio, not a 200 cut short", async () => {

@@ -88,8 +88,10 @@ const undecodable = (err: unknown, roots: readonly string[]) =>
  * 16-channel readers kept their 68 MiB caches each, uncounted. What makes a reader worth keeping
  * stays: an MP3's frame index, an Ogg file's links, the open file.
  */
-class IdleReaders {
+export class IdleReaders {
   private readonly idle = new Map<string, { reader: AudioFileReader; timer: NodeJS.Timeout }>();
+  /** Cleared (the server closes): a reader given back after that, by a body that finished late, is closed, not kept. */
+  private closed = false;
 
   /**
    * @param limit  readers kept at most
@@ -109,6 +111,7 @@ class IdleReaders {
 
   /** Keeps `reader` for the next request of `key` (one of another request already kept: the older is closed). */
   give(key: string, reader: AudioFileReader): void {
+    if (this.closed) return this.closing(reader); // kept, its file stayed open idleMs after the server closed
     const older = this.take(key);
     if (older) this.closing(older);
     reader.releaseMemory();
@@ -123,8 +126,9 @@ class IdleReaders {
     }
   }
 
-  /** Closes every kept reader (the server closes). */
+  /** Closes every kept reader, and those given back from now on (the server closes). */
   clear(): void {
+    this.closed = true;
     for (const key of [...this.idle.keys()]) this.closing(this.take(key)!);
   }
 }
