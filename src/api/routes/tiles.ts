@@ -234,11 +234,12 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { x0, x1, widest } = await app.tiles.planStream(recording, params, z, start_time, end_time, options, { tiles: limits.maxStreamTiles, pixels: limits.maxTilePixels }, left);
     const tiles = x1 - x0;
     const boundary = `sonotile-${Math.random().toString(36).slice(2)}`;
-    reply.type(`multipart/mixed; boundary=${boundary}`).header("X-Tile-Range", `${z}/${x0}-${x0 + tiles - 1}`);
+    // The stream's headers are set once it is taken: a 503 refusing it carried X-Tile-Range, tiles it would not send.
+    const streamHeaders = () => reply.type(`multipart/mixed; boundary=${boundary}`).header("X-Tile-Range", `${z}/${x0}-${x0 + tiles - 1}`);
     // HEAD (Fastify answers it with this handler) gets the headers and no tile: its body would be
     // thrown away, and the answer counts as finished at once, so a disconnect could not cancel it.
     // An ended stream, not an empty body: that would state Content-Length: 0, which a GET's answer does not have.
-    if (request.method === "HEAD") return reply.send(new PassThrough().end());
+    if (request.method === "HEAD") return streamHeaders().send(new PassThrough().end());
     // Tiles are computed a few ahead of the one being written (tilesAhead) and written in order
     // as each is ready; a slow reader holds the computation back (the body's backpressure), and a
     // disconnect aborts what has not run yet. A tile is let go once taken for writing: the stream
@@ -250,6 +251,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const tileBytes = encodedBytesBound(widest.rows, widest.columns, fmt);
     const ahead = tilesAhead(app.tiles.pool.threads, tileBytes, app.unsentBytes.limit);
     app.unsentBytes.reserve(reply.raw, streamHeldBytes(tiles, ahead, tileBytes), SMALLER_SPECTROGRAM);
+    streamHeaders();
     const pending = new Map<number, Promise<TileBody>>();
     const start = (i: number) => {
       if (i >= tiles || left.aborted) return;
