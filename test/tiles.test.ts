@@ -761,6 +761,25 @@ describe("caching and the pool", () => {
     expect(err.message).toMatch(new RegExp(`^the recording's statistics for these parameters \\(normalization maximum, PCEN state\\) are being computed in one pass over the whole recording: ${Math.floor((100 * 500) / frames)} % of its ${frames} frames done after 0 s, about 0 s to go; retry in a few seconds$`));
   });
 
+  it("a pass gone past the frame count it was given (a compressed stream's header estimate) is not said to be done: no 100 % and no '0 s to go' while it runs", async () => {
+    const fresh = new TileService({ threads: 1, statsWaitMs: 50 });
+    let stop!: (err: Error) => void;
+    onTestFinished(() => {
+      stop(new Error("test over"));
+      return fresh.close();
+    });
+    const params = parseParams({});
+    const frames = frameCount(recording.frames, frameGeometry(params.window_size, params.hop_size, RATE));
+    fresh.pool.stats = (task) => {
+      task.progress![0] = frames + 100; // the stream holds more than its header said, and the pass goes on
+      return new Promise((_, reject) => (stop = reject));
+    };
+    const err = (await fresh.stats(recording, params).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(StatsPendingError);
+    expect(err.message).not.toMatch(/100 %|0 s to go/);
+    expect(err.message).toMatch(new RegExp(`: more than the ${frames} frames estimated done after 0 s, the rest of the recording still being read; retry in a few seconds$`));
+  });
+
   it("a stats pass over its own time limit is a busy server, not the request's time limit (a 400 asking for less work)", async () => {
     const fresh = new TileService({ threads: 1 });
     onTestFinished(() => fresh.close());

@@ -235,8 +235,11 @@ function statsPendingMessage(progress: PassProgress | undefined, now: number): s
   const base = "the recording's statistics for these parameters (normalization maximum, PCEN state) are being computed in one pass over the whole recording";
   if (!progress || progress.startedAt === null) return `${base}; retry in a few seconds`;
   const elapsed = (now - progress.startedAt) / 1000;
-  const done = Math.min(progress.framesDone[0], progress.frames);
-  const share = `${Math.floor((100 * done) / progress.frames)} % of its ${progress.frames} frames done after ${spokenDuration(elapsed)}`;
+  const done = progress.framesDone[0];
+  // The frame count of a compressed stream is its header's estimate: a pass may go past it while it
+  // runs, so a running pass is never said to be done (at most 99 %, and no time left claimed).
+  if (done >= progress.frames) return `${base}: more than the ${progress.frames} frames estimated done after ${spokenDuration(elapsed)}, the rest of the recording still being read; retry in a few seconds`;
+  const share = `${Math.min(99, Math.floor((100 * done) / progress.frames))} % of its ${progress.frames} frames done after ${spokenDuration(elapsed)}`;
   const rest = done > 0 ? `, about ${spokenDuration((elapsed * (progress.frames - done)) / done)} to go` : "";
   return `${base}: ${share}${rest}; retry in a few seconds`;
 }
