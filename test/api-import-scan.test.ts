@@ -179,6 +179,26 @@ describe("an import sent again while one runs", () => {
     expect(scansOf("given-up")).toBe(2);
   });
 
+  it("runs as the first of its callers still waiting: the run is not made by a request that was closed while others waited (it ran as the first caller's)", async () => {
+    const imports = new DatasetImports();
+    type Result = Awaited<ReturnType<DatasetImports["run"]>>;
+    const ran: string[] = [];
+    const work = (caller: string) => async () => {
+      ran.push(caller);
+      return { caller } as unknown as Result;
+    };
+    let endRunning!: () => void;
+    const running = imports.run("dataset", () => new Promise<Result>((resolve) => (endRunning = () => resolve({} as Result))));
+    const left = new AbortController();
+    const first = imports.run("dataset", work("first"), left.signal);
+    const second = imports.run("dataset", work("second"), new AbortController().signal);
+    left.abort(new Error("client left"));
+    endRunning();
+    await running;
+    expect([await first, await second]).toEqual([{ caller: "second" }, { caller: "second" }]); // the outcome is shared
+    expect(ran).toEqual(["second"]);
+  });
+
   it("checks the dataset's directory when it runs, not when it was asked for: one moved outside the audio roots while it waited is refused (it was imported from there)", async () => {
     const id = await dataset("moved-away", ["a.wav"]);
     const outside = await tempDir();
@@ -259,6 +279,20 @@ describe("paging through a scan", () => {
     // A first page scans again.
     expect((await scanPage(id, "limit=3")).items.map((f) => f.path)).toEqual(["a new.wav", "f0.wav", "f1.wav"]);
     expect(scansOf("walked")).toBe(2);
+  });
+
+  it("scans again for a page after a recording was archived or deleted (routes that did not forget the scan): the pages after still listed them as they were", async () => {
+    const id = await dataset("revised", ["a.wav", "b.wav", "c.wav"]);
+    expect((await importOf(id)).statusCode).toBe(200);
+    const first = await scanPage(id, "limit=1");
+    expect(first.counts).toMatchObject({ registered: 3 });
+    const [a, b] = (await scanPage(id, "limit=2&offset=0")).items as unknown as { recording_id: string }[];
+    const archived = await app.inject({ method: "POST", url: `/v1/recordings/${b.recording_id}/archive`, headers: auth() });
+    expect(archived.statusCode, archived.body).toBe(200);
+    expect((await scanPage(id, "limit=1&offset=1")).items).toMatchObject([{ path: "b.wav", recording_state: "archived" }]);
+    const deleted = await app.inject({ method: "DELETE", url: `/v1/recordings/${a.recording_id}`, headers: auth() });
+    expect(deleted.statusCode, deleted.body).toBe(204);
+    expect((await scanPage(id, "limit=1&offset=1")).counts).toMatchObject({ registered: 2, unregistered: 1 });
   });
 
   it("scans again for a page after an import, a refresh or a relocation through the server, or once the scan is too old", async () => {

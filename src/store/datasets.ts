@@ -662,16 +662,17 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
  * hashed every new file: 44 s for 30,000, the second registering none). At most one waits per
  * dataset: those asked for while one waits share its outcome — a client retrying every 10 s
  * during a long import had queued an import per retry, each a scan, its header probes and a run of
- * its own, one after another. A waiting import whose every caller has left (their `signal`s
- * aborted) is not run. One that fails fails only its own callers: the next still runs. Across
+ * its own, one after another. A waiting import runs as the first of its callers still waiting (its
+ * `work`: the run is that caller's — it ran as the first even after that one had left); one whose
+ * every caller has left (their `signal`s aborted) is not run. One that fails fails only its own callers: the next still runs. Across
  * processes (a `dataset add` beside a server, servers sharing the database) the database keeps one
  * recording per path, as before: a file registered by another process meanwhile is skipped.
  */
 export class DatasetImports {
   /** The import running, per dataset id. */
   private readonly running = new Map<string, Promise<unknown>>();
-  /** The import waiting for it, per dataset id, and the signals of the callers sharing it. */
-  private readonly waiting = new Map<string, { outcome: Promise<ImportResult>; signals: (AbortSignal | undefined)[] }>();
+  /** The import waiting for it, per dataset id, and the callers sharing it (each its `work` and `signal`), in order. */
+  private readonly waiting = new Map<string, { outcome: Promise<ImportResult>; callers: { work: () => Promise<ImportResult>; signal?: AbortSignal }[] }>();
 
   /**
    * @param onWait told each time a caller waits (a new waiting import or one shared): for a
@@ -682,27 +683,28 @@ export class DatasetImports {
   /**
    * `work`, the import of dataset `id` (its checks included, so that they see the dataset as it is
    * when it runs), once the import of it running in this process has ended; or, when another waits
-   * already, that one's outcome, whichever caller's `work` it runs.
+   * already, that one's outcome: the `work` of the first of its callers still waiting when it runs.
    * @param signal aborted when the caller no longer waits for the outcome (its client left)
    * @throws the first signal's reason when every caller of a waiting import left before it ran
    */
   run(id: string, work: () => Promise<ImportResult>, signal?: AbortSignal): Promise<ImportResult> {
     const queued = this.waiting.get(id);
     if (queued) {
-      queued.signals.push(signal);
+      queued.callers.push({ work, signal });
       this.onWait(id);
       return queued.outcome;
     }
     const before = this.running.get(id);
     if (!before) return this.start(id, work);
-    const signals = [signal];
+    const callers = [{ work, signal }];
     const outcome = (async () => {
       await before.catch(() => {}); // its own callers have its error
       this.waiting.delete(id); // callers from now on wait for this one
-      if (signals.every((s) => s?.aborted)) throw signals[0]!.reason;
-      return this.start(id, work);
+      const first = callers.find((c) => !c.signal?.aborted);
+      if (!first) throw callers[0].signal!.reason;
+      return this.start(id, first.work);
     })();
-    this.waiting.set(id, { outcome, signals });
+    this.waiting.set(id, { outcome, callers });
     this.onWait(id);
     return outcome;
   }
@@ -730,13 +732,15 @@ const RECENT_SCAN_DATASETS = 4;
  * 30,000 at 1,000 a page scanned them 30 times — each page of another scan, so that a file added
  * or registered meanwhile could be listed twice or not at all. A first page (`fresh`) always
  * scans, so what a curator asks for first is what is on disk now; the following pages (`recent`)
- * read that scan while it is at most RECENT_SCAN_MS old and of the dataset's directory as it is.
- * What changes the dataset's recordings through this server forgets it (`forget`: an import, a
- * refresh, a relocation); changes on disk and by other processes are seen at the next first page
- * or once it has expired.
+ * read that scan while it is at most RECENT_SCAN_MS old, of the dataset's directory as it is, and
+ * of its recordings as they are (datasetRevision, read at each page: any write to them, by any
+ * route, server or command line, scans again). A list of the routes that forget it had missed
+ * archiving, trashing, restoring, deleting and purging recordings and the dataset's own state:
+ * the pages after a recording's deletion still listed it. What this server changes still forgets
+ * it (`forget`); changes on disk are seen at the next first page or once the scan has expired.
  */
 export class RecentScans {
-  private readonly scans = new Map<string, { audioDir: string; at: number; scan: Promise<ScanResult> }>();
+  private readonly scans = new Map<string, { audioDir: string; at: number; revision: Promise<string>; scan: Promise<ScanResult> }>();
 
   /** A new scan of `dataset`, kept for the pages that follow. */
   fresh(db: Queryable, dataset: Pick<Dataset, "id" | "audio_dir">): Promise<ScanResult> {
@@ -744,8 +748,10 @@ export class RecentScans {
     for (const [id, kept] of this.scans) if (at - kept.at > RECENT_SCAN_MS) this.scans.delete(id);
     this.scans.delete(dataset.id); // kept in the order made: the first is the oldest
     if (this.scans.size >= RECENT_SCAN_DATASETS) this.scans.delete(this.scans.keys().next().value!);
-    const scan = scanDataset(db, dataset.id);
-    const entry = { audioDir: dataset.audio_dir, at, scan };
+    // Read before the scan: a write while it runs makes the next page scan again.
+    const revision = datasetRevision(db, dataset.id);
+    const scan = revision.then(() => scanDataset(db, dataset.id));
+    const entry = { audioDir: dataset.audio_dir, at, revision, scan };
     this.scans.set(dataset.id, entry);
     scan.catch(() => {
       if (this.scans.get(dataset.id) === entry) this.scans.delete(dataset.id);
@@ -753,10 +759,13 @@ export class RecentScans {
     return scan;
   }
 
-  /** The kept scan of `dataset` when it is recent and of its directory as it is, else a new one (fresh). */
-  recent(db: Queryable, dataset: Pick<Dataset, "id" | "audio_dir">): Promise<ScanResult> {
+  /** The kept scan of `dataset` when it is recent and of its directory and recordings as they are, else a new one (fresh). */
+  async recent(db: Queryable, dataset: Pick<Dataset, "id" | "audio_dir">): Promise<ScanResult> {
     const kept = this.scans.get(dataset.id);
-    if (kept && kept.audioDir === dataset.audio_dir && Date.now() - kept.at <= RECENT_SCAN_MS) return kept.scan;
+    if (kept && kept.audioDir === dataset.audio_dir && Date.now() - kept.at <= RECENT_SCAN_MS) {
+      const [then, now] = await Promise.all([kept.revision.catch(() => null), datasetRevision(db, dataset.id)]);
+      if (then === now) return kept.scan;
+    }
     return this.fresh(db, dataset);
   }
 
@@ -764,6 +773,20 @@ export class RecentScans {
   forget(id: string): void {
     this.scans.delete(id);
   }
+}
+
+/**
+ * What a scan of dataset `id` read of the database, in one string: the dataset's state and
+ * directory, and its recordings' count and an MD5 of what a scan reads of each (id, path, state,
+ * hash, size, mtime). Equal strings, the same scan. One statement over the dataset's recordings
+ * (recordings carry no updated_at: a moved path or a refreshed size changes no timestamp).
+ */
+async function datasetRevision(db: Queryable, id: string): Promise<string> {
+  const [row] = await db<{ revision: string }[]>`
+    SELECT concat_ws(' ', d.state, d.state_changed_at, d.audio_dir, count(r.id),
+      md5(string_agg(concat_ws(' ', r.id, r.path, r.state, r.hash, r.file_size, r.file_mtime), '/' ORDER BY r.id))) AS revision
+    FROM datasets d LEFT JOIN recordings r ON r.dataset_id = d.id WHERE d.id = ${id} GROUP BY d.id`;
+  return row?.revision ?? "";
 }
 
 /** The recordings a scan found missing, by MD5, in path order: the ones a new file with those bytes may be. */
