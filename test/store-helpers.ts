@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
-import { openDatabase, type Database, type DatabaseOptions } from "../src/store/db.js";
+import { openDatabase, type Database, type DatabaseOptions, type Sql } from "../src/store/db.js";
 import { loadMigrations } from "../src/store/migrate.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 
@@ -71,6 +71,34 @@ export async function migratedTemplate(): Promise<Blob> {
     await rename(tmp, path);
     return blob;
   }
+}
+
+/** A node of a plan as EXPLAIN (ANALYZE, FORMAT JSON) gives it: the fields the tests read. */
+export interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  /** "SubPlan" for a subquery run once per row of the node above it (a correlated lookup). */
+  "Parent Relationship"?: string;
+  "Actual Loops": number;
+  Plans?: PlanNode[];
+}
+
+/**
+ * Every node of the plan of `sent` (a statement as DatabaseOptions.onStatement heard it) when run
+ * again on `sql` under EXPLAIN ANALYZE, outermost first.
+ */
+export async function planNodes(sql: Sql, sent: { statement: string; parameters: unknown[] }): Promise<PlanNode[]> {
+  const [{ "QUERY PLAN": [plan] }] = await sql.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) ${sent.statement}`, sent.parameters as never[]);
+  const all = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(all)];
+  return all(plan.Plan);
+}
+
+/**
+ * How many times, at most, one node of the plan of `sent` (planNodes) read `relation`: an aggregate
+ * subplan reads its table once per row it is built for.
+ */
+export async function mostReadsOf(sql: Sql, relation: string, sent: { statement: string; parameters: unknown[] }): Promise<number> {
+  return Math.max(...(await planNodes(sql, sent)).filter((n) => n["Relation Name"] === relation).map((n) => n["Actual Loops"]));
 }
 
 /** A temporary directory, removed by the returned function. */

@@ -13,11 +13,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { PgBoss } from "pg-boss";
 import { fileMd5 } from "../src/audio/index.js";
 import { SCALAR_FEATURES, featuresOfFile } from "../src/features/features.js";
-import { ITEM_EXPIRE_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, abortExtractJob, openQueue, submitExtractJob } from "../src/jobs/queue.js";
+import { ITEM_EXPIRE_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, abortExtractJob, openQueue, retryExtractJob, submitExtractJob } from "../src/jobs/queue.js";
 import { MAX_ITEM_DELIVERIES, startWorker, type ExtractWorker } from "../src/jobs/worker.js";
 import { CLEANUP_GRACE_SECONDS, listArtifacts, cleanupExpired, readFileContents } from "../src/store/artifacts.js";
 import { createClip, deleteClip, updateClip } from "../src/store/clips.js";
-import { setState } from "../src/store/common.js";
+import { STATES, setState, type State } from "../src/store/common.js";
 import { createDataset } from "../src/store/datasets.js";
 import { getJob, listJobItems, listMetrics, startJob } from "../src/store/jobs.js";
 import { probeFile } from "../src/store/probe.js";
@@ -25,7 +25,7 @@ import { deleteRecording, getRecordingLocation, insertRecording, updateRecording
 import { getRun } from "../src/store/runs.js";
 import { TilePool } from "../src/tiles/pool.js";
 import type { WorkerTask } from "../src/tiles/worker.js";
-import { REAL_PG_URL, freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { REAL_PG_URL, freshDatabase, mostReadsOf, planNodes, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 import { openDatabase } from "../src/store/db.js";
 import { jobFixture, missingRecording, waitForJob, type JobFixture } from "./jobs-helpers.js";
 
@@ -804,5 +804,99 @@ describe("extract_features jobs", () => {
     expect(items.map((i) => [i.status, i.attempts, i.error])).toEqual(["one.wav", "two.wav"].map((f) => [
       "failed", 1, `recording ${f}: the dataset's audio_dir is missing or unreadable (ENOENT) on host ${hostname()}, and no worker on another host is running to try it`,
     ]));
+  }, 60_000);
+});
+
+describe("a job's targets by effective state", () => {
+  /** A database of its own, whose statements are heard, with no worker: the jobs submitted stay pending. */
+  let own: TestDatabase;
+  let ownBoss: PgBoss;
+  let heard: { statement: string; parameters: unknown[] }[] = [];
+  beforeAll(async () => {
+    own = await freshDatabase({ onStatement: (statement, parameters) => heard.push({ statement, parameters }) });
+    ownBoss = await openQueue(own.db.sql);
+  }, 60_000);
+  afterAll(async () => {
+    await ownBoss?.stop({ graceful: false, close: false });
+    await own?.cleanup();
+  });
+
+  /** The effective state of a record under these states (its own and its parents'): the most hidden (SPEC §5). */
+  const mostHidden = (...states: State[]) => STATES[Math.max(...states.map((s) => STATES.indexOf(s)))];
+  /** A recording of `datasetId` (its file is not read: no worker runs here). */
+  const recordingOf = async (datasetId: string, path: string) =>
+    (await insertRecording(own.db.sql, { dataset_id: datasetId, path, hash: "0123456789abcdef0123456789abcdef", file_size: 320044, file_samplerate: 16000, frames: 160000, channels: 1, created_by: null }))!.id;
+  const submit = (targets: object) => submitExtractJob(own.db.sql, ownBoss, { data: { targets, features: ["rms_dbfs"] } as never, created_by: null });
+  const targetsOf = async (jobId: string) => (await own.db.sql<{ id: string }[]>`SELECT target->>'id' AS id FROM job_items WHERE job_id = ${jobId} ORDER BY item`).map((r) => r.id);
+
+  it("a submission takes exactly the targets that are active with every parent, and a retry leaves out exactly the others, whatever the combination of states", async () => {
+    const sql = own.db.sql;
+    // Every combination: 3 datasets × 3 recordings × 3 clips, built active, then each record's own state set.
+    type Made = { id: string; own: State; effective: State };
+    const datasets: Made[] = [];
+    const recordings: (Made & { dataset: string; path: string })[] = [];
+    const clips: Made[] = [];
+    for (const d of STATES) {
+      const dataset = await createDataset(sql, { name: `states-${d}`, audio_dir: `/nonexistent/states-${d}`, created_by: null });
+      datasets.push({ id: dataset.id, own: d, effective: d });
+      for (const r of STATES) {
+        const path = `${r}.wav`;
+        const recording = await recordingOf(dataset.id, path);
+        recordings.push({ id: recording, own: r, effective: mostHidden(d, r), dataset: dataset.id, path });
+        for (const [i, c] of STATES.entries()) {
+          const clip = await createClip(sql, { recording_id: recording, start_time: i, end_time: i + 1, created_by: null });
+          clips.push({ id: clip.id, own: c, effective: mostHidden(d, r, c) });
+        }
+      }
+    }
+    // And a recording of the active dataset with a clip, both deleted once the jobs below hold them.
+    const gone = await recordingOf(datasets[0].id, "gone.wav");
+    const goneClip = (await createClip(sql, { recording_id: gone, start_time: 0, end_time: 1, created_by: null })).id;
+    // Jobs over every target while all are active, aborted (their items skipped) for the retries below.
+    const recordingJob = await submit({ recording_ids: [...recordings.map((r) => r.id), gone] });
+    const clipJob = await submit({ clip_ids: [...clips.map((c) => c.id), goneClip] });
+    for (const job of [recordingJob, clipJob]) await abortExtractJob(sql, job.id);
+    for (const [table, made] of [["clips", clips], ["recordings", recordings], ["datasets", datasets]] as const) {
+      for (const m of made) await sql`UPDATE ${sql(table)} SET state = ${m.own} WHERE id = ${m.id}`;
+    }
+    await sql`DELETE FROM recordings WHERE id = ${gone}`;
+
+    // Each target named alone: taken when it is active with every parent, refused naming it otherwise.
+    const outcome = (kind: "recording" | "clip", id: string) => submit({ [`${kind}_ids`]: [id] }).then((job) => targetsOf(job.id), (err: Error) => err.message);
+    const refusal = (kind: string, id: string) => `data.targets.${kind}_ids: archived or trashed (read-only, or under an archived or trashed parent): ${kind} ${id}; restore first`;
+    const named = [...recordings.map((r) => ["recording", r] as const), ...clips.map((c) => ["clip", c] as const)];
+    const outcomes = [];
+    for (const [kind, m] of named) outcomes.push(await outcome(kind, m.id));
+    expect(outcomes).toEqual(named.map(([kind, m]) => (m.effective === "active" ? [m.id] : refusal(kind, m.id))));
+    // A dataset: its active recordings by path when it is active itself, refused otherwise.
+    const byDataset = [];
+    for (const d of datasets) byDataset.push(await submit({ dataset_id: d.id }).then((job) => targetsOf(job.id), (err: Error) => err.message));
+    expect(byDataset).toEqual(datasets.map((d) => (d.own === "active"
+      ? recordings.filter((r) => r.dataset === d.id && r.own === "active").sort((a, b) => a.path.localeCompare(b.path)).map((r) => r.id)
+      : `data.targets.dataset_id: dataset ${d.id} is ${d.own} (read-only); restore it first`)));
+    // A retry: the targets still active with every parent, in the job's order; the others — and the deleted — left out.
+    for (const [job, made, deleted] of [[recordingJob, recordings, gone], [clipJob, clips, goneClip]] as const) {
+      const { job: retry, leftOut } = await retryExtractJob(sql, ownBoss, job.id, { created_by: null });
+      expect(await targetsOf(retry.id)).toEqual(made.filter((m) => m.effective === "active").map((m) => m.id));
+      expect(leftOut.map((target) => target.id)).toEqual([...made.filter((m) => m.effective !== "active").map((m) => m.id), deleted]);
+    }
+  }, 60_000);
+
+  it("looks up the recording and the dataset of a job's clips by joins, not once per clip", async () => {
+    const sql = own.db.sql;
+    const dataset = await createDataset(sql, { name: "once", audio_dir: "/nonexistent/once", created_by: null });
+    const recording = await recordingOf(dataset.id, "once.wav");
+    const clips: string[] = [];
+    for (let i = 0; i < 40; i++) clips.push((await createClip(sql, { recording_id: recording, start_time: i / 10, end_time: i / 10 + 1, created_by: null })).id);
+    heard = [];
+    expect(await targetsOf((await submit({ clip_ids: clips })).id)).toEqual(clips);
+    const lookups = heard.filter((h) => /^\s*SELECT c\.id, c\.recording_id, .* FROM clips c /s.test(h.statement));
+    expect(lookups).toHaveLength(1);
+    // No subquery run per clip (before: effectiveState's lookups of each clip's recording and of its
+    // dataset, 40 runs each); the parents are joined. (Whether the planner scans the few datasets once
+    // or for each row is its choice of join, which the tables' sizes make.)
+    const perClip = (await planNodes(sql, lookups[0])).filter((n) => n["Parent Relationship"] === "SubPlan");
+    expect(perClip.map((n) => [n["Relation Name"], n["Actual Loops"]])).toEqual([]);
+    expect(await mostReadsOf(sql, "recordings", lookups[0])).toBe(1);
   }, 60_000);
 });

@@ -25,7 +25,7 @@ import { createNote } from "../src/store/notes.js";
 import { getOrCreateFeatureName } from "../src/store/features.js";
 import { createRun, failInterruptedRuns, finishRun, getRun } from "../src/store/runs.js";
 import { openDatabase, type Sql } from "../src/store/db.js";
-import { FIXTURES, freshDatabase, JUNK_BYTES, REAL_PG_URL, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { FIXTURES, freshDatabase, JUNK_BYTES, mostReadsOf, REAL_PG_URL, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 /** Fixture facts from soundfile.info (libsndfile) and coreutils md5sum. */
 const FIXTURE_FACTS: Record<string, { samplerate: number; channels: number; frames: number; md5: string }> = {
@@ -90,19 +90,6 @@ async function invalidFields(p: Promise<unknown>): Promise<string[]> {
   expect(err).toBeInstanceOf(InvalidError);
   return (err as InvalidError).fields.map((f) => f.field);
 }
-
-/**
- * How many times, at most, one node of the plan of `sent` (a statement as DatabaseOptions.onStatement
- * heard it) read `relation` when run again under EXPLAIN ANALYZE: an aggregate subplan reads its
- * table once per row it is built for.
- */
-async function mostReadsOf(relation: string, sent: { statement: string; parameters: unknown[] }): Promise<number> {
-  const [{ "QUERY PLAN": [plan] }] = await sql.unsafe(`EXPLAIN (ANALYZE, FORMAT JSON) ${sent.statement}`, sent.parameters as never[]);
-  const loops = (node: { "Relation Name"?: string; "Actual Loops": number; Plans?: unknown[] }): number[] =>
-    [...(node["Relation Name"] === relation ? [node["Actual Loops"]] : []), ...(node.Plans ?? []).flatMap((n) => loops(n as typeof node))];
-  return Math.max(...loops(plan.Plan));
-}
-
 
 describe("connections", () => {
   // The embedded database (PostgreSQL in WebAssembly) has no JIT to turn off, and its socket
@@ -788,7 +775,7 @@ describe("a season of recorder files", () => {
     expect(page.items.map((r) => r.id)).toEqual(all.slice(280, 290).map((r) => r.id));
     expect(page.items[5].features).toEqual([{ name: "snr_db", value: 12.5 }]);
     // Each feature aggregate reads recording_features once per row it is built for. Before: 290, the rows up to the page's end.
-    expect(await mostReadsOf("recording_features", lastStatement!)).toBe(10);
+    expect(await mostReadsOf(sql, "recording_features", lastStatement!)).toBe(10);
 
     // Every sort and the filters give the slices of the whole list.
     for (const sort of RECORDING_SORTS) {
@@ -824,7 +811,7 @@ describe("a season of recorder files", () => {
     expect(page.items.map((c) => c.id)).toEqual(all.slice(280, 290).map((c) => c.id));
     expect(page.items[5].features).toEqual([{ name: "snr_db", value: 7.5 }]);
     // Before: 290, the clips up to the page's end (the viewer's window of 1,000 clips, five pages, built ~3,000).
-    expect(await mostReadsOf("clip_features", lastStatement!)).toBe(10);
+    expect(await mostReadsOf(sql, "clip_features", lastStatement!)).toBe(10);
 
     for (const sort of CLIP_SORTS) {
       for (const order of ["asc", "desc"] as const) {

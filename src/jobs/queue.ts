@@ -16,7 +16,7 @@ import { timeExpansionProblem } from "../audio/expansion.js";
 import { plural } from "../audio/types.js";
 import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from "../features/features.js";
 import { connectionErrorText, isConnectionError, type Queryable, type Sql } from "../store/db.js";
-import { assertWritable, effectiveState } from "../store/common.js";
+import { assertWritable, effectiveState, joinedLineage } from "../store/common.js";
 import { ConflictError, InvalidError, invalid } from "../store/errors.js";
 import { abortJob, createJob, getJob, type ItemTarget, type Job } from "../store/jobs.js";
 import { createRun, finishRun } from "../store/runs.js";
@@ -278,20 +278,25 @@ async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targe
   }
   const kind = "recording_ids" in targets ? "recording" : "clip";
   const ids = "recording_ids" in targets ? targets.recording_ids : targets.clip_ids;
+  // Each target's state with its parents' through joins (joinedLineage), each parent table joined
+  // once: effectiveState ran its lookups of the recording and the dataset for every target.
+  const recordings = joinedLineage(db, "recordings", "r");
+  const clips = joinedLineage(db, "clips", "c");
   const rows = kind === "recording"
-    ? await db<{ id: string; audio_dir: string; path: string; time_expansion: number; state: string }[]>`
-        SELECT r.id, d.audio_dir, r.path, r.time_expansion, ${effectiveState(db, "recordings", "r")} AS state
-        FROM recordings r JOIN datasets d ON d.id = r.dataset_id
+    ? await db<{ id: string; audio_dir: string; path: string; time_expansion: number; active: boolean }[]>`
+        SELECT r.id, ${db(recordings.parent("dataset_id"))}.audio_dir, r.path, r.time_expansion, ${recordings.inState("active")} AS active
+        FROM recordings r ${recordings.joins}
         WHERE r.id = ANY(${ids}::uuid[])`
-    : await db<{ id: string; recording_id: string; audio_dir: string; path: string; time_expansion: number; start_time: number; end_time: number; state: string }[]>`
-        SELECT c.id, c.recording_id, d.audio_dir, r.path, r.time_expansion, c.start_time, c.end_time, ${effectiveState(db, "clips", "c")} AS state
-        FROM clips c JOIN recordings r ON r.id = c.recording_id JOIN datasets d ON d.id = r.dataset_id
+    : await db<{ id: string; recording_id: string; audio_dir: string; path: string; time_expansion: number; start_time: number; end_time: number; active: boolean }[]>`
+        SELECT c.id, c.recording_id, ${db(clips.parent("recording_id", "dataset_id"))}.audio_dir, ${db(clips.parent("recording_id"))}.path,
+          ${db(clips.parent("recording_id"))}.time_expansion, c.start_time, c.end_time, ${clips.inState("active")} AS active
+        FROM clips c ${clips.joins}
         WHERE c.id = ANY(${ids}::uuid[])`;
   const byId = new Map(rows.map((r) => [r.id, r]));
   const some = (list: string[]) => `${list.slice(0, 5).join(", ")}${list.length > 5 ? ` (and ${list.length - 5} more)` : ""}`;
   const missing = [...new Set(ids)].filter((id) => !byId.has(id));
   if (missing.length) throw invalid(`data.targets.${kind}_ids`, `no ${kind} ${some(missing)}`);
-  const hidden = rows.filter((r) => r.state !== "active").map((r) => r.id);
+  const hidden = rows.filter((r) => !r.active).map((r) => r.id);
   if (hidden.length) throw invalid(`data.targets.${kind}_ids`, `archived or trashed (read-only, or under an archived or trashed parent): ${kind} ${some(hidden)}; restore first`);
   return [...new Set(ids)].map((id) => {
     const r = byId.get(id)!;

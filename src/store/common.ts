@@ -86,15 +86,15 @@ export interface Listing extends PageRequest {
  * dataset built 29,100 recordings' (~1 s), and the viewer's window of 1,000 clips (five pages)
  * built ~3,000 clips'.
  *
- * The state filter reads the listed rows' parents through joins (joinedLineage, lineageInState), not
- * through effectiveState's lookups: the total counts every row that matches, and the lookups cost
+ * The state filter reads the listed rows' parents through joins (joinedLineage), not through
+ * effectiveState's lookups: the total counts every row that matches, and the lookups cost
  * ~8 µs a row — 170 of the 200 ms of a clips page at 20,000 clips.
  */
 export async function pageFirst<T>(db: Queryable, l: Listing): Promise<Page<T>> {
   const order = (alias: string) =>
     db`${db(alias)}.${db(l.sort)} ${l.order === "desc" ? db`DESC` : db`ASC`} ${l.nullsLast ? db`NULLS LAST` : db``}, ${db(alias)}.id`;
-  const { joins, states } = joinedLineage(db, l.table, l.alias);
-  const from = db`${db(l.table)} ${db(l.alias)} ${joins} WHERE ${lineageInState(db, states, l.state)} AND ${l.where}`;
+  const lineage = joinedLineage(db, l.table, l.alias);
+  const from = db`${db(l.table)} ${db(l.alias)} ${lineage.joins} WHERE ${lineage.inState(l.state)} AND ${l.where}`;
   const rows = await translating(() => db<(T & { total_count: number })[]>`
     WITH page AS (
       SELECT ${db(l.alias)}.id, count(*) OVER () AS total_count FROM ${from}
@@ -165,18 +165,41 @@ export function effectiveState(db: Queryable, table: StatefulTable, alias: strin
   ]);
 }
 
+/** A row's lineage joined (joinedLineage): what it belongs to, and its effective state as plain comparisons. */
+export interface JoinedLineage {
+  /** The LEFT JOINs of the row's parents, to follow `FROM <table> <alias>`. */
+  joins: Fragment;
+  /** SQL condition: the row's effective state (effectiveState) is `filter` (TRUE for "all"); see lineageInState. */
+  inState(filter: StateFilter): Fragment;
+  /**
+   * The alias of a parent joined, reached from the row through `columns` in turn: ("recording_id",
+   * "dataset_id") is the dataset of a clip's recording — for queries that read more of it than its state.
+   */
+  parent(...columns: string[]): string;
+}
+
 /**
  * What the `table` row aliased `alias` belongs to, joined (LEFT JOIN: a note on nothing stays), and
- * the states of the row and of each thing joined: its lineage, which is what effectiveState
- * reads — for listings, where the planner then joins each parent table once (a clips page of one
- * recording reads that recording once) instead of looking the parents up for every row. A parent's
- * alias is its child's followed by the column naming it (`c_recording_id_dataset_id`: the dataset
- * of clip c's recording); the state of a parent there is none of (a note's clip_id null) is null.
+ * the row's effective state from the states of the row and of each thing joined: its lineage, which
+ * is what effectiveState reads — for queries of many rows (listings, a job's targets), where the
+ * planner then joins each parent table once (a clips page of one recording reads that recording
+ * once) instead of looking the parents up for every row. A parent's alias is its child's followed
+ * by the column naming it (`c_recording_id_dataset_id`: the dataset of clip c's recording); the
+ * state of a parent there is none of (a note's clip_id null) is null.
  */
-function joinedLineage(db: Queryable, table: StatefulTable, alias: string): { joins: Fragment; states: Fragment[] } {
+export function joinedLineage(db: Queryable, table: StatefulTable, alias: string): JoinedLineage {
+  const { joins, states } = lineageJoins(db, table, alias);
+  return { joins, inState: (filter) => lineageInState(db, states, filter), parent: (...columns) => columns.reduce(parentAlias, alias) };
+}
+
+/** The alias lineageJoins gives the parent that column `column` of the row aliased `alias` names. */
+const parentAlias = (alias: string, column: string) => `${alias}_${column}`;
+
+/** joinedLineage's joins, and the states of the row and of each parent joined. */
+function lineageJoins(db: Queryable, table: StatefulTable, alias: string): { joins: Fragment; states: Fragment[] } {
   const parents = PARENTS[table].map((p) => {
-    const parent = `${alias}_${p.column}`;
-    const above = joinedLineage(db, p.table, parent);
+    const parent = parentAlias(alias, p.column);
+    const above = lineageJoins(db, p.table, parent);
     return { joins: db`LEFT JOIN ${db(p.table)} ${db(parent)} ON ${db(parent)}.id = ${db(alias)}.${db(p.column)} ${above.joins}`, states: above.states };
   });
   return { joins: parents.reduce((all, p) => db`${all} ${p.joins}`, db``), states: [db`${db(alias)}.state`, ...parents.flatMap((p) => p.states)] };
