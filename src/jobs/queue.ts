@@ -16,7 +16,7 @@ import { timeExpansionProblem } from "../audio/expansion.js";
 import { plural } from "../audio/types.js";
 import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from "../features/features.js";
 import { connectionErrorText, isConnectionError, type Queryable, type Sql } from "../store/db.js";
-import { assertWritable, effectiveState, joinedLineage } from "../store/common.js";
+import { assertWritable, joinedLineage } from "../store/common.js";
 import { ConflictError, InvalidError, invalid } from "../store/errors.js";
 import { abortJob, createJob, getJob, type ItemTarget, type Job } from "../store/jobs.js";
 import { createRun, finishRun } from "../store/runs.js";
@@ -279,7 +279,7 @@ async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targe
   const kind = "recording_ids" in targets ? "recording" : "clip";
   const ids = "recording_ids" in targets ? targets.recording_ids : targets.clip_ids;
   // Each target's state with its parents' through joins (joinedLineage), each parent table joined
-  // once: effectiveState ran its lookups of the recording and the dataset for every target.
+  // once: looked up for every target, they were read once per target (100,000 times for 100,000 clips).
   const recordings = joinedLineage(db, "recordings", "r");
   const clips = joinedLineage(db, "clips", "c");
   const rows = kind === "recording"
@@ -484,6 +484,8 @@ export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { s
   const statuses = r.statuses ?? RETRIED_ITEM_STATUSES;
   const named = statuses.join(", ").replace(/, ([^,]*)$/, " or $1");
   // Each target's latest item in the chain (by its job's creation): a later retry's outcome replaces the job's own.
+  // Its state with its parents' through joins (joinedLineage), not looked up item by item; a target deleted joins nothing.
+  const [clips, recordings] = [joinedLineage(sql, "clips", "c"), joinedLineage(sql, "recordings", "r")];
   const items = await sql<{ target: ItemTarget; available: boolean }[]>`
     WITH latest AS (
       SELECT DISTINCT ON (i.target->>'kind', i.target->>'id') i.target->>'kind' AS kind, i.target->>'id' AS id, i.status
@@ -491,9 +493,11 @@ export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { s
       ORDER BY i.target->>'kind', i.target->>'id', j.created_at DESC, j.id DESC
     )
     SELECT i.target, CASE WHEN i.target->>'kind' = 'clip'
-      THEN EXISTS (SELECT 1 FROM clips c WHERE c.id = (i.target->>'id')::uuid AND ${effectiveState(sql, "clips", "c")} = 'active')
-      ELSE EXISTS (SELECT 1 FROM recordings r WHERE r.id = (i.target->>'id')::uuid AND ${effectiveState(sql, "recordings", "r")} = 'active') END AS available
+      THEN c.id IS NOT NULL AND ${clips.inState("active")}
+      ELSE r.id IS NOT NULL AND ${recordings.inState("active")} END AS available
     FROM job_items i JOIN latest l ON l.kind = i.target->>'kind' AND l.id = i.target->>'id'
+    LEFT JOIN (clips c ${clips.joins}) ON i.target->>'kind' = 'clip' AND c.id = (i.target->>'id')::uuid
+    LEFT JOIN (recordings r ${recordings.joins}) ON i.target->>'kind' = 'recording' AND r.id = (i.target->>'id')::uuid
     WHERE i.job_id = ${id} AND l.status = ANY(${statuses as string[]}) ORDER BY i.item`
     .then((rows) => rows.map((row) => ({ ...row.target, available: row.available })));
   if (!items.length) {

@@ -33,7 +33,7 @@ export interface PageRequest {
 /**
  * active: normal; archived: hidden and read-only; trashed: hidden, purged later. Ordered from
  * least to most hidden: a record's effective state is the most hidden of its own and its
- * parents' (see effectiveState).
+ * parents' (see joinedLineage).
  */
 export const STATES = ["active", "archived", "trashed"] as const;
 export type State = (typeof STATES)[number];
@@ -66,7 +66,7 @@ export interface Listing extends PageRequest {
   /** The table listed, and the alias that `where` and `select` give its rows. */
   table: StatefulTable;
   alias: string;
-  /** The rows listed by effective state (effectiveState): what people see, their parents' states included. */
+  /** The rows listed by effective state (joinedLineage): what people see, their parents' states included. */
   state: StateFilter;
   /** The rows listed, of that state: a condition on the table's row `alias`. */
   where: Fragment;
@@ -86,9 +86,9 @@ export interface Listing extends PageRequest {
  * dataset built 29,100 recordings' (~1 s), and the viewer's window of 1,000 clips (five pages)
  * built ~3,000 clips'.
  *
- * The state filter reads the listed rows' parents through joins (joinedLineage), not through
- * effectiveState's lookups: the total counts every row that matches, and the lookups cost
- * ~8 µs a row — 170 of the 200 ms of a clips page at 20,000 clips.
+ * The state filter reads the listed rows' parents through joins (joinedLineage), not by lookups
+ * for each row: the total counts every row that matches, and the lookups cost ~8 µs a row — 170
+ * of the 200 ms of a clips page at 20,000 clips.
  */
 export async function pageFirst<T>(db: Queryable, l: Listing): Promise<Page<T>> {
   const order = (alias: string) =>
@@ -124,7 +124,7 @@ interface Parent {
 /**
  * What each record belongs to: the column holding the parent's id and the parent's table
  * (a note hangs off a recording, a clip or nothing). Archiving or trashing a record reaches
- * everything below it through this map — see effectiveState.
+ * everything below it through this map — see joinedLineage.
  */
 const PARENTS: Record<StatefulTable, readonly Parent[]> = {
   datasets: [],
@@ -135,41 +135,11 @@ const PARENTS: Record<StatefulTable, readonly Parent[]> = {
   jobs: [],
 };
 
-/**
- * The most hidden of some states (SQL text values): trashed over archived over active, by
- * their position in STATES. GREATEST skips a NULL — no such parent — so it hides nothing.
- * Each state appears once in the SQL, so nesting (a note's clip's recording's dataset) stays
- * linear in size.
- */
-function mostHidden(db: Queryable, states: Fragment[]) {
-  const ranks = states.map((s) => db`array_position(ARRAY['active', 'archived', 'trashed'], ${s})`).reduce((all, r) => db`${all}, ${r}`);
-  return db`(ARRAY['active', 'archived', 'trashed'])[GREATEST(${ranks})]`;
-}
-
-/**
- * SQL for the effective state of the `table` row aliased `alias` (SPEC §5): its own state,
- * unless something it belongs to (dataset → recording → clip; a note's recording or clip) is
- * more hidden. Archiving a dataset thus hides and freezes its recordings, their clips and
- * notes without writing their own `state` — so a restore brings back exactly what was there,
- * and what was archived or trashed on its own stays so. Each level is a primary-key lookup.
- */
-export function effectiveState(db: Queryable, table: StatefulTable, alias: string, depth = 0): Fragment {
-  if (!PARENTS[table].length) return db`${db(alias)}.state`;
-  // Each level has its own alias, so an inner lookup never shadows the row it refers to.
-  const parent = `parent_${depth}`;
-  return mostHidden(db, [
-    db`${db(alias)}.state`,
-    ...PARENTS[table].map((p) => db`(
-      SELECT ${effectiveState(db, p.table, parent, depth + 1)} FROM ${db(p.table)} ${db(parent)}
-      WHERE ${db(parent)}.id = ${db(alias)}.${db(p.column)})`),
-  ]);
-}
-
 /** A row's lineage joined (joinedLineage): what it belongs to, and its effective state as plain comparisons. */
 export interface JoinedLineage {
   /** The LEFT JOINs of the row's parents, to follow `FROM <table> <alias>`. */
   joins: Fragment;
-  /** SQL condition: the row's effective state (effectiveState) is `filter` (TRUE for "all"); see lineageInState. */
+  /** SQL condition: the row's effective state is `filter` (TRUE for "all"); see lineageInState. */
   inState(filter: StateFilter): Fragment;
   /**
    * The alias of a parent joined, reached from the row through `columns` in turn: ("recording_id",
@@ -180,12 +150,16 @@ export interface JoinedLineage {
 
 /**
  * What the `table` row aliased `alias` belongs to, joined (LEFT JOIN: a note on nothing stays), and
- * the row's effective state from the states of the row and of each thing joined: its lineage, which
- * is what effectiveState reads — for queries of many rows (listings, a job's targets), where the
- * planner then joins each parent table once (a clips page of one recording reads that recording
- * once) instead of looking the parents up for every row. A parent's alias is its child's followed
- * by the column naming it (`c_recording_id_dataset_id`: the dataset of clip c's recording); the
- * state of a parent there is none of (a note's clip_id null) is null.
+ * the row's effective state (SPEC §5) from the states of the row and of each thing joined: its own
+ * state, unless something it belongs to (dataset → recording → clip; a note's recording or clip) is
+ * more hidden. Archiving a dataset thus hides and freezes its recordings, their clips and notes
+ * without writing their own `state` — so a restore brings back exactly what was there, and what was
+ * archived or trashed on its own stays so. For queries of many rows (listings, a job's targets and
+ * its retry's), the planner joins each parent table once (a clips page of one recording reads that
+ * recording once): looked up for every row, as correlated subqueries, the parents cost ~8 µs a row.
+ * A parent's alias is its child's followed by the column naming it (`c_recording_id_dataset_id`:
+ * the dataset of clip c's recording); the state of a parent there is none of (a note's clip_id
+ * null) is null.
  */
 export function joinedLineage(db: Queryable, table: StatefulTable, alias: string): JoinedLineage {
   const { joins, states } = lineageJoins(db, table, alias);
@@ -207,9 +181,10 @@ function lineageJoins(db: Queryable, table: StatefulTable, alias: string): { joi
 
 /**
  * SQL condition: a record whose lineage (joinedLineage) has these `states` has the effective state
- * `filter` (TRUE for "all") — the most hidden of them (mostHidden) is `filter` when none is more
- * hidden and one is `filter`. Plain comparisons of each state, as a filter of the joined rows:
- * mostHidden's array arithmetic, row by row, took 40 of 70 ms of a clips page at 20,000 clips.
+ * `filter` (TRUE for "all") — the most hidden of them (by their order in STATES) is `filter` when
+ * none is more hidden and one is `filter`. Plain comparisons of each state, as a filter of the
+ * joined rows: picking the most hidden by array arithmetic, row by row, took 40 of 70 ms of a clips
+ * page at 20,000 clips.
  */
 function lineageInState(db: Queryable, states: Fragment[], filter: StateFilter): Fragment {
   if (filter === "all") return db`TRUE`;
@@ -324,7 +299,7 @@ export function inTransaction<T>(db: Queryable, run: (tx: Queryable) => Promise<
 
 /**
  * Throws 404 if the record is missing, 409 if it is archived or trashed (read-only) — itself
- * or anything it belongs to (its dataset, recording or clip): see effectiveState.
+ * or anything it belongs to (its dataset, recording or clip): see joinedLineage.
  */
 export async function assertWritable(db: Queryable, table: StatefulTable, id: string): Promise<void> {
   const state = await ownStateUnderVisibleParents(db, table, id, "is read-only");
