@@ -190,9 +190,13 @@ function lineageInState(db: Queryable, states: Fragment[], filter: StateFilter):
   if (filter === "all") return db`TRUE`;
   const notMoreHidden = STATES.slice(0, STATES.indexOf(filter) + 1);
   const conditions = [
-    // A parent there is none of hides nothing. `IS NULL OR`, not COALESCE: the planner estimates a
-    // function's result at 0.5% of the rows, and joined the rest of 100,000 notes by nested loops.
-    ...(notMoreHidden.length < STATES.length ? states.map((s) => db`(${s} IN ${db(notMoreHidden)} OR ${s} IS NULL)`) : []),
+    // The row's own state (states[0], NOT NULL) as it is; a parent there is none of hides nothing.
+    // `IS NULL OR`, not COALESCE: the planner estimates a function's result at 0.5% of the rows, and
+    // joined the rest of 100,000 notes by nested loops. On the row's own column it would test
+    // nothing and only blur the planner's estimate of the rows.
+    ...(notMoreHidden.length < STATES.length
+      ? states.map((s, i) => (i === 0 ? db`${s} IN ${db(notMoreHidden)}` : db`(${s} IN ${db(notMoreHidden)} OR ${s} IS NULL)`))
+      : []),
     ...(filter !== STATES[0] ? [db`${filter} IN (${states.reduce((all, s) => db`${all}, ${s}`)})`] : []),
   ];
   return conditions.reduce((all, c) => db`${all} AND ${c}`);
