@@ -25,7 +25,7 @@ import { deleteRecording, getRecordingLocation, insertRecording, updateRecording
 import { getRun } from "../src/store/runs.js";
 import { TilePool } from "../src/tiles/pool.js";
 import type { WorkerTask } from "../src/tiles/worker.js";
-import { REAL_PG_URL, freshDatabase, mostReadsOf, planNodes, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { REAL_PG_URL, freshDatabase, mostReadsOf, planNodes, tempDir, writeSineWav, type PlanNode, type TestDatabase } from "./store-helpers.js";
 import { openDatabase } from "../src/store/db.js";
 import { jobFixture, missingRecording, waitForJob, type JobFixture } from "./jobs-helpers.js";
 
@@ -905,10 +905,37 @@ describe("a job's targets by effective state", () => {
     heard = [];
     const retry = await retryExtractJob(sql, ownBoss, job.id, { created_by: null });
     expect(retry.leftOut).toEqual([]);
-    const checks = heard.filter((h) => /AS available\s+FROM job_items/.test(h.statement));
+    const checks = heard.filter((h) => /AS available\s+FROM /.test(h.statement));
     expect(checks).toHaveLength(1);
     // Run again as it ran: the retry's own items, skipped, are the targets' latest outcomes then.
     await abortExtractJob(sql, retry.job.id);
     expect(await perRow(checks[0])).toEqual([]);
+  }, 60_000);
+
+  it("a retry reads the items of its chain of retries once: each target's latest outcome is not looked up again for each item", async () => {
+    const sql = own.db.sql;
+    const dataset = await createDataset(sql, { name: "chain", audio_dir: "/nonexistent/chain", created_by: null });
+    const recording = await recordingOf(dataset.id, "chain.wav");
+    const clips: string[] = [];
+    for (let i = 0; i < 100; i++) clips.push((await createClip(sql, { recording_id: recording, start_time: i / 20, end_time: i / 20 + 0.5, created_by: null })).id);
+    // A job, its retry and a retry of that retry, each aborted: all their items skipped, the retry's the latest.
+    const job = await submit({ clip_ids: clips });
+    await abortExtractJob(sql, job.id);
+    const first = await retryExtractJob(sql, ownBoss, job.id, { created_by: null });
+    await abortExtractJob(sql, first.job.id);
+    heard = [];
+    const second = await retryExtractJob(sql, ownBoss, first.job.id, { created_by: null });
+    expect(await targetsOf(second.job.id)).toEqual(clips);
+    const checks = heard.filter((h) => /AS available\s+FROM /.test(h.statement));
+    expect(checks).toHaveLength(1);
+    // Run again as it ran (the second retry's items skipped, the latest outcomes then). No node that reads job_items,
+    // or is built on what was read from it, runs more than once. Before: the targets' latest outcomes (the chain's
+    // 200 items, sorted, made distinct) were joined back to the job's items by a nested loop, its inner side run
+    // once for each of the 100 items — items × items comparisons, minutes for a job of 100,000 clips.
+    const within = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(within)];
+    const repeated = (await planNodes(sql, checks[0]))
+      .filter((n) => n["Actual Loops"] > 1 && within(n).some((m) => m["Relation Name"] === "job_items"))
+      .map((n) => [n["Node Type"], n["Actual Loops"]]);
+    expect(repeated).toEqual([]);
   }, 60_000);
 });

@@ -483,22 +483,25 @@ export async function retryExtractJob(sql: Sql, boss: PgBoss, id: string, r: { s
   await refuseUnfinishedRetry(sql, id);
   const statuses = r.statuses ?? RETRIED_ITEM_STATUSES;
   const named = statuses.join(", ").replace(/, ([^,]*)$/, " or $1");
-  // Each target's latest item in the chain (by its job's creation): a later retry's outcome replaces the job's own.
+  // Each target's latest outcome in the chain (by its job's creation: a later retry's replaces the job's own), read
+  // beside every item of the chain in one pass (a window over the target's items) and kept on job `id`'s items: not
+  // a join of the items back to the latest, which the planner, misjudging the rows of their jsonb keys when statistics
+  // are stale (the embedded database never gathers them), ran as a nested loop — items × items, minutes at 100,000.
   // Its state with its parents' through joins (joinedLineage), not looked up item by item; a target deleted joins nothing.
   const [clips, recordings] = [joinedLineage(sql, "clips", "c"), joinedLineage(sql, "recordings", "r")];
   const items = await sql<{ target: ItemTarget; available: boolean }[]>`
-    WITH latest AS (
-      SELECT DISTINCT ON (i.target->>'kind', i.target->>'id') i.target->>'kind' AS kind, i.target->>'id' AS id, i.status
+    WITH outcomes AS (
+      SELECT i.job_id, i.item, i.target, first_value(i.status) OVER (
+        PARTITION BY i.target->>'kind', i.target->>'id' ORDER BY j.created_at DESC, j.id DESC) AS latest
       FROM job_items i JOIN jobs j ON j.id = i.job_id WHERE j.id IN (${chainOf(sql, id)})
-      ORDER BY i.target->>'kind', i.target->>'id', j.created_at DESC, j.id DESC
     )
-    SELECT i.target, CASE WHEN i.target->>'kind' = 'clip'
+    SELECT o.target, CASE WHEN o.target->>'kind' = 'clip'
       THEN c.id IS NOT NULL AND ${clips.inState("active")}
       ELSE r.id IS NOT NULL AND ${recordings.inState("active")} END AS available
-    FROM job_items i JOIN latest l ON l.kind = i.target->>'kind' AND l.id = i.target->>'id'
-    LEFT JOIN (clips c ${clips.joins}) ON i.target->>'kind' = 'clip' AND c.id = (i.target->>'id')::uuid
-    LEFT JOIN (recordings r ${recordings.joins}) ON i.target->>'kind' = 'recording' AND r.id = (i.target->>'id')::uuid
-    WHERE i.job_id = ${id} AND l.status = ANY(${statuses as string[]}) ORDER BY i.item`
+    FROM outcomes o
+    LEFT JOIN (clips c ${clips.joins}) ON o.target->>'kind' = 'clip' AND c.id = (o.target->>'id')::uuid
+    LEFT JOIN (recordings r ${recordings.joins}) ON o.target->>'kind' = 'recording' AND r.id = (o.target->>'id')::uuid
+    WHERE o.job_id = ${id} AND o.latest = ANY(${statuses as string[]}) ORDER BY o.item`
     .then((rows) => rows.map((row) => ({ ...row.target, available: row.available })));
   if (!items.length) {
     const [later] = await sql<{ id: string }[]>`SELECT id FROM jobs WHERE id IN (${chainOf(sql, id)}) AND created_at > (SELECT created_at FROM jobs WHERE id = ${id}) ORDER BY created_at DESC LIMIT 1`;
