@@ -828,6 +828,14 @@ describe("a job's targets by effective state", () => {
     (await insertRecording(own.db.sql, { dataset_id: datasetId, path, hash: "0123456789abcdef0123456789abcdef", file_size: 320044, file_samplerate: 16000, frames: 160000, channels: 1, created_by: null }))!.id;
   const submit = (targets: object) => submitExtractJob(own.db.sql, ownBoss, { data: { targets, features: ["rms_dbfs"] } as never, created_by: null });
   const targetsOf = async (jobId: string) => (await own.db.sql<{ id: string }[]>`SELECT target->>'id' AS id FROM job_items WHERE job_id = ${jobId} ORDER BY item`).map((r) => r.id);
+  /** The ids of `n` half-second clips, 50 ms apart, of one recording of a new dataset `name`. */
+  const clipsOf = async (name: string, n: number) => {
+    const dataset = await createDataset(own.db.sql, { name, audio_dir: `/nonexistent/${name}`, created_by: null });
+    const recording = await recordingOf(dataset.id, `${name}.wav`);
+    const clips: string[] = [];
+    for (let i = 0; i < n; i++) clips.push((await createClip(own.db.sql, { recording_id: recording, start_time: i / 20, end_time: i / 20 + 0.5, created_by: null })).id);
+    return clips;
+  };
 
   it("a submission takes exactly the targets that are active with every parent, and a retry leaves out exactly the others, whatever the combination of states", async () => {
     const sql = own.db.sql;
@@ -884,10 +892,7 @@ describe("a job's targets by effective state", () => {
 
   it("looks up the recording and the dataset of a job's clips by joins, not once per clip, at submission and at a retry", async () => {
     const sql = own.db.sql;
-    const dataset = await createDataset(sql, { name: "once", audio_dir: "/nonexistent/once", created_by: null });
-    const recording = await recordingOf(dataset.id, "once.wav");
-    const clips: string[] = [];
-    for (let i = 0; i < 40; i++) clips.push((await createClip(sql, { recording_id: recording, start_time: i / 10, end_time: i / 10 + 1, created_by: null })).id);
+    const clips = await clipsOf("once", 40);
     heard = [];
     const job = await submit({ clip_ids: clips });
     expect(await targetsOf(job.id)).toEqual(clips);
@@ -914,10 +919,7 @@ describe("a job's targets by effective state", () => {
 
   it("a retry reads the items of its chain of retries once: each target's latest outcome is not looked up again for each item", async () => {
     const sql = own.db.sql;
-    const dataset = await createDataset(sql, { name: "chain", audio_dir: "/nonexistent/chain", created_by: null });
-    const recording = await recordingOf(dataset.id, "chain.wav");
-    const clips: string[] = [];
-    for (let i = 0; i < 100; i++) clips.push((await createClip(sql, { recording_id: recording, start_time: i / 20, end_time: i / 20 + 0.5, created_by: null })).id);
+    const clips = await clipsOf("chain", 100);
     // A job, its retry and a retry of that retry, each aborted: all their items skipped, the retry's the latest.
     const job = await submit({ clip_ids: clips });
     await abortExtractJob(sql, job.id);
