@@ -412,6 +412,11 @@ describe("sonotile extract", () => {
     expect(none.stderr).toContain(`sonotile extract: skipped ${A}: time_expansion (--time-expansion): must give a real samplerate`);
     expect(none.stderr).toMatch(/\nsonotile extract: time_expansion \(--time-expansion\): must give a real samplerate [^\n]*\n$/);
     expect(existsSync(join(tmp, "te-none.csv"))).toBe(false);
+    // One file refused for its rate, the other taking it but failing to compute (its clip past its
+    // end): not the flag's fault alone (it was exit 2 naming the flag).
+    const mixed = await sonotile([slow, A, "-o", join(tmp, "te-mixed.csv"), "--time-expansion", "0.1", "--clip-start", "100000"]);
+    expect(mixed.code, mixed.stderr).toBe(1);
+    expect(mixed.stderr).toMatch(/\nsonotile extract: no target could be computed; nothing written\n$/);
   });
 
   it("what --help says: the display's parameters (PCEN, normalization, scale, clamp, colour map) change no feature", async () => {

@@ -148,8 +148,9 @@ async function extract(args: string[]): Promise<number> {
   }
   if (done.length === 0) {
     report.stop();
-    // No file could take --time-expansion: the command line's fault (exit 2), named once more.
-    throw headers.refusal ?? new Error("no target could be computed; nothing written");
+    // No file that opened could take --time-expansion: the command line's fault (exit 2), named
+    // once more. Files that took it and failed to compute are not that.
+    throw headers.refusal && headers.read === 0 ? headers.refusal : new Error("no target could be computed; nothing written");
   }
   // A signal while the table is written (a moment, all computed) lets the table be finished, then ends the run.
   await writeTable(output, format, done.map(tableRow), features, targets, settings);
@@ -306,6 +307,8 @@ interface HeaderReads {
   unopened: number;
   /** The first --time-expansion a file's rate could not take (that file skipped as well). */
   refusal?: UsageError;
+  /** Files whose header was read and taken, so far. */
+  read: number;
 }
 
 /**
@@ -315,11 +318,11 @@ interface HeaderReads {
  * its first target with nothing on the screen. A file that does not open is reported and skipped
  * (its entry null), and so is one whose rate --time-expansion cannot take: found late in a long
  * batch, it must not cost the rows of the others (README: a bad file never stops the run); it is
- * kept as `refusal`, the run's error if no target is computed.
+ * kept as `refusal`, the run's error if every file that opened was refused so.
  * `stop` leaves the rest unread.
  */
 function readHeaders(paths: string[], target: FeatureTarget, timeExpansion: number | undefined, report: Progress, stop: AbortSignal): HeaderReads {
-  const reads: HeaderReads = { items: [], stamps: new Map(), unopened: 0 };
+  const reads: HeaderReads = { items: [], stamps: new Map(), unopened: 0, read: 0 };
   const settle: ((item: ExtractItem | null) => void)[] = [];
   reads.items = paths.map(() => new Promise<ExtractItem | null>((resolve) => settle.push(resolve)));
   const readHeader = async (path: string): Promise<ExtractItem> => {
@@ -340,6 +343,7 @@ function readHeaders(paths: string[], target: FeatureTarget, timeExpansion: numb
       }
       try {
         const item = await readHeader(paths[i]);
+        reads.read++;
         report.read(item);
         settle[i](item);
       } catch (err) {
