@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import postgres from "postgres";
 import { openDatabase, type Database, type DatabaseOptions, type Sql } from "../src/store/db.js";
+import { STATES, type State } from "../src/store/common.js";
 import { loadMigrations } from "../src/store/migrate.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 
@@ -217,3 +218,6 @@ export async function tcpProxy(target: import("node:net").NetConnectOpts): Promi
     },
   };
 }
+
+/** The effective state of a record under these states (its own and its parents'): the most hidden (SPEC §5) — the oracle the state tests compare the store's SQL with. */
+export const mostHidden = (...states: State[]): State => STATES[Math.max(...states.map((s) => STATES.indexOf(s)))];

@@ -25,7 +25,7 @@ import { deleteRecording, getRecordingLocation, insertRecording, updateRecording
 import { getRun } from "../src/store/runs.js";
 import { TilePool } from "../src/tiles/pool.js";
 import type { WorkerTask } from "../src/tiles/worker.js";
-import { REAL_PG_URL, freshDatabase, mostReadsOf, planNodes, tempDir, writeSineWav, type PlanNode, type TestDatabase } from "./store-helpers.js";
+import { freshDatabase, mostHidden, mostReadsOf, type PlanNode, planNodes, REAL_PG_URL, tempDir, type TestDatabase, writeSineWav } from "./store-helpers.js";
 import { openDatabase } from "../src/store/db.js";
 import { jobFixture, missingRecording, waitForJob, type JobFixture } from "./jobs-helpers.js";
 
@@ -826,8 +826,6 @@ describe("a job's targets by effective state", () => {
     await own?.cleanup();
   });
 
-  /** The effective state of a record under these states (its own and its parents'): the most hidden (SPEC §5). */
-  const mostHidden = (...states: State[]) => STATES[Math.max(...states.map((s) => STATES.indexOf(s)))];
   /** A recording of `datasetId` (its file is not read: no worker runs here). */
   const recordingOf = async (datasetId: string, path: string) =>
     (await insertRecording(own.db.sql, { dataset_id: datasetId, path, hash: "0123456789abcdef0123456789abcdef", file_size: 320044, file_samplerate: 16000, frames: 160000, channels: 1, created_by: null }))!.id;

@@ -21,7 +21,7 @@ import { addRecordingTag, deleteRecording, getRecording, insertRecording, listRe
 import { createToken } from "../src/store/tokens.js";
 import { createUser } from "../src/store/users.js";
 import type { Sql } from "../src/store/db.js";
-import { REAL_PG_URL, freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { freshDatabase, mostHidden, REAL_PG_URL, tempDir, type TestDatabase, writeSineWav } from "./store-helpers.js";
 
 let t: TestDatabase;
 let sql: Sql;
@@ -181,8 +181,6 @@ describe("an archived or trashed parent", () => {
 });
 
 describe("listings by effective state", () => {
-  /** The effective state of a record under these states (its own and its parents'): the most hidden (SPEC §5). */
-  const mostHidden = (...states: State[]) => STATES[Math.max(...states.map((s) => STATES.indexOf(s)))];
   const sorted = (ids: string[]) => [...ids].sort();
 
   it("list and count exactly the records of each state, whatever their own and their parents' states", async () => {
