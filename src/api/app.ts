@@ -28,6 +28,7 @@ import { datasetRoutes } from "./routes/datasets.js";
 import { recordingRoutes } from "./routes/recordings.js";
 import { playbackRoutes } from "./routes/playback.js";
 import { clipRoutes } from "./routes/clips.js";
+import { clipTableRoutes } from "./routes/clip-tables.js";
 import { noteRoutes } from "./routes/notes.js";
 import { tagRoutes } from "./routes/tags.js";
 import { runRoutes } from "./routes/runs.js";
@@ -305,6 +306,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       await v1.register(playbackRoutes, { maxSamples: options.maxPlaybackSamples });
       await v1.register(statsRoutes);
       await v1.register(clipRoutes);
+      await v1.register(clipTableRoutes);
       await v1.register(noteRoutes);
       await v1.register(tagRoutes);
       await v1.register(runRoutes);

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { booleanText, decimalText, integerText } from "../engine/params.js";
 import { STATES } from "../store/common.js";
+import { isBlank, wellFormed, WELL_FORMED } from "../store/labels.js";
 import { MAX_RANGES } from "./byte-range.js";
 
 /** A record id. */
@@ -70,11 +71,6 @@ export const errorBody = z.object({
   fields: z.array(z.object({ field: z.string(), message: z.string() })).optional().describe("Invalid fields (400 only)"),
 });
 
-/** A lone UTF-16 surrogate ("\ud800" in JSON) is no character: PostgreSQL would store U+FFFD in its place. */
-const WELL_FORMED = "must be well-formed Unicode text (it holds a lone UTF-16 surrogate)";
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
-
 /** Strings of at most `max` characters, at least `min`. */
 export const text = (min: number, max: number) =>
   z.string({ error: "must be a string" }).min(min, min === 1 ? "must not be empty" : `must be at least ${min} characters`).max(max, `must be at most ${max} characters`)
@@ -89,7 +85,7 @@ export const text = (min: number, max: number) =>
  */
 export const label = (max: number) =>
   z.string({ error: "must be a string" }).trim().normalize("NFC").max(max, `must be at most ${max} characters`)
-    .refine(wellFormed, WELL_FORMED).refine((v) => !/^[\s\p{Cf}\p{Default_Ignorable_Code_Point}]*$/u.test(v), "must not be empty or blank");
+    .refine(wellFormed, WELL_FORMED).refine((v) => !isBlank(v), "must not be empty or blank");
 
 /** A tag as a client names it (SPEC §5 tags: key and value, 1–255 characters): body or query. */
 export const tagPair = z.strictObject({ key: label(255), value: label(255) });

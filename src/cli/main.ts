@@ -13,6 +13,7 @@ import type { Command } from "./command.js";
  * `sonotile info` does not pay for what `serve` imports; hence the summaries live here.
  */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
+  clips: { summary: "import clips from a Raven selection table or Audacity labels, or export them as a Raven table or CSV", load: () => import("./commands/clips.js") },
   database: { summary: "copy the embedded database into an empty real PostgreSQL (the move to a shared server)", load: () => import("./commands/database.js") },
   dataset: { summary: "add a dataset (create + import a directory of recordings), scan one, list datasets, or read recordings' facts again", load: () => import("./commands/dataset.js") },
   decode: { summary: "decode a recording to float32 samples (.npy or 32-bit float .wav)", load: () => import("./commands/decode.js") },

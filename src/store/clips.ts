@@ -36,26 +36,35 @@ const SELECT = (db: Queryable) => db`
 
 /**
  * Refuses bounds that are not a piece of the recording: start < end, and both within
- * [0, duration] (real seconds) — a clip past the end would have no audio to compute
- * features from; for a time-expanded recording the refusal says that times are real seconds
- * (realSecondsHint). Each offending field is named; when start < end fails, the one the caller
- * sent (`moved`): a PATCH of start_time alone is told about start_time.
+ * [0, duration] (boundsIssues). Each offending field is named; when start < end fails, the one the
+ * caller sent (`moved`): a PATCH of start_time alone is told about start_time.
  */
 function checkBounds(start: number, end: number, recording: LockedRecording, moved: "start_time" | "end_time"): void {
   if (!(start < end)) {
     throw moved === "start_time" ? invalid("start_time", `must be < end_time (${end})`) : invalid("end_time", `must be > start_time (${start})`);
   }
+  const issues = boundsIssues(start, end, recording);
+  if (issues.length) throw new InvalidError(issues);
+}
+
+/**
+ * What is wrong with bounds [start, end) (start < end) of a clip of `recording`: a start at or past
+ * the recording's duration (real seconds), an end past it — a clip past the end would have no
+ * audio to compute features from. For a time-expanded recording each message says that times are
+ * real seconds (realSecondsHint). Empty when the bounds fit.
+ */
+export function boundsIssues(start: number, end: number, recording: LockedRecording): { field: "start_time" | "end_time"; message: string }[] {
   const { duration } = recording;
-  const issues: { field: string; message: string }[] = [];
+  const issues: { field: "start_time" | "end_time"; message: string }[] = [];
   if (start >= duration) issues.push({ field: "start_time", message: `must be < the recording's duration (${duration} s)` });
   if (end > duration) issues.push({ field: "end_time", message: `must be <= the recording's duration (${duration} s)` });
-  if (!issues.length) return;
+  if (!issues.length) return issues;
   const hint = realSecondsHint({ samplerate: recording.file_samplerate, frames: recording.frames }, recording.time_expansion, RECORDING_TIME_EXPANSION);
-  throw new InvalidError(issues.map((i) => ({ ...i, message: i.message + hint })));
+  return issues.map((i) => ({ ...i, message: i.message + hint }));
 }
 
 /** What checkBounds needs of a clip's recording: its real duration, and the facts that make it (time expansion applied to the file). */
-interface LockedRecording {
+export interface LockedRecording {
   duration: number;
   file_samplerate: number;
   frames: number;
@@ -63,7 +72,7 @@ interface LockedRecording {
 }
 
 /** lockRecording's columns: `frames` as a number (a bigint reads as a string). */
-const LOCKED_COLUMNS = (db: Queryable) => db`duration, file_samplerate, frames::float8 AS frames, time_expansion`;
+export const LOCKED_COLUMNS = (db: Queryable) => db`duration, file_samplerate, frames::float8 AS frames, time_expansion`;
 
 /**
  * A clip's recording (given by the recording's id, or by the clip's) as checkBounds needs it, with

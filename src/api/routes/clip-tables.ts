@@ -1,0 +1,126 @@
+/**
+ * /v1/clips/import and /v1/clips/export: clips in and out as annotation tables — Raven Pro
+ * selection tables, CSV, Audacity label tracks (store/clip-tables.ts says what a row becomes).
+ * A plugin of its own: the import reads text bodies, which every other route refuses (app.ts).
+ */
+import { z } from "zod";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { exportClipTable, importClipTable, MAX_EXPORT_ROWS, TABLE_TIMES, type TableTarget } from "../../store/clip-tables.js";
+import { invalid } from "../../store/errors.js";
+import { MAX_TABLE_ROWS, TABLE_FORMATS } from "../../store/selection-table.js";
+import { attachment } from "../attachment.js";
+import { bytesResponse, decimalText, DISPOSITION_HEADER, errorBody, id, label, stateQuery, tagQuery, withTagFilter, withTagKeyForValue } from "../schemas.js";
+
+/** The largest table body, in bytes (413 above): MAX_TABLE_ROWS Raven rows of ~800 characters. */
+export const IMPORT_BODY_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * The deadline of the import and the export (ms), past the server's 30 s: MAX_TABLE_ROWS rows took
+ * 9.7 s to import on the embedded database of a loaded machine (MAX_TABLE_ROWS), 10,000 clips 2.3 s
+ * to export — MAX_EXPORT_ROWS, ten times as many, would take about ten times as long.
+ */
+const TABLE_DEADLINE_MS = 120_000;
+
+/** The media types a table is sent as, besides JSON ({"table": "…"}). */
+const TABLE_MEDIA_TYPES = ["text/plain", "text/tab-separated-values", "text/csv"];
+
+/** The recording or dataset a table is of: exactly one (400 naming both otherwise). */
+const target = {
+  recording_id: id.optional().describe("The recording the table is of (give this or dataset_id)"),
+  dataset_id: id.optional().describe("The dataset whose recordings the table's rows name by Begin Path or Begin File (give this or recording_id)"),
+};
+function targetOf(q: { recording_id?: string; dataset_id?: string }): TableTarget {
+  if ((q.recording_id === undefined) === (q.dataset_id === undefined)) throw invalid("recording_id", "give exactly one of recording_id and dataset_id");
+  return q.recording_id !== undefined ? { recording_id: q.recording_id } : { dataset_id: q.dataset_id! };
+}
+
+const times = z.enum(TABLE_TIMES, { error: `must be one of ${TABLE_TIMES.join(", ")}` }).default("real")
+  .describe("The table's units: real (the API's: seconds and Hz after time expansion, SPEC §3.2) or file (the file as stored, as Raven and Audacity show a time-expanded recording: seconds ×TE, Hz ÷TE). The same for a recording without time expansion");
+
+/** A comma-separated list from a query string, items trimmed, empty ones dropped. */
+const list = (what: string) => z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean)).describe(what);
+
+const importResult = z.object({
+  run: z.object({ id: z.uuid(), kind: z.string(), description: z.string(), status: z.string(), created_at: z.string(), created_by: z.uuid().nullable(), finished_at: z.string().nullable() }).describe("The import's run: the clips, tags and feature values it created point to it"),
+  format: z.enum(TABLE_FORMATS),
+  created: z.number().int().describe("Clips created"),
+  existing: z.number().int().describe("Rows whose clip existed already (same recording, times to the microsecond, channel): none created"),
+  tags_added: z.number().int().describe("Tags the existing clips gained"),
+  tag_columns: z.array(z.string()).describe("The columns whose cells became tags"),
+  ignored_columns: z.array(z.string()).describe("Columns read as neither placing nor tags: Raven's measurements (a unit in parentheses), exported feature values (feature:…)"),
+  rows: z.array(z.object({
+    line: z.number().int().describe("The line of the table the row starts on (the header is line 1)"),
+    selection: z.string().nullable().describe("Its Selection number"),
+    clip_id: z.uuid(),
+    recording_id: z.uuid(),
+    status: z.enum(["created", "existing"]),
+  })),
+});
+
+export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
+  const tags = ["clips"];
+  const sql = app.db.sql;
+  // A table is text; here only (this plugin's scope), the other routes take JSON alone.
+  app.addContentTypeParser(TABLE_MEDIA_TYPES, { parseAs: "string", bodyLimit: IMPORT_BODY_LIMIT }, (_request, body, done) => done(null, body));
+
+  app.post("/clips/import", {
+    bodyLimit: IMPORT_BODY_LIMIT,
+    config: { deadline: TABLE_DEADLINE_MS },
+    schema: {
+      summary: "Import clips from a Raven selection table, CSV or Audacity label track", tags,
+      description: `The table is the body: text (Content-Type text/plain, text/tab-separated-values or text/csv) or JSON {"table": "…"}; the options are query parameters. One transaction: every row becomes a clip, or none does (400 naming each faulty row by line and column). A row's clip is [begin, end) of its recording (a dataset's: the recording its Begin Path ends, else its Begin File names); its annotation columns become tags (column → cell, empty cells none), a channel other than 1 the tag Channel, Low/High Freq the feature values selection_low_freq_hz / selection_high_freq_hz (real Hz). A row whose clip exists (same recording, times to the microsecond, channel) creates none: that clip gains the row's tags it lacks — so importing a table again creates nothing. Rows of one Selection (Raven writes one per View) are one clip. At most ${MAX_TABLE_ROWS} rows and ${IMPORT_BODY_LIMIT} bytes (413) per import.`,
+      consumes: ["application/json", ...TABLE_MEDIA_TYPES],
+      querystring: z.strictObject({
+        ...target,
+        format: z.enum(TABLE_FORMATS, { error: `must be one of ${TABLE_FORMATS.join(", ")}` }).optional().describe("raven (tab-separated), csv (Raven's columns, comma-separated) or audacity (label track); default: recognised from the first line"),
+        times,
+        tag_columns: list("Raven/CSV: the columns that become tags, comma-separated; default every column that neither places the selection nor is a measurement (a header ending in a unit: (s), (Hz), (dB)…) or an exported feature value (feature:…)").optional(),
+        label_key: label(255).optional().describe("Audacity: the tag key of a label (default label)"),
+        name: z.string().max(200, "must be at most 200 characters").optional().describe("The table's file name, for the run's description"),
+      }),
+      body: z.union([z.string().describe("The table as text"), z.strictObject({ table: z.string({ error: "must be the table's text" }) })], { error: `must be the table as text (Content-Type ${TABLE_MEDIA_TYPES.join(", ")}) or JSON {"table": "…"}` }),
+      response: { 200: importResult, 404: errorBody, 409: errorBody },
+    },
+  }, async (request) => {
+    const q = request.query;
+    return importClipTable(sql, {
+      target: targetOf(q),
+      text: typeof request.body === "string" ? request.body : request.body.table,
+      format: q.format, times: q.times, tag_columns: q.tag_columns, label_key: q.label_key, source: q.name,
+      created_by: request.user?.id ?? null,
+    });
+  });
+
+  app.get("/clips/export", {
+    config: { deadline: TABLE_DEADLINE_MS },
+    schema: {
+      summary: "Export clips as a Raven selection table or CSV", tags,
+      description: `The clips of a recording or dataset (the clips list's filters apply) as a Raven selection table (tab-separated; Raven opens it beside the recording) or CSV, a row per clip by recording path and time: Selection, View, Channel, Begin Time (s), End Time (s), Low Freq (Hz), High Freq (Hz) as Raven writes them, Begin Path (the recording's path in its dataset), File Offset (s), Begin File, Clip ID, a column per tag key (several values of one key joined by "; ") and, when asked, feature values as feature:NAME columns. Low/High Freq are the clip's selection bounds, else 0 and the Nyquist frequency. Importing the table again creates nothing. At most ${MAX_EXPORT_ROWS} clips (400 above).`,
+      querystring: withTagKeyForValue(z.strictObject({
+        ...target,
+        format: z.enum(["raven", "csv"], { error: "must be raven or csv" }).default("raven"),
+        times,
+        features: z.string().default("none").describe("Feature values as columns: none, all (every feature a clip has a number of), or names, comma-separated"),
+        state: stateQuery,
+        start_before: decimalText(z.number({ error: "must be a finite number of seconds" })).optional().describe("Only clips that start before this time (s, real time)"),
+        end_after: decimalText(z.number({ error: "must be a finite number of seconds" })).optional().describe("Only clips that end after this time (s, real time)"),
+        ...tagQuery("clips"),
+      })),
+      response: {
+        200: bytesResponse("The table", ["text/plain", "text/csv"], DISPOSITION_HEADER),
+        404: errorBody,
+        409: errorBody,
+      },
+    },
+  }, async (request, reply) => {
+    const { features, format, ...q } = withTagFilter(request.query);
+    const names = features.split(",").map((f) => f.trim()).filter(Boolean);
+    const table = await exportClipTable(sql, {
+      ...q, target: targetOf(q), format,
+      features: features === "none" || features === "all" ? features : names,
+    });
+    reply.type(format === "raven" ? "text/plain; charset=utf-8" : "text/csv; charset=utf-8");
+    reply.header("Content-Disposition", attachment(table.filename));
+    return reply.send(table.text);
+  });
+};

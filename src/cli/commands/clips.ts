@@ -1,0 +1,130 @@
+/**
+ * `sonotile clips import <table>` and `sonotile clips export` — clips in and out as annotation
+ * tables (Raven Pro selection tables, CSV, Audacity label tracks), on the database directly as the
+ * other admin commands are (beside a running `serve` on the same embedded data directory too):
+ * the same operations as POST /v1/clips/import and GET /v1/clips/export (store/clip-tables.ts).
+ */
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
+import { plural } from "../../audio/types.js";
+import { exportClipTable, importClipTable, TABLE_TIMES, type TableTarget, type TableTimes } from "../../store/clip-tables.js";
+import { STATES, type StateFilter } from "../../store/common.js";
+import { storeConfig } from "../../store/config.js";
+import { openDatabase } from "../../store/db.js";
+import { TABLE_FORMATS, type TableFormat } from "../../store/selection-table.js";
+import { findUserByUsername } from "../../store/users.js";
+import type { Command } from "../command.js";
+import { EXIT, UsageError } from "../errors.js";
+import { idArgument, numberOption, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
+import { checkOutputWritable, writeOutputBytes } from "../output-file.js";
+import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
+
+const OPTIONS: readonly OptionSpec[] = [
+  { name: "recording", placeholder: "ID", doc: "the recording the table is of" },
+  { name: "dataset", placeholder: "ID", doc: "the dataset whose recordings the table's rows name (Begin Path, else Begin File)" },
+  { name: "format", placeholder: "FORMAT", doc: `import: ${TABLE_FORMATS.join(", ")} (default: recognised from the first line); export: raven or csv (default raven)` },
+  { name: "times", placeholder: "UNITS", doc: "real (default: seconds and Hz after time expansion, as the API's) or file (the file as stored, as Raven and Audacity show a time-expanded recording)" },
+  { name: "tag-columns", placeholder: "COL,COL…", repeatable: true, doc: "import: the columns that become tags (default every annotation column)" },
+  { name: "label-key", placeholder: "KEY", doc: "import, Audacity: the tag key of a label (default label)" },
+  { name: "features", placeholder: "none|all|NAME,…", doc: "export: feature values as columns (default none)" },
+  { name: "state", placeholder: "STATE", doc: `export: clips in this state (${[...STATES, "all"].join(", ")}); default active` },
+  { name: "start-before", placeholder: "S", doc: "export: only clips that start before this time (s, real)" },
+  { name: "end-after", placeholder: "S", doc: "export: only clips that end after this time (s, real)" },
+  { name: "tag", placeholder: "KEY[=VALUE]", doc: "export: only clips carrying a tag of KEY (of VALUE)" },
+  { name: "output", short: "o", placeholder: "FILE", doc: "export: write the table here (default standard output)" },
+  { name: "json", boolean: true, doc: "import: print the result as JSON" },
+  ...STORE_OPTIONS.filter((o) => o.name === "data"),
+];
+
+const USAGE = `usage: sonotile clips import <table.txt> (--recording ID | --dataset ID) [--format F] [--times real|file] [--tag-columns …]
+       sonotile clips export (--recording ID | --dataset ID) [--format raven|csv] [-o FILE] [--features none|all|NAME,…] [filters]
+
+'import' creates a clip per selection of a Raven Pro selection table (or its columns as CSV) or
+Audacity label track, all in one transaction: a faulty row (named by line and column) creates
+none (exit 2). Annotation columns become tags, Low/High Freq the feature values
+selection_low_freq_hz / selection_high_freq_hz. A row whose clip exists (same recording, times to
+the microsecond, channel) creates none, so importing a table again creates nothing. The import
+is recorded as a run.
+
+'export' writes the clips as a Raven selection table (Raven opens it beside the recording) or CSV,
+a column per tag key; importing it again creates nothing.
+
+${optionRows(OPTIONS)}`;
+
+/** The flags each action takes besides --data. */
+const ACTION_FLAGS: Record<string, readonly string[]> = {
+  import: ["recording", "dataset", "format", "times", "tag-columns", "label-key", "json"],
+  export: ["recording", "dataset", "format", "times", "features", "state", "start-before", "end-after", "tag", "output"],
+};
+
+/** --recording or --dataset, exactly one. */
+function targetOption(options: Record<string, string | true | undefined>): TableTarget {
+  const given = (["recording", "dataset"] as const).filter((k) => options[k] !== undefined);
+  if (given.length !== 1) throw new UsageError("give exactly one of --recording and --dataset");
+  const value = idArgument(String(options[given[0]]), `--${given[0]}`);
+  return given[0] === "recording" ? { recording_id: value } : { dataset_id: value };
+}
+
+/** `--flag` as one of `allowed`, or undefined when absent. */
+function choice<T extends string>(options: Record<string, string | true | undefined>, flag: string, allowed: readonly T[]): T | undefined {
+  const value = options[flag];
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) throw new UsageError(`--${flag}: must be one of ${allowed.join(", ")}, got '${value}'`);
+  return value as T;
+}
+
+export const command: Command = {
+  async run(args) {
+    const cl = readCommandLine(args, OPTIONS, USAGE, { name: "clips", takesParams: false });
+    if (!cl) return EXIT.ok;
+    const [action, ...rest] = cl.positionals;
+    if (action !== "import" && action !== "export") throw new UsageError("expected 'import <table>' or 'export' (see --help)");
+    if (rest.length !== (action === "import" ? 1 : 0)) throw new UsageError(`${action}: wrong number of arguments (see --help)`);
+    const options = cl.options as Record<string, string | true | undefined>;
+    const foreign = Object.keys(options).filter((flag) => flag !== "data" && !ACTION_FLAGS[action].includes(flag));
+    if (foreign.length) throw new UsageError(`${action} takes no ${foreign.map((f) => `--${f}`).join(", ")}`);
+    // Validated before the database is opened: a typo costs nothing.
+    const target = targetOption(options);
+    const times: TableTimes = choice(options, "times", TABLE_TIMES) ?? "real";
+    const format = choice<TableFormat>(options, "format", action === "import" ? TABLE_FORMATS : ["raven", "csv"]);
+    const output = options.output === undefined ? undefined : String(options.output);
+    if (output !== undefined) await checkOutputWritable(output);
+    const state = choice<StateFilter>(options, "state", [...STATES, "all"]) ?? "active";
+    const seconds = (flag: string) => numberOption(options[flag], flag, Number.isFinite, "a number of seconds");
+    const [tagKey, ...tagValue] = options.tag === undefined ? [] : String(options.tag).split("=");
+    // The file is read before the database opens: one that cannot be read is input (exit 1).
+    const text = action === "import" ? await readFile(rest[0], "utf8") : "";
+
+    const config = storeConfig({ data: options.data as string | undefined });
+    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), attach: true, poolSize: 1, create: false });
+    try {
+      const sql = database.sql;
+      if (action === "import") {
+        // The command line acts as the admin (as `dataset add` does): whoever reaches the database directly can.
+        const createdBy = (await findUserByUsername(sql, "admin"))?.id ?? null;
+        const tagColumns = options["tag-columns"] === undefined ? undefined : String(options["tag-columns"]).split(",").map((c) => c.trim()).filter(Boolean);
+        const result = await importClipTable(sql, {
+          target, text, format, times, tag_columns: tagColumns, label_key: options["label-key"] as string | undefined, source: basename(rest[0]), created_by: createdBy,
+        });
+        const summary = `${plural(result.created, "clip")} created, ${result.existing} existing already${result.tags_added ? ` (${plural(result.tags_added, "tag")} added to them)` : ""}; tags from ${result.tag_columns.join(", ") || "no column"}${result.ignored_columns.length ? `; columns ignored: ${result.ignored_columns.join(", ")}` : ""}; run ${result.run.id}`;
+        process.stdout.write((options.json ? JSON.stringify(result) : summary) + "\n");
+        return EXIT.ok;
+      }
+      const features = options.features === undefined ? "none" : String(options.features);
+      const table = await exportClipTable(sql, {
+        target, format: format === "csv" ? "csv" : "raven", times, state,
+        features: features === "none" || features === "all" ? features : features.split(",").map((f) => f.trim()).filter(Boolean),
+        start_before: seconds("start-before"), end_after: seconds("end-after"),
+        tag: tagKey === undefined ? undefined : { key: tagKey, value: tagValue.length ? tagValue.join("=") : undefined },
+      });
+      if (output === undefined) process.stdout.write(table.text);
+      else {
+        await writeOutputBytes(output, table.text);
+        process.stderr.write(`sonotile clips: ${plural(table.rows, "clip")} written to ${output}\n`);
+      }
+      return EXIT.ok;
+    } finally {
+      await database.close();
+    }
+  },
+};

@@ -1,0 +1,394 @@
+/**
+ * Clips in and out as annotation tables (store/selection-table.ts reads and writes the text):
+ * importClipTable creates the clips of a Raven selection table or Audacity label track in one
+ * transaction; exportClipTable writes a recording's or dataset's clips as a Raven table or CSV.
+ *
+ * What a table's row becomes:
+ * - a clip of its recording — the import's, or in a dataset's import the recording its Begin Path
+ *   (else Begin File) names — [begin, end) in real seconds;
+ * - its channel, when not the first, the tag `Channel` (clips have no channel of their own; a clip
+ *   without the tag is of channel 1);
+ * - its annotation cells, tags (column name → cell; empty cells none);
+ * - its Low/High Freq, the feature values `selection_low_freq_hz` / `selection_high_freq_hz`
+ *   (real Hz): numbers, as features are, and named apart from the extraction's `low_freq_hz`,
+ *   which a job computes from the audio and would otherwise overwrite.
+ *
+ * A clip's identity in a table is (recording, begin, end, channel), times to the microsecond: a row
+ * whose clip exists already (created by an earlier import of the table, or otherwise) creates none.
+ * The existing clip gains the row's tags it lacks and is otherwise left as it is (bounds,
+ * frequencies, tags the table no longer has); an archived or trashed one is left whole (read-only).
+ * So importing a table again, or a table exported and re-imported, creates nothing.
+ */
+import { randomUUID } from "node:crypto";
+import { basename, extname } from "node:path";
+import type { Queryable, Sql } from "./db.js";
+import { assertWritable, type StateFilter } from "./common.js";
+import { boundsIssues, listClips, LOCKED_COLUMNS, type Clip, type LockedRecording } from "./clips.js";
+import { ConflictError, InvalidError, NotFoundError, invalid, translating } from "./errors.js";
+import { putFeatureValues, type TargetFeatureInput } from "./features.js";
+import { createRun, finishRun, type Run } from "./runs.js";
+import { COLUMN, FEATURE_COLUMN_PREFIX, readTable, writeTable, type TableFormat, type TableSelection } from "./selection-table.js";
+import type { TagFilter } from "./tags.js";
+
+/** The tag a clip's channel is kept in, when not the first (a clip without it is of channel 1). */
+export const CHANNEL_TAG = COLUMN.channel;
+/** The feature values a selection's frequency bounds are kept in (real Hz). */
+export const SELECTION_FREQUENCY_FEATURES = { low: "selection_low_freq_hz", high: "selection_high_freq_hz" } as const;
+
+/** How a table's times and frequencies relate to the recording's: `real` (the API's units, SPEC §3.2) or `file` (the file as stored, which Raven and Audacity show for a time-expanded recording). */
+export const TABLE_TIMES = ["real", "file"] as const;
+export type TableTimes = (typeof TABLE_TIMES)[number];
+
+/** The most clips one export writes; more is refused, naming the filters that narrow it. */
+export const MAX_EXPORT_ROWS = 100_000;
+
+/** Rows per statement where a statement's parameters grow with the rows (PostgreSQL takes at most 65,535). */
+const ROWS_PER_STATEMENT = 5000;
+
+/** Which recording (or dataset, whose recordings the rows name) a table is of. */
+export type TableTarget = { recording_id: string } | { dataset_id: string };
+
+export interface ClipTableImport {
+  target: TableTarget;
+  /** The table's text. */
+  text: string;
+  /** Its format; undefined: recognised (readTable). */
+  format?: TableFormat;
+  times: TableTimes;
+  /** Raven/CSV: the columns that become tags; undefined: every annotation column (readTable). */
+  tag_columns?: readonly string[];
+  /** Audacity: the tag key of a label (default "label"). */
+  label_key?: string;
+  /** What the table is called (its file name), for the run's description. */
+  source?: string;
+  created_by: string | null;
+}
+
+/** What became of one selection of the table. */
+export interface ImportedRow {
+  /** The line its row starts on (the header is line 1). */
+  line: number;
+  selection: string | null;
+  clip_id: string;
+  recording_id: string;
+  /** created by this import, or existing already (same recording, times and channel). */
+  status: "created" | "existing";
+}
+
+export interface ClipTableImportResult {
+  /** The run that records the import; the clips, tags and feature values it created point to it. */
+  run: Run;
+  format: TableFormat;
+  created: number;
+  existing: number;
+  /** Tags the existing clips gained. */
+  tags_added: number;
+  tag_columns: string[];
+  ignored_columns: string[];
+  rows: ImportedRow[];
+}
+
+/** A recording as the import checks a row against it. */
+interface TableRecording extends LockedRecording {
+  id: string;
+  path: string;
+  channels: number;
+  samplerate: number;
+  state: string;
+}
+
+/** A selection placed in a recording: real seconds and Hz. */
+interface Placed {
+  row: TableSelection;
+  recording: TableRecording;
+  start: number;
+  end: number;
+  low: number | null;
+  high: number | null;
+}
+
+/** A clip's identity in a table (module doc): recording, times to the microsecond, channel. */
+const identity = (recordingId: string, start: number, end: number, channel: number) =>
+  `${recordingId} ${Math.round(start * 1e6)} ${Math.round(end * 1e6)} ${channel}`;
+
+/** The file a row names: its Begin Path, else its Begin File; null when neither. */
+const namedFile = (s: TableSelection) => s.beginPath ?? s.beginFile;
+
+/**
+ * Imports an annotation table's selections as clips, all or nothing, in one transaction that also
+ * records the import's run. Refuses (InvalidError, 400 / exit 2) a table with faults, each named by
+ * line and column: unreadable cells, a row of a file the dataset does not hold, times outside the
+ * recording, a channel it does not have, a frequency above its Nyquist, two rows of one clip.
+ * The recordings are locked against each other's imports (FOR NO KEY UPDATE, in id order): two
+ * imports of one table run one after the other, the second finding the first's clips.
+ */
+export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<ClipTableImportResult> {
+  const table = readTable(im.text, { format: im.format, tagColumns: im.tag_columns, labelKey: im.label_key });
+  const files = new Set(table.selections.map(namedFile).filter((f) => f !== null));
+  if ("dataset_id" in im.target) {
+    if (table.format === "audacity") throw invalid("format", "an Audacity label track names no file: import it into its recording (recording_id)");
+  } else if (files.size > 1) {
+    throw invalid("recording_id", `the table's rows name ${files.size} files (${COLUMN.beginPath} / ${COLUMN.beginFile}: ${[...files].slice(0, 3).join(", ")}${files.size > 3 ? ", …" : ""}): import it into their dataset (dataset_id), which finds each row's recording`);
+  }
+  return sql.begin(async (tx) => {
+    const placed = await placeSelections(tx, im.target, table.selections, im.times, table.beginColumn, table.endColumn);
+    const recordingIds = [...new Set(placed.map((p) => p.recording.id))];
+    const existing = await existingClips(tx, recordingIds);
+    const where = "dataset_id" in im.target ? `dataset ${im.target.dataset_id}` : `recording ${im.target.recording_id}`;
+    const run = await createRun(tx, { kind: "import", description: `clips from ${table.format} table${im.source ? ` ${im.source}` : ""} into ${where}`.slice(0, 1000), created_by: im.created_by });
+    const rows: ImportedRow[] = [];
+    const created: { id: string; p: Placed }[] = [];
+    const tagging: { clip_id: string; key: string; value: string }[] = [];
+    for (const p of placed) {
+      const found = existing.get(identity(p.recording.id, p.start, p.end, p.row.channel));
+      const clipId = found?.id ?? randomUUID();
+      rows.push({ line: p.row.line, selection: p.row.selection, clip_id: clipId, recording_id: p.recording.id, status: found ? "existing" : "created" });
+      if (!found) created.push({ id: clipId, p });
+      // A hidden clip is read-only: it keeps what it has.
+      if (found && found.state !== "active") continue;
+      const channelTag = (p.row.channel === 1 || found) ? [] : [{ key: CHANNEL_TAG, value: String(p.row.channel) }];
+      for (const t of [...channelTag, ...p.row.tags]) tagging.push({ clip_id: clipId, ...t });
+    }
+    await insertClips(tx, created, { created_by: im.created_by, run_id: run.id });
+    const createdIds = new Set(created.map((c) => c.id));
+    const tagged = await attachTags(tx, tagging, { created_by: im.created_by, run_id: run.id });
+    const features: TargetFeatureInput[] = created.flatMap(({ id, p }) => (p.low === null || p.high === null ? [] : [
+      { id, name: SELECTION_FREQUENCY_FEATURES.low, value: p.low, created_by: im.created_by, run_id: run.id },
+      { id, name: SELECTION_FREQUENCY_FEATURES.high, value: p.high, created_by: im.created_by, run_id: run.id },
+    ]));
+    for (let i = 0; i < features.length; i += ROWS_PER_STATEMENT) await putFeatureValues(tx, "clip", features.slice(i, i + ROWS_PER_STATEMENT));
+    return {
+      run: await finishRun(tx, run.id, "completed"),
+      format: table.format,
+      created: created.length,
+      existing: rows.length - created.length,
+      tags_added: tagged.filter((id) => !createdIds.has(id)).length,
+      tag_columns: table.tagColumns,
+      ignored_columns: table.ignoredColumns,
+      rows,
+    };
+  });
+}
+
+/**
+ * The selections placed in their recordings, in real units, those recordings locked; an
+ * InvalidError naming each row that does not fit (line and column), a ConflictError for rows of a
+ * recording that is read-only.
+ */
+async function placeSelections(tx: Queryable, target: TableTarget, selections: readonly TableSelection[], times: TableTimes, beginColumn: string, endColumn: string): Promise<Placed[]> {
+  const issues: { field: string; message: string }[] = [];
+  let recordingOf: (s: TableSelection) => string | undefined;
+  if ("recording_id" in target) {
+    recordingOf = () => target.recording_id;
+  } else {
+    await assertWritable(tx, "datasets", target.dataset_id);
+    const paths = await tx<{ id: string; path: string }[]>`SELECT id, path FROM recordings WHERE dataset_id = ${target.dataset_id}`;
+    const resolve = fileResolver(paths);
+    const resolved = new Map<TableSelection, string>();
+    for (const s of selections) {
+      const found = resolve(s);
+      if (typeof found === "string") resolved.set(s, found);
+      else issues.push({ field: `line ${s.line}, ${found.column}`, message: found.message });
+    }
+    recordingOf = (s) => resolved.get(s);
+  }
+  const ids = [...new Set(selections.map(recordingOf).filter((id) => id !== undefined))].sort();
+  const recordings = new Map((await translating(() => tx<TableRecording[]>`
+    SELECT id, path, channels, samplerate, state, ${LOCKED_COLUMNS(tx)} FROM recordings
+    WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR NO KEY UPDATE`)).map((r) => [r.id, r]));
+  // After the lock: assertWritable's FOR SHARE of the recording, taken first, would let two imports
+  // both hold it and then wait for each other's to take the stronger lock (a deadlock).
+  if ("recording_id" in target) await assertWritable(tx, "recordings", target.recording_id); // 404, or 409 for a read-only one
+  const hidden = [...recordings.values()].filter((r) => r.state !== "active");
+  if (hidden.length) throw new ConflictError(`the table's rows name recordings that are read-only: ${hidden.map((r) => `${r.path} (${r.id}, ${r.state})`).join(", ")}; restore them first`);
+
+  const placed: Placed[] = [];
+  const lineOf = new Map<string, number>();
+  for (const s of selections) {
+    const recording = recordings.get(recordingOf(s) ?? "");
+    if (!recording) continue;
+    const at = (column: string) => `line ${s.line}, ${column}`;
+    // In file units a table's seconds are the file's, expanded TE times; its Hz are TE times lower.
+    const te = times === "file" ? recording.time_expansion : 1;
+    const p: Placed = { row: s, recording, start: s.begin / te, end: s.end / te, low: s.low === null ? null : s.low * te, high: s.high === null ? null : s.high * te };
+    const fileHint = times === "real" && recording.time_expansion !== 1 ? ` (a table of the file as stored, in its own seconds: import with times=file)` : "";
+    const before = issues.length;
+    for (const b of boundsIssues(p.start, p.end, recording)) issues.push({ field: at(b.field === "start_time" ? beginColumn : endColumn), message: `${b.field === "start_time" ? p.start : p.end} s (real) ${b.message}${fileHint}` });
+    if (s.channel > recording.channels) issues.push({ field: at(COLUMN.channel), message: `${s.channel} is no channel of ${recording.path}, which has ${recording.channels}` });
+    const nyquist = recording.samplerate / 2;
+    if (p.high !== null && p.high > nyquist * (1 + 1e-9)) issues.push({ field: at(COLUMN.high), message: `${p.high} Hz (real) is above ${recording.path}'s Nyquist frequency (${nyquist} Hz)${fileHint}` });
+    if (issues.length > before) continue;
+    const key = identity(recording.id, p.start, p.end, s.channel);
+    const first = lineOf.get(key);
+    if (first !== undefined) {
+      issues.push({ field: `line ${s.line}`, message: `duplicates line ${first}: the same recording, ${beginColumn}, ${endColumn} and ${COLUMN.channel} (to the microsecond) — one clip; remove one of the rows` });
+      continue;
+    }
+    lineOf.set(key, s.line);
+    placed.push(p);
+  }
+  if (issues.length) throw new InvalidError(issues.length > 100 ? [...issues.slice(0, 100), { field: "table", message: `and ${issues.length - 100} more faults` }] : issues);
+  return placed;
+}
+
+/**
+ * Finds the recording a row of a dataset's table names among the dataset's `recordings` (paths
+ * relative to its directory): by Begin Path, the recording whose path ends it at a directory
+ * boundary (the longest such: a table written on another machine names the file by its whole path
+ * there, `C:\field\site A\rec1.wav`); else by Begin File, the recording of that file name — refused
+ * when several directories hold one of that name. Returns the recording's id, or the column and
+ * what is wrong.
+ */
+function fileResolver(recordings: readonly { id: string; path: string }[]): (s: TableSelection) => string | { column: string; message: string } {
+  const byName = new Map<string, { id: string; path: string }[]>();
+  for (const r of recordings) byName.set(basename(r.path), [...(byName.get(basename(r.path)) ?? []), r]);
+  return (s) => {
+    if (s.beginPath !== null) {
+      const path = s.beginPath.replace(/\\/g, "/").normalize("NFC");
+      const candidates = byName.get(basename(path)) ?? [];
+      const match = candidates.filter((r) => path === r.path.normalize("NFC") || path.endsWith(`/${r.path.normalize("NFC")}`)).sort((a, b) => b.path.length - a.path.length)[0];
+      if (match) return match.id;
+      return { column: COLUMN.beginPath, message: `'${s.beginPath}' is no recording of the dataset (none of its recordings' paths ends it${candidates.length ? `; of that name it has ${candidates.map((c) => c.path).join(", ")}` : ""})` };
+    }
+    if (s.beginFile !== null) {
+      const candidates = byName.get(s.beginFile.normalize("NFC")) ?? byName.get(s.beginFile) ?? [];
+      if (candidates.length === 1) return candidates[0].id;
+      if (!candidates.length) return { column: COLUMN.beginFile, message: `'${s.beginFile}' is no recording of the dataset (no file of that name)` };
+      return { column: COLUMN.beginFile, message: `'${s.beginFile}' names ${candidates.length} recordings of the dataset (${candidates.map((c) => c.path).join(", ")}): give a ${COLUMN.beginPath} column to tell them apart` };
+    }
+    return { column: `${COLUMN.beginPath} / ${COLUMN.beginFile}`, message: "is empty: a dataset's table names each row's file" };
+  };
+}
+
+/** The clips of `recordingIds` by identity (any state), their channel read from the Channel tag. */
+async function existingClips(tx: Queryable, recordingIds: readonly string[]): Promise<Map<string, { id: string; state: string }>> {
+  const rows = await tx<{ id: string; recording_id: string; start_time: number; end_time: number; state: string; channel: string | null }[]>`
+    SELECT c.id, c.recording_id, c.start_time, c.end_time, c.state,
+           (SELECT min(t.value) FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.clip_id = c.id AND t.key = ${CHANNEL_TAG}) AS channel
+    FROM clips c WHERE c.recording_id = ANY(${recordingIds}::uuid[])`;
+  return new Map(rows.map((c) => [identity(c.recording_id, c.start_time, c.end_time, c.channel === null ? 1 : Number(c.channel)), { id: c.id, state: c.state }]));
+}
+
+/** Inserts the new clips with the ids chosen for them (the result's rows name them): one statement, its columns as arrays. */
+async function insertClips(tx: Queryable, clips: readonly { id: string; p: Placed }[], by: { created_by: string | null; run_id: string }): Promise<void> {
+  if (!clips.length) return;
+  await translating(() => tx`
+    INSERT INTO clips (id, recording_id, start_time, end_time, created_by, run_id)
+    SELECT id, recording_id, start_time, end_time, ${by.created_by}::uuid, ${by.run_id}::uuid
+    FROM unnest(${clips.map((c) => c.id)}::uuid[], ${clips.map((c) => c.p.recording.id)}::uuid[], ${clips.map((c) => c.p.start)}::float8[], ${clips.map((c) => c.p.end)}::float8[])
+      AS n (id, recording_id, start_time, end_time)`);
+}
+
+/**
+ * Attaches tags (created if new, as getOrCreateTag does, in key order: concurrent imports lock
+ * them alike) to clips, skipping those a clip has. Returns the clip of each attachment made.
+ */
+async function attachTags(tx: Queryable, tagging: readonly { clip_id: string; key: string; value: string }[], by: { created_by: string | null; run_id: string }): Promise<string[]> {
+  if (!tagging.length) return [];
+  const pairs = [...new Map(tagging.map((t) => [`${t.key}\u0000${t.value}`, t])).values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  const keys = pairs.map((t) => t.key);
+  const values = pairs.map((t) => t.value);
+  await translating(() => tx`
+    INSERT INTO tags (key, value, created_by, run_id)
+    SELECT key, value, ${by.created_by}::uuid, ${by.run_id}::uuid FROM unnest(${keys}::text[], ${values}::text[]) AS n (key, value)
+    ON CONFLICT (key, value) DO NOTHING`);
+  const attached = await translating(() => tx<{ clip_id: string }[]>`
+    INSERT INTO clip_tags (clip_id, tag_id, created_by, run_id)
+    SELECT n.clip_id, t.id, ${by.created_by}::uuid, ${by.run_id}::uuid
+    FROM unnest(${tagging.map((t) => t.clip_id)}::uuid[], ${tagging.map((t) => t.key)}::text[], ${tagging.map((t) => t.value)}::text[]) AS n (clip_id, key, value)
+    JOIN tags t ON t.key = n.key AND t.value = n.value
+    ON CONFLICT DO NOTHING
+    RETURNING clip_id`);
+  return attached.map((a) => a.clip_id);
+}
+
+export interface ClipTableExport {
+  target: TableTarget;
+  format: "raven" | "csv";
+  times: TableTimes;
+  /** Feature values as columns: none, every feature the clips have a number of, or these. */
+  features: "none" | "all" | readonly string[];
+  /** The clips list's filters (store/clips.ts ClipQuery). */
+  state: StateFilter;
+  start_before?: number;
+  end_after?: number;
+  tag?: TagFilter;
+}
+
+export interface ExportedTable {
+  text: string;
+  /** The clips written. */
+  rows: number;
+  /** The file name Raven gives a sound's table: `<sound>.Table.1.selections.txt` (CSV: `.csv`). */
+  filename: string;
+}
+
+/**
+ * The clips of a recording or dataset (the clips list's filters applied) as a Raven selection
+ * table or CSV: Raven's columns (header as Raven writes it), Begin Path (the recording's path in
+ * its dataset), File Offset (s) and Begin File — so a dataset's table re-imports into its
+ * recordings — then Clip ID, a column per tag key (a clip with several values of one key: joined by
+ * "; "), and feature values as `feature:NAME` columns. Rows by recording path, then time. Low/High
+ * Freq are the clip's selection bounds, else the whole band (0 to Nyquist). Refuses more than
+ * MAX_EXPORT_ROWS clips, naming the filters.
+ */
+export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promise<ExportedTable> {
+  const name = await targetName(db, ex.target);
+  const page = await listClips(db, {
+    ...ex.target, state: ex.state, start_before: ex.start_before, end_after: ex.end_after, tag: ex.tag,
+    sort: "start_time", order: "asc", limit: MAX_EXPORT_ROWS, offset: 0,
+  });
+  if (page.total > MAX_EXPORT_ROWS) {
+    throw invalid("recording_id" in ex.target ? "recording_id" : "dataset_id", `has ${page.total} clips matching, more than the limit of ${MAX_EXPORT_ROWS} per export: narrow it with start_before / end_after, tag_key / tag_value or state, or export recording by recording`);
+  }
+  const ids = [...new Set(page.items.map((c) => c.recording_id))];
+  const recordings = new Map((await db<{ id: string; path: string; time_expansion: number; samplerate: number }[]>`
+    SELECT id, path, time_expansion, samplerate FROM recordings WHERE id = ANY(${ids}::uuid[])`).map((r) => [r.id, r]));
+  const clips = [...page.items].sort((a, b) => compare(recordings.get(a.recording_id)!.path, recordings.get(b.recording_id)!.path) || a.start_time - b.start_time || a.end_time - b.end_time || compare(a.id, b.id));
+
+  const own = new Set<string>([...Object.values(SELECTION_FREQUENCY_FEATURES)]);
+  const tagKeys = [...new Set(clips.flatMap((c) => c.tags.map((t) => t.key)))].filter((k) => k !== CHANNEL_TAG).sort(compare);
+  const placing = new Set<string>(Object.values(COLUMN));
+  const clash = tagKeys.find((k) => placing.has(k) || k.startsWith(FEATURE_COLUMN_PREFIX));
+  if (clash) throw new ConflictError(`the clips carry tags of key '${clash}', which is a column of the table's own: rename those tags to export them`);
+  const featureNames = ex.features === "none" ? []
+    : ex.features === "all" ? [...new Set(clips.flatMap((c) => c.features.filter((f) => f.value !== null && !own.has(f.name)).map((f) => f.name)))].sort(compare)
+    : [...ex.features];
+
+  const header = [COLUMN.selection, COLUMN.view, COLUMN.channel, COLUMN.begin, COLUMN.end, COLUMN.low, COLUMN.high, COLUMN.beginPath, COLUMN.fileOffset, COLUMN.beginFile, COLUMN.clipId,
+    ...tagKeys, ...featureNames.map((f) => FEATURE_COLUMN_PREFIX + f)];
+  const rows = clips.map((c, i) => {
+    const r = recordings.get(c.recording_id)!;
+    const te = ex.times === "file" ? r.time_expansion : 1;
+    const feature = (n: string) => c.features.find((f) => f.name === n)?.value ?? null;
+    const low = feature(SELECTION_FREQUENCY_FEATURES.low) ?? 0;
+    const high = feature(SELECTION_FREQUENCY_FEATURES.high) ?? r.samplerate / 2;
+    const begin = String(c.start_time * te);
+    return [
+      String(i + 1), "Spectrogram 1", tagValues(c, CHANNEL_TAG) || "1", begin, String(c.end_time * te), String(low / te), String(high / te),
+      r.path, begin, basename(r.path), c.id,
+      ...tagKeys.map((k) => tagValues(c, k)),
+      ...featureNames.map((n) => { const v = feature(n); return v === null ? "" : String(v); }),
+    ];
+  });
+  const stem = name.replace(/[/\\]/g, "_");
+  return { text: writeTable(ex.format, header, rows), rows: rows.length, filename: ex.format === "raven" ? `${stem}.Table.1.selections.txt` : `${stem}.selections.csv` };
+}
+
+/** A clip's values of tag `key`, joined by "; " (sorted, as the clip lists them). */
+const tagValues = (c: Clip, key: string) => c.tags.filter((t) => t.key === key).map((t) => t.value).join("; ");
+
+/** Code-point order: the same in every locale. */
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The name an export's file takes after: the recording's file name without extension, or the dataset's name; NotFoundError when there is none. */
+async function targetName(db: Queryable, target: TableTarget): Promise<string> {
+  if ("recording_id" in target) {
+    const [r] = await translating(() => db<{ path: string }[]>`SELECT path FROM recordings WHERE id = ${target.recording_id}`);
+    if (!r) throw new NotFoundError("recording", target.recording_id);
+    return basename(r.path, extname(r.path));
+  }
+  const [d] = await translating(() => db<{ name: string }[]>`SELECT name FROM datasets WHERE id = ${target.dataset_id}`);
+  if (!d) throw new NotFoundError("dataset", target.dataset_id);
+  return d.name;
+}

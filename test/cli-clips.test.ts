@@ -1,0 +1,70 @@
+/**
+ * `sonotile clips import|export` as processes (the built CLI in dist/), on a data directory:
+ * exit 0 with a summary, 2 for bad usage or a faulty table (naming line and column), 1 for a
+ * table file that cannot be read; an export that re-imports to nothing.
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runSonotile } from "./cli-helpers.js";
+import { tempDir, writeSineWav } from "./store-helpers.js";
+
+const FIXTURE = fileURLToPath(new URL("./fixtures/raven-selections.txt", import.meta.url));
+const env = { DATABASE_URL: "" };
+
+describe("sonotile clips: usage", () => {
+  it("exits 2 naming the problem, before any database is opened", async () => {
+    const cases: [string[], RegExp][] = [
+      [["clips", "frob"], /expected 'import <table>' or 'export'/],
+      [["clips", "import", FIXTURE], /give exactly one of --recording and --dataset/],
+      [["clips", "export", "--recording", "nope"], /--recording: must be a UUID, got 'nope'/],
+      [["clips", "export", "--recording", "00000000-0000-4000-8000-000000000000", "--times", "wall"], /--times: must be one of real, file, got 'wall'/],
+      [["clips", "export", "--recording", "00000000-0000-4000-8000-000000000000", "--format", "audacity"], /--format: must be one of raven, csv, got 'audacity'/],
+      [["clips", "import", FIXTURE, "--recording", "00000000-0000-4000-8000-000000000000", "--features", "all"], /import takes no --features/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runSonotile(args, { env })));
+    results.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stderr: expect.stringMatching(cases[i][1]) }));
+  }, 30_000);
+});
+
+describe("sonotile clips on a data directory", () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let recording: string;
+  const onData = (args: string[]) => runSonotile([...args, "--data", join(dir.path, "data")], { env });
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    await mkdir(join(dir.path, "audio"));
+    await writeSineWav(join(dir.path, "audio", "a1.wav"), 8000, 10);
+    const added = await onData(["dataset", "add", join(dir.path, "audio"), "--audio-root", dir.path, "--json"]);
+    expect(added.code, added.stderr).toBe(0);
+    recording = JSON.parse(added.stdout).registered[0].recording_id;
+  }, 60_000);
+  afterAll(() => dir?.remove());
+
+  it("imports a Raven table once, exports it, and the export re-imports to nothing", async () => {
+    const first = await onData(["clips", "import", FIXTURE, "--recording", recording]);
+    expect(first, first.stderr).toMatchObject({ code: 0, stderr: "" });
+    expect(first.stdout).toMatch(/^3 clips created, 0 existing already; tags from Species, Call type; columns ignored: Delta Time \(s\); run [0-9a-f-]{36}\n$/);
+    const again = await onData(["clips", "import", FIXTURE, "--recording", recording, "--json"]);
+    expect(JSON.parse(again.stdout)).toMatchObject({ created: 0, existing: 3 });
+
+    const out = join(dir.path, "a1.csv");
+    const exported = await onData(["clips", "export", "--recording", recording, "--format", "csv", "-o", out]);
+    expect(exported).toMatchObject({ code: 0, stdout: "", stderr: `sonotile clips: 3 clips written to ${out}\n` });
+    expect((await readFile(out, "utf8")).split("\r\n")[0]).toBe("Selection,View,Channel,Begin Time (s),End Time (s),Low Freq (Hz),High Freq (Hz),Begin Path,File Offset (s),Begin File,Clip ID,Call type,Species");
+    const back = await onData(["clips", "import", out, "--recording", recording, "--json"]);
+    expect(JSON.parse(back.stdout)).toMatchObject({ created: 0, existing: 3 });
+    const raven = await onData(["clips", "export", "--recording", recording, "--tag", "Species=Myotis daubentonii"]);
+    expect(raven.stdout.split("\n").filter(Boolean)).toHaveLength(2);
+  }, 180_000);
+
+  it("exits 2 for a faulty table, naming line and column, and 1 for a file it cannot read", async () => {
+    const bad = join(dir.path, "bad.txt");
+    await writeFile(bad, "Begin Time (s)\tEnd Time (s)\n1\tx\n");
+    expect(await onData(["clips", "import", bad, "--recording", recording])).toMatchObject({ code: 2, stderr: "sonotile clips: line 2, End Time (s): 'x' is not a number of seconds\n" });
+    const missing = await onData(["clips", "import", join(dir.path, "none.txt"), "--recording", recording]);
+    expect(missing).toMatchObject({ code: 1, stderr: expect.stringMatching(/ENOENT/) });
+  }, 60_000);
+});

@@ -1,0 +1,363 @@
+/**
+ * Clips in and out as annotation tables: the text readers (store/selection-table.ts) on Raven,
+ * CSV and Audacity text written by hand (test/fixtures/raven-selections.txt is a Raven Pro table
+ * with a row per View, a measurement column and two annotation columns), and POST
+ * /v1/clips/import and GET /v1/clips/export on a database — all or nothing, idempotent, time
+ * expansion, a dataset's rows found by file, a round trip through the export.
+ */
+import { readFile, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { encodeWav16 } from "../src/demo/wav.js";
+import { resolveRoots } from "../src/store/paths.js";
+import { readTable, MAX_TABLE_ROWS, writeTable } from "../src/store/selection-table.js";
+import { InvalidError } from "../src/store/errors.js";
+import { ensureAdmin } from "../src/store/users.js";
+import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+
+const FIXTURE = fileURLToPath(new URL("./fixtures/raven-selections.txt", import.meta.url));
+
+/** The fields of the InvalidError `read` throws, as "field: message" lines. */
+function faults(read: () => unknown): string[] {
+  try {
+    read();
+  } catch (err) {
+    if (err instanceof InvalidError) return err.fields.map((f) => `${f.field}: ${f.message}`);
+    throw err;
+  }
+  throw new Error("no InvalidError");
+}
+
+describe("readTable", () => {
+  it("reads a Raven table: one selection per Selection (its rows per View merged, the spectrogram's frequencies), annotation columns as tags, measurements left", async () => {
+    const table = readTable(await readFile(FIXTURE, "utf8"));
+    expect(table.format).toBe("raven");
+    expect(table.tagColumns).toEqual(["Species", "Call type"]);
+    expect(table.ignoredColumns).toEqual(["Delta Time (s)"]);
+    expect(table.selections.map((s) => [s.line, s.selection, s.begin, s.end, s.low, s.high, s.beginFile, s.tags.map((t) => `${t.key}=${t.value}`)])).toEqual([
+      [2, "1", 0.25, 0.75, 1200.5, 3500, "a1.wav", ["Species=Myotis daubentonii", "Call type=FM sweep"]],
+      [4, "2", 1.1, 1.6, 800, 2500, "a1.wav", ["Species=Pipistrellus pipistrellus"]],
+      [6, "3", 2, 3.25, 100, 3900, "a1.wav", ["Call type=social"]],
+    ]);
+  });
+
+  it("reads a byte-order mark, CRLF line ends, quoted cells (with a tab, a quote, a line break) and a trailing tab alike", () => {
+    const text = '\ufeffSelection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tNotes\r\n'
+      + '1\tSpectrogram 1\t1\t0.5\t1\t"two\tparts, ""quoted""\r\nand a line"\t\r\n'
+      + '\r\n'
+      + '2\tSpectrogram 1\t1\t1.5\t2\t  padded  \r\n';
+    const table = readTable(text);
+    expect(table.selections.map((s) => [s.line, s.begin, s.end, s.tags])).toEqual([
+      [2, 0.5, 1, [{ key: "Notes", value: 'two\tparts, "quoted"\nand a line' }]],
+      [5, 1.5, 2, [{ key: "Notes", value: "padded" }]],
+    ]);
+  });
+
+  it("names each fault by line and column, all at once", () => {
+    const text = [
+      "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tSpecies",
+      "1\tSpectrogram 1\t1\t1,5\t2\t100\t200\tA",
+      "2\tSpectrogram 1\t1\tabc\t2\t100\t200\tA",
+      "3\tSpectrogram 1\t1\t3\t3\t100\t200\tA",
+      "4\tSpectrogram 1\t0\t4\t5\t300\t200\tA",
+      "5\tSpectrogram 1\t1\t5\t6\t100\t200\tA\textra",
+      "6\tSpectrogram 1\t1\t6\t7\t\t200\tA",
+      "7\tSpectrogram 1\t1\t7\t8\t100\t200\t" + "x".repeat(256),
+      "8\tSpectrogram 1\t1\t8\t9\t100\t200\tA",
+      "8\tWaveform 1\t1\t8\t9.5\t0\t4000\tA",
+    ].join("\n");
+    expect(faults(() => readTable(text))).toEqual([
+      "line 2, Begin Time (s): '1,5' is not a number of seconds (a decimal comma: write the decimal point as '.')",
+      "line 3, Begin Time (s): 'abc' is not a number of seconds",
+      "line 4, End Time (s): 3 s must be after Begin Time (s) (3 s): a selection lasts",
+      "line 5, Channel: '0' is no channel: channels are numbered from 1",
+      "line 6: has 9 cells, more than the header's 8 columns",
+      "line 7, Low Freq (Hz): is empty while High Freq (Hz) is not: give both bounds or neither",
+      "line 8, Species: must be at most 255 characters to be a tag (has 256)",
+      "line 10, End Time (s): Selection 8 is on line 9 too, with another End Time (s): rows of one selection (one per View) must place it alike — renumber one of them",
+    ]);
+  });
+
+  it("refuses a header without the time columns, an unclosed quote, a column named twice, an empty table and too many rows, saying which", () => {
+    expect(faults(() => readTable("Selection\tBegin Time (s)\tEnd\n1\t0\t1\n"))).toEqual([
+      "End Time (s): column missing from the header (line 1, read as tab-separated: 'Selection', 'Begin Time (s)', 'End'); a selection table names 'Begin Time (s)' and 'End Time (s)'",
+    ]);
+    expect(faults(() => readTable('Begin Time (s)\tEnd Time (s)\tSpecies\n0\t1\t"open\n', { format: "raven" }))).toEqual(['line 2: a quoted cell is not closed: a " opens it and none closes it']);
+    expect(faults(() => readTable("Begin Time (s)\tEnd Time (s)\tSpecies\tSpecies\n0\t1\tA\tB\n"))).toEqual(["line 1: names the column 'Species' twice (columns 3 and 4)"]);
+    expect(faults(() => readTable("", { format: "raven" }))).toEqual(["table: is empty: expected a header line and a row per selection"]);
+    expect(faults(() => readTable("hello\n"))).toEqual([expect.stringMatching(/^format: the table's format is not recognised/)]);
+    const many = "Begin Time (s)\tEnd Time (s)\n" + "0\t1\n".repeat(MAX_TABLE_ROWS + 1);
+    expect(faults(() => readTable(many))).toEqual([`table: has ${MAX_TABLE_ROWS + 1} rows, more than the limit of ${MAX_TABLE_ROWS} rows per import: split it into several tables`]);
+    expect(readTable("Begin Time (s)\tEnd Time (s)\n" + "0\t1\n".repeat(MAX_TABLE_ROWS)).selections).toHaveLength(MAX_TABLE_ROWS);
+  });
+
+  it("reads Raven's columns as CSV, and tag_columns chooses the tags (naming one the header lacks)", () => {
+    const csv = 'Selection,Begin Time (s),End Time (s),Species,Observer\r\n1,0.5,1.5,"Myotis, sp.",ann\r\n';
+    expect(readTable(csv).selections[0].tags).toEqual([{ key: "Species", value: "Myotis, sp." }, { key: "Observer", value: "ann" }]);
+    expect(readTable(csv, { tagColumns: ["Species"] })).toMatchObject({ format: "csv", tagColumns: ["Species"], ignoredColumns: ["Observer"] });
+    expect(faults(() => readTable(csv, { tagColumns: ["Species", "Genus"] }))).toEqual(["tag_columns: names 'Genus', which the table's header does not have (it has: Selection, Begin Time (s), End Time (s), Species, Observer)"]);
+  });
+
+  it("reads an Audacity label track, its frequency lines and labels (empty ones no tag), and names its faults", () => {
+    const text = "0.500000\t1.250000\tpip\n\\\t1500.000000\t3000.000000\n2.000000\t2.500000\t\n3\t4\tsocial call\n\\\t-1\t-1\n";
+    const table = readTable(text);
+    expect(table.format).toBe("audacity");
+    expect(table.selections.map((s) => [s.line, s.begin, s.end, s.low, s.high, s.tags])).toEqual([
+      [1, 0.5, 1.25, 1500, 3000, [{ key: "label", value: "pip" }]],
+      [3, 2, 2.5, null, null, []],
+      [4, 3, 4, null, null, [{ key: "label", value: "social call" }]],
+    ]);
+    expect(readTable("1\t2\tx\n", { labelKey: "Species" }).selections[0].tags).toEqual([{ key: "Species", value: "x" }]);
+    expect(faults(() => readTable("\\\t1\t2\n1\tx\tpip\n2\t1\tpip\n", { format: "audacity" }))).toEqual([
+      "line 1: a frequency line (starting with \\) must follow its label's line",
+      "line 2, end: 'x' is not a number of seconds",
+      "line 3, end: 1 s must be after the start (2 s): a label marking an instant is no clip",
+    ]);
+  });
+
+  it("writes cells Raven and CSV readers read back: quoting delimiters, quotes and line breaks", () => {
+    const header = ["Begin Time (s)", "End Time (s)", "Notes"];
+    const cells = ['a\tb', 'say "hi"', "two\nlines", "x, y"];
+    for (const format of ["raven", "csv"] as const) {
+      const text = writeTable(format, header, cells.map((c, i) => [String(i), String(i + 1), c]));
+      expect(readTable(text, { format }).selections.map((s) => s.tags[0]?.value), format).toEqual(cells);
+    }
+  });
+});
+
+describe("POST /v1/clips/import, GET /v1/clips/export", () => {
+  let t: TestDatabase;
+  let app: App;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let headers: { authorization: string };
+  const ids: Record<string, string> = {};
+
+  const post = async (url: string, payload: object) => {
+    const res = await app.inject({ method: "POST", url, payload, headers });
+    expect(res.statusCode, res.body).toBeLessThan(300);
+    return res.json();
+  };
+  /** POSTs a table as text. */
+  const importText = (query: string, text: string, type = "text/plain") =>
+    app.inject({ method: "POST", url: `/v1/clips/import?${query}`, payload: text, headers: { ...headers, "content-type": type } });
+  const clipsOf = async (recording: string) => (await app.inject({ url: `/v1/clips?recording_id=${recording}&limit=1000&state=all` })).json().items;
+
+  beforeAll(async () => {
+    t = await freshDatabase();
+    dir = await tempDir();
+    await mkdir(join(dir.path, "site A"));
+    await mkdir(join(dir.path, "site B"));
+    await writeSineWav(join(dir.path, "a1.wav"), 8000, 10);
+    await writeSineWav(join(dir.path, "site A", "x.wav"), 8000, 4);
+    await writeSineWav(join(dir.path, "site B", "x.wav"), 8000, 4);
+    await writeSineWav(join(dir.path, "te.wav"), 8000, 10);
+    await writeSineWav(join(dir.path, "round.wav"), 8000, 10);
+    await writeFile(join(dir.path, "stereo.wav"), encodeWav16(new Float32Array(8000 * 4 * 2), 8000, 2));
+    headers = { authorization: `Bearer ${(await ensureAdmin(t.db.sql))!.key}` };
+    app = await buildApp({ database: t.db, audioRoots: await resolveRoots([dir.path]) });
+    ids.dataset = (await post("/v1/datasets", { name: "bats", audio_dir: dir.path })).id;
+    for (const [name, path] of [["a1", "a1.wav"], ["xa", "site A/x.wav"], ["xb", "site B/x.wav"], ["te", "te.wav"], ["round", "round.wav"], ["stereo", "stereo.wav"]]) {
+      ids[name] = (await post("/v1/recordings", { dataset_id: ids.dataset, path })).id;
+    }
+    // Recorded 10× time-expanded: the file's 10 s last 1 s, its 4 kHz Nyquist is 40 kHz.
+    const patched = await app.inject({ method: "PATCH", url: `/v1/recordings/${ids.te}`, payload: { time_expansion: 10 }, headers });
+    expect(patched.statusCode, patched.body).toBe(200);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await t?.cleanup();
+    await dir?.remove();
+  });
+
+  it("creates a clip per selection with its tags, frequency bounds and run; importing the table again creates nothing", async () => {
+    const text = await readFile(FIXTURE, "utf8");
+    const res = await importText(`recording_id=${ids.a1}&name=raven-selections.txt`, text);
+    expect(res.statusCode, res.body).toBe(200);
+    const result = res.json();
+    expect(result).toMatchObject({ format: "raven", created: 3, existing: 0, tags_added: 0, tag_columns: ["Species", "Call type"], ignored_columns: ["Delta Time (s)"] });
+    expect(result.run).toMatchObject({ kind: "import", status: "completed", description: `clips from raven table raven-selections.txt into recording ${ids.a1}` });
+    expect(result.rows.map((r: { line: number; status: string }) => [r.line, r.status])).toEqual([[2, "created"], [4, "created"], [6, "created"]]);
+    const clips = await clipsOf(ids.a1);
+    expect(clips.map((c: { start_time: number; end_time: number; tags: unknown; features: unknown; run_id: string }) => [c.start_time, c.end_time, c.tags, c.features, c.run_id])).toEqual([
+      [0.25, 0.75, [{ key: "Call type", value: "FM sweep" }, { key: "Species", value: "Myotis daubentonii" }], [{ name: "selection_high_freq_hz", value: 3500 }, { name: "selection_low_freq_hz", value: 1200.5 }], result.run.id],
+      [1.1, 1.6, [{ key: "Species", value: "Pipistrellus pipistrellus" }], [{ name: "selection_high_freq_hz", value: 2500 }, { name: "selection_low_freq_hz", value: 800 }], result.run.id],
+      [2, 3.25, [{ key: "Call type", value: "social" }], [{ name: "selection_high_freq_hz", value: 3900 }, { name: "selection_low_freq_hz", value: 100 }], result.run.id],
+    ]);
+    // Again, as JSON, with a column added: the same clips, which gain the new column's tags.
+    const again = await app.inject({ method: "POST", url: `/v1/clips/import?recording_id=${ids.a1}`, payload: { table: text.replace("Call type\n", "Call type\tObserver\n").replace("FM sweep\n", "FM sweep\tann\n") }, headers });
+    expect(again.statusCode, again.body).toBe(200);
+    expect(again.json()).toMatchObject({ created: 0, existing: 3, tags_added: 1 });
+    expect(again.json().rows.map((r: { clip_id: string }) => r.clip_id)).toEqual(result.rows.map((r: { clip_id: string }) => r.clip_id));
+    expect(await clipsOf(ids.a1)).toHaveLength(3);
+  });
+
+  it("refuses a table with a faulty row whole (all or nothing), naming each row by line and column", async () => {
+    const text = [
+      "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tSpecies",
+      "1\tSpectrogram 1\t1\t4\t5\t100\t200\tfine",
+      "2\tSpectrogram 1\t1\t9.5\t10.5\t100\t200\tpast the end",
+      "3\tSpectrogram 1\t2\t5\t6\t100\t200\tno such channel",
+      "4\tSpectrogram 1\t1\t6\t7\t100\t4500\tabove Nyquist",
+      "5\tSpectrogram 1\t1\t4\t5\t100\t200\tduplicate",
+    ].join("\n");
+    const res = await importText(`recording_id=${ids.round}`, text);
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json().fields).toEqual([
+      { field: "line 3, End Time (s)", message: "10.5 s (real) must be <= the recording's duration (10 s)" },
+      { field: "line 4, Channel", message: "2 is no channel of round.wav, which has 1" },
+      { field: "line 5, High Freq (Hz)", message: "4500 Hz (real) is above round.wav's Nyquist frequency (4000 Hz)" },
+      { field: "line 6", message: "duplicates line 2: the same recording, Begin Time (s), End Time (s) and Channel (to the microsecond) — one clip; remove one of the rows" },
+    ]);
+    expect(await clipsOf(ids.round)).toEqual([]);
+    const runs = (await app.inject({ url: "/v1/runs?limit=1000" })).json().items;
+    expect(runs.filter((r: { description: string }) => r.description.includes(ids.round))).toEqual([]);
+  });
+
+  it("reads a time-expanded recording's table in real units, or the file's with times=file", async () => {
+    const text = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\n1\tSpectrogram 1\t1\t2\t5\t1000\t3000\n";
+    const real = await importText(`recording_id=${ids.te}`, text);
+    expect(real.statusCode, real.body).toBe(400);
+    expect(real.json().fields).toEqual([
+      { field: "line 2, Begin Time (s)", message: "2 s (real) must be < the recording's duration (1 s); times are real seconds: time expansion 10 (the recording's time_expansion) makes the file's 10 s last 1 s (a table of the file as stored, in its own seconds: import with times=file)" },
+      { field: "line 2, End Time (s)", message: "5 s (real) must be <= the recording's duration (1 s); times are real seconds: time expansion 10 (the recording's time_expansion) makes the file's 10 s last 1 s (a table of the file as stored, in its own seconds: import with times=file)" },
+    ]);
+    const file = await importText(`recording_id=${ids.te}&times=file`, text);
+    expect(file.statusCode, file.body).toBe(200);
+    const [clip] = await clipsOf(ids.te);
+    expect([clip.start_time, clip.end_time, clip.features]).toEqual([0.2, 0.5, [{ name: "selection_high_freq_hz", value: 30000 }, { name: "selection_low_freq_hz", value: 10000 }]]);
+    // Exported in the file's units, the table is the one imported.
+    const exported = await app.inject({ url: `/v1/clips/export?recording_id=${ids.te}&times=file` });
+    const row = exported.body.split("\n")[1].split("\t");
+    expect(row.slice(3, 7)).toEqual(["2", "5", "1000", "3000"]);
+  });
+
+  it("finds a dataset's rows' recordings by Begin Path (a path of another machine) or Begin File, naming each file it cannot", async () => {
+    const header = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tBegin Path\tFile Offset (s)\tBegin File\tSpecies";
+    const ok = [header,
+      "1\tSpectrogram 1\t1\t0.5\t1\tC:\\field\\bats\\site A\\x.wav\t0.5\tx.wav\tA",
+      // A multi-file table: Begin Time counts from the first file, File Offset from the row's own.
+      "2\tSpectrogram 1\t1\t4.5\t5\t/mnt/bats/site B/x.wav\t0.5\tx.wav\tB",
+      "3\tSpectrogram 1\t1\t20\t21\t\t3\ta1.wav\tC",
+    ].join("\n");
+    const res = await importText(`dataset_id=${ids.dataset}`, ok);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().rows.map((r: { recording_id: string }) => r.recording_id)).toEqual([ids.xa, ids.xb, ids.a1]);
+    expect((await clipsOf(ids.xb)).map((c: { start_time: number; end_time: number }) => [c.start_time, c.end_time])).toEqual([[0.5, 1]]);
+    expect((await clipsOf(ids.a1)).some((c: { start_time: number; end_time: number }) => c.start_time === 3 && c.end_time === 4)).toBe(true);
+
+    const bad = [header,
+      "1\tSpectrogram 1\t1\t0.5\t1\t\t0.5\tx.wav\tA",
+      "2\tSpectrogram 1\t1\t0.5\t1\t/elsewhere/site C/x.wav\t0.5\tx.wav\tA",
+      "3\tSpectrogram 1\t1\t0.5\t1\t\t0.5\tmissing.wav\tA",
+    ].join("\n");
+    const refused = await importText(`dataset_id=${ids.dataset}`, bad);
+    expect(refused.statusCode, refused.body).toBe(400);
+    expect(refused.json().fields).toEqual([
+      { field: "line 2, Begin File", message: "'x.wav' names 2 recordings of the dataset (site A/x.wav, site B/x.wav): give a Begin Path column to tell them apart" },
+      { field: "line 3, Begin Path", message: "'/elsewhere/site C/x.wav' is no recording of the dataset (none of its recordings' paths ends it; of that name it has site A/x.wav, site B/x.wav)" },
+      { field: "line 4, Begin File", message: "'missing.wav' is no recording of the dataset (no file of that name)" },
+    ]);
+    // Into one recording, a table naming several files is refused: its rows belong to several.
+    const one = await importText(`recording_id=${ids.a1}`, ok);
+    expect(one.statusCode).toBe(400);
+    expect(one.json().fields[0]).toMatchObject({ field: "recording_id", message: expect.stringMatching(/^the table's rows name 3 files .*: import it into their dataset \(dataset_id\)/) });
+  });
+
+  it("exports Raven's header as Raven writes it, with tags and features as columns, and a re-import of the export (Raven or CSV) creates nothing", async () => {
+    const text = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tSpecies\n"
+      + "1\tSpectrogram 1\t1\t0.1\t0.3\t100\t200\tMyotis\n2\tSpectrogram 1\t1\t0.7\t0.9\t300\t400\tNyctalus\n";
+    expect((await importText(`recording_id=${ids.round}`, text)).json().created).toBe(2);
+    // A clip made otherwise, with two values of one key and a feature value.
+    const other = await post("/v1/clips", { recording_id: ids.round, start_time: 5, end_time: 6 });
+    await post(`/v1/clips/${other.id}/tags`, { key: "Species", value: "Eptesicus" });
+    await post(`/v1/clips/${other.id}/tags`, { key: "Species", value: "Vespertilio" });
+    await post(`/v1/clips/${other.id}/features`, { name: "rms_dbfs", value: -12.5 });
+
+    const raven = await app.inject({ url: `/v1/clips/export?recording_id=${ids.round}&features=all` });
+    expect(raven.statusCode, raven.body).toBe(200);
+    expect(raven.headers["content-type"]).toBe("text/plain; charset=utf-8");
+    expect(raven.headers["content-disposition"]).toMatch(/filename="round\.Table\.1\.selections\.txt"/);
+    const lines = raven.body.split("\n");
+    expect(lines[0]).toBe("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tBegin Path\tFile Offset (s)\tBegin File\tClip ID\tSpecies\tfeature:rms_dbfs");
+    expect(lines.slice(1, 4).map((l) => l.split("\t").filter((_, i) => i !== 10))).toEqual([
+      ["1", "Spectrogram 1", "1", "0.1", "0.3", "100", "200", "round.wav", "0.1", "round.wav", "Myotis", ""],
+      ["2", "Spectrogram 1", "1", "0.7", "0.9", "300", "400", "round.wav", "0.7", "round.wav", "Nyctalus", ""],
+      ["3", "Spectrogram 1", "1", "5", "6", "0", "4000", "round.wav", "5", "round.wav", "Eptesicus; Vespertilio", "-12.5"],
+    ]);
+    expect(lines[3].split("\t")[10]).toBe(other.id);
+    const csv = await app.inject({ url: `/v1/clips/export?recording_id=${ids.round}&format=csv&tag_key=Species&tag_value=Myotis` });
+    expect(csv.headers["content-type"]).toBe("text/csv; charset=utf-8");
+    expect(csv.body.split("\r\n")[1]).toMatch(/^1,Spectrogram 1,1,0\.1,0\.3,100,200,round\.wav,0\.1,round\.wav,[0-9a-f-]{36},Myotis$/);
+
+    const before = (await clipsOf(ids.round)).length;
+    for (const [body, type] of [[raven.body, "text/plain"], [csv.body, "text/csv"]]) {
+      const back = await importText(`recording_id=${ids.round}`, body, type);
+      expect(back.statusCode, back.body).toBe(200);
+      expect(back.json()).toMatchObject({ created: 0, ignored_columns: type === "text/plain" ? ["feature:rms_dbfs"] : [] });
+    }
+    // Through the dataset too: Begin Path names the recording.
+    expect((await importText(`dataset_id=${ids.dataset}`, raven.body)).json()).toMatchObject({ created: 0, existing: 3 });
+    // A multi-file table's row: its end is File Offset + the selection's length, 0.1 + (10.3 − 10.1)
+    // = 0.30000000000000104 in floating point — the clip [0.1, 0.3) all the same (to the microsecond).
+    const offset = "Begin Time (s)\tEnd Time (s)\tFile Offset (s)\tBegin File\n10.1\t10.3\t0.1\tround.wav\n";
+    expect((await importText(`dataset_id=${ids.dataset}`, offset)).json()).toMatchObject({ created: 0, existing: 1 });
+    expect(await clipsOf(ids.round)).toHaveLength(before);
+  });
+
+  it("tells channels apart: a clip per channel, the second's in the tag Channel, exported in Raven's Channel column", async () => {
+    const text = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tSpectrogram 1\t1\t1\t2\n2\tSpectrogram 1\t2\t1\t2\n";
+    const res = await importText(`recording_id=${ids.stereo}`, text);
+    expect(res.json()).toMatchObject({ created: 2 });
+    expect((await clipsOf(ids.stereo)).map((c: { tags: unknown }) => c.tags)).toEqual(expect.arrayContaining([[], [{ key: "Channel", value: "2" }]]));
+    expect((await importText(`recording_id=${ids.stereo}`, text)).json()).toMatchObject({ created: 0, existing: 2, tags_added: 0 });
+    const exported = (await app.inject({ url: `/v1/clips/export?recording_id=${ids.stereo}` })).body.split("\n").slice(1, 3).map((l) => l.split("\t")[2]);
+    expect(exported.sort()).toEqual(["1", "2"]);
+  });
+
+  it("leaves an archived clip whole on a re-import, and refuses (409) to export a tag key that is a column of the table's own", async () => {
+    const text = "Begin Time (s)\tEnd Time (s)\tSpecies\n3\t3.5\tA\n";
+    const [row] = (await importText(`recording_id=${ids.stereo}`, text)).json().rows;
+    expect((await app.inject({ method: "POST", url: `/v1/clips/${row.clip_id}/archive`, headers })).statusCode).toBe(200);
+    const again = await importText(`recording_id=${ids.stereo}`, text.replace("\tA\n", "\tB\n"));
+    expect(again.json()).toMatchObject({ created: 0, existing: 1, tags_added: 0 });
+    const clip = (await app.inject({ url: `/v1/clips/${row.clip_id}` })).json();
+    expect(clip.tags).toEqual([{ key: "Species", value: "A" }]);
+    await post(`/v1/clips`, { recording_id: ids.stereo, start_time: 0, end_time: 0.5 }).then((c) => post(`/v1/clips/${c.id}/tags`, { key: "View", value: "mine" }));
+    const refused = await app.inject({ url: `/v1/clips/export?recording_id=${ids.stereo}` });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().message).toBe("the clips carry tags of key 'View', which is a column of the table's own: rename those tags to export them");
+  });
+
+  it("answers 400 naming the parameter, 404 for an unknown recording, 413 naming the body limit", async () => {
+    const table = "Begin Time (s)\tEnd Time (s)\n0\t1\n";
+    const both = await importText(`recording_id=${ids.a1}&dataset_id=${ids.dataset}`, table);
+    expect(both.statusCode).toBe(400);
+    expect(both.json().fields).toEqual([{ field: "recording_id", message: "give exactly one of recording_id and dataset_id" }]);
+    expect((await importText("recording_id=00000000-0000-4000-8000-000000000000", table)).statusCode).toBe(404);
+    expect((await app.inject({ url: "/v1/clips/export?dataset_id=00000000-0000-4000-8000-000000000000" })).statusCode).toBe(404);
+    const audacity = await importText(`dataset_id=${ids.dataset}`, "0\t1\tpip\n");
+    expect(audacity.json().fields).toEqual([{ field: "format", message: "an Audacity label track names no file: import it into its recording (recording_id)" }]);
+    const large = await importText(`recording_id=${ids.a1}`, table + "x".repeat(8 * 1024 * 1024));
+    expect(large.statusCode).toBe(413);
+    expect(large.json().message).toBe(`request body is larger than the limit of ${8 * 1024 * 1024} bytes`);
+    const other = await app.inject({ method: "POST", url: `/v1/clips?x=1`, payload: table, headers: { ...headers, "content-type": "text/plain" } });
+    expect(other.statusCode, "other routes keep refusing text").toBe(415);
+  });
+
+  it("two imports of one table at once create its clips once", async () => {
+    const text = "Begin Time (s)\tEnd Time (s)\tSpecies\n7\t7.5\tA\n8\t8.5\tB\n9\t9.5\tC\n";
+    const results = await Promise.all([importText(`recording_id=${ids.a1}`, text), importText(`recording_id=${ids.a1}`, text)]);
+    for (const r of results) expect(r.statusCode, r.body).toBe(200);
+    expect(results.map((r) => r.json().created).sort()).toEqual([0, 3]);
+    expect((await clipsOf(ids.a1)).filter((c: { start_time: number }) => c.start_time >= 7)).toHaveLength(3);
+  });
+
+  it("openapi documents the routes", async () => {
+    const doc = (await app.inject({ url: "/openapi.json" })).json();
+    expect(Object.keys(doc.paths["/v1/clips/import"].post.requestBody.content)).toEqual(["application/json", "text/plain", "text/tab-separated-values", "text/csv"]);
+    expect(doc.paths["/v1/clips/import"].post.responses["200"].content["application/json"].schema.properties.rows).toBeDefined();
+    expect(Object.keys(doc.paths["/v1/clips/export"].get.responses["200"].content)).toEqual(["text/plain", "text/csv"]);
+  });
+});
