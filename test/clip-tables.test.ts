@@ -295,8 +295,10 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     for (const [body, type] of [[raven.body, "text/plain"], [csv.body, "text/csv"]]) {
       const back = await importText(`recording_id=${ids.round}`, body, type);
       expect(back.statusCode, back.body).toBe(200);
-      expect(back.json()).toMatchObject({ created: 0, ignored_columns: type === "text/plain" ? ["feature:rms_dbfs"] : [] });
+      expect(back.json()).toMatchObject({ created: 0, tags_added: 0, ignored_columns: type === "text/plain" ? ["feature:rms_dbfs"] : [] });
     }
+    // The cell "Eptesicus; Vespertilio" is the clip's two tags, not a third.
+    expect((await app.inject({ url: `/v1/clips/${other.id}` })).json().tags).toEqual([{ key: "Species", value: "Eptesicus" }, { key: "Species", value: "Vespertilio" }]);
     // Through the dataset too: Begin Path names the recording.
     expect((await importText(`dataset_id=${ids.dataset}`, raven.body)).json()).toMatchObject({ created: 0, existing: 3 });
     // A multi-file table's row: its end is File Offset + the selection's length, 0.1 + (10.3 − 10.1)
@@ -344,6 +346,11 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect(large.json().message).toBe(`request body is larger than the limit of ${8 * 1024 * 1024} bytes`);
     const other = await app.inject({ method: "POST", url: `/v1/clips?x=1`, payload: table, headers: { ...headers, "content-type": "text/plain" } });
     expect(other.statusCode, "other routes keep refusing text").toBe(415);
+    expect(other.json().message).toBe("a body of Content-Type text/plain is not accepted: send it as JSON with Content-Type: application/json");
+    // `curl --data-binary @table.txt` without -H sends a form's type.
+    const form = await importText(`recording_id=${ids.a1}`, table, "application/x-www-form-urlencoded");
+    expect(form.statusCode).toBe(415);
+    expect(form.json().message).toBe("a body of Content-Type application/x-www-form-urlencoded is not accepted: send it with a Content-Type of application/json, text/plain, text/tab-separated-values, text/csv");
   });
 
   it("two imports of one table at once create its clips once", async () => {

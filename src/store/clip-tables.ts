@@ -147,7 +147,9 @@ export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<Cl
       // A hidden clip is read-only: it keeps what it has.
       if (found && found.state !== "active") continue;
       const channelTag = (p.row.channel === 1 || found) ? [] : [{ key: CHANNEL_TAG, value: String(p.row.channel) }];
-      for (const t of [...channelTag, ...p.row.tags]) tagging.push({ clip_id: clipId, ...t });
+      // A cell an export wrote for several values of one key ("A; B") is those tags, not a new one.
+      const tags = found ? p.row.tags.filter((t) => found.tags.get(t.key) !== t.value) : p.row.tags;
+      for (const t of [...channelTag, ...tags]) tagging.push({ clip_id: clipId, ...t });
     }
     await insertClips(tx, created, { created_by: im.created_by, run_id: run.id });
     const createdIds = new Set(created.map((c) => c.id));
@@ -260,13 +262,21 @@ function fileResolver(recordings: readonly { id: string; path: string }[]): (s: 
   };
 }
 
-/** The clips of `recordingIds` by identity (any state), their channel read from the Channel tag. */
-async function existingClips(tx: Queryable, recordingIds: readonly string[]): Promise<Map<string, { id: string; state: string }>> {
-  const rows = await tx<{ id: string; recording_id: string; start_time: number; end_time: number; state: string; channel: string | null }[]>`
+/**
+ * The clips of `recordingIds` by identity (any state), their channel read from the Channel tag, with
+ * their tags as an export writes them: key → its values joined by "; " (exportClipTable).
+ */
+async function existingClips(tx: Queryable, recordingIds: readonly string[]): Promise<Map<string, { id: string; state: string; tags: Map<string, string> }>> {
+  const rows = await tx<{ id: string; recording_id: string; start_time: number; end_time: number; state: string; tags: { key: string; value: string }[] }[]>`
     SELECT c.id, c.recording_id, c.start_time, c.end_time, c.state,
-           (SELECT min(t.value) FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.clip_id = c.id AND t.key = ${CHANNEL_TAG}) AS channel
+           COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key, t.value)
+                     FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.clip_id = c.id), '[]') AS tags
     FROM clips c WHERE c.recording_id = ANY(${recordingIds}::uuid[])`;
-  return new Map(rows.map((c) => [identity(c.recording_id, c.start_time, c.end_time, c.channel === null ? 1 : Number(c.channel)), { id: c.id, state: c.state }]));
+  return new Map(rows.map((c) => {
+    const tags = new Map(c.tags.map((t) => [t.key, tagValues(c, t.key)]));
+    const channel = c.tags.find((t) => t.key === CHANNEL_TAG)?.value;
+    return [identity(c.recording_id, c.start_time, c.end_time, channel === undefined ? 1 : Number(channel)), { id: c.id, state: c.state, tags }];
+  }));
 }
 
 /** Inserts the new clips with the ids chosen for them (the result's rows name them): one statement, its columns as arrays. */
@@ -376,7 +386,7 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
 }
 
 /** A clip's values of tag `key`, joined by "; " (sorted, as the clip lists them). */
-const tagValues = (c: Clip, key: string) => c.tags.filter((t) => t.key === key).map((t) => t.value).join("; ");
+const tagValues = (c: Pick<Clip, "tags">, key: string) => c.tags.filter((t) => t.key === key).map((t) => t.value).join("; ");
 
 /** Code-point order: the same in every locale. */
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

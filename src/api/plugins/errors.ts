@@ -5,7 +5,7 @@
  * the database returns succeeds), one out of resources (disk full) to 503, and so does an answer
  * that the bound on answers waiting for slow clients refuses (unsent-bytes.ts); Fastify's own
  * errors (413 body too large, bad JSON) keep their status with their message, a 415 says to send
- * JSON, and anything else is a logged 500.
+ * JSON (or what the route's `consumes` lists), and anything else is a logged 500.
  * A path that exists with other methods is a 405 with `Allow` (RFC 9110 §15.5.6), not a 404.
  */
 import fp from "fastify-plugin";
@@ -104,8 +104,11 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
     }
     if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
       // Typically `curl -d '{…}'` without -H, which sends application/x-www-form-urlencoded.
+      // A route that takes more than JSON (a table's text: routes/clip-tables.ts) names what it takes.
       const type = request.headers["content-type"];
-      return sendError(reply, 415, `${type ? `a body of Content-Type ${type} is not accepted` : "the body has no Content-Type"}: send it as JSON with Content-Type: application/json`);
+      const consumes = (request.routeOptions.schema as { consumes?: string[] } | undefined)?.consumes;
+      const send = consumes ? `send it with a Content-Type of ${consumes.join(", ")}` : "send it as JSON with Content-Type: application/json";
+      return sendError(reply, 415, `${type ? `a body of Content-Type ${type} is not accepted` : "the body has no Content-Type"}: ${send}`);
     }
     if (typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500) {
       const message = err.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? `request body is larger than the limit of ${request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit} bytes` : err.message;
