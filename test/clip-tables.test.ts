@@ -80,6 +80,14 @@ describe("readTable", () => {
     ]);
   });
 
+  it("lists the first 100 faults and counts the rest, a fault each", () => {
+    const text = "Begin Time (s)\tEnd Time (s)\n" + "abc\t1\n".repeat(150);
+    const listed = faults(() => readTable(text));
+    expect(listed).toHaveLength(101);
+    expect(listed[99]).toBe("line 101, Begin Time (s): 'abc' is not a number of seconds");
+    expect(listed[100]).toBe("table: and 50 more faults");
+  });
+
   it("refuses a header without the time columns, an unclosed quote, a column named twice, an empty table and too many rows, saying which", () => {
     expect(faults(() => readTable("Selection\tBegin Time (s)\tEnd\n1\t0\t1\n"))).toEqual([
       "End Time (s): column missing from the header (line 1, read as tab-separated: 'Selection', 'Begin Time (s)', 'End'); a selection table names 'Begin Time (s)' and 'End Time (s)'",

@@ -24,10 +24,10 @@ import { basename, extname } from "node:path";
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, type StateFilter } from "./common.js";
 import { boundsIssues, listClips, LOCKED_COLUMNS, type Clip, type LockedRecording } from "./clips.js";
-import { ConflictError, InvalidError, NotFoundError, invalid, translating } from "./errors.js";
+import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { putFeatureValues, type TargetFeatureInput } from "./features.js";
 import { createRun, finishRun, type Run } from "./runs.js";
-import { COLUMN, FEATURE_COLUMN_PREFIX, readTable, writeTable, type TableFormat, type TableSelection } from "./selection-table.js";
+import { COLUMN, FEATURE_COLUMN_PREFIX, readTable, TableFaults, writeTable, type TableFormat, type TableSelection } from "./selection-table.js";
 import type { TagFilter } from "./tags.js";
 
 /** The tag a clip's channel is kept in, when not the first (a clip without it is of channel 1). */
@@ -178,7 +178,7 @@ export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<Cl
  * recording that is read-only.
  */
 async function placeSelections(tx: Queryable, target: TableTarget, selections: readonly TableSelection[], times: TableTimes, beginColumn: string, endColumn: string): Promise<Placed[]> {
-  const issues: { field: string; message: string }[] = [];
+  const issues = new TableFaults();
   let recordingOf: (s: TableSelection) => string | undefined;
   if ("recording_id" in target) {
     recordingOf = () => target.recording_id;
@@ -190,7 +190,7 @@ async function placeSelections(tx: Queryable, target: TableTarget, selections: r
     for (const s of selections) {
       const found = resolve(s);
       if (typeof found === "string") resolved.set(s, found);
-      else issues.push({ field: `line ${s.line}, ${found.column}`, message: found.message });
+      else issues.add(`line ${s.line}, ${found.column}`, found.message);
     }
     recordingOf = (s) => resolved.get(s);
   }
@@ -214,22 +214,22 @@ async function placeSelections(tx: Queryable, target: TableTarget, selections: r
     const te = times === "file" ? recording.time_expansion : 1;
     const p: Placed = { row: s, recording, start: s.begin / te, end: s.end / te, low: s.low === null ? null : s.low * te, high: s.high === null ? null : s.high * te };
     const fileHint = times === "real" && recording.time_expansion !== 1 ? ` (a table of the file as stored, in its own seconds: import with times=file)` : "";
-    const before = issues.length;
-    for (const b of boundsIssues(p.start, p.end, recording)) issues.push({ field: at(b.field === "start_time" ? beginColumn : endColumn), message: `${b.field === "start_time" ? p.start : p.end} s (real) ${b.message}${fileHint}` });
-    if (s.channel > recording.channels) issues.push({ field: at(COLUMN.channel), message: `${s.channel} is no channel of ${recording.path}, which has ${recording.channels}` });
+    const before = issues.count;
+    for (const b of boundsIssues(p.start, p.end, recording)) issues.add(at(b.field === "start_time" ? beginColumn : endColumn), `${b.field === "start_time" ? p.start : p.end} s (real) ${b.message}${fileHint}`);
+    if (s.channel > recording.channels) issues.add(at(COLUMN.channel), `${s.channel} is no channel of ${recording.path}, which has ${recording.channels}`);
     const nyquist = recording.samplerate / 2;
-    if (p.high !== null && p.high > nyquist * (1 + 1e-9)) issues.push({ field: at(COLUMN.high), message: `${p.high} Hz (real) is above ${recording.path}'s Nyquist frequency (${nyquist} Hz)${fileHint}` });
-    if (issues.length > before) continue;
+    if (p.high !== null && p.high > nyquist * (1 + 1e-9)) issues.add(at(COLUMN.high), `${p.high} Hz (real) is above ${recording.path}'s Nyquist frequency (${nyquist} Hz)${fileHint}`);
+    if (issues.count > before) continue;
     const key = identity(recording.id, p.start, p.end, s.channel);
     const first = lineOf.get(key);
     if (first !== undefined) {
-      issues.push({ field: `line ${s.line}`, message: `duplicates line ${first}: the same recording, ${beginColumn}, ${endColumn} and ${COLUMN.channel} (to the microsecond) — one clip; remove one of the rows` });
+      issues.add(`line ${s.line}`, `duplicates line ${first}: the same recording, ${beginColumn}, ${endColumn} and ${COLUMN.channel} (to the microsecond) — one clip; remove one of the rows`);
       continue;
     }
     lineOf.set(key, s.line);
     placed.push(p);
   }
-  if (issues.length) throw new InvalidError(issues.length > 100 ? [...issues.slice(0, 100), { field: "table", message: `and ${issues.length - 100} more faults` }] : issues);
+  issues.check();
   return placed;
 }
 

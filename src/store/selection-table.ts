@@ -103,19 +103,22 @@ export interface ReadOptions {
   labelKey?: string;
 }
 
-/** Collects a table's faults as the fields of one InvalidError. */
-class Issues {
-  readonly list: { field: string; message: string }[] = [];
+/** Collects a table's faults, to throw as the fields of one InvalidError (the first MAX_ISSUES, then how many more). */
+export class TableFaults {
+  private readonly list: { field: string; message: string }[] = [];
   private more = 0;
   add(field: string, message: string): void {
     if (this.list.length < MAX_ISSUES) this.list.push({ field, message });
     else this.more++;
   }
+  /** How many were added: a row's checks compare it before and after. */
+  get count(): number {
+    return this.list.length + this.more;
+  }
   /** Throws them, if any. */
   check(): void {
-    if (!this.list.length) return;
-    const fields = this.more ? [...this.list, { field: "table", message: `and ${this.more} more faults` }] : this.list;
-    throw new InvalidError(fields);
+    if (!this.count) return;
+    throw new InvalidError(this.more ? [...this.list, { field: "table", message: `and ${this.more} more faults` }] : this.list);
   }
 }
 
@@ -131,7 +134,7 @@ interface TextRecord {
  * text). A byte-order mark at the start is dropped; blank lines are skipped. A quote left open is
  * an issue naming the line it opened on.
  */
-function delimitedRecords(text: string, delimiter: string, issues: Issues): TextRecord[] {
+function delimitedRecords(text: string, delimiter: string, issues: TableFaults): TextRecord[] {
   const records: TextRecord[] = [];
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   let line = 1;
@@ -180,7 +183,7 @@ function delimitedRecords(text: string, delimiter: string, issues: Issues): Text
 }
 
 /** `text` read as a number of `what` (decimal text, as every number sonotile reads); an issue for the cell, and NaN, when it is not one. */
-function numberCell(text: string, field: string, what: string, issues: Issues): number {
+function numberCell(text: string, field: string, what: string, issues: TableFaults): number {
   if (text === "") {
     issues.add(field, `is empty: expected a number of ${what}`);
     return NaN;
@@ -193,7 +196,7 @@ function numberCell(text: string, field: string, what: string, issues: Issues): 
 }
 
 /** A tag of `key` from a cell: trimmed and in NFC, as the API stores tags; null for an empty one; an issue where it breaks the tag rules. */
-function tagCell(key: string, text: string, field: string, issues: Issues): { key: string; value: string } | null {
+function tagCell(key: string, text: string, field: string, issues: TableFaults): { key: string; value: string } | null {
   const value = labelForm(text);
   if (isBlank(value)) return null;
   if (value.length > MAX_TAG_LENGTH) issues.add(field, `must be at most ${MAX_TAG_LENGTH} characters to be a tag (has ${value.length})`);
@@ -223,7 +226,7 @@ function checkRowCount(rows: number): void {
 }
 
 /** Which of a Raven header's columns become tags, and which are left (measurements, feature values). */
-function tagColumnsOf(header: readonly string[], asked: readonly string[] | undefined, issues: Issues): { tags: string[]; ignored: string[] } {
+function tagColumnsOf(header: readonly string[], asked: readonly string[] | undefined, issues: TableFaults): { tags: string[]; ignored: string[] } {
   const free = header.filter((h) => h !== "" && !PLACING_COLUMNS.has(h));
   if (asked) {
     for (const name of asked) {
@@ -238,7 +241,7 @@ function tagColumnsOf(header: readonly string[], asked: readonly string[] | unde
 
 /** A Raven selection table (or its columns as CSV). */
 function readRaven(text: string, format: "raven" | "csv", asked: readonly string[] | undefined): ReadTable {
-  const issues = new Issues();
+  const issues = new TableFaults();
   const records = delimitedRecords(text, format === "raven" ? "\t" : ",", issues);
   issues.check();
   if (!records.length) throw new InvalidError([{ field: "table", message: "is empty: expected a header line and a row per selection" }]);
@@ -273,7 +276,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
       continue;
     }
     const cell = (column: string) => (has(column) ? row.cells[header.indexOf(column)] ?? "" : "");
-    const before = issues.list.length;
+    const before = issues.count;
     const beginTime = numberCell(cell(COLUMN.begin), at(COLUMN.begin), "seconds", issues);
     const endTime = numberCell(cell(COLUMN.end), at(COLUMN.end), "seconds", issues);
     const offset = has(COLUMN.fileOffset) ? numberCell(cell(COLUMN.fileOffset), at(COLUMN.fileOffset), "seconds", issues) : beginTime;
@@ -285,7 +288,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
     const frequency = (column: string) => (has(column) && cell(column) !== "" ? numberCell(cell(column), at(column), "Hz", issues) : null);
     const low = frequency(COLUMN.low);
     const high = frequency(COLUMN.high);
-    if (issues.list.length > before) continue;
+    if (issues.count > before) continue;
     if (beginTime < 0) issues.add(at(COLUMN.begin), `${beginTime} s is before the start: times are >= 0`);
     if (offset < 0) issues.add(at(COLUMN.fileOffset), `${offset} s is before the start of the file: times are >= 0`);
     if (!(endTime > beginTime)) issues.add(at(COLUMN.end), `${endTime} s must be after ${COLUMN.begin} (${beginTime} s): a selection lasts`);
@@ -295,7 +298,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
     const beginFile = cell(COLUMN.beginFile) || null;
     const endFile = cell(COLUMN.endFile) || null;
     if (beginFile !== null && endFile !== null && endFile !== beginFile) issues.add(at(COLUMN.endFile), `the selection spans two files (${COLUMN.beginFile} '${beginFile}', ${COLUMN.endFile} '${endFile}'): a clip lies within one recording`);
-    if (issues.list.length > before) continue;
+    if (issues.count > before) continue;
     const tags = tagColumns.map((c) => tagCell(c, cell(c), at(c), issues)).filter((t) => t !== null);
     const selection: TableSelection = {
       line: row.line,
@@ -340,7 +343,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
  * by a line `\<TAB>low<TAB>high` — the label's frequency range, negative where it has none.
  */
 function readAudacity(text: string, labelKey: string): ReadTable {
-  const issues = new Issues();
+  const issues = new TableFaults();
   const key = labelForm(labelKey);
   if (isBlank(key) || key.length > MAX_TAG_LENGTH) throw new InvalidError([{ field: "label_key", message: `must be a tag key of 1 to ${MAX_TAG_LENGTH} characters` }]);
   const lines = text.replace(/^\ufeff/, "").split(/\r\n|\n|\r/).map((t, i) => ({ line: i + 1, cells: t.split("\t") })).filter((l) => l.cells.some((c) => c.trim() !== ""));
@@ -349,7 +352,7 @@ function readAudacity(text: string, labelKey: string): ReadTable {
   let previous: { line: number; selection: TableSelection | null } | null = null;
   for (const { line, cells } of lines) {
     const at = (column: string) => `line ${line}, ${column}`;
-    const before = issues.list.length;
+    const before = issues.count;
     if (cells[0].trim() === "\\") {
       if (!previous || previous.line !== line - 1) {
         issues.add(`line ${line}`, "a frequency line (starting with \\) must follow its label's line");
@@ -357,7 +360,7 @@ function readAudacity(text: string, labelKey: string): ReadTable {
       }
       const low = numberCell((cells[1] ?? "").trim(), at("low frequency"), "Hz", issues);
       const high = numberCell((cells[2] ?? "").trim(), at("high frequency"), "Hz", issues);
-      if (issues.list.length > before || !previous.selection) continue;
+      if (issues.count > before || !previous.selection) continue;
       // Audacity writes a negative frequency where the label has no bound.
       if (low >= 0 && high >= 0) {
         if (low > high) issues.add(at("high frequency"), `${high} Hz is below the low frequency (${low} Hz)`);
@@ -368,10 +371,10 @@ function readAudacity(text: string, labelKey: string): ReadTable {
     const start = numberCell(cells[0].trim(), at("start"), "seconds", issues);
     const end = numberCell((cells[1] ?? "").trim(), at("end"), "seconds", issues);
     previous = { line, selection: null };
-    if (issues.list.length > before) continue;
+    if (issues.count > before) continue;
     if (start < 0) issues.add(at("start"), `${start} s is before the start: times are >= 0`);
     if (!(end > start)) issues.add(at("end"), `${end} s must be after the start (${start} s): a label marking an instant is no clip`);
-    if (issues.list.length > before) continue;
+    if (issues.count > before) continue;
     const label = tagCell(key, cells.slice(2).join("\t"), at("label"), issues);
     const selection: TableSelection = { line, selection: null, channel: 1, begin: start, end, low: null, high: null, beginPath: null, beginFile: null, tags: label ? [label] : [] };
     previous.selection = selection;
