@@ -43,6 +43,11 @@ describe("readTable", () => {
     ]);
   });
 
+  it("reads a selection across channels (a row per channel, one Selection number) as a selection per channel", () => {
+    const text = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tWaveform 1\t1\t0.5\t1\n1\tSpectrogram 1\t1\t0.5\t1\n1\tSpectrogram 1\t2\t0.5\t1\n";
+    expect(readTable(text).selections.map((s) => [s.line, s.selection, s.channel])).toEqual([[2, "1", 1], [4, "1", 2]]);
+  });
+
   it("reads a byte-order mark, CRLF line ends, quoted cells (with a tab, a quote, a line break) and a trailing tab alike", () => {
     const text = '\ufeffSelection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tNotes\r\n'
       + '1\tSpectrogram 1\t1\t0.5\t1\t"two\tparts, ""quoted""\r\nand a line"\t\r\n'
@@ -76,7 +81,7 @@ describe("readTable", () => {
       "line 6: has 9 cells, more than the header's 8 columns",
       "line 7, Low Freq (Hz): is empty while High Freq (Hz) is not: give both bounds or neither",
       "line 8, Species: must be at most 255 characters to be a tag (has 256)",
-      "line 10, End Time (s): Selection 8 is on line 9 too, with another End Time (s): rows of one selection (one per View) must place it alike — renumber one of them",
+      "line 10, End Time (s): Selection 8 of channel 1 is on line 9 too, with another End Time (s): rows of one selection (one per View) must place it alike — renumber one of them",
     ]);
   });
 

@@ -265,7 +265,10 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
   const has = (column: string) => header.includes(column);
   const beginColumn = has(COLUMN.fileOffset) ? COLUMN.fileOffset : COLUMN.begin;
   const selections: TableSelection[] = [];
-  /** The selection each Selection number was first read as: Raven writes a row per view of a selection. */
+  /**
+   * The selection each (Selection, Channel) was first read as: Raven writes a row per View of a
+   * selection, and of a selection across channels a row per channel — a clip each.
+   */
   const bySelection = new Map<string, TableSelection>();
   for (const row of rows) {
     const at = (column: string) => `line ${row.line}, ${column}`;
@@ -312,22 +315,22 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
       beginFile,
       tags,
     };
-    const seen = selection.selection === null ? undefined : bySelection.get(selection.selection);
+    const key = `${selection.selection} ${channel}`;
+    const seen = selection.selection === null ? undefined : bySelection.get(key);
     if (!seen) {
-      if (selection.selection !== null) bySelection.set(selection.selection, selection);
+      if (selection.selection !== null) bySelection.set(key, selection);
       selections.push(selection);
       continue;
     }
     // Another view's row of a selection read already: the same piece, or a fault.
     const differs = ([
-      [COLUMN.channel, seen.channel !== selection.channel],
       [beginColumn, seen.begin !== selection.begin],
       [COLUMN.end, seen.end !== selection.end],
       [COLUMN.beginPath, seen.beginPath !== selection.beginPath],
       [COLUMN.beginFile, seen.beginFile !== selection.beginFile],
     ] as const).filter(([, d]) => d).map(([c]) => c);
     if (differs.length) {
-      issues.add(at(differs[0]), `Selection ${selection.selection} is on line ${seen.line} too, with another ${differs.join(", ")}: rows of one selection (one per View) must place it alike — renumber one of them`);
+      issues.add(at(differs[0]), `Selection ${selection.selection} of channel ${channel} is on line ${seen.line} too, with another ${differs.join(", ")}: rows of one selection (one per View) must place it alike — renumber one of them`);
       continue;
     }
     // The spectrogram view's row bounds frequencies; a waveform view's spans the whole band.
