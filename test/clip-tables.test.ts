@@ -85,6 +85,11 @@ describe("readTable", () => {
     ]);
   });
 
+  it("refuses a table in another encoding than UTF-8, naming the line, rather than lose its letters", () => {
+    const latin1 = new TextDecoder().decode(Buffer.from("Begin Time (s)\tEnd Time (s)\tSpecies\n0\t1\tMyotis\n1\t2\tBarbastelle d'Europe \u00e9\n", "latin1"));
+    expect(faults(() => readTable(latin1))).toEqual(["line 3: holds bytes that are not UTF-8 text (read as U+FFFD): save the table as UTF-8 — it is in another encoding, such as Windows-1252"]);
+  });
+
   it("lists the first 100 faults and counts the rest, a fault each", () => {
     const text = "Begin Time (s)\tEnd Time (s)\n" + "abc\t1\n".repeat(150);
     const listed = faults(() => readTable(text));

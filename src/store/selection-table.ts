@@ -214,8 +214,21 @@ function recognise(text: string): TableFormat {
   throw new InvalidError([{ field: "format", message: `the table's format is not recognised: its first line names no '${COLUMN.begin}' column (a Raven selection table's header) and holds no time (an Audacity label); give format (raven, csv or audacity)` }]);
 }
 
+/**
+ * Refuses text holding U+FFFD, what a UTF-8 decoder (Fastify's, the CLI's readFile) puts for bytes
+ * that are not UTF-8: a table saved in another encoding (Windows-1252: "é" as one byte) would give
+ * tags with the letter lost.
+ */
+function checkUtf8(text: string): void {
+  const at = text.indexOf("\ufffd");
+  if (at < 0) return;
+  const line = text.slice(0, at).split(/\r\n|\n|\r/).length;
+  throw new InvalidError([{ field: `line ${line}`, message: "holds bytes that are not UTF-8 text (read as U+FFFD): save the table as UTF-8 — it is in another encoding, such as Windows-1252" }]);
+}
+
 /** Reads an annotation table; throws InvalidError naming each faulty line and column. */
 export function readTable(text: string, options: ReadOptions = {}): ReadTable {
+  checkUtf8(text);
   const format = options.format ?? recognise(text);
   return format === "audacity" ? readAudacity(text, options.labelKey ?? "label") : readRaven(text, format, options.tagColumns);
 }
