@@ -13,7 +13,7 @@ import { ParamsError, parseParams } from "../src/engine/params.js";
 import { VERSION } from "../src/engine/version.js";
 import { extractFeatures, type ExtractItem } from "../src/jobs/extract.js";
 import { featureColumns, featureRow, featuresOfFile, FEATURE_NAMES, type FeatureValues } from "../src/features/features.js";
-import { runSonotile, type CliRun } from "./cli-helpers.js";
+import { cliRun, runSonotile, type CliRun } from "./cli-helpers.js";
 import { FIXTURES, ROOT } from "./golden.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "sonotile-extract-"));
@@ -283,7 +283,7 @@ describe("sonotile extract", () => {
       mkdirSync(join(base, "site_b"));
       for (const path of [join(base, "a_first.wav"), join(base, "locked", "hidden.wav"), join(base, "site_b", "z.wav")]) writeFileSync(path, readFileSync(A));
       const run = await new Promise<CliRun>((done) => {
-        execFile(process.execPath, [join(ROOT, "bin/sonotile.js"), "extract", base, "-o", join(base, "t.csv"), "--features", "rms_dbfs"], { cwd: base, uid: 65534, gid: 65534 }, (err, stdout, stderr) => done({ code: err ? Number(err.code) : 0, stdout, stderr }));
+        execFile(process.execPath, [join(ROOT, "bin/sonotile.js"), "extract", base, "-o", join(base, "t.csv"), "--features", "rms_dbfs"], { cwd: base, uid: 65534, gid: 65534 }, (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
       });
       expect(run.code, run.stderr).toBe(1);
       expect(run.stderr).toMatch(new RegExp(`^sonotile extract: skipped ${join(base, "locked")}: permission denied\nsonotile extract: 2 targets .*; 1 skipped; wrote`));
@@ -350,7 +350,7 @@ describe("sonotile extract", () => {
     for (const name of ["t.csv", "t.npy", "t.csv.json", "t.npy.json"]) writeFileSync(join(dir, name), previous(name));
     // A file size limit of 512 bytes (sh's ulimit -f counts 512-byte blocks): both tables are larger.
     const limited = (args: string[]) => new Promise<CliRun>((done) => {
-      execFile("sh", ["-c", 'ulimit -f 1 && exec "$@"', "sh", process.execPath, join(ROOT, "bin/sonotile.js"), "extract", ...args], (err, stdout, stderr) => done({ code: err ? Number(err.code) : 0, stdout, stderr }));
+      execFile("sh", ["-c", 'ulimit -f 1 && exec "$@"', "sh", process.execPath, join(ROOT, "bin/sonotile.js"), "extract", ...args], (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
     });
     for (const table of ["t.csv", "t.npy"]) {
       const out = join(dir, table);

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { cliRun, type CliRun } from "./cli-helpers.js";
 import { FIXTURES, ROOT } from "./golden.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sonotile-readme-"));
@@ -44,8 +45,8 @@ describe("README", () => {
     writeFileSync(join(dir, "10h.wav"), toneWav(3611, 1000));
     const script = snippet!.replace('from "sonotile"', `from ${JSON.stringify(pathToFileURL(join(ROOT, "dist/index.js")).href)}`);
     writeFileSync(join(dir, "snippet.mjs"), `${script}\nconsole.log(JSON.stringify({ piece: piece.frames, frames }));\n`);
-    const run = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
-      execFile(process.execPath, ["snippet.mjs"], { cwd: dir }, (err, stdout, stderr) => done({ code: err ? Number(err.code) : 0, stdout, stderr }));
+    const run = await new Promise<CliRun>((done) => {
+      execFile(process.execPath, ["snippet.mjs"], { cwd: dir }, (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
     });
     expect(run).toMatchObject({ code: 0, stderr: "" });
     expect(JSON.parse(run.stdout)).toEqual({ piece: 769, frames: 100_000 }); // 10 s of 13 ms hops (25-sample windows at 1 kHz); 100,000 of its ~278,000 frames
