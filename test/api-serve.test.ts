@@ -112,12 +112,13 @@ it("serves, prints the admin token once, and stops cleanly on SIGTERM", async ()
   expect(second.output()).not.toContain("admin token");
 });
 
-it("--verbose logs every request, by method and URL, never its token (it logged none: main took the flag away from serve)", async () => {
+it("--verbose logs every request as one line with its method, URL, client, status and time, never its token (it logged none: main took the flag away from serve; then two lines, the status apart from the URL)", async () => {
   const server = await startServer("--verbose");
   try {
     const me = await fetch(`${server.url}/v1/users/me`, { headers: { authorization: `Bearer ${key}` } });
     expect(me.status).toBe(200);
-    await expect.poll(() => server.output(), { timeout: 10_000, interval: 20 }).toMatch(/"method":"GET","url":"\/v1\/users\/me"/);
+    await expect.poll(() => server.output(), { timeout: 10_000, interval: 20 }).toMatch(/"method":"GET","url":"\/v1\/users\/me","remoteAddress":"127\.0\.0\.1","statusCode":200,"responseTime":[\d.]+,"msg":"request completed"/);
+    expect(server.output()).not.toContain("incoming request");
   } finally {
     expect(await stop(server.child)).toBe(0);
   }

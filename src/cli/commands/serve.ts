@@ -44,7 +44,7 @@ const USAGE = `usage: sonotile serve [options]
 Serves the HTTP API (docs at /docs) and the viewer (at /), and executes submitted batch jobs
 on a job worker of its own unless --no-worker. The database is DATABASE_URL if set, else an
 embedded PostgreSQL in the data directory. With --verbose it also logs every request as a JSON
-line (method, URL, status, time; never a header).
+line (method, URL, client address, status, time; never a header).
 
 ${optionRows(OPTIONS)}`;
 
