@@ -1,17 +1,75 @@
 /**
- * The README's library snippet runs as written (SPEC §8b: scripts build on it): its code block
- * is run by Node against the built package, in a directory where `rec.wav` is a fixture
- * recording and `10h.wav` a recording longer than the hour the snippet reads at (a 1 kHz one
- * of 3611 s, 7 MB, so the test stays quick).
+ * The README as a new user reads it (SPEC §1: set-up and use from the README alone).
+ * - Its library snippet runs as written (SPEC §8b: scripts build on it): its code block is run by
+ *   Node against the built package, in a directory where `rec.wav` is a fixture recording and
+ *   `10h.wav` a recording longer than the hour the snippet reads at (a 1 kHz one of 3611 s, 7 MB,
+ *   so the test stays quick).
+ * - What it names exists: every `sonotile` command, subcommand and option (against the built
+ *   CLI's `--help`), every route of the OpenAPI document and no other, the imports its Python
+ *   snippets use, and the limits it quotes (against the code's constants).
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
-import { cliRun, type CliRun } from "./cli-helpers.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../src/api/app.js";
+import { MAX_RANGES } from "../src/api/byte-range.js";
+import { MAX_PLAYBACK_SAMPLES } from "../src/api/playback-limit.js";
+import { DEFAULT_TILE_LIMITS } from "../src/api/routes/tiles.js";
+import { tileStatsStore } from "../src/api/tile-stats.js";
+import { DEFAULT_MAX_UNSENT_BYTES, DEFAULT_STALLED_SEND_MS } from "../src/api/unsent-bytes.js";
+import { LIST_LIMIT } from "../src/cli/command.js";
+import { CHECKPOINT_SPACING } from "../src/engine/recording.js";
+import { MAX_RATE_FACTOR } from "../src/engine/rate-ratio.js";
+import { MAX_JOB_TARGET_IDS } from "../src/jobs/queue.js";
+import { CLEANUP_GRACE_SECONDS } from "../src/store/artifacts.js";
+import { RECENT_SCAN_MS } from "../src/store/datasets.js";
+import { MAX_THREADS } from "../src/tiles/limits.js";
+import { TileService } from "../src/tiles/service.js";
+import { cliRun, runSonotile, type CliRun } from "./cli-helpers.js";
 import { FIXTURES, ROOT } from "./golden.js";
+import { freshDatabase } from "./store-helpers.js";
+
+const README = readFileSync(join(ROOT, "README.md"), "utf8");
+
+/** A fenced code block (its fences may be indented, as in a list item): its language and body. */
+const FENCE = /^[ \t]*```(\w*)\n([\s\S]*?)^[ \t]*```/gm;
+
+/** The bodies of the README's fenced code blocks of language `lang` (every block when undefined). */
+function fencedBlocks(lang?: string): string[] {
+  return [...README.matchAll(FENCE)].filter((m) => lang === undefined || m[1] === lang).map((m) => m[2]);
+}
+
+/** The README's inline code spans, paired within each paragraph as Markdown pairs them (fenced blocks left out). */
+function codeSpans(): string[] {
+  const prose = README.replace(FENCE, "\n\n");
+  return prose.split(/\n\s*\n/).flatMap((paragraph) => [...paragraph.matchAll(/`([^`]+)`/g)].map((m) => m[1].replace(/\s+/g, " ")));
+}
+
+/**
+ * The README's `sonotile` command lines — code spans and lines of fenced blocks (continuation
+ * lines joined) that start with `[VAR=… ][npx ]sonotile <command>` — as command, the word after
+ * it (a subcommand, a file, or null) and the whole line.
+ */
+function commandLines(): { command: string; next: string | null; line: string }[] {
+  const lines = [...codeSpans(), ...fencedBlocks().flatMap((block) => block.replace(/\\\n/g, " ").split("\n"))];
+  return lines.flatMap((line) => {
+    const m = /^\s*(?:[A-Z_]+=\S+\s+)*(?:npx\s+)?sonotile\s+([a-z][\w-]*)(?:\s+([a-z][\w-]*)(?![\w.\/-]))?/.exec(line);
+    return m ? [{ command: m[1], next: m[2] ?? null, line }] : [];
+  });
+}
+
+/** The options `--x` that `text` names (`--name=value` as `--name`). */
+function flagsIn(text: string): string[] {
+  return [...text.matchAll(/(?<![\w-])--[a-z][a-z0-9-]*/g)].map((m) => m[0]);
+}
+
+/** Whether a help text lists `flag` (as a whole option name, e.g. not `--pcen` in `--pcen-gain`). */
+function helpHas(help: string, flag: string): boolean {
+  return new RegExp(`(?<![\\w-])${flag}(?![\\w-])`).test(help);
+}
 
 const dir = mkdtempSync(join(tmpdir(), "sonotile-readme-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,8 +96,7 @@ function toneWav(seconds: number, rate: number): Buffer {
 
 describe("README", () => {
   it("the library snippet runs as written", async () => {
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const snippet = /## Library API\n+```ts\n([\s\S]*?)\n```/.exec(readme)?.[1];
+    const snippet = /## Library API\n+```ts\n([\s\S]*?)\n```/.exec(README)?.[1];
     expect(snippet).toContain('from "sonotile"');
     symlinkSync(join(FIXTURES, "recordings/whombat_tests_bats.wav"), join(dir, "rec.wav"));
     writeFileSync(join(dir, "10h.wav"), toneWav(3611, 1000));
@@ -50,5 +107,120 @@ describe("README", () => {
     });
     expect(run).toMatchObject({ code: 0, stderr: "" });
     expect(JSON.parse(run.stdout)).toEqual({ piece: 769, frames: 100_000 }); // 10 s of 13 ms hops (25-sample windows at 1 kHz); 100,000 of its ~278,000 frames
+  });
+
+  describe("names only commands and options the CLI has", () => {
+    /** `sonotile <command> --help` of every command `sonotile --help` lists. */
+    const helps = new Map<string, string>();
+    /** `sonotile --help`: the commands, `--help` and `--version`. */
+    let top = "";
+    beforeAll(async () => {
+      top = (await runSonotile(["--help"])).stdout;
+      const commands = top.split("\n").filter((l) => /^ {2}[a-z]/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
+      for (const [i, r] of (await Promise.all(commands.map((c) => runSonotile([c, "--help"])))).entries()) helps.set(commands[i], r.stdout);
+    });
+
+    /** The subcommands a command's usage lines name (`sonotile token disable|enable` gives both), none for most. */
+    function subcommands(command: string): string[] {
+      return [...helps.get(command)!.matchAll(new RegExp(`sonotile ${command} ([a-z]+(?:\\|[a-z]+)*)`, "g"))].flatMap((m) => m[1].split("|"));
+    }
+
+    it("every `sonotile …` line shows a command, its subcommand and its own options", () => {
+      const lines = commandLines();
+      expect(lines.length).toBeGreaterThan(50);
+      for (const { command, next, line } of lines) {
+        expect([...helps.keys()], line).toContain(command);
+        const subs = subcommands(command);
+        if (subs.length && next !== null) expect(subs, line).toContain(next);
+        // --help is every command's (main.ts), not one of its option rows.
+        for (const flag of flagsIn(line).filter((f) => f !== "--help")) expect(helpHas(helps.get(command)!, flag), `${flag} of sonotile ${command}: ${line}`).toBe(true);
+      }
+    });
+
+    it("every option of the table of `sonotile serve`'s configuration is serve's, with its variable and its default", () => {
+      const table = /Configuration of `sonotile serve`[^\n]*\n\n((?:\|[^\n]*\n)+)/.exec(README)?.[1];
+      const rows = table!.split("\n").slice(2).filter(Boolean).map((row) => row.split(" | ").map((cell) => cell.replace(/^\| ?| ?\|$/g, "")));
+      expect(rows.length).toBeGreaterThan(5);
+      const help = helps.get("serve")!;
+      for (const [flagCell, envCell, defaultCell] of rows) {
+        const flags = flagsIn(flagCell);
+        const helpLines = help.split("\n").filter((l) => flags.some((f) => helpHas(l.trim().split(/ {2,}/)[0], f)));
+        for (const flag of flags) expect(helpHas(help, flag), `${flag} of sonotile serve`).toBe(true);
+        // Where both the table and the help name the variable, or the default as a value, they agree.
+        for (const variable of envCell.match(/SONOTILE_[A-Z_]+/g) ?? []) if (flags.length) expect(helpLines.join("\n"), flagCell).toContain(`env ${variable}`);
+        if (flags.length && defaultCell.startsWith("`")) {
+          for (const value of defaultCell.split("(")[0].match(/`([^`]+)`/g)!) expect(helpLines.join("\n"), flagCell).toContain(`default ${value.slice(1, -1)}`);
+        }
+      }
+    });
+
+    it("every option named anywhere is a sonotile command's, `npm run bench`'s or Node's", () => {
+      const all = [top, ...helps.values()].join("\n");
+      const bench = /usage: npm run bench[^\n]*/.exec(readFileSync(join(ROOT, "bench/run.ts"), "utf8"))![0];
+      // The README's spelling of the pattern every parameter's flag follows, not flags.
+      const patterns = ["--no-name", "--kebab-name"];
+      const unknown = flagsIn(README).filter((f) => !helpHas(all, f) && !helpHas(bench, f) && !process.allowedNodeEnvironmentFlags.has(f) && !patterns.includes(f));
+      expect([...new Set(unknown)]).toEqual([]);
+    });
+  });
+
+  it("names every route of the OpenAPI document, and no route it lacks", async () => {
+    const t = await freshDatabase();
+    // The tile routes are registered only for an app given a tile service, as `serve`'s is.
+    const tiles = new TileService({ threads: 1, statsStore: tileStatsStore(t.db.sql) });
+    const app = await buildApp({ database: t.db, audioRoots: [], tiles });
+    try {
+      const documented = new Set(Object.keys((await app.inject({ url: "/openapi.json" })).json().paths).map((path) => path.replace(/\{[^}]*\}/g, "{}")));
+      // Paths as the README writes them: `{id}`, `<id>` or `$id` for a parameter (`{x}.{png|f32|npy}`
+      // too), `a|b` for alternatives within a segment; a query string or `…` ends them.
+      const named = new Set<string>();
+      for (const m of README.replace(/<[^<>\n]*>|\$\w+/g, "{}").matchAll(/(?<![\w.])(\/v1(?:\/[^\s?`&)'",;…]*)?|\/health\b|\/version\b)/g)) {
+        const segments = m[1].replace(/\/$/, "").split("/").slice(1).map((segment) => (segment.includes("{") ? ["{}"] : segment.split("|")));
+        for (const path of segments.reduce<string[]>((paths, alternatives) => paths.flatMap((p) => alternatives.map((a) => `${p}/${a}`)), [""])) named.add(path);
+      }
+      named.delete("/v1");
+      expect([...documented].filter((path) => !named.has(path))).toEqual([]);
+      expect([...named].filter((path) => !documented.has(path) && !path.endsWith("/"))).toEqual([]);
+    } finally {
+      await app.close();
+      await tiles.close();
+      await t.cleanup();
+    }
+  });
+
+  it("its Python snippets import every module they use", () => {
+    const blocks = fencedBlocks("python");
+    expect(blocks.length).toBeGreaterThan(1);
+    for (const block of blocks) {
+      const defined = new Set([
+        ...[...block.matchAll(/^import (\w+)(?: as (\w+))?/gm)].map((m) => m[2] ?? m[1]),
+        ...[...block.matchAll(/^from \S+ import (\w+)/gm)].map((m) => m[1]),
+        ...[...block.matchAll(/^(\w+) =/gm)].map((m) => m[1]),
+      ]);
+      const code = block.replace(/"[^"\n]*"|'[^'\n]*'|#.*$/gm, '""');
+      const used = [...code.matchAll(/(?<![\w.])([A-Za-z_]\w*)\./g)].map((m) => m[1]);
+      expect(used.filter((name) => !defined.has(name)), block).toEqual([]);
+    }
+  });
+
+  it("quotes the limits the code has", () => {
+    const text = README.replace(/\s+/g, " ");
+    const log2 = Math.log2;
+    const quoted = [
+      `${DEFAULT_TILE_LIMITS.maxStreamTiles} tiles per stream; 2^${log2(DEFAULT_TILE_LIMITS.maxTilePixels)} pixels (columns × rows) per tile`,
+      `${DEFAULT_TILE_LIMITS.maxImageFrames.toLocaleString("en")} frames and 2^${log2(DEFAULT_TILE_LIMITS.maxImagePixels)} pixels per one-shot image`,
+      `More than ${MAX_RANGES} separate ranges after merging (\`MAX_RANGES\``,
+      `at most 2^${log2(MAX_PLAYBACK_SAMPLES)} samples per request`,
+      `hold at most ${DEFAULT_MAX_UNSENT_BYTES / 2 ** 30} GiB together, server-wide (\`maxUnsentBytes\``,
+      `for ${DEFAULT_STALLED_SEND_MS / 1000} s while bytes wait for it (\`stalledSendMs\``,
+      `(\`CLEANUP_GRACE_SECONDS\`, src/store/artifacts.ts: ${CLEANUP_GRACE_SECONDS / 3600} h)`,
+      `print at most ${LIST_LIMIT} records`,
+      `worker threads computing tiles, 1 to ${MAX_THREADS}`,
+      `(1 to ${MAX_JOB_TARGET_IDS.toLocaleString("en")} —`,
+      `while it is at most ${RECENT_SCAN_MS / 1000} s old`,
+      `PCEN state kept every ${CHECKPOINT_SPACING} frames`,
+      `a term above ${String(MAX_RATE_FACTOR).replace(/\B(?=(\d{3})+$)/g, " ")} (2^${log2(MAX_RATE_FACTOR)})`,
+    ];
+    expect(quoted.filter((phrase) => !text.includes(phrase))).toEqual([]);
   });
 });
