@@ -87,4 +87,22 @@ describe.skipIf(!REAL_PG_URL)("a database copied into an empty real PostgreSQL",
 
     await expect(copyDatabase(sql, target.db.sql)).rejects.toThrow(/^the target database holds sonotile records already \(users, api_tokens, .*\): copy into an empty database \(createdb\)$/);
   });
+
+  it("copies a table of more than a COPY stream buffers (a file of 64 KiB) and every table after it (the source's connection stayed paused: the copy waited for ever)", async () => {
+    const big = await openDatabase({ initialData: await migratedTemplate(), poolSize: 1 });
+    const empty = await freshDatabase();
+    try {
+      const admin = (await ensureAdmin(big.sql))!;
+      const bytes = Uint8Array.from({ length: 64 * 1024 }, (_, i) => (i * 7919) % 251);
+      const file = await storeFile(big.sql, bytes, "text/csv");
+      const [job] = await big.sql<{ id: string }[]>`INSERT INTO jobs (task, status, result, created_by) VALUES ('extract_features', 'completed', 'success', ${admin.user.id}) RETURNING id`;
+      await createArtifact(big.sql, { job_id: job.id, name: "features.csv", file_sha256: file.sha256, created_by: admin.user.id });
+      const copied = await copyDatabase(big.sql, empty.db.sql);
+      expect(copied.find((t) => t.table === "artifacts")).toEqual({ table: "artifacts", rows: 1 });
+      expect(await everyRow(empty.db)).toEqual(await everyRow(big));
+    } finally {
+      await big.close();
+      await empty.cleanup();
+    }
+  });
 });

@@ -10,6 +10,7 @@
  * messages only there, so the copy is refused until none is (the target's first `serve` makes
  * a queue of its own).
  */
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Queryable, Sql } from "./db.js";
 import { ConflictError } from "./errors.js";
@@ -47,16 +48,27 @@ export async function copyDatabase(source: Sql, target: Sql): Promise<CopiedTabl
       const columns = await storedColumns(dst, table);
       // One statement per table: its foreign keys are checked at the statement's end, so rows
       // that refer to rows of their own table (users.created_by, jobs.retry_of) go in any order.
-      await pipeline(
-        await src.unsafe(`COPY ${quoted(table)} (${columns.map(quoted).join(", ")}) TO STDOUT`).readable(),
-        await dst.unsafe(`COPY ${quoted(table)} (${columns.map(quoted).join(", ")}) FROM STDIN`).writable(),
-      );
+      const rows = await src.unsafe(`COPY ${quoted(table)} (${columns.map(quoted).join(", ")}) TO STDOUT`).readable();
+      await pipeline(rows, await dst.unsafe(`COPY ${quoted(table)} (${columns.map(quoted).join(", ")}) FROM STDIN`).writable());
+      resumeAfterCopy(rows);
       await advanceIdentities(dst, table);
       const [{ n }] = await dst<{ n: number }[]>`SELECT count(*)::int AS n FROM ${dst(table)}`;
       copied.push({ table, rows: n });
     }
     return copied;
   }));
+}
+
+/**
+ * Lets the connection of a finished `COPY … TO STDOUT` read again. postgres.js (3.4.9) pauses the
+ * socket when the COPY's stream holds more than its high-water mark and resumes it only from the
+ * stream's read(), which Node no longer calls once the stream has ended: a COPY whose last rows came
+ * with its end (a table over 16 KiB — a file's 1 MiB chunks) left the socket paused, and the
+ * connection's next statement waited for ever (porsager/postgres#499; the fix proposed upstream,
+ * #1016, resumes it at CopyDone). One more read() does that here.
+ */
+function resumeAfterCopy(rows: Readable): void {
+  (rows as Readable & { _read(size: number): void })._read(0);
 }
 
 /** The newest migration applied (schema_migrations, src/store/migrate.ts). */
