@@ -119,6 +119,7 @@ it("--verbose logs every request as one line with its method, URL, client, statu
     expect(me.status).toBe(200);
     await expect.poll(() => server.output(), { timeout: 10_000, interval: 20 }).toMatch(/"method":"GET","url":"\/v1\/users\/me","remoteAddress":"127\.0\.0\.1","statusCode":200,"responseTime":[\d.]+,"msg":"request completed"/);
     expect(server.output()).not.toContain("incoming request");
+    expect(server.output()).not.toMatch(/Deprecation|FSTDEP/); // Fastify's disableRequestLogging option would say so at every start
   } finally {
     expect(await stop(server.child)).toBe(0);
   }
