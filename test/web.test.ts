@@ -781,6 +781,19 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     }
   });
 
+  it("lists every dataset in the picker, past the 100th (only the first 100 by name could be picked)", async () => {
+    // Datasets of directories that need not exist: the picker lists them, it opens none of them.
+    await t.db.sql`INSERT INTO datasets (name, audio_dir) SELECT format('zz-%s', lpad(i::text, 3, '0')), format('/nowhere/zz-%s', i) FROM generate_series(0, 100) AS i`;
+    try {
+      const { total } = (await app.inject({ url: "/v1/datasets?limit=1" })).json();
+      await page.goto(`${base}/?datasets`);
+      await expect.poll(() => page.$$eval("#dataset option", (os) => os.length)).toBe(total);
+      expect(await page.$$eval("#dataset option", (os) => os.at(-1)!.textContent)).toBe("zz-100 (0)");
+    } finally {
+      await t.db.sql`DELETE FROM datasets WHERE name LIKE 'zz-%'`;
+    }
+  });
+
   it("reaches every recording of a dataset of 150, past the 100th, by the pager and by a search, and opens it", async () => {
     // An AudioMoth season in miniature: 150 files registered by SQL as copies of the first (150 requests would be slow).
     const dir = join(extra.path, "season");

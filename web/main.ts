@@ -870,7 +870,7 @@ function bindPlot() {
 
 async function loadDatasets() {
   const select = $<HTMLSelectElement>("dataset");
-  const datasets = (await api<Page<Dataset>>("/v1/datasets?limit=100")).items;
+  const datasets = await allDatasets();
   select.replaceChildren(...datasets.map((d) => new Option(`${d.name} (${d.recording_count})`, d.id)));
   select.onchange = () => openDataset(select.value).catch((err: Error) => {
     $("recordings").replaceChildren(); // not the previous dataset's recordings under this name
@@ -889,6 +889,19 @@ async function loadDatasets() {
   if (datasets.length) await openDataset(datasets[0].id);
   else setStatus("no datasets yet: create one through the API (see /docs)");
   if (linkFailure) setStatus(linkFailure, true);
+}
+
+/** Datasets the API lists in one page: its largest. */
+const DATASET_PAGE = 1000;
+
+/** Every active dataset, by name, page after page: the picker listed the first 100, and a lab's 101st could not be picked. */
+async function allDatasets(): Promise<Dataset[]> {
+  const datasets: Dataset[] = [];
+  for (let offset = 0; ; offset += DATASET_PAGE) {
+    const page = await api<Page<Dataset>>(`/v1/datasets?limit=${DATASET_PAGE}&offset=${offset}`);
+    datasets.push(...page.items);
+    if (offset + DATASET_PAGE >= page.total) return datasets;
+  }
 }
 
 /** Why a link's recording did not open, saying it is the link's ("invalid path: id: must be a UUID" alone named no link). */
