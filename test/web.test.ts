@@ -8,14 +8,15 @@
  * creates a clip, the clips in view are drawn and listed however many the recording has (and
  * however late an older view's answer comes, and asked for again only when the view moved),
  * every recording of a dataset is reached by the list's pager and search, deep links open any
- * recording and server data shows as text, never markup.
+ * recording, selection tables are imported (their clips drawn at once, their faults listed by line
+ * and column) and exported as the route names them, and server data shows as text, never markup.
  * Screenshots go to test-artifacts/.
  * Chromium must be installed (`apt-get install -y chromium`; CI does): without it the suite
  * fails, unless SONOTILE_SKIP_BROWSER=1 says to skip it on purpose.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import UPNG from "upng-js";
@@ -264,7 +265,7 @@ async function layout() {
       scrollWidth: document.documentElement.scrollWidth,
       clientWidth: document.documentElement.clientWidth,
       headerItems: [...document.querySelector("header")!.children].filter(visible).map(box),
-      controls: [...document.querySelectorAll("header > *, #toolbar > *, #recording-name, nav button, aside label, #readout, #clip-list button, #clip-info *")].filter(visible).map(box),
+      controls: [...document.querySelectorAll("header > *, #toolbar > *, #recording-name, nav button, aside label, #readout, #selections > *, #clip-list button, #clip-info *")].filter(visible).map(box),
       toolbar: box(toolbar),
       toolbarItems: [...toolbar.children].filter(visible).map(box),
       plot: box(document.getElementById("plot")!),
@@ -1024,6 +1025,196 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.dispatchEvent("#token", "change");
     await tilesLoaded();
     await expectPlays();
+  });
+
+  /** A dataset for selection tables: `a1.wav` (5 s at 48 kHz, the recording test/fixtures/raven-selections.txt is of) and `bat-te10.wav`, declared time-expanded ×10 (real: 0.5 s at 480 kHz). */
+  let tableStudy: Promise<{ plainId: string; expandedId: string }> | undefined;
+  function tableDataset() {
+    tableStudy ??= (async () => {
+      const dir = join(extra.path, "tables");
+      await mkdir(dir);
+      await writeSineWav(join(dir, "a1.wav"), 48000, 5, 2000);
+      await writeSineWav(join(dir, "bat-te10.wav"), 48000, 5, 2000);
+      const dataset = await post("/v1/datasets", { name: "selection tables", audio_dir: dir });
+      const plain = await post("/v1/recordings", { dataset_id: dataset.id, path: "a1.wav" });
+      const expanded = await post("/v1/recordings", { dataset_id: dataset.id, path: "bat-te10.wav" });
+      const res = await app.inject({ method: "PATCH", url: `/v1/recordings/${expanded.id}`, headers: { authorization: `Bearer ${adminKey}` }, payload: { time_expansion: 10 } });
+      expect(res.statusCode, res.body).toBe(200);
+      return { plainId: plain.id as string, expandedId: expanded.id as string };
+    })();
+    return tableStudy;
+  }
+  const RAVEN_TABLE = join(ROOT, "test", "fixtures", "raven-selections.txt");
+
+  /** The page with `token` entered (none: the field emptied), opened on `recordingId` with its tiles and clips loaded. */
+  async function openWithToken(recordingId: string, token: string) {
+    await page.goto(`${base}/?tables#recording=${recordingId}`);
+    await page.fill("#token", token);
+    await page.dispatchEvent("#token", "change");
+    await tilesLoaded(recordingId);
+    await expect.poll(() => page.getAttribute("#clip-count", "data-count")).not.toBeNull();
+  }
+
+  /** Drops a file of `text` named `name` onto the spectrogram, as a file dragged from the desktop. */
+  async function dropTable(name: string, text: string) {
+    const transfer = await page.evaluateHandle(([n, t]) => {
+      const d = new DataTransfer();
+      d.items.add(new File([t], n, { type: "text/plain" }));
+      return d;
+    }, [name, text] as const);
+    await page.dispatchEvent("#plot", "dragover", { dataTransfer: transfer });
+    expect(await page.getAttribute("#plot", "class")).toContain("dropping");
+    await page.dispatchEvent("#plot", "drop", { dataTransfer: transfer });
+  }
+
+  /** The clips of a recording as the API lists them: start, end and tags. */
+  async function recordingClips(recordingId: string) {
+    const res = await app.inject({ url: `/v1/clips?recording_id=${recordingId}&sort=start_time&order=asc&limit=100` });
+    expect(res.statusCode, res.body).toBe(200);
+    return (res.json().items as { start_time: number; end_time: number; tags: { key: string; value: string }[] }[]);
+  }
+
+  it("imports a Raven selection table chosen with the keyboard or dropped onto the spectrogram: its clips drawn at once, without a reload, and a summary", async () => {
+    const { plainId } = await tableDataset();
+    // Without a token the server's 401 is said, and what to do about it.
+    await openWithToken(plainId, "");
+    expect(await page.isHidden("#selections-times-label")).toBe(true); // no time expansion: nothing to choose
+    await page.setInputFiles("#selections-file", RAVEN_TABLE);
+    await expect.poll(() => page.textContent("#selections-result")).toContain("raven-selections.txt not imported, no clip created: this route needs a token");
+    expect(await page.textContent("#selections-result")).toContain("Enter a member's API token at the top");
+    expect(await page.getAttribute("#selections-result", "class")).toBe("error");
+    expect(await recordingClips(plainId)).toEqual([]);
+
+    await openWithToken(plainId, adminKey);
+    await page.evaluate(() => { (window as { __samePage?: boolean }).__samePage = true; });
+    // The button by the keyboard opens the file chooser.
+    const chooser = page.waitForEvent("filechooser");
+    await page.focus("#import-selections");
+    await page.keyboard.press("Enter");
+    await (await chooser).setFiles(RAVEN_TABLE);
+    await expect.poll(() => page.textContent("#selections-result")).toContain("Imported raven-selections.txt: 3 clips created, 0 existing clips found (none created for them), 0 tags added to existing clips.");
+    const summary = (await page.textContent("#selections-result"))!;
+    expect(summary).toContain("Columns read as tags: Species, Call type.");
+    expect(summary).toContain("Columns ignored (measurements, feature values): Delta Time (s).");
+    expect(summary).not.toContain("{");
+    // The table's three selections (Raven's two Views of one selection are one clip), drawn and listed.
+    const stored = await recordingClips(plainId);
+    expect(stored.map((c) => [c.start_time, c.end_time])).toEqual([[0.25, 0.75], [1.1, 1.6], [2, 3.25]]);
+    expect(stored[0].tags).toEqual(expect.arrayContaining([{ key: "Species", value: "Myotis daubentonii" }, { key: "Call type", value: "FM sweep" }]));
+    await expect.poll(() => page.locator("#clips div").count()).toBe(3);
+    expect(await page.locator("#clips div").evaluateAll((boxes) => boxes.map((b) => [Number((b as HTMLElement).dataset.start), Number((b as HTMLElement).dataset.end)]))).toEqual([[0.25, 0.75], [1.1, 1.6], [2, 3.25]]);
+    expect(await page.getAttribute("#clip-count", "data-count")).toBe("3");
+    await page.screenshot({ path: join(ARTIFACTS, "web-selections-imported-page.png") });
+
+    // The same table dropped onto the spectrogram: its clips exist, none created.
+    await dropTable("raven-selections.txt", await readFile(RAVEN_TABLE, "utf8"));
+    await expect.poll(() => page.textContent("#selections-result")).toContain("Imported raven-selections.txt: 0 clips created, 3 existing clips found");
+    expect(await recordingClips(plainId)).toHaveLength(3);
+    expect(await page.getAttribute("#plot", "class")).not.toContain("dropping");
+    expect(await page.evaluate(() => (window as { __samePage?: boolean }).__samePage)).toBe(true);
+  });
+
+  it("lists a faulty table's faults by line and column, creates no clip, and fits a phone's width", async () => {
+    const { plainId } = await tableDataset();
+    await openWithToken(plainId, adminKey);
+    const before = await recordingClips(plainId);
+    const faulty = [
+      "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tSpecies",
+      "1\tSpectrogram 1\t1\t0.5\t0.9\t1000\t3000\tMyotis",
+      "2\tSpectrogram 1\t1\t1,5\t2.0\t1000\t3000\tMyotis",
+      "3\tSpectrogram 1\t1\t3.0\t2.5\t1000\t3000\tMyotis",
+      "4\tSpectrogram 1\t1\t4.0\t4.5\t3000\t1000\tMyotis",
+    ].join("\n");
+    await page.setInputFiles("#selections-file", { name: "faulty.selections.txt", mimeType: "text/plain", buffer: Buffer.from(faulty) });
+    const rows = page.locator("#selections-result table.faults tbody tr");
+    await expect.poll(() => rows.count()).toBe(3);
+    const cells = await rows.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
+    expect(cells).toEqual([
+      ["3", "Begin Time (s)", expect.stringContaining("'1,5' is not a number of seconds (a decimal comma")],
+      ["4", "End Time (s)", expect.stringContaining("must be after Begin Time (s)")],
+      ["5", "High Freq (Hz)", expect.stringContaining("1000 Hz is below Low Freq (Hz) (3000 Hz)")],
+    ]);
+    expect(await page.locator("#selections-result thead th").allTextContents()).toEqual(["Line", "Column", "Problem"]);
+    expect(await page.textContent("#selections-result p")).toBe("faulty.selections.txt not imported, no clip created: 3 faults (the header is line 1).");
+    expect(await recordingClips(plainId)).toEqual(before);
+    try {
+      await resizeWindow(375);
+      const fits = await page.evaluate(() => {
+        const within = [...document.querySelectorAll("#selections > *, #selections-result *")].filter((e) => e.getBoundingClientRect().width > 0)
+          .filter((e) => e.getBoundingClientRect().left < 0 || e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5).map((e) => e.id || e.textContent);
+        return { outside: within, scrolls: document.documentElement.scrollWidth > document.documentElement.clientWidth };
+      });
+      await page.screenshot({ path: join(ARTIFACTS, "web-selections-faults-375-page.png"), fullPage: true });
+      expect(fits).toEqual({ outside: [], scrolls: false });
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 });
+    }
+  });
+
+  it("imports a time-expanded recording's table in the file's units or in real ones, as chosen, the choice explained in its tooltip", async () => {
+    const { expandedId } = await tableDataset();
+    await openWithToken(expandedId, adminKey);
+    expect(await page.isVisible("#selections-times")).toBe(true);
+    expect(await page.inputValue("#selections-times")).toBe("file"); // as Raven shows a time-expanded recording
+    const tooltip = (await page.getAttribute("#selections-times-label", "title"))!;
+    expect(tooltip).toContain("time-expanded ×10");
+    expect(tooltip).toContain("divides the table's seconds by 10 and multiplies its Hz by 10");
+    // Read as real, the file's seconds run past the 0.5 s recording: the fault says which units to choose.
+    await page.selectOption("#selections-times", "real");
+    await page.setInputFiles("#selections-file", RAVEN_TABLE);
+    await expect.poll(() => page.locator("#selections-result tbody tr").count()).toBeGreaterThan(0);
+    const faults = await page.locator("#selections-result tbody tr").evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
+    expect(faults).toContainEqual(["4", "End Time (s)", expect.stringContaining("(a table of the file as stored, in its own seconds: import with times=file)")]);
+    await page.selectOption("#selections-times", "file");
+    await page.setInputFiles("#selections-file", RAVEN_TABLE);
+    await expect.poll(() => page.textContent("#selections-result")).toContain("3 clips created");
+    const stored = await recordingClips(expandedId);
+    // The file's seconds divided by 10 (1.1 / 10 is 0.11000000000000001 in binary: compared to the nanosecond).
+    expect(stored.map((c) => [c.start_time, c.end_time].map((t) => Number(t.toFixed(9))))).toEqual([[0.025, 0.075], [0.11, 0.16], [0.2, 0.325]]);
+    await expect.poll(() => page.locator("#clips div").count()).toBe(3);
+  });
+
+  it("downloads the recording's clips as a Raven table or CSV, with or without feature values, named as the export route names it", async () => {
+    const { plainId } = await tableDataset();
+    await openWithToken(plainId, adminKey);
+    if ((await recordingClips(plainId)).length === 0) {
+      await page.setInputFiles("#selections-file", RAVEN_TABLE);
+      await expect.poll(() => page.textContent("#selections-result")).toContain("3 clips created");
+    }
+    // A feature value computed for the first clip: a column of the export with feature values alone.
+    const [first] = (await app.inject({ url: `/v1/clips?recording_id=${plainId}&sort=start_time&order=asc&limit=1` })).json().items as { id: string }[];
+    await post(`/v1/clips/${first.id}/features`, { name: "peak_frequency_hz", value: 2000 });
+    /** The download of the export button (pressed with the keyboard), its name and text, and the route's answer to the same query. */
+    const download = async (query: string) => {
+      const started = page.waitForEvent("download");
+      await page.focus("#export-selections");
+      await page.keyboard.press("Enter");
+      const file = await started;
+      const text = await readFile((await file.path())!, "utf8");
+      const route = await app.inject({ url: `/v1/clips/export?recording_id=${plainId}&${query}` });
+      expect(route.statusCode, route.body).toBe(200);
+      return { name: file.suggestedFilename(), text, route };
+    };
+    const raven = await download("format=raven");
+    expect(raven.name).toBe("a1.Table.1.selections.txt");
+    expect(raven.route.headers["content-disposition"]).toContain(`filename="${raven.name}"`);
+    expect(raven.text).toBe(raven.route.body);
+    const lines = raven.text.trim().split(/\r?\n/);
+    expect(lines[0]).toMatch(/^Selection\tView\tChannel\tBegin Time \(s\)\tEnd Time \(s\)\tLow Freq \(Hz\)\tHigh Freq \(Hz\)\tBegin Path\t/);
+    expect(lines).toHaveLength(4);
+    expect(lines[1]).toContain("Myotis daubentonii");
+    expect(raven.text).not.toContain("feature:"); // asked without feature values
+    expect(await page.textContent("#selections-result")).toContain("Exported a1.wav's clips as a1.Table.1.selections.txt.");
+
+    await page.selectOption("#export-format", "csv");
+    await page.check("#export-features");
+    const csv = await download("format=csv&features=all");
+    expect(csv.name).toBe("a1.selections.csv");
+    expect(csv.text).toBe(csv.route.body);
+    expect(csv.text.split("\r\n")[0]).toMatch(/,feature:peak_frequency_hz$/);
+    expect(csv.text.split("\r\n")[1]).toMatch(/,2000$/);
+    await page.uncheck("#export-features");
+    await page.selectOption("#export-format", "raven");
   });
 
   /** A field study's dataset: a recording with a short name, one with LONG_NAME, and a clip of the latter with features. */

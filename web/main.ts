@@ -1,8 +1,8 @@
 /**
  * The sonotile viewer (issue 8): datasets and recordings from /v1, a recording as a pannable,
  * zoomable row of spectrogram tiles (SPEC §4), a panel for every SPEC §2 parameter, playback of
- * the visible range, point read-out, and clips drawn as boxes with their features computed by
- * a batch job (see README, "The viewer").
+ * the visible range, point read-out, clips drawn as boxes with their features computed by a
+ * batch job, and clips imported from and exported as selection tables (see README, "The viewer").
  *
  * Zoom is a power of two of CSS pixels per frame, `pxPerFrame = 2^level`, so every zoom level is
  * exactly one tile pyramid level (z = max(0, −level)) drawn at an integer number of pixels per
@@ -17,6 +17,7 @@ import { MAX_PLAYBACK_SAMPLES } from "../src/api/playback-limit.js";
 import { $, el } from "./dom.js";
 import { LatestRequest } from "./latest.js";
 import { featureTable, type FeatureValue } from "./features.js";
+import { dispositionFilename, faultTable, importSummary, type ImportResult } from "./selections.js";
 
 interface Page<T> { items: T[]; total: number }
 interface Dataset { id: string; name: string; recording_count: number }
@@ -74,10 +75,20 @@ function authHeaders(): Record<string, string> {
   return token() ? { Authorization: `Bearer ${token()}` } : {};
 }
 
+/** A refusal of the API: its message, HTTP status and, for a 400, the fields it names. */
+type ApiFailure = Error & { status: number; fields: ApiError["fields"] };
+
+/** JSON from the API, with the token; a body is JSON unless `init.headers` gives its Content-Type. Throws an ApiFailure for an answer other than 2xx. */
 async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   const res = await fetch(path, { ...init, headers: { ...authHeaders(), ...(init.body ? { "Content-Type": "application/json" } : {}), ...init.headers } });
-  if (!res.ok) throw Object.assign(new Error(((await res.json().catch(() => ({}))) as ApiError).message ?? res.statusText), { status: res.status });
+  if (!res.ok) throw await apiFailure(res);
   return res.json() as Promise<T>;
+}
+
+/** The error of an answer other than 2xx: the API's message (its reason phrase if the body has none) and fields. */
+async function apiFailure(res: Response): Promise<ApiFailure> {
+  const body = (await res.json().catch(() => ({}))) as ApiError;
+  return Object.assign(new Error(body.message ?? `${res.status} ${res.statusText}`), { status: res.status, fields: body.fields });
 }
 
 function setStatus(text: string, error = false) {
@@ -866,6 +877,132 @@ function bindPlot() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Selection tables: a Raven selection table, CSV or Audacity label track imported as clips of the
+// open recording (POST /v1/clips/import), its clips exported as one (GET /v1/clips/export).
+
+/** The largest table the page sends: the import route's body limit (8 MiB), so a bigger one is refused here, naming its size. */
+const MAX_TABLE_BYTES = 8 * 1024 * 1024;
+
+/** Shows the answer of an import or export (or why there is none) under the selection controls. */
+function showSelectionsResult(error: boolean, ...content: Node[]) {
+  const out = $("selections-result");
+  out.replaceChildren(...content);
+  out.className = error ? "error" : "";
+}
+
+/**
+ * A refusal as the page says it: a 400's faults in a table by line and column (its message is
+ * them joined in one sentence), a 401/403 with which token to give, any other with its message.
+ */
+function selectionsFailure(what: string, err: Error): Node[] {
+  const { status, fields } = err as Partial<ApiFailure>;
+  if (fields?.length) return [el("p", "", `${what}: ${fields.length === 1 ? "a fault" : `${fields.length} faults`} (the header is line 1).`), faultTable(fields)];
+  const said = [el("p", "", `${what}: ${err.message}`)];
+  if (status === 401 || status === 403) said.push(el("p", "", "Enter a member's API token at the top (API token), then try again."));
+  return said;
+}
+
+/** The table's units the page asks for: the `times` choice for a time-expanded recording, real (the API's default) otherwise. */
+function tableTimes(): "real" | "file" {
+  return state.recording && state.recording.time_expansion !== 1 ? ($<HTMLSelectElement>("selections-times").value as "real" | "file") : "real";
+}
+
+/**
+ * Imports a table file into the open recording: its bytes sent as they are (the server refuses a
+ * table that is not UTF-8, naming its line), the format recognised by the server from its first
+ * line. On success the summary is shown and the view's clips fetched again, so the new ones are
+ * drawn at once; on a refusal, the faults.
+ */
+async function importSelections(file: File) {
+  const rec = state.recording;
+  if (!rec) return;
+  if (file.size > MAX_TABLE_BYTES) {
+    showSelectionsResult(true, el("p", "", `${file.name} not imported: it has ${file.size.toLocaleString("en-US")} bytes, more than the ${MAX_TABLE_BYTES.toLocaleString("en-US")} an import takes — split the table.`));
+    return;
+  }
+  const query = new URLSearchParams({ recording_id: rec.id, times: tableTimes(), name: file.name.slice(0, 200) });
+  const contentType = /\.csv$/i.test(file.name) ? "text/csv" : "text/plain";
+  showSelectionsResult(false, el("p", "", `importing ${file.name}…`));
+  try {
+    const result = await api<ImportResult>(`/v1/clips/import?${query}`, { method: "POST", body: file, headers: { "Content-Type": contentType } });
+    if (state.recording !== rec) return;
+    showSelectionsResult(false, ...importSummary(file.name, result));
+    void fetchClips();
+  } catch (err) {
+    if (state.recording !== rec) return;
+    showSelectionsResult(true, ...selectionsFailure(`${file.name} not imported, no clip created`, err as Error));
+  }
+}
+
+/**
+ * Downloads the open recording's clips as the format chosen (a Raven table or CSV, with or without
+ * feature values), in the table units chosen, under the file name the route gives. The page has
+ * no clip filters: every active clip of the recording is in it.
+ */
+async function exportSelections() {
+  const rec = state.recording;
+  if (!rec) return;
+  const format = $<HTMLSelectElement>("export-format").value;
+  const features = $<HTMLInputElement>("export-features").checked ? "all" : "none";
+  const query = new URLSearchParams({ recording_id: rec.id, format, features, times: tableTimes() });
+  try {
+    const res = await fetch(`/v1/clips/export?${query}`, { headers: authHeaders() }).catch((err: Error) => { throw new Error(`the server cannot be reached: ${err.message}`); });
+    if (!res.ok) throw await apiFailure(res);
+    const name = dispositionFilename(res.headers.get("content-disposition"), `selections.${format === "csv" ? "csv" : "txt"}`);
+    const link = el("a", "");
+    link.href = URL.createObjectURL(await res.blob());
+    link.download = name;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000); // the download has started by then
+    showSelectionsResult(false, el("p", "", `Exported ${rec.path}'s clips as ${name}.`));
+  } catch (err) {
+    showSelectionsResult(true, ...selectionsFailure("not exported", err as Error));
+  }
+}
+
+/** The import's button and file input, a table dropped onto the plot, the export's button. */
+function bindSelections() {
+  const input = $<HTMLInputElement>("selections-file"), plot = $("plot");
+  $("import-selections").onclick = () => input.click();
+  input.onchange = () => {
+    const file = input.files?.[0];
+    input.value = ""; // the same file chosen again imports again
+    if (file) void importSelections(file);
+  };
+  const carriesFiles = (e: DragEvent) => e.dataTransfer?.types.includes("Files") ?? false;
+  plot.addEventListener("dragover", (e) => {
+    if (!state.recording || !carriesFiles(e)) return;
+    e.preventDefault(); // accepts the drop
+    e.dataTransfer!.dropEffect = "copy";
+    plot.classList.add("dropping");
+  });
+  plot.addEventListener("dragleave", () => plot.classList.remove("dropping"));
+  plot.addEventListener("drop", (e) => {
+    plot.classList.remove("dropping");
+    const file = e.dataTransfer?.files[0];
+    if (!file || !state.recording) return;
+    e.preventDefault(); // not opened by the browser in place of the page
+    void importSelections(file);
+  });
+  $("export-selections").onclick = () => void exportSelections();
+}
+
+/**
+ * The selection controls for a newly opened recording: no previous answer, and the choice of the
+ * table's units only where time expansion makes them differ, its tooltip saying what they mean.
+ */
+function showSelectionsFor(rec: Recording) {
+  const te = rec.time_expansion;
+  const choice = $("selections-times-label");
+  choice.hidden = te === 1;
+  choice.title = `The units of the table's times and frequencies. This recording is time-expanded ×${te}: its file is ${te} times longer and lower than the sound was. `
+    + `"file": the file as stored, as Raven and Audacity show it (the import divides the table's seconds by ${te} and multiplies its Hz by ${te}; the export writes them so). `
+    + `"real": the sound as it was, as this page's axes show it.`;
+  $("selections-times").title = choice.title; // read out where the select has the focus
+  showSelectionsResult(false);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Datasets and recordings
 
 async function loadDatasets() {
@@ -1019,6 +1156,7 @@ async function openRecording(rec: Recording) {
   name.title = rec.path; // whole here: a long name is cut short with an ellipsis
   $("recording-facts").textContent = ` — ${rec.duration.toFixed(2)} s, ${(rec.samplerate / 1000).toFixed(1)} kHz`;
   showInClipInfo();
+  showSelectionsFor(rec);
   history.replaceState(null, "", `#recording=${rec.id}`);
   await applyParams();
   await fetchClips();
@@ -1035,6 +1173,7 @@ function init() {
   buildPanel();
   bindPlot();
   bindRecordingList();
+  bindSelections();
   // A link pasted into the address bar of an open page.
   window.addEventListener("hashchange", () => {
     const linked = linkedRecordingId();
