@@ -23,6 +23,7 @@ import UPNG from "upng-js";
 import { chromium, type BrowserContext, type Page, type Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
+import { IMPORT_BODY_LIMIT } from "../src/api/import-limit.js";
 import { tileStatsStore } from "../src/api/tile-stats.js";
 import { ensureDemoAudio, ensureDemoDataset } from "../src/demo/index.js";
 import { resolveRoots } from "../src/store/paths.js";
@@ -1114,7 +1115,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(await page.evaluate(() => (window as { __samePage?: boolean }).__samePage)).toBe(true);
   });
 
-  it("lists a faulty table's faults by line and column, creates no clip, and fits a phone's width", async () => {
+  it("lists a faulty table's faults by line and column, creates no clip, refuses a table over 8 MiB unsent, and fits a phone's width", async () => {
     const { plainId } = await tableDataset();
     await openWithToken(plainId, adminKey);
     const before = await recordingClips(plainId);
@@ -1137,6 +1138,16 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(await page.locator("#selections-result thead th").allTextContents()).toEqual(["Line", "Column", "Problem"]);
     expect(await page.textContent("#selections-result p")).toBe("faulty.selections.txt not imported, no clip created: 3 faults (the header is line 1).");
     expect(await recordingClips(plainId)).toEqual(before);
+    // A table over the import's 8 MiB is refused by the page, naming its size, and never sent.
+    const imports: string[] = [];
+    const listen = (r: { url(): string }) => { if (r.url().includes("/v1/clips/import")) imports.push(r.url()); };
+    page.on("request", listen);
+    await page.setInputFiles("#selections-file", { name: "huge.txt", mimeType: "text/plain", buffer: Buffer.alloc(IMPORT_BODY_LIMIT + 1, "a") });
+    await expect.poll(() => page.textContent("#selections-result")).toBe("huge.txt not imported: it has 8,388,609 bytes, more than the 8,388,608 an import takes — split the table.");
+    page.off("request", listen);
+    expect(imports).toEqual([]);
+    await page.setInputFiles("#selections-file", { name: "faulty.selections.txt", mimeType: "text/plain", buffer: Buffer.from(faulty) });
+    await expect.poll(() => rows.count()).toBe(3);
     try {
       await resizeWindow(375);
       const fits = await page.evaluate(() => {

@@ -14,6 +14,7 @@ import { COLORMAPS, PARAM_NAMES, paramsObject, SCALES, WINDOWS, type Params } fr
 import { binRange, frameCount, frameGeometry } from "../src/engine/geometry.js";
 import { MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
 import { MAX_PLAYBACK_SAMPLES } from "../src/api/playback-limit.js";
+import { IMPORT_BODY_LIMIT } from "../src/api/import-limit.js";
 import { $, el } from "./dom.js";
 import { LatestRequest } from "./latest.js";
 import { featureTable, type FeatureValue } from "./features.js";
@@ -880,9 +881,6 @@ function bindPlot() {
 // Selection tables: a Raven selection table, CSV or Audacity label track imported as clips of the
 // open recording (POST /v1/clips/import), its clips exported as one (GET /v1/clips/export).
 
-/** The largest table the page sends: the import route's body limit (8 MiB), so a bigger one is refused here, naming its size. */
-const MAX_TABLE_BYTES = 8 * 1024 * 1024;
-
 /** Shows the answer of an import or export (or why there is none) under the selection controls. */
 function showSelectionsResult(error: boolean, ...content: Node[]) {
   const out = $("selections-result");
@@ -916,8 +914,9 @@ function tableTimes(): "real" | "file" {
 async function importSelections(file: File) {
   const rec = state.recording;
   if (!rec) return;
-  if (file.size > MAX_TABLE_BYTES) {
-    showSelectionsResult(true, el("p", "", `${file.name} not imported: it has ${file.size.toLocaleString("en-US")} bytes, more than the ${MAX_TABLE_BYTES.toLocaleString("en-US")} an import takes — split the table.`));
+  // Refused here, before the server's 413: not sent for nothing.
+  if (file.size > IMPORT_BODY_LIMIT) {
+    showSelectionsResult(true, el("p", "", `${file.name} not imported: it has ${file.size.toLocaleString("en-US")} bytes, more than the ${IMPORT_BODY_LIMIT.toLocaleString("en-US")} an import takes — split the table.`));
     return;
   }
   const query = new URLSearchParams({ recording_id: rec.id, times: tableTimes(), name: file.name.slice(0, 200) });

@@ -9,10 +9,9 @@ import { exportClipTable, importClipTable, MAX_EXPORT_ROWS, TABLE_TIMES, type Ta
 import { invalid } from "../../store/errors.js";
 import { MAX_TABLE_ROWS, TABLE_FORMATS } from "../../store/selection-table.js";
 import { attachment } from "../attachment.js";
+import { IMPORT_BODY_LIMIT } from "../import-limit.js";
 import { bytesResponse, decimalText, DISPOSITION_HEADER, errorBody, id, label, stateQuery, tagQuery, withTagFilter, withTagKeyForValue } from "../schemas.js";
 
-/** The largest table body, in bytes (413 above): MAX_TABLE_ROWS Raven rows of ~800 characters. */
-export const IMPORT_BODY_LIMIT = 8 * 1024 * 1024;
 
 /**
  * The deadline of the import and the export (ms), past the server's 30 s: MAX_TABLE_ROWS rows took
