@@ -11,6 +11,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../src/api/app.js";
+import { VERSION } from "../src/engine/version.js";
 import { createClip } from "../src/store/clips.js";
 import { setState } from "../src/store/common.js";
 import { openDatabase } from "../src/store/db.js";
@@ -194,6 +195,8 @@ describe("sonotile jobs with a worker (DATABASE_URL)", () => {
     expect(await new Promise((r) => worker.once("exit", r)), workerErr).toBe(0);
     const shown = JSON.parse((await sonotile(["jobs", "show", job.id, "--json"], env)).stdout);
     expect(shown.job).toMatchObject({ status: "completed", result: "success", progress_done: 2 });
+    expect(shown.run).toMatchObject({ id: job.run_id, kind: "job", engine_version: VERSION });
+    expect((await sonotile(["jobs", "show", job.id], env)).stdout.split("\n")[1]).toBe(`run ${job.run_id}: made by sonotile ${VERSION}`);
     expect(shown.metrics.map((m: { key: string }) => m.key).sort()).toEqual(["audio_seconds_per_second", "items_done", "items_errored", "items_failed"]);
     // The table, and the matrix of its scalar features (no log_mel asked: no log_mel.npy).
     expect(shown.artifacts).toMatchObject([

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { expandedSamplerate } from "../src/audio/expansion.js";
+import { VERSION } from "../src/engine/version.js";
 import { createArtifact, storeFile } from "../src/store/artifacts.js";
 import { CHUNK_BYTES } from "../src/store/common.js";
 import { resolveRoots } from "../src/store/paths.js";
@@ -457,7 +458,8 @@ describe("runs and jobs", () => {
     expect(alone.statusCode).toBe(400);
     expect(alone.json().message).toBe("path: junk.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)");
     const runs = (await app.inject({ url: "/v1/runs?kind=import" })).json();
-    expect(runs.items.map((r: { id: string; status: string }) => [r.id, r.status])).toEqual([[imported.run.id, "completed"]]);
+    expect(runs.items.map((r: { id: string; status: string; engine_version: string }) => [r.id, r.status, r.engine_version])).toEqual([[imported.run.id, "completed", VERSION]]);
+    expect(imported.run.engine_version).toBe(VERSION);
   });
 
   it("validate task data, abort, and keep metrics", async () => {
@@ -715,7 +717,8 @@ describe("URLs and query strings as clients write them", () => {
     for (const [path, id] of [["recordings", recordingId], ["clips", clip.id]] as const) {
       expect((await app.inject({ method: "POST", url: `/v1/${path}/${id}/features`, payload: { name, value: 2.5 }, headers: auth(member) })).statusCode).toBe(200);
       const got = await app.inject({ url: `/v1/${path}/${id}/features/${encodeURIComponent(name)}` });
-      expect([got.statusCode, got.json().value], path).toEqual([200, 2.5]);
+      // Written by a client, not computed: no engine version, no hash of what it was computed from.
+      expect([got.statusCode, got.json().value, got.json().engine_version, got.json().recording_hash], path).toEqual([200, 2.5, null, null]);
       // The name as typed with a combining accent and a trailing space is the name stored (a 404 before).
       const typed = await app.inject({ url: `/v1/${path}/${id}/features/${encodeURIComponent("e\u0301".repeat(254) + "é ")}` });
       expect([typed.statusCode, typed.json().value], path).toEqual([200, 2.5]);

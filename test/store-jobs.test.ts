@@ -21,7 +21,9 @@ import { STATES, setState, type State } from "../src/store/common.js";
 import { createDataset } from "../src/store/datasets.js";
 import { getJob, listJobItems, listMetrics, startJob } from "../src/store/jobs.js";
 import { probeFile } from "../src/store/probe.js";
-import { deleteRecording, getRecordingLocation, insertRecording, updateRecording } from "../src/store/recordings.js";
+import { deleteRecording, getRecordingLocation, insertRecording, refreshRecordingFile, updateRecording } from "../src/store/recordings.js";
+import { getFeatureValue } from "../src/store/features.js";
+import { VERSION } from "../src/engine/version.js";
 import { getRun } from "../src/store/runs.js";
 import { TilePool } from "../src/tiles/pool.js";
 import type { WorkerTask } from "../src/tiles/worker.js";
@@ -565,7 +567,7 @@ describe("extract_features jobs", () => {
     expect((await listJobItems(t.db.sql, recordingJob.id, { limit: 10, offset: 0, status: "failed" })).items).toEqual([1, 2].map((item) => ({
       item, kind: "recording", target_id: ds.recordings[["", "ro.wav", "gone.wav"][item]], recording_id: ds.recordings[["", "ro.wav", "gone.wav"][item]],
       recording_path: ["", "ro.wav", "gone.wav"][item], start_time: null, end_time: null, status: "failed", attempts: 1, seconds: null,
-      error: items[item].error, host: hostname(), pid: process.pid, finished_at: expect.any(String),
+      error: items[item].error, host: hostname(), pid: process.pid, engine_version: null, recording_hash: null, finished_at: expect.any(String),
     })));
     expect((await listJobItems(t.db.sql, clipJob.id, { limit: 10, offset: 0 }))).toMatchObject({ total: 1, items: [{ kind: "clip", target_id: clip.id, recording_path: "ok.wav", start_time: 0.1, end_time: 0.2, status: "failed" }] });
     expect((await listJobItems(t.db.sql, recordingJob.id, { limit: 10, offset: 0, status: "done" })).items).toMatchObject([{ item: 0, recording_path: "ok.wav", seconds: 1, error: null }]);
@@ -734,6 +736,52 @@ describe("extract_features jobs", () => {
     expect(await deliveries(job.id)).toEqual(files.map(() => [ITEM_QUEUE, "completed", 0]));
     expect(await featureValue("recording_features", ds.recordings["escaped.wav"], "rms_dbfs", job.run_id!)).toBeUndefined();
   }, 60_000);
+  it("stores with every value and item done the engine version that computed it and the MD5 of the bytes it was computed from, and with its run the version that made it", async () => {
+    const ds = await toneDataset(["traced.wav"], 1);
+    const id = ds.recordings["traced.wav"];
+    const registered = await fileMd5(join(ds.dir, "traced.wav"));
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [id] }, features: ["rms_dbfs", "log_mel"] }, created_by: null });
+    expect(await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"))).toMatchObject({ result: "success" });
+    expect((await getRun(t.db.sql, job.run_id!)).engine_version).toBe(VERSION);
+    for (const name of ["rms_dbfs", "log_mel"]) {
+      expect(await getFeatureValue(t.db.sql, "recording", id, name)).toMatchObject({ run_id: job.run_id, engine_version: VERSION, recording_hash: registered });
+    }
+    expect((await listJobItems(t.db.sql, job.id, { limit: 10, offset: 0 })).items).toMatchObject([{ status: "done", engine_version: VERSION, recording_hash: registered }]);
+    // The file replaced and refreshed: the recording's hash follows it, the values keep the one they were computed from.
+    await writeSineWav(join(ds.dir, "traced.wav"), 8000, 2, 1000);
+    const { recording } = await refreshRecordingFile(t.db.sql, id);
+    expect(recording.hash).not.toBe(registered);
+    expect((await getFeatureValue(t.db.sql, "recording", id, "rms_dbfs")).recording_hash).toBe(registered);
+  }, 60_000);
+
+  it("an item whose file is rewritten while it is computed fails, naming the recording and the refresh, and stores nothing; one only touched is computed again", async () => {
+    const ds = await toneDataset(["rewritten-during.wav", "touched-during.wav"], 1);
+    const [rewritten, touched] = ["rewritten-during.wav", "touched-during.wav"].map((f) => join(ds.dir, f));
+    const [registeredRewritten, registeredTouched] = [await fileMd5(rewritten), await fileMd5(touched)];
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["rewritten-during.wav"], ds.recordings["touched-during.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    // After the worker checked each file, before the computation reads it: another tone of the same
+    // size (a later time), and the same bytes with a later time.
+    const later = async (file: string) => utimes(file, new Date(), new Date((await stat(file)).mtimeMs + 1000));
+    beforeRun.set("rewritten-during.wav", async () => {
+      await writeSineWav(rewritten, 8000, 1, 1500);
+      await later(rewritten);
+    });
+    beforeRun.set("touched-during.wav", () => later(touched));
+    try {
+      expect(await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"))).toMatchObject({ result: "failure", progress_done: 2 });
+    } finally {
+      beforeRun.clear();
+    }
+    const items = (await listJobItems(t.db.sql, job.id, { limit: 10, offset: 0 })).items;
+    const id = ds.recordings["rewritten-during.wav"];
+    expect(items.map((i) => [i.status, i.error, i.recording_hash])).toEqual([
+      ["failed", `the file of recording ${id} (rewritten-during.wav) has changed since it was registered: the same size, but modified (MD5 ${registeredRewritten} then, ${await fileMd5(rewritten)} now); its hash, statistics and tiles describe the registered content — put that file back, or make the new one its content (POST /v1/recordings/${id}/refresh)`, null],
+      ["done", null, registeredTouched],
+    ]);
+    expect(await featureValue("recording_features", id, "rms_dbfs", job.run_id!)).toBeUndefined();
+    expect(await featureValue("recording_features", ds.recordings["touched-during.wav"], "rms_dbfs", job.run_id!)).toBe((await featuresOfFile(touched, {})).rms_dbfs);
+  }, 60_000);
+
   it("an item whose file one host cannot find is left for a worker on another host, which computes it", async () => {
     const ds = await toneDataset(["elsewhere.wav"], 1);
     const file = join(ds.dir, "elsewhere.wav");

@@ -14,7 +14,9 @@ const featureValueSchema = z.object({
   data: z.string().nullable().describe("Binary value, base64: log_mel is 64 float32, little-endian (numpy.frombuffer(b, '<f4'))"),
   created_at: timestamp,
   created_by: z.uuid().nullable(),
-  run_id: z.uuid().nullable(),
+  run_id: z.uuid().nullable().describe("The run that wrote it: a job's (GET /v1/jobs?run_id= gives the job, and its parameters)"),
+  engine_version: z.string().nullable().describe("The sonotile version that computed it, for a value a job computed; null for a value a client wrote, or one computed before 0.12"),
+  recording_hash: z.string().nullable().describe("MD5 of the recording's bytes it was computed from (as the recording's `hash`), for a value a job computed: another than the recording's `hash` now means its file was refreshed since, and the value is of the earlier content; null as engine_version"),
 });
 
 /** Registers the route for `of` records under `/${path}/:id/features/:name`. */

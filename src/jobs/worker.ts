@@ -24,7 +24,10 @@
  * the submission can never take its values: the item fails at once, saying so, and is not
  * retried; so does one whose file resolves outside its dataset's audio_dir, or was
  * replaced since registration (another size, or another MD5 once its mtime moved), as the API
- * refuses to serve it. An abort skips the job's pending items, and the ones being computed are
+ * refuses to serve it. A file whose size or mtime moved while it was computed is checked so again
+ * and computed again (the same bytes, touched) or failed (other bytes): values are stored only with
+ * the MD5 of the bytes they were computed from, as is the engine version that computed them
+ * (migration 021). An abort skips the job's pending items, and the ones being computed are
  * cancelled within seconds (unlessSkipped).
  *
  * Workers on several machines (SPEC §6, §7): a file this machine cannot find or read — or its
@@ -36,7 +39,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
-import { access } from "node:fs/promises";
+import { access, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -44,12 +47,13 @@ import type { JobResult, JobWithMetadata, PgBoss } from "pg-boss";
 import { plural } from "../audio/types.js";
 import { RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import { parseParams } from "../engine/params.js";
+import { VERSION } from "../engine/version.js";
 import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
 import { connectionErrorText, isConnectionError, type Queryable, type Sql } from "../store/db.js";
 import { ConflictError, InvalidError } from "../store/errors.js";
 import { putFeatureValues, type TargetFeatureInput } from "../store/features.js";
 import { completeJob, countItemsDone, getJob, startJob, type ItemTarget, type Job } from "../store/jobs.js";
-import { getRecordingLocations, recordingFileNow, type RecordingLocation } from "../store/recordings.js";
+import { getRecordingLocations, recordingFileNow, statChange, type RecordingLocation } from "../store/recordings.js";
 import { finishRun } from "../store/runs.js";
 import { TilePool } from "../tiles/pool.js";
 import { DEAD_ITEM_QUEUE, ITEM_QUEUE, ITEM_RETRY_LIMIT, bossDatabase, extractFeaturesData, jobFeatures, openQueue, type ExtractFeaturesData, type ItemMessage } from "./queue.js";
@@ -93,9 +97,10 @@ export interface ExtractWorker {
  * What an item's computation gave: its values; or why its input could not be used (`failed`,
  * the job's result `failure`), or the computation kept breaking whatever the input (`errored`:
  * a worker thread that crashed on every attempt, deliveries whose workers all died — the job's
- * result `error`).
+ * result `error`). Values carry the MD5 of the recording's bytes they were computed from (the
+ * registered hash, the file checked to hold it before the computation and found unmoved after).
  */
-type Outcome = { values: FeatureValues } | { error: string; errored?: true };
+type Outcome = { values: FeatureValues; recording_hash: string } | { error: string; errored?: true };
 
 /**
  * Computations of one delivery of an item whose target keeps changing while it is computed
@@ -396,8 +401,15 @@ async function processItem(ctx: ItemContext, msg: ItemMessage, item: { claimed: 
       await ctx.settle({ job, item: msg.item, target, features, outcome: { error } });
       return;
     }
-    const outcome = await computeItem(ctx, msg, readable.target, data, delivery);
+    let outcome = await computeItem(ctx, msg, readable, data, delivery);
     if (outcome === null) return; // skipped by an abort while computed
+    if ("values" in outcome && (await movedSince(readable.file))) {
+      // Read while it was rewritten, or swapped: the values may be of other bytes than the hash. Checked
+      // again from the top (registeredFile): other content fails the item, naming the recording and
+      // the refresh that makes it its content; the same bytes (touched) are computed again.
+      if (computations < MAX_COMPUTATIONS) continue;
+      outcome = { error: `the file of recording ${target.recording_id} (${target.recording_path}) changed while its features were computed, ${MAX_COMPUTATIONS} times; run the job again once it no longer changes` };
+    }
     // The last computation: a target changed again meanwhile fails, saying so.
     const ifChanged = computations < MAX_COMPUTATIONS || {
       error: `its ${target.kind === "clip" ? "bounds or its recording's " : ""}time expansion changed while it was computed, ${MAX_COMPUTATIONS} times; run the job again once it no longer changes`,
@@ -410,14 +422,15 @@ async function processItem(ctx: ItemContext, msg: ItemMessage, item: { claimed: 
  * The features of `target`, or null when an abort skipped the item meanwhile (its computation is
  * then cancelled); throws when a retry may succeed and retries remain.
  */
-async function computeItem(ctx: ItemContext, msg: ItemMessage, target: ItemTarget, data: ExtractFeaturesData, delivery: { retryCount: number; retryLimit: number }): Promise<Outcome | null> {
+async function computeItem(ctx: ItemContext, msg: ItemMessage, readable: ReadableTarget, data: ExtractFeaturesData, delivery: { retryCount: number; retryLimit: number }): Promise<Outcome | null> {
+  const { target } = readable;
   try {
     const result = await unlessSkipped(ctx.sql, msg, (signal) => ctx.pool.run<FeaturesTaskResult>({
       kind: "features", path: target.path, exactPath: true, timeExpansion: target.time_expansion, timeExpansionName: RECORDING_TIME_EXPANSION, params: parseParams(data.params ?? {}),
       target: { ...(target.kind === "clip" ? { start: target.start, end: target.end } : {}), lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq },
     }, AbortSignal.any([signal, ctx.abandoned])));
     if (result === null) return null;
-    return "values" in result ? { values: result.values } : { error: result.failure };
+    return "values" in result ? { values: result.values, recording_hash: readable.hash } : { error: result.failure };
   } catch (err) {
     // Given up by a stop: not the computation's failure, and nothing to record.
     if (ctx.abandoned.aborted || delivery.retryCount < delivery.retryLimit) throw err;
@@ -541,16 +554,45 @@ async function lookUpTargets(db: Queryable, targets: readonly ItemTarget[]): Pro
  * retry would find the same; when this machine cannot find or read it (unreadableHere), why,
  * with `here` — another machine may.
  */
-async function readableTarget(ctx: ItemContext, target: ItemTarget, loc: RecordingLocation): Promise<{ target: ItemTarget } | { problem: string; here?: true }> {
+async function readableTarget(ctx: ItemContext, target: ItemTarget, loc: RecordingLocation): Promise<ReadableTarget | { problem: string; here?: true }> {
   const here = await unreadableHere(ctx, loc);
   if (here) return { problem: `recording ${target.recording_path}: ${here}`, here: true };
   try {
-    return { target: { ...target, path: (await recordingFileNow(ctx.sql, loc, target.recording_id)).file } };
+    const now = await recordingFileNow(ctx.sql, loc, target.recording_id);
+    return { target: { ...target, path: now.file }, hash: loc.hash, file: { path: now.file, size: now.size, mtime: now.mtime } };
   } catch (err) {
     if (err instanceof InvalidError) return { problem: `recording ${target.recording_path}: ${err.fields[0].message}` };
     if (err instanceof ConflictError) return { problem: err.message };
     throw err;
   }
+}
+
+/**
+ * A target whose file was checked to hold its recording's registered content (readableTarget):
+ * `target.path` the file's real path, `hash` that content's MD5, `file` the file as checked.
+ */
+interface ReadableTarget {
+  target: ItemTarget;
+  hash: string;
+  file: FileStamp;
+}
+
+/** A file's real path with its size and modification time (ms) as stat gave them at a check. */
+interface FileStamp {
+  path: string;
+  size: number;
+  mtime: number;
+}
+
+/**
+ * Whether the file checked as `checked` is no longer as it was then: another size or mtime at its
+ * path (statChange), or gone — one stat, so that values are not stored under the hash of bytes the
+ * file stopped holding while they were computed (a rewrite within the time's granularity, or one
+ * that sets the old time back, is not seen, as registeredFile does not see it).
+ */
+async function movedSince(checked: FileStamp): Promise<boolean> {
+  const now = await stat(checked.path).catch(() => null);
+  return now === null || statChange({ file_size: checked.size, file_mtime: checked.mtime }, { size: now.size, mtime: now.mtimeMs }) !== null;
 }
 
 /**
@@ -757,7 +799,7 @@ async function settleGroup(ctx: Pick<ItemContext, "sql" | "by">, requests: reado
         }
       }
       if ("values" in outcome) {
-        const provenance = { created_by: job.created_by, run_id: job.run_id };
+        const provenance = { created_by: job.created_by, run_id: job.run_id, engine_version: VERSION, recording_hash: outcome.recording_hash };
         const { log_mel: mel, ...scalars } = outcome.values;
         for (const name of features) {
           values[target.kind].push(name === MEL_FEATURE
@@ -766,11 +808,11 @@ async function settleGroup(ctx: Pick<ItemContext, "sql" | "by">, requests: reado
         }
         const stored: StoredValues = { ...scalars, log_mel: Array.from(mel) };
         // The target as computed: the feature table gives the bounds its values are of.
-        rows.push({ job_id: job.id, item, status: "done", seconds: outcome.values.duration_s, result: stored, target, error: null });
+        rows.push({ job_id: job.id, item, status: "done", seconds: outcome.values.duration_s, result: stored, target, error: null, engine_version: VERSION, recording_hash: outcome.recording_hash });
       } else {
         // The file named as the API names it, not by the server's own path (as imports report theirs).
         const error = outcome.error.replaceAll(target.path, target.recording_path);
-        rows.push({ job_id: job.id, item, status: outcome.errored ? "errored" : "failed", seconds: null, result: null, target: null, error: error.slice(0, 10000) });
+        rows.push({ job_id: job.id, item, status: outcome.errored ? "errored" : "failed", seconds: null, result: null, target: null, error: error.slice(0, 10000), engine_version: null, recording_hash: null });
       }
       pending.delete(`${job.id} ${item}`);
       done.set(job.id, (done.get(job.id) ?? 0) + 1);
@@ -795,6 +837,9 @@ interface SettledItemRow {
   /** Null: the row keeps the target it had. */
   target: ItemTarget | null;
   error: string | null;
+  /** Of a done item: the engine version that computed it and the MD5 of the bytes it was computed from (migration 021). */
+  engine_version: string | null;
+  recording_hash: string | null;
 }
 
 /** Writes `rows` (SettledItemRow) in one statement, each recording the worker `by` that settled it. */
@@ -802,8 +847,8 @@ async function settleItemRows(tx: Queryable, rows: readonly SettledItemRow[], by
   if (!rows.length) return;
   await tx`
     UPDATE job_items i SET status = u.status, seconds = u.seconds, result = u.result, target = COALESCE(u.target, i.target), error = u.error,
-           host = ${by.host}, pid = ${by.pid}, finished_at = now()
-    FROM jsonb_to_recordset(${tx.json(rows as never)}) AS u(job_id uuid, item int, status text, seconds float8, result jsonb, target jsonb, error text)
+           engine_version = u.engine_version, recording_hash = u.recording_hash, host = ${by.host}, pid = ${by.pid}, finished_at = now()
+    FROM jsonb_to_recordset(${tx.json(rows as never)}) AS u(job_id uuid, item int, status text, seconds float8, result jsonb, target jsonb, error text, engine_version text, recording_hash text)
     WHERE i.job_id = u.job_id AND i.item = u.item`;
 }
 

@@ -43,17 +43,24 @@ export interface FeatureValue {
   created_at: string;
   created_by: string | null;
   run_id: string | null;
+  /**
+   * Of a value a job computed (migration 021): the engine version that computed it and the MD5 of
+   * the recording's bytes it was computed from — not its recording's `hash` when a refresh has
+   * changed the content since. Null for a value a client wrote, or one computed before 0.12.
+   */
+  engine_version: string | null;
+  recording_hash: string | null;
 }
 
 /** The value of feature `name` of recording or clip `id`; NotFoundError when the record or the value does not exist. */
 export async function getFeatureValue(db: Queryable, of: "recording" | "clip", id: string, name: string): Promise<FeatureValue> {
   const rows = await translating(() => (of === "recording"
     ? db<(FeatureValue & { found: boolean })[]>`
-        SELECT f.name, v.value, v.data, v.created_at, v.created_by, v.run_id, v.recording_id IS NOT NULL AS found
+        SELECT f.name, v.value, v.data, v.created_at, v.created_by, v.run_id, v.engine_version, v.recording_hash, v.recording_id IS NOT NULL AS found
         FROM recordings r LEFT JOIN (recording_features v JOIN feature_names f ON f.id = v.feature_name_id AND f.name = ${name}) ON v.recording_id = r.id
         WHERE r.id = ${id}`
     : db<(FeatureValue & { found: boolean })[]>`
-        SELECT f.name, v.value, v.data, v.created_at, v.created_by, v.run_id, v.clip_id IS NOT NULL AS found
+        SELECT f.name, v.value, v.data, v.created_at, v.created_by, v.run_id, v.engine_version, v.recording_hash, v.clip_id IS NOT NULL AS found
         FROM clips c LEFT JOIN (clip_features v JOIN feature_names f ON f.id = v.feature_name_id AND f.name = ${name}) ON v.clip_id = c.id
         WHERE c.id = ${id}`));
   if (!rows.length) throw new NotFoundError(of, id);
@@ -82,6 +89,9 @@ export function putFeatureValue(tx: Queryable, of: "recording" | "clip", id: str
 export interface TargetFeatureInput extends FeatureInput, Provenance {
   /** The recording's or the clip's id. */
   id: string;
+  /** A computed value's engine version and the MD5 of the bytes it was computed from (FeatureValue); omitted: null. */
+  engine_version?: string | null;
+  recording_hash?: string | null;
 }
 
 /**
@@ -110,14 +120,16 @@ export async function putFeatureValues(tx: Queryable, of: "recording" | "clip", 
     const feature_name_id = nameIds.get(v.name)!;
     rows.set(`${v.id} ${feature_name_id}`, {
       [owner]: v.id, feature_name_id, value: v.value ?? null, data: v.data ? Buffer.from(v.data) : null, created_by: v.created_by, run_id: v.run_id ?? null,
+      engine_version: v.engine_version ?? null, recording_hash: v.recording_hash ?? null,
     });
   }
   // In key order: two writers of the same records lock their rows in the same order.
   const sorted = [...rows.keys()].sort().map((key) => rows.get(key)!);
   await translating(() => tx`
-    INSERT INTO ${tx(`${of}_features`)} ${tx(sorted, owner, "feature_name_id", "value", "data", "created_by", "run_id")}
+    INSERT INTO ${tx(`${of}_features`)} ${tx(sorted, owner, "feature_name_id", "value", "data", "created_by", "run_id", "engine_version", "recording_hash")}
     ON CONFLICT (${tx(owner)}, feature_name_id)
-    DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_by = EXCLUDED.created_by, run_id = EXCLUDED.run_id, created_at = now()`);
+    DO UPDATE SET value = EXCLUDED.value, data = EXCLUDED.data, created_by = EXCLUDED.created_by, run_id = EXCLUDED.run_id,
+                  engine_version = EXCLUDED.engine_version, recording_hash = EXCLUDED.recording_hash, created_at = now()`);
 }
 
 /** Removes the value of feature `name` of recording or clip `id`, if it has one. The caller holds the record (`writing`). */

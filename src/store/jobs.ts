@@ -61,7 +61,7 @@ export async function getJob(db: Queryable, id: string): Promise<Job> {
 
 /**
  * Jobs of a state (default listings: "active"), status, task and run (`run_id`: the job whose run
- * a record names — a feature value's, an artifact's —, a scan of the jobs: no index holds run_id).
+ * a record names — a feature value's, an artifact's —, found through the index jobs_run, migration 021).
  * The page's jobs are chosen by id
  * first (pageFirst): sorted whole, with their task data, the 100,000 jobs of a long-running
  * pipeline took ~0.25–0.45 s a page.
@@ -149,6 +149,9 @@ export interface JobItem {
   /** The host name and process id of the worker that settled it (migration 011); null while pending, skipped, or settled before. */
   host: string | null;
   pid: number | null;
+  /** Of a done item (migration 021): the engine version that computed it and the MD5 of the recording's bytes it was computed from; null otherwise, or done before. */
+  engine_version: string | null;
+  recording_hash: string | null;
   finished_at: string | null;
 }
 
@@ -159,7 +162,7 @@ export async function listJobItems(db: Queryable, jobId: string, q: PageRequest 
   const rows = await db<(JobItem & { total_count: number })[]>`
     SELECT item, target->>'kind' AS kind, target->>'id' AS target_id, target->>'recording_id' AS recording_id,
            target->>'recording_path' AS recording_path, (target->>'start')::float8 AS start_time, (target->>'end')::float8 AS end_time,
-           status, attempts, seconds, error, host, pid, finished_at, count(*) OVER () AS total_count
+           status, attempts, seconds, error, host, pid, engine_version, recording_hash, finished_at, count(*) OVER () AS total_count
     FROM job_items WHERE ${where} ORDER BY item LIMIT ${q.limit} OFFSET ${q.offset}`;
   return toPage(rows, q, () => db`SELECT count(*) AS n FROM job_items WHERE ${where}`);
 }

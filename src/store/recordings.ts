@@ -331,7 +331,9 @@ export function readByOlderEngine(probedBy: string | null): boolean {
 
 /**
  * A recording's file as it is now, to be read: its real path — inside the dataset's audio_dir
- * after symlinks (resolveRecordingFile, SPEC §10) — and its size, with the content registered,
+ * after symlinks (resolveRecordingFile, SPEC §10) — and its size and modification time (ms, as
+ * stat gives it: what a reader compares afterwards to tell whether the file moved while it was
+ * read, statChange), with the content registered,
  * and its header facts as this engine's readers count them. Facts an older engine read
  * (readByOlderEngine) are read again here, from the header alone, and stored (reprobed): a
  * recording is right from its first use after an upgrade. A header this engine cannot read leaves
@@ -339,9 +341,9 @@ export function readByOlderEngine(probedBy: string | null): boolean {
  * @throws InvalidError naming `path` when the file is missing, not a regular file, or resolves
  *   outside the audio_dir; ConflictError naming what changed when the content did (registeredFile)
  */
-export async function recordingFileNow(db: Queryable, loc: RecordingLocation, id: string): Promise<{ file: string; size: number } & HeaderFacts> {
+export async function recordingFileNow(db: Queryable, loc: RecordingLocation, id: string): Promise<{ file: string; size: number; mtime: number } & HeaderFacts> {
   const found = await registeredFile(db, loc, id);
-  const now = { file: found.file, size: found.size };
+  const now = { file: found.file, size: found.size, mtime: found.mtime };
   if (!readByOlderEngine(loc.probed_by)) return { ...now, ...headerOf(loc) };
   const again = await reprobed(db, loc, id, found).catch((err) => {
     if (err instanceof AudioFormatError) return null;

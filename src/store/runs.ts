@@ -4,8 +4,10 @@
  * An import runs inside one process from start to end, so its run records that process
  * (`owner`, as the data directory's lock names its owner): a run left `running` by a process
  * killed mid-import is told from a live one and ended as failed (failInterruptedRuns). A job's
- * run outlives any one worker process; the queue ends it.
+ * run outlives any one worker process; the queue ends it. Every run records the engine version
+ * that made it (`engine_version`), whichever creates it (an import, a job, `sonotile dataset add`).
  */
+import { VERSION } from "../engine/version.js";
 import type { Queryable } from "./db.js";
 import { isAlive, thisProcess, type LockOwner } from "./lock.js";
 import { toPage, type Page, type PageRequest } from "./common.js";
@@ -23,14 +25,16 @@ export interface Run {
   created_at: string;
   created_by: string | null;
   finished_at: string | null;
+  /** The engine version (package version) of the sonotile that made the run (migration 021); null: made by 0.11 or older, which did not record it. */
+  engine_version: string | null;
 }
 
-const COLUMNS = (db: Queryable) => db`id, kind, description, status, created_at, created_by, finished_at`;
+const COLUMNS = (db: Queryable) => db`id, kind, description, status, created_at, created_by, finished_at, engine_version`;
 
 export async function createRun(db: Queryable, run: { kind: RunKind; description?: string; created_by: string | null }): Promise<Run> {
   const [row] = await translating(() => db<Run[]>`
-    INSERT INTO runs (kind, description, created_by, owner)
-    VALUES (${run.kind}, ${run.description ?? ""}, ${run.created_by}, ${run.kind === "import" ? db.json(thisProcess() as never) : null})
+    INSERT INTO runs (kind, description, created_by, owner, engine_version)
+    VALUES (${run.kind}, ${run.description ?? ""}, ${run.created_by}, ${run.kind === "import" ? db.json(thisProcess() as never) : null}, ${VERSION})
     RETURNING ${COLUMNS(db)}`);
   return row;
 }

@@ -60,7 +60,7 @@ const scanQuery = z.strictObject({
 });
 
 const importSchema = z.object({
-  run: z.object({ id: z.uuid(), kind: z.string(), status: z.string(), created_at: timestamp, finished_at: nullableTimestamp }),
+  run: z.object({ id: z.uuid(), kind: z.string(), status: z.string(), created_at: timestamp, finished_at: nullableTimestamp, engine_version: z.string().nullable().describe("The sonotile version that made the run (GET /v1/runs/{id})") }),
   registered: z.array(z.object({ path: z.string(), recording_id: z.uuid() })),
   moved: z.array(z.object({ from: z.string(), path: z.string(), recording_id: z.uuid() }))
     .describe("Recordings whose file was missing and is found at `path` (the same MD5: moved or renamed): the recording now points there and keeps its clips, tags, features and notes"),

@@ -65,6 +65,8 @@ const jobItemSchema = z.object({
   error: z.string().nullable(),
   host: z.string().nullable().describe("Host name of the worker that settled it (null while pending, or skipped): the machine a failure was found on"),
   pid: z.number().int().nullable().describe("Process id of that worker"),
+  engine_version: z.string().nullable().describe("Of a done item: the sonotile version of the worker that computed it (a fleet being upgraded may mix two); null otherwise, or for an item done before 0.12"),
+  recording_hash: z.string().nullable().describe("Of a done item: MD5 of the recording's bytes its values were computed from (checked against the file before and after); null as engine_version"),
   finished_at: nullableTimestamp,
 });
 

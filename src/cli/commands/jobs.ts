@@ -17,6 +17,7 @@ import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { idArgument, numberOption, optionRows, readCommandLine, namingFlags, withFlag, type OptionSpec } from "../flags.js";
 import { findUserByUsername } from "../../store/users.js";
+import { getRun, type Run } from "../../store/runs.js";
 import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -35,7 +36,7 @@ const OPTIONS: readonly OptionSpec[] = [
 
 const USAGE = `usage: sonotile jobs submit (--dataset ID | --recordings ID,… | --clips ID,…) [--features …] [parameters]
        sonotile jobs list [--status STATUS] [--state STATE]
-       sonotile jobs show <job-id>          (with every item that failed or errored, and why)
+       sonotile jobs show <job-id>          (with its run's sonotile version, and every item that failed or errored, and why)
        sonotile jobs abort <job-id> [--message TEXT]
        sonotile jobs retry <job-id> [--status STATUS] [--priority N]   (a new job of its failed, errored and skipped items, after its retries)
 
@@ -78,6 +79,11 @@ function withFlagName(field: string): string {
 function jobLine(j: Job): string {
   const progress = j.progress_total === null ? `${j.progress_done}` : `${j.progress_done}/${j.progress_total}`;
   return `${j.id}  ${j.status.padEnd(9)} ${(j.result ?? "").padEnd(7)}  ${progress.padStart(11)}  ${j.task}  ${j.created_at}${j.state === "active" ? "" : `  (${j.state})`}`;
+}
+
+/** A job's run for humans: which sonotile made it (a run made before 0.12 did not record it). */
+function runLine(run: Run): string {
+  return `run ${run.id}: made by sonotile ${run.engine_version ?? "before 0.12 (its version was not recorded)"}`;
 }
 
 /** Every item of the job with one of `statuses`, in order, read a page at a time. */
@@ -184,8 +190,10 @@ export const command: Command = {
         const metrics = (await listMetrics(sql, job.id, { limit: LIST_LIMIT, offset: 0, withData: false })).items.map((m) => ({ key: m.key, step: m.step, value: m.value }));
         const artifacts = await jobArtifacts(sql, job.id);
         const failed = await itemsWithStatus(sql, job.id, ["failed", "errored"]);
-        out({ job, metrics, artifacts, failed_items: failed }, [
+        const run = job.run_id === null ? null : await getRun(sql, job.run_id);
+        out({ job, run, metrics, artifacts, failed_items: failed }, [
           jobLine(job),
+          ...(run ? [runLine(run)] : []),
           ...(job.message ? [`message: ${job.message}`] : []),
           ...metrics.map((m) => `metric ${m.key}: ${m.value}`),
           ...artifacts.flatMap((a) => [
