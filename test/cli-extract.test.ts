@@ -1,6 +1,7 @@
 // `sonotile extract` end to end (SPEC §7–8): spawns the built CLI (`npm test` builds first), whose
 // worker pool runs the compiled worker; the tables must hold exactly what the library computes.
 import { execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -104,7 +105,7 @@ describe("sonotile extract", () => {
       version: VERSION,
       params: parseParams({ window_size: 0.01, pcen: false }),
       features: ["rms_dbfs", "log_mel"],
-      "clip-start": 0.25, "clip-end": null, "clip-low-freq": null, "clip-high-freq": 4000, "time-expansion": null,
+      "clip-start": 0.25, "clip-end": null, "clip-low-freq": null, "clip-high-freq": 4000, "time-expansion": null, md5: false,
     };
     expect(Object.keys(made.params)).toHaveLength(22); // all of SPEC §2, those not given at their defaults
     for (const table of ["t.csv", "t.npy"]) {
@@ -116,6 +117,31 @@ describe("sonotile extract", () => {
     const bytes = readFileSync(join(dir, "t.parquet"));
     const kv = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)).key_value_metadata ?? [];
     expect(JSON.parse(kv.find((e) => e.key === "sonotile")?.value ?? "null")).toEqual(made);
+  });
+
+  it("--md5: each row names its file's MD5 after its path, the same in the CSV, the .npy's sidecar and the Parquet; a rerun writes the same bytes; without it, no such column", async () => {
+    const dir = join(tmp, "md5");
+    mkdirSync(dir);
+    const md5 = (path: string) => createHash("md5").update(readFileSync(path)).digest("hex");
+    const options = ["--md5", "--features", "rms_dbfs", "--clip-start", "0.25", "--clip-end", "0.5"];
+    const tables = ["t.csv", "t.npy", "t.parquet"].map((name) => join(dir, name));
+    for (const out of tables) expect((await sonotile([B, A, "-o", out, ...options])).code).toBe(0);
+    const { header, rows } = readCsv(tables[0]);
+    expect(header).toEqual(["path", "md5", "start_time", "end_time", "rms_dbfs"]);
+    expect(rows.map((row) => row.slice(0, 2))).toEqual([[B, md5(B)], [A, md5(A)]]);
+    expect(JSON.parse(readFileSync(`${tables[1]}.json`, "utf8")).rows).toEqual([{ path: B, md5: md5(B), start_time: 0.25, end_time: 0.5 }, { path: A, md5: md5(A), start_time: 0.25, end_time: 0.5 }]);
+    const bytes = readFileSync(tables[2]);
+    const records = await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) });
+    expect(records.map((rec) => [rec.path, rec.md5])).toEqual([[B, md5(B)], [A, md5(A)]]);
+    // Every table and sidecar says it was asked for, and a rerun writes each byte for byte.
+    for (const out of tables) {
+      const before = [readFileSync(out), existsSync(`${out}.json`) ? readFileSync(`${out}.json`) : null];
+      expect((await sonotile([B, A, "-o", out, ...options])).code).toBe(0);
+      expect([readFileSync(out), existsSync(`${out}.json`) ? readFileSync(`${out}.json`) : null], out).toEqual(before);
+    }
+    expect(JSON.parse(readFileSync(`${tables[0]}.json`, "utf8")).sonotile.md5).toBe(true);
+    expect((await sonotile([A, "-o", join(dir, "plain.csv"), "--features", "rms_dbfs"])).code).toBe(0);
+    expect(readCsv(join(dir, "plain.csv")).header).toEqual(["path", "rms_dbfs"]);
   });
 
   it("a file named twice — inside a directory named too, or spelled another way — is one target: one row, one skip line", async () => {

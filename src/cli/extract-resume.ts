@@ -28,6 +28,8 @@ export interface ExtractSettings {
   "clip-low-freq": number | null;
   "clip-high-freq": number | null;
   "time-expansion": number | null;
+  /** `--md5`: each row has its file's MD5 (a column more, so the layout differs without it). */
+  md5: boolean;
 }
 
 /**
@@ -39,6 +41,8 @@ export interface ComputedTarget {
   path: string;
   values: FeatureValues;
   file: ExtractedFile | null;
+  /** The file's MD5, with `--md5`. */
+  md5?: string;
 }
 
 /** A file's size and modification time, as the store keeps them for a registered file. */
@@ -75,7 +79,7 @@ export function resumeFilePath(output: string): string {
 
 /** Writes the resume file of `output` (atomically, as every output): `targets` in table order. */
 export async function writeResumeFile(output: string, settings: ExtractSettings, targets: readonly ComputedTarget[]): Promise<void> {
-  const rows = targets.map(({ path, file, values }) => ({ path, file, values: { ...values, log_mel: Array.from(values.log_mel) } }));
+  const rows = targets.map(({ path, file, md5, values }) => ({ path, file, md5, values: { ...values, log_mel: Array.from(values.log_mel) } }));
   // JSON has no NaN or ±Infinity: they are written as text ("NaN") and read back by Number().
   const text = JSON.stringify({ kind: RESUME_KIND, settings, rows }, (_key, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v));
   await writeOutputBytes(resumeFilePath(output), text + "\n");
@@ -91,7 +95,7 @@ export async function readResumeFile(output: string, settings: ExtractSettings):
   const path = resumeFilePath(output);
   const text = await readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : Promise.reject(new Error(`cannot read ${path}: ${err.code ?? err.message}`))));
   if (text === null) return null;
-  let saved: { kind?: unknown; settings?: ExtractSettings; rows?: { path: string; file?: ExtractedFile | null; values: Record<string, number | string | (number | string)[]> }[] };
+  let saved: { kind?: unknown; settings?: ExtractSettings; rows?: { path: string; file?: ExtractedFile | null; md5?: string; values: Record<string, number | string | (number | string)[]> }[] };
   try {
     saved = JSON.parse(text);
   } catch {
@@ -103,14 +107,14 @@ export async function readResumeFile(output: string, settings: ExtractSettings):
   checkSameSettings(saved.settings, settings, output);
   const asNumber = (v: number | string) => (typeof v === "string" ? Number(v) : v);
   const resumed: ResumedTargets = { rows: new Map(), changed: [] };
-  for (const { path: target, file, values } of saved.rows) {
+  for (const { path: target, file, md5, values } of saved.rows) {
     const now = await fileStamp(target);
     if (!file || !now || now.file_size !== file.file_size || now.file_mtime !== file.file_mtime) {
       resumed.changed.push(target);
       continue;
     }
     const restored = Object.fromEntries(Object.entries(values).map(([name, v]) => [name, Array.isArray(v) ? Float32Array.from(v, asNumber) : asNumber(v)]));
-    resumed.rows.set(target, { path: target, values: restored as FeatureValues, file });
+    resumed.rows.set(target, { path: target, values: restored as FeatureValues, file, md5 });
   }
   return resumed;
 }
@@ -148,6 +152,7 @@ function checkSameSettings(saved: ExtractSettings, now: ExtractSettings, output:
       const value = s[flag];
       return [flag, value === null || value === undefined ? `no --${flag}` : `--${flag} ${value}`];
     }),
+    ["md5", s.md5 ? "--md5" : "no --md5"],
   ];
   const before = new Map(spelled(saved));
   const difference = spelled(now).find(([name, text]) => before.get(name) !== text);

@@ -3,7 +3,8 @@
  * sidecar naming columns and rows) or Parquet, each with what made it (TableProvenance: in the
  * `.npy` and `.csv` sidecars, in Parquet's key-value metadata). Shared by `sonotile extract` and the batch jobs'
  * artifacts. Columns: the target's ids when it is a stored record (`clip_id` for clips, then
- * `recording_id`: what joins a row to the API's records), `path`, then `start_time`/`end_time`
+ * `recording_id`: what joins a row to the API's records), `path` (and the file's `md5` where asked:
+ * `extract --md5`), then `start_time`/`end_time`
  * (seconds, as the API names a clip's bounds) when the targets are clips, then the features as
  * `featureColumns` spells them (the mel vector as mel_00 … mel_63).
  */
@@ -17,6 +18,8 @@ export interface FeatureTableRow {
   path: string;
   /** The stored recording's id (batch jobs); absent for files (`extract`). */
   recordingId?: string;
+  /** The file's MD5, hex (`extract --md5`; TableTargets.md5). */
+  md5?: string;
   /** The clip's bounds in seconds, and its id when it is a stored clip; absent for whole recordings. */
   clip?: { id?: string; start: number; end: number };
   values: FeatureValues;
@@ -44,17 +47,20 @@ export type TableFormat = (typeof TABLE_FORMATS)[number];
 export interface TableTargets {
   stored: boolean;
   clips: boolean;
+  /** Files with their MD5 (`extract --md5`): an `md5` column follows `path`. */
+  md5?: boolean;
 }
 
 /** A leading column that identifies the target: its name and its value in a row. */
 type KeyColumn = { name: string; text: (r: FeatureTableRow) => string } | { name: string; number: (r: FeatureTableRow) => number };
 
 /** The leading columns of a table of these targets (see the file's comment). */
-function keyColumns({ stored, clips }: TableTargets): KeyColumn[] {
+function keyColumns({ stored, clips, md5 }: TableTargets): KeyColumn[] {
   return [
     ...(stored && clips ? [{ name: "clip_id", text: (r: FeatureTableRow) => r.clip?.id ?? "" }] : []),
     ...(stored ? [{ name: "recording_id", text: (r: FeatureTableRow) => r.recordingId ?? "" }] : []),
     { name: "path", text: (r: FeatureTableRow) => r.path },
+    ...(md5 ? [{ name: "md5", text: (r: FeatureTableRow) => r.md5 ?? "" }] : []),
     ...(clips
       ? [{ name: "start_time", number: (r: FeatureTableRow) => r.clip?.start ?? NaN }, { name: "end_time", number: (r: FeatureTableRow) => r.clip?.end ?? NaN }]
       : []),

@@ -6,6 +6,7 @@
  * thrown and may be retried. Error classes do not survive the trip between threads, hence the
  * explicit shape. The worker runs one task at a time, so it reads the file with blocking reads.
  */
+import { fileMd5 } from "../audio/hash.js";
 import { AudioFormatError } from "../audio/types.js";
 import { ParamsError, type Params } from "../engine/params.js";
 import { featuresOfFile, TargetError, type FeatureTarget, type FeatureValues } from "./features.js";
@@ -21,14 +22,21 @@ export interface FeaturesTask {
   target: FeatureTarget;
   /** `path` is a real path confined to the audio roots (jobs): open only that file (openAudio's exactPath). */
   exactPath?: boolean;
+  /**
+   * Also the MD5 of the file (`sonotile extract --md5`), read once more right after the features,
+   * on the same thread: a pass of its own, since a clip reads a part of the file and a whole
+   * recording's reads follow the decoder, not the file's order.
+   */
+  md5?: boolean;
 }
 
 /** `issues`: the fields a ParamsError names, so that a command line can name its flags (withFlagNames). */
-export type FeaturesTaskResult = { values: FeatureValues } | { failure: string; issues?: ParamsError["issues"] };
+export type FeaturesTaskResult = { values: FeatureValues; md5?: string } | { failure: string; issues?: ParamsError["issues"] };
 
 export async function runFeaturesTask(task: FeaturesTask): Promise<FeaturesTaskResult> {
   try {
-    return { values: await featuresOfFile(task.path, task.params, task.target, { timeExpansion: task.timeExpansion, timeExpansionName: task.timeExpansionName, blockingReads: true, exactPath: task.exactPath }) };
+    const values = await featuresOfFile(task.path, task.params, task.target, { timeExpansion: task.timeExpansion, timeExpansionName: task.timeExpansionName, blockingReads: true, exactPath: task.exactPath });
+    return task.md5 ? { values, md5: await fileMd5(task.path, { exactPath: task.exactPath }) } : { values };
   } catch (err) {
     if (err instanceof ParamsError) return { failure: err.message, issues: err.issues };
     if (err instanceof AudioFormatError || err instanceof TargetError) return { failure: err.message };

@@ -27,7 +27,8 @@ export interface ExtractItem {
 export type PendingItem = ExtractItem | PromiseLike<ExtractItem | null>;
 
 /** `issues`: the fields of a parameter the file could not take (FeaturesTaskResult), to be named as its caller names them. */
-export type ExtractOutcome = { item: ExtractItem; values: FeatureValues } | { item: ExtractItem; error: string; issues?: ParamsError["issues"] };
+/** `md5`: the file's, with ExtractOptions.md5. */
+export type ExtractOutcome = { item: ExtractItem; values: FeatureValues; md5?: string } | { item: ExtractItem; error: string; issues?: ParamsError["issues"] };
 
 export interface ExtractOptions {
   params: Params;
@@ -37,6 +38,8 @@ export interface ExtractOptions {
   timeExpansionName?: string;
   /** Worker threads (default: one per core). */
   threads?: number;
+  /** Also each file's MD5 (FeaturesTask.md5): a read of the whole file more per target. */
+  md5?: boolean;
   /** Called as each target finishes, in completion order. */
   onOutcome?: (outcome: ExtractOutcome) => void;
   /**
@@ -75,8 +78,8 @@ export async function extractFeatures(items: readonly PendingItem[], options: Ex
       if (item === null || stop?.aborted) continue;
       let outcome: ExtractOutcome;
       try {
-        const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion, timeExpansionName: options.timeExpansionName, params: options.params, target: item.target }, stop);
-        outcome = "values" in result ? { item, values: result.values } : { item, error: result.failure, issues: result.issues };
+        const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion, timeExpansionName: options.timeExpansionName, params: options.params, target: item.target, md5: options.md5 }, stop);
+        outcome = "values" in result ? { item, values: result.values, md5: result.md5 } : { item, error: result.failure, issues: result.issues };
       } catch (err) {
         if (stop?.aborted) return; // cancelled: not a failure of the target
         // A crashed worker or a timeout: on one machine there is no one else to retry it.
