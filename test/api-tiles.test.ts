@@ -16,6 +16,7 @@ import UPNG from "upng-js";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { parseParams } from "../src/engine/params.js";
+import { VERSION } from "../src/engine/version.js";
 import { tileStatsStore } from "../src/api/tile-stats.js";
 import { AudioFormatError, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
@@ -32,7 +33,7 @@ import { createUser, ensureAdmin } from "../src/store/users.js";
 import { tileOptionsSchema } from "../src/tiles/grid.js";
 import { StatsPendingError, TileService } from "../src/tiles/service.js";
 import { FIXTURES, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
-import { bytesToF32 } from "./golden.js";
+import { bytesToF32, pngText } from "./golden.js";
 import { FAULT_WORKER_URL, faultTask } from "./fault-tasks.js";
 
 const FILE = "whombat_tests_bats.wav"; // 44.1 kHz stereo, 22.5 s
@@ -316,6 +317,30 @@ describe("tiles", () => {
       const res = await app.inject({ url });
       expect([url, res.statusCode, res.headers["x-engine-version"]]).toEqual([url, 200, version]);
     }
+  });
+
+  it("say in a PNG's text what made them, as the CLI's image does — engine version, the recording's MD5 and time expansion, the parameters, where the pixels lie — nothing the ETag does not fix; 304s and ETags as before", async () => {
+    const { revision } = (await app.inject({ url: `/v1/recordings/${id}` })).json();
+    const pictures = [`/v1/recordings/${id}/tiles/1/0.png?width=256&cmap=magma&revision=${revision}`, `/v1/recordings/${id}/spectrogram?start_time=1&end_time=2&revision=${revision}`];
+    for (const url of pictures) {
+      const res = await app.inject({ url });
+      expect(res.statusCode, url).toBe(200);
+      const text = pngText(res.rawPayload);
+      expect(text.Software).toBe(`sonotile ${VERSION}`);
+      const made = JSON.parse(text.sonotile);
+      expect(made).toMatchObject({ version: VERSION, source: { md5: hash, time_expansion: 1 }, params: { cmap: url.includes("magma") ? "magma" : "gray", clamp: false } });
+      expect(Object.keys(made.params)).toHaveLength(22);
+      // The geometry headers' values, by their names.
+      for (const header of ["x-frame-range", "x-first-frame-seconds", "x-hop-seconds", "x-frequency-range", "x-value-range", "x-shape"]) {
+        expect(made.geometry[header.slice(2).replaceAll("-", "_")], header).toBe(res.headers[header]);
+      }
+      // Not the recording's id: a recording of the same bytes has the same ETag, and the same body.
+      expect(text.sonotile).not.toContain(id);
+      expect((await app.inject({ url, headers: { "if-none-match": res.headers.etag as string } })).statusCode).toBe(304);
+    }
+    // Numbers carry no text: their headers say as much.
+    const numbers = await app.inject({ url: `/v1/recordings/${id}/tiles/1/0.npy?width=256` });
+    expect(numbers.rawPayload.includes(Buffer.from("sonotile"))).toBe(false);
   });
 
   it("refuse a zoom whose tiles would transform more than 2^32 samples with 400 naming z, before the stats pass", async () => {

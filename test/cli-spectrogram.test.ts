@@ -16,7 +16,7 @@ import { ParamsError, parseParams } from "../src/engine/params.js";
 import { VERSION } from "../src/engine/version.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import { runSonotile, type CliRun as Run } from "./cli-helpers.js";
-import { firstDifference } from "./golden.js";
+import { firstDifference, pngText } from "./golden.js";
 import { fixOggCrc } from "./audio-helpers.js";
 
 /**
@@ -342,21 +342,6 @@ describe("sonotile spectrogram: outputs equal the engine's", () => {
   });
 });
 
-/** A PNG's iTXt entries (PNG §11.3.4.5), keyword → text, uncompressed ones only (as sonotile writes them). */
-function pngText(png: Uint8Array): Record<string, string> {
-  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
-  const entries: Record<string, string> = {};
-  for (let at = 8; at < png.length; at += 12 + view.getUint32(at)) {
-    if (new TextDecoder().decode(png.subarray(at + 4, at + 8)) !== "iTXt") continue;
-    const data = png.subarray(at + 8, at + 8 + view.getUint32(at));
-    const nul = data.indexOf(0);
-    let text = nul + 3; // the keyword's NUL, compression flag and method
-    text = data.indexOf(0, text) + 1; // language tag
-    text = data.indexOf(0, text) + 1; // translated keyword
-    entries[new TextDecoder("latin1").decode(data.subarray(0, nul))] = new TextDecoder().decode(data.subarray(text));
-  }
-  return entries;
-}
 
 describe("sonotile spectrogram: what made it", () => {
   it("says so with the output — version, the file's MD5, every SPEC §2 parameter with its defaults, the piece's frames and axes — in the PNG's text and a .json beside .npy and .f32", async () => {

@@ -41,3 +41,19 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
   return worst;
 }
+
+/** A PNG's iTXt entries (PNG §11.3.4.5), keyword → text, uncompressed ones only (as sonotile writes them). */
+export function pngText(png: Uint8Array): Record<string, string> {
+  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  const entries: Record<string, string> = {};
+  for (let at = 8; at < png.length; at += 12 + view.getUint32(at)) {
+    if (new TextDecoder().decode(png.subarray(at + 4, at + 8)) !== "iTXt") continue;
+    const data = png.subarray(at + 8, at + 8 + view.getUint32(at));
+    const nul = data.indexOf(0);
+    let text = nul + 3; // the keyword's NUL, compression flag and method
+    text = data.indexOf(0, text) + 1; // language tag
+    text = data.indexOf(0, text) + 1; // translated keyword
+    entries[new TextDecoder("latin1").decode(data.subarray(0, nul))] = new TextDecoder().decode(data.subarray(text));
+  }
+  return entries;
+}

@@ -7,7 +7,7 @@ import type { RecordingSpectrogram } from "../engine/recording.js";
 import type { ColormapName, Params } from "../engine/params.js";
 import { renderPng } from "../render/image.js";
 import { npyHeader } from "../render/npy.js";
-import { palettePngBound } from "../render/png.js";
+import { palettePngBound, type PngText } from "../render/png.js";
 import type { TileLayout } from "./grid.js";
 
 export const TILE_FORMATS = ["png", "f32", "npy"] as const;
@@ -40,14 +40,15 @@ export class ValuesScratch {
 /**
  * The bytes of a [rows][columns] image in `format` (PNG through the colormap, raw float32, or
  * NumPy), its values written by `write`: for f32 and npy straight into the bytes that are sent
- * (after the npy header, which keeps them 64-byte aligned), for PNG into `scratch`.
+ * (after the npy header, which keeps them 64-byte aligned), for PNG into `scratch`, with
+ * `render.text` as its iTXt (what made it).
  */
-export async function encodeImage(rows: number, columns: number, format: TileFormat, render: { params: Params; peak: number; cmap: ColormapName }, scratch: ValuesScratch, write: (values: Float32Array<ArrayBuffer>) => Promise<unknown>): Promise<Uint8Array> {
+export async function encodeImage(rows: number, columns: number, format: TileFormat, render: { params: Params; peak: number; cmap: ColormapName; text?: readonly PngText[] }, scratch: ValuesScratch, write: (values: Float32Array<ArrayBuffer>) => Promise<unknown>): Promise<Uint8Array> {
   const n = rows * columns;
   if (format === "png") {
     const values = scratch.take(n);
     await write(values);
-    return renderPng({ data: values, bins: rows, frames: columns, valueRange: valueRange(render.params, render.peak) }, render.cmap);
+    return renderPng({ data: values, bins: rows, frames: columns, valueRange: valueRange(render.params, render.peak) }, render.cmap, render.text);
   }
   const header = format === "npy" ? npyHeader([rows, columns]) : new Uint8Array(0);
   const bytes = new Uint8Array(header.length + 4 * n);

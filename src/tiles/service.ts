@@ -15,6 +15,7 @@ import { checkParamsForRecording, effectiveParams, ParamsError, realSamplerate, 
 import { rateRatio, resampledLength } from "../engine/rate-ratio.js";
 import { needsRecordingStats, statsForPiece, type PackedStats } from "../engine/recording.js";
 import { VERSION } from "../engine/version.js";
+import type { PngText } from "../render/png.js";
 import { encodedBytesKnown, type TileFormat } from "./compute.js";
 import { framesOfInterval, tileLayout, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "./grid.js";
 import { PoolBusyError, TaskTimeoutError, TilePool, type PoolOptions } from "./pool.js";
@@ -631,8 +632,7 @@ export class TileService {
    * cover (layoutIdentity), the format, the engine version.
    */
   private etag(recording: TileRecording, params: Params, kind: "tile" | "piece", layout: TileLayout, format: TileFormat): string {
-    const values = effective(recording, params);
-    const relevant = format === "png" ? { ...values, clamp: false } : { ...values, cmap: undefined };
+    const relevant = imageParams(recording, params, format);
     return `"${sha256(canonical({ hash: recording.hash, te: recording.timeExpansion, params: canonical(relevant), covers: canonical(layoutIdentity(kind, layout)), format, engine: VERSION })).slice(0, 40)}"`;
   }
 
@@ -654,13 +654,14 @@ export class TileService {
     checkBeforePass(pass, place);
     const { geometry, stats } = await this.statsOf(recording, params, pass, signal);
     const layout = place(stats.frames, geometry);
+    const headers = geometryHeaders(layout, geometry, params, stats);
     return {
       etag: this.etag(recording, params, "tile", layout, format),
       layout,
-      task: { kind: "tile", ...source(recording, params), stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap },
+      task: { kind: "tile", ...source(recording, params), stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap, text: pngText(recording, params, format, headers) },
       knownBytes: encodedBytesKnown(layout.rows, layout.columns, format),
       contentType: CONTENT_TYPES[format],
-      headers: geometryHeaders(layout, geometry, params, stats),
+      headers,
     };
   }
 
@@ -684,13 +685,14 @@ export class TileService {
     const { geometry, stats } = await this.statsOf(recording, params, pass, signal);
     const [f0, f1] = place(stats.frames, geometry);
     const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
+    const headers = geometryHeaders(layout, geometry, params, stats);
     return {
       etag: this.etag(recording, params, "piece", layout, format),
       layout,
-      task: { kind: "piece", ...source(recording, params), stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap },
+      task: { kind: "piece", ...source(recording, params), stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap, text: pngText(recording, params, format, headers) },
       knownBytes: encodedBytesKnown(layout.rows, layout.columns, format),
       contentType: CONTENT_TYPES[format],
-      headers: geometryHeaders(layout, geometry, params, stats),
+      headers,
     };
   }
 
@@ -778,6 +780,33 @@ export const GEOMETRY_HEADERS: Readonly<Record<string, string>> = {
   "x-value-range": "what the colormap spans: min_dB,max_dB for dB, 0,max for power and amplitude",
   "x-engine-version": "the sonotile version that computed the values (part of the ETag: a release whose values differ in any bit raises it)",
 };
+
+/**
+ * The parameters a tile's or piece's bytes depend on — its ETag's, and a PNG's text: as they act on
+ * the recording (`effective`), without the colormap in numbers or `clamp` in pictures (a picture
+ * clips to [min_dB, max_dB] whether or not the values were clamped first, SPEC §3.10).
+ */
+function imageParams(recording: TileRecording, params: Params, format: TileFormat): Partial<Params> {
+  const values = effective(recording, params);
+  return format === "png" ? { ...values, clamp: false } : { ...values, cmap: undefined };
+}
+
+/**
+ * A PNG tile's or one-shot image's text (iTXt), as `sonotile spectrogram` writes its own:
+ * `Software` (sonotile and its version) and `sonotile`, JSON of what made it — `version`, `source`
+ * (`md5`: the recording's `hash`, the content the pixels are of; `time_expansion`), `params` as the
+ * ETag has them (imageParams) and `geometry`, the values of the geometry headers (`frame_range`,
+ * `first_frame_seconds`, `hop_seconds`, `frequency_range`, `value_range`, …: where the pixels lie in
+ * time and frequency). Nothing the ETag does not fix, so that one ETag is one body: not the
+ * recording's id — two recordings of the same bytes share their tiles' ETags and cache entries, and
+ * the URL names the recording. Undefined for numbers (f32, npy), whose headers say as much.
+ */
+function pngText(recording: TileRecording, params: Params, format: TileFormat, headers: Record<string, string>): PngText[] | undefined {
+  if (format !== "png") return undefined;
+  const geometry = Object.fromEntries(Object.entries(headers).filter(([name]) => name !== "x-engine-version").map(([name, value]) => [name.slice(2).replaceAll("-", "_"), value]));
+  const made = { version: VERSION, source: { md5: recording.hash, time_expansion: recording.timeExpansion }, params: imageParams(recording, params, format), geometry };
+  return [{ keyword: "Software", text: `sonotile ${VERSION}` }, { keyword: "sonotile", text: JSON.stringify(made) }];
+}
 
 /** Headers that place numeric values in time and frequency (SPEC §4): GEOMETRY_HEADERS. */
 function geometryHeaders(layout: TileLayout, g: FrameGeometry, params: Params, stats: PackedStats): Record<string, string> {

@@ -16,6 +16,7 @@ import type { ColormapName, Params } from "../engine/params.js";
 import { namingFile } from "../engine/analysis.js";
 import { packStats, RecordingSpectrogram, statsWithoutPass, unpackStats, type PackedStats } from "../engine/recording.js";
 import { runFeaturesTask, type FeaturesTask } from "../features/task.js";
+import type { PngText } from "../render/png.js";
 import { RETIRED_EXIT_CODE, toTaskFailure } from "./failure.js";
 import { encodeImage, tileValues, ValuesScratch, type TileFormat } from "./compute.js";
 import type { TileLayout } from "./grid.js";
@@ -42,8 +43,9 @@ export type WorkerTask =
   | ({ kind: "stats"; progress?: Float64Array } & Source)
   // the frame count and geometry alone, for parameters that need no pass (needsRecordingStats)
   | ({ kind: "frames" } & Source)
-  | ({ kind: "tile"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName } & Source)
-  | ({ kind: "piece"; stats: PackedStats; f0: number; f1: number; format: TileFormat; cmap: ColormapName } & Source)
+  // `text`: a PNG's iTXt entries (what made it: TileService's pngText)
+  | ({ kind: "tile"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName; text?: readonly PngText[] } & Source)
+  | ({ kind: "piece"; stats: PackedStats; f0: number; f1: number; format: TileFormat; cmap: ColormapName; text?: readonly PngText[] } & Source)
   // blocks of frames claimed from `next` (see TilePool#frameRangeInto) — block k is frames
   // [bounds[k], bounds[k + 1]) of the range [bounds[0], bounds.at(-1)) — each written into its
   // columns of `output`, a [bins][frames of the range] matrix in shared memory
@@ -218,7 +220,7 @@ async function computeSpectrogram(task: Exclude<WorkerTask, FeaturesTask>): Prom
     } while (performance.now() < until);
     return null;
   }
-  const render = { params: task.params, peak: task.stats.peak, cmap: task.cmap };
+  const render = { params: task.params, peak: task.stats.peak, cmap: task.cmap, text: task.text };
   if (task.kind === "tile") {
     const { layout } = task;
     return move(await encodeImage(layout.rows, layout.columns, task.format, render, scratch, (values) => tileValues(recording, layout, values)));
