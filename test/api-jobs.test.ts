@@ -57,7 +57,7 @@ async function expectDownload(artifact: { id: string; file_sha256: string; size:
   expect(res.statusCode, res.body).toBe(200);
   expect(createHash("sha256").update(res.rawPayload).digest("hex")).toBe(artifact.file_sha256);
   expect(res.headers).toMatchObject({ "content-type": "text/csv", "content-length": String(artifact.size), etag: `"${artifact.file_sha256}"`, "content-disposition": "attachment; filename=\"features.csv\"; filename*=UTF-8''features.csv" });
-  expect(res.rawPayload.toString("utf8")).toMatch(/^clip_id,recording_id,path,start_time,end_time,/);
+  expect(res.rawPayload.toString("utf8")).toMatch(/^clip_id,recording_id,path,md5,start_time,end_time,/);
   expect((await other.inject({ url, headers: { "if-none-match": res.headers.etag as string } })).statusCode).toBe(304);
   await t.db.sql`UPDATE artifacts SET expire_at = now() - interval '1 second' WHERE id = ${artifact.id}`;
   const expired = await other.inject({ url });

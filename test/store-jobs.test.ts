@@ -247,10 +247,12 @@ describe("extract_features jobs", () => {
     expect(artifact).toMatchObject({ size: bytes.length, media_type: "text/csv", expiration_delay: 60 });
     const lines = bytes.toString("utf8").trim().split("\n");
     // Each row joins back to the API's records: the clip's and its recording's ids, and the recording's path as the API gives it.
-    expect(lines[0]).toBe(["clip_id", "recording_id", "path", "start_time", "end_time", "duration_s", "rms_dbfs", "peak_frequency_hz", ...Array.from({ length: 64 }, (_, b) => `mel_${String(b).padStart(2, "0")}`)].join(","));
+    // And the MD5 of the bytes the values are of (md5): the recording's hash.
+    expect(lines[0]).toBe(["clip_id", "recording_id", "path", "md5", "start_time", "end_time", "duration_s", "rms_dbfs", "peak_frequency_hz", ...Array.from({ length: 64 }, (_, b) => `mel_${String(b).padStart(2, "0")}`)].join(","));
     expect(lines.length).toBe(1 + fx.clipIds.length);
-    expect(lines[1].split(",").slice(0, 5)).toEqual([fx.clipIds[0], fx.recordings["tone1k.wav"], "tone1k.wav", "0", "0.05"]);
-    expect(Number(lines[1].split(",")[7])).toBe(expected.peak_frequency_hz);
+    const { hash } = await getRecordingLocation(t.db.sql, fx.recordings["tone1k.wav"]);
+    expect(lines[1].split(",").slice(0, 6)).toEqual([fx.clipIds[0], fx.recordings["tone1k.wav"], "tone1k.wav", hash, "0", "0.05"]);
+    expect(Number(lines[1].split(",")[8])).toBe(expected.peak_frequency_hz);
     // Expired a minute ago and the grace period before (as of the clock given): cleanup removes the artifact and its file row.
     const cleaned = await cleanupExpired(t.db.sql, new Date(Date.now() + (120 + CLEANUP_GRACE_SECONDS) * 1000));
     expect(cleaned.artifacts).toContain(artifact.id);
@@ -281,7 +283,7 @@ describe("extract_features jobs", () => {
     // The failed item has no row in any of them; the done ones keep item order.
     expect(lines.map((l) => l[header.indexOf("recording_id")])).toEqual([tone3k, tone1k]);
     const scalarNames = [...SCALAR_FEATURES];
-    expect(header.slice(2, 2 + scalarNames.length)).toEqual(scalarNames);
+    expect(header.slice(3, 3 + scalarNames.length)).toEqual(scalarNames);
     // The header numpy.save (numpy 1.24.2) writes for these shapes, byte for byte: `numpy.load` reads them.
     const numpyHeader = (shape: string) => `\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (${shape}), }`.padEnd(127, " ") + "\n";
     expect(scalars.subarray(0, 128).toString("latin1")).toBe(numpyHeader("2, 13"));
@@ -305,14 +307,14 @@ describe("extract_features jobs", () => {
     expect(matrix(mel, 64)).toEqual(expected.map((e) => e.mel));
     expect(expected[1].scalars[0]).toBeCloseTo(2, 6); // duration_s of the 2 s tone: the rows are not swapped
     // Each artifact says what its rows and columns are.
-    expect(artifacts[0].description).toBe(`Feature table, one row per item done, in item order (items that failed or were skipped have none: GET /v1/jobs/${job.id}/items lists them): recording_id, path, then the features (float64; mel_00 … mel_63 float32)`);
+    expect(artifacts[0].description).toBe(`Feature table, one row per item done, in item order (items that failed or were skipped have none: GET /v1/jobs/${job.id}/items lists them): recording_id, path, md5, then the features (float64; mel_00 … mel_63 float32)`);
     expect(artifacts[1].description).toBe(`float32 [2, 13] (NumPy .npy): row i is the target of features.csv's row i (its recording_id); columns ${scalarNames.join(", ")}`);
     expect(artifacts[2].description).toBe("float32 [2, 64] (NumPy .npy): the mean log-mel vectors, dB (features.csv's mel_00 … mel_63); row i is the target of features.csv's row i (its recording_id)");
     // A job without log_mel has no log_mel.npy; one of log_mel alone no features.npy.
     const melOnly = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [tone1k] }, features: ["log_mel"] }, created_by: null });
     await abortExtractJob(t.db.sql, melOnly.id);
     expect((await listArtifacts(t.db.sql, { limit: 10, offset: 0, state: "active", job_id: melOnly.id })).items.map((a) => [a.name, a.size])).toEqual([
-      ["features.csv", "recording_id,path,".length + 64 * "mel_00,".length], ["log_mel.npy", 128], ["provenance.json", expect.any(Number)],
+      ["features.csv", "recording_id,path,md5,".length + 64 * "mel_00,".length], ["log_mel.npy", 128], ["provenance.json", expect.any(Number)],
     ]);
   }, 60_000);
 
@@ -516,9 +518,9 @@ describe("extract_features jobs", () => {
     const chunks: Buffer[] = [];
     for await (const chunk of readFileContents(t.db.sql, artifact.file_sha256, artifact.size)) chunks.push(chunk);
     const lines = Buffer.concat(chunks).toString("utf8").trim().split("\n");
-    expect(lines[0]).toBe("clip_id,recording_id,path,start_time,end_time,duration_s,peak_frequency_hz");
-    expect(lines[1].split(",").slice(0, 5)).toEqual([clip.id, ds.recordings["moved.wav"], "moved.wav", "0.25", "0.75"]);
-    expect(Number(lines[1].split(",")[5])).toBeCloseTo(0.5, 9);
+    expect(lines[0]).toBe("clip_id,recording_id,path,md5,start_time,end_time,duration_s,peak_frequency_hz");
+    expect(lines[1].split(",").slice(0, 6)).toEqual([clip.id, ds.recordings["moved.wav"], "moved.wav", await fileMd5(join(ds.dir, "moved.wav")), "0.25", "0.75"]);
+    expect(Number(lines[1].split(",")[6])).toBeCloseTo(0.5, 9);
   }, 60_000);
 
   it("a recording deleted between the worker's two reads of a batch fails its own item alone, not retried (the whole batch had failed, each item using a retry)", async () => {
@@ -644,7 +646,7 @@ describe("extract_features jobs", () => {
     for await (const chunk of readFileContents(t.db.sql, artifact.file_sha256, artifact.size)) chunks.push(chunk);
     const rms = await featureValue("recording_features", ds.recordings["a-done.wav"], "rms_dbfs", job.run_id!);
     expect(rms).toBeCloseTo(20 * Math.log10(0.5 / Math.SQRT2), 2); // a sine of amplitude 0.5
-    expect(Buffer.concat(chunks).toString("utf8")).toBe(`recording_id,path,rms_dbfs\n${ds.recordings["a-done.wav"]},a-done.wav,${rms}\n`);
+    expect(Buffer.concat(chunks).toString("utf8")).toBe(`recording_id,path,md5,rms_dbfs\n${ds.recordings["a-done.wav"]},a-done.wav,${await fileMd5(join(ds.dir, "a-done.wav"))},${rms}\n`);
     const metrics = (await listMetrics(t.db.sql, job.id, { limit: 10, offset: 0 })).items;
     expect(Object.fromEntries(metrics.map((m) => [m.key, m.value]))).toMatchObject({ items_done: 1, items_failed: 0, items_errored: 0 });
     expect(await getJob(t.db.sql, job.id)).toMatchObject({ status: "aborted" });
@@ -652,7 +654,7 @@ describe("extract_features jobs", () => {
     const early = await submitExtractJob(t.db.sql, boss, { data: { targets: { dataset_id: ds.id }, features: ["rms_dbfs"] }, created_by: null });
     await abortExtractJob(t.db.sql, early.id);
     const empty = (await listArtifacts(t.db.sql, { limit: 10, offset: 0, state: "active", job_id: early.id })).items;
-    expect(empty).toMatchObject([{ name: "features.csv", size: "recording_id,path,rms_dbfs\n".length }, { name: "features.npy", size: 128, description: expect.stringMatching(/^float32 \[0, 1\]/) }, { name: "provenance.json", media_type: "application/json" }]);
+    expect(empty).toMatchObject([{ name: "features.csv", size: "recording_id,path,md5,rms_dbfs\n".length }, { name: "features.npy", size: 128, description: expect.stringMatching(/^float32 \[0, 1\]/) }, { name: "provenance.json", media_type: "application/json" }]);
     expect(Object.fromEntries((await listMetrics(t.db.sql, early.id, { limit: 10, offset: 0 })).items.map((m) => [m.key, m.value]))).toEqual({ audio_seconds_per_second: 0, items_done: 0, items_failed: 0, items_errored: 0 });
   }, 60_000);
 

@@ -3,8 +3,8 @@
  * sidecar naming columns and rows) or Parquet, each with what made it (TableProvenance: in the
  * `.npy` and `.csv` sidecars, in Parquet's key-value metadata). Shared by `sonotile extract` and the batch jobs'
  * artifacts. Columns: the target's ids when it is a stored record (`clip_id` for clips, then
- * `recording_id`: what joins a row to the API's records), `path` (and the file's `md5` where asked:
- * `extract --md5`), then `start_time`/`end_time`
+ * `recording_id`: what joins a row to the API's records), `path` (then `md5`, of the bytes the values
+ * are of: in a job's tables, and with `extract --md5`), then `start_time`/`end_time`
  * (seconds, as the API names a clip's bounds) when the targets are clips, then the features as
  * `featureColumns` spells them (the mel vector as mel_00 … mel_63).
  */
@@ -18,7 +18,7 @@ export interface FeatureTableRow {
   path: string;
   /** The stored recording's id (batch jobs); absent for files (`extract`). */
   recordingId?: string;
-  /** The file's MD5, hex (`extract --md5`; TableTargets.md5). */
+  /** The MD5 of the bytes the values were computed from, hex (`extract --md5`, a job's item: TableTargets.md5). */
   md5?: string;
   /** The clip's bounds in seconds, and its id when it is a stored clip; absent for whole recordings. */
   clip?: { id?: string; start: number; end: number };
@@ -47,7 +47,7 @@ export type TableFormat = (typeof TABLE_FORMATS)[number];
 export interface TableTargets {
   stored: boolean;
   clips: boolean;
-  /** Files with their MD5 (`extract --md5`): an `md5` column follows `path`. */
+  /** Rows with their file's MD5 (`extract --md5`, every job): an `md5` column follows `path`. */
   md5?: boolean;
 }
 

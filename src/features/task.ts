@@ -6,6 +6,7 @@
  * thrown and may be retried. Error classes do not survive the trip between threads, hence the
  * explicit shape. The worker runs one task at a time, so it reads the file with blocking reads.
  */
+import { statSync } from "node:fs";
 import { fileMd5 } from "../audio/hash.js";
 import { AudioFormatError } from "../audio/types.js";
 import { ParamsError, type Params } from "../engine/params.js";
@@ -28,15 +29,32 @@ export interface FeaturesTask {
    * recording's reads follow the decoder, not the file's order.
    */
   md5?: boolean;
+  /**
+   * Also the file's size and modification time (ms) as stat gives them once the features are
+   * computed (`statAfter`; null: gone): what a job's worker compares with its check before the
+   * computation, to tell a file rewritten while it was read (src/jobs/worker.ts) — taken here, on
+   * the thread that read it, so that the worker settles items that finish together together.
+   */
+  statAfter?: boolean;
 }
 
 /** `issues`: the fields a ParamsError names, so that a command line can name its flags (withFlagNames). */
-export type FeaturesTaskResult = { values: FeatureValues; md5?: string } | { failure: string; issues?: ParamsError["issues"] };
+export type FeaturesTaskResult = { values: FeatureValues; md5?: string; statAfter?: { size: number; mtime: number } | null } | { failure: string; issues?: ParamsError["issues"] };
+
+/** The size and modification time (ms) of the file at `path` now, or null when it cannot be looked at. A blocking stat: the pool's worker thread has nothing else to do. */
+function statNow(path: string): { size: number; mtime: number } | null {
+  const st = statSync(path, { throwIfNoEntry: false });
+  return st ? { size: st.size, mtime: st.mtimeMs } : null;
+}
 
 export async function runFeaturesTask(task: FeaturesTask): Promise<FeaturesTaskResult> {
   try {
     const values = await featuresOfFile(task.path, task.params, task.target, { timeExpansion: task.timeExpansion, timeExpansionName: task.timeExpansionName, blockingReads: true, exactPath: task.exactPath });
-    return task.md5 ? { values, md5: await fileMd5(task.path, { exactPath: task.exactPath }) } : { values };
+    return {
+      values,
+      ...(task.md5 ? { md5: await fileMd5(task.path, { exactPath: task.exactPath }) } : {}),
+      ...(task.statAfter ? { statAfter: statNow(task.path) } : {}),
+    };
   } catch (err) {
     if (err instanceof ParamsError) return { failure: err.message, issues: err.issues };
     if (err instanceof AudioFormatError || err instanceof TargetError) return { failure: err.message };

@@ -40,11 +40,13 @@ export interface EndedItem {
   seconds: number | null;
   result: StoredValues | null;
   error: string | null;
+  /** Of an item done: the MD5 of the recording's bytes its values were computed from (migration 021; null: done before it). */
+  recording_hash: string | null;
 }
 
 /** The items of job `jobId`, in order. */
 export function endedItems(db: Queryable, jobId: string): Promise<EndedItem[]> {
-  return db<EndedItem[]>`SELECT item, target, status, seconds, result, error FROM job_items WHERE job_id = ${jobId} ORDER BY item`;
+  return db<EndedItem[]>`SELECT item, target, status, seconds, result, error, recording_hash FROM job_items WHERE job_id = ${jobId} ORDER BY item`;
 }
 
 /** A file an ended job stores as an artifact. */
@@ -69,7 +71,8 @@ export interface JobOutput {
  * aligned, and the job's items (GET /v1/jobs/{id}/items of job `jobId`) name the ones left out.
  */
 function jobOutputs(jobId: string, rows: readonly FeatureTableRow[], features: readonly FeatureName[], clips: boolean, provenance: TableProvenance): JobOutput[] {
-  const targets = { stored: true, clips };
+  // Each row with the MD5 of the bytes it was computed from (`md5`, after `path`), as extract --md5's rows.
+  const targets = { stored: true, clips, md5: true };
   const keys = keyColumnNames(targets);
   const rowsAre = `one row per item done, in item order (items that failed or were skipped have none: GET /v1/jobs/${jobId}/items lists them)`;
   const sameRows = `row i is the target of features.csv's row i (its ${keys[0]})`;
@@ -108,6 +111,7 @@ export async function storeJobResults(db: Queryable, job: Job, r: { items: Ended
   const rows: FeatureTableRow[] = done.map((i) => ({
     path: i.target.recording_path,
     recordingId: i.target.recording_id,
+    md5: i.recording_hash ?? undefined,
     clip: i.target.kind === "clip" ? { id: i.target.id, start: i.target.start!, end: i.target.end! } : undefined,
     values: { ...i.result!, log_mel: Float32Array.from(i.result!.log_mel) },
   }));

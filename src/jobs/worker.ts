@@ -39,7 +39,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
-import { access, stat } from "node:fs/promises";
+import { access } from "node:fs/promises";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -98,9 +98,10 @@ export interface ExtractWorker {
  * the job's result `failure`), or the computation kept breaking whatever the input (`errored`:
  * a worker thread that crashed on every attempt, deliveries whose workers all died — the job's
  * result `error`). Values carry the MD5 of the recording's bytes they were computed from (the
- * registered hash, the file checked to hold it before the computation and found unmoved after).
+ * registered hash, the file checked to hold it before the computation) and the file's size and
+ * time once they were computed (`after`; null: gone), for movedSince.
  */
-type Outcome = { values: FeatureValues; recording_hash: string } | { error: string; errored?: true };
+type Outcome = { values: FeatureValues; recording_hash: string; after: FileTimes | null } | { error: string; errored?: true };
 
 /**
  * Computations of one delivery of an item whose target keeps changing while it is computed
@@ -403,7 +404,7 @@ async function processItem(ctx: ItemContext, msg: ItemMessage, item: { claimed: 
     }
     let outcome = await computeItem(ctx, msg, readable, data, delivery);
     if (outcome === null) return; // skipped by an abort while computed
-    if ("values" in outcome && (await movedSince(readable.file))) {
+    if ("values" in outcome && movedSince(readable.file, outcome.after)) {
       // Read while it was rewritten, or swapped: the values may be of other bytes than the hash. Checked
       // again from the top (registeredFile): other content fails the item, naming the recording and
       // the refresh that makes it its content; the same bytes (touched) are computed again.
@@ -426,11 +427,11 @@ async function computeItem(ctx: ItemContext, msg: ItemMessage, readable: Readabl
   const { target } = readable;
   try {
     const result = await unlessSkipped(ctx.sql, msg, (signal) => ctx.pool.run<FeaturesTaskResult>({
-      kind: "features", path: target.path, exactPath: true, timeExpansion: target.time_expansion, timeExpansionName: RECORDING_TIME_EXPANSION, params: parseParams(data.params ?? {}),
+      kind: "features", path: target.path, exactPath: true, statAfter: true, timeExpansion: target.time_expansion, timeExpansionName: RECORDING_TIME_EXPANSION, params: parseParams(data.params ?? {}),
       target: { ...(target.kind === "clip" ? { start: target.start, end: target.end } : {}), lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq },
     }, AbortSignal.any([signal, ctx.abandoned])));
     if (result === null) return null;
-    return "values" in result ? { values: result.values, recording_hash: readable.hash } : { error: result.failure };
+    return "values" in result ? { values: result.values, recording_hash: readable.hash, after: result.statAfter ?? null } : { error: result.failure };
   } catch (err) {
     // Given up by a stop: not the computation's failure, and nothing to record.
     if (ctx.abandoned.aborted || delivery.retryCount < delivery.retryLimit) throw err;
@@ -577,22 +578,26 @@ interface ReadableTarget {
   file: FileStamp;
 }
 
-/** A file's real path with its size and modification time (ms) as stat gave them at a check. */
-interface FileStamp {
-  path: string;
+/** A file's size and modification time (ms), as stat gives them. */
+interface FileTimes {
   size: number;
   mtime: number;
 }
 
+/** A file's real path with its size and modification time as stat gave them at a check. */
+interface FileStamp extends FileTimes {
+  path: string;
+}
+
 /**
- * Whether the file checked as `checked` is no longer as it was then: another size or mtime at its
- * path (statChange), or gone — one stat, so that values are not stored under the hash of bytes the
+ * Whether the file checked as `checked` was no longer as it was then once its features were
+ * computed (`after`, stat of its path by the computation's thread: FeaturesTask.statAfter): another
+ * size or mtime (statChange), or gone — so that values are not stored under the hash of bytes the
  * file stopped holding while they were computed (a rewrite within the time's granularity, or one
  * that sets the old time back, is not seen, as registeredFile does not see it).
  */
-async function movedSince(checked: FileStamp): Promise<boolean> {
-  const now = await stat(checked.path).catch(() => null);
-  return now === null || statChange({ file_size: checked.size, file_mtime: checked.mtime }, { size: now.size, mtime: now.mtimeMs }) !== null;
+function movedSince(checked: FileStamp, after: FileTimes | null): boolean {
+  return after === null || statChange({ file_size: checked.size, file_mtime: checked.mtime }, after) !== null;
 }
 
 /**
