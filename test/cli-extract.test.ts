@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { command } from "../src/cli/commands/extract.js";
+import { fileStamp, readResumeFile, writeResumeFile } from "../src/cli/extract-resume.js";
 import { UsageError } from "../src/cli/errors.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { ParamsError, parseParams } from "../src/engine/params.js";
@@ -519,6 +520,8 @@ describe("sonotile extract, interrupted", () => {
     expect(other.stderr).toMatch(/^sonotile extract: --resume: the rows in \S+features\.partial\.csv were computed with --hop-size 0\.0004, this run has --hop-size 0\.0005; .*\n$/);
     const clipped = await sonotile([...ARGS, "-o", out, "--resume", "--clip-start", "0.5"]);
     expect(clipped.stderr).toMatch(/computed with no --clip-start, this run has --clip-start 0\.5;/);
+    // Rows without their files' MD5 would leave the column empty: refused too.
+    expect((await sonotile([...ARGS, "-o", out, "--resume", "--md5"])).stderr).toMatch(/computed with no --md5, this run has --md5;/);
     expect(readFileSync(out, "utf8")).toBe("an earlier table");
 
     // An input left out would have its kept rows dropped with the resume file: refused.
@@ -534,6 +537,16 @@ describe("sonotile extract, interrupted", () => {
     expect(readFileSync(join(dir, "features.csv.json"))).toEqual(readFileSync(join(tmp, "uninterrupted.csv.json")));
     expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.csv.json"]);
   }, 300_000);
+
+  it("keeps each kept row's MD5 (--md5) in the resume file, so that a resumed table has it", async () => {
+    const dir = join(tmp, "resume-md5");
+    mkdirSync(dir);
+    const out = join(dir, "features.csv");
+    const settings = { version: VERSION, params: parseParams({}), features: [...FEATURE_NAMES], "clip-start": null, "clip-end": null, "clip-low-freq": null, "clip-high-freq": null, "time-expansion": null, md5: true };
+    const md5 = createHash("md5").update(readFileSync(A)).digest("hex");
+    await writeResumeFile(out, settings, [{ path: A, values: library.get(A)!, file: await fileStamp(A), md5 }]);
+    expect((await readResumeFile(out, settings))!.rows.get(A)).toMatchObject({ path: A, md5 });
+  });
 
   it("--resume with no resume file computes everything; a resume file that is not one is refused, not taken for rows", async () => {
     const dir = join(tmp, "resume-files");
