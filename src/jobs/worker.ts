@@ -560,7 +560,7 @@ async function readableTarget(ctx: ItemContext, target: ItemTarget, loc: Recordi
   if (here) return { problem: `recording ${target.recording_path}: ${here}`, here: true };
   try {
     const now = await recordingFileNow(ctx.sql, loc, target.recording_id);
-    return { target: { ...target, path: now.file }, hash: loc.hash, file: { path: now.file, size: now.size, mtime: now.mtime } };
+    return { target: { ...target, path: now.file }, hash: loc.hash, file: { size: now.size, mtime: now.mtime } };
   } catch (err) {
     if (err instanceof InvalidError) return { problem: `recording ${target.recording_path}: ${err.fields[0].message}` };
     if (err instanceof ConflictError) return { problem: err.message };
@@ -570,23 +570,18 @@ async function readableTarget(ctx: ItemContext, target: ItemTarget, loc: Recordi
 
 /**
  * A target whose file was checked to hold its recording's registered content (readableTarget):
- * `target.path` the file's real path, `hash` that content's MD5, `file` the file as checked.
+ * `target.path` the file's real path, `hash` that content's MD5, `file` its size and time as checked.
  */
 interface ReadableTarget {
   target: ItemTarget;
   hash: string;
-  file: FileStamp;
+  file: FileTimes;
 }
 
 /** A file's size and modification time (ms), as stat gives them. */
 interface FileTimes {
   size: number;
   mtime: number;
-}
-
-/** A file's real path with its size and modification time as stat gave them at a check. */
-interface FileStamp extends FileTimes {
-  path: string;
 }
 
 /**
@@ -596,7 +591,7 @@ interface FileStamp extends FileTimes {
  * file stopped holding while they were computed (a rewrite within the time's granularity, or one
  * that sets the old time back, is not seen, as registeredFile does not see it).
  */
-function movedSince(checked: FileStamp, after: FileTimes | null): boolean {
+function movedSince(checked: FileTimes, after: FileTimes | null): boolean {
   return after === null || statChange({ file_size: checked.size, file_mtime: checked.mtime }, after) !== null;
 }
 
