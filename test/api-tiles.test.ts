@@ -31,7 +31,7 @@ import { createToken } from "../src/store/tokens.js";
 import { createClip } from "../src/store/clips.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
 import { tileOptionsSchema } from "../src/tiles/grid.js";
-import { StatsPendingError, TileService } from "../src/tiles/service.js";
+import { StatsPendingError, TileService, type StatsStore } from "../src/tiles/service.js";
 import { FIXTURES, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 import { bytesToF32, pngText } from "./golden.js";
 import { FAULT_WORKER_URL, faultTask } from "./fault-tasks.js";
@@ -1151,6 +1151,43 @@ describe("a recording whose file was replaced after registration", () => {
       for (const url of urls) expect((await own.inject({ url })).statusCode, url).toBe(200);
       expect((await scanned())[0].changed).toBeNull();
     });
+  });
+
+  it("written in place while its stats pass reads it is a 409 that keeps no stats — the pass's maximum, of the other content, was stored under the registered hash and normalized its tiles once the file was put back", async () => {
+    const take = (level: number) => new Float32Array(8000 * 2).fill(level);
+    const store = tileStatsStore(t.db.sql);
+    // The file is rewritten once the pass is claimed, before the worker reads it: another take of the same size.
+    let writeDuringPass: (() => Promise<void>) | undefined;
+    const claimThenWrite: StatsStore = {
+      ...store,
+      async claim(...args) {
+        const won = await store.claim(...args);
+        const write = writeDuringPass;
+        writeDuringPass = undefined;
+        await write?.();
+        return won;
+      },
+    };
+    const service = new TileService({ threads: 1, statsStore: claimThenWrite });
+    await withOwnRecording("w.wav", take(0.25), 8000, async (own, id, file) => {
+      writeDuringPass = () => writeFile(file, floatWav(take(0.5), 8000));
+      const tile = `/v1/recordings/${id}/tiles/0/0.f32?pcen=false&scale=power`; // normalized: its pass finds the maximum
+      const during = await own.inject({ url: tile });
+      expect(during.statusCode, during.body).toBe(409);
+      expect(during.json().message).toMatch(new RegExp(`^recording ${id}: the file changed while it was read \\(64058 bytes modified \\S+ when its content was checked; 64058 bytes modified \\S+ after\\): what was read may mix two contents; nothing computed from it was kept`));
+      expect((await own.inject({ url: `/v1/recordings/${id}/stats` })).json().items).toEqual([]);
+      await writeFile(file, floatWav(take(0.25), 8000)); // the registered content back
+      const res = await own.inject({ url: tile });
+      expect(res.statusCode, res.body).toBe(200);
+      const reference = new TileService({ threads: 1 }); // a fresh worker reading the registered content
+      try {
+        const hash = (await own.inject({ url: `/v1/recordings/${id}` })).json().hash;
+        const fresh = await reference.tile({ id, path: file, hash, timeExpansion: 1, samplerate: 8000, frames: 16000, channels: 1 }, parseParams({ pcen: false, scale: "power" }), 0, 0, tileOptionsSchema.parse({}), "f32");
+        expect(new Uint8Array(res.rawPayload)).toEqual(new Uint8Array(fresh.body));
+      } finally {
+        await reference.close();
+      }
+    }, service).finally(() => service.close());
   });
 
   it("is made the new content by POST /v1/recordings/{id}/refresh, clips kept — a replaced file had left nothing to do but delete the recording", async () => {

@@ -33,12 +33,13 @@ export function checkInAudioRoots(app: FastifyInstance, audioDir: string, whose:
 }
 
 /**
- * The recording's location, the real absolute path of its file and the file's size in bytes, with
+ * The recording's location, the real absolute path of its file and the file's size in bytes and
+ * modification time as checked to hold the registered content, with
  * the header facts as this engine's readers count them (recordingFileNow reads them again where an
  * older engine's did). `located` is called once the location is read, before the file is looked
  * at — which hashes the whole file when its modification time moved, seconds for gigabytes.
  */
-export async function recordingFile(app: FastifyInstance, id: string, located?: () => void): Promise<RecordingLocation & { file: string; size: number }> {
+export async function recordingFile(app: FastifyInstance, id: string, located?: () => void): Promise<RecordingLocation & { file: string; size: number; mtime: number }> {
   const loc = await getRecordingLocation(app.db.sql, id);
   checkInAudioRoots(app, loc.audio_dir, `recording ${id}`);
   located?.();

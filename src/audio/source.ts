@@ -4,7 +4,7 @@
  * through this, so `bytesRead` is an honest count of what was fetched from disk.
  */
 import { constants, readSync } from "node:fs";
-import { lstat, open, readlink, type FileHandle } from "node:fs/promises";
+import { lstat, open, readlink, stat, type FileHandle } from "node:fs/promises";
 import { AudioFormatError } from "./types.js";
 
 export interface ByteSource {
@@ -134,6 +134,40 @@ async function isOpenedAt(fh: FileHandle, path: string): Promise<boolean> {
     const [opened, there] = await Promise.all([fh.stat(), lstat(path).catch(() => null)]);
     return there !== null && opened.dev === there.dev && opened.ino === there.ino;
   }
+}
+
+/**
+ * A file's size and modification time (stat's `size` and `mtimeMs`) when its caller checked its
+ * content (the store's registered size and MD5), before reading it.
+ */
+export interface CheckedFile {
+  size: number;
+  mtime: number;
+}
+
+/**
+ * The file was written, replaced or removed between the check of its content (CheckedFile) and the
+ * end of a read of it: what was read may be part the checked content and part another, and must not
+ * be taken for either. Its message names no path (callers name the recording).
+ */
+export class FileChangedError extends Error {
+  override name = "FileChangedError";
+}
+
+/**
+ * Throws FileChangedError when the file at `path` no longer has the size and modification time it
+ * was checked with: called once a read of it has ended, so that values computed from a file
+ * rewritten in place during the read (another take copied over it, a sync tool writing into it)
+ * are refused rather than kept under the checked content's hash. A rewrite within the file
+ * system's timestamp granularity, or one that sets the old time back, is not seen (as the store's
+ * own check does not see it).
+ */
+export async function checkFileUnchanged(path: string, checked: CheckedFile): Promise<void> {
+  const now = await stat(path).catch(() => null);
+  if (now?.size === checked.size && now.mtimeMs === checked.mtime) return;
+  const was = `${checked.size} bytes modified ${new Date(checked.mtime).toISOString()} when its content was checked`;
+  const is = now ? `${now.size} bytes modified ${new Date(now.mtimeMs).toISOString()} after` : "gone after";
+  throw new FileChangedError(`the file changed while it was read (${was}; ${is}): what was read may mix two contents`);
 }
 
 export function memorySource(bytes: Uint8Array): ByteSource {

@@ -6,8 +6,8 @@
  * thrown and may be retried. Error classes do not survive the trip between threads, hence the
  * explicit shape. The worker runs one task at a time, so it reads the file with blocking reads.
  */
-import { statSync } from "node:fs";
 import { fileMd5 } from "../audio/hash.js";
+import { checkFileUnchanged, FileChangedError, type CheckedFile } from "../audio/source.js";
 import { AudioFormatError } from "../audio/types.js";
 import { ParamsError, type Params } from "../engine/params.js";
 import { featuresOfFile, TargetError, type FeatureTarget, type FeatureValues } from "./features.js";
@@ -30,31 +30,35 @@ export interface FeaturesTask {
    */
   md5?: boolean;
   /**
-   * Also the file's size and modification time (ms) as stat gives them once the features are
-   * computed (`statAfter`; null: gone): what a job's worker compares with its check before the
-   * computation, to tell a file rewritten while it was read (src/jobs/worker.ts) — taken here, on
-   * the thread that read it, so that the worker settles items that finish together together.
+   * The file's size and modification time when the caller checked that it holds the recording's
+   * content (a job's worker: the registered MD5): checked again once the read has ended, here on the
+   * thread that read it (checkFileUnchanged), and `changed` instead of the outcome when the file was
+   * written meanwhile — values, or a failure, of no one content.
    */
-  statAfter?: boolean;
+  checked?: CheckedFile;
 }
 
 /** `issues`: the fields a ParamsError names, so that a command line can name its flags (withFlagNames). */
-export type FeaturesTaskResult = { values: FeatureValues; md5?: string; statAfter?: { size: number; mtime: number } | null } | { failure: string; issues?: ParamsError["issues"] };
-
-/** The size and modification time (ms) of the file at `path` now, or null when it cannot be looked at. A blocking stat: the pool's worker thread has nothing else to do. */
-function statNow(path: string): { size: number; mtime: number } | null {
-  const st = statSync(path, { throwIfNoEntry: false });
-  return st ? { size: st.size, mtime: st.mtimeMs } : null;
-}
+export type FeaturesTaskResult = { values: FeatureValues; md5?: string } | { failure: string; issues?: ParamsError["issues"] } | { changed: string };
 
 export async function runFeaturesTask(task: FeaturesTask): Promise<FeaturesTaskResult> {
+  const outcome = await featuresOrFailure(task);
+  if (task.checked) {
+    try {
+      await checkFileUnchanged(task.path, task.checked);
+    } catch (err) {
+      if (err instanceof FileChangedError) return { changed: err.message };
+      throw err;
+    }
+  }
+  return outcome;
+}
+
+/** The task's values, or the failure its input caused (the task's own description above). */
+async function featuresOrFailure(task: FeaturesTask): Promise<FeaturesTaskResult> {
   try {
     const values = await featuresOfFile(task.path, task.params, task.target, { timeExpansion: task.timeExpansion, timeExpansionName: task.timeExpansionName, blockingReads: true, exactPath: task.exactPath });
-    return {
-      values,
-      ...(task.md5 ? { md5: await fileMd5(task.path, { exactPath: task.exactPath }) } : {}),
-      ...(task.statAfter ? { statAfter: statNow(task.path) } : {}),
-    };
+    return { values, ...(task.md5 ? { md5: await fileMd5(task.path, { exactPath: task.exactPath }) } : {}) };
   } catch (err) {
     if (err instanceof ParamsError) return { failure: err.message, issues: err.issues };
     if (err instanceof AudioFormatError || err instanceof TargetError) return { failure: err.message };

@@ -79,7 +79,7 @@ export async function extractFeatures(items: readonly PendingItem[], options: Ex
       let outcome: ExtractOutcome;
       try {
         const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion, timeExpansionName: options.timeExpansionName, params: options.params, target: item.target, md5: options.md5 }, stop);
-        outcome = "values" in result ? { item, values: result.values, md5: result.md5 } : { item, error: result.failure, issues: result.issues };
+        outcome = "values" in result ? { item, values: result.values, md5: result.md5 } : "failure" in result ? { item, error: result.failure, issues: result.issues } : { item, error: result.changed };
       } catch (err) {
         if (stop?.aborted) return; // cancelled: not a failure of the target
         // A crashed worker or a timeout: on one machine there is no one else to retry it.

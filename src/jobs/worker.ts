@@ -44,6 +44,7 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { JobResult, JobWithMetadata, PgBoss } from "pg-boss";
+import type { CheckedFile } from "../audio/source.js";
 import { plural } from "../audio/types.js";
 import { RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import { parseParams } from "../engine/params.js";
@@ -53,7 +54,7 @@ import { connectionErrorText, isConnectionError, type Queryable, type Sql } from
 import { ConflictError, InvalidError } from "../store/errors.js";
 import { putFeatureValues, type TargetFeatureInput } from "../store/features.js";
 import { completeJob, countItemsDone, getJob, startJob, type ItemTarget, type Job } from "../store/jobs.js";
-import { getRecordingLocations, recordingFileNow, statChange, type RecordingLocation } from "../store/recordings.js";
+import { getRecordingLocations, recordingFileNow, type RecordingLocation } from "../store/recordings.js";
 import { finishRun } from "../store/runs.js";
 import { TilePool } from "../tiles/pool.js";
 import { DEAD_ITEM_QUEUE, ITEM_QUEUE, ITEM_RETRY_LIMIT, bossDatabase, extractFeaturesData, jobFeatures, openQueue, type ExtractFeaturesData, type ItemMessage } from "./queue.js";
@@ -98,10 +99,9 @@ export interface ExtractWorker {
  * the job's result `failure`), or the computation kept breaking whatever the input (`errored`:
  * a worker thread that crashed on every attempt, deliveries whose workers all died — the job's
  * result `error`). Values carry the MD5 of the recording's bytes they were computed from (the
- * registered hash, the file checked to hold it before the computation) and the file's size and
- * time once they were computed (`after`; null: gone), for movedSince.
+ * registered hash, the file checked to hold it before the computation and found unchanged after).
  */
-type Outcome = { values: FeatureValues; recording_hash: string; after: FileTimes | null } | { error: string; errored?: true };
+type Outcome = { values: FeatureValues; recording_hash: string } | { error: string; errored?: true };
 
 /**
  * Computations of one delivery of an item whose target keeps changing while it is computed
@@ -404,10 +404,11 @@ async function processItem(ctx: ItemContext, msg: ItemMessage, item: { claimed: 
     }
     let outcome = await computeItem(ctx, msg, readable, data, delivery);
     if (outcome === null) return; // skipped by an abort while computed
-    if ("values" in outcome && movedSince(readable.file, outcome.after)) {
-      // Read while it was rewritten, or swapped: the values may be of other bytes than the hash. Checked
-      // again from the top (registeredFile): other content fails the item, naming the recording and
-      // the refresh that makes it its content; the same bytes (touched) are computed again.
+    if ("changed" in outcome) {
+      // Written while it was read (in place: another take copied over it, a sync tool): values of
+      // no one content, or a decoding failure that is not the file's. Checked again from the top
+      // (readableTarget): other content fails the item, naming the recording and the refresh that
+      // makes it its content; the same bytes (touched) are computed again.
       if (computations < MAX_COMPUTATIONS) continue;
       outcome = { error: `the file of recording ${target.recording_id} (${target.recording_path}) changed while its features were computed, ${MAX_COMPUTATIONS} times; run the job again once it no longer changes` };
     }
@@ -420,18 +421,21 @@ async function processItem(ctx: ItemContext, msg: ItemMessage, item: { claimed: 
 }
 
 /**
- * The features of `target`, or null when an abort skipped the item meanwhile (its computation is
- * then cancelled); throws when a retry may succeed and retries remain.
+ * The features of `target`; `changed` when its file was written while it was read (the pool's
+ * thread checks it once its read has ended: FeaturesTask.checked — there, so that the items that
+ * finish together are settled together); or null when an abort skipped the item meanwhile (its
+ * computation is then cancelled). Throws when a retry may succeed and retries remain.
  */
-async function computeItem(ctx: ItemContext, msg: ItemMessage, readable: ReadableTarget, data: ExtractFeaturesData, delivery: { retryCount: number; retryLimit: number }): Promise<Outcome | null> {
+async function computeItem(ctx: ItemContext, msg: ItemMessage, readable: ReadableTarget, data: ExtractFeaturesData, delivery: { retryCount: number; retryLimit: number }): Promise<Outcome | { changed: string } | null> {
   const { target } = readable;
   try {
     const result = await unlessSkipped(ctx.sql, msg, (signal) => ctx.pool.run<FeaturesTaskResult>({
-      kind: "features", path: target.path, exactPath: true, statAfter: true, timeExpansion: target.time_expansion, timeExpansionName: RECORDING_TIME_EXPANSION, params: parseParams(data.params ?? {}),
+      kind: "features", path: target.path, exactPath: true, checked: readable.checked, timeExpansion: target.time_expansion, timeExpansionName: RECORDING_TIME_EXPANSION, params: parseParams(data.params ?? {}),
       target: { ...(target.kind === "clip" ? { start: target.start, end: target.end } : {}), lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq },
     }, AbortSignal.any([signal, ctx.abandoned])));
     if (result === null) return null;
-    return "values" in result ? { values: result.values, recording_hash: readable.hash, after: result.statAfter ?? null } : { error: result.failure };
+    if ("changed" in result) return result;
+    return "values" in result ? { values: result.values, recording_hash: readable.hash } : { error: result.failure };
   } catch (err) {
     // Given up by a stop: not the computation's failure, and nothing to record.
     if (ctx.abandoned.aborted || delivery.retryCount < delivery.retryLimit) throw err;
@@ -551,7 +555,8 @@ async function lookUpTargets(db: Queryable, targets: readonly ItemTarget[]): Pro
  * `target` reading its recording's file (`loc`) as it is now, checked as the API checks a file before
  * serving it (recordingFileNow): inside its dataset's audio_dir after symlinks (SPEC §10), and
  * with the registered content (size, and MD5 once its mtime moved) — values of a replaced file
- * would not be the recording's. Or, when the file is outside or replaced, why: for good, a
+ * would not be the recording's —, with the size and time it was checked at (`checked`: a file
+ * written while it is read is read again, processItem). Or, when the file is outside or replaced, why: for good, a
  * retry would find the same; when this machine cannot find or read it (unreadableHere), why,
  * with `here` — another machine may.
  */
@@ -560,7 +565,7 @@ async function readableTarget(ctx: ItemContext, target: ItemTarget, loc: Recordi
   if (here) return { problem: `recording ${target.recording_path}: ${here}`, here: true };
   try {
     const now = await recordingFileNow(ctx.sql, loc, target.recording_id);
-    return { target: { ...target, path: now.file }, hash: loc.hash, file: { size: now.size, mtime: now.mtime } };
+    return { target: { ...target, path: now.file }, hash: loc.hash, checked: { size: now.size, mtime: now.mtime } };
   } catch (err) {
     if (err instanceof InvalidError) return { problem: `recording ${target.recording_path}: ${err.fields[0].message}` };
     if (err instanceof ConflictError) return { problem: err.message };
@@ -570,29 +575,12 @@ async function readableTarget(ctx: ItemContext, target: ItemTarget, loc: Recordi
 
 /**
  * A target whose file was checked to hold its recording's registered content (readableTarget):
- * `target.path` the file's real path, `hash` that content's MD5, `file` its size and time as checked.
+ * `target.path` the file's real path, `hash` that content's MD5, `checked` its size and time then.
  */
 interface ReadableTarget {
   target: ItemTarget;
   hash: string;
-  file: FileTimes;
-}
-
-/** A file's size and modification time (ms), as stat gives them. */
-interface FileTimes {
-  size: number;
-  mtime: number;
-}
-
-/**
- * Whether the file checked as `checked` was no longer as it was then once its features were
- * computed (`after`, stat of its path by the computation's thread: FeaturesTask.statAfter): another
- * size or mtime (statChange), or gone — so that values are not stored under the hash of bytes the
- * file stopped holding while they were computed (a rewrite within the time's granularity, or one
- * that sets the old time back, is not seen, as registeredFile does not see it).
- */
-function movedSince(checked: FileTimes, after: FileTimes | null): boolean {
-  return after === null || statChange({ file_size: checked.size, file_mtime: checked.mtime }, after) !== null;
+  checked: CheckedFile;
 }
 
 /**

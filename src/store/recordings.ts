@@ -331,9 +331,8 @@ export function readByOlderEngine(probedBy: string | null): boolean {
 
 /**
  * A recording's file as it is now, to be read: its real path — inside the dataset's audio_dir
- * after symlinks (resolveRecordingFile, SPEC §10) — and its size and modification time (ms, as
- * stat gives it: what a reader compares afterwards to tell whether the file moved while it was
- * read, statChange), with the content registered,
+ * after symlinks (resolveRecordingFile, SPEC §10) — and its size and modification time (what a
+ * reader checks again once it has read it: checkFileUnchanged), with the content registered,
  * and its header facts as this engine's readers count them. Facts an older engine read
  * (readByOlderEngine) are read again here, from the header alone, and stored (reprobed): a
  * recording is right from its first use after an upgrade. A header this engine cannot read leaves

@@ -3,17 +3,19 @@
  * (AudioFormatError), its samples cannot be analysed (SampleValuesError: NaN, ±Infinity, a power
  * overflow), or the parameters cannot be applied to it where only the engine finds out
  * (ParamsError: a hop of 0 samples, a band filter that cannot be computed, PCEN values beyond
- * float32). A worker returns it rather than throwing: an error's class does not survive the
+ * float32), or the file changed while it was read (FileChangedError: the values may mix two
+ * contents). A worker returns it rather than throwing: an error's class does not survive the
  * thread boundary, and the HTTP layer answers these (422; 400 naming the field) differently from
  * a failure of the server (500). (A features task reports its input failures in its own result,
  * `FeaturesTaskResult.failure`: a job records them per target instead of retrying.)
  */
+import { FileChangedError } from "../audio/source.js";
 import { AudioFormatError } from "../audio/types.js";
 import { SampleValuesError } from "../engine/analysis.js";
 import { ParamsError } from "../engine/params.js";
 
 export interface TaskFailure {
-  taskFailure: "audio" | "sample-values" | "params";
+  taskFailure: "audio" | "sample-values" | "params" | "changed";
   message: string;
   /** The fields a ParamsError names. */
   issues?: ParamsError["issues"];
@@ -31,6 +33,7 @@ export function toTaskFailure(err: unknown): TaskFailure | null {
   if (err instanceof SampleValuesError) return { taskFailure: "sample-values", message: err.message };
   if (err instanceof AudioFormatError) return { taskFailure: "audio", message: err.message };
   if (err instanceof ParamsError) return { taskFailure: "params", message: err.message, issues: err.issues };
+  if (err instanceof FileChangedError) return { taskFailure: "changed", message: err.message };
   return null;
 }
 
@@ -40,5 +43,6 @@ export function fromTaskFailure(result: unknown): Error | null {
   const failure = result as TaskFailure;
   if (failure.taskFailure === "sample-values") return new SampleValuesError(failure.message);
   if (failure.taskFailure === "params") return new ParamsError(failure.issues ?? []);
+  if (failure.taskFailure === "changed") return new FileChangedError(failure.message);
   return new AudioFormatError(failure.message);
 }

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { realSecondsHint, RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
+import type { CheckedFile } from "../audio/source.js";
 import { valueRange } from "../engine/analysis.js";
 import { checkConditioning } from "../engine/condition.js";
 import { frameCount, frameGeometry, frameTime, type FrameGeometry } from "../engine/geometry.js";
@@ -30,6 +31,8 @@ export interface TileRecording {
   exactPath?: boolean;
   /** MD5 of the file content: tiles are immutable for a content + parameters. */
   hash: string;
+  /** The file's size and modification time when it was checked to hold `hash` (Source.checked): a file written while a task reads it fails that task (FileChangedError) — no stats stored, no tile cached. */
+  checked?: CheckedFile;
   timeExpansion: number;
   /** Sample rate as stored in the file, Hz. */
   samplerate: number;
@@ -264,7 +267,7 @@ function sha256(text: string): string {
 
 /** What a worker task reads: the recording's file, as its registered content (Source.content), with `params`. */
 function source(recording: TileRecording, params: Params): Source {
-  return { path: recording.path, exactPath: recording.exactPath, content: recording.hash, timeExpansion: recording.timeExpansion, params };
+  return { path: recording.path, exactPath: recording.exactPath, content: recording.hash, checked: recording.checked, timeExpansion: recording.timeExpansion, params };
 }
 
 /**

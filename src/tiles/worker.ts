@@ -9,7 +9,7 @@
  * the pool's recovery and time limit: PoolOptions.workerFile).
  */
 import { move } from "piscina";
-import { openAudio } from "../audio/index.js";
+import { checkFileUnchanged, FileChangedError, openAudio, type CheckedFile } from "../audio/index.js";
 import type { AudioReader } from "../audio/types.js";
 import type { FrameGeometry } from "../engine/geometry.js";
 import type { ColormapName, Params } from "../engine/params.js";
@@ -33,6 +33,13 @@ export interface Source {
    * the old content under the new ETag, or failed for good ("file ended early").
    */
   content?: string;
+  /**
+   * The file's size and modification time when the caller checked that it holds `content`: a task
+   * ends by checking that it still has them (checkedUnchanged), so a file rewritten in place while
+   * it was read fails the task (FileChangedError) instead of giving values — stored stats, cached
+   * tiles — that mix two contents under `content`'s hash. Undefined: not checked (the CLI).
+   */
+  checked?: CheckedFile;
   timeExpansion: number;
   params: Params;
 }
@@ -123,6 +130,11 @@ async function releaseFile(key: string): Promise<void> {
   await (await file.reader).close();
 }
 
+/** Disposes of an open recording taken out of `open`, giving back its use of its file (releaseFile). */
+function closeRecording(entry: { file: string; recording: Promise<Open> }): Promise<void> {
+  return entry.recording.then(({ recording }) => { recording.dispose(); return releaseFile(entry.file); }).catch(() => {});
+}
+
 async function openSource(s: Source): Promise<Open> {
   const key = sourceKey(s);
   let entry = open.get(key);
@@ -147,7 +159,7 @@ async function openSource(s: Source): Promise<Open> {
   while (open.size > OPEN_LIMIT) {
     const [oldest, evicted] = open.entries().next().value!;
     open.delete(oldest);
-    evicted.recording.then(({ recording }) => { recording.dispose(); return releaseFile(evicted.file); }).catch(() => {});
+    void closeRecording(evicted);
   }
   return entry.recording;
 }
@@ -189,7 +201,34 @@ export async function compute(task: WorkerTask): Promise<unknown> {
   if (task.kind === "features") return runFeaturesTask(task);
   // Samples the STFT refuses are named with their file, as the reader names it in its own errors:
   // the API's 422 and a stream's error part name it (relative to the audio roots: routes/tiles.ts).
-  return computeSpectrogram(task).catch((err) => Promise.reject(namingFile(err, task.path)));
+  const result = await computeSpectrogram(task).catch((err) => Promise.reject(namingFile(err, task.path)));
+  await checkedUnchanged(task);
+  return result;
+}
+
+/**
+ * Throws FileChangedError when `s` was checked (Source.checked) and its file has changed since —
+ * the task just read it — after closing every open recording of that file: their readers and plans
+ * hold what was read, and the next task (a refresh's new content, or the old one put back) opens
+ * the file afresh.
+ */
+async function checkedUnchanged(s: Source): Promise<void> {
+  if (!s.checked) return;
+  try {
+    await checkFileUnchanged(s.path, s.checked);
+  } catch (err) {
+    if (err instanceof FileChangedError) await closeFile(fileKey(s));
+    throw err;
+  }
+}
+
+/** Closes the open recordings of the file of fileKey `key` (and so its reader, releaseFile). */
+async function closeFile(key: string): Promise<void> {
+  for (const [k, entry] of [...open]) {
+    if (entry.file !== key) continue;
+    open.delete(k);
+    await closeRecording(entry);
+  }
 }
 
 /** compute's spectrogram tasks: stats, frames, columns, tiles and pieces of one recording. */

@@ -10,6 +10,7 @@ import { PassThrough } from "node:stream";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { FileChangedError } from "../../audio/source.js";
 import { AudioFormatError } from "../../audio/types.js";
 import { SampleValuesError } from "../../engine/analysis.js";
 import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parseParams, type Params } from "../../engine/params.js";
@@ -20,7 +21,7 @@ import { GEOMETRY_HEADERS, StatsPendingError, type ImagePlan, type TileBody, typ
 import { clientLeft } from "../client-left.js";
 import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
-import { recordingRevision } from "../../store/recordings.js";
+import { recordingRevision, refreshRoute } from "../../store/recordings.js";
 import { recordingFile, withoutAudioRoots } from "../recording-file.js";
 import { bytesResponse, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, integerText, interval, notModifiedResponse, RETRY_AFTER_HEADER } from "../schemas.js";
 
@@ -167,13 +168,14 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const r = await recordingFile(app, recordingId, () => reply.extendDeadline(TILE_DEADLINE_MS));
     return {
       // r.file: the real path checked against the audio roots, opened as exactly that file (SPEC §10)
-      recording: { id: recordingId, path: r.file, exactPath: true, hash: r.hash, timeExpansion: r.time_expansion, samplerate: r.file_samplerate, frames: r.frames, channels: r.channels },
+      // checked: a file written while a task reads it fails the task (FileChangedError, a 409), nothing of it kept
+      recording: { id: recordingId, path: r.file, exactPath: true, hash: r.hash, checked: { size: r.size, mtime: r.mtime }, timeExpansion: r.time_expansion, samplerate: r.file_samplerate, frames: r.frames, channels: r.channels },
       revision: recordingRevision(r.hash, r.time_expansion),
     };
   }
 
   // Errors of this layer; anything else goes on to the application's handler.
-  app.setErrorHandler((err, _request, reply) => {
+  app.setErrorHandler((err, request, reply) => {
     if (err instanceof ParamsError) return sendError(reply, 400, `invalid query: ${err.message}`, err.issues);
     if (err instanceof TileRangeError) return sendError(reply, 400, err.message, [{ field: err.field, message: err.message.slice(err.field.length + 2) }]);
     if (err instanceof RangeError) return sendError(reply, 400, err.message);
@@ -181,6 +183,10 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     // Its run alone counts (a task still waiting for a worker is a PoolBusyError): asked again, it would fail again.
     if (err instanceof TaskTimeoutError) return sendError(reply, 400, `over the request time limit of ${err.limitMs / 1000} s: the computation ran that long on a worker and was stopped; ask for less work at once (a lower zoom, a narrower tile, a shorter interval or a longer hop_size)`);
     if (err instanceof StatsPendingError) return sendError(reply.header("Retry-After", "10"), 503, err.message);
+    if (err instanceof FileChangedError) {
+      const { id } = request.params as { id: string };
+      return sendError(reply, 409, `recording ${id}: ${err.message}; nothing computed from it was kept — ask again once the file is no longer written (its new content, if it is the recording's now: ${refreshRoute(id)})`);
+    }
     if (err instanceof SampleValuesError) return sendError(reply, 422, `the recording decodes, but its samples cannot be analysed: ${withoutAudioRoots(err.message, app.audioRoots)}`);
     if (err instanceof AudioFormatError) return sendError(reply, 422, `the recording's audio cannot be decoded: ${withoutAudioRoots(err.message, app.audioRoots)}`);
     throw err;
