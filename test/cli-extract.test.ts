@@ -548,6 +548,18 @@ describe("sonotile extract, interrupted", () => {
     expect((await readResumeFile(out, settings))!.rows.get(A)).toMatchObject({ path: A, md5 });
   });
 
+  it("a resume file that cannot be written leaves nothing of the run — a partial table stayed beside -o while the line said the rows could not be kept (1.2 MB of rows on a full disk)", async () => {
+    const dir = join(tmp, "interrupted-unkept");
+    mkdirSync(dir);
+    const out = join(dir, "features.csv");
+    // The resume file's path leads into a directory that does not exist: it cannot be written, as on a full disk, while the partial table can.
+    symlinkSync(join(dir, "missing", "resume.json"), `${out}.resume.json`);
+    const run = await extractUntilCtrlC([...ARGS, "-o", out], dir);
+    expect(run.code, run.shown).toBe(130);
+    expect(run.shown).toMatch(new RegExp(`sonotile extract: interrupted: [12] of 3 targets were computed but could not be kept: .+; ${out} left as it was\\r?$`, "m"));
+    expect(readdirSync(dir)).toEqual(["features.csv.resume.json"]); // the link alone
+  });
+
   it("--resume with no resume file computes everything; a resume file that is not one is refused, not taken for rows", async () => {
     const dir = join(tmp, "resume-files");
     mkdirSync(dir);

@@ -184,33 +184,46 @@ async function checkNoInterruptedRun(output: string): Promise<ResumedTargets> {
 const NOTHING_RESUMED: ResumedTargets = { rows: new Map(), changed: [] };
 
 /**
- * The end of an interrupted run: the rows computed (a resumed run's too) go to the partial table,
- * in `-o`'s format, and `writeResume` keeps them for --resume; `-o` stays as it was. One line
+ * The end of an interrupted run: `writeResume` keeps the rows computed (a resumed run's too) for
+ * --resume, then they go to the partial table, in `-o`'s format; `-o` stays as it was. One line
  * says how far the run got and where its rows are. A failed write is said too: the run ends by
- * its signal all the same.
+ * its signal all the same. The resume file goes first: when it cannot be written (a full disk:
+ * it is the larger), nothing of this run is left — a partial table written before it had stayed,
+ * 1.2 MB of rows on the full disk, while the line said they could not be kept —, and what an
+ * earlier interruption left stays as it was.
  * @param total the targets of the run (those resumed and those it set out to compute).
  */
 async function keepInterruptedRun(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[], targets: TableTargets, provenance: TableProvenance, total: number, writeResume: () => Promise<void>): Promise<void> {
   const say = (text: string): void => void process.stderr.write(`sonotile extract: interrupted: ${text}\n`);
   if (rows.length === 0) return say(`no target was computed; ${output} left as it was`);
   const partial = partialTablePath(output);
+  const rest = total - rows.length;
+  const resumeWith = `run the same command with --resume to compute the other ${rest} and write ${output}`;
   try {
-    await writeTable(partial, format, rows, features, targets, provenance);
     await writeResume();
   } catch (err) {
     return say(`${rows.length} of ${total} targets were computed but could not be kept: ${(err as Error).message}; ${output} left as it was`);
   }
-  const rest = total - rows.length;
-  say(
-    `${rows.length} of ${total} targets computed, their rows are in ${partial}; ${output} left as it was; ` +
-      `run the same command with --resume to compute the other ${rest} and write ${output}`,
-  );
+  try {
+    await writeTable(partial, format, rows, features, targets, provenance);
+  } catch (err) {
+    // An earlier interruption's partial table holds other rows than the resume file now does.
+    await removePartialTable(output, format);
+    return say(`${rows.length} of ${total} targets computed, kept for --resume in ${resumeFilePath(output)}; their table ${partial} could not be written: ${(err as Error).message}; ${output} left as it was; ${resumeWith}`);
+  }
+  say(`${rows.length} of ${total} targets computed, their rows are in ${partial}; ${output} left as it was; ${resumeWith}`);
 }
 
 /** Removes what an interrupted run left for --resume (the resume file first: without it, the partial table is only a file). */
 async function removeInterruptedRun(output: string, format: TableFormat): Promise<void> {
+  await rm(resumeFilePath(output), { force: true });
+  await removePartialTable(output, format);
+}
+
+/** Removes the partial table of `output` and its sidecar, where there are. */
+async function removePartialTable(output: string, format: TableFormat): Promise<void> {
   const partial = partialTablePath(output);
-  for (const path of [resumeFilePath(output), partial, ...(hasSidecar(format) ? [sidecarPath(partial)] : [])]) await rm(path, { force: true });
+  for (const path of [partial, ...(hasSidecar(format) ? [sidecarPath(partial)] : [])]) await rm(path, { force: true });
 }
 
 /**
