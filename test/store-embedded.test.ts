@@ -16,6 +16,7 @@ import { dirname, join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { openDatabase } from "../src/store/db.js";
+import { abortedOpening } from "../src/store/embedded.js";
 import { loadMigrations } from "../src/store/migrate.js";
 import { LOCK_FILE, LockedError, acquireLock, processStart, readLock } from "../src/store/lock.js";
 import { createUser, findUserByUsername } from "../src/store/users.js";
@@ -245,6 +246,20 @@ it("a full disk when the database is created is said so, not 'undefined' — PGl
     create.mockRestore();
   }
   expect(await readLock(dataDir)).toBeNull(); // released
+});
+
+it("an existing database on a full disk is said so, with the space left — PGlite aborts opening it, and serve said only 'Aborted(). Build with -sASSERTIONS for more info.'", async () => {
+  const dataDir = join(dir.path, "full-existing");
+  // What PGlite threw opening a database on a full tmpfs.
+  const create = vi.spyOn(PGlite, "create").mockRejectedValueOnce(new WebAssembly.RuntimeError("Aborted(). Build with -sASSERTIONS for more info."));
+  try {
+    // This test's file system has room: the abort is said with it.
+    await expect(openDatabase({ dataDir })).rejects.toThrow(new RegExp(`^the embedded database in ${dataDir} cannot be opened: PGlite aborted \\(Aborted\\(\\)\\. Build with -sASSERTIONS for more info\\.\\), with \\d+ bytes free on its file system$`));
+  } finally {
+    create.mockRestore();
+  }
+  expect(await readLock(dataDir)).toBeNull(); // released
+  expect(abortedOpening("Aborted()", 0)).toBe("no space left on device — PGlite aborted (Aborted()) with 0 bytes free on its file system: make room, then start again");
 });
 
 /** What `sonotile dataset list --data dataDir` says on stderr, run as user nobody. */

@@ -14,7 +14,7 @@
  * (see src/store/db.ts).
  */
 import { constants } from "node:fs";
-import { access, chmod, mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { access, chmod, mkdir, mkdtemp, rm, stat, statfs } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -103,7 +103,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     await db?.close().catch(() => {});
     if (socketDir?.temporary) await rm(socketDir.dir, { recursive: true, force: true });
     await lock?.release();
-    throw asError(err, dataDir);
+    throw await asError(err, dataDir);
   }
 }
 
@@ -124,13 +124,37 @@ async function ownedElsewhere(err: unknown, path: string): Promise<never> {
 /**
  * What PGlite threw, as an Error saying what happened: its file-system errors are Emscripten
  * ErrnoErrors — no Error, no message, a WASI errno — and a full disk read "sonotile serve:
- * undefined".
+ * undefined" when the database was created. An existing database on a full disk makes PGlite
+ * abort instead (a WebAssembly.RuntimeError, "Aborted(). Build with -sASSERTIONS for more info."
+ * on a full tmpfs, 12-05: all `serve` said), so an abort is said with the space its file system
+ * has left (abortedOpening).
  */
-function asError(err: unknown, dataDir: string | undefined): unknown {
+async function asError(err: unknown, dataDir: string | undefined): Promise<unknown> {
+  if (err instanceof WebAssembly.RuntimeError && dataDir) {
+    const free = await statfs(dataDir).then((s) => s.bavail * s.bsize, () => null);
+    return new Error(`the embedded database in ${dataDir} cannot be opened: ${abortedOpening(err.message, free)}`);
+  }
   if (err instanceof Error) return err;
   const errno = (err as { errno?: unknown } | null)?.errno;
   const what = errno === WASI_ENOSPC ? "no space left on device" : typeof errno === "number" ? `file-system error (WASI errno ${errno})` : String(err);
   return new Error(`the embedded database ${dataDir ? `in ${dataDir} ` : ""}cannot be opened: ${what}`);
+}
+
+/**
+ * Free space under which an abort of PGlite opening a database is put down to a full disk: it
+ * opened one with 4.7 MB free and aborted with none (a tmpfs, 12-05).
+ */
+const FULL_DISK_BYTES = 1024 * 1024;
+
+/**
+ * Why PGlite aborted (`message`) while opening a database whose file system has `freeBytes`
+ * available (null: unknown), as a person can act on it.
+ */
+export function abortedOpening(message: string, freeBytes: number | null): string {
+  const aborted = `PGlite aborted (${message})`;
+  if (freeBytes === null) return aborted;
+  if (freeBytes < FULL_DISK_BYTES) return `no space left on device — ${aborted} with ${freeBytes} bytes free on its file system: make room, then start again`;
+  return `${aborted}, with ${freeBytes} bytes free on its file system`;
 }
 
 /** WASI's errno for "no space left on device" (what PGlite's file system reports). */
