@@ -99,10 +99,15 @@ export function isAlive(owner: LockOwner): boolean {
   return now === undefined || now === owner.start;
 }
 
+/**
+ * Writes `owner` to a file beside `path` and `place`s it there. The file aside is removed whatever
+ * happens, also when its own write fails: on a full disk the write created it and failed
+ * (ENOSPC), and each start left an empty `sonotile.lock.<pid>.tmp` in the data directory.
+ */
 async function writeAtomically(path: string, owner: LockOwner, place: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(owner), { mode: 0o600 });
   try {
+    await writeFile(tmp, JSON.stringify(owner), { mode: 0o600 });
     await place(tmp);
   } finally {
     await rm(tmp, { force: true });
