@@ -1,7 +1,8 @@
 /**
  * `sonotile clips import|export` as processes (the built CLI in dist/), on a data directory:
  * exit 0 with a summary, 2 for bad usage or a faulty table (naming line and column), 1 for a
- * table file that cannot be read; an export that re-imports to nothing.
+ * table file that cannot be read or decoded (not UTF-8, nor UTF-16 with its byte-order mark); an
+ * export that re-imports to nothing.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -19,8 +20,8 @@ describe("sonotile clips: usage", () => {
       [["clips", "frob"], /expected 'import <table>' or 'export'/],
       [["clips", "import", FIXTURE], /give exactly one of --recording and --dataset/],
       [["clips", "export", "--recording", "nope"], /--recording: must be a UUID, got 'nope'/],
-      [["clips", "export", "--recording", "00000000-0000-4000-8000-000000000000", "--times", "wall"], /--times: must be one of real, file, got 'wall'/],
-      [["clips", "export", "--recording", "00000000-0000-4000-8000-000000000000", "--format", "audacity"], /--format: must be one of raven, csv, got 'audacity'/],
+      [["clips", "export", "--recording", "00000000-0000-4000-8000-000000000000", "--times", "wall"], /--times: must be one of real, file$/m],
+      [["clips", "export", "--recording", "00000000-0000-4000-8000-000000000000", "--format", "audacity"], /--format: must be one of raven, csv$/m],
       [["clips", "import", FIXTURE, "--recording", "00000000-0000-4000-8000-000000000000", "--features", "all"], /import takes no --features/],
     ];
     const results = await Promise.all(cases.map(([args]) => runSonotile(args, { env })));
@@ -56,8 +57,14 @@ describe("sonotile clips on a data directory", () => {
     expect((await readFile(out, "utf8")).split("\r\n")[0]).toBe("Selection,View,Channel,Begin Time (s),End Time (s),Low Freq (Hz),High Freq (Hz),Begin Path,File Offset (s),Begin File,Clip ID,Call type,Species");
     const back = await onData(["clips", "import", out, "--recording", recording, "--json"]);
     expect(JSON.parse(back.stdout)).toMatchObject({ created: 0, existing: 3 });
-    const raven = await onData(["clips", "export", "--recording", recording, "--tag", "Species=Myotis daubentonii"]);
-    expect(raven.stdout.split("\n").filter(Boolean)).toHaveLength(2);
+    // --tag is trimmed as the API's tag_key / tag_value are.
+    const raven = await onData(["clips", "export", "--recording", recording, "--tag", " Species = Myotis daubentonii "]);
+    const [header, row, ...more] = raven.stdout.split("\n").filter(Boolean).map((l) => l.split("\t"));
+    expect(more).toEqual([]);
+    expect(Object.fromEntries(header.map((h, i) => [h, row[i]]))).toMatchObject({
+      Selection: "1", Channel: "1", "Begin Time (s)": "0.250000000", "End Time (s)": "0.750000000", "Low Freq (Hz)": "1200.500", "High Freq (Hz)": "3500.000",
+      "Begin Path": "a1.wav", "File Offset (s)": "0.250000000", "Begin File": "a1.wav", Species: "Myotis daubentonii", "Call type": "FM sweep",
+    });
   }, 180_000);
 
   it("exits 2 for a faulty table, naming line and column, and 1 for a file it cannot read", async () => {
@@ -66,5 +73,13 @@ describe("sonotile clips on a data directory", () => {
     expect(await onData(["clips", "import", bad, "--recording", recording])).toMatchObject({ code: 2, stderr: "sonotile clips: line 2, End Time (s): 'x' is not a number of seconds\n" });
     const missing = await onData(["clips", "import", join(dir.path, "none.txt"), "--recording", recording]);
     expect(missing).toMatchObject({ code: 1, stderr: expect.stringMatching(/ENOENT/) });
+    // A file in another encoding is input it cannot read (exit 1), naming the file; UTF-16 with its mark is read.
+    const latin1 = join(dir.path, "latin1.txt");
+    await writeFile(latin1, Buffer.from("Begin Time (s)\tEnd Time (s)\tSpecies\n4\t5\tBarbastelle \u00e9\n", "latin1"));
+    expect(await onData(["clips", "import", latin1, "--recording", recording])).toMatchObject({ code: 1, stderr: `sonotile clips: ${latin1}: line 2: holds bytes that are not UTF-8 text (read as U+FFFD): save the table as UTF-8 — it is in another encoding, such as Windows-1252\n` });
+    const utf16 = join(dir.path, "utf16.txt");
+    await writeFile(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("Begin Time (s)\tEnd Time (s)\tSpecies\n4\t5\tBarbastelle \u00e9\n", "utf16le")]));
+    const read = await onData(["clips", "import", utf16, "--recording", recording]);
+    expect(read, read.stderr).toMatchObject({ code: 0, stdout: expect.stringMatching(/^1 clip created/) });
   }, 60_000);
 });

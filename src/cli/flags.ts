@@ -219,6 +219,13 @@ export function flagName(param: string): string {
   return param.toLowerCase().replace(/_/g, "-");
 }
 
+/** The value given to option `--flag` when it is one of `allowed` (a UsageError listing them otherwise); undefined when absent. */
+export function choiceOption<T extends string>(text: string | true | undefined, flag: string, allowed: readonly T[]): T | undefined {
+  if (text === undefined) return undefined;
+  if (!(allowed as readonly (string | true)[]).includes(text)) throw new UsageError(`--${flag}: must be one of ${allowed.join(", ")}`);
+  return text as T;
+}
+
 /**
  * The number given to option `--flag`, read as parameter flags are (params.ts toNumber: decimal,
  * not hex), checked by `rule`; `ruleText` says what it must be ("a number >= 0", "an integer in

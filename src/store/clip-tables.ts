@@ -14,10 +14,12 @@
  *   which a job computes from the audio and would otherwise overwrite.
  *
  * A clip's identity in a table is (recording, begin, end, channel), times to the microsecond: a row
- * whose clip exists already (created by an earlier import of the table, or otherwise) creates none.
- * The existing clip gains the row's tags it lacks and is otherwise left as it is (bounds,
- * frequencies, tags the table no longer has); an archived or trashed one is left whole (read-only).
- * So importing a table again, or a table exported and re-imported, creates nothing.
+ * whose active clip exists already (created by an earlier import of the table, or otherwise)
+ * creates none. The existing clip gains the row's tags it lacks and is otherwise left as it is
+ * (bounds, frequencies, tags the table no longer has). So importing a table again, or a table
+ * exported and re-imported, creates nothing. Archived and trashed clips are not matched: they are
+ * read-only, and a trashed one is on its way out (purged, it would take the row's annotation with
+ * it) — a row whose only clip of that identity is hidden creates a new active clip beside it.
  */
 import { randomUUID } from "node:crypto";
 import { basename, extname } from "node:path";
@@ -41,6 +43,18 @@ export type TableTimes = (typeof TABLE_TIMES)[number];
 
 /** The most clips one export writes; more is refused, naming the filters that narrow it. */
 export const MAX_EXPORT_ROWS = 100_000;
+
+/**
+ * The most feature columns one export writes (400 naming `features` above): each is a column of
+ * every row, and features=all would otherwise write as many as the clips have features.
+ */
+export const MAX_FEATURE_COLUMNS = 100;
+
+/** An export's `features` as the API and the CLI take it: none, all, or names comma-separated (trimmed, empty ones dropped). */
+export function featureColumns(text: string): ClipTableExport["features"] {
+  if (text === "none" || text === "all") return text;
+  return [...new Set(text.split(",").map((f) => f.trim()).filter(Boolean))];
+}
 
 /** Rows per statement where a statement's parameters grow with the rows (PostgreSQL takes at most 65,535). */
 const ROWS_PER_STATEMENT = 5000;
@@ -86,9 +100,11 @@ export interface ClipTableImportResult {
   tag_columns: string[];
   ignored_columns: string[];
   rows: ImportedRow[];
+  /** Rows of the table that became no clip, each with why (an Audacity point label). */
+  skipped: { line: number; reason: string }[];
 }
 
-/** A recording as the import checks a row against it. */
+/** A recording as the import checks a row against it (RECORDING_COLUMNS). */
 interface TableRecording extends LockedRecording {
   id: string;
   path: string;
@@ -114,26 +130,46 @@ const identity = (recordingId: string, start: number, end: number, channel: numb
 /** The file a row names: its Begin Path, else its Begin File; null when neither. */
 const namedFile = (s: TableSelection) => s.beginPath ?? s.beginFile;
 
+/** The columns of TableRecording. */
+const RECORDING_COLUMNS = (db: Queryable) => db`id, path, channels, samplerate, state, ${LOCKED_COLUMNS(db)}`;
+
 /**
- * Imports an annotation table's selections as clips, all or nothing, in one transaction that also
- * records the import's run. Refuses (InvalidError, 400 / exit 2) a table with faults, each named by
- * line and column: unreadable cells, a row of a file the dataset does not hold, times outside the
- * recording, a channel it does not have, a frequency above its Nyquist, two rows of one clip.
- * The recordings are locked against each other's imports (FOR NO KEY UPDATE, in id order): two
- * imports of one table run one after the other, the second finding the first's clips.
+ * Imports an annotation table's selections as clips, all or nothing. Refuses (InvalidError, 400 /
+ * exit 2) a table with faults, each named by line and column: unreadable cells, a row of a file the
+ * dataset does not hold, times outside the recording, a channel it does not have, a frequency
+ * above its Nyquist, two rows of one clip.
+ *
+ * The rows are resolved to recordings and checked against them before the transaction (on the
+ * embedded database a transaction holds its only connection: every other request waits for it);
+ * the transaction locks the recordings (FOR NO KEY UPDATE, in id order: two imports of one table
+ * run one after the other, the second finding the first's clips), checks the rows again against
+ * the locked rows (a recording deleted, hidden or re-timed meanwhile), looks up the existing
+ * clips of the placed rows only, and writes.
  */
 export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<ClipTableImportResult> {
   const table = readTable(im.text, { format: im.format, tagColumns: im.tag_columns, labelKey: im.label_key });
   const files = new Set(table.selections.map(namedFile).filter((f) => f !== null));
   if ("dataset_id" in im.target) {
     if (table.format === "audacity") throw invalid("format", "an Audacity label track names no file: import it into its recording (recording_id)");
+    // Raven's Begin Time counts from the first file of a multi-file table; only File Offset places a row in its own.
+    if (files.size > 1 && table.beginColumn !== COLUMN.fileOffset) throw invalid(COLUMN.fileOffset, `column missing: the table's rows name ${files.size} files, and without '${COLUMN.fileOffset}' their '${COLUMN.begin}' counts from the start of the first file, not of each row's own — export the table from Raven with the File Offset (s) measurement`);
   } else if (files.size > 1) {
     throw invalid("recording_id", `the table's rows name ${files.size} files (${COLUMN.beginPath} / ${COLUMN.beginFile}: ${[...files].slice(0, 3).join(", ")}${files.size > 3 ? ", …" : ""}): import it into their dataset (dataset_id), which finds each row's recording`);
   }
+  const recordingOf = await resolveRecordings(sql, im.target, table.selections);
+  const ids = [...new Set(table.selections.map(recordingOf).filter((id) => id !== undefined))].sort();
+  // Unlocked: a faulty table is refused without taking the database.
+  const unlocked = await translating(() => sql<TableRecording[]>`SELECT ${RECORDING_COLUMNS(sql)} FROM recordings WHERE id = ANY(${ids}::uuid[])`);
+  placeSelections(im.target, table.selections, recordingOf, new Map(unlocked.map((r) => [r.id, r])), im.times, table);
+
   return sql.begin(async (tx) => {
-    const placed = await placeSelections(tx, im.target, table.selections, im.times, table.beginColumn, table.endColumn);
-    const recordingIds = [...new Set(placed.map((p) => p.recording.id))];
-    const existing = await existingClips(tx, recordingIds);
+    const locked = new Map((await translating(() => tx<TableRecording[]>`
+      SELECT ${RECORDING_COLUMNS(tx)} FROM recordings WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR NO KEY UPDATE`)).map((r) => [r.id, r]));
+    // After the lock: assertWritable's FOR SHARE of the recording, taken first, would let two imports
+    // both hold it and then wait for each other's to take the stronger lock (a deadlock).
+    await assertWritable(tx, "recording_id" in im.target ? "recordings" : "datasets", "recording_id" in im.target ? im.target.recording_id : im.target.dataset_id); // 404, or 409 for a read-only one
+    const placed = placeSelections(im.target, table.selections, recordingOf, locked, im.times, table);
+    const existing = await existingClips(tx, placed);
     const where = "dataset_id" in im.target ? `dataset ${im.target.dataset_id}` : `recording ${im.target.recording_id}`;
     const run = await createRun(tx, { kind: "import", description: `clips from ${table.format} table${im.source ? ` ${im.source}` : ""} into ${where}`.slice(0, 1000), created_by: im.created_by });
     const rows: ImportedRow[] = [];
@@ -144,8 +180,6 @@ export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<Cl
       const clipId = found?.id ?? randomUUID();
       rows.push({ line: p.row.line, selection: p.row.selection, clip_id: clipId, recording_id: p.recording.id, status: found ? "existing" : "created" });
       if (!found) created.push({ id: clipId, p });
-      // A hidden clip is read-only: it keeps what it has.
-      if (found && found.state !== "active") continue;
       const channelTag = (p.row.channel === 1 || found) ? [] : [{ key: CHANNEL_TAG, value: String(p.row.channel) }];
       // A cell an export wrote for several values of one key ("A; B") is those tags, not a new one.
       const tags = found ? p.row.tags.filter((t) => found.tags.get(t.key) !== t.value) : p.row.tags;
@@ -168,48 +202,61 @@ export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<Cl
       tag_columns: table.tagColumns,
       ignored_columns: table.ignoredColumns,
       rows,
+      skipped: table.skipped,
     };
   });
 }
 
 /**
- * The selections placed in their recordings, in real units, those recordings locked; an
- * InvalidError naming each row that does not fit (line and column), a ConflictError for rows of a
- * recording that is read-only.
+ * The recording each selection is of: the import's, or in a dataset's import the one its Begin
+ * Path or Begin File names (fileResolver). Throws an InvalidError naming each row whose file the
+ * dataset does not hold, a 404 / 409 for a dataset that is missing or read-only.
  */
-async function placeSelections(tx: Queryable, target: TableTarget, selections: readonly TableSelection[], times: TableTimes, beginColumn: string, endColumn: string): Promise<Placed[]> {
+async function resolveRecordings(db: Queryable, target: TableTarget, selections: readonly TableSelection[]): Promise<(s: TableSelection) => string | undefined> {
+  if ("recording_id" in target) return () => target.recording_id;
+  await assertWritable(db, "datasets", target.dataset_id);
   const issues = new TableFaults();
-  let recordingOf: (s: TableSelection) => string | undefined;
-  if ("recording_id" in target) {
-    recordingOf = () => target.recording_id;
-  } else {
-    await assertWritable(tx, "datasets", target.dataset_id);
-    const paths = await tx<{ id: string; path: string }[]>`SELECT id, path FROM recordings WHERE dataset_id = ${target.dataset_id}`;
-    const resolve = fileResolver(paths);
-    const resolved = new Map<TableSelection, string>();
-    for (const s of selections) {
-      const found = resolve(s);
-      if (typeof found === "string") resolved.set(s, found);
-      else issues.add(`line ${s.line}, ${found.column}`, found.message);
-    }
-    recordingOf = (s) => resolved.get(s);
+  const resolve = fileResolver(await db<{ id: string; path: string }[]>`SELECT id, path FROM recordings WHERE dataset_id = ${target.dataset_id}`);
+  const resolved = new Map<TableSelection, string>();
+  for (const s of selections) {
+    const found = resolve(s);
+    if (typeof found === "string") resolved.set(s, found);
+    else issues.add(`line ${s.line}, ${found.column}`, found.message);
   }
-  const ids = [...new Set(selections.map(recordingOf).filter((id) => id !== undefined))].sort();
-  const recordings = new Map((await translating(() => tx<TableRecording[]>`
-    SELECT id, path, channels, samplerate, state, ${LOCKED_COLUMNS(tx)} FROM recordings
-    WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR NO KEY UPDATE`)).map((r) => [r.id, r]));
-  // After the lock: assertWritable's FOR SHARE of the recording, taken first, would let two imports
-  // both hold it and then wait for each other's to take the stronger lock (a deadlock).
-  if ("recording_id" in target) await assertWritable(tx, "recordings", target.recording_id); // 404, or 409 for a read-only one
+  issues.check();
+  return (s) => resolved.get(s);
+}
+
+/**
+ * The selections placed in their `recordings`, in real units: an InvalidError naming each row that
+ * does not fit (line and column) — its recording gone (deleted since the rows were resolved), its
+ * times outside it, its channel or frequency beyond it, a row of a clip another row is already, a
+ * file other than the import's recording; a ConflictError for rows of a recording that is
+ * read-only, a NotFoundError for the import's recording. Pure: run before the transaction, and
+ * again on the locked rows.
+ */
+function placeSelections(target: TableTarget, selections: readonly TableSelection[], recordingOf: (s: TableSelection) => string | undefined,
+  recordings: ReadonlyMap<string, TableRecording>, times: TableTimes, columns: { beginColumn: string; endColumn: string }): Placed[] {
+  const { beginColumn, endColumn } = columns;
+  if ("recording_id" in target && !recordings.has(target.recording_id)) throw new NotFoundError("recording", target.recording_id);
   const hidden = [...recordings.values()].filter((r) => r.state !== "active");
   if (hidden.length) throw new ConflictError(`the table's rows name recordings that are read-only: ${hidden.map((r) => `${r.path} (${r.id}, ${r.state})`).join(", ")}; restore them first`);
-
+  const issues = new TableFaults();
   const placed: Placed[] = [];
   const lineOf = new Map<string, number>();
   for (const s of selections) {
-    const recording = recordings.get(recordingOf(s) ?? "");
-    if (!recording) continue;
     const at = (column: string) => `line ${s.line}, ${column}`;
+    const recording = recordings.get(recordingOf(s) ?? "");
+    if (!recording) {
+      issues.add(at(s.beginPath !== null ? COLUMN.beginPath : COLUMN.beginFile), `'${namedFile(s)}' names recording ${recordingOf(s)}, which was deleted during the import`);
+      continue;
+    }
+    // A recording's table names its file, if any: a table of another file is no table of this one.
+    const file = namedFile(s);
+    if ("recording_id" in target && file !== null && basename(file.replace(/\\/g, "/")).normalize("NFC") !== basename(recording.path).normalize("NFC")) {
+      issues.add(at(s.beginPath !== null ? COLUMN.beginPath : COLUMN.beginFile), `'${file}' is not the recording's file (${basename(recording.path)}): import the table into the recording it names`);
+      continue;
+    }
     // In file units a table's seconds are the file's, expanded TE times; its Hz are TE times lower.
     const te = times === "file" ? recording.time_expansion : 1;
     const p: Placed = { row: s, recording, start: s.begin / te, end: s.end / te, low: s.low === null ? null : s.low * te, high: s.high === null ? null : s.high * te };
@@ -218,7 +265,7 @@ async function placeSelections(tx: Queryable, target: TableTarget, selections: r
     for (const b of boundsIssues(p.start, p.end, recording)) issues.add(at(b.field === "start_time" ? beginColumn : endColumn), `${b.field === "start_time" ? p.start : p.end} s (real) ${b.message}${fileHint}`);
     if (s.channel > recording.channels) issues.add(at(COLUMN.channel), `${s.channel} is no channel of ${recording.path}, which has ${recording.channels}`);
     const nyquist = recording.samplerate / 2;
-    if (p.high !== null && p.high > nyquist * (1 + 1e-9)) issues.add(at(COLUMN.high), `${p.high} Hz (real) is above ${recording.path}'s Nyquist frequency (${nyquist} Hz)${fileHint}`);
+    if (p.high !== null && p.high > nyquist * (1 + 1e-9)) issues.add(`line ${s.frequencyLine}, ${COLUMN.high}`, `${p.high} Hz (real) is above ${recording.path}'s Nyquist frequency (${nyquist} Hz)${fileHint}`);
     if (issues.count > before) continue;
     const key = identity(recording.id, p.start, p.end, s.channel);
     const first = lineOf.get(key);
@@ -263,19 +310,26 @@ function fileResolver(recordings: readonly { id: string; path: string }[]): (s: 
 }
 
 /**
- * The clips of `recordingIds` by identity (any state), their channel read from the Channel tag, with
- * their tags as an export writes them: key → its values joined by "; " (exportClipTable).
+ * The active clips of the `placed` rows' identities (archived and trashed ones are not matched:
+ * module doc), their channel read from the Channel tag, with their tags as an export writes them:
+ * key → its values joined by "; " (exportClipTable). Looks up the rows' (recording, start and end
+ * to the microsecond) only, not every clip of the recordings.
  */
-async function existingClips(tx: Queryable, recordingIds: readonly string[]): Promise<Map<string, { id: string; state: string; tags: Map<string, string> }>> {
-  const rows = await tx<{ id: string; recording_id: string; start_time: number; end_time: number; state: string; tags: { key: string; value: string }[] }[]>`
-    SELECT c.id, c.recording_id, c.start_time, c.end_time, c.state,
+async function existingClips(tx: Queryable, placed: readonly Placed[]): Promise<Map<string, { id: string; tags: Map<string, string> }>> {
+  if (!placed.length) return new Map();
+  const micro = (s: number) => Math.round(s * 1e6);
+  const rows = await tx<{ id: string; recording_id: string; start_time: number; end_time: number; tags: { key: string; value: string }[] }[]>`
+    SELECT c.id, c.recording_id, c.start_time, c.end_time,
            COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key, t.value)
                      FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.clip_id = c.id), '[]') AS tags
-    FROM clips c WHERE c.recording_id = ANY(${recordingIds}::uuid[])`;
+    FROM clips c
+    WHERE c.state = 'active' AND c.recording_id = ANY(${[...new Set(placed.map((p) => p.recording.id))]}::uuid[])
+      AND (c.recording_id, round(c.start_time * 1e6::float8)::int8, round(c.end_time * 1e6::float8)::int8) IN (
+        SELECT * FROM unnest(${placed.map((p) => p.recording.id)}::uuid[], ${placed.map((p) => micro(p.start))}::int8[], ${placed.map((p) => micro(p.end))}::int8[]))`;
   return new Map(rows.map((c) => {
     const tags = new Map(c.tags.map((t) => [t.key, tagValues(c, t.key)]));
     const channel = c.tags.find((t) => t.key === CHANNEL_TAG)?.value;
-    return [identity(c.recording_id, c.start_time, c.end_time, channel === undefined ? 1 : Number(channel)), { id: c.id, state: c.state, tags }];
+    return [identity(c.recording_id, c.start_time, c.end_time, channel === undefined ? 1 : Number(channel)), { id: c.id, tags }];
   }));
 }
 
@@ -364,6 +418,7 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
   const featureNames = ex.features === "none" ? []
     : ex.features === "all" ? [...new Set(clips.flatMap((c) => c.features.filter((f) => f.value !== null && !own.has(f.name)).map((f) => f.name)))].sort(compare)
     : [...ex.features];
+  if (featureNames.length > MAX_FEATURE_COLUMNS) throw invalid("features", `names ${featureNames.length} features${ex.features === "all" ? " (all the clips have)" : ""}, more than the limit of ${MAX_FEATURE_COLUMNS} columns per export: name the features to export`);
 
   const header = [COLUMN.selection, COLUMN.view, COLUMN.channel, COLUMN.begin, COLUMN.end, COLUMN.low, COLUMN.high, COLUMN.beginPath, COLUMN.fileOffset, COLUMN.beginFile, COLUMN.clipId,
     ...tagKeys, ...featureNames.map((f) => FEATURE_COLUMN_PREFIX + f)];
@@ -371,11 +426,14 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
     const r = recordings.get(c.recording_id)!;
     const te = ex.times === "file" ? r.time_expansion : 1;
     const feature = (n: string) => c.features.find((f) => f.name === n)?.value ?? null;
-    const low = feature(SELECTION_FREQUENCY_FEATURES.low) ?? 0;
-    const high = feature(SELECTION_FREQUENCY_FEATURES.high) ?? r.samplerate / 2;
-    const begin = String(c.start_time * te);
+    const low = feature(SELECTION_FREQUENCY_FEATURES.low);
+    const high = feature(SELECTION_FREQUENCY_FEATURES.high);
+    // Left empty for a clip without bounds: 0 and the Nyquist frequency would come back from a
+    // re-import as bounds the clip never had.
+    const hz = (v: number | null) => (v === null || low === null || high === null ? "" : (v / te).toFixed(RAVEN_DECIMALS.hz));
+    const begin = (c.start_time * te).toFixed(RAVEN_DECIMALS.seconds);
     return [
-      String(i + 1), "Spectrogram 1", tagValues(c, CHANNEL_TAG) || "1", begin, String(c.end_time * te), String(low / te), String(high / te),
+      String(i + 1), "Spectrogram 1", channelOf(c), begin, (c.end_time * te).toFixed(RAVEN_DECIMALS.seconds), hz(low), hz(high),
       r.path, begin, basename(r.path), c.id,
       ...tagKeys.map((k) => tagValues(c, k)),
       ...featureNames.map((n) => { const v = feature(n); return v === null ? "" : String(v); }),
@@ -383,6 +441,23 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
   });
   const stem = name.replace(/[/\\]/g, "_");
   return { text: writeTable(ex.format, header, rows), rows: rows.length, filename: ex.format === "raven" ? `${stem}.Table.1.selections.txt` : `${stem}.selections.csv` };
+}
+
+/**
+ * The decimals Raven Pro writes a selection table's numbers with (test/fixtures/raven-selections.txt):
+ * seconds to the nanosecond, Hz to the millihertz — fixed, never an exponent (1e-7) or a binary
+ * fraction's tail (0.30000000000000004). Nanoseconds keep a clip's identity (to the microsecond).
+ */
+const RAVEN_DECIMALS = { seconds: 9, hz: 3 } as const;
+
+/** The Channel cell of a clip: its Channel tag (a whole number from 1), else 1; a ConflictError for a tag that is no channel or several. */
+function channelOf(c: Pick<Clip, "id" | "tags">): string {
+  const values = c.tags.filter((t) => t.key === CHANNEL_TAG).map((t) => t.value);
+  if (!values.length) return "1";
+  if (values.length > 1 || !/^[1-9]\d*$/.test(values[0])) {
+    throw new ConflictError(`clip ${c.id} carries the tag ${CHANNEL_TAG} = ${values.join(", ")}, which is not one channel (a whole number from 1): the table's ${CHANNEL_TAG} column places it — correct the tag to export`);
+  }
+  return values[0];
 }
 
 /** A clip's values of tag `key`, joined by "; " (sorted, as the clip lists them). */

@@ -41,11 +41,31 @@ const PLACING_COLUMNS: ReadonlySet<string> = new Set(Object.values(COLUMN));
 export const FEATURE_COLUMN_PREFIX = "feature:";
 
 /**
- * A header ending in one of the units Raven names its measurements with — "Delta Time (s)",
- * "Peak Freq (Hz)", "Avg Power Density (dB FS/Hz)", "Agg Entropy (bits)": a measurement Raven
- * computes from the audio, not an annotation, so no tag.
+ * Raven Pro's measurement columns, as Raven names them in a selection table's header: values Raven
+ * computes from the audio (or the clock), not annotations, so no tags. Raven Pro 1.6's measurement
+ * list (Raven Pro 1.6 User's Manual, chapter 5 "Measurements", and appendix "Measurement
+ * definitions"; checked against a public selection table exported with every measurement on —
+ * the header of GitHub code found by the column "Center Time Rel.", a ground-squirrel call study's
+ * `accepted_columns`). A column not listed here (or placing the selection, or an exported feature
+ * value) is an annotation, whatever its name: `Confidence (%)`, `Score (dB)` are the user's.
  */
-const MEASUREMENT_UNIT = /\((s|ms|Hz|kHz|dB|dB FS|dB FS\/Hz|dB\/Hz|bits|samples|U|kU|%|°)\)$/;
+export const RAVEN_MEASUREMENTS: ReadonlySet<string> = new Set([
+  "Agg Entropy (bits)", "Avg Amp (U)", "Avg Entropy (bits)", "Avg Power Density (dB FS)", "Avg Power Density (dB FS/Hz)",
+  "BW 50% (Hz)", "BW 90% (Hz)", "Begin Clock Time", "Begin Date", "Begin Date Time", "Beg File Samp (samples)",
+  "Begin Hour", "Begin Sample (samples)", "Center Freq (Hz)", "Center Time (s)", "Center Time Rel.",
+  "Delta Freq (Hz)", "Delta Power (dB FS)", "Delta Time (s)", "Dur 50% (s)", "Dur 90% (s)", "End Clock Time",
+  "End Date", "End File Samp (samples)", "End Sample (samples)", "Energy", "F-RMS Amp (U)", "Freq 5% (Hz)",
+  "Freq 25% (Hz)", "Freq 75% (Hz)", "Freq 95% (Hz)", "Freq Contour  5% (Hz)", "Freq Contour 5% (Hz)",
+  "Freq Contour 25% (Hz)", "Freq Contour 50% (Hz)", "Freq Contour 75% (Hz)", "Freq Contour 95% (Hz)",
+  "Inband Power (dB FS)", "Length (frames)", "Leq (dB FS)", "Max Amp (U)", "Max Bearing (deg)",
+  "Max Entropy (bits)", "Max Freq (Hz)", "Max Time (s)", "Min Amp (U)", "Min Entropy (bits)", "Min Time (s)",
+  "Peak Amp (U)", "Peak Corr (U)", "Peak Freq (Hz)", "Peak Freq Contour (Hz)", "PFC Avg Slope (Hz/ms)",
+  "PFC Max Freq (Hz)", "PFC Max Slope (Hz/ms)", "PFC Min Freq (Hz)", "PFC Min Slope (Hz/ms)", "PFC Num Inf Pts",
+  "PFC Slope (Hz/ms)", "Peak Lag (s)", "Peak Power Density (dB FS)", "Peak Power Density (dB FS/Hz)",
+  "Peak Time (s)", "Peak Time Relative", "RMS Amp (U)", "SEL (dB FS)", "SNR NIST Quick (dB FS)",
+  "Sample Length (samples)", "Time 5% (s)", "Time 5% Rel.", "Time 25% (s)", "Time 25% Rel.", "Time 75% (s)",
+  "Time 75% Rel.", "Time 95% (s)", "Time 95% Rel.",
+]);
 
 /**
  * The most rows (selections, or Audacity labels) one table may have: one import is one
@@ -75,6 +95,8 @@ export interface TableSelection {
   /** Hz, in the table's frequency base; null when the table gives none for it. */
   low: number | null;
   high: number | null;
+  /** The line low and high were read from: a later View's row of a selection read on several (Raven's spectrogram row), for messages. */
+  frequencyLine: number;
   /** Its Begin Path and Begin File cells; null where the table has no such column or the cell is empty. */
   beginPath: string | null;
   beginFile: string | null;
@@ -87,8 +109,10 @@ export interface ReadTable {
   selections: TableSelection[];
   /** The columns whose cells became tags. */
   tagColumns: string[];
-  /** The columns neither placing a selection nor tags: Raven's measurements, exported feature values. */
+  /** The columns neither placing a selection nor tags: Raven's measurements, exported feature values, cells under a header without a name ("column 7 (no name)"). */
   ignoredColumns: string[];
+  /** Rows read but not selections, each with why: an Audacity point label (start = end), which marks an instant and is no clip. */
+  skipped: { line: number; reason: string }[];
   /** The columns the times were read from (File Offset (s) when present, else Begin Time (s)), for messages. */
   beginColumn: string;
   endColumn: string;
@@ -129,12 +153,19 @@ interface TextRecord {
 }
 
 /**
- * The records of delimited text: cells split at `delimiter`, records at CRLF, LF or CR; a cell
- * starting with `"` is quoted (RFC 4180: `""` is a quote; delimiters and line breaks inside are
- * text). A byte-order mark at the start is dropped; blank lines are skipped. A quote left open is
- * an issue naming the line it opened on.
+ * The records of delimited text: cells split at `delimiter`, records at CRLF, LF or CR; blank
+ * lines are skipped, a byte-order mark at the start dropped. Reading stops past `maxRecords`
+ * records: the caller refuses that many, and an 8 MiB body of 2 million short rows read whole took
+ * 570 MB and 10.5 s.
+ *
+ * `quoted` (CSV, RFC 4180): a cell starting with `"` is quoted — `""` is a quote, delimiters and
+ * line breaks inside are text — and its closing quote must end the cell (the delimiter or the
+ * line's end follows). A quote that never closes, or that closes mid-cell, is an issue naming the
+ * line it opened on, and reading stops there: past a stray quote, where rows begin is unknown, and
+ * an open quote would otherwise swallow the rows after it. Raven never quotes (a quote in its
+ * table is text): without `quoted`, `"` is a character like any other.
  */
-function delimitedRecords(text: string, delimiter: string, issues: TableFaults): TextRecord[] {
+function delimitedRecords(text: string, delimiter: string, quoted: boolean, maxRecords: number, issues: TableFaults): TextRecord[] {
   const records: TextRecord[] = [];
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   let line = 1;
@@ -143,16 +174,16 @@ function delimitedRecords(text: string, delimiter: string, issues: TableFaults):
     i += text[i] === "\r" && text[i + 1] === "\n" ? 2 : 1;
     line++;
   };
-  while (i < text.length) {
+  while (i < text.length && records.length <= maxRecords) {
     const record: TextRecord = { line, cells: [] };
     for (;;) {
-      let cell = "";
-      if (text[i] === '"') {
+      if (quoted && text[i] === '"') {
         const opened = line;
+        let cell = "";
         i++;
         for (;;) {
           if (i >= text.length) {
-            issues.add(`line ${opened}`, "a quoted cell is not closed: a \" opens it and none closes it");
+            issues.add(`line ${opened}`, "a quoted cell is not closed: a \" opens it and none closes it (a quote inside a cell is written \"\")");
             return records;
           }
           if (text[i] === '"') {
@@ -166,10 +197,17 @@ function delimitedRecords(text: string, delimiter: string, issues: TableFaults):
             cell += text[i++];
           }
         }
+        if (i < text.length && text[i] !== delimiter && !atLineEnd()) {
+          const closed = line === opened ? "" : ` (it closes on line ${line})`;
+          issues.add(`line ${opened}`, `a quoted cell's closing " is followed by '${text[i]}', not by a ${delimiter === "," ? "comma" : "delimiter"} or the line's end${closed}: a quote inside a cell is written "" and the cell quoted whole`);
+          return records;
+        }
+        record.cells.push(cell);
+      } else {
+        const start = i;
+        while (i < text.length && text[i] !== delimiter && !atLineEnd()) i++;
+        record.cells.push(text.slice(start, i).trim());
       }
-      const start = i;
-      while (i < text.length && text[i] !== delimiter && !atLineEnd()) i++;
-      record.cells.push((cell + text.slice(start, i)).trim());
       if (i < text.length && text[i] === delimiter) {
         i++;
         continue;
@@ -208,7 +246,8 @@ function tagCell(key: string, text: string, field: string, issues: TableFaults):
 
 /** The format of `text` as readTable recognises it; an InvalidError naming `format` when it cannot. */
 function recognise(text: string): TableFormat {
-  const first = text.replace(/^\ufeff/, "").split(/\r\n|\n|\r/, 1)[0] ?? "";
+  // The first line holding anything: a blank line above the header is no reason to fail.
+  const first = /^[^\S\r\n]*\S.*$/m.exec(text.replace(/^\ufeff/, ""))?.[0] ?? "";
   if (first.includes(COLUMN.begin)) return first.includes("\t") ? "raven" : "csv";
   if (/^\s*[+-]?[\d.]/.test(first)) return "audacity";
   throw new InvalidError([{ field: "format", message: `the table's format is not recognised: its first line names no '${COLUMN.begin}' column (a Raven selection table's header) and holds no time (an Audacity label); give format (raven, csv or audacity)` }]);
@@ -226,16 +265,34 @@ function checkUtf8(text: string): void {
   throw new InvalidError([{ field: `line ${line}`, message: "holds bytes that are not UTF-8 text (read as U+FFFD): save the table as UTF-8 — it is in another encoding, such as Windows-1252" }]);
 }
 
+/**
+ * A table file's bytes as text: UTF-16 (little- or big-endian) when it starts with that byte-order
+ * mark — Excel's "Unicode Text" and some Windows editors save so — else UTF-8. An InvalidError
+ * naming the table when it is neither: UTF-16 without its mark (NUL characters between the
+ * letters), or bytes that are not UTF-8 (checkUtf8, naming the line).
+ */
+export function decodeTable(bytes: Uint8Array): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder("utf-16le").decode(bytes);
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder("utf-16be").decode(bytes);
+  const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
+  if (text.includes("\0")) throw new InvalidError([{ field: "table", message: "holds NUL characters, which no table's text has: is it UTF-16 without its byte-order mark? Save it as UTF-8 (or UTF-16 with a byte-order mark)" }]);
+  checkUtf8(text);
+  return text;
+}
+
 /** Reads an annotation table; throws InvalidError naming each faulty line and column. */
 export function readTable(text: string, options: ReadOptions = {}): ReadTable {
   checkUtf8(text);
   const format = options.format ?? recognise(text);
+  // An option of the other format's would be ignored unsaid: refused, naming it.
+  if (format === "audacity" && options.tagColumns !== undefined) throw new InvalidError([{ field: "tag_columns", message: "is for a Raven or CSV table's columns: an Audacity label track has none (its labels become tags of label_key)" }]);
+  if (format !== "audacity" && options.labelKey !== undefined) throw new InvalidError([{ field: "label_key", message: `is for an Audacity label track: a ${format} table's tags are named by its columns (tag_columns chooses them)` }]);
   return format === "audacity" ? readAudacity(text, options.labelKey ?? "label") : readRaven(text, format, options.tagColumns);
 }
 
-/** Refuses more rows than MAX_TABLE_ROWS, naming the limit. */
+/** Refuses more rows than MAX_TABLE_ROWS, naming the limit (the readers stop at the first row past it: `rows` is at most one more). */
 function checkRowCount(rows: number): void {
-  if (rows > MAX_TABLE_ROWS) throw new InvalidError([{ field: "table", message: `has ${rows} rows, more than the limit of ${MAX_TABLE_ROWS} rows per import: split it into several tables` }]);
+  if (rows > MAX_TABLE_ROWS) throw new InvalidError([{ field: "table", message: `has more than the limit of ${MAX_TABLE_ROWS} rows per import: split it into several tables` }]);
 }
 
 /** Which of a Raven header's columns become tags, and which are left (measurements, feature values). */
@@ -248,14 +305,15 @@ function tagColumnsOf(header: readonly string[], asked: readonly string[] | unde
     }
     return { tags: free.filter((h) => asked.includes(h)), ignored: free.filter((h) => !asked.includes(h)) };
   }
-  const ignored = (h: string) => h.startsWith(FEATURE_COLUMN_PREFIX) || MEASUREMENT_UNIT.test(h);
+  const ignored = (h: string) => h.startsWith(FEATURE_COLUMN_PREFIX) || RAVEN_MEASUREMENTS.has(h);
   return { tags: free.filter((h) => !ignored(h)), ignored: free.filter(ignored) };
 }
 
 /** A Raven selection table (or its columns as CSV). */
 function readRaven(text: string, format: "raven" | "csv", asked: readonly string[] | undefined): ReadTable {
   const issues = new TableFaults();
-  const records = delimitedRecords(text, format === "raven" ? "\t" : ",", issues);
+  // The header and one row past the limit: enough to refuse the table.
+  const records = delimitedRecords(text, format === "raven" ? "\t" : ",", format === "csv", MAX_TABLE_ROWS + 1, issues);
   issues.check();
   if (!records.length) throw new InvalidError([{ field: "table", message: "is empty: expected a header line and a row per selection" }]);
   const [head, ...rows] = records;
@@ -323,7 +381,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
       begin: offset,
       // In a multi-file table Begin Time counts from the first file, File Offset from the selection's own.
       end: beginColumn === COLUMN.fileOffset ? offset + (endTime - beginTime) : endTime,
-      low, high,
+      low, high, frequencyLine: row.line,
       beginPath: cell(COLUMN.beginPath) || null,
       beginFile,
       tags,
@@ -347,11 +405,13 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
       continue;
     }
     // The spectrogram view's row bounds frequencies; a waveform view's spans the whole band.
-    if (/^spectrogram/i.test(cell(COLUMN.view))) Object.assign(seen, { low, high });
+    if (/^spectrogram/i.test(cell(COLUMN.view))) Object.assign(seen, { low, high, frequencyLine: row.line });
     for (const t of tags) if (!seen.tags.some((s) => s.key === t.key && s.value === t.value)) seen.tags.push(t);
   }
   issues.check();
-  return { format, selections, tagColumns, ignoredColumns: ignored, beginColumn, endColumn: COLUMN.end };
+  // A cell under a header without a name is no tag (a tag needs a key), but not dropped unsaid.
+  const unnamed = header.flatMap((h, i) => (h === "" && rows.some((r) => (r.cells[i] ?? "") !== "") ? [`column ${i + 1} (no name)`] : []));
+  return { format, selections, tagColumns, ignoredColumns: [...ignored, ...unnamed], skipped: [], beginColumn, endColumn: COLUMN.end };
 }
 
 /**
@@ -362,9 +422,10 @@ function readAudacity(text: string, labelKey: string): ReadTable {
   const issues = new TableFaults();
   const key = labelForm(labelKey);
   if (isBlank(key) || key.length > MAX_TAG_LENGTH) throw new InvalidError([{ field: "label_key", message: `must be a tag key of 1 to ${MAX_TAG_LENGTH} characters` }]);
-  const lines = text.replace(/^\ufeff/, "").split(/\r\n|\n|\r/).map((t, i) => ({ line: i + 1, cells: t.split("\t") })).filter((l) => l.cells.some((c) => c.trim() !== ""));
+  const lines = labelLines(text);
   checkRowCount(lines.filter((l) => l.cells[0].trim() !== "\\").length);
   const selections: TableSelection[] = [];
+  const skipped: { line: number; reason: string }[] = [];
   let previous: { line: number; selection: TableSelection | null } | null = null;
   for (const { line, cells } of lines) {
     const at = (column: string) => `line ${line}, ${column}`;
@@ -389,26 +450,56 @@ function readAudacity(text: string, labelKey: string): ReadTable {
     previous = { line, selection: null };
     if (issues.count > before) continue;
     if (start < 0) issues.add(at("start"), `${start} s is before the start: times are >= 0`);
-    if (!(end > start)) issues.add(at("end"), `${end} s must be after the start (${start} s): a label marking an instant is no clip`);
+    if (end < start) issues.add(at("end"), `${end} s must be after the start (${start} s)`);
     if (issues.count > before) continue;
+    // A point label (Audacity's click without a drag) marks an instant: no clip, and no reason to
+    // refuse the region labels of its track — skipped, and said so in the result.
+    if (end === start) {
+      skipped.push({ line, reason: `a point label (start = end = ${start} s) marks an instant, not a clip` });
+      continue;
+    }
     const label = tagCell(key, cells.slice(2).join("\t"), at("label"), issues);
-    const selection: TableSelection = { line, selection: null, channel: 1, begin: start, end, low: null, high: null, beginPath: null, beginFile: null, tags: label ? [label] : [] };
+    const selection: TableSelection = { line, selection: null, channel: 1, begin: start, end, low: null, high: null, frequencyLine: line, beginPath: null, beginFile: null, tags: label ? [label] : [] };
     previous.selection = selection;
     selections.push(selection);
   }
   issues.check();
-  return { format: "audacity", selections, tagColumns: [key], ignoredColumns: [], beginColumn: "start", endColumn: "end" };
+  return { format: "audacity", selections, tagColumns: [key], ignoredColumns: [], skipped, beginColumn: "start", endColumn: "end" };
+}
+
+/**
+ * An Audacity label track's non-blank lines, cells split at tabs, a byte-order mark dropped;
+ * reading stops at the first label line past MAX_TABLE_ROWS (the caller refuses the table), so
+ * that a large body is not split whole.
+ */
+function labelLines(text: string): { line: number; cells: string[] }[] {
+  const lines: { line: number; cells: string[] }[] = [];
+  const lineBreak = /\r\n|\n|\r/g;
+  let labels = 0;
+  let from = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  for (let line = 1; from <= text.length && labels <= MAX_TABLE_ROWS; line++) {
+    const found = lineBreak.exec(text);
+    const to = found ? found.index : text.length;
+    const cells = text.slice(from, to).split("\t");
+    from = found ? lineBreak.lastIndex : text.length + 1;
+    if (cells.every((c) => c.trim() === "")) continue;
+    if (cells[0].trim() !== "\\") labels++;
+    lines.push({ line, cells });
+  }
+  return lines;
 }
 
 /**
  * Delimited text of `header` and `rows` (cells as text): tab-separated with LF line ends (Raven),
- * or comma-separated with CRLF (RFC 4180). A cell holding the delimiter, a quote or a line break is
- * quoted, its quotes doubled (Raven shows the quotes; readTable reads the cell back).
+ * or comma-separated with CRLF (RFC 4180: a cell holding a comma, a quote or a line break is
+ * quoted, its quotes doubled). Raven never quotes — a quote is text to it — so a Raven cell's tabs
+ * and line breaks, which it cannot hold, are written as spaces.
  */
 export function writeTable(format: "raven" | "csv", header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const cellText = format === "raven"
+    ? (c: string) => c.replace(/\r\n|[\t\r\n]/g, " ")
+    : (c: string) => (/[,"\r\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c);
   const delimiter = format === "raven" ? "\t" : ",";
-  const special = format === "raven" ? /[\t"\r\n]/ : /[,"\r\n]/;
-  const quote = (c: string) => (special.test(c) ? `"${c.replace(/"/g, '""')}"` : c);
   const end = format === "raven" ? "\n" : "\r\n";
-  return [header, ...rows].map((r) => r.map(quote).join(delimiter) + end).join("");
+  return [header, ...rows].map((r) => r.map(cellText).join(delimiter) + end).join("");
 }

@@ -5,13 +5,13 @@
  */
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { exportClipTable, importClipTable, MAX_EXPORT_ROWS, TABLE_TIMES, type TableTarget } from "../../store/clip-tables.js";
+import { exportClipTable, featureColumns, importClipTable, MAX_EXPORT_ROWS, MAX_FEATURE_COLUMNS, TABLE_TIMES, type TableTarget } from "../../store/clip-tables.js";
 import { invalid } from "../../store/errors.js";
-import { MAX_TABLE_ROWS, TABLE_FORMATS } from "../../store/selection-table.js";
+import { decodeTable, MAX_TABLE_ROWS, TABLE_FORMATS } from "../../store/selection-table.js";
 import { attachment } from "../attachment.js";
 import { IMPORT_BODY_LIMIT } from "../import-limit.js";
+import { runSchema } from "./runs.js";
 import { bytesResponse, decimalText, DISPOSITION_HEADER, errorBody, id, label, stateQuery, tagQuery, withTagFilter, withTagKeyForValue } from "../schemas.js";
-
 
 /**
  * The deadline of the import and the export (ms), past the server's 30 s: MAX_TABLE_ROWS rows took
@@ -40,13 +40,13 @@ const times = z.enum(TABLE_TIMES, { error: `must be one of ${TABLE_TIMES.join(",
 const list = (what: string) => z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean)).describe(what);
 
 const importResult = z.object({
-  run: z.object({ id: z.uuid(), kind: z.string(), description: z.string(), status: z.string(), created_at: z.string(), created_by: z.uuid().nullable(), finished_at: z.string().nullable() }).describe("The import's run: the clips, tags and feature values it created point to it"),
+  run: runSchema.describe("The import's run: the clips, tags and feature values it created point to it"),
   format: z.enum(TABLE_FORMATS),
   created: z.number().int().describe("Clips created"),
   existing: z.number().int().describe("Rows whose clip existed already (same recording, times to the microsecond, channel): none created"),
   tags_added: z.number().int().describe("Tags the existing clips gained"),
   tag_columns: z.array(z.string()).describe("The columns whose cells became tags"),
-  ignored_columns: z.array(z.string()).describe("Columns read as neither placing nor tags: Raven's measurements (a unit in parentheses), exported feature values (feature:…)"),
+  ignored_columns: z.array(z.string()).describe("Columns read as neither placing nor tags: Raven's measurements (Raven Pro's list), exported feature values (feature:…), cells under a header without a name (column N (no name))"),
   rows: z.array(z.object({
     line: z.number().int().describe("The line of the table the row starts on (the header is line 1)"),
     selection: z.string().nullable().describe("Its Selection number"),
@@ -54,13 +54,24 @@ const importResult = z.object({
     recording_id: z.uuid(),
     status: z.enum(["created", "existing"]),
   })),
+  skipped: z.array(z.object({ line: z.number().int(), reason: z.string() })).describe("Rows that became no clip, each with why: an Audacity point label (start = end) marks an instant"),
 });
+
+/** This route's 415: it takes text as well as JSON (the shared one says JSON only). */
+const unsupportedMediaType = errorBody.describe(`Unsupported Media Type: the body is sent neither as application/json nor as ${TABLE_MEDIA_TYPES.join(", ")}`);
 
 export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["clips"];
   const sql = app.db.sql;
   // A table is text; here only (this plugin's scope), the other routes take JSON alone.
-  app.addContentTypeParser(TABLE_MEDIA_TYPES, { parseAs: "string", bodyLimit: IMPORT_BODY_LIMIT }, (_request, body, done) => done(null, body));
+  // Read as bytes: a UTF-16 table (Excel's "Unicode Text") is decoded by its byte-order mark.
+  app.addContentTypeParser(TABLE_MEDIA_TYPES, { parseAs: "buffer", bodyLimit: IMPORT_BODY_LIMIT }, (_request, body, done) => {
+    try {
+      done(null, decodeTable(body as Buffer));
+    } catch (err) {
+      done(err as Error);
+    }
+  });
 
   app.post("/clips/import", {
     bodyLimit: IMPORT_BODY_LIMIT,
@@ -78,7 +89,7 @@ export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
         name: z.string().max(200, "must be at most 200 characters").optional().describe("The table's file name, for the run's description"),
       }),
       body: z.union([z.string().describe("The table as text"), z.strictObject({ table: z.string({ error: "must be the table's text" }) })], { error: `must be the table as text (Content-Type ${TABLE_MEDIA_TYPES.join(", ")}) or JSON {"table": "…"}` }),
-      response: { 200: importResult, 404: errorBody, 409: errorBody },
+      response: { 200: importResult, 404: errorBody, 409: errorBody, 415: unsupportedMediaType },
     },
   }, async (request) => {
     const q = request.query;
@@ -99,7 +110,7 @@ export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
         ...target,
         format: z.enum(["raven", "csv"], { error: "must be raven or csv" }).default("raven"),
         times,
-        features: z.string().default("none").describe("Feature values as columns: none, all (every feature a clip has a number of), or names, comma-separated"),
+        features: z.string().default("none").describe(`Feature values as columns: none, all (every feature a clip has a number of), or names, comma-separated; at most ${MAX_FEATURE_COLUMNS} (400 naming features above)`),
         state: stateQuery,
         start_before: decimalText(z.number({ error: "must be a finite number of seconds" })).optional().describe("Only clips that start before this time (s, real time)"),
         end_after: decimalText(z.number({ error: "must be a finite number of seconds" })).optional().describe("Only clips that end after this time (s, real time)"),
@@ -113,11 +124,7 @@ export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request, reply) => {
     const { features, format, ...q } = withTagFilter(request.query);
-    const names = features.split(",").map((f) => f.trim()).filter(Boolean);
-    const table = await exportClipTable(sql, {
-      ...q, target: targetOf(q), format,
-      features: features === "none" || features === "all" ? features : names,
-    });
+    const table = await exportClipTable(sql, { ...q, target: targetOf(q), format, features: featureColumns(features) });
     reply.type(format === "raven" ? "text/plain; charset=utf-8" : "text/csv; charset=utf-8");
     reply.header("Content-Disposition", attachment(table.filename));
     return reply.send(table.text);

@@ -5,7 +5,8 @@ import { RUN_KINDS, getRun, listRuns } from "../../store/runs.js";
 import { errorBody, idParams, nullableTimestamp, page, pageQuery, timestamp } from "../schemas.js";
 
 const STATUSES = ["running", "completed", "failed"] as const;
-const runSchema = z.object({
+/** A run as the API answers it (also the clips import's `run`). */
+export const runSchema = z.object({
   id: z.uuid(), kind: z.enum(RUN_KINDS), description: z.string(), status: z.enum(STATUSES),
   created_at: timestamp, created_by: z.uuid().nullable(), finished_at: nullableTimestamp,
   engine_version: z.string().nullable().describe("The sonotile version (its engine's) that made the run; null for a run made before 0.12, which did not record it"),

@@ -7,15 +7,17 @@
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { plural } from "../../audio/types.js";
-import { exportClipTable, importClipTable, TABLE_TIMES, type TableTarget, type TableTimes } from "../../store/clip-tables.js";
+import { exportClipTable, featureColumns, importClipTable, TABLE_TIMES, type TableTarget, type TableTimes } from "../../store/clip-tables.js";
 import { STATES, type StateFilter } from "../../store/common.js";
 import { storeConfig } from "../../store/config.js";
 import { openDatabase } from "../../store/db.js";
-import { TABLE_FORMATS, type TableFormat } from "../../store/selection-table.js";
+import { InvalidError } from "../../store/errors.js";
+import { isBlank, labelForm } from "../../store/labels.js";
+import { decodeTable, TABLE_FORMATS, type TableFormat } from "../../store/selection-table.js";
 import { findUserByUsername } from "../../store/users.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { idArgument, numberOption, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
+import { choiceOption, idArgument, numberOption, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
 import { checkOutputWritable, writeOutputBytes } from "../output-file.js";
 import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 
@@ -65,12 +67,27 @@ function targetOption(options: Record<string, string | true | undefined>): Table
   return given[0] === "recording" ? { recording_id: value } : { dataset_id: value };
 }
 
-/** `--flag` as one of `allowed`, or undefined when absent. */
-function choice<T extends string>(options: Record<string, string | true | undefined>, flag: string, allowed: readonly T[]): T | undefined {
-  const value = options[flag];
-  if (value === undefined) return undefined;
-  if (!allowed.includes(value as T)) throw new UsageError(`--${flag}: must be one of ${allowed.join(", ")}, got '${value}'`);
-  return value as T;
+
+/** `--tag KEY[=VALUE]` as the clips list's tag filter, key and value trimmed and in NFC as the API's tag_key / tag_value are. */
+function tagOption(text: string): { key: string; value?: string } {
+  const [key, ...value] = text.split("=");
+  if (isBlank(labelForm(key))) throw new UsageError(`--tag: must be KEY or KEY=VALUE with a non-empty KEY, got '${text}'`);
+  return { key: labelForm(key), value: value.length ? labelForm(value.join("=")) : undefined };
+}
+
+/**
+ * The text of table file `path`: UTF-8, or UTF-16 with its byte-order mark (decodeTable). A file
+ * that cannot be read or decoded is input the command cannot read (exit 1, SPEC §8), not a
+ * parameter: the error names the file.
+ */
+async function readTableFile(path: string): Promise<string> {
+  const bytes = await readFile(path);
+  try {
+    return decodeTable(bytes);
+  } catch (err) {
+    if (err instanceof InvalidError) throw new Error(`${path}: ${err.message}`);
+    throw err;
+  }
 }
 
 export const command: Command = {
@@ -85,15 +102,16 @@ export const command: Command = {
     if (foreign.length) throw new UsageError(`${action} takes no ${foreign.map((f) => `--${f}`).join(", ")}`);
     // Validated before the database is opened: a typo costs nothing.
     const target = targetOption(options);
-    const times: TableTimes = choice(options, "times", TABLE_TIMES) ?? "real";
-    const format = choice<TableFormat>(options, "format", action === "import" ? TABLE_FORMATS : ["raven", "csv"]);
+    const times: TableTimes = choiceOption(options.times, "times", TABLE_TIMES) ?? "real";
+    const format = choiceOption<TableFormat>(options.format, "format", action === "import" ? TABLE_FORMATS : ["raven", "csv"]);
     const output = options.output === undefined ? undefined : String(options.output);
     if (output !== undefined) await checkOutputWritable(output);
-    const state = choice<StateFilter>(options, "state", [...STATES, "all"]) ?? "active";
+    const state = choiceOption<StateFilter>(options.state, "state", [...STATES, "all"]) ?? "active";
     const seconds = (flag: string) => numberOption(options[flag], flag, Number.isFinite, "a number of seconds");
-    const [tagKey, ...tagValue] = options.tag === undefined ? [] : String(options.tag).split("=");
-    // The file is read before the database opens: one that cannot be read is input (exit 1).
-    const text = action === "import" ? await readFile(rest[0], "utf8") : "";
+    const tag = options.tag === undefined ? undefined : tagOption(String(options.tag));
+    const features = featureColumns(options.features === undefined ? "none" : String(options.features));
+    // The file is read (and decoded) before the database opens: one that cannot be is input (exit 1).
+    const text = action === "import" ? await readTableFile(rest[0]) : "";
 
     const config = storeConfig({ data: options.data as string | undefined });
     const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), attach: true, poolSize: 1, create: false });
@@ -110,12 +128,9 @@ export const command: Command = {
         process.stdout.write((options.json ? JSON.stringify(result) : summary) + "\n");
         return EXIT.ok;
       }
-      const features = options.features === undefined ? "none" : String(options.features);
       const table = await exportClipTable(sql, {
-        target, format: format === "csv" ? "csv" : "raven", times, state,
-        features: features === "none" || features === "all" ? features : features.split(",").map((f) => f.trim()).filter(Boolean),
-        start_before: seconds("start-before"), end_after: seconds("end-after"),
-        tag: tagKey === undefined ? undefined : { key: tagKey, value: tagValue.length ? tagValue.join("=") : undefined },
+        target, format: format === "csv" ? "csv" : "raven", times, state, features,
+        start_before: seconds("start-before"), end_after: seconds("end-after"), tag,
       });
       if (output === undefined) process.stdout.write(table.text);
       else {

@@ -15,7 +15,7 @@ import { RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue,
 import { jobArtifacts } from "../../jobs/results.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { idArgument, numberOption, optionRows, readCommandLine, namingFlags, withFlag, type OptionSpec } from "../flags.js";
+import { choiceOption, idArgument, numberOption, optionRows, readCommandLine, namingFlags, withFlag, type OptionSpec } from "../flags.js";
 import { findUserByUsername } from "../../store/users.js";
 import { getRun, type Run } from "../../store/runs.js";
 import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
@@ -117,11 +117,8 @@ export const command: Command = {
     if (action !== "submit" && Object.keys(cl.params).length) throw new UsageError(`${action} takes no spectrogram parameters`);
     const foreign = Object.keys(cl.options).filter((flag) => flag !== "json" && flag !== "data" && !ACTION_FLAGS[action].includes(flag));
     if (foreign.length) throw new UsageError(`${action} takes no ${foreign.map((f) => `--${f}`).join(", ")}${action === "retry" ? " (a retry runs its job's features, targets and expiry)" : ""}`);
-    const status = cl.options.status as string | undefined;
-    const statuses: readonly string[] = action === "retry" ? RETRIED_ITEM_STATUSES : JOB_STATUSES;
-    if (status !== undefined && !statuses.includes(status)) throw new UsageError(`--status: must be one of ${statuses.join(", ")}`);
-    const state = (cl.options.state ?? "active") as StateFilter;
-    if (![...STATES, "all"].includes(state)) throw new UsageError(`--state: must be one of ${[...STATES, "all"].join(", ")}`);
+    const status = choiceOption<string>(cl.options.status, "status", action === "retry" ? RETRIED_ITEM_STATUSES : JOB_STATUSES);
+    const state = choiceOption<StateFilter>(cl.options.state, "state", [...STATES, "all"]) ?? "active";
 
     // Validated before the database is opened: a typo costs nothing.
     let data;

@@ -6,10 +6,10 @@
 import { openDatabase } from "../../store/db.js";
 import { storeConfig } from "../../store/config.js";
 import { createToken, listTokens, setTokenEnabled, type Token } from "../../store/tokens.js";
-import { ROLES, createUser, ensureAdmin, findUserByUsername, getUser, getUsers, type Role } from "../../store/users.js";
+import { ROLES, createUser, ensureAdmin, findUserByUsername, getUser, getUsers } from "../../store/users.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { idArgument, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
+import { choiceOption, idArgument, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
 import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -35,8 +35,7 @@ export const command: Command = {
     if (!cl) return EXIT.ok;
     const [action, ...rest] = cl.positionals;
     if (!["create", "list", "disable", "enable"].includes(action ?? "")) throw new UsageError(`expected create, list, disable or enable (see --help)`);
-    const role = cl.options.role as string | undefined;
-    if (role !== undefined && !(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role: must be one of ${ROLES.join(", ")}`);
+    const role = choiceOption(cl.options.role, "role", ROLES);
     if ((action === "disable" || action === "enable") !== (rest.length === 1) || (rest.length > 1)) throw new UsageError(`${action}: wrong number of arguments (see --help)`);
     const tokenId = rest.length === 1 ? idArgument(rest[0], "token-id") : undefined;
 
@@ -57,7 +56,7 @@ export const command: Command = {
         // --role makes a new user's role; it never changes an existing one (a token with fewer rights than asked for, silently).
         if (existing && role !== undefined && role !== existing.role) throw new UsageError(`--role: user ${username} exists as ${existing.role}; --role sets the role of a user 'create' makes (an admin changes a role with PATCH /v1/users/{id})`);
         if (existing && !existing.enabled) throw new UsageError(`user ${username} is disabled: none of their tokens would authenticate (an admin enables them with PATCH /v1/users/${existing.id})`);
-        const user = existing ?? (await createUser(sql, { username, role: (role as Role | undefined) ?? "member" }));
+        const user = existing ?? (await createUser(sql, { username, role: role ?? "member" }));
         const { token, key } = await createToken(sql, { user_id: user.id, name: (cl.options.name as string | undefined) ?? "cli", created_by: null });
         out({ token, key }, `token ${token.id} for ${user.username} (${user.role}), shown once:\n${key}`);
       } else if (action === "list") {

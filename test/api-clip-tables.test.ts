@@ -48,16 +48,32 @@ describe("readTable", () => {
     expect(readTable(text).selections.map((s) => [s.line, s.selection, s.channel])).toEqual([[2, "1", 1], [4, "1", 2]]);
   });
 
-  it("reads a byte-order mark, CRLF line ends, quoted cells (with a tab, a quote, a line break) and a trailing tab alike", () => {
+  it("reads a byte-order mark, CRLF line ends, blank lines and a trailing tab alike; in a Raven table a quote is text", () => {
     const text = '\ufeffSelection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tNotes\r\n'
-      + '1\tSpectrogram 1\t1\t0.5\t1\t"two\tparts, ""quoted""\r\nand a line"\t\r\n'
+      + '1\tSpectrogram 1\t1\t0.5\t1\t"loud\t\r\n'
       + '\r\n'
-      + '2\tSpectrogram 1\t1\t1.5\t2\t  padded  \r\n';
-    const table = readTable(text);
-    expect(table.selections.map((s) => [s.line, s.begin, s.end, s.tags])).toEqual([
-      [2, 0.5, 1, [{ key: "Notes", value: 'two\tparts, "quoted"\nand a line' }]],
-      [5, 1.5, 2, [{ key: "Notes", value: "padded" }]],
+      + '2\tSpectrogram 1\t1\t1.5\t2\t  padded "x"  \r\n';
+    // Raven never quotes: the quote opening line 2's cell is no quoted cell running to line 4's.
+    expect(readTable(text).selections.map((s) => [s.line, s.begin, s.end, s.tags])).toEqual([
+      [2, 0.5, 1, [{ key: "Notes", value: '"loud' }]],
+      [4, 1.5, 2, [{ key: "Notes", value: 'padded "x"' }]],
     ]);
+  });
+
+  it("reads CSV's quoted cells (a comma, a quote, a line break), and refuses a quote left open or closed mid-cell, naming the line it opened on", () => {
+    const csv = 'Begin Time (s),End Time (s),Notes\r\n0.5,1,"two, parts ""quoted""\r\nand a line"\r\n1.5,2,x\r\n';
+    expect(readTable(csv).selections.map((s) => [s.line, s.begin, s.tags[0].value])).toEqual([[2, 0.5, 'two, parts "quoted"\nand a line'], [4, 1.5, "x"]]);
+    expect(faults(() => readTable('Begin Time (s),End Time (s),Notes\n0.5,1,"open\n1.5,2,x\n2.5,3,"y"\n'))).toEqual([
+      "line 2: a quoted cell's closing \" is followed by 'y', not by a comma or the line's end (it closes on line 4): a quote inside a cell is written \"\" and the cell quoted whole",
+    ]);
+    expect(faults(() => readTable('Begin Time (s),End Time (s),Notes\n0.5,1,"open\n1.5,2,x\n'))).toEqual(['line 2: a quoted cell is not closed: a " opens it and none closes it (a quote inside a cell is written "")']);
+  });
+
+  it("reads Raven's measurement columns (Raven Pro's list) as measurements and every other column as annotations, naming a column without a header", () => {
+    const header = ["Selection", "Begin Time (s)", "End Time (s)", "Begin Clock Time", "Begin Date", "Length (frames)", "PFC Avg Slope (Hz/ms)", "Center Time Rel.", "Max Bearing (deg)", "Confidence (%)", "Score (dB)", "", "Species"];
+    const table = readTable(header.join("\t") + "\n" + ["1", "0", "1", "12:00:00.000", "2024/05/01", "17", "-3.2", "0.4", "90", "87", "-3", "stray", "A"].join("\t") + "\n");
+    expect(table.tagColumns).toEqual(["Confidence (%)", "Score (dB)", "Species"]);
+    expect(table.ignoredColumns).toEqual(["Begin Clock Time", "Begin Date", "Length (frames)", "PFC Avg Slope (Hz/ms)", "Center Time Rel.", "Max Bearing (deg)", "column 12 (no name)"]);
   });
 
   it("names each fault by line and column, all at once", () => {
@@ -102,12 +118,18 @@ describe("readTable", () => {
     expect(faults(() => readTable("Selection\tBegin Time (s)\tEnd\n1\t0\t1\n"))).toEqual([
       "End Time (s): column missing from the header (line 1, read as tab-separated: 'Selection', 'Begin Time (s)', 'End'); a selection table names 'Begin Time (s)' and 'End Time (s)'",
     ]);
-    expect(faults(() => readTable('Begin Time (s)\tEnd Time (s)\tSpecies\n0\t1\t"open\n', { format: "raven" }))).toEqual(['line 2: a quoted cell is not closed: a " opens it and none closes it']);
     expect(faults(() => readTable("Begin Time (s)\tEnd Time (s)\tSpecies\tSpecies\n0\t1\tA\tB\n"))).toEqual(["line 1: names the column 'Species' twice (columns 3 and 4)"]);
     expect(faults(() => readTable("", { format: "raven" }))).toEqual(["table: is empty: expected a header line and a row per selection"]);
     expect(faults(() => readTable("hello\n"))).toEqual([expect.stringMatching(/^format: the table's format is not recognised/)]);
+    // A blank line above the header is no reason to fail.
+    expect(readTable("\n  \nBegin Time (s)\tEnd Time (s)\n0\t1\n")).toMatchObject({ format: "raven", selections: [{ line: 4 }] });
     const many = "Begin Time (s)\tEnd Time (s)\n" + "0\t1\n".repeat(MAX_TABLE_ROWS + 1);
-    expect(faults(() => readTable(many))).toEqual([`table: has ${MAX_TABLE_ROWS + 1} rows, more than the limit of ${MAX_TABLE_ROWS} rows per import: split it into several tables`]);
+    const limit = `table: has more than the limit of ${MAX_TABLE_ROWS} rows per import: split it into several tables`;
+    expect(faults(() => readTable(many))).toEqual([limit]);
+    // Reading stops past the limit: a fault further down is never reached (an 8 MiB body of 2.1
+    // million rows was read whole, 570 MB and 10.5 s, before being refused).
+    expect(faults(() => readTable("Begin Time (s),End Time (s)\n" + "0,1\n".repeat(MAX_TABLE_ROWS + 1) + '"open\n'))).toEqual([limit]);
+    expect(faults(() => readTable("0\t1\tpip\n".repeat(MAX_TABLE_ROWS + 1) + "x\ty\n"))).toEqual([limit]);
     expect(readTable("Begin Time (s)\tEnd Time (s)\n" + "0\t1\n".repeat(MAX_TABLE_ROWS)).selections).toHaveLength(MAX_TABLE_ROWS);
   });
 
@@ -116,12 +138,17 @@ describe("readTable", () => {
     expect(readTable(csv).selections[0].tags).toEqual([{ key: "Species", value: "Myotis, sp." }, { key: "Observer", value: "ann" }]);
     expect(readTable(csv, { tagColumns: ["Species"] })).toMatchObject({ format: "csv", tagColumns: ["Species"], ignoredColumns: ["Observer"] });
     expect(faults(() => readTable(csv, { tagColumns: ["Species", "Genus"] }))).toEqual(["tag_columns: names 'Genus', which the table's header does not have (it has: Selection, Begin Time (s), End Time (s), Species, Observer)"]);
+    // An option of the other format is refused, not ignored.
+    expect(faults(() => readTable(csv, { labelKey: "Species" }))).toEqual(["label_key: is for an Audacity label track: a csv table's tags are named by its columns (tag_columns chooses them)"]);
+    expect(faults(() => readTable("0\t1\tpip\n", { tagColumns: ["label"] }))).toEqual(["tag_columns: is for a Raven or CSV table's columns: an Audacity label track has none (its labels become tags of label_key)"]);
   });
 
   it("reads an Audacity label track, its frequency lines and labels (empty ones no tag), and names its faults", () => {
-    const text = "0.500000\t1.250000\tpip\n\\\t1500.000000\t3000.000000\n2.000000\t2.500000\t\n3\t4\tsocial call\n\\\t-1\t-1\n";
+    const text = "0.500000\t1.250000\tpip\n\\\t1500.000000\t3000.000000\n2.000000\t2.500000\t\n3\t4\tsocial call\n\\\t-1\t-1\n5\t5\tclick\n";
     const table = readTable(text);
     expect(table.format).toBe("audacity");
+    // A point label marks an instant: no clip, and no reason to refuse the track's other labels.
+    expect(table.skipped).toEqual([{ line: 6, reason: "a point label (start = end = 5 s) marks an instant, not a clip" }]);
     expect(table.selections.map((s) => [s.line, s.begin, s.end, s.low, s.high, s.tags])).toEqual([
       [1, 0.5, 1.25, 1500, 3000, [{ key: "label", value: "pip" }]],
       [3, 2, 2.5, null, null, []],
@@ -131,17 +158,16 @@ describe("readTable", () => {
     expect(faults(() => readTable("\\\t1\t2\n1\tx\tpip\n2\t1\tpip\n", { format: "audacity" }))).toEqual([
       "line 1: a frequency line (starting with \\) must follow its label's line",
       "line 2, end: 'x' is not a number of seconds",
-      "line 3, end: 1 s must be after the start (2 s): a label marking an instant is no clip",
+      "line 3, end: 1 s must be after the start (2 s)",
     ]);
   });
 
-  it("writes cells Raven and CSV readers read back: quoting delimiters, quotes and line breaks", () => {
+  it("writes cells Raven and CSV readers read back: CSV quoting delimiters, quotes and line breaks; Raven, which never quotes, with spaces for tabs and line breaks", () => {
     const header = ["Begin Time (s)", "End Time (s)", "Notes"];
     const cells = ['a\tb', 'say "hi"', "two\nlines", "x, y"];
-    for (const format of ["raven", "csv"] as const) {
-      const text = writeTable(format, header, cells.map((c, i) => [String(i), String(i + 1), c]));
-      expect(readTable(text, { format }).selections.map((s) => s.tags[0]?.value), format).toEqual(cells);
-    }
+    const read = (format: "raven" | "csv") => readTable(writeTable(format, header, cells.map((c, i) => [String(i), String(i + 1), c])), { format }).selections.map((s) => s.tags[0]?.value);
+    expect(read("csv")).toEqual(cells);
+    expect(read("raven")).toEqual(["a b", 'say "hi"', "two lines", "x, y"]);
   });
 });
 
@@ -172,11 +198,12 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     await writeSineWav(join(dir.path, "site B", "x.wav"), 8000, 4);
     await writeSineWav(join(dir.path, "te.wav"), 8000, 10);
     await writeSineWav(join(dir.path, "round.wav"), 8000, 10);
+    await writeSineWav(join(dir.path, "fmt.wav"), 8000, 10);
     await writeFile(join(dir.path, "stereo.wav"), encodeWav16(new Float32Array(8000 * 4 * 2), 8000, 2));
     headers = { authorization: `Bearer ${(await ensureAdmin(t.db.sql))!.key}` };
     app = await buildApp({ database: t.db, audioRoots: await resolveRoots([dir.path]) });
     ids.dataset = (await post("/v1/datasets", { name: "bats", audio_dir: dir.path })).id;
-    for (const [name, path] of [["a1", "a1.wav"], ["xa", "site A/x.wav"], ["xb", "site B/x.wav"], ["te", "te.wav"], ["round", "round.wav"], ["stereo", "stereo.wav"]]) {
+    for (const [name, path] of [["a1", "a1.wav"], ["xa", "site A/x.wav"], ["xb", "site B/x.wav"], ["te", "te.wav"], ["round", "round.wav"], ["stereo", "stereo.wav"], ["fmt", "fmt.wav"]]) {
       ids[name] = (await post("/v1/recordings", { dataset_id: ids.dataset, path })).id;
     }
     // Recorded 10× time-expanded: the file's 10 s last 1 s, its 4 kHz Nyquist is 40 kHz.
@@ -248,7 +275,7 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     // Exported in the file's units, the table is the one imported.
     const exported = await app.inject({ url: `/v1/clips/export?recording_id=${ids.te}&times=file` });
     const row = exported.body.split("\n")[1].split("\t");
-    expect(row.slice(3, 7)).toEqual(["2", "5", "1000", "3000"]);
+    expect(row.slice(3, 7)).toEqual(["2.000000000", "5.000000000", "1000.000", "3000.000"]);
   });
 
   it("finds a dataset's rows' recordings by Begin Path (a path of another machine) or Begin File, naming each file it cannot", async () => {
@@ -300,14 +327,15 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     const lines = raven.body.split("\n");
     expect(lines[0]).toBe("Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tBegin Path\tFile Offset (s)\tBegin File\tClip ID\tSpecies\tfeature:rms_dbfs");
     expect(lines.slice(1, 4).map((l) => l.split("\t").filter((_, i) => i !== 10))).toEqual([
-      ["1", "Spectrogram 1", "1", "0.1", "0.3", "100", "200", "round.wav", "0.1", "round.wav", "Myotis", ""],
-      ["2", "Spectrogram 1", "1", "0.7", "0.9", "300", "400", "round.wav", "0.7", "round.wav", "Nyctalus", ""],
-      ["3", "Spectrogram 1", "1", "5", "6", "0", "4000", "round.wav", "5", "round.wav", "Eptesicus; Vespertilio", "-12.5"],
+      ["1", "Spectrogram 1", "1", "0.100000000", "0.300000000", "100.000", "200.000", "round.wav", "0.100000000", "round.wav", "Myotis", ""],
+      ["2", "Spectrogram 1", "1", "0.700000000", "0.900000000", "300.000", "400.000", "round.wav", "0.700000000", "round.wav", "Nyctalus", ""],
+      // No bounds: empty cells, not 0 and the Nyquist frequency, which a re-import would store.
+      ["3", "Spectrogram 1", "1", "5.000000000", "6.000000000", "", "", "round.wav", "5.000000000", "round.wav", "Eptesicus; Vespertilio", "-12.5"],
     ]);
     expect(lines[3].split("\t")[10]).toBe(other.id);
     const csv = await app.inject({ url: `/v1/clips/export?recording_id=${ids.round}&format=csv&tag_key=Species&tag_value=Myotis` });
     expect(csv.headers["content-type"]).toBe("text/csv; charset=utf-8");
-    expect(csv.body.split("\r\n")[1]).toMatch(/^1,Spectrogram 1,1,0\.1,0\.3,100,200,round\.wav,0\.1,round\.wav,[0-9a-f-]{36},Myotis$/);
+    expect(csv.body.split("\r\n")[1]).toMatch(/^1,Spectrogram 1,1,0\.100000000,0\.300000000,100\.000,200\.000,round\.wav,0\.100000000,round\.wav,[0-9a-f-]{36},Myotis$/);
 
     const before = (await clipsOf(ids.round)).length;
     for (const [body, type] of [[raven.body, "text/plain"], [csv.body, "text/csv"]]) {
@@ -324,6 +352,45 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     const offset = "Begin Time (s)\tEnd Time (s)\tFile Offset (s)\tBegin File\n10.1\t10.3\t0.1\tround.wav\n";
     expect((await importText(`dataset_id=${ids.dataset}`, offset)).json()).toMatchObject({ created: 0, existing: 1 });
     expect(await clipsOf(ids.round)).toHaveLength(before);
+    // The clip without bounds gained none from the round trip.
+    expect((await app.inject({ url: `/v1/clips/${other.id}` })).json().features).toEqual([{ name: "rms_dbfs", value: -12.5 }]);
+  });
+
+  it("writes times with Raven's fixed decimals (no exponent, no binary tail), refuses a Channel tag that is no channel, and caps the feature columns", async () => {
+    const tiny = await post("/v1/clips", { recording_id: ids.fmt, start_time: 1e-7, end_time: 0.30000000000000004 });
+    const body = (await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}` })).body;
+    expect(body.split("\n")[1].split("\t").slice(3, 5)).toEqual(["0.000000100", "0.300000000"]);
+    expect((await importText(`recording_id=${ids.fmt}`, body)).json()).toMatchObject({ created: 0, existing: 1 });
+    const names = Array.from({ length: 101 }, (_, i) => `f${i}`).join(",");
+    const many = await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}&features=${names}` });
+    expect([many.statusCode, many.json().fields]).toEqual([400, [{ field: "features", message: "names 101 features, more than the limit of 100 columns per export: name the features to export" }]]);
+    await post(`/v1/clips/${tiny.id}/tags`, { key: "Channel", value: "left" });
+    const refused = await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}` });
+    expect([refused.statusCode, refused.json().message]).toEqual([409, `clip ${tiny.id} carries the tag Channel = left, which is not one channel (a whole number from 1): the table's Channel column places it — correct the tag to export`]);
+  });
+
+  it("refuses a recording's table naming another file, a multi-file table without File Offset (s), and names the line of a merged row's bad frequency", async () => {
+    const other = await importText(`recording_id=${ids.a1}`, "Begin Time (s)\tEnd Time (s)\tBegin File\n0\t1\tround.wav\n");
+    expect([other.statusCode, other.json().fields]).toEqual([400, [{ field: "line 2, Begin File", message: "'round.wav' is not the recording's file (a1.wav): import the table into the recording it names" }]]);
+    expect((await importText(`recording_id=${ids.a1}`, "Begin Time (s)\tEnd Time (s)\tBegin Path\n0.25\t0.5\tC:\\data\\a1.wav\n")).statusCode).toBe(200);
+    const noOffset = await importText(`dataset_id=${ids.dataset}`, "Begin Time (s)\tEnd Time (s)\tBegin File\n0\t1\ta1.wav\n10.5\t11\tround.wav\n");
+    expect([noOffset.statusCode, noOffset.json().fields[0].field]).toEqual([400, "File Offset (s)"]);
+    const merged = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\n1\tWaveform 1\t1\t2\t3\t0\t4000\n1\tSpectrogram 1\t1\t2\t3\t100\t9000\n";
+    expect((await importText(`recording_id=${ids.a1}`, merged)).json().fields).toEqual([{ field: "line 3, High Freq (Hz)", message: "9000 Hz (real) is above a1.wav's Nyquist frequency (4000 Hz)" }]);
+  });
+
+  it("decodes a UTF-16 table by its byte-order mark (Excel's Unicode Text), and refuses one without it naming UTF-16", async () => {
+    const text = "Begin Time (s)\tEnd Time (s)\tSpecies\n6\t6.5\tBarbastelle d'Europe \u00e9\n";
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]);
+    const be = Buffer.from(le.subarray(2)).swap16();
+    for (const body of [le, Buffer.concat([Buffer.from([0xfe, 0xff]), be])]) {
+      const res = await app.inject({ method: "POST", url: `/v1/clips/import?recording_id=${ids.fmt}`, payload: body, headers: { ...headers, "content-type": "text/plain" } });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json().rows).toHaveLength(1);
+    }
+    expect((await clipsOf(ids.fmt)).find((c: { start_time: number }) => c.start_time === 6).tags).toEqual([{ key: "Species", value: "Barbastelle d'Europe \u00e9" }]);
+    const bare = await app.inject({ method: "POST", url: `/v1/clips/import?recording_id=${ids.fmt}`, payload: le.subarray(2), headers: { ...headers, "content-type": "text/plain" } });
+    expect([bare.statusCode, bare.json().fields[0].field, bare.json().fields[0].message]).toEqual([400, "table", expect.stringMatching(/UTF-16 without its byte-order mark/)]);
   });
 
   it("tells channels apart: a clip per channel, the second's in the tag Channel, exported in Raven's Channel column", async () => {
@@ -336,14 +403,18 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect(exported.sort()).toEqual(["1", "2"]);
   });
 
-  it("leaves an archived clip whole on a re-import, and refuses (409) to export a tag key that is a column of the table's own", async () => {
+  it("matches active clips only: a re-import beside an archived or trashed clip creates a new one, leaving the hidden one whole; refuses (409) to export a tag key that is a column of the table's own", async () => {
     const text = "Begin Time (s)\tEnd Time (s)\tSpecies\n3\t3.5\tA\n";
-    const [row] = (await importText(`recording_id=${ids.stereo}`, text)).json().rows;
-    expect((await app.inject({ method: "POST", url: `/v1/clips/${row.clip_id}/archive`, headers })).statusCode).toBe(200);
+    for (const hide of ["archive", "trash"]) {
+      const [row] = (await importText(`recording_id=${ids.stereo}`, text)).json().rows;
+      expect(row.status).toBe("created");
+      expect((await app.inject({ method: "POST", url: `/v1/clips/${row.clip_id}/${hide}`, headers })).statusCode).toBe(200);
+      const clip = (await app.inject({ url: `/v1/clips/${row.clip_id}` })).json();
+      expect(clip.tags).toEqual([{ key: "Species", value: "A" }]);
+    }
     const again = await importText(`recording_id=${ids.stereo}`, text.replace("\tA\n", "\tB\n"));
-    expect(again.json()).toMatchObject({ created: 0, existing: 1, tags_added: 0 });
-    const clip = (await app.inject({ url: `/v1/clips/${row.clip_id}` })).json();
-    expect(clip.tags).toEqual([{ key: "Species", value: "A" }]);
+    expect(again.json()).toMatchObject({ created: 1, existing: 0, tags_added: 0 });
+    expect((await clipsOf(ids.stereo)).filter((c: { start_time: number }) => c.start_time === 3).map((c: { state: string }) => c.state).sort()).toEqual(["active", "archived", "trashed"]);
     await post(`/v1/clips`, { recording_id: ids.stereo, start_time: 0, end_time: 0.5 }).then((c) => post(`/v1/clips/${c.id}/tags`, { key: "View", value: "mine" }));
     const refused = await app.inject({ url: `/v1/clips/export?recording_id=${ids.stereo}` });
     expect(refused.statusCode).toBe(409);
@@ -382,7 +453,13 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
   it("openapi documents the routes", async () => {
     const doc = (await app.inject({ url: "/openapi.json" })).json();
     expect(Object.keys(doc.paths["/v1/clips/import"].post.requestBody.content)).toEqual(["application/json", "text/plain", "text/tab-separated-values", "text/csv"]);
-    expect(doc.paths["/v1/clips/import"].post.responses["200"].content["application/json"].schema.properties.rows).toBeDefined();
+    const result = doc.paths["/v1/clips/import"].post.responses["200"].content["application/json"].schema;
+    expect(Object.keys(result.properties)).toEqual(["run", "format", "created", "existing", "tags_added", "tag_columns", "ignored_columns", "rows", "skipped"]);
+    expect(Object.keys(result.properties.rows.items.properties)).toEqual(["line", "selection", "clip_id", "recording_id", "status"]);
+    // The run is the runs route's (its kind an enum, its times date-times), not a copy.
+    expect(result.properties.run.properties.kind.enum).toEqual(expect.arrayContaining(["import"]));
+    expect(doc.paths["/v1/clips/import"].post.responses["415"].description).toBe("Unsupported Media Type: the body is sent neither as application/json nor as text/plain, text/tab-separated-values, text/csv");
+    expect(doc.paths["/v1/clips/export"].get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(["recording_id", "dataset_id", "format", "times", "features", "state", "start_before", "end_after", "tag_key", "tag_value"]));
     expect(Object.keys(doc.paths["/v1/clips/export"].get.responses["200"].content)).toEqual(["text/plain", "text/csv"]);
   });
 });
