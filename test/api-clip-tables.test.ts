@@ -450,6 +450,27 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect((await clipsOf(ids.a1)).filter((c: { start_time: number }) => c.start_time >= 7)).toHaveLength(3);
   });
 
+  // Needs a second connection (the embedded database has one): PostgreSQL only, as .ci/run runs it.
+  it.skipIf(!process.env.DATABASE_URL)("a recording deleted between the rows' resolution and the import's lock is a fault of its rows, not rows dropped", async () => {
+    await writeSineWav(join(dir.path, "gone.wav"), 8000, 2);
+    const gone = (await post("/v1/recordings", { dataset_id: ids.dataset, path: "gone.wav" })).id;
+    const outcome = t.db.sql.begin(async (tx) => {
+      await tx`SELECT id FROM recordings WHERE id = ${gone} FOR UPDATE`;
+      const res = importText(`dataset_id=${ids.dataset}`, "Begin Time (s)\tEnd Time (s)\tBegin File\n0\t1\tgone.wav\n");
+      // Past the unlocked resolution, the import waits for the recording's lock.
+      for (let i = 0; i < 200; i++) {
+        const [{ waiting }] = await t.db.sql<{ waiting: number }[]>`SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR NO KEY UPDATE%'`;
+        if (waiting) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await tx`DELETE FROM recordings WHERE id = ${gone}`;
+      // Wrapped: a promise returned would be awaited inside the transaction, which the import waits for.
+      return { res };
+    });
+    const res = await (await outcome).res;
+    expect([res.statusCode, res.json().fields]).toEqual([400, [{ field: "line 2, Begin File", message: `'gone.wav' names recording ${gone}, which was deleted during the import` }]]);
+  });
+
   it("openapi documents the routes", async () => {
     const doc = (await app.inject({ url: "/openapi.json" })).json();
     expect(Object.keys(doc.paths["/v1/clips/import"].post.requestBody.content)).toEqual(["application/json", "text/plain", "text/tab-separated-values", "text/csv"]);
