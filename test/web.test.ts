@@ -1170,14 +1170,16 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     const tooltip = (await page.getAttribute("#selections-times-label", "title"))!;
     expect(tooltip).toContain("time-expanded ×10");
     expect(tooltip).toContain("divides the table's seconds by 10 and multiplies its Hz by 10");
+    // The fixture's table, of this recording's file (a table naming another file is refused).
+    const table = { name: "bat-te10.Table.1.selections.txt", mimeType: "text/plain", buffer: Buffer.from((await readFile(RAVEN_TABLE, "utf8")).replaceAll("a1.wav", "bat-te10.wav")) };
     // Read as real, the file's seconds run past the 0.5 s recording: the fault says which units to choose.
     await page.selectOption("#selections-times", "real");
-    await page.setInputFiles("#selections-file", RAVEN_TABLE);
+    await page.setInputFiles("#selections-file", table);
     await expect.poll(() => page.locator("#selections-result tbody tr").count()).toBeGreaterThan(0);
     const faults = await page.locator("#selections-result tbody tr").evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
     expect(faults).toContainEqual(["4", "End Time (s)", expect.stringContaining("(a table of the file as stored, in its own seconds: import with times=file)")]);
     await page.selectOption("#selections-times", "file");
-    await page.setInputFiles("#selections-file", RAVEN_TABLE);
+    await page.setInputFiles("#selections-file", table);
     await expect.poll(() => page.textContent("#selections-result")).toContain("3 clips created");
     const stored = await recordingClips(expandedId);
     // The file's seconds divided by 10 (1.1 / 10 is 0.11000000000000001 in binary: compared to the nanosecond).
