@@ -5,11 +5,13 @@
  * again at each new window, band or PCEN setting. The audio layer's openAudio is wrapped to count
  * opens and closes; nothing else is changed. The worker's `compute` runs on this thread.
  */
+import { stat, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeEach, expect, it, vi } from "vitest";
 import { parseParams, type ParamsInput } from "../src/engine/params.js";
 import { compute } from "../src/tiles/worker.js";
 import { FIXTURES } from "./golden.js";
+import { tempDir, writeSineWav } from "./store-helpers.js";
 
 const opened: string[] = [];
 const closed: string[] = [];
@@ -59,4 +61,18 @@ it("closes a file once no open recording reads it, and opens it again when asked
   await frames(FLAC, { window_size: 0.014 });
   expect(opened).toEqual([FLAC, MP3]);
   expect(closed).toEqual([MP3]);
+});
+
+it("a pass whose read fails on a file cut short after its check is refused as the file changed (the 409), not as audio that cannot be decoded (a 422)", async () => {
+  const dir = await tempDir();
+  try {
+    const path = join(dir.path, "cut.wav");
+    await writeSineWav(path, 16000, 2);
+    const { size, mtimeMs } = await stat(path);
+    await truncate(path, Math.floor(size / 2)); // after the check, before the read: its header now lies
+    const pass = compute({ kind: "stats", path, content: "test", checked: { size, mtime: mtimeMs }, timeExpansion: 1, params: parseParams({}) });
+    await expect(pass).rejects.toMatchObject({ name: "FileChangedError", message: expect.stringContaining(`${size} bytes modified`) });
+  } finally {
+    await dir.remove();
+  }
 });

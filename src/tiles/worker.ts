@@ -199,9 +199,17 @@ export default taskHandler(compute);
 /** The result of `task`: a value to clone, or a buffer moved to the caller (tiles, pieces). */
 export async function compute(task: WorkerTask): Promise<unknown> {
   if (task.kind === "features") return runFeaturesTask(task);
-  // Samples the STFT refuses are named with their file, as the reader names it in its own errors:
-  // the API's 422 and a stream's error part name it (relative to the audio roots: routes/tiles.ts).
-  const result = await computeSpectrogram(task).catch((err) => Promise.reject(namingFile(err, task.path)));
+  let result: unknown;
+  try {
+    result = await computeSpectrogram(task);
+  } catch (err) {
+    // A read that failed on a file written meanwhile (cut short, other bytes) failed on no one
+    // content: the change is the answer (FileChangedError, the API's 409), not "cannot be decoded".
+    await checkedUnchanged(task);
+    // Samples the STFT refuses are named with their file, as the reader names it in its own errors:
+    // the API's 422 and a stream's error part name it (relative to the audio roots: routes/tiles.ts).
+    throw namingFile(err, task.path);
+  }
   await checkedUnchanged(task);
   return result;
 }
