@@ -2,7 +2,7 @@
 // worker pool runs the compiled worker; the tables must hold exactly what the library computes.
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
@@ -422,6 +422,13 @@ describe("sonotile extract", () => {
     });
     expect(order).toEqual([A, B]);
     expect(outcomes.map((o) => o && ("values" in o ? [o.item.path, o.values.rms_dbfs] : o.error))).toEqual([[A, library.get(A)!.rms_dbfs], undefined, [B, library.get(B)!.rms_dbfs]]);
+  });
+
+  it("a file written after its header was read gives an error, not values (nor an MD5) of no one content", async () => {
+    const st = statSync(A);
+    // As checked before a write that changed its size and time: the read that computes it finds it changed.
+    const [outcome] = await extractFeatures([{ path: A, target: {}, checked: { size: st.size + 2, mtime: st.mtimeMs - 1000 } }], { params: parseParams({}), threads: 1, md5: true });
+    expect(outcome).toEqual({ item: expect.anything(), error: expect.stringMatching(/^the file changed while it was read \(.+\): what was read may mix two contents$/) });
   });
 
   it("a file late in the batch whose rate --time-expansion cannot take is skipped naming the flag (exit 1); the others' rows are written", async () => {

@@ -6,6 +6,7 @@
  * header read) when the batch starts: each is taken, in order, once it is known.
  */
 import { availableParallelism } from "node:os";
+import type { CheckedFile } from "../audio/source.js";
 import type { Params, ParamsError } from "../engine/params.js";
 import type { FeatureTarget, FeatureValues } from "../features/features.js";
 import { TilePool } from "../tiles/pool.js";
@@ -17,6 +18,11 @@ export interface ExtractItem {
   target: FeatureTarget;
   /** Audio seconds the target covers, when known beforehand (for progress and ETA). */
   seconds?: number;
+  /**
+   * The file's size and modification time before anything of it was read: a file written while
+   * its target is computed then gives an error, not values (or an --md5) of no one content (FeaturesTask.checked).
+   */
+  checked?: CheckedFile;
 }
 
 /**
@@ -78,7 +84,7 @@ export async function extractFeatures(items: readonly PendingItem[], options: Ex
       if (item === null || stop?.aborted) continue;
       let outcome: ExtractOutcome;
       try {
-        const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion, timeExpansionName: options.timeExpansionName, params: options.params, target: item.target, md5: options.md5 }, stop);
+        const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion, timeExpansionName: options.timeExpansionName, params: options.params, target: item.target, md5: options.md5, checked: item.checked }, stop);
         outcome = "values" in result ? { item, values: result.values, md5: result.md5 } : "failure" in result ? { item, error: result.failure, issues: result.issues } : { item, error: result.changed };
       } catch (err) {
         if (stop?.aborted) return; // cancelled: not a failure of the target

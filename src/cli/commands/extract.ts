@@ -341,12 +341,14 @@ function readHeaders(paths: string[], target: FeatureTarget, timeExpansion: numb
   const settle: ((item: ExtractItem | null) => void)[] = [];
   reads.items = paths.map(() => new Promise<ExtractItem | null>((resolve) => settle.push(resolve)));
   const readHeader = async (path: string): Promise<ExtractItem> => {
-    reads.stamps.set(path, await fileStamp(path)); // before any read (ComputedTarget.file)
+    const stamp = await fileStamp(path);
+    reads.stamps.set(path, stamp); // before any read (ComputedTarget.file)
     const reader = await openAudio(path);
     const duration = reader.info.duration / timeExpansionOf(reader.info, timeExpansion);
     await reader.close();
     checkTimeExpansionOption(timeExpansion, reader.info.samplerate);
-    return { path, target, seconds: Math.max(0, Math.min(target.end ?? Infinity, duration) - (target.start ?? 0)) };
+    const checked = stamp ? { size: stamp.file_size, mtime: stamp.file_mtime } : undefined;
+    return { path, target, seconds: Math.max(0, Math.min(target.end ?? Infinity, duration) - (target.start ?? 0)), checked };
   };
   let next = 0;
   const lane = async () => {
