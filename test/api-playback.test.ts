@@ -97,7 +97,7 @@ describe("IdleReaders", () => {
     const readers = new IdleReaders(8, 60_000, (reader) => closed.push(reader));
     const reader = { releaseMemory: () => {} } as unknown as AudioFileReader;
     readers.clear();
-    readers.give("recording", reader);
+    readers.give("recording", reader, { size: 1000, mtime: 1 });
     expect(closed).toEqual([reader]);
     expect(readers.take("recording")).toBeUndefined();
   });

@@ -1174,7 +1174,7 @@ describe("a recording whose file was replaced after registration", () => {
       const tile = `/v1/recordings/${id}/tiles/0/0.f32?pcen=false&scale=power`; // normalized: its pass finds the maximum
       const during = await own.inject({ url: tile });
       expect(during.statusCode, during.body).toBe(409);
-      expect(during.json().message).toMatch(new RegExp(`^recording ${id}: the file changed while it was read \\(64058 bytes modified \\S+ when its content was checked; 64058 bytes modified \\S+ after\\): what was read may mix two contents; nothing computed from it was kept`));
+      expect(during.json().message).toMatch(new RegExp(`^recording ${id}: the file changed while it was read \\(64058 bytes modified \\S+ when its content was checked; 64058 bytes modified \\S+ after\\): what was read may mix two contents; nothing read from it was kept or sent whole — ask again once the file is no longer written`));
       expect((await own.inject({ url: `/v1/recordings/${id}/stats` })).json().items).toEqual([]);
       await writeFile(file, floatWav(take(0.25), 8000)); // the registered content back
       const res = await own.inject({ url: tile });
@@ -1187,6 +1187,29 @@ describe("a recording whose file was replaced after registration", () => {
       } finally {
         await reference.close();
       }
+    }, service).finally(() => service.close());
+  });
+
+  it("written in place while a stream's tile reads it ends the stream with a part in the words of the single tile's 409, naming the recording and what to do — the part had the bare change", async () => {
+    const take = (level: number) => new Float32Array(8000 * 4).fill(level);
+    const service = new TileService({ threads: 1 });
+    await withOwnRecording("s.wav", take(0.25), 8000, async (own, id, file) => {
+      // Another take written over the file as the stream's first tile is given to the pool (after the header's frames were read).
+      let rewrite: (() => Promise<void>) | undefined = () => writeFile(file, floatWav(take(0.5), 8000));
+      const run = service.pool.run.bind(service.pool);
+      service.pool.run = (async (task: { kind: string }, ...rest: unknown[]) => {
+        const write = task.kind === "tile" ? rewrite : undefined;
+        if (write) rewrite = undefined;
+        await write?.();
+        return (run as (...a: unknown[]) => Promise<unknown>)(task, ...rest);
+      }) as typeof service.pool.run;
+      const res = await own.inject({ url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=4&width=128&pcen=false&normalize=false&format=f32` });
+      expect(res.statusCode).toBe(200);
+      const boundary = /boundary=(\S+)/.exec(String(res.headers["content-type"]))![1];
+      const parts = res.rawPayload.toString("latin1").split(`--${boundary}`).slice(1);
+      expect(parts.map((p) => /X-Tile: (\S+)/.exec(p)?.[1] ?? p.trim())).toEqual(["0/0", "--"]);
+      expect(parts[0]).toContain("Content-Type: application/json");
+      expect(JSON.parse(Buffer.from(parts[0].slice(parts[0].indexOf("\r\n\r\n") + 4), "latin1").toString("utf8")).error).toMatch(new RegExp(`^recording ${id}: the file changed while it was read \\(128058 bytes modified \\S+ when its content was checked; 128058 bytes modified \\S+ after\\): what was read may mix two contents; nothing read from it was kept or sent whole — ask again once the file is no longer written \\(its new content, if it is the recording's now: POST /v1/recordings/${id}/refresh\\)$`));
     }, service).finally(() => service.close());
   });
 

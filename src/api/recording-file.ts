@@ -7,9 +7,10 @@
  * than served under its old hash and tile URLs.
  */
 import type { FastifyInstance } from "fastify";
+import type { FileChangedError } from "../audio/source.js";
 import { ConflictError } from "../store/errors.js";
 import { isInside } from "../store/paths.js";
-import { getRecordingLocation, recordingFileNow, type RecordingLocation } from "../store/recordings.js";
+import { getRecordingLocation, recordingFileNow, refreshRoute, type RecordingLocation } from "../store/recordings.js";
 import { HttpError } from "./plugins/errors.js";
 
 /**
@@ -47,4 +48,14 @@ export async function recordingFile(app: FastifyInstance, id: string, located?: 
     throw err instanceof ConflictError ? err : new HttpError(404, `the file of recording ${id} is missing from its dataset directory`);
   });
   return { ...loc, ...now };
+}
+
+/**
+ * The answer to a read of recording `id` whose file changed while it was read (`change`): a 409
+ * naming the recording, the change, and what to do — one message for every route that reads the
+ * file (a tile, an image, a stream's part, a playback, a download), whether it is the answer or,
+ * the status sent already, what cut the answer short.
+ */
+export function fileChangedWhileRead(id: string, change: FileChangedError): HttpError {
+  return new HttpError(409, `recording ${id}: ${change.message}; nothing read from it was kept or sent whole — ask again once the file is no longer written (its new content, if it is the recording's now: ${refreshRoute(id)})`);
 }

@@ -21,7 +21,7 @@ export { AudioFormatError } from "./types.js";
 export type { AudioFileReader, AudioInfo, AudioReader } from "./types.js";
 export { applyTimeExpansion, expandedSamplerate, realSecondsHint, RECORDING_TIME_EXPANSION, timeExpansionOf, timeExpansionProblem, type ExpandedInfo } from "./expansion.js";
 export { fileMd5 } from "./hash.js";
-export { checkFileUnchanged, FileChangedError, openRegularFile, type CheckedFile } from "./source.js";
+export { checkFileUnchanged, fileChange, FileChangedError, openRegularFile, type CheckedFile } from "./source.js";
 export { readDirectory, UNDECODABLE_NAME, type DirectoryEntry } from "./directory.js";
 
 /** A whole recording decoded: one Float32Array of `frames` samples per channel (SPEC §8b). */

@@ -164,10 +164,20 @@ export class FileChangedError extends Error {
  */
 export async function checkFileUnchanged(path: string, checked: CheckedFile): Promise<void> {
   const now = await stat(path).catch(() => null);
-  if (now?.size === checked.size && now.mtimeMs === checked.mtime) return;
+  const change = fileChange(checked, now && { size: now.size, mtime: now.mtimeMs });
+  if (change) throw change;
+}
+
+/**
+ * The FileChangedError of a file checked with `checked` and found with `now` (null: gone) once
+ * read — or, for a caller that stats the file it opened, once opened —; null when it has the
+ * size and modification time it was checked with.
+ */
+export function fileChange(checked: CheckedFile, now: CheckedFile | null): FileChangedError | null {
+  if (now?.size === checked.size && now.mtime === checked.mtime) return null;
   const was = `${checked.size} bytes modified ${new Date(checked.mtime).toISOString()} when its content was checked`;
-  const is = now ? `${now.size} bytes modified ${new Date(now.mtimeMs).toISOString()} after` : "gone after";
-  throw new FileChangedError(`the file changed while it was read (${was}; ${is}): what was read may mix two contents`);
+  const is = now ? `${now.size} bytes modified ${new Date(now.mtime).toISOString()} after` : "gone after";
+  return new FileChangedError(`the file changed while it was read (${was}; ${is}): what was read may mix two contents`);
 }
 
 export function memorySource(bytes: Uint8Array): ByteSource {

@@ -15,7 +15,7 @@
 import { Readable } from "node:stream";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { expandedSamplerate, openAudio, realSecondsHint, RECORDING_TIME_EXPANSION, type OpenOptions } from "../../audio/index.js";
+import { checkFileUnchanged, expandedSamplerate, FileChangedError, openAudio, realSecondsHint, RECORDING_TIME_EXPANSION, type CheckedFile, type OpenOptions } from "../../audio/index.js";
 import { interleavedPieces } from "../../audio/interleave.js";
 import { blocksSpanned } from "../../audio/reader.js";
 import { AudioFormatError, type AudioFileReader } from "../../audio/types.js";
@@ -23,7 +23,7 @@ import { floatWavHeader } from "../../audio/wavwriter.js";
 import { invalid } from "../../store/errors.js";
 import { MAX_PLAYBACK_SAMPLES } from "../playback-limit.js";
 import { HttpError } from "../plugins/errors.js";
-import { recordingFile, withoutAudioRoots } from "../recording-file.js";
+import { fileChangedWhileRead, recordingFile, withoutAudioRoots } from "../recording-file.js";
 import { bytesResponse, errorBody, errorWithHeaders, HEAD_DOCUMENTED, idParams, interval, RETRY_AFTER_HEADER } from "../schemas.js";
 
 /**
@@ -72,6 +72,29 @@ async function* wavBytes(header: Uint8Array, firstPiece: Float32Array | undefine
   for (let x = await rest.next(); !x.done; x = await rest.next()) yield bytes(x.value);
 }
 
+/**
+ * Frames [first, end) of `reader` as interleavedPieces gives them, the last piece only once
+ * `check` has found the file unchanged since it was checked (it throws when it changed): samples
+ * read from a file rewritten meanwhile, part one content and part another, go out as no answer
+ * of the recording — the first piece is decoded before the 200, so an interval of one piece is a
+ * 409, a longer one is cut short. A read that fails is answered by the change where there was one
+ * (a file cut short under the reader), as the tile workers' reads are.
+ */
+async function* piecesOfUnchangedFile(reader: AudioFileReader, first: number, end: number, check: () => Promise<void>): AsyncGenerator<Float32Array> {
+  const { channels } = reader.info;
+  const pieces = interleavedPieces(reader, first, end, pieceFrames(channels))[Symbol.asyncIterator]();
+  const next = () => pieces.next().catch(async (err: unknown) => {
+    await check();
+    throw err;
+  });
+  let at = first;
+  for (let piece = await next(); !piece.done; piece = await next()) {
+    at += piece.value.length / channels;
+    if (at === end) await check();
+    yield piece.value;
+  }
+}
+
 /** A decoding failure as the 422 it is (SPEC §10), naming files relative to the audio roots. */
 const undecodable = (err: unknown, roots: readonly string[]) =>
   err instanceof AudioFormatError ? new HttpError(422, `the recording's audio cannot be decoded: ${withoutAudioRoots(err.message, roots)}`) : err;
@@ -86,10 +109,12 @@ const undecodable = (err: unknown, roots: readonly string[]) =>
  * is closed once unused for `idleMs`, so files nobody plays are not held open. A reader kept lets
  * go of its decoded blocks and buffers (releaseMemory), which no answer counts any longer: eight
  * 16-channel readers kept their 68 MiB caches each, uncounted. What makes a reader worth keeping
- * stays: an MP3's frame index, an Ogg file's links, the open file.
+ * stays: an MP3's frame index, an Ogg file's links, the open file. A reader is kept with the size
+ * and modification time its file was checked at (CheckedFile) and taken only while the file still
+ * has them: one of a file written since is closed, not read again.
  */
 export class IdleReaders {
-  private readonly idle = new Map<string, { reader: AudioFileReader; timer: NodeJS.Timeout }>();
+  private readonly idle = new Map<string, { reader: AudioFileReader; checked: CheckedFile; timer: NodeJS.Timeout }>();
   /** Cleared (the server closes): a reader given back after that, by a body that finished late, is closed, not kept. */
   private closed = false;
 
@@ -100,17 +125,29 @@ export class IdleReaders {
    */
   constructor(private readonly limit: number, private readonly idleMs: number, private readonly closing: (reader: AudioFileReader) => void) {}
 
-  /** The kept reader of `key`, for the caller alone until it gives it back; undefined if none. */
-  take(key: string): AudioFileReader | undefined {
+  /**
+   * The kept reader of `key`, for the caller alone until it gives it back; undefined if none, or if
+   * the file it reads has been written since it was kept — its size or time not `checked`, the
+   * caller's check of it: that one is closed (its frame index, its header, may be of the old bytes).
+   * Without `checked`, whatever is kept (the server closes).
+   */
+  take(key: string, checked?: CheckedFile): AudioFileReader | undefined {
     const kept = this.idle.get(key);
     if (!kept) return undefined;
     this.idle.delete(key);
     clearTimeout(kept.timer);
+    if (checked && (checked.size !== kept.checked.size || checked.mtime !== kept.checked.mtime)) {
+      this.closing(kept.reader);
+      return undefined;
+    }
     return kept.reader;
   }
 
-  /** Keeps `reader` for the next request of `key` (one of another request already kept: the older is closed). */
-  give(key: string, reader: AudioFileReader): void {
+  /**
+   * Keeps `reader`, whose file had size and time `checked` for all its reads so far, for the next
+   * request of `key` (one of another request already kept: the older is closed).
+   */
+  give(key: string, reader: AudioFileReader, checked: CheckedFile): void {
     if (this.closed) return this.closing(reader); // kept, its file stayed open idleMs after the server closed
     const older = this.take(key);
     if (older) this.closing(older);
@@ -119,7 +156,7 @@ export class IdleReaders {
       if (this.idle.get(key)?.reader === reader) this.idle.delete(key);
       this.closing(reader);
     }, this.idleMs).unref();
-    this.idle.set(key, { reader, timer });
+    this.idle.set(key, { reader, checked, timer });
     for (const oldest of this.idle.keys()) {
       if (this.idle.size <= this.limit) break;
       this.closing(this.take(oldest)!);
@@ -156,12 +193,21 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
   }, async (request, reply) => {
     const { start_time, end_time } = request.query;
     if (!(end_time > start_time)) throw invalid("end_time", `must be > start_time (${start_time})`);
-    const { file, file_samplerate, time_expansion, hash, channels: registeredChannels } = await recordingFile(app, request.params.id);
+    const { id } = request.params;
+    const { file, file_samplerate, time_expansion, hash, channels: registeredChannels, size, mtime } = await recordingFile(app, id);
+    // The file's size and time when its content was checked: the interval's reads end by finding
+    // them still (piecesOfUnchangedFile), and a kept reader is taken only while the file has them.
+    const checked = { size, mtime };
+    const check = () => checkFileUnchanged(file, checked).catch((err: unknown) => {
+      throw err instanceof FileChangedError ? fileChangedWhileRead(id, err) : err;
+    });
     // The content the recording is registered with: a file replaced and refreshed is opened afresh.
     // Its registered channels (its header's when registered, as its hash is) size the reader's
     // cache (readerOptions), which the reader's own header cannot: it is read by the opening.
     const key = JSON.stringify([file, hash]);
-    const reader = readers.take(key) ?? (await openAudio(file, { exactPath: true, ...readerOptions(registeredChannels) }).catch((err: unknown): never => {
+    const reader = readers.take(key, checked) ?? (await openAudio(file, { exactPath: true, ...readerOptions(registeredChannels) }).catch(async (err: unknown): Promise<never> => {
+      // A file written between its check and this opening may not parse: that is the answer, not "cannot be decoded".
+      await check();
       throw undecodable(err, app.audioRoots);
     }));
     try {
@@ -183,8 +229,10 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
       app.unsentBytes.reserve(reply.raw, heldBytes(end - first, reader));
       const header = floatWavHeader(end - first, channels, file_samplerate);
       // The first piece is decoded before the 200 is sent, so that a file that cannot be decoded
-      // there is a 422; a failure further on can only cut the transfer short (the status is out).
-      const pieces = interleavedPieces(reader, first, end, pieceFrames(channels))[Symbol.asyncIterator]();
+      // there is a 422, and an interval of one piece whose file was written while it was read a
+      // 409 (piecesOfUnchangedFile); a failure further on can only cut the transfer short (the
+      // status is out), and the reader, which may hold bytes of both contents, is closed.
+      const pieces = piecesOfUnchangedFile(reader, first, end, check);
       const firstPiece = await pieces.next().catch((err) => Promise.reject(undecodable(err, app.audioRoots)));
       // The reader goes with the body: kept for the next request once the body was read to its
       // end; else — destroyed unread (a client gone before the first byte, a reply the deadline
@@ -193,7 +241,7 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
       const body = Readable.from(wavBytes(header, firstPiece.done ? undefined : firstPiece.value, pieces));
       let ended = false;
       body.once("end", () => (ended = true));
-      body.once("close", () => (ended ? readers.give(key, reader) : void reader.close().catch((err: Error) => request.log.warn({ err }, "closing a recording after playback"))));
+      body.once("close", () => (ended ? readers.give(key, reader, checked) : void reader.close().catch((err: Error) => request.log.warn({ err }, "closing a recording after playback"))));
       return reply.type("audio/wav").header("Content-Length", header.length + samples * 4)
         .header("X-Frame-Range", `${first},${end}`)
         .send(body);

@@ -6,7 +6,7 @@ import type { FileHandle } from "node:fs/promises";
 import { extname } from "node:path";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { AudioFormatError, openRegularFile } from "../../audio/index.js";
+import { AudioFormatError, checkFileUnchanged, fileChange, FileChangedError, openRegularFile } from "../../audio/index.js";
 import { assertWritable, STATES, writing } from "../../store/common.js";
 import { getDataset } from "../../store/datasets.js";
 import { canonicalRecordingPath, resolveRecordingFile } from "../../store/paths.js";
@@ -19,7 +19,7 @@ import { ConflictError, InvalidError, invalid } from "../../store/errors.js";
 import { requestedRanges, sendRanges } from "../byte-range.js";
 import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
-import { checkInAudioRoots, recordingFile, withoutAudioRoots } from "../recording-file.js";
+import { checkInAudioRoots, fileChangedWhileRead, recordingFile, withoutAudioRoots } from "../recording-file.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
@@ -84,16 +84,23 @@ const FILE_PIECE_BYTES = 64 * 1024;
 /**
  * Bytes `start`..`end` (inclusive) of the open file `handle`, read a piece at a time as the body
  * takes them. Not handle.createReadStream: each stream over a FileHandle adds a listener to it that
- * outlives the stream, one per part of a multipart answer. A file that ends early (it shrank since
- * it was opened) fails the body, which then ends short of its Content-Length.
+ * outlives the stream, one per part of a multipart answer. The last piece goes out only once
+ * `check` has found the file unchanged since it was checked (it throws when it changed), so that
+ * bytes of a file rewritten while it was sent never make a whole answer under its MD5 ETag: the
+ * body fails, and ends short of its Content-Length — or, nothing sent yet, is a 409. A file that
+ * ends early (it shrank since it was opened) fails the body too.
  */
-async function* fileBytes(handle: FileHandle, start: number, end: number): AsyncGenerator<Uint8Array> {
+async function* fileBytes(handle: FileHandle, start: number, end: number, check: () => Promise<void>): AsyncGenerator<Uint8Array> {
   for (let at = start; at <= end;) {
     const length = Math.min(FILE_PIECE_BYTES, end + 1 - at);
     const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(length), 0, length, at);
-    if (bytesRead === 0) throw new Error(`the file ended at byte ${at}, before byte ${end}: it changed while it was sent`);
-    yield buffer.subarray(0, bytesRead);
+    if (bytesRead === 0) {
+      await check();
+      throw new Error(`the file ended at byte ${at}, before byte ${end}: it changed while it was sent`);
+    }
     at += bytesRead;
+    if (at > end) await check();
+    yield buffer.subarray(0, bytesRead);
   }
 }
 
@@ -233,7 +240,8 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
   }, async (request, reply) => {
-    const { file: abs, size, ...loc } = await recordingFile(app, request.params.id);
+    const { id } = request.params;
+    const { file: abs, size, mtime, ...loc } = await recordingFile(app, id);
     const etag = `"${loc.hash}"`; // the MD5 of the bytes: a strong validator
     reply.header("Accept-Ranges", "bytes").header("ETag", etag);
     // No body, and no JSON Content-Type from the 304's schema: a cache takes a 304's headers as the file's.
@@ -241,16 +249,32 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     const ranges = requestedRanges(request, reply, etag, size);
     reply.header("Content-Disposition", attachment(loc.path.split("/").pop()!));
     // Opened as the file just checked (a link swapped in since leads nowhere: SPEC §10), and only
-    // while it still has the size the headers state.
-    const { handle, size: opened } = await openRegularFile(abs, { exactPath: true }).catch((err: Error) => {
-      throw new HttpError(404, `the file of recording ${request.params.id} cannot be opened: ${withoutAudioRoots(err.message, app.audioRoots)}`);
+    // while it still has the size the headers state and the time its content was checked at.
+    const { handle, size: opened, mtimeMs } = await openRegularFile(abs, { exactPath: true }).catch((err: Error) => {
+      throw new HttpError(404, `the file of recording ${id} cannot be opened: ${withoutAudioRoots(err.message, app.audioRoots)}`);
     });
-    if (opened !== size) {
+    const checked = { size, mtime };
+    const changedSinceCheck = fileChange(checked, { size: opened, mtime: mtimeMs });
+    if (changedSinceCheck) {
       await handle.close();
-      throw new ConflictError(`the recording's file changed while it was opened (${opened} bytes, it had ${size}); ask again`);
+      throw fileChangedWhileRead(id, changedSinceCheck);
     }
+    // Each range's last piece waits for this check of the file (fileBytes). Failing before the
+    // first byte, the body is answered by Fastify's error handling with the 409, which carries no
+    // header of the file's bytes: not its ETag, name or range (set on the reply and, once the
+    // body was given, on the raw response).
+    const check = () => checkFileUnchanged(abs, checked).catch((err: unknown) => {
+      if (!(err instanceof FileChangedError)) throw err;
+      if (!reply.raw.headersSent) {
+        for (const name of ["etag", "content-disposition", "content-range"]) {
+          reply.removeHeader(name);
+          reply.raw.removeHeader(name);
+        }
+      }
+      throw fileChangedWhileRead(id, err);
+    });
     // One handle for every part, closed with the body (ended, failed or cut short).
-    return sendRanges(reply, ranges, size, audioMediaType(loc.path), (start, end) => fileBytes(handle, start, end), () => void handle.close().catch(() => {}));
+    return sendRanges(reply, ranges, size, audioMediaType(loc.path), (start, end) => fileBytes(handle, start, end, check), () => void handle.close().catch(() => {}));
   });
 
   await app.register(stateRoutes("recordings", "recordings", recordingSchema, (id) => getRecording(sql, id), "any member"));

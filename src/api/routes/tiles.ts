@@ -21,8 +21,8 @@ import { GEOMETRY_HEADERS, StatsPendingError, type ImagePlan, type TileBody, typ
 import { clientLeft } from "../client-left.js";
 import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
-import { recordingRevision, refreshRoute } from "../../store/recordings.js";
-import { recordingFile, withoutAudioRoots } from "../recording-file.js";
+import { recordingRevision } from "../../store/recordings.js";
+import { fileChangedWhileRead, recordingFile, withoutAudioRoots } from "../recording-file.js";
 import { bytesResponse, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, integerText, interval, notModifiedResponse, RETRY_AFTER_HEADER } from "../schemas.js";
 
 declare module "fastify" {
@@ -183,10 +183,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     // Its run alone counts (a task still waiting for a worker is a PoolBusyError): asked again, it would fail again.
     if (err instanceof TaskTimeoutError) return sendError(reply, 400, `over the request time limit of ${err.limitMs / 1000} s: the computation ran that long on a worker and was stopped; ask for less work at once (a lower zoom, a narrower tile, a shorter interval or a longer hop_size)`);
     if (err instanceof StatsPendingError) return sendError(reply.header("Retry-After", "10"), 503, err.message);
-    if (err instanceof FileChangedError) {
-      const { id } = request.params as { id: string };
-      return sendError(reply, 409, `recording ${id}: ${err.message}; nothing computed from it was kept — ask again once the file is no longer written (its new content, if it is the recording's now: ${refreshRoute(id)})`);
-    }
+    if (err instanceof FileChangedError) return sendError(reply, 409, fileChangedWhileRead((request.params as { id: string }).id, err).message);
     if (err instanceof SampleValuesError) return sendError(reply, 422, `the recording decodes, but its samples cannot be analysed: ${withoutAudioRoots(err.message, app.audioRoots)}`);
     if (err instanceof AudioFormatError) return sendError(reply, 422, `the recording's audio cannot be decoded: ${withoutAudioRoots(err.message, app.audioRoots)}`);
     throw err;
@@ -277,7 +274,9 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
         try {
           tile = await pending.get(i)!;
         } catch (err) {
-          if (!left.aborted) body.write(`--${boundary}\r\nContent-Type: application/json\r\nX-Tile: ${z}/${x0 + i}\r\n\r\n${JSON.stringify({ error: withoutAudioRoots((err as Error).message, app.audioRoots) })}\r\n`);
+          // A file changed while the tile read it: the words of the single tile's 409, which name the recording and what to do.
+          const error = err instanceof FileChangedError ? fileChangedWhileRead(request.params.id, err).message : withoutAudioRoots((err as Error).message, app.audioRoots);
+          if (!left.aborted) body.write(`--${boundary}\r\nContent-Type: application/json\r\nX-Tile: ${z}/${x0 + i}\r\n\r\n${JSON.stringify({ error })}\r\n`);
           break;
         } finally {
           pending.delete(i);
