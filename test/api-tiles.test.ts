@@ -1213,6 +1213,46 @@ describe("a recording whose file was replaced after registration", () => {
     }, service).finally(() => service.close());
   });
 
+  it("touched while a tile is computed: a request made after the touch, whose check found the registered MD5 again, gets the tile — the computation it joined, started before, failed it with the 409", async () => {
+    const service = new TileService({ threads: 1 });
+    await withOwnRecording("touched.wav", new Float32Array(8000 * 2).fill(0.25), 8000, async (own, id, file) => {
+      // The first tile computation waits, before the pool, until the second request has joined it.
+      let entered!: () => void, release!: () => void, joined!: () => void;
+      const started = new Promise<void>((resolve) => (entered = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const secondJoined = new Promise<void>((resolve) => (joined = resolve));
+      let tileRuns = 0;
+      const run = service.pool.run.bind(service.pool);
+      service.pool.run = (async (task: { kind: string }, ...rest: unknown[]) => {
+        if (task.kind === "tile" && tileRuns++ === 0) {
+          entered();
+          await released;
+        }
+        return (run as (...a: unknown[]) => Promise<unknown>)(task, ...rest);
+      }) as typeof service.pool.run;
+      const render = service.render.bind(service);
+      let renders = 0;
+      service.render = (plan, signal) => {
+        const rendering = render(plan, signal); // joins a computation of the tile at once, if one runs
+        if (++renders === 2) joined();
+        return rendering;
+      };
+      const url = `/v1/recordings/${id}/tiles/0/0.f32?pcen=false&normalize=false`;
+      const first = own.inject({ url });
+      await started;
+      const later = new Date((await stat(file)).mtimeMs + 5000);
+      await utimes(file, later, later); // touched: the same bytes, a new time
+      const second = own.inject({ url });
+      await secondJoined;
+      release();
+      const [before, after] = await Promise.all([first, second]);
+      // The first read the file across the touch, which its check cannot tell from a rewrite put back (README).
+      expect(before.statusCode).toBe(409);
+      expect([after.statusCode, tileRuns], after.body.slice(0, 200)).toEqual([200, 2]);
+      expect(after.headers["x-shape"]).toBe("101,161");
+    }, service).finally(() => service.close());
+  });
+
   it("is made the new content by POST /v1/recordings/{id}/refresh, clips kept — a replaced file had left nothing to do but delete the recording", async () => {
     const take = (seconds: number, level: number) => new Float32Array(8000 * seconds).fill(level);
     // One thread: the one whose open reader of the old file must not serve the new content.

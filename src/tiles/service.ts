@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { realSecondsHint, RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
-import type { CheckedFile } from "../audio/source.js";
+import { checkFileUnchanged, FileChangedError, type CheckedFile } from "../audio/source.js";
 import { valueRange } from "../engine/analysis.js";
 import { checkConditioning } from "../engine/condition.js";
 import { frameCount, frameGeometry, frameTime, type FrameGeometry } from "../engine/geometry.js";
@@ -363,7 +363,12 @@ interface Flight {
   waiters: number;
   /** Runs to its end whoever leaves: a caller that cannot give up joined, or (stats) a request got its 503 and will ask again. */
   kept: boolean;
+  /** The check of the file it reads that its starter made (Source.checked; undefined: none), which its reads end by finding still. */
+  checked: CheckedFile | undefined;
 }
+
+/** Whether two checks of a file (Source.checked; undefined: none) found it with the same size and modification time. */
+const sameCheck = (a: CheckedFile | undefined, b: CheckedFile | undefined) => a === b || (a !== undefined && b !== undefined && a.size === b.size && a.mtime === b.mtime);
 
 /**
  * At most `limit` holders at once; the others wait in order, at most `maxWaiting` of them. A
@@ -447,17 +452,39 @@ export class TileService {
   }
 
   /**
-   * Runs `compute` once for all concurrent callers with the same key. A caller's `signal` gives up
-   * its own wait (it rejects with the signal's reason at once); the computation itself is cancelled
-   * only when every caller waiting for it has given up — one client that disconnects must not fail
-   * the same tile for the others. A caller without a signal keeps it running to the end.
+   * Runs `compute`, a computation that reads `file` (checked by the caller: Source.checked), once
+   * for all concurrent callers with the same key (joinOrStart). A caller that joins a computation
+   * started under another check of the file — its time moved between the two: touched, or copied
+   * over with the same bytes, the registered MD5 found again by the caller's check — takes its
+   * result, which that computation's own check found read from unchanged bytes; but the
+   * computation's failure for a file changed since *its* check (FileChangedError) is a change the
+   * caller's check came after: the caller computes afresh, under its own check, while the file
+   * still has it — a request made after a `touch` was answered 409 by the flight it joined.
    */
-  private once<T>(key: string, compute: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private once<T>(key: string, compute: (signal: AbortSignal) => Promise<T>, file: Pick<Source, "path" | "checked">, signal?: AbortSignal): Promise<T> {
+    const running = this.inFlight.get(key);
+    const result = this.joinOrStart(key, compute, file.checked, signal);
+    if (!running || sameCheck(running.checked, file.checked)) return result;
+    return result.catch(async (err: unknown) => {
+      if (!(err instanceof FileChangedError)) throw err;
+      if (file.checked) await checkFileUnchanged(file.path, file.checked);
+      return this.joinOrStart(key, compute, file.checked, signal);
+    });
+  }
+
+  /**
+   * Runs `compute` once for all concurrent callers with the same key; one started here is marked
+   * as started under the file's check `checked`. A caller's `signal` gives up its own wait (it
+   * rejects with the signal's reason at once); the computation itself is cancelled only when every
+   * caller waiting for it has given up — one client that disconnects must not fail the same tile
+   * for the others. A caller without a signal keeps it running to the end.
+   */
+  private joinOrStart<T>(key: string, compute: (signal: AbortSignal) => Promise<T>, checked: CheckedFile | undefined, signal?: AbortSignal): Promise<T> {
     signal?.throwIfAborted();
     let flight = this.inFlight.get(key);
     if (!flight) {
       const controller = new AbortController();
-      const started: Flight = { controller, waiters: 0, kept: false, result: Promise.resolve() };
+      const started: Flight = { controller, waiters: 0, kept: false, checked, result: Promise.resolve() };
       started.result = compute(controller.signal).finally(() => {
         if (this.inFlight.get(key) === started) this.inFlight.delete(key);
       });
@@ -524,7 +551,7 @@ export class TileService {
       } finally {
         if (this.passes.get(flightKey) === progress) this.passes.delete(flightKey);
       }
-    }, signal);
+    }, recording, signal);
     return this.waitBounded(pending, () => {
       // The request gets its 503 and will ask again: whoever leaves now, the pass goes on.
       const flight = this.inFlight.get(flightKey);
@@ -548,7 +575,7 @@ export class TileService {
       const result = await this.pool.run<StatsResult>({ kind: "frames", ...source(recording, params) }, closing);
       this.statsMemory.set(memoryKey, result);
       return result;
-    }, signal);
+    }, recording, signal);
   }
 
   /**
@@ -747,7 +774,7 @@ export class TileService {
       const result: TileBody = { body, etag: plan.etag, contentType: plan.contentType, headers: plan.headers };
       this.cache.set(plan.etag, result);
       return result;
-    }, signal);
+    }, plan.task, signal);
   }
 
   /** Tile (z, x) of the recording: `planTile`, then `render`. */
