@@ -9,10 +9,11 @@ import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:f
 import { copyFile, mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { purgeTrashed, setState } from "../src/store/common.js";
 import { ConflictError, InvalidError, NotFoundError } from "../src/store/errors.js";
-import { loadMigrations, migrate } from "../src/store/migrate.js";
+import { loadMigrations, migrate, MigrationError } from "../src/store/migrate.js";
 import { resolveAudioDir, resolveRecordingFile, resolveRoots } from "../src/store/paths.js";
 import { authenticate, createToken, hashKey, setTokenEnabled } from "../src/store/tokens.js";
 import { createUser, ensureAdmin, getUser, getUsers } from "../src/store/users.js";
@@ -123,6 +124,53 @@ describe("migrations", () => {
     // An older sonotile on this database (900 is beyond what it knows) refuses to start on it.
     const newest = all.at(-1)!.version;
     await expect(migrate(sql, all)).rejects.toThrow(`the database's schema is at version 900, newer than this sonotile knows (${newest}): run the sonotile release that migrated it (or a newer one)`);
+  });
+
+  it("name the migration PostgreSQL refused, with its detail, the version the schema stays at and what to do; once the cause is gone a start applies the rest", async () => {
+    const own = REAL_PG_URL ? await freshDatabase({ migrate: false }) : await openDatabase({ migrate: false }).then((db) => ({ db, cleanup: () => db.close() }));
+    const s = own.db.sql;
+    try {
+      const all = await loadMigrations();
+      await migrate(s, all.filter((m) => m.version < 19));
+      // A lab's own view over a column 020 drops and adds again (an analysis script reads durations through it).
+      await s`CREATE VIEW lab_durations AS SELECT id, duration FROM recordings`;
+      const refused = await migrate(s, all).then(() => null, (err: Error) => err);
+      expect(refused).toBeInstanceOf(MigrationError);
+      expect(refused!.message).toMatch(/^migration 020_recording_real_rate\.sql failed and was rolled back; the database's schema stays at version 19 with 019 applied by this start \(a sonotile that knows only the versions before refuses it now: restore the backup taken before the upgrade to go back to it\); remove the cause and start again\. PostgreSQL said: cannot drop column duration of table recordings because other objects depend on it; DETAIL: view lab_durations depends on column duration of table recordings; HINT: /);
+      expect((await s`SELECT max(version)::int AS v FROM schema_migrations`)[0].v).toBe(19);
+      expect(await s`SELECT count(*)::int AS n FROM lab_durations`).toEqual([{ n: 0 }]);
+      await s`DROP VIEW lab_durations`;
+      expect(await migrate(s, all)).toEqual(all.filter((m) => m.version >= 20).map((m) => m.version));
+    } finally {
+      await own.cleanup();
+    }
+  });
+
+  // A real PostgreSQL only: the embedded database runs one session at a time, which cannot deadlock.
+  it.skipIf(!REAL_PG_URL)("run again a migration that lost a deadlock with an older sonotile's worker still writing a job's values", async () => {
+    const own = await freshDatabase();
+    const worker = postgres(own.url!, { max: 1, onnotice: () => {} });
+    try {
+      const all = await loadMigrations();
+      // As 021 takes them: a feature table, then job_items.
+      const locking = { version: 900, name: "locking", sql: "LOCK TABLE clip_features IN ACCESS EXCLUSIVE MODE; LOCK TABLE job_items IN ACCESS EXCLUSIVE MODE;" };
+      const waiting = async (mode: string, table: string) => {
+        while ((await own.db.sql`SELECT 1 FROM pg_locks WHERE NOT granted AND mode = ${mode} AND relation = ${table}::regclass`).length === 0) await new Promise((r) => setTimeout(r, 10));
+      };
+      let migrating: Promise<number[]> | undefined;
+      // An older worker settling a group of items: their rows in job_items, then the values in clip_features.
+      await worker.begin(async (tx) => {
+        await tx`LOCK TABLE job_items IN ROW EXCLUSIVE MODE`;
+        migrating = migrate(own.db.sql, [...all, locking]);
+        migrating.catch(() => {}); // awaited below
+        await waiting("AccessExclusiveLock", "job_items");
+        await tx`LOCK TABLE clip_features IN ROW EXCLUSIVE MODE`;
+      });
+      expect(await migrating).toEqual([900]);
+    } finally {
+      await worker.end();
+      await own.cleanup();
+    }
   });
 
   it("refuse badly named files", async () => {

@@ -2,7 +2,9 @@
  * Versioned SQL migrations (SPEC §6): `src/store/migrations/NNN_name.sql`, applied in order
  * at start, each in its own transaction together with its row in `schema_migrations`, so a
  * migration is either fully applied and recorded or not at all. A transaction-scoped
- * advisory lock serializes servers starting at the same time; starting again is a no-op.
+ * advisory lock serializes servers starting at the same time; starting again is a no-op. A
+ * migration that loses a deadlock runs again (DEADLOCK_ATTEMPTS); one that fails otherwise is a
+ * MigrationError naming it.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -16,6 +18,16 @@ const MIGRATIONS_DIR = fileURLToPath(new URL("../../src/store/migrations/", impo
 
 /** An arbitrary constant naming sonotile's migration lock among advisory locks. */
 const MIGRATION_LOCK = 0x736f6e6f; // "sono"
+
+/**
+ * How often a migration that lost a deadlock (SQLSTATE 40P01) is run again. An older sonotile's
+ * worker left running through an upgrade holds job_items while it writes a group's feature values;
+ * 021, holding clip_features and waiting for job_items, deadlocked with it (PostgreSQL 15, a worker
+ * settling items of a 3,000-clip job), and PostgreSQL aborts whichever of the two checks first: the
+ * new server then ended at start with `deadlock detected`. The other transaction ends once the
+ * deadlock is broken, so the next run finds the locks free.
+ */
+const DEADLOCK_ATTEMPTS = 5;
 
 export interface Migration {
   version: number;
@@ -37,6 +49,51 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
   return migrations;
 }
 
+/**
+ * A migration that PostgreSQL refused (an object of the lab's own that depends on a column it
+ * drops, a statement_timeout, a full disk): its transaction rolled back, those before it stay
+ * applied. The database's words alone (`cannot drop column duration of table recordings because
+ * other objects depend on it`) named neither the migration nor what was left behind.
+ */
+export class MigrationError extends Error {
+  override name = "MigrationError";
+  /** The cause's SQLSTATE or socket error code: a lost connection is still one (serve and worker wait for the database). */
+  readonly code?: string;
+  /**
+   * @param migration the migration that failed
+   * @param schemaVersion the version the database's schema is left at
+   * @param appliedNow the migrations this start applied before it, which stay (an older sonotile now refuses the database)
+   * @param cause PostgreSQL's error, whose DETAIL and HINT say what to change
+   */
+  constructor(migration: Migration, schemaVersion: number, appliedNow: number[], cause: Error & { detail?: string; hint?: string }) {
+    const number = (version: number) => String(version).padStart(3, "0");
+    const said = [cause.message, cause.detail && `DETAIL: ${cause.detail}`, cause.hint && `HINT: ${cause.hint}`].filter(Boolean).join("; ");
+    const kept = appliedNow.length === 0 ? "" : ` with ${appliedNow.map(number).join(", ")} applied by this start (a sonotile that knows only the versions before refuses it now: restore the backup taken before the upgrade to go back to it)`;
+    super(`migration ${number(migration.version)}_${migration.name}.sql failed and was rolled back; the database's schema stays at version ${schemaVersion}${kept}; remove the cause and start again. PostgreSQL said: ${said}`, { cause });
+    this.code = (cause as { code?: string }).code;
+  }
+}
+
+/** Applies `migration` unless schema_migrations has it, in one transaction with its row there; true when it applied it. */
+async function applyMigration(sql: Sql, migration: Migration): Promise<boolean> {
+  return sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    // Created under the lock: concurrent CREATE TABLE IF NOT EXISTS can still collide.
+    await tx`
+      CREATE TABLE IF NOT EXISTS schema_migrations (
+        version integer PRIMARY KEY,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`;
+    const [row] = await tx`SELECT 1 FROM schema_migrations WHERE version = ${migration.version}`;
+    if (row) return false;
+    // Several statements per file: the simple query protocol runs them as one script.
+    await tx.unsafe(migration.sql).simple();
+    await tx`INSERT INTO schema_migrations (version, name) VALUES (${migration.version}, ${migration.name})`;
+    return true;
+  });
+}
+
 /** Applies the pending migrations; returns the versions applied by this call. */
 export async function migrate(sql: Sql, migrations?: Migration[]): Promise<number[]> {
   const all = migrations ?? (await loadMigrations());
@@ -50,23 +107,15 @@ export async function migrate(sql: Sql, migrations?: Migration[]): Promise<numbe
   if (newest > known) throw new Error(`the database's schema is at version ${newest}, newer than this sonotile knows (${known}): run the sonotile release that migrated it (or a newer one)`);
   const applied: number[] = [];
   for (const migration of all) {
-    const done = await sql.begin(async (tx) => {
-      await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
-      // Created under the lock: concurrent CREATE TABLE IF NOT EXISTS can still collide.
-      await tx`
-        CREATE TABLE IF NOT EXISTS schema_migrations (
-          version integer PRIMARY KEY,
-          name text NOT NULL,
-          applied_at timestamptz NOT NULL DEFAULT now()
-        )`;
-      const [row] = await tx`SELECT 1 FROM schema_migrations WHERE version = ${migration.version}`;
-      if (row) return false;
-      // Several statements per file: the simple query protocol runs them as one script.
-      await tx.unsafe(migration.sql).simple();
-      await tx`INSERT INTO schema_migrations (version, name) VALUES (${migration.version}, ${migration.name})`;
-      return true;
-    });
-    if (done) applied.push(migration.version);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (await applyMigration(sql, migration)) applied.push(migration.version);
+        break;
+      } catch (err) {
+        if ((err as { code?: string }).code === "40P01" && attempt < DEADLOCK_ATTEMPTS) continue; // deadlock_detected
+        throw new MigrationError(migration, Math.max(newest, ...applied), applied, err as Error);
+      }
+    }
   }
   return applied;
 }
