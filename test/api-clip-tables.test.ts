@@ -10,9 +10,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
+import { exportClipTable } from "../src/store/clip-tables.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { resolveRoots } from "../src/store/paths.js";
-import { readTable, MAX_TABLE_ROWS, writeTable } from "../src/store/selection-table.js";
+import { readTable, MAX_TABLE_ROWS, tableLine } from "../src/store/selection-table.js";
 import { InvalidError } from "../src/store/errors.js";
 import { ensureAdmin } from "../src/store/users.js";
 import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
@@ -165,7 +166,7 @@ describe("readTable", () => {
   it("writes cells Raven and CSV readers read back: CSV quoting delimiters, quotes and line breaks; Raven, which never quotes, with spaces for tabs and line breaks", () => {
     const header = ["Begin Time (s)", "End Time (s)", "Notes"];
     const cells = ['a\tb', 'say "hi"', "two\nlines", "x, y"];
-    const read = (format: "raven" | "csv") => readTable(writeTable(format, header, cells.map((c, i) => [String(i), String(i + 1), c])), { format }).selections.map((s) => s.tags[0]?.value);
+    const read = (format: "raven" | "csv") => readTable([header, ...cells.map((c, i) => [String(i), String(i + 1), c])].map((r) => tableLine(format, r)).join(""), { format }).selections.map((s) => s.tags[0]?.value);
     expect(read("csv")).toEqual(cells);
     expect(read("raven")).toEqual(["a b", 'say "hi"', "two lines", "x, y"]);
   });
@@ -440,6 +441,63 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     const form = await importText(`recording_id=${ids.a1}`, table, "application/x-www-form-urlencoded");
     expect(form.statusCode).toBe(415);
     expect(form.json().message).toBe("a body of Content-Type application/x-www-form-urlencoded is not accepted: send it with a Content-Type of application/json, text/plain, text/tab-separated-values, text/csv");
+  });
+
+  it("matches a time on a half microsecond to its clip: importing such a table again creates nothing", async () => {
+    // 0.2500005 s × 1e6 is 250000.5 exactly: rounded by Math.round to 250001, by PostgreSQL's
+    // round(float8) to the even 250000 — the lookup rounded in SQL and missed the clip.
+    const text = "Begin Time (s)\tEnd Time (s)\tSpecies\n0.2500005\t0.5000025\tA\n";
+    expect((await importText(`recording_id=${ids.fmt}`, text)).json()).toMatchObject({ created: 1 });
+    expect((await importText(`recording_id=${ids.fmt}`, text)).json()).toMatchObject({ created: 0, existing: 1 });
+    expect((await clipsOf(ids.fmt)).filter((c: { start_time: number }) => c.start_time === 0.2500005)).toHaveLength(1);
+  });
+
+  it("reads a cell of several values (A; B), as an export writes a clip's values of one key, as a tag each — on a new clip as on an existing one", async () => {
+    const text = "Begin Time (s)\tEnd Time (s)\tSpecies\n2.5\t3\tEptesicus; Vespertilio ;\n";
+    const created = (await importText(`recording_id=${ids.fmt}`, text)).json();
+    expect(created).toMatchObject({ created: 1 });
+    const clip = (await app.inject({ url: `/v1/clips/${created.rows[0].clip_id}` })).json();
+    expect(clip.tags).toEqual([{ key: "Species", value: "Eptesicus" }, { key: "Species", value: "Vespertilio" }]);
+    expect((await importText(`recording_id=${ids.fmt}`, text.replace("Eptesicus; Vespertilio", "Vespertilio;Myotis"))).json()).toMatchObject({ created: 0, tags_added: 1 });
+    // A value holding the separator itself (given through the API) exports as its cell, which adds nothing back.
+    await post(`/v1/clips/${clip.id}/tags`, { key: "Note", value: "faint; partial" });
+    const exported = (await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}&start_before=3&end_after=2.5` })).body;
+    expect(exported.split("\n")[1].split("\t").slice(11)).toEqual(["faint; partial", "Eptesicus; Myotis; Vespertilio"]);
+    expect((await importText(`recording_id=${ids.fmt}`, exported)).json()).toMatchObject({ created: 0, tags_added: 0 });
+  });
+
+  it("streams an export a page of rows at a time, in order across pages, and re-imports it creating nothing", async () => {
+    const many = "Begin Time (s)\tEnd Time (s)\tSpecies\n" + Array.from({ length: 2500 }, (_, i) => `${(i * 0.001).toFixed(3)}\t${(i * 0.001 + 0.0005).toFixed(4)}\tsp${i % 7}\n`).join("");
+    await writeSineWav(join(dir.path, "many.wav"), 8000, 3);
+    const many_id = (await post("/v1/recordings", { dataset_id: ids.dataset, path: "many.wav" })).id;
+    expect((await importText(`recording_id=${many_id}`, many)).json()).toMatchObject({ created: 2500 });
+    const table = await exportClipTable(t.db.sql, { target: { recording_id: many_id }, format: "raven", times: "real", features: "none", state: "active" });
+    expect(table.rows).toBe(2500);
+    const chunks: string[] = [];
+    for await (const chunk of table.text) chunks.push(chunk);
+    // The header, then a chunk per page of clips read.
+    expect(chunks.map((c) => c.split("\n").length - 1)).toEqual([1, 1000, 1000, 500]);
+    const rows = chunks.join("").split("\n").slice(1, -1).map((l) => l.split("\t"));
+    expect(rows.map((r) => r[0])).toEqual(Array.from({ length: 2500 }, (_, i) => String(i + 1)));
+    expect(rows.map((r) => Number(r[3]))).toEqual(Array.from({ length: 2500 }, (_, i) => Number((i * 0.001).toFixed(3))));
+    const http = await app.inject({ url: `/v1/clips/export?recording_id=${many_id}` });
+    expect(http.body).toBe(chunks.join(""));
+    expect((await importText(`recording_id=${many_id}`, http.body)).json()).toMatchObject({ created: 0, existing: 2500, tags_added: 0 });
+  });
+
+  it("a job of clips reads their channel: one of a channel-2 selection's clip is refused unless it analyses channel 1 (counted from 0)", async () => {
+    const text = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tSpectrogram 1\t1\t2\t2.5\n2\tSpectrogram 1\t2\t2\t2.5\n";
+    const [first, second] = (await importText(`recording_id=${ids.stereo}`, text)).json().rows.map((r: { clip_id: string }) => r.clip_id);
+    const submit = (clips: string[], params: object) => app.inject({ method: "POST", url: "/v1/jobs", headers, payload: { task: "extract_features", data: { targets: { clip_ids: clips }, params } } });
+    const refused = await submit([second], {});
+    expect([refused.statusCode, refused.json().fields]).toEqual([400, [{ field: "data.params.channel", message:
+      `is 0 (channel 1 as Raven counts, from 1), but clips of the job are of another channel — their tag Channel, a Raven selection's channel: 1 clip of channel 2 (clip ${second}). A job reads one channel: submit each channel's clips in a job of their own, with channel = Channel − 1` }]]);
+    expect((await submit([first, second], { channel: 1 })).json().fields[0].message).toMatch(/^is 1 \(channel 2 as Raven counts, from 1\), but .*: 1 clip of channel 1 \(clip /);
+    for (const [clips, params] of [[[second], { channel: 1 }], [[first], {}]] as const) {
+      const accepted = await submit([...clips], params);
+      expect(accepted.statusCode, accepted.body).toBe(201);
+      expect((await app.inject({ method: "POST", url: `/v1/jobs/${accepted.json().id}/abort`, headers })).statusCode).toBe(200);
+    }
   });
 
   it("two imports of one table at once create its clips once", async () => {

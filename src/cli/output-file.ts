@@ -6,7 +6,7 @@
  * untouched and nothing half-written.
  */
 import { rmSync, writeFileSync } from "node:fs";
-import { lstat, readFile, readlink, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { lstat, open, readFile, readlink, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { constants } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { UsageError } from "./errors.js";
@@ -82,11 +82,22 @@ export async function writeOutputFile<T>(output: string, write: (tempPath: strin
 
 /**
  * `bytes` written to `output` by writeOutputFile; `then` runs once they are in the temporary file,
- * before it is renamed (an `.npy` table puts its sidecar in place there).
+ * before it is renamed (an `.npy` table puts its sidecar in place there). Text given as an async
+ * iterable (a table read from the database as it is written) is written chunk by chunk; a failure
+ * of the iterable is thrown as it is, not as the file's.
  */
-export function writeOutputBytes(output: string, bytes: Uint8Array | string, then?: () => Promise<void>): Promise<void> {
+export function writeOutputBytes(output: string, bytes: Uint8Array | string | AsyncIterable<string>, then?: () => Promise<void>): Promise<void> {
   return writeOutputFile(output, async (temp) => {
-    await writeFile(temp, bytes).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(output, err)));
+    const failed = (err: NodeJS.ErrnoException) => Promise.reject(outputError(output, err));
+    if (typeof bytes === "string" || bytes instanceof Uint8Array) await writeFile(temp, bytes).catch(failed);
+    else {
+      const file = await open(temp, "w").catch(failed);
+      try {
+        for await (const chunk of bytes) await file.write(chunk).catch(failed);
+      } finally {
+        await file.close();
+      }
+    }
     await then?.();
   });
 }

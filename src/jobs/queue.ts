@@ -16,6 +16,7 @@ import { timeExpansionProblem } from "../audio/expansion.js";
 import { plural } from "../audio/types.js";
 import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from "../features/features.js";
 import { connectionErrorText, isConnectionError, type Queryable, type Sql } from "../store/db.js";
+import { CHANNEL_TAG } from "../store/clip-tables.js";
 import { assertWritable, joinedLineage } from "../store/common.js";
 import { ConflictError, InvalidError, invalid } from "../store/errors.js";
 import { abortJob, createJob, getJob, type ItemTarget, type Job } from "../store/jobs.js";
@@ -381,6 +382,30 @@ async function clipsWithoutFrames(db: Queryable, params: Params, band: { lowFreq
   return frameless;
 }
 
+/**
+ * Refuses (InvalidError naming `data.params.channel`) a job of clips some of which are of another
+ * channel than the one it analyses: a clip's channel is its tag Channel (counted from 1, as Raven
+ * counts; store/clip-tables.ts), 1 without it — and a researcher who imported a Raven selection on
+ * channel 2 expects the features of channel 2, where the job read its `channel` (counted from 0,
+ * default 0) for every clip and gave the first channel's unsaid. One job reads one channel: the
+ * message counts the clips of each other channel and says to submit them apart, channel = Channel − 1.
+ */
+async function checkClipChannels(db: Queryable, channel: number, targets: readonly ItemTarget[], nameParam: ParamNamer): Promise<void> {
+  const clips = targets.filter((t) => t.kind === "clip").map((t) => t.id);
+  if (!clips.length) return;
+  const channels = await db<{ channel: string; clips: number; example: string }[]>`
+    SELECT channel, count(*)::int AS clips, min(id::text) AS example FROM (
+      SELECT c.id, COALESCE((SELECT string_agg(t.value, ', ' ORDER BY t.value) FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id
+                             WHERE ct.clip_id = c.id AND t.key = ${CHANNEL_TAG}), '1') AS channel
+      FROM unnest(${clips}::uuid[]) AS c (id)) AS of_clip
+    GROUP BY channel ORDER BY count(*) DESC, channel`;
+  const others = channels.filter((c) => c.channel !== String(channel + 1));
+  if (!others.length) return;
+  const name = nameParam("channel");
+  const counted = others.map((c) => `${plural(c.clips, "clip")} of channel ${c.channel} (clip ${c.example}${c.clips > 1 ? ", …" : ""})`).join("; ");
+  throw invalid("data.params.channel", `is ${channel} (channel ${channel + 1} as Raven counts, from 1), but clips of the job are of another channel — their tag ${CHANNEL_TAG}, a Raven selection's channel: ${counted}. A job reads one channel: submit each channel's clips in a job of their own, with ${name} = ${CHANNEL_TAG} − 1`);
+}
+
 /** checkFeatureParams' refusals as fields of a job's data (`data.params.window_size`, `data.band`). */
 function featureParamsIssues(params: Params, recording: { samplerate: number; channels: number }, band: { lowFreq?: number; highFreq?: number }): { field: string; message: string }[] {
   try {
@@ -414,6 +439,7 @@ export async function submitExtractJob(sql: Sql, boss: PgBoss, j: { data: Extrac
     }
     const targets = await resolveTargets(tx, j.data.targets);
     await checkParamsForTargets(tx, j.data, targets, j.nameParam ?? ((param) => param));
+    await checkClipChannels(tx, parseParams(j.data.params ?? {}).channel, targets, j.nameParam ?? ((param) => param));
     const run = await createRun(tx, { kind: "job", description: `extract_features over ${plural(targets.length, "target")}`, created_by: j.created_by });
     const job = await createJob(tx, { task: "extract_features", data: j.data, priority: j.priority, items: targets.length, created_by: j.created_by, run_id: run.id, retry_of: j.retry_of });
     // Batches keep each statement's parameters well under PostgreSQL's 65535.

@@ -8,7 +8,7 @@
  *   (else Begin File) names — [begin, end) in real seconds;
  * - its channel, when not the first, the tag `Channel` (clips have no channel of their own; a clip
  *   without the tag is of channel 1);
- * - its annotation cells, tags (column name → cell; empty cells none);
+ * - its annotation cells, tags (column name → each value of the cell, VALUE_SEPARATOR; empty cells none);
  * - its Low/High Freq, the feature values `selection_low_freq_hz` / `selection_high_freq_hz`
  *   (real Hz): numbers, as features are, and named apart from the extraction's `low_freq_hz`,
  *   which a job computes from the audio and would otherwise overwrite.
@@ -24,12 +24,11 @@
 import { randomUUID } from "node:crypto";
 import { basename, extname } from "node:path";
 import type { Queryable, Sql } from "./db.js";
-import { assertWritable, type StateFilter } from "./common.js";
-import { boundsIssues, listClips, LOCKED_COLUMNS, type Clip, type LockedRecording } from "./clips.js";
+import { assertWritable, joinedLineage, type StateFilter } from "./common.js";
+import { boundsIssues, clipFilter, LOCKED_COLUMNS, type Clip, type LockedRecording } from "./clips.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
-import { putFeatureValues, type TargetFeatureInput } from "./features.js";
 import { createRun, finishRun, type Run } from "./runs.js";
-import { COLUMN, FEATURE_COLUMN_PREFIX, readTable, TableFaults, writeTable, type TableFormat, type TableSelection } from "./selection-table.js";
+import { COLUMN, FEATURE_COLUMN_PREFIX, readTable, TableFaults, tableLine, VALUE_SEPARATOR, type TableFormat, type TableSelection } from "./selection-table.js";
 import type { TagFilter } from "./tags.js";
 
 /** The tag a clip's channel is kept in, when not the first (a clip without it is of channel 1). */
@@ -55,9 +54,6 @@ export function featureColumns(text: string): ClipTableExport["features"] {
   if (text === "none" || text === "all") return text;
   return [...new Set(text.split(",").map((f) => f.trim()).filter(Boolean))];
 }
-
-/** Rows per statement where a statement's parameters grow with the rows (PostgreSQL takes at most 65,535). */
-const ROWS_PER_STATEMENT = 5000;
 
 /** Which recording (or dataset, whose recordings the rows name) a table is of. */
 export type TableTarget = { recording_id: string } | { dataset_id: string };
@@ -123,9 +119,17 @@ interface Placed {
   high: number | null;
 }
 
+/**
+ * Seconds to the microsecond, as a clip's identity takes them: the one rounding by which rows and
+ * clips are matched, here only. (The lookup of existing clips once also rounded in SQL, where
+ * round(float8) takes a tie to the even neighbour and Math.round upwards: a time on a half
+ * microsecond missed its clip, and a re-import created it again.)
+ */
+const microseconds = (s: number) => Math.round(s * 1e6);
+
 /** A clip's identity in a table (module doc): recording, times to the microsecond, channel. */
 const identity = (recordingId: string, start: number, end: number, channel: number) =>
-  `${recordingId} ${Math.round(start * 1e6)} ${Math.round(end * 1e6)} ${channel}`;
+  `${recordingId} ${microseconds(start)} ${microseconds(end)} ${channel}`;
 
 /** The file a row names: its Begin Path, else its Begin File; null when neither. */
 const namedFile = (s: TableSelection) => s.beginPath ?? s.beginFile;
@@ -144,7 +148,9 @@ const RECORDING_COLUMNS = (db: Queryable) => db`id, path, channels, samplerate, 
  * the transaction locks the recordings (FOR NO KEY UPDATE, in id order: two imports of one table
  * run one after the other, the second finding the first's clips), checks the rows again against
  * the locked rows (a recording deleted, hidden or re-timed meanwhile), looks up the existing
- * clips of the placed rows only, and writes.
+ * clips of the placed rows only, and writes — a statement per table, its columns as arrays
+ * (the clips, the tags, their attachments, the selection bounds). What is left of the
+ * transaction's time is the rows' writes themselves.
  */
 export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<ClipTableImportResult> {
   const table = readTable(im.text, { format: im.format, tagColumns: im.tag_columns, labelKey: im.label_key });
@@ -181,18 +187,16 @@ export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<Cl
       rows.push({ line: p.row.line, selection: p.row.selection, clip_id: clipId, recording_id: p.recording.id, status: found ? "existing" : "created" });
       if (!found) created.push({ id: clipId, p });
       const channelTag = (p.row.channel === 1 || found) ? [] : [{ key: CHANNEL_TAG, value: String(p.row.channel) }];
-      // A cell an export wrote for several values of one key ("A; B") is those tags, not a new one.
-      const tags = found ? p.row.tags.filter((t) => found.tags.get(t.key) !== t.value) : p.row.tags;
+      // A cell that is the clip's values of its key as an export writes them adds none — a value
+      // holding "; " itself, which the cell's reading split, included.
+      const cell = (key: string) => p.row.tags.filter((t) => t.key === key).map((t) => t.value).join(VALUE_SEPARATOR);
+      const tags = found ? p.row.tags.filter((t) => found.tags.get(t.key) !== cell(t.key)) : p.row.tags;
       for (const t of [...channelTag, ...tags]) tagging.push({ clip_id: clipId, ...t });
     }
     await insertClips(tx, created, { created_by: im.created_by, run_id: run.id });
     const createdIds = new Set(created.map((c) => c.id));
     const tagged = await attachTags(tx, tagging, { created_by: im.created_by, run_id: run.id });
-    const features: TargetFeatureInput[] = created.flatMap(({ id, p }) => (p.low === null || p.high === null ? [] : [
-      { id, name: SELECTION_FREQUENCY_FEATURES.low, value: p.low, created_by: im.created_by, run_id: run.id },
-      { id, name: SELECTION_FREQUENCY_FEATURES.high, value: p.high, created_by: im.created_by, run_id: run.id },
-    ]));
-    for (let i = 0; i < features.length; i += ROWS_PER_STATEMENT) await putFeatureValues(tx, "clip", features.slice(i, i + ROWS_PER_STATEMENT));
+    await insertSelectionBounds(tx, created, { created_by: im.created_by, run_id: run.id });
     return {
       run: await finishRun(tx, run.id, "completed"),
       format: table.format,
@@ -311,21 +315,24 @@ function fileResolver(recordings: readonly { id: string; path: string }[]): (s: 
 
 /**
  * The active clips of the `placed` rows' identities (archived and trashed ones are not matched:
- * module doc), their channel read from the Channel tag, with their tags as an export writes them:
- * key → its values joined by "; " (exportClipTable). Looks up the rows' (recording, start and end
- * to the microsecond) only, not every clip of the recordings.
+ * module doc), by identity, their channel read from the Channel tag, with their tags as an export
+ * writes them: key → its values joined by VALUE_SEPARATOR (exportClipTable). Looks up the rows'
+ * recordings and start times only, not every clip of the recordings: SQL picks the candidates by
+ * their start's whole microseconds rounded down (floor, which has no tie to break: a time rounding
+ * to µ floors to µ − 1 or µ), and identity() decides.
  */
 async function existingClips(tx: Queryable, placed: readonly Placed[]): Promise<Map<string, { id: string; tags: Map<string, string> }>> {
   if (!placed.length) return new Map();
-  const micro = (s: number) => Math.round(s * 1e6);
+  const candidates = new Map<string, [string, number]>();
+  for (const p of placed) for (const s of [microseconds(p.start) - 1, microseconds(p.start)]) candidates.set(`${p.recording.id} ${s}`, [p.recording.id, s]);
+  const keys = [...candidates.values()];
   const rows = await tx<{ id: string; recording_id: string; start_time: number; end_time: number; tags: { key: string; value: string }[] }[]>`
     SELECT c.id, c.recording_id, c.start_time, c.end_time,
            COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key, t.value)
                      FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.clip_id = c.id), '[]') AS tags
     FROM clips c
     WHERE c.state = 'active' AND c.recording_id = ANY(${[...new Set(placed.map((p) => p.recording.id))]}::uuid[])
-      AND (c.recording_id, round(c.start_time * 1e6::float8)::int8, round(c.end_time * 1e6::float8)::int8) IN (
-        SELECT * FROM unnest(${placed.map((p) => p.recording.id)}::uuid[], ${placed.map((p) => micro(p.start))}::int8[], ${placed.map((p) => micro(p.end))}::int8[]))`;
+      AND (c.recording_id, floor(c.start_time * 1e6::float8)::int8) IN (SELECT * FROM unnest(${keys.map((k) => k[0])}::uuid[], ${keys.map((k) => k[1])}::int8[]))`;
   return new Map(rows.map((c) => {
     const tags = new Map(c.tags.map((t) => [t.key, tagValues(c, t.key)]));
     const channel = c.tags.find((t) => t.key === CHANNEL_TAG)?.value;
@@ -341,6 +348,26 @@ async function insertClips(tx: Queryable, clips: readonly { id: string; p: Place
     SELECT id, recording_id, start_time, end_time, ${by.created_by}::uuid, ${by.run_id}::uuid
     FROM unnest(${clips.map((c) => c.id)}::uuid[], ${clips.map((c) => c.p.recording.id)}::uuid[], ${clips.map((c) => c.p.start)}::float8[], ${clips.map((c) => c.p.end)}::float8[])
       AS n (id, recording_id, start_time, end_time)`);
+}
+
+/**
+ * Stores the new clips' selection bounds (SELECTION_FREQUENCY_FEATURES), their feature names got
+ * or created: two statements, the values' columns as arrays (putFeatureValues, a row of parameters
+ * per value, took four statements of 40,000 parameters for 10,000 clips).
+ */
+async function insertSelectionBounds(tx: Queryable, clips: readonly { id: string; p: Placed }[], by: { created_by: string | null; run_id: string }): Promise<void> {
+  const bounded = clips.filter(({ p }) => p.low !== null && p.high !== null);
+  if (!bounded.length) return;
+  const { low, high } = SELECTION_FREQUENCY_FEATURES;
+  await translating(() => tx`
+    INSERT INTO feature_names (name, created_by, run_id) SELECT name, ${by.created_by}::uuid, ${by.run_id}::uuid FROM unnest(${[low, high]}::text[]) AS n (name)
+    ON CONFLICT (name) DO NOTHING`);
+  await translating(() => tx`
+    INSERT INTO clip_features (clip_id, feature_name_id, value, created_by, run_id)
+    SELECT b.clip_id, f.id, n.value, ${by.created_by}::uuid, ${by.run_id}::uuid
+    FROM unnest(${bounded.map((c) => c.id)}::uuid[], ${bounded.map((c) => c.p.low!)}::float8[], ${bounded.map((c) => c.p.high!)}::float8[]) AS b (clip_id, low, high)
+      CROSS JOIN LATERAL (VALUES (${low}::text, b.low), (${high}::text, b.high)) AS n (name, value)
+      JOIN feature_names f ON f.name = n.name`);
 }
 
 /**
@@ -380,11 +407,30 @@ export interface ClipTableExport {
 }
 
 export interface ExportedTable {
-  text: string;
-  /** The clips written. */
+  /** The table's text: the header, then a page of rows at a time, read from the database as it is sent. Read it once. */
+  text: AsyncIterable<string>;
+  /** The clips matching when the export began (one deleted since is left out of the text). */
   rows: number;
   /** The file name Raven gives a sound's table: `<sound>.Table.1.selections.txt` (CSV: `.csv`). */
   filename: string;
+}
+
+/**
+ * The clips an export reads per query: it holds one page's clips and text at a time, and the ids of
+ * the rest. Built whole, 100,000 clips with two tags and four features each held ~220 MB of heap
+ * more, and the first byte went out with the last (~23 s on PostgreSQL 15, on a loaded machine);
+ * paged, ~50–90 MB and 4–5 s.
+ */
+const EXPORT_PAGE = 1000;
+
+/** A clip as an export's row needs it: its tags as the clips list gives them, the feature values of its columns by name. */
+interface ExportedClip {
+  id: string;
+  recording_id: string;
+  start_time: number;
+  end_time: number;
+  tags: { key: string; value: string }[];
+  features: Record<string, number | null>;
 }
 
 /**
@@ -393,39 +439,64 @@ export interface ExportedTable {
  * its dataset), File Offset (s) and Begin File — so a dataset's table re-imports into its
  * recordings — then Clip ID, a column per tag key (a clip with several values of one key: joined by
  * "; "), and feature values as `feature:NAME` columns. Rows by recording path, then time. Low/High
- * Freq are the clip's selection bounds, else the whole band (0 to Nyquist). Refuses more than
- * MAX_EXPORT_ROWS clips, naming the filters.
+ * Freq are the clip's selection bounds, else empty (0 and the Nyquist frequency would come back from a re-import as bounds).
+ *
+ * Written as it is read: what the header needs (the tag keys, the feature names) and every refusal
+ * — more than MAX_EXPORT_ROWS clips, naming the filters; a tag key that is a column of the table's;
+ * a Channel tag that is no channel — come from aggregate queries before the text starts; then the
+ * clips' ids in the table's order, and their rows a page (EXPORT_PAGE) at a time, looked up by id.
+ * Not one snapshot (a transaction would hold the embedded database's only session while a client
+ * reads): a clip deleted meanwhile is left out, and a tag changed meanwhile is written as it is
+ * when its page is read.
  */
 export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promise<ExportedTable> {
   const name = await targetName(db, ex.target);
-  const page = await listClips(db, {
-    ...ex.target, state: ex.state, start_before: ex.start_before, end_after: ex.end_after, tag: ex.tag,
-    sort: "start_time", order: "asc", limit: MAX_EXPORT_ROWS, offset: 0,
-  });
-  if (page.total > MAX_EXPORT_ROWS) {
-    throw invalid("recording_id" in ex.target ? "recording_id" : "dataset_id", `has ${page.total} clips matching, more than the limit of ${MAX_EXPORT_ROWS} per export: narrow it with start_before / end_after, tag_key / tag_value or state, or export recording by recording`);
+  const lineage = joinedLineage(db, "clips", "c");
+  const matching = db`${lineage.inState(ex.state)} AND ${clipFilter(db, { ...ex.target, start_before: ex.start_before, end_after: ex.end_after, tag: ex.tag })}`;
+  const [summary] = await translating(() => db<{ total: number; tag_keys: string[]; feature_names: string[]; channel_fault: { id: string; values: string[] } | null }[]>`
+    WITH m AS MATERIALIZED (SELECT c.id FROM clips c ${lineage.joins} WHERE ${matching})
+    SELECT (SELECT count(*)::int FROM m) AS total,
+      -- The tags used, then their keys: a hash of the tag ids, not a sort of every clip's tag text.
+      COALESCE((SELECT json_agg(DISTINCT t.key) FROM tags t WHERE t.id IN (SELECT ct.tag_id FROM clip_tags ct JOIN m ON m.id = ct.clip_id)), '[]') AS tag_keys,
+      ${ex.features === "all"
+        ? db`COALESCE((SELECT json_agg(f.name) FROM feature_names f WHERE f.id IN (SELECT cf.feature_name_id FROM clip_features cf JOIN m ON m.id = cf.clip_id WHERE cf.value IS NOT NULL)), '[]')`
+        : db`'[]'::json`} AS feature_names,
+      -- channelCell's rule, for every clip at once: the clip whose Channel tag it refuses, if any.
+      (SELECT json_build_object('id', ct.clip_id, 'values', json_agg(t.value ORDER BY t.value))
+        FROM clip_tags ct JOIN m ON m.id = ct.clip_id JOIN tags t ON t.id = ct.tag_id AND t.key = ${CHANNEL_TAG}
+        GROUP BY ct.clip_id HAVING count(*) > 1 OR bool_or(t.value !~ '^[1-9][0-9]*$') ORDER BY ct.clip_id LIMIT 1) AS channel_fault`);
+  if (summary.total > MAX_EXPORT_ROWS) {
+    throw invalid("recording_id" in ex.target ? "recording_id" : "dataset_id", `has ${summary.total} clips matching, more than the limit of ${MAX_EXPORT_ROWS} per export: narrow it with start_before / end_after, tag_key / tag_value or state, or export recording by recording`);
   }
-  const ids = [...new Set(page.items.map((c) => c.recording_id))];
-  const recordings = new Map((await db<{ id: string; path: string; time_expansion: number; samplerate: number }[]>`
-    SELECT id, path, time_expansion, samplerate FROM recordings WHERE id = ANY(${ids}::uuid[])`).map((r) => [r.id, r]));
-  const clips = [...page.items].sort((a, b) => compare(recordings.get(a.recording_id)!.path, recordings.get(b.recording_id)!.path) || a.start_time - b.start_time || a.end_time - b.end_time || compare(a.id, b.id));
-
   const own = new Set<string>([...Object.values(SELECTION_FREQUENCY_FEATURES)]);
-  const tagKeys = [...new Set(clips.flatMap((c) => c.tags.map((t) => t.key)))].filter((k) => k !== CHANNEL_TAG).sort(compare);
+  const tagKeys = summary.tag_keys.filter((k) => k !== CHANNEL_TAG).sort(compare);
   const placing = new Set<string>(Object.values(COLUMN));
   const clash = tagKeys.find((k) => placing.has(k) || k.startsWith(FEATURE_COLUMN_PREFIX));
   if (clash) throw new ConflictError(`the clips carry tags of key '${clash}', which is a column of the table's own: rename those tags to export them`);
   const featureNames = ex.features === "none" ? []
-    : ex.features === "all" ? [...new Set(clips.flatMap((c) => c.features.filter((f) => f.value !== null && !own.has(f.name)).map((f) => f.name)))].sort(compare)
+    : ex.features === "all" ? summary.feature_names.filter((n) => !own.has(n)).sort(compare)
     : [...ex.features];
   if (featureNames.length > MAX_FEATURE_COLUMNS) throw invalid("features", `names ${featureNames.length} features${ex.features === "all" ? " (all the clips have)" : ""}, more than the limit of ${MAX_FEATURE_COLUMNS} columns per export: name the features to export`);
+  if (summary.channel_fault) channelCell(summary.channel_fault.id, summary.channel_fault.values);
+
+  // The rows' order: by recording path (code-point order, the same in every locale, which a
+  // collation is not), then start, end and id (a uuid's order is its text's).
+  const recordings = (await translating(() => db<{ id: string; path: string; time_expansion: number }[]>`
+    SELECT id, path, time_expansion FROM recordings
+    WHERE ${"recording_id" in ex.target ? db`id = ${ex.target.recording_id}` : db`dataset_id = ${ex.target.dataset_id}`}`)).sort((a, b) => compare(a.path, b.path));
+  const recordingOf = new Map(recordings.map((r) => [r.id, r]));
+  // As arrays of values, not objects: 100,000 of them held while the text is written.
+  const ids = (await translating(async () => (await db`
+    SELECT c.id FROM clips c JOIN unnest(${recordings.map((r) => r.id)}::uuid[], ${recordings.map((_, i) => i)}::int[]) AS o (recording_id, ord) ON o.recording_id = c.recording_id
+      ${lineage.joins} WHERE ${matching}
+    ORDER BY o.ord, c.start_time, c.end_time, c.id`.values()) as unknown as [string][])).map(([id]) => id);
 
   const header = [COLUMN.selection, COLUMN.view, COLUMN.channel, COLUMN.begin, COLUMN.end, COLUMN.low, COLUMN.high, COLUMN.beginPath, COLUMN.fileOffset, COLUMN.beginFile, COLUMN.clipId,
     ...tagKeys, ...featureNames.map((f) => FEATURE_COLUMN_PREFIX + f)];
-  const rows = clips.map((c, i) => {
-    const r = recordings.get(c.recording_id)!;
+  const row = (c: ExportedClip, selection: number) => {
+    const r = recordingOf.get(c.recording_id)!;
     const te = ex.times === "file" ? r.time_expansion : 1;
-    const feature = (n: string) => c.features.find((f) => f.name === n)?.value ?? null;
+    const feature = (n: string) => c.features[n] ?? null;
     const low = feature(SELECTION_FREQUENCY_FEATURES.low);
     const high = feature(SELECTION_FREQUENCY_FEATURES.high);
     // Left empty for a clip without bounds: 0 and the Nyquist frequency would come back from a
@@ -433,14 +504,35 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
     const hz = (v: number | null) => (v === null || low === null || high === null ? "" : (v / te).toFixed(RAVEN_DECIMALS.hz));
     const begin = (c.start_time * te).toFixed(RAVEN_DECIMALS.seconds);
     return [
-      String(i + 1), "Spectrogram 1", channelOf(c), begin, (c.end_time * te).toFixed(RAVEN_DECIMALS.seconds), hz(low), hz(high),
+      String(selection), "Spectrogram 1", channelCell(c.id, c.tags.filter((t) => t.key === CHANNEL_TAG).map((t) => t.value)), begin, (c.end_time * te).toFixed(RAVEN_DECIMALS.seconds), hz(low), hz(high),
       r.path, begin, basename(r.path), c.id,
       ...tagKeys.map((k) => tagValues(c, k)),
       ...featureNames.map((n) => { const v = feature(n); return v === null ? "" : String(v); }),
     ];
-  });
+  };
+  const columnFeatures = [...own, ...featureNames];
+  async function* text(): AsyncGenerator<string> {
+    yield tableLine(ex.format, header);
+    let selection = 0;
+    for (let i = 0; i < ids.length; i += EXPORT_PAGE) {
+      const page = ids.slice(i, i + EXPORT_PAGE);
+      const clips = new Map((await translating(() => db<ExportedClip[]>`
+        SELECT c.id, c.recording_id, c.start_time, c.end_time,
+               COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key, t.value)
+                         FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.clip_id = c.id), '[]') AS tags,
+               COALESCE((SELECT json_object_agg(f.name, cf.value)
+                         FROM clip_features cf JOIN feature_names f ON f.id = cf.feature_name_id WHERE cf.clip_id = c.id AND f.name = ANY(${columnFeatures}::text[])), '{}') AS features
+        FROM clips c WHERE c.id = ANY(${page}::uuid[])`)).map((c) => [c.id, c]));
+      let lines = "";
+      for (const id of page) {
+        const c = clips.get(id);
+        if (c) lines += tableLine(ex.format, row(c, ++selection));
+      }
+      yield lines;
+    }
+  }
   const stem = name.replace(/[/\\]/g, "_");
-  return { text: writeTable(ex.format, header, rows), rows: rows.length, filename: ex.format === "raven" ? `${stem}.Table.1.selections.txt` : `${stem}.selections.csv` };
+  return { text: text(), rows: ids.length, filename: ex.format === "raven" ? `${stem}.Table.1.selections.txt` : `${stem}.selections.csv` };
 }
 
 /**
@@ -450,18 +542,17 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
  */
 const RAVEN_DECIMALS = { seconds: 9, hz: 3 } as const;
 
-/** The Channel cell of a clip: its Channel tag (a whole number from 1), else 1; a ConflictError for a tag that is no channel or several. */
-function channelOf(c: Pick<Clip, "id" | "tags">): string {
-  const values = c.tags.filter((t) => t.key === CHANNEL_TAG).map((t) => t.value);
+/** The Channel cell of clip `id` whose Channel tag has `values`: the one whole number from 1, else 1 when none; a ConflictError naming the clip for a tag that is no channel or several. */
+function channelCell(id: string, values: readonly string[]): string {
   if (!values.length) return "1";
   if (values.length > 1 || !/^[1-9]\d*$/.test(values[0])) {
-    throw new ConflictError(`clip ${c.id} carries the tag ${CHANNEL_TAG} = ${values.join(", ")}, which is not one channel (a whole number from 1): the table's ${CHANNEL_TAG} column places it — correct the tag to export`);
+    throw new ConflictError(`clip ${id} carries the tag ${CHANNEL_TAG} = ${values.join(", ")}, which is not one channel (a whole number from 1): the table's ${CHANNEL_TAG} column places it — correct the tag to export`);
   }
   return values[0];
 }
 
-/** A clip's values of tag `key`, joined by "; " (sorted, as the clip lists them). */
-const tagValues = (c: Pick<Clip, "tags">, key: string) => c.tags.filter((t) => t.key === key).map((t) => t.value).join("; ");
+/** A clip's values of tag `key`, joined by VALUE_SEPARATOR (sorted, as the clip lists them). */
+const tagValues = (c: Pick<Clip, "tags">, key: string) => c.tags.filter((t) => t.key === key).map((t) => t.value).join(VALUE_SEPARATOR);
 
 /** Code-point order: the same in every locale. */
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

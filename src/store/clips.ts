@@ -1,7 +1,7 @@
 /** Clips: a [start_time, end_time) piece of a recording (seconds, real units), with tags and features. */
 import { realSecondsHint, RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import type { Queryable, Sql } from "./db.js";
-import { assertWritable, writing, given, pageFirst, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, writing, given, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
@@ -114,8 +114,8 @@ export async function getClip(db: Queryable, id: string): Promise<Clip> {
   return row;
 }
 
-export interface ClipQuery extends PageRequest {
-  state: StateFilter;
+/** The clips' filters, besides their state (ClipQuery; the export takes them too). */
+export interface ClipFilter {
   recording_id?: string;
   /** Only the clips of this dataset's recordings. */
   dataset_id?: string;
@@ -127,22 +127,30 @@ export interface ClipQuery extends PageRequest {
   /** Only clips that end after this time: end_time > end_after (real seconds). */
   end_after?: number;
   tag?: TagFilter;
+}
+
+export interface ClipQuery extends PageRequest, ClipFilter {
+  state: StateFilter;
   sort: (typeof CLIP_SORTS)[number];
   order: "asc" | "desc";
 }
 
 /**
- * A page of clips matching every filter given. The window filters compare strictly, as clips
- * are half-open [start_time, end_time): a clip ending exactly where the window starts, or
+ * SQL condition on clip `c`: it matches every filter given. The window filters compare strictly,
+ * as clips are half-open [start_time, end_time): a clip ending exactly where the window starts, or
  * starting exactly where it ends, does not overlap it.
  */
-export async function listClips(db: Queryable, q: ClipQuery): Promise<Page<Clip>> {
-  const where = db`${given(db, q.recording_id, (id) => db`c.recording_id = ${id}`)}
+export function clipFilter(db: Queryable, q: ClipFilter): Fragment {
+  return db`${given(db, q.recording_id, (id) => db`c.recording_id = ${id}`)}
     AND ${given(db, q.dataset_id, (id) => db`c.recording_id IN (SELECT id FROM recordings WHERE dataset_id = ${id})`)}
     AND ${given(db, q.start_before, (t) => db`c.start_time < ${t}`)}
     AND ${given(db, q.end_after, (t) => db`c.end_time > ${t}`)}
     AND ${carriesTag(db, "clip", "c", q.tag)}`;
-  return pageFirst<Clip>(db, { ...q, table: "clips", alias: "c", where, select: SELECT(db), nullsLast: false });
+}
+
+/** A page of clips matching every filter given (clipFilter). */
+export async function listClips(db: Queryable, q: ClipQuery): Promise<Page<Clip>> {
+  return pageFirst<Clip>(db, { ...q, table: "clips", alias: "c", where: clipFilter(db, q), select: SELECT(db), nullsLast: false });
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Annotation tables as text: Raven Pro selection tables (tab-separated, or the same columns as
- * CSV) and Audacity label tracks, read into selections (readTable) and written from rows
- * (writeTable). Text only — which recording a selection belongs to, and its times in real units,
+ * CSV) and Audacity label tracks, read into selections (readTable) and written a line at a time
+ * (tableLine). Text only — which recording a selection belongs to, and its times in real units,
  * are store/clip-tables.ts's business.
  *
  * Every refusal is an InvalidError whose fields name the line of the file ("line 4", the header
@@ -100,7 +100,7 @@ export interface TableSelection {
   /** Its Begin Path and Begin File cells; null where the table has no such column or the cell is empty. */
   beginPath: string | null;
   beginFile: string | null;
-  /** Its annotations: (column, cell) for each tag column whose cell is not empty; (label_key, label) for Audacity. */
+  /** Its annotations: (column, value) for each value of each tag column's cell (VALUE_SEPARATOR; empty cells none); (label_key, label) for Audacity. */
   tags: { key: string; value: string }[];
 }
 
@@ -231,6 +231,20 @@ function numberCell(text: string, field: string, what: string, issues: TableFaul
   const comma = /^[+-]?\d+,\d+$/.test(text) ? " (a decimal comma: write the decimal point as '.')" : "";
   issues.add(field, `'${text}' is not a number of ${what}${comma}`);
   return NaN;
+}
+
+/**
+ * What separates the values of one key in a cell: an export writes a clip's several values of a
+ * tag key so ("Eptesicus; Vespertilio", as Raven users list several labels in one column), and a
+ * Raven or CSV table's cell is read as its values split at ";" (the spaces around it trimmed) — a
+ * tag each, so that the round trip gives the clip's tags back, on a new clip as on an existing one.
+ */
+export const VALUE_SEPARATOR = "; ";
+
+/** The tags of `key` from a Raven or CSV annotation cell: a tagCell of each of its values (VALUE_SEPARATOR), each once. */
+function tagCells(key: string, text: string, field: string, issues: TableFaults): { key: string; value: string }[] {
+  const tags = text.split(VALUE_SEPARATOR.trim()).map((value) => tagCell(key, value, field, issues)).filter((t) => t !== null);
+  return tags.filter((t, i) => tags.findIndex((u) => u.value === t.value) === i);
 }
 
 /** A tag of `key` from a cell: trimmed and in NFC, as the API stores tags; null for an empty one; an issue where it breaks the tag rules. */
@@ -373,7 +387,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
     const endFile = cell(COLUMN.endFile) || null;
     if (beginFile !== null && endFile !== null && endFile !== beginFile) issues.add(at(COLUMN.endFile), `the selection spans two files (${COLUMN.beginFile} '${beginFile}', ${COLUMN.endFile} '${endFile}'): a clip lies within one recording`);
     if (issues.count > before) continue;
-    const tags = tagColumns.map((c) => tagCell(c, cell(c), at(c), issues)).filter((t) => t !== null);
+    const tags = tagColumns.flatMap((c) => tagCells(c, cell(c), at(c), issues));
     const selection: TableSelection = {
       line: row.line,
       selection: cell(COLUMN.selection) || null,
@@ -490,16 +504,13 @@ function labelLines(text: string): { line: number; cells: string[] }[] {
 }
 
 /**
- * Delimited text of `header` and `rows` (cells as text): tab-separated with LF line ends (Raven),
- * or comma-separated with CRLF (RFC 4180: a cell holding a comma, a quote or a line break is
- * quoted, its quotes doubled). Raven never quotes — a quote is text to it — so a Raven cell's tabs
- * and line breaks, which it cannot hold, are written as spaces.
+ * A line of delimited text, its `cells` as text: tab-separated with an LF line end (Raven), or
+ * comma-separated with CRLF (RFC 4180: a cell holding a comma, a quote or a line break is quoted,
+ * its quotes doubled). Raven never quotes — a quote is text to it — so a Raven cell's tabs and line
+ * breaks, which it cannot hold, are written as spaces.
  */
-export function writeTable(format: "raven" | "csv", header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const cellText = format === "raven"
-    ? (c: string) => c.replace(/\r\n|[\t\r\n]/g, " ")
-    : (c: string) => (/[,"\r\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c);
-  const delimiter = format === "raven" ? "\t" : ",";
-  const end = format === "raven" ? "\n" : "\r\n";
-  return [header, ...rows].map((r) => r.map(cellText).join(delimiter) + end).join("");
+export function tableLine(format: "raven" | "csv", cells: readonly string[]): string {
+  return format === "raven"
+    ? cells.map((c) => c.replace(/\r\n|[\t\r\n]/g, " ")).join("\t") + "\n"
+    : cells.map((c) => (/[,"\r\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(",") + "\r\n";
 }

@@ -4,6 +4,7 @@
  * other admin commands are (beside a running `serve` on the same embedded data directory too):
  * the same operations as POST /v1/clips/import and GET /v1/clips/export (store/clip-tables.ts).
  */
+import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { plural } from "../../audio/types.js";
@@ -132,8 +133,9 @@ export const command: Command = {
         target, format: format === "csv" ? "csv" : "raven", times, state, features,
         start_before: seconds("start-before"), end_after: seconds("end-after"), tag,
       });
-      if (output === undefined) process.stdout.write(table.text);
-      else {
+      if (output === undefined) {
+        for await (const chunk of table.text) if (!process.stdout.write(chunk)) await once(process.stdout, "drain");
+      } else {
         await writeOutputBytes(output, table.text);
         process.stderr.write(`sonotile clips: ${plural(table.rows, "clip")} written to ${output}\n`);
       }
