@@ -485,15 +485,15 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect((await importText(`recording_id=${many_id}`, http.body)).json()).toMatchObject({ created: 0, existing: 2500, tags_added: 0 });
   });
 
-  it("a job of clips reads their channel: one of a channel-2 selection's clip is refused unless it analyses channel 1 (counted from 0)", async () => {
+  it("a job of clips reads their channel: one of a channel-2 selection's clip is refused unless it analyses channel 1 (counted from 0); a clip without the tag goes with any channel", async () => {
     const text = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tSpectrogram 1\t1\t2\t2.5\n2\tSpectrogram 1\t2\t2\t2.5\n";
     const [first, second] = (await importText(`recording_id=${ids.stereo}`, text)).json().rows.map((r: { clip_id: string }) => r.clip_id);
     const submit = (clips: string[], params: object) => app.inject({ method: "POST", url: "/v1/jobs", headers, payload: { task: "extract_features", data: { targets: { clip_ids: clips }, params } } });
     const refused = await submit([second], {});
     expect([refused.statusCode, refused.json().fields]).toEqual([400, [{ field: "data.params.channel", message:
       `is 0 (channel 1 as Raven counts, from 1), but clips of the job are of another channel — their tag Channel, a Raven selection's channel: 1 clip of channel 2 (clip ${second}). A job reads one channel: submit each channel's clips in a job of their own, with channel = Channel − 1` }]]);
-    expect((await submit([first, second], { channel: 1 })).json().fields[0].message).toMatch(/^is 1 \(channel 2 as Raven counts, from 1\), but .*: 1 clip of channel 1 \(clip /);
-    for (const [clips, params] of [[[second], { channel: 1 }], [[first], {}]] as const) {
+    expect((await submit([first, second], {})).json().fields[0].message).toMatch(/^is 0 \(channel 1 as Raven counts, from 1\), but .*: 1 clip of channel 2 \(clip /);
+    for (const [clips, params] of [[[second], { channel: 1 }], [[first], {}], [[first, second], { channel: 1 }]] as const) {
       const accepted = await submit([...clips], params);
       expect(accepted.statusCode, accepted.body).toBe(201);
       expect((await app.inject({ method: "POST", url: `/v1/jobs/${accepted.json().id}/abort`, headers })).statusCode).toBe(200);

@@ -384,20 +384,23 @@ async function clipsWithoutFrames(db: Queryable, params: Params, band: { lowFreq
 
 /**
  * Refuses (InvalidError naming `data.params.channel`) a job of clips some of which are of another
- * channel than the one it analyses: a clip's channel is its tag Channel (counted from 1, as Raven
- * counts; store/clip-tables.ts), 1 without it — and a researcher who imported a Raven selection on
+ * channel than the one it analyses: a clip with the tag Channel (counted from 1, as Raven counts;
+ * store/clip-tables.ts) is of that channel — and a researcher who imported a Raven selection on
  * channel 2 expects the features of channel 2, where the job read its `channel` (counted from 0,
- * default 0) for every clip and gave the first channel's unsaid. One job reads one channel: the
- * message counts the clips of each other channel and says to submit them apart, channel = Channel − 1.
+ * default 0) for every clip and gave the first channel's unsaid. A clip without the tag (drawn in
+ * the viewer, made through the API, or a table's channel-1 row) names no channel and is read on the
+ * job's. One job reads one channel: the message counts the clips of each other channel and says to
+ * submit them apart, channel = Channel − 1.
  */
 async function checkClipChannels(db: Queryable, channel: number, targets: readonly ItemTarget[], nameParam: ParamNamer): Promise<void> {
   const clips = targets.filter((t) => t.kind === "clip").map((t) => t.id);
   if (!clips.length) return;
   const channels = await db<{ channel: string; clips: number; example: string }[]>`
     SELECT channel, count(*)::int AS clips, min(id::text) AS example FROM (
-      SELECT c.id, COALESCE((SELECT string_agg(t.value, ', ' ORDER BY t.value) FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id
-                             WHERE ct.clip_id = c.id AND t.key = ${CHANNEL_TAG}), '1') AS channel
+      SELECT c.id, (SELECT string_agg(t.value, ', ' ORDER BY t.value) FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id
+                    WHERE ct.clip_id = c.id AND t.key = ${CHANNEL_TAG}) AS channel
       FROM unnest(${clips}::uuid[]) AS c (id)) AS of_clip
+    WHERE channel IS NOT NULL
     GROUP BY channel ORDER BY count(*) DESC, channel`;
   const others = channels.filter((c) => c.channel !== String(channel + 1));
   if (!others.length) return;
