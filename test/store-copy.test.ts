@@ -12,13 +12,13 @@ import { storeFile, createArtifact } from "../src/store/artifacts.js";
 import { createClip } from "../src/store/clips.js";
 import { copyDatabase } from "../src/store/copy.js";
 import { addDataset } from "../src/store/datasets.js";
-import { openDatabase, type Database } from "../src/store/db.js";
+import { openDatabase, type Database, type Sql } from "../src/store/db.js";
 import { putMetric } from "../src/store/jobs.js";
 import { createNote } from "../src/store/notes.js";
 import { addRecordingTag, setRecordingFeature } from "../src/store/recordings.js";
 import { createToken } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
-import { REAL_PG_URL, freshDatabase, migratedTemplate, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { REAL_PG_URL, freshDatabase, migratedTemplate, tcpProxy, tempDir, writeSineWav, type TcpProxy, type TestDatabase } from "./store-helpers.js";
 
 let source: Database;
 let target: TestDatabase;
@@ -106,3 +106,130 @@ describe.skipIf(!REAL_PG_URL)("a database copied into an empty real PostgreSQL",
     }
   });
 });
+
+/**
+ * A copy that fails on either side — the target refusing a row, either connection lost — ends at
+ * once with an error naming the table and the side, leaves the target empty, and leaves the source
+ * answering. The source's COPY stream, destroyed when the target failed, kept its connection paused
+ * in the COPY for good: the copy rejected with "You cannot execute queries during copy" and the
+ * source never answered again; a COPY FROM STDIN refused after its last row went out waited for
+ * ever (scripts/patch-postgres.mjs). The source is the embedded database (the command's), and a
+ * real PostgreSQL in .ci/run's second pass; a target that refuses rows is a real PostgreSQL.
+ */
+const SOURCES = ["embedded", ...(REAL_PG_URL ? ["PostgreSQL"] : [])] as const;
+
+describe.each(SOURCES)("a copy from the %s database that fails", (kind) => {
+  /** A source of its own, with one connection: the one the copy used is the one asked afterwards. */
+  async function sourceDatabase(): Promise<TestDatabase> {
+    if (kind === "PostgreSQL") return freshDatabase({ poolSize: 1 });
+    const db = await openDatabase({ initialData: await migratedTemplate(), poolSize: 1 });
+    return { db, url: undefined, cleanup: () => db.close() };
+  }
+
+  /** 2000 users: a users table of some 250 KiB, over the 16 KiB at which a COPY stream pauses its connection. */
+  async function manyUsers(sql: Sql): Promise<void> {
+    await sql`INSERT INTO users (username, name) SELECT 'user' || i, repeat('x', 60) FROM generate_series(1, 2000) i`;
+  }
+
+  /** A pool of one connection to `t` through a proxy the test cuts: to the embedded database's socket, or the PostgreSQL's port. */
+  async function proxied(t: TestDatabase, onStatement?: (statement: string) => void): Promise<{ db: Database; proxy: TcpProxy }> {
+    const url = new URL(t.url ?? "postgres://postgres@127.0.0.1/postgres");
+    const proxy = await tcpProxy(t.url ? { host: url.hostname, port: Number(url.port || 5432) } : { path: t.db.embedded!.socket });
+    url.host = `127.0.0.1:${proxy.port}`;
+    return { db: await openDatabase({ url: url.toString(), poolSize: 1, migrate: false, onStatement }), proxy };
+  }
+
+  /** How many rows the target's sonotile tables hold, all told. */
+  async function rowsIn(db: Database): Promise<number> {
+    const tables = await db.sql<{ name: string }[]>`SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'`;
+    let n = 0;
+    for (const { name } of tables) n += (await db.sql.unsafe(`SELECT count(*)::int AS n FROM "${name}"`))[0].n as number;
+    return n;
+  }
+
+  const users = async (db: Database) => (await within(10, db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM users`))[0].n;
+  const COPY_USERS_IN = /^COPY "users" .* FROM STDIN$/;
+
+  it.runIf(REAL_PG_URL)("the target refuses a row in the middle of a table over 16 KiB: the source answers after, and a copy starts again", async () => {
+    const source = await sourceDatabase();
+    const target = await freshDatabase();
+    try {
+      await manyUsers(source.db.sql);
+      await target.db.sql`ALTER TABLE users ADD CONSTRAINT not_user1000 CHECK (username <> 'user1000')`;
+      await expect(within(20, copyDatabase(source.db.sql, target.db.sql))).rejects.toThrow(
+        `table users was not copied: the target failed: new row for relation "users" violates check constraint "not_user1000"; nothing was copied (the target's transaction was rolled back), and a copy can start again`,
+      );
+      expect(await rowsIn(target.db)).toBe(0);
+      expect(await users(source.db)).toBe(2000);
+      await target.db.sql`ALTER TABLE users DROP CONSTRAINT not_user1000`;
+      expect((await within(20, copyDatabase(source.db.sql, target.db.sql))).find((t) => t.table === "users")).toEqual({ table: "users", rows: 2000 });
+    } finally {
+      await source.cleanup();
+      await target.cleanup();
+    }
+  }, 60_000);
+
+  it.runIf(REAL_PG_URL)("the target refuses a small table's rows after their end went out: the copy fails, it waited for ever", async () => {
+    const source = await sourceDatabase();
+    const target = await freshDatabase();
+    try {
+      await createUser(source.db.sql, { username: "ana" });
+      await target.db.sql`ALTER TABLE users ADD CONSTRAINT not_ana CHECK (username <> 'ana')`;
+      await expect(within(20, copyDatabase(source.db.sql, target.db.sql))).rejects.toThrow(
+        /^table users was not copied: the target failed: new row for relation "users" violates check constraint "not_ana"; nothing was copied/,
+      );
+      expect(await rowsIn(target.db)).toBe(0);
+      expect(await users(source.db)).toBe(1);
+      expect(await users(target.db)).toBe(0); // the target's connection answers too
+    } finally {
+      await source.cleanup();
+      await target.cleanup();
+    }
+  }, 60_000);
+
+  it("the target's connection is lost as a table over 16 KiB starts to go in: the source answers after, the target holds nothing", async () => {
+    const source = await sourceDatabase();
+    const target = await freshDatabase();
+    let cut: TcpProxy | undefined;
+    const into = await proxied(target, (statement) => COPY_USERS_IN.test(statement) && void cut?.stop());
+    cut = into.proxy;
+    try {
+      await manyUsers(source.db.sql);
+      await expect(within(20, copyDatabase(source.db.sql, into.db.sql))).rejects.toThrow(/^table users was not copied: the target failed: .+; nothing was copied/);
+      expect(await users(source.db)).toBe(2000);
+      expect(await rowsIn(target.db)).toBe(0);
+    } finally {
+      await within(10, into.db.close());
+      await into.proxy.stop();
+      await source.cleanup();
+      await target.cleanup();
+    }
+  }, 60_000);
+
+  it.runIf(REAL_PG_URL)("the source's connection is lost as a table over 16 KiB goes in: its pool closes, the target holds nothing", async () => {
+    const source = await sourceDatabase();
+    let cut: TcpProxy | undefined;
+    const target = await freshDatabase({ onStatement: (statement) => COPY_USERS_IN.test(statement) && void cut?.stop() });
+    const from = await proxied(source);
+    cut = from.proxy;
+    try {
+      await manyUsers(source.db.sql);
+      // The table named is users, or the next one where the socket's buffers held all of users' rows when the connection was cut.
+      await expect(within(20, copyDatabase(from.db.sql, target.db.sql))).rejects.toThrow(/^table [a-z_]+ was not copied: the source failed: .+; nothing was copied/);
+      await within(10, from.db.close());
+      expect(await rowsIn(target.db)).toBe(0);
+      expect(await users(source.db)).toBe(2000);
+    } finally {
+      await from.proxy.stop();
+      await source.cleanup();
+      await target.cleanup();
+    }
+  }, 60_000);
+});
+
+/** `promise`, or a rejection once `seconds` pass without it settling: a copy that waits for ever fails its test instead of hanging it. */
+function within<T>(seconds: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still waiting after ${seconds} s`)), seconds * 1000)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}

@@ -10,7 +10,6 @@
  * messages only there, so the copy is refused until none is (the target's first `serve` makes
  * a queue of its own).
  */
-import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Queryable, Sql } from "./db.js";
 import { ConflictError } from "./errors.js";
@@ -42,33 +41,64 @@ export async function copyDatabase(source: Sql, target: Sql): Promise<CopiedTabl
   const [{ n: active }] = await source<{ n: number }[]>`SELECT count(*)::int AS n FROM jobs WHERE status IN ('pending', 'running')`;
   if (active) throw new ConflictError(`${active} job${active > 1 ? "s are" : " is"} pending or running, and the batch-job queue is not copied: let ${active > 1 ? "them" : "it"} finish, or abort ${active > 1 ? "them" : "it"} (sonotile jobs abort <id>), then copy`);
 
-  return source.begin("isolation level repeatable read read only", (src) => target.begin(async (dst) => {
-    const copied: CopiedTable[] = [];
-    for (const table of tables) {
-      const columns = await storedColumns(dst, table);
-      // One statement per table: its foreign keys are checked at the statement's end, so rows
-      // that refer to rows of their own table (users.created_by, jobs.retry_of) go in any order.
-      const rows = await src.unsafe(`COPY ${quoted(table)} (${columns.map(quoted).join(", ")}) TO STDOUT`).readable();
-      await pipeline(rows, await dst.unsafe(`COPY ${quoted(table)} (${columns.map(quoted).join(", ")}) FROM STDIN`).writable());
-      resumeAfterCopy(rows);
-      await advanceIdentities(dst, table);
-      const [{ n }] = await dst<{ n: number }[]>`SELECT count(*)::int AS n FROM ${dst(table)}`;
-      copied.push({ table, rows: n });
-    }
-    return copied;
-  }));
+  let copying = undefined as Promise<CopiedTable[]> | undefined; // set inside both transactions
+  try {
+    return await source.begin("isolation level repeatable read read only", (src) => target.begin((dst) => (copying = copyTables(src, dst, tables))));
+  } catch (err) {
+    // A connection lost ends its transaction's `begin` at once, with the bare connection error
+    // (its ROLLBACK cannot be sent), and maybe before the table's copy has failed too: the
+    // copy's own error, which names the table, is waited for and given.
+    throw (await copying?.then(() => err, (failure: unknown) => failure)) ?? err;
+  }
+}
+
+/** Each of `tables` copied from `src` into `dst`, in this order; fails with the first table's TableCopyError. */
+async function copyTables(src: Queryable, dst: Queryable, tables: string[]): Promise<CopiedTable[]> {
+  const copied: CopiedTable[] = [];
+  for (const table of tables) copied.push({ table, rows: await copyTable(src, dst, table) });
+  return copied;
+}
+
+/** The database a table's copy failed on. */
+type Side = "source" | "target";
+
+/** A table's copy failed — a statement, a stream or a connection of one side: the target's transaction is rolled back. */
+class TableCopyError extends Error {
+  override name = "TableCopyError";
+  constructor(table: string, side: Side, cause: unknown) {
+    super(`table ${table} was not copied: the ${side} failed: ${(cause as Error).message}; nothing was copied (the target's transaction was rolled back), and a copy can start again`, { cause });
+  }
 }
 
 /**
- * Lets the connection of a finished `COPY … TO STDOUT` read again. postgres.js (3.4.9) pauses the
- * socket when the COPY's stream holds more than its high-water mark and resumes it only from the
- * stream's read(), which Node no longer calls once the stream has ended: a COPY whose last rows came
- * with its end (a table over 16 KiB — a file's 1 MiB chunks) left the socket paused, and the
- * connection's next statement waited for ever (porsager/postgres#499; the fix proposed upstream,
- * #1016, resumes it at CopyDone). One more read() does that here.
+ * `table`'s rows streamed from `src` into `dst` as COPY text; answers how many `dst` holds. Every
+ * failure is a TableCopyError naming the side it came from, and leaves neither connection inside
+ * its COPY: a stream destroyed before its end has its connection read the rest and drop it, and a
+ * COPY FROM STDIN refused after its last row fails (both mended in postgres.js at install,
+ * scripts/patch-postgres.mjs) — the source's connection stayed paused in its COPY for good, and
+ * the copy waited for ever.
  */
-function resumeAfterCopy(rows: Readable): void {
-  (rows as Readable & { _read(size: number): void })._read(0);
+async function copyTable(src: Queryable, dst: Queryable, table: string): Promise<number> {
+  const on = (side: Side) => (err: unknown): never => {
+    throw new TableCopyError(table, side, err);
+  };
+  const columns = (await storedColumns(dst, table).catch(on("target"))).map(quoted).join(", ");
+  // One statement per table: its foreign keys are checked at the statement's end, so rows that
+  // refer to rows of their own table (users.created_by, jobs.retry_of) go in any order.
+  // The stream that fails first names the side that failed (the pipeline destroys the other with
+  // its error); the source's may fail while the target's COPY starts.
+  let failed: Side | undefined;
+  const rows = await src.unsafe(`COPY ${quoted(table)} (${columns}) TO STDOUT`).readable().catch(on("source"));
+  rows.once("error", () => (failed ??= "source"));
+  const into = await dst.unsafe(`COPY ${quoted(table)} (${columns}) FROM STDIN`).writable().catch((err: unknown) => {
+    rows.destroy();
+    return on("target")(err);
+  });
+  into.once("error", () => (failed ??= "target"));
+  await pipeline(rows, into).catch((err: unknown) => on(failed ?? "source")(err));
+  await advanceIdentities(dst, table).catch(on("target"));
+  const [{ n }] = await dst<{ n: number }[]>`SELECT count(*)::int AS n FROM ${dst(table)}`.catch(on("target"));
+  return n;
 }
 
 /** The newest migration applied (schema_migrations, src/store/migrate.ts). */
