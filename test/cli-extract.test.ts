@@ -567,6 +567,33 @@ describe("sonotile extract, interrupted", () => {
     expect(readdirSync(dir)).toEqual(["features.csv.resume.json"]); // the link alone
   });
 
+  it("a partial table that cannot be written: the next runs name the resume file, which holds the rows — they named features.partial.csv, which did not exist", async () => {
+    const dir = join(tmp, "interrupted-no-table");
+    mkdirSync(dir);
+    const out = join(dir, "features.csv");
+    const partial = join(dir, "features.partial.csv");
+    // The partial table's path leads into a directory that does not exist: it cannot be written, as on a disk the resume file filled, while the resume file can.
+    symlinkSync(join(dir, "missing", "partial.csv"), partial);
+    const run = await extractUntilCtrlC([...ARGS, "-o", out], dir);
+    expect(run.code, run.shown).toBe(130);
+    const said = /sonotile extract: interrupted: ([12]) of 3 targets computed, kept for --resume in (\S+); their table (\S+) could not be written: .+; (\S+) left as it was; run the same command with --resume/m.exec(run.shown);
+    expect(said, run.shown).not.toBeNull();
+    const [, done, resumeFile, table] = said!;
+    expect([resumeFile, table]).toEqual([`${out}.resume.json`, partial]);
+    expect(readdirSync(dir)).toEqual(["features.csv.resume.json"]); // the partial table's link removed with it
+
+    const forgot = await sonotile([...ARGS, "-o", out]);
+    expect(forgot).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: an interrupted run left its rows in ${out}.resume.json: add --resume to finish it, or remove ${out}.resume.json to start over\n` });
+    const other = await sonotile([...ARGS, "-o", out, "--resume", "--hop-size", "5e-4"]);
+    expect(other).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: --resume: the rows in ${out}.resume.json were computed with --hop-size 0.0004, this run has --hop-size 0.0005; run with the options they were computed with, or remove ${out}.resume.json to start over\n` });
+    const fewer = await sonotile([...ARGS.slice(1), "-o", out, "--resume"]);
+    expect(fewer).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: --resume: the rows in ${out}.resume.json include ${FIRST}, which this run does not name; run with the inputs they were computed with, or remove ${out}.resume.json to start over\n` });
+    const resumed = await sonotile([...ARGS, "-o", out, "--resume"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain(`; ${done} resumed from ${out}.resume.json; wrote ${out}\n`);
+    expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.csv.json"]);
+  }, 300_000);
+
   it("--resume with no resume file computes everything; a resume file that is not one is refused, not taken for rows", async () => {
     const dir = join(tmp, "resume-files");
     mkdirSync(dir);

@@ -72,6 +72,16 @@ export function partialTablePath(output: string): string {
   return `${output.slice(0, -ext.length)}.partial${ext}`;
 }
 
+/**
+ * Where an interrupted run of `output` keeps its rows, as messages name them: its partial table,
+ * or the resume file when the table could not be written (a full disk) — `--resume` reads the
+ * resume file either way. Messages named the partial table, which then did not exist.
+ */
+export async function keptRowsPath(output: string): Promise<string> {
+  const partial = partialTablePath(output);
+  return (await stat(partial).catch(() => null)) ? partial : resumeFilePath(output);
+}
+
 /** What `--resume` reads, beside `-o`: `features.csv.resume.json` for `features.csv` (per format: a .csv and a .parquet run do not meet). */
 export function resumeFilePath(output: string): string {
   return join(dirname(output), `${basename(output)}.resume.json`);
@@ -104,7 +114,7 @@ export async function readResumeFile(output: string, settings: ExtractSettings):
   if (saved?.kind !== RESUME_KIND || typeof saved.settings !== "object" || !Array.isArray(saved.rows)) {
     throw new Error(`${path} is not the resume file of an interrupted sonotile extract; remove it to start over`);
   }
-  checkSameSettings(saved.settings, settings, output);
+  checkSameSettings(saved.settings, settings, output, await keptRowsPath(output));
   const asNumber = (v: number | string) => (typeof v === "string" ? Number(v) : v);
   const resumed: ResumedTargets = { rows: new Map(), changed: [] };
   for (const { path: target, file, md5, values } of saved.rows) {
@@ -123,14 +133,15 @@ export async function readResumeFile(output: string, settings: ExtractSettings):
  * Refuses to resume where this run leaves out an input whose rows were kept (its file unchanged):
  * finishing would write the table without them and remove the resume file, their work lost.
  * @param paths the recordings this run found, as named
+ * @param kept where the rows are (keptRowsPath)
  * @throws UsageError naming the first such target
  */
-export function checkSameInputs(resumed: ResumedTargets, paths: readonly string[], output: string): void {
+export function checkSameInputs(resumed: ResumedTargets, paths: readonly string[], output: string, kept: string): void {
   const named = new Set(paths);
   const left = [...resumed.rows.keys()].filter((path) => !named.has(path));
   if (left.length) {
     throw new UsageError(
-      `--resume: the rows in ${partialTablePath(output)} include ${left[0]}${left.length > 1 ? ` and ${left.length - 1} more` : ""}, which this run does not name; ` +
+      `--resume: the rows in ${kept} include ${left[0]}${left.length > 1 ? ` and ${left.length - 1} more` : ""}, which this run does not name; ` +
         `run with the inputs they were computed with, or remove ${resumeFilePath(output)} to start over`,
     );
   }
@@ -138,9 +149,10 @@ export function checkSameInputs(resumed: ResumedTargets, paths: readonly string[
 
 /**
  * Refuses to resume rows computed with other settings: the table would mix two computations.
+ * @param kept where the rows are (keptRowsPath)
  * @throws UsageError naming the first difference as the flags that make it (`--hop-size 0.5`, `--no-pcen`, `no --clip-start`).
  */
-function checkSameSettings(saved: ExtractSettings, now: ExtractSettings, output: string): void {
+function checkSameSettings(saved: ExtractSettings, now: ExtractSettings, output: string, kept: string): void {
   const spelled = (s: ExtractSettings): [string, string][] => [
     ["version", `sonotile ${s.version}`],
     ...PARAM_FLAGS.map((f): [string, string] => {
@@ -159,7 +171,7 @@ function checkSameSettings(saved: ExtractSettings, now: ExtractSettings, output:
   if (difference) {
     const [name, text] = difference;
     throw new UsageError(
-      `--resume: the rows in ${partialTablePath(output)} were computed with ${before.get(name)}, this run has ${text}; ` +
+      `--resume: the rows in ${kept} were computed with ${before.get(name)}, this run has ${text}; ` +
         `run with the options they were computed with, or remove ${resumeFilePath(output)} to start over`,
     );
   }

@@ -24,7 +24,7 @@ import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jo
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlagNames, type OptionSpec } from "../flags.js";
-import { checkSameInputs, fileStamp, partialTablePath, readResumeFile, resumeFilePath, writeResumeFile, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
+import { checkSameInputs, fileStamp, keptRowsPath, partialTablePath, readResumeFile, resumeFilePath, writeResumeFile, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
 import { checkOutputPath, checkOutputWritable, checkSidecarPath, endBySignal, onFirstSignal, sidecarPath, writeOutputBytes } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -122,7 +122,8 @@ async function extract(args: string[]): Promise<number> {
     const problems = [...unreadable].map(([input, why]) => `${input}: ${why}`);
     throw new Error([...(searched.length ? [`no audio file found in ${searched.join(", ")}`] : []), ...problems].join("; "));
   }
-  checkSameInputs(resumedTargets, paths, output);
+  const kept = await keptRowsPath(output);
+  checkSameInputs(resumedTargets, paths, output, kept);
   for (const [input, why] of unreadable) report.skip(input, why);
   const resumed = paths.filter((path) => earlier.has(path)).length;
   const todo = paths.filter((path) => !earlier.has(path));
@@ -160,7 +161,7 @@ async function extract(args: string[]): Promise<number> {
   // Of the kept rows whose files changed, those this run found again (a file gone is not computed).
   const again = changed.filter((path) => paths.includes(path));
   const recomputed = again.length ? `; ${again.length} changed since, computed again (${again.join(", ")})` : "";
-  report.finish(output, resumed || again.length ? `${resumed} resumed from ${partialTablePath(output)}${recomputed}` : undefined);
+  report.finish(output, resumed || again.length ? `${resumed} resumed from ${kept}${recomputed}` : undefined);
   releaseSignal();
   if (stop.signal.aborted) return endBySignal(stop.signal.reason as NodeJS.Signals);
   return report.skipped > 0 ? EXIT.input : EXIT.ok;
@@ -170,12 +171,12 @@ async function extract(args: string[]): Promise<number> {
  * Refuses a run without --resume where an interrupted one left its rows: its next interruption
  * would replace them, an hour of work lost to a forgotten flag.
  * @returns no earlier targets.
- * @throws UsageError naming the partial table and the two ways on.
+ * @throws UsageError naming where the rows are (keptRowsPath) and the two ways on.
  */
 async function checkNoInterruptedRun(output: string): Promise<ResumedTargets> {
   const resumeFile = resumeFilePath(output);
   if (await stat(resumeFile).catch(() => null)) {
-    throw new UsageError(`an interrupted run left its rows in ${partialTablePath(output)}: add --resume to finish it, or remove ${resumeFile} to start over`);
+    throw new UsageError(`an interrupted run left its rows in ${await keptRowsPath(output)}: add --resume to finish it, or remove ${resumeFile} to start over`);
   }
   return NOTHING_RESUMED;
 }
