@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 /**
- * Mends postgres.js 3.4.9 after `npm ci` (package.json `postinstall`), in its connection.js.
+ * Mends postgres.js 3.4.9's connection.js: in the repository after every install that changed
+ * node_modules (package.json's `dependencies` script, which npm runs for the project itself only)
+ * and before packing (`prepack`), and by hand where an installation's copy is found unmended (the
+ * store refuses to open on one: src/store/postgres-mend.ts).
  *
  * The write scheduler. A write under 1024 bytes is sent from a setImmediate (nextWrite). When the
  * connection closed meanwhile — a database restarted, a backend terminated, a proxy gone —
@@ -26,15 +29,24 @@
  *   finish; when the server refused the rows instead (a constraint, a bad value — found after the
  *   last row went out) or the connection closed, it waited for ever: it now fails with that error.
  *
+ * The package ships the mended copy inside itself (package.json `bundleDependencies`) and has no
+ * install script: as a `postinstall` this ran in a project that installed sonotile only where the
+ * project let it (npm 11 warns of an unreviewed one, skips a denied one and any under
+ * ignore-scripts, and fails the install under strict-allow-scripts), and a skipped one left the
+ * crash in place without a word.
+ *
  * Each edit is recognized by its own result, so a node_modules mended by an earlier version of this
  * script gets the edits it lacks. The edits are exact: a postgres.js whose source has neither an
- * edit's original text nor its result (another version) fails the install loudly, so that an
- * upgrade is checked against these bugs instead of silently running unmended.
+ * edit's original text nor its result (another version) is refused loudly, so that an upgrade is
+ * checked against these bugs instead of silently running unmended.
  */
 import { readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+
+/** The files edited: the ES module sonotile imports, and its CommonJS build. */
+const FILES = ["src/connection.js", "cjs/src/connection.js"];
 
 /** [the text of connection.js as 3.4.9 has it, what it becomes, the upstream issue it mends]. */
 export const EDITS = [
@@ -81,20 +93,69 @@ function mended(source) {
   return source;
 }
 
-// Run (postinstall), not imported (test/patch-postgres.test.ts reads EDITS).
-if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  // The package as this project resolves it (hoisted or not): its CommonJS entry is cjs/src/index.js.
-  const root = `${resolve(createRequire(import.meta.url).resolve("postgres"), "../../..")}/`;
+/**
+ * The directory (with a trailing slash) of the postgres.js that code beside this script resolves —
+ * sonotile's own copy, bundled or hoisted: its CommonJS entry is cjs/src/index.js, and the ES
+ * module entry sonotile imports lies in the same package.
+ */
+export function postgresRoot() {
+  return `${resolve(createRequire(import.meta.url).resolve("postgres"), "../../..")}/`;
+}
+
+/**
+ * The postgres.js at `root` as it stands: its version and the files of FILES that lack an edit
+ * (or are not the source the edits were written for).
+ *
+ * @param {string} root a package directory, with a trailing slash (postgresRoot())
+ * @returns {{ version: string, unmended: string[] }}
+ */
+export function mendState(root) {
   const { version } = JSON.parse(readFileSync(`${root}package.json`, "utf8"));
-  // Both copies are checked before either is written: a failed install leaves neither half-mended.
-  const files = ["src/connection.js", "cjs/src/connection.js"].map((file) => {
+  const lacking = (file) => {
+    const source = readFileSync(root + file, "utf8");
+    try {
+      return mended(source) !== source;
+    } catch {
+      return true;
+    }
+  };
+  return { version, unmended: FILES.filter(lacking) };
+}
+
+/**
+ * Mends the postgres.js at `root` in place. Both copies are checked before either is written: a
+ * refused one leaves neither half-mended.
+ *
+ * @param {string} root a package directory, with a trailing slash (postgresRoot())
+ * @throws {Error} naming the file and the upstream issue of an edit whose original text it does not hold once
+ */
+function mend(root) {
+  const { version } = JSON.parse(readFileSync(`${root}package.json`, "utf8"));
+  const files = FILES.map((file) => {
     const source = readFileSync(root + file, "utf8");
     try {
       return { file, source, edited: mended(source) };
     } catch (err) {
-      console.error(`scripts/patch-postgres.mjs: postgres ${version}'s ${file}: ${err.message}`);
-      process.exit(1);
+      throw new Error(`postgres ${version}'s ${file}: ${err.message}`);
     }
   });
   for (const { file, source, edited } of files) if (edited !== source) writeFileSync(root + file, edited);
+}
+
+/** Whether this module runs as the script (also through a link to the package, as `npm link` makes: import.meta.url is the real path). */
+function invokedAsScript() {
+  try {
+    return realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false; // no script path: `node -e`, a REPL
+  }
+}
+
+if (invokedAsScript()) {
+  try {
+    mend(postgresRoot());
+  } catch (err) {
+    console.error(`scripts/patch-postgres.mjs: ${err.message}`);
+    process.exit(1);
+  }
 }

@@ -1,5 +1,6 @@
 /** Loading the golden data that scripts/*.py generate with scipy (the suite itself needs no Python). */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 /** The repository root; fixtures live beside it in ../shared/fixtures. */
 export const ROOT = new URL("../", import.meta.url).pathname;
@@ -13,6 +14,13 @@ export function bytesToF32(bytes: Uint8Array): Float32Array {
 /** A little-endian float32 file as a Float32Array. */
 export function readF32(path: string): Float32Array {
   return bytesToF32(readFileSync(path));
+}
+
+/** The code of the README's Library API section, which scripts are to build on (SPEC §8b), as written. */
+export function readmeLibrarySnippet(): string {
+  const snippet = /## Library API\n+```ts\n([\s\S]*?)\n```/.exec(readFileSync(join(ROOT, "README.md"), "utf8"))?.[1];
+  if (!snippet?.includes('from "sonotile"')) throw new Error("README.md: no Library API snippet importing from \"sonotile\"");
+  return snippet;
 }
 
 export function readJson<T>(path: string): T {

@@ -29,7 +29,7 @@ import { RECENT_SCAN_MS } from "../src/store/datasets.js";
 import { MAX_THREADS } from "../src/tiles/limits.js";
 import { TileService } from "../src/tiles/service.js";
 import { cliRun, runSonotile, type CliRun } from "./cli-helpers.js";
-import { FIXTURES, ROOT } from "./golden.js";
+import { FIXTURES, ROOT, readmeLibrarySnippet } from "./golden.js";
 import { freshDatabase } from "./store-helpers.js";
 
 const README = readFileSync(join(ROOT, "README.md"), "utf8");
@@ -96,11 +96,10 @@ function toneWav(seconds: number, rate: number): Buffer {
 
 describe("README", () => {
   it("the library snippet runs as written", async () => {
-    const snippet = /## Library API\n+```ts\n([\s\S]*?)\n```/.exec(README)?.[1];
-    expect(snippet).toContain('from "sonotile"');
+    const snippet = readmeLibrarySnippet();
     symlinkSync(join(FIXTURES, "recordings/whombat_tests_bats.wav"), join(dir, "rec.wav"));
     writeFileSync(join(dir, "10h.wav"), toneWav(3611, 1000));
-    const script = snippet!.replace('from "sonotile"', `from ${JSON.stringify(pathToFileURL(join(ROOT, "dist/index.js")).href)}`);
+    const script = snippet.replace('from "sonotile"', `from ${JSON.stringify(pathToFileURL(join(ROOT, "dist/index.js")).href)}`);
     writeFileSync(join(dir, "snippet.mjs"), `${script}\nconsole.log(JSON.stringify({ piece: piece.frames, frames }));\n`);
     const run = await new Promise<CliRun>((done) => {
       execFile(process.execPath, ["snippet.mjs"], { cwd: dir }, (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));

@@ -15,6 +15,7 @@ import { startEmbedded, type EmbeddedDatabase } from "./embedded.js";
 import { DatabaseUnreachableError, NoDatabaseError } from "./errors.js";
 import { LockedError } from "./lock.js";
 import { migrate } from "./migrate.js";
+import { checkPostgresMended } from "./postgres-mend.js";
 import { unansweredBoundSocket } from "./unanswered.js";
 
 export type Sql = postgres.Sql;
@@ -141,6 +142,7 @@ function connect(target: string | { socket: string }, poolSize: number, replyLim
 
 /** Opens the database described by `options`, applying migrations unless told not to. */
 export async function openDatabase(options: DatabaseOptions = {}): Promise<Database> {
+  checkPostgresMended();
   const poolSize = options.poolSize ?? 10;
   const replyLimitS = options.replyLimitS ?? REPLY_LIMIT_S;
   if (!(replyLimitS > 0)) throw new RangeError(`replyLimitS must be a number of seconds > 0 (got ${replyLimitS})`);

@@ -51,6 +51,14 @@ export class DatabaseUnreachableError extends Error {
   }
 }
 
+/**
+ * The postgres.js this process loads lacks sonotile's mend of a crash (src/store/postgres-mend.ts):
+ * the installation is to be fixed, so exit 1, as for what a command cannot read.
+ */
+export class PostgresUnmendedError extends Error {
+  override name = "PostgresUnmendedError";
+}
+
 /** One or more fields are invalid: 400 naming each. */
 export class InvalidError extends Error {
   override name = "InvalidError";
