@@ -15,6 +15,7 @@ import { VERSION } from "../src/engine/version.js";
 import { CLEANUP_GRACE_SECONDS } from "../src/store/artifacts.js";
 import { startWorker } from "../src/jobs/worker.js";
 import { createClip } from "../src/store/clips.js";
+import { createJob } from "../src/store/jobs.js";
 import { createDataset } from "../src/store/datasets.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { createToken } from "../src/store/tokens.js";
@@ -168,8 +169,27 @@ describe("POST /v1/jobs extract_features", () => {
     expect(res.statusCode, res.body).toBe(201);
     expect(res.json()).toMatchObject({ progress_total: 2, data: { targets: { recording_ids: ids } } });
     const listed = (await app.inject({ url: "/v1/jobs?order=desc&limit=1", headers: admin })).json().items[0];
-    expect([listed.id, listed.data.targets.recording_ids]).toEqual([res.json().id, ids]);
+    expect([listed.id, listed.data.targets]).toEqual([res.json().id, { recording_count: 2 }]);
+    expect((await app.inject({ url: `/v1/jobs/${res.json().id}`, headers: admin })).json().data.targets).toEqual({ recording_ids: ids });
     expect((await app.inject({ method: "POST", url: `/v1/jobs/${res.json().id}/abort`, headers: admin })).statusCode).toBe(200);
+  });
+
+  it("lists jobs with their targets counted, not their ids — a page of 20 jobs of 3,000 clips each was 2.35 MB; GET /v1/jobs/{id} gives the ids", async () => {
+    const clipIds = Array.from({ length: 3000 }, () => randomUUID());
+    const data = { targets: { clip_ids: clipIds }, features: ["rms_dbfs"], params: { window_size: 0.01 }, band: { low_freq: 1000 } };
+    const jobs = [];
+    for (let i = 0; i < 20; i++) jobs.push(await createJob(t.db.sql, { task: "extract_features", data, items: clipIds.length, created_by: null }));
+    try {
+      const res = await app.inject({ url: "/v1/jobs?order=desc&limit=20", headers: admin });
+      expect(res.statusCode, res.body).toBe(200);
+      const items = res.json().items as { id: string; data: unknown; progress_total: number }[];
+      expect(items.map((j) => j.id).sort()).toEqual(jobs.map((j) => j.id).sort());
+      for (const job of items) expect(job).toMatchObject({ data: { targets: { clip_count: 3000 }, features: ["rms_dbfs"], params: { window_size: 0.01 }, band: { low_freq: 1000 } }, progress_total: 3000 });
+      expect(res.rawPayload.length).toBeLessThan(20 * 1024); // 20 jobs; with the ids, 2.35 MB
+      expect((await app.inject({ url: `/v1/jobs/${jobs[0].id}`, headers: admin })).json().data.targets.clip_ids).toEqual(clipIds);
+    } finally {
+      await t.db.sql`DELETE FROM jobs WHERE id IN ${t.db.sql(jobs.map((j) => j.id))}`;
+    }
   });
 
   it("refuses parameters or a band no target's recording can take, naming the field, a recording and how many targets; accepts them when some can", async () => {

@@ -49,6 +49,20 @@ const jobSchema = z.object({
   state_changed_at: nullableTimestamp,
 });
 
+/**
+ * A job as GET /v1/jobs lists it (store ListedJob): its task data with the targets' ids counted —
+ * what a list is read for is status and progress; GET /v1/jobs/{id} gives the ids.
+ */
+const listedJobSchema = jobSchema.extend({
+  data: z.looseObject({
+    targets: z.union([
+      z.strictObject({ dataset_id: z.uuid() }),
+      z.strictObject({ recording_count: z.number().int().describe("How many recordings the job names") }),
+      z.strictObject({ clip_count: z.number().int().describe("How many clips the job names") }),
+    ]),
+  }).describe("The task data as submitted (features, params, band, expiration_delay), but for the ids of its targets: counted here (`recording_count`, `clip_count`), listed by GET /v1/jobs/{id}"),
+});
+
 /** One job, as GET /v1/jobs/{id} shows it: with what it stored, so that its outputs are found from it. */
 const jobWithArtifactsSchema = jobSchema.extend({
   artifacts: z.array(artifactSchema.extend({ url: z.string().describe("Where the file downloads: GET this path of the server") }))
@@ -90,7 +104,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get("/jobs", {
-    schema: { summary: "List jobs", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, status: z.enum(JOB_STATUSES).optional(), task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }).optional(), run_id: z.uuid().optional().describe("Only the job of this run: the one whose run a feature value, artifact or other record names (its run_id), and so its task data — the parameters every value was computed with"), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(jobSchema), 400: errorBody } },
+    schema: { summary: "List jobs", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, status: z.enum(JOB_STATUSES).optional(), task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }).optional(), run_id: z.uuid().optional().describe("Only the job of this run: the one whose run a feature value, artifact or other record names (its run_id), and so its task data — the parameters every value was computed with"), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(listedJobSchema), 400: errorBody } },
   }, async (request) => listJobs(sql, request.query));
 
   /** The queue, opened on first use. */

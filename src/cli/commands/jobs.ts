@@ -76,7 +76,7 @@ function withFlagName(field: string): string {
 }
 
 /** One line per job for humans. */
-function jobLine(j: Job): string {
+function jobLine(j: Omit<Job, "data">): string {
   const progress = j.progress_total === null ? `${j.progress_done}` : `${j.progress_done}/${j.progress_total}`;
   return `${j.id}  ${j.status.padEnd(9)} ${(j.result ?? "").padEnd(7)}  ${progress.padStart(11)}  ${j.task}  ${j.created_at}${j.state === "active" ? "" : `  (${j.state})`}`;
 }
