@@ -73,12 +73,14 @@ async function* wavBytes(header: Uint8Array, firstPiece: Float32Array | undefine
 }
 
 /**
- * Frames [first, end) of `reader` as interleavedPieces gives them, the last piece only once
- * `check` has found the file unchanged since it was checked (it throws when it changed): samples
- * read from a file rewritten meanwhile, part one content and part another, go out as no answer
- * of the recording — the first piece is decoded before the 200, so an interval of one piece is a
- * 409, a longer one is cut short. A read that fails is answered by the change where there was one
- * (a file cut short under the reader), as the tile workers' reads are.
+ * Frames [first, end) of `reader` as interleavedPieces gives them, the first and the last piece
+ * only once `check` has found the file unchanged since it was checked (it throws when it changed):
+ * samples read from a file rewritten meanwhile, part one content and part another, go out as no
+ * answer of the recording. The first piece is decoded before the 200, so a file written before it
+ * was read — between its check and its opening too, which a reader that parses the new bytes did
+ * not tell (checked at the last piece alone, an interval of several pieces was a 200, cut short) —
+ * or while it was, is a 409; after it, the transfer is cut short. A read that fails is answered by
+ * the change where there was one (a file cut short under the reader), as the tile workers' reads are.
  */
 async function* piecesOfUnchangedFile(reader: AudioFileReader, first: number, end: number, check: () => Promise<void>): AsyncGenerator<Float32Array> {
   const { channels } = reader.info;
@@ -87,10 +89,10 @@ async function* piecesOfUnchangedFile(reader: AudioFileReader, first: number, en
     await check();
     throw err;
   });
-  let at = first;
-  for (let piece = await next(); !piece.done; piece = await next()) {
+  for (let piece = await next(), at = first; !piece.done; piece = await next()) {
+    const isFirst = at === first;
     at += piece.value.length / channels;
-    if (at === end) await check();
+    if (isFirst || at === end) await check();
     yield piece.value;
   }
 }
@@ -229,9 +231,9 @@ export const playbackRoutes: FastifyPluginAsyncZod<{ maxSamples?: number }> = as
       app.unsentBytes.reserve(reply.raw, heldBytes(end - first, reader));
       const header = floatWavHeader(end - first, channels, file_samplerate);
       // The first piece is decoded before the 200 is sent, so that a file that cannot be decoded
-      // there is a 422, and an interval of one piece whose file was written while it was read a
-      // 409 (piecesOfUnchangedFile); a failure further on can only cut the transfer short (the
-      // status is out), and the reader, which may hold bytes of both contents, is closed.
+      // there is a 422, and one written before that piece was read a 409 (piecesOfUnchangedFile);
+      // a failure further on can only cut the transfer short (the status is out), and the reader,
+      // which may hold bytes of both contents, is closed.
       const pieces = piecesOfUnchangedFile(reader, first, end, check);
       const firstPiece = await pieces.next().catch((err) => Promise.reject(undecodable(err, app.audioRoots)));
       // The reader goes with the body: kept for the next request once the body was read to its

@@ -6,7 +6,7 @@ import type { FileHandle } from "node:fs/promises";
 import { extname } from "node:path";
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { AudioFormatError, checkFileUnchanged, fileChange, FileChangedError, openRegularFile } from "../../audio/index.js";
+import { AudioFormatError, fileChange, openRegularFile } from "../../audio/index.js";
 import { assertWritable, STATES, writing } from "../../store/common.js";
 import { getDataset } from "../../store/datasets.js";
 import { canonicalRecordingPath, resolveRecordingFile } from "../../store/paths.js";
@@ -84,22 +84,30 @@ const FILE_PIECE_BYTES = 64 * 1024;
 /**
  * Bytes `start`..`end` (inclusive) of the open file `handle`, read a piece at a time as the body
  * takes them. Not handle.createReadStream: each stream over a FileHandle adds a listener to it that
- * outlives the stream, one per part of a multipart answer. The last piece goes out only once
- * `check` has found the file unchanged since it was checked (it throws when it changed), so that
- * bytes of a file rewritten while it was sent never make a whole answer under its MD5 ETag: the
- * body fails, and ends short of its Content-Length — or, nothing sent yet, is a 409. A file that
- * ends early (it shrank since it was opened) fails the body too.
+ * outlives the stream, one per part of a multipart answer. Every piece goes out only once `check`
+ * has found the file unchanged since its content was checked (it throws when it changed), so the
+ * bytes sent are always the first ones of that content: a file rewritten while it is sent fails
+ * the body, which ends short of its Content-Length — or, nothing sent yet, is a 409. Checked at
+ * the last piece alone, the pieces before it read after a rewrite had gone out under the MD5 ETag
+ * and Accept-Ranges, and a client resuming with If-Range once the bytes were put back assembled
+ * the right length of the wrong bytes. A read that finds no byte (a file cut short, its size and
+ * time put back) fails the body too, rather than reading for ever.
  */
 async function* fileBytes(handle: FileHandle, start: number, end: number, check: () => Promise<void>): AsyncGenerator<Uint8Array> {
-  for (let at = start; at <= end;) {
+  const read = (at: number) => {
     const length = Math.min(FILE_PIECE_BYTES, end + 1 - at);
-    const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(length), 0, length, at);
-    if (bytesRead === 0) {
-      await check();
-      throw new Error(`the file ended at byte ${at}, before byte ${end}: it changed while it was sent`);
-    }
+    const reading = handle.read(Buffer.allocUnsafe(length), 0, length, at);
+    reading.catch(() => {}); // awaited below, unless the body ended before
+    return reading;
+  };
+  for (let at = start, reading = read(start); at <= end;) {
+    const { bytesRead, buffer } = await reading;
     at += bytesRead;
-    if (at > end) await check();
+    // The next piece is read while this one is checked (the check, made once this piece was read,
+    // speaks for it alone): one after the other, the downloads ran at 0.6 of their speed.
+    if (at <= end && bytesRead > 0) reading = read(at);
+    await check();
+    if (bytesRead === 0) throw new Error(`the file ended at byte ${at}, before byte ${end}: it changed while it was sent`);
     yield buffer.subarray(0, bytesRead);
   }
 }
@@ -259,20 +267,24 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
       await handle.close();
       throw fileChangedWhileRead(id, changedSinceCheck);
     }
-    // Each range's last piece waits for this check of the file (fileBytes). Failing before the
-    // first byte, the body is answered by Fastify's error handling with the 409, which carries no
-    // header of the file's bytes: not its ETag, name or range (set on the reply and, once the
-    // body was given, on the raw response).
-    const check = () => checkFileUnchanged(abs, checked).catch((err: unknown) => {
-      if (!(err instanceof FileChangedError)) throw err;
+    // Every piece waits for this check of the file (fileBytes): the open file's own size and time
+    // (fstat), those of the bytes it reads — a file written in place moves them; one replaced by
+    // another under its path (renamed over it) or deleted does not, and its bytes, read on, are
+    // still the content checked. Failing before the first byte, the body is answered by Fastify's
+    // error handling with the 409, which carries no header of the file's bytes: not its ETag, name
+    // or range (set on the reply and, once the body was given, on the raw response).
+    const check = async () => {
+      const now = await handle.stat();
+      const change = fileChange(checked, { size: now.size, mtime: now.mtimeMs });
+      if (!change) return;
       if (!reply.raw.headersSent) {
         for (const name of ["etag", "content-disposition", "content-range"]) {
           reply.removeHeader(name);
           reply.raw.removeHeader(name);
         }
       }
-      throw fileChangedWhileRead(id, err);
-    });
+      throw fileChangedWhileRead(id, change);
+    };
     // One handle for every part, closed with the body (ended, failed or cut short).
     return sendRanges(reply, ranges, size, audioMediaType(loc.path), (start, end) => fileBytes(handle, start, end, check), () => void handle.close().catch(() => {}));
   });
