@@ -1253,6 +1253,59 @@ describe("a recording whose file was replaced after registration", () => {
     }, service).finally(() => service.close());
   });
 
+  it("touched while a tile is computed: a request checked before the touch, arriving once that computation failed, neither computes nor takes the place of the one a request checked after the touch waits for", async () => {
+    const service = new TileService({ threads: 1 });
+    await withOwnRecording("touched-late.wav", new Float32Array(8000 * 2).fill(0.25), 8000, async (own, id, file) => {
+      // The first tile computation waits before the pool until released, and says when it failed.
+      let entered!: () => void, release!: () => void, firstFailed!: () => void;
+      const started = new Promise<void>((resolve) => (entered = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const failed = new Promise<void>((resolve) => (firstFailed = resolve));
+      let tileRuns = 0;
+      const run = service.pool.run.bind(service.pool) as (...a: unknown[]) => Promise<unknown>;
+      service.pool.run = (async (task: { kind: string }, ...rest: unknown[]) => {
+        if (task.kind !== "tile" || tileRuns++ > 0) return run(task, ...rest);
+        entered();
+        await released;
+        return run(task, ...rest).catch((err: unknown) => {
+          firstFailed();
+          throw err;
+        });
+      }) as typeof service.pool.run;
+      // The second request (checked before the touch) renders only once the first computation failed.
+      const render = service.render.bind(service);
+      let renders = 0;
+      let staleRendering!: () => void, freshRendering!: () => void;
+      const staleHere = new Promise<void>((resolve) => (staleRendering = resolve));
+      const freshHere = new Promise<void>((resolve) => (freshRendering = resolve));
+      service.render = async (plan, signal) => {
+        const n = ++renders;
+        if (n === 2) {
+          staleRendering();
+          await failed;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        const rendering = render(plan, signal);
+        if (n === 3) freshRendering();
+        return rendering;
+      };
+      const url = `/v1/recordings/${id}/tiles/0/0.f32?pcen=false&normalize=false`;
+      const first = own.inject({ url });
+      await started;
+      const stale = own.inject({ url });
+      await staleHere;
+      const later = new Date((await stat(file)).mtimeMs + 5000);
+      await utimes(file, later, later); // touched: the same bytes, a new time
+      const fresh = own.inject({ url });
+      await freshHere;
+      release();
+      const answers = await Promise.all([first, stale, fresh]);
+      // The stale request had started a computation that had to fail, and the fresh one, retrying, joined it: 409.
+      expect([...answers.map((r) => r.statusCode), tileRuns], answers[2].body.slice(0, 200)).toEqual([409, 409, 200, 2]);
+      expect(answers[1].json().message).toMatch(/the file changed while it was read/);
+    }, service).finally(() => service.close());
+  });
+
   it("is made the new content by POST /v1/recordings/{id}/refresh, clips kept — a replaced file had left nothing to do but delete the recording", async () => {
     const take = (seconds: number, level: number) => new Float32Array(8000 * seconds).fill(level);
     // One thread: the one whose open reader of the old file must not serve the new content.

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { realSecondsHint, RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
-import { checkFileUnchanged, FileChangedError, type CheckedFile } from "../audio/source.js";
+import { checkFileUnchanged, type CheckedFile } from "../audio/source.js";
 import { valueRange } from "../engine/analysis.js";
 import { checkConditioning } from "../engine/condition.js";
 import { frameCount, frameGeometry, frameTime, type FrameGeometry } from "../engine/geometry.js";
@@ -453,23 +453,29 @@ export class TileService {
 
   /**
    * Runs `compute`, a computation that reads `file` (checked by the caller: Source.checked), once
-   * for all concurrent callers with the same key (joinOrStart). A caller that joins a computation
-   * started under another check of the file — its time moved between the two: touched, or copied
-   * over with the same bytes, the registered MD5 found again by the caller's check — takes its
-   * result, which that computation's own check found read from unchanged bytes; but the
-   * computation's failure for a file changed since *its* check (FileChangedError) is a change the
-   * caller's check came after: the caller computes afresh, under its own check, while the file
-   * still has it — a request made after a `touch` was answered 409 by the flight it joined.
+   * for all concurrent callers with the same key and the same check of the file (joinOrStart): a
+   * computation's reads end by finding the file with its starter's size and time, so a caller is
+   * answered only by one started under its own check. A caller whose check differs from the running
+   * computation's (the file's time moved between the two: touched, or copied over with the same
+   * bytes, the registered MD5 found again by the later check) stats the file: if it has the
+   * caller's check, the caller starts its own computation, in the running one's place for the
+   * callers that come after — the running one, under a check the file no longer has, ends for its
+   * own callers —; if not, the caller's check is out of date and it fails at once
+   * (FileChangedError). It joined the running one before, and a caller made after a `touch` whose
+   * retry joined a computation an out-of-date caller had started was answered 409. With no
+   * computation running, one starts at once, unstatted: the tiles of a stream go to the pool in
+   * their order (a stat first let a later tile take the only worker ahead of the first).
    */
   private once<T>(key: string, compute: (signal: AbortSignal) => Promise<T>, file: Pick<Source, "path" | "checked">, signal?: AbortSignal): Promise<T> {
     const running = this.inFlight.get(key);
-    const result = this.joinOrStart(key, compute, file.checked, signal);
-    if (!running || sameCheck(running.checked, file.checked)) return result;
-    return result.catch(async (err: unknown) => {
-      if (!(err instanceof FileChangedError)) throw err;
+    if (!running || sameCheck(running.checked, file.checked)) return this.joinOrStart(key, compute, file.checked, signal);
+    return (async () => {
       if (file.checked) await checkFileUnchanged(file.path, file.checked);
+      // Meanwhile a caller with this check may have started it.
+      const now = this.inFlight.get(key);
+      if (now && !sameCheck(now.checked, file.checked)) this.inFlight.delete(key);
       return this.joinOrStart(key, compute, file.checked, signal);
-    });
+    })();
   }
 
   /**
@@ -752,11 +758,13 @@ export class TileService {
 
   /**
    * Whether `render(plan)` would start a computation: its bytes are neither cached nor being
-   * computed for another request. A caller that may refuse the answer for its size
-   * (plan.knownBytes) refuses it before rendering only then — else refusing saves nothing.
+   * computed for another request under the same check of the file (once). A caller that may refuse
+   * the answer for its size (plan.knownBytes) refuses it before rendering only then — else refusing
+   * saves nothing.
    */
   wouldCompute(plan: ImagePlan): boolean {
-    return !this.cache.has(plan.etag) && !this.inFlight.has(plan.etag);
+    const running = this.inFlight.get(plan.etag);
+    return !this.cache.has(plan.etag) && !(running && sameCheck(running.checked, plan.task.checked));
   }
 
   /**
