@@ -16,6 +16,7 @@ import { resolveRoots } from "../src/store/paths.js";
 import { readTable, MAX_TABLE_ROWS, tableLine } from "../src/store/selection-table.js";
 import { InvalidError } from "../src/store/errors.js";
 import { ensureAdmin } from "../src/store/users.js";
+import { random } from "./random.js";
 import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/raven-selections.txt", import.meta.url));
@@ -394,11 +395,11 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect([bare.statusCode, bare.json().fields[0].field, bare.json().fields[0].message]).toEqual([400, "table", expect.stringMatching(/UTF-16 without its byte-order mark/)]);
   });
 
-  it("tells channels apart: a clip per channel, the second's in the tag Channel, exported in Raven's Channel column", async () => {
+  it("tells channels apart: a clip per channel, in the tag Channel (channel 1's too, of a recording with two), exported in Raven's Channel column", async () => {
     const text = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tSpectrogram 1\t1\t1\t2\n2\tSpectrogram 1\t2\t1\t2\n";
     const res = await importText(`recording_id=${ids.stereo}`, text);
     expect(res.json()).toMatchObject({ created: 2 });
-    expect((await clipsOf(ids.stereo)).map((c: { tags: unknown }) => c.tags)).toEqual(expect.arrayContaining([[], [{ key: "Channel", value: "2" }]]));
+    expect((await clipsOf(ids.stereo)).map((c: { tags: unknown }) => c.tags)).toEqual(expect.arrayContaining([[{ key: "Channel", value: "1" }], [{ key: "Channel", value: "2" }]]));
     expect((await importText(`recording_id=${ids.stereo}`, text)).json()).toMatchObject({ created: 0, existing: 2, tags_added: 0 });
     const exported = (await app.inject({ url: `/v1/clips/export?recording_id=${ids.stereo}` })).body.split("\n").slice(1, 3).map((l) => l.split("\t")[2]);
     expect(exported.sort()).toEqual(["1", "2"]);
@@ -411,7 +412,7 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
       expect(row.status).toBe("created");
       expect((await app.inject({ method: "POST", url: `/v1/clips/${row.clip_id}/${hide}`, headers })).statusCode).toBe(200);
       const clip = (await app.inject({ url: `/v1/clips/${row.clip_id}` })).json();
-      expect(clip.tags).toEqual([{ key: "Species", value: "A" }]);
+      expect(clip.tags).toEqual([{ key: "Channel", value: "1" }, { key: "Species", value: "A" }]);
     }
     const again = await importText(`recording_id=${ids.stereo}`, text.replace("\tA\n", "\tB\n"));
     expect(again.json()).toMatchObject({ created: 1, existing: 0, tags_added: 0 });
@@ -452,6 +453,54 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect((await clipsOf(ids.fmt)).filter((c: { start_time: number }) => c.start_time === 0.2500005)).toHaveLength(1);
   });
 
+  it("re-imports an export creating nothing, whatever the clips' times (drawn at random, near half microseconds too) and TE", async () => {
+    const rand = random(20261206);
+    await writeSineWav(join(dir.path, "times.wav"), 8000, 10);
+    await writeSineWav(join(dir.path, "times-te.wav"), 8000, 10);
+    const plain = (await post("/v1/recordings", { dataset_id: ids.dataset, path: "times.wav" })).id;
+    const expanded = (await post("/v1/recordings", { dataset_id: ids.dataset, path: "times-te.wav" })).id;
+    expect((await app.inject({ method: "PATCH", url: `/v1/recordings/${expanded}`, payload: { time_expansion: 10 }, headers })).statusCode).toBe(200);
+    // Clips as the viewer draws them (any double), as SQL stores them: half uniform, half within
+    // a nanosecond ÷ TE of a half microsecond — where an export's 9 decimals (of the time × TE)
+    // can move a time across it; the rounded identity gave such a time a new clip.
+    const draw = (seconds: number, te: number) => {
+      const time = (near: boolean, span: number) => near ? (Math.floor(rand() * span * 1e6) + 0.5) / 1e6 + (rand() - 0.5) * 2e-9 / te : rand() * span;
+      return Array.from({ length: 400 }, (_, i) => { const start = time(i % 2 === 1, 0.9 * seconds); return [start, start + time(i % 4 === 1, 0.09 * seconds) + 0.001]; });
+    };
+    for (const [recording, seconds, te] of [[plain, 10, 1], [expanded, 1, 10]] as const) {
+      const clips = draw(seconds, te);
+      await t.db.sql`INSERT INTO clips (recording_id, start_time, end_time) SELECT ${recording}::uuid, s, e FROM unnest(${clips.map((c) => c[0])}::float8[], ${clips.map((c) => c[1])}::float8[]) AS n (s, e)`;
+      for (const [times, format] of [["real", "raven"], ["file", "csv"]] as const) {
+        const exported = await app.inject({ url: `/v1/clips/export?recording_id=${recording}&times=${times}&format=${format}` });
+        expect(exported.statusCode, exported.body).toBe(200);
+        const res = await importText(`recording_id=${recording}&times=${times}`, exported.body, format === "csv" ? "text/csv" : "text/plain");
+        expect(res.statusCode, res.body).toBe(200);
+        expect(res.json(), `${times} ${format}, TE ${te}`).toMatchObject({ created: 0, existing: 400, tags_added: 0 });
+      }
+      expect(await clipsOf(recording)).toHaveLength(400);
+    }
+  });
+
+  it("refuses two rows whose times are each within a microsecond (one clip could be either), not two further apart", async () => {
+    const text = "Begin Time (s)\tEnd Time (s)\n5.0000000\t5.5000000\n5.0000009\t5.4999991\n5.0000025\t5.5\n";
+    const res = await importText(`recording_id=${ids.round}`, text);
+    expect([res.statusCode, res.json().fields]).toEqual([400, [{ field: "line 3", message: "duplicates line 2: the same recording, Begin Time (s), End Time (s) and Channel (to the microsecond) — one clip; remove one of the rows" }]]);
+    expect((await importText(`recording_id=${ids.round}`, text.replace("5.0000009", "5.0000011"))).json()).toMatchObject({ created: 3 });
+    // A row is the clip within half a microsecond: 5.0000004 is the first, 5.0000016 the third.
+    expect((await importText(`recording_id=${ids.round}`, "Begin Time (s)\tEnd Time (s)\n5.0000004\t5.5000004\n5.0000016\t5.4999996\n")).json()).toMatchObject({ created: 0, existing: 2 });
+  });
+
+  it("re-imports a tag value holding \";\" (given through the API) into its clip adding none", async () => {
+    const clip = await post("/v1/clips", { recording_id: ids.round, start_time: 7, end_time: 7.5 });
+    for (const value of ["x;y", "a ; b", "A;", "faint; partial"]) await post(`/v1/clips/${clip.id}/tags`, { key: "Note", value });
+    const exported = (await app.inject({ url: `/v1/clips/export?recording_id=${ids.round}&start_before=7.5&end_after=7` })).body;
+    expect(exported.split("\n")[1].split("\t").slice(11)).toEqual(["A;; a ; b; faint; partial; x;y"]);
+    expect((await importText(`recording_id=${ids.round}`, exported)).json()).toMatchObject({ created: 0, existing: 1, tags_added: 0 });
+    expect((await app.inject({ url: `/v1/clips/${clip.id}` })).json().tags).toHaveLength(4);
+    // A cell of other values adds the row's values, the clip lacking each (A, a, b, faint, partial, x, z).
+    expect((await importText(`recording_id=${ids.round}`, exported.replace("x;y", "x;z"))).json()).toMatchObject({ created: 0, tags_added: 7 });
+  });
+
   it("reads a cell of several values (A; B), as an export writes a clip's values of one key, as a tag each — on a new clip as on an existing one", async () => {
     const text = "Begin Time (s)\tEnd Time (s)\tSpecies\n2.5\t3\tEptesicus; Vespertilio ;\n";
     const created = (await importText(`recording_id=${ids.fmt}`, text)).json();
@@ -485,15 +534,25 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect((await importText(`recording_id=${many_id}`, http.body)).json()).toMatchObject({ created: 0, existing: 2500, tags_added: 0 });
   });
 
-  it("a job of clips reads their channel: one of a channel-2 selection's clip is refused unless it analyses channel 1 (counted from 0); a clip without the tag goes with any channel", async () => {
+  it("a job of clips reads their channel: a table's channel-2 selection's clip is refused unless it analyses channel 1 (counted from 0), its channel-1 selection's unless 0; a clip without the tag goes with any channel", async () => {
+    // A viewer's clip first: untagged, which the table's channel-1 row is, gaining the tag.
+    const drawn = (await post("/v1/clips", { recording_id: ids.stereo, start_time: 2, end_time: 2.5 })).id;
     const text = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tSpectrogram 1\t1\t2\t2.5\n2\tSpectrogram 1\t2\t2\t2.5\n";
-    const [first, second] = (await importText(`recording_id=${ids.stereo}`, text)).json().rows.map((r: { clip_id: string }) => r.clip_id);
+    const imported = (await importText(`recording_id=${ids.stereo}`, text)).json();
+    expect(imported).toMatchObject({ created: 1, existing: 1, tags_added: 1 });
+    expect((await importText(`recording_id=${ids.stereo}`, text)).json()).toMatchObject({ created: 0, existing: 2, tags_added: 0 });
+    const [first, second] = imported.rows.map((r: { clip_id: string }) => r.clip_id);
+    expect(first).toBe(drawn);
+    expect((await app.inject({ url: `/v1/clips/${first}` })).json().tags).toEqual([{ key: "Channel", value: "1" }]);
+    const viewer = (await post("/v1/clips", { recording_id: ids.stereo, start_time: 3.6, end_time: 3.9 })).id;
     const submit = (clips: string[], params: object) => app.inject({ method: "POST", url: "/v1/jobs", headers, payload: { task: "extract_features", data: { targets: { clip_ids: clips }, params } } });
     const refused = await submit([second], {});
     expect([refused.statusCode, refused.json().fields]).toEqual([400, [{ field: "data.params.channel", message:
       `is 0 (channel 1 as Raven counts, from 1), but clips of the job are of another channel — their tag Channel, a Raven selection's channel: 1 clip of channel 2 (clip ${second}). A job reads one channel: submit each channel's clips in a job of their own, with channel = Channel − 1` }]]);
     expect((await submit([first, second], {})).json().fields[0].message).toMatch(/^is 0 \(channel 1 as Raven counts, from 1\), but .*: 1 clip of channel 2 \(clip /);
-    for (const [clips, params] of [[[second], { channel: 1 }], [[first], {}], [[first, second], { channel: 1 }]] as const) {
+    const channel2 = await submit([first, second], { channel: 1 });
+    expect(channel2.json().fields[0].message).toMatch(/^is 1 \(channel 2 as Raven counts, from 1\), but .*: 1 clip of channel 1 \(clip /);
+    for (const [clips, params] of [[[second], { channel: 1 }], [[first], {}], [[first, viewer], {}], [[second, viewer], { channel: 1 }]] as const) {
       const accepted = await submit([...clips], params);
       expect(accepted.statusCode, accepted.body).toBe(201);
       expect((await app.inject({ method: "POST", url: `/v1/jobs/${accepted.json().id}/abort`, headers })).statusCode).toBe(200);

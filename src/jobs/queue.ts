@@ -388,9 +388,10 @@ async function clipsWithoutFrames(db: Queryable, params: Params, band: { lowFreq
  * store/clip-tables.ts) is of that channel — and a researcher who imported a Raven selection on
  * channel 2 expects the features of channel 2, where the job read its `channel` (counted from 0,
  * default 0) for every clip and gave the first channel's unsaid. A clip without the tag (drawn in
- * the viewer, made through the API, or a table's channel-1 row) names no channel and is read on the
- * job's. One job reads one channel: the message counts the clips of each other channel and says to
- * submit them apart, channel = Channel − 1.
+ * the viewer, made through the API, or a table's row of a mono recording; a multi-channel
+ * recording's channel-1 rows are tagged 1) names no channel and is read on the job's. One job reads
+ * one channel: the message counts the clips of each other channel and says to submit them apart,
+ * channel = Channel − 1.
  */
 async function checkClipChannels(db: Queryable, channel: number, targets: readonly ItemTarget[], nameParam: ParamNamer): Promise<void> {
   const clips = targets.filter((t) => t.kind === "clip").map((t) => t.id);

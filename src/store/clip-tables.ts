@@ -6,16 +6,19 @@
  * What a table's row becomes:
  * - a clip of its recording — the import's, or in a dataset's import the recording its Begin Path
  *   (else Begin File) names — [begin, end) in real seconds;
- * - its channel, when not the first, the tag `Channel` (clips have no channel of their own; a clip
- *   without the tag is of channel 1);
+ * - its channel, the tag `Channel` — when not the first, or when the recording has several (clips
+ *   have no channel of their own; a clip without the tag is of channel 1, and goes with a job on
+ *   any channel, jobs/queue.ts checkClipChannels);
  * - its annotation cells, tags (column name → each value of the cell, VALUE_SEPARATOR; empty cells none);
  * - its Low/High Freq, the feature values `selection_low_freq_hz` / `selection_high_freq_hz`
  *   (real Hz): numbers, as features are, and named apart from the extraction's `low_freq_hz`,
  *   which a job computes from the audio and would otherwise overwrite.
  *
- * A clip's identity in a table is (recording, begin, end, channel), times to the microsecond: a row
- * whose active clip exists already (created by an earlier import of the table, or otherwise)
- * creates none. The existing clip gains the row's tags it lacks and is otherwise left as it is
+ * A clip's identity in a table is (recording, begin, end, channel), times to the microsecond — a
+ * row is the clip whose begin and end are each within half a microsecond of its own
+ * (TIME_TOLERANCE): a row whose active clip exists already (created by an earlier import of the
+ * table, or otherwise) creates none. The existing clip gains the row's tags it lacks (its Channel
+ * tag included) and is otherwise left as it is
  * (bounds, frequencies, tags the table no longer has). So importing a table again, or a table
  * exported and re-imported, creates nothing. Archived and trashed clips are not matched: they are
  * read-only, and a trashed one is on its way out (purged, it would take the row's annotation with
@@ -28,10 +31,10 @@ import { assertWritable, joinedLineage, type StateFilter } from "./common.js";
 import { boundsIssues, clipFilter, LOCKED_COLUMNS, type Clip, type LockedRecording } from "./clips.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { createRun, finishRun, type Run } from "./runs.js";
-import { COLUMN, FEATURE_COLUMN_PREFIX, readTable, TableFaults, tableLine, VALUE_SEPARATOR, type TableFormat, type TableSelection } from "./selection-table.js";
+import { cellValues, COLUMN, FEATURE_COLUMN_PREFIX, readTable, TableFaults, tableLine, VALUE_SEPARATOR, type TableFormat, type TableSelection } from "./selection-table.js";
 import type { TagFilter } from "./tags.js";
 
-/** The tag a clip's channel is kept in, when not the first (a clip without it is of channel 1). */
+/** The tag a clip's channel is kept in, when not the first or of a recording with several (a clip without it is of channel 1). */
 export const CHANNEL_TAG = COLUMN.channel;
 /** The feature values a selection's frequency bounds are kept in (real Hz). */
 export const SELECTION_FREQUENCY_FEATURES = { low: "selection_low_freq_hz", high: "selection_high_freq_hz" } as const;
@@ -120,16 +123,48 @@ interface Placed {
 }
 
 /**
- * Seconds to the microsecond, as a clip's identity takes them: the one rounding by which rows and
- * clips are matched, here only. (The lookup of existing clips once also rounded in SQL, where
- * round(float8) takes a tie to the even neighbour and Math.round upwards: a time on a half
- * microsecond missed its clip, and a re-import created it again.)
+ * How far (s) a row's time may be from a clip's for the row to be that clip: half a microsecond,
+ * the clip's identity taking times to the microsecond. A tolerance, not a grid: each time rounded
+ * to its nearest microsecond split two times a nanosecond apart across a half microsecond into two
+ * clips — and an export's 9 decimals (of the time × TE with times=file) move a time by up to half a
+ * nanosecond (÷ TE): a viewer-drawn start of 149.9051624996723 s (149905162 µs) written
+ * `149.905162500` read back as 149905163 µs, a new clip, for ~1 viewer clip in 950.
  */
-const microseconds = (s: number) => Math.round(s * 1e6);
+const TIME_TOLERANCE = 0.5e-6;
 
-/** A clip's identity in a table (module doc): recording, times to the microsecond, channel. */
-const identity = (recordingId: string, start: number, end: number, channel: number) =>
-  `${recordingId} ${microseconds(start)} ${microseconds(end)} ${channel}`;
+/**
+ * Things with times placed by recording, channel and start, found again by their times' nearness:
+ * the table's rows (two rows one clip could be are duplicates) and the existing clips (the one a
+ * row is). Kept by their start's whole microseconds, rounded down (startBuckets).
+ */
+class NearTimes<T extends { start: number; end: number }> {
+  private readonly byBucket = new Map<string, T[]>();
+  add(recordingId: string, channel: number, item: T): void {
+    const key = `${recordingId} ${channel} ${Math.floor(item.start * 1e6)}`;
+    this.byBucket.set(key, [...(this.byBucket.get(key) ?? []), item]);
+  }
+  /** The item whose start and end are each within `tolerance` (at most 1 µs) of these, the nearest if several (the first added of equals). */
+  nearest(recordingId: string, channel: number, start: number, end: number, tolerance: number): T | undefined {
+    let best: { item: T; distance: number } | undefined;
+    for (const bucket of startBuckets(start)) {
+      for (const item of this.byBucket.get(`${recordingId} ${channel} ${bucket}`) ?? []) {
+        const ds = Math.abs(item.start - start), de = Math.abs(item.end - end);
+        if (ds <= tolerance && de <= tolerance && (!best || ds + de < best.distance)) best = { item, distance: ds + de };
+      }
+    }
+    return best?.item;
+  }
+}
+
+/**
+ * The whole microseconds, rounded down, of every start within a microsecond of `start` (and a
+ * microsecond more either side, for the rounding of × 1e6): SQL picks existing clips by these
+ * (floor(start_time × 1e6), the same double multiplication), NearTimes its buckets.
+ */
+const startBuckets = (start: number) => {
+  const us = Math.floor(start * 1e6);
+  return [us - 2, us - 1, us, us + 1, us + 2];
+};
 
 /** The file a row names: its Begin Path, else its Begin File; null when neither. */
 const namedFile = (s: TableSelection) => s.beginPath ?? s.beginFile;
@@ -182,15 +217,21 @@ export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<Cl
     const created: { id: string; p: Placed }[] = [];
     const tagging: { clip_id: string; key: string; value: string }[] = [];
     for (const p of placed) {
-      const found = existing.get(identity(p.recording.id, p.start, p.end, p.row.channel));
+      const found = existing.nearest(p.recording.id, p.row.channel, p.start, p.end, TIME_TOLERANCE);
       const clipId = found?.id ?? randomUUID();
       rows.push({ line: p.row.line, selection: p.row.selection, clip_id: clipId, recording_id: p.recording.id, status: found ? "existing" : "created" });
       if (!found) created.push({ id: clipId, p });
-      const channelTag = (p.row.channel === 1 || found) ? [] : [{ key: CHANNEL_TAG, value: String(p.row.channel) }];
-      // A cell that is the clip's values of its key as an export writes them adds none — a value
-      // holding "; " itself, which the cell's reading split, included.
-      const cell = (key: string) => p.row.tags.filter((t) => t.key === key).map((t) => t.value).join(VALUE_SEPARATOR);
-      const tags = found ? p.row.tags.filter((t) => found.tags.get(t.key) !== cell(t.key)) : p.row.tags;
+      // Of a recording with several channels every row is tagged, channel 1 too: a clip without the
+      // tag goes with a job on any channel (jobs/queue.ts checkClipChannels), and a channel-1
+      // selection would be read on the job's. An existing clip of the row's channel lacks it only
+      // when untagged (channel 1).
+      const channelTag = (p.row.channel !== 1 || p.recording.channels > 1) && !found?.tags.has(CHANNEL_TAG) ? [{ key: CHANNEL_TAG, value: String(p.row.channel) }] : [];
+      // A cell whose values are those of the clip's cell as an export writes it, read alike
+      // (cellValues), adds none: a value holding ";" itself ("x;y", "A;"), which the reading splits
+      // and trims, included.
+      const values = (key: string) => new Set(p.row.tags.filter((t) => t.key === key).map((t) => t.value));
+      const sameValues = (a: ReadonlySet<string>, b: ReadonlySet<string> | undefined) => b !== undefined && a.size === b.size && [...a].every((v) => b.has(v));
+      const tags = found ? p.row.tags.filter((t) => !sameValues(values(t.key), found.tags.get(t.key))) : p.row.tags;
       for (const t of [...channelTag, ...tags]) tagging.push({ clip_id: clipId, ...t });
     }
     await insertClips(tx, created, { created_by: im.created_by, run_id: run.id });
@@ -247,7 +288,7 @@ function placeSelections(target: TableTarget, selections: readonly TableSelectio
   if (hidden.length) throw new ConflictError(`the table's rows name recordings that are read-only: ${hidden.map((r) => `${r.path} (${r.id}, ${r.state})`).join(", ")}; restore them first`);
   const issues = new TableFaults();
   const placed: Placed[] = [];
-  const lineOf = new Map<string, number>();
+  const rows = new NearTimes<{ start: number; end: number; line: number }>();
   for (const s of selections) {
     const at = (column: string) => `line ${s.line}, ${column}`;
     const recording = recordings.get(recordingOf(s) ?? "");
@@ -271,13 +312,13 @@ function placeSelections(target: TableTarget, selections: readonly TableSelectio
     const nyquist = recording.samplerate / 2;
     if (p.high !== null && p.high > nyquist * (1 + 1e-9)) issues.add(`line ${s.frequencyLine}, ${COLUMN.high}`, `${p.high} Hz (real) is above ${recording.path}'s Nyquist frequency (${nyquist} Hz)${fileHint}`);
     if (issues.count > before) continue;
-    const key = identity(recording.id, p.start, p.end, s.channel);
-    const first = lineOf.get(key);
+    // Two rows whose times are each within twice the tolerance could both be one clip.
+    const first = rows.nearest(recording.id, s.channel, p.start, p.end, 2 * TIME_TOLERANCE);
     if (first !== undefined) {
-      issues.add(`line ${s.line}`, `duplicates line ${first}: the same recording, ${beginColumn}, ${endColumn} and ${COLUMN.channel} (to the microsecond) — one clip; remove one of the rows`);
+      issues.add(`line ${s.line}`, `duplicates line ${first.line}: the same recording, ${beginColumn}, ${endColumn} and ${COLUMN.channel} (to the microsecond) — one clip; remove one of the rows`);
       continue;
     }
-    lineOf.set(key, s.line);
+    rows.add(recording.id, s.channel, { start: p.start, end: p.end, line: s.line });
     placed.push(p);
   }
   issues.check();
@@ -313,18 +354,25 @@ function fileResolver(recordings: readonly { id: string; path: string }[]): (s: 
   };
 }
 
+/** An active clip a row may be (existingClips): its times, and its tags as an export's cells read back — key → cellValues of its values joined (tagValues). */
+interface ExistingClip {
+  id: string;
+  start: number;
+  end: number;
+  tags: Map<string, Set<string>>;
+}
+
 /**
- * The active clips of the `placed` rows' identities (archived and trashed ones are not matched:
- * module doc), by identity, their channel read from the Channel tag, with their tags as an export
- * writes them: key → its values joined by VALUE_SEPARATOR (exportClipTable). Looks up the rows'
+ * The active clips near the `placed` rows (archived and trashed ones are not matched: module doc),
+ * by recording, channel (read from the Channel tag; none: 1) and times. Looks up the rows'
  * recordings and start times only, not every clip of the recordings: SQL picks the candidates by
- * their start's whole microseconds rounded down (floor, which has no tie to break: a time rounding
- * to µ floors to µ − 1 or µ), and identity() decides.
+ * their start's whole microseconds rounded down (startBuckets), NearTimes.nearest decides.
  */
-async function existingClips(tx: Queryable, placed: readonly Placed[]): Promise<Map<string, { id: string; tags: Map<string, string> }>> {
-  if (!placed.length) return new Map();
+async function existingClips(tx: Queryable, placed: readonly Placed[]): Promise<NearTimes<ExistingClip>> {
+  const existing = new NearTimes<ExistingClip>();
+  if (!placed.length) return existing;
   const candidates = new Map<string, [string, number]>();
-  for (const p of placed) for (const s of [microseconds(p.start) - 1, microseconds(p.start)]) candidates.set(`${p.recording.id} ${s}`, [p.recording.id, s]);
+  for (const p of placed) for (const s of startBuckets(p.start)) candidates.set(`${p.recording.id} ${s}`, [p.recording.id, s]);
   const keys = [...candidates.values()];
   const rows = await tx<{ id: string; recording_id: string; start_time: number; end_time: number; tags: { key: string; value: string }[] }[]>`
     SELECT c.id, c.recording_id, c.start_time, c.end_time,
@@ -332,12 +380,14 @@ async function existingClips(tx: Queryable, placed: readonly Placed[]): Promise<
                      FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.clip_id = c.id), '[]') AS tags
     FROM clips c
     WHERE c.state = 'active' AND c.recording_id = ANY(${[...new Set(placed.map((p) => p.recording.id))]}::uuid[])
-      AND (c.recording_id, floor(c.start_time * 1e6::float8)::int8) IN (SELECT * FROM unnest(${keys.map((k) => k[0])}::uuid[], ${keys.map((k) => k[1])}::int8[]))`;
-  return new Map(rows.map((c) => {
-    const tags = new Map(c.tags.map((t) => [t.key, tagValues(c, t.key)]));
+      AND (c.recording_id, floor(c.start_time * 1e6::float8)::int8) IN (SELECT * FROM unnest(${keys.map((k) => k[0])}::uuid[], ${keys.map((k) => k[1])}::int8[]))
+    ORDER BY c.id`;
+  for (const c of rows) {
+    const tags = new Map(c.tags.map((t) => [t.key, new Set(cellValues(tagValues(c, t.key)))]));
     const channel = c.tags.find((t) => t.key === CHANNEL_TAG)?.value;
-    return [identity(c.recording_id, c.start_time, c.end_time, channel === undefined ? 1 : Number(channel)), { id: c.id, tags }];
-  }));
+    existing.add(c.recording_id, channel === undefined ? 1 : Number(channel), { id: c.id, start: c.start_time, end: c.end_time, tags });
+  }
+  return existing;
 }
 
 /** Inserts the new clips with the ids chosen for them (the result's rows name them): one statement, its columns as arrays. */
@@ -538,7 +588,7 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
 /**
  * The decimals Raven Pro writes a selection table's numbers with (test/fixtures/raven-selections.txt):
  * seconds to the nanosecond, Hz to the millihertz — fixed, never an exponent (1e-7) or a binary
- * fraction's tail (0.30000000000000004). Nanoseconds keep a clip's identity (to the microsecond).
+ * fraction's tail (0.30000000000000004). Nanoseconds keep a clip's identity (TIME_TOLERANCE, half a microsecond).
  */
 const RAVEN_DECIMALS = { seconds: 9, hz: 3 } as const;
 

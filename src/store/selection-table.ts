@@ -241,10 +241,17 @@ function numberCell(text: string, field: string, what: string, issues: TableFaul
  */
 export const VALUE_SEPARATOR = "; ";
 
-/** The tags of `key` from a Raven or CSV annotation cell: a tagCell of each of its values (VALUE_SEPARATOR), each once. */
+/**
+ * The values a Raven or CSV annotation cell is read as: split at ";" (VALUE_SEPARATOR), each
+ * trimmed and in NFC as a tag is stored, empty ones dropped, each once.
+ */
+export function cellValues(text: string): string[] {
+  return [...new Set(text.split(VALUE_SEPARATOR.trim()).map(labelForm).filter((value) => !isBlank(value)))];
+}
+
+/** The tags of `key` from a Raven or CSV annotation cell: a tagCell of each of its values (cellValues). */
 function tagCells(key: string, text: string, field: string, issues: TableFaults): { key: string; value: string }[] {
-  const tags = text.split(VALUE_SEPARATOR.trim()).map((value) => tagCell(key, value, field, issues)).filter((t) => t !== null);
-  return tags.filter((t, i) => tags.findIndex((u) => u.value === t.value) === i);
+  return cellValues(text).map((value) => tagCell(key, value, field, issues)).filter((t) => t !== null);
 }
 
 /** A tag of `key` from a cell: trimmed and in NFC, as the API stores tags; null for an empty one; an issue where it breaks the tag rules. */
