@@ -459,8 +459,12 @@ export interface ClipTableExport {
 export interface ExportedTable {
   /** The table's text: the header, then a page of rows at a time, read from the database as it is sent. Read it once. */
   text: AsyncIterable<string>;
-  /** The clips matching when the export began (one deleted since is left out of the text). */
-  rows: number;
+  /**
+   * The rows written so far — every row of the table once `text` is read to its end: the clips
+   * matching when the export began but those deleted or no longer matching (trashed, archived,
+   * re-tagged) when their page was read.
+   */
+  readonly rows: number;
   /** The file name Raven gives a sound's table: `<sound>.Table.1.selections.txt` (CSV: `.csv`). */
   filename: string;
 }
@@ -496,8 +500,9 @@ interface ExportedClip {
  * a Channel tag that is no channel — come from aggregate queries before the text starts; then the
  * clips' ids in the table's order, and their rows a page (EXPORT_PAGE) at a time, looked up by id.
  * Not one snapshot (a transaction would hold the embedded database's only session while a client
- * reads): a clip deleted meanwhile is left out, and a tag changed meanwhile is written as it is
- * when its page is read.
+ * reads): each page is read with the filters again, so a clip deleted or leaving them meanwhile
+ * (trashed, archived, re-tagged) is left out, and a tag changed meanwhile is written as it is when
+ * its page is read.
  */
 export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promise<ExportedTable> {
   const name = await targetName(db, ex.target);
@@ -561,9 +566,9 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
     ];
   };
   const columnFeatures = [...own, ...featureNames];
+  let written = 0;
   async function* text(): AsyncGenerator<string> {
     yield tableLine(ex.format, header);
-    let selection = 0;
     for (let i = 0; i < ids.length; i += EXPORT_PAGE) {
       const page = ids.slice(i, i + EXPORT_PAGE);
       const clips = new Map((await translating(() => db<ExportedClip[]>`
@@ -572,17 +577,17 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
                          FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.clip_id = c.id), '[]') AS tags,
                COALESCE((SELECT json_object_agg(f.name, cf.value)
                          FROM clip_features cf JOIN feature_names f ON f.id = cf.feature_name_id WHERE cf.clip_id = c.id AND f.name = ANY(${columnFeatures}::text[])), '{}') AS features
-        FROM clips c WHERE c.id = ANY(${page}::uuid[])`)).map((c) => [c.id, c]));
+        FROM clips c ${lineage.joins} WHERE c.id = ANY(${page}::uuid[]) AND ${matching}`)).map((c) => [c.id, c]));
       let lines = "";
       for (const id of page) {
         const c = clips.get(id);
-        if (c) lines += tableLine(ex.format, row(c, ++selection));
+        if (c) lines += tableLine(ex.format, row(c, ++written));
       }
       yield lines;
     }
   }
   const stem = name.replace(/[/\\]/g, "_");
-  return { text: text(), rows: ids.length, filename: ex.format === "raven" ? `${stem}.Table.1.selections.txt` : `${stem}.selections.csv` };
+  return { text: text(), get rows() { return written; }, filename: ex.format === "raven" ? `${stem}.Table.1.selections.txt` : `${stem}.selections.csv` };
 }
 
 /**
