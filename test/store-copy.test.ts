@@ -225,6 +225,25 @@ describe.each(SOURCES)("a copy from the %s database that fails", (kind) => {
       await target.cleanup();
     }
   }, 60_000);
+
+  it.runIf(REAL_PG_URL)("the source's connection is lost once the target has committed: the copy is whole and says so (it failed with a bare connection error, and a retry was refused as not empty)", async () => {
+    const source = await sourceDatabase();
+    let cut: TcpProxy | undefined;
+    const target = await freshDatabase({ onStatement: (statement) => /^commit$/i.test(statement.trim()) && void cut?.stop() });
+    const from = await proxied(source);
+    cut = from.proxy;
+    try {
+      await manyUsers(source.db.sql);
+      const copied = await within(20, copyDatabase(from.db.sql, target.db.sql));
+      expect(copied.find((t) => t.table === "users")).toEqual({ table: "users", rows: 2000 });
+      expect(await users(target.db)).toBe(2000);
+    } finally {
+      await within(10, from.db.close()).catch(() => undefined);
+      await from.proxy.stop();
+      await source.cleanup();
+      await target.cleanup();
+    }
+  }, 60_000);
 });
 
 /** `promise`, or a rejection once `seconds` pass without it settling: a copy that waits for ever fails its test instead of hanging it. */

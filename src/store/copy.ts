@@ -42,9 +42,15 @@ export async function copyDatabase(source: Sql, target: Sql): Promise<CopiedTabl
   if (active) throw new ConflictError(`${active} job${active > 1 ? "s are" : " is"} pending or running, and the batch-job queue is not copied: let ${active > 1 ? "them" : "it"} finish, or abort ${active > 1 ? "them" : "it"} (sonotile jobs abort <id>), then copy`);
 
   let copying = undefined as Promise<CopiedTable[]> | undefined; // set inside both transactions
+  let copyingInto = undefined as Promise<CopiedTable[]> | undefined; // the target's transaction: set inside the source's
   try {
-    return await source.begin("isolation level repeatable read read only", (src) => target.begin((dst) => (copying = copyTables(src, dst, tables))));
+    return await source.begin("isolation level repeatable read read only", (src) => (copyingInto = target.begin((dst) => (copying = copyTables(src, dst, tables)))));
   } catch (err) {
+    // The source lost once every table was copied (its read-only transaction ending while the
+    // target commits): every row was read in its snapshot and the target has them — the copy is
+    // done (it failed with a bare connection error, exit 1, and a retry was refused as "not empty").
+    const committed = await copyingInto?.catch(() => undefined);
+    if (committed) return committed;
     // A connection lost ends its transaction's `begin` at once, with the bare connection error
     // (its ROLLBACK cannot be sent), and maybe before the table's copy has failed too: the
     // copy's own error, which names the table, is waited for and given.
