@@ -703,7 +703,9 @@ describe("caching and the pool", () => {
   it("counts a task's time limit for its wait for a worker and for its run apart: a run over it is a TaskTimeoutError naming it, a wait over it a PoolBusyError", async () => {
     const pool = new TilePool({ threads: 1, taskTimeoutMs: 1000, workerFile: FAULT_WORKER_URL });
     onTestFinished(() => pool.close());
-    await pool.run(faultTask({ kind: "hold", ms: 0 })); // the worker has loaded: its start is no part of the waits below
+    // The worker has loaded: its start is no part of the waits below (a generous limit of its own:
+    // on a busy machine a worker's start took over the 1 s).
+    await pool.run(faultTask({ kind: "hold", ms: 0 }), undefined, 20_000);
     // Behind a task that holds the only worker for 0.6 s (under a limit of its own), a task waits
     // 0.6 s and runs 0.6 s: each within the limit, together over it — it failed so before.
     const ahead = pool.run(faultTask({ kind: "hold", ms: 600 }), undefined, 10_000);
@@ -729,7 +731,9 @@ describe("caching and the pool", () => {
   it("a task a retired worker took waits again, for what is left of its wait: queued behind another, it is busy, not over its run's limit", async () => {
     const pool = new TilePool({ threads: 1, taskTimeoutMs: 1000, workerFile: FAULT_WORKER_URL });
     onTestFinished(() => pool.close());
-    await expect(pool.run(faultTask({ kind: "trap" }))).rejects.toThrow(/memory access out of bounds/); // its worker retires
+    // Its worker retires (a generous limit of its own: the worker's start and the trap took over the
+    // 1 s in a CI run at load 10).
+    await expect(pool.run(faultTask({ kind: "trap" }), undefined, 20_000)).rejects.toThrow(/memory access out of bounds/);
     const retried = pool.run(faultTask({ kind: "hold", ms: 10 })).catch((err: unknown) => err); // taken by the retired worker, run again
     const ahead = pool.run(faultTask({ kind: "hold", ms: 3000 }), undefined, 10_000); // takes the fresh worker first
     const err = (await retried) as Error;
