@@ -1,5 +1,6 @@
 /**
- * scripts/patch-postgres.mjs, the `postinstall` that mends postgres.js 3.4.9's connection.js, run
+ * scripts/patch-postgres.mjs, the script that mends postgres.js 3.4.9's connection.js (npm runs it as
+ * the `dependencies` script after an install and at `prepack`), run
  * as npm runs it on a copy of the package: every edit in both the ESM and the CommonJS copies; a
  * package mended by the earlier script gets the edits it lacks (that script skipped every file
  * holding its one mark, so the COPY edits never reached an installed node_modules); another
@@ -45,7 +46,7 @@ function project(name: string, source: (file: string) => string): string {
   return root;
 }
 
-/** Runs the script as `postinstall` does, in `root`. */
+/** Runs the script as npm's `dependencies` script does, in `root`. */
 function install(root: string): { status: number | null; stderr: string } {
   const run = spawnSync(process.execPath, ["scripts/patch-postgres.mjs"], { cwd: root, encoding: "utf8" });
   return { status: run.status, stderr: run.stderr };

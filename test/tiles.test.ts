@@ -4,7 +4,7 @@
  * max-pooling of zoom 0; the band and height options merge bins by maximum; identical
  * requests are computed once; a crashed worker fails only its own task.
  */
-import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { once } from "node:events";
@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import UPNG from "upng-js";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { AudioFormatError, fileMd5, openAudio } from "../src/audio/index.js";
+import { AudioFormatError, FileChangedError, fileMd5, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import type { AudioReader } from "../src/audio/types.js";
 import { CHECKPOINT_SPACING, needsRecordingStats, packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats, type PackedStats } from "../src/engine/recording.js";
@@ -744,6 +744,17 @@ describe("caching and the pool", () => {
   it("a stats pass tells how far it has come: its worker writes the frames scanned into the task's shared memory, up to the frame count", async () => {
     const progress = new Float64Array(new SharedArrayBuffer(8));
     const { stats } = await service.pool.stats({ kind: "stats", path, timeExpansion: 1, params: parseParams({ pcen_smooth: 0.03 }), progress });
+    expect(progress[0]).toBe(stats.frames);
+  });
+
+  it("a stats pass whose file changed since its check fails before it reads a frame (it read the whole recording to fail at its end)", async () => {
+    const progress = new Float64Array(new SharedArrayBuffer(8));
+    const { size, mtimeMs } = statSync(path);
+    const task = { kind: "stats" as const, path, timeExpansion: 1, params: parseParams({ pcen_smooth: 0.03 }), progress };
+    const err = await service.pool.stats({ ...task, checked: { size, mtime: mtimeMs - 1000 } }).catch((e: unknown) => e);
+    expect([(err as Error).constructor, progress[0]]).toEqual([FileChangedError, 0]);
+    // The file as checked: the pass reads every frame.
+    const { stats } = await service.pool.stats({ ...task, checked: { size, mtime: mtimeMs } });
     expect(progress[0]).toBe(stats.frames);
   });
 

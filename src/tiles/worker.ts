@@ -199,6 +199,10 @@ export default taskHandler(compute);
 /** The result of `task`: a value to clone, or a buffer moved to the caller (tiles, pieces). */
 export async function compute(task: WorkerTask): Promise<unknown> {
   if (task.kind === "features") return runFeaturesTask(task);
+  // A stats pass reads the whole recording — minutes for hours of audio — and ends by checking the
+  // file (below): one whose file has changed since its check already could only fail there, after
+  // the whole read (a request whose check went stale while it waited for a stats pass or a hash).
+  if (task.kind === "stats") await checkedUnchanged(task);
   let result: unknown;
   try {
     result = await computeSpectrogram(task);
