@@ -5,7 +5,7 @@
  * same functions.
  */
 export { spectrogram, type Spectrogram } from "./engine/spectrogram.js";
-export { RecordingSpectrogram, spectrogramOfRecording, type RecordingStats, type RecordingOptions } from "./engine/recording.js";
+export { RecordingSpectrogram, spectrogramOfRecording, type RecordingStats, type RecordingOptions, type PackedStats } from "./engine/recording.js";
 export { RealFFT } from "./engine/fft.js";
 export { getWindow } from "./engine/window.js";
 export { frameGeometry, frameCount, framesInInterval, type FrameGeometry } from "./engine/geometry.js";
@@ -13,13 +13,14 @@ export {
   parseParams, paramsSchema, checkParamsForRecording, ParamsError, PARAM_NAMES, WINDOWS, SCALES, COLORMAPS,
   type Params, type ParamsInput, type WindowName, type Scale, type ColormapName,
 } from "./engine/params.js";
-export { decode, openAudio, AUDIO_EXTENSIONS, type DecodedAudio, type OpenOptions } from "./audio/index.js";
+export { decode, openAudio, AUDIO_EXTENSIONS, type DecodedAudio, type OpenOptions, type CheckedFile } from "./audio/index.js";
+export type { StreamOptions } from "./audio/stream-reader.js";
 export {
-  featuresOfFile, computeFeatures, featuresOfSignal, FEATURE_NAMES, TargetError,
-  type FeatureTarget, type FeatureValues, type FeatureName,
+  featuresOfFile, computeFeatures, featuresOfSignal, FEATURE_NAMES, SCALAR_FEATURES, TargetError,
+  type FeatureTarget, type FeatureValues, type FeatureName, type ScalarFeature, type FeatureOptions,
 } from "./features/features.js";
 export { samplesReader } from "./audio/samples-reader.js";
-export { AudioFormatError, type AudioInfo, type AudioReader } from "./audio/types.js";
-export { SampleValuesError } from "./engine/analysis.js";
+export { AudioFormatError, type AudioInfo, type AudioReader, type AudioFileReader } from "./audio/types.js";
+export { SampleValuesError, type PcenState } from "./engine/analysis.js";
 export { TilePool, PoolBusyError, TaskTimeoutError, type PoolOptions } from "./tiles/pool.js";
-export type { Source, StatsResult } from "./tiles/worker.js";
+export type { Source, StatsTask, StatsResult } from "./tiles/worker.js";

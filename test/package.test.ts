@@ -106,11 +106,23 @@ describe("installed by npm with its defaults", () => {
     expect(JSON.parse(r.stdout)).toEqual({ required: "ERR_REQUIRE_ASYNC_MODULE", pairs: 552 });
   });
 
-  it("type-checks the README's library snippet with strict tsc, the package's declarations included", async () => {
+  it("type-checks the README's library snippet with strict tsc, the package's declarations included, and names every type the API's signatures use", async () => {
     writeFileSync(join(app, "snippet.mts"), readmeLibrarySnippet());
+    // Each type an exported signature takes or gives is importable by name (TilePool.stats took a
+    // WorkerTask the package did not export), and the pool's internal `run` is not in the API.
+    writeFileSync(join(app, "names.mts"), `
+      import { SCALAR_FEATURES, type AudioFileReader, type CheckedFile, type FeatureOptions, type PackedStats, type PcenState, type ScalarFeature,
+        type Source, type StatsResult, type StatsTask, type StreamOptions, TilePool } from "sonotile";
+      export const pass = (pool: TilePool, source: Source, checked: CheckedFile): Promise<StatsResult> => pool.stats({ kind: "stats", ...source, checked } satisfies StatsTask);
+      export const frames = (stats: PackedStats, checkpoint: PcenState) => stats.frames + (checkpoint?.length ?? 0);
+      export const options: FeatureOptions & StreamOptions = {};
+      export const first: ScalarFeature = SCALAR_FEATURES[0];
+      export const readers: AudioFileReader[] = [];
+      // @ts-expect-error run is the pool's protocol with its worker, left out of the declarations
+      export const run = (pool: TilePool) => pool.run;`);
     writeFileSync(join(app, "tsconfig.json"), JSON.stringify({
       compilerOptions: { strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", noEmit: true, skipLibCheck: false, types: ["node"], typeRoots: [join(ROOT, "node_modules/@types")] },
-      files: ["snippet.mts"],
+      files: ["snippet.mts", "names.mts"],
     }));
     const r = await run(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], app);
     expect(r.stdout + r.stderr).toBe("");

@@ -51,7 +51,7 @@ export interface RecordingOptions {
 /** A recording seen through one parameter set. Holds WebAssembly memory: `dispose()` it. */
 export class RecordingSpectrogram {
   readonly params: Params;
-  readonly signal: ConditionedSignal;
+  private readonly signal: ConditionedSignal;
   readonly geometry: FrameGeometry;
   /** Frames of the whole recording. */
   readonly frames: number;

@@ -17,7 +17,7 @@ import { statsForRange } from "../engine/recording.js";
 import { blockFrames as defaultBlockFrames } from "../engine/spectrogram.js";
 import { fromTaskFailure, RETIRED_EXIT_CODE } from "./failure.js";
 import { MAX_THREADS } from "./limits.js";
-import type { Source, StatsResult, WorkerTask } from "./worker.js";
+import type { Source, StatsResult, StatsTask, WorkerTask } from "./worker.js";
 
 export interface PoolOptions {
   /** Worker threads (default: one per core). */
@@ -129,6 +129,10 @@ export class TilePool {
    * worker took within `timeoutMs` of this call fails with PoolBusyError (the server is busy:
    * asked again later, it would run), one that ran `timeoutMs` on its worker with
    * TaskTimeoutError (it is too much work: asked again, it would fail again).
+   *
+   * @internal WorkerTask is the protocol between the pool, its worker and the tile service, not
+   * the library's: the package's declarations leave `run` out (tsconfig.build.json
+   * stripInternal); a library caller has `stats` and `frameRangeInto`.
    */
   async run<T>(task: WorkerTask, signal?: AbortSignal, timeoutMs = this.taskTimeoutMs): Promise<T> {
     // A task goes to its worker as it is: parameters that are no object failed there, reading a
@@ -180,7 +184,8 @@ export class TilePool {
     }
   }
 
-  stats(task: Extract<WorkerTask, { kind: "stats" }>, signal?: AbortSignal): Promise<StatsResult> {
+  /** One stats pass over `task`'s recording (`{ kind: "stats", ...source }`), under the stats time limit. */
+  stats(task: StatsTask, signal?: AbortSignal): Promise<StatsResult> {
     return this.run<StatsResult>(task, signal, this.statsTimeoutMs);
   }
 

@@ -44,10 +44,15 @@ export interface Source {
   params: Params;
 }
 
+/**
+ * A stats pass over `Source` (TilePool#stats). `progress`: shared memory whose element 0 the pass
+ * sets to the frames it has scanned (the service's 503 to requests waiting for a long pass says
+ * how far it has come).
+ */
+export type StatsTask = { kind: "stats"; progress?: Float64Array } & Source;
+
 export type WorkerTask =
-  // progress: shared memory whose element 0 the pass sets to the frames it has scanned (the
-  // service's 503 to requests waiting for a long pass says how far it has come)
-  | ({ kind: "stats"; progress?: Float64Array } & Source)
+  | StatsTask
   // the frame count and geometry alone, for parameters that need no pass (needsRecordingStats)
   | ({ kind: "frames" } & Source)
   // `text`: a PNG's iTXt entries (what made it: TileService's pngText)
