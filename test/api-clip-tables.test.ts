@@ -255,7 +255,7 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
       { field: "line 3, End Time (s)", message: "10.5 s (real) must be <= the recording's duration (10 s)" },
       { field: "line 4, Channel", message: "2 is no channel of round.wav, which has 1" },
       { field: "line 5, High Freq (Hz)", message: "4500 Hz (real) is above round.wav's Nyquist frequency (4000 Hz)" },
-      { field: "line 6", message: "duplicates line 2: the same recording, Begin Time (s), End Time (s) and Channel (to the microsecond) — one clip; remove one of the rows" },
+      { field: "line 6", message: "duplicates line 2: the same recording and Channel, Begin Time (s) and End Time (s) each within 1 µs of its own — one clip; remove one of the rows" },
     ]);
     expect(await clipsOf(ids.round)).toEqual([]);
     const runs = (await app.inject({ url: "/v1/runs?limit=1000" })).json().items;
@@ -484,7 +484,7 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
   it("refuses two rows whose times are each within a microsecond (one clip could be either), not two further apart", async () => {
     const text = "Begin Time (s)\tEnd Time (s)\n5.0000000\t5.5000000\n5.0000009\t5.4999991\n5.0000025\t5.5\n";
     const res = await importText(`recording_id=${ids.round}`, text);
-    expect([res.statusCode, res.json().fields]).toEqual([400, [{ field: "line 3", message: "duplicates line 2: the same recording, Begin Time (s), End Time (s) and Channel (to the microsecond) — one clip; remove one of the rows" }]]);
+    expect([res.statusCode, res.json().fields]).toEqual([400, [{ field: "line 3", message: "duplicates line 2: the same recording and Channel, Begin Time (s) and End Time (s) each within 1 µs of its own — one clip; remove one of the rows" }]]);
     expect((await importText(`recording_id=${ids.round}`, text.replace("5.0000009", "5.0000011"))).json()).toMatchObject({ created: 3 });
     // A row is the clip within half a microsecond: 5.0000004 is the first, 5.0000016 the third.
     expect((await importText(`recording_id=${ids.round}`, "Begin Time (s)\tEnd Time (s)\n5.0000004\t5.5000004\n5.0000016\t5.4999996\n")).json()).toMatchObject({ created: 0, existing: 2 });

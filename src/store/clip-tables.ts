@@ -315,7 +315,7 @@ function placeSelections(target: TableTarget, selections: readonly TableSelectio
     // Two rows whose times are each within twice the tolerance could both be one clip.
     const first = rows.nearest(recording.id, s.channel, p.start, p.end, 2 * TIME_TOLERANCE);
     if (first !== undefined) {
-      issues.add(`line ${s.line}`, `duplicates line ${first.line}: the same recording, ${beginColumn}, ${endColumn} and ${COLUMN.channel} (to the microsecond) — one clip; remove one of the rows`);
+      issues.add(`line ${s.line}`, `duplicates line ${first.line}: the same recording and ${COLUMN.channel}, ${beginColumn} and ${endColumn} each within ${2 * TIME_TOLERANCE * 1e6} µs of its own — one clip; remove one of the rows`);
       continue;
     }
     rows.add(recording.id, s.channel, { start: p.start, end: p.end, line: s.line });

@@ -45,7 +45,7 @@ const importResult = z.object({
   run: runSchema.describe("The import's run: the clips, tags and feature values it created point to it"),
   format: z.enum(TABLE_FORMATS),
   created: z.number().int().describe("Clips created"),
-  existing: z.number().int().describe("Rows whose clip existed already (same recording, times to the microsecond, channel): none created"),
+  existing: z.number().int().describe("Rows whose clip existed already (same recording and channel, begin and end each within half a microsecond): none created"),
   tags_added: z.number().int().describe("Tags the existing clips gained"),
   tag_columns: z.array(z.string()).describe("The columns whose cells became tags"),
   ignored_columns: z.array(z.string()).describe("Columns read as neither placing nor tags: Raven's measurements (Raven Pro's list), exported feature values (feature:…), cells under a header without a name (column N (no name))"),
@@ -80,7 +80,7 @@ export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { deadline: TABLE_DEADLINE_MS },
     schema: {
       summary: "Import clips from a Raven selection table, CSV or Audacity label track", tags,
-      description: `The table is the body: text (Content-Type text/plain, text/tab-separated-values or text/csv) or JSON {"table": "…"}; the options are query parameters. One transaction: every row becomes a clip, or none does (400 naming each faulty row by line and column). A row's clip is [begin, end) of its recording (a dataset's: the recording its Begin Path ends, else its Begin File names); its annotation columns become tags (column → cell, empty cells none), a channel other than 1 the tag Channel, Low/High Freq the feature values selection_low_freq_hz / selection_high_freq_hz (real Hz). A row whose clip exists (same recording, times to the microsecond, channel) creates none: that clip gains the row's tags it lacks — so importing a table again creates nothing. Rows of one Selection and Channel (Raven writes one per View) are one clip. At most ${MAX_TABLE_ROWS} rows and ${IMPORT_BODY_LIMIT} bytes (413) per import.`,
+      description: `The table is the body: text (Content-Type text/plain, text/tab-separated-values or text/csv) or JSON {"table": "…"}; the options are query parameters. One transaction: every row becomes a clip, or none does (400 naming each faulty row by line and column). A row's clip is [begin, end) of its recording (a dataset's: the recording its Begin Path ends, else its Begin File names); its annotation columns become tags (column → cell, empty cells none), a channel other than 1 the tag Channel, Low/High Freq the feature values selection_low_freq_hz / selection_high_freq_hz (real Hz). A row whose clip exists (same recording and channel, begin and end each within half a microsecond) creates none: that clip gains the row's tags it lacks — so importing a table again creates nothing. Rows of one Selection and Channel (Raven writes one per View) are one clip. At most ${MAX_TABLE_ROWS} rows and ${IMPORT_BODY_LIMIT} bytes (413) per import.`,
       consumes: ["application/json", ...TABLE_MEDIA_TYPES],
       querystring: z.strictObject({
         ...target,
