@@ -490,15 +490,20 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect((await importText(`recording_id=${ids.round}`, "Begin Time (s)\tEnd Time (s)\n5.0000004\t5.5000004\n5.0000016\t5.4999996\n")).json()).toMatchObject({ created: 0, existing: 2 });
   });
 
-  it("re-imports a tag value holding \";\" (given through the API) into its clip adding none", async () => {
+  it("exports a tag value holding \";\" or \"\\\" (given through the API) escaped, and reads it back as the one tag it is, onto its clip or a new one", async () => {
     const clip = await post("/v1/clips", { recording_id: ids.round, start_time: 7, end_time: 7.5 });
-    for (const value of ["x;y", "a ; b", "A;", "faint; partial"]) await post(`/v1/clips/${clip.id}/tags`, { key: "Note", value });
+    for (const value of ["x;y", "a ; b", "A;", "faint; partial", "C:\\calls\\"]) await post(`/v1/clips/${clip.id}/tags`, { key: "Note", value });
     const exported = (await app.inject({ url: `/v1/clips/export?recording_id=${ids.round}&start_before=7.5&end_after=7` })).body;
-    expect(exported.split("\n")[1].split("\t").slice(11)).toEqual(["A;; a ; b; faint; partial; x;y"]);
+    expect(exported.split("\n")[1].split("\t").slice(11)).toEqual(["A\\;; C:\\\\calls\\\\; a \\; b; faint\\; partial; x\\;y"]);
     expect((await importText(`recording_id=${ids.round}`, exported)).json()).toMatchObject({ created: 0, existing: 1, tags_added: 0 });
-    expect((await app.inject({ url: `/v1/clips/${clip.id}` })).json().tags).toHaveLength(4);
-    // A cell of other values adds the row's values, the clip lacking each (A, a, b, faint, partial, x, z).
-    expect((await importText(`recording_id=${ids.round}`, exported.replace("x;y", "x;z"))).json()).toMatchObject({ created: 0, tags_added: 7 });
+    expect((await app.inject({ url: `/v1/clips/${clip.id}` })).json().tags).toHaveLength(5);
+    // A cell of another value adds that value alone.
+    expect((await importText(`recording_id=${ids.round}`, exported.replace("x\\;y", "x\\;z"))).json()).toMatchObject({ created: 0, tags_added: 1 });
+    // Onto a new clip (the row moved to 8 s): each value whole — "faint; partial" became the tags "faint" and "partial".
+    const moved = exported.replace(/\t7\.000000000\t7\.500000000\t/, "\t8.000000000\t8.500000000\t").replace(/\t7\.000000000\t/, "\t8.000000000\t");
+    const created = (await importText(`recording_id=${ids.round}`, moved)).json();
+    expect(created).toMatchObject({ created: 1 });
+    expect((await app.inject({ url: `/v1/clips/${created.rows[0].clip_id}` })).json().tags.map((t: { value: string }) => t.value)).toEqual(["A;", "C:\\calls\\", "a ; b", "faint; partial", "x;y"]);
   });
 
   it("reads a cell of several values (A; B), as an export writes a clip's values of one key, as a tag each — on a new clip as on an existing one", async () => {
@@ -508,11 +513,18 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     const clip = (await app.inject({ url: `/v1/clips/${created.rows[0].clip_id}` })).json();
     expect(clip.tags).toEqual([{ key: "Species", value: "Eptesicus" }, { key: "Species", value: "Vespertilio" }]);
     expect((await importText(`recording_id=${ids.fmt}`, text.replace("Eptesicus; Vespertilio", "Vespertilio;Myotis"))).json()).toMatchObject({ created: 0, tags_added: 1 });
-    // A value holding the separator itself (given through the API) exports as its cell, which adds nothing back.
+    // Beside a value holding the separator itself (given through the API, escaped), which adds nothing back.
     await post(`/v1/clips/${clip.id}/tags`, { key: "Note", value: "faint; partial" });
     const exported = (await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}&start_before=3&end_after=2.5` })).body;
-    expect(exported.split("\n")[1].split("\t").slice(11)).toEqual(["faint; partial", "Eptesicus; Myotis; Vespertilio"]);
+    expect(exported.split("\n")[1].split("\t").slice(11)).toEqual(["faint\\; partial", "Eptesicus; Myotis; Vespertilio"]);
     expect((await importText(`recording_id=${ids.fmt}`, exported)).json()).toMatchObject({ created: 0, tags_added: 0 });
+    // Onto a new clip (the row moved to 4 s) the same tags.
+    const moved = exported.replace(/\t2\.500000000\t3\.000000000\t/, "\t4.000000000\t4.500000000\t").replace(/\t2\.500000000\t/, "\t4.000000000\t");
+    const copy = (await importText(`recording_id=${ids.fmt}`, moved)).json();
+    expect(copy).toMatchObject({ created: 1 });
+    expect((await app.inject({ url: `/v1/clips/${copy.rows[0].clip_id}` })).json().tags).toEqual([
+      { key: "Note", value: "faint; partial" }, { key: "Species", value: "Eptesicus" }, { key: "Species", value: "Myotis" }, { key: "Species", value: "Vespertilio" },
+    ]);
   });
 
   it("streams an export a page of rows at a time, in order across pages, and re-imports it creating nothing", async () => {

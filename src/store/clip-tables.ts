@@ -9,7 +9,7 @@
  * - its channel, the tag `Channel` — when not the first, or when the recording has several (clips
  *   have no channel of their own; a clip without the tag is of channel 1, and goes with a job on
  *   any channel, jobs/queue.ts checkClipChannels);
- * - its annotation cells, tags (column name → each value of the cell, VALUE_SEPARATOR; empty cells none);
+ * - its annotation cells, tags (column name → each value of the cell, cellValues; empty cells none);
  * - its Low/High Freq, the feature values `selection_low_freq_hz` / `selection_high_freq_hz`
  *   (real Hz): numbers, as features are, and named apart from the extraction's `low_freq_hz`,
  *   which a job computes from the audio and would otherwise overwrite.
@@ -31,7 +31,7 @@ import { assertWritable, joinedLineage, type StateFilter } from "./common.js";
 import { boundsIssues, clipFilter, LOCKED_COLUMNS, type Clip, type LockedRecording } from "./clips.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { createRun, finishRun, type Run } from "./runs.js";
-import { cellValues, COLUMN, FEATURE_COLUMN_PREFIX, readTable, TableFaults, tableLine, VALUE_SEPARATOR, type TableFormat, type TableSelection } from "./selection-table.js";
+import { COLUMN, FEATURE_COLUMN_PREFIX, readTable, TableFaults, tableLine, valuesCell, type TableFormat, type TableSelection } from "./selection-table.js";
 import type { TagFilter } from "./tags.js";
 
 /** The tag a clip's channel is kept in, when not the first or of a recording with several (a clip without it is of channel 1). */
@@ -226,9 +226,7 @@ export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<Cl
       // selection would be read on the job's. An existing clip of the row's channel lacks it only
       // when untagged (channel 1).
       const channelTag = (p.row.channel !== 1 || p.recording.channels > 1) && !found?.tags.has(CHANNEL_TAG) ? [{ key: CHANNEL_TAG, value: String(p.row.channel) }] : [];
-      // A cell whose values are those of the clip's cell as an export writes it, read alike
-      // (cellValues), adds none: a value holding ";" itself ("x;y", "A;"), which the reading splits
-      // and trims, included.
+      // A cell whose values are the clip's values of its key (an export's cell, read back) adds none.
       const values = (key: string) => new Set(p.row.tags.filter((t) => t.key === key).map((t) => t.value));
       const sameValues = (a: ReadonlySet<string>, b: ReadonlySet<string> | undefined) => b !== undefined && a.size === b.size && [...a].every((v) => b.has(v));
       const tags = found ? p.row.tags.filter((t) => !sameValues(values(t.key), found.tags.get(t.key))) : p.row.tags;
@@ -354,7 +352,7 @@ function fileResolver(recordings: readonly { id: string; path: string }[]): (s: 
   };
 }
 
-/** An active clip a row may be (existingClips): its times, and its tags as an export's cells read back — key → cellValues of its values joined (tagValues). */
+/** An active clip a row may be (existingClips): its times, and its tags, key → values. */
 interface ExistingClip {
   id: string;
   start: number;
@@ -383,7 +381,8 @@ async function existingClips(tx: Queryable, placed: readonly Placed[]): Promise<
       AND (c.recording_id, floor(c.start_time * 1e6::float8)::int8) IN (SELECT * FROM unnest(${keys.map((k) => k[0])}::uuid[], ${keys.map((k) => k[1])}::int8[]))
     ORDER BY c.id`;
   for (const c of rows) {
-    const tags = new Map(c.tags.map((t) => [t.key, new Set(cellValues(tagValues(c, t.key)))]));
+    const tags = new Map<string, Set<string>>();
+    for (const t of c.tags) tags.set(t.key, (tags.get(t.key) ?? new Set()).add(t.value));
     const channel = c.tags.find((t) => t.key === CHANNEL_TAG)?.value;
     existing.add(c.recording_id, channel === undefined ? 1 : Number(channel), { id: c.id, start: c.start_time, end: c.end_time, tags });
   }
@@ -492,7 +491,7 @@ interface ExportedClip {
  * table or CSV: Raven's columns (header as Raven writes it), Begin Path (the recording's path in
  * its dataset), File Offset (s) and Begin File — so a dataset's table re-imports into its
  * recordings — then Clip ID, a column per tag key (a clip with several values of one key: joined by
- * "; "), and feature values as `feature:NAME` columns. Rows by recording path, then time. Low/High
+ * "; ", a ";" or backslash inside a value escaped: valuesCell), and feature values as `feature:NAME` columns. Rows by recording path, then time. Low/High
  * Freq are the clip's selection bounds, else empty (0 and the Nyquist frequency would come back from a re-import as bounds).
  *
  * Written as it is read: what the header needs (the tag keys, the feature names) and every refusal
@@ -606,8 +605,8 @@ function channelCell(id: string, values: readonly string[]): string {
   return values[0];
 }
 
-/** A clip's values of tag `key`, joined by VALUE_SEPARATOR (sorted, as the clip lists them). */
-const tagValues = (c: Pick<Clip, "tags">, key: string) => c.tags.filter((t) => t.key === key).map((t) => t.value).join(VALUE_SEPARATOR);
+/** The cell of a clip's values of tag `key` (valuesCell; sorted, as the clip lists them). */
+const tagValues = (c: Pick<Clip, "tags">, key: string) => valuesCell(c.tags.filter((t) => t.key === key).map((t) => t.value));
 
 /** Code-point order: the same in every locale. */
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

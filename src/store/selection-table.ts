@@ -242,11 +242,27 @@ function numberCell(text: string, field: string, what: string, issues: TableFaul
 export const VALUE_SEPARATOR = "; ";
 
 /**
- * The values a Raven or CSV annotation cell is read as: split at ";" (VALUE_SEPARATOR), each
- * trimmed and in NFC as a tag is stored, empty ones dropped, each once.
+ * The escapes of a cell, which valuesCell writes and cellValues reads back: a ";" inside a value is
+ * written `\;` and a backslash `\\`, so that the value comes back as the one tag it is (a value
+ * "faint; partial", given through the API, came back from an export as the tags "faint" and
+ * "partial"). A backslash before anything else is read as itself, so a
+ * hand-written cell's backslashes (`C:\calls`) stay as they are.
+ */
+const ESCAPED = /\\([\\;])/g;
+
+/** The cell of `values` (one tag key's): each escaped (ESCAPED), joined by VALUE_SEPARATOR. */
+export function valuesCell(values: readonly string[]): string {
+  return values.map((value) => value.replace(/[\\;]/g, "\\$&")).join(VALUE_SEPARATOR);
+}
+
+/**
+ * The values a Raven or CSV annotation cell is read as: split at each ";" (VALUE_SEPARATOR) not
+ * escaped (ESCAPED), unescaped, each trimmed and in NFC as a tag is stored, empty ones dropped,
+ * each once.
  */
 export function cellValues(text: string): string[] {
-  return [...new Set(text.split(VALUE_SEPARATOR.trim()).map(labelForm).filter((value) => !isBlank(value)))];
+  const values = [...text.matchAll(/(?:\\[\\;]|[^;])+/g)].map((piece) => labelForm(piece[0].replace(ESCAPED, "$1")));
+  return [...new Set(values.filter((value) => !isBlank(value)))];
 }
 
 /** The tags of `key` from a Raven or CSV annotation cell: a tagCell of each of its values (cellValues). */
