@@ -19,7 +19,7 @@
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EDITS } from "../scripts/patch-postgres.mjs";
@@ -71,6 +71,20 @@ describe("the tarball", () => {
 });
 
 describe("installed by npm with its defaults", () => {
+  it("ships its source maps with their sources: the TypeScript a stack trace or a debugger points at is in the map (the package has no src/)", () => {
+    const installed = join(app, "node_modules/sonotile");
+    const maps = packed.files.map((f) => f.path).filter((p) => p.endsWith(".js.map"));
+    expect(maps.length).toBeGreaterThan(100);
+    const missing = maps.flatMap((path) => {
+      const map = JSON.parse(readFileSync(join(installed, path), "utf8")) as { sources: string[]; sourcesContent?: (string | null)[] };
+      return map.sources.filter((source, i) => typeof map.sourcesContent?.[i] !== "string" && !existsSync(join(installed, dirname(path), source))).map((source) => `${path}: ${source}`);
+    });
+    expect(missing).toEqual([]);
+    const index = JSON.parse(readFileSync(join(installed, "dist/index.js.map"), "utf8"));
+    expect([index.sources, index.sourcesContent]).toEqual([["../src/index.ts"], [readFileSync(join(ROOT, "src/index.ts"), "utf8")]]);
+  });
+
+
   it("needs no install script: the postgres.js sonotile resolves is its own bundled copy, mended", async () => {
     const manifest = JSON.parse(readFileSync(join(app, "node_modules/sonotile/package.json"), "utf8"));
     expect(Object.keys(manifest.scripts).filter((s) => ["preinstall", "install", "postinstall", "prepare"].includes(s))).toEqual([]);
