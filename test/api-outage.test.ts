@@ -216,6 +216,25 @@ it("the job queue (of serve's job worker and of `sonotile worker`) says once tha
   }
 }, 60_000);
 
+it("a connection attempt refused on the spot (no route to the host: ENETUNREACH) fails its statement with that error, and the process goes on", async () => {
+  // The kernel refuses a TCP connection to the broadcast address within connect(2), sending nothing, as it refuses
+  // one with no route — a worker whose network link went down through a partition.
+  const unreachable = await openDatabase({ url: "postgres://postgres@255.255.255.255:5432/postgres", poolSize: 1, migrate: false });
+  try {
+    // Before: the error came before postgres.js listened for the socket's errors — an uncaught 'error' event, which
+    // ended `sonotile worker` 52 s into a partition (its link down, measured) — and, postgres.js not hearing of the
+    // failure, the statement was never answered (the test's 60 s ran out). Each attempt is refused so: the pool tries
+    // again for the next statement.
+    for (const statement of [1, 2]) {
+      const err = await unreachable.sql`SELECT ${statement}::int`.then(() => null, (e: unknown) => e as Error & { code?: string });
+      expect(err?.code).toBe("ENETUNREACH");
+      expect(isConnectionError(err)).toBe(true);
+    }
+  } finally {
+    await unreachable.close();
+  }
+});
+
 describe("a connection half-open for good (its peer gone, the database answering through new connections)", () => {
   /**
    * Runs `use` with a pool of one connection to the database through a proxy of its own (whose

@@ -20,7 +20,7 @@
  * it (sent before the first reply came: that reply clears the watch), and connections over TLS
  * (postgres.js hands the socket to TLS, which reads and writes it beneath the watch: it stops).
  */
-import { connect, type Socket } from "node:net";
+import { Socket, connect } from "node:net";
 
 /** The parts of postgres.js's parsed options, which its `socket` option is called with, that say where to connect. */
 interface ConnectionTarget {
@@ -38,6 +38,13 @@ interface ConnectionTarget {
  * the socket holds it until it is connected, and a connection that fails emits `error` and `close`
  * as postgres.js's own sockets do.
  *
+ * The connection attempt starts once postgres.js listens for the socket's errors (startOnceHeard):
+ * started here, an attempt that the kernel refuses on the spot — ENETUNREACH when no route leads to
+ * the host, as with a network link down — emitted its error before postgres.js had awaited this
+ * function's socket and listened: an uncaught 'error' event, which ended `sonotile worker` 52 s into
+ * a partition (measured: a worker in a network namespace whose link went down); within a test run,
+ * postgres.js never heard of the failure, and the statement waited for ever.
+ *
  * @param limitMs milliseconds a connection may leave what it sent unanswered
  */
 export function unansweredBoundSocket(limitMs: number): (target: ConnectionTarget) => Socket {
@@ -45,12 +52,28 @@ export function unansweredBoundSocket(limitMs: number): (target: ConnectionTarge
   return ({ host, port, path }) => {
     if (path) return connect(path);
     const i = attempt++ % host.length;
-    const socket = connect(port[i], host[i]);
+    const socket = new Socket();
     // postgres.js names the server of a TLS connection by `socket.host`, as on its own sockets.
     Object.assign(socket, { host: host[i], port: port[i] });
+    startOnceHeard(socket, () => socket.connect(port[i], host[i]));
     closeWhenUnanswered(socket, limitMs);
     return socket;
   };
+}
+
+/**
+ * Calls `start` (which starts `socket`'s connection attempt) as soon as a listener for its errors
+ * is added: the error of an attempt that fails at once is emitted on the next tick, and is then
+ * heard — as are the `close` and other listeners added with it. What is written meanwhile is held,
+ * from `start` on, until the socket is connected.
+ */
+function startOnceHeard(socket: Socket, start: () => void): void {
+  const onListener = (event: string | symbol) => {
+    if (event !== "error") return;
+    socket.off("newListener", onListener);
+    start();
+  };
+  socket.on("newListener", onListener);
 }
 
 /**
