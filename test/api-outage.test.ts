@@ -235,6 +235,16 @@ it("a connection attempt refused on the spot (no route to the host: ENETUNREACH)
   }
 });
 
+it.skipIf(!process.env.DATABASE_URL)("every connection has PostgreSQL end its session once the client has gone silent for about 25 s (a partition), rolling back its transaction", async () => {
+  // Before: the kernel's defaults (0: keepalives after 7200 s, 9 probes 75 s apart) — a worker partitioned off
+  // between two statements of the transaction settling its items held the job's row locked for 2 h 11 min, every
+  // other worker's settlement of the job and its abort waiting (measured in network namespaces; README).
+  const [settings] = await db.sql`
+    SELECT current_setting('tcp_keepalives_idle') AS idle, current_setting('tcp_keepalives_interval') AS interval,
+           current_setting('tcp_keepalives_count') AS count, current_setting('tcp_user_timeout') AS user_timeout`;
+  expect(settings).toEqual({ idle: "10", interval: "5", count: "3", user_timeout: "25000" });
+});
+
 describe("a connection half-open for good (its peer gone, the database answering through new connections)", () => {
   /**
    * Runs `use` with a pool of one connection to the database through a proxy of its own (whose

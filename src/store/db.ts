@@ -97,6 +97,22 @@ const RECONNECT_BACKOFF_MAX_S = 1;
  */
 const REPLY_LIMIT_S = 60;
 
+/**
+ * How soon PostgreSQL gives up on a client gone silent — partitioned off, its machine vanished —
+ * and ends its session, rolling back its transaction: startup settings of every connection
+ * (PostgreSQL's tcp_keepalives_* and tcp_user_timeout; ignored on Unix sockets and by the embedded
+ * database). A client that answers nothing to a keepalive probe sent after `idleS` seconds of
+ * silence, nor to the `count` more sent `intervalS` apart, or leaves bytes sent to it unacknowledged
+ * for `userTimeoutMs`, is gone: about 25 s. With the kernel's defaults (idle 7200 s, 9 probes 75 s
+ * apart) a worker cut off by a partition between two statements of the transaction that settles its
+ * items kept its session idle in that transaction for 2 h 11 min, holding the job's row FOR UPDATE:
+ * every other worker's settlement of that job waited on it (its items failed delivery after delivery
+ * at their connections' reply limit), and so did an abort (503 after 30 s) — measured with a worker in
+ * a network namespace whose link went down. A client that lives answers the probes from its kernel,
+ * however long its transaction or statement lasts; a partition shorter than this costs nothing.
+ */
+const SERVER_GIVES_UP = { idleS: 10, intervalS: 5, count: 3, userTimeoutMs: 25_000 };
+
 /** postgres.js's pause before connection attempt number `failures` + 1: its own (jittered, growing), capped. */
 function reconnectBackoff(failures: number): number {
   return (0.5 + Math.random() / 2) * Math.min(3 ** failures / 100, RECONNECT_BACKOFF_MAX_S);
@@ -116,7 +132,11 @@ function clientOptions(poolSize: number): postgres.Options<{}> {
     // recordings page over a recording of 100,000 clips is estimated that high and ran in ~40 ms,
     // after ~100 ms of compiling (auto_explain: "Emission 99 ms"), at every request — prepared
     // statements are compiled again at each execution. sonotile sends short statements only.
-    connection: { application_name: "sonotile", jit: "off" },
+    // The server's keepalives: SERVER_GIVES_UP.
+    connection: {
+      application_name: "sonotile", jit: "off",
+      tcp_keepalives_idle: SERVER_GIVES_UP.idleS, tcp_keepalives_interval: SERVER_GIVES_UP.intervalS, tcp_keepalives_count: SERVER_GIVES_UP.count, tcp_user_timeout: SERVER_GIVES_UP.userTimeoutMs,
+    },
     // Dates and times leave the store as ISO 8601 text, as the API sends them: `date` stays
     // YYYY-MM-DD (a JS Date would add a time and a zone), timestamptz becomes UTC ISO text.
     types: {
