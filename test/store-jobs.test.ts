@@ -19,10 +19,10 @@ import { CLEANUP_GRACE_SECONDS, listArtifacts, cleanupExpired, readFileContents 
 import { createClip, deleteClip, updateClip } from "../src/store/clips.js";
 import { STATES, setState, type State } from "../src/store/common.js";
 import { createDataset } from "../src/store/datasets.js";
-import { getJob, listJobItems, listMetrics, startJob } from "../src/store/jobs.js";
+import { completeJob, getJob, listJobItems, listMetrics, startJob } from "../src/store/jobs.js";
 import { probeFile } from "../src/store/probe.js";
 import { deleteRecording, getRecordingLocation, insertRecording, refreshRecordingFile, updateRecording } from "../src/store/recordings.js";
-import { getFeatureValue } from "../src/store/features.js";
+import { getFeatureValue, putFeatureValues } from "../src/store/features.js";
 import { VERSION } from "../src/engine/version.js";
 import { getRun } from "../src/store/runs.js";
 import { TilePool } from "../src/tiles/pool.js";
@@ -450,6 +450,30 @@ describe("extract_features jobs", () => {
     expect(done).toMatchObject({ result: "failure", progress_done: 1 });
     expect(done.message).toMatch(/1 of 1 items failed; first: recording .*: settled before the worker died$/);
   }, 30_000);
+
+  it("a delivery that finishes after another settled its item — its worker cut off from the database past the item's heartbeat, then back — writes nothing: the values and progress stay the other's", async () => {
+    const ds = await toneDataset(["late.wav"], 1);
+    const recording = ds.recordings["late.wav"];
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [recording] }, features: ["rms_dbfs"] }, created_by: null });
+    // While this worker computes the item, the worker the item went to once this one's heartbeat lapsed settles it, with values of its own.
+    beforeRun.set("late.wav", async () => {
+      await t.db.sql.begin(async (tx) => {
+        await tx`UPDATE job_items SET status = 'done', seconds = 1, host = 'other-host', pid = 1, finished_at = now() WHERE job_id = ${job.id}`;
+        await putFeatureValues(tx, "recording", [{ id: recording, name: "rms_dbfs", value: -99, created_by: null, run_id: job.run_id }]);
+        await tx`UPDATE jobs SET progress_done = 1 WHERE id = ${job.id}`;
+      });
+    });
+    try {
+      await withWorker(() => expect.poll(() => deliveries(job.id), { timeout: 30_000, interval: 200 }).toEqual([[ITEM_QUEUE, "completed", 0]]));
+    } finally {
+      beforeRun.delete("late.wav");
+    }
+    const [item] = await t.db.sql`SELECT status, host, attempts FROM job_items WHERE job_id = ${job.id}`;
+    expect(item).toEqual({ status: "done", host: "other-host", attempts: 1 });
+    expect(await featureValue("recording_features", recording, "rms_dbfs", job.run_id!)).toBe(-99);
+    expect(await getJob(t.db.sql, job.id)).toMatchObject({ status: "running", progress_done: 1, progress_total: 1 });
+    await completeJob(t.db.sql, job.id, "success"); // as the other worker would
+  }, 60_000);
 
   it("a delivery whose outcome the database refused is logged with the database's words — a full disk's 'could not extend file' (53100) was said nowhere, the item ending as if its workers had died", async () => {
     // A refusal of the item's write, as a full disk gives one: here a constraint no new row meets.
