@@ -444,6 +444,18 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect(form.json().message).toBe("a body of Content-Type application/x-www-form-urlencoded is not accepted: send it with a Content-Type of application/json, text/plain, text/tab-separated-values, text/csv");
   });
 
+  it("imports a table of no selections (its header alone) into its recording creating nothing, as into its dataset — it answered 404, the recording not found", async () => {
+    const header = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n";
+    const before = (await clipsOf(ids.fmt)).length;
+    for (const query of [`recording_id=${ids.fmt}`, `dataset_id=${ids.dataset}`]) {
+      const res = await importText(query, header);
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toMatchObject({ format: "raven", created: 0, existing: 0, rows: [], run: { status: "completed" } });
+    }
+    expect(await clipsOf(ids.fmt)).toHaveLength(before);
+    expect((await importText("recording_id=00000000-0000-4000-8000-000000000000", header)).statusCode).toBe(404);
+  });
+
   it("matches a time on a half microsecond to its clip: importing such a table again creates nothing", async () => {
     // 0.2500005 s × 1e6 is 250000.5 exactly: rounded by Math.round to 250001, by PostgreSQL's
     // round(float8) to the even 250000 — the lookup rounded in SQL and missed the clip.

@@ -198,7 +198,10 @@ export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<Cl
     throw invalid("recording_id", `the table's rows name ${files.size} files (${COLUMN.beginPath} / ${COLUMN.beginFile}: ${[...files].slice(0, 3).join(", ")}${files.size > 3 ? ", …" : ""}): import it into their dataset (dataset_id), which finds each row's recording`);
   }
   const recordingOf = await resolveRecordings(sql, im.target, table.selections);
-  const ids = [...new Set(table.selections.map(recordingOf).filter((id) => id !== undefined))].sort();
+  // A recording's import reads its recording even for a table of no selections (Raven's export of
+  // one without any): placeSelections finds it there, or answers 404 for one that does not exist.
+  const target = "recording_id" in im.target ? [im.target.recording_id] : [];
+  const ids = [...new Set([...target, ...table.selections.map(recordingOf).filter((id) => id !== undefined)])].sort();
   // Unlocked: a faulty table is refused without taking the database.
   const unlocked = await translating(() => sql<TableRecording[]>`SELECT ${RECORDING_COLUMNS(sql)} FROM recordings WHERE id = ANY(${ids}::uuid[])`);
   placeSelections(im.target, table.selections, recordingOf, new Map(unlocked.map((r) => [r.id, r])), im.times, table);
