@@ -456,6 +456,14 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect((await importText("recording_id=00000000-0000-4000-8000-000000000000", header)).statusCode).toBe(404);
   });
 
+  it("takes a recording's id in capitals as the recording's (a UUID is case-insensitive) — it answered 404, the recording not found", async () => {
+    const res = await importText(`recording_id=${ids.fmt.toUpperCase()}`, "Begin Time (s)\tEnd Time (s)\n8.5\t8.75\n");
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ created: 1, rows: [{ line: 2, recording_id: ids.fmt, status: "created" }] });
+    const clip = (await clipsOf(ids.fmt)).find((c: { start_time: number }) => c.start_time === 8.5);
+    expect([clip.recording_id, clip.end_time]).toEqual([ids.fmt, 8.75]);
+  });
+
   it("matches a time on a half microsecond to its clip: importing such a table again creates nothing", async () => {
     // 0.2500005 s × 1e6 is 250000.5 exactly: rounded by Math.round to 250001, by PostgreSQL's
     // round(float8) to the even 250000 — the lookup rounded in SQL and missed the clip.

@@ -162,6 +162,15 @@ describe("POST /v1/jobs extract_features", () => {
     expect([res.statusCode, res.json().fields]).toEqual([400, [{ field: "data.targets.dataset_id", message: "the dataset has no active recordings: 2 recordings are archived or trashed (read-only); restore them first" }]]);
   });
 
+  it("takes target ids in capitals as the same records, stored lower-cased — a recording named in capitals was 'no recording'", async () => {
+    const ids = Object.values(fx.recordings).slice(0, 2);
+    const named = [ids[0].toUpperCase(), ids[1], ids[0]];
+    const res = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { recording_ids: named }, features: ["rms_dbfs"] } } });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json()).toMatchObject({ progress_total: 2, data: { targets: { recording_ids: ids } } });
+    expect((await app.inject({ method: "POST", url: `/v1/jobs/${res.json().id}/abort`, headers: admin })).statusCode).toBe(200);
+  });
+
   it("stores each target id once — one recording named 100,000 times made a job of 3.9 MB that every listing of jobs carried", async () => {
     const ids = Object.values(fx.recordings).slice(0, 2);
     const named = Array.from({ length: MAX_JOB_TARGET_IDS }, (_, i) => ids[i % 2]);

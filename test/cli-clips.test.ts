@@ -48,7 +48,8 @@ describe("sonotile clips on a data directory", () => {
     const first = await onData(["clips", "import", FIXTURE, "--recording", recording]);
     expect(first, first.stderr).toMatchObject({ code: 0, stderr: "" });
     expect(first.stdout).toMatch(/^3 clips created, 0 existing already; tags from Species, Call type; columns ignored: Delta Time \(s\); run [0-9a-f-]{36}\n$/);
-    const again = await onData(["clips", "import", FIXTURE, "--recording", recording, "--json"]);
+    // Named in capitals (a UUID is case-insensitive): the same recording — it was "recording … not found".
+    const again = await onData(["clips", "import", FIXTURE, "--recording", recording.toUpperCase(), "--json"]);
     expect(JSON.parse(again.stdout)).toMatchObject({ created: 0, existing: 3 });
 
     const out = join(dir.path, "a1.csv");

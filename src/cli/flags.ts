@@ -263,7 +263,8 @@ export function checkTimeExpansionOption(te: number | undefined, fileSamplerate:
  */
 export function idArgument(text: string, name: string): string {
   if (!z.uuid().safeParse(text).success) throw new UsageError(`${name}: must be a UUID, got '${text}'`);
-  return text;
+  // Lower-cased as the API's ids are (api/schemas.ts): the store compares ids as text too.
+  return text.toLowerCase();
 }
 
 /**

@@ -52,7 +52,11 @@ const ITEM_HEARTBEAT_S = 10;
  * expiries gave them up as if their worker had died; a dead worker is found by its heartbeat.
  */
 export const ITEM_EXPIRE_S = 24 * 3600;
-const uuid = z.uuid({ error: "must be a UUID" });
+/**
+ * A target's id, lower-cased as the API's ids are (api/schemas.ts): the targets are checked against
+ * the ids the database returns, as text: a recording named in capitals was "no recording".
+ */
+const uuid = z.uuid({ error: "must be a UUID" }).toLowerCase();
 
 const hz = z.number({ error: "must be a number of Hz" }).finite();
 
