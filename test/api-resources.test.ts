@@ -370,6 +370,19 @@ describe("clip bounds under concurrent requests", () => {
     }
   });
 
+  it("PATCHes of one dataset or note, and refreshes of one recording, at once all succeed — on PostgreSQL most answered 500, 'deadlock detected'", async () => {
+    const { dataset_id } = (await app.inject({ url: `/v1/recordings/${raceId}` })).json();
+    const note = (await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "n", recording_id: raceId }, headers: auth(member) })).json();
+    const patch = (url: string, payload: object) => app.inject({ method: "PATCH", url, payload, headers: auth(member) });
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => [
+      patch(`/v1/datasets/${dataset_id}`, { description: `d${i}` }),
+      patch(`/v1/notes/${note.id}`, { message: `m${i}` }),
+      app.inject({ method: "POST", url: `/v1/recordings/${raceId}/refresh`, headers: auth(member) }),
+    ]).flat());
+    expect(answers.map((a) => a.statusCode), answers.find((a) => a.statusCode !== 200)?.body).toEqual(answers.map(() => 200));
+    expect((await app.inject({ url: `/v1/notes/${note.id}` })).json().message).toMatch(/^m[0-7]$/);
+  });
+
   it("a clip created while the time expansion changes never ends past the recording", async () => {
     for (let i = 0; i < 20; i++) {
       expect((await app.inject({ method: "PATCH", url: `/v1/recordings/${raceId}`, payload: { time_expansion: 1 }, headers: auth(member) })).json().duration).toBe(3);

@@ -6,7 +6,7 @@ import { realpath, stat } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import { headerProblem, isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
 import type { Queryable } from "./db.js";
-import { assertWritable, inTransaction, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
+import { assertWritable, inTransaction, updating, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { ConflictError, InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { isInside, resolveAudioDir, resolveRecordingFile } from "./paths.js";
 import { probeFile, type FileFacts, type FileStamp } from "./probe.js";
@@ -151,7 +151,7 @@ export async function updateDataset(db: Queryable, id: string, patch: { name?: s
   if (patch.name !== undefined) fields.name = patch.name.trim();
   if (patch.description !== undefined) fields.description = patch.description;
   try {
-    return await writing(db, "datasets", id, async (tx) => {
+    return await updating(db, "datasets", id, async (tx) => {
       if (Object.keys(fields).length) {
         await translating(() => tx`UPDATE datasets SET ${tx(fields, ...Object.keys(fields))} WHERE id = ${id}`);
       }

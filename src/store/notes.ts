@@ -1,6 +1,6 @@
 /** Notes: a message (1–1000 characters) on a recording, a clip or nothing, possibly flagged as an issue. */
 import type { Queryable } from "./db.js";
-import { given, pageFirst, writing, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { given, pageFirst, updating, writing, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { NotFoundError, invalid, translating } from "./errors.js";
 
 export interface Note {
@@ -92,7 +92,7 @@ function onRecordingOrItsClips(db: Queryable, recordingId: string): Fragment {
 }
 
 export async function updateNote(db: Queryable, id: string, patch: { message?: string; is_issue?: boolean }): Promise<Note> {
-  return writing(db, "notes", id, async (tx) => {
+  return updating(db, "notes", id, async (tx) => {
     const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
     if (Object.keys(fields).length) await translating(() => tx`UPDATE notes SET ${tx(fields, ...Object.keys(fields))} WHERE id = ${id}`);
     return getNote(tx, id);

@@ -10,7 +10,7 @@ import { AudioFormatError, fileMd5 } from "../audio/index.js";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
-import { assertWritable, writing, given, likePattern, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, updating, writing, given, likePattern, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { canonicalRecordingPath, resolveRecordingFile } from "./paths.js";
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
@@ -442,7 +442,7 @@ export async function readRecordingFile(db: Queryable, id: string, path: string)
 
 /** Stores `facts` of the file at the recording's path as its content (writeContent), in a transaction of its own. */
 async function storeContent(db: Queryable, id: string, facts: FileFacts & FileStamp): Promise<{ recording: Recording; clipsPastEnd: number }> {
-  const clipsPastEnd = await writing(db, "recordings", id, async (tx) => {
+  const clipsPastEnd = await updating(db, "recordings", id, async (tx) => {
     const [{ time_expansion }] = await tx<{ time_expansion: number }[]>`SELECT time_expansion FROM recordings WHERE id = ${id}`;
     return writeContent(tx, id, null, facts, time_expansion);
   });
