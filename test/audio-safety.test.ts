@@ -12,7 +12,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AudioFormatError, decode, fileMd5, openAudio, probeAudio } from "../src/audio/index.js";
 import { parseRiff } from "../src/audio/riff.js";
-import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, flacOfFrames, verbatimFlac } from "./audio-helpers.js";
+import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, flacOfFrames, verbatimFlac, withSerial } from "./audio-helpers.js";
 import { memorySource, readAhead, type ByteSource } from "../src/audio/source.js";
 
 const FORMATS = path.resolve(import.meta.dirname, "../../shared/fixtures/formats");
@@ -141,6 +141,34 @@ describe("malformed files are rejected with a message naming the problem", () =>
       fixOggCrc(b, last);
       return b;
     })(), /^<buffer>: ogg: the last page \(at byte \d+\) states granule position \d+, more than any stream holds/],
+    // A last page whose packets end on it but whose granule says none ends (-1) or is negative: it
+    // was skipped as a page without a position, and the length taken from the page before — the
+    // Vorbis file read 13440 of its 16000 frames, the Opus one was called truncated after its headers.
+    // One whose granule is less than the page before's cut the stream there (1 frame of 16000).
+    ...([["ogg_vorbis.ogg", 0xffffffff, "-1"], ["ogg_opus.ogg", 0xffffffff, "-1"], ["ogg_vorbis.ogg", 1000, "-4294966296"]] as const).map(([name, lo, granule]): [string, Uint8Array, RegExp] => {
+      const b = fixture(name);
+      const last = oggPages(b).at(-1)!;
+      new DataView(b.buffer).setUint32(last + 6, lo, true);
+      new DataView(b.buffer).setUint32(last + 10, 0xffffffff, true);
+      fixOggCrc(b, last);
+      return [`${name} whose last page states granule position ${granule}`, b, new RegExp(`^<buffer>: ogg: corrupt stream: the page at byte ${last} ends \\d+ packets but states granule position ${granule} \\(-1 only where no packet ends, RFC 3533 §6\\): the stream's length cannot be told$`)];
+    }),
+    ["ogg_vorbis.ogg whose last page states granule position 1, less than the page before's", (() => {
+      const b = fixture("ogg_vorbis.ogg");
+      const last = oggPages(b).at(-1)!;
+      new DataView(b.buffer).setUint32(last + 6, 1, true);
+      fixOggCrc(b, last);
+      return b;
+    })(), /^<buffer>: ogg: corrupt stream: the page at byte 7708 states granule position 1, less than the 13440 a page before it states \(granule positions never decrease\): the stream's length cannot be told$/],
+    // The same in the first link of a chained file, beyond the last 64 KiB read at open (the links
+    // are found by bisection): the link was read as 13440 frames, the file 253440 of its 256000.
+    ["a chained Ogg file whose first link's last page states granule position -1", (() => {
+      const b = fixture("ogg_vorbis.ogg");
+      const last = oggPages(b).at(-1)!;
+      b.fill(0xff, last + 6, last + 14);
+      fixOggCrc(b, last);
+      return concatBytes(b, ...Array.from({ length: 15 }, (_, i) => withSerial(fixture("ogg_vorbis.ogg"), 1000 + i)));
+    })(), /^<buffer>: ogg: corrupt stream: the page at byte 7708 ends 6 packets but states granule position -1 \(-1 only where no packet ends, RFC 3533 §6\): the stream's length cannot be told$/],
     // STREAMINFO's total 0 ("unknown", as streaming encoders write) and a bit changed mid-stream:
     // the decoder stops producing output there without an error; the count came out 4096 of 16000.
     ["FLAC of unstated length with a corrupt frame", patched(fixture("flac_pcm_16.flac"), (_, b) => {

@@ -3,7 +3,7 @@
  * decoding stops from its end (oggTail), the links of a chained file (chainOgg), and what seeking
  * and decoding from the start need (oggSeekInfo; oggseek.ts, oggstart.ts).
  */
-import { chainLinks, continuesStream, firstFilePage, type HeaderPages, MAX_PAGE, type OggPage, oggPageCrc, pageLength, parsePage, readPage } from "./oggseek.js";
+import { chainLinks, continuesStream, firstFilePage, type HeaderPages, lengthGranule, MAX_PAGE, type OggPage, oggPageCrc, pageLength, parsePage, readPage } from "./oggseek.js";
 import { audioStart } from "./oggstart.js";
 import { type OggLink, type OggSeek, type Probe, probeOgg } from "./probe.js";
 import type { ByteSource } from "./source.js";
@@ -73,6 +73,7 @@ export async function oggTail(src: ByteSource): Promise<OggTail> {
     end = start;
   }
   const sequences = new Map<number, number>(); // the last page number walked, by serial
+  const granules = new Map<number, number>(); // the last granule walked, by serial (lengthGranule)
   let granuleAt = 0; // the offset of the page of found.granule
   let last: { at: number; page: Omit<OggPage, "offset"> } | null = null; // the last page walked
   for (let at = first ?? tail.length; at < tail.length; ) {
@@ -89,7 +90,10 @@ export async function oggTail(src: ByteSource): Promise<OggTail> {
     sequences.set(page.serial, page.sequence);
     found.serial = page.serial;
     found.pagesEnd = tailStart + at + page.length;
-    if (page.granule >= 0) [found.granule, granuleAt] = [page.granule, tailStart + at];
+    const before = page.bos ? -1 : (granules.get(page.serial) ?? -1); // a stream begun again counts from 0 (`begins`, refused at open)
+    const granule = lengthGranule(page, tailStart + at, before);
+    granules.set(page.serial, granule);
+    if (page.granule >= 0) [found.granule, granuleAt] = [granule, tailStart + at];
     at += page.length;
   }
   if (found.pagesEnd !== null) {

@@ -183,6 +183,23 @@ export function streamBeginsElsewhere(at: number, serial: number, sequence: numb
 }
 
 /**
+ * The granule position the page `p` at byte `at` states for its stream's length: its own, or -1
+ * where no packet ends on it. `before`: the last such granule of its stream before it (-1: none).
+ * @throws AudioFormatError for a page on which packets end that states -1 or another negative
+ *   granule (RFC 3533 §6 keeps -1 for pages on which none ends), or one less than `before`
+ *   (granule positions never decrease). Taken as they were, the first was skipped as a page with
+ *   no position and the stream ended at the page before (a Vorbis file of 16000 frames read 13440,
+ *   an Opus one was called truncated after its headers); the second cut the stream there (1 frame).
+ */
+export function lengthGranule(p: Omit<OggPage, "offset">, at: number, before: number): number {
+  if (p.granule < 0 && p.packets > 0)
+    throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${at} ends ${p.packets === 1 ? "a packet" : `${p.packets} packets`} but states granule position ${p.granule} (-1 only where no packet ends, RFC 3533 §6): the stream's length cannot be told`);
+  if (p.granule >= 0 && p.granule < before)
+    throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${at} states granule position ${p.granule}, less than the ${before} a page before it states (granule positions never decrease): the stream's length cannot be told`);
+  return p.granule < 0 ? before : p.granule;
+}
+
+/**
  * The error for pages of one serial number out of order under a bisection: page `later` at a
  * greater offset numbered before page `earlier`. Within one stream the numbers only grow; so it is
  * a chained file whose links share a serial number (linksShareSerial), or a damaged one.
@@ -455,7 +472,7 @@ async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage, page
     if (p.bos) throw linksShareSerial(p.offset, serial);
     if (p.offset > last.offset && p.sequence <= last.sequence) throw pagesOutOfOrder(last, p);
     if (p.offset > last.offset) last = p;
-    if (p.granule >= 0) granule = p.granule;
+    granule = lengthGranule(p, p.offset, granule);
   };
   if (!(await walk(first.offset + WINDOW))) {
     // Gallop: probes twice as far each time until one finds a page of another stream (or none).
