@@ -253,6 +253,25 @@ describe("malformed files are rejected with a message naming the problem", () =>
     }
   });
 
+  it("a FLAC whose last metadata block says 1 byte more than it holds is refused at open — it decoded whole, and a read of its first frame after another read failed; one that says less reads whole and seeks, as libFLAC reads it", async () => {
+    const flac = fixture("flac_pcm_16.flac");
+    const whole = await decode(flac);
+    const comment = 42; // the VORBIS_COMMENT block, after STREAMINFO's 4 + 34 bytes; the last block
+    expect(flac[comment] & 0x80).toBe(0x80);
+    const withLength = (change: number) => patched(flac, (v) => v.setUint16(comment + 2, v.getUint16(comment + 2) + change));
+    const firstFrame = comment + 4 + new DataView(flac.buffer).getUint16(comment + 2);
+    expect(await decodeError(withLength(1))).toBe(`<buffer>: flac: no frame of sample 0 begins where the metadata ends (byte ${firstFrame + 1}) or after it: a metadata block's length is wrong, or the first frame's header is corrupt`);
+    for (const change of [-1, -40]) {
+      const reader = await openAudio(withLength(change), { blockFrames: 1024, cacheBlocks: 1 });
+      try {
+        expect(await reader.read(0, 8000, 100)).toEqual(whole.data[0].subarray(8000, 8100));
+        expect(await reader.read(0, 0, 100)).toEqual(whole.data[0].subarray(0, 100)); // a seek to the first frame
+      } finally {
+        await reader.close();
+      }
+    }
+  });
+
   it("a FLAC with a frame repeated, or a second copy of itself appended, is refused where decoding runs past STREAMINFO's length — decode() had returned shifted samples, or the last frame from the copy", async () => {
     const flac = fixture("flac_pcm_24.flac");
     const frames = flacFrameOffsets(flac);

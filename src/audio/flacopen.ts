@@ -5,7 +5,7 @@
  * flacseek.ts's.
  */
 import { shortStream } from "./decoders.js";
-import { decoderProblem, type FlacEnd, frameHeaderProblem, lastFrameEnd, readFrameHeader, searchWindow } from "./flacseek.js";
+import { decoderProblem, type FlacEnd, frameHeaderProblem, lastFrameEnd, readFrameHeader, searchWindow, seekFrame } from "./flacseek.js";
 import type { FlacSeek, Probe } from "./probe.js";
 import type { ByteSource } from "./source.js";
 import { AudioFormatError, plural } from "./types.js";
@@ -31,8 +31,15 @@ export async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Ar
 }
 
 /**
- * The first FLAC frame's header against STREAMINFO (when the bytes at `firstFrame` are a frame
- * header with a valid CRC-8; otherwise the decoder's output is checked, Cursor.checkFlac).
+ * Where the first FLAC frame begins, and its header against STREAMINFO.
+ *
+ * Where: where the metadata ends (RFC 9639 §9), or after bytes there that are no frame (a metadata
+ * block whose length says less than it holds), as libFLAC, which searches for a sync code, reads
+ * it; `flac.firstFrame` moves there. Where the first frame found after it is not the stream's
+ * first (a block that says more than it holds ends inside that frame; a header that fails its
+ * CRC-8), the file is refused: the frame searches of seeks start at `firstFrame`, and such a
+ * file, which decoded whole, failed every read of its first frame's samples that came after
+ * another read (`no frame found before sample 1024`).
  *
  * Codes: a reserved one, or a sample rate not STREAMINFO's, is refused here, naming the frame's
  * byte (frameHeaderProblem): the decoder skips a frame it cannot parse, and the next one's
@@ -59,9 +66,16 @@ export async function flacSeekInfo(src: ByteSource, start: number, head: Uint8Ar
  * and frames of 1152 said to be 4096 are wrong after the first even read from the start.)
  */
 export async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: FlacSeek): Promise<void> {
-  const b = await src.read(flac.firstFrame, 16); // the longest frame header
-  const first = readFrameHeader(b, 0, flac.blocksize);
-  if (!first) return;
+  let b = await src.read(flac.firstFrame, 16); // the longest frame header
+  if (!readFrameHeader(b, 0, flac.blocksize)) {
+    if (b.length < 16) return; // the file ends there: refused as cut short (checkFlacEnd)
+    const found = await seekFrame(src, flac.firstFrame, 0, flac.blocksize);
+    if (!found)
+      throw new AudioFormatError(`flac: no frame of sample 0 begins where the metadata ends (byte ${flac.firstFrame}) or after it: a metadata block's length is wrong, or the first frame's header is corrupt`);
+    flac.firstFrame = found.offset;
+    b = await src.read(flac.firstFrame, 16);
+  }
+  const first = readFrameHeader(b, 0, flac.blocksize)!;
   const problem = frameHeaderProblem(first, flac.firstFrame, probe.samplerate);
   if (problem) throw new AudioFormatError(problem);
   if ((b[1] & 1) === 0) {
