@@ -2,7 +2,9 @@
 // and pieces against the whole-signal result (an FIR resampler is exactly piecewise).
 import { describe, expect, it } from "vitest";
 import { createResampler, firwinLowpass } from "../src/engine/resample.js";
+import { core } from "../src/engine/wasm.js";
 import { ROOT, readF32, readJson } from "./golden.js";
+import { random } from "./random.js";
 
 interface Case { name: string; fs_in: number; fs_out: number; up: number; down: number; n_in: number; n_out: number; input: string; output: string }
 const golden: { cases: Case[] } = readJson(`${ROOT}test/golden/resample.json`);
@@ -72,6 +74,20 @@ describe("resampler details", () => {
     const tail = big.applyPiece(new Float32Array(b - a).fill(1), a, nIn, nOut - 10, nOut);
     // The last outputs see the constant 1 on the left and zero padding on the right.
     expect(tail.every((v) => Number.isFinite(v) && v > -0.2 && v < 1.2)).toBe(true);
+  });
+
+  it("filters of many ratios keep the core's memory bounded; a resampler whose filter was dropped computes the same values", () => {
+    // Each filter is 20·max(up, down) float64 taps: 0.64 MB for 4000 → 4001 Hz. Every one was kept
+    // in the core's memory: 41 ratios took it from 1.4 MB to 22 MB (5.5 MB now), as a tile worker
+    // grew with every samplerate its clients tried.
+    const next = random(7);
+    const x = Float32Array.from({ length: 4000 }, () => next() - 0.5);
+    const first = createResampler(4000, 4001);
+    const expected = first.apply(x);
+    const before = core.memory.buffer.byteLength;
+    for (let rate = 4002; rate < 4042; rate++) createResampler(4000, rate);
+    expect(core.memory.buffer.byteLength - before).toBeLessThan(8 * 2 ** 20);
+    expect(first.apply(x)).toEqual(expected);
   });
 
   it("rejects bad rates and pieces", () => {

@@ -8,7 +8,7 @@
  * h *= up, and upfirdn with n_pre_pad = down − half_len % down and
  * n_pre_remove = (half_len + n_pre_pad) // down. Those offsets reduce to "output m is the
  * filter centred on input m·down/up" (see assembly/resample.ts), which is what the core
- * computes. The filter is designed here in float64 and cached per (up, down).
+ * computes. The filter is designed here in float64 and kept for the last few ratios used (polyphaseCache).
  */
 import { MAX_RATE_FACTOR, rateRatio, resampledLength } from "./rate-ratio.js";
 import { getWindowF64 } from "./window.js";
@@ -39,7 +39,16 @@ export interface Resampler {
 
 /** The filter of one ratio in the core's polyphase layout (see assembly/resample.ts). */
 interface Polyphase { ptr: number; up: number; down: number; halfLen: number; tapsPerPhase: number }
+/**
+ * The filters of the POLYPHASE_KEPT ratios used last, least recently used first; the one dropped
+ * is freed. A filter is 20·max(up, down) float64 taps in the core's memory, 7 MB for 44100 →
+ * 44101 Hz and 42 MB near the largest factor, and the core never gives memory back to the system:
+ * kept for every ratio ever asked for, each tile worker grew by the sum of the filters of every
+ * `samplerate` its clients tried (a server's RSS +180 MB after tiles at 30 rates near 44.1 kHz,
+ * on one thread). Four: a tile worker keeps four recordings open (tiles/worker.ts), each at its own ratio.
+ */
 const polyphaseCache = new Map<string, Polyphase>();
+const POLYPHASE_KEPT = 4;
 
 /**
  * scipy.signal.firwin(numtaps, cutoff, window=("kaiser", beta)) for a low-pass (pass_zero,
@@ -65,7 +74,11 @@ export function firwinLowpass(numtaps: number, cutoff: number, beta: number): Fl
 function polyphase(up: number, down: number): Polyphase {
   const key = `${up}/${down}`;
   const cached = polyphaseCache.get(key);
-  if (cached) return cached;
+  if (cached) {
+    polyphaseCache.delete(key); // re-inserted: the most recently used
+    polyphaseCache.set(key, cached);
+    return cached;
+  }
   const maxRate = Math.max(up, down);
   const halfLen = 10 * maxRate;
   const length = 2 * halfLen + 1;
@@ -85,6 +98,11 @@ function polyphase(up: number, down: number): Polyphase {
   new Float64Array(core.memory.buffer, ptr, taps.length).set(taps);
   const plan = { ptr, up, down, halfLen, tapsPerPhase };
   polyphaseCache.set(key, plan);
+  for (const [oldest, dropped] of polyphaseCache) {
+    if (polyphaseCache.size <= POLYPHASE_KEPT) break;
+    polyphaseCache.delete(oldest);
+    core.free(dropped.ptr);
+  }
   return plan;
 }
 
@@ -101,9 +119,10 @@ export function createResampler(fsIn: number, fsOut: number): Resampler {
   if (Math.max(up, down) > MAX_RATE_FACTOR) {
     throw new RangeError(`resampling ${fsIn} → ${fsOut} Hz reduces to ${up}/${down}; factors above ${MAX_RATE_FACTOR} need too long a filter`);
   }
-  const plan = up === 1 && down === 1 ? null : polyphase(up, down);
-  const halfLen = plan?.halfLen ?? 0;
-  const k = plan?.tapsPerPhase ?? 1;
+  const identity = up === 1 && down === 1;
+  // Designed now, so that a ratio's cost is paid at creation; each call looks it up again
+  // (polyphase), as it may have been dropped meanwhile by resamplers of other ratios.
+  const { halfLen, tapsPerPhase: k } = identity ? { halfLen: 0, tapsPerPhase: 1 } : polyphase(up, down);
 
   const outputLength = (nIn: number) => {
     checkLength(nIn, up);
@@ -118,7 +137,8 @@ export function createResampler(fsIn: number, fsOut: number): Resampler {
     return [Math.min(nIn, Math.max(0, lo)), Math.max(0, Math.min(nIn, hi))];
   };
   const compute = (buffer: Float32Array, bufferStart: number, outFrom: number, count: number): Float32Array => {
-    if (!plan || count === 0) return buffer.slice(outFrom - bufferStart, outFrom - bufferStart + count);
+    if (identity || count === 0) return buffer.slice(outFrom - bufferStart, outFrom - bufferStart + count);
+    const plan = polyphase(up, down); // before the views below: designing it again may grow the memory
     const xPtr = core.alloc(buffer.length * 4);
     const outPtr = core.alloc(count * 4);
     try {
