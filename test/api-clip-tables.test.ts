@@ -5,12 +5,13 @@
  * /v1/clips/import and GET /v1/clips/export on a database — all or nothing, idempotent, time
  * expansion, a dataset's rows found by file, a round trip through the export.
  */
+import { randomUUID } from "node:crypto";
 import { readFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
-import { exportClipTable } from "../src/store/clip-tables.js";
+import { exportClipTable, importClipTable } from "../src/store/clip-tables.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { readTable, MAX_TABLE_ROWS, tableLine } from "../src/store/selection-table.js";
@@ -618,6 +619,16 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     for (const r of results) expect(r.statusCode, r.body).toBe(200);
     expect(results.map((r) => r.json().created).sort()).toEqual([0, 3]);
     expect((await clipsOf(ids.a1)).filter((c: { start_time: number }) => c.start_time >= 7)).toHaveLength(3);
+  });
+
+  it("checks the importer exists (400 naming created_by, nothing created), and leaves the database's foreign-key checks on after an import (the embedded database's skips those of its own rows)", async () => {
+    const text = "Begin Time (s)\tEnd Time (s)\tSpecies\n9.5\t9.75\tD\n";
+    const nobody = importClipTable(t.db.sql, { target: { recording_id: ids.a1 }, text, times: "real", created_by: randomUUID() });
+    await expect(nobody).rejects.toMatchObject({ fields: [{ field: "created_by", message: "refers to a record that does not exist" }] });
+    expect((await clipsOf(ids.a1)).filter((c: { start_time: number }) => c.start_time === 9.5)).toHaveLength(0);
+    const res = await importText(`recording_id=${ids.a1}`, text);
+    expect([res.statusCode, res.json().created]).toEqual([200, 1]);
+    await expect(t.db.sql`INSERT INTO clip_tags (clip_id, tag_id) VALUES (gen_random_uuid(), gen_random_uuid())`).rejects.toMatchObject({ code: "23503" });
   });
 
   // Needs a second connection (the embedded database has one): PostgreSQL only, as .ci/run runs it.

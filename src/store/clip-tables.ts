@@ -26,7 +26,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { basename, extname } from "node:path";
-import type { Queryable, Sql } from "./db.js";
+import { isDeepStrictEqual } from "node:util";
+import { runsAlone, type Queryable, type Sql } from "./db.js";
 import { assertWritable, joinedLineage, type StateFilter } from "./common.js";
 import { boundsIssues, clipFilter, LOCKED_COLUMNS, type Clip, type LockedRecording } from "./clips.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
@@ -203,8 +204,8 @@ export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<Cl
   const target = "recording_id" in im.target ? [im.target.recording_id] : [];
   const ids = [...new Set([...target, ...table.selections.map(recordingOf).filter((id) => id !== undefined)])].sort();
   // Unlocked: a faulty table is refused without taking the database.
-  const unlocked = await translating(() => sql<TableRecording[]>`SELECT ${RECORDING_COLUMNS(sql)} FROM recordings WHERE id = ANY(${ids}::uuid[])`);
-  placeSelections(im.target, table.selections, recordingOf, new Map(unlocked.map((r) => [r.id, r])), im.times, table);
+  const unlocked = new Map((await translating(() => sql<TableRecording[]>`SELECT ${RECORDING_COLUMNS(sql)} FROM recordings WHERE id = ANY(${ids}::uuid[])`)).map((r) => [r.id, r]));
+  const placedUnlocked = placeSelections(im.target, table.selections, recordingOf, unlocked, im.times, table);
 
   return sql.begin(async (tx) => {
     const locked = new Map((await translating(() => tx<TableRecording[]>`
@@ -212,10 +213,22 @@ export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<Cl
     // After the lock: assertWritable's FOR SHARE of the recording, taken first, would let two imports
     // both hold it and then wait for each other's to take the stronger lock (a deadlock).
     await assertWritable(tx, "recording_id" in im.target ? "recordings" : "datasets", "recording_id" in im.target ? im.target.recording_id : im.target.dataset_id); // 404, or 409 for a read-only one
-    const placed = placeSelections(im.target, table.selections, recordingOf, locked, im.times, table);
+    // Placed again only when a recording changed (or went) since: the placing is pure, and of
+    // 10,000 rows takes 0.1–0.4 s of the transaction on a loaded machine.
+    const placed = isDeepStrictEqual(locked, unlocked) ? placedUnlocked : placeSelections(im.target, table.selections, recordingOf, locked, im.times, table);
     const existing = await existingClips(tx, placed);
     const where = "dataset_id" in im.target ? `dataset ${im.target.dataset_id}` : `recording ${im.target.recording_id}`;
     const run = await createRun(tx, { kind: "import", description: `clips from ${table.format} table${im.source ? ` ${im.source}` : ""} into ${where}`.slice(0, 1000), created_by: im.created_by });
+    // Every foreign key the writes below set holds by construction: a clip's recording is locked
+    // above, its creator checked by the run's insert (runs.created_by), its run is this one; an
+    // attachment's clip and a bound's clip were created or read in this transaction, its tag or
+    // feature name joined from its table. PostgreSQL checks each key of each row all the same, a
+    // query apiece — 4 to 7 per row, two thirds of the writes' time on the embedded database
+    // (EXPLAIN ANALYZE: 10,000 rows' checks 2.9 s of 4.2 s). There the transaction runs alone, so
+    // nothing can delete a row it read meanwhile: the checks are left out, the replica role firing
+    // no trigger until the transaction ends (LOCAL; these tables have none but the checks). On
+    // PostgreSQL another session may delete an existing clip meanwhile, and they stay.
+    if (runsAlone(sql)) await tx`SET LOCAL session_replication_role = replica`;
     const rows: ImportedRow[] = [];
     const created: { id: string; p: Placed }[] = [];
     const tagging: { clip_id: string; key: string; value: string }[] = [];
@@ -375,15 +388,23 @@ async function existingClips(tx: Queryable, placed: readonly Placed[]): Promise<
   const candidates = new Map<string, [string, number]>();
   for (const p of placed) for (const s of startBuckets(p.start)) candidates.set(`${p.recording.id} ${s}`, [p.recording.id, s]);
   const keys = [...candidates.values()];
-  const rows = await tx<{ id: string; recording_id: string; start_time: number; end_time: number; tags: { key: string; value: string }[] }[]>`
-    SELECT c.id, c.recording_id, c.start_time, c.end_time,
-           COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key, t.value)
-                     FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.clip_id = c.id), '[]') AS tags
-    FROM clips c
+  // A row per tag of each clip (one without a tag for a clip that has none), the candidates joined
+  // to their distinct keys: a subquery aggregating each clip's tags as JSON, its keys hashed
+  // again as an IN list, took twice as long on the embedded database (10,000 clips with three
+  // tags each: 1.3 s against 0.65 s, a transaction's time that every other request waits out).
+  const rows = await tx<{ id: string; recording_id: string; start_time: number; end_time: number; key: string | null; value: string }[]>`
+    SELECT c.id, c.recording_id, c.start_time, c.end_time, t.key, t.value
+    FROM unnest(${keys.map((k) => k[0])}::uuid[], ${keys.map((k) => k[1])}::int8[]) AS k (recording_id, start_us)
+      JOIN clips c ON c.recording_id = k.recording_id AND floor(c.start_time * 1e6::float8)::int8 = k.start_us
+      LEFT JOIN clip_tags ct ON ct.clip_id = c.id LEFT JOIN tags t ON t.id = ct.tag_id
     WHERE c.state = 'active' AND c.recording_id = ANY(${[...new Set(placed.map((p) => p.recording.id))]}::uuid[])
-      AND (c.recording_id, floor(c.start_time * 1e6::float8)::int8) IN (SELECT * FROM unnest(${keys.map((k) => k[0])}::uuid[], ${keys.map((k) => k[1])}::int8[]))
-    ORDER BY c.id`;
-  for (const c of rows) {
+    ORDER BY c.id, t.key, t.value`;
+  const clips: { id: string; recording_id: string; start_time: number; end_time: number; tags: { key: string; value: string }[] }[] = [];
+  for (const { key, value, ...clip } of rows) {
+    if (clips.at(-1)?.id !== clip.id) clips.push({ ...clip, tags: [] });
+    if (key !== null) clips.at(-1)!.tags.push({ key, value });
+  }
+  for (const c of clips) {
     const tags = new Map<string, Set<string>>();
     for (const t of c.tags) tags.set(t.key, (tags.get(t.key) ?? new Set()).add(t.value));
     const channel = c.tags.find((t) => t.key === CHANNEL_TAG)?.value;
