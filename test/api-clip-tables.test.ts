@@ -652,6 +652,27 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect([res.statusCode, res.json().fields]).toEqual([400, [{ field: "line 2, Begin File", message: `'gone.wav' names recording ${gone}, which was deleted during the import` }]]);
   });
 
+  // Needs a second connection, as above: PostgreSQL only.
+  it.skipIf(!process.env.DATABASE_URL)("a recording re-timed between the rows' check and the import's lock is checked again: its rows now past its end are faults", async () => {
+    await writeSineWav(join(dir.path, "retimed.wav"), 8000, 2);
+    const retimed = (await post("/v1/recordings", { dataset_id: ids.dataset, path: "retimed.wav" })).id;
+    const outcome = t.db.sql.begin(async (tx) => {
+      await tx`SELECT id FROM recordings WHERE id = ${retimed} FOR UPDATE`;
+      const res = importText(`recording_id=${retimed}`, "Begin Time (s)\tEnd Time (s)\n1.5\t1.9\n");
+      for (let i = 0; i < 200; i++) {
+        const [{ waiting }] = await t.db.sql<{ waiting: number }[]>`SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR NO KEY UPDATE%'`;
+        if (waiting) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // 2× time-expanded, its 2 s file lasts 1 s: the row's 1.5–1.9 s is past its end.
+      await tx`UPDATE recordings SET time_expansion = 2 WHERE id = ${retimed}`;
+      return { res };
+    });
+    const res = await (await outcome).res;
+    expect([res.statusCode, res.json().fields.map((f: { field: string }) => f.field)]).toEqual([400, ["line 2, Begin Time (s)", "line 2, End Time (s)"]]);
+    expect(await clipsOf(retimed)).toEqual([]);
+  });
+
   it("openapi documents the routes", async () => {
     const doc = (await app.inject({ url: "/openapi.json" })).json();
     expect(Object.keys(doc.paths["/v1/clips/import"].post.requestBody.content)).toEqual(["application/json", "text/plain", "text/tab-separated-values", "text/csv"]);

@@ -189,9 +189,10 @@ const RECORDING_COLUMNS = (db: Queryable) => db`id, path, channels, samplerate, 
  * embedded database a transaction holds its only connection: every other request waits for it);
  * the transaction locks the recordings (FOR NO KEY UPDATE, in id order: two imports of one table
  * run one after the other, the second finding the first's clips), checks the rows again against
- * the locked rows (a recording deleted, hidden or re-timed meanwhile), looks up the existing
- * clips of the placed rows only, and writes — a statement per table, its columns as arrays
- * (the clips, the tags, their attachments, the selection bounds). What is left of the
+ * the locked rows (a recording deleted, hidden or re-timed meanwhile; placed again only then),
+ * looks up the existing clips of the placed rows only, and writes — a statement per table, its
+ * columns as arrays (the clips, the tags, their attachments, the selection bounds), on the
+ * embedded database without the per-row foreign-key checks (below). What is left of the
  * transaction's time is the rows' writes themselves.
  */
 export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<ClipTableImportResult> {
