@@ -631,6 +631,13 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     await expect(t.db.sql`INSERT INTO clip_tags (clip_id, tag_id) VALUES (gen_random_uuid(), gen_random_uuid())`).rejects.toMatchObject({ code: "23503" });
   });
 
+  it("the tables an embedded import writes under the replica role carry no trigger of their own, which that role would skip (clip-tables.ts)", async () => {
+    const triggers = await t.db.sql<{ table: string; name: string }[]>`
+      SELECT tgrelid::regclass::text AS table, tgname AS name FROM pg_trigger
+      WHERE NOT tgisinternal AND tgrelid IN ('clips'::regclass, 'clip_tags'::regclass, 'clip_features'::regclass, 'tags'::regclass, 'feature_names'::regclass, 'runs'::regclass)`;
+    expect(triggers).toEqual([]);
+  });
+
   // Needs a second connection (the embedded database has one): PostgreSQL only, as .ci/run runs it.
   it.skipIf(!process.env.DATABASE_URL)("a recording deleted between the rows' resolution and the import's lock is a fault of its rows, not rows dropped", async () => {
     await writeSineWav(join(dir.path, "gone.wav"), 8000, 2);
