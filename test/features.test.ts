@@ -151,19 +151,20 @@ describe("known answers", () => {
 
 describe("Slaney mel filterbank", () => {
   for (const [sr, n] of [[16000, 512], [44100, 1102]]) {
-    it(`equals librosa.filters.mel(sr=${sr}, n_fft=${n}, n_mels=64) to float32 rounding`, () => {
+    it(`equals librosa.filters.mel(sr=${sr}, n_fft=${n}, n_mels=64), float32 for float32`, () => {
       const golden = readF32(join(GOLDEN, `mel_${sr}_${n}.f32`));
       const dense = melFilterbankDense(sr, n, 64);
       const bins = Math.floor(n / 2) + 1;
-      let worst = 0;
+      const differing: string[] = [];
       dense.forEach((row, b) => row.forEach((w, k) => {
         const g = golden[b * bins + k];
-        // librosa multiplies float32 triangles by the float64 norm: two float32 roundings against one here.
-        if (g > 0) worst = Math.max(worst, Math.abs(w - g) / g);
+        // librosa rounds the triangle to float32, then its product with the norm: one rounding of
+        // the product left 140 and 296 of these weights one float32 step off.
+        if (g > 0 && w !== g) differing.push(`[${b}][${k}] ${w} ≠ ${g}`);
         // A triangle's foot can land on a bin: 0 in librosa, ±1e-17 here when exp/log round differently.
         if (g === 0) expect(Math.abs(w)).toBeLessThan(1e-12);
       }));
-      expect(worst).toBeLessThan(2.5e-7);
+      expect(differing).toEqual([]);
       // The sparse form holds exactly the non-zero weights, in order.
       const sparse = melFilterbank(sr, n, 64);
       let at = 0;

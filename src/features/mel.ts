@@ -1,8 +1,9 @@
 /**
  * The Slaney mel filterbank, as `librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels,
- * fmin=0, fmax=sr/2, htk=False, norm="slaney")` (librosa 0.10, librosa/filters.py), built in
- * float64 and rounded once to float32 (librosa's default dtype). Built once per (sr, n_fft,
- * n_mels) and kept in a small cache: the batch runs thousands of targets with one of each.
+ * fmin=0, fmax=sr/2, htk=False, norm="slaney")` (librosa 0.10, librosa/filters.py), computed in
+ * float64 and rounded to float32 (librosa's default dtype) where librosa rounds, so that the
+ * weights are librosa's own. Built once per (sr, n_fft, n_mels) and kept in a small cache: the
+ * batch runs thousands of targets with one of each.
  */
 
 /** Slaney's mel scale (Auditory Toolbox): linear below 1 kHz, logarithmic above. */
@@ -46,9 +47,11 @@ export interface SparseFilterbank {
 }
 
 /**
- * librosa.filters.mel weights[b][k] (dense, float64 before the float32 rounding):
- * triangles between consecutive points of n_mels + 2 mel-spaced frequencies, each scaled by
- * 2 / (f[b+2] − f[b]) so that every filter has the same area (norm="slaney").
+ * librosa.filters.mel weights[b][k] (dense): triangles between consecutive points of n_mels + 2
+ * mel-spaced frequencies, each scaled by 2 / (f[b+2] − f[b]) so that every filter has the same
+ * area (norm="slaney"). Rounded as librosa rounds them: it stores each triangle in its float32
+ * weights, then multiplies by the float64 norm into float32 again — one rounding of the product
+ * instead left a quarter of the weights one float32 step off.
  */
 export function melFilterbankDense(samplerate: number, nFft: number, bands = 64): Float64Array[] {
   const bins = Math.floor(nFft / 2) + 1;
@@ -63,7 +66,7 @@ export function melFilterbankDense(samplerate: number, nFft: number, bands = 64)
     for (let k = 0; k < bins; k++) {
       const lower = -(melF[b] - fftFreqs[k]) / (melF[b + 1] - melF[b]);
       const upper = (melF[b + 2] - fftFreqs[k]) / (melF[b + 2] - melF[b + 1]);
-      row[k] = Math.max(0, Math.min(lower, upper)) * enorm;
+      row[k] = Math.fround(Math.fround(Math.max(0, Math.min(lower, upper))) * enorm);
     }
     rows.push(row);
   }
