@@ -10,7 +10,8 @@ hz_to_mel / mel_to_hz / mel_frequencies, librosa/util/utils.py::normalize), appl
 spectrogram sonotile defines for features (src/features/features.ts): the STFT of SPEC §3.5
 (scipy.signal.stft framing and window) of the conditioned signal as librosa's power
 S = |rfft(w·frame)|^2 (scipy's PSD |Z|^2 times fs·sum(w^2)), frames centred in the target's
-[start, end) (with no end: librosa's 1 + n // hop frames, the last centred at the end), magnitude
+[start, end) (with no end: librosa's 1 + (n + 2·(nperseg // 2) − nperseg) // hop frames, for an even
+nperseg the last centred at the end), magnitude
 M = sqrt(S), per-frame values averaged over frames.
 
 Writes test/golden/features/
@@ -162,8 +163,8 @@ def features(x, fs, params, target):
     t = np.arange(S.shape[1]) * hop / fs                      # frame centres (SPEC §3.5)
     if "end" in target:
         S = S[:, (t >= start) & (t < end)]                     # the piece of SPEC §3
-    else:                                                      # to the end: librosa's 1 + n // hop frames
-        S = S[:, (t >= start) & (np.arange(S.shape[1]) * hop <= len(x))]
+    else:                                                      # to the end: librosa's frames (center=True)
+        S = S[:, (t >= start) & (np.arange(S.shape[1]) < 1 + (len(x) + 2 * (nperseg // 2) - nperseg) // hop)]
     freq = np.arange(S.shape[0]) * fs / nperseg
     low = target.get("low_freq") or 0.0
     high = target.get("high_freq") or fs / 2
@@ -247,6 +248,9 @@ CASES = [
     ("tone_then_silence", "tone_then_silence", dict(window_size=0.032), {}),
     # 16000 samples, hop 128: a frame is centred on the last sample's end, which librosa counts.
     ("tone_frames_to_the_end", "tone", dict(window_size=0.032, hop_size=0.25), {}),
+    # An odd window (125 samples, hop 125): librosa pads 62 samples, so its last frame is centred
+    # on sample 15875, not on the end (16000 = 128 hops) — 128 frames, not 129.
+    ("chirp_odd_window_to_the_end", "chirp", dict(window_size=0.0078125, hop_size=1), {}),
     ("bats_192k_default", "recordings/batdetect2_20230322_172000_selec2.wav", {}, {}),
     # A fine hop: the engine streams this in several blocks of frames.
     ("bats_192k_fine_hop_clip", "recordings/batdetect2_20230322_172000_selec2.wav", dict(hop_size=0.05), dict(start=0.3, end=1.7)),

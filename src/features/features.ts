@@ -225,14 +225,24 @@ function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: Cond
   const fs = g.samplerate;
   const frames = frameCount(signal.length, g);
   let [f0, f1] = framesInInterval(start, end, frames, g);
-  // To the recording's end (no `end`): librosa's 1 + n // hop frames (center=True), so the frame
-  // centred on the end itself counts, as it does in the whole spectrogram — [start, end) left it out.
-  if (t.end === undefined) f1 = Math.max(f0, Math.min(frames, Math.floor(signal.length / g.hop) + 1));
+  // To the recording's end (no `end`): librosa's frames (center=True), so with an even window the
+  // frame centred on the end itself counts, as it does in the whole spectrogram — [start, end) left
+  // it out. With an odd one it does not: librosa pads nperseg // 2 samples, one short of that frame.
+  if (t.end === undefined) f1 = Math.max(f0, Math.min(frames, centeredFrameCount(signal.length, g)));
   if (f1 === f0) throw new TargetError(noFrameInInterval(start, end, frames, g).message + pastEndHint);
   const s0 = Math.min(signal.length, Math.ceil(start * fs));
   const s1 = Math.min(signal.length, Math.ceil(end * fs));
   if (s1 <= s0) throw new TargetError(`no sample lies in [${start}, ${end}) s`);
   return { duration: end - start, f0, f1, s0, s1, k0, k1 };
+}
+
+/**
+ * librosa's frame count of n samples framed with center=True (librosa.stft, zero_crossing_rate):
+ * the frames of nperseg samples, hop apart, lying wholly within the n + 2·(nperseg // 2) padded
+ * samples — 1 + n // hop for an even nperseg, 1 + (n − 1) // hop for an odd one.
+ */
+function centeredFrameCount(n: number, g: FrameGeometry): number {
+  return 1 + Math.floor((n + 2 * Math.floor(g.nperseg / 2) - g.nperseg) / g.hop);
 }
 
 /** One target's pass: the STFT plan, the feature accumulators and the waveform sums, in the core. */
@@ -272,7 +282,7 @@ class FeaturePass {
     // librosa's zero-crossing framing over the target's samples (see assembly sampleSums).
     const zcrLength = g.nperseg;
     const half = Math.floor(zcrLength / 2);
-    const zcrFrames = 1 + Math.floor((box.s1 - box.s0 + 2 * half - zcrLength) / g.hop);
+    const zcrFrames = centeredFrameCount(box.s1 - box.s0, g);
     let cursor = box.s0; // next target sample for the waveform sums
     let prev = 0;
     const step = blockFrames(g);
