@@ -431,6 +431,50 @@ describe("malformed files are rejected with a message naming the problem", () =>
   }, 10_000);
 });
 
+describe("an MP3 whose Xing/Info frame counts more than the file holds", () => {
+  // mp3_mpeg_layer_iii.mp3: an Info frame of 288 bytes at byte 0 counting 30 MPEG frames in 4968
+  // bytes (the whole file, Info frame included), then those 30 frames (16000 samples once trimmed).
+  const MP3 = fixture("mp3_mpeg_layer_iii.mp3");
+  const XING = 4 + 9; // the tag after the header and MPEG-2 mono side info: "Info", flags, frames, bytes
+  const withCounts = (counts: { frames?: number; bytes?: number }) =>
+    patched(MP3, (v) => {
+      if (counts.frames !== undefined) v.setUint32(XING + 8, counts.frames);
+      if (counts.bytes !== undefined) v.setUint32(XING + 12, counts.bytes);
+    });
+  const refusal = (frames: number, bytes: number, held: number, whole: number) =>
+    new AudioFormatError(`<buffer>: mp3: the Xing frame at byte 0 counts ${frames} MPEG frames in ${bytes} bytes, the file holds ${held} bytes from there: ${whole} whole frames after it (truncated, or corrupt from there?)`);
+
+  // A file cut short keeps its tag: it opened (and was registered) as the whole 16000 frames, and
+  // its decode failed at the cut (`stream ends at frame 2351, the header says 16000`), as did every
+  // tile past it. Refused at open now, as a truncated WAV or FLAC is.
+  it.each([
+    [1500, 6],
+    [MP3.length - 1, 29], // inside the last frame
+    [289, 0], // one byte after the Info frame
+  ])("cut to %i bytes: refused at open, naming the counts and the file's bytes", async (length, whole) => {
+    await expect(openAudio(MP3.subarray(0, length))).rejects.toThrow(refusal(30, 4968, length, whole));
+  });
+
+  it("a frame count that cannot fit in the file at the lowest bitrate is refused (1,000,000 frames opened as 10 h)", async () => {
+    // 4680 bytes of 36-byte frames (8 kbit/s at 16 kHz) hold at most 130 frames.
+    await expect(openAudio(withCounts({ frames: 131 }))).rejects.toThrow(refusal(131, 4968, 4968, 30));
+    await expect(openAudio(withCounts({ frames: 1_000_000 }))).rejects.toThrow(refusal(1_000_000, 4968, 4968, 30));
+  });
+
+  it("a byte count over the file whose frames are all there opens as before (encoders differ on what it counts)", async () => {
+    const want = await decode(MP3);
+    for (const bytes of [4968 + 1, 4968 + 288, 10 ** 6]) {
+      const reader = await openAudio(withCounts({ bytes }));
+      try {
+        expect(reader.info.frames).toBe(16000);
+        expect(await reader.read(0, 0, 16000)).toEqual(want.data[0]);
+      } finally {
+        await reader.close();
+      }
+    }
+  });
+});
+
 describe("FLAC frames of sizes the decoder library mishandles (valid files, written in the test)", () => {
   it("a FLAC whose frames are longer than 64 KiB (8 channels of 24-bit white noise, 16384 samples a frame: 393 KB) reads whole by STREAMINFO and seeks, as soundfile does — its last frame was ended at a chance match of its CRC-16 and lost (`cannot decode the audio after frame 49152`), and seeks found no frame", async () => {
     let seed = 3;

@@ -17,8 +17,10 @@
  *     memory.
  * Length, O(1) at open: FLAC STREAMINFO, Ogg last-page granule less the first audio page's start
  * (Vorbis, Opus; oggstart.ts), MP3 Xing/Info frame
- * count; an MP3 without it has its frame headers counted (Layer III), and where that cannot tell
- * (or a FLAC with total 0) the frames are counted by one full decoding pass at open.
+ * count (its frame headers counted where it says more than the file holds, and the file refused
+ * if they are fewer: Mp3Stream.length); an MP3 without it has its frame headers counted (Layer
+ * III), and where that cannot tell (or a FLAC with total 0) the frames are counted by one full
+ * decoding pass at open.
  *
  * A chained Ogg file (`cat a.ogg b.ogg`, RFC 3533 §4; told at open by its last page's serial number,
  * another than its first's) is read as one recording, its links one after another, when they

@@ -147,10 +147,12 @@ function reservoirCap(h: MpegHeader): number {
   return h.mpeg1 ? 511 : 255;
 }
 
-/** What a Xing/Info frame tells mpg123 (only its frames count and the LAME extension's delays matter here). */
+/** What a Xing/Info frame tells mpg123 (its frame count and the LAME extension's delays), and its byte count. */
 export interface InfoTag {
   /** The Xing frame count, when the flag says it is there. */
   frames: number | null;
+  /** The Xing byte count (the stream's bytes; LAME 3.100 counts the Xing frame too), when the flag says it is there. */
+  bytes: number | null;
   /** Encoder delay and padding from the LAME extension, when present. */
   delays: { delay: number; padding: number } | null;
 }
@@ -173,14 +175,15 @@ export function parseInfoTag(b: Uint8Array, at: number, h: MpegHeader): InfoTag 
   const v = new DataView(body.buffer, body.byteOffset, body.byteLength);
   const flags = v.getUint32(p + 4, false);
   p += 8;
-  const tag: InfoTag = { frames: null, delays: null };
+  const tag: InfoTag = { frames: null, bytes: null, delays: null };
   // Each field is read only if the frame holds it; a short tag is still a tag (check_bytes_left).
-  if (flags & 1) {
+  for (const [flag, field] of [[1, "frames"], [2, "bytes"]] as const) {
+    if (!(flags & flag)) continue;
     if (size < p + 4) return tag;
-    tag.frames = v.getUint32(p, false);
+    tag[field] = v.getUint32(p, false);
     p += 4;
   }
-  for (const [flag, bytes] of [[2, 4], [4, 100], [8, 4]]) {
+  for (const [flag, bytes] of [[4, 100], [8, 4]]) {
     if (!(flags & flag)) continue;
     if (size < p + bytes) return tag;
     p += bytes;
@@ -361,6 +364,11 @@ function maxFrameBytes(h: MpegHeader): number {
   return Math.floor((h.mpeg1 ? 144 * 320000 : 72 * 160000) / h.samplerate) + 1;
 }
 
+/** The smallest Layer III frame of this version and rate (lowest bitrate, 32 or 8 kbit/s, unpadded). */
+function minFrameBytes(h: MpegHeader): number {
+  return Math.floor((h.mpeg1 ? 144 * 32000 : 72 * 8000) / h.samplerate);
+}
+
 /** Where to start a fresh decoder: the file's bytes from `resume`, its output's first sample `firstSample`. */
 export interface Mp3Start {
   /** Byte offset of the first frame fed from the file as it is. */
@@ -393,7 +401,7 @@ export class Mp3Stream {
    * @param firstAudio byte offset of the first audio frame (after ID3v2 and the Xing/Info frame)
    * @param tag        the Xing/Info tag, if the stream starts with one
    */
-  constructor(src: ByteSource, private readonly format: MpegHeader, private readonly firstAudio: number, tag: InfoTag | null) {
+  constructor(private readonly src: ByteSource, private readonly format: MpegHeader, private readonly firstAudio: number, private readonly tag: InfoTag | null) {
     this.spf = format.samplesPerFrame;
     this.gapless = gaplessOf(tag, this.spf);
     this.index = new FrameIndex(src, format, firstAudio);
@@ -407,10 +415,35 @@ export class Mp3Stream {
     return this.index.dataEnd(byte);
   }
 
-  /** Output frames: from the tag when it counts the frames, else by scanning them all; null if neither can tell. */
+  /** Output frames: from the tag when it counts the frames (and the file holds them: checkTag), else by scanning them all; null if neither can tell. */
   async length(): Promise<number | null> {
+    await this.checkTag();
     const frames = this.gapless.frames ?? (await this.index.count());
     return frames === null ? null : gaplessLength(this.gapless, frames, this.spf);
+  }
+
+  /**
+   * Refuses a Xing/Info frame count the file does not hold, as a truncated WAV or FLAC is refused:
+   * a file cut short (a recorder's battery died, a copy stopped) keeps the tag written for the
+   * whole stream, whose count gave the length — a 1500-byte cut of the 1 s fixture opened and was
+   * registered as 16000 frames, and its decode and every tile past the cut failed. The tag is
+   * doubted where it says more bytes than the file holds from the Xing frame on, or more frames
+   * than fit there at the lowest bitrate; then the frame headers are scanned (as an MP3 without a
+   * count has them scanned) and it stands if its frames are all there: encoders differ on what the
+   * byte count includes (the Xing frame, an ID3v2 tag), so a count a few bytes over the file is no
+   * proof of a cut. A count the file holds costs nothing (the length stays O(1) at open).
+   */
+  private async checkTag(): Promise<void> {
+    const frames = this.gapless.frames;
+    if (frames === null) return;
+    const bytes = this.tag!.bytes; // a count of frames comes from a tag
+    const xingAt = this.firstAudio - this.format.frameBytes;
+    const held = this.src.size - xingAt;
+    if ((bytes ?? 0) <= held && frames * minFrameBytes(this.format) <= this.src.size - this.firstAudio) return;
+    const found = (await this.index.scanTo(Infinity))!.frames;
+    if (found >= frames) return;
+    const stated = bytes === null ? "" : ` in ${bytes} bytes`;
+    throw new AudioFormatError(`mp3: the Xing frame at byte ${xingAt} counts ${frames} MPEG frames${stated}, the file holds ${held} bytes from there: ${found} whole frames after it (truncated, or corrupt from there?)`);
   }
 
   /**

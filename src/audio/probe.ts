@@ -151,8 +151,8 @@ export function probeFlac(b: Uint8Array, at: number): Probe | null {
 /**
  * MP3: the first frame header gives rate and channels; a Xing/Info frame, as mpg123 reads it, the
  * gapless trimming; Layer III streams get a frame index for seeking (mp3seek.ts), which opening
- * asks for the length (Mp3Stream.length: the tag's count, else every frame header scanned — not a
- * header probe's cost). Returns null when `b[0]` is not an MPEG audio frame header.
+ * asks for the length (Mp3Stream.length: the tag's count, checked against the file's size, else
+ * every frame header scanned — not a header probe's cost). Returns null when `b[0]` is not an MPEG audio frame header.
  */
 export async function probeMpeg(src: ByteSource, b: Uint8Array, at: number): Promise<Probe | null> {
   const h = parseMpegHeader(b, 0);
