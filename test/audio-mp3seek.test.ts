@@ -363,9 +363,15 @@ describe("a stream whose rate is not its header's", () => {
     const p = await file("appended.mp3", Uint8Array.from([...repeated(MPEG2, 20, "none"), ...repeated(MPEG1, 10, "none")]));
     // Its samples were taken as 16 kHz ones: 10 frames of 44.1 kHz audio at the wrong speed. (Without
     // a Xing frame count the stream is counted by decoding when it is opened, so that is where.)
-    const message = /mp3: the audio after frame 302400 decodes at 44100 Hz, the header says 16000 Hz \(corrupt\?\)$/;
+    // Named where the change is, 20 × 30 frames of 576 in: it was 302400, where the decoder's input piece began.
+    const message = /mp3: the audio after frame 345600 decodes at 44100 Hz, the header says 16000 Hz \(corrupt\?\)$/;
     await expect(decode(p)).rejects.toThrow(message);
     await expect(openAudio(p)).rejects.toThrow(message);
+  });
+
+  it("the seed appended to the fixture (its Info frame counting its own frames) is refused where the fixture ends, not 'after frame 0'", async () => {
+    const p = await file("appended-to-fixture.mp3", Uint8Array.from([...readFileSync(FIXTURE), ...readFileSync(path.join(GOLDEN, "seek_mp3.mp3"))]));
+    await expect(decode(p)).rejects.toThrow(/mp3: the audio after frame 16000 decodes at 44100 Hz, the header says 16000 Hz \(corrupt\?\)$/);
   });
 
   it("a first frame whose header says mono, before stereo frames, is refused when opened (it gave one channel of two)", async () => {

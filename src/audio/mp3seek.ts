@@ -317,6 +317,11 @@ class FrameIndex {
     return true;
   }
 
+  /** Frames of this stream before bytes that are none of its frames and no trailer (another stream appended, junk), once the scan has reached them; else null. */
+  get framesBeforeOther(): number | null {
+    return this.end && !this.end.clean ? this.end.frames : null;
+  }
+
   /** Where the bytes fed to the decoder end (ScanEnd.dataEnd), as far as the frames before byte `byte` tell: the end of the file while they do not reach a trailer. */
   async dataEnd(byte: number): Promise<number> {
     return (await this.scanTo(-1, byte))?.dataEnd ?? this.src.size;
@@ -413,6 +418,16 @@ export class Mp3Stream {
   /** Where the bytes fed to the decoder end, as far as the frames before byte `byte` tell (see FrameIndex.isTrailer). */
   dataEnd(byte: number): Promise<number> {
     return this.index.dataEnd(byte);
+  }
+
+  /**
+   * The output frame where this stream's frames give way to something else (another stream
+   * appended, at another rate maybe; junk), once the scan has reached it — it runs ahead of the
+   * bytes fed to the decoder (Cursor.bytesEnd); else null.
+   */
+  otherStreamAt(): number | null {
+    const frames = this.index.framesBeforeOther;
+    return frames === null ? null : gaplessLength(this.gapless, frames, this.spf);
   }
 
   /** Output frames: from the tag when it counts the frames (and the file holds them: checkTag), else by scanning them all; null if neither can tell. */

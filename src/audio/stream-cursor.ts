@@ -203,9 +203,20 @@ export class Cursor {
   private checkFormat(r: Decoded): void {
     const { kind, channels, samplerate } = this.probe;
     if (r.channelData.length < channels)
-      throw new AudioFormatError(`${kind}: the audio after frame ${this.emitted} decodes to ${plural(r.channelData.length, "channel")}, the header says ${channels} (corrupt?)`);
+      throw new AudioFormatError(`${kind}: ${this.formatChange()} decodes to ${plural(r.channelData.length, "channel")}, the header says ${channels} (corrupt?)`);
     if (r.sampleRate !== undefined && r.sampleRate !== samplerate)
-      throw new AudioFormatError(`${kind}: the audio after frame ${this.emitted} decodes at ${r.sampleRate} Hz, the header says ${samplerate} Hz (corrupt?)`);
+      throw new AudioFormatError(`${kind}: ${this.formatChange()} decodes at ${r.sampleRate} Hz, the header says ${samplerate} Hz (corrupt?)`);
+  }
+
+  /**
+   * Where the audio checkFormat refuses begins: for MP3 Layer III where the frame scan found the
+   * stream's frames give way to others (an MP3 appended at another rate), else where the output
+   * that shows it begins — a whole input piece's, the frames before the change in it included
+   * (an appended stream at 345600 had been named at 302400, in a file of a few seconds at 0).
+   */
+  private formatChange(): string {
+    const other = this.probe.mp3?.otherStreamAt() ?? null;
+    return `the audio after frame ${other !== null && other >= this.emitted ? other : this.emitted}`;
   }
 
   /**
