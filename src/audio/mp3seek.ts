@@ -445,7 +445,7 @@ export class Mp3Stream {
    * doubted where it says more bytes than the file holds from the Xing frame on, or more frames
    * than fit there at the lowest bitrate; then the frame headers are scanned (as an MP3 without a
    * count has them scanned) and it stands if its frames are all there: encoders differ on what the
-   * byte count includes (the Xing frame, an ID3v2 tag), so a count a few bytes over the file is no
+   * byte count includes (the Xing frame or not), so a count a few bytes over the file is no
    * proof of a cut. A count the file holds costs nothing (the length stays O(1) at open).
    */
   private async checkTag(): Promise<void> {
