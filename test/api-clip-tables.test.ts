@@ -527,6 +527,19 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect((await app.inject({ url: `/v1/clips/${created.rows[0].clip_id}` })).json().tags.map((t: { value: string }) => t.value)).toEqual(["A;", "C:\\calls\\", "a ; b", "faint; partial", "x;y"]);
   });
 
+  it("re-imports a table exported before the escapes (values holding \";\" or \"\\\" written as they are) onto its clips adding none", async () => {
+    const clip = await post("/v1/clips", { recording_id: ids.round, start_time: 9, end_time: 9.5 });
+    for (const [key, value] of [["Note", "faint; partial"], ["Note", "clear"], ["Path", "\\\\srv\\calls"]]) await post(`/v1/clips/${clip.id}/tags`, { key, value });
+    const tags = (await app.inject({ url: `/v1/clips/${clip.id}` })).json().tags;
+    // As the export wrote the clip's cells then: its values of a key joined by "; ", unescaped — read
+    // now as Note = clear, faint, partial and Path = \srv\calls, none of which the clip has.
+    const old = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tNote\tPath\n1\tSpectrogram 1\t1\t9.000000000\t9.500000000\tclear; faint; partial\t\\\\srv\\calls\n";
+    expect((await importText(`recording_id=${ids.round}`, old)).json()).toMatchObject({ created: 0, existing: 1, tags_added: 0 });
+    expect((await app.inject({ url: `/v1/clips/${clip.id}` })).json().tags).toEqual(tags);
+    // A cell of other values still adds them: here the pieces, which the clip lacks.
+    expect((await importText(`recording_id=${ids.round}`, old.replace("clear; faint; partial", "faint; partial"))).json()).toMatchObject({ created: 0, tags_added: 2 });
+  });
+
   it("reads a cell of several values (A; B), as an export writes a clip's values of one key, as a tag each — on a new clip as on an existing one", async () => {
     const text = "Begin Time (s)\tEnd Time (s)\tSpecies\n2.5\t3\tEptesicus; Vespertilio ;\n";
     const created = (await importText(`recording_id=${ids.fmt}`, text)).json();

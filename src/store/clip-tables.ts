@@ -32,7 +32,7 @@ import { assertWritable, joinedLineage, type StateFilter } from "./common.js";
 import { boundsIssues, clipFilter, LOCKED_COLUMNS, type Clip, type LockedRecording } from "./clips.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { createRun, finishRun, type Run } from "./runs.js";
-import { COLUMN, FEATURE_COLUMN_PREFIX, readTable, TableFaults, tableLine, valuesCell, type TableFormat, type TableSelection } from "./selection-table.js";
+import { COLUMN, FEATURE_COLUMN_PREFIX, readTable, TableFaults, tableLine, unescapedValuesCell, valuesCell, type TableFormat, type TableSelection } from "./selection-table.js";
 import type { TagFilter } from "./tags.js";
 
 /** The tag a clip's channel is kept in, when not the first or of a recording with several (a clip without it is of channel 1). */
@@ -249,10 +249,14 @@ export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<Cl
       // selection would be read on the job's. An existing clip of the row's channel lacks it only
       // when untagged (channel 1).
       const channelTag = (p.row.channel !== 1 || p.recording.channels > 1) && !found?.tags.has(CHANNEL_TAG) ? [{ key: CHANNEL_TAG, value: String(p.row.channel) }] : [];
-      // A cell whose values are the clip's values of its key (an export's cell, read back) adds none.
+      // A cell whose values are the clip's values of its key (an export's cell, read back) adds none;
+      // nor does the cell of those values as an export before the escapes wrote them, read back
+      // otherwise ("faint; partial" as two values: unescapedValuesCell). The clip's values are in
+      // the export's order (key, value), as existingClips reads them.
       const values = (key: string) => new Set(p.row.tags.filter((t) => t.key === key).map((t) => t.value));
-      const sameValues = (a: ReadonlySet<string>, b: ReadonlySet<string> | undefined) => b !== undefined && a.size === b.size && [...a].every((v) => b.has(v));
-      const tags = found ? p.row.tags.filter((t) => !sameValues(values(t.key), found.tags.get(t.key))) : p.row.tags;
+      const sameValues = (a: ReadonlySet<string>, b: ReadonlySet<string>) => a.size === b.size && [...a].every((v) => b.has(v));
+      const unchanged = (key: string, had: ReadonlySet<string> | undefined) => had !== undefined && (sameValues(values(key), had) || p.row.cells.get(key) === unescapedValuesCell([...had]));
+      const tags = found ? p.row.tags.filter((t) => !unchanged(t.key, found.tags.get(t.key))) : p.row.tags;
       for (const t of [...channelTag, ...tags]) tagging[found ? "existing" : "created"].push({ clip_id: clipId, ...t });
     }
     await insertClips(tx, created, { created_by: im.created_by, run_id: run.id });

@@ -102,6 +102,13 @@ export interface TableSelection {
   beginFile: string | null;
   /** Its annotations: (column, value) for each value of each tag column's cell (VALUE_SEPARATOR; empty cells none); (label_key, label) for Audacity. */
   tags: { key: string; value: string }[];
+  /**
+   * Raven/CSV: each tag column's cell as written (trimmed, NFC), which its tags were read from — to
+   * match an existing clip's values against as an export before the escapes wrote them
+   * (unescapedValuesCell). A selection read on several rows whose cells of a column differ has none
+   * of that column. Audacity: none.
+   */
+  cells: Map<string, string>;
 }
 
 export interface ReadTable {
@@ -253,6 +260,17 @@ const ESCAPED = /\\([\\;])/g;
 /** The cell of `values` (one tag key's): each escaped (ESCAPED), joined by VALUE_SEPARATOR. */
 export function valuesCell(values: readonly string[]): string {
   return values.map((value) => value.replace(/[\\;]/g, "\\$&")).join(VALUE_SEPARATOR);
+}
+
+/**
+ * The cell of `values` as an export wrote it before the escapes (ESCAPED): joined by
+ * VALUE_SEPARATOR, unescaped. Read back by cellValues, a value holding ";" or "\\" in such a table
+ * comes back as other values ("faint; partial" as "faint" and "partial", `\\srv\calls` as
+ * `\srv\calls`): an import compares an existing clip's values with a cell in this form too, so that
+ * a table exported before, re-imported onto its own clips, adds none.
+ */
+export function unescapedValuesCell(values: readonly string[]): string {
+  return values.join(VALUE_SEPARATOR);
 }
 
 /**
@@ -411,6 +429,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
     if (beginFile !== null && endFile !== null && endFile !== beginFile) issues.add(at(COLUMN.endFile), `the selection spans two files (${COLUMN.beginFile} '${beginFile}', ${COLUMN.endFile} '${endFile}'): a clip lies within one recording`);
     if (issues.count > before) continue;
     const tags = tagColumns.flatMap((c) => tagCells(c, cell(c), at(c), issues));
+    const cells = new Map(tagColumns.map((c) => [c, labelForm(cell(c))]));
     const selection: TableSelection = {
       line: row.line,
       selection: cell(COLUMN.selection) || null,
@@ -422,6 +441,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
       beginPath: cell(COLUMN.beginPath) || null,
       beginFile,
       tags,
+      cells,
     };
     const key = `${selection.selection} ${channel}`;
     const seen = selection.selection === null ? undefined : bySelection.get(key);
@@ -444,6 +464,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
     // The spectrogram view's row bounds frequencies; a waveform view's spans the whole band.
     if (/^spectrogram/i.test(cell(COLUMN.view))) Object.assign(seen, { low, high, frequencyLine: row.line });
     for (const t of tags) if (!seen.tags.some((s) => s.key === t.key && s.value === t.value)) seen.tags.push(t);
+    for (const [c, text] of cells) if (seen.cells.get(c) !== text) seen.cells.delete(c);
   }
   issues.check();
   // A cell under a header without a name is no tag (a tag needs a key), but not dropped unsaid.
@@ -496,7 +517,7 @@ function readAudacity(text: string, labelKey: string): ReadTable {
       continue;
     }
     const label = tagCell(key, cells.slice(2).join("\t"), at("label"), issues);
-    const selection: TableSelection = { line, selection: null, channel: 1, begin: start, end, low: null, high: null, frequencyLine: line, beginPath: null, beginFile: null, tags: label ? [label] : [] };
+    const selection: TableSelection = { line, selection: null, channel: 1, begin: start, end, low: null, high: null, frequencyLine: line, beginPath: null, beginFile: null, tags: label ? [label] : [], cells: new Map() };
     previous.selection = selection;
     selections.push(selection);
   }
