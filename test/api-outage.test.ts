@@ -235,6 +235,20 @@ it("a connection attempt refused on the spot (no route to the host: ENETUNREACH)
   }
 });
 
+it("a host of a multi-host URL whose port is out of range fails its connection attempts as any unreachable host does: the statements go to the other host", async () => {
+  // Node's connect throws ERR_SOCKET_BAD_PORT for port 99999 instead of emitting it. Before: thrown where postgres.js
+  // listens for the socket's errors, outside its handling — an unhandled rejection (which ends `serve` or `sonotile
+  // worker`), and the statement on that connection never answered (of 4 on a pool of 2, one; the test timed out).
+  const url = proxiedUrl.replace(`127.0.0.1:${proxy.port}`, `127.0.0.1:${proxy.port},127.0.0.1:99999`);
+  const twoHosts = await openDatabase({ url, poolSize: 2, migrate: false });
+  try {
+    const answers = await Promise.all([1, 2, 3, 4].map(async (i) => (await twoHosts.sql<{ i: number }[]>`SELECT ${i}::int AS i`)[0].i));
+    expect(answers).toEqual([1, 2, 3, 4]);
+  } finally {
+    await twoHosts.close();
+  }
+}, 20_000);
+
 it.skipIf(!process.env.DATABASE_URL)("every connection has PostgreSQL end its session once the client has gone silent for about 25 s (a partition), rolling back its transaction", async () => {
   // Before: the kernel's defaults (0: keepalives after 7200 s, 9 probes 75 s apart) — a worker partitioned off
   // between two statements of the transaction settling its items held the job's row locked for 2 h 11 min, every

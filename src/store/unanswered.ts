@@ -65,13 +65,21 @@ export function unansweredBoundSocket(limitMs: number): (target: ConnectionTarge
  * Calls `start` (which starts `socket`'s connection attempt) as soon as a listener for its errors
  * is added: the error of an attempt that fails at once is emitted on the next tick, and is then
  * heard — as are the `close` and other listeners added with it. What is written meanwhile is held,
- * from `start` on, until the socket is connected.
+ * from `start` on, until the socket is connected. An attempt that `start` cannot begin — it throws:
+ * a port out of range in the URL, ERR_SOCKET_BAD_PORT — fails the socket with that error, emitted
+ * as any other (destroy emits it on the next tick): thrown, it went up through postgres.js's call
+ * adding the listener, outside its handling of connection errors — an unhandled rejection, which
+ * ends `serve` or `sonotile worker`, and the statement never answered.
  */
 function startOnceHeard(socket: Socket, start: () => void): void {
   const onListener = (event: string | symbol) => {
     if (event !== "error") return;
     socket.off("newListener", onListener);
-    start();
+    try {
+      start();
+    } catch (e) {
+      socket.destroy(e as Error);
+    }
   };
   socket.on("newListener", onListener);
 }
