@@ -27,7 +27,12 @@ interface ConnectionTarget {
   /** Hosts of the URL (several for a multi-host URL), each with its port at the same index. */
   host: string[];
   port: number[];
-  /** The Unix socket a URL names instead (`?host=/var/run/postgresql`), else false. */
+  /**
+   * The Unix socket to connect to instead, else false: postgres.js's host when it is a directory —
+   * `postgres:///DB` with PGHOST=/var/run/postgresql (and PGPORT, PGUSER) — and the port's socket
+   * in it. (A URL's `?host=/var/run/postgresql` is no host to postgres.js: it sends it to the
+   * server as a setting, which refuses it — 42704, unrecognized configuration parameter "host".)
+   */
   path: string | false;
 }
 
