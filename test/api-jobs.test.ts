@@ -124,9 +124,10 @@ describe("POST /v1/jobs extract_features", () => {
     }
   });
 
-  it("lists jobs by run_id, refusing one that is no UUID by name", async () => {
+  it("lists jobs by run_id, refusing one that is no UUID by name, as every id is", async () => {
     const res = await app.inject({ url: "/v1/jobs?run_id=nope", headers: admin });
-    expect([res.statusCode, res.json().fields?.map((f: { field: string }) => f.field)]).toEqual([400, ["run_id"]]);
+    // Before, run_id alone was no `id` (api/schemas.ts) and said zod's own "Invalid UUID".
+    expect([res.statusCode, res.json().fields?.map((f: { field: string; message: string }) => [f.field, f.message])]).toEqual([400, [["run_id", "must be a UUID"]]]);
     expect((await app.inject({ url: `/v1/jobs?run_id=${randomUUID()}`, headers: admin })).json()).toMatchObject({ items: [], total: 0 });
   });
 

@@ -15,7 +15,7 @@ import { STATES } from "../../store/common.js";
 import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { artifactSchema } from "./artifacts.js";
 import { stateRoutes } from "../state-routes.js";
-import { errorBody, idParams, label, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
+import { errorBody, id, idParams, label, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
 
 /** A binary metric's base64 text (7.5 MB of data), and the body that carries it: above the server's general limit. */
 const METRIC_DATA_CHARS = 10_000_000;
@@ -104,7 +104,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get("/jobs", {
-    schema: { summary: "List jobs", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, status: z.enum(JOB_STATUSES).optional(), task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }).optional(), run_id: z.uuid().optional().describe("Only the job of this run: the one whose run a feature value, artifact or other record names (its run_id), and so its task data — the parameters every value was computed with"), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(listedJobSchema), 400: errorBody } },
+    schema: { summary: "List jobs", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, status: z.enum(JOB_STATUSES).optional(), task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }).optional(), run_id: id.optional().describe("Only the job of this run: the one whose run a feature value, artifact or other record names (its run_id), and so its task data — the parameters every value was computed with"), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(listedJobSchema), 400: errorBody } },
   }, async (request) => listJobs(sql, request.query));
 
   /** The queue, opened on first use. */
