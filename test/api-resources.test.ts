@@ -383,6 +383,39 @@ describe("clip bounds under concurrent requests", () => {
     expect((await app.inject({ url: `/v1/notes/${note.id}` })).json().message).toMatch(/^m[0-7]$/);
   });
 
+  it("deletes of a clip or a recording while others write to it answer 204 once, else 404, and every write 200/201 or 404 — on PostgreSQL most deletes answered 500, 'deadlock detected'", async () => {
+    await writeSineWav(join(scratch.path, "doomed.wav"), 16000, 1);
+    onTestFinished(() => rm(join(scratch.path, "doomed.wav"))); // unregistered, the import below would take it
+    const { dataset_id } = (await app.inject({ url: `/v1/recordings/${raceId}` })).json();
+    const recording = (await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id, path: "doomed.wav" }, headers: auth(member) })).json();
+    const clip = (await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recording.id, start_time: 0.1, end_time: 0.5 }, headers: auth(member) })).json();
+    const note = (await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "n", clip_id: clip.id }, headers: auth(member) })).json();
+    const send = (method: "POST" | "PATCH" | "DELETE", url: string, payload?: object, key = member) => app.inject({ method, url, payload, headers: auth(key) });
+    const eight = <T>(request: (i: number) => T) => Array.from({ length: 8 }, (_, i) => request(i));
+    const deleting = [
+      ...eight(() => send("DELETE", `/v1/clips/${clip.id}`)),
+      ...eight(() => send("DELETE", `/v1/recordings/${recording.id}`, undefined, admin)),
+    ];
+    const writing = [
+      ...eight((i) => send("POST", `/v1/clips/${clip.id}/tags`, { key: "call", value: `c${i}` })),
+      ...eight((i) => send("POST", `/v1/clips/${clip.id}/features`, { name: "peak", value: i })),
+      ...eight((i) => send("POST", "/v1/notes", { message: `on clip ${i}`, clip_id: clip.id })),
+      ...eight((i) => send("PATCH", `/v1/notes/${note.id}`, { message: `m${i}` })),
+      ...eight((i) => send("POST", `/v1/recordings/${recording.id}/tags`, { key: "call", value: `c${i}` })),
+    ];
+    const [deletes, writes] = [await Promise.all(deleting), await Promise.all(writing)];
+    const codes = (answers: { statusCode: number }[]) => answers.map((a) => a.statusCode).sort();
+    const unexpected = [...deletes, ...writes].find((a) => a.statusCode >= 500)?.body;
+    // The recording's delete takes the clip with it: the clip's own deletes may then all find it gone.
+    expect(codes(deletes.slice(0, 8)).slice(1), unexpected).toEqual(eight(() => 404).slice(1));
+    expect([204, 404], unexpected).toContain(codes(deletes.slice(0, 8))[0]);
+    expect(codes(deletes.slice(8)), unexpected).toEqual([204, ...eight(() => 404).slice(1)]);
+    for (const a of writes) expect([200, 201, 404], a.body).toContain(a.statusCode);
+    expect((await app.inject({ url: `/v1/clips/${clip.id}` })).statusCode).toBe(404);
+    expect((await app.inject({ url: `/v1/recordings/${recording.id}` })).statusCode).toBe(404);
+    expect(await t.db.sql`SELECT id FROM notes WHERE id = ${note.id} OR clip_id = ${clip.id}`).toEqual([]);
+  });
+
   it("a clip created while the time expansion changes never ends past the recording", async () => {
     for (let i = 0; i < 20; i++) {
       expect((await app.inject({ method: "PATCH", url: `/v1/recordings/${raceId}`, payload: { time_expansion: 1 }, headers: auth(member) })).json().duration).toBe(3);

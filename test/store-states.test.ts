@@ -11,7 +11,7 @@ import { mkdir, rename, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
-import { purgeTrashed, setState, STATES, writing, type State, type StateFilter } from "../src/store/common.js";
+import { inTransaction, purgeTrashed, setState, STATES, writing, type State, type StateFilter } from "../src/store/common.js";
 import { addClipTag, createClip, deleteClip, getClip, listClips, setClipFeature, updateClip } from "../src/store/clips.js";
 import { createDataset, deleteDataset, getDataset, importDataset, scanDataset } from "../src/store/datasets.js";
 import { ConflictError, InvalidError } from "../src/store/errors.js";
@@ -258,6 +258,25 @@ describe("transactions beside other queries", () => {
     ]).flat());
     expect(results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
   });
+
+  // The embedded database runs one transaction at a time: the second would wait for the first, which waits for it.
+  it.runIf(REAL_PG_URL)("a transaction PostgreSQL ends as the loser of a deadlock runs again: two that lock two rows in opposite orders both commit", async () => {
+    const [left, right] = [(await createUser(sql, { username: "left" })).id, (await createUser(sql, { username: "right" })).id];
+    let runs = 0;
+    let holding = 0;
+    let bothHold!: () => void;
+    const bothHeld = new Promise<void>((resolve) => (bothHold = resolve));
+    const lockInOrder = (first: string, second: string) => inTransaction(sql, async (tx) => {
+      runs++;
+      await tx`SELECT 1 FROM users WHERE id = ${first} FOR UPDATE`;
+      if (++holding === 2) bothHold();
+      await bothHeld;
+      const [row] = await tx<{ username: string }[]>`SELECT username FROM users WHERE id = ${second} FOR UPDATE`;
+      return row.username;
+    });
+    expect(await Promise.all([lockInOrder(left, right), lockInOrder(right, left)])).toEqual(["right", "left"]);
+    expect(runs).toBe(3); // PostgreSQL aborted one of them (40P01), once
+  });
 });
 
 describe("a write and an archive at the same moment", () => {
@@ -285,22 +304,26 @@ describe("a write and an archive at the same moment", () => {
 
 describe("a state change and a parent's archive at the same moment", () => {
   // Needs two sessions: on the embedded database (one session) the three run one after another.
-  it.runIf(REAL_PG_URL)("a trash waiting for its record does not land under a dataset archived meanwhile: it sees the archive and is refused", async () => {
+  it.runIf(REAL_PG_URL)("a trash waiting for its record does not land under a dataset archived meanwhile: the archive waits for it", async () => {
     const { dataset, recording } = await tree("racing-trash");
-    const errorOf = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
-    let trashing: Promise<unknown> | undefined;
+    let trashed = false;
+    let archived = false;
+    let trashing: Promise<void> | undefined;
+    let archiving: Promise<void> | undefined;
     // Another transaction holds the recording (not its dataset) for a moment, as a write does.
     await sql.begin(async (tx) => {
       await tx`SELECT id FROM recordings WHERE id = ${recording.id} FOR SHARE`;
-      trashing = errorOf(setState(sql, "recordings", recording.id, "trashed"));
+      trashing = setState(sql, "recordings", recording.id, "trashed").then(() => void (trashed = true));
       await new Promise((resolve) => setTimeout(resolve, 200));
-      await setState(sql, "datasets", dataset.id, "archived"); // nothing holds the dataset: done at once
+      archiving = setState(sql, "datasets", dataset.id, "archived").then(() => void (archived = true));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // A trash that checked the dataset (active) and then waited only to write let the archive land
+      // first, and then landed under it.
+      expect([trashed, archived]).toEqual([false, false]);
     });
-    // The trash had checked the dataset (active) and waited only to write: it landed under the archive.
-    const err = await trashing;
-    expect(err).toBeInstanceOf(ConflictError);
-    expect((err as Error).message).toBe(`recording ${recording.id} cannot be trashed now: its dataset ${dataset.id} is archived; restore it first`);
-    expect((await getRecording(sql, recording.id)).state).toBe("active");
+    await Promise.all([trashing, archiving]);
+    expect((await getRecording(sql, recording.id)).state).toBe("trashed");
+    expect((await getDataset(sql, dataset.id)).state).toBe("archived");
   });
 
   it("changes of one record at the same moment queue, and a refusal names the state it found (one read 'is active; restore it first')", async () => {

@@ -28,7 +28,7 @@ import { randomUUID } from "node:crypto";
 import { basename, extname } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { runsAlone, type Queryable, type Sql } from "./db.js";
-import { assertWritable, joinedLineage, type StateFilter } from "./common.js";
+import { assertWritable, inTransaction, joinedLineage, type StateFilter } from "./common.js";
 import { boundsIssues, clipFilter, LOCKED_COLUMNS, type Clip, type LockedRecording } from "./clips.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { createRun, finishRun, type Run } from "./runs.js";
@@ -214,7 +214,7 @@ export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<Cl
   const unlocked = new Map((await translating(() => sql<TableRecording[]>`SELECT ${RECORDING_COLUMNS(sql)} FROM recordings WHERE id = ANY(${ids}::uuid[])`)).map((r) => [r.id, r]));
   const placedUnlocked = placeSelections(im.target, table.selections, recordingOf, unlocked, im.times, table);
 
-  return sql.begin(async (tx) => {
+  return inTransaction(sql, async (tx) => {
     const locked = new Map((await translating(() => tx<TableRecording[]>`
       SELECT ${RECORDING_COLUMNS(tx)} FROM recordings WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR NO KEY UPDATE`)).map((r) => [r.id, r]));
     // After the lock: assertWritable's FOR SHARE of the recording, taken first, would let two imports

@@ -1,7 +1,7 @@
 /** Clips: a [start_time, end_time) piece of a recording (seconds, real units), with tags and features. */
 import { realSecondsHint, RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import type { Queryable, Sql } from "./db.js";
-import { assertWritable, writing, given, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, deleting, inTransaction, writing, given, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
@@ -97,9 +97,9 @@ async function lockRecording(tx: Queryable, by: { recording_id: string } | { cli
  * inserted under.
  */
 export async function createClip(sql: Sql, c: { recording_id: string; start_time: number; end_time: number } & Provenance): Promise<Clip> {
-  return sql.begin(async (tx) => {
-    const recording = await lockRecording(tx, { recording_id: c.recording_id });
+  return inTransaction(sql, async (tx) => {
     await assertWritable(tx, "recordings", c.recording_id); // 404 when there is no recording
+    const recording = await lockRecording(tx, { recording_id: c.recording_id });
     checkBounds(c.start_time, c.end_time, recording!, "end_time");
     const [{ id }] = await translating(() => tx`
       INSERT INTO clips (recording_id, start_time, end_time, created_by, run_id)
@@ -154,16 +154,15 @@ export async function listClips(db: Queryable, q: ClipQuery): Promise<Page<Clip>
 }
 
 /**
- * Moves a clip's bounds; a bound not given keeps its value. One transaction with the recording
- * (lockRecording) and then the clip locked: two PATCHes of one clip are checked one after the
- * other, each against the bounds the other left, so neither change is lost unseen.
+ * Moves a clip's bounds; a bound not given keeps its value. One transaction with the recording and
+ * then the clip locked (assertWritable, the clip FOR UPDATE): two PATCHes of one clip are checked
+ * one after the other, each against the bounds the other left, so neither change is lost unseen.
  */
 export async function updateClip(sql: Sql, id: string, patch: { start_time?: number; end_time?: number }): Promise<Clip> {
-  return sql.begin(async (tx) => {
-    const recording = await lockRecording(tx, { clip_id: id });
-    const [current] = await translating(() => tx`SELECT start_time, end_time FROM clips WHERE id = ${id} FOR UPDATE`);
-    await assertWritable(tx, "clips", id); // 404 when there is no clip
-    if (!current || recording === undefined) throw new NotFoundError("clip", id);
+  return inTransaction(sql, async (tx) => {
+    await assertWritable(tx, "clips", id, "FOR UPDATE"); // 404 when there is no clip
+    const recording = (await lockRecording(tx, { clip_id: id }))!;
+    const [current] = await translating(() => tx`SELECT start_time, end_time FROM clips WHERE id = ${id}`);
     const start = patch.start_time ?? current.start_time;
     const end = patch.end_time ?? current.end_time;
     checkBounds(start, end, recording, patch.end_time === undefined && patch.start_time !== undefined ? "start_time" : "end_time");
@@ -174,7 +173,7 @@ export async function updateClip(sql: Sql, id: string, patch: { start_time?: num
 
 /** Deletes a clip for good — only an active one: archived means read-only, deletion included (409). */
 export async function deleteClip(db: Queryable, id: string): Promise<void> {
-  return writing(db, "clips", id, async (tx) => {
+  return deleting(db, "clips", id, async (tx) => {
     const rows = await translating(() => tx`DELETE FROM clips WHERE id = ${id} RETURNING id`);
     if (!rows.length) throw new NotFoundError("clip", id);
   });

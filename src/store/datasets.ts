@@ -6,7 +6,7 @@ import { realpath, stat } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import { headerProblem, isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
 import type { Queryable } from "./db.js";
-import { assertWritable, inTransaction, updating, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
+import { assertWritable, deleting, inTransaction, updating, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { ConflictError, InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { isInside, resolveAudioDir, resolveRecordingFile } from "./paths.js";
 import { probeFile, type FileFacts, type FileStamp } from "./probe.js";
@@ -207,7 +207,7 @@ export async function relocateDataset(db: Queryable, id: string, audioDir: strin
  * is purged (409 otherwise).
  */
 export async function deleteDataset(db: Queryable, id: string): Promise<void> {
-  return writing(db, "datasets", id, async (tx) => {
+  return deleting(db, "datasets", id, async (tx) => {
     const rows = await translating(() => tx`DELETE FROM datasets WHERE id = ${id} RETURNING id`);
     if (!rows.length) throw new NotFoundError("dataset", id);
   });

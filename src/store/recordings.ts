@@ -10,7 +10,7 @@ import { AudioFormatError, fileMd5 } from "../audio/index.js";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
-import { assertWritable, updating, writing, given, likePattern, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, deleting, inTransaction, updating, writing, given, likePattern, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { canonicalRecordingPath, resolveRecordingFile } from "./paths.js";
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
@@ -203,16 +203,16 @@ async function checkClipsFit(db: Queryable, id: string, timeExpansion: number, c
  * Updates what people may change. A new time expansion changes samplerate and duration, so
  * it must give a usable rate and keep every clip inside the recording, and the recording's
  * cached stats (computed at the old rate) are dropped. One transaction with the recording's
- * row locked FOR UPDATE first: clip creation and clip moves lock it FOR SHARE before their
- * bounds check (see lockRecording in clips.ts), so none of them runs between the check of the
- * clips here and the update. With `content` (PATCH path: readRecordingFile), the recording is
- * pointed at that file first, in the same transaction: a refused field leaves the path as it was.
+ * row locked FOR UPDATE first (by assertWritable, after its dataset's FOR SHARE): clip creation and
+ * clip moves lock it FOR SHARE before their bounds check (see lockRecording in clips.ts), so none of
+ * them runs between the check of the clips here and the update. With `content` (PATCH path:
+ * readRecordingFile), the recording is pointed at that file first, in the same transaction: a
+ * refused field leaves the path as it was.
  */
 export async function updateRecording(sql: Sql, id: string, patch: RecordingMetadata, content?: RecordingContent): Promise<Recording> {
-  return sql.begin(async (tx) => {
-    const [locked] = await translating(() => tx`SELECT file_samplerate, time_expansion FROM recordings WHERE id = ${id} FOR UPDATE`);
-    await assertWritable(tx, "recordings", id); // 404 when there is no recording
-    if (!locked) throw new NotFoundError("recording", id);
+  return inTransaction(sql, async (tx) => {
+    await assertWritable(tx, "recordings", id, "FOR UPDATE"); // 404 when there is no recording
+    const [locked] = await translating(() => tx`SELECT file_samplerate, time_expansion FROM recordings WHERE id = ${id}`);
     if (content) {
       // A file chosen by hand must hold the clips, as a new time expansion must (a refresh keeps
       // them past the end and counts them: the file at the recording's own path has changed).
@@ -237,7 +237,7 @@ export async function updateRecording(sql: Sql, id: string, patch: RecordingMeta
  * active one under an active dataset: archived means read-only, deletion included (409).
  */
 export async function deleteRecording(db: Queryable, id: string): Promise<void> {
-  return writing(db, "recordings", id, async (tx) => {
+  return deleting(db, "recordings", id, async (tx) => {
     const rows = await translating(() => tx`DELETE FROM recordings WHERE id = ${id} RETURNING id`);
     if (!rows.length) throw new NotFoundError("recording", id);
   });
