@@ -7,7 +7,7 @@
  * changed, and nothing is timed: an import is held only until the event the test waits for.
  */
 import { once } from "node:events";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rename } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import type { Socket } from "node:net";
 import { join } from "node:path";
@@ -60,7 +60,7 @@ beforeAll(async () => {
   t = await freshDatabase();
   scratch = await tempDir();
   admin = (await ensureAdmin(t.db.sql))!.key;
-  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([scratch.path]), datasetImports: new DatasetImports(() => audio.onWait()) });
+  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([scratch.path]), datasetImports: new DatasetImports(() => audio.onWait(), t.db) });
 });
 
 afterAll(async () => {
@@ -160,7 +160,11 @@ describe("an import sent again while one runs", () => {
     let waited!: () => void;
     const secondWaits = new Promise<void>((resolve) => (waited = resolve));
     audio.onWait = () => waited();
+    audio.hashed.length = 0;
     const first = importOf(id); // runs, its hashing held
+    // Running before the second is sent: on PostgreSQL each request's token lookup takes its own
+    // connection, and the second had reached the queue first (the first then waited, and ran).
+    await expect.poll(() => audio.hashed.length, { timeout: 10_000, interval: 10 }).toBeGreaterThan(0);
     // The second, over a socket of its own, waits for the first; its client then goes away.
     const serverSide = once(app.server, "connection") as Promise<[Socket]>;
     const client = httpRequest(`${address}/v1/datasets/${id}/import`, { method: "POST", headers: auth(), agent: false });
@@ -177,6 +181,31 @@ describe("an import sent again while one runs", () => {
     expect(third.json().registered).toEqual([]);
     expect(await importRuns("given-up")).toBe(2);
     expect(scansOf("given-up")).toBe(2);
+  });
+
+  it.skipIf(!process.env.DATABASE_URL)("sent to another server sharing the PostgreSQL, waits there for the running one: each file hashed once, each moved file found once and none answered missing (each server hashed every file; `missing` named those the other moved)", async () => {
+    const other = await buildApp({ database: t.db, audioRoots: await resolveRoots([scratch.path]), datasetImports: new DatasetImports(() => audio.onWait(), t.db) });
+    onTestFinished(() => other.close());
+    const files = Array.from({ length: 8 }, (_, i) => `s${i}.wav`);
+    const id = await dataset("two-servers", files);
+    expect((await importOf(id)).json().registered).toHaveLength(8);
+    for (const file of files.slice(0, 4)) await rename(join(scratch.path, "two-servers", file), join(scratch.path, "two-servers", `moved-${file}`));
+    for (const [i, file] of ["n0.wav", "n1.wav", "n2.wav", "n3.wav"].entries()) await writeSineWav(join(scratch.path, "two-servers", file), 8000, 0.1, 2500 + 100 * i);
+    audio.hashed.length = 0;
+    audio.headers.length = 0;
+    // As in the first test: hashing held until one import waits for the other, or both have scanned the 8 new files.
+    const release = holdHashing();
+    audio.onWait = release;
+    audio.onHeader = () => {
+      if (audio.headers.length >= 2 * 8) release();
+    };
+    const answers = await Promise.all([app, other].map((server) => server.inject({ method: "POST", url: `/v1/datasets/${id}/import`, headers: auth() })));
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200]);
+    const [a, b] = answers.map((answer) => answer.json());
+    expect(audio.hashed).toHaveLength(8);
+    expect([...a.moved, ...b.moved].map((m: { path: string }) => m.path).sort()).toEqual(["moved-s0.wav", "moved-s1.wav", "moved-s2.wav", "moved-s3.wav"]);
+    expect([...a.registered, ...b.registered].map((r: { path: string }) => r.path).sort()).toEqual(["n0.wav", "n1.wav", "n2.wav", "n3.wav"]);
+    expect([a.missing, b.missing]).toEqual([[], []]);
   });
 
   it("runs as the first of its callers still waiting: the run is not made by a request that was closed while others waited (it ran as the first caller's)", async () => {
@@ -207,6 +236,7 @@ describe("an import sent again while one runs", () => {
     let waited!: () => void;
     const secondWaits = new Promise<void>((resolve) => (waited = resolve));
     audio.onWait = () => waited();
+    audio.hashed.length = 0; // the poll below waits for this test's first hash, not an earlier test's
     const first = importOf(id);
     const second = importOf(id);
     await secondWaits;

@@ -314,7 +314,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await app.register(webRoutes);
   await app.register(
     async (v1) => {
-      v1.decorate("datasetImports", options.datasetImports ?? new DatasetImports((id) => v1.log.info({ dataset: id }, "an import of the dataset waits for the one running")));
+      v1.decorate("datasetImports", options.datasetImports ?? new DatasetImports((id) => v1.log.info({ dataset: id }, "an import of the dataset waits for the one running"), options.database));
       v1.decorate("recentScans", new RecentScans());
       await v1.register(userRoutes);
       await v1.register(tokenRoutes);

@@ -152,7 +152,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { deadline: false }, // it hashes every new file: minutes for a large dataset
     schema: {
       summary: "Register the unregistered audio files (one import run)", tags, params: idParams,
-      description: "Sent while an import of the same dataset runs on this server, it waits for that one to end, then registers the files still not registered: each file is read and hashed once. Those sent while one waits share its answer (its run, made by the first of them whose request is still open when it runs): a client that retries during a long import starts one more import, not one per retry. A waiting import whose every request was closed is not run; one that fails fails only its own requests.",
+      description: "Sent while an import of the same dataset runs on this server (or, on a shared PostgreSQL, on another one), it waits for that one to end, then registers the files still not registered: each file is read and hashed once. Those sent while one waits share its answer (its run, made by the first of them whose request is still open when it runs): a client that retries during a long import starts one more import, not one per retry. A waiting import whose every request was closed is not run; one that fails fails only its own requests.",
       response: { 200: importSchema, 403: errorBody, 404: errorBody, 409: errorBody },
     },
   }, async (request, reply) => {
