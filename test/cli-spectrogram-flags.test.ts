@@ -1,11 +1,13 @@
 // Parameter flags generated from the zod schema (SPEC §8): names, forms, errors, help.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { delimiter, dirname, join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseParams, ParamsError, PARAM_NAMES } from "../src/engine/params.js";
 import { UsageError } from "../src/cli/errors.js";
 import { flagsHelp, numberOption, PARAM_FLAGS, parseCommandLine, withFlagNames, type OptionSpec } from "../src/cli/flags.js";
+import { STORE_OPTIONS } from "../src/cli/store-options.js";
+import { storeConfig } from "../src/store/config.js";
 import { runSonotile } from "./cli-helpers.js";
 import { FIXTURES } from "./golden.js";
 
@@ -64,6 +66,11 @@ describe("parseCommandLine", () => {
     expect(cl.params).toEqual({ pcen: false });
     expect(cl.help).toBe(true);
     expect(cl.positionals).toEqual(["--not-a-flag.wav"]);
+  });
+
+  it("keeps every --audio-root given, as a list of paths (the last alone: the datasets under the others answered 403 outside the audio roots)", () => {
+    const cl = parseCommandLine(["--audio-root", "/old/audio", "--audio-root", `/new/audio${delimiter}/more`], STORE_OPTIONS);
+    expect(storeConfig({ audioRoot: cl.options["audio-root"] as string }, {}).audioRoots).toEqual(["/old/audio", "/new/audio", "/more"].map((root) => resolve(root)));
   });
 
   it("rejects unknown flags, missing values and values given to flags that take none, naming the flag", () => {

@@ -10,6 +10,7 @@
  * Parsed by hand rather than with node:util parseArgs, which refuses values that start with a
  * dash (`--min-db -90`) and has no nullable or `--no-` forms on Node 20's older releases.
  */
+import type { delimiter } from "node:path";
 import { z } from "zod";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { parseParams, ParamsError, paramsSchema, PARAM_NAMES, toNumber, type Params } from "../engine/params.js";
@@ -41,8 +42,11 @@ export interface OptionSpec {
   short?: string;
   /** Takes no value (true when given); otherwise `placeholder` names the value. */
   boolean?: boolean;
-  /** A list given comma-separated: given more than once, its values are joined with commas (another option keeps its last). */
-  repeatable?: boolean;
+  /**
+   * A list, its values given joined by this separator (`,`; `:` for paths): given more than once,
+   * its values are joined with it (another option keeps its last).
+   */
+  repeatable?: "," | typeof delimiter;
   placeholder?: string;
   doc: string;
 }
@@ -144,7 +148,7 @@ export function parseCommandLine(args: readonly string[], options: readonly Opti
       if (option.boolean && inline !== undefined) throw new UsageError(`${flag} takes no value`);
       const given = option.boolean ? true : value();
       const before = result.options[option.name];
-      result.options[option.name] = option.repeatable && typeof before === "string" ? `${before},${given}` : given;
+      result.options[option.name] = option.repeatable && typeof before === "string" ? `${before}${option.repeatable}${given}` : given;
       continue;
     }
     const name = flag.startsWith("--") ? flag.slice(2) : "";

@@ -1,4 +1,5 @@
 /** What the commands that open the store share: their options, and the clean-up before an import. */
+import { delimiter } from "node:path";
 import { decimalNumber } from "../audio/decimal.js";
 import type { Sql } from "../store/db.js";
 import { resolveRoots } from "../store/paths.js";
@@ -9,7 +10,9 @@ import type { OptionSpec } from "./flags.js";
 /** Options every command that opens the store accepts. */
 export const STORE_OPTIONS: readonly OptionSpec[] = [
   { name: "data", placeholder: "DIR", doc: "data directory (embedded database, demo audio); env SONOTILE_DATA; default ./data" },
-  { name: "audio-root", placeholder: "DIR[:DIR]", doc: "directories datasets may live in; env SONOTILE_AUDIO_ROOTS; default the current directory" },
+  // Repeatable: `--audio-root /old --audio-root /new` while a disk is moved kept only /new, and the
+  // datasets under /old answered 403 (outside this server's audio roots) without a word at start.
+  { name: "audio-root", placeholder: "DIR[:DIR]", repeatable: delimiter, doc: "directories datasets may live in (repeatable); env SONOTILE_AUDIO_ROOTS; default the current directory" },
 ];
 
 /**

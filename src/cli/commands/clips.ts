@@ -27,7 +27,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "dataset", placeholder: "ID", doc: "the dataset whose recordings the table's rows name (Begin Path, else Begin File)" },
   { name: "format", placeholder: "FORMAT", doc: `import: ${TABLE_FORMATS.join(", ")} (default: recognised from the first line); export: raven or csv (default raven)` },
   { name: "times", placeholder: "UNITS", doc: "real (default: seconds and Hz after time expansion, as the API's) or file (the file as stored, as Raven and Audacity show a time-expanded recording)" },
-  { name: "tag-columns", placeholder: "COL,COL…", repeatable: true, doc: "import: the columns that become tags (default every annotation column)" },
+  { name: "tag-columns", placeholder: "COL,COL…", repeatable: ",", doc: "import: the columns that become tags (default every annotation column)" },
   { name: "label-key", placeholder: "KEY", doc: "import, Audacity: the tag key of a label (default label)" },
   { name: "features", placeholder: "none|all|NAME,…", doc: "export: feature values as columns (default none)" },
   { name: "state", placeholder: "STATE", doc: `export: clips in this state (${[...STATES, "all"].join(", ")}); default active` },

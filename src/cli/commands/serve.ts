@@ -34,7 +34,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "threads", short: "j", placeholder: "N", doc: "worker threads computing tiles, 1 to 1024; default one per core" },
   { name: "no-worker", boolean: true, doc: "execute no batch jobs here, leaving them to 'sonotile worker' processes (by default serve runs a job worker)" },
   { name: "worker-threads", placeholder: "N", doc: "threads of the job worker's own pool, 1 to 1024; default half the cores (at least 1)" },
-  { name: "cors-origin", repeatable: true, placeholder: "URL[,URL]", doc: "origins (scheme://host[:port]) whose web pages may call the API, e.g. a front end's dev server http://localhost:5173; '*' for any, only beyond loopback; env SONOTILE_CORS_ORIGINS; default none" },
+  { name: "cors-origin", repeatable: ",", placeholder: "URL[,URL]", doc: "origins (scheme://host[:port]) whose web pages may call the API, e.g. a front end's dev server http://localhost:5173; '*' for any, only beyond loopback; env SONOTILE_CORS_ORIGINS; default none" },
   ...STORE_OPTIONS,
   { name: "demo", boolean: true, doc: "generate the synthetic demo recordings on first start and register them in dataset 'demo'" },
 ];
