@@ -272,6 +272,36 @@ describe("malformed files are rejected with a message naming the problem", () =>
     }
   });
 
+  it("a FLAC with cover art (a 300 KB PICTURE block) whose bytes hold frame sync codes reads whole and at its start, as flac -t and soundfile read it — the decoder was fed the metadata, and every read failed (`stream ends at frame 0, the header says 16000`)", async () => {
+    const flac = fixture("flac_pcm_16.flac");
+    const whole = await decode(flac);
+    // PICTURE (type 6, RFC 9639 §8.8): picture type 3 (front cover), MIME type "image/png", no
+    // description, 0 × 0 pixels of depth 0 and no colour table, then the image: noise with the
+    // bytes of a frame's sync code (0xFFF8) every 97 bytes, as a real PNG holds one per ~32 KB.
+    let seed = 1;
+    const image = new Uint8Array(300_000).map((_, i) => (i % 97 === 0 ? 0xff : i % 97 === 1 ? 0xf8 : (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24));
+    const mime = new TextEncoder().encode("image/png");
+    const body = new Uint8Array(32 + mime.length + image.length);
+    const v = new DataView(body.buffer);
+    v.setUint32(0, 3);
+    v.setUint32(4, mime.length);
+    body.set(mime, 8);
+    v.setUint32(8 + mime.length + 20, image.length); // after the description's length (0), width, height, depth, colours
+    body.set(image, 32 + mime.length);
+    const header = new Uint8Array([6, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff]); // not the last block: STREAMINFO is first, the comment last
+    const withPicture = concatBytes(flac.subarray(0, 42), header, body, flac.subarray(42));
+    const got = await decode(withPicture);
+    expect(got.frames).toBe(16000);
+    expect(got.data[0]).toEqual(whole.data[0]);
+    const reader = await openAudio(withPicture, { blockFrames: 1024 });
+    try {
+      expect(await reader.read(0, 8000, 100)).toEqual(whole.data[0].subarray(8000, 8100));
+      expect(await reader.read(0, 0, 100)).toEqual(whole.data[0].subarray(0, 100));
+    } finally {
+      await reader.close();
+    }
+  });
+
   it("a FLAC with a frame repeated, or a second copy of itself appended, is refused where decoding runs past STREAMINFO's length — decode() had returned shifted samples, or the last frame from the copy", async () => {
     const flac = fixture("flac_pcm_24.flac");
     const frames = flacFrameOffsets(flac);

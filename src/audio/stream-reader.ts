@@ -213,13 +213,17 @@ export class StreamReader implements AudioFileReader {
   }
 
   /**
-   * A cursor that decodes from the start of the stream: the file from `dataStart`, or for an MP3
-   * whose trimming mpg123-decoder leaves to the reader, from where Mp3Stream.start says.
+   * A cursor that decodes from the start of the stream: the file from `dataStart`; for a FLAC, its
+   * first frame (`flac.firstFrame`), as a seek starts at a frame; for an MP3 whose trimming
+   * mpg123-decoder leaves to the reader, from where Mp3Stream.start says. A FLAC's metadata is not
+   * fed: the decoder's frame parser searches its input for sync codes, and cover art holding some
+   * (a real PNG has one per ~32 KB) made it lose the first frame — every read of a valid file with a
+   * 300 KB picture failed, "stream ends at frame 0". Its decoder needs no STREAMINFO (flacDecoder).
    */
   private async cursorFromStart(): Promise<Cursor> {
     const start = await this.probe.mp3?.start(); // before the decoder: it may throw (a file changed while open)
     const dec = await this.newDecoder();
-    return start ? this.startCursor(dec, start.resume, start.firstSample) : this.startCursor(dec, this.dataStart);
+    return start ? this.startCursor(dec, start.resume, start.firstSample) : this.startCursor(dec, this.probe.flac?.firstFrame ?? this.dataStart);
   }
 
   /** Frees the cursor and its decoder: the next block not cached is sought, or decoded from the start. */
