@@ -525,6 +525,21 @@ describe("FLAC frames of sizes the decoder library mishandles (valid files, writ
     }
   });
 
+  it("a FLAC whose frames are longer than 32 KiB (2 channels of 24-bit noise, 16384 samples a frame: 98 KB) after a metadata block that says less than it holds reads whole — its first frame, searched in a 64 KiB window and not the stream's, was not found and the file refused (`no frame of sample 0 begins where the metadata ends`)", async () => {
+    let seed = 5;
+    const frames = 2 * 16384 + 1000;
+    const samples = Array.from({ length: 2 }, () => new Int32Array(frames).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >> 8)); // 24-bit signed
+    const flac = verbatimFlac(samples, 96000, 24, 16384, true);
+    // After STREAMINFO (no longer the last block), a last PADDING block (type 1) of 100 bytes whose
+    // length says 60: the first frame is 40 bytes after where the metadata ends, as libFLAC reads it.
+    const head = flac.slice(0, 42);
+    head[4] &= 0x7f;
+    const withPadding = concatBytes(head, new Uint8Array([0x81, 0, 0, 60]), new Uint8Array(100), flac.subarray(42));
+    const got = await decode(withPadding);
+    expect(got.frames).toBe(frames);
+    got.data.forEach((x, c) => expect(x, `channel ${c}`).toEqual(Float32Array.from(samples[c], (v) => v / 2 ** 23)));
+  });
+
   it("a FLAC whose last frame is a few bytes (one sample: 13 bytes) reads to its end, as soundfile does — the decoder library's frame parser dropped it at the flush, and every such file failed at its end (`stream ends at frame 4096, the header says 4097`)", async () => {
     let seed = 9;
     for (const frames of [4097, 2 * 4096 + 1, 4096 + 2]) {

@@ -69,7 +69,11 @@ export async function checkFirstFlacFrame(src: ByteSource, probe: Probe, flac: F
   let b = await src.read(flac.firstFrame, 16); // the longest frame header
   if (!readFrameHeader(b, 0, flac.blocksize)) {
     if (b.length < 16) return; // the file ends there: refused as cut short (checkFlacEnd)
-    const found = await seekFrame(src, flac.firstFrame, 0, flac.blocksize);
+    // In the stream's own window (searchWindow), by STREAMINFO's depth and block size, the frames'
+    // not known yet: in the default 64 KiB one, a first frame longer than 32 KiB (24-bit stereo,
+    // 16384 samples: 98 KB) was not confirmed by the header after it, and the file was refused.
+    const window = searchWindow(flac.streaminfo, probe.bitsPerSample ?? 0, flac.blocksize);
+    const found = await seekFrame(src, flac.firstFrame, 0, flac.blocksize, src.size, window);
     if (!found)
       throw new AudioFormatError(`flac: no frame of sample 0 begins where the metadata ends (byte ${flac.firstFrame}) or after it: a metadata block's length is wrong, or the first frame's header is corrupt`);
     flac.firstFrame = found.offset;
