@@ -1,10 +1,19 @@
 // Resampling against scipy.signal.resample_poly (golden data from scripts/golden_resample.py),
 // and pieces against the whole-signal result (an FIR resampler is exactly piecewise).
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createResampler, firwinLowpass } from "../src/engine/resample.js";
 import { core } from "../src/engine/wasm.js";
+import { getWindowF64 } from "../src/engine/window.js";
 import { ROOT, readF32, readJson } from "./golden.js";
 import { random } from "./random.js";
+
+// getWindowF64 counted: each filter design makes its window once (firwinLowpass).
+vi.mock("../src/engine/window.js", async (importOriginal) => {
+  const window = await importOriginal<typeof import("../src/engine/window.js")>();
+  return { ...window, getWindowF64: vi.fn(window.getWindowF64) };
+});
+/** Windows made so far: filter designs, and any other window the tests compute. */
+const windowsMade = () => vi.mocked(getWindowF64).mock.calls.length;
 
 interface Case { name: string; fs_in: number; fs_out: number; up: number; down: number; n_in: number; n_out: number; input: string; output: string }
 const golden: { cases: Case[] } = readJson(`${ROOT}test/golden/resample.json`);
@@ -77,17 +86,33 @@ describe("resampler details", () => {
   });
 
   it("filters of many ratios keep the core's memory bounded; a resampler whose filter was dropped computes the same values", () => {
-    // Each filter is 20·max(up, down) float64 taps: 0.64 MB for 4000 → 4001 Hz. Every one was kept
-    // in the core's memory: 41 ratios took it from 1.4 MB to 22 MB (5.5 MB now), as a tile worker
-    // grew with every samplerate its clients tried.
+    // Each filter is 20·max(up, down) float64 taps: 7 MB for 44100 → 44101 Hz. Every one was kept
+    // in the core's memory: 41 ratios of 0.64 MB took it from 1.4 MB to 22 MB, as a tile worker
+    // grew with every samplerate its clients tried. Now up to 64 MiB of filters are kept: ten of
+    // 7 MB drop the first filter (designed again at its next use), and ten more reuse the memory
+    // of those they drop. (The core's allocator grows its memory by at least its size: the first
+    // ten take it from a few MB to over 128 MB.)
     const next = random(7);
     const x = Float32Array.from({ length: 4000 }, () => next() - 0.5);
     const first = createResampler(4000, 4001);
     const expected = first.apply(x);
-    const before = core.memory.buffer.byteLength;
-    for (let rate = 4002; rate < 4042; rate++) createResampler(4000, rate);
-    expect(core.memory.buffer.byteLength - before).toBeLessThan(8 * 2 ** 20);
+    // Rates prime to 44100 = 2²·3²·5²·7²: each ratio 44100/rate, a filter of 7 MB.
+    const rates = Array.from({ length: 200 }, (_, i) => 44101 + i).filter((rate) => [2, 3, 5, 7].every((p) => rate % p !== 0));
+    for (const rate of rates.slice(0, 10)) createResampler(44100, rate);
+    const filled = core.memory.buffer.byteLength;
+    for (const rate of rates.slice(10, 20)) createResampler(44100, rate);
+    expect(core.memory.buffer.byteLength - filled).toBeLessThan(8 * 2 ** 20);
+    const designs = windowsMade();
     expect(first.apply(x)).toEqual(expected);
+    expect(windowsMade() - designs).toBe(1);
+  });
+
+  it("filters of six ratios used in turn stay cached — kept by count (the last four), each was designed again at every use (44100 → 44101 Hz: 594 ms)", () => {
+    const x = Float32Array.from({ length: 4000 }, (_, i) => Math.sin(i * 0.01));
+    const resamplers = [44101, 48000, 22050, 32000, 44099, 16000].map((rate) => createResampler(44100, rate));
+    const designs = windowsMade();
+    for (let round = 0; round < 3; round++) for (const r of resamplers) r.apply(x);
+    expect(windowsMade() - designs).toBe(0);
   });
 
   it("rejects bad rates and pieces", () => {

@@ -40,15 +40,21 @@ export interface Resampler {
 /** The filter of one ratio in the core's polyphase layout (see assembly/resample.ts). */
 interface Polyphase { ptr: number; up: number; down: number; halfLen: number; tapsPerPhase: number }
 /**
- * The filters of the POLYPHASE_KEPT ratios used last, least recently used first; the one dropped
- * is freed. A filter is 20·max(up, down) float64 taps in the core's memory, 7 MB for 44100 →
- * 44101 Hz and 42 MB near the largest factor, and the core never gives memory back to the system:
- * kept for every ratio ever asked for, each tile worker grew by the sum of the filters of every
- * `samplerate` its clients tried (a server's RSS +180 MB after tiles at 30 rates near 44.1 kHz,
- * on one thread). Four: a tile worker keeps four recordings open (tiles/worker.ts), each at its own ratio.
+ * The filters of the ratios used last, least recently used first, up to POLYPHASE_BUDGET bytes of
+ * taps in all; the ones dropped are freed. A filter is 20·max(up, down) float64 taps in the core's
+ * memory, 7 MB for 44100 → 44101 Hz and 42 MB near the largest factor, and the core never gives
+ * memory back to the system: kept for every ratio ever asked for, each tile worker grew by the sum
+ * of the filters of every `samplerate` its clients tried (a server's RSS +180 MB after tiles at 30
+ * rates near 44.1 kHz, on one thread). Budgeted by bytes, not by count: kept by count (the last
+ * four), a filter of a few KB was dropped as readily as a 7 MB one, and a client cycling through
+ * six ratios (a recording's `samplerate` varies by request) had each designed again at every use
+ * (44100 → 44101 Hz: 0.1 ms cached, 594 ms designed). The filter in use is kept whatever its size.
  */
 const polyphaseCache = new Map<string, Polyphase>();
-const POLYPHASE_KEPT = 4;
+/** Nine filters of 7 MB: a tile worker's four open recordings (tiles/worker.ts) at two ratios each, and more. */
+const POLYPHASE_BUDGET = 64 * 2 ** 20;
+/** Bytes of taps in polyphaseCache. */
+let polyphaseBytes = 0;
 
 /**
  * scipy.signal.firwin(numtaps, cutoff, window=("kaiser", beta)) for a low-pass (pass_zero,
@@ -98,9 +104,11 @@ function polyphase(up: number, down: number): Polyphase {
   new Float64Array(core.memory.buffer, ptr, taps.length).set(taps);
   const plan = { ptr, up, down, halfLen, tapsPerPhase };
   polyphaseCache.set(key, plan);
+  polyphaseBytes += taps.byteLength;
   for (const [oldest, dropped] of polyphaseCache) {
-    if (polyphaseCache.size <= POLYPHASE_KEPT) break;
+    if (polyphaseBytes <= POLYPHASE_BUDGET || oldest === key) break;
     polyphaseCache.delete(oldest);
+    polyphaseBytes -= Float64Array.BYTES_PER_ELEMENT * dropped.up * dropped.tapsPerPhase; // its taps' bytes
     core.free(dropped.ptr);
   }
   return plan;
