@@ -190,6 +190,10 @@ export function streamBeginsElsewhere(at: number, serial: number, sequence: numb
  *   (granule positions never decrease). Taken as they were, the first was skipped as a page with
  *   no position and the stream ended at the page before (a Vorbis file of 16000 frames read 13440,
  *   an Opus one was called truncated after its headers); the second cut the stream there (1 frame).
+ *   Refused on the end-of-stream page too, a deliberate difference from opusfile, which reads a
+ *   last page whose granule is not above the one before as "trim every sample of it"
+ *   (op_read_native: duration 0): that drops the page's audio without a word on a position the
+ *   file contradicts (RFC 3533 §6, RFC 7845 §4), where this names the page and its byte.
  */
 export function lengthGranule(p: Omit<OggPage, "offset">, at: number, before: number): number {
   if (p.granule < 0 && p.packets > 0)
