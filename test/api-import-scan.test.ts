@@ -6,6 +6,7 @@
  * dataset); the server's DatasetImports tells the test when an import waits. Nothing else is
  * changed, and nothing is timed: an import is held only until the event the test waits for.
  */
+import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { mkdir, rename } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
@@ -206,6 +207,22 @@ describe("an import sent again while one runs", () => {
     expect([...a.moved, ...b.moved].map((m: { path: string }) => m.path).sort()).toEqual(["moved-s0.wav", "moved-s1.wav", "moved-s2.wav", "moved-s3.wav"]);
     expect([...a.registered, ...b.registered].map((r: { path: string }) => r.path).sort()).toEqual(["n0.wav", "n1.wav", "n2.wav", "n3.wav"]);
     expect([a.missing, b.missing]).toEqual([[], []]);
+  });
+
+  it.skipIf(!process.env.DATABASE_URL)("imports of more datasets at once than the pool has connections all end, and the server's other queries are answered meanwhile (each held a connection for its lock: with 10, every query waited for ever)", async () => {
+    const imports = new DatasetImports(() => {}, t.db);
+    type Result = Awaited<ReturnType<DatasetImports["run"]>>;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const ids = Array.from({ length: t.db.sql.options.max + 2 }, () => randomUUID());
+    const outcomes = ids.map((id) => imports.run(id, async () => {
+      await held;
+      const [{ n }] = await t.db.sql<{ n: number }[]>`SELECT 1 AS n`;
+      return { n } as unknown as Result;
+    }));
+    expect((await t.db.sql<{ n: number }[]>`SELECT 2 AS n`)[0].n).toBe(2);
+    release();
+    expect(await Promise.all(outcomes)).toEqual(ids.map(() => ({ n: 1 })));
   });
 
   it("runs as the first of its callers still waiting: the run is not made by a request that was closed while others waited (it ran as the first caller's)", async () => {

@@ -6,7 +6,7 @@ import { realpath, stat } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { headerProblem, isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
-import type { Database, Queryable } from "./db.js";
+import type { Database, Queryable, Sql } from "./db.js";
 import { assertWritable, deleting, inTransaction, updating, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { ConflictError, InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { isInside, resolveAudioDir, resolveRecordingFile } from "./paths.js";
@@ -679,6 +679,8 @@ export class DatasetImports {
   private readonly running = new Map<string, Promise<unknown>>();
   /** The import waiting for it, per dataset id, and the callers sharing it (each its `work` and `signal`), in order. */
   private readonly waiting = new Map<string, { outcome: Promise<ImportResult>; callers: { work: () => Promise<ImportResult>; signal?: AbortSignal }[] }>();
+  /** The connections held for import locks (acrossProcesses): imports beyond their number wait here. */
+  private readonly lockSessions = new Places();
 
   /**
    * @param onWait told each time a caller waits (a new waiting import or one shared, or an import
@@ -735,11 +737,24 @@ export class DatasetImports {
    * hold a connection while it waits and outlast the bound on unanswered statements (REPLY_LIMIT_S)
    * behind a long import. Waiting ends with `signal`'s reason once it is aborted (the caller left:
    * an import waiting for another process's is not run for nobody, as one waiting in this process).
+   * At most a quarter of the pool's connections hold locks at once (Places); imports of more
+   * datasets wait for a place.
    */
   private async acrossProcesses<T>(id: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.database?.kind !== "postgres") return work();
     const { sql } = this.database;
+    const leave = await this.lockSessions.take(Math.max(1, Math.floor(sql.options.max / LOCK_SESSIONS_PER_POOL)));
+    try {
+      return await this.holdingLock(sql, id, work, signal);
+    } finally {
+      leave();
+    }
+  }
+
+  /** acrossProcesses's lock and work, on a connection of its own (lockSessions). */
+  private async holdingLock<T>(sql: Sql, id: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
       const session = await sql.reserve();
       try {
         const [{ locked }] = await session<{ locked: boolean }[]>`SELECT pg_try_advisory_lock(${DATASET_IMPORT_LOCK}::int, hashtext(${id})) AS locked`;
@@ -756,10 +771,37 @@ export class DatasetImports {
       }
       if (attempt === 0) this.onWait(id);
       await sleep(IMPORT_LOCK_POLL_MS);
-      signal?.throwIfAborted();
     }
   }
 }
+
+/**
+ * Takers of a limited number of places, first come first served: the connections DatasetImports
+ * reserves to hold import locks. Each import holds one for its whole run while its own queries take
+ * others from the same pool: with no limit, as many imports of different datasets as the pool has
+ * connections (10 by default) took them all, their queries then waited for ever, and so did every
+ * other query of the server (a pool of 3: three imports at once, none ended and a `SELECT 1` hung).
+ */
+class Places {
+  private taken = 0;
+  private readonly queue: (() => void)[] = [];
+
+  /** Waits for one of `limit` places; returns its release. */
+  async take(limit: number): Promise<() => void> {
+    while (this.taken >= limit) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.taken++;
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.taken--;
+      this.queue.shift()?.();
+    };
+  }
+}
+
+/** A process holds import locks on at most its pool's connections ÷ this (at least one): the rest stay for the imports' queries and every other request. */
+const LOCK_SESSIONS_PER_POOL = 4;
 
 /** An arbitrary constant naming, among two-key advisory locks, the imports of datasets (the dataset is the second key). */
 const DATASET_IMPORT_LOCK = 0x736f6e69; // "soni"
