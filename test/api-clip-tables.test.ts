@@ -9,9 +9,10 @@ import { randomUUID } from "node:crypto";
 import { readFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { exportClipTable, importClipTable } from "../src/store/clip-tables.js";
+import { deleteDataset } from "../src/store/datasets.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { readTable, MAX_TABLE_ROWS, tableLine } from "../src/store/selection-table.js";
@@ -691,6 +692,38 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     const res = await (await outcome).res;
     expect([res.statusCode, res.json().fields.map((f: { field: string }) => f.field)]).toEqual([400, ["line 2, Begin Time (s)", "line 2, End Time (s)"]]);
     expect(await clipsOf(retimed)).toEqual([]);
+  });
+
+  // Needs a second connection, as above: PostgreSQL only.
+  it.skipIf(!process.env.DATABASE_URL)("an import into a dataset and the dataset's delete at once queue, the import first: no deadlock (it locked the recordings before their dataset, the delete the dataset before them)", async () => {
+    // A dataset of its own, in an audio root of its own (one inside the first dataset's is refused).
+    const root = await tempDir();
+    onTestFinished(() => root.remove());
+    await writeSineWav(join(root.path, "o.wav"), 8000, 2);
+    const server = await buildApp({ database: t.db, audioRoots: await resolveRoots([root.path]) });
+    onTestFinished(() => server.close());
+    const create = async (url: string, payload: object) => (await server.inject({ method: "POST", url, payload, headers })).json().id as string;
+    const dataset = await create("/v1/datasets", { name: "order", audio_dir: root.path });
+    const recording = await create("/v1/recordings", { dataset_id: dataset, path: "o.wav" });
+    const deadlocks = async () => (await t.db.sql<{ n: number }[]>`SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()`)[0].n;
+    const waiters = async () => (await t.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`)[0].n;
+    const until = async (n: number) => {
+      for (let i = 0; i < 200 && (await waiters()) < n; i++) await new Promise((r) => setTimeout(r, 25));
+    };
+    const before = await deadlocks();
+    // The recording held while both start: the import waits for it, then the delete for the import.
+    const started = await t.db.sql.begin(async (tx) => {
+      await tx`SELECT id FROM recordings WHERE id = ${recording} FOR UPDATE`;
+      const imported = server.inject({ method: "POST", url: `/v1/clips/import?dataset_id=${dataset}`, payload: "Begin Time (s)\tEnd Time (s)\tBegin File\n0.5\t0.9\to.wav\n", headers: { ...headers, "content-type": "text/plain" } });
+      await until(1);
+      const deleted = deleteDataset(t.db.sql, dataset);
+      await until(2);
+      return { imported, deleted };
+    });
+    const [imported] = await Promise.all([started.imported, started.deleted]);
+    expect([imported.statusCode, imported.json().created]).toEqual([200, 1]);
+    expect(await deadlocks()).toBe(before);
+    expect(await t.db.sql`SELECT id FROM datasets WHERE id = ${dataset}`).toHaveLength(0);
   });
 
   it("openapi documents the routes", async () => {
