@@ -1,6 +1,7 @@
 /**
- * The tasks of the tests' fault worker (fault-worker.mjs): the production worker's, and three
- * that fault. A pool or service built with `{ workerFile: FAULT_WORKER_URL }` runs them.
+ * The tasks of the tests' fault worker (fault-worker.mjs): the production worker's, three
+ * that fault, and one that grows the core. A pool or service built with
+ * `{ workerFile: FAULT_WORKER_URL }` runs them.
  */
 import type { WorkerTask } from "../src/tiles/worker.js";
 
@@ -11,7 +12,9 @@ export type FaultTask =
   // a worker that dies; a core that traps (its thread retires); a computation that holds its thread for `ms`
   | { kind: "crash" }
   | { kind: "trap" }
-  | { kind: "hold"; ms: number };
+  | { kind: "hold"; ms: number }
+  // a task that grows the core's memory by `bytes`; it answers with its thread's id
+  | { kind: "grow"; bytes: number };
 
 /**
  * `task` as TilePool#run takes it: the pool's type knows the production worker's tasks only, and

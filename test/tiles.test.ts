@@ -700,6 +700,26 @@ describe("caching and the pool", () => {
     expect(threadIds().filter((id) => !before.includes(id))).toHaveLength(1);
   });
 
+  it("retires a thread whose core grew past coreMemoryLimit after its task: the next task runs on a new thread, and none fails", async () => {
+    const limit = 64 * 2 ** 20;
+    const pool = new TilePool({ threads: 1, coreMemoryLimit: limit, workerFile: FAULT_WORKER_URL });
+    onTestFinished(() => pool.close());
+    const grow = (bytes: number) => pool.run<number>(faultTask({ kind: "grow", bytes }));
+    const first = await grow(0);
+    // Under the limit the thread stays; the task that grows its core past it still gets its answer.
+    expect(await grow(limit / 2)).toBe(first);
+    expect(await grow(limit)).toBe(first);
+    // The core's memory cannot shrink: the thread that held it ended, and a new one runs the next task.
+    const next = await grow(0);
+    expect(next).not.toBe(first);
+    expect(await grow(0)).toBe(next);
+    // Tasks that each retire their thread, queued at once on one thread: a task met more retired
+    // threads than the pool has (it failed with "worker exited with code: 71" after one retry).
+    const burst = await Promise.all([grow(limit), grow(limit), grow(limit), grow(0), grow(0)]);
+    expect(burst[0]).toBe(next);
+    expect(new Set(burst).size).toBe(4);
+  });
+
   it("counts a task's time limit for its wait for a worker and for its run apart: a run over it is a TaskTimeoutError naming it, a wait over it a PoolBusyError", async () => {
     const pool = new TilePool({ threads: 1, taskTimeoutMs: 1000, workerFile: FAULT_WORKER_URL });
     onTestFinished(() => pool.close());
@@ -812,6 +832,7 @@ describe("caching and the pool", () => {
     expect(() => new TilePool({ threads: 1, taskTimeoutMs: 2 ** 31 })).toThrow(new RangeError(`taskTimeoutMs: must be a number of ms in (0, ${2 ** 31 - 1}], got ${2 ** 31}`));
     expect(() => new TilePool({ threads: 1, statsTimeoutMs: NaN })).toThrow(/^statsTimeoutMs: must be a number of ms in \(0, 2147483647\], got NaN$/);
     expect(() => new TilePool({ threads: 1, leaseMs: -1 })).toThrow(new RangeError("leaseMs: must be a number of ms ≥ 0, got -1"));
+    expect(() => new TilePool({ threads: 1, coreMemoryLimit: NaN })).toThrow(new RangeError("coreMemoryLimit: must be a number of bytes ≥ 0 (Infinity: no limit), got NaN"));
     expect(() => new TilePool({ threads: 1, maxQueue: 1.5 })).toThrow(new RangeError("maxQueue: must be an integer ≥ 0, got 1.5"));
     expect(() => new TilePool(null as unknown as PoolOptions)).toThrow(new TypeError("options: must be an object (PoolOptions), got null"));
   });

@@ -48,7 +48,25 @@ export interface PoolOptions {
    * (test/fault-worker.mjs adds tasks that crash, trap or hold their thread).
    */
   workerFile?: URL;
+  /**
+   * The size in bytes past which a thread's DSP core (its WebAssembly memory) retires the thread
+   * after a task (default CORE_MEMORY_LIMIT): the core's memory never shrinks, and the thread's
+   * replacement starts with a fresh one (worker.ts taskHandler).
+   */
+  coreMemoryLimit?: number;
 }
+
+/**
+ * PoolOptions.coreMemoryLimit's default, 192 MiB: above what ordinary tasks grow a core to, below
+ * what an exceptional one leaves behind for the thread's life. Measured on one thread (the core
+ * starts at 64 KiB and grows by doublings of its heap): default tiles 2.5–13 MiB (at zoom 6 of 30
+ * minutes), 1024-wide 5–13 MiB, 9600-point FFTs (1024 × 4801) 26.5 MiB, stats passes over 30
+ * minutes at 48 kHz 5 MiB, the resampler's filter cache full (its 64 MiB: 44100 → 96001… Hz)
+ * 124.75 MiB, and 9600-point FFT tiles after it still 124.75 MiB; one PNG tile of 2^25 pixels
+ * (1024 × 32768, the limit) 325 MiB. Only such tasks retire a thread, which costs a thread start
+ * and its open recordings.
+ */
+export const CORE_MEMORY_LIMIT = 192 * 2 ** 20;
 
 /** The pool is full, or no worker was free for a task within its time limit: the caller should answer 503 with Retry-After. */
 export class PoolBusyError extends Error {
@@ -100,7 +118,7 @@ export class TilePool {
     this.statsTimeoutMs = options.statsTimeoutMs ?? 3_600_000;
     this.piscina = new Piscina({
       filename: workerFileOf(options).href,
-      workerData: { wasmModule },
+      workerData: { wasmModule, coreMemoryLimit: options.coreMemoryLimit ?? CORE_MEMORY_LIMIT },
       execArgv: WORKER_EXEC_ARGV,
       minThreads: this.threads,
       maxThreads: this.threads,
@@ -156,16 +174,19 @@ export class TilePool {
     // A copy: the caller's task may be in flight elsewhere (frameRangeInto's leases share one).
     const submitted = { ...task, [queueOptionsSymbol]: start };
     try {
-      // A retired worker (worker.ts taskHandler) exits as a task reaches it, before any of the task ran:
-      // the task runs again on another thread. Each worker retires once, so this ends.
+      // A retired worker (worker.ts taskHandler: after a bug, or with its core past coreMemoryLimit)
+      // exits as a task reaches it, before any of the task ran: the task runs again on another
+      // thread. Each retirement follows another task's end, so the tries go on while the pool gets
+      // work done, within the task's wait limit; a bound of one try per thread failed a task that
+      // met, in turn, threads retired after large tiles (more than `threads` of them in a row).
       let result: T;
-      for (let attempt = 0; ; attempt++) {
+      for (;;) {
         if (this.piscina.queueSize >= this.piscina.options.maxQueue) throw new PoolBusyError("all workers are busy and the queue is full");
         try {
           result = await this.piscina.run(submitted, options);
           break;
         } catch (err) {
-          if (attempt >= this.threads || (err as Error).message !== `worker exited with code: ${RETIRED_EXIT_CODE}`) throw err;
+          if ((err as Error).message !== `worker exited with code: ${RETIRED_EXIT_CODE}`) throw err;
           // The retired worker ran none of it: it waits again, for what is left of its wait (its
           // run counted from then, its wait behind the queue a second time was a TaskTimeoutError).
           running = false;
@@ -267,6 +288,7 @@ function checkPoolOptions(options: PoolOptions): void {
     ["taskTimeoutMs", ...timeLimit],
     ["statsTimeoutMs", ...timeLimit],
     ["leaseMs", (v) => v >= 0 && Number.isFinite(v), "a number of ms ≥ 0"],
+    ["coreMemoryLimit", (v) => v >= 0, "a number of bytes ≥ 0 (Infinity: no limit)"],
   ];
   for (const [name, rule, ruleText] of rules) {
     const value = options[name];

@@ -4,16 +4,19 @@
  * the module the main thread compiled (workerData.wasmModule, see engine/wasm.ts) and keeps a few
  * open recordings with their plans, since consecutive tiles mostly come from the same recording
  * and parameters — the parameter sets of one file reading it through one reader. The handler Piscina calls (the default export) is `compute` under the rule that
- * retires a thread after a failure that is not its input's (taskHandler); a worker module of
- * another kind of task builds its handler the same way (test/fault-worker.mjs, for the tests of
- * the pool's recovery and time limit: PoolOptions.workerFile).
+ * retires a thread after a failure that is not its input's, or with its core grown past the
+ * pool's limit (taskHandler); a worker module of another kind of task builds its handler the same
+ * way (test/fault-worker.mjs, for the tests of the pool's recovery and time limit:
+ * PoolOptions.workerFile).
  */
+import { workerData } from "node:worker_threads";
 import { move } from "piscina";
 import { checkFileUnchanged, FileChangedError, openAudio, type CheckedFile } from "../audio/index.js";
 import type { AudioReader } from "../audio/types.js";
 import type { FrameGeometry } from "../engine/geometry.js";
 import type { ColormapName, Params } from "../engine/params.js";
 import { namingFile } from "../engine/analysis.js";
+import { core } from "../engine/wasm.js";
 import { packStats, RecordingSpectrogram, statsWithoutPass, unpackStats, type PackedStats } from "../engine/recording.js";
 import { runFeaturesTask, type FeaturesTask } from "../features/task.js";
 import type { PngText } from "../render/png.js";
@@ -177,7 +180,7 @@ async function openSource(s: Source): Promise<Open> {
  * @param compute the thread's work on one task (the production worker's: `compute` below).
  */
 export function taskHandler<Task>(compute: (task: Task) => Promise<unknown>): (task: Task) => Promise<unknown> {
-  /** Set when a task failed for another reason than its input. */
+  /** Set when a task failed for another reason than its input, or left the core past its limit. */
   let retired = false;
   return async (task) => {
     // A retired thread takes no task: its exit fails this one before anything of it ran, and the
@@ -195,9 +198,17 @@ export function taskHandler<Task>(compute: (task: Task) => Promise<unknown>): (t
       if (failure) return failure;
       retired = true;
       throw err;
+    } finally {
+      // WebAssembly memory cannot shrink, and the core's allocator keeps what it grew to: a core
+      // past the pool's limit (PoolOptions.coreMemoryLimit — one 2^25-pixel PNG tile grows one to
+      // 325 MiB) would hold it for the thread's life. Retired, the thread gives it back.
+      if (core.memory.buffer.byteLength > coreMemoryLimit) retired = true;
     }
   };
 }
+
+/** PoolOptions.coreMemoryLimit, as the pool hands it to its threads; no limit outside a pool. */
+const coreMemoryLimit: number = workerData?.coreMemoryLimit ?? Infinity;
 
 export default taskHandler(compute);
 
