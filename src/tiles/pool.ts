@@ -61,10 +61,10 @@ export interface PoolOptions {
  * what an exceptional one leaves behind for the thread's life. Measured on one thread (the core
  * starts at 64 KiB and grows by doublings of its heap): default tiles 2.5–13 MiB (at zoom 6 of 30
  * minutes), 1024-wide 5–13 MiB, 9600-point FFTs (1024 × 4801) 26.5 MiB, stats passes over 30
- * minutes at 48 kHz 5 MiB, the resampler's filter cache full (its 64 MiB: 44100 → 96001… Hz)
- * 124.75 MiB, and 9600-point FFT tiles after it still 124.75 MiB; one PNG tile of 2^25 pixels
- * (1024 × 32768, the limit) 325 MiB. Only such tasks retire a thread, which costs a thread start
- * and its open recordings.
+ * minutes at 48 kHz 5 MiB, features of a whole 30-minute recording 16 MiB (32.75 at 9600 points),
+ * the resampler's filter cache full (its 64 MiB: 44100 → 96001… Hz) 124.75 MiB, and 9600-point
+ * FFT tiles after it still 124.75 MiB; one PNG tile of 2^25 pixels (1024 × 32768, the limit) 325
+ * MiB. Only such tasks retire a thread, which costs a thread start and its open recordings.
  */
 export const CORE_MEMORY_LIMIT = 192 * 2 ** 20;
 
