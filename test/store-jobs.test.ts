@@ -202,10 +202,13 @@ describe("extract_features jobs", () => {
       const targetReads = /^SELECT (r\.id, )?r\.time_expansion, |^SELECT r\.id, d\.audio_dir, r\.path, r\.hash, /;
       expect(claims).toBeGreaterThanOrEqual(1);
       expect(claims).toBeLessThan(8); // batches of 2 (two per thread)
-      // Before an item is computed: its target's state and its file's location, two statements per batch (they were two per item).
-      expect(statements.filter((text) => targetReads.test(text) && !text.includes("FOR SHARE")).length).toBe(2 * claims);
-      // In each settlement: the targets locked in one statement, the items' rows written in one (each was one per item).
-      expect(statements.filter((text) => targetReads.test(text) && text.includes("FOR SHARE")).length).toBe(settlements);
+      // Before an item is computed: its target's state and its file's location, two statements per batch (they were two per item);
+      // in each settlement, its targets' state once more, once they are locked.
+      expect(count(targetReads)).toBe(2 * claims + settlements);
+      // In each settlement: the targets and what they belong to locked in three statements (which rows, the datasets', the
+      // recordings'), the items' rows written in one (each was one per item).
+      expect(count(/^SELECT id, dataset_id FROM recordings /)).toBe(settlements);
+      expect(count(/^SELECT 1 FROM (datasets|recordings) WHERE id = ANY\(.*ORDER BY id FOR SHARE$/)).toBe(2 * settlements);
       expect(count(/^UPDATE job_items .*SET status/)).toBe(settlements);
     } finally {
       await pool.close();
@@ -619,6 +622,93 @@ describe("extract_features jobs", () => {
     expect(items.map((i) => [i.status, i.attempts])).toEqual([["failed", 1]]);
     expect(await deliveries(job.id)).toEqual([[ITEM_QUEUE, "completed", 0]]);
     expect(await featureValue("recording_features", ds.recordings["mid.wav"], "rms_dbfs", job.run_id!)).toBeUndefined();
+  }, 60_000);
+
+  // Needs a second connection holding a lock while the worker settles: PostgreSQL only.
+  it.skipIf(!REAL_PG_URL)("an item settled while its clip's recording is deleted waits for the delete and fails, the clip gone: no deadlock (the settlement locked the clip before its recording, the delete the recording before its clips)", async () => {
+    const ds = await toneDataset(["cut.wav"], 1);
+    const recording = ds.recordings["cut.wav"];
+    const clip = await createClip(t.db.sql, { recording_id: recording, start_time: 0.1, end_time: 0.2, created_by: null });
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { clip_ids: [clip.id] }, features: ["rms_dbfs"] }, created_by: null });
+    const deadlocks = async () => (await t.db.sql<{ n: number }[]>`SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()`)[0].n;
+    const waiting = async () => {
+      for (let i = 0; i < 400; i++) {
+        const [{ n }] = await t.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`;
+        if (n) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error("the settlement never waited for the recording");
+    };
+    const before = await deadlocks();
+    // Once the clip is computed: a delete of its recording takes the recording's row, the
+    // settlement starts and waits for it, then the delete goes on to its clips (the cascade).
+    let deleted: Promise<unknown> | undefined;
+    afterRun = async () => {
+      afterRun = undefined;
+      let locked!: () => void;
+      const held = new Promise<void>((resolve) => (locked = resolve));
+      deleted = t.db.sql.begin(async (tx) => {
+        await tx`SELECT id FROM recordings WHERE id = ${recording} FOR UPDATE`;
+        locked();
+        await waiting();
+        await deleteRecording(tx, recording);
+      });
+      await held;
+    };
+    try {
+      const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"));
+      await deleted;
+      expect(done).toMatchObject({ result: "failure", progress_done: 1 });
+      expect(done.message).toMatch(new RegExp(`^1 of 1 items failed; first: clip ${clip.id}: .*no longer exists`));
+    } finally {
+      afterRun = undefined;
+    }
+    expect(await deadlocks()).toBe(before);
+    expect(await deliveries(job.id)).toEqual([[ITEM_QUEUE, "completed", 0]]);
+  }, 60_000);
+
+  // As above: PostgreSQL only.
+  it.skipIf(!REAL_PG_URL)("a settlement PostgreSQL aborts as the loser of a deadlock runs again: the item is settled by its first delivery, not delivered and computed again", async () => {
+    const ds = await toneDataset(["knot.wav"], 1);
+    const recording = ds.recordings["knot.wav"];
+    const clip = await createClip(t.db.sql, { recording_id: recording, start_time: 0.1, end_time: 0.2, created_by: null });
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { clip_ids: [clip.id] }, features: ["rms_dbfs"] }, created_by: null });
+    const waiting = async () => {
+      for (let i = 0; i < 400; i++) {
+        const [{ n }] = await t.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`;
+        if (n) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error("the settlement never waited for the clip");
+    };
+    const deadlocks = async () => (await t.db.sql<{ n: number }[]>`SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()`)[0].n;
+    const before = await deadlocks();
+    // Once the clip is computed: a transaction that locks from the bottom up (a lab's own SQL)
+    // takes the clip's row, the settlement waits for it holding the recording's, then the
+    // transaction asks for the recording's: a deadlock, which PostgreSQL ends by aborting the
+    // settlement, the first to have waited.
+    let knot: Promise<unknown> | undefined;
+    afterRun = async () => {
+      afterRun = undefined;
+      let locked!: () => void;
+      const held = new Promise<void>((resolve) => (locked = resolve));
+      knot = t.db.sql.begin(async (tx) => {
+        await tx`SELECT id FROM clips WHERE id = ${clip.id} FOR UPDATE`;
+        locked();
+        await waiting();
+        await tx`SELECT id FROM recordings WHERE id = ${recording} FOR UPDATE`;
+      });
+      await held;
+    };
+    try {
+      const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"));
+      await knot;
+      expect(done).toMatchObject({ result: "success", progress_done: 1 });
+    } finally {
+      afterRun = undefined;
+    }
+    expect(await deadlocks()).toBe(before + 1);
+    expect(await deliveries(job.id)).toEqual([[ITEM_QUEUE, "completed", 0]]);
   }, 60_000);
 
   it("abort: an item being computed is cancelled within seconds, and nothing of it is written", async () => {

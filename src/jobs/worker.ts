@@ -50,6 +50,7 @@ import { RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import { parseParams } from "../engine/params.js";
 import { VERSION } from "../engine/version.js";
 import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
+import { inTransaction } from "../store/common.js";
 import { connectionErrorText, isConnectionError, type Queryable, type Sql } from "../store/db.js";
 import { ConflictError, InvalidError } from "../store/errors.js";
 import { putFeatureValues, type TargetFeatureInput } from "../store/features.js";
@@ -470,28 +471,48 @@ async function unlessSkipped<T>(sql: Sql, msg: ItemMessage, compute: (signal: Ab
  * may have changed since the job was submitted — or, for each whose values can never be written
  * (it, its recording or its dataset archived or trashed, or it deleted), why, as a person can act
  * on it; by targetKey, one statement per kind of target (a batch's targets together). With `lock`
- * (inside a transaction), their rows are locked FOR SHARE, in id order: neither their time
- * expansions, bounds nor states change before that commits. (Outside one a lock would end with
- * the statement, and cost a transaction id and a WAL flush.)
+ * (inside a transaction), their rows and those of what they belong to are locked first
+ * (lockTargets): neither their time expansions, bounds nor states change before that commits.
+ * (Outside one a lock would end with the statement, and cost a transaction id and a WAL flush.)
  */
 async function targetsNow(db: Queryable, targets: readonly ItemTarget[], lock: boolean): Promise<Map<string, { target: ItemTarget } | { problem: string }>> {
   type Row = TargetRow & { id: string };
   const ids = (kind: ItemTarget["kind"]) => [...new Set(targets.filter((t) => t.kind === kind).map((t) => t.id))];
   const [clips, recordings] = [ids("clip"), ids("recording")];
+  if (lock) await lockTargets(db, clips, recordings);
   const rows = new Map<string, Row>();
   if (clips.length) {
     for (const row of await db<Row[]>`
         SELECT c.id, r.time_expansion, c.start_time, c.end_time, d.name AS dataset_name, d.state AS dataset_state, r.state AS recording_state, c.state AS clip_state
         FROM clips c JOIN recordings r ON r.id = c.recording_id JOIN datasets d ON d.id = r.dataset_id
-        WHERE c.id = ANY(${clips}::uuid[]) ORDER BY c.id ${lock ? db`FOR SHARE OF c, r, d` : db``}`) rows.set(`clip ${row.id}`, row);
+        WHERE c.id = ANY(${clips}::uuid[]) ORDER BY c.id`) rows.set(`clip ${row.id}`, row);
   }
   if (recordings.length) {
     for (const row of await db<Row[]>`
         SELECT r.id, r.time_expansion, NULL::float8 AS start_time, NULL::float8 AS end_time, d.name AS dataset_name, d.state AS dataset_state, r.state AS recording_state, NULL::text AS clip_state
         FROM recordings r JOIN datasets d ON d.id = r.dataset_id
-        WHERE r.id = ANY(${recordings}::uuid[]) ORDER BY r.id ${lock ? db`FOR SHARE OF r, d` : db``}`) rows.set(`recording ${row.id}`, row);
+        WHERE r.id = ANY(${recordings}::uuid[]) ORDER BY r.id`) rows.set(`recording ${row.id}`, row);
   }
   return new Map(targets.map((target) => [targetKey(target), targetAsItIs(target, rows.get(targetKey(target)))]));
+}
+
+/**
+ * Locks FOR SHARE the rows of `clips` and `recordings` (ids) and of the recordings and datasets
+ * they belong to, from the top down — datasets, then recordings, then clips, each in id order —
+ * as a delete takes them: its record's row, then, by cascade, what belongs to it (store/common.ts
+ * lineage). Locked in one statement (FOR SHARE OF c, r, d) a settlement took each clip before its
+ * recording, and a delete of the recording, holding it, waited in its cascade for the clip:
+ * PostgreSQL's "deadlock detected", the whole group of settlements undone and delivered again.
+ * What a target belongs to never changes, so the rows to lock are read first without locks.
+ */
+async function lockTargets(db: Queryable, clips: readonly string[], recordings: readonly string[]): Promise<void> {
+  const above = await db<{ id: string; dataset_id: string }[]>`
+    SELECT id, dataset_id FROM recordings
+    WHERE id = ANY(${recordings}::uuid[]) OR id IN (SELECT recording_id FROM clips WHERE id = ANY(${clips}::uuid[]))`;
+  const ids = (values: readonly string[]) => [...new Set(values)];
+  await db`SELECT 1 FROM datasets WHERE id = ANY(${ids(above.map((r) => r.dataset_id))}::uuid[]) ORDER BY id FOR SHARE`;
+  await db`SELECT 1 FROM recordings WHERE id = ANY(${above.map((r) => r.id)}::uuid[]) ORDER BY id FOR SHARE`;
+  if (clips.length) await db`SELECT 1 FROM clips WHERE id = ANY(${clips}::uuid[]) ORDER BY id FOR SHARE`;
 }
 
 /** What targetsNow reads of a target: what its values depend on, and the states that let it take them. */
@@ -741,18 +762,20 @@ function settler(ctx: Pick<ItemContext, "sql" | "by">): (request: SettleRequest)
 /**
  * Writes the outcomes of `requests` (SettleRequest) in one transaction: the jobs' rows locked FOR
  * UPDATE, then the items' rows, each in key order (as an abort takes them: job, then items), then
- * the targets computed (`computedFrom`) FOR SHARE in one statement per kind (targetsNow); then each
- * item checked (still pending, its job running, its target unchanged where `computedFrom` asks)
- * and recorded — the items' rows in one statement, their values in one more (putFeatureValues),
+ * the targets computed (`computedFrom`) and what they belong to FOR SHARE, from the top down
+ * (targetsNow, lockTargets); then each item checked (still pending, its job running, its target
+ * unchanged where `computedFrom` asks) and recorded — the items' rows in one statement, their values in one more (putFeatureValues),
  * each job's progress advanced once for all of them. Each item's row records the worker that
  * settled it (`ctx.by`). The verdict of each request, in order, and the jobs of which no item is
  * pending any more (to complete: finishJobIfDone). A fixed number of statements for the group,
  * whatever its size: they were five more per item (the target's lock and the item's row each
- * item's own).
+ * item's own). Run again when PostgreSQL aborts it for a conflict with another transaction
+ * (inTransaction) — it does nothing but its queries — rather than all of the group's items
+ * delivered again and computed once more.
  */
 async function settleGroup(ctx: Pick<ItemContext, "sql" | "by">, requests: readonly SettleRequest[]): Promise<{ verdicts: ("settled" | "changed")[]; finished: string[] }> {
   const { sql, by } = ctx;
-  return sql.begin(async (tx) => {
+  return inTransaction(sql, async (tx) => {
     const jobIds = [...new Set(requests.map((r) => r.job.id))].sort();
     const running = new Set((await tx<{ id: string; status: string }[]>`SELECT id, status FROM jobs WHERE id = ANY(${jobIds}::uuid[]) ORDER BY id FOR UPDATE`)
       .filter((j) => j.status === "running").map((j) => j.id));
