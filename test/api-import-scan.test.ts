@@ -225,6 +225,27 @@ describe("an import sent again while one runs", () => {
     expect(await Promise.all(outcomes)).toEqual(ids.map(() => ({ n: 1 })));
   });
 
+  it.skipIf(!process.env.DATABASE_URL)("an import whose lock's release fails (a cancel) does not leave its pooled connection holding the lock: other servers' imports of the dataset would wait until that connection closed", async () => {
+    // The release refused as a cancel refuses it: the statement ends, the session and its lock stay.
+    const sql = t.db.sql;
+    const reserve = async () => {
+      const session = await sql.reserve();
+      const refusing = (strings: TemplateStringsArray, ...args: never[]) => strings.join("").includes("pg_advisory_unlock(")
+        ? Promise.reject(Object.assign(new Error("canceling statement due to user request"), { code: "57014" }))
+        : session(strings, ...args);
+      return Object.assign(refusing, { release: () => session.release() });
+    };
+    const imports = new DatasetImports(() => {}, { kind: t.db.kind, sql: Object.assign(Object.create(sql), { reserve, options: sql.options }) });
+    const id = randomUUID();
+    const locks = async () => (await sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_locks
+      WHERE locktype = 'advisory' AND objsubid = 2 AND objid::bigint = hashtext(${id})::bigint & 4294967295`)[0].n;
+    type Result = Awaited<ReturnType<DatasetImports["run"]>>;
+    const held = await imports.run(id, async () => ({ n: await locks() }) as unknown as Result);
+    expect(held).toEqual({ n: 1 });
+    expect(await locks()).toBe(0);
+  });
+
   it("runs as the first of its callers still waiting: the run is not made by a request that was closed while others waited (it ran as the first caller's)", async () => {
     const imports = new DatasetImports();
     type Result = Awaited<ReturnType<DatasetImports["run"]>>;

@@ -762,8 +762,13 @@ export class DatasetImports {
           try {
             return await work();
           } finally {
-            // A session lost meanwhile took its lock with it: the import's outcome stands.
-            await session`SELECT pg_advisory_unlock(${DATASET_IMPORT_LOCK}::int, hashtext(${id}))`.catch(() => {});
+            // A session lost meanwhile took its lock with it: the import's outcome stands. One whose
+            // unlock failed (a cancel) went back to the pool still holding it, and other processes'
+            // imports of the dataset waited until that connection closed (idle 60 s, or its
+            // lifetime): its locks are all released then (it holds no other).
+            await session`SELECT pg_advisory_unlock(${DATASET_IMPORT_LOCK}::int, hashtext(${id}))`
+              .catch(() => session`SELECT pg_advisory_unlock_all()`)
+              .catch(() => {});
           }
         }
       } finally {
