@@ -624,21 +624,24 @@ describe("extract_features jobs", () => {
     expect(await featureValue("recording_features", ds.recordings["mid.wav"], "rms_dbfs", job.run_id!)).toBeUndefined();
   }, 60_000);
 
+  /** Deadlocks PostgreSQL has counted in the test database (pg_stat_database). */
+  const deadlocks = async () => (await t.db.sql<{ n: number }[]>`SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()`)[0].n;
+  /** Returns once a session of the test database waits for a lock (the settlement, for `what`). */
+  const lockWaited = async (what: string) => {
+    for (let i = 0; i < 400; i++) {
+      const [{ n }] = await t.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`;
+      if (n) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`the settlement never waited for ${what}`);
+  };
+
   // Needs a second connection holding a lock while the worker settles: PostgreSQL only.
   it.skipIf(!REAL_PG_URL)("an item settled while its clip's recording is deleted waits for the delete and fails, the clip gone: no deadlock (the settlement locked the clip before its recording, the delete the recording before its clips)", async () => {
     const ds = await toneDataset(["cut.wav"], 1);
     const recording = ds.recordings["cut.wav"];
     const clip = await createClip(t.db.sql, { recording_id: recording, start_time: 0.1, end_time: 0.2, created_by: null });
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { clip_ids: [clip.id] }, features: ["rms_dbfs"] }, created_by: null });
-    const deadlocks = async () => (await t.db.sql<{ n: number }[]>`SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()`)[0].n;
-    const waiting = async () => {
-      for (let i = 0; i < 400; i++) {
-        const [{ n }] = await t.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`;
-        if (n) return;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      throw new Error("the settlement never waited for the recording");
-    };
     const before = await deadlocks();
     // Once the clip is computed: a delete of its recording takes the recording's row, the
     // settlement starts and waits for it, then the delete goes on to its clips (the cascade).
@@ -650,7 +653,7 @@ describe("extract_features jobs", () => {
       deleted = t.db.sql.begin(async (tx) => {
         await tx`SELECT id FROM recordings WHERE id = ${recording} FOR UPDATE`;
         locked();
-        await waiting();
+        await lockWaited("the recording");
         await deleteRecording(tx, recording);
       });
       await held;
@@ -673,15 +676,6 @@ describe("extract_features jobs", () => {
     const recording = ds.recordings["knot.wav"];
     const clip = await createClip(t.db.sql, { recording_id: recording, start_time: 0.1, end_time: 0.2, created_by: null });
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { clip_ids: [clip.id] }, features: ["rms_dbfs"] }, created_by: null });
-    const waiting = async () => {
-      for (let i = 0; i < 400; i++) {
-        const [{ n }] = await t.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`;
-        if (n) return;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      throw new Error("the settlement never waited for the clip");
-    };
-    const deadlocks = async () => (await t.db.sql<{ n: number }[]>`SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()`)[0].n;
     const before = await deadlocks();
     // Once the clip is computed: a transaction that locks from the bottom up (a lab's own SQL)
     // takes the clip's row, the settlement waits for it holding the recording's, then the
@@ -695,7 +689,7 @@ describe("extract_features jobs", () => {
       knot = t.db.sql.begin(async (tx) => {
         await tx`SELECT id FROM clips WHERE id = ${clip.id} FOR UPDATE`;
         locked();
-        await waiting();
+        await lockWaited("the clip");
         await tx`SELECT id FROM recordings WHERE id = ${recording} FOR UPDATE`;
       });
       await held;
