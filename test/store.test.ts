@@ -109,38 +109,48 @@ describe("migrations", () => {
     expect(rows[0].name).toBe("initial");
   });
 
-  it("apply each new migration once, all or nothing", async () => {
+  it("apply each new migration once, and an upgrade all or nothing", async () => {
     const all = await loadMigrations();
     const added = { version: 900, name: "extra", sql: "CREATE TABLE extra_900 (x int); INSERT INTO extra_900 VALUES (1);" };
     // The second statement fails: the first must be rolled back and nothing recorded.
     const broken = { version: 901, name: "broken", sql: "CREATE TABLE broken_901 (x int); SELECT no_such_function();" };
+    // 900 runs fine but 901, pending in the same start, fails: 900 is rolled back too.
+    await expect(migrate(sql, [...all, added, broken])).rejects.toThrow(/^migration 901_broken\.sql failed .*no_such_function/);
+    const tables = async () => (await sql`SELECT tablename FROM pg_tables WHERE tablename IN ('extra_900', 'broken_901') ORDER BY tablename`).map((r) => r.tablename);
+    const versions = async () => (await sql`SELECT version FROM schema_migrations ORDER BY version`).map((r) => r.version);
+    expect(await tables()).toEqual([]);
+    expect(await versions()).toEqual(all.map((m) => m.version));
     expect(await migrate(sql, [...all, added])).toEqual([900]);
     expect(await migrate(sql, [...all, added])).toEqual([]);
     await expect(migrate(sql, [...all, added, broken])).rejects.toThrow(/no_such_function/);
-    const [{ n }] = await sql`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'broken_901'`;
-    expect(n).toBe(0);
-    expect((await sql`SELECT version FROM schema_migrations ORDER BY version`).map((r) => r.version)).toEqual([...all.map((m) => m.version), 900]);
+    expect(await tables()).toEqual(["extra_900"]);
+    expect(await versions()).toEqual([...all.map((m) => m.version), 900]);
     expect((await sql`SELECT x FROM extra_900`).map((r) => r.x)).toEqual([1]);
-    // An older sonotile on this database (900 is beyond what it knows) refuses to start on it.
+    // An older sonotile on this database (900 is beyond what it knows) refuses to start on it, changing nothing.
     const newest = all.at(-1)!.version;
     await expect(migrate(sql, all)).rejects.toThrow(`the database's schema is at version 900, newer than this sonotile knows (${newest}): run the sonotile release that migrated it (or a newer one)`);
+    expect(await versions()).toEqual([...all.map((m) => m.version), 900]);
   });
 
-  it("name the migration PostgreSQL refused, with its detail, the version the schema stays at and what to do; once the cause is gone a start applies the rest", async () => {
+  it("name the migration PostgreSQL refused, with its detail, and leave the database as the release before had it; once the cause is gone a start applies them all", async () => {
     const own = REAL_PG_URL ? await freshDatabase({ migrate: false }) : await openDatabase({ migrate: false }).then((db) => ({ db, cleanup: () => db.close() }));
     const s = own.db.sql;
     try {
       const all = await loadMigrations();
-      await migrate(s, all.filter((m) => m.version < 19));
+      const before = all.filter((m) => m.version < 19);
+      await migrate(s, before);
       // A lab's own view over a column 020 drops and adds again (an analysis script reads durations through it).
       await s`CREATE VIEW lab_durations AS SELECT id, duration FROM recordings`;
       const refused = await migrate(s, all).then(() => null, (err: Error) => err);
       expect(refused).toBeInstanceOf(MigrationError);
-      expect(refused!.message).toMatch(/^migration 020_recording_real_rate\.sql failed and was rolled back; the database's schema stays at version 19 with 019 applied by this start \(a sonotile that knows only the versions before refuses it now: restore the backup taken before the upgrade to go back to it\); remove the cause and start again\. PostgreSQL said: cannot drop column duration of table recordings because other objects depend on it; DETAIL: view lab_durations depends on column duration of table recordings; HINT: /);
-      expect((await s`SELECT max(version)::int AS v FROM schema_migrations`)[0].v).toBe(19);
+      expect(refused!.message).toMatch(/^migration 020_recording_real_rate\.sql failed and the whole upgrade was rolled back: the database stays as it was, its schema at version 18 \(the sonotile that served it still can\); remove the cause and start again\. PostgreSQL said: cannot drop column duration of table recordings because other objects depend on it; DETAIL: view lab_durations depends on column duration of table recordings; HINT: /);
+      expect((await s`SELECT max(version)::int AS v FROM schema_migrations`)[0].v).toBe(18);
+      // 019, which ran before 020 in that start, is not left behind: the release of 018 still opens the database.
+      expect(await s`SELECT column_name FROM information_schema.columns WHERE table_name = 'jobs' AND column_name = 'state'`).toEqual([]);
+      expect(await migrate(s, before)).toEqual([]);
       expect(await s`SELECT count(*)::int AS n FROM lab_durations`).toEqual([{ n: 0 }]);
       await s`DROP VIEW lab_durations`;
-      expect(await migrate(s, all)).toEqual(all.filter((m) => m.version >= 20).map((m) => m.version));
+      expect(await migrate(s, all)).toEqual(all.filter((m) => m.version >= 19).map((m) => m.version));
     } finally {
       await own.cleanup();
     }

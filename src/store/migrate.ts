@@ -1,10 +1,11 @@
 /**
- * Versioned SQL migrations (SPEC §6): `src/store/migrations/NNN_name.sql`, applied in order
- * at start, each in its own transaction together with its row in `schema_migrations`, so a
- * migration is either fully applied and recorded or not at all. A transaction-scoped
- * advisory lock serializes servers starting at the same time; starting again is a no-op. A
- * migration that loses a deadlock runs again (DEADLOCK_ATTEMPTS); one that fails otherwise is a
- * MigrationError naming it.
+ * Versioned SQL migrations (SPEC §6): `src/store/migrations/NNN_name.sql`, applied in order at
+ * start, all those pending in one transaction together with their rows in `schema_migrations`, so
+ * an upgrade is either fully applied and recorded or not at all: a migration that fails leaves the
+ * database as the previous release had it, and that release still serves it. A transaction-scoped
+ * advisory lock serializes servers starting at the same time; starting again is a no-op. An
+ * upgrade that loses a deadlock runs again (DEADLOCK_ATTEMPTS); one that fails otherwise is a
+ * MigrationError naming the migration.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -20,7 +21,7 @@ const MIGRATIONS_DIR = fileURLToPath(new URL("../../src/store/migrations/", impo
 const MIGRATION_LOCK = 0x736f6e6f; // "sono"
 
 /**
- * How often a migration that lost a deadlock (SQLSTATE 40P01) is run again. An older sonotile's
+ * How often an upgrade that lost a deadlock (SQLSTATE 40P01) is run again. An older sonotile's
  * worker left running through an upgrade holds job_items while it writes a group's feature values;
  * 021, holding clip_features and waiting for job_items, deadlocked with it (PostgreSQL 15, a worker
  * settling items of a 3,000-clip job), and PostgreSQL aborts whichever of the two checks first: the
@@ -51,9 +52,10 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 
 /**
  * A migration that PostgreSQL refused (an object of the lab's own that depends on a column it
- * drops, a statement_timeout, a full disk): its transaction rolled back, those before it stay
- * applied. The database's words alone (`cannot drop column duration of table recordings because
- * other objects depend on it`) named neither the migration nor what was left behind.
+ * drops, a row an older sonotile accepted that a new check refuses, a statement_timeout, a full
+ * disk): the upgrade rolled back whole. The database's words alone (`cannot drop column duration of
+ * table recordings because other objects depend on it`) named neither the migration nor what was
+ * left behind.
  */
 export class MigrationError extends Error {
   override name = "MigrationError";
@@ -61,21 +63,21 @@ export class MigrationError extends Error {
   readonly code?: string;
   /**
    * @param migration the migration that failed
-   * @param schemaVersion the version the database's schema is left at
-   * @param appliedNow the migrations this start applied before it, which stay (an older sonotile now refuses the database)
+   * @param schemaVersion the version the database's schema stays at, as it was before this start
    * @param cause PostgreSQL's error, whose DETAIL and HINT say what to change
    */
-  constructor(migration: Migration, schemaVersion: number, appliedNow: number[], cause: Error & { detail?: string; hint?: string }) {
-    const number = (version: number) => String(version).padStart(3, "0");
+  constructor(migration: Migration, schemaVersion: number, cause: Error & { detail?: string; hint?: string }) {
     const said = [cause.message, cause.detail && `DETAIL: ${cause.detail}`, cause.hint && `HINT: ${cause.hint}`].filter(Boolean).join("; ");
-    const kept = appliedNow.length === 0 ? "" : ` with ${appliedNow.map(number).join(", ")} applied by this start (a sonotile that knows only the versions before refuses it now: restore the backup taken before the upgrade to go back to it)`;
-    super(`migration ${number(migration.version)}_${migration.name}.sql failed and was rolled back; the database's schema stays at version ${schemaVersion}${kept}; remove the cause and start again. PostgreSQL said: ${said}`, { cause });
+    super(`migration ${String(migration.version).padStart(3, "0")}_${migration.name}.sql failed and the whole upgrade was rolled back: the database stays as it was, its schema at version ${schemaVersion} (the sonotile that served it still can); remove the cause and start again. PostgreSQL said: ${said}`, { cause });
     this.code = (cause as { code?: string }).code;
   }
 }
 
-/** Applies `migration` unless schema_migrations has it, in one transaction with its row there; true when it applied it. */
-async function applyMigration(sql: Sql, migration: Migration): Promise<boolean> {
+/**
+ * Applies the migrations of `all` that schema_migrations lacks, in one transaction with their rows
+ * there; returns the versions applied. `failing.migration` names the one running when it throws.
+ */
+async function applyPending(sql: Sql, all: Migration[], failing: { migration?: Migration; schemaVersion: number }): Promise<number[]> {
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
     // Created under the lock: concurrent CREATE TABLE IF NOT EXISTS can still collide.
@@ -85,37 +87,35 @@ async function applyMigration(sql: Sql, migration: Migration): Promise<boolean> 
         name text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now()
       )`;
-    const [row] = await tx`SELECT 1 FROM schema_migrations WHERE version = ${migration.version}`;
-    if (row) return false;
-    // Several statements per file: the simple query protocol runs them as one script.
-    await tx.unsafe(migration.sql).simple();
-    await tx`INSERT INTO schema_migrations (version, name) VALUES (${migration.version}, ${migration.name})`;
-    return true;
+    const applied = new Set((await tx<{ version: number }[]>`SELECT version FROM schema_migrations`).map((r) => r.version));
+    const newest = Math.max(0, ...applied);
+    // A database a newer sonotile migrated (instances upgraded one by one share it): this one
+    // would read and write tables it does not know the shape of.
+    const known = Math.max(0, ...all.map((m) => m.version));
+    if (newest > known) throw new Error(`the database's schema is at version ${newest}, newer than this sonotile knows (${known}): run the sonotile release that migrated it (or a newer one)`);
+    failing.schemaVersion = newest;
+    const pending = all.filter((m) => !applied.has(m.version));
+    for (const migration of pending) {
+      failing.migration = migration;
+      // Several statements per file: the simple query protocol runs them as one script.
+      await tx.unsafe(migration.sql).simple();
+      await tx`INSERT INTO schema_migrations (version, name) VALUES (${migration.version}, ${migration.name})`;
+    }
+    return pending.map((m) => m.version);
   });
 }
 
 /** Applies the pending migrations; returns the versions applied by this call. */
 export async function migrate(sql: Sql, migrations?: Migration[]): Promise<number[]> {
   const all = migrations ?? (await loadMigrations());
-  // A database a newer sonotile migrated (instances upgraded one by one share it): this one
-  // would read and write tables it does not know the shape of.
-  const known = Math.max(0, ...all.map((m) => m.version));
-  const [{ newest }] = await sql`SELECT COALESCE(max(version), 0)::int AS newest FROM schema_migrations`.catch((err: { code?: string }) => {
-    if (err.code === "42P01") return [{ newest: 0 }]; // undefined_table: a new database
-    throw err;
-  });
-  if (newest > known) throw new Error(`the database's schema is at version ${newest}, newer than this sonotile knows (${known}): run the sonotile release that migrated it (or a newer one)`);
-  const applied: number[] = [];
-  for (const migration of all) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        if (await applyMigration(sql, migration)) applied.push(migration.version);
-        break;
-      } catch (err) {
-        if ((err as { code?: string }).code === "40P01" && attempt < DEADLOCK_ATTEMPTS) continue; // deadlock_detected
-        throw new MigrationError(migration, Math.max(newest, ...applied), applied, err as Error);
-      }
+  for (let attempt = 1; ; attempt++) {
+    const failing: { migration?: Migration; schemaVersion: number } = { schemaVersion: 0 };
+    try {
+      return await applyPending(sql, all, failing);
+    } catch (err) {
+      if (!failing.migration) throw err;
+      if ((err as { code?: string }).code === "40P01" && attempt < DEADLOCK_ATTEMPTS) continue; // deadlock_detected
+      throw new MigrationError(failing.migration, failing.schemaVersion, err as Error);
     }
   }
-  return applied;
 }
