@@ -156,6 +156,23 @@ describe("migrations", () => {
     }
   });
 
+  // A real PostgreSQL only: an embedded database belongs to one process (the data directory's lock).
+  it.skipIf(!REAL_PG_URL)("upgrade an old database once when two servers start on it at the same time", async () => {
+    const own = await freshDatabase({ migrate: false });
+    const other = postgres(own.url!, { max: 1, onnotice: () => {} });
+    try {
+      const all = await loadMigrations();
+      await migrate(own.db.sql, all.filter((m) => m.version < 19));
+      const [first, second] = await Promise.all([migrate(own.db.sql, all), migrate(other, all)]);
+      expect([first, second].sort((a, b) => b.length - a.length)).toEqual([all.filter((m) => m.version >= 19).map((m) => m.version), []]);
+      const rows = await own.db.sql`SELECT version, count(*)::int AS n FROM schema_migrations GROUP BY version ORDER BY version`;
+      expect(rows.map((r) => [r.version, r.n])).toEqual(all.map((m) => [m.version, 1]));
+    } finally {
+      await other.end();
+      await own.cleanup();
+    }
+  });
+
   // A real PostgreSQL only: the embedded database runs one session at a time, which cannot deadlock.
   it.skipIf(!REAL_PG_URL)("run again a migration that lost a deadlock with an older sonotile's worker still writing a job's values", async () => {
     const own = await freshDatabase();
