@@ -1,5 +1,5 @@
 /**
- * The admin commands `sonotile token` and `sonotile dataset` against a database held open
+ * The admin commands `sonotile token`, `sonotile user` and `sonotile dataset` against a database held open
  * by this test, as `sonotile serve` would hold it: on PGlite the commands attach to the
  * running embedded database through its lock file; with DATABASE_URL they use a fresh
  * database on that server.
@@ -8,11 +8,14 @@ import { resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { command as datasetCommand } from "../src/cli/commands/dataset.js";
 import { command as tokenCommand } from "../src/cli/commands/token.js";
+import { command as userCommand } from "../src/cli/commands/user.js";
 import { UsageError } from "../src/cli/errors.js";
 import { openDatabase, type Database } from "../src/store/db.js";
-import { InvalidError } from "../src/store/errors.js";
+import { ConflictError, InvalidError } from "../src/store/errors.js";
+import { createNote, getNote } from "../src/store/notes.js";
 import { authenticate } from "../src/store/tokens.js";
-import { updateUser } from "../src/store/users.js";
+import { createUser, findUserByUsername, updateUser } from "../src/store/users.js";
+import { runSonotile } from "./cli-helpers.js";
 import { FIXTURES, freshDatabase, migratedTemplate, tempDir, type TestDatabase } from "./store-helpers.js";
 
 let held: Database;
@@ -97,6 +100,45 @@ describe("sonotile token", () => {
     await expect(tokenCommand.run(["frobnicate"])).rejects.toBeInstanceOf(UsageError);
     await expect(tokenCommand.run(["create", "--role", "god"])).rejects.toBeInstanceOf(UsageError);
     await expect(tokenCommand.run(["disable"])).rejects.toBeInstanceOf(UsageError);
+  });
+});
+
+describe("sonotile user", () => {
+  it("lists the users and deletes one: their tokens go, what they made stays with created_by null", async () => {
+    const leaver = await run(tokenCommand, ["create", "--user", "leaver", "--json"]);
+    const { id } = (await authenticate(held.sql, leaver.out.key))!.user;
+    const note = await createNote(held.sql, { message: "kept", created_by: id });
+    const listed = await run(userCommand, ["list", "--json"]);
+    expect(listed.out.items.map((u: { username: string }) => u.username)).toContain("leaver");
+    const deleted = await run(userCommand, ["delete", "leaver", "--json"]);
+    expect([deleted.code, deleted.out.user.id, deleted.out.tokens_deleted]).toEqual([0, id, 1]);
+    expect(await authenticate(held.sql, leaver.out.key)).toBeNull();
+    expect(await findUserByUsername(held.sql, "leaver")).toBeNull();
+    expect((await getNote(held.sql, note.id)).created_by).toBeNull();
+    await expect(userCommand.run(["delete", "leaver"])).rejects.toThrow(new UsageError("no user named leaver (sonotile user list names them)"));
+  });
+
+  it("refuses the last enabled admin (exit 2), and bad usage", async () => {
+    const err = await userCommand.run(["delete", "admin"]).catch((e: unknown) => e);
+    expect(err).toEqual(new ConflictError("user admin is the last enabled admin and cannot be deleted: make another user admin first"));
+    expect((err as ConflictError).exitCode).toBe(2);
+    await expect(userCommand.run(["delete"])).rejects.toBeInstanceOf(UsageError);
+    await expect(userCommand.run(["remove", "admin"])).rejects.toBeInstanceOf(UsageError);
+  });
+
+  it("says the user is busy, exit 1, when its deletion keeps losing conflicts with other transactions (it printed 'deadlock detected')", async () => {
+    // PostgreSQL aborts every delete of this user as a deadlock's loser (SQLSTATE 40P01).
+    const { id } = await createUser(held.sql, { username: "contended" });
+    await held.sql.unsafe(`
+      CREATE FUNCTION lose_as_deadlock() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$;
+      CREATE TRIGGER contended BEFORE DELETE ON users FOR EACH ROW WHEN (OLD.username = 'contended') EXECUTE FUNCTION lose_as_deadlock();`);
+    try {
+      const busy = await runSonotile(["user", "delete", "contended"], { timeout: 120_000 });
+      expect([busy.code, busy.stderr]).toEqual([1, `sonotile user: user ${id} is busy: other changes to it at the same moment won 10 times in a row (deadlock detected); nothing was changed — retry in a few seconds\n`]);
+    } finally {
+      await held.sql.unsafe(`DROP TRIGGER contended ON users; DROP FUNCTION lose_as_deadlock();`);
+    }
+    expect(await findUserByUsername(held.sql, "contended")).not.toBeNull();
   });
 });
 

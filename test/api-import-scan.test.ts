@@ -14,6 +14,7 @@ import type { Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
+import { command as datasetCommand } from "../src/cli/commands/dataset.js";
 import { DatasetImports, RECENT_SCAN_MS, relocateDataset } from "../src/store/datasets.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { ensureAdmin } from "../src/store/users.js";
@@ -244,6 +245,73 @@ describe("an import sent again while one runs", () => {
     const held = await imports.run(id, async () => ({ n: await locks() }) as unknown as Result);
     expect(held).toEqual({ n: 1 });
     expect(await locks()).toBe(0);
+  });
+
+  /**
+   * `sonotile dataset add` of `dir` run here (as from a shell, on this test's PostgreSQL): its exit
+   * code, its JSON answer, and what it said on stderr, each call passed to `onStderr` as it comes.
+   */
+  async function datasetAdd(dir: string, onStderr: (text: string) => void = () => {}): Promise<{ code: number; out: { registered: { path: string }[]; dataset: { id: string } }; stderr: string[] }> {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const saved = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = t.url;
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => stdout.push(String(chunk)) > 0);
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      stderr.push(String(chunk));
+      onStderr(String(chunk));
+      return true;
+    });
+    try {
+      const code = await datasetCommand.run(["add", join(scratch.path, dir), "--audio-root", scratch.path, "--json"]);
+      return { code, out: JSON.parse(stdout.join("")), stderr };
+    } finally {
+      vi.restoreAllMocks();
+      process.env.DATABASE_URL = saved;
+    }
+  }
+
+  /** The line `sonotile dataset add` prints while it waits for another process's import of dataset `id` in `dir`. */
+  const waitLine = (id: string, dir: string) => `sonotile dataset: dataset ${id} of ${join(scratch.path, dir)} is being imported by another process (a server or another 'sonotile dataset add'); waiting for that import to end — its files are then registered, not read again (Ctrl-C stops waiting)\n`;
+
+  it.skipIf(!process.env.DATABASE_URL)("`sonotile dataset add` of a dataset a server is importing waits for that import, saying so, then registers what is still new: each file hashed once (the command ran beside it, both hashing every file)", async () => {
+    const files = Array.from({ length: 6 }, (_, i) => `c${i}.wav`);
+    const id = await dataset("beside-cli", files);
+    audio.hashed.length = 0;
+    audio.headers.length = 0;
+    // The server's import hashing, held until the command waits for it — or, as the command ran
+    // beside it before, until the command has read the files' headers too.
+    const release = holdHashing();
+    audio.onHeader = () => {
+      if (audio.headers.length >= 2 * files.length) release();
+    };
+    const server = importOf(id);
+    await expect.poll(() => audio.hashed.length, { timeout: 10_000, interval: 10 }).toBeGreaterThan(0);
+    const cli = await datasetAdd("beside-cli", (text) => text.startsWith("sonotile dataset: dataset") && release());
+    expect((await server).json().registered).toHaveLength(files.length);
+    expect([cli.code, cli.out.registered, cli.stderr]).toEqual([0, [], [waitLine(id, "beside-cli")]]);
+    expect(audio.hashed).toHaveLength(files.length);
+  });
+
+  it.skipIf(!process.env.DATABASE_URL)("an import asked of a server while `sonotile dataset add` imports the dataset it made waits for the command's: each file hashed once", async () => {
+    const files = Array.from({ length: 6 }, (_, i) => `d${i}.wav`);
+    await mkdir(join(scratch.path, "made-by-cli"));
+    for (const [i, file] of files.entries()) await writeSineWav(join(scratch.path, "made-by-cli", file), 8000, 0.1, 700 + 100 * i);
+    audio.hashed.length = 0;
+    audio.headers.length = 0;
+    const release = holdHashing();
+    audio.onWait = release;
+    audio.onHeader = () => {
+      if (audio.headers.length >= 2 * files.length) release();
+    };
+    const cli = datasetAdd("made-by-cli");
+    await expect.poll(() => audio.hashed.length, { timeout: 10_000, interval: 10 }).toBeGreaterThan(0);
+    const [{ id }] = await t.db.sql<{ id: string }[]>`SELECT id FROM datasets WHERE name = 'made-by-cli'`;
+    const server = await importOf(id);
+    const added = await cli;
+    expect([added.code, added.out.registered.map((r) => r.path)]).toEqual([0, files]);
+    expect([server.statusCode, server.json().registered]).toEqual([200, []]);
+    expect(audio.hashed).toHaveLength(files.length);
   });
 
   it("runs as the first of its callers still waiting: the run is not made by a request that was closed while others waited (it ran as the first caller's)", async () => {

@@ -981,7 +981,7 @@ describe("OpenAPI document", () => {
     const admin = auth(adminKey);
     const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { required?: string[] } }>; headers?: Record<string, unknown> }> }>>)
       .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase() as "GET" | "HEAD", op, name: `${method.toUpperCase()} ${path}` })));
-    expect(ops).toHaveLength(96);
+    expect(ops).toHaveLength(97);
     const reads = new Set(["GET", "HEAD"]);
     /** The operation's URL, its path parameters filled in: every id `id` (a malformed one by default). */
     const url = (path: string, recordId = "not-a-uuid") => path.replace(/\{(\w+)\}/g, (_, p: string) => (p === "z" ? "0" : p === "tile" ? "0.f32" : p === "name" ? "f" : recordId));
@@ -1033,11 +1033,11 @@ describe("OpenAPI document", () => {
     }
     expect(problems).toEqual([]);
     expect(notUnauthorized).toEqual(["GET /health"]);
-    // Every write but those of one's own tokens needs a member; users, deletions of datasets and recordings, a dataset's move to another directory, purges and cleanups an admin.
+    // Every write but those of one's own tokens needs a member; users (their deletion too), deletions of datasets and recordings, a dataset's move to another directory, purges and cleanups an admin.
     const writes = ops.filter((o) => !reads.has(o.method) && !o.path.startsWith("/v1/tokens")).map((o) => `${o.name} (viewer)`);
     expect(refused.filter((r) => r.endsWith("(viewer)")).sort()).toEqual(writes.sort());
     expect(refused.filter((r) => r.endsWith("(member)")).sort()).toEqual([
-      "DELETE /v1/datasets/{id}", "DELETE /v1/recordings/{id}", "PATCH /v1/users/{id}", "POST /v1/artifacts/cleanup", "POST /v1/trash/purge", "POST /v1/users", "PUT /v1/datasets/{id}/audio_dir",
+      "DELETE /v1/datasets/{id}", "DELETE /v1/recordings/{id}", "DELETE /v1/users/{id}", "PATCH /v1/users/{id}", "POST /v1/artifacts/cleanup", "POST /v1/trash/purge", "POST /v1/users", "PUT /v1/datasets/{id}/audio_dir",
     ].map((n) => `${n} (member)`));
   });
 

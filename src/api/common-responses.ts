@@ -11,7 +11,8 @@
  * - 413 and 415: methods Fastify reads a body for (POST, PUT, PATCH, DELETE), whether or not the
  *   route takes one: a body over the limit, or one that is not JSON (plugins/errors.ts);
  * - 503: the answer's deadline (plugins/deadline.ts), an unreachable database, a server closing
- *   (plugins/drain.ts), with Retry-After where repeating the request is safe.
+ *   (plugins/drain.ts), a record kept busy by other changes (store BusyError), with Retry-After
+ *   where repeating the request is safe.
  * 401 and 503 declare the headers they carry (WWW-Authenticate, Retry-After).
  * A status a route declares itself keeps its own schema and description.
  */
@@ -29,7 +30,7 @@ const responses = {
   403: errorBody.describe("Forbidden: the token's user lacks the role this needs, or a request without a token names this server by a Host that is no loopback name"),
   413: errorBody.describe("Content Too Large: the body is over the limit"),
   415: errorBody.describe("Unsupported Media Type: the body is not sent as application/json"),
-  503: errorWithHeaders("Service Unavailable: no answer within the deadline, or the database is unavailable", RETRY_AFTER_HEADER),
+  503: errorWithHeaders("Service Unavailable: no answer within the deadline, the database is unavailable, or a record is busy with other changes", RETRY_AFTER_HEADER),
 };
 
 /** The statuses `route` answers whatever its handler does, with their error bodies. */

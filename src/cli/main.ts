@@ -23,6 +23,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   serve: { summary: "serve the HTTP API (tiles, metadata) on the configured or embedded database", load: () => import("./commands/serve.js") },
   spectrogram: { summary: "spectrogram of a recording (or a piece of it) as PNG, .npy or .f32", load: () => import("./commands/spectrogram.js") },
   token: { summary: "create, list, disable or enable API tokens", load: () => import("./commands/token.js") },
+  user: { summary: "list users, or delete one (their tokens go, what they made stays)", load: () => import("./commands/user.js") },
   worker: { summary: "execute batch-job items from the database's queue", load: () => import("./commands/worker.js") },
 };
 

@@ -1,7 +1,7 @@
 /** Shapes shared by the repositories: pages, visibility states, sorting. */
 import type postgres from "postgres";
 import type { Queryable, Sql } from "./db.js";
-import { ConflictError, NotFoundError, translating } from "./errors.js";
+import { BusyError, ConflictError, NotFoundError, translating } from "./errors.js";
 
 /**
  * Bytes per row where the database keeps large values in pieces (file_chunks, migration 003;
@@ -283,7 +283,7 @@ export async function setState(db: Queryable, table: StatefulTable, id: string, 
     if (to !== "active" && state !== "active") throw new ConflictError(`${singular(table)} ${id} is ${state}; restore it first`);
     if (to !== "active") await refuseHidingWorkUnderWay(tx, table, id, to);
     if (state !== to) await tx`UPDATE ${tx(table)} SET state = ${to}, state_changed_at = now() WHERE id = ${id}`;
-  });
+  }, `${singular(table)} ${id}`);
 }
 
 /**
@@ -342,15 +342,18 @@ const CONFLICT_PAUSE_MS = 50;
  * transaction (TRANSACTION_CONFLICTS). `run` must therefore do nothing but its queries on `tx`:
  * what else it did would be done again. In a caller's transaction there is no running again: the
  * conflict aborted all of it, and reaches the caller's own inTransaction. The embedded database
- * runs one transaction at a time and never aborts one so.
+ * runs one transaction at a time and never aborts one so. A transaction that lost every time ends
+ * as a BusyError naming `what` (503 with Retry-After, not a 500: nothing was changed).
+ * @param what the record(s) `run` writes, as a person names them, for that error
  */
-export async function inTransaction<T>(db: Queryable, run: (tx: Queryable) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(db: Queryable, run: (tx: Queryable) => Promise<T>, what = "a record this change writes"): Promise<T> {
   if ("savepoint" in db) return run(db);
   for (let attempt = 1; ; attempt++) {
     try {
       return (await (db as Sql).begin(run)) as T;
     } catch (err) {
-      if (attempt >= CONFLICT_ATTEMPTS || !TRANSACTION_CONFLICTS.has((err as { code?: unknown }).code as string)) throw err;
+      if (!TRANSACTION_CONFLICTS.has((err as { code?: unknown }).code as string)) throw err;
+      if (attempt >= CONFLICT_ATTEMPTS) throw new BusyError(what, attempt, err as Error);
       await new Promise((resolve) => setTimeout(resolve, Math.random() * CONFLICT_PAUSE_MS));
     }
   }
@@ -404,7 +407,7 @@ async function writingLocked<T>(db: Queryable, table: StatefulTable, id: string,
   return inTransaction(db, async (tx) => {
     await assertWritable(tx, table, id, lock);
     return write(tx);
-  });
+  }, `${singular(table)} ${id}`);
 }
 
 /** Who and what creates a record: the user, and the run (import or job) if any. */

@@ -674,11 +674,11 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
  * other had found moved (three at once over 100 renamed files: `missing` 99, 94 and 7, each file
  * moved once). An embedded database has one process serving it: its imports queue here alone.
  */
-export class DatasetImports {
+export class DatasetImports<R extends ImportOutcome = ImportResult> {
   /** The import running, per dataset id. */
   private readonly running = new Map<string, Promise<unknown>>();
   /** The import waiting for it, per dataset id, and the callers sharing it (each its `work` and `signal`), in order. */
-  private readonly waiting = new Map<string, { outcome: Promise<ImportResult>; callers: { work: () => Promise<ImportResult>; signal?: AbortSignal }[] }>();
+  private readonly waiting = new Map<string, { outcome: Promise<R>; callers: { work: () => Promise<R>; signal?: AbortSignal }[] }>();
   /** The connections held for import locks (acrossProcesses): imports beyond their number wait here. */
   private readonly lockSessions = new Places();
 
@@ -697,7 +697,7 @@ export class DatasetImports {
    * @param signal aborted when the caller no longer waits for the outcome (its client left)
    * @throws the first signal's reason when every caller of a waiting import left before it ran
    */
-  run(id: string, work: () => Promise<ImportResult>, signal?: AbortSignal): Promise<ImportResult> {
+  run(id: string, work: () => Promise<R>, signal?: AbortSignal): Promise<R> {
     const queued = this.waiting.get(id);
     if (queued) {
       queued.callers.push({ work, signal });
@@ -720,7 +720,7 @@ export class DatasetImports {
   }
 
   /** `work` run now (once no other process imports the dataset: acrossProcesses), as dataset `id`'s running import until it ends. */
-  private start(id: string, work: () => Promise<ImportResult>, signal?: AbortSignal): Promise<ImportResult> {
+  private start(id: string, work: () => Promise<R>, signal?: AbortSignal): Promise<R> {
     const mine = this.acrossProcesses(id, work, signal);
     this.running.set(id, mine);
     const forget = () => {
@@ -1004,9 +1004,11 @@ export async function importNew(db: Queryable, id: string, user: string | null):
  * Creates a dataset for a directory and registers its recordings: one import run makes the
  * dataset and its recordings, so all of them point to it (SPEC §5). A dataset created on its
  * own (POST /v1/datasets) is made by hand and has no run; its imports are runs of their own.
- * `dirName`: as createDataset's.
+ * `dirName`: as createDataset's. `imports`: where the import runs once the dataset exists — a
+ * DatasetImports given the database takes the dataset's import lock, so that an import of it asked
+ * for meanwhile on a server waits for this one (`sonotile dataset add`).
  */
-export async function addDataset(db: Queryable, d: { name: string; description?: string; audio_dir: string; created_by: string | null }, dirName = AUDIO_DIR): Promise<ImportResult & { dataset: Dataset }> {
+export async function addDataset(db: Queryable, d: { name: string; description?: string; audio_dir: string; created_by: string | null }, dirName = AUDIO_DIR, imports?: Pick<DatasetImports, "run">): Promise<ImportResult & { dataset: Dataset }> {
   const run = await createRun(db, { kind: "import", description: `import of ${d.audio_dir} as dataset ${d.name.trim()}`, created_by: d.created_by });
   let dataset: Dataset;
   try {
@@ -1015,7 +1017,8 @@ export async function addDataset(db: Queryable, d: { name: string; description?:
     await finishRun(db, run.id, "failed");
     throw err;
   }
-  const imported = await importDataset(db, dataset.id, d.created_by, run).catch(async (err) => {
+  const work = () => importDataset(db, dataset.id, d.created_by, run);
+  const imported = await (imports ? imports.run(dataset.id, work) : work()).catch(async (err) => {
     await finishRun(db, run.id, "failed").catch(() => {}); // not left `running` for ever
     throw err;
   });

@@ -26,6 +26,25 @@ export class ConflictError extends Error {
 }
 
 /**
+ * A transaction lost a conflict with others writing the same records (PostgreSQL's deadlock or
+ * serialization failure) every time inTransaction ran it: nothing was changed, and the same
+ * request shortly after succeeds. 503 with Retry-After (a write included: its transaction was
+ * rolled back, so repeating it is safe); exit 1 when it ends a CLI command, as a failure at run
+ * time (it had been a 500 and a bare "deadlock detected").
+ */
+export class BusyError extends Error {
+  override name = "BusyError";
+  /** Exit code when it ends a CLI command (SPEC §8: not the usage's fault). */
+  readonly exitCode = 1;
+  /** Seconds a client waits before asking again (Retry-After). */
+  readonly retryAfterS = 2;
+  /** @param what the record(s) the transaction wrote, as a person names them ("clip 3f…", "user carol") */
+  constructor(what: string, attempts: number, cause: Error) {
+    super(`${what} is busy: other changes to it at the same moment won ${attempts} times in a row (${cause.message}); nothing was changed — retry in a few seconds`, { cause });
+  }
+}
+
+/**
  * The database a command was pointed at does not exist (an embedded data directory without one,
  * a PostgreSQL without sonotile's tables), and the command only uses existing records: a wrong
  * `--data` must not leave a new database behind.

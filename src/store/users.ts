@@ -1,6 +1,6 @@
 /** Users: who creates records and owns tokens. Roles: admin, member (edits data), viewer (reads). */
 import type { Queryable, Sql } from "./db.js";
-import { toPage, type Page, type PageRequest } from "./common.js";
+import { inTransaction, toPage, type Page, type PageRequest } from "./common.js";
 import { ConflictError, NotFoundError, translating } from "./errors.js";
 import { createToken } from "./tokens.js";
 
@@ -16,7 +16,7 @@ export interface User {
   /** False: none of the user's tokens authenticates (store/tokens.ts authenticate), and none can be made. */
   enabled: boolean;
   created_at: string;
-  /** The admin who created the user through the API; null for the first admin and for users the CLI made. */
+  /** The admin who created the user through the API; null for the first admin, for users the CLI made, and once that admin is deleted. */
   created_by: string | null;
 }
 
@@ -85,6 +85,48 @@ export async function updateUser(sql: Sql, id: string, patch: Partial<Omit<NewUs
     }
     return getUser(tx, id);
   });
+}
+
+/**
+ * Deletes user `id` for good (an admin's through the API, or `sonotile user delete`): their tokens
+ * and their ownership of recordings go with them (ON DELETE CASCADE); every record they made stays
+ * — datasets, recordings, clips, notes, tags, feature values, jobs, artifacts, runs, the users and
+ * tokens they created — its `created_by` cleared to null (ON DELETE SET NULL, migration 001), as for
+ * records made by no user the database knows (the CLI's). Their name and e-mail are then nowhere.
+ * Refused (409): `actor` deleting themselves (an admin locking themselves out by mistake; another
+ * admin deletes them), the last enabled admin (as updateUser keeps one), and a user whose work is
+ * under way — an import or a job whose run is `running` would go on writing in the name of a user
+ * no longer there (its writes refused), so it is to end or be aborted first. The users table is
+ * locked as updateUser locks it, so a delete and a demotion of the two last admins cannot both
+ * pass, and the user's row FOR UPDATE: a write naming them in progress (its foreign key check holds
+ * the row) commits first and is seen, one after it is refused.
+ * @param actor the user deleting (null: the CLI, whoever can open the database)
+ * @returns the user as they were, and how many tokens went with them
+ */
+export async function deleteUser(sql: Sql, id: string, actor: string | null): Promise<{ user: User; tokens: number }> {
+  return inTransaction(sql, async (tx) => {
+    await tx`LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`;
+    const [user] = await translating(() => tx<User[]>`SELECT ${COLUMNS(tx)} FROM users WHERE id = ${id} FOR UPDATE`);
+    if (!user) throw new NotFoundError("user", id);
+    if (id === actor) throw new ConflictError(`user ${user.username} is you: an admin does not delete themselves — another admin deletes you`);
+    if (user.role === "admin" && user.enabled) {
+      const [other] = await tx`SELECT 1 FROM users WHERE role = 'admin' AND enabled AND id <> ${id} LIMIT 1`;
+      if (!other) throw new ConflictError(`user ${user.username} is the last enabled admin and cannot be deleted: make another user admin first`);
+    }
+    const running = await tx<{ id: string; description: string; job_id: string | null; n: number }[]>`
+      SELECT r.id, r.description, j.id AS job_id, count(*) OVER ()::int AS n
+      FROM runs r LEFT JOIN jobs j ON j.run_id = r.id
+      WHERE r.created_by = ${id} AND r.status = 'running' ORDER BY r.created_at LIMIT 1`;
+    if (running.length) {
+      const [run] = running;
+      const more = run.n > 1 ? ` (and ${run.n - 1} more)` : "";
+      const end = run.job_id ? `abort job ${run.job_id} (POST /v1/jobs/${run.job_id}/abort, sonotile jobs abort) or wait for it to end` : "wait for it to end";
+      throw new ConflictError(`user ${user.username} has work under way: run ${run.id} (${run.description}) is running${more}, and would go on writing in their name: ${end}, then delete them`);
+    }
+    const [{ n }] = await tx<{ n: number }[]>`SELECT count(*)::int AS n FROM api_tokens WHERE user_id = ${id}`;
+    await tx`DELETE FROM users WHERE id = ${id}`;
+    return { user, tokens: n };
+  }, `user ${id}`);
 }
 
 /**

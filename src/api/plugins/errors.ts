@@ -2,7 +2,8 @@
  * Every error leaves the API as JSON a person can act on: `{statusCode, error, message}`,
  * plus `fields` naming each invalid field for a 400. Store errors map to 400/404/409, an
  * unreachable database to 503 (postgres.js reconnects by itself, so the next request after
- * the database returns succeeds), one out of resources (disk full) to 503, and so does an answer
+ * the database returns succeeds), a transaction that kept losing conflicts (BusyError) to 503 with
+ * Retry-After, one out of resources (disk full) to 503, and so does an answer
  * that the bound on answers waiting for slow clients refuses (unsent-bytes.ts); Fastify's own
  * errors (413 body too large, bad JSON) keep their status with their message, a 415 says to send
  * JSON (or what the route's `consumes` lists), and anything else is a logged 500.
@@ -13,7 +14,7 @@ import type { FastifyError, FastifyReply } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { STATUS_CODES } from "node:http";
 import { isConnectionError } from "../../store/db.js";
-import { ConflictError, InvalidError, NotFoundError } from "../../store/errors.js";
+import { BusyError, ConflictError, InvalidError, NotFoundError } from "../../store/errors.js";
 import { SAFE_METHODS } from "../methods.js";
 import { UnsentBytesFullError } from "../unsent-bytes.js";
 
@@ -87,6 +88,9 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
     }
     // Tiles, images and playback (unsent-bytes.ts): retried once slower clients have taken their answers.
     if (err instanceof UnsentBytesFullError) return sendError(reply.header("Retry-After", "5"), 503, err.message);
+    // A transaction that lost its conflicts every time (store/common.ts inTransaction) was rolled
+    // back: repeating it is safe, a write's too.
+    if (err instanceof BusyError) return sendError(reply.header("Retry-After", String(err.retryAfterS)), 503, err.message);
     if (isConnectionError(err)) {
       request.log.warn({ err }, "database unavailable");
       const why = options.errorDetails ? ` (${err.code}: ${err.message})` : "";

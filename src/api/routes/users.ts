@@ -1,7 +1,7 @@
-/** /v1/users: people who create records and own tokens. Creating and changing users is for admins. */
+/** /v1/users: people who create records and own tokens. Creating, changing and deleting users is for admins. */
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { ROLES, createUser, getUser, listUsers, updateUser } from "../../store/users.js";
+import { ROLES, createUser, deleteUser, getUser, listUsers, updateUser } from "../../store/users.js";
 import { requireRole } from "../plugins/auth.js";
 import { errorBody, idParams, page, pageQuery, text, timestamp } from "../schemas.js";
 
@@ -13,7 +13,7 @@ const userSchema = z.object({
   role: z.enum(ROLES),
   enabled: z.boolean().describe("False: none of the user's tokens authenticates, and none can be made for them"),
   created_at: timestamp,
-  created_by: z.uuid().nullable().describe("The admin who created the user; null for the first admin and for users made with the CLI"),
+  created_by: z.uuid().nullable().describe("The admin who created the user; null for the first admin, for users made with the CLI, and once that admin is deleted"),
 });
 
 const role = z.enum(ROLES, { error: `must be one of ${ROLES.join(", ")}` });
@@ -59,4 +59,16 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: userSchema, 404: errorBody, 409: errorBody },
     },
   }, async (request) => updateUser(app.db.sql, request.params.id, request.body));
+
+  app.delete("/users/:id", {
+    config: { role: "admin" },
+    schema: {
+      summary: "Delete a user for good (admin): their tokens go, what they made stays", tags, params: idParams,
+      description: "Their API tokens and their ownership of recordings are deleted. Every record they made stays, its `created_by` null — as for what the CLI makes: datasets, recordings, clips, notes, tags, feature values, jobs, artifacts, runs, and the users and tokens they created. Refused (409): deleting yourself, the last enabled admin, and a user with an import or job under way (abort it or let it end first).",
+      response: { 204: z.null(), 404: errorBody, 409: errorBody },
+    },
+  }, async (request, reply) => {
+    await deleteUser(app.db.sql, request.params.id, requireRole(request, "admin").id);
+    return reply.code(204).send(null);
+  });
 };

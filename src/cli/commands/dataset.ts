@@ -9,7 +9,7 @@
 import { basename, resolve } from "node:path";
 import { plural } from "../../audio/types.js";
 import { storeConfig } from "../../store/config.js";
-import { addDataset, datasetsHoldingSameBytes, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, type DatasetHoldingSameBytes, type ImportResult, type ScanFile } from "../../store/datasets.js";
+import { addDataset, DatasetImports, datasetsHoldingSameBytes, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, type DatasetHoldingSameBytes, type ImportOutcome, type ImportResult, type ScanFile } from "../../store/datasets.js";
 import { openDatabase, type Sql } from "../../store/db.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { resolveAudioDir } from "../../store/paths.js";
@@ -40,7 +40,9 @@ their registered content until refreshed: POST /v1/recordings/{id}/refresh) and 
 file is missing. Files holding the same bytes as another recording are registered and named as
 duplicates. A directory inside another dataset's, or holding one, is refused (exit 2): its
 files would be registered twice. 'add' creates the database if there is none (printing its admin
-token), 'scan', 'list' and 'reprobe' refuse to.
+token), 'scan', 'list' and 'reprobe' refuse to. On a shared PostgreSQL, 'add' waits (saying so)
+for an import of the same dataset running on a server or in another 'add', then registers what
+is still new; a server's import asked for meanwhile waits for it.
 
 'scan' compares the directory of <dir>'s dataset with its recordings and registers nothing: it
 names the files not registered yet (as 'unreadable', with the reason, those whose header does
@@ -97,10 +99,14 @@ export const command: Command = {
       // The directory's dataset exists (an earlier `add` interrupted, or files added since): its
       // files not registered yet are imported — the run again finishes the work.
       const existing = await findDatasetByDir(sql, audioDir);
+      // On a shared PostgreSQL the import holds the dataset's import lock, as a server's do: one
+      // running elsewhere (a server's, another `add`'s) is waited for, saying so, and its files are
+      // then registered — not read and hashed a second time. (It ran beside them, each hashing every file.)
+      const waiting = (id: string) => process.stderr.write(`sonotile dataset: dataset ${id} of ${audioDir} is being imported by another process (a server or another 'sonotile dataset add'); waiting for that import to end — its files are then registered, not read again (Ctrl-C stops waiting)\n`);
       if (existing) {
         // Files registered before and replaced since are named too (an import leaves them, a refresh
         // takes them), and entries it cannot read — with nothing new to register as well (the one scan's).
-        const imported = await importNew(sql, existing.id, admin?.id ?? null);
+        const imported = await new DatasetImports<ImportOutcome>(waiting, database).run(existing.id, () => importNew(sql, existing.id, admin?.id ?? null));
         // As a new dataset's answer and the API's import: this one may be the dataset made by mistake.
         const sameBytes = await datasetsHoldingSameBytes(sql, existing.id);
         const moved = imported.moved.length ? `, ${plural(imported.moved.length, "recording")} found moved` : "";
@@ -117,7 +123,7 @@ export const command: Command = {
         description: cl.options.description as string | undefined,
         audio_dir: audioDir,
         created_by: admin?.id ?? null,
-      }, DIR);
+      }, DIR, new DatasetImports(waiting, database));
       const sameBytes = await datasetsHoldingSameBytes(sql, result.dataset.id);
       const lines = [
         `dataset ${result.dataset.name} (${result.dataset.id}): ${plural(result.registered.length, "recording")} registered from ${audioDir}`,

@@ -1,0 +1,159 @@
+/**
+ * Deleting users (DELETE /v1/users/{id}): their tokens go, what they made stays with `created_by`
+ * null, and the deletions that would leave no admin, lock an admin out by their own hand, or
+ * orphan work under way are refused. And a transaction that keeps losing its conflicts: a 503 with
+ * Retry-After that says the record is busy (it was a 500).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { resolveRoots } from "../src/store/paths.js";
+import { createJob } from "../src/store/jobs.js";
+import { createRun, finishRun } from "../src/store/runs.js";
+import { createToken } from "../src/store/tokens.js";
+import { createUser, ensureAdmin } from "../src/store/users.js";
+import { FIXTURES, freshDatabase, type TestDatabase } from "./store-helpers.js";
+
+let t: TestDatabase;
+let app: App;
+let admin: string;
+let adminId: string;
+
+const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+beforeAll(async () => {
+  t = await freshDatabase();
+  const first = (await ensureAdmin(t.db.sql))!;
+  admin = first.key;
+  adminId = first.user.id;
+  app = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]) });
+  await app.ready();
+});
+
+afterAll(async () => {
+  await app?.close();
+  await t?.cleanup();
+});
+
+/** A user of `role` made through the API by the admin, with a token. */
+async function userWithToken(username: string, role = "member"): Promise<{ id: string; key: string }> {
+  const user = (await app.inject({ method: "POST", url: "/v1/users", payload: { username, role }, headers: auth(admin) })).json();
+  const { key } = (await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "t", user_id: user.id }, headers: auth(admin) })).json();
+  return { id: user.id, key };
+}
+
+const remove = (id: string, key = admin) => app.inject({ method: "DELETE", url: `/v1/users/${id}`, headers: auth(key) });
+
+describe("DELETE /v1/users/{id}", () => {
+  it("deletes the user and their tokens; every record they made stays, its created_by null (datasets, recordings, runs, clips, notes, tags, users and tokens they made), and their ownership of recordings goes", async () => {
+    const leaver = await userWithToken("leaver", "admin");
+    const as = { headers: auth(leaver.key) };
+    const dataset = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "theirs", audio_dir: "recordings" }, ...as })).json();
+    const imported = (await app.inject({ method: "POST", url: `/v1/datasets/${dataset.id}/import`, ...as })).json();
+    const recordingId = imported.registered[0].recording_id;
+    const clip = (await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0, end_time: 0.5 }, ...as })).json();
+    const note = (await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "a call", clip_id: clip.id }, ...as })).json();
+    expect((await app.inject({ method: "POST", url: `/v1/clips/${clip.id}/tags`, payload: { key: "species", value: "Myotis" }, ...as })).statusCode).toBe(200);
+    expect((await app.inject({ method: "POST", url: `/v1/recordings/${recordingId}/owners`, payload: { user_id: leaver.id }, ...as })).json().owners).toEqual([leaver.id]);
+    const made = (await app.inject({ method: "POST", url: "/v1/users", payload: { username: "their-hire" }, ...as })).json();
+    const minted = (await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "for the hire", user_id: made.id }, ...as })).json();
+    const run = (await app.inject({ url: `/v1/runs/${imported.run.id}`, ...as })).json();
+    expect([dataset.created_by, run.created_by, clip.created_by, note.created_by, made.created_by, minted.token.created_by]).toEqual(Array(6).fill(leaver.id));
+
+    const deleted = await remove(leaver.id);
+    expect([deleted.statusCode, deleted.body]).toEqual([204, ""]);
+    // Gone: the user, and their tokens (their key no longer authenticates).
+    expect((await app.inject({ url: `/v1/users/${leaver.id}`, headers: auth(admin) })).statusCode).toBe(404);
+    expect((await app.inject({ url: "/v1/users/me", headers: auth(leaver.key) })).statusCode).toBe(401);
+    expect((await app.inject({ url: `/v1/tokens?user_id=${leaver.id}`, headers: auth(admin) })).json().total).toBe(0);
+    // Kept, with no creator.
+    const get = async (url: string) => (await app.inject({ url, headers: auth(admin) })).json();
+    expect((await get(`/v1/datasets/${dataset.id}`)).created_by).toBeNull();
+    expect((await get(`/v1/datasets/${dataset.id}`)).recording_count).toBe(imported.registered.length);
+    const recording = await get(`/v1/recordings/${recordingId}`);
+    expect([recording.created_by, recording.owners]).toEqual([null, []]);
+    expect((await get(`/v1/runs/${imported.run.id}`)).created_by).toBeNull();
+    const kept = await get(`/v1/clips/${clip.id}`);
+    expect([kept.created_by, kept.notes.map((n: { message: string; created_by: string | null }) => [n.message, n.created_by])]).toEqual([null, [["a call", null]]]);
+    expect(kept.tags).toEqual([{ key: "species", value: "Myotis" }]);
+    expect((await get(`/v1/users/${made.id}`)).created_by).toBeNull();
+    expect((await get(`/v1/tokens/${minted.token.id}`)).created_by).toBeNull();
+    // The user they made keeps their token.
+    expect((await app.inject({ url: "/v1/users/me", headers: auth(minted.key) })).json().username).toBe("their-hire");
+    expect((await remove(leaver.id)).statusCode).toBe(404);
+  });
+
+  it("is an admin's: a member is refused (403), and the user stays", async () => {
+    const member = await userWithToken("a-member");
+    const other = await userWithToken("another");
+    const refused = await remove(other.id, member.key);
+    expect([refused.statusCode, refused.json().message]).toEqual([403, "this needs the admin role; user a-member is member"]);
+    expect((await app.inject({ url: "/v1/users/me", headers: auth(other.key) })).statusCode).toBe(200);
+  });
+
+  it("refuses an admin deleting themselves (409, saying another admin does it), also when other admins remain", async () => {
+    const second = await userWithToken("second-admin", "admin");
+    const self = await remove(second.id, second.key);
+    expect([self.statusCode, self.json().message]).toEqual([409, "user second-admin is you: an admin does not delete themselves — another admin deletes you"]);
+    expect((await remove(second.id)).statusCode).toBe(204);
+  });
+
+  it("of two admins deleting each other at once, one deletion goes through and an admin remains (the other is refused as the last enabled admin's, or 401 once its author is gone)", async () => {
+    const other = await userWithToken("rival", "admin");
+    const both = await Promise.all([remove(other.id, admin), remove(adminId, other.key)]);
+    expect(both.filter((r) => r.statusCode === 204)).toHaveLength(1);
+    expect([401, 409]).toContain(both.find((r) => r.statusCode !== 204)!.statusCode);
+    const admins = await t.db.sql<{ id: string }[]>`SELECT id FROM users WHERE role = 'admin' AND enabled`;
+    expect(admins).toHaveLength(1);
+    // The admin of the other tests is this file's first one: if it went, its rival takes over the key.
+    if (admins[0].id !== adminId) {
+      adminId = admins[0].id;
+      admin = other.key;
+    }
+  });
+
+  it("refuses a user whose import or job is under way (409 naming the run, and the job to abort), and deletes them once it has ended", async () => {
+    const busy = await userWithToken("importing");
+    const run = await createRun(t.db.sql, { kind: "import", description: "import into dataset far", created_by: busy.id });
+    const refused = await remove(busy.id);
+    expect([refused.statusCode, refused.json().message]).toEqual([409, `user importing has work under way: run ${run.id} (import into dataset far) is running, and would go on writing in their name: wait for it to end, then delete them`]);
+    await finishRun(t.db.sql, run.id, "completed");
+    const jobRun = await createRun(t.db.sql, { kind: "job", description: "extract_features over 2 targets", created_by: busy.id });
+    const job = await createJob(t.db.sql, { task: "extract_features", data: {}, created_by: busy.id, run_id: jobRun.id });
+    expect((await remove(busy.id)).json().message).toBe(`user importing has work under way: run ${jobRun.id} (extract_features over 2 targets) is running, and would go on writing in their name: abort job ${job.id} (POST /v1/jobs/${job.id}/abort, sonotile jobs abort) or wait for it to end, then delete them`);
+    await finishRun(t.db.sql, jobRun.id, "failed");
+    expect((await remove(busy.id)).statusCode).toBe(204);
+    expect((await t.db.sql`SELECT created_by FROM jobs WHERE id = ${job.id}`)[0].created_by).toBeNull();
+  });
+
+  it("is listed in the OpenAPI document with its refusals", async () => {
+    const op = (await app.inject({ url: "/openapi.json" })).json().paths["/v1/users/{id}"].delete;
+    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["204", "403", "404", "409", "503"]));
+  });
+});
+
+describe("a transaction that keeps losing its conflicts with others", () => {
+  it("answers 503 with Retry-After saying the record is busy and nothing was changed, after running it 10 times (a 500 before)", async () => {
+    // PostgreSQL itself aborts every delete of this user as a deadlock's loser (SQLSTATE 40P01);
+    // the sequence, outside any transaction, counts the attempts.
+    const { id } = await createUser(t.db.sql, { username: "contended" });
+    await createToken(t.db.sql, { user_id: id, name: "t", created_by: null });
+    await t.db.sql.unsafe(`
+      CREATE SEQUENCE contended_attempts;
+      CREATE FUNCTION lose_as_deadlock() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM nextval('contended_attempts'); RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$;
+      CREATE TRIGGER contended BEFORE DELETE ON users FOR EACH ROW WHEN (OLD.username = 'contended') EXECUTE FUNCTION lose_as_deadlock();`);
+    try {
+      const res = await remove(id);
+      expect([res.statusCode, res.headers["retry-after"]]).toEqual([503, "2"]);
+      expect(res.json()).toEqual({
+        statusCode: 503, error: "Service Unavailable",
+        message: `user ${id} is busy: other changes to it at the same moment won 10 times in a row (deadlock detected); nothing was changed — retry in a few seconds`,
+      });
+      expect((await t.db.sql<{ n: string }[]>`SELECT last_value::text AS n FROM contended_attempts`)[0].n).toBe("10");
+      expect((await t.db.sql`SELECT count(*)::int AS n FROM api_tokens WHERE user_id = ${id}`)[0].n).toBe(1);
+    } finally {
+      await t.db.sql.unsafe(`DROP TRIGGER contended ON users; DROP FUNCTION lose_as_deadlock(); DROP SEQUENCE contended_attempts;`);
+    }
+    expect((await remove(id)).statusCode).toBe(204);
+  });
+});
