@@ -82,6 +82,17 @@ describe("DELETE /v1/users/{id}", () => {
     expect((await remove(leaver.id)).statusCode).toBe(404);
   });
 
+  it("keeps every record that names a user: each foreign key to users clears itself (SET NULL) but the tokens' owner and recordings' owners (CASCADE) — a new table referring to users with no ON DELETE would make deleting its users fail", async () => {
+    const keys = await t.db.sql<{ tbl: string; column: string; on_delete: string }[]>`
+      SELECT c.conrelid::regclass::text AS tbl, a.attname AS column, c.confdeltype AS on_delete
+      FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+      WHERE c.contype = 'f' AND c.confrelid = 'users'::regclass ORDER BY 1, 2`;
+    const creators = ["api_tokens", "artifacts", "clip_features", "clip_tags", "clips", "datasets", "feature_names", "jobs", "notes", "recording_features", "recording_tags", "recordings", "runs", "tags", "users"];
+    expect(keys.map((k) => `${k.tbl}.${k.column} ${k.on_delete === "n" ? "SET NULL" : k.on_delete === "c" ? "CASCADE" : k.on_delete}`).sort()).toEqual([
+      ...creators.map((table) => `${table}.created_by SET NULL`), "api_tokens.user_id CASCADE", "recording_owners.user_id CASCADE",
+    ].sort());
+  });
+
   it("is an admin's: a member is refused (403), and the user stays", async () => {
     const member = await userWithToken("a-member");
     const other = await userWithToken("another");
