@@ -672,7 +672,11 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
  * importing one dataset at once each hashed every new file (six files of 345 MB: 6.3 and 6.6 CPU
  * s, one registering all six, the other none), and each answered as `missing` the recordings the
  * other had found moved (three at once over 100 renamed files: `missing` 99, 94 and 7, each file
- * moved once). An embedded database has one process serving it: its imports queue here alone.
+ * moved once). `sonotile dataset add` imports through one of its own, given its database, and so
+ * waits for servers' imports of the dataset, and they for its. An embedded database has one process
+ * serving it: its imports queue here alone (a command attached to it shares the server's one
+ * session, where the advisory lock cannot tell them apart). `R`: what an import answers — an
+ * ImportResult, or an ImportOutcome (no run when nothing was new: importNew).
  */
 export class DatasetImports<R extends ImportOutcome = ImportResult> {
   /** The import running, per dataset id. */
