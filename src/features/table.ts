@@ -9,6 +9,7 @@
  * `featureColumns` spells them (the mel vector as mel_00 … mel_63).
  */
 import { parquetWriteBuffer } from "hyparquet-writer";
+import { csvCell } from "../render/csv.js";
 import { encodeNpy } from "../render/npy.js";
 import { featureColumns, featureRow, type FeatureName, type FeatureValues } from "./features.js";
 
@@ -75,20 +76,15 @@ export function keyColumnNames(targets: TableTargets): string[] {
 /** A key column's value in row `r`. */
 const keyValue = (c: KeyColumn, r: FeatureTableRow): string | number => ("text" in c ? c.text(r) : c.number(r));
 
-/** A CSV field, quoted when it holds a comma, quote or line break (RFC 4180). */
-function csvField(text: string): string {
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
 /**
  * CSV with a header line; numbers in JavaScript's shortest round-trip form (float64 features
  * exactly, mel values as their float32 values), so parsing gives back the computed numbers.
  */
 export function featureTableCsv(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets): string {
   const keys = keyColumns(targets);
-  const lines = [[...keys.map((c) => c.name), ...featureColumns(features)].map(csvField).join(",")];
+  const lines = [[...keys.map((c) => c.name), ...featureColumns(features)].map(csvCell).join(",")];
   for (const r of rows) {
-    const key = keys.map((c) => ("text" in c ? csvField(c.text(r)) : String(c.number(r))));
+    const key = keys.map((c) => ("text" in c ? csvCell(c.text(r)) : String(c.number(r))));
     lines.push([...key, ...featureRow(r.values, features).map(String)].join(","));
   }
   return lines.join("\n") + "\n";

@@ -9,6 +9,7 @@
  * once (up to MAX_ISSUES): a researcher fixes the file in one pass.
  */
 import { decimalNumber } from "../audio/decimal.js";
+import { csvCell, unguardedCsvCell } from "../render/csv.js";
 import { InvalidError } from "./errors.js";
 import { isBlank, labelForm, wellFormed, WELL_FORMED } from "./labels.js";
 
@@ -169,8 +170,10 @@ interface TextRecord {
  * line breaks inside are text — and its closing quote must end the cell (the delimiter or the
  * line's end follows). A quote that never closes, or that closes mid-cell, is an issue naming the
  * line it opened on, and reading stops there: past a stray quote, where rows begin is unknown, and
- * an open quote would otherwise swallow the rows after it. Raven never quotes (a quote in its
- * table is text): without `quoted`, `"` is a character like any other.
+ * an open quote would otherwise swallow the rows after it. A CSV cell loses the guard against
+ * spreadsheet formulas that sonotile's export gave it (unguardedCsvCell), so an exported table
+ * imports as it was. Raven never quotes (a quote in its table is text): without `quoted`, `"` is a
+ * character like any other, and a leading `'` too.
  */
 function delimitedRecords(text: string, delimiter: string, quoted: boolean, maxRecords: number, issues: TableFaults): TextRecord[] {
   const records: TextRecord[] = [];
@@ -209,11 +212,12 @@ function delimitedRecords(text: string, delimiter: string, quoted: boolean, maxR
           issues.add(`line ${opened}`, `a quoted cell's closing " is followed by '${text[i]}', not by a ${delimiter === "," ? "comma" : "delimiter"} or the line's end${closed}: a quote inside a cell is written "" and the cell quoted whole`);
           return records;
         }
-        record.cells.push(cell);
+        record.cells.push(unguardedCsvCell(cell));
       } else {
         const start = i;
         while (i < text.length && text[i] !== delimiter && !atLineEnd()) i++;
-        record.cells.push(text.slice(start, i).trim());
+        const cell = text.slice(start, i).trim();
+        record.cells.push(quoted ? unguardedCsvCell(cell) : cell);
       }
       if (i < text.length && text[i] === delimiter) {
         i++;
@@ -550,11 +554,12 @@ function labelLines(text: string): { line: number; cells: string[] }[] {
 /**
  * A line of delimited text, its `cells` as text: tab-separated with an LF line end (Raven), or
  * comma-separated with CRLF (RFC 4180: a cell holding a comma, a quote or a line break is quoted,
- * its quotes doubled). Raven never quotes — a quote is text to it — so a Raven cell's tabs and line
- * breaks, which it cannot hold, are written as spaces.
+ * its quotes doubled, and a cell a spreadsheet would run as a formula guarded: csvCell). Raven never
+ * quotes — a quote is text to it — so a Raven cell's tabs and line breaks, which it cannot hold, are
+ * written as spaces; and Raven reads no formulas, so its cells are written as they are.
  */
 export function tableLine(format: "raven" | "csv", cells: readonly string[]): string {
   return format === "raven"
     ? cells.map((c) => c.replace(/\r\n|[\t\r\n]/g, " ")).join("\t") + "\n"
-    : cells.map((c) => (/[,"\r\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(",") + "\r\n";
+    : cells.map(csvCell).join(",") + "\r\n";
 }
