@@ -359,6 +359,16 @@ describe("validation", () => {
     expect((await app.inject({ url: "/health", headers: { host: "attacker.example" } })).statusCode).toBe(200); // public
   });
 
+  it("answers a read without a token through a proxy with a 403 — Apache's ProxyPass addresses the server as 127.0.0.1 and passed every recording to anyone", async () => {
+    const read = (headers: Record<string, string>) => app.inject({ url: "/v1/recordings", headers: { host: "127.0.0.1:8000", ...headers } });
+    for (const [name, value] of [["x-forwarded-for", "203.0.113.5"], ["forwarded", "for=203.0.113.5"], ["x-forwarded-host", "lab.example"], ["x-real-ip", "203.0.113.5"]]) {
+      const res = await read({ [name]: value });
+      expect([res.statusCode, res.json().message], name).toEqual([403, `this request came through a proxy (it carries ${name}), which serves clients beyond this machine: send a token`]);
+      expect((await read({ [name]: value, ...auth(viewer) })).statusCode, name).toBe(200);
+    }
+    expect((await read({})).statusCode).toBe(200);
+  });
+
   it("takes serve's bind addresses by the same rule: a bare IPv6 address has no port to strip", () => {
     for (const host of ["::1", "0:0:0:0:0:0:0:1", "127.0.0.1", "127.9.9.9", "::ffff:127.0.0.1", "localhost"]) expect(isLoopbackName(host), host).toBe(true);
     for (const host of ["::", "0.0.0.0", "::2", "192.168.1.10", "fe80::1", "example.org"]) expect(isLoopbackName(host), host).toBe(false);

@@ -5,8 +5,11 @@
  * - Reading needs no token when the server listens on loopback only — and the request is addressed
  *   to it there (its Host is a loopback name): a web page whose name an attacker rebinds to
  *   127.0.0.1 (DNS rebinding) reaches the port from the user's browser, but under its own name,
- *   and could otherwise read every listing and download every recording. Otherwise (option
- *   `requireAuthForReads`) every route except the public ones does.
+ *   and could otherwise read every listing and download every recording. Nor when a proxy passed
+ *   it on (it carries Forwarded, X-Forwarded-For, X-Forwarded-Host or X-Real-IP): a reverse proxy
+ *   in front of a loopback server serves clients beyond this machine, and Apache's ProxyPass, by
+ *   default, addresses the server by its loopback name. Otherwise (option `requireAuthForReads`)
+ *   every route except the public ones does.
  * - Mutating routes need at least the `member` role; a route can demand another role with
  *   `config: { role }`. No token: 401; a token whose user lacks the role: 403.
  * Routes marked `config: { public: true }` are never checked: /health, for load balancers and
@@ -90,9 +93,15 @@ export const authPlugin = fp<{ requireAuthForReads: boolean }>(async (app, optio
     if (needed !== "anonymous") requireRole(request, needed);
     else if (!request.user && !isLoopbackName(request.host)) {
       throw new HttpError(403, `this server answers without a token only requests addressed to it by a loopback name (127.0.0.1, [::1], localhost), not '${request.host.slice(0, 100)}': use one, or send a token`);
+    } else if (!request.user) {
+      const proxy = PROXY_HEADERS.find((name) => request.headers[name] !== undefined);
+      if (proxy) throw new HttpError(403, `this request came through a proxy (it carries ${proxy}), which serves clients beyond this machine: send a token`);
     }
   });
 });
+
+/** Headers a proxy adds to the requests it passes on (RFC 7239 and the de-facto ones of Apache, nginx recipes, Caddy, Traefik). */
+const PROXY_HEADERS = ["forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip"] as const;
 
 /**
  * Whether a Host header (name or address, optional port) — or the address serve binds to — names
