@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
 import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
@@ -381,6 +382,18 @@ describe("validation", () => {
     }
     const broken = await app.inject({ method: "POST", url: "/v1/tokens", payload: '{"__proto__":', headers: { ...auth(member), "content-type": "application/json" } });
     expect([broken.statusCode, broken.json().message]).toEqual([400, "Body is not valid JSON but content-type is set to 'application/json'"]);
+  });
+
+  it("refuses a compressed body with a 415 saying to send it uncompressed — a gzipped JSON body was 'Body is not valid JSON'", async () => {
+    const body = gzipSync('{"name":"zipped"}');
+    for (const coding of ["gzip", "deflate, gzip", "br"]) {
+      const res = await app.inject({ method: "POST", url: "/v1/tokens", payload: body, headers: { ...auth(member), "content-type": "application/json", "content-encoding": coding } });
+      expect([res.statusCode, res.json().message], coding).toEqual([415, `a body with Content-Encoding ${coding} is not accepted: send it uncompressed, without Content-Encoding`]);
+    }
+    const plain = await app.inject({ method: "POST", url: "/v1/tokens", payload: '{"name":"plain"}', headers: { ...auth(member), "content-type": "application/json", "content-encoding": "identity" } });
+    expect(plain.statusCode, plain.body).toBe(201);
+    // No body, nothing to decode: the header alone changes nothing.
+    expect((await app.inject({ url: "/v1/tokens", headers: { ...auth(member), "content-encoding": "gzip" } })).statusCode).toBe(200);
   });
 
   it("takes an empty body sent as JSON as no body", async () => {

@@ -18,7 +18,7 @@ import { authPlugin, isPublicRoute } from "./plugins/auth.js";
 import { corsPlugin } from "./plugins/cors.js";
 import { drainPlugin } from "./plugins/drain.js";
 import { deadlinePlugin } from "./plugins/deadline.js";
-import { errorsPlugin, sendError } from "./plugins/errors.js";
+import { errorsPlugin, HttpError, sendError } from "./plugins/errors.js";
 import { reprobePlugin } from "./plugins/reprobe.js";
 import { statePlugin } from "./plugins/state.js";
 import { healthRoutes } from "./routes/health.js";
@@ -294,6 +294,16 @@ export async function buildApp(options: AppOptions): Promise<App> {
     // instead of failing in the database as a 500.
     const nul = [...stringsWithNul(request.params, ""), ...stringsWithNul(request.query, ""), ...stringsWithNul(request.body, "")];
     if (nul.length) throw new InvalidError(nul.map((field) => ({ field, message: "must not contain a NUL character (U+0000)" })));
+  });
+  // A compressed body is refused before it is read, as RFC 9110 §15.5.16 says (415): nothing here
+  // decompresses (so no body can inflate past its limit), and a gzipped JSON body was a 400 "Body
+  // is not valid JSON", which sent its sender looking for a fault in the JSON.
+  app.addHook("preParsing", async (request) => {
+    const coding = request.headers["content-encoding"];
+    const hasBody = request.headers["transfer-encoding"] !== undefined || Number(request.headers["content-length"] ?? 0) > 0;
+    if (hasBody && coding !== undefined && coding.trim().toLowerCase() !== "identity") {
+      throw new HttpError(415, `a body with Content-Encoding ${coding.slice(0, 100)} is not accepted: send it uncompressed, without Content-Encoding`);
+    }
   });
   // A front end that sets Content-Type: application/json on every request sends it with an
   // empty body too: that is no body (routes whose body is optional accept it), not a 400.
