@@ -15,7 +15,7 @@ import { exportClipTable, importClipTable } from "../src/store/clip-tables.js";
 import { deleteDataset } from "../src/store/datasets.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { resolveRoots } from "../src/store/paths.js";
-import { readTable, MAX_TABLE_ROWS, tableLine } from "../src/store/selection-table.js";
+import { readTable, MAX_TABLE_COLUMNS, MAX_TABLE_ROWS, MAX_TABLE_TAGS, tableLine } from "../src/store/selection-table.js";
 import { InvalidError } from "../src/store/errors.js";
 import { ensureAdmin } from "../src/store/users.js";
 import { random } from "./random.js";
@@ -135,6 +135,23 @@ describe("readTable", () => {
     expect(faults(() => readTable("Begin Time (s),End Time (s)\n" + "0,1\n".repeat(MAX_TABLE_ROWS + 1) + '"open\n'))).toEqual([limit]);
     expect(faults(() => readTable("0\t1\tpip\n".repeat(MAX_TABLE_ROWS + 1) + "x\ty\n"))).toEqual([limit]);
     expect(readTable("Begin Time (s)\tEnd Time (s)\n" + "0\t1\n".repeat(MAX_TABLE_ROWS)).selections).toHaveLength(MAX_TABLE_ROWS);
+  });
+
+  it("refuses a table of more than MAX_TABLE_COLUMNS columns, or of more than MAX_TABLE_TAGS tags, naming the line — 60,000 annotation columns (818 kB) held the server for 150 s", () => {
+    const table = (columns: number, rows: number, delimiter = "\t") => {
+      const keys = Array.from({ length: columns - 2 }, (_, i) => `k${i}`);
+      const row = (i: number) => [String(i), String(i + 1), ...keys.map(() => "v")].join(delimiter);
+      return [["Begin Time (s)", "End Time (s)", ...keys].join(delimiter), ...Array.from({ length: rows }, (_, i) => row(i))].join("\n") + "\n";
+    };
+    const wide = `line 1: has more than the limit of ${MAX_TABLE_COLUMNS} cells: a table has at most ${MAX_TABLE_COLUMNS} columns`;
+    expect(faults(() => readTable(table(MAX_TABLE_COLUMNS + 1, 1)))).toEqual([wide]);
+    expect(faults(() => readTable(table(MAX_TABLE_COLUMNS + 1, 1, ",")))).toEqual([wide]);
+    expect(faults(() => readTable(table(3, 1) + "0\t1" + "\tv".repeat(MAX_TABLE_COLUMNS) + "\n"))).toEqual([`line 3: has more than the limit of ${MAX_TABLE_COLUMNS} cells: a table has at most ${MAX_TABLE_COLUMNS} columns`]);
+    expect(readTable(table(MAX_TABLE_COLUMNS, 1)).tagColumns).toHaveLength(MAX_TABLE_COLUMNS - 2);
+    // 100 tags a row: the limit's row is read, the next refused.
+    const rows = MAX_TABLE_TAGS / 100;
+    expect(readTable(table(102, rows)).selections).toHaveLength(rows);
+    expect(faults(() => readTable(table(102, rows + 1)))).toEqual([`line ${rows + 2}: brings the table's tags (values of its annotation cells) past the limit of ${MAX_TABLE_TAGS} per import: split it into several tables, or choose the columns with tag_columns`]);
   });
 
   it("reads Raven's columns as CSV, and tag_columns chooses the tags (naming one the header lacks)", () => {
@@ -438,6 +455,20 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     const refused = await app.inject({ url: `/v1/clips/export?recording_id=${ids.stereo}` });
     expect(refused.statusCode).toBe(409);
     expect(refused.json().message).toBe("the clips carry tags of key 'View', which is a column of the table's own: rename those tags to export them");
+  });
+
+  it("refuses (409) an export of more columns than an import reads (MAX_TABLE_COLUMNS), naming the tag keys — clips of many keys made an export of any size", async () => {
+    await writeSineWav(join(dir.path, "wide.wav"), 8000, 2);
+    const wide = (await post("/v1/recordings", { dataset_id: ids.dataset, path: "wide.wav" })).id;
+    const keys = Array.from({ length: MAX_TABLE_COLUMNS - 11 }, (_, i) => `k${i}`);
+    const text = (n: number) => `Begin Time (s)\tEnd Time (s)\t${keys.slice(0, n).join("\t")}\n0\t1\t${keys.slice(0, n).map(() => "v").join("\t")}\n`;
+    expect((await importText(`recording_id=${wide}`, text(keys.length))).statusCode).toBe(200);
+    const exported = await app.inject({ url: `/v1/clips/export?recording_id=${wide}` });
+    expect(exported.statusCode, exported.body).toBe(200);
+    expect(exported.body.split("\n")[0].split("\t")).toHaveLength(MAX_TABLE_COLUMNS);
+    await post(`/v1/clips/${(await clipsOf(wide))[0].id}/tags`, { key: "one more", value: "v" });
+    const refused = await app.inject({ url: `/v1/clips/export?recording_id=${wide}&format=csv` });
+    expect([refused.statusCode, refused.json().message]).toEqual([409, `the clips carry ${keys.length + 1} tag keys: with the table's 11 columns that is ${MAX_TABLE_COLUMNS + 1} columns, more than the ${MAX_TABLE_COLUMNS} a table may have: export fewer clips (tag_key, tag_value, start_before, end_after) or fewer features`]);
   });
 
   it("answers 400 naming the parameter, 404 for an unknown recording, 413 naming the body limit", async () => {

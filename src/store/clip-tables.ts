@@ -32,7 +32,7 @@ import { assertWritable, inTransaction, joinedLineage, type StateFilter } from "
 import { boundsIssues, clipFilter, LOCKED_COLUMNS, type Clip, type LockedRecording } from "./clips.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { createRun, finishRun, type Run } from "./runs.js";
-import { COLUMN, FEATURE_COLUMN_PREFIX, readTable, TableFaults, tableLine, unescapedValuesCell, valuesCell, type TableFormat, type TableSelection } from "./selection-table.js";
+import { COLUMN, FEATURE_COLUMN_PREFIX, MAX_TABLE_COLUMNS, readTable, TableFaults, tableLine, unescapedValuesCell, valuesCell, type TableFormat, type TableSelection } from "./selection-table.js";
 import type { TagFilter } from "./tags.js";
 
 /** The tag a clip's channel is kept in, when not the first or of a recording with several (a clip without it is of channel 1). */
@@ -259,7 +259,10 @@ export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<Cl
       // nor does the cell of those values as an export before the escapes wrote them, read back
       // otherwise ("faint; partial" as two values: unescapedValuesCell). The clip's values are in
       // the export's order (key, value), as existingClips reads them.
-      const values = (key: string) => new Set(p.row.tags.filter((t) => t.key === key).map((t) => t.value));
+      // Grouped once: filtering the row's tags by each tag's key grew with the square of its columns.
+      const byKey = new Map<string, Set<string>>();
+      for (const t of p.row.tags) byKey.set(t.key, (byKey.get(t.key) ?? new Set()).add(t.value));
+      const values = (key: string) => byKey.get(key) ?? new Set<string>();
       const sameValues = (a: ReadonlySet<string>, b: ReadonlySet<string>) => a.size === b.size && [...a].every((v) => b.has(v));
       const unchanged = (key: string, had: ReadonlySet<string> | undefined) => had !== undefined && (sameValues(values(key), had) || p.row.cells.get(key) === unescapedValuesCell([...had]));
       const tags = found ? p.row.tags.filter((t) => !unchanged(t.key, found.tags.get(t.key))) : p.row.tags;
@@ -592,6 +595,12 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
     : [...ex.features];
   if (featureNames.length > MAX_FEATURE_COLUMNS) throw invalid("features", `names ${featureNames.length} features${ex.features === "all" ? " (all the clips have)" : ""}, more than the limit of ${MAX_FEATURE_COLUMNS} columns per export: name the features to export`);
   if (summary.channel_fault) channelCell(summary.channel_fault.id, summary.channel_fault.values);
+  // A table the import refuses is not written either: with a column per tag key, clips carrying
+  // 100,000 keys (a member's requests each adding one) made an anonymous export of 100,000 rows
+  // 10^10 cells.
+  const placingColumns = [COLUMN.selection, COLUMN.view, COLUMN.channel, COLUMN.begin, COLUMN.end, COLUMN.low, COLUMN.high, COLUMN.beginPath, COLUMN.fileOffset, COLUMN.beginFile, COLUMN.clipId];
+  const columns = placingColumns.length + tagKeys.length + featureNames.length;
+  if (columns > MAX_TABLE_COLUMNS) throw new ConflictError(`the clips carry ${tagKeys.length} tag keys: with the table's ${placingColumns.length} columns${featureNames.length ? ` and ${featureNames.length} feature columns` : ""} that is ${columns} columns, more than the ${MAX_TABLE_COLUMNS} a table may have: export fewer clips (tag_key, tag_value, start_before, end_after) or fewer features`);
 
   // The rows' order: by recording path (code-point order, the same in every locale, which a
   // collation is not), then start, end and id (a uuid's order is its text's).
@@ -605,8 +614,7 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
       ${lineage.joins} WHERE ${matching}
     ORDER BY o.ord, c.start_time, c.end_time, c.id`.values()) as unknown as [string][])).map(([id]) => id);
 
-  const header = [COLUMN.selection, COLUMN.view, COLUMN.channel, COLUMN.begin, COLUMN.end, COLUMN.low, COLUMN.high, COLUMN.beginPath, COLUMN.fileOffset, COLUMN.beginFile, COLUMN.clipId,
-    ...tagKeys, ...featureNames.map((f) => FEATURE_COLUMN_PREFIX + f)];
+  const header = [...placingColumns, ...tagKeys, ...featureNames.map((f) => FEATURE_COLUMN_PREFIX + f)];
   const row = (c: ExportedClip, selection: number) => {
     const r = recordingOf.get(c.recording_id)!;
     const te = ex.times === "file" ? r.time_expansion : 1;

@@ -76,6 +76,16 @@ export const RAVEN_MEASUREMENTS: ReadonlySet<string> = new Set([
  */
 export const MAX_TABLE_ROWS = 10_000;
 
+/**
+ * The most columns a Raven or CSV table may have (Raven Pro with every measurement writes under
+ * 100), and the most tags (values of annotation cells) one import may create or attach: 10,000 rows
+ * of ten tags. Past them an import costs without bound within its body limit — one row of 60,000
+ * annotation columns (818 kB) held the embedded database for 150 s, every other request waiting;
+ * 8 MiB holds a million cells.
+ */
+export const MAX_TABLE_COLUMNS = 1_000;
+export const MAX_TABLE_TAGS = 100_000;
+
 /** The most faults one refusal lists; the rest are counted. */
 const MAX_ISSUES = 100;
 
@@ -173,9 +183,11 @@ interface TextRecord {
  * an open quote would otherwise swallow the rows after it. A CSV cell loses the guard against
  * spreadsheet formulas that sonotile's export gave it (unguardedCsvCell), so an exported table
  * imports as it was. Raven never quotes (a quote in its table is text): without `quoted`, `"` is a
- * character like any other, and a leading `'` too.
+ * character like any other, and a leading `'` too. A record of more than MAX_TABLE_COLUMNS cells
+ * is refused as soon as it is read.
  */
 function delimitedRecords(text: string, delimiter: string, quoted: boolean, maxRecords: number, issues: TableFaults): TextRecord[] {
+  const tooWide = (record: TextRecord) => new InvalidError([{ field: `line ${record.line}`, message: `has more than the limit of ${MAX_TABLE_COLUMNS} cells: a table has at most ${MAX_TABLE_COLUMNS} columns` }]);
   const records: TextRecord[] = [];
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   let line = 1;
@@ -221,6 +233,7 @@ function delimitedRecords(text: string, delimiter: string, quoted: boolean, maxR
       }
       if (i < text.length && text[i] === delimiter) {
         i++;
+        if (record.cells.length >= MAX_TABLE_COLUMNS) throw tooWide(record);
         continue;
       }
       if (i < text.length) skipLineEnd();
@@ -354,15 +367,23 @@ function checkRowCount(rows: number): void {
   if (rows > MAX_TABLE_ROWS) throw new InvalidError([{ field: "table", message: `has more than the limit of ${MAX_TABLE_ROWS} rows per import: split it into several tables` }]);
 }
 
+/** The most columns a message naming the header's columns lists (the rest are counted). */
+const SHOWN_COLUMNS = 50;
+
 /** Which of a Raven header's columns become tags, and which are left (measurements, feature values). */
 function tagColumnsOf(header: readonly string[], asked: readonly string[] | undefined, issues: TableFaults): { tags: string[]; ignored: string[] } {
   const free = header.filter((h) => h !== "" && !PLACING_COLUMNS.has(h));
   if (asked) {
-    for (const name of asked) {
-      if (!header.includes(name)) issues.add("tag_columns", `names '${name}', which the table's header does not have (it has: ${header.join(", ")})`);
+    // Sets, not searches of arrays: as in readRaven, a header of many columns against many names
+    // asked grew with their product.
+    const named = new Set(header);
+    const wanted = new Set(asked);
+    const shown = header.length > SHOWN_COLUMNS ? `${header.slice(0, SHOWN_COLUMNS).join(", ")}, … (${header.length} columns)` : header.join(", ");
+    for (const name of wanted) {
+      if (!named.has(name)) issues.add("tag_columns", `names '${name}', which the table's header does not have (it has: ${shown})`);
       else if (PLACING_COLUMNS.has(name)) issues.add("tag_columns", `names '${name}', which places the selection and cannot be a tag`);
     }
-    return { tags: free.filter((h) => asked.includes(h)), ignored: free.filter((h) => !asked.includes(h)) };
+    return { tags: free.filter((h) => wanted.has(h)), ignored: free.filter((h) => !wanted.has(h)) };
   }
   const ignored = (h: string) => h.startsWith(FEATURE_COLUMN_PREFIX) || RAVEN_MEASUREMENTS.has(h);
   return { tags: free.filter((h) => !ignored(h)), ignored: free.filter(ignored) };
@@ -379,9 +400,17 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
   checkRowCount(rows.length);
   // Column names are tag keys: stored as labels are (trimmed, NFC).
   const header = head.cells.map(labelForm);
+  // Each name's first column, looked up once: a search of the header per column and per cell took
+  // time growing with the square of the columns — a member's 818 kB table of 60,000 columns held
+  // the event loop (every request, /health too) for 93 s.
+  const columnIndex = new Map<string, number>();
   header.forEach((name, i) => {
+    if (!columnIndex.has(name)) columnIndex.set(name, i);
+  });
+  header.forEach((name, i) => {
+    const first = columnIndex.get(name)!;
     if (!wellFormed(name) || name.includes("\0")) issues.add(`line ${head.line}`, `column ${i + 1}'s name must be well-formed text without NUL characters (a tag key)`);
-    else if (name !== "" && header.indexOf(name) !== i) issues.add(`line ${head.line}`, `names the column '${name}' twice (columns ${header.indexOf(name) + 1} and ${i + 1})`);
+    else if (name !== "" && first !== i) issues.add(`line ${head.line}`, `names the column '${name}' twice (columns ${first + 1} and ${i + 1})`);
     else if (name.length > MAX_TAG_LENGTH) issues.add(`line ${head.line}`, `column ${i + 1}'s name must be at most ${MAX_TAG_LENGTH} characters (a tag key)`);
   });
   const missing = [COLUMN.begin, COLUMN.end].filter((c) => !header.includes(c));
@@ -392,7 +421,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
   const { tags: tagColumns, ignored } = tagColumnsOf(header, asked, issues);
   issues.check();
 
-  const has = (column: string) => header.includes(column);
+  const has = (column: string) => columnIndex.has(column);
   const beginColumn = has(COLUMN.fileOffset) ? COLUMN.fileOffset : COLUMN.begin;
   const selections: TableSelection[] = [];
   /**
@@ -400,6 +429,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
    * selection, and of a selection across channels a row per channel — a clip each.
    */
   const bySelection = new Map<string, TableSelection>();
+  let tagCount = 0;
   for (const row of rows) {
     const at = (column: string) => `line ${row.line}, ${column}`;
     // A trailing delimiter (an empty cell past the header's last column) is no fault.
@@ -408,7 +438,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
       issues.add(`line ${row.line}`, `has ${row.cells.length} cells, more than the header's ${header.length} columns`);
       continue;
     }
-    const cell = (column: string) => (has(column) ? row.cells[header.indexOf(column)] ?? "" : "");
+    const cell = (column: string) => (has(column) ? row.cells[columnIndex.get(column)!] ?? "" : "");
     const before = issues.count;
     const beginTime = numberCell(cell(COLUMN.begin), at(COLUMN.begin), "seconds", issues);
     const endTime = numberCell(cell(COLUMN.end), at(COLUMN.end), "seconds", issues);
@@ -433,6 +463,8 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
     if (beginFile !== null && endFile !== null && endFile !== beginFile) issues.add(at(COLUMN.endFile), `the selection spans two files (${COLUMN.beginFile} '${beginFile}', ${COLUMN.endFile} '${endFile}'): a clip lies within one recording`);
     if (issues.count > before) continue;
     const tags = tagColumns.flatMap((c) => tagCells(c, cell(c), at(c), issues));
+    tagCount += tags.length;
+    if (tagCount > MAX_TABLE_TAGS) throw new InvalidError([{ field: `line ${row.line}`, message: `brings the table's tags (values of its annotation cells) past the limit of ${MAX_TABLE_TAGS} per import: split it into several tables, or choose the columns with tag_columns` }]);
     const cells = new Map(tagColumns.map((c) => [c, labelForm(cell(c))]));
     const selection: TableSelection = {
       line: row.line,
