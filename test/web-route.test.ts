@@ -35,6 +35,8 @@ describe("web route", () => {
     expect(page.statusCode).toBe(200);
     expect(page.headers["content-type"]).toBe("text/html; charset=utf-8");
     expect(page.body).toContain("<title>t</title>");
+    // No other site may frame it (clickjacking: the page acts with its stored token).
+    expect([page.headers["content-security-policy"], page.headers["x-frame-options"]]).toEqual(["frame-ancestors 'none'", "DENY"]);
     const js = await a.inject({ url: "/web/main.js" });
     expect(js.headers["content-type"]).toBe("text/javascript; charset=utf-8");
     expect(js.body).toBe("export {};");

@@ -33,7 +33,9 @@ export const webRoutes: FastifyPluginAsync<{ dir?: string }> = async (app, optio
     const page = files.get("index.html");
     if (!page) return reply.code(503).type("text/plain").send("the viewer page is not built: run `npm run build:web`");
     // The page itself may change with an upgrade; its assets are revalidated the same way.
-    return reply.type(page.type).header("Cache-Control", "no-cache").send(page.body);
+    // Never inside another site's frame: the page acts with the token it keeps (trashes, imports),
+    // and a page of any site could frame it on 127.0.0.1 and steer the user's clicks to them.
+    return reply.type(page.type).header("Cache-Control", "no-cache").header("Content-Security-Policy", "frame-ancestors 'none'").header("X-Frame-Options", "DENY").send(page.body);
   });
   app.get("/web/:file", { schema: { hide: true }, config }, async (request, reply) => {
     const file = files.get((request.params as { file: string }).file);
