@@ -87,8 +87,9 @@ async function stop(child: ChildProcess): Promise<number | null> {
   return code as number | null;
 }
 
-it("serves, prints the admin token once, and stops cleanly on SIGTERM", async () => {
-  const first = await startServer();
+it("serves, prints the admin token once, and stops cleanly on SIGTERM; prints its cache sizes, and a hint while MALLOC_ARENA_MAX is unset", async () => {
+  const { MALLOC_ARENA_MAX: _, GLIBC_TUNABLES: __, ...withoutArenaMax } = env;
+  const first = await startServerOn(dir.path, withoutArenaMax, []);
   try {
     const health = await fetch(`${first.url}/health`);
     expect(health.status).toBe(200);
@@ -101,15 +102,20 @@ it("serves, prints the admin token once, and stops cleanly on SIGTERM", async ()
     expect(await stop(first.child)).toBe(0);
   }
   expect(first.output()).toContain("SIGTERM, shutting down");
+  expect(first.output()).toContain("\ncaches: tiles 256 MiB, recording stats 512 MiB, resampling filters 64 MiB per thread\n");
+  expect(first.output()).toContain("\nmalloc: MALLOC_ARENA_MAX is unset — start the server with MALLOC_ARENA_MAX=2 to keep 250–350 MB less resident (README: How much memory a server needs)\n");
   expect(await readLock(dir.path)).toBeNull();
 
-  const second = await startServer();
+  // Cache sizes from a flag and from the environment (the flag wins over its variable).
+  const second = await startServerOn(dir.path, { ...env, SONOTILE_STATS_CACHE: "64m", SONOTILE_TILE_CACHE: "1GiB", MALLOC_ARENA_MAX: "2" }, ["--tile-cache", "1.5MiB"]);
   try {
     expect((await fetch(`${second.url}/health`)).status).toBe(200);
   } finally {
     expect(await stop(second.child)).toBe(0);
   }
   expect(second.output()).not.toContain("admin token");
+  expect(second.output()).toContain("\ncaches: tiles 1536 KiB, recording stats 64 MiB, resampling filters 64 MiB per thread\n");
+  expect(second.output()).not.toContain("MALLOC_ARENA_MAX");
 });
 
 it("--verbose logs every request as one line with its method, URL, client, status and time, never its token (it logged none: main took the flag away from serve; then two lines, the status apart from the URL)", async () => {

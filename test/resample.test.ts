@@ -1,7 +1,7 @@
 // Resampling against scipy.signal.resample_poly (golden data from scripts/golden_resample.py),
 // and pieces against the whole-signal result (an FIR resampler is exactly piecewise).
 import { describe, expect, it, vi } from "vitest";
-import { createResampler, firwinLowpass } from "../src/engine/resample.js";
+import { createResampler, FILTER_CACHE_BYTES, firwinLowpass, limitFilterCache } from "../src/engine/resample.js";
 import { core } from "../src/engine/wasm.js";
 import { getWindowF64 } from "../src/engine/window.js";
 import { ROOT, readF32, readJson } from "./golden.js";
@@ -113,6 +113,33 @@ describe("resampler details", () => {
     const designs = windowsMade();
     for (let round = 0; round < 3; round++) for (const r of resamplers) r.apply(x);
     expect(windowsMade() - designs).toBe(0);
+  });
+
+  it("a smaller filter cache (limitFilterCache: serve's --filter-cache) drops filters at once and keeps fewer: two ratios in turn are each designed again; the default keeps them", () => {
+    const x = Float32Array.from({ length: 4000 }, (_, i) => Math.sin(i * 0.01));
+    // 44100 → 44101 Hz: 7 MB of taps; 44100 → 48000 Hz (147/160): 25 KB.
+    const [big, small] = [44101, 48000].map((rate) => createResampler(44100, rate));
+    const designsOf = (uses: () => void) => {
+      const before = windowsMade();
+      uses();
+      return windowsMade() - before;
+    };
+    try {
+      limitFilterCache(8 * 2 ** 20); // room for both
+      expect(designsOf(() => [big, small, big, small].forEach((r) => r.apply(x)))).toBe(0);
+      limitFilterCache(2 ** 20); // room for the small one only: the big one goes now
+      expect(designsOf(() => small.apply(x))).toBe(0);
+      expect(designsOf(() => big.apply(x))).toBe(1); // kept while in use, over the budget…
+      expect(designsOf(() => small.apply(x))).toBe(1); // …so the small one was dropped for it
+      expect(designsOf(() => [big, small, big].forEach((r) => r.apply(x)))).toBe(3);
+    } finally {
+      limitFilterCache(FILTER_CACHE_BYTES);
+    }
+    // The default's room: the small one, dropped last, is designed once more, and both stay.
+    expect(designsOf(() => [big, small, big, small].forEach((r) => r.apply(x)))).toBe(1);
+    expect(designsOf(() => [big, small].forEach((r) => r.apply(x)))).toBe(0);
+    expect(() => limitFilterCache(-1)).toThrow(new RangeError("filter cache: must be a number of bytes ≥ 0, got -1"));
+    expect(() => limitFilterCache(NaN)).toThrow(/got NaN$/);
   });
 
   it("rejects bad rates and pieces", () => {

@@ -384,6 +384,23 @@ describe("caching and the pool", () => {
     expect(small.computed).toBe(3);
   });
 
+  it("keeps encoded tiles up to cacheBytes (serve's --tile-cache): with room for one, a second tile evicts the first, which is computed again", async () => {
+    const p = parseParams({ window_size: 0.004, pcen: false });
+    const options = tileOptionsSchema.parse({ width: 128 });
+    const tileBytes = (await service.tile(recording, p, 0, 0, options, "f32")).body.byteLength;
+    const small = new TileService({ threads: 1, cacheBytes: tileBytes });
+    onTestFinished(() => small.close());
+    const tiles = async (...xs: number[]) => {
+      for (const x of xs) await small.tile(recording, p, 0, x, options, "f32");
+    };
+    await small.stats(recording, p);
+    const before = small.computed;
+    await tiles(0, 0);
+    expect(small.computed - before).toBe(1); // kept
+    await tiles(1, 0); // tile 1 (as large) leaves no room for tile 0
+    expect(small.computed - before).toBe(3);
+  });
+
   it("a piece's ETag is known without computing it (a one-shot 304 costs no image), and is the one the piece is sent with", async () => {
     const p = parseParams({ window_size: 0.002, pcen: false, cmap: "inferno" }); // parameters no other test uses
     const limits = { frames: 1 << 16, pixels: 1 << 25 };
@@ -700,16 +717,22 @@ describe("caching and the pool", () => {
     expect(threadIds().filter((id) => !before.includes(id))).toHaveLength(1);
   });
 
-  it("retires a thread whose core grew past coreMemoryLimit after its task: the next task runs on a new thread, and none fails", async () => {
+  it("ends a thread whose core grew past coreMemoryLimit as its task's answer is taken: its memory goes back with no task after it, the next task runs on a new thread, and none fails", async () => {
     const limit = 64 * 2 ** 20;
     const pool = new TilePool({ threads: 1, coreMemoryLimit: limit, workerFile: FAULT_WORKER_URL });
     onTestFinished(() => pool.close());
+    const threads = () => (pool as unknown as { piscina: { threads: Worker[] } }).piscina.threads;
     const grow = (bytes: number) => pool.run<number>(faultTask({ kind: "grow", bytes }));
     const first = await grow(0);
     // Under the limit the thread stays; the task that grows its core past it still gets its answer.
     expect(await grow(limit / 2)).toBe(first);
+    const exited = once(threads().find((t) => t.threadId === first)!, "exit");
     expect(await grow(limit)).toBe(first);
-    // The core's memory cannot shrink: the thread that held it ended, and a new one runs the next task.
+    // The core's memory cannot shrink: the thread that held it ends now, not when a task next
+    // reaches it (an idle server kept it until then), and a fresh one takes its place at once.
+    await exited;
+    expect(threads().map((t) => t.threadId)).not.toContain(first);
+    expect(threads()).toHaveLength(1);
     const next = await grow(0);
     expect(next).not.toBe(first);
     expect(await grow(0)).toBe(next);
@@ -718,6 +741,18 @@ describe("caching and the pool", () => {
     const burst = await Promise.all([grow(limit), grow(limit), grow(limit), grow(0), grow(0)]);
     expect(burst[0]).toBe(next);
     expect(new Set(burst).size).toBe(4);
+  });
+
+  it("a thread that retires after each task still hands over its answers — a tile's moved bytes, a stats pass's values — as a thread that stays does", async () => {
+    const retiring = new TileService({ threads: 1, coreMemoryLimit: 0 });
+    onTestFinished(() => retiring.close());
+    const params = parseParams({ window_size: 0.004, pcen_smooth: 0.03 });
+    const options = tileOptionsSchema.parse({});
+    for (const format of ["f32", "png"] as const) {
+      const [ours, theirs] = await Promise.all([retiring.tile(recording, params, 0, 1, options, format), service.tile(recording, params, 0, 1, options, format)]);
+      expect(ours.body.byteLength).toBeGreaterThan(0);
+      expect(Buffer.from(ours.body).equals(Buffer.from(theirs.body))).toBe(true);
+    }
   });
 
   it("counts a task's time limit for its wait for a worker and for its run apart: a run over it is a TaskTimeoutError naming it, a wait over it a PoolBusyError", async () => {
@@ -833,6 +868,7 @@ describe("caching and the pool", () => {
     expect(() => new TilePool({ threads: 1, statsTimeoutMs: NaN })).toThrow(/^statsTimeoutMs: must be a number of ms in \(0, 2147483647\], got NaN$/);
     expect(() => new TilePool({ threads: 1, leaseMs: -1 })).toThrow(new RangeError("leaseMs: must be a number of ms ≥ 0, got -1"));
     expect(() => new TilePool({ threads: 1, coreMemoryLimit: NaN })).toThrow(new RangeError("coreMemoryLimit: must be a number of bytes ≥ 0 (Infinity: no limit), got NaN"));
+    expect(() => new TilePool({ threads: 1, filterCacheBytes: -1 })).toThrow(new RangeError("filterCacheBytes: must be a number of bytes ≥ 0 (Infinity: no limit), got -1"));
     expect(() => new TilePool({ threads: 1, maxQueue: 1.5 })).toThrow(new RangeError("maxQueue: must be an integer ≥ 0, got 1.5"));
     expect(() => new TilePool(null as unknown as PoolOptions)).toThrow(new TypeError("options: must be an object (PoolOptions), got null"));
   });

@@ -242,6 +242,31 @@ export function numberOption(text: string | true | undefined, flag: string, rule
   return v;
 }
 
+/** The binary units a size may be given in (sizeOption), by their lower-case spellings. */
+const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, k: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gib: 2 ** 30, t: 2 ** 40, tib: 2 ** 40 };
+
+/**
+ * A size in bytes given to option `--flag`, else in the environment variable `envName` (an empty
+ * one counts as unset): a decimal number with an optional binary unit — B, K or KiB, M or MiB, G
+ * or GiB, T or TiB, in any case — that comes to a whole number of bytes ≥ 0 (256MiB, 1.5GiB,
+ * 1048576). Anything else is a usage error naming where it was given; undefined when neither is.
+ */
+export function sizeOption(text: string | true | undefined, flag: string, envName: string, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const [where, given] = text !== undefined ? [`--${flag}`, text] : [envName, env[envName] || undefined];
+  if (given === undefined) return undefined;
+  const m = typeof given === "string" ? /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(given) : null;
+  const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
+  const bytes = m && unit ? Number(m[1]) * unit : NaN;
+  if (!(Number.isSafeInteger(bytes) && bytes >= 0)) throw new UsageError(`${where}: must be a size in whole bytes ≥ 0, a number with an optional binary unit (B, K or KiB, M or MiB, G or GiB, T or TiB; e.g. 256MiB), got '${given}'`);
+  return bytes;
+}
+
+/** `bytes` as a size the way sizeOption reads them: in the largest binary unit that holds it whole (256 MiB, 1536 KiB, 100 B). */
+export function sizeText(bytes: number): string {
+  const [unit, size] = (["TiB", "GiB", "MiB", "KiB"] as const).map((u, i) => [u, 2 ** (40 - 10 * i)] as const).find(([, size]) => bytes >= size && bytes % size === 0) ?? ["B", 1];
+  return `${bytes / size} ${unit}`;
+}
+
 /** Worker threads given to option `--flag`: an integer in [1, MAX_THREADS] (as TilePool takes them); undefined when absent. */
 export function threadsOption(text: string | true | undefined, flag: string): number | undefined {
   return numberOption(text, flag, (v) => Number.isInteger(v) && v >= 1 && v <= MAX_THREADS, `an integer in [1, ${MAX_THREADS}]`);

@@ -40,7 +40,7 @@ export interface Resampler {
 /** The filter of one ratio in the core's polyphase layout (see assembly/resample.ts). */
 interface Polyphase { ptr: number; up: number; down: number; halfLen: number; tapsPerPhase: number }
 /**
- * The filters of the ratios used last, least recently used first, up to POLYPHASE_BUDGET bytes of
+ * The filters of the ratios used last, least recently used first, up to polyphaseBudget bytes of
  * taps in all; the ones dropped are freed. A filter is 20·max(up, down) float64 taps in the core's
  * memory, 7 MB for 44100 → 44101 Hz and 42 MB near the largest factor, and the core never gives
  * memory back to the system: kept for every ratio ever asked for, each tile worker grew by the sum
@@ -51,10 +51,40 @@ interface Polyphase { ptr: number; up: number; down: number; halfLen: number; ta
  * (44100 → 44101 Hz: 0.1 ms cached, 594 ms designed). The filter in use is kept whatever its size.
  */
 const polyphaseCache = new Map<string, Polyphase>();
-/** Nine filters of 7 MB: a tile worker's four open recordings (tiles/worker.ts) at two ratios each, and more. */
-const POLYPHASE_BUDGET = 64 * 2 ** 20;
+/**
+ * The filter cache's default budget (FilterCacheBytes), 64 MiB: nine filters of 7 MB, a tile
+ * worker's four open recordings (tiles/worker.ts) at two ratios each, and more.
+ */
+export const FILTER_CACHE_BYTES = 64 * 2 ** 20;
+/**
+ * Bytes of taps polyphaseCache keeps (limitFilterCache). Per thread, as the cache and the core
+ * whose memory holds it are: a pool's threads are each given it as they start (tiles/worker.ts).
+ */
+let polyphaseBudget = FILTER_CACHE_BYTES;
 /** Bytes of taps in polyphaseCache. */
 let polyphaseBytes = 0;
+
+/**
+ * Keeps at most `bytes` of resampling filters in this thread's cache from now on (default
+ * FILTER_CACHE_BYTES), dropping the least recently used ones past it now: a smaller budget
+ * designs filters again more often (44100 → 44101 Hz: 594 ms), a larger one lets the core grow by
+ * as much. The filter in use is kept whatever its size.
+ */
+export function limitFilterCache(bytes: number): void {
+  if (!(bytes >= 0)) throw new RangeError(`filter cache: must be a number of bytes ≥ 0, got ${bytes}`);
+  polyphaseBudget = bytes;
+  dropFiltersOverBudget(null);
+}
+
+/** Frees the least recently used filters while the cache is over its budget, all but the one of `keep` (the filter in use). */
+function dropFiltersOverBudget(keep: string | null): void {
+  for (const [oldest, dropped] of polyphaseCache) {
+    if (polyphaseBytes <= polyphaseBudget || oldest === keep) break;
+    polyphaseCache.delete(oldest);
+    polyphaseBytes -= Float64Array.BYTES_PER_ELEMENT * dropped.up * dropped.tapsPerPhase; // its taps' bytes
+    core.free(dropped.ptr);
+  }
+}
 
 /**
  * scipy.signal.firwin(numtaps, cutoff, window=("kaiser", beta)) for a low-pass (pass_zero,
@@ -105,12 +135,7 @@ function polyphase(up: number, down: number): Polyphase {
   const plan = { ptr, up, down, halfLen, tapsPerPhase };
   polyphaseCache.set(key, plan);
   polyphaseBytes += taps.byteLength;
-  for (const [oldest, dropped] of polyphaseCache) {
-    if (polyphaseBytes <= POLYPHASE_BUDGET || oldest === key) break;
-    polyphaseCache.delete(oldest);
-    polyphaseBytes -= Float64Array.BYTES_PER_ELEMENT * dropped.up * dropped.tapsPerPhase; // its taps' bytes
-    core.free(dropped.ptr);
-  }
+  dropFiltersOverBudget(key);
   return plan;
 }
 

@@ -67,8 +67,10 @@ export interface WorkerOptions {
   sql: Sql;
   /** Feature threads (default one per core). */
   threads?: number;
-  /** A pool to compute on instead of one of its own (the caller closes it); `threads` is then ignored. */
+  /** A pool to compute on instead of one of its own (the caller closes it); `threads` and `filterCacheBytes` are then ignored. */
   pool?: TilePool;
+  /** Bytes of resampling filters each thread of its own pool keeps (PoolOptions.filterCacheBytes). */
+  filterCacheBytes?: number;
   /**
    * Seconds between polls of an empty queue (default 1). Items queued meanwhile wake the worker
    * at once when it can hear of them (src/jobs/wakeup.ts); the poll takes the others.
@@ -166,7 +168,7 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
   const log = options.log ?? ((message: string) => process.stderr.write(`sonotile worker: ${message}\n`));
   // An item is a whole recording, which may last hours: no time limit (a stuck worker is
   // found by its heartbeat instead).
-  const pool = options.pool ?? new TilePool({ threads: options.threads, taskTimeoutMs: 2 ** 31 - 1 });
+  const pool = options.pool ?? new TilePool({ threads: options.threads, taskTimeoutMs: 2 ** 31 - 1, filterCacheBytes: options.filterCacheBytes });
   const boss = await openQueue(sql, { supervise: true, listen: true, log });
   const leave = await announceWorker(sql, by);
   // Until when this worker takes no items (RELEASE_PAUSE_MS after it left one for another host),

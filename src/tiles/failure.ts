@@ -23,9 +23,26 @@ export interface TaskFailure {
 
 /**
  * Exit code of a worker thread retired after a task failed for another reason than its input
- * (worker.ts taskHandler): the task that arrives next is run again on a fresh thread.
+ * (worker.ts taskHandler), or one retired for its core's memory that took another task before the
+ * pool could end it: the task that arrives is run again on a fresh thread.
  */
 export const RETIRED_EXIT_CODE = 71;
+
+/**
+ * The answer of a task after which its thread retires, its core past the pool's coreMemoryLimit
+ * (worker.ts taskHandler): the pool takes `retiringAnswer` as the task's answer and ends the thread
+ * (TilePool#run). The thread cannot end itself once it has posted its answer: Piscina then blocks
+ * it until the next task, and a thread that exits right after posting lost its answer to its exit
+ * in a third of the tries (Piscina fails a dead thread's task if its exit is seen first).
+ */
+export interface RetiringAnswer {
+  retiringAnswer: unknown;
+}
+
+/** Whether a task's result is a RetiringAnswer. */
+export function isRetiringAnswer(result: unknown): result is RetiringAnswer {
+  return typeof result === "object" && result !== null && "retiringAnswer" in result;
+}
 
 /** `err` as a TaskFailure, or null when it is not an input failure (a bug: rethrown as such). */
 export function toTaskFailure(err: unknown): TaskFailure | null {

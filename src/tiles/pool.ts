@@ -15,7 +15,8 @@ import { wasmModule } from "../engine/wasm.js";
 import { checkFramesPerStep, clampFrameRange } from "../engine/geometry.js";
 import { statsForRange } from "../engine/recording.js";
 import { blockFrames as defaultBlockFrames } from "../engine/spectrogram.js";
-import { fromTaskFailure, RETIRED_EXIT_CODE } from "./failure.js";
+import { FILTER_CACHE_BYTES } from "../engine/resample.js";
+import { fromTaskFailure, isRetiringAnswer, RETIRED_EXIT_CODE } from "./failure.js";
 import { MAX_THREADS } from "./limits.js";
 import type { Source, StatsResult, StatsTask, WorkerTask } from "./worker.js";
 
@@ -50,10 +51,17 @@ export interface PoolOptions {
   workerFile?: URL;
   /**
    * The size in bytes past which a thread's DSP core (its WebAssembly memory) retires the thread
-   * after a task (default CORE_MEMORY_LIMIT): the core's memory never shrinks, and the thread's
-   * replacement starts with a fresh one (worker.ts taskHandler).
+   * after a task (default CORE_MEMORY_LIMIT): the core's memory never shrinks, so the pool ends
+   * the thread as it takes that task's answer, and a fresh one (a fresh core) takes its place
+   * (worker.ts taskHandler, TilePool#run).
    */
   coreMemoryLimit?: number;
+  /**
+   * Bytes of resampling filters each thread keeps designed (default FILTER_CACHE_BYTES, 64 MiB;
+   * engine/resample.ts limitFilterCache): they lie in the thread's core, so the core grows by up
+   * to this much (plus what the allocator rounds up to).
+   */
+  filterCacheBytes?: number;
 }
 
 /**
@@ -86,7 +94,13 @@ export class TaskTimeoutError extends Error {
  * Piscina's queueOptionsSymbol (a symbol key: not cloned to the worker): called as a worker takes it.
  */
 interface TaskStart {
-  started(): void;
+  started(worker: PoolThread): void;
+}
+
+/** What the pool's load balancer sees of a thread (Piscina's PiscinaWorker). */
+interface PoolThread {
+  readonly id: number;
+  readonly currentUsage: number;
 }
 
 // Tests run this file from TypeScript sources; worker threads need compiled JavaScript, which
@@ -109,6 +123,11 @@ export class TilePool {
   private readonly taskTimeoutMs: number;
   private readonly leaseMs: number;
   private readonly statsTimeoutMs: number;
+  /**
+   * The threads endRetired is ending, by id, until they exit: Piscina counts one as free until
+   * then, and a task it gave one failed with the thread's end ("worker exited with code: 1").
+   */
+  private readonly ending = new Set<number>();
 
   constructor(options: PoolOptions = {}) {
     checkPoolOptions(options);
@@ -118,7 +137,7 @@ export class TilePool {
     this.statsTimeoutMs = options.statsTimeoutMs ?? 3_600_000;
     this.piscina = new Piscina({
       filename: workerFileOf(options).href,
-      workerData: { wasmModule, coreMemoryLimit: options.coreMemoryLimit ?? CORE_MEMORY_LIMIT },
+      workerData: { wasmModule, coreMemoryLimit: options.coreMemoryLimit ?? CORE_MEMORY_LIMIT, filterCacheBytes: options.filterCacheBytes ?? FILTER_CACHE_BYTES },
       execArgv: WORKER_EXEC_ARGV,
       minThreads: this.threads,
       maxThreads: this.threads,
@@ -127,8 +146,8 @@ export class TilePool {
       // Piscina's own choice (one task per worker: a free one), which also tells the task that it
       // runs from now: its time limit counts its run apart from its wait (run).
       loadBalancer: (task, workers) => {
-        const free = workers.find((worker) => worker.currentUsage === 0) ?? null;
-        if (free) (task[queueOptionsSymbol] as TaskStart | null)?.started();
+        const free = workers.find((worker) => worker.currentUsage === 0 && !this.ending.has(worker.id)) ?? null;
+        if (free) (task[queueOptionsSymbol] as TaskStart | null)?.started(free);
         return free;
       },
     });
@@ -162,10 +181,13 @@ export class TilePool {
     const waitAtMost = (ms: number) => setTimeout(() => limit.abort(new PoolBusyError(`no worker was free for the computation within ${timeoutMs / 1000} s: every one was busy`)), ms);
     let timer = waitAtMost(timeoutMs);
     let running = false;
+    /** The thread that took the task (the last one, after retired ones). */
+    let taker: PoolThread | undefined;
     const start: TaskStart = {
-      started: () => {
+      started: (worker) => {
         if (running) return;
         running = true;
+        taker = worker;
         clearTimeout(timer);
         timer = setTimeout(() => limit.abort(new TaskTimeoutError(timeoutMs)), timeoutMs);
       },
@@ -174,16 +196,20 @@ export class TilePool {
     // A copy: the caller's task may be in flight elsewhere (frameRangeInto's leases share one).
     const submitted = { ...task, [queueOptionsSymbol]: start };
     try {
-      // A retired worker (worker.ts taskHandler: after a bug, or with its core past coreMemoryLimit)
-      // exits as a task reaches it, before any of the task ran: the task runs again on another
-      // thread. Each retirement follows another task's end, so the tries go on while the pool gets
+      // A retired worker (worker.ts taskHandler: after a bug, or with its core past coreMemoryLimit
+      // and given this task before endRetired could end it) exits as a task reaches it, before any
+      // of the task ran: the task runs again on another thread. Each retirement follows another task's end, so the tries go on while the pool gets
       // work done, within the task's wait limit; a bound of one try per thread failed a task that
       // met, in turn, threads retired after large tiles (more than `threads` of them in a row).
-      let result: T;
+      let result: unknown;
       for (;;) {
         if (this.piscina.queueSize >= this.piscina.options.maxQueue) throw new PoolBusyError("all workers are busy and the queue is full");
         try {
           result = await this.piscina.run(submitted, options);
+          if (isRetiringAnswer(result)) {
+            this.endRetired(taker!);
+            result = result.retiringAnswer;
+          }
           break;
         } catch (err) {
           if ((err as Error).message !== `worker exited with code: ${RETIRED_EXIT_CODE}`) throw err;
@@ -196,13 +222,27 @@ export class TilePool {
       }
       const failure = fromTaskFailure(result);
       if (failure) throw failure;
-      return result;
+      return result as T;
     } catch (err) {
       if (limit.signal.aborted) throw limit.signal.reason;
       throw err;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Ends `thread`, which answered its last task (a RetiringAnswer: its core is past
+   * coreMemoryLimit), so that its memory goes back now; Piscina starts a fresh thread in its place
+   * (minThreads). A thread already given another task is left to exit as that task reaches it
+   * (RETIRED_EXIT_CODE): ended here, it would fail that task.
+   */
+  private endRetired(thread: PoolThread): void {
+    const worker = this.piscina.threads.find((t) => t.threadId === thread.id);
+    if (!worker || thread.currentUsage !== 0) return;
+    this.ending.add(thread.id);
+    worker.once("exit", () => this.ending.delete(thread.id));
+    void worker.terminate();
   }
 
   /** One stats pass over `task`'s recording (`{ kind: "stats", ...source }`), under the stats time limit. */
@@ -289,6 +329,7 @@ function checkPoolOptions(options: PoolOptions): void {
     ["statsTimeoutMs", ...timeLimit],
     ["leaseMs", (v) => v >= 0 && Number.isFinite(v), "a number of ms ≥ 0"],
     ["coreMemoryLimit", (v) => v >= 0, "a number of bytes ≥ 0 (Infinity: no limit)"],
+    ["filterCacheBytes", (v) => v >= 0, "a number of bytes ≥ 0 (Infinity: no limit)"],
   ];
   for (const [name, rule, ruleText] of rules) {
     const value = options[name];

@@ -179,11 +179,16 @@ export interface ImagePlan {
   headers: Record<string, string>;
 }
 
+/** TileServiceOptions.cacheBytes' default, 256 MiB: full within 5 minutes of a mixed load (README). */
+export const TILE_CACHE_BYTES = 256 * 2 ** 20;
+/** TileServiceOptions.statsCacheBytes' default, 512 MiB (see there). */
+export const STATS_CACHE_BYTES = 512 * 2 ** 20;
+
 export interface TileServiceOptions extends PoolOptions {
-  /** Bytes of encoded tiles kept in memory (default 256 MiB). */
+  /** Bytes of encoded tiles kept in memory (default TILE_CACHE_BYTES, 256 MiB). */
   cacheBytes?: number;
   /**
-   * Bytes of recording stats kept in memory (default 512 MiB): an entry is mostly its PCEN
+   * Bytes of recording stats kept in memory (default STATS_CACHE_BYTES, 512 MiB): an entry is mostly its PCEN
    * checkpoints, up to 2^36 / 1024 floats (256 MiB, and a little) for a pass at the work limit, so
    * a bound by count (it was 1024 entries) held no bound on memory; twice that largest entry keeps
    * it, and another beside it. Stats evicted are read again from the store, or computed again.
@@ -442,9 +447,9 @@ export class TileService {
 
   constructor(options: TileServiceOptions = {}) {
     this.pool = new TilePool(options);
-    this.cache = new ByteCache<TileBody>(options.cacheBytes ?? 256 * 1024 * 1024, (t) => t.body.byteLength);
+    this.cache = new ByteCache<TileBody>(options.cacheBytes ?? TILE_CACHE_BYTES, (t) => t.body.byteLength);
     // An entry's checkpoints, and a little for the rest of it.
-    this.statsMemory = new ByteCache<StatsResult>(options.statsCacheBytes ?? 512 * 1024 * 1024, (r) => r.stats.checkpoints.byteLength + 1024);
+    this.statsMemory = new ByteCache<StatsResult>(options.statsCacheBytes ?? STATS_CACHE_BYTES, (r) => r.stats.checkpoints.byteLength + 1024);
     this.statsStore = options.statsStore;
     this.statsLeaseMs = options.statsLeaseMs ?? 30_000;
     this.statsWaitMs = options.statsWaitMs ?? 20_000;

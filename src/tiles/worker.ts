@@ -10,17 +10,18 @@
  * PoolOptions.workerFile).
  */
 import { workerData } from "node:worker_threads";
-import { move } from "piscina";
+import { move, transferableSymbol, valueSymbol } from "piscina";
 import { checkFileUnchanged, FileChangedError, openAudio, type CheckedFile } from "../audio/index.js";
 import type { AudioReader } from "../audio/types.js";
 import type { FrameGeometry } from "../engine/geometry.js";
 import type { ColormapName, Params } from "../engine/params.js";
 import { namingFile } from "../engine/analysis.js";
 import { core } from "../engine/wasm.js";
+import { limitFilterCache } from "../engine/resample.js";
 import { packStats, RecordingSpectrogram, statsWithoutPass, unpackStats, type PackedStats } from "../engine/recording.js";
 import { runFeaturesTask, type FeaturesTask } from "../features/task.js";
 import type { PngText } from "../render/png.js";
-import { RETIRED_EXIT_CODE, toTaskFailure } from "./failure.js";
+import { RETIRED_EXIT_CODE, toTaskFailure, type RetiringAnswer } from "./failure.js";
 import { encodeImage, tileValues, ValuesScratch, type TileFormat } from "./compute.js";
 import type { TileLayout } from "./grid.js";
 
@@ -186,8 +187,9 @@ export function taskHandler<Task>(compute: (task: Task) => Promise<unknown>): (t
     // A retired thread takes no task: its exit fails this one before anything of it ran, and the
     // pool runs it again on a fresh thread (TilePool#run).
     if (retired) process.exit(RETIRED_EXIT_CODE);
+    let answer: unknown;
     try {
-      return await compute(task);
+      answer = await compute(task);
     } catch (err) {
       // An input failure is returned as a value (tiles/failure.ts); anything else is a bug — and a
       // trap of the core (WebAssembly.RuntimeError: an access out of bounds, asc's abort) may leave
@@ -195,20 +197,39 @@ export function taskHandler<Task>(compute: (task: Task) => Promise<unknown>): (t
       // and the thread is retired: it cannot exit after its answer is posted (Piscina then blocks
       // it in Atomics.wait until the next task arrives), so it exits when that task arrives.
       const failure = toTaskFailure(err);
-      if (failure) return failure;
-      retired = true;
-      throw err;
-    } finally {
-      // WebAssembly memory cannot shrink, and the core's allocator keeps what it grew to: a core
-      // past the pool's limit (PoolOptions.coreMemoryLimit — one 2^25-pixel PNG tile grows one to
-      // 325 MiB) would hold it for the thread's life. Retired, the thread gives it back.
-      if (core.memory.buffer.byteLength > coreMemoryLimit) retired = true;
+      if (!failure) {
+        retired = true;
+        throw err;
+      }
+      answer = failure;
     }
+    // WebAssembly memory cannot shrink, and the core's allocator keeps what it grew to: a core
+    // past the pool's limit (PoolOptions.coreMemoryLimit — one 2^25-pixel PNG tile grows one to
+    // 325 MiB) would hold it for the thread's life. The answer says so, and the pool ends the
+    // thread as it takes the answer (TilePool#run): its memory goes back then, not when the next
+    // task reaches it, which on an idle server may be never.
+    if (core.memory.buffer.byteLength <= coreMemoryLimit) return answer;
+    retired = true;
+    return retiringAnswer(answer);
   };
+}
+
+/**
+ * `answer` marked as its thread's last (RetiringAnswer), moved as it was: a tile's buffer is
+ * still transferred, not copied.
+ */
+function retiringAnswer(answer: unknown): unknown {
+  if (typeof answer !== "object" || answer === null || !(transferableSymbol in answer)) return { retiringAnswer: answer } satisfies RetiringAnswer;
+  const moved = answer as { [transferableSymbol]: object; [valueSymbol]: object };
+  const marked: RetiringAnswer = { retiringAnswer: moved[valueSymbol] };
+  return move({ [transferableSymbol]: moved[transferableSymbol], [valueSymbol]: marked });
 }
 
 /** PoolOptions.coreMemoryLimit, as the pool hands it to its threads; no limit outside a pool. */
 const coreMemoryLimit: number = workerData?.coreMemoryLimit ?? Infinity;
+
+// PoolOptions.filterCacheBytes, as the pool hands it to its threads (outside a pool: the default).
+if (workerData?.filterCacheBytes !== undefined) limitFilterCache(workerData.filterCacheBytes);
 
 export default taskHandler(compute);
 

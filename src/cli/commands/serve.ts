@@ -24,7 +24,8 @@ import { openWhenReady } from "../database-wait.js";
 import { exitAfterShutdown, stopSignal } from "../shutdown.js";
 import { audioRootsOption, endInterruptedRuns, replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 import { EXIT, UsageError } from "../errors.js";
-import { numberOption, optionRows, readCommandLine, threadsOption, type OptionSpec } from "../flags.js";
+import { numberOption, optionRows, readCommandLine, sizeText, threadsOption, type OptionSpec } from "../flags.js";
+import { CACHE_OPTIONS, cacheOptions } from "../cache-options.js";
 import { TileService } from "../../tiles/service.js";
 import { tileStatsStore } from "../../api/tile-stats.js";
 
@@ -34,6 +35,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "threads", short: "j", placeholder: "N", doc: "worker threads computing tiles, 1 to 1024; default one per core" },
   { name: "no-worker", boolean: true, doc: "execute no batch jobs here, leaving them to 'sonotile worker' processes (by default serve runs a job worker)" },
   { name: "worker-threads", placeholder: "N", doc: "threads of the job worker's own pool, 1 to 1024; default half the cores (at least 1)" },
+  ...CACHE_OPTIONS,
   { name: "cors-origin", repeatable: ",", placeholder: "URL[,URL]", doc: "origins (scheme://host[:port]) whose web pages may call the API, e.g. a front end's dev server http://localhost:5173; '*' for any, only beyond loopback; env SONOTILE_CORS_ORIGINS; default none" },
   ...STORE_OPTIONS,
   { name: "demo", boolean: true, doc: "generate the synthetic demo recordings on first start and register them in dataset 'demo'" },
@@ -81,6 +83,22 @@ function corsOriginsOption(flag: string | true | undefined, env: string | undefi
   return checked.origins;
 }
 
+/**
+ * A line for the banner when glibc's malloc runs with its default arenas (up to 8 per core): the
+ * threads' arenas held 250–350 MB more than with MALLOC_ARENA_MAX=2 under the same load (README,
+ * "How much memory a server needs"). The server does not set it: glibc reads it once, at the
+ * process's start, and a parent re-spawning the server with it would stand between the server and
+ * its signals (a Ctrl-C reaches both, and a second SIGINT forwarded to the server would end it in
+ * the middle of its shutdown: stopSignal listens once) and its pid (the data directory's lock,
+ * systemd's main pid), for 44 MB of its own.
+ */
+function mallocArenaHint(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env.MALLOC_ARENA_MAX || /glibc\.malloc\.arena_max/.test(env.GLIBC_TUNABLES ?? "")) return null;
+  const { glibcVersionRuntime } = (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header;
+  if (!glibcVersionRuntime) return null; // another C library: the variable means nothing to it
+  return "malloc: MALLOC_ARENA_MAX is unset — start the server with MALLOC_ARENA_MAX=2 to keep 250–350 MB less resident (README: How much memory a server needs)";
+}
+
 export const command: Command = {
   async run(args, { verbose } = { verbose: false }) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "serve", takesParams: false });
@@ -95,6 +113,7 @@ export const command: Command = {
     const threads = threadsOption(cl.options.threads, "threads");
     const workerThreads = threadsOption(cl.options["worker-threads"], "worker-threads") ?? Math.max(1, Math.floor(availableParallelism() / 2));
     const corsOrigins = corsOriginsOption(cl.options["cors-origin"], process.env.SONOTILE_CORS_ORIGINS, requireAuthForReads);
+    const caches = cacheOptions(cl.options);
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
     const audioRoots = await audioRootsOption(config.audioRoots);
     const demoDir = join(config.dataDir, "demo-audio");
@@ -128,7 +147,7 @@ export const command: Command = {
           process.stderr.write(`sonotile serve: the demo recordings are not registered as dataset "demo": ${err.message}\n`);
         }); // the demo's root, added last
       }
-      tiles = new TileService({ threads, statsStore: tileStatsStore(database.sql) });
+      tiles = new TileService({ threads, statsStore: tileStatsStore(database.sql), ...caches });
       app = await buildApp({
         database,
         audioRoots,
@@ -138,14 +157,17 @@ export const command: Command = {
         // From main, which takes --verbose out of the arguments: cl.options never has it.
         logger: verbose ? true : { level: "warn" },
       });
-      if (runWorker) worker = await startWorker({ sql: database.sql, threads: workerThreads });
+      if (runWorker) worker = await startWorker({ sql: database.sql, threads: workerThreads, filterCacheBytes: caches.filterCacheBytes });
       const address = await app.listen({ host, port });
       const lines = [
         ...listeningLines(host, address),
         `database: ${database.description}`,
         `audio roots: ${audioRoots.join(", ")}`,
         `batch jobs: ${runWorker ? `executed here on ${workerThreads} thread(s)` : "left to 'sonotile worker' processes (--no-worker)"}`,
+        `caches: tiles ${sizeText(caches.cacheBytes)}, recording stats ${sizeText(caches.statsCacheBytes)}, resampling filters ${sizeText(caches.filterCacheBytes)} per thread`,
       ];
+      const arenaHint = mallocArenaHint();
+      if (arenaHint) lines.push(arenaHint);
       if (corsOrigins.length) lines.push(`web pages that may call the API (CORS): ${corsOrigins[0] === "*" ? "any origin's" : corsOrigins.join(", ")}`);
       if (admin) lines.push("", `admin token (shown once — store it now): ${admin.key}`, `  e.g. curl -H "Authorization: Bearer ${admin.key}" ${address}/v1/users/me`);
       process.stdout.write(lines.join("\n") + "\n");

@@ -15,11 +15,13 @@ import { exitAfterShutdown, stopSignal } from "../shutdown.js";
 import { EXIT, UsageError } from "../errors.js";
 import { numberOption, optionRows, readCommandLine, threadsOption, type OptionSpec } from "../flags.js";
 import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
+import { CACHE_OPTIONS, filterCacheOption } from "../cache-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "threads", short: "j", placeholder: "N", doc: "feature threads; default one per core" },
   { name: "poll", placeholder: "S", doc: "seconds between polls of an empty queue (>= 0.5); default 1" },
   ...STORE_OPTIONS.filter((o) => o.name === "data"),
+  ...CACHE_OPTIONS.filter((o) => o.name === "filter-cache"),
 ];
 
 const USAGE = `usage: sonotile worker [options]
@@ -38,6 +40,7 @@ export const command: Command = {
     if (cl.positionals.length) throw new UsageError(`worker takes no arguments (see --help)`);
     const threads = threadsOption(cl.options.threads, "threads");
     const poll = numberOption(cl.options.poll, "poll", (v) => v >= 0.5 && v <= 3600, "a number in [0.5, 3600]");
+    const filterCacheBytes = filterCacheOption(cl.options);
     const config = storeConfig({ data: cl.options.data as string | undefined });
     // The embedded database serves its connections as one session and interleaves their
     // protocol messages: a worker there is the database's only client, on one connection.
@@ -52,7 +55,7 @@ export const command: Command = {
     if (!database) return EXIT.ok;
     let worker;
     try {
-      worker = await startWorker({ sql: database.sql, threads, pollingIntervalSeconds: poll });
+      worker = await startWorker({ sql: database.sql, threads, pollingIntervalSeconds: poll, filterCacheBytes });
     } catch (err) {
       await database.close();
       throw err;
