@@ -683,7 +683,7 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
 
   it("checks the importer exists (400 naming created_by, nothing created), and leaves the database's foreign-key checks on after an import (the embedded database's skips those of its own rows)", async () => {
     const text = "Begin Time (s)\tEnd Time (s)\tSpecies\n9.5\t9.75\tD\n";
-    const nobody = importClipTable(t.db.sql, { target: { recording_id: ids.a1 }, text, times: "real", created_by: randomUUID() });
+    const nobody = importClipTable(t.db, { target: { recording_id: ids.a1 }, text, times: "real", created_by: randomUUID() });
     await expect(nobody).rejects.toMatchObject({ fields: [{ field: "created_by", message: "refers to a record that does not exist" }] });
     expect((await clipsOf(ids.a1)).filter((c: { start_time: number }) => c.start_time === 9.5)).toHaveLength(0);
     const res = await importText(`recording_id=${ids.a1}`, text);

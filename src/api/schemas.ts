@@ -4,16 +4,12 @@
  */
 import { z } from "zod";
 import { booleanText, decimalText, integerText } from "../engine/params.js";
-import { STATES } from "../store/common.js";
+import { recordId, STATES } from "../store/common.js";
 import { isBlank, wellFormed, WELL_FORMED } from "../store/labels.js";
 import { MAX_RANGES } from "./byte-range.js";
 
-/**
- * A record id, lower-cased: a UUID is case-insensitive (RFC 9562), and PostgreSQL finds a record by
- * either case, but ids compared as text did not — a clip table imported into a recording named in
- * capitals answered 404 for the recording it had just read.
- */
-export const id = z.uuid({ error: "must be a UUID" }).toLowerCase();
+/** A record id, lower-cased (store/common.ts recordId): the routes' `id` parameters and id fields. */
+export const id = recordId;
 export const idParams = z.object({ id });
 
 /** Timestamps are ISO 8601 UTC text (the store returns them so; see store/db.ts). */

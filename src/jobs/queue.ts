@@ -17,7 +17,7 @@ import { plural } from "../audio/types.js";
 import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from "../features/features.js";
 import { connectionErrorText, isConnectionError, type Queryable, type Sql } from "../store/db.js";
 import { CHANNEL_TAG } from "../store/clip-tables.js";
-import { assertWritable, joinedLineage } from "../store/common.js";
+import { assertWritable, joinedLineage, recordId } from "../store/common.js";
 import { ConflictError, InvalidError, invalid } from "../store/errors.js";
 import { abortJob, createJob, getJob, type ItemTarget, type Job } from "../store/jobs.js";
 import { createRun, finishRun } from "../store/runs.js";
@@ -52,12 +52,6 @@ const ITEM_HEARTBEAT_S = 10;
  * expiries gave them up as if their worker had died; a dead worker is found by its heartbeat.
  */
 export const ITEM_EXPIRE_S = 24 * 3600;
-/**
- * A target's id, lower-cased as the API's ids are (api/schemas.ts): the targets are checked against
- * the ids the database returns, as text: a recording named in capitals was "no recording".
- */
-const uuid = z.uuid({ error: "must be a UUID" }).toLowerCase();
-
 const hz = z.number({ error: "must be a number of Hz" }).finite();
 
 /** Most recordings or clips one job may name (the HTTP body limit of a submission follows from it). */
@@ -68,7 +62,7 @@ export const MAX_JOB_TARGET_IDS = 100_000;
  * given and every listing of jobs sends it, so an id repeated 100,000 times — one recording named
  * 3.9 MB long — made a job whose every listing carried it (a page of such jobs: gigabytes).
  */
-const targetIds = z.array(uuid).min(1, "must not be empty").max(MAX_JOB_TARGET_IDS).transform((ids) => [...new Set(ids)]);
+const targetIds = z.array(recordId).min(1, "must not be empty").max(MAX_JOB_TARGET_IDS).transform((ids) => [...new Set(ids)]);
 
 /**
  * Task data of `extract_features`: targets, features, spectrogram parameters (SPEC §2), the band
@@ -76,7 +70,7 @@ const targetIds = z.array(uuid).min(1, "must not be empty").max(MAX_JOB_TARGET_I
  */
 export const extractFeaturesData = z.strictObject({
   targets: z.union([
-    z.strictObject({ dataset_id: uuid }),
+    z.strictObject({ dataset_id: recordId }),
     z.strictObject({ recording_ids: targetIds }),
     z.strictObject({ clip_ids: targetIds }),
   ], { error: "must be {dataset_id}, {recording_ids: [...]} or {clip_ids: [...]}" }),

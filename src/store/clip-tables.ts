@@ -27,7 +27,7 @@
 import { randomUUID } from "node:crypto";
 import { basename, extname } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { runsAlone, type Queryable, type Sql } from "./db.js";
+import { runsAlone, type Database, type Queryable } from "./db.js";
 import { assertWritable, inTransaction, joinedLineage, type StateFilter } from "./common.js";
 import { boundsIssues, clipFilter, LOCKED_COLUMNS, type Clip, type LockedRecording } from "./clips.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
@@ -195,7 +195,8 @@ const RECORDING_COLUMNS = (db: Queryable) => db`id, path, channels, samplerate, 
  * embedded database without the per-row foreign-key checks (below). What is left of the
  * transaction's time is the rows' writes themselves.
  */
-export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<ClipTableImportResult> {
+export async function importClipTable(database: Pick<Database, "sql" | "kind">, im: ClipTableImport): Promise<ClipTableImportResult> {
+  const { sql } = database;
   const table = readTable(im.text, { format: im.format, tagColumns: im.tag_columns, labelKey: im.label_key });
   const files = new Set(table.selections.map(namedFile).filter((f) => f !== null));
   if ("dataset_id" in im.target) {
@@ -241,7 +242,7 @@ export async function importClipTable(sql: Sql, im: ClipTableImport): Promise<Cl
     // nothing can delete a row it read meanwhile: the checks are left out, the replica role firing
     // no trigger until the transaction ends (LOCAL; these tables have none but the checks). On
     // PostgreSQL another session may delete an existing clip meanwhile, and they stay.
-    if (runsAlone(sql)) await tx`SET LOCAL session_replication_role = replica`;
+    if (runsAlone(database)) await tx`SET LOCAL session_replication_role = replica`;
     const rows: ImportedRow[] = [];
     const created: { id: string; p: Placed }[] = [];
     const tagging: Record<"created" | "existing", ClipTag[]> = { created: [], existing: [] };

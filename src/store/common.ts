@@ -1,5 +1,6 @@
-/** Shapes shared by the repositories: pages, visibility states, sorting. */
+/** Shapes shared by the repositories: pages, visibility states, sorting, record ids. */
 import type postgres from "postgres";
+import { z } from "zod";
 import type { Queryable, Sql } from "./db.js";
 import { BusyError, ConflictError, NotFoundError, translating } from "./errors.js";
 
@@ -16,6 +17,14 @@ export function* chunksOf(bytes: Uint8Array): Generator<[number, Buffer]> {
     yield [chunk, Buffer.from(bytes.buffer, bytes.byteOffset + chunk * CHUNK_BYTES, Math.min(CHUNK_BYTES, bytes.length - chunk * CHUNK_BYTES))];
   }
 }
+
+/**
+ * A record id as the edges take it (the API's ids, a job's targets), lower-cased: a UUID is
+ * case-insensitive (RFC 9562), and PostgreSQL finds a record by either case, but ids compared as
+ * text did not — a clip table imported into a recording named in capitals answered 404 for the
+ * recording it had just read, and a job's target named in capitals was "no recording".
+ */
+export const recordId = z.uuid({ error: "must be a UUID" }).toLowerCase();
 
 /** A page of a listing (SPEC §5). */
 export interface Page<T> {

@@ -160,16 +160,13 @@ function connect(target: string | { socket: string }, poolSize: number, replyLim
   return postgres(target, replyLimitS === null ? options : ({ ...options, socket: unansweredBoundSocket(replyLimitS * 1000) } as typeof options));
 }
 
-/** The pools of embedded databases (runsAlone). */
-const embeddedPools = new WeakSet<Sql>();
-
 /**
- * Whether a transaction on `sql` runs alone: the embedded database (owned or attached), whose one
- * session a transaction holds from BEGIN to COMMIT (session-queue.ts) — no other statement, of any
- * connection or process, runs until it ends.
+ * Whether a transaction on `database` runs alone: the embedded database (owned or attached), whose
+ * one session a transaction holds from BEGIN to COMMIT (session-queue.ts) — no other statement, of
+ * any connection or process, runs until it ends.
  */
-export function runsAlone(sql: Sql): boolean {
-  return embeddedPools.has(sql);
+export function runsAlone(database: Pick<Database, "kind">): boolean {
+  return database.kind !== "postgres";
 }
 
 /** Opens the database described by `options`, applying migrations unless told not to. */
@@ -206,7 +203,6 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
   // rest, and a transaction holds them until it ends, as one session would. PGlite runs one
   // statement at a time anyway.
   const sql = connect(target, kind === "postgres" ? poolSize : 1, replyLimitS, options.onStatement);
-  if (kind !== "postgres") embeddedPools.add(sql);
   const database: Database = {
     sql,
     kind,

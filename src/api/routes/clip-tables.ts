@@ -95,7 +95,7 @@ export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (request) => {
     const q = request.query;
-    return importClipTable(sql, {
+    return importClipTable(app.db, {
       target: targetOf(q),
       text: typeof request.body === "string" ? request.body : request.body.table,
       format: q.format, times: q.times, tag_columns: q.tag_columns, label_key: q.label_key, source: q.name,

@@ -122,7 +122,7 @@ export const command: Command = {
         // The command line acts as the admin (as `dataset add` does): whoever reaches the database directly can.
         const createdBy = (await findUserByUsername(sql, "admin"))?.id ?? null;
         const tagColumns = options["tag-columns"] === undefined ? undefined : String(options["tag-columns"]).split(",").map((c) => c.trim()).filter(Boolean);
-        const result = await importClipTable(sql, {
+        const result = await importClipTable(database, {
           target, text, format, times, tag_columns: tagColumns, label_key: options["label-key"] as string | undefined, source: basename(rest[0]), created_by: createdBy,
         });
         const summary = `${plural(result.created, "clip")} created, ${result.existing} existing already${result.tags_added ? ` (${plural(result.tags_added, "tag")} added to them)` : ""}; tags from ${result.tag_columns.join(", ") || "no column"}${result.ignored_columns.length ? `; columns ignored: ${result.ignored_columns.join(", ")}` : ""}; run ${result.run.id}`;
