@@ -680,13 +680,16 @@ describe("extract_features jobs", () => {
     // Once the clip is computed: a transaction that locks from the bottom up (a lab's own SQL)
     // takes the clip's row, the settlement waits for it holding the recording's, then the
     // transaction asks for the recording's: a deadlock, which PostgreSQL ends by aborting the
-    // settlement, the first to have waited.
+    // settlement, the first to have waited. Which waiter PostgreSQL aborts is the one whose
+    // deadlock_timeout (1 s) ends first; under load the transaction's could end first, so it
+    // waits 60 s before looking for a deadlock and the settlement is always the one aborted.
     let knot: Promise<unknown> | undefined;
     afterRun = async () => {
       afterRun = undefined;
       let locked!: () => void;
       const held = new Promise<void>((resolve) => (locked = resolve));
       knot = t.db.sql.begin(async (tx) => {
+        await tx`SET LOCAL deadlock_timeout = '60s'`;
         await tx`SELECT id FROM clips WHERE id = ${clip.id} FOR UPDATE`;
         locked();
         await lockWaited("the clip");
