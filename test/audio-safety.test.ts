@@ -12,6 +12,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AudioFormatError, decode, fileMd5, openAudio, probeAudio } from "../src/audio/index.js";
 import { parseRiff } from "../src/audio/riff.js";
+import { parseMpegHeader } from "../src/audio/mp3seek.js";
 import { concatBytes, decodeError, fixOggCrc, flacFrameOffsets, flacOfFrames, verbatimFlac, withSerial } from "./audio-helpers.js";
 import { memorySource, readAhead, type ByteSource } from "../src/audio/source.js";
 
@@ -502,6 +503,40 @@ describe("an MP3 whose Xing/Info frame counts more than the file holds", () => {
         await reader.close();
       }
     }
+  });
+
+  // Byte offsets of the fixture's 30 audio frames, by their headers' lengths.
+  const FRAME_AT: number[] = [];
+  for (let at = 288; at < MP3.length; at += parseMpegHeader(MP3, at)!.frameBytes) FRAME_AT.push(at);
+  const junk = (length: number) => Uint8Array.from({ length }, (_, i) => (i * 7919) & 0x7f); // no 0xff: no frame header
+
+  // Counts the file holds in bytes but not in frames opened with the count's length (16576 frames
+  // for 31), and then the decode and every tile past the last frame failed (`stream ends at frame
+  // 16175, the header says 16576`); soundfile registers the count too and reads fewer samples.
+  it("a frame count over the frames in a byte count the file holds (forged: 31 of 30) is refused at open, naming both counts", async () => {
+    await expect(openAudio(withCounts({ frames: 31 }))).rejects.toThrow(refusal(31, 4968, 4968, 30));
+  });
+
+  it("a file cut at a frame boundary whose byte count was rewritten for the cut is refused at open (it opened as 16000 frames and failed at frame 10415)", async () => {
+    const cut = patched(MP3.subarray(0, FRAME_AT[20]), (v) => v.setUint32(XING + 12, FRAME_AT[20]));
+    await expect(openAudio(cut)).rejects.toThrow(refusal(30, FRAME_AT[20], FRAME_AT[20], 20));
+  });
+
+  it("frames overwritten by junk in the middle are refused at open, counting the frames mpg123 resynchronises on (it opened as 16000 frames and failed at frame 14447)", async () => {
+    const damaged = MP3.slice();
+    damaged.set(junk(FRAME_AT[13] - FRAME_AT[10]), FRAME_AT[10]);
+    await expect(openAudio(damaged)).rejects.toThrow(
+      new AudioFormatError(`<buffer>: mp3: the Xing frame at byte 0 counts 30 MPEG frames in 4968 bytes, the file holds 4968 bytes from there: 27 frames after it, around bytes at ${FRAME_AT[10]} that are no frame (truncated, or corrupt from there?)`),
+    );
+  });
+
+  it("junk inserted between frames, all 30 there, opens at the count and decodes its 16000 frames (as soundfile)", async () => {
+    const withJunk = concatBytes(MP3.subarray(0, FRAME_AT[11]), junk(500), MP3.subarray(FRAME_AT[11]));
+    const want = await decode(MP3);
+    const got = await decode(withJunk);
+    expect(got.frames).toBe(16000);
+    const beforeJunk = 11 * 576 - 1105; // the output of the frames before it (mpg123 drops 529 + 576 samples at the start)
+    expect(got.data[0].subarray(0, beforeJunk)).toEqual(want.data[0].subarray(0, beforeJunk));
   });
 });
 
