@@ -355,6 +355,47 @@ describe("Ogg streams whose first audio page's granule is less than its packets'
   });
 });
 
+describe("an Ogg end-of-stream page whose granule is less than the page before's (end trimming into earlier pages)", () => {
+  // seek_long_*.ogg with the last page's granule set `less` below the page before's. It was refused
+  // at open (`granule positions never decrease`). libsndfile 1.2 reads such a stream to the last
+  // granule — the decode's first samples, the end trimmed back into the pages before (RFC 7845 §4.5
+  // end trimming; Vorbis I spec A.2) — and so does sonotile now (SPEC: decode as soundfile.read).
+  // libopusfile drops the last page's audio instead (the page before's granule), libvorbisfile
+  // trims no more than the last block holds (128 frames of seek_vorbis.ogg, whatever the granule).
+  const original = (codec: string) => new Uint8Array(readFileSync(path.join(GOLDEN, `seek_long_${codec}.ogg`)));
+  /** `b` with its last page's granule `less` below the page before's; returns it and that granule. */
+  function lastGranuleBelowBefore(b: Uint8Array, less: number): [Uint8Array, number] {
+    const out = b.slice();
+    const [before, last] = oggPageOffsets(out).slice(-2);
+    const view = new DataView(out.buffer);
+    const granule = Number(view.getBigInt64(before + 6, true)) - less;
+    view.setBigInt64(last + 6, BigInt(granule), true);
+    fixOggCrc(out, last);
+    return [out, granule];
+  }
+  const preSkip = (codec: string) => (codec === "opus" ? 312 : 0); // decoded at 48 kHz, as the granules count
+
+  it.each([["vorbis", 5000], ["opus", 1]] as const)("%s, %i less: the length is the last granule's, and a whole decode and a fresh reader at every block give the original's first samples", async (codec, less) => {
+    const [file, granule] = lastGranuleBelowBefore(original(codec), less);
+    const small = await decode(original(codec));
+    const whole = await decode(file);
+    expect(whole.frames).toBe(granule - preSkip(codec));
+    for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(small.data[c].subarray(0, whole.frames));
+    expect(await worstFreshBlock(file, whole.data, whole.frames)).toBe(0);
+  });
+
+  it.each(["vorbis", "opus"])("%s: as a chained file's first link, trimmed so, the second link follows it", async (codec) => {
+    const [first, granule] = lastGranuleBelowBefore(original(codec), 3000);
+    const chain = concatBytes(first, withSerial(original(codec), 5));
+    const small = await decode(original(codec));
+    const kept = granule - preSkip(codec);
+    const whole = await decode(chain);
+    expect(whole.frames).toBe(kept + small.frames);
+    for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(concatFloats([small.data[c].subarray(0, kept), small.data[c]]));
+    expect(await worstFreshBlock(chain, whole.data, whole.frames)).toBe(0);
+  });
+});
+
 describe("junk that looks like an Ogg page at the end of a file", () => {
   // seek_long_*.ogg, then 1000 bytes of junk, then a copy of its last page (a valid CRC) with its
   // granule 10^9 more, or with another serial number. The search of the last 64 KiB for the last

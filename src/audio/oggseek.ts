@@ -190,15 +190,15 @@ export function streamBeginsElsewhere(at: number, serial: number, sequence: numb
  *   (granule positions never decrease). Taken as they were, the first was skipped as a page with
  *   no position and the stream ended at the page before (a Vorbis file of 16000 frames read 13440,
  *   an Opus one was called truncated after its headers); the second cut the stream there (1 frame).
- *   Refused on the end-of-stream page too, a deliberate difference from opusfile, which reads a
- *   last page whose granule is not above the one before as "trim every sample of it"
- *   (op_read_native: duration 0): that drops the page's audio without a word on a position the
- *   file contradicts (RFC 3533 §6, RFC 7845 §4), where this names the page and its byte.
+ *   An end-of-stream page below `before` is end trimming (RFC 7845 §4.5, Vorbis I spec A.2) that
+ *   reaches back into the pages before it: the stream ends at its granule, as libsndfile reads it
+ *   (SPEC: decode as soundfile.read gives it) — libopusfile drops that page's audio instead (the
+ *   length of the page before), libvorbisfile trims no more than its last block holds.
  */
 export function lengthGranule(p: Omit<OggPage, "offset">, at: number, before: number): number {
   if (p.granule < 0 && p.packets > 0)
     throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${at} ends ${p.packets === 1 ? "a packet" : `${p.packets} packets`} but states granule position ${p.granule} (-1 only where no packet ends, RFC 3533 §6): the stream's length cannot be told`);
-  if (p.granule >= 0 && p.granule < before)
+  if (p.granule >= 0 && p.granule < before && !p.eos)
     throw new AudioFormatError(`ogg: corrupt stream: the page at byte ${at} states granule position ${p.granule}, less than the ${before} a page before it states (granule positions never decrease): the stream's length cannot be told`);
   return p.granule < 0 ? before : p.granule;
 }
