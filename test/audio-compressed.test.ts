@@ -748,6 +748,57 @@ describe("FLAC sample depths the decoder library does not scale (all but 8, 16 a
   });
 });
 
+describe("variable-blocksize FLAC (frames numbered by their first sample, RFC 9639 §9.1.5), written in the test", () => {
+  // No FLAC file here had variable block sizes (flac 1.4.2 writes none). libFLAC 1.4.2 (flac -d)
+  // and libsndfile 1.2 read the variable ones as written (checked by hand on the same layouts); a
+  // stream whose blocking strategy changes (RFC 9639 §9.1 forbids it) they read wrongly from the
+  // change on (every sample after it), where sonotile places each frame by its own header.
+  const total = 40_000;
+  let seed = 11;
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  /** Random block sizes of 16 to 4015 samples (the last one what is left) for `frames` samples. */
+  const randomSizes = (frames: number) => {
+    const sizes: number[] = [];
+    for (let left = frames; left > 0; left -= sizes.at(-1)!) sizes.push(Math.min(left, 16 + Math.floor(next() * 4000)));
+    return sizes;
+  };
+  const sizes = randomSizes(total);
+  const afterTen = [...new Array(10).fill(1024), ...randomSizes(total - 10 * 1024)];
+  const layouts = [
+    ["16-bit stereo at 44.1 kHz", 16, 2, 44_100],
+    ["8-bit mono at 384 kHz", 8, 1, 384_000],
+    ["24-bit mono at 96 kHz", 24, 1, 96_000],
+  ] as const;
+
+  it.each(layouts)("%s: a whole decode and fresh readers at 30 random places give the samples — with STREAMINFO's total, without it (0), and with the blocking strategy changing after 10 frames", async (_, bits, channels, rate) => {
+    const samples = Array.from({ length: channels }, (_, c) => new Int32Array(total).map((_, i) => Math.round(Math.sin(i * 0.01 * (c + 1)) * (2 ** (bits - 1) - 1) * 0.9)));
+    const expected = samples.map((x) => Float32Array.from(x, (v) => v / 2 ** (bits - 1)));
+    const unknownLength = (b: Uint8Array) => {
+      const out = b.slice();
+      out[21] &= 0xf0; // STREAMINFO's total samples (36 bits from byte 21's low nibble): 0, not known
+      out.fill(0, 22, 26);
+      return out;
+    };
+    const variable = verbatimFlac(samples, rate, bits, Math.max(...sizes), false, { sizes, from: 0 });
+    const changing = verbatimFlac(samples, rate, bits, 4096, false, { sizes: afterTen, from: 10 });
+    for (const [name, flac] of [["variable", variable], ["total 0", unknownLength(variable)], ["strategy changes", changing]] as const) {
+      const got = await decode(flac);
+      expect(got.frames, name).toBe(total);
+      got.data.forEach((x, c) => expect(x, `${name}, channel ${c}`).toEqual(expected[c]));
+      for (let k = 0; k < 30; k++) {
+        const start = Math.floor(next() * total);
+        const count = 1 + Math.floor(next() * 3000);
+        const reader = await openAudio(flac, { blockFrames: 1000 });
+        try {
+          expect(await reader.read(k % channels, start, count), `${name}, [${start}, +${count})`).toEqual(expected[k % channels].subarray(start, start + count));
+        } finally {
+          await reader.close();
+        }
+      }
+    }
+  });
+});
+
 describe("FLAC of 192-sample frames (flac -b 192: valid, in the streamable subset)", () => {
   const wav = path.resolve(FORMATS, "../recordings/whombat_tests_bats.wav"); // 44.1 kHz stereo, 22.5 s
   /** whombat_tests_bats.wav encoded by Debian's flac in frames of 192 samples. */

@@ -259,22 +259,29 @@ export function withGranuleOffset(b: Uint8Array, offset: number): Uint8Array {
  * @param bits sample depth: 8, 16, 24 or 32 (whole bytes, so no subframe needs padding)
  * @param blocksize samples per frame, 16 to 65535 (written as an uncommon block size, §9.1.6)
  * @param statesMaxFrame whether STREAMINFO states its max frame size (else 0, unknown, as streaming encoders write)
+ * @param variable a variable-blocksize stream instead: the frames' sizes (summing to the samples'
+ *   length; `blocksize` is then only STREAMINFO's max) and the first frame numbered by its sample,
+ *   coded as UTF-8 is (§9.1.5, the variable blocking bit set) — the frames before it fixed-blocksize
+ *   ones, numbered by frame (a stream whose blocking strategy changes, which §9.1 forbids)
  */
-export function verbatimFlac(samples: Int32Array[], samplerate: number, bits: 8 | 16 | 24 | 32, blocksize: number, statesMaxFrame: boolean): Uint8Array {
+export function verbatimFlac(samples: Int32Array[], samplerate: number, bits: 8 | 16 | 24 | 32, blocksize: number, statesMaxFrame: boolean, variable?: { sizes: number[]; from: number }): Uint8Array {
   const channels = samples.length;
   const total = samples[0].length;
   const bytes = bits / 8;
-  if (Math.ceil(total / blocksize) > 128) throw new RangeError(`verbatimFlac writes up to 128 frames, got ${Math.ceil(total / blocksize)}`);
+  const sizes = variable?.sizes ?? Array.from({ length: Math.ceil(total / blocksize) }, (_, n) => Math.min(blocksize, total - n * blocksize));
+  if (sizes.length > 128) throw new RangeError(`verbatimFlac writes up to 128 frames, got ${sizes.length}`);
   const frames: Uint8Array[] = [];
-  for (let n = 0, start = 0; start < total; n++, start += blocksize) {
-    const size = Math.min(blocksize, total - start);
-    const headerBytes = 4 + 1 + 2 + 1; // the frame number in one byte (§9.1.5), the block size − 1 in two, CRC-8
+  for (let n = 0, start = 0; start < total; start += sizes[n++]) {
+    const size = sizes[n];
+    const byVariable = variable !== undefined && n >= variable.from;
+    const number = utf8Coded(byVariable ? start : n);
+    const headerBytes = 4 + number.length + 2 + 1; // the frame or sample number (§9.1.5), the block size − 1 in two, CRC-8
     const f = new Uint8Array(headerBytes + channels * (1 + size * bytes) + 2);
     const v = new DataView(f.buffer);
-    // Sync code, fixed block size; block size code 7 (16 bits at the header's end), sample rate
-    // from STREAMINFO (code 0); channels independent; sample size code for `bits` (§9.1.4).
-    f.set([0xff, 0xf8, 0x70, ((channels - 1) << 4) | ({ 8: 1, 16: 4, 24: 6, 32: 7 }[bits] << 1), n]);
-    v.setUint16(5, size - 1);
+    // Sync code and blocking strategy; block size code 7 (16 bits at the header's end), sample
+    // rate from STREAMINFO (code 0); channels independent; sample size code for `bits` (§9.1.4).
+    f.set([0xff, byVariable ? 0xf9 : 0xf8, 0x70, ((channels - 1) << 4) | ({ 8: 1, 16: 4, 24: 6, 32: 7 }[bits] << 1), ...number]);
+    v.setUint16(4 + number.length, size - 1);
     f[headerBytes - 1] = flacCrc(f.subarray(0, headerBytes - 1), 8);
     let at = headerBytes;
     for (const channel of samples) {
@@ -287,7 +294,7 @@ export function verbatimFlac(samples: Int32Array[], samplerate: number, bits: 8 
   const head = new Uint8Array(42);
   const h = new DataView(head.buffer);
   head.set([0x66, 0x4c, 0x61, 0x43, 0x80, 0, 0, 34]); // "fLaC", then STREAMINFO, the last metadata block, of 34 bytes (§8.1, §8.2)
-  h.setUint16(8, blocksize); // min block size (the last frame may be shorter: §8.2 allows it)
+  h.setUint16(8, variable ? Math.min(...sizes.slice(0, -1)) : blocksize); // min block size (the last frame may be shorter: §8.2 allows it)
   h.setUint16(10, blocksize);
   if (statesMaxFrame) {
     // Min and max frame size, 24 bits each at bytes 12 and 15 (each below 2^24 here).
@@ -300,3 +307,11 @@ export function verbatimFlac(samples: Int32Array[], samplerate: number, bits: 8 
   return concatBytes(head, ...frames);
 }
 
+/** A frame or sample number of a FLAC frame header, coded as UTF-8 codes a character, extended to 36 bits (RFC 9639 §9.1.5). */
+function utf8Coded(n: number): number[] {
+  if (n < 0x80) return [n];
+  let more = 1; // continuation bytes, 6 bits each; the first byte holds 6 − more
+  while (n >= 2 ** (5 * more + 1)) more++;
+  const tail = Array.from({ length: more }, (_, i) => 0x80 | (Math.floor(n / 2 ** (6 * (more - 1 - i))) & 0x3f));
+  return [((0xff << (7 - more)) & 0xff) | Math.floor(n / 2 ** (6 * more)), ...tail];
+}
