@@ -362,7 +362,7 @@ describe("an Ogg end-of-stream page whose granule is less than the page before's
   // end trimming; Vorbis I spec A.2) — and so does sonotile now (SPEC: decode as soundfile.read).
   // libopusfile drops the last page's audio instead (the page before's granule), libvorbisfile
   // trims no more than the last block holds (128 frames of seek_vorbis.ogg, whatever the granule).
-  const original = (codec: string) => new Uint8Array(readFileSync(path.join(GOLDEN, `seek_long_${codec}.ogg`)));
+  const original = (name: string) => new Uint8Array(readFileSync(path.join(GOLDEN, `${name}.ogg`)));
   /** `b` with its last page's granule `less` below the page before's; returns it and that granule. */
   function lastGranuleBelowBefore(b: Uint8Array, less: number): [Uint8Array, number] {
     const out = b.slice();
@@ -373,22 +373,23 @@ describe("an Ogg end-of-stream page whose granule is less than the page before's
     fixOggCrc(out, last);
     return [out, granule];
   }
-  const preSkip = (codec: string) => (codec === "opus" ? 312 : 0); // decoded at 48 kHz, as the granules count
+  /** Frames up to `granule`: Opus less its pre-skip (312) and at the rate it is decoded at (the granules count 48 kHz), Vorbis at its own. */
+  const framesTo = (name: string, granule: number, rate: number) => (name.includes("opus") ? Math.floor(((granule - 312) * rate) / 48000) : granule);
 
-  it.each([["vorbis", 5000], ["opus", 1]] as const)("%s, %i less: the length is the last granule's, and a whole decode and a fresh reader at every block give the original's first samples", async (codec, less) => {
-    const [file, granule] = lastGranuleBelowBefore(original(codec), less);
-    const small = await decode(original(codec));
+  it.each([["seek_long_vorbis", 5000], ["seek_long_opus", 1]] as const)("%s, %i less: the length is the last granule's, and a whole decode and a fresh reader at every block give the original's first samples", async (name, less) => {
+    const [file, granule] = lastGranuleBelowBefore(original(name), less);
+    const small = await decode(original(name));
     const whole = await decode(file);
-    expect(whole.frames).toBe(granule - preSkip(codec));
+    expect(whole.frames).toBe(framesTo(name, granule, small.samplerate));
     for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(small.data[c].subarray(0, whole.frames));
     expect(await worstFreshBlock(file, whole.data, whole.frames)).toBe(0);
   });
 
-  it.each(["vorbis", "opus"])("%s: as a chained file's first link, trimmed so, the second link follows it", async (codec) => {
-    const [first, granule] = lastGranuleBelowBefore(original(codec), 3000);
-    const chain = concatBytes(first, withSerial(original(codec), 5));
-    const small = await decode(original(codec));
-    const kept = granule - preSkip(codec);
+  it.each(["seek_vorbis", "seek_opus"])("%s (8 kHz): as a chained file's first link, trimmed so, the second link follows it", async (name) => {
+    const [first, granule] = lastGranuleBelowBefore(original(name), 3000);
+    const chain = concatBytes(first, withSerial(original(name), 5));
+    const small = await decode(original(name));
+    const kept = framesTo(name, granule, small.samplerate);
     const whole = await decode(chain);
     expect(whole.frames).toBe(kept + small.frames);
     for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(concatFloats([small.data[c].subarray(0, kept), small.data[c]]));
