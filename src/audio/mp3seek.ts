@@ -5,8 +5,8 @@
  * frame headers (each gives its frame's byte length, ISO/IEC 11172-3 §2.4.2.3, 13818-3 §2.4.2.3)
  * keeps a sparse index — the byte offset of every INDEX_STRIDE-th frame — so memory stays small
  * (10 h at 44.1 kHz: 1.4 M frames, 21 k offsets) and each byte is scanned once per reader, at
- * open (the length is counted, or a Xing count checked, by it: Mp3Stream.length). Audio frame i (0 = the first after the Xing/Info frame)
- * holds the decoder's raw samples [i·spf, (i+1)·spf).
+ * open (the length is counted, or a Xing count checked, by it: Mp3Stream.length). Audio frame i
+ * (0 = the first after the Xing/Info frame) holds the decoder's raw samples [i·spf, (i+1)·spf).
  *
  * To decode from frame j, a fresh mpg123 decoder is fed a few frames before it and their output
  * dropped. Three things make the output bit-identical to a decode from the start (checked at many
