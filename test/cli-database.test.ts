@@ -338,7 +338,7 @@ describe("dataset add", () => {
         expect(nested.stderr).toMatch(new RegExp(`^sonotile dataset: audio_dir \\(<dir>\\) "${realpathSync(folder)}" ${relation} ${realpathSync(recordings)}, the directory of dataset ${printed.dataset.id} \\("site"\\): [^\n]+\n$`));
       }
       const outside = await runSonotile(["dataset", "add", dir.path, "--audio-root", join(dir.path, "root"), "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
-      expect(outside).toMatchObject({ code: 2, stdout: "", stderr: `sonotile dataset: audio_dir (<dir>): ${dir.path} is outside the configured audio roots\n` });
+      expect(outside).toMatchObject({ code: 2, stdout: "", stderr: `sonotile dataset: audio_dir (<dir>): ${dir.path} is outside the configured audio roots (${realpathSync(join(dir.path, "root"))}): give --audio-root DIR (or SONOTILE_AUDIO_ROOTS) with a directory that holds it; the default is the current directory\n` });
     } finally {
       await t?.cleanup();
     }

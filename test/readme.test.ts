@@ -4,13 +4,15 @@
  *   Node against the built package, in a directory where `rec.wav` is a fixture recording and
  *   `10h.wav` a recording longer than the hour the snippet reads at (a 1 kHz one of 3611 s, 7 MB,
  *   so the test stays quick).
+ * - The same snippet compiles as TypeScript against the package's declarations, under the strict
+ *   tsconfig a new TypeScript project gets.
  * - What it names exists: every `sonotile` command, subcommand and option (against the built
  *   CLI's `--help`), every route of the OpenAPI document and no other, the imports its Python
  *   snippets use, and the limits it quotes (against the code's constants).
  * - Its links work where npm shows it, without the repository.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -108,6 +110,25 @@ describe("README", () => {
     expect(run).toMatchObject({ code: 0, stderr: "" });
     expect(JSON.parse(run.stdout)).toEqual({ piece: 769, frames: 100_000 }); // 10 s of 13 ms hops (25-sample windows at 1 kHz); 100,000 of its ~278,000 frames
   });
+
+  it("the library snippet compiles as TypeScript under `tsc --init`'s settings, against the package's types", async () => {
+    // A project of one's own: the package and @types/node under node_modules, the tsconfig that
+    // `tsc --init` writes (noUncheckedIndexedAccess and exactOptionalPropertyTypes on) with the
+    // README's `types: ["node"]` and library checks on. `decode`'s `data` was Float32Array[], so
+    // `spectrogram(data[0], …)` did not compile there.
+    const project = join(dir, "ts-project");
+    mkdirSync(join(project, "node_modules/@types"), { recursive: true });
+    symlinkSync(ROOT, join(project, "node_modules/sonotile"));
+    symlinkSync(join(ROOT, "node_modules/@types/node"), join(project, "node_modules/@types/node"));
+    writeFileSync(join(project, "package.json"), JSON.stringify({ type: "module" }));
+    const compilerOptions = { module: "nodenext", target: "esnext", types: ["node"], strict: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, verbatimModuleSyntax: true, isolatedModules: true, moduleDetection: "force", skipLibCheck: false, noEmit: true };
+    writeFileSync(join(project, "tsconfig.json"), JSON.stringify({ compilerOptions, files: ["snippet.ts"] }));
+    writeFileSync(join(project, "snippet.ts"), readmeLibrarySnippet());
+    const run = await new Promise<CliRun>((done) => {
+      execFile(join(ROOT, "node_modules/.bin/tsc"), ["-p", project], { cwd: project }, (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
+    });
+    expect(run).toMatchObject({ code: 0, stdout: "", stderr: "" });
+  }, 60_000); // tsc reads the package's declarations and @types/node
 
   describe("names only commands and options the CLI has", () => {
     /** `sonotile <command> --help` of every command `sonotile --help` lists. */

@@ -34,7 +34,13 @@ export interface DecodedAudio {
   timeExpansion: number;
   channels: number;
   frames: number;
-  data: Float32Array[];
+  /**
+   * The samples, channel by channel. A non-empty tuple, since every container's header with no
+   * channel is refused: `data[0]` is a Float32Array also under `noUncheckedIndexedAccess` (on in
+   * `tsc --init`'s tsconfig), where `Float32Array[]` made the README's `spectrogram(data[0], …)`
+   * fail to compile.
+   */
+  data: [Float32Array, ...Float32Array[]];
 }
 
 /** Opens a reader over an already-open byte source; closes the source if the header is bad. */
@@ -219,8 +225,8 @@ export async function decode(input: string | Uint8Array, options: { timeExpansio
   try {
     const { channels, frames } = reader.info;
     const { samplerate, fileSamplerate, timeExpansion } = applyTimeExpansion(reader.info, timeExpansionOf(reader.info, options.timeExpansion));
-    const data: Float32Array[] = [];
-    for (let c = 0; c < channels; c++) data.push(await reader.read(c, 0, frames));
+    const data: DecodedAudio["data"] = [await reader.read(0, 0, frames)];
+    for (let c = 1; c < channels; c++) data.push(await reader.read(c, 0, frames));
     return { samplerate, fileSamplerate, timeExpansion, channels, frames, data };
   } finally {
     await reader.close();

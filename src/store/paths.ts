@@ -30,12 +30,13 @@ export async function resolveRoots(roots: readonly string[]): Promise<string[]> 
 /**
  * The real path of a dataset directory given by a user: absolute, or relative to the first
  * root. It must exist, be a directory and lie inside one of `roots` (already real paths).
+ * `outsideHint` ends the refusal of a directory outside them: what the caller can do about it.
  */
-export async function resolveAudioDir(roots: readonly string[], input: string, field = "audio_dir"): Promise<string> {
+export async function resolveAudioDir(roots: readonly string[], input: string, field = "audio_dir", outsideHint = ""): Promise<string> {
   if (!roots.length) throw invalid(field, "no audio roots are configured on this server (start it with --audio-root)");
   if (input.includes("\0")) throw invalid(field, "contains a NUL character");
   const candidate = isAbsolute(input) ? input : resolve(roots[0], input);
-  const outside = () => invalid(field, `${input} is outside the configured audio roots`);
+  const outside = () => invalid(field, `${input} is outside the configured audio roots${outsideHint}`);
   let real: string;
   try {
     real = await realpath(candidate);

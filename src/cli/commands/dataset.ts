@@ -65,6 +65,15 @@ ${optionRows(OPTIONS)}`;
  */
 const DIR = "audio_dir (<dir>)";
 
+/**
+ * What ends the refusal of a <dir> outside the audio roots: which roots those are and the flag
+ * that sets them — the root defaults to the current directory, so `dataset add /data/bats` run
+ * from elsewhere was refused naming neither.
+ */
+function outsideRootsHint(roots: readonly string[]): string {
+  return ` (${roots.join(", ")}): give --audio-root DIR (or SONOTILE_AUDIO_ROOTS) with a directory that holds it; the default is the current directory`;
+}
+
 export const command: Command = {
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "dataset", takesParams: false });
@@ -75,7 +84,7 @@ export const command: Command = {
     const roots = action === "list" ? [] : await audioRootsOption(config.audioRoots);
     // A path typed on a command line is relative to the current directory (the API's audio_dir
     // is relative to the first root: a remote caller has no current directory of the server's).
-    const audioDir = action === "add" || action === "scan" ? await resolveAudioDir(roots, resolve(rest[0]), DIR) : "";
+    const audioDir = action === "add" || action === "scan" ? await resolveAudioDir(roots, resolve(rest[0]), DIR, outsideRootsHint(roots)) : "";
 
     // `add` brings a database into use (its first admin token is printed below); `list` only reads one.
     const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), attach: true, poolSize: 2, create: action === "add" });
