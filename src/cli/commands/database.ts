@@ -4,6 +4,7 @@
  * shared server. The data directory is opened, not attached to: its server must be stopped, so
  * that nothing changes while the tables go over.
  */
+import { plural } from "../../audio/types.js";
 import { storeConfig } from "../../store/config.js";
 import { copyDatabase } from "../../store/copy.js";
 import { openDatabase, redact } from "../../store/db.js";
@@ -46,7 +47,7 @@ export const command: Command = {
       const target = await openDatabase({ url: to, poolSize: 1, replyLimitS: COPY_REPLY_LIMIT_S });
       try {
         const copied = await copyDatabase(source.sql, target.sql);
-        for (const t of copied) process.stdout.write(`${t.table}: ${t.rows} rows\n`);
+        for (const t of copied) process.stdout.write(`${t.table}: ${plural(t.rows, "row")}\n`);
         process.stdout.write(`copied ${config.dataDir} into ${redact(to)}: start DATABASE_URL=… sonotile serve on it\n`);
         return EXIT.ok;
       } finally {
