@@ -76,7 +76,7 @@ describe("sonotile decode", () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^sonotile decode: .*junk\.wav: not a recognised audio format \(expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg\)\n$/);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/^sonotile info: cannot open .*missing\.wav: ENOENT\n$/);
+    expect(missing.stderr).toMatch(/^sonotile info: cannot open .*missing\.wav: no such file or directory\n$/);
     expect(verbose.code).toBe(1);
     expect(verbose.stderr).toMatch(/AudioFormatError: .*\n\s+at /); // the stack only with --verbose
   });

@@ -7,6 +7,9 @@ import { constants, readSync } from "node:fs";
 import { lstat, open, readlink, stat, type FileHandle } from "node:fs/promises";
 import { AudioFormatError } from "./types.js";
 
+/** ENOENT in words (fileFailure): a caller that leaves a missing file to others looks for it. */
+export const NO_SUCH_FILE = "no such file or directory";
+
 export interface ByteSource {
   /** Total size in bytes: the bound every untrusted header size is checked against. */
   readonly size: number;
@@ -94,6 +97,23 @@ export function fileSource(handle: FileHandle, size: number, blocking = false): 
   return new FileSource(handle, size, blocking);
 }
 
+/** What a failed look at a file means to a person, by its error code (Node's message names the system call); else its message. */
+export function fileFailure(err: unknown): string {
+  return FILE_FAILURES[(err as NodeJS.ErrnoException).code ?? ""] ?? (err as Error).message;
+}
+
+/**
+ * Error codes in words: `cannot open x.wav: ENOENT` left a researcher to know the code, where
+ * `extract` said `no such file or directory` for the same file.
+ */
+const FILE_FAILURES: Record<string, string> = {
+  ENOENT: NO_SUCH_FILE,
+  ENOTDIR: "not a directory",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  ELOOP: "too many levels of symbolic links",
+};
+
 /**
  * Opens `path` for reading and returns the handle, the file's size and its modification time; anything but a regular
  * file, or a file that cannot be opened, is an AudioFormatError.
@@ -109,7 +129,7 @@ export async function openRegularFile(path: string, options: { exactPath?: boole
     // regular files, and checking before opening would leave a window to swap the path.)
     fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    throw new AudioFormatError(`cannot open ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new AudioFormatError(`cannot open ${path}: ${fileFailure(err)}`);
   }
   try {
     const st = await fh.stat();

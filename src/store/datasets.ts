@@ -6,6 +6,7 @@ import { realpath, stat } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { headerProblem, isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
+import { NO_SUCH_FILE } from "../audio/source.js";
 import type { Database, Queryable, Sql } from "./db.js";
 import { assertWritable, deleting, inTransaction, updating, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { ConflictError, InvalidError, NotFoundError, invalid, translating } from "./errors.js";
@@ -429,7 +430,7 @@ async function unreadableFiles(paths: string[], realPaths: ReadonlyMap<string, s
     // the dataset, where an import's failure had stayed with its one file.
     const problem = await headerProblem(file, { exactPath: true, headBytes: HEADER_BYTES }).catch((err: Error) => err.message);
     // A file removed since the listing is left to the import, which says so.
-    if (problem && !problem.startsWith(`cannot open ${file}: ENOENT`)) problems.set(path, namedAsRecorded(problem, file, path));
+    if (problem && !problem.startsWith(`cannot open ${file}: ${NO_SUCH_FILE}`)) problems.set(path, namedAsRecorded(problem, file, path));
   });
   return problems;
 }

@@ -16,6 +16,7 @@
 import { readlink, rm, stat } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
 import { AUDIO_EXTENSIONS, isAudioName, openAudio, readDirectory, timeExpansionOf, UNDECODABLE_NAME } from "../../audio/index.js";
+import { fileFailure } from "../../audio/source.js";
 import { ParamsError, parseParams } from "../../engine/params.js";
 import { VERSION } from "../../engine/version.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
@@ -241,7 +242,7 @@ async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unre
     } catch (err) {
       // A directory that cannot be listed (lost+found, another user's) is skipped by its own name;
       // the walk goes on with the others.
-      unreadable.set(dir, inputFailure(err));
+      unreadable.set(dir, fileFailure(err));
       return;
     }
     for (const e of listing.undecodable) if (e.isDirectory || isAudioName(e.name)) unreadable.set(join(dir, e.name), UNDECODABLE_NAME);
@@ -290,25 +291,12 @@ function withoutRepeats(paths: string[]): string[] {
   });
 }
 
-/** Why `path` could not be looked at: a symlink to nothing names its missing target; else as inputFailure. */
+/** Why `path` could not be looked at: a symlink to nothing names its missing target; else as fileFailure. */
 async function statFailure(path: string, err: unknown): Promise<string> {
-  if ((err as NodeJS.ErrnoException).code !== "ENOENT") return inputFailure(err);
+  if ((err as NodeJS.ErrnoException).code !== "ENOENT") return fileFailure(err);
   const target = await readlink(path).catch(() => null);
-  return target === null ? inputFailure(err) : `broken symbolic link: its target ${target} does not exist`;
+  return target === null ? fileFailure(err) : `broken symbolic link: its target ${target} does not exist`;
 }
-
-function inputFailure(err: unknown): string {
-  return INPUT_FAILURES[(err as NodeJS.ErrnoException).code ?? ""] ?? (err as Error).message;
-}
-
-/** What a failed look at an input means to a person, by its error code (Node's message names the system call). */
-const INPUT_FAILURES: Record<string, string> = {
-  ENOENT: "no such file or directory",
-  ENOTDIR: "not a directory",
-  EACCES: "permission denied",
-  EPERM: "permission denied",
-  ELOOP: "too many levels of symbolic links",
-};
 
 /** Headers read at once (readHeaders): enough to stay ahead of the pool on a slow disk or share. */
 const HEADER_READS = 8;
