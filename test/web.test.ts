@@ -1322,4 +1322,76 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
       await page.setViewportSize({ width: 1400, height: 900 });
     }
   });
+
+  it("zooms out and back in at the pointer to the very view it left: the time under the pointer does not slide", async () => {
+    const { nightId } = await manyClipsDataset();
+    await page.goto(`${base}/?anchor#recording=${nightId}`);
+    await tilesLoaded(nightId);
+    const fitted = await view();
+    const box = (await page.locator("#plot").boundingBox())!;
+    // An odd pixel: half of it is no whole pixel at the level out, where the origin is rounded.
+    await page.mouse.move(Math.round(box.x) + 301, box.y + 100);
+    await page.mouse.wheel(0, 100);
+    await expect.poll(async () => (await view()).level).toBe(fitted.level - 1);
+    await page.mouse.wheel(0, -100);
+    await expect.poll(async () => (await view()).level).toBe(fitted.level);
+    // It came back one pixel (16 frames, 0.2 s) later: each step anchored on the rounded origin.
+    expect(await view()).toEqual(fitted);
+  });
+
+  it("names its icon buttons and the spectrogram for a screen reader, and goes to the recording's start and end by Home and End", async () => {
+    const { nightId } = await manyClipsDataset();
+    await page.goto(`${base}/?keys#recording=${nightId}`);
+    await tilesLoaded(nightId);
+    // The buttons were named by their symbols ("+", "◀", the pager's "◀" too); the plot had no name.
+    for (const name of ["Zoom in", "Zoom out", "Pan left", "Pan right", "Fit the whole recording", "Previous recordings", "Next recordings"]) {
+      expect(await page.getByRole("button", { name, exact: true }).count(), name).toBe(1);
+    }
+    const plot = page.getByRole("application", { name: "Spectrogram" });
+    expect(await plot.getAttribute("aria-describedby")).toBe("plot-hint");
+    expect(await page.textContent("#plot-hint")).toContain("Home and End");
+    await plot.focus();
+    for (let i = 0; i < 6; i++) await page.keyboard.press("+");
+    const zoomed = await view();
+    expect(zoomed.level).toBe(2);
+    // The last of the 120 s recording's 9601 frames (one every 12.5 ms, 0 s to 120 s) ends at the plot's right edge.
+    await page.keyboard.press("End");
+    const end = await view();
+    expect(end.end - end.start).toBeCloseTo(zoomed.end - zoomed.start, 9);
+    expect(end.end).toBeCloseTo(120 + 0.0125 / 2, 9);
+    await tilesLoaded(nightId);
+    await page.keyboard.press("Home");
+    expect((await view()).start).toBeCloseTo(-0.0125 / 2, 9); // frame 0's left edge at the plot's
+  });
+
+  it("applies parameters changed while the server cannot be reached once it answers, and says a clip not created for that reason", async () => {
+    const { nightId } = await manyClipsDataset();
+    await page.goto(`${base}/?unreachable#recording=${nightId}`);
+    await tilesLoaded(nightId);
+    await page.fill("#token", adminKey);
+    await page.dispatchEvent("#token", "change");
+    // The server gone for the first three asks of the new colormap's tiles (the parameters' probe among them), then back.
+    const magma = /\/tiles\/\d+\/\d+\.png\?.*cmap=magma/;
+    let refused = 0;
+    await page.route(magma, (route) => (refused++ < 3 ? route.abort("connectionrefused") : route.continue()));
+    await setParam("cmap", "magma");
+    await expect.poll(() => page.textContent("#status")).toMatch(/^the server cannot be reached .*: the parameters are applied once it answers$/);
+    // Given up after the first failure, the panel said magma over gray tiles for good.
+    await tilesLoaded("cmap=magma");
+    expect(refused).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => page.textContent("#status")).toBe("");
+    await page.unroute(magma);
+    // A clip drawn while the server is away: it said "clip not created: Failed to fetch".
+    await page.route("**/v1/clips", (route) => route.abort("connectionrefused"));
+    const box = (await page.locator("#plot").boundingBox())!;
+    await page.keyboard.down("Shift");
+    await page.mouse.move(box.x + 100, box.y + 100);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 200, box.y + 100, { steps: 4 });
+    await page.mouse.up();
+    await page.keyboard.up("Shift");
+    await expect.poll(() => page.textContent("#clip-info")).toMatch(/^clip not created: the server cannot be reached \(.+\)$/);
+    await page.unroute("**/v1/clips");
+    await setParam("cmap", "gray");
+  });
 });

@@ -57,6 +57,12 @@ const state = {
   geometry: null as Geometry | null,
   level: 0,
   originPx: 0,
+  /**
+   * The origin before rounding to a whole pixel: zooms anchor on it. Anchored on the rounded
+   * origin, each wheel step moved the time under the pointer by up to half a pixel of its level
+   * (64 frames at 1/128 px per frame), and the call pointed at slid away as it was zoomed in to.
+   */
+  exactOriginPx: 0,
   /** Query string of the current parameters and tile options (no leading "?"). */
   query: "",
   /** Bumped whenever the parameters change, so that late answers of old requests are ignored. */
@@ -81,9 +87,20 @@ type ApiFailure = Error & { status: number; fields: ApiError["fields"] };
 
 /** JSON from the API, with the token; a body is JSON unless `init.headers` gives its Content-Type. Throws an ApiFailure for an answer other than 2xx. */
 async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(path, { ...init, headers: { ...authHeaders(), ...(init.body ? { "Content-Type": "application/json" } : {}), ...init.headers } });
+  const res = await fetchApi(path, { ...init, headers: { ...authHeaders(), ...(init.body ? { "Content-Type": "application/json" } : {}), ...init.headers } });
   if (!res.ok) throw await apiFailure(res);
   return res.json() as Promise<T>;
+}
+
+/**
+ * `fetch`, its network failure said as the server not reached: the browser's own words alone
+ * ("clip not created: Failed to fetch") did not say what failed. An abort stays an abort.
+ */
+async function fetchApi(path: string, init: RequestInit): Promise<Response> {
+  return fetch(path, init).catch((err: Error) => {
+    if (err.name === "AbortError") throw err;
+    throw new Error(`the server cannot be reached (${err.message})`);
+  });
 }
 
 /** The error of an answer other than 2xx: the API's message (its reason phrase if the body has none) and fields. */
@@ -219,17 +236,21 @@ async function applyParams() {
   } catch { /* reported by the server below */ }
   const generation = ++state.generation;
   setStatus("loading…");
-  const res = await fetch(tileUrl(rec, 0, 0, "png", q.toString()), { headers: authHeaders() }).catch((err: Error) => err);
+  const res = await fetchApi(tileUrl(rec, 0, 0, "png", q.toString()), { headers: authHeaders() }).catch((err: Error) => err);
   if (generation !== state.generation) return;
+  const again = (ms: number) => setTimeout(() => { if (generation === state.generation) void applyParams(); }, ms);
   if (res instanceof Error) {
-    setStatus(`the server cannot be reached: ${res.message}`, true);
+    // Asked again until the server answers: given up, the panel showed the new values over the
+    // old parameters' tiles for good (a PCEN switched off while the server restarted stayed on).
+    setStatus(`${res.message}: the parameters are applied once it answers`, true);
+    again(UNREACHABLE_RETRY_MS);
     return;
   }
   const retry = retryAfter(res);
   if (retry !== null) {
     // The recording's statistics are being computed (or the server is busy): ask again then.
     setStatus(((await res.json().catch(() => ({}))) as ApiError).message ?? `the server is busy (${res.status})`);
-    setTimeout(() => { if (generation === state.generation) void applyParams(); }, retry);
+    again(retry);
     return;
   }
   if (!res.ok || !expected) {
@@ -256,6 +277,9 @@ async function applyParams() {
   else panTo(pixelOf(middle) + state.originPx - $("plot").clientWidth / 2);
   setStatus("");
 }
+
+/** Milliseconds before a request the server did not answer (no connection) is made again. */
+const UNREACHABLE_RETRY_MS = 1000;
 
 /** Milliseconds a 503 or 429 asks to wait (its Retry-After, at least 1 s), or null for other answers. */
 function retryAfter(res: Response): number | null {
@@ -354,7 +378,7 @@ async function loadTile(img: HTMLImageElement, url: string) {
     setStatus(message, true);
     state.tileFailureShown = true;
     failedTiles.add(url);
-    const retry = res ? retryAfter(res) : 1000;
+    const retry = res ? retryAfter(res) : UNREACHABLE_RETRY_MS;
     if (retry !== null) setTimeout(render, retry);
     return;
   }
@@ -437,7 +461,7 @@ function drawAxes() {
 function zoomTo(level: number, anchor = $("plot").clientWidth / 2) {
   level = Math.max(-MAX_ZOOM, Math.min(MAX_LEVEL, level));
   if (level === state.level) return;
-  const frame = (anchor + state.originPx) / 2 ** state.level;
+  const frame = (anchor + state.exactOriginPx) / 2 ** state.level;
   state.level = level;
   panTo(frame * 2 ** level - anchor); // clamped as a pan is: zoomed near an end, the plot left the recording
 }
@@ -445,7 +469,8 @@ function zoomTo(level: number, anchor = $("plot").clientWidth / 2) {
 /** Moves the view origin, keeping at least half the plot on the recording. */
 function panTo(originPx: number) {
   const w = $("plot").clientWidth, end = state.geometry!.frames * 2 ** state.level;
-  state.originPx = Math.round(Math.max(-w / 2, Math.min(end - w / 2, originPx)));
+  state.exactOriginPx = Math.max(-w / 2, Math.min(end - w / 2, originPx));
+  state.originPx = Math.round(state.exactOriginPx);
   render();
 }
 
@@ -453,7 +478,7 @@ function panTo(originPx: number) {
 function fit() {
   const frames = state.geometry!.frames;
   state.level = Math.max(-MAX_ZOOM, Math.min(MAX_LEVEL, Math.floor(Math.log2($("plot").clientWidth / frames))));
-  state.originPx = 0;
+  state.originPx = state.exactOriginPx = 0;
   render();
 }
 
@@ -865,6 +890,8 @@ function bindPlot() {
     const act: Record<string, () => void> = {
       "+": () => zoomTo(state.level + 1), "=": () => zoomTo(state.level + 1), "-": () => zoomTo(state.level - 1),
       ArrowLeft: () => panTo(state.originPx - plot.clientWidth / 2), ArrowRight: () => panTo(state.originPx + plot.clientWidth / 2),
+      // The recording's start at the plot's left edge, its end at the right one (at the closest zoom the arrows took 585 presses across a 10-minute recording).
+      Home: () => panTo(0), End: () => panTo(state.geometry!.frames * 2 ** state.level - plot.clientWidth),
     };
     const run = act[e.key];
     if (!run) return;
@@ -945,7 +972,7 @@ async function exportSelections() {
   const features = $<HTMLInputElement>("export-features").checked ? "all" : "none";
   const query = new URLSearchParams({ recording_id: rec.id, format, features, times: tableTimes() });
   try {
-    const res = await fetch(`/v1/clips/export?${query}`, { headers: authHeaders() }).catch((err: Error) => { throw new Error(`the server cannot be reached: ${err.message}`); });
+    const res = await fetchApi(`/v1/clips/export?${query}`, { headers: authHeaders() });
     if (!res.ok) throw await apiFailure(res);
     const name = dispositionFilename(res.headers.get("content-disposition"), `selections.${format === "csv" ? "csv" : "txt"}`);
     const link = el("a", "");
