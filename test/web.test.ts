@@ -1394,4 +1394,34 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.unroute("**/v1/clips");
     await setParam("cmap", "gray");
   });
+
+  it("keeps the recording, the view and the parameters in the address: a reload shows the same, a link with a refused parameter names it", async () => {
+    const { nightId } = await manyClipsDataset();
+    await page.goto(`${base}/?reload#recording=${nightId}`);
+    await tilesLoaded(nightId);
+    await setParam("cmap", "viridis");
+    await page.locator("#param-pcen").setChecked(false);
+    await tilesLoaded("pcen=false");
+    await page.focus("#plot");
+    for (let i = 0; i < 3; i++) await page.keyboard.press("+");
+    await page.keyboard.press("ArrowRight");
+    const shown = await view();
+    await expect.poll(() => page.evaluate(() => location.hash)).toBe(
+      `#recording=${nightId}&t=${+((shown.start + shown.end) / 2).toFixed(6)}&level=${shown.level}&cmap=viridis&pcen=false`);
+    await tilesLoaded("pcen=false");
+    // It showed the whole recording in gray with PCEN: the call zoomed in to was lost.
+    await page.reload();
+    await tilesLoaded("pcen=false");
+    expect(await view()).toEqual(shown);
+    expect(await page.inputValue("#param-cmap")).toBe("viridis");
+    expect(await page.isChecked("#param-pcen")).toBe(false);
+    expect(await page.locator("#tiles img").evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).dataset.src!.includes("cmap=viridis")))).toBe(true);
+    // A link whose parameter the server refuses: the message at its field, no axes of the view before.
+    await page.goto(`${base}/?reload#recording=${nightId}&t=60&level=0&window_size=-1`);
+    await expect.poll(() => page.textContent("#error-window_size")).toBe("must be > 0");
+    expect(await page.inputValue("#param-cmap")).toBe("gray"); // not in the link: the default
+    expect(await page.locator("#taxis span, #faxis span").count()).toBe(0);
+    await page.goto(`${base}/?reload#recording=${nightId}`); // the next test's panel at its defaults
+    await tilesLoaded(nightId, "cmap=");
+  });
 });

@@ -47,6 +47,9 @@ interface Geometry {
   frames: number;
 }
 
+/** A view as a link gives it: the time at the plot's middle (s) and the zoom level. */
+interface LinkedView { t: number; level: number }
+
 /** Panel defaults: the schema's for the parameters; a 256-column tile width and the whole band for the tile options. */
 const DEFAULTS: Record<string, unknown> = { ...(paramsObject.parse({}) satisfies Params), width: 256, fmin: null, fmax: null };
 /** Most pixels per frame when zoomed in (2^2 = 4). */
@@ -71,6 +74,8 @@ const state = {
   tileFailureShown: false,
   /** Time (s) and frequency (Hz) of the last read-out: its marker follows them through zooms and pans. */
   readoutAt: null as { t: number; f: number } | null,
+  /** The view a link asks for (the time at the plot's middle, s, and the zoom level): shown in place of the whole recording once its geometry is known. */
+  linkedView: null as LinkedView | null,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -176,6 +181,16 @@ function buildPanel() {
   form.addEventListener("submit", (e) => { e.preventDefault(); void applyParams(); });
 }
 
+/** Sets every field of the panel to its value in `q`, its default where `q` has none (a link gives the parameters that differ). */
+function setPanel(q: URLSearchParams) {
+  for (const f of FIELDS) {
+    const input = $<HTMLInputElement>(`param-${f.name}`), def = DEFAULTS[f.name];
+    const text = q.get(f.name) ?? (def === null ? "" : String(def));
+    if (f.kind === "boolean") input.checked = text === "true";
+    else input.value = text;
+  }
+}
+
 /** The query of the panel: only values that differ from the defaults, so URLs stay short and shared. */
 function panelQuery(): URLSearchParams {
   const q = new URLSearchParams();
@@ -273,8 +288,13 @@ async function applyParams() {
     frames: expected.frames,
   };
   clearTiles();
-  if (first) fit();
-  else panTo(pixelOf(middle) + state.originPx - $("plot").clientWidth / 2);
+  const linked = first ? state.linkedView : null;
+  state.linkedView = null;
+  if (linked) {
+    state.level = Math.max(-MAX_ZOOM, Math.min(MAX_LEVEL, linked.level));
+    centreOn(linked.t);
+  } else if (first) fit();
+  else centreOn(middle);
   setStatus("");
 }
 
@@ -360,6 +380,7 @@ function render() {
   drawClips();
   scheduleClipFetch();
   drawMarker();
+  linkUpdates.later(writeLink);
 }
 
 /**
@@ -472,6 +493,11 @@ function panTo(originPx: number) {
   state.exactOriginPx = Math.max(-w / 2, Math.min(end - w / 2, originPx));
   state.originPx = Math.round(state.exactOriginPx);
   render();
+}
+
+/** Puts time t (s) at the plot's middle, at the current level. */
+function centreOn(t: number) {
+  panTo(pixelOf(t) + state.originPx - $("plot").clientWidth / 2);
 }
 
 /** The level at which the whole recording fits the plot, from its start. */
@@ -1040,7 +1066,7 @@ async function loadDatasets() {
     $("recordings-pager").hidden = true;
     setStatus(`the dataset cannot be listed: ${err.message}`, true);
   });
-  const linked = linkedRecordingId();
+  const linked = parseLink();
   let linkFailure = "";
   if (linked) {
     try {
@@ -1072,21 +1098,60 @@ function linkFailureMessage(err: Error): string {
   return `the linked recording cannot be opened: ${err.message}`;
 }
 
-/** The recording a `#recording=<id>` link names, if any. */
-function linkedRecordingId(): string | null {
-  return new URLSearchParams(location.hash.slice(1)).get("recording");
+/**
+ * What a link `#recording=<id>&t=<s>&level=<n>&<parameter>=<value>…` asks for: the recording,
+ * the view (the time at the plot's middle and the zoom level; none if either is missing or not a
+ * number) and the parameters that differ from the defaults. Null without a recording.
+ */
+function parseLink(): { recording: string; view: LinkedView | null; params: URLSearchParams } | null {
+  const q = new URLSearchParams(location.hash.slice(1));
+  const recording = q.get("recording");
+  if (!recording) return null;
+  const t = Number(q.get("t")), level = Number(q.get("level"));
+  const view = q.has("t") && q.has("level") && Number.isFinite(t) && Number.isInteger(level) ? { t, level } : null;
+  return { recording, view, params: new URLSearchParams([...q].filter(([name]) => FIELDS.some((f) => f.name === name))) };
 }
 
 /**
  * Opens the recording of a link, whichever dataset it belongs to: looked up by id, then its
- * dataset selected and listed beside it.
+ * dataset selected and listed beside it, shown with the link's parameters and view.
  */
-async function openLinkedRecording(id: string) {
-  const rec = await api<Recording>(`/v1/recordings/${encodeURIComponent(id)}`);
+async function openLinkedRecording(link: NonNullable<ReturnType<typeof parseLink>>) {
+  const rec = await api<Recording>(`/v1/recordings/${encodeURIComponent(link.recording)}`);
   await selectDataset(rec.dataset_id);
   $<HTMLInputElement>("recording-search").value = "";
   await listRecordings(rec.dataset_id, 0);
-  await openRecording(rec);
+  setPanel(link.params);
+  await openRecording(rec, link.view);
+}
+
+/**
+ * Milliseconds the view must rest before the address follows it: Chromium refuses a page more
+ * than 100 history changes in 10 s, and a drag renders that many.
+ */
+const LINK_DELAY_MS = 150;
+const linkUpdates = new LatestRequest(LINK_DELAY_MS);
+/** The address's hash as the page last wrote it: another one is a link pasted in. */
+let writtenHash = "";
+
+/**
+ * Keeps the address a link to what is shown — the recording, the time at the plot's middle, the
+ * zoom level and the panel's parameters that differ from the defaults — so that a reload, or the
+ * link sent to a colleague, shows the same (a reload showed the whole recording with the default
+ * parameters: a call zoomed in to, on a PCEN-free viridis, was lost).
+ */
+function writeLink() {
+  const rec = state.recording;
+  if (!rec) return;
+  const q = new URLSearchParams({ recording: rec.id });
+  if (state.geometry) {
+    q.set("t", String(+timeAt($("plot").clientWidth / 2).toFixed(6)));
+    q.set("level", String(state.level));
+  }
+  // The panel's, a value the server refused included: a reload shows it again, with its message.
+  for (const [name, value] of panelQuery()) if (!(name === "width" && value === String(DEFAULTS.width))) q.set(name, value);
+  writtenHash = `#${q}`;
+  history.replaceState(null, "", writtenHash);
 }
 
 /** The search box lists once it rests, and the pager's buttons list the pages either side, of the dataset selected. */
@@ -1165,17 +1230,22 @@ async function listRecordings(datasetId: string, offset: number): Promise<Record
   return recordings;
 }
 
-async function openRecording(rec: Recording) {
+/** Shows a recording: the whole of it, or `view` (a link's). */
+async function openRecording(rec: Recording, view: LinkedView | null = null) {
   for (const b of document.querySelectorAll<HTMLButtonElement>("#recordings button")) b.classList.toggle("open", b.dataset.id === rec.id);
   $<HTMLAudioElement>("audio").pause();
   state.recording = rec;
   state.geometry = null;
   state.query = "";
   state.readoutAt = null; // a read-out of the previous recording
+  state.linkedView = view;
   drawMarker();
   $("readout").textContent = "";
   delete $("readout").dataset.value;
   clearTiles();
+  // The previous recording's axes stayed over an empty plot while this one's parameters were refused.
+  $("taxis").replaceChildren();
+  $("faxis").replaceChildren();
   forgetClips();
   const name = $("recording-name");
   name.textContent = rec.path;
@@ -1183,7 +1253,7 @@ async function openRecording(rec: Recording) {
   $("recording-facts").textContent = ` — ${rec.duration.toFixed(2)} s, ${(rec.samplerate / 1000).toFixed(1)} kHz`;
   showInClipInfo();
   showSelectionsFor(rec);
-  history.replaceState(null, "", `#recording=${rec.id}`);
+  writeLink();
   await applyParams();
   await fetchClips();
 }
@@ -1200,10 +1270,10 @@ function init() {
   bindPlot();
   bindRecordingList();
   bindSelections();
-  // A link pasted into the address bar of an open page.
+  // A link pasted into the address bar of an open page (not the page's own, which fires no hashchange).
   window.addEventListener("hashchange", () => {
-    const linked = linkedRecordingId();
-    if (linked && linked !== state.recording?.id) openLinkedRecording(linked).catch((err: Error) => setStatus(linkFailureMessage(err), true));
+    const linked = parseLink();
+    if (linked && location.hash !== writtenHash) openLinkedRecording(linked).catch((err: Error) => setStatus(linkFailureMessage(err), true));
   });
   loadDatasets().catch((err: Error) => setStatus(err.message, true));
 }
