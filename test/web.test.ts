@@ -1339,13 +1339,17 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(await view()).toEqual(fitted);
   });
 
-  it("names its icon buttons and the spectrogram for a screen reader, and goes to the recording's start and end by Home and End", async () => {
+  it("names its icon buttons, the spectrogram and the parameters' units for a screen reader, and goes to the recording's start and end by Home and End", async () => {
     const { nightId } = await manyClipsDataset();
     await page.goto(`${base}/?keys#recording=${nightId}`);
     await tilesLoaded(nightId);
     // The buttons were named by their symbols ("+", "◀", the pager's "◀" too); the plot had no name.
     for (const name of ["Zoom in", "Zoom out", "Pan left", "Pan right", "Fit the whole recording", "Previous recordings", "Next recordings"]) {
       expect(await page.getByRole("button", { name, exact: true }).count(), name).toBe(1);
+    }
+    // The parameters' fields say their units: "window_size 0.025" could be read as milliseconds, "hop_size 0.5" as seconds.
+    for (const name of ["window_size (s)", "hop_size (× window)", "samplerate (Hz)", "low_freq (Hz)", "fmin (Hz)", "fmax (Hz)", "min_dB"]) {
+      expect(await page.getByRole("textbox", { name, exact: true }).count(), name).toBe(1);
     }
     const plot = page.getByRole("application", { name: "Spectrogram" });
     expect(await plot.getAttribute("aria-describedby")).toBe("plot-hint");

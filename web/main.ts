@@ -125,11 +125,15 @@ function setStatus(text: string, error = false) {
 // Parameter panel: one field per SPEC §2 parameter (defaults and choices from the shared
 // schema), plus the tile width.
 
-type Field = { name: string; group: string; choices?: readonly (string | number)[]; kind?: "boolean" };
+/**
+ * `unit`: what a number means, in the field's label (SPEC §2): "window_size 0.025" read as
+ * milliseconds or samples as easily as seconds, and "hop_size 0.5" as seconds.
+ */
+type Field = { name: string; group: string; choices?: readonly (string | number)[]; kind?: "boolean"; unit?: string };
 const FIELDS: Field[] = [
-  { name: "resample", group: "audio", kind: "boolean" }, { name: "samplerate", group: "audio" },
-  { name: "low_freq", group: "audio" }, { name: "high_freq", group: "audio" }, { name: "filter_order", group: "audio" },
-  { name: "window_size", group: "stft" }, { name: "hop_size", group: "stft" }, { name: "window", group: "stft", choices: WINDOWS },
+  { name: "resample", group: "audio", kind: "boolean" }, { name: "samplerate", group: "audio", unit: "Hz" },
+  { name: "low_freq", group: "audio", unit: "Hz" }, { name: "high_freq", group: "audio", unit: "Hz" }, { name: "filter_order", group: "audio" },
+  { name: "window_size", group: "stft", unit: "s" }, { name: "hop_size", group: "stft", unit: "× window" }, { name: "window", group: "stft", choices: WINDOWS },
   { name: "kaiser_beta", group: "stft" },
   { name: "scale", group: "amplitude", choices: SCALES }, { name: "clamp", group: "amplitude", kind: "boolean" },
   { name: "min_dB", group: "amplitude" }, { name: "max_dB", group: "amplitude" }, { name: "normalize", group: "amplitude", kind: "boolean" },
@@ -137,7 +141,7 @@ const FIELDS: Field[] = [
   { name: "pcen", group: "spectrogram", kind: "boolean" },
   { name: "pcen_smooth", group: "pcen" }, { name: "pcen_gain", group: "pcen" }, { name: "pcen_bias", group: "pcen" },
   { name: "pcen_power", group: "pcen" }, { name: "pcen_eps", group: "pcen" },
-  { name: "width", group: "tiles", choices: TILE_WIDTHS }, { name: "fmin", group: "tiles" }, { name: "fmax", group: "tiles" },
+  { name: "width", group: "tiles", choices: TILE_WIDTHS, unit: "columns" }, { name: "fmin", group: "tiles", unit: "Hz" }, { name: "fmax", group: "tiles", unit: "Hz" },
 ];
 
 function buildPanel() {
@@ -153,8 +157,7 @@ function buildPanel() {
       form.append(set);
     }
     const value = DEFAULTS[f.name];
-    const label = document.createElement("label");
-    label.textContent = f.name;
+    const label = el("label", "", f.unit ? `${f.name} (${f.unit})` : f.name);
     let input: HTMLInputElement | HTMLSelectElement;
     if (f.choices) {
       input = document.createElement("select");
