@@ -1428,4 +1428,24 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.goto(`${base}/?reload#recording=${nightId}`); // the next test's panel at its defaults
     await tilesLoaded(nightId, "cmap=");
   });
+
+  it("keeps the seconds in view, to the nearest zoom level, when a new window size changes the hop", async () => {
+    const { nightId } = await manyClipsDataset();
+    await page.goto(`${base}/?span#recording=${nightId}`);
+    await tilesLoaded(nightId);
+    await page.focus("#plot");
+    for (let i = 0; i < 4; i++) await page.keyboard.press("+");
+    const before = await view();
+    const span = (v: View) => v.end - v.start;
+    // A ten times shorter window (2.5 ms, hop 1.25 ms): 8 s in view became 0.8 s.
+    await setParam("window_size", "0.0025");
+    await tilesLoaded("window_size=0.0025");
+    const after = await view();
+    expect(after.level).toBe(before.level - 3); // frames ten times as many, pixels per frame 2^-3: 8/10 of the span
+    expect(span(after) / span(before)).toBeCloseTo(8 / 10, 9);
+    expect((after.start + after.end) / 2).toBeCloseTo((before.start + before.end) / 2, 1);
+    await setParam("window_size", "0.025");
+    await tilesLoaded(nightId, "window_size=");
+    expect(span(await view()) / span(before)).toBeCloseTo(1, 9);
+  });
 });

@@ -282,6 +282,7 @@ async function applyParams() {
   const first = state.geometry === null || state.query === "";
   // The time at the middle of the plot stays there when the hop changes (the origin counts frames).
   const middle = first ? 0 : timeAt($("plot").clientWidth / 2);
+  const secondsPerPx = first ? 0 : state.geometry!.hopSeconds / 2 ** state.level;
   state.query = q.toString();
   state.geometry = {
     hopSeconds: Number(res.headers.get("x-hop-seconds")),
@@ -294,10 +295,15 @@ async function applyParams() {
   const linked = first ? state.linkedView : null;
   state.linkedView = null;
   if (linked) {
-    state.level = Math.max(-MAX_ZOOM, Math.min(MAX_LEVEL, linked.level));
+    state.level = clampLevel(linked.level);
     centreOn(linked.t);
   } else if (first) fit();
-  else centreOn(middle);
+  else {
+    // The seconds the plot spans stay (to the nearest level) as the hop changes: the level alone
+    // kept the pixels per frame, and a 2 ms window in place of 25 ms showed a twelfth of the time.
+    state.level = clampLevel(Math.round(Math.log2(state.geometry.hopSeconds / secondsPerPx)));
+    centreOn(middle);
+  }
   setStatus("");
 }
 
@@ -481,9 +487,12 @@ function drawAxes() {
 // ---------------------------------------------------------------------------------------------
 // Zoom and pan
 
+/** The zoom level nearest `level` that the tile pyramid and the page draw. */
+const clampLevel = (level: number) => Math.max(-MAX_ZOOM, Math.min(MAX_LEVEL, level));
+
 /** Changes the level keeping the time under plot pixel `anchor` where it is. */
 function zoomTo(level: number, anchor = $("plot").clientWidth / 2) {
-  level = Math.max(-MAX_ZOOM, Math.min(MAX_LEVEL, level));
+  level = clampLevel(level);
   if (level === state.level) return;
   const frame = (anchor + state.exactOriginPx) / 2 ** state.level;
   state.level = level;
@@ -506,7 +515,7 @@ function centreOn(t: number) {
 /** The level at which the whole recording fits the plot, from its start. */
 function fit() {
   const frames = state.geometry!.frames;
-  state.level = Math.max(-MAX_ZOOM, Math.min(MAX_LEVEL, Math.floor(Math.log2($("plot").clientWidth / frames))));
+  state.level = clampLevel(Math.floor(Math.log2($("plot").clientWidth / frames)));
   state.originPx = state.exactOriginPx = 0;
   render();
 }
