@@ -1354,7 +1354,14 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     const plot = page.getByRole("application", { name: "Spectrogram" });
     expect(await plot.getAttribute("aria-describedby")).toBe("plot-hint");
     expect(await page.textContent("#plot-hint")).toContain("Home and End");
-    await plot.focus();
+    // Reached by Tab from the speed, it shows its focus (it had "outline: none"), outside its pixels.
+    await page.focus("#rate");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("plot");
+    const ring = await plot.evaluate((e) => { const c = getComputedStyle(e); return { style: c.outlineStyle, width: parseFloat(c.outlineWidth), offset: parseFloat(c.outlineOffset) }; });
+    expect(ring.style).toBe("solid");
+    expect(ring.width).toBeGreaterThanOrEqual(2);
+    expect(ring.offset).toBeGreaterThanOrEqual(0);
     for (let i = 0; i < 6; i++) await page.keyboard.press("+");
     const zoomed = await view();
     expect(zoomed.level).toBe(2);
