@@ -1455,4 +1455,31 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await tilesLoaded(nightId, "window_size=");
     expect(span(await view()) / span(before)).toBeCloseTo(1, 9);
   });
+
+  it("draws nothing of a tile over the plot until its pixels arrive", async () => {
+    const { nightId } = await manyClipsDataset();
+    await page.goto(`${base}/?pending#recording=${nightId}`);
+    await tilesLoaded(nightId);
+    await page.addStyleTag({ content: "#clips { display: none; }" }); // its clips' boxes: not what is looked at
+    // The tiles of the next level held back: their images are in the plot, without pixels yet.
+    const held: Route[] = [];
+    let release = false;
+    const tile = /\/tiles\/\d+\/\d+\.png/;
+    await page.route(tile, (route) => (release ? route.continue() : void held.push(route)));
+    await page.click("#zoom-in");
+    await expect.poll(() => held.length).toBeGreaterThan(0);
+    const pending = await page.locator("#tiles img:not([data-loaded])").evaluateAll((imgs) => imgs.map((i) => ({ alt: (i as HTMLImageElement).alt, visibility: getComputedStyle(i).visibility })));
+    expect(pending.length).toBeGreaterThan(0);
+    for (const img of pending) expect(img).toEqual({ alt: "", visibility: "hidden" });
+    // Only the plot's background: each drew a broken-image icon and "tile 0/1" over it.
+    const pixels = await plotPixels("pending");
+    const background = [0x45, 0x5a, 0x64];
+    let other = 0;
+    for (let i = 0; i < pixels.rgba.length; i += 4) if (pixels.rgba[i] !== background[0] || pixels.rgba[i + 1] !== background[1] || pixels.rgba[i + 2] !== background[2]) other++;
+    expect(other).toBe(0);
+    release = true;
+    for (const route of held) await route.continue();
+    await page.unroute(tile);
+    await tilesLoaded(nightId);
+  });
 });

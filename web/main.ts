@@ -372,7 +372,7 @@ function render() {
       img.dataset.z = String(z);
       img.dataset.x = String(x);
       img.dataset.src = url;
-      img.alt = `tile ${z}/${x}`;
+      img.alt = ""; // the plot is named; its tiles are its pixels (a screen reader read out "tile 7/0, tile 7/1")
       tiles.set(url, img);
       $("tiles").append(img);
       void loadTile(img, url);
