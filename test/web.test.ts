@@ -1482,4 +1482,32 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.unroute(tile);
     await tilesLoaded(nightId);
   });
+
+  it("shows a clip created in another tab once the page is looked at again", async () => {
+    const { nightId } = await manyClipsDataset();
+    await page.goto(`${base}/?tabs#recording=${nightId}`);
+    await tilesLoaded(nightId);
+    await expect.poll(() => page.getAttribute("#clip-count", "data-count"), CLIPS_SETTLE).toBe("250");
+    // Another tab is looked at, and a clip is made there (here through the API, as that tab does).
+    const other = await context.newPage();
+    await other.bringToFront();
+    const clip = await post("/v1/clips", { recording_id: nightId, start_time: 1.01, end_time: 1.09 });
+    try {
+      // A pan and back: the clips fetched still serve the view, so none are asked for.
+      await page.focus("#plot");
+      await page.keyboard.press("ArrowRight");
+      await page.keyboard.press("ArrowLeft");
+      await page.waitForTimeout(500);
+      expect(await page.getAttribute("#clip-count", "data-count")).toBe("250");
+      // Back to this tab: the view's clips asked for again, the new one drawn. (Headless Chromium
+      // sends a page brought to the front no focus event: it is sent as a browser sends it.)
+      await page.bringToFront();
+      await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+      await expect.poll(() => page.getAttribute("#clip-count", "data-count"), CLIPS_SETTLE).toBe("251");
+      expect(await page.locator(`#clips div[data-clip-id="${clip.id}"]`).count()).toBe(1);
+    } finally {
+      await other.close();
+      await app.inject({ method: "DELETE", url: `/v1/clips/${clip.id}`, headers: { authorization: `Bearer ${adminKey}` } });
+    }
+  });
 });

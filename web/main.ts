@@ -938,6 +938,9 @@ function bindPlot() {
   });
   $("play").onclick = () => state.recording && state.geometry && void play();
   $("rate").onchange = applySpeed;
+  // Back from another tab or window, where the recording's clips may have been changed (a clip
+  // drawn in a second tab stayed missing from this one until the view left its clips' window).
+  window.addEventListener("focus", () => state.geometry && void fetchClips());
   // Clamped as a pan is: a plot grown wider showed mostly the space past the recording's end.
   window.addEventListener("resize", () => state.geometry && panTo(state.originPx));
 }
