@@ -61,9 +61,9 @@ beforeAll(async () => {
 }, 300_000);
 
 describe("the tarball", () => {
-  it("holds the build, the migrations, the licence and the mended postgres.js, and no sources, tests or benchmarks", () => {
+  it("holds the build, the migrations, the licence, the changelog and the mended postgres.js, and no sources, tests or benchmarks", () => {
     const paths = packed.files.map((f) => f.path);
-    for (const path of ["package.json", "README.md", "LICENSE", "bin/sonotile.js", "dist/index.js", "dist/index.d.ts", "dist/tiles/worker.js", "dist/web/index.html", "build/sonotile.wasm", "src/store/migrations/001_initial.sql", "scripts/patch-postgres.mjs", "node_modules/postgres/src/connection.js"]) {
+    for (const path of ["package.json", "README.md", "LICENSE", "CHANGELOG.md", "bin/sonotile.js", "dist/index.js", "dist/index.d.ts", "dist/tiles/worker.js", "dist/web/index.html", "build/sonotile.wasm", "src/store/migrations/001_initial.sql", "scripts/patch-postgres.mjs", "node_modules/postgres/src/connection.js"]) {
       expect(paths, path).toContain(path);
     }
     expect(paths.filter((p) => /^(test|bench|assembly|web|docs|\.ci)\/|^src\/(?!store\/migrations\/)|\.ts$(?<!\.d\.ts)/.test(p))).toEqual([]);
