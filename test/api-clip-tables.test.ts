@@ -148,10 +148,23 @@ describe("readTable", () => {
     expect(faults(() => readTable(table(MAX_TABLE_COLUMNS + 1, 1, ",")))).toEqual([wide]);
     expect(faults(() => readTable(table(3, 1) + "0\t1" + "\tv".repeat(MAX_TABLE_COLUMNS) + "\n"))).toEqual([`line 3: has more than the limit of ${MAX_TABLE_COLUMNS} cells: a table has at most ${MAX_TABLE_COLUMNS} columns`]);
     expect(readTable(table(MAX_TABLE_COLUMNS, 1)).tagColumns).toHaveLength(MAX_TABLE_COLUMNS - 2);
-    // 100 tags a row: the limit's row is read, the next refused.
-    const rows = MAX_TABLE_TAGS / 100;
-    expect(readTable(table(102, rows)).selections).toHaveLength(rows);
-    expect(faults(() => readTable(table(102, rows + 1)))).toEqual([`line ${rows + 2}: brings the table's tags (values of its annotation cells) past the limit of ${MAX_TABLE_TAGS} per import: split it into several tables, or choose the columns with tag_columns`]);
+    // A trailing delimiter after the last of the most columns is no column more (it was refused).
+    const trailing = table(MAX_TABLE_COLUMNS, 2).replace(/\n/g, "\t\n");
+    expect(readTable(trailing).selections.map((s) => s.tags.length)).toEqual([MAX_TABLE_COLUMNS - 2, MAX_TABLE_COLUMNS - 2]);
+    expect(faults(() => readTable(trailing.replace("\t\n", "\t\t\n")))).toEqual([wide]);
+    // The largest table of rows with 40 annotation columns is read (a cap of 100,000 tags refused
+    // real 10,000-row tables); one tag more is refused, naming the row that passes the limit.
+    expect(readTable(table(42, MAX_TABLE_ROWS)).selections).toHaveLength(MAX_TABLE_ROWS);
+    const over = table(42, MAX_TABLE_ROWS).replace(/\tv\n$/, "\tv; w\n");
+    expect(faults(() => readTable(over))).toEqual([`line ${MAX_TABLE_ROWS + 1}: brings the table's tags (values of its annotation cells) past the limit of ${MAX_TABLE_TAGS} per import: split it into several tables, or choose the columns with tag_columns`]);
+  });
+
+  it("leaves older Raven Pro measurement columns (1.5's long names, `Max Power (dB)`) as measurements, not tags: 10,000 rows of 11 of them were 110,000 tags", () => {
+    const measurements = ["Max Power (dB)", "1st Quartile Freq (Hz)", "1st Quartile Frequency (Hz)", "Peak Frequency Contour Number of Inflection Points"];
+    const text = ["Begin Time (s)", "End Time (s)", ...measurements, "Species"].join("\t") + "\n" + ["0", "1", "-31.2", "4500", "4500", "3", "Myotis"].join("\t") + "\n";
+    const read = readTable(text);
+    expect([read.tagColumns, read.ignoredColumns]).toEqual([["Species"], measurements]);
+    expect(read.selections[0].tags).toEqual([{ key: "Species", value: "Myotis" }]);
   });
 
   it("reads Raven's columns as CSV, and tag_columns chooses the tags (naming one the header lacks)", () => {

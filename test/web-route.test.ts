@@ -37,6 +37,10 @@ describe("web route", () => {
     expect(page.body).toContain("<title>t</title>");
     // No other site may frame it (clickjacking: the page acts with its stored token).
     expect([page.headers["content-security-policy"], page.headers["x-frame-options"]]).toEqual(["frame-ancestors 'none'", "DENY"]);
+    // The same page under its file name (it works there too: its asset paths are absolute).
+    const samePage = await a.inject({ url: "/web/index.html" });
+    expect(samePage.body).toContain("<title>t</title>");
+    expect([samePage.headers["content-security-policy"], samePage.headers["x-frame-options"]]).toEqual(["frame-ancestors 'none'", "DENY"]);
     const js = await a.inject({ url: "/web/main.js" });
     expect(js.headers["content-type"]).toBe("text/javascript; charset=utf-8");
     expect(js.body).toBe("export {};");

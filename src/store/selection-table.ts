@@ -66,6 +66,23 @@ export const RAVEN_MEASUREMENTS: ReadonlySet<string> = new Set([
   "Peak Time (s)", "Peak Time Relative", "RMS Amp (U)", "SEL (dB FS)", "SNR NIST Quick (dB FS)",
   "Sample Length (samples)", "Time 5% (s)", "Time 5% Rel.", "Time 25% (s)", "Time 25% Rel.", "Time 75% (s)",
   "Time 75% Rel.", "Time 95% (s)", "Time 95% Rel.",
+  // Raven Pro 1.5's long names (as the R package Rraven lists them, "Raven Pro 1.5.0 build 35"),
+  // and older ones seen in members' tables: without them a table of 10,000 rows and 11 such
+  // columns became 110,000 tags of measured values.
+  "1st Quartile Freq (Hz)", "3rd Quartile Freq (Hz)",
+  "1st Quartile Frequency (Hz)", "1st Quartile Frequency Relative", "1st Quartile Time (s)", "1st Quartile Time Relative",
+  "3rd Quartile Frequency (Hz)", "3rd Quartile Frequency Relative", "3rd Quartile Time (s)", "3rd Quartile Time Relative",
+  "Aggregate Entropy (bits)", "Average Amplitude (u)", "Average Entropy (bits)", "Average Power (dB)", "Bandwidth 90% (Hz)",
+  "Begin File Sample (samples)", "Center Frequency (Hz)", "Center Time Relative", "Delta Frequency (Hz)", "Delta Power (dB)",
+  "Duration 90% (s)", "Energy (dB)", "Filtered RMS Amplitude (U)", "Frequency 5% (Hz)", "Frequency 5% Relative",
+  "Frequency 95% (Hz)", "Frequency 95% Relative", "Frequency Contour Percentile  5% (Hz)", "Frequency Contour Percentile 5% (Hz)",
+  "Frequency Contour Percentile 25% (Hz)", "Frequency Contour Percentile 50% (Hz)", "Frequency Contour Percentile 75% (Hz)",
+  "Frequency Contour Percentile 95% (Hz)", "IQR Bandwidth (Hz)", "IQR Duration (s)", "Inband Power (dB)", "Leq (dB)",
+  "Max Amplitude (U)", "Max Frequency (Hz)", "Max Power (dB)", "Min Amplitude (U)", "Peak Amplitude (U)", "Peak Correlation (U)",
+  "Peak Frequency (Hz)", "Peak Frequency Contour (Hz)", "Peak Frequency Contour Average Slope (Hz/ms)",
+  "Peak Frequency Contour Max Frequency (Hz)", "Peak Frequency Contour Max Slope (Hz/ms)", "Peak Frequency Contour Min Frequency (Hz)",
+  "Peak Frequency Contour Min Slope (Hz/ms)", "Peak Frequency Contour Number of Inflection Points", "Peak Frequency Contour Slope (Hz/ms)",
+  "Peak Power (dB)", "RMS Amplitude (U)", "SEL (dB)",
 ]);
 
 /**
@@ -78,13 +95,16 @@ export const MAX_TABLE_ROWS = 10_000;
 
 /**
  * The most columns a Raven or CSV table may have (Raven Pro with every measurement writes under
- * 100), and the most tags (values of annotation cells) one import may create or attach: 10,000 rows
- * of ten tags. Past them an import costs without bound within its body limit — one row of 60,000
- * annotation columns (818 kB) held the embedded database for 150 s, every other request waiting;
- * 8 MiB holds a million cells.
+ * 100), and the most tags (values of annotation cells) one import may create or attach: the
+ * largest table of rows (MAX_TABLE_ROWS) with 40 annotation columns — a cap of 100,000 refused real
+ * tables of 10,000 rows whose 11 older Raven measurement columns were read as annotations. Past
+ * them an import costs without bound within its body limit — one row of 60,000 annotation columns
+ * (818 kB) held the embedded database for 150 s, every other request waiting; 8 MiB holds
+ * millions of cells. The most costly import they accept, 400,000 distinct tags, took 154 s on the
+ * embedded database (2 CPUs, load ~10; the same tags with 5 values a column, 61 s).
  */
 export const MAX_TABLE_COLUMNS = 1_000;
-export const MAX_TABLE_TAGS = 100_000;
+export const MAX_TABLE_TAGS = MAX_TABLE_ROWS * 40;
 
 /** The most faults one refusal lists; the rest are counted. */
 const MAX_ISSUES = 100;
@@ -233,7 +253,8 @@ function delimitedRecords(text: string, delimiter: string, quoted: boolean, maxR
       }
       if (i < text.length && text[i] === delimiter) {
         i++;
-        if (record.cells.length >= MAX_TABLE_COLUMNS) throw tooWide(record);
+        // A delimiter ending the line (a trailing one, which a row may have) opens no cell past the limit.
+        if (record.cells.length >= MAX_TABLE_COLUMNS && i < text.length && !atLineEnd()) throw tooWide(record);
         continue;
       }
       if (i < text.length) skipLineEnd();

@@ -28,14 +28,22 @@ export const webRoutes: FastifyPluginAsync<{ dir?: string }> = async (app, optio
     if (type) files.set(name, { body: await readFile(join(dir, name)), type });
   }
   const config = { public: true };
+  // Never inside another site's frame, whichever URL the page is reached by (`/` or
+  // /web/index.html): the page acts with the token it keeps (trashes, imports), and a page of any
+  // site could frame it on 127.0.0.1 and steer the user's clicks to them. The hook is scoped to
+  // this plugin, so only the viewer's own HTML answers carry the headers.
+  app.addHook("onSend", async (_request, reply, payload) => {
+    if (String(reply.getHeader("content-type") ?? "").startsWith("text/html")) {
+      reply.header("Content-Security-Policy", "frame-ancestors 'none'").header("X-Frame-Options", "DENY");
+    }
+    return payload;
+  });
 
   app.get("/", { schema: { hide: true }, config }, async (_request, reply) => {
     const page = files.get("index.html");
     if (!page) return reply.code(503).type("text/plain").send("the viewer page is not built: run `npm run build:web`");
     // The page itself may change with an upgrade; its assets are revalidated the same way.
-    // Never inside another site's frame: the page acts with the token it keeps (trashes, imports),
-    // and a page of any site could frame it on 127.0.0.1 and steer the user's clicks to them.
-    return reply.type(page.type).header("Cache-Control", "no-cache").header("Content-Security-Policy", "frame-ancestors 'none'").header("X-Frame-Options", "DENY").send(page.body);
+    return reply.type(page.type).header("Cache-Control", "no-cache").send(page.body);
   });
   app.get("/web/:file", { schema: { hide: true }, config }, async (request, reply) => {
     const file = files.get((request.params as { file: string }).file);
