@@ -100,12 +100,19 @@ export const MAX_TABLE_ROWS = 10_000;
  * tables of 10,000 rows whose 11 older Raven measurement columns were read as annotations. Past
  * them an import costs without bound within its body limit — one row of 60,000 annotation columns
  * (818 kB) held the embedded database for 150 s, every other request waiting; 8 MiB holds
- * millions of cells. The most costly import they accept, 400,000 distinct tags, took 150–154 s on
- * the embedded database and 81 s on PostgreSQL 15 (2 CPUs, load 10–30; the same tags with 5 values
- * a column, 61 s embedded).
+ * millions of cells.
  */
 export const MAX_TABLE_COLUMNS = 1_000;
 export const MAX_TABLE_TAGS = MAX_TABLE_ROWS * 40;
+
+/**
+ * The most distinct tags (key and value pairs) one import may name. Making a tag, not attaching
+ * one, is most of an import's cost: 400,000 distinct tags (10,000 rows of 40 columns of distinct
+ * values) took 150–154 s on the embedded database, every other request waiting past the routes'
+ * 120 s deadline, and 81 s on PostgreSQL 15; the same 400,000 tags of 5 values a column, 61 s
+ * embedded (2 CPUs, load 10–30). 100,000 (ten free-text columns of a full table) took 7.7 s embedded (load 11).
+ */
+export const MAX_TABLE_DISTINCT_TAGS = 100_000;
 
 /** The most faults one refusal lists; the rest are counted. */
 const MAX_ISSUES = 100;
@@ -452,6 +459,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
    */
   const bySelection = new Map<string, TableSelection>();
   let tagCount = 0;
+  const distinctTags = new Set<string>();
   for (const row of rows) {
     const at = (column: string) => `line ${row.line}, ${column}`;
     // A trailing delimiter (an empty cell past the header's last column) is no fault.
@@ -487,6 +495,8 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
     const tags = tagColumns.flatMap((c) => tagCells(c, cell(c), at(c), issues));
     tagCount += tags.length;
     if (tagCount > MAX_TABLE_TAGS) throw new InvalidError([{ field: `line ${row.line}`, message: `brings the table's tags (values of its annotation cells) past the limit of ${MAX_TABLE_TAGS} per import: split it into several tables, or choose the columns with tag_columns` }]);
+    for (const tag of tags) distinctTags.add(`${tag.key}\0${tag.value}`);
+    if (distinctTags.size > MAX_TABLE_DISTINCT_TAGS) throw new InvalidError([{ field: `line ${row.line}`, message: `brings the table's distinct tags (different values of its annotation columns) past the limit of ${MAX_TABLE_DISTINCT_TAGS} per import: split it into several tables, or choose the columns with tag_columns` }]);
     const cells = new Map(tagColumns.map((c) => [c, labelForm(cell(c))]));
     const selection: TableSelection = {
       line: row.line,
