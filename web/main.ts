@@ -8,7 +8,10 @@
  * exactly one tile pyramid level (z = max(0, −level)) drawn at an integer number of pixels per
  * column: tiles sit side by side at integer positions with no resampling seam. The view origin
  * `originPx` (the frame-0 edge's distance to the left of the plot, in pixels at this level) is an
- * integer too.
+ * integer too. Fit alone draws the nearest level at a fractional `scale` (0.71–1.41, more for a
+ * recording shorter than the closest level fills), as a map viewer's fractional zoom does, so the
+ * whole recording fills the plot; tile edges are rounded to whole pixels, and a zoom step goes
+ * back to whole levels.
  */
 import { COLORMAPS, PARAM_NAMES, paramsObject, SCALES, WINDOWS, type Params } from "../src/engine/params.js";
 import { binRange, frameCount, frameGeometry } from "../src/engine/geometry.js";
@@ -59,6 +62,8 @@ const state = {
   recording: null as Recording | null,
   geometry: null as Geometry | null,
   level: 0,
+  /** The tiles' display scale at this level: 1 but in a fitted view (fit). */
+  scale: 1,
   originPx: 0,
   /**
    * The origin before rounding to a whole pixel: zooms anchor on it. Anchored on the rounded
@@ -74,6 +79,12 @@ const state = {
   tileFailureShown: false,
   /** Time (s) and frequency (Hz) of the last read-out: its marker follows them through zooms and pans. */
   readoutAt: null as { t: number; f: number } | null,
+  /**
+   * The selection (real seconds): what "Play selection" plays and "Clip selection" (Enter) makes a
+   * clip of. Set by a shift-drawn box, a clip opened from the list, or by the keys [ and ] at the
+   * plot's middle; `end` null while only its start is marked.
+   */
+  selection: null as { start: number; end: number | null } | null,
   /** The view a link asks for (the time at the plot's middle, s, and the zoom level): shown in place of the whole recording once its geometry is known. */
   linkedView: null as LinkedView | null,
 };
@@ -282,7 +293,8 @@ async function applyParams() {
   const first = state.geometry === null || state.query === "";
   // The time at the middle of the plot stays there when the hop changes (the origin counts frames).
   const middle = first ? 0 : timeAt($("plot").clientWidth / 2);
-  const secondsPerPx = first ? 0 : state.geometry!.hopSeconds / 2 ** state.level;
+  const secondsPerPx = first ? 0 : state.geometry!.hopSeconds / pxPerFrame();
+  const previousHop = state.geometry?.hopSeconds;
   state.query = q.toString();
   state.geometry = {
     hopSeconds: Number(res.headers.get("x-hop-seconds")),
@@ -295,15 +307,18 @@ async function applyParams() {
   const linked = first ? state.linkedView : null;
   state.linkedView = null;
   if (linked) {
-    state.level = clampLevel(linked.level);
+    // A fitted view's link has a fractional level: the nearest whole one at the scale that makes it.
+    state.level = clampLevel(Math.round(linked.level));
+    state.scale = 2 ** (linked.level - state.level);
     centreOn(linked.t);
   } else if (first) fit();
-  else {
+  else if (state.geometry.hopSeconds !== previousHop) {
     // The seconds the plot spans stay (to the nearest level) as the hop changes: the level alone
     // kept the pixels per frame, and a 2 ms window in place of 25 ms showed a twelfth of the time.
     state.level = clampLevel(Math.round(Math.log2(state.geometry.hopSeconds / secondsPerPx)));
+    state.scale = 1;
     centreOn(middle);
-  }
+  } else centreOn(middle); // the same frames: the same view, a fitted one's scale included
   setStatus("");
 }
 
@@ -326,18 +341,79 @@ function tileUrl(rec: Recording, z: number, x: number, format: "png" | "f32", qu
 
 const width = () => Number(new URLSearchParams(state.query).get("width") ?? DEFAULTS.width);
 const zoomOf = (level: number) => Math.max(0, -level);
-/** CSS pixels per tile column at a level: 2^level pixels per frame times 2^z frames per column. */
-const columnPx = (level: number) => 2 ** Math.max(0, level);
+/** CSS pixels per frame of the view: its level's, times its display scale. */
+const pxPerFrame = () => 2 ** state.level * state.scale;
+/** Frames of one tile at the current level: its columns times 2^z frames per column. */
+const tileSpanFrames = () => width() * 2 ** zoomOf(state.level);
 
 /** Tiles currently in the plot, by URL. */
 const tiles = new Map<string, HTMLImageElement>();
+/**
+ * The tiles of the view before a zoom, drawn scaled under the new level's tiles until those have
+ * loaded, as map viewers do: the plot went blank at every zoom step until the new tiles arrived.
+ * Only ever tiles of the current parameters: a change of them (or of recording) clears these too.
+ */
+const placeholders = new Set<HTMLImageElement>();
 /** URLs of the tiles whose last fetch failed, until they load or leave the view. */
 const failedTiles = new Set<string>();
 
+function removeTile(img: HTMLImageElement) {
+  URL.revokeObjectURL(img.src);
+  img.remove();
+}
+
 function clearTiles() {
-  for (const img of tiles.values()) { URL.revokeObjectURL(img.src); img.remove(); }
+  for (const img of tiles.values()) removeTile(img);
   tiles.clear();
+  clearPlaceholders();
   failedTiles.clear();
+}
+
+function clearPlaceholders() {
+  for (const img of placeholders) removeTile(img);
+  placeholders.clear();
+}
+
+/**
+ * The frames [first, end) a tile shows: its column range times the frames per column of its zoom
+ * (the last tile is narrower: a loaded one's width is its image's; one still loading is taken whole).
+ */
+function tileFrames(img: HTMLImageElement): [number, number] {
+  const perColumn = 2 ** Number(img.dataset.z), first = Number(img.dataset.x) * width() * perColumn;
+  return [first, first + (img.dataset.loaded ? img.naturalWidth : width()) * perColumn];
+}
+
+/**
+ * Places a tile (or a placeholder of another level) over the frames it shows, at the current zoom,
+ * its edges on whole pixels: neighbours share an edge, with no gap or overlap at any scale.
+ * Returns its left and right edges in plot pixels.
+ */
+function placeTile(img: HTMLImageElement): [number, number] {
+  const [f0, f1] = tileFrames(img), ppf = pxPerFrame();
+  const left = Math.round(f0 * ppf) - state.originPx, right = Math.round(f1 * ppf) - state.originPx;
+  img.style.left = `${left}px`;
+  img.style.width = `${right - left}px`;
+  return [left, right];
+}
+
+/** Places the placeholders at the current zoom, dropping those out of the plot. */
+function placePlaceholders() {
+  const w = $("plot").clientWidth;
+  for (const img of placeholders) {
+    const [left, right] = placeTile(img);
+    if (right <= 0 || left >= w) { removeTile(img); placeholders.delete(img); }
+  }
+}
+
+/** Once the current level's tiles that overlap the plot have all loaded, its placeholders go. */
+function dropPlaceholdersIfCovered() {
+  if (!placeholders.size) return;
+  const w = $("plot").clientWidth;
+  for (const img of tiles.values()) {
+    const [left, right] = placeTile(img);
+    if (!img.dataset.loaded && left < w && right > 0) return;
+  }
+  clearPlaceholders();
 }
 
 /** A failed tile loaded or left the view: the last one takes the failure off the status line. */
@@ -356,9 +432,9 @@ function render() {
   const rec = state.recording, g = state.geometry;
   if (!rec || !g) return;
   const plot = $("plot");
-  const z = zoomOf(state.level), colPx = columnPx(state.level), W = width();
-  const spanPx = W * colPx;
-  const count = Math.ceil(g.frames / (W * 2 ** z));
+  const z = zoomOf(state.level);
+  const spanPx = tileSpanFrames() * pxPerFrame();
+  const count = Math.ceil(g.frames / tileSpanFrames());
   const margin = plot.clientWidth;
   const x0 = Math.max(0, Math.floor((state.originPx - margin) / spanPx));
   const x1 = Math.min(count - 1, Math.floor((state.originPx + plot.clientWidth + margin) / spanPx));
@@ -377,16 +453,23 @@ function render() {
       $("tiles").append(img);
       void loadTile(img, url);
     }
-    img.style.left = `${x * spanPx - state.originPx}px`;
-    // The last tile is narrower: widths come from the images themselves.
-    if (img.dataset.loaded) img.style.width = `${img.naturalWidth * colPx}px`;
+    placeTile(img);
   }
   for (const [url, img] of tiles) {
-    if (!wanted.has(url)) { URL.revokeObjectURL(img.src); img.remove(); tiles.delete(url); }
+    if (wanted.has(url)) continue;
+    tiles.delete(url);
+    // A tile of the view zoomed from stays, scaled, until the new level's tiles cover the plot.
+    if (img.dataset.loaded && Number(img.dataset.z) !== z) {
+      placeholders.add(img);
+      $("placeholders").append(img);
+    } else removeTile(img);
   }
+  placePlaceholders();
+  dropPlaceholdersIfCovered();
   for (const url of failedTiles) if (!wanted.has(url)) forgetTileFailure(url);
   drawAxes();
   drawClips();
+  drawSelection();
   scheduleClipFetch();
   drawMarker();
   linkUpdates.later(writeLink);
@@ -413,9 +496,10 @@ async function loadTile(img: HTMLImageElement, url: string) {
     return;
   }
   img.onload = () => {
-    img.style.width = `${img.naturalWidth * columnPx(state.level)}px`;
     img.dataset.loaded = "true";
+    placeTile(img); // its own width: the last tile is narrower
     forgetTileFailure(url);
+    dropPlaceholdersIfCovered();
   };
   img.src = URL.createObjectURL(await res.blob());
 }
@@ -425,10 +509,10 @@ async function loadTile(img: HTMLImageElement, url: string) {
 
 /** Seconds (real time) at plot pixel p: frame i is centred at i · hop (SPEC §3.5). */
 function timeAt(p: number): number {
-  return ((p + state.originPx) / 2 ** state.level - 0.5) * state.geometry!.hopSeconds;
+  return ((p + state.originPx) / pxPerFrame() - 0.5) * state.geometry!.hopSeconds;
 }
 function pixelOf(t: number): number {
-  return (t / state.geometry!.hopSeconds + 0.5) * 2 ** state.level - state.originPx;
+  return (t / state.geometry!.hopSeconds + 0.5) * pxPerFrame() - state.originPx;
 }
 /**
  * The frequencies at the plot's bottom and top edges: the band's first and last bins are centred
@@ -463,7 +547,7 @@ function drawAxes() {
   taxis.replaceChildren();
   faxis.replaceChildren();
   const w = plot.clientWidth, h = plot.clientHeight;
-  const secPerPx = g.hopSeconds / 2 ** state.level;
+  const secPerPx = g.hopSeconds / pxPerFrame();
   const dt = niceStep(secPerPx, 80);
   const digits = Math.max(0, -Math.floor(Math.log10(dt)));
   for (let t = Math.ceil(timeAt(0) / dt) * dt; t <= timeAt(w); t += dt) {
@@ -481,7 +565,7 @@ function drawAxes() {
     s.textContent = `${+f.toFixed(3)} kHz`;
     faxis.append(s);
   }
-  $("plot").dataset.view = JSON.stringify({ z: zoomOf(state.level), level: state.level, start: timeAt(0), end: timeAt(w) });
+  $("plot").dataset.view = JSON.stringify({ z: zoomOf(state.level), level: state.level, scale: state.scale, start: timeAt(0), end: timeAt(w) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,18 +574,23 @@ function drawAxes() {
 /** The zoom level nearest `level` that the tile pyramid and the page draw. */
 const clampLevel = (level: number) => Math.max(-MAX_ZOOM, Math.min(MAX_LEVEL, level));
 
-/** Changes the level keeping the time under plot pixel `anchor` where it is. */
-function zoomTo(level: number, anchor = $("plot").clientWidth / 2) {
-  level = clampLevel(level);
-  if (level === state.level) return;
-  const frame = (anchor + state.exactOriginPx) / 2 ** state.level;
+/**
+ * Zooms one level in (+1) or out (−1), keeping the time under plot pixel `anchor` where it is. From
+ * a fitted view (a fractional scale) it goes to the whole level beside its own, drawn at scale 1;
+ * none past the closest or farthest level, where it would zoom the other way.
+ */
+function zoomStep(direction: 1 | -1, anchor = $("plot").clientWidth / 2) {
+  const level = clampLevel(state.level + direction);
+  if (direction * (2 ** level - pxPerFrame()) <= 0) return;
+  const frame = (anchor + state.exactOriginPx) / pxPerFrame();
   state.level = level;
-  panTo(frame * 2 ** level - anchor); // clamped as a pan is: zoomed near an end, the plot left the recording
+  state.scale = 1;
+  panTo(frame * pxPerFrame() - anchor); // clamped as a pan is: zoomed near an end, the plot left the recording
 }
 
 /** Moves the view origin, keeping at least half the plot on the recording. */
 function panTo(originPx: number) {
-  const w = $("plot").clientWidth, end = state.geometry!.frames * 2 ** state.level;
+  const w = $("plot").clientWidth, end = state.geometry!.frames * pxPerFrame();
   state.exactOriginPx = Math.max(-w / 2, Math.min(end - w / 2, originPx));
   state.originPx = Math.round(state.exactOriginPx);
   render();
@@ -512,10 +601,15 @@ function centreOn(t: number) {
   panTo(pixelOf(t) + state.originPx - $("plot").clientWidth / 2);
 }
 
-/** The level at which the whole recording fits the plot, from its start. */
+/**
+ * The whole recording across the plot, from its start: the nearest level, scaled to fill the plot
+ * exactly (whole levels left up to half of it empty, 60 % for a 1 s recording). Past the farthest
+ * level a recording too long to fit is drawn at scale 1 from its start, as before.
+ */
 function fit() {
-  const frames = state.geometry!.frames;
-  state.level = clampLevel(Math.floor(Math.log2($("plot").clientWidth / frames)));
+  const exact = $("plot").clientWidth / state.geometry!.frames;
+  state.level = clampLevel(Math.round(Math.log2(exact)));
+  state.scale = Math.max(exact / 2 ** state.level, state.level === -MAX_ZOOM ? 1 : 0);
   state.originPx = state.exactOriginPx = 0;
   render();
 }
@@ -697,10 +791,10 @@ function listClips(inView: number | null) {
 /** Time, frequency and the tile's float32 value under plot pixel (px, py). */
 async function readout(px: number, py: number) {
   const rec = state.recording!, g = state.geometry!;
-  const z = zoomOf(state.level), colPx = columnPx(state.level), W = width();
+  const z = zoomOf(state.level), W = width();
   const abs = px + state.originPx;
-  const x = Math.floor(abs / (W * colPx));
-  const column = Math.floor((abs - x * W * colPx) / colPx);
+  const tileColumn = Math.floor(abs / pxPerFrame() / 2 ** z); // among all the level's columns
+  const x = Math.floor(tileColumn / W), column = tileColumn - x * W;
   const row = Math.min(g.rows - 1, Math.floor(((($("plot").clientHeight - py) / $("plot").clientHeight)) * g.rows));
   const t = timeAt(px), f = frequencyAt(py);
   state.readoutAt = { t, f };
@@ -709,7 +803,7 @@ async function readout(px: number, py: number) {
   const where = `t = ${t.toFixed(4)} s, f = ${(f / 1000).toFixed(2)} kHz`;
   // Pixel p shows frame ⌊(p + origin) / 2^level⌋ (timeAt); left of the first frame or right of the
   // last there is nothing to read — it said "value = NaN dB", or "no value: 400" for a tile past the end.
-  const frame = Math.floor(abs / 2 ** state.level);
+  const frame = Math.floor(abs / pxPerFrame());
   if (frame < 0 || frame >= g.frames) {
     out.textContent = `${where}: outside the recording (0–${rec.duration.toFixed(2)} s), no value`;
     delete out.dataset.value;
@@ -743,6 +837,55 @@ function showClip(c: Clip, note = "") {
   progress.id = "clip-job";
   info.replaceChildren(el("h2", "", `Clip ${c.start_time.toFixed(4)}–${c.end_time.toFixed(4)} s ${note}`), el("code", "", c.id), features, progress);
   info.dataset.clipId = c.id;
+  select(c.start_time, c.end_time); // "Play selection" plays the clip shown
+}
+
+/** Selects [min(a, b), max(a, b)] of real seconds, within the recording. */
+function select(a: number, b: number) {
+  const duration = state.recording!.duration;
+  state.selection = { start: Math.max(0, Math.min(a, b)), end: Math.min(duration, Math.max(a, b)) };
+  drawSelection();
+}
+
+/**
+ * Marks the selection's start or end at the plot's middle, the keyboard's cursor (a keyboard
+ * could not draw a clip: only a shift-drag did). A start after the end marked (or an end before
+ * the start) starts a new selection there.
+ */
+function markSelection(edge: "start" | "end") {
+  const t = Math.max(0, Math.min(state.recording!.duration, timeAt($("plot").clientWidth / 2)));
+  const s = state.selection;
+  if (edge === "start") state.selection = { start: t, end: s?.end !== null && s !== null && s.end > t ? s.end : null };
+  else if (s && s.start < t) state.selection = { start: s.start, end: t };
+  else state.selection = { start: t, end: null };
+  drawSelection();
+}
+
+/** The selection's time range, if both its ends are marked and it spans time. */
+function selectedRange(): [number, number] | null {
+  const s = state.selection;
+  return s && s.end !== null && s.end > s.start ? [s.start, s.end] : null;
+}
+
+/** Draws the selection over the plot (a line at its start while its end is not marked) and enables what acts on it. */
+function drawSelection() {
+  const box = $("selection"), s = state.selection;
+  box.hidden = !s || !state.geometry;
+  if (s && state.geometry) {
+    const left = pixelOf(s.start);
+    Object.assign(box.style, { left: `${left}px`, width: `${s.end === null ? 0 : pixelOf(s.end) - left}px` });
+    box.dataset.start = String(s.start);
+    box.dataset.end = String(s.end ?? "");
+  }
+  const range = selectedRange();
+  for (const id of ["play-selection", "clip-selection"]) $<HTMLButtonElement>(id).disabled = !range;
+  $("selection-range").textContent = range ? `${range[0].toFixed(3)}–${range[1].toFixed(3)} s` : s ? `from ${s.start.toFixed(3)} s (mark its end with ])` : "";
+}
+
+/** A clip of the selection, features of the whole band (the keyboard draws no band). */
+function clipSelection() {
+  const range = selectedRange();
+  if (range) void createClip(range[0], range[1], null);
 }
 
 /** Replaces the clip shown (if any) by `content`; a job still computing its features stops showing progress. */
@@ -818,12 +961,26 @@ async function extractClipFeatures(clip: Clip, band: Band | null, note: string) 
  * file's rate: time-expanded audio plays slowed down by the expansion, as intended, and
  * `speed` slows it further; real time is start + audio time / time_expansion.
  */
-async function play() {
-  const rec = state.recording!, audio = $<HTMLAudioElement>("audio"), button = $<HTMLButtonElement>("play");
+function playVisible() {
+  void playRange(timeAt(0), timeAt($("plot").clientWidth), $<HTMLButtonElement>("play"), "the view");
+}
+
+/** Plays the selection (a drawn box, a clip opened, or marked with [ and ]), as the visible range plays. */
+function playSelection() {
+  const range = selectedRange();
+  if (range) void playRange(range[0], range[1], $<HTMLButtonElement>("play-selection"), "the selection");
+}
+
+/**
+ * Plays real seconds [from, to) of the recording (at most one playback request's worth from its
+ * start), or pauses the audio playing. `what` names the range in the status line.
+ */
+async function playRange(from: number, to: number, button: HTMLButtonElement, what: string) {
+  const rec = state.recording!, audio = $<HTMLAudioElement>("audio");
   if (!audio.paused) { audio.pause(); return; }
-  const start = Math.max(0, timeAt(0));
+  const start = Math.max(0, from);
   const longest = (MAX_PLAYBACK_SAMPLES / rec.channels - 1) / rec.samplerate;
-  const end = Math.min(rec.duration, timeAt($("plot").clientWidth), start + longest);
+  const end = Math.min(rec.duration, to, start + longest);
   button.disabled = true;
   try {
     const res = await fetch(`/v1/recordings/${rec.id}/playback?start_time=${start}&end_time=${end}`, { headers: authHeaders() });
@@ -837,7 +994,7 @@ async function play() {
     // left a 40 kHz call ultrasonic, hence silent, at 0.1×.
     audio.preservesPitch = false;
     await audio.play();
-    if (end < timeAt($("plot").clientWidth) && end < rec.duration) setStatus(`playing the first ${(end - start).toFixed(2)} s of the view: one request holds at most ${MAX_PLAYBACK_SAMPLES} samples`);
+    if (end < to && end < rec.duration) setStatus(`playing the first ${(end - start).toFixed(2)} s of ${what}: one request holds at most ${MAX_PLAYBACK_SAMPLES} samples`);
     followCursor(firstFrame / rec.samplerate);
   } catch (err) {
     setStatus(`cannot play: ${(err as Error).message}`, true);
@@ -905,7 +1062,10 @@ function bindPlot() {
     plot.classList.remove("dragging");
     box.hidden = true;
     if (!d.moved) void readout(p.x, p.y);
-    else if (d.shift) void createClip(timeAt(d.x), timeAt(p.x), boxBand(d.y, p.y));
+    else if (d.shift) {
+      select(timeAt(d.x), timeAt(p.x));
+      void createClip(timeAt(d.x), timeAt(p.x), boxBand(d.y, p.y));
+    }
   });
   // A mouse wheel notch is about 100 units; trackpads send many small deltas: one level per 100.
   let wheel = 0;
@@ -914,11 +1074,11 @@ function bindPlot() {
     e.preventDefault();
     wheel += e.deltaMode === WheelEvent.DOM_DELTA_PIXEL ? e.deltaY : 100 * Math.sign(e.deltaY);
     if (Math.abs(wheel) < 100) return;
-    zoomTo(state.level + (wheel < 0 ? 1 : -1), local(e).x);
+    zoomStep(wheel < 0 ? 1 : -1, local(e).x);
     wheel = 0;
   }, { passive: false });
-  $("zoom-in").onclick = () => zoomTo(state.level + 1);
-  $("zoom-out").onclick = () => zoomTo(state.level - 1);
+  $("zoom-in").onclick = () => zoomStep(1);
+  $("zoom-out").onclick = () => zoomStep(-1);
   $("pan-left").onclick = () => state.geometry && panTo(state.originPx - plot.clientWidth / 2);
   $("pan-right").onclick = () => state.geometry && panTo(state.originPx + plot.clientWidth / 2);
   $("fit").onclick = () => state.geometry && fit();
@@ -926,17 +1086,21 @@ function bindPlot() {
   plot.addEventListener("keydown", (e) => {
     if (!state.geometry || e.ctrlKey || e.metaKey || e.altKey) return;
     const act: Record<string, () => void> = {
-      "+": () => zoomTo(state.level + 1), "=": () => zoomTo(state.level + 1), "-": () => zoomTo(state.level - 1),
-      ArrowLeft: () => panTo(state.originPx - plot.clientWidth / 2), ArrowRight: () => panTo(state.originPx + plot.clientWidth / 2),
+      "+": () => zoomStep(1), "=": () => zoomStep(1), "-": () => zoomStep(-1),
+      ArrowLeft: () => panTo(state.originPx - plot.clientWidth / (e.shiftKey ? 20 : 2)), ArrowRight: () => panTo(state.originPx + plot.clientWidth / (e.shiftKey ? 20 : 2)),
+      // A selection from the keyboard, marked at the plot's middle: a shift-drag was the only way to a clip.
+      "[": () => markSelection("start"), "]": () => markSelection("end"), p: playSelection, Enter: clipSelection,
       // The recording's start at the plot's left edge, its end at the right one (at the closest zoom the arrows took 585 presses across a 10-minute recording).
-      Home: () => panTo(0), End: () => panTo(state.geometry!.frames * 2 ** state.level - plot.clientWidth),
+      Home: () => panTo(0), End: () => panTo(state.geometry!.frames * pxPerFrame() - plot.clientWidth),
     };
     const run = act[e.key];
     if (!run) return;
     e.preventDefault();
     run();
   });
-  $("play").onclick = () => state.recording && state.geometry && void play();
+  $("play").onclick = () => state.recording && state.geometry && playVisible();
+  $("play-selection").onclick = () => state.geometry && playSelection();
+  $("clip-selection").onclick = () => state.geometry && clipSelection();
   $("rate").onchange = applySpeed;
   // Back from another tab or window, where the recording's clips may have been changed (a clip
   // drawn in a second tab stayed missing from this one until the view left its clips' window).
@@ -1123,7 +1287,7 @@ function parseLink(): { recording: string; view: LinkedView | null; params: URLS
   const recording = q.get("recording");
   if (!recording) return null;
   const t = Number(q.get("t")), level = Number(q.get("level"));
-  const view = q.has("t") && q.has("level") && Number.isFinite(t) && Number.isInteger(level) ? { t, level } : null;
+  const view = q.has("t") && q.has("level") && Number.isFinite(t) && Number.isFinite(level) ? { t, level } : null;
   return { recording, view, params: new URLSearchParams([...q].filter(([name]) => FIELDS.some((f) => f.name === name))) };
 }
 
@@ -1161,7 +1325,7 @@ function writeLink() {
   const q = new URLSearchParams({ recording: rec.id });
   if (state.geometry) {
     q.set("t", String(+timeAt($("plot").clientWidth / 2).toFixed(6)));
-    q.set("level", String(state.level));
+    q.set("level", String(Math.log2(pxPerFrame()))); // fractional for a fitted view
   }
   // The panel's, a value the server refused included: a reload shows it again, with its message.
   for (const [name, value] of panelQuery()) if (!(name === "width" && value === String(DEFAULTS.width))) q.set(name, value);
@@ -1253,8 +1417,10 @@ async function openRecording(rec: Recording, view: LinkedView | null = null) {
   state.geometry = null;
   state.query = "";
   state.readoutAt = null; // a read-out of the previous recording
+  state.selection = null;
   state.linkedView = view;
   drawMarker();
+  drawSelection();
   $("readout").textContent = "";
   delete $("readout").dataset.value;
   clearTiles();
