@@ -44,6 +44,7 @@ let id: string;
 let hash: string;
 let frames: number;
 let adminKey: string;
+let adminId: string;
 const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 /** The fixture as the tile service sees it. */
 const recording = () => ({ id, path: join(FIXTURES, "recordings", FILE), hash, timeExpansion: 1, samplerate: 44100, frames, channels: 2 });
@@ -52,6 +53,7 @@ beforeAll(async () => {
   t = await freshDatabase();
   const admin = await ensureAdmin(t.db.sql);
   adminKey = admin!.key;
+  adminId = admin!.user.id;
   const [recordingsDir] = await resolveRoots([join(FIXTURES, "recordings")]);
   const dataset = await createDataset(t.db.sql, { name: "fixtures", audio_dir: recordingsDir, created_by: admin!.user.id });
   await importDataset(t.db.sql, dataset.id, admin!.user.id);
@@ -587,7 +589,7 @@ describe("streamed range", () => {
     // The plan is answered once the server has seen the client leave.
     tiles.planStream = async (...args) => {
       const plan = await planStream.apply(tiles, args);
-      left = args[7]!;
+      left = args[7]!.left;
       await new Promise((r) => (left!.aborted ? r(null) : left!.addEventListener("abort", r)));
       return plan;
     };
@@ -650,6 +652,26 @@ describe("a single tile", () => {
     req.destroy();
     await expect.poll(() => lines.some((l) => l.msg === "the client left before its answer"), { timeout: 10_000, interval: 20 }).toBe(true);
     expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+  });
+});
+
+describe("fair scheduling across clients", () => {
+  it("a tile's computation waits in its client's queue: the token's user, else the remote address; a stream's and an image's too", async () => {
+    const run = tiles.pool.run.bind(tiles.pool);
+    const clients: string[][] = [];
+    tiles.pool.run = (task, signal, timeoutMs, taskClients) => {
+      if (task.kind === "tile" || task.kind === "piece") clients.push([...taskClients!.all]);
+      return run(task, signal, timeoutMs, taskClients);
+    };
+    onTestFinished(() => {
+      tiles.pool.run = run;
+    });
+    const q = "window_size=0.0123&pcen=false&width=128"; // tiles of their own: none cached, none shared with another test's
+    expect((await app.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?${q}`, headers: auth(adminKey) })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/v1/recordings/${id}/tiles/0/1.f32?${q}`, remoteAddress: "127.0.0.9" })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/v1/recordings/${id}/tiles/0/stream?window_size=0.0124&pcen=false&width=128&start_time=0&end_time=0.1&format=f32` })).statusCode).toBe(200);
+    expect((await app.inject({ url: `/v1/recordings/${id}/spectrogram?window_size=0.0123&pcen=false&start_time=0&end_time=0.1&format=f32`, headers: auth(adminKey) })).statusCode).toBe(200);
+    expect(clients).toEqual([[`user ${adminId}`], ["address 127.0.0.9"], ["address 127.0.0.1"], [`user ${adminId}`]]);
   });
 });
 

@@ -24,10 +24,11 @@ import { blockFrames, spectrogram, type Spectrogram } from "../src/engine/spectr
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
 import { fromTaskFailure, toTaskFailure } from "../src/tiles/failure.js";
 import { SampleValuesError } from "../src/engine/analysis.js";
-import { checkpointBlocks, PoolBusyError, rangeBlocks, TaskTimeoutError, TilePool, WORKER_EXEC_ARGV, WORKER_URL, type PoolOptions } from "../src/tiles/pool.js";
+import { checkpointBlocks, POOL_CLIENT, PoolBusyError, rangeBlocks, TaskTimeoutError, TilePool, WORKER_EXEC_ARGV, WORKER_URL, type PoolOptions } from "../src/tiles/pool.js";
 import { frameCount, frameGeometry, framesInInterval } from "../src/engine/geometry.js";
 import { FIXTURES, bytesToF32, firstDifference } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
+import { TaskClients } from "../src/tiles/fair-queue.js";
 import { ByteCache, StatsPendingError, TileService, type TileBody, type TileRecording } from "../src/tiles/service.js";
 import { FAULT_WORKER_URL, faultTask } from "./fault-tasks.js";
 import { flacFrameOffsets, flacOfFrames } from "./audio-helpers.js";
@@ -462,7 +463,7 @@ describe("caching and the pool", () => {
       service.pool.run = (task, signal, timeoutMs) => gate.then(() => run(task, signal, timeoutMs));
       const a = new AbortController(), b = new AbortController();
       const computed = service.computed, completed = service.completed;
-      const tiles = [service.tile(recording, p, 6, x, options, "png", a.signal), service.tile(recording, p, 6, x, options, "png", b.signal)];
+      const tiles = [service.tile(recording, p, 6, x, options, "png", { client: "a", left: a.signal }), service.tile(recording, p, 6, x, options, "png", { client: "b", left: b.signal })];
       await new Promise(setImmediate);
       expect(service.computed - computed).toBe(1);
       expect(service.completed).toBe(completed);
@@ -533,7 +534,7 @@ describe("caching and the pool", () => {
       running = shared.stats(recording, heavy(1)).catch((err: unknown) => err); // holds the one stats thread
       const options = tileOptionsSchema.parse({});
       const client = new AbortController();
-      const queued = shared.planTile(recording, heavy(2), 0, 0, options, "f32", Infinity, client.signal);
+      const queued = shared.planTile(recording, heavy(2), 0, 0, options, "f32", Infinity, { client: "a", left: client.signal });
       await new Promise((done) => setTimeout(done, 50));
       // The queue holds one: a third parameter set is refused at once.
       await expect(shared.planTile(recording, heavy(3), 0, 0, options, "f32")).rejects.toThrow(PoolBusyError);
@@ -541,7 +542,7 @@ describe("caching and the pool", () => {
       await expect(queued).rejects.toThrow("the client disconnected");
       await new Promise((done) => setTimeout(done, 50));
       expect(started).toEqual([String(hopOf(1))]); // the queued pass never ran, and its place is free again
-      const next = shared.planTile(recording, heavy(4), 0, 0, options, "f32", Infinity, new AbortController().signal).catch((err: unknown) => err);
+      const next = shared.planTile(recording, heavy(4), 0, 0, options, "f32", Infinity, { client: "a", left: new AbortController().signal }).catch((err: unknown) => err);
       await new Promise((done) => setTimeout(done, 50));
       await expect(shared.planTile(recording, heavy(5), 0, 0, options, "f32")).rejects.toThrow(PoolBusyError);
       // A request that got its 503 (StatsPendingError) will ask again: its pass stays queued.
@@ -564,6 +565,82 @@ describe("caching and the pool", () => {
     for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(PoolBusyError);
     expect(results.filter((r) => r.status === "fulfilled").length).toBeGreaterThanOrEqual(3);
     await small.close();
+  });
+
+  describe("fair scheduling: tasks wait per client and are taken round-robin across clients", () => {
+    /** A pool of one fault-worker thread, closed after the test. */
+    function onePool(options: PoolOptions = {}): TilePool {
+      const pool = new TilePool({ threads: 1, workerFile: FAULT_WORKER_URL, ...options });
+      onTestFinished(() => pool.close());
+      return pool;
+    }
+    /** Runs a task that takes no time for `clients`, as `name`; the names in the order their tasks ended (one thread: the order they ran) go to `order`. */
+    const runAs = (pool: TilePool, order: string[], name: string, clients: TaskClients, signal?: AbortSignal) =>
+      pool.run(faultTask({ kind: "hold", ms: 0 }), signal, undefined, clients).then(() => order.push(name));
+
+    it("one client's backlog does not hold another's task: it runs after one task of each client ahead of it (it waited behind all 10)", async () => {
+      const pool = onePool();
+      const order: string[] = [];
+      // All asked in one turn of the event loop: a0 takes the thread, the others wait.
+      const tasks = Array.from({ length: 10 }, (_, i) => runAs(pool, order, `a${i}`, new TaskClients("a")));
+      tasks.push(runAs(pool, order, "b0", new TaskClients("b")), runAs(pool, order, "c0", new TaskClients("c")), runAs(pool, order, "b1", new TaskClients("b")));
+      await Promise.all(tasks);
+      expect(order).toEqual(["a0", "a1", "b0", "c0", "a2", "b1", "a3", "a4", "a5", "a6", "a7", "a8", "a9"]);
+    });
+
+    it("a task shared by two clients (identical requests computed once) runs at the first of their turns, not behind its starter's backlog", async () => {
+      const pool = onePool();
+      const order: string[] = [];
+      const shared = new TaskClients("a");
+      const tasks = [runAs(pool, order, "a0", new TaskClients("a")), runAs(pool, order, "a1", new TaskClients("a")), runAs(pool, order, "a2", new TaskClients("a")), runAs(pool, order, "shared", shared), runAs(pool, order, "a4", new TaskClients("a"))];
+      shared.join("b"); // b asks for the tile a queued
+      await Promise.all(tasks);
+      expect(order).toEqual(["a0", "a1", "shared", "a2", "a4"]);
+    });
+
+    it("refuses a client's task when its own backlog is full (PoolBusyError), while another client's still waits; and past the overall cap, anyone's", async () => {
+      const pool = onePool({ maxClientQueue: 2, maxQueue: 3 });
+      const order: string[] = [];
+      const accepted = [runAs(pool, order, "a0", new TaskClients("a")), runAs(pool, order, "a1", new TaskClients("a")), runAs(pool, order, "a2", new TaskClients("a"))];
+      const refusedA = await runAs(pool, order, "a3", new TaskClients("a")).catch((err: unknown) => err);
+      expect(refusedA).toEqual(new PoolBusyError("all workers are busy and 2 computations of this client are waiting for one already"));
+      accepted.push(runAs(pool, order, "b0", new TaskClients("b")));
+      const refusedC = await runAs(pool, order, "c0", new TaskClients("c")).catch((err: unknown) => err);
+      expect(refusedC).toEqual(new PoolBusyError("all workers are busy and the queue is full (3 computations waiting)"));
+      await Promise.all(accepted);
+      expect(order).toEqual(["a0", "a1", "b0", "a2"]);
+    });
+
+    it("a queued task whose request left is taken out of its client's queue: it never runs, and its place is free", async () => {
+      const pool = onePool({ maxClientQueue: 2 });
+      const order: string[] = [];
+      const left = new AbortController();
+      const tasks = [runAs(pool, order, "a0", new TaskClients("a")), runAs(pool, order, "a1", new TaskClients("a"))];
+      const leaving = runAs(pool, order, "a2", new TaskClients("a"), left.signal);
+      left.abort(new Error("the client disconnected"));
+      await expect(leaving).rejects.toThrow("the client disconnected");
+      tasks.push(runAs(pool, order, "a3", new TaskClients("a")));
+      await Promise.all(tasks);
+      expect(order).toEqual(["a0", "a1", "a3"]);
+      expect(pool.queued).toBe(0);
+    });
+
+    it("a tile service passes each request's client down to the pool; identical requests of two clients share one task of both", async () => {
+      const fair = new TileService({ threads: 1, workerFile: FAULT_WORKER_URL });
+      onTestFinished(() => fair.close());
+      const p = parseParams({ window_size: 0.01, pcen: false });
+      const run = fair.pool.run.bind(fair.pool);
+      const seen: TaskClients[] = [];
+      fair.pool.run = (task, signal, timeoutMs, clients) => {
+        if (task.kind === "tile") seen.push(clients!);
+        return run(task, signal, timeoutMs, clients);
+      };
+      const options = tileOptionsSchema.parse({ width: 128 });
+      await fair.tile(recording, p, 0, 0, options, "f32", { client: "a" }); // its frames counted
+      await Promise.all([fair.tile(recording, p, 0, 1, options, "f32", { client: "a" }), fair.tile(recording, p, 0, 1, options, "f32", { client: "b" })]);
+      await fair.tile(recording, p, 0, 2, options, "f32");
+      expect(seen.map((clients) => clients.all)).toEqual([["a"], ["a", "b"], [POOL_CLIENT]]);
+    });
   });
 
   it("a recording that cannot be decoded fails as an AudioFormatError, its class kept across the thread boundary", async () => {
@@ -783,17 +860,18 @@ describe("caching and the pool", () => {
     expect(performance.now() - started).toBeLessThan(4000);
   });
 
-  it("a task a retired worker took waits again, for what is left of its wait: queued behind another, it is busy, not over its run's limit", async () => {
+  it("a task a retired worker took runs again on a fresh thread, keeping its place: the tasks queued after it wait for a thread in the pool's queue, not ahead of it in Piscina's", async () => {
     const pool = new TilePool({ threads: 1, taskTimeoutMs: 1000, workerFile: FAULT_WORKER_URL });
     onTestFinished(() => pool.close());
     // Its worker retires (a generous limit of its own: the worker's start and the trap took over the
     // 1 s in a CI run at load 10).
     await expect(pool.run(faultTask({ kind: "trap" }), undefined, 20_000)).rejects.toThrow(/memory access out of bounds/);
-    const retried = pool.run(faultTask({ kind: "hold", ms: 10 })).catch((err: unknown) => err); // taken by the retired worker, run again
-    const ahead = pool.run(faultTask({ kind: "hold", ms: 3000 }), undefined, 10_000); // takes the fresh worker first
-    const err = (await retried) as Error;
-    expect([err.constructor, err.message]).toEqual([PoolBusyError, "no worker was free for the computation within 1 s: every one was busy"]);
-    await ahead;
+    const order: string[] = [];
+    const retried = pool.run(faultTask({ kind: "hold", ms: 10 }), undefined, 20_000).then(() => order.push("retried")); // taken by the retired worker, run again
+    const after = pool.run(faultTask({ kind: "hold", ms: 10 }), undefined, 20_000).then(() => order.push("after"));
+    await Promise.all([retried, after]);
+    // It was queued behind the task asked after it, and failed as busy when that one held the fresh worker past its wait.
+    expect(order).toEqual(["retried", "after"]);
   });
 
   it("a stats pass tells how far it has come: its worker writes the frames scanned into the task's shared memory, up to the frame count", async () => {

@@ -16,6 +16,7 @@ import { checkFramesPerStep, clampFrameRange } from "../engine/geometry.js";
 import { statsForRange } from "../engine/recording.js";
 import { blockFrames as defaultBlockFrames } from "../engine/spectrogram.js";
 import { FILTER_CACHE_BYTES } from "../engine/resample.js";
+import { FairQueue, TaskClients } from "./fair-queue.js";
 import { fromTaskFailure, isRetiringAnswer, RETIRED_EXIT_CODE } from "./failure.js";
 import { MAX_THREADS } from "./limits.js";
 import type { Source, StatsResult, StatsTask, WorkerTask } from "./worker.js";
@@ -23,8 +24,15 @@ import type { Source, StatsResult, StatsTask, WorkerTask } from "./worker.js";
 export interface PoolOptions {
   /** Worker threads (default: one per core). */
   threads?: number;
-  /** Tasks waiting beyond the running ones before new work is refused (default 64 per thread). */
+  /** Tasks waiting for a thread, every client's together, before new work is refused (default 64 per thread). */
   maxQueue?: number;
+  /**
+   * Tasks one client (TaskClients) may have waiting for a thread before its next is refused
+   * (default 16 per thread): a quarter of maxQueue, so that one client alone cannot fill the queue
+   * and have the others' requests refused. The pool's own client (POOL_CLIENT: tasks run for no
+   * client in particular) has maxQueue alone.
+   */
+  maxClientQueue?: number;
   /**
    * A task's time limit (default 60 s), for each of its two waits: one no worker took within this
    * long of being asked for is dropped (PoolBusyError: the server is busy, later it would run);
@@ -117,8 +125,19 @@ export const WORKER_EXEC_ARGV = process.allowedNodeEnvironmentFlags.has("--no-ex
   ? [...process.execArgv, "--no-experimental-require-module"]
   : process.execArgv;
 
+/** The client of the tasks run for no client in particular (TilePool#run's default): a job worker's, extract's, a library caller's. */
+export const POOL_CLIENT = "pool";
+
 export class TilePool {
   private readonly piscina: Piscina;
+  /**
+   * The tasks waiting for a thread, per client, taken round-robin (FairQueue): the pool hands
+   * Piscina a task only when a thread is free for it, so Piscina's own queue (first come, first
+   * served) holds none but a task moving to a thread (or one a retired thread passed on).
+   */
+  private readonly waiting: FairQueue;
+  /** Tasks handed to Piscina and not yet answered: at most one per thread. */
+  private handedOut = 0;
   readonly threads: number;
   private readonly taskTimeoutMs: number;
   private readonly leaseMs: number;
@@ -141,7 +160,6 @@ export class TilePool {
       execArgv: WORKER_EXEC_ARGV,
       minThreads: this.threads,
       maxThreads: this.threads,
-      maxQueue: options.maxQueue ?? 64 * this.threads,
       idleTimeout: 60_000,
       // Piscina's own choice (one task per worker: a free one), which also tells the task that it
       // runs from now: its time limit counts its run apart from its wait (run).
@@ -151,13 +169,14 @@ export class TilePool {
         return free;
       },
     });
+    this.waiting = new FairQueue(options.maxClientQueue ?? 16 * this.threads, options.maxQueue ?? 64 * this.threads, POOL_CLIENT);
     // A worker that dies fails its own task (rejected below); Piscina starts a new one.
     this.piscina.on("error", () => {});
   }
 
   /** Tasks queued, not yet running. */
   get queued(): number {
-    return this.piscina.queueSize;
+    return this.waiting.size + this.piscina.queueSize;
   }
 
   /**
@@ -165,13 +184,15 @@ export class TilePool {
    * its time limit, `timeoutMs`, which counts its wait for a worker apart from its run: a task no
    * worker took within `timeoutMs` of this call fails with PoolBusyError (the server is busy:
    * asked again later, it would run), one that ran `timeoutMs` on its worker with
-   * TaskTimeoutError (it is too much work: asked again, it would fail again).
+   * TaskTimeoutError (it is too much work: asked again, it would fail again). While every thread
+   * is busy it waits in the queue of each of its `clients` (FairQueue: round-robin across clients),
+   * refused with PoolBusyError when their backlog or the whole queue is full.
    *
    * @internal WorkerTask is the protocol between the pool, its worker and the tile service, not
    * the library's: the package's declarations leave `run` out (tsconfig.build.json
    * stripInternal); a library caller has `stats` and `frameRangeInto`.
    */
-  async run<T>(task: WorkerTask, signal?: AbortSignal, timeoutMs = this.taskTimeoutMs): Promise<T> {
+  async run<T>(task: WorkerTask, signal?: AbortSignal, timeoutMs = this.taskTimeoutMs, clients = new TaskClients(POOL_CLIENT)): Promise<T> {
     // A task goes to its worker as it is: parameters that are no object failed there, reading a
     // field of null, naming nothing.
     checkOptionsObject(task, "a WorkerTask", "task");
@@ -195,7 +216,9 @@ export class TilePool {
     const options = { signal: signal ? AbortSignal.any([signal, limit.signal]) : limit.signal };
     // A copy: the caller's task may be in flight elsewhere (frameRangeInto's leases share one).
     const submitted = { ...task, [queueOptionsSymbol]: start };
+    let release: (() => void) | undefined;
     try {
+      release = await this.turn(clients, options.signal);
       // A retired worker (worker.ts taskHandler: after a bug, or with its core past coreMemoryLimit
       // and given this task before endRetired could end it) exits as a task reaches it, before any
       // of the task ran: the task runs again on another thread. Each retirement follows another task's end, so the tries go on while the pool gets
@@ -203,7 +226,6 @@ export class TilePool {
       // met, in turn, threads retired after large tiles (more than `threads` of them in a row).
       let result: unknown;
       for (;;) {
-        if (this.piscina.queueSize >= this.piscina.options.maxQueue) throw new PoolBusyError("all workers are busy and the queue is full");
         try {
           result = await this.piscina.run(submitted, options);
           if (isRetiringAnswer(result)) {
@@ -228,7 +250,43 @@ export class TilePool {
       throw err;
     } finally {
       clearTimeout(timer);
+      release?.();
     }
+  }
+
+  /**
+   * Waits for a thread to be free for a task of `clients` — at once when one is and nobody waits,
+   * else its turn in the fair queue — and resolves with the release of its place (once answered).
+   * `signal` takes it out of the queue, rejecting with its reason.
+   * @throws PoolBusyError when the queue refuses it (FairQueue#refusal)
+   */
+  private turn(clients: TaskClients, signal: AbortSignal): Promise<() => void> {
+    signal.throwIfAborted();
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.handedOut--;
+      if (this.handedOut < this.threads) this.waiting.startNext();
+    };
+    if (this.handedOut < this.threads && this.waiting.size === 0) {
+      this.handedOut++;
+      return Promise.resolve(release);
+    }
+    const refusal = this.waiting.refusal(clients);
+    if (refusal) throw new PoolBusyError(refusal);
+    return new Promise((resolve, reject) => {
+      const leave = () => {
+        this.waiting.remove(queued);
+        reject(signal.reason);
+      };
+      const queued = this.waiting.add(clients, () => {
+        signal.removeEventListener("abort", leave);
+        this.handedOut++;
+        resolve(release);
+      });
+      signal.addEventListener("abort", leave, { once: true });
+    });
   }
 
   /**
@@ -245,9 +303,9 @@ export class TilePool {
     void worker.terminate();
   }
 
-  /** One stats pass over `task`'s recording (`{ kind: "stats", ...source }`), under the stats time limit. */
-  stats(task: StatsTask, signal?: AbortSignal): Promise<StatsResult> {
-    return this.run<StatsResult>(task, signal, this.statsTimeoutMs);
+  /** One stats pass over `task`'s recording (`{ kind: "stats", ...source }`), under the stats time limit, for `clients` (run). */
+  stats(task: StatsTask, signal?: AbortSignal, clients?: TaskClients): Promise<StatsResult> {
+    return this.run<StatsResult>(task, signal, this.statsTimeoutMs, clients);
   }
 
   /**
@@ -325,6 +383,7 @@ function checkPoolOptions(options: PoolOptions): void {
   const rules: [keyof PoolOptions, (v: number) => boolean, string][] = [
     ["threads", (v) => Number.isInteger(v) && v >= 1 && v <= MAX_THREADS, `an integer in [1, ${MAX_THREADS}]`],
     ["maxQueue", (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0"],
+    ["maxClientQueue", (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0"],
     ["taskTimeoutMs", ...timeLimit],
     ["statsTimeoutMs", ...timeLimit],
     ["leaseMs", (v) => v >= 0 && Number.isFinite(v), "a number of ms ≥ 0"],

@@ -19,8 +19,21 @@ import { VERSION } from "../engine/version.js";
 import type { PngText } from "../render/png.js";
 import { encodedBytesKnown, type TileFormat } from "./compute.js";
 import { framesOfInterval, tileLayout, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "./grid.js";
-import { PoolBusyError, TaskTimeoutError, TilePool, type PoolOptions } from "./pool.js";
+import { TaskClients } from "./fair-queue.js";
+import { POOL_CLIENT, PoolBusyError, TaskTimeoutError, TilePool, type PoolOptions } from "./pool.js";
 import type { Source, StatsResult, WorkerTask } from "./worker.js";
+
+/**
+ * Who a request's work is for: `client`, whose queue its computations wait in for a thread (the
+ * pool takes clients' tasks round-robin: TilePool, FairQueue) — the API's is the token's user, else
+ * the remote address —, and `left`, which fires when the request gives up (its client
+ * disconnected): the work done for it alone is then cancelled. Without one, the work is the
+ * pool's own client's (POOL_CLIENT) and runs to its end.
+ */
+export interface Requester {
+  client: string;
+  left?: AbortSignal;
+}
 
 /** What the tile service needs to know of a recording. */
 export interface TileRecording {
@@ -359,6 +372,9 @@ export class ByteCache<V> {
   }
 }
 
+/** A computation TileService#once shares: `signal` fires once no caller waits for it; `clients` are its callers'. */
+type Computation<T> = (signal: AbortSignal, clients: TaskClients) => Promise<T>;
+
 /** A computation shared by concurrent callers (TileService#once). */
 interface Flight {
   result: Promise<unknown>;
@@ -370,6 +386,8 @@ interface Flight {
   kept: boolean;
   /** The check of the file it reads that its starter made (Source.checked; undefined: none), which its reads end by finding still. */
   checked: CheckedFile | undefined;
+  /** The clients of its callers, its starter's first: its pool tasks wait in each one's queue (TaskClients). */
+  clients: TaskClients;
 }
 
 /** Whether two checks of a file (Source.checked; undefined: none) found it with the same size and modification time. */
@@ -471,15 +489,15 @@ export class TileService {
    * computation running, one starts at once, unstatted: the tiles of a stream go to the pool in
    * their order (a stat first let a later tile take the only worker ahead of the first).
    */
-  private once<T>(key: string, compute: (signal: AbortSignal) => Promise<T>, file: Pick<Source, "path" | "checked">, signal?: AbortSignal): Promise<T> {
+  private once<T>(key: string, compute: Computation<T>, file: Pick<Source, "path" | "checked">, requester?: Requester): Promise<T> {
     const running = this.inFlight.get(key);
-    if (!running || sameCheck(running.checked, file.checked)) return this.joinOrStart(key, compute, file.checked, signal);
+    if (!running || sameCheck(running.checked, file.checked)) return this.joinOrStart(key, compute, file.checked, requester);
     return (async () => {
       if (file.checked) await checkFileUnchanged(file.path, file.checked);
       // Meanwhile a caller with this check may have started it.
       const now = this.inFlight.get(key);
       if (now && !sameCheck(now.checked, file.checked)) this.inFlight.delete(key);
-      return this.joinOrStart(key, compute, file.checked, signal);
+      return this.joinOrStart(key, compute, file.checked, requester);
     })();
   }
 
@@ -488,20 +506,25 @@ export class TileService {
    * as started under the file's check `checked`. A caller's `signal` gives up its own wait (it
    * rejects with the signal's reason at once); the computation itself is cancelled only when every
    * caller waiting for it has given up — one client that disconnects must not fail the same tile
-   * for the others. A caller without a signal keeps it running to the end.
+   * for the others. A caller without a signal keeps it running to the end. A caller's client joins
+   * the computation's clients: its tasks wait in that client's queue too, and run at the first turn
+   * of any of them (a tile another client's backlog had queued first is not held behind it).
    */
-  private joinOrStart<T>(key: string, compute: (signal: AbortSignal) => Promise<T>, checked: CheckedFile | undefined, signal?: AbortSignal): Promise<T> {
+  private joinOrStart<T>(key: string, compute: Computation<T>, checked: CheckedFile | undefined, requester?: Requester): Promise<T> {
+    const signal = requester?.left;
     signal?.throwIfAborted();
+    const client = requester?.client ?? POOL_CLIENT;
     let flight = this.inFlight.get(key);
     if (!flight) {
       const controller = new AbortController();
-      const started: Flight = { controller, waiters: 0, kept: false, checked, result: Promise.resolve() };
-      started.result = compute(controller.signal).finally(() => {
+      const started: Flight = { controller, waiters: 0, kept: false, checked, clients: new TaskClients(client), result: Promise.resolve() };
+      started.result = compute(controller.signal, started.clients).finally(() => {
         if (this.inFlight.get(key) === started) this.inFlight.delete(key);
       });
       this.inFlight.set(key, (flight = started));
     }
     const joined = flight;
+    joined.clients.join(client);
     const result = joined.result as Promise<T>;
     if (!signal) {
       joined.kept = true;
@@ -536,33 +559,33 @@ export class TileService {
    * that need no whole-recording statistic (needsRecordingStats: dB without PCEN or normalization)
    * get the frames and geometry a worker reads from the file's header (framesOf) — no claim, no
    * pass, no 503 while one runs: a pass over an hour of 384 kHz audio took 7–29 s, minutes for
-   * longer ones, and found nothing their tiles use. `signal`: the request's client left.
+   * longer ones, and found nothing their tiles use. `requester`: whose it is, and its leaving.
    * A pass every one of whose requests left before their answer — queued for a slot or running —
    * is cancelled, as a tile is; one a request got its 503 for (it will be asked again) or that a
    * caller without a signal wants goes on to the end.
    */
-  private statsOf(recording: TileRecording, params: Params, pass: Pass, signal?: AbortSignal): Promise<StatsResult> {
+  private statsOf(recording: TileRecording, params: Params, pass: Pass, requester?: Requester): Promise<StatsResult> {
     const identity = recordingStatsIdentity(recording, params);
     if (!needsRecordingStats(params)) {
       // What the pass would have refused at its first read, before any tile (a stream's 200) is sent.
       checkConditioning(params, pass.g.samplerate, pass.samples);
-      return this.framesOf(recording, params, identity.key, signal);
+      return this.framesOf(recording, params, identity.key, requester);
     }
     const memoryKey = `${recording.hash}:${identity.key}`;
     const known = this.statsMemory.get(memoryKey);
     if (known) return Promise.resolve(known);
     const flightKey = `stats:${memoryKey}`;
-    const pending = this.once(flightKey, async (closing) => {
+    const pending = this.once(flightKey, async (closing, clients) => {
       const progress: PassProgress = { startedAt: null, framesDone: new Float64Array(new SharedArrayBuffer(8)), frames: pass.frames };
       this.passes.set(flightKey, progress);
       try {
-        const result = await this.loadOrCompute(recording, params, identity, closing, progress);
+        const result = await this.loadOrCompute(recording, params, identity, closing, clients, progress);
         this.statsMemory.set(memoryKey, result);
         return result;
       } finally {
         if (this.passes.get(flightKey) === progress) this.passes.delete(flightKey);
       }
-    }, recording, signal);
+    }, recording, requester);
     return this.waitBounded(pending, () => {
       // The request gets its 503 and will ask again: whoever leaves now, the pass goes on.
       const flight = this.inFlight.get(flightKey);
@@ -578,15 +601,15 @@ export class TileService {
    * place tiles on a length the workers refuse. Milliseconds: the file's header, once per
    * recording and parameters.
    */
-  private framesOf(recording: TileRecording, params: Params, key: string, signal?: AbortSignal): Promise<StatsResult> {
+  private framesOf(recording: TileRecording, params: Params, key: string, requester?: Requester): Promise<StatsResult> {
     const memoryKey = `frames:${recording.hash}:${key}`;
     const known = this.statsMemory.get(memoryKey);
     if (known) return Promise.resolve(known);
-    return this.once(memoryKey, async (closing) => {
-      const result = await this.pool.run<StatsResult>({ kind: "frames", ...source(recording, params) }, closing);
+    return this.once(memoryKey, async (closing, clients) => {
+      const result = await this.pool.run<StatsResult>({ kind: "frames", ...source(recording, params) }, closing, undefined, clients);
       this.statsMemory.set(memoryKey, result);
       return result;
-    }, recording, signal);
+    }, recording, requester);
   }
 
   /**
@@ -612,16 +635,17 @@ export class TileService {
 
   /**
    * `closing` fires when nobody waits for the pass any more: every request left before its answer,
-   * or the service closes. `progress` is told when the pass starts here and shared with its worker.
+   * or the service closes; `clients`, those of the requests waiting for it. `progress` is told when
+   * the pass starts here and shared with its worker.
    */
-  private async loadOrCompute(recording: TileRecording, params: Params, identity: StatsIdentity, closing: AbortSignal, progress: PassProgress): Promise<StatsResult> {
+  private async loadOrCompute(recording: TileRecording, params: Params, identity: StatsIdentity, closing: AbortSignal, clients: TaskClients, progress: PassProgress): Promise<StatsResult> {
     const store = this.statsStore;
     const compute = async () => {
       const release = await this.statsSlots.take(closing);
       try {
         this.computed++;
         progress.startedAt = performance.now();
-        return await this.pool.stats({ kind: "stats", ...source(recording, params), progress: progress.framesDone }, closing).catch((err: unknown) => {
+        return await this.pool.stats({ kind: "stats", ...source(recording, params), progress: progress.framesDone }, closing, clients).catch((err: unknown) => {
           // Not the request's time limit (a 400: ask for less): the pass limit keeps a pass to minutes, so one over its hour met an overloaded machine.
           throw err instanceof TaskTimeoutError ? new PoolBusyError(`the statistics pass ran past its time limit of ${err.limitMs / 1000} s and was stopped: the server is overloaded`) : err;
         });
@@ -684,7 +708,7 @@ export class TileService {
    * limit — a zoom over MAX_TILE_SAMPLES (checkTileWork), more than `maxPixels` values — is refused
    * before the stats pass.
    */
-  async planTile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, maxPixels = Infinity, signal?: AbortSignal): Promise<ImagePlan> {
+  async planTile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, maxPixels = Infinity, requester?: Requester): Promise<ImagePlan> {
     const pass = this.checkedPass(recording, params);
     checkTileWork(pass, z, options.width);
     const place = (frames: number, g: FrameGeometry) => {
@@ -693,7 +717,7 @@ export class TileService {
       return layout;
     };
     checkBeforePass(pass, place);
-    const { geometry, stats } = await this.statsOf(recording, params, pass, signal);
+    const { geometry, stats } = await this.statsOf(recording, params, pass, requester);
     const layout = place(stats.frames, geometry);
     const headers = geometryHeaders(layout, geometry, params, stats);
     return {
@@ -711,7 +735,7 @@ export class TileService {
    * plans a tile; refused (TileRangeError) when it would hold more than `limits.frames` frames
    * or `limits.pixels` values.
    */
-  async planPiece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits, signal?: AbortSignal): Promise<ImagePlan> {
+  async planPiece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits, requester?: Requester): Promise<ImagePlan> {
     const place = (frames: number, g: FrameGeometry): [number, number] => {
       const [f0, f1] = framesOfInterval(start, end, frames, g, pastEndHint(recording));
       const count = f1 - f0, pixels = count * g.bins;
@@ -723,7 +747,7 @@ export class TileService {
     };
     const pass = this.checkedPass(recording, params);
     checkBeforePass(pass, place);
-    const { geometry, stats } = await this.statsOf(recording, params, pass, signal);
+    const { geometry, stats } = await this.statsOf(recording, params, pass, requester);
     const [f0, f1] = place(stats.frames, geometry);
     const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
     const headers = geometryHeaders(layout, geometry, params, stats);
@@ -744,7 +768,7 @@ export class TileService {
    * when there are more than `limits.tiles` of them. Everything a tile of the stream could be refused for is checked
    * here, so that a stream's answer starts only when its tiles can all be made.
    */
-  async planStream(recording: TileRecording, params: Params, z: number, start: number, end: number, options: TileOptions, limits: StreamLimits, signal?: AbortSignal): Promise<StreamPlan> {
+  async planStream(recording: TileRecording, params: Params, z: number, start: number, end: number, options: TileOptions, limits: StreamLimits, requester?: Requester): Promise<StreamPlan> {
     const place = (frames: number, g: FrameGeometry): StreamPlan => {
       const [x0, x1] = tilesInInterval(z, start, end, frames, g, options.width, pastEndHint(recording));
       if (x1 - x0 > limits.tiles) {
@@ -757,7 +781,7 @@ export class TileService {
     const pass = this.checkedPass(recording, params);
     checkTileWork(pass, z, options.width);
     checkBeforePass(pass, place);
-    const { geometry, stats } = await this.statsOf(recording, params, pass, signal);
+    const { geometry, stats } = await this.statsOf(recording, params, pass, requester);
     return place(stats.frames, geometry);
   }
 
@@ -774,25 +798,25 @@ export class TileService {
 
   /**
    * The bytes of a planned tile or piece: from the cache, or computed on the pool once however
-   * many requests ask together; `signal` cancels a request's interest (the work stops when no
+   * many requests ask together, in the queue of each one's client; `requester.left` cancels a request's interest (the work stops when no
    * request is left, if it is still queued or running).
    */
-  async render(plan: ImagePlan, signal?: AbortSignal): Promise<TileBody> {
+  async render(plan: ImagePlan, requester?: Requester): Promise<TileBody> {
     const cached = this.cache.get(plan.etag);
     if (cached) return cached;
-    return this.once(plan.etag, async (shared) => {
+    return this.once(plan.etag, async (shared, clients) => {
       this.computed++;
-      const body = await this.pool.run<Uint8Array>(plan.task, shared);
+      const body = await this.pool.run<Uint8Array>(plan.task, shared, undefined, clients);
       this.completed++;
       const result: TileBody = { body, etag: plan.etag, contentType: plan.contentType, headers: plan.headers };
       this.cache.set(plan.etag, result);
       return result;
-    }, plan.task, signal);
+    }, plan.task, requester);
   }
 
   /** Tile (z, x) of the recording: `planTile`, then `render`. */
-  async tile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, signal?: AbortSignal): Promise<TileBody> {
-    return this.render(await this.planTile(recording, params, z, x, options, format, Infinity, signal), signal);
+  async tile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, requester?: Requester): Promise<TileBody> {
+    return this.render(await this.planTile(recording, params, z, x, options, format, Infinity, requester), requester);
   }
 
   /**

@@ -17,8 +17,8 @@ import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parsePara
 import { encodedBytesBound, TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
 import { MAX_ZOOM, tileOptionsSchema, TileRangeError, type TileOptions } from "../../tiles/grid.js";
 import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
-import { GEOMETRY_HEADERS, StatsPendingError, type ImagePlan, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
-import { clientLeft } from "../client-left.js";
+import { GEOMETRY_HEADERS, StatsPendingError, type ImagePlan, type Requester, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
+import { requesterOf } from "../client-left.js";
 import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
 import { recordingRevision } from "../../store/recordings.js";
@@ -80,7 +80,7 @@ const spectrogramNotModified = notModifiedResponse({ ...ETAG_HEADER, ...CACHE_CO
 const spectrogramErrors = {
   400: errorBody.describe("Bad Request: a field is invalid (`fields` names each), or the request is over a limit (SPEC §10) and the message says which: pixels per tile or image, frames per image, tiles per stream, samples a pass or a tile transforms, or the request time limit — a computation that ran 60 s on a worker without finishing (in a stream, after the 200, that tile's part says so)"),
   403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody,
-  503: errorWithHeaders("Service Unavailable, with Retry-After: every worker is busy (the queue is full, or no worker was free within 60 s), answers still being sent to slower clients hold the server's limit of such bytes, the recording's statistics are being computed, the database is unavailable, or no answer came within the deadline", RETRY_AFTER_HEADER),
+  503: errorWithHeaders("Service Unavailable, with Retry-After: every worker is busy (the queue is full, the client's own share of it is, or no worker was free within 60 s), answers still being sent to slower clients hold the server's limit of such bytes, the recording's statistics are being computed, the database is unavailable, or no answer came within the deadline", RETRY_AFTER_HEADER),
 };
 const format = z.enum(TILE_FORMATS, { error: `must be one of ${TILE_FORMATS.join(", ")}` });
 
@@ -117,13 +117,13 @@ const SMALLER_SPECTROGRAM = "ask for a smaller answer (png, fewer rows with heig
  * by its bound it would be refused when it fits, and PNG is what a refused client is told to ask
  * for) — unless its bytes are cached or being computed for another request: refusing then would
  * spare nothing, and a cached tile already held costs no more.
- * @param signal the client's leaving (clientLeft)
+ * @param requester the request's client and its leaving (requesterOf)
  * @throws UnsentBytesFullError (a 503) when that bound is full
  */
-async function sendPlanned(reply: FastifyReply, plan: ImagePlan, cache: string, signal: AbortSignal) {
+async function sendPlanned(reply: FastifyReply, plan: ImagePlan, cache: string, requester: Requester) {
   const { tiles, unsentBytes } = reply.server;
   if (plan.knownBytes !== null && tiles.wouldCompute(plan)) unsentBytes.checkRoom(plan.knownBytes, SMALLER_SPECTROGRAM);
-  const tile = await tiles.render(plan, signal);
+  const tile = await tiles.render(plan, requester);
   unsentBytes.hold(reply.raw, tile.body, SMALLER_SPECTROGRAM);
   reply.header("ETag", tile.etag).header("Cache-Control", cache).type(tile.contentType);
   for (const [k, v] of Object.entries(tile.headers)) reply.header(k, v);
@@ -210,10 +210,10 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { recording, revision } = await tileRecording(reply, request.params.id);
     const cache = cacheControl(request, askedRevision, revision);
     // The client's leaving cancels what is done for it alone: the stats pass too, until its 503.
-    const left = clientLeft(reply);
-    const plan = await app.tiles.planTile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat, limits.maxTilePixels, left);
+    const requester = requesterOf(reply);
+    const plan = await app.tiles.planTile(recording, params, request.params.z, Number(xText), options, fmt as TileFormat, limits.maxTilePixels, requester);
     if (notModified(request.headers["if-none-match"], plan.etag)) return reply.code(304).header("ETag", plan.etag).header("Cache-Control", cache).send();
-    return sendPlanned(reply, plan, cache, left);
+    return sendPlanned(reply, plan, cache, requester);
   });
 
   app.get("/recordings/:id/tiles/:z/stream", {
@@ -232,9 +232,10 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { params, options } = splitQuery(query);
     const { recording } = await tileRecording(reply, request.params.id);
     const z = request.params.z;
-    const left = clientLeft(reply);
+    const requester = requesterOf(reply);
+    const { left } = requester;
     // Everything a tile could be refused for is checked here, before the 200 and its headers.
-    const { x0, x1, widest } = await app.tiles.planStream(recording, params, z, start_time, end_time, options, { tiles: limits.maxStreamTiles, pixels: limits.maxTilePixels }, left);
+    const { x0, x1, widest } = await app.tiles.planStream(recording, params, z, start_time, end_time, options, { tiles: limits.maxStreamTiles, pixels: limits.maxTilePixels }, requester);
     const tiles = x1 - x0;
     const boundary = `sonotile-${Math.random().toString(36).slice(2)}`;
     // The stream's headers are set once it is taken: a 503 refusing it carried X-Tile-Range, tiles it would not send.
@@ -258,7 +259,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const pending = new Map<number, Promise<TileBody>>();
     const start = (i: number) => {
       if (i >= tiles || left.aborted) return;
-      const next = app.tiles.tile(recording, params, z, x0 + i, options, fmt, left);
+      const next = app.tiles.tile(recording, params, z, x0 + i, options, fmt, requester);
       next.catch(() => {});
       pending.set(i, next);
     };
@@ -317,9 +318,9 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     const { recording, revision } = await tileRecording(reply, request.params.id);
     const cache = cacheControl(request, askedRevision, revision);
     const pieceLimits = { frames: limits.maxImageFrames, pixels: limits.maxImagePixels };
-    const left = clientLeft(reply);
-    const plan = await app.tiles.planPiece(recording, params, start_time, end_time, fmt, pieceLimits, left);
+    const requester = requesterOf(reply);
+    const plan = await app.tiles.planPiece(recording, params, start_time, end_time, fmt, pieceLimits, requester);
     if (notModified(request.headers["if-none-match"], plan.etag)) return reply.code(304).header("ETag", plan.etag).header("Cache-Control", cache).send();
-    return sendPlanned(reply, plan, cache, left);
+    return sendPlanned(reply, plan, cache, requester);
   });
 };
