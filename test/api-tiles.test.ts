@@ -878,7 +878,7 @@ describe("OpenAPI document", () => {
     for (const path of ["/v1/recordings/{id}/tiles/{z}/{tile}", "/v1/recordings/{id}/spectrogram"]) {
       const { 400: badRequest, 503: unavailable } = doc.paths[path].get.responses;
       expect(badRequest.description).toContain("or the request time limit — a computation that ran 60 s on a worker without finishing");
-      expect(unavailable.description).toContain("every worker is busy (the queue is full, or no worker was free within 60 s)");
+      expect(unavailable.description).toContain("every worker is busy (the queue is full, the client's own share of it is, or no worker was free within 60 s)");
     }
   });
 
