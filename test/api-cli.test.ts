@@ -96,6 +96,27 @@ describe("sonotile token", () => {
     await updateUser(held.sql, found!.user.id, { enabled: true });
   });
 
+  it("makes a token that expires after --expires-in, and lists its expiry; one past it is refused as expired; a bad duration is a usage error naming the flag", async () => {
+    const before = Date.now();
+    const made = await run(tokenCommand, ["create", "--user", "dave", "--name", "season", "--expires-in", "90d", "--json"]);
+    const expiresAt = Date.parse(made.out.token.expires_at);
+    expect(expiresAt - before).toBeGreaterThanOrEqual(90 * 86_400_000);
+    expect(expiresAt - before).toBeLessThan(90 * 86_400_000 + 60_000);
+    expect((await authenticate(held.sql, made.out.key))?.user.username).toBe("dave");
+    const text = await run(tokenCommand, ["create", "--user", "dave", "--name", "day", "--expires-in", "24h"]);
+    expect(text.out).toMatch(/^token \S+ for dave \(member\), expires \d{4}-\d\d-\d\dT[\d:.]+Z, shown once:\nst_/);
+    const listed: string[] = (await run(tokenCommand, ["list", "--user", "dave"])).out.trim().split("\n");
+    expect(listed.find((l) => l.startsWith(made.out.token.id))).toContain(`season  (user ${made.out.token.user_id}, ${made.out.token.created_at}, expires ${made.out.token.expires_at})`);
+    // Past its expiry: the line says so, and its key does not authenticate.
+    await held.sql`UPDATE api_tokens SET expires_at = '2026-01-01T00:00:00Z' WHERE id = ${made.out.token.id}`;
+    expect((await run(tokenCommand, ["list", "--user", "dave"])).out).toContain(`, expired 2026-01-01T00:00:00.000Z)`);
+    await expect(authenticate(held.sql, made.out.key)).rejects.toThrow(/expired at 2026-01-01T00:00:00.000Z/);
+    for (const bad of ["90", "0d", "1.5d", "-1d", "90 days", "101000w"]) {
+      await expect(tokenCommand.run(["create", "--user", "dave", "--expires-in", bad]), bad).rejects.toThrow(new UsageError(`--expires-in: must be a whole number > 0 with a unit s, m, h, d or w (e.g. 90d, 12h), at most 100 years, got '${bad}'`));
+    }
+    await expect(tokenCommand.run(["list", "--expires-in", "1d"])).rejects.toThrow(new UsageError("--expires-in: is for 'create' (a token's expiry is set when it is made)"));
+  });
+
   it("reports bad usage", async () => {
     await expect(tokenCommand.run(["frobnicate"])).rejects.toBeInstanceOf(UsageError);
     await expect(tokenCommand.run(["create", "--role", "god"])).rejects.toBeInstanceOf(UsageError);

@@ -1,12 +1,13 @@
 /**
- * `sonotile serve` as a process: it prints its URL and (on an empty database) the admin token
- * once, answers on 127.0.0.1, and on SIGTERM finishes, closes the database and releases the
+ * `sonotile serve` as a process: it prints its URL and (on an empty database) where the admin
+ * token is — the token itself only on a terminal —, answers on 127.0.0.1, and on SIGTERM finishes, closes the database and releases the
  * data directory's lock, exiting 0. A restart on the same data prints no new token. With no
  * other process, a job submitted to it runs on its own job worker.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, realpath } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, realpath, stat } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -72,12 +73,21 @@ async function startServerOn(dataDir: string, childEnv: NodeJS.ProcessEnv, flags
   return { child, url, output: () => out };
 }
 
-/** The admin token the server printed on its first start. */
+/**
+ * The admin token of the server's first start, from the file it printed the path of (its stdout
+ * is a pipe, no terminal): the key is in no line printed, and only its owner may read the file.
+ */
 async function printedToken(server: { output: () => string }): Promise<string> {
-  return new Promise<string>((resolve) => {
-    const look = () => { const m = /admin token \(shown once[^:]*: (st_\S+)/.exec(server.output()); if (m) resolve(m[1]); else setTimeout(look, 20); };
+  const path = await new Promise<string>((resolve) => {
+    const look = () => { const m = /admin token \(shown once\) written to (\S+) \(mode 0600\), not printed/.exec(server.output()); if (m) resolve(m[1]); else setTimeout(look, 20); };
     look();
   });
+  expect(path).toBe(join(dir.path, "admin-token"));
+  expect((await stat(path)).mode & 0o777).toBe(0o600);
+  const token = (await readFile(path, "utf8")).trim();
+  expect(token).toMatch(/^st_\S+$/);
+  expect(server.output()).not.toContain(token);
+  return token;
 }
 
 async function stop(child: ChildProcess): Promise<number | null> {
@@ -87,7 +97,7 @@ async function stop(child: ChildProcess): Promise<number | null> {
   return code as number | null;
 }
 
-it("serves, prints the admin token once, and stops cleanly on SIGTERM; prints its cache sizes, and a hint while MALLOC_ARENA_MAX is unset", async () => {
+it("serves, writes the admin token to a file of mode 0600 and prints its path (stdout is no terminal: a service manager's journal kept the key), and stops cleanly on SIGTERM; prints its cache sizes, and a hint while MALLOC_ARENA_MAX is unset", async () => {
   const { MALLOC_ARENA_MAX: _, GLIBC_TUNABLES: __, ...withoutArenaMax } = env;
   const first = await startServerOn(dir.path, withoutArenaMax, []);
   try {
@@ -156,7 +166,33 @@ it("--demo where a dataset already holds the demo's directory starts the server 
   }
 });
 
-it("a first start that fails after it made the database's admin (its port taken) still shows that admin's token — it was lost, no later start showing one", async () => {
+it("on a terminal, prints the admin token itself and writes no file (a person reads it there, nothing keeps it)", async () => {
+  const fresh = await tempDir();
+  const { env: childEnv, real: freshReal } = await serverDatabase(fresh.path);
+  try {
+    // util-linux's script(1) gives serve a terminal for its stdout.
+    const command = `exec ${process.execPath} --import tsx src/cli/main.ts serve --port 0 --data ${fresh.path} --audio-root ${fresh.path}`;
+    const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    const exited = once(child, "exit");
+    try {
+      await expect.poll(() => out, { timeout: 60_000, interval: 50 }).toMatch(/\/v1\/users\/me\r?\n/);
+      const [, token, url] = /admin token \(shown once — store it now\): (st_\S+)\r?\n  e\.g\. curl -H "Authorization: Bearer \1" (http:\/\/127\.0\.0\.1:\d+)\/v1\/users\/me/.exec(out) ?? [];
+      expect(token, out).toBeDefined();
+      expect((await (await fetch(`${url}/v1/users/me`, { headers: { authorization: `Bearer ${token}` } })).json()).username).toBe("admin");
+      expect(existsSync(join(fresh.path, "admin-token"))).toBe(false);
+    } finally {
+      child.kill("SIGTERM"); // script ends serve with it
+      await exited;
+    }
+  } finally {
+    await freshReal?.cleanup();
+    await fresh.remove();
+  }
+});
+
+it("a first start that fails after it made the database's admin (its port taken) still says where that admin's token is — it was lost, no later start showing one", async () => {
   const fresh = await tempDir();
   const taken = createServer().listen(0, "127.0.0.1");
   await once(taken, "listening");
@@ -168,8 +204,9 @@ it("a first start that fails after it made the database's admin (its port taken)
     child.stderr!.on("data", (d) => (stderr += d));
     const [code] = await once(child, "exit");
     expect(code).toBe(1);
-    const token = /admin token, created before the start failed \(shown once — store it now\): (st_\S+)/.exec(stderr)?.[1];
-    expect(token, stderr).toBeDefined();
+    expect(stderr).toContain(`sonotile serve: the new database's admin token, created before the start failed, is in ${join(fresh.path, "admin-token")}\n`);
+    const token = (await readFile(join(fresh.path, "admin-token"), "utf8")).trim();
+    expect(stderr).not.toContain(token);
     expect(stderr).toMatch(/EADDRINUSE/);
     // The token is the admin's: the next start (another port) shows none, and takes this one.
     const check = await openDatabase({ url: childEnv.DATABASE_URL, dataDir: fresh.path });

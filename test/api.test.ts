@@ -269,6 +269,70 @@ describe("authentication and roles", () => {
   });
 });
 
+describe("e-mail addresses", () => {
+  it("are shown to admins and to the user themself only: a viewer's or member's token read every user's address", async () => {
+    const users = (await app.inject({ url: "/v1/users?limit=100", headers: auth(admin) })).json().items as { id: string; username: string }[];
+    const idOf = (username: string) => users.find((u) => u.username === username)!.id;
+    for (const username of ["member", "viewer"]) {
+      const patched = await app.inject({ method: "PATCH", url: `/v1/users/${idOf(username)}`, payload: { email: `${username}@lab.example` }, headers: auth(admin) });
+      expect(patched.json().email).toBe(`${username}@lab.example`);
+    }
+    /** The e-mail each of member and viewer shows to `key`'s user, in the list and one by one ("absent": no field). */
+    const seenBy = async (key: string) => {
+      const listed = (await app.inject({ url: "/v1/users?limit=100", headers: auth(key) })).json().items as Record<string, unknown>[];
+      const shown = (u: Record<string, unknown> | undefined) => (u && "email" in u ? u.email : "absent");
+      const seen: Record<string, unknown> = {};
+      for (const username of ["member", "viewer"]) {
+        const one = (await app.inject({ url: `/v1/users/${idOf(username)}`, headers: auth(key) })).json();
+        expect(one.username).toBe(username); // the name is there for everyone
+        seen[username] = [shown(listed.find((u) => u.username === username)), shown(one)];
+      }
+      return seen;
+    };
+    expect(await seenBy(admin)).toEqual({ member: ["member@lab.example", "member@lab.example"], viewer: ["viewer@lab.example", "viewer@lab.example"] });
+    expect(await seenBy(member)).toEqual({ member: ["member@lab.example", "member@lab.example"], viewer: ["absent", "absent"] });
+    expect(await seenBy(viewer)).toEqual({ member: ["absent", "absent"], viewer: ["viewer@lab.example", "viewer@lab.example"] });
+    expect((await app.inject({ url: "/v1/users/me", headers: auth(viewer) })).json().email).toBe("viewer@lab.example");
+    // Without a token there is no user listing at all, on loopback too.
+    expect((await app.inject({ url: `/v1/users/${idOf("member")}` })).statusCode).toBe(401);
+  });
+});
+
+describe("token expiry", () => {
+  it("makes a token that expires at the time given, listed with it; refuses a time past or not a date-time, naming expires_at", async () => {
+    const at = new Date(Date.now() + 90 * 86_400_000).toISOString();
+    const made = await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "90 days", expires_at: at }, headers: auth(member) });
+    expect([made.statusCode, made.json().token.expires_at]).toEqual([201, at]);
+    expect((await app.inject({ url: "/v1/users/me", headers: auth(made.json().key) })).json().username).toBe("member");
+    const listed = (await app.inject({ url: "/v1/tokens?limit=100", headers: auth(member) })).json().items;
+    expect(listed.find((x: { id: string }) => x.id === made.json().token.id).expires_at).toBe(at);
+    expect((await app.inject({ url: `/v1/tokens/${made.json().token.id}`, headers: auth(member) })).json().expires_at).toBe(at);
+    // Without one it never expires: null, as for every token made before expiry existed.
+    const forever = await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "forever" }, headers: auth(member) });
+    expect(forever.json().token.expires_at).toBeNull();
+    for (const [expires_at, message] of [["2020-01-01T00:00:00Z", "must be in the future"], ["next week", "must be an ISO 8601 date-time with its offset, e.g. 2027-03-31T00:00:00Z"], ["2099-01-01T00:00:00", "must be an ISO 8601 date-time with its offset, e.g. 2027-03-31T00:00:00Z"]]) {
+      const refused = await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "x", expires_at }, headers: auth(member) });
+      expect([refused.statusCode, refused.json().fields], expires_at).toEqual([400, [{ field: "expires_at", message }]]);
+    }
+  });
+
+  it("refuses an expired token with a 401 that says it expired (not that it is invalid), on every route; tokens without expiry keep working", async () => {
+    const m = (await app.inject({ url: "/v1/users/me", headers: auth(member) })).json();
+    const { token, key } = await createToken(t.db.sql, { user_id: m.id, name: "old laptop", created_by: null, expires_at: "2026-01-01T00:00:00Z" });
+    for (const [method, url] of [["GET", "/v1/users/me"], ["GET", "/v1/datasets"], ["POST", "/v1/tokens"]] as const) {
+      const res = await app.inject({ method, url, headers: auth(key), ...(method === "POST" && { payload: { name: "renew" } }) });
+      expect([res.statusCode, res.headers["www-authenticate"], res.json().message], url).toEqual([
+        401, 'Bearer realm="sonotile"', `the token ${token.key_prefix}… (old laptop) expired at 2026-01-01T00:00:00.000Z: create a new one (POST /v1/tokens with another token, or sonotile token create)`,
+      ]);
+    }
+    // A disabled token says what it said, expired or not.
+    await app.inject({ method: "PATCH", url: `/v1/tokens/${token.id}`, payload: { enabled: false }, headers: auth(member) });
+    expect((await app.inject({ url: "/v1/users/me", headers: auth(key) })).json().message).toBe("the token is invalid or disabled, or its user is disabled");
+    expect((await app.inject({ url: "/v1/tokens?limit=100", headers: auth(admin) })).json().items.filter((x: { expires_at: string | null }) => x.expires_at === null).length).toBeGreaterThan(0);
+    expect((await app.inject({ url: "/v1/users/me", headers: auth(admin) })).statusCode).toBe(200);
+  });
+});
+
 describe("validation", () => {
   it("names every invalid field in a 400", async () => {
     const res = await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "", audio_dir: 5, extra: 1 }, headers: auth(member) });

@@ -114,6 +114,25 @@ describe("sonotile", () => {
     expect(help).toMatch(/^ {2}--filter-cache SIZE +.*; env SONOTILE_FILTER_CACHE; default 64 MiB$/m);
   });
 
+  it("serve's connection limits (--header-timeout, --request-timeout, --keep-alive-timeout, --max-connections) out of range are refused before anything starts, naming the flag, exit 2", async () => {
+    const seconds = (low: number) => `must be a number of seconds from ${low} to 3600`;
+    const cases: [string[], string][] = [
+      [["serve", "--header-timeout", "0"], `sonotile serve: --header-timeout: ${seconds(0.1)}, got '0'`],
+      [["serve", "--header-timeout", "20s"], `sonotile serve: --header-timeout: ${seconds(0.1)}, got '20s'`],
+      [["serve", "--keep-alive-timeout", "7200"], `sonotile serve: --keep-alive-timeout: ${seconds(0.1)}, got '7200'`],
+      [["serve", "--request-timeout", "-1"], `sonotile serve: --request-timeout: ${seconds(0.1)}, got '-1'`],
+      [["serve", "--request-timeout", "10"], "sonotile serve: --request-timeout: must be at least the header timeout (20 s): a request's time includes its headers', got '10'"],
+      [["serve", "--header-timeout", "30", "--request-timeout", "25"], "sonotile serve: --request-timeout: must be at least the header timeout (30 s): a request's time includes its headers', got '25'"],
+      [["serve", "--max-connections", "0"], "sonotile serve: --max-connections: must be an integer in [1, 1000000], got '0'"],
+      [["serve", "--max-connections", "1.5"], "sonotile serve: --max-connections: must be an integer in [1, 1000000], got '1.5'"],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => sonotile(args, { env: { DATABASE_URL: "", SONOTILE_DATA: "/nonexistent/sonotile-data" } })));
+    runs.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stderr: `${cases[i][1]}\n` }));
+    const help = (await sonotile(["serve", "--help"])).stdout;
+    expect(help).toMatch(/^ {2}--header-timeout S +seconds a client may take to send a request's headers .*; default 20$/m);
+    expect(help).toMatch(/^ {2}--max-connections N +.*; default 1024$/m);
+  });
+
   it("--verbose after `--` is a file name, not the option", async () => {
     const r = await sonotile(["info", "--", "--verbose"]);
     expect(r).toMatchObject({ code: 1, stderr: "sonotile info: cannot open --verbose: no such file or directory\n" }); // said `ENOENT`, as extract did not

@@ -15,7 +15,7 @@ import { purgeTrashed, setState } from "../src/store/common.js";
 import { ConflictError, InvalidError, NotFoundError } from "../src/store/errors.js";
 import { loadMigrations, migrate, MigrationError } from "../src/store/migrate.js";
 import { resolveAudioDir, resolveRecordingFile, resolveRoots } from "../src/store/paths.js";
-import { authenticate, createToken, hashKey, setTokenEnabled } from "../src/store/tokens.js";
+import { authenticate, createToken, hashKey, setTokenEnabled, TokenExpiredError } from "../src/store/tokens.js";
 import { createUser, ensureAdmin, getUser, getUsers } from "../src/store/users.js";
 import { probeFile, recordedDateTime } from "../src/store/probe.js";
 import { addDataset, createDataset, importDataset, importNew, listAudioFiles, listDatasets, scanDataset, scanOutcome } from "../src/store/datasets.js";
@@ -232,6 +232,24 @@ describe("users and tokens", () => {
     expect(await authenticate(sql, key)).toBeNull();
     await setTokenEnabled(sql, token.id, true);
     expect((await authenticate(sql, key))?.token.id).toBe(token.id);
+  });
+
+  it("authenticates a token until its expires_at, by the database's clock, then throws TokenExpiredError naming it; migration 022 left the tokens before it without expiry", async () => {
+    const old = await createToken(sql, { user_id: userId, name: "from before 022", created_by: userId });
+    expect(old.token.expires_at).toBeNull();
+    await sql`UPDATE api_tokens SET expires_at = NULL WHERE id = ${old.token.id}`; // as the migration leaves them
+    expect((await authenticate(sql, old.key))?.token.expires_at).toBeNull();
+    const [{ soon }] = await sql<{ soon: string }[]>`SELECT (now() + interval '1 hour') AS soon`;
+    const { token, key } = await createToken(sql, { user_id: userId, name: "an hour", created_by: userId, expires_at: soon });
+    expect((await authenticate(sql, key))?.token).toEqual(token);
+    await sql`UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = ${token.id}`;
+    const refused = await authenticate(sql, key).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(TokenExpiredError);
+    expect((refused as TokenExpiredError).token.id).toBe(token.id);
+    expect((refused as Error).message).toMatch(new RegExp(`^the token ${token.key_prefix}… \\(an hour\\) expired at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z: create a new one`));
+    // Disabled, it is unknown as before (null), expired or not.
+    await setTokenEnabled(sql, token.id, false);
+    expect(await authenticate(sql, key)).toBeNull();
   });
 
   it("does not take one empty answer for an unknown token (a cut connection gave a valid key no rows)", async () => {

@@ -43,6 +43,7 @@ import { tileRoutes, type TileLimits } from "./routes/tiles.js";
 import type { TileService } from "../tiles/service.js";
 import { DEFAULT_MAX_UNSENT_BYTES, DEFAULT_STALLED_SEND_MS, UnsentBytes } from "./unsent-bytes.js";
 import { DatasetImports, RecentScans } from "../store/datasets.js";
+import { connectionOptions, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./connection-limits.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -91,6 +92,8 @@ export interface AppOptions {
    * or ["*"] for every origin, only with requireAuthForReads. Default none: no CORS.
    */
   corsOrigins?: readonly string[];
+  /** Timeouts for receiving requests and the cap on open connections (defaults DEFAULT_CONNECTION_LIMITS, connection-limits.ts). */
+  connectionLimits?: Partial<ConnectionLimits>;
 }
 
 export type App = FastifyInstance;
@@ -218,12 +221,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const requireAuthForReads = options.requireAuthForReads ?? false;
   // Why the database is unavailable (its error names hosts and ports): only on loopback (errorsPlugin).
   const errorDetails = !requireAuthForReads;
+  const connectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connectionLimits };
   const app = Fastify({
     logger: options.logger ?? false,
     logController: new AccessLog(),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
-    // Generous per-request bound: no request may hang a connection forever (SPEC §10 limits).
-    requestTimeout: 120_000,
+    // No connection is held for ever by a client sending its request slowly, or not at all.
+    ...connectionOptions(connectionLimits),
     // Close hooks run under this bound too: the drain (up to deadlineMs) must fit in it. With
     // Fastify's 10 s, a close while a slow client still read a large tile gave up after 10 s —
     // the answer cut short, and `serve` left running without its port.
@@ -241,6 +245,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     // limit) in the error body of every other refusal.
     frameworkErrors: (err, _request, reply) => sendError(reply, err.statusCode ?? 400, err.message),
   }).withTypeProvider<ZodTypeProvider>();
+  app.server.maxConnections = connectionLimits.maxConnections;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // Every body is JSON. Fastify would also parse text/plain (what fetch sends with a string body

@@ -242,6 +242,22 @@ export function numberOption(text: string | true | undefined, flag: string, rule
   return v;
 }
 
+/** Seconds in each unit a duration may be given in (durationOption). */
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/**
+ * The seconds of a duration given to option `--flag`: a whole number > 0 with a unit — s, m, h, d
+ * or w (90d, 12h, 30m) — at most 100 years; anything else is a usage error naming the flag.
+ * Undefined when absent.
+ */
+export function durationOption(text: string | true | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const m = typeof text === "string" ? /^(\d+)([smhdw])$/.exec(text.trim()) : null;
+  const seconds = m ? Number(m[1]) * DURATION_UNITS[m[2]] : NaN;
+  if (!(seconds > 0 && seconds <= 100 * 365 * 86_400)) throw new UsageError(`--${flag}: must be a whole number > 0 with a unit s, m, h, d or w (e.g. 90d, 12h), at most 100 years, got '${text}'`);
+  return seconds;
+}
+
 /** The binary units a size may be given in (sizeOption), by their lower-case spellings. */
 const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, k: 2 ** 10, kib: 2 ** 10, m: 2 ** 20, mib: 2 ** 20, g: 2 ** 30, gib: 2 ** 30, t: 2 ** 40, tib: 2 ** 40 };
 

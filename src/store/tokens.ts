@@ -18,6 +18,19 @@ export interface Token {
   enabled: boolean;
   created_at: string;
   created_by: string | null;
+  /** When the key stops authenticating (authenticate throws TokenExpiredError from then on); null: never. */
+  expires_at: string | null;
+}
+
+/**
+ * The key names an enabled token of an enabled user whose `expires_at` has passed: a 401 that
+ * says so, so that its holder asks for a new token instead of looking for a typo in this one.
+ */
+export class TokenExpiredError extends Error {
+  override name = "TokenExpiredError";
+  constructor(readonly token: Token) {
+    super(`the token ${token.key_prefix}… (${token.name}) expired at ${token.expires_at}: create a new one (POST /v1/tokens with another token, or sonotile token create)`);
+  }
 }
 
 const KEY_PREFIX = "st_";
@@ -29,14 +42,17 @@ export function hashKey(key: string): Buffer {
   return createHash("sha256").update(key, "utf8").digest();
 }
 
-const COLUMNS = (db: Queryable) => db`id, user_id, name, key_prefix, enabled, created_at, created_by`;
+const COLUMNS = (db: Queryable) => db`id, user_id, name, key_prefix, enabled, created_at, created_by, expires_at`;
 
-/** Creates a token for `user_id`; the returned `key` is not stored anywhere. */
-export async function createToken(db: Queryable, t: { user_id: string; name: string; created_by: string | null }): Promise<{ token: Token; key: string }> {
+/**
+ * Creates a token for `user_id`, valid until `expires_at` (ISO 8601; absent or null: no expiry);
+ * the returned `key` is not stored anywhere.
+ */
+export async function createToken(db: Queryable, t: { user_id: string; name: string; created_by: string | null; expires_at?: string | null }): Promise<{ token: Token; key: string }> {
   const key = KEY_PREFIX + randomBytes(32).toString("base64url");
   const [token] = await translating(() => db<Token[]>`
-    INSERT INTO api_tokens (user_id, name, key_hash, key_prefix, created_by)
-    VALUES (${t.user_id}, ${t.name}, ${hashKey(key)}, ${key.slice(0, SHOWN_CHARS)}, ${t.created_by})
+    INSERT INTO api_tokens (user_id, name, key_hash, key_prefix, created_by, expires_at)
+    VALUES (${t.user_id}, ${t.name}, ${hashKey(key)}, ${key.slice(0, SHOWN_CHARS)}, ${t.created_by}, ${t.expires_at ?? null})
     RETURNING ${COLUMNS(db)}`);
   return { token, key };
 }
@@ -63,11 +79,14 @@ export async function setTokenEnabled(db: Queryable, id: string, enabled: boolea
   return row;
 }
 
-/** The user and token a key belongs to, or null if the key is unknown or disabled, or its user is. */
+/**
+ * The user and token a key belongs to, or null if the key is unknown or disabled, or its user is.
+ * @throws TokenExpiredError when the token's `expires_at` has passed (by the database's clock, which every instance shares)
+ */
 export async function authenticate(db: Queryable, key: string): Promise<{ user: User; token: Token } | null> {
   if (!key.startsWith(KEY_PREFIX) || key.length > 200) return null;
   const lookup = () => db`
-    SELECT t.id, t.user_id, t.name, t.key_prefix, t.enabled, t.created_at, t.created_by,
+    SELECT t.id, t.user_id, t.name, t.key_prefix, t.enabled, t.created_at, t.created_by, t.expires_at, t.expires_at <= now() AS expired,
            u.username, u.name AS user_name, u.email, u.role, u.enabled AS user_enabled, u.created_at AS user_created_at, u.created_by AS user_created_by
     FROM api_tokens t JOIN users u ON u.id = t.user_id
     WHERE t.key_hash = ${hashKey(key)} AND t.enabled AND u.enabled`;
@@ -78,8 +97,10 @@ export async function authenticate(db: Queryable, key: string): Promise<{ user: 
   let [row] = await lookup();
   if (!row) [row] = await lookup();
   if (!row) return null;
+  const token: Token = { id: row.id, user_id: row.user_id, name: row.name, key_prefix: row.key_prefix, enabled: row.enabled, created_at: row.created_at, created_by: row.created_by, expires_at: row.expires_at };
+  if (row.expired) throw new TokenExpiredError(token);
   return {
-    token: { id: row.id, user_id: row.user_id, name: row.name, key_prefix: row.key_prefix, enabled: row.enabled, created_at: row.created_at, created_by: row.created_by },
+    token,
     user: { id: row.user_id, username: row.username, name: row.user_name, email: row.email, role: row.role, enabled: row.user_enabled, created_at: row.user_created_at, created_by: row.user_created_by },
   };
 }

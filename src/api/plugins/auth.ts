@@ -1,7 +1,8 @@
 /**
  * Token authentication and role checks (SPEC §10), as one onRequest hook:
- * - `Authorization: Bearer <key>` identifies the user; a wrong or disabled key is 401 on
- *   every route (a client must learn its token is bad even where none is needed).
+ * - `Authorization: Bearer <key>` identifies the user; a wrong, disabled or expired key is 401 on
+ *   every route (a client must learn its token is bad even where none is needed), an expired one
+ *   saying so.
  * - Reading needs no token when the server listens on loopback only — and the request is addressed
  *   to it there (its Host is a loopback name): a web page whose name an attacker rebinds to
  *   127.0.0.1 (DNS rebinding) reaches the port from the user's browser, but under its own name,
@@ -19,7 +20,7 @@
  */
 import fp from "fastify-plugin";
 import type { FastifyRequest } from "fastify";
-import { authenticate } from "../../store/tokens.js";
+import { authenticate, TokenExpiredError } from "../../store/tokens.js";
 import type { Role, User } from "../../store/users.js";
 import { SAFE_METHODS } from "../methods.js";
 import { HttpError } from "./errors.js";
@@ -85,7 +86,10 @@ export const authPlugin = fp<{ requireAuthForReads: boolean }>(async (app, optio
     if (header !== undefined) {
       const m = /^Bearer\s+(\S+)$/i.exec(header);
       if (!m) throw new HttpError(401, "the Authorization header must be 'Bearer <key>'");
-      const found = await authenticate(app.db.sql, m[1]);
+      const found = await authenticate(app.db.sql, m[1]).catch((err: unknown) => {
+        if (err instanceof TokenExpiredError) throw new HttpError(401, err.message);
+        throw err;
+      });
       if (!found) throw new HttpError(401, "the token is invalid or disabled, or its user is disabled");
       request.user = found.user;
     }

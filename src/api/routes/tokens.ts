@@ -22,7 +22,17 @@ const tokenSchema = z.object({
   enabled: z.boolean(),
   created_at: timestamp,
   created_by: z.uuid().nullable(),
+  expires_at: timestamp.nullable().describe("When the key stops authenticating (a 401 saying it expired); null: never"),
 });
+
+/** A new token's expiry: an ISO 8601 date-time with its offset, in the future. */
+const expiresAt = z.iso
+  .datetime({ offset: true, error: "must be an ISO 8601 date-time with its offset, e.g. 2027-03-31T00:00:00Z" })
+  // Not a date-time (NaN) is the format's refusal alone.
+  .refine((text) => !(Date.parse(text) <= Date.now()), "must be in the future")
+  .nullable()
+  .optional()
+  .describe("When the key stops authenticating; absent or null: never");
 
 /** The acting user, allowed to act on `userId`'s tokens (themselves, or any as admin). */
 function actorFor(request: FastifyRequest, userId: string) {
@@ -62,7 +72,7 @@ export const tokenRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { role: "viewer" },
     schema: {
       summary: "Create a token; the key is shown in this response only", tags,
-      body: z.strictObject({ name: label(255), user_id: id.optional().describe("Owner (default: you; others: admins only)") }),
+      body: z.strictObject({ name: label(255), user_id: id.optional().describe("Owner (default: you; others: admins only)"), expires_at: expiresAt }),
       response: { 201: z.object({ token: tokenSchema, key: z.string().describe("The secret key: store it now, it cannot be shown again") }), 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
     },
   }, async (request, reply) => {
@@ -71,7 +81,7 @@ export const tokenRoutes: FastifyPluginAsyncZod = async (app) => {
     actorFor(request, owner);
     const user = await getUser(app.db.sql, owner);
     if (!user.enabled) throw new HttpError(409, `user ${user.username} is disabled: enable them first (PATCH /v1/users/${user.id})`);
-    return reply.code(201).send(await createToken(app.db.sql, { user_id: owner, name: request.body.name, created_by: actor.id }));
+    return reply.code(201).send(await createToken(app.db.sql, { user_id: owner, name: request.body.name, created_by: actor.id, expires_at: request.body.expires_at }));
   });
 
   app.get("/tokens/:id", {

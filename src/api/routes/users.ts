@@ -1,7 +1,8 @@
 /** /v1/users: people who create records and own tokens. Creating, changing and deleting users is for admins. */
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { ROLES, createUser, deleteUser, getUser, listUsers, updateUser } from "../../store/users.js";
+import type { FastifyRequest } from "fastify";
+import { ROLES, createUser, deleteUser, getUser, listUsers, updateUser, type User } from "../../store/users.js";
 import { requireRole } from "../plugins/auth.js";
 import { errorBody, idParams, page, pageQuery, text, timestamp } from "../schemas.js";
 
@@ -9,7 +10,7 @@ const userSchema = z.object({
   id: z.uuid(),
   username: z.string(),
   name: z.string(),
-  email: z.string().nullable(),
+  email: z.string().nullable().optional().describe("Shown to admins and to the user themself only; absent for anyone else"),
   role: z.enum(ROLES),
   enabled: z.boolean().describe("False: none of the user's tokens authenticates, and none can be made for them"),
   created_at: timestamp,
@@ -23,13 +24,28 @@ const userFields = {
   role: role.optional(),
 };
 
+/**
+ * `user` as the caller may see them: an e-mail address is for admins and its own user — any
+ * viewer's token read every user's address (a security walk-through) where the name is what
+ * others need to tell who made a record.
+ */
+function shownTo(request: FastifyRequest, user: User): User | Omit<User, "email"> {
+  const actor = requireRole(request, "viewer");
+  if (actor.role === "admin" || actor.id === user.id) return user;
+  const { email: _, ...rest } = user;
+  return rest;
+}
+
 export const userRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["users"];
-  // Users (names, e-mails) are shown to token holders only, even on loopback.
+  // Users (names; e-mails to admins and their own user: shownTo) are shown to token holders only, even on loopback.
   app.get("/users", {
     config: { role: "viewer" },
     schema: { summary: "List users", tags, querystring: z.strictObject(pageQuery), response: { 200: page(userSchema) } },
-  }, async (request) => listUsers(app.db.sql, request.query));
+  }, async (request) => {
+    const page = await listUsers(app.db.sql, request.query);
+    return { ...page, items: page.items.map((user) => shownTo(request, user)) };
+  });
 
   app.get("/users/me", {
     config: { role: "viewer" },
@@ -39,7 +55,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/users/:id", {
     config: { role: "viewer" },
     schema: { summary: "Get a user", tags, params: idParams, response: { 200: userSchema, 404: errorBody } },
-  }, async (request) => getUser(app.db.sql, request.params.id));
+  }, async (request) => shownTo(request, await getUser(app.db.sql, request.params.id)));
 
   app.post("/users", {
     config: { role: "admin" },

@@ -1,12 +1,14 @@
 /**
  * `sonotile serve` — the HTTP API (SPEC §5) on the configured database: migrations applied,
- * the first admin token printed once on an empty database, optional demo data, listening on
+ * the first admin token shown once on an empty database (printed on a terminal, else written to a
+ * file of the data directory: deliverAdminKey), optional demo data, listening on
  * 127.0.0.1 unless told otherwise (and then every route needs a token), and a job worker
  * executing submitted batch jobs on a pool of its own (unless --no-worker): with nothing else
  * running, a job submitted to the server — e.g. the viewer's features of a new clip — runs.
  * SIGTERM / SIGINT stop accepting, let in-flight requests and job items finish, and close the
  * database.
  */
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { buildApp } from "../../api/app.js";
@@ -25,6 +27,7 @@ import { exitAfterShutdown, stopSignal } from "../shutdown.js";
 import { audioRootsOption, endInterruptedRuns, replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 import { EXIT, UsageError } from "../errors.js";
 import { numberOption, optionRows, readCommandLine, sizeText, threadsOption, type OptionSpec } from "../flags.js";
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "../../api/connection-limits.js";
 import { CACHE_OPTIONS, cacheOptions } from "../cache-options.js";
 import { TileService } from "../../tiles/service.js";
 import { tileStatsStore } from "../../api/tile-stats.js";
@@ -38,6 +41,10 @@ const OPTIONS: readonly OptionSpec[] = [
   ...CACHE_OPTIONS,
   { name: "cors-origin", repeatable: ",", placeholder: "URL[,URL]", doc: "origins (scheme://host[:port]) whose web pages may call the API, e.g. a front end's dev server http://localhost:5173; '*' for any, only beyond loopback; env SONOTILE_CORS_ORIGINS; default none" },
   ...STORE_OPTIONS,
+  { name: "header-timeout", placeholder: "S", doc: "seconds a client may take to send a request's headers (then 408, closed), 0.1 to 3600; default 20" },
+  { name: "request-timeout", placeholder: "S", doc: "seconds a client may take to send a whole request, body included, at least --header-timeout, up to 3600; default 60" },
+  { name: "keep-alive-timeout", placeholder: "S", doc: "seconds an idle connection stays open between requests, 0.1 to 3600 (above a load balancer's own idle timeout); default 5" },
+  { name: "max-connections", placeholder: "N", doc: "connections open at once, 1 to 1000000; further ones are closed as they arrive; default 1024" },
   { name: "demo", boolean: true, doc: "generate the synthetic demo recordings on first start and register them in dataset 'demo'" },
 ];
 
@@ -99,6 +106,61 @@ function mallocArenaHint(env: NodeJS.ProcessEnv = process.env): string | null {
   return "malloc: MALLOC_ARENA_MAX is unset — start the server with MALLOC_ARENA_MAX=2 to keep 250–350 MB less resident (README: How much memory a server needs)";
 }
 
+/** Where the first admin's key went: the banner prints it (`print`, `why` it is there if not by choice), or it is in the file `path`. */
+type AdminKeyDelivery = { to: "print"; why?: string } | { to: "file"; path: string };
+
+/**
+ * Where the new database's admin key goes. A terminal shows it and keeps it nowhere: printed, as
+ * `npm start` always did. Any other stdout is kept by whatever reads it — systemd's journal
+ * (readable by the adm and systemd-journal groups), `docker logs`, a log file — so the key would
+ * sit in a log for as long as the log does: it is written to `admin-token` in the data directory
+ * instead (mode 0600, the directory 0700), read from there once, never printed. A file of an
+ * earlier database there is replaced. If the file cannot be written the key is printed all the
+ * same (a lost key would leave the API without an admin until `sonotile token create`), saying why.
+ */
+async function deliverAdminKey(key: string, dataDir: string, terminal: boolean): Promise<AdminKeyDelivery> {
+  if (terminal) return { to: "print" };
+  const path = join(dataDir, "admin-token");
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    // Removed first: an existing file keeps its own mode through a write, and "wx" follows no link put in its place.
+    await rm(path, { force: true });
+    await writeFile(path, key + "\n", { mode: 0o600, flag: "wx" });
+    return { to: "file", path };
+  } catch (err) {
+    return { to: "print", why: `it could not be written to ${path} (${(err as Error).message}), so it is printed here and whatever keeps this output has it: once you have another admin token, disable this one (sonotile token list, sonotile token disable ID)` };
+  }
+}
+
+/** The banner's lines about the new admin's key, delivered by deliverAdminKey. */
+function adminKeyLines(key: string, delivery: AdminKeyDelivery, address: string): string[] {
+  if (delivery.to === "file") {
+    return ["", `admin token (shown once) written to ${delivery.path} (mode 0600), not printed: this output is no terminal, and a service manager's log would keep it — read it, store it, delete the file`, `  e.g. curl -H "Authorization: Bearer $(cat ${delivery.path})" ${address}/v1/users/me`];
+  }
+  return ["", `admin token (shown once — store it now): ${key}`, ...(delivery.why ? [`  (${delivery.why})`] : []), `  e.g. curl -H "Authorization: Bearer ${key}" ${address}/v1/users/me`];
+}
+
+/**
+ * The connection limits of the `--header-timeout`, `--request-timeout`, `--keep-alive-timeout` and
+ * `--max-connections` flags, each defaulting to DEFAULT_CONNECTION_LIMITS. A request's time
+ * includes its headers', so it is never shorter (Node refuses such a server).
+ */
+function connectionLimitsOptions(options: Record<string, string | true>): ConnectionLimits {
+  const seconds = (flag: string, low: number) => numberOption(options[flag], flag, (v) => v >= low && v <= 3600, `a number of seconds from ${low} to 3600`);
+  const headers = seconds("header-timeout", 0.1);
+  const headersTimeoutMs = headers === undefined ? DEFAULT_CONNECTION_LIMITS.headersTimeoutMs : headers * 1000;
+  const request = seconds("request-timeout", 0.1);
+  if (request !== undefined && request * 1000 < headersTimeoutMs) throw new UsageError(`--request-timeout: must be at least the header timeout (${headersTimeoutMs / 1000} s): a request's time includes its headers', got '${request}'`);
+  const keepAlive = seconds("keep-alive-timeout", 0.1);
+  const maxConnections = numberOption(options["max-connections"], "max-connections", (v) => Number.isInteger(v) && v >= 1 && v <= 1_000_000, "an integer in [1, 1000000]");
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs: request === undefined ? Math.max(DEFAULT_CONNECTION_LIMITS.requestTimeoutMs, headersTimeoutMs) : request * 1000,
+    keepAliveTimeoutMs: keepAlive === undefined ? DEFAULT_CONNECTION_LIMITS.keepAliveTimeoutMs : keepAlive * 1000,
+    maxConnections: maxConnections ?? DEFAULT_CONNECTION_LIMITS.maxConnections,
+  };
+}
+
 export const command: Command = {
   async run(args, { verbose } = { verbose: false }) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "serve", takesParams: false });
@@ -114,6 +176,7 @@ export const command: Command = {
     const workerThreads = threadsOption(cl.options["worker-threads"], "worker-threads") ?? Math.max(1, Math.floor(availableParallelism() / 2));
     const corsOrigins = corsOriginsOption(cl.options["cors-origin"], process.env.SONOTILE_CORS_ORIGINS, requireAuthForReads);
     const caches = cacheOptions(cl.options);
+    const connectionLimits = connectionLimitsOptions(cl.options);
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
     const audioRoots = await audioRootsOption(config.audioRoots);
     const demoDir = join(config.dataDir, "demo-audio");
@@ -133,9 +196,12 @@ export const command: Command = {
     let tiles: TileService | undefined;
     let worker: ExtractWorker | undefined;
     let admin: Awaited<ReturnType<typeof ensureAdmin>> = null;
+    let adminDelivery: AdminKeyDelivery | undefined;
     let printed = false;
     try {
       admin = await ensureAdmin(database.sql);
+      // At once: a start that fails later still leaves the key where it said.
+      if (admin) adminDelivery = await deliverAdminKey(admin.key, config.dataDir, process.stdout.isTTY === true);
       await endInterruptedRuns(database.sql, "sonotile");
       if (cl.options.demo) {
         const adminId = admin?.user.id ?? (await findUserByUsername(database.sql, "admin"))?.id ?? null;
@@ -154,6 +220,7 @@ export const command: Command = {
         tiles,
         requireAuthForReads,
         corsOrigins,
+        connectionLimits,
         // From main, which takes --verbose out of the arguments: cl.options never has it.
         logger: verbose ? true : { level: "warn" },
       });
@@ -169,12 +236,13 @@ export const command: Command = {
       const arenaHint = mallocArenaHint();
       if (arenaHint) lines.push(arenaHint);
       if (corsOrigins.length) lines.push(`web pages that may call the API (CORS): ${corsOrigins[0] === "*" ? "any origin's" : corsOrigins.join(", ")}`);
-      if (admin) lines.push("", `admin token (shown once — store it now): ${admin.key}`, `  e.g. curl -H "Authorization: Bearer ${admin.key}" ${address}/v1/users/me`);
+      if (admin && adminDelivery) lines.push(...adminKeyLines(admin.key, adminDelivery, address));
       process.stdout.write(lines.join("\n") + "\n");
       printed = true;
     } catch (err) {
       // The new database's admin token is shown now or never: a later start finds an admin.
-      if (admin && !printed) process.stderr.write(`sonotile serve: the new database's admin token, created before the start failed (shown once — store it now): ${admin.key}\n`);
+      if (admin && !printed && adminDelivery?.to === "file") process.stderr.write(`sonotile serve: the new database's admin token, created before the start failed, is in ${adminDelivery.path}\n`);
+      else if (admin && !printed) process.stderr.write(`sonotile serve: the new database's admin token, created before the start failed (shown once — store it now): ${admin.key}\n`);
       await app?.close();
       await worker?.stop();
       await tiles?.close();

@@ -9,18 +9,19 @@ import { createToken, listTokens, setTokenEnabled, type Token } from "../../stor
 import { ROLES, createUser, ensureAdmin, findUserByUsername, getUser, getUsers } from "../../store/users.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { choiceOption, idArgument, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
+import { choiceOption, durationOption, idArgument, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
 import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "user", placeholder: "NAME", doc: "the token's user (create: default admin; created if missing with --role)" },
   { name: "role", placeholder: "ROLE", doc: `role of a user created by 'create': ${ROLES.join(", ")}; default member` },
   { name: "name", placeholder: "LABEL", doc: "label of a new token; default 'cli'" },
+  { name: "expires-in", placeholder: "DURATION", doc: "a new token stops authenticating after this long: a whole number with s, m, h, d or w (90d, 12h); default never" },
   { name: "json", boolean: true, doc: "print JSON" },
   ...STORE_OPTIONS.filter((o) => o.name === "data"),
 ];
 
-const USAGE = `usage: sonotile token create [--user NAME] [--role ROLE] [--name LABEL]
+const USAGE = `usage: sonotile token create [--user NAME] [--role ROLE] [--name LABEL] [--expires-in DURATION]
        sonotile token list [--user NAME]
        sonotile token disable|enable <token-id>
 
@@ -28,6 +29,12 @@ Manages API tokens. A new token's key is printed once and stored only as its SHA
 The database must exist ('sonotile serve' or 'sonotile dataset add' creates one).
 
 ${optionRows(OPTIONS)}`;
+
+/** A token's expiry as its lines say it: `, expires …`, `, expired …` once past, nothing without one. */
+function expiryText(token: Token): string {
+  if (token.expires_at === null) return "";
+  return `, ${Date.parse(token.expires_at) <= Date.now() ? "expired" : "expires"} ${token.expires_at}`;
+}
 
 export const command: Command = {
   async run(args) {
@@ -38,6 +45,8 @@ export const command: Command = {
     const role = choiceOption(cl.options.role, "role", ROLES);
     if ((action === "disable" || action === "enable") !== (rest.length === 1) || (rest.length > 1)) throw new UsageError(`${action}: wrong number of arguments (see --help)`);
     const tokenId = rest.length === 1 ? idArgument(rest[0], "token-id") : undefined;
+    const expiresIn = durationOption(cl.options["expires-in"], "expires-in");
+    if (expiresIn !== undefined && action !== "create") throw new UsageError(`--expires-in: is for 'create' (a token's expiry is set when it is made)`);
 
     const config = storeConfig({ data: cl.options.data as string | undefined });
     // A token is for a database in use: a wrong --data must not make a new one (serve and dataset add do).
@@ -48,7 +57,8 @@ export const command: Command = {
       if (action === "create") {
         const first = await ensureAdmin(sql);
         const username = (cl.options.user as string | undefined) ?? "admin";
-        if (first && username === "admin") {
+        // The first admin's token never expires (serve's and dataset add's neither): a new one that does is made next.
+        if (first && username === "admin" && expiresIn === undefined) {
           out({ token: first, key: first.key }, `admin token for the new database (shown once): ${first.key}`);
           return EXIT.ok;
         }
@@ -57,8 +67,9 @@ export const command: Command = {
         if (existing && role !== undefined && role !== existing.role) throw new UsageError(`--role: user ${username} exists as ${existing.role}; --role sets the role of a user 'create' makes (an admin changes a role with PATCH /v1/users/{id})`);
         if (existing && !existing.enabled) throw new UsageError(`user ${username} is disabled: none of their tokens would authenticate (an admin enables them with PATCH /v1/users/${existing.id})`);
         const user = existing ?? (await createUser(sql, { username, role: role ?? "member" }));
-        const { token, key } = await createToken(sql, { user_id: user.id, name: (cl.options.name as string | undefined) ?? "cli", created_by: null });
-        out({ token, key }, `token ${token.id} for ${user.username} (${user.role}), shown once:\n${key}`);
+        const expires_at = expiresIn === undefined ? null : new Date(Date.now() + expiresIn * 1000).toISOString();
+        const { token, key } = await createToken(sql, { user_id: user.id, name: (cl.options.name as string | undefined) ?? "cli", created_by: null, expires_at });
+        out({ token, key }, `token ${token.id} for ${user.username} (${user.role})${expiryText(token)}, shown once:\n${key}`);
       } else if (action === "list") {
         const username = cl.options.user as string | undefined;
         const user = username ? await findUserByUsername(sql, username) : null;
@@ -67,7 +78,7 @@ export const command: Command = {
         // An enabled token of a disabled user does not authenticate: its line says so (it read "enabled").
         const owners = await getUsers(sql, page.items.map((t) => t.user_id));
         const ownerNote = (t: Token) => (owners.get(t.user_id)?.enabled === false ? `  — user ${owners.get(t.user_id)!.username} is disabled: no token of theirs authenticates` : "");
-        out(page, page.items.map((t) => `${t.id}  ${t.enabled ? "enabled " : "disabled"}  ${t.key_prefix}…  ${t.name}  (user ${t.user_id}, ${t.created_at})${ownerNote(t)}`).join("\n") || "no tokens");
+        out(page, page.items.map((t) => `${t.id}  ${t.enabled ? "enabled " : "disabled"}  ${t.key_prefix}…  ${t.name}  (user ${t.user_id}, ${t.created_at}${expiryText(t)})${ownerNote(t)}`).join("\n") || "no tokens");
         noteUnlisted("token", page, "tokens", "newest", "narrow the list with --user NAME (GET /v1/tokens pages through them all)");
       } else {
         const token = await setTokenEnabled(sql, tokenId!, action === "enable");

@@ -1,0 +1,40 @@
+/**
+ * What a connection may hold of the server before it has sent its request, and how many it may
+ * hold at once (SPEC §10 limits). Node's own bounds were left as Fastify sets them: 3,000
+ * connections trickling a header line every few seconds (Slowloris) each stayed open about 120 s
+ * — Node's headers timeout, which its server only checks every 30 s — and nothing capped how many
+ * there were, each holding a socket, a parser and a file descriptor that audio files, worker
+ * threads and the database also need.
+ */
+import type { ServerOptions } from "node:http";
+
+export interface ConnectionLimits {
+  /** Longest a client may take to send a request's headers (Node's headersTimeout); then 408 and closed. */
+  headersTimeoutMs: number;
+  /** Longest a client may take to send a whole request, headers and body (Node's requestTimeout); then 408 and closed. Not the answer's time: that is the deadline's. */
+  requestTimeoutMs: number;
+  /** Longest a connection stays open idle between requests (keep-alive). */
+  keepAliveTimeoutMs: number;
+  /** Connections open at once; further ones are closed as they arrive, until some close. */
+  maxConnections: number;
+}
+
+/**
+ * 20 s for headers (Apache's mod_reqtimeout starts at 20 s; a request's headers are one packet);
+ * 60 s for a whole request, enough for the largest body (a clip table's 8 MiB) at 140 kB/s; 5 s
+ * idle between requests, Node's default — Fastify's 72 s suits a load balancer that keeps
+ * connections for 60 s, and such a setup raises it above its balancer's; 1,024 connections, 170
+ * browsers' six each, well below the process's file descriptors.
+ */
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { headersTimeoutMs: 20_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024 };
+
+/** Fastify's server options for `limits` (maxConnections is set on the server itself, by buildApp). */
+export function connectionOptions(limits: ConnectionLimits): { requestTimeout: number; keepAliveTimeout: number; http: ServerOptions } {
+  return {
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node checks the headers and request timeouts of open connections every
+    // connectionsCheckingInterval (30 s by default): a 20 s bound held connections up to 50 s.
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs) },
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * The server's bounds on connections (api/connection-limits.ts): a client sending its headers a
+ * line at a time (Slowloris) is answered 408 and closed once its headers timeout has passed — it
+ * was held about 120 s — an idle keep-alive connection is closed after its timeout, and
+ * connections past the cap are closed as they arrive. Short configured values; the trickle is
+ * bounded in lines, so a server that never closes fails the test instead of hanging it.
+ */
+import { connect, type Socket } from "node:net";
+import { once } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { ensureAdmin } from "../src/store/users.js";
+import { freshDatabase, type TestDatabase } from "./store-helpers.js";
+
+let t: TestDatabase;
+/** An admin's key: a write without a token is answered 401 before its body is read. */
+let key: string;
+
+beforeAll(async () => {
+  t = await freshDatabase();
+  key = (await ensureAdmin(t.db.sql))!.key;
+});
+
+afterAll(async () => {
+  await t?.cleanup();
+});
+
+/** A server with `limits`, listening on loopback, for `use`; closed after. */
+async function withServer(limits: Parameters<typeof buildApp>[0]["connectionLimits"], use: (port: number) => Promise<void>): Promise<void> {
+  const app: App = await buildApp({ database: t.db, audioRoots: [], connectionLimits: limits });
+  try {
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    await use((app.server.address() as { port: number }).port);
+  } finally {
+    await app.close();
+  }
+}
+
+/** A connection to `port` that records what the server sends and whether it has closed. */
+async function open(port: number): Promise<{ socket: Socket; received: () => string; closed: () => boolean }> {
+  const socket = connect(port, "127.0.0.1");
+  await once(socket, "connect");
+  let received = "";
+  let closed = false;
+  socket.on("data", (d) => (received += d));
+  socket.on("error", () => {});
+  socket.on("close", () => (closed = true));
+  return { socket, received: () => received, closed: () => closed };
+}
+
+describe("a client sending its request slowly", () => {
+  it("is answered 408 and closed once the headers timeout has passed, however steadily it trickles header lines", async () => {
+    await withServer({ headersTimeoutMs: 1000 }, async (port) => {
+      const c = await open(port);
+      c.socket.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+      // A header line every 100 ms, for up to 300 lines (30 s): the request never ends.
+      let lines = 0;
+      while (!c.closed() && lines < 300) {
+        await sleep(100);
+        if (!c.closed()) c.socket.write(`X-Trickle-${lines++}: a\r\n`);
+      }
+      expect(c.closed()).toBe(true);
+      expect(c.received()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    });
+  });
+
+  it("is answered 408 and closed once the request timeout has passed, however steadily it trickles its body", async () => {
+    await withServer({ headersTimeoutMs: 500, requestTimeoutMs: 1500 }, async (port) => {
+      const c = await open(port);
+      c.socket.write(`POST /v1/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`);
+      // A byte every 100 ms, for up to 300 (30 s) of the 1000 announced.
+      for (let i = 0; i < 300 && !c.closed(); i++) {
+        await sleep(100);
+        if (!c.closed()) c.socket.write(" ");
+      }
+      expect(c.closed()).toBe(true);
+      expect(c.received()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    });
+  });
+
+  it("closes a keep-alive connection left idle after its timeout, having answered its request", async () => {
+    await withServer({ keepAliveTimeoutMs: 300 }, async (port) => {
+      const c = await open(port);
+      c.socket.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+      // Up to 30 s for the close (a 300 ms timeout): a server keeping it for Fastify's 72 s fails here.
+      for (let i = 0; i < 300 && !c.closed(); i++) await sleep(100);
+      expect(c.closed()).toBe(true);
+      expect(c.received()).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    });
+  });
+});
+
+describe("the cap on connections", () => {
+  it("closes the connections past it as they arrive, and takes new ones once others have closed", async () => {
+    await withServer({ maxConnections: 2 }, async (port) => {
+      const [a, b] = [await open(port), await open(port)];
+      const extra = await open(port);
+      await once(extra.socket, "close");
+      expect(extra.received()).toBe("");
+      // The two within the cap are served.
+      for (const c of [a, b]) c.socket.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      await Promise.all([a, b].map((c) => once(c.socket, "close")));
+      expect([a, b].map((c) => c.received().slice(0, 15))).toEqual(["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
+      const later = await open(port);
+      later.socket.write("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      await once(later.socket, "close");
+      expect(later.received().slice(0, 15)).toBe("HTTP/1.1 200 OK");
+    });
+  });
+});
