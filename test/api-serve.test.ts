@@ -192,6 +192,26 @@ it("on a terminal, prints the admin token itself and writes no file (a person re
   }
 });
 
+it("where the admin token's file cannot be written (a directory of that name in the way), prints the key after all, saying why and to disable it once another admin token exists — a lost key had left no admin", async () => {
+  const fresh = await tempDir();
+  const { env: childEnv, real: freshReal } = await serverDatabase(fresh.path);
+  try {
+    await mkdir(join(fresh.path, "admin-token"));
+    const server = await startServerOn(fresh.path, childEnv, []);
+    try {
+      await expect.poll(() => server.output(), { timeout: 20_000, interval: 50 }).toContain("/v1/users/me\n");
+      const [, token] = /admin token \(shown once — store it now\): (st_\S+)\n  \(it could not be written to (\S+) \([^\n]*\), so it is printed here and whatever keeps this output has it: once you have another admin token, disable this one \(sonotile token list, sonotile token disable ID\)\)\n/.exec(server.output()) ?? [];
+      expect(token, server.output()).toBeDefined();
+      expect((await (await fetch(`${server.url}/v1/users/me`, { headers: { authorization: `Bearer ${token}` } })).json()).username).toBe("admin");
+    } finally {
+      expect(await stop(server.child)).toBe(0);
+    }
+  } finally {
+    await freshReal?.cleanup();
+    await fresh.remove();
+  }
+});
+
 it("a first start that fails after it made the database's admin (its port taken) still says where that admin's token is — it was lost, no later start showing one", async () => {
   const fresh = await tempDir();
   const taken = createServer().listen(0, "127.0.0.1");
