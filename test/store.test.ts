@@ -209,6 +209,32 @@ describe("migrations", () => {
       await dir.remove();
     }
   });
+
+  it("refuse a file with a statement that cannot run in the upgrade's one transaction, or would end it, naming the file; such words in comments, strings and function bodies are no statements", async () => {
+    const dir = await tempDir();
+    try {
+      const harmless = `-- VACUUM and COMMIT are done by an operator, not here
+        CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $body$ BEGIN NEW.note := 'x'; RETURN NEW; END $body$;
+        COMMENT ON FUNCTION touch() IS 'never ALTER TYPE x ADD VALUE; BEGIN; COMMIT';
+        CREATE INDEX "concurrently" ON t (a); /* DROP INDEX CONCURRENTLY i */`;
+      await writeFile(join(dir.path, "001_harmless.sql"), harmless);
+      expect((await loadMigrations(dir.path)).map((m) => m.name)).toEqual(["harmless"]);
+      const refused: [string, string, string][] = [
+        ["create index concurrently on t (a);", "create index concurrently on t (a)", "CONCURRENTLY"],
+        ["ALTER TYPE mood\n  ADD VALUE 'calm'", "ALTER TYPE mood ADD VALUE '…'", "ALTER TYPE … ADD VALUE"],
+        ["vacuum analyze clips", "vacuum analyze clips", "VACUUM"],
+        ["SELECT 1; COMMIT; SELECT 2", "COMMIT", "a transaction's own BEGIN, COMMIT or ROLLBACK"],
+        ["begin; select 1", "begin", "a transaction's own BEGIN, COMMIT or ROLLBACK"],
+      ];
+      for (const [sql, statement, what] of refused) {
+        await writeFile(join(dir.path, "002_bad.sql"), sql);
+        const index = sql.split(";").findIndex((s) => s.trim().replace(/\s+/g, " ").replace("'calm'", "'…'") === statement) + 1;
+        await expect(loadMigrations(dir.path), sql).rejects.toThrow(new Error(`migration file 002_bad.sql: statement ${index} (${statement}) uses ${what}, which cannot run inside the one transaction all pending migrations run in, or would end it: make it a statement that can (CREATE INDEX without CONCURRENTLY, a new type instead of ADD VALUE), or leave it to an operator`));
+      }
+    } finally {
+      await dir.remove();
+    }
+  });
 });
 
 describe("users and tokens", () => {

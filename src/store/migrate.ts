@@ -36,7 +36,46 @@ export interface Migration {
   sql: string;
 }
 
-/** The migrations on disk, ordered by version; a malformed name or duplicate version throws. */
+/**
+ * Statements that cannot run inside the one transaction all pending migrations run in, or that
+ * would end it (applyPending): PostgreSQL refuses the first ("cannot run inside a transaction
+ * block"), and a COMMIT would record part of an upgrade as the rest fails. Each is matched against
+ * a statement's words with its comments, strings and dollar-quoted bodies (a function's BEGIN …
+ * END) left out.
+ */
+const OUTSIDE_TRANSACTION: readonly [RegExp, string][] = [
+  [/^(?:CREATE\s+(?:UNIQUE\s+)?INDEX|DROP\s+INDEX|REINDEX)\b[\s\S]*\bCONCURRENTLY\b/i, "CONCURRENTLY"],
+  [/^ALTER\s+TYPE\b[\s\S]*\bADD\s+VALUE\b/i, "ALTER TYPE … ADD VALUE"],
+  [/^VACUUM\b/i, "VACUUM"],
+  [/^(?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE)\b|^ALTER\s+SYSTEM\b/i, "a database-wide command (CREATE/DROP DATABASE or TABLESPACE, ALTER SYSTEM)"],
+  [/^(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b/i, "a transaction's own BEGIN, COMMIT or ROLLBACK"],
+];
+
+/**
+ * `sql`'s statements as PostgreSQL reads their words: comments left out, and string constants,
+ * quoted identifiers and dollar-quoted bodies shortened to their quotes around … (`'…'`, `$…$`).
+ */
+function statementWords(sql: string): string[] {
+  const blanked = sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^']|'')*'|"(?:[^"]|"")*"|\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$/g,
+    (token) => (token.startsWith("--") || token.startsWith("/*") ? " " : `${token[0]}…${token[0]}`));
+  return blanked.split(";").map((s) => s.trim()).filter(Boolean);
+}
+
+/** `text` as a message quotes it: its first 60 characters, and … when there are more. */
+const shortened = (text: string) => (text.length > 60 ? `${text.slice(0, 60)}…` : text);
+
+/** Throws naming `file` when one of `sql`'s statements cannot run in the upgrade's transaction (OUTSIDE_TRANSACTION). */
+function refuseOutsideTransaction(file: string, sql: string): void {
+  statementWords(sql).forEach((statement, i) => {
+    const found = OUTSIDE_TRANSACTION.find(([pattern]) => pattern.test(statement));
+    if (found) throw new Error(`migration file ${file}: statement ${i + 1} (${shortened(statement.replace(/\s+/g, " "))}) uses ${found[1]}, which cannot run inside the one transaction all pending migrations run in, or would end it: make it a statement that can (CREATE INDEX without CONCURRENTLY, a new type instead of ADD VALUE), or leave it to an operator`);
+  });
+}
+
+/**
+ * The migrations on disk, ordered by version; a malformed name, a duplicate version or a statement
+ * that cannot run in the upgrade's transaction (refuseOutsideTransaction) throws naming the file.
+ */
 export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((f) => f.endsWith(".sql")).sort();
   const migrations: Migration[] = [];
@@ -45,7 +84,9 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
     if (!m) throw new Error(`migration file ${file} must be named NNN_name.sql`);
     const version = Number(m[1]);
     if (migrations.some((x) => x.version === version)) throw new Error(`two migrations have version ${m[1]}`);
-    migrations.push({ version, name: m[2], sql: await readFile(`${dir}/${file}`, "utf8") });
+    const sql = await readFile(`${dir}/${file}`, "utf8");
+    refuseOutsideTransaction(file, sql);
+    migrations.push({ version, name: m[2], sql });
   }
   return migrations;
 }
