@@ -133,6 +133,16 @@ describe("sonotile", () => {
     expect(help).toMatch(/^ {2}--max-connections N +.*; default 1024$/m);
   });
 
+  it("a filter cache too large for a thread's core (past 128 MiB, full, it grows the core past its 192 MiB: the thread retires after every task) is refused before anything starts, naming where it was given and the limit, exit 2", async () => {
+    const why = "the filters lie in each thread's DSP core, which past 192 MiB retires its thread after every task — filters and all";
+    const cases: [string[], NodeJS.ProcessEnv, string][] = [
+      [["serve", "--filter-cache", "129MiB"], {}, `sonotile serve: --filter-cache: at most 128 MiB, got 129 MiB: ${why}`],
+      [["worker"], { SONOTILE_FILTER_CACHE: "1GiB" }, `sonotile worker: SONOTILE_FILTER_CACHE: at most 128 MiB, got 1 GiB: ${why}`],
+    ];
+    const runs = await Promise.all(cases.map(([args, env]) => sonotile(args, { env: { DATABASE_URL: "", SONOTILE_DATA: "/nonexistent/sonotile-data", ...env } })));
+    runs.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stderr: `${cases[i][2]}\n` }));
+  });
+
   it("--verbose after `--` is a file name, not the option", async () => {
     const r = await sonotile(["info", "--", "--verbose"]);
     expect(r).toMatchObject({ code: 1, stderr: "sonotile info: cannot open --verbose: no such file or directory\n" }); // said `ENOENT`, as extract did not

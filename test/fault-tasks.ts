@@ -1,6 +1,6 @@
 /**
  * The tasks of the tests' fault worker (fault-worker.mjs): the production worker's, three
- * that fault, and one that grows the core. A pool or service built with
+ * that fault, one that grows the core, and one that fills its filter cache. A pool or service built with
  * `{ workerFile: FAULT_WORKER_URL }` runs them.
  */
 import type { WorkerTask } from "../src/tiles/worker.js";
@@ -14,7 +14,9 @@ export type FaultTask =
   | { kind: "trap" }
   | { kind: "hold"; ms: number }
   // a task that grows the core's memory by `bytes`; it answers with its thread's id
-  | { kind: "grow"; bytes: number };
+  | { kind: "grow"; bytes: number }
+  // resampling from 44100 Hz to each of `rates` in turn; it answers with the core's size in bytes
+  | { kind: "filters"; rates: number[] };
 
 /**
  * `task` as TilePool#run takes it: the pool's type knows the production worker's tasks only, and

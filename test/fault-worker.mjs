@@ -1,14 +1,17 @@
 /**
  * A pool worker for the tests of the pool's recovery and time limit (PoolOptions.workerFile): the
  * production worker's tasks, three that fault — `crash` (the thread dies), `trap` (the core
- * traps) and `hold` (a computation that holds the thread for `ms`) — and `grow`, which grows the
- * core's memory by `bytes` (as a large tile does) and answers with the thread's id. Its handler is the
+ * traps) and `hold` (a computation that holds the thread for `ms`) — `grow`, which grows the
+ * core's memory by `bytes` (as a large tile does) and answers with the thread's id, and `filters`,
+ * which resamples from 44100 Hz to each of `rates` in turn and answers with the core's size
+ * (the filters its cache keeps lie there). Its handler is the
  * production one (taskHandler of src/tiles/worker.ts) around these, so a trap retires the thread
  * as a bug in a kernel would. Plain JavaScript over dist/, which `npm test` builds first: a worker
  * thread cannot load the TypeScript sources. The tasks' type is FaultTask (fault-tasks.ts).
  */
 import { compute, taskHandler } from "../dist/tiles/worker.js";
 import { core } from "../dist/engine/wasm.js";
+import { createResampler } from "../dist/engine/resample.js";
 import { threadId } from "node:worker_threads";
 
 /** Exit code of a thread that a `crash` task ended: any but RETIRED_EXIT_CODE, which the pool retries. */
@@ -29,6 +32,11 @@ async function computeOrFault(task) {
     // Blocks the thread as a computation does: only the pool's time limit (a terminated worker) ends it sooner.
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, task.ms);
     return null;
+  }
+  if (task.kind === "filters") {
+    const x = new Float32Array(4000);
+    for (const rate of task.rates) createResampler(44100, rate).apply(x);
+    return core.memory.buffer.byteLength;
   }
   if (task.kind === "grow") {
     core.memory.grow(Math.ceil(task.bytes / WASM_PAGE_BYTES));

@@ -821,15 +821,32 @@ describe("caching and the pool", () => {
   });
 
   it("a thread that retires after each task still hands over its answers — a tile's moved bytes, a stats pass's values — as a thread that stays does", async () => {
-    const retiring = new TileService({ threads: 1, coreMemoryLimit: 0 });
+    // The fault worker's `grow` of 0 bytes answers with its thread's id: each is another thread's.
+    const retiring = new TileService({ threads: 1, coreMemoryLimit: 0, workerFile: FAULT_WORKER_URL });
     onTestFinished(() => retiring.close());
+    const threadNow = () => retiring.pool.run(faultTask({ kind: "grow", bytes: 0 }), undefined, 20_000) as Promise<unknown> as Promise<number>;
+    const threads = [await threadNow()];
     const params = parseParams({ window_size: 0.004, pcen_smooth: 0.03 });
     const options = tileOptionsSchema.parse({});
     for (const format of ["f32", "png"] as const) {
       const [ours, theirs] = await Promise.all([retiring.tile(recording, params, 0, 1, options, format), service.tile(recording, params, 0, 1, options, format)]);
       expect(ours.body.byteLength).toBeGreaterThan(0);
       expect(Buffer.from(ours.body).equals(Buffer.from(theirs.body))).toBe(true);
+      threads.push(await threadNow());
     }
+    expect(new Set(threads).size).toBe(3);
+  });
+
+  it("hands filterCacheBytes to its threads: with none, a thread's core keeps no filter past its use", async () => {
+    // 44100 → 44101…44104 Hz: four filters of 7 MB of taps each, kept by the default's 64 MiB.
+    const coreAfterFilters = async (filterCacheBytes?: number) => {
+      const pool = new TilePool({ threads: 1, workerFile: FAULT_WORKER_URL, filterCacheBytes });
+      onTestFinished(() => pool.close());
+      return (await pool.run(faultTask({ kind: "filters", rates: [44101, 44102, 44103, 44104] }), undefined, 60_000)) as unknown as number;
+    };
+    const [keeping, dropping] = await Promise.all([coreAfterFilters(), coreAfterFilters(0)]);
+    expect(keeping).toBeGreaterThanOrEqual(4 * 7e6);
+    expect(dropping).toBeLessThan(3 * 7e6); // the filter in use and the one before it, at most
   });
 
   it("counts a task's time limit for its wait for a worker and for its run apart: a run over it is a TaskTimeoutError naming it, a wait over it a PoolBusyError", async () => {
@@ -947,6 +964,10 @@ describe("caching and the pool", () => {
     expect(() => new TilePool({ threads: 1, leaseMs: -1 })).toThrow(new RangeError("leaseMs: must be a number of ms ≥ 0, got -1"));
     expect(() => new TilePool({ threads: 1, coreMemoryLimit: NaN })).toThrow(new RangeError("coreMemoryLimit: must be a number of bytes ≥ 0 (Infinity: no limit), got NaN"));
     expect(() => new TilePool({ threads: 1, filterCacheBytes: -1 })).toThrow(new RangeError("filterCacheBytes: must be a number of bytes ≥ 0 (Infinity: no limit), got -1"));
+    // Full, a larger cache grows a core past coreMemoryLimit: its thread would retire after every task, filters and all.
+    const tooLarge = "filterCacheBytes: must be at most 134217728 bytes, coreMemoryLimit less 67108864 a core needs beside the filters (a core past coreMemoryLimit retires its thread after every task, filters and all)";
+    expect(() => new TilePool({ threads: 1, filterCacheBytes: 129 * 2 ** 20 })).toThrow(new RangeError(`${tooLarge}, got 135266304`));
+    expect(() => new TilePool({ threads: 1, filterCacheBytes: Infinity })).toThrow(new RangeError(`${tooLarge}, got Infinity`));
     expect(() => new TilePool({ threads: 1, maxQueue: 1.5 })).toThrow(new RangeError("maxQueue: must be an integer ≥ 0, got 1.5"));
     expect(() => new TilePool(null as unknown as PoolOptions)).toThrow(new TypeError("options: must be an object (PoolOptions), got null"));
   });
