@@ -149,13 +149,13 @@ describe("sonotile user", () => {
 
   it("says the user is busy, exit 1, when its deletion keeps losing conflicts with other transactions (it printed 'deadlock detected')", async () => {
     // PostgreSQL aborts every delete of this user as a deadlock's loser (SQLSTATE 40P01).
-    const { id } = await createUser(held.sql, { username: "contended" });
+    await createUser(held.sql, { username: "contended" });
     await held.sql.unsafe(`
       CREATE FUNCTION lose_as_deadlock() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$;
       CREATE TRIGGER contended BEFORE DELETE ON users FOR EACH ROW WHEN (OLD.username = 'contended') EXECUTE FUNCTION lose_as_deadlock();`);
     try {
       const busy = await runSonotile(["user", "delete", "contended"], { timeout: 120_000 });
-      expect([busy.code, busy.stderr]).toEqual([1, `sonotile user: user ${id} is busy: other changes to it at the same moment won 10 times in a row (deadlock detected); nothing was changed — retry in a few seconds\n`]);
+      expect([busy.code, busy.stderr]).toEqual([1, `sonotile user: user contended is busy: other changes to it at the same moment won 10 times in a row (deadlock detected); nothing was changed — retry in a few seconds\n`]);
     } finally {
       await held.sql.unsafe(`DROP TRIGGER contended ON users; DROP FUNCTION lose_as_deadlock();`);
     }
@@ -181,5 +181,25 @@ describe("sonotile dataset", () => {
     const err = await datasetCommand.run(["add", "/etc", "--audio-root", FIXTURES]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidError);
     expect((err as InvalidError).exitCode).toBe(2);
+  });
+});
+
+describe("with the user admin deleted (another admin remaining)", () => {
+  it("token create without --user refuses, naming --user, rather than make a member called admin; dataset add credits no user, not a later user called admin", async () => {
+    await createUser(held.sql, { username: "keeper", role: "admin" });
+    expect((await run(userCommand, ["delete", "admin", "--json"])).code).toBe(0);
+    const refused = await tokenCommand.run(["create"]).catch((e: unknown) => e);
+    expect(refused).toEqual(new UsageError("there is no user named admin (deleted or renamed): name the user the token is for with --user NAME (sonotile user list names them)"));
+    expect(await findUserByUsername(held.sql, "admin")).toBeNull();
+    // A member who took the name (as `token create` made one) is not who the command line acts as.
+    const impostor = await createUser(held.sql, { username: "admin", role: "member" });
+    const added = await run(datasetCommand, ["add", "../shared/fixtures/recordings", "--audio-root", "..", "--json"]);
+    expect(added.code).toBe(0);
+    const [run_] = await held.sql<{ created_by: string | null }[]>`SELECT created_by FROM runs ORDER BY created_at DESC LIMIT 1`;
+    expect(run_.created_by).toBeNull();
+    expect((await held.sql`SELECT count(*)::int AS n FROM runs WHERE created_by = ${impostor.id}`)[0].n).toBe(0);
+    // Named, it is that user's token as before.
+    const named = await run(tokenCommand, ["create", "--user", "keeper", "--json"]);
+    expect((await authenticate(held.sql, named.out.key))?.user.username).toBe("keeper");
   });
 });

@@ -4,11 +4,13 @@
  * orphan work under way are refused. And a transaction that keeps losing its conflicts: a 503 with
  * Retry-After that says the record is busy (it was a 500).
  */
+import { spawnSync } from "node:child_process";
+import { hostname } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { createJob } from "../src/store/jobs.js";
-import { createRun, finishRun } from "../src/store/runs.js";
+import { createRun, finishRun, getRun } from "../src/store/runs.js";
 import { createToken } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
 import { FIXTURES, freshDatabase, type TestDatabase } from "./store-helpers.js";
@@ -126,7 +128,7 @@ describe("DELETE /v1/users/{id}", () => {
     const busy = await userWithToken("importing");
     const run = await createRun(t.db.sql, { kind: "import", description: "import into dataset far", created_by: busy.id });
     const refused = await remove(busy.id);
-    expect([refused.statusCode, refused.json().message]).toEqual([409, `user importing has work under way: run ${run.id} (import into dataset far) is running, and would go on writing in their name: wait for it to end, then delete them`]);
+    expect([refused.statusCode, refused.json().message]).toEqual([409, `user importing has work under way: run ${run.id} (import into dataset far) is running, and would go on writing in their name: wait for it to end (an import whose process was killed on another host or container ends as failed when \`sonotile serve\` or \`sonotile dataset add\` starts there), then delete them`]);
     await finishRun(t.db.sql, run.id, "completed");
     const jobRun = await createRun(t.db.sql, { kind: "job", description: "extract_features over 2 targets", created_by: busy.id });
     const job = await createJob(t.db.sql, { task: "extract_features", data: {}, created_by: busy.id, run_id: jobRun.id });
@@ -134,6 +136,20 @@ describe("DELETE /v1/users/{id}", () => {
     await finishRun(t.db.sql, jobRun.id, "failed");
     expect((await remove(busy.id)).statusCode).toBe(204);
     expect((await t.db.sql`SELECT created_by FROM jobs WHERE id = ${job.id}`)[0].created_by).toBeNull();
+  });
+
+  it("deletes a user whose import run was left running by a process since killed: the run ends as failed (it answered 'wait for it to end' forever)", async () => {
+    const stranded = await userWithToken("stranded");
+    const run = await createRun(t.db.sql, { kind: "import", description: "import into dataset gone", created_by: stranded.id });
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid!; // exited: no process has this pid now
+    await t.db.sql`UPDATE runs SET owner = ${t.db.sql.json({ pid: dead, host: hostname(), start: "boot:1" })} WHERE id = ${run.id}`;
+    // Another user's stranded run is theirs to end, not this deletion's.
+    const other = await createRun(t.db.sql, { kind: "import", description: "import into dataset kept", created_by: adminId });
+    await t.db.sql`UPDATE runs SET owner = ${t.db.sql.json({ pid: dead, host: hostname(), start: "boot:1" })} WHERE id = ${other.id}`;
+    expect((await remove(stranded.id)).statusCode).toBe(204);
+    expect(await getRun(t.db.sql, run.id)).toMatchObject({ status: "failed", created_by: null });
+    expect((await getRun(t.db.sql, other.id)).status).toBe("running");
+    await finishRun(t.db.sql, other.id, "failed");
   });
 
   it("is listed in the OpenAPI document with its refusals", async () => {
@@ -158,7 +174,7 @@ describe("a transaction that keeps losing its conflicts with others", () => {
       expect([res.statusCode, res.headers["retry-after"]]).toEqual([503, "2"]);
       expect(res.json()).toEqual({
         statusCode: 503, error: "Service Unavailable",
-        message: `user ${id} is busy: other changes to it at the same moment won 10 times in a row (deadlock detected); nothing was changed — retry in a few seconds`,
+        message: `user contended is busy: other changes to it at the same moment won 10 times in a row (deadlock detected); nothing was changed — retry in a few seconds`,
       });
       expect((await t.db.sql<{ n: string }[]>`SELECT last_value::text AS n FROM contended_attempts`)[0].n).toBe("10");
       expect((await t.db.sql`SELECT count(*)::int AS n FROM api_tokens WHERE user_id = ${id}`)[0].n).toBe(1);

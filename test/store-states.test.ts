@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { inTransaction, purgeTrashed, setState, STATES, writing, type State, type StateFilter } from "../src/store/common.js";
 import { addClipTag, createClip, deleteClip, getClip, listClips, setClipFeature, updateClip } from "../src/store/clips.js";
-import { createDataset, deleteDataset, getDataset, importDataset, scanDataset } from "../src/store/datasets.js";
+import { createDataset, deleteDataset, getDataset, importDataset, relocateDataset, scanDataset } from "../src/store/datasets.js";
+import { importClipTable } from "../src/store/clip-tables.js";
 import { ConflictError, InvalidError } from "../src/store/errors.js";
 import { createNote, listNotes, updateNote } from "../src/store/notes.js";
 import { resolveAudioDir, resolveRoots } from "../src/store/paths.js";
@@ -273,7 +274,7 @@ describe("transactions beside other queries", () => {
       await bothHeld;
       const [row] = await tx<{ username: string }[]>`SELECT username FROM users WHERE id = ${second} FOR UPDATE`;
       return row.username;
-    });
+    }, `users ${first} and ${second}`);
     expect(await Promise.all([lockInOrder(left, right), lockInOrder(right, left)])).toEqual(["right", "left"]);
     expect(runs).toBe(3); // PostgreSQL aborted one of them (40P01), once
   });
@@ -531,5 +532,36 @@ describe("over HTTP", () => {
     expect(moved.statusCode).toBe(200);
     const ok = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { time_expansion: 10 }, headers: auth(member) });
     expect([ok.statusCode, ok.json().duration]).toEqual([200, 0.252]);
+  });
+});
+
+describe("a change that keeps losing its conflicts with others", () => {
+  /** What `change` fails with while every insert and update of `table` loses as a deadlock's loser (40P01) — also under the embedded import's replica role. */
+  async function losingEveryWrite(table: string, change: () => Promise<unknown>): Promise<unknown> {
+    await sql.unsafe(`
+      CREATE FUNCTION lose_as_deadlock() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$;
+      CREATE TRIGGER contended BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION lose_as_deadlock();
+      ALTER TABLE ${table} ENABLE ALWAYS TRIGGER contended;`);
+    try {
+      return await change().then(() => null, (err: unknown) => err);
+    } finally {
+      await sql.unsafe(`DROP TRIGGER contended ON ${table}; DROP FUNCTION lose_as_deadlock();`);
+    }
+  }
+  const busy = (what: string) => `${what} is busy: other changes to it at the same moment won 10 times in a row (deadlock detected); nothing was changed — retry in a few seconds`;
+
+  it("names the record it writes — clip, recording or dataset — where it said 'a record this change writes is busy'", async () => {
+    const { recording, clip } = await tree("contended");
+    const empty = await createDataset(sql, { name: "contended-empty", audio_dir: "/nonexistent/contended-empty", created_by: userId });
+    const text = "Begin Time (s)\tEnd Time (s)\tSpecies\n3\t3.5\tA\n";
+    const cases: [string, () => Promise<unknown>, string][] = [
+      ["clips", () => createClip(sql, { recording_id: recording.id, start_time: 4, end_time: 5, created_by: userId }), `recording ${recording.id}`],
+      ["clips", () => updateClip(sql, clip.id, { end_time: 1.5 }), `clip ${clip.id}`],
+      ["clips", () => importClipTable(t.db, { target: { recording_id: recording.id }, text, times: "real", created_by: userId }), `recording ${recording.id}`],
+      ["recordings", () => updateRecording(sql, recording.id, { rights: "CC-BY" }), `recording ${recording.id}`],
+      ["datasets", () => createDataset(sql, { name: "contended-new", audio_dir: "/nonexistent/contended-new", created_by: userId }), "dataset contended-new"],
+      ["datasets", () => relocateDataset(sql, empty.id, "/nonexistent/contended-moved"), "dataset contended-empty"],
+    ];
+    for (const [table, change, what] of cases) expect(String(await losingEveryWrite(table, change))).toBe(`BusyError: ${busy(what)}`);
   });
 });

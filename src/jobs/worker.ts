@@ -777,8 +777,8 @@ function settler(ctx: Pick<ItemContext, "sql" | "by">): (request: SettleRequest)
  */
 async function settleGroup(ctx: Pick<ItemContext, "sql" | "by">, requests: readonly SettleRequest[]): Promise<{ verdicts: ("settled" | "changed")[]; finished: string[] }> {
   const { sql, by } = ctx;
+  const jobIds = [...new Set(requests.map((r) => r.job.id))].sort();
   return inTransaction(sql, async (tx) => {
-    const jobIds = [...new Set(requests.map((r) => r.job.id))].sort();
     const running = new Set((await tx<{ id: string; status: string }[]>`SELECT id, status FROM jobs WHERE id = ANY(${jobIds}::uuid[]) ORDER BY id FOR UPDATE`)
       .filter((j) => j.status === "running").map((j) => j.id));
     const pending = new Set((await tx<{ job_id: string; item: number; status: string }[]>`
@@ -837,7 +837,7 @@ async function settleGroup(ctx: Pick<ItemContext, "sql" | "by">, requests: reado
     const finished: string[] = [];
     for (const [jobId, items] of done) if (await countItemsDone(tx, jobId, items)) finished.push(jobId);
     return { verdicts, finished };
-  });
+  }, `job ${jobIds.join(", job ")}`);
 }
 
 /** An item's row as settleGroup leaves it: done (its values, and its target as computed), or failed or errored (why). */

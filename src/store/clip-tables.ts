@@ -214,6 +214,7 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
   // Unlocked: a faulty table is refused without taking the database.
   const unlocked = new Map((await translating(() => sql<TableRecording[]>`SELECT ${RECORDING_COLUMNS(sql)} FROM recordings WHERE id = ANY(${ids}::uuid[])`)).map((r) => [r.id, r]));
   const placedUnlocked = placeSelections(im.target, table.selections, recordingOf, unlocked, im.times, table);
+  const where = "dataset_id" in im.target ? `dataset ${im.target.dataset_id}` : `recording ${im.target.recording_id}`;
 
   return inTransaction(sql, async (tx) => {
     // Locked from the top down, as a delete's cascade takes rows (common.ts lineage): the target
@@ -231,7 +232,6 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
     // 10,000 rows takes 0.1–0.4 s of the transaction on a loaded machine.
     const placed = isDeepStrictEqual(locked, unlocked) ? placedUnlocked : placeSelections(im.target, table.selections, recordingOf, locked, im.times, table);
     const existing = await existingClips(tx, placed);
-    const where = "dataset_id" in im.target ? `dataset ${im.target.dataset_id}` : `recording ${im.target.recording_id}`;
     const run = await createRun(tx, { kind: "import", description: `clips from ${table.format} table${im.source ? ` ${im.source}` : ""} into ${where}`.slice(0, 1000), created_by: im.created_by });
     // Every foreign key the writes below set holds by construction: a clip's recording is locked
     // above, its creator checked by the run's insert (runs.created_by), its run is this one; an
@@ -283,7 +283,7 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
       rows,
       skipped: table.skipped,
     };
-  });
+  }, where);
 }
 
 /**

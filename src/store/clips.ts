@@ -105,7 +105,7 @@ export async function createClip(sql: Sql, c: { recording_id: string; start_time
       INSERT INTO clips (recording_id, start_time, end_time, created_by, run_id)
       VALUES (${c.recording_id}, ${c.start_time}, ${c.end_time}, ${c.created_by}, ${c.run_id ?? null}) RETURNING id`);
     return getClip(tx, id);
-  });
+  }, `recording ${c.recording_id}`);
 }
 
 export async function getClip(db: Queryable, id: string): Promise<Clip> {
@@ -168,7 +168,7 @@ export async function updateClip(sql: Sql, id: string, patch: { start_time?: num
     checkBounds(start, end, recording, patch.end_time === undefined && patch.start_time !== undefined ? "start_time" : "end_time");
     await translating(() => tx`UPDATE clips SET start_time = ${start}, end_time = ${end} WHERE id = ${id}`);
     return getClip(tx, id);
-  });
+  }, `clip ${id}`);
 }
 
 /** Deletes a clip for good — only an active one: archived means read-only, deletion included (409). */

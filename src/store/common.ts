@@ -353,16 +353,17 @@ const CONFLICT_PAUSE_MS = 50;
  * conflict aborted all of it, and reaches the caller's own inTransaction. The embedded database
  * runs one transaction at a time and never aborts one so. A transaction that lost every time ends
  * as a BusyError naming `what` (503 with Retry-After, not a 500: nothing was changed).
- * @param what the record(s) `run` writes, as a person names them, for that error
+ * @param what the record(s) `run` writes, as a person names them ("clip <id>", "dataset <name>"),
+ *   for that error — or how to read that name, when only the database knows it (asked then only)
  */
-export async function inTransaction<T>(db: Queryable, run: (tx: Queryable) => Promise<T>, what = "a record this change writes"): Promise<T> {
+export async function inTransaction<T>(db: Queryable, run: (tx: Queryable) => Promise<T>, what: string | (() => Promise<string>)): Promise<T> {
   if ("savepoint" in db) return run(db);
   for (let attempt = 1; ; attempt++) {
     try {
       return (await (db as Sql).begin(run)) as T;
     } catch (err) {
       if (!TRANSACTION_CONFLICTS.has((err as { code?: unknown }).code as string)) throw err;
-      if (attempt >= CONFLICT_ATTEMPTS) throw new BusyError(what, attempt, err as Error);
+      if (attempt >= CONFLICT_ATTEMPTS) throw new BusyError(typeof what === "string" ? what : await what(), attempt, err as Error);
       await new Promise((resolve) => setTimeout(resolve, Math.random() * CONFLICT_PAUSE_MS));
     }
   }

@@ -61,7 +61,7 @@ export async function createDataset(db: Queryable, d: { name: string; descriptio
         VALUES (${name}, ${d.description ?? ""}, ${d.audio_dir}, ${d.created_by}, ${d.run_id ?? null})
         RETURNING id`);
       return row.id as string;
-    });
+    }, `dataset ${name}`);
     return getDataset(db, id);
   } catch (err) {
     throw await namingHolder(db, err, { name, audio_dir: d.audio_dir });
@@ -196,7 +196,7 @@ export async function relocateDataset(db: Queryable, id: string, audioDir: strin
     await inTransaction(db, async (tx) => {
       await refuseNestedDirectory(tx, audioDir, id);
       await translating(() => tx`UPDATE datasets SET audio_dir = ${audioDir} WHERE id = ${id}`);
-    });
+    }, `dataset ${dataset.name}`);
   } catch (err) {
     throw await namingHolder(db, err, { audio_dir: audioDir });
   }

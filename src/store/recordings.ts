@@ -229,7 +229,7 @@ export async function updateRecording(sql: Sql, id: string, patch: RecordingMeta
       if (fields.time_expansion !== undefined) await tx`DELETE FROM recording_stats WHERE recording_id = ${id}`;
     }
     return getRecording(tx, id);
-  });
+  }, `recording ${id}`);
 }
 
 /**

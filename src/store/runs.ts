@@ -49,14 +49,19 @@ export async function finishRun(db: Queryable, id: string, status: Exclude<RunSt
  * Ends as failed every run still `running` whose owning process no longer exists — an import
  * whose process was killed, which nothing else would ever end. Only the processes this one can
  * see can be checked — this host's, in its PID namespace: another host's or container's are taken
- * to be alive (lock.ts isAlive). Returns the runs ended.
+ * to be alive (lock.ts isAlive); INTERRUPTED_ELSEWHERE says how theirs end. Returns the runs ended.
+ * @param createdBy only the runs of this user (all when not given)
  */
-export async function failInterruptedRuns(db: Queryable): Promise<Run[]> {
-  const owned = await db<{ id: string; owner: LockOwner }[]>`SELECT id, owner FROM runs WHERE status = 'running' AND owner IS NOT NULL`;
+export async function failInterruptedRuns(db: Queryable, createdBy?: string): Promise<Run[]> {
+  const owned = await db<{ id: string; owner: LockOwner }[]>`
+    SELECT id, owner FROM runs WHERE status = 'running' AND owner IS NOT NULL AND (${createdBy ?? null}::uuid IS NULL OR created_by = ${createdBy ?? null})`;
   const ended: Run[] = [];
   for (const { id } of owned.filter((run) => !isAlive(run.owner))) ended.push(await finishRun(db, id, "failed"));
   return ended;
 }
+
+/** How a run left `running` by a process killed out of this one's sight ends (failInterruptedRuns there). */
+export const INTERRUPTED_ELSEWHERE = "an import whose process was killed on another host or container ends as failed when `sonotile serve` or `sonotile dataset add` starts there";
 
 export async function getRun(db: Queryable, id: string): Promise<Run> {
   const [row] = await translating(() => db<Run[]>`SELECT ${COLUMNS(db)} FROM runs WHERE id = ${id}`);

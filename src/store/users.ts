@@ -3,6 +3,7 @@ import type { Queryable, Sql } from "./db.js";
 import { inTransaction, toPage, type Page, type PageRequest } from "./common.js";
 import { ConflictError, NotFoundError, translating } from "./errors.js";
 import { createToken } from "./tokens.js";
+import { failInterruptedRuns, INTERRUPTED_ELSEWHERE } from "./runs.js";
 
 export const ROLES = ["admin", "member", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
@@ -96,7 +97,8 @@ export async function updateUser(sql: Sql, id: string, patch: Partial<Omit<NewUs
  * Refused (409): `actor` deleting themselves (an admin locking themselves out by mistake; another
  * admin deletes them), the last enabled admin (as updateUser keeps one), and a user whose work is
  * under way — an import or a job whose run is `running` would go on writing in the name of a user
- * no longer there (its writes refused), so it is to end or be aborted first. The users table is
+ * no longer there (its writes refused), so it is to end or be aborted first; an import whose
+ * process is gone (failInterruptedRuns: killed on this host) is ended as failed and does not count. The users table is
  * locked as updateUser locks it, so a delete and a demotion of the two last admins cannot both
  * pass, and the user's row FOR UPDATE: a write naming them in progress (its foreign key check holds
  * the row) commits first and is seen, one after it is refused.
@@ -113,6 +115,7 @@ export async function deleteUser(sql: Sql, id: string, actor: string | null): Pr
       const [other] = await tx`SELECT 1 FROM users WHERE role = 'admin' AND enabled AND id <> ${id} LIMIT 1`;
       if (!other) throw new ConflictError(`user ${user.username} is the last enabled admin and cannot be deleted: make another user admin first`);
     }
+    await failInterruptedRuns(tx, id); // a killed process's import, which nothing else would end
     const running = await tx<{ id: string; description: string; job_id: string | null; n: number }[]>`
       SELECT r.id, r.description, j.id AS job_id, count(*) OVER ()::int AS n
       FROM runs r LEFT JOIN jobs j ON j.run_id = r.id
@@ -120,13 +123,13 @@ export async function deleteUser(sql: Sql, id: string, actor: string | null): Pr
     if (running.length) {
       const [run] = running;
       const more = run.n > 1 ? ` (and ${run.n - 1} more)` : "";
-      const end = run.job_id ? `abort job ${run.job_id} (POST /v1/jobs/${run.job_id}/abort, sonotile jobs abort) or wait for it to end` : "wait for it to end";
+      const end = run.job_id ? `abort job ${run.job_id} (POST /v1/jobs/${run.job_id}/abort, sonotile jobs abort) or wait for it to end` : `wait for it to end (${INTERRUPTED_ELSEWHERE})`;
       throw new ConflictError(`user ${user.username} has work under way: run ${run.id} (${run.description}) is running${more}, and would go on writing in their name: ${end}, then delete them`);
     }
     const [{ n }] = await tx<{ n: number }[]>`SELECT count(*)::int AS n FROM api_tokens WHERE user_id = ${id}`;
     await tx`DELETE FROM users WHERE id = ${id}`;
     return { user, tokens: n };
-  }, `user ${id}`);
+  }, async () => `user ${(await sql<{ username: string }[]>`SELECT username FROM users WHERE id = ${id}`)[0]?.username ?? id}`);
 }
 
 /**

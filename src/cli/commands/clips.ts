@@ -15,7 +15,6 @@ import { openDatabase } from "../../store/db.js";
 import { InvalidError } from "../../store/errors.js";
 import { isBlank, labelForm } from "../../store/labels.js";
 import { decodeTable, TABLE_FORMATS, type TableFormat } from "../../store/selection-table.js";
-import { findUserByUsername } from "../../store/users.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { choiceOption, idArgument, numberOption, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
@@ -119,11 +118,9 @@ export const command: Command = {
     try {
       const sql = database.sql;
       if (action === "import") {
-        // The command line acts as the admin (as `dataset add` does): whoever reaches the database directly can.
-        const createdBy = (await findUserByUsername(sql, "admin"))?.id ?? null;
         const tagColumns = options["tag-columns"] === undefined ? undefined : String(options["tag-columns"]).split(",").map((c) => c.trim()).filter(Boolean);
         const result = await importClipTable(database, {
-          target, text, format, times, tag_columns: tagColumns, label_key: options["label-key"] as string | undefined, source: basename(rest[0]), created_by: createdBy,
+          target, text, format, times, tag_columns: tagColumns, label_key: options["label-key"] as string | undefined, source: basename(rest[0]), created_by: null,
         });
         const summary = `${plural(result.created, "clip")} created, ${result.existing} existing already${result.tags_added ? ` (${plural(result.tags_added, "tag")} added to them)` : ""}; tags from ${result.tag_columns.join(", ") || "no column"}${result.ignored_columns.length ? `; columns ignored: ${result.ignored_columns.join(", ")}` : ""}; run ${result.run.id}`;
         process.stdout.write((options.json ? JSON.stringify(result) : summary) + "\n");

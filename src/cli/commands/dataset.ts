@@ -13,7 +13,7 @@ import { addDataset, DatasetImports, datasetsHoldingSameBytes, findDatasetByDir,
 import { openDatabase, type Sql } from "../../store/db.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { resolveAudioDir } from "../../store/paths.js";
-import { ensureAdmin, findUserByUsername } from "../../store/users.js";
+import { ensureAdmin } from "../../store/users.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { optionRows, readCommandLine, type OptionSpec } from "../flags.js";
@@ -102,7 +102,6 @@ export const command: Command = {
       const first = await ensureAdmin(sql);
       // With --json the token is a field of the one JSON document (admin_token), not a line before it.
       if (first && !cl.options.json) process.stdout.write(`admin token for the new database (shown once): ${first.key}\n`);
-      const admin = first?.user ?? (await findUserByUsername(sql, "admin"));
       // An earlier `add` killed mid-import left its run `running`: it ends as failed (this one resumes the work).
       await endInterruptedRuns(sql, "sonotile dataset");
       // The directory's dataset exists (an earlier `add` interrupted, or files added since): its
@@ -115,7 +114,7 @@ export const command: Command = {
       if (existing) {
         // Files registered before and replaced since are named too (an import leaves them, a refresh
         // takes them), and entries it cannot read — with nothing new to register as well (the one scan's).
-        const imported = await new DatasetImports<ImportOutcome>(waiting, database).run(existing.id, () => importNew(sql, existing.id, admin?.id ?? null));
+        const imported = await new DatasetImports<ImportOutcome>(waiting, database).run(existing.id, () => importNew(sql, existing.id, null));
         // As a new dataset's answer and the API's import: this one may be the dataset made by mistake.
         const sameBytes = await datasetsHoldingSameBytes(sql, existing.id);
         const moved = imported.moved.length ? `, ${plural(imported.moved.length, "recording")} found moved` : "";
@@ -131,7 +130,7 @@ export const command: Command = {
         name: (cl.options.name as string | undefined) ?? basename(audioDir),
         description: cl.options.description as string | undefined,
         audio_dir: audioDir,
-        created_by: admin?.id ?? null,
+        created_by: null,
       }, DIR, new DatasetImports(waiting, database));
       const sameBytes = await datasetsHoldingSameBytes(sql, result.dataset.id);
       const lines = [

@@ -16,7 +16,6 @@ import { jobArtifacts } from "../../jobs/results.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { choiceOption, idArgument, numberOption, optionRows, readCommandLine, namingFlags, withFlag, type OptionSpec } from "../flags.js";
-import { findUserByUsername } from "../../store/users.js";
 import { getRun, type Run } from "../../store/runs.js";
 import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 
@@ -159,17 +158,15 @@ export const command: Command = {
       if (action === "submit" || action === "retry") {
         const boss = await openQueue(sql);
         try {
-          // The command line acts as the admin (as `dataset add` does): whoever reaches the database directly can.
-          const createdBy = (await findUserByUsername(sql, "admin"))?.id ?? null;
           let job;
           if (action === "retry") {
-            const retry = await retryExtractJob(sql, boss, jobId!, { statuses: status === undefined ? undefined : [status as RetriedItemStatus], priority, created_by: createdBy });
+            const retry = await retryExtractJob(sql, boss, jobId!, { statuses: status === undefined ? undefined : [status as RetriedItemStatus], priority, created_by: null });
             job = retry.job;
             const paths = retry.leftOut.map((t) => (t.kind === "clip" ? `clip ${t.id} of ${t.recording_path}` : t.recording_path));
             if (paths.length) process.stderr.write(`sonotile jobs: left out ${paths.length} target${paths.length > 1 ? "s" : ""} archived, trashed or deleted since: ${paths.slice(0, 5).join(", ")}${paths.length > 5 ? ` (and ${paths.length - 5} more)` : ""}\n`);
           } else {
             // Parameters named in a refusal's text are named as typed too ("a smaller hop_size (--hop-size) …").
-            job = await submitExtractJob(sql, boss, { data: data!, priority, created_by: createdBy, nameParam: withFlag }).catch((err) => {
+            job = await submitExtractJob(sql, boss, { data: data!, priority, created_by: null, nameParam: withFlag }).catch((err) => {
               // Refusals that needed the database (unknown targets, parameters a target cannot take), by flag.
               throw err instanceof InvalidError ? new UsageError(err.fields.map((f) => `${withFlagName(f.field)}: ${f.message}`).join("; ")) : err;
             });

@@ -19,7 +19,7 @@ import { storeConfig } from "../../store/config.js";
 import { ConflictError } from "../../store/errors.js";
 import { tolerateLostConnections } from "../../store/db.js";
 import { resolveRoots } from "../../store/paths.js";
-import { ensureAdmin, findUserByUsername } from "../../store/users.js";
+import { ensureAdmin } from "../../store/users.js";
 import { startWorker, type ExtractWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
 import { openWhenReady } from "../database-wait.js";
@@ -204,8 +204,7 @@ export const command: Command = {
       if (admin) adminDelivery = await deliverAdminKey(admin.key, config.dataDir, process.stdout.isTTY === true);
       await endInterruptedRuns(database.sql, "sonotile");
       if (cl.options.demo) {
-        const adminId = admin?.user.id ?? (await findUserByUsername(database.sql, "admin"))?.id ?? null;
-        await ensureDemoDataset(database.sql, audioRoots.at(-1)!, adminId).catch((err: unknown) => {
+        await ensureDemoDataset(database.sql, audioRoots.at(-1)!, null).catch((err: unknown) => {
           // A dataset of the user's holds the demo's directory (the data directory inside a
           // dataset's): the demo files are that dataset's to register, and the server starts
           // without a dataset of its own for them rather than not at all.

@@ -13,7 +13,7 @@ import { choiceOption, durationOption, idArgument, optionRows, readCommandLine, 
 import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "user", placeholder: "NAME", doc: "the token's user (create: default admin; created if missing with --role)" },
+  { name: "user", placeholder: "NAME", doc: "the token's user (create: default admin, refused once there is none; created if missing with --role)" },
   { name: "role", placeholder: "ROLE", doc: `role of a user created by 'create': ${ROLES.join(", ")}; default member` },
   { name: "name", placeholder: "LABEL", doc: "label of a new token; default 'cli'" },
   { name: "expires-in", placeholder: "DURATION", doc: "a new token stops authenticating after this long: a whole number with s, m, h, d or w (90d, 12h); default never" },
@@ -63,6 +63,8 @@ export const command: Command = {
           return EXIT.ok;
         }
         const existing = await findUserByUsername(sql, username);
+        // `admin` deleted (another admin remains): a plain `create` would make a member of that name.
+        if (!existing && cl.options.user === undefined) throw new UsageError(`there is no user named admin (deleted or renamed): name the user the token is for with --user NAME (sonotile user list names them)`);
         // --role makes a new user's role; it never changes an existing one (a token with fewer rights than asked for, silently).
         if (existing && role !== undefined && role !== existing.role) throw new UsageError(`--role: user ${username} exists as ${existing.role}; --role sets the role of a user 'create' makes (an admin changes a role with PATCH /v1/users/{id})`);
         if (existing && !existing.enabled) throw new UsageError(`user ${username} is disabled: none of their tokens would authenticate (an admin enables them with PATCH /v1/users/${existing.id})`);
