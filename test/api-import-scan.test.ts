@@ -83,6 +83,19 @@ function holdHashing(): () => void {
   return release;
 }
 
+/**
+ * Holds every hash until one import waits for the other (`audio.onWait`) or until two imports have
+ * read the headers of the `files` new files, as both did when they ran at once: either way the
+ * second import is sent while the first runs, and nothing is timed.
+ */
+function holdUntilSecondImport(files: number): void {
+  const release = holdHashing();
+  audio.onWait = release;
+  audio.onHeader = () => {
+    if (audio.headers.length >= 2 * files) release();
+  };
+}
+
 /** Import runs recorded for dataset `name`. */
 async function importRuns(name: string): Promise<number> {
   const [{ n }] = await t.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM runs WHERE kind = 'import' AND description = ${`import into dataset ${name}`}`;
@@ -112,11 +125,7 @@ describe("an import sent again while one runs", () => {
     // The first import's hashing is held until the second import waits for it — or, as both ran at
     // once before imports were queued, until the second has read the files' headers: either way
     // the second is sent while the first runs, and nothing here is timed.
-    const release = holdHashing();
-    audio.onWait = release;
-    audio.onHeader = () => {
-      if (audio.headers.length >= 2 * files.length) release();
-    };
+    holdUntilSecondImport(files.length);
     const [first, second] = await Promise.all([1, 2].map(() => importOf(id)));
     expect([first.statusCode, second.statusCode]).toEqual([200, 200]);
     expect(audio.hashed).toHaveLength(files.length);
@@ -196,11 +205,7 @@ describe("an import sent again while one runs", () => {
     audio.hashed.length = 0;
     audio.headers.length = 0;
     // As in the first test: hashing held until one import waits for the other, or both have scanned the 8 new files.
-    const release = holdHashing();
-    audio.onWait = release;
-    audio.onHeader = () => {
-      if (audio.headers.length >= 2 * 8) release();
-    };
+    holdUntilSecondImport(8);
     const answers = await Promise.all([app, other].map((server) => server.inject({ method: "POST", url: `/v1/datasets/${id}/import`, headers: auth() })));
     expect(answers.map((a) => a.statusCode)).toEqual([200, 200]);
     const [a, b] = answers.map((answer) => answer.json());
@@ -299,11 +304,7 @@ describe("an import sent again while one runs", () => {
     for (const [i, file] of files.entries()) await writeSineWav(join(scratch.path, "made-by-cli", file), 8000, 0.1, 700 + 100 * i);
     audio.hashed.length = 0;
     audio.headers.length = 0;
-    const release = holdHashing();
-    audio.onWait = release;
-    audio.onHeader = () => {
-      if (audio.headers.length >= 2 * files.length) release();
-    };
+    holdUntilSecondImport(files.length);
     const cli = datasetAdd("made-by-cli");
     await expect.poll(() => audio.hashed.length, { timeout: 10_000, interval: 10 }).toBeGreaterThan(0);
     const [{ id }] = await t.db.sql<{ id: string }[]>`SELECT id FROM datasets WHERE name = 'made-by-cli'`;

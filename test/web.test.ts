@@ -235,6 +235,17 @@ function contrastRatio(a: string, b: string): number {
   return (high + 0.05) / (low + 0.05);
 }
 
+/** Draws a box on the plot with Shift held, from (x0, y0) to (x1, y1) in the plot's pixels: a selection, and a clip once a token is given. */
+async function shiftDraw(x0: number, y0: number, x1: number, y1: number) {
+  const box = (await page.locator("#plot").boundingBox())!;
+  await page.keyboard.down("Shift");
+  await page.mouse.move(box.x + x0, box.y + y0);
+  await page.mouse.down();
+  await page.mouse.move(box.x + x1, box.y + y1, { steps: 8 });
+  await page.mouse.up();
+  await page.keyboard.up("Shift");
+}
+
 async function setParam(name: string, value: string) {
   const field = page.locator(`#param-${name}`);
   if ((await field.evaluate((e) => e.tagName)) === "SELECT") await field.selectOption(value);
@@ -562,15 +573,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
 
   it("creates a clip from a shift-drawn box once a token is given, and shows its features computed for the box's band", async () => {
     const box = (await page.locator("#plot").boundingBox())!;
-    const drawBox = async (x0: number, x1: number) => {
-      await page.keyboard.down("Shift");
-      await page.mouse.move(box.x + x0, box.y + 100);
-      await page.mouse.down();
-      await page.mouse.move(box.x + (x0 + x1) / 2, box.y + 200, { steps: 4 });
-      await page.mouse.move(box.x + x1, box.y + 300, { steps: 4 });
-      await page.mouse.up();
-      await page.keyboard.up("Shift");
-    };
+    const drawBox = (x0: number, x1: number) => shiftDraw(x0, 100, x1, 300);
     await drawBox(100, 300);
     await expect.poll(() => page.textContent("#clip-info")).toContain("needs an API token");
 
@@ -1402,13 +1405,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.unroute(magma);
     // A clip drawn while the server is away: it said "clip not created: Failed to fetch".
     await page.route("**/v1/clips", (route) => route.abort("connectionrefused"));
-    const box = (await page.locator("#plot").boundingBox())!;
-    await page.keyboard.down("Shift");
-    await page.mouse.move(box.x + 100, box.y + 100);
-    await page.mouse.down();
-    await page.mouse.move(box.x + 200, box.y + 100, { steps: 4 });
-    await page.mouse.up();
-    await page.keyboard.up("Shift");
+    await shiftDraw(100, 100, 200, 100);
     await expect.poll(() => page.textContent("#clip-info")).toMatch(/^clip not created: the server cannot be reached \(.+\)$/);
     await page.unroute("**/v1/clips");
     await setParam("cmap", "gray");
@@ -1606,12 +1603,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     // A shift-drawn box, without a token (no clip made): still a selection to play.
     const box = (await page.locator("#plot").boundingBox())!;
     const v = await view();
-    await page.keyboard.down("Shift");
-    await page.mouse.move(box.x + 100, box.y + 100);
-    await page.mouse.down();
-    await page.mouse.move(box.x + 300, box.y + 300, { steps: 4 });
-    await page.mouse.up();
-    await page.keyboard.up("Shift");
+    await shiftDraw(100, 100, 300, 300);
     const secondsPerPx = (v.end - v.start) / box.width;
     const drawn = await selected();
     expect(Math.abs(drawn.start - (v.start + 100 * secondsPerPx))).toBeLessThan(2 * secondsPerPx);
@@ -1642,12 +1634,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
       expect(clip.start_time).toBeCloseTo(t0, 9);
       expect(clip.end_time).toBeCloseTo(t1, 9);
       // Another box drawn, then the clip opened from the list: the clip is what plays.
-      await page.keyboard.down("Shift");
-      await page.mouse.move(box.x + 600, box.y + 100);
-      await page.mouse.down();
-      await page.mouse.move(box.x + 700, box.y + 300, { steps: 4 });
-      await page.mouse.up();
-      await page.keyboard.up("Shift");
+      await shiftDraw(600, 100, 700, 300);
       await expect.poll(async () => (await selected()).start).toBeGreaterThan(t1);
       await expect.poll(() => page.getAttribute("#clip-info", "data-clip-id")).not.toBe(clipId); // its clip made
       await page.click(`#clip-list button[data-clip-id="${clipId}"]`);
