@@ -152,6 +152,47 @@ describe("DELETE /v1/users/{id}", () => {
     await finishRun(t.db.sql, other.id, "failed");
   });
 
+  it("answers a write whose author was deleted after it was authenticated with a 401 saying so (it was a 400 blaming created_by), and writes nothing; a missing user the body names stays a 400", async () => {
+    // A trigger deletes the author just before their row goes in: the moment between a request's
+    // authentication and its write in which DELETE /v1/users/{id} commits.
+    const deleteAuthorFirst = (table: string, column: string) => t.db.sql.unsafe(`
+      CREATE OR REPLACE FUNCTION delete_author_first() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN DELETE FROM users WHERE id = NEW.${column}; RETURN NEW; END $$;
+      CREATE TRIGGER author_deleted BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION delete_author_first();`);
+    const dropTrigger = (table: string) => t.db.sql.unsafe(`DROP TRIGGER author_deleted ON ${table}; DROP FUNCTION delete_author_first();`);
+    const gone = (username: string) => ({
+      statusCode: 401, error: "Unauthorized",
+      message: `user ${username}, who made this request, was deleted after it was authenticated: its write, which names them, was refused`,
+    });
+
+    const author = await userWithToken("deleted-mid-write");
+    await deleteAuthorFirst("datasets", "created_by");
+    try {
+      const res = await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "orphaned", audio_dir: "formats" }, headers: auth(author.key) });
+      expect([res.json(), res.headers["www-authenticate"]]).toEqual([gone("deleted-mid-write"), 'Bearer realm="sonotile"']);
+    } finally {
+      await dropTrigger("datasets");
+    }
+    expect((await t.db.sql`SELECT count(*)::int AS n FROM datasets WHERE name = 'orphaned'`)[0].n).toBe(0);
+
+    // A token of their own: its owner (user_id) defaults to them.
+    const owner = await userWithToken("deleted-mid-token");
+    await deleteAuthorFirst("api_tokens", "user_id");
+    try {
+      expect((await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "mine" }, headers: auth(owner.key) })).json()).toEqual(gone("deleted-mid-token"));
+    } finally {
+      await dropTrigger("api_tokens");
+    }
+
+    // An owner the caller names who does not exist is the caller's field to fix.
+    const dataset = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "owned", audio_dir: "formats" }, headers: auth(admin) })).json();
+    const { registered } = (await app.inject({ method: "POST", url: `/v1/datasets/${dataset.id}/import`, headers: auth(admin) })).json();
+    const recordingId = registered[0].recording_id;
+    const nobody = "00000000-0000-4000-8000-000000000001";
+    const named = await app.inject({ method: "POST", url: `/v1/recordings/${recordingId}/owners`, payload: { user_id: nobody }, headers: auth(admin) });
+    expect([named.statusCode, named.json().fields]).toEqual([400, [{ field: "user_id", message: "refers to a record that does not exist" }]]);
+  });
+
   it("is listed in the OpenAPI document with its refusals", async () => {
     const op = (await app.inject({ url: "/openapi.json" })).json().paths["/v1/users/{id}"].delete;
     expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["204", "403", "404", "409", "503"]));
@@ -182,5 +223,22 @@ describe("a transaction that keeps losing its conflicts with others", () => {
       await t.db.sql.unsafe(`DROP TRIGGER contended ON users; DROP FUNCTION lose_as_deadlock(); DROP SEQUENCE contended_attempts;`);
     }
     expect((await remove(id)).statusCode).toBe(204);
+  });
+
+  it("runs a PATCH of a user again when it loses a conflict (it was a 500 deadlock detected): 200 on its third run, the change made once", async () => {
+    // PostgreSQL aborts the first two updates of this user as a deadlock's loser (SQLSTATE 40P01).
+    const { id } = await createUser(t.db.sql, { username: "patched-contended" });
+    await t.db.sql.unsafe(`
+      CREATE SEQUENCE patch_attempts;
+      CREATE FUNCTION lose_twice_as_deadlock() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF nextval('patch_attempts') <= 2 THEN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER patch_contended BEFORE UPDATE ON users FOR EACH ROW WHEN (OLD.username = 'patched-contended') EXECUTE FUNCTION lose_twice_as_deadlock();`);
+    try {
+      const res = await app.inject({ method: "PATCH", url: `/v1/users/${id}`, payload: { name: "Carol", role: "viewer" }, headers: auth(admin) });
+      expect([res.statusCode, res.json().name, res.json().role]).toEqual([200, "Carol", "viewer"]);
+      expect((await t.db.sql<{ n: string }[]>`SELECT last_value::text AS n FROM patch_attempts`)[0].n).toBe("3");
+    } finally {
+      await t.db.sql.unsafe(`DROP TRIGGER patch_contended ON users; DROP FUNCTION lose_twice_as_deadlock(); DROP SEQUENCE patch_attempts;`);
+    }
   });
 });

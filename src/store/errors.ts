@@ -88,6 +88,19 @@ export class InvalidError extends Error {
   }
 }
 
+/**
+ * A write named a user who does not exist (a foreign key to users): 400 naming the field, as any
+ * missing reference — unless the user is the one making the request (`created_by`, or an owner
+ * defaulting to them), deleted after their request was authenticated: the API answers that 401
+ * (plugins/errors.ts), since what is wrong is the caller's account, not a field they sent.
+ */
+export class MissingUserError extends InvalidError {
+  override name = "MissingUserError";
+  constructor(field: string, readonly userId: string) {
+    super([{ field, message: "refers to a record that does not exist" }]);
+  }
+}
+
 /** Shorthand for an InvalidError about one field. */
 export function invalid(field: string, message: string): InvalidError {
   return new InvalidError([{ field, message }]);
@@ -118,6 +131,8 @@ export function translatePgError(err: unknown): unknown {
       return new ConflictError(`${keyField ?? "value"} already exists${e.table_name ? ` in ${e.table_name}` : ""}`, keyField);
     case "23503":
       if (/is still referenced/.test(e.detail ?? "")) return new ConflictError(`still referenced from ${e.table_name ?? "another table"}`);
+      const missingUser = /^Key \(([^)]+)\)=\(([^)]+)\) is not present in table "users"/.exec(e.detail ?? "");
+      if (missingUser) return new MissingUserError(missingUser[1], missingUser[2]);
       return invalid(keyField ?? "reference", "refers to a record that does not exist");
     case "23514": {
       const name = e.constraint_name ?? "";

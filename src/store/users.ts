@@ -73,7 +73,7 @@ export async function updateUser(sql: Sql, id: string, patch: Partial<Omit<NewUs
   // ensureAdmin's), so two admins demoting or disabling each other at once cannot both see the
   // other one remain.
   const staysAdmin = (fields.role ?? "admin") === "admin" && fields.enabled !== false; // what the patch leaves of an enabled admin
-  return sql.begin(async (tx) => {
+  return inTransaction(sql, async (tx) => {
     if (fields.role !== undefined || fields.enabled !== undefined) await tx`LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`;
     const rows = await translating(
       () => tx`UPDATE users SET ${tx(fields, ...Object.keys(fields))} WHERE id = ${id}
@@ -85,7 +85,7 @@ export async function updateUser(sql: Sql, id: string, patch: Partial<Omit<NewUs
       throw new ConflictError(`user ${user.username} is the last enabled admin and stays one: make another user admin first`);
     }
     return getUser(tx, id);
-  });
+  }, `user ${id}`);
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Every error leaves the API as JSON a person can act on: `{statusCode, error, message}`,
- * plus `fields` naming each invalid field for a 400. Store errors map to 400/404/409, an
+ * plus `fields` naming each invalid field for a 400. Store errors map to 400/404/409 (a write
+ * naming the requesting user, deleted since the request was authenticated, to 401), an
  * unreachable database to 503 (postgres.js reconnects by itself, so the next request after
  * the database returns succeeds), a transaction that kept losing conflicts (BusyError) to 503 with
  * Retry-After, one out of resources (disk full) to 503, and so does an answer
@@ -14,7 +15,7 @@ import type { FastifyError, FastifyReply } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { STATUS_CODES } from "node:http";
 import { isConnectionError } from "../../store/db.js";
-import { BusyError, ConflictError, InvalidError, NotFoundError } from "../../store/errors.js";
+import { BusyError, ConflictError, InvalidError, MissingUserError, NotFoundError } from "../../store/errors.js";
 import { SAFE_METHODS } from "../methods.js";
 import { UnsentBytesFullError } from "../unsent-bytes.js";
 
@@ -77,6 +78,12 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
         return [{ field: fieldPath(where, v.instancePath), message: v.message ?? "is invalid" }];
       });
       return sendError(reply, 400, `invalid ${requestPart(where)}: ${fields.map((f) => `${f.field}: ${f.message}`).join("; ")}`, fields);
+    }
+    if (err instanceof MissingUserError && request.user && err.userId === request.user.id) {
+      // Deleted (DELETE /v1/users/{id}) after this request was authenticated: the write names
+      // them as its author (created_by) or owner, and was refused.
+      reply.header("WWW-Authenticate", 'Bearer realm="sonotile"');
+      return sendError(reply, 401, `user ${request.user.username}, who made this request, was deleted after it was authenticated: its write, which names them, was refused`);
     }
     if (err instanceof InvalidError) return sendError(reply, 400, err.message, err.fields);
     if (err instanceof NotFoundError) return sendError(reply, 404, err.message);
