@@ -395,6 +395,18 @@ describe("an Ogg end-of-stream page whose granule is less than the page before's
     for (let c = 0; c < 2; c++) expect(whole.data[c]).toEqual(concatFloats([small.data[c].subarray(0, kept), small.data[c]]));
     expect(await worstFreshBlock(chain, whole.data, whole.frames)).toBe(0);
   });
+
+  // A last granule at or below where the audio begins (Opus: its start plus the pre-skip) leaves
+  // nothing to read: it was called `no audio frame could be decoded (the stream is truncated or
+  // corrupt after its headers)`, of a file whose every page is there.
+  it.each([["opus", 311, "is not past granule 0, where its audio begins, plus its pre-skip of 312 samples"], ["vorbis", 0, "is not past granule 0, where its audio begins"]] as const)("%s whose last granule is %i: refused, saying it holds no audio — alone and as a chained file's first link", async (codec, granule, why) => {
+    const file = original(`seek_long_${codec}`).slice();
+    const last = oggPageOffsets(file).at(-1)!;
+    new DataView(file.buffer).setBigInt64(last + 6, BigInt(granule), true);
+    fixOggCrc(file, last);
+    await expect(decode(file)).rejects.toThrow(`<buffer>: ${codec}: the stream's last granule position, ${granule}, ${why}: it holds no audio (a corrupt granule position?)`);
+    await expect(decode(concatBytes(file, withSerial(original(`seek_long_${codec}`), 5)))).rejects.toThrow(`<buffer>: ${codec}: the chained stream (link) at byte 0's last granule position, ${granule}, ${why}: it holds no audio (a corrupt granule position?)`);
+  });
 });
 
 describe("junk that looks like an Ogg page at the end of a file", () => {

@@ -116,13 +116,22 @@ function nextPageOfStream(b: Uint8Array, from: number, ref: Omit<OggPage, "offse
 }
 
 /**
- * A stream's length in frames at the decoding rate, from its last granule and the granule where
- * its audio begins (OggSeek.startGranule, 0 where not known), as libvorbisfile and libopusfile
- * derive it (libsndfile too, for a stream that begins at granule 0).
+ * A stream's length in frames at the decoding rate, from its last granule and where its audio
+ * begins (`seek`: OggSeek.startGranule; granule 0 where not known), as libvorbisfile and
+ * libopusfile derive it (libsndfile too, for a stream that begins at granule 0).
+ * @param stream the stream as an error names it ("the stream", a chained file's link)
+ * @throws AudioFormatError if the stream has audio pages (`seek`) but its last granule is not past
+ *   where its audio begins (Opus: plus the pre-skip): it holds no audio. Taken as 0 frames, it was
+ *   called truncated or corrupt after its headers, of a file whose every page is there.
  */
-export function oggFrames(probe: Probe, granule: number, startGranule: number): number {
+export function oggFrames(probe: Probe, granule: number, seek: OggSeek | undefined, stream = "the stream"): number {
+  const startGranule = seek?.startGranule ?? 0;
+  const preSkip = probe.kind === "opus" ? (probe.preSkip ?? 0) : 0;
+  if (seek && granule <= startGranule + preSkip) {
+    const skipped = preSkip ? `, plus its pre-skip of ${preSkip} samples` : "";
+    throw new AudioFormatError(`${probe.kind}: ${stream}'s last granule position, ${granule}, is not past granule ${startGranule}, where its audio begins${skipped}: it holds no audio (a corrupt granule position?)`);
+  }
   if (probe.kind === "vorbis") return Math.max(0, granule - startGranule);
-  const preSkip = probe.preSkip ?? 0;
   return Math.max(0, Math.floor(((granule - startGranule - preSkip) * probe.samplerate) / 48000));
 }
 
@@ -171,7 +180,7 @@ export async function chainOgg(src: ByteSource, probe: Probe, pagesEnd: number, 
     if (link.granule >= 2 ** 53)
       throw new AudioFormatError(`ogg: the last page of the chained stream (link) at byte ${link.start} states granule position ${link.granule}, more than any stream holds (corrupt header?)`);
     const seek = await oggSeekInfo(src, link.start, link.end, link.headers, link.serial, p);
-    const frames = oggFrames(p, link.granule, seek?.startGranule ?? 0);
+    const frames = oggFrames(p, link.granule, seek, `the chained stream (link) at byte ${link.start}`);
     lastGranule = link.granule;
     chain.push({ start: link.start, end: link.end === src.size ? dataEnd : link.end, firstFrame, frames, seek });
     firstFrame += frames;
