@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { addDataset } from "../src/store/datasets.js";
-import { openDatabase } from "../src/store/db.js";
+import { openDatabase, redact } from "../src/store/db.js";
 import { readLock } from "../src/store/lock.js";
 import { authenticate } from "../src/store/tokens.js";
 import { freshDatabase, migratedTemplate, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
@@ -58,11 +58,13 @@ function startServer(...flags: string[]): Promise<{ child: ChildProcess; url: st
 }
 
 /** startServer with a data directory (also its audio root) and environment of its own. */
-async function startServerOn(dataDir: string, childEnv: NodeJS.ProcessEnv, flags: string[]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+async function startServerOn(dataDir: string, childEnv: NodeJS.ProcessEnv, flags: string[]): Promise<{ child: ChildProcess; url: string; output: () => string; stdout: () => string; stderr: () => string }> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "--port", "0", "--data", dataDir, "--audio-root", dataDir, ...flags], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d) => ((out += d), (stdout += d)));
+  child.stderr!.on("data", (d) => ((out += d), (stderr += d)));
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on("data", () => {
       const m = /(?:serving on|from this machine:) (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
@@ -70,7 +72,7 @@ async function startServerOn(dataDir: string, childEnv: NodeJS.ProcessEnv, flags
     });
     child.once("exit", (code) => reject(new Error(`serve exited with ${code}:\n${out}`)));
   });
-  return { child, url, output: () => out };
+  return { child, url, output: () => out, stdout: () => stdout, stderr: () => stderr };
 }
 
 /**
@@ -127,6 +129,28 @@ it("serves, writes the admin token to a file of mode 0600 and prints its path (s
   expect(second.output()).toContain("\ncaches: tiles 1536 KiB, recording stats 64 MiB, resampling filters 64 MiB per thread\n");
   expect(second.output()).not.toContain("MALLOC_ARENA_MAX");
 });
+
+it("says on stderr what it is doing as it starts — the database it opens, each migration it applies, its tile threads, the API, the job worker — before its banner on stdout, unchanged (a start of a minute printed nothing)", async () => {
+  // A database with a migration to apply: 021 taken for not applied yet (written to be harmless
+  // when run again). All of them, on a new database, take most of a minute here.
+  const pending = await tempDir();
+  const fresh = real && (await freshDatabase());
+  const seeded = fresh?.db ?? (await openDatabase({ dataDir: pending.path, initialData: await migratedTemplate() }));
+  await seeded.sql`DELETE FROM schema_migrations WHERE version = 21`;
+  if (!fresh) await seeded.close();
+  try {
+    const server = await startServerOn(pending.path, fresh ? { ...env, DATABASE_URL: fresh.url } : env, ["--threads", "2", "--worker-threads", "1"]);
+    expect(await stop(server.child)).toBe(0);
+    const opening = fresh ? `connecting to ${redact(fresh.url!)}` : `starting the embedded PostgreSQL in ${pending.path}`;
+    const steps = [opening, "applying migration 021_provenance.sql", "starting 2 tile threads", "setting up the HTTP API", "starting the job worker on 1 thread"];
+    expect(server.stderr()).toBe(steps.map((step) => `sonotile serve: ${step}\n`).join(""));
+    expect(server.output().indexOf("sonotile serving on")).toBeGreaterThan(server.output().indexOf("starting the job worker"));
+    expect(server.stdout()).toMatch(/^sonotile serving on http:\/\/127\.0\.0\.1:\d+  \(viewer: .*\)\ndatabase: .*\naudio roots: .*\nbatch jobs: executed here on 1 thread\(s\)\ncaches: .*\n/);
+  } finally {
+    await fresh?.cleanup();
+    await pending.remove();
+  }
+}, 120_000); // one start, as the other tests' — each took 20–45 s on the shared 2-vCPU machine
 
 it("--verbose logs every request as one line with its method, URL, client, status and time, never its token (it logged none: main took the flag away from serve; then two lines, the status apart from the URL)", async () => {
   const server = await startServer("--verbose");

@@ -14,7 +14,7 @@ import postgres from "postgres";
 import { startEmbedded, type EmbeddedDatabase } from "./embedded.js";
 import { DatabaseUnreachableError, NoDatabaseError } from "./errors.js";
 import { LockedError } from "./lock.js";
-import { migrate } from "./migrate.js";
+import { migrate, migrationFile } from "./migrate.js";
 import { checkPostgresMended } from "./postgres-mend.js";
 import { unansweredBoundSocket } from "./unanswered.js";
 
@@ -55,6 +55,12 @@ export interface DatabaseOptions {
    * page, hold them to what a batch or a page needs.
    */
   onStatement?: (statement: string, parameters: unknown[]) => void;
+  /**
+   * Hears each long step of the open as it begins — starting the embedded database, applying a
+   * migration — in words for a person: a server's start-up says what it is doing (a minute on a
+   * loaded machine, silent, read as hung).
+   */
+  onProgress?: (step: string) => void;
 }
 
 export interface Database {
@@ -184,6 +190,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       throw new NoDatabaseError(`no database in ${resolve(options.dataDir)} (--data DIR or SONOTILE_DATA, default ./data): check the path; \`sonotile serve --data DIR\` creates one`);
     }
     try {
+      options.onProgress?.(`starting the embedded PostgreSQL in ${options.dataDir ?? "memory"}`);
       // Headroom beyond the pool for admin CLI commands attaching to this server.
       embedded = await startEmbedded({ dataDir: options.dataDir, maxConnections: poolSize + 8, initialData: options.initialData });
       target = { socket: embedded.socket };
@@ -221,7 +228,7 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
       });
       if (table === null) throw new NoDatabaseError(`${description} holds no sonotile database (no schema_migrations table): check DATABASE_URL; \`sonotile serve\` creates the tables`);
     }
-    if (options.migrate ?? true) await migrateUnbounded(target, sql);
+    if (options.migrate ?? true) await migrateUnbounded(target, sql, options.onProgress);
   } catch (err) {
     await database.close();
     throw kind === "postgres" && isConnectionError(err) ? new DatabaseUnreachableError(description, err as Error & { code: string }) : err;
@@ -233,10 +240,10 @@ export async function openDatabase(options: DatabaseOptions = {}): Promise<Datab
  * Applies pending migrations to `target` (whose pool is `sql`) on a connection without the reply
  * bound (REPLY_LIMIT_S): a migration may rewrite a large table, or wait for another process's to end.
  */
-async function migrateUnbounded(target: string | { socket: string }, sql: Sql): Promise<void> {
+async function migrateUnbounded(target: string | { socket: string }, sql: Sql, onProgress?: (step: string) => void): Promise<void> {
   const unbounded = typeof target === "string" ? connect(target, 1, null) : sql; // a Unix socket has no bound
   try {
-    await migrate(unbounded);
+    await migrate(unbounded, undefined, onProgress && ((migration) => onProgress(`applying migration ${migrationFile(migration)}`)));
   } finally {
     if (unbounded !== sql) await unbounded.end({ timeout: 5 });
   }

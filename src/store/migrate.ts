@@ -91,6 +91,11 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
   return migrations;
 }
 
+/** The file a migration is read from, as its name is written there: `017_user_created_by.sql`. */
+export function migrationFile(migration: Migration): string {
+  return `${String(migration.version).padStart(3, "0")}_${migration.name}.sql`;
+}
+
 /**
  * A migration that PostgreSQL refused (an object of the lab's own that depends on a column it
  * drops, a row an older sonotile accepted that a new check refuses, a statement_timeout, a full
@@ -109,7 +114,7 @@ export class MigrationError extends Error {
    */
   constructor(migration: Migration, schemaVersion: number, cause: Error & { detail?: string; hint?: string }) {
     const said = [cause.message, cause.detail && `DETAIL: ${cause.detail}`, cause.hint && `HINT: ${cause.hint}`].filter(Boolean).join("; ");
-    super(`migration ${String(migration.version).padStart(3, "0")}_${migration.name}.sql failed and the whole upgrade was rolled back: the database stays as it was, its schema at version ${schemaVersion} (the sonotile that served it still can); remove the cause and start again. PostgreSQL said: ${said}`, { cause });
+    super(`migration ${migrationFile(migration)} failed and the whole upgrade was rolled back: the database stays as it was, its schema at version ${schemaVersion} (the sonotile that served it still can); remove the cause and start again. PostgreSQL said: ${said}`, { cause });
     this.code = (cause as { code?: string }).code;
   }
 }
@@ -118,7 +123,7 @@ export class MigrationError extends Error {
  * Applies the migrations of `all` that schema_migrations lacks, in one transaction with their rows
  * there; returns the versions applied. `failing.migration` names the one running when it throws.
  */
-async function applyPending(sql: Sql, all: Migration[], failing: { migration?: Migration; schemaVersion: number }): Promise<number[]> {
+async function applyPending(sql: Sql, all: Migration[], failing: { migration?: Migration; schemaVersion: number }, onApplying?: (migration: Migration) => void): Promise<number[]> {
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
     // Created under the lock: concurrent CREATE TABLE IF NOT EXISTS can still collide.
@@ -138,6 +143,7 @@ async function applyPending(sql: Sql, all: Migration[], failing: { migration?: M
     const pending = all.filter((m) => !applied.has(m.version));
     for (const migration of pending) {
       failing.migration = migration;
+      onApplying?.(migration);
       // Several statements per file: the simple query protocol runs them as one script.
       await tx.unsafe(migration.sql).simple();
       await tx`INSERT INTO schema_migrations (version, name) VALUES (${migration.version}, ${migration.name})`;
@@ -146,13 +152,16 @@ async function applyPending(sql: Sql, all: Migration[], failing: { migration?: M
   });
 }
 
-/** Applies the pending migrations; returns the versions applied by this call. */
-export async function migrate(sql: Sql, migrations?: Migration[]): Promise<number[]> {
+/**
+ * Applies the pending migrations; returns the versions applied by this call.
+ * @param onApplying hears each migration as it begins (one may rewrite a large table for minutes)
+ */
+export async function migrate(sql: Sql, migrations?: Migration[], onApplying?: (migration: Migration) => void): Promise<number[]> {
   const all = migrations ?? (await loadMigrations());
   for (let attempt = 1; ; attempt++) {
     const failing: { migration?: Migration; schemaVersion: number } = { schemaVersion: 0 };
     try {
-      return await applyPending(sql, all, failing);
+      return await applyPending(sql, all, failing, onApplying);
     } catch (err) {
       if (!failing.migration) throw err;
       if ((err as { code?: string }).code === "40P01" && attempt < DEADLOCK_ATTEMPTS) continue; // deadlock_detected

@@ -17,7 +17,7 @@ import { allowedOrigins } from "../../api/plugins/cors.js";
 import { ensureDemoAudio, ensureDemoDataset } from "../../demo/index.js";
 import { storeConfig } from "../../store/config.js";
 import { ConflictError } from "../../store/errors.js";
-import { tolerateLostConnections } from "../../store/db.js";
+import { redact, tolerateLostConnections } from "../../store/db.js";
 import { resolveRoots } from "../../store/paths.js";
 import { ensureAdmin } from "../../store/users.js";
 import { startWorker, type ExtractWorker } from "../../jobs/worker.js";
@@ -31,6 +31,7 @@ import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "../../api/conn
 import { CACHE_OPTIONS, cacheOptions } from "../cache-options.js";
 import { TileService } from "../../tiles/service.js";
 import { tileStatsStore } from "../../api/tile-stats.js";
+import { plural } from "../../audio/types.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "host", placeholder: "ADDR", doc: "address to listen on; default 127.0.0.1 (beyond loopback, every route needs a token)" },
@@ -190,7 +191,12 @@ export const command: Command = {
     const { signalled, stopped } = stopSignal();
     // On DATABASE_URL it waits for PostgreSQL to accept connections (started beside it in a
     // compose file or a pod). (On the embedded database everything shares one connection: see openDatabase.)
-    const database = await openWhenReady("serve", { url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption() }, stopped);
+    // Each step of the start on stderr as it begins: it took a minute on a loaded machine
+    // (database, migrations, tile threads), with nothing printed, read as hung. Stdout keeps its
+    // banner, which scripts read.
+    const starting = (step: string) => process.stderr.write(`sonotile serve: ${step}\n`);
+    if (config.databaseUrl) starting(`connecting to ${redact(config.databaseUrl)}`);
+    const database = await openWhenReady("serve", { url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), onProgress: starting }, stopped);
     if (!database) return EXIT.ok;
     let app;
     let tiles: TileService | undefined;
@@ -213,6 +219,8 @@ export const command: Command = {
         }); // the demo's root, added last
       }
       tiles = new TileService({ threads, statsStore: tileStatsStore(database.sql), ...caches });
+      starting(`starting ${plural(tiles.pool.threads, "tile thread")}`);
+      starting("setting up the HTTP API");
       app = await buildApp({
         database,
         audioRoots,
@@ -223,7 +231,10 @@ export const command: Command = {
         // From main, which takes --verbose out of the arguments: cl.options never has it.
         logger: verbose ? true : { level: "warn" },
       });
-      if (runWorker) worker = await startWorker({ sql: database.sql, threads: workerThreads, filterCacheBytes: caches.filterCacheBytes });
+      if (runWorker) {
+        starting(`starting the job worker on ${plural(workerThreads, "thread")}`);
+        worker = await startWorker({ sql: database.sql, threads: workerThreads, filterCacheBytes: caches.filterCacheBytes });
+      }
       const address = await app.listen({ host, port });
       const lines = [
         ...listeningLines(host, address),
