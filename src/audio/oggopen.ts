@@ -120,17 +120,16 @@ function nextPageOfStream(b: Uint8Array, from: number, ref: Omit<OggPage, "offse
  * begins (`seek`: OggSeek.startGranule; granule 0 where not known), as libvorbisfile and
  * libopusfile derive it (libsndfile too, for a stream that begins at granule 0).
  * @param stream the stream as an error names it ("the stream", a chained file's link)
- * @throws AudioFormatError if the stream has audio pages (`seek`) but its last granule is not past
- *   where its audio begins (Opus: plus the pre-skip): it holds no audio. Taken as 0 frames, it was
- *   called truncated or corrupt after its headers, of a file whose every page is there.
+ * @throws AudioFormatError if an Opus stream's last granule is past where its audio begins but not
+ *   past its pre-skip too: it holds no audio. Taken as 0 frames, it was called truncated or corrupt
+ *   after its headers, of a file whose every page is there. (A last granule at the start is a link
+ *   of header and empty pages alone, read as a link of no frames.)
  */
 export function oggFrames(probe: Probe, granule: number, seek: OggSeek | undefined, stream = "the stream"): number {
   const startGranule = seek?.startGranule ?? 0;
   const preSkip = probe.kind === "opus" ? (probe.preSkip ?? 0) : 0;
-  if (seek && granule <= startGranule + preSkip) {
-    const skipped = preSkip ? `, plus its pre-skip of ${preSkip} samples` : "";
-    throw new AudioFormatError(`${probe.kind}: ${stream}'s last granule position, ${granule}, is not past granule ${startGranule}, where its audio begins${skipped}: it holds no audio (a corrupt granule position?)`);
-  }
+  if (seek && granule > startGranule && granule <= startGranule + preSkip)
+    throw new AudioFormatError(`opus: ${stream}'s last granule position, ${granule}, is not past granule ${startGranule}, where its audio begins, plus its pre-skip of ${preSkip} samples: it holds no audio (a corrupt granule position?)`);
   if (probe.kind === "vorbis") return Math.max(0, granule - startGranule);
   return Math.max(0, Math.floor(((granule - startGranule - preSkip) * probe.samplerate) / 48000));
 }
