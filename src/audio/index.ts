@@ -166,7 +166,8 @@ async function probeOpened<T>(path: string, options: { exactPath?: boolean }, mo
 
 /**
  * The header, size and modification time of the recording at `path`, through one opening of the
- * file (probeOpened), without reading the rest of it: for a file already known by its size and time.
+ * file (probeOpened), without decoding it — though an MP3 with a Xing/Info count has its frame
+ * headers scanned to check the count (mp3seek.ts): for a file already known by its size and time.
  * @param options.exactPath only the file whose real path `path` is (see openRegularFile)
  * @throws AudioFormatError when the file is missing, unreadable or not a supported recording.
  */
