@@ -588,6 +588,15 @@ describe("caching and the pool", () => {
       expect(order).toEqual(["a0", "a1", "b0", "c0", "a2", "b1", "a3", "a4", "a5", "a6", "a7", "a8", "a9"]);
     });
 
+    it("close waits for the tasks still in the fair queue and runs them (Piscina, given them as it closed, aborted them)", async () => {
+      const pool = new TilePool({ threads: 1, workerFile: FAULT_WORKER_URL });
+      const order: string[] = [];
+      const tasks = Array.from({ length: 4 }, (_, i) => runAs(pool, order, `t${i}`, new TaskClients("a")));
+      await pool.close();
+      expect(await Promise.allSettled(tasks)).toEqual(Array.from({ length: 4 }, (_, i) => ({ status: "fulfilled", value: i + 1 })));
+      expect(order).toEqual(["t0", "t1", "t2", "t3"]);
+    });
+
     it("a task shared by two clients (identical requests computed once) runs at the first of their turns, not behind its starter's backlog", async () => {
       const pool = onePool();
       const order: string[] = [];

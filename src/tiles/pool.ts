@@ -153,6 +153,8 @@ export class TilePool {
   private readonly waiting: FairQueue;
   /** Tasks handed to Piscina and not yet answered: at most one per thread. */
   private handedOut = 0;
+  /** Resolved once no task waits in the fair queue or holds a place (see close). */
+  private readonly idleWaiters: (() => void)[] = [];
   readonly threads: number;
   private readonly taskTimeoutMs: number;
   private readonly leaseMs: number;
@@ -283,6 +285,7 @@ export class TilePool {
       released = true;
       this.handedOut--;
       if (this.handedOut < this.threads) this.waiting.startNext();
+      this.settleIdle();
     };
     if (this.handedOut < this.threads && this.waiting.size === 0) {
       this.handedOut++;
@@ -293,6 +296,7 @@ export class TilePool {
     return new Promise((resolve, reject) => {
       const leave = () => {
         this.waiting.remove(queued);
+        this.settleIdle();
         reject(signal.reason);
       };
       const queued = this.waiting.add(clients, () => {
@@ -378,9 +382,18 @@ export class TilePool {
     return f1 - f0;
   }
 
-  /** Waits for running and queued tasks, then stops the workers. */
+  /**
+   * Waits for running and queued tasks, then stops the workers. The tasks in the fair queue are
+   * not Piscina's yet: handed to it once it closes, Piscina aborted them.
+   */
   async close(): Promise<void> {
+    if (this.handedOut > 0 || this.waiting.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await this.piscina.close();
+  }
+
+  /** Resolves close's wait once no task waits or runs. */
+  private settleIdle(): void {
+    if (this.handedOut === 0 && this.waiting.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 }
 
