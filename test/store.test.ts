@@ -216,12 +216,14 @@ describe("migrations", () => {
       const harmless = `-- VACUUM and COMMIT are done by an operator, not here
         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $body$ BEGIN NEW.note := 'x'; RETURN NEW; END $body$;
         COMMENT ON FUNCTION touch() IS 'never ALTER TYPE x ADD VALUE; BEGIN; COMMIT';
-        CREATE INDEX "concurrently" ON t (a); /* DROP INDEX CONCURRENTLY i */`;
+        CREATE INDEX "concurrently" ON t (a); /* DROP INDEX CONCURRENTLY i */
+        CREATE FUNCTION one() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;
+        SELECT E'it\\'s; COMMIT; --';`;
       await writeFile(join(dir.path, "001_harmless.sql"), harmless);
       expect((await loadMigrations(dir.path)).map((m) => m.name)).toEqual(["harmless"]);
       const refused: [string, string, string][] = [
         ["create index concurrently on t (a);", "create index concurrently on t (a)", "CONCURRENTLY"],
-        ["ALTER TYPE mood\n  ADD VALUE 'calm'", "ALTER TYPE mood ADD VALUE '…'", "ALTER TYPE … ADD VALUE"],
+        ["ALTER TYPE mood\n  ADD VALUE 'calm'", "ALTER TYPE mood ADD VALUE '…'", "ALTER TYPE … ADD VALUE (a value no later migration of the upgrade could use)"],
         ["vacuum analyze clips", "vacuum analyze clips", "VACUUM"],
         ["SELECT 1; COMMIT; SELECT 2", "COMMIT", "a transaction's own BEGIN, COMMIT or ROLLBACK"],
         ["begin; select 1", "begin", "a transaction's own BEGIN, COMMIT or ROLLBACK"],

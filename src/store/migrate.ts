@@ -45,20 +45,34 @@ export interface Migration {
  */
 const OUTSIDE_TRANSACTION: readonly [RegExp, string][] = [
   [/^(?:CREATE\s+(?:UNIQUE\s+)?INDEX|DROP\s+INDEX|REINDEX)\b[\s\S]*\bCONCURRENTLY\b/i, "CONCURRENTLY"],
-  [/^ALTER\s+TYPE\b[\s\S]*\bADD\s+VALUE\b/i, "ALTER TYPE … ADD VALUE"],
+  // PostgreSQL 12+ runs it in a transaction, but its value cannot be used before that commits —
+  // and the migrations after it run in the same transaction.
+  [/^ALTER\s+TYPE\b[\s\S]*\bADD\s+VALUE\b/i, "ALTER TYPE … ADD VALUE (a value no later migration of the upgrade could use)"],
   [/^VACUUM\b/i, "VACUUM"],
   [/^(?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE)\b|^ALTER\s+SYSTEM\b/i, "a database-wide command (CREATE/DROP DATABASE or TABLESPACE, ALTER SYSTEM)"],
   [/^(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b/i, "a transaction's own BEGIN, COMMIT or ROLLBACK"],
 ];
 
 /**
- * `sql`'s statements as PostgreSQL reads their words: comments left out, and string constants,
- * quoted identifiers and dollar-quoted bodies shortened to their quotes around … (`'…'`, `$…$`).
+ * `sql`'s statements as PostgreSQL reads their words: comments left out, and string constants
+ * (escape strings E'…\'…' too), quoted identifiers and dollar-quoted bodies shortened to their
+ * quotes around … (`'…'`, `$…$`). A SQL-standard function body (BEGIN ATOMIC … END) is one
+ * statement with the function that holds it, its own `;` and END included.
  */
 function statementWords(sql: string): string[] {
-  const blanked = sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^']|'')*'|"(?:[^"]|"")*"|\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$/g,
-    (token) => (token.startsWith("--") || token.startsWith("/*") ? " " : `${token[0]}…${token[0]}`));
-  return blanked.split(";").map((s) => s.trim()).filter(Boolean);
+  const blanked = sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\/|\b[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|"(?:[^"]|"")*"|\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$/g,
+    (token) => (token.startsWith("--") || token.startsWith("/*") ? " " : /^[Ee]'/.test(token) ? "'…'" : `${token[0]}…${token[0]}`));
+  const statements: string[] = [];
+  let atomic: string[] | null = null;
+  for (const part of blanked.split(";").map((s) => s.trim())) {
+    if (atomic) {
+      atomic.push(part);
+      if (/^END$/i.test(part)) { statements.push(atomic.join("; ")); atomic = null; }
+    } else if (/\bBEGIN\s+ATOMIC\b/i.test(part)) atomic = [part];
+    else if (part) statements.push(part);
+  }
+  if (atomic) statements.push(atomic.join("; "));
+  return statements;
 }
 
 /** `text` as a message quotes it: its first 60 characters, and … when there are more. */
