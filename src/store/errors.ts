@@ -129,11 +129,12 @@ export function translatePgError(err: unknown): unknown {
   switch (e.code) {
     case "23505":
       return new ConflictError(`${keyField ?? "value"} already exists${e.table_name ? ` in ${e.table_name}` : ""}`, keyField);
-    case "23503":
+    case "23503": {
       if (/is still referenced/.test(e.detail ?? "")) return new ConflictError(`still referenced from ${e.table_name ?? "another table"}`);
       const missingUser = /^Key \(([^)]+)\)=\(([^)]+)\) is not present in table "users"/.exec(e.detail ?? "");
       if (missingUser) return new MissingUserError(missingUser[1], missingUser[2]);
       return invalid(keyField ?? "reference", "refers to a record that does not exist");
+    }
     case "23514": {
       const name = e.constraint_name ?? "";
       const table = e.table_name ?? "";

@@ -115,7 +115,7 @@ type AdminKeyDelivery = { to: "print"; why?: string } | { to: "file"; path: stri
  * `npm start` always did. Any other stdout is kept by whatever reads it — systemd's journal
  * (readable by the adm and systemd-journal groups), `docker logs`, a log file — so the key would
  * sit in a log for as long as the log does: it is written to `admin-token` in the data directory
- * instead (mode 0600, the directory 0700), read from there once, never printed. A file of an
+ * instead (mode 0600; the directory keeps its mode, 0700 when it holds the embedded database), read from there once, never printed. A file of an
  * earlier database there is replaced. If the file cannot be written the key is printed all the
  * same (a lost key would leave the API without an admin until `sonotile token create`), saying why.
  */
