@@ -396,10 +396,14 @@ describe("an Ogg end-of-stream page whose granule is less than the page before's
     expect(await worstFreshBlock(chain, whole.data, whole.frames)).toBe(0);
   });
 
-  // An Opus last granule past the start but within the pre-skip leaves nothing to read: it was
-  // called `no audio frame could be decoded (the stream is truncated or corrupt after its
-  // headers)`, of a file whose every page is there.
-  it.each([["opus", 311, "is not past granule 0, where its audio begins, plus its pre-skip of 312 samples"], ["opus", 312, "is not past granule 0, where its audio begins, plus its pre-skip of 312 samples"]] as const)("%s whose last granule is %i: refused, saying it holds no audio — alone and as a chained file's first link", async (codec, granule, why) => {
+  // An Opus last granule past the start but within the pre-skip leaves nothing to read, and so does
+  // a last granule at the start (0) below pages that stated granules past it — end trimming of all
+  // the stream's audio: it was called `no audio frame could be decoded (the stream is truncated or
+  // corrupt after its headers)`, of a file whose every page is there, and as a chained file's first
+  // link it was read as a link of no frames (the file opened as its second link alone, 288000
+  // frames of 576000).
+  const skipped = "is not past granule 0, where its audio begins, plus its pre-skip of 312 samples";
+  it.each([["opus", 311, skipped], ["opus", 312, skipped], ["opus", 0, skipped], ["vorbis", 0, "is not past granule 0, where its audio begins"]] as const)("%s whose last granule is %i: refused, saying it holds no audio — alone and as a chained file's first link", async (codec, granule, why) => {
     const file = original(`seek_long_${codec}`).slice();
     const last = oggPageOffsets(file).at(-1)!;
     new DataView(file.buffer).setBigInt64(last + 6, BigInt(granule), true);

@@ -3,7 +3,7 @@
  * decoding stops from its end (oggTail), the links of a chained file (chainOgg), and what seeking
  * and decoding from the start need (oggSeekInfo; oggseek.ts, oggstart.ts).
  */
-import { chainLinks, continuesStream, firstFilePage, type HeaderPages, lengthGranule, MAX_PAGE, type OggPage, oggPageCrc, pageLength, parsePage, readPage } from "./oggseek.js";
+import { chainLinks, continuesStream, endTrimmedFrom, firstFilePage, type HeaderPages, lengthGranule, MAX_PAGE, type OggPage, oggPageCrc, pageLength, parsePage, readPage } from "./oggseek.js";
 import { audioStart } from "./oggstart.js";
 import { type OggLink, type OggSeek, type Probe, probeOgg } from "./probe.js";
 import type { ByteSource } from "./source.js";
@@ -20,6 +20,8 @@ const CAPTURE = new Uint8Array([0x4f, 0x67, 0x67, 0x53]);
 interface OggTail {
   /** Granule position of the last page that ends a packet, null if none is found. */
   granule: number | null;
+  /** Where that page is end trimming into the pages before it (oggseek.ts endTrimmedFrom): the granule position a page before it states. */
+  trimmedFrom?: number;
   /** Serial number of the last page, null if none is found. */
   serial: number | null;
   /** Byte offset after the last whole page (passing its CRC), null if none is found. */
@@ -93,7 +95,7 @@ export async function oggTail(src: ByteSource): Promise<OggTail> {
     const before = page.bos ? -1 : (granules.get(page.serial) ?? -1); // a stream begun again counts from 0 (`begins`, refused at open)
     const granule = lengthGranule(page, tailStart + at, before);
     granules.set(page.serial, granule);
-    if (page.granule >= 0) [found.granule, granuleAt] = [granule, tailStart + at];
+    if (page.granule >= 0) [found.granule, granuleAt, found.trimmedFrom] = [granule, tailStart + at, endTrimmedFrom(page, before)];
     at += page.length;
   }
   if (found.pagesEnd !== null) {
@@ -119,17 +121,23 @@ function nextPageOfStream(b: Uint8Array, from: number, ref: Omit<OggPage, "offse
  * A stream's length in frames at the decoding rate, from its last granule and where its audio
  * begins (`seek`: OggSeek.startGranule; granule 0 where not known), as libvorbisfile and
  * libopusfile derive it (libsndfile too, for a stream that begins at granule 0).
+ * @param trimmedFrom where the last page is end trimming into the pages before it, the granule
+ *   position a page before it states (oggseek.ts endTrimmedFrom)
  * @param stream the stream as an error names it ("the stream", a chained file's link)
- * @throws AudioFormatError if an Opus stream's last granule is past where its audio begins but not
- *   past its pre-skip too: it holds no audio. Taken as 0 frames, it was called truncated or corrupt
- *   after its headers, of a file whose every page is there. (A last granule at the start is a link
- *   of header and empty pages alone, read as a link of no frames.)
+ * @throws AudioFormatError if the last granule is not past where its audio begins (Opus: plus its
+ *   pre-skip) though it, or a page before it (`trimmedFrom`), is past that start: it holds no
+ *   audio. Taken as 0 frames, it was called truncated or corrupt after its headers, of a file whose
+ *   every page is there, and a chained file's link was read as one of no frames, its audio lost. (A
+ *   link whose every granule is at the start is one of header and empty pages alone, read as a
+ *   link of no frames.)
  */
-export function oggFrames(probe: Probe, granule: number, seek: OggSeek | undefined, stream = "the stream"): number {
+export function oggFrames(probe: Probe, granule: number, trimmedFrom: number | undefined, seek: OggSeek | undefined, stream = "the stream"): number {
   const startGranule = seek?.startGranule ?? 0;
   const preSkip = probe.kind === "opus" ? (probe.preSkip ?? 0) : 0;
-  if (seek && granule > startGranule && granule <= startGranule + preSkip)
-    throw new AudioFormatError(`opus: ${stream}'s last granule position, ${granule}, is not past granule ${startGranule}, where its audio begins, plus its pre-skip of ${preSkip} samples: it holds no audio (a corrupt granule position?)`);
+  if (seek && (trimmedFrom ?? granule) > startGranule && granule <= startGranule + preSkip) {
+    const skipped = preSkip ? `, plus its pre-skip of ${preSkip} samples` : "";
+    throw new AudioFormatError(`${probe.kind}: ${stream}'s last granule position, ${granule}, is not past granule ${startGranule}, where its audio begins${skipped}: it holds no audio (a corrupt granule position?)`);
+  }
   if (probe.kind === "vorbis") return Math.max(0, granule - startGranule);
   return Math.max(0, Math.floor(((granule - startGranule - preSkip) * probe.samplerate) / 48000));
 }
@@ -179,7 +187,7 @@ export async function chainOgg(src: ByteSource, probe: Probe, pagesEnd: number, 
     if (link.granule >= 2 ** 53)
       throw new AudioFormatError(`ogg: the last page of the chained stream (link) at byte ${link.start} states granule position ${link.granule}, more than any stream holds (corrupt header?)`);
     const seek = await oggSeekInfo(src, link.start, link.end, link.headers, link.serial, p);
-    const frames = oggFrames(p, link.granule, seek, `the chained stream (link) at byte ${link.start}`);
+    const frames = oggFrames(p, link.granule, link.trimmedFrom, seek, `the chained stream (link) at byte ${link.start}`);
     lastGranule = link.granule;
     chain.push({ start: link.start, end: link.end === src.size ? dataEnd : link.end, firstFrame, frames, seek });
     firstFrame += frames;

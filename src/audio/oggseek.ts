@@ -204,6 +204,16 @@ export function lengthGranule(p: Omit<OggPage, "offset">, at: number, before: nu
 }
 
 /**
+ * Where the page `p` is end trimming into the pages before it — an end-of-stream page whose granule
+ * position is less than `before`, the last one a page of its stream before it states
+ * (lengthGranule) —: `before`, which oggFrames weighs against where the audio begins (trimming all
+ * of it away is a corrupt granule, not a stream of no frames). Undefined for any other page.
+ */
+export function endTrimmedFrom(p: Omit<OggPage, "offset">, before: number): number | undefined {
+  return p.eos && p.granule >= 0 && p.granule < before ? before : undefined;
+}
+
+/**
  * The error for pages of one serial number out of order under a bisection: page `later` at a
  * greater offset numbered before page `earlier`. Within one stream the numbers only grow; so it is
  * a chained file whose links share a serial number (linksShareSerial), or a damaged one.
@@ -357,6 +367,8 @@ export interface OggLinkBounds {
   serial: number;
   /** Granule position of its last page that ends a packet (Vorbis: its frames; Opus: 48 kHz samples, pre-skip included). */
   granule: number;
+  /** Where its last page is end trimming into the pages before it (endTrimmedFrom): the granule position a page before it states. */
+  trimmedFrom?: number;
   /** Where its header pages end (firstAudioPage), null if not found early. */
   headers: HeaderPages | null;
 }
@@ -442,24 +454,26 @@ export async function* chainLinks(src: ByteSource, pagesEnd: number, headerPacke
     if (earlier !== undefined)
       throw new AudioFormatError(`ogg: the stream that begins at byte ${start} has serial number ${first.serial}, as the one that began at byte ${earlier}: RFC 3533 gives each link of a chained file its own, without which where the links begin cannot be found (split the file at byte ${start})`);
     serials.set(first.serial, start);
-    const { end, granule } = await linkEnd(src, walker, first, pagesEnd);
+    const { end, granule, trimmedFrom } = await linkEnd(src, walker, first, pagesEnd);
     if (end === start + first.length && !first.eos && end < pagesEnd && (await walker.page(end)).bos)
       throw new AudioFormatError(`ogg: the stream at byte ${end} begins alongside the one at byte ${start} (multiplexed, "grouped" streams, RFC 3533 §4): not supported, only one audio stream or a chain of them`);
     if (granule < 0) throw new AudioFormatError(`ogg: no page of the stream that begins at byte ${start} ends a packet (corrupt stream?)`);
     const headers = await firstAudioPage((at) => walker.page(at), start, end, first.serial, headerPackets);
-    yield { start, end: end < pagesEnd ? end : src.size, serial: first.serial, granule, headers };
+    yield { start, end: end < pagesEnd ? end : src.size, serial: first.serial, granule, trimmedFrom, headers };
     start = end;
   }
 }
 
 /**
- * Where the link whose BOS page is `first` ends, and its last granule (see chainLinks). Pages found
- * by the bisection must number up from the ones before (pagesOutOfOrder) and never begin a stream.
+ * Where the link whose BOS page is `first` ends, its last granule and whether its last page is end
+ * trimming (see chainLinks, OggLinkBounds). Pages found by the bisection must number up from the
+ * ones before (pagesOutOfOrder) and never begin a stream.
  */
-async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage, pagesEnd: number): Promise<{ end: number; granule: number }> {
+async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage, pagesEnd: number): Promise<Pick<OggLinkBounds, "end" | "granule" | "trimmedFrom">> {
   const serial = first.serial;
   let last = first; // the last page known to be of this link
   let granule = first.granule; // of the last page that ends a packet (-1: none yet)
+  let trimmedFrom: number | undefined; // endTrimmedFrom of that page
   /** Walks the pages from `last` on while they are this link's and start before `limit`; true when a page of another stream, or the end of the pages, is reached. */
   const walk = async (limit: number): Promise<boolean> => {
     for (let at = last.offset; ; ) {
@@ -475,7 +489,10 @@ async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage, page
   const accept = (p: OggPage) => {
     if (p.bos) throw linksShareSerial(p.offset, serial);
     if (p.offset > last.offset && p.sequence <= last.sequence) throw pagesOutOfOrder(last, p);
-    if (p.offset > last.offset) last = p;
+    if (p.offset > last.offset) {
+      last = p;
+      if (p.granule >= 0) trimmedFrom = endTrimmedFrom(p, granule);
+    }
     granule = lengthGranule(p, p.offset, granule);
   };
   if (!(await walk(first.offset + WINDOW))) {
@@ -499,7 +516,7 @@ async function linkEnd(src: ByteSource, walker: PageWalker, first: OggPage, page
     }
     await walk(Infinity);
   }
-  return { end: last.offset + last.length, granule };
+  return { end: last.offset + last.length, granule, trimmedFrom };
 }
 
 /** Whole pages read one by one through a window of the file, each checked as OggPageCheck does. */
