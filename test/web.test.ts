@@ -1441,6 +1441,22 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await tilesLoaded(nightId, "cmap=");
   });
 
+  it("refuses a link's zoom level out of range or empty and a boolean parameter neither true nor false, says so, and fits the recording", async () => {
+    await page.goto(`${base}/?linkfit#recording=${batId}`);
+    await tilesLoaded(batId);
+    const fitted = await view();
+    // level=40 drew tiles 10^12 px wide; level=-2000 a scale of 0, a view of NaN; pcen=maybe turned PCEN off unsaid.
+    for (const [i, level] of ["40", "-2000", ""].entries()) {
+      await page.goto(`${base}/?badlink-${i}#recording=${batId}&t=1&level=${level}&pcen=maybe`);
+      await tilesLoaded(batId, "pcen=false");
+      expect(await page.getAttribute("#plot", "data-view")).not.toMatch(/null|NaN|Infinity/); // JSON writes NaN as null
+      expect(await view()).toEqual(fitted);
+      await expect.poll(() => page.textContent("#status")).toMatch(new RegExp(`the link's level "${level}" was refused: it must be a number from -20 to \\d+(\\.\\d)?: the whole recording is shown$`));
+      expect(await page.textContent("#error-pcen")).toBe('"maybe" was refused: must be true or false');
+      expect(await page.isChecked("#param-pcen")).toBe(true); // the default
+    }
+  });
+
   it("keeps the seconds in view, to the nearest zoom level, when a new window size changes the hop", async () => {
     const { nightId } = await manyClipsDataset();
     await page.goto(`${base}/?span#recording=${nightId}`);
@@ -1641,6 +1657,36 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
       expect(await selected()).toEqual({ start: clip.start_time, end: clip.end_time });
       await expectPlaysSelection(() => page.click("#play-selection"));
     } finally {
+      for (const c of await allClips(batId)) await app.inject({ method: "DELETE", url: `/v1/clips/${c.id}`, headers: { authorization: `Bearer ${adminKey}` } });
+    }
+  });
+
+  it("makes one clip of a selection however fast Enter is pressed twice or held", async () => {
+    await page.goto(`${base}/?enter-once#recording=${batId}`);
+    await tilesLoaded(batId);
+    await page.fill("#token", adminKey);
+    await page.dispatchEvent("#token", "change");
+    await page.focus("#plot");
+    await page.keyboard.press("[");
+    await page.keyboard.press("Shift+ArrowRight");
+    await page.keyboard.press("]");
+    const posts: string[] = [];
+    const countPost = (r: { method(): string; url(): string }) => { if (r.method() === "POST" && r.url().endsWith("/v1/clips")) posts.push(r.url()); };
+    page.on("request", countPost);
+    try {
+      // Two presses before the first clip is created, then a held key's repeat: each made a clip with its own job.
+      await page.evaluate(() => {
+        const plot = document.getElementById("plot")!;
+        for (const repeat of [false, false, true]) plot.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", repeat, bubbles: true }));
+      });
+      expect(await page.isDisabled("#clip-selection")).toBe(true); // while the clip is being created
+      await expect.poll(() => page.getAttribute("#clip-info", "data-clip-id")).not.toBeNull();
+      await expect.poll(() => page.isDisabled("#clip-selection")).toBe(false);
+      await expect.poll(() => page.textContent("#clip-info")).not.toContain("No features yet."); // the clip shown has its features
+      expect(posts.length).toBe(1);
+      expect((await allClips(batId)).length).toBe(1);
+    } finally {
+      page.off("request", countPost);
       for (const c of await allClips(batId)) await app.inject({ method: "DELETE", url: `/v1/clips/${c.id}`, headers: { authorization: `Bearer ${adminKey}` } });
     }
   });

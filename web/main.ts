@@ -85,6 +85,8 @@ const state = {
    * plot's middle; `end` null while only its start is marked.
    */
   selection: null as { start: number; end: number | null } | null,
+  /** A clip of the selection is being created: "Clip selection" and Enter wait for it. */
+  clipping: false,
   /** The view a link asks for (the time at the plot's middle, s, and the zoom level): shown in place of the whole recording once its geometry is known. */
   linkedView: null as LinkedView | null,
 };
@@ -220,10 +222,13 @@ function panelQuery(): URLSearchParams {
 
 function showFieldErrors(err: ApiError | null) {
   for (const el of document.querySelectorAll("#params .error")) el.textContent = "";
-  for (const f of err?.fields ?? []) {
-    const el = document.getElementById(`error-${f.field}`);
-    if (el) el.textContent = el.textContent ? `${el.textContent}; ${f.message}` : f.message;
-  }
+  for (const f of err?.fields ?? []) addFieldError(f.field, f.message);
+}
+
+/** Adds a message at a parameter's field, after any it shows. */
+function addFieldError(field: string, message: string) {
+  const el = document.getElementById(`error-${field}`);
+  if (el) el.textContent = el.textContent ? `${el.textContent}; ${message}` : message;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -878,14 +883,26 @@ function drawSelection() {
     box.dataset.end = String(s.end ?? "");
   }
   const range = selectedRange();
-  for (const id of ["play-selection", "clip-selection"]) $<HTMLButtonElement>(id).disabled = !range;
+  $<HTMLButtonElement>("play-selection").disabled = !range;
+  $<HTMLButtonElement>("clip-selection").disabled = !range || state.clipping;
   $("selection-range").textContent = range ? `${range[0].toFixed(3)}–${range[1].toFixed(3)} s` : s ? `from ${s.start.toFixed(3)} s (mark its end with ])` : "";
 }
 
-/** A clip of the selection, features of the whole band (the keyboard draws no band). */
-function clipSelection() {
+/**
+ * A clip of the selection, features of the whole band (the keyboard draws no band). None while
+ * the previous one is being created: Enter pressed twice or held made a duplicate at each.
+ */
+async function clipSelection() {
   const range = selectedRange();
-  if (range) void createClip(range[0], range[1], null);
+  if (!range || state.clipping) return;
+  state.clipping = true;
+  drawSelection();
+  try {
+    await createClip(range[0], range[1], null);
+  } finally {
+    state.clipping = false;
+    drawSelection();
+  }
 }
 
 /** Replaces the clip shown (if any) by `content`; a job still computing its features stops showing progress. */
@@ -908,7 +925,7 @@ async function createClip(t0: number, t1: number, band: Band | null) {
   const note = band ? `(created; features of ${(band.low_freq / 1000).toFixed(1)}–${(band.high_freq / 1000).toFixed(1)} kHz)` : "(created)";
   showClip(clip, note);
   putClip(clip);
-  await extractClipFeatures(clip, band, note);
+  void extractClipFeatures(clip, band, note); // the clip is created: its features are computed on
 }
 
 /** The panel's spectrogram parameters (SPEC §2, without the tile options): those of the clip's features. */
@@ -1089,7 +1106,8 @@ function bindPlot() {
       "+": () => zoomStep(1), "=": () => zoomStep(1), "-": () => zoomStep(-1),
       ArrowLeft: () => panTo(state.originPx - plot.clientWidth / (e.shiftKey ? 20 : 2)), ArrowRight: () => panTo(state.originPx + plot.clientWidth / (e.shiftKey ? 20 : 2)),
       // A selection from the keyboard, marked at the plot's middle: a shift-drag was the only way to a clip.
-      "[": () => markSelection("start"), "]": () => markSelection("end"), p: playSelection, Enter: clipSelection,
+      "[": () => markSelection("start"), "]": () => markSelection("end"), p: playSelection,
+      Enter: () => { if (!e.repeat) void clipSelection(); }, // a held key repeats: one clip
       // The recording's start at the plot's left edge, its end at the right one (at the closest zoom the arrows took 585 presses across a 10-minute recording).
       Home: () => panTo(0), End: () => panTo(state.geometry!.frames * pxPerFrame() - plot.clientWidth),
     };
@@ -1100,7 +1118,7 @@ function bindPlot() {
   });
   $("play").onclick = () => state.recording && state.geometry && playVisible();
   $("play-selection").onclick = () => state.geometry && playSelection();
-  $("clip-selection").onclick = () => state.geometry && clipSelection();
+  $("clip-selection").onclick = () => state.geometry && void clipSelection();
   $("rate").onchange = applySpeed;
   // Back from another tab or window, where the recording's clips may have been changed (a clip
   // drawn in a second tab stayed missing from this one until the view left its clips' window).
@@ -1277,18 +1295,41 @@ function linkFailureMessage(err: Error): string {
   return `the linked recording cannot be opened: ${err.message}`;
 }
 
+/** A value of a link the page refused, and why. */
+interface LinkRefusal { field: string; message: string }
+
 /**
  * What a link `#recording=<id>&t=<s>&level=<n>&<parameter>=<value>…` asks for: the recording,
- * the view (the time at the plot's middle and the zoom level; none if either is missing or not a
- * number) and the parameters that differ from the defaults. Null without a recording.
+ * the view (the time at the plot's middle and the zoom level; none if either is missing), the
+ * parameters that differ from the defaults, and the values refused. Null without a recording.
+ * A view with an empty or non-numeric value, or a level past the zoom's range, is refused (the
+ * recording fitted): level=40 drew tiles 10^12 px wide, level=-2000 a scale of 0 and a view of
+ * NaN. So is a boolean neither "true" nor "false" (the default kept): any other read as false.
  */
-function parseLink(): { recording: string; view: LinkedView | null; params: URLSearchParams } | null {
+function parseLink(): { recording: string; view: LinkedView | null; params: URLSearchParams; refused: LinkRefusal[] } | null {
   const q = new URLSearchParams(location.hash.slice(1));
   const recording = q.get("recording");
   if (!recording) return null;
-  const t = Number(q.get("t")), level = Number(q.get("level"));
-  const view = q.has("t") && q.has("level") && Number.isFinite(t) && Number.isFinite(level) ? { t, level } : null;
-  return { recording, view, params: new URLSearchParams([...q].filter(([name]) => FIELDS.some((f) => f.name === name))) };
+  const refused: LinkRefusal[] = [];
+  const refuse = (name: string, must: string) => refused.push({ field: name, message: `the link's ${name} "${q.get(name)}" was refused: it must be ${must}` });
+  const numberOf = (name: string) => q.get(name)!.trim() === "" ? NaN : Number(q.get(name));
+  let view: LinkedView | null = null;
+  if (q.has("t") && q.has("level")) {
+    const t = numberOf("t"), level = numberOf("level");
+    if (!Number.isFinite(t)) refuse("t", "a number of seconds");
+    // Up to one frame across the plot: a fitted short recording's level passes the closest whole one.
+    const closest = Math.max(MAX_LEVEL, Math.log2($("plot").clientWidth));
+    if (!(level >= -MAX_ZOOM && level <= closest)) refuse("level", `a number from ${-MAX_ZOOM} to ${+closest.toFixed(1)}`);
+    if (!refused.length) view = { t, level };
+  }
+  const params = new URLSearchParams();
+  for (const [name, value] of q) {
+    const field = FIELDS.find((f) => f.name === name);
+    if (!field) continue;
+    if (field.kind === "boolean" && value !== "true" && value !== "false") refused.push({ field: name, message: `"${value}" was refused: must be true or false` });
+    else params.set(name, value);
+  }
+  return { recording, view, params, refused };
 }
 
 /**
@@ -1302,6 +1343,10 @@ async function openLinkedRecording(link: NonNullable<ReturnType<typeof parseLink
   await listRecordings(rec.dataset_id, 0);
   setPanel(link.params);
   await openRecording(rec, link.view);
+  // After the recording's parameters were applied, whose answer clears the fields' messages.
+  const ofView = link.refused.filter((r) => !FIELDS.some((f) => f.name === r.field)); // no field of theirs
+  for (const r of link.refused) if (!ofView.includes(r)) addFieldError(r.field, r.message);
+  if (ofView.length) setStatus(`${ofView.map((r) => r.message).join("; ")}: the whole recording is shown`, true);
 }
 
 /**
