@@ -72,7 +72,8 @@ it("serve on a DATABASE_URL that refuses connections waits for it, saying so, an
     serve.child.kill("SIGTERM");
     expect(await serve.exited).toBe(0);
     // It exited at once with "sonotile serve: connect ECONNREFUSED 127.0.0.1:…", naming no database.
-    expect(serve.output().stderr).toMatch(new RegExp(`^sonotile serve: postgres://postgres@127\\.0\\.0\\.1:${proxy.port}/\\w+ cannot be reached yet \\(ECONNREFUSED\\): waiting up to 120 s for it\\n$`));
+    // Its start-up line first (the database it connects to), then the wait.
+    expect(serve.output().stderr).toMatch(new RegExp(`^sonotile serve: connecting to postgres://postgres@127\\.0\\.0\\.1:${proxy.port}/\\w+\\nsonotile serve: postgres://postgres@127\\.0\\.0\\.1:${proxy.port}/\\w+ cannot be reached yet \\(ECONNREFUSED\\): waiting up to 120 s for it\\n$`));
   } finally {
     await proxy.start();
   }
