@@ -345,13 +345,14 @@ describe("tiles", () => {
     expect(numbers.rawPayload.includes(Buffer.from("sonotile"))).toBe(false);
   });
 
-  it("refuse a zoom whose tiles would transform more than 2^32 samples with 400 naming z, before the stats pass", async () => {
-    // 1 s windows (44,100 samples) hopping one sample: a tile 128 columns wide at zoom 12 covers
-    // 128 · 2^12 = 524,288 frames — within the pass limit, but minutes of one core for one tile.
+  it("refuse a zoom below 9 whose tiles would transform more than 2^32 samples with 400 naming z, before the stats pass", async () => {
+    // 1 s windows (44,100 samples) hopping one sample: a tile 1024 columns wide at zoom 8 covers
+    // 1024 · 2^8 = 262,144 frames — within the pass limit, but minutes of one core for one tile.
+    // (From zoom 9 such a tile is pooled from the overview the pass keeps: api-tile-overview.test.ts.)
     const computed = tiles.computed;
-    const res = await app.inject({ url: `/v1/recordings/${id}/tiles/12/0.f32?window_size=1&hop_size=0.00002&width=128` });
+    const res = await app.inject({ url: `/v1/recordings/${id}/tiles/8/0.f32?window_size=1&hop_size=0.00002&width=1024` });
     expect(res.statusCode).toBe(400);
-    expect(res.json().fields).toEqual([{ field: "z", message: `a tile at zoom 12 would transform ${(524_288 * 44_100).toExponential(2)} samples (524288 frames of 44100); the limit is 4.29e+9: ask for a lower zoom, a narrower width, or a longer hop_size` }]);
+    expect(res.json().fields).toEqual([{ field: "z", message: `a tile at zoom 8 would transform ${(262_144 * 44_100).toExponential(2)} samples (262144 frames of 44100); the limit is 4.29e+9: ask for a lower zoom, a narrower width, or a longer hop_size` }]);
     expect(tiles.computed).toBe(computed);
   });
 

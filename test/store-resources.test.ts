@@ -360,9 +360,38 @@ describe("recording stats", () => {
     // release): the claim is lost, as when the last UPDATE matches nothing — not a 400 for the
     // chunk's foreign key.
     let queries = 0;
-    const racing = ((strings: TemplateStringsArray, ...values: never[]) =>
+    // (An identifier, db(name), is no query: made at once.)
+    const racing = ((strings: TemplateStringsArray | string, ...values: never[]) => typeof strings === "string" ? sql(strings) :
       (++queries === 2 ? sql`DELETE FROM recording_stats WHERE params_hash = 'p3'` : Promise.resolve()).then(() => sql(strings, ...values))) as unknown as typeof sql;
     expect(await saveStats(racing, { ...s, owner: "c", maximum: 2, pcen_checkpoints: bytes })).toBe(false);
+  });
+
+  it("keep an overview over 1 MiB in chunks of its own, read back whole into the array asked for; stats without one are claimed again only by who needs one", async () => {
+    const s = { ...base, recording_id: recordingId, params_hash: "p4" };
+    const overview = Uint8Array.from({ length: 1.5 * CHUNK_BYTES + 8 }, (_, i) => (i * 31) % 253);
+    expect((await claimStats(sql, { ...s, owner: "a" })).status).toBe("claimed");
+    expect(await saveStats(sql, { ...s, owner: "a", maximum: 3, pcen_checkpoints: new Uint8Array([1, 2]), overview })).toBe(true);
+    const chunks = await sql`SELECT chunk, octet_length(data) AS size FROM recording_stats_overview_chunks WHERE params_hash = 'p4' ORDER BY chunk`;
+    expect(chunks.map((c) => [c.chunk, c.size])).toEqual([[0, CHUNK_BYTES], [1, CHUNK_BYTES / 2 + 8]]);
+    const read = (await getStats(sql, recordingId, "p4", HASH, (bytes) => new Uint8Array(new SharedArrayBuffer(bytes))))!;
+    expect([read.overview!.buffer instanceof SharedArrayBuffer, Buffer.from(read.overview!).equals(Buffer.from(overview)), [...read.pcen_checkpoints!]]).toEqual([true, true, [1, 2]]);
+    // Stats with an overview are ready for everyone.
+    expect((await claimStats(sql, { ...s, owner: "b", withoutOverview: true })).status).toBe("ready");
+    // A lost chunk drops the row, to be computed again.
+    await sql`DELETE FROM recording_stats_overview_chunks WHERE params_hash = 'p4' AND chunk = 1`;
+    expect(await getStats(sql, recordingId, "p4", HASH)).toBeNull();
+    // Stats without one (as every row stored before migration 023): ready as they are, unless the claimer needs one.
+    expect((await claimStats(sql, { ...s, owner: "c" })).status).toBe("claimed");
+    expect(await saveStats(sql, { ...s, owner: "c", maximum: 3 })).toBe(true);
+    expect((await getStats(sql, recordingId, "p4", HASH))!.overview).toBeNull();
+    expect((await claimStats(sql, { ...s, owner: "d" })).status).toBe("ready");
+    expect((await claimStats(sql, { ...s, owner: "e", withoutOverview: true })).status).toBe("claimed");
+    expect(await getStats(sql, recordingId, "p4", HASH)).toBeNull(); // being computed again
+    expect((await claimStats(sql, { ...s, owner: "f", withoutOverview: true })).status).toBe("busy");
+    // The file changed: the new content's claim removes the old content's overview chunks.
+    expect(await saveStats(sql, { ...s, owner: "e", maximum: 3, overview })).toBe(true);
+    expect((await claimStats(sql, { ...s, recording_hash: "e".repeat(32), owner: "g" })).status).toBe("claimed");
+    expect((await sql`SELECT count(*)::int AS n FROM recording_stats_overview_chunks WHERE params_hash = 'p4'`)[0].n).toBe(0);
   });
 
   it("can be taken over when the claimer's lease has expired", async () => {

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vites
 import { AudioFormatError, FileChangedError, fileMd5, openAudio } from "../src/audio/index.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import type { AudioReader } from "../src/audio/types.js";
-import { CHECKPOINT_SPACING, needsRecordingStats, packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats, type PackedStats } from "../src/engine/recording.js";
+import { CHECKPOINT_SPACING, needsRecordingStats, OVERVIEW_FACTOR, overviewPooledRange, packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats, type PackedStats } from "../src/engine/recording.js";
 import { tileValues, ValuesScratch } from "../src/tiles/compute.js";
 import { colorIndices, colormapPalette } from "../src/render/colormap.js";
 import { parseParams, ParamsError, type ParamsInput } from "../src/engine/params.js";
@@ -70,13 +70,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** All zoom-z tiles of `width` frames, joined into one [rows][columns] matrix. */
-async function joinedTiles(params: ParamsInput, z: number, width: number, extra: object = {}) {
+/** All zoom-z tiles of `width` frames (from `from`, by default the default service), joined into one [rows][columns] matrix. */
+async function joinedTiles(params: ParamsInput, z: number, width: number, extra: object = {}, from = service) {
   const p = parseParams(params);
   const options = tileOptionsSchema.parse({ width, ...extra });
-  const { stats } = await service.stats(recording, p);
+  const { stats } = await from.stats(recording, p);
   const count = tileCount(stats.frames, z, width);
-  const tiles = await Promise.all(Array.from({ length: count }, (_, x) => service.tile(recording, p, z, x, options, "f32")));
+  const tiles = await Promise.all(Array.from({ length: count }, (_, x) => from.tile(recording, p, z, x, options, "f32")));
   const [rows] = tiles[0].headers["x-shape"].split(",").map(Number);
   const columns = tiles.reduce((n, t) => n + Number(t.headers["x-shape"].split(",")[1]), 0);
   const out = new Float32Array(rows * columns);
@@ -1293,5 +1293,177 @@ describe("input failures across the thread boundary", () => {
     expect((fromTaskFailure(structuredClone(toTaskFailure(errors[2]))) as ParamsError).issues).toEqual((errors[2] as ParamsError).issues);
     expect(toTaskFailure(new TypeError("a bug"))).toBeNull();
     expect(fromTaskFailure(new Uint8Array(4))).toBeNull();
+  });
+});
+
+describe("tiles over the tile work limit, pooled from the overview the stats pass keeps", () => {
+  // 35-sample windows 5 samples apart: 105,841 frames of 18 bins. A tile 128 columns wide covers
+  // 128 · 2^z frames: at zoom 9 (2 tiles, the last 79 columns) it transforms 2.3·10^6 samples, over
+  // a limit of 2^20; at zoom 7 5.7·10^5, within it. The pass (3.7·10^6) is over it: it keeps the overview.
+  const base = { window_size: 0.0016, hop_size: 0.135 };
+  const LIMIT = 2 ** 20;
+  let low: TileService;
+  beforeAll(() => {
+    low = new TileService({ threads: 2, maxTileSamples: LIMIT });
+  });
+  afterAll(() => low.close());
+
+  /** The worst difference of `got` from `expected` in dB: as it is for dB values, else where the values are within 60 dB of their peak. */
+  function worstDb(got: Float32Array, expected: Float32Array, scale: string): number {
+    if (scale === "dB") return maxAbsDiff(got, expected);
+    const db = (v: number) => (scale === "power" ? 10 : 20) * Math.log10(Math.max(v, 1e-30));
+    const peak = db(expected.reduce((m, v) => Math.max(m, v), 0));
+    let worst = 0;
+    for (let i = 0; i < expected.length; i++) if (db(expected[i]) > peak - 60) worst = Math.max(worst, Math.abs(db(got[i]) - db(expected[i])));
+    return worst;
+  }
+
+  it("the pass keeps, per bin, the maximum of every 512 frames before normalization: the one-pass spectrogram's values pooled by 512, with or without PCEN, with engine blocks shorter than 512 frames; the maximum and the checkpoints are those of a pass without it", async () => {
+    // 0.4 s windows 441 samples apart: 4411 bins, engine blocks of 475 frames, 1201 frames.
+    for (const input of [{ ...base, pcen: false }, base, { window_size: 0.4, hop_size: 0.05 }] as ParamsInput[]) {
+      const recordingOf = new RecordingSpectrogram(samplesReader([samples], RATE), input);
+      try {
+        const [kept, plain] = [await recordingOf.computeStats(undefined, undefined, true), await recordingOf.computeStats()];
+        const whole = spectrogram(samples, RATE, { ...input, scale: "power", normalize: false });
+        const expected = pooled(whole, OVERVIEW_FACTOR, Array.from({ length: whole.bins + 1 }, (_, k) => k));
+        expect(kept.overview!.buffer).toBeInstanceOf(SharedArrayBuffer);
+        expect(kept.overview!.length).toBe(whole.bins * Math.ceil(whole.frames / OVERVIEW_FACTOR));
+        expect(worstDb(kept.overview!, expected, "power"), JSON.stringify(input)).toBeLessThanOrEqual(1e-4);
+        expect([kept.peak, plain.overview]).toEqual([plain.peak, undefined]);
+        expect(packStats(kept).checkpoints).toEqual(packStats(plain).checkpoints);
+        expect(packStats(kept).overview).toBe(kept.overview);
+      } finally {
+        recordingOf.dispose();
+      }
+    }
+  });
+
+  const sets: [string, ParamsInput, number][] = [
+    ["dB, neither PCEN nor normalized (no pass of its own: it runs one for these tiles)", { ...base, pcen: false, normalize: false }, 1e-3],
+    ["PCEN, dB, normalized", base, 0.05],
+    ["power, normalized", { ...base, pcen: false, scale: "power" }, 1e-3],
+    ["amplitude, not normalized", { ...base, pcen: false, scale: "amplitude", normalize: false }, 1e-3],
+    ["clamped dB", { ...base, pcen: false, clamp: true, min_dB: -60, max_dB: -10 }, 1e-3],
+  ];
+  for (const [name, params, tolerance] of sets) {
+    it(`equal the max-pooling of the one-pass spectrogram, the last narrow tile too: ${name}`, async () => {
+      const whole = spectrogram(samples, RATE, params);
+      const edges = Array.from({ length: whole.bins + 1 }, (_, k) => k);
+      for (const z of [9, 10]) {
+        const p = parseParams(params);
+        const plan = await low.planTile(recording, p, z, 0, tileOptionsSchema.parse({ width: 128 }), "f32");
+        expect(plan.task.kind).toBe("overview");
+        const joined = await joinedTiles(params, z, 128, {}, low);
+        expect([joined.tiles, joined.columns]).toEqual([z === 9 ? 2 : 1, Math.ceil(whole.frames / 2 ** z)]);
+        expect(worstDb(joined.data, pooled(whole, 2 ** z, edges), whole.params.scale), `zoom ${z}`).toBeLessThanOrEqual(tolerance);
+      }
+      // Within the limit, the tiles are the samples' as before.
+      expect((await low.planTile(recording, parseParams(params), 7, 0, tileOptionsSchema.parse({ width: 128 }), "f32")).task.kind).toBe("tile");
+    });
+  }
+
+  it("fmin/fmax crop and height merges bins by maximum, as from the samples", async () => {
+    const params = { ...base, pcen: false };
+    const whole = spectrogram(samples, RATE, params);
+    const binHz = RATE / 35; // 630 Hz
+    const band = { fmin: 2000, fmax: 9000, height: 5 };
+    expect((await low.planTile(recording, parseParams(params), 9, 0, tileOptionsSchema.parse({ width: 128, ...band }), "f32")).task.kind).toBe("overview");
+    const joined = await joinedTiles(params, 9, 128, band, low);
+    const k0 = Math.ceil(2000 / binHz), k1 = Math.floor(9000 / binHz) + 1;
+    expect([joined.rows, joined.columns]).toEqual([5, Math.ceil(whole.frames / 512)]);
+    expect(maxAbsDiff(joined.data, pooled(whole, 512, Array.from({ length: 6 }, (_, r) => k0 + Math.floor((r * (k1 - k0)) / 5))))).toBeLessThanOrEqual(1e-3);
+  });
+
+  it("come as png, f32 and npy with the same values, headers and text as a tile from the samples; their ETags are their own", async () => {
+    const p = parseParams({ ...base, cmap: "magma" });
+    const options = tileOptionsSchema.parse({ width: 128 });
+    const [f32, npy, png] = await Promise.all((["f32", "npy", "png"] as const).map((format) => low.tile(recording, p, 9, 1, options, format)));
+    const sampled = await service.tile(recording, p, 9, 1, options, "f32"); // the default limit: from the samples
+    expect(f32.headers).toEqual({ ...sampled.headers });
+    const { frames } = (await low.stats(recording, p)).stats;
+    expect([f32.headers["x-frame-range"], f32.headers["x-frames-per-column"], f32.headers["x-shape"]]).toEqual([`65536,${frames}`, "512", `18,${Math.ceil((frames - 65536) / 512)}`]);
+    expect(f32.etag).not.toBe(sampled.etag);
+    expect(maxAbsDiff(bytesToF32(f32.body), bytesToF32(sampled.body))).toBeLessThanOrEqual(0.05);
+    expect(Buffer.from(npy.body.subarray(npy.body.length - f32.body.length)).equals(Buffer.from(f32.body))).toBe(true);
+    expect(String.fromCharCode(...npy.body.subarray(1, 6))).toBe("NUMPY");
+    const [rows, columns] = [18, 79];
+    const [lo, hi] = f32.headers["x-value-range"].split(",").map(Number);
+    const indices = colorIndices(bytesToF32(f32.body), lo, hi);
+    const palette = colormapPalette("magma");
+    const image = UPNG.decode(png.body.buffer.slice(png.body.byteOffset, png.body.byteOffset + png.body.byteLength) as ArrayBuffer);
+    expect([image.width, image.height]).toEqual([columns, rows]);
+    const rgba = new Uint8Array(UPNG.toRGBA8(image)[0]);
+    let wrong = 0;
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < columns; c++) {
+        const k = indices[(rows - 1 - r) * columns + c], at = 4 * (r * columns + c);
+        if (rgba[at] !== palette[3 * k] || rgba[at + 1] !== palette[3 * k + 1] || rgba[at + 2] !== palette[3 * k + 2]) wrong++;
+      }
+    }
+    expect(wrong).toBe(0);
+  });
+
+  it("below zoom 9 a tile over the limit is still refused, naming z, before the stats pass; a stream at zoom 9 is planned", async () => {
+    const p = parseParams(base);
+    const options = tileOptionsSchema.parse({ width: 128 });
+    const computed = low.computed;
+    await expect(low.planTile(recording, p, 8, 0, options, "f32")).rejects.toThrow(`z: a tile at zoom 8 would transform ${(32_768 * 35).toExponential(2)} samples (32768 frames of 35); the limit is ${LIMIT.toExponential(2)}: ask for a lower zoom, a narrower width, or a longer hop_size`);
+    await expect(low.planStream(recording, p, 8, 0, 5, options, { tiles: 10, pixels: 1 << 20 })).rejects.toThrow(/^z: a tile at zoom 8 would transform/);
+    expect(low.computed).toBe(computed);
+    expect(await low.planStream(recording, p, 9, 0, 24, options, { tiles: 10, pixels: 1 << 20 })).toMatchObject({ x0: 0, x1: 2 });
+  });
+
+  it("parameters that need no pass run one for such a tile, which keeps the overview; a pass within the limit keeps none", async () => {
+    const fresh = new TileService({ threads: 2, maxTileSamples: LIMIT });
+    onTestFinished(() => fresh.close());
+    let passes = 0;
+    const run = fresh.pool.stats.bind(fresh.pool);
+    fresh.pool.stats = (task, signal, clients) => {
+      passes++;
+      return run(task, signal, clients);
+    };
+    const p = parseParams({ ...base, pcen: false, normalize: false });
+    const options = tileOptionsSchema.parse({ width: 128 });
+    await fresh.tile(recording, p, 7, 0, options, "f32");
+    expect(passes).toBe(0);
+    const plan = await fresh.planTile(recording, p, 9, 0, options, "f32");
+    expect(passes).toBe(1);
+    // The task carries the overview as shared memory, and no checkpoint: a view crosses to the worker, not a copy.
+    if (plan.task.kind !== "overview") throw new Error("a tile from the samples");
+    expect([plan.task.stats.overview!.buffer instanceof SharedArrayBuffer, plan.task.stats.checkpoints.length]).toEqual([true, 0]);
+    expect(statsForRange(plan.task.stats, 0, 100).overview).toBeUndefined();
+    expect((await service.stats(recording, parseParams({ ...base, pcen: false }))).stats.overview).toBeUndefined(); // the default limit
+    // A pass over the pass limit is refused for such a tile, naming hop_size, as for parameters that need one.
+    const strict = new TileService({ threads: 1, maxTileSamples: LIMIT, maxPassSamples: 2 ** 21 });
+    onTestFinished(() => strict.close());
+    await expect(strict.planTile(recording, p, 9, 0, options, "f32")).rejects.toThrow(/^hop_size: a pass over this recording would transform 3\.70e\+6 samples \(5-sample hops of 35\); the limit is 2\.10e\+6/);
+    expect((await strict.planTile(recording, p, 7, 0, options, "f32")).task.kind).toBe("tile");
+  });
+
+  it("the stats kept in memory count their overview", async () => {
+    const p = parseParams(base);
+    const { stats } = await low.stats(recording, p);
+    const entry = stats.checkpoints.byteLength + stats.overview!.byteLength + 1024;
+    for (const [bytes, passes] of [[entry, 1], [entry - 1, 2]]) {
+      const small = new TileService({ threads: 1, maxTileSamples: LIMIT, statsCacheBytes: bytes });
+      onTestFinished(() => small.close());
+      await small.stats(recording, p);
+      await small.stats(recording, p);
+      expect([bytes - entry, small.computed]).toEqual([bytes - entry, passes]);
+    }
+  });
+
+  it("refuses limits that are no number of samples > 0, naming them, before a thread starts", () => {
+    expect(() => new TileService({ maxTileSamples: Number.NaN })).toThrow(/^maxTileSamples: must be a number of samples > 0, got NaN$/);
+    expect(() => new TileService({ maxPassSamples: "1e9" as unknown as number })).toThrow(/^maxPassSamples: must be a number of samples > 0, got /);
+  });
+
+  it("overviewPooledRange refuses what does not start on an overview column, or stats without an overview, naming them", async () => {
+    const { stats } = await low.stats(recording, parseParams(base));
+    const edges = Int32Array.from([0, 18]);
+    const p = parseParams(base);
+    await expect(overviewPooledRange(stats, p, 100, 2000, edges, 512, new Float32Array(4))).rejects.toThrow(/^f0: must be a multiple of 512/);
+    await expect(overviewPooledRange(stats, p, 0, 2000, edges, 256, new Float32Array(8))).rejects.toThrow(/^factor: must be a multiple of 512/);
+    await expect(overviewPooledRange({ ...stats, overview: undefined }, p, 0, 2000, edges, 512, new Float32Array(4))).rejects.toThrow(/^the stats hold no overview/);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The tile layer's StatsStore over the store's recording_stats queries: packed stats go in
- * as the maximum, the PCEN checkpoints as bytes, and the geometry and what they are for as JSON;
- * and stored stats as the API shows them (statsView).
+ * as the maximum, the PCEN checkpoints and the overview as bytes, and the geometry and what they
+ * are for as JSON; and stored stats as the API shows them (statsView).
  */
 import type { FrameGeometry } from "../engine/geometry.js";
 import type { Queryable } from "../store/db.js";
@@ -20,16 +20,18 @@ interface StatsInfo {
 export function tileStatsStore(db: Queryable): StatsStore {
   return {
     async load(recordingId, recordingHash, key) {
-      const row = await getStats(db, recordingId, key, recordingHash);
+      // The overview straight into shared memory (PackedStats.overview), which tile tasks carry as a view.
+      const row = await getStats(db, recordingId, key, recordingHash, (bytes) => new Uint8Array(new SharedArrayBuffer(bytes)));
       if (!row) return null;
       const info = row.info as unknown as StatsInfo;
       // Copy into an aligned buffer: a Buffer's offset into its pool need not be a multiple of 4.
       const checkpoints = row.pcen_checkpoints ? new Float32Array(new Uint8Array(row.pcen_checkpoints).buffer) : new Float32Array(0);
-      return { stats: { frames: info.frames, peak: row.maximum, checkpointEvery: info.checkpointEvery, bins: info.bins, checkpoints, firstCheckpoint: 1 }, geometry: info.geometry };
+      const overview = row.overview ? { overview: new Float32Array(row.overview.buffer) } : {};
+      return { stats: { frames: info.frames, peak: row.maximum, checkpointEvery: info.checkpointEvery, bins: info.bins, checkpoints, firstCheckpoint: 1, ...overview }, geometry: info.geometry };
     },
-    async claim(recordingId, recordingHash, identity, owner, leaseMs) {
+    async claim(recordingId, recordingHash, identity, owner, leaseMs, overview) {
       const info: Partial<StatsInfo> = { for: identity.for };
-      const claim = await claimStats(db, { recording_id: recordingId, params_hash: identity.key, recording_hash: recordingHash, owner, leaseSeconds: leaseMs / 1000, info });
+      const claim = await claimStats(db, { recording_id: recordingId, params_hash: identity.key, recording_hash: recordingHash, owner, leaseSeconds: leaseMs / 1000, info, withoutOverview: overview });
       return claim.status === "claimed";
     },
     async renew(recordingId, key, owner, leaseMs) {
@@ -41,7 +43,8 @@ export function tileStatsStore(db: Queryable): StatsStore {
     async save(recordingId, _recordingHash, identity, owner, { stats, geometry }) {
       const info: StatsInfo = { frames: stats.frames, checkpointEvery: stats.checkpointEvery, bins: stats.bins, geometry, for: identity.for };
       const bytes = stats.checkpoints.length ? new Uint8Array(stats.checkpoints.buffer, stats.checkpoints.byteOffset, stats.checkpoints.byteLength) : null;
-      await saveStats(db, { recording_id: recordingId, params_hash: identity.key, owner, maximum: stats.peak, pcen_checkpoints: bytes, info: info as unknown as Record<string, unknown> });
+      const overview = stats.overview ? new Uint8Array(stats.overview.buffer, stats.overview.byteOffset, stats.overview.byteLength) : null;
+      await saveStats(db, { recording_id: recordingId, params_hash: identity.key, owner, maximum: stats.peak, pcen_checkpoints: bytes, overview, info: info as unknown as Record<string, unknown> });
     },
   };
 }

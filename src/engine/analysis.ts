@@ -68,6 +68,20 @@ export class FrameBlock {
     this.stride = blockStride(frames);
   }
 
+  /**
+   * Rows [k0, k1) and columns [c0, c1) of `matrix`, a [rows][columns] matrix outside the core (a
+   * recording's overview in shared memory: RecordingStats.overview), copied into the core as a
+   * block of k1 − k0 bins and c1 − c0 frames, to be pooled where it lies (poolInto). Its max() is
+   * not known (NaN).
+   */
+  static fromColumns(matrix: Float32Array, columns: number, k0: number, k1: number, c0: number, c1: number): FrameBlock {
+    const frames = c1 - c0, bins = k1 - k0, stride = blockStride(frames);
+    const values = new CoreArray(stride * bins);
+    const view = values.view();
+    for (let k = k0; k < k1; k++) view.set(matrix.subarray(k * columns + c0, k * columns + c1), (k - k0) * stride);
+    return new FrameBlock(values, frames, bins, NaN);
+  }
+
   /** The largest value in the block (−Infinity when empty), as the kernels that wrote it found it. */
   max(): number {
     return this.peak;

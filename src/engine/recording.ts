@@ -7,7 +7,7 @@
 import { timeExpansionOf } from "../audio/expansion.js";
 import { checkOptionsObject, describeValue } from "../audio/signal.js";
 import type { AudioReader } from "../audio/types.js";
-import { normalizationDivisor, SpectrogramPlan, valueRange, type FinishParams, type FrameBlock, type PcenState } from "./analysis.js";
+import { finishValues, FrameBlock, normalizationDivisor, SpectrogramPlan, valueRange, type FinishParams, type PcenState } from "./analysis.js";
 import { ConditionedSignal } from "./condition.js";
 import { checkFramesPerStep, clampFrameRange, frameCount, framesInInterval, noFrameInInterval, samplesOfFrames, type FrameGeometry } from "./geometry.js";
 import { checkParamsForRecording, parseParams, realSamplerate, type Params, type ParamsInput } from "./params.js";
@@ -28,6 +28,8 @@ export interface RecordingStats {
   checkpoints: PcenState[];
   /** Index of checkpoints[0] among the recording's checkpoints (0 when they are all here). */
   checkpointBase: number;
+  /** The overview, when the pass kept one (computeStats' `overview`): see PackedStats.overview. */
+  overview?: Float32Array;
 }
 
 /**
@@ -41,6 +43,14 @@ export interface RecordingStats {
  * the memory of the recording's spectrogram values.
  */
 export const CHECKPOINT_SPACING = 512;
+
+/**
+ * Frames per column of a recording's overview (computeStats' `overview`): 2^9, the columns of
+ * tiles at zoom 9, from which every tile zoomed out as far or further can be pooled without its
+ * samples (overviewPooledRange). The checkpoint spacing: the pass walks the recording in groups of
+ * these frames already, and with PCEN a tile of 512 frames a column starts on a checkpoint.
+ */
+export const OVERVIEW_FACTOR = 512;
 
 /** Options of a recording-level spectrogram. */
 export interface RecordingOptions {
@@ -108,24 +118,37 @@ export class RecordingSpectrogram {
    * long the FFT (512 frames of a 2^20-point FFT would be a gigabyte of them).
    * @param progress called with the frames scanned so far after each block (a pass over 10 h takes
    *   minutes: the server tells the requests waiting for it how far it has come)
+   * @param overview keep the overview too (PackedStats.overview): the blocks' values are then
+   *   computed (not only their maximum) and pooled in the core, and no block straddles two of its
+   *   columns (OVERVIEW_FACTOR frames each).
    */
-  async computeStats(checkpointEvery = CHECKPOINT_SPACING, progress?: (framesDone: number) => void): Promise<RecordingStats> {
+  async computeStats(checkpointEvery = CHECKPOINT_SPACING, progress?: (framesDone: number) => void, overview = false): Promise<RecordingStats> {
     checkFramesPerStep("checkpointEvery", checkpointEvery);
     const checkpoints: PcenState[] = [];
     let peak = -Infinity;
     let pcen: PcenState = null;
     const step = blockFrames(this.geometry);
+    const kept = overview ? new OverviewBuilder(this.geometry.bins, this.frames) : null;
     for (let f0 = 0; f0 < this.frames; f0 += checkpointEvery) {
       if (this.params.pcen) checkpoints.push(pcen);
       const end = Math.min(this.frames, f0 + checkpointEvery);
-      for (let a = f0; a < end; a += step) {
-        const result = await this.scan(a, Math.min(end, a + step), pcen);
-        pcen = result.pcen;
-        peak = Math.max(peak, result.peak);
-        progress?.(Math.min(end, a + step));
+      for (let a = f0, b: number; a < end; a = b) {
+        b = Math.min(end, a + step);
+        if (!kept) {
+          const result = await this.scan(a, b, pcen);
+          pcen = result.pcen;
+          peak = Math.max(peak, result.peak);
+        } else {
+          b = Math.min(b, (Math.floor(a / OVERVIEW_FACTOR) + 1) * OVERVIEW_FACTOR);
+          const result = await this.analyze(a, b, pcen);
+          pcen = result.pcen;
+          peak = Math.max(peak, result.block.max());
+          kept.add(a, result.block);
+        }
+        progress?.(b);
       }
     }
-    return { frames: this.frames, peak, checkpointEvery, checkpoints, checkpointBase: 0 };
+    return { frames: this.frames, peak, checkpointEvery, checkpoints, checkpointBase: 0, ...(kept && { overview: kept.overview }) };
   }
 
   /** Frames [f0, f1) from the PCEN state before f0; final values when `finish` is given. */
@@ -232,33 +255,7 @@ export class RecordingSpectrogram {
    */
   async writePooledRange(f0: number, f1: number, binEdges: Int32Array, factor: number, target: Float32Array): Promise<void> {
     [f0, f1] = this.clampFrames(f0, f1);
-    const rows = binEdges.length - 1;
-    const columns = Math.ceil((f1 - f0) / factor);
-    if (target.length !== rows * columns) throw new RangeError(`target: needs ${rows * columns} values, got ${target.length}`);
-    const limit = blockFrames(this.geometry);
-    if (factor <= limit) {
-      // Blocks of whole columns, so each block pools on its own.
-      const step = factor * Math.floor(limit / factor);
-      for await (const { firstFrame, block } of this.blocks(f0, f1, step)) block.poolInto(binEdges, factor, target, (firstFrame - f0) / factor);
-      return;
-    }
-    // A column spans more frames than a block may hold (zoomed far out): blocks of a power of two
-    // frames, which divides the factor (a power of two too), each inside one column, pooled to
-    // one column of its own and folded into the target by maximum — exact, as the maximum is. A
-    // column pooled whole read all its samples at once (2^20 frames of a 384 kHz recording: 8 GB)
-    // and asked the core for as much.
-    if (!Number.isInteger(Math.log2(factor))) throw new RangeError(`factor: ${factor} frames per column, more than a block holds (${limit}), must be a power of two`);
-    const step = 2 ** Math.floor(Math.log2(limit));
-    const part = new Float32Array(rows);
-    for await (const { firstFrame, block } of this.blocks(f0, f1, step)) {
-      block.poolInto(binEdges, block.frames, part, 0);
-      const column = Math.floor((firstFrame - f0) / factor);
-      const first = (firstFrame - f0) % factor === 0;
-      for (let r = 0; r < rows; r++) {
-        const i = r * columns + column;
-        target[i] = first ? part[r] : Math.max(target[i], part[r]);
-      }
-    }
+    await poolBlocks((step) => this.blocks(f0, f1, step), f0, f1, binEdges, factor, blockFrames(this.geometry), target);
   }
 
   /**
@@ -286,6 +283,107 @@ export class RecordingSpectrogram {
   dispose(): void {
     this.plan.dispose();
   }
+}
+
+/**
+ * Tile pooling (SPEC §4, FrameBlock.poolInto) of frames [f0, f1) into `target`,
+ * [binEdges.length − 1][⌈(f1 − f0) / factor⌉], from the blocks `blocksOf(step)` gives of them —
+ * consecutive, `step` frames each (the last shorter), from f0 —, at most `limit` frames a block.
+ */
+async function poolBlocks(blocksOf: (step: number) => AsyncIterable<{ firstFrame: number; block: FrameBlock }>, f0: number, f1: number, binEdges: Int32Array, factor: number, limit: number, target: Float32Array): Promise<void> {
+  const rows = binEdges.length - 1;
+  const columns = Math.ceil((f1 - f0) / factor);
+  if (target.length !== rows * columns) throw new RangeError(`target: needs ${rows * columns} values, got ${target.length}`);
+  if (factor <= limit) {
+    // Blocks of whole columns, so each block pools on its own.
+    const step = factor * Math.floor(limit / factor);
+    for await (const { firstFrame, block } of blocksOf(step)) block.poolInto(binEdges, factor, target, (firstFrame - f0) / factor);
+    return;
+  }
+  // A column spans more frames than a block may hold (zoomed far out): blocks of a power of two
+  // frames, which divides the factor (a power of two too), each inside one column, pooled to
+  // one column of its own and folded into the target by maximum — exact, as the maximum is. A
+  // column pooled whole read all its samples at once (2^20 frames of a 384 kHz recording: 8 GB)
+  // and asked the core for as much.
+  if (!Number.isInteger(Math.log2(factor))) throw new RangeError(`factor: ${factor} frames per column, more than a block holds (${limit}), must be a power of two`);
+  const step = 2 ** Math.floor(Math.log2(limit));
+  const part = new Float32Array(rows);
+  for await (const { firstFrame, block } of blocksOf(step)) {
+    block.poolInto(binEdges, block.frames, part, 0);
+    const column = Math.floor((firstFrame - f0) / factor);
+    const first = (firstFrame - f0) % factor === 0;
+    for (let r = 0; r < rows; r++) {
+      const i = r * columns + column;
+      target[i] = first ? part[r] : Math.max(target[i], part[r]);
+    }
+  }
+}
+
+/**
+ * A recording's overview as its stats pass fills it (computeStats): per bin, the maximum of each
+ * OVERVIEW_FACTOR frames, block after block in order, in shared memory (PackedStats.overview).
+ */
+class OverviewBuilder {
+  readonly overview: Float32Array;
+  private readonly columns: number;
+  private readonly edges: Int32Array;
+  private readonly column: Float32Array;
+
+  constructor(private readonly bins: number, frames: number) {
+    this.columns = Math.ceil(frames / OVERVIEW_FACTOR);
+    this.overview = new Float32Array(new SharedArrayBuffer(4 * bins * this.columns));
+    this.edges = Int32Array.from({ length: bins + 1 }, (_, k) => k);
+    this.column = new Float32Array(bins);
+  }
+
+  /** The values of `block`, frames [f0, f0 + block.frames) inside one overview column, folded into it. Frees the block. */
+  add(f0: number, block: FrameBlock): void {
+    const { bins, columns, overview, column } = this;
+    block.poolInto(this.edges, block.frames, column, 0);
+    const c = Math.floor(f0 / OVERVIEW_FACTOR);
+    const first = f0 % OVERVIEW_FACTOR === 0;
+    for (let k = 0; k < bins; k++) {
+      const i = k * columns + c;
+      overview[i] = first ? column[k] : Math.max(overview[i], column[k]);
+    }
+  }
+}
+
+/** Overview columns [c0, c1) of rows [k0, k1), as blocks of `step` columns copied into the core (FrameBlock.fromColumns). */
+async function* overviewBlocks(overview: Float32Array, columns: number, k0: number, k1: number, c0: number, c1: number, step: number): AsyncGenerator<{ firstFrame: number; block: FrameBlock }> {
+  for (let a = c0; a < c1; a += step) yield { firstFrame: a, block: FrameBlock.fromColumns(overview, columns, k0, k1, a, Math.min(c1, a + step)) };
+}
+
+/**
+ * Final values (SPEC §3 step 9) of frames [f0, f1) of the recording whose complete stats `stats` are,
+ * pooled as a tile is into `target` (writePooledRange's layout) — from the stats' overview instead of
+ * the samples: each column, the maximum of `factor` frames, is the maximum of its factor /
+ * OVERVIEW_FACTOR overview columns, its rows merged by maximum as a tile's, then finished (SPEC
+ * §3.7–3.9: normalization by the stats' maximum, value scale, clamp) by the core's finish, as a
+ * tile's values are. Every finishing step is monotone non-decreasing, so finishing the maximum is the
+ * maximum of the finished values. The part of the overview the tile covers is copied into the core
+ * at most 2^21 values at a time, so memory stays bounded at every zoom.
+ * @param f0 a multiple of OVERVIEW_FACTOR, as a tile's first frame at zoom 9 or more is
+ * @param factor frames per column: a multiple of OVERVIEW_FACTOR (2^z with z ≥ 9)
+ */
+export async function overviewPooledRange(stats: PackedStats, params: Params, f0: number, f1: number, binEdges: Int32Array, factor: number, target: Float32Array): Promise<void> {
+  const { overview } = stats;
+  if (!overview) throw new Error("the stats hold no overview (computeStats' overview)");
+  const columns = Math.ceil(stats.frames / OVERVIEW_FACTOR);
+  const bins = overview.length / columns;
+  if (!Number.isInteger(bins)) throw new RangeError(`stats: an overview of ${overview.length} values is not whole rows of ${columns} columns`);
+  [f0, f1] = clampFrameRange(f0, f1, stats.frames);
+  if (f0 % OVERVIEW_FACTOR !== 0) throw new RangeError(`f0: must be a multiple of ${OVERVIEW_FACTOR} (an overview column's first frame), got ${f0}`);
+  if (factor % OVERVIEW_FACTOR !== 0) throw new RangeError(`factor: must be a multiple of ${OVERVIEW_FACTOR} (whole overview columns), got ${factor}`);
+  const rows = binEdges.length - 1;
+  const [k0, k1] = [binEdges[0], binEdges[rows]];
+  if (!(k0 >= 0 && k1 <= bins)) throw new RangeError(`binEdges: bins ${k0}…${k1} are not all among the overview's ${bins}`);
+  // Only the band's rows are copied into the core: the edges count from its first.
+  const edges = binEdges.map((k) => k - k0);
+  const [c0, c1] = [f0 / OVERVIEW_FACTOR, Math.ceil(f1 / OVERVIEW_FACTOR)];
+  const limit = Math.max(1, Math.floor((1 << 21) / (k1 - k0)));
+  await poolBlocks((step) => overviewBlocks(overview, columns, k0, k1, c0, c1, step), c0, c1, edges, factor / OVERVIEW_FACTOR, limit, target);
+  finishValues(target, params, normalizationDivisor(params, stats.peak));
 }
 
 /**
@@ -318,6 +416,15 @@ export interface PackedStats {
   checkpoints: Float32Array;
   /** Index of the first checkpoint held: 1 for complete stats (checkpoint 0 needs no values). */
   firstCheckpoint: number;
+  /**
+   * The overview, when the pass kept one (computeStats' `overview`): per bin, the maximum of each
+   * OVERVIEW_FACTOR frames of values after PCEN, before normalization (what `peak` is the maximum
+   * of) — [bins][⌈frames / OVERVIEW_FACTOR⌉], the columns of zoom 9 — in a SharedArrayBuffer, so
+   * that a tile task carries it to a worker as a view, not a copy (statsForOverview). 2^36 / 2 /
+   * 512 floats at most (256 MiB) for a pass at the service's work limit, as many as its PCEN
+   * checkpoints.
+   */
+  overview?: Float32Array;
 }
 
 export function packStats(stats: RecordingStats): PackedStats {
@@ -325,7 +432,7 @@ export function packStats(stats: RecordingStats): PackedStats {
   const bins = states[0]?.length ?? 0;
   const checkpoints = new Float32Array(states.length * bins);
   states.forEach((s, i) => checkpoints.set(s, i * bins));
-  return { frames: stats.frames, peak: stats.peak, checkpointEvery: stats.checkpointEvery, bins, checkpoints, firstCheckpoint: 1 };
+  return { frames: stats.frames, peak: stats.peak, checkpointEvery: stats.checkpointEvery, bins, checkpoints, firstCheckpoint: 1, ...(stats.overview && { overview: stats.overview }) };
 }
 
 export function unpackStats(packed: PackedStats, pcen: boolean): RecordingStats {
@@ -367,9 +474,11 @@ export function statsForPiece(stats: PackedStats, f0: number): PackedStats {
 
 /**
  * The part of complete stats that pieces starting anywhere in frames [f0, f1) need: the PCEN
- * checkpoints from the one f0 replays from to the one f1 − 1 replays from (copied out).
+ * checkpoints from the one f0 replays from to the one f1 − 1 replays from (copied out), and no
+ * overview (pieces are computed from their samples).
  */
-export function statsForRange(stats: PackedStats, f0: number, f1: number): PackedStats {
+export function statsForRange(packed: PackedStats, f0: number, f1: number): PackedStats {
+  const { overview: _overview, ...stats } = packed;
   if (stats.bins === 0) return stats;
   const last = stats.checkpoints.length / stats.bins + stats.firstCheckpoint - 1;
   const checkpointOf = (f: number) => Math.min(Math.floor(Math.max(0, f) / stats.checkpointEvery), last);
@@ -380,4 +489,13 @@ export function statsForRange(stats: PackedStats, f0: number, f1: number): Packe
   const i = first - stats.firstCheckpoint;
   if (i < 0) throw new Error(`the stats hold PCEN checkpoints from ${stats.firstCheckpoint}, not ${first}`);
   return { ...stats, checkpoints: stats.checkpoints.slice(i * stats.bins, (c1 - stats.firstCheckpoint + 1) * stats.bins), firstCheckpoint: c0 === 0 ? 1 : first };
+}
+
+/**
+ * The part of complete stats a tile pooled from the overview needs (overviewPooledRange): the
+ * maximum and the overview, no PCEN checkpoint. The overview lies in shared memory: it crosses to
+ * a worker as a view of it, whatever its size (108 MB for 10 h at 384 kHz, Whombat's defaults).
+ */
+export function statsForOverview(stats: PackedStats): PackedStats {
+  return { ...stats, bins: 0, checkpoints: new Float32Array(0), firstCheckpoint: 1 };
 }

@@ -6,8 +6,9 @@ import { BusyError, ConflictError, NotFoundError, translating } from "./errors.j
 
 /**
  * Bytes per row where the database keeps large values in pieces (file_chunks, migration 003;
- * recording_stats_chunks, 010 — their CHECKs allow up to 1 MiB): a row, and what a server holds of
- * it at once, stays small, and the embedded database answers other queries between the pieces.
+ * recording_stats_chunks, 010, and recording_stats_overview_chunks, 023 — their CHECKs allow up to
+ * 1 MiB): a row, and what a server holds of it at once, stays small, and the embedded database
+ * answers other queries between the pieces.
  */
 export const CHUNK_BYTES = 1 << 20;
 

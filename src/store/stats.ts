@@ -7,7 +7,9 @@
  * (`renewStatsLease`) and gives the claim up if it fails (`releaseStats`); a crashed claimer
  * stops renewing, and its lease lapses. The PCEN checkpoints are kept in chunks of at most 1 MiB
  * (migration 010), written and read one per query, outside any transaction: the embedded database
- * serves every other request between them (one bytea of 243 MB held it for minutes).
+ * serves every other request between them (one bytea of 243 MB held it for minutes). So is the
+ * overview of a long recording (migration 023: per bin, the maximum of every 512 frames, from
+ * which the tiles zoomed out past the tile work limit are pooled), as large as its checkpoints.
  */
 import { CHUNK_BYTES, chunksOf, toPage, type Page, type PageRequest } from "./common.js";
 import type { Queryable } from "./db.js";
@@ -20,8 +22,52 @@ export interface RecordingStats {
   recording_hash: string;
   maximum: number;
   pcen_checkpoints: Buffer | null;
+  /** The overview's bytes (null: none kept), in the array getStats' `allocate` gave. */
+  overview: Uint8Array | null;
   info: Record<string, unknown>;
   updated_at: string;
+}
+
+/** The tables of a row's chunked bytes: its PCEN checkpoints (010) and its overview (023). */
+type ChunkTable = "recording_stats_chunks" | "recording_stats_overview_chunks";
+
+/** The row a chunk belongs to. */
+interface StatsRowKey { recordingId: string; paramsHash: string; recordingHash: string }
+
+/**
+ * Reads the `size` bytes stored in `table`'s chunks of the row into `into`, a chunk per query;
+ * false when a chunk is missing or of the wrong length (lost, or the content's claim changing under
+ * this read).
+ */
+async function readChunks(db: Queryable, table: ChunkTable, row: StatsRowKey, size: number, into: Uint8Array): Promise<boolean> {
+  for (let chunk = 0; chunk * CHUNK_BYTES < size; chunk++) {
+    const [part] = await db<{ data: Buffer }[]>`
+      SELECT data FROM ${db(table)}
+      WHERE recording_id = ${row.recordingId} AND params_hash = ${row.paramsHash} AND recording_hash = ${row.recordingHash} AND chunk = ${chunk}`;
+    if (part?.data.length !== Math.min(CHUNK_BYTES, size - chunk * CHUNK_BYTES)) return false;
+    into.set(part.data, chunk * CHUNK_BYTES);
+  }
+  return true;
+}
+
+/**
+ * Writes `bytes` into `table`'s chunks of the row, a chunk per query (over any a crashed claimer
+ * left); false when the row went meanwhile (its recording deleted, or its claim released by another
+ * instance): the claim is lost.
+ */
+async function writeChunks(db: Queryable, table: ChunkTable, row: StatsRowKey, bytes: Uint8Array): Promise<boolean> {
+  for (const [chunk, data] of chunksOf(bytes)) {
+    try {
+      await db`
+        INSERT INTO ${db(table)} (recording_id, params_hash, recording_hash, chunk, data)
+        VALUES (${row.recordingId}, ${row.paramsHash}, ${row.recordingHash}, ${chunk}, ${data})
+        ON CONFLICT (recording_id, params_hash, recording_hash, chunk) DO UPDATE SET data = EXCLUDED.data`;
+    } catch (err) {
+      if ((err as { code?: string }).code === "23503") return false;
+      throw err;
+    }
+  }
+  return true;
 }
 
 export type Claim =
@@ -29,51 +75,56 @@ export type Claim =
   | { status: "claimed" }
   | { status: "busy"; claimed_by: string | null; lease_until: string | null };
 
-/** Ready stats for this recording content and parameter hash, or null. */
-export async function getStats(db: Queryable, recordingId: string, paramsHash: string, recordingHash: string): Promise<RecordingStats | null> {
-  const [row] = await translating(() => db<(Omit<RecordingStats, "pcen_checkpoints"> & { pcen_checkpoint_bytes: number | null })[]>`
-    SELECT recording_id, params_hash, recording_hash, maximum, pcen_checkpoint_bytes::float8 AS pcen_checkpoint_bytes, info, updated_at
+/**
+ * Ready stats for this recording content and parameter hash, or null.
+ * @param allocate the array the overview's bytes are read into, given their length (default a
+ *   Buffer): the tile layer reads them into the shared memory its workers read them from, with no
+ *   second copy of up to 256 MiB.
+ */
+export async function getStats(db: Queryable, recordingId: string, paramsHash: string, recordingHash: string, allocate: (bytes: number) => Uint8Array = Buffer.alloc): Promise<RecordingStats | null> {
+  const [row] = await translating(() => db<(Omit<RecordingStats, "pcen_checkpoints" | "overview"> & { pcen_checkpoint_bytes: number | null; overview_bytes: number | null })[]>`
+    SELECT recording_id, params_hash, recording_hash, maximum, pcen_checkpoint_bytes::float8 AS pcen_checkpoint_bytes, overview_bytes::float8 AS overview_bytes, info, updated_at
     FROM recording_stats
     WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND status = 'ready'`);
   if (!row) return null;
-  const { pcen_checkpoint_bytes: size, ...stats } = row;
-  if (size === null) return { ...stats, pcen_checkpoints: null };
-  const checkpoints = Buffer.alloc(size);
-  for (let chunk = 0; chunk * CHUNK_BYTES < size; chunk++) {
-    const [part] = await db<{ data: Buffer }[]>`
-      SELECT data FROM recording_stats_chunks
-      WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND chunk = ${chunk}`;
-    if (part?.data.length !== Math.min(CHUNK_BYTES, size - chunk * CHUNK_BYTES)) {
-      // A chunk lost (or the content's claim changing under this read): the stats are a cache, so
-      // the row goes, and the caller computes them again rather than failing every request.
-      await db`DELETE FROM recording_stats WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND status = 'ready'`;
-      return null;
-    }
-    part.data.copy(checkpoints, chunk * CHUNK_BYTES);
+  const { pcen_checkpoint_bytes: checkpointBytes, overview_bytes: overviewBytes, ...stats } = row;
+  const key = { recordingId, paramsHash, recordingHash };
+  const checkpoints = checkpointBytes === null ? null : Buffer.alloc(checkpointBytes);
+  const overview = overviewBytes === null ? null : allocate(overviewBytes);
+  if ((checkpoints && !(await readChunks(db, "recording_stats_chunks", key, checkpoints.length, checkpoints))) || (overview && !(await readChunks(db, "recording_stats_overview_chunks", key, overview.length, overview)))) {
+    // A chunk lost (or the content's claim changing under this read): the stats are a cache, so
+    // the row goes, and the caller computes them again rather than failing every request.
+    await db`DELETE FROM recording_stats WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND status = 'ready'`;
+    return null;
   }
-  return { ...stats, pcen_checkpoints: checkpoints };
+  return { ...stats, pcen_checkpoints: checkpoints, overview };
 }
 
 /**
  * Tries to become the one computer of these stats for `leaseSeconds`. Wins when there is no
  * row, the previous claim's lease expired, or the row describes other content (the file
  * changed). One statement, so concurrent callers cannot both win. `info`: what the row says
- * while they are computed (what they are for), until saveStats replaces it.
+ * while they are computed (what they are for), until saveStats replaces it. `withoutOverview`:
+ * ready stats of this content that kept no overview (stored before migration 023, or by an instance
+ * that keeps none for them) are claimed too, to be computed again with one.
  */
-export async function claimStats(db: Queryable, s: { recording_id: string; params_hash: string; recording_hash: string; owner: string; leaseSeconds: number; info?: Record<string, unknown> }): Promise<Claim> {
+export async function claimStats(db: Queryable, s: { recording_id: string; params_hash: string; recording_hash: string; owner: string; leaseSeconds: number; info?: Record<string, unknown>; withoutOverview?: boolean }): Promise<Claim> {
   const info = db.json((s.info ?? {}) as never);
   const won = await translating(() => db`
     INSERT INTO recording_stats (recording_id, params_hash, recording_hash, status, claimed_by, lease_until, info)
     VALUES (${s.recording_id}, ${s.params_hash}, ${s.recording_hash}, 'computing', ${s.owner}, now() + make_interval(secs => ${s.leaseSeconds}::float8), ${info})
     ON CONFLICT (recording_id, params_hash) DO UPDATE
       SET status = 'computing', recording_hash = EXCLUDED.recording_hash, claimed_by = EXCLUDED.claimed_by,
-          lease_until = EXCLUDED.lease_until, maximum = NULL, pcen_checkpoint_bytes = NULL, info = EXCLUDED.info, updated_at = now()
+          lease_until = EXCLUDED.lease_until, maximum = NULL, pcen_checkpoint_bytes = NULL, overview_bytes = NULL, info = EXCLUDED.info, updated_at = now()
       WHERE recording_stats.recording_hash <> EXCLUDED.recording_hash
          OR (recording_stats.status = 'computing' AND recording_stats.lease_until < now())
+         OR (${s.withoutOverview ?? false}::boolean AND recording_stats.status = 'ready' AND recording_stats.overview_bytes IS NULL)
     RETURNING claimed_by`);
   if (won.length) {
-    // The checkpoints of content this row described before (the file changed since).
-    await db`DELETE FROM recording_stats_chunks WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND recording_hash <> ${s.recording_hash}`;
+    // The checkpoints and overview of content this row described before (the file changed since).
+    for (const table of ["recording_stats_chunks", "recording_stats_overview_chunks"] as const) {
+      await db`DELETE FROM ${db(table)} WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND recording_hash <> ${s.recording_hash}`;
+    }
     return { status: "claimed" };
   }
   // Ready for this content: the caller reads the stats (getStats) — not here as well, chunk by chunk.
@@ -84,33 +135,26 @@ export async function claimStats(db: Queryable, s: { recording_id: string; param
 
 /**
  * Stores computed stats; only the current claimer's write counts (returns false otherwise). The
- * checkpoints go first, a chunk per query under the content's hash (over any a crashed claimer
- * left), and the row turns ready last, so no reader sees part of them. A claimer that lost its
- * claim while writing wrote the same bytes, for the same content, or chunks under another hash,
- * which no reader of this content looks at and the next claim removes.
+ * checkpoints and the overview go first, a chunk per query under the content's hash (over any a
+ * crashed claimer left), and the row turns ready last, so no reader sees part of them. A claimer
+ * that lost its claim while writing wrote the same bytes, for the same content, or chunks under
+ * another hash, which no reader of this content looks at and the next claim removes.
  */
-export async function saveStats(db: Queryable, s: { recording_id: string; params_hash: string; owner: string; maximum: number; pcen_checkpoints?: Uint8Array | null; info?: Record<string, unknown> }): Promise<boolean> {
+export async function saveStats(db: Queryable, s: { recording_id: string; params_hash: string; owner: string; maximum: number; pcen_checkpoints?: Uint8Array | null; overview?: Uint8Array | null; info?: Record<string, unknown> }): Promise<boolean> {
   const [claim] = await translating(() => db<{ recording_hash: string }[]>`
     SELECT recording_hash FROM recording_stats
     WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND claimed_by = ${s.owner} AND status = 'computing'`);
   if (!claim) return false;
+  const key = { recordingId: s.recording_id, paramsHash: s.params_hash, recordingHash: claim.recording_hash };
   const bytes = s.pcen_checkpoints ?? null;
-  for (const [chunk, data] of chunksOf(bytes ?? new Uint8Array(0))) {
-    try {
-      await db`
-        INSERT INTO recording_stats_chunks (recording_id, params_hash, recording_hash, chunk, data)
-        VALUES (${s.recording_id}, ${s.params_hash}, ${claim.recording_hash}, ${chunk}, ${data})
-        ON CONFLICT (recording_id, params_hash, recording_hash, chunk) DO UPDATE SET data = EXCLUDED.data`;
-    } catch (err) {
-      // The row went while this claimer wrote (its recording deleted, or its claim released by
-      // another instance): the claim is lost, as when the final UPDATE matches nothing.
-      if ((err as { code?: string }).code === "23503") return false;
-      throw err;
-    }
-  }
+  const overview = s.overview ?? null;
+  // The row went while this claimer wrote (its recording deleted, or its claim released by
+  // another instance): the claim is lost, as when the final UPDATE matches nothing.
+  if (bytes && !(await writeChunks(db, "recording_stats_chunks", key, bytes))) return false;
+  if (overview && !(await writeChunks(db, "recording_stats_overview_chunks", key, overview))) return false;
   const rows = await translating(() => db`
     UPDATE recording_stats
-    SET status = 'ready', maximum = ${s.maximum}, pcen_checkpoint_bytes = ${bytes ? bytes.length : null},
+    SET status = 'ready', maximum = ${s.maximum}, pcen_checkpoint_bytes = ${bytes ? bytes.length : null}, overview_bytes = ${overview ? overview.length : null},
         info = ${db.json((s.info ?? {}) as never)}, lease_until = NULL, updated_at = now()
     WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND claimed_by = ${s.owner} AND status = 'computing'
     RETURNING 1`);

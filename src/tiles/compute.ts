@@ -3,7 +3,7 @@
  * server): the pooled values of one tile, and its encodings (SPEC §4 formats).
  */
 import { valueRange } from "../engine/analysis.js";
-import type { RecordingSpectrogram } from "../engine/recording.js";
+import { overviewPooledRange, type PackedStats, type RecordingSpectrogram } from "../engine/recording.js";
 import type { ColormapName, Params } from "../engine/params.js";
 import { renderPng } from "../render/image.js";
 import { npyHeader } from "../render/npy.js";
@@ -16,6 +16,16 @@ export type TileFormat = (typeof TILE_FORMATS)[number];
 /** A tile's values, [rows][columns], row 0 the lowest frequency, written into `out` (by default a new array). */
 export async function tileValues(recording: RecordingSpectrogram, layout: TileLayout, out = new Float32Array(layout.rows * layout.columns)): Promise<Float32Array> {
   await recording.writePooledRange(layout.f0, layout.f1, layout.binEdges, layout.factor, out);
+  return out;
+}
+
+/**
+ * A tile's values as `tileValues` lays them out, pooled from the overview in `stats` (complete
+ * stats that kept one, or statsForOverview of them) instead of the recording's samples: tiles
+ * zoomed out to OVERVIEW_FACTOR frames a column or more (overviewPooledRange).
+ */
+export async function overviewTileValues(stats: PackedStats, params: Params, layout: TileLayout, out = new Float32Array(layout.rows * layout.columns)): Promise<Float32Array> {
+  await overviewPooledRange(stats, params, layout.f0, layout.f1, layout.binEdges, layout.factor, out);
   return out;
 }
 

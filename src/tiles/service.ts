@@ -8,13 +8,14 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { realSecondsHint, RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
+import { describeValue } from "../audio/signal.js";
 import { checkFileUnchanged, type CheckedFile } from "../audio/source.js";
 import { valueRange } from "../engine/analysis.js";
 import { checkConditioning } from "../engine/condition.js";
 import { frameCount, frameGeometry, frameTime, type FrameGeometry } from "../engine/geometry.js";
 import { checkParamsForRecording, effectiveParams, ParamsError, realSamplerate, type Params } from "../engine/params.js";
 import { rateRatio, resampledLength } from "../engine/rate-ratio.js";
-import { needsRecordingStats, statsForPiece, type PackedStats } from "../engine/recording.js";
+import { needsRecordingStats, OVERVIEW_FACTOR, statsForOverview, statsForPiece, type PackedStats } from "../engine/recording.js";
 import { VERSION } from "../engine/version.js";
 import type { PngText } from "../render/png.js";
 import { encodedBytesKnown, type TileFormat } from "./compute.js";
@@ -59,8 +60,9 @@ export interface TileRecording {
  * few minutes of one core. A 10-hour 384 kHz recording at Whombat's defaults needs 2.8·10^10 (4×
  * overlap 5.5·10^10); a hop of one sample over an hour at 48 kHz needed 1.8·10^11 and held a
  * worker for up to the pass's hour-long limit whether or not anyone still waited for it.
+ * TileServiceOptions.maxPassSamples' default.
  */
-const MAX_PASS_SAMPLES = 2 ** 36;
+export const MAX_PASS_SAMPLES = 2 ** 36;
 
 /** What the frames of a recording's spectrograms depend on: its stored rate, time expansion and length. */
 export type RecordingFrames = Pick<TileRecording, "samplerate" | "timeExpansion" | "frames">;
@@ -84,12 +86,12 @@ function passGeometry(params: Params, recording: RecordingFrames): Pass {
 
 /**
  * Refuses (ParamsError naming hop_size) parameters whose pass over the whole recording — which
- * every tile of it waits for — would transform more than MAX_PASS_SAMPLES, before any work.
+ * every tile of it waits for — would transform more than `limit` (MAX_PASS_SAMPLES), before any work.
  */
-function checkPassWork({ g, frames }: Pass): void {
+function checkPassWork({ g, frames }: Pass, limit: number): void {
   const transformed = frames * g.nperseg;
-  if (transformed <= MAX_PASS_SAMPLES) return;
-  throw new ParamsError([{ field: "hop_size", message: `a pass over this recording would transform ${transformed.toExponential(2)} samples (${g.hop}-sample hops of ${g.nperseg}); the limit is ${MAX_PASS_SAMPLES.toExponential(2)}: use a longer hop_size or a shorter window_size` }]);
+  if (transformed <= limit) return;
+  throw new ParamsError([{ field: "hop_size", message: `a pass over this recording would transform ${transformed.toExponential(2)} samples (${g.hop}-sample hops of ${g.nperseg}); the limit is ${limit.toExponential(2)}: use a longer hop_size or a shorter window_size` }]);
 }
 
 /**
@@ -97,19 +99,26 @@ function checkPassWork({ g, frames }: Pass): void {
  * seconds of one core (2.5·10^8 samples/s measured on a 2-vCPU EPYC VM), well inside the pool's
  * time limit for a task. A tile at zoom z covers width·2^z frames, so a zoomed-out tile costs what
  * the pass over the same frames costs; one over the limit failed at the time limit on every retry.
+ * Such tiles are pooled from the recording's overview instead (tileSource), which the stats pass
+ * keeps when its own work is over this limit. TileServiceOptions.maxTileSamples' default.
  */
-const MAX_TILE_SAMPLES = 2 ** 32;
+export const MAX_TILE_SAMPLES = 2 ** 32;
 
 /**
- * Refuses (TileRangeError naming z) the tiles of zoom z, width frames wide, when one covering
- * width·2^z frames (at most the whole pass) would transform more than MAX_TILE_SAMPLES — before
- * the stats pass, which such a tile need not wait for.
+ * Where the tiles of zoom z, width frames wide, come from: their samples ("samples") when one
+ * covering width·2^z frames (at most the whole pass) transforms at most `limit` (MAX_TILE_SAMPLES);
+ * past it, the overview the stats pass keeps ("overview": the maximum of every OVERVIEW_FACTOR
+ * frames, per bin) when a column spans that many frames or more (2^z ≥ 512) — 10 h at 384 kHz is
+ * then seen whole, where every tile from zoom 10 up was refused. A zoom over the limit below that
+ * (an enormous FFT) is refused (TileRangeError naming z) before the stats pass. From the request
+ * and the recording alone, never from what happens to be cached: one ETag, one body.
  */
-function checkTileWork({ g, frames }: Pass, z: number, width: number): void {
+function tileSource({ g, frames }: Pass, z: number, width: number, limit: number): "samples" | "overview" {
   const covered = Math.min(frames, width * 2 ** z);
   const transformed = covered * g.nperseg;
-  if (transformed <= MAX_TILE_SAMPLES) return;
-  throw new TileRangeError("z", `a tile at zoom ${z} would transform ${transformed.toExponential(2)} samples (${covered} frames of ${g.nperseg}); the limit is ${MAX_TILE_SAMPLES.toExponential(2)}: ask for a lower zoom, a narrower width, or a longer hop_size`);
+  if (transformed <= limit) return "samples";
+  if (2 ** z >= OVERVIEW_FACTOR) return "overview";
+  throw new TileRangeError("z", `a tile at zoom ${z} would transform ${transformed.toExponential(2)} samples (${covered} frames of ${g.nperseg}); the limit is ${limit.toExponential(2)}: ask for a lower zoom, a narrower width, or a longer hop_size`);
 }
 
 /** A request over a limit (SPEC §10): a 400 naming the field as any TileRangeError, whatever the recording's length. */
@@ -150,8 +159,12 @@ function checkBeforePass(pass: Pass, place: (frames: number, g: FrameGeometry) =
 export interface StatsStore {
   /** Stats ready for this recording content and key, or null. */
   load(recordingId: string, recordingHash: string, key: string): Promise<StatsResult | null>;
-  /** Claims the computation of `stats` for `leaseMs`; false while another live owner holds it. */
-  claim(recordingId: string, recordingHash: string, stats: StatsIdentity, owner: string, leaseMs: number): Promise<boolean>;
+  /**
+   * Claims the computation of `stats` for `leaseMs`; false while another live owner holds it.
+   * `overview`: stats stored without an overview (before sonotile kept one, or by an instance that
+   * keeps none for them) count as missing, and are claimed to be computed again with one.
+   */
+  claim(recordingId: string, recordingHash: string, stats: StatsIdentity, owner: string, leaseMs: number, overview?: boolean): Promise<boolean>;
   /** Extends `owner`'s lease by `leaseMs` from now; false when the claim is no longer `owner`'s. */
   renew(recordingId: string, key: string, owner: string, leaseMs: number): Promise<boolean>;
   /** Gives up `owner`'s claim after a failed computation, so that the next caller claims at once. */
@@ -204,7 +217,9 @@ export interface TileServiceOptions extends PoolOptions {
    * Bytes of recording stats kept in memory (default STATS_CACHE_BYTES, 512 MiB): an entry is mostly its PCEN
    * checkpoints, up to 2^36 / 1024 floats (256 MiB, and a little) for a pass at the work limit, so
    * a bound by count (it was 1024 entries) held no bound on memory; twice that largest entry keeps
-   * it, and another beside it. Stats evicted are read again from the store, or computed again.
+   * it, and another beside it. The overview of a pass over maxTileSamples counts too, as large as
+   * its checkpoints would be (10 h at 384 kHz, Whombat's defaults: 108 MB). Stats evicted are read
+   * again from the store, or computed again.
    */
   statsCacheBytes?: number;
   statsStore?: StatsStore;
@@ -221,6 +236,10 @@ export interface TileServiceOptions extends PoolOptions {
   statsWaitMs?: number;
   /** Stats passes that may wait for a thread (default 4 per thread); more are refused with PoolBusyError. */
   maxStatsQueue?: number;
+  /** Most samples a tile may transform before it is pooled from the overview, or refused (default MAX_TILE_SAMPLES, 2^32: tileSource). */
+  maxTileSamples?: number;
+  /** Most samples a stats pass may transform (default MAX_PASS_SAMPLES, 2^36: checkPassWork). */
+  maxPassSamples?: number;
 }
 
 /** The recording's stats are still being computed: ask again later (HTTP 503 with Retry-After). */
@@ -328,12 +347,20 @@ export function recordingStatsIdentity(recording: RecordingFrames, params: Param
 }
 
 /**
+ * What an image is: a tile computed from its samples, a tile pooled from the recording's overview
+ * (tileSource) — its values may differ from the samples' in their last bits, and an instance with
+ * another maxTileSamples computes the same tile from its samples: one ETag must be one body —, or
+ * a one-shot piece.
+ */
+type ImageKind = "tile" | "overview" | "piece";
+
+/**
  * What a tile's or piece's bytes cover — its frames, their pooling, its rows (bins k0..k1 merged
  * into `rows`) — not how the request spelled it: `?fmin=0`, a `height` of every bin, `fmax` at
  * Nyquist, or interval ends that select the same frames give the same bytes, hence the same ETag
  * and cache entry. (The rows' bin edges follow from k0, k1 and rows: tileLayout.)
  */
-function layoutIdentity(kind: "tile" | "piece", layout: TileLayout): object {
+function layoutIdentity(kind: ImageKind, layout: TileLayout): object {
   return { kind, f0: layout.f0, f1: layout.f1, factor: layout.factor, k0: layout.binEdges[0], k1: layout.binEdges[layout.rows], rows: layout.rows };
 }
 
@@ -458,20 +485,32 @@ export class TileService {
    * recording for minutes), more are refused as the pool's full queue is (PoolBusyError, a 503).
    */
   private readonly statsSlots: Slots;
+  private readonly maxTileSamples: number;
+  private readonly maxPassSamples: number;
   /** Computations started (tiles, pieces and stats), for tests and diagnostics. */
   computed = 0;
   /** Tiles and pieces computed to the end. */
   completed = 0;
 
   constructor(options: TileServiceOptions = {}) {
+    // Refused before the pool starts its threads, naming the option: compared with NaN, every tile
+    // would be over the limit and no pass would keep an overview.
+    for (const name of ["maxTileSamples", "maxPassSamples"] as const) {
+      const value = options[name];
+      if (value === undefined) continue;
+      if (typeof value !== "number") throw new TypeError(`${name}: must be a number of samples > 0, got ${describeValue(value)}`);
+      if (!(value > 0)) throw new RangeError(`${name}: must be a number of samples > 0, got ${value}`);
+    }
     this.pool = new TilePool(options);
     this.cache = new ByteCache<TileBody>(options.cacheBytes ?? TILE_CACHE_BYTES, (t) => t.body.byteLength);
-    // An entry's checkpoints, and a little for the rest of it.
-    this.statsMemory = new ByteCache<StatsResult>(options.statsCacheBytes ?? STATS_CACHE_BYTES, (r) => r.stats.checkpoints.byteLength + 1024);
+    // An entry's checkpoints and overview, and a little for the rest of it.
+    this.statsMemory = new ByteCache<StatsResult>(options.statsCacheBytes ?? STATS_CACHE_BYTES, (r) => r.stats.checkpoints.byteLength + (r.stats.overview?.byteLength ?? 0) + 1024);
     this.statsStore = options.statsStore;
     this.statsLeaseMs = options.statsLeaseMs ?? 30_000;
     this.statsWaitMs = options.statsWaitMs ?? 20_000;
     this.statsSlots = new Slots(Math.max(1, this.pool.threads - 1), options.maxStatsQueue ?? 4 * this.pool.threads);
+    this.maxTileSamples = options.maxTileSamples ?? MAX_TILE_SAMPLES;
+    this.maxPassSamples = options.maxPassSamples ?? MAX_PASS_SAMPLES;
   }
 
   /**
@@ -562,24 +601,27 @@ export class TileService {
    * longer ones, and found nothing their tiles use. `requester`: whose it is, and its leaving.
    * A pass every one of whose requests left before their answer — queued for a slot or running —
    * is cancelled, as a tile is; one a request got its 503 for (it will be asked again) or that a
-   * caller without a signal wants goes on to the end.
+   * caller without a signal wants goes on to the end. `overview`: a tile pooled from the overview
+   * (tileSource) needs the pass, whatever its parameters, and stats that kept the overview: stats
+   * without one (stored before sonotile kept it) are computed again.
    */
-  private statsOf(recording: TileRecording, params: Params, pass: Pass, requester?: Requester): Promise<StatsResult> {
+  private statsOf(recording: TileRecording, params: Params, pass: Pass, requester?: Requester, overview = false): Promise<StatsResult> {
     const identity = recordingStatsIdentity(recording, params);
-    if (!needsRecordingStats(params)) {
+    if (!overview && !needsRecordingStats(params)) {
       // What the pass would have refused at its first read, before any tile (a stream's 200) is sent.
       checkConditioning(params, pass.g.samplerate, pass.samples);
       return this.framesOf(recording, params, identity.key, requester);
     }
     const memoryKey = `${recording.hash}:${identity.key}`;
     const known = this.statsMemory.get(memoryKey);
-    if (known) return Promise.resolve(known);
-    const flightKey = `stats:${memoryKey}`;
+    if (known && (!overview || known.stats.overview)) return Promise.resolve(known);
+    // Apart from the flight that takes stats without an overview: that one may end with stats stored before sonotile kept one.
+    const flightKey = `stats${overview ? "+overview" : ""}:${memoryKey}`;
     const pending = this.once(flightKey, async (closing, clients) => {
       const progress: PassProgress = { startedAt: null, framesDone: new Float64Array(new SharedArrayBuffer(8)), frames: pass.frames };
       this.passes.set(flightKey, progress);
       try {
-        const result = await this.loadOrCompute(recording, params, identity, closing, clients, progress);
+        const result = await this.loadOrCompute(recording, params, identity, closing, clients, progress, { keep: this.keepsOverview(pass), need: overview });
         this.statsMemory.set(memoryKey, result);
         return result;
       } finally {
@@ -615,13 +657,32 @@ export class TileService {
   /**
    * Refuses parameters that do not fit the recording, or whose pass over it is over its limit
    * (checkPassWork) — parameters that need no pass (needsRecordingStats) have only their tiles'
-   * limits; the geometry of that pass.
+   * limits (and the pass's when they are pooled from the overview: tileSourceOf); the geometry of that pass.
    */
   private checkedPass(recording: TileRecording, params: Params): Pass {
     checkParamsForRecording(params, { samplerate: realSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels });
     const pass = passGeometry(params, recording);
-    if (needsRecordingStats(params)) checkPassWork(pass);
+    if (needsRecordingStats(params)) checkPassWork(pass, this.maxPassSamples);
     return pass;
+  }
+
+  /**
+   * Whether the stats pass keeps the recording's overview (computeStats): when it transforms more
+   * than maxTileSamples, so that some tile is over that limit and pooled from it (tileSource).
+   * Shorter recordings never need one.
+   */
+  private keepsOverview({ g, frames }: Pass): boolean {
+    return frames * g.nperseg > this.maxTileSamples;
+  }
+
+  /**
+   * Where the tiles of zoom z and `width` come from (tileSource); for the overview, the pass they
+   * need is checked (checkPassWork) whatever their parameters.
+   */
+  private tileSourceOf(pass: Pass, params: Params, z: number, width: number): "samples" | "overview" {
+    const from = tileSource(pass, z, width, this.maxTileSamples);
+    if (from === "overview" && !needsRecordingStats(params)) checkPassWork(pass, this.maxPassSamples);
+    return from;
   }
 
   /** `pending`, or StatsPendingError after statsWaitMs with the message `givingUp` returns — a long recording's pass outlasts a request. */
@@ -636,16 +697,18 @@ export class TileService {
   /**
    * `closing` fires when nobody waits for the pass any more: every request left before its answer,
    * or the service closes; `clients`, those of the requests waiting for it. `progress` is told when
-   * the pass starts here and shared with its worker.
+   * the pass starts here and shared with its worker. `overview.keep`: the pass keeps the overview
+   * (keepsOverview); `overview.need`: the caller needs it, and stored stats without one are claimed
+   * and computed again.
    */
-  private async loadOrCompute(recording: TileRecording, params: Params, identity: StatsIdentity, closing: AbortSignal, clients: TaskClients, progress: PassProgress): Promise<StatsResult> {
+  private async loadOrCompute(recording: TileRecording, params: Params, identity: StatsIdentity, closing: AbortSignal, clients: TaskClients, progress: PassProgress, overview: { keep: boolean; need: boolean }): Promise<StatsResult> {
     const store = this.statsStore;
     const compute = async () => {
       const release = await this.statsSlots.take(closing);
       try {
         this.computed++;
         progress.startedAt = performance.now();
-        return await this.pool.stats({ kind: "stats", ...source(recording, params), progress: progress.framesDone }, closing, clients).catch((err: unknown) => {
+        return await this.pool.stats({ kind: "stats", ...source(recording, params), progress: progress.framesDone, overview: overview.keep }, closing, clients).catch((err: unknown) => {
           // Not the request's time limit (a 400: ask for less): the pass limit keeps a pass to minutes, so one over its hour met an overloaded machine.
           throw err instanceof TaskTimeoutError ? new PoolBusyError(`the statistics pass ran past its time limit of ${err.limitMs / 1000} s and was stopped: the server is overloaded`) : err;
         });
@@ -657,11 +720,11 @@ export class TileService {
     for (let attempt = 0; ; attempt++) {
       closing.throwIfAborted();
       const stored = await store.load(recording.id, recording.hash, identity.key);
-      if (stored) return stored;
+      if (stored && (!overview.need || stored.stats.overview)) return stored;
       // A pass the queue would refuse is refused before its claim: no claim, chunks or release
       // written to the database for it when the server is busiest.
       this.statsSlots.checkRoom();
-      if (await store.claim(recording.id, recording.hash, identity, this.owner, this.statsLeaseMs)) return this.computeClaimed(store, recording, identity, compute);
+      if (await store.claim(recording.id, recording.hash, identity, this.owner, this.statsLeaseMs, overview.need)) return this.computeClaimed(store, recording, identity, compute);
       // Another instance is computing them: wait for its result, or — when it fails (and
       // releases its claim) or dies (and stops renewing its lease) — take over.
       await new Promise((resolve) => setTimeout(resolve, Math.min(STATS_POLL_MAX_MS, 50 * 2 ** attempt)));
@@ -696,7 +759,7 @@ export class TileService {
    * [min_dB, max_dB] whether or not the values were clamped first, SPEC §3.10), what the bytes
    * cover (layoutIdentity), the format, the engine version.
    */
-  private etag(recording: TileRecording, params: Params, kind: "tile" | "piece", layout: TileLayout, format: TileFormat): string {
+  private etag(recording: TileRecording, params: Params, kind: ImageKind, layout: TileLayout, format: TileFormat): string {
     const relevant = imageParams(recording, params, format);
     return `"${sha256(canonical({ hash: recording.hash, te: recording.timeExpansion, params: canonical(relevant), covers: canonical(layoutIdentity(kind, layout)), format, engine: VERSION })).slice(0, 40)}"`;
   }
@@ -704,26 +767,30 @@ export class TileService {
   /**
    * Tile (z, x), planned: checked, placed and named (its ETag) without computing it — so that a
    * conditional request is answered 304 at once — and `render` computes it. Needs the stats (for
-   * the tile's existence and frame count) when its parameters do (statsOf); a tile over a request
-   * limit — a zoom over MAX_TILE_SAMPLES (checkTileWork), more than `maxPixels` values — is refused
-   * before the stats pass.
+   * the tile's existence and frame count) when its parameters do, or when it is pooled from the
+   * overview (statsOf; tileSource: a tile over maxTileSamples zoomed out to 512 frames a column or
+   * more); a tile over a request limit — a zoom over maxTileSamples below that (tileSource), more
+   * than `maxPixels` values — is refused before the stats pass.
    */
   async planTile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, maxPixels = Infinity, requester?: Requester): Promise<ImagePlan> {
     const pass = this.checkedPass(recording, params);
-    checkTileWork(pass, z, options.width);
+    const fromOverview = this.tileSourceOf(pass, params, z, options.width) === "overview";
     const place = (frames: number, g: FrameGeometry) => {
       const layout = tileLayout(z, x, frames, g, options);
       checkTilePixels(layout, maxPixels);
       return layout;
     };
     checkBeforePass(pass, place);
-    const { geometry, stats } = await this.statsOf(recording, params, pass, requester);
+    const { geometry, stats } = await this.statsOf(recording, params, pass, requester, fromOverview);
     const layout = place(stats.frames, geometry);
     const headers = geometryHeaders(layout, geometry, params, stats);
+    const text = pngText(recording, params, format, headers);
     return {
-      etag: this.etag(recording, params, "tile", layout, format),
+      etag: this.etag(recording, params, fromOverview ? "overview" : "tile", layout, format),
       layout,
-      task: { kind: "tile", ...source(recording, params), stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap, text: pngText(recording, params, format, headers) },
+      task: fromOverview
+        ? { kind: "overview", ...source(recording, params), stats: statsForOverview(stats), layout, format, cmap: params.cmap, text }
+        : { kind: "tile", ...source(recording, params), stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap, text },
       knownBytes: encodedBytesKnown(layout.rows, layout.columns, format),
       contentType: CONTENT_TYPES[format],
       headers,
@@ -764,7 +831,7 @@ export class TileService {
   /**
    * Tiles [x0, x1) at zoom z that hold the frames centred in [start, end) seconds (the streamed
    * range), and the layout of the widest, whose size bounds each tile's; refused — before the
-   * stats pass where the header tells — when a tile would be (checkTileWork, `limits.pixels`) or
+   * stats pass where the header tells — when a tile would be (tileSource, `limits.pixels`) or
    * when there are more than `limits.tiles` of them. Everything a tile of the stream could be refused for is checked
    * here, so that a stream's answer starts only when its tiles can all be made.
    */
@@ -779,9 +846,9 @@ export class TileService {
       return { x0, x1, widest };
     };
     const pass = this.checkedPass(recording, params);
-    checkTileWork(pass, z, options.width);
+    const fromOverview = this.tileSourceOf(pass, params, z, options.width) === "overview";
     checkBeforePass(pass, place);
-    const { geometry, stats } = await this.statsOf(recording, params, pass, requester);
+    const { geometry, stats } = await this.statsOf(recording, params, pass, requester, fromOverview);
     return place(stats.frames, geometry);
   }
 

@@ -22,7 +22,7 @@ import { packStats, RecordingSpectrogram, statsWithoutPass, unpackStats, type Pa
 import { runFeaturesTask, type FeaturesTask } from "../features/task.js";
 import type { PngText } from "../render/png.js";
 import { RETIRED_EXIT_CODE, toTaskFailure, type RetiringAnswer } from "./failure.js";
-import { encodeImage, tileValues, ValuesScratch, type TileFormat } from "./compute.js";
+import { encodeImage, overviewTileValues, tileValues, ValuesScratch, type TileFormat } from "./compute.js";
 import type { TileLayout } from "./grid.js";
 
 /** The recording and parameters a task works on. */
@@ -51,9 +51,10 @@ export interface Source {
 /**
  * A stats pass over `Source` (TilePool#stats). `progress`: shared memory whose element 0 the pass
  * sets to the frames it has scanned (the service's 503 to requests waiting for a long pass says
- * how far it has come).
+ * how far it has come). `overview`: keep the recording's overview too (computeStats), which tiles
+ * over the service's tile work limit are pooled from.
  */
-export type StatsTask = { kind: "stats"; progress?: Float64Array } & Source;
+export type StatsTask = { kind: "stats"; progress?: Float64Array; overview?: boolean } & Source;
 
 export type WorkerTask =
   | StatsTask
@@ -61,6 +62,9 @@ export type WorkerTask =
   | ({ kind: "frames" } & Source)
   // `text`: a PNG's iTXt entries (what made it: TileService's pngText)
   | ({ kind: "tile"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName; text?: readonly PngText[] } & Source)
+  // a tile pooled from `stats.overview` (statsForOverview: shared memory, a view crosses, not a
+  // copy) rather than from the samples: no file is read
+  | ({ kind: "overview"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName; text?: readonly PngText[] } & Source)
   | ({ kind: "piece"; stats: PackedStats; f0: number; f1: number; format: TileFormat; cmap: ColormapName; text?: readonly PngText[] } & Source)
   // blocks of frames claimed from `next` (see TilePool#frameRangeInto) — block k is frames
   // [bounds[k], bounds[k + 1]) of the range [bounds[0], bounds.at(-1)) — each written into its
@@ -280,13 +284,19 @@ async function closeFile(key: string): Promise<void> {
   }
 }
 
-/** compute's spectrogram tasks: stats, frames, columns, tiles and pieces of one recording. */
+/** compute's spectrogram tasks: stats, frames, columns, tiles (from the samples or the overview) and pieces of one recording. */
 async function computeSpectrogram(task: Exclude<WorkerTask, FeaturesTask>): Promise<unknown> {
+  if (task.kind === "overview") {
+    const { layout, stats } = task;
+    const render = { params: task.params, peak: stats.peak, cmap: task.cmap, text: task.text };
+    return move(await encodeImage(layout.rows, layout.columns, task.format, render, scratch, (values) => overviewTileValues(stats, task.params, layout, values)));
+  }
   const { recording } = await openSource(task);
   if (task.kind === "stats") {
-    // Cloned, not transferred: a stats pass runs once per recording and parameter set.
+    // Cloned, not transferred: a stats pass runs once per recording and parameter set (an
+    // overview lies in shared memory, which the clone shares).
     const { progress } = task;
-    const stats = await recording.computeStats(undefined, progress && ((framesDone) => void (progress[0] = framesDone)));
+    const stats = await recording.computeStats(undefined, progress && ((framesDone) => void (progress[0] = framesDone)), task.overview);
     const result: StatsResult = { stats: packStats(stats), geometry: recording.geometry };
     return result;
   }
