@@ -265,7 +265,7 @@ interface Placed { name: string; left: number; right: number; top: number; botto
 /**
  * The page's layout at the current window size: the width the document scrolls to beside the
  * window's, the box of every visible control (header, toolbar, recording list, parameters,
- * read-out, clips), of the header's and the toolbar's items, of the toolbar and of the plot.
+ * read-out, clips, the clip panel), of the header's and the toolbar's items, of the toolbar and of the plot.
  */
 async function layout() {
   return page.evaluate(() => {
@@ -279,7 +279,7 @@ async function layout() {
       scrollWidth: document.documentElement.scrollWidth,
       clientWidth: document.documentElement.clientWidth,
       headerItems: [...document.querySelector("header")!.children].filter(visible).map(box),
-      controls: [...document.querySelectorAll("header > *, #toolbar > *, #recording-name, nav button, aside label, #readout, #selections > *, #clip-list button, #clip-info *")].filter(visible).map(box),
+      controls: [...document.querySelectorAll("header > *, #toolbar > *, #recording-name, nav button, aside label, #readout, #selections > *, #clip-list button, #clip-info *, #clip-panel :is(h2, button, input, textarea, li)")].filter(visible).map(box),
       toolbar: box(toolbar),
       toolbarItems: [...toolbar.children].filter(visible).map(box),
       plot: box(document.getElementById("plot")!),

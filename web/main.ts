@@ -22,6 +22,7 @@ import { $, el } from "./dom.js";
 import { LatestRequest } from "./latest.js";
 import { featureTable, type FeatureValue } from "./features.js";
 import { dispositionFilename, faultTable, importSummary, type ImportResult } from "./selections.js";
+import { ClipPanel, type Tag } from "./clip-panel.js";
 
 interface Page<T> { items: T[]; total: number }
 interface Dataset { id: string; name: string; recording_count: number }
@@ -30,7 +31,7 @@ interface Recording {
   /** Changes whenever the recording's tiles can: URLs that carry it are cached for good. */
   revision: string;
 }
-interface Clip { id: string; recording_id: string; start_time: number; end_time: number; features: FeatureValue[] }
+interface Clip { id: string; recording_id: string; start_time: number; end_time: number; features: FeatureValue[]; tags: Tag[] }
 interface Job { id: string; status: "pending" | "running" | "completed" | "aborted"; result: "success" | "failure" | "error" | null; message: string | null }
 /** A frequency band, Hz, as extraction jobs take it. */
 interface Band { low_freq: number; high_freq: number }
@@ -103,11 +104,11 @@ function authHeaders(): Record<string, string> {
 /** A refusal of the API: its message, HTTP status and, for a 400, the fields it names. */
 type ApiFailure = Error & { status: number; fields: ApiError["fields"] };
 
-/** JSON from the API, with the token; a body is JSON unless `init.headers` gives its Content-Type. Throws an ApiFailure for an answer other than 2xx. */
+/** JSON from the API (null for a 204), with the token; a body is JSON unless `init.headers` gives its Content-Type. Throws an ApiFailure for an answer other than 2xx. */
 async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   const res = await fetchApi(path, { ...init, headers: { ...authHeaders(), ...(init.body ? { "Content-Type": "application/json" } : {}), ...init.headers } });
   if (!res.ok) throw await apiFailure(res);
-  return res.json() as Promise<T>;
+  return (res.status === 204 ? null : res.json()) as Promise<T>;
 }
 
 /**
@@ -714,6 +715,7 @@ async function fetchClips() {
 /** Takes the previous recording's clips off the plot and the list, its fetch in flight aborted. */
 function forgetClips() {
   clipRequests.cancel();
+  clipPanel.close(false);
   setClips([], null);
   $("clip-list").replaceChildren();
   $("clip-count").textContent = "";
@@ -733,6 +735,7 @@ function setClips(fetched: Clip[], window: typeof clipWindow) {
     d.dataset.start = String(c.start_time);
     d.dataset.end = String(c.end_time);
     d.title = `clip ${c.start_time.toFixed(3)}–${c.end_time.toFixed(3)} s`;
+    d.classList.toggle("selected", c.id === clipPanel.selectedId);
     clipBoxes.set(c.id, d);
     layer.append(d);
   }
@@ -764,10 +767,10 @@ function drawClips() {
 }
 
 /**
- * Lists the clips drawn that overlap the visible range (each opens its features) under a count of
- * the clips in view. `inView`: the clips in view by the server's count, when MAX_CLIPS_DRAWN left
- * some of them unfetched (null: every one was fetched); then a note under the plot says how many
- * are not drawn.
+ * Lists the clips drawn that overlap the visible range (each selects its clip: its features and
+ * panel) under a count of the clips in view. `inView`: the clips in view by the server's count,
+ * when MAX_CLIPS_DRAWN left some of them unfetched (null: every one was fetched); then a note
+ * under the plot says how many are not drawn.
  */
 function listClips(inView: number | null) {
   if (!state.geometry) return;
@@ -779,15 +782,7 @@ function listClips(inView: number | null) {
   const note = $("clip-note");
   note.hidden = inView === null || inView <= shown.length;
   note.textContent = note.hidden ? "" : `${inView! - shown.length} more clips in view not drawn: at most ${MAX_CLIPS_DRAWN} are drawn at a time, zoom in to see them.`;
-  $("clip-list").replaceChildren(...shown.map((c) => {
-    const li = document.createElement("li");
-    const button = document.createElement("button");
-    button.dataset.clipId = c.id;
-    button.textContent = `${c.start_time.toFixed(3)}–${c.end_time.toFixed(3)} s${c.features.length ? ` · ${c.features.length} features` : ""}`;
-    button.onclick = () => showClip(c);
-    li.append(button);
-    return li;
-  }));
+  clipPanel.list(shown);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1078,8 +1073,10 @@ function bindPlot() {
     drag = null;
     plot.classList.remove("dragging");
     box.hidden = true;
-    if (!d.moved) void readout(p.x, p.y);
-    else if (d.shift) {
+    if (!d.moved) {
+      void readout(p.x, p.y);
+      clipPanel.openAt(timeAt(p.x)); // a click on a clip selects it too
+    } else if (d.shift) {
       select(timeAt(d.x), timeAt(p.x));
       void createClip(timeAt(d.x), timeAt(p.x), boxBand(d.y, p.y));
     }
@@ -1483,6 +1480,15 @@ async function openRecording(rec: Recording, view: LinkedView | null = null) {
   await applyParams();
   await fetchClips();
 }
+
+/** The panel of the clip selected (web/clip-panel.ts), on the page's clips. */
+const clipPanel = new ClipPanel({
+  api, setStatus,
+  fetchedClips: () => clips,
+  shown: (c) => showClip(c),
+  moved: (c) => { putClip(c); if ($("clip-info").dataset.clipId === c.id) showClip(c); },
+  deleted: (id) => { if ($("clip-info").dataset.clipId === id) showInClipInfo(); void fetchClips(); },
+});
 
 function init() {
   const tokenInput = $<HTMLInputElement>("token");

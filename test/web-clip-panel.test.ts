@@ -1,0 +1,357 @@
+/**
+ * The viewer's clip panel (web/clip-panel.ts) in headless Chromium (Debian's /usr/bin/chromium
+ * driven by playwright-core, as test/web.test.ts) against an in-process server: a clip selected by
+ * a click on its box, or from the keyboard through the list of clips in view, is tagged (with
+ * completion from the tags in use), untagged, noted, moved and deleted — each checked in what the
+ * server then holds — a viewer's token's refusal is said on the status line, a change made in
+ * another tab shows once the page has the focus again, and Escape closes the panel.
+ * Screenshots go to test-artifacts/.
+ * Chromium must be installed; SONOTILE_SKIP_BROWSER=1 skips the suite on purpose.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { tileStatsStore } from "../src/api/tile-stats.js";
+import { resolveRoots } from "../src/store/paths.js";
+import { createToken } from "../src/store/tokens.js";
+import { createUser, ensureAdmin } from "../src/store/users.js";
+import { TileService } from "../src/tiles/service.js";
+import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SKIP_BROWSER = process.env.SONOTILE_SKIP_BROWSER === "1";
+if (SKIP_BROWSER) console.warn("test/web-clip-panel.test.ts skipped: SONOTILE_SKIP_BROWSER=1");
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const ARTIFACTS = join(ROOT, "test-artifacts");
+
+let t: TestDatabase;
+let app: App;
+let tiles: TileService;
+let audio: { path: string; remove(): Promise<void> };
+let profile: { path: string; remove(): Promise<void> };
+let context: BrowserContext;
+let page: Page;
+let base: string;
+let adminKey: string;
+let adminId: string;
+/** A viewer's key: it reads, and every write is refused (403). */
+let viewerKey: string;
+let datasetId: string;
+/** The recordings made so far: each test annotates one of its own. */
+let recordings = 0;
+
+interface Clip { id: string; start_time: number; end_time: number; features: { name: string; value: number | null }[]; tags: { key: string; value: string }[]; notes: { message: string; is_issue: boolean; created_by: string | null; created_at: string }[] }
+
+/** As the admin, through the API: the answer's JSON (a 2xx asserted). */
+async function call(method: "GET" | "POST" | "PATCH" | "DELETE", url: string, payload?: object) {
+  const res = await app.inject({ method, url, headers: { authorization: `Bearer ${adminKey}` }, ...(payload ? { payload } : {}) });
+  expect(res.statusCode, `${method} ${url}: ${res.body}`).toBeLessThan(300);
+  return res.body ? res.json() : null;
+}
+
+/** The clip as the server holds it now (null once deleted). */
+async function held(id: string): Promise<Clip | null> {
+  const res = await app.inject({ url: `/v1/clips/${id}` });
+  return res.statusCode === 404 ? null : res.json();
+}
+
+/** A 2 s recording of its own, with clips at `spans` (s): opened in the page with `key` as its token, its clips drawn. */
+async function openWithClips(spans: [number, number][], key = adminKey): Promise<{ recordingId: string; clips: Clip[] }> {
+  const path = `r${++recordings}.wav`;
+  await writeSineWav(join(audio.path, "panel", path), 48000, 2, 3000);
+  const rec = await call("POST", "/v1/recordings", { dataset_id: datasetId, path });
+  const clips: Clip[] = [];
+  for (const [start_time, end_time] of spans) clips.push(await call("POST", "/v1/clips", { recording_id: rec.id, start_time, end_time }));
+  await page.goto(`${base}/?${path}#recording=${rec.id}`);
+  await page.fill("#token", key);
+  await page.dispatchEvent("#token", "change");
+  await expect.poll(() => page.locator("#clips div").count()).toBe(spans.length);
+  await expect.poll(() => page.locator("#clip-list button").count()).toBe(spans.length);
+  return { recordingId: rec.id, clips };
+}
+
+/** Clicks the plot at real time `seconds`, in its middle row. */
+async function clickAt(seconds: number) {
+  const v = JSON.parse((await page.getAttribute("#plot", "data-view"))!) as { start: number; end: number };
+  const box = (await page.locator("#plot").boundingBox())!;
+  await page.mouse.click(box.x + ((seconds - v.start) / (v.end - v.start)) * box.width, box.y + box.height / 2);
+}
+
+/** The panel's title once it shows clip `c`. */
+async function panelShows(c: { start_time: number; end_time: number }) {
+  await expect.poll(() => page.textContent("#clip-panel-title")).toBe(`Clip ${c.start_time.toFixed(4)}–${c.end_time.toFixed(4)} s`);
+  expect(await page.isVisible("#clip-panel")).toBe(true);
+}
+
+const status = () => page.textContent("#status");
+/** Whether clip `id`'s box is drawn as selected. */
+const selected = (id: string) => page.$eval(`#clips div[data-clip-id="${id}"]`, (d) => d.classList.contains("selected"));
+/** The focused element: a listed clip's id for its button, else the element's id. */
+const focusedId = () => page.evaluate(() => (document.activeElement as HTMLElement).dataset.clipId ?? document.activeElement!.id);
+
+describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it (apt-get install -y chromium), or set SONOTILE_SKIP_BROWSER=1 to skip the browser tests`);
+    execFileSync(process.execPath, [join(ROOT, "scripts", "build_web.mjs")]);
+    t = await freshDatabase();
+    const admin = (await ensureAdmin(t.db.sql))!;
+    adminKey = admin.key;
+    adminId = admin.user.id;
+    const viewer = await createUser(t.db.sql, { username: "vera", name: "Vera", role: "viewer" });
+    viewerKey = (await createToken(t.db.sql, { user_id: viewer.id, name: "vera", created_by: null })).key;
+    audio = await tempDir();
+    await mkdir(join(audio.path, "panel"));
+    await mkdir(ARTIFACTS, { recursive: true });
+    const [root] = await resolveRoots([audio.path]);
+    tiles = new TileService({ threads: 1, statsStore: tileStatsStore(t.db.sql) });
+    app = await buildApp({ database: t.db, audioRoots: [root], tiles });
+    base = await app.listen({ host: "127.0.0.1", port: 0 });
+    datasetId = (await call("POST", "/v1/datasets", { name: "panel", audio_dir: join(root, "panel") })).id;
+    profile = await tempDir("sonotile-chromium-");
+    context = await chromium.launchPersistentContext(profile.path, {
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      viewport: { width: 1400, height: 900 },
+      deviceScaleFactor: 1,
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(20_000);
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await app?.close();
+    await tiles?.close();
+    await t?.cleanup();
+    await audio?.remove();
+    await profile?.remove();
+  });
+
+  it("selects a clip by a click on its box and tags it — from the tags in use, completed, and a new one — then untags it", async () => {
+    // Tags in use: on another clip of the recording, and in the server's vocabulary.
+    const { clips: [a, b] } = await openWithClips([[0.2, 0.5], [1.2, 1.6]]);
+    await call("POST", `/v1/clips/${b.id}/tags`, { key: "species", value: "Pipistrellus pygmaeus" });
+    await call("POST", "/v1/tags", { key: "species", value: "Myotis daubentonii" });
+    // Back from another tab, the page fetches its clips, b's tag with them.
+    const refetched = page.waitForResponse((r) => r.url().includes(`/v1/clips?recording_id=`));
+    await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+    await refetched;
+    await clickAt(0.35);
+    await panelShows(a);
+    // Its box drawn as selected, its button in the list pressed; its bounds in the fields.
+    expect(await selected(a.id)).toBe(true);
+    expect(await page.getAttribute(`#clip-list button[data-clip-id="${a.id}"]`, "aria-pressed")).toBe("true");
+    expect(await selected(b.id)).toBe(false);
+    expect([await page.inputValue("#clip-panel-start"), await page.inputValue("#clip-panel-end")]).toEqual(["0.2", "0.5"]);
+    expect(await page.textContent("#clip-panel-tags")).toBe("No tags.");
+
+    // The controls are found by their labels.
+    const key = page.getByRole("combobox", { name: "tag key" }), value = page.getByRole("combobox", { name: "value" });
+    await key.focus();
+    await expect.poll(() => page.$$eval("#clip-panel-tag-keys option", (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(["species"]);
+    await key.fill("species");
+    await value.focus();
+    await value.pressSequentially("p");
+    // The recording's value first, then the vocabulary's that hold the text typed.
+    await expect.poll(() => page.$$eval("#clip-panel-tag-values option", (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(["Pipistrellus pygmaeus"]);
+    await value.fill("Myo");
+    await value.dispatchEvent("input");
+    await expect.poll(() => page.$$eval("#clip-panel-tag-values option", (os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(["Pipistrellus pygmaeus", "Myotis daubentonii"]);
+    await value.fill("Myotis daubentonii");
+    await page.getByRole("button", { name: "Add tag" }).click();
+    await expect.poll(async () => (await held(a.id))!.tags).toEqual([{ key: "species", value: "Myotis daubentonii" }]);
+    await expect.poll(status).toBe("tag species: Myotis daubentonii added to clip 0.200–0.500 s");
+    // A new tag, by Enter in the value field (the key stays for the next).
+    expect(await key.inputValue()).toBe("species");
+    await key.fill("quality");
+    await value.fill("faint ");
+    await value.press("Enter");
+    await expect.poll(async () => (await held(a.id))!.tags).toEqual([{ key: "quality", value: "faint" }, { key: "species", value: "Myotis daubentonii" }]);
+    await expect.poll(() => page.locator("#clip-panel-tags li .tag").allTextContents()).toEqual(["quality: faint", "species: Myotis daubentonii"]);
+
+    await page.getByRole("button", { name: "Remove tag species: Myotis daubentonii" }).click();
+    await expect.poll(async () => (await held(a.id))!.tags).toEqual([{ key: "quality", value: "faint" }]);
+    await expect.poll(() => page.locator("#clip-panel-tags li .tag").allTextContents()).toEqual(["quality: faint"]);
+    expect(await status()).toBe("tag species: Myotis daubentonii removed from clip 0.200–0.500 s");
+    // The focus on the next tag's button left (the last one's: none after it).
+    expect(await page.evaluate(() => document.activeElement!.getAttribute("aria-label"))).toBe("Remove tag quality: faint");
+    expect((await held(b.id))!.tags).toEqual([{ key: "species", value: "Pipistrellus pygmaeus" }]);
+  });
+
+  it("writes notes on a clip, an issue among them, listed with author and time", async () => {
+    const { clips: [a] } = await openWithClips([[0.4, 0.9]]);
+    await clickAt(0.6);
+    await panelShows(a);
+    expect(await page.textContent("#clip-panel-notes")).toBe("No notes.");
+    await page.getByRole("textbox", { name: "note" }).fill("two calls overlap\nthe second is faint");
+    await page.getByRole("button", { name: "Add note" }).click();
+    await expect.poll(async () => (await held(a.id))!.notes.length).toBe(1);
+    await expect.poll(() => page.locator("#clip-panel-notes .message").count()).toBe(1); // the field emptied for the next
+    await page.getByRole("textbox", { name: "note" }).fill("clipped at the start?");
+    await page.getByRole("checkbox", { name: "an issue" }).check();
+    await page.getByRole("button", { name: "Add note" }).click();
+    await expect.poll(async () => (await held(a.id))!.notes.length).toBe(2);
+    const notes = (await held(a.id))!.notes;
+    expect(notes.map((n) => [n.message, n.is_issue, n.created_by])).toEqual([["two calls overlap\nthe second is faint", false, adminId], ["clipped at the start?", true, adminId]]);
+    // Listed oldest first: message, issue, author's name and the time the server gave.
+    await expect.poll(() => page.locator("#clip-panel-notes .author").allTextContents()).toEqual(["Administrator", "Administrator"]);
+    expect(await page.locator("#clip-panel-notes .message").allTextContents()).toEqual(["two calls overlap\nthe second is faint", "clipped at the start?"]);
+    expect(await page.locator("#clip-panel-notes li").evaluateAll((lis) => lis.map((li) => li.querySelector(".issue") !== null))).toEqual([false, true]);
+    await page.screenshot({ path: join(ARTIFACTS, "web-clip-panel-notes.png") });
+    expect(await page.locator("#clip-panel-notes time").evaluateAll((ts) => ts.map((t) => t.getAttribute("datetime")))).toEqual(notes.map((n) => n.created_at));
+    expect(await page.textContent("#clip-panel-note-count")).toBe("(2)");
+    expect(await page.inputValue("#clip-panel-note")).toBe("");
+    expect(await page.isChecked("#clip-panel-issue")).toBe(false);
+  });
+
+  it("moves a clip's bounds to the numbers typed, and says why the server refuses others", async () => {
+    const { clips: [a] } = await openWithClips([[0.2, 0.5]]);
+    await call("POST", `/v1/clips/${a.id}/features`, { name: "duration_s", value: 0.3 }); // as a job computes it
+    await clickAt(0.3);
+    await panelShows(a);
+    await page.getByRole("spinbutton", { name: "start (s)" }).fill("0.25");
+    await page.getByRole("spinbutton", { name: "end (s)" }).fill("0.75");
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(async () => { const c = (await held(a.id))!; return [c.start_time, c.end_time]; }).toEqual([0.25, 0.75]);
+    await panelShows({ start_time: 0.25, end_time: 0.75 });
+    // Drawn at once at its new bounds, its list entry too.
+    await expect.poll(() => page.getAttribute(`#clips div[data-clip-id="${a.id}"]`, "data-end")).toBe("0.75");
+    await expect.poll(() => page.locator("#clip-list button").allTextContents()).toEqual(["0.250–0.750 s · 1 features"]);
+    // Its feature values stay as the API keeps them: those of the bounds before, as the page says.
+    expect(await status()).toBe("clip moved to 0.250–0.750 s: its feature values are still those of its bounds before");
+    expect((await held(a.id))!).toMatchObject({ features: [{ name: "duration_s", value: 0.3 }] });
+
+    // An end before the start: refused by the server, said on the status line, the clip unmoved.
+    await page.getByRole("spinbutton", { name: "end (s)" }).fill("0.1");
+    await page.getByRole("spinbutton", { name: "end (s)" }).press("Enter");
+    await expect.poll(status).toMatch(/^clip not moved: .*end_time.*must be > start_time \(0\.25\)/);
+    expect(await page.getAttribute("#status", "class")).toBe("error");
+    expect(await page.getAttribute("#clip-panel-end", "aria-invalid")).toBe("true");
+    // Past the recording's 2 s end, and an empty field: refused too.
+    await page.getByRole("spinbutton", { name: "end (s)" }).fill("3");
+    await page.getByRole("spinbutton", { name: "end (s)" }).press("Enter");
+    await expect.poll(status).toMatch(/^clip not moved: .*end_time/);
+    await page.getByRole("spinbutton", { name: "start (s)" }).fill("");
+    await page.getByRole("spinbutton", { name: "end (s)" }).fill("0.8");
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(status).toBe("clip not moved: start must be a number of seconds");
+    const c = (await held(a.id))!;
+    expect([c.start_time, c.end_time]).toEqual([0.25, 0.75]);
+  });
+
+  it("deletes a clip once the deletion is confirmed, not when it is cancelled", async () => {
+    const { clips: [a, b] } = await openWithClips([[0.2, 0.5], [1, 1.5]]);
+    await call("POST", `/v1/clips/${a.id}/tags`, { key: "species", value: "Myotis" });
+    await clickAt(0.3);
+    await panelShows(a);
+    const asked: string[] = [];
+    page.once("dialog", (d) => { asked.push(d.message()); void d.dismiss(); });
+    await page.getByRole("button", { name: "Delete clip…" }).click();
+    expect(asked).toEqual(["Delete the clip 0.200–0.500 s with its 1 tag for good?"]);
+    expect(await held(a.id)).not.toBeNull();
+    expect(await page.isVisible("#clip-panel")).toBe(true);
+
+    page.once("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Delete clip…" }).click();
+    await expect.poll(() => held(a.id)).toBeNull();
+    await expect.poll(() => page.locator("#clips div").evaluateAll((ds) => ds.map((d) => (d as HTMLElement).dataset.clipId))).toEqual([b.id]);
+    await expect.poll(() => page.locator("#clip-list button").count()).toBe(1);
+    expect(await page.isVisible("#clip-panel")).toBe(false);
+    expect(await status()).toBe("clip 0.200–0.500 s deleted");
+    expect(await held(b.id)).not.toBeNull();
+  });
+
+  it("says on the status line that a viewer's token cannot tag, note or delete, the server's clip unchanged", async () => {
+    const { clips: [a] } = await openWithClips([[0.2, 0.5]], viewerKey);
+    await clickAt(0.3);
+    await panelShows(a);
+    await page.fill("#clip-panel-tag-key", "species");
+    await page.fill("#clip-panel-tag-value", "Myotis");
+    await page.click("#clip-panel-tag-form button");
+    const refused = (what: string) => `${what}: this needs the member role; user vera is viewer — vera's token is a viewer's, which can only read: enter a member's API token at the top`;
+    await expect.poll(status).toBe(refused("tag not added"));
+    expect(await page.getAttribute("#status", "class")).toBe("error");
+    await page.fill("#clip-panel-note", "mine");
+    await page.click("#clip-panel-note-form button");
+    await expect.poll(status).toBe(refused("note not added"));
+    page.once("dialog", (d) => void d.accept());
+    await page.click("#clip-panel-delete");
+    await expect.poll(status).toBe(refused("clip not deleted"));
+    expect(await held(a.id)).toMatchObject({ start_time: 0.2, end_time: 0.5, tags: [], notes: [] });
+    // A member's token given, the same tag is added and the error goes.
+    await page.fill("#token", adminKey);
+    await page.dispatchEvent("#token", "change");
+    await page.click("#clip-panel-tag-form button");
+    await expect.poll(async () => (await held(a.id))!.tags).toEqual([{ key: "species", value: "Myotis" }]);
+    await expect.poll(status).toBe("tag species: Myotis added to clip 0.200–0.500 s");
+    expect(await page.getAttribute("#status", "class")).toBe("");
+  });
+
+  it("goes through the clips in view from the keyboard: Tab to the list, the arrows from clip to clip, Tab into the panel, Escape back", async () => {
+    const { clips: [a, b, c] } = await openWithClips([[0.1, 0.3], [0.6, 0.9], [1.3, 1.7]]);
+    // The list is one stop of the Tab order, reached from the plot.
+    await page.focus("#plot");
+    for (let i = 0; i < 20 && !(await page.evaluate(() => document.activeElement!.matches("#clip-list button"))); i++) await page.keyboard.press("Tab");
+    expect(await focusedId()).toBe(a.id);
+    expect(await page.locator("#clip-list button[tabindex='0']").count()).toBe(1);
+    await page.keyboard.press("ArrowRight");
+    await panelShows(b);
+    expect(await focusedId()).toBe(b.id);
+    await page.keyboard.press("End");
+    await panelShows(c);
+    await page.keyboard.press("ArrowLeft");
+    await panelShows(b);
+    expect(await selected(b.id)).toBe(true);
+    // Tab leaves the list for the panel: its close button first, then its bounds, on to the tag fields.
+    await page.keyboard.press("Tab");
+    expect(await focusedId()).toBe("clip-panel-close");
+    await page.keyboard.press("Tab");
+    expect(await focusedId()).toBe("clip-panel-start");
+    for (let i = 0; i < 10 && (await focusedId()) !== "clip-panel-tag-key"; i++) await page.keyboard.press("Tab");
+    expect(await focusedId()).toBe("clip-panel-tag-key");
+    await page.keyboard.type("call");
+    await page.keyboard.press("Tab");
+    await page.keyboard.type("feeding buzz");
+    await page.keyboard.press("Enter");
+    await expect.poll(async () => (await held(b.id))!.tags).toEqual([{ key: "call", value: "feeding buzz" }]);
+    expect((await held(a.id))!.tags).toEqual([]);
+    // Escape closes the panel, the focus back on the clip's button in the list.
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.isVisible("#clip-panel")).toBe(false);
+    expect(await focusedId()).toBe(b.id);
+    expect(await selected(b.id)).toBe(false);
+    // Selected again by a click, Escape on the plot closes it as well.
+    await clickAt(1.5);
+    await panelShows(c);
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.isVisible("#clip-panel")).toBe(false);
+  });
+
+  it("shows a clip changed or deleted in another tab once the page has the focus again", async () => {
+    const { clips: [a] } = await openWithClips([[0.2, 0.5]]);
+    await clickAt(0.3);
+    await panelShows(a);
+    // Another tab (here the API, as it would) tags, notes and moves it.
+    await call("POST", `/v1/clips/${a.id}/tags`, { key: "species", value: "Nyctalus noctula" });
+    await call("POST", "/v1/notes", { clip_id: a.id, message: "checked" });
+    await call("PATCH", `/v1/clips/${a.id}`, { start_time: 0.3, end_time: 0.8 });
+    await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+    await panelShows({ start_time: 0.3, end_time: 0.8 });
+    await expect.poll(() => page.locator("#clip-panel-tags li .tag").allTextContents()).toEqual(["species: Nyctalus noctula"]);
+    expect(await page.locator("#clip-panel-notes .message").allTextContents()).toEqual(["checked"]);
+    expect([await page.inputValue("#clip-panel-start"), await page.inputValue("#clip-panel-end")]).toEqual(["0.3", "0.8"]);
+    await expect.poll(() => page.getAttribute(`#clips div[data-clip-id="${a.id}"]`, "data-end")).toBe("0.8");
+    // Deleted there: the panel closes and says so.
+    await call("DELETE", `/v1/clips/${a.id}`);
+    await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+    await expect.poll(status).toBe("the clip selected no longer exists: it was deleted (elsewhere)");
+    expect(await page.isVisible("#clip-panel")).toBe(false);
+    await expect.poll(() => page.locator("#clips div").count()).toBe(0);
+  });
+});

@@ -1,0 +1,427 @@
+/**
+ * The viewer's clip panel: a clip selected — its box clicked on the plot, or reached in the list
+ * of clips in view (Tab into the list, the arrow keys through it) — shows its bounds as numbers to
+ * edit, its tags (added with completion from the tags in use, or new; removed), its notes (added;
+ * listed with author and time) and a button that deletes it. Every change goes through the API
+ * with the page's token (PATCH and DELETE /v1/clips/{id}, POST and DELETE /v1/clips/{id}/tags,
+ * POST /v1/notes); a refusal is said on the status line. An annotator compared the page with
+ * Whombat and Raven: it drew clips, and nothing could be said about them.
+ *
+ * The page (main.ts) fetches and draws the clips; this module lists those in view, keeps which
+ * one is selected and owns the panel (in the page's side column, after the list in tab order).
+ */
+import { $, el } from "./dom.js";
+import { LatestRequest } from "./latest.js";
+import type { FeatureValue } from "./features.js";
+
+export interface Tag { key: string; value: string }
+
+/** A note as a clip carries it (GET /v1/clips/{id}: its active notes, oldest first). */
+interface Note { id: string; message: string; is_issue: boolean; created_at: string; created_by: string | null }
+
+/** A clip as the page fetches and lists it: its bounds, feature values (the list's text) and tags (the completion's). */
+export interface ListedClip { id: string; recording_id: string; start_time: number; end_time: number; features: FeatureValue[]; tags: Tag[] }
+
+/** A clip as GET /v1/clips/{id} gives it, the parts the panel shows. */
+export interface PanelClip extends ListedClip {
+  notes: Note[];
+  /** active, archived (read-only) or trashed. */
+  state: string;
+}
+
+/** What the panel needs of the page. */
+export interface ClipPanelHost {
+  /** JSON of the API with the page's token; throws an Error carrying the answer's `status` for anything but 2xx (main.ts api). */
+  api<T>(path: string, init?: RequestInit): Promise<T>;
+  /** Writes the status line (`error`: in red). */
+  setStatus(text: string, error?: boolean): void;
+  /** The clips the page has fetched (the view plus a plot width either side): their tags come first in the completion. */
+  fetchedClips(): readonly ListedClip[];
+  /** A clip was selected: the page shows its feature values and selects its range (Play selection plays it). */
+  shown(clip: ListedClip): void;
+  /** A clip's bounds were moved: the page draws it anew. */
+  moved(clip: PanelClip): void;
+  /** A clip was deleted: the page takes it off the plot. */
+  deleted(id: string): void;
+}
+
+/** The user of a note's `created_by`, as GET /v1/users/{id} gives them. */
+interface User { id: string; username: string; name: string; role: string }
+
+/** Tags asked of the vocabulary (GET /v1/tags) for each completion list: a datalist longer than this is scrolled, not read. */
+const SUGGESTIONS = 50;
+/** Milliseconds the tag fields must rest before their completion is asked for: a typed word asks once. */
+const SUGGEST_DELAY_MS = 200;
+
+const bounds = (c: { start_time: number; end_time: number }, digits = 3) => `${c.start_time.toFixed(digits)}–${c.end_time.toFixed(digits)} s`;
+const tagText = (t: Tag) => `${t.key}: ${t.value}`;
+
+export class ClipPanel {
+  readonly #host: ClipPanelHost;
+  /** The clip selected (its id at once; the clip once fetched). */
+  #selectedId: string | null = null;
+  #clip: PanelClip | null = null;
+  /** Where the focus goes back to when the panel closes: the list's button or the plot that opened it. */
+  #returnTo: HTMLElement | null = null;
+  /** The bounds the fields were last filled with: a refresh leaves the numbers being typed alone unless the clip moved. */
+  #filledBounds = "";
+  /** Names of note authors by user id, asked once each (a refused answer is asked again at the next render). */
+  readonly #authors = new Map<string, Promise<string | null>>();
+  /** The clip being fetched, and the completion being asked for: only the latest counts. */
+  readonly #loads = new LatestRequest(0);
+  readonly #keySuggestions = new LatestRequest(0);
+  readonly #valueSuggestions = new LatestRequest(SUGGEST_DELAY_MS);
+
+  /** Binds the panel's controls, the clip list's keys, Escape on the plot and the page's return from another tab. */
+  constructor(host: ClipPanelHost) {
+    this.#host = host;
+    const panel = $("clip-panel");
+    $("clip-panel-bounds").addEventListener("submit", (e) => { e.preventDefault(); void this.#move(); });
+    $("clip-panel-tag-form").addEventListener("submit", (e) => { e.preventDefault(); void this.#addTag(); });
+    $("clip-panel-note-form").addEventListener("submit", (e) => { e.preventDefault(); void this.#addNote(); });
+    $("clip-panel-delete").onclick = () => void this.#delete();
+    $("clip-panel-close").onclick = () => this.close(true);
+    $("clip-panel-tag-key").addEventListener("focus", () => void this.#suggestKeys());
+    $("clip-panel-tag-value").addEventListener("focus", () => void this.#suggestValues());
+    $("clip-panel-tag-value").addEventListener("input", () => this.#valueSuggestions.later(() => void this.#suggestValues()));
+    panel.addEventListener("keydown", (e) => {
+      if (e.key !== "Escape") return;
+      e.preventDefault();
+      this.close(true);
+    });
+    $("clip-list").addEventListener("keydown", (e) => this.#listKey(e));
+    $("plot").addEventListener("keydown", (e) => { if (e.key === "Escape" && this.#selectedId) this.close(false); });
+    // Back from another tab, where the clip may have been tagged, moved or deleted (the page
+    // fetches its clips again then too).
+    window.addEventListener("focus", () => { if (this.#selectedId) void this.open(this.#selectedId, this.#returnTo, false); });
+  }
+
+  /** The id of the clip selected, if any: its box is drawn as selected. */
+  get selectedId(): string | null { return this.#selectedId; }
+
+  /**
+   * Lists the clips in view, one button each (its times and feature count; a click selects it).
+   * One of them takes Tab (the selected clip's, else the first), the arrow keys, Home and End go
+   * through them: a list of a hundred clips is one stop on the way through the page. The focus
+   * stays on the clip it was on when the list is redrawn (after every fetch of the clips).
+   */
+  list(shown: readonly ListedClip[]) {
+    const ul = $("clip-list");
+    const focused = (document.activeElement as HTMLElement | null)?.closest<HTMLElement>("#clip-list button")?.dataset.clipId;
+    const current = ul.querySelector<HTMLButtonElement>("button[tabindex='0']")?.dataset.clipId;
+    const stop = [this.#selectedId, focused, current].find((id) => id && shown.some((c) => c.id === id)) ?? shown[0]?.id;
+    ul.replaceChildren(...shown.map((c) => {
+      const button = el("button", "", `${bounds(c)}${c.features.length ? ` · ${c.features.length} features` : ""}`);
+      button.dataset.clipId = c.id;
+      button.tabIndex = c.id === stop ? 0 : -1;
+      button.setAttribute("aria-pressed", String(c.id === this.#selectedId));
+      button.onclick = () => void this.open(c.id, button);
+      return el("li", "", button);
+    }));
+    if (focused) ul.querySelector<HTMLButtonElement>(`button[data-clip-id="${focused}"]`)?.focus();
+  }
+
+  /** Selects the shortest clip fetched under real time `t` (s), if any: a click on the plot there. */
+  openAt(t: number) {
+    const under = this.#host.fetchedClips().filter((c) => c.start_time <= t && t < c.end_time);
+    if (!under.length) return;
+    const shortest = under.reduce((a, b) => (b.end_time - b.start_time < a.end_time - a.start_time ? b : a));
+    void this.open(shortest.id, $("plot"));
+  }
+
+  /**
+   * Selects clip `id` and shows it in the panel, as the server has it now. `from` gets the focus
+   * back when the panel closes. `announce`: the page shows the clip (its features, its range
+   * selected) — at once if it has fetched it — not when the panel merely refreshes it.
+   */
+  async open(id: string, from: HTMLElement | null, announce = true) {
+    if (id !== this.#selectedId) this.#filledBounds = "";
+    this.#selectedId = id;
+    this.#returnTo = from;
+    this.#mark();
+    const fetched = announce ? this.#host.fetchedClips().find((c) => c.id === id) : undefined;
+    if (fetched) this.#host.shown(fetched);
+    const signal = this.#loads.start();
+    let clip: PanelClip;
+    try {
+      clip = await this.#host.api<PanelClip>(`/v1/clips/${encodeURIComponent(id)}`, { signal });
+    } catch (err) {
+      if (signal.aborted) return;
+      const status = (err as { status?: number }).status;
+      if (status === 404) {
+        this.close(false);
+        this.#host.setStatus(`the clip selected no longer exists: it was deleted (elsewhere)`, true);
+        this.#host.deleted(id);
+      } else void this.#fail("the clip cannot be shown", err as Error);
+      return;
+    }
+    this.#show(clip);
+    if (announce && !fetched) this.#host.shown(clip);
+  }
+
+  /** Closes the panel, nothing selected; `refocus`: the focus goes back where the panel was opened from. */
+  close(refocus: boolean) {
+    this.#loads.cancel();
+    const back = this.#returnTo;
+    this.#selectedId = null;
+    this.#clip = null;
+    this.#returnTo = null;
+    $("clip-panel").hidden = true;
+    this.#mark();
+    if (refocus) (back?.isConnected ? back : this.#listButton() ?? $("plot")).focus();
+  }
+
+  /** The list's button of the selected clip, if it is listed. */
+  #listButton(id = this.#selectedId): HTMLButtonElement | null {
+    return id ? $("clip-list").querySelector<HTMLButtonElement>(`button[data-clip-id="${id}"]`) : null;
+  }
+
+  /** Marks the selected clip's box and list button (and no other). */
+  #mark() {
+    for (const box of document.querySelectorAll<HTMLElement>("#clips div")) box.classList.toggle("selected", box.dataset.clipId === this.#selectedId);
+    const buttons = [...document.querySelectorAll<HTMLButtonElement>("#clip-list button")];
+    const chosen = buttons.find((b) => b.dataset.clipId === this.#selectedId);
+    for (const b of buttons) {
+      b.setAttribute("aria-pressed", String(b === chosen));
+      if (chosen) b.tabIndex = b === chosen ? 0 : -1; // the list's Tab stop follows the selection
+    }
+  }
+
+  /** The arrow keys, Home and End move through the clips listed, selecting each; Escape closes the panel. */
+  #listKey(e: KeyboardEvent) {
+    const buttons = [...$("clip-list").querySelectorAll<HTMLButtonElement>("button")];
+    const at = buttons.indexOf(e.target as HTMLButtonElement);
+    if (at < 0 || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "Escape") {
+      if (this.#selectedId) this.close(false);
+      return;
+    }
+    const to = ({ ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: buttons.length - 1 } as Record<string, number>)[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    const next = buttons[Math.max(0, Math.min(buttons.length - 1, to))];
+    for (const b of buttons) b.tabIndex = b === next ? 0 : -1;
+    next.focus();
+    void this.open(next.dataset.clipId!, next);
+  }
+
+  /** Fills the panel with `clip`: its bounds (unless the same numbers are being edited), tags and notes. */
+  #show(clip: PanelClip) {
+    this.#clip = clip;
+    const panel = $("clip-panel");
+    panel.hidden = false;
+    panel.dataset.clipId = clip.id;
+    $("clip-panel-title").textContent = `Clip ${bounds(clip, 4)}${clip.state === "active" ? "" : ` (${clip.state}: read-only)`}`;
+    const filled = bounds(clip, 9);
+    if (filled !== this.#filledBounds) {
+      $<HTMLInputElement>("clip-panel-start").value = String(clip.start_time);
+      $<HTMLInputElement>("clip-panel-end").value = String(clip.end_time);
+      this.#filledBounds = filled;
+    }
+    $("clip-panel-tags").replaceChildren(...(clip.tags.length ? clip.tags.map((t) => {
+      const remove = el("button", "", "×");
+      remove.setAttribute("aria-label", `Remove tag ${tagText(t)}`);
+      remove.title = `Remove tag ${tagText(t)}`;
+      remove.onclick = () => void this.#removeTag(t, remove);
+      return el("li", "", el("span", "tag", tagText(t)), remove);
+    }) : [el("li", "none", "No tags.")]));
+    this.#showNotes(clip);
+    $("clip-panel-note-count").textContent = `(${clip.notes.length})`;
+  }
+
+  /** Lists the clip's notes, oldest first: message, whether it is an issue, author and time (names filled in as they arrive). */
+  #showNotes(clip: PanelClip) {
+    $("clip-panel-notes").replaceChildren(...(clip.notes.length ? clip.notes.map((n) => {
+      const author = el("span", "author", n.created_by ? `user ${n.created_by.slice(0, 8)}` : "no user");
+      if (n.created_by) void this.#author(n.created_by).then((name) => { if (name) author.textContent = name; });
+      const time = el("time", "", new Date(n.created_at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }));
+      time.dateTime = n.created_at;
+      const li = el("li", "", el("p", "message", n.message), el("small", "", ...(n.is_issue ? [el("strong", "issue", "issue"), " · "] : []), author, " · ", time));
+      li.dataset.noteId = n.id;
+      return li;
+    }) : [el("li", "none", "No notes.")]));
+  }
+
+  /** A user's name (their username if they have none), or null where it cannot be read (users are read with a token only). */
+  #author(id: string): Promise<string | null> {
+    let name = this.#authors.get(id);
+    if (!name) {
+      name = this.#host.api<User>(`/v1/users/${encodeURIComponent(id)}`).then((u) => u.name || u.username, () => {
+        this.#authors.delete(id);
+        return null;
+      });
+      this.#authors.set(id, name);
+    }
+    return name;
+  }
+
+  /**
+   * Says on the status line why `what` failed: the API's message, and for a refusal which token
+   * to give — a viewer's token only reads (its 403 names the role the user lacks).
+   */
+  async #fail(what: string, err: Error) {
+    const status = (err as { status?: number }).status;
+    let hint = "";
+    if (status === 401) hint = " — enter a member's API token at the top";
+    else if (status === 403) {
+      const me = await this.#host.api<User>("/v1/users/me").catch(() => null);
+      if (me?.role === "viewer") hint = ` — ${me.username}'s token is a viewer's, which can only read: enter a member's API token at the top`;
+    }
+    this.#host.setStatus(`${what}: ${err.message}${hint}`, true);
+  }
+
+  /** Moves the clip to the bounds typed (PATCH /v1/clips/{id}); the server checks them against each other and the recording. */
+  async #move() {
+    const clip = this.#clip;
+    if (!clip) return;
+    const start = $<HTMLInputElement>("clip-panel-start"), end = $<HTMLInputElement>("clip-panel-end");
+    for (const input of [start, end]) input.removeAttribute("aria-invalid");
+    const empty = [start, end].find((i) => !Number.isFinite(i.valueAsNumber));
+    if (empty) {
+      empty.setAttribute("aria-invalid", "true");
+      this.#host.setStatus(`clip not moved: ${empty === start ? "start" : "end"} must be a number of seconds`, true);
+      return;
+    }
+    try {
+      const moved = await this.#host.api<PanelClip>(`/v1/clips/${clip.id}`, { method: "PATCH", body: JSON.stringify({ start_time: start.valueAsNumber, end_time: end.valueAsNumber }) });
+      if (this.#selectedId !== moved.id) return;
+      this.#show(moved);
+      this.#host.moved(moved);
+      // The API keeps a clip's feature values as they are when it moves.
+      this.#host.setStatus(`clip moved to ${bounds(moved)}${moved.features.length ? ": its feature values are still those of its bounds before" : ""}`);
+    } catch (err) {
+      for (const f of (err as { fields?: { field: string }[] }).fields ?? []) (f.field.endsWith("start_time") ? start : end).setAttribute("aria-invalid", "true");
+      void this.#fail("clip not moved", err as Error);
+    }
+  }
+
+  /** Tags the clip with the key and value typed (POST /v1/clips/{id}/tags: the tag is created if new); the value field is emptied for the next. */
+  async #addTag() {
+    const clip = this.#clip;
+    if (!clip) return;
+    const key = $<HTMLInputElement>("clip-panel-tag-key"), value = $<HTMLInputElement>("clip-panel-tag-value");
+    const tag = { key: key.value.trim(), value: value.value.trim() };
+    if (!tag.key || !tag.value) {
+      this.#host.setStatus("tag not added: a tag needs a key and a value", true);
+      (tag.key ? value : key).focus();
+      return;
+    }
+    try {
+      const tagged = await this.#host.api<PanelClip>(`/v1/clips/${clip.id}/tags`, { method: "POST", body: JSON.stringify(tag) });
+      if (this.#selectedId !== tagged.id) return;
+      this.#show(tagged);
+      value.value = "";
+      this.#host.setStatus(`tag ${tagText(tag)} added to clip ${bounds(tagged)}`);
+    } catch (err) {
+      void this.#fail("tag not added", err as Error);
+    }
+  }
+
+  /** Takes tag `t` off the clip; the focus goes to the next tag's button, else to the key field. */
+  async #removeTag(t: Tag, button: HTMLButtonElement) {
+    const clip = this.#clip;
+    if (!clip) return;
+    const after = [...$("clip-panel-tags").querySelectorAll("button")].indexOf(button);
+    try {
+      const untagged = await this.#host.api<PanelClip>(`/v1/clips/${clip.id}/tags?${new URLSearchParams({ key: t.key, value: t.value })}`, { method: "DELETE" });
+      if (this.#selectedId !== untagged.id) return;
+      this.#show(untagged);
+      const buttons = $("clip-panel-tags").querySelectorAll("button");
+      (buttons[Math.min(after, buttons.length - 1)] ?? $("clip-panel-tag-key")).focus();
+      this.#host.setStatus(`tag ${tagText(t)} removed from clip ${bounds(untagged)}`);
+    } catch (err) {
+      void this.#fail("tag not removed", err as Error);
+    }
+  }
+
+  /** Writes the note typed on the clip (POST /v1/notes), an issue if so marked; it is listed under the others. */
+  async #addNote() {
+    const clip = this.#clip;
+    if (!clip) return;
+    const text = $<HTMLTextAreaElement>("clip-panel-note"), issue = $<HTMLInputElement>("clip-panel-issue");
+    if (!text.value.trim()) {
+      this.#host.setStatus("note not added: write its message first", true);
+      text.focus();
+      return;
+    }
+    try {
+      const note = await this.#host.api<Note>("/v1/notes", { method: "POST", body: JSON.stringify({ clip_id: clip.id, message: text.value, is_issue: issue.checked }) });
+      if (this.#selectedId !== clip.id) return;
+      this.#show({ ...this.#clip!, notes: [...this.#clip!.notes, note] });
+      text.value = "";
+      issue.checked = false;
+      this.#host.setStatus(`${note.is_issue ? "issue" : "note"} added to clip ${bounds(clip)}`);
+    } catch (err) {
+      void this.#fail("note not added", err as Error);
+    }
+  }
+
+  /** Deletes the clip for good (DELETE /v1/clips/{id}, its creator or an admin), once confirmed: its tags, features and notes go with it. */
+  async #delete() {
+    const clip = this.#clip;
+    if (!clip) return;
+    const what = [clip.tags.length && `${clip.tags.length} tag${clip.tags.length === 1 ? "" : "s"}`, clip.notes.length && `${clip.notes.length} note${clip.notes.length === 1 ? "" : "s"}`].filter(Boolean);
+    if (!confirm(`Delete the clip ${bounds(clip)}${what.length ? ` with its ${what.join(" and ")}` : ""} for good?`)) return;
+    try {
+      await this.#host.api<null>(`/v1/clips/${clip.id}`, { method: "DELETE" });
+    } catch (err) {
+      void this.#fail("clip not deleted", err as Error);
+      return;
+    }
+    // From the list, the focus goes to the clip beside (the list is drawn again without this one).
+    const item = this.#listButton(clip.id)?.closest("li");
+    const beside = (item?.nextElementSibling ?? item?.previousElementSibling)?.querySelector<HTMLButtonElement>("button");
+    const fromList = this.#returnTo?.closest("#clip-list") != null;
+    this.close(false);
+    this.#host.deleted(clip.id);
+    if (fromList && beside) {
+      beside.tabIndex = 0;
+      beside.focus();
+    } else $("plot").focus();
+    this.#host.setStatus(`clip ${bounds(clip)} deleted`);
+  }
+
+  /**
+   * The tag keys to complete (the browser's list narrows them as one types): those of the clips
+   * the page holds (this recording's, most used first), then the server's vocabulary
+   * (GET /v1/tags: its first 1000 tags by key). Asked for as the key field takes the focus.
+   */
+  async #suggestKeys() {
+    const signal = this.#keySuggestions.start();
+    const vocabulary = await this.#host.api<{ items: Tag[] }>("/v1/tags?limit=1000", { signal }).then((p) => p.items.map((t) => t.key), () => []);
+    if (signal.aborted) return;
+    fillDatalist("clip-panel-tag-keys", [...this.#localTags().map((t) => t.key), ...vocabulary]);
+  }
+
+  /**
+   * The values to complete for the key typed: those of this recording's clips first, then the
+   * vocabulary's of that key holding the text typed (GET /v1/tags?key&search), asked for as it is typed.
+   */
+  async #suggestValues() {
+    const key = $<HTMLInputElement>("clip-panel-tag-key").value.trim();
+    const typed = $<HTMLInputElement>("clip-panel-tag-value").value.trim();
+    const signal = this.#valueSuggestions.start();
+    if (!key) return fillDatalist("clip-panel-tag-values", []);
+    const query = new URLSearchParams({ key, limit: String(SUGGESTIONS), ...(typed ? { search: typed } : {}) });
+    const vocabulary = await this.#host.api<{ items: Tag[] }>(`/v1/tags?${query}`, { signal }).then((p) => p.items.map((t) => t.value), () => []);
+    if (signal.aborted) return;
+    fillDatalist("clip-panel-tag-values", [...this.#localTags().filter((t) => t.key === key).map((t) => t.value), ...vocabulary]);
+  }
+
+  /** The tags of the clips the page holds and of the clip selected, most used first. */
+  #localTags(): Tag[] {
+    const uses = new Map<string, { tag: Tag; n: number }>();
+    for (const c of [...this.#host.fetchedClips(), ...(this.#clip ? [this.#clip] : [])]) {
+      for (const t of c.tags) {
+        const k = JSON.stringify([t.key, t.value]);
+        uses.set(k, { tag: t, n: (uses.get(k)?.n ?? 0) + 1 });
+      }
+    }
+    return [...uses.values()].sort((a, b) => b.n - a.n).map((u) => u.tag);
+  }
+}
+
+/** Replaces a datalist's options by `values`, each once, in their order. */
+function fillDatalist(id: string, values: string[]) {
+  $(id).replaceChildren(...[...new Set(values)].slice(0, 2 * SUGGESTIONS).map((v) => new Option(v, v)));
+}
