@@ -381,10 +381,37 @@ describe("sonotile extract", () => {
     });
     for (const table of ["t.csv", "t.npy"]) {
       const out = join(dir, table);
-      expect(await limited([A, B, "-o", out]), table).toEqual({ code: 1, stdout: "", stderr: `sonotile extract: cannot write ${out}: file too large\n` });
+      // The resume file that would keep the rows is larger than the table: refused by the limit too, and said.
+      expect(await limited([A, B, "-o", out]), table).toEqual({
+        code: 1, stdout: "", stderr: `sonotile extract: cannot write ${out}: file too large; the 2 computed targets could not be kept for --resume either: cannot write ${out}.resume.json: file too large\n`,
+      });
     }
     expect(readdirSync(dir).sort()).toEqual(["t.csv", "t.csv.json", "t.npy", "t.npy.json"]);
     for (const name of ["t.csv", "t.npy", "t.csv.json", "t.npy.json"]) expect(readFileSync(join(dir, name), "utf8")).toBe(previous(name));
+  });
+
+  it("a finished table that cannot be written keeps its rows for --resume, which writes it without computing them again — they were lost with the write (a full disk at the end of a run)", async () => {
+    const dir = join(tmp, "unwritten");
+    mkdirSync(dir);
+    const out = join(dir, "t.csv");
+    // The sidecar's path leads into a directory that does not exist: the table's write fails at its end, as on a disk
+    // that filled meanwhile, while the resume file beside it can be written.
+    const sidecar = join(dir, "t.csv.json");
+    symlinkSync(join(dir, "missing", "t.csv.json"), sidecar);
+    const failed = await sonotile([A, B, "-o", out]);
+    expect(failed).toEqual({
+      code: 1, stdout: "",
+      stderr: `sonotile extract: cannot write ${sidecar}: no such directory; the 2 computed targets are kept in ${out}.resume.json: make room (or mend the path) and run the same command with --resume to write ${out} without computing them again\n`,
+    });
+    expect(readdirSync(dir).sort()).toEqual(["t.csv.json", "t.csv.resume.json"]); // the link, and the rows
+    rmSync(sidecar);
+    const resumed = await sonotile([A, B, "-o", out, "--resume"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(new RegExp(`^sonotile extract: 0 targets .*; 2 resumed from ${out.replace(/[.]/g, "\\.")}\\.resume\\.json; wrote `));
+    const reference = join(tmp, "unwritten-reference.csv");
+    expect((await sonotile([A, B, "-o", reference])).code).toBe(0);
+    expect(readFileSync(out)).toEqual(readFileSync(reference));
+    expect(readdirSync(dir).sort()).toEqual(["t.csv", "t.csv.json"]);
   });
 
   it("--help lists every feature, and says that -o x.npy writes x.npy.json beside it", async () => {

@@ -16,6 +16,7 @@
 import { readlink, rm, stat } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
 import { AUDIO_EXTENSIONS, isAudioName, openAudio, readDirectory, timeExpansionOf, UNDECODABLE_NAME } from "../../audio/index.js";
+import { plural } from "../../audio/types.js";
 import { fileFailure } from "../../audio/source.js";
 import { ParamsError, parseParams } from "../../engine/params.js";
 import { VERSION } from "../../engine/version.js";
@@ -157,7 +158,10 @@ async function extract(args: string[]): Promise<number> {
     throw headers.refusal && headers.read === 0 ? headers.refusal : new Error("no target could be computed; nothing written");
   }
   // A signal while the table is written (a moment, all computed) lets the table be finished, then ends the run.
-  await writeTable(output, format, done.map(tableRow), features, targets, settings);
+  await writeTable(output, format, done.map(tableRow), features, targets, settings).catch((err: Error) => {
+    report.stop();
+    return keepUnwrittenRows(output, err, done.length, () => writeResumeFile(output, settings, done));
+  });
   if (resume) await removeInterruptedRun(output, format);
   // Of the kept rows whose files changed, those this run found again (a file gone is not computed).
   const again = changed.filter((path) => paths.includes(path));
@@ -214,6 +218,24 @@ async function keepInterruptedRun(output: string, format: TableFormat, rows: Fea
     return say(`${rows.length} of ${total} targets computed, kept for --resume in ${resumeFilePath(output)}; their table ${partial} could not be written: ${(err as Error).message}; ${output} left as it was; ${resumeWith}`);
   }
   say(`${rows.length} of ${total} targets computed, their rows are in ${partial}; ${output} left as it was; ${resumeWith}`);
+}
+
+/**
+ * A finished table that could not be written (`err`: a full disk, a share gone, a file size limit):
+ * its `computed` rows are kept for --resume as an interruption keeps them (`writeResume`), so that
+ * the next run writes the table without computing them again — they were lost with the write, the
+ * whole computation of a season's run for a disk that filled before its end. A resume file that
+ * cannot be written either (it is larger than the table) is said, and nothing of the run is left.
+ * @throws always: the write's error, saying where the rows are kept, or that they could not be.
+ */
+async function keepUnwrittenRows(output: string, err: Error, computed: number, writeResume: () => Promise<void>): Promise<never> {
+  const rows = plural(computed, "computed target");
+  try {
+    await writeResume();
+  } catch (unkept) {
+    throw new Error(`${err.message}; the ${rows} could not be kept for --resume either: ${(unkept as Error).message}`);
+  }
+  throw new Error(`${err.message}; the ${rows} are kept in ${resumeFilePath(output)}: make room (or mend the path) and run the same command with --resume to write ${output} without computing them again`);
 }
 
 /** Removes what an interrupted run left for --resume (the resume file first: without it, the partial table is only a file). */
