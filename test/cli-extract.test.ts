@@ -414,6 +414,23 @@ describe("sonotile extract", () => {
     expect(readdirSync(dir).sort()).toEqual(["t.csv", "t.csv.json"]);
   });
 
+  it("a --resume run whose table cannot be written keeps the rows it resumed and those it computed in the resume file; the partial table, which holds fewer, goes", async () => {
+    const dir = join(tmp, "unwritten-resumed");
+    mkdirSync(dir);
+    const out = join(dir, "t.csv");
+    // What an interruption of `extract A B -o t.csv` after A leaves: A's row in the resume file and the partial table.
+    const settings = { version: VERSION, params: parseParams({}), features: [...FEATURE_NAMES], "clip-start": null, "clip-end": null, "clip-low-freq": null, "clip-high-freq": null, "time-expansion": null, md5: false };
+    await writeResumeFile(out, settings, [{ path: A, values: library.get(A)!, file: await fileStamp(A) }]);
+    writeFileSync(join(dir, "t.partial.csv"), "A's row");
+    writeFileSync(join(dir, "t.partial.csv.json"), JSON.stringify({ sonotile: "A's row" }));
+    const sidecar = join(dir, "t.csv.json");
+    symlinkSync(join(dir, "missing", "t.csv.json"), sidecar);
+    const failed = await sonotile([A, B, "-o", out, "--resume"]);
+    expect([failed.code, failed.stderr]).toEqual([1, `sonotile extract: cannot write ${sidecar}: no such directory; the 2 computed targets are kept in ${out}.resume.json: make room (or mend the path) and run the same command with --resume to write ${out} without computing them again\n`]);
+    expect(readdirSync(dir).sort()).toEqual(["t.csv.json", "t.csv.resume.json"]);
+    expect([...(await readResumeFile(out, settings))!.rows.keys()]).toEqual([A, B]);
+  });
+
   it("--help lists every feature, and says that -o x.npy writes x.npy.json beside it", async () => {
     const write = process.stdout.write;
     let text = "";

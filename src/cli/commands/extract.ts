@@ -160,7 +160,11 @@ async function extract(args: string[]): Promise<number> {
   // A signal while the table is written (a moment, all computed) lets the table be finished, then ends the run.
   await writeTable(output, format, done.map(tableRow), features, targets, settings).catch((err: Error) => {
     report.stop();
-    return keepUnwrittenRows(output, err, done.length, () => writeResumeFile(output, settings, done));
+    return keepUnwrittenRows(output, err, done.length, async () => {
+      await writeResumeFile(output, settings, done);
+      // A resumed run's partial table holds fewer rows than the resume file now does (as in keepInterruptedRun).
+      await removePartialTable(output, format);
+    });
   });
   if (resume) await removeInterruptedRun(output, format);
   // Of the kept rows whose files changed, those this run found again (a file gone is not computed).
@@ -225,7 +229,8 @@ async function keepInterruptedRun(output: string, format: TableFormat, rows: Fea
  * its `computed` rows are kept for --resume as an interruption keeps them (`writeResume`), so that
  * the next run writes the table without computing them again — they were lost with the write, the
  * whole computation of a season's run for a disk that filled before its end. A resume file that
- * cannot be written either (it is larger than the table) is said, and nothing of the run is left.
+ * cannot be written either (it is larger than the table) is said, and nothing of the run is left
+ * (what an earlier interruption left stays as it was).
  * @throws always: the write's error, saying where the rows are kept, or that they could not be.
  */
 async function keepUnwrittenRows(output: string, err: Error, computed: number, writeResume: () => Promise<void>): Promise<never> {
