@@ -240,7 +240,7 @@ async function keepUnwrittenRows(output: string, err: Error, computed: number, w
   } catch (unkept) {
     throw new Error(`${err.message}; the ${rows} could not be kept for --resume either: ${(unkept as Error).message}`);
   }
-  throw new Error(`${err.message}; the ${rows} are kept in ${resumeFilePath(output)}: make room (or mend the path) and run the same command with --resume to write ${output} without computing them again`);
+  throw new Error(`${err.message}; the ${rows} ${computed === 1 ? "is" : "are"} kept in ${resumeFilePath(output)}: make room (or mend the path) and run the same command with --resume to write ${output} without computing ${computed === 1 ? "it" : "them"} again`);
 }
 
 /** Removes what an interrupted run left for --resume (the resume file first: without it, the partial table is only a file). */
