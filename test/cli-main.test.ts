@@ -134,10 +134,11 @@ describe("sonotile", () => {
   });
 
   it("a filter cache too large for a thread's core (past 128 MiB, full, it grows the core past its 192 MiB: the thread retires after every task) is refused before anything starts, naming where it was given and the limit, exit 2", async () => {
-    const why = "the filters lie in each thread's DSP core, which past 192 MiB retires its thread after every task — filters and all";
+    // The pool's own wording (test/tiles.test.ts: TilePool's filterCacheBytes), named by the flag or variable.
+    const rule = "must be at most 128 MiB (each thread's DSP core holds its filters and 64 MiB beside them, and past 192 MiB retires its thread after every task, filters and all)";
     const cases: [string[], NodeJS.ProcessEnv, string][] = [
-      [["serve", "--filter-cache", "129MiB"], {}, `sonotile serve: --filter-cache: at most 128 MiB, got 129 MiB: ${why}`],
-      [["worker"], { SONOTILE_FILTER_CACHE: "1GiB" }, `sonotile worker: SONOTILE_FILTER_CACHE: at most 128 MiB, got 1 GiB: ${why}`],
+      [["serve", "--filter-cache", "129MiB"], {}, `sonotile serve: --filter-cache: ${rule}, got 129 MiB`],
+      [["worker"], { SONOTILE_FILTER_CACHE: "1GiB" }, `sonotile worker: SONOTILE_FILTER_CACHE: ${rule}, got 1 GiB`],
     ];
     const runs = await Promise.all(cases.map(([args, env]) => sonotile(args, { env: { DATABASE_URL: "", SONOTILE_DATA: "/nonexistent/sonotile-data", ...env } })));
     runs.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stderr: `${cases[i][2]}\n` }));

@@ -974,9 +974,12 @@ describe("caching and the pool", () => {
     expect(() => new TilePool({ threads: 1, coreMemoryLimit: NaN })).toThrow(new RangeError("coreMemoryLimit: must be a number of bytes ≥ 0 (Infinity: no limit), got NaN"));
     expect(() => new TilePool({ threads: 1, filterCacheBytes: -1 })).toThrow(new RangeError("filterCacheBytes: must be a number of bytes ≥ 0 (Infinity: no limit), got -1"));
     // Full, a larger cache grows a core past coreMemoryLimit: its thread would retire after every task, filters and all.
-    const tooLarge = "filterCacheBytes: must be at most 134217728 bytes, coreMemoryLimit less 67108864 a core needs beside the filters (a core past coreMemoryLimit retires its thread after every task, filters and all)";
-    expect(() => new TilePool({ threads: 1, filterCacheBytes: 129 * 2 ** 20 })).toThrow(new RangeError(`${tooLarge}, got 135266304`));
+    // The CLI's --filter-cache says the same words (test/cli-main.test.ts).
+    const tooLarge = "filterCacheBytes: must be at most 128 MiB (each thread's DSP core holds its filters and 64 MiB beside them, and past 192 MiB retires its thread after every task, filters and all)";
+    expect(() => new TilePool({ threads: 1, filterCacheBytes: 129 * 2 ** 20 })).toThrow(new RangeError(`${tooLarge}, got 129 MiB`));
     expect(() => new TilePool({ threads: 1, filterCacheBytes: Infinity })).toThrow(new RangeError(`${tooLarge}, got Infinity`));
+    // Under another coreMemoryLimit, that limit less the 64 MiB.
+    expect(() => new TilePool({ threads: 1, coreMemoryLimit: 96 * 2 ** 20, filterCacheBytes: 33 * 2 ** 20 })).toThrow(new RangeError("filterCacheBytes: must be at most 32 MiB (each thread's DSP core holds its filters and 64 MiB beside them, and past 96 MiB retires its thread after every task, filters and all), got 33 MiB"));
     expect(() => new TilePool({ threads: 1, maxQueue: 1.5 })).toThrow(new RangeError("maxQueue: must be an integer ≥ 0, got 1.5"));
     expect(() => new TilePool(null as unknown as PoolOptions)).toThrow(new TypeError("options: must be an object (PoolOptions), got null"));
   });

@@ -85,3 +85,14 @@ export class AudioFormatError extends Error {
 export function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
+
+/**
+ * `bytes` as a size in words, for any message, the way the CLI's sizes are given (cli/flags.ts
+ * sizeOption): in the largest binary unit that holds it whole (256 MiB, 1536 KiB, 100 B);
+ * Infinity as it is.
+ */
+export function sizeText(bytes: number): string {
+  if (!Number.isFinite(bytes)) return String(bytes);
+  const [unit, size] = (["TiB", "GiB", "MiB", "KiB"] as const).map((u, i) => [u, 2 ** (40 - 10 * i)] as const).find(([, size]) => bytes >= size && bytes % size === 0) ?? ["B", 1];
+  return `${bytes / size} ${unit}`;
+}

@@ -1,9 +1,10 @@
 /** The options that size a server's caches (serve; the filter cache also worker), as TileService and TilePool take them. */
+import { sizeText } from "../audio/types.js";
 import { FILTER_CACHE_BYTES } from "../engine/resample.js";
-import { CORE_MEMORY_LIMIT, filterCacheLimit } from "../tiles/pool.js";
+import { filterCacheProblem } from "../tiles/pool.js";
 import { STATS_CACHE_BYTES, TILE_CACHE_BYTES } from "../tiles/service.js";
 import { UsageError } from "./errors.js";
-import { sizeOption, sizeText, type OptionSpec } from "./flags.js";
+import { sizeOption, type OptionSpec } from "./flags.js";
 
 export const CACHE_OPTIONS: readonly OptionSpec[] = [
   { name: "tile-cache", placeholder: "SIZE", doc: `bytes of encoded tiles kept in memory (e.g. 128MiB, 1GiB; 0: none); env SONOTILE_TILE_CACHE; default ${sizeText(TILE_CACHE_BYTES)}` },
@@ -21,15 +22,13 @@ export function cacheOptions(options: Record<string, string | true>, env: NodeJS
 }
 
 /**
- * `--filter-cache`, else SONOTILE_FILTER_CACHE, checked — at most filterCacheLimit: a larger cache,
- * full, grows each thread's core past CORE_MEMORY_LIMIT, and the thread retires after every task,
- * filters and all —; else FILTER_CACHE_BYTES.
+ * `--filter-cache`, else SONOTILE_FILTER_CACHE, else FILTER_CACHE_BYTES — checked here by the pool's
+ * own rule (filterCacheProblem), so that one too large is refused before anything starts, naming
+ * where it was given.
  */
 export function filterCacheOption(options: Record<string, string | true>, env: NodeJS.ProcessEnv = process.env): number {
   const bytes = sizeOption(options["filter-cache"], "filter-cache", "SONOTILE_FILTER_CACHE", env) ?? FILTER_CACHE_BYTES;
-  if (bytes > filterCacheLimit()) {
-    const where = options["filter-cache"] !== undefined ? "--filter-cache" : "SONOTILE_FILTER_CACHE";
-    throw new UsageError(`${where}: at most ${sizeText(filterCacheLimit())}, got ${sizeText(bytes)}: the filters lie in each thread's DSP core, which past ${sizeText(CORE_MEMORY_LIMIT)} retires its thread after every task — filters and all`);
-  }
+  const problem = filterCacheProblem(bytes);
+  if (problem) throw new UsageError(`${options["filter-cache"] !== undefined ? "--filter-cache" : "SONOTILE_FILTER_CACHE"}: ${problem}`);
   return bytes;
 }

@@ -277,12 +277,6 @@ export function sizeOption(text: string | true | undefined, flag: string, envNam
   return bytes;
 }
 
-/** `bytes` as a size the way sizeOption reads them: in the largest binary unit that holds it whole (256 MiB, 1536 KiB, 100 B). */
-export function sizeText(bytes: number): string {
-  const [unit, size] = (["TiB", "GiB", "MiB", "KiB"] as const).map((u, i) => [u, 2 ** (40 - 10 * i)] as const).find(([, size]) => bytes >= size && bytes % size === 0) ?? ["B", 1];
-  return `${bytes / size} ${unit}`;
-}
-
 /** Worker threads given to option `--flag`: an integer in [1, MAX_THREADS] (as TilePool takes them); undefined when absent. */
 export function threadsOption(text: string | true | undefined, flag: string): number | undefined {
   return numberOption(text, flag, (v) => Number.isInteger(v) && v >= 1 && v <= MAX_THREADS, `an integer in [1, ${MAX_THREADS}]`);

@@ -11,6 +11,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina, queueOptionsSymbol } from "piscina";
 import { checkOptionsObject, describeValue } from "../audio/signal.js";
+import { sizeText } from "../audio/types.js";
 import { wasmModule } from "../engine/wasm.js";
 import { checkFramesPerStep, clampFrameRange } from "../engine/geometry.js";
 import { statsForRange } from "../engine/recording.js";
@@ -91,12 +92,17 @@ export const CORE_MEMORY_LIMIT = 192 * 2 ** 20;
 const CORE_BESIDE_FILTERS = 64 * 2 ** 20;
 
 /**
- * The largest PoolOptions.filterCacheBytes whose filters, full, leave a core under `coreMemoryLimit`
- * (128 MiB under the default): a larger cache grows the core past it, and the thread then retires
- * after every task, its filters with it — each next task designing them again.
+ * Why a filter cache of `bytes` (PoolOptions.filterCacheBytes; the CLI's `--filter-cache`) is too
+ * large for threads whose cores retire past `coreMemoryLimit`, or null when it is not: at most
+ * `coreMemoryLimit` less CORE_BESIDE_FILTERS (128 MiB under the default), as a larger cache, full,
+ * grows the core past the limit and the thread then retires after every task, its filters with it —
+ * each next task designing them again. The one rule and its one wording: the pool and the CLI each
+ * put the name it was given by before it.
  */
-export function filterCacheLimit(coreMemoryLimit = CORE_MEMORY_LIMIT): number {
-  return Math.max(0, coreMemoryLimit - CORE_BESIDE_FILTERS);
+export function filterCacheProblem(bytes: number, coreMemoryLimit = CORE_MEMORY_LIMIT): string | null {
+  const limit = Math.max(0, coreMemoryLimit - CORE_BESIDE_FILTERS);
+  if (bytes <= limit) return null;
+  return `must be at most ${sizeText(limit)} (each thread's DSP core holds its filters and ${sizeText(CORE_BESIDE_FILTERS)} beside them, and past ${sizeText(coreMemoryLimit)} retires its thread after every task, filters and all), got ${sizeText(bytes)}`;
 }
 
 /** The pool is full, or no worker was free for a task within its time limit: the caller should answer 503 with Retry-After. */
@@ -424,10 +430,8 @@ function checkPoolOptions(options: PoolOptions): void {
     if (typeof value !== "number") throw new TypeError(`${name}: must be ${ruleText}, got ${describeValue(value)}`);
     if (!rule(value)) throw new RangeError(`${name}: must be ${ruleText}, got ${value}`);
   }
-  const filterLimit = filterCacheLimit(options.coreMemoryLimit);
-  if (options.filterCacheBytes !== undefined && options.filterCacheBytes > filterLimit) {
-    throw new RangeError(`filterCacheBytes: must be at most ${filterLimit} bytes, coreMemoryLimit less ${CORE_BESIDE_FILTERS} a core needs beside the filters (a core past coreMemoryLimit retires its thread after every task, filters and all), got ${options.filterCacheBytes}`);
-  }
+  const filterProblem = options.filterCacheBytes === undefined ? null : filterCacheProblem(options.filterCacheBytes, options.coreMemoryLimit);
+  if (filterProblem) throw new RangeError(`filterCacheBytes: ${filterProblem}`);
 }
 
 /**

@@ -26,12 +26,12 @@ import { openWhenReady } from "../database-wait.js";
 import { exitAfterShutdown, stopSignal } from "../shutdown.js";
 import { audioRootsOption, endInterruptedRuns, replyLimitOption, STORE_OPTIONS } from "../store-options.js";
 import { EXIT, UsageError } from "../errors.js";
-import { numberOption, optionRows, readCommandLine, sizeText, threadsOption, type OptionSpec } from "../flags.js";
+import { numberOption, optionRows, readCommandLine, threadsOption, type OptionSpec } from "../flags.js";
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "../../api/connection-limits.js";
 import { CACHE_OPTIONS, cacheOptions } from "../cache-options.js";
 import { TileService } from "../../tiles/service.js";
 import { tileStatsStore } from "../../api/tile-stats.js";
-import { plural } from "../../audio/types.js";
+import { plural, sizeText } from "../../audio/types.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "host", placeholder: "ADDR", doc: "address to listen on; default 127.0.0.1 (beyond loopback, every route needs a token)" },
