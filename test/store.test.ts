@@ -237,6 +237,19 @@ describe("migrations", () => {
       await dir.remove();
     }
   });
+  it("read block comments nested, as PostgreSQL does: a COMMIT inside one is no statement, one after it closes is refused", async () => {
+    // Read to its first */, such a comment left its tail for statements: the COMMIT inside was
+    // refused, and the one after it, taken for the tail's last word, let through.
+    const dir = await tempDir();
+    try {
+      await writeFile(join(dir.path, "001_nested.sql"), "SELECT 1; /* outer /* inner */ COMMIT; -- still comment */ SELECT 2;\n/*/ a /**/ b */ SELECT 3;");
+      expect((await loadMigrations(dir.path)).map((m) => m.name)).toEqual(["nested"]);
+      await writeFile(join(dir.path, "002_after.sql"), "/* a /* b */ c */ COMMIT; SELECT 1");
+      await expect(loadMigrations(dir.path)).rejects.toThrow(new Error("migration file 002_after.sql: statement 1 (COMMIT) uses a transaction's own BEGIN, COMMIT or ROLLBACK, which cannot run inside the one transaction all pending migrations run in, or would end it: make it a statement that can (CREATE INDEX without CONCURRENTLY, a new type instead of ADD VALUE), or leave it to an operator"));
+    } finally {
+      await dir.remove();
+    }
+  });
 });
 
 describe("users and tokens", () => {

@@ -54,14 +54,48 @@ const OUTSIDE_TRANSACTION: readonly [RegExp, string][] = [
 ];
 
 /**
- * `sql`'s statements as PostgreSQL reads their words: comments left out, and string constants
- * (escape strings E'…\'…' too), quoted identifiers and dollar-quoted bodies shortened to their
- * quotes around … (`'…'`, `$…$`). A SQL-standard function body (BEGIN ATOMIC … END) is one
- * statement with the function that holds it, its own `;` and END included.
+ * What statementWords takes out of a statement's words, the first that starts where it is met: a
+ * line comment, a block comment's opening (the comment runs to its own end: blockCommentEnd), an
+ * escape string, a string constant, a quoted identifier, a dollar-quoted body.
+ */
+const NOT_WORDS = /--[^\n]*|\/\*|\b[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|"(?:[^"]|"")*"|\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$/g;
+
+/**
+ * Where the block comment opening at `start` (its `/*`) ends, past the `*\/` that closes it:
+ * PostgreSQL nests them, so `/* a /* b *\/ still comment *\/` is one comment. Read to its first
+ * `*\/`, the rest was taken for words — a COMMIT in it for a statement, and a statement after it
+ * for part of the comment's tail, let through. One never closed runs to the end (PostgreSQL
+ * refuses it when it runs).
+ */
+function blockCommentEnd(sql: string, start: number): number {
+  const delimiters = /\/\*|\*\//g;
+  delimiters.lastIndex = start;
+  let depth = 0;
+  for (let m = delimiters.exec(sql); m; m = delimiters.exec(sql)) {
+    depth += m[0] === "/*" ? 1 : -1;
+    if (depth === 0) return delimiters.lastIndex;
+  }
+  return sql.length;
+}
+
+/**
+ * `sql`'s statements as PostgreSQL reads their words: comments left out (block comments nested:
+ * blockCommentEnd), and string constants (escape strings E'…\'…' too), quoted identifiers and
+ * dollar-quoted bodies shortened to their quotes around … (`'…'`, `$…$`). A SQL-standard function
+ * body (BEGIN ATOMIC … END) is one statement with the function that holds it, its own `;` and END
+ * included.
  */
 function statementWords(sql: string): string[] {
-  const blanked = sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\/|\b[Ee]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*'|"(?:[^"]|"")*"|\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$/g,
-    (token) => (token.startsWith("--") || token.startsWith("/*") ? " " : /^[Ee]'/.test(token) ? "'…'" : `${token[0]}…${token[0]}`));
+  let blanked = "";
+  let from = 0;
+  NOT_WORDS.lastIndex = 0;
+  for (let m = NOT_WORDS.exec(sql); m; m = NOT_WORDS.exec(sql)) {
+    const token = m[0];
+    const end = token === "/*" ? blockCommentEnd(sql, m.index) : NOT_WORDS.lastIndex;
+    blanked += sql.slice(from, m.index) + (token.startsWith("--") || token === "/*" ? " " : /^[Ee]'/.test(token) ? "'…'" : `${token[0]}…${token[0]}`);
+    from = NOT_WORDS.lastIndex = end;
+  }
+  blanked += sql.slice(from);
   const statements: string[] = [];
   let atomic: string[] | null = null;
   for (const part of blanked.split(";").map((s) => s.trim())) {
