@@ -263,8 +263,10 @@ export function withGranuleOffset(b: Uint8Array, offset: number): Uint8Array {
  *   length; `blocksize` is then only STREAMINFO's max) and the first frame numbered by its sample,
  *   coded as UTF-8 is (§9.1.5, the variable blocking bit set) — the frames before it fixed-blocksize
  *   ones, numbered by frame (a stream whose blocking strategy changes, which §9.1 forbids)
+ * @param statedBlockSizes the min and max block size STREAMINFO states instead of the true ones
+ *   (a stream whose STREAMINFO is false, as some encoders write it)
  */
-export function verbatimFlac(samples: Int32Array[], samplerate: number, bits: 8 | 16 | 24 | 32, blocksize: number, statesMaxFrame: boolean, variable?: { sizes: number[]; from: number }): Uint8Array {
+export function verbatimFlac(samples: Int32Array[], samplerate: number, bits: 8 | 16 | 24 | 32, blocksize: number, statesMaxFrame: boolean, variable?: { sizes: number[]; from: number }, statedBlockSizes?: [number, number]): Uint8Array {
   const channels = samples.length;
   const total = samples[0].length;
   const bytes = bits / 8;
@@ -294,8 +296,8 @@ export function verbatimFlac(samples: Int32Array[], samplerate: number, bits: 8 
   const head = new Uint8Array(42);
   const h = new DataView(head.buffer);
   head.set([0x66, 0x4c, 0x61, 0x43, 0x80, 0, 0, 34]); // "fLaC", then STREAMINFO, the last metadata block, of 34 bytes (§8.1, §8.2)
-  h.setUint16(8, variable ? Math.min(...sizes.slice(0, -1)) : blocksize); // min block size (the last frame may be shorter: §8.2 allows it)
-  h.setUint16(10, blocksize);
+  h.setUint16(8, statedBlockSizes?.[0] ?? (variable ? Math.min(...sizes.slice(0, -1)) : blocksize)); // min block size (the last frame may be shorter: §8.2 allows it)
+  h.setUint16(10, statedBlockSizes?.[1] ?? blocksize);
   if (statesMaxFrame) {
     // Min and max frame size, 24 bits each at bytes 12 and 15 (each below 2^24 here).
     const lengths = frames.map((f) => f.length);
