@@ -2,7 +2,7 @@
  * Datasets of a season of recorder files through the API: an import sent again while one runs
  * (each file read and hashed once; those sent while one waits share it), and scans answered as
  * pages. The audio layer is wrapped to count the files hashed (probeAudio), the headers a scan
- * reads (headerProblem) and the directories it lists (readDirectory: one per scan of a flat
+ * reads (headerError) and the directories it lists (readDirectory: one per scan of a flat
  * dataset); the server's DatasetImports tells the test when an import waits. Nothing else is
  * changed, and nothing is timed: an import is held only until the event the test waits for.
  */
@@ -39,10 +39,10 @@ vi.mock("../src/audio/index.js", async (importOriginal) => {
       await audio.hashing;
       return real.probeAudio(path, options);
     },
-    headerProblem: (path: string, options?: Parameters<typeof real.headerProblem>[1]) => {
+    headerError: (path: string, options?: Parameters<typeof real.headerError>[1]) => {
       audio.headers.push(path);
       audio.onHeader();
-      return real.headerProblem(path, options);
+      return real.headerError(path, options);
     },
     readDirectory: (dir: string) => {
       audio.listed.push(dir);

@@ -186,9 +186,10 @@ export function probeAudio(path: string, options: { exactPath?: boolean } = {}):
 }
 
 /**
- * Why the file at `path` cannot be opened as a recording, as far as its header tells — the message
- * opening it gives (openAudio's, naming `path`: empty, no supported format, a header cut short or
- * lying; or that it cannot be opened) — or null when its header reads. Reads the header only
+ * Why the file at `path` cannot be opened as a recording, as far as its header tells — the
+ * AudioFormatError opening it gives (openAudio's message, naming `path`: empty, no supported
+ * format, a header cut short or lying; or that it cannot be opened, a MissingFileError where there
+ * is no file) — or null when its header reads. Reads the header only
  * (readHeader), decodes nothing: for PCM that is all opening checks; a compressed stream whose
  * header reads may still fail when opened (its frames cut short or corrupt).
  * @param options.exactPath only the file whose real path `path` is (see openRegularFile)
@@ -196,7 +197,7 @@ export function probeAudio(path: string, options: { exactPath?: boolean } = {}):
  *   them where it lies within (readAhead's `head`): for a scan of many files, one read each where
  *   the header walk made one per chunk; default 0, the header's own reads
  */
-export async function headerProblem(path: string, options: { exactPath?: boolean; headBytes?: number } = {}): Promise<string | null> {
+export async function headerError(path: string, options: { exactPath?: boolean; headBytes?: number } = {}): Promise<AudioFormatError | null> {
   let src: ByteSource | undefined;
   try {
     const { handle, size } = await openRegularFile(path, options);
@@ -205,7 +206,7 @@ export async function headerProblem(path: string, options: { exactPath?: boolean
     return null;
   } catch (err) {
     if (!(err instanceof AudioFormatError)) throw err;
-    return src ? `${path}: ${err.message}` : err.message; // as openFormat names it; openRegularFile's names the path already
+    return src ? new AudioFormatError(`${path}: ${err.message}`) : err; // as openFormat names it; openRegularFile's names the path already
   } finally {
     await src?.close();
   }

@@ -7,9 +7,6 @@ import { constants, readSync } from "node:fs";
 import { lstat, open, readlink, stat, type FileHandle } from "node:fs/promises";
 import { AudioFormatError } from "./types.js";
 
-/** ENOENT in words (fileFailure): a caller that leaves a missing file to others looks for it. */
-export const NO_SUCH_FILE = "no such file or directory";
-
 export interface ByteSource {
   /** Total size in bytes: the bound every untrusted header size is checked against. */
   readonly size: number;
@@ -107,16 +104,27 @@ export function fileFailure(err: unknown): string {
  * `extract` said `no such file or directory` for the same file.
  */
 const FILE_FAILURES: Record<string, string> = {
-  ENOENT: NO_SUCH_FILE,
+  ENOENT: "no such file or directory",
   ENOTDIR: "not a directory",
   EACCES: "permission denied",
   EPERM: "permission denied",
   ELOOP: "too many levels of symbolic links",
 };
 
+/** The system's codes for a path that names nothing: no such file, or a file where its path has a directory. */
+const NOTHING_THERE = new Set(["ENOENT", "ENOTDIR"]);
+
+/**
+ * There is no file at the path openRegularFile was given (ENOENT, ENOTDIR): an AudioFormatError
+ * like any file that cannot be opened, of a class of its own for a caller that leaves a missing
+ * file to others (a scan, to the import) — its message's words escape control characters in the
+ * path (AudioFormatError), so they could not be matched against the path.
+ */
+export class MissingFileError extends AudioFormatError {}
+
 /**
  * Opens `path` for reading and returns the handle, the file's size and its modification time; anything but a regular
- * file, or a file that cannot be opened, is an AudioFormatError.
+ * file, or a file that cannot be opened, is an AudioFormatError (MissingFileError where there is none).
  * @param options.exactPath only the file whose real path `path` is (see isOpenedAt): for a path
  *   confined to the audio roots by its real path (store/paths.ts), so that a symlink swapped into it
  *   between that check and this open cannot lead the server to a file elsewhere (SPEC §10).
@@ -129,7 +137,8 @@ export async function openRegularFile(path: string, options: { exactPath?: boole
     // regular files, and checking before opening would leave a window to swap the path.)
     fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    throw new AudioFormatError(`cannot open ${path}: ${fileFailure(err)}`);
+    const failure = `cannot open ${path}: ${fileFailure(err)}`;
+    throw NOTHING_THERE.has((err as NodeJS.ErrnoException).code ?? "") ? new MissingFileError(failure) : new AudioFormatError(failure);
   }
   try {
     const st = await fh.stat();
@@ -215,7 +224,7 @@ export function memorySource(bytes: Uint8Array): ByteSource {
  * @param options.maxWindow the largest window, in bytes (default 8192)
  * @param options.head the file's first bytes, read already: the first window, reads within it
  *   answered from it from the first — for a header walk over many files (a dataset scan:
- *   headerProblem's `headBytes`), one read each where it made one per chunk, each a trip through
+ *   headerError's `headBytes`), one read each where it made one per chunk, each a trip through
  *   libuv's thread pool
  */
 export function readAhead(src: ByteSource, options: { exactReads?: number; maxWindow?: number; head?: Uint8Array } = {}): ByteSource {

@@ -5,8 +5,8 @@
 import { realpath, stat } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { headerProblem, isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
-import { NO_SUCH_FILE } from "../audio/source.js";
+import { headerError, isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
+import { MissingFileError } from "../audio/source.js";
 import type { Database, Queryable, Sql } from "./db.js";
 import { assertWritable, deleting, inTransaction, updating, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { ConflictError, InvalidError, NotFoundError, invalid, translating } from "./errors.js";
@@ -411,7 +411,7 @@ const HEADER_PROBE_LANES = 8;
 
 /**
  * Of `paths` (unregistered, relative to the dataset's directory), those an import cannot register,
- * with the failure it would report: their header does not read (headerProblem, on the file's real
+ * with the failure it would report: their header does not read (headerError, on the file's real
  * path as the listing found it: `realPaths`, listAudioFiles'; opened only as that file, so a link
  * swapped in since leads nowhere). HEADER_PROBE_LANES files at a time, each an open and one read of
  * its first bytes — nothing decoded, nothing hashed: a scan runs often, and over files not
@@ -428,9 +428,9 @@ async function unreadableFiles(paths: string[], realPaths: ReadonlyMap<string, s
     // Any error reading one file is that file's (an I/O error, a parser's RangeError on a hostile
     // header): said as its import would say it, not thrown — it failed every scan and import of
     // the dataset, where an import's failure had stayed with its one file.
-    const problem = await headerProblem(file, { exactPath: true, headBytes: HEADER_BYTES }).catch((err: Error) => err.message);
+    const problem = await headerError(file, { exactPath: true, headBytes: HEADER_BYTES }).catch((err: Error) => err);
     // A file removed since the listing is left to the import, which says so.
-    if (problem && !problem.startsWith(`cannot open ${file}: ${NO_SUCH_FILE}`)) problems.set(path, namedAsRecorded(problem, file, path));
+    if (problem && !(problem instanceof MissingFileError)) problems.set(path, namedAsRecorded(problem.message, file, path));
   });
   return problems;
 }
