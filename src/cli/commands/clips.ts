@@ -10,8 +10,6 @@ import { basename } from "node:path";
 import { plural } from "../../audio/types.js";
 import { exportClipTable, featureColumns, importClipTable, TABLE_TIMES, type TableTarget, type TableTimes } from "../../store/clip-tables.js";
 import { STATES, type StateFilter } from "../../store/common.js";
-import { storeConfig } from "../../store/config.js";
-import { openDatabase } from "../../store/db.js";
 import { InvalidError } from "../../store/errors.js";
 import { isBlank, labelForm } from "../../store/labels.js";
 import { decodeTable, TABLE_FORMATS, type TableFormat } from "../../store/selection-table.js";
@@ -19,7 +17,7 @@ import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { choiceOption, idArgument, numberOption, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
 import { checkOutputWritable, writeOutputBytes } from "../output-file.js";
-import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
+import { openCommandStore, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "recording", placeholder: "ID", doc: "the recording the table is of" },
@@ -113,8 +111,7 @@ export const command: Command = {
     // The file is read (and decoded) before the database opens: one that cannot be is input (exit 1).
     const text = action === "import" ? await readTableFile(rest[0]) : "";
 
-    const config = storeConfig({ data: options.data as string | undefined });
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), attach: true, poolSize: 1, create: false });
+    const { database, out } = await openCommandStore(cl, { poolSize: 1, create: false });
     try {
       const sql = database.sql;
       if (action === "import") {
@@ -123,7 +120,7 @@ export const command: Command = {
           target, text, format, times, tag_columns: tagColumns, label_key: options["label-key"] as string | undefined, source: basename(rest[0]), created_by: null,
         });
         const summary = `${plural(result.created, "clip")} created, ${result.existing} existing already${result.tags_added ? ` (${plural(result.tags_added, "tag")} added to them)` : ""}; tags from ${result.tag_columns.join(", ") || "no column"}${result.ignored_columns.length ? `; columns ignored: ${result.ignored_columns.join(", ")}` : ""}; run ${result.run.id}`;
-        process.stdout.write((options.json ? JSON.stringify(result) : summary) + "\n");
+        out(result, summary);
         return EXIT.ok;
       }
       const table = await exportClipTable(sql, {

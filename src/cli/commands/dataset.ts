@@ -10,14 +10,14 @@ import { basename, resolve } from "node:path";
 import { plural } from "../../audio/types.js";
 import { storeConfig } from "../../store/config.js";
 import { addDataset, DatasetImports, datasetsHoldingSameBytes, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, type DatasetHoldingSameBytes, type ImportOutcome, type ImportResult, type ScanFile } from "../../store/datasets.js";
-import { openDatabase, type Sql } from "../../store/db.js";
+import type { Sql } from "../../store/db.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { resolveAudioDir } from "../../store/paths.js";
 import { ensureAdmin } from "../../store/users.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { optionRows, readCommandLine, type OptionSpec } from "../flags.js";
-import { audioRootsOption, endInterruptedRuns, replyLimitOption, STORE_OPTIONS } from "../store-options.js";
+import { audioRootsOption, endInterruptedRuns, openCommandStore, STORE_OPTIONS, type AnswerPrinter } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "name", placeholder: "NAME", doc: "dataset name; default the directory's name" },
@@ -87,8 +87,7 @@ export const command: Command = {
     const audioDir = action === "add" || action === "scan" ? await resolveAudioDir(roots, resolve(rest[0]), DIR, outsideRootsHint(roots)) : "";
 
     // `add` brings a database into use (its first admin token is printed below); `list` only reads one.
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), attach: true, poolSize: 2, create: action === "add" });
-    const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
+    const { database, out } = await openCommandStore(cl, { poolSize: 2, create: action === "add", config });
     try {
       const sql = database.sql;
       if (action === "list") {
@@ -197,7 +196,7 @@ function missingLine(f: ScanFile, after: "scan" | "import"): string {
  * whose file is missing, and per entry not read; with --json the scan. Exit 2 when the directory
  * has no dataset. Registers nothing.
  */
-async function scan(sql: Sql, audioDir: string, out: (value: unknown, text: string) => void): Promise<number> {
+async function scan(sql: Sql, audioDir: string, out: AnswerPrinter): Promise<number> {
   const dataset = await findDatasetByDir(sql, audioDir);
   if (!dataset) throw new UsageError(`${audioDir} is no dataset's directory: sonotile dataset add ${audioDir} makes it one`);
   const result = await scanDataset(sql, dataset.id);
@@ -218,7 +217,7 @@ async function scan(sql: Sql, audioDir: string, out: (value: unknown, text: stri
  * `dataset reprobe`: one line per recording whose facts changed or that was left, then the count;
  * with --json one document, the counts and those recordings. Exit 1 when some were left.
  */
-async function reprobe(sql: Sql, roots: readonly string[], out: (value: unknown, text: string) => void): Promise<number> {
+async function reprobe(sql: Sql, roots: readonly string[], out: AnswerPrinter): Promise<number> {
   const outcomes: ReprobeOutcome[] = [];
   const summary = await sweepStaleRecordings(sql, { audioRoots: roots, onRecording: (o) => outcomes.push(o) });
   const facts = (f: { file_samplerate: number; frames: number; channels: number }) => `${f.frames} frames, ${f.channels} ch, ${f.file_samplerate} Hz`;

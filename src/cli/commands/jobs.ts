@@ -3,8 +3,7 @@
  * open the database (as `sonotile token`): the same operations as /v1/jobs. Submitted jobs
  * are executed by `sonotile worker` processes.
  */
-import { openDatabase, type Sql } from "../../store/db.js";
-import { storeConfig } from "../../store/config.js";
+import type { Sql } from "../../store/db.js";
 import { STATES, type StateFilter } from "../../store/common.js";
 import { getJob, listJobItems, listJobs, listMetrics, JOB_STATUSES, type Job, type JobItem, type JobItemStatus, type JobStatus } from "../../store/jobs.js";
 import { parseParams } from "../../engine/params.js";
@@ -17,7 +16,7 @@ import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { choiceOption, idArgument, numberOption, optionRows, readCommandLine, namingFlags, withFlag, type OptionSpec } from "../flags.js";
 import { getRun, type Run } from "../../store/runs.js";
-import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
+import { openCommandStore, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "dataset", placeholder: "ID", doc: "submit: every recording of the dataset" },
@@ -148,11 +147,9 @@ export const command: Command = {
     }
     const priority = numberOption(cl.options.priority, "priority", (v) => Number.isInteger(v) && Math.abs(v) <= 1000, "an integer in [-1000, 1000]");
 
-    const config = storeConfig({ data: cl.options.data as string | undefined });
     // One connection: the commands are sequential, and the embedded server interleaves the
     // messages of concurrent connections (pg-boss's timers would make a second one busy).
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), attach: true, poolSize: 1, create: false });
-    const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
+    const { database, out } = await openCommandStore(cl, { poolSize: 1, create: false });
     try {
       const sql = database.sql;
       if (action === "submit" || action === "retry") {

@@ -3,14 +3,12 @@
  * administrator of the database (no token needed: whoever can open the database is admin).
  * Works beside a running `serve` on the same embedded data directory by connecting to it.
  */
-import { openDatabase } from "../../store/db.js";
-import { storeConfig } from "../../store/config.js";
 import { createToken, listTokens, setTokenEnabled, type Token } from "../../store/tokens.js";
 import { ROLES, createUser, ensureAdmin, findUserByUsername, getUser, getUsers } from "../../store/users.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { choiceOption, durationOption, idArgument, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
-import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
+import { openCommandStore, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "user", placeholder: "NAME", doc: "the token's user (create: default admin, refused once there is none; created if missing with --role)" },
@@ -48,10 +46,8 @@ export const command: Command = {
     const expiresIn = durationOption(cl.options["expires-in"], "expires-in");
     if (expiresIn !== undefined && action !== "create") throw new UsageError(`--expires-in: is for 'create' (a token's expiry is set when it is made)`);
 
-    const config = storeConfig({ data: cl.options.data as string | undefined });
     // A token is for a database in use: a wrong --data must not make a new one (serve and dataset add do).
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), attach: true, poolSize: 2, create: false });
-    const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
+    const { database, out } = await openCommandStore(cl, { poolSize: 2, create: false });
     try {
       const sql = database.sql;
       if (action === "create") {

@@ -3,13 +3,11 @@
  * database (no token needed: whoever can open the database is admin, as for `sonotile token`).
  * Works beside a running `serve` on the same embedded data directory by connecting to it.
  */
-import { openDatabase } from "../../store/db.js";
-import { storeConfig } from "../../store/config.js";
 import { deleteUser, findUserByUsername, listUsers } from "../../store/users.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { optionRows, readCommandLine, type OptionSpec } from "../flags.js";
-import { replyLimitOption, STORE_OPTIONS } from "../store-options.js";
+import { openCommandStore, STORE_OPTIONS } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "json", boolean: true, doc: "print JSON" },
@@ -35,10 +33,8 @@ export const command: Command = {
     const [action, ...rest] = cl.positionals;
     if (!((action === "list" && rest.length === 0) || (action === "delete" && rest.length === 1))) throw new UsageError(`expected 'list' or 'delete <username>' (see --help)`);
 
-    const config = storeConfig({ data: cl.options.data as string | undefined });
     // As `token`: a wrong --data must not make a new database.
-    const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), attach: true, poolSize: 2, create: false });
-    const out = (value: unknown, text: string) => process.stdout.write((cl.options.json ? JSON.stringify(value) : text) + "\n");
+    const { database, out } = await openCommandStore(cl, { poolSize: 2, create: false });
     try {
       const sql = database.sql;
       if (action === "list") {
