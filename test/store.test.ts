@@ -19,9 +19,9 @@ import { authenticate, createToken, hashKey, setTokenEnabled, TokenExpiredError 
 import { createUser, ensureAdmin, getUser, getUsers } from "../src/store/users.js";
 import { probeFile, recordedDateTime } from "../src/store/probe.js";
 import { addDataset, createDataset, importDataset, importNew, listAudioFiles, listDatasets, scanDataset, scanOutcome } from "../src/store/datasets.js";
-import { getRecording, getRecordingLocation, insertRecording, listRecordings, updateRecording, addRecordingTag, setRecordingFeature, RECORDING_SORTS } from "../src/store/recordings.js";
+import { getRecording, getRecordingLocation, insertRecording, listRecordings, updateRecording, addRecordingTag, removeRecordingTag, setRecordingFeature, RECORDING_SORTS } from "../src/store/recordings.js";
 import { getOrCreateTag, listTags } from "../src/store/tags.js";
-import { CLIP_SORTS, createClip, getClip, listClips, setClipFeature } from "../src/store/clips.js";
+import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, removeClipTag, setClipFeature } from "../src/store/clips.js";
 import { createNote } from "../src/store/notes.js";
 import { getOrCreateFeatureName } from "../src/store/features.js";
 import { createRun, failInterruptedRuns, finishRun, getRun } from "../src/store/runs.js";
@@ -441,6 +441,25 @@ describe("datasets and recordings", () => {
     expect(await invalidFields(updateRecording(sql, rec.id, { time_expansion: 0 }))).toEqual(["time_expansion"]);
     expect(await invalidFields(updateRecording(sql, rec.id, { latitude: 90.5 }))).toEqual(["latitude"]);
     expect(await invalidFields(updateRecording(sql, rec.id, { longitude: -180.01 }))).toEqual(["longitude"]);
+  });
+
+  it("tags a recording and a clip once each, and takes a tag off one record alone: the tag itself and the other record's stay", async () => {
+    const [rec] = (await listRecordings(sql, { dataset_id: datasetId, state: "active", sort: "path", order: "asc", limit: 1, offset: 0 })).items;
+    const clip = await createClip(sql, { recording_id: rec.id, start_time: 0, end_time: 0.01, created_by: userId });
+    try {
+      const tag = { key: "untagged-by-test", value: "wren", created_by: userId };
+      const carries = (record: { tags: { key: string; value: string }[] }) => record.tags.filter((t) => t.key === tag.key).map((t) => t.value);
+      await addRecordingTag(sql, rec.id, tag);
+      expect(carries(await addRecordingTag(sql, rec.id, tag))).toEqual(["wren"]); // once
+      expect(carries(await addClipTag(sql, clip.id, tag))).toEqual(["wren"]);
+      expect(carries(await removeRecordingTag(sql, rec.id, tag))).toEqual([]);
+      expect(carries(await getClip(sql, clip.id))).toEqual(["wren"]);
+      expect(carries(await removeClipTag(sql, clip.id, { key: tag.key, value: "robin" }))).toEqual(["wren"]); // another value: not this tag
+      expect(carries(await removeClipTag(sql, clip.id, tag))).toEqual([]);
+      expect((await listTags(sql, { key: tag.key, limit: 10, offset: 0 })).items.map((t) => t.value)).toEqual(["wren"]);
+    } finally {
+      await deleteClip(sql, clip.id);
+    }
   });
 
   it("stores SQL injection text verbatim", async () => {

@@ -5,7 +5,7 @@ import { assertWritable, deleting, inTransaction, writing, given, pageFirst, typ
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
-import { carriesTag, getOrCreateTag, type TagFilter } from "./tags.js";
+import { attachTag, carriesTag, detachTag, type TagFilter } from "./tags.js";
 
 export interface Clip {
   id: string;
@@ -181,15 +181,14 @@ export async function deleteClip(db: Queryable, id: string): Promise<void> {
 
 export async function addClipTag(db: Queryable, id: string, tag: { key: string; value: string } & Provenance): Promise<Clip> {
   return writing(db, "clips", id, async (tx) => {
-    const t = await getOrCreateTag(tx, tag);
-    await tx`INSERT INTO clip_tags (clip_id, tag_id, created_by, run_id) VALUES (${id}, ${t.id}, ${tag.created_by}, ${tag.run_id ?? null}) ON CONFLICT DO NOTHING`;
+    await attachTag(tx, "clip", id, tag);
     return getClip(tx, id);
   });
 }
 
 export async function removeClipTag(db: Queryable, id: string, tag: { key: string; value: string }): Promise<Clip> {
   return writing(db, "clips", id, async (tx) => {
-    await tx`DELETE FROM clip_tags ct USING tags t WHERE ct.clip_id = ${id} AND ct.tag_id = t.id AND t.key = ${tag.key} AND t.value = ${tag.value}`;
+    await detachTag(tx, "clip", id, tag);
     return getClip(tx, id);
   });
 }

@@ -15,7 +15,7 @@ import { ConflictError, NotFoundError, invalid, translating } from "./errors.js"
 import { canonicalRecordingPath, resolveRecordingFile } from "./paths.js";
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
-import { carriesTag, getOrCreateTag, type TagFilter } from "./tags.js";
+import { attachTag, carriesTag, detachTag, type TagFilter } from "./tags.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 
 export interface Recording extends FileFacts {
@@ -529,19 +529,14 @@ function sharedMd5(found: { file: string; size: number; mtime: number }): Promis
 
 export async function addRecordingTag(db: Queryable, id: string, tag: { key: string; value: string } & Provenance): Promise<Recording> {
   return writing(db, "recordings", id, async (tx) => {
-    const t = await getOrCreateTag(tx, tag);
-    await tx`
-      INSERT INTO recording_tags (recording_id, tag_id, created_by, run_id)
-      VALUES (${id}, ${t.id}, ${tag.created_by}, ${tag.run_id ?? null}) ON CONFLICT DO NOTHING`;
+    await attachTag(tx, "recording", id, tag);
     return getRecording(tx, id);
   });
 }
 
 export async function removeRecordingTag(db: Queryable, id: string, tag: { key: string; value: string }): Promise<Recording> {
   return writing(db, "recordings", id, async (tx) => {
-    await tx`
-      DELETE FROM recording_tags rt USING tags t
-      WHERE rt.recording_id = ${id} AND rt.tag_id = t.id AND t.key = ${tag.key} AND t.value = ${tag.value}`;
+    await detachTag(tx, "recording", id, tag);
     return getRecording(tx, id);
   });
 }

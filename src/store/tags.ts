@@ -48,6 +48,24 @@ export async function getOrCreateTag(db: Queryable, t: { key: string; value: str
   return row;
 }
 
+/**
+ * Attaches the tag (key, value), created if new, to the `kind` record `id`, as `tag` made it; one
+ * it carries already keeps its own provenance. The caller checks the record (writing).
+ */
+export async function attachTag(tx: Queryable, kind: keyof typeof TAGGED, id: string, tag: { key: string; value: string } & Provenance): Promise<void> {
+  const t = await getOrCreateTag(tx, tag);
+  await tx`
+    INSERT INTO ${tx(TAGGED[kind])} (${tx(`${kind}_id`)}, tag_id, created_by, run_id)
+    VALUES (${id}, ${t.id}, ${tag.created_by}, ${tag.run_id ?? null}) ON CONFLICT DO NOTHING`;
+}
+
+/** Takes the tag (key, value) off the `kind` record `id`, if it carries it; the tag itself stays. The caller checks the record (writing). */
+export async function detachTag(tx: Queryable, kind: keyof typeof TAGGED, id: string, tag: { key: string; value: string }): Promise<void> {
+  await tx`
+    DELETE FROM ${tx(TAGGED[kind])} a USING tags t
+    WHERE a.${tx(`${kind}_id`)} = ${id} AND a.tag_id = t.id AND t.key = ${tag.key} AND t.value = ${tag.value}`;
+}
+
 export async function listTags(db: Queryable, q: PageRequest & { key?: string; search?: string }): Promise<Page<Tag>> {
   const pattern = likePattern(q.search);
   const where = db`(${q.key ?? null}::text IS NULL OR key = ${q.key ?? null}) AND (${pattern}::text IS NULL OR value ILIKE ${pattern})`;
