@@ -74,7 +74,7 @@ describe("sonotile token", () => {
     expect(JSON.stringify(list.out)).not.toContain(viewer.out.key);
 
     expect((await run(tokenCommand, ["disable", viewer.out.token.id, "--json"])).out.enabled).toBe(false);
-    expect(await authenticate(held.sql, viewer.out.key)).toBeNull();
+    await expect(authenticate(held.sql, viewer.out.key)).rejects.toMatchObject({ reason: "disabled" });
     expect((await run(tokenCommand, ["enable", viewer.out.token.id, "--json"])).out.enabled).toBe(true);
 
     // An existing user keeps its role: --role asking for another is refused, not ignored (a viewer token handed out as admin's).
@@ -92,7 +92,7 @@ describe("sonotile token", () => {
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     expect((await run(tokenCommand, ["enable", viewer.out.token.id])).code).toBe(0);
     expect(stderr.mock.calls.map(([chunk]) => String(chunk))).toEqual([`sonotile token: user carol is disabled: the token does not authenticate until an admin enables them (PATCH /v1/users/${found!.user.id})\n`]);
-    expect(await authenticate(held.sql, viewer.out.key)).toBeNull();
+    await expect(authenticate(held.sql, viewer.out.key)).rejects.toMatchObject({ reason: "user disabled" });
     await updateUser(held.sql, found!.user.id, { enabled: true });
   });
 

@@ -141,7 +141,7 @@ describe("CORS for the origins given", () => {
 
   it("refusals carry the CORS headers, so the page reads their message: a wrong token, no token beyond loopback, a foreign Host", async () => {
     const wrong = await app.inject({ url: "/v1/datasets", headers: { origin: FRONT_END, authorization: "Bearer st_wrong" } });
-    expect([wrong.statusCode, wrong.headers["access-control-allow-origin"], wrong.headers["www-authenticate"]]).toEqual([401, FRONT_END, 'Bearer realm="sonotile"']);
+    expect([wrong.statusCode, wrong.headers["access-control-allow-origin"], wrong.headers["www-authenticate"]]).toEqual([401, FRONT_END, 'Bearer realm="sonotile", error="invalid_token", error_description="the token is unknown"']);
     const none = await locked.inject({ url: "/v1/datasets", headers: { origin: FRONT_END } });
     expect([none.statusCode, none.headers["access-control-allow-origin"]]).toEqual([401, FRONT_END]);
     // The DNS-rebinding check stands: a loopback server answers no anonymous read named by another Host.

@@ -1033,8 +1033,9 @@ describe("OpenAPI document", () => {
       const wrong = await app.inject({ method, url: url(path), headers: auth("st_wrong") });
       if (wrong.statusCode === 401) {
         declared(401, "a wrong token");
-        // RFC 6750 §3: every 401 names the scheme (plugins/errors.ts); a generated client saw it undeclared.
-        if (wrong.headers["www-authenticate"] !== 'Bearer realm="sonotile"') problems.push(`${name}: a 401 without WWW-Authenticate`);
+        // RFC 6750 §3: every 401 names the scheme (plugins/errors.ts), and what was wrong with the
+        // token; a generated client saw it undeclared.
+        if (wrong.headers["www-authenticate"] !== 'Bearer realm="sonotile", error="invalid_token", error_description="the token is unknown"') problems.push(`${name}: a 401 whose WWW-Authenticate is ${wrong.headers["www-authenticate"]}`);
         if (!op.responses[401]?.headers?.["WWW-Authenticate"]) problems.push(`${name}: 401 does not declare WWW-Authenticate`);
       }
       else notUnauthorized.push(name);
@@ -1051,6 +1052,9 @@ describe("OpenAPI document", () => {
         if (res.statusCode === 403) {
           declared(403, `a ${who}'s token`);
           refused.push(`${name} (${who})`);
+          // The user's role, or a record not theirs: what it takes, as RFC 6750's insufficient_scope.
+          if (!/^Bearer realm="sonotile", error="insufficient_scope", error_description="[^"\\]+"$/.test(String(res.headers["www-authenticate"]))) problems.push(`${name}: a ${who}'s 403 whose WWW-Authenticate is ${res.headers["www-authenticate"]}`);
+          if (!op.responses[403]?.headers?.["WWW-Authenticate"]) problems.push(`${name}: 403 does not declare WWW-Authenticate`);
         }
       }
     }
@@ -1062,6 +1066,23 @@ describe("OpenAPI document", () => {
     expect(refused.filter((r) => r.endsWith("(member)")).sort()).toEqual([
       "DELETE /v1/datasets/{id}", "DELETE /v1/recordings/{id}", "DELETE /v1/users/{id}", "PATCH /v1/users/{id}", "POST /v1/artifacts/cleanup", "POST /v1/trash/purge", "POST /v1/users", "PUT /v1/datasets/{id}/audio_dir",
     ].map((n) => `${n} (member)`));
+  });
+
+  it("a tile's refusal says in WWW-Authenticate what was wrong with the token (RFC 6750 §3), its body unchanged; beyond loopback a tile without a token gets the challenge alone", async () => {
+    const { token, key } = await createToken(t.db.sql, { user_id: adminId, name: "old", created_by: null, expires_at: "2026-01-01T00:00:00Z" });
+    const tile = `/v1/recordings/${id}/tiles/0/0.png`;
+    const expired = await app.inject({ url: tile, headers: auth(key) });
+    expect([expired.statusCode, expired.headers["www-authenticate"], expired.json().message]).toEqual([
+      401, 'Bearer realm="sonotile", error="invalid_token", error_description="the token has expired"', `the token ${token.key_prefix}… (old) expired at 2026-01-01T00:00:00.000Z: create a new one (POST /v1/tokens with another token, or sonotile token create)`,
+    ]);
+    const locked = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles, requireAuthForReads: true });
+    try {
+      const none = await locked.inject({ url: tile });
+      expect([none.statusCode, none.headers["www-authenticate"], none.json().message]).toEqual([401, 'Bearer realm="sonotile"', "this route needs a token: send 'Authorization: Bearer <key>'"]);
+      expect((await locked.inject({ url: tile, headers: auth(adminKey) })).statusCode).toBe(200);
+    } finally {
+      await locked.close();
+    }
   });
 
   it("tells a client what it may leave out: the bodies abort and purge do without, the token /health does without; and what a download is", async () => {

@@ -169,7 +169,7 @@ describe("DELETE /v1/users/{id}", () => {
     await deleteAuthorFirst("datasets", "created_by");
     try {
       const res = await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "orphaned", audio_dir: "formats" }, headers: auth(author.key) });
-      expect([res.json(), res.headers["www-authenticate"]]).toEqual([gone("deleted-mid-write"), 'Bearer realm="sonotile"']);
+      expect([res.json(), res.headers["www-authenticate"]]).toEqual([gone("deleted-mid-write"), 'Bearer realm="sonotile", error="invalid_token", error_description="the token\'s user was deleted"']);
     } finally {
       await dropTrigger("datasets");
     }

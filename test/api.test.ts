@@ -16,8 +16,8 @@ import { openApiLicense } from "../src/api/openapi-license.js";
 import { isLoopbackName } from "../src/api/plugins/auth.js";
 import { errorsPlugin } from "../src/api/plugins/errors.js";
 import { resolveRoots } from "../src/store/paths.js";
-import { createToken } from "../src/store/tokens.js";
-import { createUser, ensureAdmin } from "../src/store/users.js";
+import { createToken, setTokenEnabled } from "../src/store/tokens.js";
+import { createUser, ensureAdmin, updateUser } from "../src/store/users.js";
 import { multipartParts } from "./http-helpers.js";
 import { FIXTURES, freshDatabase, type TestDatabase } from "./store-helpers.js";
 
@@ -150,10 +150,10 @@ describe("authentication and roles", () => {
   const body = { name: "auth-check", audio_dir: "recordings" };
 
   it("needs a token to mutate: 401 without, 401 for a wrong or malformed one", async () => {
-    for (const headers of [{}, auth("st_wrong"), { authorization: "Basic abc" }]) {
+    for (const [headers, challenge] of [[{}, ""], [auth("st_wrong"), ', error="invalid_token", error_description="the token is unknown"'], [{ authorization: "Basic abc" }, ""]] as const) {
       const res = await app.inject({ method: "POST", url: "/v1/datasets", payload: body, headers });
       expect(res.statusCode).toBe(401);
-      expect(res.headers["www-authenticate"]).toBe('Bearer realm="sonotile"');
+      expect(res.headers["www-authenticate"]).toBe(`Bearer realm="sonotile"${challenge}`);
       expect(res.json().message).toMatch(/token|Authorization/);
     }
     // User details need a token even on loopback.
@@ -170,6 +170,59 @@ describe("authentication and roles", () => {
     expect(res.json().message).toContain("member");
     const user = await app.inject({ method: "POST", url: "/v1/users", payload: { username: "eve" }, headers: auth(member) });
     expect(user.statusCode).toBe(403);
+  });
+
+  it("says in each refusal's WWW-Authenticate challenge what was wrong (RFC 6750 §3) — invalid_token and why for a token that does not authenticate, insufficient_scope for a role lacking, the challenge alone without a token — on a read, a write, an admin route and a download (the tile route: api-tiles.test.ts), their bodies unchanged", async () => {
+    const leaver = await createUser(t.db.sql, { username: "challenged", role: "member" });
+    const keyOf = async (expires_at: string | null = null) => (await createToken(t.db.sql, { user_id: leaver.id, name: "c", created_by: null, expires_at }));
+    const [disabled, expired, ofDisabledUser] = [await keyOf(), (await keyOf("2026-01-01T00:00:00Z")).key, (await keyOf()).key];
+    await setTokenEnabled(t.db.sql, disabled.token.id, false);
+    const invalid = (description: string) => `Bearer realm="sonotile", error="invalid_token", error_description="${description}"`;
+    const routes = [
+      { method: "GET", url: "/v1/datasets" },
+      { method: "POST", url: "/v1/datasets", payload: body },
+      { method: "POST", url: "/v1/users", payload: { username: "nobody" } },
+      { method: "GET", url: "/v1/recordings/00000000-0000-0000-0000-000000000000/audio" },
+    ] as const;
+    const challenge = async (headers: Record<string, string>) => {
+      const answers = await Promise.all(routes.map((r) => app.inject({ ...r, headers })));
+      return answers.map((res) => [res.statusCode, res.headers["www-authenticate"] ?? null]);
+    };
+    const everywhere = (status: number, header: string | null) => routes.map(() => [status, header]);
+    expect(await challenge(auth("st_unknown"))).toEqual(everywhere(401, invalid("the token is unknown")));
+    expect(await challenge({ authorization: "Bearer st_a st_b" })).toEqual(everywhere(401, invalid("the token is malformed")));
+    expect(await challenge(auth(disabled.key))).toEqual(everywhere(401, invalid("the token is disabled")));
+    expect(await challenge(auth(expired))).toEqual(everywhere(401, invalid("the token has expired")));
+    // Disabled, then enabled again: the user's token says which of the two it is.
+    await updateUser(t.db.sql, leaver.id, { enabled: false });
+    expect(await challenge(auth(ofDisabledUser))).toEqual(everywhere(401, invalid("the token's user is disabled")));
+    await updateUser(t.db.sql, leaver.id, { enabled: true });
+    // No token (or one of another scheme): the challenge alone, where one is needed; a viewer's
+    // and a member's refusals name the role that it takes.
+    expect(await challenge({})).toEqual([[200, null], [401, 'Bearer realm="sonotile"'], [401, 'Bearer realm="sonotile"'], [404, null]]);
+    const scope = (role: string) => `Bearer realm="sonotile", error="insufficient_scope", error_description="this needs the ${role} role"`;
+    expect(await challenge(auth(viewer))).toEqual([[200, null], [403, scope("member")], [403, scope("admin")], [404, null]]);
+    const memberRefused = await app.inject({ ...routes[2], headers: auth(member) });
+    expect([memberRefused.statusCode, memberRefused.headers["www-authenticate"]]).toEqual([403, scope("admin")]);
+    // A read without a token refused on loopback (its Host, a proxy): a token would be answered.
+    for (const headers of [{ host: "attacker.example" }, { "x-forwarded-for": "192.0.2.1" }]) {
+      const res = await app.inject({ url: "/v1/datasets", headers });
+      expect([res.statusCode, res.headers["www-authenticate"]]).toEqual([403, 'Bearer realm="sonotile"']);
+    }
+    // The token routes' own refusals of what only admins do.
+    const mine = (await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "own" }, headers: auth(member) })).json().token;
+    const other = await app.inject({ method: "POST", url: "/v1/tokens", payload: { name: "theirs", user_id: leaver.id }, headers: auth(member) });
+    expect([other.statusCode, other.headers["www-authenticate"]]).toEqual([403, `Bearer realm="sonotile", error="insufficient_scope", error_description="only admins manage other users' tokens"`]);
+    await app.inject({ method: "PATCH", url: `/v1/tokens/${mine.id}`, payload: { enabled: false }, headers: auth(member) });
+    const reenable = await app.inject({ method: "PATCH", url: `/v1/tokens/${mine.id}`, payload: { enabled: true }, headers: auth(member) });
+    expect([reenable.statusCode, reenable.headers["www-authenticate"]]).toEqual([403, `Bearer realm="sonotile", error="insufficient_scope", error_description="only admins re-enable a disabled token"`]);
+    // The bodies say what they said.
+    const bodies = await Promise.all([auth("st_unknown"), auth(disabled.key), auth(expired)].map((headers) => app.inject({ url: "/v1/users/me", headers })));
+    expect(bodies.map((res) => res.json().message)).toEqual([
+      "the token is invalid or disabled, or its user is disabled",
+      "the token is invalid or disabled, or its user is disabled",
+      expect.stringMatching(/^the token st_\S+… \(c\) expired at 2026-01-01T00:00:00.000Z: create a new one/),
+    ]);
   });
 
   it("disables a user: none of their tokens authenticates and none is made for them, until an admin enables them again — tokens had to be disabled one by one while the user made new ones", async () => {
@@ -322,7 +375,7 @@ describe("token expiry", () => {
     for (const [method, url] of [["GET", "/v1/users/me"], ["GET", "/v1/datasets"], ["POST", "/v1/tokens"]] as const) {
       const res = await app.inject({ method, url, headers: auth(key), ...(method === "POST" && { payload: { name: "renew" } }) });
       expect([res.statusCode, res.headers["www-authenticate"], res.json().message], url).toEqual([
-        401, 'Bearer realm="sonotile"', `the token ${token.key_prefix}… (old laptop) expired at 2026-01-01T00:00:00.000Z: create a new one (POST /v1/tokens with another token, or sonotile token create)`,
+        401, 'Bearer realm="sonotile", error="invalid_token", error_description="the token has expired"', `the token ${token.key_prefix}… (old laptop) expired at 2026-01-01T00:00:00.000Z: create a new one (POST /v1/tokens with another token, or sonotile token create)`,
       ]);
     }
     // A disabled token says what it said, expired or not.

@@ -13,8 +13,9 @@
  * - 503: the answer's deadline (plugins/deadline.ts), an unreachable database, a server closing
  *   (plugins/drain.ts), a record kept busy by other changes (store BusyError), with Retry-After
  *   where repeating the request is safe.
- * 401 and 503 declare the headers they carry (WWW-Authenticate, Retry-After).
- * A status a route declares itself keeps its own schema and description.
+ * 401, 403 and 503 declare the headers they carry (WWW-Authenticate, Retry-After).
+ * A status a route declares itself keeps its own schema and description — but a 403 declared as
+ * the bare error body, which the token's refusal can be too, takes the common one's (its header).
  */
 import type { RouteOptions } from "fastify";
 import { isPublicRoute, neededRole, roleCanRefuse } from "./plugins/auth.js";
@@ -25,9 +26,14 @@ const BODY_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELE
 
 const responses = {
   400: errorBody.describe("Bad Request: a field is invalid (`fields` names each)"),
-  // RFC 6750 §3: a 401 names the scheme a token is sent with (plugins/errors.ts).
-  401: errorWithHeaders("Unauthorized: a wrong, disabled or malformed token, or none where one is needed", { "WWW-Authenticate": 'Bearer realm="sonotile": send the token as Authorization: Bearer <token>' }),
-  403: errorBody.describe("Forbidden: the token's user lacks the role this needs, or a request without a token names this server by a Host that is no loopback name"),
+  // RFC 6750 §3: a 401 names the scheme a token is sent with, and what was wrong with the one
+  // sent; a 403 of the token's user's role what it lacks (plugins/errors.ts, plugins/auth.ts).
+  401: errorWithHeaders("Unauthorized: a wrong, disabled or malformed token, or none where one is needed", {
+    "WWW-Authenticate": `Bearer realm="sonotile" — send the token as Authorization: Bearer <token>. For a token that does not authenticate also error="invalid_token" and an error_description saying why: the token is unknown, is malformed, is disabled, has expired, or the token's user is disabled or was deleted`,
+  }),
+  403: errorWithHeaders("Forbidden: the token's user lacks the role this needs (or, where a route says so, is not the record's creator), a request without a token names this server by a Host that is no loopback name or came through a proxy, or the route's own refusal (such as a dataset directory outside the audio roots)", {
+    "WWW-Authenticate": `Bearer realm="sonotile", error="insufficient_scope" and an error_description saying what it takes (e.g. "this needs the admin role") when the token's user may not do this; Bearer realm="sonotile" alone when a request without a token was refused (a token would be answered); absent on the route's own refusals`,
+  }),
   413: errorBody.describe("Content Too Large: the body is over the limit"),
   415: errorBody.describe("Unsupported Media Type: the body is not sent as application/json"),
   503: errorWithHeaders("Service Unavailable: no answer within the deadline, the database is unavailable, or a record is busy with other changes", RETRY_AFTER_HEADER),
@@ -55,6 +61,10 @@ function commonResponses(route: Pick<RouteOptions, "method" | "config">, require
 export function declareCommonResponses(route: RouteOptions, requireAuthForReads: boolean): void {
   const schema = route.schema as { hide?: boolean; response?: Record<string, unknown>; security?: unknown[] } | undefined;
   if (!schema || schema.hide) return;
-  schema.response = { ...commonResponses(route, requireAuthForReads), ...schema.response };
+  const common = commonResponses(route, requireAuthForReads);
+  // A route's own 403 (someone else's record, a directory outside the audio roots) is declared as
+  // the bare error body; the token's refusal on the same route carries WWW-Authenticate.
+  const own = schema.response?.[403] === errorBody && !isPublicRoute(route) ? { 403: responses[403] } : {};
+  schema.response = { ...common, ...schema.response, ...own };
   if (isPublicRoute(route)) schema.security = [];
 }

@@ -22,14 +22,29 @@ export interface Token {
   expires_at: string | null;
 }
 
+/** Why the key of a token does not authenticate: the token is disabled, its user is, or its `expires_at` has passed. */
+export type Refusal = "disabled" | "user disabled" | "expired";
+
+/**
+ * The key names a token that does not authenticate, for `reason`: its 401 says which in its
+ * WWW-Authenticate challenge (RFC 6750 error_description, plugins/auth.ts). A disabled token says
+ * so before an expired one, and so does one of a disabled user.
+ */
+export class TokenRefusedError extends Error {
+  override name = "TokenRefusedError";
+  constructor(readonly token: Token, readonly reason: Refusal, message = `the token ${token.key_prefix}… (${token.name}) does not authenticate: ${{ disabled: "it is disabled", "user disabled": "its user is disabled", expired: "it has expired" }[reason]}`) {
+    super(message);
+  }
+}
+
 /**
  * The key names an enabled token of an enabled user whose `expires_at` has passed: a 401 that
  * says so, so that its holder asks for a new token instead of looking for a typo in this one.
  */
-export class TokenExpiredError extends Error {
+export class TokenExpiredError extends TokenRefusedError {
   override name = "TokenExpiredError";
-  constructor(readonly token: Token) {
-    super(`the token ${token.key_prefix}… (${token.name}) expired at ${token.expires_at}: create a new one (POST /v1/tokens with another token, or sonotile token create)`);
+  constructor(token: Token) {
+    super(token, "expired", `the token ${token.key_prefix}… (${token.name}) expired at ${token.expires_at}: create a new one (POST /v1/tokens with another token, or sonotile token create)`);
   }
 }
 
@@ -80,8 +95,9 @@ export async function setTokenEnabled(db: Queryable, id: string, enabled: boolea
 }
 
 /**
- * The user and token a key belongs to, or null if the key is unknown or disabled, or its user is.
- * @throws TokenExpiredError when the token's `expires_at` has passed (by the database's clock, which every instance shares)
+ * The user and token a key belongs to, or null if the key is unknown.
+ * @throws TokenRefusedError when the token is disabled or its user is; TokenExpiredError (one)
+ *   when its `expires_at` has passed (by the database's clock, which every instance shares)
  */
 export async function authenticate(db: Queryable, key: string): Promise<{ user: User; token: Token } | null> {
   if (!key.startsWith(KEY_PREFIX) || key.length > 200) return null;
@@ -89,7 +105,7 @@ export async function authenticate(db: Queryable, key: string): Promise<{ user: 
     SELECT t.id, t.user_id, t.name, t.key_prefix, t.enabled, t.created_at, t.created_by, t.expires_at, t.expires_at <= now() AS expired,
            u.username, u.name AS user_name, u.email, u.role, u.enabled AS user_enabled, u.created_at AS user_created_at, u.created_by AS user_created_by
     FROM api_tokens t JOIN users u ON u.id = t.user_id
-    WHERE t.key_hash = ${hashKey(key)} AND t.enabled AND u.enabled`;
+    WHERE t.key_hash = ${hashKey(key)}`;
   // "No such token" is confirmed by a second read: while its connections were being reset,
   // postgres.js 3.4.9 answered a few lookups of a valid key with no rows and no error (4 of 13,760
   // requests to a server whose PostgreSQL sat behind a TCP proxy resetting them) — a 401 that
@@ -98,6 +114,8 @@ export async function authenticate(db: Queryable, key: string): Promise<{ user: 
   if (!row) [row] = await lookup();
   if (!row) return null;
   const token: Token = { id: row.id, user_id: row.user_id, name: row.name, key_prefix: row.key_prefix, enabled: row.enabled, created_at: row.created_at, created_by: row.created_by, expires_at: row.expires_at };
+  if (!row.enabled) throw new TokenRefusedError(token, "disabled");
+  if (!row.user_enabled) throw new TokenRefusedError(token, "user disabled");
   if (row.expired) throw new TokenExpiredError(token);
   return {
     token,

@@ -29,9 +29,32 @@ declare module "fastify" {
   }
 }
 
+/**
+ * What a refusal's `WWW-Authenticate` challenge says beside the scheme (RFC 6750 §3): nothing when
+ * the request sent no token (or one of another scheme); else `error` — `invalid_token` for a 401
+ * whose token does not authenticate, `insufficient_scope` for a 403 whose token's user may not do
+ * this — and `description`, which says which (ASCII without `"` or `\`, as the RFC's grammar allows).
+ */
+export interface BearerChallenge {
+  error?: "invalid_token" | "insufficient_scope";
+  description?: string;
+}
+
+/** The `WWW-Authenticate` value of `challenge`. */
+export function bearerChallenge(challenge: BearerChallenge): string {
+  const params = ['realm="sonotile"'];
+  if (challenge.error) params.push(`error="${challenge.error}"`);
+  if (challenge.description) params.push(`error_description="${challenge.description}"`);
+  return `Bearer ${params.join(", ")}`;
+}
+
 /** An error with an HTTP status, thrown by route handlers and hooks (401, 403, 416, ...). */
 export class HttpError extends Error {
-  constructor(readonly statusCode: number, message: string) {
+  /**
+   * @param challenge the WWW-Authenticate challenge the answer carries (a 401 without one names
+   *   the scheme alone); absent on a refusal no token would change (a directory outside the audio roots)
+   */
+  constructor(readonly statusCode: number, message: string, readonly challenge?: BearerChallenge) {
     super(message);
     this.name = "HttpError";
   }
@@ -82,15 +105,17 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
     if (err instanceof MissingUserError && request.user && err.userId === request.user.id) {
       // Deleted (DELETE /v1/users/{id}) after this request was authenticated: the write names
       // them as its author (created_by) or owner, and was refused.
-      reply.header("WWW-Authenticate", 'Bearer realm="sonotile"');
+      reply.header("WWW-Authenticate", bearerChallenge({ error: "invalid_token", description: "the token's user was deleted" }));
       return sendError(reply, 401, `user ${request.user.username}, who made this request, was deleted after it was authenticated: its write, which names them, was refused`);
     }
     if (err instanceof InvalidError) return sendError(reply, 400, err.message, err.fields);
     if (err instanceof NotFoundError) return sendError(reply, 404, err.message);
     if (err instanceof ConflictError) return sendError(reply, 409, err.message);
     if (err instanceof HttpError) {
-      // RFC 6750 §3: a 401 names the scheme the client should use.
-      if (err.statusCode === 401) reply.header("WWW-Authenticate", 'Bearer realm="sonotile"');
+      // RFC 6750 §3: a 401 names the scheme the client should use, and what was wrong with the
+      // token sent; a 403 of the token's user's role what it lacks.
+      const challenge = err.challenge ?? (err.statusCode === 401 ? {} : undefined);
+      if (challenge) reply.header("WWW-Authenticate", bearerChallenge(challenge));
       return sendError(reply, err.statusCode, err.message);
     }
     // Tiles, images and playback (unsent-bytes.ts): retried once slower clients have taken their answers.

@@ -10,7 +10,7 @@ import type { Sql } from "../../store/db.js";
 import { NotFoundError } from "../../store/errors.js";
 import { createToken, getToken, listTokens, setTokenEnabled } from "../../store/tokens.js";
 import { getUser } from "../../store/users.js";
-import { requireRole } from "../plugins/auth.js";
+import { forbidden, requireRole } from "../plugins/auth.js";
 import { HttpError } from "../plugins/errors.js";
 import { errorBody, id, idParams, page, pageQuery, label, timestamp } from "../schemas.js";
 
@@ -37,7 +37,7 @@ const expiresAt = z.iso
 /** The acting user, allowed to act on `userId`'s tokens (themselves, or any as admin). */
 function actorFor(request: FastifyRequest, userId: string) {
   const actor = requireRole(request, "viewer");
-  if (actor.id !== userId && actor.role !== "admin") throw new HttpError(403, `only admins manage other users' tokens; user ${actor.username} is ${actor.role}`);
+  if (actor.id !== userId && actor.role !== "admin") throw forbidden(`only admins manage other users' tokens; user ${actor.username} is ${actor.role}`, "only admins manage other users' tokens");
   return actor;
 }
 
@@ -103,7 +103,7 @@ export const tokenRoutes: FastifyPluginAsyncZod = async (app) => {
     // Owners re-enabling their tokens had undone an admin's disabling of a member's token (the
     // member's other token sufficed): whoever disabled it, only an admin turns it back on.
     if (request.body.enabled && !token.enabled && actor.role !== "admin") {
-      throw new HttpError(403, `only admins re-enable a disabled token (an admin may have disabled it); user ${actor.username} is ${actor.role} — create a new token instead`);
+      throw forbidden(`only admins re-enable a disabled token (an admin may have disabled it); user ${actor.username} is ${actor.role} — create a new token instead`, "only admins re-enable a disabled token");
     }
     return setTokenEnabled(app.db.sql, request.params.id, request.body.enabled);
   });
