@@ -245,8 +245,13 @@ describe("dataset add", () => {
     try {
       const r = await runSonotile(["dataset", "add", recordings, "--audio-root", join(dir.path, "root"), "--data", data, "--json"], { env: { DATABASE_URL: t?.url ?? "" } });
       expect(r.code, r.stderr).toBe(0);
-      const printed = JSON.parse(r.stdout); // one document: the new database's admin token is a field of it
-      expect(printed.admin_token).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+      // One document: the file holding the new database's admin token is a field of it. Stdout is
+      // no terminal, and a provisioning script's log would keep the key (it was printed, admin_token).
+      const printed = JSON.parse(r.stdout);
+      expect([printed.admin_token, printed.admin_token_file]).toEqual([undefined, join(data, "admin-token")]);
+      const adminKey = readFileSync(join(data, "admin-token"), "utf8").trim();
+      expect([adminKey, statSync(join(data, "admin-token")).mode & 0o777]).toEqual([expect.stringMatching(/^st_[A-Za-z0-9_-]{20,}$/), 0o600]);
+      expect(r.stdout + r.stderr).not.toContain(adminKey);
       expect(printed.registered).toHaveLength(3);
       expect(printed.dataset).toMatchObject({ name: "site", recording_count: 3 });
       // Again on the same directory — an earlier `add` interrupted, or files added since: its
@@ -367,6 +372,48 @@ describe("dataset add", () => {
       await t?.cleanup();
     }
   }, 60_000);
+});
+
+describe("token create on a database without users", () => {
+  /** A migrated database without users, its --data directory, and its DATABASE_URL ("": embedded). */
+  async function usersless(name: string) {
+    const t = REAL_PG_URL ? await freshDatabase() : null;
+    const data = join(dir.path, name);
+    if (!t) await (await openDatabase({ dataDir: data, initialData: await migratedTemplate() })).close();
+    return { data, env: { DATABASE_URL: t?.url ?? "" }, cleanup: async () => void (await t?.cleanup()) };
+  }
+
+  it("for another user prints that user's token, and delivers the first admin's as serve does: to DATA/admin-token (mode 0600) where stdout is no terminal, not printed (it was shown nowhere)", async () => {
+    const db = await usersless("first-admin-on-the-way");
+    try {
+      const r = await runSonotile(["token", "create", "--user", "curator", "--data", db.data], { env: db.env });
+      expect(r.code, r.stderr).toBe(0);
+      const file = join(db.data, "admin-token");
+      const adminKey = readFileSync(file, "utf8").trim();
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const lines = r.stdout.split("\n");
+      expect(lines[0]).toBe(`admin token (shown once) written to ${file} (mode 0600), not printed: this output is no terminal, and a service manager's or script's log would keep it — read it, store it, delete the file`);
+      expect(lines.slice(1)).toEqual([expect.stringMatching(/^token \S+ for curator \(member\), shown once:$/), expect.stringMatching(/^st_\S{40,}$/), ""]);
+      expect(r.stdout).not.toContain(adminKey);
+      // The file's key is the admin's token.
+      const listed = JSON.parse((await runSonotile(["token", "list", "--user", "admin", "--json", "--data", db.data], { env: db.env })).stdout);
+      expect(listed.items.map((t: { key_prefix: string }) => t.key_prefix)).toEqual([adminKey.slice(0, 9)]);
+    } finally {
+      await db.cleanup();
+    }
+  });
+
+  it("for the admin prints the admin's token, which it was asked for — its output — and writes no file", async () => {
+    const db = await usersless("first-admin-asked-for");
+    try {
+      const r = await runSonotile(["token", "create", "--json", "--data", db.data], { env: db.env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).key).toMatch(/^st_\S{40,}$/);
+      expect(existsSync(join(db.data, "admin-token"))).toBe(false);
+    } finally {
+      await db.cleanup();
+    }
+  });
 });
 
 describe("dataset reprobe", () => {

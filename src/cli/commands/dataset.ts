@@ -14,6 +14,7 @@ import type { Sql } from "../../store/db.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { resolveAudioDir } from "../../store/paths.js";
 import { ensureAdmin } from "../../store/users.js";
+import { adminKeyFields, adminKeyLines, deliverAdminKey } from "../admin-key.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { optionRows, readCommandLine, type OptionSpec } from "../flags.js";
@@ -39,8 +40,9 @@ notes — and names those registered whose size or modification time changed sin
 their registered content until refreshed: POST /v1/recordings/{id}/refresh) and those whose
 file is missing. Files holding the same bytes as another recording are registered and named as
 duplicates. A directory inside another dataset's, or holding one, is refused (exit 2): its
-files would be registered twice. 'add' creates the database if there is none (printing its admin
-token), 'scan', 'list' and 'reprobe' refuse to. On a shared PostgreSQL, 'add' waits (saying so)
+files would be registered twice. 'add' creates the database if there is none (its admin token
+printed on a terminal, else written to DATA/admin-token, as serve does), 'scan', 'list' and
+'reprobe' refuse to. On a shared PostgreSQL, 'add' waits (saying so)
 for an import of the same dataset running on a server or in another 'add', then registers what
 is still new; a server's import asked for meanwhile waits for it.
 
@@ -86,7 +88,7 @@ export const command: Command = {
     // is relative to the first root: a remote caller has no current directory of the server's).
     const audioDir = action === "add" || action === "scan" ? await resolveAudioDir(roots, resolve(rest[0]), DIR, outsideRootsHint(roots)) : "";
 
-    // `add` brings a database into use (its first admin token is printed below); `list` only reads one.
+    // `add` brings a database into use (its first admin token is delivered below); `list` only reads one.
     const { database, out } = await openCommandStore(cl, { poolSize: 2, create: action === "add", config });
     try {
       const sql = database.sql;
@@ -99,8 +101,9 @@ export const command: Command = {
       if (action === "reprobe") return await reprobe(sql, roots, out);
       if (action === "scan") return await scan(sql, audioDir, out);
       const first = await ensureAdmin(sql);
-      // With --json the token is a field of the one JSON document (admin_token), not a line before it.
-      if (first && !cl.options.json) process.stdout.write(`admin token for the new database (shown once): ${first.key}\n`);
+      const admin = first && (await deliverAdminKey(first.key, config.dataDir));
+      // With --json the token (or its file) is a field of the one JSON document, not a line before it.
+      if (admin && !cl.options.json) process.stdout.write(adminKeyLines(admin).join("\n") + "\n");
       // An earlier `add` killed mid-import left its run `running`: it ends as failed (this one resumes the work).
       await endInterruptedRuns(sql, "sonotile dataset");
       // The directory's dataset exists (an earlier `add` interrupted, or files added since): its
@@ -138,7 +141,7 @@ export const command: Command = {
         ...sameBytes.map((d) => sameBytesLine(d, result.dataset.id)),
       ];
       const answer = { ...result, datasets_holding_same_bytes: sameBytes };
-      out(first ? { ...answer, admin_token: first.key } : answer, lines.join("\n"));
+      out(admin ? { ...answer, ...adminKeyFields(admin) } : answer, lines.join("\n"));
       // As extract's: a file with an audio file's name that could not be registered is input not read.
       return result.failed.length ? EXIT.input : EXIT.ok;
     } finally {

@@ -1,14 +1,13 @@
 /**
  * `sonotile serve` — the HTTP API (SPEC §5) on the configured database: migrations applied,
  * the first admin token shown once on an empty database (printed on a terminal, else written to a
- * file of the data directory: deliverAdminKey), optional demo data, listening on
+ * file of the data directory: admin-key.ts), optional demo data, listening on
  * 127.0.0.1 unless told otherwise (and then every route needs a token), and a job worker
  * executing submitted batch jobs on a pool of its own (unless --no-worker): with nothing else
  * running, a job submitted to the server — e.g. the viewer's features of a new clip — runs.
  * SIGTERM / SIGINT stop accepting, let in-flight requests and job items finish, and close the
  * database.
  */
-import { mkdir, rm, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { buildApp } from "../../api/app.js";
@@ -22,6 +21,7 @@ import { resolveRoots } from "../../store/paths.js";
 import { ensureAdmin } from "../../store/users.js";
 import { startWorker, type ExtractWorker } from "../../jobs/worker.js";
 import type { Command } from "../command.js";
+import { adminKeyLines, deliverAdminKey, type DeliveredAdminKey } from "../admin-key.js";
 import { openWhenReady } from "../database-wait.js";
 import { exitAfterShutdown, stopSignal } from "../shutdown.js";
 import { audioRootsOption, endInterruptedRuns, replyLimitOption, STORE_OPTIONS } from "../store-options.js";
@@ -107,40 +107,6 @@ function mallocArenaHint(env: NodeJS.ProcessEnv = process.env): string | null {
   return "malloc: MALLOC_ARENA_MAX is unset — start the server with MALLOC_ARENA_MAX=2 to keep 250–350 MB less resident (README: How much memory a server needs)";
 }
 
-/** Where the first admin's key went: the banner prints it (`print`, `why` it is there if not by choice), or it is in the file `path`. */
-type AdminKeyDelivery = { to: "print"; why?: string } | { to: "file"; path: string };
-
-/**
- * Where the new database's admin key goes. A terminal shows it and keeps it nowhere: printed, as
- * `npm start` always did. Any other stdout is kept by whatever reads it — systemd's journal
- * (readable by the adm and systemd-journal groups), `docker logs`, a log file — so the key would
- * sit in a log for as long as the log does: it is written to `admin-token` in the data directory
- * instead (mode 0600; the directory keeps its mode, 0700 when it holds the embedded database), read from there once, never printed. A file of an
- * earlier database there is replaced. If the file cannot be written the key is printed all the
- * same (a lost key would leave the API without an admin until `sonotile token create`), saying why.
- */
-async function deliverAdminKey(key: string, dataDir: string, terminal: boolean): Promise<AdminKeyDelivery> {
-  if (terminal) return { to: "print" };
-  const path = join(dataDir, "admin-token");
-  try {
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    // Removed first: an existing file keeps its own mode through a write, and "wx" follows no link put in its place.
-    await rm(path, { force: true });
-    await writeFile(path, key + "\n", { mode: 0o600, flag: "wx" });
-    return { to: "file", path };
-  } catch (err) {
-    return { to: "print", why: `it could not be written to ${path} (${(err as Error).message}), so it is printed here and whatever keeps this output has it: once you have another admin token, disable this one (sonotile token list, sonotile token disable ID)` };
-  }
-}
-
-/** The banner's lines about the new admin's key, delivered by deliverAdminKey. */
-function adminKeyLines(key: string, delivery: AdminKeyDelivery, address: string): string[] {
-  if (delivery.to === "file") {
-    return ["", `admin token (shown once) written to ${delivery.path} (mode 0600), not printed: this output is no terminal, and a service manager's log would keep it — read it, store it, delete the file`, `  e.g. curl -H "Authorization: Bearer $(cat ${delivery.path})" ${address}/v1/users/me`];
-  }
-  return ["", `admin token (shown once — store it now): ${key}`, ...(delivery.why ? [`  (${delivery.why})`] : []), `  e.g. curl -H "Authorization: Bearer ${key}" ${address}/v1/users/me`];
-}
-
 /**
  * The connection limits of the `--header-timeout`, `--request-timeout`, `--keep-alive-timeout` and
  * `--max-connections` flags, each defaulting to DEFAULT_CONNECTION_LIMITS. A request's time
@@ -201,13 +167,12 @@ export const command: Command = {
     let app;
     let tiles: TileService | undefined;
     let worker: ExtractWorker | undefined;
-    let admin: Awaited<ReturnType<typeof ensureAdmin>> = null;
-    let adminDelivery: AdminKeyDelivery | undefined;
+    let admin: DeliveredAdminKey | null = null;
     let printed = false;
     try {
-      admin = await ensureAdmin(database.sql);
+      const first = await ensureAdmin(database.sql);
       // At once: a start that fails later still leaves the key where it said.
-      if (admin) adminDelivery = await deliverAdminKey(admin.key, config.dataDir, process.stdout.isTTY === true);
+      if (first) admin = await deliverAdminKey(first.key, config.dataDir);
       await endInterruptedRuns(database.sql, "sonotile");
       if (cl.options.demo) {
         await ensureDemoDataset(database.sql, audioRoots.at(-1)!, null).catch((err: unknown) => {
@@ -246,12 +211,12 @@ export const command: Command = {
       const arenaHint = mallocArenaHint();
       if (arenaHint) lines.push(arenaHint);
       if (corsOrigins.length) lines.push(`web pages that may call the API (CORS): ${corsOrigins[0] === "*" ? "any origin's" : corsOrigins.join(", ")}`);
-      if (admin && adminDelivery) lines.push(...adminKeyLines(admin.key, adminDelivery, address));
+      if (admin) lines.push("", ...adminKeyLines(admin, address));
       process.stdout.write(lines.join("\n") + "\n");
       printed = true;
     } catch (err) {
       // The new database's admin token is shown now or never: a later start finds an admin.
-      if (admin && !printed && adminDelivery?.to === "file") process.stderr.write(`sonotile serve: the new database's admin token, created before the start failed, is in ${adminDelivery.path}\n`);
+      if (admin && !printed && !admin.to.print) process.stderr.write(`sonotile serve: the new database's admin token, created before the start failed, is in ${admin.to.path}\n`);
       else if (admin && !printed) process.stderr.write(`sonotile serve: the new database's admin token, created before the start failed (shown once — store it now): ${admin.key}\n`);
       await app?.close();
       await worker?.stop();

@@ -5,6 +5,7 @@
  */
 import { createToken, listTokens, setTokenEnabled, type Token } from "../../store/tokens.js";
 import { ROLES, createUser, ensureAdmin, findUserByUsername, getUser, getUsers } from "../../store/users.js";
+import { adminKeyFields, adminKeyLines, deliverAdminKey } from "../admin-key.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { choiceOption, durationOption, idArgument, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
@@ -54,10 +55,14 @@ export const command: Command = {
         const first = await ensureAdmin(sql);
         const username = (cl.options.user as string | undefined) ?? "admin";
         // The first admin's token never expires (serve's and dataset add's neither): a new one that does is made next.
+        // Asked for, it is this command's output, as any token it makes.
         if (first && username === "admin" && expiresIn === undefined) {
           out({ token: first, key: first.key }, `admin token for the new database (shown once): ${first.key}`);
           return EXIT.ok;
         }
+        // Made on the way to another's token: delivered as serve delivers it (a file, where stdout is no terminal).
+        const admin = first && (await deliverAdminKey(first.key, config.dataDir));
+        if (admin && !cl.options.json) process.stdout.write(adminKeyLines(admin).join("\n") + "\n");
         const existing = await findUserByUsername(sql, username);
         // `admin` deleted (another admin remains): a plain `create` would make a member of that name.
         if (!existing && cl.options.user === undefined) throw new UsageError(`there is no user named admin (deleted or renamed): name the user the token is for with --user NAME (sonotile user list names them)`);
@@ -67,7 +72,7 @@ export const command: Command = {
         const user = existing ?? (await createUser(sql, { username, role: role ?? "member" }));
         const expires_at = expiresIn === undefined ? null : new Date(Date.now() + expiresIn * 1000).toISOString();
         const { token, key } = await createToken(sql, { user_id: user.id, name: (cl.options.name as string | undefined) ?? "cli", created_by: null, expires_at });
-        out({ token, key }, `token ${token.id} for ${user.username} (${user.role})${expiryText(token)}, shown once:\n${key}`);
+        out({ token, key, ...(admin && adminKeyFields(admin)) }, `token ${token.id} for ${user.username} (${user.role})${expiryText(token)}, shown once:\n${key}`);
       } else if (action === "list") {
         const username = cl.options.user as string | undefined;
         const user = username ? await findUserByUsername(sql, username) : null;
