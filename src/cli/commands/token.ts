@@ -3,6 +3,7 @@
  * administrator of the database (no token needed: whoever can open the database is admin).
  * Works beside a running `serve` on the same embedded data directory by connecting to it.
  */
+import { storeConfig } from "../../store/config.js";
 import { createToken, listTokens, setTokenEnabled, type Token } from "../../store/tokens.js";
 import { ROLES, createUser, ensureAdmin, findUserByUsername, getUser, getUsers } from "../../store/users.js";
 import { adminKeyFields, adminKeyLines, deliverAdminKey } from "../admin-key.js";
@@ -48,7 +49,8 @@ export const command: Command = {
     if (expiresIn !== undefined && action !== "create") throw new UsageError(`--expires-in: is for 'create' (a token's expiry is set when it is made)`);
 
     // A token is for a database in use: a wrong --data must not make a new one (serve and dataset add do).
-    const { database, out } = await openCommandStore(cl, { poolSize: 2, create: false });
+    const config = storeConfig({ data: cl.options.data as string | undefined });
+    const { database, out } = await openCommandStore(cl, { poolSize: 2, create: false, config });
     try {
       const sql = database.sql;
       if (action === "create") {
