@@ -15,7 +15,7 @@ import { purgeTrashed, setState } from "../src/store/common.js";
 import { ConflictError, InvalidError, NotFoundError } from "../src/store/errors.js";
 import { loadMigrations, migrate, MigrationError } from "../src/store/migrate.js";
 import { resolveAudioDir, resolveRecordingFile, resolveRoots } from "../src/store/paths.js";
-import { authenticate, createToken, hashKey, setTokenEnabled, TokenExpiredError } from "../src/store/tokens.js";
+import { authenticate, createToken, hashKey, setTokenEnabled, TokenExpiredError, TokenRefusedError } from "../src/store/tokens.js";
 import { createUser, ensureAdmin, getUser, getUsers } from "../src/store/users.js";
 import { probeFile, recordedDateTime } from "../src/store/probe.js";
 import { addDataset, createDataset, importDataset, importNew, listAudioFiles, listDatasets, scanDataset, scanOutcome } from "../src/store/datasets.js";
@@ -264,13 +264,16 @@ describe("users and tokens", () => {
     expect(hashKey(key)).toHaveLength(32);
   });
 
-  it("authenticates enabled tokens only", async () => {
+  it("authenticates enabled tokens only; a disabled one is refused saying so", async () => {
     const { token, key } = await createToken(sql, { user_id: userId, name: "script", created_by: userId });
     expect((await authenticate(sql, key))?.user.username).toBe("alice");
     expect(await authenticate(sql, key + "x")).toBeNull();
     expect(await authenticate(sql, "not-a-key")).toBeNull();
+    // Disabled, it is refused saying so (TokenRefusedError: the 401's error_description), not taken for unknown.
     await setTokenEnabled(sql, token.id, false);
-    expect(await authenticate(sql, key)).toBeNull();
+    const refused = await authenticate(sql, key).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(TokenRefusedError);
+    expect((refused as TokenRefusedError).reason).toBe("disabled");
     await setTokenEnabled(sql, token.id, true);
     expect((await authenticate(sql, key))?.token.id).toBe(token.id);
   });
@@ -288,9 +291,12 @@ describe("users and tokens", () => {
     expect(refused).toBeInstanceOf(TokenExpiredError);
     expect((refused as TokenExpiredError).token.id).toBe(token.id);
     expect((refused as Error).message).toMatch(new RegExp(`^the token ${token.key_prefix}… \\(an hour\\) expired at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z: create a new one`));
-    // Disabled, it is unknown as before (null), expired or not.
+    // Disabled and expired, it says it is disabled first (TokenRefusedError, not TokenExpiredError).
     await setTokenEnabled(sql, token.id, false);
-    expect(await authenticate(sql, key)).toBeNull();
+    const disabled = await authenticate(sql, key).catch((err: unknown) => err);
+    expect(disabled).toBeInstanceOf(TokenRefusedError);
+    expect(disabled).not.toBeInstanceOf(TokenExpiredError);
+    expect((disabled as TokenRefusedError).reason).toBe("disabled");
   });
 
   it("does not take one empty answer for an unknown token (a cut connection gave a valid key no rows)", async () => {
