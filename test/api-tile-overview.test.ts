@@ -22,7 +22,7 @@ import { bytesToF32, maxAbsDiff } from "./golden.js";
 import { FIXTURES, freshDatabase, type TestDatabase } from "./store-helpers.js";
 
 const FILE = "whombat_tests_bats.wav"; // 44.1 kHz stereo, 22.5 s
-// 88-sample windows 11 apart: 90,205 frames of 45 bins. A tile 128 wide at zoom 9 covers 65,536
+// 88-sample windows 11 apart: 90,317 frames of 45 bins. A tile 128 wide at zoom 9 covers 65,536
 // frames, 5.8·10^6 samples transformed: over a limit of 2^20, as zoom 8's 2.9·10^6; zoom 3's 9·10^4 is within it.
 const QUERY = "width=128&window_size=0.002&hop_size=0.12&pcen=false&normalize=false";
 const PARAMS = { window_size: 0.002, hop_size: 0.12, pcen: false, normalize: false };
@@ -103,6 +103,24 @@ describe("a tile over the tile work limit, through the HTTP route", () => {
     // Kept with the stats: one chunk of 4 bytes × 45 bins × ⌈frames / 512⌉ columns.
     const [row] = await t.db.sql`SELECT overview_bytes::int AS bytes, (SELECT count(*)::int FROM recording_stats_overview_chunks c WHERE c.recording_id = s.recording_id) AS chunks FROM recording_stats s WHERE recording_id = ${recording.id}`;
     expect(row).toEqual({ bytes: 4 * 45 * Math.ceil(f1 / 512), chunks: 1 });
+  });
+
+  it("shows the overview in the stats listing and lookup — by the parameters that need no pass of their own too, once such a tile ran one", async () => {
+    const listed = (await app.inject({ url: `/v1/recordings/${recording.id}/stats` })).json();
+    expect(listed.total).toBe(1);
+    const [entry] = listed.items;
+    const columns = Math.ceil(entry.frames / 512);
+    expect([entry.frames, entry.params.pcen, entry.pcen_checkpoints, entry.overview]).toEqual([90_317, false, null, { columns, every_frames: 512, bytes: 4 * 45 * columns }]);
+    const [row] = await t.db.sql`SELECT overview_bytes::int AS bytes FROM recording_stats WHERE recording_id = ${recording.id}`;
+    expect(row.bytes).toBe(entry.overview.bytes);
+    // Parameters that share these stats (scale, cmap) find them as well.
+    for (const query of ["window_size=0.002&hop_size=0.12&pcen=false&normalize=false", "window_size=0.002&hop_size=0.12&pcen=false&scale=amplitude&cmap=gray"]) {
+      const found = await app.inject({ url: `/v1/recordings/${recording.id}/stats/lookup?${query}` });
+      expect([found.statusCode, found.json()], query).toEqual([200, entry]);
+    }
+    // Others of that kind, for which no tile ran a pass, are still a 404 that says why.
+    const none = await app.inject({ url: `/v1/recordings/${recording.id}/stats/lookup?window_size=0.004&pcen=false&normalize=false` });
+    expect([none.statusCode, none.json().message]).toEqual([404, expect.stringMatching(/^no recording stats are kept for these parameters on recording [-0-9a-f]{36} \(key [0-9a-f]{32}\): dB without pcen or normalize needs no whole-recording statistic, so their tiles are computed without a pass — except tiles over the tile work limit, pooled from the overview, the first of which computes them$/)]);
   });
 
   it("below zoom 9 a tile over the limit is still a 400 naming z", async () => {

@@ -4,6 +4,7 @@
  * are for as JSON; and stored stats as the API shows them (statsView).
  */
 import type { FrameGeometry } from "../engine/geometry.js";
+import { OVERVIEW_FACTOR } from "../engine/recording.js";
 import type { Queryable } from "../store/db.js";
 import { claimStats, getStats, releaseStats, renewStatsLease, saveStats, type StatsEntry } from "../store/stats.js";
 import type { StatsFor, StatsStore } from "../tiles/service.js";
@@ -49,7 +50,7 @@ export function tileStatsStore(db: Queryable): StatsStore {
   };
 }
 
-/** Stored stats as the API shows them (routes/stats.ts): what they are for, the maximum, the PCEN checkpoints' count and spacing, never their bytes. */
+/** Stored stats as the API shows them (routes/stats.ts): what they are for, the maximum, the PCEN checkpoints' count and spacing and the overview's size, never their bytes. */
 export interface StatsView {
   key: string;
   status: "ready" | "computing";
@@ -60,6 +61,7 @@ export interface StatsView {
   frames: number | null;
   geometry: FrameGeometry | null;
   pcen_checkpoints: { count: number; every_frames: number; bytes: number } | null;
+  overview: { columns: number; every_frames: number; bytes: number } | null;
   created_at: string;
   computed_at: string | null;
 }
@@ -84,6 +86,8 @@ export function statsView(entry: StatsEntry, known?: StatsFor): StatsView {
     geometry: info.geometry ?? null,
     // The start state before frame 0 is implied, not stored: `count` checkpoints follow it, one every `every_frames` frames.
     pcen_checkpoints: ready && bytes !== null && info.bins ? { count: bytes / (4 * info.bins), every_frames: info.checkpointEvery!, bytes } : null,
+    // [bins][columns] float32 (computeStats), one column per OVERVIEW_FACTOR frames; info.bins counts the checkpoints' (0 without PCEN), the geometry every bin.
+    overview: ready && entry.overview_bytes !== null && info.geometry ? { columns: entry.overview_bytes / (4 * info.geometry.bins), every_frames: OVERVIEW_FACTOR, bytes: entry.overview_bytes } : null,
     created_at: entry.created_at,
     computed_at: ready ? entry.updated_at : null,
   };

@@ -177,12 +177,14 @@ export async function releaseStats(db: Queryable, s: { recording_id: string; par
     WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND claimed_by = ${s.owner} AND status = 'computing'`);
 }
 
-/** A row of recording_stats as listings show it: no checkpoint bytes, their length. */
+/** A row of recording_stats as listings show it: no checkpoint or overview bytes, their lengths. */
 export interface StatsEntry {
   params_hash: string;
   status: "ready" | "computing";
   maximum: number | null;
   pcen_checkpoint_bytes: number | null;
+  /** The overview's length (023); null when none is kept. */
+  overview_bytes: number | null;
   info: Record<string, unknown>;
   created_at: string;
   /** When the row last changed: for ready stats, when they were stored. */
@@ -200,7 +202,7 @@ export async function listStats(db: Queryable, q: PageRequest & { recording_id: 
     AND (${q.params_hash ?? null}::text IS NULL OR params_hash = ${q.params_hash ?? null})
     AND (status = 'ready' OR lease_until >= now())`;
   const rows = await translating(() => db<(StatsEntry & { total_count: number })[]>`
-    SELECT params_hash, status, maximum, pcen_checkpoint_bytes::float8 AS pcen_checkpoint_bytes, info, created_at, updated_at, count(*) OVER () AS total_count
+    SELECT params_hash, status, maximum, pcen_checkpoint_bytes::float8 AS pcen_checkpoint_bytes, overview_bytes::float8 AS overview_bytes, info, created_at, updated_at, count(*) OVER () AS total_count
     FROM recording_stats WHERE ${where} ORDER BY updated_at DESC, params_hash LIMIT ${q.limit} OFFSET ${q.offset}`);
   return toPage(rows, q, () => db`SELECT count(*) AS n FROM recording_stats WHERE ${where}`);
 }
