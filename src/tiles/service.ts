@@ -216,10 +216,13 @@ export interface TileServiceOptions extends PoolOptions {
   /**
    * Bytes of recording stats kept in memory (default STATS_CACHE_BYTES, 512 MiB): an entry is mostly its PCEN
    * checkpoints, up to 2^36 / 1024 floats (256 MiB, and a little) for a pass at the work limit, so
-   * a bound by count (it was 1024 entries) held no bound on memory; twice that largest entry keeps
-   * it, and another beside it. The overview of a pass over maxTileSamples counts too, as large as
-   * its checkpoints would be (10 h at 384 kHz, Whombat's defaults: 108 MB). Stats evicted are read
-   * again from the store, or computed again.
+   * a bound by count (it was 1024 entries) held no bound on memory. The overview of a pass over
+   * maxTileSamples counts too, as large as its checkpoints would be (10 h at 384 kHz, Whombat's
+   * defaults: 108 MB, 216 MB with PCEN): an entry at the pass limit with PCEN is 512 MiB and a
+   * little, over the default. The stats last used are kept whatever their size (ByteCache
+   * keepsLatest), the others evicted: stats evicted are read again from the store, or computed
+   * again — for an entry over the limit, by every tile, each reading hundreds of MB. So the stats
+   * take at most the larger of this and one entry.
    */
   statsCacheBytes?: number;
   statsStore?: StatsStore;
@@ -364,11 +367,16 @@ function layoutIdentity(kind: ImageKind, layout: TileLayout): object {
   return { kind, f0: layout.f0, f1: layout.f1, factor: layout.factor, k0: layout.binEdges[0], k1: layout.binEdges[layout.rows], rows: layout.rows };
 }
 
-/** A map bounded by the bytes its values hold (`sizeOf`), least recently used evicted first. */
+/**
+ * A map bounded by the bytes its values hold (`sizeOf`), least recently used evicted first.
+ * `keepsLatest`: the value last set stays even when it alone is over the limit (every other one
+ * goes), so that the map holds at most the larger of the limit and that value; otherwise a value
+ * over the limit is not kept at all.
+ */
 export class ByteCache<V> {
   private readonly entries = new Map<string, V>();
   private bytes = 0;
-  constructor(private readonly limit: number, private readonly sizeOf: (value: V) => number) {}
+  constructor(private readonly limit: number, private readonly sizeOf: (value: V) => number, private readonly keepsLatest = false) {}
   /** Whether `key` is held, without counting as a use. */
   has(key: string): boolean {
     return this.entries.has(key);
@@ -382,7 +390,7 @@ export class ByteCache<V> {
     return hit;
   }
   set(key: string, value: V): void {
-    if (this.sizeOf(value) > this.limit) return;
+    if (this.sizeOf(value) > this.limit && !this.keepsLatest) return;
     // A key set again (two computations of one tile that raced) replaces its bytes, not adds to them.
     const old = this.entries.get(key);
     if (old) {
@@ -392,7 +400,8 @@ export class ByteCache<V> {
     this.entries.set(key, value);
     this.bytes += this.sizeOf(value);
     for (const [k, v] of this.entries) {
-      if (this.bytes <= this.limit) break;
+      // `key` is the last entry: reached only when it is over the limit alone, and kept (keepsLatest).
+      if (this.bytes <= this.limit || k === key) break;
       this.entries.delete(k);
       this.bytes -= this.sizeOf(v);
     }
@@ -504,7 +513,7 @@ export class TileService {
     this.pool = new TilePool(options);
     this.cache = new ByteCache<TileBody>(options.cacheBytes ?? TILE_CACHE_BYTES, (t) => t.body.byteLength);
     // An entry's checkpoints and overview, and a little for the rest of it.
-    this.statsMemory = new ByteCache<StatsResult>(options.statsCacheBytes ?? STATS_CACHE_BYTES, (r) => r.stats.checkpoints.byteLength + (r.stats.overview?.byteLength ?? 0) + 1024);
+    this.statsMemory = new ByteCache<StatsResult>(options.statsCacheBytes ?? STATS_CACHE_BYTES, (r) => r.stats.checkpoints.byteLength + (r.stats.overview?.byteLength ?? 0) + 1024, true);
     this.statsStore = options.statsStore;
     this.statsLeaseMs = options.statsLeaseMs ?? 30_000;
     this.statsWaitMs = options.statsWaitMs ?? 20_000;
