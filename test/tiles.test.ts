@@ -1406,6 +1406,22 @@ describe("tiles over the tile work limit, pooled from the overview the stats pas
     expect(wrong).toBe(0);
   });
 
+  it("a recording that keeps an overview has every tile from zoom 9 up pooled from it, those within the limit too; below zoom 9 they are the samples'", async () => {
+    // A limit of 3·10^6: the pass (3.7·10^6) is over it, a tile of zoom 9 128 wide (2.3·10^6) within.
+    // Computed from its samples, such a tile at Whombat's defaults at 384 kHz (2.5·10^9 samples at
+    // zoom 10, width 256) took 23 s of a loaded core, and the viewer's three side by side failed.
+    const between = new TileService({ threads: 1, maxTileSamples: 3e6 });
+    onTestFinished(() => between.close());
+    const p = parseParams({ ...base, pcen: false });
+    const options = tileOptionsSchema.parse({ width: 128 });
+    expect((await between.planTile(recording, p, 9, 0, options, "f32")).task.kind).toBe("overview");
+    expect((await between.planTile(recording, p, 8, 0, options, "f32")).task.kind).toBe("tile");
+    // A recording whose pass is within the limit keeps none: its tiles at zoom 9 are the samples'.
+    const high = new TileService({ threads: 1, maxTileSamples: 4e6 });
+    onTestFinished(() => high.close());
+    expect((await high.planTile(recording, p, 9, 0, options, "f32")).task.kind).toBe("tile");
+  });
+
   it("below zoom 9 a tile over the limit is still refused, naming z, before the stats pass; a stream at zoom 9 is planned", async () => {
     const p = parseParams(base);
     const options = tileOptionsSchema.parse({ width: 128 });

@@ -105,20 +105,34 @@ function checkPassWork({ g, frames }: Pass, limit: number): void {
 export const MAX_TILE_SAMPLES = 2 ** 32;
 
 /**
- * Where the tiles of zoom z, width frames wide, come from: their samples ("samples") when one
- * covering width·2^z frames (at most the whole pass) transforms at most `limit` (MAX_TILE_SAMPLES);
- * past it, the overview the stats pass keeps ("overview": the maximum of every OVERVIEW_FACTOR
- * frames, per bin) when a column spans that many frames or more (2^z ≥ 512) — 10 h at 384 kHz is
- * then seen whole, where every tile from zoom 10 up was refused. A zoom over the limit below that
- * (an enormous FFT) is refused (TileRangeError naming z) before the stats pass. From the request
- * and the recording alone, never from what happens to be cached: one ETag, one body.
+ * Where the tiles of zoom z, width frames wide, come from. From the recording's overview
+ * ("overview": the maximum of every OVERVIEW_FACTOR frames, per bin, which the stats pass keeps when
+ * its own work is over `limit`, MAX_TILE_SAMPLES) when it keeps one and a column spans that many
+ * frames or more (2^z ≥ 512): 10 h at 384 kHz is then seen whole, where every tile from zoom 10 up
+ * was refused — and every such tile of it, not only those over the limit: a tile at zoom 10 of the
+ * viewer's default width 256 on 2 h at 384 kHz transforms 2.5·10^9 samples, 23 s of a loaded core
+ * from its samples (three side by side passed the request time limit), 0.03–0.3 s from the overview.
+ * Otherwise from their samples ("samples") when one covering width·2^z frames (at most the whole
+ * pass) transforms at most `limit`; past it (an enormous FFT below zoom 9) refused (TileRangeError
+ * naming z) before the stats pass. From the request and the recording alone, never from what
+ * happens to be cached: one ETag, one body.
  */
-function tileSource({ g, frames }: Pass, z: number, width: number, limit: number): "samples" | "overview" {
+function tileSource(pass: Pass, z: number, width: number, limit: number): "samples" | "overview" {
+  if (2 ** z >= OVERVIEW_FACTOR && keepsOverview(pass, limit)) return "overview";
+  const { g, frames } = pass;
   const covered = Math.min(frames, width * 2 ** z);
   const transformed = covered * g.nperseg;
   if (transformed <= limit) return "samples";
-  if (2 ** z >= OVERVIEW_FACTOR) return "overview";
   throw new TileRangeError("z", `a tile at zoom ${z} would transform ${transformed.toExponential(2)} samples (${covered} frames of ${g.nperseg}); the limit is ${limit.toExponential(2)}: ask for a lower zoom, a narrower width, or a longer hop_size`);
+}
+
+/**
+ * Whether the stats pass keeps the recording's overview (computeStats): when it transforms more
+ * than `limit` (maxTileSamples), so that tiles zoomed out to 512 frames a column are pooled from it
+ * (tileSource). Shorter recordings never need one.
+ */
+function keepsOverview({ g, frames }: Pass, limit: number): boolean {
+  return frames * g.nperseg > limit;
 }
 
 /** A request over a limit (SPEC §10): a 400 naming the field as any TileRangeError, whatever the recording's length. */
@@ -630,7 +644,7 @@ export class TileService {
       const progress: PassProgress = { startedAt: null, framesDone: new Float64Array(new SharedArrayBuffer(8)), frames: pass.frames };
       this.passes.set(flightKey, progress);
       try {
-        const result = await this.loadOrCompute(recording, params, identity, closing, clients, progress, { keep: this.keepsOverview(pass), need: overview });
+        const result = await this.loadOrCompute(recording, params, identity, closing, clients, progress, { keep: keepsOverview(pass, this.maxTileSamples), need: overview });
         this.statsMemory.set(memoryKey, result);
         return result;
       } finally {
@@ -673,15 +687,6 @@ export class TileService {
     const pass = passGeometry(params, recording);
     if (needsRecordingStats(params)) checkPassWork(pass, this.maxPassSamples);
     return pass;
-  }
-
-  /**
-   * Whether the stats pass keeps the recording's overview (computeStats): when it transforms more
-   * than maxTileSamples, so that some tile is over that limit and pooled from it (tileSource).
-   * Shorter recordings never need one.
-   */
-  private keepsOverview({ g, frames }: Pass): boolean {
-    return frames * g.nperseg > this.maxTileSamples;
   }
 
   /**
