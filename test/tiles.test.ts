@@ -90,6 +90,27 @@ async function joinedTiles(params: ParamsInput, z: number, width: number, extra:
   return { rows, columns, data: out, tiles: count };
 }
 
+/**
+ * Pixels of a PNG tile whose colour is not its f32 twin's value's in `palette` (row 0 of the values
+ * is the lowest frequency, the image's bottom row); the image must have the f32's shape.
+ */
+function pngPixelsWrong(f32: TileBody, png: TileBody, palette: Uint8Array): number {
+  const [rows, columns] = f32.headers["x-shape"].split(",").map(Number);
+  const [lo, hi] = f32.headers["x-value-range"].split(",").map(Number);
+  const indices = colorIndices(bytesToF32(f32.body), lo, hi);
+  const image = UPNG.decode(png.body.buffer.slice(png.body.byteOffset, png.body.byteOffset + png.body.byteLength) as ArrayBuffer);
+  expect([image.width, image.height]).toEqual([columns, rows]);
+  const rgba = new Uint8Array(UPNG.toRGBA8(image)[0]);
+  let wrong = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < columns; c++) {
+      const k = indices[(rows - 1 - r) * columns + c], at = 4 * (r * columns + c);
+      if (rgba[at] !== palette[3 * k] || rgba[at + 1] !== palette[3 * k + 1] || rgba[at + 2] !== palette[3 * k + 2]) wrong++;
+    }
+  }
+  return wrong;
+}
+
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
   let worst = 0;
@@ -325,20 +346,7 @@ describe("zoom levels and bands", () => {
         const options = tileOptionsSchema.parse({ width, height });
         const f32 = await one.tile(recording, p, 0, x, options, "f32");
         const png = await one.tile(recording, p, 0, x, options, "png");
-        const [rows, columns] = f32.headers["x-shape"].split(",").map(Number);
-        const [lo, hi] = f32.headers["x-value-range"].split(",").map(Number);
-        const indices = colorIndices(bytesToF32(f32.body), lo, hi);
-        const image = UPNG.decode(png.body.buffer.slice(png.body.byteOffset, png.body.byteOffset + png.body.byteLength) as ArrayBuffer);
-        expect([image.width, image.height]).toEqual([columns, rows]);
-        const rgba = new Uint8Array(UPNG.toRGBA8(image)[0]);
-        let wrong = 0;
-        for (let r = 0; r < rows; r++) {
-          for (let c = 0; c < columns; c++) {
-            const k = indices[(rows - 1 - r) * columns + c], at = 4 * (r * columns + c);
-            if (rgba[at] !== palette[3 * k] || rgba[at + 1] !== palette[3 * k + 1] || rgba[at + 2] !== palette[3 * k + 2]) wrong++;
-          }
-        }
-        expect(wrong, `tile ${x} of width ${width}`).toBe(0);
+        expect(pngPixelsWrong(f32, png, palette), `tile ${x} of width ${width}`).toBe(0);
       }
     } finally {
       await one.close();
@@ -1389,21 +1397,8 @@ describe("tiles over the tile work limit, pooled from the overview the stats pas
     expect(maxAbsDiff(bytesToF32(f32.body), bytesToF32(sampled.body))).toBeLessThanOrEqual(0.05);
     expect(Buffer.from(npy.body.subarray(npy.body.length - f32.body.length)).equals(Buffer.from(f32.body))).toBe(true);
     expect(String.fromCharCode(...npy.body.subarray(1, 6))).toBe("NUMPY");
-    const [rows, columns] = [18, 79];
-    const [lo, hi] = f32.headers["x-value-range"].split(",").map(Number);
-    const indices = colorIndices(bytesToF32(f32.body), lo, hi);
-    const palette = colormapPalette("magma");
-    const image = UPNG.decode(png.body.buffer.slice(png.body.byteOffset, png.body.byteOffset + png.body.byteLength) as ArrayBuffer);
-    expect([image.width, image.height]).toEqual([columns, rows]);
-    const rgba = new Uint8Array(UPNG.toRGBA8(image)[0]);
-    let wrong = 0;
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < columns; c++) {
-        const k = indices[(rows - 1 - r) * columns + c], at = 4 * (r * columns + c);
-        if (rgba[at] !== palette[3 * k] || rgba[at + 1] !== palette[3 * k + 1] || rgba[at + 2] !== palette[3 * k + 2]) wrong++;
-      }
-    }
-    expect(wrong).toBe(0);
+    expect(f32.headers["x-shape"]).toBe("18,79");
+    expect(pngPixelsWrong(f32, png, colormapPalette("magma"))).toBe(0);
   });
 
   it("a recording that keeps an overview has every tile from zoom 9 up pooled from it, those within the limit too; below zoom 9 they are the samples'", async () => {
