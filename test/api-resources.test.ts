@@ -264,15 +264,18 @@ describe("clips and notes", () => {
     const second = (await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "faint second call", recording_id: recordingId }, headers: auth(member) })).json();
     const withNotes = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json();
     expect(withNotes.notes.slice(-2)).toEqual([
-      { id: ok.json().id, message: "x".repeat(1000), is_issue: true, created_at: ok.json().created_at, created_by: ok.json().created_by },
-      { id: second.id, message: "faint second call", is_issue: false, created_at: second.created_at, created_by: second.created_by },
+      { id: ok.json().id, message: "x".repeat(1000), is_issue: true, created_at: ok.json().created_at, created_by: ok.json().created_by, created_by_username: "m" },
+      { id: second.id, message: "faint second call", is_issue: false, created_at: second.created_at, created_by: second.created_by, created_by_username: "m" },
     ]);
     await app.inject({ method: "POST", url: `/v1/notes/${second.id}/archive`, headers: auth(member) });
     expect((await app.inject({ url: `/v1/recordings/${recordingId}` })).json().notes.map((n: { id: string }) => n.id)).not.toContain(second.id);
     // A clip carries its own notes (it carried none); its recording does not carry them.
     const clip = (await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0.1, end_time: 0.2 }, headers: auth(member) })).json();
     const onClip = (await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "a social call", clip_id: clip.id }, headers: auth(member) })).json();
-    expect((await app.inject({ url: `/v1/clips/${clip.id}` })).json().notes).toEqual([{ id: onClip.id, message: "a social call", is_issue: false, created_at: onClip.created_at, created_by: onClip.created_by }]);
+    expect((await app.inject({ url: `/v1/clips/${clip.id}` })).json().notes).toEqual([{ id: onClip.id, message: "a social call", is_issue: false, created_at: onClip.created_at, created_by: onClip.created_by, created_by_username: "m" }]);
+    // Its author's username, for every reader (GET /v1/users/{id} needs a token beyond loopback): as written, got and listed.
+    expect([onClip.created_by_username, (await app.inject({ url: `/v1/notes/${onClip.id}` })).json().created_by_username]).toEqual(["m", "m"]);
+    expect((await app.inject({ url: `/v1/notes?clip_id=${clip.id}` })).json().items.map((n: { created_by_username: string | null }) => n.created_by_username)).toEqual(["m"]);
     expect((await app.inject({ url: `/v1/recordings/${recordingId}` })).json().notes.map((n: { id: string }) => n.id)).not.toContain(onClip.id);
     expect((await app.inject({ url: `/v1/recordings?limit=1000` })).json().items.find((r: { id: string }) => r.id === recordingId).notes.at(-1).id).toBe(ok.json().id);
     expect((await app.inject({ url: "/v1/notes?is_issue=maybe" })).statusCode).toBe(400);

@@ -16,9 +16,12 @@ export const idParams = z.object({ id });
 export const timestamp = z.string().describe("ISO 8601 date-time (UTC)");
 export const nullableTimestamp = timestamp.nullable();
 
+/** A note's author's username, for everyone to read (users themselves are read with a token only). */
+export const authorUsername = z.string().nullable().describe("The username of its author (created_by), null without one");
+
 /** The notes a recording or clip carries (store/notes.ts carriedNotes). */
 export const carriedNotes = (on: "recording" | "clip") =>
-  z.array(z.object({ id: z.uuid(), message: z.string(), is_issue: z.boolean(), created_at: timestamp, created_by: z.uuid().nullable() }))
+  z.array(z.object({ id: z.uuid(), message: z.string(), is_issue: z.boolean(), created_at: timestamp, created_by: z.uuid().nullable(), created_by_username: authorUsername }))
     .describe(`Its active notes, oldest first (GET /v1/notes?${on}_id=…&state=all lists the archived ones too)`);
 
 /** The maximum page size; larger `limit`s are refused rather than silently cut. */

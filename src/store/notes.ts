@@ -13,10 +13,15 @@ export interface Note {
   state_changed_at: string | null;
   created_at: string;
   created_by: string | null;
+  /** Its author's username (null without one): usernames are shown to everyone, a user record only to a token. */
+  created_by_username: string | null;
   run_id: string | null;
 }
 
-const COLUMNS = (db: Queryable) => db`id, message, is_issue, recording_id, clip_id, state, state_changed_at, created_at, created_by, run_id`;
+/** SQL: the username of the author of note `n` (the alias every statement here gives notes). */
+const AUTHOR = (db: Queryable) => db`(SELECT u.username FROM users u WHERE u.id = n.created_by)`;
+
+const COLUMNS = (db: Queryable) => db`n.id, n.message, n.is_issue, n.recording_id, n.clip_id, n.state, n.state_changed_at, n.created_at, n.created_by, ${AUTHOR(db)} AS created_by_username, n.run_id`;
 
 /** A note as the recording or clip it is on carries it. */
 export interface CarriedNote {
@@ -25,6 +30,7 @@ export interface CarriedNote {
   is_issue: boolean;
   created_at: string;
   created_by: string | null;
+  created_by_username: string | null;
 }
 
 /**
@@ -34,7 +40,8 @@ export interface CarriedNote {
  */
 export function carriedNotes(db: Queryable, column: "recording_id" | "clip_id", owner: string) {
   return db`COALESCE((SELECT json_agg(json_build_object('id', n.id, 'message', n.message, 'is_issue', n.is_issue,
-                                                         'created_at', to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'created_by', n.created_by)
+                                                         'created_at', to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'created_by', n.created_by,
+                                                         'created_by_username', ${AUTHOR(db)})
                                        ORDER BY n.created_at, n.id)
                        FROM notes n WHERE n.${db(column)} = ${db(owner)}.id AND n.state = 'active'), '[]')`;
 }
@@ -43,7 +50,7 @@ export async function createNote(db: Queryable, n: { message: string; is_issue?:
   if (n.recording_id && n.clip_id) throw invalid("clip_id", "a note belongs to a recording or a clip, not both");
   const insert = async (tx: Queryable) => {
     const [row] = await translating(() => tx<Note[]>`
-      INSERT INTO notes (message, is_issue, recording_id, clip_id, created_by, run_id)
+      INSERT INTO notes AS n (message, is_issue, recording_id, clip_id, created_by, run_id)
       VALUES (${n.message}, ${n.is_issue ?? false}, ${n.recording_id ?? null}, ${n.clip_id ?? null}, ${n.created_by}, ${n.run_id ?? null})
       RETURNING ${COLUMNS(tx)}`);
     return row;
@@ -54,7 +61,7 @@ export async function createNote(db: Queryable, n: { message: string; is_issue?:
 }
 
 export async function getNote(db: Queryable, id: string): Promise<Note> {
-  const [row] = await translating(() => db<Note[]>`SELECT ${COLUMNS(db)} FROM notes WHERE id = ${id}`);
+  const [row] = await translating(() => db<Note[]>`SELECT ${COLUMNS(db)} FROM notes n WHERE n.id = ${id}`);
   if (!row) throw new NotFoundError("note", id);
   return row;
 }

@@ -66,9 +66,41 @@ export async function detachTag(tx: Queryable, kind: keyof typeof TAGGED, id: st
     WHERE a.${tx(`${kind}_id`)} = ${id} AND a.tag_id = t.id AND t.key = ${tag.key} AND t.value = ${tag.value}`;
 }
 
-export async function listTags(db: Queryable, q: PageRequest & { key?: string; search?: string }): Promise<Page<Tag>> {
+/** Which tags a listing holds: of `key`; holding `search` in the key or the value; in use within a dataset or recording. */
+export interface TagQuery extends PageRequest {
+  key?: string;
+  /** Text the key or the value holds (case-insensitive): a key typed finds its tags as a value typed does. */
+  search?: string;
+  /** Only tags carried by this dataset's recordings or their clips (trashed ones aside). */
+  dataset_id?: string;
+  /** Only tags carried by this recording or its clips (trashed ones aside); with dataset_id, a recording of that dataset. */
+  recording_id?: string;
+}
+
+/**
+ * SQL: the ids of the tags carried by the recordings in scope (`q`'s dataset and/or recording,
+ * not trashed) or by their clips (not trashed). Built from the recordings' side — the
+ * recordings by their (dataset_id, path) key or id, their clips by clips_recording, the
+ * attachments by their primary keys' first column — so it reads the scope's rows, not the
+ * tables' (a tag's attachments have no index by tag). Null without a scope.
+ */
+function tagsInScope(db: Queryable, q: TagQuery): Fragment | null {
+  if (q.dataset_id === undefined && q.recording_id === undefined) return null;
+  const scope = db`r.state <> 'trashed'${q.dataset_id === undefined ? db`` : db` AND r.dataset_id = ${q.dataset_id}`}${q.recording_id === undefined ? db`` : db` AND r.id = ${q.recording_id}`}`;
+  return db`
+    SELECT rt.tag_id FROM recordings r JOIN recording_tags rt ON rt.recording_id = r.id WHERE ${scope}
+    UNION
+    SELECT ct.tag_id FROM recordings r JOIN clips c ON c.recording_id = r.id JOIN clip_tags ct ON ct.clip_id = c.id
+    WHERE ${scope} AND c.state <> 'trashed'`;
+}
+
+/** The tags matching `q`, by key then value. Its filters are put in the statement only when given, so a plan serves each as it is. */
+export async function listTags(db: Queryable, q: TagQuery): Promise<Page<Tag>> {
   const pattern = likePattern(q.search);
-  const where = db`(${q.key ?? null}::text IS NULL OR key = ${q.key ?? null}) AND (${pattern}::text IS NULL OR value ILIKE ${pattern})`;
+  const scope = tagsInScope(db, q);
+  const where = db`${q.key === undefined ? db`TRUE` : db`key = ${q.key}`}
+    AND ${pattern === null ? db`TRUE` : db`(key ILIKE ${pattern} OR value ILIKE ${pattern})`}
+    AND ${scope === null ? db`TRUE` : db`id IN (${scope})`}`;
   const rows = await db<(Tag & { total_count: number })[]>`
     SELECT ${COLUMNS(db)}, count(*) OVER () AS total_count FROM tags WHERE ${where}
     ORDER BY key, value LIMIT ${q.limit} OFFSET ${q.offset}`;

@@ -5,7 +5,7 @@ import { STATES } from "../../store/common.js";
 import { createNote, getNote, listNotes, updateNote } from "../../store/notes.js";
 import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { stateRoutes } from "../state-routes.js";
-import { booleanText, errorBody, id, idParams, nullableTimestamp, page, pageQuery, stateQuery, label, timestamp } from "../schemas.js";
+import { authorUsername, booleanText, errorBody, id, idParams, nullableTimestamp, page, pageQuery, stateQuery, label, timestamp } from "../schemas.js";
 
 const noteSchema = z.object({
   id: z.uuid(),
@@ -17,6 +17,7 @@ const noteSchema = z.object({
   state_changed_at: nullableTimestamp,
   created_at: timestamp,
   created_by: z.uuid().nullable(),
+  created_by_username: authorUsername,
   run_id: z.uuid().nullable(),
 });
 
