@@ -46,7 +46,7 @@ let datasetId: string;
 /** The recordings made so far: each test annotates one of its own. */
 let recordings = 0;
 
-interface Clip { id: string; start_time: number; end_time: number; features: { name: string; value: number | null }[]; tags: { key: string; value: string }[]; notes: { message: string; is_issue: boolean; created_by: string | null; created_at: string }[] }
+interface Clip { id: string; recording_id: string; start_time: number; end_time: number; features: { name: string; value: number | null }[]; tags: { key: string; value: string }[]; notes: { message: string; is_issue: boolean; created_by: string | null; created_at: string }[] }
 
 /** As the admin, through the API: the answer's JSON (a 2xx asserted). */
 async function call(method: "GET" | "POST" | "PATCH" | "DELETE", url: string, payload?: object) {
@@ -200,7 +200,8 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     const notes = (await held(a.id))!.notes;
     expect(notes.map((n) => [n.message, n.is_issue, n.created_by])).toEqual([["two calls overlap\nthe second is faint", false, adminId], ["clipped at the start?", true, adminId]]);
     // Listed oldest first: message, issue, author's name and the time the server gave.
-    await expect.poll(() => page.locator("#clip-panel-notes .author").allTextContents()).toEqual(["Administrator", "Administrator"]);
+    // The author's username, as the note carries it (every reader sees it; a name needed a token to read the user).
+    await expect.poll(() => page.locator("#clip-panel-notes .author").allTextContents()).toEqual(["admin", "admin"]);
     expect(await page.locator("#clip-panel-notes .message").allTextContents()).toEqual(["two calls overlap\nthe second is faint", "clipped at the start?"]);
     expect(await page.locator("#clip-panel-notes li").evaluateAll((lis) => lis.map((li) => li.querySelector(".issue") !== null))).toEqual([false, true]);
     await page.screenshot({ path: join(ARTIFACTS, "web-clip-panel-notes.png") });
@@ -208,6 +209,100 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await page.textContent("#clip-panel-note-count")).toBe("(2)");
     expect(await page.inputValue("#clip-panel-note")).toBe("");
     expect(await page.isChecked("#clip-panel-issue")).toBe(false);
+  });
+
+  it("shows a note's author by username to a reader without a token, as to one with a token", async () => {
+    const { clips: [a] } = await openWithClips([[0.4, 0.9]], "");
+    await call("POST", "/v1/notes", { clip_id: a.id, message: "seen" });
+    const anonymous = await app.inject({ url: `/v1/users/${adminId}`, remoteAddress: "192.0.2.7" });
+    expect(anonymous.statusCode).toBe(401); // what the page had to ask: beyond loopback a user is read with a token only
+    await clickAt(0.6);
+    await panelShows(a);
+    expect(await page.locator("#clip-panel-notes .author").allTextContents()).toEqual(["admin"]);
+    await page.fill("#token", viewerKey);
+    await page.dispatchEvent("#token", "change");
+    await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+    await expect.poll(() => page.locator("#clip-panel-notes .author").allTextContents()).toEqual(["admin"]);
+  });
+
+  it("selects the clip a selection is the range of, not creating its twin: Enter after a click on a clip, and Clip selection", async () => {
+    const { recordingId, clips: [a] } = await openWithClips([[0.2, 0.5]]);
+    await clickAt(0.3);
+    await panelShows(a);
+    expect(await page.textContent("#selection-range")).toBe("0.200–0.500 s"); // its range selected, to play
+    await page.focus("#plot");
+    await page.keyboard.press("Enter");
+    const already = "no clip created: the recording has the clip 0.200–0.500 s already — selected";
+    await expect.poll(status).toBe(already);
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.isVisible("#clip-panel")).toBe(false);
+    await page.click("#clip-selection");
+    await panelShows(a);
+    expect(await selected(a.id)).toBe(true);
+    const listing = await call("GET", `/v1/clips?recording_id=${recordingId}`);
+    expect(listing.items.map((c: Clip) => [c.id, c.start_time, c.end_time])).toEqual([[a.id, 0.2, 0.5]]);
+    expect(await page.locator("#clips div").count()).toBe(1);
+  });
+
+  it("opens the panel on a clip just drawn, to tag it at once, the focus left on the plot", async () => {
+    const { recordingId } = await openWithClips([]);
+    const v = JSON.parse((await page.getAttribute("#plot", "data-view"))!) as { start: number; end: number };
+    const box = (await page.locator("#plot").boundingBox())!;
+    const x = (s: number) => box.x + ((s - v.start) / (v.end - v.start)) * box.width;
+    await page.keyboard.down("Shift");
+    await page.mouse.move(x(1.1), box.y + box.height * 0.3);
+    await page.mouse.down();
+    await page.mouse.move(x(1.3), box.y + box.height * 0.6, { steps: 5 });
+    await page.mouse.move(x(1.5), box.y + box.height * 0.7, { steps: 5 });
+    await page.mouse.up();
+    await page.keyboard.up("Shift");
+    await expect.poll(async () => (await call("GET", `/v1/clips?recording_id=${recordingId}`)).total).toBe(1);
+    const [made] = (await call("GET", `/v1/clips?recording_id=${recordingId}`)).items as Clip[];
+    await panelShows(made);
+    expect(await selected(made.id)).toBe(true);
+    expect(await focusedId()).toBe("plot");
+    await page.getByRole("combobox", { name: "tag key" }).fill("call");
+    await page.getByRole("combobox", { name: "value" }).fill("echolocation");
+    await page.getByRole("button", { name: "Add tag" }).click();
+    await expect.poll(async () => (await held(made.id))!.tags).toEqual([{ key: "call", value: "echolocation" }]);
+
+    // From the keyboard: a range marked with [ and ] (the view moved between them), Enter: the new
+    // clip's panel, the focus still on the plot — Escape closes the panel there.
+    await page.focus("#plot");
+    await page.keyboard.press("+");
+    await page.keyboard.press("Home");
+    await page.keyboard.press("[");
+    await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("]");
+    await page.keyboard.press("Enter");
+    await expect.poll(async () => (await call("GET", `/v1/clips?recording_id=${recordingId}`)).total).toBe(2);
+    const second = ((await call("GET", `/v1/clips?recording_id=${recordingId}&sort=start_time&order=asc`)).items as Clip[])[0];
+    await panelShows(second);
+    expect(await focusedId()).toBe("plot");
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.isVisible("#clip-panel")).toBe(false);
+    expect(await focusedId()).toBe("plot");
+  });
+
+  it("completes tag keys and values with the dataset's tags before the rest of the vocabulary, matching the text typed in keys", async () => {
+    // Another recording of the dataset carries a tag no clip in view does; the vocabulary has others.
+    const elsewhere = await openWithClips([[0.1, 0.3]]);
+    await call("POST", `/v1/recordings/${elsewhere.recordingId}/tags`, { key: "habitat", value: "riparian woodland" });
+    await call("POST", "/v1/tags", { key: "habitat", value: "beech woodland" });
+    await call("POST", "/v1/tags", { key: "haberdashery", value: "hats" });
+    const { clips: [a] } = await openWithClips([[0.2, 0.5]]);
+    await clickAt(0.3);
+    await panelShows(a);
+    const key = page.getByRole("combobox", { name: "tag key" }), value = page.getByRole("combobox", { name: "value" });
+    const options = (list: string) => page.$$eval(`#${list} option`, (os) => os.map((o) => (o as HTMLOptionElement).value));
+    await key.focus();
+    await key.pressSequentially("HAB");
+    // The keys holding the text typed: the dataset's first, then the vocabulary's (by key, it put haberdashery first).
+    await expect.poll(() => options("clip-panel-tag-keys")).toEqual(["habitat", "haberdashery"]);
+    await key.fill("habitat");
+    await value.focus();
+    await value.pressSequentially("wood");
+    await expect.poll(() => options("clip-panel-tag-values")).toEqual(["riparian woodland", "beech woodland"]);
   });
 
   it("moves a clip's bounds to the numbers typed, and says why the server refuses others", async () => {

@@ -16,8 +16,8 @@ import type { FeatureValue } from "./features.js";
 
 export interface Tag { key: string; value: string }
 
-/** A note as a clip carries it (GET /v1/clips/{id}: its active notes, oldest first). */
-interface Note { id: string; message: string; is_issue: boolean; created_at: string; created_by: string | null }
+/** A note as a clip carries it (GET /v1/clips/{id}: its active notes, oldest first), with its author's username. */
+interface Note { id: string; message: string; is_issue: boolean; created_at: string; created_by: string | null; created_by_username: string | null }
 
 /** A clip as the page fetches and lists it: its bounds, feature values (the list's text) and tags (the completion's). */
 export interface ListedClip { id: string; recording_id: string; start_time: number; end_time: number; features: FeatureValue[]; tags: Tag[] }
@@ -37,6 +37,8 @@ export interface ClipPanelHost {
   setStatus(text: string, error?: boolean): void;
   /** The clips the page has fetched (the view plus a plot width either side): their tags come first in the completion. */
   fetchedClips(): readonly ListedClip[];
+  /** The recording open, if any: its tags and its dataset's come next in the completion. */
+  recording(): { id: string; dataset_id: string } | null;
   /** A clip was selected: the page shows its feature values and selects its range (Play selection plays it). */
   shown(clip: ListedClip): void;
   /** A clip's bounds were moved: the page draws it anew. */
@@ -45,8 +47,8 @@ export interface ClipPanelHost {
   deleted(id: string): void;
 }
 
-/** The user of a note's `created_by`, as GET /v1/users/{id} gives them. */
-interface User { id: string; username: string; name: string; role: string }
+/** The user of a token, as GET /v1/users/me gives them. */
+interface User { id: string; username: string; role: string }
 
 /** Tags asked of the vocabulary (GET /v1/tags) for each completion list: a datalist longer than this is scrolled, not read. */
 const SUGGESTIONS = 50;
@@ -65,11 +67,9 @@ export class ClipPanel {
   #returnTo: HTMLElement | null = null;
   /** The bounds the fields were last filled with: a refresh leaves the numbers being typed alone unless the clip moved. */
   #filledBounds = "";
-  /** Names of note authors by user id, asked once each (a refused answer is asked again at the next render). */
-  readonly #authors = new Map<string, Promise<string | null>>();
   /** The clip being fetched, and the completion being asked for: only the latest counts. */
   readonly #loads = new LatestRequest(0);
-  readonly #keySuggestions = new LatestRequest(0);
+  readonly #keySuggestions = new LatestRequest(SUGGEST_DELAY_MS);
   readonly #valueSuggestions = new LatestRequest(SUGGEST_DELAY_MS);
 
   /** Binds the panel's controls, the clip list's keys, Escape on the plot and the page's return from another tab. */
@@ -82,6 +82,7 @@ export class ClipPanel {
     $("clip-panel-delete").onclick = () => void this.#delete();
     $("clip-panel-close").onclick = () => this.close(true);
     $("clip-panel-tag-key").addEventListener("focus", () => void this.#suggestKeys());
+    $("clip-panel-tag-key").addEventListener("input", () => this.#keySuggestions.later(() => void this.#suggestKeys()));
     $("clip-panel-tag-value").addEventListener("focus", () => void this.#suggestValues());
     $("clip-panel-tag-value").addEventListener("input", () => this.#valueSuggestions.later(() => void this.#suggestValues()));
     panel.addEventListener("keydown", (e) => {
@@ -132,7 +133,8 @@ export class ClipPanel {
   /**
    * Selects clip `id` and shows it in the panel, as the server has it now. `from` gets the focus
    * back when the panel closes. `announce`: the page shows the clip (its features, its range
-   * selected) — at once if it has fetched it — not when the panel merely refreshes it.
+   * selected) — at once if it has fetched it — not when the panel merely refreshes it, nor for a
+   * clip the page has just shown (created).
    */
   async open(id: string, from: HTMLElement | null, announce = true) {
     if (id !== this.#selectedId) this.#filledBounds = "";
@@ -229,30 +231,20 @@ export class ClipPanel {
     $("clip-panel-note-count").textContent = `(${clip.notes.length})`;
   }
 
-  /** Lists the clip's notes, oldest first: message, whether it is an issue, author and time (names filled in as they arrive). */
+  /**
+   * Lists the clip's notes, oldest first: message, whether it is an issue, author and time. The
+   * author is the username the note carries, as every reader sees it: a user record
+   * (GET /v1/users/{id}) needs a token beyond loopback, and showed its name to some readers only.
+   */
   #showNotes(clip: PanelClip) {
     $("clip-panel-notes").replaceChildren(...(clip.notes.length ? clip.notes.map((n) => {
-      const author = el("span", "author", n.created_by ? `user ${n.created_by.slice(0, 8)}` : "no user");
-      if (n.created_by) void this.#author(n.created_by).then((name) => { if (name) author.textContent = name; });
+      const author = el("span", "author", n.created_by_username ?? "no user");
       const time = el("time", "", new Date(n.created_at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }));
       time.dateTime = n.created_at;
       const li = el("li", "", el("p", "message", n.message), el("small", "", ...(n.is_issue ? [el("strong", "issue", "issue"), " · "] : []), author, " · ", time));
       li.dataset.noteId = n.id;
       return li;
     }) : [el("li", "none", "No notes.")]));
-  }
-
-  /** A user's name (their username if they have none), or null where it cannot be read (users are read with a token only). */
-  #author(id: string): Promise<string | null> {
-    let name = this.#authors.get(id);
-    if (!name) {
-      name = this.#host.api<User>(`/v1/users/${encodeURIComponent(id)}`).then((u) => u.name || u.username, () => {
-        this.#authors.delete(id);
-        return null;
-      });
-      this.#authors.set(id, name);
-    }
-    return name;
   }
 
   /**
@@ -383,29 +375,47 @@ export class ClipPanel {
 
   /**
    * The tag keys to complete (the browser's list narrows them as one types): those of the clips
-   * the page holds (this recording's, most used first), then the server's vocabulary
-   * (GET /v1/tags: its first 1000 tags by key). Asked for as the key field takes the focus.
+   * the page holds (this recording's, most used first), then the tags in use on the recording
+   * and its clips, in its dataset, and in the server's vocabulary (GET /v1/tags with
+   * recording_id, dataset_id, neither: up to 1000 each, by key), those holding the text typed
+   * once there is some. Asked for as the key field takes the focus and as it is typed.
    */
   async #suggestKeys() {
+    const typed = $<HTMLInputElement>("clip-panel-tag-key").value.trim();
     const signal = this.#keySuggestions.start();
-    const vocabulary = await this.#host.api<{ items: Tag[] }>("/v1/tags?limit=1000", { signal }).then((p) => p.items.map((t) => t.key), () => []);
+    const tags = await this.#tagsInUse({ limit: "1000", ...(typed ? { search: typed } : {}) }, signal);
     if (signal.aborted) return;
-    fillDatalist("clip-panel-tag-keys", [...this.#localTags().map((t) => t.key), ...vocabulary]);
+    // search finds the text in values too: keep the keys that hold it.
+    const holding = (k: string) => k.toLowerCase().includes(typed.toLowerCase());
+    fillDatalist("clip-panel-tag-keys", [...this.#localTags().map((t) => t.key), ...tags.map((t) => t.key).filter(holding)]);
   }
 
   /**
    * The values to complete for the key typed: those of this recording's clips first, then the
-   * vocabulary's of that key holding the text typed (GET /v1/tags?key&search), asked for as it is typed.
+   * recording's, its dataset's and the vocabulary's of that key holding the text typed
+   * (GET /v1/tags?key&search), asked for as it is typed.
    */
   async #suggestValues() {
     const key = $<HTMLInputElement>("clip-panel-tag-key").value.trim();
     const typed = $<HTMLInputElement>("clip-panel-tag-value").value.trim();
     const signal = this.#valueSuggestions.start();
     if (!key) return fillDatalist("clip-panel-tag-values", []);
-    const query = new URLSearchParams({ key, limit: String(SUGGESTIONS), ...(typed ? { search: typed } : {}) });
-    const vocabulary = await this.#host.api<{ items: Tag[] }>(`/v1/tags?${query}`, { signal }).then((p) => p.items.map((t) => t.value), () => []);
+    const tags = await this.#tagsInUse({ key, limit: String(SUGGESTIONS), ...(typed ? { search: typed } : {}) }, signal);
     if (signal.aborted) return;
-    fillDatalist("clip-panel-tag-values", [...this.#localTags().filter((t) => t.key === key).map((t) => t.value), ...vocabulary]);
+    // search finds the text in the key too: keep the values that hold it.
+    const holding = (v: string) => v.toLowerCase().includes(typed.toLowerCase());
+    fillDatalist("clip-panel-tag-values", [...this.#localTags().filter((t) => t.key === key).map((t) => t.value), ...tags.map((t) => t.value).filter(holding)]);
+  }
+
+  /**
+   * The tags GET /v1/tags?`query` lists in use on the recording open and its clips, then in its
+   * dataset, then in the whole vocabulary, in that order (none of a request refused).
+   */
+  async #tagsInUse(query: Record<string, string>, signal: AbortSignal): Promise<Tag[]> {
+    const recording = this.#host.recording();
+    const scopes: Record<string, string>[] = [...(recording ? [{ recording_id: recording.id }, { dataset_id: recording.dataset_id }] : []), {}];
+    const pages = await Promise.all(scopes.map((scope) => this.#host.api<{ items: Tag[] }>(`/v1/tags?${new URLSearchParams({ ...query, ...scope })}`, { signal }).then((p) => p.items, () => [])));
+    return pages.flat();
   }
 
   /** The tags of the clips the page holds and of the clip selected, most used first. */

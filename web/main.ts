@@ -16,6 +16,7 @@
 import { COLORMAPS, PARAM_NAMES, paramsObject, SCALES, WINDOWS, type Params } from "../src/engine/params.js";
 import { binRange, frameCount, frameGeometry } from "../src/engine/geometry.js";
 import { MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
+import { sameClipRange, TIME_TOLERANCE } from "../src/store/clip-identity.js";
 import { MAX_PLAYBACK_SAMPLES } from "../src/api/playback-limit.js";
 import { IMPORT_BODY_LIMIT } from "../src/api/import-limit.js";
 import { $, el } from "./dom.js";
@@ -907,11 +908,33 @@ function showInClipInfo(...content: Node[]) {
   delete info.dataset.clipId;
 }
 
+/**
+ * The recording's clip of range [start, end] (s), if it has one (sameClipRange: the rule an
+ * import goes by), asked of the server: the clips fetched are those near the view only.
+ */
+async function clipOfRange(start: number, end: number): Promise<Clip | null> {
+  const query = new URLSearchParams({ recording_id: state.recording!.id, end_after: String(end - TIME_TOLERANCE), start_before: String(start + TIME_TOLERANCE), limit: "1000" });
+  const page = await api<{ items: Clip[] }>(`/v1/clips?${query}`);
+  return page.items.find((c) => sameClipRange(c, { start_time: start, end_time: end })) ?? null;
+}
+
+/**
+ * Creates the clip of [t0, t1] and opens the panel on it, to tag it at once (the focus stays
+ * where it is: Enter on the plot, pressed again over a new selection, makes the next clip). A
+ * range the recording has a clip of already (a clip selected puts its range in the selection,
+ * and Enter then made its twin) creates none: that clip is selected, and the status line says so.
+ */
 async function createClip(t0: number, t1: number, band: Band | null) {
   if (!token()) { showInClipInfo(el("p", "error", "Creating a clip needs an API token (top right).")); return; }
   let clip: Clip;
   try {
     const start = Math.max(0, Math.min(t0, t1)), end = Math.min(state.recording!.duration, Math.max(t0, t1));
+    const existing = await clipOfRange(start, end);
+    if (existing) {
+      setStatus(`no clip created: the recording has the clip ${existing.start_time.toFixed(3)}–${existing.end_time.toFixed(3)} s already — selected`);
+      void clipPanel.open(existing.id, $("plot"));
+      return;
+    }
     clip = await api<Clip>("/v1/clips", { method: "POST", body: JSON.stringify({ recording_id: state.recording!.id, start_time: start, end_time: end }) });
   } catch (err) {
     showInClipInfo(el("p", "error", `clip not created: ${(err as Error).message}`));
@@ -920,6 +943,7 @@ async function createClip(t0: number, t1: number, band: Band | null) {
   const note = band ? `(created; features of ${(band.low_freq / 1000).toFixed(1)}–${(band.high_freq / 1000).toFixed(1)} kHz)` : "(created)";
   showClip(clip, note);
   putClip(clip);
+  void clipPanel.open(clip.id, $("plot"), false); // shown above with its note: the panel only
   void extractClipFeatures(clip, band, note); // the clip is created: its features are computed on
 }
 
@@ -1485,6 +1509,7 @@ async function openRecording(rec: Recording, view: LinkedView | null = null) {
 const clipPanel = new ClipPanel({
   api, setStatus,
   fetchedClips: () => clips,
+  recording: () => state.recording,
   shown: (c) => showClip(c),
   moved: (c) => { putClip(c); if ($("clip-info").dataset.clipId === c.id) showClip(c); },
   deleted: (id) => { if ($("clip-info").dataset.clipId === id) showInClipInfo(); void fetchClips(); },

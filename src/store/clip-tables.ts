@@ -27,6 +27,7 @@
 import { randomUUID } from "node:crypto";
 import { basename, extname } from "node:path";
 import { isDeepStrictEqual } from "node:util";
+import { TIME_TOLERANCE } from "./clip-identity.js";
 import { runsAlone, type Database, type Queryable } from "./db.js";
 import { assertWritable, inTransaction, joinedLineage, type StateFilter } from "./common.js";
 import { boundsIssues, clipFilter, LOCKED_COLUMNS, type Clip, type LockedRecording } from "./clips.js";
@@ -122,16 +123,6 @@ interface Placed {
   low: number | null;
   high: number | null;
 }
-
-/**
- * How far (s) a row's time may be from a clip's for the row to be that clip: half a microsecond,
- * the clip's identity taking times to the microsecond. A tolerance, not a grid: each time rounded
- * to its nearest microsecond split two times a nanosecond apart across a half microsecond into two
- * clips — and an export's 9 decimals (of the time × TE with times=file) move a time by up to half a
- * nanosecond (÷ TE): a viewer-drawn start of 149.9051624996723 s (149905162 µs) written
- * `149.905162500` read back as 149905163 µs, a new clip, for ~1 viewer clip in 950.
- */
-const TIME_TOLERANCE = 0.5e-6;
 
 /**
  * Things with times placed by recording, channel and start, found again by their times' nearness:
