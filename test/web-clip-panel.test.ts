@@ -85,8 +85,9 @@ async function clickAt(seconds: number) {
 
 /** The panel's title once it shows clip `c`. */
 async function panelShows(c: { start_time: number; end_time: number }) {
+  // Visible first: a panel closed keeps its last title, and opens once the clip is fetched.
+  await expect.poll(() => page.isVisible("#clip-panel")).toBe(true);
   await expect.poll(() => page.textContent("#clip-panel-title")).toBe(`Clip ${c.start_time.toFixed(4)}–${c.end_time.toFixed(4)} s`);
-  expect(await page.isVisible("#clip-panel")).toBe(true);
 }
 
 const status = () => page.textContent("#status");
@@ -238,6 +239,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await expect.poll(() => page.isVisible("#clip-panel")).toBe(false);
     await page.click("#clip-selection");
     await panelShows(a);
+    await expect.poll(() => selected(a.id)).toBe(true);
     const listing = await call("GET", `/v1/clips?recording_id=${recordingId}`);
     expect(listing.items.map((c: Clip) => [c.id, c.start_time, c.end_time])).toEqual([[a.id, 0.2, 0.5]]);
     expect(await page.locator("#clips div").count()).toBe(1);
