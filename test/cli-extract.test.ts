@@ -497,6 +497,23 @@ describe("sonotile extract", () => {
     expect(mixed.stderr).toMatch(/\nsonotile extract: no target could be computed; nothing written\n$/);
   });
 
+  it("not on a terminal (nohup, cron, a log file), a progress line every --progress-interval seconds — none for the last target, the summary follows; bad intervals refused", async () => {
+    const out = join(tmp, "logged.csv");
+    // Any interval has passed by a target's end: a line after the first of the two.
+    const r = await sonotile([A, B, "-o", out, "-j", "1", "--progress-interval", "1e-9"]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^sonotile extract: 1\/2 files · 1 s\/3 s audio · [0-9.]+× real time · ETA \d\d:\d\d$/);
+    expect(lines[1]).toMatch(/^sonotile extract: 2 targets .*; wrote .*logged\.csv$/);
+    // 0: none.
+    const quiet = await sonotile([A, B, "-o", out, "-j", "1", "--progress-interval", "0"]);
+    expect([quiet.code, quiet.stderr.trimEnd().split("\n")]).toEqual([0, [expect.stringMatching(/^sonotile extract: 2 targets /)]]);
+    for (const flag of ["progress-interval", "checkpoint-interval"]) {
+      expect(await sonotile([A, "-o", out, `--${flag}`, "-1"])).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: --${flag}: must be a number of seconds >= 0, got '-1'\n` });
+    }
+  });
+
   it("what --help says: the display's parameters (PCEN, normalization, scale, clamp, colour map) change no feature", async () => {
     const plain = join(tmp, "plain.csv");
     const display = join(tmp, "display.csv");
@@ -587,6 +604,45 @@ describe("sonotile extract, interrupted", () => {
     expect(readFileSync(out)).toEqual(readFileSync(reference));
     expect(readFileSync(join(dir, "features.csv.json"))).toEqual(readFileSync(join(tmp, "uninterrupted.csv.json")));
     expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.csv.json"]);
+  }, 300_000);
+
+  it("a run killed with SIGKILL (no signal it can catch: the OOM killer, a reboot) keeps the rows of its last checkpoint; --resume finishes it, byte for byte the uninterrupted table", async () => {
+    const dir = join(tmp, "killed");
+    mkdirSync(dir);
+    const out = join(dir, "features.csv");
+    const resumeFile = `${out}.resume.json`;
+    const keptRows = (): number => (existsSync(resumeFile) ? JSON.parse(readFileSync(resumeFile, "utf8")).rows.length : 0);
+    // A checkpoint after every target: the kill lands once the first is in the resume file (the second lasts seconds).
+    const child = spawn(process.execPath, [join(ROOT, "bin/sonotile.js"), "extract", ...ARGS, "-o", out, "--checkpoint-interval", "0"], { cwd: dir, stdio: "ignore" });
+    const ended = new Promise<[number | null, NodeJS.Signals | null]>((done) => child.on("exit", (code, signal) => done([code, signal])));
+    let exited = false;
+    void ended.then(() => (exited = true));
+    try {
+      while (!exited && keptRows() === 0) await new Promise((r) => setTimeout(r, 20));
+      child.kill("SIGKILL");
+    } finally {
+      child.kill("SIGKILL");
+    }
+    expect(await ended).toEqual([null, "SIGKILL"]);
+    const kept = keptRows();
+    expect(kept).toBeGreaterThanOrEqual(1);
+    expect(kept).toBeLessThan(3);
+    expect(existsSync(out)).toBe(false);
+
+    // As after an interruption: a run without --resume would replace those rows, refused.
+    expect(await sonotile([...ARGS, "-o", out])).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: an interrupted run left its rows in ${resumeFile}: add --resume to finish it, or remove ${resumeFile} to start over\n` });
+    const resumed = await sonotile([...ARGS, "-o", out, "--resume"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(new RegExp(`^sonotile extract: ${3 - kept} targets? .*; ${kept} resumed from ${resumeFile.replace(/[.]/g, "\\.")}; wrote \\S+features\\.csv\\n$`));
+    const reference = join(tmp, "unkilled.csv");
+    expect((await sonotile([...ARGS, "-o", reference])).code).toBe(0);
+    expect(readFileSync(out)).toEqual(readFileSync(reference));
+    // Finished: the resume file goes (and with it any checkpoint a run without --resume wrote).
+    expect(readdirSync(dir).filter((f) => !f.startsWith(".")).sort()).toEqual(["features.csv", "features.csv.json"]);
+    const again = join(dir, "again.csv");
+    expect((await sonotile([...ARGS, "-o", again, "--checkpoint-interval", "0"])).code).toBe(0);
+    expect(readFileSync(again)).toEqual(readFileSync(reference));
+    expect(existsSync(`${again}.resume.json`)).toBe(false);
   }, 300_000);
 
   it("keeps each kept row's MD5 (--md5) in the resume file, so that a resumed table has it", async () => {

@@ -5,7 +5,8 @@
  * here to `features.csv.resume.json`: the settings they were computed with and every feature of
  * every row at full precision (float64, where an .npy table holds float32), which is what
  * `--resume` reads — so the finished table is the one an uninterrupted run writes, byte for byte,
- * whatever the format.
+ * whatever the format. The resume file is also written as the run goes (ResumeCheckpoint), for a
+ * run killed without a signal it can catch.
  */
 import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
@@ -93,6 +94,67 @@ export async function writeResumeFile(output: string, settings: ExtractSettings,
   // JSON has no NaN or ±Infinity: they are written as text ("NaN") and read back by Number().
   const text = JSON.stringify({ kind: RESUME_KIND, settings, rows }, (_key, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v));
   await writeOutputBytes(resumeFilePath(output), text + "\n");
+}
+
+/**
+ * The resume file written as the run goes, so that a run killed without a word (SIGKILL, the OOM
+ * killer, a reboot: no signal it can catch) loses the targets of its last interval only — it lost
+ * every row computed. A write starts once a row comes `intervalMs` after the last one ended, and no
+ * sooner than 20 times the last one took (the file holds every row, rewritten whole: 20 times its
+ * write keeps it under 5 % of the run whatever the table's size); one at a time. Each is atomic
+ * (writeResumeFile: a temporary file renamed over it), so a kill during a write leaves the one
+ * before. A write that fails (a full disk) is left for the next: the run's end keeps its rows as
+ * it always did (an interruption, a table that cannot be written).
+ */
+export class ResumeCheckpoint {
+  private readonly computed = new Map<string, ComputedTarget>();
+  private lastEnd = performance.now();
+  private lastCost = 0;
+  private writing: Promise<void> | null = null;
+  /** Whether a checkpoint is in the resume file: a run that finishes removes it. */
+  written = false;
+
+  /**
+   * @param output the run's -o
+   * @param paths the run's targets, in table order
+   * @param earlier the rows resumed from an interrupted run, kept in every checkpoint
+   * @param intervalMs the least time between the end of a write and the start of the next (--checkpoint-interval)
+   * @param onFirstWrite runs once the first checkpoint is written (a resumed run's partial table, which holds fewer rows, is removed)
+   */
+  constructor(
+    private readonly output: string,
+    private readonly settings: ExtractSettings,
+    private readonly paths: readonly string[],
+    private readonly earlier: ReadonlyMap<string, ComputedTarget>,
+    private readonly intervalMs: number,
+    private readonly onFirstWrite: () => Promise<void>,
+  ) {}
+
+  /** A computed target: written with the others once the interval has passed. */
+  add(target: ComputedTarget): void {
+    this.computed.set(target.path, target);
+    if (this.writing || performance.now() - this.lastEnd < Math.max(this.intervalMs, 20 * this.lastCost)) return;
+    this.writing = this.write().finally(() => (this.writing = null));
+  }
+
+  /** Waits for the write in flight, if any: the run's own writes and removals of the resume file come after it. */
+  async settle(): Promise<void> {
+    await this.writing;
+  }
+
+  private async write(): Promise<void> {
+    const start = performance.now();
+    const rows = this.paths.flatMap((path) => this.earlier.get(path) ?? this.computed.get(path) ?? []);
+    try {
+      await writeResumeFile(this.output, this.settings, rows);
+      if (!this.written) await this.onFirstWrite();
+      this.written = true;
+    } catch {
+      // Left as it was (an earlier checkpoint, or none): the next write, or the run's end, tries again.
+    }
+    this.lastEnd = performance.now();
+    this.lastCost = this.lastEnd - start;
+  }
 }
 
 /**

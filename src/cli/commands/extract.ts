@@ -4,14 +4,17 @@
  * (SPEC §7–8): the acoustic features of every recording (directories are searched recursively
  * for audio files), or of the same clip of each, on every core (src/jobs/extract.ts).
  *
- * stderr: a progress bar when it is a terminal (files, audio hours, speed, ETA), one line per
- * skipped input, and a one-line summary. A bad file never stops the run: it is reported and
- * skipped, the table is written for the others, and the exit code is 1 (SPEC §8: unreadable
- * input); 0 when every target was computed; 2 for bad usage or parameters.
+ * stderr: a progress bar when it is a terminal (files, audio hours, speed, ETA), else the same
+ * numbers as a line a minute (--progress-interval), one line per skipped input, and a one-line
+ * summary. A bad file never stops the run: it is reported and skipped, the table is written for
+ * the others, and the exit code is 1 (SPEC §8: unreadable input); 0 when every target was
+ * computed; 2 for bad usage or parameters.
  *
  * Interrupted (Ctrl-C, SIGTERM, SIGHUP) while computing, it keeps what it computed: the rows go
  * to a partial table beside -o and a resume file (extract-resume.ts), -o is left as it was, and
  * the run ends by the signal; `--resume` finishes it (as a job's killed worker loses nothing, SPEC §7).
+ * Killed without a signal it can catch (SIGKILL, the OOM killer), it keeps the rows of its last
+ * checkpoint: the resume file is written as the run goes (ResumeCheckpoint).
  */
 import { readlink, rm, stat } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
@@ -26,8 +29,13 @@ import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jo
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlagNames, type OptionSpec } from "../flags.js";
-import { checkSameInputs, fileStamp, keptRowsPath, partialTablePath, readResumeFile, resumeFilePath, writeResumeFile, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
+import { checkSameInputs, fileStamp, keptRowsPath, partialTablePath, readResumeFile, ResumeCheckpoint, resumeFilePath, writeResumeFile, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
 import { checkOutputPath, checkOutputWritable, checkSidecarPath, endBySignal, onFirstSignal, sidecarPath, writeOutputBytes } from "../output-file.js";
+
+/** Default --checkpoint-interval, seconds: a killed run recomputes at most this much. */
+const DEFAULT_CHECKPOINT_S = 30;
+/** Default --progress-interval, seconds: an hour's run logs 60 lines. */
+const DEFAULT_PROGRESS_S = 60;
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "feature table: .csv (one row per target), .npy (float32 [targets, columns]; its columns and rows go to a .json beside it: -o notes.npy also writes notes.npy.json) or .parquet. Every table says what made it (sonotile's version, every parameter with its defaults, the options): in the .json beside a .npy or a .csv (-o notes.csv also writes notes.csv.json; a file there that is not a sonotile sidecar is refused, exit 2), in a .parquet's key-value metadata 'sonotile'" },
@@ -39,7 +47,9 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "time-expansion", placeholder: "X", doc: "time expansion factor of the recordings (SPEC §3.2); default each file's GUANO TE, else 1" },
   { name: "threads", short: "j", placeholder: "N", doc: "worker threads; default one per core" },
   { name: "md5", boolean: true, doc: "also each file's MD5, an md5 column after path (in an .npy's sidecar, each row's md5): what ties a row to the bytes it was computed from. Off by default: each whole file is read and hashed once more (a 300 MB recording: 9–11 s → 13 s; a 1 s clip of it: 3–5 s → 8–9 s)" },
-  { name: "resume", boolean: true, doc: "finish a run that was interrupted (Ctrl-C, SIGTERM, SIGHUP): keep the rows it left in the partial table (-o features.csv: features.partial.csv, with features.csv.resume.json), compute the other targets; the same options are required" },
+  { name: "resume", boolean: true, doc: "finish a run that was interrupted (Ctrl-C, SIGTERM, SIGHUP) or killed (SIGKILL, out of memory, a reboot): keep the rows it left in the partial table (-o features.csv: features.partial.csv, with features.csv.resume.json), compute the other targets; the same options are required" },
+  { name: "checkpoint-interval", placeholder: "S", doc: `seconds between writes of the rows computed so far to the resume file (-o features.csv: features.csv.resume.json), so that a run killed without a signal it can catch (SIGKILL, out of memory, a reboot) loses at most the last interval; default ${DEFAULT_CHECKPOINT_S}, and at least 20 times the last write took (a large table); 0 after every target` },
+  { name: "progress-interval", placeholder: "S", doc: `when stderr is not a terminal (nohup, cron, a log file): a progress line every S seconds (files, audio, speed, ETA); default ${DEFAULT_PROGRESS_S}, 0 for none. A terminal has the live bar instead` },
 ];
 
 const USAGE = `usage: sonotile extract <file|dir>… -o features.{csv,npy,parquet} [options]
@@ -54,7 +64,9 @@ could be computed (nothing is written); 2 for bad usage or parameters.
 
 Interrupted (Ctrl-C, SIGTERM, SIGHUP), it leaves -o as it was and writes the rows computed so far
 to a partial table beside it (-o x.csv: x.partial.csv); --resume finishes from there. A second
-Ctrl-C ends it at once. Exit status 128 + the signal (130 for Ctrl-C).
+Ctrl-C ends it at once. Exit status 128 + the signal (130 for Ctrl-C). The rows also go to the
+resume file as the run goes (--checkpoint-interval): --resume finishes a run killed with SIGKILL,
+by the OOM killer or a reboot, recomputing at most the targets of the last interval.
 
 Features come from the STFT power |rfft(window·frame)|² (librosa's, not the PSD of SPEC §3.5), before
 PCEN and scaling: --pcen*, --normalize, --scale, --clamp, --min-db, --max-db and --cmap change none.
@@ -93,6 +105,8 @@ async function extract(args: string[]): Promise<number> {
   const lowFreq = numberOption(cl.options["clip-low-freq"], "clip-low-freq", (v) => v >= 0, "a number >= 0");
   const highFreq = numberOption(cl.options["clip-high-freq"], "clip-high-freq", (v) => v > (lowFreq ?? 0), `a number > ${lowFreq ?? 0} Hz`);
   const threads = threadsOption(cl.options.threads, "threads");
+  const checkpointS = numberOption(cl.options["checkpoint-interval"], "checkpoint-interval", (v) => v >= 0, "a number of seconds >= 0") ?? DEFAULT_CHECKPOINT_S;
+  const progressS = numberOption(cl.options["progress-interval"], "progress-interval", (v) => v >= 0, "a number of seconds >= 0") ?? DEFAULT_PROGRESS_S;
   const timeExpansion = timeExpansionOption(cl.options["time-expansion"]);
   const params = parseParams(cl.params); // ParamsError → exit 2 naming the field
   const clip = start !== undefined || end !== undefined;
@@ -116,7 +130,7 @@ async function extract(args: string[]): Promise<number> {
   await checkOutputWritable(output);
   const resumedTargets = resume ? ((await readResumeFile(output, settings)) ?? NOTHING_RESUMED) : await checkNoInterruptedRun(output);
   const { rows: earlier, changed } = resumedTargets;
-  const report = new Progress();
+  const report = new Progress(progressS * 1000);
   const { paths, unreadable } = await findRecordings(cl.positionals);
   if (paths.length === 0) {
     // Nothing to compute: one line says why (the skip lines would only repeat it).
@@ -136,9 +150,17 @@ async function extract(args: string[]): Promise<number> {
   report.begin(todo.length);
   // Headers are read as the batch runs, a little ahead of it: its first targets start at once.
   const headers = readHeaders(todo, target, timeExpansion, report, stop.signal);
-  const outcomes = todo.length ? await extractFeatures(headers.items, { params, timeExpansion, timeExpansionName: "--time-expansion", threads, md5: settings.md5, stop: stop.signal, onOutcome: (o) => report.done(o) }) : [];
-  const { stamps } = headers;
-  const computed = new Map(outcomes.flatMap((o) => (o && "values" in o ? [[o.item.path, { path: o.item.path, values: o.values, file: stamps.get(o.item.path) ?? null, md5: o.md5 }] as const] : [])));
+  const computedTarget = (o: Extract<ExtractOutcome, { values: unknown }>): ComputedTarget => ({ path: o.item.path, values: o.values, file: headers.stamps.get(o.item.path) ?? null, md5: o.md5 });
+  // A resumed run's partial table holds fewer rows than its first checkpoint: it goes (as in keepUnwrittenRows).
+  const checkpoint = new ResumeCheckpoint(output, settings, paths, earlier, checkpointS * 1000, () => (resume ? removePartialTable(output, format) : Promise.resolve()));
+  const onOutcome = (o: ExtractOutcome) => {
+    report.done(o);
+    if ("values" in o) checkpoint.add(computedTarget(o));
+  };
+  const outcomes = todo.length ? await extractFeatures(headers.items, { params, timeExpansion, timeExpansionName: "--time-expansion", threads, md5: settings.md5, stop: stop.signal, onOutcome }) : [];
+  // The run's own writes and removals of the resume file come after a checkpoint's.
+  await checkpoint.settle();
+  const computed = new Map(outcomes.flatMap((o) => (o && "values" in o ? [[o.item.path, computedTarget(o)] as const] : [])));
   // In the order of the paths, as an uninterrupted run writes them.
   const done: ComputedTarget[] = paths.flatMap((path) => {
     const row = earlier.get(path) ?? computed.get(path);
@@ -167,6 +189,7 @@ async function extract(args: string[]): Promise<number> {
     });
   });
   if (resume) await removeInterruptedRun(output, format);
+  else if (checkpoint.written) await rm(resumeFilePath(output), { force: true });
   // Of the kept rows whose files changed, those this run found again (a file gone is not computed).
   const again = changed.filter((path) => paths.includes(path));
   const recomputed = again.length ? `; ${again.length} changed since, computed again (${again.join(", ")})` : "";
@@ -411,10 +434,17 @@ async function writeTable(output: string, format: TableFormat, rows: FeatureTabl
   }
 }
 
-/** What stderr shows: a live bar on a terminal, skipped inputs as they happen, and a summary. */
+/**
+ * What stderr shows: a live bar on a terminal, skipped inputs as they happen, and a summary. Not
+ * a terminal (nohup, cron, a log file), the bar's numbers as a line every `logEveryMs` instead:
+ * with nothing between the skipped files and the summary, a day's run could not be told from a
+ * hung one. By time, not by share of the targets: a run of a minute logs nothing more than its
+ * summary, an hour's 60 lines whatever its targets.
+ */
 class Progress {
   private readonly tty = process.stderr.isTTY === true;
   private readonly started = performance.now();
+  private lastLog = this.started;
   private total = 0;
   private totalSeconds = 0;
   private finished = 0;
@@ -422,6 +452,9 @@ class Progress {
   private seconds = 0;
   skipped = 0;
   private lastDraw = 0;
+
+  /** @param logEveryMs the least time between progress lines when stderr is not a terminal (--progress-interval); 0 for none. */
+  constructor(private readonly logEveryMs: number) {}
 
   /** The run sets out to compute `targets` (their lengths come as their headers are read). */
   begin(targets: number): void {
@@ -459,6 +492,7 @@ class Progress {
       this.seconds += outcome.values.duration_s;
     }
     this.draw(false);
+    this.log();
   }
 
   /** Removes the bar (before a fatal error). */
@@ -491,15 +525,33 @@ class Progress {
     const now = performance.now();
     if (!force && now - this.lastDraw < 100 && this.finished < this.total) return;
     this.lastDraw = now;
-    const wall = (now - this.started) / 1000;
-    const rate = this.seconds / Math.max(wall, 1e-3); // audio seconds per wall second
-    const eta = this.seconds > 0 ? Math.max(0, this.totalSeconds - this.seconds) / rate : NaN;
-    const text = `${this.finished}/${this.total} files · ${audioLength(this.seconds, this.totalSeconds)}/${audioLength(this.totalSeconds)} audio · ${speed(this.seconds, wall)} real time · ETA ${clock(eta)}`;
+    const text = this.numbers(now);
     // The bar takes what the terminal leaves beside the numbers (~70 columns), a fixed width so it does not jitter.
     const width = Math.min(30, (process.stderr.columns || 80) - 72);
     const filled = Math.round((Math.max(0, width) * this.finished) / this.total);
     const bar = width >= 5 ? `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ` : "";
     process.stderr.write(`\r${bar}${text}\x1b[K`);
+  }
+
+  /**
+   * A progress line, not on a terminal, as a target finishes once `logEveryMs` has passed since the
+   * last line (or the start); none for the last target (the summary follows). On a target's end, not
+   * a timer: a line whose numbers have not moved says nothing the previous one did not.
+   */
+  private log(): void {
+    if (this.tty || this.logEveryMs === 0 || this.finished >= this.total) return;
+    const now = performance.now();
+    if (now - this.lastLog < this.logEveryMs) return;
+    this.lastLog = now;
+    process.stderr.write(`sonotile extract: ${this.numbers(now)}\n`);
+  }
+
+  /** How far the run is at `now`: files, audio, speed, ETA (the bar's text). */
+  private numbers(now: number): string {
+    const wall = (now - this.started) / 1000;
+    const rate = this.seconds / Math.max(wall, 1e-3); // audio seconds per wall second
+    const eta = this.seconds > 0 ? Math.max(0, this.totalSeconds - this.seconds) / rate : NaN;
+    return `${this.finished}/${this.total} files · ${audioLength(this.seconds, this.totalSeconds)}/${audioLength(this.totalSeconds)} audio · ${speed(this.seconds, wall)} real time · ETA ${clock(eta)}`;
   }
 }
 
