@@ -591,7 +591,7 @@ describe("extract_features jobs", () => {
       ["failed", 1, "recording ro.wav is archived (read-only): restore it and run the job again"],
       ["failed", 1, "recording gone.wav no longer exists (deleted after the job was submitted)"],
     ]);
-    expect(doneClip).toMatchObject({ result: "failure", message: `1 of 1 items failed; first: clip ${clip.id}: clip ${clip.id} of recording ok.wav no longer exists (deleted after the job was submitted)` });
+    expect(doneClip).toMatchObject({ result: "failure", message: `1 of 1 items failed; first: clip ${clip.id} of recording ok.wav no longer exists (deleted after the job was submitted)` });
     // Every failed item is listed, named as the API names records, with why.
     expect((await listJobItems(t.db.sql, recordingJob.id, { limit: 10, offset: 0, status: "failed" })).items).toEqual([1, 2].map((item) => ({
       item, kind: "recording", target_id: ds.recordings[["", "ro.wav", "gone.wav"][item]], recording_id: ds.recordings[["", "ro.wav", "gone.wav"][item]],
@@ -662,7 +662,7 @@ describe("extract_features jobs", () => {
       const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"));
       await deleted;
       expect(done).toMatchObject({ result: "failure", progress_done: 1 });
-      expect(done.message).toMatch(new RegExp(`^1 of 1 items failed; first: clip ${clip.id}: .*no longer exists`));
+      expect(done.message).toMatch(new RegExp(`^1 of 1 items failed; first: clip ${clip.id} of recording .* no longer exists`));
     } finally {
       afterRun = undefined;
     }
@@ -837,6 +837,8 @@ describe("extract_features jobs", () => {
     await symlink(outside, join(ds.dir, "escaped.wav"));
     const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"));
     expect(done).toMatchObject({ result: "failure", progress_done: 5 });
+    // The first failure names its recording once: it read "first: recording <id>: the file of recording <id> (longer.wav) …".
+    expect(done.message).toBe(`4 of 5 items failed; first: the file of recording ${ds.recordings["longer.wav"]} (longer.wav) has changed since it was registered: ${registered} bytes then, ${(await stat(join(ds.dir, "longer.wav"))).size} now; its hash, statistics and tiles describe the registered content — put that file back, or make the new one its content (POST /v1/recordings/${ds.recordings["longer.wav"]}/refresh)`);
     const items = await t.db.sql`SELECT status, attempts, error FROM job_items WHERE job_id = ${job.id} ORDER BY item`;
     expect(items.map((i) => [i.status, i.attempts, i.error])).toEqual([
       ["done", 1, null],

@@ -83,7 +83,9 @@ export const extractFeaturesData = z.strictObject({
     .describe("Spectral features of the band [low_freq, high_freq] Hz only (as `sonotile extract --clip-low-freq/--clip-high-freq`), e.g. a box drawn around a call; default the whole spectrum. A low_freq at or above every target's Nyquist frequency is refused at submission; above some targets', their items fail"),
   expiration_delay: z.number().positive("must be > 0").max(10 * 365 * 24 * 3600, "must be <= 315360000 (10 years)").optional()
     .describe("Seconds the job's artifacts (features.csv, features.npy, log_mel.npy, provenance.json) are kept; default 30 days"),
-});
+  // Missing or not an object, in the words of the other fields' refusals: zod's own said
+  // "Invalid input: expected object, received undefined". Its other issues (an unknown key) keep their words.
+}, { error: (issue) => (issue.code === "invalid_type" ? "must be the task's data, an object {targets, features?, params?, band?, expiration_delay?}" : undefined) });
 export type ExtractFeaturesData = z.output<typeof extractFeaturesData>;
 
 /** The features a job computes, in table order. */

@@ -894,9 +894,17 @@ async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: string): Pr
   });
 }
 
-/** A finished job's message: how many items failed or ended in an error, and the first (of the errors first) with why. */
+/**
+ * A finished job's message: how many items failed or ended in an error, and the first (of the
+ * errors first) with why — named by its target's id, unless why names it already ("the file of
+ * recording <id> (…) has changed", "clip <id> of recording … no longer exists"), which read
+ * `first: recording <id>: the file of recording <id> (…)`.
+ */
 function jobMessage(total: number, failed: EndedItem[], errored: EndedItem[]): string | undefined {
   const counts = [errored.length && `${errored.length} of ${total} items ended in an error`, failed.length && `${failed.length} of ${total} items failed`].filter(Boolean);
   const first = errored[0] ?? failed[0];
-  return first && `${counts.join(", ")}; first: ${first.target.kind} ${first.target.id}: ${first.error}`.slice(0, 10000);
+  if (!first) return undefined;
+  const { kind, id } = first.target;
+  const named = first.error?.includes(`${kind} ${id}`) ? first.error : `${kind} ${id}: ${first.error}`;
+  return `${counts.join(", ")}; first: ${named}`.slice(0, 10000);
 }
