@@ -108,7 +108,7 @@ describe("recording stats over HTTP", () => {
     expect([channel.statusCode, channel.json().fields]).toEqual([400, [{ field: "channel", message: "must be < channels (1)" }]]);
     expect((await get("stats/lookup?window=nope")).json().fields.map((f: { field: string }) => f.field)).toEqual(["window"]);
     const none = await get("stats/lookup?pcen=false&normalize=false");
-    expect([none.statusCode, none.json().message]).toEqual([404, expect.stringMatching(new RegExp(`^no recording stats are kept for these parameters on recording ${id} \\(key [0-9a-f]{32}\\): dB without pcen or normalize needs no whole-recording statistic, so their tiles are computed without a pass — except tiles over the tile work limit, pooled from the overview, the first of which computes them$`))]);
+    expect([none.statusCode, none.json().message]).toEqual([404, expect.stringMatching(new RegExp(`^no recording stats are kept for these parameters on recording ${id} \\(key [0-9a-f]{32}\\): dB without pcen or normalize needs no whole-recording statistic, so their tiles are computed without a pass — except tiles pooled from the overview \\(every tile from zoom 9 up of a recording over the tile work limit, within the pass limit\\), the first of which computes them$`))]);
   });
 
   it("lists stats being computed under a live claim, not a lapsed one, nor another content's", async () => {

@@ -1447,11 +1447,45 @@ describe("tiles over the tile work limit, pooled from the overview the stats pas
     expect([plan.task.stats.overview!.buffer instanceof SharedArrayBuffer, plan.task.stats.checkpoints.length]).toEqual([true, 0]);
     expect(statsForRange(plan.task.stats, 0, 100).overview).toBeUndefined();
     expect((await service.stats(recording, parseParams({ ...base, pcen: false }))).stats.overview).toBeUndefined(); // the default limit
-    // A pass over the pass limit is refused for such a tile, naming hop_size, as for parameters that need one.
+    // A pass over the pass limit keeps no overview for them: such a tile is over the tile limit as from the samples, refused naming z.
     const strict = new TileService({ threads: 1, maxTileSamples: LIMIT, maxPassSamples: 2 ** 21 });
     onTestFinished(() => strict.close());
-    await expect(strict.planTile(recording, p, 9, 0, options, "f32")).rejects.toThrow(/^hop_size: a pass over this recording would transform 3\.70e\+6 samples \(5-sample hops of 35\); the limit is 2\.10e\+6/);
+    await expect(strict.planTile(recording, p, 9, 0, options, "f32")).rejects.toThrow(/^z: a tile at zoom 9 would transform 2\.29e\+6 samples \(65536 frames of 35\); the limit is 1\.05e\+6/);
     expect((await strict.planTile(recording, p, 7, 0, options, "f32")).task.kind).toBe("tile");
+  });
+
+  it("parameters that need no pass, on a recording over the pass limit, have their tiles within the tile limit from the samples at every zoom, with no pass; PCEN is refused naming hop_size", async () => {
+    // The pass (3.7·10^6) over both limits; a zoom-9 tile 128 wide (2.3·10^6) within the tile limit.
+    const both = new TileService({ threads: 1, maxTileSamples: 3e6, maxPassSamples: 3.5e6 });
+    onTestFinished(() => both.close());
+    let passes = 0;
+    const run = both.pool.stats.bind(both.pool);
+    both.pool.stats = (task, signal, clients) => {
+      passes++;
+      return run(task, signal, clients);
+    };
+    const p = parseParams({ ...base, pcen: false, normalize: false });
+    const options = tileOptionsSchema.parse({ width: 128 });
+    for (const z of [8, 9]) expect((await both.planTile(recording, p, z, 0, options, "f32")).task.kind).toBe("tile");
+    const tile = await both.tile(recording, p, 9, 0, options, "f32");
+    const sampled = await service.tile(recording, p, 9, 0, options, "f32"); // the default limits: from the samples
+    expect([tile.etag, tile.headers["x-shape"], passes]).toEqual([sampled.etag, sampled.headers["x-shape"], 0]);
+    await expect(both.planTile(recording, parseParams(base), 9, 0, options, "f32")).rejects.toThrow(/^hop_size: a pass over this recording would transform 3\.70e\+6 samples/);
+  });
+
+  it("one pass for the stats of a recording that keeps an overview, whichever zooms ask for them together (no store)", async () => {
+    const fresh = new TileService({ threads: 2, maxTileSamples: LIMIT });
+    onTestFinished(() => fresh.close());
+    let passes = 0;
+    const run = fresh.pool.stats.bind(fresh.pool);
+    fresh.pool.stats = (task, signal, clients) => {
+      passes++;
+      return run(task, signal, clients);
+    };
+    const options = tileOptionsSchema.parse({ width: 128 });
+    const p = parseParams(base);
+    const [below, from] = await Promise.all([fresh.tile(recording, p, 5, 0, options, "f32"), fresh.tile(recording, p, 9, 0, options, "f32")]);
+    expect([below.headers["x-frames-per-column"], from.headers["x-frames-per-column"], passes]).toEqual(["32", "512", 1]);
   });
 
   it("the stats kept in memory count their overview", async () => {
@@ -1470,6 +1504,22 @@ describe("tiles over the tile work limit, pooled from the overview the stats pas
       await small.stats(recording, p);
       expect([bytes, small.computed]).toEqual([bytes, 3]);
     }
+  });
+
+  it("the stats last used, over the limit alone, stay when tiles of parameters that need no pass come between (their frames are kept apart)", async () => {
+    const small = new TileService({ threads: 1, maxTileSamples: LIMIT, statsCacheBytes: 1000 });
+    onTestFinished(() => small.close());
+    let passes = 0;
+    const run = small.pool.stats.bind(small.pool);
+    small.pool.stats = (task, signal, clients) => {
+      passes++;
+      return run(task, signal, clients);
+    };
+    const p = parseParams({ ...base, pcen: false, normalize: false });
+    const options = tileOptionsSchema.parse({ width: 128 });
+    // Zoom 9 from the overview (its stats some 15 KB, over 1000 bytes), zoom 5 from the samples (its frames alone), zoom 9 again.
+    for (const [z, x] of [[9, 0], [5, 0], [9, 1]]) await small.tile(recording, p, z, x, options, "f32");
+    expect(passes).toBe(1);
   });
 
   it("refuses limits that are no number of samples > 0, naming them, before a thread starts", () => {

@@ -308,14 +308,19 @@ async function poolBlocks(blocksOf: (step: number) => AsyncIterable<{ firstFrame
   if (!Number.isInteger(Math.log2(factor))) throw new RangeError(`factor: ${factor} frames per column, more than a block holds (${limit}), must be a power of two`);
   const step = 2 ** Math.floor(Math.log2(limit));
   const part = new Float32Array(rows);
-  for await (const { firstFrame, block } of blocksOf(step)) {
-    block.poolInto(binEdges, block.frames, part, 0);
-    const column = Math.floor((firstFrame - f0) / factor);
-    const first = (firstFrame - f0) % factor === 0;
-    for (let r = 0; r < rows; r++) {
-      const i = r * columns + column;
-      target[i] = first ? part[r] : Math.max(target[i], part[r]);
-    }
+  for await (const { firstFrame, block } of blocksOf(step)) foldIntoColumn(block, binEdges, part, target, columns, Math.floor((firstFrame - f0) / factor), (firstFrame - f0) % factor === 0);
+}
+
+/**
+ * Pools `block`, whose frames lie inside one column, to one column (`part`, binEdges.length − 1
+ * values) and folds it into column `column` of `target` ([rows][columns]) by maximum; `first`: the
+ * column's first block, whose values replace what the target held.
+ */
+function foldIntoColumn(block: FrameBlock, binEdges: Int32Array, part: Float32Array, target: Float32Array, columns: number, column: number, first: boolean): void {
+  block.poolInto(binEdges, block.frames, part, 0);
+  for (let r = 0; r < part.length; r++) {
+    const i = r * columns + column;
+    target[i] = first ? part[r] : Math.max(target[i], part[r]);
   }
 }
 
@@ -329,7 +334,7 @@ class OverviewBuilder {
   private readonly edges: Int32Array;
   private readonly column: Float32Array;
 
-  constructor(private readonly bins: number, frames: number) {
+  constructor(bins: number, frames: number) {
     this.columns = Math.ceil(frames / OVERVIEW_FACTOR);
     this.overview = new Float32Array(new SharedArrayBuffer(4 * bins * this.columns));
     this.edges = Int32Array.from({ length: bins + 1 }, (_, k) => k);
@@ -338,14 +343,7 @@ class OverviewBuilder {
 
   /** The values of `block`, frames [f0, f0 + block.frames) inside one overview column, folded into it. Frees the block. */
   add(f0: number, block: FrameBlock): void {
-    const { bins, columns, overview, column } = this;
-    block.poolInto(this.edges, block.frames, column, 0);
-    const c = Math.floor(f0 / OVERVIEW_FACTOR);
-    const first = f0 % OVERVIEW_FACTOR === 0;
-    for (let k = 0; k < bins; k++) {
-      const i = k * columns + c;
-      overview[i] = first ? column[k] : Math.max(overview[i], column[k]);
-    }
+    foldIntoColumn(block, this.edges, this.column, this.overview, this.columns, Math.floor(f0 / OVERVIEW_FACTOR), f0 % OVERVIEW_FACTOR === 0);
   }
 }
 

@@ -107,23 +107,25 @@ export const MAX_TILE_SAMPLES = 2 ** 32;
 /**
  * Where the tiles of zoom z, width frames wide, come from. From the recording's overview
  * ("overview": the maximum of every OVERVIEW_FACTOR frames, per bin, which the stats pass keeps when
- * its own work is over `limit`, MAX_TILE_SAMPLES) when it keeps one and a column spans that many
- * frames or more (2^z ≥ 512): 10 h at 384 kHz is then seen whole, where every tile from zoom 10 up
- * was refused — and every such tile of it, not only those over the limit: a tile at zoom 10 of the
- * viewer's default width 256 on 2 h at 384 kHz transforms 2.5·10^9 samples, 23 s of a loaded core
- * from its samples (three side by side passed the request time limit), 0.03–0.3 s from the overview.
- * Otherwise from their samples ("samples") when one covering width·2^z frames (at most the whole
- * pass) transforms at most `limit`; past it (an enormous FFT below zoom 9) refused (TileRangeError
- * naming z) before the stats pass. From the request and the recording alone, never from what
- * happens to be cached: one ETag, one body.
+ * its own work is over `tileLimit`, MAX_TILE_SAMPLES) when it keeps one, that pass is within
+ * `passLimit` (MAX_PASS_SAMPLES) and a column spans that many frames or more (2^z ≥ 512): 10 h at
+ * 384 kHz is then seen whole, where every tile from zoom 10 up was refused — and every such tile of
+ * it, not only those over the limit: a tile at zoom 10 of the viewer's default width 256 on 2 h at
+ * 384 kHz transforms 2.5·10^9 samples, 23 s of a loaded core from its samples (three side by side
+ * passed the request time limit), 0.03–0.3 s from the overview. Otherwise from their samples
+ * ("samples") when one covering width·2^z frames (at most the whole pass) transforms at most
+ * `tileLimit` — so dB without PCEN or normalization over the pass limit (25 h at 384 kHz), which
+ * needs no pass, keeps its tiles within the tile limit; past it (an enormous FFT below zoom 9, or
+ * any zoom of such a recording) refused (TileRangeError naming z) before the stats pass. From the
+ * request and the recording alone, never from what happens to be cached: one ETag, one body.
  */
-function tileSource(pass: Pass, z: number, width: number, limit: number): "samples" | "overview" {
-  if (2 ** z >= OVERVIEW_FACTOR && keepsOverview(pass, limit)) return "overview";
+function tileSource(pass: Pass, z: number, width: number, tileLimit: number, passLimit: number): "samples" | "overview" {
   const { g, frames } = pass;
+  if (2 ** z >= OVERVIEW_FACTOR && keepsOverview(pass, tileLimit) && frames * g.nperseg <= passLimit) return "overview";
   const covered = Math.min(frames, width * 2 ** z);
   const transformed = covered * g.nperseg;
-  if (transformed <= limit) return "samples";
-  throw new TileRangeError("z", `a tile at zoom ${z} would transform ${transformed.toExponential(2)} samples (${covered} frames of ${g.nperseg}); the limit is ${limit.toExponential(2)}: ask for a lower zoom, a narrower width, or a longer hop_size`);
+  if (transformed <= tileLimit) return "samples";
+  throw new TileRangeError("z", `a tile at zoom ${z} would transform ${transformed.toExponential(2)} samples (${covered} frames of ${g.nperseg}); the limit is ${tileLimit.toExponential(2)}: ask for a lower zoom, a narrower width, or a longer hop_size`);
 }
 
 /**
@@ -223,6 +225,9 @@ export interface ImagePlan {
 export const TILE_CACHE_BYTES = 256 * 2 ** 20;
 /** TileServiceOptions.statsCacheBytes' default, 512 MiB (see there). */
 export const STATS_CACHE_BYTES = 512 * 2 ** 20;
+
+/** Frames-only stats (TileService#framesMemory) kept in memory, about 1 KB each. */
+const FRAMES_CACHE_ENTRIES = 1024;
 
 export interface TileServiceOptions extends PoolOptions {
   /** Bytes of encoded tiles kept in memory (default TILE_CACHE_BYTES, 256 MiB). */
@@ -496,6 +501,12 @@ export class TileService {
   private readonly statsLeaseMs: number;
   private readonly statsWaitMs: number;
   private readonly statsMemory: ByteCache<StatsResult>;
+  /**
+   * The frames and geometry of parameters that need no pass (framesOf), about 1 KB each, bounded by
+   * count (FRAMES_CACHE_ENTRIES): in statsMemory, each one set evicted the stats last used when
+   * those were over its limit alone, and a viewer switching zooms read hundreds of MB again.
+   */
+  private readonly framesMemory = new ByteCache<StatsResult>(FRAMES_CACHE_ENTRIES, () => 1);
   private readonly inFlight = new Map<string, Flight>();
   /** The stats passes of this instance's flights, by flight key (statsOf). */
   private readonly passes = new Map<string, PassProgress>();
@@ -625,8 +636,9 @@ export class TileService {
    * A pass every one of whose requests left before their answer — queued for a slot or running —
    * is cancelled, as a tile is; one a request got its 503 for (it will be asked again) or that a
    * caller without a signal wants goes on to the end. `overview`: a tile pooled from the overview
-   * (tileSource) needs the pass, whatever its parameters, and stats that kept the overview: stats
-   * without one (stored before sonotile kept it) are computed again.
+   * (tileSource) needs the pass, whatever its parameters. Stats of a recording that keeps an
+   * overview (keepsOverview) are wanted with it, by every tile — one flight, one pass, whichever
+   * zoom asks first —, and stats stored without one (before sonotile kept it) are computed again.
    */
   private statsOf(recording: TileRecording, params: Params, pass: Pass, requester?: Requester, overview = false): Promise<StatsResult> {
     const identity = recordingStatsIdentity(recording, params);
@@ -636,15 +648,15 @@ export class TileService {
       return this.framesOf(recording, params, identity.key, requester);
     }
     const memoryKey = `${recording.hash}:${identity.key}`;
+    const keep = keepsOverview(pass, this.maxTileSamples);
     const known = this.statsMemory.get(memoryKey);
-    if (known && (!overview || known.stats.overview)) return Promise.resolve(known);
-    // Apart from the flight that takes stats without an overview: that one may end with stats stored before sonotile kept one.
-    const flightKey = `stats${overview ? "+overview" : ""}:${memoryKey}`;
+    if (known && (!keep || known.stats.overview)) return Promise.resolve(known);
+    const flightKey = `stats:${memoryKey}`;
     const pending = this.once(flightKey, async (closing, clients) => {
       const progress: PassProgress = { startedAt: null, framesDone: new Float64Array(new SharedArrayBuffer(8)), frames: pass.frames };
       this.passes.set(flightKey, progress);
       try {
-        const result = await this.loadOrCompute(recording, params, identity, closing, clients, progress, { keep: keepsOverview(pass, this.maxTileSamples), need: overview });
+        const result = await this.loadOrCompute(recording, params, identity, closing, clients, progress, keep);
         this.statsMemory.set(memoryKey, result);
         return result;
       } finally {
@@ -668,19 +680,20 @@ export class TileService {
    */
   private framesOf(recording: TileRecording, params: Params, key: string, requester?: Requester): Promise<StatsResult> {
     const memoryKey = `frames:${recording.hash}:${key}`;
-    const known = this.statsMemory.get(memoryKey);
+    const known = this.framesMemory.get(memoryKey);
     if (known) return Promise.resolve(known);
     return this.once(memoryKey, async (closing, clients) => {
       const result = await this.pool.run<StatsResult>({ kind: "frames", ...source(recording, params) }, closing, undefined, clients);
-      this.statsMemory.set(memoryKey, result);
+      this.framesMemory.set(memoryKey, result);
       return result;
     }, recording, requester);
   }
 
   /**
    * Refuses parameters that do not fit the recording, or whose pass over it is over its limit
-   * (checkPassWork) — parameters that need no pass (needsRecordingStats) have only their tiles'
-   * limits (and the pass's when they are pooled from the overview: tileSourceOf); the geometry of that pass.
+   * (checkPassWork) — parameters that need no pass (needsRecordingStats) are pooled from the
+   * overview only when it is within its limit, else their tiles are the samples' (tileSource); the
+   * geometry of that pass.
    */
   private checkedPass(recording: TileRecording, params: Params): Pass {
     checkParamsForRecording(params, { samplerate: realSamplerate(recording.samplerate, recording.timeExpansion), channels: recording.channels });
@@ -689,14 +702,9 @@ export class TileService {
     return pass;
   }
 
-  /**
-   * Where the tiles of zoom z and `width` come from (tileSource); for the overview, the pass they
-   * need is checked (checkPassWork) whatever their parameters.
-   */
-  private tileSourceOf(pass: Pass, params: Params, z: number, width: number): "samples" | "overview" {
-    const from = tileSource(pass, z, width, this.maxTileSamples);
-    if (from === "overview" && !needsRecordingStats(params)) checkPassWork(pass, this.maxPassSamples);
-    return from;
+  /** Where the tiles of zoom z and `width` come from under this instance's limits (tileSource). */
+  private tileSourceOf(pass: Pass, z: number, width: number): "samples" | "overview" {
+    return tileSource(pass, z, width, this.maxTileSamples, this.maxPassSamples);
   }
 
   /** `pending`, or StatsPendingError after statsWaitMs with the message `givingUp` returns — a long recording's pass outlasts a request. */
@@ -711,18 +719,17 @@ export class TileService {
   /**
    * `closing` fires when nobody waits for the pass any more: every request left before its answer,
    * or the service closes; `clients`, those of the requests waiting for it. `progress` is told when
-   * the pass starts here and shared with its worker. `overview.keep`: the pass keeps the overview
-   * (keepsOverview); `overview.need`: the caller needs it, and stored stats without one are claimed
-   * and computed again.
+   * the pass starts here and shared with its worker. `overview`: the pass keeps the overview
+   * (keepsOverview), and stored stats without one are claimed and computed again.
    */
-  private async loadOrCompute(recording: TileRecording, params: Params, identity: StatsIdentity, closing: AbortSignal, clients: TaskClients, progress: PassProgress, overview: { keep: boolean; need: boolean }): Promise<StatsResult> {
+  private async loadOrCompute(recording: TileRecording, params: Params, identity: StatsIdentity, closing: AbortSignal, clients: TaskClients, progress: PassProgress, overview: boolean): Promise<StatsResult> {
     const store = this.statsStore;
     const compute = async () => {
       const release = await this.statsSlots.take(closing);
       try {
         this.computed++;
         progress.startedAt = performance.now();
-        return await this.pool.stats({ kind: "stats", ...source(recording, params), progress: progress.framesDone, overview: overview.keep }, closing, clients).catch((err: unknown) => {
+        return await this.pool.stats({ kind: "stats", ...source(recording, params), progress: progress.framesDone, overview }, closing, clients).catch((err: unknown) => {
           // Not the request's time limit (a 400: ask for less): the pass limit keeps a pass to minutes, so one over its hour met an overloaded machine.
           throw err instanceof TaskTimeoutError ? new PoolBusyError(`the statistics pass ran past its time limit of ${err.limitMs / 1000} s and was stopped: the server is overloaded`) : err;
         });
@@ -734,11 +741,11 @@ export class TileService {
     for (let attempt = 0; ; attempt++) {
       closing.throwIfAborted();
       const stored = await store.load(recording.id, recording.hash, identity.key);
-      if (stored && (!overview.need || stored.stats.overview)) return stored;
+      if (stored && (!overview || stored.stats.overview)) return stored;
       // A pass the queue would refuse is refused before its claim: no claim, chunks or release
       // written to the database for it when the server is busiest.
       this.statsSlots.checkRoom();
-      if (await store.claim(recording.id, recording.hash, identity, this.owner, this.statsLeaseMs, overview.need)) return this.computeClaimed(store, recording, identity, compute);
+      if (await store.claim(recording.id, recording.hash, identity, this.owner, this.statsLeaseMs, overview)) return this.computeClaimed(store, recording, identity, compute);
       // Another instance is computing them: wait for its result, or — when it fails (and
       // releases its claim) or dies (and stops renewing its lease) — take over.
       await new Promise((resolve) => setTimeout(resolve, Math.min(STATS_POLL_MAX_MS, 50 * 2 ** attempt)));
@@ -788,7 +795,7 @@ export class TileService {
    */
   async planTile(recording: TileRecording, params: Params, z: number, x: number, options: TileOptions, format: TileFormat, maxPixels = Infinity, requester?: Requester): Promise<ImagePlan> {
     const pass = this.checkedPass(recording, params);
-    const fromOverview = this.tileSourceOf(pass, params, z, options.width) === "overview";
+    const fromOverview = this.tileSourceOf(pass, z, options.width) === "overview";
     const place = (frames: number, g: FrameGeometry) => {
       const layout = tileLayout(z, x, frames, g, options);
       checkTilePixels(layout, maxPixels);
@@ -860,7 +867,7 @@ export class TileService {
       return { x0, x1, widest };
     };
     const pass = this.checkedPass(recording, params);
-    const fromOverview = this.tileSourceOf(pass, params, z, options.width) === "overview";
+    const fromOverview = this.tileSourceOf(pass, z, options.width) === "overview";
     checkBeforePass(pass, place);
     const { geometry, stats } = await this.statsOf(recording, params, pass, requester, fromOverview);
     return place(stats.frames, geometry);

@@ -38,7 +38,7 @@ const statsSchema = z.object({
     columns: z.number().int().describe("Overview columns: one per `every_frames` frames of the recording, the last one over what is left"),
     every_frames: z.number().int().describe("Frames each column is the maximum of (512: the columns of zoom 9)"),
     bytes: z.number().int().describe("Its size in the database and in the stats cache (float32, columns × geometry.bins)"),
-  }).nullable().describe("The recording's overview, kept by a pass that transforms more than the tile work limit (frames × FFT length over 2^32): per bin, the maximum of every `every_frames` frames after PCEN and before normalization, from which tiles over that limit (zoom 9 and up) are pooled (never the bytes themselves); null for a recording within that limit, while computing, or for stats stored before sonotile kept one (the first tile that needs it computes them again)"),
+  }).nullable().describe("The recording's overview, kept by a pass that transforms more than the tile work limit (frames × FFT length over 2^32): per bin, the maximum of every `every_frames` frames after PCEN and before normalization, from which every tile of the recording from zoom 9 up is pooled (never the bytes themselves); null for a recording within that limit, while computing, or for stats stored before sonotile kept one (the first tile that needs it computes them again)"),
   created_at: timestamp,
   computed_at: nullableTimestamp.describe("When the stats were stored; null while computing"),
 });
@@ -50,7 +50,7 @@ export const statsRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/recordings/:id/stats", {
     schema: {
       summary: "The recording stats stored for a recording's current content, one entry per parameter set, newest first", tags, params: idParams,
-      description: "What seamless tiles need per parameter set: the normalization maximum, the PCEN checkpoints (their count and spacing, not their bytes) and, for a recording over the tile work limit, the overview its tiles over that limit are pooled from (its size). Stats being computed are listed as `computing`. Stats of an earlier content of the file (before a refresh) are not listed. GET /v1/recordings/{id}/stats/lookup finds those of given parameters.",
+      description: "What seamless tiles need per parameter set: the normalization maximum, the PCEN checkpoints (their count and spacing, not their bytes) and, for a recording over the tile work limit, the overview its tiles from zoom 9 up are pooled from (its size). Stats being computed are listed as `computing`. Stats of an earlier content of the file (before a refresh) are not listed. GET /v1/recordings/{id}/stats/lookup finds those of given parameters.",
       querystring: z.strictObject(pageQuery),
       response: { 200: page(statsSchema), 404: errorBody },
     },
@@ -63,7 +63,7 @@ export const statsRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/recordings/:id/stats/lookup", {
     schema: {
       summary: "The recording stats of these spectrogram parameters, as a tile with them uses", tags, params: idParams,
-      description: "The spectrogram parameters (SPEC §2) of a tile or one-shot URL, their defaults as there — not the tile's own options (width, height, fmin, fmax, revision: a 400 naming them), which do not change the stats; those that share the stats (scale, clamp, min_dB, max_dB, normalize, cmap) find the same entry. 404 when they are not computed yet: the first tile with these parameters computes them. dB without pcen or normalize needs stats only for tiles over the tile work limit (pooled from the overview): found once the first such tile computed them, 404 before or when no tile needs them. Never starts a computation.",
+      description: "The spectrogram parameters (SPEC §2) of a tile or one-shot URL, their defaults as there — not the tile's own options (width, height, fmin, fmax, revision: a 400 naming them), which do not change the stats; those that share the stats (scale, clamp, min_dB, max_dB, normalize, cmap) find the same entry. 404 when they are not computed yet: the first tile with these parameters computes them. dB without pcen or normalize needs stats only for tiles pooled from the overview (every tile from zoom 9 up of a recording over the tile work limit, within the pass limit): found once the first such tile, or any tile sharing their key, computed them, 404 before or when no tile needs them. Never starts a computation.",
       querystring: paramsObject.superRefine(checkCrossFieldRules),
       response: { 200: statsSchema, 400: errorBody, 404: errorBody },
     },
@@ -79,9 +79,9 @@ export const statsRoutes: FastifyPluginAsyncZod = async (app) => {
     }
     const identity = recordingStatsIdentity(frames, params);
     const [entry] = (await listStats(sql, { limit: 1, offset: 0, recording_id: id, recording_hash: recording.hash, params_hash: identity.key })).items;
-    // dB without pcen or normalize makes a pass only for a tile pooled from the overview (over the tile work limit): look for its stats first.
+    // dB without pcen or normalize makes a pass only for a tile pooled from the overview (zoom 9 up, over the tile work limit): look for its stats first.
     if (!entry && !needsRecordingStats(params)) {
-      throw new HttpError(404, `no recording stats are kept for these parameters on recording ${id} (key ${identity.key}): dB without pcen or normalize needs no whole-recording statistic, so their tiles are computed without a pass — except tiles over the tile work limit, pooled from the overview, the first of which computes them`);
+      throw new HttpError(404, `no recording stats are kept for these parameters on recording ${id} (key ${identity.key}): dB without pcen or normalize needs no whole-recording statistic, so their tiles are computed without a pass — except tiles pooled from the overview (every tile from zoom 9 up of a recording over the tile work limit, within the pass limit), the first of which computes them`);
     }
     if (!entry) throw new HttpError(404, `the stats of recording ${id} for these parameters are not computed yet (key ${identity.key}): the first tile or one-shot image with them computes them`);
     return statsView(entry, identity.for);
