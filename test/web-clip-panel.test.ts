@@ -9,11 +9,10 @@
  * Chromium must be installed; SONOTILE_SKIP_BROWSER=1 skips the suite on purpose.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { tileStatsStore } from "../src/api/tile-stats.js";
@@ -21,10 +20,9 @@ import { resolveRoots } from "../src/store/paths.js";
 import { createToken } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
 import { TileService } from "../src/tiles/service.js";
+import { launchChromium, SKIP_BROWSER } from "./browser.js";
 import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const SKIP_BROWSER = process.env.SONOTILE_SKIP_BROWSER === "1";
 if (SKIP_BROWSER) console.warn("test/web-clip-panel.test.ts skipped: SONOTILE_SKIP_BROWSER=1");
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -98,7 +96,6 @@ const focusedId = () => page.evaluate(() => (document.activeElement as HTMLEleme
 
 describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it (apt-get install -y chromium), or set SONOTILE_SKIP_BROWSER=1 to skip the browser tests`);
     execFileSync(process.execPath, [join(ROOT, "scripts", "build_web.mjs")]);
     t = await freshDatabase();
     const admin = (await ensureAdmin(t.db.sql))!;
@@ -115,14 +112,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     base = await app.listen({ host: "127.0.0.1", port: 0 });
     datasetId = (await call("POST", "/v1/datasets", { name: "panel", audio_dir: join(root, "panel") })).id;
     profile = await tempDir("sonotile-chromium-");
-    context = await chromium.launchPersistentContext(profile.path, {
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      viewport: { width: 1400, height: 900 },
-      deviceScaleFactor: 1,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(20_000);
+    ({ context, page } = await launchChromium(profile.path));
   });
 
   afterAll(async () => {

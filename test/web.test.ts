@@ -15,12 +15,11 @@
  * fails, unless SONOTILE_SKIP_BROWSER=1 says to skip it on purpose.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import UPNG from "upng-js";
-import { chromium, type BrowserContext, type Page, type Route } from "playwright-core";
+import { type BrowserContext, type Page, type Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { IMPORT_BODY_LIMIT } from "../src/api/import-limit.js";
@@ -35,11 +34,9 @@ import { createDataset } from "../src/store/datasets.js";
 import { probeFile } from "../src/store/probe.js";
 import { insertRecording } from "../src/store/recordings.js";
 import { startWorker, type ExtractWorker } from "../src/jobs/worker.js";
+import { launchChromium, SKIP_BROWSER } from "./browser.js";
 import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-/** An explicit opt-out for machines without Chromium; a browser that is merely missing fails the suite. */
-const SKIP_BROWSER = process.env.SONOTILE_SKIP_BROWSER === "1";
 if (SKIP_BROWSER) console.warn("test/web.test.ts skipped: SONOTILE_SKIP_BROWSER=1");
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -309,7 +306,6 @@ function overlapping(boxes: Placed[]): string[] {
 
 describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it (apt-get install -y chromium), or set SONOTILE_SKIP_BROWSER=1 to skip the browser tests`);
     // The page as `npm run build` bundles it (esbuild, well under a second).
     execFileSync(process.execPath, [join(ROOT, "scripts", "build_web.mjs")]);
     // One connection on the embedded database, as `sonotile serve` uses it beside its job worker.
@@ -339,14 +335,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     lockedBase = await locked.listen({ host: "127.0.0.1", port: 0 });
     profile = await tempDir("sonotile-chromium-");
     await mkdir(ARTIFACTS, { recursive: true });
-    context = await chromium.launchPersistentContext(profile.path, {
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      viewport: { width: 1400, height: 900 },
-      deviceScaleFactor: 1,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(20_000);
+    ({ context, page } = await launchChromium(profile.path));
   });
 
   afterAll(async () => {
