@@ -202,6 +202,68 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await page.isChecked("#clip-panel-issue")).toBe(false);
   });
 
+  it("lists a note once when the panel was refreshed, or closed and opened again, while it was being added — it was listed twice, or said not added though saved", async () => {
+    const { clips: [a] } = await openWithClips([[0.4, 0.9]]);
+    await clickAt(0.6);
+    await panelShows(a);
+    // The POST's answer held back once the server has saved the note, until released.
+    let saved!: () => void, release!: () => void;
+    const holdNote = () => [new Promise<void>((r) => (saved = r)), new Promise<void>((r) => (release = r))] as const;
+    let [isSaved, released] = holdNote();
+    await page.route("**/v1/notes", async (route) => {
+      const response = await route.fetch();
+      saved();
+      await released;
+      await route.fulfill({ response });
+    });
+    const addNote = async (message: string) => {
+      await page.getByRole("textbox", { name: "note" }).fill(message);
+      await page.getByRole("button", { name: "Add note" }).click();
+      await isSaved;
+    };
+    const clipFetched = () => page.waitForResponse((r) => r.url().endsWith(`/v1/clips/${a.id}`) && r.request().method() === "GET");
+    const messages = () => page.locator("#clip-panel-notes .message").allTextContents();
+
+    // Back from another tab before the answer: the refresh lists the note, which the answer appended again.
+    await addNote("first");
+    let fetched = clipFetched();
+    await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+    await fetched;
+    await expect.poll(messages).toEqual(["first"]);
+    fetched = clipFetched();
+    release();
+    await expect.poll(() => page.inputValue("#clip-panel-note")).toBe(""); // the answer taken
+    expect(await messages()).toEqual(["first"]);
+    await fetched; // the clip as the server has it after the answer
+    expect(await messages()).toEqual(["first"]);
+    expect(await status()).toBe("note added to clip 0.400–0.900 s");
+
+    // Closed and opened again, its clip not yet fetched when the answer comes: said not added, though saved.
+    [isSaved, released] = holdNote();
+    await addNote("second");
+    await page.focus("#plot");
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.isVisible("#clip-panel")).toBe(false);
+    let releaseClip!: () => void;
+    const clipReleased = new Promise<void>((r) => (releaseClip = r));
+    await page.route(`**/v1/clips/${a.id}`, async (route) => {
+      await clipReleased;
+      await route.continue();
+    });
+    const reopened = page.waitForRequest((r) => r.url().endsWith(`/v1/clips/${a.id}`));
+    await clickAt(0.6);
+    await reopened;
+    await page.evaluate(() => (document.getElementById("status")!.textContent = ""));
+    release();
+    await expect.poll(status).toBe("note added to clip 0.400–0.900 s");
+    releaseClip();
+    await panelShows(a);
+    await expect.poll(messages).toEqual(["first", "second"]);
+    await page.unroute(`**/v1/clips/${a.id}`);
+    await page.unroute("**/v1/notes");
+    expect((await held(a.id))!.notes.map((n) => n.message)).toEqual(["first", "second"]);
+  });
+
   it("shows a note's author by username to a reader without a token, as to one with a token", async () => {
     const { clips: [a] } = await openWithClips([[0.4, 0.9]], "");
     await call("POST", "/v1/notes", { clip_id: a.id, message: "seen" });

@@ -336,16 +336,21 @@ export class ClipPanel {
       text.focus();
       return;
     }
+    let note: Note;
     try {
-      const note = await this.#host.api<Note>("/v1/notes", { method: "POST", body: JSON.stringify({ clip_id: clip.id, message: text.value, is_issue: issue.checked }) });
-      if (this.#selectedId !== clip.id) return;
-      this.#show({ ...this.#clip!, notes: [...this.#clip!.notes, note] });
-      text.value = "";
-      issue.checked = false;
-      this.#host.setStatus(`${note.is_issue ? "issue" : "note"} added to clip ${bounds(clip)}`);
+      note = await this.#host.api<Note>("/v1/notes", { method: "POST", body: JSON.stringify({ clip_id: clip.id, message: text.value, is_issue: issue.checked }) });
     } catch (err) {
       void this.#fail("note not added", err as Error);
+      return;
     }
+    this.#host.setStatus(`${note.is_issue ? "issue" : "note"} added to clip ${bounds(clip)}`);
+    if (this.#selectedId !== clip.id) return;
+    text.value = "";
+    issue.checked = false;
+    // The clip as the server has it now, not the note appended to the one shown: the panel closed and
+    // opened meanwhile holds none until its fetch answers (the note was said not added, though it was),
+    // and a refresh answered meanwhile (the window's focus) holds the note already (it was listed twice).
+    await this.open(clip.id, this.#returnTo, false);
   }
 
   /** Deletes the clip for good (DELETE /v1/clips/{id}, its creator or an admin), once confirmed: its tags, features and notes go with it. */
