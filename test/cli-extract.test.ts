@@ -388,6 +388,35 @@ describe("sonotile extract", () => {
     }
     expect(readdirSync(dir).sort()).toEqual(["t.csv", "t.csv.json", "t.npy", "t.npy.json"]);
     for (const name of ["t.csv", "t.npy", "t.csv.json", "t.npy.json"]) expect(readFileSync(join(dir, name), "utf8")).toBe(previous(name));
+    // A checkpoint after every target: the first (one row) is refused by the limit too, and said once — it was silent.
+    const out = join(dir, "t.csv");
+    expect(await limited([A, B, "-o", out, "--checkpoint-interval", "0"])).toEqual({
+      code: 1, stdout: "",
+      stderr: `sonotile extract: a checkpoint of 1 row could not be written to ${out}.resume.json (cannot write ${out}.resume.json: file too large); it holds no row of this run yet, and later checkpoints are tried as the run goes (said once)\n`
+        + `sonotile extract: cannot write ${out}: file too large; the 2 computed targets could not be kept for --resume either: cannot write ${out}.resume.json: file too large\n`,
+    });
+  });
+
+  it("a table and a resume file that cannot be written name the run's last checkpoint, which --resume finishes from — the line said the rows could not be kept, the checkpoint in the resume file", async () => {
+    const dir = join(tmp, "checkpointed");
+    mkdirSync(dir);
+    const out = join(dir, "t.csv");
+    const sidecar = join(dir, "t.csv.json");
+    symlinkSync(join(dir, "missing", "t.csv.json"), sidecar); // the table's write fails at its end
+    // 4,096 bytes (8 blocks of 512): a resume file of one row (2.6 kB) and the table (3.6 kB) fit, one of both rows (4.4 kB) does not.
+    const failed = await new Promise<CliRun>((done) => {
+      execFile("sh", ["-c", 'ulimit -f 8 && exec "$@"', "sh", process.execPath, join(ROOT, "bin/sonotile.js"), "extract", A, B, "-o", out, "-j", "1", "--checkpoint-interval", "0"], (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
+    });
+    expect([failed.code, failed.stdout]).toEqual([1, ""]);
+    // The second checkpoint, both rows, is tried if the first was written before the second target ended (said then).
+    const lines = failed.stderr.split("\n");
+    if (lines.length === 3) expect(lines.shift()).toBe(`sonotile extract: a checkpoint of 2 rows could not be written to ${out}.resume.json (cannot write ${out}.resume.json: file too large); it keeps its checkpoint of 1 row, and later checkpoints are tried as the run goes (said once)`);
+    expect(lines).toEqual([`sonotile extract: cannot write ${sidecar}: no such directory; the 2 computed targets could not all be kept for --resume either: cannot write ${out}.resume.json: file too large; 1 of them is, the run's last checkpoint, in ${out}.resume.json: make room (or mend the path) and run the same command with --resume to compute the other 1 and write ${out}`, ""]);
+    rmSync(sidecar);
+    const resumed = await sonotile([A, B, "-o", out, "--resume"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(new RegExp(`; 1 resumed from ${out.replace(/[.]/g, "\\.")}\\.resume\\.json; wrote `));
+    expect(readdirSync(dir).sort()).toEqual(["t.csv", "t.csv.json"]);
   });
 
   it("a finished table that cannot be written keeps its rows for --resume, which writes it without computing them again — they were lost with the write (a full disk at the end of a run)", async () => {

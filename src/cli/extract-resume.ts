@@ -10,6 +10,7 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
+import { plural } from "../audio/types.js";
 import type { Params } from "../engine/params.js";
 import type { FeatureName, FeatureValues } from "../features/features.js";
 import type { FileStamp } from "../store/probe.js";
@@ -103,16 +104,18 @@ export async function writeResumeFile(output: string, settings: ExtractSettings,
  * sooner than 20 times the last one took (the file holds every row, rewritten whole: 20 times its
  * write keeps it under 5 % of the run whatever the table's size); one at a time. Each is atomic
  * (writeResumeFile: a temporary file renamed over it), so a kill during a write leaves the one
- * before. A write that fails (a full disk) is left for the next: the run's end keeps its rows as
- * it always did (an interruption, a table that cannot be written).
+ * before. A write that fails (a full disk, a JSON text too long for V8 past some 316,000 targets)
+ * is said once on stderr — it was silent, the run thought safe — and left for the next: the run's
+ * end keeps its rows as it always did (an interruption, a table that cannot be written).
  */
 export class ResumeCheckpoint {
   private readonly computed = new Map<string, ComputedTarget>();
   private lastEnd = performance.now();
   private lastCost = 0;
   private writing: Promise<void> | null = null;
-  /** Whether a checkpoint is in the resume file: a run that finishes removes it. */
-  written = false;
+  private failureSaid = false;
+  /** The rows of the last checkpoint in the resume file (0: none yet): a run that finishes removes it. */
+  rows = 0;
 
   /**
    * @param output the run's -o
@@ -120,6 +123,7 @@ export class ResumeCheckpoint {
    * @param earlier the rows resumed from an interrupted run, kept in every checkpoint
    * @param intervalMs the least time between the end of a write and the start of the next (--checkpoint-interval)
    * @param onFirstWrite runs once the first checkpoint is written (a resumed run's partial table, which holds fewer rows, is removed)
+   * @param say writes a line on stderr (the progress display's: a terminal's progress line is redrawn below it)
    */
   constructor(
     private readonly output: string,
@@ -128,6 +132,7 @@ export class ResumeCheckpoint {
     private readonly earlier: ReadonlyMap<string, ComputedTarget>,
     private readonly intervalMs: number,
     private readonly onFirstWrite: () => Promise<void>,
+    private readonly say: (line: string) => void,
   ) {}
 
   /** A computed target: written with the others once the interval has passed. */
@@ -147,10 +152,15 @@ export class ResumeCheckpoint {
     const rows = this.paths.flatMap((path) => this.earlier.get(path) ?? this.computed.get(path) ?? []);
     try {
       await writeResumeFile(this.output, this.settings, rows);
-      if (!this.written) await this.onFirstWrite();
-      this.written = true;
-    } catch {
+      if (!this.rows) await this.onFirstWrite();
+      this.rows = rows.length;
+    } catch (err) {
       // Left as it was (an earlier checkpoint, or none): the next write, or the run's end, tries again.
+      if (!this.failureSaid) {
+        const kept = this.rows ? `it keeps its checkpoint of ${plural(this.rows, "row")}` : "it holds no row of this run yet";
+        this.say(`sonotile extract: a checkpoint of ${plural(rows.length, "row")} could not be written to ${resumeFilePath(this.output)} (${(err as Error).message}); ${kept}, and later checkpoints are tried as the run goes (said once)`);
+        this.failureSaid = true;
+      }
     }
     this.lastEnd = performance.now();
     this.lastCost = this.lastEnd - start;

@@ -48,7 +48,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "threads", short: "j", placeholder: "N", doc: "worker threads; default one per core" },
   { name: "md5", boolean: true, doc: "also each file's MD5, an md5 column after path (in an .npy's sidecar, each row's md5): what ties a row to the bytes it was computed from. Off by default: each whole file is read and hashed once more (a 300 MB recording: 9–11 s → 13 s; a 1 s clip of it: 3–5 s → 8–9 s)" },
   { name: "resume", boolean: true, doc: "finish a run that was interrupted (Ctrl-C, SIGTERM, SIGHUP) or killed (SIGKILL, out of memory, a reboot): keep the rows it left in the partial table (-o features.csv: features.partial.csv, with features.csv.resume.json), compute the other targets; the same options are required" },
-  { name: "checkpoint-interval", placeholder: "S", doc: `seconds between writes of the rows computed so far to the resume file (-o features.csv: features.csv.resume.json), so that a run killed without a signal it can catch (SIGKILL, out of memory, a reboot) loses at most the last interval; default ${DEFAULT_CHECKPOINT_S}, and at least 20 times the last write took (a large table); 0 after every target` },
+  { name: "checkpoint-interval", placeholder: "S", doc: `seconds between writes of the rows computed so far to the resume file (-o features.csv: features.csv.resume.json), so that a run killed without a signal it can catch (SIGKILL, out of memory, a reboot) loses at most the last interval; default ${DEFAULT_CHECKPOINT_S}, and at least 20 times the last write took (a large table); 0: after every target that 20-times rule allows` },
   { name: "progress-interval", placeholder: "S", doc: `when stderr is not a terminal (nohup, cron, a log file): a progress line every S seconds (files, audio, speed, ETA); default ${DEFAULT_PROGRESS_S}, 0 for none. A terminal has the live bar instead` },
 ];
 
@@ -152,7 +152,7 @@ async function extract(args: string[]): Promise<number> {
   const headers = readHeaders(todo, target, timeExpansion, report, stop.signal);
   const computedTarget = (o: Extract<ExtractOutcome, { values: unknown }>): ComputedTarget => ({ path: o.item.path, values: o.values, file: headers.stamps.get(o.item.path) ?? null, md5: o.md5 });
   // A resumed run's partial table holds fewer rows than its first checkpoint: it goes (as in keepUnwrittenRows).
-  const checkpoint = new ResumeCheckpoint(output, settings, paths, earlier, checkpointS * 1000, () => (resume ? removePartialTable(output, format) : Promise.resolve()));
+  const checkpoint = new ResumeCheckpoint(output, settings, paths, earlier, checkpointS * 1000, () => (resume ? removePartialTable(output, format) : Promise.resolve()), (line) => report.say(line));
   const onOutcome = (o: ExtractOutcome) => {
     report.done(o);
     if ("values" in o) checkpoint.add(computedTarget(o));
@@ -170,7 +170,7 @@ async function extract(args: string[]): Promise<number> {
   const targets: TableTargets = { stored: false, clips: clip, md5: settings.md5 };
   if (stop.signal.aborted) {
     report.stop();
-    await keepInterruptedRun(output, format, done.map(tableRow), features, targets, settings, resumed + todo.length - headers.unopened, () => writeResumeFile(output, settings, done));
+    await keepInterruptedRun(output, format, done.map(tableRow), features, targets, settings, resumed + todo.length - headers.unopened, checkpoint.rows, () => writeResumeFile(output, settings, done));
     return endBySignal(stop.signal.reason as NodeJS.Signals);
   }
   if (done.length === 0) {
@@ -182,14 +182,14 @@ async function extract(args: string[]): Promise<number> {
   // A signal while the table is written (a moment, all computed) lets the table be finished, then ends the run.
   await writeTable(output, format, done.map(tableRow), features, targets, settings).catch((err: Error) => {
     report.stop();
-    return keepUnwrittenRows(output, err, done.length, async () => {
+    return keepUnwrittenRows(output, err, done.length, checkpoint.rows, async () => {
       await writeResumeFile(output, settings, done);
       // A resumed run's partial table holds fewer rows than the resume file now does (as in keepInterruptedRun).
       await removePartialTable(output, format);
     });
   });
   if (resume) await removeInterruptedRun(output, format);
-  else if (checkpoint.written) await rm(resumeFilePath(output), { force: true });
+  else if (checkpoint.rows) await rm(resumeFilePath(output), { force: true });
   // Of the kept rows whose files changed, those this run found again (a file gone is not computed).
   const again = changed.filter((path) => paths.includes(path));
   const recomputed = again.length ? `; ${again.length} changed since, computed again (${again.join(", ")})` : "";
@@ -223,10 +223,11 @@ const NOTHING_RESUMED: ResumedTargets = { rows: new Map(), changed: [] };
  * its signal all the same. The resume file goes first: when it cannot be written (a full disk:
  * it is the larger), nothing of this run is left — a partial table written before it had stayed,
  * 1.2 MB of rows on the full disk, while the line said they could not be kept —, and what an
- * earlier interruption left stays as it was.
+ * earlier interruption left stays as it was — or the run's last checkpoint, which the line names.
  * @param total the targets of the run (those resumed and those it set out to compute).
+ * @param checkpointed the rows of the run's last checkpoint in the resume file (ResumeCheckpoint.rows; 0: none)
  */
-async function keepInterruptedRun(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[], targets: TableTargets, provenance: TableProvenance, total: number, writeResume: () => Promise<void>): Promise<void> {
+async function keepInterruptedRun(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[], targets: TableTargets, provenance: TableProvenance, total: number, checkpointed: number, writeResume: () => Promise<void>): Promise<void> {
   const say = (text: string): void => void process.stderr.write(`sonotile extract: interrupted: ${text}\n`);
   if (rows.length === 0) return say(`no target was computed; ${output} left as it was`);
   const partial = partialTablePath(output);
@@ -235,6 +236,7 @@ async function keepInterruptedRun(output: string, format: TableFormat, rows: Fea
   try {
     await writeResume();
   } catch (err) {
+    if (checkpointed) return say(`${rows.length} of ${total} targets were computed but could not all be kept: ${(err as Error).message}; ${checkpointed} of them ${checkpointed === 1 ? "is" : "are"}, the run's last checkpoint, in ${resumeFilePath(output)}; ${output} left as it was; run the same command with --resume to compute the other ${total - checkpointed} and write ${output}`);
     return say(`${rows.length} of ${total} targets were computed but could not be kept: ${(err as Error).message}; ${output} left as it was`);
   }
   try {
@@ -252,15 +254,17 @@ async function keepInterruptedRun(output: string, format: TableFormat, rows: Fea
  * its `computed` rows are kept for --resume as an interruption keeps them (`writeResume`), so that
  * the next run writes the table without computing them again — they were lost with the write, the
  * whole computation of a season's run for a disk that filled before its end. A resume file that
- * cannot be written either (it is larger than the table) is said, and nothing of the run is left
- * (what an earlier interruption left stays as it was).
+ * cannot be written either (it is larger than the table) is said, and nothing more of the run is
+ * left than its last checkpoint, named (what an earlier interruption left stays as it was).
+ * @param checkpointed the rows of the run's last checkpoint in the resume file (ResumeCheckpoint.rows; 0: none)
  * @throws always: the write's error, saying where the rows are kept, or that they could not be.
  */
-async function keepUnwrittenRows(output: string, err: Error, computed: number, writeResume: () => Promise<void>): Promise<never> {
+async function keepUnwrittenRows(output: string, err: Error, computed: number, checkpointed: number, writeResume: () => Promise<void>): Promise<never> {
   const rows = plural(computed, "computed target");
   try {
     await writeResume();
   } catch (unkept) {
+    if (checkpointed) throw new Error(`${err.message}; the ${rows} could not all be kept for --resume either: ${(unkept as Error).message}; ${checkpointed} of them ${checkpointed === 1 ? "is" : "are"}, the run's last checkpoint, in ${resumeFilePath(output)}: make room (or mend the path) and run the same command with --resume to compute the other ${computed - checkpointed} and write ${output}`);
     throw new Error(`${err.message}; the ${rows} could not be kept for --resume either: ${(unkept as Error).message}`);
   }
   throw new Error(`${err.message}; the ${rows} ${computed === 1 ? "is" : "are"} kept in ${resumeFilePath(output)}: make room (or mend the path) and run the same command with --resume to write ${output} without computing ${computed === 1 ? "it" : "them"} again`);
@@ -477,8 +481,13 @@ class Progress {
     this.skipped++;
     // Audio errors start with the path already.
     const text = message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
+    this.say(`sonotile extract: skipped ${path}: ${text.split("\n")[0]}`);
+  }
+
+  /** Writes `line` on stderr, a terminal's progress line redrawn below it. */
+  say(line: string): void {
     this.clear();
-    process.stderr.write(`sonotile extract: skipped ${path}: ${text.split("\n")[0]}\n`);
+    process.stderr.write(`${line}\n`);
     this.draw(true);
   }
 
