@@ -104,7 +104,7 @@ export async function writeResumeFile(output: string, settings: ExtractSettings,
  * sooner than 20 times the last one took (the file holds every row, rewritten whole: 20 times its
  * write keeps it under 5 % of the run whatever the table's size); one at a time. Each is atomic
  * (writeResumeFile: a temporary file renamed over it), so a kill during a write leaves the one
- * before. A write that fails (a full disk, a JSON text too long for V8 past some 316,000 targets)
+ * before. A write that fails (a full disk, a JSON text past V8's 2^29-character limit, about 300,000 targets by estimate)
  * is said once on stderr — it was silent, the run thought safe — and left for the next: the run's
  * end keeps its rows as it always did (an interruption, a table that cannot be written).
  */
