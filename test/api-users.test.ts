@@ -140,13 +140,15 @@ describe("DELETE /v1/users/{id}", () => {
     }
   });
 
-  it("refuses the delete when a run of the user starts while their records are detached: the run keeps its author (it was detached too, escaped the final check, and the user was deleted under it)", async () => {
+  it("starts no run of the user while their records are detached (a request authenticated before the delete): the run is refused, the user being disabled, and the delete completes — it was refused at its end with their clips already detached and the user still there", async () => {
     let userId = "";
-    let started: Promise<{ id: string }> | undefined;
-    // A worker taking up a job of theirs as their clips are detached.
+    let started: Promise<unknown> | undefined;
+    // A request authenticated as them before the delete starting a job as their clips are detached.
     const own = await freshDatabase({
       onStatement: (statement) => {
-        if (!started && /UPDATE "clips" SET "created_by" = NULL/.test(statement)) started = createRun(own.db.sql, { kind: "job", description: "extract_features", created_by: userId });
+        if (!started && /UPDATE "clips" SET "created_by" = NULL/.test(statement)) {
+          started = createRun(own.db.sql, { kind: "job", description: "extract_features", created_by: userId }).then(() => "started", (e: Error) => e.message);
+        }
       },
     });
     try {
@@ -157,20 +159,28 @@ describe("DELETE /v1/users/{id}", () => {
       const [recording] = await sql`INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels, created_by)
         VALUES (${dataset.id}, 'a.wav', md5('a'), 1, 8000, 8000, 1, ${userId}) RETURNING id`;
       await sql`INSERT INTO clips (recording_id, start_time, end_time, created_by) VALUES (${recording.id}, 0, 1, ${userId})`;
-      const refused = await deleteUser(sql, userId, null).then(() => null, (e: Error) => e.message);
-      const run = await started!.catch((e: unknown) => e);
-      if (refused === null) {
-        // PostgreSQL may answer the run's INSERT after the delete (another connection): it is refused then, naming no user.
-        // The embedded database answers it before the delete's final check, which refuses.
-        expect(run).toMatchObject({ fields: [{ field: "created_by", message: "refers to a record that does not exist" }] });
-        return;
-      }
-      expect(refused).toBe(`user leaving has work under way: run ${(run as { id: string }).id} (extract_features) is running, and would go on writing in their name: wait for it to end (${INTERRUPTED_ELSEWHERE}), then delete them`);
+      const deleted = await deleteUser(sql, userId, null).then((d) => d.user.username, (e: Error) => e.message);
+      expect([deleted, await started]).toEqual(["leaving", "user leaving is disabled: no run is started in their name"]);
       const [after] = await sql`SELECT (SELECT count(*)::int FROM users WHERE id = ${userId}) AS users,
-        (SELECT count(*)::int FROM runs WHERE created_by = ${userId} AND status = 'running') AS running`;
-      expect(after).toEqual({ users: 1, running: 1 });
+        (SELECT count(*)::int FROM runs) AS runs, (SELECT count(*)::int FROM clips WHERE created_by IS NULL) AS detached`;
+      expect(after).toEqual({ users: 0, runs: 0, detached: 1 });
     } finally {
       await own.cleanup();
+    }
+  });
+
+  it("changes nothing when it refuses a user's work under way: their records keep their author, and the user stays enabled, or disabled, as they were (the delete disables them as it checks)", async () => {
+    for (const enabled of [true, false]) {
+      const user = await createUser(t.db.sql, { username: `working-${enabled}` });
+      await t.db.sql`UPDATE users SET enabled = ${enabled} WHERE id = ${user.id}`;
+      const run = await t.db.sql`INSERT INTO runs (kind, description, created_by) VALUES ('job', 'extract_features', ${user.id}) RETURNING id`;
+      const [dataset] = await t.db.sql`INSERT INTO datasets (name, audio_dir, created_by) VALUES (${`kept-${enabled}`}, ${`/kept-${enabled}`}, ${user.id}) RETURNING id`;
+      const refused = await remove(user.id);
+      expect([refused.statusCode, refused.json().message]).toEqual([409, `user working-${enabled} has work under way: run ${run[0].id} (extract_features) is running, and would go on writing in their name: wait for it to end (${INTERRUPTED_ELSEWHERE}), then delete them`]);
+      const [after] = await t.db.sql`SELECT (SELECT enabled FROM users WHERE id = ${user.id}) AS enabled,
+        (SELECT created_by FROM datasets WHERE id = ${dataset.id}) AS dataset, (SELECT created_by FROM runs WHERE id = ${run[0].id}) AS run`;
+      expect(after).toEqual({ enabled, dataset: user.id, run: user.id });
+      await finishRun(t.db.sql, run[0].id, "completed");
     }
   });
 

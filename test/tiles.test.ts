@@ -398,6 +398,34 @@ describe("caching and the pool", () => {
     expect(small.computed).toBe(3);
   });
 
+  it("keeps the value last set of those over the limit beside the others, which keep the limit among themselves (keepsOneOver)", () => {
+    const cache = new ByteCache<Uint8Array>(100, (v) => v.byteLength, true);
+    cache.set("big", new Uint8Array(150));
+    cache.set("a", new Uint8Array(60));
+    cache.set("b", new Uint8Array(30));
+    expect(["big", "a", "b"].map((k) => cache.get(k)?.byteLength)).toEqual([150, 60, 30]); // it was [undefined, 60, 30]: any other value set evicted it
+    cache.set("c", new Uint8Array(20)); // 110 > 100 within the limit: the least recently used ("a") goes, not "big"
+    expect(["big", "a", "b", "c"].map((k) => cache.has(k))).toEqual([true, false, true, true]);
+    cache.set("bigger", new Uint8Array(200)); // one value over the limit at most: "big" goes
+    expect(["big", "bigger", "b", "c"].map((k) => cache.get(k)?.byteLength)).toEqual([undefined, 200, 30, 20]);
+    cache.set("bigger", new Uint8Array(10)); // set again within the limit: counted there, nothing over it kept
+    expect(["bigger", "b", "c"].map((k) => cache.get(k)?.byteLength)).toEqual([10, 30, 20]);
+    const plain = new ByteCache<Uint8Array>(100, (v) => v.byteLength); // the tile cache's kind: nothing over the limit
+    plain.set("big", new Uint8Array(150));
+    expect(plain.has("big")).toBe(false);
+  });
+
+  it("keeps the stats over the limit last used while stats within it come and go: a viewer switching between the two read the large ones again at every switch", async () => {
+    const large = parseParams({ window_size: 0.004, hop_size: 0.3 }), within = parseParams({ window_size: 0.004, hop_size: 0.3, pcen: false });
+    const [a, b] = [await service.stats(recording, large), await service.stats(recording, within)];
+    const [sizeA, sizeB] = [a, b].map(({ stats }) => stats.checkpoints.byteLength + (stats.overview?.byteLength ?? 0) + 1024);
+    expect(sizeA).toBeGreaterThan(sizeB); // PCEN checkpoints: over a limit of the other's size
+    const small = new TileService({ threads: 1, statsCacheBytes: sizeB });
+    onTestFinished(() => small.close());
+    for (const p of [large, within, large, within, large]) await small.stats(recording, p);
+    expect(small.computed).toBe(2); // it was 5
+  });
+
   it("keeps encoded tiles up to cacheBytes (serve's --tile-cache): with room for one, a second tile evicts the first, which is computed again", async () => {
     const p = parseParams({ window_size: 0.004, pcen: false });
     const options = tileOptionsSchema.parse({ width: 128 });

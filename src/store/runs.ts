@@ -11,7 +11,7 @@ import { VERSION } from "../engine/version.js";
 import type { Queryable } from "./db.js";
 import { isAlive, thisProcess, type LockOwner } from "./lock.js";
 import { toPage, type Page, type PageRequest } from "./common.js";
-import { NotFoundError, translating } from "./errors.js";
+import { ConflictError, NotFoundError, translating } from "./errors.js";
 
 export const RUN_KINDS = ["import", "job", "other"] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
@@ -31,11 +31,25 @@ export interface Run {
 
 const COLUMNS = (db: Queryable) => db`id, kind, description, status, created_at, created_by, finished_at, engine_version`;
 
+/**
+ * Starts a run in the name of `created_by`; refused (ConflictError) when that user is disabled —
+ * deleteUser disables a user, then checks that no run of theirs is running, then detaches their
+ * records: a request that passed authentication before the disabling must not start one after
+ * the check. Their row is read FOR SHARE in the INSERT itself: a disabling in progress (its FOR
+ * UPDATE) is waited for and its outcome read, and a disabling that comes later waits for this
+ * run to be committed, and sees it.
+ */
 export async function createRun(db: Queryable, run: { kind: RunKind; description?: string; created_by: string | null }): Promise<Run> {
   const [row] = await translating(() => db<Run[]>`
+    WITH creator AS (SELECT enabled FROM users WHERE id = ${run.created_by}::uuid FOR SHARE)
     INSERT INTO runs (kind, description, created_by, owner, engine_version)
-    VALUES (${run.kind}, ${run.description ?? ""}, ${run.created_by}, ${run.kind === "import" ? db.json(thisProcess() as never) : null}, ${VERSION})
+    SELECT ${run.kind}::text, ${run.description ?? ""}::text, ${run.created_by}::uuid, ${run.kind === "import" ? db.json(thisProcess() as never) : null}::jsonb, ${VERSION}::text
+    WHERE NOT EXISTS (SELECT 1 FROM creator WHERE NOT enabled)
     RETURNING ${COLUMNS(db)}`);
+  if (!row) {
+    const [user] = await db<{ username: string }[]>`SELECT username FROM users WHERE id = ${run.created_by}`;
+    throw new ConflictError(`user ${user?.username ?? run.created_by} is disabled: no run is started in their name`);
+  }
   return row;
 }
 

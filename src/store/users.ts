@@ -99,13 +99,17 @@ export async function updateUser(sql: Sql, id: string, patch: Partial<Omit<NewUs
  * under way — an import or a job whose run is `running` would go on writing in the name of a user
  * no longer there (its writes refused), so it is to end or be aborted first; an import whose
  * process is gone (failInterruptedRuns: killed on this host) is ended as failed and does not count.
- * Checked first, before anything changes; then their records are detached a batch at a time
- * (detachRecords), not in the deleting transaction, which held the embedded database — every other
- * request — for the whole delete (75 s for a user of 100,000 clips, notes, tags and tokens each on a
- * loaded machine; batched, 20 s there, no other query waiting over 0.5 s); then checked again
- * as the user is deleted, with what they wrote meanwhile. Refused at that point (their job started
- * by a worker meanwhile), the records detached so far stay detached: the deletion was asked for,
- * and asking again once the work has ended completes it. The users table is
+ * Checked first, and the user disabled in that same transaction — none of their tokens
+ * authenticates any more, and createRun refuses a run in their name, so no work of theirs starts
+ * after the check; refused there, nothing has changed (the transaction's end undoes the
+ * disabling). Then their records are detached a batch at a time (detachRecords), not in the
+ * deleting transaction, which held the embedded database — every other request — for the whole
+ * delete (75 s for a user of 100,000 clips, notes, tags and tokens each on a loaded machine;
+ * batched, 20 s there, no other query waiting over 0.5 s); then checked again as the user is
+ * deleted. That check refuses only if an admin enabled them again meanwhile and they started work:
+ * the records detached so far then stay detached (the deletion was asked for, and asking again
+ * once the work has ended completes it). Stopped between the steps (the process killed), the user
+ * stays disabled with part of their records detached; deleting them again completes it. The users table is
  * locked as updateUser locks it, so a delete and a demotion of the two last admins cannot both
  * pass, and the user's row FOR UPDATE: a write naming them in progress (its foreign key check holds
  * the row) commits first and is seen, one after it is refused.
@@ -114,10 +118,14 @@ export async function updateUser(sql: Sql, id: string, patch: Partial<Omit<NewUs
  */
 export async function deleteUser(sql: Sql, id: string, actor: string | null): Promise<{ user: User; tokens: number }> {
   const what = async () => `user ${(await sql<{ username: string }[]>`SELECT username FROM users WHERE id = ${id}`)[0]?.username ?? id}`;
-  await inTransaction(sql, (tx) => deletable(tx, id, actor), what);
+  const user = await inTransaction(sql, async (tx) => {
+    const found = await deletable(tx, id, actor);
+    await tx`UPDATE users SET enabled = false WHERE id = ${id}`;
+    return found;
+  }, what);
   await detachRecords(sql, id);
   return inTransaction(sql, async (tx) => {
-    const user = await deletable(tx, id, actor);
+    await deletable(tx, id, actor);
     const [{ n }] = await tx<{ n: number }[]>`SELECT count(*)::int AS n FROM api_tokens WHERE user_id = ${id}`;
     await tx`DELETE FROM users WHERE id = ${id}`;
     return { user, tokens: n };
@@ -163,9 +171,10 @@ export const DETACH_BATCH_ROWS = 5000;
  * created_by, as the catalog lists them: none is left out when a table is added), at most
  * DETACH_BATCH_ROWS rows a statement, each its own transaction; the index of each column
  * (migration 024) finds the rows. What the user writes meanwhile is left to the DELETE's own SET NULL.
- * Runs and jobs are left to it too: a run of theirs that a worker starts meanwhile, detached here,
- * would escape deletable()'s final check, and the user be deleted under work going on in their
- * name; their rows are few (one a job or import), and the DELETE clears them after the check.
+ * Runs and jobs are left to it too: a run of theirs started meanwhile (an admin enabled them
+ * again), detached here, would escape deletable()'s final check, and the user be deleted under
+ * work going on in their name; their rows are few (one a job or import), and the DELETE clears
+ * them after the check.
  */
 async function detachRecords(sql: Sql, id: string): Promise<void> {
   const references = await sql<{ table: string; column: string }[]>`

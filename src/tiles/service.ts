@@ -238,10 +238,10 @@ export interface TileServiceOptions extends PoolOptions {
    * a bound by count (it was 1024 entries) held no bound on memory. The overview of a pass over
    * maxTileSamples counts too, as large as its checkpoints would be (10 h at 384 kHz, Whombat's
    * defaults: 108 MB, 216 MB with PCEN): an entry at the pass limit with PCEN is 512 MiB and a
-   * little, over the default. The stats last used are kept whatever their size (ByteCache
-   * keepsLatest), the others evicted: stats evicted are read again from the store, or computed
-   * again — for an entry over the limit, by every tile, each reading hundreds of MB. So the stats
-   * take at most the larger of this and one entry.
+   * little, over the default. The stats last used of those over the limit are kept whatever their
+   * size, beside the others within it (ByteCache keepsOneOver): stats evicted are read again from
+   * the store, or computed again — for an entry over the limit, by every tile, each reading hundreds
+   * of MB. So the stats take at most this and one entry.
    */
   statsCacheBytes?: number;
   statsStore?: StatsStore;
@@ -387,20 +387,26 @@ function layoutIdentity(kind: ImageKind, layout: TileLayout): object {
 }
 
 /**
- * A map bounded by the bytes its values hold (`sizeOf`), least recently used evicted first.
- * `keepsLatest`: the value last set stays even when it alone is over the limit (every other one
- * goes), so that the map holds at most the larger of the limit and that value; otherwise a value
- * over the limit is not kept at all.
+ * A map bounded by the bytes its values hold (`sizeOf`), least recently used evicted first; a value
+ * over the limit is not kept at all, unless `keepsOneOver`: then the value last set of those over
+ * the limit is kept beside the others, which keep the limit among themselves — so the map holds at
+ * most the limit and that one value. Why not that value alone (as it was): any other one set
+ * evicted it, so a viewer switching between it and stats within the limit (two recordings side by
+ * side, or two parameter sets) read it again, hundreds of MB, at every switch. Two values over the
+ * limit in turn still replace each other: holding both would be a bound of two such values.
  */
 export class ByteCache<V> {
   private readonly entries = new Map<string, V>();
   private bytes = 0;
-  constructor(private readonly limit: number, private readonly sizeOf: (value: V) => number, private readonly keepsLatest = false) {}
+  /** keepsOneOver's value over the limit, not counted in `bytes`. */
+  private over: { key: string; value: V } | undefined;
+  constructor(private readonly limit: number, private readonly sizeOf: (value: V) => number, private readonly keepsOneOver = false) {}
   /** Whether `key` is held, without counting as a use. */
   has(key: string): boolean {
-    return this.entries.has(key);
+    return this.entries.has(key) || this.over?.key === key;
   }
   get(key: string): V | undefined {
+    if (this.over?.key === key) return this.over.value;
     const hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key);
@@ -409,18 +415,23 @@ export class ByteCache<V> {
     return hit;
   }
   set(key: string, value: V): void {
-    if (this.sizeOf(value) > this.limit && !this.keepsLatest) return;
+    const size = this.sizeOf(value);
+    if (size > this.limit && !this.keepsOneOver) return;
     // A key set again (two computations of one tile that raced) replaces its bytes, not adds to them.
     const old = this.entries.get(key);
     if (old) {
       this.entries.delete(key);
       this.bytes -= this.sizeOf(old);
     }
+    if (this.over?.key === key) this.over = undefined;
+    if (size > this.limit) {
+      this.over = { key, value };
+      return;
+    }
     this.entries.set(key, value);
-    this.bytes += this.sizeOf(value);
+    this.bytes += size;
     for (const [k, v] of this.entries) {
-      // `key` is the last entry: reached only when it is over the limit alone, and kept (keepsLatest).
-      if (this.bytes <= this.limit || k === key) break;
+      if (this.bytes <= this.limit) break;
       this.entries.delete(k);
       this.bytes -= this.sizeOf(v);
     }
