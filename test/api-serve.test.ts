@@ -114,19 +114,19 @@ it("serves, writes the admin token to a file of mode 0600 and prints its path (s
     expect(await stop(first.child)).toBe(0);
   }
   expect(first.output()).toContain("SIGTERM, shutting down");
-  expect(first.output()).toContain("\ncaches: tiles 256 MiB, recording stats 512 MiB, resampling filters 64 MiB per thread\n");
+  expect(first.output()).toContain("\ncaches: tiles 256 MiB, recording stats 512 MiB, resampling filters 64 MiB per thread\nrecording stats stored in the database: at most 4 GiB (the least recently used removed first)\n");
   expect(first.output()).toContain("\nmalloc: MALLOC_ARENA_MAX is unset — start the server with MALLOC_ARENA_MAX=2 to keep 250–350 MB less resident (README: How much memory a server needs)\n");
   expect(await readLock(dir.path)).toBeNull();
 
   // Cache sizes from a flag and from the environment (the flag wins over its variable).
-  const second = await startServerOn(dir.path, { ...env, SONOTILE_STATS_CACHE: "64m", SONOTILE_TILE_CACHE: "1GiB", MALLOC_ARENA_MAX: "2" }, ["--tile-cache", "1.5MiB"]);
+  const second = await startServerOn(dir.path, { ...env, SONOTILE_STATS_CACHE: "64m", SONOTILE_TILE_CACHE: "1GiB", SONOTILE_STATS_STORE_LIMIT: "1GiB", MALLOC_ARENA_MAX: "2" }, ["--tile-cache", "1.5MiB", "--stats-store-limit", "20GiB"]);
   try {
     expect((await fetch(`${second.url}/health`)).status).toBe(200);
   } finally {
     expect(await stop(second.child)).toBe(0);
   }
   expect(second.output()).not.toContain("admin token");
-  expect(second.output()).toContain("\ncaches: tiles 1536 KiB, recording stats 64 MiB, resampling filters 64 MiB per thread\n");
+  expect(second.output()).toContain("\ncaches: tiles 1536 KiB, recording stats 64 MiB, resampling filters 64 MiB per thread\nrecording stats stored in the database: at most 20 GiB (the least recently used removed first)\n");
   expect(second.output()).not.toContain("MALLOC_ARENA_MAX");
 });
 

@@ -14,6 +14,7 @@ import { createDataset } from "../src/store/datasets.js";
 import { probeFile } from "../src/store/probe.js";
 import { insertRecording } from "../src/store/recordings.js";
 import { claimStats } from "../src/store/stats.js";
+import { tileOptionsSchema } from "../src/tiles/grid.js";
 import { TileService, recordingStatsIdentity, type TileRecording } from "../src/tiles/service.js";
 import { freshDatabase, JUNK_BYTES, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
@@ -97,6 +98,41 @@ describe("recording stats across instances", () => {
     // b took over the dead instance's claim (the key a tile uses), not a row beside it.
     expect((await rowsOf(tone.id)).filter((r) => r.claimed_by === "gone:1:dead")).toEqual([]);
   }, 20_000);
+
+  it("stats purged to keep the database within its limit (least recently used first) are computed again by the next tile, which comes back the same", async () => {
+    /** An instance (a server just started: nothing in memory) keeping no stored stats but those in use, counting its passes. */
+    const limited = () => {
+      const service = new TileService({ threads: 1, cacheBytes: 0, statsStore: tileStatsStore(t.db.sql, { limitBytes: 0 }) });
+      services.push(service);
+      const stats = service.pool.stats.bind(service.pool);
+      const passes = { n: 0 };
+      service.pool.stats = (...args) => (passes.n++, stats(...args));
+      return { service, passes };
+    };
+    // PCEN over 2000 frames (3 checkpoints of 17 bins) and 1000 (one): the stats take bytes.
+    const [first, second] = [parseParams({ window_size: 0.004, hop_size: 0.25 }), parseParams({ window_size: 0.004, hop_size: 0.5 })];
+    const [firstKey, secondKey] = [recordingStatsIdentity(tone, first).key, recordingStatsIdentity(tone, second).key];
+    const stored = async () => (await t.db.sql<{ params_hash: string; bytes: number }[]>`
+      SELECT params_hash, pcen_checkpoint_bytes::float8 AS bytes FROM recording_stats WHERE recording_id = ${tone.id} AND params_hash IN (${firstKey}, ${secondKey}) AND status = 'ready'`)
+      .map((r) => [r.params_hash === firstKey ? "first" : "second", r.bytes]);
+    const options = tileOptionsSchema.parse({});
+    const a = limited();
+    const before = await a.service.tile(tone, first, 0, 0, options, "f32");
+    expect([await stored(), a.passes.n]).toEqual([[["first", 3 * 4 * 17]], 1]);
+    // An hour later the second parameter set's first tile: the first's stats, no longer in use, go (checkpoint chunks too).
+    await t.db.sql`UPDATE recording_stats SET used_at = now() - interval '1 hour' WHERE recording_id = ${tone.id} AND params_hash = ${firstKey}`;
+    await a.service.tile(tone, second, 0, 0, options, "f32");
+    expect([await stored(), a.passes.n]).toEqual([[["second", 4 * 17]], 2]); // 1000 frames: one checkpoint
+    expect((await t.db.sql`SELECT count(*)::int AS n FROM recording_stats_chunks WHERE params_hash = ${firstKey}`)[0].n).toBe(0);
+    // Another instance asked for the first set's tile: no stats stored, so it runs their pass again — the same tile.
+    const b = limited();
+    const after = await b.service.tile(tone, first, 0, 0, options, "f32");
+    expect([Buffer.from(after.body).equals(Buffer.from(before.body)), after.etag, after.headers, b.passes.n]).toEqual([true, before.etag, before.headers, 1]);
+    // Stored again (the second's, used now, stays): read back by a third instance with no pass.
+    const c = limited();
+    expect(Buffer.from((await c.service.tile(tone, first, 0, 0, options, "f32")).body).equals(Buffer.from(before.body))).toBe(true);
+    expect([(await stored()).sort(), c.passes.n]).toEqual([[["first", 3 * 4 * 17], ["second", 4 * 17]], 0]);
+  }, 30_000);
 
   it("a pass the stats queue refuses is refused before its claim: nothing written for it to the database", async () => {
     const store = tileStatsStore(t.db.sql);

@@ -95,12 +95,15 @@ describe("sonotile", () => {
     runs.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stderr: `${cases[i][1]}\n` }));
   });
 
-  it("cache sizes (serve's --tile-cache, --stats-cache, --filter-cache, their SONOTILE_ variables; worker's --filter-cache) that are no whole number of bytes are refused before anything starts, naming where they were given, exit 2", async () => {
+  it("cache sizes (serve's --tile-cache, --stats-cache, --filter-cache, --stats-store-limit, their SONOTILE_ variables; worker's --filter-cache) that are no whole number of bytes are refused before anything starts, naming where they were given, exit 2", async () => {
     const rule = "must be a size in whole bytes ≥ 0, a number with an optional binary unit (B, K or KiB, M or MiB, G or GiB, T or TiB; e.g. 256MiB)";
     const cases: [string[], NodeJS.ProcessEnv, string][] = [
       [["serve", "--tile-cache", "12parsecs"], {}, `sonotile serve: --tile-cache: ${rule}, got '12parsecs'`],
       [["serve", "--stats-cache", "-1"], {}, `sonotile serve: --stats-cache: ${rule}, got '-1'`],
       [["serve", "--filter-cache", "0.3KiB"], {}, `sonotile serve: --filter-cache: ${rule}, got '0.3KiB'`],
+      [["serve", "--stats-store-limit", "4GB"], {}, `sonotile serve: --stats-store-limit: ${rule}, got '4GB'`],
+      [["serve", "--stats-store-limit"], {}, "sonotile serve: --stats-store-limit needs a value"],
+      [["serve"], { SONOTILE_STATS_STORE_LIMIT: "-4GiB" }, `sonotile serve: SONOTILE_STATS_STORE_LIMIT: ${rule}, got '-4GiB'`],
       [["serve", "--tile-cache", "1e9"], {}, `sonotile serve: --tile-cache: ${rule}, got '1e9'`],
       [["serve"], { SONOTILE_TILE_CACHE: "256MB" }, `sonotile serve: SONOTILE_TILE_CACHE: ${rule}, got '256MB'`],
       [["serve"], { SONOTILE_FILTER_CACHE: "lots" }, `sonotile serve: SONOTILE_FILTER_CACHE: ${rule}, got 'lots'`],
@@ -112,6 +115,7 @@ describe("sonotile", () => {
     expect(help).toMatch(/^ {2}--tile-cache SIZE +bytes of encoded tiles kept in memory .*; env SONOTILE_TILE_CACHE; default 256 MiB$/m);
     expect(help).toMatch(/^ {2}--stats-cache SIZE +.*; env SONOTILE_STATS_CACHE; default 512 MiB$/m);
     expect(help).toMatch(/^ {2}--filter-cache SIZE +.*; env SONOTILE_FILTER_CACHE; default 64 MiB$/m);
+    expect(help).toMatch(/^ {2}--stats-store-limit SIZE +bytes of recording stats .* kept in the database: .*; env SONOTILE_STATS_STORE_LIMIT; default 4 GiB$/m);
   });
 
   it("serve's connection limits (--header-timeout, --request-timeout, --keep-alive-timeout, --max-connections) out of range are refused before anything starts, naming the flag, exit 2", async () => {

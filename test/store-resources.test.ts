@@ -11,8 +11,9 @@ import { createDataset } from "../src/store/datasets.js";
 import { ConflictError, InvalidError } from "../src/store/errors.js";
 import { abortJob, completeJob, countItemsDone, createJob, getJob, JOB_SORTS, JOB_STATUSES, listJobs, listMetrics, MAX_METRIC_PAGE_BYTES, putMetric, startJob, type Job, type JobStatus } from "../src/store/jobs.js";
 import { createNote, listNotes } from "../src/store/notes.js";
+import { loadMigrations, migrationFile } from "../src/store/migrate.js";
 import { insertRecording } from "../src/store/recordings.js";
-import { claimStats, getStats, saveStats } from "../src/store/stats.js";
+import { claimStats, getStats, purgeStats, saveStats, STATS_PURGE_SPARE_SECONDS } from "../src/store/stats.js";
 import { CHUNK_BYTES, purgeTrashed, setState, STATES, type State } from "../src/store/common.js";
 import { createUser } from "../src/store/users.js";
 import type { Sql } from "../src/store/db.js";
@@ -392,6 +393,106 @@ describe("recording stats", () => {
     expect(await saveStats(sql, { ...s, owner: "e", maximum: 3, overview })).toBe(true);
     expect((await claimStats(sql, { ...s, recording_hash: "e".repeat(32), owner: "g" })).status).toBe("claimed");
     expect((await sql`SELECT count(*)::int AS n FROM recording_stats_overview_chunks WHERE params_hash = 'p4'`)[0].n).toBe(0);
+  });
+
+  describe("purged", () => {
+    const MiB = CHUNK_BYTES;
+    const bytesOf = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 13) % 251);
+    /** Stores ready stats under `params_hash` (claimed and saved as a tile's pass would), last used `hoursAgo`. */
+    async function stored(params_hash: string, sizes: { checkpoints?: number; overview?: number }, hoursAgo: number): Promise<void> {
+      const s = { ...base, recording_id: recordingId, params_hash };
+      expect((await claimStats(sql, { ...s, owner: "a" })).status).toBe("claimed");
+      expect(await saveStats(sql, { ...s, owner: "a", maximum: 1, pcen_checkpoints: sizes.checkpoints ? bytesOf(sizes.checkpoints) : null, overview: sizes.overview ? bytesOf(sizes.overview) : null })).toBe(true);
+      await sql`UPDATE recording_stats SET used_at = now() - make_interval(hours => ${hoursAgo}) WHERE params_hash = ${params_hash}`;
+    }
+    const rows = async () => (await sql<{ params_hash: string; status: string }[]>`SELECT params_hash, status FROM recording_stats ORDER BY params_hash`).map((r) => `${r.params_hash} ${r.status}`);
+    const chunks = async () => (await sql<{ params_hash: string; n: number }[]>`
+      SELECT params_hash, count(*)::int AS n FROM (SELECT params_hash FROM recording_stats_chunks UNION ALL SELECT params_hash FROM recording_stats_overview_chunks) c
+      GROUP BY params_hash ORDER BY params_hash`).map((r) => `${r.params_hash} ${r.n}`);
+    const usedAt = async (params_hash: string) => (await sql<{ t: number }[]>`SELECT extract(epoch FROM used_at)::float8 AS t FROM recording_stats WHERE params_hash = ${params_hash}`)[0].t;
+    const keep = (params_hash: string) => ({ recording_id: recordingId, params_hash });
+
+    it("least recently used first, down to the limit; never the stats just stored, those used lately, nor a computation; abandoned computations whatever the limit", async () => {
+      await sql`DELETE FROM recording_stats`; // the other tests' stats: this one counts every byte
+      await stored("q1", { checkpoints: 3 * MiB }, 3);
+      await stored("q2", { checkpoints: MiB, overview: 2 * MiB }, 1);
+      await stored("q3", { checkpoints: 2 * MiB }, 2);
+      await stored("q6", { checkpoints: MiB }, 4); // the one just stored, as old as any
+      await stored("q7", { overview: MiB }, 0); // used now
+      expect((await claimStats(sql, { ...base, recording_id: recordingId, params_hash: "q4", owner: "live" })).status).toBe("claimed");
+      // A claimer that died writing its chunks 10 minutes ago: its row and chunks are no computation.
+      expect((await claimStats(sql, { ...base, recording_id: recordingId, params_hash: "q5", owner: "dead", leaseSeconds: -600 })).status).toBe("claimed");
+      await sql`INSERT INTO recording_stats_chunks (recording_id, params_hash, recording_hash, chunk, data) VALUES (${recordingId}, 'q5', ${HASH}, 0, ${Buffer.from([1, 2, 3])})`;
+      expect(await chunks()).toEqual(["q1 3", "q2 3", "q3 2", "q5 1", "q6 1", "q7 1"]);
+      // 10 MiB ready: q1 (3 MiB) and q3 (2 MiB), the least recently used, bring it to 5 MiB.
+      expect(await purgeStats(sql, { limitBytes: 5 * MiB, keep: keep("q6") })).toEqual({ rows: 2, bytes: 5 * MiB });
+      expect(await rows()).toEqual(["q2 ready", "q4 computing", "q6 ready", "q7 ready"]);
+      expect(await chunks()).toEqual(["q2 3", "q6 1", "q7 1"]);
+      expect(await getStats(sql, recordingId, "q1", HASH)).toBeNull();
+      // Within the limit: nothing goes.
+      expect(await purgeStats(sql, { limitBytes: 5 * MiB, keep: keep("q6") })).toEqual({ rows: 0, bytes: 0 });
+      // Limit 0: all but the stats just stored, those used within STATS_PURGE_SPARE_SECONDS and the live computation.
+      expect(await purgeStats(sql, { limitBytes: 0, keep: keep("q6") })).toEqual({ rows: 1, bytes: 3 * MiB });
+      expect(await rows()).toEqual(["q4 computing", "q6 ready", "q7 ready"]);
+      await sql`UPDATE recording_stats SET used_at = now() - make_interval(secs => ${STATS_PURGE_SPARE_SECONDS + 5})`;
+      expect(await purgeStats(sql, { limitBytes: 0, keep: keep("q6") })).toEqual({ rows: 1, bytes: MiB });
+      expect([await rows(), await chunks()]).toEqual([["q4 computing", "q6 ready"], ["q6 1"]]);
+      // Purged stats are claimed, computed and stored again as any missing.
+      await stored("q1", { checkpoints: 3 * MiB }, 0);
+      expect(Buffer.from((await getStats(sql, recordingId, "q1", HASH))!.pcen_checkpoints!).equals(Buffer.from(bytesOf(3 * MiB)))).toBe(true);
+    });
+
+    it("are marked used when read, at most once a minute, before their chunks are read: a purge then spares them", async () => {
+      await sql`DELETE FROM recording_stats`;
+      await stored("r1", { checkpoints: 2 * MiB }, 2);
+      await stored("r2", { checkpoints: MiB }, 0);
+      const before = await usedAt("r1");
+      expect(await getStats(sql, recordingId, "r1", HASH)).not.toBeNull();
+      const marked = await usedAt("r1");
+      expect(marked - before).toBeGreaterThan(3600);
+      // Read again within the minute: no write.
+      await sql`UPDATE recording_stats SET used_at = used_at - interval '30 seconds' WHERE params_hash = 'r1'`;
+      const halfMinute = await usedAt("r1");
+      expect(await getStats(sql, recordingId, "r1", HASH)).not.toBeNull();
+      expect(await usedAt("r1")).toBe(halfMinute);
+      // A purge that comes while r1's chunks are read (after its mark, between two chunk reads) spares it: the read gets them all.
+      await sql`UPDATE recording_stats SET used_at = now() - interval '2 hours' WHERE params_hash = 'r1'`;
+      let queries = 0;
+      let purged: unknown;
+      const purgingAt = (at: number) => ((strings: TemplateStringsArray | string, ...values: never[]) => typeof strings === "string" ? sql(strings) :
+        (++queries === at ? purgeStats(sql, { limitBytes: 0, keep: keep("r2") }).then((p) => void (purged = p)) : Promise.resolve()).then(() => sql(strings, ...values))) as unknown as typeof sql;
+      const read = await getStats(purgingAt(4), recordingId, "r1", HASH); // the row, its mark, chunk 0, chunk 1
+      expect([Buffer.from(read!.pcen_checkpoints!).equals(Buffer.from(bytesOf(2 * MiB))), purged]).toEqual([true, { rows: 0, bytes: 0 }]);
+      // A purge between the read of the row and its mark takes it: the read finds none (the tile computes them again), not part of them.
+      await sql`UPDATE recording_stats SET used_at = now() - interval '2 hours' WHERE params_hash = 'r1'`;
+      queries = 0;
+      expect(await getStats(purgingAt(2), recordingId, "r1", HASH)).toBeNull();
+      expect(purged).toEqual({ rows: 1, bytes: 2 * MiB });
+      expect(await rows()).toEqual(["r2 ready"]);
+    });
+
+    it("are ordered by used_at, which migration 025 adds; run again by hand, it changes nothing", async () => {
+      await stored("m1", { checkpoints: 10 }, 2);
+      const before = await usedAt("m1");
+      const migration = (await loadMigrations()).find((m) => m.version === 25)!;
+      expect(migrationFile(migration)).toBe("025_stats_used_at.sql");
+      await sql.unsafe(migration.sql).simple();
+      expect(await usedAt("m1")).toBe(before);
+      expect((await sql`SELECT indexdef FROM pg_indexes WHERE indexname = 'recording_stats_ready_used_at'`)[0].indexdef).toMatch(/\(used_at\) WHERE \(status = 'ready'::text\)$/);
+    });
+
+    it("by two purges at once: neither fails, each row is removed once, the rest within the limit", async () => {
+      await sql`DELETE FROM recording_stats`;
+      for (let i = 0; i < 6; i++) await stored(`s${i}`, { checkpoints: MiB + i }, 6 - i);
+      const [a, b] = await Promise.all([purgeStats(sql, { limitBytes: 3 * MiB + 100, keep: keep("s5") }), purgeStats(sql, { limitBytes: 3 * MiB + 100, keep: keep("s5") })]);
+      // s0..s2 must go (6 MiB + 15 to 3 MiB + 12); a purge that counted before the other's removal may take s3 as well.
+      expect(a.rows + b.rows).toBeGreaterThanOrEqual(3);
+      expect(a.rows + b.rows).toBeLessThanOrEqual(4);
+      const left = await rows();
+      expect(left.slice(-2)).toEqual(["s4 ready", "s5 ready"]);
+      expect(left.length).toBe(6 - a.rows - b.rows);
+      expect(await chunks()).toEqual(left.map((r) => `${r.split(" ")[0]} 2`)); // 1 MiB and 3..5 bytes each
+    });
   });
 
   it("can be taken over when the claimer's lease has expired", async () => {

@@ -6,7 +6,7 @@
 import type { FrameGeometry } from "../engine/geometry.js";
 import { OVERVIEW_FACTOR } from "../engine/recording.js";
 import type { Queryable } from "../store/db.js";
-import { claimStats, getStats, releaseStats, renewStatsLease, saveStats, type StatsEntry } from "../store/stats.js";
+import { claimStats, getStats, purgeStats, releaseStats, renewStatsLease, saveStats, STATS_STORE_LIMIT_BYTES, type StatsEntry } from "../store/stats.js";
 import type { StatsFor, StatsStore } from "../tiles/service.js";
 
 interface StatsInfo {
@@ -18,7 +18,13 @@ interface StatsInfo {
   for?: StatsFor;
 }
 
-export function tileStatsStore(db: Queryable): StatsStore {
+/**
+ * @param options.limitBytes bytes of checkpoints and overviews the stored stats may take: after
+ *   stats are stored, the least recently used others are removed down to it (purgeStats); default
+ *   STATS_STORE_LIMIT_BYTES
+ */
+export function tileStatsStore(db: Queryable, options: { limitBytes?: number } = {}): StatsStore {
+  const limitBytes = options.limitBytes ?? STATS_STORE_LIMIT_BYTES;
   return {
     async load(recordingId, recordingHash, key) {
       // The overview straight into shared memory (PackedStats.overview), which tile tasks carry as a view.
@@ -45,7 +51,9 @@ export function tileStatsStore(db: Queryable): StatsStore {
       const info: StatsInfo = { frames: stats.frames, checkpointEvery: stats.checkpointEvery, bins: stats.bins, geometry, for: identity.for };
       const bytes = stats.checkpoints.length ? new Uint8Array(stats.checkpoints.buffer, stats.checkpoints.byteOffset, stats.checkpoints.byteLength) : null;
       const overview = stats.overview ? new Uint8Array(stats.overview.buffer, stats.overview.byteOffset, stats.overview.byteLength) : null;
-      await saveStats(db, { recording_id: recordingId, params_hash: identity.key, owner, maximum: stats.peak, pcen_checkpoints: bytes, overview, info: info as unknown as Record<string, unknown> });
+      if (await saveStats(db, { recording_id: recordingId, params_hash: identity.key, owner, maximum: stats.peak, pcen_checkpoints: bytes, overview, info: info as unknown as Record<string, unknown> })) {
+        await purgeStats(db, { limitBytes, keep: { recording_id: recordingId, params_hash: identity.key } });
+      }
     },
   };
 }

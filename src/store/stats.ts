@@ -11,6 +11,7 @@
  * overview of a long recording (migration 023: per bin, the maximum of every 512 frames, from
  * which the tiles zoomed out past the tile work limit are pooled), as large as its checkpoints.
  */
+import { randomUUID } from "node:crypto";
 import { CHUNK_BYTES, chunksOf, toPage, type Page, type PageRequest } from "./common.js";
 import type { Queryable } from "./db.js";
 import { translating } from "./errors.js";
@@ -82,12 +83,19 @@ export type Claim =
  *   second copy of up to 256 MiB.
  */
 export async function getStats(db: Queryable, recordingId: string, paramsHash: string, recordingHash: string, allocate: (bytes: number) => Uint8Array = Buffer.alloc): Promise<RecordingStats | null> {
-  const [row] = await translating(() => db<(Omit<RecordingStats, "pcen_checkpoints" | "overview"> & { pcen_checkpoint_bytes: number | null; overview_bytes: number | null })[]>`
-    SELECT recording_id, params_hash, recording_hash, maximum, pcen_checkpoint_bytes::float8 AS pcen_checkpoint_bytes, overview_bytes::float8 AS overview_bytes, info, updated_at
+  const [row] = await translating(() => db<(Omit<RecordingStats, "pcen_checkpoints" | "overview"> & { pcen_checkpoint_bytes: number | null; overview_bytes: number | null; stale: boolean })[]>`
+    SELECT recording_id, params_hash, recording_hash, maximum, pcen_checkpoint_bytes::float8 AS pcen_checkpoint_bytes, overview_bytes::float8 AS overview_bytes, info, updated_at,
+      used_at < now() - make_interval(secs => ${USE_MARK_SECONDS}) AS stale
     FROM recording_stats
     WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND status = 'ready'`);
   if (!row) return null;
-  const { pcen_checkpoint_bytes: checkpointBytes, overview_bytes: overviewBytes, ...stats } = row;
+  const { pcen_checkpoint_bytes: checkpointBytes, overview_bytes: overviewBytes, stale, ...stats } = row;
+  // Marked used before its chunks are read, so that no purge (which spares rows used within
+  // STATS_PURGE_SPARE_SECONDS) removes them under this read; gone meanwhile (purged): none.
+  if (stale && !(await db`
+    UPDATE recording_stats SET used_at = now()
+    WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND status = 'ready'
+    RETURNING 1`).length) return null;
   const key = { recordingId, paramsHash, recordingHash };
   const checkpoints = checkpointBytes === null ? null : Buffer.alloc(checkpointBytes);
   const overview = overviewBytes === null ? null : allocate(overviewBytes);
@@ -155,7 +163,7 @@ export async function saveStats(db: Queryable, s: { recording_id: string; params
   const rows = await translating(() => db`
     UPDATE recording_stats
     SET status = 'ready', maximum = ${s.maximum}, pcen_checkpoint_bytes = ${bytes ? bytes.length : null}, overview_bytes = ${overview ? overview.length : null},
-        info = ${db.json((s.info ?? {}) as never)}, lease_until = NULL, updated_at = now()
+        info = ${db.json((s.info ?? {}) as never)}, lease_until = NULL, updated_at = now(), used_at = now()
     WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND claimed_by = ${s.owner} AND status = 'computing'
     RETURNING 1`);
   return rows.length > 0;
@@ -175,6 +183,99 @@ export async function releaseStats(db: Queryable, s: { recording_id: string; par
   await translating(() => db`
     DELETE FROM recording_stats
     WHERE recording_id = ${s.recording_id} AND params_hash = ${s.params_hash} AND claimed_by = ${s.owner} AND status = 'computing'`);
+}
+
+/**
+ * How often getStats marks a row used (recording_stats.used_at, migration 025): at most once a
+ * minute per row, not a write per read.
+ */
+const USE_MARK_SECONDS = 60;
+
+/**
+ * Rows used (read or stored) within this many seconds are never purged, whatever the limit: a read
+ * marks its row before reading its chunks (getStats), and takes seconds (256 MiB of overview: 256
+ * queries), so a purge never removes the chunks of a read under way — a read that started with its
+ * mark under USE_MARK_SECONDS old is still within this. A `computing` row whose lease lapsed this
+ * long ago is abandoned (its claimer, or a purge, died): its chunks go too.
+ */
+export const STATS_PURGE_SPARE_SECONDS = 300;
+
+/** purgeStats' limit unless told (`serve --stats-store-limit`): 4 GiB, 16 parameter sets at the pass limit. */
+export const STATS_STORE_LIMIT_BYTES = 4 * 2 ** 30;
+
+/**
+ * Chunks (of at most 1 MiB) deleted a statement by purgeStats, each its own transaction: the
+ * embedded database answers other requests between them, as deleteUser detaches in batches.
+ */
+export const PURGE_BATCH_CHUNKS = 16;
+
+/** The stats purgeStats removed: rows, and the checkpoint and overview bytes counted in them. */
+export interface StatsPurged { rows: number; bytes: number }
+
+/**
+ * Removes stored stats, least recently used first (`used_at`), until the checkpoint and overview
+ * bytes of the ready rows are within `limitBytes` — after saveStats stored `keep`, which stays,
+ * as do stats used within STATS_PURGE_SPARE_SECONDS (so the bound can be passed by them for that
+ * long) and every live computation; abandoned computations (lease lapsed that long ago) go first,
+ * whatever the limit. Each row is first taken from readers in one statement — turned `computing`
+ * under a lease already lapsed, its byte counts cleared, so that a concurrent purge neither counts
+ * nor takes it (FOR UPDATE SKIP LOCKED), and a tile that wants it claims and computes it again at
+ * once —, then its chunks are deleted PURGE_BATCH_CHUNKS a statement, and the row last. A claim
+ * that takes the row meanwhile stops the deletion (its chunks are the claimer's to overwrite).
+ * Two purges at once may each remove one row more than needed, never fail.
+ */
+export async function purgeStats(db: Queryable, s: { limitBytes: number; keep: { recording_id: string; params_hash: string } }): Promise<StatsPurged> {
+  // The mark of this purge's rows, as a claimer's owner id would be; none is a live claim.
+  const purger = `purge:${randomUUID()}`;
+  const purged: StatsPurged = { rows: 0, bytes: 0 };
+  const spare = db`make_interval(secs => ${STATS_PURGE_SPARE_SECONDS})`;
+  for (;;) {
+    const [abandoned] = await translating(() => db<StatsRowKey[]>`
+      UPDATE recording_stats s SET claimed_by = ${purger}
+      FROM (SELECT recording_id, params_hash FROM recording_stats
+            WHERE status = 'computing' AND lease_until < now() - ${spare} LIMIT 1 FOR UPDATE SKIP LOCKED) a
+      WHERE s.recording_id = a.recording_id AND s.params_hash = a.params_hash
+      RETURNING s.recording_id AS "recordingId", s.params_hash AS "paramsHash", s.recording_hash AS "recordingHash"`);
+    if (!abandoned) break;
+    await deleteMarked(db, abandoned, purger);
+  }
+  for (;;) {
+    const [victim] = await translating(() => db<(StatsRowKey & { bytes: number })[]>`
+      WITH stored AS (
+        SELECT coalesce(sum(coalesce(pcen_checkpoint_bytes, 0) + coalesce(overview_bytes, 0)), 0)::float8 AS bytes
+        FROM recording_stats WHERE status = 'ready'
+      ), lru AS (
+        SELECT recording_id, params_hash, (coalesce(pcen_checkpoint_bytes, 0) + coalesce(overview_bytes, 0))::float8 AS bytes
+        FROM recording_stats
+        WHERE status = 'ready' AND used_at < now() - ${spare}
+          AND NOT (recording_id = ${s.keep.recording_id} AND params_hash = ${s.keep.params_hash})
+        ORDER BY used_at, recording_id, params_hash LIMIT 1 FOR UPDATE SKIP LOCKED
+      )
+      UPDATE recording_stats r
+      SET status = 'computing', claimed_by = ${purger}, lease_until = now() - interval '1 second',
+          maximum = NULL, pcen_checkpoint_bytes = NULL, overview_bytes = NULL, updated_at = now()
+      FROM lru, stored
+      WHERE r.recording_id = lru.recording_id AND r.params_hash = lru.params_hash AND stored.bytes > ${s.limitBytes}
+      RETURNING r.recording_id AS "recordingId", r.params_hash AS "paramsHash", r.recording_hash AS "recordingHash", lru.bytes`);
+    if (!victim) return purged;
+    await deleteMarked(db, victim, purger);
+    purged.rows++;
+    purged.bytes += victim.bytes;
+  }
+}
+
+/** Deletes the chunks of a row `purger` marked (purgeStats), a batch a statement while it holds the mark, then the row. */
+async function deleteMarked(db: Queryable, row: StatsRowKey, purger: string): Promise<void> {
+  const marked = db`EXISTS (SELECT 1 FROM recording_stats WHERE recording_id = ${row.recordingId} AND params_hash = ${row.paramsHash} AND claimed_by = ${purger} AND status = 'computing')`;
+  for (const table of ["recording_stats_chunks", "recording_stats_overview_chunks"] as const) {
+    // A batch that deleted fewer chunks than it could found the last of them (or lost the mark).
+    for (let deleted = PURGE_BATCH_CHUNKS; deleted === PURGE_BATCH_CHUNKS; ) {
+      ({ count: deleted } = await db`
+        DELETE FROM ${db(table)}
+        WHERE ctid = ANY (ARRAY (SELECT ctid FROM ${db(table)} WHERE recording_id = ${row.recordingId} AND params_hash = ${row.paramsHash} AND ${marked} LIMIT ${PURGE_BATCH_CHUNKS}))`);
+    }
+  }
+  await db`DELETE FROM recording_stats WHERE recording_id = ${row.recordingId} AND params_hash = ${row.paramsHash} AND claimed_by = ${purger} AND status = 'computing'`;
 }
 
 /** A row of recording_stats as listings show it: no checkpoint or overview bytes, their lengths. */

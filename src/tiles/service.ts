@@ -185,7 +185,11 @@ export interface StatsStore {
   renew(recordingId: string, key: string, owner: string, leaseMs: number): Promise<boolean>;
   /** Gives up `owner`'s claim after a failed computation, so that the next caller claims at once. */
   release(recordingId: string, key: string, owner: string): Promise<void>;
-  /** Stores `stats` computed under `owner`'s claim. */
+  /**
+   * Stores `stats` computed under `owner`'s claim; may remove other stored stats, least recently
+   * used first, to keep the store within its bound (tileStatsStore): those are computed again
+   * when asked for, as stats never stored.
+   */
   save(recordingId: string, recordingHash: string, stats: StatsIdentity, owner: string, result: StatsResult): Promise<void>;
 }
 

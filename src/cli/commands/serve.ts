@@ -28,7 +28,7 @@ import { audioRootsOption, endInterruptedRuns, replyLimitOption, STORE_OPTIONS }
 import { EXIT, UsageError } from "../errors.js";
 import { numberOption, optionRows, readCommandLine, threadsOption, type OptionSpec } from "../flags.js";
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "../../api/connection-limits.js";
-import { CACHE_OPTIONS, cacheOptions } from "../cache-options.js";
+import { CACHE_OPTIONS, cacheOptions, statsStoreLimitOption } from "../cache-options.js";
 import { TileService } from "../../tiles/service.js";
 import { tileStatsStore } from "../../api/tile-stats.js";
 import { plural, sizeText } from "../../audio/types.js";
@@ -143,6 +143,7 @@ export const command: Command = {
     const workerThreads = threadsOption(cl.options["worker-threads"], "worker-threads") ?? Math.max(1, Math.floor(availableParallelism() / 2));
     const corsOrigins = corsOriginsOption(cl.options["cors-origin"], process.env.SONOTILE_CORS_ORIGINS, requireAuthForReads);
     const caches = cacheOptions(cl.options);
+    const statsStoreLimit = statsStoreLimitOption(cl.options);
     const connectionLimits = connectionLimitsOptions(cl.options);
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
     const audioRoots = await audioRootsOption(config.audioRoots);
@@ -183,7 +184,7 @@ export const command: Command = {
           process.stderr.write(`sonotile serve: the demo recordings are not registered as dataset "demo": ${err.message}\n`);
         }); // the demo's root, added last
       }
-      tiles = new TileService({ threads, statsStore: tileStatsStore(database.sql), ...caches });
+      tiles = new TileService({ threads, statsStore: tileStatsStore(database.sql, { limitBytes: statsStoreLimit }), ...caches });
       starting(`starting ${plural(tiles.pool.threads, "tile thread")}`);
       starting("setting up the HTTP API");
       app = await buildApp({
@@ -207,6 +208,7 @@ export const command: Command = {
         `audio roots: ${audioRoots.join(", ")}`,
         `batch jobs: ${runWorker ? `executed here on ${workerThreads} thread(s)` : "left to 'sonotile worker' processes (--no-worker)"}`,
         `caches: tiles ${sizeText(caches.cacheBytes)}, recording stats ${sizeText(caches.statsCacheBytes)}, resampling filters ${sizeText(caches.filterCacheBytes)} per thread`,
+        `recording stats stored in the database: at most ${sizeText(statsStoreLimit)} (the least recently used removed first)`,
       ];
       const arenaHint = mallocArenaHint();
       if (arenaHint) lines.push(arenaHint);
