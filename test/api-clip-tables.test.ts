@@ -88,7 +88,7 @@ describe("readTable", () => {
       "3\tSpectrogram 1\t1\t3\t3\t100\t200\tA",
       "4\tSpectrogram 1\t0\t4\t5\t300\t200\tA",
       "5\tSpectrogram 1\t1\t5\t6\t100\t200\tA\textra",
-      "6\tSpectrogram 1\t1\t6\t7\t\t200\tA",
+      "6\tSpectrogram 1\t1\t6\t7\t200\t200\tA",
       "7\tSpectrogram 1\t1\t7\t8\t100\t200\t" + "x".repeat(256),
       "8\tSpectrogram 1\t1\t8\t9\t100\t200\tA",
       "8\tWaveform 1\t1\t8\t9.5\t0\t4000\tA",
@@ -99,7 +99,7 @@ describe("readTable", () => {
       "line 4, End Time (s): 3 s must be after Begin Time (s) (3 s): a selection lasts",
       "line 5, Channel: '0' is no channel: channels are numbered from 1",
       "line 6: has 9 cells, more than the header's 8 columns",
-      "line 7, Low Freq (Hz): is empty while High Freq (Hz) is not: give both bounds or neither",
+      "line 7, High Freq (Hz): 200 Hz must be above Low Freq (Hz) (200 Hz): a selection's band has a width",
       "line 8, Species: must be at most 255 characters to be a tag (has 256)",
       "line 10, End Time (s): Selection 8 of channel 1 is on line 9 too, with another End Time (s): rows of one selection (one per View) must place it alike — renumber one of them",
     ]);
@@ -185,7 +185,7 @@ describe("readTable", () => {
   });
 
   it("reads an Audacity label track, its frequency lines and labels (empty ones no tag), and names its faults", () => {
-    const text = "0.500000\t1.250000\tpip\n\\\t1500.000000\t3000.000000\n2.000000\t2.500000\t\n3\t4\tsocial call\n\\\t-1\t-1\n5\t5\tclick\n";
+    const text = "0.500000\t1.250000\tpip\n\\\t1500.000000\t3000.000000\n2.000000\t2.500000\t\n3\t4\tsocial call\n\\\t-1\t-1\n5\t5\tclick\n6\t7\thum\n\\\t-1\t800\n";
     const table = readTable(text);
     expect(table.format).toBe("audacity");
     // A point label marks an instant: no clip, and no reason to refuse the track's other labels.
@@ -194,12 +194,15 @@ describe("readTable", () => {
       [1, 0.5, 1.25, 1500, 3000, [{ key: "label", value: "pip" }]],
       [3, 2, 2.5, null, null, []],
       [4, 3, 4, null, null, [{ key: "label", value: "social call" }]],
+      // A negative frequency is no bound on that side: the label's band is below 800 Hz.
+      [7, 6, 7, null, 800, [{ key: "label", value: "hum" }]],
     ]);
     expect(readTable("1\t2\tx\n", { labelKey: "Species" }).selections[0].tags).toEqual([{ key: "Species", value: "x" }]);
-    expect(faults(() => readTable("\\\t1\t2\n1\tx\tpip\n2\t1\tpip\n", { format: "audacity" }))).toEqual([
+    expect(faults(() => readTable("\\\t1\t2\n1\tx\tpip\n2\t1\tpip\n3\t4\tpip\n\\\t900\t900\n", { format: "audacity" }))).toEqual([
       "line 1: a frequency line (starting with \\) must follow its label's line",
       "line 2, end: 'x' is not a number of seconds",
       "line 3, end: 1 s must be after the start (2 s)",
+      "line 5, high frequency: 900 Hz must be above the low frequency (900 Hz): a label's band has a width",
     ]);
   });
 
@@ -281,10 +284,10 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect(result.run).toMatchObject({ kind: "import", status: "completed", description: `clips from raven table raven-selections.txt into recording ${ids.a1}` });
     expect(result.rows.map((r: { line: number; status: string }) => [r.line, r.status])).toEqual([[2, "created"], [4, "created"], [6, "created"]]);
     const clips = await clipsOf(ids.a1);
-    expect(clips.map((c: { start_time: number; end_time: number; tags: unknown; features: unknown; run_id: string }) => [c.start_time, c.end_time, c.tags, c.features, c.run_id])).toEqual([
-      [0.25, 0.75, [{ key: "Call type", value: "FM sweep" }, { key: "Species", value: "Myotis daubentonii" }], [{ name: "selection_high_freq_hz", value: 3500 }, { name: "selection_low_freq_hz", value: 1200.5 }], result.run.id],
-      [1.1, 1.6, [{ key: "Species", value: "Pipistrellus pipistrellus" }], [{ name: "selection_high_freq_hz", value: 2500 }, { name: "selection_low_freq_hz", value: 800 }], result.run.id],
-      [2, 3.25, [{ key: "Call type", value: "social" }], [{ name: "selection_high_freq_hz", value: 3900 }, { name: "selection_low_freq_hz", value: 100 }], result.run.id],
+    expect(clips.map((c: { start_time: number; end_time: number; low_freq: number; high_freq: number; tags: unknown; features: unknown; run_id: string }) => [c.start_time, c.end_time, c.low_freq, c.high_freq, c.tags, c.features, c.run_id])).toEqual([
+      [0.25, 0.75, 1200.5, 3500, [{ key: "Call type", value: "FM sweep" }, { key: "Species", value: "Myotis daubentonii" }], [], result.run.id],
+      [1.1, 1.6, 800, 2500, [{ key: "Species", value: "Pipistrellus pipistrellus" }], [], result.run.id],
+      [2, 3.25, 100, 3900, [{ key: "Call type", value: "social" }], [], result.run.id],
     ]);
     // Again, as JSON, with a column added: the same clips, which gain the new column's tags.
     const again = await app.inject({ method: "POST", url: `/v1/clips/import?recording_id=${ids.a1}`, payload: { table: text.replace("Call type\n", "Call type\tObserver\n").replace("FM sweep\n", "FM sweep\tann\n") }, headers });
@@ -308,8 +311,8 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect(res.json().fields).toEqual([
       { field: "line 3, End Time (s)", message: "10.5 s (real) must be <= the recording's duration (10 s)" },
       { field: "line 4, Channel", message: "2 is no channel of round.wav, which has 1" },
-      { field: "line 5, High Freq (Hz)", message: "4500 Hz (real) is above round.wav's Nyquist frequency (4000 Hz)" },
-      { field: "line 6", message: "duplicates line 2: the same recording and Channel, Begin Time (s) and End Time (s) each within 1 µs of its own — one clip; remove one of the rows" },
+      { field: "line 5, High Freq (Hz)", message: "4500 Hz (real) must be <= the recording's Nyquist frequency (4000 Hz)" },
+      { field: "line 6", message: "duplicates line 2: the same recording and Channel, Begin Time (s) and End Time (s) each within 1 µs of its own, Low Freq (Hz) and High Freq (Hz) alike — one clip; remove one of the rows" },
     ]);
     expect(await clipsOf(ids.round)).toEqual([]);
     const runs = (await app.inject({ url: "/v1/runs?limit=1000" })).json().items;
@@ -327,7 +330,7 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     const file = await importText(`recording_id=${ids.te}&times=file`, text);
     expect(file.statusCode, file.body).toBe(200);
     const [clip] = await clipsOf(ids.te);
-    expect([clip.start_time, clip.end_time, clip.features]).toEqual([0.2, 0.5, [{ name: "selection_high_freq_hz", value: 30000 }, { name: "selection_low_freq_hz", value: 10000 }]]);
+    expect([clip.start_time, clip.end_time, clip.low_freq, clip.high_freq, clip.features]).toEqual([0.2, 0.5, 10000, 30000, []]);
     // Exported in the file's units, the table is the one imported.
     const exported = await app.inject({ url: `/v1/clips/export?recording_id=${ids.te}&times=file` });
     const row = exported.body.split("\n")[1].split("\t");
@@ -405,11 +408,11 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect((await importText(`dataset_id=${ids.dataset}`, raven.body)).json()).toMatchObject({ created: 0, existing: 3 });
     // A multi-file table's row: its end is File Offset + the selection's length, 0.1 + (10.3 − 10.1)
     // = 0.30000000000000104 in floating point — the clip [0.1, 0.3) all the same (to the microsecond).
-    const offset = "Begin Time (s)\tEnd Time (s)\tFile Offset (s)\tBegin File\n10.1\t10.3\t0.1\tround.wav\n";
+    const offset = "Begin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tFile Offset (s)\tBegin File\n10.1\t10.3\t100\t200\t0.1\tround.wav\n";
     expect((await importText(`dataset_id=${ids.dataset}`, offset)).json()).toMatchObject({ created: 0, existing: 1 });
     expect(await clipsOf(ids.round)).toHaveLength(before);
     // The clip without bounds gained none from the round trip.
-    expect((await app.inject({ url: `/v1/clips/${other.id}` })).json().features).toEqual([{ name: "rms_dbfs", value: -12.5 }]);
+    expect((await app.inject({ url: `/v1/clips/${other.id}` })).json()).toMatchObject({ low_freq: null, high_freq: null, features: [{ name: "rms_dbfs", value: -12.5 }] });
   });
 
   it("writes times with Raven's fixed decimals (no exponent, no binary tail), refuses a Channel tag that is no channel, and caps the feature columns", async () => {
@@ -432,7 +435,7 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     const noOffset = await importText(`dataset_id=${ids.dataset}`, "Begin Time (s)\tEnd Time (s)\tBegin File\n0\t1\ta1.wav\n10.5\t11\tround.wav\n");
     expect([noOffset.statusCode, noOffset.json().fields[0].field]).toEqual([400, "File Offset (s)"]);
     const merged = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\n1\tWaveform 1\t1\t2\t3\t0\t4000\n1\tSpectrogram 1\t1\t2\t3\t100\t9000\n";
-    expect((await importText(`recording_id=${ids.a1}`, merged)).json().fields).toEqual([{ field: "line 3, High Freq (Hz)", message: "9000 Hz (real) is above a1.wav's Nyquist frequency (4000 Hz)" }]);
+    expect((await importText(`recording_id=${ids.a1}`, merged)).json().fields).toEqual([{ field: "line 3, High Freq (Hz)", message: "9000 Hz (real) must be <= the recording's Nyquist frequency (4000 Hz)" }]);
   });
 
   it("decodes a UTF-16 table by its byte-order mark (Excel's Unicode Text), and refuses one without it naming UTF-16", async () => {
@@ -541,7 +544,7 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect((await clipsOf(ids.fmt)).filter((c: { start_time: number }) => c.start_time === 0.2500005)).toHaveLength(1);
   });
 
-  it("re-imports an export creating nothing, whatever the clips' times (drawn at random, near half microseconds too) and TE", async () => {
+  it("re-imports an export creating nothing, whatever the clips' times (drawn at random, near half microseconds too), frequency bounds and TE", async () => {
     const rand = random(20261206);
     await writeSineWav(join(dir.path, "times.wav"), 8000, 10);
     await writeSineWav(join(dir.path, "times-te.wav"), 8000, 10);
@@ -555,9 +558,17 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
       const time = (near: boolean, span: number) => near ? (Math.floor(rand() * span * 1e6) + 0.5) / 1e6 + (rand() - 0.5) * 2e-9 / te : rand() * span;
       return Array.from({ length: 400 }, (_, i) => { const start = time(i % 2 === 1, 0.9 * seconds); return [start, start + time(i % 4 === 1, 0.09 * seconds) + 0.001]; });
     };
+    // Frequency bounds as drawn too (any double below Nyquist, real Hz), a quarter without, an
+    // eighth with one alone or up to Nyquist: the export's millihertz (÷ TE with times=file) move them.
+    const band = (i: number, nyquist: number): [number | null, number | null] => {
+      const low = rand() * nyquist * 0.9, high = low + 1 + rand() * (nyquist - low - 1);
+      return [[null, null], [low, high], [low, null], [null, high], [low, nyquist], [low, high], [low, high], [low, high]][i % 8] as [number | null, number | null];
+    };
     for (const [recording, seconds, te] of [[plain, 10, 1], [expanded, 1, 10]] as const) {
       const clips = draw(seconds, te);
-      await t.db.sql`INSERT INTO clips (recording_id, start_time, end_time) SELECT ${recording}::uuid, s, e FROM unnest(${clips.map((c) => c[0])}::float8[], ${clips.map((c) => c[1])}::float8[]) AS n (s, e)`;
+      const bands = clips.map((_, i) => band(i, 4000 * te));
+      await t.db.sql`INSERT INTO clips (recording_id, start_time, end_time, low_freq, high_freq)
+        SELECT ${recording}::uuid, s, e, l, h FROM unnest(${clips.map((c) => c[0])}::float8[], ${clips.map((c) => c[1])}::float8[], ${bands.map((b) => b[0])}::float8[], ${bands.map((b) => b[1])}::float8[]) AS n (s, e, l, h)`;
       for (const [times, format] of [["real", "raven"], ["file", "csv"]] as const) {
         const exported = await app.inject({ url: `/v1/clips/export?recording_id=${recording}&times=${times}&format=${format}` });
         expect(exported.statusCode, exported.body).toBe(200);
@@ -569,10 +580,37 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     }
   });
 
+  it("takes a row's frequency bounds as part of its clip: the same times in another band, or without bounds, are another clip; an empty bound is none on that side", async () => {
+    await writeSineWav(join(dir.path, "bands.wav"), 8000, 10);
+    const recording = (await post("/v1/recordings", { dataset_id: ids.dataset, path: "bands.wav" })).id;
+    const table = (rows: string[]) => "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tSpecies\n" + rows.map((r, i) => `${i + 1}\tSpectrogram 1\t1\t${r}\n`).join("");
+    const first = await importText(`recording_id=${recording}`, table(["1\t2\t1000\t2000\tbat", "1\t2\t3000\t3500\tcricket", "1\t2\t\t\tnoise", "3\t4\t\t500\thum"]));
+    expect(first.statusCode, first.body).toBe(200);
+    expect(first.json()).toMatchObject({ created: 4, existing: 0 });
+    const clips = await clipsOf(recording);
+    expect(clips.map((c: { start_time: number; low_freq: number | null; high_freq: number | null; tags: { value: string }[] }) => [c.tags[0].value, c.start_time, c.low_freq, c.high_freq]).sort()).toEqual([
+      ["bat", 1, 1000, 2000], ["cricket", 1, 3000, 3500], ["hum", 3, null, 500], ["noise", 1, null, null],
+    ]);
+    // Each row again finds its own clip (a millihertz off too); a third band is a new clip.
+    const again = await importText(`recording_id=${recording}`, table(["1\t2\t1000.0004\t2000\tbat", "1\t2\t3000\t3500\tcricket", "1\t2\t\t\tnoise", "3\t4\t\t500\thum", "1\t2\t100\t200\twind"]));
+    expect(again.json()).toMatchObject({ created: 1, existing: 4, tags_added: 0 });
+    // The export writes a bound the clip lacks as an empty cell, and reads back onto the same clips.
+    const exported = await app.inject({ url: `/v1/clips/export?recording_id=${recording}` });
+    expect(exported.body.split("\n").slice(1, -1).map((l) => l.split("\t").slice(3, 7))).toEqual([
+      // Of one time, the time-only clip first, then by band.
+      ["1.000000000", "2.000000000", "", ""], ["1.000000000", "2.000000000", "100.000", "200.000"], ["1.000000000", "2.000000000", "1000.000", "2000.000"],
+      ["1.000000000", "2.000000000", "3000.000", "3500.000"], ["3.000000000", "4.000000000", "", "500.000"],
+    ]);
+    expect((await importText(`recording_id=${recording}`, exported.body)).json()).toMatchObject({ created: 0, existing: 5 });
+    // Two rows of one time and one band are one clip; of one time and two bands, two.
+    const duplicate = await importText(`recording_id=${recording}`, table(["5\t6\t100\t200\ta", "5\t6\t100\t200\tb"]));
+    expect(duplicate.json().fields).toEqual([{ field: "line 3", message: "duplicates line 2: the same recording and Channel, Begin Time (s) and End Time (s) each within 1 µs of its own, Low Freq (Hz) and High Freq (Hz) alike — one clip; remove one of the rows" }]);
+  });
+
   it("refuses two rows whose times are each within a microsecond (one clip could be either), not two further apart", async () => {
     const text = "Begin Time (s)\tEnd Time (s)\n5.0000000\t5.5000000\n5.0000009\t5.4999991\n5.0000025\t5.5\n";
     const res = await importText(`recording_id=${ids.round}`, text);
-    expect([res.statusCode, res.json().fields]).toEqual([400, [{ field: "line 3", message: "duplicates line 2: the same recording and Channel, Begin Time (s) and End Time (s) each within 1 µs of its own — one clip; remove one of the rows" }]]);
+    expect([res.statusCode, res.json().fields]).toEqual([400, [{ field: "line 3", message: "duplicates line 2: the same recording and Channel, Begin Time (s) and End Time (s) each within 1 µs of its own, Low Freq (Hz) and High Freq (Hz) alike — one clip; remove one of the rows" }]]);
     expect((await importText(`recording_id=${ids.round}`, text.replace("5.0000009", "5.0000011"))).json()).toMatchObject({ created: 3 });
     // A row is the clip within half a microsecond: 5.0000004 is the first, 5.0000016 the third.
     expect((await importText(`recording_id=${ids.round}`, "Begin Time (s)\tEnd Time (s)\n5.0000004\t5.5000004\n5.0000016\t5.4999996\n")).json()).toMatchObject({ created: 0, existing: 2 });

@@ -10,16 +10,18 @@
  *   have no channel of their own; a clip without the tag is of channel 1, and goes with a job on
  *   any channel, jobs/queue.ts checkClipChannels);
  * - its annotation cells, tags (column name → each value of the cell, cellValues; empty cells none);
- * - its Low/High Freq, the feature values `selection_low_freq_hz` / `selection_high_freq_hz`
- *   (real Hz): numbers, as features are, and named apart from the extraction's `low_freq_hz`,
- *   which a job computes from the audio and would otherwise overwrite.
+ * - its Low/High Freq, the clip's frequency bounds low_freq / high_freq (real Hz; an empty cell
+ *   none on that side). Imports before migration 027 kept them as the feature values
+ *   `selection_low_freq_hz` / `selection_high_freq_hz`, which that migration moved into the bounds.
  *
- * A clip's identity in a table is (recording, begin, end, channel), times to the microsecond — a
- * row is the clip whose begin and end are each within half a microsecond of its own
- * (TIME_TOLERANCE): a row whose active clip exists already (created by an earlier import of the
- * table, or otherwise) creates none. The existing clip gains the row's tags it lacks (its Channel
- * tag included) and is otherwise left as it is
- * (bounds, frequencies, tags the table no longer has). So importing a table again, or a table
+ * A clip's identity in a table is (recording, begin, end, channel, low, high) (clip-identity.ts),
+ * times to the microsecond, frequencies to the millihertz — a row is the clip whose begin and end
+ * are each within half a microsecond of its own (TIME_TOLERANCE) and whose bounds are each absent
+ * from both or within a millihertz (FREQUENCY_TOLERANCE, × the time expansion with times=file):
+ * a row whose active clip exists already (created by an earlier import of the table, or otherwise)
+ * creates none. A row with bounds is not the time-only clip of its times, nor one of another band:
+ * two boxes over the same time are two events. The existing clip gains the row's tags it lacks (its
+ * Channel tag included) and is otherwise left as it is (tags the table no longer has). So importing a table again, or a table
  * exported and re-imported, creates nothing. Archived and trashed clips are not matched: they are
  * read-only, and a trashed one is on its way out (purged, it would take the row's annotation with
  * it) — a row whose only clip of that identity is hidden creates a new active clip beside it.
@@ -27,10 +29,10 @@
 import { randomUUID } from "node:crypto";
 import { basename, extname } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { TIME_TOLERANCE } from "./clip-identity.js";
+import { FREQUENCY_TOLERANCE, sameClipBand, TIME_TOLERANCE } from "./clip-identity.js";
 import { runsAlone, type Database, type Queryable } from "./db.js";
 import { assertWritable, inTransaction, joinedLineage, type StateFilter } from "./common.js";
-import { boundsIssues, clipFilter, LOCKED_COLUMNS, type Clip, type LockedRecording } from "./clips.js";
+import { bandIssues, boundsIssues, clipFilter, LOCKED_COLUMNS, type Band, type Clip, type LockedRecording } from "./clips.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { createRun, finishRun, type Run } from "./runs.js";
 import { COLUMN, FEATURE_COLUMN_PREFIX, MAX_TABLE_COLUMNS, readTable, TableFaults, tableLine, unescapedValuesCell, valuesCell, type TableFormat, type TableSelection } from "./selection-table.js";
@@ -38,8 +40,6 @@ import type { TagFilter } from "./tags.js";
 
 /** The tag a clip's channel is kept in, when not the first or of a recording with several (a clip without it is of channel 1). */
 export const CHANNEL_TAG = COLUMN.channel;
-/** The feature values a selection's frequency bounds are kept in (real Hz). */
-export const SELECTION_FREQUENCY_FEATURES = { low: "selection_low_freq_hz", high: "selection_high_freq_hz" } as const;
 
 /** How a table's times and frequencies relate to the recording's: `real` (the API's units, SPEC §3.2) or `file` (the file as stored, which Raven and Audacity show for a time-expanded recording). */
 export const TABLE_TIMES = ["real", "file"] as const;
@@ -86,7 +86,7 @@ export interface ImportedRow {
   selection: string | null;
   clip_id: string;
   recording_id: string;
-  /** created by this import, or existing already (same recording, times and channel). */
+  /** created by this import, or existing already (same recording, times, frequency bounds and channel). */
   status: "created" | "existing";
 }
 
@@ -110,38 +110,42 @@ interface TableRecording extends LockedRecording {
   id: string;
   path: string;
   channels: number;
-  samplerate: number;
   state: string;
 }
 
-/** A selection placed in a recording: real seconds and Hz. */
-interface Placed {
+/** A selection placed in a recording: real seconds and Hz (its bounds, low_freq / high_freq). */
+interface Placed extends Band {
   row: TableSelection;
   recording: TableRecording;
   start: number;
   end: number;
-  low: number | null;
-  high: number | null;
+  /** How far a bound may be from a clip's for the row to be that clip (Hz, real): FREQUENCY_TOLERANCE × the table's time expansion. */
+  bandTolerance: number;
 }
 
 /**
- * Things with times placed by recording, channel and start, found again by their times' nearness:
- * the table's rows (two rows one clip could be are duplicates) and the existing clips (the one a
- * row is). Kept by their start's whole microseconds, rounded down (startBuckets).
+ * Things with times and bands placed by recording, channel and start, found again by their times'
+ * nearness and their bands (sameClipBand): the table's rows (two rows one clip could be are
+ * duplicates) and the existing clips (the one a row is). Kept by their start's whole microseconds,
+ * rounded down (startBuckets).
  */
-class NearTimes<T extends { start: number; end: number }> {
+class NearTimes<T extends { start: number; end: number } & Band> {
   private readonly byBucket = new Map<string, T[]>();
   add(recordingId: string, channel: number, item: T): void {
     const key = `${recordingId} ${channel} ${Math.floor(item.start * 1e6)}`;
     this.byBucket.set(key, [...(this.byBucket.get(key) ?? []), item]);
   }
-  /** The item whose start and end are each within `tolerance` (at most 1 µs) of these, the nearest if several (the first added of equals). */
-  nearest(recordingId: string, channel: number, start: number, end: number, tolerance: number): T | undefined {
+  /**
+   * The item whose start and end are each within `tolerance` (at most 1 µs) of `near`'s and whose
+   * band is its band within `bandTolerance` Hz, the nearest in time if several (the first added of equals).
+   */
+  nearest(recordingId: string, channel: number, near: { start: number; end: number } & Band, tolerance: number, bandTolerance: number): T | undefined {
+    const { start, end } = near;
     let best: { item: T; distance: number } | undefined;
     for (const bucket of startBuckets(start)) {
       for (const item of this.byBucket.get(`${recordingId} ${channel} ${bucket}`) ?? []) {
         const ds = Math.abs(item.start - start), de = Math.abs(item.end - end);
-        if (ds <= tolerance && de <= tolerance && (!best || ds + de < best.distance)) best = { item, distance: ds + de };
+        if (ds <= tolerance && de <= tolerance && sameClipBand(item, near, bandTolerance) && (!best || ds + de < best.distance)) best = { item, distance: ds + de };
       }
     }
     return best?.item;
@@ -168,7 +172,7 @@ const startBuckets = (start: number) => {
 const namedFile = (s: TableSelection) => s.beginPath ?? s.beginFile;
 
 /** The columns of TableRecording. */
-const RECORDING_COLUMNS = (db: Queryable) => db`id, path, channels, samplerate, state, ${LOCKED_COLUMNS(db)}`;
+const RECORDING_COLUMNS = (db: Queryable) => db`id, path, channels, state, ${LOCKED_COLUMNS(db)}`;
 
 /**
  * Imports an annotation table's selections as clips, all or nothing. Refuses (InvalidError, 400 /
@@ -182,7 +186,7 @@ const RECORDING_COLUMNS = (db: Queryable) => db`id, path, channels, samplerate, 
  * run one after the other, the second finding the first's clips), checks the rows again against
  * the locked rows (a recording deleted, hidden or re-timed meanwhile; placed again only then),
  * looks up the existing clips of the placed rows only, and writes — a statement per table, its
- * columns as arrays (the clips, the tags, their attachments, the selection bounds), on the
+ * columns as arrays (the clips with their bounds, the tags, their attachments), on the
  * embedded database without the per-row foreign-key checks (below). What is left of the
  * transaction's time is the rows' writes themselves.
  */
@@ -238,7 +242,7 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
     const created: { id: string; p: Placed }[] = [];
     const tagging: Record<"created" | "existing", ClipTag[]> = { created: [], existing: [] };
     for (const p of placed) {
-      const found = existing.nearest(p.recording.id, p.row.channel, p.start, p.end, TIME_TOLERANCE);
+      const found = existing.nearest(p.recording.id, p.row.channel, p, TIME_TOLERANCE, p.bandTolerance);
       const clipId = found?.id ?? randomUUID();
       rows.push({ line: p.row.line, selection: p.row.selection, clip_id: clipId, recording_id: p.recording.id, status: found ? "existing" : "created" });
       if (!found) created.push({ id: clipId, p });
@@ -262,7 +266,6 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
     }
     await insertClips(tx, created, { created_by: im.created_by, run_id: run.id });
     const tagsAdded = await attachTags(tx, tagging, { created_by: im.created_by, run_id: run.id });
-    await insertSelectionBounds(tx, created, { created_by: im.created_by, run_id: run.id });
     return {
       run: await finishRun(tx, run.id, "completed"),
       format: table.format,
@@ -313,7 +316,7 @@ function placeSelections(target: TableTarget, selections: readonly TableSelectio
   if (hidden.length) throw new ConflictError(`the table's rows name recordings that are read-only: ${hidden.map((r) => `${r.path} (${r.id}, ${r.state})`).join(", ")}; restore them first`);
   const issues = new TableFaults();
   const placed: Placed[] = [];
-  const rows = new NearTimes<{ start: number; end: number; line: number }>();
+  const rows = new NearTimes<{ start: number; end: number; line: number } & Band>();
   for (const s of selections) {
     const at = (column: string) => `line ${s.line}, ${column}`;
     const recording = recordings.get(recordingOf(s) ?? "");
@@ -329,21 +332,24 @@ function placeSelections(target: TableTarget, selections: readonly TableSelectio
     }
     // In file units a table's seconds are the file's, expanded TE times; its Hz are TE times lower.
     const te = times === "file" ? recording.time_expansion : 1;
-    const p: Placed = { row: s, recording, start: s.begin / te, end: s.end / te, low: s.low === null ? null : s.low * te, high: s.high === null ? null : s.high * te };
+    // Raven writes a waveform view's High Freq as the Nyquist frequency to the millihertz, and ×
+    // TE moves it by rounding: within 1e-9 (relative) of Nyquist it is Nyquist.
+    const nyquist = recording.samplerate / 2;
+    const hz = (v: number | null) => (v === null ? null : v * te > nyquist && v * te <= nyquist * (1 + 1e-9) ? nyquist : v * te);
+    const p: Placed = { row: s, recording, start: s.begin / te, end: s.end / te, low_freq: hz(s.low), high_freq: hz(s.high), bandTolerance: FREQUENCY_TOLERANCE * te };
     const fileHint = times === "real" && recording.time_expansion !== 1 ? ` (a table of the file as stored, in its own seconds: import with times=file)` : "";
     const before = issues.count;
     for (const b of boundsIssues(p.start, p.end, recording)) issues.add(at(b.field === "start_time" ? beginColumn : endColumn), `${b.field === "start_time" ? p.start : p.end} s (real) ${b.message}${fileHint}`);
     if (s.channel > recording.channels) issues.add(at(COLUMN.channel), `${s.channel} is no channel of ${recording.path}, which has ${recording.channels}`);
-    const nyquist = recording.samplerate / 2;
-    if (p.high !== null && p.high > nyquist * (1 + 1e-9)) issues.add(`line ${s.frequencyLine}, ${COLUMN.high}`, `${p.high} Hz (real) is above ${recording.path}'s Nyquist frequency (${nyquist} Hz)${fileHint}`);
+    for (const b of bandIssues(p, recording)) issues.add(`line ${s.frequencyLine}, ${b.field === "low_freq" ? COLUMN.low : COLUMN.high}`, `${p[b.field]} Hz (real) ${b.message}${fileHint}`);
     if (issues.count > before) continue;
-    // Two rows whose times are each within twice the tolerance could both be one clip.
-    const first = rows.nearest(recording.id, s.channel, p.start, p.end, 2 * TIME_TOLERANCE);
+    // Two rows whose times are each within twice the tolerance, and bands within twice theirs, could both be one clip.
+    const first = rows.nearest(recording.id, s.channel, p, 2 * TIME_TOLERANCE, 2 * p.bandTolerance);
     if (first !== undefined) {
-      issues.add(`line ${s.line}`, `duplicates line ${first.line}: the same recording and ${COLUMN.channel}, ${beginColumn} and ${endColumn} each within ${2 * TIME_TOLERANCE * 1e6} µs of its own — one clip; remove one of the rows`);
+      issues.add(`line ${s.line}`, `duplicates line ${first.line}: the same recording and ${COLUMN.channel}, ${beginColumn} and ${endColumn} each within ${2 * TIME_TOLERANCE * 1e6} µs of its own, ${COLUMN.low} and ${COLUMN.high} alike — one clip; remove one of the rows`);
       continue;
     }
-    rows.add(recording.id, s.channel, { start: p.start, end: p.end, line: s.line });
+    rows.add(recording.id, s.channel, { start: p.start, end: p.end, low_freq: p.low_freq, high_freq: p.high_freq, line: s.line });
     placed.push(p);
   }
   issues.check();
@@ -379,8 +385,8 @@ function fileResolver(recordings: readonly { id: string; path: string }[]): (s: 
   };
 }
 
-/** An active clip a row may be (existingClips): its times, and its tags, key → values. */
-interface ExistingClip {
+/** An active clip a row may be (existingClips): its times and bounds, and its tags, key → values. */
+interface ExistingClip extends Band {
   id: string;
   start: number;
   end: number;
@@ -404,15 +410,15 @@ async function existingClips(tx: Queryable, placed: readonly Placed[]): Promise<
   // the embedded database (10,000 clips with three tags each: 1.3 s against 0.65 s, a
   // transaction's time every other request waits out), and the buckets sent as parameters (50,000
   // uuids and numbers for 10,000 rows) ~0.3 s more.
-  const rows = await tx<{ id: string; recording_id: string; start_time: number; end_time: number; key: string | null; value: string }[]>`
-    SELECT c.id, c.recording_id, c.start_time, c.end_time, t.key, t.value
+  const rows = await tx<({ id: string; recording_id: string; start_time: number; end_time: number; key: string | null; value: string } & Band)[]>`
+    SELECT c.id, c.recording_id, c.start_time, c.end_time, c.low_freq, c.high_freq, t.key, t.value
     FROM clips c LEFT JOIN clip_tags ct ON ct.clip_id = c.id LEFT JOIN tags t ON t.id = ct.tag_id
     WHERE c.state = 'active' AND c.recording_id = ANY(${[...new Set(placed.map((p) => p.recording.id))]}::uuid[])
       AND (c.recording_id, floor(c.start_time * 1e6::float8)::int8) IN (
         SELECT k.recording_id, k.start_us + d FROM unnest(${keys.map((k) => k[0])}::uuid[], ${keys.map((k) => k[1])}::int8[]) AS k (recording_id, start_us),
           generate_series(${-BUCKET_REACH}::int8, ${BUCKET_REACH}::int8) AS d)
     ORDER BY c.id, t.key, t.value`;
-  const clips: { id: string; recording_id: string; start_time: number; end_time: number; tags: { key: string; value: string }[] }[] = [];
+  const clips: ({ id: string; recording_id: string; start_time: number; end_time: number; tags: { key: string; value: string }[] } & Band)[] = [];
   for (const { key, value, ...clip } of rows) {
     if (clips.at(-1)?.id !== clip.id) clips.push({ ...clip, tags: [] });
     if (key !== null) clips.at(-1)!.tags.push({ key, value });
@@ -421,39 +427,20 @@ async function existingClips(tx: Queryable, placed: readonly Placed[]): Promise<
     const tags = new Map<string, Set<string>>();
     for (const t of c.tags) tags.set(t.key, (tags.get(t.key) ?? new Set()).add(t.value));
     const channel = c.tags.find((t) => t.key === CHANNEL_TAG)?.value;
-    existing.add(c.recording_id, channel === undefined ? 1 : Number(channel), { id: c.id, start: c.start_time, end: c.end_time, tags });
+    existing.add(c.recording_id, channel === undefined ? 1 : Number(channel), { id: c.id, start: c.start_time, end: c.end_time, low_freq: c.low_freq, high_freq: c.high_freq, tags });
   }
   return existing;
 }
 
-/** Inserts the new clips with the ids chosen for them (the result's rows name them): one statement, its columns as arrays. */
+/** Inserts the new clips with the ids chosen for them (the result's rows name them), with their bounds: one statement, its columns as arrays. */
 async function insertClips(tx: Queryable, clips: readonly { id: string; p: Placed }[], by: { created_by: string | null; run_id: string }): Promise<void> {
   if (!clips.length) return;
   await translating(() => tx`
-    INSERT INTO clips (id, recording_id, start_time, end_time, created_by, run_id)
-    SELECT id, recording_id, start_time, end_time, ${by.created_by}::uuid, ${by.run_id}::uuid
-    FROM unnest(${clips.map((c) => c.id)}::uuid[], ${clips.map((c) => c.p.recording.id)}::uuid[], ${clips.map((c) => c.p.start)}::float8[], ${clips.map((c) => c.p.end)}::float8[])
-      AS n (id, recording_id, start_time, end_time)`);
-}
-
-/**
- * Stores the new clips' selection bounds (SELECTION_FREQUENCY_FEATURES), their feature names got
- * or created: two statements, the values' columns as arrays (putFeatureValues, a row of parameters
- * per value, took four statements of 40,000 parameters for 10,000 clips).
- */
-async function insertSelectionBounds(tx: Queryable, clips: readonly { id: string; p: Placed }[], by: { created_by: string | null; run_id: string }): Promise<void> {
-  const bounded = clips.filter(({ p }) => p.low !== null && p.high !== null);
-  if (!bounded.length) return;
-  const { low, high } = SELECTION_FREQUENCY_FEATURES;
-  await translating(() => tx`
-    INSERT INTO feature_names (name, created_by, run_id) SELECT name, ${by.created_by}::uuid, ${by.run_id}::uuid FROM unnest(${[low, high]}::text[]) AS n (name)
-    ON CONFLICT (name) DO NOTHING`);
-  await translating(() => tx`
-    INSERT INTO clip_features (clip_id, feature_name_id, value, created_by, run_id)
-    SELECT b.clip_id, f.id, n.value, ${by.created_by}::uuid, ${by.run_id}::uuid
-    FROM unnest(${bounded.map((c) => c.id)}::uuid[], ${bounded.map((c) => c.p.low!)}::float8[], ${bounded.map((c) => c.p.high!)}::float8[]) AS b (clip_id, low, high)
-      CROSS JOIN LATERAL (VALUES (${low}::text, b.low), (${high}::text, b.high)) AS n (name, value)
-      JOIN feature_names f ON f.name = n.name`);
+    INSERT INTO clips (id, recording_id, start_time, end_time, low_freq, high_freq, created_by, run_id)
+    SELECT id, recording_id, start_time, end_time, low_freq, high_freq, ${by.created_by}::uuid, ${by.run_id}::uuid
+    FROM unnest(${clips.map((c) => c.id)}::uuid[], ${clips.map((c) => c.p.recording.id)}::uuid[], ${clips.map((c) => c.p.start)}::float8[], ${clips.map((c) => c.p.end)}::float8[],
+                ${clips.map((c) => c.p.low_freq)}::float8[], ${clips.map((c) => c.p.high_freq)}::float8[])
+      AS n (id, recording_id, start_time, end_time, low_freq, high_freq)`);
 }
 
 /** A tag to attach to a clip. */
@@ -532,7 +519,7 @@ export interface ExportedTable {
 const EXPORT_PAGE = 1000;
 
 /** A clip as an export's row needs it: its tags as the clips list gives them, the feature values of its columns by name. */
-interface ExportedClip {
+interface ExportedClip extends Band {
   id: string;
   recording_id: string;
   start_time: number;
@@ -546,8 +533,8 @@ interface ExportedClip {
  * table or CSV: Raven's columns (header as Raven writes it), Begin Path (the recording's path in
  * its dataset), File Offset (s) and Begin File — so a dataset's table re-imports into its
  * recordings — then Clip ID, a column per tag key (a clip with several values of one key: joined by
- * "; ", a ";" or backslash inside a value escaped: valuesCell), and feature values as `feature:NAME` columns. Rows by recording path, then time. Low/High
- * Freq are the clip's selection bounds, else empty (0 and the Nyquist frequency would come back from a re-import as bounds).
+ * "; ", a ";" or backslash inside a value escaped: valuesCell), and feature values as `feature:NAME` columns. Rows by recording path, then time, then band. Low/High
+ * Freq are the clip's frequency bounds, each empty where it has none (0 and the Nyquist frequency would come back from a re-import as bounds).
  *
  * Written as it is read: what the header needs (the tag keys, the feature names) and every refusal
  * — more than MAX_EXPORT_ROWS clips, naming the filters; a tag key that is a column of the table's;
@@ -577,13 +564,12 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
   if (summary.total > MAX_EXPORT_ROWS) {
     throw invalid("recording_id" in ex.target ? "recording_id" : "dataset_id", `has ${summary.total} clips matching, more than the limit of ${MAX_EXPORT_ROWS} per export: narrow it with start_before / end_after, tag_key / tag_value or state, or export recording by recording`);
   }
-  const own = new Set<string>([...Object.values(SELECTION_FREQUENCY_FEATURES)]);
   const tagKeys = summary.tag_keys.filter((k) => k !== CHANNEL_TAG).sort(compare);
   const placing = new Set<string>(Object.values(COLUMN));
   const clash = tagKeys.find((k) => placing.has(k) || k.startsWith(FEATURE_COLUMN_PREFIX));
   if (clash) throw new ConflictError(`the clips carry tags of key '${clash}', which is a column of the table's own: rename those tags to export them`);
   const featureNames = ex.features === "none" ? []
-    : ex.features === "all" ? summary.feature_names.filter((n) => !own.has(n)).sort(compare)
+    : ex.features === "all" ? summary.feature_names.sort(compare)
     : [...ex.features];
   if (featureNames.length > MAX_FEATURE_COLUMNS) throw invalid("features", `names ${featureNames.length} features${ex.features === "all" ? " (all the clips have)" : ""}, more than the limit of ${MAX_FEATURE_COLUMNS} columns per export: name the features to export`);
   if (summary.channel_fault) channelCell(summary.channel_fault.id, summary.channel_fault.values);
@@ -595,7 +581,8 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
   if (columns > MAX_TABLE_COLUMNS) throw new ConflictError(`the clips carry ${tagKeys.length} tag keys: with the table's ${placingColumns.length} columns${featureNames.length ? ` and ${featureNames.length} feature columns` : ""} that is ${columns} columns, more than the ${MAX_TABLE_COLUMNS} a table may have: export fewer clips (tag_key, tag_value, start_before, end_after) or fewer features`);
 
   // The rows' order: by recording path (code-point order, the same in every locale, which a
-  // collation is not), then start, end and id (a uuid's order is its text's).
+  // collation is not), then start, end, band (time-only first, then by low and high) and id (a
+  // uuid's order is its text's).
   const recordings = (await translating(() => db<{ id: string; path: string; time_expansion: number }[]>`
     SELECT id, path, time_expansion FROM recordings
     WHERE ${"recording_id" in ex.target ? db`id = ${ex.target.recording_id}` : db`dataset_id = ${ex.target.dataset_id}`}`)).sort((a, b) => compare(a.path, b.path));
@@ -604,34 +591,32 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
   const ids = (await translating(async () => (await db`
     SELECT c.id FROM clips c JOIN unnest(${recordings.map((r) => r.id)}::uuid[], ${recordings.map((_, i) => i)}::int[]) AS o (recording_id, ord) ON o.recording_id = c.recording_id
       ${lineage.joins} WHERE ${matching}
-    ORDER BY o.ord, c.start_time, c.end_time, c.id`.values()) as unknown as [string][])).map(([id]) => id);
+    ORDER BY o.ord, c.start_time, c.end_time, c.low_freq NULLS FIRST, c.high_freq NULLS FIRST, c.id`.values()) as unknown as [string][])).map(([id]) => id);
 
   const header = [...placingColumns, ...tagKeys, ...featureNames.map((f) => FEATURE_COLUMN_PREFIX + f)];
   const row = (c: ExportedClip, selection: number) => {
     const r = recordingOf.get(c.recording_id)!;
     const te = ex.times === "file" ? r.time_expansion : 1;
     const feature = (n: string) => c.features[n] ?? null;
-    const low = feature(SELECTION_FREQUENCY_FEATURES.low);
-    const high = feature(SELECTION_FREQUENCY_FEATURES.high);
-    // Left empty for a clip without bounds: 0 and the Nyquist frequency would come back from a
-    // re-import as bounds the clip never had.
-    const hz = (v: number | null) => (v === null || low === null || high === null ? "" : (v / te).toFixed(RAVEN_DECIMALS.hz));
+    // Left empty where the clip has no bound: 0 and the Nyquist frequency would come back from a
+    // re-import as bounds the clip never had, and a box is another clip than its time band.
+    const hz = (v: number | null) => (v === null ? "" : (v / te).toFixed(RAVEN_DECIMALS.hz));
     const begin = (c.start_time * te).toFixed(RAVEN_DECIMALS.seconds);
     return [
-      String(selection), "Spectrogram 1", channelCell(c.id, c.tags.filter((t) => t.key === CHANNEL_TAG).map((t) => t.value)), begin, (c.end_time * te).toFixed(RAVEN_DECIMALS.seconds), hz(low), hz(high),
+      String(selection), "Spectrogram 1", channelCell(c.id, c.tags.filter((t) => t.key === CHANNEL_TAG).map((t) => t.value)), begin, (c.end_time * te).toFixed(RAVEN_DECIMALS.seconds), hz(c.low_freq), hz(c.high_freq),
       r.path, begin, basename(r.path), c.id,
       ...tagKeys.map((k) => tagValues(c, k)),
       ...featureNames.map((n) => { const v = feature(n); return v === null ? "" : String(v); }),
     ];
   };
-  const columnFeatures = [...own, ...featureNames];
+  const columnFeatures = featureNames;
   let written = 0;
   async function* text(): AsyncGenerator<string> {
     yield tableLine(ex.format, header);
     for (let i = 0; i < ids.length; i += EXPORT_PAGE) {
       const page = ids.slice(i, i + EXPORT_PAGE);
       const clips = new Map((await translating(() => db<ExportedClip[]>`
-        SELECT c.id, c.recording_id, c.start_time, c.end_time,
+        SELECT c.id, c.recording_id, c.start_time, c.end_time, c.low_freq, c.high_freq,
                COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key, t.value)
                          FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.clip_id = c.id), '[]') AS tags,
                COALESCE((SELECT json_object_agg(f.name, cf.value)

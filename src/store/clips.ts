@@ -1,4 +1,8 @@
-/** Clips: a [start_time, end_time) piece of a recording (seconds, real units), with tags and features. */
+/**
+ * Clips: a [start_time, end_time) piece of a recording (seconds, real units), optionally bounded in
+ * frequency to [low_freq, high_freq] (Hz, real units: after time expansion) — a box drawn around a
+ * sound event — with tags and features.
+ */
 import { realSecondsHint, RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, deleting, inTransaction, writing, given, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
@@ -12,6 +16,10 @@ export interface Clip {
   recording_id: string;
   start_time: number;
   end_time: number;
+  /** Hz (real); null: no lower bound (0 Hz). */
+  low_freq: number | null;
+  /** Hz (real); null: no upper bound (the Nyquist frequency). */
+  high_freq: number | null;
   tags: { key: string; value: string }[];
   features: { name: string; value: number | null }[];
   /** Its active notes, oldest first (listNotes has the archived ones too). */
@@ -26,7 +34,7 @@ export interface Clip {
 export const CLIP_SORTS = ["start_time", "end_time", "created_at"] as const;
 
 const SELECT = (db: Queryable) => db`
-  SELECT c.id, c.recording_id, c.start_time, c.end_time, c.state, c.state_changed_at, c.created_at, c.created_by, c.run_id,
+  SELECT c.id, c.recording_id, c.start_time, c.end_time, c.low_freq, c.high_freq, c.state, c.state_changed_at, c.created_at, c.created_by, c.run_id,
          COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key, t.value)
                    FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.clip_id = c.id), '[]') AS tags,
          COALESCE((SELECT json_agg(json_build_object('name', f.name, 'value', cf.value) ORDER BY f.name)
@@ -63,16 +71,53 @@ export function boundsIssues(start: number, end: number, recording: LockedRecord
   return issues.map((i) => ({ ...i, message: i.message + hint }));
 }
 
-/** What checkBounds needs of a clip's recording: its real duration, and the facts that make it (time expansion applied to the file). */
+/** A clip's frequency bounds (Hz, real); null: unbounded on that side. */
+export interface Band {
+  low_freq: number | null;
+  high_freq: number | null;
+}
+
+/**
+ * Refuses frequency bounds that are not a band of the recording (bandIssues), each offending field
+ * named; when low < high fails, the one the caller sent (`moved`), as checkBounds does for times.
+ */
+function checkBand(band: Band, recording: LockedRecording, moved: "low_freq" | "high_freq"): void {
+  const { low_freq: low, high_freq: high } = band;
+  if (low !== null && high !== null && !(low < high)) {
+    throw moved === "low_freq" ? invalid("low_freq", `must be < high_freq (${high} Hz)`) : invalid("high_freq", `must be > low_freq (${low} Hz)`);
+  }
+  const issues = bandIssues(band, recording);
+  if (issues.length) throw new InvalidError(issues);
+}
+
+/**
+ * What is wrong with frequency bounds of a clip of `recording` (low < high when both are given):
+ * a low bound at or above the recording's Nyquist frequency (half its real samplerate), a high
+ * bound above it — the audio params' rules (SPEC §2). For a time-expanded recording each message
+ * says that frequencies are real Hz. Empty when the bounds fit.
+ */
+export function bandIssues(band: Band, recording: LockedRecording): { field: "low_freq" | "high_freq"; message: string }[] {
+  const nyquist = recording.samplerate / 2;
+  const issues: { field: "low_freq" | "high_freq"; message: string }[] = [];
+  if (band.low_freq !== null && !(band.low_freq < nyquist)) issues.push({ field: "low_freq", message: `must be < the recording's Nyquist frequency (${nyquist} Hz)` });
+  if (band.high_freq !== null && !(band.high_freq <= nyquist)) issues.push({ field: "high_freq", message: `must be <= the recording's Nyquist frequency (${nyquist} Hz)` });
+  if (!issues.length || recording.time_expansion === 1) return issues;
+  const hint = `; frequencies are real Hz: ${RECORDING_TIME_EXPANSION} ${recording.time_expansion} makes the file's ${recording.file_samplerate / 2} Hz Nyquist frequency ${nyquist} Hz`;
+  return issues.map((i) => ({ ...i, message: i.message + hint }));
+}
+
+/** What checkBounds and checkBand need of a clip's recording: its real duration and samplerate, and the facts that make them (time expansion applied to the file). */
 export interface LockedRecording {
   duration: number;
+  /** Hz, real (file_samplerate × time_expansion). */
+  samplerate: number;
   file_samplerate: number;
   frames: number;
   time_expansion: number;
 }
 
 /** lockRecording's columns: `frames` as a number (a bigint reads as a string). */
-export const LOCKED_COLUMNS = (db: Queryable) => db`duration, file_samplerate, frames::float8 AS frames, time_expansion`;
+export const LOCKED_COLUMNS = (db: Queryable) => db`duration, samplerate, file_samplerate, frames::float8 AS frames, time_expansion`;
 
 /**
  * A clip's recording (given by the recording's id, or by the clip's) as checkBounds needs it, with
@@ -92,18 +137,20 @@ async function lockRecording(tx: Queryable, by: { recording_id: string } | { cli
 }
 
 /**
- * Creates a clip: a piece [start_time, end_time) within the recording. One transaction with
- * the recording locked (lockRecording), so the duration checked is the one the clip is
- * inserted under.
+ * Creates a clip: a piece [start_time, end_time) within the recording, with frequency bounds
+ * within its Nyquist frequency if given. One transaction with the recording locked
+ * (lockRecording), so the duration and rate checked are the ones the clip is inserted under.
  */
-export async function createClip(sql: Sql, c: { recording_id: string; start_time: number; end_time: number } & Provenance): Promise<Clip> {
+export async function createClip(sql: Sql, c: { recording_id: string; start_time: number; end_time: number; low_freq?: number | null; high_freq?: number | null } & Provenance): Promise<Clip> {
   return inTransaction(sql, async (tx) => {
     await assertWritable(tx, "recordings", c.recording_id); // 404 when there is no recording
     const recording = await lockRecording(tx, { recording_id: c.recording_id });
     checkBounds(c.start_time, c.end_time, recording!, "end_time");
+    const band = { low_freq: c.low_freq ?? null, high_freq: c.high_freq ?? null };
+    checkBand(band, recording!, "high_freq");
     const [{ id }] = await translating(() => tx`
-      INSERT INTO clips (recording_id, start_time, end_time, created_by, run_id)
-      VALUES (${c.recording_id}, ${c.start_time}, ${c.end_time}, ${c.created_by}, ${c.run_id ?? null}) RETURNING id`);
+      INSERT INTO clips (recording_id, start_time, end_time, low_freq, high_freq, created_by, run_id)
+      VALUES (${c.recording_id}, ${c.start_time}, ${c.end_time}, ${band.low_freq}, ${band.high_freq}, ${c.created_by}, ${c.run_id ?? null}) RETURNING id`);
     return getClip(tx, id);
   }, `recording ${c.recording_id}`);
 }
@@ -154,19 +201,22 @@ export async function listClips(db: Queryable, q: ClipQuery): Promise<Page<Clip>
 }
 
 /**
- * Moves a clip's bounds; a bound not given keeps its value. One transaction with the recording and
- * then the clip locked (assertWritable, the clip FOR UPDATE): two PATCHes of one clip are checked
- * one after the other, each against the bounds the other left, so neither change is lost unseen.
+ * Moves a clip's bounds; a bound not given keeps its value, a frequency bound given as null is
+ * removed. One transaction with the recording and then the clip locked (assertWritable, the clip
+ * FOR UPDATE): two PATCHes of one clip are checked one after the other, each against the bounds
+ * the other left, so neither change is lost unseen.
  */
-export async function updateClip(sql: Sql, id: string, patch: { start_time?: number; end_time?: number }): Promise<Clip> {
+export async function updateClip(sql: Sql, id: string, patch: { start_time?: number; end_time?: number; low_freq?: number | null; high_freq?: number | null }): Promise<Clip> {
   return inTransaction(sql, async (tx) => {
     await assertWritable(tx, "clips", id, "FOR UPDATE"); // 404 when there is no clip
     const recording = (await lockRecording(tx, { clip_id: id }))!;
-    const [current] = await translating(() => tx`SELECT start_time, end_time FROM clips WHERE id = ${id}`);
+    const [current] = await translating(() => tx`SELECT start_time, end_time, low_freq, high_freq FROM clips WHERE id = ${id}`);
     const start = patch.start_time ?? current.start_time;
     const end = patch.end_time ?? current.end_time;
     checkBounds(start, end, recording, patch.end_time === undefined && patch.start_time !== undefined ? "start_time" : "end_time");
-    await translating(() => tx`UPDATE clips SET start_time = ${start}, end_time = ${end} WHERE id = ${id}`);
+    const band: Band = { low_freq: patch.low_freq === undefined ? current.low_freq : patch.low_freq, high_freq: patch.high_freq === undefined ? current.high_freq : patch.high_freq };
+    checkBand(band, recording, patch.high_freq === undefined && patch.low_freq !== undefined ? "low_freq" : "high_freq");
+    await translating(() => tx`UPDATE clips SET start_time = ${start}, end_time = ${end}, low_freq = ${band.low_freq}, high_freq = ${band.high_freq} WHERE id = ${id}`);
     return getClip(tx, id);
   }, `clip ${id}`);
 }

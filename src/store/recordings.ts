@@ -181,6 +181,8 @@ function searchPath(db: Queryable, text: string): Fragment {
  * clip counts, archived and trashed ones too, since a restore brings them back. The new duration
  * is computed as the generated column computes it (from the row's frames and file rate, a new
  * file's once written in the same transaction), so a clip ending exactly at the new end still fits.
+ * Likewise for clips' frequency bounds (real Hz): a lower time expansion lowers the Nyquist
+ * frequency, and a clip whose band would reach above it is refused, as a clip created so would be.
  * @param cause what the message says makes the recording shorter
  */
 async function checkClipsFit(db: Queryable, id: string, timeExpansion: number, cause = `time_expansion ${timeExpansion}`): Promise<void> {
@@ -190,12 +192,25 @@ async function checkClipsFit(db: Queryable, id: string, timeExpansion: number, c
     FROM clips c JOIN recordings r ON r.id = c.recording_id
     WHERE r.id = ${id} AND c.end_time > r.frames / real_samplerate(r.file_samplerate, ${timeExpansion}::float8)
     ORDER BY c.start_time, c.id LIMIT 1`;
-  if (!outside) return;
-  const n = Number(outside.n);
+  if (outside) {
+    const n = Number(outside.n);
+    throw new ConflictError(
+      `${cause} would make recording ${id} ${outside.duration} s long, and ${n} of its clips ` +
+        `would end past that (first: clip ${outside.id}, ${outside.start_time}–${outside.end_time} s); ` +
+        `move or delete ${n > 1 ? "them" : "it"} first`,
+    );
+  }
+  const [above] = await db`
+    SELECT c.id, c.low_freq, c.high_freq, count(*) OVER () AS n, real_samplerate(r.file_samplerate, ${timeExpansion}::float8) / 2 AS nyquist
+    FROM clips c JOIN recordings r ON r.id = c.recording_id
+    WHERE r.id = ${id} AND (c.high_freq > real_samplerate(r.file_samplerate, ${timeExpansion}::float8) / 2 OR c.low_freq >= real_samplerate(r.file_samplerate, ${timeExpansion}::float8) / 2)
+    ORDER BY c.start_time, c.id LIMIT 1`;
+  if (!above) return;
+  const m = Number(above.n);
   throw new ConflictError(
-    `${cause} would make recording ${id} ${outside.duration} s long, and ${n} of its clips ` +
-      `would end past that (first: clip ${outside.id}, ${outside.start_time}–${outside.end_time} s); ` +
-      `move or delete ${n > 1 ? "them" : "it"} first`,
+    `${cause} would make recording ${id}'s Nyquist frequency ${above.nyquist} Hz, and ${m} of its clips ` +
+      `would reach above that (first: clip ${above.id}, ${above.low_freq ?? 0}–${above.high_freq ?? "Nyquist"} Hz); ` +
+      `change or remove ${m > 1 ? "their" : "its"} frequency bounds first`,
   );
 }
 

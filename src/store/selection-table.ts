@@ -485,9 +485,10 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
     if (beginTime < 0) issues.add(at(COLUMN.begin), `${beginTime} s is before the start: times are >= 0`);
     if (offset < 0) issues.add(at(COLUMN.fileOffset), `${offset} s is before the start of the file: times are >= 0`);
     if (!(endTime > beginTime)) issues.add(at(COLUMN.end), `${endTime} s must be after ${COLUMN.begin} (${beginTime} s): a selection lasts`);
-    if ((low === null) !== (high === null)) issues.add(at(low === null ? COLUMN.low : COLUMN.high), `is empty while ${low === null ? COLUMN.high : COLUMN.low} is not: give both bounds or neither`);
+    // An empty cell is no bound on that side (Raven writes both; sonotile's export leaves empty the bound a clip lacks).
     if (low !== null && low < 0) issues.add(at(COLUMN.low), `${low} Hz is below 0`);
-    if (low !== null && high !== null && low > high) issues.add(at(COLUMN.high), `${high} Hz is below ${COLUMN.low} (${low} Hz)`);
+    if (high !== null && !(high > 0)) issues.add(at(COLUMN.high), `${high} Hz must be above 0`);
+    else if (low !== null && high !== null && !(low < high)) issues.add(at(COLUMN.high), `${high} Hz must be above ${COLUMN.low} (${low} Hz): a selection's band has a width`);
     const beginFile = cell(COLUMN.beginFile) || null;
     const endFile = cell(COLUMN.endFile) || null;
     if (beginFile !== null && endFile !== null && endFile !== beginFile) issues.add(at(COLUMN.endFile), `the selection spans two files (${COLUMN.beginFile} '${beginFile}', ${COLUMN.endFile} '${endFile}'): a clip lies within one recording`);
@@ -564,11 +565,11 @@ function readAudacity(text: string, labelKey: string): ReadTable {
       const low = numberCell((cells[1] ?? "").trim(), at("low frequency"), "Hz", issues);
       const high = numberCell((cells[2] ?? "").trim(), at("high frequency"), "Hz", issues);
       if (issues.count > before || !previous.selection) continue;
-      // Audacity writes a negative frequency where the label has no bound.
-      if (low >= 0 && high >= 0) {
-        if (low > high) issues.add(at("high frequency"), `${high} Hz is below the low frequency (${low} Hz)`);
-        else Object.assign(previous.selection, { low, high });
-      }
+      // Audacity writes a negative frequency where the label has no bound on that side.
+      const bound = (hz: number) => (hz >= 0 ? hz : null);
+      if (high === 0) issues.add(at("high frequency"), "0 Hz must be above 0");
+      else if (low >= 0 && high >= 0 && !(low < high)) issues.add(at("high frequency"), `${high} Hz must be above the low frequency (${low} Hz): a label's band has a width`);
+      else Object.assign(previous.selection, { low: bound(low), high: bound(high) });
       continue;
     }
     const start = numberCell(cells[0].trim(), at("start"), "seconds", issues);

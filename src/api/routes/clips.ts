@@ -1,4 +1,4 @@
-/** /v1/clips: pieces [start_time, end_time) of recordings, with tags and features. */
+/** /v1/clips: pieces [start_time, end_time) of recordings, optionally bounded in frequency, with tags and features. */
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
@@ -13,6 +13,8 @@ const clipSchema = z.object({
   recording_id: z.uuid(),
   start_time: z.number(),
   end_time: z.number(),
+  low_freq: z.number().nullable().describe("Lower frequency bound (Hz, real: after time expansion); null: none (0 Hz)"),
+  high_freq: z.number().nullable().describe("Upper frequency bound (Hz, real); null: none (the Nyquist frequency)"),
   tags: z.array(z.object({ key: z.string(), value: z.string() })),
   features: z.array(z.object({ name: z.string(), value: z.number().nullable() })),
   notes: carriedNotes("clip"),
@@ -30,6 +32,18 @@ const clipSchema = z.object({
  */
 const windowEdge = (what: string) => decimalText(z.number({ error: "must be a finite number of seconds" })).optional().describe(what);
 const seconds = (what: string) => z.number({ error: "must be a number of seconds" }).finite().min(0, "must be >= 0").describe(what);
+/**
+ * A clip's frequency bounds in a body (Hz, real: after time expansion, as the audio params'
+ * low_freq / high_freq): 0 <= low_freq < high_freq, null for none on that side; the store checks
+ * them against the recording's Nyquist frequency.
+ */
+const band = {
+  low_freq: z.number({ error: "must be a number of Hz, or null" }).finite().min(0, "must be >= 0").nullable().optional()
+    .describe("Lower frequency bound (Hz, real: after time expansion), < high_freq and < the recording's Nyquist frequency; null or absent: none"),
+  high_freq: z.number({ error: "must be a number of Hz, or null" }).finite().positive("must be > 0").nullable().optional()
+    .describe("Upper frequency bound (Hz, real), <= the recording's Nyquist frequency; null or absent: none"),
+};
+const bandInOrder = (b: { low_freq?: number | null; high_freq?: number | null }) => b.low_freq == null || b.high_freq == null || b.low_freq < b.high_freq;
 export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["clips"];
   const sql = app.db.sql;
@@ -55,8 +69,10 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/clips", {
     schema: {
       summary: "Create a clip", tags,
-      body: z.strictObject({ recording_id: id, start_time: seconds("Start (s, real time)"), end_time: seconds("End (s, real time), > start_time") })
-        .refine((b) => b.start_time < b.end_time, { message: "must be > start_time", path: ["end_time"] }),
+      description: "A clip with `low_freq` and/or `high_freq` is a box over that band (a sound event's bounding box, a Raven selection's Low/High Freq); without, the whole band of its times.",
+      body: z.strictObject({ recording_id: id, start_time: seconds("Start (s, real time)"), end_time: seconds("End (s, real time), > start_time"), ...band })
+        .refine((b) => b.start_time < b.end_time, { message: "must be > start_time", path: ["end_time"] })
+        .refine(bandInOrder, { message: "must be > low_freq", path: ["high_freq"] }),
       response: { 201: clipSchema, 400: errorBody, 404: errorBody, 409: errorBody },
     },
   }, async (request, reply) => reply.code(201).send(await createClip(sql, { ...request.body, created_by: request.user?.id ?? null })));
@@ -64,7 +80,12 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/clips/:id", { schema: { summary: "Get a clip", tags, params: idParams, response: { 200: clipSchema, 404: errorBody } } }, async (request) => getClip(sql, request.params.id));
 
   app.patch("/clips/:id", {
-    schema: { summary: "Move a clip's bounds", tags, params: idParams, body: z.strictObject({ start_time: seconds("Start").optional(), end_time: seconds("End").optional() }), response: { 200: clipSchema, 400: errorBody, 404: errorBody, 409: errorBody } },
+    schema: {
+      summary: "Move a clip's bounds", tags, params: idParams,
+      description: "A field absent keeps its value; `low_freq` or `high_freq` null removes that bound. The result is checked whole: start_time < end_time within the recording, low_freq < high_freq within its Nyquist frequency.",
+      body: z.strictObject({ start_time: seconds("Start").optional(), end_time: seconds("End").optional(), ...band }).refine(bandInOrder, { message: "must be > low_freq", path: ["high_freq"] }),
+      response: { 200: clipSchema, 400: errorBody, 404: errorBody, 409: errorBody },
+    },
   }, async (request) => updateClip(sql, request.params.id, request.body));
 
   // Deleting is for good, unlike trash: like recordings and datasets (admin only), it is not

@@ -41,10 +41,10 @@ const USAGE = `usage: sonotile clips import <table.txt> (--recording ID | --data
 
 'import' creates a clip per selection of a Raven Pro selection table (or its columns as CSV) or
 Audacity label track, all in one transaction: a faulty row (named by line and column) creates
-none (exit 2). Annotation columns become tags, Low/High Freq the feature values
-selection_low_freq_hz / selection_high_freq_hz. A row whose clip exists (same recording, times to
-the microsecond, channel) creates none, so importing a table again creates nothing. The import
-is recorded as a run.
+none (exit 2). Annotation columns become tags, Low/High Freq the clip's frequency bounds
+(real Hz; an empty cell is no bound on that side). A row whose clip exists (same recording, times
+to the microsecond, frequency bounds to the millihertz, channel) creates none, so importing a
+table again creates nothing. The import is recorded as a run.
 
 'export' writes the clips as a Raven selection table (Raven opens it beside the recording) or CSV,
 a column per tag key; importing it again creates nothing.

@@ -1,0 +1,154 @@
+/**
+ * Clips' frequency bounds (low_freq / high_freq, real Hz): migration 027 (its checks, and the
+ * selection bounds earlier imports kept as feature values moved into them), the API's create,
+ * update and list, each refusal naming its field against the recording's Nyquist frequency (after
+ * time expansion), a time expansion that would leave a clip's band above it, and the identity rule
+ * an import and the viewer share. On the embedded database, and on real PostgreSQL when
+ * DATABASE_URL is set.
+ */
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp, type App } from "../src/api/app.js";
+import { sameClipBand } from "../src/store/clip-identity.js";
+import { openDatabase } from "../src/store/db.js";
+import { loadMigrations, migrate } from "../src/store/migrate.js";
+import { resolveRoots } from "../src/store/paths.js";
+import { ensureAdmin } from "../src/store/users.js";
+import { freshDatabase, REAL_PG_URL, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+
+it("027 moves the selection bounds earlier imports kept as feature values into the clips' bounds, leaving a pair the bounds cannot hold, and checks 0 <= low_freq < high_freq", async () => {
+  const t = REAL_PG_URL ? await freshDatabase({ migrate: false }) : await openDatabase({ migrate: false }).then((db) => ({ db, cleanup: () => db.close() }));
+  const sql = t.db.sql;
+  try {
+    const migrations = await loadMigrations();
+    await migrate(sql, migrations.filter((m) => m.version < 27));
+    const [dataset] = await sql`INSERT INTO datasets (name, audio_dir) VALUES ('d', '/audio') RETURNING id`;
+    const [recording] = await sql`INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels)
+                                  VALUES (${dataset.id}, 'a.wav', ${"0".repeat(32)}, 44, 8000, 8000, 1) RETURNING id`;
+    const clip = async (start: number) => (await sql`INSERT INTO clips (recording_id, start_time, end_time) VALUES (${recording.id}, ${start}, ${start + 0.5}) RETURNING id`)[0].id as string;
+    const boxed = await clip(0), flat = await clip(0.1), plain = await clip(0.2);
+    const names = Object.fromEntries((await sql`INSERT INTO feature_names (name) VALUES ('selection_low_freq_hz'), ('selection_high_freq_hz'), ('rms_dbfs') RETURNING id, name`).map((r) => [r.name, r.id]));
+    const put = (clipId: string, name: string, value: number) => sql`INSERT INTO clip_features (clip_id, feature_name_id, value) VALUES (${clipId}, ${names[name]}, ${value})`;
+    await put(boxed, "selection_low_freq_hz", 1200.5);
+    await put(boxed, "selection_high_freq_hz", 3500);
+    await put(boxed, "rms_dbfs", -20);
+    await put(flat, "selection_low_freq_hz", 1000); // low = high: no band, kept as it was
+    await put(flat, "selection_high_freq_hz", 1000);
+    await put(plain, "rms_dbfs", -30);
+    expect(await migrate(sql, migrations)).toContain(27);
+    const rows = await sql`
+      SELECT c.id, c.low_freq, c.high_freq, COALESCE((SELECT json_agg(f.name ORDER BY f.name) FROM clip_features cf JOIN feature_names f ON f.id = cf.feature_name_id WHERE cf.clip_id = c.id), '[]') AS features
+      FROM clips c ORDER BY c.start_time`;
+    expect(rows.map((r) => [r.id, r.low_freq, r.high_freq, r.features])).toEqual([
+      [boxed, 1200.5, 3500, ["rms_dbfs"]],
+      [flat, null, null, ["selection_high_freq_hz", "selection_low_freq_hz"]],
+      [plain, null, null, ["rms_dbfs"]],
+    ]);
+    for (const [low, high, constraint] of [[5, 5, "clips_freq_order_check"], [-1, null, "clips_low_freq_check"], [null, 0, "clips_high_freq_check"], [null, Infinity, "clips_high_freq_check"], [NaN, null, "clips_low_freq_check"]] as const) {
+      await expect(sql`UPDATE clips SET low_freq = ${low}::float8, high_freq = ${high}::float8 WHERE id = ${plain}`, `${low}–${high}`).rejects.toMatchObject({ constraint_name: constraint });
+    }
+    await sql`UPDATE clips SET low_freq = NULL, high_freq = 2000 WHERE id = ${plain}`; // one bound alone
+  } finally {
+    await t.cleanup();
+  }
+});
+
+it("sameClipBand: bounds absent from both or within the tolerance; a box is not its time band", () => {
+  const box = { low_freq: 1000, high_freq: 3000 };
+  expect(sameClipBand(box, { low_freq: 1000.0009, high_freq: 2999.9991 })).toBe(true);
+  expect(sameClipBand(box, { low_freq: 1000.0011, high_freq: 3000 })).toBe(false);
+  expect(sameClipBand(box, { low_freq: 1000, high_freq: null })).toBe(false);
+  expect(sameClipBand({ low_freq: null, high_freq: null }, { low_freq: null, high_freq: null })).toBe(true);
+  expect(sameClipBand(box, { low_freq: 1000.009, high_freq: 3000 }, 0.01)).toBe(true);
+});
+
+describe("clips' frequency bounds through /v1/clips", () => {
+  let t: TestDatabase;
+  let app: App;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let headers: { authorization: string };
+  const ids: Record<string, string> = {};
+  const send = (method: "POST" | "PATCH", url: string, payload: object) => app.inject({ method, url, payload, headers });
+  /** The fields of a 400, as [field, message] pairs. */
+  const refused = async (res: Awaited<ReturnType<typeof send>>) => {
+    expect(res.statusCode, res.body).toBe(400);
+    return res.json().fields.map((f: { field: string; message: string }) => [f.field, f.message]);
+  };
+
+  beforeAll(async () => {
+    t = await freshDatabase();
+    dir = await tempDir();
+    await writeSineWav(join(dir.path, "plain.wav"), 8000, 10); // Nyquist 4000 Hz
+    await writeSineWav(join(dir.path, "bat.wav"), 8000, 10);
+    headers = { authorization: `Bearer ${(await ensureAdmin(t.db.sql))!.key}` };
+    app = await buildApp({ database: t.db, audioRoots: await resolveRoots([dir.path]) });
+    ids.dataset = (await send("POST", "/v1/datasets", { name: "d", audio_dir: dir.path })).json().id;
+    for (const name of ["plain", "bat"]) ids[name] = (await send("POST", "/v1/recordings", { dataset_id: ids.dataset, path: `${name}.wav` })).json().id;
+    // 10× time-expanded: the file's 4 kHz Nyquist is 40 kHz real.
+    expect((await send("PATCH", `/v1/recordings/${ids.bat}`, { time_expansion: 10 })).statusCode).toBe(200);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await t?.cleanup();
+    await dir?.remove();
+  });
+
+  it("creates, gets and lists a clip with its bounds (either alone too), and a time-only clip with none", async () => {
+    const box = await send("POST", "/v1/clips", { recording_id: ids.plain, start_time: 1, end_time: 2, low_freq: 1200.5, high_freq: 4000 });
+    expect(box.statusCode, box.body).toBe(201);
+    expect(box.json()).toMatchObject({ start_time: 1, end_time: 2, low_freq: 1200.5, high_freq: 4000 });
+    const above = (await send("POST", "/v1/clips", { recording_id: ids.plain, start_time: 1, end_time: 2, low_freq: 2000 })).json();
+    const band = (await send("POST", "/v1/clips", { recording_id: ids.plain, start_time: 1, end_time: 2, high_freq: 500, low_freq: null })).json();
+    const plain = (await send("POST", "/v1/clips", { recording_id: ids.plain, start_time: 3, end_time: 4 })).json();
+    expect([above.low_freq, above.high_freq, band.low_freq, band.high_freq, plain.low_freq, plain.high_freq]).toEqual([2000, null, null, 500, null, null]);
+    expect((await app.inject({ url: `/v1/clips/${box.json().id}` })).json()).toMatchObject({ low_freq: 1200.5, high_freq: 4000 });
+    const listed = (await app.inject({ url: `/v1/clips?recording_id=${ids.plain}&sort=created_at` })).json().items;
+    expect(listed.map((c: { id: string; low_freq: number | null; high_freq: number | null }) => [c.id, c.low_freq, c.high_freq])).toEqual([
+      [box.json().id, 1200.5, 4000], [above.id, 2000, null], [band.id, null, 500], [plain.id, null, null],
+    ]);
+  });
+
+  it("refuses bounds outside [0, Nyquist] or out of order, naming the field; a time-expanded recording's bounds are real Hz", async () => {
+    const clip = (body: object, recording = ids.plain) => send("POST", "/v1/clips", { recording_id: recording, start_time: 0, end_time: 0.5, ...body });
+    expect(await refused(await clip({ high_freq: 4000.5 }))).toEqual([["high_freq", "must be <= the recording's Nyquist frequency (4000 Hz)"]]);
+    expect(await refused(await clip({ low_freq: 4000 }))).toEqual([["low_freq", "must be < the recording's Nyquist frequency (4000 Hz)"]]);
+    expect(await refused(await clip({ low_freq: 3000, high_freq: 3000 }))).toEqual([["high_freq", "must be > low_freq"]]);
+    expect(await refused(await clip({ low_freq: -1 }))).toEqual([["low_freq", "must be >= 0"]]);
+    expect(await refused(await clip({ high_freq: 0 }))).toEqual([["high_freq", "must be > 0"]]);
+    expect(await refused(await clip({ high_freq: "3000" }))).toEqual([["high_freq", "must be a number of Hz, or null"]]);
+    // 30 kHz is below the bat recording's real Nyquist (40 kHz), above its file's (4 kHz).
+    expect((await clip({ low_freq: 25000, high_freq: 30000 }, ids.bat)).json()).toMatchObject({ low_freq: 25000, high_freq: 30000 });
+    expect(await refused(await clip({ high_freq: 45000 }, ids.bat))).toEqual([
+      ["high_freq", "must be <= the recording's Nyquist frequency (40000 Hz); frequencies are real Hz: the recording's time_expansion 10 makes the file's 4000 Hz Nyquist frequency 40000 Hz"],
+    ]);
+  });
+
+  it("PATCH moves a bound, removes one with null, keeps what it is not given, and names the field it sent when the order fails", async () => {
+    const id = (await send("POST", "/v1/clips", { recording_id: ids.plain, start_time: 5, end_time: 6, low_freq: 1000, high_freq: 2000 })).json().id;
+    expect((await send("PATCH", `/v1/clips/${id}`, { low_freq: 1500 })).json()).toMatchObject({ start_time: 5, end_time: 6, low_freq: 1500, high_freq: 2000 });
+    expect((await send("PATCH", `/v1/clips/${id}`, { end_time: 7 })).json()).toMatchObject({ end_time: 7, low_freq: 1500, high_freq: 2000 });
+    expect(await refused(await send("PATCH", `/v1/clips/${id}`, { low_freq: 2500 }))).toEqual([["low_freq", "must be < high_freq (2000 Hz)"]]);
+    expect(await refused(await send("PATCH", `/v1/clips/${id}`, { high_freq: 1000 }))).toEqual([["high_freq", "must be > low_freq (1500 Hz)"]]);
+    expect(await refused(await send("PATCH", `/v1/clips/${id}`, { high_freq: 5000 }))).toEqual([["high_freq", "must be <= the recording's Nyquist frequency (4000 Hz)"]]);
+    expect((await send("PATCH", `/v1/clips/${id}`, { high_freq: null })).json()).toMatchObject({ low_freq: 1500, high_freq: null });
+    expect((await send("PATCH", `/v1/clips/${id}`, { low_freq: null, high_freq: 300 })).json()).toMatchObject({ low_freq: null, high_freq: 300 });
+    expect((await app.inject({ url: `/v1/clips/${id}` })).json()).toMatchObject({ start_time: 5, end_time: 7, low_freq: null, high_freq: 300 });
+  });
+
+  it("refuses (409) a time expansion that would put a clip's band above the new Nyquist frequency, and takes one that keeps it", async () => {
+    await writeSineWav(join(dir.path, "te.wav"), 8000, 10);
+    const recording = (await send("POST", "/v1/recordings", { dataset_id: ids.dataset, path: "te.wav" })).json().id;
+    const clip = (await send("POST", "/v1/clips", { recording_id: recording, start_time: 0, end_time: 0.1, low_freq: 1000, high_freq: 3000 })).json();
+    const lowered = await send("PATCH", `/v1/recordings/${recording}`, { time_expansion: 0.5 });
+    expect(lowered.statusCode, lowered.body).toBe(409);
+    expect(lowered.json().message).toBe(`time_expansion 0.5 would make recording ${recording}'s Nyquist frequency 2000 Hz, and 1 of its clips would reach above that (first: clip ${clip.id}, 1000–3000 Hz); change or remove its frequency bounds first`);
+    expect((await send("PATCH", `/v1/recordings/${recording}`, { time_expansion: 0.75 })).statusCode).toBe(200); // Nyquist 3000 Hz: the clip's top is at it
+  });
+
+  it("documents the bounds in the OpenAPI document", async () => {
+    const doc = (await app.inject({ url: "/openapi.json" })).json();
+    const body = doc.paths["/v1/clips"].post.requestBody.content["application/json"].schema;
+    expect(Object.keys(body.properties)).toEqual(["recording_id", "start_time", "end_time", "low_freq", "high_freq"]);
+    expect(body.properties.high_freq.description).toMatch(/Nyquist/);
+  });
+});
