@@ -44,7 +44,7 @@ let datasetId: string;
 /** The recordings made so far: each test annotates one of its own. */
 let recordings = 0;
 
-interface Clip { id: string; recording_id: string; start_time: number; end_time: number; features: { name: string; value: number | null }[]; tags: { key: string; value: string }[]; notes: { message: string; is_issue: boolean; created_by: string | null; created_at: string }[] }
+interface Clip { id: string; recording_id: string; start_time: number; end_time: number; low_freq: number | null; high_freq: number | null; features: { name: string; value: number | null }[]; tags: { key: string; value: string }[]; notes: { message: string; is_issue: boolean; created_by: string | null; created_at: string }[] }
 
 /** As the admin, through the API: the answer's JSON (a 2xx asserted). */
 async function call(method: "GET" | "POST" | "PATCH" | "DELETE", url: string, payload?: object) {
@@ -59,13 +59,13 @@ async function held(id: string): Promise<Clip | null> {
   return res.statusCode === 404 ? null : res.json();
 }
 
-/** A 2 s recording of its own, with clips at `spans` (s): opened in the page with `key` as its token, its clips drawn. */
-async function openWithClips(spans: [number, number][], key = adminKey): Promise<{ recordingId: string; clips: Clip[] }> {
+/** A 2 s recording of its own (48 kHz: Nyquist 24 kHz), with clips at `spans` (s; and Hz, a box): opened in the page with `key` as its token, its clips drawn. */
+async function openWithClips(spans: ([number, number] | [number, number, number | null, number | null])[], key = adminKey): Promise<{ recordingId: string; clips: Clip[] }> {
   const path = `r${++recordings}.wav`;
   await writeSineWav(join(audio.path, "panel", path), 48000, 2, 3000);
   const rec = await call("POST", "/v1/recordings", { dataset_id: datasetId, path });
   const clips: Clip[] = [];
-  for (const [start_time, end_time] of spans) clips.push(await call("POST", "/v1/clips", { recording_id: rec.id, start_time, end_time }));
+  for (const [start_time, end_time, low_freq, high_freq] of spans) clips.push(await call("POST", "/v1/clips", { recording_id: rec.id, start_time, end_time, low_freq, high_freq }));
   await page.goto(`${base}/?${path}#recording=${rec.id}`);
   await page.fill("#token", key);
   await page.dispatchEvent("#token", "change");
@@ -74,18 +74,19 @@ async function openWithClips(spans: [number, number][], key = adminKey): Promise
   return { recordingId: rec.id, clips };
 }
 
-/** Clicks the plot at real time `seconds`, in its middle row. */
-async function clickAt(seconds: number) {
+/** Clicks the plot at real time `seconds`, in its middle row (or at `height`, a fraction of the plot's from the top). */
+async function clickAt(seconds: number, height = 0.5) {
   const v = JSON.parse((await page.getAttribute("#plot", "data-view"))!) as { start: number; end: number };
   const box = (await page.locator("#plot").boundingBox())!;
-  await page.mouse.click(box.x + ((seconds - v.start) / (v.end - v.start)) * box.width, box.y + box.height / 2);
+  await page.mouse.click(box.x + ((seconds - v.start) / (v.end - v.start)) * box.width, box.y + box.height * height);
 }
 
-/** The panel's title once it shows clip `c`. */
-async function panelShows(c: { start_time: number; end_time: number }) {
+/** The panel's title once it shows clip `c` (its band to the Hz, if it has one). */
+async function panelShows(c: { start_time: number; end_time: number; low_freq?: number | null; high_freq?: number | null }) {
   // Visible first: a panel closed keeps its last title, and opens once the clip is fetched.
   await expect.poll(() => page.isVisible("#clip-panel")).toBe(true);
-  await expect.poll(() => page.textContent("#clip-panel-title")).toBe(`Clip ${c.start_time.toFixed(4)}–${c.end_time.toFixed(4)} s`);
+  const band = c.low_freq != null && c.high_freq != null ? `, ${Math.round(c.low_freq)}–${Math.round(c.high_freq)} Hz` : "";
+  await expect.poll(() => page.textContent("#clip-panel-title")).toBe(`Clip ${c.start_time.toFixed(4)}–${c.end_time.toFixed(4)} s${band}`);
 }
 
 const status = () => page.textContent("#status");
@@ -311,6 +312,9 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await page.keyboard.up("Shift");
     await expect.poll(async () => (await call("GET", `/v1/clips?recording_id=${recordingId}`)).total).toBe(1);
     const [made] = (await call("GET", `/v1/clips?recording_id=${recordingId}`)).items as Clip[];
+    // A box drawn from 30 % to 70 % of the plot's height over 0–24 kHz: a clip of that band.
+    expect(made.low_freq! / 24000).toBeCloseTo(0.3, 1);
+    expect(made.high_freq! / 24000).toBeCloseTo(0.7, 1);
     await panelShows(made);
     expect(await selected(made.id)).toBe(true);
     expect(await focusedId()).toBe("plot");
@@ -391,6 +395,49 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await expect.poll(status).toBe("clip not moved: start must be a number of seconds");
     const c = (await held(a.id))!;
     expect([c.start_time, c.end_time]).toEqual([0.25, 0.75]);
+  });
+
+  it("draws a clip with frequency bounds as a box over its band, one without over the plot's height; the panel shows, moves and removes the bounds", async () => {
+    const { clips: [box, plain, below] } = await openWithClips([[0.2, 0.6, 6000, 12000], [0.9, 1.2], [1.4, 1.8, null, 6000]]);
+    const plot = (await page.locator("#plot").boundingBox())!;
+    /** A box's top and bottom as fractions of the plot's height. */
+    const rows = async (id: string) => {
+      const r = (await page.locator(`#clips div[data-clip-id="${id}"]`).boundingBox())!;
+      return [(r.y - plot.y) / plot.height, (r.y + r.height - plot.y) / plot.height];
+    };
+    // 6–12 kHz of 0–24 kHz (the plot's edges half a bin beyond: within a percent).
+    const [top, bottom] = await rows(box.id);
+    expect(top).toBeCloseTo(0.5, 1);
+    expect(bottom).toBeCloseTo(0.75, 1);
+    expect(await rows(plain.id)).toEqual([0, 1]);
+    const [belowTop, belowBottom] = await rows(below.id);
+    expect([Math.abs(belowTop - 0.75) < 0.02, belowBottom]).toEqual([true, 1]);
+    expect(await page.locator("#clip-list button").allTextContents()).toEqual(["0.200–0.600 s, 6000–12000 Hz", "0.900–1.200 s", "1.400–1.800 s, ≤ 6000 Hz"]);
+    // A click above the box's band, at its time, selects nothing; within it, the box.
+    await clickAt(0.4, 0.2);
+    await page.waitForTimeout(300);
+    expect(await page.isVisible("#clip-panel")).toBe(false);
+    await clickAt(0.4, 0.6);
+    await panelShows(box);
+    expect([await page.inputValue("#clip-panel-low"), await page.inputValue("#clip-panel-high")]).toEqual(["6000", "12000"]);
+    await page.getByRole("spinbutton", { name: "low (Hz)" }).fill("3000");
+    await page.getByRole("spinbutton", { name: "high (Hz)" }).fill("18000");
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(async () => { const c = (await held(box.id))!; return [c.start_time, c.end_time, c.low_freq, c.high_freq]; }).toEqual([0.2, 0.6, 3000, 18000]);
+    await panelShows({ start_time: 0.2, end_time: 0.6, low_freq: 3000, high_freq: 18000 });
+    await expect.poll(async () => (await rows(box.id))[0]).toBeCloseTo(0.25, 1);
+    // Above Nyquist: the server's refusal on the status line, the field marked.
+    await page.getByRole("spinbutton", { name: "high (Hz)" }).fill("30000");
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(status).toMatch(/^clip not moved: .*high_freq.*Nyquist frequency \(24000 Hz\)/);
+    expect(await page.getAttribute("#clip-panel-high", "aria-invalid")).toBe("true");
+    // Emptied: the bounds removed, the box over the plot's height again.
+    await page.getByRole("spinbutton", { name: "low (Hz)" }).fill("");
+    await page.getByRole("spinbutton", { name: "high (Hz)" }).fill("");
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(async () => { const c = (await held(box.id))!; return [c.low_freq, c.high_freq]; }).toEqual([null, null]);
+    await expect.poll(() => rows(box.id)).toEqual([0, 1]);
+    await page.screenshot({ path: join(ARTIFACTS, "web-clip-bands.png") });
   });
 
   it("deletes a clip once the deletion is confirmed, not when it is cancelled", async () => {

@@ -560,7 +560,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await expectPlays();
   });
 
-  it("creates a clip from a shift-drawn box once a token is given, and shows its features computed for the box's band", async () => {
+  it("creates a clip from a shift-drawn box once a token is given, bounded to the box's band, and shows its features computed for that band", async () => {
     const box = (await page.locator("#plot").boundingBox())!;
     const drawBox = (x0: number, x1: number) => shiftDraw(x0, 100, x1, 300);
     await drawBox(100, 300);
@@ -579,7 +579,13 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(clip.recording_id).toBe(batId);
     expect(Math.abs(clip.start_time - (v.start + 100 * secondsPerPx))).toBeLessThan(2 * secondsPerPx);
     expect(Math.abs(clip.end_time - (v.start + 300 * secondsPerPx))).toBeLessThan(2 * secondsPerPx);
+    // Plot rows 100–300 of 400 over 0–192 kHz: the clip's bounds 48–144 kHz, its box over them.
+    expect(clip.low_freq).toBeCloseTo(48_000, -3);
+    expect(clip.high_freq).toBeCloseTo(144_000, -3);
     await expect.poll(() => page.locator("#clips div").count()).toBe(1);
+    const drawn = (await page.locator("#clips div").boundingBox())!;
+    expect(Math.abs(drawn.y - box.y - 100)).toBeLessThan(3);
+    expect(Math.abs(drawn.y + drawn.height - box.y - 300)).toBeLessThan(3);
 
     // The features appear once the job is done, named and in units; the box spans plot rows
     // 100–300 of 400 over 0–192 kHz, i.e. 48–144 kHz, where the bat calls' peak lies.
@@ -596,7 +602,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     const job = (await app.inject({ url: "/v1/jobs?limit=1&sort=created_at&order=desc" })).json().items[0];
     expect(job.data.band.low_freq).toBeCloseTo(48_000, -3);
     expect(job.data.band.high_freq).toBeCloseTo(144_000, -3);
-    await expect.poll(() => page.locator("#clip-list button").allTextContents()).toEqual([`${clip.start_time.toFixed(3)}–${clip.end_time.toFixed(3)} s · 14 features`]);
+    await expect.poll(() => page.locator("#clip-list button").allTextContents()).toEqual([`${clip.start_time.toFixed(3)}–${clip.end_time.toFixed(3)} s, ${Math.round(clip.low_freq)}–${Math.round(clip.high_freq)} Hz · 14 features`]);
     await page.screenshot({ path: join(ARTIFACTS, "web-clip-page.png") });
   });
 
@@ -1130,7 +1136,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(cells).toEqual([
       ["3", "Begin Time (s)", expect.stringContaining("'1,5' is not a number of seconds (a decimal comma")],
       ["4", "End Time (s)", expect.stringContaining("must be after Begin Time (s)")],
-      ["5", "High Freq (Hz)", expect.stringContaining("1000 Hz is below Low Freq (Hz) (3000 Hz)")],
+      ["5", "High Freq (Hz)", expect.stringContaining("1000 Hz must be above Low Freq (Hz) (3000 Hz)")],
     ]);
     expect(await page.locator("#selections-result thead th").allTextContents()).toEqual(["Line", "Column", "Problem"]);
     expect(await page.textContent("#selections-result p")).toBe("faulty.selections.txt not imported, no clip created: 3 faults (the header is line 1).");

@@ -1,7 +1,7 @@
 /**
  * The viewer's clip panel: a clip selected — its box clicked on the plot, or reached in the list
- * of clips in view (Tab into the list, the arrow keys through it) — shows its bounds as numbers to
- * edit, its tags (added with completion from the tags in use, or new; removed), its notes (added;
+ * of clips in view (Tab into the list, the arrow keys through it) — shows its bounds (times, and
+ * frequencies if it is a box over a band) as numbers to edit, its tags (added with completion from the tags in use, or new; removed), its notes (added;
  * listed with author and time) and a button that deletes it. Every change goes through the API
  * with the page's token (PATCH and DELETE /v1/clips/{id}, POST and DELETE /v1/clips/{id}/tags,
  * POST /v1/notes); a refusal is said on the status line. An annotator compared the page with
@@ -19,8 +19,8 @@ export interface Tag { key: string; value: string }
 /** A note as a clip carries it (GET /v1/clips/{id}: its active notes, oldest first), with its author's username. */
 interface Note { id: string; message: string; is_issue: boolean; created_at: string; created_by: string | null; created_by_username: string | null }
 
-/** A clip as the page fetches and lists it: its bounds, feature values (the list's text) and tags (the completion's). */
-export interface ListedClip { id: string; recording_id: string; start_time: number; end_time: number; features: FeatureValue[]; tags: Tag[] }
+/** A clip as the page fetches and lists it: its bounds (frequencies in real Hz, null: none on that side), feature values (the list's text) and tags (the completion's). */
+export interface ListedClip { id: string; recording_id: string; start_time: number; end_time: number; low_freq: number | null; high_freq: number | null; features: FeatureValue[]; tags: Tag[] }
 
 /** A clip as GET /v1/clips/{id} gives it, the parts the panel shows. */
 export interface PanelClip extends ListedClip {
@@ -55,7 +55,14 @@ const SUGGESTIONS = 50;
 /** Milliseconds the tag fields must rest before their completion is asked for: a typed word asks once. */
 const SUGGEST_DELAY_MS = 200;
 
-const bounds = (c: { start_time: number; end_time: number }, digits = 3) => `${c.start_time.toFixed(digits)}–${c.end_time.toFixed(digits)} s`;
+/** A clip's bounds as text: its times, and its band to the Hz when it has one ("1.000–2.000 s, 1200–3500 Hz"; "≤ 500 Hz" with a high bound alone). */
+const bounds = (c: Pick<ListedClip, "start_time" | "end_time" | "low_freq" | "high_freq">, digits = 3) => {
+  const times = `${c.start_time.toFixed(digits)}–${c.end_time.toFixed(digits)} s`;
+  const { low_freq: low, high_freq: high } = c;
+  if (low === null && high === null) return times;
+  const hz = (f: number) => String(Math.round(f));
+  return `${times}, ${low === null ? `≤ ${hz(high!)}` : high === null ? `≥ ${hz(low)}` : `${hz(low)}–${hz(high)}`} Hz`;
+};
 const tagText = (t: Tag) => `${t.key}: ${t.value}`;
 
 export class ClipPanel {
@@ -122,9 +129,9 @@ export class ClipPanel {
     if (focused) ul.querySelector<HTMLButtonElement>(`button[data-clip-id="${focused}"]`)?.focus();
   }
 
-  /** Selects the shortest clip fetched under real time `t` (s), if any: a click on the plot there. */
-  openAt(t: number) {
-    const under = this.#host.fetchedClips().filter((c) => c.start_time <= t && t < c.end_time);
+  /** Selects the shortest clip fetched under real time `t` (s) and frequency `f` (Hz: a box's band holds it), if any: a click on the plot there. */
+  openAt(t: number, f: number) {
+    const under = this.#host.fetchedClips().filter((c) => c.start_time <= t && t < c.end_time && (c.low_freq ?? 0) <= f && f <= (c.high_freq ?? Infinity));
     if (!under.length) return;
     const shortest = under.reduce((a, b) => (b.end_time - b.start_time < a.end_time - a.start_time ? b : a));
     void this.open(shortest.id, $("plot"));
@@ -214,10 +221,12 @@ export class ClipPanel {
     panel.hidden = false;
     panel.dataset.clipId = clip.id;
     $("clip-panel-title").textContent = `Clip ${bounds(clip, 4)}${clip.state === "active" ? "" : ` (${clip.state}: read-only)`}`;
-    const filled = bounds(clip, 9);
+    const filled = JSON.stringify([clip.start_time, clip.end_time, clip.low_freq, clip.high_freq]);
     if (filled !== this.#filledBounds) {
       $<HTMLInputElement>("clip-panel-start").value = String(clip.start_time);
       $<HTMLInputElement>("clip-panel-end").value = String(clip.end_time);
+      $<HTMLInputElement>("clip-panel-low").value = clip.low_freq === null ? "" : String(clip.low_freq);
+      $<HTMLInputElement>("clip-panel-high").value = clip.high_freq === null ? "" : String(clip.high_freq);
       this.#filledBounds = filled;
     }
     $("clip-panel-tags").replaceChildren(...(clip.tags.length ? clip.tags.map((t) => {
@@ -262,27 +271,36 @@ export class ClipPanel {
     this.#host.setStatus(`${what}: ${err.message}${hint}`, true);
   }
 
-  /** Moves the clip to the bounds typed (PATCH /v1/clips/{id}); the server checks them against each other and the recording. */
+  /**
+   * Moves the clip to the bounds typed (PATCH /v1/clips/{id}): its times, and its band — an empty
+   * frequency field removes that bound. The server checks them against each other and the recording.
+   */
   async #move() {
     const clip = this.#clip;
     if (!clip) return;
     const start = $<HTMLInputElement>("clip-panel-start"), end = $<HTMLInputElement>("clip-panel-end");
-    for (const input of [start, end]) input.removeAttribute("aria-invalid");
+    const low = $<HTMLInputElement>("clip-panel-low"), high = $<HTMLInputElement>("clip-panel-high");
+    const inputs: Record<string, HTMLInputElement> = { start_time: start, end_time: end, low_freq: low, high_freq: high };
+    for (const input of Object.values(inputs)) input.removeAttribute("aria-invalid");
     const empty = [start, end].find((i) => !Number.isFinite(i.valueAsNumber));
-    if (empty) {
-      empty.setAttribute("aria-invalid", "true");
-      this.#host.setStatus(`clip not moved: ${empty === start ? "start" : "end"} must be a number of seconds`, true);
+    // A number field holding text the browser cannot read as one has the value "" but is not empty to the eye.
+    const unreadable = [low, high].find((i) => i.value === "" && i.validity.badInput);
+    if (empty || unreadable) {
+      (empty ?? unreadable)!.setAttribute("aria-invalid", "true");
+      this.#host.setStatus(`clip not moved: ${empty ? `${empty === start ? "start" : "end"} must be a number of seconds` : `${unreadable === low ? "low" : "high"} must be a number of Hz, or empty for none`}`, true);
       return;
     }
+    const hz = (i: HTMLInputElement) => (i.value === "" ? null : i.valueAsNumber);
     try {
-      const moved = await this.#host.api<PanelClip>(`/v1/clips/${clip.id}`, { method: "PATCH", body: JSON.stringify({ start_time: start.valueAsNumber, end_time: end.valueAsNumber }) });
+      const body = { start_time: start.valueAsNumber, end_time: end.valueAsNumber, low_freq: hz(low), high_freq: hz(high) };
+      const moved = await this.#host.api<PanelClip>(`/v1/clips/${clip.id}`, { method: "PATCH", body: JSON.stringify(body) });
       if (this.#selectedId !== moved.id) return;
       this.#show(moved);
       this.#host.moved(moved);
       // The API keeps a clip's feature values as they are when it moves.
       this.#host.setStatus(`clip moved to ${bounds(moved)}${moved.features.length ? ": its feature values are still those of its bounds before" : ""}`);
     } catch (err) {
-      for (const f of (err as { fields?: { field: string }[] }).fields ?? []) (f.field.endsWith("start_time") ? start : end).setAttribute("aria-invalid", "true");
+      for (const f of (err as { fields?: { field: string }[] }).fields ?? []) (Object.entries(inputs).find(([name]) => f.field.endsWith(name))?.[1] ?? end).setAttribute("aria-invalid", "true");
       void this.#fail("clip not moved", err as Error);
     }
   }

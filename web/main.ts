@@ -16,7 +16,7 @@
 import { COLORMAPS, PARAM_NAMES, paramsObject, SCALES, WINDOWS, type Params } from "../src/engine/params.js";
 import { binRange, frameCount, frameGeometry } from "../src/engine/geometry.js";
 import { MAX_ZOOM, TILE_WIDTHS } from "../src/tiles/grid.js";
-import { sameClipRange, TIME_TOLERANCE } from "../src/store/clip-identity.js";
+import { sameClipBand, sameClipRange, TIME_TOLERANCE } from "../src/store/clip-identity.js";
 import { MAX_PLAYBACK_SAMPLES } from "../src/api/playback-limit.js";
 import { IMPORT_BODY_LIMIT } from "../src/api/import-limit.js";
 import { $, el } from "./dom.js";
@@ -32,7 +32,8 @@ interface Recording {
   /** Changes whenever the recording's tiles can: URLs that carry it are cached for good. */
   revision: string;
 }
-interface Clip { id: string; recording_id: string; start_time: number; end_time: number; features: FeatureValue[]; tags: Tag[] }
+/** A clip: its times (s) and, if it is a box, its band (Hz, real; null: none on that side). */
+interface Clip { id: string; recording_id: string; start_time: number; end_time: number; low_freq: number | null; high_freq: number | null; features: FeatureValue[]; tags: Tag[] }
 interface Job { id: string; status: "pending" | "running" | "completed" | "aborted"; result: "success" | "failure" | "error" | null; message: string | null }
 /** A frequency band, Hz, as extraction jobs take it. */
 interface Band { low_freq: number; high_freq: number }
@@ -735,7 +736,9 @@ function setClips(fetched: Clip[], window: typeof clipWindow) {
     d.dataset.clipId = c.id;
     d.dataset.start = String(c.start_time);
     d.dataset.end = String(c.end_time);
-    d.title = `clip ${c.start_time.toFixed(3)}–${c.end_time.toFixed(3)} s`;
+    if (c.low_freq !== null) d.dataset.lowFreq = String(c.low_freq);
+    if (c.high_freq !== null) d.dataset.highFreq = String(c.high_freq);
+    d.title = `clip ${c.start_time.toFixed(3)}–${c.end_time.toFixed(3)} s${c.low_freq === null && c.high_freq === null ? "" : `, ${c.low_freq ?? 0}–${c.high_freq ?? "Nyquist"} Hz`}`;
     d.classList.toggle("selected", c.id === clipPanel.selectedId);
     clipBoxes.set(c.id, d);
     layer.append(d);
@@ -757,13 +760,21 @@ function putClip(c: Clip) {
   void fetchClips();
 }
 
-/** Places the clips' boxes at the current zoom and pan. */
+/**
+ * Places the clips' boxes at the current zoom and pan: a clip with frequency bounds over its band
+ * (clamped to the plot's, fmin–fmax; a band wholly outside it is a line at the plot's edge), one
+ * without over the plot's height.
+ */
 function drawClips() {
   if (!state.geometry) return;
+  const h = $("plot").clientHeight;
+  const row = (f: number | null, none: number) => (f === null ? none : Math.max(0, Math.min(h, rowOf(f))));
   for (const c of clips) {
     const d = clipBoxes.get(c.id)!;
     d.style.left = `${pixelOf(c.start_time)}px`;
     d.style.width = `${pixelOf(c.end_time) - pixelOf(c.start_time)}px`;
+    d.style.top = `${row(c.high_freq, 0)}px`;
+    d.style.bottom = `${h - row(c.low_freq, h)}px`;
   }
 }
 
@@ -885,7 +896,7 @@ function drawSelection() {
 }
 
 /**
- * A clip of the selection, features of the whole band (the keyboard draws no band). None while
+ * A clip of the selection, no frequency bounds (the keyboard draws no band). None while
  * the previous one is being created: Enter pressed twice or held made a duplicate at each.
  */
 async function clipSelection() {
@@ -909,33 +920,35 @@ function showInClipInfo(...content: Node[]) {
 }
 
 /**
- * The recording's clip of range [start, end] (s), if it has one (sameClipRange: the rule an
- * import goes by), asked of the server: the clips fetched are those near the view only.
+ * The recording's clip of range [start, end] (s) and `band` (none: a time-only clip), if it has
+ * one (sameClipRange and sameClipBand: the rule an import goes by), asked of the server: the clips
+ * fetched are those near the view only.
  */
-async function clipOfRange(start: number, end: number): Promise<Clip | null> {
+async function clipOfRange(start: number, end: number, band: Band | null): Promise<Clip | null> {
   const query = new URLSearchParams({ recording_id: state.recording!.id, end_after: String(end - TIME_TOLERANCE), start_before: String(start + TIME_TOLERANCE), limit: "1000" });
   const page = await api<{ items: Clip[] }>(`/v1/clips?${query}`);
-  return page.items.find((c) => sameClipRange(c, { start_time: start, end_time: end })) ?? null;
+  return page.items.find((c) => sameClipRange(c, { start_time: start, end_time: end }) && sameClipBand(c, band ?? { low_freq: null, high_freq: null })) ?? null;
 }
 
 /**
- * Creates the clip of [t0, t1] and opens the panel on it, to tag it at once (the focus stays
- * where it is: Enter on the plot, pressed again over a new selection, makes the next clip). A
- * range the recording has a clip of already (a clip selected puts its range in the selection,
- * and Enter then made its twin) creates none: that clip is selected, and the status line says so.
+ * Creates the clip of [t0, t1] — a box over `band` (its frequency bounds) if given — and opens the
+ * panel on it, to tag it at once (the focus stays where it is: Enter on the plot, pressed again
+ * over a new selection, makes the next clip). A range and band the recording has a clip of already
+ * (a clip selected puts its range in the selection, and Enter then made its twin) creates none:
+ * that clip is selected, and the status line says so.
  */
 async function createClip(t0: number, t1: number, band: Band | null) {
   if (!token()) { showInClipInfo(el("p", "error", "Creating a clip needs an API token (top right).")); return; }
   let clip: Clip;
   try {
     const start = Math.max(0, Math.min(t0, t1)), end = Math.min(state.recording!.duration, Math.max(t0, t1));
-    const existing = await clipOfRange(start, end);
+    const existing = await clipOfRange(start, end, band);
     if (existing) {
       setStatus(`no clip created: the recording has the clip ${existing.start_time.toFixed(3)}–${existing.end_time.toFixed(3)} s already — selected`);
       void clipPanel.open(existing.id, $("plot"));
       return;
     }
-    clip = await api<Clip>("/v1/clips", { method: "POST", body: JSON.stringify({ recording_id: state.recording!.id, start_time: start, end_time: end }) });
+    clip = await api<Clip>("/v1/clips", { method: "POST", body: JSON.stringify({ recording_id: state.recording!.id, start_time: start, end_time: end, ...band }) });
   } catch (err) {
     showInClipInfo(el("p", "error", `clip not created: ${(err as Error).message}`));
     return;
@@ -1059,15 +1072,19 @@ function followCursor(start: number) {
 // ---------------------------------------------------------------------------------------------
 // Mouse: drag pans, shift-drag draws a clip box, a click reads a value, the wheel zooms.
 
-/** Boxes flatter than this (CSS px) are a time range only: their clip gets the features of the whole band. */
+/** Boxes flatter than this (CSS px) are a time range only: their clip has no frequency bounds, and gets the features of the whole band. */
 const MIN_BAND_PX = 3;
 
-/** The band of a box between plot rows y0 and y1 (clamped to the plot), or null for a flat one. */
+/**
+ * The band of a box between plot rows y0 and y1 (clamped to the plot), or null for a flat one:
+ * within [0, Nyquist] Hz, which the plot's edges pass by half a bin (plotBand).
+ */
 function boxBand(y0: number, y1: number): Band | null {
   const h = $("plot").clientHeight;
   const [top, bottom] = [Math.min(y0, y1), Math.max(y0, y1)].map((y) => Math.max(0, Math.min(h, y)));
   if (bottom - top < MIN_BAND_PX) return null;
-  return { low_freq: frequencyAt(bottom), high_freq: frequencyAt(top) };
+  const nyquist = state.recording!.samplerate / 2;
+  return { low_freq: Math.max(0, frequencyAt(bottom)), high_freq: Math.min(nyquist, frequencyAt(top)) };
 }
 
 function bindPlot() {
@@ -1099,7 +1116,7 @@ function bindPlot() {
     box.hidden = true;
     if (!d.moved) {
       void readout(p.x, p.y);
-      clipPanel.openAt(timeAt(p.x)); // a click on a clip selects it too
+      clipPanel.openAt(timeAt(p.x), frequencyAt(p.y)); // a click on a clip selects it too
     } else if (d.shift) {
       select(timeAt(d.x), timeAt(p.x));
       void createClip(timeAt(d.x), timeAt(p.x), boxBand(d.y, p.y));
