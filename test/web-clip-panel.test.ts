@@ -419,6 +419,8 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await page.isVisible("#clip-panel")).toBe(false);
     await clickAt(0.4, 0.6);
     await panelShows(box);
+    expect(await page.textContent("#clip-info h2")).toBe("Clip 0.2000–0.6000 s, 6000–12000 Hz ");
+    expect(await page.getAttribute(`#clips div[data-clip-id="${box.id}"]`, "title")).toBe("clip 0.200–0.600 s, 6000–12000 Hz");
     expect([await page.inputValue("#clip-panel-low"), await page.inputValue("#clip-panel-high")]).toEqual(["6000", "12000"]);
     await page.getByRole("spinbutton", { name: "low (Hz)" }).fill("3000");
     await page.getByRole("spinbutton", { name: "high (Hz)" }).fill("18000");

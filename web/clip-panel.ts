@@ -55,8 +55,8 @@ const SUGGESTIONS = 50;
 /** Milliseconds the tag fields must rest before their completion is asked for: a typed word asks once. */
 const SUGGEST_DELAY_MS = 200;
 
-/** A clip's bounds as text: its times, and its band to the Hz when it has one ("1.000–2.000 s, 1200–3500 Hz"; "≤ 500 Hz" with a high bound alone). */
-const bounds = (c: Pick<ListedClip, "start_time" | "end_time" | "low_freq" | "high_freq">, digits = 3) => {
+/** A clip's bounds as text: its times, and its band to the Hz when it has one ("1.000–2.000 s, 1200–3500 Hz"; "≤ 500 Hz" with a high bound alone). The page's box titles and clip heading say it so too. */
+export const bounds = (c: Pick<ListedClip, "start_time" | "end_time" | "low_freq" | "high_freq">, digits = 3) => {
   const times = `${c.start_time.toFixed(digits)}–${c.end_time.toFixed(digits)} s`;
   const { low_freq: low, high_freq: high } = c;
   if (low === null && high === null) return times;

@@ -23,7 +23,7 @@ import { $, el } from "./dom.js";
 import { LatestRequest } from "./latest.js";
 import { featureTable, type FeatureValue } from "./features.js";
 import { dispositionFilename, faultTable, importSummary, type ImportResult } from "./selections.js";
-import { ClipPanel, type Tag } from "./clip-panel.js";
+import { bounds, ClipPanel, type Tag } from "./clip-panel.js";
 
 interface Page<T> { items: T[]; total: number }
 interface Dataset { id: string; name: string; recording_count: number }
@@ -738,7 +738,7 @@ function setClips(fetched: Clip[], window: typeof clipWindow) {
     d.dataset.end = String(c.end_time);
     if (c.low_freq !== null) d.dataset.lowFreq = String(c.low_freq);
     if (c.high_freq !== null) d.dataset.highFreq = String(c.high_freq);
-    d.title = `clip ${c.start_time.toFixed(3)}–${c.end_time.toFixed(3)} s${c.low_freq === null && c.high_freq === null ? "" : `, ${c.low_freq ?? 0}–${c.high_freq ?? "Nyquist"} Hz`}`;
+    d.title = `clip ${bounds(c)}`;
     d.classList.toggle("selected", c.id === clipPanel.selectedId);
     clipBoxes.set(c.id, d);
     layer.append(d);
@@ -847,7 +847,7 @@ function showClip(c: Clip, note = "") {
   const features = c.features.length ? featureTable(c.features) : el("p", "", "No features yet.");
   const progress = el("p", "", "");
   progress.id = "clip-job";
-  info.replaceChildren(el("h2", "", `Clip ${c.start_time.toFixed(4)}–${c.end_time.toFixed(4)} s ${note}`), el("code", "", c.id), features, progress);
+  info.replaceChildren(el("h2", "", `Clip ${bounds(c, 4)} ${note}`), el("code", "", c.id), features, progress);
   info.dataset.clipId = c.id;
   select(c.start_time, c.end_time); // "Play selection" plays the clip shown
 }
