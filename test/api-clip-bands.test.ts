@@ -1,5 +1,5 @@
 /**
- * Clips' frequency bounds (low_freq / high_freq, real Hz): migration 027 (its checks, and the
+ * Clips' frequency bounds (low_freq / high_freq, real Hz): migration 026 (its checks, and the
  * selection bounds earlier imports kept as feature values moved into them), the API's create,
  * update and list, each refusal naming its field against the recording's Nyquist frequency (after
  * time expansion), a time expansion that would leave a clip's band above it, and the identity rule
@@ -16,12 +16,12 @@ import { resolveRoots } from "../src/store/paths.js";
 import { ensureAdmin } from "../src/store/users.js";
 import { freshDatabase, REAL_PG_URL, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
-it("027 moves the selection bounds earlier imports kept as feature values into the clips' bounds, leaving a pair the bounds cannot hold, and checks 0 <= low_freq < high_freq", async () => {
+it("026 moves the selection bounds earlier imports kept as feature values into the clips' bounds, leaving a pair the bounds cannot hold, and checks 0 <= low_freq < high_freq", async () => {
   const t = REAL_PG_URL ? await freshDatabase({ migrate: false }) : await openDatabase({ migrate: false }).then((db) => ({ db, cleanup: () => db.close() }));
   const sql = t.db.sql;
   try {
     const migrations = await loadMigrations();
-    await migrate(sql, migrations.filter((m) => m.version < 27));
+    await migrate(sql, migrations.filter((m) => m.version < 26));
     const [dataset] = await sql`INSERT INTO datasets (name, audio_dir) VALUES ('d', '/audio') RETURNING id`;
     const [recording] = await sql`INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels)
                                   VALUES (${dataset.id}, 'a.wav', ${"0".repeat(32)}, 44, 8000, 8000, 1) RETURNING id`;
@@ -35,7 +35,7 @@ it("027 moves the selection bounds earlier imports kept as feature values into t
     await put(flat, "selection_low_freq_hz", 1000); // low = high: no band, kept as it was
     await put(flat, "selection_high_freq_hz", 1000);
     await put(plain, "rms_dbfs", -30);
-    expect(await migrate(sql, migrations)).toContain(27);
+    expect(await migrate(sql, migrations)).toContain(26);
     const rows = await sql`
       SELECT c.id, c.low_freq, c.high_freq, COALESCE((SELECT json_agg(f.name ORDER BY f.name) FROM clip_features cf JOIN feature_names f ON f.id = cf.feature_name_id WHERE cf.clip_id = c.id), '[]') AS features
       FROM clips c ORDER BY c.start_time`;

@@ -11,7 +11,7 @@
  *   any channel, jobs/queue.ts checkClipChannels);
  * - its annotation cells, tags (column name → each value of the cell, cellValues; empty cells none);
  * - its Low/High Freq, the clip's frequency bounds low_freq / high_freq (real Hz; an empty cell
- *   none on that side). Imports before migration 027 kept them as the feature values
+ *   none on that side). Imports before migration 026 kept them as the feature values
  *   `selection_low_freq_hz` / `selection_high_freq_hz`, which that migration moved into the bounds.
  *
  * A clip's identity in a table is (recording, begin, end, channel, low, high) (clip-identity.ts),
