@@ -1638,7 +1638,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.dispatchEvent("#token", "change");
     await page.focus("#plot");
     await page.keyboard.press("Enter");
-    await expect.poll(() => page.getAttribute("#clip-info", "data-clip-id")).not.toBeNull();
+    await expect.poll(() => page.getAttribute("#clip-info", "data-clip-id"), { timeout: 10_000 }).not.toBeNull();
     const clipId = (await page.getAttribute("#clip-info", "data-clip-id"))!;
     try {
       const clip = (await app.inject({ url: `/v1/clips/${clipId}` })).json();
@@ -1646,8 +1646,8 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
       expect(clip.end_time).toBeCloseTo(t1, 9);
       // Another box drawn, then the clip opened from the list: the clip is what plays.
       await shiftDraw(600, 100, 700, 300);
-      await expect.poll(async () => (await selected()).start).toBeGreaterThan(t1);
-      await expect.poll(() => page.getAttribute("#clip-info", "data-clip-id")).not.toBe(clipId); // its clip made
+      await expect.poll(async () => (await selected()).start, { timeout: 10_000 }).toBeGreaterThan(t1);
+      await expect.poll(() => page.getAttribute("#clip-info", "data-clip-id"), { timeout: 10_000 }).not.toBe(clipId); // its clip made
       await page.click(`#clip-list button[data-clip-id="${clipId}"]`);
       expect(await selected()).toEqual({ start: clip.start_time, end: clip.end_time });
       await expectPlaysSelection(() => page.click("#play-selection"));
