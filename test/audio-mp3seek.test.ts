@@ -12,12 +12,12 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { MPEGDecoder } from "mpg123-decoder";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AudioFormatError, decode, openAudio } from "../src/audio/index.js";
 import { StreamReader } from "../src/audio/stream-reader.js";
 import { gaplessLength, gaplessOf, parseInfoTag, parseMpegHeader, type MpegHeader } from "../src/audio/mp3seek.js";
@@ -107,6 +107,23 @@ async function openStream(p: string, blockFrames?: number): Promise<StreamReader
   const reader = await openAudio(p, blockFrames ? { blockFrames } : {});
   expect(reader).toBeInstanceOf(StreamReader);
   return reader as StreamReader;
+}
+
+/** Bit for bit the same samples (a byte compare: toEqual over 16000 floats takes seconds). */
+const sameSamples = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+/**
+ * Runs `body` with the clock (Date) a minute ahead: files the test has just written have then been
+ * unchanged long enough (2 s: SETTLED_MS in mp3seek.ts) for a whole scan of their frames to be kept.
+ */
+async function aMinuteLater<T>(body: () => Promise<T>): Promise<T> {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(Date.now() + 60_000);
+  try {
+    return await body();
+  } finally {
+    vi.useRealTimers();
+  }
 }
 
 /** Block-sized reads far apart and out of order (each a seek) equal the same ranges of a decode from the start. */
@@ -284,6 +301,28 @@ describe("a Xing frame count above 932,067 (the most a 32-bit mpg123 trims for):
     }
   });
 
+  it("opened again, its frame index kept (no scan): the same length and windows as libsndfile, bit for bit those of the first opening", async () => {
+    const bytes = longFile();
+    const p = await file("long-kept.mp3", bytes);
+    await aMinuteLater(async () => {
+      const [scanned, kept] = [await openStream(p), await openStream(p)];
+      try {
+        expect(scanned.bytesRead).toBeGreaterThan(bytes.length - 4096); // every frame header
+        expect(kept.bytesRead).toBeLessThan(4096);
+        expect(kept.info.frames).toBe(golden.frames);
+        for (const name of ["deep", "end", "start"]) {
+          const { at, values } = golden.windows[name] as { at: number; values: number[] };
+          const got = await kept.read(0, at, values.length);
+          got.forEach((v, i) => expect(Math.abs(v - values[i]), `${name} window, sample ${at + i}`).toBeLessThan(1e-5));
+          expect(sameSamples(got, await scanned.read(0, at, values.length)), name).toBe(true);
+        }
+        expect(kept.framesDecoded).toBeLessThan(20 * 65536); // seeks from the offsets kept, not a decode of 9 h
+      } finally {
+        await Promise.all([scanned.close(), kept.close()]);
+      }
+    });
+  });
+
   // The reader's trimming from the start, bit for bit that of mpg123-decoder below the limit (the
   // same frames, a count of 150): with the fixture's delay, and with delays whose first output
   // sample lies 5 and 6 frames in, where mpg123 starts decoding 4 frames before it (frames 1 and 2:
@@ -327,8 +366,6 @@ describe("bytes after the last frame that are no frame (zeros, 0xff, random byte
     const next = random(seed);
     return Uint8Array.from({ length: n }, () => Math.floor(next() * 256));
   };
-  /** Bit for bit the same samples (a byte compare: toEqual over 16000 floats takes seconds). */
-  const sameSamples = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   it.each([
     ["1027 zero bytes", () => new Uint8Array(1027)],
     ["2000 bytes of 0xff", () => new Uint8Array(2000).fill(0xff)],
@@ -414,6 +451,114 @@ describe("a read near the end of a long MP3 costs the same as one near the start
       expect(reader.info.frames).toBe(100 * MPEG1.frames.length * 1152);
     } finally {
       await reader.close();
+    }
+  });
+});
+
+describe("the frame index of a whole file is kept for its next opening while the file is unchanged", () => {
+  const copies = 200; // of the MPEG-1 seed's 17 frames: 89 s, 680 KB
+  const framesOf = (n: number) => n * MPEG1.frames.length * 1152;
+
+  /** `reader` reads as `bytes` read from memory (no identity: never a kept index), bit for bit: at the end, in the middle (a seek) and at the start. */
+  async function expectReadsAs(reader: StreamReader, bytes: Uint8Array): Promise<void> {
+    const inMemory = await openAudio(bytes);
+    try {
+      expect(reader.info.frames).toBe(inMemory.info.frames);
+      const { frames, channels } = inMemory.info;
+      for (const at of [frames - 3000, Math.floor(frames / 2) + 17, 0]) {
+        for (let c = 0; c < channels; c++) expect(sameSamples(await reader.read(c, at, 3000), await inMemory.read(c, at, 3000)), `channel ${c} at ${at}`).toBe(true);
+      }
+    } finally {
+      await inMemory.close();
+    }
+  }
+
+  it("a second opening reads the file's first frames, not every frame header, and the same samples", async () => {
+    const bytes = repeated(MPEG1, copies, "none"); // no Xing frame: the length is the frames counted
+    const p = await file("kept.mp3", bytes);
+    await aMinuteLater(async () => {
+      const [scanned, kept] = [await openStream(p), await openStream(p)];
+      try {
+        expect(scanned.bytesRead).toBeGreaterThanOrEqual(bytes.length);
+        expect(kept.bytesRead).toBeLessThan(2000); // it read the whole 680 KB again
+        expect(kept.info).toEqual(scanned.info);
+        expect(kept.info.frames).toBe(framesOf(copies));
+        await expectReadsAs(kept, bytes);
+        await expectReadsAs(scanned, bytes);
+      } finally {
+        await Promise.all([scanned.close(), kept.close()]);
+      }
+    });
+  });
+
+  it("a file rewritten at its path (other frames, another size) is scanned again and read as it is now", async () => {
+    const p = await file("rewritten.mp3", repeated(MPEG1, copies, "none"));
+    await aMinuteLater(async () => {
+      await (await openStream(p)).close();
+      const now = repeated(MPEG1, copies - 50, "none");
+      await writeFile(p, now);
+      const reader = await openStream(p);
+      try {
+        expect(reader.bytesRead).toBeGreaterThanOrEqual(now.length);
+        expect(reader.info.frames).toBe(framesOf(copies - 50));
+        await expectReadsAs(reader, now);
+      } finally {
+        await reader.close();
+      }
+    });
+  });
+
+  it("a file rewritten with other frames of the same size, its modification time set back, is scanned again (its change time differs)", async () => {
+    const was = repeated(MPEG1, copies, "none");
+    // The last copy's frames replaced by zeros (bytes after the last frame that are no frame, skipped): a copy fewer, the same size.
+    const now = was.slice();
+    now.fill(0, was.length - bytesOf(MPEG1.frames));
+    const p = await file("same-size.mp3", was);
+    const modified = 1_700_000_000; // whole seconds: set exactly twice
+    await utimes(p, modified, modified);
+    await aMinuteLater(async () => {
+      await (await openStream(p)).close();
+      await new Promise((resolve) => setTimeout(resolve, 50)); // a later tick of the file system's clock (a jiffy on Linux)
+      await writeFile(p, now);
+      await utimes(p, modified, modified);
+      const reader = await openStream(p);
+      try {
+        expect(reader.bytesRead).toBeGreaterThanOrEqual(now.length);
+        expect(reader.info.frames).toBe(framesOf(copies - 1)); // the kept index counted `copies`
+        await expectReadsAs(reader, now);
+      } finally {
+        await reader.close();
+      }
+    });
+  });
+
+  it("a file changed less than 2 s before its scan has it scanned at every opening (a write within its time's tick would keep its identity)", async () => {
+    const bytes = repeated(MPEG1, copies, "none");
+    const p = await file("just-written.mp3", bytes);
+    for (let i = 0; i < 2; i++) {
+      const reader = await openStream(p);
+      await reader.close();
+      expect(reader.bytesRead, `opening ${i + 1}`).toBeGreaterThanOrEqual(bytes.length);
+    }
+  });
+
+  it("the fixture, its index kept, reads as from memory (no index kept), bit for bit, and as libsndfile does", async () => {
+    const raw = readFileSync(path.join(GOLDEN, "mp3_mpeg_layer_iii.mp3.f32"));
+    const golden = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+    const [kept, inMemory] = await aMinuteLater(async () => {
+      await (await openStream(FIXTURE)).close();
+      return [await openStream(FIXTURE, 500), await openAudio(new Uint8Array(readFileSync(FIXTURE)), { blockFrames: 500 })];
+    });
+    try {
+      expect(kept.bytesRead).toBeLessThan(1000); // of 4968
+      expect(kept.info.frames).toBe(golden.length);
+      for (let k = Math.ceil(golden.length / 500) - 1; k >= 0; k--) {
+        const got = await kept.read(0, k * 500, 500);
+        expect(sameSamples(got, await inMemory.read(0, k * 500, 500)), `block ${k}`).toBe(true);
+        got.forEach((v, i) => expect(Math.abs(v - golden[k * 500 + i])).toBeLessThan(1e-5));
+      }
+    } finally {
+      await Promise.all([kept.close(), inMemory.close()]);
     }
   });
 });

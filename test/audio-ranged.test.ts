@@ -139,6 +139,9 @@ describe("reading into a caller's buffer", () => {
 
 describe("blocking reads (openAudio's blockingReads, as pool workers open recordings)", () => {
   it.each(["wav_float.wav", "wav_pcm_24.wav", "w64_ms_adpcm.w64", "aiff_pcm_16.aiff", "flac_pcm_16.flac", "mp3_mpeg_layer_iii.mp3", "ogg_vorbis.ogg"])("%s: the same samples and the same bytes fetched as the default reads", async (name) => {
+    // Opened once before, so that both find an MP3's frame index kept (a whole scan's): opened at
+    // once, the one with blocking reads could keep it before the other looked for it.
+    await (await openAudio(path.join(formats, name))).close();
     const [plain, blocking] = await Promise.all([openAudio(path.join(formats, name)), openAudio(path.join(formats, name), { blockingReads: true })]);
     try {
       expect(blocking.info).toEqual(plain.info);

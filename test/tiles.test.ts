@@ -29,7 +29,8 @@ import { frameCount, frameGeometry, framesInInterval } from "../src/engine/geome
 import { FIXTURES, bytesToF32, firstDifference } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
 import { TaskClients } from "../src/tiles/fair-queue.js";
-import { ByteCache, StatsPendingError, TileService, type TileBody, type TileRecording } from "../src/tiles/service.js";
+import { ByteCache } from "../src/audio/byte-cache.js";
+import { StatsPendingError, TileService, type TileBody, type TileRecording } from "../src/tiles/service.js";
 import { FAULT_WORKER_URL, faultTask } from "./fault-tasks.js";
 import { flacFrameOffsets, flacOfFrames } from "./audio-helpers.js";
 

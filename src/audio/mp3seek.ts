@@ -5,7 +5,8 @@
  * frame headers (each gives its frame's byte length, ISO/IEC 11172-3 §2.4.2.3, 13818-3 §2.4.2.3)
  * keeps a sparse index — the byte offset of every INDEX_STRIDE-th frame — so memory stays small
  * (10 h at 44.1 kHz: 1.4 M frames, 21 k offsets) and each byte is scanned once per reader, at
- * open (the length is counted, or a Xing count checked, by it: Mp3Stream.length). Audio frame i
+ * open (the length is counted, or a Xing count checked, by it: Mp3Stream.length) — once per file
+ * and thread while the file is unchanged, as the whole scan is kept (scannedFiles). Audio frame i
  * (0 = the first after the Xing/Info frame) holds the decoder's raw samples [i·spf, (i+1)·spf).
  *
  * To decode from frame j, a fresh mpg123 decoder is fed a few frames before it and their output
@@ -39,7 +40,8 @@
  * frames lack their reservoir, anything but frames up to the end (junk, a second stream) — report
  * it (`seek()` and `length()` return null) and the reader decodes from the start, as mpg123 does.
  */
-import type { ByteSource } from "./source.js";
+import { ByteCache } from "./byte-cache.js";
+import type { ByteSource, FileIdentity } from "./source.js";
 import { AudioFormatError } from "./types.js";
 
 /** Frames between two offsets kept by the index: the walk from an entry to any frame is bounded by it. */
@@ -242,9 +244,36 @@ interface FrameSpan {
   headers: MpegHeader[];
 }
 
+/** What a scan of a whole file found: every INDEX_STRIDE-th frame's offset (FrameIndex.offsets) and where it ended. */
+interface ScannedFile {
+  offsets: Float64Array<ArrayBuffer>;
+  end: ScanEnd;
+}
+
+/**
+ * The frame indexes of whole files scanned on this thread, by file identity (FileIdentity.key),
+ * the least recently used dropped first past 4 MiB (an entry counted as its offsets and 256 bytes
+ * for its key and objects): the next opening of an unchanged file — a tile thread's reader opened
+ * again after it was closed, a playback reader after the import's probe — takes its index from
+ * here instead of reading every frame header again (a 10 h 44.1 kHz MP3 of 276–570 MB: 0.3–2.4 s,
+ * see README "Audio formats"). An index holds one offset per INDEX_STRIDE frames, 8 bytes each:
+ * 17 KB per hour at 44.1 kHz (MPEG-1), 19 KB at 48 kHz, 12.5 KB at 16 kHz (MPEG-2), so the 4 MiB
+ * hold over 200 h of audio.
+ */
+const scannedFiles = new ByteCache<ScannedFile>(4 * 2 ** 20, (s) => s.offsets.byteLength + 256);
+
+/**
+ * How long before its scan a file must have last changed (FileIdentity.changedMs) for the scan to
+ * be kept in scannedFiles: 2 s, the coarsest tick of common file systems' timestamps (FAT's). A
+ * file written again within the tick of its last change can keep its identity; one whose last
+ * change is a tick older cannot, as any write gets the time of a later tick.
+ */
+const SETTLED_MS = 2000;
+
 /**
  * Byte offsets of the audio frames, found by walking the headers from the first one: every
- * INDEX_STRIDE-th offset is kept, the scan goes only as far as asked and is done once.
+ * INDEX_STRIDE-th offset is kept, the scan goes only as far as asked and is done once — once per
+ * file while it is unchanged, when the scan of the whole file is kept (scannedFiles).
  */
 class FrameIndex {
   private offsets = new Float64Array(1024);
@@ -253,9 +282,45 @@ class FrameIndex {
   /** Byte offset of frame `known`. */
   private next: number;
   private end: ScanEnd | null = null;
+  /** The look in scannedFiles, made before the scan reads anything (restore). */
+  private restored: Promise<void> | null = null;
+  /** The file's identity when its scan began (Date.now() then: `at`), if the scan may be kept once it ends (keep). */
+  private scanning: { identity: FileIdentity; at: number } | null = null;
 
   constructor(private readonly src: ByteSource, private readonly format: MpegHeader, firstAudio: number) {
     this.next = firstAudio;
+  }
+
+  /**
+   * Takes the whole scan of this file from scannedFiles when its identity is there; else notes
+   * its identity, for the scan to be kept once it ends (keep). Bytes in memory have no identity.
+   */
+  private async restore(): Promise<void> {
+    const identity = await this.src.identity?.();
+    if (!identity || identity.size !== this.src.size) return; // none, or the file changed since it was opened: read as it is
+    const scanned = scannedFiles.get(identity.key);
+    if (!scanned) {
+      this.scanning = { identity, at: Date.now() };
+      return;
+    }
+    // Shared with the other readers of the file: nothing writes to a whole scan's offsets (remember is for scanning).
+    this.offsets = scanned.offsets;
+    this.end = scanned.end;
+    this.known = scanned.end.frames;
+    this.next = scanned.end.stopped;
+  }
+
+  /**
+   * Keeps the scan that has just ended in scannedFiles, when the file has the identity it had as
+   * the scan began (else the scan may mix two contents) and had it for SETTLED_MS before.
+   */
+  private async keep(): Promise<void> {
+    const began = this.scanning!;
+    this.scanning = null;
+    const now = await this.src.identity!();
+    if (now.key !== began.identity.key || began.at - began.identity.changedMs < SETTLED_MS) return;
+    this.offsets = this.offsets.slice(0, Math.ceil(this.known / INDEX_STRIDE));
+    scannedFiles.set(now.key, { offsets: this.offsets, end: this.end! });
   }
 
   /** Audio frames up to the end of the stream, or null if the stream does not consist of whole frames to the end. */
@@ -270,6 +335,7 @@ class FrameIndex {
    * stream was found), else null.
    */
   async scanTo(frame: number, byte = 0): Promise<ScanEnd | null> {
+    await (this.restored ??= this.restore());
     while (this.end === null && (this.known <= frame || this.next < byte)) {
       const base = this.next;
       const chunk = await this.src.read(base, SCAN_BYTES);
@@ -287,6 +353,7 @@ class FrameIndex {
       }
       if (this.end === null && this.next + 4 > this.src.size) this.end = await this.endAt(this.next);
     }
+    if (this.end !== null && this.scanning) await this.keep();
     return this.end;
   }
 

@@ -18,6 +18,11 @@ export interface ByteSource {
    */
   read(offset: number, length: number): Promise<Uint8Array>;
   /**
+   * The identity of the file read now (FileIdentity), for what a reader learns of it by reading it
+   * all (the MP3 frame index) to be kept for its next opening; absent for bytes in memory.
+   */
+  identity?(): Promise<FileIdentity>;
+  /**
    * Bytes [offset, offset + target.length) into `target`, clipped to the end of the source;
    * returns how many were read. Lets a reader reuse one buffer for many reads.
    */
@@ -25,9 +30,33 @@ export interface ByteSource {
   close(): Promise<void>;
 }
 
+/**
+ * What tells one content of a file from another without reading it: its device, inode, size and
+ * modification and change times (nanoseconds), which any write changes — as far as the file
+ * system's clock tells two moments apart (see `changedMs`).
+ */
+export interface FileIdentity {
+  /** Device, inode, size, mtime and ctime, joined: equal for the same file unchanged. */
+  key: string;
+  size: number;
+  /**
+   * The file's last change (ctime), ms since the epoch: the time every write sets and no call sets
+   * back (utimes sets mtime, and ctime to now). A write within the same tick of the file system's
+   * timestamps (a jiffy on Linux, up to 2 s on FAT) leaves the identity as it was, so only a file
+   * whose last change is older than that can be known by its identity alone.
+   */
+  changedMs: number;
+}
+
 class FileSource implements ByteSource {
   bytesRead = 0;
   constructor(private readonly fh: FileHandle, readonly size: number, private readonly blocking: boolean) {}
+
+  async identity(): Promise<FileIdentity> {
+    // bigint: an inode number or a time in ns is exact, where a double rounds both past 2^53.
+    const st = await this.fh.stat({ bigint: true });
+    return { key: [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(":"), size: Number(st.size), changedMs: Number(st.ctimeNs / 1_000_000n) };
+  }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     const buf = new Uint8Array(Math.max(0, Math.min(length, this.size - offset)));
