@@ -238,8 +238,15 @@ export function fileChange(checked: CheckedFile, now: CheckedFile | null): FileC
   return new FileChangedError(`the file changed while it was read (${was}; ${is}): what was read may mix two contents`);
 }
 
+/**
+ * A source over bytes in memory. A Buffer is read through a plain Uint8Array over its memory:
+ * Buffer's `slice` is a view, not a copy, so the parsers' copies of what they read (an MP3 frame
+ * whose side info a seek rewrites: rewrittenSideInfo) wrote into the caller's bytes — a Buffer
+ * given to openAudio had 18 bytes zeroed by reads of the MP3 fixture in reverse, and its later
+ * reads were off by up to 1.35.
+ */
 export function memorySource(bytes: Uint8Array): ByteSource {
-  return new MemorySource(bytes);
+  return new MemorySource(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
 /**
