@@ -640,7 +640,8 @@ describe("sonotile extract, interrupted", () => {
     mkdirSync(dir);
     const out = join(dir, "features.csv");
     const resumeFile = `${out}.resume.json`;
-    const keptRows = (): number => (existsSync(resumeFile) ? JSON.parse(readFileSync(resumeFile, "utf8")).rows.length : 0);
+    // Its complete lines but the header: a kill while a row is appended leaves it torn, and --resume leaves it out.
+    const keptRows = (): number => (existsSync(resumeFile) ? readFileSync(resumeFile, "utf8").split("\n").length - 2 : 0);
     // A checkpoint after every target: the kill lands once the first is in the resume file (the second lasts seconds).
     const child = spawn(process.execPath, [join(ROOT, "bin/sonotile.js"), "extract", ...ARGS, "-o", out, "--checkpoint-interval", "0"], { cwd: dir, stdio: "ignore" });
     const ended = new Promise<[number | null, NodeJS.Signals | null]>((done) => child.on("exit", (code, signal) => done([code, signal])));
@@ -673,6 +674,63 @@ describe("sonotile extract, interrupted", () => {
     expect(readFileSync(again)).toEqual(readFileSync(reference));
     expect(existsSync(`${again}.resume.json`)).toBe(false);
   }, 300_000);
+
+  it("SIGTERM after a checkpoint, the rows since unwritable (a full disk): the line names the checkpoint and its rows, which the resume file holds as written (the failed append cut off); --resume finishes from it, byte for byte the uninterrupted table", async () => {
+    const dir = join(tmp, "terminated");
+    mkdirSync(dir);
+    const out = join(dir, "features.csv");
+    const resumeFile = `${out}.resume.json`;
+    // Three targets of seconds each on one thread; the third is a link to the first (another name: another target).
+    const third = join(tmp, "terminated-third.wav");
+    symlinkSync(INPUTS[1], third);
+    const args = [INPUTS[1], join(FIXTURES, "recordings/XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav"), third, "-j", "1", "--hop-size", "2e-3", "--progress-interval", "0"];
+    // 3,072 bytes (6 blocks of 512): the header and the first row (2.6 kB) fit, the second row (1.8 kB more) does not.
+    const child = spawn("sh", ["-c", 'ulimit -f 6 && exec "$@"', "sh", process.execPath, join(ROOT, "bin/sonotile.js"), "extract", ...args, "-o", out, "--checkpoint-interval", "0"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+    const ended = new Promise<[number | null, NodeJS.Signals | null]>((done) => child.on("close", (code, signal) => done([code, signal])));
+    // The first checkpoint (one row) is written as the first target ends, the second refused as the second ends: then the signal, while the third is computed.
+    const refused = `sonotile extract: a checkpoint of 2 rows could not be written to ${resumeFile} (cannot write ${resumeFile}: file too large); it keeps its checkpoint of 1 row, and later checkpoints are tried as the run goes (said once)\n`;
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr === refused) child.kill("SIGTERM");
+    });
+    try {
+      expect(await ended, stderr).toEqual([null, "SIGTERM"]);
+    } finally {
+      child.kill("SIGKILL");
+    }
+    expect(stderr).toBe(refused + `sonotile extract: interrupted: 2 of 3 targets were computed but could not all be kept: cannot write ${resumeFile}: file too large; 1 of them is, the run's last checkpoint, in ${resumeFile}; ${out} left as it was; run the same command with --resume to compute the other 2 and write ${out}\n`);
+    // The header and the first row, complete: the second's append, cut short by the limit, was cut off.
+    const [header, row, end] = readFileSync(resumeFile, "utf8").split("\n");
+    expect([JSON.parse(header).kind, end]).toEqual(["sonotile extract --resume", ""]);
+    expect(args.slice(0, 2)).toContain(JSON.parse(row).path);
+    expect(readdirSync(dir)).toEqual(["features.csv.resume.json"]);
+
+    const resumed = await sonotile([...args, "-o", out, "--resume"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(new RegExp(`^sonotile extract: 2 targets .*; 1 resumed from ${resumeFile.replace(/[.]/g, "\\.")}; wrote \\S+features\\.csv\\n$`));
+    const reference = join(tmp, "unterminated.csv");
+    expect((await sonotile([...args, "-o", reference])).code).toBe(0);
+    expect(readFileSync(out)).toEqual(readFileSync(reference));
+    expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.csv.json"]);
+  }, 300_000);
+
+  it("an interrupted 0.15.0 run's resume file (one JSON document) is resumed: the table an uninterrupted run writes, byte for byte", async () => {
+    const dir = join(tmp, "resume-0.15.0");
+    mkdirSync(dir);
+    const out = join(dir, "t.csv");
+    const settings = { version: VERSION, params: parseParams({}), features: [...FEATURE_NAMES], "clip-start": null, "clip-end": null, "clip-low-freq": null, "clip-high-freq": null, "time-expansion": null, md5: false };
+    // As 0.15.0's writeResumeFile wrote it after A: every row in one document, log_mel as an array, non-finite numbers as text.
+    const rows = [{ path: A, file: await fileStamp(A), values: { ...library.get(A)!, log_mel: Array.from(library.get(A)!.log_mel) } }];
+    writeFileSync(`${out}.resume.json`, JSON.stringify({ kind: "sonotile extract --resume", settings, rows }, (_key, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v)) + "\n");
+    const resumed = await sonotile([A, B, "-o", out, "--resume"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(new RegExp(`^sonotile extract: 1 target .*; 1 resumed from ${out.replace(/[.]/g, "\\.")}\\.resume\\.json; wrote `));
+    const reference = join(tmp, "resume-0.15.0-reference.csv");
+    expect((await sonotile([A, B, "-o", reference])).code).toBe(0);
+    expect(readFileSync(out)).toEqual(readFileSync(reference));
+    expect(readdirSync(dir).sort()).toEqual(["t.csv", "t.csv.json"]);
+  });
 
   it("keeps each kept row's MD5 (--md5) in the resume file, so that a resumed table has it", async () => {
     const dir = join(tmp, "resume-md5");

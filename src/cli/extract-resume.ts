@@ -2,13 +2,13 @@
  * What an interrupted `sonotile extract` keeps, and what `--resume` takes back (README: Batch
  * feature extraction). For `-o features.csv` the rows computed before the signal go to
  * `features.partial.csv` (extract writes it, in the output's format: the rows to use now) and
- * here to `features.csv.resume.json`: the settings they were computed with and every feature of
- * every row at full precision (float64, where an .npy table holds float32), which is what
+ * here to `features.csv.resume.json` (JSON Lines: a header, then a line per row): the settings they
+ * were computed with and every feature of every row at full precision (float64, where an .npy table holds float32), which is what
  * `--resume` reads — so the finished table is the one an uninterrupted run writes, byte for byte,
  * whatever the format. The resume file is also written as the run goes (ResumeCheckpoint), for a
  * run killed without a signal it can catch.
  */
-import { readFile, stat } from "node:fs/promises";
+import { open, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { plural } from "../audio/types.js";
 import type { Params } from "../engine/params.js";
@@ -16,7 +16,7 @@ import type { FeatureName, FeatureValues } from "../features/features.js";
 import type { FileStamp } from "../store/probe.js";
 import { UsageError } from "./errors.js";
 import { PARAM_FLAGS } from "./flags.js";
-import { writeOutputBytes } from "./output-file.js";
+import { outputError, writeOutputFile } from "./output-file.js";
 
 /** Everything a row's values or the table's layout depend on; `--resume` needs all of it unchanged. */
 export interface ExtractSettings {
@@ -63,6 +63,12 @@ export async function fileStamp(path: string): Promise<ExtractedFile | null> {
 export interface ResumedTargets {
   rows: Map<string, ComputedTarget>;
   changed: string[];
+  /**
+   * The byte length of the resume file's complete lines, where this run appends its rows (a torn
+   * last line is cut); null: its first checkpoint writes the file whole (there is none, or it is
+   * 0.15.0's single document).
+   */
+  appendAt: number | null;
 }
 
 /** What the resume file says it is, so that no other JSON is taken for one. */
@@ -89,27 +95,139 @@ export function resumeFilePath(output: string): string {
   return join(dirname(output), `${basename(output)}.resume.json`);
 }
 
-/** Writes the resume file of `output` (atomically, as every output): `targets` in table order. */
-export async function writeResumeFile(output: string, settings: ExtractSettings, targets: readonly ComputedTarget[]): Promise<void> {
-  const rows = targets.map(({ path, file, md5, values }) => ({ path, file, md5, values: { ...values, log_mel: Array.from(values.log_mel) } }));
-  // JSON has no NaN or ±Infinity: they are written as text ("NaN") and read back by Number().
-  const text = JSON.stringify({ kind: RESUME_KIND, settings, rows }, (_key, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v));
-  await writeOutputBytes(resumeFilePath(output), text + "\n");
+/**
+ * The resume file is JSON Lines: a header line, what the run is (RESUME_KIND and its settings),
+ * then one line per computed target, appended as the run goes — in the order written; a target
+ * written again (its file changed since) on a later line, which is the one taken. Appending keeps
+ * each checkpoint's cost to the rows it adds: the single JSON document of 0.15.0, rewritten whole
+ * at every checkpoint, cost the square of the run over it and could not be written past V8's
+ * 2^29-character strings (about 300,000 targets by estimate). 0.15.0's document is still read,
+ * and rewritten in lines at the resumed run's first checkpoint.
+ */
+interface ResumeHeader {
+  kind: typeof RESUME_KIND;
+  settings: ExtractSettings;
+  /** 0.15.0's single document only: every row, in table order. */
+  rows?: unknown;
+}
+
+/** A row as the resume file holds it: numbers that are not finite as text ("NaN"), log_mel as an array. */
+interface SavedRow {
+  path: string;
+  file?: ExtractedFile | null;
+  md5?: string;
+  values: Record<string, number | string | (number | string)[]>;
+}
+
+/** Characters of lines written at once: a checkpoint of many rows is never one string (V8's 2^29-character limit). */
+const WRITE_CHUNK = 1 << 20;
+
+/** JSON has no NaN or ±Infinity: they are written as text ("NaN") and read back by Number(). */
+function finiteOrText(_key: string, v: unknown): unknown {
+  return typeof v === "number" && !Number.isFinite(v) ? String(v) : v;
+}
+
+/** The line of one computed target: its values at full precision (float64), log_mel as an array. */
+function rowLine({ path, file, md5, values }: ComputedTarget): string {
+  return JSON.stringify({ path, file, md5, values: { ...values, log_mel: Array.from(values.log_mel) } }, finiteOrText) + "\n";
+}
+
+/** `lines` joined into strings of about WRITE_CHUNK characters. */
+function* chunked(lines: Iterable<string>): Generator<string> {
+  let chunk = "";
+  for (const line of lines) {
+    chunk += line;
+    if (chunk.length >= WRITE_CHUNK) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+/**
+ * Writes `lines` into `file` from byte `at`, then flushes them to the disk (a reboot keeps them).
+ * @returns the byte just after them.
+ */
+async function writeLinesAt(file: FileHandle, at: number, lines: Iterable<string>): Promise<number> {
+  for (const chunk of chunked(lines)) {
+    const bytes = Buffer.from(chunk);
+    // A write may take fewer bytes than given (a file size limit reached): the rest is written, or its error thrown.
+    for (let done = 0; done < bytes.length; ) done += (await file.write(bytes, done, bytes.length - done, at + done)).bytesWritten;
+    at += bytes.length;
+  }
+  await file.sync();
+  return at;
+}
+
+/** The header line and the line of each of `targets`. */
+function* resumeLines(settings: ExtractSettings, targets: Iterable<ComputedTarget>): Generator<string> {
+  const header: ResumeHeader = { kind: RESUME_KIND, settings };
+  yield JSON.stringify(header, finiteOrText) + "\n";
+  for (const target of targets) yield rowLine(target);
+}
+
+/**
+ * Writes the resume file of `output` whole: its header and `targets` (atomically, as every output:
+ * a temporary file renamed over it, so a failure or a kill leaves the one before).
+ * @returns its length in bytes (where ResumeCheckpoint appends the next rows).
+ */
+export async function writeResumeFile(output: string, settings: ExtractSettings, targets: Iterable<ComputedTarget>): Promise<number> {
+  const path = resumeFilePath(output);
+  return writeOutputFile(path, async (temp) => {
+    const file = await open(temp, "w").catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
+    try {
+      return await writeLinesAt(file, 0, resumeLines(settings, targets));
+    } catch (err) {
+      throw outputError(path, err as NodeJS.ErrnoException);
+    } finally {
+      await file.close();
+    }
+  });
+}
+
+/**
+ * Appends `targets` to the resume file of `output` at byte `at`, the end of its complete lines: a
+ * torn line after them (a run killed while writing it, a write that failed) is cut first. A write
+ * that fails is cut again, so that the file holds the rows it held.
+ * @returns the file's new length.
+ */
+async function appendResumeRows(output: string, at: number, targets: readonly ComputedTarget[]): Promise<number> {
+  const path = resumeFilePath(output);
+  const file = await open(path, "r+").catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
+  try {
+    await file.truncate(at);
+    return await writeLinesAt(file, at, targets.map(rowLine));
+  } catch (err) {
+    // Cut back to the rows before; if even that fails, the next append cuts it, and a reader ignores a torn last line.
+    await file.truncate(at).catch(() => undefined);
+    throw outputError(path, err as NodeJS.ErrnoException);
+  } finally {
+    await file.close();
+  }
 }
 
 /**
  * The resume file written as the run goes, so that a run killed without a word (SIGKILL, the OOM
  * killer, a reboot: no signal it can catch) loses the targets of its last interval only — it lost
  * every row computed. A write starts once a row comes `intervalMs` after the last one ended, and no
- * sooner than 20 times the last one took (the file holds every row, rewritten whole: 20 times its
- * write keeps it under 5 % of the run whatever the table's size); one at a time. Each is atomic
- * (writeResumeFile: a temporary file renamed over it), so a kill during a write leaves the one
- * before. A write that fails (a full disk, a JSON text past V8's 2^29-character limit, about 300,000 targets by estimate)
- * is said once on stderr — it was silent, the run thought safe — and left for the next: the run's
- * end keeps its rows as it always did (an interruption, a table that cannot be written).
+ * sooner than 20 times the last one took (a slow disk's fsync: checkpoints stay under 5 % of the
+ * run); one at a time. Each appends the rows computed since the one before to the file, fsynced
+ * (the first writes it whole, atomically, when there is none or it is 0.15.0's document): a kill
+ * during a write leaves a torn last line, which --resume ignores. A write that fails (a full disk)
+ * is said once on stderr — it was silent, the run thought safe — and its rows are left for the
+ * next: the run's end keeps every row (keep) as it always did (an interruption, a table that
+ * cannot be written).
  */
 export class ResumeCheckpoint {
-  private readonly computed = new Map<string, ComputedTarget>();
+  /** Every row this run computed: a write of the whole file holds them. */
+  private readonly computed: ComputedTarget[] = [];
+  /** Rows computed since the last write: what the next one appends. */
+  private unwritten: ComputedTarget[] = [];
+  /** The byte length of the resume file's complete lines, where the next write appends; null: the next write writes it whole. */
+  private appendAt: number | null;
+  /** The rows --resume would take from the file as it is (the earlier run's, when appended to, and this run's written). */
+  private held: number;
   private lastEnd = performance.now();
   private lastCost = 0;
   private writing: Promise<void> | null = null;
@@ -119,8 +237,7 @@ export class ResumeCheckpoint {
 
   /**
    * @param output the run's -o
-   * @param paths the run's targets, in table order
-   * @param earlier the rows resumed from an interrupted run, kept in every checkpoint
+   * @param earlier what --resume took from an interrupted run: its rows, kept in every checkpoint, and where its file takes more
    * @param intervalMs the least time between the end of a write and the start of the next (--checkpoint-interval)
    * @param onFirstWrite runs once the first checkpoint is written (a resumed run's partial table, which holds fewer rows, is removed)
    * @param say writes a line on stderr (the progress display's: a terminal's progress line is redrawn below it)
@@ -128,18 +245,21 @@ export class ResumeCheckpoint {
   constructor(
     private readonly output: string,
     private readonly settings: ExtractSettings,
-    private readonly paths: readonly string[],
-    private readonly earlier: ReadonlyMap<string, ComputedTarget>,
+    private readonly earlier: ResumedTargets,
     private readonly intervalMs: number,
     private readonly onFirstWrite: () => Promise<void>,
     private readonly say: (line: string) => void,
-  ) {}
+  ) {
+    this.appendAt = earlier.appendAt;
+    this.held = earlier.appendAt === null ? 0 : earlier.rows.size;
+  }
 
   /** A computed target: written with the others once the interval has passed. */
   add(target: ComputedTarget): void {
-    this.computed.set(target.path, target);
+    this.computed.push(target);
+    this.unwritten.push(target);
     if (this.writing || performance.now() - this.lastEnd < Math.max(this.intervalMs, 20 * this.lastCost)) return;
-    this.writing = this.write().finally(() => (this.writing = null));
+    this.writing = this.checkpoint().finally(() => (this.writing = null));
   }
 
   /** Waits for the write in flight, if any: the run's own writes and removals of the resume file come after it. */
@@ -147,56 +267,163 @@ export class ResumeCheckpoint {
     await this.writing;
   }
 
-  private async write(): Promise<void> {
+  /**
+   * Every row computed so far into the resume file, now (the run's end: interrupted, or its table
+   * unwritable); `rows` then counts them all.
+   * @throws the write's error (the file holds the rows of the last checkpoint, as before).
+   */
+  async keep(): Promise<void> {
+    await this.settle();
+    await this.write();
+  }
+
+  private async checkpoint(): Promise<void> {
     const start = performance.now();
-    const rows = this.paths.flatMap((path) => this.earlier.get(path) ?? this.computed.get(path) ?? []);
+    const holding = this.appendAt === null ? this.earlier.rows.size + this.computed.length : this.held + this.unwritten.length;
     try {
-      await writeResumeFile(this.output, this.settings, rows);
-      if (!this.rows) await this.onFirstWrite();
-      this.rows = rows.length;
+      await this.write();
     } catch (err) {
       // Left as it was (an earlier checkpoint, or none): the next write, or the run's end, tries again.
       if (!this.failureSaid) {
         const kept = this.rows ? `it keeps its checkpoint of ${plural(this.rows, "row")}` : "it holds no row of this run yet";
-        this.say(`sonotile extract: a checkpoint of ${plural(rows.length, "row")} could not be written to ${resumeFilePath(this.output)} (${(err as Error).message}); ${kept}, and later checkpoints are tried as the run goes (said once)`);
+        this.say(`sonotile extract: a checkpoint of ${plural(holding, "row")} could not be written to ${resumeFilePath(this.output)} (${(err as Error).message}); ${kept}, and later checkpoints are tried as the run goes (said once)`);
         this.failureSaid = true;
       }
     }
     this.lastEnd = performance.now();
     this.lastCost = this.lastEnd - start;
   }
+
+  /** Appends the rows computed since the last write, or writes the whole file (appendAt null). */
+  private async write(): Promise<void> {
+    const rows = this.unwritten;
+    if (!rows.length) return;
+    this.unwritten = [];
+    try {
+      if (this.appendAt === null) {
+        const all = [...this.earlier.rows.values(), ...this.computed];
+        this.appendAt = await writeResumeFile(this.output, this.settings, all);
+        this.held = all.length;
+      } else {
+        this.appendAt = await appendResumeRows(this.output, this.appendAt, rows);
+        this.held += rows.length;
+      }
+      if (!this.rows) await this.onFirstWrite();
+    } catch (err) {
+      this.unwritten = rows.concat(this.unwritten);
+      throw err;
+    }
+    this.rows = this.held;
+  }
 }
 
 /**
+ * The complete lines of `file` (each without its \n) and the byte just after each: a last line
+ * without its \n is torn (a run killed while appending it) and left out. Read in chunks, not as one
+ * string: a file of a million rows is past V8's 2^29-character limit.
+ * @throws Error naming `path` when it cannot be read.
+ */
+async function* completeLines(file: FileHandle, path: string): AsyncGenerator<[line: string, end: number]> {
+  let parts: Buffer[] = [];
+  let offset = 0;
+  const stream = file.createReadStream({ highWaterMark: 1 << 20, autoClose: false });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let from = 0;
+      for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, from)) {
+        parts.push(chunk.subarray(from, nl));
+        const line = Buffer.concat(parts).toString("utf8");
+        parts = [];
+        from = nl + 1;
+        yield [line, offset + from];
+      }
+      if (from < chunk.length) parts.push(chunk.subarray(from));
+      offset += chunk.length;
+    }
+  } catch (err) {
+    throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** `text` parsed, or undefined when it is not JSON. */
+function parsedOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isResumeHeader(value: unknown): value is ResumeHeader {
+  const header = value as ResumeHeader | null;
+  return typeof header === "object" && header !== null && header.kind === RESUME_KIND && typeof header.settings === "object" && header.settings !== null;
+}
+
+function isSavedRow(value: unknown): value is SavedRow {
+  const row = value as SavedRow | null;
+  return typeof row === "object" && row !== null && typeof row.path === "string" && typeof row.values === "object" && row.values !== null;
+}
+
+/** A row as read, its values numbers again (log_mel a Float32Array, as computed). */
+function restoredRow({ path, file, md5, values }: SavedRow): ComputedTarget {
+  const asNumber = (v: number | string) => (typeof v === "string" ? Number(v) : v);
+  const restored = Object.fromEntries(Object.entries(values).map(([name, v]) => [name, Array.isArray(v) ? Float32Array.from(v, asNumber) : asNumber(v)]));
+  return { path, values: restored as FeatureValues, file: file ?? null, md5 };
+}
+
+/** Files looked at at once (fileStamp) as a resume file is read: one at a time, a season's rows wait on each stat in turn. */
+const STAMP_READS = 64;
+
+/**
  * The targets an interrupted run of `output` computed, by path, if it left a resume file — after
- * checking that it was computed with `settings` (checkSameSettings); null when there is none. A
- * target whose file changed since (size or modification time) is left out, to be computed again.
- * @throws UsageError (exit 2) naming the first setting that differs; Error for a file that is not a resume file.
+ * checking that it was computed with `settings` (checkSameSettings, before its rows are read); null
+ * when there is none. A target whose file changed since (size or modification time) is left out,
+ * to be computed again. Reads this format and 0.15.0's single JSON document.
+ * @throws UsageError (exit 2) naming the first setting that differs; Error for a file that is not a resume file (naming a line that is not a row).
  */
 export async function readResumeFile(output: string, settings: ExtractSettings): Promise<ResumedTargets | null> {
   const path = resumeFilePath(output);
-  const text = await readFile(path, "utf8").catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : Promise.reject(new Error(`cannot read ${path}: ${err.code ?? err.message}`))));
-  if (text === null) return null;
-  let saved: { kind?: unknown; settings?: ExtractSettings; rows?: { path: string; file?: ExtractedFile | null; md5?: string; values: Record<string, number | string | (number | string)[]> }[] };
+  const file = await open(path).catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : Promise.reject(new Error(`cannot read ${path}: ${err.code ?? err.message}`))));
+  if (file === null) return null;
+  const notResumeFile = () => new Error(`${path} is not the resume file of an interrupted sonotile extract; remove it to start over`);
+  // By path: a later line of a target (computed again, its file changed) replaces the earlier.
+  const saved = new Map<string, ComputedTarget>();
+  let lines = 0;
+  let appendAt: number | null = 0;
   try {
-    saved = JSON.parse(text);
-  } catch {
-    saved = {};
-  }
-  if (saved?.kind !== RESUME_KIND || typeof saved.settings !== "object" || !Array.isArray(saved.rows)) {
-    throw new Error(`${path} is not the resume file of an interrupted sonotile extract; remove it to start over`);
-  }
-  checkSameSettings(saved.settings, settings, output, await keptRowsPath(output));
-  const asNumber = (v: number | string) => (typeof v === "string" ? Number(v) : v);
-  const resumed: ResumedTargets = { rows: new Map(), changed: [] };
-  for (const { path: target, file, md5, values } of saved.rows) {
-    const now = await fileStamp(target);
-    if (!file || !now || now.file_size !== file.file_size || now.file_mtime !== file.file_mtime) {
-      resumed.changed.push(target);
-      continue;
+    for await (const [line, end] of completeLines(file, path)) {
+      const value = parsedOrUndefined(line);
+      if (++lines === 1) {
+        if (!isResumeHeader(value)) throw notResumeFile();
+        checkSameSettings(value.settings, settings, output, await keptRowsPath(output));
+        if (value.rows !== undefined) {
+          // 0.15.0's document: this one line holds every row; the first checkpoint writes the file in lines.
+          if (!Array.isArray(value.rows) || !value.rows.every(isSavedRow)) throw notResumeFile();
+          for (const row of value.rows) saved.set(row.path, restoredRow(row));
+          appendAt = null;
+          break;
+        }
+      } else {
+        if (!isSavedRow(value)) throw new Error(`${path}: line ${lines} is not a row of the resume file of an interrupted sonotile extract; remove the file to start over`);
+        saved.set(value.path, restoredRow(value));
+      }
+      appendAt = end;
     }
-    const restored = Object.fromEntries(Object.entries(values).map(([name, v]) => [name, Array.isArray(v) ? Float32Array.from(v, asNumber) : asNumber(v)]));
-    resumed.rows.set(target, { path: target, values: restored as FeatureValues, file, md5 });
+  } finally {
+    await file.close();
+  }
+  if (lines === 0) throw notResumeFile();
+  const resumed: ResumedTargets = { rows: new Map(), changed: [], appendAt };
+  const rows = [...saved.values()];
+  for (let i = 0; i < rows.length; i += STAMP_READS) {
+    const group = rows.slice(i, i + STAMP_READS);
+    const stamps = await Promise.all(group.map(({ path }) => fileStamp(path)));
+    group.forEach((row, j) => {
+      const was = row.file;
+      const now = stamps[j];
+      if (!was || !now || now.file_size !== was.file_size || now.file_mtime !== was.file_mtime) resumed.changed.push(row.path);
+      else resumed.rows.set(row.path, row);
+    });
   }
   return resumed;
 }

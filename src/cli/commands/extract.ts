@@ -29,7 +29,7 @@ import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jo
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlagNames, type OptionSpec } from "../flags.js";
-import { checkSameInputs, fileStamp, keptRowsPath, partialTablePath, readResumeFile, ResumeCheckpoint, resumeFilePath, writeResumeFile, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
+import { checkSameInputs, fileStamp, keptRowsPath, partialTablePath, readResumeFile, ResumeCheckpoint, resumeFilePath, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
 import { checkOutputPath, checkOutputWritable, checkSidecarPath, endBySignal, onFirstSignal, sidecarPath, writeOutputBytes } from "../output-file.js";
 
 /** Default --checkpoint-interval, seconds: a killed run recomputes at most this much. */
@@ -48,7 +48,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "threads", short: "j", placeholder: "N", doc: "worker threads; default one per core" },
   { name: "md5", boolean: true, doc: "also each file's MD5, an md5 column after path (in an .npy's sidecar, each row's md5): what ties a row to the bytes it was computed from. Off by default: each whole file is read and hashed once more (a 300 MB recording: 9–11 s → 13 s; a 1 s clip of it: 3–5 s → 8–9 s)" },
   { name: "resume", boolean: true, doc: "finish a run that was interrupted (Ctrl-C, SIGTERM, SIGHUP) or killed (SIGKILL, out of memory, a reboot): keep the rows it left in the partial table (-o features.csv: features.partial.csv, with features.csv.resume.json), compute the other targets; the same options are required" },
-  { name: "checkpoint-interval", placeholder: "S", doc: `seconds between writes of the rows computed so far to the resume file (-o features.csv: features.csv.resume.json), so that a run killed without a signal it can catch (SIGKILL, out of memory, a reboot) loses at most the last interval; default ${DEFAULT_CHECKPOINT_S}, and at least 20 times the last write took (a large table); 0: after every target that 20-times rule allows` },
+  { name: "checkpoint-interval", placeholder: "S", doc: `seconds between writes of the rows computed so far to the resume file (-o features.csv: features.csv.resume.json), so that a run killed without a signal it can catch (SIGKILL, out of memory, a reboot) loses at most the last interval; default ${DEFAULT_CHECKPOINT_S}, and at least 20 times the last write took (a slow disk); 0: after every target that 20-times rule allows` },
   { name: "progress-interval", placeholder: "S", doc: `when stderr is not a terminal (nohup, cron, a log file): a progress line every S seconds (files, audio, speed, ETA); default ${DEFAULT_PROGRESS_S}, 0 for none. A terminal has the live bar instead` },
 ];
 
@@ -152,7 +152,7 @@ async function extract(args: string[]): Promise<number> {
   const headers = readHeaders(todo, target, timeExpansion, report, stop.signal);
   const computedTarget = (o: Extract<ExtractOutcome, { values: unknown }>): ComputedTarget => ({ path: o.item.path, values: o.values, file: headers.stamps.get(o.item.path) ?? null, md5: o.md5 });
   // A resumed run's partial table holds fewer rows than its first checkpoint: it goes (as in keepUnwrittenRows).
-  const checkpoint = new ResumeCheckpoint(output, settings, paths, earlier, checkpointS * 1000, () => (resume ? removePartialTable(output, format) : Promise.resolve()), (line) => report.say(line));
+  const checkpoint = new ResumeCheckpoint(output, settings, resumedTargets, checkpointS * 1000, () => (resume ? removePartialTable(output, format) : Promise.resolve()), (line) => report.say(line));
   const onOutcome = (o: ExtractOutcome) => {
     report.done(o);
     if ("values" in o) checkpoint.add(computedTarget(o));
@@ -170,7 +170,7 @@ async function extract(args: string[]): Promise<number> {
   const targets: TableTargets = { stored: false, clips: clip, md5: settings.md5 };
   if (stop.signal.aborted) {
     report.stop();
-    await keepInterruptedRun(output, format, done.map(tableRow), features, targets, settings, resumed + todo.length - headers.unopened, checkpoint.rows, () => writeResumeFile(output, settings, done));
+    await keepInterruptedRun(output, format, done.map(tableRow), features, targets, settings, resumed + todo.length - headers.unopened, checkpoint.rows, () => checkpoint.keep());
     return endBySignal(stop.signal.reason as NodeJS.Signals);
   }
   if (done.length === 0) {
@@ -183,15 +183,16 @@ async function extract(args: string[]): Promise<number> {
   await writeTable(output, format, done.map(tableRow), features, targets, settings).catch((err: Error) => {
     report.stop();
     return keepUnwrittenRows(output, err, done.length, checkpoint.rows, async () => {
-      await writeResumeFile(output, settings, done);
+      await checkpoint.keep();
       // A resumed run's partial table holds fewer rows than the resume file now does (as in keepInterruptedRun).
       await removePartialTable(output, format);
     });
   });
   if (resume) await removeInterruptedRun(output, format);
   else if (checkpoint.rows) await rm(resumeFilePath(output), { force: true });
-  // Of the kept rows whose files changed, those this run found again (a file gone is not computed).
-  const again = changed.filter((path) => paths.includes(path));
+  // Of the kept rows whose files changed, those this run found again (a file gone is not computed), in table order.
+  const changedSince = new Set(changed);
+  const again = paths.filter((path) => changedSince.has(path));
   const recomputed = again.length ? `; ${again.length} changed since, computed again (${again.join(", ")})` : "";
   report.finish(output, resumed || again.length ? `${resumed} resumed from ${kept}${recomputed}` : undefined);
   releaseSignal();
@@ -214,7 +215,7 @@ async function checkNoInterruptedRun(output: string): Promise<ResumedTargets> {
 }
 
 /** A run with nothing taken from an interrupted one. */
-const NOTHING_RESUMED: ResumedTargets = { rows: new Map(), changed: [] };
+const NOTHING_RESUMED: ResumedTargets = { rows: new Map(), changed: [], appendAt: null };
 
 /**
  * The end of an interrupted run: `writeResume` keeps the rows computed (a resumed run's too) for

@@ -1,0 +1,130 @@
+// The resume file of `sonotile extract` (src/cli/extract-resume.ts) at unit level, no CLI: JSON
+// Lines appended at each checkpoint, a torn last line left out, 0.15.0's single document still read.
+// The CLI's interrupted and killed runs that write and read it are in cli-extract.test.ts.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fileStamp, readResumeFile, ResumeCheckpoint, writeResumeFile, type ComputedTarget, type ExtractSettings, type ResumedTargets } from "../src/cli/extract-resume.js";
+import { encodeWav16 } from "../src/demo/wav.js";
+import { parseParams } from "../src/engine/params.js";
+import { VERSION } from "../src/engine/version.js";
+import { featuresOfFile, FEATURE_NAMES } from "../src/features/features.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "sonotile-extract-resume-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const settings: ExtractSettings = { version: VERSION, params: parseParams({}), features: [...FEATURE_NAMES], "clip-start": null, "clip-end": null, "clip-low-freq": null, "clip-high-freq": null, "time-expansion": null, md5: false };
+const NOTHING_RESUMED: ResumedTargets = { rows: new Map(), changed: [], appendAt: null };
+/** Two computed targets, A and B (B's values with a NaN and a −Infinity: JSON has neither). */
+const targets: ComputedTarget[] = [];
+
+beforeAll(async () => {
+  const fs = 22050;
+  for (const [name, hz] of [["a.wav", 2000], ["b.wav", 5000]] as const) {
+    const path = join(tmp, name);
+    writeFileSync(path, encodeWav16(Float32Array.from({ length: fs / 2 }, (_, i) => 0.3 * Math.sin((2 * Math.PI * hz * i) / fs)), fs));
+    targets.push({ path, values: await featuresOfFile(path), file: await fileStamp(path) });
+  }
+  const b = targets[1];
+  b.values = { ...b.values, zero_crossing_rate: NaN, log_mel: Float32Array.from(b.values.log_mel, (v, i) => (i === 0 ? -Infinity : v)) };
+});
+const [A, B] = [0, 1].map((i) => () => targets[i]);
+
+/** A directory of its own per test, and its -o. */
+function output(name: string): string {
+  mkdirSync(join(tmp, name));
+  return join(tmp, name, "t.csv");
+}
+
+/** A checkpoint after every target; what it says on stderr goes to `said`. */
+function checkpointOf(out: string, earlier: ResumedTargets, said: string[] = []): ResumeCheckpoint {
+  return new ResumeCheckpoint(out, settings, earlier, 0, () => Promise.resolve(), (line) => said.push(line));
+}
+
+const lines = (out: string): string[] => readFileSync(`${out}.resume.json`, "utf8").split("\n");
+
+describe("the resume file of sonotile extract", () => {
+  it("a checkpoint appends the rows computed since the last one, the file's bytes before it as they were — it was one JSON document rewritten whole; read back, every value as computed", async () => {
+    const out = output("append");
+    const said: string[] = [];
+    let firstWrites = 0;
+    const checkpoint = new ResumeCheckpoint(out, settings, NOTHING_RESUMED, 0, () => Promise.resolve(void firstWrites++), (line) => said.push(line));
+    checkpoint.add(A());
+    await checkpoint.settle();
+    const first = readFileSync(`${out}.resume.json`);
+    expect(lines(out).map((line) => JSON.parse(line || "null"))).toEqual([{ kind: "sonotile extract --resume", settings }, expect.objectContaining({ path: A().path }), null]);
+    expect(checkpoint.rows).toBe(1);
+    checkpoint.add(B());
+    await checkpoint.keep();
+    const second = readFileSync(`${out}.resume.json`);
+    expect(second.subarray(0, first.length)).toEqual(first);
+    expect(lines(out).slice(2)).toEqual([expect.stringMatching(/^\{"path":".*b\.wav".*"zero_crossing_rate":"NaN".*"log_mel":\["-Infinity",/), ""]);
+    expect([checkpoint.rows, firstWrites, said]).toEqual([2, 1, []]);
+    // Nothing computed since: nothing written.
+    await checkpoint.keep();
+    expect(readFileSync(`${out}.resume.json`)).toEqual(second);
+    const resumed = await readResumeFile(out, settings);
+    expect(resumed).toEqual({ rows: new Map([[A().path, A()], [B().path, B()]]), changed: [], appendAt: second.length });
+    expect(Number.isNaN(resumed!.rows.get(B().path)!.values.zero_crossing_rate)).toBe(true);
+  });
+
+  it("a torn last line (a run killed while appending it) is left out, and the resumed run's next rows are written over it", async () => {
+    const out = output("torn");
+    const length = await writeResumeFile(out, settings, [A(), B()]);
+    expect(statSync(`${out}.resume.json`).size).toBe(length);
+    const [header, rowA] = lines(out);
+    truncateSync(`${out}.resume.json`, length - 100);
+    const resumed = await readResumeFile(out, settings);
+    expect(resumed).toEqual({ rows: new Map([[A().path, A()]]), changed: [], appendAt: Buffer.byteLength(`${header}\n${rowA}\n`) });
+    const checkpoint = checkpointOf(out, resumed!);
+    checkpoint.add(B());
+    await checkpoint.keep();
+    expect(checkpoint.rows).toBe(2);
+    expect(readFileSync(`${out}.resume.json`).length).toBe(length);
+    expect((await readResumeFile(out, settings))!.rows).toEqual(new Map([[A().path, A()], [B().path, B()]]));
+  });
+
+  it("a target written again on a later line (its file changed since the earlier) is taken from that line", async () => {
+    const out = output("again");
+    await writeResumeFile(out, settings, [{ ...A(), file: { file_size: 1, file_mtime: 0 } }, B()]);
+    const resumed = await readResumeFile(out, settings);
+    expect([[...resumed!.rows.keys()], resumed!.changed]).toEqual([[B().path], [A().path]]);
+    const checkpoint = checkpointOf(out, resumed!);
+    checkpoint.add(A());
+    await checkpoint.keep();
+    expect(lines(out)).toHaveLength(5); // header, A as it was, B, A again, and the end
+    expect(await readResumeFile(out, settings)).toMatchObject({ rows: new Map([[A().path, A()], [B().path, B()]]), changed: [] });
+  });
+
+  it("0.15.0's single JSON document is still read (an interrupted 0.15.0 run resumes), and the first checkpoint writes the file in lines", async () => {
+    const out = output("v0.15.0");
+    // 0.15.0's writeResumeFile: one document, every row with log_mel as an array, non-finite numbers as text.
+    const rows = [A(), B()].map(({ path, file, md5, values }) => ({ path, file, md5, values: { ...values, log_mel: Array.from(values.log_mel) } }));
+    writeFileSync(`${out}.resume.json`, JSON.stringify({ kind: "sonotile extract --resume", settings, rows: rows.slice(0, 1) }, (_key, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v)) + "\n");
+    const resumed = await readResumeFile(out, settings);
+    expect(resumed).toEqual({ rows: new Map([[A().path, A()]]), changed: [], appendAt: null });
+    const checkpoint = checkpointOf(out, resumed!);
+    checkpoint.add(B());
+    await checkpoint.keep();
+    expect(checkpoint.rows).toBe(2);
+    expect(JSON.parse(lines(out)[0])).toEqual({ kind: "sonotile extract --resume", settings });
+    expect(lines(out)).toHaveLength(4);
+    expect((await readResumeFile(out, settings))!.rows).toEqual(new Map([[A().path, A()], [B().path, B()]]));
+    // Other options are refused as for this format, before the rows.
+    await expect(readResumeFile(out, { ...settings, md5: true })).rejects.toThrow(/^--resume: the rows in \S+t\.csv\.resume\.json were computed with no --md5, this run has --md5;/);
+  });
+
+  it("a line that is not a row is refused naming it; a file without a complete header line is not a resume file", async () => {
+    const out = output("broken");
+    const length = await writeResumeFile(out, settings, [A()]);
+    const [header, rowA] = lines(out);
+    writeFileSync(`${out}.resume.json`, `${header}\n{"path": 3}\n${rowA}\n`);
+    await expect(readResumeFile(out, settings)).rejects.toThrow(`${out}.resume.json: line 2 is not a row of the resume file of an interrupted sonotile extract; remove the file to start over`);
+    for (const text of ["", header, "[]\n"]) {
+      writeFileSync(`${out}.resume.json`, text);
+      await expect(readResumeFile(out, settings), JSON.stringify(text.slice(0, 20))).rejects.toThrow(`${out}.resume.json is not the resume file of an interrupted sonotile extract; remove it to start over`);
+    }
+    expect(length).toBe(Buffer.byteLength(`${header}\n${rowA}\n`));
+  });
+});
