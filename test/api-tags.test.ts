@@ -149,3 +149,57 @@ it("lists a dataset's tags through indexes: no scan of every tag, attachment, cl
     await own.cleanup();
   }
 }, 120_000);
+
+it("lists a large dataset's tags tag by tag, reading a few attachments, not the dataset's thousands; the same tags as its attachments hold", async () => {
+  const heard: { statement: string; parameters: unknown[] }[] = [];
+  const own = await freshDatabase({ onStatement: (statement, parameters) => heard.push({ statement, parameters }) });
+  const sql = own.db.sql;
+  try {
+    // "large": 2 recordings of 3,000 clips, each clip a species of 4; "small": 1 recording of 10
+    // clips of a species of its own and one of large's. A trashed clip of large carries a tag of its
+    // own; a recording of each dataset carries a site.
+    await sql`INSERT INTO tags (key, value) SELECT 'species', v FROM unnest(ARRAY['s0', 's1', 's2', 's3', 'small only', 'trashed only', 'on nothing']) v`;
+    await sql`INSERT INTO tags (key, value) VALUES ('site', 'pond'), ('site', 'bank')`;
+    await sql`INSERT INTO datasets (name, audio_dir) VALUES ('large', '/audio/large'), ('small', '/audio/small')`;
+    await sql`
+      INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels)
+      SELECT d.id, 'r' || i || '.wav', md5(d.name || i), 1000, 48000, 480000000, 1 FROM datasets d, generate_series(1, CASE d.name WHEN 'large' THEN 2 ELSE 1 END) i`;
+    await sql`
+      INSERT INTO clips (recording_id, start_time, end_time)
+      SELECT r.id, i, i + 0.5 FROM recordings r JOIN datasets d ON d.id = r.dataset_id, generate_series(1, CASE d.name WHEN 'large' THEN 3000 ELSE 10 END) i`;
+    await sql`
+      INSERT INTO clip_tags (clip_id, tag_id)
+      SELECT c.id, t.id FROM clips c JOIN recordings r ON r.id = c.recording_id JOIN datasets d ON d.id = r.dataset_id
+      JOIN tags t ON t.value = CASE WHEN d.name = 'small' THEN CASE WHEN c.start_time < 5 THEN 'small only' ELSE 's2' END ELSE 's' || (c.start_time::int % 4) END`;
+    const [{ id: trashed }] = await sql`SELECT c.id FROM clips c JOIN recordings r ON r.id = c.recording_id WHERE r.path = 'r1.wav' LIMIT 1`;
+    await sql`UPDATE clips SET state = 'trashed' WHERE id = ${trashed}`;
+    await sql`INSERT INTO clip_tags (clip_id, tag_id) SELECT ${trashed}, id FROM tags WHERE value = 'trashed only'`;
+    await sql`
+      INSERT INTO recording_tags (recording_id, tag_id)
+      SELECT r.id, t.id FROM recordings r JOIN datasets d ON d.id = r.dataset_id JOIN tags t ON t.value = CASE d.name WHEN 'large' THEN 'pond' ELSE 'bank' END
+      WHERE r.path = 'r1.wav'`;
+    await sql`ANALYZE`;
+    const [{ id: large }] = await sql`SELECT id FROM datasets WHERE name = 'large'`;
+    const [{ id: small }] = await sql`SELECT id FROM datasets WHERE name = 'small'`;
+    const values = async (q: Parameters<typeof listTags>[1]) => {
+      const page = await listTags(sql, q);
+      return [page.total, page.items.map((t) => t.value)];
+    };
+
+    heard.length = 0;
+    expect(await values({ dataset_id: large, limit: 100, offset: 0 })).toEqual([5, ["pond", "s0", "s1", "s2", "s3"]]);
+    const listing = heard.find((h) => /FROM tags WHERE/.test(h.statement))!;
+    // Each tag's attachments by tag, the first in the dataset ending the search: a few rows read
+    // of clip_tags, where the dataset's attachments are 6,000.
+    const read = (await planNodes(sql, listing)).filter((n) => n["Relation Name"] === "clip_tags")
+      .reduce((sum, n) => sum + (n as unknown as { "Actual Rows": number })["Actual Rows"] * n["Actual Loops"], 0);
+    expect(read).toBeGreaterThan(0);
+    expect(read).toBeLessThan(50);
+    // Paged and filtered as before; a small dataset beside it is read from its own attachments.
+    expect(await values({ dataset_id: large, limit: 2, offset: 1 })).toEqual([5, ["s0", "s1"]]);
+    expect(await values({ dataset_id: large, search: "S3", limit: 100, offset: 0 })).toEqual([1, ["s3"]]);
+    expect(await values({ dataset_id: small, limit: 100, offset: 0 })).toEqual([3, ["bank", "s2", "small only"]]);
+  } finally {
+    await own.cleanup();
+  }
+}, 120_000);

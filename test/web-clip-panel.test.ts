@@ -362,6 +362,49 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await expect.poll(() => options("clip-panel-tag-values")).toEqual(["riparian woodland", "beech woodland"]);
   });
 
+  it("fetches the tags in use once for the completion and narrows them as one types, again after the window's focus — it asked the server at each pause", async () => {
+    const { clips: [a, b] } = await openWithClips([[0.2, 0.5], [1.2, 1.6]]);
+    await call("POST", `/v1/clips/${b.id}/tags`, { key: "behaviour", value: "feeding buzz" });
+    await call("POST", "/v1/tags", { key: "behaviour", value: "social" });
+    await clickAt(0.3);
+    await panelShows(a);
+    const asked: string[] = [];
+    await page.route("**/v1/tags?*", (route) => {
+      asked.push(new URL(route.request().url()).search);
+      return route.continue();
+    });
+    const key = page.getByRole("combobox", { name: "tag key" }), value = page.getByRole("combobox", { name: "value" });
+    const options = (list: string) => page.$$eval(`#${list} option`, (os) => os.map((o) => (o as HTMLOptionElement).value));
+    // Typed with pauses longer than the completion waits for: each pause narrows the lists.
+    await key.focus();
+    for (const c of "beh") {
+      await key.press(c);
+      await page.waitForTimeout(300);
+    }
+    await expect.poll(() => options("clip-panel-tag-keys")).toEqual(["behaviour"]);
+    await key.fill("behaviour");
+    await value.focus();
+    for (const c of "so") {
+      await value.press(c);
+      await page.waitForTimeout(300);
+    }
+    await expect.poll(() => options("clip-panel-tag-values")).toEqual(["social"]);
+    await value.fill("");
+    await value.dispatchEvent("input");
+    // The recording's value first (its clip b's), then the vocabulary's.
+    await expect.poll(() => options("clip-panel-tag-values")).toEqual(["feeding buzz", "social"]);
+    // One request a scope: the recording's, its dataset's, the vocabulary's.
+    expect(asked.sort()).toEqual([`?dataset_id=${datasetId}&limit=1000`, `?limit=1000`, `?recording_id=${a.recording_id}&limit=1000`].sort());
+    // Tagged elsewhere, back to the page: its focus refreshes the panel and the lists with it.
+    await call("POST", "/v1/tags", { key: "behaviour", value: "song" });
+    await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+    await value.blur();
+    await value.focus();
+    await expect.poll(() => options("clip-panel-tag-values")).toEqual(["feeding buzz", "social", "song"]);
+    expect(asked.length).toBe(6);
+    await page.unroute("**/v1/tags?*");
+  });
+
   it("moves a clip's bounds to the numbers typed, and says why the server refuses others", async () => {
     const { clips: [a] } = await openWithClips([[0.2, 0.5]]);
     await call("POST", `/v1/clips/${a.id}/features`, { name: "duration_s", value: 0.3 }); // as a job computes it

@@ -50,8 +50,13 @@ export interface ClipPanelHost {
 /** The user of a token, as GET /v1/users/me gives them. */
 interface User { id: string; username: string; role: string }
 
-/** Tags asked of the vocabulary (GET /v1/tags) for each completion list: a datalist longer than this is scrolled, not read. */
+/** Values offered for a key from each scope's tags: a datalist longer than this is scrolled, not read. */
 const SUGGESTIONS = 50;
+/**
+ * Tags asked of each scope (GET /v1/tags) once for the completion, which then narrows them as one
+ * types; a scope holding more (a vocabulary of thousands) is asked again as one types.
+ */
+const SCOPE_TAGS = 1000;
 /** Milliseconds the tag fields must rest before their completion is asked for: a typed word asks once. */
 const SUGGEST_DELAY_MS = 200;
 
@@ -64,6 +69,18 @@ export const bounds = (c: Pick<ListedClip, "start_time" | "end_time" | "low_freq
   return `${times}, ${low === null ? `≤ ${hz(high!)}` : high === null ? `≥ ${hz(low)}` : `${hz(low)}–${hz(high)}`} Hz`;
 };
 const tagText = (t: Tag) => `${t.key}: ${t.value}`;
+
+/** What the completion asks of the tags in use: those of `key`, holding `search` in the key or the value, the first `limit`. */
+interface TagQuery { key?: string; search?: string; limit: number }
+
+/** A scope's tags (GET /v1/tags with recording_id, dataset_id, neither), fetched for the completion: all of them when `whole`. */
+interface ScopeTags { scope: Record<string, string>; items: Tag[]; whole: boolean }
+
+/** The tags of `items` matching `q` as GET /v1/tags finds them (the text in the key or the value, whatever its case), in their order. */
+function matching(items: readonly Tag[], q: TagQuery): Tag[] {
+  const text = q.search?.normalize("NFC").toLowerCase() ?? "";
+  return items.filter((t) => (q.key === undefined || t.key === q.key) && (t.key.toLowerCase().includes(text) || t.value.toLowerCase().includes(text))).slice(0, q.limit);
+}
 
 export class ClipPanel {
   readonly #host: ClipPanelHost;
@@ -78,6 +95,13 @@ export class ClipPanel {
   readonly #loads = new LatestRequest(0);
   readonly #keySuggestions = new LatestRequest(SUGGEST_DELAY_MS);
   readonly #valueSuggestions = new LatestRequest(SUGGEST_DELAY_MS);
+  /**
+   * The scopes' tags the completion narrows, fetched at its first use after the panel opened a
+   * clip or was refreshed (the window's focus: tags added elsewhere show then), for the recording
+   * they were fetched with. Each pause in typing asked the server anew, 0.5 s for a dataset of
+   * 200,000 tagged clips.
+   */
+  #scopeTags: { recordingId: string | undefined; lists: Promise<ScopeTags[]> } | null = null;
 
   /** Binds the panel's controls, the clip list's keys, Escape on the plot and the page's return from another tab. */
   constructor(host: ClipPanelHost) {
@@ -146,6 +170,7 @@ export class ClipPanel {
   async open(id: string, from: HTMLElement | null, announce = true) {
     if (id !== this.#selectedId) this.#filledBounds = "";
     this.#selectedId = id;
+    this.#scopeTags = null;
     this.#returnTo = from;
     this.#mark();
     const fetched = announce ? this.#host.fetchedClips().find((c) => c.id === id) : undefined;
@@ -399,14 +424,14 @@ export class ClipPanel {
   /**
    * The tag keys to complete (the browser's list narrows them as one types): those of the clips
    * the page holds (this recording's, most used first), then the tags in use on the recording
-   * and its clips, in its dataset, and in the server's vocabulary (GET /v1/tags with
-   * recording_id, dataset_id, neither: up to 1000 each, by key), those holding the text typed
-   * once there is some. Asked for as the key field takes the focus and as it is typed.
+   * and its clips, in its dataset, and in the server's vocabulary (#scopeTags, by key), those
+   * holding the text typed once there is some. Shown as the key field takes the focus and as it
+   * is typed.
    */
   async #suggestKeys() {
     const typed = $<HTMLInputElement>("clip-panel-tag-key").value.trim();
     const signal = this.#keySuggestions.start();
-    const tags = await this.#tagsInUse({ limit: "1000", ...(typed ? { search: typed } : {}) }, signal);
+    const tags = await this.#tagsInUse({ limit: SCOPE_TAGS, ...(typed ? { search: typed } : {}) }, signal);
     if (signal.aborted) return;
     // search finds the text in values too: keep the keys that hold it.
     const holding = (k: string) => k.toLowerCase().includes(typed.toLowerCase());
@@ -416,14 +441,14 @@ export class ClipPanel {
   /**
    * The values to complete for the key typed: those of this recording's clips first, then the
    * recording's, its dataset's and the vocabulary's of that key holding the text typed
-   * (GET /v1/tags?key&search), asked for as it is typed.
+   * (#scopeTags), shown as it is typed.
    */
   async #suggestValues() {
     const key = $<HTMLInputElement>("clip-panel-tag-key").value.trim();
     const typed = $<HTMLInputElement>("clip-panel-tag-value").value.trim();
     const signal = this.#valueSuggestions.start();
     if (!key) return fillDatalist("clip-panel-tag-values", []);
-    const tags = await this.#tagsInUse({ key, limit: String(SUGGESTIONS), ...(typed ? { search: typed } : {}) }, signal);
+    const tags = await this.#tagsInUse({ key, limit: SUGGESTIONS, ...(typed ? { search: typed } : {}) }, signal);
     if (signal.aborted) return;
     // search finds the text in the key too: keep the values that hold it.
     const holding = (v: string) => v.toLowerCase().includes(typed.toLowerCase());
@@ -431,14 +456,27 @@ export class ClipPanel {
   }
 
   /**
-   * The tags GET /v1/tags?`query` lists in use on the recording open and its clips, then in its
-   * dataset, then in the whole vocabulary, in that order (none of a request refused).
+   * The tags matching `q` in use on the recording open and its clips, then in its dataset, then
+   * in the whole vocabulary, in that order: narrowed from #scopeTags, or for a scope holding more
+   * than was fetched, asked of the server (GET /v1/tags?key&search; none of a request refused).
    */
-  async #tagsInUse(query: Record<string, string>, signal: AbortSignal): Promise<Tag[]> {
+  async #tagsInUse(q: TagQuery, signal: AbortSignal): Promise<Tag[]> {
+    const recordingId = this.#host.recording()?.id;
+    if (!this.#scopeTags || this.#scopeTags.recordingId !== recordingId) this.#scopeTags = { recordingId, lists: this.#fetchScopeTags() };
+    const lists = await this.#scopeTags.lists;
+    const query = (scope: Record<string, string>) => new URLSearchParams({ ...scope, limit: String(q.limit), ...(q.key === undefined ? {} : { key: q.key }), ...(q.search ? { search: q.search } : {}) });
+    const pages = await Promise.all(lists.map((l) => l.whole
+      ? matching(l.items, q)
+      : this.#host.api<{ items: Tag[] }>(`/v1/tags?${query(l.scope)}`, { signal }).then((p) => p.items, () => [])));
+    return pages.flat();
+  }
+
+  /** The first SCOPE_TAGS tags, by key, of the recording open (its own and its clips'), of its dataset and of the vocabulary; a scope refused is asked again as one types. */
+  async #fetchScopeTags(): Promise<ScopeTags[]> {
     const recording = this.#host.recording();
     const scopes: Record<string, string>[] = [...(recording ? [{ recording_id: recording.id }, { dataset_id: recording.dataset_id }] : []), {}];
-    const pages = await Promise.all(scopes.map((scope) => this.#host.api<{ items: Tag[] }>(`/v1/tags?${new URLSearchParams({ ...query, ...scope })}`, { signal }).then((p) => p.items, () => [])));
-    return pages.flat();
+    return Promise.all(scopes.map((scope) => this.#host.api<{ items: Tag[]; total: number }>(`/v1/tags?${new URLSearchParams({ ...scope, limit: String(SCOPE_TAGS) })}`)
+      .then((p) => ({ scope, items: p.items, whole: p.total <= p.items.length }), () => ({ scope, items: [], whole: false }))));
   }
 
   /** The tags of the clips the page holds and of the clip selected, most used first. */
