@@ -28,7 +28,7 @@ describe("sonotile jobs: usage", () => {
   it("exits 2 with a message naming the problem", async () => {
     const env = { DATABASE_URL: "" };
     const cases: [string[], RegExp][] = [
-      [["jobs", "frob"], /expected submit, list, show, abort or retry/],
+      [["jobs", "frob"], /expected submit, list, show, abort, retry or download/],
       [["jobs", "submit"], /exactly one of --dataset, --recordings, --clips/],
       [["jobs", "submit", "--recordings", "not-a-uuid,00000000-0000-4000-8000-000000000000"], /targets\.recording_ids\.0 \(--recordings\): must be a UUID$/m],
       [["jobs", "submit", "--dataset", "00000000-0000-4000-8000-000000000000", "--features", "rms_dbfs,loudness"], /--features: unknown feature 'loudness' \(known: duration_s, /],

@@ -85,8 +85,8 @@ describe("sonotile", () => {
     const cases: [string[], string][] = [
       [["info"], "sonotile info: expected one audio file, got 0 (see --help)"],
       [["decode", "a.wav", "b.wav", "-o", "x.npy"], "sonotile decode: expected one audio file, got 2 (see --help)"],
-      [["dataset", "bogus"], "sonotile dataset: expected 'add <dir>', 'scan <dir>', 'list' or 'reprobe' (see --help)"],
-      [["jobs"], "sonotile jobs: expected submit, list, show, abort or retry (see --help)"],
+      [["dataset", "bogus"], "sonotile dataset: expected 'add <dir>', 'scan <dir>', 'refresh <dir>', 'list' or 'reprobe' (see --help)"],
+      [["jobs"], "sonotile jobs: expected submit, list, show, abort, retry or download (see --help)"],
       [["token"], "sonotile token: expected create, list, disable or enable (see --help)"],
       [["serve", "extra"], "sonotile serve: serve takes no arguments (see --help)"],
       [["worker", "extra"], "sonotile worker: worker takes no arguments (see --help)"],

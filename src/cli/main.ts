@@ -15,11 +15,11 @@ import type { Command } from "./command.js";
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
   clips: { summary: "import clips from a Raven selection table or Audacity labels, or export them as a Raven table or CSV", load: () => import("./commands/clips.js") },
   database: { summary: "copy the embedded database into an empty real PostgreSQL (the move to a shared server)", load: () => import("./commands/database.js") },
-  dataset: { summary: "add a dataset (create + import a directory of recordings), scan one, list datasets, or read recordings' facts again", load: () => import("./commands/dataset.js") },
+  dataset: { summary: "add a dataset (create + import a directory of recordings), scan or refresh one, list datasets, or read recordings' facts again", load: () => import("./commands/dataset.js") },
   decode: { summary: "decode a recording to float32 samples (.npy or 32-bit float .wav)", load: () => import("./commands/decode.js") },
   extract: { summary: "acoustic features of recordings (or clips) on all cores, as CSV, .npy or Parquet", load: () => import("./commands/extract.js") },
   info: { summary: "describe a recording: format, rate, channels, duration, MD5, GUANO/bext metadata", load: () => import("./commands/info.js") },
-  jobs: { summary: "submit, list, show, abort or retry batch jobs", load: () => import("./commands/jobs.js") },
+  jobs: { summary: "submit, list, show, abort or retry batch jobs, or download their artifacts", load: () => import("./commands/jobs.js") },
   serve: { summary: "serve the HTTP API (tiles, metadata) on the configured or embedded database", load: () => import("./commands/serve.js") },
   spectrogram: { summary: "spectrogram of a recording (or a piece of it) as PNG, .npy or .f32", load: () => import("./commands/spectrogram.js") },
   token: { summary: "create, list, disable or enable API tokens", load: () => import("./commands/token.js") },

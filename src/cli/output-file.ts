@@ -82,18 +82,20 @@ export async function writeOutputFile<T>(output: string, write: (tempPath: strin
 
 /**
  * `bytes` written to `output` by writeOutputFile; `then` runs once they are in the temporary file,
- * before it is renamed (an `.npy` table puts its sidecar in place there). Text given as an async
- * iterable (a table read from the database as it is written) is written chunk by chunk; a failure
- * of the iterable is thrown as it is, not as the file's.
+ * before it is renamed (an `.npy` table puts its sidecar in place there). Text or bytes given as an
+ * async iterable (a table read from the database as it is written, an artifact's chunks) are
+ * written chunk by chunk, one held at a time; a failure of the iterable is thrown as it is, not as
+ * the file's.
  */
-export function writeOutputBytes(output: string, bytes: Uint8Array | string | AsyncIterable<string>, then?: () => Promise<void>): Promise<void> {
+export function writeOutputBytes(output: string, bytes: Uint8Array | string | AsyncIterable<string | Uint8Array>, then?: () => Promise<void>): Promise<void> {
   return writeOutputFile(output, async (temp) => {
     const failed = (err: NodeJS.ErrnoException) => Promise.reject(outputError(output, err));
     if (typeof bytes === "string" || bytes instanceof Uint8Array) await writeFile(temp, bytes).catch(failed);
     else {
       const file = await open(temp, "w").catch(failed);
       try {
-        for await (const chunk of bytes) await file.write(chunk).catch(failed);
+        // Two calls for the two overloads of FileHandle.write (text, bytes).
+        for await (const chunk of bytes) await (typeof chunk === "string" ? file.write(chunk) : file.write(chunk)).catch(failed);
       } finally {
         await file.close();
       }

@@ -69,6 +69,18 @@ export async function storeFile(db: Queryable, bytes: Uint8Array, mediaType = "a
   return row;
 }
 
+/**
+ * Why an artifact's file is not handed out, as GET /v1/artifacts/{id}/file (410) and `sonotile
+ * jobs download` say it: it expired, and cleanup deletes it CLEANUP_GRACE_SECONDS later unless
+ * it is archived first.
+ */
+export const expiredArtifactMessage = (a: Pick<Artifact, "id" | "expire_at">) =>
+  `artifact ${a.id} expired at ${a.expire_at}; a cleanup deletes it ${CLEANUP_GRACE_SECONDS} s after that (downloads in progress finish meanwhile) unless it is archived first (POST /v1/artifacts/${a.id}/archive keeps it)`;
+
+/** Why an artifact's file cannot be handed out when its bytes are not in the database (fileContentsStored), as the route (404) and `jobs download` say it. */
+export const unstoredFileMessage = (a: Pick<Artifact, "id">) =>
+  `the file of artifact ${a.id} is not in the database (it was written before files were stored there, on the disk of the worker that made it)`;
+
 /** True when all `size` bytes of the file are in the database (not so for files stored before migration 003). */
 export async function fileContentsStored(db: Queryable, sha256: string, size: number): Promise<boolean> {
   const [{ bytes }] = await db`SELECT COALESCE(sum(octet_length(data)), 0)::float8 AS bytes FROM file_chunks WHERE sha256 = ${sha256}`;

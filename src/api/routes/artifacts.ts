@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
-import { CLEANUP_GRACE_SECONDS, EXPIRY_FILTERS, cleanupExpired, fileContentsStored, getArtifact, listArtifacts, readFileContents } from "../../store/artifacts.js";
+import { CLEANUP_GRACE_SECONDS, EXPIRY_FILTERS, cleanupExpired, expiredArtifactMessage, fileContentsStored, getArtifact, listArtifacts, readFileContents, unstoredFileMessage } from "../../store/artifacts.js";
 import { requestedRanges, sendRanges } from "../byte-range.js";
 import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
@@ -53,13 +53,13 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
   }, async (request, reply) => {
     const artifact = await getArtifact(sql, request.params.id);
     if (artifact.expired) {
-      throw new HttpError(410, `artifact ${artifact.id} expired at ${artifact.expire_at}; a cleanup deletes it ${CLEANUP_GRACE_SECONDS} s after that (downloads in progress finish meanwhile) unless it is archived first (POST /v1/artifacts/${artifact.id}/archive keeps it)`);
+      throw new HttpError(410, expiredArtifactMessage(artifact));
     }
     const etag = `"${artifact.file_sha256}"`;
     reply.header("Accept-Ranges", "bytes").header("ETag", etag);
     if (notModified(request.headers["if-none-match"], etag)) return reply.code(304).header("ETag", etag).send(undefined);
     if (!(await fileContentsStored(sql, artifact.file_sha256, artifact.size))) {
-      throw new HttpError(404, `the file of artifact ${artifact.id} is not in the database (it was written before files were stored there, on the disk of the worker that made it)`);
+      throw new HttpError(404, unstoredFileMessage(artifact));
     }
     const ranges = requestedRanges(request, reply, etag, artifact.size);
     reply.header("Content-Disposition", attachment(artifact.name));

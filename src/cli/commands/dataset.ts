@@ -4,13 +4,17 @@
  * recordings, registering nothing; `sonotile dataset list`; `sonotile dataset reprobe` — read again the
  * header facts of the recordings an older sonotile read (store/reprobe.ts), as a server does at
  * start: for those its sweep left (a directory not mounted then), without restarting it. Works
- * beside a running `serve` on the same embedded data directory by connecting to it.
+ * beside a running `serve` on the same embedded data directory by connecting to it; `sonotile
+ * dataset refresh <dir>` — make the files of a dataset's recordings changed since their content,
+ * as POST /v1/recordings/{id}/refresh does for one.
  */
 import { basename, resolve } from "node:path";
-import { plural } from "../../audio/types.js";
+import { AudioFormatError, plural } from "../../audio/types.js";
 import { storeConfig } from "../../store/config.js";
 import { addDataset, DatasetImports, datasetsHoldingSameBytes, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, type DatasetHoldingSameBytes, type ImportOutcome, type ImportResult, type ScanFile } from "../../store/datasets.js";
 import type { Sql } from "../../store/db.js";
+import { ConflictError, InvalidError, NotFoundError } from "../../store/errors.js";
+import { refreshRecordingFile, type Recording } from "../../store/recordings.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { resolveAudioDir } from "../../store/paths.js";
 import { ensureAdmin } from "../../store/users.js";
@@ -29,6 +33,7 @@ const OPTIONS: readonly OptionSpec[] = [
 
 const USAGE = `usage: sonotile dataset add <dir> [--name NAME] [--description TEXT]
        sonotile dataset scan <dir>
+       sonotile dataset refresh <dir>
        sonotile dataset list
        sonotile dataset reprobe
 
@@ -37,12 +42,12 @@ directory that has its dataset already (an earlier 'add' interrupted, or files a
 registers the files not registered yet — a file with the bytes (MD5) of a recording whose file
 is missing is that file moved or renamed, and the recording follows it with its clips, tags and
 notes — and names those registered whose size or modification time changed since (they keep
-their registered content until refreshed: POST /v1/recordings/{id}/refresh) and those whose
-file is missing. Files holding the same bytes as another recording are registered and named as
-duplicates. A directory inside another dataset's, or holding one, is refused (exit 2): its
+their registered content until refreshed: 'refresh' below, or POST /v1/recordings/{id}/refresh)
+and those whose file is missing. Files holding the same bytes as another recording are
+registered and named as duplicates. A directory inside another dataset's, or holding one, is refused (exit 2): its
 files would be registered twice. 'add' creates the database if there is none (its admin token
-printed on a terminal, else written to DATA/admin-token, as serve does), 'scan', 'list' and
-'reprobe' refuse to. On a shared PostgreSQL, 'add' waits (saying so)
+printed on a terminal, else written to DATA/admin-token, as serve does), 'scan', 'refresh',
+'list' and 'reprobe' refuse to. On a shared PostgreSQL, 'add' waits (saying so)
 for an import of the same dataset running on a server or in another 'add', then registers what
 is still new; a server's import asked for meanwhile waits for it.
 
@@ -53,6 +58,13 @@ only, what decoding finds is left to 'add'), those registered and changed since,
 recordings whose file is missing — with the files not registered of the same size, where it may
 have moved (the scan hashes nothing; 'add' checks them by MD5 and the recording follows the one
 with its bytes).
+
+'refresh' makes the file now at the path of each recording of <dir>'s dataset whose size or
+modification time changed since it was registered (those 'scan' names 'changed') that
+recording's content, as POST /v1/recordings/{id}/refresh does: hashed and read again, its hash,
+size and header facts stored, so that its tiles and statistics follow the new bytes; its clips,
+tags, features and notes stay. A recording whose file went missing, no longer reads as audio, or
+that is archived or trashed (read-only) is named with why and left as it was (exit 1).
 
 'reprobe' reads again the header facts (rate, frames, channels) of the recordings an older
 sonotile read, in the datasets inside the audio roots, as every server does when it starts;
@@ -81,12 +93,14 @@ export const command: Command = {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "dataset", takesParams: false });
     if (!cl) return EXIT.ok;
     const [action, ...rest] = cl.positionals;
-    if (!((action === "add" || action === "scan") && rest.length === 1) && !((action === "list" || action === "reprobe") && rest.length === 0)) throw new UsageError(`expected 'add <dir>', 'scan <dir>', 'list' or 'reprobe' (see --help)`);
+    const onDir = action === "add" || action === "scan" || action === "refresh";
+    if (!(onDir && rest.length === 1) && !((action === "list" || action === "reprobe") && rest.length === 0)) throw new UsageError(`expected 'add <dir>', 'scan <dir>', 'refresh <dir>', 'list' or 'reprobe' (see --help)`);
+    if (action !== "add" && (cl.options.name !== undefined || cl.options.description !== undefined)) throw new UsageError(`${action} takes no ${["name", "description"].filter((f) => cl.options[f] !== undefined).map((f) => `--${f}`).join(", ")}`);
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
     const roots = action === "list" ? [] : await audioRootsOption(config.audioRoots);
     // A path typed on a command line is relative to the current directory (the API's audio_dir
     // is relative to the first root: a remote caller has no current directory of the server's).
-    const audioDir = action === "add" || action === "scan" ? await resolveAudioDir(roots, resolve(rest[0]), DIR, outsideRootsHint(roots)) : "";
+    const audioDir = onDir ? await resolveAudioDir(roots, resolve(rest[0]), DIR, outsideRootsHint(roots)) : "";
 
     // `add` brings a database into use (its first admin token is delivered below); `list` only reads one.
     const { database, out } = await openCommandStore(cl, { poolSize: 2, create: action === "add", config });
@@ -100,6 +114,7 @@ export const command: Command = {
       }
       if (action === "reprobe") return await reprobe(sql, roots, out);
       if (action === "scan") return await scan(sql, audioDir, out);
+      if (action === "refresh") return await refresh(sql, audioDir, out);
       const first = await ensureAdmin(sql);
       const admin = first && (await deliverAdminKey(first.key, config.dataDir));
       // With --json the token (or its file) is a field of the one JSON document, not a line before it.
@@ -193,6 +208,13 @@ function missingLine(f: ScanFile, after: "scan" | "import"): string {
     : `${kept}; ${at}, of its size, ${f.possibly_moved_to.length > 1 ? "hold" : "holds"} other bytes (MD5) and ${f.possibly_moved_to.length > 1 ? "were" : "was"} registered as new: its file moved and edited, or another recording — if its file, delete the new recording and give the file to this one (PATCH /v1/recordings/${f.recording_id} {"path": …})`;
 }
 
+/** The dataset of directory `audioDir`; a usage error (exit 2) naming how to make one when there is none. */
+async function datasetOfDir(sql: Sql, audioDir: string) {
+  const dataset = await findDatasetByDir(sql, audioDir);
+  if (!dataset) throw new UsageError(`${audioDir} is no dataset's directory: sonotile dataset add ${audioDir} makes it one`);
+  return dataset;
+}
+
 /**
  * `dataset scan`: the counts, then a line per file not registered (`unreadable` where its header
  * does not read: an import cannot register it), per registered file changed since, per recording
@@ -200,8 +222,7 @@ function missingLine(f: ScanFile, after: "scan" | "import"): string {
  * has no dataset. Registers nothing.
  */
 async function scan(sql: Sql, audioDir: string, out: AnswerPrinter): Promise<number> {
-  const dataset = await findDatasetByDir(sql, audioDir);
-  if (!dataset) throw new UsageError(`${audioDir} is no dataset's directory: sonotile dataset add ${audioDir} makes it one`);
+  const dataset = await datasetOfDir(sql, audioDir);
   const result = await scanDataset(sql, dataset.id);
   const { registered, missing, unregistered } = result.counts;
   const unreadable = result.files.filter((f) => f.unreadable).length;
@@ -233,4 +254,47 @@ async function reprobe(sql: Sql, roots: readonly string[], out: AnswerPrinter): 
   lines.push(`${summary.stored} recordings read again (${summary.corrected} corrected), ${summary.left} left`);
   out({ ...summary, recordings: outcomes }, lines.join("\n"));
   return summary.left ? EXIT.input : EXIT.ok;
+}
+
+/**
+ * Why refreshRecordingFile left recording `id`, as POST /v1/recordings/{id}/refresh says it (422,
+ * 404, 409): its file does not read as audio, is gone from the dataset's directory, or the
+ * recording is read-only or was deleted meanwhile; null for any other error (the database lost,
+ * say), which ends the command.
+ */
+function refreshFailure(err: unknown, id: string): string | null {
+  if (err instanceof AudioFormatError) return `the file of recording ${id} cannot be read as audio: ${err.message}`;
+  if (err instanceof InvalidError && err.fields.some((f) => f.field === "path")) return `the file of recording ${id} is missing from its dataset directory`;
+  return err instanceof ConflictError || err instanceof NotFoundError || err instanceof InvalidError ? (err as Error).message : null;
+}
+
+/**
+ * `dataset refresh`: each recording of the dataset of `audioDir` whose file changed since it was
+ * registered (the scan's `changed`) refreshed (refreshRecordingFile, what the API's refresh
+ * does), a line each — refreshed with its new facts, or failed with why —, then the counts; with
+ * --json one document. Exit 1 when some failed, 2 when the directory has no dataset.
+ */
+async function refresh(sql: Sql, audioDir: string, out: AnswerPrinter): Promise<number> {
+  const dataset = await datasetOfDir(sql, audioDir);
+  const changed = (await scanDataset(sql, dataset.id)).files.filter((f) => f.changed);
+  const refreshed: { path: string; recording: Recording; clips_past_end: number }[] = [];
+  const failed: { path: string; recording_id: string; error: string }[] = [];
+  for (const f of changed) {
+    const id = f.recording_id!;
+    try {
+      const { recording, clipsPastEnd } = await refreshRecordingFile(sql, id);
+      refreshed.push({ path: f.path, recording, clips_past_end: clipsPastEnd });
+    } catch (err) {
+      const error = refreshFailure(err, id);
+      if (error === null) throw err;
+      failed.push({ path: f.path, recording_id: id, error });
+    }
+  }
+  const lines = [
+    ...refreshed.map((r) => `  refreshed ${r.path} (${r.recording.id}): ${r.recording.file_size} bytes, MD5 ${r.recording.hash}, ${r.recording.duration} s${r.clips_past_end ? `; ${plural(r.clips_past_end, "clip")} now ${r.clips_past_end > 1 ? "end" : "ends"} after it` : ""}`),
+    ...failed.map((f) => `  failed ${f.path} (${f.recording_id}): ${f.error}`),
+    `dataset ${dataset.name} (${dataset.id}) of ${audioDir}: ${refreshed.length} of ${plural(changed.length, "changed recording")} refreshed${failed.length ? `, ${failed.length} failed` : ""}`,
+  ];
+  out({ dataset_id: dataset.id, refreshed, failed }, lines.join("\n"));
+  return failed.length ? EXIT.input : EXIT.ok;
 }

@@ -1,8 +1,12 @@
 /**
- * `sonotile jobs submit|list|show|abort|retry` — batch jobs from the command line, for whoever can
- * open the database (as `sonotile token`): the same operations as /v1/jobs. Submitted jobs
- * are executed by `sonotile worker` processes.
+ * `sonotile jobs submit|list|show|abort|retry|download` — batch jobs from the command line, for
+ * whoever can open the database (as `sonotile token`): the same operations as /v1/jobs, and the
+ * download of a job's artifacts as GET /v1/artifacts/{id}/file serves them. Submitted jobs are
+ * executed by `sonotile worker` processes.
  */
+import { createHash } from "node:crypto";
+import { lstat, mkdir, stat } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import type { Sql } from "../../store/db.js";
 import { STATES, type StateFilter } from "../../store/common.js";
 import { getJob, listJobItems, listJobs, listMetrics, JOB_STATUSES, type Job, type JobItem, type JobItemStatus, type JobStatus } from "../../store/jobs.js";
@@ -12,11 +16,13 @@ import { parseFeatureList } from "../../features/features.js";
 import { InvalidError } from "../../store/errors.js";
 import { RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue, retryExtractJob, submitExtractJob, type RetriedItemStatus } from "../../jobs/queue.js";
 import { jobArtifacts } from "../../jobs/results.js";
+import { expiredArtifactMessage, fileContentsStored, readFileContents, unstoredFileMessage, type Artifact } from "../../store/artifacts.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { choiceOption, idArgument, numberOption, optionRows, readCommandLine, namingFlags, withFlag, type OptionSpec } from "../flags.js";
 import { getRun, type Run } from "../../store/runs.js";
-import { openCommandStore, STORE_OPTIONS } from "../store-options.js";
+import { outputError, writeOutputBytes } from "../output-file.js";
+import { openCommandStore, STORE_OPTIONS, type AnswerPrinter } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "dataset", placeholder: "ID", doc: "submit: every recording of the dataset" },
@@ -28,6 +34,8 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "status", placeholder: "STATUS", doc: `list: only jobs with this status (${JOB_STATUSES.join(", ")}); retry: only items with this one (${RETRIED_ITEM_STATUSES.join(", ")})` },
   { name: "state", placeholder: "STATE", doc: `list: jobs in this state (${[...STATES, "all"].join(", ")}); default active — archive, trash and restore through the API` },
   { name: "message", placeholder: "TEXT", doc: "abort: why" },
+  { name: "output", short: "o", placeholder: "DIR", doc: "download: the directory the artifact files are written into (made if absent); default ./<job-id>" },
+  { name: "force", boolean: true, doc: "download: replace files of the artifacts' names already in the directory (refused otherwise)" },
   { name: "json", boolean: true, doc: "print JSON" },
   ...STORE_OPTIONS.filter((o) => o.name === "data"),
 ];
@@ -37,10 +45,17 @@ const USAGE = `usage: sonotile jobs submit (--dataset ID | --recordings ID,… |
        sonotile jobs show <job-id>          (with its run's sonotile version, and every item that failed or errored, and why)
        sonotile jobs abort <job-id> [--message TEXT]
        sonotile jobs retry <job-id> [--status STATUS] [--priority N]   (a new job of its failed, errored and skipped items, after its retries)
+       sonotile jobs download <job-id> [-o DIR] [--force]   (its artifacts — features.csv, .npy matrices, provenance.json — as files in DIR)
 
 Feature extraction jobs, executed by 'sonotile worker' processes. Spectrogram parameters are
 the flags of 'sonotile spectrogram' (e.g. --window-size 0.01). The database must exist
 ('sonotile serve' or 'sonotile dataset add' creates one).
+
+'download' writes each artifact of an ended job (those 'show' lists) into DIR under its name,
+read from the database a 1 MiB chunk at a time into a temporary file beside it, checked against
+its SHA-256 and renamed into place once whole. It writes nothing when a file of one of those names
+exists in DIR (without --force), or when an artifact has expired (archive it to keep it: POST
+/v1/artifacts/{id}/archive) or its bytes are not in the database.
 
 ${optionRows(OPTIONS)}`;
 
@@ -51,6 +66,7 @@ const ACTION_FLAGS: Record<string, readonly string[]> = {
   show: [],
   abort: ["message"],
   retry: ["status", "priority"],
+  download: ["output", "force"],
 };
 
 const ids = (text: string | true) => String(text).split(",").map((s) => s.trim()).filter(Boolean);
@@ -109,8 +125,8 @@ export const command: Command = {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "jobs", takesParams: true });
     if (!cl) return EXIT.ok;
     const [action, ...rest] = cl.positionals;
-    if (!["submit", "list", "show", "abort", "retry"].includes(action ?? "")) throw new UsageError(`expected submit, list, show, abort or retry (see --help)`);
-    if (rest.length !== (["show", "abort", "retry"].includes(action) ? 1 : 0)) throw new UsageError(`${action}: wrong number of arguments (see --help)`);
+    if (!["submit", "list", "show", "abort", "retry", "download"].includes(action ?? "")) throw new UsageError(`expected submit, list, show, abort, retry or download (see --help)`);
+    if (rest.length !== (["show", "abort", "retry", "download"].includes(action) ? 1 : 0)) throw new UsageError(`${action}: wrong number of arguments (see --help)`);
     const jobId = rest.length === 1 ? idArgument(rest[0], "job-id") : undefined;
     if (action !== "submit" && Object.keys(cl.params).length) throw new UsageError(`${action} takes no spectrogram parameters`);
     const foreign = Object.keys(cl.options).filter((flag) => flag !== "json" && flag !== "data" && !ACTION_FLAGS[action].includes(flag));
@@ -145,6 +161,8 @@ export const command: Command = {
       if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${withFlagName(i.path.join("."))}: ${i.message}`).join("; "));
       data = parsed.data;
     }
+    // Checked before the database is opened, as the values above: -o naming a file.
+    const outputDir = action === "download" ? await downloadDirectory(cl.options.output, jobId!) : undefined;
     const priority = numberOption(cl.options.priority, "priority", (v) => Number.isInteger(v) && Math.abs(v) <= 1000, "an integer in [-1000, 1000]");
 
     // One connection: the commands are sequential, and the embedded server interleaves the
@@ -172,6 +190,8 @@ export const command: Command = {
         } finally {
           await boss.stop({ graceful: false, close: false });
         }
+      } else if (action === "download") {
+        await download(sql, jobId!, outputDir!, cl.options.force === true, out);
       } else if (action === "list") {
         const page = await listJobs(sql, { limit: LIST_LIMIT, offset: 0, state, status: status as JobStatus | undefined, sort: "created_at", order: "desc" });
         out(page, page.items.map(jobLine).join("\n") || "no jobs");
@@ -203,3 +223,76 @@ export const command: Command = {
     }
   },
 };
+
+/**
+ * The directory `download` writes into: `-o DIR`, else `./<job-id>`; it may not exist yet (it is
+ * made), but may not be a file.
+ * @throws UsageError naming -o
+ */
+async function downloadDirectory(given: string | true | undefined, jobId: string): Promise<string> {
+  const dir = resolve(given === undefined ? jobId : String(given));
+  const found = await stat(dir).catch(() => null);
+  if (found && !found.isDirectory()) throw new UsageError(`-o ${String(given ?? jobId)}: is not a directory`);
+  return dir;
+}
+
+/**
+ * Why an artifact's file cannot be downloaded, after its name, or null: expired, its bytes not in
+ * the database (as GET /v1/artifacts/{id}/file says: 410, 404), or a name that is no plain file
+ * name (it would be written elsewhere than DIR).
+ */
+async function undownloadable(sql: Sql, a: Artifact): Promise<string | null> {
+  if (a.expired) return `${a.name}: ${expiredArtifactMessage(a)}`;
+  if (basename(a.name) !== a.name || a.name === "." || a.name === "..") return `artifact ${a.id}: its name ${JSON.stringify(a.name)} is no file name`;
+  if (!(await fileContentsStored(sql, a.file_sha256, a.size))) return `${a.name}: ${unstoredFileMessage(a)}`;
+  return null;
+}
+
+/**
+ * The chunks of an artifact's file as readFileContents reads them (one query per 1 MiB, one chunk
+ * held at a time), checked as they pass: a file whose bytes do not come to its size and SHA-256
+ * fails at its end, before writeOutputBytes renames it into place.
+ */
+async function* checkedContents(sql: Sql, a: Artifact): AsyncGenerator<Buffer> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of readFileContents(sql, a.file_sha256, a.size)) {
+    hash.update(chunk);
+    size += chunk.length;
+    yield chunk;
+  }
+  const sha256 = hash.digest("hex");
+  if (size !== a.size || sha256 !== a.file_sha256) throw new Error(`artifact ${a.id} (${a.name}): the database gave ${size} bytes of SHA-256 ${sha256}, not the ${a.size} bytes of ${a.file_sha256} stored; nothing was written for it`);
+}
+
+/**
+ * `jobs download`: every artifact of the job (jobArtifacts: active and archived ones), in name
+ * order, written to `dir`/<its name> — streamed, checked, and renamed into place whole
+ * (writeOutputBytes). All are checked first, so that a refusal writes nothing: none at all (a job
+ * still running, or whose artifacts were deleted), one undownloadable, a file of its name in `dir`
+ * without `force`.
+ */
+async function download(sql: Sql, jobId: string, dir: string, force: boolean, out: AnswerPrinter): Promise<void> {
+  const job = await getJob(sql, jobId);
+  const artifacts = (await jobArtifacts(sql, job.id)).sort((a, b) => a.name.localeCompare(b.name));
+  if (!artifacts.length) {
+    throw new Error(["pending", "running"].includes(job.status)
+      ? `job ${job.id} is ${job.status}: its artifacts are stored when it ends`
+      : `job ${job.id} (${job.status}) has no artifacts: a cleanup deleted them (expired), or they are in the trash (restore them: POST /v1/artifacts/{id}/restore)`);
+  }
+  const refusals = (await Promise.all(artifacts.map((a) => undownloadable(sql, a)))).filter((r) => r !== null);
+  if (refusals.length) throw new Error(`${refusals.join("; ")} — nothing written`);
+  const existing = force ? [] : (await Promise.all(artifacts.map(async (a) => ((await lstat(join(dir, a.name)).catch(() => null)) ? join(dir, a.name) : null)))).filter((p) => p !== null);
+  if (existing.length) throw new UsageError(`-o ${dir}: ${existing.join(", ")} ${existing.length > 1 ? "exist" : "exists"}; give --force to replace ${existing.length > 1 ? "them" : "it"}, or another -o — nothing written`);
+  await mkdir(dir, { recursive: true }).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(dir, err)));
+  const files = [];
+  for (const a of artifacts) {
+    const path = join(dir, a.name);
+    await writeOutputBytes(path, checkedContents(sql, a));
+    files.push({ artifact_id: a.id, name: a.name, path, size: a.size, sha256: a.file_sha256 });
+  }
+  out({ job_id: job.id, directory: dir, files }, [
+    ...files.map((f) => `wrote ${f.path}  ${f.size} bytes  sha256 ${f.sha256}`),
+    `job ${job.id}: ${plural(files.length, "artifact")} written to ${dir}`,
+  ].join("\n"));
+}

@@ -1,0 +1,87 @@
+/**
+ * `sonotile dataset refresh <dir>` as a process (the built CLI in dist/), on the embedded database
+ * (held by this process, the CLI attaching to it) or on DATABASE_URL: each recording whose file
+ * changed since it was registered is made the file's content, as POST /v1/recordings/{id}/refresh
+ * does; one whose file no longer reads as audio, or that is read-only, is named with why and left
+ * (exit 1); usage errors name the argument.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClip } from "../src/store/clips.js";
+import { openDatabase, type Database } from "../src/store/db.js";
+import { getRecording } from "../src/store/recordings.js";
+import { runSonotile } from "./cli-helpers.js";
+import { JUNK_BYTES, REAL_PG_URL, freshDatabase, migratedTemplate, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+
+describe("sonotile dataset refresh", () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let real: TestDatabase | undefined;
+  let db: Database;
+  /** Recording ids by file name. */
+  let ids: Record<string, string>;
+  const audio = () => join(dir.path, "audio");
+  const sonotile = (args: string[]) => runSonotile([...args, "--data", join(dir.path, "data"), "--audio-root", dir.path], { env: { DATABASE_URL: real?.url ?? "" } });
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    real = REAL_PG_URL ? await freshDatabase() : undefined;
+    db = real?.db ?? (await openDatabase({ dataDir: join(dir.path, "data"), initialData: await migratedTemplate() }));
+    await mkdir(audio());
+    for (const name of ["a.wav", "b.wav", "c.wav", "d.wav"]) await writeSineWav(join(audio(), name), 8000, 2, 1000);
+    const added = await sonotile(["dataset", "add", audio(), "--json"]);
+    expect(added.code, added.stderr).toBe(0);
+    ids = Object.fromEntries(JSON.parse(added.stdout).registered.map((r: { path: string; recording_id: string }) => [r.path, r.recording_id]));
+  }, 60_000);
+  afterAll(async () => {
+    if (real) await real.cleanup();
+    else await db?.close();
+    await dir?.remove();
+  });
+
+  it("exits 2 naming the problem: no <dir>, a flag of 'add' (scan too), a directory without a dataset", async () => {
+    const other = join(dir.path, "other");
+    await mkdir(other, { recursive: true });
+    expect(await sonotile(["dataset", "refresh"])).toMatchObject({ code: 2, stderr: "sonotile dataset: expected 'add <dir>', 'scan <dir>', 'refresh <dir>', 'list' or 'reprobe' (see --help)\n" });
+    expect(await sonotile(["dataset", "refresh", audio(), "--name", "x"])).toMatchObject({ code: 2, stderr: "sonotile dataset: refresh takes no --name\n" });
+    // As the other actions but 'add' (they ignored them).
+    expect(await sonotile(["dataset", "scan", audio(), "--description", "x", "--name", "y"])).toMatchObject({ code: 2, stderr: "sonotile dataset: scan takes no --name, --description\n" });
+    expect(await sonotile(["dataset", "refresh", other])).toMatchObject({ code: 2, stderr: `sonotile dataset: ${other} is no dataset's directory: sonotile dataset add ${other} makes it one\n` });
+  }, 60_000);
+
+  it("refreshes each changed recording, clips kept; names those it cannot with why (exit 1); leaves the unchanged", async () => {
+    await createClip(db.sql, { recording_id: ids["a.wav"], start_time: 1.5, end_time: 1.8, created_by: null });
+    // a.wav replaced by a shorter tone: its clip now ends after it. b.wav: not audio any more. c.wav: replaced, its recording archived.
+    await writeSineWav(join(audio(), "a.wav"), 8000, 1, 3000);
+    await writeFile(join(audio(), "b.wav"), JUNK_BYTES);
+    await writeSineWav(join(audio(), "c.wav"), 8000, 1, 3000);
+    await db.sql`UPDATE recordings SET state = 'archived' WHERE id = ${ids["c.wav"]}`;
+    const md5 = createHash("md5").update(await readFile(join(audio(), "a.wav"))).digest("hex");
+    const size = (await readFile(join(audio(), "a.wav"))).length;
+
+    const r = await sonotile(["dataset", "refresh", audio()]);
+    expect(r).toMatchObject({ code: 1, stderr: "" });
+    const lines = r.stdout.split("\n");
+    expect(lines[0]).toBe(`  refreshed a.wav (${ids["a.wav"]}): ${size} bytes, MD5 ${md5}, 1 s; 1 clip now ends after it`);
+    expect(lines.slice(1, 3).sort()).toEqual([
+      `  failed b.wav (${ids["b.wav"]}): the file of recording ${ids["b.wav"]} cannot be read as audio: ${join(audio(), "b.wav")}: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)`,
+      `  failed c.wav (${ids["c.wav"]}): recording ${ids["c.wav"]} is archived and read-only; restore it first`,
+    ].sort());
+    expect(lines.slice(3)).toEqual([expect.stringMatching(new RegExp(`^dataset audio \\(\\S+\\) of ${audio()}: 1 of 3 changed recordings refreshed, 2 failed$`)), ""]);
+    expect(await getRecording(db.sql, ids["a.wav"])).toMatchObject({ hash: md5, file_size: size, duration: 1 });
+    expect((await getRecording(db.sql, ids["b.wav"])).file_size).not.toBe(JUNK_BYTES.length); // left as it was
+
+    // b.wav put right and c.wav restored: a second run refreshes them, and a.wav is changed no more.
+    await writeSineWav(join(audio(), "b.wav"), 8000, 1, 500);
+    await db.sql`UPDATE recordings SET state = 'active' WHERE id = ${ids["c.wav"]}`;
+    const again = await sonotile(["dataset", "refresh", audio(), "--json"]);
+    expect(again.code, again.stderr).toBe(0);
+    const answer = JSON.parse(again.stdout);
+    expect(answer.failed).toEqual([]);
+    expect(answer.refreshed.map((x: { path: string; recording: { id: string }; clips_past_end: number }) => [x.path, x.recording.id, x.clips_past_end]).sort())
+      .toEqual([["b.wav", ids["b.wav"], 0], ["c.wav", ids["c.wav"], 0]]);
+    const none = await sonotile(["dataset", "refresh", audio()]);
+    expect(none).toMatchObject({ code: 0, stdout: expect.stringMatching(/^dataset audio \(\S+\) of .*: 0 of 0 changed recordings refreshed\n$/) });
+  }, 120_000);
+});
