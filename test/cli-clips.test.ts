@@ -1,8 +1,8 @@
 /**
  * `sonotile clips import|export` as processes (the built CLI in dist/), on a data directory:
  * exit 0 with a summary, 2 for bad usage or a faulty table (naming line and column), 1 for a
- * table file that cannot be read or decoded (not UTF-8, nor UTF-16 with its byte-order mark); an
- * export that re-imports to nothing.
+ * table file that cannot be read (named, with why in words) or decoded (not UTF-8, nor UTF-16
+ * with its byte-order mark); an export that re-imports to nothing.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -72,8 +72,10 @@ describe("sonotile clips on a data directory", () => {
     const bad = join(dir.path, "bad.txt");
     await writeFile(bad, "Begin Time (s)\tEnd Time (s)\n1\tx\n");
     expect(await onData(["clips", "import", bad, "--recording", recording])).toMatchObject({ code: 2, stderr: "sonotile clips: line 2, End Time (s): 'x' is not a number of seconds\n" });
-    const missing = await onData(["clips", "import", join(dir.path, "none.txt"), "--recording", recording]);
-    expect(missing).toMatchObject({ code: 1, stderr: expect.stringMatching(/ENOENT/) });
+    // A table file that is not there, or a directory, is named with why in words (it was Node's `ENOENT: …, open '…'`).
+    const none = join(dir.path, "none.txt");
+    expect(await onData(["clips", "import", none, "--recording", recording])).toMatchObject({ code: 1, stderr: `sonotile clips: cannot read ${none}: no such file or directory\n` });
+    expect(await onData(["clips", "import", dir.path, "--recording", recording])).toMatchObject({ code: 1, stderr: `sonotile clips: cannot read ${dir.path}: a directory, not a table file\n` });
     // A file in another encoding is input it cannot read (exit 1), naming the file; UTF-16 with its mark is read.
     const latin1 = join(dir.path, "latin1.txt");
     await writeFile(latin1, Buffer.from("Begin Time (s)\tEnd Time (s)\tSpecies\n4\t5\tBarbastelle \u00e9\n", "latin1"));

@@ -7,6 +7,7 @@
 import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
+import { fileFailure } from "../../audio/source.js";
 import { plural } from "../../audio/types.js";
 import { exportClipTable, featureColumns, importClipTable, TABLE_TIMES, type TableTarget, type TableTimes } from "../../store/clip-tables.js";
 import { STATES, type StateFilter } from "../../store/common.js";
@@ -76,10 +77,13 @@ function tagOption(text: string): { key: string; value?: string } {
 /**
  * The text of table file `path`: UTF-8, or UTF-16 with its byte-order mark (decodeTable). A file
  * that cannot be read or decoded is input the command cannot read (exit 1, SPEC §8), not a
- * parameter: the error names the file.
+ * parameter: the error names the file, and why in words as the audio commands do (Node's own
+ * `ENOENT: no such file or directory, open '…'` named the code and the system call).
  */
 async function readTableFile(path: string): Promise<string> {
-  const bytes = await readFile(path);
+  const bytes = await readFile(path).catch((err: unknown) => {
+    throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code === "EISDIR" ? "a directory, not a table file" : fileFailure(err)}`);
+  });
   try {
     return decodeTable(bytes);
   } catch (err) {
