@@ -10,14 +10,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { sameClipBand } from "../src/store/clip-identity.js";
-import { openDatabase } from "../src/store/db.js";
 import { loadMigrations, migrate } from "../src/store/migrate.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { ensureAdmin } from "../src/store/users.js";
-import { freshDatabase, REAL_PG_URL, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { freshDatabase, tempDir, unmigratedDatabase, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 it("026 moves the selection bounds earlier imports kept as feature values into the clips' bounds, leaving a pair the bounds cannot hold, and checks 0 <= low_freq < high_freq", async () => {
-  const t = REAL_PG_URL ? await freshDatabase({ migrate: false }) : await openDatabase({ migrate: false }).then((db) => ({ db, cleanup: () => db.close() }));
+  const t = await unmigratedDatabase();
   const sql = t.db.sql;
   try {
     const migrations = await loadMigrations();

@@ -27,6 +27,15 @@ export interface TestDatabase {
   cleanup(): Promise<void>;
 }
 
+/**
+ * A fresh database of its own with no migration applied (on DATABASE_URL's server, or embedded in
+ * memory): the migration tests apply those before the one they test, write rows as the release
+ * before did, then apply it.
+ */
+export async function unmigratedDatabase(): Promise<Pick<TestDatabase, "db" | "cleanup">> {
+  return REAL_PG_URL ? freshDatabase({ migrate: false }) : openDatabase({ migrate: false }).then((db) => ({ db, cleanup: () => db.close() }));
+}
+
 /** A fresh, migrated database of its own. */
 export async function freshDatabase(options: Omit<DatabaseOptions, "url" | "dataDir"> = {}): Promise<TestDatabase> {
   if (!REAL_PG_URL) {

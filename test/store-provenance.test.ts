@@ -6,14 +6,13 @@
  */
 import { expect, it } from "vitest";
 import { VERSION } from "../src/engine/version.js";
-import { openDatabase } from "../src/store/db.js";
 import { listJobs } from "../src/store/jobs.js";
 import { loadMigrations, migrate } from "../src/store/migrate.js";
 import { createRun, getRun, listRuns } from "../src/store/runs.js";
-import { freshDatabase, planNodes, REAL_PG_URL } from "./store-helpers.js";
+import { freshDatabase, planNodes, unmigratedDatabase } from "./store-helpers.js";
 
 it("021 leaves the runs, feature values and job items made before it without an engine version or hash, and every run made since names its engine version", async () => {
-  const t = REAL_PG_URL ? await freshDatabase({ migrate: false }) : await openDatabase({ migrate: false }).then((db) => ({ db, cleanup: () => db.close() }));
+  const t = await unmigratedDatabase();
   const sql = t.db.sql;
   try {
     const migrations = await loadMigrations();

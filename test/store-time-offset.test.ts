@@ -5,13 +5,12 @@
  * On the embedded database, and on real PostgreSQL when DATABASE_URL is set.
  */
 import { expect, it } from "vitest";
-import { openDatabase } from "../src/store/db.js";
 import { InvalidError, translatePgError } from "../src/store/errors.js";
 import { loadMigrations, migrate } from "../src/store/migrate.js";
-import { freshDatabase, REAL_PG_URL } from "./store-helpers.js";
+import { unmigratedDatabase } from "./store-helpers.js";
 
 it("004 keeps the times stored before it and takes a time with a UTC offset", async () => {
-  const t = REAL_PG_URL ? await freshDatabase({ migrate: false }) : await openDatabase({ migrate: false }).then((db) => ({ db, cleanup: () => db.close() }));
+  const t = await unmigratedDatabase();
   const sql = t.db.sql;
   try {
     const migrations = await loadMigrations();
@@ -39,7 +38,7 @@ it("004 keeps the times stored before it and takes a time with a UTC offset", as
 });
 
 it("005 gives job items queued before it their recording's id and API path", async () => {
-  const t = REAL_PG_URL ? await freshDatabase({ migrate: false }) : await openDatabase({ migrate: false }).then((db) => ({ db, cleanup: () => db.close() }));
+  const t = await unmigratedDatabase();
   const sql = t.db.sql;
   try {
     const migrations = await loadMigrations();

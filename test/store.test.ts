@@ -26,7 +26,7 @@ import { createNote } from "../src/store/notes.js";
 import { getOrCreateFeatureName } from "../src/store/features.js";
 import { createRun, failInterruptedRuns, finishRun, getRun } from "../src/store/runs.js";
 import { openDatabase, type Sql } from "../src/store/db.js";
-import { FIXTURES, freshDatabase, JUNK_BYTES, mostReadsOf, REAL_PG_URL, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { FIXTURES, freshDatabase, JUNK_BYTES, mostReadsOf, REAL_PG_URL, tempDir, unmigratedDatabase, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 /** Fixture facts from soundfile.info (libsndfile) and coreutils md5sum. */
 const FIXTURE_FACTS: Record<string, { samplerate: number; channels: number; frames: number; md5: string }> = {
@@ -133,7 +133,7 @@ describe("migrations", () => {
   });
 
   it("name the migration PostgreSQL refused, with its detail, and leave the database as the release before had it; once the cause is gone a start applies them all", async () => {
-    const own = REAL_PG_URL ? await freshDatabase({ migrate: false }) : await openDatabase({ migrate: false }).then((db) => ({ db, cleanup: () => db.close() }));
+    const own = await unmigratedDatabase();
     const s = own.db.sql;
     try {
       const all = await loadMigrations();
