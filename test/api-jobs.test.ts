@@ -10,11 +10,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { MAX_JOB_TARGET_IDS } from "../src/jobs/queue.js";
+import { endedItems } from "../src/jobs/results.js";
 import { parseParams } from "../src/engine/params.js";
 import { VERSION } from "../src/engine/version.js";
 import { CLEANUP_GRACE_SECONDS } from "../src/store/artifacts.js";
 import { startWorker } from "../src/jobs/worker.js";
-import { createClip } from "../src/store/clips.js";
+import { createClip, updateClip } from "../src/store/clips.js";
 import { createJob } from "../src/store/jobs.js";
 import { createDataset } from "../src/store/datasets.js";
 import { resolveRoots } from "../src/store/paths.js";
@@ -87,7 +88,11 @@ describe("POST /v1/jobs extract_features", () => {
     expect(data.properties.targets.anyOf.map((t: { required: string[] }) => t.required)).toEqual([["dataset_id"], ["recording_ids"], ["clip_ids"]]);
     expect(data.properties.features.items.enum).toContain("spectral_centroid_hz");
     expect(Object.keys(data.properties.params.properties)).toEqual(expect.arrayContaining(["window_size", "hop_size", "pcen", "min_dB"]));
-    expect(Object.keys(data.properties.band.properties)).toEqual(["low_freq", "high_freq"]);
+    // A fixed band, or each clip's own.
+    const [fixedBand, clipBand] = data.properties.band.anyOf;
+    expect(Object.keys(fixedBand.properties)).toEqual(["low_freq", "high_freq"]);
+    expect(clipBand).toEqual({ type: "string", enum: ["clip"] });
+    expect(data.properties.band.description).toContain('"clip": each clip target in its own low_freq/high_freq');
   });
 
   it("documents a job's result so that a validator takes the null of a job not finished (a nullable enum lists null: OpenAPI 3.0.3's nullable does not widen enum)", async () => {
@@ -538,6 +543,42 @@ describe("POST /v1/jobs extract_features", () => {
       expect(f.value, f.name).toBeLessThanOrEqual(3500);
     }
   }, 60_000);
+
+  it("computes each clip in its own frequency bounds with band \"clip\", read at execution: the values of a job of that fixed band over the clip", async () => {
+    const submit = (targets: string[], band?: unknown) => app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { clip_ids: targets }, band } } });
+    const box = (start: number, low_freq: number | null, high_freq: number | null) =>
+      createClip(t.db.sql, { recording_id: fx.recordings["tone1k.wav"], start_time: start, end_time: start + 0.2, low_freq, high_freq, created_by: null });
+    // tone1k.wav is a 1 kHz tone at 8 kHz: above it only leakage, across it the tone, open above, the whole spectrum.
+    const [above, across, whole] = [await box(0.1, 1500, 3000), await box(0.5, 2500, null), await box(0.9, null, null)];
+    const misspelt = await submit([above.id], "clips");
+    expect([misspelt.statusCode, misspelt.json().fields]).toEqual([400, [{ field: "data.band", message: 'must be {low_freq?, high_freq?} (Hz) or "clip"' }]]);
+    const binless = await box(1.3, 1010, 1020);
+    const refused = await submit([binless.id], "clip");
+    expect([refused.statusCode, refused.json().fields]).toEqual([400, [{ field: "data.band", message: `clip ${binless.id} (recording tone1k.wav): band [1010, 1020] Hz holds no FFT bin (bins are 40 Hz apart) (1 of 1 targets)` }]]);
+    const byClip = await submit([above.id, across.id, whole.id], "clip");
+    expect(byClip.statusCode, byClip.body).toBe(201);
+    // Edited after the submission: its worker computes the bounds it reads.
+    await updateClip(t.db.sql, across.id, { low_freq: 500 });
+    const fixed = [await submit([above.id], { low_freq: 1500, high_freq: 3000 }), await submit([across.id], { low_freq: 500 }), await submit([whole.id])];
+    const worker = await startWorker({ sql: t.db.sql, threads: 1, pollingIntervalSeconds: 0.5 });
+    try {
+      for (const job of [byClip, ...fixed]) await waitForJob(t.db.sql, job.json().id, (j) => j.status === "completed", 30_000);
+    } finally {
+      await worker.stop();
+    }
+    const results = async (id: string) => new Map((await endedItems(t.db.sql, id)).map((i) => [i.target.id, i.result]));
+    const computed = await results(byClip.json().id);
+    for (const [i, clip] of [above, across, whole].entries()) expect(computed.get(clip.id), `clip ${i}`).toEqual((await results(fixed[i].json().id)).get(clip.id));
+    // Not the same values whatever the band: leakage above the tone, the tone across it.
+    expect(computed.get(above.id)!.peak_frequency_hz).toBeGreaterThanOrEqual(1500);
+    expect(computed.get(across.id)!.peak_frequency_hz).toBeCloseTo(1000, -2);
+    const artifacts = (await app.inject({ url: `/v1/artifacts?job_id=${byClip.json().id}` })).json().items as { id: string; name: string }[];
+    const file = async (name: string) => (await app.inject({ url: `/v1/artifacts/${artifacts.find((a) => a.name === name)!.id}/file` })).rawPayload.toString("utf8");
+    const [header, ...rows] = (await file("features.csv")).trimEnd().split("\n").map((l) => l.split(","));
+    expect(header.slice(0, 8)).toEqual(["clip_id", "recording_id", "path", "md5", "start_time", "end_time", "low_freq", "high_freq"]);
+    expect(rows.map((r) => [r[0], r[6], r[7]])).toEqual([[above.id, "1500", "3000"], [across.id, "500", ""], [whole.id, "", ""]]);
+    expect(JSON.parse(await file("provenance.json")).sonotile.band).toBe("clip");
+  }, 90_000);
 });
 
 describe("archiving and trashing jobs", () => {

@@ -5,7 +5,8 @@
  * artifacts. Columns: the target's ids when it is a stored record (`clip_id` for clips, then
  * `recording_id`: what joins a row to the API's records), `path` (then `md5`, of the bytes the values
  * are of: in a job's tables, and with `extract --md5`), then `start_time`/`end_time`
- * (seconds, as the API names a clip's bounds) when the targets are clips, then the features as
+ * (seconds, as the API names a clip's bounds) when the targets are clips (then `low_freq`/`high_freq`,
+ * Hz, the band of a job of clip bands: TableTargets.clipBands), then the features as
  * `featureColumns` spells them (the mel vector as mel_00 … mel_63).
  */
 import { parquetWriteBuffer } from "hyparquet-writer";
@@ -21,8 +22,11 @@ export interface FeatureTableRow {
   recordingId?: string;
   /** The MD5 of the bytes the values were computed from, hex (`extract --md5`, a job's item: TableTargets.md5). */
   md5?: string;
-  /** The clip's bounds in seconds, and its id when it is a stored clip; absent for whole recordings. */
-  clip?: { id?: string; start: number; end: number };
+  /**
+   * The clip's bounds in seconds, and its id when it is a stored clip; absent for whole recordings.
+   * `lowFreq`/`highFreq`: the band its values are of, Hz (null: that side open), in a table with clipBands.
+   */
+  clip?: { id?: string; start: number; end: number; lowFreq?: number | null; highFreq?: number | null };
   values: FeatureValues;
 }
 
@@ -50,13 +54,16 @@ export interface TableTargets {
   clips: boolean;
   /** Rows with their file's MD5 (`extract --md5`, every job): an `md5` column follows `path`. */
   md5?: boolean;
+  /** Clips each computed in its own band (a job's band "clip"): `low_freq`, `high_freq` follow `end_time`, empty where open. */
+  clipBands?: boolean;
 }
 
 /** A leading column that identifies the target: its name and its value in a row. */
 type KeyColumn = { name: string; text: (r: FeatureTableRow) => string } | { name: string; number: (r: FeatureTableRow) => number };
 
 /** The leading columns of a table of these targets (see the file's comment). */
-function keyColumns({ stored, clips, md5 }: TableTargets): KeyColumn[] {
+function keyColumns({ stored, clips, md5, clipBands }: TableTargets): KeyColumn[] {
+  const hz = (value: number | null | undefined) => (value == null ? "" : String(value));
   return [
     ...(stored && clips ? [{ name: "clip_id", text: (r: FeatureTableRow) => r.clip?.id ?? "" }] : []),
     ...(stored ? [{ name: "recording_id", text: (r: FeatureTableRow) => r.recordingId ?? "" }] : []),
@@ -64,6 +71,9 @@ function keyColumns({ stored, clips, md5 }: TableTargets): KeyColumn[] {
     ...(md5 ? [{ name: "md5", text: (r: FeatureTableRow) => r.md5 ?? "" }] : []),
     ...(clips
       ? [{ name: "start_time", number: (r: FeatureTableRow) => r.clip?.start ?? NaN }, { name: "end_time", number: (r: FeatureTableRow) => r.clip?.end ?? NaN }]
+      : []),
+    ...(clips && clipBands
+      ? [{ name: "low_freq", text: (r: FeatureTableRow) => hz(r.clip?.lowFreq) }, { name: "high_freq", text: (r: FeatureTableRow) => hz(r.clip?.highFreq) }]
       : []),
   ];
 }

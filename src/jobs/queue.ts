@@ -54,6 +54,9 @@ const ITEM_HEARTBEAT_S = 10;
 export const ITEM_EXPIRE_S = 24 * 3600;
 const hz = z.number({ error: "must be a number of Hz" }).finite();
 
+/** `data.band` that puts each clip target's features in the clip's own frequency bounds (targetBand). */
+export const CLIP_BAND = "clip";
+
 /** Most recordings or clips one job may name (the HTTP body limit of a submission follows from it). */
 export const MAX_JOB_TARGET_IDS = 100_000;
 
@@ -77,16 +80,29 @@ export const extractFeaturesData = z.strictObject({
   features: z.array(z.enum(FEATURE_NAMES, { error: `must be one of ${FEATURE_NAMES.join(", ")}` })).min(1, "must not be empty").optional()
     .describe("Features to compute; default all"),
   params: paramsSchema.optional(),
-  band: z.strictObject({ low_freq: hz.min(0, "must be >= 0").optional(), high_freq: hz.positive("must be > 0").optional() })
-    .refine((b) => b.low_freq === undefined || b.high_freq === undefined || b.low_freq < b.high_freq, { message: "must be > low_freq", path: ["high_freq"] })
+  band: z.union([
+    z.strictObject({ low_freq: hz.min(0, "must be >= 0").optional(), high_freq: hz.positive("must be > 0").optional() })
+      .refine((b) => b.low_freq === undefined || b.high_freq === undefined || b.low_freq < b.high_freq, { message: "must be > low_freq", path: ["high_freq"] }),
+    z.literal(CLIP_BAND),
+  ], { error: `must be {low_freq?, high_freq?} (Hz) or "${CLIP_BAND}"` })
     .optional()
-    .describe("Spectral features of the band [low_freq, high_freq] Hz only (as `sonotile extract --clip-low-freq/--clip-high-freq`), e.g. a box drawn around a call; default the whole spectrum. A low_freq at or above every target's Nyquist frequency is refused at submission; above some targets', their items fail"),
+    .describe(`Spectral features of the band [low_freq, high_freq] Hz only (as \`sonotile extract --clip-low-freq/--clip-high-freq\`), e.g. a box drawn around a call; default the whole spectrum. A low_freq at or above every target's Nyquist frequency is refused at submission; above some targets', their items fail. "${CLIP_BAND}": each clip target in its own low_freq/high_freq as its worker reads them (a missing side open: 0 or Nyquist), a clip without them and a recording over the whole spectrum; a clip whose band holds no FFT bin fails (refused at submission when every target would)`),
   expiration_delay: z.number().positive("must be > 0").max(10 * 365 * 24 * 3600, "must be <= 315360000 (10 years)").optional()
     .describe("Seconds the job's artifacts (features.csv, features.npy, log_mel.npy, provenance.json) are kept; default 30 days"),
   // Missing or not an object, in the words of the other fields' refusals: zod's own said
   // "Invalid input: expected object, received undefined". Its other issues (an unknown key) keep their words.
 }, { error: (issue) => (issue.code === "invalid_type" ? "must be the task's data, an object {targets, features?, params?, band?, expiration_delay?}" : undefined) });
 export type ExtractFeaturesData = z.output<typeof extractFeaturesData>;
+
+/**
+ * The band of `target`'s spectral features under a job's `band` (checkFeatureParams' and the
+ * worker's FeatureTarget): the fixed band for every target; CLIP_BAND: a clip's own bounds (a
+ * missing side open), a recording's whole spectrum.
+ */
+export function targetBand(band: ExtractFeaturesData["band"], target: ItemTarget): { lowFreq?: number | null; highFreq?: number | null } {
+  if (band !== CLIP_BAND) return { lowFreq: band?.low_freq, highFreq: band?.high_freq };
+  return target.kind === "clip" ? { lowFreq: target.low_freq, highFreq: target.high_freq } : {};
+}
 
 /** The features a job computes, in table order. */
 export function jobFeatures(data: ExtractFeaturesData): FeatureName[] {
@@ -288,9 +304,9 @@ async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targe
         SELECT r.id, ${db(recordings.parent("dataset_id"))}.audio_dir, r.path, r.time_expansion, ${recordings.inState("active")} AS active
         FROM recordings r ${recordings.joins}
         WHERE r.id = ANY(${ids}::uuid[])`
-    : await db<{ id: string; recording_id: string; audio_dir: string; path: string; time_expansion: number; start_time: number; end_time: number; active: boolean }[]>`
+    : await db<{ id: string; recording_id: string; audio_dir: string; path: string; time_expansion: number; start_time: number; end_time: number; low_freq: number | null; high_freq: number | null; active: boolean }[]>`
         SELECT c.id, c.recording_id, ${db(clips.parent("recording_id", "dataset_id"))}.audio_dir, ${db(clips.parent("recording_id"))}.path,
-          ${db(clips.parent("recording_id"))}.time_expansion, c.start_time, c.end_time, ${clips.inState("active")} AS active
+          ${db(clips.parent("recording_id"))}.time_expansion, c.start_time, c.end_time, c.low_freq, c.high_freq, ${clips.inState("active")} AS active
         FROM clips c ${clips.joins}
         WHERE c.id = ANY(${ids}::uuid[])`;
   const byId = new Map(rows.map((r) => [r.id, r]));
@@ -302,7 +318,7 @@ async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targe
   return [...new Set(ids)].map((id) => {
     const r = byId.get(id)!;
     const target: ItemTarget = { kind, id, recording_id: "recording_id" in r ? r.recording_id : r.id, path: `${r.audio_dir}/${r.path}`, recording_path: r.path, time_expansion: r.time_expansion };
-    if ("start_time" in r) Object.assign(target, { start: r.start_time, end: r.end_time });
+    if ("start_time" in r) Object.assign(target, { start: r.start_time, end: r.end_time, low_freq: r.low_freq, high_freq: r.high_freq });
     return target;
   });
 }
@@ -318,11 +334,12 @@ async function resolveTargets(db: Queryable, targets: ExtractFeaturesData["targe
  * recording's problem, not the job's: its item fails, naming it. A recording that holds no sample
  * (its stored frames 0) fails whatever the parameters, named under the job's targets. Clips in which no frame is
  * centred (clipsWithoutFrames) count as failing too: a job of such clips only is refused, naming
- * `data.params.hop_size`. `nameParam`: how the refusals' text names a parameter (see ParamNamer).
+ * `data.params.hop_size` — or `data.band` for clips of band "clip" whose own band holds no bin. `nameParam`: how the refusals' text names a parameter (see ParamNamer).
  */
 async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, targets: ItemTarget[], nameParam: ParamNamer): Promise<void> {
   const params = parseParams(data.params ?? {});
-  const band = { lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq };
+  // A job of clip bands takes a recording's whole spectrum; each clip's band is checked apart (clipsWithoutFrames).
+  const band = data.band === CLIP_BAND ? {} : { lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq };
   const kinds = await db<{ file_samplerate: number; time_expansion: number; channels: number; empty: boolean; targets: number; path: string }[]>`
     SELECT r.file_samplerate, r.time_expansion, r.channels, r.frames = 0 AS empty, count(*)::int AS targets, min(r.path) AS path
     FROM unnest(${targets.map((t) => t.recording_id)}::uuid[]) AS t(recording_id) JOIN recordings r ON r.id = t.recording_id
@@ -338,10 +355,10 @@ async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, t
     const issues = featureParamsIssues(params, { samplerate: realSamplerate(kind.file_samplerate, kind.time_expansion), channels: kind.channels }, band);
     if (issues.length) refused.push({ kind, issues });
   }
-  const frameless = await clipsWithoutFrames(db, params, band, targets, nameParam);
+  const frameless = await clipsWithoutFrames(db, params, data.band, targets, nameParam);
   const failing = refused.reduce((n, r) => n + r.kind.targets, 0) + frameless.length;
   if (failing < targets.length) return;
-  if (!refused.length) throw invalid("data.params.hop_size", `${frameless[0]} (${failing} of ${targets.length} targets)`);
+  if (!refused.length) throw invalid(frameless[0].field, `${frameless[0].message} (${failing} of ${targets.length} targets)`);
   const { kind, issues } = refused[0];
   const which = `recording ${kind.path}: ${kind.file_samplerate} Hz × time expansion ${kind.time_expansion}, ${kind.channels} channel${kind.channels > 1 ? "s" : ""}; ${failing} of ${targets.length} targets`;
   throw new InvalidError(issues.map((i) => ({ field: i.field, message: `${i.message} (${which})` })));
@@ -349,26 +366,29 @@ async function checkParamsForTargets(db: Queryable, data: ExtractFeaturesData, t
 
 /**
  * The clip targets in which no frame is centred with these parameters (their items would fail
- * with "no frame is centred in …"), each said as one sentence: known at submission from the clip's
- * bounds and its recording's stored rate. A clip lies within its recording, whose frames reach its
+ * with "no frame is centred in …"), each said as one sentence under `data.params.hop_size`: known
+ * at submission from the clip's bounds and its recording's stored rate — and, with `band` CLIP_BAND,
+ * those whose own band holds no FFT bin, under `data.band`. A clip lies within its recording, whose frames reach its
  * end, so only the frames' spacing counts; a clip of a recording whose rate or time expansion these
- * parameters cannot take is left out (checkParamsForTargets counts it already). The sentence names
+ * parameters (or a fixed band) cannot take is left out (checkParamsForTargets counts it already). The sentence names
  * window_size and hop_size by `nameParam`.
  */
-async function clipsWithoutFrames(db: Queryable, params: Params, band: { lowFreq?: number; highFreq?: number }, targets: ItemTarget[], nameParam: ParamNamer): Promise<string[]> {
+async function clipsWithoutFrames(db: Queryable, params: Params, band: ExtractFeaturesData["band"], targets: ItemTarget[], nameParam: ParamNamer): Promise<{ field: string; message: string }[]> {
   const clips = targets.filter((t) => t.kind === "clip");
   if (!clips.length) return [];
   const rates = new Map((await db<{ id: string; file_samplerate: number; channels: number }[]>`
     SELECT id, file_samplerate, channels FROM recordings WHERE id = ANY(${[...new Set(clips.map((t) => t.recording_id))]}::uuid[])`)
     .map((r) => [r.id, r]));
-  const frameless: string[] = [];
+  const frameless: { field: string; message: string }[] = [];
   for (const clip of clips) {
     const recording = rates.get(clip.recording_id)!;
     if (timeExpansionProblem(recording.file_samplerate, clip.time_expansion)) continue;
     let g: FrameGeometry;
     try {
-      ({ g } = checkFeatureParams(params, { samplerate: realSamplerate(recording.file_samplerate, clip.time_expansion), channels: recording.channels }, band));
-    } catch {
+      ({ g } = checkFeatureParams(params, { samplerate: realSamplerate(recording.file_samplerate, clip.time_expansion), channels: recording.channels }, targetBand(band, clip)));
+    } catch (err) {
+      // The recording's whole spectrum passed checkParamsForTargets: a refused band is the clip's own.
+      if (band === CLIP_BAND && err instanceof TargetError) frameless.push({ field: "data.band", message: `clip ${clip.id} (recording ${clip.recording_path}): ${err.message}` });
       continue;
     }
     const [start, end] = [clip.start!, clip.end!];
@@ -376,8 +396,8 @@ async function clipsWithoutFrames(db: Queryable, params: Params, band: { lowFreq
     const [f0, f1] = framesInInterval(start, end, Math.ceil((end * g.samplerate) / g.hop) + 1, g);
     if (f1 > f0) continue;
     const [windowSize, hopSize] = [nameParam("window_size"), nameParam("hop_size")];
-    frameless.push(`no frame is centred in [${start}, ${end}) s of clip ${clip.id} (recording ${clip.recording_path}): frames are ${frameTime(1, g)} s apart `
-      + `(${windowSize} ${params.window_size} s × ${hopSize} ${params.hop_size} at ${g.samplerate} Hz); a smaller ${hopSize} or ${windowSize} puts frames in it`);
+    frameless.push({ field: "data.params.hop_size", message: `no frame is centred in [${start}, ${end}) s of clip ${clip.id} (recording ${clip.recording_path}): frames are ${frameTime(1, g)} s apart `
+      + `(${windowSize} ${params.window_size} s × ${hopSize} ${params.hop_size} at ${g.samplerate} Hz); a smaller ${hopSize} or ${windowSize} puts frames in it` });
   }
   return frameless;
 }
@@ -564,7 +584,7 @@ export async function abortExtractJob(sql: Sql, id: string, message?: string): P
     const aborted = await abortJob(tx, id, message);
     await tx`UPDATE job_items SET status = 'skipped', finished_at = now() WHERE job_id = ${id} AND status = 'pending'`;
     const data = extractFeaturesData.parse(aborted.data);
-    await storeJobResults(tx, aborted, { items: await endedItems(tx, id), features: jobFeatures(data), clips: "clip_ids" in data.targets, expirationDelay: data.expiration_delay, params: parseParams(data.params ?? {}), band: data.band ?? null });
+    await storeJobResults(tx, aborted, { items: await endedItems(tx, id), features: jobFeatures(data), clips: "clip_ids" in data.targets, clipBands: data.band === CLIP_BAND, expirationDelay: data.expiration_delay, params: parseParams(data.params ?? {}), band: data.band ?? null });
     if (aborted.run_id) await finishRun(tx, aborted.run_id, "failed");
     return aborted;
   });

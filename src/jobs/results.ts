@@ -70,9 +70,9 @@ export interface JobOutput {
  * any of them — a row of NaN would be a target whose values read as computed — so the three stay
  * aligned, and the job's items (GET /v1/jobs/{id}/items of job `jobId`) name the ones left out.
  */
-function jobOutputs(jobId: string, rows: readonly FeatureTableRow[], features: readonly FeatureName[], clips: boolean, provenance: TableProvenance): JobOutput[] {
+function jobOutputs(jobId: string, rows: readonly FeatureTableRow[], features: readonly FeatureName[], clips: boolean, clipBands: boolean, provenance: TableProvenance): JobOutput[] {
   // Each row with the MD5 of the bytes it was computed from (`md5`, after `path`), as extract --md5's rows.
-  const targets = { stored: true, clips, md5: true };
+  const targets = { stored: true, clips, md5: true, clipBands };
   const keys = keyColumnNames(targets);
   const rowsAre = `one row per item done, in item order (items that failed or were skipped have none: GET /v1/jobs/${jobId}/items lists them)`;
   const sameRows = `row i is the target of features.csv's row i (its ${keys[0]})`;
@@ -104,22 +104,23 @@ function jobOutputs(jobId: string, rows: readonly FeatureTableRow[], features: r
  * DEFAULT_EXPIRATION_DELAY_S), and the metrics `items_done`, `items_failed`, `items_errored` and
  * `audio_seconds_per_second` (since the job started). `features`: the table's, in order; `clips`:
  * whether the job's targets are clips (the table's leading columns); `params` (all of them) and
- * `band` (null: none), what the values were computed with, for provenance.json.
+ * `band` (null: none), what the values were computed with, for provenance.json; `clipBands`: each clip's
+ * own (band "clip"), which features.csv then gives (TableTargets.clipBands).
  */
-export async function storeJobResults(db: Queryable, job: Job, r: { items: EndedItem[]; features: FeatureName[]; clips: boolean; expirationDelay?: number; params: Params; band: object | null }): Promise<void> {
+export async function storeJobResults(db: Queryable, job: Job, r: { items: EndedItem[]; features: FeatureName[]; clips: boolean; clipBands: boolean; expirationDelay?: number; params: Params; band: object | string | null }): Promise<void> {
   const done = r.items.filter((i) => i.status === "done");
   const rows: FeatureTableRow[] = done.map((i) => ({
     path: i.target.recording_path,
     recordingId: i.target.recording_id,
     md5: i.recording_hash ?? undefined,
-    clip: i.target.kind === "clip" ? { id: i.target.id, start: i.target.start!, end: i.target.end! } : undefined,
+    clip: i.target.kind === "clip" ? { id: i.target.id, start: i.target.start!, end: i.target.end!, lowFreq: i.target.low_freq, highFreq: i.target.high_freq } : undefined,
     values: { ...i.result!, log_mel: Float32Array.from(i.result!.log_mel) },
   }));
   const provenance = {
     version: VERSION, job_id: job.id, run_id: job.run_id, task: job.task, created_by: job.created_by, created_at: job.created_at,
     params: r.params, features: r.features, band: r.band,
   };
-  for (const output of jobOutputs(job.id, rows, r.features, r.clips, provenance)) {
+  for (const output of jobOutputs(job.id, rows, r.features, r.clips, r.clipBands, provenance)) {
     const file = await storeFile(db, output.bytes, output.mediaType);
     await createArtifact(db, {
       job_id: job.id, name: output.name, description: output.description, file_sha256: file.sha256,

@@ -58,7 +58,7 @@ import { completeJob, countItemsDone, getJob, startJob, type ItemTarget, type Jo
 import { getRecordingLocations, recordingFileNow, type RecordingLocation } from "../store/recordings.js";
 import { finishRun } from "../store/runs.js";
 import { TilePool } from "../tiles/pool.js";
-import { DEAD_ITEM_QUEUE, ITEM_QUEUE, ITEM_RETRY_LIMIT, bossDatabase, extractFeaturesData, jobFeatures, openQueue, type ExtractFeaturesData, type ItemMessage } from "./queue.js";
+import { CLIP_BAND, DEAD_ITEM_QUEUE, ITEM_QUEUE, ITEM_RETRY_LIMIT, bossDatabase, extractFeaturesData, jobFeatures, openQueue, targetBand, type ExtractFeaturesData, type ItemMessage } from "./queue.js";
 import type { FeaturesTaskResult } from "../features/task.js";
 import { endedItems, storeJobResults, type EndedItem, type StoredValues } from "./results.js";
 import { onItemsQueued } from "./wakeup.js";
@@ -434,7 +434,7 @@ async function computeItem(ctx: ItemContext, msg: ItemMessage, readable: Readabl
   try {
     const result = await unlessSkipped(ctx.sql, msg, (signal) => ctx.pool.run<FeaturesTaskResult>({
       kind: "features", path: target.path, exactPath: true, checked: readable.checked, timeExpansion: target.time_expansion, timeExpansionName: RECORDING_TIME_EXPANSION, params: parseParams(data.params ?? {}),
-      target: { ...(target.kind === "clip" ? { start: target.start, end: target.end } : {}), lowFreq: data.band?.low_freq, highFreq: data.band?.high_freq },
+      target: { ...(target.kind === "clip" ? { start: target.start, end: target.end } : {}), ...targetBand(data.band, target) },
     }, AbortSignal.any([signal, ctx.abandoned])));
     if (result === null) return null;
     if ("changed" in result) return result;
@@ -485,13 +485,13 @@ async function targetsNow(db: Queryable, targets: readonly ItemTarget[], lock: b
   const rows = new Map<string, Row>();
   if (clips.length) {
     for (const row of await db<Row[]>`
-        SELECT c.id, r.time_expansion, c.start_time, c.end_time, d.name AS dataset_name, d.state AS dataset_state, r.state AS recording_state, c.state AS clip_state
+        SELECT c.id, r.time_expansion, c.start_time, c.end_time, c.low_freq, c.high_freq, d.name AS dataset_name, d.state AS dataset_state, r.state AS recording_state, c.state AS clip_state
         FROM clips c JOIN recordings r ON r.id = c.recording_id JOIN datasets d ON d.id = r.dataset_id
         WHERE c.id = ANY(${clips}::uuid[]) ORDER BY c.id`) rows.set(`clip ${row.id}`, row);
   }
   if (recordings.length) {
     for (const row of await db<Row[]>`
-        SELECT r.id, r.time_expansion, NULL::float8 AS start_time, NULL::float8 AS end_time, d.name AS dataset_name, d.state AS dataset_state, r.state AS recording_state, NULL::text AS clip_state
+        SELECT r.id, r.time_expansion, NULL::float8 AS start_time, NULL::float8 AS end_time, NULL::float8 AS low_freq, NULL::float8 AS high_freq, d.name AS dataset_name, d.state AS dataset_state, r.state AS recording_state, NULL::text AS clip_state
         FROM recordings r JOIN datasets d ON d.id = r.dataset_id
         WHERE r.id = ANY(${recordings}::uuid[]) ORDER BY r.id`) rows.set(`recording ${row.id}`, row);
   }
@@ -522,6 +522,8 @@ interface TargetRow {
   time_expansion: number;
   start_time: number | null;
   end_time: number | null;
+  low_freq: number | null;
+  high_freq: number | null;
   dataset_name: string;
   dataset_state: string;
   recording_state: string;
@@ -547,7 +549,7 @@ function targetAsItIs(target: ItemTarget, row: TargetRow | undefined): { target:
     row.clip_state !== null && row.clip_state !== "active" ? `clip ${target.id} is ${row.clip_state}` : "",
   ].filter(Boolean);
   if (hidden.length) return { problem: `${hidden.join(" and ")} (read-only): restore ${hidden.length > 1 ? "them" : "it"} and run the job again` };
-  return { target: { ...target, time_expansion: row.time_expansion, ...(target.kind === "clip" ? { start: row.start_time!, end: row.end_time! } : {}) } };
+  return { target: { ...target, time_expansion: row.time_expansion, ...(target.kind === "clip" ? { start: row.start_time!, end: row.end_time!, low_freq: row.low_freq, high_freq: row.high_freq } : {}) } };
 }
 
 /**
@@ -659,7 +661,7 @@ async function leaveForAnotherHost(ctx: ItemContext, job: Job, msg: ItemMessage,
 
 /** Whether two reads of a target differ in what its values depend on. */
 function changed(a: ItemTarget, b: ItemTarget): boolean {
-  return a.time_expansion !== b.time_expansion || a.start !== b.start || a.end !== b.end;
+  return a.time_expansion !== b.time_expansion || a.start !== b.start || a.end !== b.end || a.low_freq !== b.low_freq || a.high_freq !== b.high_freq;
 }
 
 /** Running jobs a worker keeps (runningJobs): the jobs of the items it takes at one time, and more. */
@@ -889,7 +891,7 @@ async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: string): Pr
       if (err instanceof ConflictError) return; // another worker completed it, or it was aborted
       throw err;
     }
-    await storeJobResults(tx, job, { items, features: jobFeatures(data), clips: "clip_ids" in data.targets, expirationDelay: data.expiration_delay, params: parseParams(data.params ?? {}), band: data.band ?? null });
+    await storeJobResults(tx, job, { items, features: jobFeatures(data), clips: "clip_ids" in data.targets, clipBands: data.band === CLIP_BAND, expirationDelay: data.expiration_delay, params: parseParams(data.params ?? {}), band: data.band ?? null });
     if (job.run_id) await finishRun(tx, job.run_id, failed.length + errored.length ? "failed" : "completed");
   });
 }

@@ -152,6 +152,9 @@ export interface ItemTarget {
   /** Clip bounds, seconds. */
   start?: number;
   end?: number;
+  /** A clip's frequency bounds, Hz (null: that side open); what a job of band "clip" computes in. */
+  low_freq?: number | null;
+  high_freq?: number | null;
 }
 
 /** One target of a job and what became of it, named as the API names records (never by the server's file path). */
