@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { type BrowserContext, type Page } from "playwright-core";
+import { type BrowserContext, type Page, type Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { tileStatsStore } from "../src/api/tile-stats.js";
@@ -59,14 +59,14 @@ async function held(id: string): Promise<Clip | null> {
   return res.statusCode === 404 ? null : res.json();
 }
 
-/** A 2 s recording of its own (48 kHz: Nyquist 24 kHz), with clips at `spans` (s; and Hz, a box): opened in the page with `key` as its token, its clips drawn. */
-async function openWithClips(spans: ([number, number] | [number, number, number | null, number | null])[], key = adminKey): Promise<{ recordingId: string; clips: Clip[] }> {
+/** A 2 s recording of its own (48 kHz: Nyquist 24 kHz), with clips at `spans` (s; and Hz, a box): opened in the page with `key` as its token and the link's `params` (SPEC §2, "&name=value…"), its clips drawn. */
+async function openWithClips(spans: ([number, number] | [number, number, number | null, number | null])[], key = adminKey, params = ""): Promise<{ recordingId: string; clips: Clip[] }> {
   const path = `r${++recordings}.wav`;
   await writeSineWav(join(audio.path, "panel", path), 48000, 2, 3000);
   const rec = await call("POST", "/v1/recordings", { dataset_id: datasetId, path });
   const clips: Clip[] = [];
   for (const [start_time, end_time, low_freq, high_freq] of spans) clips.push(await call("POST", "/v1/clips", { recording_id: rec.id, start_time, end_time, low_freq, high_freq }));
-  await page.goto(`${base}/?${path}#recording=${rec.id}`);
+  await page.goto(`${base}/?${path}#recording=${rec.id}${params}`);
   await page.fill("#token", key);
   await page.dispatchEvent("#token", "change");
   await expect.poll(() => page.locator("#clips div").count()).toBe(spans.length);
@@ -339,6 +339,52 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await page.keyboard.press("Escape");
     await expect.poll(() => page.isVisible("#clip-panel")).toBe(false);
     expect(await focusedId()).toBe("plot");
+  });
+
+  it("clamps a box drawn over a plot resampled above the recording's rate to its Nyquist frequency, makes none of a box wholly above it, and names the band of a clip it has already", async () => {
+    // Resampled to 96 kHz, the plot shows 0–48 kHz of a recording whose Nyquist frequency is 24 kHz.
+    const { recordingId } = await openWithClips([], adminKey, "&resample=true&samplerate=96000");
+    await expect.poll(async () => JSON.parse((await page.getAttribute("#plot", "data-view")) ?? "null")).not.toBeNull();
+    const v = JSON.parse((await page.getAttribute("#plot", "data-view"))!) as { start: number; end: number };
+    const plot = (await page.locator("#plot").boundingBox())!;
+    const x = (s: number) => plot.x + ((s - v.start) / (v.end - v.start)) * plot.width;
+    /** Shift-draws a box from [t0 s, y0] to [t1 s, y1] (fractions of the plot's height from its top). */
+    const draw = async (t0: number, y0: number, t1: number, y1: number) => {
+      await page.keyboard.down("Shift");
+      await page.mouse.move(x(t0), plot.y + plot.height * y0);
+      await page.mouse.down();
+      await page.mouse.move(x(t1), plot.y + plot.height * y1, { steps: 5 });
+      await page.mouse.up();
+      await page.keyboard.up("Shift");
+    };
+    const posted: string[] = [];
+    const onRequest = (r: Request) => { if (r.method() === "POST" && new URL(r.url()).pathname === "/v1/clips") posted.push(r.url()); };
+    page.on("request", onRequest);
+    const clipsHeld = async () => (await call("GET", `/v1/clips?recording_id=${recordingId}`)).items as Clip[];
+
+    // 10–30 % of the height: about 33.6–43.2 kHz, wholly above 24 kHz: said, nothing posted.
+    await draw(0.2, 0.1, 0.6, 0.3);
+    await expect.poll(() => page.textContent("#clip-info")).toBe("no clip created: the box lies above the recording's Nyquist frequency (24000 Hz)");
+    await page.waitForTimeout(300);
+    page.off("request", onRequest);
+    expect(posted).toEqual([]);
+    expect(await clipsHeld()).toEqual([]);
+
+    // 40–70 % of the height: about 14.4–28.8 kHz: a clip of 14.4–24 kHz.
+    await draw(1.1, 0.4, 1.5, 0.7);
+    await expect.poll(async () => (await clipsHeld()).length).toBe(1);
+    const [made] = await clipsHeld();
+    expect(made.low_freq! / 48000).toBeCloseTo(0.3, 1);
+    expect(made.high_freq).toBe(24000);
+    await panelShows(made);
+
+    // The same box again: that clip selected, its band named, no twin made.
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.isVisible("#clip-panel")).toBe(false);
+    await draw(1.1, 0.4, 1.5, 0.7);
+    await expect.poll(status).toBe(`no clip created: the recording has the clip ${made.start_time.toFixed(3)}–${made.end_time.toFixed(3)} s, ${Math.round(made.low_freq!)}–24000 Hz already — selected`);
+    await panelShows(made);
+    expect((await clipsHeld()).map((c) => c.id)).toEqual([made.id]);
   });
 
   it("completes tag keys and values with the dataset's tags before the rest of the vocabulary, matching the text typed in keys", async () => {

@@ -736,8 +736,6 @@ function setClips(fetched: Clip[], window: typeof clipWindow) {
     d.dataset.clipId = c.id;
     d.dataset.start = String(c.start_time);
     d.dataset.end = String(c.end_time);
-    if (c.low_freq !== null) d.dataset.lowFreq = String(c.low_freq);
-    if (c.high_freq !== null) d.dataset.highFreq = String(c.high_freq);
     d.title = `clip ${bounds(c)}`;
     d.classList.toggle("selected", c.id === clipPanel.selectedId);
     clipBoxes.set(c.id, d);
@@ -944,7 +942,7 @@ async function createClip(t0: number, t1: number, band: Band | null) {
     const start = Math.max(0, Math.min(t0, t1)), end = Math.min(state.recording!.duration, Math.max(t0, t1));
     const existing = await clipOfRange(start, end, band);
     if (existing) {
-      setStatus(`no clip created: the recording has the clip ${existing.start_time.toFixed(3)}–${existing.end_time.toFixed(3)} s already — selected`);
+      setStatus(`no clip created: the recording has the clip ${bounds(existing)} already — selected`);
       void clipPanel.open(existing.id, $("plot"));
       return;
     }
@@ -1075,16 +1073,23 @@ function followCursor(start: number) {
 /** Boxes flatter than this (CSS px) are a time range only: their clip has no frequency bounds, and gets the features of the whole band. */
 const MIN_BAND_PX = 3;
 
+/** What boxBand says of a box wholly above the recording's Nyquist frequency: it has no band a clip can have. */
+const ABOVE_NYQUIST = "above Nyquist";
+
 /**
  * The band of a box between plot rows y0 and y1 (clamped to the plot), or null for a flat one:
- * within [0, Nyquist] Hz, which the plot's edges pass by half a bin (plotBand).
+ * both edges clamped to [0, Nyquist] Hz, which the plot's edges pass by half a bin (plotBand), and
+ * which a plot resampled above the recording's rate passes by far: a box wholly above it is
+ * ABOVE_NYQUIST (its low edge would have been above its high one).
  */
-function boxBand(y0: number, y1: number): Band | null {
+function boxBand(y0: number, y1: number): Band | null | typeof ABOVE_NYQUIST {
   const h = $("plot").clientHeight;
   const [top, bottom] = [Math.min(y0, y1), Math.max(y0, y1)].map((y) => Math.max(0, Math.min(h, y)));
   if (bottom - top < MIN_BAND_PX) return null;
   const nyquist = state.recording!.samplerate / 2;
-  return { low_freq: Math.max(0, frequencyAt(bottom)), high_freq: Math.min(nyquist, frequencyAt(top)) };
+  const clamp = (f: number) => Math.max(0, Math.min(nyquist, f));
+  const band = { low_freq: clamp(frequencyAt(bottom)), high_freq: clamp(frequencyAt(top)) };
+  return band.low_freq < band.high_freq ? band : ABOVE_NYQUIST;
 }
 
 function bindPlot() {
@@ -1119,7 +1124,9 @@ function bindPlot() {
       clipPanel.openAt(timeAt(p.x), frequencyAt(p.y)); // a click on a clip selects it too
     } else if (d.shift) {
       select(timeAt(d.x), timeAt(p.x));
-      void createClip(timeAt(d.x), timeAt(p.x), boxBand(d.y, p.y));
+      const band = boxBand(d.y, p.y);
+      if (band === ABOVE_NYQUIST) showInClipInfo(el("p", "error", `no clip created: the box lies above the recording's Nyquist frequency (${state.recording!.samplerate / 2} Hz)`));
+      else void createClip(timeAt(d.x), timeAt(p.x), band);
     }
   });
   // A mouse wheel notch is about 100 units; trackpads send many small deltas: one level per 100.

@@ -255,8 +255,8 @@ interface ScannedFile {
  * the least recently used dropped first past 4 MiB (an entry counted as its offsets and 256 bytes
  * for its key and objects): the next opening of an unchanged file — a tile thread's reader opened
  * again after it was closed, a playback reader after the import's probe — takes its index from
- * here instead of reading every frame header again (a 10 h 44.1 kHz MP3 of 276–570 MB: 0.3–2.4 s,
- * see README "Audio formats"). An index holds one offset per INDEX_STRIDE frames, 8 bytes each:
+ * here instead of reading every frame header again (a 10 h 44.1 kHz MP3 of 276–570 MB: 0.13–0.45 s
+ * at load 5, 0.3–2.4 s under a benchmark's load; README "Audio formats"). An index holds one offset per INDEX_STRIDE frames, 8 bytes each:
  * 17 KB per hour at 44.1 kHz (MPEG-1), 19 KB at 48 kHz, 12.5 KB at 16 kHz (MPEG-2), so the 4 MiB
  * hold over 200 h of audio.
  */

@@ -14,7 +14,10 @@ export interface ByteSource {
   readonly bytesRead: number;
   /**
    * Bytes [offset, offset + length), clipped to the end of the source (the result may be shorter).
-   * The returned array may be a view that is reused by nothing else; callers may keep it.
+   * The returned array is reused by no later read, so callers may keep it; they must not write
+   * into it: over bytes in memory it is a view of the caller's own (openAudio(bytes), a Node
+   * Buffer's included), which a write would change under them. A parser that patches bytes patches
+   * a copy (mp3seek's rewrittenSideInfo, flacseek's withStatedCodes).
    */
   read(offset: number, length: number): Promise<Uint8Array>;
   /**
