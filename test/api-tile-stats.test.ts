@@ -3,14 +3,17 @@
  * that fails releases its claim (the next request, on any instance, fails fast with the same
  * error instead of waiting for the lease), a computation longer than the lease keeps its claim
  * by renewing it (no second instance repeats it), and the lease of an instance that died
- * lapses so a waiting one takes over. Embedded database, or DATABASE_URL when set.
+ * lapses so a waiting one takes over. Stored stats over the store's limit are purged after the tile
+ * that stored them is answered (a purge failing fails no tile), sparing those an instance serves
+ * from its memory. Embedded database, or DATABASE_URL when set.
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { tileStatsStore } from "../src/api/tile-stats.js";
 import { parseParams } from "../src/engine/params.js";
 import { createDataset } from "../src/store/datasets.js";
+import type { Sql } from "../src/store/db.js";
 import { probeFile } from "../src/store/probe.js";
 import { insertRecording } from "../src/store/recordings.js";
 import { claimStats } from "../src/store/stats.js";
@@ -53,6 +56,20 @@ afterAll(async () => {
   await t?.cleanup();
   await dir?.remove();
 });
+
+/**
+ * An instance (a server just started: nothing in memory) keeping no stored stats but those used in
+ * the last 5 minutes, counting its passes; its store on `db` (default the test database), logging to `log`.
+ */
+function limited(options: { db?: Sql; log?: (message: string) => void } = {}) {
+  const store = tileStatsStore(options.db ?? t.db.sql, { limitBytes: 0, log: options.log });
+  const service = new TileService({ threads: 1, cacheBytes: 0, statsStore: store });
+  services.push(service);
+  const stats = service.pool.stats.bind(service.pool);
+  const passes = { n: 0 };
+  service.pool.stats = (...args) => (passes.n++, stats(...args));
+  return { service, store, passes };
+}
 
 const rowsOf = (id: string) => t.db.sql`SELECT status, claimed_by FROM recording_stats WHERE recording_id = ${id}`;
 
@@ -100,15 +117,6 @@ describe("recording stats across instances", () => {
   }, 20_000);
 
   it("stats purged to keep the database within its limit (least recently used first) are computed again by the next tile, which comes back the same", async () => {
-    /** An instance (a server just started: nothing in memory) keeping no stored stats but those in use, counting its passes. */
-    const limited = () => {
-      const service = new TileService({ threads: 1, cacheBytes: 0, statsStore: tileStatsStore(t.db.sql, { limitBytes: 0 }) });
-      services.push(service);
-      const stats = service.pool.stats.bind(service.pool);
-      const passes = { n: 0 };
-      service.pool.stats = (...args) => (passes.n++, stats(...args));
-      return { service, passes };
-    };
     // PCEN over 2000 frames (3 checkpoints of 17 bins) and 1000 (one): the stats take bytes.
     const [first, second] = [parseParams({ window_size: 0.004, hop_size: 0.25 }), parseParams({ window_size: 0.004, hop_size: 0.5 })];
     const [firstKey, secondKey] = [recordingStatsIdentity(tone, first).key, recordingStatsIdentity(tone, second).key];
@@ -118,20 +126,93 @@ describe("recording stats across instances", () => {
     const options = tileOptionsSchema.parse({});
     const a = limited();
     const before = await a.service.tile(tone, first, 0, 0, options, "f32");
+    await a.store.settled();
     expect([await stored(), a.passes.n]).toEqual([[["first", 3 * 4 * 17]], 1]);
-    // An hour later the second parameter set's first tile: the first's stats, no longer in use, go (checkpoint chunks too).
+    // An hour later the second parameter set's first tile: the first's stats, no longer in use, go (checkpoint chunks too) once it is answered.
     await t.db.sql`UPDATE recording_stats SET used_at = now() - interval '1 hour' WHERE recording_id = ${tone.id} AND params_hash = ${firstKey}`;
     await a.service.tile(tone, second, 0, 0, options, "f32");
+    await a.store.settled();
     expect([await stored(), a.passes.n]).toEqual([[["second", 4 * 17]], 2]); // 1000 frames: one checkpoint
     expect((await t.db.sql`SELECT count(*)::int AS n FROM recording_stats_chunks WHERE params_hash = ${firstKey}`)[0].n).toBe(0);
     // Another instance asked for the first set's tile: no stats stored, so it runs their pass again — the same tile.
     const b = limited();
     const after = await b.service.tile(tone, first, 0, 0, options, "f32");
+    await b.store.settled();
     expect([Buffer.from(after.body).equals(Buffer.from(before.body)), after.etag, after.headers, b.passes.n]).toEqual([true, before.etag, before.headers, 1]);
     // Stored again (the second's, used now, stays): read back by a third instance with no pass.
     const c = limited();
     expect(Buffer.from((await c.service.tile(tone, first, 0, 0, options, "f32")).body).equals(Buffer.from(before.body))).toBe(true);
     expect([(await stored()).sort(), c.passes.n]).toEqual([[["first", 3 * 4 * 17], ["second", 4 * 17]], 0]);
+  }, 30_000);
+
+  it("stored stats are purged after their tile is answered, one purge at a time: a purge that hangs or fails neither holds nor fails a tile, its failure is logged, and the sets stored during it share one purge after it", async () => {
+    // Each purge's statements (those naming its mark, `purge:<uuid>`) wait for the gate, then fail as on a lost connection.
+    const purges = new Set<string>();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const db = new Proxy(t.db.sql, {
+      apply(target, self, args: unknown[]) {
+        const purger = args.slice(1).find((v): v is string => typeof v === "string" && v.startsWith("purge:"));
+        if (!purger) return Reflect.apply(target, self, args);
+        purges.add(purger);
+        return gate.then(() => Promise.reject(new Error("write CONNECTION_CLOSED")));
+      },
+    });
+    const lines: string[] = [];
+    const { service, store, passes } = limited({ db, log: (line) => lines.push(line) });
+    const options = tileOptionsSchema.parse({});
+    const sets = [0.375, 0.4375, 0.3125].map((hop) => parseParams({ window_size: 0.004, hop_size: hop }));
+    const tileOf = (params: (typeof sets)[number]) => Promise.race([
+      service.tile(tone, params, 0, 0, options, "f32").then(() => "answered"),
+      new Promise((resolve) => setTimeout(() => resolve("waiting for the purge"), 5000)),
+    ]);
+    try {
+      expect(await tileOf(sets[0])).toBe("answered");
+      expect(purges.size).toBe(1); // under way, held
+      // Two more sets stored while it runs: both answered, their purge due after it.
+      expect([await tileOf(sets[1]), await tileOf(sets[2]), purges.size]).toEqual(["answered", "answered", 1]);
+    } finally {
+      open();
+    }
+    await store.settled();
+    const failure = "removing the least recently used stored stats failed: write CONNECTION_CLOSED";
+    expect([purges.size, lines]).toEqual([2, [failure, failure]]);
+    // Stored and kept in memory: their tiles again need no pass, and all three are stored.
+    for (const params of sets) await service.tile(tone, params, 0, 0, options, "f32");
+    const keys = sets.map((params) => recordingStatsIdentity(tone, params).key);
+    const ready = await t.db.sql`SELECT params_hash FROM recording_stats WHERE recording_id = ${tone.id} AND params_hash IN ${t.db.sql(keys)} AND status = 'ready'`;
+    expect([passes.n, ready.length]).toEqual([3, 3]);
+  }, 30_000);
+
+  it("stats a server uses from its memory are marked used (at most once a minute): the least recently used removed are those it did not use", async () => {
+    const { service, store } = limited();
+    const options = tileOptionsSchema.parse({});
+    const [used, unused, later] = [0.5625, 0.625, 0.6875].map((hop) => parseParams({ window_size: 0.004, hop_size: hop }));
+    const [usedKey, unusedKey] = [recordingStatsIdentity(tone, used).key, recordingStatsIdentity(tone, unused).key];
+    const usedAgo = async () => (await t.db.sql<{ s: number }[]>`
+      SELECT extract(epoch FROM now() - used_at)::float8 AS s FROM recording_stats WHERE recording_id = ${tone.id} AND params_hash = ${usedKey}`)[0].s;
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      await service.tile(tone, used, 0, 0, options, "f32");
+      await service.tile(tone, unused, 0, 0, options, "f32");
+      await store.settled();
+      // Both stored an hour ago; `used`'s tiles asked for since, from memory.
+      await t.db.sql`UPDATE recording_stats SET used_at = now() - interval '1 hour' WHERE recording_id = ${tone.id} AND params_hash IN (${usedKey}, ${unusedKey})`;
+      await service.tile(tone, used, 0, 0, options, "f32");
+      await store.settled();
+      expect(await usedAgo()).toBeGreaterThan(3500); // its last mark (its storing) was under a minute ago on this server's clock
+      vi.setSystemTime(Date.now() + 61_000);
+      await service.tile(tone, used, 0, 0, options, "f32");
+      await store.settled();
+      expect(await usedAgo()).toBeLessThan(60);
+      // A third set stored: the purge (limit 0) removes `unused`, not `used`.
+      await service.tile(tone, later, 0, 0, options, "f32");
+      await store.settled();
+      const left = await t.db.sql`SELECT params_hash FROM recording_stats WHERE recording_id = ${tone.id} AND params_hash IN (${usedKey}, ${unusedKey})`;
+      expect(left.map((r) => r.params_hash)).toEqual([usedKey]);
+    } finally {
+      vi.useRealTimers();
+    }
   }, 30_000);
 
   it("a pass the stats queue refuses is refused before its claim: nothing written for it to the database", async () => {

@@ -13,7 +13,7 @@ import { abortJob, completeJob, countItemsDone, createJob, getJob, JOB_SORTS, JO
 import { createNote, listNotes } from "../src/store/notes.js";
 import { loadMigrations, migrationFile } from "../src/store/migrate.js";
 import { insertRecording } from "../src/store/recordings.js";
-import { claimStats, getStats, purgeStats, saveStats, STATS_PURGE_SPARE_SECONDS } from "../src/store/stats.js";
+import { claimStats, getStats, markStatsUsed, purgeStats, saveStats, STATS_PURGE_SPARE_SECONDS } from "../src/store/stats.js";
 import { CHUNK_BYTES, purgeTrashed, setState, STATES, type State } from "../src/store/common.js";
 import { createUser } from "../src/store/users.js";
 import type { Sql } from "../src/store/db.js";
@@ -455,6 +455,9 @@ describe("recording stats", () => {
       const halfMinute = await usedAt("r1");
       expect(await getStats(sql, recordingId, "r1", HASH)).not.toBeNull();
       expect(await usedAt("r1")).toBe(halfMinute);
+      // Marked by the server that serves them from memory (its touch, spaced by the server): at once.
+      expect(await markStatsUsed(sql, recordingId, "r1", HASH)).toBe(true);
+      expect(await usedAt("r1")).toBeGreaterThan(halfMinute + 29);
       // A purge that comes while r1's chunks are read (after its mark, between two chunk reads) spares it: the read gets them all.
       await sql`UPDATE recording_stats SET used_at = now() - interval '2 hours' WHERE params_hash = 'r1'`;
       let queries = 0;
@@ -469,6 +472,7 @@ describe("recording stats", () => {
       expect(await getStats(purgingAt(2), recordingId, "r1", HASH)).toBeNull();
       expect(purged).toEqual({ rows: 1, bytes: 2 * MiB });
       expect(await rows()).toEqual(["r2 ready"]);
+      expect(await markStatsUsed(sql, recordingId, "r1", HASH)).toBe(false); // none to mark
     });
 
     it("are ordered by used_at, which migration 025 adds; run again by hand, it changes nothing", async () => {

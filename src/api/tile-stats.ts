@@ -6,7 +6,7 @@
 import type { FrameGeometry } from "../engine/geometry.js";
 import { OVERVIEW_FACTOR } from "../engine/recording.js";
 import type { Queryable } from "../store/db.js";
-import { claimStats, getStats, purgeStats, releaseStats, renewStatsLease, saveStats, STATS_STORE_LIMIT_BYTES, type StatsEntry } from "../store/stats.js";
+import { claimStats, getStats, markStatsUsed, purgeStats, releaseStats, renewStatsLease, saveStats, STATS_STORE_LIMIT_BYTES, type StatsEntry } from "../store/stats.js";
 import type { StatsFor, StatsStore } from "../tiles/service.js";
 
 interface StatsInfo {
@@ -18,13 +18,52 @@ interface StatsInfo {
   for?: StatsFor;
 }
 
+/** The tile layer's StatsStore (tileStatsStore), and when the work it does after answering is done. */
+export interface TileStatsStore extends StatsStore {
+  /**
+   * Settles once the purges due and the use marks sent have ended (their failures were logged):
+   * for tests, which look at what a purge left.
+   */
+  settled(): Promise<void>;
+}
+
 /**
  * @param options.limitBytes bytes of checkpoints and overviews the stored stats may take: after
  *   stats are stored, the least recently used others are removed down to it (purgeStats); default
  *   STATS_STORE_LIMIT_BYTES
+ * @param options.log where the failures of the work done after answering (a purge, a use mark)
+ *   are told, a line each; default stderr
  */
-export function tileStatsStore(db: Queryable, options: { limitBytes?: number } = {}): StatsStore {
+export function tileStatsStore(db: Queryable, options: { limitBytes?: number; log?: (message: string) => void } = {}): TileStatsStore {
   const limitBytes = options.limitBytes ?? STATS_STORE_LIMIT_BYTES;
+  const log = options.log ?? ((message: string) => process.stderr.write(`sonotile: ${message}\n`));
+  /** Logs the failure of `what`, done after answering (none fails a tile). */
+  const failed = (what: string) => (err: unknown) => log(`${what} failed: ${(err as Error).message}`);
+  const background = new Set<Promise<void>>();
+  /** `work` (which never rejects) counted by `settled` until it ends. */
+  const inBackground = (work: Promise<void>) => {
+    background.add(work);
+    void work.then(() => background.delete(work));
+  };
+  // One purge at a time per store, after the answer: the sets stored while one runs share one more
+  // after it, which keeps the set stored last (the others are spared as used within
+  // STATS_PURGE_SPARE_SECONDS, unless unused since their storing).
+  let purging = false;
+  let due: { recording_id: string; params_hash: string } | null = null;
+  const purgeDue = async () => {
+    for (let keep = due; keep; keep = due) {
+      due = null;
+      // Logged, and the next purge due still runs: a connection lost may be back.
+      await purgeStats(db, { limitBytes, keep }).then(() => {}, failed("removing the least recently used stored stats"));
+    }
+    purging = false;
+  };
+  const purgeAfter = (keep: { recording_id: string; params_hash: string }) => {
+    due = keep;
+    if (purging) return;
+    purging = true;
+    inBackground(purgeDue());
+  };
   return {
     async load(recordingId, recordingHash, key) {
       // The overview straight into shared memory (PackedStats.overview), which tile tasks carry as a view.
@@ -51,9 +90,16 @@ export function tileStatsStore(db: Queryable, options: { limitBytes?: number } =
       const info: StatsInfo = { frames: stats.frames, checkpointEvery: stats.checkpointEvery, bins: stats.bins, geometry, for: identity.for };
       const bytes = stats.checkpoints.length ? new Uint8Array(stats.checkpoints.buffer, stats.checkpoints.byteOffset, stats.checkpoints.byteLength) : null;
       const overview = stats.overview ? new Uint8Array(stats.overview.buffer, stats.overview.byteOffset, stats.overview.byteLength) : null;
+      // Purged after the answer: the tile of stats stored waits for no purge (1 GiB: 9 s embedded), nor fails with one.
       if (await saveStats(db, { recording_id: recordingId, params_hash: identity.key, owner, maximum: stats.peak, pcen_checkpoints: bytes, overview, info: info as unknown as Record<string, unknown> })) {
-        await purgeStats(db, { limitBytes, keep: { recording_id: recordingId, params_hash: identity.key } });
+        purgeAfter({ recording_id: recordingId, params_hash: identity.key });
       }
+    },
+    touch(recordingId, recordingHash, key) {
+      inBackground(markStatsUsed(db, recordingId, key, recordingHash).then(() => {}, failed("marking stored stats used")));
+    },
+    async settled() {
+      while (background.size) await Promise.all(background);
     },
   };
 }

@@ -92,10 +92,7 @@ export async function getStats(db: Queryable, recordingId: string, paramsHash: s
   const { pcen_checkpoint_bytes: checkpointBytes, overview_bytes: overviewBytes, stale, ...stats } = row;
   // Marked used before its chunks are read, so that no purge (which spares rows used within
   // STATS_PURGE_SPARE_SECONDS) removes them under this read; gone meanwhile (purged): none.
-  if (stale && !(await db`
-    UPDATE recording_stats SET used_at = now()
-    WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND status = 'ready'
-    RETURNING 1`).length) return null;
+  if (stale && !(await markStatsUsed(db, recordingId, paramsHash, recordingHash))) return null;
   const key = { recordingId, paramsHash, recordingHash };
   const checkpoints = checkpointBytes === null ? null : Buffer.alloc(checkpointBytes);
   const overview = overviewBytes === null ? null : allocate(overviewBytes);
@@ -106,6 +103,20 @@ export async function getStats(db: Queryable, recordingId: string, paramsHash: s
     return null;
   }
   return { ...stats, pcen_checkpoints: checkpoints, overview };
+}
+
+/**
+ * Marks ready stats used now (recording_stats.used_at), for purgeStats' order: when getStats reads
+ * them, and when a server uses them from its memory (tileStatsStore's touch) — else the stats a
+ * server uses most, read once, would keep the time they were read and be the first removed. False
+ * when there are none (purged meanwhile).
+ */
+export async function markStatsUsed(db: Queryable, recordingId: string, paramsHash: string, recordingHash: string): Promise<boolean> {
+  const rows = await db`
+    UPDATE recording_stats SET used_at = now()
+    WHERE recording_id = ${recordingId} AND params_hash = ${paramsHash} AND recording_hash = ${recordingHash} AND status = 'ready'
+    RETURNING 1`;
+  return rows.length > 0;
 }
 
 /**

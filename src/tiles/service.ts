@@ -187,12 +187,25 @@ export interface StatsStore {
   /** Gives up `owner`'s claim after a failed computation, so that the next caller claims at once. */
   release(recordingId: string, key: string, owner: string): Promise<void>;
   /**
-   * Stores `stats` computed under `owner`'s claim; may remove other stored stats, least recently
-   * used first, to keep the store within its bound (tileStatsStore): those are computed again
-   * when asked for, as stats never stored.
+   * Stores `stats` computed under `owner`'s claim, resolving once they are stored. The store may
+   * then remove other stored stats, least recently used first, to keep within its bound
+   * (tileStatsStore), which the caller neither waits for nor fails with: those removed are
+   * computed again when asked for, as stats never stored.
    */
   save(recordingId: string, recordingHash: string, stats: StatsIdentity, owner: string, result: StatsResult): Promise<void>;
+  /**
+   * Marks stats `key` of this content used: they were served from memory, which the store does not
+   * see, and would count as unused since they were read. Called at most once a minute per stats
+   * (STATS_TOUCH_MS), not waited for; its failures are the store's to report.
+   */
+  touch(recordingId: string, recordingHash: string, key: string): void;
 }
+
+/**
+ * How often stats served from memory are marked used in the store (StatsStore.touch): once a
+ * minute, as the store marks those it reads, well within the 5 minutes its purge spares stats used in.
+ */
+const STATS_TOUCH_MS = 60_000;
 
 /** A one-shot image's limits: frames, and pixels (frames × bins). */
 export interface PieceLimits { frames: number; pixels: number }
@@ -465,6 +478,8 @@ export class TileService {
   private readonly statsLeaseMs: number;
   private readonly statsWaitMs: number;
   private readonly statsMemory: ByteCache<StatsResult>;
+  /** When the store last marked each of statsMemory's entries used (Date.now()): as it was loaded or stored, then by touch. */
+  private readonly statsMarked = new WeakMap<StatsResult, number>();
   /**
    * The frames and geometry of parameters that need no pass (framesOf), about 1 KB each, bounded by
    * count (FRAMES_CACHE_ENTRIES): in statsMemory, each one set evicted the stats last used when
@@ -614,7 +629,10 @@ export class TileService {
     const memoryKey = `${recording.hash}:${identity.key}`;
     const keep = keepsOverview(pass, this.maxTileSamples);
     const known = this.statsMemory.get(memoryKey);
-    if (known && (!keep || known.stats.overview)) return Promise.resolve(known);
+    if (known && (!keep || known.stats.overview)) {
+      this.markUsed(recording, identity.key, known);
+      return Promise.resolve(known);
+    }
     const flightKey = `stats:${memoryKey}`;
     const pending = this.once(flightKey, async (closing, clients) => {
       const progress: PassProgress = { startedAt: null, framesDone: new Float64Array(new SharedArrayBuffer(8)), frames: pass.frames };
@@ -622,6 +640,7 @@ export class TileService {
       try {
         const result = await this.loadOrCompute(recording, params, identity, closing, clients, progress, keep);
         this.statsMemory.set(memoryKey, result);
+        this.statsMarked.set(result, Date.now());
         return result;
       } finally {
         if (this.passes.get(flightKey) === progress) this.passes.delete(flightKey);
@@ -633,6 +652,14 @@ export class TileService {
       if (flight) flight.kept = true;
       return statsPendingMessage(this.passes.get(flightKey), performance.now());
     });
+  }
+
+  /** Marks `stats`, served from memory, used in the store once STATS_TOUCH_MS have passed since its last mark. */
+  private markUsed(recording: TileRecording, key: string, stats: StatsResult): void {
+    const now = Date.now();
+    if (!this.statsStore || now - (this.statsMarked.get(stats) ?? -Infinity) < STATS_TOUCH_MS) return;
+    this.statsMarked.set(stats, now);
+    this.statsStore.touch(recording.id, recording.hash, key);
   }
 
   /**
