@@ -1390,6 +1390,23 @@ describe("a recording whose file was replaced after registration", () => {
       expect((await own.inject({ url: `/v1/recordings/${id}` })).json().hash).toBe(recording.hash);
     }, single).finally(() => single.close());
   });
+
+  it("refreshed from a file of a lower rate, counts the clips whose band now reaches above its Nyquist frequency (clips_above_nyquist), kept — a PATCH of theirs is refused until their bounds change", async () => {
+    await withOwnRecording("rate.wav", new Float32Array(16000).fill(0.25), 16000, async (own, id, file) => {
+      const band = (low_freq: number | null, high_freq: number | null) => createClip(t.db.sql, { recording_id: id, start_time: 0.1, end_time: 0.2, low_freq, high_freq, created_by: null });
+      await band(1000, 3000); // within 4 kHz
+      await band(null, 4000); // at it: a high bound may be the Nyquist frequency
+      const [, , high] = [await band(3000, 5000), await band(4000, null), await band(5000, 7000)];
+      await writeFile(file, floatWav(new Float32Array(8000).fill(0.25), 8000)); // re-encoded at 8 kHz: Nyquist 4 kHz
+      const refreshed = await own.inject({ method: "POST", url: `/v1/recordings/${id}/refresh`, headers: auth(adminKey) });
+      expect(refreshed.statusCode, refreshed.body).toBe(200);
+      expect(refreshed.json()).toMatchObject({ recording: { samplerate: 8000 }, clips_past_end: 0, clips_above_nyquist: 3 });
+      expect((await t.db.sql`SELECT count(*)::int AS n FROM clips WHERE recording_id = ${id}`)[0].n).toBe(5);
+      const patch = (body: object) => own.inject({ method: "PATCH", url: `/v1/clips/${high.id}`, headers: auth(adminKey), payload: body });
+      expect((await patch({ end_time: 0.3 })).json().message).toMatch(/high_freq/);
+      expect((await patch({ low_freq: 1000, high_freq: 3000 })).statusCode).toBe(200);
+    });
+  });
 });
 
 describe("a recording whose file was moved and edited", () => {

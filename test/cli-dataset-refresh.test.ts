@@ -6,12 +6,13 @@
  * (exit 1); usage errors name the argument.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { refreshFailure } from "../src/cli/commands/dataset.js";
 import { createClip } from "../src/store/clips.js";
 import { openDatabase, type Database } from "../src/store/db.js";
-import { getRecording } from "../src/store/recordings.js";
+import { getRecording, refreshRecordingFile } from "../src/store/recordings.js";
 import { runSonotile } from "./cli-helpers.js";
 import { JUNK_BYTES, REAL_PG_URL, freshDatabase, migratedTemplate, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
@@ -84,4 +85,34 @@ describe("sonotile dataset refresh", () => {
     const none = await sonotile(["dataset", "refresh", audio()]);
     expect(none).toMatchObject({ code: 0, stdout: expect.stringMatching(/^dataset audio \(\S+\) of .*: 0 of 0 changed recordings refreshed\n$/) });
   }, 120_000);
+
+  it("counts, in its line and its --json, the clips whose band a file of a lower rate left above the Nyquist frequency, kept", async () => {
+    // a.wav (8 kHz, 1 s since the refresh above, its clip at 1.5–1.8 s past its end) re-encoded at 4 kHz: Nyquist 2 kHz.
+    await createClip(db.sql, { recording_id: ids["a.wav"], start_time: 0.1, end_time: 0.5, low_freq: 500, high_freq: 1500, created_by: null });
+    await createClip(db.sql, { recording_id: ids["a.wav"], start_time: 0.1, end_time: 0.5, low_freq: 2500, high_freq: 3500, created_by: null });
+    await writeSineWav(join(audio(), "a.wav"), 4000, 1, 1000);
+    const r = await sonotile(["dataset", "refresh", audio()]);
+    expect(r, r.stderr).toMatchObject({ code: 0, stderr: "" });
+    expect(r.stdout.split("\n")[0]).toMatch(new RegExp(`^  refreshed a\\.wav \\(${ids["a.wav"]}\\): \\d+ bytes, MD5 [0-9a-f]{32}, 1 s; 1 clip now ends after it; 1 clip now reaches above its 2000 Hz Nyquist frequency \\(change or remove its frequency bounds\\)$`));
+    expect((await getRecording(db.sql, ids["a.wav"])).samplerate).toBe(4000);
+    await writeSineWav(join(audio(), "a.wav"), 2000, 1, 500); // Nyquist 1 kHz: both bands above it
+    const json = await sonotile(["dataset", "refresh", audio(), "--json"]);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout).refreshed.map((x: { path: string; clips_past_end: number; clips_above_nyquist: number }) => [x.path, x.clips_past_end, x.clips_above_nyquist]))
+      .toEqual([["a.wav", 1, 2]]);
+  }, 60_000);
+
+  it("names why a file it cannot refresh is refused as the store says it: now a directory, or a link leading outside the dataset's directory — both were called missing", async () => {
+    // Between the scan that found the file changed and its refresh (a race the command cannot be made to lose on cue).
+    const failure = () => refreshRecordingFile(db.sql, ids["d.wav"]).then(() => "refreshed", (err: unknown) => refreshFailure(err, ids["d.wav"]));
+    await rm(join(audio(), "d.wav"));
+    await mkdir(join(audio(), "d.wav"));
+    expect(await failure()).toBe(`the file of recording ${ids["d.wav"]}: d.wav is not a regular file`);
+    await rm(join(audio(), "d.wav"), { recursive: true });
+    await writeSineWav(join(dir.path, "elsewhere.wav"), 8000, 1, 1000);
+    await symlink(join(dir.path, "elsewhere.wav"), join(audio(), "d.wav"));
+    expect(await failure()).toBe(`the file of recording ${ids["d.wav"]}: d.wav resolves outside the dataset's audio_dir`);
+    await rm(join(audio(), "d.wav"));
+    expect(await failure()).toBe(`the file of recording ${ids["d.wav"]}: file d.wav does not exist in the dataset's audio_dir`);
+  }, 60_000);
 });

@@ -5,6 +5,7 @@
  * and nothing replaced — when a file of an artifact's name exists (without --force), an artifact
  * expired, or a chunk does not hold the bytes stored; usage errors naming the argument.
  */
+import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,7 +14,8 @@ import { createArtifact, storeFile } from "../src/store/artifacts.js";
 import { CHUNK_BYTES } from "../src/store/common.js";
 import { openDatabase, type Database } from "../src/store/db.js";
 import { completeJob, createJob, startJob } from "../src/store/jobs.js";
-import { runSonotile } from "./cli-helpers.js";
+import { cliRun, runSonotile, type CliRun } from "./cli-helpers.js";
+import { ROOT } from "./golden.js";
 import { REAL_PG_URL, freshDatabase, migratedTemplate, tempDir, type TestDatabase } from "./store-helpers.js";
 
 const UUID = "00000000-0000-4000-8000-000000000000";
@@ -119,6 +121,22 @@ describe("sonotile jobs download on a database", () => {
     const forced = await sonotile(["jobs", "download", jobId, "-o", out, "--force"]);
     expect(forced.code, forced.stderr).toBe(0);
     expect(await filesIn(out)).toEqual(digests(bytes));
+  }, 60_000);
+
+  it("a file size limit reached mid-chunk fails the download naming the file (exit 1), leaving nothing of it — a short write was renamed into place as whole", async () => {
+    // One artifact of a single 300 KiB chunk, under a limit of 100 KiB (sh's ulimit -f counts 512-byte blocks):
+    // the first write of the chunk takes 102,400 bytes and resolves without error.
+    const job = await startJob(db.sql, (await createJob(db.sql, { task: "extract_features", data: {}, created_by: null })).id);
+    const file = await storeFile(db.sql, randomBytes(300 * 1024));
+    await createArtifact(db.sql, { job_id: job.id, name: "features.npy", file_sha256: file.sha256, expiration_delay: 3600, created_by: null });
+    await completeJob(db.sql, job.id, "success");
+    const out = join(dir.path, "limited");
+    const limited = await new Promise<CliRun>((done) => {
+      execFile("sh", ["-c", 'ulimit -f 200 && exec "$@"', "sh", process.execPath, join(ROOT, "bin/sonotile.js"), "jobs", "download", job.id, "-o", out, "--data", data()],
+        { env: { ...process.env, DATABASE_URL: real?.url ?? "" } }, (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
+    });
+    expect(limited).toEqual({ code: 1, stdout: "", stderr: `sonotile jobs: cannot write ${join(out, "features.npy")}: file too large\n` });
+    expect(await readdir(out)).toEqual([]); // neither the truncated file nor its temporary file
   }, 60_000);
 
   it("refuses a job without artifacts (pending), an unknown job, an expired artifact and bytes that are not the file's — writing nothing", async () => {

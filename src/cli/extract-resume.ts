@@ -16,7 +16,7 @@ import type { FeatureName, FeatureValues } from "../features/features.js";
 import type { FileStamp } from "../store/probe.js";
 import { UsageError } from "./errors.js";
 import { PARAM_FLAGS } from "./flags.js";
-import { outputError, writeOutputFile } from "./output-file.js";
+import { outputError, writeOutputFile, writeWholeAt } from "./output-file.js";
 
 /** Everything a row's values or the table's layout depend on; `--resume` needs all of it unchanged. */
 export interface ExtractSettings {
@@ -150,12 +150,7 @@ function* chunked(lines: Iterable<string>): Generator<string> {
  * @returns the byte just after them.
  */
 async function writeLinesAt(file: FileHandle, at: number, lines: Iterable<string>): Promise<number> {
-  for (const chunk of chunked(lines)) {
-    const bytes = Buffer.from(chunk);
-    // A write may take fewer bytes than given (a file size limit reached): the rest is written, or its error thrown.
-    for (let done = 0; done < bytes.length; ) done += (await file.write(bytes, done, bytes.length - done, at + done)).bytesWritten;
-    at += bytes.length;
-  }
+  for (const chunk of chunked(lines)) at = await writeWholeAt(file, Buffer.from(chunk), at);
   await file.sync();
   return at;
 }

@@ -6,7 +6,7 @@
  * untouched and nothing half-written.
  */
 import { rmSync, writeFileSync } from "node:fs";
-import { lstat, open, readFile, readlink, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { lstat, open, readFile, readlink, realpath, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { constants } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { UsageError } from "./errors.js";
@@ -94,14 +94,25 @@ export function writeOutputBytes(output: string, bytes: Uint8Array | string | As
     else {
       const file = await open(temp, "w").catch(failed);
       try {
-        // Two calls for the two overloads of FileHandle.write (text, bytes).
-        for await (const chunk of bytes) await (typeof chunk === "string" ? file.write(chunk) : file.write(chunk)).catch(failed);
+        let at = 0;
+        for await (const chunk of bytes) at = await writeWholeAt(file, typeof chunk === "string" ? Buffer.from(chunk) : chunk, at).catch(failed);
       } finally {
         await file.close();
       }
     }
     await then?.();
   });
+}
+
+/**
+ * Writes all of `bytes` into `file` from byte `at`. A write may take fewer bytes than given and
+ * resolve without error (a file size limit or a full disk reached mid-write): the rest is written,
+ * so that the write past the limit throws its error (EFBIG, ENOSPC) — not a short file taken for whole.
+ * @returns the byte just after them.
+ */
+export async function writeWholeAt(file: FileHandle, bytes: Uint8Array, at: number): Promise<number> {
+  for (let done = 0; done < bytes.length; ) done += (await file.write(bytes, done, bytes.length - done, at + done)).bytesWritten;
+  return at + bytes.length;
 }
 
 /** The temporary file an output is written to, beside it (hidden, named by the process). */

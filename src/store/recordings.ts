@@ -417,11 +417,12 @@ export const refreshRoute = (id: string) => `POST /v1/recordings/${id}/refresh`;
  * hash, size, time and header facts stored, so that its revision, tiles and statistics follow the
  * new bytes (re-exported, repaired). A replaced file had been refused everywhere (registeredFile)
  * with nothing to do but delete the recording — its clips, tags, features and notes with it.
- * Clips stay, even where they now end after the recording (`clipsPastEnd`), as on a reprobe.
+ * Clips stay, even where they now end after the recording or reach above its Nyquist frequency
+ * (ClipsOutside), as on a reprobe.
  * @throws InvalidError naming `path` as resolveRecordingFile; AudioFormatError when the file is not
  *   readable audio; ConflictError when the recording is archived or trashed (read-only)
  */
-export async function refreshRecordingFile(db: Queryable, id: string): Promise<{ recording: Recording; clipsPastEnd: number }> {
+export async function refreshRecordingFile(db: Queryable, id: string): Promise<{ recording: Recording } & ClipsOutside> {
   const loc = await getRecordingLocation(db, id);
   const found = await resolveRecordingFile(loc.audio_dir, loc.path);
   return storeContent(db, id, await probeFile(found.file, { exactPath: true }));
@@ -456,23 +457,38 @@ export async function readRecordingFile(db: Queryable, id: string, path: string)
 }
 
 /** Stores `facts` of the file at the recording's path as its content (writeContent), in a transaction of its own. */
-async function storeContent(db: Queryable, id: string, facts: FileFacts & FileStamp): Promise<{ recording: Recording; clipsPastEnd: number }> {
-  const clipsPastEnd = await updating(db, "recordings", id, async (tx) => {
+async function storeContent(db: Queryable, id: string, facts: FileFacts & FileStamp): Promise<{ recording: Recording } & ClipsOutside> {
+  const outside = await updating(db, "recordings", id, async (tx) => {
     const [{ time_expansion }] = await tx<{ time_expansion: number }[]>`SELECT time_expansion FROM recordings WHERE id = ${id}`;
     return writeContent(tx, id, null, facts, time_expansion);
   });
-  return { recording: await getRecording(db, id), clipsPastEnd };
+  return { recording: await getRecording(db, id), ...outside };
+}
+
+/**
+ * The clips a recording's new content left outside it, kept (people's work) and counted for the
+ * caller to say: they need moving, or their bounds changing, before any PATCH of theirs passes.
+ */
+export interface ClipsOutside {
+  /** Clips that end after the recording (a shorter file). */
+  clipsPastEnd: number;
+  /**
+   * Clips whose frequency band reaches above the recording's Nyquist frequency (a file of a lower
+   * rate): a `low_freq` at or above it, or a `high_freq` above it, as a clip's bounds are checked.
+   */
+  clipsAboveNyquist: number;
 }
 
 /**
  * Stores, in `tx`, `facts` of a file as a recording's content — hash, size, time and header facts —
  * so that its revision, hence its tile URLs, and its statistics (kept by content hash) follow the
  * new bytes; and `path`, where the file is, unless null (the file at its path). Clips stay, even
- * where they now end after the recording: their number is returned. Refused (409) where another
+ * where they now end after the recording or reach above its Nyquist frequency: their numbers are
+ * returned. Refused (409) where another
  * recording of the dataset has `path`: a file is registered once.
  * @param timeExpansion the recording's, with which the file's rate must give a usable one
  */
-async function writeContent(tx: Queryable, id: string, path: string | null, facts: FileFacts & FileStamp, timeExpansion: number): Promise<number> {
+async function writeContent(tx: Queryable, id: string, path: string | null, facts: FileFacts & FileStamp, timeExpansion: number): Promise<ClipsOutside> {
   checkTimeExpansion(facts.file_samplerate, timeExpansion);
   const [holder] = path === null ? [] : await tx<{ id: string; state: State }[]>`
     SELECT o.id, o.state FROM recordings o JOIN recordings r ON r.dataset_id = o.dataset_id
@@ -482,8 +498,10 @@ async function writeContent(tx: Queryable, id: string, path: string | null, fact
     UPDATE recordings SET path = COALESCE(${path}::text, path), hash = ${facts.hash}, file_size = ${facts.file_size}, file_mtime = ${facts.file_mtime},
            file_samplerate = ${facts.file_samplerate}, frames = ${facts.frames}, channels = ${facts.channels}, probed_by = ${VERSION}
     WHERE id = ${id}
-    RETURNING (SELECT count(*)::int FROM clips c WHERE c.recording_id = recordings.id AND c.end_time > recordings.duration) AS clips_past_end`);
-  return row.clips_past_end as number;
+    RETURNING (SELECT count(*)::int FROM clips c WHERE c.recording_id = recordings.id AND c.end_time > recordings.duration) AS clips_past_end,
+              (SELECT count(*)::int FROM clips c WHERE c.recording_id = recordings.id
+                 AND (c.high_freq > recordings.samplerate / 2 OR c.low_freq >= recordings.samplerate / 2)) AS clips_above_nyquist`);
+  return { clipsPastEnd: row.clips_past_end as number, clipsAboveNyquist: row.clips_above_nyquist as number };
 }
 
 /** A recording's header facts read again (reprobeRecording). */

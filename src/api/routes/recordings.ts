@@ -184,19 +184,19 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/recordings/:id/refresh", {
     schema: {
       summary: "Make the file now at the recording's path its content (after the file was replaced)", tags, params: idParams,
-      description: "Hashes and reads the file again and stores its hash, size and header facts: the revision, tiles and statistics follow the new bytes. Clips, tags, features and notes stay; `clips_past_end` counts clips that now end after the recording.",
-      response: { 200: z.object({ recording: recordingSchema, clips_past_end: z.number().int() }), 400: errorBody, 404: errorBody, 409: errorBody, 422: errorBody },
+      description: "Hashes and reads the file again and stores its hash, size and header facts: the revision, tiles and statistics follow the new bytes. Clips, tags, features and notes stay; `clips_past_end` counts clips that now end after the recording, `clips_above_nyquist` those whose frequency band now reaches above its Nyquist frequency (a file of a lower rate): move them, or change or remove their bounds, before any other change of theirs passes.",
+      response: { 200: z.object({ recording: recordingSchema, clips_past_end: z.number().int(), clips_above_nyquist: z.number().int() }), 400: errorBody, 404: errorBody, 409: errorBody, 422: errorBody },
     },
   }, async (request) => {
     const id = request.params.id;
     checkInAudioRoots(app, (await getRecordingLocation(sql, id)).audio_dir, `recording ${id}`);
-    const { recording, clipsPastEnd } = await refreshRecordingFile(sql, id).catch((err) => {
+    const { recording, clipsPastEnd, clipsAboveNyquist } = await refreshRecordingFile(sql, id).catch((err) => {
       if (err instanceof AudioFormatError) throw new HttpError(422, `the file of recording ${id} cannot be read as audio: ${withoutAudioRoots(err.message, app.audioRoots)}`);
       // The request names no path: a file gone from the dataset is the 404 every route reading it gives (recordingFile).
       throw err instanceof InvalidError && err.fields.some((f) => f.field === "path") ? new HttpError(404, `the file of recording ${id} is missing from its dataset directory`) : err;
     });
     app.recentScans.forget(recording.dataset_id); // its size and time are the file's now
-    return { recording, clips_past_end: clipsPastEnd };
+    return { recording, clips_past_end: clipsPastEnd, clips_above_nyquist: clipsAboveNyquist };
   });
 
   app.delete("/recordings/:id", {

@@ -258,14 +258,28 @@ async function reprobe(sql: Sql, roots: readonly string[], out: AnswerPrinter): 
 
 /**
  * Why refreshRecordingFile left recording `id`, as POST /v1/recordings/{id}/refresh says it (422,
- * 404, 409): its file does not read as audio, is gone from the dataset's directory, or the
- * recording is read-only or was deleted meanwhile; null for any other error (the database lost,
- * say), which ends the command.
+ * 404, 409): its file does not read as audio; is gone from the dataset's directory, now a
+ * directory, or a link leading out of it (the store's words, since the scan found it changed); or
+ * the recording is read-only or was deleted meanwhile. Null for any other error (the database
+ * lost, say), which ends the command.
  */
-function refreshFailure(err: unknown, id: string): string | null {
+export function refreshFailure(err: unknown, id: string): string | null {
   if (err instanceof AudioFormatError) return `the file of recording ${id} cannot be read as audio: ${err.message}`;
-  if (err instanceof InvalidError && err.fields.some((f) => f.field === "path")) return `the file of recording ${id} is missing from its dataset directory`;
+  const path = err instanceof InvalidError ? err.fields.filter((f) => f.field === "path") : [];
+  if (path.length) return `the file of recording ${id}: ${path.map((f) => f.message).join("; ")}`;
   return err instanceof ConflictError || err instanceof NotFoundError || err instanceof InvalidError ? (err as Error).message : null;
+}
+
+/**
+ * What a refresh left outside the recording (ClipsOutside), after its line: clips that now end
+ * after it, or reach above its Nyquist frequency — to be moved or their bounds changed.
+ */
+function clipsOutsideNote(r: { recording: Recording; clips_past_end: number; clips_above_nyquist: number }): string {
+  const verb = (n: number, one: string, many: string) => `${plural(n, "clip")} now ${n > 1 ? many : one}`;
+  return [
+    r.clips_past_end ? `; ${verb(r.clips_past_end, "ends", "end")} after it` : "",
+    r.clips_above_nyquist ? `; ${verb(r.clips_above_nyquist, "reaches", "reach")} above its ${r.recording.samplerate / 2} Hz Nyquist frequency (change or remove ${r.clips_above_nyquist > 1 ? "their" : "its"} frequency bounds)` : "",
+  ].join("");
 }
 
 /**
@@ -277,13 +291,13 @@ function refreshFailure(err: unknown, id: string): string | null {
 async function refresh(sql: Sql, audioDir: string, out: AnswerPrinter): Promise<number> {
   const dataset = await datasetOfDir(sql, audioDir);
   const changed = (await scanDataset(sql, dataset.id)).files.filter((f) => f.changed);
-  const refreshed: { path: string; recording: Recording; clips_past_end: number }[] = [];
+  const refreshed: { path: string; recording: Recording; clips_past_end: number; clips_above_nyquist: number }[] = [];
   const failed: { path: string; recording_id: string; error: string }[] = [];
   for (const f of changed) {
     const id = f.recording_id!;
     try {
-      const { recording, clipsPastEnd } = await refreshRecordingFile(sql, id);
-      refreshed.push({ path: f.path, recording, clips_past_end: clipsPastEnd });
+      const { recording, clipsPastEnd, clipsAboveNyquist } = await refreshRecordingFile(sql, id);
+      refreshed.push({ path: f.path, recording, clips_past_end: clipsPastEnd, clips_above_nyquist: clipsAboveNyquist });
     } catch (err) {
       const error = refreshFailure(err, id);
       if (error === null) throw err;
@@ -291,7 +305,7 @@ async function refresh(sql: Sql, audioDir: string, out: AnswerPrinter): Promise<
     }
   }
   const lines = [
-    ...refreshed.map((r) => `  refreshed ${r.path} (${r.recording.id}): ${r.recording.file_size} bytes, MD5 ${r.recording.hash}, ${r.recording.duration} s${r.clips_past_end ? `; ${plural(r.clips_past_end, "clip")} now ${r.clips_past_end > 1 ? "end" : "ends"} after it` : ""}`),
+    ...refreshed.map((r) => `  refreshed ${r.path} (${r.recording.id}): ${r.recording.file_size} bytes, MD5 ${r.recording.hash}, ${r.recording.duration} s${clipsOutsideNote(r)}`),
     ...failed.map((f) => `  failed ${f.path} (${f.recording_id}): ${f.error}`),
     `dataset ${dataset.name} (${dataset.id}) of ${audioDir}: ${refreshed.length} of ${plural(changed.length, "changed recording")} refreshed${failed.length ? `, ${failed.length} failed` : ""}`,
   ];
