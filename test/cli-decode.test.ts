@@ -3,6 +3,7 @@
  * golden digests (scripts/golden_audio.py), exit codes 0/1/2 with one-line messages.
  * Runs the CLI from source through tsx, so it does not depend on a build.
  */
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +13,7 @@ import { decode } from "../src/audio/index.js";
 import { spectrogram } from "../src/engine/spectrogram.js";
 import { featuresOfFile } from "../src/features/features.js";
 import { probeFile } from "../src/store/probe.js";
-import { runSonotile } from "./cli-helpers.js";
+import { cliRun, runSonotile, type CliRun } from "./cli-helpers.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const FIXTURES = path.resolve(ROOT, "../shared/fixtures");
@@ -144,6 +145,20 @@ describe("sonotile decode", () => {
     expect((await sonotile("decode", input, "-o", viaOutputLink)).code).toBe(0);
     expect(lstatSync(viaOutputLink).isSymbolicLink()).toBe(true);
     expect(readNpy(target).shape).toEqual([16000, 1]);
+  });
+
+  it("a file size limit reached by the last write fails the run naming -o (exit 1), leaving the output as it was — the short write was taken for whole, exit 0", async () => {
+    const dir = path.join(tmp, "limited");
+    mkdirSync(dir);
+    const out = path.join(dir, "out.npy");
+    writeFileSync(out, "the user's earlier output");
+    // 1 s at 16 kHz: 64,128 bytes in one write of the samples after the header, over a limit of 51,200 (100 blocks of 512).
+    const limited = await new Promise<CliRun>((done) => {
+      execFile("sh", ["-c", 'ulimit -f 100 && exec "$@"', "sh", process.execPath, path.join(ROOT, "bin/sonotile.js"), "decode", path.join(FIXTURES, "formats/wav_pcm_16.wav"), "-o", out], (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
+    });
+    expect(limited).toEqual({ code: 1, stdout: "", stderr: `sonotile decode: cannot write ${out}: file too large\n` });
+    expect(readdirSync(dir)).toEqual(["out.npy"]);
+    expect(readFileSync(out, "utf8")).toBe("the user's earlier output");
   });
 });
 

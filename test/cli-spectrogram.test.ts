@@ -1,5 +1,5 @@
 // `sonotile spectrogram` end to end (SPEC §8): spawns the built CLI (`npm test` builds first).
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +15,7 @@ import { UsageError } from "../src/cli/errors.js";
 import { ParamsError, parseParams } from "../src/engine/params.js";
 import { VERSION } from "../src/engine/version.js";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
-import { runSonotile, type CliRun as Run } from "./cli-helpers.js";
+import { cliRun, runSonotile, type CliRun as Run } from "./cli-helpers.js";
 import { firstDifference, pngText } from "./golden.js";
 import { fixOggCrc } from "./audio-helpers.js";
 
@@ -275,6 +275,18 @@ describe("sonotile spectrogram: usage and input errors", () => {
     writeFileSync(short, Buffer.concat([floatWavHeader(10, 1, 8000), new Uint8Array(new Float32Array(10).fill(0.25).buffer)]));
     const r = await sonotile(["spectrogram", short, "-o", join(tmp, "ten.npy"), "--low-freq", "100"]);
     expectOneLineError(r, 2, /^sonotile spectrogram: low_freq \(--low-freq\): recording of 10 samples is too short for this filter: it needs more than 18 \(sosfiltfilt's pad length\): use a lower filter_order, or no low_freq\n$/, "too short for the filter");
+  });
+
+  it("a file size limit reached by the last row's write fails the run naming -o (exit 1), leaving nothing — the short write was taken for whole, exit 0", async () => {
+    const dir = join(tmp, "limited");
+    mkdirSync(dir);
+    const out = join(dir, "s.npy");
+    // SHORT's numbers are 65,252 bytes written row by row; a limit of 65,024 (127 blocks of 512) falls in the last row.
+    const limited = await new Promise<Run>((done) => {
+      execFile("sh", ["-c", 'ulimit -f 127 && exec "$@"', "sh", process.execPath, join(ROOT, "bin/sonotile.js"), "spectrogram", SHORT, "-o", out], (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
+    });
+    expect(limited).toEqual({ code: 1, stdout: "", stderr: `sonotile spectrogram: cannot write ${out}: file too large\n` });
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it("prints a stack trace only with --verbose", async () => {

@@ -5,7 +5,7 @@
  * that fails, however late, or is interrupted (Ctrl-C, `kill`) leaves whatever was at that path
  * untouched and nothing half-written.
  */
-import { rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync, writeSync } from "node:fs";
 import { lstat, open, readFile, readlink, realpath, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { constants } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
@@ -113,6 +113,11 @@ export function writeOutputBytes(output: string, bytes: Uint8Array | string | As
 export async function writeWholeAt(file: FileHandle, bytes: Uint8Array, at: number): Promise<number> {
   for (let done = 0; done < bytes.length; ) done += (await file.write(bytes, done, bytes.length - done, at + done)).bytesWritten;
   return at + bytes.length;
+}
+
+/** writeWholeAt on a file descriptor, synchronously: `length` bytes of `bytes` from `offset`, at byte `at` of the file. */
+export function writeWholeSyncAt(fd: number, bytes: Uint8Array, offset: number, length: number, at: number): void {
+  for (let done = 0; done < length; ) done += writeSync(fd, bytes, offset + done, length - done, at + done);
 }
 
 /** The temporary file an output is written to, beside it (hidden, named by the process). */

@@ -14,7 +14,7 @@ import { npyHeader } from "../../render/npy.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, optionRows, readCommandLine, timeExpansionOption, type OptionSpec } from "../flags.js";
-import { checkOutputPath, checkOutputWritable, outputError, writeOutputFile } from "../output-file.js";
+import { checkOutputPath, checkOutputWritable, outputError, writeOutputFile, writeWholeAt } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "output: .npy (NumPy float32 [frames, channels]) or .wav (32-bit float)" },
@@ -30,7 +30,10 @@ ${optionRows(OPTIONS)}`;
 /** `header`, then every frame interleaved, written piece by piece to `path`; write errors name `output`. */
 async function writeSamples(reader: AudioReader, path: string, output: string, header: Uint8Array): Promise<void> {
   const fh = await open(path, "w").catch((err: Error) => Promise.reject(outputError(output, err)));
-  const write = (bytes: Uint8Array) => fh.write(bytes).catch((err: Error) => Promise.reject(outputError(output, err)));
+  let at = 0;
+  const write = async (bytes: Uint8Array) => {
+    at = await writeWholeAt(fh, bytes, at).catch((err: Error) => Promise.reject(outputError(output, err)));
+  };
   try {
     await write(header);
     for await (const x of interleavedPieces(reader, 0, reader.info.frames)) {

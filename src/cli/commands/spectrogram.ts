@@ -5,7 +5,7 @@
  * with what made it (SpectrogramProvenance: in the PNG's text, in a .json beside .npy and .f32).
  * Silent on success; errors are one line (exit 2 for usage and parameters, 1 for unreadable input).
  */
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { AudioFormatError, fileMd5, openAudio, realSecondsHint, timeExpansionOf, type AudioReader } from "../../audio/index.js";
@@ -19,7 +19,7 @@ import { renderPng } from "../../render/image.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { flagsHelp, numberOption, readCommandLine, timeExpansionOption, namingFlags, type OptionSpec } from "../flags.js";
-import { checkOutputPath, checkOutputWritable, checkSidecarPath, outputError, sidecarPath, writeOutputBytes, writeOutputFile } from "../output-file.js";
+import { checkOutputPath, checkOutputWritable, checkSidecarPath, outputError, sidecarPath, writeOutputBytes, writeOutputFile, writeWholeSyncAt } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", placeholder: "FILE", doc: "output file, format by extension: .png (image, cmap colours), .npy (NumPy float32 [bins, frames]), .f32 (raw little-endian float32 [bins][frames]); row 0 of the numbers is 0 Hz. What made it (sonotile's version, the file's MD5, every parameter, the frames, their times and frequencies, the value range) goes into the PNG's text 'sonotile', or a .json beside .npy and .f32 (-o x.npy also writes x.npy.json; a file there that is not a sonotile sidecar is refused, exit 2)" },
@@ -207,7 +207,7 @@ async function writeNumbers(path: string, output: string, npy: boolean, recordin
   const step = Math.max(1, Math.floor(STREAM_BLOCK_VALUES / bins));
   const write = (fd: number, bytes: Uint8Array, offset: number, length: number, position: number) => {
     try {
-      writeSync(fd, bytes, offset, length, position);
+      writeWholeSyncAt(fd, bytes, offset, length, position);
     } catch (err) {
       throw outputError(output, err as Error);
     }
