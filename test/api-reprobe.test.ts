@@ -68,7 +68,7 @@ async function row(id: string): Promise<{ frames: number; channels: number; file
   return r as never;
 }
 
-interface LogLine { level: number; msg: string; recording?: { id: string; path: string }; reason?: string; clipsPastEnd?: number; stored?: number; corrected?: number; left?: number; complete?: boolean }
+interface LogLine { level: number; msg: string; recording?: { id: string; path: string }; reason?: string; clipsPastEnd?: number; clipsAboveNyquist?: number; stored?: number; corrected?: number; left?: number; complete?: boolean }
 
 /** An app on the test database with the first root, its log lines kept; `onLine` is told of each as it is written. */
 async function startApp(onLine?: (line: LogLine, app: App) => void): Promise<{ app: App; lines: LogLine[]; summary(): LogLine | undefined }> {
@@ -167,9 +167,36 @@ describe("the sweep at server start", () => {
       const clips = await listClips(t.db.sql, { recording_id: id, state: "active", limit: 10, offset: 0, sort: "start_time", order: "asc" });
       expect(clips.items.map((c) => [c.id, c.start_time, c.end_time])).toEqual([[inside.id, 0.1, 0.4], [after.id, 0.6, 0.9]]);
       await expect.poll(() => lines.find((l) => l.level === 40), SWEEP_DONE).toMatchObject({
-        msg: "recording's facts corrected; some of its clips now end after it",
+        msg: "recording's facts corrected; some of its clips now end after it or reach above its Nyquist frequency",
         recording: { id, path: "shorter.wav" },
         clipsPastEnd: 1,
+        clipsAboveNyquist: 0,
+      });
+    } finally {
+      await app.close();
+      await t.db.sql`DELETE FROM datasets WHERE id = ${ds.id}`;
+    }
+  });
+
+  it("keeps the clips whose band a lower rate leaves above the Nyquist frequency, and warns of them", async () => {
+    const ds = await dataset("lower");
+    // An 8 kHz file whose rate an older reader took for 16 kHz: Nyquist 8 kHz then, 4 kHz now.
+    const id = await register(ds, "lower.wav", wav(800));
+    await t.db.sql`UPDATE recordings SET file_samplerate = 16000, probed_by = NULL WHERE id = ${id}`;
+    const band = (low_freq: number | null, high_freq: number | null) => createClip(t.db.sql, { recording_id: id, start_time: 0.01, end_time: 0.02, low_freq, high_freq, created_by: null });
+    await band(1000, 4000);
+    await band(3000, 5000);
+    await band(4000, null);
+    const { app, lines } = await startApp();
+    try {
+      await expect.poll(async () => (await row(id)).probed_by, SWEEP_DONE).toBe(VERSION);
+      expect(await row(id)).toMatchObject({ file_samplerate: RATE });
+      expect((await t.db.sql`SELECT count(*)::int AS n FROM clips WHERE recording_id = ${id}`)[0].n).toBe(3);
+      await expect.poll(() => lines.find((l) => l.level === 40), SWEEP_DONE).toMatchObject({
+        msg: "recording's facts corrected; some of its clips now end after it or reach above its Nyquist frequency",
+        recording: { id, path: "lower.wav" },
+        clipsPastEnd: 0,
+        clipsAboveNyquist: 2,
       });
     } finally {
       await app.close();

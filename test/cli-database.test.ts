@@ -13,6 +13,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSonotile } from "./cli-helpers.js";
 import { ROOT } from "./golden.js";
+import { createClip } from "../src/store/clips.js";
 import { openDatabase } from "../src/store/db.js";
 import { FIXTURES, freshDatabase, migratedTemplate, REAL_PG_URL, tempDir, writeSineWav } from "./store-helpers.js";
 
@@ -417,7 +418,7 @@ describe("token create on a database without users", () => {
 });
 
 describe("dataset reprobe", () => {
-  it("reads again the facts an older sonotile read, names what it corrected and what it left (exit 1), and keeps tags", async () => {
+  it("reads again the facts an older sonotile read, names what it corrected and what it left (exit 1), and keeps tags and clips, counting those now above the Nyquist frequency", async () => {
     const t = REAL_PG_URL ? await freshDatabase() : null;
     const data = join(dir.path, "reprobe");
     const env = { DATABASE_URL: t?.url ?? "" };
@@ -431,7 +432,9 @@ describe("dataset reprobe", () => {
       const ids = Object.fromEntries((await database.sql`SELECT path, id FROM recordings`).map((r) => [r.path, r.id as string]));
       // As 0.4.0 left them: a.wav with other counts, same.wav as they are; gone.wav's file deleted since.
       await database.sql`UPDATE recordings SET probed_by = NULL`;
-      await database.sql`UPDATE recordings SET frames = 100, channels = 2 WHERE id = ${ids["a.wav"]}`;
+      // a.wav's rate taken for 16 kHz too: a clip's band of 5–6 kHz fitted then, and is above the 4 kHz Nyquist frequency now.
+      await database.sql`UPDATE recordings SET frames = 100, channels = 2, file_samplerate = 16000 WHERE id = ${ids["a.wav"]}`;
+      await createClip(database.sql, { recording_id: ids["a.wav"], start_time: 0, end_time: 0.005, low_freq: 5000, high_freq: 6000, created_by: null });
       await database.sql`INSERT INTO tags (key, value) VALUES ('site', 'pond')`;
       await database.sql`INSERT INTO recording_tags (recording_id, tag_id) SELECT ${ids["a.wav"]}, id FROM tags WHERE key = 'site'`;
       if (!t) await database.close();
@@ -442,7 +445,7 @@ describe("dataset reprobe", () => {
       expect(r.stdout.split("\n").sort()).toEqual([
         "",
         "2 recordings read again (1 corrected), 1 left",
-        `corrected a.wav (${ids["a.wav"]}): 100 frames, 2 ch, 8000 Hz → 4000 frames, 1 ch, 8000 Hz`,
+        `corrected a.wav (${ids["a.wav"]}): 100 frames, 2 ch, 16000 Hz → 4000 frames, 1 ch, 8000 Hz; 1 clip now reaches above its Nyquist frequency (change or remove its frequency bounds)`,
         `left gone.wav (${ids["gone.wav"]}): file gone.wav does not exist in the dataset's audio_dir`,
       ]);
       const after = t?.db ?? (await openDatabase({ dataDir: data }));

@@ -93,7 +93,7 @@ describe("sonotile dataset refresh", () => {
     await writeSineWav(join(audio(), "a.wav"), 4000, 1, 1000);
     const r = await sonotile(["dataset", "refresh", audio()]);
     expect(r, r.stderr).toMatchObject({ code: 0, stderr: "" });
-    expect(r.stdout.split("\n")[0]).toMatch(new RegExp(`^  refreshed a\\.wav \\(${ids["a.wav"]}\\): \\d+ bytes, MD5 [0-9a-f]{32}, 1 s; 1 clip now ends after it; 1 clip now reaches above its 2000 Hz Nyquist frequency \\(change or remove its frequency bounds\\)$`));
+    expect(r.stdout.split("\n")[0]).toMatch(new RegExp(`^  refreshed a\\.wav \\(${ids["a.wav"]}\\): \\d+ bytes, MD5 [0-9a-f]{32}, 1 s; 1 clip now ends after it; 1 clip now reaches above its Nyquist frequency \\(change or remove its frequency bounds\\)$`));
     expect((await getRecording(db.sql, ids["a.wav"])).samplerate).toBe(4000);
     await writeSineWav(join(audio(), "a.wav"), 2000, 1, 500); // Nyquist 1 kHz: both bands above it
     const json = await sonotile(["dataset", "refresh", audio(), "--json"]);

@@ -498,22 +498,33 @@ async function writeContent(tx: Queryable, id: string, path: string | null, fact
     UPDATE recordings SET path = COALESCE(${path}::text, path), hash = ${facts.hash}, file_size = ${facts.file_size}, file_mtime = ${facts.file_mtime},
            file_samplerate = ${facts.file_samplerate}, frames = ${facts.frames}, channels = ${facts.channels}, probed_by = ${VERSION}
     WHERE id = ${id}
-    RETURNING (SELECT count(*)::int FROM clips c WHERE c.recording_id = recordings.id AND c.end_time > recordings.duration) AS clips_past_end,
-              (SELECT count(*)::int FROM clips c WHERE c.recording_id = recordings.id
-                 AND (c.high_freq > recordings.samplerate / 2 OR c.low_freq >= recordings.samplerate / 2)) AS clips_above_nyquist`);
-  return { clipsPastEnd: row.clips_past_end as number, clipsAboveNyquist: row.clips_above_nyquist as number };
+    RETURNING ${tx.unsafe(CLIPS_OUTSIDE)}`);
+  return clipsOutside(row);
 }
 
-/** A recording's header facts read again (reprobeRecording). */
-export interface Reprobed {
+/**
+ * The RETURNING columns of an update of a recording's facts that count the clips it leaves outside
+ * the recording (ClipsOutside), by the row as updated (its generated duration and samplerate);
+ * a frequency bound checked as a clip's are (clips.ts: low < Nyquist, high <= Nyquist).
+ */
+const CLIPS_OUTSIDE = `
+  (SELECT count(*)::int FROM clips c WHERE c.recording_id = recordings.id AND c.end_time > recordings.duration) AS clips_past_end,
+  (SELECT count(*)::int FROM clips c WHERE c.recording_id = recordings.id
+     AND (c.high_freq > recordings.samplerate / 2 OR c.low_freq >= recordings.samplerate / 2)) AS clips_above_nyquist`;
+
+/** ClipsOutside of a row RETURNING CLIPS_OUTSIDE; none without a row (nothing was updated). */
+function clipsOutside(row: Record<string, unknown> | undefined): ClipsOutside {
+  return { clipsPastEnd: (row?.clips_past_end as number) ?? 0, clipsAboveNyquist: (row?.clips_above_nyquist as number) ?? 0 };
+}
+
+/** A recording's header facts read again (reprobeRecording), and the clips they leave outside it (none unless it got shorter, or its rate lower). */
+export interface Reprobed extends ClipsOutside {
   /** As stored before. */
   before: HeaderFacts;
   /** As this engine's readers count them. */
   facts: HeaderFacts;
   /** Whether this read stored them: false when another read (another server's) got there first. */
   stored: boolean;
-  /** Clips that end after the recording, now that it is `facts.frames` long (none unless it got shorter). */
-  clipsPastEnd: number;
 }
 
 /**
@@ -524,7 +535,7 @@ export interface Reprobed {
  * read or a newer engine updated meanwhile is left as it is. The file is the same bytes, so rate
  * and channels are stored too when the newer reader finds them otherwise; duration and samplerate
  * are generated from them (migration 001). Clips stay, even where they now end after the recording
- * (`clipsPastEnd`): they are people's work, and the caller says so.
+ * or reach above its Nyquist frequency (ClipsOutside): they are people's work, and the caller says so.
  * Null when the file changed between its check and the header's read (the next read sees it).
  * @throws InvalidError, ConflictError as registeredFile; AudioFormatError when this engine cannot read the header
  */
@@ -540,8 +551,8 @@ async function reprobed(db: Queryable, loc: RecordingLocation, id: string, found
   const [row] = await translating(() => db`
     UPDATE recordings SET file_samplerate = ${facts.file_samplerate}, frames = ${facts.frames}, channels = ${facts.channels}, probed_by = ${VERSION}
     WHERE id = ${id} AND hash = ${loc.hash} AND file_size = ${loc.file_size} AND probed_by IS NOT DISTINCT FROM ${loc.probed_by}
-    RETURNING (SELECT count(*)::int FROM clips c WHERE c.recording_id = recordings.id AND c.end_time > recordings.duration) AS clips_past_end`);
-  return { before: headerOf(loc), facts, stored: row !== undefined, clipsPastEnd: row?.clips_past_end ?? 0 };
+    RETURNING ${db.unsafe(CLIPS_OUTSIDE)}`);
+  return { before: headerOf(loc), facts, stored: row !== undefined, ...clipsOutside(row) };
 }
 
 /**

@@ -25,9 +25,10 @@ export const reprobePlugin = fp(async (app) => {
     const recording = { id: outcome.id, path: outcome.path };
     if (outcome.kind === "left") app.log.warn({ recording, reason: outcome.reason }, "recording's file not read again (an older sonotile read its facts): left for the next start");
     else if (outcome.result.stored && differ(outcome.result)) {
-      const { before, facts, clipsPastEnd } = outcome.result;
-      // Clips past the new end hold no audio there: someone has to look at them.
-      if (clipsPastEnd) app.log.warn({ recording, before, facts, clipsPastEnd }, "recording's facts corrected; some of its clips now end after it");
+      const { before, facts, clipsPastEnd, clipsAboveNyquist } = outcome.result;
+      // Clips past the new end hold no audio there, and those above the new Nyquist frequency no
+      // PATCH passes until their bounds change: someone has to look at them.
+      if (clipsPastEnd || clipsAboveNyquist) app.log.warn({ recording, before, facts, clipsPastEnd, clipsAboveNyquist }, "recording's facts corrected; some of its clips now end after it or reach above its Nyquist frequency");
       else app.log.info({ recording, before, facts }, "recording's facts corrected");
     }
   };

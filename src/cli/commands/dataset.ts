@@ -14,7 +14,7 @@ import { storeConfig } from "../../store/config.js";
 import { addDataset, DatasetImports, datasetsHoldingSameBytes, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, type DatasetHoldingSameBytes, type ImportOutcome, type ImportResult, type ScanFile } from "../../store/datasets.js";
 import type { Sql } from "../../store/db.js";
 import { ConflictError, InvalidError, NotFoundError } from "../../store/errors.js";
-import { refreshRecordingFile, type Recording } from "../../store/recordings.js";
+import { refreshRecordingFile, type ClipsOutside, type Recording } from "../../store/recordings.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { resolveAudioDir } from "../../store/paths.js";
 import { ensureAdmin } from "../../store/users.js";
@@ -248,8 +248,8 @@ async function reprobe(sql: Sql, roots: readonly string[], out: AnswerPrinter): 
   const lines = outcomes.flatMap((o) => {
     if (o.kind === "left") return [`left ${o.path} (${o.id}): ${o.reason}`];
     if (!o.result.stored || !differ(o.result)) return [];
-    const { before, facts: now, clipsPastEnd } = o.result;
-    return [`corrected ${o.path} (${o.id}): ${facts(before)} → ${facts(now)}${clipsPastEnd ? `; ${clipsPastEnd} of its clips now end after it` : ""}`];
+    const { before, facts: now } = o.result;
+    return [`corrected ${o.path} (${o.id}): ${facts(before)} → ${facts(now)}${clipsOutsideNote(o.result)}`];
   });
   lines.push(`${summary.stored} recordings read again (${summary.corrected} corrected), ${summary.left} left`);
   out({ ...summary, recordings: outcomes }, lines.join("\n"));
@@ -271,14 +271,14 @@ export function refreshFailure(err: unknown, id: string): string | null {
 }
 
 /**
- * What a refresh left outside the recording (ClipsOutside), after its line: clips that now end
- * after it, or reach above its Nyquist frequency — to be moved or their bounds changed.
+ * What a refresh or a reprobe left outside the recording (ClipsOutside), after its line: clips
+ * that now end after it, or reach above its Nyquist frequency — to be moved or their bounds changed.
  */
-function clipsOutsideNote(r: { recording: Recording; clips_past_end: number; clips_above_nyquist: number }): string {
+function clipsOutsideNote({ clipsPastEnd, clipsAboveNyquist }: ClipsOutside): string {
   const verb = (n: number, one: string, many: string) => `${plural(n, "clip")} now ${n > 1 ? many : one}`;
   return [
-    r.clips_past_end ? `; ${verb(r.clips_past_end, "ends", "end")} after it` : "",
-    r.clips_above_nyquist ? `; ${verb(r.clips_above_nyquist, "reaches", "reach")} above its ${r.recording.samplerate / 2} Hz Nyquist frequency (change or remove ${r.clips_above_nyquist > 1 ? "their" : "its"} frequency bounds)` : "",
+    clipsPastEnd ? `; ${verb(clipsPastEnd, "ends", "end")} after it` : "",
+    clipsAboveNyquist ? `; ${verb(clipsAboveNyquist, "reaches", "reach")} above its Nyquist frequency (change or remove ${clipsAboveNyquist > 1 ? "their" : "its"} frequency bounds)` : "",
   ].join("");
 }
 
@@ -305,7 +305,7 @@ async function refresh(sql: Sql, audioDir: string, out: AnswerPrinter): Promise<
     }
   }
   const lines = [
-    ...refreshed.map((r) => `  refreshed ${r.path} (${r.recording.id}): ${r.recording.file_size} bytes, MD5 ${r.recording.hash}, ${r.recording.duration} s${clipsOutsideNote(r)}`),
+    ...refreshed.map((r) => `  refreshed ${r.path} (${r.recording.id}): ${r.recording.file_size} bytes, MD5 ${r.recording.hash}, ${r.recording.duration} s${clipsOutsideNote({ clipsPastEnd: r.clips_past_end, clipsAboveNyquist: r.clips_above_nyquist })}`),
     ...failed.map((f) => `  failed ${f.path} (${f.recording_id}): ${f.error}`),
     `dataset ${dataset.name} (${dataset.id}) of ${audioDir}: ${refreshed.length} of ${plural(changed.length, "changed recording")} refreshed${failed.length ? `, ${failed.length} failed` : ""}`,
   ];
