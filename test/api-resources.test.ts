@@ -293,6 +293,20 @@ describe("clips and notes", () => {
     expect((await edit(viewer, "x")).statusCode).toBe(403);
   });
 
+  it("refuse an edit's bad fields as a new note's, each named with what it must be — a non-boolean is_issue was zod's 'Invalid input: expected boolean, received string'", async () => {
+    const note = (await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "a call at 4 s", recording_id: recordingId }, headers: auth(member) })).json();
+    const refusals: [object, { field: string; message: string }][] = [
+      [{ is_issue: "yes" }, { field: "is_issue", message: "must be true or false" }],
+      [{ message: " \n " }, { field: "message", message: "must not be empty or blank" }],
+      [{ message: "x".repeat(1001) }, { field: "message", message: "must be at most 1000 characters" }],
+    ];
+    for (const [payload, refusal] of refusals) {
+      const res = await app.inject({ method: "PATCH", url: `/v1/notes/${note.id}`, payload, headers: auth(member) });
+      expect([res.statusCode, res.json().fields], JSON.stringify(payload)).toEqual([400, [refusal]]);
+    }
+    expect((await app.inject({ url: `/v1/notes/${note.id}` })).json()).toMatchObject({ message: "a call at 4 s", is_issue: false });
+  });
+
   it("let only a clip's or a note's creator or an admin archive, trash or restore it — another member's trash hid one, and an admin's purge then deleted it for good", async () => {
     const stranger = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "state-stranger" })).id, name: "s", created_by: null })).key;
     const clip = (await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0.3, end_time: 0.4 }, headers: auth(member) })).json();

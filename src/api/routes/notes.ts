@@ -21,6 +21,8 @@ const noteSchema = z.object({
   run_id: z.uuid().nullable(),
 });
 
+/** A note's flag, as its creation and its edit take it. */
+const isIssue = z.boolean({ error: "must be true or false" });
 
 export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["notes"];
@@ -37,7 +39,7 @@ export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/notes", {
     schema: {
       summary: "Write a note", tags,
-      body: z.strictObject({ message: label(1000), is_issue: z.boolean({ error: "must be true or false" }).optional(), recording_id: id.optional(), clip_id: id.optional() }),
+      body: z.strictObject({ message: label(1000), is_issue: isIssue.optional(), recording_id: id.optional(), clip_id: id.optional() }),
       response: { 201: noteSchema, 400: errorBody, 404: errorBody, 409: errorBody },
     },
   }, async (request, reply) => reply.code(201).send(await createNote(sql, { ...request.body, created_by: request.user?.id ?? null })));
@@ -46,7 +48,7 @@ export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
 
   // A note speaks for its creator (created_by): another member rewrote it under their name.
   app.patch("/notes/:id", {
-    schema: { summary: "Edit a note (its creator or an admin)", tags, params: idParams, body: z.strictObject({ message: label(1000).optional(), is_issue: z.boolean().optional() }), response: { 200: noteSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody } },
+    schema: { summary: "Edit a note (its creator or an admin)", tags, params: idParams, body: z.strictObject({ message: label(1000).optional(), is_issue: isIssue.optional() }), response: { 200: noteSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody } },
   }, async (request) => {
     requireCreatorOrAdmin(request, "note", await getNote(sql, request.params.id), "edit", "write a note of your own");
     return updateNote(sql, request.params.id, request.body);
