@@ -2,8 +2,9 @@
  * The viewer's clip panel (web/clip-panel.ts) in headless Chromium (Debian's /usr/bin/chromium
  * driven by playwright-core, as test/web.test.ts) against an in-process server: a clip selected by
  * a click on its box, or from the keyboard through the list of clips in view, is tagged (with
- * completion from the tags in use), untagged, noted, moved and deleted — each checked in what the
- * server then holds — a viewer's token's refusal is said on the status line, a change made in
+ * completion from the tags in use), untagged, noted, moved and deleted, its notes edited, archived,
+ * restored and trashed — each checked in what the server then holds — another member's note is
+ * read-only, a viewer's token's refusal is said on the status line, a change made in
  * another tab shows once the page has the focus again, and Escape closes the panel.
  * Screenshots go to test-artifacts/.
  * Chromium must be installed; SONOTILE_SKIP_BROWSER=1 skips the suite on purpose.
@@ -40,6 +41,9 @@ let adminKey: string;
 let adminId: string;
 /** A viewer's key: it reads, and every write is refused (403). */
 let viewerKey: string;
+/** A member's key (mia): she changes her own notes, not the admin's. */
+let memberKey: string;
+let memberId: string;
 let datasetId: string;
 /** The recordings made so far: each test annotates one of its own. */
 let recordings = 0;
@@ -104,6 +108,8 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     adminId = admin.user.id;
     const viewer = await createUser(t.db.sql, { username: "vera", name: "Vera", role: "viewer" });
     viewerKey = (await createToken(t.db.sql, { user_id: viewer.id, name: "vera", created_by: null })).key;
+    memberId = (await createUser(t.db.sql, { username: "mia", name: "Mia" })).id;
+    memberKey = (await createToken(t.db.sql, { user_id: memberId, name: "mia", created_by: null })).key;
     audio = await tempDir();
     await mkdir(join(audio.path, "panel"));
     await mkdir(ARTIFACTS, { recursive: true });
@@ -277,6 +283,178 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await page.dispatchEvent("#token", "change");
     await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
     await expect.poll(() => page.locator("#clip-panel-notes .author").allTextContents()).toEqual(["admin"]);
+  });
+
+  /** The list item of note `id` among the clip's active notes, or (`archived`) under Archived notes. */
+  const noteItem = (id: string, archived = false) => page.locator(`#clip-panel-${archived ? "archived-" : ""}notes li[data-note-id="${id}"]`);
+  /** The note as the server holds it now. */
+  const heldNote = async (id: string): Promise<{ message: string; is_issue: boolean; state: string }> => call("GET", `/v1/notes/${id}`);
+  /** What the focused element is in a note's item (its data-control: edit, message, restore…), else its id. */
+  const focusedControl = () => page.evaluate(() => (document.activeElement as HTMLElement).dataset.control ?? document.activeElement!.id);
+  const POLL = { timeout: 10_000 };
+
+  it("edits a note's message and issue flag from the keyboard, Escape cancelling an edit, and a reload shows what was saved", async () => {
+    const { clips: [a] } = await openWithClips([[0.4, 0.9]]);
+    const note = await call("POST", "/v1/notes", { clip_id: a.id, message: "one call" });
+    await clickAt(0.6);
+    await panelShows(a);
+    const item = noteItem(note.id);
+    await expect.poll(() => item.count(), POLL).toBe(1);
+    await item.getByRole("button", { name: "Edit" }).focus();
+    await page.keyboard.press("Enter");
+    const message = item.getByRole("textbox", { name: "message" }), issue = item.getByRole("checkbox", { name: "an issue" });
+    await expect.poll(focusedControl, POLL).toBe("message");
+    expect([await message.inputValue(), await issue.isChecked()]).toEqual(["one call", false]);
+    // Blank: said, nothing sent.
+    await message.fill("  \n ");
+    await item.getByRole("button", { name: "Save" }).click();
+    await expect.poll(status, POLL).toBe("note not saved: write its message first");
+    // Escape ends the edit, not the panel: the note as it was, the focus back on its Edit button.
+    await message.fill("changed my mind");
+    await message.press("Escape");
+    await expect.poll(() => item.locator("textarea").count(), POLL).toBe(0);
+    expect(await page.isVisible("#clip-panel")).toBe(true);
+    expect(await item.locator(".message").textContent()).toBe("one call");
+    expect(await focusedControl()).toBe("edit");
+    expect((await heldNote(note.id)).message).toBe("one call");
+
+    await page.keyboard.press("Enter");
+    await expect.poll(focusedControl, POLL).toBe("message");
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type("two calls\nthe second faint");
+    await page.keyboard.press("Tab");
+    expect(await focusedControl()).toBe("is_issue");
+    await page.keyboard.press("Space");
+    await page.keyboard.press("Tab");
+    expect(await focusedControl()).toBe("save");
+    await page.screenshot({ path: join(ARTIFACTS, "web-clip-panel-note-edit.png") });
+    await page.keyboard.press("Enter");
+    await expect.poll(async () => { const n = await heldNote(note.id); return [n.message, n.is_issue]; }, POLL).toEqual(["two calls\nthe second faint", true]);
+    await expect.poll(status, POLL).toBe("note edited on clip 0.400–0.900 s");
+    await expect.poll(() => item.locator(".message").textContent(), POLL).toBe("two calls\nthe second faint");
+    expect(await item.locator(".issue").count()).toBe(1);
+    expect(await focusedControl()).toBe("edit");
+
+    await page.reload();
+    await expect.poll(() => page.locator("#clips div").count(), POLL).toBe(1);
+    await clickAt(0.6);
+    await panelShows(a);
+    await expect.poll(() => noteItem(note.id).locator(".message").textContent(), POLL).toBe("two calls\nthe second faint");
+    expect(await noteItem(note.id).locator(".issue").textContent()).toBe("issue");
+    expect(await page.textContent("#clip-panel-note-count")).toBe("(1)");
+  });
+
+  it("shows another's note read-only to a member and to a viewer, changeable by its author and an admin, and says on the status line why the server refuses a change", async () => {
+    const { clips: [a] } = await openWithClips([[0.4, 0.9]], memberKey);
+    const admins = await call("POST", "/v1/notes", { clip_id: a.id, message: "the admin's" });
+    const mine = (await app.inject({ method: "POST", url: "/v1/notes", headers: { authorization: `Bearer ${memberKey}` }, payload: { clip_id: a.id, message: "mia's" } })).json();
+    await clickAt(0.6);
+    await panelShows(a);
+    const buttons = (id: string) => noteItem(id).getByRole("button").allTextContents();
+    await expect.poll(() => buttons(mine.id), POLL).toEqual(["Edit", "Archive", "Trash…"]);
+    expect(await buttons(admins.id)).toEqual([]);
+    // A viewer changes none; an admin every one; none without a token. The panel follows the token entered.
+    for (const [key, mayChange] of [[viewerKey, []], [adminKey, ["Edit", "Archive", "Trash…"]], ["", []]] as const) {
+      await page.fill("#token", key);
+      await page.dispatchEvent("#token", "change");
+      await expect.poll(() => Promise.all([buttons(mine.id), buttons(admins.id)]), POLL).toEqual([mayChange, mayChange]);
+    }
+    await page.fill("#token", memberKey);
+    await page.dispatchEvent("#token", "change");
+    await expect.poll(() => Promise.all([buttons(mine.id), buttons(admins.id)]), POLL).toEqual([["Edit", "Archive", "Trash…"], []]);
+
+    // Archived meanwhile (another tab): the edit is refused (409), said in red, the text typed kept.
+    await noteItem(mine.id).getByRole("button", { name: "Edit" }).click();
+    await noteItem(mine.id).getByRole("textbox", { name: "message" }).fill("mia's, rewritten");
+    await app.inject({ method: "POST", url: `/v1/notes/${mine.id}/archive`, headers: { authorization: `Bearer ${memberKey}` } });
+    await noteItem(mine.id).getByRole("button", { name: "Save" }).click();
+    await expect.poll(status, POLL).toBe(`note not saved: note ${mine.id} is archived and read-only; restore it first`);
+    expect(await page.getAttribute("#status", "class")).toBe("error");
+    expect(await noteItem(mine.id).getByRole("textbox", { name: "message" }).inputValue()).toBe("mia's, rewritten");
+    // Back to the page: listed as archived.
+    await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+    await expect.poll(() => noteItem(mine.id, true).count(), POLL).toBe(1);
+    expect(await noteItem(mine.id).count()).toBe(0);
+    await call("POST", `/v1/notes/${mine.id}/restore`);
+    await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+    await expect.poll(() => buttons(mine.id), POLL).toEqual(["Edit", "Archive", "Trash…"]);
+    // Made a viewer since the panel showed her note: her archive is refused (403), the page says which token to give.
+    await call("PATCH", `/v1/users/${memberId}`, { role: "viewer" });
+    try {
+      await noteItem(mine.id).getByRole("button", { name: "Archive" }).click();
+      await expect.poll(status, POLL).toBe("note not archived: this needs the member role; user mia is viewer — mia's token is a viewer's, which can only read: enter a member's API token at the top");
+    } finally {
+      await call("PATCH", `/v1/users/${memberId}`, { role: "member" });
+    }
+    expect((await heldNote(mine.id)).state).toBe("active");
+    expect((await heldNote(admins.id)).message).toBe("the admin's");
+  });
+
+  it("archives a note — listed collapsed under Archived notes, marked and read-only — and restores it, from the keyboard", async () => {
+    const { clips: [a] } = await openWithClips([[0.4, 0.9]]);
+    const kept = await call("POST", "/v1/notes", { clip_id: a.id, message: "kept" });
+    const note = await call("POST", "/v1/notes", { clip_id: a.id, message: "superseded", is_issue: true });
+    await clickAt(0.6);
+    await panelShows(a);
+    await expect.poll(() => page.locator("#clip-panel-notes .message").allTextContents(), POLL).toEqual(["kept", "superseded"]);
+    expect(await page.isVisible("#clip-panel-archived")).toBe(false); // none archived
+    await noteItem(note.id).getByRole("button", { name: "Archive" }).focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(async () => (await heldNote(note.id)).state, POLL).toBe("archived");
+    await expect.poll(status, POLL).toBe("note archived on clip 0.400–0.900 s: read-only, listed under Archived notes");
+    await expect.poll(() => page.locator("#clip-panel-notes .message").allTextContents(), POLL).toEqual(["kept"]);
+    expect(await page.textContent("#clip-panel-note-count")).toBe("(1)");
+    // Collapsed, its summary focused and counting it.
+    expect(await page.textContent("#clip-panel-archived summary")).toBe("Archived notes (1)");
+    expect(await page.$eval("#clip-panel-archived", (d) => (d as HTMLDetailsElement).open)).toBe(false);
+    expect(await noteItem(note.id, true).isVisible()).toBe(false);
+    expect(await focusedControl()).toBe("clip-panel-archived-summary");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => noteItem(note.id, true).isVisible(), POLL).toBe(true);
+    // Marked archived, with its message and flag, and nothing to change but Restore.
+    const archived = noteItem(note.id, true);
+    expect(await archived.getAttribute("class")).toBe("archived");
+    expect(await archived.locator(".message").textContent()).toBe("superseded");
+    expect(await archived.locator("small").textContent()).toMatch(/^archived · issue · admin · /);
+    expect(await archived.getByRole("button").allTextContents()).toEqual(["Restore"]);
+    expect(await archived.locator("textarea, input").count()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, "web-clip-panel-archived-note.png") });
+    await page.keyboard.press("Tab");
+    expect(await focusedControl()).toBe("restore");
+    await page.keyboard.press("Enter");
+    await expect.poll(async () => (await heldNote(note.id)).state, POLL).toBe("active");
+    await expect.poll(() => page.locator("#clip-panel-notes .message").allTextContents(), POLL).toEqual(["kept", "superseded"]);
+    expect(await status()).toBe("note restored on clip 0.400–0.900 s");
+    expect(await page.isVisible("#clip-panel-archived")).toBe(false);
+    expect(await noteItem(note.id).getByRole("button").allTextContents()).toEqual(["Edit", "Archive", "Trash…"]);
+    expect(await page.evaluate(() => document.activeElement!.closest("li")?.dataset.noteId)).toBe(note.id);
+    expect(await focusedControl()).toBe("edit");
+    expect((await heldNote(kept.id)).state).toBe("active");
+  });
+
+  it("trashes a note once the trash is confirmed, not when it is cancelled", async () => {
+    const { clips: [a] } = await openWithClips([[0.4, 0.9]]);
+    const first = await call("POST", "/v1/notes", { clip_id: a.id, message: "first" });
+    const note = await call("POST", "/v1/notes", { clip_id: a.id, message: "a wrong guess:\nnot a bat at all, a cricket" });
+    await clickAt(0.6);
+    await panelShows(a);
+    await expect.poll(() => noteItem(note.id).count(), POLL).toBe(1);
+    const asked: string[] = [];
+    page.once("dialog", (d) => { asked.push(d.message()); void d.dismiss(); });
+    await noteItem(note.id).getByRole("button", { name: "Trash…" }).click();
+    expect(asked).toEqual(["Move the note “a wrong guess: not a bat at all, a cricket” to the trash? It is hidden at once, and deleted for good when the trash is purged."]);
+    expect((await heldNote(note.id)).state).toBe("active");
+    expect(await noteItem(note.id).count()).toBe(1);
+
+    page.once("dialog", (d) => void d.accept());
+    await noteItem(note.id).getByRole("button", { name: "Trash…" }).click();
+    await expect.poll(async () => (await heldNote(note.id)).state, POLL).toBe("trashed");
+    await expect.poll(() => page.locator("#clip-panel-notes .message").allTextContents(), POLL).toEqual(["first"]);
+    expect(await status()).toBe(`note trashed on clip 0.400–0.900 s (POST /v1/notes/${note.id}/restore brings it back until the trash is purged)`);
+    expect(await page.isVisible("#clip-panel-archived")).toBe(false);
+    // The focus on the note beside it.
+    expect(await page.evaluate(() => document.activeElement!.closest("li")?.dataset.noteId)).toBe(first.id);
+    expect((await held(a.id))!.notes.map((n) => n.message)).toEqual(["first"]);
   });
 
   it("selects the clip a selection is the range of, not creating its twin: Enter after a click on a clip, and Clip selection", async () => {

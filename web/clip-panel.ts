@@ -2,10 +2,12 @@
  * The viewer's clip panel: a clip selected — its box clicked on the plot, or reached in the list
  * of clips in view (Tab into the list, the arrow keys through it) — shows its bounds (times, and
  * frequencies if it is a box over a band) as numbers to edit, its tags (added with completion from the tags in use, or new; removed), its notes (added;
- * listed with author and time) and a button that deletes it. Every change goes through the API
- * with the page's token (PATCH and DELETE /v1/clips/{id}, POST and DELETE /v1/clips/{id}/tags,
- * POST /v1/notes); a refusal is said on the status line. An annotator compared the page with
- * Whombat and Raven: it drew clips, and nothing could be said about them.
+ * listed with author and time; edited, archived — then listed apart, collapsed and read-only —
+ * restored and trashed by their creator or an admin) and a button that deletes it. Every change
+ * goes through the API with the page's token (PATCH and DELETE /v1/clips/{id}, POST and DELETE
+ * /v1/clips/{id}/tags, POST /v1/notes, PATCH /v1/notes/{id}, POST /v1/notes/{id}/archive|restore|trash);
+ * a refusal is said on the status line. An annotator compared the page with Whombat and Raven: it
+ * drew clips, and nothing could be said about them.
  *
  * The page (main.ts) fetches and draws the clips; this module lists those in view, keeps which
  * one is selected and owns the panel (in the page's side column, after the list in tab order).
@@ -18,6 +20,16 @@ export interface Tag { key: string; value: string }
 
 /** A note as a clip carries it (GET /v1/clips/{id}: its active notes, oldest first), with its author's username. */
 interface Note { id: string; message: string; is_issue: boolean; created_at: string; created_by: string | null; created_by_username: string | null }
+
+/** A note as GET /v1/notes lists it: with its own state too (active, archived or trashed). */
+interface ListedNote extends Note { state: string }
+
+/** What the panel does to a note besides editing it (POST /v1/notes/{id}/<action>), and the word saying it done. */
+const NOTE_STATE_ACTIONS = { archive: "archived", restore: "restored", trash: "trashed" } as const;
+type NoteStateAction = keyof typeof NOTE_STATE_ACTIONS;
+
+/** Where the focus goes once the notes are listed anew: a control of a note (its data-control), or an element by id. */
+type FocusTarget = { noteId: string; control: string } | { id: string };
 
 /** A clip as the page fetches and lists it: its bounds (frequencies in real Hz, null: none on that side), feature values (the list's text) and tags (the completion's). */
 export interface ListedClip { id: string; recording_id: string; start_time: number; end_time: number; low_freq: number | null; high_freq: number | null; features: FeatureValue[]; tags: Tag[] }
@@ -35,6 +47,8 @@ export interface ClipPanelHost {
   api<T>(path: string, init?: RequestInit): Promise<T>;
   /** Writes the status line (`error`: in red). */
   setStatus(text: string, error?: boolean): void;
+  /** Whether the page has an API token: without one nobody may change a note, and nobody is asked for (GET /v1/users/me). */
+  hasToken(): boolean;
   /** The clips the page has fetched (the view plus a plot width either side): their tags come first in the completion. */
   fetchedClips(): readonly ListedClip[];
   /** The recording open, if any: its tags and its dataset's come next in the completion. */
@@ -59,6 +73,10 @@ const SUGGESTIONS = 50;
 const SCOPE_TAGS = 1000;
 /** Milliseconds the tag fields must rest before their completion is asked for: a typed word asks once. */
 const SUGGEST_DELAY_MS = 200;
+/** Archived notes asked of a clip: the API's largest page (a clip holds a few). */
+const ARCHIVED_NOTES = 1000;
+/** Characters of a note's message quoted in the question before it is trashed. */
+const QUOTED_CHARACTERS = 60;
 
 /** A clip's bounds as text: its times, and its band to the Hz when it has one ("1.000–2.000 s, 1200–3500 Hz"; "≤ 500 Hz" with a high bound alone). The page's box titles and clip heading say it so too. */
 export const bounds = (c: Pick<ListedClip, "start_time" | "end_time" | "low_freq" | "high_freq">, digits = 3) => {
@@ -102,6 +120,14 @@ export class ClipPanel {
    * 200,000 tagged clips.
    */
   #scopeTags: { recordingId: string | undefined; lists: Promise<ScopeTags[]> } | null = null;
+  /** The user of the page's token, asked as a clip is opened (null without one): which notes they may change. */
+  #me: User | null = null;
+  /** The clip's archived notes, oldest first: the clip carries its active ones only. */
+  #archivedNotes: Note[] = [];
+  /** The note being edited and its form: kept, with what is typed in it, when the notes are listed anew (a refresh). */
+  #editor: { noteId: string; form: HTMLFormElement } | null = null;
+  /** Where the focus goes when the notes are next listed (after a change of one). */
+  #focusNext: FocusTarget | null = null;
 
   /** Binds the panel's controls, the clip list's keys, Escape on the plot and the page's return from another tab. */
   constructor(host: ClipPanelHost) {
@@ -125,7 +151,12 @@ export class ClipPanel {
     $("plot").addEventListener("keydown", (e) => { if (e.key === "Escape" && this.#selectedId) this.close(false); });
     // Back from another tab, where the clip may have been tagged, moved or deleted (the page
     // fetches its clips again then too).
-    window.addEventListener("focus", () => { if (this.#selectedId) void this.open(this.#selectedId, this.#returnTo, false); });
+    window.addEventListener("focus", () => this.refresh());
+  }
+
+  /** Shows the clip selected, if any, as the server has it now: after the window's focus, and a new token (whose user may change other notes). */
+  refresh() {
+    if (this.#selectedId) void this.open(this.#selectedId, this.#returnTo, false);
   }
 
   /** The id of the clip selected, if any: its box is drawn as selected. */
@@ -168,7 +199,11 @@ export class ClipPanel {
    * clip the page has just shown (created).
    */
   async open(id: string, from: HTMLElement | null, announce = true) {
-    if (id !== this.#selectedId) this.#filledBounds = "";
+    if (id !== this.#selectedId) {
+      this.#filledBounds = "";
+      this.#editor = null;
+      $<HTMLDetailsElement>("clip-panel-archived").open = false;
+    }
     this.#selectedId = id;
     this.#scopeTags = null;
     this.#returnTo = from;
@@ -176,9 +211,14 @@ export class ClipPanel {
     const fetched = announce ? this.#host.fetchedClips().find((c) => c.id === id) : undefined;
     if (fetched) this.#host.shown(fetched);
     const signal = this.#loads.start();
-    let clip: PanelClip;
+    let clip: PanelClip, archived: { items: ListedNote[] };
     try {
-      clip = await this.#host.api<PanelClip>(`/v1/clips/${encodeURIComponent(id)}`, { signal });
+      [clip, archived, this.#me] = await Promise.all([
+        this.#host.api<PanelClip>(`/v1/clips/${encodeURIComponent(id)}`, { signal }),
+        this.#host.api<{ items: ListedNote[] }>(`/v1/notes?${new URLSearchParams({ clip_id: id, state: "archived", limit: String(ARCHIVED_NOTES) })}`, { signal }),
+        // Without a token, or with one refused, nobody: every note is read-only.
+        this.#host.hasToken() ? this.#host.api<User>("/v1/users/me", { signal }).catch(() => null) : null,
+      ]);
     } catch (err) {
       if (signal.aborted) return;
       const status = (err as { status?: number }).status;
@@ -189,6 +229,8 @@ export class ClipPanel {
       } else void this.#fail("the clip cannot be shown", err as Error);
       return;
     }
+    // Listed by their effective state, newest first: under an archived clip its active notes too.
+    this.#archivedNotes = archived.items.filter((n) => n.state === "archived").reverse();
     this.#show(clip);
     if (announce && !fetched) this.#host.shown(clip);
   }
@@ -266,19 +308,69 @@ export class ClipPanel {
   }
 
   /**
-   * Lists the clip's notes, oldest first: message, whether it is an issue, author and time. The
-   * author is the username the note carries, as every reader sees it: a user record
-   * (GET /v1/users/{id}) needs a token beyond loopback, and showed its name to some readers only.
+   * Lists the clip's notes, oldest first — message, whether it is an issue, author and time — and
+   * under them, collapsed, its archived ones. The author is the username the note carries, as
+   * every reader sees it: a user record (GET /v1/users/{id}) needs a token beyond loopback, and
+   * showed its name to some readers only. A control of a note focused before keeps the focus
+   * (a refresh), unless a change said where it goes.
    */
   #showNotes(clip: PanelClip) {
-    $("clip-panel-notes").replaceChildren(...(clip.notes.length ? clip.notes.map((n) => {
-      const author = el("span", "author", n.created_by_username ?? "no user");
-      const time = el("time", "", new Date(n.created_at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }));
-      time.dateTime = n.created_at;
-      const li = el("li", "", el("p", "message", n.message), el("small", "", ...(n.is_issue ? [el("strong", "issue", "issue"), " · "] : []), author, " · ", time));
-      li.dataset.noteId = n.id;
+    const focused = document.activeElement as HTMLElement | null;
+    const inNote = focused?.closest<HTMLElement>("#clip-panel-notes li[data-note-id], #clip-panel-archived-notes li[data-note-id]");
+    const focusTo = this.#focusNext ?? (inNote && focused?.dataset.control ? { noteId: inNote.dataset.noteId!, control: focused.dataset.control } : null);
+    this.#focusNext = null;
+    if (this.#editor && !clip.notes.some((n) => n.id === this.#editor!.noteId && this.#mayChange(n))) this.#editor = null;
+    $("clip-panel-notes").replaceChildren(...(clip.notes.length ? clip.notes.map((n) => this.#noteItem(n, false)) : [el("li", "none", "No notes.")]));
+    $("clip-panel-archived-notes").replaceChildren(...this.#archivedNotes.map((n) => this.#noteItem(n, true)));
+    $("clip-panel-archived").hidden = !this.#archivedNotes.length;
+    $("clip-panel-archived-count").textContent = `(${this.#archivedNotes.length})`;
+    if (focusTo) focusOn(focusTo);
+  }
+
+  /** Whether the page's user may edit, archive, trash or restore note `n`: its creator (a member) or an admin, the API's rule, on a clip that is not read-only. */
+  #mayChange(n: Note): boolean {
+    const me = this.#me;
+    return this.#clip?.state === "active" && me !== null && (me.role === "admin" || (me.role === "member" && n.created_by === me.id));
+  }
+
+  /**
+   * A note's list item: message, issue, author and time (an archived one marked so) and, for
+   * those who may change it, its buttons — Edit, Archive and Trash…, or Restore if archived —
+   * each described by the message; the note being edited shows its form instead of its message.
+   */
+  #noteItem(n: Note, archived: boolean): HTMLLIElement {
+    const message = el("p", "message", n.message);
+    message.id = `note-${n.id}-message`;
+    const time = el("time", "", new Date(n.created_at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }));
+    time.dateTime = n.created_at;
+    const about = el("small", "", ...(archived ? [el("strong", "state", "archived"), " · "] : []), ...(n.is_issue ? [el("strong", "issue", "issue"), " · "] : []),
+      el("span", "author", n.created_by_username ?? "no user"), " · ", time);
+    const li = el("li", archived ? "archived" : "", message, about);
+    li.dataset.noteId = n.id;
+    if (!this.#mayChange(n)) return li;
+    if (this.#editor?.noteId === n.id) {
+      message.replaceWith(this.#editor.form);
       return li;
-    }) : [el("li", "none", "No notes.")]));
+    }
+    const button = (text: string, control: string, title: string, act: () => void) => {
+      const b = el("button", "", text);
+      b.dataset.control = control;
+      b.title = title;
+      b.setAttribute("aria-describedby", message.id);
+      b.onclick = act;
+      return b;
+    };
+    const actions = el("div", "note-actions", ...(archived
+      ? [button("Restore", "restore", "Bring this note back among the clip's notes", () => void this.#changeNoteState(n, "restore"))]
+      : [
+        button("Edit", "edit", "Edit this note's message and whether it is an issue", () => this.#editNote(n)),
+        button("Archive", "archive", "Archive this note: kept for the record, read-only, listed under Archived notes", () => void this.#changeNoteState(n, "archive")),
+        button("Trash…", "trash", "Move this note to the trash: hidden, and deleted for good when the trash is purged", () => void this.#changeNoteState(n, "trash")),
+      ]));
+    actions.setAttribute("role", "group");
+    actions.setAttribute("aria-label", "Change the note");
+    li.append(actions);
+    return li;
   }
 
   /**
@@ -396,6 +488,108 @@ export class ClipPanel {
     await this.open(clip.id, this.#returnTo, false);
   }
 
+  /** Opens note `n`'s form in its item, its message focused: Save (or Enter off the message) saves it, Cancel or Escape leaves it as it was. */
+  #editNote(n: Note) {
+    const text = el("textarea", "");
+    text.value = n.message;
+    text.maxLength = 1000;
+    text.rows = 3;
+    text.dataset.control = "message";
+    const issue = el("input", "");
+    issue.type = "checkbox";
+    issue.checked = n.is_issue;
+    issue.dataset.control = "is_issue";
+    const save = el("button", "", "Save");
+    save.dataset.control = "save";
+    const cancel = el("button", "", "Cancel");
+    cancel.type = "button";
+    cancel.dataset.control = "cancel";
+    cancel.onclick = () => this.#endEdit(n.id);
+    const form = el("form", "note-edit", el("label", "note", "message ", text), el("label", "issue", issue, " an issue"), save, cancel);
+    form.setAttribute("aria-label", "Edit the note");
+    form.addEventListener("submit", (e) => { e.preventDefault(); void this.#saveNote(n.id, text, issue); });
+    form.addEventListener("keydown", (e) => {
+      if (e.key !== "Escape") return;
+      e.preventDefault();
+      e.stopPropagation(); // the edit ends, not the panel
+      this.#endEdit(n.id);
+    });
+    this.#editor = { noteId: n.id, form };
+    this.#relistNotes({ noteId: n.id, control: "message" });
+  }
+
+  /** Closes note `noteId`'s form unsaved, the focus back on its Edit button. */
+  #endEdit(noteId: string) {
+    this.#editor = null;
+    this.#relistNotes({ noteId, control: "edit" });
+  }
+
+  /** Lists the clip's notes anew as the panel holds them, the focus then on `focusTo`. */
+  #relistNotes(focusTo: FocusTarget) {
+    if (!this.#clip) return;
+    this.#focusNext = focusTo;
+    this.#showNotes(this.#clip);
+  }
+
+  /** Saves the message and flag in note `noteId`'s form (PATCH /v1/notes/{id}: its creator or an admin); refused, the form stays as typed. */
+  async #saveNote(noteId: string, text: HTMLTextAreaElement, issue: HTMLInputElement) {
+    const clip = this.#clip;
+    if (!clip) return;
+    if (!text.value.trim()) {
+      this.#host.setStatus("note not saved: write its message first", true);
+      text.focus();
+      return;
+    }
+    try {
+      await this.#host.api<Note>(`/v1/notes/${noteId}`, { method: "PATCH", body: JSON.stringify({ message: text.value, is_issue: issue.checked }) });
+    } catch (err) {
+      void this.#fail("note not saved", err as Error);
+      return;
+    }
+    if (this.#editor?.noteId === noteId) this.#editor = null;
+    this.#host.setStatus(`note edited on clip ${bounds(clip)}`);
+    await this.#reopen(clip, { noteId, control: "edit" });
+  }
+
+  /**
+   * Archives, restores or trashes note `n` (POST /v1/notes/{id}/<action>: its creator or an
+   * admin) — a trash once confirmed, as a clip's deletion: it is purged later. The focus goes to
+   * Archived notes after an archive, to the note's Edit button after a restore, and to the note
+   * beside after a trash (else the new note's field).
+   */
+  async #changeNoteState(n: Note, action: NoteStateAction) {
+    const clip = this.#clip;
+    if (!clip) return;
+    if (action === "trash" && !confirm(`Move the note “${quoted(n.message)}” to the trash? It is hidden at once, and deleted for good when the trash is purged.`)) return;
+    const item = $("clip-panel-notes").querySelector<HTMLElement>(`li[data-note-id="${n.id}"]`);
+    const beside = (item?.nextElementSibling ?? item?.previousElementSibling) as HTMLElement | null | undefined;
+    try {
+      await this.#host.api<ListedNote>(`/v1/notes/${n.id}/${action}`, { method: "POST" });
+    } catch (err) {
+      void this.#fail(`note not ${NOTE_STATE_ACTIONS[action]}`, err as Error);
+      return;
+    }
+    const on = `on clip ${bounds(clip)}`;
+    this.#host.setStatus({
+      archive: `note archived ${on}: read-only, listed under Archived notes`,
+      restore: `note restored ${on}`,
+      trash: `note trashed ${on} (POST /v1/notes/${n.id}/restore brings it back until the trash is purged)`,
+    }[action]);
+    await this.#reopen(clip, {
+      archive: { id: "clip-panel-archived-summary" },
+      restore: { noteId: n.id, control: "edit" },
+      trash: beside?.dataset.noteId ? { noteId: beside.dataset.noteId, control: "trash" } : { id: "clip-panel-note" },
+    }[action]);
+  }
+
+  /** Shows clip `clip` as the server has it after a change of one of its notes (if it is still the one selected), the focus then on `focusTo`. */
+  async #reopen(clip: PanelClip, focusTo: FocusTarget) {
+    if (this.#selectedId !== clip.id) return;
+    this.#focusNext = focusTo;
+    await this.open(clip.id, this.#returnTo, false);
+    this.#focusNext = null; // not shown (the clip gone, or refused): no later listing takes the focus
+  }
+
   /** Deletes the clip for good (DELETE /v1/clips/{id}, its creator or an admin), once confirmed: its tags, features and notes go with it. */
   async #delete() {
     const clip = this.#clip;
@@ -490,6 +684,18 @@ export class ClipPanel {
     }
     return [...uses.values()].sort((a, b) => b.n - a.n).map((u) => u.tag);
   }
+}
+
+/** Focuses `target` — a note's control, or an element by id — or, the note gone or its control with it, the new note's field. */
+function focusOn(target: FocusTarget) {
+  const found = "id" in target ? document.getElementById(target.id) : document.querySelector<HTMLElement>(`#clip-panel li[data-note-id="${target.noteId}"] [data-control="${target.control}"]`);
+  (found ?? $("clip-panel-note")).focus();
+}
+
+/** A note's message quoted in a question: on one line, its first QUOTED_CHARACTERS characters. */
+function quoted(message: string): string {
+  const line = message.replace(/\s+/g, " ").trim();
+  return line.length > QUOTED_CHARACTERS ? `${line.slice(0, QUOTED_CHARACTERS - 1)}…` : line;
 }
 
 /** Replaces a datalist's options by `values`, each once, in their order. */

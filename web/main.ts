@@ -1532,6 +1532,7 @@ async function openRecording(rec: Recording, view: LinkedView | null = null) {
 /** The panel of the clip selected (web/clip-panel.ts), on the page's clips. */
 const clipPanel = new ClipPanel({
   api, setStatus,
+  hasToken: () => token() !== "",
   fetchedClips: () => clips,
   recording: () => state.recording,
   shown: (c) => showClip(c),
@@ -1544,6 +1545,7 @@ function init() {
   tokenInput.value = token();
   tokenInput.onchange = () => {
     localStorage.setItem("sonotile.token", tokenInput.value.trim());
+    clipPanel.refresh();
     // On a server that needs a token for reads nothing could load without one: load it now.
     if (!state.recording) loadDatasets().catch((err: Error) => setStatus(err.message, true));
   };
