@@ -3,7 +3,7 @@
  * selection bounds earlier imports kept as feature values moved into them), the API's create,
  * update and list, each refusal naming its field against the recording's Nyquist frequency (after
  * time expansion), a time expansion that would leave a clip's band above it, and the identity rule
- * an import and the viewer share. On the embedded database, and on real PostgreSQL when
+ * an import and the viewer share, and the clips list's and export's band filter (min_freq / max_freq). On the embedded database, and on real PostgreSQL when
  * DATABASE_URL is set.
  */
 import { join } from "node:path";
@@ -65,6 +65,8 @@ describe("clips' frequency bounds through /v1/clips", () => {
   let t: TestDatabase;
   let app: App;
   let dir: Awaited<ReturnType<typeof tempDir>>;
+  /** A second dataset's directory (the band filter's), beside the first's, not inside it. */
+  let bandsDir: Awaited<ReturnType<typeof tempDir>>;
   let headers: { authorization: string };
   const ids: Record<string, string> = {};
   const send = (method: "POST" | "PATCH", url: string, payload: object) => app.inject({ method, url, payload, headers });
@@ -77,10 +79,11 @@ describe("clips' frequency bounds through /v1/clips", () => {
   beforeAll(async () => {
     t = await freshDatabase();
     dir = await tempDir();
+    bandsDir = await tempDir();
     await writeSineWav(join(dir.path, "plain.wav"), 8000, 10); // Nyquist 4000 Hz
     await writeSineWav(join(dir.path, "bat.wav"), 8000, 10);
     headers = { authorization: `Bearer ${(await ensureAdmin(t.db.sql))!.key}` };
-    app = await buildApp({ database: t.db, audioRoots: await resolveRoots([dir.path]) });
+    app = await buildApp({ database: t.db, audioRoots: await resolveRoots([dir.path, bandsDir.path]) });
     ids.dataset = (await send("POST", "/v1/datasets", { name: "d", audio_dir: dir.path })).json().id;
     for (const name of ["plain", "bat"]) ids[name] = (await send("POST", "/v1/recordings", { dataset_id: ids.dataset, path: `${name}.wav` })).json().id;
     // 10× time-expanded: the file's 4 kHz Nyquist is 40 kHz real.
@@ -90,6 +93,7 @@ describe("clips' frequency bounds through /v1/clips", () => {
     await app?.close();
     await t?.cleanup();
     await dir?.remove();
+    await bandsDir?.remove();
   });
 
   it("creates, gets and lists a clip with its bounds (either alone too), and a time-only clip with none", async () => {
@@ -142,6 +146,63 @@ describe("clips' frequency bounds through /v1/clips", () => {
     expect(lowered.statusCode, lowered.body).toBe(409);
     expect(lowered.json().message).toBe(`time_expansion 0.5 would make recording ${recording}'s Nyquist frequency 2000 Hz, and 1 of its clips would reach above that (first: clip ${clip.id}, 1000–3000 Hz); change or remove its frequency bounds first`);
     expect((await send("PATCH", `/v1/recordings/${recording}`, { time_expansion: 0.75 })).statusCode).toBe(200); // Nyquist 3000 Hz: the clip's top is at it
+  });
+
+  it("lists and exports the clips whose band overlaps [min_freq, max_freq], a missing bound at 0 Hz or the recording's real Nyquist frequency, the total following the filter", async () => {
+    // A dataset of its own: an 8 kHz recording (Nyquist 4 kHz) and one stored at 8 kHz, 6× time-expanded (real Nyquist 24 kHz).
+    await writeSineWav(join(bandsDir.path, "low.wav"), 8000, 10);
+    await writeSineWav(join(bandsDir.path, "high.wav"), 8000, 10);
+    const made = async (url: string, body: object) => {
+      const res = await send("POST", url, body);
+      expect(res.statusCode, res.body).toBe(201);
+      return res.json().id as string;
+    };
+    const dataset = await made("/v1/datasets", { name: "bands", audio_dir: bandsDir.path });
+    const low = await made("/v1/recordings", { dataset_id: dataset, path: "low.wav" });
+    const high = await made("/v1/recordings", { dataset_id: dataset, path: "high.wav" });
+    const expanded = await send("PATCH", `/v1/recordings/${high}`, { time_expansion: 6 });
+    expect(expanded.statusCode, expanded.body).toBe(200);
+    const boxes: [string, string, number | null, number | null][] = [
+      ["a", low, 1000, 2000], ["b", low, 3000, null], ["c", low, null, 500], ["d", low, null, null],
+      ["e", high, 10000, null], ["f", high, null, null], ["g", high, 2000, 3000],
+    ];
+    const clip: Record<string, string> = {};
+    for (const [i, [name, recording, low_freq, high_freq]] of boxes.entries()) clip[await made("/v1/clips", { recording_id: recording, start_time: i / 10, end_time: i / 10 + 0.05, low_freq, high_freq })] = name;
+    const listed = async (query: string) => {
+      const res = await app.inject({ url: `/v1/clips?dataset_id=${dataset}&${query}` });
+      expect(res.statusCode, res.body).toBe(200);
+      const page = res.json();
+      return [page.items.map((c: { id: string }) => clip[c.id]).join(""), page.total];
+    };
+    expect(await listed("min_freq=1500&max_freq=2500")).toEqual(["adfg", 4]); // a straddles 1500, g 2500; d and f have no bounds
+    expect(await listed("min_freq=2000&max_freq=3000")).toEqual(["dfg", 3]); // a ends and b starts where the band does: touching, not overlapping
+    expect(await listed("min_freq=2000.5&max_freq=2999.5")).toEqual(["dfg", 3]); // inside g
+    expect(await listed("min_freq=4000")).toEqual(["ef", 2]); // b and d reach low.wav's Nyquist, 4 kHz, and no further; f reaches high.wav's real 24 kHz, not its file's 4 kHz
+    expect(await listed("min_freq=3999&max_freq=30000")).toEqual(["bdef", 4]);
+    expect(await listed("max_freq=400")).toEqual(["cdf", 3]); // a missing low bound is 0 Hz
+    expect(await listed("min_freq=0")).toEqual(["abcdefg", 7]);
+    expect(await listed("min_freq=24000")).toEqual(["", 0]); // the real Nyquist frequency of high.wav: nothing reaches above it
+    expect(await listed("min_freq=1500&max_freq=2500&limit=1&offset=1&sort=start_time&order=desc")).toEqual(["f", 4]);
+    expect(await listed(`min_freq=1500&max_freq=2500&recording_id=${high}&end_after=0.5`)).toEqual(["fg", 2]); // with the other filters
+    const exported = await app.inject({ url: `/v1/clips/export?dataset_id=${dataset}&format=csv&min_freq=4000` });
+    expect(exported.statusCode, exported.body).toBe(200);
+    const [header, ...rows] = exported.body.trim().split("\r\n").map((line) => line.split(","));
+    expect(rows.map((r) => clip[r[header.indexOf("Clip ID")]])).toEqual(["e", "f"]);
+  });
+
+  it("refuses a band filter that is not a band, naming the field, on the list and the export", async () => {
+    const cases: [string, [string, string][]][] = [
+      ["min_freq=-1", [["min_freq", "must be >= 0"]]],
+      ["max_freq=0", [["max_freq", "must be > 0"]]],
+      ["min_freq=low", [["min_freq", "must be a number of Hz"]]],
+      ["max_freq=Infinity", [["max_freq", "must be a number of Hz"]]],
+      ["min_freq=1e400", [["min_freq", "must be a number of Hz"]]],
+      ["min_freq=3000&max_freq=3000", [["max_freq", "must be > min_freq: a band has a width"]]],
+      ["min_freq=3000&max_freq=1000", [["max_freq", "must be > min_freq: a band has a width"]]],
+    ];
+    for (const url of [`/v1/clips?recording_id=${ids.plain}`, `/v1/clips/export?recording_id=${ids.plain}`]) {
+      for (const [query, fields] of cases) expect(await refused(await app.inject({ url: `${url}&${query}` })), `${url} ${query}`).toEqual(fields);
+    }
   });
 
   it("documents the bounds in the OpenAPI document", async () => {

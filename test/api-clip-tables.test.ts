@@ -491,7 +491,7 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect(exported.body.split("\n")[0].split("\t")).toHaveLength(MAX_TABLE_COLUMNS);
     await post(`/v1/clips/${(await clipsOf(wide))[0].id}/tags`, { key: "one more", value: "v" });
     const refused = await app.inject({ url: `/v1/clips/export?recording_id=${wide}&format=csv` });
-    expect([refused.statusCode, refused.json().message]).toEqual([409, `the clips carry ${keys.length + 1} tag keys: with the table's 11 columns that is ${MAX_TABLE_COLUMNS + 1} columns, more than the ${MAX_TABLE_COLUMNS} a table may have: export fewer clips (tag_key, tag_value, start_before, end_after) or fewer features`]);
+    expect([refused.statusCode, refused.json().message]).toEqual([409, `the clips carry ${keys.length + 1} tag keys: with the table's 11 columns that is ${MAX_TABLE_COLUMNS + 1} columns, more than the ${MAX_TABLE_COLUMNS} a table may have: export fewer clips (tag_key, tag_value, start_before, end_after, min_freq, max_freq) or fewer features`]);
   });
 
   it("answers 400 naming the parameter, 404 for an unknown recording, 413 naming the body limit", async () => {

@@ -23,6 +23,11 @@ describe("sonotile clips: usage", () => {
       [["clips", "export", "--recording", "00000000-0000-4000-8000-000000000000", "--times", "wall"], /--times: must be one of real, file$/m],
       [["clips", "export", "--recording", "00000000-0000-4000-8000-000000000000", "--format", "audacity"], /--format: must be one of raven, csv$/m],
       [["clips", "import", FIXTURE, "--recording", "00000000-0000-4000-8000-000000000000", "--features", "all"], /import takes no --features/],
+      [["clips", "import", FIXTURE, "--recording", "00000000-0000-4000-8000-000000000000", "--min-freq", "100"], /import takes no --min-freq/],
+      [["clips", "export", "--recording", "00000000-0000-4000-8000-000000000000", "--min-freq", "-5"], /^sonotile clips: --min-freq: must be a number of Hz >= 0, got '-5'$/m],
+      [["clips", "export", "--recording", "00000000-0000-4000-8000-000000000000", "--max-freq", "0"], /^sonotile clips: --max-freq: must be a number of Hz > 0, got '0'$/m],
+      [["clips", "export", "--recording", "00000000-0000-4000-8000-000000000000", "--max-freq", "high"], /^sonotile clips: --max-freq: must be a number of Hz > 0, got 'high'$/m],
+      [["clips", "export", "--recording", "00000000-0000-4000-8000-000000000000", "--min-freq", "3000", "--max-freq", "2000"], /^sonotile clips: --max-freq: must be > --min-freq \(3000 Hz\): a band has a width, got '2000'$/m],
     ];
     const results = await Promise.all(cases.map(([args]) => runSonotile(args, { env })));
     results.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stderr: expect.stringMatching(cases[i][1]) }));
@@ -66,6 +71,15 @@ describe("sonotile clips on a data directory", () => {
       Selection: "1", Channel: "1", "Begin Time (s)": "0.250000000", "End Time (s)": "0.750000000", "Low Freq (Hz)": "1200.500", "High Freq (Hz)": "3500.000",
       "Begin Path": "a1.wav", "File Offset (s)": "0.250000000", "Begin File": "a1.wav", Species: "Myotis daubentonii", "Call type": "FM sweep",
     });
+    // The band filter, as the API's min_freq / max_freq: the clips are 1200.5–3500, 800–2500 and 100–3900 Hz.
+    const inBand = async (...flags: string[]) => {
+      const res = await onData(["clips", "export", "--recording", recording, "--format", "csv", ...flags]);
+      expect(res.code, res.stderr).toBe(0);
+      return res.stdout.trim().split("\r\n").slice(1).map((line) => line.split(",").slice(3, 7).join(" "));
+    };
+    expect(await inBand("--min-freq", "3600")).toEqual(["2.000000000 3.250000000 100.000 3900.000"]);
+    expect(await inBand("--max-freq", "1000")).toEqual(["1.100000000 1.600000000 800.000 2500.000", "2.000000000 3.250000000 100.000 3900.000"]);
+    expect(await inBand("--min-freq", "2500", "--max-freq", "3000")).toEqual(["0.250000000 0.750000000 1200.500 3500.000", "2.000000000 3.250000000 100.000 3900.000"]);
   }, 180_000);
 
   it("exits 2 for a faulty table, naming line and column, and 1 for a file it cannot read", async () => {

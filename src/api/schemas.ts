@@ -107,6 +107,23 @@ export const tagQuery = (records: string) => ({
 export const withTagKeyForValue = <T extends z.ZodType<{ tag_key?: string; tag_value?: string }>>(query: T) =>
   query.refine((q) => q.tag_value === undefined || q.tag_key !== undefined, { message: "needs tag_key: a tag is a key and a value", path: ["tag_value"] });
 
+/**
+ * The clips' band filter from a query string (store/clips.ts ClipFilter), real Hz as the clips'
+ * low_freq / high_freq: the band [min_freq, max_freq], a clip listed when its own overlaps it
+ * (more than touching it), a missing bound of the clip's being 0 Hz or its recording's Nyquist
+ * frequency. Either alone is one side's condition, as start_before / end_after are the window's.
+ */
+export const bandQuery = {
+  min_freq: decimalText(z.number({ error: "must be a number of Hz" }).min(0, "must be >= 0")).optional()
+    .describe("Only clips whose band reaches above this frequency: high_freq > min_freq, a clip without high_freq reaching to its recording's Nyquist frequency (Hz, real: after time expansion)"),
+  max_freq: decimalText(z.number({ error: "must be a number of Hz" }).positive("must be > 0")).optional()
+    .describe("Only clips whose band starts below this frequency: low_freq < max_freq, a clip without low_freq starting at 0 Hz (Hz, real), > min_freq"),
+};
+
+/** `query` (with bandQuery's fields) refusing a band that is none: max_freq at or below min_freq (400 naming max_freq). */
+export const withBandInOrder = <T extends z.ZodType<{ min_freq?: number; max_freq?: number }>>(query: T) =>
+  query.refine((q) => q.min_freq === undefined || q.max_freq === undefined || q.min_freq < q.max_freq, { message: "must be > min_freq: a band has a width", path: ["max_freq"] });
+
 /** A query with tagQuery's fields as the store's listings take it: the pair as `tag` (undefined: no tag filter). */
 export function withTagFilter<Q extends { tag_key?: string; tag_value?: string }>({ tag_key, tag_value, ...rest }: Q) {
   return { ...rest, tag: tag_key === undefined ? undefined : { key: tag_key, value: tag_value } };

@@ -494,6 +494,8 @@ export interface ClipTableExport {
   state: StateFilter;
   start_before?: number;
   end_after?: number;
+  min_freq?: number;
+  max_freq?: number;
   tag?: TagFilter;
 }
 
@@ -548,7 +550,7 @@ interface ExportedClip extends Band {
 export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promise<ExportedTable> {
   const name = await targetName(db, ex.target);
   const lineage = joinedLineage(db, "clips", "c");
-  const matching = db`${lineage.inState(ex.state)} AND ${clipFilter(db, { ...ex.target, start_before: ex.start_before, end_after: ex.end_after, tag: ex.tag })}`;
+  const matching = db`${lineage.inState(ex.state)} AND ${clipFilter(db, { ...ex.target, start_before: ex.start_before, end_after: ex.end_after, min_freq: ex.min_freq, max_freq: ex.max_freq, tag: ex.tag })}`;
   const [summary] = await translating(() => db<{ total: number; tag_keys: string[]; feature_names: string[]; channel_fault: { id: string; values: string[] } | null }[]>`
     WITH m AS MATERIALIZED (SELECT c.id FROM clips c ${lineage.joins} WHERE ${matching})
     SELECT (SELECT count(*)::int FROM m) AS total,
@@ -562,7 +564,7 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
         FROM clip_tags ct JOIN m ON m.id = ct.clip_id JOIN tags t ON t.id = ct.tag_id AND t.key = ${CHANNEL_TAG}
         GROUP BY ct.clip_id HAVING count(*) > 1 OR bool_or(t.value !~ '^[1-9][0-9]*$') ORDER BY ct.clip_id LIMIT 1) AS channel_fault`);
   if (summary.total > MAX_EXPORT_ROWS) {
-    throw invalid("recording_id" in ex.target ? "recording_id" : "dataset_id", `has ${summary.total} clips matching, more than the limit of ${MAX_EXPORT_ROWS} per export: narrow it with start_before / end_after, tag_key / tag_value or state, or export recording by recording`);
+    throw invalid("recording_id" in ex.target ? "recording_id" : "dataset_id", `has ${summary.total} clips matching, more than the limit of ${MAX_EXPORT_ROWS} per export: narrow it with start_before / end_after, min_freq / max_freq, tag_key / tag_value or state, or export recording by recording`);
   }
   const tagKeys = summary.tag_keys.filter((k) => k !== CHANNEL_TAG).sort(compare);
   const placing = new Set<string>(Object.values(COLUMN));
@@ -578,7 +580,7 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
   // 10^10 cells.
   const placingColumns = [COLUMN.selection, COLUMN.view, COLUMN.channel, COLUMN.begin, COLUMN.end, COLUMN.low, COLUMN.high, COLUMN.beginPath, COLUMN.fileOffset, COLUMN.beginFile, COLUMN.clipId];
   const columns = placingColumns.length + tagKeys.length + featureNames.length;
-  if (columns > MAX_TABLE_COLUMNS) throw new ConflictError(`the clips carry ${tagKeys.length} tag keys: with the table's ${placingColumns.length} columns${featureNames.length ? ` and ${featureNames.length} feature columns` : ""} that is ${columns} columns, more than the ${MAX_TABLE_COLUMNS} a table may have: export fewer clips (tag_key, tag_value, start_before, end_after) or fewer features`);
+  if (columns > MAX_TABLE_COLUMNS) throw new ConflictError(`the clips carry ${tagKeys.length} tag keys: with the table's ${placingColumns.length} columns${featureNames.length ? ` and ${featureNames.length} feature columns` : ""} that is ${columns} columns, more than the ${MAX_TABLE_COLUMNS} a table may have: export fewer clips (tag_key, tag_value, start_before, end_after, min_freq, max_freq) or fewer features`);
 
   // The rows' order: by recording path (code-point order, the same in every locale, which a
   // collation is not), then start, end, band (time-only first, then by low and high) and id (a

@@ -173,6 +173,14 @@ export interface ClipFilter {
   start_before?: number;
   /** Only clips that end after this time: end_time > end_after (real seconds). */
   end_after?: number;
+  /**
+   * Only clips whose band reaches above this frequency (real Hz, >= 0): high_freq > min_freq, a
+   * clip without high_freq reaching to its recording's Nyquist frequency. With max_freq, the clips
+   * whose band overlaps [min_freq, max_freq] by more than a point.
+   */
+  min_freq?: number;
+  /** Only clips whose band starts below this frequency (real Hz, > 0): low_freq < max_freq, a clip without low_freq starting at 0 Hz. */
+  max_freq?: number;
   tag?: TagFilter;
 }
 
@@ -185,13 +193,20 @@ export interface ClipQuery extends PageRequest, ClipFilter {
 /**
  * SQL condition on clip `c`: it matches every filter given. The window filters compare strictly,
  * as clips are half-open [start_time, end_time): a clip ending exactly where the window starts, or
- * starting exactly where it ends, does not overlap it.
+ * starting exactly where it ends, does not overlap it. The band filters compare strictly too — a
+ * clip whose band only touches [min_freq, max_freq] is not in it — and on the columns themselves,
+ * a missing bound an `IS NULL` beside them rather than a COALESCE around them, so an index on a
+ * bound could serve them; a clip without high_freq is compared by its recording's Nyquist
+ * frequency (half its real samplerate), read through the recordings of that rate, as the dataset
+ * filter reads a dataset's.
  */
 export function clipFilter(db: Queryable, q: ClipFilter): Fragment {
   return db`${given(db, q.recording_id, (id) => db`c.recording_id = ${id}`)}
     AND ${given(db, q.dataset_id, (id) => db`c.recording_id IN (SELECT id FROM recordings WHERE dataset_id = ${id})`)}
     AND ${given(db, q.start_before, (t) => db`c.start_time < ${t}`)}
     AND ${given(db, q.end_after, (t) => db`c.end_time > ${t}`)}
+    AND ${given(db, q.min_freq, (f) => db`(c.high_freq > ${f} OR c.high_freq IS NULL AND c.recording_id IN (SELECT id FROM recordings WHERE samplerate / 2 > ${f}))`)}
+    AND ${given(db, q.max_freq, (f) => db`(c.low_freq < ${f} OR c.low_freq IS NULL)`)}
     AND ${carriesTag(db, "clip", "c", q.tag)}`;
 }
 

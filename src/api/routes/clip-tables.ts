@@ -12,7 +12,7 @@ import { decodeTable, MAX_TABLE_ROWS, TABLE_FORMATS } from "../../store/selectio
 import { attachment } from "../attachment.js";
 import { IMPORT_BODY_LIMIT } from "../import-limit.js";
 import { runSchema } from "./runs.js";
-import { bytesResponse, decimalText, DISPOSITION_HEADER, errorBody, id, label, stateQuery, tagQuery, withTagFilter, withTagKeyForValue } from "../schemas.js";
+import { bandQuery, bytesResponse, decimalText, DISPOSITION_HEADER, errorBody, id, label, stateQuery, tagQuery, withBandInOrder, withTagFilter, withTagKeyForValue } from "../schemas.js";
 
 /**
  * The deadline of the import and the export (ms), past the server's 30 s: MAX_TABLE_ROWS rows took
@@ -107,8 +107,8 @@ export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { deadline: TABLE_DEADLINE_MS },
     schema: {
       summary: "Export clips as a Raven selection table or CSV", tags,
-      description: `The clips of a recording or dataset (the clips list's filters apply) as a Raven selection table (tab-separated; Raven opens it beside the recording) or CSV, a row per clip by recording path and time: Selection, View, Channel, Begin Time (s), End Time (s), Low Freq (Hz), High Freq (Hz) as Raven writes them, Begin Path (the recording's path in its dataset), File Offset (s), Begin File, Clip ID, a column per tag key (several values of one key joined by "; "; a ";" or "\\" inside a value written "\\;" or "\\\\", which the import reads as one value) and, when asked, feature values as feature:NAME columns. Low/High Freq are the clip's frequency bounds (low_freq / high_freq), each empty where it has none. Importing the table again creates nothing. At most ${MAX_EXPORT_ROWS} clips (400 above). Streamed: the refusals come first, then the rows a page at a time as they are read.`,
-      querystring: withTagKeyForValue(z.strictObject({
+      description: `The clips of a recording or dataset (the clips list's filters apply, the band's min_freq / max_freq too) as a Raven selection table (tab-separated; Raven opens it beside the recording) or CSV, a row per clip by recording path and time: Selection, View, Channel, Begin Time (s), End Time (s), Low Freq (Hz), High Freq (Hz) as Raven writes them, Begin Path (the recording's path in its dataset), File Offset (s), Begin File, Clip ID, a column per tag key (several values of one key joined by "; "; a ";" or "\\" inside a value written "\\;" or "\\\\", which the import reads as one value) and, when asked, feature values as feature:NAME columns. Low/High Freq are the clip's frequency bounds (low_freq / high_freq), each empty where it has none. Importing the table again creates nothing. At most ${MAX_EXPORT_ROWS} clips (400 above). Streamed: the refusals come first, then the rows a page at a time as they are read.`,
+      querystring: withBandInOrder(withTagKeyForValue(z.strictObject({
         ...target,
         format: z.enum(["raven", "csv"], { error: "must be raven or csv" }).default("raven"),
         times,
@@ -116,8 +116,9 @@ export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
         state: stateQuery,
         start_before: decimalText(z.number({ error: "must be a finite number of seconds" })).optional().describe("Only clips that start before this time (s, real time)"),
         end_after: decimalText(z.number({ error: "must be a finite number of seconds" })).optional().describe("Only clips that end after this time (s, real time)"),
+        ...bandQuery,
         ...tagQuery("clips"),
-      })),
+      }))),
       response: {
         200: bytesResponse("The table", ["text/plain", "text/csv"], DISPOSITION_HEADER),
         404: errorBody,

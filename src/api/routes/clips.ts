@@ -6,7 +6,7 @@ import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, rem
 import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
-import { carriedNotes, decimalText, errorBody, id, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, tagPair, tagQuery, timestamp, withTagFilter, withTagKeyForValue } from "../schemas.js";
+import { carriedNotes, decimalText, errorBody, id, idParams, nullableTimestamp, bandQuery, page, pageQuery, sortQuery, stateQuery, label, tagPair, tagQuery, timestamp, withBandInOrder, withTagFilter, withTagKeyForValue } from "../schemas.js";
 
 const clipSchema = z.object({
   id: z.uuid(),
@@ -51,17 +51,18 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/clips", {
     schema: {
       summary: "List clips", tags,
-      description: "Every filter given applies (AND). `start_before` and `end_after` together list the clips overlapping the window [end_after, start_before): clips are half-open [start_time, end_time), so one ending at end_after or starting at start_before is not in it. Each is a condition of its own, so start_before <= end_after is no error: it lists the clips that start before start_before and end after end_after.",
-      querystring: withTagKeyForValue(z.strictObject({
+      description: "Every filter given applies (AND). `start_before` and `end_after` together list the clips overlapping the window [end_after, start_before): clips are half-open [start_time, end_time), so one ending at end_after or starting at start_before is not in it. Each is a condition of its own, so start_before <= end_after is no error: it lists the clips that start before start_before and end after end_after. `min_freq` and `max_freq` list the clips whose band overlaps [min_freq, max_freq] (real Hz): low_freq < max_freq and high_freq > min_freq, a clip without low_freq starting at 0 Hz and one without high_freq reaching to its recording's Nyquist frequency — a clip without bounds is listed for any band starting below that Nyquist frequency; one whose band only touches [min_freq, max_freq] is not. Either alone is its side's condition; together, max_freq must be > min_freq.",
+      querystring: withBandInOrder(withTagKeyForValue(z.strictObject({
         ...pageQuery,
         state: stateQuery,
         recording_id: id.optional(),
         dataset_id: id.optional().describe("Only the clips of this dataset's recordings"),
         start_before: windowEdge("Only clips that start before this time: start_time < start_before (s, real time)"),
         end_after: windowEdge("Only clips that end after this time: end_time > end_after (s, real time)"),
+        ...bandQuery,
         ...tagQuery("clips"),
         ...sortQuery(CLIP_SORTS, "start_time"),
-      })),
+      }))),
       response: { 200: page(clipSchema), 400: errorBody },
     },
   }, async (request) => listClips(sql, withTagFilter(request.query)));

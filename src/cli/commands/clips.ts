@@ -31,6 +31,8 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "state", placeholder: "STATE", doc: `export: clips in this state (${[...STATES, "all"].join(", ")}); default active` },
   { name: "start-before", placeholder: "S", doc: "export: only clips that start before this time (s, real)" },
   { name: "end-after", placeholder: "S", doc: "export: only clips that end after this time (s, real)" },
+  { name: "min-freq", placeholder: "HZ", doc: "export: only clips whose band reaches above this frequency (Hz, real; no high bound: the Nyquist frequency)" },
+  { name: "max-freq", placeholder: "HZ", doc: "export: only clips whose band starts below this frequency (Hz, real; no low bound: 0 Hz), > --min-freq" },
   { name: "tag", placeholder: "KEY[=VALUE]", doc: "export: only clips carrying a tag of KEY (of VALUE)" },
   { name: "output", short: "o", placeholder: "FILE", doc: "export: write the table here (default standard output)" },
   { name: "json", boolean: true, doc: "import: print the result as JSON" },
@@ -48,14 +50,16 @@ to the microsecond, frequency bounds to the millihertz, channel) creates none, s
 table again creates nothing. The import is recorded as a run.
 
 'export' writes the clips as a Raven selection table (Raven opens it beside the recording) or CSV,
-a column per tag key; importing it again creates nothing.
+a column per tag key; importing it again creates nothing. --min-freq and --max-freq keep the clips
+whose band overlaps [min, max] (a clip without bounds spans 0 Hz to its recording's Nyquist
+frequency), as the API's min_freq / max_freq.
 
 ${optionRows(OPTIONS)}`;
 
 /** The flags each action takes besides --data. */
 const ACTION_FLAGS: Record<string, readonly string[]> = {
   import: ["recording", "dataset", "format", "times", "tag-columns", "label-key", "json"],
-  export: ["recording", "dataset", "format", "times", "features", "state", "start-before", "end-after", "tag", "output"],
+  export: ["recording", "dataset", "format", "times", "features", "state", "start-before", "end-after", "min-freq", "max-freq", "tag", "output"],
 };
 
 /** --recording or --dataset, exactly one. */
@@ -66,6 +70,13 @@ function targetOption(options: Record<string, string | true | undefined>): Table
   return given[0] === "recording" ? { recording_id: value } : { dataset_id: value };
 }
 
+/** --min-freq / --max-freq as the API's min_freq / max_freq (schemas.ts bandQuery): >= 0, > 0, and a band with a width. */
+function bandOptions(options: Record<string, string | true | undefined>): { min_freq?: number; max_freq?: number } {
+  const min_freq = numberOption(options["min-freq"], "min-freq", (v) => v >= 0, "a number of Hz >= 0");
+  const max_freq = numberOption(options["max-freq"], "max-freq", (v) => v > 0, "a number of Hz > 0");
+  if (min_freq !== undefined && max_freq !== undefined && !(min_freq < max_freq)) throw new UsageError(`--max-freq: must be > --min-freq (${min_freq} Hz): a band has a width, got '${options["max-freq"]}'`);
+  return { min_freq, max_freq };
+}
 
 /** `--tag KEY[=VALUE]` as the clips list's tag filter, key and value trimmed and in NFC as the API's tag_key / tag_value are. */
 function tagOption(text: string): { key: string; value?: string } {
@@ -110,6 +121,7 @@ export const command: Command = {
     if (output !== undefined) await checkOutputWritable(output);
     const state = choiceOption<StateFilter>(options.state, "state", [...STATES, "all"]) ?? "active";
     const seconds = (flag: string) => numberOption(options[flag], flag, Number.isFinite, "a number of seconds");
+    const band = bandOptions(options);
     const tag = options.tag === undefined ? undefined : tagOption(String(options.tag));
     const features = featureColumns(options.features === undefined ? "none" : String(options.features));
     // The file is read (and decoded) before the database opens: one that cannot be is input (exit 1).
@@ -129,7 +141,7 @@ export const command: Command = {
       }
       const table = await exportClipTable(sql, {
         target, format: format === "csv" ? "csv" : "raven", times, state, features,
-        start_before: seconds("start-before"), end_after: seconds("end-after"), tag,
+        start_before: seconds("start-before"), end_after: seconds("end-after"), ...band, tag,
       });
       if (output === undefined) {
         for await (const chunk of table.text) if (!process.stdout.write(chunk)) await once(process.stdout, "drain");
