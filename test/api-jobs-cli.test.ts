@@ -46,6 +46,20 @@ describe("sonotile jobs: usage", () => {
     const results = await Promise.all(cases.map(([args]) => sonotile(args, env)));
     results.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stderr: expect.stringMatching(cases[i][1]) }));
   }, 30_000);
+
+  it("submit --band: clip, or LOW:HIGH Hz checked by the job data's own rules; anything else exits 2 naming --band", async () => {
+    const cases: [string[], RegExp][] = [
+      [["jobs", "submit", "--clips", "00000000-0000-4000-8000-000000000000", "--band", "clips"], /^sonotile jobs: --band: must be clip \(each clip target in its own bounds\) or LOW:HIGH in Hz \(either side may be empty\), got 'clips'$/m],
+      [["jobs", "submit", "--clips", "00000000-0000-4000-8000-000000000000", "--band", ":"], /^sonotile jobs: --band: must be clip .*, got ':'$/m],
+      [["jobs", "submit", "--clips", "00000000-0000-4000-8000-000000000000", "--band", "1000:2000:3000"], /^sonotile jobs: --band: must be clip .*, got '1000:2000:3000'$/m],
+      [["jobs", "submit", "--dataset", "00000000-0000-4000-8000-000000000000", "--band", "3000:1000"], /^sonotile jobs: band\.high_freq \(--band\): must be > low_freq$/m],
+      [["jobs", "submit", "--dataset", "00000000-0000-4000-8000-000000000000", "--band", "low:"], /^sonotile jobs: --band: must be clip .*, got 'low:'$/m],
+      [["jobs", "submit", "--dataset", "00000000-0000-4000-8000-000000000000", "--band", "-5:"], /^sonotile jobs: band\.low_freq \(--band\): must be >= 0$/m],
+      [["jobs", "retry", "00000000-0000-4000-8000-000000000000", "--band", "clip"], /^sonotile jobs: retry takes no --band/m],
+    ];
+    const results = await Promise.all(cases.map(([args]) => sonotile(args, { DATABASE_URL: "" })));
+    results.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stderr: expect.stringMatching(cases[i][1]) }));
+  }, 60_000);
 });
 
 describe("sonotile jobs on a data directory (the embedded database)", () => {
@@ -87,6 +101,30 @@ describe("sonotile jobs on a data directory (the embedded database)", () => {
     expect(refused.stderr).toBe(`sonotile jobs: hop_size (--hop-size): no frame is centred in [0.001, 0.002) s of clip ${clip} (recording tone.wav): frames are 0.1 s apart `
       + "(window_size (--window-size) 0.1 s × hop_size (--hop-size) 1 at 8000 Hz); a smaller hop_size (--hop-size) or window_size (--window-size) puts frames in it (1 of 1 targets)\n");
   }, 60_000);
+
+  it("submit --band: clip makes a job of data.band \"clip\", LOW:HIGH a fixed band (a side left empty open); one no target can take exits 2 naming --band", async () => {
+    const database = await openDatabase({ dataDir: join(dir.path, "data"), attach: true, poolSize: 1, create: false });
+    let clip: string;
+    try {
+      const [{ id: recording }] = await database.sql`SELECT id FROM recordings WHERE path = 'tone.wav'`;
+      clip = (await createClip(database.sql, { recording_id: recording, start_time: 0.2, end_time: 0.8, low_freq: 500, high_freq: 1500, created_by: null })).id;
+    } finally {
+      await database.close();
+    }
+    /** The submitted job's data (the job stays pending: no worker runs here). */
+    const submitted = async (...args: string[]) => {
+      const res = await onData(["jobs", "submit", ...args, "--json"]);
+      expect(res.code, res.stderr).toBe(0);
+      return JSON.parse(res.stdout).data;
+    };
+    expect(await submitted("--clips", clip, "--band", "clip")).toMatchObject({ targets: { clip_ids: [clip] }, band: "clip" });
+    expect((await submitted("--dataset", dataset, "--band", "500:1500")).band).toEqual({ low_freq: 500, high_freq: 1500 });
+    expect((await submitted("--clips", clip, "--band", "1e3:")).band).toEqual({ low_freq: 1000 });
+    expect((await submitted("--clips", clip, "--band", ":2500")).band).toEqual({ high_freq: 2500 });
+    // As the API: band "clip" takes a recording target over its whole spectrum.
+    expect((await submitted("--dataset", dataset, "--band", "clip")).band).toBe("clip");
+    expect(await onData(["jobs", "submit", "--dataset", dataset, "--band", "4000:"])).toMatchObject({ code: 2, stdout: "", stderr: expect.stringMatching(/^sonotile jobs: band \(--band\): .*4000/) });
+  }, 240_000);
 
   it("list: active jobs by default, an archived one with --state archived or all, said so", async () => {
     const job = JSON.parse((await onData(["jobs", "submit", "--dataset", dataset, "--json"])).stdout);

@@ -10,11 +10,11 @@ import { basename, join, resolve } from "node:path";
 import type { Sql } from "../../store/db.js";
 import { STATES, type StateFilter } from "../../store/common.js";
 import { getJob, listJobItems, listJobs, listMetrics, JOB_STATUSES, type Job, type JobItem, type JobItemStatus, type JobStatus } from "../../store/jobs.js";
-import { parseParams } from "../../engine/params.js";
+import { parseParams, toNumber } from "../../engine/params.js";
 import { plural } from "../../audio/types.js";
 import { parseFeatureList } from "../../features/features.js";
 import { InvalidError } from "../../store/errors.js";
-import { RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue, retryExtractJob, submitExtractJob, type RetriedItemStatus } from "../../jobs/queue.js";
+import { CLIP_BAND, RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue, retryExtractJob, submitExtractJob, type RetriedItemStatus } from "../../jobs/queue.js";
 import { jobArtifacts } from "../../jobs/results.js";
 import { expiredArtifactMessage, fileContentsStored, readFileContents, unstoredFileMessage, type Artifact } from "../../store/artifacts.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
@@ -29,6 +29,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "recordings", placeholder: "ID,ID…", doc: "submit: these recordings" },
   { name: "clips", placeholder: "ID,ID…", doc: "submit: these clips" },
   { name: "features", placeholder: "NAME,NAME…", doc: "submit: features to compute; default all" },
+  { name: "band", placeholder: "clip|LOW:HIGH", doc: "submit: spectral features of each clip target's own frequency bounds (clip), or of the band LOW–HIGH Hz for every target (either side may be empty: open); default the whole spectrum" },
   { name: "priority", placeholder: "N", doc: "submit, retry: integer in [-1000, 1000]; default 0 (retry: the retried job's)" },
   { name: "expiration-delay", placeholder: "S", doc: "submit: seconds the job's artifacts (features.csv, .npy matrices, provenance.json) are kept; default 30 days" },
   { name: "status", placeholder: "STATUS", doc: `list: only jobs with this status (${JOB_STATUSES.join(", ")}); retry: only items with this one (${RETRIED_ITEM_STATUSES.join(", ")})` },
@@ -40,7 +41,7 @@ const OPTIONS: readonly OptionSpec[] = [
   ...STORE_OPTIONS.filter((o) => o.name === "data"),
 ];
 
-const USAGE = `usage: sonotile jobs submit (--dataset ID | --recordings ID,… | --clips ID,…) [--features …] [parameters]
+const USAGE = `usage: sonotile jobs submit (--dataset ID | --recordings ID,… | --clips ID,…) [--features …] [--band clip|LOW:HIGH] [parameters]
        sonotile jobs list [--status STATUS] [--state STATE]
        sonotile jobs show <job-id>          (with its run's sonotile version, and every item that failed or errored, and why)
        sonotile jobs abort <job-id> [--message TEXT]
@@ -61,7 +62,7 @@ ${optionRows(OPTIONS)}`;
 
 /** The flags each action takes besides --json and --data: any other is refused, naming it (a retry takes its job's features, not --features). */
 const ACTION_FLAGS: Record<string, readonly string[]> = {
-  submit: ["dataset", "recordings", "clips", "features", "priority", "expiration-delay"],
+  submit: ["dataset", "recordings", "clips", "features", "band", "priority", "expiration-delay"],
   list: ["status", "state"],
   show: [],
   abort: ["message"],
@@ -73,7 +74,7 @@ const ids = (text: string | true) => String(text).split(",").map((s) => s.trim()
 
 /** The `submit` flags that give fields of a job's data other than its parameters. */
 const FLAG_OF_FIELD: Record<string, string> = {
-  "targets.dataset_id": "dataset", "targets.recording_ids": "recordings", "targets.clip_ids": "clips", features: "features", expiration_delay: "expiration-delay",
+  "targets.dataset_id": "dataset", "targets.recording_ids": "recordings", "targets.clip_ids": "clips", features: "features", band: "band", expiration_delay: "expiration-delay",
 };
 
 /**
@@ -87,6 +88,22 @@ function withFlagName(field: string): string {
   if (param) return withFlag(param);
   const flag = Object.entries(FLAG_OF_FIELD).find(([f]) => path === f || path.startsWith(`${f}.`))?.[1];
   return flag ? `${path} (--${flag})` : path;
+}
+
+/**
+ * `--band` as a job's data.band (queue.ts extractFeaturesData): `clip` (CLIP_BAND), or `LOW:HIGH`
+ * Hz with either side empty for an open one — numbers as the parameter flags read them, their
+ * rules (>= 0, LOW < HIGH) the job data's own, named `band.low_freq (--band)`. Undefined when absent.
+ */
+function bandOption(text: string | true | undefined): typeof CLIP_BAND | { low_freq?: unknown; high_freq?: unknown } | undefined {
+  if (text === undefined) return undefined;
+  if (text === CLIP_BAND) return CLIP_BAND;
+  const edges = String(text).split(":").map((edge) => (edge.trim() === "" ? undefined : toNumber(edge)));
+  if (edges.length !== 2 || edges.every((hz) => hz === undefined) || edges.some((hz) => hz !== undefined && typeof hz !== "number")) {
+    throw new UsageError(`--band: must be ${CLIP_BAND} (each clip target in its own bounds) or LOW:HIGH in Hz (either side may be empty), got '${text}'`);
+  }
+  const [low_freq, high_freq] = edges;
+  return { ...(low_freq === undefined ? {} : { low_freq }), ...(high_freq === undefined ? {} : { high_freq }) };
 }
 
 /** One line per job for humans. */
@@ -156,6 +173,7 @@ export const command: Command = {
       const parsed = extractFeaturesData.safeParse({
         targets, params,
         ...(features ? { features } : {}),
+        ...(cl.options.band !== undefined ? { band: bandOption(cl.options.band) } : {}),
         ...(cl.options["expiration-delay"] !== undefined ? { expiration_delay: numberOption(cl.options["expiration-delay"], "expiration-delay", (v) => v > 0, "a number > 0") } : {}),
       });
       if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => `${withFlagName(i.path.join("."))}: ${i.message}`).join("; "));
