@@ -873,7 +873,7 @@ describe("OpenAPI document", () => {
     expect(responses("/v1/recordings/{id}/tiles/{z}/stream")).toEqual({ 200: ["multipart/mixed"], 400: json, 401: json, 403: json, 404: json, 409: json, 422: json, 503: json });
     expect(responses("/v1/recordings/{id}/playback")).toEqual({ 200: ["audio/wav"], 400: json, 401: json, 403: json, 404: json, 409: json, 422: json, 503: json });
     const audio = ["audio/wav", "audio/aiff", "audio/flac", "audio/mpeg", "audio/ogg", "application/octet-stream"];
-    expect(responses("/v1/recordings/{id}/audio")).toEqual({ 200: audio, 206: [...audio, "multipart/byteranges"], 304: [], 400: json, 401: json, 403: json, 404: json, 409: json, 416: json, 503: json });
+    expect(responses("/v1/recordings/{id}/audio")).toEqual({ 200: audio, 206: [...audio, "multipart/byteranges"], 304: [], 400: json, 401: json, 403: json, 404: json, 409: json, 416: json, 422: json, 503: json });
     expect(doc.paths["/v1/recordings/{id}/tiles/{z}/{tile}"].get.responses["200"].content["image/png"].schema).toEqual({ type: "string", format: "binary" });
     // A computation over the request time limit is a 400 as every limit is (SPEC §10); a wait for a free worker, a 503.
     for (const path of ["/v1/recordings/{id}/tiles/{z}/{tile}", "/v1/recordings/{id}/spectrogram"]) {
@@ -1383,12 +1383,37 @@ describe("a recording whose file was replaced after registration", () => {
       expect((await t.db.sql`SELECT count(*)::int AS n FROM clips WHERE recording_id = ${id}`)[0].n).toBe(1);
       await rm(file);
       const gone = await own.inject({ method: "POST", url: `/v1/recordings/${id}/refresh`, headers: auth(adminKey) });
-      expect([gone.statusCode, gone.json().message]).toEqual([404, `the file of recording ${id} is missing from its dataset directory`]);
+      expect([gone.statusCode, gone.json().message]).toEqual([404, `the file of recording ${id}: file c.wav does not exist in the dataset's audio_dir`]);
       await writeFile(file, "not audio");
       const refused = await own.inject({ method: "POST", url: `/v1/recordings/${id}/refresh`, headers: auth(adminKey) });
       expect([refused.statusCode, refused.json().message], refused.body).toEqual([422, `the file of recording ${id} cannot be read as audio: c.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)`]);
       expect((await own.inject({ url: `/v1/recordings/${id}` })).json().hash).toBe(recording.hash);
     }, single).finally(() => single.close());
+  });
+
+  it("refused, says why with the status every route reading the file gives: now a directory 422, a link leading out of the audio roots 403, gone 404 — all were 404 'missing'", async () => {
+    const outside = await tempDir();
+    onTestFinished(() => outside.remove());
+    await withOwnRecording("gone/d.wav", new Float32Array(8000).fill(0.25), 8000, async (own, id, file) => {
+      const answers = async () => {
+        const urls = [`/v1/recordings/${id}/refresh`, `/v1/recordings/${id}/audio`, `/v1/recordings/${id}/tiles/0/0.f32?pcen=false`];
+        return Promise.all(urls.map(async (url, i) => {
+          const res = await own.inject({ method: i ? "GET" : "POST", url, headers: auth(adminKey) });
+          return [res.statusCode, res.json().message];
+        }));
+      };
+      const said = (status: number, why: string) => Array(3).fill([status, `the file of recording ${id}: ${why}`]);
+      await rm(file);
+      await mkdir(file);
+      expect(await answers()).toEqual(said(422, "gone/d.wav is not a regular file"));
+      await rm(file, { recursive: true });
+      // The same bytes behind the link: only where it leads refuses it, and the answer names no path of the server's.
+      await writeFile(join(outside.path, "d.wav"), floatWav(new Float32Array(8000).fill(0.25), 8000));
+      await symlink(join(outside.path, "d.wav"), file);
+      expect(await answers()).toEqual(said(403, "gone/d.wav resolves outside the dataset's audio_dir"));
+      await rm(file);
+      expect(await answers()).toEqual(said(404, "file gone/d.wav does not exist in the dataset's audio_dir"));
+    });
   });
 
   it("refreshed from a file of a lower rate, counts the clips whose band now reaches above its Nyquist frequency (clips_above_nyquist), kept — a PATCH of theirs is refused until their bounds change", async () => {

@@ -9,8 +9,8 @@
 import type { FastifyInstance } from "fastify";
 import type { FileChangedError } from "../audio/source.js";
 import { ConflictError } from "../store/errors.js";
-import { isInside } from "../store/paths.js";
-import { getRecordingLocation, recordingFileNow, refreshRoute, type RecordingLocation } from "../store/recordings.js";
+import { isInside, RefusedFileError, type FileRefusal } from "../store/paths.js";
+import { getRecordingLocation, recordingFileNow, refreshRoute, refusedFileMessage, type RecordingLocation } from "../store/recordings.js";
 import { HttpError } from "./plugins/errors.js";
 
 /**
@@ -34,6 +34,21 @@ export function checkInAudioRoots(app: FastifyInstance, audioDir: string, whose:
 }
 
 /**
+ * The status answering why a recording's file was refused (FileRefusal), for every route that
+ * reads it (download, tiles, playback, refresh): nothing there is not found; a link leading out of
+ * the dataset's directory is a read this server refuses, as one in a dataset directory outside its
+ * audio roots (checkInAudioRoots); a directory or another file that is not a regular one is
+ * there but holds no audio, as a file that does not read as audio (422). Not 409: that answers a
+ * file whose content changed since registration, which a refresh resolves — this one it cannot.
+ */
+const REFUSAL_STATUS: Record<FileRefusal, number> = { missing: 404, outside: 403, not_regular: 422 };
+
+/** The answer to recording `id`'s file refused by the store: its status by why, the store's words (which name it by its path in the dataset). */
+export function refusedFile(id: string, err: RefusedFileError): HttpError {
+  return new HttpError(REFUSAL_STATUS[err.refusal], refusedFileMessage(id, err));
+}
+
+/**
  * The recording's location, the real absolute path of its file and the file's size in bytes and
  * modification time as checked to hold the registered content, with
  * the header facts as this engine's readers count them (recordingFileNow reads them again where an
@@ -45,6 +60,7 @@ export async function recordingFile(app: FastifyInstance, id: string, located?: 
   checkInAudioRoots(app, loc.audio_dir, `recording ${id}`);
   located?.();
   const now = await recordingFileNow(app.db.sql, loc, id).catch((err) => {
+    if (err instanceof RefusedFileError) throw refusedFile(id, err);
     throw err instanceof ConflictError ? err : new HttpError(404, `the file of recording ${id} is missing from its dataset directory`);
   });
   return { ...loc, ...now };

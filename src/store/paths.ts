@@ -6,7 +6,7 @@
  */
 import { realpath, stat } from "node:fs/promises";
 import { isAbsolute, posix, relative, resolve, sep } from "node:path";
-import { invalid } from "./errors.js";
+import { InvalidError, invalid } from "./errors.js";
 
 /** True when `child` is `parent` or below it (both absolute and normalized). */
 export function isInside(parent: string, child: string): boolean {
@@ -52,11 +52,30 @@ export async function resolveAudioDir(roots: readonly string[], input: string, f
 }
 
 /**
+ * Why the file at a recording's path was refused (resolveRecordingFile): there is none there
+ * (`missing`), its real path leaves the dataset's audio_dir (`outside`: a link leading out of it,
+ * SPEC §10), or it is no regular file (`not_regular`: a directory, a FIFO, a device). Each caller
+ * answers by it — the API with a status of its own (api/recording-file.ts), the CLI with the
+ * store's words — rather than by matching the words, which name the path.
+ */
+export type FileRefusal = "missing" | "outside" | "not_regular";
+
+/** The file at a recording's path refused (FileRefusal): an InvalidError naming the path's field, `reason` its message. */
+export class RefusedFileError extends InvalidError {
+  override name = "RefusedFileError";
+  constructor(field: string, readonly refusal: FileRefusal, readonly reason: string) {
+    super([{ field, message: reason }]);
+  }
+}
+
+/**
  * Checks a recording path relative to `audioDir` (a real path) and returns the file's real
  * absolute path, the path of it relative to `audioDir` (`realPath`: where the file is, without the
  * links that may lead there — the path a dataset scan lists it by), its size in bytes and when it
  * was last modified (stat's `mtimeMs`). Refused: empty, absolute, NUL, any `..` segment, and
  * anything whose real path (after symlinks) leaves `audioDir`, or is not a regular file.
+ * @throws RefusedFileError for a file missing, leading outside `audioDir`, or not a regular file;
+ *   InvalidError naming `field` for a path refused as written
  */
 export async function resolveRecordingFile(audioDir: string, path: string, field = "path"): Promise<{ file: string; realPath: string; size: number; mtime: number }> {
   checkRelativePath(path, field);
@@ -64,11 +83,11 @@ export async function resolveRecordingFile(audioDir: string, path: string, field
   try {
     real = await realpath(resolve(audioDir, path));
   } catch {
-    throw invalid(field, `file ${path} does not exist in the dataset's audio_dir`);
+    throw new RefusedFileError(field, "missing", `file ${path} does not exist in the dataset's audio_dir`);
   }
-  if (!isInside(audioDir, real) || real === audioDir) throw invalid(field, `${path} resolves outside the dataset's audio_dir`);
+  if (!isInside(audioDir, real) || real === audioDir) throw new RefusedFileError(field, "outside", `${path} resolves outside the dataset's audio_dir`);
   const info = await stat(real);
-  if (!info.isFile()) throw invalid(field, `${path} is not a regular file`);
+  if (!info.isFile()) throw new RefusedFileError(field, "not_regular", `${path} is not a regular file`);
   return { file: real, realPath: relative(audioDir, real).split(sep).join("/"), size: info.size, mtime: info.mtimeMs };
 }
 

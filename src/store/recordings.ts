@@ -12,7 +12,7 @@ import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, deleting, inTransaction, updating, writing, given, likePattern, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
-import { canonicalRecordingPath, resolveRecordingFile } from "./paths.js";
+import { canonicalRecordingPath, resolveRecordingFile, type RefusedFileError } from "./paths.js";
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
 import { attachTag, carriesTag, detachTag, type TagFilter } from "./tags.js";
@@ -352,7 +352,7 @@ export function readByOlderEngine(probedBy: string | null): boolean {
  * (readByOlderEngine) are read again here, from the header alone, and stored (reprobed): a
  * recording is right from its first use after an upgrade. A header this engine cannot read leaves
  * the stored facts: whoever decodes the file reports why (a download needs no decoding).
- * @throws InvalidError naming `path` when the file is missing, not a regular file, or resolves
+ * @throws RefusedFileError (naming `path`) when the file is missing, not a regular file, or resolves
  *   outside the audio_dir; ConflictError naming what changed when the content did (registeredFile)
  */
 export async function recordingFileNow(db: Queryable, loc: RecordingLocation, id: string): Promise<{ file: string; size: number; mtime: number } & HeaderFacts> {
@@ -378,7 +378,7 @@ function headerOf(facts: HeaderFacts): HeaderFacts {
  * size and time taken before the hash, so a write during it is seen at the next read — and either
  * recorded as unchanged with its new time, or refused. A row registered before migration 006 takes
  * the time the file has at its first read.
- * @throws InvalidError naming `path` when the file is missing, not a regular file, or resolves
+ * @throws RefusedFileError (naming `path`) when the file is missing, not a regular file, or resolves
  *   outside the audio_dir; ConflictError naming what changed when the content did
  */
 async function registeredFile(db: Queryable, loc: RecordingLocation, id: string): Promise<{ file: string; size: number; mtime: number }> {
@@ -409,6 +409,9 @@ export function statChange(registered: { file_size: number; file_mtime: number |
   return null;
 }
 
+/** Recording `id`'s file refused (RefusedFileError), as the API and the CLI say it: the store's words, naming the file by its path in the dataset. */
+export const refusedFileMessage = (id: string, err: RefusedFileError) => `the file of recording ${id}: ${err.reason}`;
+
 /** The route that makes the file now at a recording's path its content (refreshRecordingFile), as messages name it. */
 export const refreshRoute = (id: string) => `POST /v1/recordings/${id}/refresh`;
 
@@ -419,7 +422,7 @@ export const refreshRoute = (id: string) => `POST /v1/recordings/${id}/refresh`;
  * with nothing to do but delete the recording — its clips, tags, features and notes with it.
  * Clips stay, even where they now end after the recording or reach above its Nyquist frequency
  * (ClipsOutside), as on a reprobe.
- * @throws InvalidError naming `path` as resolveRecordingFile; AudioFormatError when the file is not
+ * @throws RefusedFileError as resolveRecordingFile; AudioFormatError when the file is not
  *   readable audio; ConflictError when the recording is archived or trashed (read-only)
  */
 export async function refreshRecordingFile(db: Queryable, id: string): Promise<{ recording: Recording } & ClipsOutside> {

@@ -9,17 +9,17 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { AudioFormatError, fileChange, openRegularFile } from "../../audio/index.js";
 import { assertWritable, STATES, writing } from "../../store/common.js";
 import { getDataset } from "../../store/datasets.js";
-import { canonicalRecordingPath, resolveRecordingFile } from "../../store/paths.js";
+import { canonicalRecordingPath, RefusedFileError, resolveRecordingFile } from "../../store/paths.js";
 import { probeFile, RECORDED_TIME } from "../../store/probe.js";
 import {
   RECORDING_SORTS, addRecordingOwner, addRecordingTag, deleteRecording, getRecording, getRecordingLocation, insertRecording,
   listRecordings, readRecordingFile, refreshRecordingFile, removeRecordingFeature, removeRecordingOwner, removeRecordingTag, setRecordingFeature, updateRecording,
 } from "../../store/recordings.js";
-import { ConflictError, InvalidError, invalid } from "../../store/errors.js";
+import { ConflictError, invalid } from "../../store/errors.js";
 import { requestedRanges, sendRanges } from "../byte-range.js";
 import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
-import { checkInAudioRoots, fileChangedWhileRead, recordingFile, withoutAudioRoots } from "../recording-file.js";
+import { checkInAudioRoots, fileChangedWhileRead, recordingFile, refusedFile, withoutAudioRoots } from "../recording-file.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
@@ -185,15 +185,15 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       summary: "Make the file now at the recording's path its content (after the file was replaced)", tags, params: idParams,
       description: "Hashes and reads the file again and stores its hash, size and header facts: the revision, tiles and statistics follow the new bytes. Clips, tags, features and notes stay; `clips_past_end` counts clips that now end after the recording, `clips_above_nyquist` those whose frequency band now reaches above its Nyquist frequency (a file of a lower rate): move them, or change or remove their bounds, before any other change of theirs passes.",
-      response: { 200: z.object({ recording: recordingSchema, clips_past_end: z.number().int(), clips_above_nyquist: z.number().int() }), 400: errorBody, 404: errorBody, 409: errorBody, 422: errorBody },
+      response: { 200: z.object({ recording: recordingSchema, clips_past_end: z.number().int(), clips_above_nyquist: z.number().int() }), 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody },
     },
   }, async (request) => {
     const id = request.params.id;
     checkInAudioRoots(app, (await getRecordingLocation(sql, id)).audio_dir, `recording ${id}`);
     const { recording, clipsPastEnd, clipsAboveNyquist } = await refreshRecordingFile(sql, id).catch((err) => {
       if (err instanceof AudioFormatError) throw new HttpError(422, `the file of recording ${id} cannot be read as audio: ${withoutAudioRoots(err.message, app.audioRoots)}`);
-      // The request names no path: a file gone from the dataset is the 404 every route reading it gives (recordingFile).
-      throw err instanceof InvalidError && err.fields.some((f) => f.field === "path") ? new HttpError(404, `the file of recording ${id} is missing from its dataset directory`) : err;
+      // The request names no path, so no 400 naming one: the status every route reading the file gives (recordingFile).
+      throw err instanceof RefusedFileError ? refusedFile(id, err) : err;
     });
     app.recentScans.forget(recording.dataset_id); // its size and time are the file's now
     return { recording, clips_past_end: clipsPastEnd, clips_above_nyquist: clipsAboveNyquist };
@@ -243,7 +243,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
       response: {
         200: bytesResponse("The file, as its format's media type (by extension)", AUDIO_DOWNLOAD_TYPES, fileHeaders),
         206: rangesResponse(AUDIO_DOWNLOAD_TYPES, fileHeaders),
-        304: notModifiedResponse({ ...ETAG_HEADER, ...ACCEPT_RANGES_HEADER }), 403: errorBody, 404: errorBody, 409: errorBody,
+        304: notModifiedResponse({ ...ETAG_HEADER, ...ACCEPT_RANGES_HEADER }), 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody,
         416: errorWithHeaders(RANGE_NOT_SATISFIABLE, { ...ETAG_HEADER, ...ACCEPT_RANGES_HEADER, ...UNSATISFIED_RANGE_HEADER }),
       },
     },

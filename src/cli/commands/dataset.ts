@@ -14,9 +14,9 @@ import { storeConfig } from "../../store/config.js";
 import { addDataset, DatasetImports, datasetsHoldingSameBytes, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, type DatasetHoldingSameBytes, type ImportOutcome, type ImportResult, type ScanFile } from "../../store/datasets.js";
 import type { Sql } from "../../store/db.js";
 import { ConflictError, InvalidError, NotFoundError } from "../../store/errors.js";
-import { refreshRecordingFile, type ClipsOutside, type Recording } from "../../store/recordings.js";
+import { refreshRecordingFile, refusedFileMessage, type ClipsOutside, type Recording } from "../../store/recordings.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
-import { resolveAudioDir } from "../../store/paths.js";
+import { RefusedFileError, resolveAudioDir } from "../../store/paths.js";
 import { ensureAdmin } from "../../store/users.js";
 import { adminKeyFields, adminKeyLines, deliverAdminKey } from "../admin-key.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
@@ -258,15 +258,14 @@ async function reprobe(sql: Sql, roots: readonly string[], out: AnswerPrinter): 
 
 /**
  * Why refreshRecordingFile left recording `id`, as POST /v1/recordings/{id}/refresh says it (422,
- * 404, 409): its file does not read as audio; is gone from the dataset's directory, now a
- * directory, or a link leading out of it (the store's words, since the scan found it changed); or
+ * 404, 403, 409): its file does not read as audio; is gone from the dataset's directory, now a
+ * directory, or a link leading out of it (RefusedFileError, since the scan found it changed); or
  * the recording is read-only or was deleted meanwhile. Null for any other error (the database
  * lost, say), which ends the command.
  */
 export function refreshFailure(err: unknown, id: string): string | null {
   if (err instanceof AudioFormatError) return `the file of recording ${id} cannot be read as audio: ${err.message}`;
-  const path = err instanceof InvalidError ? err.fields.filter((f) => f.field === "path") : [];
-  if (path.length) return `the file of recording ${id}: ${path.map((f) => f.message).join("; ")}`;
+  if (err instanceof RefusedFileError) return refusedFileMessage(id, err);
   return err instanceof ConflictError || err instanceof NotFoundError || err instanceof InvalidError ? (err as Error).message : null;
 }
 
