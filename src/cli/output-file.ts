@@ -108,16 +108,33 @@ export function writeOutputBytes(output: string, bytes: Uint8Array | string | As
  * Writes all of `bytes` into `file` from byte `at`. A write may take fewer bytes than given and
  * resolve without error (a file size limit or a full disk reached mid-write): the rest is written,
  * so that the write past the limit throws its error (EFBIG, ENOSPC) — not a short file taken for whole.
+ * A write that takes none and gives no error is thrown (nothingWritten): asked again, it looped for ever.
  * @returns the byte just after them.
  */
 export async function writeWholeAt(file: FileHandle, bytes: Uint8Array, at: number): Promise<number> {
-  for (let done = 0; done < bytes.length; ) done += (await file.write(bytes, done, bytes.length - done, at + done)).bytesWritten;
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await file.write(bytes, done, bytes.length - done, at + done);
+    if (bytesWritten === 0) throw nothingWritten(bytes.length - done, at + done);
+    done += bytesWritten;
+  }
   return at + bytes.length;
 }
 
 /** writeWholeAt on a file descriptor, synchronously: `length` bytes of `bytes` from `offset`, at byte `at` of the file. */
 export function writeWholeSyncAt(fd: number, bytes: Uint8Array, offset: number, length: number, at: number): void {
-  for (let done = 0; done < length; ) done += writeSync(fd, bytes, offset + done, length - done, at + done);
+  for (let done = 0; done < length; ) {
+    const written = writeSync(fd, bytes, offset + done, length - done, at + done);
+    if (written === 0) throw nothingWritten(length - done, at + done);
+    done += written;
+  }
+}
+
+/**
+ * A write of `length` bytes at byte `at` that took none and gave no error (a file system that
+ * takes no more without saying why): named by where, the callers naming the file (outputError).
+ */
+function nothingWritten(length: number, at: number): Error {
+  return new Error(`a write of ${length} bytes at byte ${at} wrote none and gave no error`);
 }
 
 /** The temporary file an output is written to, beside it (hidden, named by the process). */
