@@ -1,15 +1,33 @@
 // The resume file of `sonotile extract` (src/cli/extract-resume.ts) at unit level, no CLI: JSON
 // Lines appended at each checkpoint, a torn last line left out, 0.15.0's single document still read.
 // The CLI's interrupted and killed runs that write and read it are in cli-extract.test.ts.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { fileStamp, readResumeFile, ResumeCheckpoint, writeResumeFile, type ComputedTarget, type ExtractSettings, type ResumedTargets } from "../src/cli/extract-resume.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { parseParams } from "../src/engine/params.js";
 import { VERSION } from "../src/engine/version.js";
 import { featuresOfFile, FEATURE_NAMES } from "../src/features/features.js";
+
+/** The paths whose files were fsynced (FileHandle.sync), in order, each with whether the resume file of its directory's t.csv existed then. */
+const synced = vi.hoisted(() => [] as [path: string, resumeFileThere: boolean][]);
+vi.mock("node:fs/promises", async (importOriginal) => {
+  const fs = await importOriginal<typeof import("node:fs/promises")>();
+  const { existsSync } = await import("node:fs");
+  const open = async (...args: Parameters<typeof fs.open>): Promise<FileHandle> => {
+    const handle = await fs.open(...args);
+    const sync = handle.sync.bind(handle);
+    handle.sync = () => {
+      synced.push([String(args[0]), existsSync(`${args[0]}/t.csv.resume.json`)]);
+      return sync();
+    };
+    return handle;
+  };
+  return { ...fs, open, default: { ...fs, open } };
+});
 
 const tmp = mkdtempSync(join(tmpdir(), "sonotile-extract-resume-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -67,6 +85,20 @@ describe("the resume file of sonotile extract", () => {
     const resumed = await readResumeFile(out, settings);
     expect(resumed).toEqual({ rows: new Map([[A().path, A()], [B().path, B()]]), changed: [], appendAt: second.length });
     expect(Number.isNaN(resumed!.rows.get(B().path)!.values.zero_crossing_rate)).toBe(true);
+  });
+
+  it("its first checkpoint fsyncs the directory once the file is renamed into it, the appends after it only the file — a crash could lose the new file's entry", async () => {
+    const out = output("durable");
+    const dir = dirname(out);
+    const checkpoint = checkpointOf(out, NOTHING_RESUMED);
+    synced.length = 0;
+    checkpoint.add(A());
+    await checkpoint.settle();
+    // The temporary file's bytes, then the directory holding the renamed file.
+    expect(synced).toEqual([[expect.stringMatching(/\.partial$/), false], [dir, true]]);
+    checkpoint.add(B());
+    await checkpoint.keep();
+    expect(synced.slice(2)).toEqual([[`${out}.resume.json`, false]]);
   });
 
   it("a torn last line (a run killed while appending it) is left out, and the resumed run's next rows are written over it", async () => {

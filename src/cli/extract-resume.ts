@@ -164,12 +164,15 @@ function* resumeLines(settings: ExtractSettings, targets: Iterable<ComputedTarge
 
 /**
  * Writes the resume file of `output` whole: its header and `targets` (atomically, as every output:
- * a temporary file renamed over it, so a failure or a kill leaves the one before).
+ * a temporary file renamed over it, so a failure or a kill leaves the one before), then flushes its
+ * directory — the rename is an entry of the directory, not of the file: with the file's bytes alone
+ * flushed, a crash could lose the file of the run's first checkpoint. The appends after it change
+ * no entry (ResumeCheckpoint), so a run flushes the directory once.
  * @returns its length in bytes (where ResumeCheckpoint appends the next rows).
  */
 export async function writeResumeFile(output: string, settings: ExtractSettings, targets: Iterable<ComputedTarget>): Promise<number> {
   const path = resumeFilePath(output);
-  return writeOutputFile(path, async (temp) => {
+  const length = await writeOutputFile(path, async (temp) => {
     const file = await open(temp, "w").catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
     try {
       return await writeLinesAt(file, 0, resumeLines(settings, targets));
@@ -179,6 +182,21 @@ export async function writeResumeFile(output: string, settings: ExtractSettings,
       await file.close();
     }
   });
+  await syncDirectory(dirname(path)).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
+  return length;
+}
+
+/**
+ * Flushes the entries of directory `dir` to the disk (fsync of the directory). A file system that
+ * cannot flush a directory says EINVAL (fsync(2)): it has nothing to do then.
+ */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync().catch((err: NodeJS.ErrnoException) => (err.code === "EINVAL" ? undefined : Promise.reject(err)));
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
@@ -208,7 +226,7 @@ async function appendResumeRows(output: string, at: number, targets: readonly Co
  * every row computed. A write starts once a row comes `intervalMs` after the last one ended, and no
  * sooner than 20 times the last one took (a slow disk's fsync: checkpoints stay under 5 % of the
  * run); one at a time. Each appends the rows computed since the one before to the file, fsynced
- * (the first writes it whole, atomically, when there is none or it is 0.15.0's document): a kill
+ * (the first writes it whole, atomically, its directory fsynced too, when there is none or it is 0.15.0's document): a kill
  * during a write leaves a torn last line, which --resume ignores. A write that fails (a full disk)
  * is said once on stderr — it was silent, the run thought safe — and its rows are left for the
  * next: the run's end keeps every row (keep) as it always did (an interruption, a table that
