@@ -16,7 +16,7 @@ import { createDataset } from "../src/store/datasets.js";
 import type { Sql } from "../src/store/db.js";
 import { probeFile } from "../src/store/probe.js";
 import { insertRecording } from "../src/store/recordings.js";
-import { claimStats } from "../src/store/stats.js";
+import { claimStats, purgeStats, PURGE_BATCH_CHUNKS, STATS_PURGE_SPARE_SECONDS } from "../src/store/stats.js";
 import { tileOptionsSchema } from "../src/tiles/grid.js";
 import { TileService, recordingStatsIdentity, type TileRecording } from "../src/tiles/service.js";
 import { freshDatabase, JUNK_BYTES, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
@@ -182,6 +182,48 @@ describe("recording stats across instances", () => {
     const keys = sets.map((params) => recordingStatsIdentity(tone, params).key);
     const ready = await t.db.sql`SELECT params_hash FROM recording_stats WHERE recording_id = ${tone.id} AND params_hash IN ${t.db.sql(keys)} AND status = 'ready'`;
     expect([passes.n, ready.length]).toEqual([3, 3]);
+  }, 30_000);
+
+  it("a purge under way when the server shuts down stops between two chunk deletions, logging nothing — it went on into the database closed after, a failure logged; a later purge removes the row it left", async () => {
+    const options = tileOptionsSchema.parse({});
+    const [old, fresh] = [0.15625, 0.1875].map((hop) => parseParams({ window_size: 0.004, hop_size: hop }));
+    const [oldKey, freshKey] = [old, fresh].map((params) => recordingStatsIdentity(tone, params).key);
+    // The old set stored, unused for a day (the first a purge takes), with three batches of chunks more.
+    await instance().tile(tone, old, 0, 0, options, "f32");
+    await t.db.sql`UPDATE recording_stats SET used_at = now() - interval '1 day' WHERE recording_id = ${tone.id} AND params_hash = ${oldKey}`;
+    await t.db.sql`INSERT INTO recording_stats_chunks (recording_id, params_hash, recording_hash, chunk, data)
+      SELECT ${tone.id}, ${oldKey}, ${tone.hash}, 1000 + n, '\\x00'::bytea FROM generate_series(1, ${2 * PURGE_BATCH_CHUNKS + 1}) n`;
+    const chunksOf = async (key: string) => (await t.db.sql`SELECT count(*)::int AS n FROM recording_stats_chunks WHERE recording_id = ${tone.id} AND params_hash = ${key}`)[0].n as number;
+    const chunks = await chunksOf(oldKey);
+    // The server shuts down once the purge's first chunk deletion is done; its database is closed after (serve's order).
+    let chunkDeletions = 0;
+    let closing: Promise<void> | undefined;
+    let databaseClosed = false;
+    const lines: string[] = [];
+    const store = tileStatsStore(new Proxy(t.db.sql, {
+      apply(target, self, args: unknown[]) {
+        const text = Array.isArray(args[0]) ? args[0].join("") : "";
+        if (databaseClosed && text) return Promise.reject(new Error("write CONNECTION_ENDED"));
+        if (!text.includes("WHERE ctid = ANY")) return Reflect.apply(target, self, args);
+        // A deletion asked for once the shutdown began runs after it, on the database closed.
+        if (++chunkDeletions > 1) return closing!.then(() => Promise.reject(new Error("write CONNECTION_ENDED")));
+        return (Reflect.apply(target, self, args) as Promise<unknown>).then((result) => ((closing = service.close()), result));
+      },
+    }), { limitBytes: 0, log: (line) => lines.push(line) });
+    const service = new TileService({ threads: 1, cacheBytes: 0, statsStore: store });
+    await service.tile(tone, fresh, 0, 0, options, "f32");
+    await vi.waitFor(() => expect(closing).toBeDefined(), { timeout: 10_000 });
+    await closing;
+    databaseClosed = true;
+    await store.settled();
+    expect([chunkDeletions, lines]).toEqual([1, []]);
+    // Left marked, its lease lapsed (a tile computes it again), one batch of chunks gone.
+    const [left] = await t.db.sql`SELECT status, claimed_by, lease_until < now() AS lapsed FROM recording_stats WHERE recording_id = ${tone.id} AND params_hash = ${oldKey}`;
+    expect([left, await chunksOf(oldKey)]).toEqual([{ status: "computing", claimed_by: expect.stringMatching(/^purge:/), lapsed: true }, chunks - PURGE_BATCH_CHUNKS]);
+    // Abandoned once its lease lapsed that long ago: the next purge removes it first, whatever the limit.
+    await t.db.sql`UPDATE recording_stats SET lease_until = now() - make_interval(secs => ${STATS_PURGE_SPARE_SECONDS + 1}) WHERE recording_id = ${tone.id} AND params_hash = ${oldKey}`;
+    await purgeStats(t.db.sql, { limitBytes: 2 ** 50, keep: { recording_id: tone.id, params_hash: freshKey } });
+    expect([(await t.db.sql`SELECT 1 FROM recording_stats WHERE params_hash = ${oldKey}`).length, await chunksOf(oldKey)]).toEqual([0, 0]);
   }, 30_000);
 
   it("stats a server uses from its memory are marked used (at most once a minute): the least recently used removed are those it did not use", async () => {

@@ -234,13 +234,17 @@ export interface StatsPurged { rows: number; bytes: number }
  * once —, then its chunks are deleted PURGE_BATCH_CHUNKS a statement, and the row last. A claim
  * that takes the row meanwhile stops the deletion (its chunks are the claimer's to overwrite).
  * Two purges at once may each remove one row more than needed, never fail.
+ * @param s.signal once aborted (the server shutting down), the purge stops before its next
+ *   statement and returns what it removed: a row it had begun is left marked, its lease lapsed — a
+ *   tile that wants it computes it again, and a later purge removes it as abandoned.
  */
-export async function purgeStats(db: Queryable, s: { limitBytes: number; keep: { recording_id: string; params_hash: string } }): Promise<StatsPurged> {
+export async function purgeStats(db: Queryable, s: { limitBytes: number; keep: { recording_id: string; params_hash: string }; signal?: AbortSignal }): Promise<StatsPurged> {
   // The mark of this purge's rows, as a claimer's owner id would be; none is a live claim.
   const purger = `purge:${randomUUID()}`;
   const purged: StatsPurged = { rows: 0, bytes: 0 };
   const spare = db`make_interval(secs => ${STATS_PURGE_SPARE_SECONDS})`;
-  for (;;) {
+  const stopped = () => s.signal?.aborted === true;
+  while (!stopped()) {
     const [abandoned] = await translating(() => db<StatsRowKey[]>`
       UPDATE recording_stats s SET claimed_by = ${purger}
       FROM (SELECT recording_id, params_hash FROM recording_stats
@@ -248,9 +252,9 @@ export async function purgeStats(db: Queryable, s: { limitBytes: number; keep: {
       WHERE s.recording_id = a.recording_id AND s.params_hash = a.params_hash
       RETURNING s.recording_id AS "recordingId", s.params_hash AS "paramsHash", s.recording_hash AS "recordingHash"`);
     if (!abandoned) break;
-    await deleteMarked(db, abandoned, purger);
+    await deleteMarked(db, abandoned, purger, stopped);
   }
-  for (;;) {
+  while (!stopped()) {
     const [victim] = await translating(() => db<(StatsRowKey & { bytes: number })[]>`
       WITH stored AS (
         SELECT coalesce(sum(coalesce(pcen_checkpoint_bytes, 0) + coalesce(overview_bytes, 0)), 0)::float8 AS bytes
@@ -268,25 +272,33 @@ export async function purgeStats(db: Queryable, s: { limitBytes: number; keep: {
       FROM lru, stored
       WHERE r.recording_id = lru.recording_id AND r.params_hash = lru.params_hash AND stored.bytes > ${s.limitBytes}
       RETURNING r.recording_id AS "recordingId", r.params_hash AS "paramsHash", r.recording_hash AS "recordingHash", lru.bytes`);
-    if (!victim) return purged;
-    await deleteMarked(db, victim, purger);
+    if (!victim) break;
+    if (!(await deleteMarked(db, victim, purger, stopped))) break;
     purged.rows++;
     purged.bytes += victim.bytes;
   }
+  return purged;
 }
 
-/** Deletes the chunks of a row `purger` marked (purgeStats), a batch a statement while it holds the mark, then the row. */
-async function deleteMarked(db: Queryable, row: StatsRowKey, purger: string): Promise<void> {
+/**
+ * Deletes the chunks of a row `purger` marked (purgeStats), a batch a statement while it holds the
+ * mark, then the row — unless `stopped` before a statement.
+ * @returns whether the row was deleted (or its mark lost) rather than stopped
+ */
+async function deleteMarked(db: Queryable, row: StatsRowKey, purger: string, stopped: () => boolean): Promise<boolean> {
   const marked = db`EXISTS (SELECT 1 FROM recording_stats WHERE recording_id = ${row.recordingId} AND params_hash = ${row.paramsHash} AND claimed_by = ${purger} AND status = 'computing')`;
   for (const table of ["recording_stats_chunks", "recording_stats_overview_chunks"] as const) {
     // A batch that deleted fewer chunks than it could found the last of them (or lost the mark).
     for (let deleted = PURGE_BATCH_CHUNKS; deleted === PURGE_BATCH_CHUNKS; ) {
+      if (stopped()) return false;
       ({ count: deleted } = await db`
         DELETE FROM ${db(table)}
         WHERE ctid = ANY (ARRAY (SELECT ctid FROM ${db(table)} WHERE recording_id = ${row.recordingId} AND params_hash = ${row.paramsHash} AND ${marked} LIMIT ${PURGE_BATCH_CHUNKS}))`);
     }
   }
+  if (stopped()) return false;
   await db`DELETE FROM recording_stats WHERE recording_id = ${row.recordingId} AND params_hash = ${row.paramsHash} AND claimed_by = ${purger} AND status = 'computing'`;
+  return true;
 }
 
 /** A row of recording_stats as listings show it: no checkpoint or overview bytes, their lengths. */

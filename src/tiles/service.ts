@@ -199,6 +199,8 @@ export interface StatsStore {
    * (STATS_TOUCH_MS), not waited for; its failures are the store's to report.
    */
   touch(recordingId: string, recordingHash: string, key: string): void;
+  /** Ends the work the store does after answering (tileStatsStore's purge) before its database closes: TileService.close calls it. */
+  close?(): Promise<void>;
 }
 
 /**
@@ -901,11 +903,13 @@ export class TileService {
   /**
    * Stops the service: computations still in flight — after a server's requests have drained,
    * only stats passes nobody waits for any more (a request gives up on one after statsWaitMs) —
-   * are cancelled rather than run to their end, then the pool closes.
+   * are cancelled rather than run to their end, the pool closes, and the stats store's work after
+   * answering ends (StatsStore.close): the caller closes the database after.
    */
   async close(): Promise<void> {
     for (const flight of this.inFlight.values()) flight.controller.abort(new Error("the tile service is closing"));
-    await this.pool.close();
+    // The store's purge stops at once, beside the pool's draining (a computation ending meanwhile starts none).
+    await Promise.all([this.pool.close(), this.statsStore?.close?.()]);
   }
 }
 
