@@ -2,9 +2,9 @@
  * `sonotile extract`'s resume file at a season's scale, outside `npm run bench` (no audio, no
  * timing asserted): `npx tsx bench/resume-file.ts [ROWS]` (default 400,000) writes ROWS synthetic
  * rows through ResumeCheckpoint, a checkpoint every 10,000 rows, and reads them back with
- * readResumeFile, in a child process of its own (its peak memory apart). Each row names an empty
- * file of its own (made first, in a temporary directory), so that the reader's check of every
- * file's size and time is paid as in a real resume. Prints the times, the file's size and each
+ * indexResumeFile (what --resume reads it with), in a child process of its own (its peak memory
+ * apart). Each row names an empty file of its own (made first, in a temporary directory), so that
+ * the reader's check of every file's size and time is paid as in a real resume. Prints the times, the file's size and each
  * process's peak resident memory.
  */
 import { spawnSync } from "node:child_process";
@@ -12,7 +12,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fileStamp, readResumeFile, ResumeCheckpoint, resumeFilePath, type ComputedTarget, type ExtractSettings } from "../src/cli/extract-resume.js";
+import { fileStamp, indexResumeFile, ResumeCheckpoint, resumeFilePath, type ComputedTarget, type ExtractSettings } from "../src/cli/extract-resume.js";
 import { parseParams } from "../src/engine/params.js";
 import { VERSION } from "../src/engine/version.js";
 import { FEATURE_NAMES, type FeatureValues } from "../src/features/features.js";
@@ -69,7 +69,7 @@ async function write(dir: string, rows: number): Promise<void> {
 
 async function read(dir: string): Promise<void> {
   const start = performance.now();
-  const resumed = await readResumeFile(join(dir, "features.csv"), settings);
+  const resumed = await indexResumeFile(join(dir, "features.csv"), settings);
   console.log(`read ${resumed!.rows.size} rows (${resumed!.changed.length} changed) in ${seconds(start)} s; reader's peak resident memory ${peakMiB()} MiB`);
 }
 

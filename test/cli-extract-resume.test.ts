@@ -147,6 +147,33 @@ describe("the resume file of sonotile extract", () => {
     await expect(readResumeFile(out, { ...settings, md5: true })).rejects.toThrow(/^--resume: the rows in \S+t\.csv\.resume\.json were computed with no --md5, this run has --md5;/);
   });
 
+  it("a checkpoint's rows are read back from the resume file, not held — the run's table is written from there (rowsOf); the rows since it as held; in the order asked", async () => {
+    const out = output("rows-of");
+    const checkpoint = checkpointOf(out, NOTHING_RESUMED);
+    checkpoint.add(A()); // written at once (an interval of 0)
+    checkpoint.add(B()); // while A's write is in flight: held for the next
+    await checkpoint.settle();
+    expect(lines(out)).toHaveLength(3); // header, A, and the end
+    // A's rms_dbfs changed on the disk, its line's length kept: what rowsOf gives is the file's.
+    const text = readFileSync(`${out}.resume.json`, "utf8");
+    const [was, whole, tenths] = /"rms_dbfs":(-?\d+\.)(\d)/.exec(text)!;
+    const now = `"rms_dbfs":${whole}${(Number(tenths) + 1) % 10}`;
+    writeFileSync(`${out}.resume.json`, text.replace(was, now));
+    const changed = Number(JSON.parse(lines(out)[1]).values.rms_dbfs);
+    expect(changed).not.toBe(A().values.rms_dbfs);
+    const read = async () => {
+      const rows: ComputedTarget[] = [];
+      for await (const row of checkpoint.rowsOf([B().path, join(tmp, "none.wav"), A().path])) rows.push(row);
+      return rows;
+    };
+    expect(await read()).toEqual([B(), { ...A(), values: { ...A().values, rms_dbfs: changed } }]);
+    expect((await read())[0]).toBe(B()); // held: the row itself
+    await checkpoint.keep();
+    const [b, a] = await read();
+    expect(b).not.toBe(B()); // read back from the file now, every value as computed (a NaN, a −Infinity)
+    expect([b, a.values.rms_dbfs]).toEqual([B(), changed]);
+  });
+
   it("a line that is not a row is refused naming it; a file without a complete header line is not a resume file", async () => {
     const out = output("broken");
     const length = await writeResumeFile(out, settings, [A()]);

@@ -59,9 +59,15 @@ export async function fileStamp(path: string): Promise<ExtractedFile | null> {
   return st ? { file_size: st.size, file_mtime: st.mtimeMs } : null;
 }
 
+/**
+ * Where a kept row is: its line in the resume file, bytes [start, end) — or the row itself while it
+ * is not written there (computed since the last checkpoint; 0.15.0's document, read whole).
+ */
+export type KeptRow = ComputedTarget | { start: number; end: number };
+
 /** Rows kept by an interrupted run whose files are unchanged, by path, and the paths of those changed since. */
 export interface ResumedTargets {
-  rows: Map<string, ComputedTarget>;
+  rows: Map<string, KeptRow>;
   changed: string[];
   /**
    * The byte length of the resume file's complete lines, where this run appends its rows (a torn
@@ -132,6 +138,12 @@ function rowLine({ path, file, md5, values }: ComputedTarget): string {
   return JSON.stringify({ path, file, md5, values: { ...values, log_mel: Array.from(values.log_mel) } }, finiteOrText) + "\n";
 }
 
+/** The header line of a resume file: what the run is. */
+function headerLine(settings: ExtractSettings): string {
+  const header: ResumeHeader = { kind: RESUME_KIND, settings };
+  return JSON.stringify(header, finiteOrText) + "\n";
+}
+
 /** `lines` joined into strings of about WRITE_CHUNK characters. */
 function* chunked(lines: Iterable<string>): Generator<string> {
   let chunk = "";
@@ -155,13 +167,6 @@ async function writeLinesAt(file: FileHandle, at: number, lines: Iterable<string
   return at;
 }
 
-/** The header line and the line of each of `targets`. */
-function* resumeLines(settings: ExtractSettings, targets: Iterable<ComputedTarget>): Generator<string> {
-  const header: ResumeHeader = { kind: RESUME_KIND, settings };
-  yield JSON.stringify(header, finiteOrText) + "\n";
-  for (const target of targets) yield rowLine(target);
-}
-
 /**
  * Writes the resume file of `output` whole: its header and `targets` (atomically, as every output:
  * a temporary file renamed over it, so a failure or a kill leaves the one before), then flushes its
@@ -171,11 +176,16 @@ function* resumeLines(settings: ExtractSettings, targets: Iterable<ComputedTarge
  * @returns its length in bytes (where ResumeCheckpoint appends the next rows).
  */
 export async function writeResumeFile(output: string, settings: ExtractSettings, targets: Iterable<ComputedTarget>): Promise<number> {
+  return writeResumeLines(output, [headerLine(settings), ...Array.from(targets, rowLine)]);
+}
+
+/** writeResumeFile of the file's `lines` (its header line first). */
+async function writeResumeLines(output: string, lines: readonly string[]): Promise<number> {
   const path = resumeFilePath(output);
   const length = await writeOutputFile(path, async (temp) => {
     const file = await open(temp, "w").catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
     try {
-      return await writeLinesAt(file, 0, resumeLines(settings, targets));
+      return await writeLinesAt(file, 0, lines);
     } catch (err) {
       throw outputError(path, err as NodeJS.ErrnoException);
     } finally {
@@ -200,17 +210,17 @@ async function syncDirectory(dir: string): Promise<void> {
 }
 
 /**
- * Appends `targets` to the resume file of `output` at byte `at`, the end of its complete lines: a
+ * Appends `lines` (rowLine) to the resume file of `output` at byte `at`, the end of its complete lines: a
  * torn line after them (a run killed while writing it, a write that failed) is cut first. A write
  * that fails is cut again, so that the file holds the rows it held.
  * @returns the file's new length.
  */
-async function appendResumeRows(output: string, at: number, targets: readonly ComputedTarget[]): Promise<number> {
+async function appendResumeLines(output: string, at: number, lines: readonly string[]): Promise<number> {
   const path = resumeFilePath(output);
   const file = await open(path, "r+").catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
   try {
     await file.truncate(at);
-    return await writeLinesAt(file, at, targets.map(rowLine));
+    return await writeLinesAt(file, at, lines);
   } catch (err) {
     // Cut back to the rows before; if even that fails, the next append cuts it, and a reader ignores a torn last line.
     await file.truncate(at).catch(() => undefined);
@@ -231,10 +241,14 @@ async function appendResumeRows(output: string, at: number, targets: readonly Co
  * is said once on stderr — it was silent, the run thought safe — and its rows are left for the
  * next: the run's end keeps every row (keep) as it always did (an interruption, a table that
  * cannot be written).
+ *
+ * It is also where the run's table is written from (rowsOf): a row written to the file is no
+ * longer held, only where its line is — a run's memory is that of the rows of one interval,
+ * whatever its targets (every row was held to the end: 901 MiB for 400,000).
  */
 export class ResumeCheckpoint {
-  /** Every row this run computed: a write of the whole file holds them. */
-  private readonly computed: ComputedTarget[] = [];
+  /** Every row of the run (an interrupted run's kept, and this run's), by path: its line in the file, or the row until it is written. */
+  private readonly kept: Map<string, KeptRow>;
   /** Rows computed since the last write: what the next one appends. */
   private unwritten: ComputedTarget[] = [];
   /** The byte length of the resume file's complete lines, where the next write appends; null: the next write writes it whole. */
@@ -265,11 +279,12 @@ export class ResumeCheckpoint {
   ) {
     this.appendAt = earlier.appendAt;
     this.held = earlier.appendAt === null ? 0 : earlier.rows.size;
+    this.kept = new Map(earlier.rows);
   }
 
   /** A computed target: written with the others once the interval has passed. */
   add(target: ComputedTarget): void {
-    this.computed.push(target);
+    this.kept.set(target.path, target);
     this.unwritten.push(target);
     if (this.writing || performance.now() - this.lastEnd < Math.max(this.intervalMs, 20 * this.lastCost)) return;
     this.writing = this.checkpoint().finally(() => (this.writing = null));
@@ -290,9 +305,34 @@ export class ResumeCheckpoint {
     await this.write();
   }
 
+  /** Whether the run has a row of `path` (an interrupted run's kept, or this run's). */
+  has(path: string): boolean {
+    return this.kept.has(path);
+  }
+
+  /**
+   * The rows of `paths` the run has, in that order (those it has not left out), read back from the
+   * resume file one by one — those not written there yet as they are held. For the run's table,
+   * once no write is in flight (settle, keep).
+   * @throws Error naming the resume file when it cannot be read, or a row's line is not one
+   */
+  async *rowsOf(paths: Iterable<string>): AsyncGenerator<ComputedTarget> {
+    let lines: ResumeLines | undefined;
+    try {
+      for (const path of paths) {
+        const row = this.kept.get(path);
+        if (!row) continue;
+        if ("values" in row) yield row;
+        else yield await (lines ??= await ResumeLines.open(resumeFilePath(this.output))).row(row);
+      }
+    } finally {
+      await lines?.close();
+    }
+  }
+
   private async checkpoint(): Promise<void> {
     const start = performance.now();
-    const holding = this.appendAt === null ? this.earlier.rows.size + this.computed.length : this.held + this.unwritten.length;
+    const holding = this.appendAt === null ? this.kept.size : this.held + this.unwritten.length;
     try {
       await this.write();
     } catch (err) {
@@ -314,11 +354,18 @@ export class ResumeCheckpoint {
     this.unwritten = [];
     try {
       if (this.appendAt === null) {
-        const all = [...this.earlier.rows.values(), ...this.computed];
-        this.appendAt = await writeResumeFile(this.output, this.settings, all);
+        // No write of this run has been: every row is held (there was no file, or 0.15.0's document, read whole).
+        const all = [...this.kept.values()] as ComputedTarget[];
+        const lines = all.map(rowLine);
+        const header = headerLine(this.settings);
+        this.appendAt = await writeResumeLines(this.output, [header, ...lines]);
+        this.written(all, lines, Buffer.byteLength(header));
         this.held = all.length;
       } else {
-        this.appendAt = await appendResumeRows(this.output, this.appendAt, rows);
+        const lines = rows.map(rowLine);
+        const at = this.appendAt;
+        this.appendAt = await appendResumeLines(this.output, at, lines);
+        this.written(rows, lines, at);
         this.held += rows.length;
       }
       if (!this.rows) await this.onFirstWrite();
@@ -327,6 +374,55 @@ export class ResumeCheckpoint {
       throw err;
     }
     this.rows = this.held;
+  }
+
+  /** `targets`, written as `lines` from byte `at` of the file, are no longer held: where their lines are is. */
+  private written(targets: readonly ComputedTarget[], lines: readonly string[], at: number): void {
+    targets.forEach((target, i) => {
+      const start = at;
+      at += Buffer.byteLength(lines[i]);
+      this.kept.set(target.path, { start, end: at });
+    });
+  }
+}
+
+/** Bytes of the resume file read at once by ResumeLines: a read per many rows. */
+const READ_WINDOW = 1 << 20;
+
+/**
+ * Rows of a resume file read by where their lines are (KeptRow), through a window of the file: rows
+ * asked for in about the order they were written (a table's, whose targets finish in about its
+ * order) cost a read per READ_WINDOW bytes, not one each.
+ */
+class ResumeLines {
+  private window = Buffer.alloc(0);
+  private windowAt = 0;
+
+  private constructor(
+    private readonly file: FileHandle,
+    private readonly path: string,
+  ) {}
+
+  /** @throws Error naming `path` when it cannot be opened */
+  static async open(path: string): Promise<ResumeLines> {
+    const file = await open(path).catch((err: NodeJS.ErrnoException) => Promise.reject(new Error(`cannot read ${path}: ${err.code ?? err.message}`)));
+    return new ResumeLines(file, path);
+  }
+
+  /** The row whose line is bytes [start, end) of the file. */
+  async row({ start, end }: { start: number; end: number }): Promise<ComputedTarget> {
+    if (start < this.windowAt || end > this.windowAt + this.window.length) {
+      const bytes = Buffer.alloc(Math.max(READ_WINDOW, end - start));
+      const { bytesRead } = await this.file.read(bytes, 0, bytes.length, start).catch((err: NodeJS.ErrnoException) => Promise.reject(new Error(`cannot read ${this.path}: ${err.code ?? err.message}`)));
+      [this.window, this.windowAt] = [bytes.subarray(0, bytesRead), start];
+    }
+    const value = end <= this.windowAt + this.window.length ? parsedOrUndefined(this.window.toString("utf8", start - this.windowAt, end - this.windowAt)) : undefined;
+    if (!isSavedRow(value)) throw new Error(`${this.path}: bytes ${start}–${end} are not the row this run wrote there (the file was changed during the run)`);
+    return restoredRow(value);
+  }
+
+  close(): Promise<void> {
+    return this.file.close();
   }
 }
 
@@ -391,20 +487,23 @@ const STAMP_READS = 64;
  * The targets an interrupted run of `output` computed, by path, if it left a resume file — after
  * checking that it was computed with `settings` (checkSameSettings, before its rows are read); null
  * when there is none. A target whose file changed since (size or modification time) is left out,
- * to be computed again. Reads this format and 0.15.0's single JSON document.
+ * to be computed again. Reads this format and 0.15.0's single JSON document. Each row is read
+ * (checked, its file's stamp taken) but only where its line is kept (KeptRow): --resume holds no
+ * row of a season's run; 0.15.0's document's rows are held, as read.
  * @throws UsageError (exit 2) naming the first setting that differs; Error for a file that is not a resume file (naming a line that is not a row).
  */
-export async function readResumeFile(output: string, settings: ExtractSettings): Promise<ResumedTargets | null> {
+export async function indexResumeFile(output: string, settings: ExtractSettings): Promise<ResumedTargets | null> {
   const path = resumeFilePath(output);
   const file = await open(path).catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : Promise.reject(new Error(`cannot read ${path}: ${err.code ?? err.message}`))));
   if (file === null) return null;
   const notResumeFile = () => new Error(`${path} is not the resume file of an interrupted sonotile extract; remove it to start over`);
   // By path: a later line of a target (computed again, its file changed) replaces the earlier.
-  const saved = new Map<string, ComputedTarget>();
+  const saved = new Map<string, { row: KeptRow; file: ExtractedFile | null }>();
   let lines = 0;
   let appendAt: number | null = 0;
   try {
     for await (const [line, end] of completeLines(file, path)) {
+      const start = appendAt ?? 0;
       const value = parsedOrUndefined(line);
       if (++lines === 1) {
         if (!isResumeHeader(value)) throw notResumeFile();
@@ -412,13 +511,13 @@ export async function readResumeFile(output: string, settings: ExtractSettings):
         if (value.rows !== undefined) {
           // 0.15.0's document: this one line holds every row; the first checkpoint writes the file in lines.
           if (!Array.isArray(value.rows) || !value.rows.every(isSavedRow)) throw notResumeFile();
-          for (const row of value.rows) saved.set(row.path, restoredRow(row));
+          for (const row of value.rows) saved.set(row.path, { row: restoredRow(row), file: row.file ?? null });
           appendAt = null;
           break;
         }
       } else {
         if (!isSavedRow(value)) throw new Error(`${path}: line ${lines} is not a row of the resume file of an interrupted sonotile extract; remove the file to start over`);
-        saved.set(value.path, restoredRow(value));
+        saved.set(value.path, { row: { start, end }, file: value.file ?? null });
       }
       appendAt = end;
     }
@@ -427,18 +526,34 @@ export async function readResumeFile(output: string, settings: ExtractSettings):
   }
   if (lines === 0) throw notResumeFile();
   const resumed: ResumedTargets = { rows: new Map(), changed: [], appendAt };
-  const rows = [...saved.values()];
+  const rows = [...saved];
   for (let i = 0; i < rows.length; i += STAMP_READS) {
     const group = rows.slice(i, i + STAMP_READS);
-    const stamps = await Promise.all(group.map(({ path }) => fileStamp(path)));
-    group.forEach((row, j) => {
-      const was = row.file;
+    const stamps = await Promise.all(group.map(([path]) => fileStamp(path)));
+    group.forEach(([path, { row, file: was }], j) => {
       const now = stamps[j];
-      if (!was || !now || now.file_size !== was.file_size || now.file_mtime !== was.file_mtime) resumed.changed.push(row.path);
-      else resumed.rows.set(row.path, row);
+      if (!was || !now || now.file_size !== was.file_size || now.file_mtime !== was.file_mtime) resumed.changed.push(path);
+      else resumed.rows.set(path, row);
     });
   }
   return resumed;
+}
+
+/**
+ * indexResumeFile with every row read back and held, as `--resume` takes them: what a test or a
+ * benchmark checks the file against.
+ */
+export async function readResumeFile(output: string, settings: ExtractSettings): Promise<(Omit<ResumedTargets, "rows"> & { rows: Map<string, ComputedTarget> }) | null> {
+  const resumed = await indexResumeFile(output, settings);
+  if (!resumed) return null;
+  const rows = new Map<string, ComputedTarget>();
+  const lines = [...resumed.rows.values()].some((row) => !("values" in row)) ? await ResumeLines.open(resumeFilePath(output)) : undefined;
+  try {
+    for (const [path, row] of resumed.rows) rows.set(path, "values" in row ? row : await lines!.row(row));
+  } finally {
+    await lines?.close();
+  }
+  return { ...resumed, rows };
 }
 
 /**

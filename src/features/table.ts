@@ -9,9 +9,9 @@
  * Hz, the band of a job of clip bands: TableTargets.clipBands), then the features as
  * `featureColumns` spells them (the mel vector as mel_00 … mel_63).
  */
-import { parquetWriteBuffer } from "hyparquet-writer";
+import { ByteWriter, parquetWriteBuffer, ParquetWriter, schemaFromColumnData, type ColumnSource } from "hyparquet-writer";
 import { csvCell } from "../render/csv.js";
-import { encodeNpy } from "../render/npy.js";
+import { encodeNpy, npyHeader } from "../render/npy.js";
 import { featureColumns, featureRow, type FeatureName, type FeatureValues } from "./features.js";
 
 /** One target's row. */
@@ -86,18 +86,45 @@ export function keyColumnNames(targets: TableTargets): string[] {
 /** A key column's value in row `r`. */
 const keyValue = (c: KeyColumn, r: FeatureTableRow): string | number => ("text" in c ? c.text(r) : c.number(r));
 
+/** Characters (CSV) or bytes (.npy) of a table handed on at once as it is written from rows that come one by one. */
+const TABLE_CHUNK = 1 << 20;
+
+/** A CSV table's header line, without its line break. */
+function csvHeader(keys: readonly KeyColumn[], features: readonly FeatureName[]): string {
+  return [...keys.map((c) => c.name), ...featureColumns(features)].map(csvCell).join(",");
+}
+
+/** Row `r` as a CSV line, without its line break. */
+function csvLine(keys: readonly KeyColumn[], r: FeatureTableRow, features: readonly FeatureName[]): string {
+  const key = keys.map((c) => ("text" in c ? csvCell(c.text(r)) : String(c.number(r))));
+  return [...key, ...featureRow(r.values, features).map(String)].join(",");
+}
+
 /**
  * CSV with a header line; numbers in JavaScript's shortest round-trip form (float64 features
  * exactly, mel values as their float32 values), so parsing gives back the computed numbers.
  */
 export function featureTableCsv(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets): string {
   const keys = keyColumns(targets);
-  const lines = [[...keys.map((c) => c.name), ...featureColumns(features)].map(csvCell).join(",")];
-  for (const r of rows) {
-    const key = keys.map((c) => ("text" in c ? csvCell(c.text(r)) : String(c.number(r))));
-    lines.push([...key, ...featureRow(r.values, features).map(String)].join(","));
+  return [csvHeader(keys, features), ...rows.map((r) => csvLine(keys, r, features))].join("\n") + "\n";
+}
+
+/**
+ * featureTableCsv's text, the same characters, from rows that come one by one (a table of a
+ * season's targets read back from where they were kept): in chunks of about TABLE_CHUNK
+ * characters, a row held only until its line is in the chunk.
+ */
+export async function* featureTableCsvChunks(rows: AsyncIterable<FeatureTableRow>, features: readonly FeatureName[], targets: TableTargets): AsyncGenerator<string> {
+  const keys = keyColumns(targets);
+  let chunk = csvHeader(keys, features) + "\n";
+  for await (const r of rows) {
+    chunk += csvLine(keys, r, features) + "\n";
+    if (chunk.length >= TABLE_CHUNK) {
+      yield chunk;
+      chunk = "";
+    }
   }
-  return lines.join("\n") + "\n";
+  if (chunk) yield chunk;
 }
 
 /**
@@ -107,15 +134,55 @@ export function featureTableCsv(rows: readonly FeatureTableRow[], features: read
  */
 export function featureTableNpy(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets, provenance: TableProvenance): { npy: Uint8Array; sidecar: string } {
   const keys = keyColumns(targets);
-  const columns = featureColumns(features);
-  const sidecar = {
-    shape: [rows.length, columns.length],
-    dtype: "float32",
-    columns,
-    rows: rows.map((r) => Object.fromEntries(keys.map((c) => [c.name, keyValue(c, r)]))),
-    [PROVENANCE_KEY]: provenance,
-  };
+  const sidecar = npySidecar(rows.length, features, rows.map((r) => sidecarRow(keys, r)), provenance);
   return { npy: featureMatrixNpy(rows, features), sidecar: sidecarJson(sidecar) };
+}
+
+/** The sidecar of an .npy table of `count` rows, `rows` its rows' entries (sidecarRow). */
+function npySidecar(count: number, features: readonly FeatureName[], rows: object[], provenance: TableProvenance): object {
+  const columns = featureColumns(features);
+  return { shape: [count, columns.length], dtype: "float32", columns, rows, [PROVENANCE_KEY]: provenance };
+}
+
+/** Row `r`'s entry in an .npy table's sidecar: its key columns. */
+function sidecarRow(keys: readonly KeyColumn[], r: FeatureTableRow): object {
+  return Object.fromEntries(keys.map((c) => [c.name, keyValue(c, r)]));
+}
+
+/** Where the rows go in the text of a sidecar without them (npySidecar's key order: nothing before `rows` holds this). */
+const NO_SIDECAR_ROWS = '\n "rows": []';
+
+/**
+ * featureTableNpy's sidecar, the same characters, from rows that come one by one
+ * (featureTableCsvChunks): the text around its rows is that of the sidecar without them, each
+ * row's entry indented as JSON.stringify indents it two levels down.
+ * @param count the rows `rows` gives (the shape is written before them)
+ * @throws RangeError when `rows` gives another number of rows
+ */
+export async function* featureTableNpySidecarChunks(rows: AsyncIterable<FeatureTableRow>, count: number, features: readonly FeatureName[], targets: TableTargets, provenance: TableProvenance): AsyncGenerator<string> {
+  const keys = keyColumns(targets);
+  const empty = sidecarJson(npySidecar(count, features, [], provenance));
+  const at = empty.indexOf(NO_SIDECAR_ROWS) + NO_SIDECAR_ROWS.length;
+  let chunk = empty.slice(0, at - 1);
+  let given = 0;
+  for await (const r of rows) {
+    checkRowCount(++given, count);
+    chunk += `${given > 1 ? "," : ""}\n  ${JSON.stringify(sidecarRow(keys, r), null, 1).replaceAll("\n", "\n  ")}`;
+    if (chunk.length >= TABLE_CHUNK) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  checkRowCount(given, count, true);
+  yield `${chunk}${given ? "\n ]" : "]"}${empty.slice(at)}`;
+}
+
+/**
+ * Refuses a row beyond `count` (or, at the end, fewer): a table whose size is written before its
+ * rows (an .npy's shape) must get that many.
+ */
+function checkRowCount(given: number, count: number, end = false): void {
+  if (given > count || (end && given < count)) throw new RangeError(`a table of ${count} rows was given ${end ? given : "more"}`);
 }
 
 /**
@@ -144,25 +211,117 @@ export function featureMatrixNpy(rows: readonly FeatureTableRow[], features: rea
 }
 
 /**
+ * featureMatrixNpy's bytes, the same, from rows that come one by one (featureTableCsvChunks):
+ * the header, then the rows' values in chunks of about TABLE_CHUNK bytes.
+ * @param count the rows `rows` gives (the header's shape is written before them)
+ * @throws RangeError when `rows` gives another number of rows
+ */
+export async function* featureMatrixNpyChunks(rows: AsyncIterable<FeatureTableRow>, count: number, features: readonly FeatureName[]): AsyncGenerator<Uint8Array> {
+  const width = featureColumns(features).length;
+  yield npyHeader([count, width]);
+  const chunkRows = Math.max(1, Math.floor(TABLE_CHUNK / (4 * width)));
+  let data = new Float32Array(chunkRows * width);
+  let held = 0;
+  let given = 0;
+  // Float32Array is host-endian; every platform Node runs on here is little-endian (encodeNpy).
+  const bytes = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  for await (const r of rows) {
+    checkRowCount(++given, count);
+    data.set(featureRow(r.values, features), held++ * width);
+    if (held === chunkRows) {
+      yield bytes(data);
+      data = new Float32Array(chunkRows * width);
+      held = 0;
+    }
+  }
+  checkRowCount(given, count, true);
+  if (held) yield bytes(data.subarray(0, held * width));
+}
+
+/** A Parquet table's row groups, in rows: hyparquet-writer's default (a small first group, for a quick preview), the last size repeating. */
+const PARQUET_ROW_GROUPS = [1000, 100_000];
+
+/** The rows of a Parquet table's row group `group` (0 the first). */
+const parquetGroupRows = (group: number): number => PARQUET_ROW_GROUPS[Math.min(group, PARQUET_ROW_GROUPS.length - 1)];
+
+/** What a Parquet table is written with besides its columns (featureTableParquet). */
+const parquetFileOptions = (provenance: TableProvenance) => ({ createdBy: "sonotile", kvMetadata: [{ key: PROVENANCE_KEY, value: JSON.stringify(provenance) }] });
+
+/**
+ * The columns of up to `size` rows of a Parquet table, filled a row at a time: ids and `path` as
+ * strings, the rest float64 (mel float32) — typed arrays of the group's size, not the rows.
+ */
+class ParquetColumns {
+  private readonly keyData: (string[] | Float64Array)[];
+  private readonly valueData: (Float32Array | Float64Array)[];
+  private readonly names: string[];
+  /** Rows added so far. */
+  length = 0;
+
+  constructor(
+    private readonly keys: readonly KeyColumn[],
+    private readonly features: readonly FeatureName[],
+    readonly size: number,
+  ) {
+    this.names = featureColumns(features);
+    this.keyData = keys.map((c) => ("text" in c ? [] : new Float64Array(size)));
+    this.valueData = this.names.map((name) => (name.startsWith("mel_") ? new Float32Array(size) : new Float64Array(size)));
+  }
+
+  add(r: FeatureTableRow): void {
+    const i = this.length++;
+    this.keys.forEach((c, k) => ("text" in c ? ((this.keyData[k] as string[])[i] = c.text(r)) : ((this.keyData[k] as Float64Array)[i] = c.number(r))));
+    featureRow(r.values, this.features).forEach((v, j) => (this.valueData[j][i] = v));
+  }
+
+  /** The columns of the rows added, as hyparquet-writer takes them. */
+  columnData(): ColumnSource[] {
+    const rows = <T extends string[] | Float32Array | Float64Array>(data: T): T => (Array.isArray(data) ? data : data.subarray(0, this.length)) as T;
+    return [
+      ...this.keys.map((c, k) => ({ name: c.name, data: rows(this.keyData[k]), type: "text" in c ? ("STRING" as const) : ("DOUBLE" as const) })),
+      ...this.names.map((name, j) => ({ name, data: rows(this.valueData[j]), type: name.startsWith("mel_") ? ("FLOAT" as const) : ("DOUBLE" as const) })),
+    ];
+  }
+}
+
+/**
  * Parquet (hyparquet-writer, snappy): ids and `path` as string columns, the rest float64 (mel
  * float32); what made it as JSON in the file's key-value metadata under PROVENANCE_KEY
  * (pyarrow: `pq.read_schema(path).metadata[b"sonotile"]`).
  */
 export function featureTableParquet(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets, provenance: TableProvenance): Uint8Array {
+  const columns = new ParquetColumns(keyColumns(targets), features, rows.length);
+  for (const r of rows) columns.add(r);
+  return new Uint8Array(parquetWriteBuffer({ columnData: columns.columnData(), rowGroupSize: PARQUET_ROW_GROUPS, ...parquetFileOptions(provenance) }));
+}
+
+/**
+ * featureTableParquet's bytes, the same, from rows that come one by one (featureTableCsvChunks):
+ * each row group (PARQUET_ROW_GROUPS) is written once its rows have come, and handed on; a
+ * group's columns are all that is held (100,000 rows of every feature: about 45 MB).
+ */
+export async function* featureTableParquetChunks(rows: AsyncIterable<FeatureTableRow>, features: readonly FeatureName[], targets: TableTargets, provenance: TableProvenance): AsyncGenerator<Uint8Array> {
   const keys = keyColumns(targets);
-  const columns = featureColumns(features);
-  const values = rows.map((r) => featureRow(r.values, features));
-  const columnData = [
-    ...keys.map((c) =>
-      "text" in c
-        ? { name: c.name, data: rows.map(c.text), type: "STRING" as const }
-        : { name: c.name, data: Float64Array.from(rows, c.number), type: "DOUBLE" as const },
-    ),
-    ...columns.map((name, j) =>
-      name.startsWith("mel_")
-        ? { name, data: Float32Array.from(values, (v) => v[j]), type: "FLOAT" as const }
-        : { name, data: Float64Array.from(values, (v) => v[j]), type: "DOUBLE" as const },
-    ),
-  ];
-  return new Uint8Array(parquetWriteBuffer({ columnData, createdBy: "sonotile", kvMetadata: [{ key: PROVENANCE_KEY, value: JSON.stringify(provenance) }] }));
+  let group = 0;
+  let columns = new ParquetColumns(keys, features, parquetGroupRows(group));
+  const writer = new ByteWriter();
+  const parquet = new ParquetWriter({ writer, schema: schemaFromColumnData({ columnData: columns.columnData() }), ...parquetFileOptions(provenance) });
+  // The bytes written so far, handed on; the writer's offsets count on (its index is where it writes in its buffer).
+  const written = (): Uint8Array => {
+    const bytes = writer.getBytes().slice();
+    writer.index = 0;
+    return bytes;
+  };
+  const writeGroup = () => parquet.write({ columnData: columns.columnData(), rowGroupSize: columns.length });
+  for await (const r of rows) {
+    columns.add(r);
+    if (columns.length === columns.size) {
+      await writeGroup();
+      yield written();
+      columns = new ParquetColumns(keys, features, parquetGroupRows(++group));
+    }
+  }
+  if (columns.length) await writeGroup();
+  await parquet.finish();
+  yield written();
 }

@@ -72,9 +72,25 @@ const TASK_TIMEOUT_MS = 2 ** 31 - 1;
  * `options.stop` for every entry that had not finished.
  */
 export async function extractFeatures(items: readonly PendingItem[], options: ExtractOptions): Promise<(ExtractOutcome | undefined)[]> {
+  const outcomes: (ExtractOutcome | undefined)[] = new Array(items.length);
+  await extractEach(items, {
+    ...options,
+    onOutcome: (outcome, i) => {
+      outcomes[i] = outcome;
+      options.onOutcome?.(outcome);
+    },
+  });
+  return outcomes;
+}
+
+/**
+ * extractFeatures handing each outcome to `onOutcome` (with its entry's index) and keeping none:
+ * a batch of a season's targets holds no row of its own (`sonotile extract` keeps its rows where
+ * it writes them: ResumeCheckpoint).
+ */
+export async function extractEach(items: readonly PendingItem[], options: Omit<ExtractOptions, "onOutcome"> & { onOutcome: (outcome: ExtractOutcome, index: number) => void }): Promise<void> {
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), items.length));
   const pool = new TilePool({ threads, taskTimeoutMs: TASK_TIMEOUT_MS });
-  const outcomes: (ExtractOutcome | undefined)[] = new Array(items.length);
   const { stop } = options;
   let next = 0;
   const lane = async () => {
@@ -91,8 +107,7 @@ export async function extractFeatures(items: readonly PendingItem[], options: Ex
         // A crashed worker or a timeout: on one machine there is no one else to retry it.
         outcome = { item, error: (err as Error).message };
       }
-      outcomes[i] = outcome;
-      options.onOutcome?.(outcome);
+      options.onOutcome(outcome, i);
     }
   };
   try {
@@ -100,5 +115,4 @@ export async function extractFeatures(items: readonly PendingItem[], options: Ex
   } finally {
     await pool.close();
   }
-  return outcomes;
 }

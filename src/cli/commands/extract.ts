@@ -24,12 +24,12 @@ import { fileFailure } from "../../audio/source.js";
 import { ParamsError, parseParams } from "../../engine/params.js";
 import { VERSION } from "../../engine/version.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
-import { featureTableCsv, featureTableCsvSidecar, featureTableNpy, featureTableParquet, TABLE_FORMATS, type FeatureTableRow, type TableFormat, type TableProvenance, type TableTargets } from "../../features/table.js";
-import { extractFeatures, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
+import { featureMatrixNpyChunks, featureTableCsvChunks, featureTableCsvSidecar, featureTableNpySidecarChunks, featureTableParquetChunks, TABLE_FORMATS, type FeatureTableRow, type TableFormat, type TableProvenance, type TableTargets } from "../../features/table.js";
+import { extractEach, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlagNames, type OptionSpec } from "../flags.js";
-import { checkSameInputs, fileStamp, keptRowsPath, partialTablePath, readResumeFile, ResumeCheckpoint, resumeFilePath, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
+import { checkSameInputs, fileStamp, indexResumeFile, keptRowsPath, partialTablePath, ResumeCheckpoint, resumeFilePath, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
 import { checkOutputPath, checkOutputWritable, checkSidecarPath, endBySignal, onFirstSignal, sidecarPath, writeOutputBytes } from "../output-file.js";
 
 /** Default --checkpoint-interval, seconds: a killed run recomputes at most this much. */
@@ -128,7 +128,7 @@ async function extract(args: string[]): Promise<number> {
   for (const input of cl.positionals) await checkOutputPath(input, output);
   if (hasSidecar(format)) for (const table of [output, partialTablePath(output)]) await checkSidecarPath(table);
   await checkOutputWritable(output);
-  const resumedTargets = resume ? ((await readResumeFile(output, settings)) ?? NOTHING_RESUMED) : await checkNoInterruptedRun(output);
+  const resumedTargets = resume ? ((await indexResumeFile(output, settings)) ?? NOTHING_RESUMED) : await checkNoInterruptedRun(output);
   const { rows: earlier, changed } = resumedTargets;
   const report = new Progress(progressS * 1000);
   const { paths, unreadable } = await findRecordings(cl.positionals);
@@ -157,20 +157,23 @@ async function extract(args: string[]): Promise<number> {
     report.done(o);
     if ("values" in o) checkpoint.add(computedTarget(o));
   };
-  const outcomes = todo.length ? await extractFeatures(headers.items, { params, timeExpansion, timeExpansionName: "--time-expansion", threads, md5: settings.md5, stop: stop.signal, onOutcome }) : [];
+  if (todo.length) await extractEach(headers.items, { params, timeExpansion, timeExpansionName: "--time-expansion", threads, md5: settings.md5, stop: stop.signal, onOutcome });
   // The run's own writes and removals of the resume file come after a checkpoint's.
   await checkpoint.settle();
-  const computed = new Map(outcomes.flatMap((o) => (o && "values" in o ? [[o.item.path, computedTarget(o)] as const] : [])));
-  // In the order of the paths, as an uninterrupted run writes them.
-  const done: ComputedTarget[] = paths.flatMap((path) => {
-    const row = earlier.get(path) ?? computed.get(path);
-    return row ? [row] : [];
-  });
+  // In the order of the paths, as an uninterrupted run writes them; each row read back from the
+  // resume file (or as held, since the last checkpoint) as the table is written.
+  const done = paths.filter((path) => checkpoint.has(path));
   const tableRow = ({ path, values, md5 }: ComputedTarget): FeatureTableRow => ({ path, md5, clip: clip ? { start: start ?? 0, end: (start ?? 0) + values.duration_s } : undefined, values });
+  const rows: TableRows = {
+    count: done.length,
+    async *[Symbol.asyncIterator]() {
+      for await (const row of checkpoint.rowsOf(done)) yield tableRow(row);
+    },
+  };
   const targets: TableTargets = { stored: false, clips: clip, md5: settings.md5 };
   if (stop.signal.aborted) {
     report.stop();
-    await keepInterruptedRun(output, format, done.map(tableRow), features, targets, settings, resumed + todo.length - headers.unopened, checkpoint.rows, () => checkpoint.keep());
+    await keepInterruptedRun(output, format, rows, features, targets, settings, resumed + todo.length - headers.unopened, checkpoint.rows, () => checkpoint.keep());
     return endBySignal(stop.signal.reason as NodeJS.Signals);
   }
   if (done.length === 0) {
@@ -180,7 +183,7 @@ async function extract(args: string[]): Promise<number> {
     throw headers.refusal && headers.read === 0 ? headers.refusal : new Error("no target could be computed; nothing written");
   }
   // A signal while the table is written (a moment, all computed) lets the table be finished, then ends the run.
-  await writeTable(output, format, done.map(tableRow), features, targets, settings).catch((err: Error) => {
+  await writeTable(output, format, rows, features, targets, settings).catch((err: Error) => {
     report.stop();
     return keepUnwrittenRows(output, err, done.length, checkpoint.rows, async () => {
       await checkpoint.keep();
@@ -228,26 +231,26 @@ const NOTHING_RESUMED: ResumedTargets = { rows: new Map(), changed: [], appendAt
  * @param total the targets of the run (those resumed and those it set out to compute).
  * @param checkpointed the rows of the run's last checkpoint in the resume file (ResumeCheckpoint.rows; 0: none)
  */
-async function keepInterruptedRun(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[], targets: TableTargets, provenance: TableProvenance, total: number, checkpointed: number, writeResume: () => Promise<void>): Promise<void> {
+async function keepInterruptedRun(output: string, format: TableFormat, rows: TableRows, features: FeatureName[], targets: TableTargets, provenance: TableProvenance, total: number, checkpointed: number, writeResume: () => Promise<void>): Promise<void> {
   const say = (text: string): void => void process.stderr.write(`sonotile extract: interrupted: ${text}\n`);
-  if (rows.length === 0) return say(`no target was computed; ${output} left as it was`);
+  if (rows.count === 0) return say(`no target was computed; ${output} left as it was`);
   const partial = partialTablePath(output);
-  const rest = total - rows.length;
+  const rest = total - rows.count;
   const resumeWith = `run the same command with --resume to compute the other ${rest} and write ${output}`;
   try {
     await writeResume();
   } catch (err) {
-    if (checkpointed) return say(`${rows.length} of ${total} targets were computed but could not all be kept: ${(err as Error).message}; ${checkpointed} of them ${checkpointed === 1 ? "is" : "are"}, the run's last checkpoint, in ${resumeFilePath(output)}; ${output} left as it was; run the same command with --resume to compute the other ${total - checkpointed} and write ${output}`);
-    return say(`${rows.length} of ${total} targets were computed but could not be kept: ${(err as Error).message}; ${output} left as it was`);
+    if (checkpointed) return say(`${rows.count} of ${total} targets were computed but could not all be kept: ${(err as Error).message}; ${checkpointed} of them ${checkpointed === 1 ? "is" : "are"}, the run's last checkpoint, in ${resumeFilePath(output)}; ${output} left as it was; run the same command with --resume to compute the other ${total - checkpointed} and write ${output}`);
+    return say(`${rows.count} of ${total} targets were computed but could not be kept: ${(err as Error).message}; ${output} left as it was`);
   }
   try {
     await writeTable(partial, format, rows, features, targets, provenance);
   } catch (err) {
     // An earlier interruption's partial table holds other rows than the resume file now does.
     await removePartialTable(output, format);
-    return say(`${rows.length} of ${total} targets computed, kept for --resume in ${resumeFilePath(output)}; their table ${partial} could not be written: ${(err as Error).message}; ${output} left as it was; ${resumeWith}`);
+    return say(`${rows.count} of ${total} targets computed, kept for --resume in ${resumeFilePath(output)}; their table ${partial} could not be written: ${(err as Error).message}; ${output} left as it was; ${resumeWith}`);
   }
-  say(`${rows.length} of ${total} targets computed, their rows are in ${partial}; ${output} left as it was; ${resumeWith}`);
+  say(`${rows.count} of ${total} targets computed, their rows are in ${partial}; ${output} left as it was; ${resumeWith}`);
 }
 
 /**
@@ -425,18 +428,25 @@ function hasSidecar(format: TableFormat): boolean {
 }
 
 /**
+ * A table's rows, read as it is written (each pass reads them again: an .npy's sidecar is a
+ * second), and how many they are (an .npy's shape comes before them).
+ */
+interface TableRows extends AsyncIterable<FeatureTableRow> {
+  count: number;
+}
+
+/**
  * The table written as `spectrogram` writes its output (writeOutputFile): a failed write leaves a
  * previous table as it was. A sidecar is written and put in place inside the table's own write,
  * once the table is complete: a failed write of either leaves both as they were. `provenance`
- * (the run's settings: version, parameters, options) goes with every format (table.ts).
+ * (the run's settings: version, parameters, options) goes with every format (table.ts). Written as
+ * the rows come, a chunk at a time (a Parquet row group at a time): no table is held whole, and
+ * the bytes are those of the table written at once.
  */
-async function writeTable(output: string, format: TableFormat, rows: FeatureTableRow[], features: FeatureName[], targets: TableTargets, provenance: TableProvenance): Promise<void> {
-  if (format === ".csv") await writeOutputBytes(output, featureTableCsv(rows, features, targets), () => writeOutputBytes(sidecarPath(output), featureTableCsvSidecar(provenance)));
-  else if (format === ".parquet") await writeOutputBytes(output, featureTableParquet(rows, features, targets, provenance));
-  else {
-    const { npy, sidecar } = featureTableNpy(rows, features, targets, provenance);
-    await writeOutputBytes(output, npy, () => writeOutputBytes(sidecarPath(output), sidecar));
-  }
+async function writeTable(output: string, format: TableFormat, rows: TableRows, features: FeatureName[], targets: TableTargets, provenance: TableProvenance): Promise<void> {
+  if (format === ".csv") await writeOutputBytes(output, featureTableCsvChunks(rows, features, targets), () => writeOutputBytes(sidecarPath(output), featureTableCsvSidecar(provenance)));
+  else if (format === ".parquet") await writeOutputBytes(output, featureTableParquetChunks(rows, features, targets, provenance));
+  else await writeOutputBytes(output, featureMatrixNpyChunks(rows, rows.count, features), () => writeOutputBytes(sidecarPath(output), featureTableNpySidecarChunks(rows, rows.count, features, targets, provenance)));
 }
 
 /**
