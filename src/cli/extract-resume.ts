@@ -316,18 +316,14 @@ export class ResumeCheckpoint {
    * once no write is in flight (settle, keep).
    * @throws Error naming the resume file when it cannot be read, or a row's line is not one
    */
-  async *rowsOf(paths: Iterable<string>): AsyncGenerator<ComputedTarget> {
-    let lines: ResumeLines | undefined;
-    try {
+  rowsOf(paths: Iterable<string>): AsyncGenerator<ComputedTarget> {
+    const kept = this.kept;
+    return readKeptRows(this.output, (function* () {
       for (const path of paths) {
-        const row = this.kept.get(path);
-        if (!row) continue;
-        if ("values" in row) yield row;
-        else yield await (lines ??= await ResumeLines.open(resumeFilePath(this.output))).row(row);
+        const row = kept.get(path);
+        if (row) yield row;
       }
-    } finally {
-      await lines?.close();
-    }
+    })());
   }
 
   private async checkpoint(): Promise<void> {
@@ -383,6 +379,20 @@ export class ResumeCheckpoint {
       at += Buffer.byteLength(lines[i]);
       this.kept.set(target.path, { start, end: at });
     });
+  }
+}
+
+/**
+ * `rows` as computed: those held as they are, the others read back from the resume file of `output`
+ * (opened at the first of them).
+ * @throws Error naming the resume file when it cannot be read, or a row's line is not one
+ */
+async function* readKeptRows(output: string, rows: Iterable<KeptRow>): AsyncGenerator<ComputedTarget> {
+  let lines: ResumeLines | undefined;
+  try {
+    for (const row of rows) yield "values" in row ? row : await (lines ??= await ResumeLines.open(resumeFilePath(output))).row(row);
+  } finally {
+    await lines?.close();
   }
 }
 
@@ -539,20 +549,12 @@ export async function indexResumeFile(output: string, settings: ExtractSettings)
   return resumed;
 }
 
-/**
- * indexResumeFile with every row read back and held, as `--resume` takes them: what a test or a
- * benchmark checks the file against.
- */
+/** indexResumeFile with every row read back and held, as `--resume` takes them: what a test checks the file against. */
 export async function readResumeFile(output: string, settings: ExtractSettings): Promise<(Omit<ResumedTargets, "rows"> & { rows: Map<string, ComputedTarget> }) | null> {
   const resumed = await indexResumeFile(output, settings);
   if (!resumed) return null;
   const rows = new Map<string, ComputedTarget>();
-  const lines = [...resumed.rows.values()].some((row) => !("values" in row)) ? await ResumeLines.open(resumeFilePath(output)) : undefined;
-  try {
-    for (const [path, row] of resumed.rows) rows.set(path, "values" in row ? row : await lines!.row(row));
-  } finally {
-    await lines?.close();
-  }
+  for await (const row of readKeptRows(output, resumed.rows.values())) rows.set(row.path, row);
   return { ...resumed, rows };
 }
 
