@@ -387,7 +387,7 @@ export class ResumeCheckpoint {
  * (opened at the first of them).
  * @throws Error naming the resume file when it cannot be read, or a row's line is not one
  */
-async function* readKeptRows(output: string, rows: Iterable<KeptRow>): AsyncGenerator<ComputedTarget> {
+export async function* readKeptRows(output: string, rows: Iterable<KeptRow>): AsyncGenerator<ComputedTarget> {
   let lines: ResumeLines | undefined;
   try {
     for (const row of rows) yield "values" in row ? row : await (lines ??= await ResumeLines.open(resumeFilePath(output))).row(row);
@@ -547,15 +547,6 @@ export async function indexResumeFile(output: string, settings: ExtractSettings)
     });
   }
   return resumed;
-}
-
-/** indexResumeFile with every row read back and held, as `--resume` takes them: what a test checks the file against. */
-export async function readResumeFile(output: string, settings: ExtractSettings): Promise<(Omit<ResumedTargets, "rows"> & { rows: Map<string, ComputedTarget> }) | null> {
-  const resumed = await indexResumeFile(output, settings);
-  if (!resumed) return null;
-  const rows = new Map<string, ComputedTarget>();
-  for await (const row of readKeptRows(output, resumed.rows.values())) rows.set(row.path, row);
-  return { ...resumed, rows };
 }
 
 /**
