@@ -596,6 +596,45 @@ describe("caching and the pool", () => {
     expect(await running).toBeInstanceOf(Error); // cancelled by close
   }, 30_000);
 
+  it("refuses a tile or interval past the end (400 naming it) before the stats pass, even when passes fill the queue — it got the queue's 503 \"retry shortly\" first", async () => {
+    const shared = new TileService({ threads: 2, maxStatsQueue: 1, statsWaitMs: 60_000 });
+    const passes: Promise<unknown>[] = [];
+    try {
+      const started: string[] = [];
+      const stats = shared.pool.stats.bind(shared.pool);
+      shared.pool.stats = (task, signal) => {
+        started.push(String(task.params.hop_size));
+        return stats(task, signal);
+      };
+      // As above: passes of tens of seconds, one running on the stats thread, one queued for it — the queue is full.
+      const heavy = (samples: number) => parseParams({ window_size: 1, hop_size: hopOf(samples), pcen: false });
+      for (const samples of [1, 2]) passes.push(shared.stats(recording, heavy(samples)).catch((err: unknown) => err));
+      await new Promise((done) => setTimeout(done, 50));
+      const options = tileOptionsSchema.parse({ width: 1024 });
+      const p = heavy(3);
+      const count = tileCount(frameCount(samples.length, frameGeometry(p.window_size, p.hop_size, RATE)), 0, 1024);
+      await expect(shared.planTile(recording, p, 0, count, options, "f32")).rejects.toThrow(new RegExp(`^tile: x must be an integer from 0 to ${count - 1} \\(the recording has ${count} tiles at zoom 0\\)$`));
+      await expect(shared.planPiece(recording, p, SECONDS + 1, SECONDS + 2, "f32", { frames: 1 << 20, pixels: 1 << 30 })).rejects.toThrow(/^start_time: /);
+      await expect(shared.planStream(recording, p, 0, SECONDS + 1, SECONDS + 2, options, { tiles: 100, pixels: 1 << 30 })).rejects.toThrow(/^start_time: /);
+      // A tile within the recording still waits for its pass, refused as the queue's.
+      await expect(shared.planTile(recording, p, 0, count - 1, options, "f32")).rejects.toThrow(PoolBusyError);
+      expect(started).toEqual([String(hopOf(1))]);
+    } finally {
+      await shared.close();
+    }
+    for (const outcome of await Promise.all(passes)) expect(outcome).toBeInstanceOf(Error); // cancelled by close
+  }, 30_000);
+
+  it("places a tile past the registered frame count on the count the file's header gives now (an older reader's count may fall short)", async () => {
+    const p = parseParams({ window_size: 0.0022, pcen: false, normalize: false });
+    const options = tileOptionsSchema.parse({ width: 128 });
+    const count = tileCount(frameCount(samples.length, frameGeometry(p.window_size, p.hop_size, RATE)), 0, 128);
+    const short = { ...recording, frames: samples.length / 4 };
+    const plan = await service.planTile(short, p, 0, count - 1, options, "f32");
+    expect(plan.layout.x).toBe(count - 1);
+    await expect(service.planTile(short, p, 0, count, options, "f32")).rejects.toThrow(`tile: x must be an integer from 0 to ${count - 1}`);
+  });
+
   it("sheds load when the queue is full instead of queueing without bound", async () => {
     const small = new TileService({ threads: 1, maxQueue: 2 });
     const p = parseParams({ window_size: 0.002, pcen: false });

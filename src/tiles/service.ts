@@ -153,24 +153,8 @@ function pastEndHint(recording: TileRecording): string {
   return realSecondsHint(recording, recording.timeExpansion, RECORDING_TIME_EXPANSION);
 }
 
-/** Fields whose range depends on the recording's frame count (which the stats pass counts). */
+/** Fields whose range depends on the recording's frame count (which the file's header gives). */
 const FRAME_FIELDS = new Set(["tile", "start_time", "end_time"]);
-
-/**
- * Runs `place` — a request's placement and its limits — on the frame count the recording's header
- * gives (the pass's), so that a request over a limit is refused before the stats pass, which on a
- * long recording takes minutes; each new parameter set would run one only to be refused. Where
- * the header's count places nothing (an x or interval past its end) the same check after the pass,
- * on the frames counted, decides.
- */
-function checkBeforePass(pass: Pass, place: (frames: number, g: FrameGeometry) => unknown): void {
-  try {
-    place(pass.frames, pass.g);
-  } catch (err) {
-    if (err instanceof TileRangeError && !(err instanceof LimitError) && FRAME_FIELDS.has(err.field)) return;
-    throw err;
-  }
-}
 
 /** Persistence of recording stats (implemented by the store layer). */
 export interface StatsStore {
@@ -665,8 +649,8 @@ export class TileService {
   }
 
   /**
-   * The frames and geometry of parameters that need no pass (statsOf), as a worker's reader counts
-   * them: the count in the database is the reader's of the recording's import, and a reader since
+   * The frames and geometry of parameters that need no pass (statsOf) — and of any request the
+   * registered count places nothing for (placeBeforePass) —, as a worker's reader counts them: the count in the database is the reader's of the recording's import, and a reader since
    * taught to read more of a file (links of a chained Ogg, a WAV size its writer left unset) would
    * place tiles on a length the workers refuse. Milliseconds: the file's header, once per
    * recording and parameters.
@@ -693,6 +677,29 @@ export class TileService {
     const pass = passGeometry(params, recording);
     if (needsRecordingStats(params)) checkPassWork(pass, this.maxPassSamples);
     return pass;
+  }
+
+  /**
+   * Runs `place` — a request's placement and its limits — before the stats pass, so that a request
+   * the pass would not change the answer to is refused (400) before it: over a limit, or placing
+   * nothing — a tile or an interval past the recording's end. The pass takes minutes on a long
+   * recording, and each new parameter set would run one only to be refused; with passes queued for
+   * every thread the request was refused as the queue's (PoolBusyError: 503, "retry shortly"),
+   * and its 400 came only on a retry. On the frame count registered with the recording; where that
+   * places nothing, on the count a worker reads from the file's header now (framesOf: milliseconds,
+   * and the count the pass makes), since one registered by an older reader may fall short of it
+   * (the links of a chained Ogg, a WAV size its writer left unset).
+   */
+  private async placeBeforePass(recording: TileRecording, params: Params, pass: Pass, place: (frames: number, g: FrameGeometry) => unknown, requester?: Requester): Promise<void> {
+    try {
+      place(pass.frames, pass.g);
+      return;
+    } catch (err) {
+      // Over a limit (LimitError), or wrong whatever the count: no count changes the answer.
+      if (!(err instanceof TileRangeError) || err instanceof LimitError || !FRAME_FIELDS.has(err.field)) throw err;
+    }
+    const { stats, geometry } = await this.framesOf(recording, params, recordingStatsIdentity(recording, params).key, requester);
+    place(stats.frames, geometry);
   }
 
   /** Where the tiles of zoom z and `width` come from under this instance's limits (tileSource). */
@@ -794,7 +801,7 @@ export class TileService {
       checkTilePixels(layout, maxPixels);
       return layout;
     };
-    checkBeforePass(pass, place);
+    await this.placeBeforePass(recording, params, pass, place, requester);
     const { geometry, stats } = await this.statsOf(recording, params, pass, requester, fromOverview);
     const layout = place(stats.frames, geometry);
     const headers = geometryHeaders(layout, geometry, params, stats);
@@ -827,7 +834,7 @@ export class TileService {
       return [f0, f1];
     };
     const pass = this.checkedPass(recording, params);
-    checkBeforePass(pass, place);
+    await this.placeBeforePass(recording, params, pass, place, requester);
     const { geometry, stats } = await this.statsOf(recording, params, pass, requester);
     const [f0, f1] = place(stats.frames, geometry);
     const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
@@ -861,7 +868,7 @@ export class TileService {
     };
     const pass = this.checkedPass(recording, params);
     const fromOverview = this.tileSourceOf(pass, z, options.width) === "overview";
-    checkBeforePass(pass, place);
+    await this.placeBeforePass(recording, params, pass, place, requester);
     const { geometry, stats } = await this.statsOf(recording, params, pass, requester, fromOverview);
     return place(stats.frames, geometry);
   }
