@@ -919,9 +919,9 @@ describe("OpenAPI document", () => {
     expect(outside.headers["content-range"]).toBe(`bytes */${audio.rawPayload.length}`);
   });
 
-  it("lists HEAD for the audio download, playback, the tiles and the artifact file, as their GET without bodies, with the headers the answers carry — it listed no HEAD, though Fastify answers it", async () => {
+  it("lists HEAD for the audio download, playback, the tiles, their stream, the one-shot image and the artifact file, as their GET without bodies, with the headers the answers carry — it listed no HEAD, though Fastify answers it (the stream and the image: none, after the others')", async () => {
     const doc = (await app.inject({ url: "/openapi.json" })).json();
-    const downloads = ["/v1/artifacts/{id}/file", "/v1/recordings/{id}/audio", "/v1/recordings/{id}/playback", "/v1/recordings/{id}/tiles/{z}/{tile}"];
+    const downloads = ["/v1/artifacts/{id}/file", "/v1/recordings/{id}/audio", "/v1/recordings/{id}/playback", "/v1/recordings/{id}/spectrogram", "/v1/recordings/{id}/tiles/{z}/stream", "/v1/recordings/{id}/tiles/{z}/{tile}"];
     expect(Object.keys(doc.paths).filter((path) => doc.paths[path].head).sort()).toEqual(downloads);
     type Response = { description: string; content?: object; headers?: Record<string, unknown> };
     for (const path of downloads) {
@@ -933,7 +933,8 @@ describe("OpenAPI document", () => {
       for (const [status, response] of Object.entries(head.responses)) {
         expect(response.content, `${path} ${status}`).toBeUndefined();
         expect(response.description, `${path} ${status}`).toBe(get.responses[status].description);
-        const length = /^2/.test(status) ? ["Content-Length"] : [];
+        // The stream's length is known to no header: its parts are written as they are made.
+        const length = /^2/.test(status) && !path.endsWith("/stream") ? ["Content-Length"] : [];
         expect(Object.keys(response.headers ?? {}), `${path} ${status}`).toEqual([...Object.keys(get.responses[status].headers ?? {}), ...length]);
       }
     }
@@ -945,6 +946,7 @@ describe("OpenAPI document", () => {
       [`/v1/recordings/${id}/audio`, "/v1/recordings/{id}/audio", "bytes=100-199", 206],
       [`/v1/recordings/${id}/tiles/0/0.f32?pcen=false&width=128`, "/v1/recordings/{id}/tiles/{z}/{tile}", undefined, 200],
       [`/v1/recordings/${id}/playback?start_time=0.5&end_time=1`, "/v1/recordings/{id}/playback", undefined, 200],
+      [`/v1/recordings/${id}/spectrogram?start_time=0.5&end_time=1&pcen=false&format=f32`, "/v1/recordings/{id}/spectrogram", undefined, 200],
     ] as const) {
       const headers = range ? { range } : {};
       const [get, head] = [await app.inject({ url, headers }), await app.inject({ method: "HEAD", url, headers })];
@@ -952,6 +954,9 @@ describe("OpenAPI document", () => {
       expect(head.headers["content-length"], `${url} ${range}`).toBe(String(get.rawPayload.length));
       expect(head.headers.etag).toBe(get.headers.etag);
     }
+    const stream = await app.inject({ method: "HEAD", url: `/v1/recordings/${id}/tiles/0/stream?start_time=0&end_time=1&pcen=false&width=128` });
+    expect([stream.statusCode, stream.body, declared("/v1/recordings/{id}/tiles/{z}/stream", 200)]).toEqual([200, "", sent(stream)]);
+    expect(stream.headers["content-length"]).toBeUndefined();
   });
 
   it("declares the tile fields as the routes accept them: the widths as an enum, z up to MAX_ZOOM, pages from 1 to MAX_LIMIT", async () => {
@@ -1004,7 +1009,7 @@ describe("OpenAPI document", () => {
     const admin = auth(adminKey);
     const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { required?: string[] } }>; headers?: Record<string, unknown> }> }>>)
       .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase() as "GET" | "HEAD", op, name: `${method.toUpperCase()} ${path}` })));
-    expect(ops).toHaveLength(97);
+    expect(ops).toHaveLength(99);
     const reads = new Set(["GET", "HEAD"]);
     /** The operation's URL, its path parameters filled in: every id `id` (a malformed one by default). */
     const url = (path: string, recordId = "not-a-uuid") => path.replace(/\{(\w+)\}/g, (_, p: string) => (p === "z" ? "0" : p === "tile" ? "0.f32" : p === "name" ? "f" : recordId));

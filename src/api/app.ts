@@ -171,13 +171,23 @@ function responseHeaders(schema: unknown): Record<string, object> | undefined {
   return typeof schema === "object" && schema !== null && "headers" in schema ? (schema.headers as Record<string, object>) : undefined;
 }
 
+/** Media types of bodies written as they are made (the tile stream, multipart/mixed): no header states their length. */
+const SENT_AS_MADE = new Set(["multipart/mixed"]);
+
+/** Whether a response's body is only ever one written as it is made (SENT_AS_MADE). */
+function sentAsMade(response: { content?: object }): boolean {
+  const types = Object.keys(response.content ?? {});
+  return types.length > 0 && types.every((type) => SENT_AS_MADE.has(type));
+}
+
 /**
  * A HEAD's response as the OpenAPI document shows it: the GET's for `status` (its description and
  * headers) without content, since a HEAD answer has no body; a 2xx states the length of the body a
- * GET would get, which is what a client asks a HEAD for before a ranged download.
+ * GET would get, which is what a client asks a HEAD for before a ranged download — but for a body
+ * written as it is made (sentAsMade: the tile stream), whose length neither answer states.
  */
-function headResponse(status: string, get: { description?: unknown }, headers: Record<string, object> | undefined): Record<string, unknown> {
-  const length = /^2/.test(status) ? { "Content-Length": { type: "integer", description: "bytes of the body the GET answers with (of a 206: of the range)" } } : undefined;
+function headResponse(status: string, get: { description?: unknown; content?: object }, headers: Record<string, object> | undefined): Record<string, unknown> {
+  const length = /^2/.test(status) && !sentAsMade(get) ? { "Content-Length": { type: "integer", description: "bytes of the body the GET answers with (of a 206: of the range)" } } : undefined;
   const all = headers || length ? { ...headers, ...length } : undefined;
   return { type: "null", description: get.description, ...(all && { headers: all }) };
 }

@@ -217,6 +217,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   });
 
   app.get("/recordings/:id/tiles/:z/stream", {
+    config: HEAD_DOCUMENTED,
     schema: {
       summary: "The tiles of a time interval, streamed in order",
       description: "multipart/mixed: one part per tile, in order, each sent as soon as it is ready; its headers are the tile's (ETag, geometry, X-Tile: z/x). A client that disconnects cancels the work still queued.",
@@ -303,6 +304,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   });
 
   app.get("/recordings/:id/spectrogram", {
+    config: HEAD_DOCUMENTED,
     schema: {
       summary: "A spectrogram image (or matrix) of [start_time, end_time)",
       description: "The frames of the whole recording's spectrogram whose centres lie in [start_time, end_time): same normalization, PCEN state and filter context as the whole recording, so any two requests agree where they overlap.",
