@@ -137,6 +137,34 @@ it("answers 503 'database is unavailable' to every request of a long outage, not
   expect(back.statusCode, back.body).toBe(200);
 }, 60_000);
 
+it("logs an outage in two warnings — one when requests find the database unreachable, one when it answers again — however many 503s between; each 503's error, with its stack, at the info level only (serve --verbose)", async () => {
+  const lines: { level: number; msg: string; err?: { stack?: string } }[] = [];
+  const log = new PassThrough().on("data", (chunk: Buffer) => lines.push(...chunk.toString().trim().split("\n").map((line) => JSON.parse(line))));
+  const logged = await buildApp({ database: db, audioRoots: [], deadlineMs: 2000, logger: { level: "info", stream: log } });
+  const warnings = () => lines.filter((line) => line.level >= 40).map((line) => line.msg);
+  try {
+    expect((await answerWhenBack("/v1/datasets", logged)).statusCode).toBe(200);
+    await proxy.stop();
+    try {
+      // A viewer's tiles and lists: every 503 logged a warning with its stack before.
+      for (let i = 0; i < 6; i++) expect((await logged.inject({ url: "/v1/datasets" })).statusCode).toBe(503);
+    } finally {
+      await proxy.start();
+    }
+    expect(warnings()).toEqual([expect.stringMatching(/^database unreachable \([A-Z0-9_]+: .*\): requests that need it are answered 503 until it is back$/)]);
+    const errors = lines.filter((line) => line.msg === "database unavailable");
+    expect(errors.map((line) => line.level)).toEqual(Array(6).fill(30));
+    for (const line of errors) expect(line.err?.stack).toMatch(/^\w+: .*\n +at /);
+    // Said once it answers again, with no request: the server asks it.
+    for (let i = 0; i < 350 && warnings().length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(warnings().slice(1)).toEqual(["database reachable again"]);
+    expect((await logged.inject({ url: "/v1/datasets" })).statusCode).toBe(200);
+    expect(warnings()).toHaveLength(2);
+  } finally {
+    await logged.close();
+  }
+}, 60_000);
+
 it("answers 503 by its deadline while the database holds its connections without answering (a partition), and recovers when it answers again", async () => {
   expect((await answerWhenBack("/v1/datasets")).statusCode).toBe(200);
   proxy.freeze();

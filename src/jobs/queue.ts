@@ -15,7 +15,7 @@ import { frameTime, framesInInterval, type FrameGeometry } from "../engine/geome
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { plural } from "../audio/types.js";
 import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from "../features/features.js";
-import { connectionErrorText, isConnectionError, type Queryable, type Sql } from "../store/db.js";
+import { connectionErrorText, databaseOutageLog, isConnectionError, type Queryable, type Sql } from "../store/db.js";
 import { CHANNEL_TAG } from "../store/clip-tables.js";
 import { assertWritable, joinedLineage, recordId } from "../store/common.js";
 import { ConflictError, InvalidError, invalid } from "../store/errors.js";
@@ -191,28 +191,19 @@ const CREATION_RACE = new Set(["23505", "42P06", "42P07", "42710"]);
  * not one per failed pass (several a second), and not nothing, as before: a worker printed no word
  * through an outage (through a partition, still none). `failed` takes pg-boss's errors (other
  * errors stay unsaid: the passes retry them), `silent` a statement unanswered that long,
- * `succeeded` each answered statement.
+ * `succeeded` each answered statement. The lines are databaseOutageLog's, as serve's API says them.
  */
 function outageReporter(log: (message: string) => void): { failed(err: unknown): void; silent(): void; succeeded(): void } {
-  let unreachable = false;
-  const say = (message: string) => {
-    if (unreachable) return;
-    unreachable = true;
-    log(message);
-  };
+  const outage = databaseOutageLog(log);
   return {
     failed(err) {
-      if (isConnectionError(err)) say(`database unreachable (${connectionErrorText(err)}), retrying`);
+      if (isConnectionError(err)) outage.unreachable(`database unreachable (${connectionErrorText(err)}), retrying`);
     },
     silent() {
       // As long as an item's heartbeat may go unwritten before the item counts as its worker's loss.
-      say(`database not answering (no reply for ${ITEM_HEARTBEAT_S} s: a network partition, a stopped server, a long lock wait, or — on the embedded database, which answers one statement at a time — a long statement ahead of it), waiting for it`);
+      outage.unreachable(`database not answering (no reply for ${ITEM_HEARTBEAT_S} s: a network partition, a stopped server, a long lock wait, or — on the embedded database, which answers one statement at a time — a long statement ahead of it), waiting for it`);
     },
-    succeeded() {
-      if (!unreachable) return;
-      unreachable = false;
-      log("database reachable again");
-    },
+    succeeded: outage.reachable,
   };
 }
 

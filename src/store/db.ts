@@ -296,6 +296,37 @@ export function tolerateLostConnections(warn: (message: string) => void): void {
   });
 }
 
+/** What a process says of a database outage (databaseOutageLog). */
+export interface DatabaseOutageLog {
+  /** Says `message` when the database was reachable until now — once an outage —; true then. */
+  unreachable(message: string): boolean;
+  /** Says "database reachable again" when it was not. */
+  reachable(): void;
+}
+
+/**
+ * One line through `log` when the database becomes unreachable and one when it is back, however
+ * many failures and successes are told in between: what `sonotile worker` (jobs/queue.ts) and
+ * `serve`'s API (api/plugins/errors.ts) say of an outage, rather than a line per failed statement
+ * or request.
+ */
+export function databaseOutageLog(log: (message: string) => void): DatabaseOutageLog {
+  let down = false;
+  return {
+    unreachable(message) {
+      if (down) return false;
+      down = true;
+      log(message);
+      return true;
+    },
+    reachable() {
+      if (!down) return;
+      down = false;
+      log("database reachable again");
+    },
+  };
+}
+
 /** A connection error (isConnectionError) as logs give it: its code and message. */
 export function connectionErrorText(err: unknown): string {
   return `${(err as { code: string }).code}: ${(err as Error).message}`;

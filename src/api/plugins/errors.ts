@@ -14,7 +14,7 @@ import fp from "fastify-plugin";
 import type { FastifyError, FastifyReply } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { STATUS_CODES } from "node:http";
-import { isConnectionError } from "../../store/db.js";
+import { connectionErrorText, databaseOutageLog, isConnectionError } from "../../store/db.js";
 import { BusyError, ConflictError, InvalidError, MissingUserError, NotFoundError } from "../../store/errors.js";
 import { SAFE_METHODS } from "../methods.js";
 import { UnsentBytesFullError } from "../unsent-bytes.js";
@@ -84,11 +84,37 @@ function isOutOfResources(err: { code?: string; severity?: unknown }): boolean {
   return typeof err.severity === "string" && typeof err.code === "string" && err.code.startsWith("53");
 }
 
+/** How often the API asks an unreachable database whether it is back (errorsPlugin's watchOutage). */
+const DATABASE_PROBE_MS = 2000;
+
 /**
  * @param errorDetails say why the database is unavailable (its error names hosts and ports): off
  *   beyond loopback, where a 503 also reaches a client whose token could not be looked up yet.
  */
 export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) => {
+  const outage = databaseOutageLog((message) => app.log.warn(message));
+  let probe: NodeJS.Timeout | undefined;
+  let closed = false;
+  /** Asks the database every DATABASE_PROBE_MS until it answers, then says it is back. */
+  const probeUntilReachable = () => {
+    if (closed) return; // the database closes after the server: its failures then are no outage
+    probe = setTimeout(() => {
+      app.db.sql`SELECT 1`.then(() => outage.reachable(), probeUntilReachable);
+    }, DATABASE_PROBE_MS).unref();
+  };
+  /**
+   * Says a request found the database unreachable (`why`) — once an outage: a warning with its stack
+   * for every 503 flooded serve's log while a viewer fetched tiles — and from then on probes it, to
+   * say once that it is back whether or not requests come.
+   */
+  const watchOutage = (why: string) => {
+    if (outage.unreachable(`database unreachable (${why}): requests that need it are answered 503 until it is back`)) probeUntilReachable();
+  };
+  app.addHook("onClose", async () => {
+    closed = true;
+    clearTimeout(probe);
+  });
+
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
       const where = err.validationContext;
@@ -124,7 +150,9 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
     // back: repeating it is safe, a write's too.
     if (err instanceof BusyError) return sendError(reply.header("Retry-After", String(err.retryAfterS)), 503, err.message);
     if (isConnectionError(err)) {
-      request.log.warn({ err }, "database unavailable");
+      // The outage in one line (watchOutage); each request's error, with its stack, at the info level (serve --verbose).
+      request.log.info({ err }, "database unavailable");
+      watchOutage(connectionErrorText(err));
       const why = options.errorDetails ? ` (${err.code}: ${err.message})` : "";
       // Retry-After for a read, as the deadline's 503 has: clients that retry by themselves wait
       // for it. Not for a write: a connection lost after its COMMIT was sent may have made it.
