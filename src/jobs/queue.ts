@@ -484,6 +484,15 @@ const chainOf = (db: Queryable, id: string) => db`
   ) SELECT id FROM chain`;
 
 /**
+ * The ids of job `id`'s chain of retries (chainOf, whichever of its jobs `id` is): the first job,
+ * then its retries and theirs in order of creation — the order their tables are concatenated in.
+ */
+export async function chainJobIds(db: Queryable, id: string): Promise<string[]> {
+  const rows = await db<{ id: string }[]>`SELECT id FROM jobs WHERE id IN (${chainOf(db, id)}) ORDER BY retry_of IS NOT NULL, created_at, id`;
+  return rows.map((r) => r.id);
+}
+
+/**
  * ConflictError when a job of job `id`'s chain of retries (chainOf) is pending or running: a
  * retry now would run its items again beside it (a request sent twice, a double click), and
  * its outcomes are what the retry must start from (retryExtractJob). The first job's row is

@@ -4,9 +4,8 @@
  * download of a job's artifacts as GET /v1/artifacts/{id}/file serves them. Submitted jobs are
  * executed by `sonotile worker` processes.
  */
-import { createHash } from "node:crypto";
-import { lstat, mkdir, stat } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import type { Sql } from "../../store/db.js";
 import { STATES, type StateFilter } from "../../store/common.js";
 import { getJob, listJobItems, listJobs, listMetrics, JOB_STATUSES, type Job, type JobItem, type JobItemStatus, type JobStatus } from "../../store/jobs.js";
@@ -16,12 +15,13 @@ import { parseFeatureList } from "../../features/features.js";
 import { InvalidError } from "../../store/errors.js";
 import { CLIP_BAND, RETRIED_ITEM_STATUSES, abortExtractJob, extractFeaturesData, openQueue, retryExtractJob, submitExtractJob, type RetriedItemStatus } from "../../jobs/queue.js";
 import { jobArtifacts } from "../../jobs/results.js";
-import { expiredArtifactMessage, fileContentsStored, readFileContents, unstoredFileMessage, type Artifact } from "../../store/artifacts.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { choiceOption, idArgument, numberOption, optionRows, readCommandLine, namingFlags, withFlag, type OptionSpec } from "../flags.js";
 import { getRun, type Run } from "../../store/runs.js";
-import { outputError, writeOutputBytes } from "../output-file.js";
+import { writeOutputBytes } from "../output-file.js";
+import { checkedContents, makeDownloadDirectory, undownloadable } from "../artifact-files.js";
+import { downloadChain } from "../job-chain.js";
 import { openCommandStore, STORE_OPTIONS, type AnswerPrinter } from "../store-options.js";
 
 const OPTIONS: readonly OptionSpec[] = [
@@ -37,6 +37,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "message", placeholder: "TEXT", doc: "abort: why" },
   { name: "output", short: "o", placeholder: "DIR", doc: "download: the directory the artifact files are written into (made if absent); default ./<job-id>" },
   { name: "force", boolean: true, doc: "download: replace files of the artifacts' names already in the directory (refused otherwise)" },
+  { name: "chain", boolean: true, doc: "download: the tables of the job's whole chain of retries, merged (the first job's rows, then each retry's)" },
   { name: "json", boolean: true, doc: "print JSON" },
   ...STORE_OPTIONS.filter((o) => o.name === "data"),
 ];
@@ -47,6 +48,7 @@ const USAGE = `usage: sonotile jobs submit (--dataset ID | --recordings ID,… |
        sonotile jobs abort <job-id> [--message TEXT]
        sonotile jobs retry <job-id> [--status STATUS] [--priority N]   (a new job of its failed, errored and skipped items, after its retries)
        sonotile jobs download <job-id> [-o DIR] [--force]   (its artifacts — features.csv, .npy matrices, provenance.json — as files in DIR)
+       sonotile jobs download <job-id> --chain [-o DIR] [--force]   (the tables of its chain of retries, merged)
 
 Feature extraction jobs, executed by 'sonotile worker' processes. Spectrogram parameters are
 the flags of 'sonotile spectrogram' (e.g. --window-size 0.01). The database must exist
@@ -58,6 +60,13 @@ its SHA-256 and renamed into place once whole. It writes nothing when a file of 
 exists in DIR (without --force), or when an artifact has expired (archive it to keep it: POST
 /v1/artifacts/{id}/archive) or its bytes are not in the database.
 
+'download --chain' writes one table of the job's chain of retries (the first job, its retries and
+theirs, whichever job is named): features.csv with one line of column names, then the rows of
+the first job and of each retry in order of creation, the .npy matrices in the same row order, and
+a provenance.json naming each job and the SHA-256 of each of its files. It writes nothing while a
+job of the chain is pending or running, or when a job's file has expired, is missing, or does not
+match the first job's columns.
+
 ${optionRows(OPTIONS)}`;
 
 /** The flags each action takes besides --json and --data: any other is refused, naming it (a retry takes its job's features, not --features). */
@@ -67,7 +76,7 @@ const ACTION_FLAGS: Record<string, readonly string[]> = {
   show: [],
   abort: ["message"],
   retry: ["status", "priority"],
-  download: ["output", "force"],
+  download: ["output", "force", "chain"],
 };
 
 const ids = (text: string | true) => String(text).split(",").map((s) => s.trim()).filter(Boolean);
@@ -209,7 +218,7 @@ export const command: Command = {
           await boss.stop({ graceful: false, close: false });
         }
       } else if (action === "download") {
-        await download(sql, jobId!, outputDir!, cl.options.force === true, out);
+        await (cl.options.chain === true ? downloadChain : download)(sql, jobId!, outputDir!, cl.options.force === true, out);
       } else if (action === "list") {
         const page = await listJobs(sql, { limit: LIST_LIMIT, offset: 0, state, status: status as JobStatus | undefined, sort: "created_at", order: "desc" });
         out(page, page.items.map(jobLine).join("\n") || "no jobs");
@@ -255,35 +264,6 @@ async function downloadDirectory(given: string | true | undefined, jobId: string
 }
 
 /**
- * Why an artifact's file cannot be downloaded, after its name, or null: expired, its bytes not in
- * the database (as GET /v1/artifacts/{id}/file says: 410, 404), or a name that is no plain file
- * name (it would be written elsewhere than DIR).
- */
-async function undownloadable(sql: Sql, a: Artifact): Promise<string | null> {
-  if (a.expired) return `${a.name}: ${expiredArtifactMessage(a)}`;
-  if (basename(a.name) !== a.name || a.name === "." || a.name === "..") return `artifact ${a.id}: its name ${JSON.stringify(a.name)} is no file name`;
-  if (!(await fileContentsStored(sql, a.file_sha256, a.size))) return `${a.name}: ${unstoredFileMessage(a)}`;
-  return null;
-}
-
-/**
- * The chunks of an artifact's file as readFileContents reads them (one query per 1 MiB, one chunk
- * held at a time), checked as they pass: a file whose bytes do not come to its size and SHA-256
- * fails at its end, before writeOutputBytes renames it into place.
- */
-async function* checkedContents(sql: Sql, a: Artifact): AsyncGenerator<Buffer> {
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of readFileContents(sql, a.file_sha256, a.size)) {
-    hash.update(chunk);
-    size += chunk.length;
-    yield chunk;
-  }
-  const sha256 = hash.digest("hex");
-  if (size !== a.size || sha256 !== a.file_sha256) throw new Error(`artifact ${a.id} (${a.name}): the database gave ${size} bytes of SHA-256 ${sha256}, not the ${a.size} bytes of ${a.file_sha256} stored; nothing was written for it`);
-}
-
-/**
  * `jobs download`: every artifact of the job (jobArtifacts: active and archived ones), in name
  * order, written to `dir`/<its name> — streamed, checked, and renamed into place whole
  * (writeOutputBytes). All are checked first, so that a refusal writes nothing: none at all (a job
@@ -300,9 +280,7 @@ async function download(sql: Sql, jobId: string, dir: string, force: boolean, ou
   }
   const refusals = (await Promise.all(artifacts.map((a) => undownloadable(sql, a)))).filter((r) => r !== null);
   if (refusals.length) throw new Error(`${refusals.join("; ")} — nothing written`);
-  const existing = force ? [] : (await Promise.all(artifacts.map(async (a) => ((await lstat(join(dir, a.name)).catch(() => null)) ? join(dir, a.name) : null)))).filter((p) => p !== null);
-  if (existing.length) throw new UsageError(`-o ${dir}: ${existing.join(", ")} ${existing.length > 1 ? "exist" : "exists"}; give --force to replace ${existing.length > 1 ? "them" : "it"}, or another -o — nothing written`);
-  await mkdir(dir, { recursive: true }).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(dir, err)));
+  await makeDownloadDirectory(dir, artifacts.map((a) => a.name), force);
   const files = [];
   for (const a of artifacts) {
     const path = join(dir, a.name);
