@@ -319,6 +319,47 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect(runs.filter((r: { description: string }) => r.description.includes(ids.round))).toEqual([]);
   });
 
+  it("names every faulty row in one 400: cells that are no number with rows past the recording, of no file of the dataset, or on no channel — it named the unreadable cells first, the rest only once they were fixed", async () => {
+    const text = [
+      "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)",
+      "1\tSpectrogram 1\t1\t1,5\t2\t100\t200",
+      "2\tSpectrogram 1\t1\t1\t30\t100\t200",
+      "3\tSpectrogram 1\t3\t1\t2\t100\t200",
+      "4\tSpectrogram 1\t1\t1\t2\t100\t30000",
+    ].join("\n");
+    const res = await importText(`recording_id=${ids.stereo}`, text);
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json().fields).toEqual([
+      { field: "line 2, Begin Time (s)", message: "'1,5' is not a number of seconds (a decimal comma: write the decimal point as '.')" },
+      { field: "line 3, End Time (s)", message: "30 s (real) must be <= the recording's duration (4 s)" },
+      { field: "line 4, Channel", message: "3 is no channel of stereo.wav, which has 2" },
+      { field: "line 5, High Freq (Hz)", message: "30000 Hz (real) must be <= the recording's Nyquist frequency (4000 Hz)" },
+    ]);
+    expect(await clipsOf(ids.stereo)).toEqual([]);
+    // A dataset's table: a row of no file of the dataset among them.
+    const dataset = [
+      "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tBegin File\tFile Offset (s)",
+      "1\tSpectrogram 1\t1\tx\t2\tstereo.wav\t1",
+      "2\tSpectrogram 1\t1\t1\t2\tmissing.wav\t1",
+      "3\tSpectrogram 1\t1\t1\t30\tstereo.wav\t1",
+    ].join("\n");
+    const refused = await importText(`dataset_id=${ids.dataset}`, dataset);
+    expect(refused.statusCode, refused.body).toBe(400);
+    expect(refused.json().fields).toEqual([
+      { field: "line 2, Begin Time (s)", message: "'x' is not a number of seconds" },
+      { field: "line 3, Begin File", message: "'missing.wav' is no recording of the dataset (no file of that name)" },
+      { field: "line 4, End Time (s)", message: "30 s (real) must be <= the recording's duration (4 s)" },
+    ]);
+    // An Audacity label track alike.
+    const labels = await importText(`recording_id=${ids.stereo}`, "0\tx\tpip\n1\t30\tpip\n");
+    expect(labels.statusCode, labels.body).toBe(400);
+    expect(labels.json().fields).toEqual([
+      { field: "line 1, end", message: "'x' is not a number of seconds" },
+      { field: "line 2, end", message: "30 s (real) must be <= the recording's duration (4 s)" },
+    ]);
+    expect(await clipsOf(ids.stereo)).toEqual([]);
+  });
+
   it("reads a time-expanded recording's table in real units, or the file's with times=file", async () => {
     const text = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\n1\tSpectrogram 1\t1\t2\t5\t1000\t3000\n";
     const real = await importText(`recording_id=${ids.te}`, text);

@@ -84,8 +84,11 @@ describe("sonotile clips on a data directory", () => {
 
   it("exits 2 for a faulty table, naming line and column, and 1 for a file it cannot read", async () => {
     const bad = join(dir.path, "bad.txt");
-    await writeFile(bad, "Begin Time (s)\tEnd Time (s)\n1\tx\n");
-    expect(await onData(["clips", "import", bad, "--recording", recording])).toMatchObject({ code: 2, stderr: "sonotile clips: line 2, End Time (s): 'x' is not a number of seconds\n" });
+    // Every faulty row at once: an unreadable cell with a row past the recording's end (which it named only once the cell was fixed).
+    await writeFile(bad, "Begin Time (s)\tEnd Time (s)\n1\tx\n1\t30\n");
+    expect(await onData(["clips", "import", bad, "--recording", recording])).toMatchObject({
+      code: 2, stderr: "sonotile clips: line 2, End Time (s): 'x' is not a number of seconds; line 3, End Time (s): 30 s (real) must be <= the recording's duration (10 s)\n",
+    });
     // A table file that is not there, or a directory, is named with why in words (it was Node's `ENOENT: …, open '…'`).
     const none = join(dir.path, "none.txt");
     expect(await onData(["clips", "import", none, "--recording", recording])).toMatchObject({ code: 1, stderr: `sonotile clips: cannot read ${none}: no such file or directory\n` });

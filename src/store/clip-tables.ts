@@ -192,7 +192,10 @@ const RECORDING_COLUMNS = (db: Queryable) => db`id, path, channels, state, ${LOC
  */
 export async function importClipTable(database: Pick<Database, "sql" | "kind">, im: ClipTableImport): Promise<ClipTableImportResult> {
   const { sql } = database;
-  const table = readTable(im.text, { format: im.format, tagColumns: im.tag_columns, labelKey: im.label_key });
+  // Every faulty row in one refusal: those whose cells cannot be read (readTable), whose file the
+  // dataset lacks (resolveRecordings) and which do not fit their recording (placeSelections).
+  const faults = new TableFaults();
+  const table = readTable(im.text, { format: im.format, tagColumns: im.tag_columns, labelKey: im.label_key }, faults);
   const files = new Set(table.selections.map(namedFile).filter((f) => f !== null));
   if ("dataset_id" in im.target) {
     if (table.format === "audacity") throw invalid("format", "an Audacity label track names no file: import it into its recording (recording_id)");
@@ -201,14 +204,14 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
   } else if (files.size > 1) {
     throw invalid("recording_id", `the table's rows name ${files.size} files (${COLUMN.beginPath} / ${COLUMN.beginFile}: ${[...files].slice(0, 3).join(", ")}${files.size > 3 ? ", …" : ""}): import it into their dataset (dataset_id), which finds each row's recording`);
   }
-  const recordingOf = await resolveRecordings(sql, im.target, table.selections);
+  const recordingOf = await resolveRecordings(sql, im.target, table.selections, faults);
   // A recording's import reads its recording even for a table of no selections (Raven's export of
   // one without any): placeSelections finds it there, or answers 404 for one that does not exist.
   const target = "recording_id" in im.target ? [im.target.recording_id] : [];
   const ids = [...new Set([...target, ...table.selections.map(recordingOf).filter((id) => id !== undefined)])].sort();
   // Unlocked: a faulty table is refused without taking the database.
   const unlocked = new Map((await translating(() => sql<TableRecording[]>`SELECT ${RECORDING_COLUMNS(sql)} FROM recordings WHERE id = ANY(${ids}::uuid[])`)).map((r) => [r.id, r]));
-  const placedUnlocked = placeSelections(im.target, table.selections, recordingOf, unlocked, im.times, table);
+  const placedUnlocked = placeSelections(im.target, table.selections, recordingOf, unlocked, im.times, table, faults);
   const where = "dataset_id" in im.target ? `dataset ${im.target.dataset_id}` : `recording ${im.target.recording_id}`;
 
   return inTransaction(sql, async (tx) => {
@@ -282,13 +285,12 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
 
 /**
  * The recording each selection is of: the import's, or in a dataset's import the one its Begin
- * Path or Begin File names (fileResolver). Throws an InvalidError naming each row whose file the
- * dataset does not hold, a 404 / 409 for a dataset that is missing or read-only.
+ * Path or Begin File names (fileResolver) — none for a row whose file the dataset does not hold,
+ * added to `issues`. A 404 / 409 for a dataset that is missing or read-only.
  */
-async function resolveRecordings(db: Queryable, target: TableTarget, selections: readonly TableSelection[]): Promise<(s: TableSelection) => string | undefined> {
+async function resolveRecordings(db: Queryable, target: TableTarget, selections: readonly TableSelection[], issues: TableFaults): Promise<(s: TableSelection) => string | undefined> {
   if ("recording_id" in target) return () => target.recording_id;
   await assertWritable(db, "datasets", target.dataset_id);
-  const issues = new TableFaults();
   const resolve = fileResolver(await db<{ id: string; path: string }[]>`SELECT id, path FROM recordings WHERE dataset_id = ${target.dataset_id}`);
   const resolved = new Map<TableSelection, string>();
   for (const s of selections) {
@@ -296,32 +298,33 @@ async function resolveRecordings(db: Queryable, target: TableTarget, selections:
     if (typeof found === "string") resolved.set(s, found);
     else issues.add(`line ${s.line}, ${found.column}`, found.message);
   }
-  issues.check();
   return (s) => resolved.get(s);
 }
 
 /**
  * The selections placed in their `recordings`, in real units: an InvalidError naming each row that
- * does not fit (line and column) — its recording gone (deleted since the rows were resolved), its
- * times outside it, its channel or frequency beyond it, a row of a clip another row is already, a
- * file other than the import's recording; a ConflictError for rows of a recording that is
- * read-only, a NotFoundError for the import's recording. Pure: run before the transaction, and
- * again on the locked rows.
+ * does not fit (line and column), with the faults `issues` holds already (the rows left out
+ * before: unreadable, or of no recording of the dataset) — its recording gone (deleted since the
+ * rows were resolved), its times outside it, its channel or frequency beyond it, a row of a clip
+ * another row is already, a file other than the import's recording; a ConflictError for rows of a
+ * recording that is read-only, a NotFoundError for the import's recording. Pure: run before the
+ * transaction, and again on the locked rows.
  */
 function placeSelections(target: TableTarget, selections: readonly TableSelection[], recordingOf: (s: TableSelection) => string | undefined,
-  recordings: ReadonlyMap<string, TableRecording>, times: TableTimes, columns: { beginColumn: string; endColumn: string }): Placed[] {
+  recordings: ReadonlyMap<string, TableRecording>, times: TableTimes, columns: { beginColumn: string; endColumn: string }, issues = new TableFaults()): Placed[] {
   const { beginColumn, endColumn } = columns;
   if ("recording_id" in target && !recordings.has(target.recording_id)) throw new NotFoundError("recording", target.recording_id);
   const hidden = [...recordings.values()].filter((r) => r.state !== "active");
   if (hidden.length) throw new ConflictError(`the table's rows name recordings that are read-only: ${hidden.map((r) => `${r.path} (${r.id}, ${r.state})`).join(", ")}; restore them first`);
-  const issues = new TableFaults();
   const placed: Placed[] = [];
   const rows = new NearTimes<{ start: number; end: number; line: number } & Band>();
   for (const s of selections) {
     const at = (column: string) => `line ${s.line}, ${column}`;
-    const recording = recordings.get(recordingOf(s) ?? "");
+    const recordingId = recordingOf(s);
+    if (recordingId === undefined) continue; // of no recording of the dataset: a fault already (resolveRecordings)
+    const recording = recordings.get(recordingId);
     if (!recording) {
-      issues.add(at(s.beginPath !== null ? COLUMN.beginPath : COLUMN.beginFile), `'${namedFile(s)}' names recording ${recordingOf(s)}, which was deleted during the import`);
+      issues.add(at(s.beginPath !== null ? COLUMN.beginPath : COLUMN.beginFile), `'${namedFile(s)}' names recording ${recordingId}, which was deleted during the import`);
       continue;
     }
     // A recording's table names its file, if any: a table of another file is no table of this one.

@@ -381,14 +381,23 @@ export function decodeTable(bytes: Uint8Array): string {
   return text;
 }
 
-/** Reads an annotation table; throws InvalidError naming each faulty line and column. */
-export function readTable(text: string, options: ReadOptions = {}): ReadTable {
+/**
+ * Reads an annotation table; throws InvalidError naming each faulty line and column. Given
+ * `rowFaults`, the faults of rows whose cells cannot be read are added there instead and those
+ * rows left out — for a caller that checks the rest against their recordings and refuses every
+ * faulty row at once (TableFaults.check); faults of the table as a whole (its encoding, header,
+ * quoting, size) are thrown all the same.
+ */
+export function readTable(text: string, options: ReadOptions = {}, rowFaults?: TableFaults): ReadTable {
+  const issues = rowFaults ?? new TableFaults();
   checkUtf8(text);
   const format = options.format ?? recognise(text);
   // An option of the other format's would be ignored unsaid: refused, naming it.
   if (format === "audacity" && options.tagColumns !== undefined) throw new InvalidError([{ field: "tag_columns", message: "is for a Raven or CSV table's columns: an Audacity label track has none (its labels become tags of label_key)" }]);
   if (format !== "audacity" && options.labelKey !== undefined) throw new InvalidError([{ field: "label_key", message: `is for an Audacity label track: a ${format} table's tags are named by its columns (tag_columns chooses them)` }]);
-  return format === "audacity" ? readAudacity(text, options.labelKey ?? "label") : readRaven(text, format, options.tagColumns);
+  const table = format === "audacity" ? readAudacity(text, options.labelKey ?? "label", issues) : readRaven(text, format, options.tagColumns, issues);
+  if (!rowFaults) issues.check();
+  return table;
 }
 
 /** Refuses more rows than MAX_TABLE_ROWS, naming the limit (the readers stop at the first row past it: `rows` is at most one more). */
@@ -419,8 +428,7 @@ function tagColumnsOf(header: readonly string[], asked: readonly string[] | unde
 }
 
 /** A Raven selection table (or its columns as CSV). */
-function readRaven(text: string, format: "raven" | "csv", asked: readonly string[] | undefined): ReadTable {
-  const issues = new TableFaults();
+function readRaven(text: string, format: "raven" | "csv", asked: readonly string[] | undefined, issues: TableFaults): ReadTable {
   // The header and one row past the limit: enough to refuse the table.
   const records = delimitedRecords(text, format === "raven" ? "\t" : ",", format === "csv", MAX_TABLE_ROWS + 1, issues);
   issues.check();
@@ -535,7 +543,6 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
     for (const t of tags) if (!seen.tags.some((s) => s.key === t.key && s.value === t.value)) seen.tags.push(t);
     for (const [c, text] of cells) if (seen.cells.get(c) !== text) seen.cells.delete(c);
   }
-  issues.check();
   // A cell under a header without a name is no tag (a tag needs a key), but not dropped unsaid.
   const unnamed = header.flatMap((h, i) => (h === "" && rows.some((r) => (r.cells[i] ?? "") !== "") ? [`column ${i + 1} (no name)`] : []));
   return { format, selections, tagColumns, ignoredColumns: [...ignored, ...unnamed], skipped: [], beginColumn, endColumn: COLUMN.end };
@@ -545,8 +552,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
  * An Audacity label track export: a line per label, `start<TAB>end<TAB>label`, optionally followed
  * by a line `\<TAB>low<TAB>high` — the label's frequency range, negative where it has none.
  */
-function readAudacity(text: string, labelKey: string): ReadTable {
-  const issues = new TableFaults();
+function readAudacity(text: string, labelKey: string, issues: TableFaults): ReadTable {
   const key = labelForm(labelKey);
   if (isBlank(key) || key.length > MAX_TAG_LENGTH) throw new InvalidError([{ field: "label_key", message: `must be a tag key of 1 to ${MAX_TAG_LENGTH} characters` }]);
   const lines = labelLines(text);
@@ -590,7 +596,6 @@ function readAudacity(text: string, labelKey: string): ReadTable {
     previous.selection = selection;
     selections.push(selection);
   }
-  issues.check();
   return { format: "audacity", selections, tagColumns: [key], ignoredColumns: [], skipped, beginColumn: "start", endColumn: "end" };
 }
 
