@@ -86,7 +86,8 @@ describe("malformed files are rejected with a message naming the problem", () =>
     ["absurd bit depth", patched(WAV, (v) => v.setUint16(34, 48, true)), /48-bit integer PCM is not a valid bit depth/],
     ["absurd block align", patched(WAV, (v) => v.setUint16(32, 65535, true)), /block align 65535 does not match 1 channel × 2 bytes/],
     ["unknown codec", patched(WAV, (v) => v.setUint16(20, 0x55, true)), /unsupported codec, format tag 0x0055 \(MPEG Layer 3\)/],
-    ["no data chunk", WAV.subarray(0, 36), /no data chunk/],
+    // Its RIFF header's size made the 36 bytes it has: a file whole, without audio.
+    ["no data chunk", patched(WAV.subarray(0, 36), (v) => v.setUint32(4, 28, true)), /^<buffer>: wav: no data chunk$/],
     ["RF64 data size 0xFFFFFFFF without ds64", patched(WAV, (v, b) => {
       b.set([0x52, 0x46, 0x36, 0x34], 0); // "RF64"
       v.setUint32(40, 0xffffffff, true);
@@ -187,6 +188,27 @@ describe("malformed files are rejected with a message naming the problem", () =>
   ];
   it.each(cases)("%s", async (_, bytes, message) => {
     expect(await decodeError(bytes)).toMatch(message);
+  });
+
+  it("an RF64, Wave64 or WAVE_FORMAT_EXTENSIBLE file cut before its data chunk is called truncated, its header's size against the file's, as a plain WAV cut in its data is — it said only `no data chunk`", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sonotile-cut-"));
+    try {
+      const cut = (name: string, bytes: number) => {
+        const file = path.join(dir, name);
+        writeFileSync(file, fixture(name).subarray(0, bytes));
+        return file;
+      };
+      const refusal = (file: string) => openAudio(file).then(() => "opened", (err: Error) => err.message.slice(file.length + 2));
+      expect(await refusal(cut("wav_pcm_16.wav", 100))).toBe("wav: 'data' chunk at byte 36 declares 32000 bytes but only 56 remain in the file (truncated or corrupt)");
+      for (const [name, header, size] of [["rf64_pcm_16.rf64", "rf64: the ds64 chunk", 32104], ["w64_pcm_16.w64", "w64: the Wave64 header", 32104], ["wavex_float.wavex", "wav: the RIFF header", 64104]] as const) {
+        expect(fixture(name).length, name).toBe(size);
+        expect(await refusal(cut(name, 100)), name).toBe(`${header} declares ${size} bytes but only 100 are in the file (truncated or corrupt): no data chunk in what remains`);
+      }
+      // Cut inside its fmt chunk's header: no fmt chunk in what remains.
+      expect(await refusal(cut("wavex_pcm_16.wavex", 16))).toBe("wav: the RIFF header declares 32080 bytes but only 16 are in the file (truncated or corrupt): no fmt chunk in what remains");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("WAVE_FORMAT_EXTENSIBLE with the PCM SubFormat (KSDATAFORMAT_SUBTYPE_PCM) decodes as the plain file", async () => {

@@ -170,7 +170,7 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
 
   let fmt: WaveFormat | null = null;
   let data: Chunk | null = null;
-  let ds64: { dataSize: number } | null = null;
+  let ds64: { riffSize: number; dataSize: number } | null = null;
   const metadata: Record<string, unknown> = {};
 
   let at = first;
@@ -207,7 +207,7 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
         if (chunk.size < 28) throw new AudioFormatError(`rf64: ds64 chunk is ${chunk.size} bytes, needs 28`);
         const b = await src.read(chunk.body, 28);
         const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-        ds64 = { dataSize: u64(v, 8, true) };
+        ds64 = { riffSize: u64(v, 0, true), dataSize: u64(v, 8, true) };
         break;
       }
       case "fmt":
@@ -229,6 +229,13 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
     at = chunk.body + Math.ceil(chunk.size / align) * align;
   }
 
+  if (!fmt || !data) {
+    // A file cut short before its chunks (a copy or download stopped) says so by its header's size.
+    const declared = await declaredFileSize(src, kind, ds64);
+    if (declared && declared.size > src.size) {
+      throw new AudioFormatError(`${container}: ${declared.header} declares ${declared.size} bytes but only ${src.size} are in the file (truncated or corrupt): no ${fmt ? "data" : "fmt"} chunk in what remains`);
+    }
+  }
   if (!fmt) throw new AudioFormatError(`${container}: no fmt chunk`);
   if (!data) throw new AudioFormatError(`${container}: no data chunk`);
   const { codec, encoding, bits } = waveCodec(fmt, container);
@@ -244,6 +251,19 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
     codec,
     metadata: { ...metadata, ...(fmt.extensible ? { extensible: true } : {}) },
   };
+}
+
+/**
+ * The file's size as its header declares it, and which header: RIFF's (RIFX's) 32-bit size, which
+ * counts the 8 bytes before it too; RF64's in its ds64 chunk (the 32-bit field holds 0xFFFFFFFF),
+ * null when no ds64 was read; Wave64's 64-bit size, which counts its whole 40-byte header.
+ */
+async function declaredFileSize(src: ByteSource, kind: RiffKind, ds64: { riffSize: number } | null): Promise<{ header: string; size: number } | null> {
+  if (kind === "rf64") return ds64 ? { header: "the ds64 chunk", size: ds64.riffSize + 8 } : null;
+  const h = await src.read(0, kind === "w64" ? 24 : 8);
+  const v = new DataView(h.buffer, h.byteOffset, h.byteLength);
+  if (kind === "w64") return { header: "the Wave64 header", size: u64(v, 16, true) };
+  return { header: `the ${kind === "rifx" ? "RIFX" : "RIFF"} header`, size: v.getUint32(4, kind === "wav") + 8 };
 }
 
 /**
