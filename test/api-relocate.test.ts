@@ -111,4 +111,16 @@ describe("a dataset whose audio moved to another disk", () => {
     expect(imported.json().registered).toHaveLength(2);
     expect(imported.json().datasets_holding_same_bytes).toEqual([{ id: birds.id, name: "birds", audio_dir: join(oldDisk.path, "birds"), recordings: 2 }]);
   });
+
+  it("a relative audio_dir missing from the first of several roots is refused naming that root by its place and how to name another's — it said only `directory esc does not exist`, the directory being in the second", async () => {
+    await mkdir(join(newDisk.path, "esc"));
+    const made = await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "esc", audio_dir: "esc" }, headers: auth(member) });
+    expect(made.statusCode, made.body).toBe(400);
+    const message = "directory esc does not exist in the first of the 2 audio roots (a relative audio_dir is resolved against the first): a directory of another root is given by its absolute path";
+    expect(made.json().fields).toEqual([{ field: "audio_dir", message }]);
+    expect(made.body, "the roots' paths are not told").not.toContain(oldDisk.path);
+    const dataset = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "esc", audio_dir: join(newDisk.path, "esc") }, headers: auth(member) })).json();
+    const moved = await app.inject({ method: "PUT", url: `/v1/datasets/${dataset.id}/audio_dir`, payload: { audio_dir: "esc" }, headers: auth(admin) });
+    expect([moved.statusCode, moved.json().fields]).toEqual([400, [{ field: "audio_dir", message }]]);
+  });
 });

@@ -376,7 +376,7 @@ describe("audio roots", () => {
     for (const input of ["/etc", "/no/such/dir", "../../nope", "/root/.ssh"]) {
       await expect(resolveAudioDir([roots[1]], input), input).rejects.toThrow(new RegExp(`^audio_dir: ${input.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} is outside the configured audio roots$`));
     }
-    await expect(resolveAudioDir([roots[1]], "nope")).rejects.toThrow(/^audio_dir: directory nope does not exist$/); // inside: it may be made
+    await expect(resolveAudioDir([roots[1]], "nope")).rejects.toThrow(/^audio_dir: directory nope does not exist in the audio root \(a relative audio_dir is resolved against it\)$/); // inside: it may be made
   });
 
   it("refuses recording paths that escape the dataset directory", async () => {

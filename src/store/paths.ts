@@ -44,7 +44,7 @@ export async function resolveAudioDir(roots: readonly string[], input: string, f
     // Outside the roots as written, a path is refused as outside whether or not it exists: the
     // answer must not tell a client what exists elsewhere on the server (/root/.ssh vs /root/x).
     if (!roots.some((root) => isInside(root, candidate))) throw outside();
-    throw invalid(field, `directory ${input} does not exist`);
+    throw invalid(field, `directory ${input} does not exist${isAbsolute(input) ? "" : relativeHint(roots.length, field)}`);
   }
   if (!roots.some((root) => isInside(root, real))) throw outside();
   if (!(await stat(real)).isDirectory()) throw invalid(field, `${input} is not a directory`);
@@ -66,6 +66,16 @@ export class RefusedFileError extends InvalidError {
   constructor(field: string, readonly refusal: FileRefusal, readonly reason: string) {
     super([{ field, message: reason }]);
   }
+}
+
+/**
+ * Where a relative directory that does not exist was looked for, and how to name one of another
+ * root. The roots are named by their place, not their paths: an answer names files relative to
+ * the roots, never where the server keeps them (api/recording-file.ts withoutAudioRoots).
+ */
+function relativeHint(roots: number, field: string): string {
+  if (roots === 1) return ` in the audio root (a relative ${field} is resolved against it)`;
+  return ` in the first of the ${roots} audio roots (a relative ${field} is resolved against the first): a directory of another root is given by its absolute path`;
 }
 
 /**
