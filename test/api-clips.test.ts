@@ -120,7 +120,10 @@ describe("GET /v1/clips", () => {
       expect(await refused(`start_before=${bad}`), bad).toEqual([["start_before", "must be a finite number of seconds"]]);
       expect(await refused(`end_after=${bad}`), bad).toEqual([["end_after", "must be a finite number of seconds"]]);
     }
-    expect(await refused("dataset_id=nope")).toEqual([["dataset_id", "must be a UUID"]]);
+    // A version-0 UUID is well-formed, and refused saying which UUIDs are taken: it was "must be a UUID".
+    const rule = "must be an RFC 9562 UUID: 8-4-4-4-12 hex digits, the 13th (the version) 1 to 8 and the 17th (the variant) 8, 9, a or b — or the nil or max UUID (all 0, all f)";
+    expect(await refused("dataset_id=00000000-0000-0000-0000-000000000001")).toEqual([["dataset_id", rule]]);
+    expect(await refused("dataset_id=nope")).toEqual([["dataset_id", rule]]);
   });
 
   it("documents the filters in the OpenAPI document", async () => {

@@ -30,7 +30,7 @@ describe("sonotile jobs: usage", () => {
     const cases: [string[], RegExp][] = [
       [["jobs", "frob"], /expected submit, list, show, abort, retry or download/],
       [["jobs", "submit"], /exactly one of --dataset, --recordings, --clips/],
-      [["jobs", "submit", "--recordings", "not-a-uuid,00000000-0000-4000-8000-000000000000"], /targets\.recording_ids\.0 \(--recordings\): must be a UUID$/m],
+      [["jobs", "submit", "--recordings", "not-a-uuid,00000000-0000-4000-8000-000000000000"], /targets\.recording_ids\.0 \(--recordings\): must be an RFC 9562 UUID: .* \(all 0, all f\)$/m],
       [["jobs", "submit", "--dataset", "00000000-0000-4000-8000-000000000000", "--features", "rms_dbfs,loudness"], /--features: unknown feature 'loudness' \(known: duration_s, /],
       [["jobs", "submit", "--dataset", "00000000-0000-4000-8000-000000000000", "--window", "nope"], /--window/],
       [["worker", "--threads", "0"], /--threads: must be an integer in \[1, 1024\]/],

@@ -23,6 +23,7 @@ import { createToken } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
 import { freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
 import { jobFixture, missingRecording, waitForJob, type JobFixture } from "./jobs-helpers.js";
+import { UUID_RULE } from "../src/store/common.js";
 
 let t: TestDatabase;
 let app: App;
@@ -132,7 +133,7 @@ describe("POST /v1/jobs extract_features", () => {
   it("lists jobs by run_id, refusing one that is no UUID by name, as every id is", async () => {
     const res = await app.inject({ url: "/v1/jobs?run_id=nope", headers: admin });
     // Before, run_id alone was no `id` (api/schemas.ts) and said zod's own "Invalid UUID".
-    expect([res.statusCode, res.json().fields?.map((f: { field: string; message: string }) => [f.field, f.message])]).toEqual([400, [["run_id", "must be a UUID"]]]);
+    expect([res.statusCode, res.json().fields?.map((f: { field: string; message: string }) => [f.field, f.message])]).toEqual([400, [["run_id", UUID_RULE]]]);
     expect((await app.inject({ url: `/v1/jobs?run_id=${randomUUID()}`, headers: admin })).json()).toMatchObject({ items: [], total: 0 });
   });
 

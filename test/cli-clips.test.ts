@@ -19,7 +19,7 @@ describe("sonotile clips: usage", () => {
     const cases: [string[], RegExp][] = [
       [["clips", "frob"], /expected 'import <table>' or 'export'/],
       [["clips", "import", FIXTURE], /give exactly one of --recording and --dataset/],
-      [["clips", "export", "--recording", "nope"], /--recording: must be a UUID, got 'nope'/],
+      [["clips", "export", "--recording", "nope"], /--recording: must be an RFC 9562 UUID: .*, got 'nope'/],
       [["clips", "export", "--recording", "00000000-0000-4000-8000-000000000000", "--times", "wall"], /--times: must be one of real, file$/m],
       [["clips", "export", "--recording", "00000000-0000-4000-8000-000000000000", "--format", "audacity"], /--format: must be one of raven, csv$/m],
       [["clips", "import", FIXTURE, "--recording", "00000000-0000-4000-8000-000000000000", "--features", "all"], /import takes no --features/],

@@ -16,6 +16,7 @@ import { ROOT } from "./golden.js";
 import { createClip } from "../src/store/clips.js";
 import { openDatabase } from "../src/store/db.js";
 import { FIXTURES, freshDatabase, migratedTemplate, REAL_PG_URL, tempDir, writeSineWav } from "./store-helpers.js";
+import { UUID_RULE } from "../src/store/common.js";
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 beforeAll(async () => {
@@ -148,7 +149,7 @@ describe("record ids on the command line", () => {
     const runs = await Promise.all(cases.map((args) => runSonotile([...args, "--data", join(dir.path, "none")], { env: { DATABASE_URL: "" } })));
     runs.forEach((r, i) => {
       const [command, action, id] = cases[i];
-      expect(r, `${command} ${action}`).toMatchObject({ code: 2, stderr: `sonotile ${command}: ${command === "token" ? "token" : "job"}-id: must be a UUID, got '${id}'\n` });
+      expect(r, `${command} ${action}`).toMatchObject({ code: 2, stderr: `sonotile ${command}: ${command === "token" ? "token" : "job"}-id: ${UUID_RULE}, got '${id}'\n` });
     });
   });
 

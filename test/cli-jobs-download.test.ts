@@ -17,6 +17,7 @@ import { completeJob, createJob, startJob } from "../src/store/jobs.js";
 import { cliRun, runSonotile, type CliRun } from "./cli-helpers.js";
 import { ROOT } from "./golden.js";
 import { REAL_PG_URL, freshDatabase, migratedTemplate, tempDir, type TestDatabase } from "./store-helpers.js";
+import { UUID_RULE } from "../src/store/common.js";
 
 const UUID = "00000000-0000-4000-8000-000000000000";
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -28,7 +29,7 @@ describe("sonotile jobs download: usage", () => {
       await writeFile(join(dir.path, "a-file"), "x");
       const cases: [string[], string][] = [
         [["jobs", "download"], "sonotile jobs: download: wrong number of arguments (see --help)\n"],
-        [["jobs", "download", "nope"], "sonotile jobs: job-id: must be a UUID, got 'nope'\n"],
+        [["jobs", "download", "nope"], `sonotile jobs: job-id: ${UUID_RULE}, got 'nope'\n`],
         [["jobs", "download", UUID, "--status", "failed"], "sonotile jobs: download takes no --status\n"],
         [["jobs", "download", UUID, "--window-size", "0.01"], "sonotile jobs: download takes no spectrogram parameters\n"],
         [["jobs", "show", UUID, "--force"], "sonotile jobs: show takes no --force\n"],

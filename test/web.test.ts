@@ -36,6 +36,7 @@ import { insertRecording } from "../src/store/recordings.js";
 import { startWorker, type ExtractWorker } from "../src/jobs/worker.js";
 import { launchChromium, SKIP_BROWSER } from "./browser.js";
 import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { UUID_RULE } from "../src/store/common.js";
 
 if (SKIP_BROWSER) console.warn("test/web.test.ts skipped: SONOTILE_SKIP_BROWSER=1");
 
@@ -997,7 +998,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(await page.locator("#recordings button.open").textContent()).toContain("tone.wav");
     // A link pasted into the open page's address bar that names no recording says it is the link's.
     await page.evaluate(() => { location.hash = "#recording=nonsense"; });
-    await expect.poll(() => page.textContent("#status")).toBe("the linked recording cannot be opened: invalid path: id: must be a UUID");
+    await expect.poll(() => page.textContent("#status")).toBe(`the linked recording cannot be opened: invalid path: id: ${UUID_RULE}`);
   });
 
   it("shows names from the server as text, never as markup", async () => {

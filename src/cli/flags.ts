@@ -15,6 +15,7 @@ import { z } from "zod";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { parseParams, ParamsError, paramsSchema, PARAM_NAMES, toNumber, type Params } from "../engine/params.js";
 import { MAX_THREADS } from "../tiles/limits.js";
+import { UUID_RULE } from "../store/common.js";
 import { UsageError } from "./errors.js";
 
 /** The flag of one parameter of SPEC §2. */
@@ -301,7 +302,7 @@ export function checkTimeExpansionOption(te: number | undefined, fileSamplerate:
  * before any database is opened; else a usage error naming the argument and the rule.
  */
 export function idArgument(text: string, name: string): string {
-  if (!z.uuid().safeParse(text).success) throw new UsageError(`${name}: must be a UUID, got '${text}'`);
+  if (!z.uuid().safeParse(text).success) throw new UsageError(`${name}: ${UUID_RULE}, got '${text}'`);
   // Lower-cased as the API's ids are (api/schemas.ts): the store compares ids as text too.
   return text.toLowerCase();
 }

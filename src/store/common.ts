@@ -20,12 +20,18 @@ export function* chunksOf(bytes: Uint8Array): Generator<[number, Buffer]> {
 }
 
 /**
+ * What a record id must be, as zod's z.uuid() checks it: "must be a UUID" refused
+ * `00000000-0000-0000-0000-000000000001` (version 0) and `…-4000-0000-…` (variant 0) unexplained.
+ */
+export const UUID_RULE = "must be an RFC 9562 UUID: 8-4-4-4-12 hex digits, the 13th (the version) 1 to 8 and the 17th (the variant) 8, 9, a or b — or the nil or max UUID (all 0, all f)";
+
+/**
  * A record id as the edges take it (the API's ids, a job's targets), lower-cased: a UUID is
  * case-insensitive (RFC 9562), and PostgreSQL finds a record by either case, but ids compared as
  * text did not — a clip table imported into a recording named in capitals answered 404 for the
  * recording it had just read, and a job's target named in capitals was "no recording".
  */
-export const recordId = z.uuid({ error: "must be a UUID" }).toLowerCase();
+export const recordId = z.uuid({ error: UUID_RULE }).toLowerCase();
 
 /** A page of a listing (SPEC §5). */
 export interface Page<T> {
