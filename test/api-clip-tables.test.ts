@@ -350,12 +350,12 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
       { field: "line 3, Begin File", message: "'missing.wav' is no recording of the dataset (no file of that name)" },
       { field: "line 4, End Time (s)", message: "30 s (real) must be <= the recording's duration (4 s)" },
     ]);
-    // An Audacity label track alike.
-    const labels = await importText(`recording_id=${ids.stereo}`, "0\tx\tpip\n1\t30\tpip\n");
+    // An Audacity label track alike, its faults in the order of its lines.
+    const labels = await importText(`recording_id=${ids.stereo}`, "1\t30\tpip\n0\tx\tpip\n");
     expect(labels.statusCode, labels.body).toBe(400);
     expect(labels.json().fields).toEqual([
-      { field: "line 1, end", message: "'x' is not a number of seconds" },
-      { field: "line 2, end", message: "30 s (real) must be <= the recording's duration (4 s)" },
+      { field: "line 1, end", message: "30 s (real) must be <= the recording's duration (4 s)" },
+      { field: "line 2, end", message: "'x' is not a number of seconds" },
     ]);
     expect(await clipsOf(ids.stereo)).toEqual([]);
   });

@@ -185,10 +185,12 @@ export class TableFaults {
   get count(): number {
     return this.list.length + this.more;
   }
-  /** Throws them, if any. */
+  /** Throws them, if any, by line: a row's cells are read before rows are checked against their recording, and the reader fixes the file from the top. */
   check(): void {
     if (!this.count) return;
-    throw new InvalidError(this.more ? [...this.list, { field: "table", message: `and ${this.more} more faults` }] : this.list);
+    const line = (f: { field: string }) => Number(/^line (\d+)/.exec(f.field)?.[1] ?? 0);
+    const list = [...this.list].sort((a, b) => line(a) - line(b));
+    throw new InvalidError(this.more ? [...list, { field: "table", message: `and ${this.more} more faults` }] : list);
   }
 }
 
