@@ -12,28 +12,11 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fileStamp, indexResumeFile, ResumeCheckpoint, resumeFilePath, type ComputedTarget, type ExtractSettings } from "../src/cli/extract-resume.js";
-import { parseParams } from "../src/engine/params.js";
-import { VERSION } from "../src/engine/version.js";
-import { FEATURE_NAMES, type FeatureValues } from "../src/features/features.js";
+import { fileStamp, indexResumeFile, ResumeCheckpoint, resumeFilePath, type ComputedTarget } from "../src/cli/extract-resume.js";
+import { CHECKPOINT_ROWS, peakMiB, seconds, settings, syntheticValues } from "./synthetic-rows.js";
 
-/** Rows between checkpoints: a run of 1-second clips on 2 cores computes about as many in the default 30 s. */
-const CHECKPOINT_ROWS = 10_000;
 /** Files per directory of the made targets. */
 const PER_DIRECTORY = 1000;
-
-const settings: ExtractSettings = { version: VERSION, params: parseParams({}), features: [...FEATURE_NAMES], "clip-start": null, "clip-end": null, "clip-low-freq": null, "clip-high-freq": null, "time-expansion": null, md5: false };
-
-const peakMiB = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
-const seconds = (since: number): string => ((performance.now() - since) / 1000).toFixed(1);
-
-/** Values as a computation gives them: every scalar a double with all its digits, 64 log-mel floats. */
-function syntheticValues(i: number): FeatureValues {
-  const values: Record<string, number | Float32Array> = {};
-  for (const name of FEATURE_NAMES) values[name] = Math.sin(i + name.length) * 1234.5678;
-  values.log_mel = Float32Array.from({ length: 64 }, (_, k) => -80 * Math.abs(Math.sin(i * 64 + k)));
-  return values as FeatureValues;
-}
 
 const targetPath = (dir: string, i: number): string => join(dir, String(Math.floor(i / PER_DIRECTORY)), `${i}.wav`);
 
