@@ -24,7 +24,7 @@ const scratch = mkdtempSync(join(tmpdir(), "sonotile-extract-table-"));
 try {
   const output = join(scratch, `features${format}`);
   // An interval no checkpoint waits for: keep() writes every CHECKPOINT_ROWS rows.
-  const checkpoint = new ResumeCheckpoint(output, settings, { rows: new Map(), changed: [], appendAt: null }, Infinity, () => Promise.resolve(), (line) => console.log(line));
+  const checkpoint = new ResumeCheckpoint(output, settings, { rows: new Map(), changed: [], appendAt: null, file: null }, Infinity, () => Promise.resolve(), (line) => console.log(line));
   const paths: string[] = [];
   let start = performance.now();
   for (let i = 0; i < rows; i++) {

@@ -29,7 +29,7 @@ async function write(dir: string, rows: number): Promise<void> {
   console.log(`made ${rows} empty target files in ${seconds(start)} s`);
   const output = join(dir, "features.csv");
   // An interval no checkpoint waits for: keep() writes every CHECKPOINT_ROWS rows.
-  const checkpoint = new ResumeCheckpoint(output, settings, { rows: new Map(), changed: [], appendAt: null }, Infinity, () => Promise.resolve(), (line) => console.log(line));
+  const checkpoint = new ResumeCheckpoint(output, settings, { rows: new Map(), changed: [], appendAt: null, file: null }, Infinity, () => Promise.resolve(), (line) => console.log(line));
   const times: number[] = [];
   let computing = 0;
   start = performance.now();

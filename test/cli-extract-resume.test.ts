@@ -1,20 +1,23 @@
 // The resume file of `sonotile extract` (src/cli/extract-resume.ts) at unit level, no CLI: JSON
 // Lines appended at each checkpoint, a torn last line left out, 0.15.0's single document still read.
 // The CLI's interrupted and killed runs that write and read it are in cli-extract.test.ts.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { fileStamp, ResumeCheckpoint, writeResumeFile, type ComputedTarget, type ExtractSettings, type ResumedTargets } from "../src/cli/extract-resume.js";
-import { readResumeFile } from "./extract-helpers.js";
+import { fileStamp, indexResumeFile, ResumeCheckpoint, type ComputedTarget, type ExtractSettings, type ResumedTargets } from "../src/cli/extract-resume.js";
+import { NOTHING_RESUMED, readResumeFile, writeResumeFile } from "./extract-helpers.js";
 import { encodeWav16 } from "../src/demo/wav.js";
 import { parseParams } from "../src/engine/params.js";
 import { VERSION } from "../src/engine/version.js";
 import { featuresOfFile, FEATURE_NAMES } from "../src/features/features.js";
+import { featureTableCsv, featureTableCsvChunks, type FeatureTableRow } from "../src/features/table.js";
 
 /** The paths whose files were fsynced (FileHandle.sync), in order, each with whether the resume file of its directory's t.csv existed then. */
 const synced = vi.hoisted(() => [] as [path: string, resumeFileThere: boolean][]);
+/** Paths whose fsync fails (EIO), as a disk's can. */
+const failingSyncs = vi.hoisted(() => new Set<string>());
 vi.mock("node:fs/promises", async (importOriginal) => {
   const fs = await importOriginal<typeof import("node:fs/promises")>();
   const { existsSync } = await import("node:fs");
@@ -23,6 +26,7 @@ vi.mock("node:fs/promises", async (importOriginal) => {
     const sync = handle.sync.bind(handle);
     handle.sync = () => {
       synced.push([String(args[0]), existsSync(`${args[0]}/t.csv.resume.json`)]);
+      if (failingSyncs.has(String(args[0]))) return Promise.reject(Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" }));
       return sync();
     };
     return handle;
@@ -34,7 +38,6 @@ const tmp = mkdtempSync(join(tmpdir(), "sonotile-extract-resume-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const settings: ExtractSettings = { version: VERSION, params: parseParams({}), features: [...FEATURE_NAMES], "clip-start": null, "clip-end": null, "clip-low-freq": null, "clip-high-freq": null, "time-expansion": null, md5: false };
-const NOTHING_RESUMED: ResumedTargets = { rows: new Map(), changed: [], appendAt: null };
 /** Two computed targets, A and B (B's values with a NaN and a −Infinity: JSON has neither). */
 const targets: ComputedTarget[] = [];
 
@@ -99,7 +102,34 @@ describe("the resume file of sonotile extract", () => {
     expect(synced).toEqual([[expect.stringMatching(/\.partial$/), false], [dir, true]]);
     checkpoint.add(B());
     await checkpoint.keep();
-    expect(synced.slice(2)).toEqual([[`${out}.resume.json`, false]]);
+    // Through the handle the first write opened (the temporary file's, renamed): the file, not its directory.
+    expect(synced.slice(2)).toEqual([[synced[0][0], false]]);
+    await checkpoint.close();
+  });
+
+  it("a directory that cannot be flushed after the first write is said once, the checkpoint kept: the next rows are appended, not the file written whole again", async () => {
+    const out = output("directory-unsynced");
+    const dir = dirname(out);
+    const said: string[] = [];
+    const checkpoint = checkpointOf(out, NOTHING_RESUMED, said);
+    failingSyncs.add(dir);
+    try {
+      synced.length = 0;
+      checkpoint.add(A());
+      await checkpoint.settle();
+    } finally {
+      failingSyncs.delete(dir);
+    }
+    expect(said).toEqual([`sonotile extract: ${dir} could not be flushed to the disk after ${out}.resume.json was written (EIO): a crash of the system could lose the file; the run goes on`]);
+    expect(checkpoint.rows).toBe(1);
+    const first = readFileSync(`${out}.resume.json`);
+    checkpoint.add(B());
+    await checkpoint.keep();
+    // One fsync of the file appended to; no temporary file written (the whole file again) nor directory.
+    expect(synced.slice(2)).toEqual([[synced[0][0], false]]);
+    expect(readFileSync(`${out}.resume.json`).subarray(0, first.length)).toEqual(first);
+    expect([checkpoint.rows, said.length, lines(out).length]).toEqual([2, 1, 4]);
+    await checkpoint.close();
   });
 
   it("a torn last line (a run killed while appending it) is left out, and the resumed run's next rows are written over it", async () => {
@@ -110,7 +140,7 @@ describe("the resume file of sonotile extract", () => {
     truncateSync(`${out}.resume.json`, length - 100);
     const resumed = await readResumeFile(out, settings);
     expect(resumed).toEqual({ rows: new Map([[A().path, A()]]), changed: [], appendAt: Buffer.byteLength(`${header}\n${rowA}\n`) });
-    const checkpoint = checkpointOf(out, resumed!);
+    const checkpoint = checkpointOf(out, (await indexResumeFile(out, settings))!);
     checkpoint.add(B());
     await checkpoint.keep();
     expect(checkpoint.rows).toBe(2);
@@ -123,7 +153,7 @@ describe("the resume file of sonotile extract", () => {
     await writeResumeFile(out, settings, [{ ...A(), file: { file_size: 1, file_mtime: 0 } }, B()]);
     const resumed = await readResumeFile(out, settings);
     expect([[...resumed!.rows.keys()], resumed!.changed]).toEqual([[B().path], [A().path]]);
-    const checkpoint = checkpointOf(out, resumed!);
+    const checkpoint = checkpointOf(out, (await indexResumeFile(out, settings))!);
     checkpoint.add(A());
     await checkpoint.keep();
     expect(lines(out)).toHaveLength(5); // header, A as it was, B, A again, and the end
@@ -137,7 +167,7 @@ describe("the resume file of sonotile extract", () => {
     writeFileSync(`${out}.resume.json`, JSON.stringify({ kind: "sonotile extract --resume", settings, rows: rows.slice(0, 1) }, (_key, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v)) + "\n");
     const resumed = await readResumeFile(out, settings);
     expect(resumed).toEqual({ rows: new Map([[A().path, A()]]), changed: [], appendAt: null });
-    const checkpoint = checkpointOf(out, resumed!);
+    const checkpoint = checkpointOf(out, (await indexResumeFile(out, settings))!);
     checkpoint.add(B());
     await checkpoint.keep();
     expect(checkpoint.rows).toBe(2);
@@ -173,6 +203,62 @@ describe("the resume file of sonotile extract", () => {
     const [b, a] = await read();
     expect(b).not.toBe(B()); // read back from the file now, every value as computed (a NaN, a −Infinity)
     expect([b, a.values.rms_dbfs]).toEqual([B(), changed]);
+  });
+
+  it("the resume file removed or renamed over during the run: its rows are read back all the same, through the file opened at the first checkpoint — the table's bytes those of its rows as computed", async () => {
+    const csvOf = async (rows: AsyncIterable<ComputedTarget>) => {
+      let text = "";
+      for await (const chunk of featureTableCsvChunks((async function* (): AsyncGenerator<FeatureTableRow> {
+        for await (const { path, values } of rows) yield { path, values };
+      })(), [...FEATURE_NAMES], { stored: false, clips: false })) text += chunk;
+      return text;
+    };
+    const expected = featureTableCsv([A(), B()].map(({ path, values }) => ({ path, values })), [...FEATURE_NAMES], { stored: false, clips: false });
+    for (const how of ["removed", "renamed over"] as const) {
+      const out = output(`gone-${how.replace(" ", "-")}`);
+      const checkpoint = checkpointOf(out, NOTHING_RESUMED);
+      checkpoint.add(A());
+      await checkpoint.settle();
+      rmSync(`${out}.resume.json`);
+      if (how === "renamed over") {
+        writeFileSync(`${out}.other`, "another file\n");
+        renameSync(`${out}.other`, `${out}.resume.json`);
+      }
+      checkpoint.add(B()); // appended through the open file too
+      expect(await csvOf(checkpoint.rowsOf([A().path, B().path])), how).toBe(expected);
+      // The run's end keeps its rows where --resume reads them (an interruption says so): the file is put back.
+      await checkpoint.keep();
+      expect(checkpoint.rows).toBe(2);
+      expect((await readResumeFile(out, settings))!.rows, how).toEqual(new Map([[A().path, A()], [B().path, B()]]));
+      expect(await csvOf(checkpoint.rowsOf([A().path, B().path])), how).toBe(expected);
+      await checkpoint.close();
+    }
+    // A resumed run reads and appends through the file --resume opened.
+    const out = output("gone-resumed");
+    await writeResumeFile(out, settings, [A()]);
+    const checkpoint = checkpointOf(out, (await indexResumeFile(out, settings))!);
+    rmSync(`${out}.resume.json`);
+    checkpoint.add(B());
+    await checkpoint.keep();
+    expect(await csvOf(checkpoint.rowsOf([A().path, B().path]))).toBe(expected);
+    await checkpoint.close();
+  });
+
+  it("a row read back must be the one of the path asked for: another's line there is refused as a file changed during the run", async () => {
+    const out = output("other-row");
+    const checkpoint = checkpointOf(out, NOTHING_RESUMED);
+    checkpoint.add(A());
+    await checkpoint.settle();
+    // A's line names another recording now, its length kept.
+    const text = readFileSync(`${out}.resume.json`, "utf8");
+    const other = A().path.replace(/a\.wav$/, "c.wav");
+    writeFileSync(`${out}.resume.json`, text.replace(JSON.stringify(A().path), JSON.stringify(other)));
+    const read = async () => {
+      for await (const row of checkpoint.rowsOf([A().path])) void row;
+    };
+    const start = Buffer.byteLength(lines(out)[0]) + 1;
+    await expect(read()).rejects.toThrow(`${out}.resume.json: bytes ${start}–${start + Buffer.byteLength(lines(out)[1]) + 1} are not the row of ${A().path} this run wrote there (the file was changed during the run)`);
+    await checkpoint.close();
   });
 
   it("a line that is not a row is refused naming it; a file without a complete header line is not a resume file", async () => {

@@ -65,6 +65,13 @@ export async function fileStamp(path: string): Promise<ExtractedFile | null> {
  */
 export type KeptRow = ComputedTarget | { start: number; end: number };
 
+/** The resume file, open: every append and read-back of a run goes through it, so that the file removed or renamed over during the run is still the run's (its rows were lost with it). */
+export interface ResumeFile {
+  handle: FileHandle;
+  /** Its path, as messages name it. */
+  path: string;
+}
+
 /** Rows kept by an interrupted run whose files are unchanged, by path, and the paths of those changed since. */
 export interface ResumedTargets {
   rows: Map<string, KeptRow>;
@@ -75,6 +82,8 @@ export interface ResumedTargets {
    * 0.15.0's single document).
    */
   appendAt: number | null;
+  /** The resume file, open (read and write), where its rows are; null with appendAt (its rows are held). Closed by ResumeCheckpoint.close, or by whoever reads it otherwise. */
+  file: ResumeFile | null;
 }
 
 /** What the resume file says it is, so that no other JSON is taken for one. */
@@ -168,32 +177,51 @@ async function writeLinesAt(file: FileHandle, at: number, lines: Iterable<string
 }
 
 /**
- * Writes the resume file of `output` whole: its header and `targets` (atomically, as every output:
- * a temporary file renamed over it, so a failure or a kill leaves the one before), then flushes its
- * directory — the rename is an entry of the directory, not of the file: with the file's bytes alone
- * flushed, a crash could lose the file of the run's first checkpoint. The appends after it change
- * no entry (ResumeCheckpoint), so a run flushes the directory once.
- * @returns its length in bytes (where ResumeCheckpoint appends the next rows).
+ * Writes the resume file at `path` whole with `write` (given the file open for reading and writing,
+ * it returns its length), atomically as every output: a temporary file renamed over it, so a
+ * failure or a kill leaves the one before.
+ * @returns the file, open — the temporary file's handle, which is the renamed file's: no other file
+ * put there between the rename and an open is taken for it — and its length in bytes (where
+ * ResumeCheckpoint appends the next rows).
  */
-export async function writeResumeFile(output: string, settings: ExtractSettings, targets: Iterable<ComputedTarget>): Promise<number> {
-  return writeResumeLines(output, [headerLine(settings), ...Array.from(targets, rowLine)]);
+async function writeWholeResumeFile(path: string, write: (handle: FileHandle) => Promise<number>): Promise<{ file: ResumeFile; length: number }> {
+  let handle: FileHandle | undefined;
+  try {
+    const length = await writeOutputFile(path, async (temp) => {
+      const file = await open(temp, "w+").catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
+      handle = file;
+      return await write(file).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
+    });
+    return { file: { handle: handle!, path }, length };
+  } catch (err) {
+    await handle?.close();
+    throw err;
+  }
 }
 
-/** writeResumeFile of the file's `lines` (its header line first). */
-async function writeResumeLines(output: string, lines: readonly string[]): Promise<number> {
-  const path = resumeFilePath(output);
-  const length = await writeOutputFile(path, async (temp) => {
-    const file = await open(temp, "w").catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
-    try {
-      return await writeLinesAt(file, 0, lines);
-    } catch (err) {
-      throw outputError(path, err as NodeJS.ErrnoException);
-    } finally {
-      await file.close();
+/**
+ * The resume file whose path is not that of the open `file` any more (removed, or another file put
+ * there during the run) written there again: a copy of the open file's first `length` bytes, so
+ * that each row's line is at the same bytes, and --resume finds the rows where a message says.
+ */
+async function copyResumeFile(file: ResumeFile, length: number): Promise<ResumeFile> {
+  const { file: copy } = await writeWholeResumeFile(file.path, async (handle) => {
+    const bytes = Buffer.alloc(READ_WINDOW);
+    for (let at = 0; at < length; ) {
+      const { bytesRead } = await file.handle.read(bytes, 0, Math.min(bytes.length, length - at), at);
+      if (bytesRead === 0) throw new Error(`the run's open file holds ${at} bytes, not the ${length} it wrote (the file was changed during the run)`);
+      at = await writeWholeAt(handle, bytes.subarray(0, bytesRead), at);
     }
+    await handle.sync();
+    return length;
   });
-  await syncDirectory(dirname(path)).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
-  return length;
+  return copy;
+}
+
+/** Whether the file at `path` is the open `file` (not removed or replaced since it was opened). */
+async function isAtItsPath({ handle, path }: ResumeFile): Promise<boolean> {
+  const [there, opened] = await Promise.all([stat(path).catch(() => null), handle.stat()]);
+  return there !== null && there.ino === opened.ino && there.dev === opened.dev;
 }
 
 /**
@@ -210,23 +238,19 @@ async function syncDirectory(dir: string): Promise<void> {
 }
 
 /**
- * Appends `lines` (rowLine) to the resume file of `output` at byte `at`, the end of its complete lines: a
+ * Appends `lines` (rowLine) to the resume `file` at byte `at`, the end of its complete lines: a
  * torn line after them (a run killed while writing it, a write that failed) is cut first. A write
  * that fails is cut again, so that the file holds the rows it held.
  * @returns the file's new length.
  */
-async function appendResumeLines(output: string, at: number, lines: readonly string[]): Promise<number> {
-  const path = resumeFilePath(output);
-  const file = await open(path, "r+").catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
+async function appendResumeLines({ handle, path }: ResumeFile, at: number, lines: readonly string[]): Promise<number> {
   try {
-    await file.truncate(at);
-    return await writeLinesAt(file, at, lines);
+    await handle.truncate(at);
+    return await writeLinesAt(handle, at, lines);
   } catch (err) {
     // Cut back to the rows before; if even that fails, the next append cuts it, and a reader ignores a torn last line.
-    await file.truncate(at).catch(() => undefined);
+    await handle.truncate(at).catch(() => undefined);
     throw outputError(path, err as NodeJS.ErrnoException);
-  } finally {
-    await file.close();
   }
 }
 
@@ -244,7 +268,10 @@ async function appendResumeLines(output: string, at: number, lines: readonly str
  *
  * It is also where the run's table is written from (rowsOf): a row written to the file is no
  * longer held, only where its line is — a run's memory is that of the rows of one interval,
- * whatever its targets (every row was held to the end: 901 MiB for 400,000).
+ * whatever its targets (every row was held to the end: 901 MiB for 400,000). Every write and
+ * read goes through the file as opened at the first write (or by --resume) until close: a file
+ * removed or put over it during the run does not lose its rows (the table was not written, the run
+ * failed), and the run's end puts it back where --resume reads it (keep).
  */
 export class ResumeCheckpoint {
   /** Every row of the run (an interrupted run's kept, and this run's), by path: its line in the file, or the row until it is written. */
@@ -259,6 +286,8 @@ export class ResumeCheckpoint {
   private lastCost = 0;
   private writing: Promise<void> | null = null;
   private failureSaid = false;
+  /** The resume file, open from the first write (or --resume's) to close: a file removed or put over it during the run does not lose its rows. */
+  private file: ResumeFile | null;
   /** The rows of the last checkpoint in the resume file (0: none yet): a run that finishes removes it. */
   rows = 0;
 
@@ -280,6 +309,7 @@ export class ResumeCheckpoint {
     this.appendAt = earlier.appendAt;
     this.held = earlier.appendAt === null ? 0 : earlier.rows.size;
     this.kept = new Map(earlier.rows);
+    this.file = earlier.file;
   }
 
   /** A computed target: written with the others once the interval has passed. */
@@ -297,11 +327,19 @@ export class ResumeCheckpoint {
 
   /**
    * Every row computed so far into the resume file, now (the run's end: interrupted, or its table
-   * unwritable); `rows` then counts them all.
+   * unwritable); `rows` then counts them all. A resume file removed or replaced during the run is
+   * written at its path again first, from the open file.
    * @throws the write's error (the file holds the rows of the last checkpoint, as before).
    */
   async keep(): Promise<void> {
     await this.settle();
+    if (this.file && this.appendAt !== null && !(await isAtItsPath(this.file))) {
+      // Removed or replaced during the run: --resume reads the path, so the rows go back there.
+      const copy = await copyResumeFile(this.file, this.appendAt);
+      await this.file.handle.close();
+      this.file = copy;
+      await this.syncDirectory();
+    }
     await this.write();
   }
 
@@ -318,12 +356,18 @@ export class ResumeCheckpoint {
    */
   rowsOf(paths: Iterable<string>): AsyncGenerator<ComputedTarget> {
     const kept = this.kept;
-    return readKeptRows(this.output, (function* () {
+    return readKeptRows(this.file, (function* (): Generator<[string, KeptRow]> {
       for (const path of paths) {
         const row = kept.get(path);
-        if (row) yield row;
+        if (row) yield [path, row];
       }
     })());
+  }
+
+  /** Closes the resume file (a run's end: its table written, or its rows kept). */
+  async close(): Promise<void> {
+    await this.file?.handle.close();
+    this.file = null;
   }
 
   private async checkpoint(): Promise<void> {
@@ -343,6 +387,20 @@ export class ResumeCheckpoint {
     this.lastCost = this.lastEnd - start;
   }
 
+  /**
+   * Flushes the resume file's directory after the file was renamed into it: the rename is an entry
+   * of the directory, not of the file — with the file's bytes alone flushed, a crash of the system
+   * could lose it. The appends after it change no entry, so a run flushes the directory once. The
+   * file is written all the same: a failure is said, not taken for a failed checkpoint (whose rows
+   * would then be written whole again at every next one).
+   */
+  private async syncDirectory(): Promise<void> {
+    const path = resumeFilePath(this.output);
+    await syncDirectory(dirname(path)).catch((err: NodeJS.ErrnoException) =>
+      this.say(`sonotile extract: ${dirname(path)} could not be flushed to the disk after ${path} was written (${err.code ?? err.message}): a crash of the system could lose the file; the run goes on`),
+    );
+  }
+
   /** Appends the rows computed since the last write, or writes the whole file (appendAt null). */
   private async write(): Promise<void> {
     const rows = this.unwritten;
@@ -354,13 +412,15 @@ export class ResumeCheckpoint {
         const all = [...this.kept.values()] as ComputedTarget[];
         const lines = all.map(rowLine);
         const header = headerLine(this.settings);
-        this.appendAt = await writeResumeLines(this.output, [header, ...lines]);
+        const { file, length } = await writeWholeResumeFile(resumeFilePath(this.output), (handle) => writeLinesAt(handle, 0, [header, ...lines]));
+        [this.file, this.appendAt] = [file, length];
         this.written(all, lines, Buffer.byteLength(header));
         this.held = all.length;
+        await this.syncDirectory();
       } else {
         const lines = rows.map(rowLine);
         const at = this.appendAt;
-        this.appendAt = await appendResumeLines(this.output, at, lines);
+        this.appendAt = await appendResumeLines(this.file!, at, lines);
         this.written(rows, lines, at);
         this.held += rows.length;
       }
@@ -383,17 +443,14 @@ export class ResumeCheckpoint {
 }
 
 /**
- * `rows` as computed: those held as they are, the others read back from the resume file of `output`
- * (opened at the first of them).
- * @throws Error naming the resume file when it cannot be read, or a row's line is not one
+ * `rows` as computed, each with the path it is the row of: those held as they are, the others read
+ * back from the resume `file` where their lines are (null only where every row is held).
+ * @throws Error naming the resume file when it cannot be read, or a row's line is not the row of its path
  */
-export async function* readKeptRows(output: string, rows: Iterable<KeptRow>): AsyncGenerator<ComputedTarget> {
+export async function* readKeptRows(file: ResumeFile | null, rows: Iterable<[path: string, row: KeptRow]>): AsyncGenerator<ComputedTarget> {
   let lines: ResumeLines | undefined;
-  try {
-    for (const row of rows) yield "values" in row ? row : await (lines ??= await ResumeLines.open(resumeFilePath(output))).row(row);
-  } finally {
-    await lines?.close();
-  }
+  // A row is where its line is only once a write put it in the file, which is then open.
+  for (const [path, row] of rows) yield "values" in row ? row : await (lines ??= new ResumeLines(file!)).row(path, row);
 }
 
 /** Bytes of the resume file read at once by ResumeLines: a read per many rows. */
@@ -408,31 +465,19 @@ class ResumeLines {
   private window = Buffer.alloc(0);
   private windowAt = 0;
 
-  private constructor(
-    private readonly file: FileHandle,
-    private readonly path: string,
-  ) {}
+  constructor(private readonly file: ResumeFile) {}
 
-  /** @throws Error naming `path` when it cannot be opened */
-  static async open(path: string): Promise<ResumeLines> {
-    const file = await open(path).catch((err: NodeJS.ErrnoException) => Promise.reject(new Error(`cannot read ${path}: ${err.code ?? err.message}`)));
-    return new ResumeLines(file, path);
-  }
-
-  /** The row whose line is bytes [start, end) of the file. */
-  async row({ start, end }: { start: number; end: number }): Promise<ComputedTarget> {
+  /** The row of `path`, whose line is bytes [start, end) of the file. */
+  async row(path: string, { start, end }: { start: number; end: number }): Promise<ComputedTarget> {
+    const { handle, path: filePath } = this.file;
     if (start < this.windowAt || end > this.windowAt + this.window.length) {
       const bytes = Buffer.alloc(Math.max(READ_WINDOW, end - start));
-      const { bytesRead } = await this.file.read(bytes, 0, bytes.length, start).catch((err: NodeJS.ErrnoException) => Promise.reject(new Error(`cannot read ${this.path}: ${err.code ?? err.message}`)));
+      const { bytesRead } = await handle.read(bytes, 0, bytes.length, start).catch((err: NodeJS.ErrnoException) => Promise.reject(new Error(`cannot read ${filePath}: ${err.code ?? err.message}`)));
       [this.window, this.windowAt] = [bytes.subarray(0, bytesRead), start];
     }
     const value = end <= this.windowAt + this.window.length ? parsedOrUndefined(this.window.toString("utf8", start - this.windowAt, end - this.windowAt)) : undefined;
-    if (!isSavedRow(value)) throw new Error(`${this.path}: bytes ${start}–${end} are not the row this run wrote there (the file was changed during the run)`);
+    if (!isSavedRow(value) || value.path !== path) throw new Error(`${filePath}: bytes ${start}–${end} are not the row of ${path} this run wrote there (the file was changed during the run)`);
     return restoredRow(value);
-  }
-
-  close(): Promise<void> {
-    return this.file.close();
   }
 }
 
@@ -504,7 +549,8 @@ const STAMP_READS = 64;
  */
 export async function indexResumeFile(output: string, settings: ExtractSettings): Promise<ResumedTargets | null> {
   const path = resumeFilePath(output);
-  const file = await open(path).catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : Promise.reject(new Error(`cannot read ${path}: ${err.code ?? err.message}`))));
+  // Read and write: the run appends its rows through this handle (ResumeCheckpoint).
+  const file = await open(path, "r+").catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : Promise.reject(new Error(`cannot read ${path}: ${err.code ?? err.message}`))));
   if (file === null) return null;
   const notResumeFile = () => new Error(`${path} is not the resume file of an interrupted sonotile extract; remove it to start over`);
   // By path: a later line of a target (computed again, its file changed) replaces the earlier.
@@ -531,11 +577,14 @@ export async function indexResumeFile(output: string, settings: ExtractSettings)
       }
       appendAt = end;
     }
-  } finally {
+    if (lines === 0) throw notResumeFile();
+  } catch (err) {
     await file.close();
+    throw err;
   }
-  if (lines === 0) throw notResumeFile();
-  const resumed: ResumedTargets = { rows: new Map(), changed: [], appendAt };
+  // 0.15.0's document's rows are held: the file is not read again, its first checkpoint writes another.
+  if (appendAt === null) await file.close();
+  const resumed: ResumedTargets = { rows: new Map(), changed: [], appendAt, file: appendAt === null ? null : { handle: file, path } };
   const rows = [...saved];
   for (let i = 0; i < rows.length; i += STAMP_READS) {
     const group = rows.slice(i, i + STAMP_READS);

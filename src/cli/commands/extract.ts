@@ -131,76 +131,81 @@ async function extract(args: string[]): Promise<number> {
   const resumedTargets = resume ? ((await indexResumeFile(output, settings)) ?? NOTHING_RESUMED) : await checkNoInterruptedRun(output);
   const { rows: earlier, changed } = resumedTargets;
   const report = new Progress(progressS * 1000);
-  const { paths, unreadable } = await findRecordings(cl.positionals);
-  if (paths.length === 0) {
-    // Nothing to compute: one line says why (the skip lines would only repeat it).
-    const searched = cl.positionals.filter((input) => !unreadable.has(input));
-    const problems = [...unreadable].map(([input, why]) => `${input}: ${why}`);
-    throw new Error([...(searched.length ? [`no audio file found in ${searched.join(", ")}`] : []), ...problems].join("; "));
-  }
-  const kept = await keptRowsPath(output);
-  checkSameInputs(resumedTargets, paths, output, kept);
-  for (const [input, why] of unreadable) report.skip(input, why);
-  const resumed = paths.filter((path) => earlier.has(path)).length;
-  const todo = paths.filter((path) => !earlier.has(path));
-  // The first signal from here stops the batch and keeps what it computed (keepInterruptedRun);
-  // a second one ends the run at once (output-file.ts).
-  const stop = new AbortController();
-  const releaseSignal = onFirstSignal((signal) => stop.abort(signal));
-  report.begin(todo.length);
-  // Headers are read as the batch runs, a little ahead of it: its first targets start at once.
-  const headers = readHeaders(todo, target, timeExpansion, report, stop.signal);
-  const computedTarget = (o: Extract<ExtractOutcome, { values: unknown }>): ComputedTarget => ({ path: o.item.path, values: o.values, file: headers.stamps.get(o.item.path) ?? null, md5: o.md5 });
   // A resumed run's partial table holds fewer rows than its first checkpoint: it goes (as in keepUnwrittenRows).
   const checkpoint = new ResumeCheckpoint(output, settings, resumedTargets, checkpointS * 1000, () => (resume ? removePartialTable(output, format) : Promise.resolve()), (line) => report.say(line));
-  const onOutcome = (o: ExtractOutcome) => {
-    report.done(o);
-    if ("values" in o) checkpoint.add(computedTarget(o));
-  };
-  if (todo.length) await extractEach(headers.items, { params, timeExpansion, timeExpansionName: "--time-expansion", threads, md5: settings.md5, stop: stop.signal, onOutcome });
-  // The run's own writes and removals of the resume file come after a checkpoint's.
-  await checkpoint.settle();
-  // In the order of the paths, as an uninterrupted run writes them; each row read back from the
-  // resume file (or as held, since the last checkpoint) as the table is written.
-  const done = paths.filter((path) => checkpoint.has(path));
-  const tableRow = ({ path, values, md5 }: ComputedTarget): FeatureTableRow => ({ path, md5, clip: clip ? { start: start ?? 0, end: (start ?? 0) + values.duration_s } : undefined, values });
-  const rows: TableRows = {
-    count: done.length,
-    async *[Symbol.asyncIterator]() {
-      for await (const row of checkpoint.rowsOf(done)) yield tableRow(row);
-    },
-  };
-  const targets: TableTargets = { stored: false, clips: clip, md5: settings.md5 };
-  if (stop.signal.aborted) {
-    report.stop();
-    await keepInterruptedRun(output, format, rows, features, targets, settings, resumed + todo.length - headers.unopened, checkpoint.rows, () => checkpoint.keep());
-    return endBySignal(stop.signal.reason as NodeJS.Signals);
-  }
-  if (done.length === 0) {
-    report.stop();
-    // No file that opened could take --time-expansion: the command line's fault (exit 2), named
-    // once more. Files that took it and failed to compute are not that.
-    throw headers.refusal && headers.read === 0 ? headers.refusal : new Error("no target could be computed; nothing written");
-  }
-  // A signal while the table is written (a moment, all computed) lets the table be finished, then ends the run.
-  await writeTable(output, format, rows, features, targets, settings).catch((err: Error) => {
-    report.stop();
-    return keepUnwrittenRows(output, err, done.length, checkpoint.rows, async () => {
-      await checkpoint.keep();
-      // A resumed run's partial table holds fewer rows than the resume file now does (as in keepInterruptedRun).
-      await removePartialTable(output, format);
+  try {
+    const { paths, unreadable } = await findRecordings(cl.positionals);
+    if (paths.length === 0) {
+      // Nothing to compute: one line says why (the skip lines would only repeat it).
+      const searched = cl.positionals.filter((input) => !unreadable.has(input));
+      const problems = [...unreadable].map(([input, why]) => `${input}: ${why}`);
+      throw new Error([...(searched.length ? [`no audio file found in ${searched.join(", ")}`] : []), ...problems].join("; "));
+    }
+    const kept = await keptRowsPath(output);
+    checkSameInputs(resumedTargets, paths, output, kept);
+    for (const [input, why] of unreadable) report.skip(input, why);
+    const resumed = paths.filter((path) => earlier.has(path)).length;
+    const todo = paths.filter((path) => !earlier.has(path));
+    // The first signal from here stops the batch and keeps what it computed (keepInterruptedRun);
+    // a second one ends the run at once (output-file.ts).
+    const stop = new AbortController();
+    const releaseSignal = onFirstSignal((signal) => stop.abort(signal));
+    report.begin(todo.length);
+    // Headers are read as the batch runs, a little ahead of it: its first targets start at once.
+    const headers = readHeaders(todo, target, timeExpansion, report, stop.signal);
+    const computedTarget = (o: Extract<ExtractOutcome, { values: unknown }>): ComputedTarget => ({ path: o.item.path, values: o.values, file: headers.stamps.get(o.item.path) ?? null, md5: o.md5 });
+    const onOutcome = (o: ExtractOutcome) => {
+      report.done(o);
+      if ("values" in o) checkpoint.add(computedTarget(o));
+    };
+    if (todo.length) await extractEach(headers.items, { params, timeExpansion, timeExpansionName: "--time-expansion", threads, md5: settings.md5, stop: stop.signal, onOutcome });
+    // The run's own writes and removals of the resume file come after a checkpoint's.
+    await checkpoint.settle();
+    // In the order of the paths, as an uninterrupted run writes them; each row read back from the
+    // resume file (or as held, since the last checkpoint) as the table is written.
+    const done = paths.filter((path) => checkpoint.has(path));
+    const tableRow = ({ path, values, md5 }: ComputedTarget): FeatureTableRow => ({ path, md5, clip: clip ? { start: start ?? 0, end: (start ?? 0) + values.duration_s } : undefined, values });
+    const rows: TableRows = {
+      count: done.length,
+      async *[Symbol.asyncIterator]() {
+        for await (const row of checkpoint.rowsOf(done)) yield tableRow(row);
+      },
+    };
+    const targets: TableTargets = { stored: false, clips: clip, md5: settings.md5 };
+    if (stop.signal.aborted) {
+      report.stop();
+      await keepInterruptedRun(output, format, rows, features, targets, settings, resumed + todo.length - headers.unopened, checkpoint.rows, () => checkpoint.keep());
+      return endBySignal(stop.signal.reason as NodeJS.Signals);
+    }
+    if (done.length === 0) {
+      report.stop();
+      // No file that opened could take --time-expansion: the command line's fault (exit 2), named
+      // once more. Files that took it and failed to compute are not that.
+      throw headers.refusal && headers.read === 0 ? headers.refusal : new Error("no target could be computed; nothing written");
+    }
+    // A signal while the table is written (a moment, all computed) lets the table be finished, then ends the run.
+    await writeTable(output, format, rows, features, targets, settings).catch((err: Error) => {
+      report.stop();
+      return keepUnwrittenRows(output, err, done.length, checkpoint.rows, async () => {
+        await checkpoint.keep();
+        // A resumed run's partial table holds fewer rows than the resume file now does (as in keepInterruptedRun).
+        await removePartialTable(output, format);
+      });
     });
-  });
-  if (resume) await removeInterruptedRun(output, format);
-  else if (checkpoint.rows) await rm(resumeFilePath(output), { force: true });
-  // Of the kept rows whose files changed, those this run found again (a file gone is not computed), in table order.
-  const changedSince = new Set(changed);
-  const again = paths.filter((path) => changedSince.has(path));
-  const recomputed = again.length ? `; ${again.length} changed since, computed again (${again.join(", ")})` : "";
-  report.finish(output, resumed || again.length ? `${resumed} resumed from ${kept}${recomputed}` : undefined);
-  releaseSignal();
-  if (stop.signal.aborted) return endBySignal(stop.signal.reason as NodeJS.Signals);
-  return report.skipped > 0 ? EXIT.input : EXIT.ok;
+    if (resume) await removeInterruptedRun(output, format);
+    else if (checkpoint.rows) await rm(resumeFilePath(output), { force: true });
+    // Of the kept rows whose files changed, those this run found again (a file gone is not computed), in table order.
+    const changedSince = new Set(changed);
+    const again = paths.filter((path) => changedSince.has(path));
+    const recomputed = again.length ? `; ${again.length} changed since, computed again (${again.join(", ")})` : "";
+    report.finish(output, resumed || again.length ? `${resumed} resumed from ${kept}${recomputed}` : undefined);
+    releaseSignal();
+    if (stop.signal.aborted) return endBySignal(stop.signal.reason as NodeJS.Signals);
+    return report.skipped > 0 ? EXIT.input : EXIT.ok;
+  } finally {
+    // The resume file, open since --resume or the first checkpoint (its rows are read through it).
+    await checkpoint.close();
+  }
 }
 
 /**
@@ -218,7 +223,7 @@ async function checkNoInterruptedRun(output: string): Promise<ResumedTargets> {
 }
 
 /** A run with nothing taken from an interrupted one. */
-const NOTHING_RESUMED: ResumedTargets = { rows: new Map(), changed: [], appendAt: null };
+const NOTHING_RESUMED: ResumedTargets = { rows: new Map(), changed: [], appendAt: null, file: null };
 
 /**
  * The end of an interrupted run: `writeResume` keeps the rows computed (a resumed run's too) for
