@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { VERSION } from "../src/engine/version.js";
 import { FEATURE_NAMES, SCALAR_FEATURES, type FeatureValues } from "../src/features/features.js";
-import { featureTableParquet, type FeatureTableRow } from "../src/features/table.js";
+import { type FeatureTableRow } from "../src/features/table.js";
+import { featureTableParquet } from "./table-helpers.js";
 import { runSonotile } from "./cli-helpers.js";
 import { FIXTURES } from "./golden.js";
 
@@ -43,8 +44,8 @@ describe("sonotile extract's tables written from the resume file", () => {
     expect(sha256(readFileSync(join(tmp, "t.npy")))).toBe(OLD.npy);
     expect(sha256(readFileSync(join(tmp, "t.npy.json"), "utf8").replace(`"version": "${VERSION}"`, '"version": "VERSION"'))).toBe(OLD.npySidecar);
     // Parquet holds the version inside (its key-value metadata): its bytes are those of the table
-    // written at once (featureTableParquet, whose bytes feature-table-stream.test.ts holds to the
-    // old ones) of the CSV's rows — which parse back to the values computed — and the run's settings.
+    // written from the rows held (featureTableParquetChunks, whose bytes feature-table-stream.test.ts
+    // holds to the old ones) of the CSV's rows — which parse back to the values computed — and the run's settings.
     const [header, ...lines] = readFileSync(join(tmp, "t.csv"), "utf8").trimEnd().split("\n").map((line) => line.split(","));
     const column = (name: string) => header.indexOf(name);
     const rows: FeatureTableRow[] = lines.map((cells) => {
@@ -53,7 +54,7 @@ describe("sonotile extract's tables written from the resume file", () => {
       return { path: cells[0], md5: cells[1], clip: { start: Number(cells[2]), end: Number(cells[3]) }, values: values as FeatureValues };
     });
     const provenance = JSON.parse(readFileSync(join(tmp, "t.csv.json"), "utf8")).sonotile;
-    const parquet = featureTableParquet(rows, [...FEATURE_NAMES], { stored: false, clips: true, md5: true }, provenance);
+    const parquet = await featureTableParquet(rows, [...FEATURE_NAMES], { stored: false, clips: true, md5: true }, provenance);
     expect(sha256(readFileSync(join(tmp, "t.parquet")))).toBe(sha256(parquet));
   });
 });

@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import { extractEach, type ExtractOptions, type ExtractOutcome, type PendingItem } from "../src/jobs/extract.js";
 import { indexResumeFile, readKeptRows, ResumeCheckpoint, resumeFilePath, type ComputedTarget, type ExtractSettings, type ResumedTargets } from "../src/cli/extract-resume.js";
 
 /** What a run that resumes nothing starts from. */
@@ -38,4 +39,21 @@ export async function writeResumeFile(output: string, settings: ExtractSettings,
     await checkpoint.close();
   }
   return statSync(resumeFilePath(output)).size;
+}
+
+/**
+ * extractEach's outcomes kept, one per entry in input order — undefined for an entry that settled
+ * to null, and after `options.stop` for every entry that had not finished; `onOutcome` is also
+ * called with each as its target finishes.
+ */
+export async function extractFeatures(items: readonly PendingItem[], options: ExtractOptions & { onOutcome?: (outcome: ExtractOutcome) => void }): Promise<(ExtractOutcome | undefined)[]> {
+  const outcomes: (ExtractOutcome | undefined)[] = new Array(items.length);
+  await extractEach(items, {
+    ...options,
+    onOutcome: (outcome, i) => {
+      outcomes[i] = outcome;
+      options.onOutcome?.(outcome);
+    },
+  });
+  return outcomes;
 }

@@ -5,7 +5,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { FEATURE_NAMES, SCALAR_FEATURES, type FeatureName, type FeatureValues } from "../src/features/features.js";
-import { featureMatrixNpyChunks, featureTableCsv, featureTableCsvChunks, featureTableNpy, featureTableNpySidecarChunks, featureTableParquet, featureTableParquetChunks, type FeatureTableRow, type TableTargets } from "../src/features/table.js";
+import { parquetWriteBuffer } from "hyparquet-writer";
+import { featureMatrixNpy, featureMatrixNpyChunks, featureTableCsv, featureTableCsvChunks, featureTableNpySidecarChunks, featureTableParquetChunks, type FeatureTableRow, type TableTargets } from "../src/features/table.js";
 import { random } from "./random.js";
 
 /** Rows of every kind of value a table meets: doubles of many magnitudes, a NaN, quoted paths, clips, MD5s. */
@@ -50,10 +51,11 @@ async function drained(chunks: AsyncIterable<string | Uint8Array>, source: { tak
 
 // sha256 of the tables of these rows as featureTableCsv, featureTableNpy and featureTableParquet
 // wrote them before the tables could be written from rows one by one (commit c98dc03's code): the
-// bytes the chunks must give, and the tables written at once must still give.
+// bytes the chunks must give, and the tables a job writes at once (featureTableCsv,
+// featureMatrixNpy) must still give.
 const CASES: { count: number; targets: TableTargets; features: FeatureName[]; csv: string; npy: string; sidecar: string; parquet: string }[] = [
   {
-    // Three Parquet row groups (1000, then 1345 of 100,000), clips, MD5s, every feature.
+    // Two Parquet row groups (1000, then 1345 of up to 100,000), clips, MD5s, every feature.
     count: 2345,
     targets: { stored: false, clips: true, md5: true },
     features: [...FEATURE_NAMES],
@@ -86,11 +88,9 @@ const CASES: { count: number; targets: TableTargets; features: FeatureName[]; cs
 
 describe("feature tables written from rows one by one", () => {
   for (const { count, targets, features, ...want } of CASES) {
-    it(`${count} rows of ${features.length} features: the bytes the tables written at once had before (CSV, .npy and its sidecar, Parquet), and still have`, async () => {
+    it(`${count} rows of ${features.length} features: the bytes the tables written at once had before (CSV, .npy and its sidecar, Parquet), and a job's still have`, async () => {
       const rows = syntheticRows(count, 7);
-      const { npy, sidecar } = featureTableNpy(rows, features, targets, provenance);
-      const atOnce = { csv: sha256(featureTableCsv(rows, features, targets)), npy: sha256(npy), sidecar: sha256(sidecar), parquet: sha256(featureTableParquet(rows, features, targets, provenance)) };
-      expect(atOnce).toEqual(want);
+      expect({ csv: sha256(featureTableCsv(rows, features, targets)), npy: sha256(featureMatrixNpy(rows, features)) }).toEqual({ csv: want.csv, npy: want.npy });
       const chunked = async (write: (source: AsyncIterable<FeatureTableRow>) => AsyncIterable<string | Uint8Array>) => {
         const source = counted(rows);
         return sha256((await drained(write(source), source)).bytes);
@@ -103,6 +103,20 @@ describe("feature tables written from rows one by one", () => {
       }).toEqual(want);
     });
   }
+
+  it("101,001 rows of one feature: Parquet's row groups after the second (1000, 100,000, 1) are those of hyparquet-writer's table written at once", async () => {
+    const rows = Array.from({ length: 101_001 }, (_, i): FeatureTableRow => ({ path: `n${i}.wav`, values: { rms_dbfs: -i / 7 } as FeatureValues }));
+    const source = counted(rows);
+    const { bytes, takenAt } = await drained(featureTableParquetChunks(source, ["rms_dbfs"], { stored: false, clips: false }, provenance), source);
+    expect(takenAt).toEqual([1000, 101_000, 101_001]);
+    const atOnce = parquetWriteBuffer({
+      columnData: [{ name: "path", data: rows.map((r) => r.path), type: "STRING" }, { name: "rms_dbfs", data: Float64Array.from(rows, (r) => r.values.rms_dbfs), type: "DOUBLE" }],
+      rowGroupSize: [1000, 100_000],
+      createdBy: "sonotile",
+      kvMetadata: [{ key: "sonotile", value: JSON.stringify(provenance) }],
+    });
+    expect(sha256(bytes)).toBe(sha256(new Uint8Array(atOnce)));
+  });
 
   it("hands each chunk on before the rows after it are asked for: at most a chunk's rows (a Parquet row group's) are held, whatever the table's rows", async () => {
     const rows = syntheticRows(6000, 11);
@@ -119,9 +133,13 @@ describe("feature tables written from rows one by one", () => {
     // .npy: the header before any row, then 1 MiB of float32 rows (3,404 of 77 columns) a chunk.
     const npy = await taken((source) => featureMatrixNpyChunks(source, rows.length, features));
     expect(npy).toEqual([0, 3404, 6000]);
-    const sidecar = await taken((source) => featureTableNpySidecarChunks(source, rows.length, features, targets, provenance));
-    expect(sidecar.length).toBeGreaterThan(1);
-    expect(sidecar[0]).toBeLessThan(rows.length);
+    // The .npy's sidecar: entries of about 154 characters, chunks of about 1 MiB — one every ~6,800
+    // rows, so 8,000 of them (6,000 made one chunk: 923,157 characters, and this could not fail).
+    const more = syntheticRows(8000, 11);
+    const source = counted(more);
+    const sidecar = (await drained(featureTableNpySidecarChunks(source, more.length, features, targets, provenance), source)).takenAt;
+    expect(sidecar.length).toBe(2);
+    expect(sidecar[0]).toBeLessThan(more.length);
     // Parquet: each row group once its rows have come — the first of 1000 rows, then the rest (of up to 100,000).
     expect(await taken((source) => featureTableParquetChunks(source, features, targets, provenance))).toEqual([1000, 6000]);
   });

@@ -13,7 +13,8 @@ import {
 } from "../src/features/features.js";
 import { melFilterbank, melFilterbankDense, melFrequencies } from "../src/features/mel.js";
 import { parquetReadObjects } from "hyparquet";
-import { featureTableCsv, featureTableNpy, featureTableParquet } from "../src/features/table.js";
+import { featureTableCsv } from "../src/features/table.js";
+import { featureTableNpy, featureTableParquet } from "./table-helpers.js";
 import { runFeaturesTask } from "../src/features/task.js";
 import { ParamsError, parseParams } from "../src/engine/params.js";
 import { FIXTURES, readF32, readJson, ROOT } from "./golden.js";
@@ -319,11 +320,11 @@ describe("feature tables", () => {
     const rows = [{ path: "night/a.wav", recordingId: "r-1", clip: { id: "c-1", start: 0.5, end: 1 }, values }];
     const clips = { stored: true, clips: true };
     expect(featureTableCsv(rows, ["rms_dbfs"], clips)).toBe(`clip_id,recording_id,path,start_time,end_time,rms_dbfs\nc-1,r-1,night/a.wav,0.5,1,${values.rms_dbfs}\n`);
-    expect(JSON.parse(featureTableNpy(rows, ["rms_dbfs"], clips, {}).sidecar).rows).toEqual([{ clip_id: "c-1", recording_id: "r-1", path: "night/a.wav", start_time: 0.5, end_time: 1 }]);
+    expect(JSON.parse((await featureTableNpy(rows, ["rms_dbfs"], clips, {})).sidecar).rows).toEqual([{ clip_id: "c-1", recording_id: "r-1", path: "night/a.wav", start_time: 0.5, end_time: 1 }]);
     // A table without rows (every item failed) has the same columns.
     expect(featureTableCsv([], ["rms_dbfs"], clips)).toBe("clip_id,recording_id,path,start_time,end_time,rms_dbfs\n");
     expect(featureTableCsv([], ["rms_dbfs"], { stored: true, clips: false })).toBe("recording_id,path,rms_dbfs\n");
-    const parquet = featureTableParquet([{ path: "night/a.wav", recordingId: "r-1", values }], ["rms_dbfs"], { stored: true, clips: false }, {});
+    const parquet = await featureTableParquet([{ path: "night/a.wav", recordingId: "r-1", values }], ["rms_dbfs"], { stored: true, clips: false }, {});
     const read = await parquetReadObjects({ file: parquet.buffer.slice(parquet.byteOffset, parquet.byteOffset + parquet.byteLength) as ArrayBuffer });
     expect(read).toEqual([{ recording_id: "r-1", path: "night/a.wav", rms_dbfs: values.rms_dbfs }]);
   });

@@ -9,7 +9,7 @@
  * Hz, the band of a job of clip bands: TableTargets.clipBands), then the features as
  * `featureColumns` spells them (the mel vector as mel_00 … mel_63).
  */
-import { ByteWriter, parquetWriteBuffer, ParquetWriter, schemaFromColumnData, type ColumnSource } from "hyparquet-writer";
+import { ByteWriter, ParquetWriter, schemaFromColumnData, type ColumnSource } from "hyparquet-writer";
 import { csvCell } from "../render/csv.js";
 import { encodeNpy, npyHeader } from "../render/npy.js";
 import { featureColumns, featureRow, type FeatureName, type FeatureValues } from "./features.js";
@@ -127,21 +127,10 @@ export async function* featureTableCsvChunks(rows: AsyncIterable<FeatureTableRow
   if (chunk) yield chunk;
 }
 
-/**
- * A float32 matrix [targets, columns] as `.npy`, and its sidecar: the column names, per row its
- * key columns (ids, path, clip bounds), and what made it. `numpy.load` reads the matrix; `json.load`
- * the sidecar.
- */
-export function featureTableNpy(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets, provenance: TableProvenance): { npy: Uint8Array; sidecar: string } {
-  const keys = keyColumns(targets);
-  const sidecar = npySidecar(rows.length, features, rows.map((r) => sidecarRow(keys, r)), provenance);
-  return { npy: featureMatrixNpy(rows, features), sidecar: sidecarJson(sidecar) };
-}
-
-/** The sidecar of an .npy table of `count` rows, `rows` its rows' entries (sidecarRow). */
-function npySidecar(count: number, features: readonly FeatureName[], rows: object[], provenance: TableProvenance): object {
+/** The sidecar of an .npy table of `count` rows without its rows' entries (sidecarRow), where featureTableNpySidecarChunks puts them. */
+function npySidecar(count: number, features: readonly FeatureName[], provenance: TableProvenance): object {
   const columns = featureColumns(features);
-  return { shape: [count, columns.length], dtype: "float32", columns, rows, [PROVENANCE_KEY]: provenance };
+  return { shape: [count, columns.length], dtype: "float32", columns, rows: [], [PROVENANCE_KEY]: provenance };
 }
 
 /** Row `r`'s entry in an .npy table's sidecar: its key columns. */
@@ -153,15 +142,16 @@ function sidecarRow(keys: readonly KeyColumn[], r: FeatureTableRow): object {
 const NO_SIDECAR_ROWS = '\n "rows": []';
 
 /**
- * featureTableNpy's sidecar, the same characters, from rows that come one by one
- * (featureTableCsvChunks): the text around its rows is that of the sidecar without them, each
- * row's entry indented as JSON.stringify indents it two levels down.
+ * The sidecar of a float32 `.npy` matrix (featureMatrixNpyChunks): the column names, per row its
+ * key columns (ids, path, clip bounds), and what made it (`json.load` reads it). From rows that
+ * come one by one (featureTableCsvChunks): the text around its rows is that of the sidecar without
+ * them, each row's entry indented as JSON.stringify indents it two levels down.
  * @param count the rows `rows` gives (the shape is written before them)
  * @throws RangeError when `rows` gives another number of rows
  */
 export async function* featureTableNpySidecarChunks(rows: AsyncIterable<FeatureTableRow>, count: number, features: readonly FeatureName[], targets: TableTargets, provenance: TableProvenance): AsyncGenerator<string> {
   const keys = keyColumns(targets);
-  const empty = sidecarJson(npySidecar(count, features, [], provenance));
+  const empty = sidecarJson(npySidecar(count, features, provenance));
   const at = empty.indexOf(NO_SIDECAR_ROWS) + NO_SIDECAR_ROWS.length;
   let chunk = empty.slice(0, at - 1);
   let given = 0;
@@ -200,8 +190,7 @@ function sidecarJson(sidecar: object): string {
 
 /**
  * The values of `features` as a float32 `.npy` matrix [rows, featureColumns(features)], row i
- * being rows[i], without the keys: what names the rows travels beside it (featureTableNpy's
- * sidecar; a job's features.csv, whose rows are in the same order).
+ * being rows[i], without the keys: what names the rows travels beside it (featureTableNpySidecarChunks; a job's features.csv, whose rows are in the same order).
  */
 export function featureMatrixNpy(rows: readonly FeatureTableRow[], features: readonly FeatureName[]): Uint8Array {
   const width = featureColumns(features).length;
@@ -244,7 +233,7 @@ const PARQUET_ROW_GROUPS = [1000, 100_000];
 /** The rows of a Parquet table's row group `group` (0 the first). */
 const parquetGroupRows = (group: number): number => PARQUET_ROW_GROUPS[Math.min(group, PARQUET_ROW_GROUPS.length - 1)];
 
-/** What a Parquet table is written with besides its columns (featureTableParquet). */
+/** What a Parquet table is written with besides its columns. */
 const parquetFileOptions = (provenance: TableProvenance) => ({ createdBy: "sonotile", kvMetadata: [{ key: PROVENANCE_KEY, value: JSON.stringify(provenance) }] });
 
 /**
@@ -287,18 +276,10 @@ class ParquetColumns {
 /**
  * Parquet (hyparquet-writer, snappy): ids and `path` as string columns, the rest float64 (mel
  * float32); what made it as JSON in the file's key-value metadata under PROVENANCE_KEY
- * (pyarrow: `pq.read_schema(path).metadata[b"sonotile"]`).
- */
-export function featureTableParquet(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets, provenance: TableProvenance): Uint8Array {
-  const columns = new ParquetColumns(keyColumns(targets), features, rows.length);
-  for (const r of rows) columns.add(r);
-  return new Uint8Array(parquetWriteBuffer({ columnData: columns.columnData(), rowGroupSize: PARQUET_ROW_GROUPS, ...parquetFileOptions(provenance) }));
-}
-
-/**
- * featureTableParquet's bytes, the same, from rows that come one by one (featureTableCsvChunks):
- * each row group (PARQUET_ROW_GROUPS) is written once its rows have come, and handed on; a
- * group's columns are all that is held (100,000 rows of every feature: about 45 MB).
+ * (pyarrow: `pq.read_schema(path).metadata[b"sonotile"]`). Written from rows that come one by one
+ * (featureTableCsvChunks): each row group (PARQUET_ROW_GROUPS) is written once its rows have come,
+ * and handed on; a group's columns are all that is held (100,000 rows of every feature: about
+ * 45 MB). Its bytes are those of hyparquet-writer's parquetWriteBuffer of all the rows at once.
  */
 export async function* featureTableParquetChunks(rows: AsyncIterable<FeatureTableRow>, features: readonly FeatureName[], targets: TableTargets, provenance: TableProvenance): AsyncGenerator<Uint8Array> {
   const keys = keyColumns(targets);

@@ -46,8 +46,6 @@ export interface ExtractOptions {
   threads?: number;
   /** Also each file's MD5 (FeaturesTask.md5): a read of the whole file more per target. */
   md5?: boolean;
-  /** Called as each target finishes, in completion order. */
-  onOutcome?: (outcome: ExtractOutcome) => void;
   /**
    * Stops the batch (an interrupted `extract`): no target starts after it, and those running are
    * cancelled (their workers replaced) and left without an outcome — nothing half-computed is
@@ -67,28 +65,13 @@ const TASK_TIMEOUT_MS = 2 ** 31 - 1;
 /**
  * Runs `items` on a pool of its own, in order: an entry still pending is waited for when its turn
  * comes, so the first targets are computed while later headers are still read (`sonotile extract`
- * over 30,000 files waited 5–8 s for them all before its first target). Resolves to one outcome
- * per entry, in input order — undefined for an entry that settled to null, and after
- * `options.stop` for every entry that had not finished.
+ * over 30,000 files waited 5–8 s for them all before its first target). Each outcome is handed to
+ * `onOutcome` (with its entry's index) as its target finishes, in completion order, and none is
+ * kept: a batch of a season's targets holds no row of its own (`sonotile extract` keeps its rows
+ * where it writes them: ResumeCheckpoint). An entry that settles to null has none, nor, after
+ * `options.stop`, any entry that had not finished.
  */
-export async function extractFeatures(items: readonly PendingItem[], options: ExtractOptions): Promise<(ExtractOutcome | undefined)[]> {
-  const outcomes: (ExtractOutcome | undefined)[] = new Array(items.length);
-  await extractEach(items, {
-    ...options,
-    onOutcome: (outcome, i) => {
-      outcomes[i] = outcome;
-      options.onOutcome?.(outcome);
-    },
-  });
-  return outcomes;
-}
-
-/**
- * extractFeatures handing each outcome to `onOutcome` (with its entry's index) and keeping none:
- * a batch of a season's targets holds no row of its own (`sonotile extract` keeps its rows where
- * it writes them: ResumeCheckpoint).
- */
-export async function extractEach(items: readonly PendingItem[], options: Omit<ExtractOptions, "onOutcome"> & { onOutcome: (outcome: ExtractOutcome, index: number) => void }): Promise<void> {
+export async function extractEach(items: readonly PendingItem[], options: ExtractOptions & { onOutcome: (outcome: ExtractOutcome, index: number) => void }): Promise<void> {
   const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), items.length));
   const pool = new TilePool({ threads, taskTimeoutMs: TASK_TIMEOUT_MS });
   const { stop } = options;
