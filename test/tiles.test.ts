@@ -597,7 +597,20 @@ describe("caching and the pool", () => {
   }, 30_000);
 
   it("refuses a tile or interval past the end (400 naming it) before the stats pass, even when passes fill the queue — it got the queue's 503 \"retry shortly\" first", async () => {
-    const shared = new TileService({ threads: 2, maxStatsQueue: 1, statsWaitMs: 60_000 });
+    await pastEndWhileQueueFull(2);
+  }, 30_000);
+
+  it("with one thread, held by a pass, a tile or interval past the end is refused as the full queue's (503 \"retry shortly\") within seconds — it waited for its header read until its deadline", async () => {
+    await pastEndWhileQueueFull(1);
+  }, 30_000);
+
+  /**
+   * Fills the stats queue of a service of `threads` threads and asks for a tile, an interval and a
+   * stream past the end: with a thread free to read the file's header, each is refused (400 naming
+   * the field); with none, each is refused at once as the full queue's (PoolBusyError).
+   */
+  async function pastEndWhileQueueFull(threads: number): Promise<void> {
+    const shared = new TileService({ threads, maxStatsQueue: 1, statsWaitMs: 60_000 });
     const passes: Promise<unknown>[] = [];
     try {
       const started: string[] = [];
@@ -613,9 +626,23 @@ describe("caching and the pool", () => {
       const options = tileOptionsSchema.parse({ width: 1024 });
       const p = heavy(3);
       const count = tileCount(frameCount(samples.length, frameGeometry(p.window_size, p.hop_size, RATE)), 0, 1024);
-      await expect(shared.planTile(recording, p, 0, count, options, "f32")).rejects.toThrow(new RegExp(`^tile: x must be an integer from 0 to ${count - 1} \\(the recording has ${count} tiles at zoom 0\\)$`));
-      await expect(shared.planPiece(recording, p, SECONDS + 1, SECONDS + 2, "f32", { frames: 1 << 20, pixels: 1 << 30 })).rejects.toThrow(/^start_time: /);
-      await expect(shared.planStream(recording, p, 0, SECONDS + 1, SECONDS + 2, options, { tiles: 100, pixels: 1 << 30 })).rejects.toThrow(/^start_time: /);
+      const pastEnd = [
+        () => shared.planTile(recording, p, 0, count, options, "f32"),
+        () => shared.planPiece(recording, p, SECONDS + 1, SECONDS + 2, "f32", { frames: 1 << 20, pixels: 1 << 30 }),
+        () => shared.planStream(recording, p, 0, SECONDS + 1, SECONDS + 2, options, { tiles: 100, pixels: 1 << 30 }),
+      ];
+      if (threads > 1) {
+        await expect(pastEnd[0]()).rejects.toThrow(new RegExp(`^tile: x must be an integer from 0 to ${count - 1} \\(the recording has ${count} tiles at zoom 0\\)$`));
+        await expect(pastEnd[1]()).rejects.toThrow(/^start_time: /);
+        await expect(pastEnd[2]()).rejects.toThrow(/^start_time: /);
+      } else {
+        // No thread to read the header: a 400 on the registered count might be wrong, so the pass decides — its queue is full.
+        for (const plan of pastEnd) {
+          const asked = performance.now();
+          await expect(plan()).rejects.toThrow(PoolBusyError);
+          expect(performance.now() - asked).toBeLessThan(5000);
+        }
+      }
       // A tile within the recording still waits for its pass, refused as the queue's.
       await expect(shared.planTile(recording, p, 0, count - 1, options, "f32")).rejects.toThrow(PoolBusyError);
       expect(started).toEqual([String(hopOf(1))]);
@@ -623,7 +650,7 @@ describe("caching and the pool", () => {
       await shared.close();
     }
     for (const outcome of await Promise.all(passes)) expect(outcome).toBeInstanceOf(Error); // cancelled by close
-  }, 30_000);
+  }
 
   it("places a tile past the registered frame count on the count the file's header gives now (an older reader's count may fall short)", async () => {
     const p = parseParams({ window_size: 0.0022, pcen: false, normalize: false });

@@ -193,6 +193,14 @@ export interface StatsStore {
  */
 const STATS_TOUCH_MS = 60_000;
 
+/**
+ * How long a request past the registered frame count waits for a thread to read the file's header
+ * (placeBeforePass) before its stats pass decides instead: the read takes milliseconds on a thread
+ * already started (about 0.5 s on one starting, more on a loaded machine), but waits behind passes
+ * when they hold every thread.
+ */
+const FRAMES_WAIT_MS = 3000;
+
 /** A one-shot image's limits: frames, and pixels (frames × bins). */
 export interface PieceLimits { frames: number; pixels: number }
 
@@ -632,7 +640,7 @@ export class TileService {
         if (this.passes.get(flightKey) === progress) this.passes.delete(flightKey);
       }
     }, recording, requester);
-    return this.waitBounded(pending, () => {
+    return this.waitBounded(pending, this.statsWaitMs, () => {
       // The request gets its 503 and will ask again: whoever leaves now, the pass goes on.
       const flight = this.inFlight.get(flightKey);
       if (flight) flight.kept = true;
@@ -686,9 +694,11 @@ export class TileService {
    * recording, and each new parameter set would run one only to be refused; with passes queued for
    * every thread the request was refused as the queue's (PoolBusyError: 503, "retry shortly"),
    * and its 400 came only on a retry. On the frame count registered with the recording; where that
-   * places nothing, on the count a worker reads from the file's header now (framesOf: milliseconds,
-   * and the count the pass makes), since one registered by an older reader may fall short of it
-   * (the links of a chained Ogg, a WAV size its writer left unset).
+   * places nothing, on the count a worker reads from the file's header now (framesOf: the count the
+   * pass makes), since one registered by an older reader may fall short of it (the links of a
+   * chained Ogg, a WAV size its writer left unset). That read waits for a thread of the pool the
+   * passes run on: with one thread (`serve -j 1`) behind a pass it would wait minutes, so after
+   * FRAMES_WAIT_MS the pass decides, as before — the queue's 503 when it is full.
    */
   private async placeBeforePass(recording: TileRecording, params: Params, pass: Pass, place: (frames: number, g: FrameGeometry) => unknown, requester?: Requester): Promise<void> {
     try {
@@ -698,8 +708,16 @@ export class TileService {
       // Over a limit (LimitError), or wrong whatever the count: no count changes the answer.
       if (!(err instanceof TileRangeError) || err instanceof LimitError || !FRAME_FIELDS.has(err.field)) throw err;
     }
-    const { stats, geometry } = await this.framesOf(recording, params, recordingStatsIdentity(recording, params).key, requester);
-    place(stats.frames, geometry);
+    const reading = this.framesOf(recording, params, recordingStatsIdentity(recording, params).key, requester);
+    let counted: StatsResult;
+    try {
+      counted = await this.waitBounded(reading, FRAMES_WAIT_MS, () => "no thread read the file's header in time");
+    } catch (err) {
+      // No thread free: a 400 on the registered count could be wrong, so the pass decides.
+      if (err instanceof StatsPendingError) return;
+      throw err;
+    }
+    place(counted.stats.frames, counted.geometry);
   }
 
   /** Where the tiles of zoom z and `width` come from under this instance's limits (tileSource). */
@@ -707,11 +725,11 @@ export class TileService {
     return tileSource(pass, z, width, this.maxTileSamples, this.maxPassSamples);
   }
 
-  /** `pending`, or StatsPendingError after statsWaitMs with the message `givingUp` returns — a long recording's pass outlasts a request. */
-  private waitBounded(pending: Promise<StatsResult>, givingUp: () => string): Promise<StatsResult> {
+  /** `pending`, or StatsPendingError after `limitMs` with the message `givingUp` returns — a long recording's pass outlasts a request. */
+  private waitBounded(pending: Promise<StatsResult>, limitMs: number, givingUp: () => string): Promise<StatsResult> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StatsPendingError(givingUp())), this.statsWaitMs);
+      timer = setTimeout(() => reject(new StatsPendingError(givingUp())), limitMs);
     });
     return Promise.race([pending, late]).finally(() => clearTimeout(timer));
   }
