@@ -30,7 +30,7 @@ import { FIXTURES, bytesToF32, firstDifference } from "./golden.js";
 import { samplesReader } from "../src/audio/samples-reader.js";
 import { TaskClients } from "../src/tiles/fair-queue.js";
 import { ByteCache } from "../src/audio/byte-cache.js";
-import { StatsPendingError, TileService, type TileBody, type TileRecording } from "../src/tiles/service.js";
+import { StatsPendingError, TileService, type StatsStore, type TileBody, type TileRecording } from "../src/tiles/service.js";
 import { FAULT_WORKER_URL, faultTask } from "./fault-tasks.js";
 import { flacFrameOffsets, flacOfFrames } from "./audio-helpers.js";
 
@@ -673,6 +673,27 @@ describe("caching and the pool", () => {
     for (const r of refused) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(PoolBusyError);
     expect(results.filter((r) => r.status === "fulfilled").length).toBeGreaterThanOrEqual(3);
     await small.close();
+  });
+
+  it("close fails with the pool's error only once the stats store's work has ended too (it returned at the pool's, and the database was closed under the purge)", async () => {
+    let storeClosed = false;
+    const store: StatsStore = {
+      load: async () => null,
+      claim: async () => true,
+      renew: async () => true,
+      release: async () => {},
+      save: async () => {},
+      touch: () => {},
+      close: () => new Promise((done) => setTimeout(() => { storeClosed = true; done(); }, 200)),
+    };
+    const closing = new TileService({ threads: 1, statsStore: store });
+    const closePool = closing.pool.close.bind(closing.pool);
+    closing.pool.close = async () => {
+      await closePool();
+      throw new Error("a worker thread would not stop");
+    };
+    const outcome = await closing.close().then(() => "closed", (err: unknown) => err);
+    expect([outcome, storeClosed]).toEqual([new Error("a worker thread would not stop"), true]);
   });
 
   describe("fair scheduling: tasks wait per client and are taken round-robin across clients", () => {

@@ -933,8 +933,11 @@ export class TileService {
    */
   async close(): Promise<void> {
     for (const flight of this.inFlight.values()) flight.controller.abort(new Error("the tile service is closing"));
-    // The store's purge stops at once, beside the pool's draining (a computation ending meanwhile starts none).
-    await Promise.all([this.pool.close(), this.statsStore?.close?.()]);
+    // The store's purge stops at once, beside the pool's draining (a computation ending meanwhile
+    // starts none); both end before close does, even when one fails, as the caller closes the database next.
+    const closed = await Promise.allSettled([this.pool.close(), this.statsStore?.close?.()]);
+    const failed = closed.find((outcome) => outcome.status === "rejected");
+    if (failed) throw failed.reason;
   }
 }
 
