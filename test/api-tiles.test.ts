@@ -1396,7 +1396,7 @@ describe("a recording whose file was replaced after registration", () => {
     }, single).finally(() => single.close());
   });
 
-  it("refused, says why with the status every route reading the file gives: now a directory 422, a link leading out of the audio roots 403, gone 404 — all were 404 'missing'", async () => {
+  it("refused, says why with the status every route reading the file gives: now a directory 422, a link leading out of the dataset's audio_dir 422 (not 403, a token's refusal), gone 404 — all were 404 'missing'", async () => {
     const outside = await tempDir();
     onTestFinished(() => outside.remove());
     await withOwnRecording("gone/d.wav", new Float32Array(8000).fill(0.25), 8000, async (own, id, file) => {
@@ -1415,7 +1415,7 @@ describe("a recording whose file was replaced after registration", () => {
       // The same bytes behind the link: only where it leads refuses it, and the answer names no path of the server's.
       await writeFile(join(outside.path, "d.wav"), floatWav(new Float32Array(8000).fill(0.25), 8000));
       await symlink(join(outside.path, "d.wav"), file);
-      expect(await answers()).toEqual(said(403, "gone/d.wav resolves outside the dataset's audio_dir"));
+      expect(await answers()).toEqual(said(422, "gone/d.wav resolves outside the dataset's audio_dir"));
       await rm(file);
       expect(await answers()).toEqual(said(404, "file gone/d.wav does not exist in the dataset's audio_dir"));
     });

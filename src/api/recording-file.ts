@@ -35,13 +35,14 @@ export function checkInAudioRoots(app: FastifyInstance, audioDir: string, whose:
 
 /**
  * The status answering why a recording's file was refused (FileRefusal), for every route that
- * reads it (download, tiles, playback, refresh): nothing there is not found; a link leading out of
- * the dataset's directory is a read this server refuses, as one in a dataset directory outside its
- * audio roots (checkInAudioRoots); a directory or another file that is not a regular one is
- * there but holds no audio, as a file that does not read as audio (422). Not 409: that answers a
- * file whose content changed since registration, which a refresh resolves — this one it cannot.
+ * reads it (download, tiles, playback, refresh): nothing there is not found; a directory or another
+ * file that is not a regular one, and a link leading out of the dataset's directory, are there but
+ * cannot be used as its audio, as a file that does not read as audio (422). Not 403: SPEC §10
+ * answers that for what the token may not do, and no token may read this file — an admin client
+ * would look for a missing role. Not 409: that answers a file whose content changed since
+ * registration, which a refresh resolves — this one it cannot.
  */
-const REFUSAL_STATUS: Record<FileRefusal, number> = { missing: 404, outside: 403, not_regular: 422 };
+const REFUSAL_STATUS: Record<FileRefusal, number> = { missing: 404, outside: 422, not_regular: 422 };
 
 /** The answer to recording `id`'s file refused by the store: its status by why, the store's words (which name it by its path in the dataset). */
 export function refusedFile(id: string, err: RefusedFileError): HttpError {

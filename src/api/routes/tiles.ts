@@ -76,7 +76,7 @@ const spectrogramBody = bytesResponse(
 );
 /** A tile or one-shot image the client holds is current. */
 const spectrogramNotModified = notModifiedResponse({ ...ETAG_HEADER, ...CACHE_CONTROL_HEADER });
-/** The statuses a spectrogram route's errors take: 403 for a dataset outside the audio roots, 422 for audio that cannot be analysed. */
+/** The statuses a spectrogram route's errors take: 403 for a dataset outside the audio roots, 422 for a file at the path that cannot be used (no regular file, a link out of the dataset's directory) or audio that cannot be analysed. */
 const spectrogramErrors = {
   400: errorBody.describe("Bad Request: a field is invalid (`fields` names each), or the request is over a limit (SPEC §10) and the message says which: pixels per tile or image, frames per image, tiles per stream, samples a pass or a tile transforms, or the request time limit — a computation that ran 60 s on a worker without finishing (in a stream, after the 200, that tile's part says so)"),
   403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody,
