@@ -173,3 +173,25 @@ it.runIf(REAL_PG_URL)("serve given SIGTERM while its database holds its connecti
   }
   expect(serve.output().stderr).toContain("sonotile worker: stopping without the database: no answer within 10 s of the items in hand being done");
 }, 60_000);
+
+it.runIf(REAL_PG_URL)("serve with its job worker in process says an outage once, both ways — the worker's queue and the API each said it, in four lines", async () => {
+  const serve = start(["serve", "--port", "0", "--audio-root", dir.path], proxiedUrl);
+  await serve.printed("sonotile serving on");
+  const address = /sonotile serving on (http:\/\/\S+)/.exec(serve.output().stdout + serve.output().stderr)![1];
+  const said = (pattern: RegExp) => (serve.output().stdout + serve.output().stderr).match(pattern)?.length ?? 0;
+  await proxy.stop();
+  try {
+    // A request finds the outage (the API's line) while the worker's queue polls through it (the worker's).
+    expect((await fetch(`${address}/v1/datasets`)).status).toBe(503);
+    await serve.printed("database unreachable");
+    await new Promise((done) => setTimeout(done, 5000)); // several of the queue's passes, each failing
+    expect((await fetch(`${address}/v1/datasets`)).status).toBe(503);
+  } finally {
+    await proxy.start();
+  }
+  await serve.printed("database reachable again");
+  await new Promise((done) => setTimeout(done, 5000)); // the API's probe and the queue's passes have both found it back
+  serve.child.kill("SIGTERM");
+  expect(await serve.exited).toBe(0);
+  expect([said(/database unreachable|database not answering/g), said(/database reachable again/g)]).toEqual([1, 1]);
+}, 90_000);

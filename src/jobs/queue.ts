@@ -15,7 +15,7 @@ import { frameTime, framesInInterval, type FrameGeometry } from "../engine/geome
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { plural } from "../audio/types.js";
 import { FEATURE_NAMES, TargetError, checkFeatureParams, type FeatureName } from "../features/features.js";
-import { connectionErrorText, databaseOutageLog, isConnectionError, type Queryable, type Sql } from "../store/db.js";
+import { connectionErrorText, databaseOutageLog, isConnectionError, type DatabaseOutageLog, type Queryable, type Sql } from "../store/db.js";
 import { CHANNEL_TAG } from "../store/clip-tables.js";
 import { assertWritable, joinedLineage, recordId } from "../store/common.js";
 import { ConflictError, InvalidError, invalid } from "../store/errors.js";
@@ -160,6 +160,11 @@ export interface QueueOptions {
    * (outageReporter); default: nothing is said.
    */
   log?: (message: string) => void;
+  /**
+   * Says them in this outage log instead of one of its own through `log`: the log of the process's
+   * other users of the database (`serve`'s API, app.databaseOutage), so that one outage is said once.
+   */
+  outage?: DatabaseOutageLog;
 }
 
 /** Milliseconds between attempts at listening again once the listening connection is lost. */
@@ -167,7 +172,7 @@ const LISTEN_RETRY_MS = 2000;
 
 /** A started pg-boss on `sql`, with the item queue created. Stop it with `boss.stop()`. */
 export async function openQueue(sql: Sql, options: QueueOptions = {}): Promise<PgBoss> {
-  const boss = await startBoss(sql, options.supervise ?? false, (options.listen ?? false) && (await deliversNotifications(sql)), outageReporter(options.log ?? (() => {})));
+  const boss = await startBoss(sql, options.supervise ?? false, (options.listen ?? false) && (await deliversNotifications(sql)), outageReporter(options.outage ?? databaseOutageLog(options.log ?? (() => {}))));
   await ensureQueue(boss, DEAD_ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1 });
   // `notify`: each insert of items sends a NOTIFY, which wakes listening workers (wakeup.ts).
   await ensureQueue(boss, ITEM_QUEUE, { retryLimit: ITEM_RETRY_LIMIT, retryDelay: 1, heartbeatSeconds: ITEM_HEARTBEAT_S, expireInSeconds: ITEM_EXPIRE_S, deadLetter: DEAD_ITEM_QUEUE, notify: true });
@@ -191,10 +196,10 @@ const CREATION_RACE = new Set(["23505", "42P06", "42P07", "42710"]);
  * not one per failed pass (several a second), and not nothing, as before: a worker printed no word
  * through an outage (through a partition, still none). `failed` takes pg-boss's errors (other
  * errors stay unsaid: the passes retry them), `silent` a statement unanswered that long,
- * `succeeded` each answered statement. The lines are databaseOutageLog's, as serve's API says them.
+ * `succeeded` each answered statement. The lines are said in `outage` (databaseOutageLog's): in
+ * `serve`, its API's, which it then says once for both.
  */
-function outageReporter(log: (message: string) => void): { failed(err: unknown): void; silent(): void; succeeded(): void } {
-  const outage = databaseOutageLog(log);
+function outageReporter(outage: DatabaseOutageLog): { failed(err: unknown): void; silent(): void; succeeded(): void } {
   return {
     failed(err) {
       if (isConnectionError(err)) outage.unreachable(`database unreachable (${connectionErrorText(err)}), retrying`);

@@ -51,7 +51,7 @@ import { parseParams } from "../engine/params.js";
 import { VERSION } from "../engine/version.js";
 import { MEL_FEATURE, type FeatureValues } from "../features/features.js";
 import { inTransaction } from "../store/common.js";
-import { connectionErrorText, isConnectionError, type Queryable, type Sql } from "../store/db.js";
+import { connectionErrorText, isConnectionError, type DatabaseOutageLog, type Queryable, type Sql } from "../store/db.js";
 import { ConflictError, InvalidError } from "../store/errors.js";
 import { putFeatureValues, type TargetFeatureInput } from "../store/features.js";
 import { completeJob, countItemsDone, getJob, startJob, type ItemTarget, type Job } from "../store/jobs.js";
@@ -84,6 +84,8 @@ export interface WorkerOptions {
   host?: string;
   /** Where the worker tells its operator what they must fix (default: standard error). */
   log?: (message: string) => void;
+  /** Where it says a database outage, if not in `log`: the outage log it shares with the process's API (QueueOptions.outage). */
+  outage?: DatabaseOutageLog;
 }
 
 export interface ExtractWorker {
@@ -169,7 +171,7 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
   // An item is a whole recording, which may last hours: no time limit (a stuck worker is
   // found by its heartbeat instead).
   const pool = options.pool ?? new TilePool({ threads: options.threads, taskTimeoutMs: 2 ** 31 - 1, filterCacheBytes: options.filterCacheBytes });
-  const boss = await openQueue(sql, { supervise: true, listen: true, log });
+  const boss = await openQueue(sql, { supervise: true, listen: true, log, outage: options.outage });
   const leave = await announceWorker(sql, by);
   // Until when this worker takes no items (RELEASE_PAUSE_MS after it left one for another host),
   // and the wait for it, after which a fetcher fetches again.

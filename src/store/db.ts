@@ -308,7 +308,8 @@ export interface DatabaseOutageLog {
  * One line through `log` when the database becomes unreachable and one when it is back, however
  * many failures and successes are told in between: what `sonotile worker` (jobs/queue.ts) and
  * `serve`'s API (api/plugins/errors.ts) say of an outage, rather than a line per failed statement
- * or request.
+ * or request. One per process: `serve`'s in-process job worker says its outages in its API's
+ * (app.databaseOutage), which, apart, said each outage twice.
  */
 export function databaseOutageLog(log: (message: string) => void): DatabaseOutageLog {
   let down = false;

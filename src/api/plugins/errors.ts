@@ -14,7 +14,7 @@ import fp from "fastify-plugin";
 import type { FastifyError, FastifyReply } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { STATUS_CODES } from "node:http";
-import { connectionErrorText, databaseOutageLog, isConnectionError } from "../../store/db.js";
+import { connectionErrorText, databaseOutageLog, isConnectionError, type DatabaseOutageLog } from "../../store/db.js";
 import { BusyError, ConflictError, InvalidError, MissingUserError, NotFoundError } from "../../store/errors.js";
 import { SAFE_METHODS } from "../methods.js";
 import { UnsentBytesFullError } from "../unsent-bytes.js";
@@ -26,6 +26,11 @@ declare module "fastify" {
      * sorted, HEAD included: what a 405's Allow names, and a CORS preflight (plugins/cors.ts).
      */
     routeMethods(path: string): string[];
+    /**
+     * What this server says of a database outage — once an outage, as warnings —: `serve`'s job
+     * worker, in process, says its own outages here, so that one outage is not said twice.
+     */
+    databaseOutage: DatabaseOutageLog;
   }
 }
 
@@ -93,6 +98,7 @@ const DATABASE_PROBE_MS = 2000;
  */
 export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) => {
   const outage = databaseOutageLog((message) => app.log.warn(message));
+  app.decorate("databaseOutage", outage);
   let probe: NodeJS.Timeout | undefined;
   let closed = false;
   /** Asks the database every DATABASE_PROBE_MS until it answers, then says it is back. */

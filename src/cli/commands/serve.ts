@@ -199,7 +199,8 @@ export const command: Command = {
       });
       if (runWorker) {
         starting(`starting the job worker on ${plural(workerThreads, "thread")}`);
-        worker = await startWorker({ sql: database.sql, threads: workerThreads, filterCacheBytes: caches.filterCacheBytes });
+        // Its outages are said with the API's, once: each said them apart, in two lines more.
+        worker = await startWorker({ sql: database.sql, threads: workerThreads, filterCacheBytes: caches.filterCacheBytes, outage: app.databaseOutage });
       }
       const address = await app.listen({ host, port });
       const lines = [
