@@ -141,7 +141,9 @@ it("logs an outage in two warnings — one when requests find the database unrea
   const lines: { level: number; msg: string; err?: { stack?: string } }[] = [];
   const log = new PassThrough().on("data", (chunk: Buffer) => lines.push(...chunk.toString().trim().split("\n").map((line) => JSON.parse(line))));
   const logged = await buildApp({ database: db, audioRoots: [], deadlineMs: 2000, logger: { level: "info", stream: log } });
-  const warnings = () => lines.filter((line) => line.level >= 40).map((line) => line.msg);
+  // The outage's warnings: the start-up sweep (plugins/reprobe.ts), still on its first query when
+  // the database goes (on PostgreSQL at times), says once that it stopped — not a 503's line.
+  const warnings = () => lines.filter((line) => line.level >= 40 && line.msg.startsWith("database ")).map((line) => line.msg);
   try {
     expect((await answerWhenBack("/v1/datasets", logged)).statusCode).toBe(200);
     await proxy.stop();
