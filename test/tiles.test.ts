@@ -547,9 +547,8 @@ describe("caching and the pool", () => {
           running--;
         }
       };
-      // 1 s windows hopping one or two samples over the 24 s recording: 10^10 samples each, tens of seconds.
-      const heavy = (samples: number) => shared.stats(recording, parseParams({ window_size: 1, hop_size: hopOf(samples), pcen: false })).catch((err: unknown) => err);
-      passes = [heavy(1), heavy(2)];
+      // Two passes of tens of seconds (heavy, below).
+      passes = [1, 2].map((samples) => shared.stats(recording, heavy(samples)).catch((err: unknown) => err));
       const tile = await shared.tile(recording, light, 0, 0, tileOptionsSchema.parse({ width: 128 }), "f32");
       expect(tile.body.byteLength).toBe(4 * 128 * Number(tile.headers["x-shape"].split(",")[0]));
       expect(most).toBe(1);
@@ -560,19 +559,28 @@ describe("caching and the pool", () => {
     for (const outcome of await Promise.all(passes)) expect(outcome).toBeInstanceOf(Error);
   }, 30_000);
 
+  /** The hop of every stats pass `shared` starts, in order: which of them ran. */
+  function passesStarted(shared: TileService): string[] {
+    const started: string[] = [];
+    const stats = shared.pool.stats.bind(shared.pool);
+    shared.pool.stats = (task, signal) => {
+      started.push(String(task.params.hop_size));
+      return stats(task, signal);
+    };
+    return started;
+  }
+
+  /**
+   * 1 s windows hopping `samples` samples over the 24 s recording: a stats pass of tens of seconds,
+   * each hop its own parameter set (hop_size spellings of one hop are one: they share a pass).
+   */
+  const heavy = (samples: number) => parseParams({ window_size: 1, hop_size: hopOf(samples), pcen: false });
+
   it("drops a stats pass queued for a thread when every request for it has left, and refuses passes beyond maxStatsQueue", async () => {
     const shared = new TileService({ threads: 2, maxStatsQueue: 1, statsWaitMs: 2000 });
     let running: Promise<unknown> | undefined;
     try {
-      const started: string[] = [];
-      const stats = shared.pool.stats.bind(shared.pool);
-      shared.pool.stats = (task, signal) => {
-        started.push(String(task.params.hop_size));
-        return stats(task, signal);
-      };
-      // 1 s windows hopping a few samples over the 24 s recording: tens of seconds each; each hop
-      // its own parameter set (hop_size spellings of one hop are one: they share a pass).
-      const heavy = (samples: number) => parseParams({ window_size: 1, hop_size: hopOf(samples), pcen: false });
+      const started = passesStarted(shared);
       running = shared.stats(recording, heavy(1)).catch((err: unknown) => err); // holds the one stats thread
       const options = tileOptionsSchema.parse({});
       const client = new AbortController();
@@ -613,14 +621,8 @@ describe("caching and the pool", () => {
     const shared = new TileService({ threads, maxStatsQueue: 1, statsWaitMs: 60_000 });
     const passes: Promise<unknown>[] = [];
     try {
-      const started: string[] = [];
-      const stats = shared.pool.stats.bind(shared.pool);
-      shared.pool.stats = (task, signal) => {
-        started.push(String(task.params.hop_size));
-        return stats(task, signal);
-      };
-      // As above: passes of tens of seconds, one running on the stats thread, one queued for it — the queue is full.
-      const heavy = (samples: number) => parseParams({ window_size: 1, hop_size: hopOf(samples), pcen: false });
+      const started = passesStarted(shared);
+      // Passes of tens of seconds, one running on the stats thread, one queued for it — the queue is full.
       for (const samples of [1, 2]) passes.push(shared.stats(recording, heavy(samples)).catch((err: unknown) => err));
       await new Promise((done) => setTimeout(done, 50));
       const options = tileOptionsSchema.parse({ width: 1024 });
