@@ -13,7 +13,7 @@ import { createJob } from "../src/store/jobs.js";
 import { createRun, finishRun, getRun, INTERRUPTED_ELSEWHERE } from "../src/store/runs.js";
 import { createToken } from "../src/store/tokens.js";
 import { createUser, deleteUser, DETACH_BATCH_ROWS, ensureAdmin } from "../src/store/users.js";
-import { FIXTURES, freshDatabase, type TestDatabase } from "./store-helpers.js";
+import { FIXTURES, REAL_PG_URL, freshDatabase, type TestDatabase } from "./store-helpers.js";
 
 let t: TestDatabase;
 let app: App;
@@ -132,7 +132,9 @@ describe("DELETE /v1/users/{id}", () => {
       const [during] = (await seen)!;
       expect(during.users).toBe(1);
       expect(during.detached).toBeGreaterThanOrEqual(DETACH_BATCH_ROWS);
-      expect(during.detached).toBeLessThan(clips);
+      // One shared session (embedded) answers it before the third batch; real PostgreSQL answers it on
+      // its own connection, concurrently, at times only after the third batch (CI, loaded machine).
+      if (!REAL_PG_URL) expect(during.detached).toBeLessThan(clips);
       const [after] = await sql<{ detached: number; users: number }[]>`SELECT (SELECT count(*)::int FROM clips WHERE created_by IS NULL) AS detached, (SELECT count(*)::int FROM users WHERE id = ${userId}) AS users`;
       expect(after).toEqual({ detached: clips, users: 0 });
     } finally {
