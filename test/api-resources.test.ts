@@ -281,6 +281,25 @@ describe("clips and notes", () => {
     expect((await app.inject({ url: "/v1/notes?is_issue=maybe" })).statusCode).toBe(400);
   });
 
+  it("lists the notes one user wrote (created_by), in any state asked for: those a member may restore", async () => {
+    const writer = await createUser(t.db.sql, { username: "note-writer" });
+    const writerKey = (await createToken(t.db.sql, { user_id: writer.id, name: "w", created_by: null })).key;
+    const clip = (await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0.3, end_time: 0.4 }, headers: auth(member) })).json();
+    const write = async (key: string, message: string) => (await app.inject({ method: "POST", url: "/v1/notes", payload: { message, clip_id: clip.id }, headers: auth(key) })).json();
+    const theirs = await write(member, "theirs");
+    const mine = [await write(writerKey, "mine 1"), await write(writerKey, "mine 2")];
+    for (const [n, key] of [[theirs, member], [mine[0], writerKey], [mine[1], writerKey]] as const) await app.inject({ method: "POST", url: `/v1/notes/${n.id}/trash`, headers: auth(key) });
+    const list = async (query: string) => (await app.inject({ url: `/v1/notes?clip_id=${clip.id}&state=trashed${query}` })).json();
+    expect((await list("")).total).toBe(3);
+    const written = await list(`&created_by=${writer.id}`);
+    expect([written.total, written.items.map((n: { message: string }) => n.message)]).toEqual([2, ["mine 2", "mine 1"]]);
+    expect((await list(`&created_by=${writer.id}&limit=1&offset=1`)).items.map((n: { message: string }) => n.message)).toEqual(["mine 1"]);
+    const bad = await app.inject({ url: "/v1/notes?created_by=someone" });
+    expect([bad.statusCode, fields(bad.json())]).toEqual([400, ["created_by"]]);
+    // Gone with its clip: the trash purge below counts the notes trashed by then.
+    expect((await app.inject({ method: "DELETE", url: `/v1/clips/${clip.id}`, headers: auth(member) })).statusCode).toBe(204);
+  });
+
   it("let only a note's creator or an admin edit it — another member rewrote a note that still named its creator", async () => {
     const other = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "note-editor" })).id, name: "o", created_by: null })).key;
     const note = (await app.inject({ method: "POST", url: "/v1/notes", payload: { message: "a call at 3 s", recording_id: recordingId }, headers: auth(member) })).json();

@@ -77,6 +77,8 @@ export interface NoteQuery extends PageRequest {
   include_clips?: boolean;
   clip_id?: string;
   is_issue?: boolean;
+  /** Only the notes this user wrote: those a member may archive, trash or restore (the viewer's trashed notes). */
+  created_by?: string;
 }
 
 /** A page of notes matching every filter given, newest first. */
@@ -84,7 +86,8 @@ export async function listNotes(db: Queryable, q: NoteQuery): Promise<Page<Note>
   if (q.include_clips && q.recording_id === undefined) throw invalid("include_clips", "needs recording_id: the notes on the clips of which recording");
   const where = db`${given(db, q.recording_id, (id) => (q.include_clips ? onRecordingOrItsClips(db, id) : db`n.recording_id = ${id}`))}
     AND ${given(db, q.clip_id, (id) => db`n.clip_id = ${id}`)}
-    AND ${given(db, q.is_issue, (issue) => db`n.is_issue = ${issue}`)}`;
+    AND ${given(db, q.is_issue, (issue) => db`n.is_issue = ${issue}`)}
+    AND ${given(db, q.created_by, (user) => db`n.created_by = ${user}`)}`;
   return pageFirst<Note>(db, { ...q, table: "notes", alias: "n", where, select: db`SELECT ${COLUMNS(db)} FROM notes n`, sort: "created_at", order: "desc", nullsLast: false });
 }
 

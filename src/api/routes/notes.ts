@@ -33,6 +33,7 @@ export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
         ...pageQuery, state: stateQuery, recording_id: id.optional(),
         include_clips: booleanText().optional().describe("with recording_id: also the notes on the recording's clips (each names its clip_id)"),
         clip_id: id.optional(), is_issue: booleanText().optional(),
+        created_by: id.optional().describe("only the notes this user wrote (a member archives, trashes and restores only those)"),
       }), response: { 200: page(noteSchema), 400: errorBody } },
   }, async (request) => listNotes(sql, request.query));
 
