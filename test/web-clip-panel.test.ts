@@ -3,7 +3,8 @@
  * driven by playwright-core, as test/web.test.ts) against an in-process server: a clip selected by
  * a click on its box, or from the keyboard through the list of clips in view, is tagged (with
  * completion from the tags in use), untagged, noted, moved and deleted, its notes edited, archived,
- * restored and trashed — each checked in what the server then holds — another member's note is
+ * restored and trashed — each checked in what the server then holds — its archived notes and the
+ * trashed ones the user may restore listed apart a page at a time, another member's note is
  * read-only, a viewer's token's refusal is said on the status line, a change made in
  * another tab shows once the page has the focus again, and Escape closes the panel.
  * Screenshots go to test-artifacts/.
@@ -285,8 +286,8 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await expect.poll(() => page.locator("#clip-panel-notes .author").allTextContents()).toEqual(["admin"]);
   });
 
-  /** The list item of note `id` among the clip's active notes, or (`archived`) under Archived notes. */
-  const noteItem = (id: string, archived = false) => page.locator(`#clip-panel-${archived ? "archived-" : ""}notes li[data-note-id="${id}"]`);
+  /** The list item of note `id` among the clip's active notes, or under Archived or Trashed notes (`hidden`). */
+  const noteItem = (id: string, hidden?: "archived" | "trashed") => page.locator(`#clip-panel-${hidden ? `${hidden}-` : ""}notes li[data-note-id="${id}"]`);
   /** The note as the server holds it now. */
   const heldNote = async (id: string): Promise<{ message: string; is_issue: boolean; state: string }> => call("GET", `/v1/notes/${id}`);
   /** What the focused element is in a note's item (its data-control: edit, message, restore…), else its id. */
@@ -373,7 +374,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await noteItem(mine.id).getByRole("textbox", { name: "message" }).inputValue()).toBe("mia's, rewritten");
     // Back to the page: listed as archived.
     await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
-    await expect.poll(() => noteItem(mine.id, true).count(), POLL).toBe(1);
+    await expect.poll(() => noteItem(mine.id, "archived").count(), POLL).toBe(1);
     expect(await noteItem(mine.id).count()).toBe(0);
     await call("POST", `/v1/notes/${mine.id}/restore`);
     await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
@@ -407,12 +408,12 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     // Collapsed, its summary focused and counting it.
     expect(await page.textContent("#clip-panel-archived summary")).toBe("Archived notes (1)");
     expect(await page.$eval("#clip-panel-archived", (d) => (d as HTMLDetailsElement).open)).toBe(false);
-    expect(await noteItem(note.id, true).isVisible()).toBe(false);
+    expect(await noteItem(note.id, "archived").isVisible()).toBe(false);
     expect(await focusedControl()).toBe("clip-panel-archived-summary");
     await page.keyboard.press("Enter");
-    await expect.poll(() => noteItem(note.id, true).isVisible(), POLL).toBe(true);
+    await expect.poll(() => noteItem(note.id, "archived").isVisible(), POLL).toBe(true);
     // Marked archived, with its message and flag, and nothing to change but Restore.
-    const archived = noteItem(note.id, true);
+    const archived = noteItem(note.id, "archived");
     expect(await archived.getAttribute("class")).toBe("archived");
     expect(await archived.locator(".message").textContent()).toBe("superseded");
     expect(await archived.locator("small").textContent()).toMatch(/^archived · issue · admin · /);
@@ -450,11 +451,105 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await noteItem(note.id).getByRole("button", { name: "Trash…" }).click();
     await expect.poll(async () => (await heldNote(note.id)).state, POLL).toBe("trashed");
     await expect.poll(() => page.locator("#clip-panel-notes .message").allTextContents(), POLL).toEqual(["first"]);
-    expect(await status()).toBe(`note trashed on clip 0.400–0.900 s (POST /v1/notes/${note.id}/restore brings it back until the trash is purged)`);
+    expect(await status()).toBe("note trashed on clip 0.400–0.900 s: listed under Trashed notes, to restore until the trash is purged");
     expect(await page.isVisible("#clip-panel-archived")).toBe(false);
+    expect(await page.textContent("#clip-panel-trashed summary")).toBe("Trashed notes (1)");
     // The focus on the note beside it.
     expect(await page.evaluate(() => document.activeElement!.closest("li")?.dataset.noteId)).toBe(first.id);
     expect((await held(a.id))!.notes.map((n) => n.message)).toEqual(["first"]);
+  });
+
+  it("lists a clip's trashed notes, collapsed, to their author and to an admin only, and restores one — the page could not bring a trashed note back", async () => {
+    const { clips: [a] } = await openWithClips([[0.4, 0.9]], memberKey);
+    const asMia = { authorization: `Bearer ${memberKey}` };
+    const write = async (message: string) => (await app.inject({ method: "POST", url: "/v1/notes", headers: asMia, payload: { clip_id: a.id, message } })).json();
+    const admins = await call("POST", "/v1/notes", { clip_id: a.id, message: "the admin's, trashed" });
+    await call("POST", `/v1/notes/${admins.id}/trash`);
+    const mine = await write("mia's, trashed");
+    await app.inject({ method: "POST", url: `/v1/notes/${mine.id}/trash`, headers: asMia });
+    const kept = await write("mia's, kept");
+    await clickAt(0.6);
+    await panelShows(a);
+    await expect.poll(() => page.locator("#clip-panel-notes .message").allTextContents(), POLL).toEqual(["mia's, kept"]);
+    // Hers only (the admin's she may not restore), collapsed.
+    await expect.poll(() => page.textContent("#clip-panel-trashed summary"), POLL).toBe("Trashed notes (1)");
+    expect(await page.$eval("#clip-panel-trashed", (d) => (d as HTMLDetailsElement).open)).toBe(false);
+    expect(await page.locator("#clip-panel-trashed-notes li").evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.noteId))).toEqual([mine.id]);
+    expect(await page.isVisible("#clip-panel-trashed-more")).toBe(false);
+    // A viewer and a reader without a token see none; an admin every one, newest first.
+    for (const [key, listed] of [[viewerKey, null], ["", null], [adminKey, [mine.id, admins.id]]] as const) {
+      await page.fill("#token", key);
+      await page.dispatchEvent("#token", "change");
+      if (listed === null) await expect.poll(() => page.isHidden("#clip-panel-trashed"), POLL).toBe(true);
+      else await expect.poll(() => page.locator("#clip-panel-trashed-notes li").evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.noteId)), POLL).toEqual(listed);
+    }
+    expect(await page.textContent("#clip-panel-trashed summary")).toBe("Trashed notes (2)");
+    await page.fill("#token", memberKey);
+    await page.dispatchEvent("#token", "change");
+    await expect.poll(() => page.textContent("#clip-panel-trashed summary"), POLL).toBe("Trashed notes (1)");
+
+    // Trashed from the panel: listed there at once.
+    page.once("dialog", (d) => void d.accept());
+    await noteItem(kept.id).getByRole("button", { name: "Trash…" }).click();
+    await expect.poll(() => page.textContent("#clip-panel-trashed summary"), POLL).toBe("Trashed notes (2)");
+    expect(await status()).toBe("note trashed on clip 0.400–0.900 s: listed under Trashed notes, to restore until the trash is purged");
+    expect(await page.textContent("#clip-panel-notes")).toBe("No notes.");
+    await page.click("#clip-panel-trashed-summary");
+    const trashed = noteItem(mine.id, "trashed");
+    await expect.poll(() => trashed.isVisible(), POLL).toBe(true);
+    expect(await trashed.getAttribute("class")).toBe("trashed");
+    expect(await trashed.locator(".message").textContent()).toBe("mia's, trashed");
+    expect(await trashed.locator("small").textContent()).toMatch(/^trashed · mia · /);
+    expect(await trashed.getByRole("button").allTextContents()).toEqual(["Restore"]);
+    await page.screenshot({ path: join(ARTIFACTS, "web-clip-panel-trashed-note.png") });
+    await trashed.getByRole("button", { name: "Restore" }).focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(async () => (await heldNote(mine.id)).state, POLL).toBe("active");
+    await expect.poll(() => page.locator("#clip-panel-notes .message").allTextContents(), POLL).toEqual(["mia's, trashed"]);
+    expect(await status()).toBe("note restored on clip 0.400–0.900 s");
+    expect(await page.textContent("#clip-panel-trashed summary")).toBe("Trashed notes (1)");
+    expect(await focusedControl()).toBe("edit");
+    expect([(await heldNote(kept.id)).state, (await heldNote(admins.id)).state]).toEqual(["trashed", "trashed"]);
+
+    // On an archived clip nothing is restored (409): the trashed notes are not listed.
+    await call("POST", `/v1/clips/${a.id}/archive`);
+    await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+    await expect.poll(() => page.isHidden("#clip-panel-trashed"), POLL).toBe(true);
+    await call("POST", `/v1/clips/${a.id}/restore`);
+  });
+
+  it("pages through more archived notes than the panel asked for — 1001: it listed 1000 and counted 1000 — by Show more, newest first", async () => {
+    const { clips: [a] } = await openWithClips([[0.4, 0.9]]);
+    // Note i written i seconds ago: newest first, "archived 1" to "archived 1001".
+    await t.db.sql`INSERT INTO notes (message, clip_id, state, state_changed_at, created_at, created_by)
+                   SELECT 'archived ' || i, ${a.id}, 'archived', now(), now() - i * interval '1 second', ${adminId} FROM generate_series(1, 1001) AS i`;
+    await clickAt(0.6);
+    await panelShows(a);
+    await expect.poll(() => page.textContent("#clip-panel-archived summary"), POLL).toBe("Archived notes (1001)");
+    const messages = () => page.locator("#clip-panel-archived-notes .message").allTextContents();
+    const numbered = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `archived ${from + i}`);
+    expect(await messages()).toEqual(numbered(1, 100));
+    await page.click("#clip-panel-archived-summary");
+    const more = page.locator("#clip-panel-archived-more");
+    expect(await more.textContent()).toBe("Show 100 more (100 of 1001 listed)");
+    await more.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(ARTIFACTS, "web-clip-panel-archived-more.png") });
+    await more.focus();
+    for (let listed = 200; listed <= 1000; listed += 100) {
+      await page.keyboard.press("Enter");
+      await expect.poll(() => page.locator("#clip-panel-archived-notes li").count(), POLL).toBe(listed);
+      expect(await focusedControl()).toBe("clip-panel-archived-more");
+    }
+    expect(await more.textContent()).toBe("Show 1 more (1000 of 1001 listed)");
+    await page.keyboard.press("Enter");
+    await expect.poll(messages, POLL).toEqual(numbered(1, 1001));
+    expect(await more.isHidden()).toBe(true);
+    expect(await focusedControl()).toBe("clip-panel-archived-summary");
+    expect(await page.textContent("#clip-panel-archived summary")).toBe("Archived notes (1001)");
+    // A refresh lists them again in one page, the API's largest: the last one is a Show more away again.
+    await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+    await expect.poll(() => more.textContent(), POLL).toBe("Show 1 more (1000 of 1001 listed)");
+    expect(await messages()).toEqual(numbered(1, 1000));
   });
 
   it("selects the clip a selection is the range of, not creating its twin: Enter after a click on a clip, and Clip selection", async () => {

@@ -3,7 +3,8 @@
  * of clips in view (Tab into the list, the arrow keys through it) — shows its bounds (times, and
  * frequencies if it is a box over a band) as numbers to edit, its tags (added with completion from the tags in use, or new; removed), its notes (added;
  * listed with author and time; edited, archived — then listed apart, collapsed and read-only —
- * restored and trashed by their creator or an admin) and a button that deletes it. Every change
+ * restored and trashed by their creator or an admin, who also sees the trashed ones, collapsed, and
+ * restores them) and a button that deletes it. Every change
  * goes through the API with the page's token (PATCH and DELETE /v1/clips/{id}, POST and DELETE
  * /v1/clips/{id}/tags, POST /v1/notes, PATCH /v1/notes/{id}, POST /v1/notes/{id}/archive|restore|trash);
  * a refusal is said on the status line. An annotator compared the page with Whombat and Raven: it
@@ -23,6 +24,26 @@ interface Note { id: string; message: string; is_issue: boolean; created_at: str
 
 /** A note as GET /v1/notes lists it: with its own state too (active, archived or trashed). */
 interface ListedNote extends Note { state: string }
+
+/** The states of the notes the panel lists apart, collapsed, each with Restore: a clip carries its active notes only. */
+type HiddenState = "archived" | "trashed";
+
+/**
+ * A clip's notes in a hidden state as far as the panel has listed them (GET /v1/notes, newest
+ * first, a page at a time): those listed, how many of the server's list were fetched (the next
+ * page's offset) and how many it holds.
+ */
+interface HiddenNotes { notes: Note[]; fetched: number; total: number }
+
+/** Nothing listed: a clip not fetched yet, or trashed notes the user may not restore. */
+const NO_HIDDEN_NOTES: HiddenNotes = { notes: [], fetched: 0, total: 0 };
+const HIDDEN_STATES: readonly HiddenState[] = ["archived", "trashed"];
+
+/** Whether `user` may restore some trashed note (the API's rule: its creator if a member, or an admin): a viewer is not shown the trash. */
+const mayRestoreTrashed = (user: User) => user.role === "admin" || user.role === "member";
+
+/** The trashed notes `user` may restore, as GET /v1/notes filters them: an admin every one, a member their own (asked of the server, so that its total counts those alone). */
+const restorableBy = (user: User): Record<string, string> => (user.role === "admin" ? {} : { created_by: user.id });
 
 /** What the panel does to a note besides editing it (POST /v1/notes/{id}/<action>), and the word saying it done. */
 const NOTE_STATE_ACTIONS = { archive: "archived", restore: "restored", trash: "trashed" } as const;
@@ -73,8 +94,14 @@ const SUGGESTIONS = 50;
 const SCOPE_TAGS = 1000;
 /** Milliseconds the tag fields must rest before their completion is asked for: a typed word asks once. */
 const SUGGEST_DELAY_MS = 200;
-/** Archived notes asked of a clip: the API's largest page (a clip holds a few). */
-const ARCHIVED_NOTES = 1000;
+/**
+ * Archived or trashed notes asked of a clip at a time, Show more asking for the next: a clip holds
+ * a few, and a clip with thousands shows the first hundred at once. One page of the API's largest
+ * (1000) was all the panel asked for: the rest were never listed, and the count said 1000.
+ */
+const HIDDEN_NOTES_PAGE = 100;
+/** The API's largest page (MAX_LIMIT): a refresh asks for the notes listed again in one page of at most this many. */
+const API_MAX_LIMIT = 1000;
 /** Characters of a note's message quoted in the question before it is trashed. */
 const QUOTED_CHARACTERS = 60;
 
@@ -122,8 +149,8 @@ export class ClipPanel {
   #scopeTags: { recordingId: string | undefined; lists: Promise<ScopeTags[]> } | null = null;
   /** The user of the page's token, asked as a clip is opened (null without one): which notes they may change. */
   #me: User | null = null;
-  /** The clip's archived notes, oldest first: the clip carries its active ones only. */
-  #archivedNotes: Note[] = [];
+  /** The clip's archived notes, and the trashed ones the user may restore, as far as listed (newest first). */
+  #hiddenNotes: Record<HiddenState, HiddenNotes> = { archived: NO_HIDDEN_NOTES, trashed: NO_HIDDEN_NOTES };
   /** The note being edited and its form: kept, with what is typed in it, when the notes are listed anew (a refresh). */
   #editor: { noteId: string; form: HTMLFormElement } | null = null;
   /** Where the focus goes when the notes are next listed (after a change of one). */
@@ -138,6 +165,7 @@ export class ClipPanel {
     $("clip-panel-note-form").addEventListener("submit", (e) => { e.preventDefault(); void this.#addNote(); });
     $("clip-panel-delete").onclick = () => void this.#delete();
     $("clip-panel-close").onclick = () => this.close(true);
+    for (const state of HIDDEN_STATES) $(`clip-panel-${state}-more`).onclick = () => void this.#showMoreNotes(state);
     $("clip-panel-tag-key").addEventListener("focus", () => void this.#suggestKeys());
     $("clip-panel-tag-key").addEventListener("input", () => this.#keySuggestions.later(() => void this.#suggestKeys()));
     $("clip-panel-tag-value").addEventListener("focus", () => void this.#suggestValues());
@@ -202,7 +230,8 @@ export class ClipPanel {
     if (id !== this.#selectedId) {
       this.#filledBounds = "";
       this.#editor = null;
-      $<HTMLDetailsElement>("clip-panel-archived").open = false;
+      this.#hiddenNotes = { archived: NO_HIDDEN_NOTES, trashed: NO_HIDDEN_NOTES };
+      for (const state of HIDDEN_STATES) $<HTMLDetailsElement>(`clip-panel-${state}`).open = false;
     }
     this.#selectedId = id;
     this.#scopeTags = null;
@@ -211,13 +240,17 @@ export class ClipPanel {
     const fetched = announce ? this.#host.fetchedClips().find((c) => c.id === id) : undefined;
     if (fetched) this.#host.shown(fetched);
     const signal = this.#loads.start();
-    let clip: PanelClip, archived: { items: ListedNote[] };
+    // Without a token, or with one refused, nobody: every note is read-only.
+    const me = this.#host.hasToken() ? this.#host.api<User>("/v1/users/me", { signal }).catch(() => null) : Promise.resolve(null);
+    // A refresh lists again as many as were listed (Show more), in one page: the list stays as long.
+    const limit = (state: HiddenState) => Math.min(API_MAX_LIMIT, Math.max(HIDDEN_NOTES_PAGE, this.#hiddenNotes[state].fetched));
+    let clip: PanelClip, archived: HiddenNotes, trashed: HiddenNotes;
     try {
-      [clip, archived, this.#me] = await Promise.all([
+      [clip, archived, trashed, this.#me] = await Promise.all([
         this.#host.api<PanelClip>(`/v1/clips/${encodeURIComponent(id)}`, { signal }),
-        this.#host.api<{ items: ListedNote[] }>(`/v1/notes?${new URLSearchParams({ clip_id: id, state: "archived", limit: String(ARCHIVED_NOTES) })}`, { signal }),
-        // Without a token, or with one refused, nobody: every note is read-only.
-        this.#host.hasToken() ? this.#host.api<User>("/v1/users/me", { signal }).catch(() => null) : null,
+        this.#fetchHiddenNotes(id, "archived", {}, 0, limit("archived"), signal),
+        me.then((user) => (user && mayRestoreTrashed(user) ? this.#fetchHiddenNotes(id, "trashed", restorableBy(user), 0, limit("trashed"), signal) : NO_HIDDEN_NOTES)),
+        me,
       ]);
     } catch (err) {
       if (signal.aborted) return;
@@ -229,8 +262,7 @@ export class ClipPanel {
       } else void this.#fail("the clip cannot be shown", err as Error);
       return;
     }
-    // Listed by their effective state, newest first: under an archived clip its active notes too.
-    this.#archivedNotes = archived.items.filter((n) => n.state === "archived").reverse();
+    this.#hiddenNotes = { archived, trashed };
     this.#show(clip);
     if (announce && !fetched) this.#host.shown(clip);
   }
@@ -309,22 +341,68 @@ export class ClipPanel {
 
   /**
    * Lists the clip's notes, oldest first — message, whether it is an issue, author and time — and
-   * under them, collapsed, its archived ones. The author is the username the note carries, as
-   * every reader sees it: a user record (GET /v1/users/{id}) needs a token beyond loopback, and
-   * showed its name to some readers only. A control of a note focused before keeps the focus
+   * under them, collapsed, its archived ones and the trashed ones the user may restore, newest
+   * first (the API's order: Show more adds older ones at the end). The author is the username the
+   * note carries, as every reader sees it: a user record (GET /v1/users/{id}) needs a token beyond
+   * loopback, and showed its name to some readers only. A control of a note focused before keeps the focus
    * (a refresh), unless a change said where it goes.
    */
   #showNotes(clip: PanelClip) {
     const focused = document.activeElement as HTMLElement | null;
-    const inNote = focused?.closest<HTMLElement>("#clip-panel-notes li[data-note-id], #clip-panel-archived-notes li[data-note-id]");
+    const inNote = focused?.closest<HTMLElement>("#clip-panel li[data-note-id]");
     const focusTo = this.#focusNext ?? (inNote && focused?.dataset.control ? { noteId: inNote.dataset.noteId!, control: focused.dataset.control } : null);
     this.#focusNext = null;
     if (this.#editor && !clip.notes.some((n) => n.id === this.#editor!.noteId && this.#mayChange(n))) this.#editor = null;
-    $("clip-panel-notes").replaceChildren(...(clip.notes.length ? clip.notes.map((n) => this.#noteItem(n, false)) : [el("li", "none", "No notes.")]));
-    $("clip-panel-archived-notes").replaceChildren(...this.#archivedNotes.map((n) => this.#noteItem(n, true)));
-    $("clip-panel-archived").hidden = !this.#archivedNotes.length;
-    $("clip-panel-archived-count").textContent = `(${this.#archivedNotes.length})`;
+    $("clip-panel-notes").replaceChildren(...(clip.notes.length ? clip.notes.map((n) => this.#noteItem(n, null)) : [el("li", "none", "No notes.")]));
+    for (const state of HIDDEN_STATES) this.#showHiddenNotes(state, clip);
     if (focusTo) focusOn(focusTo);
+  }
+
+  /**
+   * Lists the clip's notes in `state` under their collapsed summary, which counts them (the
+   * server's total, less those it listed that the panel lists elsewhere) and, while the server
+   * holds more than were fetched, Show more. Trashed notes only on an active clip: under an
+   * archived one nothing is restored.
+   */
+  #showHiddenNotes(state: HiddenState, clip: PanelClip) {
+    const { notes, fetched, total } = this.#hiddenNotes[state];
+    const count = total - (fetched - notes.length);
+    $(`clip-panel-${state}-notes`).replaceChildren(...notes.map((n) => this.#noteItem(n, state)));
+    $(`clip-panel-${state}`).hidden = count <= 0 || (state === "trashed" && clip.state !== "active");
+    $(`clip-panel-${state}-count`).textContent = `(${count})`;
+    const more = $(`clip-panel-${state}-more`);
+    more.hidden = fetched >= total;
+    more.textContent = `Show ${Math.min(HIDDEN_NOTES_PAGE, total - fetched)} more (${notes.length} of ${count} listed)`;
+  }
+
+  /**
+   * A page of clip `clipId`'s notes in `state` (GET /v1/notes, newest first) from `offset`, at most
+   * `limit`, among those `filter` lets through (restorableBy). Listed by their own state: the API
+   * lists them by their effective one, under an archived clip its active notes too.
+   */
+  #fetchHiddenNotes(clipId: string, state: HiddenState, filter: Record<string, string>, offset: number, limit: number, signal?: AbortSignal): Promise<HiddenNotes> {
+    const query = new URLSearchParams({ clip_id: clipId, state, ...filter, offset: String(offset), limit: String(limit) });
+    return this.#host.api<{ items: ListedNote[]; total: number }>(`/v1/notes?${query}`, { signal })
+      .then((page) => ({ notes: page.items.filter((n) => n.state === state), fetched: offset + page.items.length, total: page.total }));
+  }
+
+  /** Lists the next page of the clip's notes in `state` under those listed; the focus stays on Show more, or once all are listed goes to their summary. */
+  async #showMoreNotes(state: HiddenState) {
+    const clip = this.#clip, me = this.#me;
+    // Trashed notes are listed for a user (restorableBy) only.
+    if (!clip || (state === "trashed" && !me)) return;
+    const listed = this.#hiddenNotes[state];
+    let next: HiddenNotes;
+    try {
+      next = await this.#fetchHiddenNotes(clip.id, state, state === "trashed" ? restorableBy(me!) : {}, listed.fetched, HIDDEN_NOTES_PAGE);
+    } catch (err) {
+      void this.#fail(`no more ${state} notes listed`, err as Error);
+      return;
+    }
+    // Another clip opened, or these notes listed anew (a refresh, another Show more) meanwhile: this page follows a list no longer shown.
+    if (this.#selectedId !== clip.id || this.#hiddenNotes[state] !== listed) return;
+    this.#hiddenNotes = { ...this.#hiddenNotes, [state]: { notes: [...listed.notes, ...next.notes], fetched: next.fetched, total: next.total } };
+    this.#relistNotes({ id: next.fetched < next.total ? `clip-panel-${state}-more` : `clip-panel-${state}-summary` });
   }
 
   /** Whether the page's user may edit, archive, trash or restore note `n`: its creator (a member) or an admin, the API's rule, on a clip that is not read-only. */
@@ -334,18 +412,19 @@ export class ClipPanel {
   }
 
   /**
-   * A note's list item: message, issue, author and time (an archived one marked so) and, for
-   * those who may change it, its buttons — Edit, Archive and Trash…, or Restore if archived —
-   * each described by the message; the note being edited shows its form instead of its message.
+   * A note's list item: message, issue, author and time (one `hidden` — archived or trashed —
+   * marked so) and, for those who may change it, its buttons — Edit, Archive and Trash…, or
+   * Restore if hidden — each described by the message; the note being edited shows its form
+   * instead of its message.
    */
-  #noteItem(n: Note, archived: boolean): HTMLLIElement {
+  #noteItem(n: Note, hidden: HiddenState | null): HTMLLIElement {
     const message = el("p", "message", n.message);
     message.id = `note-${n.id}-message`;
     const time = el("time", "", new Date(n.created_at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }));
     time.dateTime = n.created_at;
-    const about = el("small", "", ...(archived ? [el("strong", "state", "archived"), " · "] : []), ...(n.is_issue ? [el("strong", "issue", "issue"), " · "] : []),
+    const about = el("small", "", ...(hidden ? [el("strong", "state", hidden), " · "] : []), ...(n.is_issue ? [el("strong", "issue", "issue"), " · "] : []),
       el("span", "author", n.created_by_username ?? "no user"), " · ", time);
-    const li = el("li", archived ? "archived" : "", message, about);
+    const li = el("li", hidden ?? "", message, about);
     li.dataset.noteId = n.id;
     if (!this.#mayChange(n)) return li;
     if (this.#editor?.noteId === n.id) {
@@ -360,7 +439,7 @@ export class ClipPanel {
       b.onclick = act;
       return b;
     };
-    const actions = el("div", "note-actions", ...(archived
+    const actions = el("div", "note-actions", ...(hidden
       ? [button("Restore", "restore", "Bring this note back among the clip's notes", () => void this.#changeNoteState(n, "restore"))]
       : [
         button("Edit", "edit", "Edit this note's message and whether it is an issue", () => this.#editNote(n)),
@@ -573,7 +652,7 @@ export class ClipPanel {
     this.#host.setStatus({
       archive: `note archived ${on}: read-only, listed under Archived notes`,
       restore: `note restored ${on}`,
-      trash: `note trashed ${on} (POST /v1/notes/${n.id}/restore brings it back until the trash is purged)`,
+      trash: `note trashed ${on}: listed under Trashed notes, to restore until the trash is purged`,
     }[action]);
     await this.#reopen(clip, {
       archive: { id: "clip-panel-archived-summary" },
