@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ResumeCheckpoint } from "../src/cli/extract-resume.js";
-import { sidecarPath, writeOutputBytes } from "../src/cli/output-file.js";
-import { featureMatrixNpyChunks, featureTableCsvChunks, featureTableNpySidecarChunks, featureTableParquetChunks, TABLE_FORMATS, type FeatureTableRow, type TableFormat } from "../src/features/table.js";
+import { writeOutputBytes, writeOutputWithSidecar } from "../src/cli/output-file.js";
+import { featureTableCsvChunks, featureTableNpyChunks, featureTableParquetChunks, TABLE_FORMATS, type FeatureTableRow, type TableFormat } from "../src/features/table.js";
 import { CHECKPOINT_ROWS, peakMiB, seconds, settings, syntheticValues } from "./synthetic-rows.js";
 
 const [rowsArg = "400000", formatArg = ".csv"] = process.argv.slice(2);
@@ -43,7 +43,7 @@ try {
   const targets = { stored: false, clips: false, md5: false };
   if (format === ".csv") await writeOutputBytes(output, featureTableCsvChunks(table, settings.features, targets));
   else if (format === ".parquet") await writeOutputBytes(output, featureTableParquetChunks(table, settings.features, targets, settings));
-  else await writeOutputBytes(output, featureMatrixNpyChunks(table, rows, settings.features), () => writeOutputBytes(sidecarPath(output), featureTableNpySidecarChunks(table, rows, settings.features, targets, settings)));
+  else await writeOutputWithSidecar(output, featureTableNpyChunks(table, rows, settings.features, targets, settings));
   console.log(`table ${(statSync(output).size / 1e6).toFixed(0)} MB written in ${seconds(start)} s; peak resident memory ${peakMiB()} MiB`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -1,12 +1,12 @@
 // Feature tables written from rows that come one by one (src/features/table.ts: featureTableCsvChunks,
-// featureMatrixNpyChunks, featureTableNpySidecarChunks, featureTableParquetChunks), as
+// featureTableNpyChunks (an .npy's matrix and its sidecar), featureTableParquetChunks), as
 // `sonotile extract` writes a season's table without holding its rows: the same bytes as the
 // tables written at once, and each chunk handed on before the rows after it are asked for.
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { FEATURE_NAMES, SCALAR_FEATURES, type FeatureName, type FeatureValues } from "../src/features/features.js";
 import { parquetWriteBuffer } from "hyparquet-writer";
-import { featureMatrixNpy, featureMatrixNpyChunks, featureTableCsv, featureTableCsvChunks, featureTableNpySidecarChunks, featureTableParquetChunks, type FeatureTableRow, type TableTargets } from "../src/features/table.js";
+import { featureMatrixNpy, featureTableCsv, featureTableCsvChunks, featureTableNpyChunks, featureTableParquetChunks, type FeatureTableRow, type NpyTableChunk, type TableTargets } from "../src/features/table.js";
 import { random } from "./random.js";
 
 /** Rows of every kind of value a table meets: doubles of many magnitudes, a NaN, quoted paths, clips, MD5s. */
@@ -47,6 +47,18 @@ async function drained(chunks: AsyncIterable<string | Uint8Array>, source: { tak
     takenAt.push(source.taken);
   }
   return { bytes: Buffer.concat(parts), takenAt };
+}
+
+/** featureTableNpyChunks' chunks parted into the matrix's and the sidecar's, each drained. */
+async function drainedNpy(chunks: AsyncIterable<NpyTableChunk>, source: { taken: number }): Promise<{ table: { bytes: Buffer; takenAt: number[] }; sidecar: { bytes: Buffer; takenAt: number[] } }> {
+  const parts = { table: [] as Buffer[], sidecar: [] as Buffer[] };
+  const takenAt = { table: [] as number[], sidecar: [] as number[] };
+  for await (const chunk of chunks) {
+    const part = "table" in chunk ? "table" : "sidecar";
+    parts[part].push(Buffer.from("table" in chunk ? chunk.table : chunk.sidecar));
+    takenAt[part].push(source.taken);
+  }
+  return { table: { bytes: Buffer.concat(parts.table), takenAt: takenAt.table }, sidecar: { bytes: Buffer.concat(parts.sidecar), takenAt: takenAt.sidecar } };
 }
 
 // sha256 of the tables of these rows as featureTableCsv, featureTableNpy and featureTableParquet
@@ -95,10 +107,14 @@ describe("feature tables written from rows one by one", () => {
         const source = counted(rows);
         return sha256((await drained(write(source), source)).bytes);
       };
+      // The .npy and its sidecar in one pass: each row asked for once.
+      const source = counted(rows);
+      const npy = await drainedNpy(featureTableNpyChunks(source, count, features, targets, provenance), source);
+      expect(source.taken).toBe(count);
       expect({
         csv: await chunked((source) => featureTableCsvChunks(source, features, targets)),
-        npy: await chunked((source) => featureMatrixNpyChunks(source, count, features)),
-        sidecar: await chunked((source) => featureTableNpySidecarChunks(source, count, features, targets, provenance)),
+        npy: sha256(npy.table.bytes),
+        sidecar: sha256(npy.sidecar.bytes),
         parquet: await chunked((source) => featureTableParquetChunks(source, features, targets, provenance)),
       }).toEqual(want);
     });
@@ -131,15 +147,14 @@ describe("feature tables written from rows one by one", () => {
     expect(csv.length).toBeGreaterThan(8);
     expect(Math.max(...csv.map((n, i) => n - (csv[i - 1] ?? 0)))).toBeLessThan(1000);
     // .npy: the header before any row, then 1 MiB of float32 rows (3,404 of 77 columns) a chunk.
-    const npy = await taken((source) => featureMatrixNpyChunks(source, rows.length, features));
-    expect(npy).toEqual([0, 3404, 6000]);
-    // The .npy's sidecar: entries of about 154 characters, chunks of about 1 MiB — one every ~6,800
-    // rows, so 8,000 of them (6,000 made one chunk: 923,157 characters, and this could not fail).
+    // Its sidecar: entries of about 154 characters, chunks of about 1 MiB — one every ~6,800 rows,
+    // so 8,000 of them (6,000 made one chunk: 923,157 characters, and this could not fail).
     const more = syntheticRows(8000, 11);
     const source = counted(more);
-    const sidecar = (await drained(featureTableNpySidecarChunks(source, more.length, features, targets, provenance), source)).takenAt;
-    expect(sidecar.length).toBe(2);
-    expect(sidecar[0]).toBeLessThan(more.length);
+    const npy = await drainedNpy(featureTableNpyChunks(source, more.length, features, targets, provenance), source);
+    expect(npy.table.takenAt).toEqual([0, 3404, 6808, 8000]);
+    expect(npy.sidecar.takenAt.length).toBe(2);
+    expect(npy.sidecar.takenAt[0]).toBeLessThan(more.length);
     // Parquet: each row group once its rows have come — the first of 1000 rows, then the rest (of up to 100,000).
     expect(await taken((source) => featureTableParquetChunks(source, features, targets, provenance))).toEqual([1000, 6000]);
   });
@@ -149,8 +164,8 @@ describe("feature tables written from rows one by one", () => {
     const all = async (chunks: AsyncIterable<unknown>) => {
       for await (const _ of chunks);
     };
-    await expect(all(featureMatrixNpyChunks(counted(rows), 2, ["rms_dbfs"]))).rejects.toThrow("a table of 2 rows was given more");
-    await expect(all(featureMatrixNpyChunks(counted(rows), 4, ["rms_dbfs"]))).rejects.toThrow("a table of 4 rows was given 3");
-    await expect(all(featureTableNpySidecarChunks(counted(rows), 4, ["rms_dbfs"], { stored: false, clips: false }, {}))).rejects.toThrow("a table of 4 rows was given 3");
+    const npy = (count: number) => featureTableNpyChunks(counted(rows), count, ["rms_dbfs"], { stored: false, clips: false }, {});
+    await expect(all(npy(2))).rejects.toThrow("a table of 2 rows was given more");
+    await expect(all(npy(4))).rejects.toThrow("a table of 4 rows was given 3");
   });
 });

@@ -1,4 +1,4 @@
-import { featureMatrixNpy, featureTableNpySidecarChunks, featureTableParquetChunks, type FeatureTableRow, type TableProvenance, type TableTargets } from "../src/features/table.js";
+import { featureTableNpyChunks, featureTableParquetChunks, type FeatureTableRow, type NpyTableChunk, type TableProvenance, type TableTargets } from "../src/features/table.js";
 import type { FeatureName } from "../src/features/features.js";
 
 /** `rows` one at a time, as a table writer takes them. */
@@ -18,7 +18,19 @@ export async function featureTableParquet(rows: readonly FeatureTableRow[], feat
   return joined(featureTableParquetChunks(given(rows), features, targets, provenance));
 }
 
-/** The .npy matrix of `rows` and its sidecar's text, whole (featureTableNpySidecarChunks joined). */
+/** The .npy matrix of `rows` and its sidecar's text, whole (featureTableNpyChunks' chunks of each joined). */
 export async function featureTableNpy(rows: readonly FeatureTableRow[], features: readonly FeatureName[], targets: TableTargets, provenance: TableProvenance): Promise<{ npy: Uint8Array; sidecar: string }> {
-  return { npy: featureMatrixNpy(rows, features), sidecar: (await joined(featureTableNpySidecarChunks(given(rows), rows.length, features, targets, provenance))).toString("utf8") };
+  const { table, sidecar } = await npyTableParts(featureTableNpyChunks(given(rows), rows.length, features, targets, provenance));
+  return { npy: table, sidecar: sidecar.toString("utf8") };
+}
+
+/** featureTableNpyChunks' chunks of the matrix, and those of the sidecar, each joined. */
+export async function npyTableParts(chunks: AsyncIterable<NpyTableChunk>): Promise<{ table: Buffer; sidecar: Buffer }> {
+  const table: Buffer[] = [];
+  const sidecar: Buffer[] = [];
+  for await (const chunk of chunks) {
+    if ("table" in chunk) table.push(Buffer.from(chunk.table));
+    else sidecar.push(Buffer.from(chunk.sidecar));
+  }
+  return { table: Buffer.concat(table), sidecar: Buffer.concat(sidecar) };
 }

@@ -82,26 +82,78 @@ export async function writeOutputFile<T>(output: string, write: (tempPath: strin
 
 /**
  * `bytes` written to `output` by writeOutputFile; `then` runs once they are in the temporary file,
- * before it is renamed (an `.npy` table puts its sidecar in place there). Text or bytes given as an
- * async iterable (a table read from the database as it is written, an artifact's chunks) are
- * written chunk by chunk, one held at a time; a failure of the iterable is thrown as it is, not as
- * the file's.
+ * before it is renamed (a CSV table puts its sidecar in place there; an `.npy` table's sidecar is
+ * written in the same pass: writeOutputWithSidecar). Text or bytes given as an async iterable (a
+ * table read from the database as it is written, an artifact's chunks) are written chunk by chunk,
+ * one held at a time; a failure of the iterable is thrown as it is, not as the file's.
  */
 export function writeOutputBytes(output: string, bytes: Uint8Array | string | AsyncIterable<string | Uint8Array>, then?: () => Promise<void>): Promise<void> {
   return writeOutputFile(output, async (temp) => {
-    const failed = (err: NodeJS.ErrnoException) => Promise.reject(outputError(output, err));
-    if (typeof bytes === "string" || bytes instanceof Uint8Array) await writeFile(temp, bytes).catch(failed);
+    if (typeof bytes === "string" || bytes instanceof Uint8Array) await writeFile(temp, bytes).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(output, err)));
     else {
-      const file = await open(temp, "w").catch(failed);
+      const file = await ChunkedFile.open(temp, output);
       try {
-        let at = 0;
-        for await (const chunk of bytes) at = await writeWholeAt(file, typeof chunk === "string" ? Buffer.from(chunk) : chunk, at).catch(failed);
+        for await (const chunk of bytes) await file.append(chunk);
       } finally {
         await file.close();
       }
     }
     await then?.();
   });
+}
+
+/**
+ * An output and the sidecar beside it (sidecarPath) written in one pass over `chunks`, each chunk
+ * of the one it names (an .npy table's matrix and sidecar: featureTableNpyChunks): a chunk at a
+ * time, each into its temporary file, as writeOutputBytes writes one. The sidecar is put in place
+ * once both are complete, then the output, as writeOutputBytes' `then` puts a sidecar: a failure
+ * of either, or of `chunks`, leaves both as they were.
+ */
+export function writeOutputWithSidecar(output: string, chunks: AsyncIterable<{ table: string | Uint8Array } | { sidecar: string | Uint8Array }>): Promise<void> {
+  const beside = sidecarPath(output);
+  return writeOutputFile(output, (tableTemp) =>
+    writeOutputFile(beside, async (sidecarTemp) => {
+      const table = await ChunkedFile.open(tableTemp, output);
+      try {
+        const sidecar = await ChunkedFile.open(sidecarTemp, beside);
+        try {
+          for await (const chunk of chunks) await ("table" in chunk ? table.append(chunk.table) : sidecar.append(chunk.sidecar));
+        } finally {
+          await sidecar.close();
+        }
+      } finally {
+        await table.close();
+      }
+    }),
+  );
+}
+
+/** A temporary file written a chunk at a time from its start, a failure named by the output it becomes (outputError). */
+class ChunkedFile {
+  private at = 0;
+
+  private constructor(
+    private readonly file: FileHandle,
+    private readonly output: string,
+  ) {}
+
+  /**
+   * @param temp the temporary file, created (or emptied)
+   * @param output the path it is written for, as messages name it
+   */
+  static async open(temp: string, output: string): Promise<ChunkedFile> {
+    const file = await open(temp, "w").catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(output, err)));
+    return new ChunkedFile(file, output);
+  }
+
+  /** Writes `chunk` after the chunks before it. */
+  async append(chunk: string | Uint8Array): Promise<void> {
+    this.at = await writeWholeAt(this.file, typeof chunk === "string" ? Buffer.from(chunk) : chunk, this.at).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(this.output, err)));
+  }
+
+  async close(): Promise<void> {
+    await this.file.close();
+  }
 }
 
 /**

@@ -127,7 +127,7 @@ export async function* featureTableCsvChunks(rows: AsyncIterable<FeatureTableRow
   if (chunk) yield chunk;
 }
 
-/** The sidecar of an .npy table of `count` rows without its rows' entries (sidecarRow), where featureTableNpySidecarChunks puts them. */
+/** The sidecar of an .npy table of `count` rows without its rows' entries (sidecarRow), where featureTableNpyChunks puts them. */
 function npySidecar(count: number, features: readonly FeatureName[], provenance: TableProvenance): object {
   const columns = featureColumns(features);
   return { shape: [count, columns.length], dtype: "float32", columns, rows: [], [PROVENANCE_KEY]: provenance };
@@ -140,32 +140,6 @@ function sidecarRow(keys: readonly KeyColumn[], r: FeatureTableRow): object {
 
 /** Where the rows go in the text of a sidecar without them (npySidecar's key order: nothing before `rows` holds this). */
 const NO_SIDECAR_ROWS = '\n "rows": []';
-
-/**
- * The sidecar of a float32 `.npy` matrix (featureMatrixNpyChunks): the column names, per row its
- * key columns (ids, path, clip bounds), and what made it (`json.load` reads it). From rows that
- * come one by one (featureTableCsvChunks): the text around its rows is that of the sidecar without
- * them, each row's entry indented as JSON.stringify indents it two levels down.
- * @param count the rows `rows` gives (the shape is written before them)
- * @throws RangeError when `rows` gives another number of rows
- */
-export async function* featureTableNpySidecarChunks(rows: AsyncIterable<FeatureTableRow>, count: number, features: readonly FeatureName[], targets: TableTargets, provenance: TableProvenance): AsyncGenerator<string> {
-  const keys = keyColumns(targets);
-  const empty = sidecarJson(npySidecar(count, features, provenance));
-  const at = empty.indexOf(NO_SIDECAR_ROWS) + NO_SIDECAR_ROWS.length;
-  let chunk = empty.slice(0, at - 1);
-  let given = 0;
-  for await (const r of rows) {
-    checkRowCount(++given, count);
-    chunk += `${given > 1 ? "," : ""}\n  ${JSON.stringify(sidecarRow(keys, r), null, 1).replaceAll("\n", "\n  ")}`;
-    if (chunk.length >= TABLE_CHUNK) {
-      yield chunk;
-      chunk = "";
-    }
-  }
-  checkRowCount(given, count, true);
-  yield `${chunk}${given ? "\n ]" : "]"}${empty.slice(at)}`;
-}
 
 /**
  * Refuses a row beyond `count` (or, at the end, fewer): a table whose size is written before its
@@ -190,7 +164,7 @@ function sidecarJson(sidecar: object): string {
 
 /**
  * The values of `features` as a float32 `.npy` matrix [rows, featureColumns(features)], row i
- * being rows[i], without the keys: what names the rows travels beside it (featureTableNpySidecarChunks; a job's features.csv, whose rows are in the same order).
+ * being rows[i], without the keys: what names the rows travels beside it (featureTableNpyChunks' sidecar; a job's features.csv, whose rows are in the same order).
  */
 export function featureMatrixNpy(rows: readonly FeatureTableRow[], features: readonly FeatureName[]): Uint8Array {
   const width = featureColumns(features).length;
@@ -199,32 +173,51 @@ export function featureMatrixNpy(rows: readonly FeatureTableRow[], features: rea
   return encodeNpy(data, [rows.length, width]);
 }
 
+/** A piece of an .npy table as featureTableNpyChunks hands it on: of the matrix (the .npy file) or of its sidecar (the .json beside it). */
+export type NpyTableChunk = { table: Uint8Array } | { sidecar: string };
+
 /**
- * featureMatrixNpy's bytes, the same, from rows that come one by one (featureTableCsvChunks):
- * the header, then the rows' values in chunks of about TABLE_CHUNK bytes.
- * @param count the rows `rows` gives (the header's shape is written before them)
+ * An .npy table from rows that come one by one (featureTableCsvChunks), in one pass over them: the
+ * matrix, featureMatrixNpy's bytes (its header, then the rows' values in chunks of about
+ * TABLE_CHUNK bytes), and its sidecar — the column names, per row its key columns (ids, path,
+ * clip bounds), and what made it (`json.load` reads it) — in chunks of about TABLE_CHUNK
+ * characters, the text around its rows that of the sidecar without them, each row's entry
+ * indented as JSON.stringify indents it two levels down. Each row is asked for once: the sidecar
+ * was a second pass over the rows, which a table read back from the resume file paid for in
+ * parsing every row again (about 28 µs a row: 11 s of a run of 400,000).
+ * @param count the rows `rows` gives (the shape is written before them, in both)
  * @throws RangeError when `rows` gives another number of rows
  */
-export async function* featureMatrixNpyChunks(rows: AsyncIterable<FeatureTableRow>, count: number, features: readonly FeatureName[]): AsyncGenerator<Uint8Array> {
+export async function* featureTableNpyChunks(rows: AsyncIterable<FeatureTableRow>, count: number, features: readonly FeatureName[], targets: TableTargets, provenance: TableProvenance): AsyncGenerator<NpyTableChunk> {
   const width = featureColumns(features).length;
-  yield npyHeader([count, width]);
+  yield { table: npyHeader([count, width]) };
   const chunkRows = Math.max(1, Math.floor(TABLE_CHUNK / (4 * width)));
   let data = new Float32Array(chunkRows * width);
   let held = 0;
-  let given = 0;
   // Float32Array is host-endian; every platform Node runs on here is little-endian (encodeNpy).
   const bytes = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const keys = keyColumns(targets);
+  const empty = sidecarJson(npySidecar(count, features, provenance));
+  const at = empty.indexOf(NO_SIDECAR_ROWS) + NO_SIDECAR_ROWS.length;
+  let sidecar = empty.slice(0, at - 1);
+  let given = 0;
   for await (const r of rows) {
     checkRowCount(++given, count);
     data.set(featureRow(r.values, features), held++ * width);
     if (held === chunkRows) {
-      yield bytes(data);
+      yield { table: bytes(data) };
       data = new Float32Array(chunkRows * width);
       held = 0;
     }
+    sidecar += `${given > 1 ? "," : ""}\n  ${JSON.stringify(sidecarRow(keys, r), null, 1).replaceAll("\n", "\n  ")}`;
+    if (sidecar.length >= TABLE_CHUNK) {
+      yield { sidecar };
+      sidecar = "";
+    }
   }
   checkRowCount(given, count, true);
-  if (held) yield bytes(data.subarray(0, held * width));
+  if (held) yield { table: bytes(data.subarray(0, held * width)) };
+  yield { sidecar: `${sidecar}${given ? "\n ]" : "]"}${empty.slice(at)}` };
 }
 
 /** A Parquet table's row groups, in rows: hyparquet-writer's default (a small first group, for a quick preview), the last size repeating. */

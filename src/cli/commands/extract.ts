@@ -24,13 +24,13 @@ import { fileFailure } from "../../audio/source.js";
 import { ParamsError, parseParams } from "../../engine/params.js";
 import { VERSION } from "../../engine/version.js";
 import { FEATURE_NAMES, parseFeatureList, type FeatureName, type FeatureTarget } from "../../features/features.js";
-import { featureMatrixNpyChunks, featureTableCsvChunks, featureTableCsvSidecar, featureTableNpySidecarChunks, featureTableParquetChunks, TABLE_FORMATS, type FeatureTableRow, type TableFormat, type TableProvenance, type TableTargets } from "../../features/table.js";
+import { featureTableCsvChunks, featureTableCsvSidecar, featureTableNpyChunks, featureTableParquetChunks, TABLE_FORMATS, type FeatureTableRow, type TableFormat, type TableProvenance, type TableTargets } from "../../features/table.js";
 import { extractEach, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlagNames, type OptionSpec } from "../flags.js";
 import { checkSameInputs, fileStamp, indexResumeFile, keptRowsPath, partialTablePath, ResumeCheckpoint, resumeFilePath, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
-import { checkOutputPath, checkOutputWritable, checkSidecarPath, endBySignal, onFirstSignal, sidecarPath, writeOutputBytes } from "../output-file.js";
+import { checkOutputPath, checkOutputWritable, checkSidecarPath, endBySignal, onFirstSignal, sidecarPath, writeOutputBytes, writeOutputWithSidecar } from "../output-file.js";
 
 /** Default --checkpoint-interval, seconds: a killed run recomputes at most this much. */
 const DEFAULT_CHECKPOINT_S = 30;
@@ -433,10 +433,10 @@ function hasSidecar(format: TableFormat): boolean {
 }
 
 /**
- * A table's rows, read as it is written (each pass reads them again: an .npy's sidecar is a
- * second), and how many they are (an .npy's shape comes before them).
+ * A table's rows, read as it is written (in one pass, an .npy's sidecar with its matrix: each pass
+ * reads them again from the resume file), and how many they are (an .npy's shape comes before them).
  */
-interface TableRows extends AsyncIterable<FeatureTableRow> {
+export interface TableRows extends AsyncIterable<FeatureTableRow> {
   count: number;
 }
 
@@ -446,12 +446,13 @@ interface TableRows extends AsyncIterable<FeatureTableRow> {
  * once the table is complete: a failed write of either leaves both as they were. `provenance`
  * (the run's settings: version, parameters, options) goes with every format (table.ts). Written as
  * the rows come, a chunk at a time (a Parquet row group at a time): no table is held whole, and
- * the bytes are those of the table written at once.
+ * the bytes are those of the table written at once. `rows` is read once, an .npy's sidecar
+ * written beside its matrix as they come (writeOutputWithSidecar).
  */
-async function writeTable(output: string, format: TableFormat, rows: TableRows, features: FeatureName[], targets: TableTargets, provenance: TableProvenance): Promise<void> {
+export async function writeTable(output: string, format: TableFormat, rows: TableRows, features: FeatureName[], targets: TableTargets, provenance: TableProvenance): Promise<void> {
   if (format === ".csv") await writeOutputBytes(output, featureTableCsvChunks(rows, features, targets), () => writeOutputBytes(sidecarPath(output), featureTableCsvSidecar(provenance)));
   else if (format === ".parquet") await writeOutputBytes(output, featureTableParquetChunks(rows, features, targets, provenance));
-  else await writeOutputBytes(output, featureMatrixNpyChunks(rows, rows.count, features), () => writeOutputBytes(sidecarPath(output), featureTableNpySidecarChunks(rows, rows.count, features, targets, provenance)));
+  else await writeOutputWithSidecar(output, featureTableNpyChunks(rows, rows.count, features, targets, provenance));
 }
 
 /**
