@@ -27,6 +27,8 @@ const JUNK = join(data, "junk.wav");
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const sonotile = (args: string[]) => runSonotile(["extract", ...args], { cwd: tmp });
+/** User nobody's uid (and gid): what root's tests run the CLI as to meet what another user may not do. */
+const NOBODY = 65534;
 
 /** CSV lines split on commas (the generated paths hold no comma or quote). */
 function readCsv(path: string): { header: string[]; rows: string[][] } {
@@ -310,9 +312,7 @@ describe("sonotile extract", () => {
       mkdirSync(join(base, "locked"), { mode: 0o700 }); // root's, sorted between the two recordings
       mkdirSync(join(base, "site_b"));
       for (const path of [join(base, "a_first.wav"), join(base, "locked", "hidden.wav"), join(base, "site_b", "z.wav")]) writeFileSync(path, readFileSync(A));
-      const run = await new Promise<CliRun>((done) => {
-        execFile(process.execPath, [join(ROOT, "bin/sonotile.js"), "extract", base, "-o", join(base, "t.csv"), "--features", "rms_dbfs"], { cwd: base, uid: 65534, gid: 65534 }, (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
-      });
+      const run = await runSonotile(["extract", base, "-o", join(base, "t.csv"), "--features", "rms_dbfs"], { cwd: base, uid: NOBODY });
       expect(run.code, run.stderr).toBe(1);
       expect(run.stderr).toMatch(new RegExp(`^sonotile extract: skipped ${join(base, "locked")}: permission denied\nsonotile extract: 2 targets .*; 1 skipped; wrote`));
       expect(readCsv(join(base, "t.csv")).rows.map((r) => r[0])).toEqual([join(base, "a_first.wav"), join(base, "site_b", "z.wav")]);
@@ -459,6 +459,59 @@ describe("sonotile extract", () => {
     expect([failed.code, failed.stderr]).toEqual([1, `sonotile extract: cannot write ${sidecar}: no such directory; the 2 computed targets are kept in ${out}.resume.json: make room (or mend the path) and run the same command with --resume to write ${out} without computing them again\n`]);
     expect(readdirSync(dir).sort()).toEqual(["t.csv.json", "t.csv.resume.json"]);
     expect([...(await readResumeFile(out, settings))!.rows.keys()]).toEqual([A, B]);
+  });
+
+  // Root writes any file: a resume file it may not write is met only as another user.
+  it.skipIf(process.getuid?.() !== 0)("--resume with a resume file it cannot write, or in a directory that takes no changes, is refused before any work naming the file and why (exit 2) — it was 'cannot read' a readable file, or the table written, then the run failing to remove the file (run as nobody)", async () => {
+    const base = mkdtempSync(join(tmpdir(), "sonotile-extract-readonly-"));
+    try {
+      chmodSync(base, 0o755);
+      // Recordings user nobody can read, and A's row kept by an interrupted run.
+      const [a, b] = ["a.wav", "b.wav"].map((name) => join(base, name));
+      copyFileSync(A, a);
+      copyFileSync(B, b);
+      const settings = { version: VERSION, params: parseParams({}), features: [...FEATURE_NAMES], "clip-start": null, "clip-end": null, "clip-low-freq": null, "clip-high-freq": null, "time-expansion": null, md5: false };
+      const keptA = async (out: string) => writeResumeFile(out, settings, [{ path: a, values: library.get(A)!, file: await fileStamp(a) }]);
+      const asNobody = (out: string) => runSonotile(["extract", a, b, "-o", out, "--resume"], { cwd: base, uid: NOBODY });
+
+      // The resume file read-only (root's, 444), in a directory nobody may change.
+      const writable = join(base, "writable");
+      mkdirSync(writable);
+      chmodSync(writable, 0o777);
+      const out = join(writable, "t.csv");
+      await keptA(out);
+      chmodSync(`${out}.resume.json`, 0o444);
+      const kept = readFileSync(`${out}.resume.json`);
+      expect(await asNobody(out)).toEqual({
+        code: 2, stdout: "",
+        stderr: `sonotile extract: --resume: ${out}.resume.json cannot be opened to read and append to (permission denied): the run reads the rows kept there and appends those it computes as it goes; make it readable and writable by this user, then run again\n`,
+      });
+      expect(readdirSync(writable)).toEqual(["t.csv.resume.json"]);
+      expect(readFileSync(`${out}.resume.json`)).toEqual(kept);
+
+      // The resume file writable, in a directory that takes no changes (root's, 755): -o a link out
+      // of it, to a directory that does (-o itself can be written). The table was written, then
+      // the run failed removing the resume file ("EACCES: permission denied, unlink"), exit 1.
+      const locked = join(base, "locked");
+      mkdirSync(locked);
+      const parquet = join(locked, "t.parquet");
+      await keptA(parquet);
+      chmodSync(`${parquet}.resume.json`, 0o666);
+      symlinkSync(join(writable, "t.parquet"), parquet);
+      expect(await asNobody(parquet)).toEqual({
+        code: 2, stdout: "",
+        stderr: `sonotile extract: --resume: ${locked}, the directory of ${parquet}.resume.json, takes no changes (permission denied): the run removes the file there once its table is written; make the directory writable by this user, then run again\n`,
+      });
+      expect(readdirSync(writable)).toEqual(["t.csv.resume.json"]); // no table
+
+      // Both, and -o in that directory: -o cannot be written, said first (exit 1, as without --resume), before any work too.
+      rmSync(parquet);
+      chmodSync(`${parquet}.resume.json`, 0o444);
+      expect(await asNobody(parquet)).toEqual({ code: 1, stdout: "", stderr: `sonotile extract: cannot write ${parquet}: permission denied\n` });
+      expect(readdirSync(locked)).toEqual(["t.parquet.resume.json"]);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   it("--help lists every feature, and says that -o x.npy writes x.npy.json beside it", async () => {

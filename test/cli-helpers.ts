@@ -26,10 +26,12 @@ export function cliRun(err: ExecFileException | null, stdout: string, stderr: st
 
 /**
  * Runs `bin/sonotile.js args` in `cwd` (default the repository), `env` added to this process's
- * environment; killed after `timeout` ms if given (for a command that, wrongly started, would run on).
+ * environment; killed after `timeout` ms if given (for a command that, wrongly started, would run on);
+ * as user and group `uid` if given (root's tests of what another user may not do: nobody is 65534).
  */
-export function runSonotile(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): Promise<CliRun> {
+export function runSonotile(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number; uid?: number } = {}): Promise<CliRun> {
+  const user = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid };
   return new Promise((done) => {
-    execFile(process.execPath, [join(ROOT, "bin/sonotile.js"), ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, timeout: options.timeout }, (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
+    execFile(process.execPath, [join(ROOT, "bin/sonotile.js"), ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env }, timeout: options.timeout, ...user }, (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
   });
 }

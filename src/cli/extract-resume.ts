@@ -8,15 +8,16 @@
  * whatever the format. The resume file is also written as the run goes (ResumeCheckpoint), for a
  * run killed without a signal it can catch.
  */
-import { open, stat, type FileHandle } from "node:fs/promises";
-import { basename, dirname, extname, join } from "node:path";
+import { constants } from "node:fs";
+import { access, open, stat, type FileHandle } from "node:fs/promises";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { plural } from "../audio/types.js";
 import type { Params } from "../engine/params.js";
 import type { FeatureName, FeatureValues } from "../features/features.js";
 import type { FileStamp } from "../store/probe.js";
 import { UsageError } from "./errors.js";
 import { PARAM_FLAGS } from "./flags.js";
-import { outputError, writeOutputFile, writeWholeAt } from "./output-file.js";
+import { outputError, writeFailure, writeOutputFile, writeWholeAt } from "./output-file.js";
 
 /** Everything a row's values or the table's layout depend on; `--resume` needs all of it unchanged. */
 export interface ExtractSettings {
@@ -545,12 +546,12 @@ const STAMP_READS = 64;
  * to be computed again. Reads this format and 0.15.0's single JSON document. Each row is read
  * (checked, its file's stamp taken) but only where its line is kept (KeptRow): --resume holds no
  * row of a season's run; 0.15.0's document's rows are held, as read.
- * @throws UsageError (exit 2) naming the first setting that differs; Error for a file that is not a resume file (naming a line that is not a row).
+ * @throws UsageError (exit 2) naming the first setting that differs, or a resume file (or its directory) that cannot be written; Error for a file that is not a resume file (naming a line that is not a row).
  */
 export async function indexResumeFile(output: string, settings: ExtractSettings): Promise<ResumedTargets | null> {
   const path = resumeFilePath(output);
   // Read and write: the run appends its rows through this handle (ResumeCheckpoint).
-  const file = await open(path, "r+").catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : Promise.reject(new Error(`cannot read ${path}: ${err.code ?? err.message}`))));
+  const file = await open(path, "r+").catch((err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? null : Promise.reject(unopenedResumeFile(path, err))));
   if (file === null) return null;
   const notResumeFile = () => new Error(`${path} is not the resume file of an interrupted sonotile extract; remove it to start over`);
   // By path: a later line of a target (computed again, its file changed) replaces the earlier.
@@ -558,6 +559,7 @@ export async function indexResumeFile(output: string, settings: ExtractSettings)
   let lines = 0;
   let appendAt: number | null = 0;
   try {
+    await checkResumeDirectory(path);
     for await (const [line, end] of completeLines(file, path)) {
       const start = appendAt ?? 0;
       const value = parsedOrUndefined(line);
@@ -596,6 +598,34 @@ export async function indexResumeFile(output: string, settings: ExtractSettings)
     });
   }
   return resumed;
+}
+
+/** Why a resume file cannot be written, as opening it for writing says: permission, a read-only file system. */
+const UNWRITABLE = new Set(["EACCES", "EPERM", "EROFS"]);
+
+/**
+ * The error of a resume file that exists but does not open to be read and appended to (`err`):
+ * one that cannot be written is refused as the command line's (exit 2), before any work — the run
+ * appends its rows to it as it goes. It was "cannot read" (exit 1), of a file that could be read.
+ */
+function unopenedResumeFile(path: string, err: NodeJS.ErrnoException): Error {
+  if (!err.code || !UNWRITABLE.has(err.code)) return new Error(`cannot read ${path}: ${err.code ?? err.message}`);
+  return new UsageError(`--resume: ${path} cannot be opened to read and append to (${writeFailure(err)}): the run reads the rows kept there and appends those it computes as it goes; make it readable and writable by this user, then run again`);
+}
+
+/**
+ * Refuses, before any work, a resume file whose directory takes no changes (no permission, a
+ * read-only file system): the run removes the file there once its table is written, and writes it
+ * anew there when it is 0.15.0's document. The finished table was written, then the run failed
+ * removing the file, which refused the next run as an interrupted one's.
+ * @throws UsageError naming the directory, the file and why
+ */
+async function checkResumeDirectory(path: string): Promise<void> {
+  const dir = dirname(path);
+  // Named in full: the directory of -o t.csv is ".".
+  await access(dir, constants.W_OK).catch((err: NodeJS.ErrnoException) =>
+    Promise.reject(new UsageError(`--resume: ${resolve(dir)}, the directory of ${path}, takes no changes (${writeFailure(err)}): the run removes the file there once its table is written; make the directory writable by this user, then run again`)),
+  );
 }
 
 /**

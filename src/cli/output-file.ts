@@ -312,5 +312,10 @@ async function linkTarget(output: string): Promise<string> {
  * named by the user's path — Node's own message names the temporary file.
  */
 export function outputError(output: string, err: NodeJS.ErrnoException): Error {
-  return new Error(`cannot write ${output}: ${(err.code && WRITE_FAILURES[err.code]) ?? err.code ?? err.message}`);
+  return new Error(`cannot write ${output}: ${writeFailure(err)}`);
+}
+
+/** Why a file operation failed, in a person's words (WRITE_FAILURES), else its error code or message. */
+export function writeFailure(err: NodeJS.ErrnoException): string {
+  return (err.code && WRITE_FAILURES[err.code]) ?? err.code ?? err.message;
 }
