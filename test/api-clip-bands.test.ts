@@ -3,7 +3,8 @@
  * selection bounds earlier imports kept as feature values moved into them), the API's create,
  * update and list, each refusal naming its field against the recording's Nyquist frequency (after
  * time expansion), a time expansion that would leave a clip's band above it, and the identity rule
- * an import and the viewer share, and the clips list's and export's band filter (min_freq / max_freq). On the embedded database, and on real PostgreSQL when
+ * an import and the viewer share, and the clips list's and export's band filter (min_freq / max_freq), read through the band index
+ * (migration 028) beyond one recording. On the embedded database, and on real PostgreSQL when
  * DATABASE_URL is set.
  */
 import { join } from "node:path";
@@ -11,9 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { sameClipBand } from "../src/store/clip-identity.js";
 import { loadMigrations, migrate } from "../src/store/migrate.js";
+import { listClips, type ClipFilter } from "../src/store/clips.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { ensureAdmin } from "../src/store/users.js";
-import { freshDatabase, tempDir, unmigratedDatabase, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { freshDatabase, planNodes, tempDir, unmigratedDatabase, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 it("026 moves the selection bounds earlier imports kept as feature values into the clips' bounds, leaving a pair the bounds cannot hold, and checks 0 <= low_freq < high_freq", async () => {
   const t = await unmigratedDatabase();
@@ -212,3 +214,63 @@ describe("clips' frequency bounds through /v1/clips", () => {
     expect(body.properties.high_freq.description).toMatch(/Nyquist/);
   });
 });
+
+it("reads a band beyond one recording through the band index (028) — both sides at once, where neither side alone is selective — and a recording's through its clips, listing what the bounds say", async () => {
+  const heard: { statement: string; parameters: unknown[] }[] = [];
+  const own = await freshDatabase({ onStatement: (statement, parameters) => heard.push({ statement, parameters }) });
+  const sql = own.db.sql;
+  try {
+    // 20 recordings of 1,000 clips, half at 48 kHz and half at 384 kHz (Nyquist 24 and 192 kHz);
+    // a clip's band 1% of its Nyquist frequency wide, spread over the lower 90%; one clip in 50
+    // without bounds (reaching from 0 Hz to its recording's Nyquist frequency).
+    await sql`INSERT INTO datasets (name, audio_dir) VALUES ('d', '/audio/d')`;
+    await sql`
+      INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels)
+      SELECT d.id, 'r' || i || '.wav', md5('r' || i), 1000, rate, rate * 1000, 1
+      FROM datasets d, generate_series(1, 20) i, LATERAL (VALUES (CASE WHEN i % 2 = 0 THEN 48000 ELSE 384000 END)) AS r (rate)`;
+    await sql`
+      INSERT INTO clips (recording_id, start_time, end_time, low_freq, high_freq)
+      SELECT r.id, i * 0.5, i * 0.5 + 0.3, CASE WHEN i % 50 <> 0 THEN low END, CASE WHEN i % 50 <> 0 THEN low + r.samplerate / 200 END
+      FROM recordings r, generate_series(0, 999) i, LATERAL (VALUES ((i * 37 % 1000) / 1000.0 * r.samplerate / 2 * 0.9)) AS band (low)`;
+    await sql`ANALYZE`;
+    const [{ id: dataset }] = await sql`SELECT id FROM datasets`;
+    const recordings = (await sql<{ id: string }[]>`SELECT id FROM recordings ORDER BY path`).map((r) => r.id);
+    /** The clips whose band overlaps (min, max), a missing bound 0 Hz or the recording's Nyquist frequency: the rule, written as comparisons. */
+    const overlapping = async (band: { min_freq?: number; max_freq?: number }, recording?: string) => {
+      const [{ n }] = await sql`
+        SELECT count(*)::int AS n FROM clips c JOIN recordings r ON r.id = c.recording_id
+        WHERE COALESCE(c.low_freq, 0) < ${band.max_freq ?? Infinity} AND COALESCE(c.high_freq, r.samplerate / 2) > ${band.min_freq ?? -1}
+          AND (${recording ?? null}::uuid IS NULL OR c.recording_id = ${recording ?? null}::uuid)`;
+      return n as number;
+    };
+    /** The listing of `filter`'s first page: its total, and the indexes its plan finds the clips matching by (not clips_pkey: the page's clips by id). */
+    const listed = async (filter: ClipFilter) => {
+      heard.length = 0;
+      const page = await listClips(sql, { state: "active", sort: "start_time", order: "asc", limit: 50, offset: 0, ...filter });
+      const listing = heard.find((h) => /WITH page AS/.test(h.statement))!;
+      const indexes = new Set((await planNodes(sql, listing)).map((n) => n["Index Name"]).filter((i) => i?.startsWith("clips_") && i !== "clips_pkey"));
+      return { total: page.total, indexes: [...indexes].sort() };
+    };
+
+    // 100–100.5 kHz: 340 clips of 20,000, where high_freq > 100 kHz holds for 4,440 and low_freq < 100.5 kHz for 15,900.
+    const middle = { min_freq: 100_000, max_freq: 100_500 };
+    expect(await overlapping(middle)).toBe(340);
+    expect(await overlapping({ min_freq: middle.min_freq })).toBe(4440);
+    expect(await overlapping({ max_freq: middle.max_freq })).toBe(15_900);
+    for (const scope of [{}, { dataset_id: dataset }]) {
+      expect(await listed({ ...scope, ...middle }), JSON.stringify(scope)).toEqual({ total: 340, indexes: ["clips_band"] });
+    }
+    // One side alone, selective: the clips starting below 100 Hz (and those without bounds).
+    expect(await listed({ max_freq: 100 })).toEqual({ total: await overlapping({ max_freq: 100 }), indexes: ["clips_band"] });
+    // A recording's clips are read through clips_recording only, and the bounds compared on them.
+    for (const recording of recordings.slice(0, 2)) {
+      for (const band of [middle, { min_freq: 20_000 }, { max_freq: 1000 }, { min_freq: 5000, max_freq: 30_000 }]) {
+        expect(await listed({ recording_id: recording, ...band }), JSON.stringify(band)).toEqual({ total: await overlapping(band, recording), indexes: ["clips_recording"] });
+      }
+    }
+    // A band without width is refused by the store too, naming max_freq, as the API refuses it.
+    await expect(listClips(sql, { state: "active", sort: "start_time", order: "asc", limit: 50, offset: 0, min_freq: 3000, max_freq: 3000 })).rejects.toMatchObject({ fields: [{ field: "max_freq", message: "must be > min_freq (3000 Hz): a band has a width" }] });
+  } finally {
+    await own.cleanup();
+  }
+}, 120_000);

@@ -87,6 +87,8 @@ export async function migratedTemplate(): Promise<Blob> {
 export interface PlanNode {
   "Node Type": string;
   "Relation Name"?: string;
+  /** The index an index scan (or bitmap index scan) reads. */
+  "Index Name"?: string;
   /** "SubPlan" for a subquery run once per row of the node above it (a correlated lookup). */
   "Parent Relationship"?: string;
   "Actual Loops": number;

@@ -179,7 +179,7 @@ export interface ClipFilter {
    * whose band overlaps [min_freq, max_freq] by more than a point.
    */
   min_freq?: number;
-  /** Only clips whose band starts below this frequency (real Hz, > 0): low_freq < max_freq, a clip without low_freq starting at 0 Hz. */
+  /** Only clips whose band starts below this frequency (real Hz, > 0; > min_freq when both are given): low_freq < max_freq, a clip without low_freq starting at 0 Hz. */
   max_freq?: number;
   tag?: TagFilter;
 }
@@ -191,22 +191,49 @@ export interface ClipQuery extends PageRequest, ClipFilter {
 }
 
 /**
+ * SQL condition on clip `c`: its band overlaps the open band (min_freq, max_freq) (real Hz) —
+ * `low_freq < max_freq AND high_freq > min_freq`, a side not given no condition. Exclusive, as the
+ * comparisons are strict: a band that only touches the other does not overlap it. A clip without
+ * low_freq starts below any max_freq (at 0 Hz); one without high_freq reaches to its recording's
+ * Nyquist frequency (half its real samplerate), read through the recordings of that rate above
+ * min_freq, as the dataset filter reads a dataset's. TRUE when neither side is given; a band
+ * without width (max_freq <= min_freq) is refused, as the API refuses it.
+ *
+ * Written for the index clips_band (migration 028) when `indexed`: an overlap (`&&`) of the clip's
+ * band as a range of float8 (the index's expression: a missing bound unbounded) with the band
+ * asked, which the index answers for both sides at once, where a btree on a bound serves one. One
+ * overlap, not one per side: where the index does not serve (an unselective band) each clip's
+ * range is built once — two per clip took +95 ms over 200,000 clips on the embedded database.
+ * Otherwise column by column, for a scope whose clips are read through another index (one
+ * recording's, clips_recording): offered clips_band too, PostgreSQL intersected the two
+ * (BitmapAnd), reading the band's clips across the database — a 60 s window of a recording of
+ * 4,000 among 200,000 clips took 12 ms for 4.5 on PostgreSQL 15.
+ */
+function bandOverlap(db: Queryable, q: Pick<ClipFilter, "min_freq" | "max_freq">, indexed: boolean): Fragment {
+  const { min_freq: min, max_freq: max } = q;
+  if (min === undefined && max === undefined) return db`TRUE`;
+  if (min !== undefined && max !== undefined && !(min < max)) throw invalid("max_freq", `must be > min_freq (${min} Hz): a band has a width`);
+  const reachesNyquist = (f: number) => db`c.recording_id IN (SELECT id FROM recordings WHERE samplerate / 2 > ${f})`;
+  if (indexed) {
+    return db`float8range(c.low_freq, c.high_freq, '()') && float8range(${min ?? null}::float8, ${max ?? null}::float8, '()')
+      AND ${given(db, min, (f) => db`(c.high_freq IS NOT NULL OR ${reachesNyquist(f)})`)}`;
+  }
+  return db`${given(db, min, (f) => db`(c.high_freq > ${f} OR c.high_freq IS NULL AND ${reachesNyquist(f)})`)}
+    AND ${given(db, max, (f) => db`(c.low_freq < ${f} OR c.low_freq IS NULL)`)}`;
+}
+
+/**
  * SQL condition on clip `c`: it matches every filter given. The window filters compare strictly,
  * as clips are half-open [start_time, end_time): a clip ending exactly where the window starts, or
  * starting exactly where it ends, does not overlap it. The band filters compare strictly too — a
- * clip whose band only touches [min_freq, max_freq] is not in it — and on the columns themselves,
- * a missing bound an `IS NULL` beside them rather than a COALESCE around them, so an index on a
- * bound could serve them; a clip without high_freq is compared by its recording's Nyquist
- * frequency (half its real samplerate), read through the recordings of that rate, as the dataset
- * filter reads a dataset's.
+ * clip whose band only touches [min_freq, max_freq] is not in it (bandOverlap).
  */
 export function clipFilter(db: Queryable, q: ClipFilter): Fragment {
   return db`${given(db, q.recording_id, (id) => db`c.recording_id = ${id}`)}
     AND ${given(db, q.dataset_id, (id) => db`c.recording_id IN (SELECT id FROM recordings WHERE dataset_id = ${id})`)}
     AND ${given(db, q.start_before, (t) => db`c.start_time < ${t}`)}
     AND ${given(db, q.end_after, (t) => db`c.end_time > ${t}`)}
-    AND ${given(db, q.min_freq, (f) => db`(c.high_freq > ${f} OR c.high_freq IS NULL AND c.recording_id IN (SELECT id FROM recordings WHERE samplerate / 2 > ${f}))`)}
-    AND ${given(db, q.max_freq, (f) => db`(c.low_freq < ${f} OR c.low_freq IS NULL)`)}
+    AND ${bandOverlap(db, q, q.recording_id === undefined)}
     AND ${carriesTag(db, "clip", "c", q.tag)}`;
 }
 
