@@ -144,10 +144,10 @@ describe("clips' frequency bounds through /v1/clips", () => {
     await writeSineWav(join(dir.path, "te.wav"), 8000, 10);
     const recording = (await send("POST", "/v1/recordings", { dataset_id: ids.dataset, path: "te.wav" })).json().id;
     const clip = (await send("POST", "/v1/clips", { recording_id: recording, start_time: 0, end_time: 0.1, low_freq: 1000, high_freq: 3000 })).json();
-    const lowered = await send("PATCH", `/v1/recordings/${recording}`, { time_expansion: 0.5 });
+    const lowered = await send("PATCH", `/v1/recordings/${recording}?clips=keep`, { time_expansion: 0.5 });
     expect(lowered.statusCode, lowered.body).toBe(409);
     expect(lowered.json().message).toBe(`time_expansion 0.5 would make recording ${recording}'s Nyquist frequency 2000 Hz, and 1 of its clips would reach above that (first: clip ${clip.id}, 1000–3000 Hz); change or remove its frequency bounds first`);
-    expect((await send("PATCH", `/v1/recordings/${recording}`, { time_expansion: 0.75 })).statusCode).toBe(200); // Nyquist 3000 Hz: the clip's top is at it
+    expect((await send("PATCH", `/v1/recordings/${recording}?clips=keep`, { time_expansion: 0.75 })).statusCode).toBe(200); // Nyquist 3000 Hz: the clip's top is at it
   });
 
   it("lists and exports the clips whose band overlaps [min_freq, max_freq], a missing bound at 0 Hz or the recording's real Nyquist frequency, the total following the filter", async () => {

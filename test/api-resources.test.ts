@@ -135,11 +135,11 @@ describe("recordings registered one by one", () => {
     expect(clip.statusCode, clip.body).toBe(201);
     // A change of time expansion checks the clips against the same duration: 0.7 gives 11200 Hz and
     // 1600 / 11200 = 0.14285714285714285 s, which the clip, moved to end there, fits.
-    const changed = await app.inject({ method: "PATCH", url: `/v1/recordings/${recording.id}`, payload: { time_expansion: 0.7 }, headers: auth(member) });
+    const changed = await app.inject({ method: "PATCH", url: `/v1/recordings/${recording.id}?clips=keep`, payload: { time_expansion: 0.7 }, headers: auth(member) });
     expect([changed.statusCode, changed.json().samplerate, changed.json().duration]).toEqual([200, 11200, 1600 / 11200]);
     const moved = await app.inject({ method: "PATCH", url: `/v1/clips/${clip.json().id}`, payload: { end_time: 1600 / 11200 }, headers: auth(member) });
     expect(moved.statusCode, moved.body).toBe(200);
-    expect((await app.inject({ method: "PATCH", url: `/v1/recordings/${recording.id}`, payload: { time_expansion: 3.0318750000000003 }, headers: auth(member) })).statusCode).toBe(409);
+    expect((await app.inject({ method: "PATCH", url: `/v1/recordings/${recording.id}?clips=keep`, payload: { time_expansion: 3.0318750000000003 }, headers: auth(member) })).statusCode).toBe(409);
   });
 
   it("refuse a time expansion that gives no usable rate, naming it (400), when registered or changed", async () => {
@@ -454,11 +454,11 @@ describe("clip bounds under concurrent requests", () => {
 
   it("a clip created while the time expansion changes never ends past the recording", async () => {
     for (let i = 0; i < 20; i++) {
-      expect((await app.inject({ method: "PATCH", url: `/v1/recordings/${raceId}`, payload: { time_expansion: 1 }, headers: auth(member) })).json().duration).toBe(3);
+      expect((await app.inject({ method: "PATCH", url: `/v1/recordings/${raceId}?clips=keep`, payload: { time_expansion: 1 }, headers: auth(member) })).json().duration).toBe(3);
       // Created first, the clip makes the new time expansion (1.5 s) refused; set first, it refuses the clip.
       const [created, patched] = await Promise.all([
         app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: raceId, start_time: 2, end_time: 2.9 }, headers: auth(member) }),
-        app.inject({ method: "PATCH", url: `/v1/recordings/${raceId}`, payload: { time_expansion: 2 }, headers: auth(member) }),
+        app.inject({ method: "PATCH", url: `/v1/recordings/${raceId}?clips=keep`, payload: { time_expansion: 2 }, headers: auth(member) }),
       ]);
       const recording = (await app.inject({ url: `/v1/recordings/${raceId}` })).json();
       const clips = (await app.inject({ url: `/v1/clips?recording_id=${raceId}&state=all` })).json().items as { id: string; end_time: number }[];

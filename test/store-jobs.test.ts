@@ -525,7 +525,7 @@ describe("extract_features jobs", () => {
     // While the items wait in the queue: the recording is found to be time-expanded ×10; the
     // clip's recording ×2 (1 s long now), and the clip is moved.
     await updateRecording(t.db.sql, ds.recordings["te.wav"], { time_expansion: 10 });
-    await updateRecording(t.db.sql, ds.recordings["moved.wav"], { time_expansion: 2 });
+    await updateRecording(t.db.sql, ds.recordings["moved.wav"], { time_expansion: 2 }, { clips: "keep" });
     await updateClip(t.db.sql, clip.id, { start_time: 0.25, end_time: 0.75 });
     const [doneRecording, doneClip] = await withWorker(() => Promise.all([recordingJob, clipJob].map((j) => waitForJob(t.db.sql, j.id, (x) => x.status === "completed"))));
     expect(doneRecording).toMatchObject({ result: "success" });
@@ -548,6 +548,13 @@ describe("extract_features jobs", () => {
     expect(lines[0]).toBe("clip_id,recording_id,path,md5,start_time,end_time,duration_s,peak_frequency_hz");
     expect(lines[1].split(",").slice(0, 6)).toEqual([clip.id, ds.recordings["moved.wav"], "moved.wav", await fileMd5(join(ds.dir, "moved.wav")), "0.25", "0.75"]);
     expect(Number(lines[1].split(",")[6])).toBeCloseTo(0.5, 9);
+
+    // The time expansion changed again: the values, of the old factor, go; the jobs' tables, records of what they computed, stay.
+    await updateRecording(t.db.sql, ds.recordings["te.wav"], { time_expansion: 1 });
+    await updateRecording(t.db.sql, ds.recordings["moved.wav"], { time_expansion: 1 }, { clips: "follow" });
+    expect(await featureValue("recording_features", ds.recordings["te.wav"], "peak_frequency_hz", recordingJob.run_id!)).toBeUndefined();
+    expect(await featureValue("clip_features", clip.id, "peak_frequency_hz", clipJob.run_id!)).toBeUndefined();
+    expect(await t.db.sql`SELECT count(*)::int AS n FROM artifacts WHERE job_id = ANY(${[recordingJob.id, clipJob.id]}::uuid[])`).toEqual([{ n: 6 }]);
   }, 60_000);
 
   it("a recording deleted between the worker's two reads of a batch fails its own item alone, not retried (the whole batch had failed, each item using a retry)", async () => {

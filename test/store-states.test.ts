@@ -384,17 +384,17 @@ describe("time expansion", () => {
     const late = await createClip(sql, { recording_id: recording.id, start_time: 8, end_time: 9, created_by: userId });
     await setState(sql, "clips", late.id, "archived");
     // 10 s at time expansion 1; at 5 it lasts 2 s: the clip [1, 2] still fits, [8, 9] does not.
-    expect((await updateRecording(sql, recording.id, { time_expansion: 1 })).duration).toBe(10);
-    const message = await conflict(updateRecording(sql, recording.id, { time_expansion: 5 }));
+    expect((await updateRecording(sql, recording.id, { time_expansion: 1 }, { clips: "keep" })).duration).toBe(10);
+    const message = await conflict(updateRecording(sql, recording.id, { time_expansion: 5 }, { clips: "keep" }));
     expect(message).toContain(`2 s long, and 1 of its clips`);
     expect(message).toContain(`clip ${late.id}`);
     expect(message).not.toContain(clip.id);
-    expect(await conflict(updateRecording(sql, recording.id, { time_expansion: 20 }))).toContain(`2 of its clips would end past that (first: clip ${clip.id}, 1–2 s)`);
+    expect(await conflict(updateRecording(sql, recording.id, { time_expansion: 20 }, { clips: "keep" }))).toContain(`2 of its clips would end past that (first: clip ${clip.id}, 1–2 s)`);
     expect((await getRecording(sql, recording.id)).time_expansion).toBe(1);
     // Once the late clip is gone, the clip ending exactly at the new end still fits.
     await setState(sql, "clips", late.id, "active");
     await deleteClip(sql, late.id);
-    expect((await updateRecording(sql, recording.id, { time_expansion: 5 })).duration).toBe(2);
+    expect((await updateRecording(sql, recording.id, { time_expansion: 5 }, { clips: "keep" })).duration).toBe(2);
     await updateClip(sql, clip.id, { start_time: 0.5 });
   });
 });
@@ -524,13 +524,13 @@ describe("over HTTP", () => {
 
   it("a time expansion that would leave clips outside the recording is refused with 409", async () => {
     const clip = await newClip(member, 0.5, 1.2);
-    const res = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { time_expansion: 10 }, headers: auth(member) });
+    const res = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}?clips=keep`, payload: { time_expansion: 10 }, headers: auth(member) });
     expect(res.statusCode).toBe(409);
     expect(res.json().message).toContain(`1 of its clips would end past that (first: clip ${clip}, 0.5–1.2 s)`);
     expect((await app.inject({ url: `/v1/recordings/${recordingId}` })).json().time_expansion).toBe(1);
     const moved = await app.inject({ method: "PATCH", url: `/v1/clips/${clip}`, payload: { start_time: 0.1, end_time: 0.2 }, headers: auth(member) });
     expect(moved.statusCode).toBe(200);
-    const ok = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { time_expansion: 10 }, headers: auth(member) });
+    const ok = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}?clips=keep`, payload: { time_expansion: 10 }, headers: auth(member) });
     expect([ok.statusCode, ok.json().duration]).toEqual([200, 0.252]);
   });
 });

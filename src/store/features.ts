@@ -138,3 +138,19 @@ export async function dropFeatureValue(tx: Queryable, of: "recording" | "clip", 
     DELETE FROM ${tx(`${of}_features`)} v USING feature_names f
     WHERE v.${tx(`${of}_id`)} = ${id} AND v.feature_name_id = f.id AND f.name = ${name}`;
 }
+
+/**
+ * Removes the feature values jobs computed of a recording and of its clips (archived and trashed
+ * ones too), when what they were computed from changes meaning — its time expansion: every
+ * time, frequency and rate among them is in real units of the old factor (an Audiomoth file's
+ * peak at 34360 Hz is at 343440 Hz ten times expanded), and a job computes them again.
+ * Computed: carrying the engine version that computed them (migration 021), or written by a
+ * job's run (values computed before 0.12 have no engine version). Values a client wrote stay:
+ * what they mean is the client's, and no job would compute them again. The caller holds the
+ * recording (FOR UPDATE).
+ */
+export async function dropComputedFeatureValues(tx: Queryable, recordingId: string): Promise<void> {
+  const computed = () => tx`(v.engine_version IS NOT NULL OR v.run_id IN (SELECT id FROM runs WHERE kind = 'job'))`;
+  await tx`DELETE FROM recording_features v WHERE v.recording_id = ${recordingId} AND ${computed()}`;
+  await tx`DELETE FROM clip_features v USING clips c WHERE c.id = v.clip_id AND c.recording_id = ${recordingId} AND ${computed()}`;
+}

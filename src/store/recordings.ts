@@ -16,7 +16,7 @@ import { canonicalRecordingPath, resolveRecordingFile, type RefusedFileError } f
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
 import { attachTag, carriesTag, detachTag, type TagFilter } from "./tags.js";
-import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
+import { dropComputedFeatureValues, dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 
 export interface Recording extends FileFacts {
   id: string;
@@ -215,33 +215,109 @@ async function checkClipsFit(db: Queryable, id: string, timeExpansion: number, c
 }
 
 /**
- * Updates what people may change. A new time expansion changes samplerate and duration, so
- * it must give a usable rate and keep every clip inside the recording, and the recording's
- * cached stats (computed at the old rate) are dropped. One transaction with the recording's
- * row locked FOR UPDATE first (by assertWritable, after its dataset's FOR SHARE): clip creation and
- * clip moves lock it FOR SHARE before their bounds check (see lockRecording in clips.ts), so none of
- * them runs between the check of the clips here and the update. With `content` (PATCH path:
- * readRecordingFile), the recording is pointed at that file first, in the same transaction: a
- * refused field leaves the path as it was.
+ * What a change of a recording's time expansion does to its clips, whose times and frequency
+ * bounds are real seconds and Hz (SPEC §3.2: real time = file time / TE, real frequency = file
+ * frequency × TE), so that the same numbers cover other audio of the file at another factor:
+ * `follow` — each keeps the file's audio it covers (followClips); `keep` — each keeps its numbers,
+ * hence covers other audio, refused where they would not fit (checkClipsFit).
  */
-export async function updateRecording(sql: Sql, id: string, patch: RecordingMetadata, content?: RecordingContent): Promise<Recording> {
+export const CLIPS_ON_TIME_EXPANSION = ["follow", "keep"] as const;
+export type ClipsOnTimeExpansion = (typeof CLIPS_ON_TIME_EXPANSION)[number];
+
+/**
+ * Refuses (409) a change of time expansion `from` → `to` of a recording with clips when the caller
+ * has not said what happens to them (ClipsOnTimeExpansion): either choice is a fair reading of
+ * "the time expansion was wrong", and the wrong one silently moves every clip to other audio of
+ * the file. Every clip counts, archived and trashed ones too: a restore brings them back, as
+ * checkClipsFit counts them.
+ */
+async function requireClipsChoice(tx: Queryable, id: string, from: number, to: number): Promise<void> {
+  const [{ n, inactive }] = await tx<{ n: number; inactive: number }[]>`
+    SELECT count(*)::int AS n, count(*) FILTER (WHERE state <> 'active')::int AS inactive FROM clips WHERE recording_id = ${id}`;
+  if (n === 0) return;
+  const [clips, cover, their] = n > 1 ? [`${n} clips`, "cover", "their"] : ["1 clip", "covers", "its"];
+  throw new ConflictError(
+    `time_expansion ${to} changes what recording ${id}'s ${clips}${inactive ? ` (${inactive} of them archived or trashed)` : ""} ${cover}: ` +
+      `${their} times and frequency bounds are real seconds and Hz, at time_expansion ${from} now. Say which with the query parameter clips: ` +
+      `clips=follow keeps each clip on the audio of the file it covers (times × ${from}/${to}, frequencies × ${to}/${from}), ` +
+      `clips=keep keeps ${their} times and bounds (covering other audio of the file; refused where ${n > 1 ? "they" : "it"} would not fit)`,
+  );
+}
+
+/**
+ * Moves every clip of a recording (archived and trashed ones too: otherwise their restore brings
+ * them back on other audio) so that each covers the same audio of the file at time expansion `to`
+ * as at `from`: times to file seconds (× from) and back to real ones (÷ to), frequencies to the
+ * file's Hz (÷ from) and back (× to). A clip that ended at the recording's end, or whose band
+ * reached its Nyquist frequency, at `from` does so at `to`; one within the recording stays within
+ * it — the end or the top bound at most the new duration or Nyquist frequency, as the generated
+ * columns compute them (0.1 s of a 0.1 s recording × 1 / 0.7 is 0.14285714285714288 s, past its
+ * 0.14285714285714285 s).
+ * A clip already outside (left so by a refresh) is moved alike, unclamped: checkClipsFit then
+ * counts it. Runs in the caller's transaction, with the recording's content as it is in it.
+ */
+async function followClips(tx: Queryable, id: string, from: number, to: number): Promise<void> {
+  const [before, after] = [from, to].map((te) => ({
+    duration: tx`r.frames / real_samplerate(r.file_samplerate, ${te}::float8)`,
+    nyquist: tx`real_samplerate(r.file_samplerate, ${te}::float8) / 2`,
+  }));
+  const time = (column: string) => tx`c.${tx(column)} * ${from}::float8 / ${to}::float8`;
+  const frequency = (column: string) => tx`c.${tx(column)} / ${from}::float8 * ${to}::float8`;
+  await translating(() => tx`
+    UPDATE clips c SET
+      start_time = ${time("start_time")},
+      end_time = CASE WHEN c.end_time = ${before.duration} THEN ${after.duration}
+                      WHEN c.end_time < ${before.duration} THEN LEAST(${time("end_time")}, ${after.duration})
+                      ELSE ${time("end_time")} END,
+      low_freq = ${frequency("low_freq")},
+      high_freq = CASE WHEN c.high_freq = ${before.nyquist} THEN ${after.nyquist}
+                       WHEN c.high_freq < ${before.nyquist} THEN LEAST(${frequency("high_freq")}, ${after.nyquist})
+                       ELSE ${frequency("high_freq")} END
+    FROM recordings r
+    WHERE r.id = c.recording_id AND r.id = ${id}`);
+}
+
+/**
+ * Updates what people may change. A new time expansion changes samplerate and duration, so
+ * it must give a usable rate; a recording with clips needs `options.clips` to say what happens to
+ * them (requireClipsChoice: followClips, or checkClipsFit keeping every clip inside the
+ * recording); and what was computed at the old rate goes: the recording's cached stats, and the
+ * feature values jobs computed of it and of its clips (dropComputedFeatureValues). One
+ * transaction with the recording's row locked FOR UPDATE first (by assertWritable, after its
+ * dataset's FOR SHARE): clip creation and clip moves lock it FOR SHARE before their bounds check
+ * (see lockRecording in clips.ts), so none of them runs between the check (or the move) of the
+ * clips here and the update, and a job's values computed at the old rate are not written after
+ * it (settleGroup locks the targets FOR SHARE and drops values whose time expansion changed).
+ * @param options.content (PATCH path: readRecordingFile) the file the recording is pointed at
+ *   first, in the same transaction: a refused field leaves the path as it was
+ * @param options.clips what a change of time expansion does to the recording's clips; needed when
+ *   it has any and the factor changes, ignored otherwise
+ */
+export async function updateRecording(sql: Sql, id: string, patch: RecordingMetadata, options: { content?: RecordingContent; clips?: ClipsOnTimeExpansion } = {}): Promise<Recording> {
+  const { content, clips } = options;
   return inTransaction(sql, async (tx) => {
     await assertWritable(tx, "recordings", id, "FOR UPDATE"); // 404 when there is no recording
-    const [locked] = await translating(() => tx`SELECT file_samplerate, time_expansion FROM recordings WHERE id = ${id}`);
+    const [locked] = await translating(() => tx<{ file_samplerate: number; time_expansion: number }[]>`SELECT file_samplerate, time_expansion FROM recordings WHERE id = ${id}`);
+    const timeExpansion = patch.time_expansion ?? locked.time_expansion;
+    const expansionChanges = timeExpansion !== locked.time_expansion;
+    if (content) await writeContent(tx, id, content.path, content.facts, timeExpansion);
+    else if (patch.time_expansion !== undefined) checkTimeExpansion(locked.file_samplerate, timeExpansion);
+    if (expansionChanges) {
+      if (!clips) await requireClipsChoice(tx, id, locked.time_expansion, timeExpansion);
+      else if (clips === "follow") await followClips(tx, id, locked.time_expansion, timeExpansion);
+    }
     if (content) {
       // A file chosen by hand must hold the clips, as a new time expansion must (a refresh keeps
       // them past the end and counts them: the file at the recording's own path has changed).
-      const timeExpansion = patch.time_expansion ?? locked.time_expansion;
-      await writeContent(tx, id, content.path, content.facts, timeExpansion);
       await checkClipsFit(tx, id, timeExpansion, `path ${JSON.stringify(content.path)}${patch.time_expansion === undefined ? "" : ` with time_expansion ${timeExpansion}`}`);
     } else if (patch.time_expansion !== undefined) {
-      checkTimeExpansion(locked.file_samplerate, patch.time_expansion);
-      await checkClipsFit(tx, id, patch.time_expansion);
+      await checkClipsFit(tx, id, timeExpansion);
     }
     const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Record<string, unknown>;
-    if (Object.keys(fields).length) {
-      await translating(() => tx`UPDATE recordings SET ${tx(fields, ...Object.keys(fields))} WHERE id = ${id}`);
-      if (fields.time_expansion !== undefined) await tx`DELETE FROM recording_stats WHERE recording_id = ${id}`;
+    if (Object.keys(fields).length) await translating(() => tx`UPDATE recordings SET ${tx(fields, ...Object.keys(fields))} WHERE id = ${id}`);
+    if (expansionChanges) {
+      await tx`DELETE FROM recording_stats WHERE recording_id = ${id}`;
+      await dropComputedFeatureValues(tx, id);
     }
     return getRecording(tx, id);
   }, `recording ${id}`);
