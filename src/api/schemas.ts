@@ -44,14 +44,23 @@ export const pageQuery = {
   offset: int(0, Number.MAX_SAFE_INTEGER).prefault(0).describe("Items to skip"),
 };
 
+/**
+ * An enumerated input field (a query parameter, a body field): one of `values`, a value outside
+ * them refused in the API's words, `must be one of a, b, c` — zod's own read `Invalid option:
+ * expected one of "a"|"b"|"c"`.
+ */
+export function oneOf<const T extends readonly string[]>(values: T) {
+  return z.enum(values, { error: `must be one of ${values.join(", ")}` });
+}
+
 /** Which records a listing shows: active (default), archived, trashed, or all. */
-export const stateQuery = z.enum([...STATES, "all"], { error: `must be one of ${[...STATES, "all"].join(", ")}` }).default("active");
+export const stateQuery = oneOf([...STATES, "all"]).default("active");
 
 /** `sort` names a column from `columns`; `order` is asc or desc. */
 export function sortQuery<const T extends readonly [string, ...string[]]>(columns: T, defaultColumn: T[number]) {
   return {
-    sort: z.enum(columns, { error: `must be one of ${columns.join(", ")}` }).default(defaultColumn as never),
-    order: z.enum(["asc", "desc"], { error: "must be asc or desc" }).default("asc"),
+    sort: oneOf(columns).default(defaultColumn as never),
+    order: oneOf(["asc", "desc"]).default("asc"),
   };
 }
 

@@ -12,7 +12,7 @@ import { notModified } from "../conditional.js";
 import { HttpError } from "../plugins/errors.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { ACCEPT_RANGES_HEADER, bytesResponse, DISPOSITION_HEADER, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, RANGE_NOT_SATISFIABLE, RANGES_DESCRIPTION, rangesResponse, stateQuery, timestamp, UNSATISFIED_RANGE_HEADER } from "../schemas.js";
+import { ACCEPT_RANGES_HEADER, bytesResponse, DISPOSITION_HEADER, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, oneOf, page, pageQuery, RANGE_NOT_SATISFIABLE, RANGES_DESCRIPTION, rangesResponse, stateQuery, timestamp, UNSATISFIED_RANGE_HEADER } from "../schemas.js";
 
 export const artifactSchema = z.object({
   id: z.uuid(), job_id: z.uuid().nullable(), name: z.string(),
@@ -33,7 +33,7 @@ export const artifactRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/artifacts", {
     schema: { summary: "List artifacts", tags, querystring: z.strictObject({
         ...pageQuery, state: stateQuery, job_id: id.optional(),
-        expiry: z.enum(EXPIRY_FILTERS, { error: `must be one of ${EXPIRY_FILTERS.join(", ")}` }).default("unexpired")
+        expiry: oneOf(EXPIRY_FILTERS).default("unexpired")
           .describe("unexpired (default): those whose file downloads; expired: those past expire_at (not archived), which cleanup deletes; all"),
       }), response: { 200: page(artifactSchema), 400: errorBody } },
   }, async (request) => listArtifacts(sql, request.query));

@@ -12,7 +12,7 @@ import { decodeTable, MAX_TABLE_ROWS, TABLE_FORMATS } from "../../store/selectio
 import { attachment } from "../attachment.js";
 import { IMPORT_BODY_LIMIT } from "../import-limit.js";
 import { runSchema } from "./runs.js";
-import { bandQuery, bytesResponse, decimalText, DISPOSITION_HEADER, errorBody, id, label, stateQuery, tagQuery, withBandInOrder, withTagFilter, withTagKeyForValue } from "../schemas.js";
+import { bandQuery, bytesResponse, decimalText, DISPOSITION_HEADER, errorBody, id, label, oneOf, stateQuery, tagQuery, withBandInOrder, withTagFilter, withTagKeyForValue } from "../schemas.js";
 
 /**
  * The deadline of the import and the export (ms), past the server's 30 s: MAX_TABLE_ROWS rows took
@@ -35,7 +35,7 @@ function targetOf(q: { recording_id?: string; dataset_id?: string }): TableTarge
   return q.recording_id !== undefined ? { recording_id: q.recording_id } : { dataset_id: q.dataset_id! };
 }
 
-const times = z.enum(TABLE_TIMES, { error: `must be one of ${TABLE_TIMES.join(", ")}` }).default("real")
+const times = oneOf(TABLE_TIMES).default("real")
   .describe("The table's units: real (the API's: seconds and Hz after time expansion, SPEC §3.2) or file (the file as stored, as Raven and Audacity show a time-expanded recording: seconds ×TE, Hz ÷TE). The same for a recording without time expansion");
 
 /** A comma-separated list from a query string, items trimmed, empty ones dropped. */
@@ -84,7 +84,7 @@ export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
       consumes: ["application/json", ...TABLE_MEDIA_TYPES],
       querystring: z.strictObject({
         ...target,
-        format: z.enum(TABLE_FORMATS, { error: `must be one of ${TABLE_FORMATS.join(", ")}` }).optional().describe("raven (tab-separated), csv (Raven's columns, comma-separated) or audacity (label track); default: recognised from the first line"),
+        format: oneOf(TABLE_FORMATS).optional().describe("raven (tab-separated), csv (Raven's columns, comma-separated) or audacity (label track); default: recognised from the first line"),
         times,
         tag_columns: list("Raven/CSV: the columns that become tags, comma-separated; default every column that neither places the selection nor is a measurement (a header ending in a unit: (s), (Hz), (dB)…) or an exported feature value (feature:…)").optional(),
         label_key: label(255).optional().describe("Audacity: the tag key of a label (default label)"),
@@ -110,7 +110,7 @@ export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
       description: `The clips of a recording or dataset (the clips list's filters apply, the band's min_freq / max_freq too) as a Raven selection table (tab-separated; Raven opens it beside the recording) or CSV, a row per clip by recording path and time: Selection, View, Channel, Begin Time (s), End Time (s), Low Freq (Hz), High Freq (Hz) as Raven writes them, Begin Path (the recording's path in its dataset), File Offset (s), Begin File, Clip ID, a column per tag key (several values of one key joined by "; "; a ";" or "\\" inside a value written "\\;" or "\\\\", which the import reads as one value) and, when asked, feature values as feature:NAME columns. Low/High Freq are the clip's frequency bounds (low_freq / high_freq), each empty where it has none. Importing the table again creates nothing. At most ${MAX_EXPORT_ROWS} clips (400 above). Streamed: the refusals come first, then the rows a page at a time as they are read.`,
       querystring: withBandInOrder(withTagKeyForValue(z.strictObject({
         ...target,
-        format: z.enum(["raven", "csv"], { error: "must be raven or csv" }).default("raven"),
+        format: oneOf(["raven", "csv"]).default("raven"),
         times,
         features: z.string().default("none").describe(`Feature values as columns: none, all (every feature a clip has a number of), or names, comma-separated; at most ${MAX_FEATURE_COLUMNS} (400 naming features above)`),
         state: stateQuery,

@@ -11,7 +11,7 @@ import { clientLeft } from "../client-left.js";
 import { checkInAudioRoots } from "../recording-file.js";
 import { resolveAudioDir } from "../../store/paths.js";
 import { stateRoutes } from "../state-routes.js";
-import { errorBody, idParams, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, label, text, timestamp } from "../schemas.js";
+import { errorBody, idParams, nullableTimestamp, oneOf, page, pageQuery, sortQuery, stateQuery, label, text, timestamp } from "../schemas.js";
 
 const datasetSchema = z.object({
   id: z.uuid(),
@@ -55,7 +55,7 @@ const scanSchema = page(scanFileSchema).extend({
 
 const scanQuery = z.strictObject({
   ...pageQuery,
-  status: z.enum(SCAN_STATUSES, { error: `must be one of ${SCAN_STATUSES.join(", ")}` }).optional()
+  status: oneOf(SCAN_STATUSES).optional()
     .describe("Only the files of this status: `unregistered` (new files, and those whose header does not read: `unreadable`), `missing` (recordings whose file is gone, with where it may have moved) or `registered` (`changed` ones among them); default every file"),
 });
 

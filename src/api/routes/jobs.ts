@@ -15,7 +15,7 @@ import { STATES } from "../../store/common.js";
 import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { artifactSchema } from "./artifacts.js";
 import { stateRoutes } from "../state-routes.js";
-import { errorBody, id, idParams, label, nullableTimestamp, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
+import { errorBody, id, idParams, label, nullableTimestamp, oneOf, page, pageQuery, sortQuery, stateQuery, text, timestamp } from "../schemas.js";
 
 /** A binary metric's base64 text (7.5 MB of data), and the body that carries it: above the server's general limit. */
 const METRIC_DATA_CHARS = 10_000_000;
@@ -104,7 +104,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   });
 
   app.get("/jobs", {
-    schema: { summary: "List jobs", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, status: z.enum(JOB_STATUSES).optional(), task: z.enum(taskNames, { error: `must be one of ${taskNames.join(", ")}` }).optional(), run_id: id.optional().describe("Only the job of this run: the one whose run a feature value, artifact or other record names (its run_id), and so its task data — the parameters every value was computed with"), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(listedJobSchema), 400: errorBody } },
+    schema: { summary: "List jobs", tags, querystring: z.strictObject({ ...pageQuery, state: stateQuery, status: oneOf(JOB_STATUSES).optional(), task: oneOf(taskNames).optional(), run_id: id.optional().describe("Only the job of this run: the one whose run a feature value, artifact or other record names (its run_id), and so its task data — the parameters every value was computed with"), ...sortQuery(JOB_SORTS, "created_at") }), response: { 200: page(listedJobSchema), 400: errorBody } },
   }, async (request) => listJobs(sql, request.query));
 
   /** The queue, opened on first use. */
@@ -151,7 +151,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/jobs/:id/retry", {
     schema: {
       summary: "Run again, as a new job, the items a completed or aborted job did not get done: failed, errored and skipped, as they stand after its retries (its creator or an admin)", tags, params: idParams,
-      querystring: z.strictObject({ status: z.enum(RETRIED_ITEM_STATUSES, { error: `must be one of ${RETRIED_ITEM_STATUSES.join(", ")}` }).optional().describe("Only the items of this status; default all three") }),
+      querystring: z.strictObject({ status: oneOf(RETRIED_ITEM_STATUSES).optional().describe("Only the items of this status; default all three") }),
       body: z.strictObject({ priority: priority.describe("Higher runs first; default the retried job's") }).nullish(),
       response: { 201: jobSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
     },
@@ -165,7 +165,7 @@ export const jobRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/jobs/:id/items", {
     schema: {
       summary: "A job's items: each target and what became of it (e.g. status=failed: which files, and why)", tags, params: idParams,
-      querystring: z.strictObject({ ...pageQuery, status: z.enum(JOB_ITEM_STATUSES, { error: `must be one of ${JOB_ITEM_STATUSES.join(", ")}` }).optional() }),
+      querystring: z.strictObject({ ...pageQuery, status: oneOf(JOB_ITEM_STATUSES).optional() }),
       response: { 200: page(jobItemSchema), 404: errorBody },
     },
   }, async (request) => listJobItems(sql, request.params.id, request.query));

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { RUN_KINDS, getRun, listRuns } from "../../store/runs.js";
-import { errorBody, idParams, nullableTimestamp, page, pageQuery, timestamp } from "../schemas.js";
+import { errorBody, idParams, nullableTimestamp, oneOf, page, pageQuery, timestamp } from "../schemas.js";
 
 const STATUSES = ["running", "completed", "failed"] as const;
 /** A run as the API answers it (also the clips import's `run`). */
@@ -15,7 +15,7 @@ export const runSchema = z.object({
 export const runRoutes: FastifyPluginAsyncZod = async (app) => {
   const sql = app.db.sql;
   app.get("/runs", {
-    schema: { summary: "List runs, newest first", tags: ["runs"], querystring: z.strictObject({ ...pageQuery, kind: z.enum(RUN_KINDS).optional(), status: z.enum(STATUSES).optional() }), response: { 200: page(runSchema), 400: errorBody } },
+    schema: { summary: "List runs, newest first", tags: ["runs"], querystring: z.strictObject({ ...pageQuery, kind: oneOf(RUN_KINDS).optional(), status: oneOf(STATUSES).optional() }), response: { 200: page(runSchema), 400: errorBody } },
   }, async (request) => listRuns(sql, request.query));
   app.get("/runs/:id", { schema: { summary: "Get a run", tags: ["runs"], params: idParams, response: { 200: runSchema, 404: errorBody } } }, async (request) => getRun(sql, request.params.id));
 };

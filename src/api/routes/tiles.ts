@@ -23,7 +23,7 @@ import { notModified } from "../conditional.js";
 import { sendError } from "../plugins/errors.js";
 import { recordingRevision } from "../../store/recordings.js";
 import { fileChangedWhileRead, recordingFile, withoutAudioRoots } from "../recording-file.js";
-import { bytesResponse, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, integerText, interval, notModifiedResponse, RETRY_AFTER_HEADER } from "../schemas.js";
+import { bytesResponse, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, integerText, interval, notModifiedResponse, oneOf, RETRY_AFTER_HEADER } from "../schemas.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -82,7 +82,7 @@ const spectrogramErrors = {
   403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody,
   503: errorWithHeaders("Service Unavailable, with Retry-After: every worker is busy (the queue is full, the client's own share of it is, or no worker was free within 60 s), answers still being sent to slower clients hold the server's limit of such bytes, the recording's statistics are being computed, the database is unavailable, or no answer came within the deadline", RETRY_AFTER_HEADER),
 };
-const format = z.enum(TILE_FORMATS, { error: `must be one of ${TILE_FORMATS.join(", ")}` });
+const format = oneOf(TILE_FORMATS);
 
 /** Splits a validated query into spectrogram parameters and tile options. */
 function splitQuery(query: Record<string, unknown>): { params: Params; options: TileOptions } {

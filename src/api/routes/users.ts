@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyRequest } from "fastify";
 import { ROLES, createUser, deleteUser, getUser, listUsers, updateUser, type User } from "../../store/users.js";
 import { requireRole } from "../plugins/auth.js";
-import { errorBody, idParams, page, pageQuery, text, timestamp } from "../schemas.js";
+import { errorBody, idParams, oneOf, page, pageQuery, text, timestamp } from "../schemas.js";
 
 const userSchema = z.object({
   id: z.uuid(),
@@ -17,7 +17,7 @@ const userSchema = z.object({
   created_by: z.uuid().nullable().describe("The admin who created the user; null for the first admin, for users made with the CLI, and once that admin is deleted"),
 });
 
-const role = z.enum(ROLES, { error: `must be one of ${ROLES.join(", ")}` });
+const role = oneOf(ROLES);
 const userFields = {
   name: text(0, 255).optional(),
   email: z.email({ error: "must be an e-mail address" }).max(255).nullable().optional(),
