@@ -456,7 +456,7 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect((await app.inject({ url: `/v1/clips/${other.id}` })).json()).toMatchObject({ low_freq: null, high_freq: null, features: [{ name: "rms_dbfs", value: -12.5 }] });
   });
 
-  it("writes times with Raven's fixed decimals (no exponent, no binary tail), refuses a Channel tag that is no channel, and caps the feature columns", async () => {
+  it("writes times with Raven's fixed decimals (no exponent, no binary tail), refuses a Channel tag that is no channel, caps the feature columns and refuses a feature no value has", async () => {
     const tiny = await post("/v1/clips", { recording_id: ids.fmt, start_time: 1e-7, end_time: 0.30000000000000004 });
     const body = (await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}` })).body;
     expect(body.split("\n")[1].split("\t").slice(3, 5)).toEqual(["0.000000100", "0.300000000"]);
@@ -464,6 +464,12 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     const names = Array.from({ length: 101 }, (_, i) => `f${i}`).join(",");
     const many = await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}&features=${names}` });
     expect([many.statusCode, many.json().fields]).toEqual([400, [{ field: "features", message: "names 101 features, more than the limit of 100 columns per export: name the features to export" }]]);
+    // A name no feature value has is refused, naming it: it wrote an empty column `feature:nope`.
+    await post(`/v1/clips/${tiny.id}/features`, { name: "rms_dbfs", value: -20 });
+    const unknown = await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}&features=rms_dbfs,nope,duration` });
+    expect([unknown.statusCode, unknown.json().fields]).toEqual([400, [{ field: "features", message: expect.stringMatching(/^names 'nope', 'duration', which no feature value has \(the features named: [^)]*\brms_dbfs\b[^)]*\)$/) }]]);
+    const known = await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}&features=rms_dbfs` });
+    expect([known.statusCode, known.body.split("\n")[0].split("\t").at(-1)]).toEqual([200, "feature:rms_dbfs"]);
     await post(`/v1/clips/${tiny.id}/tags`, { key: "Channel", value: "left" });
     const refused = await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}` });
     expect([refused.statusCode, refused.json().message]).toEqual([409, `clip ${tiny.id} carries the tag Channel = left, which is not one channel (a whole number from 1): the table's Channel column places it — correct the tag to export`]);

@@ -577,6 +577,7 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
     : ex.features === "all" ? summary.feature_names.sort(compare)
     : [...ex.features];
   if (featureNames.length > MAX_FEATURE_COLUMNS) throw invalid("features", `names ${featureNames.length} features${ex.features === "all" ? " (all the clips have)" : ""}, more than the limit of ${MAX_FEATURE_COLUMNS} columns per export: name the features to export`);
+  if (Array.isArray(ex.features)) await checkFeatureNames(db, ex.features);
   if (summary.channel_fault) channelCell(summary.channel_fault.id, summary.channel_fault.values);
   // A table the import refuses is not written either: with a column per tag key, clips carrying
   // 100,000 keys (a member's requests each adding one) made an anonymous export of 100,000 rows
@@ -645,6 +646,25 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
  * fraction's tail (0.30000000000000004). Nanoseconds keep a clip's identity (TIME_TOLERANCE, half a microsecond).
  */
 const RAVEN_DECIMALS = { seconds: 9, hz: 3 } as const;
+
+/** The most feature names a refusal of unknown ones lists (checkFeatureNames). */
+const SHOWN_FEATURE_NAMES = 30;
+
+/**
+ * Refuses (400 naming `features`) the `names` no feature value has ever had — no row of
+ * feature_names, which every value of a recording or clip names, computed or set through the API:
+ * their column could only be empty, and a misspelt name (`features=nope`) wrote one unsaid. Lists
+ * the names there are (the first SHOWN_FEATURE_NAMES).
+ */
+async function checkFeatureNames(db: Queryable, names: readonly string[]): Promise<void> {
+  if (!names.length) return;
+  const found = new Set((await translating(() => db<{ name: string }[]>`SELECT name FROM feature_names WHERE name = ANY(${names}::text[])`)).map((r) => r.name));
+  const unknown = names.filter((n) => !found.has(n));
+  if (!unknown.length) return;
+  const named = (await translating(() => db<{ name: string }[]>`SELECT name FROM feature_names ORDER BY name LIMIT ${SHOWN_FEATURE_NAMES + 1}`)).map((r) => r.name);
+  const list = named.length > SHOWN_FEATURE_NAMES ? `${named.slice(0, SHOWN_FEATURE_NAMES).join(", ")}, …` : named.join(", ") || "none yet";
+  throw invalid("features", `names ${unknown.map((n) => `'${n}'`).join(", ")}, which no feature value has (the features named: ${list})`);
+}
 
 /** The Channel cell of clip `id` whose Channel tag has `values`: the one whole number from 1, else 1 when none; a ConflictError naming the clip for a tag that is no channel or several. */
 function channelCell(id: string, values: readonly string[]): string {
