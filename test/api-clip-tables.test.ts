@@ -509,6 +509,26 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect(exported.sort()).toEqual(["1", "2"]);
   });
 
+  it("leaves a clip without a Channel tag on a multi-channel recording untagged through an export and its re-import (its row's Channel 1 added Channel = 1, and a job on channel 2 refused the clip)", async () => {
+    const clip = await post("/v1/clips", { recording_id: ids.stereo, start_time: 2.5, end_time: 3 });
+    await post(`/v1/clips/${clip.id}/tags`, { key: "Species", value: "Myotis" });
+    for (const format of ["raven", "csv"]) {
+      const exported = await app.inject({ url: `/v1/clips/export?recording_id=${ids.stereo}&format=${format}` });
+      const row = exported.body.split(/\r?\n/).find((l) => l.includes(clip.id))!;
+      // Raven reads a channel number in every row: the clip's is written 1, as a clip without the tag is read.
+      expect(row.split(format === "raven" ? "\t" : ",").slice(2, 5)).toEqual(["1", "2.500000000", "3.000000000"]);
+      for (const into of [`recording_id=${ids.stereo}`, `dataset_id=${ids.dataset}`]) {
+        const back = await importText(into, exported.body, format === "raven" ? "text/plain" : "text/csv");
+        expect(back.json(), back.body).toMatchObject({ created: 0, tags_added: 0 });
+      }
+    }
+    expect((await app.inject({ url: `/v1/clips/${clip.id}` })).json().tags).toEqual([{ key: "Species", value: "Myotis" }]);
+    // A row of the clip's that is no export of it (no Clip ID, or another clip's) says channel 1: the clip gains the tag.
+    const written = await importText(`recording_id=${ids.stereo}`, `Channel\tBegin Time (s)\tEnd Time (s)\tClip ID\n1\t2.5\t3\t${randomUUID()}\n`);
+    expect(written.json()).toMatchObject({ created: 0, existing: 1, tags_added: 1 });
+    expect((await app.inject({ url: `/v1/clips/${clip.id}` })).json().tags).toEqual([{ key: "Channel", value: "1" }, { key: "Species", value: "Myotis" }]);
+  });
+
   it("matches active clips only: a re-import beside an archived or trashed clip creates a new one, leaving the hidden one whole; refuses (409) to export a tag key that is a column of the table's own", async () => {
     const text = "Begin Time (s)\tEnd Time (s)\tSpecies\n3\t3.5\tA\n";
     for (const hide of ["archive", "trash"]) {

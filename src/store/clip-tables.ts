@@ -21,7 +21,7 @@
  * a row whose active clip exists already (created by an earlier import of the table, or otherwise)
  * creates none. A row with bounds is not the time-only clip of its times, nor one of another band:
  * two boxes over the same time are two events. The existing clip gains the row's tags it lacks (its
- * Channel tag included) and is otherwise left as it is (tags the table no longer has). So importing a table again, or a table
+ * Channel tag included, but for the row that is its own export, its Clip ID: an untagged clip stays so) and is otherwise left as it is (tags the table no longer has). So importing a table again, or a table
  * exported and re-imported, creates nothing. Archived and trashed clips are not matched: they are
  * read-only, and a trashed one is on its way out (purged, it would take the row's annotation with
  * it) — a row whose only clip of that identity is hidden creates a new active clip beside it.
@@ -252,8 +252,12 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
       // Of a recording with several channels every row is tagged, channel 1 too: a clip without the
       // tag goes with a job on any channel (jobs/queue.ts checkClipChannels), and a channel-1
       // selection would be read on the job's. An existing clip of the row's channel lacks it only
-      // when untagged (channel 1).
-      const channelTag = (p.row.channel !== 1 || p.recording.channels > 1) && !found?.tags.has(CHANNEL_TAG) ? [{ key: CHANNEL_TAG, value: String(p.row.channel) }] : [];
+      // when untagged (channel 1) — and then the row that is its own export (its Clip ID the
+      // clip's) leaves it so: the export writes such a clip's Channel as 1, Raven reading a
+      // channel number in every row, and the round trip tagged it Channel = 1 (a job on channel 2
+      // then refused it).
+      const ownExport = found !== undefined && p.row.clipId === found.id;
+      const channelTag = (p.row.channel !== 1 || p.recording.channels > 1) && !found?.tags.has(CHANNEL_TAG) && !ownExport ? [{ key: CHANNEL_TAG, value: String(p.row.channel) }] : [];
       // A cell whose values are the clip's values of its key (an export's cell, read back) adds none;
       // nor does the cell of those values as an export before the escapes wrote them, read back
       // otherwise ("faint; partial" as two values: unescapedValuesCell). The clip's values are in

@@ -31,7 +31,7 @@ export const COLUMN = {
   beginFile: "Begin File",
   endPath: "End Path",
   endFile: "End File",
-  /** Not Raven's: the clip an exported row is (sonotile's export writes it; an import ignores it). */
+  /** Not Raven's: the clip an exported row is (sonotile's export writes it; an import reads it only to leave such a clip without a Channel tag: importClipTable). */
   clipId: "Clip ID",
 } as const;
 
@@ -139,6 +139,8 @@ export interface TableSelection {
   /** Its Begin Path and Begin File cells; null where the table has no such column or the cell is empty. */
   beginPath: string | null;
   beginFile: string | null;
+  /** Its Clip ID cell — the clip sonotile's export wrote the row of (lower-cased) — or null (no such column, an empty cell, Audacity). */
+  clipId: string | null;
   /** Its annotations: (column, value) for each value of each tag column's cell (VALUE_SEPARATOR; empty cells none); (label_key, label) for Audacity. */
   tags: { key: string; value: string }[];
   /**
@@ -519,6 +521,7 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
       low, high, frequencyLine: row.line,
       beginPath: cell(COLUMN.beginPath) || null,
       beginFile,
+      clipId: cell(COLUMN.clipId).toLowerCase() || null,
       tags,
       cells,
     };
@@ -594,7 +597,7 @@ function readAudacity(text: string, labelKey: string, issues: TableFaults): Read
       continue;
     }
     const label = tagCell(key, cells.slice(2).join("\t"), at("label"), issues);
-    const selection: TableSelection = { line, selection: null, channel: 1, begin: start, end, low: null, high: null, frequencyLine: line, beginPath: null, beginFile: null, tags: label ? [label] : [], cells: new Map() };
+    const selection: TableSelection = { line, selection: null, channel: 1, begin: start, end, low: null, high: null, frequencyLine: line, beginPath: null, beginFile: null, clipId: null, tags: label ? [label] : [], cells: new Map() };
     previous.selection = selection;
     selections.push(selection);
   }
