@@ -98,10 +98,38 @@ describe("readTable", () => {
       "line 3, Begin Time (s): 'abc' is not a number of seconds",
       "line 4, End Time (s): 3 s must be after Begin Time (s) (3 s): a selection lasts",
       "line 5, Channel: '0' is no channel: channels are numbered from 1",
+      // Every fault of a row, not its first only.
+      "line 5, High Freq (Hz): 200 Hz must be above Low Freq (Hz) (300 Hz): a selection's band has a width",
       "line 6: has 9 cells, more than the header's 8 columns",
       "line 7, High Freq (Hz): 200 Hz must be above Low Freq (Hz) (200 Hz): a selection's band has a width",
       "line 8, Species: must be at most 255 characters to be a tag (has 256)",
       "line 10, End Time (s): Selection 8 of channel 1 is on line 9 too, with another End Time (s): rows of one selection (one per View) must place it alike — renumber one of them",
+    ]);
+  });
+
+  it("reads no frequencies of a Waveform view's row (Raven writes 0 and 0 there, or anything), and checks the rest of it as any row's", () => {
+    const header = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tSpecies";
+    const text = [
+      header,
+      "1\tSpectrogram 1\t1\t0.2\t0.25\t1000\t2000\tA",
+      "1\tWaveform 1\t1\t0.2\t0.25\t0\t0\tA",
+      "2\tWaveform 1\t1\t0.3\t0.35\tnone\t-5\tB",
+      "2\tSpectrogram 1\t1\t0.3\t0.35\t1500\t2500\tB",
+      // A selection of a Waveform row alone spans the whole band: no bounds.
+      "3\tWaveform 1\t1\t0.4\t0.45\t0\t0\tC",
+    ].join("\n");
+    expect(readTable(text).selections.map((s) => [s.line, s.selection, s.low, s.high, s.frequencyLine, s.tags.map((t) => t.value)])).toEqual([
+      [2, "1", 1000, 2000, 2, ["A"]],
+      [4, "2", 1500, 2500, 5, ["B"]],
+      [6, "3", null, null, 6, ["C"]],
+    ]);
+    // Its times, channel and annotations are read and checked: they place the selection.
+    const faulty = [header, "1\tSpectrogram 1\t1\t0.2\t0.25\t1000\t2000\tA", "1\tWaveform 1\t0\t0.2\tabc\t0\t0\t" + "x".repeat(256), "2\tWaveform 1\t1\t0.3\t0.4\t0\t0\tA", "2\tSpectrogram 1\t1\t0.3\t0.35\t1000\t2000\tA"].join("\n");
+    expect(faults(() => readTable(faulty))).toEqual([
+      "line 3, End Time (s): 'abc' is not a number of seconds",
+      "line 3, Channel: '0' is no channel: channels are numbered from 1",
+      "line 3, Species: must be at most 255 characters to be a tag (has 256)",
+      "line 5, End Time (s): Selection 2 of channel 1 is on line 4 too, with another End Time (s): rows of one selection (one per View) must place it alike — renumber one of them",
     ]);
   });
 
@@ -527,6 +555,28 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     const written = await importText(`recording_id=${ids.stereo}`, `Channel\tBegin Time (s)\tEnd Time (s)\tClip ID\n1\t2.5\t3\t${randomUUID()}\n`);
     expect(written.json()).toMatchObject({ created: 0, existing: 1, tags_added: 1 });
     expect((await app.inject({ url: `/v1/clips/${clip.id}` })).json().tags).toEqual([{ key: "Channel", value: "1" }, { key: "Species", value: "Myotis" }]);
+  });
+
+  it("names every fault of every row in one 400 — a cell that is no number beside a High Freq above the Nyquist frequency — and takes a Waveform row's 0 and 0", async () => {
+    const text = [
+      "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\tSpecies",
+      "1\tSpectrogram 1\t1\t0.2\t0.25\t1000\t2000\tLabl",
+      "1\tWaveform 1\t1\t0.2\t0.25\t0\t0\tLabl",
+      "2\tSpectrogram 1\t2\t0.3\t0.35\t1000\t2000\tLabl",
+      "3\tSpectrogram 1\t1\t0.4\tabc\t1000\t30000\tLabl",
+      "4\tSpectrogram 1\t3\tx\t0.5\t1000\t2000\tLabl",
+    ].join("\r\n");
+    const res = await importText(`recording_id=${ids.stereo}`, text);
+    expect([res.statusCode, res.json().fields]).toEqual([400, [
+      { field: "line 5, End Time (s)", message: "'abc' is not a number of seconds" },
+      { field: "line 5, High Freq (Hz)", message: "30000 Hz (real) must be <= the recording's Nyquist frequency (4000 Hz)" },
+      { field: "line 6, Begin Time (s)", message: "'x' is not a number of seconds" },
+      { field: "line 6, Channel", message: "3 is no channel of stereo.wav, which has 2" },
+    ]]);
+    const fixed = await importText(`recording_id=${ids.stereo}`, text.split("\r\n").slice(0, 4).join("\r\n"));
+    expect(fixed.json(), fixed.body).toMatchObject({ created: 2, existing: 0 });
+    const clips = await clipsOf(ids.stereo);
+    expect(fixed.json().rows.map((r: { clip_id: string }) => clips.find((c: { id: string }) => c.id === r.clip_id)).map((c: { start_time: number; low_freq: number; high_freq: number }) => [c.start_time, c.low_freq, c.high_freq])).toEqual([[0.2, 1000, 2000], [0.3, 1000, 2000]]);
   });
 
   it("matches active clips only: a re-import beside an archived or trashed clip creates a new one, leaving the hidden one whole; refuses (409) to export a tag key that is a column of the table's own", async () => {

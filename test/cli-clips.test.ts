@@ -84,10 +84,15 @@ describe("sonotile clips on a data directory", () => {
 
   it("exits 2 for a faulty table, naming line and column, and 1 for a file it cannot read", async () => {
     const bad = join(dir.path, "bad.txt");
-    // Every faulty row at once: an unreadable cell with a row past the recording's end (which it named only once the cell was fixed).
-    await writeFile(bad, "Begin Time (s)\tEnd Time (s)\n1\tx\n1\t30\n");
+    // Every fault of every row at once: an unreadable cell beside a High Freq above the Nyquist
+    // frequency (named only once the cell was fixed), and a row past the recording's end.
+    await writeFile(bad, "Begin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\n1\tx\t100\t9000\n1\t30\t100\t200\n");
     expect(await onData(["clips", "import", bad, "--recording", recording])).toMatchObject({
-      code: 2, stderr: "sonotile clips: line 2, End Time (s): 'x' is not a number of seconds; line 3, End Time (s): 30 s (real) must be <= the recording's duration (10 s)\n",
+      code: 2, stderr: "sonotile clips: line 2, End Time (s): 'x' is not a number of seconds; line 2, High Freq (Hz): 9000 Hz (real) must be <= the recording's Nyquist frequency (4000 Hz); line 3, End Time (s): 30 s (real) must be <= the recording's duration (10 s)\n",
+    });
+    // An export's feature name that no value has: exit 2 naming it (it wrote an empty column).
+    expect(await onData(["clips", "export", "--recording", recording, "--features", "nope"])).toMatchObject({
+      code: 2, stderr: "sonotile clips: features: names 'nope', which no feature value has (the features named: none yet)\n",
     });
     // A table file that is not there, or a directory, is named with why in words (it was Node's `ENOENT: …, open '…'`).
     const none = join(dir.path, "none.txt");

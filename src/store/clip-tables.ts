@@ -307,8 +307,9 @@ async function resolveRecordings(db: Queryable, target: TableTarget, selections:
 
 /**
  * The selections placed in their `recordings`, in real units: an InvalidError naming each row that
- * does not fit (line and column), with the faults `issues` holds already (the rows left out
- * before: unreadable, or of no recording of the dataset) — its recording gone (deleted since the
+ * does not fit (line and column), with the faults `issues` holds already (of cells that cannot be
+ * read — such a row, `faulty`, is checked here as far as its readable cells go, and never placed —
+ * and of rows of no recording of the dataset, left out) — its recording gone (deleted since the
  * rows were resolved), its times outside it, its channel or frequency beyond it, a row of a clip
  * another row is already, a file other than the import's recording; a ConflictError for rows of a
  * recording that is read-only, a NotFoundError for the import's recording. Pure: run before the
@@ -349,7 +350,8 @@ function placeSelections(target: TableTarget, selections: readonly TableSelectio
     for (const b of boundsIssues(p.start, p.end, recording)) issues.add(at(b.field === "start_time" ? beginColumn : endColumn), `${b.field === "start_time" ? p.start : p.end} s (real) ${b.message}${fileHint}`);
     if (s.channel > recording.channels) issues.add(at(COLUMN.channel), `${s.channel} is no channel of ${recording.path}, which has ${recording.channels}`);
     for (const b of bandIssues(p, recording)) issues.add(`line ${s.frequencyLine}, ${b.field === "low_freq" ? COLUMN.low : COLUMN.high}`, `${p[b.field]} Hz (real) ${b.message}${fileHint}`);
-    if (issues.count > before) continue;
+    // A row whose cells hold faults (readTable) was checked as far as they could be read: no clip.
+    if (issues.count > before || s.faulty) continue;
     // Two rows whose times are each within twice the tolerance, and bands within twice theirs, could both be one clip.
     const first = rows.nearest(recording.id, s.channel, p, 2 * TIME_TOLERANCE, 2 * p.bandTolerance);
     if (first !== undefined) {

@@ -139,6 +139,12 @@ export interface TableSelection {
   /** Its Begin Path and Begin File cells; null where the table has no such column or the cell is empty. */
   beginPath: string | null;
   beginFile: string | null;
+  /**
+   * Its cells hold faults, added to the reader's (readTable's rowFaults): it is checked against its
+   * recording as far as its readable cells go — a time that is no number is NaN, a bound that is
+   * none null — so that every fault of the row is named at once, and never becomes a clip.
+   */
+  faulty: boolean;
   /** Its Clip ID cell — the clip sonotile's export wrote the row of (lower-cased) — or null (no such column, an empty cell, Audacity). */
   clipId: string | null;
   /** Its annotations: (column, value) for each value of each tag column's cell (VALUE_SEPARATOR; empty cells none); (label_key, label) for Audacity. */
@@ -277,6 +283,12 @@ function delimitedRecords(text: string, delimiter: string, quoted: boolean, maxR
   return records;
 }
 
+/** A Raven View that is a waveform ("Waveform 1"): its row's Low/High Freq are not read (readRaven). */
+const WAVEFORM_VIEW = /^waveform/i;
+
+/** A frequency cell that was read: given (not null) and a number (not NaN, an unreadable cell's). */
+const readable = (hz: number | null): hz is number => hz !== null && !Number.isNaN(hz);
+
 /** `text` read as a number of `what` (decimal text, as every number sonotile reads); an issue for the cell, and NaN, when it is not one. */
 function numberCell(text: string, field: string, what: string, issues: TableFaults): number {
   if (text === "") {
@@ -387,9 +399,10 @@ export function decodeTable(bytes: Uint8Array): string {
 
 /**
  * Reads an annotation table; throws InvalidError naming each faulty line and column. Given
- * `rowFaults`, the faults of rows whose cells cannot be read are added there instead and those
- * rows left out — for a caller that checks the rest against their recordings and refuses every
- * faulty row at once (TableFaults.check); faults of the table as a whole (its encoding, header,
+ * `rowFaults`, the faults of rows' cells are added there instead and those rows' selections
+ * marked `faulty` (Raven/CSV; an Audacity label's left out) — for a caller that checks every row
+ * against its recording as far as it can be read and refuses every fault of every row at once
+ * (TableFaults.check); faults of the table as a whole (its encoding, header,
  * quoting, size) are thrown all the same.
  */
 export function readTable(text: string, options: ReadOptions = {}, rowFaults?: TableFaults): ReadTable {
@@ -481,6 +494,10 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
       continue;
     }
     const cell = (column: string) => (has(column) ? row.cells[columnIndex.get(column)!] ?? "" : "");
+    // Every fault of the row is named, not its first only: each check below runs on the cells
+    // that could be read (a cell that is no number is NaN here, and checked no further), and a
+    // faulty row is still a selection, marked so, for the checks against its recording
+    // (placeSelections: a High Freq above the Nyquist frequency beside an End Time 'abc').
     const before = issues.count;
     const beginTime = numberCell(cell(COLUMN.begin), at(COLUMN.begin), "seconds", issues);
     const endTime = numberCell(cell(COLUMN.end), at(COLUMN.end), "seconds", issues);
@@ -490,21 +507,24 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
       channel = numberCell(cell(COLUMN.channel), at(COLUMN.channel), "a channel (1 is the first)", issues);
       if (Number.isFinite(channel) && !(Number.isInteger(channel) && channel >= 1)) issues.add(at(COLUMN.channel), `'${cell(COLUMN.channel)}' is no channel: channels are numbered from 1`);
     }
-    const frequency = (column: string) => (has(column) && cell(column) !== "" ? numberCell(cell(column), at(column), "Hz", issues) : null);
+    // A waveform view's row bounds no frequencies (the Spectrogram view's row gives a selection's):
+    // Raven writes its Low/High Freq as 0 and 0, or 0 and the Nyquist frequency, so they are not
+    // read — whatever they hold. The rest of the row is read and checked as any row's: it places
+    // the selection (rows of one selection must place it alike) and carries its annotations.
+    const waveform = WAVEFORM_VIEW.test(cell(COLUMN.view));
+    // An empty cell is no bound on that side (Raven writes both; sonotile's export leaves empty the bound a clip lacks).
+    const frequency = (column: string) => (!waveform && has(column) && cell(column) !== "" ? numberCell(cell(column), at(column), "Hz", issues) : null);
     const low = frequency(COLUMN.low);
     const high = frequency(COLUMN.high);
-    if (issues.count > before) continue;
     if (beginTime < 0) issues.add(at(COLUMN.begin), `${beginTime} s is before the start: times are >= 0`);
     if (offset < 0) issues.add(at(COLUMN.fileOffset), `${offset} s is before the start of the file: times are >= 0`);
-    if (!(endTime > beginTime)) issues.add(at(COLUMN.end), `${endTime} s must be after ${COLUMN.begin} (${beginTime} s): a selection lasts`);
-    // An empty cell is no bound on that side (Raven writes both; sonotile's export leaves empty the bound a clip lacks).
-    if (low !== null && low < 0) issues.add(at(COLUMN.low), `${low} Hz is below 0`);
-    if (high !== null && !(high > 0)) issues.add(at(COLUMN.high), `${high} Hz must be above 0`);
-    else if (low !== null && high !== null && !(low < high)) issues.add(at(COLUMN.high), `${high} Hz must be above ${COLUMN.low} (${low} Hz): a selection's band has a width`);
+    if (!Number.isNaN(beginTime) && !Number.isNaN(endTime) && !(endTime > beginTime)) issues.add(at(COLUMN.end), `${endTime} s must be after ${COLUMN.begin} (${beginTime} s): a selection lasts`);
+    if (readable(low) && low < 0) issues.add(at(COLUMN.low), `${low} Hz is below 0`);
+    if (readable(high) && !(high > 0)) issues.add(at(COLUMN.high), `${high} Hz must be above 0`);
+    else if (readable(low) && readable(high) && !(low < high)) issues.add(at(COLUMN.high), `${high} Hz must be above ${COLUMN.low} (${low} Hz): a selection's band has a width`);
     const beginFile = cell(COLUMN.beginFile) || null;
     const endFile = cell(COLUMN.endFile) || null;
     if (beginFile !== null && endFile !== null && endFile !== beginFile) issues.add(at(COLUMN.endFile), `the selection spans two files (${COLUMN.beginFile} '${beginFile}', ${COLUMN.endFile} '${endFile}'): a clip lies within one recording`);
-    if (issues.count > before) continue;
     const tags = tagColumns.flatMap((c) => tagCells(c, cell(c), at(c), issues));
     tagCount += tags.length;
     if (tagCount > MAX_TABLE_TAGS) throw new InvalidError([{ field: `line ${row.line}`, message: `brings the table's tags (values of its annotation cells) past the limit of ${MAX_TABLE_TAGS} per import: split it into several tables, or choose the columns with tag_columns` }]);
@@ -518,12 +538,16 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
       begin: offset,
       // In a multi-file table Begin Time counts from the first file, File Offset from the selection's own.
       end: beginColumn === COLUMN.fileOffset ? offset + (endTime - beginTime) : endTime,
-      low, high, frequencyLine: row.line,
+      // A bound that is no number is none here: the row is faulty, and its other bound is checked against the recording all the same.
+      low: readable(low) ? low : null,
+      high: readable(high) ? high : null,
+      frequencyLine: row.line,
       beginPath: cell(COLUMN.beginPath) || null,
       beginFile,
       clipId: cell(COLUMN.clipId).toLowerCase() || null,
       tags,
       cells,
+      faulty: issues.count > before,
     };
     const key = `${selection.selection} ${channel}`;
     const seen = selection.selection === null ? undefined : bySelection.get(key);
@@ -532,19 +556,24 @@ function readRaven(text: string, format: "raven" | "csv", asked: readonly string
       selections.push(selection);
       continue;
     }
-    // Another view's row of a selection read already: the same piece, or a fault.
+    // Another view's row of a selection read already: the same piece, or a fault. A time neither
+    // row could read differs from none (its cell's fault is named already).
+    const differentTime = (a: number, b: number) => a !== b && !Number.isNaN(a) && !Number.isNaN(b);
     const differs = ([
-      [beginColumn, seen.begin !== selection.begin],
-      [COLUMN.end, seen.end !== selection.end],
+      [beginColumn, differentTime(seen.begin, selection.begin)],
+      [COLUMN.end, differentTime(seen.end, selection.end)],
       [COLUMN.beginPath, seen.beginPath !== selection.beginPath],
       [COLUMN.beginFile, seen.beginFile !== selection.beginFile],
     ] as const).filter(([, d]) => d).map(([c]) => c);
     if (differs.length) {
       issues.add(at(differs[0]), `Selection ${selection.selection} of channel ${channel} is on line ${seen.line} too, with another ${differs.join(", ")}: rows of one selection (one per View) must place it alike — renumber one of them`);
+      seen.faulty = true;
       continue;
     }
-    // The spectrogram view's row bounds frequencies; a waveform view's spans the whole band.
-    if (/^spectrogram/i.test(cell(COLUMN.view))) Object.assign(seen, { low, high, frequencyLine: row.line });
+    // A faulty row of a selection makes the selection faulty: its rows are one clip.
+    if (selection.faulty) seen.faulty = true;
+    // The spectrogram view's row bounds frequencies; a waveform view's none.
+    if (/^spectrogram/i.test(cell(COLUMN.view))) Object.assign(seen, { low: selection.low, high: selection.high, frequencyLine: row.line });
     for (const t of tags) if (!seen.tags.some((s) => s.key === t.key && s.value === t.value)) seen.tags.push(t);
     for (const [c, text] of cells) if (seen.cells.get(c) !== text) seen.cells.delete(c);
   }
@@ -597,7 +626,7 @@ function readAudacity(text: string, labelKey: string, issues: TableFaults): Read
       continue;
     }
     const label = tagCell(key, cells.slice(2).join("\t"), at("label"), issues);
-    const selection: TableSelection = { line, selection: null, channel: 1, begin: start, end, low: null, high: null, frequencyLine: line, beginPath: null, beginFile: null, clipId: null, tags: label ? [label] : [], cells: new Map() };
+    const selection: TableSelection = { line, selection: null, channel: 1, begin: start, end, low: null, high: null, frequencyLine: line, beginPath: null, beginFile: null, clipId: null, faulty: false, tags: label ? [label] : [], cells: new Map() };
     previous.selection = selection;
     selections.push(selection);
   }
