@@ -340,8 +340,9 @@ function placeSelections(target: TableTarget, selections: readonly TableSelectio
     }
     // In file units a table's seconds are the file's, expanded TE times; its Hz are TE times lower.
     const te = times === "file" ? recording.time_expansion : 1;
-    // Raven writes a waveform view's High Freq as the Nyquist frequency to the millihertz, and ×
-    // TE moves it by rounding: within 1e-9 (relative) of Nyquist it is Nyquist.
+    // Raven writes the High Freq of a selection up to the top of its spectrogram as the Nyquist
+    // frequency to the millihertz, and × TE moves it by rounding: within 1e-9 (relative) of
+    // Nyquist it is Nyquist. (A waveform view's row's frequencies are not read: readTable.)
     const nyquist = recording.samplerate / 2;
     const hz = (v: number | null) => (v === null ? null : v * te > nyquist && v * te <= nyquist * (1 + 1e-9) ? nyquist : v * te);
     const p: Placed = { row: s, recording, start: s.begin / te, end: s.end / te, low_freq: hz(s.low), high_freq: hz(s.high), bandTolerance: FREQUENCY_TOLERANCE * te };
