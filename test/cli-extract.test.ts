@@ -1,6 +1,6 @@
 // `sonotile extract` end to end (SPEC §7–8): spawns the built CLI (`npm test` builds first), whose
 // worker pool runs the compiled worker; the tables must hold exactly what the library computes.
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -729,29 +729,44 @@ describe("sonotile extract, interrupted", () => {
     expect(existsSync(`${again}.resume.json`)).toBe(false);
   }, 300_000);
 
-  it("SIGTERM after a checkpoint, the rows since unwritable (a full disk): the line names the checkpoint and its rows, which the resume file holds as written (the failed append cut off); --resume finishes from it, byte for byte the uninterrupted table", async () => {
-    const dir = join(tmp, "terminated");
-    mkdirSync(dir);
+  /**
+   * Runs extract in `dir` (-o features.csv) on three targets of seconds each, on one thread, with a
+   * checkpoint after every target and a file size limit (as a full disk) of 3,072 bytes (6 blocks
+   * of 512): the header and the first row (2.6 kB) fit, the second row (1.8 kB more) does not. The
+   * first checkpoint (one row) is written as the first target ends, the second refused as the
+   * second ends: `onRefused` is called then, while the third is computed.
+   * @param name names the third target, a link to the first (another name: another target)
+   */
+  function runPastRefusedCheckpoint(dir: string, name: string, onRefused: (child: ChildProcess) => void) {
     const out = join(dir, "features.csv");
     const resumeFile = `${out}.resume.json`;
-    // Three targets of seconds each on one thread; the third is a link to the first (another name: another target).
-    const third = join(tmp, "terminated-third.wav");
+    const third = join(tmp, `${name}-third.wav`);
     symlinkSync(INPUTS[1], third);
     const args = [INPUTS[1], join(FIXTURES, "recordings/XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav"), third, "-j", "1", "--hop-size", "2e-3", "--progress-interval", "0"];
-    // 3,072 bytes (6 blocks of 512): the header and the first row (2.6 kB) fit, the second row (1.8 kB more) does not.
     const child = spawn("sh", ["-c", 'ulimit -f 6 && exec "$@"', "sh", process.execPath, join(ROOT, "bin/sonotile.js"), "extract", ...args, "-o", out, "--checkpoint-interval", "0"], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-    const ended = new Promise<[number | null, NodeJS.Signals | null]>((done) => child.on("close", (code, signal) => done([code, signal])));
-    // The first checkpoint (one row) is written as the first target ends, the second refused as the second ends: then the signal, while the third is computed.
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((done) => child.on("close", (code, signal) => done([code, signal])));
     const refused = `sonotile extract: a checkpoint of 2 rows could not be written to ${resumeFile} (cannot write ${resumeFile}: file too large); it keeps its checkpoint of 1 row, and later checkpoints are tried as the run goes (said once)\n`;
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
-      if (stderr === refused) child.kill("SIGTERM");
+      if (stderr === refused) onRefused(child);
     });
+    const ended = closed.then((end) => ({ end, stderr }));
+    // `kill` for the test's finally: an expectation that fails never leaves the run going.
+    return { out, resumeFile, args, refused, ended, kill: () => child.kill("SIGKILL") };
+  }
+
+  it("SIGTERM after a checkpoint, the rows since unwritable (a full disk): the line names the checkpoint and its rows, which the resume file holds as written (the failed append cut off); --resume finishes from it, byte for byte the uninterrupted table", async () => {
+    const dir = join(tmp, "terminated");
+    mkdirSync(dir);
+    const { out, resumeFile, args, refused, ended, kill } = runPastRefusedCheckpoint(dir, "terminated", (child) => child.kill("SIGTERM"));
+    let stderr = "";
     try {
-      expect(await ended, stderr).toEqual([null, "SIGTERM"]);
+      const run = await ended;
+      stderr = run.stderr;
+      expect(run.end, stderr).toEqual([null, "SIGTERM"]);
     } finally {
-      child.kill("SIGKILL");
+      kill();
     }
     expect(stderr).toBe(refused + `sonotile extract: interrupted: 2 of 3 targets were computed but could not all be kept: cannot write ${resumeFile}: file too large; 1 of them is, the run's last checkpoint, in ${resumeFile}; ${out} left as it was; run the same command with --resume to compute the other 2 and write ${out}\n`);
     // The header and the first row, complete: the second's append, cut short by the limit, was cut off.
@@ -764,6 +779,36 @@ describe("sonotile extract, interrupted", () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(new RegExp(`^sonotile extract: 2 targets .*; 1 resumed from ${resumeFile.replace(/[.]/g, "\\.")}; wrote \\S+features\\.csv\\n$`));
     const reference = join(tmp, "unterminated.csv");
+    expect((await sonotile([...args, "-o", reference])).code).toBe(0);
+    expect(readFileSync(out)).toEqual(readFileSync(reference));
+    expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.csv.json"]);
+  }, 300_000);
+
+  it("a second signal as the first winds down says what it left — the resume file's rows, those lost since its last write, how to resume — and ends the run by it; --resume finishes from that file, byte for byte the uninterrupted table", async () => {
+    const dir = join(tmp, "interrupted-twice");
+    mkdirSync(dir);
+    // Stopped, the run holds both signals, and takes the second before the first's wind-down ends.
+    // Two of one signal would be held as one: the terminal's Ctrl-C and systemd's SIGTERM, then.
+    const interruptTwice = (child: ChildProcess) => ["SIGSTOP", "SIGINT", "SIGTERM", "SIGCONT"].forEach((signal) => child.kill(signal as NodeJS.Signals));
+    const { out, resumeFile, args, refused, ended, kill } = runPastRefusedCheckpoint(dir, "interrupted-twice", interruptTwice);
+    let run;
+    try {
+      run = await ended;
+    } finally {
+      kill();
+    }
+    // The system hands the held signals over in either order; the second ends the run.
+    const second = run.end[1];
+    expect(["SIGINT", "SIGTERM"], run.stderr).toContain(second);
+    expect(run.end[0]).toBeNull();
+    // Only the first checkpoint was written: the second target's row, computed since, is lost; the third was being computed.
+    expect(run.stderr).toBe(refused + `sonotile extract: interrupted again (${second}): stopped at once, no partial table written: 1 of 3 targets is kept in ${resumeFile}; the 1 computed since its last write is lost; ${out} left as it was; run the same command with --resume to compute the other 2 and write ${out}\n`);
+    expect(readdirSync(dir)).toEqual(["features.csv.resume.json"]); // no temporary file
+
+    const resumed = await sonotile([...args, "-o", out, "--resume"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(new RegExp(`^sonotile extract: 2 targets .*; 1 resumed from ${resumeFile.replace(/[.]/g, "\\.")}; wrote \\S+features\\.csv\\n$`));
+    const reference = join(tmp, "interrupted-twice-reference.csv");
     expect((await sonotile([...args, "-o", reference])).code).toBe(0);
     expect(readFileSync(out)).toEqual(readFileSync(reference));
     expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.csv.json"]);

@@ -2,18 +2,27 @@
  * The start and the end of a long-running command's shutdown (`serve`, `worker`): the signal that
  * asks for it, and the exit once it has finished.
  */
+import { endBySignal } from "./output-file.js";
 
 /**
  * The first SIGTERM or SIGINT, listened for from the command's start: `stopped` aborts at once,
  * ending a wait for the database (openWhenReady), and `signalled` resolves with the signal for the
- * command to shut down once it is running.
+ * command to shut down once it is running. The same signal again (Ctrl-C twice) ends the process
+ * at once, by that signal, as it did — after one line on stderr, `forcedStop`'s: the process died
+ * without a word, what it cut short unsaid. (The other signal is listened for once too: SIGTERM
+ * then Ctrl-C, the shutdown goes on.)
+ * @param forcedStop the line said on a forced stop, without its newline: what was cut short, and what becomes of it
  */
-export function stopSignal(): { signalled: Promise<NodeJS.Signals>; stopped: AbortSignal } {
+export function stopSignal(forcedStop: (signal: NodeJS.Signals) => string): { signalled: Promise<NodeJS.Signals>; stopped: AbortSignal } {
   const stop = new AbortController();
   const signalled = new Promise<NodeJS.Signals>((resolveStop) => {
     const on = (signal: NodeJS.Signals) => {
       resolveStop(signal);
       stop.abort();
+      process.once(signal, (again: NodeJS.Signals) => {
+        process.stderr.write(`${forcedStop(again)}\n`);
+        endBySignal(again);
+      });
     };
     process.once("SIGTERM", on);
     process.once("SIGINT", on);

@@ -64,9 +64,10 @@ could be computed (nothing is written); 2 for bad usage or parameters.
 
 Interrupted (Ctrl-C, SIGTERM, SIGHUP), it leaves -o as it was and writes the rows computed so far
 to a partial table beside it (-o x.csv: x.partial.csv); --resume finishes from there. A second
-Ctrl-C ends it at once. Exit status 128 + the signal (130 for Ctrl-C). The rows also go to the
-resume file as the run goes (--checkpoint-interval): --resume finishes a run killed with SIGKILL,
-by the OOM killer or a reboot, recomputing at most the targets of the last interval.
+Ctrl-C ends it at once, saying what it left. Exit status 128 + the signal (130 for Ctrl-C). The
+rows also go to the resume file as the run goes (--checkpoint-interval): --resume finishes a run
+killed with SIGKILL, by the OOM killer or a reboot, recomputing at most the targets of the last
+interval.
 
 Features come from the STFT power |rfft(window·frame)|² (librosa's, not the PSD of SPEC §3.5), before
 PCEN and scaling: --pcen*, --normalize, --scale, --clamp, --min-db, --max-db and --cmap change none.
@@ -147,12 +148,23 @@ async function extract(args: string[]): Promise<number> {
     const resumed = paths.filter((path) => earlier.has(path)).length;
     const todo = paths.filter((path) => !earlier.has(path));
     // The first signal from here stops the batch and keeps what it computed (keepInterruptedRun);
-    // a second one ends the run at once (output-file.ts).
+    // a second one ends the run at once (output-file.ts), saying what that left (sayForcedStop).
     const stop = new AbortController();
-    const releaseSignal = onFirstSignal((signal) => stop.abort(signal));
+    let tableWritten = false;
+    let releaseSignal = onFirstSignal((signal) => {
+      stop.abort(signal);
+      releaseSignal = onFirstSignal((again) => {
+        // Before this run's first checkpoint, a resumed run's resume file holds the rows it resumed.
+        const kept = checkpoint.rows || (resume ? earlier.size : 0);
+        sayForcedStop(again, output, runTargets(), paths.filter((path) => checkpoint.has(path)).length, kept, tableWritten);
+        endBySignal(again);
+      });
+    });
     report.begin(todo.length);
     // Headers are read as the batch runs, a little ahead of it: its first targets start at once.
     const headers = readHeaders(todo, target, timeExpansion, report, stop.signal);
+    /** The targets of the run: those resumed and those it set out to compute (the files that opened). */
+    const runTargets = () => resumed + todo.length - headers.unopened;
     const computedTarget = (o: Extract<ExtractOutcome, { values: unknown }>): ComputedTarget => ({ path: o.item.path, values: o.values, file: headers.stamps.get(o.item.path) ?? null, md5: o.md5 });
     const onOutcome = (o: ExtractOutcome) => {
       report.done(o);
@@ -174,7 +186,7 @@ async function extract(args: string[]): Promise<number> {
     const targets: TableTargets = { stored: false, clips: clip, md5: settings.md5 };
     if (stop.signal.aborted) {
       report.stop();
-      await keepInterruptedRun(output, format, rows, features, targets, settings, resumed + todo.length - headers.unopened, checkpoint.rows, () => checkpoint.keep());
+      await keepInterruptedRun(output, format, rows, features, targets, settings, runTargets(), checkpoint.rows, () => checkpoint.keep());
       return endBySignal(stop.signal.reason as NodeJS.Signals);
     }
     if (done.length === 0) {
@@ -192,6 +204,7 @@ async function extract(args: string[]): Promise<number> {
         await removePartialTable(output, format);
       });
     });
+    tableWritten = true;
     if (resume) await removeInterruptedRun(output, format);
     else if (checkpoint.rows) await rm(resumeFilePath(output), { force: true });
     // Of the kept rows whose files changed, those this run found again (a file gone is not computed), in table order.
@@ -241,11 +254,11 @@ async function keepInterruptedRun(output: string, format: TableFormat, rows: Tab
   if (rows.count === 0) return say(`no target was computed; ${output} left as it was`);
   const partial = partialTablePath(output);
   const rest = total - rows.count;
-  const resumeWith = `run the same command with --resume to compute the other ${rest} and write ${output}`;
+  const resumeWith = resumeAdvice(output, rest);
   try {
     await writeResume();
   } catch (err) {
-    if (checkpointed) return say(`${rows.count} of ${total} targets were computed but could not all be kept: ${(err as Error).message}; ${checkpointed} of them ${checkpointed === 1 ? "is" : "are"}, the run's last checkpoint, in ${resumeFilePath(output)}; ${output} left as it was; run the same command with --resume to compute the other ${total - checkpointed} and write ${output}`);
+    if (checkpointed) return say(`${rows.count} of ${total} targets were computed but could not all be kept: ${(err as Error).message}; ${checkpointed} of them ${checkpointed === 1 ? "is" : "are"}, the run's last checkpoint, in ${resumeFilePath(output)}; ${output} left as it was; ${resumeAdvice(output, total - checkpointed)}`);
     return say(`${rows.count} of ${total} targets were computed but could not be kept: ${(err as Error).message}; ${output} left as it was`);
   }
   try {
@@ -256,6 +269,35 @@ async function keepInterruptedRun(output: string, format: TableFormat, rows: Tab
     return say(`${rows.count} of ${total} targets computed, kept for --resume in ${resumeFilePath(output)}; their table ${partial} could not be written: ${(err as Error).message}; ${output} left as it was; ${resumeWith}`);
   }
   say(`${rows.count} of ${total} targets computed, their rows are in ${partial}; ${output} left as it was; ${resumeWith}`);
+}
+
+/**
+ * How a run whose rows are kept for --resume is finished, for the lines that end it.
+ * @param rest the targets --resume is left to compute
+ */
+function resumeAdvice(output: string, rest: number): string {
+  return `run the same command with --resume to compute the other ${rest} and write ${output}`;
+}
+
+/**
+ * The line of a run ended at once by a second signal (output-file.ts ends it, in the middle of
+ * keeping its rows or of writing its table): it writes nothing more — no partial table, not the
+ * rows since the resume file's last write —, so it says what it leaves, and how to finish from
+ * there as keepInterruptedRun does. A second Ctrl-C was silent: a run ended with its rows in the
+ * resume file and not a word of them, nor of those lost.
+ * @param signal the second signal, which ends the run
+ * @param total the targets of the run (those resumed and those it set out to compute)
+ * @param computed the targets the run has rows of (those resumed included)
+ * @param kept the rows the resume file holds: its last write's (ResumeCheckpoint.rows), or those --resume took from it
+ * @param tableWritten whether `output` was written in full (the signals came as it was finished)
+ */
+function sayForcedStop(signal: NodeJS.Signals, output: string, total: number, computed: number, kept: number, tableWritten: boolean): void {
+  const say = (text: string): void => void process.stderr.write(`sonotile extract: interrupted again (${signal}): stopped at once, ${text}\n`);
+  if (tableWritten) return say(`${output} written`);
+  const lost = computed - kept;
+  if (kept === 0) return say(`no partial table written: ${computed ? `the ${plural(computed, "target")} computed ${computed === 1 ? "was" : "were"} not kept yet (--checkpoint-interval) and ${computed === 1 ? "is" : "are"} lost` : "no target was computed"}; ${output} left as it was`);
+  const lostSince = lost ? `; the ${lost} computed since its last write ${lost === 1 ? "is" : "are"} lost` : "";
+  say(`no partial table written: ${kept} of ${total} targets ${kept === 1 ? "is" : "are"} kept in ${resumeFilePath(output)}${lostSince}; ${output} left as it was; ${resumeAdvice(output, total - kept)}`);
 }
 
 /**
@@ -273,7 +315,7 @@ async function keepUnwrittenRows(output: string, err: Error, computed: number, c
   try {
     await writeResume();
   } catch (unkept) {
-    if (checkpointed) throw new Error(`${err.message}; the ${rows} could not all be kept for --resume either: ${(unkept as Error).message}; ${checkpointed} of them ${checkpointed === 1 ? "is" : "are"}, the run's last checkpoint, in ${resumeFilePath(output)}: make room (or mend the path) and run the same command with --resume to compute the other ${computed - checkpointed} and write ${output}`);
+    if (checkpointed) throw new Error(`${err.message}; the ${rows} could not all be kept for --resume either: ${(unkept as Error).message}; ${checkpointed} of them ${checkpointed === 1 ? "is" : "are"}, the run's last checkpoint, in ${resumeFilePath(output)}: make room (or mend the path) and ${resumeAdvice(output, computed - checkpointed)}`);
     throw new Error(`${err.message}; the ${rows} could not be kept for --resume either: ${(unkept as Error).message}`);
   }
   throw new Error(`${err.message}; the ${rows} ${computed === 1 ? "is" : "are"} kept in ${resumeFilePath(output)}: make room (or mend the path) and run the same command with --resume to write ${output} without computing ${computed === 1 ? "it" : "them"} again`);

@@ -155,7 +155,7 @@ export const command: Command = {
 
     tolerateLostConnections((message) => process.stderr.write(`sonotile: ${message}\n`));
     // A signal ends the wait for the database (openWhenReady) or, once serving, the server.
-    const { signalled, stopped } = stopSignal();
+    const { signalled, stopped } = stopSignal((signal) => `sonotile serve: ${signal} again: stopped at once, requests in flight cut off${runWorker ? "; the job items in hand go back to the queue once their heartbeat lapses, for a worker (or this server restarted) to compute" : ""}`);
     // On DATABASE_URL it waits for PostgreSQL to accept connections (started beside it in a
     // compose file or a pod). (On the embedded database everything shares one connection: see openDatabase.)
     // Each step of the start on stderr as it begins: it took a minute on a loaded machine

@@ -48,7 +48,7 @@ export const command: Command = {
     // It executes jobs submitted to an existing database: a new one would have none, ever.
     tolerateLostConnections((message) => process.stderr.write(`sonotile worker: ${message}\n`));
     // A signal ends the wait for the database (openWhenReady) or, once running, the worker.
-    const { signalled, stopped } = stopSignal();
+    const { signalled, stopped } = stopSignal((signal) => `sonotile worker: ${signal} again: stopped at once, the items in hand not finished; they go back to the queue once their heartbeat lapses, for another worker (or this one restarted) to compute`);
     // On DATABASE_URL it waits for PostgreSQL, the database and the first `serve`'s tables (workers
     // start beside them); a data directory without a database is refused at once.
     const database = await openWhenReady("worker", { url: config.databaseUrl, dataDir: config.dataDir, replyLimitS: replyLimitOption(), poolSize: 4, create: false }, stopped);
