@@ -92,7 +92,7 @@ describe("sonotile clips on a data directory", () => {
     });
     // An export's feature name that no value has: exit 2 naming it (it wrote an empty column).
     expect(await onData(["clips", "export", "--recording", recording, "--features", "nope"])).toMatchObject({
-      code: 2, stderr: "sonotile clips: features: names 'nope', which no feature value has (the features named: none yet)\n",
+      code: 2, stderr: "sonotile clips: features: names 'nope', which no feature value has and no job computes (the features named: none yet; jobs compute duration_s, rms_dbfs, peak_dbfs, zero_crossing_rate, spectral_centroid_hz, spectral_bandwidth_hz, spectral_flatness, spectral_rolloff_hz, peak_frequency_hz, low_freq_hz, high_freq_hz, bandwidth_hz, snr_db)\n",
     });
     // A table file that is not there, or a directory, is named with why in words (it was Node's `ENOENT: …, open '…'`).
     const none = join(dir.path, "none.txt");

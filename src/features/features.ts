@@ -69,14 +69,9 @@ import { blockFrames } from "../engine/spectrogram.js";
 import { core } from "../engine/wasm.js";
 import { getWindow } from "../engine/window.js";
 import { melFilterbank } from "./mel.js";
+import { SCALAR_FEATURES, type ScalarFeature } from "./names.js";
 
-/** Scalar features, in table order. */
-export const SCALAR_FEATURES = [
-  "duration_s", "rms_dbfs", "peak_dbfs", "zero_crossing_rate",
-  "spectral_centroid_hz", "spectral_bandwidth_hz", "spectral_flatness", "spectral_rolloff_hz",
-  "peak_frequency_hz", "low_freq_hz", "high_freq_hz", "bandwidth_hz", "snr_db",
-] as const;
-export type ScalarFeature = (typeof SCALAR_FEATURES)[number];
+export { SCALAR_FEATURES, type ScalarFeature };
 
 /** The mel vector's feature name; tables spell its values mel_00 … mel_63. */
 export const MEL_FEATURE = "log_mel";

@@ -29,6 +29,7 @@
 import { randomUUID } from "node:crypto";
 import { basename, extname } from "node:path";
 import { isDeepStrictEqual } from "node:util";
+import { SCALAR_FEATURES } from "../features/names.js";
 import { FREQUENCY_TOLERANCE, sameClipBand, TIME_TOLERANCE } from "./clip-identity.js";
 import { runsAlone, type Database, type Queryable } from "./db.js";
 import { assertWritable, inTransaction, joinedLineage, type StateFilter } from "./common.js";
@@ -658,19 +659,21 @@ const RAVEN_DECIMALS = { seconds: 9, hz: 3 } as const;
 const SHOWN_FEATURE_NAMES = 30;
 
 /**
- * Refuses (400 naming `features`) the `names` no feature value has ever had — no row of
- * feature_names, which every value of a recording or clip names, computed or set through the API:
- * their column could only be empty, and a misspelt name (`features=nope`) wrote one unsaid. Lists
- * the names there are (the first SHOWN_FEATURE_NAMES).
+ * Refuses (400 naming `features`) the `names` that are neither a scalar feature a job computes
+ * (SCALAR_FEATURES: a pipeline names them before its first job has run) nor a name some value has
+ * had — a row of feature_names, which every value of a recording or clip names, computed or set
+ * through the API: their column could only be empty, and a misspelt name (`features=nope`) wrote
+ * one unsaid. Lists the names there are (the first SHOWN_FEATURE_NAMES).
  */
 async function checkFeatureNames(db: Queryable, names: readonly string[]): Promise<void> {
-  if (!names.length) return;
-  const found = new Set((await translating(() => db<{ name: string }[]>`SELECT name FROM feature_names WHERE name = ANY(${names}::text[])`)).map((r) => r.name));
-  const unknown = names.filter((n) => !found.has(n));
+  const asked = names.filter((n) => !(SCALAR_FEATURES as readonly string[]).includes(n));
+  if (!asked.length) return;
+  const found = new Set((await translating(() => db<{ name: string }[]>`SELECT name FROM feature_names WHERE name = ANY(${asked}::text[])`)).map((r) => r.name));
+  const unknown = asked.filter((n) => !found.has(n));
   if (!unknown.length) return;
   const named = (await translating(() => db<{ name: string }[]>`SELECT name FROM feature_names ORDER BY name LIMIT ${SHOWN_FEATURE_NAMES + 1}`)).map((r) => r.name);
   const list = named.length > SHOWN_FEATURE_NAMES ? `${named.slice(0, SHOWN_FEATURE_NAMES).join(", ")}, …` : named.join(", ") || "none yet";
-  throw invalid("features", `names ${unknown.map((n) => `'${n}'`).join(", ")}, which no feature value has (the features named: ${list})`);
+  throw invalid("features", `names ${unknown.map((n) => `'${n}'`).join(", ")}, which no feature value has and no job computes (the features named: ${list}; jobs compute ${SCALAR_FEATURES.join(", ")})`);
 }
 
 /** The Channel cell of clip `id` whose Channel tag has `values`: the one whole number from 1, else 1 when none; a ConflictError naming the clip for a tag that is no channel or several. */
