@@ -168,6 +168,28 @@ describe("a time_expansion change", () => {
     }
   });
 
+  it("clips=follow refuses (409 naming it) a clip a float step wide whose times or band the rounding would close, changing nothing", async () => {
+    const recordingId = await recording("sliver.wav", 16000, 0.1); // 1600 frames: 0.1 s, Nyquist 8000 Hz
+    const [start, low] = [0.1 - 2 ** -56, 8000 - 2 ** -40]; // the floats just below 0.1 and 8000
+    const sliver = await clip(recordingId, { start_time: start, end_time: 0.1, low_freq: low, high_freq: 8000 });
+    for (const te of [0.7, 1.1]) {
+      const res = await send("PATCH", `/v1/recordings/${recordingId}?clips=follow`, { time_expansion: te });
+      expect([res.statusCode, res.json().message], String(te)).toEqual([409, `clip ${sliver} is too narrow to follow the file's audio to time_expansion ${te}: its times or its band would meet in the rounding; widen it, or change the time expansion with clips=keep`]);
+    }
+    expect(await bounds(sliver)).toEqual([start, 0.1, low, 8000]);
+    expect((await get(`/v1/recordings/${recordingId}`)).time_expansion).toBe(1);
+  });
+
+  it("clips=follow with a new path is a 400 naming clips: which file's audio each clip follows is two requests' business", async () => {
+    const recordingId = await recording("first.wav", 16000, 1);
+    await writeSineWav(join(dir.path, "second.wav"), 16000, 2);
+    const box = await clip(recordingId, { start_time: 0.1, end_time: 0.3 });
+    const res = await send("PATCH", `/v1/recordings/${recordingId}?clips=follow`, { path: "second.wav", time_expansion: 2 });
+    expect([res.statusCode, res.json().fields]).toEqual([400, [{ field: "clips", message: "follow keeps each clip on the audio of the recording's file; with a new path, change the path and the time_expansion in two requests" }]]);
+    expect((await get(`/v1/recordings/${recordingId}`)).path).toBe("first.wav");
+    expect(await bounds(box)).toEqual([0.1, 0.3, null, null]);
+  });
+
   it("clips=keep keeps their times and bounds, refused (409) as before where they would not fit", async () => {
     const recordingId = await recording("keep.wav", 192000, 1);
     const box = await clip(recordingId, { start_time: 0.1, end_time: 0.3, low_freq: 30000, high_freq: 90000 });

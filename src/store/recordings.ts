@@ -257,22 +257,37 @@ async function requireClipsChoice(tx: Queryable, id: string, from: number, to: n
  * counts it. Runs in the caller's transaction, with the recording's content as it is in it.
  */
 async function followClips(tx: Queryable, id: string, from: number, to: number): Promise<void> {
-  const [before, after] = [from, to].map((te) => ({
+  const edges = (te: number) => ({
     duration: tx`r.frames / real_samplerate(r.file_samplerate, ${te}::float8)`,
     nyquist: tx`real_samplerate(r.file_samplerate, ${te}::float8) / 2`,
-  }));
+  });
   const time = (column: string) => tx`c.${tx(column)} * ${from}::float8 / ${to}::float8`;
   const frequency = (column: string) => tx`c.${tx(column)} / ${from}::float8 * ${to}::float8`;
+  /** The clip's columns followed to `to`: fresh fragments for each query that uses them. */
+  const followed = () => {
+    const [before, after] = [edges(from), edges(to)];
+    return {
+      start_time: time("start_time"),
+      end_time: tx`CASE WHEN c.end_time = ${before.duration} THEN ${after.duration}
+                        WHEN c.end_time < ${before.duration} THEN LEAST(${time("end_time")}, ${after.duration})
+                        ELSE ${time("end_time")} END`,
+      low_freq: frequency("low_freq"),
+      high_freq: tx`CASE WHEN c.high_freq = ${before.nyquist} THEN ${after.nyquist}
+                         WHEN c.high_freq < ${before.nyquist} THEN LEAST(${frequency("high_freq")}, ${after.nyquist})
+                         ELSE ${frequency("high_freq")} END`,
+    };
+  };
+  // A clip a few float64 steps wide (the API takes any width) can lose its width to the rounding of
+  // a scale and a clamp: its CHECKs would refuse the UPDATE naming a rule, not the clip.
+  const f = followed();
+  const [narrow] = await tx<{ id: string }[]>`
+    SELECT c.id FROM clips c JOIN recordings r ON r.id = c.recording_id
+    WHERE r.id = ${id} AND (${f.start_time} >= ${f.end_time} OR ${f.low_freq} >= ${f.high_freq})
+    ORDER BY c.start_time, c.id LIMIT 1`;
+  if (narrow) throw new ConflictError(`clip ${narrow.id} is too narrow to follow the file's audio to time_expansion ${to}: its times or its band would meet in the rounding; widen it, or change the time expansion with clips=keep`);
+  const g = followed();
   await translating(() => tx`
-    UPDATE clips c SET
-      start_time = ${time("start_time")},
-      end_time = CASE WHEN c.end_time = ${before.duration} THEN ${after.duration}
-                      WHEN c.end_time < ${before.duration} THEN LEAST(${time("end_time")}, ${after.duration})
-                      ELSE ${time("end_time")} END,
-      low_freq = ${frequency("low_freq")},
-      high_freq = CASE WHEN c.high_freq = ${before.nyquist} THEN ${after.nyquist}
-                       WHEN c.high_freq < ${before.nyquist} THEN LEAST(${frequency("high_freq")}, ${after.nyquist})
-                       ELSE ${frequency("high_freq")} END
+    UPDATE clips c SET start_time = ${g.start_time}, end_time = ${g.end_time}, low_freq = ${g.low_freq}, high_freq = ${g.high_freq}
     FROM recordings r
     WHERE r.id = c.recording_id AND r.id = ${id}`);
 }
@@ -300,6 +315,9 @@ export async function updateRecording(sql: Sql, id: string, patch: RecordingMeta
     const [locked] = await translating(() => tx<{ file_samplerate: number; time_expansion: number }[]>`SELECT file_samplerate, time_expansion FROM recordings WHERE id = ${id}`);
     const timeExpansion = patch.time_expansion ?? locked.time_expansion;
     const expansionChanges = timeExpansion !== locked.time_expansion;
+    // Followed to a new file, a clip would be placed on the old file's audio at the old file's
+    // edges: the two steps make it plain which file each clip follows.
+    if (content && expansionChanges && clips === "follow") throw invalid("clips", "follow keeps each clip on the audio of the recording's file; with a new path, change the path and the time_expansion in two requests");
     if (content) await writeContent(tx, id, content.path, content.facts, timeExpansion);
     else if (patch.time_expansion !== undefined) checkTimeExpansion(locked.file_samplerate, timeExpansion);
     if (expansionChanges) {
