@@ -502,6 +502,9 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect((await t.db.sql`SELECT 1 FROM feature_names WHERE name = 'zero_crossing_rate'`).length).toBe(0);
     const computable = await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}&features=zero_crossing_rate` });
     expect([computable.statusCode, computable.body.split("\n")[0].split("\t").at(-1)]).toEqual([200, "feature:zero_crossing_rate"]);
+    // log_mel, which jobs compute too, is 64 numbers a clip: its column would be empty on every row.
+    const mel = await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}&features=rms_dbfs,log_mel` });
+    expect([mel.statusCode, mel.json().fields]).toEqual([400, [{ field: "features", message: "names log_mel, 64 numbers a clip, not one: a table cell holds one number; a job's log_mel.npy artifact has the vectors (sonotile jobs download)" }]]);
     await post(`/v1/clips/${tiny.id}/tags`, { key: "Channel", value: "left" });
     const refused = await app.inject({ url: `/v1/clips/export?recording_id=${ids.fmt}` });
     expect([refused.statusCode, refused.json().message]).toEqual([409, `clip ${tiny.id} carries the tag Channel = left, which is not one channel (a whole number from 1): the table's Channel column places it — correct the tag to export`]);

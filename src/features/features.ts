@@ -69,12 +69,10 @@ import { blockFrames } from "../engine/spectrogram.js";
 import { core } from "../engine/wasm.js";
 import { getWindow } from "../engine/window.js";
 import { melFilterbank } from "./mel.js";
-import { SCALAR_FEATURES, type ScalarFeature } from "./names.js";
+import { MEL_FEATURE, SCALAR_FEATURES, type ScalarFeature } from "./names.js";
 
-export { SCALAR_FEATURES, type ScalarFeature };
+export { MEL_FEATURE, SCALAR_FEATURES, type ScalarFeature };
 
-/** The mel vector's feature name; tables spell its values mel_00 … mel_63. */
-export const MEL_FEATURE = "log_mel";
 const MEL_BANDS = 64;
 /** Every feature name, in table order. */
 export const FEATURE_NAMES = [...SCALAR_FEATURES, MEL_FEATURE] as const;

@@ -1,6 +1,6 @@
 /**
- * The scalar features' names, in a module of their own (no import): the store checks names against
- * them (clip exports) without loading the engine that computes them (features.ts).
+ * The features' names, in a module of their own (no import): the store checks names against them
+ * (clip exports) without loading the engine that computes them (features.ts).
  */
 
 /** Scalar features, in table order. */
@@ -10,3 +10,6 @@ export const SCALAR_FEATURES = [
   "peak_frequency_hz", "low_freq_hz", "high_freq_hz", "bandwidth_hz", "snr_db",
 ] as const;
 export type ScalarFeature = (typeof SCALAR_FEATURES)[number];
+
+/** The mel vector's feature name; tables spell its values mel_00 … mel_63. */
+export const MEL_FEATURE = "log_mel";

@@ -29,7 +29,7 @@
 import { randomUUID } from "node:crypto";
 import { basename, extname } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { SCALAR_FEATURES } from "../features/names.js";
+import { MEL_FEATURE, SCALAR_FEATURES } from "../features/names.js";
 import { FREQUENCY_TOLERANCE, sameClipBand, TIME_TOLERANCE } from "./clip-identity.js";
 import { runsAlone, type Database, type Queryable } from "./db.js";
 import { assertWritable, inTransaction, joinedLineage, type StateFilter } from "./common.js";
@@ -659,13 +659,15 @@ const RAVEN_DECIMALS = { seconds: 9, hz: 3 } as const;
 const SHOWN_FEATURE_NAMES = 30;
 
 /**
- * Refuses (400 naming `features`) the `names` that are neither a scalar feature a job computes
+ * Refuses (400 naming `features`) log_mel, and the `names` that are neither a scalar feature a job computes
  * (SCALAR_FEATURES: a pipeline names them before its first job has run) nor a name some value has
  * had — a row of feature_names, which every value of a recording or clip names, computed or set
  * through the API: their column could only be empty, and a misspelt name (`features=nope`) wrote
  * one unsaid. Lists the names there are (the first SHOWN_FEATURE_NAMES).
  */
 async function checkFeatureNames(db: Queryable, names: readonly string[]): Promise<void> {
+  // Stored as 64 numbers (data), not one value: its column would be empty on every row.
+  if (names.includes(MEL_FEATURE)) throw invalid("features", `names ${MEL_FEATURE}, 64 numbers a clip, not one: a table cell holds one number; a job's ${MEL_FEATURE}.npy artifact has the vectors (sonotile jobs download)`);
   const asked = names.filter((n) => !(SCALAR_FEATURES as readonly string[]).includes(n));
   if (!asked.length) return;
   const found = new Set((await translating(() => db<{ name: string }[]>`SELECT name FROM feature_names WHERE name = ANY(${asked}::text[])`)).map((r) => r.name));
