@@ -462,7 +462,7 @@ describe("sonotile extract", () => {
   });
 
   // Root writes any file: a resume file it may not write is met only as another user.
-  it.skipIf(process.getuid?.() !== 0)("--resume with a resume file it cannot write, or in a directory that takes no changes, is refused before any work naming the file and why (exit 2) — it was 'cannot read' a readable file, or the table written, then the run failing to remove the file (run as nobody)", async () => {
+  it.skipIf(process.getuid?.() !== 0)("--resume with a resume file it cannot write, or in a directory that takes no changes or (sticky) lets only the file's owner remove it, is refused before any work naming the file and why (exit 2) — it was 'cannot read' a readable file, or the table written, then the run failing to remove the file (run as nobody)", async () => {
     const base = mkdtempSync(join(tmpdir(), "sonotile-extract-readonly-"));
     try {
       chmodSync(base, 0o755);
@@ -503,6 +503,20 @@ describe("sonotile extract", () => {
         stderr: `sonotile extract: --resume: ${locked}, the directory of ${parquet}.resume.json, takes no changes (permission denied): the run removes the file there once its table is written; make the directory writable by this user, then run again\n`,
       });
       expect(readdirSync(writable)).toEqual(["t.csv.resume.json"]); // no table
+
+      // The resume file root's, writable (666), in a sticky directory (1777, as /tmp): nobody may
+      // write there but not remove it. The table was written, then the unlink failed (EPERM), exit 1.
+      const sticky = join(base, "sticky");
+      mkdirSync(sticky);
+      chmodSync(sticky, 0o1777);
+      const shared = join(sticky, "t.csv");
+      await keptA(shared);
+      chmodSync(`${shared}.resume.json`, 0o666);
+      expect(await asNobody(shared)).toEqual({
+        code: 2, stdout: "",
+        stderr: `sonotile extract: --resume: ${shared}.resume.json is another user's (uid 0) in ${sticky}, a sticky directory, where only its owner may remove it: the run removes the file there once its table is written; run as its owner, then run again\n`,
+      });
+      expect(readdirSync(sticky)).toEqual(["t.csv.resume.json"]); // no table
 
       // Both, and -o in that directory: -o cannot be written, said first (exit 1, as without --resume), before any work too.
       rmSync(parquet);

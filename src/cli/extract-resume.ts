@@ -559,7 +559,7 @@ export async function indexResumeFile(output: string, settings: ExtractSettings)
   let lines = 0;
   let appendAt: number | null = 0;
   try {
-    await checkResumeDirectory(path);
+    await checkResumeDirectory(path, await file.stat());
     for await (const [line, end] of completeLines(file, path)) {
       const start = appendAt ?? 0;
       const value = parsedOrUndefined(line);
@@ -613,19 +613,30 @@ function unopenedResumeFile(path: string, err: NodeJS.ErrnoException): Error {
   return new UsageError(`--resume: ${path} cannot be opened to read and append to (${writeFailure(err)}): the run reads the rows kept there and appends those it computes as it goes; make it readable and writable by this user, then run again`);
 }
 
+/** S_ISVTX, the sticky bit of a mode (node:fs constants lacks it). */
+const STICKY_BIT = 0o1000;
+
 /**
  * Refuses, before any work, a resume file whose directory takes no changes (no permission, a
- * read-only file system): the run removes the file there once its table is written, and writes it
- * anew there when it is 0.15.0's document. The finished table was written, then the run failed
- * removing the file, which refused the next run as an interrupted one's.
+ * read-only file system) or, being sticky (as /tmp), lets only the file's owner or its own remove
+ * it: the run removes the file there once its table is written, and writes it anew there when it
+ * is 0.15.0's document. The finished table was written, then the run failed removing the file,
+ * which refused the next run as an interrupted one's.
+ * @param file the resume file's stat (its owner)
  * @throws UsageError naming the directory, the file and why
  */
-async function checkResumeDirectory(path: string): Promise<void> {
+async function checkResumeDirectory(path: string, file: { uid: number }): Promise<void> {
   const dir = dirname(path);
   // Named in full: the directory of -o t.csv is ".".
   await access(dir, constants.W_OK).catch((err: NodeJS.ErrnoException) =>
     Promise.reject(new UsageError(`--resume: ${resolve(dir)}, the directory of ${path}, takes no changes (${writeFailure(err)}): the run removes the file there once its table is written; make the directory writable by this user, then run again`)),
   );
+  const uid = process.getuid?.();
+  const folder = await stat(dir);
+  // access() does not tell: a sticky directory refuses the unlink only (EPERM), root excepted.
+  if (uid !== undefined && uid !== 0 && folder.mode & STICKY_BIT && uid !== file.uid && uid !== folder.uid) {
+    throw new UsageError(`--resume: ${path} is another user's (uid ${file.uid}) in ${resolve(dir)}, a sticky directory, where only its owner may remove it: the run removes the file there once its table is written; run as its owner, then run again`);
+  }
 }
 
 /**
