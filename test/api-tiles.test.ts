@@ -1455,9 +1455,9 @@ describe("a recording whose file was moved and edited", () => {
       await writeFile(join(root, "notes.wav"), "not audio");
       await writeFile(join(root, "other.wav"), floatWav(take(1, 0.1), 8000));
       const other = (await insertRecording(t.db.sql, { dataset_id: before.dataset_id, path: "other.wav", ...(await probeFile(join(root, "other.wav"))), created_by: null }))!;
-      const patch = (payload: object) => own.inject({ method: "PATCH", url: `/v1/recordings/${id}`, payload, headers: auth(adminKey) });
-      const refusal = async (payload: object) => {
-        const res = await patch(payload);
+      const patch = (payload: object, query = "") => own.inject({ method: "PATCH", url: `/v1/recordings/${id}${query}`, payload, headers: auth(adminKey) });
+      const refusal = async (payload: object, query = "") => {
+        const res = await patch(payload, query);
         return [res.statusCode, res.json().message];
       };
       expect(await refusal({ path: "site B/none.wav" })).toEqual([400, "path: file site B/none.wav does not exist in the dataset's audio_dir"]);
@@ -1465,8 +1465,8 @@ describe("a recording whose file was moved and edited", () => {
       expect(await refusal({ path: "notes.wav" })).toEqual([400, "path: notes.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)"]);
       expect(await refusal({ path: "other.wav" })).toEqual([409, `path "other.wav" is recording ${other.id}'s: a file is registered once; delete that recording first to give its file to this one`]);
       // With a field refused in the same PATCH (a time expansion under which the clip would end past the new
-      // file's 1 s), nothing changes: the path was applied on its own before, and stayed moved.
-      expect(await refusal({ path: "site B/d edited.wav", time_expansion: 4 })).toEqual([409, expect.stringMatching(/^path "site B\/d edited\.wav" with time_expansion 4 would make recording \S+ 0\.25 s long, and 1 of its clips would end past that/)]);
+      // file's 1 s, the clip keeping its times), nothing changes: the path was applied on its own before, and stayed moved.
+      expect(await refusal({ path: "site B/d edited.wav", time_expansion: 4 }, "?clips=keep")).toEqual([409, expect.stringMatching(/^path "site B\/d edited\.wav" with time_expansion 4 would make recording \S+ 0\.25 s long, and 1 of its clips would end past that/)]);
       // A file that does not hold the recording's clips (0.2–0.6 s in a 0.5 s take) is refused as that time expansion is: the clip kept silently past the end before.
       await writeFile(join(root, "site B", "short.wav"), floatWav(take(0.5, 0.5), 8000));
       expect(await refusal({ path: "site B/short.wav" })).toEqual([409, `path "site B/short.wav" would make recording ${id} 0.5 s long, and 1 of its clips would end past that (first: clip ${clip.id}, 0.2–0.6 s); move or delete it first`]);
