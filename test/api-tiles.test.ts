@@ -190,6 +190,30 @@ describe("tiles", () => {
     }
   });
 
+  it("answer a tile whose pass waits for a pass slot 503 with its place, the running pass's progress, and a Retry-After from that pass's time to go", async () => {
+    // Two threads: one pass slot, held by a pass that has scanned 1 frame of thousands (minutes to go at its pace).
+    const slow = new TileService({ threads: 2, statsWaitMs: 50 });
+    let stop!: (err: Error) => void;
+    slow.pool.stats = (task) => {
+      task.progress![0] = 1;
+      return new Promise((_, reject) => (stop = reject));
+    };
+    const other = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles: slow });
+    try {
+      const running = await other.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=0.019` });
+      expect([running.statusCode, running.headers["retry-after"]]).toEqual([503, "60"]);
+      expect(running.json().message).toMatch(/are being computed in one pass over the whole recording: 0 % of its \d+ frames done after 0 s, about \d+ min \d+ s to go; retry in about 1 min 0 s$/);
+      const queued = await other.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=0.023` });
+      expect([queued.statusCode, queued.headers["retry-after"]]).toEqual([503, "60"]);
+      expect(queued.json()).toMatchObject({ statusCode: 503, error: "Service Unavailable" });
+      expect(queued.json().message).toMatch(/are to be computed in one pass over the whole recording, which waits for a free pass slot: queued behind 1 pass \(0 % of its \d+ frames done after 0 s, about \d+ min \d+ s to go\); retry in about 1 min 0 s$/);
+    } finally {
+      stop(new Error("test over"));
+      await other.close();
+      await slow.close();
+    }
+  });
+
   it("answer dB without PCEN or normalization at the first request: no stats pass, no claim, no 503", async () => {
     // As above, an instance whose requests wait 1 ms for stats: these parameters wait for none.
     const slow = new TileService({ threads: 1, statsStore: tileStatsStore(t.db.sql), statsWaitMs: 1 });

@@ -1085,6 +1085,33 @@ describe("caching and the pool", () => {
     expect(err.message).toMatch(new RegExp(`: more than the ${frames} frames estimated done after 0 s, the rest of the recording still being read; retry in a few seconds$`));
   });
 
+  it("a request whose pass waits for a pass slot is told so: its place behind the running pass, that pass's progress, and a Retry-After from its time to go (it was 'being computed … retry in a few seconds', for a pass queued behind one of minutes)", async () => {
+    // Two threads: one pass slot. The running pass has scanned 1 frame of thousands, so at its pace
+    // the rest takes minutes; the second parameter set's pass waits for its slot.
+    const fresh = new TileService({ threads: 2, statsWaitMs: 50 });
+    let stop!: (err: Error) => void;
+    onTestFinished(() => {
+      stop(new Error("test over"));
+      return fresh.close();
+    });
+    fresh.pool.stats = (task) => {
+      task.progress![0] = 1;
+      return new Promise((_, reject) => (stop = reject));
+    };
+    const params = parseParams({});
+    const frames = frameCount(recording.frames, frameGeometry(params.window_size, params.hop_size, RATE));
+    expect(frames).toBeGreaterThan(1300); // 1 frame in 50 ms or more: over 60 s to go
+    const running = (await fresh.stats(recording, params).catch((e: unknown) => e)) as StatsPendingError;
+    expect(running).toBeInstanceOf(StatsPendingError);
+    expect(running.message).toMatch(new RegExp(`are being computed in one pass over the whole recording: 0 % of its ${frames} frames done after 0 s, about \\d+ min \\d+ s to go; retry in about 1 min 0 s$`));
+    expect(running.retryAfterS).toBe(60);
+    const queued = (await fresh.stats(recording, parseParams({ pcen_smooth: 0.03 })).catch((e: unknown) => e)) as StatsPendingError;
+    expect(queued).toBeInstanceOf(StatsPendingError);
+    expect(queued.message).toMatch(new RegExp(`^the recording's statistics for these parameters \\(normalization maximum, PCEN state\\) are to be computed in one pass over the whole recording, which waits for a free pass slot: queued behind 1 pass \\(0 % of its ${frames} frames done after 0 s, about \\d+ min \\d+ s to go\\); retry in about 1 min 0 s$`));
+    expect(queued.retryAfterS).toBe(60);
+    expect(fresh.computed).toBe(1); // the second pass has not started
+  });
+
   it("a stats pass over its own time limit is a busy server, not the request's time limit (a 400 asking for less work)", async () => {
     const fresh = new TileService({ threads: 1 });
     onTestFinished(() => fresh.close());

@@ -276,9 +276,22 @@ export interface TileServiceOptions extends PoolOptions {
   maxPassSamples?: number;
 }
 
-/** The recording's stats are still being computed: ask again later (HTTP 503 with Retry-After). */
+/**
+ * Least and most seconds a request told to wait for a pass is asked to wait before it asks again
+ * (Retry-After): it asked every 10 s whatever the pass's time to go, and a retry of a pass of
+ * minutes every few seconds holds a request for the statistics' wait (20 s) each time for nothing;
+ * at most a minute, so that a pass ending sooner than it said keeps its tiles waiting little.
+ */
+const RETRY_AFTER_MIN_S = 10;
+const RETRY_AFTER_MAX_S = 60;
+
+/** The recording's stats are still being computed, or their pass waits for a slot: ask again later (HTTP 503 with Retry-After). */
 export class StatsPendingError extends Error {
   override name = "StatsPendingError";
+  /** @param retryAfterS Seconds to wait before asking again (Retry-After: retryAfterSeconds). */
+  constructor(message: string, readonly retryAfterS: number = RETRY_AFTER_MIN_S) {
+    super(message);
+  }
 }
 
 /**
@@ -300,23 +313,65 @@ function spokenDuration(seconds: number): string {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
-/**
- * What a request that gave up waiting for a pass is told: that a pass is under way and, once it
- * runs here, how far it has come and how long the rest should take at its pace so far — a pass over
- * 10 h took 6.5 min (96 kHz FLAC, a loaded 2-vCPU machine), and "retry in a few seconds" alone read
- * as a server that hangs.
- */
-function statsPendingMessage(progress: PassProgress | undefined, now: number): string {
-  const base = "the recording's statistics for these parameters (normalization maximum, PCEN state) are being computed in one pass over the whole recording";
-  if (!progress || progress.startedAt === null) return `${base}; retry in a few seconds`;
+/** Retry-After for a pass `remainingS` seconds from its end (undefined: not known), within RETRY_AFTER_MIN_S and RETRY_AFTER_MAX_S. */
+function retryAfterSeconds(remainingS: number | undefined): number {
+  if (remainingS === undefined) return RETRY_AFTER_MIN_S;
+  return Math.min(RETRY_AFTER_MAX_S, Math.max(RETRY_AFTER_MIN_S, Math.ceil(remainingS)));
+}
+
+/** How far a pass has come, as a person reads it, and the seconds the rest should take at its pace so far (undefined: not known) — undefined while it has not started here. */
+function passAdvance(progress: PassProgress, now: number): { said: string; remainingS: number | undefined } | undefined {
+  if (progress.startedAt === null) return undefined;
   const elapsed = (now - progress.startedAt) / 1000;
   const done = progress.framesDone[0];
   // The frame count of a compressed stream is its header's estimate: a pass may go past it while it
   // runs, so a running pass is never said to be done (at most 99 %, and no time left claimed).
-  if (done >= progress.frames) return `${base}: more than the ${progress.frames} frames estimated done after ${spokenDuration(elapsed)}, the rest of the recording still being read; retry in a few seconds`;
+  if (done >= progress.frames) return { said: `more than the ${progress.frames} frames estimated done after ${spokenDuration(elapsed)}, the rest of the recording still being read`, remainingS: undefined };
   const share = `${Math.min(99, Math.floor((100 * done) / progress.frames))} % of its ${progress.frames} frames done after ${spokenDuration(elapsed)}`;
-  const rest = done > 0 ? `, about ${spokenDuration((elapsed * (progress.frames - done)) / done)} to go` : "";
-  return `${base}: ${share}${rest}; retry in a few seconds`;
+  if (done === 0) return { said: share, remainingS: undefined };
+  const remainingS = (elapsed * (progress.frames - done)) / done;
+  return { said: `${share}, about ${spokenDuration(remainingS)} to go`, remainingS };
+}
+
+/** The end of a pending pass's message: when to ask again (`retryAfterS`, retryAfterSeconds). */
+function retryHint(retryAfterS: number): string {
+  return retryAfterS <= RETRY_AFTER_MIN_S ? "retry in a few seconds" : `retry in about ${spokenDuration(retryAfterS)}`;
+}
+
+const PASS_SUBJECT = "the recording's statistics for these parameters (normalization maximum, PCEN state)";
+
+/**
+ * What a request that gave up waiting for a pass is told: that a pass is under way and, once it
+ * runs here, how far it has come and how long the rest should take at its pace so far — a pass over
+ * 10 h took 6.5 min (96 kHz FLAC, a loaded 2-vCPU machine), and "retry in a few seconds" alone read
+ * as a server that hangs. Retry-After follows the time to go.
+ */
+function statsPending(progress: PassProgress | undefined, now: number): StatsPendingError {
+  const base = `${PASS_SUBJECT} are being computed in one pass over the whole recording`;
+  const advance = progress && passAdvance(progress, now);
+  if (!advance) return new StatsPendingError(`${base}; ${retryHint(RETRY_AFTER_MIN_S)}`);
+  const { said, remainingS } = advance;
+  const retryAfterS = retryAfterSeconds(remainingS);
+  return new StatsPendingError(`${base}: ${said}; ${retryHint(retryAfterS)}`, retryAfterS);
+}
+
+/**
+ * What a request whose pass waits for a pass slot (TileService#statsSlots) is told: its place,
+ * behind `ahead` passes, and how far the one nearest its end of `passes` (this instance's) that
+ * run has come — its slot is the first to free. It was told its pass was being computed, with
+ * "retry in a few seconds", while it waited behind a pass of minutes. Retry-After follows that
+ * pass's time to go.
+ */
+function statsQueued(ahead: number, passes: Iterable<PassProgress>, now: number): StatsPendingError {
+  let nearest: ReturnType<typeof passAdvance>;
+  for (const pass of passes) {
+    const advance = passAdvance(pass, now);
+    if (advance && (nearest === undefined || (advance.remainingS ?? Infinity) < (nearest.remainingS ?? Infinity))) nearest = advance;
+  }
+  const place = `queued behind ${ahead} pass${ahead === 1 ? "" : "es"}`;
+  const told = nearest === undefined ? place : `${place} (${ahead === 1 ? "" : "the one nearest its end: "}${nearest.said})`;
+  const retryAfterS = retryAfterSeconds(nearest?.remainingS);
+  return new StatsPendingError(`${PASS_SUBJECT} are to be computed in one pass over the whole recording, which waits for a free pass slot: ${told}; ${retryHint(retryAfterS)}`, retryAfterS);
 }
 
 /** Longest pause between two looks at stats another instance is computing. */
@@ -424,8 +479,10 @@ const sameCheck = (a: CheckedFile | undefined, b: CheckedFile | undefined) => a 
  * waiter whose signal fires leaves the line with the signal's reason.
  */
 class Slots {
+  /** Slots held: by those that took one, and by waiters a slot was passed on to. */
   private held = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** Waiters in order: `turn` gives one its slot; `holder`, what it waits for (placeOf). */
+  private readonly waiting: { turn: () => void; holder: object }[] = [];
 
   constructor(private readonly limit: number, private readonly maxWaiting: number) {}
 
@@ -434,8 +491,20 @@ class Slots {
     if (this.held >= this.limit && this.waiting.length >= this.maxWaiting) throw new PoolBusyError(`${this.waiting.length} statistics passes are waiting for a thread already`);
   }
 
-  /** Resolves with the release function once a slot is free. @throws PoolBusyError when `maxWaiting` wait already. */
-  async take(signal: AbortSignal): Promise<() => void> {
+  /**
+   * How many take a slot before `holder` does — those holding one and the waiters ahead of it —,
+   * or undefined when it waits for none (it holds one, or never asked).
+   */
+  placeOf(holder: object): number | undefined {
+    const line = this.waiting.findIndex((w) => w.holder === holder);
+    return line < 0 ? undefined : this.held + line;
+  }
+
+  /**
+   * Resolves with the release function once a slot is free. `holder`: what waits, for placeOf.
+   * @throws PoolBusyError when `maxWaiting` wait already.
+   */
+  async take(signal: AbortSignal, holder: object): Promise<() => void> {
     signal.throwIfAborted();
     this.checkRoom();
     if (this.held >= this.limit) {
@@ -444,11 +513,12 @@ class Slots {
           signal.removeEventListener("abort", leave);
           resolve();
         };
+        const waiter = { turn, holder };
         const leave = () => {
-          this.waiting.splice(this.waiting.indexOf(turn), 1);
+          this.waiting.splice(this.waiting.indexOf(waiter), 1);
           reject(signal.reason);
         };
-        this.waiting.push(turn);
+        this.waiting.push(waiter);
         signal.addEventListener("abort", leave, { once: true });
       });
     } else {
@@ -459,7 +529,7 @@ class Slots {
       if (released) return;
       released = true;
       const next = this.waiting.shift();
-      if (next) next(); // the slot passes on, still held
+      if (next) next.turn(); // the slot passes on, still held
       else this.held--;
     };
   }
@@ -644,8 +714,16 @@ export class TileService {
       // The request gets its 503 and will ask again: whoever leaves now, the pass goes on.
       const flight = this.inFlight.get(flightKey);
       if (flight) flight.kept = true;
-      return statsPendingMessage(this.passes.get(flightKey), performance.now());
+      return this.statsPendingOf(this.passes.get(flightKey));
     });
+  }
+
+  /** What a request that gave up waiting for the pass `progress` (undefined: none runs here) is told: its place when it waits for a slot (statsQueued), else how far it has come (statsPending). */
+  private statsPendingOf(progress: PassProgress | undefined): StatsPendingError {
+    const now = performance.now();
+    const ahead = progress && this.statsSlots.placeOf(progress);
+    if (ahead === undefined) return statsPending(progress, now);
+    return statsQueued(ahead, this.passes.values(), now);
   }
 
   /** Marks `stats`, served from memory, used in the store once STATS_TOUCH_MS have passed since its last mark. */
@@ -711,7 +789,7 @@ export class TileService {
     const reading = this.framesOf(recording, params, recordingStatsIdentity(recording, params).key, requester);
     let counted: StatsResult;
     try {
-      counted = await this.waitBounded(reading, FRAMES_WAIT_MS, () => "no thread read the file's header in time");
+      counted = await this.waitBounded(reading, FRAMES_WAIT_MS, () => new StatsPendingError("no thread read the file's header in time"));
     } catch (err) {
       // No thread free: a 400 on the registered count could be wrong, so the pass decides.
       if (err instanceof StatsPendingError) return;
@@ -725,11 +803,11 @@ export class TileService {
     return tileSource(pass, z, width, this.maxTileSamples, this.maxPassSamples);
   }
 
-  /** `pending`, or StatsPendingError after `limitMs` with the message `givingUp` returns — a long recording's pass outlasts a request. */
-  private waitBounded(pending: Promise<StatsResult>, limitMs: number, givingUp: () => string): Promise<StatsResult> {
+  /** `pending`, or the StatsPendingError `givingUp` returns after `limitMs` — a long recording's pass outlasts a request. */
+  private waitBounded(pending: Promise<StatsResult>, limitMs: number, givingUp: () => StatsPendingError): Promise<StatsResult> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StatsPendingError(givingUp())), limitMs);
+      timer = setTimeout(() => reject(givingUp()), limitMs);
     });
     return Promise.race([pending, late]).finally(() => clearTimeout(timer));
   }
@@ -743,7 +821,7 @@ export class TileService {
   private async loadOrCompute(recording: TileRecording, params: Params, identity: StatsIdentity, closing: AbortSignal, clients: TaskClients, progress: PassProgress, overview: boolean): Promise<StatsResult> {
     const store = this.statsStore;
     const compute = async () => {
-      const release = await this.statsSlots.take(closing);
+      const release = await this.statsSlots.take(closing, progress);
       try {
         this.computed++;
         progress.startedAt = performance.now();

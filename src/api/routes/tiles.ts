@@ -80,7 +80,7 @@ const spectrogramNotModified = notModifiedResponse({ ...ETAG_HEADER, ...CACHE_CO
 const spectrogramErrors = {
   400: errorBody.describe("Bad Request: a field is invalid (`fields` names each), or the request is over a limit (SPEC §10) and the message says which: pixels per tile or image, frames per image, tiles per stream, samples a pass or a tile transforms, or the request time limit — a computation that ran 60 s on a worker without finishing (in a stream, after the 200, that tile's part says so)"),
   403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody,
-  503: errorWithHeaders("Service Unavailable, with Retry-After: every worker is busy (the queue is full, the client's own share of it is, or no worker was free within 60 s), answers still being sent to slower clients hold the server's limit of such bytes, the recording's statistics are being computed, the database is unavailable, or no answer came within the deadline", RETRY_AFTER_HEADER),
+  503: errorWithHeaders("Service Unavailable, with Retry-After: every worker is busy (the queue is full, the client's own share of it is, or no worker was free within 60 s), answers still being sent to slower clients hold the server's limit of such bytes, the recording's statistics are being computed or their pass is queued behind others for a pass slot (the message says which, with the place and the progress of the pass ahead; Retry-After, 10–60 s, follows that pass's time to go), the database is unavailable, or no answer came within the deadline", RETRY_AFTER_HEADER),
 };
 const format = oneOf(TILE_FORMATS);
 
@@ -182,7 +182,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     if (err instanceof PoolBusyError) return sendError(reply.header("Retry-After", "1"), 503, `${err.message}; retry shortly`);
     // Its run alone counts (a task still waiting for a worker is a PoolBusyError): asked again, it would fail again.
     if (err instanceof TaskTimeoutError) return sendError(reply, 400, `over the request time limit of ${err.limitMs / 1000} s: the computation ran that long on a worker and was stopped; ask for less work at once (a lower zoom, a narrower tile, a shorter interval or a longer hop_size)`);
-    if (err instanceof StatsPendingError) return sendError(reply.header("Retry-After", "10"), 503, err.message);
+    if (err instanceof StatsPendingError) return sendError(reply.header("Retry-After", String(err.retryAfterS)), 503, err.message);
     if (err instanceof FileChangedError) return sendError(reply, 409, fileChangedWhileRead((request.params as { id: string }).id, err).message);
     if (err instanceof SampleValuesError) return sendError(reply, 422, `the recording decodes, but its samples cannot be analysed: ${withoutAudioRoots(err.message, app.audioRoots)}`);
     if (err instanceof AudioFormatError) return sendError(reply, 422, `the recording's audio cannot be decoded: ${withoutAudioRoots(err.message, app.audioRoots)}`);
