@@ -13,6 +13,7 @@ import { abortExtractJob, extractFeaturesData, openQueue, retryExtractJob, submi
 import { jobArtifacts } from "../src/jobs/results.js";
 import { startWorker } from "../src/jobs/worker.js";
 import { readFileContents } from "../src/store/artifacts.js";
+import { setState } from "../src/store/common.js";
 import { openDatabase, type Database } from "../src/store/db.js";
 import { getJob, type Job } from "../src/store/jobs.js";
 import { runSonotile } from "./cli-helpers.js";
@@ -137,7 +138,7 @@ describe("sonotile jobs download --chain", () => {
     }
   }, 60_000);
 
-  it("refuses, writing nothing: a job of the chain pending (exit 1), a part expired (exit 1), parts that do not continue the first's (exit 1), an unknown job (exit 2), files in -o without --force (exit 2), --chain to another action", async () => {
+  it("refuses, writing nothing: a job of the chain pending (exit 1), a part expired or, of a chain of one job, trashed (exit 1), parts that do not continue the first's (exit 1), an unknown job (exit 2), files in -o without --force (exit 2), --chain to another action", async () => {
     const [first, second, third] = jobs;
     const out = join(dir.path, "refused");
     await db.sql`UPDATE jobs SET status = 'pending' WHERE id = ${second.id}`;
@@ -168,6 +169,18 @@ describe("sonotile jobs download --chain", () => {
         + `job ${third.id}: log_mel.npy: <f4 [${third.progress_done}, 2] does not continue job ${first.id}'s <f4 [${first.progress_done}, 64] (dtype and column count must be the same) — nothing written\n` });
     } finally {
       for (const [name] of swaps) await db.sql`UPDATE artifacts SET file_sha256 = ${stored.get(name)!.file_sha256} WHERE id = ${stored.get(name)!.id}`;
+    }
+    // A chain of one job (the first, its retry detached from it) lacking features.npy (in the trash) is
+    // refused as a longer chain lacking it is: its other files were written, and it exited 0.
+    const trashed = (await jobArtifacts(db.sql, first.id)).find((a) => a.name === "features.npy")!;
+    await db.sql`UPDATE jobs SET retry_of = NULL WHERE id = ${second.id}`;
+    await setState(db.sql, "artifacts", trashed.id, "trashed");
+    try {
+      expect(await sonotile(["jobs", "download", first.id, "--chain", "-o", out])).toEqual({ code: 1, stdout: "",
+        stderr: `sonotile jobs: job ${first.id}: features.npy: it has none (a cleanup deleted it, expired, or it is in the trash) — nothing written\n` });
+    } finally {
+      await setState(db.sql, "artifacts", trashed.id, "active");
+      await db.sql`UPDATE jobs SET retry_of = ${first.id} WHERE id = ${second.id}`;
     }
     await expect(readdir(out)).rejects.toThrow(/ENOENT/);
 

@@ -59,6 +59,17 @@ export interface JobOutput {
 }
 
 /**
+ * The names of the files an ended job computing `features` stores (jobOutputs), in the order it
+ * stores them: what each job of a chain of retries holds, whichever of them a trash or a cleanup
+ * took since (`jobs download --chain` refuses a chain lacking one).
+ */
+export function jobOutputNames(features: readonly FeatureName[]): string[] {
+  const scalars = features.some((f) => f !== MEL_FEATURE);
+  const mel = features.includes(MEL_FEATURE);
+  return ["features.csv", ...(scalars ? ["features.npy"] : []), ...(mel ? ["log_mel.npy"] : []), "provenance.json"];
+}
+
+/**
  * The files of an ended job's feature table, one row per item done (`rows`, in item order):
  * - `features.csv`: every feature of the job, the rows named by their key columns (table.ts);
  * - `features.npy`: the scalar features among `features`, float32 [rows, scalars], when any;
@@ -78,16 +89,18 @@ function jobOutputs(jobId: string, rows: readonly FeatureTableRow[], features: r
   const sameRows = `row i is the target of features.csv's row i (its ${keys[0]})`;
   const scalars = features.filter((f) => f !== MEL_FEATURE);
   const mel = features.includes(MEL_FEATURE);
+  // Which files are made is jobOutputNames' to say: the chain download checks a job against it.
+  const made = new Set(jobOutputNames(features));
   return [
     {
       name: "features.csv", mediaType: "text/csv", bytes: new TextEncoder().encode(featureTableCsv(rows, features, targets)),
       description: `Feature table, ${rowsAre}: ${keys.join(", ")}, then the features (float64${mel ? "; mel_00 … mel_63 float32" : ""})`,
     },
-    ...(scalars.length ? [{
+    ...(made.has("features.npy") ? [{
       name: "features.npy", mediaType: "application/octet-stream", bytes: featureMatrixNpy(rows, scalars),
       description: `float32 [${rows.length}, ${scalars.length}] (NumPy .npy): ${sameRows}; columns ${scalars.join(", ")}`,
     }] : []),
-    ...(mel ? [{
+    ...(made.has("log_mel.npy") ? [{
       name: "log_mel.npy", mediaType: "application/octet-stream", bytes: featureMatrixNpy(rows, [MEL_FEATURE]),
       description: `float32 [${rows.length}, ${featureColumns([MEL_FEATURE]).length}] (NumPy .npy): the mean log-mel vectors, dB (features.csv's mel_00 … mel_63); ${sameRows}`,
     }] : []),
