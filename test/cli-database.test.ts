@@ -509,7 +509,7 @@ describe("dataset add on files another dataset registered", () => {
 });
 
 describe("sonotile database copy", () => {
-  it("copies a data directory's embedded database into an empty PostgreSQL, whose tokens are then the same; refuses a missing --to or data directory", async () => {
+  it("copies a data directory's embedded database into an empty PostgreSQL, whose tokens are then the same; refuses a missing or unreadable --to, or data directory", async () => {
     const audio = join(dir.path, "copy-audio");
     mkdirSync(audio);
     await writeSineWav(join(audio, "a.wav"), 16000, 0.25);
@@ -517,6 +517,9 @@ describe("sonotile database copy", () => {
     const env = { DATABASE_URL: "" };
     expect((await runSonotile(["dataset", "add", audio, "--audio-root", dir.path, "--data", data], { env })).code).toBe(0);
     expect(await runSonotile(["database", "copy", "--data", data], { env })).toMatchObject({ code: 2, stderr: "sonotile database: --to: must be a postgres:// URL of an empty database\n" });
+    // A password with a / in it, not percent-encoded: postgres.js reads no server in it (it said `Invalid URL`, exit 1).
+    expect(await runSonotile(["database", "copy", "--data", data, "--to", "postgres://admin:se/cret@db.example/x"], { env })).toMatchObject({ code: 2,
+      stderr: "sonotile database: --to: must be a postgres:// URL of an empty database: postgres.js reads no server in it (Invalid URL)\n" });
     expect(await runSonotile(["database", "copy", "--data", join(dir.path, "nowhere"), "--to", "postgres://postgres@127.0.0.1:1/x"], { env })).toMatchObject({ code: 2, stderr: expect.stringMatching(/^sonotile database: no database in .*nowhere/) });
     if (!REAL_PG_URL) return; // the target is a real PostgreSQL: .ci/run's second pass
     const target = await blankDatabase("copy");

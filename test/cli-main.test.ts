@@ -148,6 +148,21 @@ describe("sonotile", () => {
     runs.forEach((r, i) => expect(r, cases[i][0].join(" ")).toMatchObject({ code: 2, stderr: `${cases[i][2]}\n` }));
   });
 
+  it("a DATABASE_URL that is no postgres:// URL postgres.js reads is refused by every command that opens the database, naming it, exit 2 — worker said `Invalid URL`, exit 1", async () => {
+    const form = "it reads postgres://USER:PASSWORD@HOST:PORT/DATABASE (or postgresql://), characters such as @ / : # in its parts percent-encoded; unset, the embedded database of --data is used";
+    const commands = [["serve"], ["worker"], ["jobs", "list"], ["clips", "export", "--dataset", "00000000-0000-4000-8000-000000000000"], ["dataset", "list"], ["user", "list"], ["token", "list"]];
+    const cases: [string, string][] = [
+      ["notaurl", "not a postgres:// URL"],
+      ["mysql://db.example/sonotile", "not a postgres:// URL"],
+      // A password with a / in it, not percent-encoded: the host read is "admin:se", of port "se". Not echoed: it holds the password.
+      ["postgres://admin:se/cret@db.example/sonotile", "postgres.js reads no server in it (Invalid URL)"],
+    ];
+    for (const [url, why] of cases) {
+      const runs = await Promise.all(commands.map((args) => sonotile(args, { env: { DATABASE_URL: url, SONOTILE_DATA: "/nonexistent/sonotile-data" } })));
+      runs.forEach((r, i) => expect(r, `DATABASE_URL=${url} sonotile ${commands[i].join(" ")}`).toMatchObject({ code: 2, stdout: "", stderr: `sonotile ${commands[i][0]}: DATABASE_URL: ${why}: ${form}\n` }));
+    }
+  });
+
   it("--verbose after `--` is a file name, not the option", async () => {
     const r = await sonotile(["info", "--", "--verbose"]);
     expect(r).toMatchObject({ code: 1, stderr: "sonotile info: cannot open --verbose: no such file or directory\n" }); // said `ENOENT`, as extract did not

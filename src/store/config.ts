@@ -6,6 +6,8 @@
  *   like PATH), default the current directory.
  */
 import { delimiter, resolve } from "node:path";
+import { unreadableDatabaseUrl } from "./db.js";
+import { invalid } from "./errors.js";
 
 export interface StoreConfig {
   databaseUrl: string | undefined;
@@ -13,8 +15,18 @@ export interface StoreConfig {
   audioRoots: string[];
 }
 
+/**
+ * The store's configuration from `flags` and `env`. Every command that opens the store reads it
+ * here, so a DATABASE_URL postgres.js cannot read is refused here, for all of them alike.
+ * @throws InvalidError (exit 2) naming DATABASE_URL and what is wrong with it — not its value,
+ *   which may hold a password
+ */
 export function storeConfig(flags: { data?: string; audioRoot?: string }, env: NodeJS.ProcessEnv = process.env): StoreConfig {
   const roots = flags.audioRoot ?? env.SONOTILE_AUDIO_ROOTS ?? ".";
+  const unreadable = env.DATABASE_URL ? unreadableDatabaseUrl(env.DATABASE_URL) : null;
+  if (unreadable) {
+    throw invalid("DATABASE_URL", `${unreadable}: it reads postgres://USER:PASSWORD@HOST:PORT/DATABASE (or postgresql://), characters such as @ / : # in its parts percent-encoded; unset, the embedded database of --data is used`);
+  }
   return {
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: resolve(flags.data ?? env.SONOTILE_DATA ?? "data"),

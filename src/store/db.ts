@@ -259,6 +259,25 @@ async function holdsDatabase(dataDir: string): Promise<boolean> {
   return access(join(dataDir, "pgdata", "PG_VERSION")).then(() => true, (err: NodeJS.ErrnoException) => !absent.has(err.code ?? ""));
 }
 
+/** unreadableDatabaseUrl's answer for a URL of another scheme than postgres:// or postgresql://. */
+export const NOT_POSTGRES_URL = "not a postgres:// URL";
+
+/**
+ * Why `url` names no PostgreSQL that postgres.js can connect to, or null: a URL of another scheme
+ * (postgres.js would take its host all the same), or one it cannot parse — a client made on it
+ * threw a bare `Invalid URL` when a command opened the database.
+ */
+export function unreadableDatabaseUrl(url: string): string | null {
+  if (!/^postgres(ql)?:\/\//.test(url)) return NOT_POSTGRES_URL;
+  try {
+    // A client connects at its first query: made and ended, it only parsed the URL.
+    void postgres(url, { max: 1 }).end();
+    return null;
+  } catch (err) {
+    return `postgres.js reads no server in it (${(err as Error).message})`;
+  }
+}
+
 /** The URL with its password replaced, safe to print. */
 export function redact(url: string): string {
   try {

@@ -7,7 +7,7 @@
 import { plural } from "../../audio/types.js";
 import { storeConfig } from "../../store/config.js";
 import { copyDatabase } from "../../store/copy.js";
-import { openDatabase, redact } from "../../store/db.js";
+import { NOT_POSTGRES_URL, openDatabase, redact, unreadableDatabaseUrl } from "../../store/db.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { optionRows, readCommandLine, type OptionSpec } from "../flags.js";
@@ -37,7 +37,8 @@ export const command: Command = {
     if (!cl) return EXIT.ok;
     if (cl.positionals.length !== 1 || cl.positionals[0] !== "copy") throw new UsageError("expected 'copy' (see --help)");
     const to = cl.options.to as string | undefined;
-    if (!to || !/^postgres(ql)?:\/\//.test(to)) throw new UsageError("--to: must be a postgres:// URL of an empty database");
+    const unreadable = to === undefined ? null : unreadableDatabaseUrl(to);
+    if (!to || unreadable) throw new UsageError(`--to: must be a postgres:// URL of an empty database${unreadable && unreadable !== NOT_POSTGRES_URL ? `: ${unreadable}` : ""}`);
     const config = storeConfig({ data: cl.options.data as string | undefined });
     // Not migrated: "left as it was" (copyDatabase refuses a schema other than this sonotile's).
     const source = await openDatabase({ dataDir: config.dataDir, poolSize: 1, create: false, migrate: false });
