@@ -19,7 +19,7 @@ import type { AudioReader } from "../src/audio/types.js";
 import { CHECKPOINT_SPACING, needsRecordingStats, OVERVIEW_FACTOR, overviewPooledRange, packStats, RecordingSpectrogram, spectrogramOfRecording, statsForPiece, statsForRange, unpackStats, type PackedStats } from "../src/engine/recording.js";
 import { tileValues, ValuesScratch } from "../src/tiles/compute.js";
 import { colorIndices, colormapPalette } from "../src/render/colormap.js";
-import { parseParams, ParamsError, type ParamsInput } from "../src/engine/params.js";
+import { parseParams, ParamsError, type Params, type ParamsInput } from "../src/engine/params.js";
 import { blockFrames, spectrogram, type Spectrogram } from "../src/engine/spectrogram.js";
 import { tileCount, tileLayout, tileOptionsSchema } from "../src/tiles/grid.js";
 import { fromTaskFailure, toTaskFailure } from "../src/tiles/failure.js";
@@ -1048,37 +1048,36 @@ describe("caching and the pool", () => {
     expect(progress[0]).toBe(stats.frames);
   });
 
-  it("a request that gives up waiting for a pass is told how far it has come and about how long the rest takes (it said 'retry in a few seconds' alone, for a pass of minutes)", async () => {
-    const fresh = new TileService({ threads: 1, statsWaitMs: 50 });
-    let stop!: (err: Error) => void;
+  /**
+   * A service of `threads` threads whose requests wait 50 ms for a pass, and whose passes have
+   * scanned `scanned` frames and go on (they end with the test); with the default parameters'
+   * frame count of `recording`.
+   */
+  function stalledPasses(threads: number, scanned: (frames: number) => number): { fresh: TileService; params: Params; frames: number } {
+    const fresh = new TileService({ threads, statsWaitMs: 50 });
+    const stops: ((err: Error) => void)[] = [];
     onTestFinished(() => {
-      stop(new Error("test over"));
+      for (const stop of stops) stop(new Error("test over"));
       return fresh.close();
     });
-    fresh.pool.stats = (task) => {
-      task.progress![0] = 500; // the worker has scanned 500 frames, and goes on
-      return new Promise((_, reject) => (stop = reject));
-    };
     const params = parseParams({});
     const frames = frameCount(recording.frames, frameGeometry(params.window_size, params.hop_size, RATE));
+    fresh.pool.stats = (task) => {
+      task.progress![0] = scanned(frames);
+      return new Promise((_, reject) => stops.push(reject));
+    };
+    return { fresh, params, frames };
+  }
+
+  it("a request that gives up waiting for a pass is told how far it has come and about how long the rest takes (it said 'retry in a few seconds' alone, for a pass of minutes)", async () => {
+    const { fresh, params, frames } = stalledPasses(1, () => 500); // the worker has scanned 500 frames, and goes on
     const err = (await fresh.stats(recording, params).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(StatsPendingError);
     expect(err.message).toMatch(new RegExp(`^the recording's statistics for these parameters \\(normalization maximum, PCEN state\\) are being computed in one pass over the whole recording: ${Math.floor((100 * 500) / frames)} % of its ${frames} frames done after 0 s, about 0 s to go; retry in a few seconds$`));
   });
 
   it("a pass gone past the frame count it was given (a compressed stream's header estimate) is not said to be done: no 100 % and no '0 s to go' while it runs", async () => {
-    const fresh = new TileService({ threads: 1, statsWaitMs: 50 });
-    let stop!: (err: Error) => void;
-    onTestFinished(() => {
-      stop(new Error("test over"));
-      return fresh.close();
-    });
-    const params = parseParams({});
-    const frames = frameCount(recording.frames, frameGeometry(params.window_size, params.hop_size, RATE));
-    fresh.pool.stats = (task) => {
-      task.progress![0] = frames + 100; // the stream holds more than its header said, and the pass goes on
-      return new Promise((_, reject) => (stop = reject));
-    };
+    const { fresh, params, frames } = stalledPasses(1, (frames) => frames + 100); // the stream holds more than its header said, and the pass goes on
     const err = (await fresh.stats(recording, params).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(StatsPendingError);
     expect(err.message).not.toMatch(/100 %|0 s to go/);
@@ -1088,18 +1087,7 @@ describe("caching and the pool", () => {
   it("a request whose pass waits for a pass slot is told so: its place behind the running pass, that pass's progress, and a Retry-After from its time to go (it was 'being computed … retry in a few seconds', for a pass queued behind one of minutes)", async () => {
     // Two threads: one pass slot. The running pass has scanned 1 frame of thousands, so at its pace
     // the rest takes minutes; the second parameter set's pass waits for its slot.
-    const fresh = new TileService({ threads: 2, statsWaitMs: 50 });
-    let stop!: (err: Error) => void;
-    onTestFinished(() => {
-      stop(new Error("test over"));
-      return fresh.close();
-    });
-    fresh.pool.stats = (task) => {
-      task.progress![0] = 1;
-      return new Promise((_, reject) => (stop = reject));
-    };
-    const params = parseParams({});
-    const frames = frameCount(recording.frames, frameGeometry(params.window_size, params.hop_size, RATE));
+    const { fresh, params, frames } = stalledPasses(2, () => 1);
     expect(frames).toBeGreaterThan(1300); // 1 frame in 50 ms or more: over 60 s to go
     const running = (await fresh.stats(recording, params).catch((e: unknown) => e)) as StatsPendingError;
     expect(running).toBeInstanceOf(StatsPendingError);
