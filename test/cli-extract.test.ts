@@ -881,13 +881,17 @@ describe("sonotile extract, interrupted", () => {
     const [, done, resumeFile, table] = said!;
     expect([resumeFile, table]).toEqual([`${out}.resume.json`, partial]);
     expect(readdirSync(dir)).toEqual(["features.csv.resume.json"]); // the partial table's link removed with it
+    // Every row the line counts is in the resume file (its header line, then a row a line).
+    const keptPaths = readFileSync(resumeFile, "utf8").split("\n").slice(1, -1).map((line) => JSON.parse(line).path as string);
+    expect([keptPaths.length, keptPaths.every((path) => INPUTS.includes(path))], run.shown).toEqual([Number(done), true]);
+    const [leftOut] = keptPaths;
 
     const forgot = await sonotile([...ARGS, "-o", out]);
     expect(forgot).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: an interrupted run left its rows in ${out}.resume.json: add --resume to finish it, or remove ${out}.resume.json to start over\n` });
     const other = await sonotile([...ARGS, "-o", out, "--resume", "--hop-size", "5e-4"]);
     expect(other).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: --resume: the rows in ${out}.resume.json were computed with --hop-size 0.0004, this run has --hop-size 0.0005; run with the options they were computed with, or remove ${out}.resume.json to start over\n` });
-    const fewer = await sonotile([...ARGS.slice(1), "-o", out, "--resume"]);
-    expect(fewer).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: --resume: the rows in ${out}.resume.json include ${FIRST}, which this run does not name; run with the inputs they were computed with, or remove ${out}.resume.json to start over\n` });
+    const fewer = await sonotile([...ARGS.filter((arg) => arg !== leftOut), "-o", out, "--resume"]);
+    expect(fewer, run.shown).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: --resume: the rows in ${out}.resume.json include ${leftOut}, which this run does not name; run with the inputs they were computed with, or remove ${out}.resume.json to start over\n` });
     const resumed = await sonotile([...ARGS, "-o", out, "--resume"]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain(`; ${done} resumed from ${out}.resume.json; wrote ${out}\n`);
