@@ -206,6 +206,8 @@ describe("malformed files are rejected with a message naming the problem", () =>
       }
       // Cut inside its fmt chunk's header: no fmt chunk in what remains.
       expect(await refusal(cut("wavex_pcm_16.wavex", 16))).toBe("wav: the RIFF header declares 32080 bytes but only 16 are in the file (truncated or corrupt): no fmt chunk in what remains");
+      // A Wave64 file cut inside its own 40-byte header: its size field (bytes 16–24) read past the end, a RangeError (fuzz).
+      for (const bytes of [16, 30]) expect(await refusal(cut("w64_pcm_16.w64", bytes)), String(bytes)).toBe(`w64: ${bytes} bytes, less than its 40-byte header (truncated or corrupt)`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -167,6 +167,8 @@ export async function parseRiff(src: ByteSource, kind: RiffKind): Promise<Layout
   const w64 = kind === "w64";
   const headerBytes = w64 ? 24 : 8;
   const first = w64 ? 40 : 12;
+  // Cut inside its own header (a copy stopped in its first bytes): the sizes there are not to be read.
+  if (src.size < first) throw new AudioFormatError(`${container}: ${src.size} bytes, less than its ${first}-byte header (truncated or corrupt)`);
 
   let fmt: WaveFormat | null = null;
   let data: Chunk | null = null;
