@@ -552,6 +552,37 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await messages()).toEqual(numbered(1, 1000));
   });
 
+  it("keeps the notes a Show more listed while a refresh was on its way: the refresh asked for fewer, and is asked again", async () => {
+    const { clips: [a] } = await openWithClips([[0.4, 0.9]]);
+    await t.db.sql`INSERT INTO notes (message, clip_id, state, state_changed_at, created_at, created_by)
+                   SELECT 'archived ' || i, ${a.id}, 'archived', now(), now() - i * interval '1 second', ${adminId} FROM generate_series(1, 150) AS i`;
+    await clickAt(0.6);
+    await panelShows(a);
+    await page.click("#clip-panel-archived-summary");
+    const listed = () => page.locator("#clip-panel-archived-notes li").count();
+    expect(await listed()).toBe(100);
+    // The refresh (the window's focus) asks for 100 and is held on its clip; Show more lists 150 meanwhile.
+    let releaseClip!: () => void;
+    const clipReleased = new Promise<void>((r) => (releaseClip = r));
+    await page.route(`**/v1/clips/${a.id}`, async (route) => {
+      await clipReleased;
+      await route.continue();
+    });
+    const refreshing = page.waitForRequest((r) => r.url().endsWith(`/v1/clips/${a.id}`));
+    await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+    await refreshing;
+    await page.click("#clip-panel-archived-more");
+    await expect.poll(listed, POLL).toBe(150);
+    const askedAgain = page.waitForRequest((r) => r.url().includes("/v1/notes?") && r.url().includes("limit=150"));
+    releaseClip();
+    await askedAgain;
+    await page.unroute(`**/v1/clips/${a.id}`);
+    await panelShows(a);
+    await expect.poll(() => page.locator("#clip-panel-archived-notes .message").allTextContents(), POLL)
+      .toEqual(Array.from({ length: 150 }, (_, i) => `archived ${i + 1}`));
+    expect(await page.isHidden("#clip-panel-archived-more")).toBe(true);
+  });
+
   it("selects the clip a selection is the range of, not creating its twin: Enter after a click on a clip, and Clip selection", async () => {
     const { recordingId, clips: [a] } = await openWithClips([[0.2, 0.5]]);
     await clickAt(0.3);

@@ -226,7 +226,7 @@ export class ClipPanel {
    * selected) — at once if it has fetched it — not when the panel merely refreshes it, nor for a
    * clip the page has just shown (created).
    */
-  async open(id: string, from: HTMLElement | null, announce = true) {
+  async open(id: string, from: HTMLElement | null, announce = true): Promise<void> {
     if (id !== this.#selectedId) {
       this.#filledBounds = "";
       this.#editor = null;
@@ -243,7 +243,8 @@ export class ClipPanel {
     // Without a token, or with one refused, nobody: every note is read-only.
     const me = this.#host.hasToken() ? this.#host.api<User>("/v1/users/me", { signal }).catch(() => null) : Promise.resolve(null);
     // A refresh lists again as many as were listed (Show more), in one page: the list stays as long.
-    const limit = (state: HiddenState) => Math.min(API_MAX_LIMIT, Math.max(HIDDEN_NOTES_PAGE, this.#hiddenNotes[state].fetched));
+    const listed = this.#hiddenNotes;
+    const limit = (state: HiddenState) => Math.min(API_MAX_LIMIT, Math.max(HIDDEN_NOTES_PAGE, listed[state].fetched));
     let clip: PanelClip, archived: HiddenNotes, trashed: HiddenNotes;
     try {
       [clip, archived, trashed, this.#me] = await Promise.all([
@@ -262,6 +263,8 @@ export class ClipPanel {
       } else void this.#fail("the clip cannot be shown", err as Error);
       return;
     }
+    // A Show more that landed meanwhile listed more than this refresh asked for: ask again, for as many.
+    if (HIDDEN_STATES.some((state) => this.#hiddenNotes[state] !== listed[state])) return this.open(id, from, announce && !fetched); // announced once
     this.#hiddenNotes = { archived, trashed };
     this.#show(clip);
     if (announce && !fetched) this.#host.shown(clip);
