@@ -602,6 +602,64 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await page.locator("#clips div").count()).toBe(1);
   });
 
+  it("makes a box's selection its clip: Clip selection and Enter select the box drawn, or a box clicked, creating no time-only twin and no job; Shift makes that twin on purpose", async () => {
+    const { recordingId } = await openWithClips([]);
+    await expect.poll(async () => JSON.parse((await page.getAttribute("#plot", "data-view")) ?? "null")).not.toBeNull();
+    const v = JSON.parse((await page.getAttribute("#plot", "data-view"))!) as { start: number; end: number };
+    const plot = (await page.locator("#plot").boundingBox())!;
+    const x = (s: number) => plot.x + ((s - v.start) / (v.end - v.start)) * plot.width;
+    await page.keyboard.down("Shift");
+    await page.mouse.move(x(1.1), plot.y + plot.height * 0.3);
+    await page.mouse.down();
+    await page.mouse.move(x(1.5), plot.y + plot.height * 0.6, { steps: 5 });
+    await page.mouse.up();
+    await page.keyboard.up("Shift");
+    const clipsHeld = async () => (await call("GET", `/v1/clips?recording_id=${recordingId}`)).items as Clip[];
+    await expect.poll(async () => (await clipsHeld()).length).toBe(1);
+    const [box] = await clipsHeld();
+    expect(box.low_freq).not.toBeNull();
+    await panelShows(box);
+    const range = `${box.start_time.toFixed(3)}–${box.end_time.toFixed(3)} s`;
+    expect(await page.textContent("#selection-range")).toBe(range);
+    // The walk's user: Clip selection taken for "confirm the box" made a band-less twin of every box, each with its own features job.
+    const posted: string[] = [];
+    const onRequest = (r: Request) => { if (r.method() === "POST") posted.push(new URL(r.url()).pathname); };
+    page.on("request", onRequest);
+    const already = (c: Clip) => `no clip created: the recording has the clip ${bounds(c)} already — selected`;
+    const bounds = (c: Clip) => `${c.start_time.toFixed(3)}–${c.end_time.toFixed(3)} s${c.low_freq === null ? "" : `, ${Math.round(c.low_freq)}–${Math.round(c.high_freq!)} Hz`}`;
+    await page.click("#clip-selection");
+    await expect.poll(status).toBe(already(box));
+    await panelShows(box);
+    await page.focus("#plot");
+    await page.keyboard.press("Enter");
+    // A box clicked (the panel closed first): its selection is that clip too.
+    await page.keyboard.press("Escape");
+    await expect.poll(() => page.isVisible("#clip-panel")).toBe(false);
+    await clickAt(1.3, 0.45);
+    await panelShows(box);
+    await page.click("#clip-selection");
+    await page.waitForTimeout(300);
+    expect(posted).toEqual([]);
+    expect((await clipsHeld()).map((c) => c.id)).toEqual([box.id]);
+    expect(await page.locator("#clips div").count()).toBe(1);
+    // On purpose, with Shift: a clip of the selection's times over the whole band, its features computed.
+    await page.click("#clip-selection", { modifiers: ["Shift"] });
+    await expect.poll(async () => (await clipsHeld()).length).toBe(2);
+    const twin = (await clipsHeld()).find((c) => c.id !== box.id)!;
+    expect([twin.start_time, twin.end_time, twin.low_freq, twin.high_freq]).toEqual([box.start_time, box.end_time, null, null]);
+    await panelShows(twin);
+    await expect.poll(() => posted).toEqual(["/v1/clips", "/v1/jobs"]);
+    // Its selection is the twin's now; Shift again finds it: neither makes a third.
+    await page.click("#clip-selection");
+    await expect.poll(status).toBe(already(twin));
+    await page.focus("#plot");
+    await page.keyboard.press("Shift+Enter");
+    await page.waitForTimeout(300);
+    page.off("request", onRequest);
+    expect(posted).toEqual(["/v1/clips", "/v1/jobs"]);
+    expect((await clipsHeld()).length).toBe(2);
+  });
+
   it("opens the panel on a clip just drawn, to tag it at once, the focus left on the plot", async () => {
     const { recordingId } = await openWithClips([]);
     const v = JSON.parse((await page.getAttribute("#plot", "data-view"))!) as { start: number; end: number };

@@ -1437,6 +1437,31 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await tilesLoaded(nightId, "cmap=");
   });
 
+  it("keeps a link's view and valid parameters in the address while the server refuses one of them, and shows that view once it is fixed", async () => {
+    const { nightId } = await manyClipsDataset();
+    // The address became `#recording=…&window_size=abc`: the time and zoom the link was sent for were lost.
+    await page.goto(`${base}/?badparam#recording=${nightId}&t=60&level=1&cmap=viridis&window_size=abc&pcen=maybe`);
+    await expect.poll(() => page.textContent("#error-window_size")).not.toBe("");
+    expect(await page.textContent("#error-pcen")).toBe('"maybe" was refused: must be true or false');
+    expect(await page.inputValue("#param-window_size")).toBe("abc"); // left for the user to fix
+    expect(await page.inputValue("#param-cmap")).toBe("viridis");
+    await page.waitForTimeout(300); // past the address's delay
+    expect(await page.evaluate(() => location.hash)).toBe(`#recording=${nightId}&t=60&level=1&window_size=abc&cmap=viridis`);
+    await setParam("window_size", "0.05");
+    await tilesLoaded("window_size=0.05");
+    const shown = await view();
+    expect(shown.level).toBe(1);
+    expect((shown.start + shown.end) / 2).toBeCloseTo(60, 1);
+    const linked = async () => Object.fromEntries(new URLSearchParams((await page.evaluate(() => location.hash)).slice(1)));
+    await expect.poll(async () => (await linked()).window_size).toBe("0.05");
+    const { t: at, ...rest } = await linked();
+    expect(Number(at)).toBeCloseTo(60, 1);
+    expect(rest).toEqual({ recording: nightId, level: "1", window_size: "0.05", cmap: "viridis" });
+    expect(await page.locator("#tiles img").evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).dataset.src!.includes("cmap=viridis")))).toBe(true);
+    await page.goto(`${base}/?badparam#recording=${nightId}`); // the next test's panel at its defaults
+    await tilesLoaded(nightId, "cmap=");
+  });
+
   it("refuses a link's zoom level out of range or empty and a boolean parameter neither true nor false, says so, and fits the recording", async () => {
     await page.goto(`${base}/?linkfit#recording=${batId}`);
     await tilesLoaded(batId);

@@ -85,9 +85,11 @@ const state = {
   /**
    * The selection (real seconds): what "Play selection" plays and "Clip selection" (Enter) makes a
    * clip of. Set by a shift-drawn box, a clip opened from the list, or by the keys [ and ] at the
-   * plot's middle; `end` null while only its start is marked.
+   * plot's middle; `end` null while only its start is marked. `clipId`: the clip it was made from
+   * (a box just drawn, a clip clicked or opened), which "Clip selection" selects while the times
+   * are still that clip's — it made a time-only twin of a box, which has a band the selection has not.
    */
-  selection: null as { start: number; end: number | null } | null,
+  selection: null as { start: number; end: number | null; clipId: string | null } | null,
   /** A clip of the selection is being created: "Clip selection" and Enter wait for it. */
   clipping: false,
   /** The view a link asks for (the time at the plot's middle, s, and the zoom level): shown in place of the whole recording once its geometry is known. */
@@ -847,13 +849,13 @@ function showClip(c: Clip, note = "") {
   progress.id = "clip-job";
   info.replaceChildren(el("h2", "", `Clip ${bounds(c, 4)} ${note}`), el("code", "", c.id), features, progress);
   info.dataset.clipId = c.id;
-  select(c.start_time, c.end_time); // "Play selection" plays the clip shown
+  select(c.start_time, c.end_time, c.id); // "Play selection" plays the clip shown, "Clip selection" selects it
 }
 
-/** Selects [min(a, b), max(a, b)] of real seconds, within the recording. */
-function select(a: number, b: number) {
+/** Selects [min(a, b), max(a, b)] of real seconds, within the recording: the range of clip `clipId`, or of none. */
+function select(a: number, b: number, clipId: string | null = null) {
   const duration = state.recording!.duration;
-  state.selection = { start: Math.max(0, Math.min(a, b)), end: Math.min(duration, Math.max(a, b)) };
+  state.selection = { start: Math.max(0, Math.min(a, b)), end: Math.min(duration, Math.max(a, b)), clipId };
   drawSelection();
 }
 
@@ -865,9 +867,9 @@ function select(a: number, b: number) {
 function markSelection(edge: "start" | "end") {
   const t = Math.max(0, Math.min(state.recording!.duration, timeAt($("plot").clientWidth / 2)));
   const s = state.selection;
-  if (edge === "start") state.selection = { start: t, end: s?.end !== null && s !== null && s.end > t ? s.end : null };
-  else if (s && s.start < t) state.selection = { start: s.start, end: t };
-  else state.selection = { start: t, end: null };
+  if (edge === "start") state.selection = { start: t, end: s?.end !== null && s !== null && s.end > t ? s.end : null, clipId: null };
+  else if (s && s.start < t) state.selection = { start: s.start, end: t, clipId: null };
+  else state.selection = { start: t, end: null, clipId: null };
   drawSelection();
 }
 
@@ -894,16 +896,19 @@ function drawSelection() {
 }
 
 /**
- * A clip of the selection, no frequency bounds (the keyboard draws no band). None while
- * the previous one is being created: Enter pressed twice or held made a duplicate at each.
+ * A clip of the selection, no frequency bounds (the keyboard draws no band) — unless the selection
+ * is a clip's range (a box just drawn, a clip clicked), which selects that clip, band and all:
+ * taken for "confirm the box drawn", the button doubled every box with a time-only twin, each with
+ * its own features job. `wholeBand` (Shift) makes that twin on purpose. None while the previous one
+ * is being created: Enter pressed twice or held made a duplicate at each.
  */
-async function clipSelection() {
+async function clipSelection(wholeBand: boolean) {
   const range = selectedRange();
   if (!range || state.clipping) return;
   state.clipping = true;
   drawSelection();
   try {
-    await createClip(range[0], range[1], null);
+    await createClip(range[0], range[1], null, wholeBand ? null : state.selection!.clipId);
   } finally {
     state.clipping = false;
     drawSelection();
@@ -918,29 +923,30 @@ function showInClipInfo(...content: Node[]) {
 }
 
 /**
- * The recording's clip of range [start, end] (s) and `band` (none: a time-only clip), if it has
- * one (sameClipRange and sameClipBand: the rule an import goes by), asked of the server: the clips
- * fetched are those near the view only.
+ * The recording's clip of range [start, end] (s) and `band` (none: a time-only clip), or clip
+ * `madeFrom` whatever its band, if it has one (sameClipRange and sameClipBand: the rule an import
+ * goes by), asked of the server: the clips fetched are those near the view only.
  */
-async function clipOfRange(start: number, end: number, band: Band | null): Promise<Clip | null> {
+async function clipOfRange(start: number, end: number, band: Band | null, madeFrom: string | null): Promise<Clip | null> {
   const query = new URLSearchParams({ recording_id: state.recording!.id, end_after: String(end - TIME_TOLERANCE), start_before: String(start + TIME_TOLERANCE), limit: "1000" });
   const page = await api<{ items: Clip[] }>(`/v1/clips?${query}`);
-  return page.items.find((c) => sameClipRange(c, { start_time: start, end_time: end }) && sameClipBand(c, band ?? { low_freq: null, high_freq: null })) ?? null;
+  return page.items.find((c) => sameClipRange(c, { start_time: start, end_time: end }) && (c.id === madeFrom || sameClipBand(c, band ?? { low_freq: null, high_freq: null }))) ?? null;
 }
 
 /**
  * Creates the clip of [t0, t1] — a box over `band` (its frequency bounds) if given — and opens the
  * panel on it, to tag it at once (the focus stays where it is: Enter on the plot, pressed again
  * over a new selection, makes the next clip). A range and band the recording has a clip of already
- * (a clip selected puts its range in the selection, and Enter then made its twin) creates none:
- * that clip is selected, and the status line says so.
+ * (a clip selected puts its range in the selection, and Enter then made its twin), or the range of
+ * clip `madeFrom` (the selection's clip, whose band the selection has not), creates none: that
+ * clip is selected, and the status line says so.
  */
-async function createClip(t0: number, t1: number, band: Band | null) {
+async function createClip(t0: number, t1: number, band: Band | null, madeFrom: string | null = null) {
   if (!token()) { showInClipInfo(el("p", "error", "Creating a clip needs an API token (top right).")); return; }
   let clip: Clip;
   try {
     const start = Math.max(0, Math.min(t0, t1)), end = Math.min(state.recording!.duration, Math.max(t0, t1));
-    const existing = await clipOfRange(start, end, band);
+    const existing = await clipOfRange(start, end, band, madeFrom);
     if (existing) {
       setStatus(`no clip created: the recording has the clip ${bounds(existing)} already — selected`);
       void clipPanel.open(existing.id, $("plot"));
@@ -1152,7 +1158,7 @@ function bindPlot() {
       ArrowLeft: () => panTo(state.originPx - plot.clientWidth / (e.shiftKey ? 20 : 2)), ArrowRight: () => panTo(state.originPx + plot.clientWidth / (e.shiftKey ? 20 : 2)),
       // A selection from the keyboard, marked at the plot's middle: a shift-drag was the only way to a clip.
       "[": () => markSelection("start"), "]": () => markSelection("end"), p: playSelection,
-      Enter: () => { if (!e.repeat) void clipSelection(); }, // a held key repeats: one clip
+      Enter: () => { if (!e.repeat) void clipSelection(e.shiftKey); }, // a held key repeats: one clip
       // The recording's start at the plot's left edge, its end at the right one (at the closest zoom the arrows took 585 presses across a 10-minute recording).
       Home: () => panTo(0), End: () => panTo(state.geometry!.frames * pxPerFrame() - plot.clientWidth),
     };
@@ -1163,7 +1169,7 @@ function bindPlot() {
   });
   $("play").onclick = () => state.recording && state.geometry && playVisible();
   $("play-selection").onclick = () => state.geometry && playSelection();
-  $("clip-selection").onclick = () => state.geometry && void clipSelection();
+  $("clip-selection").onclick = (e) => state.geometry && void clipSelection(e.shiftKey);
   $("rate").onchange = applySpeed;
   // Back from another tab or window, where the recording's clips may have been changed (a clip
   // drawn in a second tab stayed missing from this one until the view left its clips' window).
@@ -1413,9 +1419,14 @@ function writeLink() {
   const rec = state.recording;
   if (!rec) return;
   const q = new URLSearchParams({ recording: rec.id });
-  if (state.geometry) {
-    q.set("t", String(+timeAt($("plot").clientWidth / 2).toFixed(6)));
-    q.set("level", String(Math.log2(pxPerFrame()))); // fractional for a fitted view
+  // A link's view not shown yet (its parameters refused until one is fixed) stays in it: it was
+  // dropped, and the time and zoom the link was sent for were lost with the one bad value.
+  const view: LinkedView | null = state.geometry
+    ? { t: +timeAt($("plot").clientWidth / 2).toFixed(6), level: Math.log2(pxPerFrame()) } // fractional level for a fitted view
+    : state.linkedView;
+  if (view) {
+    q.set("t", String(view.t));
+    q.set("level", String(view.level));
   }
   // The panel's, a value the server refused included: a reload shows it again, with its message.
   for (const [name, value] of panelQuery()) if (!(name === "width" && value === String(DEFAULTS.width))) q.set(name, value);
