@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
 import { command as datasetCommand } from "../src/cli/commands/dataset.js";
+import { VERSION } from "../src/engine/version.js";
 import { DatasetImports, RECENT_SCAN_MS, relocateDataset } from "../src/store/datasets.js";
 import { resolveRoots } from "../src/store/paths.js";
 import { ensureAdmin } from "../src/store/users.js";
@@ -133,14 +134,15 @@ describe("an import sent again while one runs", () => {
     // One of them registered every file, the other (the second to start) none.
     const registered = [first, second].map((r) => r.json().registered.map((f: { path: string }) => f.path));
     expect(registered.sort((a, b) => b.length - a.length)).toEqual([files, []]);
-    expect([first, second].map((r) => r.json().run.status)).toEqual(["completed", "completed"]);
+    // The one that registered none recorded no run.
+    expect([first, second].map((r) => r.json()).sort((a, b) => b.registered.length - a.registered.length).map((r) => r.run?.status ?? null)).toEqual(["completed", null]);
     // What the second was sent for is done: a third import finds nothing new to hash.
     const third = await importOf(id);
-    expect(third.json().registered).toEqual([]);
+    expect([third.json().registered, third.json().run]).toEqual([[], null]);
     expect(audio.hashed).toHaveLength(files.length);
   });
 
-  it("sent again and again while one waits, shares the waiting one: one more scan and run, not one per request (4 runs and scans for 4 requests)", async () => {
+  it("sent again and again while one waits, shares the waiting one: one more scan, not one per request (4 runs and scans for 4 requests) — and, finding nothing new, no run", async () => {
     const files = ["a.wav", "b.wav", "c.wav"];
     const id = await dataset("retried", files);
     audio.hashed.length = 0;
@@ -153,10 +155,10 @@ describe("an import sent again while one runs", () => {
     };
     const answers = await Promise.all([1, 2, 3, 4].map(() => importOf(id)));
     expect(answers.map((r) => r.statusCode)).toEqual([200, 200, 200, 200]);
-    const runs = answers.map((r) => r.json().run.id as string);
-    const byRun = [...new Set(runs)].map((run) => runs.filter((r) => r === run).length).sort();
-    expect(byRun).toEqual([1, 3]); // the first import's request, and the three sharing the one that waited
-    expect(await importRuns("retried")).toBe(2);
+    const runs = answers.map((r) => (r.json().run?.id ?? null) as string | null);
+    const byRun = [...new Set(runs)].map((run) => [run === null ? null : "run", runs.filter((r) => r === run).length]).sort((a, b) => Number(a[1]) - Number(b[1]));
+    expect(byRun).toEqual([["run", 1], [null, 3]]); // the first import's request, and the three sharing the one that waited
+    expect(await importRuns("retried")).toBe(1);
     expect(scansOf("retried")).toBe(2);
     expect(audio.hashed).toHaveLength(files.length);
     expect(answers.map((r) => r.json().registered.length).sort()).toEqual([0, 0, 0, 3]);
@@ -190,7 +192,7 @@ describe("an import sent again while one runs", () => {
     // The second's import would run after the first, as a third asked for now does: by then it has not.
     const third = await importOf(id);
     expect(third.json().registered).toEqual([]);
-    expect(await importRuns("given-up")).toBe(2);
+    expect(await importRuns("given-up")).toBe(1); // the first's: the third's found nothing new
     expect(scansOf("given-up")).toBe(2);
   });
 
@@ -358,6 +360,19 @@ describe("an import sent again while one runs", () => {
     const answers = await Promise.all([first, second]);
     expect(answers.map((a) => a.statusCode).sort(), answers.map((a) => a.body).join("\n")).toEqual([200, 403]);
     expect(await importRuns("moved-away")).toBe(1);
+  });
+});
+
+describe("an import with nothing new to register", () => {
+  it("records no run, as `dataset add` does, and answers 0 registered with run null — each such import had recorded a completed run", async () => {
+    const id = await dataset("idle", ["a.wav"]);
+    const first = (await importOf(id)).json();
+    expect([first.registered.map((f: { path: string }) => f.path), first.run.status, first.run.engine_version]).toEqual([["a.wav"], "completed", VERSION]);
+    for (let again = 0; again < 2; again++) {
+      const nothing = await importOf(id);
+      expect([nothing.statusCode, nothing.json().registered, nothing.json().run, nothing.json().failed]).toEqual([200, [], null, []]);
+    }
+    expect(await importRuns("idle")).toBe(1);
   });
 });
 

@@ -86,7 +86,7 @@ describe("a dataset whose audio moved to another disk", () => {
     const moveOther = (audio_dir: string) => app.inject({ method: "PUT", url: `/v1/datasets/${other.id}/audio_dir`, payload: { audio_dir }, headers: auth(admin) });
     const taken = await moveOther(join(newDisk.path, "audio", "bats"));
     expect(taken.statusCode, taken.body).toBe(409);
-    expect(taken.json().message).toContain(`is dataset ${dataset.id}'s ("bats")`);
+    expect([taken.json().message, taken.json().fields[0].field]).toEqual([`audio_dir: ${JSON.stringify(join(newDisk.path, "audio", "bats"))} is taken by dataset ${dataset.id} ("bats"); a directory is one dataset's: import into that one, or choose another directory`, "audio_dir"]);
     const holding = await moveOther(join(newDisk.path, "audio"));
     expect(holding.statusCode, holding.body).toBe(409);
     expect(holding.json().message).toContain(`holds ${join(newDisk.path, "audio", "bats")}, the directory of dataset ${dataset.id} ("bats")`);

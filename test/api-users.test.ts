@@ -45,6 +45,15 @@ async function userWithToken(username: string, role = "member"): Promise<{ id: s
 
 const remove = (id: string, key = admin) => app.inject({ method: "DELETE", url: `/v1/users/${id}`, headers: auth(key) });
 
+describe("POST /v1/users", () => {
+  it("refuses a username another user holds as taken, naming the field (fields) as a 400 does — it said 'username already exists in users', no field", async () => {
+    await userWithToken("twin");
+    const again = await app.inject({ method: "POST", url: "/v1/users", payload: { username: "twin" }, headers: auth(admin) });
+    const message = `"twin" is taken: users are unique by username; choose another`;
+    expect([again.statusCode, again.json().message, again.json().fields]).toEqual([409, `username: ${message}`, [{ field: "username", message }]]);
+  });
+});
+
 describe("DELETE /v1/users/{id}", () => {
   it("deletes the user and their tokens; every record they made stays, its created_by null (datasets, recordings, runs, clips, notes, tags, users and tokens they made), and their ownership of recordings goes", async () => {
     const leaver = await userWithToken("leaver", "admin");

@@ -70,8 +70,10 @@ describe("clips", () => {
 
 describe("notes", () => {
   it("hold 1..1000 characters", async () => {
-    expect(await fieldsOf(createNote(sql, { message: "", created_by: userId }))).toEqual(["message"]);
-    expect(await fieldsOf(createNote(sql, { message: "x".repeat(1001), created_by: userId }))).toEqual(["message"]);
+    expect(await fieldsOf(createNote(sql, { message: "", recording_id: recordingId, created_by: userId }))).toEqual(["message"]);
+    expect(await fieldsOf(createNote(sql, { message: "x".repeat(1001), recording_id: recordingId, created_by: userId }))).toEqual(["message"]);
+    // On nothing: a note no view shows.
+    expect(await fieldsOf(createNote(sql, { message: "loose", created_by: userId }))).toEqual(["recording_id"]);
     const note = await createNote(sql, { message: "clipping at 3 s", is_issue: true, recording_id: recordingId, created_by: userId });
     expect(note).toMatchObject({ is_issue: true, recording_id: recordingId, clip_id: null });
     expect((await listNotes(sql, { state: "active", is_issue: true, limit: 10, offset: 0 })).items.map((n) => n.id)).toEqual([note.id]);

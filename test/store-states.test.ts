@@ -213,7 +213,6 @@ describe("listings by effective state", () => {
         }
       }
     }
-    await noteEach({}, "active", {});
     for (const [table, made] of [["notes", notes], ["clips", clips], ["recordings", recordings], ["datasets", datasets]] as const) {
       for (const m of made) await sql`UPDATE ${sql(table)} SET state = ${m.own} WHERE id = ${m.id}`;
     }

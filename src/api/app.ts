@@ -42,7 +42,7 @@ import { webRoutes } from "./routes/web.js";
 import { tileRoutes, type TileLimits } from "./routes/tiles.js";
 import type { TileService } from "../tiles/service.js";
 import { DEFAULT_MAX_UNSENT_BYTES, DEFAULT_STALLED_SEND_MS, UnsentBytes } from "./unsent-bytes.js";
-import { DatasetImports, RecentScans } from "../store/datasets.js";
+import { DatasetImports, RecentScans, type ImportOutcome } from "../store/datasets.js";
 import { connectionOptions, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./connection-limits.js";
 
 declare module "fastify" {
@@ -50,7 +50,7 @@ declare module "fastify" {
     /** The bytes of answers still waiting for their clients, server-wide, and their limit (unsent-bytes.ts). */
     unsentBytes: UnsentBytes;
     /** The dataset imports this server runs: one at a time per dataset, those asked for meanwhile sharing one (routes/datasets.ts). */
-    datasetImports: DatasetImports;
+    datasetImports: DatasetImports<ImportOutcome>;
     /** The last scans of datasets, for the pages after a scan's first; forgotten when a route changes the dataset's recordings. */
     recentScans: RecentScans;
   }
@@ -70,7 +70,7 @@ export interface AppOptions {
    * The dataset imports the server runs (default a new DatasetImports logging each import that
    * waits for another); tests pass one with their own hook on imports that wait.
    */
-  datasetImports?: DatasetImports;
+  datasetImports?: DatasetImports<ImportOutcome>;
   /** Tile computation (worker pool, stats, caches); without it the spectrogram routes are absent. */
   tiles?: TileService;
   /** Limits of the spectrogram routes (defaults in routes/tiles.ts). */

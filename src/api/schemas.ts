@@ -80,7 +80,7 @@ export const errorBody = z.object({
   statusCode: z.number().int(),
   error: z.string().describe("HTTP reason phrase"),
   message: z.string().describe("What went wrong and what to do about it"),
-  fields: z.array(z.object({ field: z.string(), message: z.string() })).optional().describe("Invalid fields (400 only)"),
+  fields: z.array(z.object({ field: z.string(), message: z.string() })).optional().describe("Invalid fields (400), or the field whose value another record holds (409: a name taken)"),
 });
 
 /** Strings of at most `max` characters, at least `min`. */

@@ -9,7 +9,7 @@ import { headerError, isAudioName, readDirectory, UNDECODABLE_NAME } from "../au
 import { MissingFileError } from "../audio/source.js";
 import type { Database, Queryable, Sql } from "./db.js";
 import { assertWritable, deleting, inTransaction, updating, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
-import { ConflictError, InvalidError, NotFoundError, invalid, translating } from "./errors.js";
+import { ConflictError, InvalidError, NotFoundError, conflict, invalid, translating } from "./errors.js";
 import { isInside, resolveAudioDir, resolveRecordingFile } from "./paths.js";
 import { probeFile, type FileFacts, type FileStamp } from "./probe.js";
 import { createRun, finishRun, type Run } from "./runs.js";
@@ -101,18 +101,35 @@ async function refuseNestedDirectory(tx: Queryable, audioDir: string, movingId: 
 }
 
 /**
- * `err`, or where it is a name or directory another dataset holds, a ConflictError naming that
- * dataset and, when it is hidden, what frees it: names and directories are unique over every
- * state, and "name already exists in datasets" for a name no listing showed (its dataset trashed)
- * left the client guessing. Runs after the failed statement's transaction, on `db`.
+ * `err`, or where it is a name or directory another dataset holds, a ConflictError naming the field
+ * (conflict: `name: "fx" is taken by dataset …`, as a 400 names one), that dataset and, when it is
+ * hidden, what frees it: names and directories are unique over every state, and "name already
+ * exists in datasets" for a name no listing showed (its dataset trashed) left the client guessing.
+ * Runs after the failed statement's transaction, on `db`.
  */
 async function namingHolder(db: Queryable, err: unknown, d: { name?: string; audio_dir?: string }): Promise<unknown> {
-  if (!(err instanceof ConflictError)) return err;
-  const holder = err.field === "name" && d.name !== undefined ? await findDatasetByName(db, d.name) : err.field === "audio_dir" && d.audio_dir !== undefined ? await findDatasetByDir(db, d.audio_dir) : null;
+  if (!(err instanceof ConflictError) || (err.field !== "name" && err.field !== "audio_dir")) return err;
+  const field = err.field;
+  const value = d[field];
+  const holder = value === undefined ? null : field === "name" ? await findDatasetByName(db, value) : await findDatasetByDir(db, value);
   if (!holder) return err;
-  const frees = { active: "", archived: "; it is archived: restore it, then rename or delete it", trashed: "; it is in the trash: purge it, or restore it and rename it" }[holder.state];
-  return new ConflictError(`${err.field} ${JSON.stringify(err.field === "name" ? d.name : d.audio_dir)} is dataset ${holder.id}'s ("${holder.name}")${frees}`, err.field);
+  const which = { active: "", archived: ", which is archived", trashed: ", which is in the trash" }[holder.state];
+  return conflict(field, `${JSON.stringify(value)} is taken by dataset ${holder.id} ("${holder.name}")${which}; ${TAKEN_INSTEAD[field][holder.state]}`);
 }
+
+/** What to do about a name or directory another dataset holds, by that dataset's state (namingHolder). */
+const TAKEN_INSTEAD: Record<"name" | "audio_dir", Record<State, string>> = {
+  name: {
+    active: "choose another name",
+    archived: "choose another name, or restore it, then rename or delete it",
+    trashed: "choose another name, or purge it, or restore it and rename it",
+  },
+  audio_dir: {
+    active: "a directory is one dataset's: import into that one, or choose another directory",
+    archived: "restore it, then import into it or delete it",
+    trashed: "restore it and import into it, or purge it",
+  },
+};
 
 export async function getDataset(db: Queryable, id: string): Promise<Dataset> {
   const [row] = await translating(() => db<Dataset[]>`${SELECT(db)} WHERE d.id = ${id}`);

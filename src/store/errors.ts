@@ -19,10 +19,19 @@ export class ConflictError extends Error {
   override name = "ConflictError";
   /** Exit code when it ends a CLI command (SPEC §8: bad usage). */
   readonly exitCode = 2;
-  /** @param field the column whose value another record holds (a unique key), where that is the conflict */
-  constructor(message: string, readonly field?: string) {
+  /**
+   * @param field the column whose value another record holds (a unique key), where that is the
+   *   conflict: the API names it in `fields`, as a 400 names an invalid one
+   * @param fieldMessage what `fields` says of it (conflict: the message without the field's name)
+   */
+  constructor(message: string, readonly field?: string, readonly fieldMessage = message) {
     super(message);
   }
+}
+
+/** A ConflictError over one field's value, worded as an InvalidError's field is: `field: message`. */
+export function conflict(field: string, message: string): ConflictError {
+  return new ConflictError(`${field}: ${message}`, field, message);
 }
 
 /**
@@ -127,8 +136,12 @@ export function translatePgError(err: unknown): unknown {
   if (!e || typeof e.code !== "string") return err;
   const keyField = /Key \(([^)]+)\)/.exec(e.detail ?? "")?.[1];
   switch (e.code) {
-    case "23505":
+    case "23505": {
+      // A value of one column, taken (`Key (username)=(bob) already exists.`): named as a 400 names a field.
+      const value = /^Key \([^,()]+\)=\((.*)\) already exists/.exec(e.detail ?? "")?.[1];
+      if (keyField && value !== undefined && e.table_name) return conflict(keyField, `${JSON.stringify(value)} is taken: ${e.table_name} are unique by ${keyField}; choose another`);
       return new ConflictError(`${keyField ?? "value"} already exists${e.table_name ? ` in ${e.table_name}` : ""}`, keyField);
+    }
     case "23503": {
       if (/is still referenced/.test(e.detail ?? "")) return new ConflictError(`still referenced from ${e.table_name ?? "another table"}`);
       const missingUser = /^Key \(([^)]+)\)=\(([^)]+)\) is not present in table "users"/.exec(e.detail ?? "");

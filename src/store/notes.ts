@@ -57,7 +57,8 @@ export async function createNote(db: Queryable, n: { message: string; is_issue?:
   };
   if (n.recording_id) return writing(db, "recordings", n.recording_id, insert);
   if (n.clip_id) return writing(db, "clips", n.clip_id, insert);
-  return insert(db);
+  // One on neither was written, and no view showed it (a recording and a clip list their own notes).
+  throw invalid("recording_id", "a note belongs to a recording or a clip: give recording_id or clip_id");
 }
 
 export async function getNote(db: Queryable, id: string): Promise<Note> {

@@ -65,7 +65,7 @@ export function requireRole(request: FastifyRequest, role: Role): User {
 
 /**
  * Refuses (403) `action` on `record` (a `kind` such as "clip") to a member who did not create it:
- * for what is someone's own work — deleting a clip, editing a note, a job's abort and retry, the
+ * for what is someone's own work — moving or deleting a clip, editing a note, a job's abort and retry, the
  * states of clips, notes, jobs and artifacts (state-routes.ts). `hint` says what they may do instead.
  */
 export function requireCreatorOrAdmin(request: FastifyRequest, kind: string, record: { id: string; created_by: string | null }, action: string, hint = ""): void {

@@ -1,6 +1,7 @@
 /**
  * Every error leaves the API as JSON a person can act on: `{statusCode, error, message}`,
- * plus `fields` naming each invalid field for a 400. Store errors map to 400/404/409 (a write
+ * plus `fields` naming each invalid field for a 400, and for a 409 the field whose value another
+ * record holds (a dataset's name, a user's username). Store errors map to 400/404/409 (a write
  * naming the requesting user, deleted since the request was authenticated, to 401), an
  * unreachable database to 503 (postgres.js reconnects by itself, so the next request after
  * the database returns succeeds), a transaction that kept losing conflicts (BusyError) to 503 with
@@ -142,7 +143,7 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
     }
     if (err instanceof InvalidError) return sendError(reply, 400, err.message, err.fields);
     if (err instanceof NotFoundError) return sendError(reply, 404, err.message);
-    if (err instanceof ConflictError) return sendError(reply, 409, err.message);
+    if (err instanceof ConflictError) return sendError(reply, 409, err.message, err.field ? [{ field: err.field, message: err.fieldMessage }] : undefined);
     if (err instanceof HttpError) {
       // RFC 6750 §3: a 401 names the scheme the client should use, and what was wrong with the
       // token sent; a 403 of the token's user's role what it lacks.

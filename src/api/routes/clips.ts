@@ -43,6 +43,11 @@ const band = {
   high_freq: z.number({ error: "must be a number of Hz, or null" }).finite().positive("must be > 0").nullable().optional()
     .describe("Upper frequency bound (Hz, real), <= the recording's Nyquist frequency; null or absent: none"),
 };
+/**
+ * What a member refused another's clip (its move, its deletion) may do instead: any member notes on
+ * any clip. Not its trash, which is its creator's too (the hint had said "trash it instead").
+ */
+const ASK_ITS_CREATOR = "write a note on it for its creator";
 const bandInOrder = (b: { low_freq?: number | null; high_freq?: number | null }) => b.low_freq == null || b.high_freq == null || b.low_freq < b.high_freq;
 export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ["clips"];
@@ -80,21 +85,27 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get("/clips/:id", { schema: { summary: "Get a clip", tags, params: idParams, response: { 200: clipSchema, 404: errorBody } } }, async (request) => getClip(sql, request.params.id));
 
+  // A clip's bounds are what its creator's annotation covers, as its deletion and its trash are
+  // theirs: another member moved them, and the clip's tags then named other audio. Its tags,
+  // features and notes stay open to any member (labelling is collaborative).
   app.patch("/clips/:id", {
     schema: {
-      summary: "Move a clip's bounds", tags, params: idParams,
+      summary: "Move a clip's bounds (its creator or an admin)", tags, params: idParams,
       description: "A field absent keeps its value; `low_freq` or `high_freq` null removes that bound. The result is checked whole: start_time < end_time within the recording, low_freq < high_freq within its Nyquist frequency.",
       body: z.strictObject({ start_time: seconds("Start").optional(), end_time: seconds("End").optional(), ...band }).refine(bandInOrder, { message: "must be > low_freq", path: ["high_freq"] }),
-      response: { 200: clipSchema, 400: errorBody, 404: errorBody, 409: errorBody },
+      response: { 200: clipSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
     },
-  }, async (request) => updateClip(sql, request.params.id, request.body));
+  }, async (request) => {
+    requireCreatorOrAdmin(request, "clip", await getClip(sql, request.params.id), "move", ASK_ITS_CREATOR);
+    return updateClip(sql, request.params.id, request.body);
+  });
 
   // Deleting is for good, unlike trash: like recordings and datasets (admin only), it is not
   // for any member — only the clip's creator, who may undo their own mistake, or an admin.
   app.delete("/clips/:id", {
     schema: { summary: "Delete an active clip for good (its creator or an admin)", tags, params: idParams, response: { 204: z.null(), 403: errorBody, 404: errorBody, 409: errorBody } },
   }, async (request, reply) => {
-    requireCreatorOrAdmin(request, "clip", await getClip(sql, request.params.id), "delete", "trash it instead");
+    requireCreatorOrAdmin(request, "clip", await getClip(sql, request.params.id), "delete", ASK_ITS_CREATOR);
     await deleteClip(sql, request.params.id);
     return reply.code(204).send(null);
   });

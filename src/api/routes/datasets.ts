@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { STATES } from "../../store/common.js";
-import { DATASET_SORTS, RECENT_SCAN_MS, SCAN_STATUSES, createDataset, datasetsHoldingSameBytes, deleteDataset, getDataset, importDataset, listDatasets, relocateDataset, scanPage, updateDataset } from "../../store/datasets.js";
+import { DATASET_SORTS, RECENT_SCAN_MS, SCAN_STATUSES, createDataset, datasetsHoldingSameBytes, deleteDataset, getDataset, importNew, listDatasets, relocateDataset, scanPage, updateDataset } from "../../store/datasets.js";
 import { clientLeft } from "../client-left.js";
 import { checkInAudioRoots } from "../recording-file.js";
 import { resolveAudioDir } from "../../store/paths.js";
@@ -60,7 +60,8 @@ const scanQuery = z.strictObject({
 });
 
 const importSchema = z.object({
-  run: z.object({ id: z.uuid(), kind: z.string(), status: z.string(), created_at: timestamp, finished_at: nullableTimestamp, engine_version: z.string().nullable().describe("The sonotile version that made the run (GET /v1/runs/{id})") }),
+  run: z.object({ id: z.uuid(), kind: z.string(), status: z.string(), created_at: timestamp, finished_at: nullableTimestamp, engine_version: z.string().nullable().describe("The sonotile version that made the run (GET /v1/runs/{id})") })
+    .nullable().describe("The import's run; null when there was nothing to register (no new file whose header reads): no run is recorded then, as by `sonotile dataset add`"),
   registered: z.array(z.object({ path: z.string(), recording_id: z.uuid() })),
   moved: z.array(z.object({ from: z.string(), path: z.string(), recording_id: z.uuid() }))
     .describe("Recordings whose file was missing and is found at `path` (the same MD5: moved or renamed): the recording now points there and keeps its clips, tags, features and notes"),
@@ -151,7 +152,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/datasets/:id/import", {
     config: { deadline: false }, // it hashes every new file: minutes for a large dataset
     schema: {
-      summary: "Register the unregistered audio files (one import run)", tags, params: idParams,
+      summary: "Register the unregistered audio files (one import run; none when nothing is new)", tags, params: idParams,
       description: "Sent while an import of the same dataset runs on this server (or, on a shared PostgreSQL, on another one), it waits for that one to end, then registers the files still not registered: each file is read and hashed once. Those sent while one waits share its answer (its run, made by the first of them whose request is still open when it runs): a client that retries during a long import starts one more import, not one per retry. A waiting import whose every request was closed is not run; one that fails fails only its own requests.",
       response: { 200: importSchema, 403: errorBody, 404: errorBody, 409: errorBody },
     },
@@ -162,7 +163,7 @@ export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {
     const imported = await app.datasetImports.run(id, async () => {
       checkInAudioRoots(app, (await getDataset(sql, id)).audio_dir, `dataset ${id}`);
       try {
-        return await importDataset(sql, id, user);
+        return await importNew(sql, id, user);
       } finally {
         app.recentScans.forget(id);
       }

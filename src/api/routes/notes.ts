@@ -40,6 +40,7 @@ export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/notes", {
     schema: {
       summary: "Write a note", tags,
+      description: "On a recording (`recording_id`) or a clip (`clip_id`): one of them, not both (400 naming the field).",
       body: z.strictObject({ message: label(1000), is_issue: isIssue.optional(), recording_id: id.optional(), clip_id: id.optional() }),
       response: { 201: noteSchema, 400: errorBody, 404: errorBody, 409: errorBody },
     },
