@@ -7,7 +7,7 @@
  *   from a shared counter, the workers writing their columns straight into one [bins][frames]
  *   output over a SharedArrayBuffer, allocated once — the pipeline of bench/stft.ts
  *   (preallocated output) on all threads; the scaling target is measured on this one;
- * - pieces: `piece` tasks as the server's one-shot route makes them, each result a new array
+ * - pieces: pieces as the server's one-shot route makes them (`tile` tasks of one frame a column, every bin), each result a new array
  *   transferred back (fresh memory per task: what a server answering requests pays).
  *
  * Each runs on a 1-thread and a 2-thread pool, alternately (order rotated per round), each pass
@@ -28,6 +28,7 @@ import { join } from "node:path";
 import { floatWavHeader } from "../src/audio/wavwriter.js";
 import { parseParams } from "../src/engine/params.js";
 import { statsForPiece } from "../src/engine/recording.js";
+import { pieceLayout } from "../src/tiles/grid.js";
 import { checkpointBlocks, TilePool } from "../src/tiles/pool.js";
 import { loadAverage, median, rotate } from "./lib/measure.js";
 import { benchSignal } from "./lib/signal.js";
@@ -112,7 +113,7 @@ export async function runPool(opts: { rounds: number; repeats: number }, log: (l
     const passShared = (pool: TilePool) => timed(() => pool.frameRangeInto(source, recording, 0, stats.frames, shared));
     const passPieces = (pool: TilePool) => timed(async () => {
       const pieces = await Promise.all(tasks.map(([f0, f1]) =>
-        pool.run<Uint8Array>({ kind: "piece", ...source, stats: statsForPiece(stats, f0), f0, f1, format: "f32", cmap: params.cmap })));
+        pool.run<Uint8Array>({ kind: "tile", ...source, stats: statsForPiece(stats, f0), layout: pieceLayout(f0, f1, geometry, {}), format: "f32", cmap: params.cmap })));
       const bytes = pieces.reduce((sum, p) => sum + p.byteLength, 0);
       if (bytes !== 4 * geometry.bins * stats.frames) throw new Error(`pool pass returned ${bytes} bytes, expected ${4 * geometry.bins * stats.frames}`);
     });

@@ -685,7 +685,7 @@ describe("fair scheduling across clients", () => {
     const run = tiles.pool.run.bind(tiles.pool);
     const clients: string[][] = [];
     tiles.pool.run = (task, signal, timeoutMs, taskClients) => {
-      if (task.kind === "tile" || task.kind === "piece") clients.push([...taskClients!.all]);
+      if (task.kind === "tile") clients.push([...taskClients!.all]);
       return run(task, signal, timeoutMs, taskClients);
     };
     onTestFinished(() => {
@@ -713,7 +713,7 @@ describe("the request time limit (SPEC §10)", () => {
       await limited.close();
     });
     const run = limited.pool.run.bind(limited.pool);
-    if (hold !== undefined) limited.pool.run = (task, signal, timeoutMs) => run(task.kind === "tile" || task.kind === "piece" ? faultTask({ kind: "hold", ms: hold }) : task, signal, timeoutMs);
+    if (hold !== undefined) limited.pool.run = (task, signal, timeoutMs) => run(task.kind === "tile" ? faultTask({ kind: "hold", ms: hold }) : task, signal, timeoutMs);
     return { server, pool: limited.pool };
   }
 
@@ -784,7 +784,80 @@ describe("one-shot image and health", () => {
     expect(res.headers["x-frame-range"]).toBe("81,161");
     const tooBig = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=20` });
     expect(tooBig.statusCode).toBe(400);
-    expect(tooBig.json().message).toMatch(/the image would be 1601 × 552 = 883752 pixels \(frames × bins\); the limit is 55200/);
+    expect(tooBig.json().message).toMatch(/the image would be 1601 × 552 = 883752 pixels \(columns × rows\); the limit is 55200: ask for fewer rows \(height, fmin\/fmax\)/);
+    // The limit counts the rows the image has, after its crop: 1601 × 34 = 54434 fits, 1601 × 35 = 56035 does not.
+    const merged = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=20&height=34` });
+    expect([merged.statusCode, merged.headers["x-shape"]]).toEqual([200, "34,1601"]);
+    expect((await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=20&height=35` })).statusCode).toBe(400);
+    // 1601 frames × 34 bins of a band: 17 bins at 40.018 Hz apart from 10 kHz to 10.68 kHz.
+    const band = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=20&fmin=10000&fmax=10680` });
+    expect([band.statusCode, band.headers["x-shape"]]).toEqual([200, "17,1601"]);
+  });
+
+  it("crops and merges rows by fmin, fmax and height as a tile does: the rows of the whole image, merged by their maximum", async () => {
+    // 441-point FFTs, 221 bins 100 Hz apart: 128 frames of them are within the pixel limit (55200).
+    const hop = Number((await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=1&format=f32&window_size=0.01` })).headers["x-hop-seconds"]);
+    /** The frames centred in [127.5, 255.5) hops: 128 … 255, as tile 1 of width 128 covers. */
+    const interval = `start_time=${127.5 * hop}&end_time=${255.5 * hop}&window_size=0.01`;
+    const values = async (query: string) => {
+      const res = await app.inject({ url: `/v1/recordings/${id}/spectrogram?${interval}&format=f32${query}` });
+      expect(res.statusCode, res.body).toBe(200);
+      return { values: bytesToF32(res.rawPayload), headers: res.headers };
+    };
+    const whole = await values("");
+    expect([whole.headers["x-frame-range"], whole.headers["x-shape"]]).toEqual(["128,256", "221,128"]);
+    const columns = 128;
+    /** Rows [k0, k1) of the whole image, merged into `rows` rows by their maximum (row r: bins k0 + floor(r·n/rows) …). */
+    const rowsOfWhole = (k0: number, k1: number, rows: number) => {
+      const out = new Float32Array(rows * columns);
+      const n = k1 - k0;
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < columns; c++) {
+          let m = -Infinity;
+          for (let k = k0 + Math.floor((r * n) / rows); k < k0 + Math.floor(((r + 1) * n) / rows); k++) m = Math.max(m, whole.values[k * columns + c]);
+          out[r * columns + c] = m;
+        }
+      }
+      return out;
+    };
+    // 1950 Hz … 8050 Hz: bins 20 (2000 Hz) … 80 (8000 Hz).
+    const cropped = await values("&fmin=1950&fmax=8050");
+    expect([cropped.headers["x-shape"], cropped.headers["x-frequency-range"], cropped.headers["x-bins-per-row"], cropped.headers["x-frame-range"]])
+      .toEqual(["61,128", "2000,8000", "1", "128,256"]);
+    expect(cropped.values).toEqual(rowsOfWhole(20, 81, 61));
+    const merged = await values("&fmin=1950&fmax=8050&height=16");
+    expect([merged.headers["x-shape"], merged.headers["x-bins-per-row"]]).toEqual(["16,128", "3.8125"]);
+    expect(merged.values).toEqual(rowsOfWhole(20, 81, 16));
+    expect((await values("&height=7")).values).toEqual(rowsOfWhole(0, 221, 7));
+    // The 0 Hz row alone is a band, as for tiles.
+    expect((await values("&fmin=0&fmax=0")).values).toEqual(rowsOfWhole(0, 1, 1));
+    // What tile 1 of width 128 gives for the same band, values and geometry.
+    for (const query of ["&fmin=1950&fmax=8050&height=16&pcen=false", "&fmax=3000&scale=power"]) {
+      const [piece, tile] = [await values(query), await app.inject({ url: `/v1/recordings/${id}/tiles/0/1.f32?width=128&window_size=0.01${query}` })];
+      expect(tile.statusCode, tile.body).toBe(200);
+      expect(piece.values, query).toEqual(bytesToF32(tile.rawPayload));
+      for (const header of ["x-shape", "x-frame-range", "x-frequency-range", "x-bins-per-row", "x-value-range"]) expect(piece.headers[header], `${query} ${header}`).toBe(tile.headers[header]);
+    }
+    // Spelled-out defaults are the same image (ETag): the bytes cover the same rows.
+    const etag = async (query: string) => (await app.inject({ url: `/v1/recordings/${id}/spectrogram?${interval}${query}` })).headers.etag;
+    expect(await etag("&fmin=0&fmax=22050&height=221")).toBe(await etag(""));
+    expect(await etag("&height=110")).not.toBe(await etag(""));
+  });
+
+  it("refuses a bad band as a tile does, naming the field with the tile's words", async () => {
+    /** The fields of a 400. */
+    const fields = async (url: string) => {
+      const res = await app.inject({ url: `/v1/recordings/${id}/${url}` });
+      expect(res.statusCode, url).toBe(400);
+      return res.json().fields;
+    };
+    for (const [query, field] of [["fmin=abc", "fmin"], ["fmin=-1", "fmin"], ["fmax=0x10", "fmax"], ["height=0", "height"], ["height=1.5", "height"], ["height=100000", "height"],
+      ["fmin=3000&fmax=2000", "fmax"], ["fmin=30000", "fmin"], ["fmin=10010&fmax=10020", "fmin"]] as const) {
+      const piece = await fields(`spectrogram?start_time=1&end_time=2&format=f32&${query}`);
+      expect(piece.map((f: { field: string }) => f.field), query).toEqual([field]);
+      expect(piece, query).toEqual(await fields(`tiles/0/0.f32?${query}`));
+    }
+    expect(await fields("spectrogram?start_time=1&end_time=2&height=100000")).toEqual([{ field: "height", message: "must be <= 552 (the bins in the band)" }]);
   });
 
   it("gives the same values as the whole recording's frames (f32)", async () => {
@@ -989,7 +1062,12 @@ describe("OpenAPI document", () => {
     for (const path of ["/v1/recordings/{id}/tiles/{z}/{tile}", "/v1/recordings/{id}/tiles/{z}/stream"]) {
       expect(parameter(path, "width").schema, path).toEqual({ type: "number", enum: [...TILE_WIDTHS], default: 512 });
       expect(parameter(path, "z").schema, path).toEqual({ type: "integer", minimum: 0, maximum: MAX_ZOOM });
+    }
+    // Every route a 503 for slow clients tells to ask for "fewer rows with height, fmin or fmax" takes them, as the tile does.
+    for (const path of ["/v1/recordings/{id}/tiles/{z}/{tile}", "/v1/recordings/{id}/tiles/{z}/stream", "/v1/recordings/{id}/spectrogram"]) {
       expect(parameter(path, "height").schema, path).toMatchObject({ type: "integer", minimum: 0, exclusiveMinimum: true });
+      for (const name of ["fmin", "fmax"]) expect(parameter(path, name).schema, `${path} ${name}`).toMatchObject({ type: "number", minimum: 0 });
+      for (const name of ["fmin", "fmax", "height"]) expect(parameter(path, name).description, `${path} ${name}`).toBe(parameter("/v1/recordings/{id}/tiles/{z}/{tile}", name).description);
     }
     expect(parameter("/v1/recordings", "limit").schema).toEqual({ type: "integer", minimum: 1, maximum: MAX_LIMIT, default: 50 });
     expect(parameter("/v1/recordings", "offset").schema).toEqual({ type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 });

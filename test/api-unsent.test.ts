@@ -89,9 +89,17 @@ it("paused clients of large tiles hold at most the server's limit: the next dist
   expect(refused.headers["retry-after"]).toBe("5");
   expect(refused.json().message).toBe("answers still being sent to slower clients hold 64.0 MiB, and this one's 32.0 MiB would take them past the server's limit of 80.0 MiB; retry in a few seconds, or ask for a smaller answer (png, fewer rows with height, fmin or fmax, a narrower tile or interval)");
   // The one-shot image sends the same way.
-  const image = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=20&format=f32&window_size=${16384 / 44100}&hop_size=${880 / 16384}&pcen=false&max_dB=-3` });
+  const imageUrl = `/v1/recordings/${id}/spectrogram?start_time=0&end_time=20&format=f32&window_size=${16384 / 44100}&hop_size=${880 / 16384}&pcen=false&max_dB=-3`;
+  const image = await app.inject({ url: imageUrl });
   expect(image.statusCode).toBe(503);
   expect(tiles.computed).toBe(computed);
+  expect(app.unsentBytes.bytes).toBe(2 * TILE_BYTES);
+  // What the refusal says to do, the route takes: fewer rows (1003 frames × 256 rows, 1 MiB) fit.
+  expect(image.json().message).toMatch(/ask for a smaller answer \(png, fewer rows with height, fmin or fmax, /);
+  const fewerRows = await app.inject({ url: `${imageUrl}&height=256` });
+  expect([fewerRows.statusCode, fewerRows.headers["x-shape"]]).toEqual([200, "256,1003"]);
+  const band = await app.inject({ url: `${imageUrl}&fmin=20000&fmax=22050` });
+  expect([band.statusCode, band.headers["x-frequency-range"]]).toEqual([200, "20001.654052734375,22050"]);
   expect(app.unsentBytes.bytes).toBe(2 * TILE_BYTES);
 
   const gone = [first, again, second].map(({ socket }) => new Promise((resolve) => socket.once("close", resolve)));

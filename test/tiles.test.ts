@@ -449,7 +449,7 @@ describe("caching and the pool", () => {
     const limits = { frames: 1 << 16, pixels: 1 << 25 };
     await service.stats(recording, p); // which the ETag needs (a pass of its own, counted in computed)
     const computed = service.computed;
-    const plan = await service.planPiece(recording, p, 0.1, 0.3, "png", limits);
+    const plan = await service.planPiece(recording, p, 0.1, 0.3, {}, "png", limits);
     expect(service.computed).toBe(computed);
     const piece = await service.render(plan);
     expect([piece.etag, service.computed]).toEqual([plan.etag, computed + 1]);
@@ -461,8 +461,10 @@ describe("caching and the pool", () => {
     const options = tileOptionsSchema.parse({ width: 512 });
     const computed = service.computed;
     await expect(service.planTile(recording, p, 0, 1, options, "png", 512 * 10)).rejects.toThrow(/^height: the tile would be 512 × 24 = 12288 pixels \(columns × rows\); the limit is 5120: /);
-    await expect(service.planPiece(recording, p, 0, 10, "png", { frames: 1000, pixels: 1 << 30 })).rejects.toThrow(/^end_time: the interval holds \d+ frames; the limit is 1000 per image/);
-    await expect(service.planPiece(recording, p, 0, 1, "png", { frames: 1 << 20, pixels: 100 })).rejects.toThrow(/^end_time: the image would be \d+ × 24 = \d+ pixels/);
+    await expect(service.planPiece(recording, p, 0, 10, {}, "png", { frames: 1000, pixels: 1 << 30 })).rejects.toThrow(/^end_time: the interval holds \d+ frames; the limit is 1000 per image/);
+    await expect(service.planPiece(recording, p, 0, 1, {}, "png", { frames: 1 << 20, pixels: 100 })).rejects.toThrow(/^end_time: the image would be \d+ × 24 = \d+ pixels/);
+    // Its band is a tile's, checked as early.
+    await expect(service.planPiece(recording, p, 0, 1, { height: 25 }, "png", { frames: 1 << 20, pixels: 1 << 30 })).rejects.toThrow(/^height: must be <= 24 \(the bins in the band\)$/);
     await expect(service.planStream(recording, p, 0, 0, 20, options, { tiles: 3, pixels: 1 << 30 })).rejects.toThrow(/end_time: the interval spans \d+ tiles at zoom 0; the limit is 3 per stream/);
     await expect(service.planStream(recording, p, 0, 0, 1, options, { tiles: 100, pixels: 100 })).rejects.toThrow(/^height: the tile would be/);
     expect(service.computed).toBe(computed);
@@ -630,7 +632,7 @@ describe("caching and the pool", () => {
       const count = tileCount(frameCount(samples.length, frameGeometry(p.window_size, p.hop_size, RATE)), 0, 1024);
       const pastEnd = [
         () => shared.planTile(recording, p, 0, count, options, "f32"),
-        () => shared.planPiece(recording, p, SECONDS + 1, SECONDS + 2, "f32", { frames: 1 << 20, pixels: 1 << 30 }),
+        () => shared.planPiece(recording, p, SECONDS + 1, SECONDS + 2, {}, "f32", { frames: 1 << 20, pixels: 1 << 30 }),
         () => shared.planStream(recording, p, 0, SECONDS + 1, SECONDS + 2, options, { tiles: 100, pixels: 1 << 30 }),
       ];
       if (threads > 1) {

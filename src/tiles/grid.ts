@@ -2,7 +2,7 @@
  * The tile grid of SPEC §4. At zoom z ≥ 0, tile x covers frames [x·W·2^z, (x+1)·W·2^z) of the
  * whole recording's spectrogram, each column the maximum of 2^z consecutive frames; rows are
  * all nperseg//2+1 bins, or those between fmin and fmax, optionally merged (maximum) into
- * `height` rows. The last tile of a recording is narrower.
+ * `height` rows. The last tile of a recording is narrower. The one-shot image's rows are a tile's.
  */
 import { z } from "zod";
 import { plural } from "../audio/types.js";
@@ -14,14 +14,20 @@ export const TILE_WIDTHS = [128, 256, 512, 1024] as const;
 export const MAX_ZOOM = 20;
 
 /**
- * Tile request fields beyond the spectrogram parameters, validated like them: numbers from a query
- * string read as theirs are (decimalText, integerText), the widths declared as the enum they are.
+ * The rows of a tile or one-shot image beyond the spectrogram parameters, validated like them:
+ * numbers from a query string read as theirs are (decimalText, integerText).
  */
-export const tileOptionsSchema = z.object({
-  width: integerText(z.literal(TILE_WIDTHS, { error: `must be one of ${TILE_WIDTHS.join(", ")}` })).prefault(512).describe("Frames per tile at zoom 0 (W)"),
+export const bandOptionsSchema = z.object({
   fmin: decimalText(z.number({ error: "must be a number" }).min(0, "must be >= 0")).optional().describe("Lowest frequency shown, Hz (bins at or above it)"),
   fmax: decimalText(z.number({ error: "must be a number" }).min(0, "must be >= 0")).optional().describe("Highest frequency shown, Hz (bins at or below it; fmin=0&fmax=0 is the 0 Hz row)"),
-  height: integerText(z.number({ error: "must be an integer" }).positive("must be > 0").int("must be an integer")).optional().describe("Rows of the tile: bins are merged (maximum) down to this many"),
+  height: integerText(z.number({ error: "must be an integer" }).positive("must be > 0").int("must be an integer")).optional().describe("Rows of the image: bins are merged (maximum) down to this many"),
+});
+export type BandOptions = z.output<typeof bandOptionsSchema>;
+
+/** Tile request fields beyond the spectrogram parameters: the band's, and the width, declared as the enum it is. */
+export const tileOptionsSchema = z.object({
+  width: integerText(z.literal(TILE_WIDTHS, { error: `must be one of ${TILE_WIDTHS.join(", ")}` })).prefault(512).describe("Frames per tile at zoom 0 (W)"),
+  ...bandOptionsSchema.shape,
 });
 export type TileOptions = z.output<typeof tileOptionsSchema>;
 
@@ -88,6 +94,25 @@ export function tileLayout(zoom: number, x: number, frames: number, g: FrameGeom
   const factor = 2 ** zoom;
   const f0 = x * options.width * factor;
   const f1 = Math.min(frames, f0 + options.width * factor);
+  const binEdges = bandRows(g, options);
+  return { z: zoom, x, f0, f1, factor, columns: Math.ceil((f1 - f0) / factor), binEdges, rows: binEdges.length - 1 };
+}
+
+/**
+ * The layout of the one-shot image of frames [f0, f1) (SPEC §3's piece): a column a frame, its
+ * rows a tile's (bandRows) — throws TileRangeError for a band outside the spectrogram.
+ */
+export function pieceLayout(f0: number, f1: number, g: FrameGeometry, options: BandOptions): TileLayout {
+  const binEdges = bandRows(g, options);
+  return { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges, rows: binEdges.length - 1 };
+}
+
+/**
+ * The bin edges of the rows of a band (TileLayout.binEdges): the bins within [fmin, fmax] Hz,
+ * merged into `height` rows — throws TileRangeError naming the field for a band with no bin, upside
+ * down, or of fewer bins than `height`.
+ */
+function bandRows(g: FrameGeometry, options: BandOptions): Int32Array {
   if (options.fmin !== undefined && options.fmax !== undefined && options.fmax < options.fmin) throw new TileRangeError("fmax", `must be >= fmin (${options.fmin} Hz)`);
   const [k0, k1] = binRange(g, options.fmin, options.fmax);
   if (k1 <= k0) throw new TileRangeError("fmin", `no frequency bin lies in [${options.fmin ?? 0}, ${options.fmax ?? g.samplerate / 2}] Hz (bins are ${g.samplerate / g.nperseg} Hz apart)`);
@@ -96,5 +121,5 @@ export function tileLayout(zoom: number, x: number, frames: number, g: FrameGeom
   if (rows > available) throw new TileRangeError("height", `must be <= ${available} (the bins in the band)`);
   const binEdges = new Int32Array(rows + 1);
   for (let r = 0; r <= rows; r++) binEdges[r] = k0 + Math.floor((r * available) / rows);
-  return { z: zoom, x, f0, f1, factor, columns: Math.ceil((f1 - f0) / factor), binEdges, rows };
+  return binEdges;
 }

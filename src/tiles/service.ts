@@ -20,7 +20,7 @@ import { needsRecordingStats, OVERVIEW_FACTOR, statsForOverview, statsForPiece, 
 import { VERSION } from "../engine/version.js";
 import type { PngText } from "../render/png.js";
 import { encodedBytesKnown, type TileFormat } from "./compute.js";
-import { framesOfInterval, tileLayout, TileRangeError, tilesInInterval, type TileLayout, type TileOptions } from "./grid.js";
+import { framesOfInterval, pieceLayout, tileLayout, TileRangeError, tilesInInterval, type BandOptions, type TileLayout, type TileOptions } from "./grid.js";
 import { TaskClients } from "./fair-queue.js";
 import { POOL_CLIENT, PoolBusyError, TaskTimeoutError, TilePool, type PoolOptions } from "./pool.js";
 import type { Source, StatsResult, WorkerTask } from "./worker.js";
@@ -201,7 +201,7 @@ const STATS_TOUCH_MS = 60_000;
  */
 const FRAMES_WAIT_MS = 3000;
 
-/** A one-shot image's limits: frames, and pixels (frames × bins). */
+/** A one-shot image's limits: frames, and pixels (columns × rows, after its band's crop). */
 export interface PieceLimits { frames: number; pixels: number }
 
 /** A stream's limits: tiles, and pixels per tile (columns × rows). */
@@ -915,30 +915,32 @@ export class TileService {
   }
 
   /**
-   * The piece [start, end) seconds of SPEC §3 (the one-shot image route), planned as `planTile`
-   * plans a tile; refused (TileRangeError) when it would hold more than `limits.frames` frames
-   * or `limits.pixels` values.
+   * The piece [start, end) seconds of SPEC §3 (the one-shot image route), its rows a tile's
+   * (`options`: fmin, fmax, height), planned as `planTile` plans a tile — and computed as a tile of
+   * one frame a column is; refused (TileRangeError) when it would hold more than `limits.frames`
+   * frames or `limits.pixels` values (columns × rows, after the crop: fewer rows bring it under).
    */
-  async planPiece(recording: TileRecording, params: Params, start: number, end: number, format: TileFormat, limits: PieceLimits, requester?: Requester): Promise<ImagePlan> {
-    const place = (frames: number, g: FrameGeometry): [number, number] => {
+  async planPiece(recording: TileRecording, params: Params, start: number, end: number, options: BandOptions, format: TileFormat, limits: PieceLimits, requester?: Requester): Promise<ImagePlan> {
+    const place = (frames: number, g: FrameGeometry): TileLayout => {
       const [f0, f1] = framesOfInterval(start, end, frames, g, pastEndHint(recording));
-      const count = f1 - f0, pixels = count * g.bins;
+      const count = f1 - f0;
       if (count > limits.frames) throw new LimitError("end_time", `the interval holds ${count} frames; the limit is ${limits.frames} per image: ask for a shorter interval or use tiles`);
+      const layout = pieceLayout(f0, f1, g, options);
+      const pixels = count * layout.rows;
       if (pixels > limits.pixels) {
-        throw new LimitError("end_time", `the image would be ${count} × ${g.bins} = ${pixels} pixels (frames × bins); the limit is ${limits.pixels}: ask for a shorter interval, a longer hop_size or a shorter window_size, or use tiles`);
+        throw new LimitError("end_time", `the image would be ${count} × ${layout.rows} = ${pixels} pixels (columns × rows); the limit is ${limits.pixels}: ask for fewer rows (height, fmin/fmax), a shorter interval, a longer hop_size or a shorter window_size, or use tiles`);
       }
-      return [f0, f1];
+      return layout;
     };
     const pass = this.checkedPass(recording, params);
     await this.placeBeforePass(recording, params, pass, place, requester);
     const { geometry, stats } = await this.statsOf(recording, params, pass, requester);
-    const [f0, f1] = place(stats.frames, geometry);
-    const layout: TileLayout = { z: 0, x: 0, f0, f1, factor: 1, columns: f1 - f0, binEdges: Int32Array.from({ length: geometry.bins + 1 }, (_, k) => k), rows: geometry.bins };
+    const layout = place(stats.frames, geometry);
     const headers = geometryHeaders(layout, geometry, params, stats);
     return {
       etag: this.etag(recording, params, "piece", layout, format),
       layout,
-      task: { kind: "piece", ...source(recording, params), stats: statsForPiece(stats, f0), f0, f1, format, cmap: params.cmap, text: pngText(recording, params, format, headers) },
+      task: { kind: "tile", ...source(recording, params), stats: statsForPiece(stats, layout.f0), layout, format, cmap: params.cmap, text: pngText(recording, params, format, headers) },
       knownBytes: encodedBytesKnown(layout.rows, layout.columns, format),
       contentType: CONTENT_TYPES[format],
       headers,

@@ -60,12 +60,12 @@ export type WorkerTask =
   | StatsTask
   // the frame count and geometry alone, for parameters that need no pass (needsRecordingStats)
   | ({ kind: "frames" } & Source)
+  // a tile, or a one-shot image (a piece: a tile of one frame a column over any frames, TileService#planPiece);
   // `text`: a PNG's iTXt entries (what made it: TileService's pngText)
   | ({ kind: "tile"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName; text?: readonly PngText[] } & Source)
   // a tile pooled from `stats.overview` (statsForOverview: shared memory, a view crosses, not a
   // copy) rather than from the samples: no file is read
   | ({ kind: "overview"; stats: PackedStats; layout: TileLayout; format: TileFormat; cmap: ColormapName; text?: readonly PngText[] } & Source)
-  | ({ kind: "piece"; stats: PackedStats; f0: number; f1: number; format: TileFormat; cmap: ColormapName; text?: readonly PngText[] } & Source)
   // blocks of frames claimed from `next` (see TilePool#frameRangeInto) — block k is frames
   // [bounds[k], bounds[k + 1]) of the range [bounds[0], bounds.at(-1)) — each written into its
   // columns of `output`, a [bins][frames of the range] matrix in shared memory
@@ -319,10 +319,6 @@ async function computeSpectrogram(task: Exclude<WorkerTask, FeaturesTask>): Prom
     return null;
   }
   const render = { params: task.params, peak: task.stats.peak, cmap: task.cmap, text: task.text };
-  if (task.kind === "tile") {
-    const { layout } = task;
-    return move(await encodeImage(layout.rows, layout.columns, task.format, render, scratch, (values) => tileValues(recording, layout, values)));
-  }
-  const { f0, f1 } = task;
-  return move(await encodeImage(recording.geometry.bins, f1 - f0, task.format, render, scratch, (values) => recording.writeFrameRange(f0, f1, values, 0)));
+  const { layout } = task;
+  return move(await encodeImage(layout.rows, layout.columns, task.format, render, scratch, (values) => tileValues(recording, layout, values)));
 }

@@ -15,7 +15,7 @@ import { AudioFormatError } from "../../audio/types.js";
 import { SampleValuesError } from "../../engine/analysis.js";
 import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parseParams, type Params } from "../../engine/params.js";
 import { encodedBytesBound, TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
-import { MAX_ZOOM, tileOptionsSchema, TileRangeError, type TileOptions } from "../../tiles/grid.js";
+import { bandOptionsSchema, MAX_ZOOM, tileOptionsSchema, TileRangeError } from "../../tiles/grid.js";
 import { PoolBusyError, TaskTimeoutError } from "../../tiles/pool.js";
 import { GEOMETRY_HEADERS, StatsPendingError, type ImagePlan, type Requester, type TileBody, type TileRecording, type TileService } from "../../tiles/service.js";
 import { requesterOf } from "../client-left.js";
@@ -84,12 +84,12 @@ const spectrogramErrors = {
 };
 const format = oneOf(TILE_FORMATS);
 
-/** Splits a validated query into spectrogram parameters and tile options. */
-function splitQuery(query: Record<string, unknown>): { params: Params; options: TileOptions } {
+/** Splits a validated query into spectrogram parameters and the route's own options (a tile's: tileOptionsSchema; the one-shot image's: bandOptionsSchema). */
+function splitQuery<Options extends z.ZodType>(query: Record<string, unknown>, optionsSchema: Options): { params: Params; options: z.output<Options> } {
   const params: Record<string, unknown> = {};
   const rest: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(query)) ((PARAM_NAMES as string[]).includes(k) ? params : rest)[k] = v;
-  return { params: parseParams(params), options: tileOptionsSchema.parse(rest) };
+  return { params: parseParams(params), options: optionsSchema.parse(rest) };
 }
 
 /**
@@ -206,7 +206,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   }, async (request, reply) => {
     const [xText, fmt] = request.params.tile.split(".");
     const { revision: askedRevision, ...query } = request.query;
-    const { params, options } = splitQuery(query);
+    const { params, options } = splitQuery(query, tileOptionsSchema);
     const { recording, revision } = await tileRecording(reply, request.params.id);
     const cache = cacheControl(request, askedRevision, revision);
     // The client's leaving cancels what is done for it alone: the stats pass too, until its 503.
@@ -230,7 +230,7 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   }, async (request, reply) => {
     const { start_time, end_time, format: fmt, revision: _revision, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat; revision?: string };
     if (!(end_time > start_time)) throw new ParamsError([{ field: "end_time", message: `must be > start_time (${start_time})` }]);
-    const { params, options } = splitQuery(query);
+    const { params, options } = splitQuery(query, tileOptionsSchema);
     const { recording } = await tileRecording(reply, request.params.id);
     const z = request.params.z;
     const requester = requesterOf(reply);
@@ -307,21 +307,21 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
     config: HEAD_DOCUMENTED,
     schema: {
       summary: "A spectrogram image (or matrix) of [start_time, end_time)",
-      description: "The frames of the whole recording's spectrogram whose centres lie in [start_time, end_time): same normalization, PCEN state and filter context as the whole recording, so any two requests agree where they overlap.",
+      description: "The frames of the whole recording's spectrogram whose centres lie in [start_time, end_time): same normalization, PCEN state and filter context as the whole recording, so any two requests agree where they overlap. Its rows are a tile's: every bin, or those within [fmin, fmax] merged (maximum) into `height` rows; the pixel limit counts the rows after that crop.",
       tags: ["spectrograms"],
       params: z.object({ id }),
-      querystring: paramsObject.extend({ ...interval, format: format.default("png"), ...revisionQuery }).superRefine(checkCrossFieldRules),
+      querystring: paramsObject.extend({ ...bandOptionsSchema.shape, ...interval, format: format.default("png"), ...revisionQuery }).superRefine(checkCrossFieldRules),
       response: { 200: spectrogramBody, 304: spectrogramNotModified, ...spectrogramErrors },
     },
   }, async (request, reply) => {
     const { start_time, end_time, format: fmt, revision: askedRevision, ...query } = request.query as Record<string, unknown> & { start_time: number; end_time: number; format: TileFormat; revision?: string };
     if (!(end_time > start_time)) throw new ParamsError([{ field: "end_time", message: `must be > start_time (${start_time})` }]);
-    const params = parseParams(query);
+    const { params, options } = splitQuery(query, bandOptionsSchema);
     const { recording, revision } = await tileRecording(reply, request.params.id);
     const cache = cacheControl(request, askedRevision, revision);
     const pieceLimits = { frames: limits.maxImageFrames, pixels: limits.maxImagePixels };
     const requester = requesterOf(reply);
-    const plan = await app.tiles.planPiece(recording, params, start_time, end_time, fmt, pieceLimits, requester);
+    const plan = await app.tiles.planPiece(recording, params, start_time, end_time, options, fmt, pieceLimits, requester);
     if (notModified(request.headers["if-none-match"], plan.etag)) return reply.code(304).header("ETag", plan.etag).header("Cache-Control", cache).send();
     return sendPlanned(reply, plan, cache, requester);
   });
