@@ -150,10 +150,10 @@ describe("POST /v1/jobs extract_features", () => {
     const bad = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data: { targets: { dataset_id: fx.datasetId }, features: ["loudness"] } } });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().fields.map((f: { field: string }) => f.field)).toEqual(["data.features.0"]);
-    // A body without data (or with data not an object) says what data holds: zod said "Invalid input: expected object, received undefined".
-    for (const data of [undefined, "targets"]) {
+    // A body with data not an object says what data holds, one without it that it is required: zod said "Invalid input: expected object, received undefined".
+    for (const [data, refusal] of [[undefined, "is required"], ["targets", "must be the task's data, an object {targets, features?, params?, band?, expiration_delay?}"]]) {
       const none = await app.inject({ method: "POST", url: "/v1/jobs", headers: admin, payload: { task: "extract_features", data } });
-      expect([none.statusCode, none.json().message], String(data)).toEqual([400, "invalid body: data: must be the task's data, an object {targets, features?, params?, band?, expiration_delay?}"]);
+      expect([none.statusCode, none.json().message], String(data)).toEqual([400, `invalid body: data: ${refusal}`]);
     }
     // The list's filters are checked as the submission is: an unknown task is a 400, not an empty page.
     for (const query of ["task=mine_bitcoin", "status=sleeping"]) {

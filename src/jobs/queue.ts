@@ -89,8 +89,9 @@ export const extractFeaturesData = z.strictObject({
     .describe(`Spectral features of the band [low_freq, high_freq] Hz only (as \`sonotile extract --clip-low-freq/--clip-high-freq\`), e.g. a box drawn around a call; default the whole spectrum. A low_freq at or above every target's Nyquist frequency is refused at submission; above some targets', their items fail. "${CLIP_BAND}": each clip target in its own low_freq/high_freq as its worker reads them (a missing side open: 0 or Nyquist), a clip without them and a recording over the whole spectrum; a clip whose band holds no FFT bin fails (refused at submission when every target would)`),
   expiration_delay: z.number().positive("must be > 0").max(10 * 365 * 24 * 3600, "must be <= 315360000 (10 years)").optional()
     .describe("Seconds the job's artifacts (features.csv, features.npy, log_mel.npy, provenance.json) are kept; default 30 days"),
-  // Missing or not an object, in the words of the other fields' refusals: zod's own said
-  // "Invalid input: expected object, received undefined". Its other issues (an unknown key) keep their words.
+  // Not an object (or none, parsed alone), in the words of the other fields' refusals: zod's own said
+  // "Invalid input: expected object, received undefined". A request without it is told `data: is
+  // required` (api/plugins/errors.ts). Its other issues (an unknown key) keep their words.
 }, { error: (issue) => (issue.code === "invalid_type" ? "must be the task's data, an object {targets, features?, params?, band?, expiration_delay?}" : undefined) });
 export type ExtractFeaturesData = z.output<typeof extractFeaturesData>;
 

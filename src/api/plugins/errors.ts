@@ -1,7 +1,7 @@
 /**
  * Every error leaves the API as JSON a person can act on: `{statusCode, error, message}`,
- * plus `fields` naming each invalid field for a 400, and for a 409 the field whose value another
- * record holds (a dataset's name, a user's username). Store errors map to 400/404/409 (a write
+ * plus `fields` naming each invalid field for a 400 (one left out `is required`), and for a 409
+ * the field whose value another record holds (a dataset's name, a user's username). Store errors map to 400/404/409 (a write
  * naming the requesting user, deleted since the request was authenticated, to 401), an
  * unreachable database to 503 (postgres.js reconnects by itself, so the next request after
  * the database returns succeeds), a transaction that kept losing conflicts (BusyError) to 503 with
@@ -12,7 +12,7 @@
  * A path that exists with other methods is a 405 with `Allow` (RFC 9110 §15.5.6), not a 404.
  */
 import fp from "fastify-plugin";
-import type { FastifyError, FastifyReply } from "fastify";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { STATUS_CODES } from "node:http";
 import { connectionErrorText, databaseOutageLog, isConnectionError, type DatabaseOutageLog } from "../../store/db.js";
@@ -70,10 +70,46 @@ export function sendError(reply: FastifyReply, statusCode: number, message: stri
   return reply.code(statusCode).type("application/json").send({ statusCode, error: STATUS_CODES[statusCode] ?? "Error", message, ...(fields ? { fields } : {}) });
 }
 
+/** "/a/0/b" → ["a", "0", "b"]: the keys of a field, as fastify-type-provider-zod joins them into an instancePath. */
+function fieldKeys(instancePath: string): string[] {
+  return instancePath.split("/").filter(Boolean);
+}
+
 /** "/a/0/b" → "a.0.b" — the field path as people write it. */
 function fieldPath(context: string | undefined, instancePath: string): string {
-  const path = instancePath.replace(/^\//, "").split("/").filter(Boolean).join(".");
-  return path || (context === undefined ? "body" : requestPart(context));
+  return fieldKeys(instancePath).join(".") || (context === undefined ? "body" : requestPart(context));
+}
+
+/**
+ * The part of `request` Fastify's validation context names, as the client sent it: a part that
+ * failed validation is left as it was read (its parsed value replaces it only once it passes).
+ */
+function sentPart(request: FastifyRequest, context: string | undefined): unknown {
+  return context === "querystring" ? request.query : context === "params" ? request.params : context === "headers" ? request.headers : request.body;
+}
+
+/** Whether the field at `keys` is absent from `sent` (JSON and query strings hold no undefined: absent is left out). */
+function isAbsent(sent: unknown, keys: readonly string[]): boolean {
+  let value = sent;
+  for (const key of keys) {
+    if (value === null || typeof value !== "object" || !Object.hasOwn(value, key)) return true;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value === undefined;
+}
+
+/**
+ * What a validation issue says of its field: `is required` when the request left the field out.
+ * A field's schema says what a value of it must be ("must be a string", the UUID rule), and zod
+ * hands it an absent field as `undefined` — which read as a value sent in the wrong form (POST
+ * /v1/clips without recording_id answered "recording_id: must be an RFC 9562 UUID…"). A rule's
+ * own issue (code `custom`) keeps its words, which say what the field is needed beside (tag_value
+ * "needs tag_key"); so does an issue of a whole request part, which names no field.
+ */
+function issueMessage(issue: { keyword: string; instancePath: string; message?: string }, sent: unknown): string {
+  const keys = fieldKeys(issue.instancePath);
+  if (keys.length && issue.keyword !== "custom" && isAbsent(sent, keys)) return "is required";
+  return issue.message ?? "is invalid";
 }
 
 /**
@@ -125,13 +161,14 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
       const where = err.validationContext;
+      const sent = sentPart(request, where);
       const fields = err.validation.flatMap((v) => {
         // An unknown key is blamed on the key itself, so the caller sees which name was wrong.
         const keys = (v.params as { keys?: unknown }).keys;
         if (v.keyword === "unrecognized_keys" && Array.isArray(keys)) {
           return keys.map((k) => ({ field: fieldPath(where, `${v.instancePath}/${String(k)}`), message: "is not a known field" }));
         }
-        return [{ field: fieldPath(where, v.instancePath), message: v.message ?? "is invalid" }];
+        return [{ field: fieldPath(where, v.instancePath), message: issueMessage(v, sent) }];
       });
       return sendError(reply, 400, `invalid ${requestPart(where)}: ${fields.map((f) => `${f.field}: ${f.message}`).join("; ")}`, fields);
     }
