@@ -4,7 +4,7 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { command } from "../src/cli/commands/extract.js";
@@ -622,17 +622,19 @@ describe("sonotile extract", () => {
 });
 
 describe("sonotile extract, interrupted", () => {
-  // Three targets, one thread, a fine hop: the first lasts a second or more, the second several
-  // (a wide margin for the Ctrl-C sent once the bar shows the first done), the last a moment.
-  // The first is a scratch copy: the test rewrites its modification time after the interruption.
-  const FIRST = join(tmp, "interrupted-first.wav");
-  beforeAll(() => copyFileSync(join(FIXTURES, "recordings/XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav"), FIRST));
-  const INPUTS = [
-    FIRST,
-    join(FIXTURES, "recordings/batdetect2_20230322_172000_selec2.wav"),
-    join(FIXTURES, "formats/wav_pcm_16.wav"),
-  ];
+  // Three targets, one thread, a fine hop: the first two last seconds each (a wide margin for the
+  // Ctrl-C sent once the bar shows one done), the last a moment. Which of the first two finishes
+  // first is not fixed: each starts once its file's header is read, two at a time on a thread
+  // (src/jobs/extract.ts), and the second's is at times read first — the tests check the rows the
+  // resume file holds, whichever they are. They are scratch copies: a test rewrites the
+  // modification time of one whose row was kept.
+  const FIXTURE_INPUTS = ["recordings/XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav", "recordings/batdetect2_20230322_172000_selec2.wav", "formats/wav_pcm_16.wav"];
+  const INPUTS = FIXTURE_INPUTS.map((name) => join(tmp, `interrupted-${basename(name)}`));
+  beforeAll(() => FIXTURE_INPUTS.forEach((name, i) => copyFileSync(join(FIXTURES, name), INPUTS[i])));
   const ARGS = [...INPUTS, "-j", "1", "--hop-size", "4e-4"];
+
+  /** The paths of the rows `resumeFile` holds, in its order (its header line, then a row a line). */
+  const resumeFilePaths = (resumeFile: string): string[] => readFileSync(resumeFile, "utf8").split("\n").slice(1, -1).map((line) => JSON.parse(line).path as string);
 
   /**
    * Runs extract in a terminal (`script` gives it one: the progress bar is drawn), presses Ctrl-C
@@ -646,7 +648,7 @@ describe("sonotile extract, interrupted", () => {
     let pressed = false;
     child.stdout.on("data", (chunk: Buffer) => {
       shown += chunk.toString();
-      if (!pressed && /\b[12]\/3 files/.test(shown)) {
+      if (!pressed && /\b[1-9]\d*\/\d+ files/.test(shown)) {
         pressed = true;
         child.stdin.write("\x03");
       }
@@ -673,8 +675,11 @@ describe("sonotile extract, interrupted", () => {
     const whole = readCsv(reference);
     const partial = readCsv(join(dir, "features.partial.csv"));
     expect(partial.header).toEqual(whole.header);
-    // Targets finish in order on one thread: the partial table is the first rows, as computed without interruption.
-    expect(partial.rows).toEqual(whole.rows.slice(0, Number(done)));
+    // The rows of the targets that finished, whichever they are, in the table's order, as computed without interruption.
+    const kept = resumeFilePaths(`${out}.resume.json`);
+    expect(kept, run.shown).toHaveLength(Number(done));
+    expect(partial.rows).toEqual(whole.rows.filter((row) => kept.includes(row[0])));
+    const [keptOne] = kept;
 
     // Without --resume, a run would replace those rows at its own interruption: refused.
     const forgot = await sonotile([...ARGS, "-o", out]);
@@ -690,16 +695,43 @@ describe("sonotile extract, interrupted", () => {
     expect(readFileSync(out, "utf8")).toBe("an earlier table");
 
     // An input left out would have its kept rows dropped with the resume file: refused.
-    const fewer = await sonotile([...ARGS.slice(1), "-o", out, "--resume"]);
-    expect(fewer).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: --resume: the rows in ${join(dir, "features.partial.csv")} include ${FIRST}, which this run does not name; run with the inputs they were computed with, or remove ${out}.resume.json to start over\n` });
-    // The first target's file changed since its row was kept (as a rewrite would): computed again, not resumed.
-    utimesSync(FIRST, new Date("2020-01-01T00:00:00Z"), new Date("2020-01-01T00:00:00Z"));
+    const fewer = await sonotile([...ARGS.filter((arg) => arg !== keptOne), "-o", out, "--resume"]);
+    expect(fewer).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: --resume: the rows in ${join(dir, "features.partial.csv")} include ${keptOne}, which this run does not name; run with the inputs they were computed with, or remove ${out}.resume.json to start over\n` });
+    // A kept target's file changed since its row was kept (as a rewrite would): computed again, not resumed.
+    utimesSync(keptOne, new Date("2020-01-01T00:00:00Z"), new Date("2020-01-01T00:00:00Z"));
     const resumed = await sonotile([...ARGS, "-o", out, "--resume"]);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const changedSince = `; 1 changed since, computed again \\(${FIRST.replace(/[.]/g, "\\.")}\\)`;
+    const changedSince = `; 1 changed since, computed again \\(${keptOne.replace(/[.]/g, "\\.")}\\)`;
     expect(resumed.stderr).toMatch(new RegExp(`^sonotile extract: ${Number(rest) + 1} targets .*; ${Number(done) - 1} resumed from \\S+features\\.partial\\.csv${changedSince}; wrote \\S+features\\.csv\\n$`));
     expect(readFileSync(out)).toEqual(readFileSync(reference));
     expect(readFileSync(join(dir, "features.csv.json"))).toEqual(readFileSync(join(tmp, "uninterrupted.csv.json")));
+    expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.csv.json"]);
+  }, 300_000);
+
+  it("an interrupted run keeps the targets that finished, not the first named: the partial table holds them in the table's order, and --resume computes each of the others once and writes every row in the inputs' order, byte for byte the uninterrupted table", async () => {
+    const dir = join(tmp, "interrupted-out-of-order");
+    mkdirSync(dir);
+    const out = join(dir, "features.csv");
+    const partial = join(dir, "features.partial.csv");
+    // Seconds of work named first, a moment's second, on two threads: the second finishes first, and Ctrl-C comes then.
+    const [long, short] = [INPUTS[1], INPUTS[2]];
+    const args = [long, short, "-j", "2", "--hop-size", "4e-4"];
+    const run = await extractUntilCtrlC([...args, "-o", out], dir);
+    expect(run.code, run.shown).toBe(130);
+    expect(run.shown).toContain(`sonotile extract: interrupted: 1 of 2 targets computed, their rows are in ${partial}; ${out} left as it was; run the same command with --resume to compute the other 1 and write ${out}`);
+    expect(resumeFilePaths(`${out}.resume.json`)).toEqual([short]);
+    const reference = join(tmp, "out-of-order-reference.csv");
+    expect((await sonotile([...args, "-o", reference])).code).toBe(0);
+    const whole = readCsv(reference);
+    expect(whole.rows.map((row) => row[0])).toEqual([long, short]);
+    expect(readCsv(partial)).toEqual({ header: whole.header, rows: [whole.rows[1]] });
+
+    const resumed = await sonotile([...args, "-o", out, "--resume"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    // The long target computed, the short one resumed: each once.
+    expect(resumed.stderr).toMatch(new RegExp(`^sonotile extract: 1 target \\(2 s of audio\\) .*; 1 resumed from ${partial.replace(/[.]/g, "\\.")}; wrote ${out.replace(/[.]/g, "\\.")}\\n$`));
+    expect(readFileSync(out)).toEqual(readFileSync(reference));
+    expect(readFileSync(`${out}.json`)).toEqual(readFileSync(`${reference}.json`));
     expect(readdirSync(dir).sort()).toEqual(["features.csv", "features.csv.json"]);
   }, 300_000);
 
@@ -881,8 +913,8 @@ describe("sonotile extract, interrupted", () => {
     const [, done, resumeFile, table] = said!;
     expect([resumeFile, table]).toEqual([`${out}.resume.json`, partial]);
     expect(readdirSync(dir)).toEqual(["features.csv.resume.json"]); // the partial table's link removed with it
-    // Every row the line counts is in the resume file (its header line, then a row a line).
-    const keptPaths = readFileSync(resumeFile, "utf8").split("\n").slice(1, -1).map((line) => JSON.parse(line).path as string);
+    // Every row the line counts is in the resume file.
+    const keptPaths = resumeFilePaths(resumeFile);
     expect([keptPaths.length, keptPaths.every((path) => INPUTS.includes(path))], run.shown).toEqual([Number(done), true]);
     const [leftOut] = keptPaths;
 

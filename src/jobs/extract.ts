@@ -1,9 +1,10 @@
 /**
  * Local batch feature extraction: every target of a list on the worker pool (one task per target
  * — a recording or a clip, milliseconds to minutes of work, so dispatch cost is negligible),
- * results in input order. A target that fails (unreadable file, clip outside the recording)
- * becomes an error entry; the others go on. Targets may still be being found out (a file's
- * header read) when the batch starts: each is taken, in order, once it is known.
+ * results as they finish (the caller puts them in input order). A target that fails (unreadable
+ * file, clip outside the recording) becomes an error entry; the others go on. Targets may still be
+ * being found out (a file's header read) when the batch starts: each is taken, in order, and
+ * started once it is known.
  */
 import { availableParallelism } from "node:os";
 import type { CheckedFile } from "../audio/source.js";
@@ -63,10 +64,12 @@ const IN_FLIGHT_PER_THREAD = 2;
 const TASK_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
- * Runs `items` on a pool of its own, in order: an entry still pending is waited for when its turn
- * comes, so the first targets are computed while later headers are still read (`sonotile extract`
- * over 30,000 files waited 5–8 s for them all before its first target). Each outcome is handed to
- * `onOutcome` (with its entry's index) as its target finishes, in completion order, and none is
+ * Runs `items` on a pool of its own, taken in order: an entry still pending is waited for when its
+ * turn comes, so the first targets are computed while later headers are still read (`sonotile extract`
+ * over 30,000 files waited 5–8 s for them all before its first target). Two entries a thread are
+ * waited for at once, and each goes to the pool as it settles: an entry whose header is read before
+ * its predecessor's starts first — on one thread too, where targets then finish out of input order.
+ * Each outcome is handed to `onOutcome` (with its entry's index) as its target finishes, in completion order, and none is
  * kept: a batch of a season's targets holds no row of its own (`sonotile extract` keeps its rows
  * where it writes them: ResumeCheckpoint). An entry that settles to null has none, nor, after
  * `options.stop`, any entry that had not finished.
