@@ -177,9 +177,12 @@ export class SpectrogramPlan {
     for (const w of window) energy += w * w;
     this.psdScale = 1 / (samplerate * energy);
     const buffer = CoreArray.from(window);
-    this.handle = core.stftCreate(window.length, buffer.ptr);
+    try {
+      this.handle = core.stftCreate(window.length, buffer.ptr);
+    } finally {
+      buffer.free(); // the plan copied the window; freed on failure too (out of memory)
+    }
     this.columns = core.stftHasColumns(this.handle);
-    buffer.free();
   }
 
   /**

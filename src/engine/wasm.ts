@@ -21,9 +21,56 @@ export const wasmModule: WebAssembly.Module =
     ? workerData.wasmModule
     : new WebAssembly.Module(readFileSync(WASM_URL));
 
+/** wasm32's limit on a memory: 65536 pages of 64 KiB. */
+export const CORE_MEMORY_LIMIT = 2 ** 32;
+
+/**
+ * The core could not allocate: its memory is at wasm32's limit or the block is over the
+ * allocator's 1 GiB maximum. The core stays usable; freeing plans makes room again.
+ */
+export class CoreMemoryError extends RangeError {
+  override name = "CoreMemoryError";
+}
+
+/**
+ * True for the core's two ways of failing an allocation. The allocator (TLSF, assembly/memory.ts)
+ * traps with a bare `unreachable` when `memory.grow` fails — every other failure in the core
+ * calls `abort` first, which throws an Error with a message — and refuses a block over its
+ * maximum through `abort` with "Allocation too large".
+ */
+function isOutOfMemory(err: unknown): boolean {
+  return (err instanceof WebAssembly.RuntimeError && err.message === "unreachable")
+    || (err instanceof Error && err.message.startsWith("Allocation too large"));
+}
+
+/**
+ * The instance with its allocating exports turning an allocation failure into a CoreMemoryError
+ * naming what was asked for, instead of a trap. Those exports run once per plan or buffer, so the
+ * wrapper costs nothing measurable; the kernels are called directly.
+ */
+function reportingOutOfMemory(instance: Core): Core {
+  const { alloc, fftCreate, stftCreate, featurePlanCreate } = instance;
+  const allocating = <A extends unknown[], R>(what: (...args: A) => string, create: (...args: A) => R) => (...args: A): R => {
+    try {
+      return create(...args);
+    } catch (err) {
+      if (!isOutOfMemory(err)) throw err;
+      const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+      throw new CoreMemoryError(`out of WebAssembly memory: ${what(...args)} did not fit (the DSP core's memory holds ${mb(instance.memory.buffer.byteLength)} MB, at most ${mb(CORE_MEMORY_LIMIT)} MB) — dispose() plans (RealFFT) no longer needed`);
+    }
+  };
+  const wrapped: Pick<Core, "alloc" | "fftCreate" | "stftCreate" | "featurePlanCreate"> = {
+    alloc: allocating((bytes) => `${bytes} bytes`, alloc),
+    fftCreate: allocating((n) => `the tables of an FFT plan for n=${n}`, fftCreate),
+    stftCreate: allocating((n) => `the tables of an STFT plan for n=${n}`, stftCreate),
+    featurePlanCreate: allocating((bins) => `a feature plan for ${bins} bins`, featurePlanCreate),
+  };
+  return Object.setPrototypeOf(wrapped, instance) as Core;
+}
+
 /** A fresh instance of the core (own memory); used by worker threads. */
-function instantiateCore(module: WebAssembly.Module = wasmModule): Promise<Core> {
-  return instantiate(module, { env: {} });
+async function instantiateCore(module: WebAssembly.Module = wasmModule): Promise<Core> {
+  return reportingOutOfMemory(await instantiate(module, { env: {} }));
 }
 
 /** The instance used by the calling thread's synchronous library API. */
