@@ -21,6 +21,7 @@ export {
   type FeatureTarget, type FeatureValues, type FeatureName, type ScalarFeature, type FeatureOptions,
 } from "./features/features.js";
 export { samplesReader } from "./audio/samples-reader.js";
+export { MissingFileError } from "./audio/source.js";
 export { AudioFormatError, type AudioInfo, type AudioReader, type AudioFileReader } from "./audio/types.js";
 export { SampleValuesError, type PcenState } from "./engine/analysis.js";
 export { TilePool, PoolBusyError, TaskTimeoutError, type PoolOptions } from "./tiles/pool.js";

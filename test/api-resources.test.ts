@@ -876,7 +876,7 @@ describe("URLs and query strings as clients write them", () => {
     for (const [value, status] of [["1", 200], ["yes", 200], ["false", 200], ["maybe", 400]] as const) {
       const res = await app.inject({ url: `/v1/notes?is_issue=${value}` });
       expect(res.statusCode, value).toBe(status);
-      if (status === 400) expect(res.json().fields).toEqual([{ field: "is_issue", message: "must be true or false (also 1/0, yes/no, on/off)" }]);
+      if (status === 400) expect(res.json().fields).toEqual([{ field: "is_issue", message: "must be true or false (as text — a query string or a flag — also 1/0, yes/no, on/off)" }]);
     }
   });
 

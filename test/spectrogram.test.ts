@@ -472,6 +472,59 @@ describe("spectrogram() of one signal", () => {
     expect(() => new library.RecordingSpectrogram(wav as never)).toThrow(new TypeError(`reader: must be an AudioReader (from openAudio or samplesReader), got string ${JSON.stringify(wav.length > 40 ? `${wav.slice(0, 40)}…` : wav)}`));
   });
 
+  it("refuses an unknown option key, naming it and the known ones, as params refuse an unknown parameter (a typo was ignored: { timeexpansion: 2 } gave TE 1)", async () => {
+    const wav = `${FIXTURES}formats/wav_pcm_16.wav`;
+    const reader = library.samplesReader([x], 8000);
+    const unknown = (key: string, known: string) => new TypeError(`options: unknown option ${key}; the known ones are ${known}`);
+    await expect(library.decode(wav, { timeexpansion: 2 } as never)).rejects.toThrow(unknown("timeexpansion", "timeExpansion"));
+    await expect(library.spectrogramOfRecording(reader, {}, { Start: 0.5 } as never)).rejects.toThrow(unknown("Start", "start, end, timeExpansion"));
+    expect(() => new library.RecordingSpectrogram(reader, {}, { timeexpansion: 2 } as never)).toThrow(unknown("timeexpansion", "timeExpansion"));
+    expect(() => spectrogram(x, 8000, {}, { outptu: new Float32Array(1) } as never)).toThrow(unknown("outptu", "output"));
+    await expect(library.openAudio(wav, { blockframes: 5 } as never)).rejects.toThrow(unknown("blockframes", "blockFrames, cacheBlocks, blockingReads, exactPath"));
+    expect(() => new library.TilePool({ thread: 1 } as never)).toThrow(/^options: unknown option thread; the known ones are threads, maxQueue, /);
+    // Keys whose value is undefined are known keys left out, as before.
+    expect((await library.decode(wav, { timeExpansion: undefined })).timeExpansion).toBe(1);
+  });
+
+  it("a time expansion that is no number is a TypeError naming its type (a RangeError said \"must be a number > 0\" of \"2\")", async () => {
+    const wav = `${FIXTURES}formats/wav_pcm_16.wav`;
+    const error = new TypeError('time_expansion: must be a number > 0, got string "2"');
+    await expect(library.decode(wav, { timeExpansion: "2" } as never)).rejects.toThrow(error);
+    const reader = library.samplesReader([x], 8000);
+    expect(() => new library.RecordingSpectrogram(reader, {}, { timeExpansion: "2" } as never)).toThrow(error);
+    await expect(library.computeFeatures(reader, {}, {}, { timeExpansion: "2" } as never)).rejects.toThrow(error);
+    await expect(library.decode(wav, { timeExpansion: 0 })).rejects.toThrow(new RangeError("time_expansion: must be a number > 0"));
+  });
+
+  it("a missing file is a MissingFileError, exported, with the system's code", async () => {
+    const err = await library.decode("/nonexistent.wav").then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(library.MissingFileError);
+    expect(err).toBeInstanceOf(library.AudioFormatError); // what callers caught before
+    expect((err as InstanceType<typeof library.MissingFileError>).name).toBe("MissingFileError");
+    expect((err as InstanceType<typeof library.MissingFileError>).code).toBe("ENOENT");
+    expect((err as Error).message).toBe("cannot open /nonexistent.wav: no such file or directory");
+    const notDir = await library.openAudio(`${FIXTURES}formats/wav_pcm_16.wav/x.wav`).then(() => null, (e: unknown) => e);
+    expect((notDir as InstanceType<typeof library.MissingFileError>).code).toBe("ENOTDIR");
+  });
+
+  it("a yes/no parameter given a number says that the text forms are for text (\"also 1/0\" misled: { pcen: 0 } is refused)", () => {
+    const message = "must be true or false (as text — a query string or a flag — also 1/0, yes/no, on/off)";
+    expect(() => library.parseParams({ pcen: 0 } as never)).toThrow(expect.objectContaining({ issues: [{ field: "pcen", message }] }));
+    expect(library.parseParams({ pcen: "0" } as never).pcen).toBe(false);
+  });
+
+  it("a float64 sample beyond float32's range is refused as such, not as Infinity", () => {
+    const samples = new Float64Array(1000);
+    samples[300] = 1e39;
+    const message = "samples: sample 300 is 1e+39, beyond float32's range (±3.4028234663852886e+38): the signal is analysed in float32";
+    expect(() => spectrogram(samples, 8000)).toThrow(new RangeError(message));
+    expect(() => library.samplesReader([samples], 8000)).toThrow(new RangeError(message.replace("samples:", "channels[0]:")));
+    samples[300] = -3.4028234663852886e38; // float32's largest, exactly: converted, then its power overflows, as before
+    expect(() => spectrogram(samples, 8000)).toThrow(/^sample values reach 3.40e\+38: their power overflows float32/);
+    samples[300] = Infinity; // not finite as given: the samples' own error, as before
+    expect(() => spectrogram(samples, 8000)).toThrow(/the samples hold Infinity/);
+  });
+
   it("types its parameters as SPEC §8b's Partial<Params>: values of the wrong type do not compile (npm run typecheck checks the expectations below)", () => {
     // Never called: what matters is that tsc finds each error it is told to expect. With the
     // schema's z.input every preprocessed field was `unknown`, and all of these compiled.

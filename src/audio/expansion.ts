@@ -4,6 +4,7 @@
  * sees is in real units; the DSP runs on the stored samples with fs = the expanded samplerate.
  */
 import { LIMITS } from "./layout.js";
+import { describeValue } from "./signal.js";
 import type { AudioInfo } from "./types.js";
 
 /** AudioInfo in real-world units, with the factor and the stored rate kept for reference. */
@@ -14,8 +15,13 @@ export interface ExpandedInfo extends AudioInfo {
   fileSamplerate: number;
 }
 
-/** The factor in effect: the caller's, else the file's own (GUANO `TE`), else 1 (SPEC §3.2). */
+/**
+ * The factor in effect: the caller's, else the file's own (GUANO `TE`), else 1 (SPEC §3.2).
+ * A caller's factor that is no number is a TypeError naming its type, as every library option of
+ * the wrong type is (timeExpansionProblem's "must be a number > 0" was a RangeError of `"2"`).
+ */
 export function timeExpansionOf(info: Pick<AudioInfo, "timeExpansion">, te?: number): number {
+  if (te !== undefined && typeof te !== "number") throw new TypeError(`time_expansion: must be a number > 0, got ${describeValue(te)}`);
   return te ?? info.timeExpansion ?? 1;
 }
 

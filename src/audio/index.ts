@@ -14,7 +14,7 @@ import { recordingFacts } from "./metadata.js";
 import { fileSource, memorySource, openFileSource, openRegularFile, readAhead, type ByteSource } from "./source.js";
 import { handleMd5 } from "./hash.js";
 import { applyTimeExpansion, timeExpansionOf } from "./expansion.js";
-import { checkOptionsObject, describeValue } from "./signal.js";
+import { checkOptions, describeValue } from "./signal.js";
 import { AudioFormatError, type AudioFileReader, type AudioInfo, type AudioReader } from "./types.js";
 
 export { AudioFormatError } from "./types.js";
@@ -126,7 +126,7 @@ export async function openAudio(input: string | Uint8Array, options: OpenOptions
   if (typeof input !== "string" && !(input instanceof Uint8Array)) {
     throw new TypeError(`input: must be a path (string) or the file's bytes (a Uint8Array or Buffer), got ${describeValue(input)}`);
   }
-  checkOptionsObject(options, "{ blockFrames?, cacheBlocks?, blockingReads?, exactPath? }");
+  checkOptions(options, ["blockFrames", "cacheBlocks", "blockingReads", "exactPath"] satisfies (keyof OpenOptions)[]);
   if (options.blockFrames !== undefined) checkBlockFrames(options.blockFrames);
   if (options.cacheBlocks !== undefined) checkCacheBlocks(options.cacheBlocks);
   if (typeof input !== "string") return openSource(memorySource(input), "<buffer>", options);
@@ -222,7 +222,7 @@ export async function headerError(path: string, options: { exactPath?: boolean; 
  *   time_expansion for a factor that gives no real rate, TypeError for input that is neither a path nor bytes.
  */
 export async function decode(input: string | Uint8Array, options: { timeExpansion?: number } = {}): Promise<DecodedAudio> {
-  checkOptionsObject(options, "{ timeExpansion? }");
+  checkOptions(options, ["timeExpansion"]);
   const reader = await openAudio(input);
   try {
     const { channels, frames } = reader.info;

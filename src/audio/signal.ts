@@ -10,8 +10,24 @@
  */
 export function signalSamples(value: unknown, name = "samples"): Float32Array {
   if (value instanceof Float32Array) return value;
-  if (value instanceof Float64Array) return Float32Array.from(value);
+  if (value instanceof Float64Array) return float32Samples(value, name);
   throw new TypeError(`${name}: must be a Float32Array (or a Float64Array, converted to float32), got ${describeValue(value)}`);
+}
+
+/** float32's largest finite value, 2^128 − 2^104. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * `samples` converted to float32; a finite value beyond float32's range, which would become
+ * ±Infinity, is a RangeError naming it (it was refused later as "the samples hold Infinity").
+ */
+function float32Samples(samples: Float64Array, name: string): Float32Array {
+  const converted = Float32Array.from(samples);
+  for (let i = 0; i < converted.length; i++) {
+    if (Number.isFinite(converted[i]) || !Number.isFinite(samples[i])) continue;
+    throw new RangeError(`${name}: sample ${i} is ${samples[i]}, beyond float32's range (±${FLOAT32_MAX}): the signal is analysed in float32`);
+  }
+  return converted;
 }
 
 /**
@@ -21,6 +37,18 @@ export function signalSamples(value: unknown, name = "samples"): Float32Array {
  */
 export function checkOptionsObject(options: unknown, shape: string, name = "options"): asserts options is object {
   if (options === null || typeof options !== "object" || Array.isArray(options)) throw new TypeError(`${name}: must be an object (${shape}), got ${describeValue(options)}`);
+}
+
+/**
+ * The options object of a library function whose options are `known` (checkOptionsObject, its
+ * shape `{ a?, b? }`): a key outside them is a TypeError naming it and listing them, as parseParams
+ * refuses an unknown parameter — a misspelt option was ignored (`{ timeexpansion: 2 }` gave time
+ * expansion 1). A known key whose value is undefined is one left out.
+ */
+export function checkOptions(options: unknown, known: readonly string[], shape = `{ ${known.map((k) => `${k}?`).join(", ")} }`): asserts options is object {
+  checkOptionsObject(options, shape);
+  const unknown = Object.keys(options).filter((key) => !known.includes(key));
+  if (unknown.length > 0) throw new TypeError(`options: unknown option${unknown.length === 1 ? "" : "s"} ${unknown.join(", ")}; the known ones are ${known.join(", ")}`);
 }
 
 /** What a value is, for messages: `Array of length 3`, `Int16Array of length 8`, `null`, `string "16000"`, `number 2.5`. */

@@ -152,7 +152,15 @@ const NOTHING_THERE = new Set(["ENOENT", "ENOTDIR"]);
  * file to others (a scan, to the import) — its message's words escape control characters in the
  * path (AudioFormatError), so they could not be matched against the path.
  */
-export class MissingFileError extends AudioFormatError {}
+export class MissingFileError extends AudioFormatError {
+  override name = "MissingFileError";
+  /** The system's error code: ENOENT (no such file) or ENOTDIR (a file where the path has a directory). */
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.code = code;
+  }
+}
 
 /**
  * Opens `path` for reading and returns the handle, the file's size and its modification time; anything but a regular
@@ -170,7 +178,8 @@ export async function openRegularFile(path: string, options: { exactPath?: boole
     fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     const failure = `cannot open ${path}: ${fileFailure(err)}`;
-    throw NOTHING_THERE.has((err as NodeJS.ErrnoException).code ?? "") ? new MissingFileError(failure) : new AudioFormatError(failure);
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    throw NOTHING_THERE.has(code) ? new MissingFileError(failure, code) : new AudioFormatError(failure);
   }
   try {
     const st = await fh.stat();

@@ -88,7 +88,7 @@ const bounded = (bounds: (n: z.ZodNumber) => z.ZodNumber) => z.preprocess(decima
  * A yes/no field from a query string, a command line or parseParams: true/false, 1/0, yes/no or
  * on/off (any case), as Whombat's clients and shells spell them.
  */
-export const booleanText = () => z.preprocess(toBoolean, z.boolean({ error: "must be true or false (also 1/0, yes/no, on/off)" }));
+export const booleanText = () => z.preprocess(toBoolean, z.boolean({ error: "must be true or false (as text — a query string or a flag — also 1/0, yes/no, on/off)" }));
 const frequency = (bounds: (n: z.ZodNumber) => z.ZodNumber) => z.preprocess(toNullable, bounds(z.number({ error: "must be a number of Hz or null" }).finite()).nullable());
 
 /** Field-by-field schema, each field documented where it is defined (the CLI help and the

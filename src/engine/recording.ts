@@ -5,7 +5,7 @@
  * PCEN smoother state, kept at regular checkpoints so a piece starts from the nearest one.
  */
 import { timeExpansionOf } from "../audio/expansion.js";
-import { checkOptionsObject, describeValue } from "../audio/signal.js";
+import { checkOptions, describeValue } from "../audio/signal.js";
 import type { AudioReader } from "../audio/types.js";
 import { finishValues, FrameBlock, normalizationDivisor, SpectrogramPlan, valueRange, type FinishParams, type PcenState } from "./analysis.js";
 import { ConditionedSignal } from "./condition.js";
@@ -72,7 +72,7 @@ export class RecordingSpectrogram {
     if (reader === null || typeof reader !== "object" || typeof reader.read !== "function") {
       throw new TypeError(`reader: must be an AudioReader (from openAudio or samplesReader), got ${describeValue(reader)}`);
     }
-    checkOptionsObject(options, "{ timeExpansion? }");
+    checkOptions(options, ["timeExpansion"]);
     const p = parseParams(params);
     const te = timeExpansionOf(reader.info, options.timeExpansion);
     checkParamsForRecording(p, { samplerate: realSamplerate(reader.info.samplerate, te), channels: reader.info.channels });
@@ -394,7 +394,7 @@ export async function spectrogramOfRecording(
   params: ParamsInput = {},
   piece: { start?: number; end?: number; timeExpansion?: number } = {},
 ): Promise<Spectrogram> {
-  checkOptionsObject(piece, "{ start?, end?, timeExpansion? }");
+  checkOptions(piece, ["start", "end", "timeExpansion"]);
   const recording = new RecordingSpectrogram(reader, params, { timeExpansion: piece.timeExpansion });
   try {
     return await recording.piece(piece.start ?? 0, piece.end ?? Infinity);

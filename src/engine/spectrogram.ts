@@ -2,7 +2,7 @@
  * `spectrogram()` of the library API (SPEC §8b): a whole signal in memory, on the calling
  * thread, with the semantics of SPEC §3.
  */
-import { checkOptionsObject, describeValue, signalSamples } from "../audio/signal.js";
+import { checkOptions, describeValue, signalSamples } from "../audio/signal.js";
 import { finishValues, normalizationDivisor, SpectrogramPlan, valueRange, type PcenState } from "./analysis.js";
 import { conditionSignal } from "./condition.js";
 import { frameCount, samplesOfFrames, type FrameGeometry } from "./geometry.js";
@@ -45,7 +45,7 @@ export function blockFrames(g: FrameGeometry): number {
 export function spectrogram(samples: Float32Array | Float64Array, samplerate: number, params: ParamsInput = {}, options: { output?: Float32Array } = {}): Spectrogram {
   const input = signalSamples(samples);
   const p = parseParams(params);
-  checkOptionsObject(options, "{ output? }");
+  checkOptions(options, ["output"]);
   if (typeof samplerate !== "number") throw new TypeError(`samplerate: must be a number (Hz), got ${describeValue(samplerate)}`);
   if (!(samplerate > 0 && Number.isFinite(samplerate))) throw new RangeError(`samplerate: must be a finite number > 0 (Hz), got ${samplerate}`);
   if (input.length === 0) throw new RangeError("samples: the signal is empty");

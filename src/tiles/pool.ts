@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina, queueOptionsSymbol } from "piscina";
-import { checkOptionsObject, describeValue } from "../audio/signal.js";
+import { checkOptions, checkOptionsObject, describeValue } from "../audio/signal.js";
 import { sizeText } from "../audio/types.js";
 import { wasmModule } from "../engine/wasm.js";
 import { checkFramesPerStep, clampFrameRange } from "../engine/geometry.js";
@@ -403,6 +403,11 @@ export class TilePool {
   }
 }
 
+/** The fields of PoolOptions: a TilePool refuses any other key (checkOptions). */
+export const POOL_OPTIONS = [
+  "threads", "maxQueue", "maxClientQueue", "taskTimeoutMs", "statsTimeoutMs", "leaseMs", "workerFile", "coreMemoryLimit", "filterCacheBytes",
+] as const satisfies readonly (keyof PoolOptions)[];
+
 /** The longest time limit a timer keeps (setTimeout's): a longer one, or NaN, fired at once and failed every task. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -412,7 +417,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * refused every task as busy at once.
  */
 function checkPoolOptions(options: PoolOptions): void {
-  checkOptionsObject(options, "PoolOptions");
+  checkOptions(options, POOL_OPTIONS, "PoolOptions");
   const timeLimit = [(v: number) => v > 0 && v <= MAX_TIMER_MS, `a number of ms in (0, ${MAX_TIMER_MS}]`] as const;
   const rules: [keyof PoolOptions, (v: number) => boolean, string][] = [
     ["threads", (v) => Number.isInteger(v) && v >= 1 && v <= MAX_THREADS, `an integer in [1, ${MAX_THREADS}]`],

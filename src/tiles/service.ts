@@ -22,7 +22,7 @@ import type { PngText } from "../render/png.js";
 import { encodedBytesKnown, type TileFormat } from "./compute.js";
 import { framesOfInterval, pieceLayout, tileLayout, TileRangeError, tilesInInterval, type BandOptions, type TileLayout, type TileOptions } from "./grid.js";
 import { TaskClients } from "./fair-queue.js";
-import { POOL_CLIENT, PoolBusyError, TaskTimeoutError, TilePool, type PoolOptions } from "./pool.js";
+import { POOL_CLIENT, POOL_OPTIONS, PoolBusyError, TaskTimeoutError, TilePool, type PoolOptions } from "./pool.js";
 import type { Source, StatsResult, WorkerTask } from "./worker.js";
 
 /**
@@ -578,7 +578,8 @@ export class TileService {
       if (typeof value !== "number") throw new TypeError(`${name}: must be a number of samples > 0, got ${describeValue(value)}`);
       if (!(value > 0)) throw new RangeError(`${name}: must be a number of samples > 0, got ${value}`);
     }
-    this.pool = new TilePool(options);
+    // The service's own options are no pool's (TilePool refuses keys it does not know).
+    this.pool = new TilePool(Object.fromEntries(POOL_OPTIONS.map((key) => [key, options[key]])));
     this.cache = new ByteCache<TileBody>(options.cacheBytes ?? TILE_CACHE_BYTES, (t) => t.body.byteLength);
     // An entry's checkpoints and overview, and a little for the rest of it.
     this.statsMemory = new ByteCache<StatsResult>(options.statsCacheBytes ?? STATS_CACHE_BYTES, (r) => r.stats.checkpoints.byteLength + (r.stats.overview?.byteLength ?? 0) + 1024, true);
