@@ -4,7 +4,7 @@
  * Criterion of the engine-core issue: |error| ≤ 0.01 dB (0.05 dB with PCEN) for bins within
  * 60 dB of the peak.
  */
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { openAudio } from "../src/audio/index.js";
 import { AudioFormatError } from "../src/audio/types.js";
@@ -505,6 +505,16 @@ describe("spectrogram() of one signal", () => {
     expect((err as Error).message).toBe("cannot open /nonexistent.wav: no such file or directory");
     const notDir = await library.openAudio(`${FIXTURES}formats/wav_pcm_16.wav/x.wav`).then(() => null, (e: unknown) => e);
     expect((notDir as InstanceType<typeof library.MissingFileError>).code).toBe("ENOTDIR");
+  });
+
+  it("documents each field of Params with its schema's description and default, for library users' editors", () => {
+    // The descriptions live in the zod schema, which a type inferred from it does not carry into the .d.ts.
+    const source = readFileSync(`${ROOT}src/engine/params.ts`, "utf8");
+    const body = /export type Params = \{\n([\s\S]*?)\n\};/.exec(source)![1];
+    const documented = [...body.matchAll(/ {2}\/\*\* (.*) \*\/\n {2}(\w+): /g)].map((m) => [m[2], m[1]]);
+    const defaults = library.parseParams({}) as Record<string, unknown>;
+    const expected = Object.entries(library.paramsSchema.shape).map(([name, schema]) => [name, `${schema.description}; default ${JSON.stringify(defaults[name])}.`]);
+    expect(documented).toEqual(expected);
   });
 
   it("a yes/no parameter given a number says that the text forms are for text (\"also 1/0\" misled: { pcen: 0 } is refused)", () => {

@@ -124,7 +124,7 @@ const fields = {
   pcen_bias: bounded((n) => n.gt(0, own("must be > 0"))).prefault(2).describe("Bias (delta) of PCEN"),
   pcen_power: bounded((n) => n.gt(0, own("must be > 0"))).prefault(0.5).describe("Power (r) of PCEN"),
   pcen_eps: bounded((n) => n.gt(0, own("must be > 0"))).prefault(1e-6).describe("Epsilon of PCEN, keeps the smoother away from 0"),
-};
+} satisfies { [K in keyof Params]: z.ZodType<Params[K], unknown> };
 
 /** The parameter fields alone, for requests that add fields of their own (e.g. tile options). */
 export const paramsObject = z.strictObject(fields, {
@@ -202,8 +202,60 @@ export const EXP2_TOP = 127, EXP2_BOTTOM = -126;
  */
 export const paramsSchema = paramsObject.superRefine(checkCrossFieldRules);
 
-/** Fully specified, validated parameters. */
-export type Params = z.output<typeof paramsSchema>;
+/**
+ * Fully specified, validated parameters (parseParams' result; SPEC §3). Each field's comment is
+ * its schema's `.describe()` text and its default, for library users' editors: the schema's
+ * descriptions do not reach a type inferred from it. `fields` is checked against this type
+ * (the same names, each schema giving its field's type) and the comments against the schema
+ * (test/spectrogram.test.ts).
+ */
+export type Params = {
+  /** Resample the whole recording to `samplerate` before the STFT (scipy resample_poly); default false. */
+  resample: boolean;
+  /** Target rate in Hz when `resample` is true; default 44100. */
+  samplerate: number;
+  /** High-pass edge in Hz (Butterworth); null for none; default null. */
+  low_freq: number | null;
+  /** Low-pass edge in Hz (Butterworth); null for none; default null. */
+  high_freq: number | null;
+  /** Butterworth order of the band filter; default 5. */
+  filter_order: number;
+  /** Window length in seconds; nperseg = floor(window_size * samplerate); default 0.025. */
+  window_size: number;
+  /** Hop as a fraction of window_size: 0 < hop_size <= 1; default 0.5. */
+  hop_size: number;
+  /** Taper, as scipy.signal.get_window names it (periodic); default "hann". */
+  window: WindowName;
+  /** Shape parameter of the kaiser window; default 14. */
+  kaiser_beta: number;
+  /** Value scale of the output; default "dB". */
+  scale: Scale;
+  /** Clip dB values to [min_dB, max_dB]; default false. */
+  clamp: boolean;
+  /** Lower dB bound for clamping and for mapping to colours; default -100. */
+  min_dB: number;
+  /** Upper dB bound for clamping and for mapping to colours; default 0. */
+  max_dB: number;
+  /** Divide by the whole recording's maximum (after PCEN); default true. */
+  normalize: boolean;
+  /** Channel to analyse (0-based); default 0. */
+  channel: number;
+  /** Colour table for images; default "gray". */
+  cmap: ColormapName;
+  /** Per-channel energy normalization (Wang et al. 2017) before scaling; default true. */
+  pcen: boolean;
+  /** Smoother coefficient s of PCEN: 0 < s < 1; default 0.025. */
+  pcen_smooth: number;
+  /** Gain (alpha) of PCEN; default 0.98. */
+  pcen_gain: number;
+  /** Bias (delta) of PCEN; default 2. */
+  pcen_bias: number;
+  /** Power (r) of PCEN; default 0.5. */
+  pcen_power: number;
+  /** Epsilon of PCEN, keeps the smoother away from 0; default 0.000001. */
+  pcen_eps: number;
+};
+
 /**
  * What callers may pass (SPEC §8b: `Partial<Params>`): any subset, each of its type. parseParams
  * also reads the text forms the CLI and query strings give ("0.01", "true"); the type does not
