@@ -239,6 +239,7 @@ describe("RealFFT buffers and plans", () => {
   });
 
   it("out of WebAssembly memory: a RangeError naming n and the bytes, and the engine works after", () => {
+    expect(() => core.alloc(2 ** 30 + 16)).toThrow(new CoreMemoryError("1073741840 bytes is over the DSP core's largest block, 1024 MB: ask for less at once"));
     // Fill the core's memory (wasm32: 4 GiB at most) with blocks nobody touches, so no RAM is used.
     const held: number[] = [];
     for (const block of [1 << 29, 1 << 26, 1 << 22, 1 << 18]) {

@@ -32,15 +32,22 @@ export class CoreMemoryError extends RangeError {
   override name = "CoreMemoryError";
 }
 
+/** The allocator's largest block (TLSF's BLOCK_MAXSIZE on wasm32): a larger one is refused outright. */
+const CORE_MAX_BLOCK = 2 ** 30;
+
 /**
- * True for the core's two ways of failing an allocation. The allocator (TLSF, assembly/memory.ts)
- * traps with a bare `unreachable` when `memory.grow` fails — every other failure in the core
- * calls `abort` first, which throws an Error with a message — and refuses a block over its
- * maximum through `abort` with "Allocation too large".
+ * What to tell of an allocation of `what` that failed with `err`, or null when `err` is no allocation failure. The allocator
+ * (TLSF, assembly/memory.ts) traps with a bare `unreachable` when `memory.grow` fails — every other
+ * failure in the core calls `abort` first, which throws an Error with a message — and refuses a
+ * block over its maximum through `abort` with "Allocation too large".
  */
-function isOutOfMemory(err: unknown): boolean {
-  return (err instanceof WebAssembly.RuntimeError && err.message === "unreachable")
-    || (err instanceof Error && err.message.startsWith("Allocation too large"));
+function allocationFailure(err: unknown, what: string, memory: WebAssembly.Memory): string | null {
+  const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+  if (err instanceof WebAssembly.RuntimeError && err.message === "unreachable") {
+    return `out of WebAssembly memory: ${what} did not fit (the DSP core's memory holds ${mb(memory.buffer.byteLength)} MB, at most ${mb(CORE_MEMORY_LIMIT)} MB) — dispose() plans (RealFFT) no longer needed`;
+  }
+  if (err instanceof Error && err.message.startsWith("Allocation too large")) return `${what} is over the DSP core's largest block, ${mb(CORE_MAX_BLOCK)} MB: ask for less at once`;
+  return null;
 }
 
 /**
@@ -54,9 +61,9 @@ function reportingOutOfMemory(instance: Core): Core {
     try {
       return create(...args);
     } catch (err) {
-      if (!isOutOfMemory(err)) throw err;
-      const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
-      throw new CoreMemoryError(`out of WebAssembly memory: ${what(...args)} did not fit (the DSP core's memory holds ${mb(instance.memory.buffer.byteLength)} MB, at most ${mb(CORE_MEMORY_LIMIT)} MB) — dispose() plans (RealFFT) no longer needed`);
+      const failure = allocationFailure(err, what(...args), instance.memory);
+      if (failure === null) throw err;
+      throw new CoreMemoryError(failure);
     }
   };
   const wrapped: Pick<Core, "alloc" | "fftCreate" | "stftCreate" | "featurePlanCreate"> = {
