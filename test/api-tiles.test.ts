@@ -33,7 +33,8 @@ import { createUser, ensureAdmin } from "../src/store/users.js";
 import { tileOptionsSchema } from "../src/tiles/grid.js";
 import { StatsPendingError, TileService, type StatsStore } from "../src/tiles/service.js";
 import { FIXTURES, freshDatabase, tempDir, type TestDatabase } from "./store-helpers.js";
-import { bytesToF32, pngText } from "./golden.js";
+import { bytesToF32, firstDifference, pngText } from "./golden.js";
+import { command as spectrogramCommand } from "../src/cli/commands/spectrogram.js";
 import { FAULT_WORKER_URL, faultTask } from "./fault-tasks.js";
 
 const FILE = "whombat_tests_bats.wav"; // 44.1 kHz stereo, 22.5 s
@@ -842,6 +843,27 @@ describe("one-shot image and health", () => {
     const etag = async (query: string) => (await app.inject({ url: `/v1/recordings/${id}/spectrogram?${interval}${query}` })).headers.etag;
     expect(await etag("&fmin=0&fmax=22050&height=221")).toBe(await etag(""));
     expect(await etag("&height=110")).not.toBe(await etag(""));
+  });
+
+  it("equals `sonotile spectrogram` of the same file, interval and band (--fmin, --fmax, --height): the same values, shape and frames", async () => {
+    const hop = Number((await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=0&end_time=1&format=f32&window_size=0.01` })).headers["x-hop-seconds"]);
+    const [start, end] = [String(127.5 * hop), String(255.5 * hop)];
+    const dir = await tempDir();
+    onTestFinished(() => dir.remove());
+    // [query, the same as flags]: PCEN and normalization on (the recording's stats), a crop merged into rows, a band alone, every row.
+    const cases: [string, string[]][] = [["&fmin=1950&fmax=8050&height=16", ["--fmin", "1950", "--fmax", "8050", "--height", "16"]],
+      ["&fmax=3000&scale=power&pcen=false", ["--fmax", "3000", "--scale", "power", "--no-pcen"]], ["&height=7", ["--height", "7"]], ["", []]];
+    for (const [query, flags] of cases) {
+      const res = await app.inject({ url: `/v1/recordings/${id}/spectrogram?start_time=${start}&end_time=${end}&window_size=0.01&format=f32${query}` });
+      expect(res.statusCode, res.body).toBe(200);
+      const out = join(dir.path, "piece.f32");
+      expect(await spectrogramCommand.run([join(FIXTURES, "recordings", FILE), "-o", out, "--start", start, "--end", end, "--window-size", "0.01", ...flags])).toBe(0);
+      const made = JSON.parse(await readFile(`${out}.json`, "utf8")).sonotile;
+      expect([made.geometry.rows, made.frames[1] - made.frames[0]].join(","), query).toBe(res.headers["x-shape"]);
+      expect(made.frames.join(","), query).toBe(res.headers["x-frame-range"]);
+      expect(made.geometry.frequency_range.join(","), query).toBe(res.headers["x-frequency-range"]);
+      expect(firstDifference(bytesToF32(await readFile(out)), bytesToF32(res.rawPayload)), query).toBe(-1);
+    }
   });
 
   it("refuses a bad band as a tile does, naming the field with the tile's words", async () => {

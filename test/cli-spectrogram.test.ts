@@ -298,7 +298,7 @@ describe("sonotile spectrogram: usage and input errors", () => {
   it("--help lists every flag and exits 0", async () => {
     const r = await sonotile(["spectrogram", "--help"]);
     expect(r.code).toBe(0);
-    for (const flag of ["--output", "--start", "--end", "--time-expansion", "--window-size", "--min-db", "--no-pcen", "--pcen-eps", "--cmap"]) {
+    for (const flag of ["--output", "--start", "--end", "--fmin", "--fmax", "--height", "--time-expansion", "--window-size", "--min-db", "--no-pcen", "--pcen-eps", "--cmap"]) {
       expect(r.stdout).toContain(flag);
     }
   });
@@ -355,6 +355,98 @@ describe("sonotile spectrogram: outputs equal the engine's", () => {
 });
 
 
+describe("sonotile spectrogram: a band (--fmin, --fmax, --height), as the one-shot image's rows", () => {
+  // 384-point FFTs at 192 kHz: 193 bins 500 Hz apart; the frames centred in [0.5, 1) s are 500 … 999.
+  const flags = ["--window-size", "0.002", "--start", "0.5", "--end", "1"];
+
+  /** Rows [k0, k1) of a [bins][columns] matrix, merged into `rows` rows by their maximum (row r: bins k0 + floor(r·n/rows) …), as a tile's. */
+  const rowsOf = (whole: Float32Array, columns: number, k0: number, k1: number, rows: number) => {
+    const out = new Float32Array(rows * columns);
+    const n = k1 - k0;
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < columns; c++) {
+        let m = -Infinity;
+        for (let k = k0 + Math.floor((r * n) / rows); k < k0 + Math.floor(((r + 1) * n) / rows); k++) m = Math.max(m, whole[k * columns + c]);
+        out[r * columns + c] = m;
+      }
+    }
+    return out;
+  };
+
+  it("writes the rows of the uncropped output within [fmin, fmax], merged (maximum) into --height rows: exactly, in .npy, .f32 and .png, their shape and sidecar saying so", async () => {
+    const dir = join(tmp, "band");
+    mkdirSync(dir);
+    const whole = join(dir, "whole.npy");
+    expect(await runInProcess([BATS, "-o", whole, ...flags])).toBe(0);
+    const w = readNpy(readFileSync(whole));
+    expect(w.shape).toEqual([193, 500]);
+    // 19.9 kHz … 60.1 kHz: bins 40 (20 kHz) … 120 (60 kHz), 81 bins; in 25 rows, 3 or 4 bins each.
+    const cases: [string[], number, number, number][] = [[["--fmin", "19900", "--fmax", "60100"], 40, 121, 81], [["--fmin", "19900", "--fmax", "60100", "--height", "25"], 40, 121, 25],
+      [["--height", "7"], 0, 193, 7], [["--fmin", "0", "--fmax", "0"], 0, 1, 1], [["--fmax", "1e6"], 0, 193, 193]];
+    for (const [band, k0, k1, rows] of cases) {
+      const out = join(dir, "band.npy");
+      expect(await runInProcess([BATS, "-o", out, ...flags, ...band])).toBe(0);
+      const n = readNpy(readFileSync(out));
+      expect(n.shape, band.join(" ")).toEqual([rows, 500]);
+      expect(firstDifference(n.data, rowsOf(w.data, 500, k0, k1, rows)), band.join(" ")).toBe(-1);
+    }
+    const band = ["--fmin", "19900", "--fmax", "60100", "--height", "25"];
+    const expected = rowsOf(w.data, 500, 40, 121, 25);
+    const [f32, png] = [join(dir, "band.f32"), join(dir, "band.png")];
+    expect(await runInProcess([BATS, "-o", f32, ...flags, ...band])).toBe(0);
+    expect(firstDifference(new Float32Array(new Uint8Array(readFileSync(f32)).buffer), expected)).toBe(-1);
+    // The sidecar says which rows were written: given band, rows, the bins they span, Hz of the lowest and highest bin.
+    const sidecar = JSON.parse(readFileSync(`${f32}.json`, "utf8")).sonotile;
+    expect([sidecar.fmin, sidecar.fmax, sidecar.height]).toEqual([19900, 60100, 25]);
+    expect(sidecar.geometry).toMatchObject({ bins: 193, rows: 25, bins_per_row: 3.24, frequency_range: [20000, 60000], bin_hz: 500 });
+    expect(JSON.parse(readFileSync(`${dir}/whole.npy.json`, "utf8")).sonotile).toMatchObject({ fmin: null, fmax: null, height: null, geometry: { rows: 193, bins_per_row: 1, frequency_range: [0, 96000] } });
+
+    expect(await runInProcess([BATS, "-o", png, ...flags, ...band])).toBe(0);
+    const img = UPNG.decode(new Uint8Array(readFileSync(png)).buffer);
+    expect([img.width, img.height]).toEqual([500, 25]);
+    const rgba = new Uint8Array(UPNG.toRGBA8(img)[0]);
+    const pal = colormapPalette("gray");
+    const [lo, hi] = JSON.parse(pngText(readFileSync(png)).sonotile).value_range;
+    let mismatches = 0;
+    for (let row = 0; row < 25; row++) {
+      for (let t = 0; t < 500; t++) {
+        const x = expected[(24 - row) * 500 + t]; // top row = highest frequency
+        const k = Math.min(Math.floor(Math.min(Math.max((x - lo) / (hi - lo), 0), 1) * 256), 255);
+        if (rgba[4 * (row * 500 + t)] !== pal[3 * k]) mismatches++;
+      }
+    }
+    expect(mismatches).toBe(0);
+  });
+
+  // [flags, message]: the one-shot image route's fields and words (test/api-tiles.test.ts), each with its flag. SHORT: 16 kHz, 201 bins 40 Hz apart.
+  const BAD_BANDS: [string[], string][] = [
+    [["--fmin", "abc"], "fmin (--fmin): must be a number"],
+    [["--fmin", "-1"], "fmin (--fmin): must be >= 0"],
+    [["--fmax", "0x10"], "fmax (--fmax): must be a number"],
+    [["--height", "0"], "height (--height): must be > 0"],
+    [["--height", "1.5"], "height (--height): must be an integer"],
+    [["--height", "100000"], "height (--height): must be <= 201 (the bins in the band)"],
+    [["--fmin", "3000", "--fmax", "2000"], "fmax (--fmax): must be >= fmin (3000 Hz)"],
+    [["--fmin", "30000"], "fmin (--fmin): no frequency bin lies in [30000, 8000] Hz (bins are 40 Hz apart)"],
+    [["--fmin", "10", "--fmax", "20"], "fmin (--fmin): no frequency bin lies in [10, 20] Hz (bins are 40 Hz apart)"],
+    [["--fmin", "1000", "--fmax", "1100", "--height", "4"], "height (--height): must be <= 3 (the bins in the band)"],
+  ];
+  it.each(BAD_BANDS)("%j is a usage error: %s", async (band, message) => {
+    for (const ext of ["npy", "png"]) {
+      const out = join(tmp, `bad-band.${ext}`);
+      const err = await runInProcess([SHORT, "-o", out, ...band]).then(() => null, (e: unknown) => e);
+      expect(isUsage(err), String(err)).toBe(true);
+      expect((err as Error).message).toBe(message);
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
+  it("exit 2 from the built CLI, one line naming the flag", async () => {
+    const runs = await sonotileAll([BAD_BANDS[1], BAD_BANDS[5]].map(([band]) => ["spectrogram", SHORT, "-o", join(tmp, "bad-band.npy"), ...band]));
+    expect(runs).toEqual([{ code: 2, stdout: "", stderr: `sonotile spectrogram: ${BAD_BANDS[1][1]}\n` }, { code: 2, stdout: "", stderr: `sonotile spectrogram: ${BAD_BANDS[5][1]}\n` }]);
+  });
+});
+
 describe("sonotile spectrogram: what made it", () => {
   it("says so with the output — version, the file's MD5, every SPEC §2 parameter with its defaults, the piece's frames and axes — in the PNG's text and a .json beside .npy and .f32", async () => {
     const dir = join(tmp, "provenance");
@@ -369,8 +461,11 @@ describe("sonotile spectrogram: what made it", () => {
       params: parseParams({ window_size: 0.002, pcen: false, cmap: "viridis" }),
       start: 0.5,
       end: 1,
+      fmin: null,
+      fmax: null,
+      height: null,
       frames: [500, 1000],
-      geometry: { samplerate: 192000, nperseg: 384, noverlap: 192, hop: 192, bins: 193, first_frame_seconds: 0.5, hop_seconds: 0.001, bin_hz: 500 },
+      geometry: { samplerate: 192000, nperseg: 384, noverlap: 192, hop: 192, bins: 193, first_frame_seconds: 0.5, hop_seconds: 0.001, bin_hz: 500, rows: 193, bins_per_row: 1, frequency_range: [0, 96000] },
     };
     expect(Object.keys(made.params)).toHaveLength(22);
     const text = pngText(readFileSync(outputs[0]));
@@ -433,7 +528,12 @@ describe("sonotile spectrogram: long outputs", () => {
     const png = join(tmp, "huge.png");
     // hop 1e-6 of the window → 1 sample: 386 673 frames × 4801 bins ≈ 1.9 G pixels.
     const r = await sonotile(["spectrogram", BAT_384K, "-o", png, "--hop-size", "1e-6"]);
-    expectOneLineError(r, 2, /386673 × 4801 pixels; the limit is 268435456/, "huge image");
+    expectOneLineError(r, 2, /386673 × 4801 = 1856417073 pixels \(columns × rows\); the limit is 268435456: draw fewer rows \(--height, --fmin\/--fmax\)/, "huge image");
+    expect(existsSync(png)).toBe(false);
+    // The rows counted are those drawn, after the band's crop (a --height of 1000 still leaves it over the limit).
+    const merged = await runInProcess([BAT_384K, "-o", png, "--hop-size", "1e-6", "--height", "1000"]).then(() => null, (e: unknown) => e);
+    expect(merged).toBeInstanceOf(UsageError);
+    expect((merged as Error).message).toMatch(/^the image would be 386673 × 1000 = 386673000 pixels \(columns × rows\)/);
     expect(existsSync(png)).toBe(false);
   });
 

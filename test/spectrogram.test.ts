@@ -196,6 +196,42 @@ describe("chunked processing equals one pass", () => {
   });
 });
 
+describe("range with binEdges: blocks of a tile's rows (the CLI's --fmin, --fmax, --height)", () => {
+  it("gives each block's bins merged by their maximum, the values writePooledRange gives; edges that are no rows of bins are refused naming binEdges", async () => {
+    const recording = new RecordingSpectrogram(samplesReader([readF32(`${GOLDEN}synthetic.f32`)], 48000), { window_size: 64 / 48000 });
+    try {
+      const { bins } = recording.geometry; // 33
+      const [f0, f1] = [5, 5 + 300];
+      const whole = await recording.frameRange(f0, f1);
+      const edges = Int32Array.from([3, 7, 8, 20]);
+      const joined = new Float32Array(3 * (f1 - f0));
+      for await (const block of recording.range(f0, f1, 64, edges)) {
+        expect(block.data.length).toBe(3 * block.frames);
+        for (let r = 0; r < 3; r++) joined.set(block.data.subarray(r * block.frames, (r + 1) * block.frames), r * (f1 - f0) + block.firstFrame - f0);
+      }
+      const expected = new Float32Array(3 * (f1 - f0));
+      for (let r = 0; r < 3; r++) {
+        for (let c = 0; c < f1 - f0; c++) {
+          let m = -Infinity;
+          for (let k = edges[r]; k < edges[r + 1]; k++) m = Math.max(m, whole[k * (f1 - f0) + c]);
+          expected[r * (f1 - f0) + c] = m;
+        }
+      }
+      expect(joined).toEqual(expected);
+      const pooled = new Float32Array(3 * (f1 - f0));
+      await recording.writePooledRange(f0, f1, edges, 1, pooled);
+      expect(pooled).toEqual(expected);
+      for (const bad of [Int32Array.from([3]), Int32Array.from([3, 3]), Int32Array.from([-1, 4]), Int32Array.from([0, bins + 1]), [0, 4] as unknown as Int32Array]) {
+        const message = /^binEdges: must be an Int32Array of increasing bin indices within \[0, 33\]/;
+        await expect(recording.range(f0, f1, 64, bad).next(), String(bad)).rejects.toThrow(message);
+        await expect(recording.writePooledRange(f0, f1, bad, 1, new Float32Array(f1 - f0)), String(bad)).rejects.toThrow(message);
+      }
+    } finally {
+      recording.dispose();
+    }
+  });
+});
+
 describe("writeFrameRange into shared memory (the pool's output)", () => {
   it("writes the values one pass gives at every column parity: rows a multiple of 8 bytes from their source and rows 4 bytes off (which go through a scratch row)", async () => {
     const samplerate = 48000;

@@ -206,14 +206,18 @@ export class RecordingSpectrogram {
   }
 
   /**
-   * Final values (SPEC §3 step 9) of frames [f0, f1) as consecutive [bins][frames] blocks of
+   * Final values (SPEC §3 step 9) of frames [f0, f1) as consecutive [rows][frames] blocks of
    * at most `step` frames, normalized with the whole recording's maximum: bounded memory
-   * however long the range is.
+   * however long the range is. The rows are the bins, or with `binEdges` (a tile's rows,
+   * TileLayout.binEdges) bins merged by their maximum, row r bins [binEdges[r], binEdges[r + 1]),
+   * as writePooledRange merges them — the CLI's band (--fmin, --fmax, --height).
    */
-  async *range(f0 = 0, f1 = this.frames, step = blockFrames(this.geometry)): AsyncGenerator<{ firstFrame: number; frames: number; data: Float32Array }> {
+  async *range(f0 = 0, f1 = this.frames, step = blockFrames(this.geometry), binEdges?: Int32Array): AsyncGenerator<{ firstFrame: number; frames: number; data: Float32Array }> {
+    if (binEdges !== undefined) checkBinEdges(binEdges, this.geometry.bins);
     for await (const { firstFrame, block } of this.blocks(f0, f1, step)) {
-      const data = new Float32Array(this.geometry.bins * block.frames);
-      block.writeColumns(data, 0);
+      const data = new Float32Array((binEdges ? binEdges.length - 1 : this.geometry.bins) * block.frames);
+      if (binEdges) block.poolInto(binEdges, 1, data, 0);
+      else block.writeColumns(data, 0);
       yield { firstFrame, frames: block.frames, data };
     }
   }
@@ -255,6 +259,7 @@ export class RecordingSpectrogram {
    */
   async writePooledRange(f0: number, f1: number, binEdges: Int32Array, factor: number, target: Float32Array): Promise<void> {
     [f0, f1] = this.clampFrames(f0, f1);
+    checkBinEdges(binEdges, this.geometry.bins);
     await poolBlocks((step) => this.blocks(f0, f1, step), f0, f1, binEdges, factor, blockFrames(this.geometry), target);
   }
 
@@ -283,6 +288,17 @@ export class RecordingSpectrogram {
   dispose(): void {
     this.plan.dispose();
   }
+}
+
+/**
+ * Refuses (RangeError naming `binEdges`) edges that are not rows of bins: an Int32Array of at
+ * least two increasing bin indices within [0, bins] — the core would read other memory for them.
+ */
+function checkBinEdges(binEdges: Int32Array, bins: number): void {
+  const rows = binEdges instanceof Int32Array ? binEdges.length - 1 : 0;
+  let ok = rows >= 1 && binEdges[0] >= 0 && binEdges[rows] <= bins;
+  for (let r = 0; ok && r < rows; r++) ok = binEdges[r] < binEdges[r + 1];
+  if (!ok) throw new RangeError(`binEdges: must be an Int32Array of increasing bin indices within [0, ${bins}] (row r: bins [binEdges[r], binEdges[r + 1])), got ${binEdges instanceof Int32Array ? `[${Array.from(binEdges.subarray(0, 8)).join(", ")}${binEdges.length > 8 ? ", …" : ""}]` : describeValue(binEdges)}`);
 }
 
 /**

@@ -108,6 +108,20 @@ export function pieceLayout(f0: number, f1: number, g: FrameGeometry, options: B
 }
 
 /**
+ * Hz of the lowest and the highest bin of a layout's rows (the `x-frequency-range` header, the
+ * CLI's `frequency_range`): k·rate/n rather than k·(rate/n) — 250000 for bin 175 of n = 350 at
+ * 500 kHz, not 250000.00000000003.
+ */
+export function rowsFrequencyRange(layout: TileLayout, g: FrameGeometry): [number, number] {
+  return [(layout.binEdges[0] * g.samplerate) / g.nperseg, ((layout.binEdges[layout.rows] - 1) * g.samplerate) / g.nperseg];
+}
+
+/** The bins a row of a layout merges, on average: its band's bins over its rows (1 when uncropped and unmerged). */
+export function binsPerRow(layout: TileLayout): number {
+  return (layout.binEdges[layout.rows] - layout.binEdges[0]) / layout.rows;
+}
+
+/**
  * The bin edges of the rows of a band (TileLayout.binEdges): the bins within [fmin, fmax] Hz,
  * merged into `height` rows — throws TileRangeError naming the field for a band with no bin, upside
  * down, or of fewer bins than `height`.

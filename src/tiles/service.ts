@@ -20,7 +20,7 @@ import { needsRecordingStats, OVERVIEW_FACTOR, statsForOverview, statsForPiece, 
 import { VERSION } from "../engine/version.js";
 import type { PngText } from "../render/png.js";
 import { encodedBytesKnown, type TileFormat } from "./compute.js";
-import { framesOfInterval, pieceLayout, tileLayout, TileRangeError, tilesInInterval, type BandOptions, type TileLayout, type TileOptions } from "./grid.js";
+import { binsPerRow, framesOfInterval, pieceLayout, rowsFrequencyRange, tileLayout, TileRangeError, tilesInInterval, type BandOptions, type TileLayout, type TileOptions } from "./grid.js";
 import { TaskClients } from "./fair-queue.js";
 import { POOL_CLIENT, POOL_OPTIONS, PoolBusyError, TaskTimeoutError, TilePool, type PoolOptions } from "./pool.js";
 import type { Source, StatsResult, WorkerTask } from "./worker.js";
@@ -1070,8 +1070,6 @@ function pngText(recording: TileRecording, params: Params, format: TileFormat, h
 /** Headers that place numeric values in time and frequency (SPEC §4): GEOMETRY_HEADERS. */
 function geometryHeaders(layout: TileLayout, g: FrameGeometry, params: Params, stats: PackedStats): Record<string, string> {
   const binHz = g.samplerate / g.nperseg;
-  const lowBin = layout.binEdges[0];
-  const highBin = layout.binEdges[layout.rows] - 1;
   return {
     "x-shape": `${layout.rows},${layout.columns}`,
     "x-frame-range": `${layout.f0},${layout.f1}`,
@@ -1080,9 +1078,8 @@ function geometryHeaders(layout: TileLayout, g: FrameGeometry, params: Params, s
     "x-first-frame-seconds": String(frameTime(layout.f0, g)),
     "x-bin-hz": String(binHz),
     // Rounded to 6 decimals without trailing zeros: 4, not 4.000000; 2.5; 1.333333.
-    "x-bins-per-row": String(Number(((highBin - lowBin + 1) / layout.rows).toFixed(6))),
-    // k·rate/n rather than k·(rate/n): 250000 for bin 175 of n = 350 at 500 kHz, not 250000.00000000003.
-    "x-frequency-range": `${(lowBin * g.samplerate) / g.nperseg},${(highBin * g.samplerate) / g.nperseg}`,
+    "x-bins-per-row": String(Number(binsPerRow(layout).toFixed(6))),
+    "x-frequency-range": rowsFrequencyRange(layout, g).join(","),
     "x-value-scale": params.scale,
     "x-value-range": valueRange(params, stats.peak).join(","),
     "x-engine-version": VERSION,

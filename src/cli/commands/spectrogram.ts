@@ -1,30 +1,37 @@
 /**
  * `sonotile spectrogram <audio> -o out.{png,npy,f32} [parameters] [--start S] [--end S]
- * [--time-expansion X]` (SPEC §8): the spectrogram of a recording, or of the piece [start, end)
- * seconds of it with whole-recording semantics (SPEC §3), written as an image or as numbers,
- * with what made it (SpectrogramProvenance: in the PNG's text, in a .json beside .npy and .f32).
+ * [--fmin HZ] [--fmax HZ] [--height ROWS] [--time-expansion X]` (SPEC §8): the spectrogram of a
+ * recording, or of the piece [start, end) seconds of it with whole-recording semantics (SPEC §3),
+ * its rows every bin or a band's as the one-shot image route gives them (pieceLayout: the same
+ * crop, merge, checks and words), written as an image or as numbers, with what made it
+ * (SpectrogramProvenance: in the PNG's text, in a .json beside .npy and .f32).
  * Silent on success; errors are one line (exit 2 for usage and parameters, 1 for unreadable input).
  */
 import { closeSync, openSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { extname } from "node:path";
 import { AudioFormatError, fileMd5, openAudio, realSecondsHint, timeExpansionOf, type AudioReader } from "../../audio/index.js";
-import { framesInInterval, noFrameInInterval } from "../../engine/geometry.js";
+import { framesInInterval, noFrameInInterval, type FrameGeometry } from "../../engine/geometry.js";
 import { namingFile } from "../../engine/analysis.js";
 import { RecordingSpectrogram } from "../../engine/recording.js";
-import { parseParams, type Params } from "../../engine/params.js";
+import { ParamsError, parseParams, type Params } from "../../engine/params.js";
 import { VERSION } from "../../engine/version.js";
 import { npyHeader } from "../../render/npy.js";
 import { renderPng } from "../../render/image.js";
+import { tileValues } from "../../tiles/compute.js";
+import { bandOptionsSchema, binsPerRow, pieceLayout, rowsFrequencyRange, TileRangeError, type BandOptions, type TileLayout } from "../../tiles/grid.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { flagsHelp, numberOption, readCommandLine, timeExpansionOption, namingFlags, type OptionSpec } from "../flags.js";
+import { flagsHelp, numberOption, readCommandLine, timeExpansionOption, namingFlags, type CommandLine, type OptionSpec } from "../flags.js";
 import { checkOutputPath, checkOutputWritable, checkSidecarPath, outputError, sidecarPath, writeOutputBytes, writeOutputFile, writeWholeSyncAt } from "../output-file.js";
 
 const OPTIONS: readonly OptionSpec[] = [
-  { name: "output", short: "o", placeholder: "FILE", doc: "output file, format by extension: .png (image, cmap colours), .npy (NumPy float32 [bins, frames]), .f32 (raw little-endian float32 [bins][frames]); row 0 of the numbers is 0 Hz. What made it (sonotile's version, the file's MD5, every parameter, the frames, their times and frequencies, the value range) goes into the PNG's text 'sonotile', or a .json beside .npy and .f32 (-o x.npy also writes x.npy.json; a file there that is not a sonotile sidecar is refused, exit 2)" },
+  { name: "output", short: "o", placeholder: "FILE", doc: "output file, format by extension: .png (image, cmap colours), .npy (NumPy float32 [rows, frames]), .f32 (raw little-endian float32 [rows][frames]); a row a bin unless --fmin/--fmax/--height, row 0 of the numbers the lowest (0 Hz without --fmin). What made it (sonotile's version, the file's MD5, every parameter, the frames and rows, their times and frequencies, the value range) goes into the PNG's text 'sonotile', or a .json beside .npy and .f32 (-o x.npy also writes x.npy.json; a file there that is not a sonotile sidecar is refused, exit 2)" },
   { name: "start", placeholder: "S", doc: "start of the piece in seconds (frames centred in [start, end)); default 0" },
   { name: "end", placeholder: "S", doc: "end of the piece in seconds; default the end of the recording" },
+  { name: "fmin", placeholder: "HZ", doc: "lowest frequency written, Hz: the bins at or above it (as the one-shot image's fmin); default 0" },
+  { name: "fmax", placeholder: "HZ", doc: "highest frequency written, Hz: the bins at or below it (--fmin 0 --fmax 0 is the 0 Hz row); default the Nyquist frequency" },
+  { name: "height", placeholder: "ROWS", doc: "rows written: the band's bins merged (maximum) into this many, row r the bins k0 + floor(r·n/ROWS) … of the n from the lowest, k0 (as the one-shot image's height); default one row a bin" },
   { name: "time-expansion", placeholder: "X", doc: "time expansion factor of the recording (SPEC §3.2); default the file's GUANO TE, else 1" },
 ];
 
@@ -42,7 +49,8 @@ const STREAM_BLOCK_VALUES = 1 << 24;
 
 const USAGE = `usage: sonotile spectrogram <audio> -o out.{png,npy,f32} [options]
 
-The spectrogram of a recording (SPEC §3), or of the frames centred in [--start, --end).
+The spectrogram of a recording (SPEC §3), or of the frames centred in [--start, --end);
+every bin, or those in [--fmin, --fmax] merged into --height rows, as the one-shot image route's.
 
 ${flagsHelp(OPTIONS)}`;
 
@@ -69,6 +77,7 @@ async function spectrogram(args: string[]): Promise<number> {
   const end = numberOption(cl.options.end, "end", (v) => v > (start ?? 0), `a number > ${start ?? 0} (the start; leave --end out to read to the recording's end)`);
   const timeExpansion = timeExpansionOption(cl.options["time-expansion"]);
   const params = parseParams(cl.params); // ParamsError → exit 2 naming the field (run() adds the flag)
+  const band = bandOptions(cl.options);
 
   const [audio] = cl.positionals;
   await checkOutputPath(audio, output);
@@ -91,7 +100,8 @@ async function spectrogram(args: string[]): Promise<number> {
         const { bound, message } = noFrameInInterval(start ?? 0, end ?? Infinity, recording.frames, recording.geometry);
         throw new UsageError(`--${bound}: ${message}${realSecondsHint(reader.info, timeExpansion, "--time-expansion")}`);
       }
-      if (format === ".png") await checkImageSize(reader, recording, f0, f1);
+      const layout = bandLayout(f0, f1, recording.geometry, band);
+      if (format === ".png") await checkImageSize(reader, layout);
       // An image's value range is its own (writeImage); numbers have none to report, and their
       // range may need a pass over the recording that the numbers themselves do not.
       const made = async (valueRange?: readonly [number, number]): Promise<SpectrogramProvenance> => ({
@@ -100,14 +110,17 @@ async function spectrogram(args: string[]): Promise<number> {
         params: recording.params,
         start: start ?? null,
         end: end ?? null,
-        ...frameAxes(recording, f0, f1),
+        fmin: band.fmin ?? null,
+        fmax: band.fmax ?? null,
+        height: band.height ?? null,
+        ...frameAxes(recording, layout),
         ...(valueRange && { value_range: valueRange }),
       });
-      if (format === ".png") await writeOutputFile(output, (path) => writeImage(path, output, recording, f0, f1, made));
+      if (format === ".png") await writeOutputFile(output, (path) => writeImage(path, output, recording, layout, made));
       else {
         // The sidecar is put in place once the numbers are written, before they are: a failed write leaves both as they were.
         await writeOutputFile(output, async (path) => {
-          await writeNumbers(path, output, format === ".npy", recording, f0, f1);
+          await writeNumbers(path, output, format === ".npy", recording, layout);
           await writeOutputBytes(sidecarPath(output), JSON.stringify({ sonotile: await made() }, null, 1) + "\n");
         });
       }
@@ -138,7 +151,11 @@ interface SpectrogramProvenance {
   /** --start and --end as given, in seconds; null where not given. */
   start: number | null;
   end: number | null;
-  /** The whole-recording frames written, [first, end), and where they and the bins lie (frameAxes). */
+  /** --fmin and --fmax as given, in Hz, and --height; null where not given. */
+  fmin: number | null;
+  fmax: number | null;
+  height: number | null;
+  /** The whole-recording frames written, [first, end), and where they and the rows lie (frameAxes). */
   frames: [number, number];
   geometry: FrameAxes;
   /** An image's: the values mapped to its first and last colour (SPEC §3.10). */
@@ -151,60 +168,93 @@ interface FrameAxes extends Pick<RecordingSpectrogram["geometry"], "samplerate" 
   first_frame_seconds: number;
   /** Seconds between frames: hop / samplerate. */
   hop_seconds: number;
-  /** Hz between bins: samplerate / nperseg; row 0 is 0 Hz. */
+  /** Hz between bins: samplerate / nperseg; bin k is at k · bin_hz. */
   bin_hz: number;
+  /** Rows written: `bins`, or the band's (--fmin, --fmax) merged into --height. */
+  rows: number;
+  /** Bins a row merges, on average: the band's bins over `rows` (1: a row a bin). */
+  bins_per_row: number;
+  /** Hz of the band's lowest bin (row 0 of the numbers, the image's bottom row) and of its highest. */
+  frequency_range: [number, number];
 }
 
-/** The frames [f0, f1) of `recording` and their axes, for its provenance. */
-function frameAxes(recording: RecordingSpectrogram, f0: number, f1: number): { frames: [number, number]; geometry: FrameAxes } {
+/** The frames and rows of `layout` and their axes, for its provenance. */
+function frameAxes(recording: RecordingSpectrogram, layout: TileLayout): { frames: [number, number]; geometry: FrameAxes } {
   const { samplerate, nperseg, noverlap, hop, bins } = recording.geometry;
   return {
-    frames: [f0, f1],
-    geometry: { samplerate, nperseg, noverlap, hop, bins, first_frame_seconds: (f0 * hop) / samplerate, hop_seconds: hop / samplerate, bin_hz: samplerate / nperseg },
+    frames: [layout.f0, layout.f1],
+    geometry: {
+      samplerate, nperseg, noverlap, hop, bins, first_frame_seconds: (layout.f0 * hop) / samplerate, hop_seconds: hop / samplerate, bin_hz: samplerate / nperseg,
+      rows: layout.rows, bins_per_row: binsPerRow(layout), frequency_range: rowsFrequencyRange(layout, recording.geometry),
+    },
   };
 }
 
 /**
- * Refuses an image of frames [f0, f1) over MAX_PNG_PIXELS (exit 2) before anything is computed —
- * after reading the recording's last sample frame: a compressed stream's frame count is its
- * header's claim, and a claim past the stream's end is the file's fault (exit 1, the reader
- * naming where the stream ends), not the command line's.
+ * --fmin, --fmax and --height, read as the one-shot image route reads its fields
+ * (bandOptionsSchema, spaces around a number allowed as for every number option): a bad one is a
+ * ParamsError naming its field, to which run() adds the flag — `height (--height): must be > 0`.
  */
-async function checkImageSize(reader: AudioReader, recording: RecordingSpectrogram, f0: number, f1: number): Promise<void> {
-  const { bins } = recording.geometry;
-  const frames = f1 - f0;
-  if (bins * frames <= MAX_PNG_PIXELS) return;
-  await reader.read(0, reader.info.frames - 1, 1);
-  throw new UsageError(`the image would be ${frames} × ${bins} pixels; the limit is ${MAX_PNG_PIXELS}: draw a piece (--start/--end), use a longer --hop-size, or write numbers (.npy, .f32)`);
+function bandOptions(options: CommandLine["options"]): BandOptions {
+  const given = Object.fromEntries((["fmin", "fmax", "height"] as const).filter((name) => options[name] !== undefined).map((name) => [name, String(options[name]).trim()]));
+  const result = bandOptionsSchema.safeParse(given);
+  if (result.success) return result.data;
+  throw new ParamsError(result.error.issues.map((i) => ({ field: i.path.join("."), message: i.message })));
 }
 
 /**
- * Frames [f0, f1) as a PNG, drawn in memory (checkImageSize first), written to `path`; write
- * errors name `output`. Its text: `Software` (sonotile and its version, as other programs name
- * themselves there) and `sonotile`, what made it as JSON.
+ * Frames [f0, f1) with the rows of `band`, laid out as the one-shot image route lays them out
+ * (pieceLayout); a band outside the spectrogram — no bin in it, upside down, fewer bins than
+ * --height — is a ParamsError naming the field with the route's words.
  */
-async function writeImage(path: string, output: string, recording: RecordingSpectrogram, f0: number, f1: number, made: (valueRange: readonly [number, number]) => Promise<SpectrogramProvenance>): Promise<void> {
-  const { bins } = recording.geometry;
-  const frames = f1 - f0;
-  const data = await recording.frameRange(f0, f1);
+function bandLayout(f0: number, f1: number, g: FrameGeometry, band: BandOptions): TileLayout {
+  try {
+    return pieceLayout(f0, f1, g, band);
+  } catch (err) {
+    if (err instanceof TileRangeError) throw new ParamsError([{ field: err.field, message: err.message.slice(err.field.length + 2) }]);
+    throw err;
+  }
+}
+
+/**
+ * Refuses an image of `layout` over MAX_PNG_PIXELS (exit 2) before anything is computed, its
+ * rows counted after the band's crop — after reading the recording's last sample frame: a
+ * compressed stream's frame count is its header's claim, and a claim past the stream's end is the
+ * file's fault (exit 1, the reader naming where the stream ends), not the command line's.
+ */
+async function checkImageSize(reader: AudioReader, layout: TileLayout): Promise<void> {
+  const pixels = layout.columns * layout.rows;
+  if (pixels <= MAX_PNG_PIXELS) return;
+  await reader.read(0, reader.info.frames - 1, 1);
+  throw new UsageError(`the image would be ${layout.columns} × ${layout.rows} = ${pixels} pixels (columns × rows); the limit is ${MAX_PNG_PIXELS}: draw fewer rows (--height, --fmin/--fmax), a piece (--start/--end), use a longer --hop-size, or write numbers (.npy, .f32)`);
+}
+
+/**
+ * The frames and rows of `layout` as a PNG, drawn in memory (checkImageSize first) from the
+ * values the one-shot image route draws (tileValues), written to `path`; write errors name
+ * `output`. Its text: `Software` (sonotile and its version, as other programs name themselves
+ * there) and `sonotile`, what made it as JSON.
+ */
+async function writeImage(path: string, output: string, recording: RecordingSpectrogram, layout: TileLayout, made: (valueRange: readonly [number, number]) => Promise<SpectrogramProvenance>): Promise<void> {
+  const data = await tileValues(recording, layout);
   const range = await recording.valueRange();
   const text = [{ keyword: "Software", text: `sonotile ${VERSION}` }, { keyword: "sonotile", text: JSON.stringify(await made(range)) }];
-  const png = renderPng({ data, bins, frames, valueRange: range }, recording.params.cmap, text);
+  const png = renderPng({ data, bins: layout.rows, frames: layout.columns, valueRange: range }, recording.params.cmap, text);
   await writeFile(path, png).catch((err: Error) => Promise.reject(outputError(output, err)));
 }
 
 /**
- * Frames [f0, f1) as float32 [bins][frames] (.npy with its header, or raw .f32), computed and
- * written block by block to `path` (write errors name `output`): memory stays bounded
- * (STREAM_BLOCK_VALUES) however long the piece. Each block's rows go to their places in the file;
- * synchronous writes, since a block has as many rows as bins and nothing else runs in this
- * process meanwhile.
+ * The frames and rows of `layout` as float32 [rows][frames] (.npy with its header, or raw .f32),
+ * computed and written block by block to `path` (write errors name `output`): memory stays
+ * bounded (STREAM_BLOCK_VALUES) however long the piece. Each block's rows go to their places in
+ * the file; synchronous writes, since a block has as many rows as the file and nothing else runs
+ * in this process meanwhile.
  */
-async function writeNumbers(path: string, output: string, npy: boolean, recording: RecordingSpectrogram, f0: number, f1: number): Promise<void> {
-  const { bins } = recording.geometry;
+async function writeNumbers(path: string, output: string, npy: boolean, recording: RecordingSpectrogram, layout: TileLayout): Promise<void> {
+  const { rows, f0, f1 } = layout;
   const frames = f1 - f0;
-  const header = npy ? npyHeader([bins, frames]) : new Uint8Array(0);
-  const step = Math.max(1, Math.floor(STREAM_BLOCK_VALUES / bins));
+  const header = npy ? npyHeader([rows, frames]) : new Uint8Array(0);
+  const step = Math.max(1, Math.floor(STREAM_BLOCK_VALUES / rows));
   const write = (fd: number, bytes: Uint8Array, offset: number, length: number, position: number) => {
     try {
       writeWholeSyncAt(fd, bytes, offset, length, position);
@@ -220,12 +270,12 @@ async function writeNumbers(path: string, output: string, npy: boolean, recordin
   }
   try {
     write(fd, header, 0, header.length, 0);
-    for await (const block of recording.range(f0, f1, step)) {
+    for await (const block of recording.range(f0, f1, step, layout.binEdges)) {
       // Float32Array is host-endian; every platform Node runs on here is little-endian (npy.ts).
       const bytes = new Uint8Array(block.data.buffer, block.data.byteOffset, block.data.byteLength);
       const rowBytes = 4 * block.frames;
       if (block.frames === frames) write(fd, bytes, 0, bytes.length, header.length);
-      else for (let k = 0; k < bins; k++) write(fd, bytes, k * rowBytes, rowBytes, header.length + 4 * (k * frames + block.firstFrame - f0));
+      else for (let r = 0; r < rows; r++) write(fd, bytes, r * rowBytes, rowBytes, header.length + 4 * (r * frames + block.firstFrame - f0));
     }
   } finally {
     closeSync(fd);
