@@ -210,7 +210,7 @@ async function copyResumeFile(file: ResumeFile, length: number): Promise<ResumeF
     const bytes = Buffer.alloc(READ_WINDOW);
     for (let at = 0; at < length; ) {
       const { bytesRead } = await file.handle.read(bytes, 0, Math.min(bytes.length, length - at), at);
-      if (bytesRead === 0) throw new Error(`the run's open file holds ${at} bytes, not the ${length} it wrote (the file was changed during the run)`);
+      if (bytesRead === 0) throw new ResumeFileChanged(`the run's open file holds ${at} bytes, not the ${length} it wrote (the file was changed during the run)`);
       at = await writeWholeAt(handle, bytes.subarray(0, bytesRead), at);
     }
     await handle.sync();
@@ -454,6 +454,14 @@ export async function* readKeptRows(file: ResumeFile | null, rows: Iterable<[pat
   for (const [path, row] of rows) yield "values" in row ? row : await (lines ??= new ResumeLines(file!)).row(path, row);
 }
 
+/**
+ * The resume file as this run wrote it is gone: another process wrote into it during the run (the
+ * rows its lines held are lost, not kept — what a message must not claim).
+ */
+export class ResumeFileChanged extends Error {
+  override name = "ResumeFileChanged";
+}
+
 /** Bytes of the resume file read at once by ResumeLines: a read per many rows. */
 const READ_WINDOW = 1 << 20;
 
@@ -477,7 +485,7 @@ class ResumeLines {
       [this.window, this.windowAt] = [bytes.subarray(0, bytesRead), start];
     }
     const value = end <= this.windowAt + this.window.length ? parsedOrUndefined(this.window.toString("utf8", start - this.windowAt, end - this.windowAt)) : undefined;
-    if (!isSavedRow(value) || value.path !== path) throw new Error(`${filePath}: bytes ${start}–${end} are not the row of ${path} this run wrote there (the file was changed during the run)`);
+    if (!isSavedRow(value) || value.path !== path) throw new ResumeFileChanged(`${filePath}: bytes ${start}–${end} are not the row of ${path} this run wrote there (the file was changed during the run)`);
     return restoredRow(value);
   }
 }

@@ -261,6 +261,20 @@ export function onFirstSignal(handler: (signal: NodeJS.Signals) => void): () => 
   };
 }
 
+/** Synchronous steps of a run ended by a signal, before it dies (onSignalEnd). */
+const signalEndSteps = new Set<() => void>();
+
+/**
+ * Runs `step` (synchronous: nothing else may run first) when a signal ends the run (endBySignal),
+ * as the temporary files are removed — a lock the run holds is released.
+ * @returns a function that takes `step` back.
+ */
+export function onSignalEnd(step: () => void): () => void {
+  watchSignals();
+  signalEndSteps.add(step);
+  return () => void signalEndSteps.delete(step);
+}
+
 function onSignal(signal: NodeJS.Signals): void {
   const handler = firstSignalHandler;
   firstSignalHandler = null;
@@ -277,6 +291,7 @@ function onSignal(signal: NodeJS.Signals): void {
  */
 export function endBySignal(signal: NodeJS.Signals): never {
   for (const path of partialFiles) rmSync(path, { force: true });
+  for (const step of signalEndSteps) step();
   for (const s of SIGNALS) process.off(s, onSignal);
   process.kill(process.pid, signal);
   // The signal, now at its default, ended the process in kill(); were it held off, the status says the same.

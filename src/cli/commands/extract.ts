@@ -29,7 +29,8 @@ import { extractEach, type ExtractItem, type ExtractOutcome } from "../../jobs/e
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlagNames, type OptionSpec } from "../flags.js";
-import { checkSameInputs, fileStamp, indexResumeFile, keptRowsPath, partialTablePath, ResumeCheckpoint, resumeFilePath, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
+import { checkSameInputs, fileStamp, indexResumeFile, keptRowsPath, partialTablePath, ResumeCheckpoint, ResumeFileChanged, resumeFilePath, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
+import { claimOutput } from "../output-lock.js";
 import { checkOutputPath, checkOutputWritable, checkSidecarPath, endBySignal, onFirstSignal, sidecarPath, writeOutputBytes, writeOutputWithSidecar } from "../output-file.js";
 
 /** Default --checkpoint-interval, seconds: a killed run recomputes at most this much. */
@@ -129,9 +130,14 @@ async function extract(args: string[]): Promise<number> {
   for (const input of cl.positionals) await checkOutputPath(input, output);
   if (hasSidecar(format)) for (const table of [output, partialTablePath(output)]) await checkSidecarPath(table);
   await checkOutputWritable(output);
-  const resumedTargets = resume ? ((await indexResumeFile(output, settings)) ?? NOTHING_RESUMED) : await checkNoInterruptedRun(output);
-  const { rows: earlier, changed } = resumedTargets;
   const report = new Progress(progressS * 1000);
+  // Before the resume file is read: a run on the same -o (a cron run overlapping the last) is refused.
+  const claim = await claimOutput(output, ["sonotile", "extract", ...args].join(" "), (line) => report.say(line));
+  const resumedTargets = await (resume ? indexResumeFile(output, settings).then((found) => found ?? NOTHING_RESUMED) : checkNoInterruptedRun(output)).catch((err: unknown) => {
+    claim.release();
+    throw err;
+  });
+  const { rows: earlier, changed } = resumedTargets;
   // A resumed run's partial table holds fewer rows than its first checkpoint: it goes (as in keepUnwrittenRows).
   const checkpoint = new ResumeCheckpoint(output, settings, resumedTargets, checkpointS * 1000, () => (resume ? removePartialTable(output, format) : Promise.resolve()), (line) => report.say(line));
   try {
@@ -198,6 +204,7 @@ async function extract(args: string[]): Promise<number> {
     // A signal while the table is written (a moment, all computed) lets the table be finished, then ends the run.
     await writeTable(output, format, rows, features, targets, settings).catch((err: Error) => {
       report.stop();
+      if (err instanceof ResumeFileChanged) throw rowsLostWithResumeFile(output, err, done.length);
       return keepUnwrittenRows(output, err, done.length, checkpoint.rows, async () => {
         await checkpoint.keep();
         // A resumed run's partial table holds fewer rows than the resume file now does (as in keepInterruptedRun).
@@ -217,7 +224,7 @@ async function extract(args: string[]): Promise<number> {
     return report.skipped > 0 ? EXIT.input : EXIT.ok;
   } finally {
     // The resume file, open since --resume or the first checkpoint (its rows are read through it).
-    await checkpoint.close();
+    await checkpoint.close().finally(() => claim.release());
   }
 }
 
@@ -319,6 +326,16 @@ async function keepUnwrittenRows(output: string, err: Error, computed: number, c
     throw new Error(`${err.message}; the ${rows} could not be kept for --resume either: ${(unkept as Error).message}`);
   }
   throw new Error(`${err.message}; the ${rows} ${computed === 1 ? "is" : "are"} kept in ${resumeFilePath(output)}: make room (or mend the path) and run the same command with --resume to write ${output} without computing ${computed === 1 ? "it" : "them"} again`);
+}
+
+/**
+ * The end of a run whose resume file another process wrote into (`err`; a second run on the same
+ * -o without this run's lock, or a person): the rows read back from it are not this run's, so
+ * none is kept and the table is not written. The line said they were kept there, and to make
+ * room on the disk — neither true.
+ */
+function rowsLostWithResumeFile(output: string, err: ResumeFileChanged, computed: number): Error {
+  return new Error(`${err.message}; the ${plural(computed, "computed target")} cannot be read back from it and ${computed === 1 ? "is" : "are"} not kept; ${output} left as it was; run the command again once no other process writes ${resumeFilePath(output)}`);
 }
 
 /** Removes what an interrupted run left for --resume (the resume file first: without it, the partial table is only a file). */
