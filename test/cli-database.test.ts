@@ -505,6 +505,13 @@ describe("dataset add on files another dataset registered", () => {
     const existing = await runSonotile(["dataset", "add", copied, "--audio-root", root, "--data", data, "--json"], { env });
     expect(existing.code, existing.stderr).toBe(0);
     expect(JSON.parse(existing.stdout)).toMatchObject({ run: null, registered: [], dataset: { name: "bats 3" }, datasets_holding_same_bytes: holding });
+    // One recording: "1 recording holds" (it read "1 recording hold").
+    const single = join(root, "single", "bats");
+    mkdirSync(single, { recursive: true });
+    writeFileSync(join(single, "a.wav"), readFileSync(join(moved, "a.wav")));
+    const one = await runSonotile(["dataset", "add", single, "--name", "bats 4", "--audio-root", root, "--data", data], { env });
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout).toContain(`\n  1 recording holds the bytes of recordings of dataset bats (${bats.id}, ${bats.audio_dir}): `);
   }, 60_000);
 });
 

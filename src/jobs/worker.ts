@@ -900,15 +900,18 @@ async function finishJobIfDone(ctx: Pick<ItemContext, "sql">, jobId: string): Pr
 
 /**
  * A finished job's message: how many items failed or ended in an error, and the first (of the
- * errors first) with why — named by its target's id, unless why names it already ("the file of
- * recording <id> (…) has changed", "clip <id> of recording … no longer exists"), which read
- * `first: recording <id>: the file of recording <id> (…)`.
+ * errors first) with why — named by its target's id, unless why names it already, by id ("the file
+ * of recording <id> (…) has changed", "clip <id> of recording … no longer exists") or as messages
+ * name it (targetName: "recording b.wav: file b.wav does not exist …"), which read
+ * `first: recording <id>: the file of recording <id> (…)`, `first: recording <id>: recording b.wav: …`.
  */
 function jobMessage(total: number, failed: EndedItem[], errored: EndedItem[]): string | undefined {
   const counts = [errored.length && `${errored.length} of ${total} items ended in an error`, failed.length && `${failed.length} of ${total} items failed`].filter(Boolean);
   const first = errored[0] ?? failed[0];
   if (!first) return undefined;
   const { kind, id } = first.target;
-  const named = first.error?.includes(`${kind} ${id}`) ? first.error : `${kind} ${id}: ${first.error}`;
+  const name = targetName(first.target);
+  const namesIt = first.error !== null && (first.error.includes(`${kind} ${id}`) || first.error.startsWith(`${name}:`) || first.error.startsWith(`${name} `));
+  const named = namesIt ? first.error : `${kind} ${id}: ${first.error}`;
   return `${counts.join(", ")}; first: ${named}`.slice(0, 10000);
 }

@@ -170,7 +170,7 @@ export const command: Command = {
  * to): files moved to a new disk are its recordings, whose work a new dataset does not carry.
  */
 function sameBytesLine(other: DatasetHoldingSameBytes, id: string): string {
-  return `  ${plural(other.recordings, "recording")} hold the bytes of recordings of dataset ${other.name} (${other.id}, ${other.audio_dir}): if its files moved here, those are the recordings with the clips, tags, features and notes — delete this dataset (DELETE /v1/datasets/${id}; the files stay) and point that one here (PUT /v1/datasets/${other.id}/audio_dir)`;
+  return `  ${plural(other.recordings, "recording")} ${other.recordings === 1 ? "holds" : "hold"} the bytes of recordings of dataset ${other.name} (${other.id}, ${other.audio_dir}): if its files moved here, those are the recordings with the clips, tags, features and notes — delete this dataset (DELETE /v1/datasets/${id}; the files stay) and point that one here (PUT /v1/datasets/${other.id}/audio_dir)`;
 }
 
 /**
