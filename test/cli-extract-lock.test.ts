@@ -66,7 +66,8 @@ describe("sonotile extract: one run per -o", () => {
     try {
       expect(existsSync(lock)).toBe(true);
       const holder = JSON.parse(readFileSync(lock, "utf8"));
-      expect(holder).toEqual({ kind: "sonotile extract lock", pid: first.child.pid, host: hostname(), started: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), command: `sonotile extract ${[...ARGS, "-o", out].join(" ")}` });
+      // Named as the data directory's lock names its owner: its start too (a pid given away since is not the run's).
+      expect(holder).toMatchObject({ kind: "sonotile extract lock", pid: first.child.pid, host: hostname(), start: expect.stringMatching(/:\d+$/), started: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), command: `sonotile extract ${[...ARGS, "-o", out].join(" ")}` });
       const refusal = `sonotile extract: another run is writing ${out}: pid ${first.child.pid} on this host (${hostname()}), since ${holder.started} (${holder.command}); its lock is ${lock}. Wait for it to end (its --resume is refused too: its rows are still being written), or write to another -o\n`;
       for (const extra of [["--resume"], []]) {
         const second = await sonotile([...ARGS, "-o", out, ...extra]);
@@ -88,6 +89,13 @@ describe("sonotile extract: one run per -o", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr.split("\n")[0]).toBe(`sonotile extract: took over ${out}.lock, left by pid ${pid} (no longer running on ${hostname()}) since 2026-01-01T00:00:00.000Z`);
     expect(readFileSync(out)).toEqual(readFileSync(reference));
+    expect(existsSync(`${out}.lock`)).toBe(false);
+    // Its pid given since to another process (a reboot; this test's process stands for it): taken
+    // over too, by its start — it was refused as live for as long as that process ran.
+    writeFileSync(`${out}.lock`, JSON.stringify({ kind: "sonotile extract lock", pid: process.pid, host: hostname(), start: "another-boot:1", started: "2000-01-01T00:00:00.000Z", command: "sonotile extract old" }) + "\n");
+    const reused = await sonotile([INPUTS[2], "-o", out, "--features", "rms_dbfs"]);
+    expect(reused.code, reused.stderr).toBe(0);
+    expect(reused.stderr.split("\n")[0]).toBe(`sonotile extract: took over ${out}.lock, left by pid ${process.pid} (no longer running on ${hostname()}) since 2000-01-01T00:00:00.000Z`);
     expect(existsSync(`${out}.lock`)).toBe(false);
   }, 120_000);
 

@@ -182,17 +182,17 @@ describe("sonotile extract", () => {
     expect(lines[0]).toBe(`sonotile extract: skipped ${narrow}: high_freq (--high-freq): must be <= Nyquist (8000 Hz)`);
     expect(lines[1]).toMatch(/^sonotile extract: 1 target .*; 1 skipped; wrote/);
     expect(readCsv(out).rows.map((row) => row[0])).toEqual([A]);
-    // --channel 3 of a mono file.
+    // --channel 3 of a mono file: no file takes it, the command line's fault (exit 2; cli-extract-refusals.test.ts).
     const channel = await sonotile([A, "-o", join(tmp, "channel.csv"), "--channel", "3"]);
-    expect(channel.code).toBe(1);
-    expect(channel.stderr).toBe(`sonotile extract: skipped ${A}: channel (--channel): must be < channels (1)\nsonotile extract: no target could be computed; nothing written\n`);
+    expect(channel.code).toBe(2);
+    expect(channel.stderr).toBe(`sonotile extract: skipped ${A}: channel (--channel): must be < channels (1)\nsonotile extract: no target could be computed: --channel suits none of the recordings (${A}: channel (--channel): must be < channels (1)); nothing written\n`);
   });
 
   it("a clip past a time-expanded recording's real end says that times are real seconds, naming --time-expansion; at TE 1 nothing is added", async () => {
     // A lasts 1 s as stored, 0.1 s at time expansion 10: a researcher reading a player's 0.5 s meets this.
     const out = join(tmp, "te-clip.csv");
     const expanded = await sonotile([A, "-o", out, "--clip-start", "0.5", "--clip-end", "0.6", "--time-expansion", "10"]);
-    expect(expanded.code).toBe(1);
+    expect(expanded.code).toBe(2); // no file took the clip: the options' fault (cli-extract-refusals.test.ts)
     expect(expanded.stderr.split("\n")[0]).toBe(
       `sonotile extract: skipped ${A}: start 0.5 s is past the end of the recording (0.1 s); times are real seconds: time expansion 10 (--time-expansion) makes the file's 1 s last 0.1 s`,
     );
@@ -250,7 +250,7 @@ describe("sonotile extract", () => {
       [[A, "-o", "x.csv", "--threads", "5000"], /^--threads: must be an integer in \[1, 1024\], got '5000'$/],
       [[A, "-o", "x.csv", "--bogus"], /unknown flag '--bogus'/],
       // A factor that gives the file no usable rate: each file used to be skipped with it (exit 1).
-      [[A, "-o", "x.csv", "--time-expansion", "1e-300"], /^time_expansion \(--time-expansion\): must give a real samplerate/],
+      [[A, "-o", "x.csv", "--time-expansion", "1e-300"], /^no target could be computed: --time-expansion suits none of the recordings \(.*: time_expansion \(--time-expansion\): must give a real samplerate/],
     ];
     await expect(command.run([A, "-o", join(tmp, "no/such/dir/f.csv")])).rejects.toThrow(/cannot write .*f\.csv: no such directory/);
     for (const [args, message] of cases) {
@@ -585,13 +585,13 @@ describe("sonotile extract", () => {
     const none = await sonotile([data, "-o", join(tmp, "te-none.csv"), "--time-expansion", "1e-9"]);
     expect(none.code, none.stderr).toBe(2);
     expect(none.stderr).toContain(`sonotile extract: skipped ${A}: time_expansion (--time-expansion): must give a real samplerate`);
-    expect(none.stderr).toMatch(/\nsonotile extract: time_expansion \(--time-expansion\): must give a real samplerate [^\n]*\n$/);
+    expect(none.stderr).toMatch(/\nsonotile extract: no target could be computed: --time-expansion suits none of the recordings \([^\n]*: time_expansion \(--time-expansion\): must give a real samplerate [^\n]*\); nothing written\n$/);
     expect(existsSync(join(tmp, "te-none.csv"))).toBe(false);
-    // One file refused for its rate, the other taking it but failing to compute (its clip past its
-    // end): not the flag's fault alone (it was exit 2 naming the flag).
+    // One file refused for its rate, the other taking it but not its clip (past its end): both
+    // flags named (it was exit 2 naming --time-expansion alone, then exit 1).
     const mixed = await sonotile([slow, A, "-o", join(tmp, "te-mixed.csv"), "--time-expansion", "0.1", "--clip-start", "100000"]);
-    expect(mixed.code, mixed.stderr).toBe(1);
-    expect(mixed.stderr).toMatch(/\nsonotile extract: no target could be computed; nothing written\n$/);
+    expect(mixed.code, mixed.stderr).toBe(2);
+    expect(mixed.stderr).toMatch(/\nsonotile extract: no target could be computed: --(time-expansion, --clip-start|clip-start, --time-expansion) suit none of the recordings \([^\n]*\); nothing written\n$/);
   });
 
   it("not on a terminal (nohup, cron, a log file), a progress line every --progress-interval seconds — none for the last target, the summary follows; bad intervals refused", async () => {
@@ -759,8 +759,14 @@ describe("sonotile extract, interrupted", () => {
     expect(kept).toBeLessThan(3);
     expect(existsSync(out)).toBe(false);
 
-    // As after an interruption: a run without --resume would replace those rows, refused.
-    expect(await sonotile([...ARGS, "-o", out])).toEqual({ code: 2, stdout: "", stderr: `sonotile extract: an interrupted run left its rows in ${resumeFile}: add --resume to finish it, or remove ${resumeFile} to start over\n` });
+    // As after an interruption: a run without --resume would replace those rows, refused — once it
+    // took over the lock the killed run left (cli-extract-lock.test.ts).
+    expect(await sonotile([...ARGS, "-o", out])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: expect.stringMatching(new RegExp(`^sonotile extract: took over ${out.replace(/[.]/g, "\\.")}\\.lock, left by pid ${child.pid} \\(no longer running on [^)]+\\) since \\S+\\nsonotile extract: an interrupted run left its rows in `)) as unknown as string,
+    });
+    expect((await sonotile([...ARGS, "-o", out])).stderr).toBe(`sonotile extract: an interrupted run left its rows in ${resumeFile}: add --resume to finish it, or remove ${resumeFile} to start over\n`);
     const resumed = await sonotile([...ARGS, "-o", out, "--resume"]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(new RegExp(`^sonotile extract: ${3 - kept} targets? .*; ${kept} resumed from ${resumeFile.replace(/[.]/g, "\\.")}; wrote \\S+features\\.csv\\n$`));

@@ -279,7 +279,9 @@ describe("the pool task", () => {
     expect("values" in ok && featureRow(ok.values)).toEqual(featureRow(await featuresOfFile(path)));
     expect(await runFeaturesTask({ ...task, path: join(ROOT, "package.json") })).toEqual({ failure: expect.stringMatching(/not a recognised audio format/) });
     expect(await runFeaturesTask({ ...task, path: join(ROOT, "missing.wav") })).toEqual({ failure: expect.stringMatching(/cannot open/) });
-    expect(await runFeaturesTask({ ...task, target: { start: 3 } })).toEqual({ failure: expect.stringMatching(/past the end/) });
+    // The part of the target refused too, so that a command line names the option that gave it (extract: exit 2 when no file takes it).
+    expect(await runFeaturesTask({ ...task, target: { start: 3 } })).toEqual({ failure: expect.stringMatching(/past the end/), part: "clip" });
+    expect(await runFeaturesTask({ ...task, target: { lowFreq: 9000 } })).toEqual({ failure: "band [9000, Nyquist] Hz lies above this recording's spectrum: its Nyquist frequency is 8000 Hz", part: "band" });
     // The fields too, so that a command line names its flags (sonotile extract: high_freq (--high-freq): …).
     expect(await runFeaturesTask({ ...task, params: parseParams({ high_freq: 20000 }) })).toEqual({
       failure: "high_freq: must be <= Nyquist (8000 Hz)",
@@ -288,6 +290,7 @@ describe("the pool task", () => {
     // Past a time-expanded recording's real end: that times are real seconds, naming where the factor came from.
     expect(await runFeaturesTask({ ...task, timeExpansion: 10, timeExpansionName: "the recording's time_expansion", target: { start: 0.5 } })).toEqual({
       failure: "start 0.5 s is past the end of the recording (0.1 s); times are real seconds: time expansion 10 (the recording's time_expansion) makes the file's 1 s last 0.1 s",
+      part: "clip",
     });
   });
 });

@@ -9,19 +9,17 @@
  */
 import { readFileSync, rmSync } from "node:fs";
 import { open, readFile, rm } from "node:fs/promises";
-import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { isAlive, thisProcess, type LockOwner } from "../store/lock.js";
 import { UsageError } from "./errors.js";
 import { onSignalEnd, outputError } from "./output-file.js";
 
 /** What the lock file says it is, so that no other file is taken for one. */
 const LOCK_KIND = "sonotile extract lock";
 
-/** The content of a lock file: the run that holds the claim. */
-interface LockHolder {
+/** The content of a lock file: the run that holds the claim — as the data directory's lock names its owner (its start too: a pid given to another process since, after a reboot, is not the run's). */
+interface LockHolder extends LockOwner {
   kind: typeof LOCK_KIND;
-  pid: number;
-  host: string;
   /** ISO 8601, UTC. */
   started: string;
   command: string;
@@ -38,22 +36,33 @@ export interface OutputClaim {
   release(): void;
 }
 
+/**
+ * Why a lock file cannot be made where its directory takes no changes (permission, a read-only file
+ * system): there no run can write the resume file either, so there is nothing to share — the run
+ * goes on unclaimed, as before (-o a link out of such a directory; --resume then refuses the
+ * directory, naming it).
+ */
+const UNWRITABLE_DIRECTORY = new Set(["EACCES", "EPERM", "EROFS"]);
+const UNCLAIMED = Symbol("unclaimed");
+
 /** Reads of a lock file found empty before it is refused: its maker writes it just after creating it. */
 const EMPTY_LOCK_RETRIES = 5;
 
 /**
  * Claims `output` for this run: creates its lock file (O_EXCL). A lock left by a run of this host
- * that no longer runs (a crash, SIGKILL, a reboot) is taken over, said on stderr with `say`.
+ * that no longer runs (a crash, SIGKILL, a reboot: isAlive, as the data directory's lock) is taken
+ * over, said on stderr with `say`.
  * @param command the command line, for the lock file (what a refused run names)
  * @throws UsageError (exit 2) naming the run that holds it — pid, host, since when — and the lock
  * file: wait for it, or, when it is another host's and no longer runs there, remove the file
  */
 export async function claimOutput(output: string, command: string, say: (line: string) => void): Promise<OutputClaim> {
   const path = outputLockPath(output);
-  const mine: LockHolder = { kind: LOCK_KIND, pid: process.pid, host: hostname(), started: new Date().toISOString(), command };
+  const mine: LockHolder = { kind: LOCK_KIND, ...thisProcess(), started: new Date().toISOString(), command };
   const text = JSON.stringify(mine) + "\n";
   for (let emptyReads = 0; ; ) {
-    const handle = await open(path, "wx").catch((err: NodeJS.ErrnoException) => (err.code === "EEXIST" ? null : Promise.reject(outputError(path, err))));
+    const handle = await open(path, "wx").catch((err: NodeJS.ErrnoException) => (err.code === "EEXIST" ? null : err.code && UNWRITABLE_DIRECTORY.has(err.code) ? UNCLAIMED : Promise.reject(outputError(path, err))));
+    if (handle === UNCLAIMED) return { release: () => undefined };
     if (handle) {
       try {
         await handle.writeFile(text);
@@ -76,7 +85,7 @@ export async function claimOutput(output: string, command: string, say: (line: s
     if (holder.host !== mine.host) {
       throw new UsageError(`another run is writing ${output}: pid ${holder.pid} on host ${holder.host}, since ${holder.started} (${holder.command}); its lock is ${path}. Whether it still runs cannot be told from ${mine.host}: wait for it to end, or, if it no longer runs there, remove ${path} and run again`);
     }
-    if (isRunning(holder.pid)) {
+    if (isAlive(holder)) {
       throw new UsageError(`another run is writing ${output}: pid ${holder.pid} on this host (${holder.host}), since ${holder.started} (${holder.command}); its lock is ${path}. Wait for it to end (its --resume is refused too: its rows are still being written), or write to another -o`);
     }
     // Left by a run of this host that no longer runs. Removed only as read: another run that took it over first keeps it.
@@ -108,15 +117,5 @@ function lockHolder(text: string): LockHolder | null {
     return value?.kind === LOCK_KIND && Number.isInteger(value.pid) && typeof value.host === "string" ? value : null;
   } catch {
     return null;
-  }
-}
-
-/** Whether process `pid` of this host runs (EPERM: it runs, as another user). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }

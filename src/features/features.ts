@@ -103,9 +103,21 @@ export interface FeatureOptions {
   timeExpansionName?: string;
 }
 
-/** A target the recording cannot provide (outside it, too short for one frame, empty band). */
+/**
+ * A target the recording cannot provide (outside it, too short for one frame, empty band).
+ * `part`: the part of the target asked for that this recording cannot give — its band, or its
+ * clip's times (its start past the recording's end) —, as a caller names the option that gave it;
+ * none when it is the recording's own (no samples, non-finite ones).
+ */
 export class TargetError extends Error {
   override name = "TargetError";
+
+  constructor(
+    message: string,
+    readonly part?: "band" | "clip",
+  ) {
+    super(message);
+  }
 }
 
 const ROLL_PERCENT = 0.85;
@@ -184,10 +196,10 @@ function bandBins(g: FrameGeometry, lowFreq?: number | null, highFreq?: number |
   const nyquist = g.samplerate / 2;
   const low = lowFreq ?? 0;
   const high = Math.min(highFreq ?? nyquist, nyquist);
-  if (low >= nyquist) throw new TargetError(`band [${low}, ${highFreq ?? "Nyquist"}] Hz lies above this recording's spectrum: its Nyquist frequency is ${nyquist} Hz`);
-  if (!(low >= 0 && low < high)) throw new TargetError(`band [${low}, ${high}] Hz must satisfy 0 <= low < high`);
+  if (low >= nyquist) throw new TargetError(`band [${low}, ${highFreq ?? "Nyquist"}] Hz lies above this recording's spectrum: its Nyquist frequency is ${nyquist} Hz`, "band");
+  if (!(low >= 0 && low < high)) throw new TargetError(`band [${low}, ${high}] Hz must satisfy 0 <= low < high`, "band");
   const [k0, k1] = binRange(g, low, high);
-  if (k1 <= k0) throw new TargetError(`band [${low}, ${high}] Hz holds no FFT bin (bins are ${g.samplerate / g.nperseg} Hz apart)`);
+  if (k1 <= k0) throw new TargetError(`band [${low}, ${high}] Hz holds no FFT bin (bins are ${g.samplerate / g.nperseg} Hz apart)`, "band");
   return [k0, k1];
 }
 
@@ -211,9 +223,9 @@ function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: Cond
   if (recordingDuration === 0) throw new TargetError("the recording holds no samples");
   const start = t.start ?? 0;
   const end = Math.min(t.end ?? Infinity, recordingDuration);
-  if (!(start >= 0 && Number.isFinite(start))) throw new TargetError(`start must be a number of seconds >= 0, got ${t.start}`);
+  if (!(start >= 0 && Number.isFinite(start))) throw new TargetError(`start must be a number of seconds >= 0, got ${t.start}`, "clip");
   if (!(end > start)) {
-    throw new TargetError(start >= recordingDuration ? `start ${start} s is past the end of the recording (${recordingDuration} s)${pastEndHint}` : `end must be > start (${start} s), got ${t.end}`);
+    throw new TargetError(start >= recordingDuration ? `start ${start} s is past the end of the recording (${recordingDuration} s)${pastEndHint}` : `end must be > start (${start} s), got ${t.end}`, "clip");
   }
   const fs = g.samplerate;
   const frames = frameCount(signal.length, g);

@@ -38,8 +38,8 @@ export interface FeaturesTask {
   checked?: CheckedFile;
 }
 
-/** `issues`: the fields a ParamsError names, so that a command line can name its flags (withFlagNames). */
-export type FeaturesTaskResult = { values: FeatureValues; md5?: string } | { failure: string; issues?: ParamsError["issues"] } | { changed: string };
+/** `issues`: the fields a ParamsError names, so that a command line can name its flags (withFlagNames); `part`: a TargetError's. */
+export type FeaturesTaskResult = { values: FeatureValues; md5?: string } | { failure: string; issues?: ParamsError["issues"]; part?: TargetError["part"] } | { changed: string };
 
 export async function runFeaturesTask(task: FeaturesTask): Promise<FeaturesTaskResult> {
   const outcome = await featuresOrFailure(task);
@@ -61,7 +61,8 @@ async function featuresOrFailure(task: FeaturesTask): Promise<FeaturesTaskResult
     return { values, ...(task.md5 ? { md5: await fileMd5(task.path, { exactPath: task.exactPath }) } : {}) };
   } catch (err) {
     if (err instanceof ParamsError) return { failure: err.message, issues: err.issues };
-    if (err instanceof AudioFormatError || err instanceof TargetError) return { failure: err.message };
+    if (err instanceof TargetError) return { failure: err.message, part: err.part };
+    if (err instanceof AudioFormatError) return { failure: err.message };
     throw err;
   }
 }

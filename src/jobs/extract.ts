@@ -9,7 +9,7 @@
 import { availableParallelism } from "node:os";
 import type { CheckedFile } from "../audio/source.js";
 import type { Params, ParamsError } from "../engine/params.js";
-import type { FeatureTarget, FeatureValues } from "../features/features.js";
+import type { FeatureTarget, FeatureValues, TargetError } from "../features/features.js";
 import { TilePool } from "../tiles/pool.js";
 import type { FeaturesTaskResult } from "../features/task.js";
 
@@ -33,9 +33,12 @@ export interface ExtractItem {
  */
 export type PendingItem = ExtractItem | PromiseLike<ExtractItem | null>;
 
-/** `issues`: the fields of a parameter the file could not take (FeaturesTaskResult), to be named as its caller names them. */
-/** `md5`: the file's, with ExtractOptions.md5. */
-export type ExtractOutcome = { item: ExtractItem; values: FeatureValues; md5?: string } | { item: ExtractItem; error: string; issues?: ParamsError["issues"] };
+/**
+ * `issues`: the fields of a parameter the file could not take (FeaturesTaskResult), to be named as
+ * its caller names them; `part`: the part of the target it could not give (TargetError.part).
+ * `md5`: the file's, with ExtractOptions.md5.
+ */
+export type ExtractOutcome = { item: ExtractItem; values: FeatureValues; md5?: string } | { item: ExtractItem; error: string; issues?: ParamsError["issues"]; part?: TargetError["part"] };
 
 export interface ExtractOptions {
   params: Params;
@@ -87,7 +90,7 @@ export async function extractEach(items: readonly PendingItem[], options: Extrac
       let outcome: ExtractOutcome;
       try {
         const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion, timeExpansionName: options.timeExpansionName, params: options.params, target: item.target, md5: options.md5, checked: item.checked }, stop);
-        outcome = "values" in result ? { item, values: result.values, md5: result.md5 } : "failure" in result ? { item, error: result.failure, issues: result.issues } : { item, error: result.changed };
+        outcome = "values" in result ? { item, values: result.values, md5: result.md5 } : "failure" in result ? { item, error: result.failure, issues: result.issues, part: result.part } : { item, error: result.changed };
       } catch (err) {
         if (stop?.aborted) return; // cancelled: not a failure of the target
         // A crashed worker or a timeout: on one machine there is no one else to retry it.

@@ -8,7 +8,8 @@
  * numbers as a line a minute (--progress-interval), one line per skipped input, and a one-line
  * summary. A bad file never stops the run: it is reported and skipped, the table is written for
  * the others, and the exit code is 1 (SPEC §8: unreadable input); 0 when every target was
- * computed; 2 for bad usage or parameters.
+ * computed; 2 for bad usage or parameters (OptionRefusals: also when every file refused one).
+ * One run per -o at a time (output-lock.ts).
  *
  * Interrupted (Ctrl-C, SIGTERM, SIGHUP) while computing, it keeps what it computed: the rows go
  * to a partial table beside -o and a resume file (extract-resume.ts), -o is left as it was, and
@@ -28,7 +29,7 @@ import { featureTableCsvChunks, featureTableCsvSidecar, featureTableNpyChunks, f
 import { extractEach, type ExtractItem, type ExtractOutcome } from "../../jobs/extract.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { checkTimeExpansionOption, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlagNames, type OptionSpec } from "../flags.js";
+import { checkTimeExpansionOption, flagName, flagsHelp, numberOption, readCommandLine, threadsOption, timeExpansionOption, namingFlags, withFlagNames, type OptionSpec } from "../flags.js";
 import { checkSameInputs, fileStamp, indexResumeFile, keptRowsPath, partialTablePath, ResumeCheckpoint, ResumeFileChanged, resumeFilePath, type ComputedTarget, type ExtractedFile, type ExtractSettings, type ResumedTargets } from "../extract-resume.js";
 import { claimOutput } from "../output-lock.js";
 import { checkOutputPath, checkOutputWritable, checkSidecarPath, endBySignal, onFirstSignal, sidecarPath, writeOutputBytes, writeOutputWithSidecar } from "../output-file.js";
@@ -61,7 +62,11 @@ hidden files skipped, symlinked files followed (a link to nothing is reported), 
 
 A file that cannot be read or computed is reported on stderr and skipped. Exit status: 0 when
 every target was computed; 1 when some were skipped (the table holds the others) or when none
-could be computed (nothing is written); 2 for bad usage or parameters.
+could be computed (nothing is written); 2 for bad usage or parameters, also when none could be
+computed because every file that opened refused an option (named with the first file's reason).
+
+One run per -o at a time: a live run holds -o x.csv's x.csv.lock (pid, host, start, command); a
+second is refused (exit 2). A lock of this host whose pid no longer runs is taken over.
 
 Interrupted (Ctrl-C, SIGTERM, SIGHUP), it leaves -o as it was and writes the rows computed so far
 to a partial table beside it (-o x.csv: x.partial.csv); --resume finishes from there. A second
@@ -168,13 +173,20 @@ async function extract(args: string[]): Promise<number> {
     });
     report.begin(todo.length);
     // Headers are read as the batch runs, a little ahead of it: its first targets start at once.
-    const headers = readHeaders(todo, target, timeExpansion, report, stop.signal);
+    const refusals = new OptionRefusals();
+    const headers = readHeaders(todo, target, timeExpansion, report, refusals, stop.signal);
     /** The targets of the run: those resumed and those it set out to compute (the files that opened). */
     const runTargets = () => resumed + todo.length - headers.unopened;
     const computedTarget = (o: Extract<ExtractOutcome, { values: unknown }>): ComputedTarget => ({ path: o.item.path, values: o.values, file: headers.stamps.get(o.item.path) ?? null, md5: o.md5 });
     const onOutcome = (o: ExtractOutcome) => {
-      report.done(o);
-      if ("values" in o) checkpoint.add(computedTarget(o));
+      if ("values" in o) {
+        report.done(o);
+        checkpoint.add(computedTarget(o));
+        return;
+      }
+      const { reason, flags } = targetFailure(o, target);
+      refusals.add(o.item.path, flags, reason);
+      report.done(o, reason);
     };
     if (todo.length) await extractEach(headers.items, { params, timeExpansion, timeExpansionName: "--time-expansion", threads, md5: settings.md5, stop: stop.signal, onOutcome });
     // The run's own writes and removals of the resume file come after a checkpoint's.
@@ -197,9 +209,7 @@ async function extract(args: string[]): Promise<number> {
     }
     if (done.length === 0) {
       report.stop();
-      // No file that opened could take --time-expansion: the command line's fault (exit 2), named
-      // once more. Files that took it and failed to compute are not that.
-      throw headers.refusal && headers.read === 0 ? headers.refusal : new Error("no target could be computed; nothing written");
+      throw refusals.nothingComputed();
     }
     // A signal while the table is written (a moment, all computed) lets the table be finished, then ends the run.
     await writeTable(output, format, rows, features, targets, settings).catch((err: Error) => {
@@ -431,10 +441,6 @@ interface HeaderReads {
   stamps: Map<string, ExtractedFile | null>;
   /** Files that did not open, or whose rate --time-expansion cannot take, so far. */
   unopened: number;
-  /** The first --time-expansion a file's rate could not take (that file skipped as well). */
-  refusal?: UsageError;
-  /** Files whose header was read and taken, so far. */
-  read: number;
 }
 
 /**
@@ -444,11 +450,11 @@ interface HeaderReads {
  * its first target with nothing on the screen. A file that does not open is reported and skipped
  * (its entry null), and so is one whose rate --time-expansion cannot take: found late in a long
  * batch, it must not cost the rows of the others (README: a bad file never stops the run); it is
- * kept as `refusal`, the run's error if every file that opened was refused so.
+ * counted in `refusals` (the run's exit status when nothing is computed).
  * `stop` leaves the rest unread.
  */
-function readHeaders(paths: string[], target: FeatureTarget, timeExpansion: number | undefined, report: Progress, stop: AbortSignal): HeaderReads {
-  const reads: HeaderReads = { items: [], stamps: new Map(), unopened: 0, read: 0 };
+function readHeaders(paths: string[], target: FeatureTarget, timeExpansion: number | undefined, report: Progress, refusals: OptionRefusals, stop: AbortSignal): HeaderReads {
+  const reads: HeaderReads = { items: [], stamps: new Map(), unopened: 0 };
   const settle: ((item: ExtractItem | null) => void)[] = [];
   reads.items = paths.map(() => new Promise<ExtractItem | null>((resolve) => settle.push(resolve)));
   const readHeader = async (path: string): Promise<ExtractItem> => {
@@ -471,11 +477,11 @@ function readHeaders(paths: string[], target: FeatureTarget, timeExpansion: numb
       }
       try {
         const item = await readHeader(paths[i]);
-        reads.read++;
         report.read(item);
         settle[i](item);
       } catch (err) {
-        if (err instanceof UsageError) reads.refusal ??= err;
+        // A file that does not open says nothing of the options: it is not counted.
+        if (err instanceof UsageError) refusals.add(paths[i], ["--time-expansion"], (err as Error).message);
         reads.unopened++;
         report.unopened(paths[i], (err as Error).message);
         settle[i](null);
@@ -484,6 +490,58 @@ function readHeaders(paths: string[], target: FeatureTarget, timeExpansion: numb
   };
   for (let i = 0; i < HEADER_READS; i++) void lane();
   return reads;
+}
+
+/**
+ * Why a target was skipped, as its line says, and the options it could not take, as flags (none:
+ * the file's own failure). A parameter this file cannot take (--channel 3 of a mono file) is named
+ * as every command names it; a band above its spectrum by the band's options as given.
+ */
+function targetFailure(o: Extract<ExtractOutcome, { error: string }>, target: FeatureTarget): { reason: string; flags: string[] } {
+  if (o.issues) return { reason: withFlagNames(new ParamsError(o.issues)).message, flags: [...new Set(o.issues.map((i) => `--${flagName(i.field)}`))] };
+  if (o.part === "band") {
+    const band = givenOptions({ "--clip-low-freq": target.lowFreq, "--clip-high-freq": target.highFreq });
+    return { reason: `${band.map(([flag, v]) => `${flag} ${v}`).join(", ")}: ${o.error}`, flags: band.map(([flag]) => flag) };
+  }
+  // Its start already says the value given ("start 1.5 s is past the end of the recording (1 s)").
+  if (o.part === "clip") return { reason: o.error, flags: givenOptions({ "--clip-start": target.start, "--clip-end": target.end }).map(([flag]) => flag) };
+  return { reason: o.error, flags: [] };
+}
+
+/** The options of `values` given on the command line (not undefined or null), with their values. */
+function givenOptions(values: Record<string, number | null | undefined>): [flag: string, value: number][] {
+  return Object.entries(values).filter((entry): entry is [string, number] => entry[1] !== undefined && entry[1] !== null);
+}
+
+/**
+ * How the files that opened were skipped, for the exit status of a run that computed nothing:
+ * when each refused an option — a parameter it cannot take (--channel 3 of a mono file), a band
+ * above its spectrum, a clip past its end, a --time-expansion its rate cannot take — the command
+ * line is at fault (exit 2, SPEC §8, as `spectrogram` with that flag says); when any failed
+ * otherwise (its content), or none opened, the input (exit 1). It was exit 1 but for
+ * --time-expansion. A batch that computed any target skips the others and exits 1 either way.
+ */
+class OptionRefusals {
+  private readonly flags = new Set<string>();
+  private first: string | undefined;
+  private failures = 0;
+
+  /** A file that opened and was skipped for `reason`; `flags`: the options it could not take (none: its own failure). */
+  add(path: string, flags: readonly string[], reason: string): void {
+    if (!flags.length) {
+      this.failures++;
+      return;
+    }
+    for (const flag of flags) this.flags.add(flag);
+    this.first ??= `${path}: ${reason}`;
+  }
+
+  /** The error of a run that computed nothing: a UsageError naming the flags and the first file's refusal when they are the reason. */
+  nothingComputed(): Error {
+    if (this.first === undefined || this.failures) return new Error("no target could be computed; nothing written");
+    const flags = [...this.flags];
+    return new UsageError(`no target could be computed: ${flags.join(", ")} ${flags.length === 1 ? "suits" : "suit"} none of the recordings (${this.first}); nothing written`);
+  }
 }
 
 /** Whether a table of this format has a .json sidecar (sidecarPath): .npy and .csv; Parquet keeps its provenance inside. */
@@ -567,11 +625,11 @@ class Progress {
     this.draw(true);
   }
 
-  done(outcome: ExtractOutcome): void {
+  /** A target finished: computed, or skipped for `failure` (targetFailure). */
+  done(outcome: ExtractOutcome, failure?: string): void {
     this.finished++;
     if ("error" in outcome) {
-      // A parameter this file cannot take (--channel 3 of a mono file) is named as every command names it.
-      this.skip(outcome.item.path, outcome.issues ? withFlagNames(new ParamsError(outcome.issues)).message : outcome.error);
+      this.skip(outcome.item.path, failure ?? outcome.error);
     } else {
       this.computed++;
       this.seconds += outcome.values.duration_s;
