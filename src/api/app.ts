@@ -386,18 +386,32 @@ function prototypeKey(): InvalidError {
 /**
  * Field paths ("message", "data.targets.0") of the strings in a parsed query or body that contain
  * U+0000, depth first. A loop over a stack, not recursion: a 10 kB body nested 5000 deep exhausted
- * the call stack (a 500 for any token holder).
+ * the call stack (a 500 for any token holder). Only containers and the strings holding U+0000 are
+ * stacked, each with its place, and a path is spelt only for a string found: spelling every
+ * value's path took 0.4 s of the main thread for a 1 MiB body `{"name":[1,1,…]}`.
  */
 function stringsWithNul(value: unknown, path: string): string[] {
+  /** A container's place: its key, in its parent's. */
+  interface Place { key: string; parent: Place | undefined }
+  const spell = (place: Place): string => {
+    const keys: string[] = [];
+    for (let p: Place | undefined = place; p; p = p.parent) if (p.key) keys.push(p.key);
+    return keys.reverse().join(".") || "body";
+  };
+  const worthVisiting = (v: unknown) => (typeof v === "string" ? v.includes("\0") : v !== null && typeof v === "object");
   const found: string[] = [];
-  const stack: [unknown, string][] = [[value, path]];
+  const stack: [unknown, Place][] = worthVisiting(value) ? [[value, { key: path, parent: undefined }]] : [];
   while (stack.length) {
-    const [v, at] = stack.pop()!;
+    const [v, place] = stack.pop()!;
     if (typeof v === "string") {
-      if (v.includes("\0")) found.push(at || "body");
-    } else if (v !== null && typeof v === "object") {
-      const entries = Object.entries(v);
-      for (let i = entries.length - 1; i >= 0; i--) stack.push([entries[i][1], at ? `${at}.${entries[i][0]}` : entries[i][0]]);
+      found.push(spell(place));
+      continue;
+    }
+    const container = v as Record<string, unknown>;
+    const keys = Object.keys(container);
+    // Pushed last first, so that the fields are named in the order they were sent.
+    for (let i = keys.length - 1; i >= 0; i--) {
+      if (worthVisiting(container[keys[i]])) stack.push([container[keys[i]], { key: keys[i], parent: place }]);
     }
   }
   return found;

@@ -9,7 +9,7 @@
  *   to it there (its Host is a loopback name): a web page whose name an attacker rebinds to
  *   127.0.0.1 (DNS rebinding) reaches the port from the user's browser, but under its own name,
  *   and could otherwise read every listing and download every recording. Nor when a proxy passed
- *   it on (it carries Forwarded, X-Forwarded-For, X-Forwarded-Host or X-Real-IP): a reverse proxy
+ *   it on (it carries Forwarded, Via, X-Forwarded-For or another of PROXY_HEADERS): a reverse proxy
  *   in front of a loopback server serves clients beyond this machine, and Apache's ProxyPass, by
  *   default, addresses the server by its loopback name. Otherwise (option `requireAuthForReads`)
  *   every route except the public ones does.
@@ -126,8 +126,16 @@ function invalidToken(why: Refusal | "unknown" | "malformed"): BearerChallenge {
   return { error: "invalid_token", description };
 }
 
-/** Headers a proxy adds to the requests it passes on (RFC 7239 and the de-facto ones of Apache, nginx recipes, Caddy, Traefik). */
-const PROXY_HEADERS = ["forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip"] as const;
+/**
+ * Headers a proxy adds to the requests it passes on: RFC 7239's Forwarded, RFC 9110's Via (Squid
+ * and Varnish add it by default), and the de-facto ones of Apache, nginx recipes, Caddy, Traefik,
+ * HAProxy (X-Forwarded-*, X-Real-IP, X-Client-IP, X-Cluster-Client-IP, Forwarded-For), Akamai
+ * (True-Client-IP) and Cloudflare (CF-Connecting-IP).
+ */
+const PROXY_HEADERS = [
+  "forwarded", "via", "x-forwarded-for", "x-forwarded-host", "x-forwarded", "forwarded-for",
+  "x-real-ip", "x-client-ip", "x-cluster-client-ip", "true-client-ip", "cf-connecting-ip",
+] as const;
 
 /**
  * Whether a Host header (name or address, optional port) — or the address serve binds to — names
