@@ -205,6 +205,29 @@ it("keeps the database private to its owner: no TCP port, a socket, lock file an
   }
 });
 
+/** The modes found in `dir` and below (itself left out), each with how many entries have it: "600 file" → 969. */
+async function modesBelow(dir: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const key = `${((await stat(join(entry.parentPath, entry.name))).mode & 0o777).toString(8)} ${entry.isDirectory() ? "dir" : "file"}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+it("makes the embedded database's files its owner's alone, after start and after close — PGlite writes them 0666 and its directories 0755", async () => {
+  const dataDir = join(dir.path, "modes");
+  const db = await openDatabase({ dataDir, initialData: template });
+  try {
+    expect(Object.keys(await modesBelow(join(dataDir, "pgdata"))).sort()).toEqual(["600 file", "700 dir"]);
+    await db.sql`CREATE TABLE made_later (a int)`;
+    await db.sql`CHECKPOINT`;
+  } finally {
+    await db.close();
+  }
+  expect(Object.keys(await modesBelow(join(dataDir, "pgdata"))).sort()).toEqual(["600 file", "700 dir"]);
+});
+
 it("serves on a socket in a private temp directory when the data dir's path is too long for a socket", async () => {
   const dataDir = join(dir.path, "x".repeat(120));
   const db = await openDatabase({ dataDir, initialData: template });

@@ -6,7 +6,8 @@
  * Who may connect: PGlite asks for no password, so the socket is the only gate. It lies in
  * the data directory, which is made private to its owner (0700) — another user of the machine
  * can neither open the socket nor read the lock file that names it, nor the database files —
- * and nothing listens on a TCP port, which every local user could reach.
+ * and nothing listens on a TCP port, which every local user could reach. The database files
+ * are their owner's alone too (ownerOnly), should the directory be opened up.
  *
  * PGlite runs one session for all socket connections: an open transaction (and an
  * extended-protocol batch, see session-queue.ts) holds every other connection until it ends, so
@@ -14,7 +15,7 @@
  * (see src/store/db.ts).
  */
 import { constants } from "node:fs";
-import { access, chmod, mkdir, mkdtemp, rm, stat, statfs } from "node:fs/promises";
+import { access, chmod, mkdir, mkdtemp, readdir, rm, stat, statfs } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -57,6 +58,19 @@ async function socketDirectory(dataDir: string | undefined): Promise<{ dir: stri
   return { dir: await mkdtemp(join(tmpdir(), "sonotile-db-")), temporary: true };
 }
 
+/**
+ * Makes `dir` and what lies below it its owner's alone: files 0600, directories 0700. PGlite's file
+ * system writes the files of a new database 0666 and its directories 0755 whatever the umask,
+ * and its relation-cache files (pg_internal.init, rewritten at every start) 0644; the files
+ * PostgreSQL creates later (tables, WAL) are 0600 already. Done after start and after close.
+ */
+async function ownerOnly(dir: string): Promise<void> {
+  await chmod(dir, 0o700);
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isDirectory() || entry.isFile()) await chmod(join(entry.parentPath, entry.name), entry.isDirectory() ? 0o700 : 0o600);
+  }
+}
+
 /** Starts PGlite and its socket server; locks `dataDir` first so no second process opens it. */
 export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const dataDir = options.dataDir && resolve(options.dataDir);
@@ -72,9 +86,10 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
       lock = await acquireLock(dataDir);
       const pgdata = join(dataDir, "pgdata");
       const fresh = !(await access(pgdata).then(() => true, () => false));
-      // PGlite creates files in it (its own files are 0666 behind the private data directory).
+      // PGlite creates files in it.
       if (!fresh) await access(pgdata, constants.R_OK | constants.W_OK | constants.X_OK).catch((err) => ownedElsewhere(err, pgdata));
       db = await PGlite.create(pgdata, fresh && options.initialData ? { loadDataDir: options.initialData } : {});
+      await ownerOnly(pgdata);
     } else {
       db = await PGlite.create(options.initialData ? { loadDataDir: options.initialData } : {});
     }
@@ -88,12 +103,14 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     await chmod(socket, 0o600);
     await lock?.setSocket(socket);
     const [s, d, l, sd] = [server, db, lock, socketDir];
+    const pgdata = dataDir && join(dataDir, "pgdata");
     return {
       socket,
       dump: async () => (await d.dumpDataDir("none")) as Blob,
       async stop() {
         await s.stop();
         await d.close();
+        if (pgdata) await ownerOnly(pgdata);
         if (sd.temporary) await rm(sd.dir, { recursive: true, force: true });
         await l?.release();
       },
