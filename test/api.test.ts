@@ -446,6 +446,15 @@ describe("validation", () => {
     expect(nul.json().message).toMatch(/^name\.0: must not contain a NUL character \(U\+0000\); .*name\.19: must not contain a NUL character \(U\+0000\); … and 5 more$/);
   });
 
+  it("words a bound a schema states without its own message as the API words the others — /v1/tags?search= of 256 characters said zod's 'Too big: expected string to have <=255 characters'", async () => {
+    for (const url of ["/v1/tags", "/v1/feature_names", "/v1/datasets"]) {
+      const res = await app.inject({ url: `${url}?search=${"a".repeat(256)}` });
+      expect([res.statusCode, res.json().fields], url).toEqual([400, [{ field: "search", message: "must be at most 255 characters" }]]);
+    }
+    const res = await app.inject({ url: `/v1/recordings?search=${"a".repeat(1025)}` });
+    expect(res.json().fields).toEqual([{ field: "search", message: "must be at most 1024 characters" }]);
+  });
+
   it("refuses text with a NUL character, which PostgreSQL cannot store, naming the field", async () => {
     const cases = [
       { method: "POST", url: "/v1/datasets", payload: { name: "x\u0000", audio_dir: "recordings" }, field: "name" },

@@ -39,6 +39,7 @@ import { statsRoutes } from "./routes/stats.js";
 import { LICENSE, VERSION } from "../engine/version.js";
 import { openApiLicense } from "./openapi-license.js";
 import { webRoutes } from "./routes/web.js";
+import { apiWording } from "./schemas.js";
 import { tileRoutes, type TileLimits } from "./routes/tiles.js";
 import type { TileService } from "../tiles/service.js";
 import { DEFAULT_MAX_UNSENT_BYTES, DEFAULT_STALLED_SEND_MS, UnsentBytes } from "./unsent-bytes.js";
@@ -257,6 +258,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   }).withTypeProvider<ZodTypeProvider>();
   app.server.maxConnections = connectionLimits.maxConnections;
   app.setValidatorCompiler(validatorCompiler);
+  // A process-wide setting of zod's: the issues no schema words (schemas.ts apiWording).
+  z.config({ customError: apiWording });
   app.setSerializerCompiler(serializerCompiler);
   // Every body is JSON. Fastify would also parse text/plain (what fetch sends with a string body
   // unless told otherwise) and hand the routes a string: "expected object, received string". Such a

@@ -89,6 +89,39 @@ export const text = (min: number, max: number) =>
     .refine(wellFormed, WELL_FORMED);
 
 /**
+ * What a field must be, in the API's words, for a validation issue whose schema gave no message of
+ * its own (zod's global customError, set by buildApp): `search` of 256 characters said zod's "Too
+ * big: expected string to have <=255 characters" beside "must be at most 255 characters" for a name.
+ * Undefined: zod's own words (an issue no other schema words).
+ */
+export function apiWording(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case "invalid_type": {
+      const expected: Record<string, string> = { string: "a string", number: "a number", int: "an integer", boolean: "true or false", object: "an object", array: "an array" };
+      return expected[issue.expected] ? `must be ${expected[issue.expected]}` : undefined;
+    }
+    case "too_big":
+    case "too_small": {
+      const most = issue.code === "too_big";
+      const bound = issue.code === "too_big" ? issue.maximum : issue.minimum;
+      const inclusive = issue.inclusive !== false;
+      if (issue.origin === "string") return `must be at ${most ? "most" : "least"} ${bound} characters`;
+      if (issue.origin === "array" || issue.origin === "set") return `must hold at ${most ? "most" : "least"} ${bound} items`;
+      if (issue.origin === "number" || issue.origin === "int" || issue.origin === "bigint") return `must be ${most ? "<" : ">"}${inclusive ? "=" : ""} ${bound}`;
+      return undefined;
+    }
+    case "invalid_value":
+      return issue.values.length === 1 ? `must be ${String(issue.values[0])}` : `must be one of ${issue.values.map(String).join(", ")}`;
+    case "invalid_format":
+      return issue.format === "uuid" || issue.format === "guid" ? "must be a UUID" : issue.format === "email" ? "must be an e-mail address" : undefined;
+    case "not_multiple_of":
+      return `must be a multiple of ${issue.divisor}`;
+    default:
+      return undefined;
+  }
+}
+
+/**
  * Text that names or labels what people read and look up — names, tag keys and values, feature
  * names, note messages: trimmed and in Unicode NFC, so that "v " is the tag "v" and "Café" typed
  * with a combining accent is the "Café" typed without; refused when blank — nothing but spaces,
