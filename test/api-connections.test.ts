@@ -49,6 +49,23 @@ async function open(port: number): Promise<{ socket: Socket; received: () => str
   return { socket, received: () => received, closed: () => closed };
 }
 
+describe("a request Node refuses before it reaches a route", () => {
+  it("is answered with the API's error body, saying what to do: headers over Node's limit (431), a timeout (408), malformed HTTP (400) — Fastify's own said 'Exceeded maximum allowed HTTP header size'", async () => {
+    await withServer({ headersTimeoutMs: 500 }, async (port) => {
+      const answer = async (request: string) => {
+        const c = await open(port);
+        c.socket.write(request);
+        for (let i = 0; i < 100 && !c.closed(); i++) await sleep(50);
+        const [head, body] = c.received().split("\r\n\r\n");
+        return [head.split("\r\n")[0], JSON.parse(body)];
+      };
+      expect(await answer(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`)).toEqual(["HTTP/1.1 431 Request Header Fields Too Large", { statusCode: 431, error: "Request Header Fields Too Large", message: "the request's headers are larger than the limit of 16384 bytes: send fewer or shorter ones" }]);
+      expect(await answer("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")).toEqual(["HTTP/1.1 408 Request Timeout", { statusCode: 408, error: "Request Timeout", message: "the request was not sent in time: its headers within 0.5 s, all of it within 60 s" }]);
+      expect(await answer("NOT HTTP\r\n\r\n")).toEqual(["HTTP/1.1 400 Bad Request", { statusCode: 400, error: "Bad Request", message: "the request is not well-formed HTTP/1.1" }]);
+    });
+  });
+});
+
 describe("a client sending its request slowly", () => {
   it("is answered 408 and closed once the headers timeout has passed, however steadily it trickles header lines", async () => {
     await withServer({ headersTimeoutMs: 1000 }, async (port) => {

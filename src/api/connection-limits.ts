@@ -6,7 +6,9 @@
  * there were, each holding a socket, a parser and a file descriptor that audio files, worker
  * threads and the database also need.
  */
-import type { ServerOptions } from "node:http";
+import { maxHeaderSize, STATUS_CODES, type ServerOptions } from "node:http";
+import type { Socket } from "node:net";
+import { errorBody } from "./plugins/errors.js";
 
 export interface ConnectionLimits {
   /** Longest a client may take to send a request's headers (Node's headersTimeout); then 408 and closed. */
@@ -28,9 +30,29 @@ export interface ConnectionLimits {
  */
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { headersTimeoutMs: 20_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024 };
 
+/**
+ * Answers a request Node refused before Fastify saw it — too slow (408), headers over Node's limit
+ * (431), not HTTP (400) — with the API's error body, saying what to do; then closes the connection,
+ * as Fastify's own handler, whose bodies said "Exceeded maximum allowed HTTP header size" or
+ * "Client Error" in another shape.
+ */
+function clientErrorAnswer(limits: ConnectionLimits): (err: { code?: string }, socket: Socket) => void {
+  return (err, socket) => {
+    if (err.code === "ECONNRESET" || socket.destroyed) return; // the client has left: nobody to answer
+    const [statusCode, message] =
+      err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, `the request was not sent in time: its headers within ${limits.headersTimeoutMs / 1000} s, all of it within ${limits.requestTimeoutMs / 1000} s`]
+      : err.code === "HPE_HEADER_OVERFLOW" ? [431, `the request's headers are larger than the limit of ${maxHeaderSize} bytes: send fewer or shorter ones`]
+      : [400, "the request is not well-formed HTTP/1.1"];
+    const body = JSON.stringify(errorBody(statusCode, message));
+    if (socket.writable) socket.write(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+    socket.destroy();
+  };
+}
+
 /** Fastify's server options for `limits` (maxConnections is set on the server itself, by buildApp). */
-export function connectionOptions(limits: ConnectionLimits): { requestTimeout: number; keepAliveTimeout: number; http: ServerOptions } {
+export function connectionOptions(limits: ConnectionLimits): { requestTimeout: number; keepAliveTimeout: number; http: ServerOptions; clientErrorHandler: ReturnType<typeof clientErrorAnswer> } {
   return {
+    clientErrorHandler: clientErrorAnswer(limits),
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     // Node checks the headers and request timeouts of open connections every

@@ -66,8 +66,13 @@ export class HttpError extends Error {
   }
 }
 
+/** The body of every error answer: `{statusCode, error, message}`, and `fields` when given. */
+export function errorBody(statusCode: number, message: string, fields?: { field: string; message: string }[]) {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? "Error", message, ...(fields ? { fields } : {}) };
+}
+
 export function sendError(reply: FastifyReply, statusCode: number, message: string, fields?: { field: string; message: string }[]) {
-  return reply.code(statusCode).type("application/json").send({ statusCode, error: STATUS_CODES[statusCode] ?? "Error", message, ...(fields ? { fields } : {}) });
+  return reply.code(statusCode).type("application/json").send(errorBody(statusCode, message, fields));
 }
 
 /**
