@@ -191,6 +191,31 @@ describe("tiles", () => {
     }
   });
 
+  it("answer a tile whose pass has read the whole recording once its stats are stored, past the wait — its 503 said 'the rest of the recording still being read'", async () => {
+    // Stats stored slowly (a loaded database), held until the test lets them through.
+    const store = tileStatsStore(t.db.sql);
+    let saved!: () => void;
+    let storing = false;
+    const saving = new Promise<void>((resolve) => (saved = resolve));
+    const slowStore: StatsStore = { ...store, save: async (...args) => { storing = true; await saving; return store.save(...args); } };
+    const slow = new TileService({ threads: 1, statsStore: slowStore, statsWaitMs: 50 });
+    const other = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles: slow });
+    try {
+      const url = `/v1/recordings/${id}/tiles/0/0.f32?window_size=0.029&pcen=false`;
+      expect((await other.inject({ url })).statusCode).toBe(503); // the pass reads for longer than 50 ms
+      for (let i = 0; i < 400 && !storing; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(storing).toBe(true);
+      // Read, being stored: a request waits for the stats past its 50 ms.
+      const answer = other.inject({ url });
+      await new Promise((r) => setTimeout(r, 300));
+      saved();
+      expect((await answer).statusCode).toBe(200);
+    } finally {
+      await other.close();
+      await slow.close();
+    }
+  });
+
   it("answer a tile whose pass waits for a pass slot 503 with its place, the running pass's progress, and a Retry-After from that pass's time to go", async () => {
     // Two threads: one pass slot, held by a pass that has scanned 1 frame of thousands (minutes to go at its pace).
     const slow = new TileService({ threads: 2, statsWaitMs: 50 });

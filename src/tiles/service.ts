@@ -303,6 +303,8 @@ interface PassProgress {
   startedAt: number | null;
   framesDone: Float64Array;
   frames: number;
+  /** When its worker returned it (null before): the whole recording read, what remains is storing the stats. */
+  readAt: number | null;
 }
 
 /** A duration a person reads: "45 s", "3 min 20 s", "1 h 5 min". */
@@ -322,6 +324,7 @@ function retryAfterSeconds(remainingS: number | undefined): number {
 /** How far a pass has come, as a person reads it, and the seconds the rest should take at its pace so far (undefined: not known) — undefined while it has not started here. */
 function passAdvance(progress: PassProgress, now: number): { said: string; remainingS: number | undefined } | undefined {
   if (progress.startedAt === null) return undefined;
+  if (progress.readAt !== null) return { said: `the whole recording read after ${spokenDuration((progress.readAt - progress.startedAt) / 1000)}, the statistics being stored`, remainingS: undefined };
   const elapsed = (now - progress.startedAt) / 1000;
   const done = progress.framesDone[0];
   // The frame count of a compressed stream is its header's estimate: a pass may go past it while it
@@ -700,7 +703,7 @@ export class TileService {
     }
     const flightKey = `stats:${memoryKey}`;
     const pending = this.once(flightKey, async (closing, clients) => {
-      const progress: PassProgress = { startedAt: null, framesDone: new Float64Array(new SharedArrayBuffer(8)), frames: pass.frames };
+      const progress: PassProgress = { startedAt: null, framesDone: new Float64Array(new SharedArrayBuffer(8)), frames: pass.frames, readAt: null };
       this.passes.set(flightKey, progress);
       try {
         const result = await this.loadOrCompute(recording, params, identity, closing, clients, progress, keep);
@@ -712,10 +715,15 @@ export class TileService {
       }
     }, recording, requester);
     return this.waitBounded(pending, this.statsWaitMs, () => {
+      // A pass that has read the whole recording is over but for storing its stats (a database
+      // write): the request waits for them. Its 503 said "the rest of the recording still being
+      // read", and the next request was answered at once.
+      const progress = this.passes.get(flightKey);
+      if (progress?.readAt != null) return undefined;
       // The request gets its 503 and will ask again: whoever leaves now, the pass goes on.
       const flight = this.inFlight.get(flightKey);
       if (flight) flight.kept = true;
-      return this.statsPendingOf(this.passes.get(flightKey));
+      return this.statsPendingOf(progress);
     });
   }
 
@@ -804,11 +812,17 @@ export class TileService {
     return tileSource(pass, z, width, this.maxTileSamples, this.maxPassSamples);
   }
 
-  /** `pending`, or the StatsPendingError `givingUp` returns after `limitMs` — a long recording's pass outlasts a request. */
-  private waitBounded(pending: Promise<StatsResult>, limitMs: number, givingUp: () => StatsPendingError): Promise<StatsResult> {
+  /**
+   * `pending`, or the StatsPendingError `givingUp` returns after `limitMs` — a long recording's pass
+   * outlasts a request; when it returns none, `pending` after all.
+   */
+  private waitBounded(pending: Promise<StatsResult>, limitMs: number, givingUp: () => StatsPendingError | undefined): Promise<StatsResult> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(givingUp()), limitMs);
+      timer = setTimeout(() => {
+        const refusal = givingUp();
+        if (refusal) reject(refusal);
+      }, limitMs);
     });
     return Promise.race([pending, late]).finally(() => clearTimeout(timer));
   }
@@ -826,10 +840,12 @@ export class TileService {
       try {
         this.computed++;
         progress.startedAt = performance.now();
-        return await this.pool.stats({ kind: "stats", ...source(recording, params), progress: progress.framesDone, overview }, closing, clients).catch((err: unknown) => {
+        const result = await this.pool.stats({ kind: "stats", ...source(recording, params), progress: progress.framesDone, overview }, closing, clients).catch((err: unknown) => {
           // Not the request's time limit (a 400: ask for less): the pass limit keeps a pass to minutes, so one over its hour met an overloaded machine.
           throw err instanceof TaskTimeoutError ? new PoolBusyError(`the statistics pass ran past its time limit of ${err.limitMs / 1000} s and was stopped: the server is overloaded`) : err;
         });
+        progress.readAt = performance.now();
+        return result;
       } finally {
         release();
       }
