@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { runSonotile as sonotile } from "./cli-helpers.js";
 
 const CLI = fileURLToPath(new URL("../bin/sonotile.js", import.meta.url));
-const COMMANDS = ["clips", "database", "dataset", "decode", "extract", "info", "jobs", "serve", "spectrogram", "token", "user", "worker"];
+const COMMANDS = ["clips", "database", "dataset", "decode", "extract", "info", "jobs", "recordings", "serve", "spectrogram", "token", "user", "worker"];
 
 describe("sonotile", () => {
   it("--help lists every command with what it does, and exits 0", async () => {

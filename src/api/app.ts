@@ -26,6 +26,7 @@ import { userRoutes } from "./routes/users.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { datasetRoutes } from "./routes/datasets.js";
 import { recordingRoutes } from "./routes/recordings.js";
+import { recordingTagRoutes } from "./routes/recording-tags.js";
 import { playbackRoutes } from "./routes/playback.js";
 import { clipRoutes } from "./routes/clips.js";
 import { clipTableRoutes } from "./routes/clip-tables.js";
@@ -348,6 +349,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       await v1.register(tokenRoutes);
       await v1.register(datasetRoutes);
       await v1.register(recordingRoutes);
+      await v1.register(recordingTagRoutes);
       await v1.register(playbackRoutes, { maxSamples: options.maxPlaybackSamples });
       await v1.register(statsRoutes);
       await v1.register(clipRoutes);

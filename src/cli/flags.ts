@@ -16,6 +16,7 @@ import { timeExpansionProblem } from "../audio/expansion.js";
 import { parseParams, ParamsError, paramsSchema, PARAM_NAMES, toNumber, type Params } from "../engine/params.js";
 import { MAX_THREADS } from "../tiles/limits.js";
 import { UUID_RULE } from "../store/common.js";
+import { isBlank, labelForm } from "../store/labels.js";
 import { UsageError } from "./errors.js";
 
 /** The flag of one parameter of SPEC §2. */
@@ -305,6 +306,16 @@ export function idArgument(text: string, name: string): string {
   if (!z.uuid().safeParse(text).success) throw new UsageError(`${name}: ${UUID_RULE}, got '${text}'`);
   // Lower-cased as the API's ids are (api/schemas.ts): the store compares ids as text too.
   return text.toLowerCase();
+}
+
+/**
+ * `--<flag> KEY[=VALUE]` as a listing's tag filter (a tag of KEY, of VALUE when given), key and
+ * value trimmed and in NFC as the API's tag_key / tag_value are.
+ */
+export function tagFilterOption(text: string, flag: string): { key: string; value?: string } {
+  const [key, ...value] = text.split("=");
+  if (isBlank(labelForm(key))) throw new UsageError(`--${flag}: must be KEY or KEY=VALUE with a non-empty KEY, got '${text}'`);
+  return { key: labelForm(key), value: value.length ? labelForm(value.join("=")) : undefined };
 }
 
 /**

@@ -20,6 +20,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   extract: { summary: "acoustic features of recordings (or clips) on all cores, as CSV, .npy or Parquet", load: () => import("./commands/extract.js") },
   info: { summary: "describe a recording: format, rate, channels, duration, MD5, GUANO/bext metadata", load: () => import("./commands/info.js") },
   jobs: { summary: "submit, list, show, abort or retry batch jobs, or download their artifacts", load: () => import("./commands/jobs.js") },
+  recordings: { summary: "tag or untag every recording of a selection (a dataset, a path prefix, a tag, ids) at once", load: () => import("./commands/recordings.js") },
   serve: { summary: "serve the HTTP API (tiles, metadata) on the configured or embedded database", load: () => import("./commands/serve.js") },
   spectrogram: { summary: "spectrogram of a recording (or a piece of it) as PNG, .npy or .f32", load: () => import("./commands/spectrogram.js") },
   token: { summary: "create, list, disable or enable API tokens", load: () => import("./commands/token.js") },

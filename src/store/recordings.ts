@@ -156,12 +156,19 @@ export interface RecordingQuery extends PageRequest {
   order: "asc" | "desc";
 }
 
+/** What a listing of recordings is filtered by besides state — and a bulk tagging's selection (recording-tags.ts). */
+export type RecordingFilter = Pick<RecordingQuery, "dataset_id" | "search" | "hash" | "tag">;
+
+/** SQL: the recording `r` passes `f`'s filters (TRUE without any). */
+export function recordingFilter(db: Queryable, f: RecordingFilter): Fragment {
+  return db`${given(db, f.dataset_id, (id) => db`r.dataset_id = ${id}`)}
+    AND ${given(db, f.search, (text) => searchPath(db, text))}
+    AND ${given(db, f.hash, (hash) => db`r.hash = ${hash}`)}
+    AND ${carriesTag(db, "recording", "r", f.tag)}`;
+}
+
 export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<Page<Recording>> {
-  const where = db`${given(db, q.dataset_id, (id) => db`r.dataset_id = ${id}`)}
-    AND ${given(db, q.search, (text) => searchPath(db, text))}
-    AND ${given(db, q.hash, (hash) => db`r.hash = ${hash}`)}
-    AND ${carriesTag(db, "recording", "r", q.tag)}`;
-  const page = await pageFirst<Recording>(db, { ...q, table: "recordings", alias: "r", where, select: SELECT(db), nullsLast: true });
+  const page = await pageFirst<Recording>(db, { ...q, table: "recordings", alias: "r", where: recordingFilter(db, q), select: SELECT(db), nullsLast: true });
   return { ...page, items: page.items.map(fromRow) };
 }
 

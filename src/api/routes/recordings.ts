@@ -54,6 +54,19 @@ const recordingSchema = z.object({
   run_id: z.uuid().nullable(),
 });
 
+/**
+ * GET /v1/recordings' filters besides paging and sorting (store: RecordingFilter and the state);
+ * a bulk tagging selects recordings by the same (recording-tags.ts). Wrap an object holding them
+ * in withTagKeyForValue.
+ */
+export const recordingFilters = {
+  state: stateQuery,
+  dataset_id: id.optional(),
+  search: z.string().max(1024).optional().describe("Substring of the path, case-insensitive, both compared in Unicode NFC"),
+  hash: z.string().regex(/^[0-9a-f]{32}$/, "must be an MD5 in lower-case hex").optional(),
+  ...tagQuery("recordings"),
+};
+
 /** What people may set on a recording; null clears a field. */
 const metadataFields = {
   time_expansion: z.number({ error: "must be a number" }).positive("must be > 0").finite().optional(),
@@ -122,15 +135,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/recordings", {
     schema: {
       summary: "List recordings", tags,
-      querystring: withTagKeyForValue(z.strictObject({
-        ...pageQuery,
-        state: stateQuery,
-        dataset_id: id.optional(),
-        search: z.string().max(1024).optional().describe("Substring of the path, case-insensitive, both compared in Unicode NFC"),
-        hash: z.string().regex(/^[0-9a-f]{32}$/, "must be an MD5 in lower-case hex").optional(),
-        ...tagQuery("recordings"),
-        ...sortQuery(RECORDING_SORTS, "path"),
-      })),
+      querystring: withTagKeyForValue(z.strictObject({ ...pageQuery, ...recordingFilters, ...sortQuery(RECORDING_SORTS, "path") })),
       response: { 200: page(recordingSchema), 400: errorBody },
     },
   }, async (request) => listRecordings(sql, withTagFilter(request.query)));

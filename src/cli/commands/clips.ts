@@ -12,11 +12,10 @@ import { plural } from "../../audio/types.js";
 import { exportClipTable, featureColumns, importClipTable, TABLE_TIMES, type TableTarget, type TableTimes } from "../../store/clip-tables.js";
 import { STATES, type StateFilter } from "../../store/common.js";
 import { InvalidError } from "../../store/errors.js";
-import { isBlank, labelForm } from "../../store/labels.js";
 import { decodeTable, TABLE_FORMATS, type TableFormat } from "../../store/selection-table.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
-import { choiceOption, idArgument, numberOption, optionRows, readCommandLine, type OptionSpec } from "../flags.js";
+import { choiceOption, idArgument, numberOption, optionRows, readCommandLine, tagFilterOption, type OptionSpec } from "../flags.js";
 import { checkOutputWritable, writeOutputBytes } from "../output-file.js";
 import { openCommandStore, STORE_OPTIONS } from "../store-options.js";
 
@@ -78,13 +77,6 @@ function bandOptions(options: Record<string, string | true | undefined>): { min_
   return { min_freq, max_freq };
 }
 
-/** `--tag KEY[=VALUE]` as the clips list's tag filter, key and value trimmed and in NFC as the API's tag_key / tag_value are. */
-function tagOption(text: string): { key: string; value?: string } {
-  const [key, ...value] = text.split("=");
-  if (isBlank(labelForm(key))) throw new UsageError(`--tag: must be KEY or KEY=VALUE with a non-empty KEY, got '${text}'`);
-  return { key: labelForm(key), value: value.length ? labelForm(value.join("=")) : undefined };
-}
-
 /**
  * The text of table file `path`: UTF-8, or UTF-16 with its byte-order mark (decodeTable). A file
  * that cannot be read or decoded is input the command cannot read (exit 1, SPEC §8), not a
@@ -122,7 +114,7 @@ export const command: Command = {
     const state = choiceOption<StateFilter>(options.state, "state", [...STATES, "all"]) ?? "active";
     const seconds = (flag: string) => numberOption(options[flag], flag, Number.isFinite, "a number of seconds");
     const band = bandOptions(options);
-    const tag = options.tag === undefined ? undefined : tagOption(String(options.tag));
+    const tag = options.tag === undefined ? undefined : tagFilterOption(String(options.tag), "tag");
     const features = featureColumns(options.features === undefined ? "none" : String(options.features));
     // The file is read (and decoded) before the database opens: one that cannot be is input (exit 1).
     const text = action === "import" ? await readTableFile(rest[0]) : "";
