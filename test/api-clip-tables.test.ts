@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { readFile, mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
@@ -965,5 +965,92 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect(doc.paths["/v1/clips/import"].post.responses["415"].description).toBe("Unsupported Media Type: the body is sent neither as application/json nor as text/plain, text/tab-separated-values, text/csv");
     expect(doc.paths["/v1/clips/export"].get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(["recording_id", "dataset_id", "format", "times", "features", "state", "start_before", "end_after", "tag_key", "tag_value"]));
     expect(Object.keys(doc.paths["/v1/clips/export"].get.responses["200"].content)).toEqual(["text/plain", "text/csv"]);
+  });
+});
+
+describe("a dataset's clip table after its files changed: a clip past a shortened recording's end, a path in another Unicode normal form", () => {
+  let t: TestDatabase;
+  let app: App;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let headers: { authorization: string };
+  let dataset: string;
+
+  const post = async (url: string, payload: object) => {
+    const res = await app.inject({ method: "POST", url, payload, headers });
+    expect(res.statusCode, res.body).toBeLessThan(300);
+    return res.json();
+  };
+  const importText = (query: string, text: string) =>
+    app.inject({ method: "POST", url: `/v1/clips/import?${query}`, payload: text, headers: { ...headers, "content-type": "text/plain" } });
+  const header = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tBegin Path\tFile Offset (s)\tBegin File\tClip ID";
+
+  beforeAll(async () => {
+    t = await freshDatabase();
+    dir = await tempDir();
+    headers = { authorization: `Bearer ${(await ensureAdmin(t.db.sql))!.key}` };
+    app = await buildApp({ database: t.db, audioRoots: await resolveRoots([dir.path]) });
+    dataset = (await post("/v1/datasets", { name: "walk", audio_dir: dir.path })).id;
+  });
+  afterAll(async () => {
+    await app?.close();
+    await t?.cleanup();
+    await dir?.remove();
+  });
+
+  it("re-imports an export whose clip lies past its refreshed recording's end as existing (the export counts such clips); a new or moved row past the end is still refused", async () => {
+    await writeSineWav(join(dir.path, "whombat.wav"), 8000, 25);
+    await writeSineWav(join(dir.path, "other.wav"), 8000, 10);
+    const whombat = (await post("/v1/recordings", { dataset_id: dataset, path: "whombat.wav" })).id;
+    const other = (await post("/v1/recordings", { dataset_id: dataset, path: "other.wav" })).id;
+    const early = (await post("/v1/clips", { recording_id: whombat, start_time: 1, end_time: 2 })).id;
+    const late = (await post("/v1/clips", { recording_id: whombat, start_time: 15, end_time: 20 })).id;
+    await post("/v1/clips", { recording_id: other, start_time: 0.5, end_time: 1 });
+    await writeSineWav(join(dir.path, "whombat.wav"), 8000, 2.52);
+    expect((await post(`/v1/recordings/${whombat}/refresh`, {})).clips_past_end).toBe(1);
+
+    const exported = await app.inject({ url: `/v1/clips/export?dataset_id=${dataset}` });
+    expect(exported.statusCode, exported.body).toBe(200);
+    expect(exported.headers["x-clips-past-end"]).toBe("1");
+    const table = await exportClipTable(t.db.sql, { target: { dataset_id: dataset }, format: "raven", times: "real", features: "none", state: "active" });
+    expect(table.clipsPastEnd).toBe(1);
+    const again = await importText(`dataset_id=${dataset}`, exported.body);
+    expect(again.statusCode, again.body).toBe(200);
+    expect(again.json()).toMatchObject({ created: 0, existing: 3 });
+    expect(again.json().rows.map((r: { clip_id: string; status: string }) => [r.clip_id, r.status])).toContainEqual([late, "existing"]);
+
+    // A row of no clip (its Clip ID empty), or of the clip moved, past the end: refused as ever.
+    const refused = await importText(`dataset_id=${dataset}`, [header,
+      `1\tSpectrogram 1\t1\t1\t2\twhombat.wav\t1\twhombat.wav\t${early}`,
+      "2\tSpectrogram 1\t1\t21\t22\twhombat.wav\t21\twhombat.wav\t",
+      `3\tSpectrogram 1\t1\t15\t21\twhombat.wav\t15\twhombat.wav\t${late}`,
+      `4\tSpectrogram 1\t1\t15\t20\twhombat.wav\t15\twhombat.wav\t${early}`,
+    ].join("\n"));
+    expect(refused.statusCode, refused.body).toBe(400);
+    expect(refused.json().fields.map((f: { field: string }) => f.field)).toEqual([
+      "line 3, File Offset (s)", "line 3, End Time (s)", "line 4, File Offset (s)", "line 4, End Time (s)", "line 5, File Offset (s)", "line 5, End Time (s)",
+    ]);
+    expect(refused.json().fields[1].message).toMatch(/^22 s \(real\) must be <= the recording's duration \(2\.52 s\)/);
+  });
+
+  it("finds a row's recording whose path is stored in another Unicode normal form (NFD, as macOS writes it) by Begin Path and Begin File; two recordings of the one path in both forms are named as ambiguous", async () => {
+    const nfc = "Sité_B/jeff37 ünïcode.WAV";
+    await mkdir(join(dir.path, "Sité_B".normalize("NFD")));
+    await writeSineWav(join(dir.path, nfc.normalize("NFD")), 8000, 4);
+    const recording = (await post("/v1/recordings", { dataset_id: dataset, path: nfc.normalize("NFD") })).id;
+    const byPath = await importText(`dataset_id=${dataset}`, [header, `1\tSpectrogram 1\t1\t1\t2\t${nfc}\t1\t${basename(nfc)}\t`].join("\n"));
+    expect(byPath.statusCode, byPath.body).toBe(200);
+    expect(byPath.json().rows[0].recording_id).toBe(recording);
+    const byFile = await importText(`dataset_id=${dataset}`, ["Begin Time (s)\tEnd Time (s)\tBegin File", `2\t3\t${basename(nfc)}`].join("\n"));
+    expect(byFile.statusCode, byFile.body).toBe(200);
+    expect(byFile.json().rows[0].recording_id).toBe(recording);
+
+    // The same name in both forms, two files on Linux: which one a table means cannot be told.
+    await writeSineWav(join(dir.path, "Sité_B".normalize("NFD"), "twin é.wav"), 8000, 4);
+    await writeSineWav(join(dir.path, "Sité_B".normalize("NFD"), "twin é.wav".normalize("NFD")), 8000, 4, 2000);
+    await post("/v1/recordings", { dataset_id: dataset, path: `${"Sité_B".normalize("NFD")}/twin é.wav` });
+    await post("/v1/recordings", { dataset_id: dataset, path: `Sité_B/twin é.wav`.normalize("NFD") });
+    const twins = await importText(`dataset_id=${dataset}`, [header, `1\tSpectrogram 1\t1\t1\t2\tSité_B/twin é.wav\t1\ttwin é.wav\t`].join("\n"));
+    expect(twins.statusCode, twins.body).toBe(400);
+    expect(twins.json().fields).toEqual([{ field: "line 2, Begin Path", message: expect.stringMatching(/^'Sité_B\/twin é\.wav' names 2 recordings of the dataset whose paths differ only in their Unicode normal form \(.*\): rename one of the files/) }]);
   });
 });

@@ -82,6 +82,31 @@ describe("sonotile clips on a data directory", () => {
     expect(await inBand("--min-freq", "2500", "--max-freq", "3000")).toEqual(["0.250000000 0.750000000 1200.500 3500.000", "2.000000000 3.250000000 100.000 3900.000"]);
   }, 180_000);
 
+  it("says on standard error how many clips an export writes past their recording's end (its file refreshed shorter), and the export re-imports", async () => {
+    const audio = join(dir.path, "shrinking");
+    await mkdir(audio);
+    await writeSineWav(join(audio, "whombat.wav"), 8000, 25);
+    const added = await onData(["dataset", "add", audio, "--audio-root", dir.path, "--json"]);
+    expect(added.code, added.stderr).toBe(0);
+    const { dataset: { id: dataset }, registered: [{ recording_id: whombat }] } = JSON.parse(added.stdout);
+    const table = join(dir.path, "whombat.txt");
+    await writeFile(table, "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\n1\tSpectrogram 1\t1\t1\t2\n2\tSpectrogram 1\t1\t15\t20\n");
+    expect((await onData(["clips", "import", table, "--recording", whombat])).code).toBe(0);
+    await writeSineWav(join(audio, "whombat.wav"), 8000, 2.52);
+    const refreshed = await onData(["dataset", "refresh", audio, "--audio-root", dir.path]);
+    expect(refreshed.code, refreshed.stderr).toBe(0);
+    const out = join(dir.path, "shrinking.txt");
+    const exported = await onData(["clips", "export", "--dataset", dataset, "-o", out]);
+    expect(exported).toMatchObject({ code: 0, stdout: "" });
+    expect(exported.stderr.split("\n")).toEqual([
+      "sonotile clips: clips past their recording's end (its file refreshed shorter): 1; importing the table again keeps them as they are; move or delete them (PATCH / DELETE /v1/clips/ID) to fit the file",
+      `sonotile clips: 2 clips written to ${out}`, "",
+    ]);
+    const back = await onData(["clips", "import", out, "--dataset", dataset, "--json"]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(JSON.parse(back.stdout)).toMatchObject({ created: 0, existing: 2 });
+  }, 120_000);
+
   it("exits 2 for a faulty table, naming line and column, and 1 for a file it cannot read", async () => {
     const bad = join(dir.path, "bad.txt");
     // Every fault of every row at once: an unreadable cell beside a High Freq above the Nyquist

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { refreshFailure } from "../src/cli/commands/dataset.js";
+import { movedLine, refreshFailure } from "../src/cli/commands/dataset.js";
 import { createClip } from "../src/store/clips.js";
 import { openDatabase, type Database } from "../src/store/db.js";
 import { getRecording, refreshRecordingFile } from "../src/store/recordings.js";
@@ -115,4 +115,13 @@ describe("sonotile dataset refresh", () => {
     await rm(join(audio(), "d.wav"));
     expect(await failure()).toBe(`the file of recording ${ids["d.wav"]}: file d.wav does not exist in the dataset's audio_dir`);
   }, 60_000);
+});
+
+describe("sonotile dataset add's line of a file it found moved", () => {
+  it("says when only the path's Unicode normal form changed (the file back from macOS in NFD), which the two paths shown do not", () => {
+    const nfc = "Sité_B/jeff37 ünïcode.WAV";
+    expect(movedLine({ from: nfc, path: nfc.normalize("NFD"), recording_id: "r1" })).toBe(
+      `  moved ${nfc} → ${nfc.normalize("NFD")} (r1): the same bytes, the path's Unicode normal form changed (NFC → NFD); the recording, its clips, tags, features and notes follow the file`);
+    expect(movedLine({ from: "a/x.wav", path: "b/x.wav", recording_id: "r2" })).toBe("  moved a/x.wav → b/x.wav (r2): the same bytes; the recording, its clips, tags, features and notes follow the file");
+  });
 });

@@ -22,7 +22,8 @@
  * creates none. A row with bounds is not the time-only clip of its times, nor one of another band:
  * two boxes over the same time are two events. The existing clip gains the row's tags it lacks (its
  * Channel tag included, but for the row that is its own export, its Clip ID: an untagged clip stays so) and is otherwise left as it is (tags the table no longer has). So importing a table again, or a table
- * exported and re-imported, creates nothing. Archived and trashed clips are not matched: they are
+ * exported and re-imported, creates nothing — a clip past its recording's end too (its file
+ * refreshed shorter), which its own row (its Clip ID) finds as it stands. Archived and trashed clips are not matched: they are
  * read-only, and a trashed one is on its way out (purged, it would take the row's annotation with
  * it) — a row whose only clip of that identity is hidden creates a new active clip beside it.
  */
@@ -35,6 +36,7 @@ import { runsAlone, type Database, type Queryable } from "./db.js";
 import { assertWritable, inTransaction, joinedLineage, type StateFilter } from "./common.js";
 import { bandIssues, boundsIssues, clipFilter, LOCKED_COLUMNS, type Band, type Clip, type LockedRecording } from "./clips.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
+import { normalForm } from "./paths.js";
 import { createRun, finishRun, type Run } from "./runs.js";
 import { COLUMN, FEATURE_COLUMN_PREFIX, MAX_TABLE_COLUMNS, readTable, TableFaults, tableLine, unescapedValuesCell, valuesCell, type TableFormat, type TableSelection } from "./selection-table.js";
 import type { TagFilter } from "./tags.js";
@@ -122,6 +124,19 @@ interface Placed extends Band {
   end: number;
   /** How far a bound may be from a clip's for the row to be that clip (Hz, real): FREQUENCY_TOLERANCE × the table's time expansion. */
   bandTolerance: number;
+  /**
+   * The row is its Clip ID's clip as it stands, outside its recording now (its file replaced by a
+   * shorter one, or one of a lower rate): its times and band went unchecked (placeSelections), and
+   * it must be that clip, existing, or it is refused.
+   */
+  outside: boolean;
+}
+
+/** An active clip a row's Clip ID names (namedClips): its recording, times and band. */
+interface NamedClip extends Band {
+  recording_id: string;
+  start_time: number;
+  end_time: number;
 }
 
 /**
@@ -212,7 +227,8 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
   const ids = [...new Set([...target, ...table.selections.map(recordingOf).filter((id) => id !== undefined)])].sort();
   // Unlocked: a faulty table is refused without taking the database.
   const unlocked = new Map((await translating(() => sql<TableRecording[]>`SELECT ${RECORDING_COLUMNS(sql)} FROM recordings WHERE id = ANY(${ids}::uuid[])`)).map((r) => [r.id, r]));
-  const placedUnlocked = placeSelections(im.target, table.selections, recordingOf, unlocked, im.times, table, faults);
+  const named = await namedClips(sql, table.selections);
+  const placedUnlocked = placeSelections(im.target, table.selections, recordingOf, unlocked, named, im.times, table, faults);
   const where = "dataset_id" in im.target ? `dataset ${im.target.dataset_id}` : `recording ${im.target.recording_id}`;
 
   return inTransaction(sql, async (tx) => {
@@ -229,7 +245,7 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
       SELECT ${RECORDING_COLUMNS(tx)} FROM recordings WHERE id = ANY(${ids}::uuid[]) ORDER BY id FOR NO KEY UPDATE`)).map((r) => [r.id, r]));
     // Placed again only when a recording changed (or went) since: the placing is pure, and of
     // 10,000 rows takes 0.1–0.4 s of the transaction on a loaded machine.
-    const placed = isDeepStrictEqual(locked, unlocked) ? placedUnlocked : placeSelections(im.target, table.selections, recordingOf, locked, im.times, table);
+    const placed = isDeepStrictEqual(locked, unlocked) ? placedUnlocked : placeSelections(im.target, table.selections, recordingOf, locked, named, im.times, table);
     const existing = await existingClips(tx, placed);
     const run = await createRun(tx, { kind: "import", description: `clips from ${table.format} table${im.source ? ` ${im.source}` : ""} into ${where}`.slice(0, 1000), created_by: im.created_by });
     // Every foreign key the writes below set holds by construction: a clip's recording is locked
@@ -245,8 +261,13 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
     const rows: ImportedRow[] = [];
     const created: { id: string; p: Placed }[] = [];
     const tagging: Record<"created" | "existing", ClipTag[]> = { created: [], existing: [] };
+    const gone = new TableFaults();
     for (const p of placed) {
       const found = existing.nearest(p.recording.id, p.row.channel, p, TIME_TOLERANCE, p.bandTolerance);
+      if (p.outside && !found) {
+        gone.add(`line ${p.row.line}, ${COLUMN.clipId}`, `clip ${p.row.clipId} lies outside ${p.recording.path} (${p.recording.duration} s, ${p.recording.samplerate / 2} Hz Nyquist) and was deleted, archived or moved during the import: a new clip there cannot be made`);
+        continue;
+      }
       const clipId = found?.id ?? randomUUID();
       rows.push({ line: p.row.line, selection: p.row.selection, clip_id: clipId, recording_id: p.recording.id, status: found ? "existing" : "created" });
       if (!found) created.push({ id: clipId, p });
@@ -272,6 +293,7 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
       const tags = found ? p.row.tags.filter((t) => !unchanged(t.key, found.tags.get(t.key))) : p.row.tags;
       for (const t of [...channelTag, ...tags]) tagging[found ? "existing" : "created"].push({ clip_id: clipId, ...t });
     }
+    gone.check();
     await insertClips(tx, created, { created_by: im.created_by, run_id: run.id });
     const tagsAdded = await attachTags(tx, tagging, { created_by: im.created_by, run_id: run.id });
     return {
@@ -306,18 +328,30 @@ async function resolveRecordings(db: Queryable, target: TableTarget, selections:
   return (s) => resolved.get(s);
 }
 
+/** The active clips the rows' Clip IDs name, by id (a cell that is no uuid names none). */
+async function namedClips(db: Queryable, selections: readonly TableSelection[]): Promise<Map<string, NamedClip>> {
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  const ids = [...new Set(selections.map((s) => s.clipId).filter((id) => id !== null && uuid.test(id)))];
+  if (!ids.length) return new Map();
+  const rows = await translating(() => db<({ id: string } & NamedClip)[]>`
+    SELECT id, recording_id, start_time, end_time, low_freq, high_freq FROM clips WHERE id = ANY(${ids}::uuid[]) AND state = 'active'`);
+  return new Map(rows.map(({ id, ...clip }) => [id, clip]));
+}
+
 /**
  * The selections placed in their `recordings`, in real units: an InvalidError naming each row that
  * does not fit (line and column), with the faults `issues` holds already (of cells that cannot be
  * read — such a row, `faulty`, is checked here as far as its readable cells go, and never placed —
  * and of rows of no recording of the dataset, left out) — its recording gone (deleted since the
  * rows were resolved), its times outside it, its channel or frequency beyond it, a row of a clip
- * another row is already, a file other than the import's recording; a ConflictError for rows of a
+ * another row is already, a file other than the import's recording — but a row that is its Clip
+ * ID's clip (`named`) as it stands is not held to the recording's duration or Nyquist frequency
+ * (Placed.outside); a ConflictError for rows of a
  * recording that is read-only, a NotFoundError for the import's recording. Pure: run before the
  * transaction, and again on the locked rows.
  */
 function placeSelections(target: TableTarget, selections: readonly TableSelection[], recordingOf: (s: TableSelection) => string | undefined,
-  recordings: ReadonlyMap<string, TableRecording>, times: TableTimes, columns: { beginColumn: string; endColumn: string }, issues = new TableFaults()): Placed[] {
+  recordings: ReadonlyMap<string, TableRecording>, named: ReadonlyMap<string, NamedClip>, times: TableTimes, columns: { beginColumn: string; endColumn: string }, issues = new TableFaults()): Placed[] {
   const { beginColumn, endColumn } = columns;
   if ("recording_id" in target && !recordings.has(target.recording_id)) throw new NotFoundError("recording", target.recording_id);
   const hidden = [...recordings.values()].filter((r) => r.state !== "active");
@@ -346,12 +380,24 @@ function placeSelections(target: TableTarget, selections: readonly TableSelectio
     // Nyquist it is Nyquist. (A waveform view's row's frequencies are not read: readTable.)
     const nyquist = recording.samplerate / 2;
     const hz = (v: number | null) => (v === null ? null : v * te > nyquist && v * te <= nyquist * (1 + 1e-9) ? nyquist : v * te);
-    const p: Placed = { row: s, recording, start: s.begin / te, end: s.end / te, low_freq: hz(s.low), high_freq: hz(s.high), bandTolerance: FREQUENCY_TOLERANCE * te };
+    const band = { low_freq: hz(s.low), high_freq: hz(s.high) };
+    const bandTolerance = FREQUENCY_TOLERANCE * te;
+    const bounds = boundsIssues(s.begin / te, s.end / te, recording);
+    const bandFaults = bandIssues(band, recording);
+    // A row that is its Clip ID's clip as it stands writes nothing but tags: outside the recording
+    // now (its file refreshed shorter), it is still that clip, and its table re-imports — which
+    // refused the whole table, every other row with it.
+    const own = s.clipId !== null ? named.get(s.clipId) : undefined;
+    const outside = (bounds.length > 0 || bandFaults.length > 0) && own !== undefined && own.recording_id === recording.id
+      && Math.abs(own.start_time - s.begin / te) <= TIME_TOLERANCE && Math.abs(own.end_time - s.end / te) <= TIME_TOLERANCE && sameClipBand(own, band, bandTolerance);
+    const p: Placed = { row: s, recording, start: s.begin / te, end: s.end / te, ...band, bandTolerance, outside };
     const fileHint = times === "real" && recording.time_expansion !== 1 ? ` (a table of the file as stored, in its own seconds: import with times=file)` : "";
     const before = issues.count;
-    for (const b of boundsIssues(p.start, p.end, recording)) issues.add(at(b.field === "start_time" ? beginColumn : endColumn), `${b.field === "start_time" ? p.start : p.end} s (real) ${b.message}${fileHint}`);
+    if (!outside) {
+      for (const b of bounds) issues.add(at(b.field === "start_time" ? beginColumn : endColumn), `${b.field === "start_time" ? p.start : p.end} s (real) ${b.message}${fileHint}`);
+      for (const b of bandFaults) issues.add(`line ${s.frequencyLine}, ${b.field === "low_freq" ? COLUMN.low : COLUMN.high}`, `${p[b.field]} Hz (real) ${b.message}${fileHint}`);
+    }
     if (s.channel > recording.channels) issues.add(at(COLUMN.channel), `${s.channel} is no channel of ${recording.path}, which has ${recording.channels}`);
-    for (const b of bandIssues(p, recording)) issues.add(`line ${s.frequencyLine}, ${b.field === "low_freq" ? COLUMN.low : COLUMN.high}`, `${p[b.field]} Hz (real) ${b.message}${fileHint}`);
     // A row whose cells hold faults (readTable) was checked as far as they could be read: no clip.
     if (issues.count > before || s.faulty) continue;
     // Two rows whose times are each within twice the tolerance, and bands within twice theirs, could both be one clip.
@@ -372,22 +418,34 @@ function placeSelections(target: TableTarget, selections: readonly TableSelectio
  * relative to its directory): by Begin Path, the recording whose path ends it at a directory
  * boundary (the longest such: a table written on another machine names the file by its whole path
  * there, `C:\field\site A\rec1.wav`); else by Begin File, the recording of that file name — refused
- * when several directories hold one of that name. Returns the recording's id, or the column and
- * what is wrong.
+ * when several directories hold one of that name. Paths and names are compared in Unicode NFC: a
+ * file copied back from macOS is named in NFD there, and the table written before names it in NFC
+ * (the import follows such a file by its MD5, its recording's path then NFD) — two recordings
+ * whose paths differ in their normal form only are refused as ambiguous, but for the one whose path
+ * the row names byte for byte. Returns the recording's id, or the column and what is wrong.
  */
 function fileResolver(recordings: readonly { id: string; path: string }[]): (s: TableSelection) => string | { column: string; message: string } {
   const byName = new Map<string, { id: string; path: string }[]>();
-  for (const r of recordings) byName.set(basename(r.path), [...(byName.get(basename(r.path)) ?? []), r]);
+  for (const r of recordings) {
+    const name = basename(r.path).normalize("NFC");
+    byName.set(name, [...(byName.get(name) ?? []), r]);
+  }
   return (s) => {
     if (s.beginPath !== null) {
       const path = s.beginPath.replace(/\\/g, "/").normalize("NFC");
       const candidates = byName.get(basename(path)) ?? [];
-      const match = candidates.filter((r) => path === r.path.normalize("NFC") || path.endsWith(`/${r.path.normalize("NFC")}`)).sort((a, b) => b.path.length - a.path.length)[0];
-      if (match) return match.id;
+      const matches = candidates.map((r) => ({ ...r, nfc: r.path.normalize("NFC") })).filter((r) => path === r.nfc || path.endsWith(`/${r.nfc}`));
+      const longest = Math.max(...matches.map((r) => r.nfc.length));
+      const longestMatches = matches.filter((r) => r.nfc.length === longest);
+      const raw = s.beginPath.replace(/\\/g, "/");
+      const exact = longestMatches.filter((r) => raw === r.path || raw.endsWith(`/${r.path}`));
+      const match = exact.length === 1 ? exact : longestMatches;
+      if (match.length === 1) return match[0].id;
+      if (match.length > 1) return { column: COLUMN.beginPath, message: `'${s.beginPath}' names ${match.length} recordings of the dataset whose paths differ only in their Unicode normal form (${match.map((r) => `${r.path} in ${normalForm(r.path)}, ${r.id}`).join("; ")}): rename one of the files` };
       return { column: COLUMN.beginPath, message: `'${s.beginPath}' is no recording of the dataset (none of its recordings' paths ends it${candidates.length ? `; of that name it has ${candidates.map((c) => c.path).join(", ")}` : ""})` };
     }
     if (s.beginFile !== null) {
-      const candidates = byName.get(s.beginFile.normalize("NFC")) ?? byName.get(s.beginFile) ?? [];
+      const candidates = byName.get(s.beginFile.normalize("NFC")) ?? [];
       if (candidates.length === 1) return candidates[0].id;
       if (!candidates.length) return { column: COLUMN.beginFile, message: `'${s.beginFile}' is no recording of the dataset (no file of that name)` };
       return { column: COLUMN.beginFile, message: `'${s.beginFile}' names ${candidates.length} recordings of the dataset (${candidates.map((c) => c.path).join(", ")}): give a ${COLUMN.beginPath} column to tell them apart` };
@@ -521,6 +579,12 @@ export interface ExportedTable {
   readonly rows: number;
   /** The file name Raven gives a sound's table: `<sound>.Table.1.selections.txt` (CSV: `.csv`). */
   filename: string;
+  /**
+   * How many of the clips end past their recording's end (its file refreshed shorter): their rows
+   * say so nowhere — Raven's format has no comment line — and a re-import keeps them as they are
+   * (existing, by their Clip ID), but neither a new clip nor a move may go there.
+   */
+  clipsPastEnd: number;
 }
 
 /**
@@ -562,9 +626,10 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
   const name = await targetName(db, ex.target);
   const lineage = joinedLineage(db, "clips", "c");
   const matching = db`${lineage.inState(ex.state)} AND ${clipFilter(db, { ...ex.target, start_before: ex.start_before, end_after: ex.end_after, min_freq: ex.min_freq, max_freq: ex.max_freq, tag: ex.tag })}`;
-  const [summary] = await translating(() => db<{ total: number; tag_keys: string[]; feature_names: string[]; channel_fault: { id: string; values: string[] } | null }[]>`
+  const [summary] = await translating(() => db<{ total: number; past_end: number; tag_keys: string[]; feature_names: string[]; channel_fault: { id: string; values: string[] } | null }[]>`
     WITH m AS MATERIALIZED (SELECT c.id FROM clips c ${lineage.joins} WHERE ${matching})
     SELECT (SELECT count(*)::int FROM m) AS total,
+      (SELECT count(*)::int FROM m JOIN clips c ON c.id = m.id JOIN recordings r ON r.id = c.recording_id WHERE c.end_time > r.duration) AS past_end,
       -- The tags used, then their keys: a hash of the tag ids, not a sort of every clip's tag text.
       COALESCE((SELECT json_agg(DISTINCT t.key) FROM tags t WHERE t.id IN (SELECT ct.tag_id FROM clip_tags ct JOIN m ON m.id = ct.clip_id)), '[]') AS tag_keys,
       ${ex.features === "all"
@@ -645,7 +710,7 @@ export async function exportClipTable(db: Queryable, ex: ClipTableExport): Promi
     }
   }
   const stem = name.replace(/[/\\]/g, "_");
-  return { text: text(), get rows() { return written; }, filename: ex.format === "raven" ? `${stem}.Table.1.selections.txt` : `${stem}.selections.csv` };
+  return { text: text(), get rows() { return written; }, filename: ex.format === "raven" ? `${stem}.Table.1.selections.txt` : `${stem}.selections.csv`, clipsPastEnd: summary.past_end };
 }
 
 /**

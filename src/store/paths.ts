@@ -117,3 +117,13 @@ export function canonicalRecordingPath(path: string, field = "path"): string {
   checkRelativePath(path, field);
   return posix.normalize(path).replace(/\/+$/, "");
 }
+
+/**
+ * The Unicode normal form a path is written in: "NFC" (as typed, and as Linux and Windows keep it),
+ * "NFD" (accents decomposed, as macOS writes names) or "mixed" (parts in each, a directory named on
+ * one system holding a file named on the other) — what tells apart two paths that look alike.
+ */
+export function normalForm(path: string): "NFC" | "NFD" | "mixed" {
+  if (path === path.normalize("NFC")) return "NFC";
+  return path === path.normalize("NFD") ? "NFD" : "mixed";
+}

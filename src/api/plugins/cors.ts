@@ -36,7 +36,7 @@ const CORS_ALLOWED_HEADERS = ["Authorization", "Content-Type", "If-None-Match", 
  * ranges, when to retry, a download's file name, a 405's methods and a 401's scheme.
  */
 export const CORS_EXPOSED_HEADERS = [...new Set([
-  ...Object.keys(GEOMETRY_HEADERS), "x-tile-range", "x-frame-range",
+  ...Object.keys(GEOMETRY_HEADERS), "x-tile-range", "x-frame-range", "x-clips-past-end",
   "ETag", "Content-Range", "Accept-Ranges", "Retry-After", "Content-Disposition", "Allow", "WWW-Authenticate",
 ])];
 

@@ -60,6 +60,9 @@ const importResult = z.object({
 });
 
 /** This route's 415: it takes text as well as JSON (the shared one says JSON only). */
+/** An export's count of clips past their recording's end, which a table (Raven's format has no comment line) cannot say. */
+const CLIPS_PAST_END_HEADER = { "X-Clips-Past-End": "How many of the clips end past their recording's end (its file refreshed shorter): a re-import keeps them as they are; a new or moved clip there is refused" };
+
 const unsupportedMediaType = errorBody.describe(`Unsupported Media Type: the body is sent neither as application/json nor as ${TABLE_MEDIA_TYPES.join(", ")}`);
 
 export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -107,7 +110,7 @@ export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
     config: { deadline: TABLE_DEADLINE_MS },
     schema: {
       summary: "Export clips as a Raven selection table or CSV", tags,
-      description: `The clips of a recording or dataset (the clips list's filters apply, the band's min_freq / max_freq too) as a Raven selection table (tab-separated; Raven opens it beside the recording) or CSV, a row per clip by recording path and time: Selection, View, Channel, Begin Time (s), End Time (s), Low Freq (Hz), High Freq (Hz) as Raven writes them, Begin Path (the recording's path in its dataset), File Offset (s), Begin File, Clip ID, a column per tag key (several values of one key joined by "; "; a ";" or "\\" inside a value written "\\;" or "\\\\", which the import reads as one value) and, when asked, feature values as feature:NAME columns. Low/High Freq are the clip's frequency bounds (low_freq / high_freq), each empty where it has none. Importing the table again creates nothing. At most ${MAX_EXPORT_ROWS} clips (400 above). Streamed: the refusals come first, then the rows a page at a time as they are read.`,
+      description: `The clips of a recording or dataset (the clips list's filters apply, the band's min_freq / max_freq too) as a Raven selection table (tab-separated; Raven opens it beside the recording) or CSV, a row per clip by recording path and time: Selection, View, Channel, Begin Time (s), End Time (s), Low Freq (Hz), High Freq (Hz) as Raven writes them, Begin Path (the recording's path in its dataset), File Offset (s), Begin File, Clip ID, a column per tag key (several values of one key joined by "; "; a ";" or "\\" inside a value written "\\;" or "\\\\", which the import reads as one value) and, when asked, feature values as feature:NAME columns. Low/High Freq are the clip's frequency bounds (low_freq / high_freq), each empty where it has none. Importing the table again creates nothing — a clip past its recording's end too (its file refreshed shorter; counted in X-Clips-Past-End), which stays as it is. At most ${MAX_EXPORT_ROWS} clips (400 above). Streamed: the refusals come first, then the rows a page at a time as they are read.`,
       querystring: withBandInOrder(withTagKeyForValue(z.strictObject({
         ...target,
         format: oneOf(["raven", "csv"]).default("raven"),
@@ -120,7 +123,7 @@ export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
         ...tagQuery("clips"),
       }))),
       response: {
-        200: bytesResponse("The table", ["text/plain", "text/csv"], DISPOSITION_HEADER),
+        200: bytesResponse("The table", ["text/plain", "text/csv"], { ...DISPOSITION_HEADER, ...CLIPS_PAST_END_HEADER }),
         404: errorBody,
         409: errorBody,
       },
@@ -129,7 +132,7 @@ export const clipTableRoutes: FastifyPluginAsyncZod = async (app) => {
     const { features, format, ...q } = withTagFilter(request.query);
     const table = await exportClipTable(sql, { ...q, target: targetOf(q), format, features: featureColumns(features) });
     reply.type(format === "raven" ? "text/plain; charset=utf-8" : "text/csv; charset=utf-8");
-    reply.header("Content-Disposition", attachment(table.filename));
+    reply.header("Content-Disposition", attachment(table.filename)).header("X-Clips-Past-End", String(table.clipsPastEnd));
     // Sent as it is read (its refusals came before): a database failure past here cuts it short.
     return reply.send(Readable.from(table.text));
   });

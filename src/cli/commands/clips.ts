@@ -135,6 +135,8 @@ export const command: Command = {
         target, format: format === "csv" ? "csv" : "raven", times, state, features,
         start_before: seconds("start-before"), end_after: seconds("end-after"), ...band, tag,
       });
+      // Said first, on standard error: Raven's format has no comment line to say it in.
+      if (table.clipsPastEnd) process.stderr.write(`sonotile clips: clips past their recording's end (its file refreshed shorter): ${table.clipsPastEnd}; importing the table again keeps them as they are; move or delete them (PATCH / DELETE /v1/clips/ID) to fit the file\n`);
       if (output === undefined) {
         for await (const chunk of table.text) if (!process.stdout.write(chunk)) await once(process.stdout, "drain");
       } else {

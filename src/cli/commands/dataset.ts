@@ -16,7 +16,7 @@ import type { Sql } from "../../store/db.js";
 import { ConflictError, InvalidError, NotFoundError } from "../../store/errors.js";
 import { refreshRecordingFile, refusedFileMessage, type ClipsOutside, type Recording } from "../../store/recordings.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
-import { RefusedFileError, resolveAudioDir } from "../../store/paths.js";
+import { normalForm, RefusedFileError, resolveAudioDir } from "../../store/paths.js";
 import { ensureAdmin } from "../../store/users.js";
 import { adminKeyFields, adminKeyLines, deliverAdminKey } from "../admin-key.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
@@ -174,6 +174,16 @@ function sameBytesLine(other: DatasetHoldingSameBytes, id: string): string {
 }
 
 /**
+ * The line of a recording whose file the import found at another path (by its MD5). Where only
+ * the Unicode normal form changed — a file copied back from macOS, which names it in NFD — the two
+ * paths look the same, and the line says what changed.
+ */
+export function movedLine(m: ImportResult["moved"][number]): string {
+  const form = m.from !== m.path && m.from.normalize("NFC") === m.path.normalize("NFC") ? `, the path's Unicode normal form changed (${normalForm(m.from)} → ${normalForm(m.path)})` : "";
+  return `  moved ${m.from} → ${m.path} (${m.recording_id}): the same bytes${form}; the recording, its clips, tags, features and notes follow the file`;
+}
+
+/**
  * What `dataset add` says of an import beyond its counts, a line each: files it could not read,
  * recordings it found moved, files holding the bytes of another recording, registered files
  * changed since and recordings whose file is missing — the last two are left as they are.
@@ -181,7 +191,7 @@ function sameBytesLine(other: DatasetHoldingSameBytes, id: string): string {
 function importLines(imported: Pick<ImportResult, "failed" | "moved" | "duplicates" | "changed" | "missing">): string[] {
   return [
     ...imported.failed.map((f) => `  skipped ${naming(f.path, f.error)}`),
-    ...imported.moved.map((m) => `  moved ${m.from} → ${m.path} (${m.recording_id}): the same bytes; the recording, its clips, tags, features and notes follow the file`),
+    ...imported.moved.map(movedLine),
     ...imported.duplicates.map((g) => `  duplicates (MD5 ${g.hash}): ${g.recordings.map((r) => `${r.path} (${r.recording_id}${r.state === "active" ? "" : `, ${r.state}`})`).join(", ")} hold the same bytes`),
     ...imported.changed.map((f) => `  changed ${f.path} (${f.recording_id}): ${f.changed!.message}`),
     ...imported.missing.map((f) => missingLine(f, "import")),
