@@ -119,9 +119,49 @@ describe("recordings registered one by one", () => {
       (await app.inject({ url: `/v1/recordings?search=rate-&sort=samplerate&order=${order}` })).json().items.map((r: { path: string; samplerate: number }) => [r.path, r.samplerate]);
     const ascending = await shown("asc");
     expect(Object.fromEntries(ascending)).toEqual({ "rate-a.wav": 48510, "rate-b.wav": 48510.399999999994, "rate-c.wav": 48510, "rate-d.wav": 48508.8 });
-    // In the order of the rates shown (the two of 48510 Hz in either order).
-    expect(ascending.map(([, rate]: [string, number]) => rate)).toEqual([48508.8, 48510, 48510, 48510.399999999994]);
-    expect((await shown("desc")).map(([, rate]: [string, number]) => rate)).toEqual([48510.399999999994, 48510, 48510, 48508.8]);
+    // In the order of the rates shown, the two of 48510 Hz by path (in the order asked): by their random ids, they swapped between databases.
+    expect(ascending).toEqual([["rate-d.wav", 48508.8], ["rate-a.wav", 48510], ["rate-c.wav", 48510], ["rate-b.wav", 48510.399999999994]]);
+    expect(await shown("desc")).toEqual([["rate-b.wav", 48510.399999999994], ["rate-c.wav", 48510], ["rate-a.wav", 48510], ["rate-d.wav", 48508.8]]);
+  });
+
+  it("sort=date orders a night's recordings by date, then time (each without one last, either way), then path — not by random id — in pages that neither repeat nor skip one; date_from / date_to filter, each date inclusive, naming the field at fault", async () => {
+    await mkdir(join(apart.path, "night"));
+    const dataset_id = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "night", audio_dir: join(apart.path, "night") }, headers: auth(member) })).json().id;
+    onTestFinished(async () => {
+      await app.inject({ method: "DELETE", url: `/v1/datasets/${dataset_id}`, headers: auth(admin) });
+      await rm(join(apart.path, "night"), { recursive: true });
+    });
+    const recordings: [string, string | null, string | null][] = [
+      ["e.wav", "2024-05-01", "23:10:00"], ["a.wav", "2024-05-02", "01:30:00"], ["d.wav", "2024-05-01", "21:00:00"], ["c.wav", "2024-05-02", "01:30:00"],
+      ["b.wav", "2024-05-02", null], ["f.wav", null, "22:00:00"], ["g.wav", null, null],
+    ];
+    for (const [path, date, time] of recordings) {
+      await writeSineWav(join(apart.path, "night", path), 8000, 0.1);
+      const res = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id, path, date, time }, headers: auth(member) });
+      expect(res.statusCode, res.body).toBe(201);
+    }
+    const paths = async (query: string) => {
+      const res = await app.inject({ url: `/v1/recordings?dataset_id=${dataset_id}&${query}` });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json().items.map((r: { path: string }) => r.path);
+    };
+    expect(await paths("sort=date")).toEqual(["d.wav", "e.wav", "a.wav", "c.wav", "b.wav", "f.wav", "g.wav"]);
+    expect(await paths("sort=date&order=desc")).toEqual(["c.wav", "a.wav", "b.wav", "e.wav", "d.wav", "f.wav", "g.wav"]);
+    for (const order of ["asc", "desc"]) {
+      const pages = [];
+      for (let offset = 0; offset < 7; offset += 2) pages.push(...await paths(`sort=date&order=${order}&limit=2&offset=${offset}`));
+      expect(pages).toEqual(await paths(`sort=date&order=${order}`));
+    }
+    expect(await paths("sort=date&date_from=2024-05-02")).toEqual(["a.wav", "c.wav", "b.wav"]);
+    expect(await paths("sort=date&date_to=2024-05-01")).toEqual(["d.wav", "e.wav"]);
+    expect(await paths("sort=path&date_from=2024-05-01&date_to=2024-05-01")).toEqual(["d.wav", "e.wav"]);
+    const refused = async (query: string) => {
+      const res = await app.inject({ url: `/v1/recordings?dataset_id=${dataset_id}&${query}` });
+      return [res.statusCode, res.json().fields];
+    };
+    expect(await refused("date_from=2024-13-01")).toEqual([400, [{ field: "date_from", message: "must be a date YYYY-MM-DD" }]]);
+    expect(await refused("date_to=0000-01-01")).toEqual([400, [{ field: "date_to", message: "must be a date from 0001-01-01 (there is no year 0)" }]]);
+    expect(await refused("date_from=2024-05-03&date_to=2024-05-01")).toEqual([400, [{ field: "date_to", message: "must be on or after date_from (2024-05-03)" }]]);
   });
 
   it("report the duration the engine computes with, frames / samplerate, and let a clip end there", async () => {

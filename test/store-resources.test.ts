@@ -141,7 +141,7 @@ describe("jobs", () => {
         }
       }
     }
-    // Pages of 5 in each sort, both orders: the whole list, sorted, the id breaking ties.
+    // Pages of 5 in each sort, both orders: the whole list, sorted, a priority's or status's ties by created_at in the order asked.
     for (const sort of JOB_SORTS) {
       for (const order of ["asc", "desc"] as const) {
         const pages = [];
@@ -154,7 +154,8 @@ describe("jobs", () => {
           const [a, b] = [key(whole[i - 1]), key(whole[i])];
           // created_at is read to the millisecond and sorted to the microsecond: jobs made within
           // one millisecond (a quiet machine makes several) are in their microseconds' order, not their ids'.
-          const inOrder = a === b ? sort === "created_at" || whole[i - 1].id < whole[i].id : (a < b) === (order === "asc");
+          const [made0, made1] = [whole[i - 1].created_at, whole[i].created_at];
+          const inOrder = a === b ? made0 === made1 || (made0 < made1) === (order === "asc") : (a < b) === (order === "asc");
           expect(inOrder, `${sort} ${order} at ${i}`).toBe(true);
         }
       }

@@ -33,6 +33,11 @@ export interface Clip {
 
 export const CLIP_SORTS = ["start_time", "end_time", "created_at"] as const;
 
+/** What orders clips of one value of a sort (pageFirst's `then`): by their other time — the clips of one import, by start and end. */
+const CLIP_TIE_BREAKS: Record<(typeof CLIP_SORTS)[number], readonly string[]> = {
+  start_time: ["end_time"], end_time: ["start_time"], created_at: ["start_time", "end_time"],
+};
+
 const SELECT = (db: Queryable) => db`
   SELECT c.id, c.recording_id, c.start_time, c.end_time, c.low_freq, c.high_freq, c.state, c.state_changed_at, c.created_at, c.created_by, c.run_id,
          COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key, t.value)
@@ -239,7 +244,7 @@ export function clipFilter(db: Queryable, q: ClipFilter): Fragment {
 
 /** A page of clips matching every filter given (clipFilter). */
 export async function listClips(db: Queryable, q: ClipQuery): Promise<Page<Clip>> {
-  return pageFirst<Clip>(db, { ...q, table: "clips", alias: "c", where: clipFilter(db, q), select: SELECT(db), nullsLast: false });
+  return pageFirst<Clip>(db, { ...q, table: "clips", alias: "c", where: clipFilter(db, q), select: SELECT(db), then: CLIP_TIE_BREAKS[q.sort], nullsLast: false });
 }
 
 /**

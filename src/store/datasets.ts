@@ -158,9 +158,11 @@ export interface DatasetQuery extends PageRequest {
 
 export async function listDatasets(db: Queryable, q: DatasetQuery): Promise<Page<Dataset>> {
   const where = db`${stateCondition(db, q.state)} AND (${q.search ?? null}::text IS NULL OR name ILIKE ${likePattern(q.search)})`;
+  // Ties (of a creation time or a count) by name, as the list shows them, not by random id.
+  const direction = q.order === "desc" ? db`DESC` : db`ASC`;
   const page = await db<(Dataset & { total_count: number })[]>`
     SELECT *, count(*) OVER () AS total_count FROM (${SELECT(db)}) d WHERE ${where}
-    ORDER BY ${db(q.sort)} ${q.order === "desc" ? db`DESC` : db`ASC`}, id
+    ORDER BY ${db(q.sort)} ${direction}, name ${direction}, id
     LIMIT ${q.limit} OFFSET ${q.offset}`;
   return toPage(page, q, () => db`SELECT count(*) AS n FROM datasets WHERE ${where}`);
 }

@@ -40,6 +40,9 @@ export interface Job {
 
 export const JOB_SORTS = ["created_at", "priority", "status"] as const;
 
+/** What orders jobs of one priority or status (pageFirst's `then`): when they were made. */
+const JOB_TIE_BREAKS: Record<(typeof JOB_SORTS)[number], readonly string[]> = { created_at: [], priority: ["created_at"], status: ["created_at"] };
+
 /** A job's columns as the API names them; `data`: the column, or what stands for it (LISTED_DATA). */
 const COLUMNS = (db: Queryable, data = db`data`) => db`
   id, task, ${data} AS data, status, result, message, priority, progress_done, progress_total, created_at, started_at, completed_at,
@@ -95,7 +98,7 @@ const LISTED_DATA = (db: Queryable) => db`(SELECT CASE
  */
 export async function listJobs(db: Queryable, q: PageRequest & { state: StateFilter; status?: JobStatus; task?: string; run_id?: string; sort: (typeof JOB_SORTS)[number]; order: "asc" | "desc" }): Promise<Page<ListedJob>> {
   const where = db`${given(db, q.status, (status) => db`j.status = ${status}`)} AND ${given(db, q.task, (task) => db`j.task = ${task}`)} AND ${given(db, q.run_id, (run) => db`j.run_id = ${run}`)}`;
-  return pageFirst<ListedJob>(db, { ...q, table: "jobs", alias: "j", where, select: db`SELECT ${COLUMNS(db, LISTED_DATA(db))} FROM jobs j`, nullsLast: false });
+  return pageFirst<ListedJob>(db, { ...q, table: "jobs", alias: "j", where, select: db`SELECT ${COLUMNS(db, LISTED_DATA(db))} FROM jobs j`, then: JOB_TIE_BREAKS[q.sort], nullsLast: false });
 }
 
 /** Applies `set` if the job's status is one of `from`; else 404 or 409 naming the status. */

@@ -56,6 +56,15 @@ export interface RecordingMetadata {
 
 export const RECORDING_SORTS = ["path", "created_at", "duration", "samplerate", "date"] as const;
 
+/**
+ * What orders recordings of one value of a sort (pageFirst's `then`): a date by its time of day (as
+ * the recorder wrote it), then the path — a night's files in the order they were recorded, and
+ * recordings of one duration or rate, or registered in one import, by name.
+ */
+const RECORDING_TIE_BREAKS: Record<(typeof RECORDING_SORTS)[number], readonly string[]> = {
+  path: [], created_at: ["path"], duration: ["path"], samplerate: ["path"], date: ["time", "path"],
+};
+
 // bigint columns are cast to float8 (exact below 2^53) so they arrive as numbers.
 const SELECT = (db: Queryable) => db`
   SELECT r.id, r.dataset_id, r.path, r.hash, r.file_size::float8 AS file_size, r.file_samplerate,
@@ -150,6 +159,10 @@ export interface RecordingQuery extends PageRequest {
    */
   search?: string;
   hash?: string;
+  /** Only recordings of this date (YYYY-MM-DD) or later; recordings without a date are left out. */
+  date_from?: string;
+  /** Only recordings of this date (YYYY-MM-DD) or earlier; recordings without a date are left out. */
+  date_to?: string;
   /** Only recordings carrying a tag of this key — of this value, or of any value when `value` is undefined. */
   tag?: TagFilter;
   sort: (typeof RECORDING_SORTS)[number];
@@ -157,18 +170,20 @@ export interface RecordingQuery extends PageRequest {
 }
 
 /** What a listing of recordings is filtered by besides state — and a bulk tagging's selection (recording-tags.ts). */
-export type RecordingFilter = Pick<RecordingQuery, "dataset_id" | "search" | "hash" | "tag">;
+export type RecordingFilter = Pick<RecordingQuery, "dataset_id" | "search" | "hash" | "date_from" | "date_to" | "tag">;
 
 /** SQL: the recording `r` passes `f`'s filters (TRUE without any). */
 export function recordingFilter(db: Queryable, f: RecordingFilter): Fragment {
   return db`${given(db, f.dataset_id, (id) => db`r.dataset_id = ${id}`)}
     AND ${given(db, f.search, (text) => searchPath(db, text))}
     AND ${given(db, f.hash, (hash) => db`r.hash = ${hash}`)}
+    AND ${given(db, f.date_from, (from) => db`r.date >= ${from}::date`)}
+    AND ${given(db, f.date_to, (to) => db`r.date <= ${to}::date`)}
     AND ${carriesTag(db, "recording", "r", f.tag)}`;
 }
 
 export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<Page<Recording>> {
-  const page = await pageFirst<Recording>(db, { ...q, table: "recordings", alias: "r", where: recordingFilter(db, q), select: SELECT(db), nullsLast: true });
+  const page = await pageFirst<Recording>(db, { ...q, table: "recordings", alias: "r", where: recordingFilter(db, q), select: SELECT(db), then: RECORDING_TIE_BREAKS[q.sort], nullsLast: true });
   return { ...page, items: page.items.map(fromRow) };
 }
 

@@ -7,20 +7,20 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { MAX_RECORDING_IDS, MAX_SELECTED, tagRecordings, untagRecordings, type RecordingSelection } from "../../store/recording-tags.js";
 import { errorBody, id, label, withTagFilter, withTagKeyForValue } from "../schemas.js";
-import { recordingFilters } from "./recordings.js";
+import { recordingFilters, withDatesInOrder } from "./recordings.js";
 
 /** The filter fields that narrow a selection; `state` alone does not (every recording of a state). */
-const NARROWING = ["dataset_id", "search", "hash", "tag_key"] as const;
+const NARROWING = ["dataset_id", "search", "hash", "date_from", "date_to", "tag_key"] as const;
 
 /**
  * A selection by GET /v1/recordings' filters. Without one that narrows it, every recording would
  * be written: a body that lost its filter (a typo is refused as an unknown field; an empty object
  * is not) must not tag a whole database, so that takes `all: true`.
  */
-const filterSelection = withTagKeyForValue(z.strictObject({
+const filterSelection = withDatesInOrder(withTagKeyForValue(z.strictObject({
   ...recordingFilters,
   all: z.boolean().optional().describe("true: every recording of the state (default active) — needed when no filter narrows the selection"),
-})).refine((f) => f.all === true || NARROWING.some((k) => f[k] !== undefined), {
+}))).refine((f) => f.all === true || NARROWING.some((k) => f[k] !== undefined), {
   path: ["all"],
   message: `a filter without ${NARROWING.join(", ")} selects every recording: give one, or all: true to mean every recording`,
 });

@@ -54,24 +54,35 @@ const recordingSchema = z.object({
   run_id: z.uuid().nullable(),
 });
 
+// Year 0000 passes ISO 8601's pattern but no PostgreSQL date (there is no year 0 AD): refused here, naming the field.
+const calendarDate = z.iso.date({ error: "must be a date YYYY-MM-DD" }).refine((d) => !d.startsWith("0000"), "must be a date from 0001-01-01 (there is no year 0)");
+
 /**
  * GET /v1/recordings' filters besides paging and sorting (store: RecordingFilter and the state);
  * a bulk tagging selects recordings by the same (recording-tags.ts). Wrap an object holding them
- * in withTagKeyForValue.
+ * in withTagKeyForValue and withDatesInOrder.
  */
 export const recordingFilters = {
   state: stateQuery,
   dataset_id: id.optional(),
   search: z.string().max(1024).optional().describe("Substring of the path, case-insensitive, both compared in Unicode NFC"),
   hash: z.string().regex(/^[0-9a-f]{32}$/, "must be an MD5 in lower-case hex").optional(),
+  date_from: calendarDate.optional().describe("Only recordings of this date (YYYY-MM-DD) or later; those without a date are left out"),
+  date_to: calendarDate.optional().describe("Only recordings of this date (YYYY-MM-DD) or earlier, on or after date_from; those without a date are left out"),
   ...tagQuery("recordings"),
 };
+
+/** `query` refusing date_to before date_from, which no recording's date is between (400 naming date_to). */
+export const withDatesInOrder = <T extends z.ZodType<{ date_from?: string; date_to?: string }>>(query: T) =>
+  query.superRefine((q, ctx) => {
+    // YYYY-MM-DD compare as their dates do.
+    if (q.date_from !== undefined && q.date_to !== undefined && q.date_to < q.date_from) ctx.addIssue({ code: "custom", message: `must be on or after date_from (${q.date_from})`, path: ["date_to"] });
+  });
 
 /** What people may set on a recording; null clears a field. */
 const metadataFields = {
   time_expansion: z.number({ error: "must be a number" }).positive("must be > 0").finite().optional(),
-  // Year 0000 passes ISO 8601's pattern but no PostgreSQL date (there is no year 0 AD): refused here, naming the field.
-  date: z.iso.date({ error: "must be a date YYYY-MM-DD" }).refine((d) => !d.startsWith("0000"), "must be a date from 0001-01-01 (there is no year 0)").nullable().optional(),
+  date: calendarDate.nullable().optional(),
   time: z.string().regex(RECORDED_TIME, "must be a time HH:MM[:SS[.ffffff]], optionally with a UTC offset ±HH:MM").nullable().optional(),
   latitude: z.number({ error: "must be a number" }).min(-90, "must be between -90 and 90").max(90, "must be between -90 and 90").nullable().optional(),
   longitude: z.number({ error: "must be a number" }).min(-180, "must be between -180 and 180").max(180, "must be between -180 and 180").nullable().optional(),
@@ -135,7 +146,8 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/recordings", {
     schema: {
       summary: "List recordings", tags,
-      querystring: withTagKeyForValue(z.strictObject({ ...pageQuery, ...recordingFilters, ...sortQuery(RECORDING_SORTS, "path") })),
+      description: "sort=date orders by date, then time of day (as the recorder wrote it), then path — recordings without a date (of a date, without a time) last in either order; every other sort's ties go by path (created_at, duration, samplerate). The id breaks the last ties, so pages neither repeat nor skip a recording.",
+      querystring: withDatesInOrder(withTagKeyForValue(z.strictObject({ ...pageQuery, ...recordingFilters, ...sortQuery(RECORDING_SORTS, "path") }))),
       response: { 200: page(recordingSchema), 400: errorBody },
     },
   }, async (request) => listRecordings(sql, withTagFilter(request.query)));
