@@ -265,7 +265,7 @@ export async function importClipTable(database: Pick<Database, "sql" | "kind">, 
     for (const p of placed) {
       const found = existing.nearest(p.recording.id, p.row.channel, p, TIME_TOLERANCE, p.bandTolerance);
       if (p.outside && !found) {
-        gone.add(`line ${p.row.line}, ${COLUMN.clipId}`, `clip ${p.row.clipId} lies outside ${p.recording.path} (${p.recording.duration} s, ${p.recording.samplerate / 2} Hz Nyquist) and was deleted, archived or moved during the import: a new clip there cannot be made`);
+        gone.add(`line ${p.row.line}, ${COLUMN.clipId}`, `clip ${p.row.clipId} lies outside ${p.recording.path} (${p.recording.duration} s, ${p.recording.samplerate / 2} Hz Nyquist) and is no longer that clip as it stands (deleted, archived or moved during the import, or its Channel tag changed): a new clip there cannot be made`);
         continue;
       }
       const clipId = found?.id ?? randomUUID();
