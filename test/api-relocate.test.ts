@@ -109,7 +109,24 @@ describe("a dataset whose audio moved to another disk", () => {
     const imported = await app.inject({ method: "POST", url: `/v1/datasets/${made.id}/import`, headers: auth(member) });
     expect(imported.statusCode, imported.body).toBe(200);
     expect(imported.json().registered).toHaveLength(2);
-    expect(imported.json().datasets_holding_same_bytes).toEqual([{ id: birds.id, name: "birds", audio_dir: join(oldDisk.path, "birds"), recordings: 2 }]);
+    // 2 of its 3 recordings' files: not all of them (MOVED_HERE_SHARE), so no disk move is suggested.
+    const files = [{ path: "a.wav", their_path: "a.wav" }, { path: "b.wav", their_path: "b.wav" }];
+    expect(imported.json().datasets_holding_same_bytes).toEqual([{ id: birds.id, name: "birds", audio_dir: join(oldDisk.path, "birds"), recordings: 2, theirs_here: 2, their_recordings: 3, moved_here: false, files }]);
+  });
+
+  it("is not pointed at a directory holding fewer than half of its recordings' files — one file matching by size sufficed, leaving the rest missing", async () => {
+    await mkdir(join(oldDisk.path, "frogs"));
+    for (const [i, name] of ["a.wav", "b.wav", "c.wav"].entries()) await writeSineWav(join(oldDisk.path, "frogs", name), 16000, 0.25, 2000 + 500 * i);
+    const frogs = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "frogs", audio_dir: join(oldDisk.path, "frogs") }, headers: auth(member) })).json();
+    await app.inject({ method: "POST", url: `/v1/datasets/${frogs.id}/import`, headers: auth(member) });
+    await mkdir(join(newDisk.path, "frogs"));
+    await cp(join(oldDisk.path, "frogs", "b.wav"), join(newDisk.path, "frogs", "b.wav"));
+    const put = () => app.inject({ method: "PUT", url: `/v1/datasets/${frogs.id}/audio_dir`, payload: { audio_dir: join(newDisk.path, "frogs") }, headers: auth(admin) });
+    const few = await put();
+    expect(few.statusCode, few.body).toBe(400);
+    expect(few.json().fields).toEqual([{ field: "audio_dir", message: `only 1 of dataset frogs's 3 recordings' files is in ${join(newDisk.path, "frogs")} with its registered size (missing e.g. a.wav, c.wav); at least half must be: copy the files there first, keeping their paths relative to ${join(oldDisk.path, "frogs")}` }]);
+    await cp(join(oldDisk.path, "frogs", "c.wav"), join(newDisk.path, "frogs", "c.wav"));
+    expect((await put()).statusCode).toBe(200);
   });
 
   it("a relative audio_dir missing from the first of several roots is refused naming that root by its place and how to name another's — it said only `directory esc does not exist`, the directory being in the second", async () => {

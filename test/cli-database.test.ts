@@ -505,13 +505,19 @@ describe("dataset add on files another dataset registered", () => {
     const existing = await runSonotile(["dataset", "add", copied, "--audio-root", root, "--data", data, "--json"], { env });
     expect(existing.code, existing.stderr).toBe(0);
     expect(JSON.parse(existing.stdout)).toMatchObject({ run: null, registered: [], dataset: { name: "bats 3" }, datasets_holding_same_bytes: holding });
-    // One recording: "1 recording holds" (it read "1 recording hold").
-    const single = join(root, "single", "bats");
-    mkdirSync(single, { recursive: true });
-    writeFileSync(join(single, "a.wav"), readFileSync(join(moved, "a.wav")));
-    const one = await runSonotile(["dataset", "add", single, "--name", "bats 4", "--audio-root", root, "--data", data], { env });
-    expect(one.code, one.stderr).toBe(0);
-    expect(one.stdout).toContain(`\n  1 recording holds the bytes of recordings of dataset bats (${bats.id}, ${bats.audio_dir}): `);
+    // One calibration file copied across is no move: its pairs are named, with no advice to delete
+    // this dataset (which, followed, destroyed its work and pointed bats at a directory of 1 of its files).
+    const season = join(root, "season1");
+    mkdirSync(season);
+    await writeSineWav(join(season, "own.wav"), 8000, 0.25, 2500);
+    writeFileSync(join(season, "calib.wav"), readFileSync(join(moved, "a.wav")));
+    const calib = await runSonotile(["dataset", "add", season, "--audio-root", root, "--data", data, "--json"], { env });
+    expect(calib.code, calib.stderr).toBe(0);
+    const shared = JSON.parse(calib.stdout) as { dataset: { id: string }; datasets_holding_same_bytes: { name: string; moved_here: boolean; files: unknown[] }[] };
+    expect(shared.datasets_holding_same_bytes.map((d) => [d.name, d.moved_here, d.files])).toEqual(["bats", "bats 2", "bats 3"].map((name) => [name, false, [{ path: "calib.wav", their_path: "a.wav" }]]));
+    const text = await runSonotile(["dataset", "add", season, "--audio-root", root, "--data", data], { env });
+    expect(text.stdout.split("\n")[1]).toBe(`  1 file here duplicates files of dataset bats (${bats.id}, ${bats.audio_dir}): calib.wav → a.wav — 1 of its 2 recordings, not its files moved here; each copy is a recording of its own dataset, with its own clips, tags and notes`);
+    expect(text.stdout).not.toContain("DELETE");
   }, 60_000);
 });
 

@@ -185,14 +185,21 @@ export async function updateDataset(db: Queryable, id: string, patch: { name?: s
 
 /** Recordings named in a refused relocation's message, at most. */
 const RELOCATION_EXAMPLES = 3;
+/**
+ * The share of a dataset's recordings whose files must be in the directory it is pointed at: one
+ * file of 2,500 matching by size let a directory holding a copied file take the dataset, the other
+ * 2,499 recordings turning missing. Half, not all: recordings already missing before the move stay so.
+ */
+const RELOCATION_SHARE = 0.5;
 
 /**
  * Points a dataset at the directory its files now live in — `audioDir`, already resolved by
  * paths.resolveAudioDir — keeping its recordings (their paths are relative to it), clips, tags,
  * features, notes and jobs: the operator's step when the audio moves to another disk or mount
  * point. Whatever the dataset's state (an archived dataset's files move with the disk too).
- * Refused when the dataset has recordings and none of their files is in `audioDir` with its
- * registered size: a mistyped directory would otherwise turn every recording missing. Files that
+ * Refused when fewer than half of the dataset's recordings' files (RELOCATION_SHARE) are in
+ * `audioDir` with their registered size: a mistyped directory, or one holding a few files copied
+ * there, would otherwise turn the rest missing. Every file is statted. Files that
  * are there are read as any file is: one whose modification time moved in the copy is hashed
  * again at its first use, the same bytes keeping the recording's content (recordingFileNow). A
  * directory holding, or inside, another dataset's is refused as at creation (refuseNestedDirectory).
@@ -203,13 +210,18 @@ export async function relocateDataset(db: Queryable, id: string, audioDir: strin
   // SCAN_STAT_LANES stats at a time, as a scan's: a mistyped directory stats every file, and one
   // after another, a large dataset on a slow mount could outlast the request's deadline. The lanes
   // stat no more once one file is found.
-  let found = !recordings.length;
+  const absent: string[] = [];
   await inLanes(recordings, SCAN_STAT_LANES, async (r) => {
-    if (!found && (await stat(join(audioDir, r.path)).then((s) => s.size === r.file_size, () => false))) found = true;
+    if (!(await stat(join(audioDir, r.path)).then((s) => s.size === r.file_size, () => false))) absent.push(r.path);
   });
-  if (!found) {
-    const examples = recordings.slice(0, RELOCATION_EXAMPLES).map((r) => r.path).join(", ");
-    throw invalid("audio_dir", `none of dataset ${dataset.name}'s ${recordings.length} recordings' files is in ${audioDir} with its registered size (e.g. ${examples}): copy the files there first, keeping their paths relative to ${dataset.audio_dir}`);
+  const present = recordings.length - absent.length;
+  if (present < RELOCATION_SHARE * recordings.length) {
+    const examples = absent.sort().slice(0, RELOCATION_EXAMPLES).join(", ");
+    const where = `in ${audioDir} with its registered size`;
+    const copy = `copy the files there first, keeping their paths relative to ${dataset.audio_dir}`;
+    throw invalid("audio_dir", present
+      ? `only ${present} of dataset ${dataset.name}'s ${recordings.length} recordings' files is ${where} (missing e.g. ${examples}); at least half must be: ${copy}`
+      : `none of dataset ${dataset.name}'s ${recordings.length} recordings' files is ${where} (e.g. ${examples}): ${copy}`);
   }
   try {
     await inTransaction(db, async (tx) => {
@@ -970,20 +982,43 @@ export interface DatasetHoldingSameBytes {
   audio_dir: string;
   /** How many of the dataset's recordings hold bytes (one MD5) that a recording of this one holds. */
   recordings: number;
+  /** How many of this one's recordings (any state) hold bytes a recording of the dataset holds. */
+  theirs_here: number;
+  /** This one's recordings, any state. */
+  their_recordings: number;
+  /**
+   * Whether this one's files look moved here: at least MOVED_HERE_SHARE of its recordings hold
+   * bytes found here. Only then is the advice to delete the new dataset and point this one here
+   * given — a calibration file copied across, or one file moved, is no disk move.
+   */
+  moved_here: boolean;
+  /** The first pairs of files holding the same bytes (`path` here, `their_path` there), by path: at most SAME_BYTES_EXAMPLES. */
+  files: { path: string; their_path: string }[];
 }
+
+/** The share of another dataset's recordings whose bytes must be here for its files to count as moved here (DatasetHoldingSameBytes.moved_here). */
+export const MOVED_HERE_SHARE = 0.9;
+/** Pairs of files named per other dataset holding the same bytes. */
+const SAME_BYTES_EXAMPLES = 3;
 
 /**
  * The other datasets whose recordings hold the bytes of `datasetId`'s, most shared first: a new
  * dataset made for files that moved from another dataset's directory (a new disk) registered them
- * again as bare recordings, the work staying with the old ones, without a word.
+ * again as bare recordings, the work staying with the old ones, without a word. Whether that is
+ * what happened (moved_here) or only a few files are shared is told apart by how many of the
+ * other dataset's recordings are here: the advice for a move (delete this dataset) destroyed this
+ * one's work when given for one file copied across.
  */
 export async function datasetsHoldingSameBytes(db: Queryable, datasetId: string): Promise<DatasetHoldingSameBytes[]> {
-  return db<DatasetHoldingSameBytes[]>`
-    SELECT d.id, d.name, d.audio_dir, count(DISTINCT mine.id)::int AS recordings
+  const rows = await db<(Omit<DatasetHoldingSameBytes, "moved_here">)[]>`
+    SELECT d.id, d.name, d.audio_dir, count(DISTINCT mine.id)::int AS recordings, count(DISTINCT theirs.id)::int AS theirs_here,
+      (SELECT count(*)::int FROM recordings r WHERE r.dataset_id = d.id) AS their_recordings,
+      to_json((array_agg(json_build_object('path', mine.path, 'their_path', theirs.path) ORDER BY mine.path, theirs.path))[1:${SAME_BYTES_EXAMPLES}]) AS files
     FROM recordings mine JOIN recordings theirs ON theirs.hash = mine.hash AND theirs.dataset_id <> mine.dataset_id
     JOIN datasets d ON d.id = theirs.dataset_id
     WHERE mine.dataset_id = ${datasetId}
     GROUP BY d.id, d.name, d.audio_dir ORDER BY count(DISTINCT mine.id) DESC, d.name`;
+  return rows.map((r) => ({ ...r, moved_here: r.theirs_here >= MOVED_HERE_SHARE * r.their_recordings }));
 }
 
 /**

@@ -74,7 +74,11 @@ const importSchema = z.object({
   datasets_holding_same_bytes: z.array(z.object({
     id: z.uuid(), name: z.string(), audio_dir: z.string(),
     recordings: z.number().int().describe("How many of this dataset's recordings hold bytes (one MD5) that a recording of that one holds"),
-  })).describe("The other datasets whose recordings hold the bytes of this one's, most shared first (as `sonotile dataset add --json` answers): files moved from another dataset's directory (a new disk) and imported here are registered anew, as bare recordings, the clips, tags, features and notes staying with that dataset's — if so, delete this dataset (its files stay) and point that one here (PUT /v1/datasets/{id}/audio_dir)"),
+    theirs_here: z.number().int().describe("How many of that dataset's recordings hold bytes that a recording of this one holds"),
+    their_recordings: z.number().int().describe("That dataset's recordings, any state"),
+    moved_here: z.boolean().describe("At least 90 % of that dataset's recordings hold bytes found here (theirs_here ≥ 0.9 × their_recordings): its files look moved here — then, and only then, delete this dataset (its files stay) and point that one here (PUT /v1/datasets/{id}/audio_dir). Otherwise a few files are copies of that dataset's: nothing to undo"),
+    files: z.array(z.object({ path: z.string(), their_path: z.string() })).describe("The first 3 pairs of files holding the same bytes, by path: `path` in this dataset, `their_path` in that one"),
+  })).describe("The other datasets whose recordings hold the bytes of this one's, most shared first (as `sonotile dataset add --json` answers): files moved from another dataset's directory (a new disk) and imported here are registered anew, as bare recordings, the clips, tags, features and notes staying with that dataset's (moved_here says whether that looks to be the case)"),
 });
 
 export const datasetRoutes: FastifyPluginAsyncZod = async (app) => {

@@ -170,6 +170,9 @@ export const command: Command = {
  * to): files moved to a new disk are its recordings, whose work a new dataset does not carry.
  */
 function sameBytesLine(other: DatasetHoldingSameBytes, id: string): string {
+  // The advice to delete this dataset only when that one's files look moved here (moved_here): given
+  // for one calibration file copied across, following it destroyed this dataset's work.
+  if (!other.moved_here) return sharedFilesLine(other);
   return `  ${plural(other.recordings, "recording")} ${other.recordings === 1 ? "holds" : "hold"} the bytes of recordings of dataset ${other.name} (${other.id}, ${other.audio_dir}): if its files moved here, those are the recordings with the clips, tags, features and notes — delete this dataset (DELETE /v1/datasets/${id}; the files stay) and point that one here (PUT /v1/datasets/${other.id}/audio_dir)`;
 }
 
@@ -181,6 +184,13 @@ function sameBytesLine(other: DatasetHoldingSameBytes, id: string): string {
 export function movedLine(m: ImportResult["moved"][number]): string {
   const form = m.from !== m.path && m.from.normalize("NFC") === m.path.normalize("NFC") ? `, the path's Unicode normal form changed (${normalForm(m.from)} → ${normalForm(m.path)})` : "";
   return `  moved ${m.from} → ${m.path} (${m.recording_id}): the same bytes${form}; the recording, its clips, tags, features and notes follow the file`;
+}
+
+/** The line for another dataset a few of whose files are copied here (not moved_here): which files, and that nothing needs undoing. */
+function sharedFilesLine(other: DatasetHoldingSameBytes): string {
+  const pairs = other.files.map((f) => `${f.path} → ${f.their_path}`).join(", ");
+  const more = other.recordings > other.files.length ? ", …" : "";
+  return `  ${plural(other.recordings, "file")} here ${other.recordings === 1 ? "duplicates" : "duplicate"} files of dataset ${other.name} (${other.id}, ${other.audio_dir}): ${pairs}${more} — ${other.theirs_here} of its ${other.their_recordings} recordings, not its files moved here; each copy is a recording of its own dataset, with its own clips, tags and notes`;
 }
 
 /**
