@@ -59,6 +59,9 @@ describe("a dataset whose audio moved to another disk", () => {
     // Until then its scan says what happened and what to do.
     const lost = (await app.inject({ url: `/v1/datasets/${dataset.id}/scan` })).json();
     expect(lost.fields).toEqual([{ field: "audio_dir", message: `dataset bats cannot be read: directory ${join(oldDisk.path, "bats")} does not exist (files moved to another disk: PUT /v1/datasets/${dataset.id}/audio_dir points the dataset at them)` }]);
+    // Its audio (and a tile: the same recordingFile) says the same: it named only the file (`file site A/a.wav does not exist in the dataset's audio_dir`).
+    const tile = await app.inject({ url: `/v1/recordings/${a.id}/audio` });
+    expect([tile.statusCode, tile.json().message]).toEqual([404, `the file of recording ${a.id}: file site A/a.wav cannot be read: the dataset's directory ${join(oldDisk.path, "bats")} does not exist (files moved to another disk: PUT /v1/datasets/${dataset.id}/audio_dir points the dataset at them)`]);
 
     const put = (audio_dir: string, key = admin) => app.inject({ method: "PUT", url: `/v1/datasets/${dataset.id}/audio_dir`, payload: { audio_dir }, headers: auth(key) });
     expect((await put(join(newDisk.path, "audio", "bats"), member)).statusCode).toBe(403);

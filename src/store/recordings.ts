@@ -6,13 +6,14 @@
  * as the engine computes them (real_samplerate, migration 020: the rate whole within rounding).
  */
 import { createHash } from "node:crypto";
+import { stat } from "node:fs/promises";
 import { AudioFormatError, fileMd5 } from "../audio/index.js";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
 import { assertWritable, deleting, inTransaction, updating, writing, given, likePattern, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
-import { canonicalRecordingPath, resolveRecordingFile, type RefusedFileError } from "./paths.js";
+import { canonicalRecordingPath, RefusedFileError, resolveRecordingFile } from "./paths.js";
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
 import { attachTag, carriesTag, detachTag, type TagFilter } from "./tags.js";
@@ -394,6 +395,7 @@ export async function moveRecordingPath(db: Queryable, id: string, move: { from:
 
 /** Where a recording's file is, and what reading it needs: the stored rate, channels, time expansion. */
 export interface RecordingLocation {
+  dataset_id: string;
   audio_dir: string;
   path: string;
   hash: string;
@@ -412,7 +414,7 @@ export interface RecordingLocation {
 
 // bigint columns as float8, as in SELECT.
 const LOCATION = (db: Queryable) => db`
-  SELECT r.id, d.audio_dir, r.path, r.hash, r.file_size::float8 AS file_size, r.file_mtime, r.file_samplerate,
+  SELECT r.id, r.dataset_id, d.audio_dir, r.path, r.hash, r.file_size::float8 AS file_size, r.file_mtime, r.file_samplerate,
          r.frames::float8 AS frames, r.channels, r.probed_by, r.time_expansion
   FROM recordings r JOIN datasets d ON d.id = r.dataset_id`;
 
@@ -498,7 +500,7 @@ function headerOf(facts: HeaderFacts): HeaderFacts {
  *   outside the audio_dir; ConflictError naming what changed when the content did
  */
 async function registeredFile(db: Queryable, loc: RecordingLocation, id: string): Promise<{ file: string; size: number; mtime: number }> {
-  const found = await resolveRecordingFile(loc.audio_dir, loc.path);
+  const found = await locatedFile(loc);
   const changed = (what: string) => new ConflictError(`the file of recording ${id} (${loc.path}) has changed since it was registered: ${what}; its hash, statistics and tiles describe the registered content — put that file back, or make the new one its content (${refreshRoute(id)})`);
   const change = statChange(loc, found);
   if (change === "size") throw changed(`${loc.file_size} bytes then, ${found.size} now`);
@@ -508,6 +510,20 @@ async function registeredFile(db: Queryable, loc: RecordingLocation, id: string)
   }
   if (found.mtime !== loc.file_mtime) await translating(() => db`UPDATE recordings SET file_mtime = ${found.mtime} WHERE id = ${id} AND hash = ${loc.hash}`);
   return found;
+}
+
+/**
+ * resolveRecordingFile for a recording's location; a file missing because its dataset's whole
+ * directory is gone is refused saying so, and how to point the dataset at its files, as the dataset's
+ * scan says it — a tile named only the file, the operator looking for one file, not a moved disk.
+ */
+async function locatedFile(loc: RecordingLocation): Promise<Awaited<ReturnType<typeof resolveRecordingFile>>> {
+  try {
+    return await resolveRecordingFile(loc.audio_dir, loc.path);
+  } catch (err) {
+    if (!(err instanceof RefusedFileError) || err.refusal !== "missing" || (await stat(loc.audio_dir).then(() => true, () => false))) throw err;
+    throw new RefusedFileError(err.fields[0].field, "missing", `file ${loc.path} cannot be read: the dataset's directory ${loc.audio_dir} does not exist (files moved to another disk: PUT /v1/datasets/${loc.dataset_id}/audio_dir points the dataset at them)`);
+  }
 }
 
 /**
@@ -543,7 +559,7 @@ export const refreshRoute = (id: string) => `POST /v1/recordings/${id}/refresh`;
  */
 export async function refreshRecordingFile(db: Queryable, id: string): Promise<{ recording: Recording } & ClipsOutside> {
   const loc = await getRecordingLocation(db, id);
-  const found = await resolveRecordingFile(loc.audio_dir, loc.path);
+  const found = await locatedFile(loc);
   return storeContent(db, id, await probeFile(found.file, { exactPath: true }));
 }
 
