@@ -6,7 +6,7 @@
  * (exit 1); usage errors name the argument.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { movedLine, refreshFailure } from "../src/cli/commands/dataset.js";
@@ -14,7 +14,7 @@ import { createClip } from "../src/store/clips.js";
 import { openDatabase, type Database } from "../src/store/db.js";
 import { getRecording, refreshRecordingFile } from "../src/store/recordings.js";
 import { runSonotile } from "./cli-helpers.js";
-import { JUNK_BYTES, REAL_PG_URL, freshDatabase, migratedTemplate, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
+import { FIXTURES, JUNK_BYTES, REAL_PG_URL, freshDatabase, migratedTemplate, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 describe("sonotile dataset refresh", () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -56,7 +56,7 @@ describe("sonotile dataset refresh", () => {
     // a.wav replaced by a shorter tone: its clip now ends after it. b.wav: not audio any more. c.wav: replaced, its recording archived.
     await writeSineWav(join(audio(), "a.wav"), 8000, 1, 3000);
     await writeFile(join(audio(), "b.wav"), JUNK_BYTES);
-    await writeSineWav(join(audio(), "c.wav"), 8000, 1, 3000);
+    await writeSineWav(join(audio(), "c.wav"), 8000, 1, 3100); // not a.wav's new bytes: a refresh refuses a copy of another recording's
     await db.sql`UPDATE recordings SET state = 'archived' WHERE id = ${ids["c.wav"]}`;
     const md5 = createHash("md5").update(await readFile(join(audio(), "a.wav"))).digest("hex");
     const size = (await readFile(join(audio(), "a.wav"))).length;
@@ -114,6 +114,31 @@ describe("sonotile dataset refresh", () => {
     expect(await failure()).toBe(`the file of recording ${ids["d.wav"]}: d.wav resolves outside the dataset's audio_dir`);
     await rm(join(audio(), "d.wav"));
     expect(await failure()).toBe(`the file of recording ${ids["d.wav"]}: file d.wav does not exist in the dataset's audio_dir`);
+  }, 60_000);
+
+  it("refuses two files swapped, naming both (exit 1; the scan names whose bytes each holds), and with --force refreshes them, naming the file's metadata that differs — it gave each recording the other's audio under its own date and time", async () => {
+    const swap = join(dir.path, "midseason");
+    await mkdir(swap);
+    await copyFile(join(FIXTURES, "recordings", "XC821988-Lasiurus_blossevillii-2016.02.17-CL01712.wav"), join(swap, "bext.wav"));
+    await copyFile(join(FIXTURES, "recordings", "batdetect2_contrib_jeff37_0166_20240531_223911.wav"), join(swap, "guano.wav"));
+    const added = await sonotile(["dataset", "add", swap, "--json"]);
+    expect(added.code, added.stderr).toBe(0);
+    const id = Object.fromEntries(JSON.parse(added.stdout).registered.map((r: { path: string; recording_id: string }) => [r.path, r.recording_id]));
+    await rename(join(swap, "bext.wav"), join(swap, "tmp.wav"));
+    await rename(join(swap, "guano.wav"), join(swap, "bext.wav"));
+    await rename(join(swap, "tmp.wav"), join(swap, "guano.wav"));
+
+    const scan = await sonotile(["dataset", "scan", swap]);
+    expect(scan.stdout).toContain(`are now those of recording ${id["guano.wav"]} (guano.wav): swapped or copied over? Put the files back; a refresh refuses it`);
+    expect(await sonotile(["dataset", "scan", swap, "--force"])).toMatchObject({ code: 2, stderr: "sonotile dataset: --force is refresh's only\n" });
+    const refused = await sonotile(["dataset", "refresh", swap]);
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stdout.split("\n").slice(0, 2)).toEqual(["bext.wav", "guano.wav"].map((path) => expect.stringMatching(new RegExp(`^  failed ${path} \\(${id[path]}\\): the file of recording ${id[path]} \\(${path}\\) now holds the bytes of recording ${id[path === "bext.wav" ? "guano.wav" : "bext.wav"]} .* sonotile dataset refresh --force\\)$`))));
+
+    const forced = await sonotile(["dataset", "refresh", swap, "--force"]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout.split("\n")[0]).toMatch(new RegExp(`^  refreshed bext\\.wav \\(${id["bext.wav"]}\\): \\d+ bytes, MD5 [0-9a-f]{32}, [\\d.]+ s; the file's metadata differs from the recording's, which keeps its own: date 2024-05-31 \\(recording 2016-02-17\\), time 22:39:11 \\(recording 19:45:16\\), latitude 49\\.093119 \\(recording none\\), longitude 5\\.047867 \\(recording none\\) — PATCH /v1/recordings/${id["bext.wav"]} sets them if the file's are right$`));
+    expect(forced.stdout).toContain("2 of 2 changed recordings refreshed\n");
   }, 60_000);
 });
 

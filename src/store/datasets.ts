@@ -5,7 +5,7 @@
 import { realpath, stat } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { headerError, isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
+import { fileMd5, headerError, isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
 import { MissingFileError } from "../audio/source.js";
 import type { Database, Queryable, Sql } from "./db.js";
 import { assertWritable, deleting, inTransaction, updating, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
@@ -267,9 +267,11 @@ export interface ScanFile {
   /**
    * A registered file whose size or modification time is not the registered one (statChange):
    * what moved, and what a person can do — without hashing the file (a scan of many GB would
-   * read them all). Null for every other file.
+   * read them all). Null for every other file. `holds_bytes_of`: another recording of the dataset
+   * whose registered bytes (size, then MD5) the file holds now — two files swapped, or one copied
+   * over another (bytesOfAnother): only a file of another recording's registered size is hashed.
    */
-  changed: { reason: FileChange; message: string } | null;
+  changed: { reason: FileChange; message: string; holds_bytes_of?: { recording_id: string; path: string } } | null;
   /**
    * For a missing recording, the unregistered files (paths, sorted; the first POSSIBLY_MOVED_LIMIT)
    * of its registered size in bytes — perhaps its file moved or renamed; empty for every other
@@ -391,16 +393,20 @@ export async function scanDataset(db: Queryable, id: string): Promise<ScanResult
   const audioDir = await checkedAudioDir(dataset);
   const listing = await listAudioFiles(audioDir);
   const onDisk = new Set(listing.paths);
-  const registered = await db<{ id: string; path: string; state: State; file_size: number; file_mtime: number | null }[]>`
-    SELECT id, path, state, file_size::float8 AS file_size, file_mtime FROM recordings WHERE dataset_id = ${id}`;
+  const registered = await db<RegisteredFile[]>`
+    SELECT id, path, state, hash, file_size::float8 AS file_size, file_mtime FROM recordings WHERE dataset_id = ${id}`;
   const files: ScanFile[] = [];
   const known = new Set(registered.map((r) => r.path));
+  const changedFiles: { file: ScanFile; found: { file: string; size: number } }[] = [];
   await inLanes(registered, SCAN_STAT_LANES, async (r) => {
     const found = await resolveRecordingFile(audioDir, r.path).catch(() => null);
     // A listed file that cannot be looked at now (removed during the scan) still counts as there, as the listing saw it.
     const status = found || onDisk.has(r.path) ? "registered" : "missing";
-    files.push({ path: r.path, status, recording_id: r.id, recording_state: r.state, changed: found && changeSeen(r, found), possibly_moved_to: [], unreadable: null });
+    const file: ScanFile = { path: r.path, status, recording_id: r.id, recording_state: r.state, changed: found && changeSeen(r, found), possibly_moved_to: [], unreadable: null };
+    files.push(file);
+    if (found && file.changed) changedFiles.push({ file, found });
   });
+  await bytesOfAnother(registered, changedFiles);
   const unregistered = [...onDisk].filter((path) => !known.has(path));
   const unreadable = await unreadableFiles(unregistered, listing.realPaths);
   for (const path of unregistered) files.push({ path, status: "unregistered", recording_id: null, recording_state: null, changed: null, possibly_moved_to: [], unreadable: unreadable.get(path) ?? null });
@@ -517,6 +523,38 @@ async function pathsBySize(audioDir: string, paths: string[]): Promise<Map<numbe
   });
   return bySize;
 }
+
+/** A recording as a scan compares it with its file. */
+interface RegisteredFile {
+  id: string;
+  path: string;
+  state: State;
+  hash: string;
+  file_size: number;
+  file_mtime: number | null;
+}
+
+/**
+ * Marks each changed file holding another recording's registered bytes (ScanFile.changed's
+ * holds_bytes_of), its message saying so: two files swapped were each only `changed`, and a
+ * refresh gave each recording the other's audio under its own date, time and clips. Only a
+ * changed file of another recording's registered size is hashed, SCAN_HASH_LANES at a time.
+ */
+async function bytesOfAnother(registered: readonly RegisteredFile[], changed: { file: ScanFile; found: { file: string; size: number } }[]): Promise<void> {
+  const bySize = new Map<number, RegisteredFile[]>();
+  for (const r of registered) appendTo(bySize, r.file_size, r);
+  const suspects = changed.filter((c) => bySize.get(c.found.size)?.some((r) => r.id !== c.file.recording_id));
+  await inLanes(suspects, SCAN_HASH_LANES, async ({ file, found }) => {
+    const hash = await fileMd5(found.file, { exactPath: true }).catch(() => null);
+    const other = bySize.get(found.size)!.find((r) => r.id !== file.recording_id && r.hash === hash);
+    if (!other || !file.changed) return;
+    file.changed.holds_bytes_of = { recording_id: other.id, path: other.path };
+    file.changed.message += ` — its bytes (MD5 ${hash}) are now those of recording ${other.id} (${other.path}): swapped or copied over? Put the files back; a refresh refuses it`;
+  });
+}
+
+/** Files a scan hashes at once (bytesOfAnother): each is read whole. */
+const SCAN_HASH_LANES = 2;
 
 /** A scan's word on a registered file whose size or time moved (statChange), or null. */
 function changeSeen(r: { id: string; file_size: number; file_mtime: number | null }, found: { size: number; mtime: number }): ScanFile["changed"] {

@@ -14,7 +14,7 @@ import type { Queryable, Sql } from "./db.js";
 import { assertWritable, deleting, inTransaction, updating, writing, given, likePattern, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { canonicalRecordingPath, RefusedFileError, resolveRecordingFile } from "./paths.js";
-import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts } from "./probe.js";
+import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts, type RecordedFacts } from "./probe.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
 import { attachTag, carriesTag, detachTag, type TagFilter } from "./tags.js";
 import { dropComputedFeatureValues, dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
@@ -557,10 +557,64 @@ export const refreshRoute = (id: string) => `POST /v1/recordings/${id}/refresh`;
  * @throws RefusedFileError as resolveRecordingFile; AudioFormatError when the file is not
  *   readable audio; ConflictError when the recording is archived or trashed (read-only)
  */
-export async function refreshRecordingFile(db: Queryable, id: string): Promise<{ recording: Recording } & ClipsOutside> {
+export async function refreshRecordingFile(db: Queryable, id: string, options: { force?: boolean } = {}): Promise<{ recording: Recording } & ClipsOutside & Refreshed> {
   const loc = await getRecordingLocation(db, id);
   const found = await locatedFile(loc);
-  return storeContent(db, id, await probeFile(found.file, { exactPath: true }));
+  const facts = await probeFile(found.file, { exactPath: true });
+  if (!options.force) await refuseAnothersBytes(db, id, loc.path, facts.hash);
+  const before = await getRecording(db, id);
+  const stored = await storeContent(db, id, facts);
+  return { ...stored, metadataDiffers: metadataDiffers(before, facts), staleFeatureValues: await staleFeatureValues(db, id, facts.hash) };
+}
+
+/** What a refresh says beyond the content it stored (refreshRecordingFile). */
+export interface Refreshed {
+  /**
+   * Where the new file's GUANO/bext metadata (date, time, place, time expansion) states another
+   * value than the recording's: the recording keeps its own — a person may have set or corrected
+   * it (PATCH /v1/recordings/{id}); the file's is named, to be set with a PATCH if it is right.
+   */
+  metadataDiffers: MetadataDifference[];
+  /**
+   * Feature values a job computed from the recording's former bytes (their recording_hash is not
+   * the new MD5), of the recording and its clips: kept, and stale until a job computes them again.
+   */
+  staleFeatureValues: number;
+}
+
+export interface MetadataDifference {
+  field: "date" | "time" | "latitude" | "longitude" | "time_expansion";
+  recording: string | number | null;
+  file: string | number;
+}
+
+/** The fields the file states (not null) that differ from the recording's (Refreshed.metadataDiffers). */
+function metadataDiffers(recording: Recording, file: RecordedFacts): MetadataDifference[] {
+  const fields = ["date", "time", "latitude", "longitude", "time_expansion"] as const;
+  return fields.flatMap((field) => {
+    const stated = file[field];
+    return stated === null || stated === undefined || stated === recording[field] ? [] : [{ field, recording: recording[field], file: stated }];
+  });
+}
+
+/**
+ * Refuses (409) to make `hash` recording `id`'s content when it is another recording's of the
+ * dataset: two files swapped, or one copied over another — refreshed, each recording took the
+ * other's audio under its own date, time and clips, for good.
+ */
+async function refuseAnothersBytes(db: Queryable, id: string, path: string, hash: string): Promise<void> {
+  const [other] = await db<{ id: string; path: string }[]>`
+    SELECT o.id, o.path FROM recordings o JOIN recordings r ON r.dataset_id = o.dataset_id
+    WHERE r.id = ${id} AND o.id <> ${id} AND o.hash = ${hash} ORDER BY o.path LIMIT 1`;
+  if (other) throw new ConflictError(`the file of recording ${id} (${path}) now holds the bytes of recording ${other.id} (${other.path}, MD5 ${hash}): swapped or copied over? Refreshed, this recording's clips, tags and notes would lie over that one's audio — put the files back; if the file is this recording's content all the same, refresh with force (${refreshRoute(id)}?force=true, sonotile dataset refresh --force)`);
+}
+
+/** Feature values of recording `id` and its clips computed from other bytes than `hash` (Refreshed.staleFeatureValues). */
+async function staleFeatureValues(db: Queryable, id: string, hash: string): Promise<number> {
+  const [row] = await db<{ n: number }[]>`
+    SELECT (SELECT count(*) FROM recording_features WHERE recording_id = ${id} AND recording_hash <> ${hash})
+         + (SELECT count(*) FROM clip_features v JOIN clips c ON c.id = v.clip_id WHERE c.recording_id = ${id} AND v.recording_hash <> ${hash}) AS n`;
+  return Number(row.n);
 }
 
 /** Another file of a recording's dataset, read to be its content (readRecordingFile → updateRecording). */

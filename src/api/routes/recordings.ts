@@ -23,7 +23,7 @@ import { checkInAudioRoots, fileChangedWhileRead, recordingFile, refusedFile, wi
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { ACCEPT_RANGES_HEADER, bytesResponse, carriedNotes, DISPOSITION_HEADER, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, RANGE_NOT_SATISFIABLE, RANGES_DESCRIPTION, rangesResponse, sortQuery, stateQuery, label, tagPair, tagQuery, text, timestamp, UNSATISFIED_RANGE_HEADER, withTagFilter, withTagKeyForValue } from "../schemas.js";
+import { ACCEPT_RANGES_HEADER, booleanText, bytesResponse, carriedNotes, DISPOSITION_HEADER, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, RANGE_NOT_SATISFIABLE, RANGES_DESCRIPTION, rangesResponse, sortQuery, stateQuery, label, tagPair, tagQuery, text, timestamp, UNSATISFIED_RANGE_HEADER, withTagFilter, withTagKeyForValue } from "../schemas.js";
 
 const recordingSchema = z.object({
   id: z.uuid(),
@@ -207,19 +207,30 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/recordings/:id/refresh", {
     schema: {
       summary: "Make the file now at the recording's path its content (after the file was replaced)", tags, params: idParams,
-      description: "Hashes and reads the file again and stores its hash, size and header facts: the revision, tiles and statistics follow the new bytes. Clips, tags, features and notes stay; `clips_past_end` counts clips that now end after the recording, `clips_above_nyquist` those whose frequency band now reaches above its Nyquist frequency (a file of a lower rate): move them, or change or remove their bounds, before any other change of theirs passes.",
-      response: { 200: z.object({ recording: recordingSchema, clips_past_end: z.number().int(), clips_above_nyquist: z.number().int() }), 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody },
+      description: "Hashes and reads the file again and stores its hash, size and header facts: the revision, tiles and statistics follow the new bytes. Clips, tags, features and notes stay; `clips_past_end` counts clips that now end after the recording, `clips_above_nyquist` those whose frequency band now reaches above its Nyquist frequency (a file of a lower rate): move them, or change or remove their bounds, before any other change of theirs passes. A file holding the bytes (MD5) of another recording of the dataset — two files swapped, or one copied over another — is refused (409 naming both) unless `force=true`.",
+      querystring: z.strictObject({
+        force: booleanText().optional().describe("Refresh also when the file holds another recording's bytes (swapped or copied over): only when the file really is this recording's content"),
+      }),
+      response: {
+        200: z.object({
+          recording: recordingSchema, clips_past_end: z.number().int(), clips_above_nyquist: z.number().int(),
+          metadata_differs: z.array(z.object({ field: z.enum(["date", "time", "latitude", "longitude", "time_expansion"]), recording: z.union([z.string(), z.number()]).nullable(), file: z.union([z.string(), z.number()]) }))
+            .describe("Where the new file's GUANO/bext metadata states another value than the recording's: the recording keeps its own (a person may have set it); PATCH /v1/recordings/{id} sets the file's if it is right"),
+          stale_feature_values: z.number().int().describe("Feature values of the recording and its clips a job computed from its former bytes (their recording_hash is not the new MD5): kept, stale until a job computes them again (POST /v1/jobs)"),
+        }),
+        400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody,
+      },
     },
   }, async (request) => {
     const id = request.params.id;
     checkInAudioRoots(app, (await getRecordingLocation(sql, id)).audio_dir, `recording ${id}`);
-    const { recording, clipsPastEnd, clipsAboveNyquist } = await refreshRecordingFile(sql, id).catch((err) => {
+    const { recording, clipsPastEnd, clipsAboveNyquist, metadataDiffers, staleFeatureValues } = await refreshRecordingFile(sql, id, { force: request.query.force }).catch((err) => {
       if (err instanceof AudioFormatError) throw new HttpError(422, `the file of recording ${id} cannot be read as audio: ${withoutAudioRoots(err.message, app.audioRoots)}`);
       // The request names no path, so no 400 naming one: the status every route reading the file gives (recordingFile).
       throw err instanceof RefusedFileError ? refusedFile(id, err) : err;
     });
     app.recentScans.forget(recording.dataset_id); // its size and time are the file's now
-    return { recording, clips_past_end: clipsPastEnd, clips_above_nyquist: clipsAboveNyquist };
+    return { recording, clips_past_end: clipsPastEnd, clips_above_nyquist: clipsAboveNyquist, metadata_differs: metadataDiffers, stale_feature_values: staleFeatureValues };
   });
 
   app.delete("/recordings/:id", {

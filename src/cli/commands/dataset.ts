@@ -14,7 +14,7 @@ import { storeConfig } from "../../store/config.js";
 import { addDataset, DatasetImports, datasetsHoldingSameBytes, findDatasetByDir, getDataset, importNew, listDatasets, scanDataset, type DatasetHoldingSameBytes, type ImportOutcome, type ImportResult, type ScanFile } from "../../store/datasets.js";
 import type { Sql } from "../../store/db.js";
 import { ConflictError, InvalidError, NotFoundError } from "../../store/errors.js";
-import { refreshRecordingFile, refusedFileMessage, type ClipsOutside, type Recording } from "../../store/recordings.js";
+import { refreshRecordingFile, refusedFileMessage, type ClipsOutside, type MetadataDifference, type Recording } from "../../store/recordings.js";
 import { differ, sweepStaleRecordings, type ReprobeOutcome } from "../../store/reprobe.js";
 import { normalForm, RefusedFileError, resolveAudioDir } from "../../store/paths.js";
 import { ensureAdmin } from "../../store/users.js";
@@ -27,13 +27,14 @@ import { audioRootsOption, endInterruptedRuns, openCommandStore, STORE_OPTIONS, 
 const OPTIONS: readonly OptionSpec[] = [
   { name: "name", placeholder: "NAME", doc: "dataset name; default the directory's name" },
   { name: "description", placeholder: "TEXT", doc: "dataset description" },
+  { name: "force", boolean: true, doc: "refresh: also a file holding another recording's bytes (swapped or copied over; refused without it)" },
   { name: "json", boolean: true, doc: "print JSON" },
   ...STORE_OPTIONS,
 ];
 
 const USAGE = `usage: sonotile dataset add <dir> [--name NAME] [--description TEXT]
        sonotile dataset scan <dir>
-       sonotile dataset refresh <dir>
+       sonotile dataset refresh <dir> [--force]
        sonotile dataset list
        sonotile dataset reprobe
 
@@ -64,7 +65,11 @@ modification time changed since it was registered (those 'scan' names 'changed')
 recording's content, as POST /v1/recordings/{id}/refresh does: hashed and read again, its hash,
 size and header facts stored, so that its tiles and statistics follow the new bytes; its clips,
 tags, features and notes stay. A recording whose file went missing, no longer reads as audio, or
-that is archived or trashed (read-only) is named with why and left as it was (exit 1).
+that is archived or trashed (read-only) is named with why and left as it was (exit 1); so is one
+whose file now holds the bytes (MD5) of another recording of the dataset — two files swapped, or
+one copied over another — unless --force. Each refreshed line names the file's GUANO/bext date,
+time, place or time expansion where they differ from the recording's (which keeps its own), and
+the feature values computed from the former bytes, now stale.
 
 'reprobe' reads again the header facts (rate, frames, channels) of the recordings an older
 sonotile read, in the datasets inside the audio roots, as every server does when it starts;
@@ -96,6 +101,7 @@ export const command: Command = {
     const onDir = action === "add" || action === "scan" || action === "refresh";
     if (!(onDir && rest.length === 1) && !((action === "list" || action === "reprobe") && rest.length === 0)) throw new UsageError(`expected 'add <dir>', 'scan <dir>', 'refresh <dir>', 'list' or 'reprobe' (see --help)`);
     if (action !== "add" && (cl.options.name !== undefined || cl.options.description !== undefined)) throw new UsageError(`${action} takes no ${["name", "description"].filter((f) => cl.options[f] !== undefined).map((f) => `--${f}`).join(", ")}`);
+    if (action !== "refresh" && cl.options.force) throw new UsageError("--force is refresh's only");
     const config = storeConfig({ data: cl.options.data as string | undefined, audioRoot: cl.options["audio-root"] as string | undefined });
     const roots = action === "list" ? [] : await audioRootsOption(config.audioRoots);
     // A path typed on a command line is relative to the current directory (the API's audio_dir
@@ -114,7 +120,7 @@ export const command: Command = {
       }
       if (action === "reprobe") return await reprobe(sql, roots, out);
       if (action === "scan") return await scan(sql, audioDir, out);
-      if (action === "refresh") return await refresh(sql, audioDir, out);
+      if (action === "refresh") return await refresh(sql, audioDir, out, cl.options.force === true);
       const first = await ensureAdmin(sql);
       const admin = first && (await deliverAdminKey(first.key, config.dataDir));
       // With --json the token (or its file) is a field of the one JSON document, not a line before it.
@@ -301,22 +307,34 @@ function clipsOutsideNote({ clipsPastEnd, clipsAboveNyquist }: ClipsOutside): st
   ].join("");
 }
 
+/** What a refresh says, after its line, of the new file's metadata that differs from the recording's (kept). */
+function metadataNote(id: string, differs: readonly MetadataDifference[]): string {
+  if (!differs.length) return "";
+  const each = differs.map((d) => `${d.field} ${d.file} (recording ${d.recording ?? "none"})`).join(", ");
+  return `; the file's metadata differs from the recording's, which keeps its own: ${each} — PATCH /v1/recordings/${id} sets them if the file's are right`;
+}
+
+/** What a refresh says, after its line, of the feature values computed from the former bytes. */
+function staleNote(n: number): string {
+  return n ? `; ${plural(n, "feature value")} computed from the former bytes ${n > 1 ? "are" : "is"} stale: submit the job that computed ${n > 1 ? "them" : "it"} again` : "";
+}
+
 /**
  * `dataset refresh`: each recording of the dataset of `audioDir` whose file changed since it was
  * registered (the scan's `changed`) refreshed (refreshRecordingFile, what the API's refresh
  * does), a line each — refreshed with its new facts, or failed with why —, then the counts; with
  * --json one document. Exit 1 when some failed, 2 when the directory has no dataset.
  */
-async function refresh(sql: Sql, audioDir: string, out: AnswerPrinter): Promise<number> {
+async function refresh(sql: Sql, audioDir: string, out: AnswerPrinter, force: boolean): Promise<number> {
   const dataset = await datasetOfDir(sql, audioDir);
   const changed = (await scanDataset(sql, dataset.id)).files.filter((f) => f.changed);
-  const refreshed: { path: string; recording: Recording; clips_past_end: number; clips_above_nyquist: number }[] = [];
+  const refreshed: { path: string; recording: Recording; clips_past_end: number; clips_above_nyquist: number; metadata_differs: MetadataDifference[]; stale_feature_values: number }[] = [];
   const failed: { path: string; recording_id: string; error: string }[] = [];
   for (const f of changed) {
     const id = f.recording_id!;
     try {
-      const { recording, clipsPastEnd, clipsAboveNyquist } = await refreshRecordingFile(sql, id);
-      refreshed.push({ path: f.path, recording, clips_past_end: clipsPastEnd, clips_above_nyquist: clipsAboveNyquist });
+      const { recording, clipsPastEnd, clipsAboveNyquist, metadataDiffers, staleFeatureValues } = await refreshRecordingFile(sql, id, { force });
+      refreshed.push({ path: f.path, recording, clips_past_end: clipsPastEnd, clips_above_nyquist: clipsAboveNyquist, metadata_differs: metadataDiffers, stale_feature_values: staleFeatureValues });
     } catch (err) {
       const error = refreshFailure(err, id);
       if (error === null) throw err;
@@ -324,7 +342,7 @@ async function refresh(sql: Sql, audioDir: string, out: AnswerPrinter): Promise<
     }
   }
   const lines = [
-    ...refreshed.map((r) => `  refreshed ${r.path} (${r.recording.id}): ${r.recording.file_size} bytes, MD5 ${r.recording.hash}, ${r.recording.duration} s${clipsOutsideNote({ clipsPastEnd: r.clips_past_end, clipsAboveNyquist: r.clips_above_nyquist })}`),
+    ...refreshed.map((r) => `  refreshed ${r.path} (${r.recording.id}): ${r.recording.file_size} bytes, MD5 ${r.recording.hash}, ${r.recording.duration} s${clipsOutsideNote({ clipsPastEnd: r.clips_past_end, clipsAboveNyquist: r.clips_above_nyquist })}${metadataNote(r.recording.id, r.metadata_differs)}${staleNote(r.stale_feature_values)}`),
     ...failed.map((f) => `  failed ${f.path} (${f.recording_id}): ${f.error}`),
     `dataset ${dataset.name} (${dataset.id}) of ${audioDir}: ${refreshed.length} of ${plural(changed.length, "changed recording")} refreshed${failed.length ? `, ${failed.length} failed` : ""}`,
   ];
