@@ -18,7 +18,7 @@ import { resolveAudioDir, resolveRecordingFile, resolveRoots } from "../src/stor
 import { authenticate, createToken, hashKey, setTokenEnabled, TokenExpiredError, TokenRefusedError } from "../src/store/tokens.js";
 import { createUser, ensureAdmin, getUser, getUsers } from "../src/store/users.js";
 import { probeFile, recordedDateTime } from "../src/store/probe.js";
-import { addDataset, createDataset, importDataset, importNew, listAudioFiles, listDatasets, scanDataset, scanOutcome } from "../src/store/datasets.js";
+import { addDataset, createDataset, deleteDataset, importDataset, importNew, listAudioFiles, listDatasets, scanDataset, scanOutcome } from "../src/store/datasets.js";
 import { getRecording, getRecordingLocation, insertRecording, listRecordings, updateRecording, addRecordingTag, removeRecordingTag, setRecordingFeature, RECORDING_SORTS } from "../src/store/recordings.js";
 import { getOrCreateTag, listTags } from "../src/store/tags.js";
 import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, removeClipTag, setClipFeature } from "../src/store/clips.js";
@@ -401,11 +401,61 @@ describe("recorded date and time from file metadata", () => {
       ["2016-02-17", { date: "2016-02-17", time: null }],
       ["2016-02-17T25:00:00", { date: "2016-02-17", time: null }],
       ["2023-02-29T10:00:00", { date: null, time: null }],
+      // More fractional digits than the column keeps (a nanosecond clock): cut to microseconds. A comma is ISO 8601's decimal sign too.
+      ["2025-07-01T23:59:59.123456789Z", { date: "2025-07-01", time: "23:59:59.123456+00:00" }],
+      ["2025-07-01T23:59:59,5", { date: "2025-07-01", time: "23:59:59.5" }],
+      // ISO 8601's basic format.
+      ["20250701T235959", { date: "2025-07-01", time: "23:59:59" }],
+      ["20250701T235959.25+0200", { date: "2025-07-01", time: "23:59:59.25+02:00" }],
+      ["20250701", { date: "2025-07-01", time: null }],
+      // 24:00:00, the end of a day, is the next day's midnight; 24:00:01 is no time.
+      ["2025-12-31T24:00:00", { date: "2026-01-01", time: "00:00:00" }],
+      ["2025-07-01T24:00:01", { date: "2025-07-01", time: null }],
       ["2023-13-01", { date: null, time: null }],
       ["yesterday", { date: null, time: null }],
       [undefined, { date: null, time: null }],
     ];
     for (const [text, expected] of cases) expect(recordedDateTime(text), String(text)).toEqual(expected);
+  });
+
+  it("names the GUANO and bext values it could not read (the import's metadata_unread) — they were dropped without a word", async () => {
+    const dir = await tempDir();
+    try {
+      const guano = async (name: string, lines: string[]) => {
+        const file = join(dir.path, name);
+        await writeSineWav(file, 8000, 0.1);
+        const wav = readFileSync(file);
+        let body = Buffer.from(["GUANO|Version: 1.0", ...lines].join("\n"), "utf8");
+        if (body.length % 2) body = Buffer.concat([body, Buffer.from([0])]);
+        const chunk = Buffer.concat([Buffer.from("guan"), Buffer.alloc(4), body]);
+        chunk.writeUInt32LE(body.length, 4);
+        const out = Buffer.concat([wav, chunk]);
+        out.writeUInt32LE(out.length - 8, 4);
+        writeFileSync(file, out);
+        return file;
+      };
+      const facts = async (lines: string[]) => (await probeFile(await guano("g.wav", lines))).metadata_unread;
+      expect(await facts(["Timestamp: 2025-02-29T01:00:00", "Loc Position: 95 200", "TE: 0"])).toEqual([
+        { key: "GUANO Timestamp", value: "2025-02-29T01:00:00", message: "not a date and time this reads (ISO 8601: 2025-07-01T23:59:59[.ffffff][±HH:MM], or 20250701T235959): date and time left empty" },
+        { key: "GUANO Loc Position", value: "95 200", message: "not a latitude in [−90, 90] and a longitude in [−180, 180], decimal degrees: latitude and longitude left empty" },
+        { key: "GUANO TE", value: "0", message: "not a time expansion factor that gives a usable rate: time expansion 1" },
+      ]);
+      expect(await facts(["Timestamp: 2025-07-01T25:00:00"])).toEqual([
+        { key: "GUANO Timestamp", value: "2025-07-01T25:00:00", message: "its time is not one this reads: date 2025-07-01 kept, time left empty" },
+      ]);
+      expect(await facts(["Timestamp: 20250701T235959", "Loc Position: 49.1 5.0", "TE: 10"])).toEqual([]);
+      // An import names them by file, registering the file with what it could read.
+      await guano("h.wav", ["Timestamp: 2025-07-01T24:00:01", "Loc Position: 49.1 5.0"]);
+      const dataset = await createDataset(t.db.sql, { name: "unread metadata", audio_dir: dir.path, created_by: null });
+      const imported = await importDataset(t.db.sql, dataset.id, null);
+      expect(imported.registered.map((r) => r.path)).toEqual(["g.wav", "h.wav"]);
+      expect(imported.metadata_unread).toEqual([{ path: "h.wav", key: "GUANO Timestamp", value: "2025-07-01T24:00:01", message: "its time is not one this reads: date 2025-07-01 kept, time left empty" }]);
+      const [g, h] = (await listRecordings(t.db.sql, { dataset_id: dataset.id, state: "active", sort: "path", order: "asc", limit: 10, offset: 0 })).items;
+      expect([g.date, g.time, h.date, h.time, h.latitude]).toEqual(["2025-07-01", "23:59:59", "2025-07-01", null, 49.1]);
+      await deleteDataset(t.db.sql, dataset.id); // the tests below count the recordings of the database
+    } finally {
+      await dir.remove();
+    }
   });
 });
 
@@ -678,7 +728,7 @@ describe("datasets and recordings", () => {
     expect(await runs()).toBe(before);
     // It answers what its scan found, in one scan's statements: it answered null, and a repeated
     // `dataset add` scanned the directory again for it (every new file's header read twice).
-    expect(outcome).toEqual({ run: null, registered: [], moved: [], duplicates: [], failed: Object.entries(unreadable).map(([path, error]) => ({ path, error })), changed: [], missing: [] });
+    expect(outcome).toEqual({ run: null, registered: [], moved: [], duplicates: [], metadata_unread: [], failed: Object.entries(unreadable).map(([path, error]) => ({ path, error })), changed: [], missing: [] });
     statementsSent = 0;
     expect(scanOutcome(await scanDataset(sql, dataset.id)).failed).toEqual(outcome.failed);
     expect(sentByImportNew).toBe(statementsSent);

@@ -11,7 +11,7 @@ import type { Database, Queryable, Sql } from "./db.js";
 import { assertWritable, deleting, inTransaction, updating, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
 import { ConflictError, InvalidError, NotFoundError, conflict, invalid, translating } from "./errors.js";
 import { isInside, resolveAudioDir, resolveRecordingFile } from "./paths.js";
-import { probeFile, type FileFacts, type FileStamp } from "./probe.js";
+import { probeFile, type FileFacts, type FileStamp, type UnreadMetadata } from "./probe.js";
 import { createRun, finishRun, type Run } from "./runs.js";
 import { checkTimeExpansion, insertRecordings, moveRecordingPath, refreshRoute, statChange, type FileChange, type NewRecording } from "./recordings.js";
 
@@ -594,6 +594,12 @@ export interface ImportResult {
   failed: { path: string; error: string }[];
   /** Registered files the import's scan found changed (ScanFile.changed): an import registers new files, it leaves these be. */
   changed: ScanFile[];
+  /**
+   * Metadata values of the files it registered that it could not read (probeFile's
+   * metadata_unread), by path: the recording registered without them — they had been dropped
+   * without a word, a date or place left empty.
+   */
+  metadata_unread: ({ path: string } & UnreadMetadata)[];
 }
 
 /** Recordings of one dataset whose files hold the same bytes, by path. */
@@ -643,6 +649,7 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
   const todo = scan.files.filter(waitsForImport).map((f) => f.path);
   const registered: ImportResult["registered"] = [];
   const moved: ImportResult["moved"] = [];
+  const unread: ImportResult["metadata_unread"] = [];
   const { failed, changed, missing } = scanOutcome(scan);
   const gone = await missingByHash(db, missing);
   // The file named as its record names it (relative to the dataset's audio_dir), not by the server's own path.
@@ -696,6 +703,7 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
       const from = await movedHere(db, dataset, gone.get(facts.hash), path, facts);
       if (from) moved.push({ from: from.path, path, recording_id: from.id });
       else {
+        unread.push(...facts.metadata_unread.map((u) => ({ path, ...u })));
         if (!pending.length) oldest = Date.now();
         pending.push({ dataset_id: id, path, ...facts, created_by: user, run_id: importRun.id });
       }
@@ -723,6 +731,7 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
     missing: missing.filter((f) => !found.has(f.recording_id!)).map((f) => ({ ...f, possibly_moved_to: f.possibly_moved_to.filter((path) => anew.has(path)) })),
     duplicates: await duplicatesOf(db, id, registered.map((r) => r.recording_id)),
     failed, changed,
+    metadata_unread: unread.filter((u) => anew.has(u.path)).sort(byPath),
   };
 }
 
@@ -1094,7 +1103,7 @@ export type ImportOutcome = Omit<ImportResult, "run"> & { run: Run | null };
 export async function importNew(db: Queryable, id: string, user: string | null): Promise<ImportOutcome> {
   const scan = await scanDataset(db, id);
   if (scan.files.some(waitsForImport)) return importDataset(db, id, user, undefined, scan);
-  return { run: null, registered: [], moved: [], duplicates: [], ...scanOutcome(scan) };
+  return { run: null, registered: [], moved: [], duplicates: [], metadata_unread: [], ...scanOutcome(scan) };
 }
 
 /**

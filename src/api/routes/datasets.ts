@@ -73,6 +73,8 @@ const importSchema = z.object({
   failed: z.array(z.object({ path: z.string(), error: z.string() }))
     .describe("Files not registered, and why: entries the scan does not read (its `skipped`), files whose header does not read (the scan's `unreadable`, not opened again), and files that failed when read or hashed"),
   changed: z.array(scanFileSchema).describe("Registered files the import's scan found changed (as the scan's `changed`); an import leaves them as they are"),
+  metadata_unread: z.array(z.object({ path: z.string(), key: z.string(), value: z.string(), message: z.string() }))
+    .describe("Metadata values of the files registered that the import could not read, each with where it was (`GUANO Timestamp`, `bext OriginationDate/OriginationTime`, `GUANO Loc Position`, `GUANO TE`), as written, and what was done instead (the field left empty; PATCH /v1/recordings/{id} sets it)"),
   datasets_holding_same_bytes: z.array(z.object({
     id: z.uuid(), name: z.string(), audio_dir: z.string(),
     recordings: z.number().int().describe("How many of this dataset's recordings hold bytes (one MD5) that a recording of that one holds"),

@@ -204,13 +204,14 @@ function sharedFilesLine(other: DatasetHoldingSameBytes): string {
  * recordings it found moved, files holding the bytes of another recording, registered files
  * changed since and recordings whose file is missing — the last two are left as they are.
  */
-function importLines(imported: Pick<ImportResult, "failed" | "moved" | "duplicates" | "changed" | "missing">): string[] {
+function importLines(imported: Pick<ImportResult, "failed" | "moved" | "duplicates" | "changed" | "missing" | "metadata_unread">): string[] {
   return [
     ...imported.failed.map((f) => `  skipped ${naming(f.path, f.error)}`),
     ...imported.moved.map(movedLine),
     ...imported.duplicates.map((g) => `  duplicates (MD5 ${g.hash}): ${g.recordings.map((r) => `${r.path} (${r.recording_id}${r.state === "active" ? "" : `, ${r.state}`})`).join(", ")} hold the same bytes`),
     ...imported.changed.map((f) => `  changed ${f.path} (${f.recording_id}): ${f.changed!.message}`),
     ...imported.missing.map((f) => missingLine(f, "import")),
+    ...imported.metadata_unread.map((u) => `  metadata of ${u.path} not read: ${u.key} ${JSON.stringify(u.value)}: ${u.message}`),
   ];
 }
 
