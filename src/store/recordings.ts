@@ -414,8 +414,8 @@ export interface RecordingLocation {
 
 // bigint columns as float8, as in SELECT.
 const LOCATION = (db: Queryable) => db`
-  SELECT r.id, r.dataset_id, d.audio_dir, r.path, r.hash, r.file_size::float8 AS file_size, r.file_mtime, r.file_samplerate,
-         r.frames::float8 AS frames, r.channels, r.probed_by, r.time_expansion
+  SELECT r.id, d.audio_dir, r.path, r.hash, r.file_size::float8 AS file_size, r.file_mtime, r.file_samplerate,
+         r.frames::float8 AS frames, r.channels, r.probed_by, r.time_expansion, r.dataset_id
   FROM recordings r JOIN datasets d ON d.id = r.dataset_id`;
 
 export async function getRecordingLocation(db: Queryable, id: string): Promise<RecordingLocation> {
