@@ -5,7 +5,7 @@
  * holds now, a refresh refuses it (409) naming both unless forced, and a refresh says where the
  * new file's GUANO/bext date, time, place or time expansion differ from the recording's.
  */
-import { copyFile, mkdir, rename } from "node:fs/promises";
+import { copyFile, mkdir, rename, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp, type App } from "../src/api/app.js";
@@ -83,5 +83,21 @@ describe("a registered file swapped with another", () => {
     expect(forced.json().metadata_differs).toEqual(differs);
     expect(forced.json().stale_feature_values).toBe(2);
     expect(forced.json().recording).toMatchObject({ date: bext.date, time: bext.time });
+  });
+
+  it("is not what a touched file of a duplicated pair is: its bytes are still its own, which its duplicate holds too", async () => {
+    const twins = join(disk.path, "twins");
+    await mkdir(twins);
+    for (const name of ["a.wav", "b.wav"]) await copyFile(join(FIXTURES, "recordings", "XC821988-Lasiurus_blossevillii-2016.02.17-CL01712.wav"), join(twins, name));
+    const dataset = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "twins", audio_dir: twins }, headers: auth() })).json();
+    expect((await app.inject({ method: "POST", url: `/v1/datasets/${dataset.id}/import`, headers: auth() })).json().registered).toHaveLength(2);
+    const [a] = (await app.inject({ url: `/v1/recordings?dataset_id=${dataset.id}&sort=path` })).json().items as Rec[];
+    await utimes(join(twins, "a.wav"), new Date(), new Date(Date.now() + 60_000));
+    const scan = (await app.inject({ url: `/v1/datasets/${dataset.id}/scan` })).json();
+    const changed = scan.items.filter((f: { changed: unknown }) => f.changed);
+    expect(changed.map((f: { path: string; changed: { holds_bytes_of?: unknown } }) => [f.path, f.changed.holds_bytes_of])).toEqual([["a.wav", undefined]]);
+    const refreshed = await app.inject({ method: "POST", url: `/v1/recordings/${a.id}/refresh`, headers: auth() });
+    expect(refreshed.statusCode, refreshed.body).toBe(200);
+    expect(refreshed.json().recording.hash).toBe(a.hash);
   });
 });

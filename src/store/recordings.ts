@@ -600,12 +600,13 @@ function metadataDiffers(recording: Recording, file: RecordedFacts): MetadataDif
 /**
  * Refuses (409) to make `hash` recording `id`'s content when it is another recording's of the
  * dataset: two files swapped, or one copied over another — refreshed, each recording took the
- * other's audio under its own date, time and clips, for good.
+ * other's audio under its own date, time and clips, for good. Bytes that are still the
+ * recording's own are no other's, though a duplicate of it holds them too (a file only touched).
  */
 async function refuseAnothersBytes(db: Queryable, id: string, path: string, hash: string): Promise<void> {
   const [other] = await db<{ id: string; path: string }[]>`
     SELECT o.id, o.path FROM recordings o JOIN recordings r ON r.dataset_id = o.dataset_id
-    WHERE r.id = ${id} AND o.id <> ${id} AND o.hash = ${hash} ORDER BY o.path LIMIT 1`;
+    WHERE r.id = ${id} AND o.id <> ${id} AND o.hash = ${hash} AND r.hash <> ${hash} ORDER BY o.path LIMIT 1`;
   if (other) throw new ConflictError(`the file of recording ${id} (${path}) now holds the bytes of recording ${other.id} (${other.path}, MD5 ${hash}): swapped or copied over? Refreshed, this recording's clips, tags and notes would lie over that one's audio — put the files back; if the file is this recording's content all the same, refresh with force (${refreshRoute(id)}?force=true, sonotile dataset refresh --force)`);
 }
 
