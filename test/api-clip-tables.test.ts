@@ -520,6 +520,16 @@ describe("POST /v1/clips/import, GET /v1/clips/export", () => {
     expect((await importText(`recording_id=${ids.a1}`, merged)).json().fields).toEqual([{ field: "line 3, High Freq (Hz)", message: "9000 Hz (real) must be <= the recording's Nyquist frequency (4000 Hz)" }]);
   });
 
+  it("answers a table's first 100 faults and the count of the rest, as the CLI says them — a fix in one pass (the API's cap of 20 fields had cut them, counting the table's own count as one)", async () => {
+    const res = await importText(`recording_id=${ids.a1}`, "Begin Time (s)\tEnd Time (s)\n" + "abc\t1\n".repeat(150));
+    expect(res.statusCode).toBe(400);
+    const fields = res.json().fields as { field: string; message: string }[];
+    expect(fields).toHaveLength(101);
+    expect(fields[99]).toEqual({ field: "line 101, Begin Time (s)", message: "'abc' is not a number of seconds" });
+    expect(fields[100]).toEqual({ field: "table", message: "and 50 more faults" });
+    expect(res.json().message).toMatch(/; table: and 50 more faults$/);
+  });
+
   it("decodes a UTF-16 table by its byte-order mark (Excel's Unicode Text), and refuses one without it naming UTF-16", async () => {
     const text = "Begin Time (s)\tEnd Time (s)\tSpecies\n6\t6.5\tBarbastelle d'Europe \u00e9\n";
     const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]);

@@ -181,7 +181,12 @@ export interface ReadOptions {
   labelKey?: string;
 }
 
-/** Collects a table's faults, to throw as the fields of one InvalidError (the first MAX_ISSUES, then how many more). */
+/** A table's faults (TableFaults.check), bounded where made: the first MAX_ISSUES, then how many more — listed whole, for a fix in one pass. */
+export class TableFaultsError extends InvalidError {
+  override name = "TableFaultsError";
+}
+
+/** Collects a table's faults, to throw as the fields of one TableFaultsError (the first MAX_ISSUES, then how many more). */
 export class TableFaults {
   private readonly list: { field: string; message: string }[] = [];
   private more = 0;
@@ -198,7 +203,7 @@ export class TableFaults {
     if (!this.count) return;
     const line = (f: { field: string }) => Number(/^line (\d+)/.exec(f.field)?.[1] ?? 0);
     const list = [...this.list].sort((a, b) => line(a) - line(b));
-    throw new InvalidError(this.more ? [...list, { field: "table", message: `and ${this.more} more faults` }] : list);
+    throw new TableFaultsError(this.more ? [...list, { field: "table", message: `and ${this.more} more faults` }] : list);
   }
 }
 

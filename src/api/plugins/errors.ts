@@ -17,6 +17,7 @@ import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { STATUS_CODES } from "node:http";
 import { connectionErrorText, databaseOutageLog, isConnectionError, type DatabaseOutageLog } from "../../store/db.js";
 import { BusyError, ConflictError, InvalidError, MissingUserError, NotFoundError } from "../../store/errors.js";
+import { TableFaultsError } from "../../store/selection-table.js";
 import { SAFE_METHODS } from "../methods.js";
 import { UnsentBytesFullError } from "../unsent-bytes.js";
 
@@ -86,9 +87,11 @@ const MAX_LISTED_FIELDS = 20;
 class ListedFields {
   readonly listed: { field: string; message: string }[] = [];
   unlisted = 0;
+  /** @param max how many are listed: MAX_LISTED_FIELDS, or a selection table's faults whole (their first 100 and the count of the rest, for one pass over the file). */
+  constructor(private readonly max = MAX_LISTED_FIELDS) {}
   /** Adds `count` fields, the i-th made by `field(i)` if it is listed. */
   add(count: number, field: (i: number) => { field: string; message: string }) {
-    const listing = Math.min(count, MAX_LISTED_FIELDS - this.listed.length);
+    const listing = Math.min(count, this.max - this.listed.length);
     for (let i = 0; i < listing; i++) this.listed.push(field(i));
     this.unlisted += count - listing;
   }
@@ -216,7 +219,8 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
       return sendError(reply, 401, `user ${request.user.username}, who made this request, was deleted after it was authenticated: its write, which names them, was refused`);
     }
     if (err instanceof InvalidError) {
-      const fields = new ListedFields();
+      // A table's faults are bounded where made: the cap cut them to 20 and counted their own "and N more" as one.
+      const fields = err instanceof TableFaultsError ? new ListedFields(err.fields.length) : new ListedFields();
       fields.add(err.fields.length, (i) => err.fields[i]);
       return sendInvalid(reply, "", "request", fields);
     }
