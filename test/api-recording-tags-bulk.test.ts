@@ -138,6 +138,8 @@ describe("POST /v1/recordings/tags", () => {
       [{ key: "a", value: "b", filter: {} }, "filter.all"],
       [{ key: "a", value: "b", filter: { state: "archived" } }, "filter.all"],
       [{ key: "a", value: "b", filter: { all: false } }, "filter.all"],
+      [{ key: "a", value: "b", filter: { search: "" } }, "filter.all"], // an empty search holds every path
+      [{ key: "a", value: "b", filter: { date_from: "2025-07-02", date_to: "2025-07-01" } }, "filter.date_to"],
       [{ key: "a", value: "b" }, "filter"],
       [{ key: "a", value: "b", recording_ids: [] }, "recording_ids"],
       [{ key: "a", value: "b", recording_ids: ["nope"] }, "recording_ids.0"],

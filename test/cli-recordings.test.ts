@@ -18,7 +18,13 @@ describe("sonotile recordings: usage", () => {
       [["recordings", "frob"], /expected 'tag KEY=VALUE' or 'untag KEY=VALUE'/],
       [["recordings", "tag", "site", "--all"], /the tag must be KEY=VALUE, both non-empty, got 'site'/],
       [["recordings", "tag", " =pond", "--all"], /the tag must be KEY=VALUE, both non-empty/],
-      [["recordings", "tag", "site=pond"], /give the recordings: --dataset, --search, --hash, --tag or --ids — or --all/],
+      [["recordings", "tag", "site=pond"], /give the recordings: --dataset, --search, --hash, --date-from, --date-to, --tag or --ids — or --all/],
+      // An empty --search holds every path: it tagged every recording without --all.
+      [["recordings", "tag", "site=pond", "--search", ""], /--search: must not be empty \(--all means every recording\)/],
+      [["recordings", "tag", "site=pond", "--hash", "abc"], /--hash: must be an MD5 in hex \(32 digits\), got 'abc'/],
+      [["recordings", "tag", "site=pond", "--date-from", "2025-02-29"], /--date-from: must be a date YYYY-MM-DD from 0001-01-01, got '2025-02-29'/],
+      [["recordings", "tag", "site=pond", "--date-to", "0000-01-01"], /--date-to: must be a date YYYY-MM-DD/],
+      [["recordings", "tag", "site=pond", "--date-from", "2025-07-02", "--date-to", "2025-07-01"], /--date-to: must be on or after --date-from \(2025-07-02\)/],
       [["recordings", "tag", "site=pond", "--state", "archived"], /give the recordings: /],
       [["recordings", "untag", "site=pond", "--ids", `${SOME_ID},nope`], /--ids: must be an RFC 9562 UUID: .*, got 'nope'/],
       [["recordings", "tag", "site=pond", "--ids", SOME_ID, "--dataset", SOME_ID], /give --ids or filters, not both \(got --dataset\)/],
@@ -55,6 +61,9 @@ describe("sonotile recordings on a data directory", () => {
     expect(JSON.parse(byTag.stdout)).toEqual({ matched: 2, removed: 2, not_tagged: 0 });
     const byIds = await onData(["recordings", "tag", "checked=yes", "--ids", `${ids["site2/c.wav"]},${ids["site1/a.wav"]}`, "--json"]);
     expect(JSON.parse(byIds.stdout)).toEqual({ matched: 2, added: 2, already_tagged: 0 });
+    // By date: these files carry none, so a date range holds none of them.
+    const dated = await onData(["recordings", "tag", "night=1", "--date-from", "2000-01-01", "--date-to", "2000-01-02", "--json"]);
+    expect(JSON.parse(dated.stdout)).toEqual({ matched: 0, added: 0, already_tagged: 0 });
     const missing = await onData(["recordings", "tag", "checked=yes", "--ids", SOME_ID]);
     expect(missing).toMatchObject({ code: 2, stderr: `sonotile recordings: recording ${SOME_ID} not found\n` });
   }, 60_000);

@@ -238,3 +238,28 @@ export function notModifiedResponse(headers: Readonly<Record<string, string>>) {
  * again (SPEC §4). app.ts documents a HEAD's responses as the GET's, without bodies.
  */
 export const HEAD_DOCUMENTED = { swagger: { exposeHeadRoute: true } };
+
+// Year 0000 passes ISO 8601's pattern but no PostgreSQL date (there is no year 0 AD): refused here, naming the field.
+export const calendarDate = z.iso.date({ error: "must be a date YYYY-MM-DD" }).refine((d) => !d.startsWith("0000"), "must be a date from 0001-01-01 (there is no year 0)");
+
+/**
+ * GET /v1/recordings' filters besides paging and sorting (store: RecordingFilter and the state);
+ * a bulk tagging selects recordings by the same (routes/recording-tags.ts). Wrap an object holding them
+ * in withTagKeyForValue and withDatesInOrder.
+ */
+export const recordingFilters = {
+  state: stateQuery,
+  dataset_id: id.optional(),
+  search: z.string().max(1024).optional().describe("Substring of the path, case-insensitive, both compared in Unicode NFC"),
+  hash: z.string().regex(/^[0-9a-f]{32}$/, "must be an MD5 in lower-case hex").optional(),
+  date_from: calendarDate.optional().describe("Only recordings of this date (YYYY-MM-DD) or later; those without a date are left out"),
+  date_to: calendarDate.optional().describe("Only recordings of this date (YYYY-MM-DD) or earlier, on or after date_from; those without a date are left out"),
+  ...tagQuery("recordings"),
+};
+
+/** `query` refusing date_to before date_from, which no recording's date is between (400 naming date_to). */
+export const withDatesInOrder = <T extends z.ZodType<{ date_from?: string; date_to?: string }>>(query: T) =>
+  query.superRefine((q, ctx) => {
+    // YYYY-MM-DD compare as their dates do.
+    if (q.date_from !== undefined && q.date_to !== undefined && q.date_to < q.date_from) ctx.addIssue({ code: "custom", message: `must be on or after date_from (${q.date_from})`, path: ["date_to"] });
+  });

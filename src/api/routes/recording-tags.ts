@@ -6,8 +6,7 @@
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { MAX_RECORDING_IDS, MAX_SELECTED, tagRecordings, untagRecordings, type RecordingSelection } from "../../store/recording-tags.js";
-import { errorBody, id, label, withTagFilter, withTagKeyForValue } from "../schemas.js";
-import { recordingFilters, withDatesInOrder } from "./recordings.js";
+import { errorBody, id, label, recordingFilters, withDatesInOrder, withTagFilter, withTagKeyForValue } from "../schemas.js";
 
 /** The filter fields that narrow a selection; `state` alone does not (every recording of a state). */
 const NARROWING = ["dataset_id", "search", "hash", "date_from", "date_to", "tag_key"] as const;
@@ -20,7 +19,7 @@ const NARROWING = ["dataset_id", "search", "hash", "date_from", "date_to", "tag_
 const filterSelection = withDatesInOrder(withTagKeyForValue(z.strictObject({
   ...recordingFilters,
   all: z.boolean().optional().describe("true: every recording of the state (default active) — needed when no filter narrows the selection"),
-}))).refine((f) => f.all === true || NARROWING.some((k) => f[k] !== undefined), {
+}))).refine((f) => f.all === true || NARROWING.some((k) => f[k] !== undefined && f[k] !== ""), {
   path: ["all"],
   message: `a filter without ${NARROWING.join(", ")} selects every recording: give one, or all: true to mean every recording`,
 });

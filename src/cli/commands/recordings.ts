@@ -16,6 +16,8 @@ const OPTIONS: readonly OptionSpec[] = [
   { name: "dataset", placeholder: "ID", doc: "only the recordings of this dataset" },
   { name: "search", placeholder: "TEXT", doc: "only recordings whose path holds TEXT (case-insensitive): a folder 'site1/night3/'" },
   { name: "hash", placeholder: "MD5", doc: "only recordings of this file content" },
+  { name: "date-from", placeholder: "YYYY-MM-DD", doc: "only recordings of this date or later (those without a date are left out)" },
+  { name: "date-to", placeholder: "YYYY-MM-DD", doc: "only recordings of this date or earlier (those without a date are left out)" },
   { name: "tag", placeholder: "KEY[=VALUE]", doc: "only recordings carrying a tag of KEY (of VALUE)" },
   { name: "state", placeholder: "STATE", doc: `recordings in this state (${[...STATES, "all"].join(", ")}); default active — a selection holding an archived or trashed one changes nothing (exit 2)` },
   { name: "all", boolean: true, doc: "every recording of the state: needed when no other filter narrows the selection" },
@@ -24,7 +26,7 @@ const OPTIONS: readonly OptionSpec[] = [
   ...STORE_OPTIONS.filter((o) => o.name === "data"),
 ];
 
-const USAGE = `usage: sonotile recordings tag|untag KEY=VALUE (--dataset ID | --search TEXT | --hash MD5 | --tag KEY[=VALUE] | --all) [--state STATE]
+const USAGE = `usage: sonotile recordings tag|untag KEY=VALUE (--dataset ID | --search TEXT | --hash MD5 | --date-from/--date-to YYYY-MM-DD | --tag KEY[=VALUE] | --all) [--state STATE]
        sonotile recordings tag|untag KEY=VALUE --ids ID,ID…
 
 'tag' attaches the tag KEY=VALUE (created if new) to every recording of the selection that lacks
@@ -35,7 +37,7 @@ GET /v1/recordings and combine; one transaction for the whole selection, as POST
 ${optionRows(OPTIONS)}`;
 
 /** The filters that narrow a selection (--state alone does not). */
-const NARROWING = ["dataset", "search", "hash", "tag"] as const;
+const NARROWING = ["dataset", "search", "hash", "date-from", "date-to", "tag"] as const;
 const MAX_LABEL = 255;
 
 /** `KEY=VALUE`, each trimmed and in NFC as the API's tag key and value are, 1–255 characters. */
@@ -45,6 +47,17 @@ function tagArgument(text: string): { key: string; value: string } {
   if (at < 0 || isBlank(key) || isBlank(value)) throw new UsageError(`the tag must be KEY=VALUE, both non-empty, got '${text}'`);
   if (key.length > MAX_LABEL || value.length > MAX_LABEL) throw new UsageError(`the tag's key and value must be at most ${MAX_LABEL} characters each`);
   return { key, value };
+}
+
+/** `text` as a calendar date YYYY-MM-DD that PostgreSQL takes (from 0001-01-01), else a UsageError naming `flag`. */
+function calendarDateOption(text: string, flag: string): string {
+  const [year, month, day] = text.split("-").map(Number);
+  const date = new Date(Date.UTC(year, month - 1, day));
+  date.setUTCFullYear(year); // Date.UTC maps the years 0–99 to 1900–1999
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(text) || year < 1 || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+    throw new UsageError(`${flag}: must be a date YYYY-MM-DD from 0001-01-01, got '${text}'`);
+  }
+  return text;
 }
 
 /** The selection the flags give: --ids alone, or filters that narrow it (else --all). */
@@ -59,11 +72,19 @@ function selectionOptions(options: Record<string, string | true | undefined>): R
   if (!options.all && !NARROWING.some((k) => options[k] !== undefined)) {
     throw new UsageError(`give the recordings: ${NARROWING.map((f) => `--${f}`).join(", ")} or --ids — or --all to mean every recording`);
   }
+  // An empty --search holds every path: it would select every recording without --all.
+  if (options.search === "" || options.search === true) throw new UsageError("--search: must not be empty (--all means every recording)");
+  if (options.hash !== undefined && !/^[0-9a-f]{32}$/i.test(String(options.hash))) throw new UsageError(`--hash: must be an MD5 in hex (32 digits), got '${String(options.hash)}'`);
+  const dateFrom = options["date-from"] === undefined ? undefined : calendarDateOption(String(options["date-from"]), "--date-from");
+  const dateTo = options["date-to"] === undefined ? undefined : calendarDateOption(String(options["date-to"]), "--date-to");
+  if (dateFrom !== undefined && dateTo !== undefined && dateTo < dateFrom) throw new UsageError(`--date-to: must be on or after --date-from (${dateFrom})`);
   return {
     state: choiceOption<StateFilter>(options.state, "state", [...STATES, "all"]) ?? "active",
     dataset_id: options.dataset === undefined ? undefined : idArgument(String(options.dataset), "--dataset"),
     search: options.search === undefined ? undefined : String(options.search),
     hash: options.hash === undefined ? undefined : String(options.hash).toLowerCase(),
+    date_from: dateFrom,
+    date_to: dateTo,
     tag: options.tag === undefined ? undefined : tagFilterOption(String(options.tag), "tag"),
   };
 }
