@@ -134,9 +134,12 @@ describe("sonotile extract: one run per -o", () => {
     // Nothing computed (a parameter no file takes): the run fails, its lock goes.
     const failed = output("failed");
     expect((await sonotile([INPUTS[2], "-o", failed, "--channel", "3"])).code).not.toBe(0);
+    expect(existsSync(`${failed}.lock`)).toBe(false); // else the next run would take it over as stale, unseen below
     // A file at the resume file's path that is not one: --resume fails after the lock was made, the lock goes.
     writeFileSync(`${failed}.resume.json`, "not a resume file\n");
-    expect((await sonotile([...ARGS, "-o", failed, "--resume"])).code).toBe(1);
+    const refused = await sonotile([...ARGS, "-o", failed, "--resume"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).not.toMatch(/took over/);
     expect(readdirSync(join(tmp, "failed"))).toEqual(["features.csv.resume.json"]);
   }, 240_000);
 

@@ -8,7 +8,7 @@
  * run that holds the claim.
  */
 import { readFileSync, rmSync } from "node:fs";
-import { open, readFile, rm } from "node:fs/promises";
+import { link, open, readFile, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { isAlive, thisProcess, type LockOwner } from "../store/lock.js";
 import { UsageError } from "./errors.js";
@@ -88,9 +88,17 @@ export async function claimOutput(output: string, command: string, say: (line: s
     if (isAlive(holder)) {
       throw new UsageError(`another run is writing ${output}: pid ${holder.pid} on this host (${holder.host}), since ${holder.started} (${holder.command}); its lock is ${path}. Wait for it to end (its --resume is refused too: its rows are still being written), or write to another -o`);
     }
-    // Left by a run of this host that no longer runs. Removed only as read: another run that took it over first keeps it.
-    if ((await readFile(path, "utf8").catch(() => null)) === found) await rm(path, { force: true }).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(path, err)));
-    say(`sonotile extract: took over ${path}, left by pid ${holder.pid} (no longer running on ${holder.host}) since ${holder.started}`);
+    // Left by a run of this host that no longer runs: moved aside by a rename, which one of two runs
+    // taking it over at once wins. A read-compare-remove let both win, the second removing the
+    // first's new lock. What was moved aside and is not that stale lock — another run's, made since —
+    // is put back (link: only where no lock is again).
+    const aside = `${path}.${process.pid}.stale`;
+    const moved = await rename(path, aside).then(() => true, (err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? false : Promise.reject(outputError(path, err))));
+    if (!moved) continue;
+    const taken = await readFile(aside, "utf8").catch(() => null);
+    if (taken !== found) await link(aside, path).catch(() => undefined);
+    await rm(aside, { force: true });
+    if (taken === found) say(`sonotile extract: took over ${path}, left by pid ${holder.pid} (no longer running on ${holder.host}) since ${holder.started}`);
   }
 }
 
