@@ -7,7 +7,7 @@
 export { spectrogram, type Spectrogram } from "./engine/spectrogram.js";
 export { RecordingSpectrogram, spectrogramOfRecording, type RecordingStats, type RecordingOptions, type PackedStats } from "./engine/recording.js";
 export { RealFFT } from "./engine/fft.js";
-export { CoreMemoryError, CORE_MEMORY_LIMIT } from "./engine/wasm.js";
+export { CoreMemoryError, WASM32_MEMORY_MAX } from "./engine/wasm.js";
 export { getWindow } from "./engine/window.js";
 export { frameGeometry, frameCount, framesInInterval, type FrameGeometry } from "./engine/geometry.js";
 export {

@@ -264,6 +264,8 @@ export class ClipPanel {
       return;
     }
     // A Show more that landed meanwhile listed more than this refresh asked for: ask again, for as many.
+    // (Only while this is still the load of the clip shown: opening another clip resets the notes too.)
+    if (signal.aborted || this.#selectedId !== id) return;
     if (HIDDEN_STATES.some((state) => this.#hiddenNotes[state] !== listed[state])) return this.open(id, from, announce && !fetched); // announced once
     this.#hiddenNotes = { archived, trashed };
     this.#show(clip);

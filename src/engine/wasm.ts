@@ -22,7 +22,7 @@ export const wasmModule: WebAssembly.Module =
     : new WebAssembly.Module(readFileSync(WASM_URL));
 
 /** wasm32's limit on a memory: 65536 pages of 64 KiB. */
-export const CORE_MEMORY_LIMIT = 2 ** 32;
+export const WASM32_MEMORY_MAX = 2 ** 32;
 
 /**
  * The core could not allocate: its memory is at wasm32's limit or the block is over the
@@ -44,7 +44,7 @@ const CORE_MAX_BLOCK = 2 ** 30;
 function allocationFailure(err: unknown, what: string, memory: WebAssembly.Memory): string | null {
   const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
   if (err instanceof WebAssembly.RuntimeError && err.message === "unreachable") {
-    return `out of WebAssembly memory: ${what} did not fit (the DSP core's memory holds ${mb(memory.buffer.byteLength)} MB, at most ${mb(CORE_MEMORY_LIMIT)} MB) — dispose() plans (RealFFT) no longer needed`;
+    return `out of WebAssembly memory: ${what} did not fit (the DSP core's memory holds ${mb(memory.buffer.byteLength)} MB, at most ${mb(WASM32_MEMORY_MAX)} MB) — dispose() plans (RealFFT) no longer needed`;
   }
   if (err instanceof Error && err.message.startsWith("Allocation too large")) return `${what} is over the DSP core's largest block, ${mb(CORE_MAX_BLOCK)} MB: ask for less at once`;
   return null;

@@ -208,8 +208,8 @@ export async function relocateDataset(db: Queryable, id: string, audioDir: strin
   const dataset = await getDataset(db, id);
   const recordings = await db<{ path: string; file_size: number }[]>`SELECT path, file_size::float8 AS file_size FROM recordings WHERE dataset_id = ${id} ORDER BY path`;
   // SCAN_STAT_LANES stats at a time, as a scan's: a mistyped directory stats every file, and one
-  // after another, a large dataset on a slow mount could outlast the request's deadline. The lanes
-  // stat no more once one file is found.
+  // after another, a large dataset on a slow mount could outlast the request's deadline. Every
+  // file is statted: the rule counts them.
   const absent: string[] = [];
   await inLanes(recordings, SCAN_STAT_LANES, async (r) => {
     if (!(await stat(join(audioDir, r.path)).then((s) => s.size === r.file_size, () => false))) absent.push(r.path);
@@ -546,6 +546,8 @@ async function bytesOfAnother(registered: readonly RegisteredFile[], changed: { 
   const suspects = changed.filter((c) => bySize.get(c.found.size)?.some((r) => r.id !== c.file.recording_id));
   await inLanes(suspects, SCAN_HASH_LANES, async ({ file, found }) => {
     const hash = await fileMd5(found.file, { exactPath: true }).catch(() => null);
+    // Still its own bytes (a file only touched), which a duplicate of it holds too: no other's.
+    if (registered.some((r) => r.id === file.recording_id && r.hash === hash)) return;
     const other = bySize.get(found.size)!.find((r) => r.id !== file.recording_id && r.hash === hash);
     if (!other || !file.changed) return;
     file.changed.holds_bytes_of = { recording_id: other.id, path: other.path };
