@@ -1158,7 +1158,7 @@ describe("OpenAPI document", () => {
     const admin = auth(adminKey);
     const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { required?: string[] } }>; headers?: Record<string, unknown> }> }>>)
       .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase() as "GET" | "HEAD", op, name: `${method.toUpperCase()} ${path}` })));
-    expect(ops).toHaveLength(99);
+    expect(ops).toHaveLength(101);
     const reads = new Set(["GET", "HEAD"]);
     /** The operation's URL, its path parameters filled in: every id `id` (a malformed one by default). */
     const url = (path: string, recordId = "not-a-uuid") => path.replace(/\{(\w+)\}/g, (_, p: string) => (p === "z" ? "0" : p === "tile" ? "0.f32" : p === "name" ? "f" : recordId));
