@@ -284,7 +284,7 @@ describe("sonotile info", () => {
 
   it("an extract clip past a GUANO time-expanded recording's real end is said to be in real seconds, naming the GUANO TE", async () => {
     const run = await sonotile("extract", withGuano("te-10-clip.wav", "TE: 10\n"), "-o", path.join(tmp, "te-10.csv"), "--clip-start", "0.5");
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2); // the clip suits none of the files: bad parameters (SPEC §8), as a refused --channel
     expect(run.stderr.split("\n")[0]).toMatch(/^sonotile extract: skipped .*te-10-clip\.wav: start 0\.5 s is past the end of the recording \(0\.1 s\); times are real seconds: time expansion 10 \(the file's GUANO TE\) makes the file's 1 s last 0\.1 s$/);
   });
 
