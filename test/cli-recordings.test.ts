@@ -15,7 +15,7 @@ const SOME_ID = "00000000-0000-4000-8000-000000000000";
 describe("sonotile recordings: usage", () => {
   it("exits 2 naming the problem, before any database is opened", async () => {
     const cases: [string[], RegExp][] = [
-      [["recordings", "frob"], /expected 'tag KEY=VALUE' or 'untag KEY=VALUE'/],
+      [["recordings", "frob"], /expected 'list', 'tag KEY=VALUE' or 'untag KEY=VALUE'/],
       [["recordings", "tag", "site", "--all"], /the tag must be KEY=VALUE, both non-empty, got 'site'/],
       [["recordings", "tag", " =pond", "--all"], /the tag must be KEY=VALUE, both non-empty/],
       [["recordings", "tag", "site=pond"], /give the recordings: --dataset, --search, --hash, --date-from, --date-to, --tag or --ids — or --all/],

@@ -8,7 +8,7 @@ export interface Command {
   run(args: string[], context?: { verbose: boolean }): Promise<number>;
 }
 
-/** The most records a listing command prints: one page of the store's. */
+/** The most records a listing command prints: one page of the store's (the API's largest; `recordings list` reads every page, of this size). */
 export const LIST_LIMIT = 1000;
 
 /**
