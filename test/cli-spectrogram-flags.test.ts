@@ -161,6 +161,16 @@ describe("integer parameters beyond 2^53", () => {
   });
 });
 
+describe("PCEN's power within float32", () => {
+  // One reason per field: pcen_power 1e308 was told both its float32 bound and that 2^1e308 overflows.
+  it.each([
+    [{ pcen_power: 1e308 }, "must be <= 3.4028235e+38 (the core computes PCEN in float32)"],
+    [{ pcen_power: 200 }, "pcen_bias^pcen_power = 2^200 = 1.607e+60 is outside float32's range [1.18e-38, 3.40e+38]"],
+  ])("%j → %s", (input, message) => {
+    expect(() => parseParams(input)).toThrow(new ParamsError([{ field: "pcen_power", message }]));
+  });
+});
+
 describe("PCEN's gain within the range of the core's float32 2^y", () => {
   // (eps + M)^−gain is 2^(−gain·log2(eps + M)), exact for exponents in [−126, 127] only: pcen_gain 7
   // with the default pcen_eps 1e-6 (2^139.5 at M = 0) exited 0 with values up to 2.8 dB off.

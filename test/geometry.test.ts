@@ -17,6 +17,8 @@ describe("frameGeometry", () => {
     expect(() => frameGeometry(0.00001, 0.5, 44100)).toThrow(ParamsError);
     expect(() => frameGeometry(0.00001, 0.5, 44100)).toThrow(/window_size/);
     expect(() => frameGeometry(0.025, 1e-9, 44100)).toThrow(/hop_size/);
+    // One sample is "1 sample" (a researcher reads these messages)
+    expect(() => frameGeometry(1 / 16000, 0.5, 16000)).toThrow(new ParamsError([{ field: "window_size", message: "gives 1 sample at 16000 Hz; needs at least 2" }]));
   });
 
   it("refuses what parseParams refuses, naming the argument: it is in the library API", () => {

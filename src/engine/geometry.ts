@@ -3,6 +3,7 @@
  * padded=True (SPEC §3.5), in one place so that the engine, tiles and features agree.
  */
 import { describeValue } from "../audio/signal.js";
+import { plural } from "../audio/types.js";
 import { ParamsError } from "./params.js";
 
 export interface FrameGeometry {
@@ -27,10 +28,10 @@ export function frameGeometry(windowSize: number, hopSize: number, samplerate: n
   const nperseg = Math.trunc(windowSize * samplerate);
   const noverlap = Math.trunc((windowSize - hopSize * windowSize) * samplerate);
   if (nperseg < 2) {
-    throw new ParamsError([{ field: "window_size", message: `gives ${nperseg} samples at ${samplerate} Hz; needs at least 2` }]);
+    throw new ParamsError([{ field: "window_size", message: `gives ${plural(nperseg, "sample")} at ${samplerate} Hz; needs at least 2` }]);
   }
   const hop = nperseg - noverlap;
-  if (hop < 1) throw new ParamsError([{ field: "hop_size", message: `gives a hop of ${hop} samples; needs at least 1` }]);
+  if (hop < 1) throw new ParamsError([{ field: "hop_size", message: `gives a hop of ${plural(hop, "sample")}; needs at least 1` }]);
   return { nperseg, noverlap, hop, bins: Math.floor(nperseg / 2) + 1, samplerate };
 }
 

@@ -162,6 +162,7 @@ const F32_MIN_NORMAL = 2 ** -126, F32_MAX = Math.fround(3.4028234663852886e38);
 function pcenRangeProblem(bias: number, power: number): { field: string; message: string } | null {
   const b = Math.fround(bias);
   if (!(b >= F32_MIN_NORMAL && b <= F32_MAX)) return { field: "pcen_bias", message: `must lie within float32's normal range [${F32_MIN_NORMAL.toPrecision(8)}, ${F32_MAX.toPrecision(8)}]` };
+  if (!(Math.fround(power) <= F32_MAX)) return null; // refused above: one reason per field
   const offset = b ** power;
   if (!(offset >= F32_MIN_NORMAL && offset <= F32_MAX)) {
     return { field: "pcen_power", message: `pcen_bias^pcen_power = ${bias}^${power} = ${offset.toPrecision(4)} is outside float32's range [${F32_MIN_NORMAL.toPrecision(3)}, ${F32_MAX.toPrecision(3)}]` };
