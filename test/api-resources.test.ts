@@ -426,6 +426,16 @@ describe("clips and notes", () => {
     expect([note.statusCode, note.json().clip_id]).toEqual([201, clip.id]);
   });
 
+  it("carry a clip's creator's username for every reader, as a note's author's: the viewer says whose a clip is, which only they or an admin may move or delete", async () => {
+    const clip = (await app.inject({ method: "POST", url: "/v1/clips", payload: { recording_id: recordingId, start_time: 0.5, end_time: 0.55 }, headers: auth(member) })).json();
+    onTestFinished(async () => void (await app.inject({ method: "DELETE", url: `/v1/clips/${clip.id}`, headers: auth(member) })));
+    const listed = (await app.inject({ url: `/v1/clips?recording_id=${recordingId}&start_before=0.55&end_after=0.5` })).json().items;
+    // Without a token (a user record is read with one only), in the answer, the clip and the list.
+    expect([clip.created_by_username, (await app.inject({ url: `/v1/clips/${clip.id}` })).json().created_by_username, listed.map((c: { created_by_username: string | null }) => c.created_by_username)]).toEqual(["m", "m", ["m"]]);
+    const doc = (await app.inject({ url: "/openapi.json" })).json();
+    expect(doc.paths["/v1/clips/{id}"].get.responses["200"].content["application/json"].schema.properties.created_by_username).toMatchObject({ type: "string" });
+  });
+
   it("let any member edit a recording, as they archive and trash it: a recording is the dataset's, not one annotator's", async () => {
     const stranger = (await createToken(t.db.sql, { user_id: (await createUser(t.db.sql, { username: "recording-editor" })).id, name: "r", created_by: null })).key;
     const before = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json();

@@ -84,7 +84,7 @@ describe("DELETE /v1/users/{id}", () => {
     expect([recording.created_by, recording.owners]).toEqual([null, []]);
     expect((await get(`/v1/runs/${imported.run.id}`)).created_by).toBeNull();
     const kept = await get(`/v1/clips/${clip.id}`);
-    expect([kept.created_by, kept.notes.map((n: { message: string; created_by: string | null; created_by_username: string | null }) => [n.message, n.created_by, n.created_by_username])]).toEqual([null, [["a call", null, null]]]);
+    expect([kept.created_by, kept.created_by_username, kept.notes.map((n: { message: string; created_by: string | null; created_by_username: string | null }) => [n.message, n.created_by, n.created_by_username])]).toEqual([null, null, [["a call", null, null]]]);
     expect(kept.tags).toEqual([{ key: "species", value: "Myotis" }]);
     expect((await get(`/v1/users/${made.id}`)).created_by).toBeNull();
     expect((await get(`/v1/tokens/${minted.token.id}`)).created_by).toBeNull();

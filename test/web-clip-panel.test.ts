@@ -5,7 +5,9 @@
  * completion from the tags in use), untagged, noted, moved and deleted, its notes edited, archived,
  * restored and trashed — each checked in what the server then holds — its archived notes and the
  * trashed ones the user may restore listed apart a page at a time, another member's note is
- * read-only, a viewer's token's refusal is said on the status line, a change made in
+ * read-only, another member's clip shows no Move or Delete but whose it is, a viewer's token, a
+ * reader without one and an archived clip get no control of a change, a viewer's token's refusal
+ * (its role changed meanwhile) is said on the status line, a change made in
  * another tab shows once the page has the focus again, and Escape closes the panel.
  * Screenshots go to test-artifacts/.
  * Chromium must be installed; SONOTILE_SKIP_BROWSER=1 skips the suite on purpose.
@@ -45,11 +47,13 @@ let viewerKey: string;
 /** A member's key (mia): she changes her own notes, not the admin's. */
 let memberKey: string;
 let memberId: string;
+/** Another member's key (ben): he tags and notes mia's clips, and may not move or delete them. */
+let otherMemberKey: string;
 let datasetId: string;
 /** The recordings made so far: each test annotates one of its own. */
 let recordings = 0;
 
-interface Clip { id: string; recording_id: string; start_time: number; end_time: number; low_freq: number | null; high_freq: number | null; features: { name: string; value: number | null }[]; tags: { key: string; value: string }[]; notes: { message: string; is_issue: boolean; created_by: string | null; created_at: string }[] }
+interface Clip { id: string; recording_id: string; start_time: number; end_time: number; low_freq: number | null; high_freq: number | null; features: { name: string; value: number | null }[]; tags: { key: string; value: string }[]; notes: { message: string; is_issue: boolean; created_by: string | null; created_at: string }[]; state: string; created_by: string | null }
 
 /** As the admin, through the API: the answer's JSON (a 2xx asserted). */
 async function call(method: "GET" | "POST" | "PATCH" | "DELETE", url: string, payload?: object) {
@@ -64,13 +68,21 @@ async function held(id: string): Promise<Clip | null> {
   return res.statusCode === 404 ? null : res.json();
 }
 
-/** A 2 s recording of its own (48 kHz: Nyquist 24 kHz), with clips at `spans` (s; and Hz, a box): opened in the page with `key` as its token and the link's `params` (SPEC §2, "&name=value…"), its clips drawn. */
-async function openWithClips(spans: ([number, number] | [number, number, number | null, number | null])[], key = adminKey, params = ""): Promise<{ recordingId: string; clips: Clip[] }> {
+/**
+ * A 2 s recording of its own (48 kHz: Nyquist 24 kHz), with clips at `spans` (s; and Hz, a box)
+ * created with `creatorKey`: opened in the page with `key` as its token and the link's `params`
+ * (SPEC §2, "&name=value…"), its clips drawn.
+ */
+async function openWithClips(spans: ([number, number] | [number, number, number | null, number | null])[], key = adminKey, params = "", creatorKey = adminKey): Promise<{ recordingId: string; clips: Clip[] }> {
   const path = `r${++recordings}.wav`;
   await writeSineWav(join(audio.path, "panel", path), 48000, 2, 3000);
   const rec = await call("POST", "/v1/recordings", { dataset_id: datasetId, path });
   const clips: Clip[] = [];
-  for (const [start_time, end_time, low_freq, high_freq] of spans) clips.push(await call("POST", "/v1/clips", { recording_id: rec.id, start_time, end_time, low_freq, high_freq }));
+  for (const [start_time, end_time, low_freq, high_freq] of spans) {
+    const res = await app.inject({ method: "POST", url: "/v1/clips", headers: { authorization: `Bearer ${creatorKey}` }, payload: { recording_id: rec.id, start_time, end_time, low_freq, high_freq } });
+    expect(res.statusCode, res.body).toBe(201);
+    clips.push(res.json());
+  }
   await page.goto(`${base}/?${path}#recording=${rec.id}${params}`);
   await page.fill("#token", key);
   await page.dispatchEvent("#token", "change");
@@ -111,6 +123,8 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     viewerKey = (await createToken(t.db.sql, { user_id: viewer.id, name: "vera", created_by: null })).key;
     memberId = (await createUser(t.db.sql, { username: "mia", name: "Mia" })).id;
     memberKey = (await createToken(t.db.sql, { user_id: memberId, name: "mia", created_by: null })).key;
+    const ben = await createUser(t.db.sql, { username: "ben", name: "Ben" });
+    otherMemberKey = (await createToken(t.db.sql, { user_id: ben.id, name: "ben", created_by: null })).key;
     audio = await tempDir();
     await mkdir(join(audio.path, "panel"));
     await mkdir(ARTIFACTS, { recursive: true });
@@ -915,30 +929,66 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await held(b.id)).not.toBeNull();
   });
 
-  it("says on the status line that a viewer's token cannot tag, note or delete, the server's clip unchanged", async () => {
-    const { clips: [a] } = await openWithClips([[0.2, 0.5]], viewerKey);
+  it("shows Move and Delete on a clip to its creator and an admin only — another member sees whose it is, and tags it — and no change at all to a viewer, a reader without a token, or on an archived clip", async () => {
+    // Mia's clip, seen by Ben: both members.
+    const { clips: [a] } = await openWithClips([[0.2, 0.5]], otherMemberKey, "", memberKey);
+    expect(a.created_by).toBe(memberId);
     await clickAt(0.3);
     await panelShows(a);
-    await page.fill("#clip-panel-tag-key", "species");
-    await page.fill("#clip-panel-tag-value", "Myotis");
-    await page.click("#clip-panel-tag-form button");
-    const refused = (what: string) => `${what}: this needs the member role; user vera is viewer — vera's token is a viewer's, which can only read: enter a member's API token at the top`;
-    await expect.poll(status).toBe(refused("tag not added"));
-    expect(await page.getAttribute("#status", "class")).toBe("error");
-    await page.fill("#clip-panel-note", "mine");
-    await page.click("#clip-panel-note-form button");
-    await expect.poll(status).toBe(refused("note not added"));
-    page.once("dialog", (d) => void d.accept());
-    await page.click("#clip-panel-delete");
-    await expect.poll(status).toBe(refused("clip not deleted"));
-    expect(await held(a.id)).toMatchObject({ start_time: 0.2, end_time: 0.5, tags: [], notes: [] });
-    // A member's token given, the same tag is added and the error goes.
-    await page.fill("#token", adminKey);
-    await page.dispatchEvent("#token", "change");
-    await page.click("#clip-panel-tag-form button");
-    await expect.poll(async () => (await held(a.id))!.tags).toEqual([{ key: "species", value: "Myotis" }]);
-    await expect.poll(status).toBe("tag species: Myotis added to clip 0.200–0.500 s");
-    expect(await page.getAttribute("#status", "class")).toBe("");
+    const creator = () => page.textContent("#clip-panel-creator");
+    /** The panel's controls shown: Move clip, Delete clip…, and the tag and note forms. */
+    const controls = () => Promise.all(["#clip-panel-bounds", "#clip-panel-delete", "#clip-panel-tag-form", "#clip-panel-note-form"].map((sel) => page.isVisible(sel)));
+    expect(await controls()).toEqual([false, false, true, true]);
+    expect(await page.getByRole("button", { name: "Move clip" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Delete clip…" }).count()).toBe(0);
+    expect(await creator()).toBe("Created by mia: only its creator or an admin may move or delete it — tag it, or write a note for its creator.");
+    // He tags it: any member may.
+    await page.getByRole("combobox", { name: "tag key" }).fill("species");
+    await page.getByRole("combobox", { name: "value" }).fill("Myotis");
+    await page.getByRole("button", { name: "Add tag" }).click();
+    await expect.poll(async () => (await held(a.id))!.tags, POLL).toEqual([{ key: "species", value: "Myotis" }]);
+    expect(await page.getByRole("button", { name: "Remove tag species: Myotis" }).count()).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, "web-clip-panel-others-clip.png") });
+
+    /** The panel once token `key` is entered. */
+    const as = async (key: string) => {
+      await page.fill("#token", key);
+      await page.dispatchEvent("#token", "change");
+    };
+    // An admin moves and deletes anyone's: the controls are back, with whose it is.
+    await as(adminKey);
+    await expect.poll(creator, POLL).toBe("Created by mia.");
+    expect(await controls()).toEqual([true, true, true, true]);
+    // Its creator too: she moves it.
+    await as(memberKey);
+    await expect.poll(creator, POLL).toBe("Created by you.");
+    expect(await controls()).toEqual([true, true, true, true]);
+    await page.getByRole("spinbutton", { name: "end (s)" }).fill("0.6");
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(async () => (await held(a.id))!.end_time, POLL).toBe(0.6);
+    expect(await status()).toBe("clip moved to 0.200–0.600 s");
+
+    // A viewer's token only reads, and a reader without one writes nothing: no control, and why.
+    await as(viewerKey);
+    await expect.poll(creator, POLL).toBe("Created by mia. vera's token is a viewer's, which can only read: enter a member's API token at the top to change it.");
+    expect(await controls()).toEqual([false, false, false, false]);
+    expect(await page.getByRole("button", { name: "Remove tag species: Myotis" }).count()).toBe(0);
+    expect(await page.locator("#clip-panel-tags li .tag").allTextContents()).toEqual(["species: Myotis"]);
+    await as("");
+    await expect.poll(creator, POLL).toBe("Created by mia. Enter a member's API token at the top to tag it, write notes on it, move or delete it.");
+    expect(await controls()).toEqual([false, false, false, false]);
+
+    // Archived (elsewhere): read-only to everyone, its admin included.
+    await as(adminKey);
+    await expect.poll(controls, POLL).toEqual([true, true, true, true]);
+    await call("POST", `/v1/clips/${a.id}/archive`);
+    await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+    await expect.poll(() => page.textContent("#clip-panel-title"), POLL).toBe("Clip 0.2000–0.6000 s (archived: read-only)");
+    expect(await creator()).toBe("Created by mia.");
+    expect(await controls()).toEqual([false, false, false, false]);
+    expect(await page.getByRole("button", { name: "Remove tag species: Myotis" }).count()).toBe(0);
+    await call("POST", `/v1/clips/${a.id}/restore`);
+    expect((await held(a.id))!).toMatchObject({ start_time: 0.2, end_time: 0.6, state: "active", created_by: memberId });
   });
 
   it("goes through the clips in view from the keyboard: Tab to the list, the arrows from clip to clip, Tab into the panel, Escape back", async () => {

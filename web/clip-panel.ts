@@ -4,7 +4,10 @@
  * frequencies if it is a box over a band) as numbers to edit, its tags (added with completion from the tags in use, or new; removed), its notes (added;
  * listed with author and time; edited, archived — then listed apart, collapsed and read-only —
  * restored and trashed by their creator or an admin, who also sees the trashed ones, collapsed, and
- * restores them) and a button that deletes it. Every change
+ * restores them) and a button that deletes it — each offered only to whom the API lets do it:
+ * the bounds' Move and Delete to the clip's creator and an admin (another member is told whose the
+ * clip is instead), tags and notes to any member, nothing to a viewer, a reader without a token, or
+ * on a read-only clip. Every change
  * goes through the API with the page's token (PATCH and DELETE /v1/clips/{id}, POST and DELETE
  * /v1/clips/{id}/tags, POST /v1/notes, PATCH /v1/notes/{id}, POST /v1/notes/{id}/archive|restore|trash);
  * a refusal is said on the status line. An annotator compared the page with Whombat and Raven: it
@@ -39,8 +42,17 @@ interface HiddenNotes { notes: Note[]; fetched: number; total: number }
 const NO_HIDDEN_NOTES: HiddenNotes = { notes: [], fetched: 0, total: 0 };
 const HIDDEN_STATES: readonly HiddenState[] = ["archived", "trashed"];
 
-/** Whether `user` may restore some trashed note (the API's rule: its creator if a member, or an admin): a viewer is not shown the trash. */
-const mayRestoreTrashed = (user: User) => user.role === "admin" || user.role === "member";
+/**
+ * Whether `user` may write at all — tag a clip, write a note on it, restore some trashed note: a
+ * member or an admin (a viewer's token only reads, and without a token nothing is written).
+ */
+const mayWrite = (user: User | null) => user?.role === "admin" || user?.role === "member";
+
+/**
+ * Whether `user` may change what `createdBy` made — move or delete a clip; edit, archive, trash or
+ * restore a note: its creator if a member, or an admin (the API's requireCreatorOrAdmin).
+ */
+const mayChangeWorkOf = (user: User | null, createdBy: string | null) => user !== null && (user.role === "admin" || (user.role === "member" && createdBy === user.id));
 
 /** The trashed notes `user` may restore, as GET /v1/notes filters them: an admin every one, a member their own (asked of the server, so that its total counts those alone). */
 const restorableBy = (user: User): Record<string, string> => (user.role === "admin" ? {} : { created_by: user.id });
@@ -60,6 +72,9 @@ export interface PanelClip extends ListedClip {
   notes: Note[];
   /** active, archived (read-only) or trashed. */
   state: string;
+  /** Its creator, who alone with an admin may move or delete it, and their username (null: none on record). */
+  created_by: string | null;
+  created_by_username: string | null;
 }
 
 /** What the panel needs of the page. */
@@ -68,7 +83,7 @@ export interface ClipPanelHost {
   api<T>(path: string, init?: RequestInit): Promise<T>;
   /** Writes the status line (`error`: in red). */
   setStatus(text: string, error?: boolean): void;
-  /** Whether the page has an API token: without one nobody may change a note, and nobody is asked for (GET /v1/users/me). */
+  /** Whether the page has an API token: without one nothing may be changed, and nobody is asked for (GET /v1/users/me). */
   hasToken(): boolean;
   /** The clips the page has fetched (the view plus a plot width either side): their tags come first in the completion. */
   fetchedClips(): readonly ListedClip[];
@@ -147,7 +162,7 @@ export class ClipPanel {
    * 200,000 tagged clips.
    */
   #scopeTags: { recordingId: string | undefined; lists: Promise<ScopeTags[]> } | null = null;
-  /** The user of the page's token, asked as a clip is opened (null without one): which notes they may change. */
+  /** The user of the page's token, asked as a clip is opened (null without one): what of the clip and its notes they may change. */
   #me: User | null = null;
   /** The clip's archived notes, and the trashed ones the user may restore, as far as listed (newest first). */
   #hiddenNotes: Record<HiddenState, HiddenNotes> = { archived: NO_HIDDEN_NOTES, trashed: NO_HIDDEN_NOTES };
@@ -240,7 +255,7 @@ export class ClipPanel {
     const fetched = announce ? this.#host.fetchedClips().find((c) => c.id === id) : undefined;
     if (fetched) this.#host.shown(fetched);
     const signal = this.#loads.start();
-    // Without a token, or with one refused, nobody: every note is read-only.
+    // Without a token, or with one refused, nobody: the clip and every note are read-only.
     const me = this.#host.hasToken() ? this.#host.api<User>("/v1/users/me", { signal }).catch(() => null) : Promise.resolve(null);
     // A refresh lists again as many as were listed (Show more), in one page: the list stays as long.
     const listed = this.#hiddenNotes;
@@ -250,7 +265,7 @@ export class ClipPanel {
       [clip, archived, trashed, this.#me] = await Promise.all([
         this.#host.api<PanelClip>(`/v1/clips/${encodeURIComponent(id)}`, { signal }),
         this.#fetchHiddenNotes(id, "archived", {}, 0, limit("archived"), signal),
-        me.then((user) => (user && mayRestoreTrashed(user) ? this.#fetchHiddenNotes(id, "trashed", restorableBy(user), 0, limit("trashed"), signal) : NO_HIDDEN_NOTES)),
+        me.then((user) => (user && mayWrite(user) ? this.#fetchHiddenNotes(id, "trashed", restorableBy(user), 0, limit("trashed"), signal) : NO_HIDDEN_NOTES)),
         me,
       ]);
     } catch (err) {
@@ -333,7 +348,16 @@ export class ClipPanel {
       $<HTMLInputElement>("clip-panel-high").value = clip.high_freq === null ? "" : String(clip.high_freq);
       this.#filledBounds = filled;
     }
+    // Only what the API lets the user do is offered (another member clicked Move or Delete, and got a 403).
+    const active = clip.state === "active";
+    const writes = active && mayWrite(this.#me), changes = active && mayChangeWorkOf(this.#me, clip.created_by);
+    $("clip-panel-creator").textContent = this.#creatorText(clip);
+    $("clip-panel-bounds").hidden = !changes;
+    $("clip-panel-delete").hidden = !changes;
+    $("clip-panel-tag-form").hidden = !writes;
+    $("clip-panel-note-form").hidden = !writes;
     $("clip-panel-tags").replaceChildren(...(clip.tags.length ? clip.tags.map((t) => {
+      if (!writes) return el("li", "", el("span", "tag", tagText(t)));
       const remove = el("button", "", "×");
       remove.setAttribute("aria-label", `Remove tag ${tagText(t)}`);
       remove.title = `Remove tag ${tagText(t)}`;
@@ -342,6 +366,22 @@ export class ClipPanel {
     }) : [el("li", "none", "No tags.")]));
     this.#showNotes(clip);
     $("clip-panel-note-count").textContent = `(${clip.notes.length})`;
+  }
+
+  /**
+   * Whose the clip is ("you" for the user's own) and, where the panel offers less than everything
+   * on an active clip, why: only its creator or an admin moves or deletes it, a viewer's token only
+   * reads, and without a token nothing is written. Read-only clips say so in the title.
+   */
+  #creatorText(clip: PanelClip): string {
+    const me = this.#me;
+    const creator = clip.created_by !== null && clip.created_by === me?.id ? "you" : clip.created_by_username;
+    const created = creator ? `Created by ${creator}` : "No creator on record";
+    if (clip.state !== "active") return `${created}.`;
+    if (!me) return `${created}. Enter a member's API token at the top to tag it, write notes on it, move or delete it.`;
+    if (!mayWrite(me)) return `${created}. ${me.username}'s token is a viewer's, which can only read: enter a member's API token at the top to change it.`;
+    if (!mayChangeWorkOf(me, clip.created_by)) return `${created}: only ${creator ? "its creator or " : ""}an admin may move or delete it — tag it, or write a note for its creator.`;
+    return `${created}.`;
   }
 
   /**
@@ -412,8 +452,7 @@ export class ClipPanel {
 
   /** Whether the page's user may edit, archive, trash or restore note `n`: its creator (a member) or an admin, the API's rule, on a clip that is not read-only. */
   #mayChange(n: Note): boolean {
-    const me = this.#me;
-    return this.#clip?.state === "active" && me !== null && (me.role === "admin" || (me.role === "member" && n.created_by === me.id));
+    return this.#clip?.state === "active" && mayChangeWorkOf(this.#me, n.created_by);
   }
 
   /**

@@ -16,7 +16,7 @@ export const idParams = z.object({ id });
 export const timestamp = z.string().describe("ISO 8601 date-time (UTC)");
 export const nullableTimestamp = timestamp.nullable();
 
-/** A note's author's username, for everyone to read (users themselves are read with a token only). */
+/** A note's author's or a clip's creator's username, for everyone to read (users themselves are read with a token only). */
 export const authorUsername = z.string().nullable().describe("The username of its author (created_by), null without one");
 
 /** The notes a recording or clip carries (store/notes.ts carriedNotes). */

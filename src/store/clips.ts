@@ -5,7 +5,7 @@
  */
 import { realSecondsHint, RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import type { Queryable, Sql } from "./db.js";
-import { assertWritable, deleting, inTransaction, writing, given, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, creatorUsername, deleting, inTransaction, writing, given, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
@@ -28,6 +28,8 @@ export interface Clip {
   state_changed_at: string | null;
   created_at: string;
   created_by: string | null;
+  /** Its creator's username (null without one): the viewer says whose a clip is, which only they or an admin may move, trash or delete. */
+  created_by_username: string | null;
   run_id: string | null;
 }
 
@@ -39,7 +41,7 @@ const CLIP_TIE_BREAKS: Record<(typeof CLIP_SORTS)[number], readonly string[]> = 
 };
 
 const SELECT = (db: Queryable) => db`
-  SELECT c.id, c.recording_id, c.start_time, c.end_time, c.low_freq, c.high_freq, c.state, c.state_changed_at, c.created_at, c.created_by, c.run_id,
+  SELECT c.id, c.recording_id, c.start_time, c.end_time, c.low_freq, c.high_freq, c.state, c.state_changed_at, c.created_at, c.created_by, ${creatorUsername(db, "c")} AS created_by_username, c.run_id,
          COALESCE((SELECT json_agg(json_build_object('key', t.key, 'value', t.value) ORDER BY t.key, t.value)
                    FROM clip_tags ct JOIN tags t ON t.id = ct.tag_id WHERE ct.clip_id = c.id), '[]') AS tags,
          COALESCE((SELECT json_agg(json_build_object('name', f.name, 'value', cf.value) ORDER BY f.name)

@@ -440,6 +440,13 @@ export interface Provenance {
 }
 
 /**
+ * SQL: the username of the user who created row `alias` of a SELECT (its created_by), null without
+ * one: usernames are shown to every reader (a note's author, a clip's creator), a user record only
+ * to a token.
+ */
+export const creatorUsername = (db: Queryable, alias: string): Fragment => db`(SELECT u.username FROM users u WHERE u.id = ${db(alias)}.created_by)`;
+
+/**
  * `%text%` for ILIKE with the wildcards of `text` taken literally; undefined gives null (no filter).
  * In Unicode NFC, as names, tags and feature names are stored: "Café" typed with a combining
  * accent finds the "Café" typed without. Recording paths, stored as the files are named, are

@@ -1,6 +1,6 @@
 /** Notes: a message (1–1000 characters) on a recording, a clip or nothing, possibly flagged as an issue. */
 import type { Queryable } from "./db.js";
-import { given, pageFirst, updating, writing, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { creatorUsername, given, pageFirst, updating, writing, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { NotFoundError, invalid, translating } from "./errors.js";
 
 export interface Note {
@@ -18,10 +18,7 @@ export interface Note {
   run_id: string | null;
 }
 
-/** SQL: the username of the author of note `n` (the alias every statement here gives notes). */
-const AUTHOR = (db: Queryable) => db`(SELECT u.username FROM users u WHERE u.id = n.created_by)`;
-
-const COLUMNS = (db: Queryable) => db`n.id, n.message, n.is_issue, n.recording_id, n.clip_id, n.state, n.state_changed_at, n.created_at, n.created_by, ${AUTHOR(db)} AS created_by_username, n.run_id`;
+const COLUMNS = (db: Queryable) => db`n.id, n.message, n.is_issue, n.recording_id, n.clip_id, n.state, n.state_changed_at, n.created_at, n.created_by, ${creatorUsername(db, "n")} AS created_by_username, n.run_id`;
 
 /** A note as the recording or clip it is on carries it. */
 export interface CarriedNote {
@@ -41,7 +38,7 @@ export interface CarriedNote {
 export function carriedNotes(db: Queryable, column: "recording_id" | "clip_id", owner: string) {
   return db`COALESCE((SELECT json_agg(json_build_object('id', n.id, 'message', n.message, 'is_issue', n.is_issue,
                                                          'created_at', to_char(n.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'created_by', n.created_by,
-                                                         'created_by_username', ${AUTHOR(db)})
+                                                         'created_by_username', ${creatorUsername(db, "n")})
                                        ORDER BY n.created_at, n.id)
                        FROM notes n WHERE n.${db(column)} = ${db(owner)}.id AND n.state = 'active'), '[]')`;
 }

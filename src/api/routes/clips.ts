@@ -6,7 +6,7 @@ import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, rem
 import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
-import { carriedNotes, decimalText, errorBody, id, idParams, nullableTimestamp, bandQuery, page, pageQuery, sortQuery, stateQuery, label, tagPair, tagQuery, timestamp, withBandInOrder, withTagFilter, withTagKeyForValue } from "../schemas.js";
+import { authorUsername, carriedNotes, decimalText, errorBody, id, idParams, nullableTimestamp, bandQuery, page, pageQuery, sortQuery, stateQuery, label, tagPair, tagQuery, timestamp, withBandInOrder, withTagFilter, withTagKeyForValue } from "../schemas.js";
 
 const clipSchema = z.object({
   id: z.uuid(),
@@ -22,6 +22,7 @@ const clipSchema = z.object({
   state_changed_at: nullableTimestamp,
   created_at: timestamp,
   created_by: z.uuid().nullable(),
+  created_by_username: authorUsername,
   run_id: z.uuid().nullable(),
 });
 
