@@ -991,6 +991,42 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect((await held(a.id))!).toMatchObject({ start_time: 0.2, end_time: 0.6, state: "active", created_by: memberId });
   });
 
+  it("offers Clip selection and Import selections… only to a member or an admin, on a recording that is not read-only, saying why — a viewer's Enter made no clip but a 403", async () => {
+    const { recordingId } = await openWithClips([], viewerKey);
+    await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("0"); // its view drawn, its clips listed
+    // A selection marked from the keyboard: it plays for anyone.
+    await page.focus("#plot");
+    await page.keyboard.press("[");
+    for (let i = 0; i < 4; i++) await page.keyboard.press("Shift+ArrowRight");
+    await page.keyboard.press("]");
+    expect(await page.isEnabled("#play-selection")).toBe(true);
+    const offered = () => Promise.all(["#clip-selection", "#import-selections"].map(async (sel) => [await page.isEnabled(sel), await page.getAttribute(sel, "title")]));
+    const viewerWhy = "vera's token is a viewer's, which can only read: enter a member's API token at the top to create or import clips";
+    await expect.poll(offered, POLL).toEqual([[false, viewerWhy], [false, viewerWhy]]);
+    // Enter on the plot says so, and asks the server nothing.
+    const posts: string[] = [];
+    const countPost = (r: Request) => { if (r.method() === "POST") posts.push(r.url()); };
+    page.on("request", countPost);
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.textContent("#clip-info"), POLL).toBe(`${viewerWhy}.`);
+    page.off("request", countPost);
+    expect(posts).toEqual([]);
+    // A member's token: offered, with what they do.
+    await page.fill("#token", memberKey);
+    await page.dispatchEvent("#token", "change");
+    await expect.poll(offered, POLL).toEqual([[true, expect.stringMatching(/^Create a clip of the selection/)], [true, expect.stringMatching(/^Import a Raven selection table/)]]);
+    // An archived recording (a link opens it): read-only to everyone.
+    await call("POST", `/v1/recordings/${recordingId}/archive`);
+    try {
+      await page.reload();
+      await expect.poll(() => page.textContent("#recording-name"), POLL).toBe(`r${recordings}.wav`);
+      const archivedWhy = `r${recordings}.wav is archived: read-only, no clip is created or imported in it`;
+      await expect.poll(offered, POLL).toEqual([[false, archivedWhy], [false, archivedWhy]]);
+    } finally {
+      await call("POST", `/v1/recordings/${recordingId}/restore`);
+    }
+  });
+
   it("goes through the clips in view from the keyboard: Tab to the list, the arrows from clip to clip, Tab into the panel, Escape back", async () => {
     const { clips: [a, b, c] } = await openWithClips([[0.1, 0.3], [0.6, 0.9], [1.3, 1.7]]);
     // The list is one stop of the Tab order, reached from the plot.

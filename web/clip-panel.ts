@@ -18,6 +18,7 @@
  */
 import { $, el } from "./dom.js";
 import { LatestRequest } from "./latest.js";
+import { mayChangeWorkOf, mayWrite, viewerOnly, type User } from "./access.js";
 import type { FeatureValue } from "./features.js";
 
 export interface Tag { key: string; value: string }
@@ -41,18 +42,6 @@ interface HiddenNotes { notes: Note[]; fetched: number; total: number }
 /** Nothing listed: a clip not fetched yet, or trashed notes the user may not restore. */
 const NO_HIDDEN_NOTES: HiddenNotes = { notes: [], fetched: 0, total: 0 };
 const HIDDEN_STATES: readonly HiddenState[] = ["archived", "trashed"];
-
-/**
- * Whether `user` may write at all — tag a clip, write a note on it, restore some trashed note: a
- * member or an admin (a viewer's token only reads, and without a token nothing is written).
- */
-const mayWrite = (user: User | null) => user?.role === "admin" || user?.role === "member";
-
-/**
- * Whether `user` may change what `createdBy` made — move or delete a clip; edit, archive, trash or
- * restore a note: its creator if a member, or an admin (the API's requireCreatorOrAdmin).
- */
-const mayChangeWorkOf = (user: User | null, createdBy: string | null) => user !== null && (user.role === "admin" || (user.role === "member" && createdBy === user.id));
 
 /** The trashed notes `user` may restore, as GET /v1/notes filters them: an admin every one, a member their own (asked of the server, so that its total counts those alone). */
 const restorableBy = (user: User): Record<string, string> => (user.role === "admin" ? {} : { created_by: user.id });
@@ -96,9 +85,6 @@ export interface ClipPanelHost {
   /** A clip was deleted: the page takes it off the plot. */
   deleted(id: string): void;
 }
-
-/** The user of a token, as GET /v1/users/me gives them. */
-interface User { id: string; username: string; role: string }
 
 /** Values offered for a key from each scope's tags: a datalist longer than this is scrolled, not read. */
 const SUGGESTIONS = 50;
@@ -379,7 +365,7 @@ export class ClipPanel {
     const created = creator ? `Created by ${creator}` : "No creator on record";
     if (clip.state !== "active") return `${created}.`;
     if (!me) return `${created}. Enter a member's API token at the top to tag it, write notes on it, move or delete it.`;
-    if (!mayWrite(me)) return `${created}. ${me.username}'s token is a viewer's, which can only read: enter a member's API token at the top to change it.`;
+    if (!mayWrite(me)) return `${created}. ${viewerOnly(me)} to change it.`;
     if (!mayChangeWorkOf(me, clip.created_by)) return `${created}: only ${creator ? "its creator or " : ""}an admin may move or delete it — tag it, or write a note for its creator.`;
     return `${created}.`;
   }
@@ -506,7 +492,7 @@ export class ClipPanel {
     if (status === 401) hint = " — enter a member's API token at the top";
     else if (status === 403) {
       const me = await this.#host.api<User>("/v1/users/me").catch(() => null);
-      if (me?.role === "viewer") hint = ` — ${me.username}'s token is a viewer's, which can only read: enter a member's API token at the top`;
+      if (me?.role === "viewer") hint = ` — ${viewerOnly(me)}`;
     }
     this.#host.setStatus(`${what}: ${err.message}${hint}`, true);
   }

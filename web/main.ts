@@ -24,6 +24,7 @@ import { LatestRequest } from "./latest.js";
 import { featureTable, type FeatureValue } from "./features.js";
 import { dispositionFilename, faultTable, importSummary, type ImportResult } from "./selections.js";
 import { bounds, ClipPanel, type Tag } from "./clip-panel.js";
+import { mayWrite, viewerOnly, type User } from "./access.js";
 
 interface Page<T> { items: T[]; total: number }
 interface Dataset { id: string; name: string; recording_count: number }
@@ -31,6 +32,8 @@ interface Recording {
   id: string; dataset_id: string; path: string; frames: number; channels: number; samplerate: number; duration: number; time_expansion: number;
   /** Changes whenever the recording's tiles can: URLs that carry it are cached for good. */
   revision: string;
+  /** Its own state: active, or archived or trashed — read-only, and opened by a link only (the list holds active ones). */
+  state: string;
 }
 /** A clip: its times (s) and, if it is a box, its band (Hz, real; null: none on that side). */
 interface Clip { id: string; recording_id: string; start_time: number; end_time: number; low_freq: number | null; high_freq: number | null; features: FeatureValue[]; tags: Tag[] }
@@ -130,6 +133,19 @@ async function fetchApi(path: string, init: RequestInit): Promise<Response> {
 async function apiFailure(res: Response): Promise<ApiFailure> {
   const body = (await res.json().catch(() => ({}))) as ApiError;
   return Object.assign(new Error(body.message ?? `${res.status} ${res.statusText}`), { status: res.status, fields: body.fields });
+}
+
+/** The user of the page's token (GET /v1/users/me; null without one, refused, or not known yet): whether the page offers to create clips. */
+let user: User | null = null;
+const userRequests = new LatestRequest(0);
+
+/** Asks who the token's user is — at load, when a token is entered, back from another tab (their role may have changed) — and offers what they may do. */
+async function fetchUser() {
+  const signal = userRequests.start();
+  const found = token() ? await api<User>("/v1/users/me", { signal }).catch(() => null) : null;
+  if (signal.aborted) return;
+  user = found;
+  offerClipCreation();
 }
 
 function setStatus(text: string, error = false) {
@@ -891,8 +907,37 @@ function drawSelection() {
   }
   const range = selectedRange();
   $<HTMLButtonElement>("play-selection").disabled = !range;
-  $<HTMLButtonElement>("clip-selection").disabled = !range || state.clipping;
+  offerClipCreation();
   $("selection-range").textContent = range ? `${range[0].toFixed(3)}–${range[1].toFixed(3)} s` : s ? `from ${s.start.toFixed(3)} s (mark its end with ])` : "";
+}
+
+/**
+ * Why no clip may be created in the open recording or imported into it, null if they may: an
+ * archived or trashed recording is read-only (409), and a clip is a member's or an admin's to make
+ * (401 without a token, 403 for a viewer's) — the page offered Clip selection and Import to everyone.
+ * A token whose user is not known yet is let try: the server answers.
+ */
+function whyNoClips(): string | null {
+  const rec = state.recording;
+  if (rec && rec.state !== "active") return `${rec.path} is ${rec.state}: read-only, no clip is created or imported in it`;
+  if (!token()) return "Creating or importing clips needs an API token (top right)";
+  if (user && !mayWrite(user)) return `${viewerOnly(user)} to create or import clips`;
+  return null;
+}
+
+/** Enables button `id` — its title (index.html's) saying what it does — when `usable`, or disables it, `why` as its title when that is the reason. */
+function offer(id: string, why: string | null, usable = true) {
+  const button = $<HTMLButtonElement>(id);
+  button.dataset.title ??= button.title;
+  button.disabled = why !== null || !usable;
+  button.title = why ?? button.dataset.title;
+}
+
+/** Offers Clip selection (once there is a selection, and no clip of it is being created) and Import selections… to whom whyNoClips lets create clips. */
+function offerClipCreation() {
+  const why = whyNoClips();
+  offer("clip-selection", why, selectedRange() !== null && !state.clipping);
+  offer("import-selections", why);
 }
 
 /**
@@ -942,7 +987,8 @@ async function clipOfRange(start: number, end: number, band: Band | null, madeFr
  * clip is selected, and the status line says so.
  */
 async function createClip(t0: number, t1: number, band: Band | null, madeFrom: string | null = null) {
-  if (!token()) { showInClipInfo(el("p", "error", "Creating a clip needs an API token (top right).")); return; }
+  const why = whyNoClips();
+  if (why) { showInClipInfo(el("p", "error", `${why}.`)); return; }
   let clip: Clip;
   try {
     const start = Math.max(0, Math.min(t0, t1)), end = Math.min(state.recording!.duration, Math.max(t0, t1));
@@ -1556,6 +1602,7 @@ function init() {
   tokenInput.value = token();
   tokenInput.onchange = () => {
     localStorage.setItem("sonotile.token", tokenInput.value.trim());
+    void fetchUser();
     clipPanel.refresh();
     // On a server that needs a token for reads nothing could load without one: load it now.
     if (!state.recording) loadDatasets().catch((err: Error) => setStatus(err.message, true));
@@ -1564,6 +1611,8 @@ function init() {
   bindPlot();
   bindRecordingList();
   bindSelections();
+  void fetchUser();
+  window.addEventListener("focus", () => void fetchUser());
   // A link pasted into the address bar of an open page (not the page's own, which fires no hashchange).
   window.addEventListener("hashchange", () => {
     const linked = parseLink();
