@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import Fastify from "fastify";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { z } from "zod";
 import { buildApp, type App } from "../src/api/app.js";
 import { MAX_RANGES } from "../src/api/byte-range.js";
 import { openApiLicense } from "../src/api/openapi-license.js";
@@ -453,6 +454,15 @@ describe("validation", () => {
     }
     const res = await app.inject({ url: `/v1/recordings?search=${"a".repeat(1025)}` });
     expect(res.json().fields).toEqual([{ field: "search", message: "must be at most 1024 characters" }]);
+  });
+
+  it("keeps that wording to the app: zod parses elsewhere in the process say zod's own words (buildApp set zod's process-wide customError)", async () => {
+    // The app above is built and ready: a parse of the embedding program's own is not the API's.
+    expect(z.string().safeParse(1).error?.issues[0].message).toBe("Invalid input: expected string, received number");
+    expect(z.string().max(2).safeParse("abc").error?.issues[0].message).toBe("Too big: expected string to have <=2 characters");
+    // The app's own answers keep the API's words.
+    const res = await app.inject({ url: `/v1/tags?search=${"a".repeat(256)}` });
+    expect(res.json().fields).toEqual([{ field: "search", message: "must be at most 255 characters" }]);
   });
 
   it("refuses text with a NUL character, which PostgreSQL cannot store, naming the field", async () => {

@@ -10,7 +10,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply, type F
 import swagger, { type SwaggerTransformObject } from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { z } from "zod";
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Database } from "../store/db.js";
 import { InvalidError } from "../store/errors.js";
 import { declareCommonResponses } from "./common-responses.js";
@@ -40,7 +40,7 @@ import { statsRoutes } from "./routes/stats.js";
 import { LICENSE, VERSION } from "../engine/version.js";
 import { openApiLicense } from "./openapi-license.js";
 import { webRoutes } from "./routes/web.js";
-import { apiWording } from "./schemas.js";
+import { apiValidatorCompiler } from "./schemas.js";
 import { tileRoutes, type TileLimits } from "./routes/tiles.js";
 import type { TileService } from "../tiles/service.js";
 import { DEFAULT_MAX_UNSENT_BYTES, DEFAULT_STALLED_SEND_MS, UnsentBytes } from "./unsent-bytes.js";
@@ -258,9 +258,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     frameworkErrors: (err, _request, reply) => sendError(reply, err.statusCode ?? 400, err.message),
   }).withTypeProvider<ZodTypeProvider>();
   app.server.maxConnections = connectionLimits.maxConnections;
-  app.setValidatorCompiler(validatorCompiler);
-  // A process-wide setting of zod's: the issues no schema words (schemas.ts apiWording).
-  z.config({ customError: apiWording });
+  // Each parse in the API's words where a schema gives none (schemas.ts apiWording), this app's alone.
+  app.setValidatorCompiler(apiValidatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // Every body is JSON. Fastify would also parse text/plain (what fetch sends with a string body
   // unless told otherwise) and hand the routes a string: "expected object, received string". Such a

@@ -2,6 +2,7 @@
  * zod schemas shared by the route files: pages, list queries, ids, timestamps and the error
  * body. The OpenAPI document is generated from these (fastify-type-provider-zod).
  */
+import type { FastifySchemaCompiler, FastifySchemaValidationError } from "fastify";
 import { z } from "zod";
 import { booleanText, decimalText, integerText } from "../engine/params.js";
 import { recordId, STATES } from "../store/common.js";
@@ -90,9 +91,9 @@ export const text = (min: number, max: number) =>
 
 /**
  * What a field must be, in the API's words, for a validation issue whose schema gave no message of
- * its own (zod's global customError, set by buildApp): `search` of 256 characters said zod's "Too
- * big: expected string to have <=255 characters" beside "must be at most 255 characters" for a name.
- * Undefined: zod's own words (an issue no other schema words).
+ * its own (the error map of every parse apiValidatorCompiler makes): `search` of 256 characters said
+ * zod's "Too big: expected string to have <=255 characters" beside "must be at most 255 characters"
+ * for a name. Undefined: zod's own words (an issue no other schema words).
  */
 export function apiWording(issue: z.core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
@@ -120,6 +121,26 @@ export function apiWording(issue: z.core.$ZodRawIssue): string | undefined {
       return undefined;
   }
 }
+
+/**
+ * The app's validator compiler (Fastify's setValidatorCompiler): each route schema parsed with
+ * apiWording as that parse's error map — per parse, so that nothing outside the app changes. zod's
+ * process-wide `z.config({ customError })`, which buildApp set, gave every zod parse in the process
+ * the API's words once one app was built: a program embedding buildApp and using zod for its own
+ * ends got them too. Its issues are Fastify's validation errors (err.validation, plugins/errors.ts):
+ * the zod issue's code as keyword, its path as instancePath ("/a/0/b"), and its other fields (an
+ * unknown key's `keys`) as params.
+ */
+export const apiValidatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema }) => (data) => {
+  const result = schema.safeParse(data, { error: apiWording });
+  if (result.success) return { value: result.data };
+  return {
+    error: result.error.issues.map(({ code, path, message, ...params }): FastifySchemaValidationError => {
+      const instancePath = `/${path.map(String).join("/")}`;
+      return { keyword: code, instancePath, schemaPath: `#${instancePath}/${code}`, params, message };
+    }),
+  };
+};
 
 /**
  * Text that names or labels what people read and look up — names, tag keys and values, feature

@@ -13,7 +13,6 @@
  */
 import fp from "fastify-plugin";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { STATUS_CODES } from "node:http";
 import { connectionErrorText, databaseOutageLog, isConnectionError, type DatabaseOutageLog } from "../../store/db.js";
 import { BusyError, ConflictError, InvalidError, MissingUserError, NotFoundError } from "../../store/errors.js";
@@ -108,7 +107,7 @@ function sendInvalid(reply: FastifyReply, prefix: string, part: string, fields: 
   return sendError(reply, 400, message, [...fields.listed, ...more]);
 }
 
-/** "/a/0/b" → ["a", "0", "b"]: the keys of a field, as fastify-type-provider-zod joins them into an instancePath. */
+/** "/a/0/b" → ["a", "0", "b"]: the keys of a field, as apiValidatorCompiler (schemas.ts) joins them into an instancePath. */
 function fieldKeys(instancePath: string): string[] {
   return instancePath.split("/").filter(Boolean);
 }
@@ -197,7 +196,8 @@ export const errorsPlugin = fp<{ errorDetails: boolean }>(async (app, options) =
   });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (hasZodFastifySchemaValidationErrors(err)) {
+    // A schema's refusal: the zod issues apiValidatorCompiler (schemas.ts) gives Fastify.
+    if (err.validation?.length) {
       const where = err.validationContext;
       const sent = sentPart(request, where);
       const fields = new ListedFields();
