@@ -160,6 +160,26 @@ describe("POST /v1/recordings/tags", () => {
     expect(await carrying("a", "b")).toEqual([]);
   });
 
+  it("is refused by the store itself when a filter narrows nothing without all — an InvalidError naming all, nothing tagged", async () => {
+    const unnarrowed = [{ state: "active" as const }, { state: "all" as const }, { state: "active" as const, search: "" }, { state: "active" as const, all: false }];
+    for (const s of unnarrowed) {
+      for (const write of [() => tagRecordings(t.db.sql, s, { key: "store", value: "1", created_by: null }), () => untagRecordings(t.db.sql, s, { key: "season", value: "2026" })]) {
+        const err = await write().catch((e: unknown) => e);
+        expect(err, JSON.stringify(s)).toBeInstanceOf(InvalidError);
+        expect((err as InvalidError).fields).toEqual([{ field: "all", message: "no filter narrows the selection (dataset_id, a non-empty search, hash, date_from, date_to or tag; a state alone does not): it selects every recording of its state; give one, or all to mean every recording" }]);
+      }
+    }
+    expect(await carrying("store", "1")).toEqual([]);
+    expect((await carrying("season", "2026")).length).toBe(4);
+    // The API says the store's refusal in the body's names.
+    const res = await call("POST", "/v1/recordings/tags", { key: "store", value: "1", filter: { state: "all", search: "" } });
+    expect([res.statusCode, res.json().fields]).toEqual([400, [{ field: "filter.all", message: "a filter without dataset_id, search, hash, date_from, date_to, tag_key selects every recording: give one, or all: true to mean every recording" }]]);
+    // all says every recording is meant; a narrowing filter needs none.
+    expect(await tagRecordings(t.db.sql, { state: "active", all: true }, { key: "store", value: "1", created_by: null })).toEqual({ matched: 4, added: 4, already_tagged: 0 });
+    expect(await untagRecordings(t.db.sql, { state: "active", dataset_id: other }, { key: "store", value: "1" })).toEqual({ matched: 1, removed: 1, not_tagged: 0 });
+    expect(await untagRecordings(t.db.sql, { state: "active", search: "site1/", all: false }, { key: "store", value: "1" })).toEqual({ matched: 2, removed: 2, not_tagged: 0 });
+  });
+
   it("refuses a selection by filters over the limit (400 naming filter), changing nothing", async () => {
     expect(MAX_SELECTED).toBe(100_000);
     const filter = { state: "active" as const, dataset_id: dataset };

@@ -3,6 +3,7 @@
  * filters or by explicit ids, in one transaction of set-based statements. Tagging a season's
  * 30,000 recordings one request each (attachTag) took ~28 minutes at 57 ms a request.
  *
+ * A selection by filters that narrows nothing takes `all` (checkSelection: else an InvalidError naming all).
  * Read-only recordings are refused as a single tagging refuses one (409): archived or trashed
  * ones, or any under an archived or trashed dataset. A selection by filters of the default state
  * (active) holds none; one of another state, or ids naming one, tags nothing and says which.
@@ -10,7 +11,7 @@
  */
 import type { Queryable, Sql } from "./db.js";
 import { inTransaction, joinedLineage, type Fragment, type Provenance, type StateFilter } from "./common.js";
-import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
+import { ConflictError, InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { recordingFilter, type RecordingFilter } from "./recordings.js";
 import { getOrCreateTag } from "./tags.js";
 
@@ -26,8 +27,34 @@ export const MAX_RECORDING_IDS = 10_000;
  */
 export const MAX_SELECTED = 100_000;
 
-/** The recordings a bulk tagging writes: those of `recording_ids` (each must exist), or those a listing with these filters and state lists. */
-export type RecordingSelection = { recording_ids: readonly string[] } | (RecordingFilter & { state: StateFilter });
+/**
+ * The recordings a bulk tagging writes: those of `recording_ids` (each must exist), or those a
+ * listing with these filters and state lists — with `all`, when no filter narrows them (checkSelection).
+ */
+export type RecordingSelection = { recording_ids: readonly string[] } | (RecordingFilter & { state: StateFilter; all?: boolean });
+
+/**
+ * A selection by filters that narrows nothing, without `all` (checkSelection): field `all`. Its
+ * own class so that an edge can say it in its own names (the API's filter.all, the CLI's --all).
+ */
+export class SelectsEveryRecordingError extends InvalidError {
+  constructor() {
+    super([{ field: "all", message: "no filter narrows the selection (dataset_id, a non-empty search, hash, date_from, date_to or tag; a state alone does not): it selects every recording of its state; give one, or all to mean every recording" }]);
+  }
+}
+
+/**
+ * Refuses (SelectsEveryRecordingError) a selection by filters that narrows nothing unless it says
+ * `all`: every recording of its state would be written, and a selection that lost its filter on
+ * the way (a body's empty filter, a flag left out) must not tag a whole database. An empty search
+ * narrows nothing: every path holds it. tagRecordings and untagRecordings check it first; the CLI
+ * too, before it opens the database.
+ */
+export function checkSelection(s: RecordingSelection): void {
+  if ("recording_ids" in s || s.all === true) return;
+  const narrowing = [s.dataset_id, s.search === "" ? undefined : s.search, s.hash, s.date_from, s.date_to, s.tag];
+  if (narrowing.every((filter) => filter === undefined)) throw new SelectsEveryRecordingError();
+}
 
 export interface TagsAdded {
   /** Recordings the selection holds. */
@@ -108,6 +135,7 @@ const allWritable = (db: Queryable) => db`NOT EXISTS (SELECT 1 FROM sel WHERE NO
 
 /** Attaches the tag (key, value), created if new, to every recording of the selection that lacks it, in one transaction. */
 export async function tagRecordings(sql: Sql, s: RecordingSelection, tag: { key: string; value: string } & Provenance, maxSelected = MAX_SELECTED): Promise<TagsAdded> {
+  checkSelection(s);
   return inTransaction(sql, async (tx) => {
     const t = await getOrCreateTag(tx, tag);
     const { matched, changed } = await writeSelected(tx, s, tx`
@@ -120,6 +148,7 @@ export async function tagRecordings(sql: Sql, s: RecordingSelection, tag: { key:
 
 /** Takes the tag (key, value) off every recording of the selection that carries it, in one transaction; the tag itself stays. */
 export async function untagRecordings(sql: Sql, s: RecordingSelection, tag: { key: string; value: string }, maxSelected = MAX_SELECTED): Promise<TagsRemoved> {
+  checkSelection(s);
   return inTransaction(sql, async (tx) => {
     const { matched, changed } = await writeSelected(tx, s, tx`
       DELETE FROM recording_tags a

@@ -5,24 +5,20 @@
  */
 import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { MAX_RECORDING_IDS, MAX_SELECTED, tagRecordings, untagRecordings, type RecordingSelection } from "../../store/recording-tags.js";
+import { invalid } from "../../store/errors.js";
+import { MAX_RECORDING_IDS, MAX_SELECTED, SelectsEveryRecordingError, tagRecordings, untagRecordings, type RecordingSelection } from "../../store/recording-tags.js";
 import { errorBody, id, label, recordingFilters, withDatesInOrder, withTagFilter, withTagKeyForValue } from "../schemas.js";
-
-/** The filter fields that narrow a selection; `state` alone does not (every recording of a state). */
-const NARROWING = ["dataset_id", "search", "hash", "date_from", "date_to", "tag_key"] as const;
 
 /**
  * A selection by GET /v1/recordings' filters. Without one that narrows it, every recording would
  * be written: a body that lost its filter (a typo is refused as an unknown field; an empty object
- * is not) must not tag a whole database, so that takes `all: true`.
+ * is not) must not tag a whole database, so that takes `all: true` — the store's rule
+ * (store/recording-tags.ts checkSelection), said in the body's names by bodyTerms.
  */
 const filterSelection = withDatesInOrder(withTagKeyForValue(z.strictObject({
   ...recordingFilters,
   all: z.boolean().optional().describe("true: every recording of the state (default active) — needed when no filter narrows the selection"),
-}))).refine((f) => f.all === true || NARROWING.some((k) => f[k] !== undefined && f[k] !== ""), {
-  path: ["all"],
-  message: `a filter without ${NARROWING.join(", ")} selects every recording: give one, or all: true to mean every recording`,
-});
+})));
 
 const body = z.strictObject({
   key: label(255),
@@ -38,8 +34,15 @@ const body = z.strictObject({
 /** The body's selection as the store takes it. */
 function selection(b: z.infer<typeof body>): RecordingSelection {
   if (b.recording_ids !== undefined) return { recording_ids: [...new Set(b.recording_ids)] };
-  const { all: _, ...filter } = b.filter!;
-  return withTagFilter(filter);
+  return withTagFilter(b.filter!);
+}
+
+/** The store's refusal of a filter that narrows nothing (SelectsEveryRecordingError) in the body's names: field filter.all. */
+function bodyTerms(err: unknown): never {
+  if (err instanceof SelectsEveryRecordingError) {
+    throw invalid("filter.all", "a filter without dataset_id, search, hash, date_from, date_to, tag_key selects every recording: give one, or all: true to mean every recording");
+  }
+  throw err;
 }
 
 const SELECTION_DESCRIPTION =
@@ -63,7 +66,7 @@ export const recordingTagRoutes: FastifyPluginAsyncZod = async (app) => {
         400: errorBody, 404: errorBody, 409: errorBody,
       },
     },
-  }, async (request) => tagRecordings(sql, selection(request.body), { key: request.body.key, value: request.body.value, created_by: request.user?.id ?? null }));
+  }, async (request) => tagRecordings(sql, selection(request.body), { key: request.body.key, value: request.body.value, created_by: request.user?.id ?? null }).catch(bodyTerms));
 
   app.delete("/recordings/tags", {
     schema: {
@@ -77,5 +80,5 @@ export const recordingTagRoutes: FastifyPluginAsyncZod = async (app) => {
         400: errorBody, 404: errorBody, 409: errorBody,
       },
     },
-  }, async (request) => untagRecordings(sql, selection(request.body), request.body));
+  }, async (request) => untagRecordings(sql, selection(request.body), request.body).catch(bodyTerms));
 };

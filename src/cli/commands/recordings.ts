@@ -9,7 +9,7 @@
 import { STATES, type StateFilter } from "../../store/common.js";
 import type { Sql } from "../../store/db.js";
 import { isBlank, labelForm } from "../../store/labels.js";
-import { MAX_RECORDING_IDS, tagRecordings, untagRecordings, type RecordingSelection } from "../../store/recording-tags.js";
+import { checkSelection, MAX_RECORDING_IDS, SelectsEveryRecordingError, tagRecordings, untagRecordings, type RecordingSelection } from "../../store/recording-tags.js";
 import { listRecordings, RECORDING_SORTS, type Recording, type RecordingFilter, type RecordingQuery } from "../../store/recordings.js";
 import { LIST_LIMIT, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
@@ -58,7 +58,7 @@ GET /v1/recordings and combine; one transaction for the whole selection, as POST
 
 ${optionRows(OPTIONS)}`;
 
-/** The filters that narrow a selection (--state alone does not). */
+/** The filter flags but --state: those that narrow a selection (store/recording-tags.ts checkSelection). */
 const NARROWING = ["dataset", "search", "hash", "date-from", "date-to", "tag"] as const;
 
 /** The options of each action beside --json and --data (any other is refused, naming it). */
@@ -109,7 +109,7 @@ function filterOptions(options: Options): RecordingFilter & { state: StateFilter
   };
 }
 
-/** A tagging's selection: --ids alone, or filters that narrow it (else --all). */
+/** A tagging's selection: --ids alone, or filters that narrow it (else --all: the store's rule, checked before the database is opened). */
 function selectionOptions(options: Options): RecordingSelection {
   const filters = [...NARROWING, "state", "all"].filter((k) => options[k] !== undefined);
   if (options.ids !== undefined) {
@@ -118,12 +118,16 @@ function selectionOptions(options: Options): RecordingSelection {
     if (!ids.length || ids.length > MAX_RECORDING_IDS) throw new UsageError(`--ids: must name 1 to ${MAX_RECORDING_IDS} recordings, got ${ids.length}`);
     return { recording_ids: ids };
   }
-  if (!options.all && !NARROWING.some((k) => options[k] !== undefined)) {
-    throw new UsageError(`give the recordings: ${NARROWING.map((f) => `--${f}`).join(", ")} or --ids — or --all to mean every recording`);
-  }
   // An empty --search holds every path: it would select every recording without --all.
   if (options.search === "" || options.search === true) throw new UsageError("--search: must not be empty (--all means every recording)");
-  return filterOptions(options);
+  const selection: RecordingSelection = { ...filterOptions(options), all: options.all === true };
+  try {
+    checkSelection(selection);
+  } catch (err) {
+    if (err instanceof SelectsEveryRecordingError) throw new UsageError(`give the recordings: ${NARROWING.map((f) => `--${f}`).join(", ")} or --ids — or --all to mean every recording`);
+    throw err;
+  }
+  return selection;
 }
 
 /** What `list` lists (its filters, state and order), and how many at most (undefined: every one). */
