@@ -36,6 +36,7 @@ import { FIXTURES, freshDatabase, tempDir, type TestDatabase } from "./store-hel
 import { bytesToF32, firstDifference, pngText } from "./golden.js";
 import { command as spectrogramCommand } from "../src/cli/commands/spectrogram.js";
 import { FAULT_WORKER_URL, faultTask } from "./fault-tasks.js";
+import { WASM32_MEMORY_MAX } from "../src/engine/wasm.js";
 
 const FILE = "whombat_tests_bats.wav"; // 44.1 kHz stereo, 22.5 s
 let t: TestDatabase;
@@ -768,6 +769,38 @@ describe("the request time limit (SPEC §10)", () => {
       await holding;
     }
     expect((await server.inject({ url: `/v1/recordings/${id}/tiles/0/1.png` })).statusCode).toBe(200);
+  });
+});
+
+describe("a worker's DSP core without room (CoreMemoryError)", () => {
+  it("is a 503 with Retry-After saying so, the worker letting go of what it kept: asked again, the same thread answers — it was a 500, and the thread retired", async () => {
+    // One thread of the fault worker that keeps its core however large it grows (no retirement
+    // for size), so that `grow` can take the core to wasm32's limit: the room left is then what
+    // the allocator holds free inside it, as a core full of kept plans and filters has.
+    const full = new TileService({ threads: 1, workerFile: FAULT_WORKER_URL, coreMemoryLimit: Infinity });
+    const server = await buildApp({ database: t.db, audioRoots: await resolveRoots([FIXTURES]), tiles: full });
+    onTestFinished(async () => {
+      await server.close();
+      await full.close();
+    });
+    const thread = () => full.pool.run<number>(faultTask({ kind: "grow", bytes: 0 }));
+    const coreBytes = () => full.pool.run<number>(faultTask({ kind: "filters", rates: [] }));
+    // A window of 2^19 − 1 samples, a prime: its STFT plan (tables of a longer power-of-two FFT) is the
+    // largest thing the worker keeps. No normalization: no stats pass, the tile task alone.
+    const tile = (window: string) => server.inject({ url: `/v1/recordings/${id}/tiles/0/0.f32?window_size=${(524287.5 / 44100).toFixed(9)}&window=${window}&normalize=false&width=128&height=64` });
+    const kept = await tile("hann");
+    expect(kept.statusCode, kept.body.slice(0, 300)).toBe(200);
+    const worker = await thread();
+    await full.pool.run(faultTask({ kind: "grow", bytes: WASM32_MEMORY_MAX - (await coreBytes()) }));
+    expect(await coreBytes()).toBe(WASM32_MEMORY_MAX);
+    // Another window of that length: another plan, which the room the kept one leaves cannot hold.
+    const refused = await tile("hamming");
+    expect([refused.statusCode, refused.headers["retry-after"], refused.json().message]).toEqual([503, "1",
+      "the worker's DSP core had no room for this computation, its memory held by the recordings and filters it kept for other requests; it has let them go: retry shortly"]);
+    // The thread stayed, and has the room now.
+    const again = await tile("hamming");
+    expect(again.statusCode, again.body.slice(0, 300)).toBe(200);
+    expect(await thread()).toBe(worker);
   });
 });
 

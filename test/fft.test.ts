@@ -255,6 +255,10 @@ describe("RealFFT buffers and plans", () => {
     }
     const n = 1 << 20;
     expect(() => new RealFFT(n)).toThrow(CoreMemoryError); // a RangeError
+    // The core could not grow (memoryFull: freeing what it holds makes room); a block over the
+    // allocator's largest is no such case (no core gives it).
+    expect(() => new RealFFT(n)).toThrow(expect.objectContaining({ memoryFull: true }));
+    expect(() => core.alloc(2 ** 30 + 16)).toThrow(expect.objectContaining({ memoryFull: false }));
     expect(() => new RealFFT(n)).toThrow(/^RealFFT\(1048576\), a plan of tables and 8388616 bytes of buffers: out of WebAssembly memory: .* at most 4096 MB\) — dispose\(\)/);
     const signal = lcgInput(48000, 3);
     expect(() => spectrogram(signal, 48000, { window_size: 0.5, pcen: false })).toThrow(/^out of WebAssembly memory: .*STFT plan for n=24000/);

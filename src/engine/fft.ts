@@ -57,7 +57,7 @@ function createPlan(n: number): SharedPlan {
     if (input !== 0) core.free(input);
     if (handle !== 0) core.fftDestroy(handle);
     if (err instanceof CoreMemoryError) {
-      throw new CoreMemoryError(`RealFFT(${n}), a plan of tables and ${n * 4 + bins * 8} bytes of buffers: ${err.message}`);
+      throw new CoreMemoryError(`RealFFT(${n}), a plan of tables and ${n * 4 + bins * 8} bytes of buffers: ${err.message}`, err.memoryFull);
     }
     throw err;
   }

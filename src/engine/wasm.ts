@@ -30,23 +30,32 @@ export const WASM32_MEMORY_MAX = 2 ** 32;
  */
 export class CoreMemoryError extends RangeError {
   override name = "CoreMemoryError";
+
+  /**
+   * @param memoryFull the core's memory could not grow (at wasm32's limit, or the host refused the
+   *   pages): what the core holds is in the way, and freeing it makes room. False: a block over the
+   *   allocator's largest, which no core gives.
+   */
+  constructor(message: string, readonly memoryFull = false) {
+    super(message);
+  }
 }
 
 /** The allocator's largest block (TLSF's BLOCK_MAXSIZE on wasm32): a larger one is refused outright. */
 const CORE_MAX_BLOCK = 2 ** 30;
 
 /**
- * What to tell of an allocation of `what` that failed with `err`, or null when `err` is no allocation failure. The allocator
+ * The CoreMemoryError of an allocation of `what` that failed with `err`, or null when `err` is no allocation failure. The allocator
  * (TLSF, assembly/memory.ts) traps with a bare `unreachable` when `memory.grow` fails — every other
  * failure in the core calls `abort` first, which throws an Error with a message — and refuses a
  * block over its maximum through `abort` with "Allocation too large".
  */
-function allocationFailure(err: unknown, what: string, memory: WebAssembly.Memory): string | null {
+function allocationFailure(err: unknown, what: string, memory: WebAssembly.Memory): CoreMemoryError | null {
   const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
   if (err instanceof WebAssembly.RuntimeError && err.message === "unreachable") {
-    return `out of WebAssembly memory: ${what} did not fit (the DSP core's memory holds ${mb(memory.buffer.byteLength)} MB, at most ${mb(WASM32_MEMORY_MAX)} MB) — dispose() plans (RealFFT) no longer needed`;
+    return new CoreMemoryError(`out of WebAssembly memory: ${what} did not fit (the DSP core's memory holds ${mb(memory.buffer.byteLength)} MB, at most ${mb(WASM32_MEMORY_MAX)} MB) — dispose() plans (RealFFT) no longer needed`, true);
   }
-  if (err instanceof Error && err.message.startsWith("Allocation too large")) return `${what} is over the DSP core's largest block, ${mb(CORE_MAX_BLOCK)} MB: ask for less at once`;
+  if (err instanceof Error && err.message.startsWith("Allocation too large")) return new CoreMemoryError(`${what} is over the DSP core's largest block, ${mb(CORE_MAX_BLOCK)} MB: ask for less at once`);
   return null;
 }
 
@@ -61,9 +70,7 @@ function reportingOutOfMemory(instance: Core): Core {
     try {
       return create(...args);
     } catch (err) {
-      const failure = allocationFailure(err, what(...args), instance.memory);
-      if (failure === null) throw err;
-      throw new CoreMemoryError(failure);
+      throw allocationFailure(err, what(...args), instance.memory) ?? err;
     }
   };
   const wrapped: Pick<Core, "alloc" | "fftCreate" | "stftCreate" | "featurePlanCreate"> = {

@@ -4,8 +4,10 @@
  * overflow), or the parameters cannot be applied to it where only the engine finds out
  * (ParamsError: a hop of 0 samples, a band filter that cannot be computed, PCEN values beyond
  * float32), or the file changed while it was read (FileChangedError: the values may mix two
- * contents). A worker returns it rather than throwing: an error's class does not survive the
- * thread boundary, and the HTTP layer answers these (422; 400 naming the field) differently from
+ * contents) — or, not the input's but no bug either, the thread's DSP core had no room left for it
+ * (CoreMemoryError with memoryFull: the worker has let go of what it kept, worker.ts compute). A
+ * worker returns it rather than throwing: an error's class does not survive the
+ * thread boundary, and the HTTP layer answers these (422; 400 naming the field; 503) differently from
  * a failure of the server (500). (A features task reports its input failures in its own result,
  * `FeaturesTaskResult.failure`: a job records them per target instead of retrying.)
  */
@@ -13,9 +15,10 @@ import { FileChangedError } from "../audio/source.js";
 import { AudioFormatError } from "../audio/types.js";
 import { SampleValuesError } from "../engine/analysis.js";
 import { ParamsError } from "../engine/params.js";
+import { CoreMemoryError } from "../engine/wasm.js";
 
 export interface TaskFailure {
-  taskFailure: "audio" | "sample-values" | "params" | "changed";
+  taskFailure: "audio" | "sample-values" | "params" | "changed" | "core-memory";
   message: string;
   /** The fields a ParamsError names. */
   issues?: ParamsError["issues"];
@@ -51,6 +54,7 @@ export function toTaskFailure(err: unknown): TaskFailure | null {
   if (err instanceof AudioFormatError) return { taskFailure: "audio", message: err.message };
   if (err instanceof ParamsError) return { taskFailure: "params", message: err.message, issues: err.issues };
   if (err instanceof FileChangedError) return { taskFailure: "changed", message: err.message };
+  if (err instanceof CoreMemoryError && err.memoryFull) return { taskFailure: "core-memory", message: err.message };
   return null;
 }
 
@@ -61,5 +65,6 @@ export function fromTaskFailure(result: unknown): Error | null {
   if (failure.taskFailure === "sample-values") return new SampleValuesError(failure.message);
   if (failure.taskFailure === "params") return new ParamsError(failure.issues ?? []);
   if (failure.taskFailure === "changed") return new FileChangedError(failure.message);
+  if (failure.taskFailure === "core-memory") return new CoreMemoryError(failure.message, true);
   return new AudioFormatError(failure.message);
 }

@@ -13,6 +13,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { FileChangedError } from "../../audio/source.js";
 import { AudioFormatError } from "../../audio/types.js";
 import { SampleValuesError } from "../../engine/analysis.js";
+import { CoreMemoryError } from "../../engine/wasm.js";
 import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parseParams, type Params } from "../../engine/params.js";
 import { encodedBytesBound, TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
 import { bandOptionsSchema, MAX_ZOOM, tileOptionsSchema, TileRangeError } from "../../tiles/grid.js";
@@ -80,7 +81,7 @@ const spectrogramNotModified = notModifiedResponse({ ...ETAG_HEADER, ...CACHE_CO
 const spectrogramErrors = {
   400: errorBody.describe("Bad Request: a field is invalid (`fields` names each), or the request is over a limit (SPEC §10) and the message says which: pixels per tile or image, frames per image, tiles per stream, samples a pass or a tile transforms, or the request time limit — a computation that ran 60 s on a worker without finishing (in a stream, after the 200, that tile's part says so)"),
   403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody,
-  503: errorWithHeaders("Service Unavailable, with Retry-After: every worker is busy (the queue is full, the client's own share of it is, or no worker was free within 60 s), answers still being sent to slower clients hold the server's limit of such bytes, the recording's statistics are being computed or their pass is queued behind others for a pass slot (the message says which, with the place and the progress of the pass ahead; Retry-After, 10–60 s, follows that pass's time to go), the database is unavailable, or no answer came within the deadline", RETRY_AFTER_HEADER),
+  503: errorWithHeaders("Service Unavailable, with Retry-After: every worker is busy (the queue is full, the client's own share of it is, or no worker was free within 60 s), answers still being sent to slower clients hold the server's limit of such bytes, the recording's statistics are being computed or their pass is queued behind others for a pass slot (the message says which, with the place and the progress of the pass ahead; Retry-After, 10–60 s, follows that pass's time to go), the database is unavailable, a worker's DSP core had no room for the computation (its memory held by the recordings and filters it kept for other requests, which it then let go), or no answer came within the deadline", RETRY_AFTER_HEADER),
 };
 const format = oneOf(TILE_FORMATS);
 
@@ -105,6 +106,9 @@ function cacheControl(request: FastifyRequest, askedRevision: string | undefined
   const scope = request.headers.authorization === undefined ? "public" : "private";
   return askedRevision === currentRevision ? `${scope}, max-age=31536000, immutable` : `${scope}, no-cache`;
 }
+
+/** A 503's words when a worker's DSP core had no room for the computation (CoreMemoryError with memoryFull). */
+const CORE_FULL = "the worker's DSP core had no room for this computation, its memory held by the recordings and filters it kept for other requests; it has let them go: retry shortly";
 
 /** What a client refused a tile or image for its size (UnsentBytesFullError) can ask for instead. */
 const SMALLER_SPECTROGRAM = "ask for a smaller answer (png, fewer rows with height, fmin or fmax, a narrower tile or interval)";
@@ -178,6 +182,9 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   app.setErrorHandler((err, request, reply) => {
     if (err instanceof ParamsError) return sendError(reply, 400, `invalid query: ${err.message}`, err.issues);
     if (err instanceof TileRangeError) return sendError(reply, 400, err.message, [{ field: err.field, message: err.message.slice(err.field.length + 2) }]);
+    // Before RangeError, which it is: the worker's core was full of what it keeps for other
+    // requests, and has let it go (tiles/worker.ts compute) — this request, asked again, finds the room.
+    if (err instanceof CoreMemoryError && err.memoryFull) return sendError(reply.header("Retry-After", "1"), 503, CORE_FULL);
     if (err instanceof RangeError) return sendError(reply, 400, err.message);
     if (err instanceof PoolBusyError) return sendError(reply.header("Retry-After", "1"), 503, `${err.message}; retry shortly`);
     // Its run alone counts (a task still waiting for a worker is a PoolBusyError): asked again, it would fail again.
@@ -277,7 +284,9 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
           tile = await pending.get(i)!;
         } catch (err) {
           // A file changed while the tile read it: the words of the single tile's 409, which name the recording and what to do.
-          const error = err instanceof FileChangedError ? fileChangedWhileRead(request.params.id, err).message : withoutAudioRoots((err as Error).message, app.audioRoots);
+          const error = err instanceof FileChangedError ? fileChangedWhileRead(request.params.id, err).message
+            : err instanceof CoreMemoryError && err.memoryFull ? CORE_FULL
+            : withoutAudioRoots((err as Error).message, app.audioRoots);
           if (!left.aborted) body.write(`--${boundary}\r\nContent-Type: application/json\r\nX-Tile: ${z}/${x0 + i}\r\n\r\n${JSON.stringify({ error })}\r\n`);
           break;
         } finally {
