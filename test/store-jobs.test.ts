@@ -14,7 +14,7 @@ import type { PgBoss } from "pg-boss";
 import { fileMd5 } from "../src/audio/index.js";
 import { SCALAR_FEATURES, featuresOfFile } from "../src/features/features.js";
 import { ITEM_EXPIRE_S, ITEM_QUEUE, ITEM_RETRY_LIMIT, abortExtractJob, openQueue, retryExtractJob, submitExtractJob } from "../src/jobs/queue.js";
-import { MAX_ITEM_DELIVERIES, startWorker, type ExtractWorker } from "../src/jobs/worker.js";
+import { startWorker, type ExtractWorker } from "../src/jobs/worker.js";
 import { CLEANUP_GRACE_SECONDS, listArtifacts, cleanupExpired, readFileContents } from "../src/store/artifacts.js";
 import { createClip, deleteClip, updateClip } from "../src/store/clips.js";
 import { STATES, setState, type State } from "../src/store/common.js";
@@ -128,8 +128,8 @@ async function deliveries(jobId: string): Promise<[string, string, number][]> {
 }
 
 /** An in-process worker on a pool of its own (a CrashingPool), playing a worker on `host` (default this machine's); `stop()` closes both. */
-async function testWorker(options: { host?: string; log?: (message: string) => void; pollingIntervalSeconds?: number } = {}): Promise<ExtractWorker> {
-  const pool = new CrashingPool({ threads: 1 });
+async function testWorker(options: { host?: string; log?: (message: string) => void; pollingIntervalSeconds?: number; threads?: number } = {}): Promise<ExtractWorker> {
+  const pool = new CrashingPool({ threads: options.threads ?? 1 });
   const worker = await startWorker({ sql: t.db.sql, pool, pollingIntervalSeconds: 0.5, ...options });
   return { stop: () => worker.stop().finally(() => pool.close()) };
 }
@@ -794,12 +794,13 @@ describe("extract_features jobs", () => {
     expect(item.seconds).toBeCloseTo(0.25, 9);
   }, 60_000);
 
-  it("a worker holds two batches, and writes the outcomes of items that finish together in one transaction, two jobs' values of one recording among them", async () => {
+  it("a worker writes the outcomes of items that finish together in one transaction, two jobs' values of one recording among them", async () => {
     const ds = await toneDataset(["first.wav", "second.wav"], 1);
     const first = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["first.wav"], ds.recordings["second.wav"]] }, features: ["rms_dbfs", "log_mel"] }, created_by: null });
     const again = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["first.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
-    // The three items' outcomes are held until all three are computed — more than one batch of a
-    // one-thread worker (2 items) — then given at once.
+    // The three items' outcomes are held until all three are computed — on three threads: an item
+    // computes only on a thread of its own (computingPlaces) — then given at once. (That a worker
+    // holds two batches: the stopping worker's test.)
     let computed = 0;
     let releaseAll!: () => void;
     const released = new Promise<void>((resolve) => (releaseAll = resolve));
@@ -808,7 +809,7 @@ describe("extract_features jobs", () => {
       return released;
     };
     try {
-      await withWorker(() => Promise.all([first, again].map((j) => waitForJob(t.db.sql, j.id, (done) => done.status === "completed", 20_000))));
+      await withWorker(() => Promise.all([first, again].map((j) => waitForJob(t.db.sql, j.id, (done) => done.status === "completed", 20_000))), { threads: 3 });
     } finally {
       afterRun = undefined;
     }
@@ -825,6 +826,57 @@ describe("extract_features jobs", () => {
     expect(rms.rows).toBe(1);
     expect(rms.value).toBe((await featuresOfFile(join(ds.dir, "first.wav"), {})).rms_dbfs);
     expect(await featureValue("recording_features", ds.recordings["second.wav"], "rms_dbfs", first.run_id!)).toBe((await featuresOfFile(join(ds.dir, "second.wav"), {})).rms_dbfs);
+  }, 60_000);
+
+  it("a stopping worker finishes only the item it is computing: the items it holds but has not begun go back to the queue at once, no delivery counted, and another worker computes them", async () => {
+    const files = ["held-1.wav", "held-2.wav", "held-3.wav", "held-4.wav"];
+    const ds = await toneDataset(files, 1);
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: files.map((f) => ds.recordings[f]) }, features: ["rms_dbfs"] }, created_by: null });
+    // Whichever item the one-thread worker begins first is held there until the stop is under way.
+    let begun: string | undefined;
+    let releaseGate!: () => void;
+    const gate = new Promise<void>((resolve) => (releaseGate = resolve));
+    for (const file of files) beforeRun.set(file, async () => {
+      begun ??= file;
+      await gate;
+    });
+    const attempts = async () => (await t.db.sql<{ attempts: number }[]>`SELECT attempts FROM job_items WHERE job_id = ${job.id} ORDER BY item`).map((i) => i.attempts);
+    const until = async (what: string, done: () => Promise<boolean>) => {
+      for (const end = Date.now() + 10_000; !(await done());) {
+        if (Date.now() > end) throw new Error(`not within 10 s: ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const a = await testWorker({ host: "host-a" });
+    let stopped: Promise<number> | undefined;
+    try {
+      // Two batches of two in hand (BATCHES_IN_HAND, 2 items per thread), one item begun.
+      await until("four items claimed, one begun", async () => begun !== undefined && (await attempts()).every((n) => n === 1));
+      stopped = a.stop();
+      // The three not begun are back in the queue — new messages — their claims taken back, while the begun one is still held.
+      await until("three items given back", async () => (await attempts()).filter((n) => n === 0).length === 3);
+      const [{ queued }] = await t.db.sql`SELECT count(*)::int AS queued FROM pgboss.job WHERE data->>'job_id' = ${job.id} AND state = 'created'`;
+      expect(queued).toBe(3);
+    } finally {
+      releaseGate();
+      await (stopped ?? a.stop());
+      beforeRun.clear();
+    }
+    // The stopped worker computed the begun item only.
+    const settledBy = async () => t.db.sql<{ path: string; status: string; attempts: number; host: string | null }[]>`
+      SELECT target->>'recording_path' AS path, status, attempts, host FROM job_items WHERE job_id = ${job.id} ORDER BY item`;
+    expect(await settledBy()).toEqual(files.map((path) => (path === begun
+      ? { path, status: "done", attempts: 1, host: "host-a" }
+      : { path, status: "pending", attempts: 0, host: null })));
+    const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"), { host: "host-b" });
+    expect(done).toMatchObject({ result: "success", progress_done: 4 });
+    // Each item delivered once to the worker that computed it, its values stored once.
+    expect(await settledBy()).toEqual(files.map((path) => ({ path, status: "done", attempts: 1, host: path === begun ? "host-a" : "host-b" })));
+    const [{ rows }] = await t.db.sql`
+      SELECT count(*)::int AS rows FROM recording_features v JOIN feature_names f ON f.id = v.feature_name_id
+      WHERE v.recording_id = ANY(${files.map((f) => ds.recordings[f])}::uuid[]) AND f.name = 'rms_dbfs' AND v.run_id = ${job.run_id}`;
+    expect(rows).toBe(4);
+    for (const file of files) expect(await featureValue("recording_features", ds.recordings[file], "rms_dbfs", job.run_id!)).toBe((await featuresOfFile(join(ds.dir, file), {})).rms_dbfs);
   }, 60_000);
 
   it("an item whose file was replaced, rewritten, removed or swapped for a symlink out of its dataset directory since registration fails at once, saying why", async () => {
@@ -913,8 +965,8 @@ describe("extract_features jobs", () => {
     const leaveB = await workerElsewhere("host-b");
     const a = await testWorker({ host: "host-a" });
     try {
-      // host-a found it missing and put it back, for host-b: pending, not failed.
-      expect(await waitForItem(job.id, 0, (row) => row.missing_on.length > 0)).toEqual({ status: "pending", attempts: 1, missing_on: ["host-a"] });
+      // host-a found it missing and put it back, for host-b: pending, not failed, its delivery taken back.
+      expect(await waitForItem(job.id, 0, (row) => row.missing_on.length > 0)).toEqual({ status: "pending", attempts: 0, missing_on: ["host-a"] });
     } finally {
       await a.stop();
       await leaveB();
@@ -923,7 +975,7 @@ describe("extract_features jobs", () => {
     const done = await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"), { host: "host-b" });
     expect(done).toMatchObject({ result: "success", progress_done: 1 });
     const [item] = await t.db.sql`SELECT status, attempts, missing_on, host, pid, error FROM job_items WHERE job_id = ${job.id}`;
-    expect(item).toEqual({ status: "done", attempts: 2, missing_on: ["host-a"], host: "host-b", pid: process.pid, error: null });
+    expect(item).toEqual({ status: "done", attempts: 1, missing_on: ["host-a"], host: "host-b", pid: process.pid, error: null });
     // Put back as a new message: pg-boss's retries stay for crashes. (And given back as another
     // when host-a's other fetcher took it during host-a's pause — woken by the first, on PostgreSQL.)
     const messages = await deliveries(job.id);
@@ -948,24 +1000,32 @@ describe("extract_features jobs", () => {
     // Whichever took it first, the other found it missing too.
     const [first, second] = item.missing_on;
     expect([first, second].sort()).toEqual(["host-a", "host-b"]);
-    expect(item).toEqual({ status: "failed", attempts: 2, missing_on: [first, second], host: second, error: `recording nowhere.wav: file nowhere.wav does not exist in the dataset's audio_dir on hosts ${first}, ${second}` });
+    // The first host's take counted no delivery.
+    expect(item).toEqual({ status: "failed", attempts: 1, missing_on: [first, second], host: second, error: `recording nowhere.wav: file nowhere.wav does not exist in the dataset's audio_dir on hosts ${first}, ${second}` });
     expect(done).toMatchObject({ result: "failure", message: `1 of 1 items failed; first: ${item.error}` });
   }, 60_000);
 
-  it(`an item whose file no worker could read fails after ${MAX_ITEM_DELIVERIES} deliveries, although a worker on another host is running`, async () => {
-    const ds = await toneDataset(["never.wav"], 1);
-    await rm(join(ds.dir, "never.wav"));
-    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["never.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
-    // As if host-a had found it missing, and put it back, 9 times already.
-    await t.db.sql`UPDATE job_items SET attempts = ${MAX_ITEM_DELIVERIES - 1}, missing_on = '{host-a}' WHERE job_id = ${job.id}`;
+  it("a host that cannot read an item's file uses up none of its deliveries, however often it takes it: the item waits for the host that can", async () => {
+    const ds = await toneDataset(["later.wav"], 1);
+    const file = join(ds.dir, "later.wav");
+    await rename(file, `${file}.away`); // not there for host-a
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["later.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    // As if it had been delivered 30 times (a bound of 10 deliveries failed it here, host-b running).
+    await t.db.sql`UPDATE job_items SET attempts = 30, missing_on = '{host-a}' WHERE job_id = ${job.id}`;
     const leaveB = await workerElsewhere("host-b");
+    const a = await testWorker({ host: "host-a" });
     try {
-      await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"), { host: "host-a" });
+      // host-a took it (a message of its own, completed) and put it back (a new message), its delivery taken back.
+      await expect.poll(async () => (await deliveries(job.id)).filter(([, state]) => state === "completed").length, { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(1);
+      expect(await waitForItem(job.id, 0, () => true)).toEqual({ status: "pending", attempts: 30, missing_on: ["host-a"] });
     } finally {
+      await a.stop();
       await leaveB();
     }
-    const [item] = await t.db.sql`SELECT status, attempts, error FROM job_items WHERE job_id = ${job.id}`;
-    expect(item).toEqual({ status: "failed", attempts: MAX_ITEM_DELIVERIES, error: `recording never.wav: file never.wav does not exist in the dataset's audio_dir on host host-a, ${MAX_ITEM_DELIVERIES} times: no worker on another host took it` });
+    await rename(`${file}.away`, file); // there for host-b
+    expect(await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"), { host: "host-b" })).toMatchObject({ result: "success", progress_done: 1 });
+    const [item] = await t.db.sql`SELECT status, attempts, host, error FROM job_items WHERE job_id = ${job.id}`;
+    expect(item).toEqual({ status: "done", attempts: 31, host: "host-b", error: null });
   }, 60_000);
 
   it("a worker whose machine lacks a dataset's audio directory says so once in its log, naming it; alone, it fails the items at once", async () => {

@@ -33,8 +33,8 @@
  * Workers on several machines (SPEC §6, §7): a file this machine cannot find or read — or its
  * dataset's audio_dir missing here — is a fact about the machine (a share not mounted), not
  * about the file, so the item is left for a worker on another host (leaveForAnotherHost), and
- * fails only once workers on two hosts could not read it, when no worker on another host is
- * running (one machine: at once), or after MAX_ITEM_DELIVERIES. Every worker registers in
+ * fails only once workers on two hosts could not read it, or when no worker on another host is
+ * running (one machine: at once); such a take counts no delivery. Every worker registers in
  * `job_workers` while it runs, and every item settled records the host and pid of its worker.
  */
 import { randomUUID } from "node:crypto";
@@ -61,7 +61,7 @@ import { TilePool } from "../tiles/pool.js";
 import { CLIP_BAND, DEAD_ITEM_QUEUE, ITEM_QUEUE, ITEM_RETRY_LIMIT, bossDatabase, extractFeaturesData, jobFeatures, openQueue, targetBand, type ExtractFeaturesData, type ItemMessage } from "./queue.js";
 import type { FeaturesTaskResult } from "../features/task.js";
 import { endedItems, storeJobResults, type EndedItem, type StoredValues } from "./results.js";
-import { onItemsQueued } from "./wakeup.js";
+import { announceItemsQueued, onItemsQueued } from "./wakeup.js";
 
 export interface WorkerOptions {
   sql: Sql;
@@ -90,7 +90,8 @@ export interface WorkerOptions {
 
 export interface ExtractWorker {
   /**
-   * Stops taking items, finishes the ones in hand, releases the pool and the queue — giving up on
+   * Stops taking items, finishes the ones being computed — the items in hand not yet begun go
+   * back to the queue at once, their deliveries uncounted (handBack) —, releases the pool and the queue — giving up on
    * the queue's statements a database that does not answer holds (STOP_WITHOUT_DATABASE_MS), and
    * on the items in hand once the database is found gone (databaseGone): their computations are
    * cancelled and the log names them. Resolves to the number of items in hand whose outcome it
@@ -130,11 +131,6 @@ const BATCHES_IN_HAND = 2;
 const WORKER_BEAT_S = 5;
 /** A `job_workers` row not refreshed for this many seconds is a worker that died. */
 const WORKER_LAPSE_S = 30;
-/**
- * Deliveries after which an item whose file no worker could read fails, whoever else is running:
- * a bound on an item passed between a machine that lacks its file and others that never take it.
- */
-export const MAX_ITEM_DELIVERIES = 10;
 /**
  * Milliseconds a worker that has just left an item for another host waits before taking more.
  * A badly mounted machine finds files missing in an instant: without the pause it would take
@@ -181,6 +177,7 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
   const abandon = new AbortController();
   const ctx: ItemContext = {
     sql, pool, boss, by, log, missingDirs: new Set(), settle: settler({ sql, by }), pauseTaking: () => (pausedUntil = Date.now() + RELEASE_PAUSE_MS), abandoned: abandon.signal,
+    computingPlace: computingPlaces(pool.threads, stopping.signal),
   };
   // The items of a stop whose outcome did not reach the database — given up, or its write refused
   // (`refused`: the first such error) — by "job_id item": their names (itemName).
@@ -205,10 +202,10 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
   };
   const jobOf = runningJobs(sql);
   const takeBatch = async (jobs: JobWithMetadata<ItemMessage>[]): Promise<JobResult[]> => {
-    if (Date.now() < pausedUntil) {
+    if (Date.now() < pausedUntil || stopping.signal.aborted) {
       // Fetched by this worker's other fetcher — woken, as every worker is, by the item left for
-      // another host going back to the queue: given back, as new messages that count no
-      // delivery, for the other hosts' workers.
+      // another host going back to the queue — or by a fetch that landed once the worker was
+      // stopping: given back, as new messages that count no delivery, for the other workers.
       await unlessAbandoned(boss.insert(ITEM_QUEUE, jobs.map((j) => ({ data: j.data, priority: j.priority }))), ctx.abandoned);
       await pause();
       return jobs.map((j) => ({ id: j.id, status: "completed" }));
@@ -366,6 +363,11 @@ interface ItemContext {
   pauseTaking: () => void;
   /** Fires when a stopping worker finds its database gone: the items in hand are given up, their computations cancelled. */
   abandoned: AbortSignal;
+  /**
+   * A place on one of the pool's threads for an item's computation (computingPlaces), resolving
+   * to its release; null once the worker is stopping: the item is given back (handBack).
+   */
+  computingPlace: () => Promise<(() => void) | null>;
 }
 
 /**
@@ -407,7 +409,10 @@ async function processItem(ctx: ItemContext, msg: ItemMessage, item: { claimed: 
       await ctx.settle({ job, item: msg.item, target, features, outcome: { error } });
       return;
     }
-    let outcome = await computeItem(ctx, msg, readable, data, delivery);
+    // Computed once it has a thread (computingPlaces): a worker stopping before then gives it back.
+    const release = await ctx.computingPlace();
+    if (!release) return handBack(ctx, job, msg);
+    let outcome = await computeItem(ctx, msg, readable, data, delivery).finally(release);
     if (outcome === null) return; // skipped by an abort while computed
     if ("changed" in outcome) {
       // Written while it was read (in place: another take copied over it, a sync tool): values of
@@ -423,6 +428,46 @@ async function processItem(ctx: ItemContext, msg: ItemMessage, item: { claimed: 
     };
     if ((await ctx.settle({ job, item: msg.item, target: readable.target, features, outcome, computedFrom: ifChanged })) === "settled") return;
   }
+}
+
+/**
+ * The worker's places on its pool's `count` threads: an item computes once it holds one, and
+ * waits its turn for one otherwise — so that a stop tells the items being computed, which it
+ * finishes, from those only in hand, which it gives back (handBack). Without them every item in
+ * hand (2 per thread per batch, BATCHES_IN_HAND batches) waited in the pool's own queue, and a
+ * stop computed them all: `worker -j 1` given SIGTERM 4 s into an item of 13 s exited 58 s later,
+ * having computed 4 items, 3 of them not begun when it was told to stop. Resolves to the place's
+ * release, or null once `stopping` fires (then or while waiting).
+ */
+function computingPlaces(count: number, stopping: AbortSignal): () => Promise<(() => void) | null> {
+  let free = count;
+  const waiting: ((release: (() => void) | null) => void)[] = [];
+  const place = () => {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = waiting.shift();
+      if (next) next(place());
+      else free++;
+    };
+  };
+  stopping.addEventListener("abort", () => waiting.splice(0).forEach((wait) => wait(null)), { once: true });
+  return () => {
+    if (stopping.aborted) return Promise.resolve(null);
+    if (free === 0) return new Promise((resolve) => waiting.push(resolve));
+    free--;
+    return Promise.resolve(place());
+  };
+}
+
+/**
+ * An item a stopping worker holds but has not begun computing (computingPlaces): back in the
+ * queue at once, no delivery counted (putBack), for another worker to take now rather than once
+ * this one's running items end.
+ */
+async function handBack(ctx: ItemContext, job: Job, msg: ItemMessage): Promise<void> {
+  if (await ctx.sql.begin((tx) => putBack(tx, ctx.boss, job, msg))) announceItemsQueued(); // this process's other workers (a NOTIFY reaches the others')
 }
 
 /**
@@ -637,10 +682,13 @@ async function unreadableHere(ctx: ItemContext, loc: RecordingLocation): Promise
 
 /**
  * An item whose file this worker's machine cannot read (`problem`, from unreadableHere): the
- * host is added to the item's `missing_on`, and the item goes back to the queue — as a new
- * message, so that pg-boss's retries stay for crashes — for a worker on another host, if one is
- * running that has not tried it and the item has had fewer than MAX_ITEM_DELIVERIES; null then.
- * Otherwise the failure to record, naming the hosts.
+ * host is added to the item's `missing_on`, and the item goes back to the queue (putBack: no
+ * delivery counted) for a worker on another host, if one is running that has not tried it; null
+ * then. Otherwise the failure to record, naming the hosts. A host's takes of an item it cannot read
+ * count no delivery: this host takes it again every few seconds while the others are busy (every
+ * RELEASE_PAUSE_MS, its batch at a time, through the whole queue), and a bound of 10 deliveries had
+ * items of a long queue fail while a host that could read them was running — 9 deliveries used up
+ * before it got to one. The item waits for that host as long as one is running.
  */
 async function leaveForAnotherHost(ctx: ItemContext, job: Job, msg: ItemMessage, problem: string): Promise<string | null> {
   const { host } = ctx.by;
@@ -654,11 +702,21 @@ async function leaveForAnotherHost(ctx: ItemContext, job: Job, msg: ItemMessage,
       SELECT count(DISTINCT host)::int AS others FROM job_workers
       WHERE seen_at > now() - make_interval(secs => ${WORKER_LAPSE_S}) AND host <> ALL(${row.missing_on}::text[])`;
     if (others === 0) return `${problem} on host ${host}, and no worker on another host is running to try it`;
-    if (row.attempts >= MAX_ITEM_DELIVERIES) return `${problem} on host ${host}, ${row.attempts} times: no worker on another host took it`;
     ctx.pauseTaking();
-    await ctx.boss.insert(ITEM_QUEUE, [{ data: msg, priority: job.priority }], { db: bossDatabase(tx) });
+    await putBack(tx, ctx.boss, job, msg);
     return null;
   });
+}
+
+/**
+ * Puts an item this worker claimed back in the queue, if it is still pending — as a new message, so
+ * that pg-boss's retries stay for crashes — with the delivery its claim counted (claimItems) taken
+ * back. Whether it was (not: settled meanwhile).
+ */
+async function putBack(tx: Queryable, boss: PgBoss, job: Job, msg: ItemMessage): Promise<boolean> {
+  const [row] = await tx`UPDATE job_items SET attempts = attempts - 1 WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending' RETURNING item`;
+  if (row) await boss.insert(ITEM_QUEUE, [{ data: msg, priority: job.priority }], { db: bossDatabase(tx) });
+  return Boolean(row);
 }
 
 /** Whether two reads of a target differ in what its values depend on. */
