@@ -5,9 +5,9 @@
  * and nothing replaced — when a file of an artifact's name exists (without --force), an artifact
  * expired, or a chunk does not hold the bytes stored; usage errors naming the argument.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createArtifact, storeFile } from "../src/store/artifacts.js";
@@ -20,6 +20,8 @@ import { REAL_PG_URL, freshDatabase, migratedTemplate, tempDir, type TestDatabas
 import { UUID_RULE } from "../src/store/common.js";
 
 const UUID = "00000000-0000-4000-8000-000000000000";
+/** Whether this machine lets a test mount a file system in a mount namespace of its own (root in a container that allows it). */
+const CAN_UNSHARE = spawnSync("unshare", ["-m", "true"]).status === 0;
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 describe("sonotile jobs download: usage", () => {
@@ -124,20 +126,42 @@ describe("sonotile jobs download on a database", () => {
     expect(await filesIn(out)).toEqual(digests(bytes));
   }, 60_000);
 
-  it("a file size limit reached mid-chunk fails the download naming the file (exit 1), leaving nothing of it — a short write was renamed into place as whole", async () => {
+  it("a file size limit reached mid-chunk fails the download naming the file (exit 1), leaving nothing of it — a short write was renamed into place as whole — nor the directories it made", async () => {
     // One artifact of a single 300 KiB chunk, under a limit of 100 KiB (sh's ulimit -f counts 512-byte blocks):
     // the first write of the chunk takes 102,400 bytes and resolves without error.
     const job = await startJob(db.sql, (await createJob(db.sql, { task: "extract_features", data: {}, created_by: null })).id);
     const file = await storeFile(db.sql, randomBytes(300 * 1024));
     await createArtifact(db.sql, { job_id: job.id, name: "features.npy", file_sha256: file.sha256, expiration_delay: 3600, created_by: null });
     await completeJob(db.sql, job.id, "success");
-    const out = join(dir.path, "limited");
+    const out = join(dir.path, "limited", "job");
     const limited = await new Promise<CliRun>((done) => {
       execFile("sh", ["-c", 'ulimit -f 200 && exec "$@"', "sh", process.execPath, join(ROOT, "bin/sonotile.js"), "jobs", "download", job.id, "-o", out, "--data", data()],
         { env: { ...process.env, DATABASE_URL: real?.url ?? "" } }, (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
     });
     expect(limited).toEqual({ code: 1, stdout: "", stderr: `sonotile jobs: cannot write ${join(out, "features.npy")}: file too large\n` });
-    expect(await readdir(out)).toEqual([]); // neither the truncated file nor its temporary file
+    // Neither the truncated file nor its temporary file, nor the two directories made for them (left behind empty before).
+    await expect(stat(join(dir.path, "limited"))).rejects.toMatchObject({ code: "ENOENT" });
+    // A directory that was there stays, emptied of what the download began.
+    await mkdir(join(dir.path, "there"));
+    const there = await new Promise<CliRun>((done) => {
+      execFile("sh", ["-c", 'ulimit -f 200 && exec "$@"', "sh", process.execPath, join(ROOT, "bin/sonotile.js"), "jobs", "download", job.id, "-o", join(dir.path, "there", "job"), "--data", data()],
+        { env: { ...process.env, DATABASE_URL: real?.url ?? "" } }, (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
+    });
+    expect(there.code).toBe(1);
+    expect(await readdir(join(dir.path, "there"))).toEqual([]);
+  }, 60_000);
+
+  it.skipIf(!CAN_UNSHARE)("-o on a read-only file system says so (Node's recursive mkdir says ENOENT: 'no such directory')", async () => {
+    // A read-only tmpfs mounted over an empty directory, in a mount namespace of the CLI's own.
+    const readOnly = join(dir.path, "read-only");
+    await mkdir(readOnly);
+    const out = join(readOnly, "new", "job");
+    const r = await new Promise<CliRun>((done) => {
+      execFile("unshare", ["-m", "sh", "-c", 'mount -t tmpfs -o ro tmpfs "$0" && exec "$@"', readOnly, process.execPath, join(ROOT, "bin/sonotile.js"), "jobs", "download", jobId, "-o", out, "--data", data()],
+        { env: { ...process.env, DATABASE_URL: real?.url ?? "" } }, (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
+    });
+    expect(r).toEqual({ code: 1, stdout: "", stderr: `sonotile jobs: cannot write ${out}: read-only file system\n` });
+    expect(await readdir(readOnly)).toEqual([]); // the mount was the CLI's alone
   }, 60_000);
 
   it("refuses a job without artifacts (pending), an unknown job, an expired artifact and bytes that are not the file's — writing nothing", async () => {

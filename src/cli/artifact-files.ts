@@ -4,8 +4,8 @@
  * file undownloadable, its chunks checked as they pass, and the directory they go into.
  */
 import { createHash } from "node:crypto";
-import { lstat, mkdir } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { lstat, mkdir, rmdir } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import type { Sql } from "../store/db.js";
 import { expiredArtifactMessage, fileContentsStored, readFileContents, unstoredFileMessage, type Artifact } from "../store/artifacts.js";
 import { UsageError } from "./errors.js";
@@ -42,11 +42,37 @@ export async function* checkedContents(sql: Sql, a: Artifact): AsyncGenerator<Bu
 
 /**
  * Makes `dir` (and its parents) for files of `names`, unless one of them exists there and `force`
- * was not given: nothing may be replaced unasked.
+ * was not given: nothing may be replaced unasked; then `write`s them. When that fails, the
+ * directories this call made that are still empty — nothing was written into them — are removed
+ * again: a download refused by a full disk left the directory it had made behind.
  * @throws UsageError naming -o and the files found
  */
-export async function makeDownloadDirectory(dir: string, names: readonly string[], force: boolean): Promise<void> {
+export async function intoDownloadDirectory<T>(dir: string, names: readonly string[], force: boolean, write: () => Promise<T>): Promise<T> {
   const existing = force ? [] : (await Promise.all(names.map(async (name) => ((await lstat(join(dir, name)).catch(() => null)) ? join(dir, name) : null)))).filter((p) => p !== null);
   if (existing.length) throw new UsageError(`-o ${dir}: ${existing.join(", ")} ${existing.length > 1 ? "exist" : "exists"}; give --force to replace ${existing.length > 1 ? "them" : "it"}, or another -o — nothing written`);
-  await mkdir(dir, { recursive: true }).catch((err: NodeJS.ErrnoException) => Promise.reject(outputError(dir, err)));
+  const made = await mkdir(dir, { recursive: true }).catch(async (err: NodeJS.ErrnoException) => Promise.reject(outputError(dir, await mkdirFailure(dir, err))));
+  try {
+    return await write();
+  } catch (err) {
+    if (made) {
+      // From `dir` up to the first directory made, each removed only while empty (rmdir refuses others).
+      for (let empty = dir; await rmdir(empty).then(() => true, () => false); empty = dirname(empty)) if (empty === made) break;
+    }
+    throw err;
+  }
+}
+
+/**
+ * Why a recursive mkdir of `dir` failed: Node's reports ENOENT for any component it could not
+ * make (a read-only file system said "no such directory"); a plain mkdir of the first missing one
+ * gives the real reason (EROFS, EACCES, ENOSPC). `err` itself otherwise.
+ */
+async function mkdirFailure(dir: string, err: NodeJS.ErrnoException): Promise<NodeJS.ErrnoException> {
+  if (err.code !== "ENOENT") return err;
+  let missing = dir;
+  while (dirname(missing) !== missing && !(await lstat(dirname(missing)).then(() => true, () => false))) missing = dirname(missing);
+  return mkdir(missing).then(
+    () => rmdir(missing).then(() => err, () => err), // made after all (a race): the first error stands
+    (real: NodeJS.ErrnoException) => (real.code === "EEXIST" ? err : real),
+  );
 }

@@ -17,7 +17,7 @@ import { readFileContents, type Artifact } from "../store/artifacts.js";
 import { CHUNK_BYTES } from "../store/common.js";
 import type { Sql } from "../store/db.js";
 import { getJob, type Job } from "../store/jobs.js";
-import { checkedContents, makeDownloadDirectory, undownloadable } from "./artifact-files.js";
+import { checkedContents, intoDownloadDirectory, undownloadable } from "./artifact-files.js";
 import { writeOutputBytes } from "./output-file.js";
 import type { AnswerPrinter } from "./store-options.js";
 
@@ -145,15 +145,6 @@ export async function downloadChain(sql: Sql, jobId: string, dir: string, force:
   }
   if (refusals.length) throw new Error(`${refusals.join("; ")} — nothing written`);
 
-  await makeDownloadDirectory(dir, [...tables, PROVENANCE], force);
-  const files = [];
-  for (const name of tables) {
-    const path = join(dir, name);
-    const tableParts = parts.get(name)!;
-    const first = tableParts[0].npy;
-    const lead = first ? npyHeader([tableParts.reduce((n, p) => n + p.npy!.shape[0], 0), first.shape[1]], first.descr) : null;
-    files.push({ name, path, ...(await writeCounted(path, concatenated(sql, lead, tableParts))) });
-  }
   // Rows per job, as its first matrix counts them (a job's features, never empty, give it one; null were none merged).
   const matrix = tables.find((n) => extname(n) === ".npy");
   const rows = jobs.map((_, i) => (matrix ? parts.get(matrix)![i].npy!.shape[0] : null));
@@ -171,8 +162,19 @@ export async function downloadChain(sql: Sql, jobId: string, dir: string, force:
       })),
     },
   };
-  const provenancePath = join(dir, PROVENANCE);
-  files.push({ name: PROVENANCE, path: provenancePath, ...(await writeCounted(provenancePath, [Buffer.from(JSON.stringify(provenance, null, 1) + "\n")])) });
+  const files = await intoDownloadDirectory(dir, [...tables, PROVENANCE], force, async () => {
+    const written = [];
+    for (const name of tables) {
+      const path = join(dir, name);
+      const tableParts = parts.get(name)!;
+      const first = tableParts[0].npy;
+      const lead = first ? npyHeader([tableParts.reduce((n, p) => n + p.npy!.shape[0], 0), first.shape[1]], first.descr) : null;
+      written.push({ name, path, ...(await writeCounted(path, concatenated(sql, lead, tableParts))) });
+    }
+    const provenancePath = join(dir, PROVENANCE);
+    written.push({ name: PROVENANCE, path: provenancePath, ...(await writeCounted(provenancePath, [Buffer.from(JSON.stringify(provenance, null, 1) + "\n")])) });
+    return written;
+  });
   const total = rows.every((r) => r !== null) ? rows.reduce((n, r) => n + r!, 0) : null;
   out({ job_id: named.id, job_ids: jobs.map((j) => j.id), rows: total, directory: dir, files }, [
     ...files.map((f) => `wrote ${f.path}  ${f.size} bytes  sha256 ${f.sha256}`),

@@ -20,7 +20,7 @@ import { EXIT, UsageError } from "../errors.js";
 import { choiceOption, idArgument, numberOption, optionRows, readCommandLine, namingFlags, withFlag, type OptionSpec } from "../flags.js";
 import { getRun, type Run } from "../../store/runs.js";
 import { writeOutputBytes } from "../output-file.js";
-import { checkedContents, makeDownloadDirectory, undownloadable } from "../artifact-files.js";
+import { checkedContents, intoDownloadDirectory, undownloadable } from "../artifact-files.js";
 import { downloadChain } from "../job-chain.js";
 import { openCommandStore, STORE_OPTIONS, type AnswerPrinter } from "../store-options.js";
 
@@ -280,13 +280,15 @@ async function download(sql: Sql, jobId: string, dir: string, force: boolean, ou
   }
   const refusals = (await Promise.all(artifacts.map((a) => undownloadable(sql, a)))).filter((r) => r !== null);
   if (refusals.length) throw new Error(`${refusals.join("; ")} — nothing written`);
-  await makeDownloadDirectory(dir, artifacts.map((a) => a.name), force);
-  const files = [];
-  for (const a of artifacts) {
-    const path = join(dir, a.name);
-    await writeOutputBytes(path, checkedContents(sql, a));
-    files.push({ artifact_id: a.id, name: a.name, path, size: a.size, sha256: a.file_sha256 });
-  }
+  const files = await intoDownloadDirectory(dir, artifacts.map((a) => a.name), force, async () => {
+    const written = [];
+    for (const a of artifacts) {
+      const path = join(dir, a.name);
+      await writeOutputBytes(path, checkedContents(sql, a));
+      written.push({ artifact_id: a.id, name: a.name, path, size: a.size, sha256: a.file_sha256 });
+    }
+    return written;
+  });
   out({ job_id: job.id, directory: dir, files }, [
     ...files.map((f) => `wrote ${f.path}  ${f.size} bytes  sha256 ${f.sha256}`),
     `job ${job.id}: ${plural(files.length, "artifact")} written to ${dir}`,
