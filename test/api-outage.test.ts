@@ -401,7 +401,7 @@ describe("a job worker stopped while its database is gone", () => {
       // One connection: the embedded database answers every connection as one session.
       const one = await openDatabase({ url: proxiedUrl, poolSize: 1, migrate: false });
       const audio = await tempDir();
-      const endless = new EndlessPool({ threads: 1 });
+      const endless = new EndlessPool({ threads: 2 });
       try {
         const fx = await jobFixture(one.sql, audio.path, 0);
         const boss = await openQueue(one.sql);
@@ -409,7 +409,7 @@ describe("a job worker stopped while its database is gone", () => {
         await boss.stop({ graceful: false, close: false });
         const said: string[] = [];
         const worker = await startWorker({ sql: one.sql, pool: endless, pollingIntervalSeconds: 0.5, log: (message) => said.push(message) });
-        // Both items in hand, computing: a batch holds two per thread.
+        // Both items in hand, computing: one on each thread (an item computes only on a free one).
         await expect.poll(() => endless.asked, { timeout: 20_000, interval: 100 }).toBe(2);
         if (outage === "refused") await proxy.stop();
         else proxy.freeze();

@@ -743,7 +743,8 @@ describe("extract_features jobs", () => {
   it("abort keeps the work done: the feature table of the items done is the job's artifact, with its metrics", async () => {
     const ds = await toneDataset(["a-done.wav", "b-held.wav"], 1);
     const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { dataset_id: ds.id }, features: ["rms_dbfs"], expiration_delay: 60 }, created_by: null });
-    // The second item is aborted once the first is done, and held until cancelled.
+    // The second item is aborted once the first is done, and held until cancelled (on a thread of
+    // its own: two threads, the first item computed on the other).
     beforeRun.set("b-held.wav", async (signal) => {
       await waitForItem(job.id, 0, (row) => row.status === "done");
       await abortExtractJob(t.db.sql, job.id);
@@ -753,7 +754,7 @@ describe("extract_features jobs", () => {
       });
     });
     try {
-      await withWorker(() => expect.poll(() => deliveries(job.id), { timeout: 45_000, interval: 200 }).toEqual([[ITEM_QUEUE, "completed", 0], [ITEM_QUEUE, "completed", 0]]));
+      await withWorker(() => expect.poll(() => deliveries(job.id), { timeout: 45_000, interval: 200 }).toEqual([[ITEM_QUEUE, "completed", 0], [ITEM_QUEUE, "completed", 0]]), { threads: 2 });
     } finally {
       beforeRun.delete("b-held.wav");
     }

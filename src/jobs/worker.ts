@@ -90,9 +90,9 @@ export interface WorkerOptions {
 
 export interface ExtractWorker {
   /**
-   * Stops taking items, finishes the ones being computed — the items in hand not yet begun go
-   * back to the queue at once, their deliveries uncounted (handBack) —, releases the pool and the queue — giving up on
-   * the queue's statements a database that does not answer holds (STOP_WITHOUT_DATABASE_MS), and
+   * Stops taking items, finishes the ones being computed (the items in hand not yet begun go back
+   * to the queue at once, their deliveries uncounted: handBack), releases the pool and the queue —
+   * giving up on the queue's statements a database that does not answer holds (STOP_WITHOUT_DATABASE_MS), and
    * on the items in hand once the database is found gone (databaseGone): their computations are
    * cancelled and the log names them. Resolves to the number of items in hand whose outcome it
    * could not record (0: every one was recorded); they come back through the queue.
