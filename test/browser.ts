@@ -23,3 +23,18 @@ export async function launchChromium(profile: string): Promise<{ context: Browse
   page.setDefaultTimeout(20_000);
   return { context, page };
 }
+
+/**
+ * Drags a file of `text` named `name` onto the viewer's spectrogram and drops it there, as a file
+ * dragged from the desktop: `dragover` (then `dragged`, to look at the plot under the drag), `drop`.
+ */
+export async function dropFile(page: Page, name: string, text: string, dragged: () => Promise<void> = async () => {}) {
+  const transfer = await page.evaluateHandle(([n, t]) => {
+    const d = new DataTransfer();
+    d.items.add(new File([t], n, { type: "text/plain" }));
+    return d;
+  }, [name, text] as const);
+  await page.dispatchEvent("#plot", "dragover", { dataTransfer: transfer });
+  await dragged();
+  await page.dispatchEvent("#plot", "drop", { dataTransfer: transfer });
+}

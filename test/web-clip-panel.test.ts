@@ -6,7 +6,9 @@
  * restored and trashed — each checked in what the server then holds — its archived notes and the
  * trashed ones the user may restore listed apart a page at a time, another member's note is
  * read-only, another member's clip shows no Move or Delete but whose it is, a viewer's token, a
- * reader without one and an archived clip get no control of a change, a viewer's token's refusal
+ * reader without one and an archived clip get no control of a change, Clip selection and Import
+ * are offered to a member or an admin on a recording not read-only (itself or its dataset), a table
+ * dropped where they are not is refused unsent, a viewer's token's refusal
  * (its role changed meanwhile) is said on the status line, a change made in
  * another tab shows once the page has the focus again, and Escape closes the panel.
  * Screenshots go to test-artifacts/.
@@ -24,7 +26,7 @@ import { resolveRoots } from "../src/store/paths.js";
 import { createToken } from "../src/store/tokens.js";
 import { createUser, ensureAdmin } from "../src/store/users.js";
 import { TileService } from "../src/tiles/service.js";
-import { launchChromium, SKIP_BROWSER } from "./browser.js";
+import { dropFile, launchChromium, SKIP_BROWSER } from "./browser.js";
 import { freshDatabase, tempDir, writeSineWav, type TestDatabase } from "./store-helpers.js";
 
 if (SKIP_BROWSER) console.warn("test/web-clip-panel.test.ts skipped: SONOTILE_SKIP_BROWSER=1");
@@ -84,8 +86,7 @@ async function openWithClips(spans: ([number, number] | [number, number, number 
     clips.push(res.json());
   }
   await page.goto(`${base}/?${path}#recording=${rec.id}${params}`);
-  await page.fill("#token", key);
-  await page.dispatchEvent("#token", "change");
+  await enterToken(key);
   await expect.poll(() => page.locator("#clips div").count()).toBe(spans.length);
   await expect.poll(() => page.locator("#clip-list button").count()).toBe(spans.length);
   return { recordingId: rec.id, clips };
@@ -109,6 +110,25 @@ async function panelShows(c: { start_time: number; end_time: number; low_freq?: 
 const status = () => page.textContent("#status");
 /** Whether clip `id`'s box is drawn as selected. */
 const selected = (id: string) => page.$eval(`#clips div[data-clip-id="${id}"]`, (d) => d.classList.contains("selected"));
+/** Whether Clip selection and Import selections… are enabled, and their tooltips. */
+const offered = () => Promise.all(["#clip-selection", "#import-selections"].map(async (sel) => [await page.isEnabled(sel), await page.getAttribute(sel, "title")]));
+/** Why a viewer's token (vera's) creates and imports no clip. */
+const viewerWhy = "vera's token is a viewer's, which can only read: enter a member's API token at the top to create or import clips";
+/** The page once token `key` is entered (none: the field emptied). */
+async function enterToken(key: string) {
+  await page.fill("#token", key);
+  await page.dispatchEvent("#token", "change");
+}
+/** A Raven selection table of one selection, 0.2–0.5 s over 1–3 kHz. */
+const ONE_SELECTION = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tHigh Freq (Hz)\n1\tSpectrogram 1\t1\t0.2\t0.5\t1000\t3000\n";
+/** Collects the URLs of the requests `method` the page sends from now until the returned function, which stops and gives them. */
+function requestsSent(method: string): () => string[] {
+  const urls: string[] = [];
+  const listen = (r: Request) => { if (r.method() === method) urls.push(r.url()); };
+  page.on("request", listen);
+  return () => { page.off("request", listen); return urls; };
+}
+
 /** The focused element: a listed clip's id for its button, else the element's id. */
 const focusedId = () => page.evaluate(() => (document.activeElement as HTMLElement).dataset.clipId ?? document.activeElement!.id);
 
@@ -294,8 +314,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await clickAt(0.6);
     await panelShows(a);
     expect(await page.locator("#clip-panel-notes .author").allTextContents()).toEqual(["admin"]);
-    await page.fill("#token", viewerKey);
-    await page.dispatchEvent("#token", "change");
+    await enterToken(viewerKey);
     await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
     await expect.poll(() => page.locator("#clip-panel-notes .author").allTextContents()).toEqual(["admin"]);
   });
@@ -370,12 +389,10 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await buttons(admins.id)).toEqual([]);
     // A viewer changes none; an admin every one; none without a token. The panel follows the token entered.
     for (const [key, mayChange] of [[viewerKey, []], [adminKey, ["Edit", "Archive", "Trash…"]], ["", []]] as const) {
-      await page.fill("#token", key);
-      await page.dispatchEvent("#token", "change");
+      await enterToken(key);
       await expect.poll(() => Promise.all([buttons(mine.id), buttons(admins.id)]), POLL).toEqual([mayChange, mayChange]);
     }
-    await page.fill("#token", memberKey);
-    await page.dispatchEvent("#token", "change");
+    await enterToken(memberKey);
     await expect.poll(() => Promise.all([buttons(mine.id), buttons(admins.id)]), POLL).toEqual([["Edit", "Archive", "Trash…"], []]);
 
     // Archived meanwhile (another tab): the edit is refused (409), said in red, the text typed kept.
@@ -492,14 +509,12 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await page.isVisible("#clip-panel-trashed-more")).toBe(false);
     // A viewer and a reader without a token see none; an admin every one, newest first.
     for (const [key, listed] of [[viewerKey, null], ["", null], [adminKey, [mine.id, admins.id]]] as const) {
-      await page.fill("#token", key);
-      await page.dispatchEvent("#token", "change");
+      await enterToken(key);
       if (listed === null) await expect.poll(() => page.isHidden("#clip-panel-trashed"), POLL).toBe(true);
       else await expect.poll(() => page.locator("#clip-panel-trashed-notes li").evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.noteId)), POLL).toEqual(listed);
     }
     expect(await page.textContent("#clip-panel-trashed summary")).toBe("Trashed notes (2)");
-    await page.fill("#token", memberKey);
-    await page.dispatchEvent("#token", "change");
+    await enterToken(memberKey);
     await expect.poll(() => page.textContent("#clip-panel-trashed summary"), POLL).toBe("Trashed notes (1)");
 
     // Trashed from the panel: listed there at once.
@@ -950,17 +965,12 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await page.getByRole("button", { name: "Remove tag species: Myotis" }).count()).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, "web-clip-panel-others-clip.png") });
 
-    /** The panel once token `key` is entered. */
-    const as = async (key: string) => {
-      await page.fill("#token", key);
-      await page.dispatchEvent("#token", "change");
-    };
     // An admin moves and deletes anyone's: the controls are back, with whose it is.
-    await as(adminKey);
+    await enterToken(adminKey);
     await expect.poll(creator, POLL).toBe("Created by mia.");
     expect(await controls()).toEqual([true, true, true, true]);
     // Its creator too: she moves it.
-    await as(memberKey);
+    await enterToken(memberKey);
     await expect.poll(creator, POLL).toBe("Created by you.");
     expect(await controls()).toEqual([true, true, true, true]);
     await page.getByRole("spinbutton", { name: "end (s)" }).fill("0.6");
@@ -969,17 +979,17 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await status()).toBe("clip moved to 0.200–0.600 s");
 
     // A viewer's token only reads, and a reader without one writes nothing: no control, and why.
-    await as(viewerKey);
+    await enterToken(viewerKey);
     await expect.poll(creator, POLL).toBe("Created by mia. vera's token is a viewer's, which can only read: enter a member's API token at the top to change it.");
     expect(await controls()).toEqual([false, false, false, false]);
     expect(await page.getByRole("button", { name: "Remove tag species: Myotis" }).count()).toBe(0);
     expect(await page.locator("#clip-panel-tags li .tag").allTextContents()).toEqual(["species: Myotis"]);
-    await as("");
+    await enterToken("");
     await expect.poll(creator, POLL).toBe("Created by mia. Enter a member's API token at the top to tag it, write notes on it, move or delete it.");
     expect(await controls()).toEqual([false, false, false, false]);
 
     // Archived (elsewhere): read-only to everyone, its admin included.
-    await as(adminKey);
+    await enterToken(adminKey);
     await expect.poll(controls, POLL).toEqual([true, true, true, true]);
     await call("POST", `/v1/clips/${a.id}/archive`);
     await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
@@ -1000,20 +1010,14 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     for (let i = 0; i < 4; i++) await page.keyboard.press("Shift+ArrowRight");
     await page.keyboard.press("]");
     expect(await page.isEnabled("#play-selection")).toBe(true);
-    const offered = () => Promise.all(["#clip-selection", "#import-selections"].map(async (sel) => [await page.isEnabled(sel), await page.getAttribute(sel, "title")]));
-    const viewerWhy = "vera's token is a viewer's, which can only read: enter a member's API token at the top to create or import clips";
     await expect.poll(offered, POLL).toEqual([[false, viewerWhy], [false, viewerWhy]]);
     // Enter on the plot says so, and asks the server nothing.
-    const posts: string[] = [];
-    const countPost = (r: Request) => { if (r.method() === "POST") posts.push(r.url()); };
-    page.on("request", countPost);
+    const posts = requestsSent("POST");
     await page.keyboard.press("Enter");
     await expect.poll(() => page.textContent("#clip-info"), POLL).toBe(`${viewerWhy}.`);
-    page.off("request", countPost);
-    expect(posts).toEqual([]);
+    expect(posts()).toEqual([]);
     // A member's token: offered, with what they do.
-    await page.fill("#token", memberKey);
-    await page.dispatchEvent("#token", "change");
+    await enterToken(memberKey);
     await expect.poll(offered, POLL).toEqual([[true, expect.stringMatching(/^Create a clip of the selection/)], [true, expect.stringMatching(/^Import a Raven selection table/)]]);
     // An archived recording (a link opens it): read-only to everyone.
     await call("POST", `/v1/recordings/${recordingId}/archive`);
@@ -1024,6 +1028,75 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
       await expect.poll(offered, POLL).toEqual([[false, archivedWhy], [false, archivedWhy]]);
     } finally {
       await call("POST", `/v1/recordings/${recordingId}/restore`);
+    }
+  });
+
+  it("treats a recording of an archived or trashed dataset, opened by a link, as read-only as one archived itself: nothing sent, saying why — Clip selection and Import were offered, the server's 409 shown after a click", async () => {
+    // A dataset of its own: the others' recordings stay writable.
+    await mkdir(join(audio.path, "shelved"));
+    await writeSineWav(join(audio.path, "shelved", "s1.wav"), 48000, 2, 3000);
+    const shelved = await call("POST", "/v1/datasets", { name: "shelved", audio_dir: "shelved" });
+    const rec = await call("POST", "/v1/recordings", { dataset_id: shelved.id, path: "s1.wav" });
+    await call("POST", "/v1/clips", { recording_id: rec.id, start_time: 0.2, end_time: 0.5 });
+    for (const [action, hidden] of [["archive", "archived"], ["trash", "trashed"]] as const) {
+      await call("POST", `/v1/datasets/${shelved.id}/${action}`);
+      try {
+        // The recording's own state is active: its dataset's alone makes it read-only.
+        expect((await call("GET", `/v1/recordings/${rec.id}`)).state).toBe("active");
+        await page.goto(`${base}/?${hidden}#recording=${rec.id}`);
+        await enterToken(memberKey);
+        await expect.poll(() => page.textContent("#recording-name"), POLL).toBe("s1.wav");
+        await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("0"); // its view drawn, its clips listed: none, as on an archived recording
+        const why = `s1.wav's dataset shelved is ${hidden}: read-only, no clip is created or imported in it`;
+        await expect.poll(offered, POLL).toEqual([[false, why], [false, why]]);
+        // Enter on a selection, and a table dropped onto the plot, say so and send nothing.
+        const posts = requestsSent("POST");
+        await page.focus("#plot");
+        await page.keyboard.press("[");
+        for (let i = 0; i < 4; i++) await page.keyboard.press("Shift+ArrowRight");
+        await page.keyboard.press("]");
+        await page.keyboard.press("Enter");
+        await expect.poll(() => page.textContent("#clip-info"), POLL).toBe(`${why}.`);
+        await dropFile(page, "s1.selections.txt", ONE_SELECTION);
+        await expect.poll(() => page.textContent("#selections-result"), POLL).toBe(`s1.selections.txt not imported. ${why}.`);
+        expect(posts()).toEqual([]);
+        // No clip panel to change a clip in: none is listed or drawn.
+        expect(await page.locator("#clips div, #clip-list button").count()).toBe(0);
+        expect(await page.isVisible("#clip-panel")).toBe(false);
+      } finally {
+        await call("POST", `/v1/datasets/${shelved.id}/restore`);
+      }
+    }
+    expect((await call("GET", `/v1/clips?recording_id=${rec.id}`)).total).toBe(1); // the one made before
+  });
+
+  it("refuses a selection table dropped without a token or with a viewer's, sending nothing, as the Import button disabled says — the server's 401 or 403 was shown", async () => {
+    const { recordingId } = await openWithClips([], viewerKey);
+    const sent = requestsSent("POST");
+    const noToken = "Creating or importing clips needs an API token (top right)";
+    for (const [key, why] of [[viewerKey, viewerWhy], ["", noToken]] as const) {
+      await enterToken(key);
+      await expect.poll(offered, POLL).toEqual([[false, why], [false, why]]);
+      await dropFile(page, "t.selections.txt", ONE_SELECTION);
+      await expect.poll(() => page.textContent("#selections-result"), POLL).toBe(`t.selections.txt not imported. ${why}.`);
+      expect(await page.getAttribute("#selections-result", "class")).toBe("error");
+    }
+    expect(sent()).toEqual([]);
+    // A member's drop is sent: its clip made.
+    await enterToken(memberKey);
+    await expect.poll(offered, POLL).toEqual([[false, expect.any(String)], [true, expect.stringMatching(/^Import a Raven selection table/)]]);
+    await dropFile(page, "t.selections.txt", ONE_SELECTION);
+    await expect.poll(() => page.textContent("#selections-result"), POLL).toContain("Imported t.selections.txt: 1 clip created");
+    const made = await call("GET", `/v1/clips?recording_id=${recordingId}`);
+    expect(made.items.map((c: Clip) => [c.start_time, c.end_time, c.low_freq, c.high_freq, c.created_by])).toEqual([[0.2, 0.5, 1000, 3000, memberId]]);
+    // Made a viewer since the page asked who she is (another tab): the server's 403 is said, with which token to give.
+    await call("PATCH", `/v1/users/${memberId}`, { role: "viewer" });
+    try {
+      await dropFile(page, "t.selections.txt", ONE_SELECTION);
+      await expect.poll(() => page.textContent("#selections-result"), POLL)
+        .toBe("t.selections.txt not imported, no clip created: this needs the member role; user mia is viewerEnter a member's API token at the top (API token), then try again.");
+    } finally {
+      await call("PATCH", `/v1/users/${memberId}`, { role: "member" });
     }
   });
 

@@ -27,12 +27,16 @@ import { bounds, ClipPanel, type Tag } from "./clip-panel.js";
 import { mayWrite, viewerOnly, type User } from "./access.js";
 
 interface Page<T> { items: T[]; total: number }
-interface Dataset { id: string; name: string; recording_count: number }
+interface Dataset {
+  id: string; name: string; recording_count: number;
+  /** Active, or archived or trashed: its recordings are read-only then too, their own state notwithstanding (the picker lists active ones; a link opens a recording of another). */
+  state: string;
+}
 interface Recording {
   id: string; dataset_id: string; path: string; frames: number; channels: number; samplerate: number; duration: number; time_expansion: number;
   /** Changes whenever the recording's tiles can: URLs that carry it are cached for good. */
   revision: string;
-  /** Its own state: active, or archived or trashed — read-only, and opened by a link only (the list holds active ones). */
+  /** Its own state: active, or archived or trashed — read-only, and opened by a link only (the list holds active ones). Its dataset's can make it read-only too (whyReadOnly). */
   state: string;
 }
 /** A clip: its times (s) and, if it is a box, its band (Hz, real; null: none on that side). */
@@ -97,6 +101,8 @@ const state = {
   clipping: false,
   /** The view a link asks for (the time at the plot's middle, s, and the zoom level): shown in place of the whole recording once its geometry is known. */
   linkedView: null as LinkedView | null,
+  /** Why the recording is read-only ("r1.wav is archived"), null if it is not (whyReadOnly). */
+  readOnly: null as string | null,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -912,14 +918,13 @@ function drawSelection() {
 }
 
 /**
- * Why no clip may be created in the open recording or imported into it, null if they may: an
- * archived or trashed recording is read-only (409), and a clip is a member's or an admin's to make
+ * Why no clip may be created in the open recording or imported into it, null if they may: a
+ * read-only recording (whyReadOnly) refuses them (409), and a clip is a member's or an admin's to make
  * (401 without a token, 403 for a viewer's) — the page offered Clip selection and Import to everyone.
  * A token whose user is not known yet is let try: the server answers.
  */
 function whyNoClips(): string | null {
-  const rec = state.recording;
-  if (rec && rec.state !== "active") return `${rec.path} is ${rec.state}: read-only, no clip is created or imported in it`;
+  if (state.readOnly) return `${state.readOnly}: read-only, no clip is created or imported in it`;
   if (!token()) return "Creating or importing clips needs an API token (top right)";
   if (user && !mayWrite(user)) return `${viewerOnly(user)} to create or import clips`;
   return null;
@@ -1261,6 +1266,12 @@ function tableTimes(): "real" | "file" {
 async function importSelections(file: File) {
   const rec = state.recording;
   if (!rec) return;
+  // Refused here, as the Import button is disabled: a table dropped onto the plot was sent, and the server's 401/403/409 shown.
+  const why = whyNoClips();
+  if (why) {
+    showSelectionsResult(true, el("p", "", `${file.name} not imported. ${why}.`));
+    return;
+  }
   // Refused here, before the server's 413: not sent for nothing.
   if (file.size > IMPORT_BODY_LIMIT) {
     showSelectionsResult(true, el("p", "", `${file.name} not imported: it has ${file.size.toLocaleString("en-US")} bytes, more than the ${IMPORT_BODY_LIMIT.toLocaleString("en-US")} an import takes — split the table.`));
@@ -1435,11 +1446,13 @@ function parseLink(): { recording: string; view: LinkedView | null; params: URLS
  */
 async function openLinkedRecording(link: NonNullable<ReturnType<typeof parseLink>>) {
   const rec = await api<Recording>(`/v1/recordings/${encodeURIComponent(link.recording)}`);
-  await selectDataset(rec.dataset_id);
+  // Asked even if the picker lists it: archived since, its recording is read-only, which the recording's own state does not say.
+  const dataset = await api<Dataset>(`/v1/datasets/${rec.dataset_id}`);
+  selectDataset(dataset);
   $<HTMLInputElement>("recording-search").value = "";
   await listRecordings(rec.dataset_id, 0);
   setPanel(link.params);
-  await openRecording(rec, link.view);
+  await openRecording(rec, link.view, dataset);
   // After the recording's parameters were applied, whose answer clears the fields' messages.
   const ofView = link.refused.filter((r) => !FIELDS.some((f) => f.name === r.field)); // no field of theirs
   for (const r of link.refused) if (!ofView.includes(r)) addFieldError(r.field, r.message);
@@ -1489,14 +1502,11 @@ function bindRecordingList() {
   $("recordings-next").onclick = () => void relist(listedOffset + RECORDING_PAGE)();
 }
 
-/** Selects a dataset in the picker, adding it if it is not among the datasets listed. */
-async function selectDataset(id: string) {
+/** Selects dataset `d` in the picker, adding it if it is not among the datasets listed. */
+function selectDataset(d: Dataset) {
   const select = $<HTMLSelectElement>("dataset");
-  if (![...select.options].some((o) => o.value === id)) {
-    const d = await api<Dataset>(`/v1/datasets/${id}`);
-    select.add(new Option(`${d.name} (${d.recording_count})`, d.id));
-  }
-  select.value = id;
+  if (![...select.options].some((o) => o.value === d.id)) select.add(new Option(`${d.name} (${d.recording_count})`, d.id));
+  select.value = d.id;
 }
 
 /** Lists a dataset's recordings from the first, the search box emptied, and opens the first. */
@@ -1556,11 +1566,23 @@ async function listRecordings(datasetId: string, offset: number): Promise<Record
   return recordings;
 }
 
-/** Shows a recording: the whole of it, or `view` (a link's). */
-async function openRecording(rec: Recording, view: LinkedView | null = null) {
+/**
+ * Why recording `rec` of `dataset` is read-only, null if it is not: archived or trashed itself, or
+ * its dataset (whose recordings the API then refuses to change, 409, though their own `state` is
+ * active). `dataset`: null for a recording listed, which neither is (the listing shows active ones).
+ */
+function whyReadOnly(rec: Recording, dataset: Dataset | null): string | null {
+  if (rec.state !== "active") return `${rec.path} is ${rec.state}`;
+  if (dataset && dataset.state !== "active") return `${rec.path}'s dataset ${dataset.name} is ${dataset.state}`;
+  return null;
+}
+
+/** Shows a recording of `dataset` (null: one listed, active): the whole of it, or `view` (a link's). */
+async function openRecording(rec: Recording, view: LinkedView | null = null, dataset: Dataset | null = null) {
   for (const b of document.querySelectorAll<HTMLButtonElement>("#recordings button")) b.classList.toggle("open", b.dataset.id === rec.id);
   $<HTMLAudioElement>("audio").pause();
   state.recording = rec;
+  state.readOnly = whyReadOnly(rec, dataset);
   state.geometry = null;
   state.query = "";
   state.readoutAt = null; // a read-out of the previous recording
