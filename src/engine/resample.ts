@@ -76,16 +76,6 @@ export function limitFilterCache(bytes: number): void {
   dropFiltersOverBudget(null);
 }
 
-/**
- * Frees every filter the cache keeps, its budget unchanged: room given back by a core out of
- * memory (tiles/worker.ts). Only between uses: a resampler designs its filter again when next applied.
- */
-export function emptyFilterCache(): void {
-  for (const dropped of polyphaseCache.values()) core.free(dropped.ptr);
-  polyphaseCache.clear();
-  polyphaseBytes = 0;
-}
-
 /** Frees the least recently used filters while the cache is over its budget, all but the one of `keep` (the filter in use). */
 function dropFiltersOverBudget(keep: string | null): void {
   for (const [oldest, dropped] of polyphaseCache) {

@@ -16,8 +16,8 @@ import type { AudioReader } from "../audio/types.js";
 import type { FrameGeometry } from "../engine/geometry.js";
 import type { ColormapName, Params } from "../engine/params.js";
 import { namingFile } from "../engine/analysis.js";
-import { core, CoreMemoryError } from "../engine/wasm.js";
-import { emptyFilterCache, limitFilterCache } from "../engine/resample.js";
+import { core } from "../engine/wasm.js";
+import { limitFilterCache } from "../engine/resample.js";
 import { packStats, RecordingSpectrogram, statsWithoutPass, unpackStats, type PackedStats } from "../engine/recording.js";
 import { runFeaturesTask, type FeaturesTask } from "../features/task.js";
 import type { PngText } from "../render/png.js";
@@ -206,6 +206,14 @@ export function taskHandler<Task>(compute: (task: Task) => Promise<unknown>): (t
         throw err;
       }
       answer = failure;
+      // A core that could not grow (its memory at wasm32's limit, or the host refusing pages) is no
+      // bug, and the request gets a 503; but an allocation that fails part way through a plan
+      // (assembly/stft.ts) leaves what it had allocated unreachable: the thread is retired as a core
+      // past coreMemoryLimit is (below), and its memory goes with it.
+      if (failure.taskFailure === "core-memory") {
+        retired = true;
+        return retiringAnswer(answer);
+      }
     }
     // WebAssembly memory cannot shrink, and the core's allocator keeps what it grew to: a core
     // past the pool's limit (PoolOptions.coreMemoryLimit — one 2^25-pixel PNG tile grows one to
@@ -239,20 +247,6 @@ export default taskHandler(compute);
 
 /** The result of `task`: a value to clone, or a buffer moved to the caller (tiles, pieces). */
 export async function compute(task: WorkerTask): Promise<unknown> {
-  try {
-    return await computeTask(task);
-  } catch (err) {
-    // The core had no room (its memory at wasm32's limit, or the host refused it more): what this
-    // thread keeps for later tasks — open recordings' plans, resampling filters — is let go, so
-    // that the next task finds the room; this one fails as a TaskFailure, not as a bug, and the
-    // thread stays (the core is usable: an allocation that fails changes nothing).
-    if (err instanceof CoreMemoryError && err.memoryFull) await letGoOfKept();
-    throw err;
-  }
-}
-
-/** compute's work on `task`. */
-async function computeTask(task: WorkerTask): Promise<unknown> {
   if (task.kind === "features") return runFeaturesTask(task);
   // A stats pass reads the whole recording — minutes for hours of audio — and ends by checking the
   // file (below): one whose file has changed since its check already could only fail there, after
@@ -287,14 +281,6 @@ async function checkedUnchanged(s: Source): Promise<void> {
     if (err instanceof FileChangedError) await closeFile(fileKey(s));
     throw err;
   }
-}
-
-/** Closes every open recording (their plans and readers) and empties the filter cache: all this thread keeps in its core between tasks. */
-async function letGoOfKept(): Promise<void> {
-  const entries = [...open.values()];
-  open.clear();
-  await Promise.all(entries.map(closeRecording));
-  emptyFilterCache();
 }
 
 /** Closes the open recordings of the file of fileKey `key` (and so its reader, releaseFile). */

@@ -108,7 +108,7 @@ function cacheControl(request: FastifyRequest, askedRevision: string | undefined
 }
 
 /** A 503's words when a worker's DSP core had no room for the computation (CoreMemoryError with memoryFull). */
-const CORE_FULL = "the worker's DSP core had no room for this computation, its memory held by the recordings and filters it kept for other requests; it has let them go: retry shortly";
+const CORE_FULL = "the worker's DSP core had no room for this computation (its memory held by the recordings and filters it kept for other requests); the worker is replaced by a fresh one: retry shortly";
 
 /** What a client refused a tile or image for its size (UnsentBytesFullError) can ask for instead. */
 const SMALLER_SPECTROGRAM = "ask for a smaller answer (png, fewer rows with height, fmin or fmax, a narrower tile or interval)";
