@@ -412,6 +412,12 @@ async function processItem(ctx: ItemContext, msg: ItemMessage, item: { claimed: 
     // Computed once it has a thread (computingPlaces): a worker stopping before then gives it back.
     const release = await ctx.computingPlace();
     if (!release) return handBack(ctx, job, msg);
+    // An abort while it waited for its place skipped it: not begun at all, rather than dropped at
+    // the first of computeItem's checks (SKIP_CHECK_MS), a place's time per item in hand.
+    if (!(await isPending(ctx.sql, msg))) {
+      release();
+      return;
+    }
     let outcome = await computeItem(ctx, msg, readable, data, delivery).finally(release);
     if (outcome === null) return; // skipped by an abort while computed
     if ("changed" in outcome) {
@@ -493,6 +499,12 @@ async function computeItem(ctx: ItemContext, msg: ItemMessage, readable: Readabl
   }
 }
 
+/** Whether item `msg` is still pending (not skipped by an abort, not settled by another delivery). */
+async function isPending(sql: Sql, msg: ItemMessage): Promise<boolean> {
+  const [row] = await sql<{ status: string }[]>`SELECT status FROM job_items WHERE job_id = ${msg.job_id} AND item = ${msg.item}`;
+  return row?.status === "pending";
+}
+
 /**
  * `compute(signal)`, the signal fired once the item is no longer pending (checked every
  * SKIP_CHECK_MS); null if that happened, whatever the computation gave.
@@ -500,8 +512,8 @@ async function computeItem(ctx: ItemContext, msg: ItemMessage, readable: Readabl
 async function unlessSkipped<T>(sql: Sql, msg: ItemMessage, compute: (signal: AbortSignal) => Promise<T>): Promise<T | null> {
   const skipped = new AbortController();
   const check = setInterval(() => {
-    sql<{ status: string }[]>`SELECT status FROM job_items WHERE job_id = ${msg.job_id} AND item = ${msg.item}`
-      .then(([row]) => { if (row?.status !== "pending") skipped.abort(); })
+    isPending(sql, msg)
+      .then((pending) => { if (!pending) skipped.abort(); })
       .catch(() => {}); // the database out of reach: the item goes on, and the next check looks again
   }, SKIP_CHECK_MS);
   try {
@@ -693,9 +705,9 @@ async function unreadableHere(ctx: ItemContext, loc: RecordingLocation): Promise
 async function leaveForAnotherHost(ctx: ItemContext, job: Job, msg: ItemMessage, problem: string): Promise<string | null> {
   const { host } = ctx.by;
   return ctx.sql.begin(async (tx) => {
-    const [row] = await tx<{ missing_on: string[]; attempts: number }[]>`
+    const [row] = await tx<{ missing_on: string[] }[]>`
       UPDATE job_items SET missing_on = CASE WHEN ${host} = ANY(missing_on) THEN missing_on ELSE array_append(missing_on, ${host}::text) END
-      WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending' RETURNING missing_on, attempts`;
+      WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending' RETURNING missing_on`;
     if (!row) return problem; // settled meanwhile: settleGroup writes nothing for it
     if (row.missing_on.length >= 2) return `${problem} on hosts ${row.missing_on.join(", ")}`;
     const [{ others }] = await tx<{ others: number }[]>`
