@@ -23,7 +23,7 @@ const filterSelection = withDatesInOrder(withTagKeyForValue(z.strictObject({
 const body = z.strictObject({
   key: label(255),
   value: label(255),
-  filter: filterSelection.optional().describe("GET /v1/recordings' filters (state default active, dataset_id, search, hash, tag_key, tag_value): the recordings that listing lists, every page"),
+  filter: filterSelection.optional().describe("GET /v1/recordings' filters (state default active, dataset_id, search, hash, date_from, date_to, tag_key, tag_value): the recordings that listing lists, every page"),
   recording_ids: z.array(id).min(1, "must name at least one recording").max(MAX_RECORDING_IDS, `must name at most ${MAX_RECORDING_IDS} recordings; select more with filter`).optional()
     .describe(`Explicit recordings (1 to ${MAX_RECORDING_IDS}, repeats counted once): each must exist (404) and be writable (409), as for a single tagging`),
 }).superRefine((b, ctx) => {
