@@ -10,6 +10,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { intoDownloadDirectory } from "../src/cli/artifact-files.js";
 import { createArtifact, storeFile } from "../src/store/artifacts.js";
 import { CHUNK_BYTES } from "../src/store/common.js";
 import { openDatabase, type Database } from "../src/store/db.js";
@@ -21,7 +22,7 @@ import { UUID_RULE } from "../src/store/common.js";
 
 const UUID = "00000000-0000-4000-8000-000000000000";
 /** Whether this machine lets a test mount a file system in a mount namespace of its own (root in a container that allows it). */
-const CAN_UNSHARE = spawnSync("unshare", ["-m", "true"]).status === 0;
+const CAN_UNSHARE = spawnSync("unshare", ["-m", "sh", "-c", "mount -t tmpfs -o ro none /mnt"]).status === 0;
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 describe("sonotile jobs download: usage", () => {
@@ -134,21 +135,27 @@ describe("sonotile jobs download on a database", () => {
     await createArtifact(db.sql, { job_id: job.id, name: "features.npy", file_sha256: file.sha256, expiration_delay: 3600, created_by: null });
     await completeJob(db.sql, job.id, "success");
     const out = join(dir.path, "limited", "job");
-    const limited = await new Promise<CliRun>((done) => {
-      execFile("sh", ["-c", 'ulimit -f 200 && exec "$@"', "sh", process.execPath, join(ROOT, "bin/sonotile.js"), "jobs", "download", job.id, "-o", out, "--data", data()],
+    const download = (to: string) => new Promise<CliRun>((done) => {
+      execFile("sh", ["-c", 'ulimit -f 200 && exec "$@"', "sh", process.execPath, join(ROOT, "bin/sonotile.js"), "jobs", "download", job.id, "-o", to, "--data", data()],
         { env: { ...process.env, DATABASE_URL: real?.url ?? "" } }, (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
     });
+    const limited = await download(out);
     expect(limited).toEqual({ code: 1, stdout: "", stderr: `sonotile jobs: cannot write ${join(out, "features.npy")}: file too large\n` });
     // Neither the truncated file nor its temporary file, nor the two directories made for them (left behind empty before).
     await expect(stat(join(dir.path, "limited"))).rejects.toMatchObject({ code: "ENOENT" });
     // A directory that was there stays, emptied of what the download began.
     await mkdir(join(dir.path, "there"));
-    const there = await new Promise<CliRun>((done) => {
-      execFile("sh", ["-c", 'ulimit -f 200 && exec "$@"', "sh", process.execPath, join(ROOT, "bin/sonotile.js"), "jobs", "download", job.id, "-o", join(dir.path, "there", "job"), "--data", data()],
-        { env: { ...process.env, DATABASE_URL: real?.url ?? "" } }, (err, stdout, stderr) => done(cliRun(err, stdout, stderr)));
-    });
+    const there = await download(join(dir.path, "there", "job"));
     expect(there.code).toBe(1);
     expect(await readdir(join(dir.path, "there"))).toEqual([]);
+    // Through "..", as a caller may give it (the CLI resolves -o first): the walk up compared the
+    // path as given with mkdir's answer, went past the first directory made (x), and removed
+    // "kept", the caller's own empty directory.
+    await mkdir(join(dir.path, "kept"));
+    const refused = new Error("disk full");
+    await expect(intoDownloadDirectory(`${dir.path}/x/../kept/job`, ["features.npy"], false, () => Promise.reject(refused))).rejects.toBe(refused);
+    expect((await readdir(dir.path)).filter((name) => name === "kept" || name === "x")).toEqual(["kept"]);
+    expect(await readdir(join(dir.path, "kept"))).toEqual([]);
   }, 60_000);
 
   it.skipIf(!CAN_UNSHARE)("-o on a read-only file system says so (Node's recursive mkdir says ENOENT: 'no such directory')", async () => {

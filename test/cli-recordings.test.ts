@@ -19,8 +19,8 @@ describe("sonotile recordings: usage", () => {
       [["recordings", "tag", "site", "--all"], /the tag must be KEY=VALUE, both non-empty, got 'site'/],
       [["recordings", "tag", " =pond", "--all"], /the tag must be KEY=VALUE, both non-empty/],
       [["recordings", "tag", "site=pond"], /give the recordings: --dataset, --search, --hash, --date-from, --date-to, --tag or --ids — or --all/],
-      // An empty --search holds every path: it tagged every recording without --all.
-      [["recordings", "tag", "site=pond", "--search", ""], /--search: must not be empty \(--all means every recording\)/],
+      // An empty --search holds every path: it tagged every recording without --all (the store's rule, as the API's).
+      [["recordings", "tag", "site=pond", "--search", ""], /give the recordings: --dataset, --search, --hash, --date-from, --date-to, --tag or --ids — or --all/],
       [["recordings", "tag", "site=pond", "--hash", "abc"], /--hash: must be an MD5 in hex \(32 digits\), got 'abc'/],
       [["recordings", "tag", "site=pond", "--date-from", "2025-02-29"], /--date-from: must be a date YYYY-MM-DD from 0001-01-01, got '2025-02-29'/],
       [["recordings", "tag", "site=pond", "--date-to", "0000-01-01"], /--date-to: must be a date YYYY-MM-DD/],

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { lstat, mkdir, rmdir } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { Sql } from "../store/db.js";
 import { expiredArtifactMessage, fileContentsStored, readFileContents, unstoredFileMessage, type Artifact } from "../store/artifacts.js";
 import { UsageError } from "./errors.js";
@@ -50,13 +50,16 @@ export async function* checkedContents(sql: Sql, a: Artifact): AsyncGenerator<Bu
 export async function intoDownloadDirectory<T>(dir: string, names: readonly string[], force: boolean, write: () => Promise<T>): Promise<T> {
   const existing = force ? [] : (await Promise.all(names.map(async (name) => ((await lstat(join(dir, name)).catch(() => null)) ? join(dir, name) : null)))).filter((p) => p !== null);
   if (existing.length) throw new UsageError(`-o ${dir}: ${existing.join(", ")} ${existing.length > 1 ? "exist" : "exists"}; give --force to replace ${existing.length > 1 ? "them" : "it"}, or another -o — nothing written`);
-  const made = await mkdir(dir, { recursive: true }).catch(async (err: NodeJS.ErrnoException) => Promise.reject(outputError(dir, await mkdirFailure(dir, err))));
+  // Absolute and normalised, as mkdir's answer (`made`) is: the clean-up below walks up by dirname
+  // and stops there — from x/../keep/job it walked past it, and removed the user's own empty keep.
+  const absolute = resolve(dir);
+  const made = await mkdir(absolute, { recursive: true }).catch(async (err: NodeJS.ErrnoException) => Promise.reject(outputError(dir, await mkdirFailure(dir, err))));
   try {
     return await write();
   } catch (err) {
     if (made) {
       // From `dir` up to the first directory made, each removed only while empty (rmdir refuses others).
-      for (let empty = dir; await rmdir(empty).then(() => true, () => false); empty = dirname(empty)) if (empty === made) break;
+      for (let empty = absolute; await rmdir(empty).then(() => true, () => false); empty = dirname(empty)) if (empty === made) break;
     }
     throw err;
   }

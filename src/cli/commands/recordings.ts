@@ -118,8 +118,7 @@ function selectionOptions(options: Options): RecordingSelection {
     if (!ids.length || ids.length > MAX_RECORDING_IDS) throw new UsageError(`--ids: must name 1 to ${MAX_RECORDING_IDS} recordings, got ${ids.length}`);
     return { recording_ids: ids };
   }
-  // An empty --search holds every path: it would select every recording without --all.
-  if (options.search === "" || options.search === true) throw new UsageError("--search: must not be empty (--all means every recording)");
+  // An empty --search holds every path: the store's rule takes it as no filter (it needs --all).
   const selection: RecordingSelection = { ...filterOptions(options), all: options.all === true };
   try {
     checkSelection(selection);
