@@ -10,7 +10,9 @@
  * are offered to a member or an admin on a recording not read-only (itself or its dataset), a table
  * dropped where they are not is refused unsent, a viewer's token's refusal
  * (its role changed meanwhile) is said on the status line, a change made in
- * another tab shows once the page has the focus again, and Escape closes the panel.
+ * another tab shows once the page has the focus again, a recording or dataset archived there takes
+ * back every change once the page is shown again (or a change gets a 409), saying why, the page
+ * and the panel share one GET /v1/users/me, and Escape closes the panel.
  * Screenshots go to test-artifacts/.
  * Chromium must be installed; SONOTILE_SKIP_BROWSER=1 skips the suite on purpose.
  */
@@ -1071,6 +1073,86 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect((await call("GET", `/v1/clips?recording_id=${rec.id}`)).total).toBe(1); // the one made before
   });
 
+  it("takes back Clip selection, Import and the panel's changes once the page is shown again after its dataset was archived elsewhere, saying why — and offers them again once restored; a change refused (409) meanwhile does the same", async () => {
+    await mkdir(join(audio.path, "behind"));
+    await writeSineWav(join(audio.path, "behind", "b1.wav"), 48000, 2, 3000);
+    const behind = await call("POST", "/v1/datasets", { name: "behind", audio_dir: "behind" });
+    const rec = await call("POST", "/v1/recordings", { dataset_id: behind.id, path: "b1.wav" });
+    const made = await app.inject({ method: "POST", url: "/v1/clips", headers: { authorization: `Bearer ${memberKey}` }, payload: { recording_id: rec.id, start_time: 0.2, end_time: 0.5 } });
+    expect(made.statusCode, made.body).toBe(201);
+    const clip: Clip = made.json();
+    const noted = await app.inject({ method: "POST", url: "/v1/notes", headers: { authorization: `Bearer ${memberKey}` }, payload: { clip_id: clip.id, message: "faint" } });
+    expect(noted.statusCode, noted.body).toBe(201);
+    const editing = () => page.locator(`#clip-panel-notes li[data-note-id="${noted.json().id}"]`).getByRole("textbox", { name: "message" });
+    const creator = () => page.textContent("#clip-panel-creator");
+    /** The panel's controls shown: Move clip, Delete clip…, and the tag and note forms. */
+    const controls = () => Promise.all(["#clip-panel-bounds", "#clip-panel-delete", "#clip-panel-tag-form", "#clip-panel-note-form"].map((sel) => page.isVisible(sel)));
+    const clipNow = () => [[true, expect.stringMatching(/^Create a clip of the selection/)], [true, expect.stringMatching(/^Import a Raven selection table/)]];
+    await page.goto(`${base}/?behind#recording=${rec.id}`);
+    await enterToken(memberKey);
+    await expect.poll(() => page.locator("#clips div").count(), POLL).toBe(1);
+    await page.focus("#plot");
+    await page.keyboard.press("[");
+    for (let i = 0; i < 4; i++) await page.keyboard.press("Shift+ArrowRight");
+    await page.keyboard.press("]");
+    await expect.poll(offered, POLL).toEqual(clipNow());
+    await clickAt(0.45); // the clip's end in view: the selection's keys panned the plot
+    await panelShows(clip);
+    await expect.poll(creator, POLL).toBe("Created by you.");
+    expect(await controls()).toEqual([true, true, true, true]);
+    // Her note being edited, as the dataset is archived.
+    await page.getByRole("button", { name: "Edit" }).click();
+    await editing().fill("faint, half rewritten");
+    try {
+      // Archived in another tab (here the API, as that tab does), then back to this one: its focus.
+      await call("POST", `/v1/datasets/${behind.id}/archive`);
+      await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+      const why = "b1.wav's dataset behind is archived: read-only, no clip is created or imported in it";
+      await expect.poll(offered, POLL).toEqual([[false, why], [false, why]]);
+      await expect.poll(creator, POLL).toBe("Created by you. b1.wav's dataset behind is archived: its clips are read-only.");
+      expect(await controls()).toEqual([false, false, false, false]);
+      expect(await page.textContent("#clip-panel-title")).toBe("Clip 0.2000–0.5000 s");
+      expect(await editing().count()).toBe(0); // no form to save with
+      expect(await page.locator("#clip-panel-notes .message").allTextContents()).toEqual(["faint"]);
+
+      // Restored there, and the tab shown again (a visibilitychange, no focus): offered again.
+      await call("POST", `/v1/datasets/${behind.id}/restore`);
+      await page.evaluate(() => document.dispatchEvent(new Event("visibilitychange")));
+      await expect.poll(offered, POLL).toEqual(clipNow());
+      await expect.poll(creator, POLL).toBe("Created by you.");
+      expect(await controls()).toEqual([true, true, true, true]);
+      // The edit is back as it was typed (it was dropped with the text).
+      expect(await editing().inputValue()).toBe("faint, half rewritten");
+      await page.getByRole("button", { name: "Cancel" }).click();
+
+      // The recording archived elsewhere while the page is looked at: a tag added is refused (409),
+      // said on the status line, and the page reads the recording's state again at that.
+      await call("POST", `/v1/recordings/${rec.id}/archive`);
+      await page.getByRole("combobox", { name: "tag key" }).fill("species");
+      await page.getByRole("combobox", { name: "value" }).fill("Myotis");
+      await page.getByRole("button", { name: "Add tag" }).click();
+      await expect.poll(status, POLL).toMatch(/^tag not added: .*archived/);
+      const archivedWhy = "b1.wav is archived: read-only, no clip is created or imported in it";
+      await expect.poll(offered, POLL).toEqual([[false, archivedWhy], [false, archivedWhy]]);
+      await expect.poll(creator, POLL).toBe("Created by you. b1.wav is archived: its clips are read-only.");
+      expect(await controls()).toEqual([false, false, false, false]);
+      expect((await held(clip.id))!.tags).toEqual([]);
+
+      // Restored and shown again, then archived once more: a table dropped is refused (409), the same.
+      await call("POST", `/v1/recordings/${rec.id}/restore`);
+      await page.evaluate(() => document.dispatchEvent(new Event("visibilitychange")));
+      await expect.poll(offered, POLL).toEqual(clipNow());
+      await call("POST", `/v1/recordings/${rec.id}/archive`);
+      await dropFile(page, "b1.selections.txt", ONE_SELECTION);
+      await expect.poll(() => page.textContent("#selections-result"), POLL).toMatch(/^b1\.selections\.txt not imported, no clip created: .*archived/);
+      await expect.poll(offered, POLL).toEqual([[false, archivedWhy], [false, archivedWhy]]);
+      expect((await call("GET", `/v1/clips?recording_id=${rec.id}&state=all`)).total).toBe(1);
+    } finally {
+      await call("POST", `/v1/datasets/${behind.id}/restore`); // first: nothing under an archived dataset is restored
+      await call("POST", `/v1/recordings/${rec.id}/restore`);
+    }
+  });
+
   it("refuses a selection table dropped without a token or with a viewer's, sending nothing, as the Import button disabled says — the server's 401 or 403 was shown", async () => {
     const { recordingId } = await openWithClips([], viewerKey);
     const sent = requestsSent("POST");
@@ -1139,6 +1221,32 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await panelShows(c);
     await page.keyboard.press("Escape");
     await expect.poll(() => page.isVisible("#clip-panel")).toBe(false);
+  });
+
+  it("asks who the token's user is once for the page and its clip panel — each asked GET /v1/users/me, the panel at every clip opened — and once again back from another tab", async () => {
+    const { clips: [a, b] } = await openWithClips([[0.2, 0.5], [1.2, 1.6]], memberKey, "", memberKey);
+    const askedMe: string[] = [];
+    const listen = (r: Request) => { if (new URL(r.url()).pathname === "/v1/users/me") askedMe.push(r.method()); };
+    page.on("request", listen);
+    try {
+      await page.reload(); // the token kept (localStorage)
+      await expect.poll(() => page.locator("#clips div").count(), POLL).toBe(2);
+      for (const [c, at] of [[a, 0.3], [b, 1.4]] as const) {
+        await clickAt(at);
+        await panelShows(c);
+        await expect.poll(() => page.textContent("#clip-panel-creator"), POLL).toBe("Created by you.");
+      }
+      await expect.poll(() => page.getAttribute("#import-selections", "title"), POLL).toMatch(/^Import a Raven selection table/);
+      expect(await page.isEnabled("#import-selections")).toBe(true);
+      expect(askedMe).toEqual(["GET"]);
+      // Back from another tab: the role may have changed, asked once for the page and the panel's refresh.
+      const refreshed = page.waitForResponse((r) => r.url().endsWith(`/v1/clips/${b.id}`));
+      await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+      await refreshed;
+      expect(askedMe).toEqual(["GET", "GET"]);
+    } finally {
+      page.off("request", listen);
+    }
   });
 
   it("shows a clip changed or deleted in another tab once the page has the focus again", async () => {

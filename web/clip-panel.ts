@@ -7,7 +7,8 @@
  * restores them) and a button that deletes it — each offered only to whom the API lets do it:
  * the bounds' Move and Delete to the clip's creator and an admin (another member is told whose the
  * clip is instead), tags and notes to any member, nothing to a viewer, a reader without a token, or
- * on a read-only clip. Every change
+ * on a read-only clip or recording (archived or trashed, or its dataset: the page reads that again
+ * as it is shown again, and after a 409). Every change
  * goes through the API with the page's token (PATCH and DELETE /v1/clips/{id}, POST and DELETE
  * /v1/clips/{id}/tags, POST /v1/notes, PATCH /v1/notes/{id}, POST /v1/notes/{id}/archive|restore|trash);
  * a refusal is said on the status line. An annotator compared the page with Whombat and Raven: it
@@ -72,8 +73,22 @@ export interface ClipPanelHost {
   api<T>(path: string, init?: RequestInit): Promise<T>;
   /** Writes the status line (`error`: in red). */
   setStatus(text: string, error?: boolean): void;
-  /** Whether the page has an API token: without one nothing may be changed, and nobody is asked for (GET /v1/users/me). */
-  hasToken(): boolean;
+  /**
+   * The user of the page's token as the page last asked (GET /v1/users/me — at load, when a token
+   * is entered, back on the page; null without a token or refused): one request serves the page's
+   * offers and the panel (each asked its own, the panel at every clip opened).
+   */
+  user(): Promise<User | null>;
+  /** Asks again who the token's user is — a refusal (403) says their role changed — the page's offers following. */
+  askUserAgain(): Promise<User | null>;
+  /**
+   * Why the recording open is read-only — itself or its dataset archived or trashed ("r1.wav's
+   * dataset night is archived") — or null: none of its clips is changed then (the API's 409),
+   * whatever the clip's own state.
+   */
+  readOnly(): string | null;
+  /** A change was refused as contradicting a record's state (409): the page reads the recording's and its dataset's again, archived meanwhile perhaps. */
+  conflicted(): void;
   /** The clips the page has fetched (the view plus a plot width either side): their tags come first in the completion. */
   fetchedClips(): readonly ListedClip[];
   /** The recording open, if any: its tags and its dataset's come next in the completion. */
@@ -148,7 +163,7 @@ export class ClipPanel {
    * 200,000 tagged clips.
    */
   #scopeTags: { recordingId: string | undefined; lists: Promise<ScopeTags[]> } | null = null;
-  /** The user of the page's token, asked as a clip is opened (null without one): what of the clip and its notes they may change. */
+  /** The user of the page's token (the host's, as a clip is opened; null without one): what of the clip and its notes they may change. */
   #me: User | null = null;
   /** The clip's archived notes, and the trashed ones the user may restore, as far as listed (newest first). */
   #hiddenNotes: Record<HiddenState, HiddenNotes> = { archived: NO_HIDDEN_NOTES, trashed: NO_HIDDEN_NOTES };
@@ -157,7 +172,7 @@ export class ClipPanel {
   /** Where the focus goes when the notes are next listed (after a change of one). */
   #focusNext: FocusTarget | null = null;
 
-  /** Binds the panel's controls, the clip list's keys, Escape on the plot and the page's return from another tab. */
+  /** Binds the panel's controls, the clip list's keys and Escape on the plot (the page calls refresh when it is back from another tab). */
   constructor(host: ClipPanelHost) {
     this.#host = host;
     const panel = $("clip-panel");
@@ -178,14 +193,20 @@ export class ClipPanel {
     });
     $("clip-list").addEventListener("keydown", (e) => this.#listKey(e));
     $("plot").addEventListener("keydown", (e) => { if (e.key === "Escape" && this.#selectedId) this.close(false); });
-    // Back from another tab, where the clip may have been tagged, moved or deleted (the page
-    // fetches its clips again then too).
-    window.addEventListener("focus", () => this.refresh());
   }
 
-  /** Shows the clip selected, if any, as the server has it now: after the window's focus, and a new token (whose user may change other notes). */
+  /**
+   * Shows the clip selected, if any, as the server has it now: after the window's focus (it may
+   * have been tagged, moved or deleted in another tab), and a new token (whose user may change
+   * other notes).
+   */
   refresh() {
     if (this.#selectedId) void this.open(this.#selectedId, this.#returnTo, false);
+  }
+
+  /** Shows the clip shown, if any, with the controls the recording's state lets through now (host.readOnly): it was archived, or restored, elsewhere. */
+  readOnlyChanged() {
+    if (this.#clip) this.#show(this.#clip);
   }
 
   /** The id of the clip selected, if any: its box is drawn as selected. */
@@ -242,7 +263,7 @@ export class ClipPanel {
     if (fetched) this.#host.shown(fetched);
     const signal = this.#loads.start();
     // Without a token, or with one refused, nobody: the clip and every note are read-only.
-    const me = this.#host.hasToken() ? this.#host.api<User>("/v1/users/me", { signal }).catch(() => null) : Promise.resolve(null);
+    const me = this.#host.user();
     // A refresh lists again as many as were listed (Show more), in one page: the list stays as long.
     const listed = this.#hiddenNotes;
     const limit = (state: HiddenState) => Math.min(API_MAX_LIMIT, Math.max(HIDDEN_NOTES_PAGE, listed[state].fetched));
@@ -335,8 +356,8 @@ export class ClipPanel {
       this.#filledBounds = filled;
     }
     // Only what the API lets the user do is offered (another member clicked Move or Delete, and got a 403).
-    const active = clip.state === "active";
-    const writes = active && mayWrite(this.#me), changes = active && mayChangeWorkOf(this.#me, clip.created_by);
+    const writable = this.#writable(clip);
+    const writes = writable && mayWrite(this.#me), changes = writable && mayChangeWorkOf(this.#me, clip.created_by);
     $("clip-panel-creator").textContent = this.#creatorText(clip);
     $("clip-panel-bounds").hidden = !changes;
     $("clip-panel-delete").hidden = !changes;
@@ -354,16 +375,24 @@ export class ClipPanel {
     $("clip-panel-note-count").textContent = `(${clip.notes.length})`;
   }
 
+  /** Whether `clip` may be changed at all, by anyone: it is active, and the recording open is not read-only (host.readOnly). */
+  #writable(clip: PanelClip): boolean {
+    return clip.state === "active" && this.#host.readOnly() === null;
+  }
+
   /**
    * Whose the clip is ("you" for the user's own) and, where the panel offers less than everything
-   * on an active clip, why: only its creator or an admin moves or deletes it, a viewer's token only
-   * reads, and without a token nothing is written. Read-only clips say so in the title.
+   * on an active clip, why: its recording is read-only (archived or trashed, or its dataset), only
+   * its creator or an admin moves or deletes it, a viewer's token only reads, and without a token
+   * nothing is written. Read-only clips say so in the title.
    */
   #creatorText(clip: PanelClip): string {
     const me = this.#me;
     const creator = clip.created_by !== null && clip.created_by === me?.id ? "you" : clip.created_by_username;
     const created = creator ? `Created by ${creator}` : "No creator on record";
     if (clip.state !== "active") return `${created}.`;
+    const readOnly = this.#host.readOnly();
+    if (readOnly) return `${created}. ${readOnly}: its clips are read-only.`;
     if (!me) return `${created}. Enter a member's API token at the top to tag it, write notes on it, move or delete it.`;
     if (!mayWrite(me)) return `${created}. ${viewerOnly(me)} to change it.`;
     if (!mayChangeWorkOf(me, clip.created_by)) return `${created}: only ${creator ? "its creator or " : ""}an admin may move or delete it — tag it, or write a note for its creator.`;
@@ -383,7 +412,9 @@ export class ClipPanel {
     const inNote = focused?.closest<HTMLElement>("#clip-panel li[data-note-id]");
     const focusTo = this.#focusNext ?? (inNote && focused?.dataset.control ? { noteId: inNote.dataset.noteId!, control: focused.dataset.control } : null);
     this.#focusNext = null;
-    if (this.#editor && !clip.notes.some((n) => n.id === this.#editor!.noteId && this.#mayChange(n))) this.#editor = null;
+    // A form whose note went read-only with its clip or recording (archived elsewhere) is kept, not
+    // shown: restored, it shows again as typed.
+    if (this.#editor && !clip.notes.some((n) => n.id === this.#editor!.noteId && mayChangeWorkOf(this.#me, n.created_by))) this.#editor = null;
     $("clip-panel-notes").replaceChildren(...(clip.notes.length ? clip.notes.map((n) => this.#noteItem(n, null)) : [el("li", "none", "No notes.")]));
     for (const state of HIDDEN_STATES) this.#showHiddenNotes(state, clip);
     if (focusTo) focusOn(focusTo);
@@ -392,14 +423,14 @@ export class ClipPanel {
   /**
    * Lists the clip's notes in `state` under their collapsed summary, which counts them (the
    * server's total, less those it listed that the panel lists elsewhere) and, while the server
-   * holds more than were fetched, Show more. Trashed notes only on an active clip: under an
-   * archived one nothing is restored.
+   * holds more than were fetched, Show more. Trashed notes only on a clip that may be changed:
+   * under an archived one, or on a read-only recording, nothing is restored.
    */
   #showHiddenNotes(state: HiddenState, clip: PanelClip) {
     const { notes, fetched, total } = this.#hiddenNotes[state];
     const count = total - (fetched - notes.length);
     $(`clip-panel-${state}-notes`).replaceChildren(...notes.map((n) => this.#noteItem(n, state)));
-    $(`clip-panel-${state}`).hidden = count <= 0 || (state === "trashed" && clip.state !== "active");
+    $(`clip-panel-${state}`).hidden = count <= 0 || (state === "trashed" && !this.#writable(clip));
     $(`clip-panel-${state}-count`).textContent = `(${count})`;
     const more = $(`clip-panel-${state}-more`);
     more.hidden = fetched >= total;
@@ -436,9 +467,9 @@ export class ClipPanel {
     this.#relistNotes({ id: next.fetched < next.total ? `clip-panel-${state}-more` : `clip-panel-${state}-summary` });
   }
 
-  /** Whether the page's user may edit, archive, trash or restore note `n`: its creator (a member) or an admin, the API's rule, on a clip that is not read-only. */
+  /** Whether the page's user may edit, archive, trash or restore note `n`: its creator (a member) or an admin, the API's rule, on a clip that is not read-only (#writable). */
   #mayChange(n: Note): boolean {
-    return this.#clip?.state === "active" && mayChangeWorkOf(this.#me, n.created_by);
+    return this.#clip !== null && this.#writable(this.#clip) && mayChangeWorkOf(this.#me, n.created_by);
   }
 
   /**
@@ -484,16 +515,18 @@ export class ClipPanel {
 
   /**
    * Says on the status line why `what` failed: the API's message, and for a refusal which token
-   * to give — a viewer's token only reads (its 403 names the role the user lacks).
+   * to give — a viewer's token only reads (its 403 names the role the user lacks). A 409 (the
+   * recording or its dataset archived meanwhile, say) has the page read their state again: the
+   * controls they leave no use of go, saying why.
    */
   async #fail(what: string, err: Error) {
     const status = (err as { status?: number }).status;
     let hint = "";
     if (status === 401) hint = " — enter a member's API token at the top";
     else if (status === 403) {
-      const me = await this.#host.api<User>("/v1/users/me").catch(() => null);
+      const me = await this.#host.askUserAgain();
       if (me?.role === "viewer") hint = ` — ${viewerOnly(me)}`;
-    }
+    } else if (status === 409) this.#host.conflicted();
     this.#host.setStatus(`${what}: ${err.message}${hint}`, true);
   }
 

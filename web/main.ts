@@ -20,7 +20,7 @@ import { sameClipBand, sameClipRange, TIME_TOLERANCE } from "../src/store/clip-i
 import { MAX_PLAYBACK_SAMPLES } from "../src/api/playback-limit.js";
 import { IMPORT_BODY_LIMIT } from "../src/api/import-limit.js";
 import { $, el } from "./dom.js";
-import { LatestRequest } from "./latest.js";
+import { LatestRequest, Throttle } from "./latest.js";
 import { featureTable, type FeatureValue } from "./features.js";
 import { dispositionFilename, faultTable, importSummary, type ImportResult } from "./selections.js";
 import { bounds, ClipPanel, type Tag } from "./clip-panel.js";
@@ -103,6 +103,8 @@ const state = {
   linkedView: null as LinkedView | null,
   /** Why the recording is read-only ("r1.wav is archived"), null if it is not (whyReadOnly). */
   readOnly: null as string | null,
+  /** The recording's dataset as last read (a link's, or re-read as the page is shown again); null if not read — a recording listed, of a dataset active when listed. */
+  dataset: null as Dataset | null,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -143,15 +145,27 @@ async function apiFailure(res: Response): Promise<ApiFailure> {
 
 /** The user of the page's token (GET /v1/users/me; null without one, refused, or not known yet): whether the page offers to create clips. */
 let user: User | null = null;
-const userRequests = new LatestRequest(0);
+/**
+ * The answer of the last GET /v1/users/me (null without a token, or refused), which the page's
+ * offers and the clip panel (ClipPanelHost.user) both wait on: one request serves both — each
+ * asked its own, the panel again at every clip it opened.
+ */
+let userAnswer: Promise<User | null> = Promise.resolve(null);
 
-/** Asks who the token's user is — at load, when a token is entered, back from another tab (their role may have changed) — and offers what they may do. */
-async function fetchUser() {
-  const signal = userRequests.start();
-  const found = token() ? await api<User>("/v1/users/me", { signal }).catch(() => null) : null;
-  if (signal.aborted) return;
-  user = found;
-  offerClipCreation();
+/**
+ * Asks who the token's user is — at load, when a token is entered, back from another tab, after a
+ * refusal (403: their role may have changed) — and offers what they may do. Only the latest
+ * question's answer counts.
+ */
+function fetchUser(): Promise<User | null> {
+  const answer = token() ? api<User>("/v1/users/me").catch(() => null) : Promise.resolve(null);
+  userAnswer = answer;
+  void answer.then((found) => {
+    if (userAnswer !== answer) return;
+    user = found;
+    offerClipCreation();
+  });
+  return answer;
 }
 
 function setStatus(text: string, error = false) {
@@ -1006,6 +1020,7 @@ async function createClip(t0: number, t1: number, band: Band | null, madeFrom: s
     clip = await api<Clip>("/v1/clips", { method: "POST", body: JSON.stringify({ recording_id: state.recording!.id, start_time: start, end_time: end, ...band }) });
   } catch (err) {
     showInClipInfo(el("p", "error", `clip not created: ${(err as Error).message}`));
+    if ((err as Partial<ApiFailure>).status === 409) void recheckReadOnly(); // archived elsewhere, perhaps: Clip selection goes, saying why
     return;
   }
   const note = band ? `(created; features of ${(band.low_freq / 1000).toFixed(1)}–${(band.high_freq / 1000).toFixed(1)} kHz)` : "(created)";
@@ -1222,9 +1237,6 @@ function bindPlot() {
   $("play-selection").onclick = () => state.geometry && playSelection();
   $("clip-selection").onclick = (e) => state.geometry && void clipSelection(e.shiftKey);
   $("rate").onchange = applySpeed;
-  // Back from another tab or window, where the recording's clips may have been changed (a clip
-  // drawn in a second tab stayed missing from this one until the view left its clips' window).
-  window.addEventListener("focus", () => state.geometry && void fetchClips());
   // Clamped as a pan is: a plot grown wider showed mostly the space past the recording's end.
   window.addEventListener("resize", () => state.geometry && panTo(state.originPx));
 }
@@ -1288,6 +1300,7 @@ async function importSelections(file: File) {
   } catch (err) {
     if (state.recording !== rec) return;
     showSelectionsResult(true, ...selectionsFailure(`${file.name} not imported, no clip created`, err as Error));
+    if ((err as Partial<ApiFailure>).status === 409) void recheckReadOnly(); // archived elsewhere, perhaps: Import goes, saying why
   }
 }
 
@@ -1577,12 +1590,58 @@ function whyReadOnly(rec: Recording, dataset: Dataset | null): string | null {
   return null;
 }
 
-/** Shows a recording of `dataset` (null: one listed, active): the whole of it, or `view` (a link's). */
+/**
+ * Milliseconds between two re-reads of the open recording's state as the page is shown again: a
+ * return to it sends visibilitychange and focus both, and a window clicked in and out of a focus
+ * each time.
+ */
+const READ_ONLY_RECHECK_MS = 3000;
+const readOnlyRechecks = new Throttle(READ_ONLY_RECHECK_MS);
+/** The re-read of the recording's and its dataset's state in flight: another recording opened meanwhile drops it. */
+const readOnlyRequests = new LatestRequest(0);
+
+/**
+ * Reads the open recording and its dataset again (GET /v1/recordings/{id}, GET /v1/datasets/{id})
+ * and offers what their states let be done: archived or trashed in another tab, or by another
+ * user, the recording is read-only, and the page still offered Clip selection, Import and the clip
+ * panel's changes, each a 409 once clicked. Run as the page is shown again (readOnlyRechecks) and
+ * after a 409. A read that fails changes nothing: the next change's answer says what is wrong.
+ */
+async function recheckReadOnly() {
+  const rec = state.recording;
+  if (!rec) return;
+  const signal = readOnlyRequests.start();
+  try {
+    const [current, dataset] = await Promise.all([
+      api<Recording>(`/v1/recordings/${rec.id}`, { signal }),
+      api<Dataset>(`/v1/datasets/${rec.dataset_id}`, { signal }),
+    ]);
+    if (state.recording !== rec) return;
+    rec.state = current.state;
+    state.dataset = dataset;
+    showReadOnly(whyReadOnly(rec, dataset));
+  } catch { /* aborted (another recording opened), or not read: the offers stay */ }
+}
+
+/** Sets why the open recording is read-only (null: it is not), offering Clip selection, Import and the clip panel's changes accordingly, each saying why not. */
+function showReadOnly(why: string | null) {
+  if (why === state.readOnly) return;
+  state.readOnly = why;
+  offerClipCreation();
+  clipPanel.readOnlyChanged();
+}
+
+/**
+ * Shows a recording of `dataset` (null: one listed, whose dataset is taken as last read, or as
+ * active if it was not): the whole of it, or `view` (a link's).
+ */
 async function openRecording(rec: Recording, view: LinkedView | null = null, dataset: Dataset | null = null) {
   for (const b of document.querySelectorAll<HTMLButtonElement>("#recordings button")) b.classList.toggle("open", b.dataset.id === rec.id);
   $<HTMLAudioElement>("audio").pause();
+  readOnlyRequests.cancel(); // the previous recording's
   state.recording = rec;
-  state.readOnly = whyReadOnly(rec, dataset);
+  state.dataset = dataset ?? (state.dataset?.id === rec.dataset_id ? state.dataset : null);
+  state.readOnly = whyReadOnly(rec, state.dataset);
   state.geometry = null;
   state.query = "";
   state.readoutAt = null; // a read-out of the previous recording
@@ -1611,7 +1670,10 @@ async function openRecording(rec: Recording, view: LinkedView | null = null, dat
 /** The panel of the clip selected (web/clip-panel.ts), on the page's clips. */
 const clipPanel = new ClipPanel({
   api, setStatus,
-  hasToken: () => token() !== "",
+  user: () => userAnswer,
+  askUserAgain: fetchUser,
+  readOnly: () => state.readOnly,
+  conflicted: () => void recheckReadOnly(),
   fetchedClips: () => clips,
   recording: () => state.recording,
   shown: (c) => showClip(c),
@@ -1634,7 +1696,20 @@ function init() {
   bindRecordingList();
   bindSelections();
   void fetchUser();
-  window.addEventListener("focus", () => void fetchUser());
+  // Back from another tab or window, where the user's role, the recording's clips (a clip drawn in
+  // a second tab stayed missing from this one until the view left its clips' window), the clip
+  // selected, and the recording's or its dataset's state may have changed. The user is asked
+  // first: the panel's refresh waits on that answer.
+  window.addEventListener("focus", () => {
+    void fetchUser();
+    clipPanel.refresh();
+    if (state.geometry) void fetchClips();
+    readOnlyRechecks.run(() => void recheckReadOnly());
+  });
+  // A tab shown again may get no focus event (headless Chromium's, brought to the front).
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") readOnlyRechecks.run(() => void recheckReadOnly());
+  });
   // A link pasted into the address bar of an open page (not the page's own, which fires no hashchange).
   window.addEventListener("hashchange", () => {
     const linked = parseLink();
