@@ -364,7 +364,10 @@ let tablePtr: usize = 0;
  */
 function crossingTable(frameLength: i32, hop: i32): usize {
   if (tablePtr != 0 && tableLength == frameLength && tableHop == hop) return tablePtr;
+  // Forgotten before the allocation: one that traps (the core cannot grow) must not leave the
+  // freed block as the table of the old hop, for whatever takes that memory next to write over.
   if (tablePtr != 0) heap.free(tablePtr);
+  tablePtr = 0;
   tablePtr = heap.alloc(<usize>hop << 2);
   tableLength = frameLength;
   tableHop = hop;

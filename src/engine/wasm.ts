@@ -25,8 +25,9 @@ export const wasmModule: WebAssembly.Module =
 export const WASM32_MEMORY_MAX = 2 ** 32;
 
 /**
- * The core could not allocate: its memory is at wasm32's limit or the block is over the
- * allocator's 1 GiB maximum. The core stays usable; freeing plans makes room again.
+ * The core could not allocate: its memory could not grow (at wasm32's limit, or the host refused
+ * it pages) or the block is over the allocator's largest (CORE_MAX_BLOCK). The core stays usable;
+ * freeing plans makes room again.
  */
 export class CoreMemoryError extends RangeError {
   override name = "CoreMemoryError";
@@ -41,8 +42,11 @@ export class CoreMemoryError extends RangeError {
   }
 }
 
-/** The allocator's largest block (TLSF's BLOCK_MAXSIZE on wasm32): a larger one is refused outright. */
-const CORE_MAX_BLOCK = 2 ** 30;
+/**
+ * The allocator's largest block in bytes (TLSF's BLOCK_MAXSIZE on wasm32: 1 GiB less its 4-byte
+ * header): a larger one is refused outright, however much room the core has.
+ */
+export const CORE_MAX_BLOCK = 2 ** 30 - 4;
 
 /**
  * The CoreMemoryError of an allocation of `what` that failed with `err`, or null when `err` is no allocation failure. The allocator
@@ -61,11 +65,13 @@ function allocationFailure(err: unknown, what: string, memory: WebAssembly.Memor
 
 /**
  * The instance with its allocating exports turning an allocation failure into a CoreMemoryError
- * naming what was asked for, instead of a trap. Those exports run once per plan or buffer, so the
- * wrapper costs nothing measurable; the kernels are called directly.
+ * naming what was asked for, instead of a trap. Those exports run once per plan or buffer, or, the
+ * two kernels with scratch of their own, once per chunk of 2^17 values or per block of samples
+ * (pcenColumns, sampleSums), so the wrapper costs nothing measurable; the other kernels are called
+ * directly.
  */
 function reportingOutOfMemory(instance: Core): Core {
-  const { alloc, fftCreate, stftCreate, featurePlanCreate } = instance;
+  const { alloc, fftCreate, stftCreate, featurePlanCreate, pcenColumns, sampleSums } = instance;
   const allocating = <A extends unknown[], R>(what: (...args: A) => string, create: (...args: A) => R) => (...args: A): R => {
     try {
       return create(...args);
@@ -73,11 +79,15 @@ function reportingOutOfMemory(instance: Core): Core {
       throw allocationFailure(err, what(...args), instance.memory) ?? err;
     }
   };
-  const wrapped: Pick<Core, "alloc" | "fftCreate" | "stftCreate" | "featurePlanCreate"> = {
+  const wrapped: Pick<Core, "alloc" | "fftCreate" | "stftCreate" | "featurePlanCreate" | "pcenColumns" | "sampleSums"> = {
     alloc: allocating((bytes) => `${bytes} bytes`, alloc),
     fftCreate: allocating((n) => `the tables of an FFT plan for n=${n}`, fftCreate),
     stftCreate: allocating((n) => `the tables of an STFT plan for n=${n}`, stftCreate),
     featurePlanCreate: allocating((bins) => `a feature plan for ${bins} bins`, featurePlanCreate),
+    // assembly/pcen.ts: the smoother's values of eight bins' rows; it allocates before it writes anything.
+    pcenColumns: allocating((_block, frames) => `the scratch of PCEN over ${frames} frames (${frames * 32} bytes)`, pcenColumns),
+    // assembly/features.ts crossingTable: kept for the next call with the same hop; allocated before the sums are added.
+    sampleSums: allocating((_samples, _n, _first, _prev, _half, _frameLength, hop) => `the zero-crossing table of a ${hop}-sample hop (${hop * 4} bytes)`, sampleSums),
   };
   return Object.setPrototypeOf(wrapped, instance) as Core;
 }
