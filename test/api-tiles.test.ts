@@ -796,12 +796,38 @@ describe("a worker's DSP core without room (CoreMemoryError)", () => {
     // Another window of that length: another plan, which the room the kept one leaves cannot hold.
     const refused = await tile("hamming");
     expect([refused.statusCode, refused.headers["retry-after"], refused.json().message]).toEqual([503, "1",
-      "the worker's DSP core had no room for this computation (its memory held by the recordings and filters it kept for other requests); the worker is replaced by a fresh one: retry shortly"]);
+      "the worker's DSP core had no room for this computation: its memory could not grow (it was at WebAssembly's 4 GiB, or the host refused it more); the worker is replaced by a fresh one, without what the old one kept for other requests: retry shortly"]);
     // A plan's allocation that failed part way leaves blocks no one frees: the thread went, and a
     // fresh one, with a fresh core, has the room.
     const again = await tile("hamming");
     expect(again.statusCode, again.body.slice(0, 300)).toBe(200);
     expect(await thread()).not.toBe(worker);
+  });
+});
+
+describe("tileLimits out of range (buildApp)", () => {
+  const build = (tileLimits: Record<string, unknown>) => buildApp({ database: t.db, audioRoots: [], tiles, tileLimits: tileLimits as never });
+
+  it("are refused when the app is built, naming the limit and its bound — with maxTilePixels 2^29, a PNG tile of 1024 × 262145 pixels was a 500", async () => {
+    // A PNG's colour indices are computed from its values as one block of the worker's DSP core,
+    // 4 bytes a pixel, and the core's largest block is 1 GiB less 4 bytes.
+    const why = "a PNG's values go into the worker's DSP core as one block of 4 bytes a pixel, and the core's largest block is 1 GiB less 4 bytes";
+    for (const name of ["maxTilePixels", "maxImagePixels"]) {
+      await expect(build({ [name]: 2 ** 28 })).rejects.toThrow(new RangeError(`tileLimits.${name}: must be an integer from 1 to 268435455, got 268435456: ${why}`));
+      await expect(build({ [name]: 0 })).rejects.toThrow(new RangeError(`tileLimits.${name}: must be an integer from 1 to 268435455, got 0: ${why}`));
+    }
+    for (const name of ["maxStreamTiles", "maxImageFrames"]) {
+      for (const bad of [0, -1, 2.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+        await expect(build({ [name]: bad })).rejects.toThrow(new RangeError(`tileLimits.${name}: must be an integer ≥ 1, got ${bad}`));
+      }
+    }
+    await expect(build({ maxTilePixels: "1000" })).rejects.toThrow(new TypeError('tileLimits.maxTilePixels: must be an integer from 1 to 268435455, got string "1000"'));
+    await expect(build({ maxTilePixel: 1000 })).rejects.toThrow(new TypeError("tileLimits: unknown option maxTilePixel; the known ones are maxStreamTiles, maxImageFrames, maxImagePixels, maxTilePixels"));
+  });
+
+  it("take the bound itself, and undefined for the default", async () => {
+    const largest = await build({ maxTilePixels: 2 ** 28 - 1, maxImagePixels: 2 ** 28 - 1, maxStreamTiles: undefined });
+    await largest.close();
   });
 });
 

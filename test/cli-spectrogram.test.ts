@@ -528,12 +528,19 @@ describe("sonotile spectrogram: long outputs", () => {
     const png = join(tmp, "huge.png");
     // hop 1e-6 of the window → 1 sample: 386 673 frames × 4801 bins ≈ 1.9 G pixels.
     const r = await sonotile(["spectrogram", BAT_384K, "-o", png, "--hop-size", "1e-6"]);
-    expectOneLineError(r, 2, /386673 × 4801 = 1856417073 pixels \(columns × rows\); the limit is 268435456: draw fewer rows \(--height, --fmin\/--fmax\)/, "huge image");
+    expectOneLineError(r, 2, /386673 × 4801 = 1856417073 pixels \(columns × rows\); the limit is 268435455: draw fewer rows \(--height, --fmin\/--fmax\)/, "huge image");
     expect(existsSync(png)).toBe(false);
     // The rows counted are those drawn, after the band's crop (a --height of 1000 still leaves it over the limit).
     const merged = await runInProcess([BAT_384K, "-o", png, "--hop-size", "1e-6", "--height", "1000"]).then(() => null, (e: unknown) => e);
     expect(merged).toBeInstanceOf(UsageError);
     expect((merged as Error).message).toMatch(/^the image would be 386673 × 1000 = 386673000 pixels \(columns × rows\)/);
+    expect(existsSync(png)).toBe(false);
+    // 2^28 pixels exactly: the colours' values, 4 bytes a pixel, are one block the DSP core's
+    // allocator refuses (1 GiB less 4 bytes at most) — the image was computed for a minute, then
+    // the command failed with the core's "1073741824 bytes is over the DSP core's largest block" (exit 1).
+    const atTwo28 = await runInProcess([BAT_384K, "-o", png, "--hop-size", "1e-6", "--height", "1024", "--start", "0", "--end", "0.682666"]).then(() => null, (e: unknown) => e);
+    expect(atTwo28).toBeInstanceOf(UsageError);
+    expect((atTwo28 as Error).message).toMatch(/^the image would be 262144 × 1024 = 268435456 pixels \(columns × rows\); the limit is 268435455: /);
     expect(existsSync(png)).toBe(false);
   });
 

@@ -41,7 +41,7 @@ import { LICENSE, VERSION } from "../engine/version.js";
 import { openApiLicense } from "./openapi-license.js";
 import { webRoutes } from "./routes/web.js";
 import { apiValidatorCompiler } from "./schemas.js";
-import { tileRoutes, type TileLimits } from "./routes/tiles.js";
+import { tileLimitsOf, tileRoutes, type TileLimits } from "./routes/tiles.js";
 import type { TileService } from "../tiles/service.js";
 import { DEFAULT_MAX_UNSENT_BYTES, DEFAULT_STALLED_SEND_MS, UnsentBytes } from "./unsent-bytes.js";
 import { DatasetImports, RecentScans, type ImportOutcome } from "../store/datasets.js";
@@ -75,7 +75,7 @@ export interface AppOptions {
   datasetImports?: DatasetImports<ImportOutcome>;
   /** Tile computation (worker pool, stats, caches); without it the spectrogram routes are absent. */
   tiles?: TileService;
-  /** Limits of the spectrogram routes (defaults in routes/tiles.ts). */
+  /** Limits of the spectrogram routes (defaults and bounds in routes/tiles.ts: DEFAULT_TILE_LIMITS, tileLimitsOf). */
   tileLimits?: Partial<TileLimits>;
   /** Samples one playback response may hold (default MAX_PLAYBACK_SAMPLES, playback-limit.ts). */
   maxPlaybackSamples?: number;
@@ -228,6 +228,8 @@ class AccessLog extends LogController {
 }
 
 export async function buildApp(options: AppOptions): Promise<App> {
+  // Before anything is made: a limit out of range is the caller's error, named (tileLimitsOf).
+  const tileLimits = tileLimitsOf(options.tileLimits);
   // One deadline bounds a request's database work and the drain at close.
   const deadlineMs = options.deadlineMs ?? 30_000;
   const requireAuthForReads = options.requireAuthForReads ?? false;
@@ -361,7 +363,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       await v1.register(trashRoutes);
       if (options.tiles) {
         v1.decorate("tiles", options.tiles);
-        await v1.register(tileRoutes, { limits: options.tileLimits });
+        await v1.register(tileRoutes, { limits: tileLimits });
       }
     },
     { prefix: "/v1" },

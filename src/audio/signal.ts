@@ -41,14 +41,14 @@ export function checkOptionsObject(options: unknown, shape: string, name = "opti
 
 /**
  * The options object of a library function whose options are `known` (checkOptionsObject, its
- * shape `{ a?, b? }`): a key outside them is a TypeError naming it and listing them, as parseParams
+ * shape `{ a?, b? }`; `name` the object's, as the messages name it): a key outside them is a TypeError naming it and listing them, as parseParams
  * refuses an unknown parameter — a misspelt option was ignored (`{ timeexpansion: 2 }` gave time
  * expansion 1). A known key whose value is undefined is one left out.
  */
-export function checkOptions(options: unknown, known: readonly string[], shape = `{ ${known.map((k) => `${k}?`).join(", ")} }`): asserts options is object {
-  checkOptionsObject(options, shape);
+export function checkOptions(options: unknown, known: readonly string[], shape = `{ ${known.map((k) => `${k}?`).join(", ")} }`, name = "options"): asserts options is object {
+  checkOptionsObject(options, shape, name);
   const unknown = Object.keys(options).filter((key) => !known.includes(key));
-  if (unknown.length > 0) throw new TypeError(`options: unknown option${unknown.length === 1 ? "" : "s"} ${unknown.join(", ")}; the known ones are ${known.join(", ")}`);
+  if (unknown.length > 0) throw new TypeError(`${name}: unknown option${unknown.length === 1 ? "" : "s"} ${unknown.join(", ")}; the known ones are ${known.join(", ")}`);
 }
 
 /** What a value is, for messages: `Array of length 3`, `Int16Array of length 8`, `null`, `string "16000"`, `number 2.5`. */

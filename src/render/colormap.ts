@@ -3,7 +3,7 @@
  * scripts/colormaps.py) and the value → colour-index mapping, which runs in the WASM core.
  */
 import type { ColormapName } from "../engine/params.js";
-import { core } from "../engine/wasm.js";
+import { core, CORE_MAX_BLOCK } from "../engine/wasm.js";
 import { COLORMAP_HEX } from "./colormap-tables.js";
 
 const palettes = new Map<ColormapName, Uint8Array>();
@@ -42,6 +42,12 @@ export interface RowLayout {
   /** The last row of values first (a spectrogram's highest bin at the top of an image). */
   bottomUp: boolean;
 }
+
+/**
+ * The most values `colorRows` takes: they go into the core as one block of 4 bytes each, which
+ * the allocator's largest block (CORE_MAX_BLOCK) bounds: 2^28 − 1.
+ */
+export const MAX_COLOR_VALUES = Math.floor(CORE_MAX_BLOCK / 4);
 
 /**
  * The colour indices of `values` (`colorIndices`), rows of `width` values, laid out as `layout`

@@ -11,9 +11,11 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { FileChangedError } from "../../audio/source.js";
+import { checkOptions, describeValue } from "../../audio/signal.js";
 import { AudioFormatError } from "../../audio/types.js";
 import { SampleValuesError } from "../../engine/analysis.js";
 import { CoreMemoryError } from "../../engine/wasm.js";
+import { MAX_COLOR_VALUES } from "../../render/colormap.js";
 import { checkCrossFieldRules, PARAM_NAMES, paramsObject, ParamsError, parseParams, type Params } from "../../engine/params.js";
 import { encodedBytesBound, TILE_FORMATS, type TileFormat } from "../../tiles/compute.js";
 import { bandOptionsSchema, MAX_ZOOM, tileOptionsSchema, TileRangeError } from "../../tiles/grid.js";
@@ -46,6 +48,31 @@ export interface TileLimits {
 }
 
 export const DEFAULT_TILE_LIMITS: TileLimits = { maxStreamTiles: 256, maxImageFrames: 65_536, maxImagePixels: 32 * 1024 * 1024, maxTilePixels: 32 * 1024 * 1024 };
+
+/**
+ * The limits of `options` (buildApp's tileLimits) over the defaults, refused when the app is built,
+ * naming the limit, rather than at a request: compared with NaN every request would be over it, and
+ * a pixel limit above MAX_COLOR_VALUES let through PNGs whose values the worker's DSP core cannot
+ * take in one block — a 500 at the first such tile (1024 × 262145 pixels, measured). Frames and
+ * tiles have no bound of their own: an image's frames are its columns, which its pixels bound, and a
+ * stream computes its tiles one at a time.
+ * @throws TypeError for a value that is no number or an unknown key; RangeError for a number out of range
+ */
+export function tileLimitsOf(options: Partial<TileLimits> = {}): TileLimits {
+  checkOptions(options, Object.keys(DEFAULT_TILE_LIMITS), undefined, "tileLimits");
+  const pixels = { most: MAX_COLOR_VALUES, why: "a PNG's values go into the worker's DSP core as one block of 4 bytes a pixel, and the core's largest block is 1 GiB less 4 bytes" };
+  const bounds: Record<keyof TileLimits, typeof pixels | null> = { maxStreamTiles: null, maxImageFrames: null, maxImagePixels: pixels, maxTilePixels: pixels };
+  const limits = { ...DEFAULT_TILE_LIMITS };
+  for (const [name, bound] of Object.entries(bounds) as [keyof TileLimits, typeof pixels | null][]) {
+    const value: unknown = options[name];
+    if (value === undefined) continue;
+    const rule = bound ? `an integer from 1 to ${bound.most}` : "an integer ≥ 1";
+    if (typeof value !== "number") throw new TypeError(`tileLimits.${name}: must be ${rule}, got ${describeValue(value)}`);
+    if (!(Number.isInteger(value) && value >= 1 && value <= (bound?.most ?? Infinity))) throw new RangeError(`tileLimits.${name}: must be ${rule}, got ${value}${bound ? `: ${bound.why}` : ""}`);
+    limits[name] = value;
+  }
+  return limits;
+}
 
 /**
  * The answer deadline of these routes once their recording is looked up (plugins/deadline.ts:
@@ -81,7 +108,7 @@ const spectrogramNotModified = notModifiedResponse({ ...ETAG_HEADER, ...CACHE_CO
 const spectrogramErrors = {
   400: errorBody.describe("Bad Request: a field is invalid (`fields` names each), or the request is over a limit (SPEC §10) and the message says which: pixels per tile or image, frames per image, tiles per stream, samples a pass or a tile transforms, or the request time limit — a computation that ran 60 s on a worker without finishing (in a stream, after the 200, that tile's part says so)"),
   403: errorBody, 404: errorBody, 409: errorBody, 422: errorBody,
-  503: errorWithHeaders("Service Unavailable, with Retry-After: every worker is busy (the queue is full, the client's own share of it is, or no worker was free within 60 s), answers still being sent to slower clients hold the server's limit of such bytes, the recording's statistics are being computed or their pass is queued behind others for a pass slot (the message says which, with the place and the progress of the pass ahead; Retry-After, 10–60 s, follows that pass's time to go), the database is unavailable, a worker's DSP core had no room for the computation (its memory held by the recordings and filters it kept for other requests, which it then let go), or no answer came within the deadline", RETRY_AFTER_HEADER),
+  503: errorWithHeaders("Service Unavailable, with Retry-After: every worker is busy (the queue is full, the client's own share of it is, or no worker was free within 60 s), answers still being sent to slower clients hold the server's limit of such bytes, the recording's statistics are being computed or their pass is queued behind others for a pass slot (the message says which, with the place and the progress of the pass ahead; Retry-After, 10–60 s, follows that pass's time to go), the database is unavailable, a worker's DSP core had no room for the computation (its memory could not grow: at WebAssembly's 4 GiB, or refused more by the host; the worker is then replaced by a fresh one), or no answer came within the deadline", RETRY_AFTER_HEADER),
 };
 const format = oneOf(TILE_FORMATS);
 
@@ -108,7 +135,7 @@ function cacheControl(request: FastifyRequest, askedRevision: string | undefined
 }
 
 /** A 503's words when a worker's DSP core had no room for the computation (CoreMemoryError with memoryFull). */
-const CORE_FULL = "the worker's DSP core had no room for this computation (its memory held by the recordings and filters it kept for other requests); the worker is replaced by a fresh one: retry shortly";
+const CORE_FULL = "the worker's DSP core had no room for this computation: its memory could not grow (it was at WebAssembly's 4 GiB, or the host refused it more); the worker is replaced by a fresh one, without what the old one kept for other requests: retry shortly";
 
 /** What a client refused a tile or image for its size (UnsentBytesFullError) can ask for instead. */
 const SMALLER_SPECTROGRAM = "ask for a smaller answer (png, fewer rows with height, fmin or fmax, a narrower tile or interval)";
@@ -157,8 +184,8 @@ function tilesAhead(threads: number, tileBytes: number, limit: number): number {
  */
 const streamHeldBytes = (tiles: number, ahead: number, tileBytes: number) => Math.min(tiles, ahead + 2) * tileBytes;
 
-export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }> = async (app, options) => {
-  const limits = { ...DEFAULT_TILE_LIMITS, ...options.limits };
+export const tileRoutes: FastifyPluginAsyncZod<{ limits: TileLimits }> = async (app, options) => {
+  const { limits } = options;
 
   /**
    * The recording as the tile service needs it, and its current revision. Its location's lookup
@@ -182,8 +209,9 @@ export const tileRoutes: FastifyPluginAsyncZod<{ limits?: Partial<TileLimits> }>
   app.setErrorHandler((err, request, reply) => {
     if (err instanceof ParamsError) return sendError(reply, 400, `invalid query: ${err.message}`, err.issues);
     if (err instanceof TileRangeError) return sendError(reply, 400, err.message, [{ field: err.field, message: err.message.slice(err.field.length + 2) }]);
-    // Before RangeError, which it is: the worker's core was full of what it keeps for other
-    // requests, and has let it go (tiles/worker.ts compute) — this request, asked again, finds the room.
+    // Before RangeError, which it is: the worker's core could not grow — at wasm32's limit, much of
+    // it what it keeps for other requests, or refused pages by the host — and the worker is replaced
+    // by a fresh one (tiles/worker.ts compute): this request, asked again, runs on a fresh core.
     if (err instanceof CoreMemoryError && err.memoryFull) return sendError(reply.header("Retry-After", "1"), 503, CORE_FULL);
     if (err instanceof RangeError) return sendError(reply, 400, err.message);
     if (err instanceof PoolBusyError) return sendError(reply.header("Retry-After", "1"), 503, `${err.message}; retry shortly`);

@@ -17,6 +17,7 @@ import { RecordingSpectrogram } from "../../engine/recording.js";
 import { ParamsError, parseParams, type Params } from "../../engine/params.js";
 import { VERSION } from "../../engine/version.js";
 import { npyHeader } from "../../render/npy.js";
+import { MAX_COLOR_VALUES } from "../../render/colormap.js";
 import { renderPng } from "../../render/image.js";
 import { tileValues } from "../../tiles/compute.js";
 import { bandOptionsSchema, binsPerRow, pieceLayout, rowsFrequencyRange, TileRangeError, type BandOptions, type TileLayout } from "../../tiles/grid.js";
@@ -41,8 +42,10 @@ const FORMATS = [".png", ".npy", ".f32"];
 /**
  * An image is drawn in memory (values, colour indices and the PNG): larger ones are refused
  * with a message naming the limit. Numbers have no such limit: they are streamed to the file.
+ * The values are coloured as one block of the DSP core (MAX_COLOR_VALUES, 2^28 − 1): at 2^28 the
+ * image was computed, then refused by the core's allocator.
  */
-const MAX_PNG_PIXELS = 1 << 28;
+const MAX_PNG_PIXELS = MAX_COLOR_VALUES;
 
 /** Values per block while streaming numbers to a file: 64 MB of float32 in memory at a time. */
 const STREAM_BLOCK_VALUES = 1 << 24;
