@@ -371,7 +371,7 @@ describe("POST /v1/jobs extract_features", () => {
     }
     const failed = await app.inject({ url: `/v1/jobs/${job.id}/items?status=failed` });
     expect(failed.statusCode, failed.body).toBe(200);
-    expect(failed.json()).toMatchObject({ total: 1, items: [{ item: 1, kind: "recording", target_id: missing, recording_id: missing, recording_path: "missing.wav", status: "failed", attempts: 1, error: expect.stringMatching(/missing\.wav/), host: hostname(), pid: process.pid }] });
+    expect(failed.json()).toMatchObject({ total: 1, items: [{ item: 1, kind: "recording", target_id: missing, recording_id: missing, recording_path: "missing.wav", status: "failed", attempts: 1, error: expect.stringMatching(/missing\.wav/), host: hostname(), pid: process.pid, missing_on: [hostname()] }] });
     expect(failed.body).not.toContain(dir.path); // the server's own paths stay inside
     const all = (await app.inject({ url: `/v1/jobs/${job.id}/items?limit=1&offset=1` })).json();
     expect(all).toMatchObject({ total: 2, items: [{ item: 1 }] });

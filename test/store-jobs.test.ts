@@ -604,7 +604,7 @@ describe("extract_features jobs", () => {
     expect((await listJobItems(t.db.sql, recordingJob.id, { limit: 10, offset: 0, status: "failed" })).items).toEqual([1, 2].map((item) => ({
       item, kind: "recording", target_id: ds.recordings[["", "ro.wav", "gone.wav"][item]], recording_id: ds.recordings[["", "ro.wav", "gone.wav"][item]],
       recording_path: ["", "ro.wav", "gone.wav"][item], start_time: null, end_time: null, status: "failed", attempts: 1, seconds: null,
-      error: items[item].error, host: hostname(), pid: process.pid, engine_version: null, recording_hash: null, finished_at: expect.any(String),
+      error: items[item].error, host: hostname(), pid: process.pid, engine_version: null, recording_hash: null, finished_at: expect.any(String), missing_on: [],
     })));
     expect((await listJobItems(t.db.sql, clipJob.id, { limit: 10, offset: 0 }))).toMatchObject({ total: 1, items: [{ kind: "clip", target_id: clip.id, recording_path: "ok.wav", start_time: 0.1, end_time: 0.2, status: "failed" }] });
     expect((await listJobItems(t.db.sql, recordingJob.id, { limit: 10, offset: 0, status: "done" })).items).toMatchObject([{ item: 0, recording_path: "ok.wav", seconds: 1, error: null }]);
@@ -985,6 +985,35 @@ describe("extract_features jobs", () => {
     expect(await featureValue("recording_features", ds.recordings["elsewhere.wav"], "rms_dbfs", job.run_id!)).toBeCloseTo(20 * Math.log10(0.5 / Math.SQRT2), 1);
   }, 60_000);
 
+  it("a host leaving an item for another writes the item's row once: its claim, then missing_on and the claim taken back together", async () => {
+    const ds = await toneDataset(["once.wav"], 1);
+    const file = join(ds.dir, "once.wav");
+    await rename(file, `${file}.away`);
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["once.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    // Every write of the item's row, as it left it (a table, not a temporary one: the worker writes on its own connections).
+    await t.db.sql`CREATE TABLE item_writes (n serial, attempts int, missing_on text[])`;
+    await t.db.sql`CREATE FUNCTION note_item_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO item_writes (attempts, missing_on) VALUES (NEW.attempts, NEW.missing_on); RETURN NEW; END $$`;
+    await t.db.sql.unsafe(`CREATE TRIGGER note_item_write AFTER UPDATE ON job_items FOR EACH ROW WHEN (NEW.job_id = '${job.id}') EXECUTE FUNCTION note_item_write()`);
+    const leaveB = await workerElsewhere("host-b");
+    const a = await testWorker({ host: "host-a" });
+    try {
+      await waitForItem(job.id, 0, (row) => row.missing_on.length > 0);
+    } finally {
+      await a.stop();
+      await leaveB();
+    }
+    try {
+      // Its claim, then its leave: one write (there were two, missing_on then attempts). A take of
+      // host-a's other fetcher during its pause gives the message back without a write.
+      expect(await t.db.sql`SELECT attempts, missing_on FROM item_writes ORDER BY n`).toEqual([{ attempts: 1, missing_on: [] }, { attempts: 0, missing_on: ["host-a"] }]);
+    } finally {
+      await t.db.sql`DROP TRIGGER note_item_write ON job_items`;
+      await t.db.sql`DROP FUNCTION note_item_write()`;
+      await t.db.sql`DROP TABLE item_writes`;
+      await abortExtractJob(t.db.sql, job.id);
+    }
+  }, 60_000);
+
   it("an item whose file workers on two hosts cannot find fails, naming both hosts", async () => {
     const ds = await toneDataset(["nowhere.wav"], 1);
     await rm(join(ds.dir, "nowhere.wav"));
@@ -1006,6 +1035,74 @@ describe("extract_features jobs", () => {
     expect(done).toMatchObject({ result: "failure", message: `1 of 1 items failed; first: ${item.error}` });
   }, 60_000);
 
+  it("an item whose file two hosts cannot find waits for a third host's running worker, which computes it: it fails only once every host running found it missing", async () => {
+    const ds = await toneDataset(["third.wav"], 1);
+    const file = join(ds.dir, "third.wav");
+    await rename(file, `${file}.away`); // not there for host-a nor host-b
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["third.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    await t.db.sql`UPDATE job_items SET missing_on = '{host-b}' WHERE job_id = ${job.id}`; // host-b found it missing
+    const leaveC = await workerElsewhere("host-c");
+    const a = await testWorker({ host: "host-a" });
+    try {
+      // It failed here, "on hosts host-b, host-a", host-c never asked.
+      expect(await waitForItem(job.id, 0, (row) => row.missing_on.length > 1)).toEqual({ status: "pending", attempts: 0, missing_on: ["host-b", "host-a"] });
+    } finally {
+      await a.stop();
+      await leaveC();
+    }
+    await rename(`${file}.away`, file); // there for host-c
+    expect(await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"), { host: "host-c" })).toMatchObject({ result: "success", progress_done: 1 });
+    const [item] = await t.db.sql`SELECT status, attempts, missing_on, host, error FROM job_items WHERE job_id = ${job.id}`;
+    expect(item).toEqual({ status: "done", attempts: 1, missing_on: ["host-b", "host-a"], host: "host-c", error: null });
+  }, 60_000);
+
+  it("a registered worker whose heartbeat lapsed (30 s) is no host to wait for: the item fails at once", async () => {
+    const ds = await toneDataset(["lapsed.wav"], 1);
+    await rm(join(ds.dir, "lapsed.wav"));
+    const leaveB = await workerElsewhere("host-b");
+    await t.db.sql`UPDATE job_workers SET seen_at = now() - interval '31 seconds' WHERE host = 'host-b'`;
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["lapsed.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    try {
+      expect(await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"), { host: "host-a" })).toMatchObject({ result: "failure" });
+    } finally {
+      await leaveB();
+    }
+    const [item] = await t.db.sql`SELECT status, attempts, missing_on, error FROM job_items WHERE job_id = ${job.id}`;
+    expect(item).toEqual({ status: "failed", attempts: 1, missing_on: ["host-a"], error: "recording lapsed.wav: file lapsed.wav does not exist in the dataset's audio_dir on host host-a, and no worker on another host is running to try it" });
+  }, 60_000);
+
+  it("a stopping worker, finishing its last item, is no host to wait for: it leaves job_workers as it starts to stop, and an item another host cannot read fails at once", async () => {
+    const ds = await toneDataset(["last.wav", "gone.wav"], 1);
+    await rm(join(ds.dir, "gone.wav"));
+    let begun!: () => void;
+    const computing = new Promise<void>((resolve) => (begun = resolve));
+    let releaseGate!: () => void;
+    const gate = new Promise<void>((resolve) => (releaseGate = resolve));
+    beforeRun.set("last.wav", async () => {
+      begun();
+      await gate;
+    });
+    const last = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["last.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    const b = await testWorker({ host: "host-b" });
+    let stopped: Promise<number> | undefined;
+    try {
+      await computing;
+      stopped = b.stop();
+      await expect.poll(async () => (await t.db.sql`SELECT host FROM job_workers WHERE host = 'host-b'`).length, { timeout: 10_000, interval: 50 }).toBe(0);
+      const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["gone.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+      // It waited, pending, until host-b's last item ended.
+      expect(await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"), { host: "host-a" })).toMatchObject({ result: "failure" });
+      const [item] = await t.db.sql`SELECT status, missing_on, error FROM job_items WHERE job_id = ${job.id}`;
+      expect(item).toEqual({ status: "failed", missing_on: ["host-a"], error: "recording gone.wav: file gone.wav does not exist in the dataset's audio_dir on host host-a, and no worker on another host is running to try it" });
+    } finally {
+      releaseGate();
+      await (stopped ?? b.stop());
+      beforeRun.clear();
+    }
+    // The stopping worker finished its item all the same.
+    expect(await getJob(t.db.sql, last.id)).toMatchObject({ status: "completed", result: "success" });
+  }, 60_000);
+
   it("a host that cannot read an item's file uses up none of its deliveries, however often it takes it: the item waits for the host that can", async () => {
     const ds = await toneDataset(["later.wav"], 1);
     const file = join(ds.dir, "later.wav");
@@ -1018,11 +1115,12 @@ describe("extract_features jobs", () => {
     try {
       // host-a took it (a message of its own, completed) and put it back (a new message), its delivery taken back.
       await expect.poll(async () => (await deliveries(job.id)).filter(([, state]) => state === "completed").length, { timeout: 20_000, interval: 100 }).toBeGreaterThanOrEqual(1);
-      expect(await waitForItem(job.id, 0, () => true)).toEqual({ status: "pending", attempts: 30, missing_on: ["host-a"] });
     } finally {
       await a.stop();
       await leaveB();
     }
+    // Read once host-a has stopped: a take of its in progress (claimed, 31, not yet left) had been read.
+    expect(await waitForItem(job.id, 0, () => true)).toEqual({ status: "pending", attempts: 30, missing_on: ["host-a"] });
     await rename(`${file}.away`, file); // there for host-b
     expect(await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"), { host: "host-b" })).toMatchObject({ result: "success", progress_done: 1 });
     const [item] = await t.db.sql`SELECT status, attempts, host, error FROM job_items WHERE job_id = ${job.id}`;

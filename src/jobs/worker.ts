@@ -33,9 +33,9 @@
  * Workers on several machines (SPEC §6, §7): a file this machine cannot find or read — or its
  * dataset's audio_dir missing here — is a fact about the machine (a share not mounted), not
  * about the file, so the item is left for a worker on another host (leaveForAnotherHost), and
- * fails only once workers on two hosts could not read it, or when no worker on another host is
- * running (one machine: at once); such a take counts no delivery. Every worker registers in
- * `job_workers` while it runs, and every item settled records the host and pid of its worker.
+ * fails only once no worker runs on a host that has not tried it (one machine: at once); such a
+ * take counts no delivery. Every worker registers in `job_workers` while it runs and takes items
+ * (a stopping one leaves it at once), and every item settled records the host and pid of its worker.
  */
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
@@ -253,11 +253,14 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
     async stop() {
       stopping.abort();
       deaf();
+      // Out of `job_workers` at once, not once its last items end (hours, for long recordings): it
+      // takes no more items, and an item another host cannot read waited for it as for a running worker.
+      const left = leave();
       const queueStopped = (async () => {
         await boss.offWork(DEAD_ITEM_QUEUE, { wait: true });
         await boss.offWork(ITEM_QUEUE, { wait: true });
         await boss.stop({ graceful: true, close: false });
-        await leave();
+        await left;
         return true;
       })();
       queueStopped.catch(() => {}); // a failure after the stop gave up on it: the stop is over
@@ -286,7 +289,8 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
 /**
  * Registers a worker in `job_workers` and refreshes its row every WORKER_BEAT_S (writing it
  * again if it was removed), clearing on the way the rows of workers dead for an hour. Returns
- * the function that removes it, as the worker stops.
+ * the function that removes it, as the worker starts to stop: after the beat in flight, if any,
+ * which would write it again.
  */
 async function announceWorker(sql: Sql, by: WorkerIdentity): Promise<() => Promise<void>> {
   const id = randomUUID();
@@ -294,9 +298,11 @@ async function announceWorker(sql: Sql, by: WorkerIdentity): Promise<() => Promi
   await sql`DELETE FROM job_workers WHERE seen_at < now() - interval '1 hour'`;
   await beat();
   // The database out of reach: the next beat tries again (the row lapses meanwhile).
-  const timer = setInterval(() => beat().catch(() => {}), WORKER_BEAT_S * 1000);
+  let beating: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => (beating = beat().catch(() => {})), WORKER_BEAT_S * 1000);
   return async () => {
     clearInterval(timer);
+    await beating;
     await sql`DELETE FROM job_workers WHERE id = ${id}`.catch(() => {}); // else it lapses
   };
 }
@@ -694,30 +700,43 @@ async function unreadableHere(ctx: ItemContext, loc: RecordingLocation): Promise
 
 /**
  * An item whose file this worker's machine cannot read (`problem`, from unreadableHere): the
- * host is added to the item's `missing_on`, and the item goes back to the queue (putBack: no
- * delivery counted) for a worker on another host, if one is running that has not tried it; null
- * then. Otherwise the failure to record, naming the hosts. A host's takes of an item it cannot read
- * count no delivery: this host takes it again every few seconds while the others are busy (every
- * RELEASE_PAUSE_MS, its batch at a time, through the whole queue), and a bound of 10 deliveries had
- * items of a long queue fail while a host that could read them was running — 9 deliveries used up
- * before it got to one. The item waits for that host as long as one is running.
+ * host is added to the item's `missing_on`, and while a worker runs on a host not in it (liveHosts)
+ * the item goes back to the queue for it (as putBack: no delivery counted); null then. Otherwise the
+ * failure to record, naming the hosts: every host with a worker running found the file missing
+ * (a fixed two failed an item a third host, running and able to read it, never got to try). A
+ * host's takes of an item it cannot read count no delivery: this host takes it again every few
+ * seconds while the others are busy (every RELEASE_PAUSE_MS, its batch at a time, through the whole
+ * queue), and a bound of 10 deliveries had items of a long queue fail while a host that could read
+ * them was running — 9 deliveries used up before it got to one. The item waits for that host as long
+ * as one is running. One statement writes the row — its `missing_on` and, when left, its
+ * `attempts` — against the row as it is once locked (a take by another host at the same moment
+ * counts), and the hosts left to try are read in it.
  */
 async function leaveForAnotherHost(ctx: ItemContext, job: Job, msg: ItemMessage, problem: string): Promise<string | null> {
   const { host } = ctx.by;
   return ctx.sql.begin(async (tx) => {
-    const [row] = await tx<{ missing_on: string[] }[]>`
-      UPDATE job_items SET missing_on = CASE WHEN ${host} = ANY(missing_on) THEN missing_on ELSE array_append(missing_on, ${host}::text) END
-      WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending' RETURNING missing_on`;
+    const missingOn = tx`CASE WHEN ${host} = ANY(missing_on) THEN missing_on ELSE array_append(missing_on, ${host}::text) END`;
+    const [row] = await tx<{ missing_on: string[]; left_for: string[] }[]>`
+      WITH live AS (${liveHosts(tx)})
+      UPDATE job_items SET missing_on = ${missingOn}, attempts = attempts - (EXISTS (SELECT 1 FROM live l WHERE l.host <> ALL(${missingOn})))::int
+      WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending'
+      RETURNING missing_on, ARRAY(SELECT l.host FROM live l WHERE l.host <> ALL(missing_on) ORDER BY l.host) AS left_for`;
     if (!row) return problem; // settled meanwhile: settleGroup writes nothing for it
-    if (row.missing_on.length >= 2) return `${problem} on hosts ${row.missing_on.join(", ")}`;
-    const [{ others }] = await tx<{ others: number }[]>`
-      SELECT count(DISTINCT host)::int AS others FROM job_workers
-      WHERE seen_at > now() - make_interval(secs => ${WORKER_LAPSE_S}) AND host <> ALL(${row.missing_on}::text[])`;
-    if (others === 0) return `${problem} on host ${host}, and no worker on another host is running to try it`;
+    if (row.left_for.length === 0) {
+      return row.missing_on.length > 1 ? `${problem} on hosts ${row.missing_on.join(", ")}` : `${problem} on host ${host}, and no worker on another host is running to try it`;
+    }
     ctx.pauseTaking();
-    await putBack(tx, ctx.boss, job, msg);
+    await requeue(tx, ctx.boss, job, msg);
     return null;
   });
+}
+
+/**
+ * SQL: the hosts of the workers running now (`job_workers` rows refreshed within WORKER_LAPSE_S),
+ * each once. A stopping worker has removed its row already (announceWorker): it takes no more items.
+ */
+function liveHosts(db: Queryable) {
+  return db`SELECT DISTINCT host FROM job_workers WHERE seen_at > now() - make_interval(secs => ${WORKER_LAPSE_S})`;
 }
 
 /**
@@ -727,8 +746,13 @@ async function leaveForAnotherHost(ctx: ItemContext, job: Job, msg: ItemMessage,
  */
 async function putBack(tx: Queryable, boss: PgBoss, job: Job, msg: ItemMessage): Promise<boolean> {
   const [row] = await tx`UPDATE job_items SET attempts = attempts - 1 WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending' RETURNING item`;
-  if (row) await boss.insert(ITEM_QUEUE, [{ data: msg, priority: job.priority }], { db: bossDatabase(tx) });
+  if (row) await requeue(tx, boss, job, msg);
   return Boolean(row);
+}
+
+/** Sends item `msg` to the queue again, in `tx`, as a new message (pg-boss's retries stay for crashes). */
+function requeue(tx: Queryable, boss: PgBoss, job: Job, msg: ItemMessage): Promise<unknown> {
+  return boss.insert(ITEM_QUEUE, [{ data: msg, priority: job.priority }], { db: bossDatabase(tx) });
 }
 
 /** Whether two reads of a target differ in what its values depend on. */

@@ -186,6 +186,11 @@ export interface JobItem {
   engine_version: string | null;
   recording_hash: string | null;
   finished_at: string | null;
+  /**
+   * The hosts whose workers could not read its file (migration 011), in order: a pending item waits
+   * for a worker on another host, and fails once every host running one is here.
+   */
+  missing_on: string[];
 }
 
 /** A job's items in order, or those of one status; NotFoundError for a job that does not exist. */
@@ -195,7 +200,7 @@ export async function listJobItems(db: Queryable, jobId: string, q: PageRequest 
   const rows = await db<(JobItem & { total_count: number })[]>`
     SELECT item, target->>'kind' AS kind, target->>'id' AS target_id, target->>'recording_id' AS recording_id,
            target->>'recording_path' AS recording_path, (target->>'start')::float8 AS start_time, (target->>'end')::float8 AS end_time,
-           status, attempts, seconds, error, host, pid, engine_version, recording_hash, finished_at, count(*) OVER () AS total_count
+           status, attempts, seconds, error, host, pid, engine_version, recording_hash, finished_at, missing_on, count(*) OVER () AS total_count
     FROM job_items WHERE ${where} ORDER BY item LIMIT ${q.limit} OFFSET ${q.offset}`;
   return toPage(rows, q, () => db`SELECT count(*) AS n FROM job_items WHERE ${where}`);
 }

@@ -82,6 +82,7 @@ const jobItemSchema = z.object({
   engine_version: z.string().nullable().describe("Of a done item: the sonotile version of the worker that computed it (a fleet being upgraded may mix two); null otherwise, or for an item done before 0.12"),
   recording_hash: z.string().nullable().describe("Of a done item: MD5 of the recording's bytes its values were computed from (checked against the file before and after); null as engine_version"),
   finished_at: nullableTimestamp,
+  missing_on: z.array(z.string()).describe("Hosts whose workers could not find or read its file (a share not mounted there), in order: a pending item waits for a worker on another host, and fails once every host with a worker running is listed"),
 });
 
 const metricSchema = z.object({
