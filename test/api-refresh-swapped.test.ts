@@ -100,4 +100,24 @@ describe("a registered file swapped with another", () => {
     expect(refreshed.statusCode, refreshed.body).toBe(200);
     expect(refreshed.json().recording.hash).toBe(a.hash);
   });
+
+  it("two files replaced by one new file and refreshed at once: one takes the bytes, the other is refused naming it (409), as refreshed one after the other", async () => {
+    const pair = join(disk.path, "pair");
+    await mkdir(pair);
+    await copyFile(join(FIXTURES, "recordings", "batdetect2_20230322_172000_selec2.wav"), join(pair, "a.wav"));
+    await copyFile(join(FIXTURES, "recordings", "XC824040-Carollia_castanea-2013.01.17-CL00312_A_15.wav"), join(pair, "b.wav"));
+    const dataset = (await app.inject({ method: "POST", url: "/v1/datasets", payload: { name: "pair", audio_dir: pair }, headers: auth() })).json();
+    expect((await app.inject({ method: "POST", url: `/v1/datasets/${dataset.id}/import`, headers: auth() })).json().registered).toHaveLength(2);
+    const [a, b] = (await app.inject({ url: `/v1/recordings?dataset_id=${dataset.id}&sort=path` })).json().items as Rec[];
+    const replacement = join(FIXTURES, "recordings", "batdetect2_contrib_jeff37_0166_20240531_223911.wav");
+    for (const name of ["a.wav", "b.wav"]) await copyFile(replacement, join(pair, name));
+    const answers = await Promise.all([a, b].map((r) => app.inject({ method: "POST", url: `/v1/recordings/${r.id}/refresh`, headers: auth() })));
+    // Each checked before the other wrote: both took the bytes.
+    expect(answers.map((r) => r.statusCode).sort()).toEqual([200, 409]);
+    const [took, refused] = answers[0].statusCode === 200 ? [a, b] : [b, a];
+    const newHash = answers.find((r) => r.statusCode === 200)!.json().recording.hash;
+    expect(answers.find((r) => r.statusCode === 409)!.json().message).toContain(`the file of recording ${refused.id} (${refused.path}) now holds the bytes of recording ${took.id} (${took.path}, MD5 ${newHash})`);
+    const now = (await app.inject({ url: `/v1/recordings?dataset_id=${dataset.id}&sort=path` })).json().items as Rec[];
+    expect(now.map((r) => r.hash)).toEqual([a, b].map((r) => (r === took ? newHash : r.hash)));
+  });
 });

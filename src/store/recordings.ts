@@ -561,9 +561,8 @@ export async function refreshRecordingFile(db: Queryable, id: string, options: {
   const loc = await getRecordingLocation(db, id);
   const found = await locatedFile(loc);
   const facts = await probeFile(found.file, { exactPath: true });
-  if (!options.force) await refuseAnothersBytes(db, id, loc.path, facts.hash);
   const before = await getRecording(db, id);
-  const stored = await storeContent(db, id, facts);
+  const stored = await storeContent(db, id, facts, options.force ? null : loc.path);
   return { ...stored, metadataDiffers: metadataDiffers(before, facts), staleFeatureValues: await staleFeatureValues(db, id, facts.hash) };
 }
 
@@ -597,14 +596,22 @@ function metadataDiffers(recording: Recording, file: RecordedFacts): MetadataDif
   });
 }
 
+/** An arbitrary constant naming, among two-key advisory locks, the refreshes to given bytes (their MD5's hashtext the second key). */
+const RECORDING_CONTENT_LOCK = 0x736f6e63; // "sonc"
+
 /**
  * Refuses (409) to make `hash` recording `id`'s content when it is another recording's of the
  * dataset: two files swapped, or one copied over another — refreshed, each recording took the
  * other's audio under its own date, time and clips, for good. Bytes that are still the
  * recording's own are no other's, though a duplicate of it holds them too (a file only touched).
+ * Runs in the refresh's transaction, which it makes wait for any other refresh to the same bytes
+ * (an advisory lock, held until commit): checked before the transaction, two recordings whose
+ * files were both replaced by one new file, refreshed at once, each passed before the other wrote,
+ * and both took the bytes a refresh of the second alone refuses.
  */
-async function refuseAnothersBytes(db: Queryable, id: string, path: string, hash: string): Promise<void> {
-  const [other] = await db<{ id: string; path: string }[]>`
+async function refuseAnothersBytes(tx: Queryable, id: string, path: string, hash: string): Promise<void> {
+  await tx`SELECT pg_advisory_xact_lock(${RECORDING_CONTENT_LOCK}::int, hashtext(${hash}))`;
+  const [other] = await tx<{ id: string; path: string }[]>`
     SELECT o.id, o.path FROM recordings o JOIN recordings r ON r.dataset_id = o.dataset_id
     WHERE r.id = ${id} AND o.id <> ${id} AND o.hash = ${hash} AND r.hash <> ${hash} ORDER BY o.path LIMIT 1`;
   if (other) throw new ConflictError(`the file of recording ${id} (${path}) now holds the bytes of recording ${other.id} (${other.path}, MD5 ${hash}): swapped or copied over? Refreshed, this recording's clips, tags and notes would lie over that one's audio — put the files back; if the file is this recording's content all the same, refresh with force (${refreshRoute(id)}?force=true, sonotile dataset refresh --force)`);
@@ -646,9 +653,14 @@ export async function readRecordingFile(db: Queryable, id: string, path: string)
   return { path: found.realPath, facts };
 }
 
-/** Stores `facts` of the file at the recording's path as its content (writeContent), in a transaction of its own. */
-async function storeContent(db: Queryable, id: string, facts: FileFacts & FileStamp): Promise<{ recording: Recording } & ClipsOutside> {
+/**
+ * Stores `facts` of the file at the recording's path as its content (writeContent), in a transaction
+ * of its own — refused there, unless `path` (the recording's, as messages name it) is null, when
+ * the bytes are another recording's (refuseAnothersBytes).
+ */
+async function storeContent(db: Queryable, id: string, facts: FileFacts & FileStamp, path: string | null): Promise<{ recording: Recording } & ClipsOutside> {
   const outside = await updating(db, "recordings", id, async (tx) => {
+    if (path !== null) await refuseAnothersBytes(tx, id, path, facts.hash);
     const [{ time_expansion }] = await tx<{ time_expansion: number }[]>`SELECT time_expansion FROM recordings WHERE id = ${id}`;
     return writeContent(tx, id, null, facts, time_expansion);
   });
