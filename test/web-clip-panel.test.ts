@@ -11,7 +11,9 @@
  * dropped where they are not is refused unsent, a viewer's token's refusal
  * (its role changed meanwhile) is said on the status line, a change made in
  * another tab shows once the page has the focus again, a recording or dataset archived there takes
- * back every change once the page is shown again (or a change gets a 409), saying why, the page
+ * back every change once the page is shown again, a recording is opened from the list, or a change
+ * (a clip created among them) gets a 409, saying why, a read-only recording's clips are listed and
+ * opened read-only, the page
  * and the panel share one GET /v1/users/me, and Escape closes the panel.
  * Screenshots go to test-artifacts/.
  * Chromium must be installed; SONOTILE_SKIP_BROWSER=1 skips the suite on purpose.
@@ -115,6 +117,12 @@ const selected = (id: string) => page.$eval(`#clips div[data-clip-id="${id}"]`, 
 /** Whether Clip selection and Import selections… are enabled, and their tooltips. */
 const offered = () => Promise.all(["#clip-selection", "#import-selections"].map(async (sel) => [await page.isEnabled(sel), await page.getAttribute(sel, "title")]));
 /** Why a viewer's token (vera's) creates and imports no clip. */
+/** The line under the panel's title: whose the clip is, and why the panel offers less than every change. */
+const creator = () => page.textContent("#clip-panel-creator");
+/** Whether the panel shows its controls of a change: Move clip, Delete clip…, and the tag and note forms. */
+const controls = () => Promise.all(["#clip-panel-bounds", "#clip-panel-delete", "#clip-panel-tag-form", "#clip-panel-note-form"].map((sel) => page.isVisible(sel)));
+/** offered() while a member may create and import clips in the recording. */
+const clipNow = () => [[true, expect.stringMatching(/^Create a clip of the selection/)], [true, expect.stringMatching(/^Import a Raven selection table/)]];
 const viewerWhy = "vera's token is a viewer's, which can only read: enter a member's API token at the top to create or import clips";
 /** The page once token `key` is entered (none: the field emptied). */
 async function enterToken(key: string) {
@@ -129,6 +137,27 @@ function requestsSent(method: string): () => string[] {
   const listen = (r: Request) => { if (r.method() === method) urls.push(r.url()); };
   page.on("request", listen);
   return () => { page.off("request", listen); return urls; };
+}
+
+/**
+ * Opens link `url`, and enters token `key` once its recording (`path`) is shown and its clips
+ * listed. Entered before, with no recording open yet, the token has the page load the datasets and
+ * the link again, and that second opening (its selection and offers reset) can land after the
+ * test's next steps.
+ */
+async function openSettled(url: string, path: string, key: string) {
+  await page.goto(url);
+  await expect.poll(() => page.textContent("#recording-name")).toBe(path);
+  await expect.poll(() => page.getAttribute("#clip-count", "data-count")).not.toBeNull();
+  await enterToken(key);
+}
+
+/** Selects a stretch from the plot's middle by the keyboard — [, Shift+→ four times, ] — leaving the focus on the plot. */
+async function markSelection() {
+  await page.focus("#plot");
+  await page.keyboard.press("[");
+  for (let i = 0; i < 4; i++) await page.keyboard.press("Shift+ArrowRight");
+  await page.keyboard.press("]");
 }
 
 /** The focused element: a listed clip's id for its button, else the element's id. */
@@ -952,9 +981,6 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(a.created_by).toBe(memberId);
     await clickAt(0.3);
     await panelShows(a);
-    const creator = () => page.textContent("#clip-panel-creator");
-    /** The panel's controls shown: Move clip, Delete clip…, and the tag and note forms. */
-    const controls = () => Promise.all(["#clip-panel-bounds", "#clip-panel-delete", "#clip-panel-tag-form", "#clip-panel-note-form"].map((sel) => page.isVisible(sel)));
     expect(await controls()).toEqual([false, false, true, true]);
     expect(await page.getByRole("button", { name: "Move clip" }).count()).toBe(0);
     expect(await page.getByRole("button", { name: "Delete clip…" }).count()).toBe(0);
@@ -1008,10 +1034,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     const { recordingId } = await openWithClips([], viewerKey);
     await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("0"); // its view drawn, its clips listed
     // A selection marked from the keyboard: it plays for anyone.
-    await page.focus("#plot");
-    await page.keyboard.press("[");
-    for (let i = 0; i < 4; i++) await page.keyboard.press("Shift+ArrowRight");
-    await page.keyboard.press("]");
+    await markSelection();
     expect(await page.isEnabled("#play-selection")).toBe(true);
     await expect.poll(offered, POLL).toEqual([[false, viewerWhy], [false, viewerWhy]]);
     // Enter on the plot says so, and asks the server nothing.
@@ -1049,23 +1072,17 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
         await page.goto(`${base}/?${hidden}#recording=${rec.id}`);
         await enterToken(memberKey);
         await expect.poll(() => page.textContent("#recording-name"), POLL).toBe("s1.wav");
-        await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("0"); // its view drawn, its clips listed: none, as on an archived recording
+        await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("1"); // its view drawn, its clip listed (opened read-only: the test below)
         const why = `s1.wav's dataset shelved is ${hidden}: read-only, no clip is created or imported in it`;
         await expect.poll(offered, POLL).toEqual([[false, why], [false, why]]);
         // Enter on a selection, and a table dropped onto the plot, say so and send nothing.
         const posts = requestsSent("POST");
-        await page.focus("#plot");
-        await page.keyboard.press("[");
-        for (let i = 0; i < 4; i++) await page.keyboard.press("Shift+ArrowRight");
-        await page.keyboard.press("]");
+        await markSelection();
         await page.keyboard.press("Enter");
         await expect.poll(() => page.textContent("#clip-info"), POLL).toBe(`${why}.`);
         await dropFile(page, "s1.selections.txt", ONE_SELECTION);
         await expect.poll(() => page.textContent("#selections-result"), POLL).toBe(`s1.selections.txt not imported. ${why}.`);
         expect(posts()).toEqual([]);
-        // No clip panel to change a clip in: none is listed or drawn.
-        expect(await page.locator("#clips div, #clip-list button").count()).toBe(0);
-        expect(await page.isVisible("#clip-panel")).toBe(false);
       } finally {
         await call("POST", `/v1/datasets/${shelved.id}/restore`);
       }
@@ -1084,17 +1101,10 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     const noted = await app.inject({ method: "POST", url: "/v1/notes", headers: { authorization: `Bearer ${memberKey}` }, payload: { clip_id: clip.id, message: "faint" } });
     expect(noted.statusCode, noted.body).toBe(201);
     const editing = () => page.locator(`#clip-panel-notes li[data-note-id="${noted.json().id}"]`).getByRole("textbox", { name: "message" });
-    const creator = () => page.textContent("#clip-panel-creator");
-    /** The panel's controls shown: Move clip, Delete clip…, and the tag and note forms. */
-    const controls = () => Promise.all(["#clip-panel-bounds", "#clip-panel-delete", "#clip-panel-tag-form", "#clip-panel-note-form"].map((sel) => page.isVisible(sel)));
-    const clipNow = () => [[true, expect.stringMatching(/^Create a clip of the selection/)], [true, expect.stringMatching(/^Import a Raven selection table/)]];
     await page.goto(`${base}/?behind#recording=${rec.id}`);
     await enterToken(memberKey);
     await expect.poll(() => page.locator("#clips div").count(), POLL).toBe(1);
-    await page.focus("#plot");
-    await page.keyboard.press("[");
-    for (let i = 0; i < 4; i++) await page.keyboard.press("Shift+ArrowRight");
-    await page.keyboard.press("]");
+    await markSelection();
     await expect.poll(offered, POLL).toEqual(clipNow());
     await clickAt(0.45); // the clip's end in view: the selection's keys panned the plot
     await panelShows(clip);
@@ -1114,6 +1124,11 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
       expect(await page.textContent("#clip-panel-title")).toBe("Clip 0.2000–0.5000 s");
       expect(await editing().count()).toBe(0); // no form to save with
       expect(await page.locator("#clip-panel-notes .message").allTextContents()).toEqual(["faint"]);
+      // Its clip still drawn and listed, fetched as the focus asks: the listing's `active` left out every clip of the archived dataset.
+      await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+      await page.waitForResponse((r) => r.url().includes(`/v1/clips?recording_id=${rec.id}`));
+      await expect.poll(() => page.$$eval("#clips div", (boxes) => boxes.map((b) => (b as HTMLElement).dataset.clipId)), POLL).toEqual([clip.id]);
+      expect(await page.getAttribute("#clip-count", "data-count")).toBe("1");
 
       // Restored there, and the tab shown again (a visibilitychange, no focus): offered again.
       await call("POST", `/v1/datasets/${behind.id}/restore`);
@@ -1150,6 +1165,81 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     } finally {
       await call("POST", `/v1/datasets/${behind.id}/restore`); // first: nothing under an archived dataset is restored
       await call("POST", `/v1/recordings/${rec.id}/restore`);
+    }
+  });
+
+  it("lists the clips of a read-only recording opened by a link — archived or trashed itself, or its dataset — and opens them read-only, saying why; those archived or trashed of their own before stay out — it listed none", async () => {
+    await mkdir(join(audio.path, "kept"));
+    await writeSineWav(join(audio.path, "kept", "k1.wav"), 48000, 2, 3000);
+    const kept = await call("POST", "/v1/datasets", { name: "kept", audio_dir: "kept" });
+    const rec = await call("POST", "/v1/recordings", { dataset_id: kept.id, path: "k1.wav" });
+    const [left, archived, trashed]: Clip[] = await Promise.all([[0.2, 0.5], [0.8, 1.0], [1.2, 1.4]].map(([start_time, end_time]) =>
+      call("POST", "/v1/clips", { recording_id: rec.id, start_time, end_time })));
+    await call("POST", `/v1/clips/${archived.id}/archive`);
+    await call("POST", `/v1/clips/${trashed.id}/trash`);
+    const hidings = [
+      ["datasets", kept.id, "archive", "k1.wav's dataset kept is archived"],
+      ["datasets", kept.id, "trash", "k1.wav's dataset kept is trashed"],
+      ["recordings", rec.id, "archive", "k1.wav is archived"],
+      ["recordings", rec.id, "trash", "k1.wav is trashed"],
+    ] as const;
+    for (const [table, id, action, why] of hidings) {
+      await call("POST", `/v1/${table}/${id}/${action}`);
+      try {
+        await page.goto(`${base}/?${action}-${table}#recording=${rec.id}`);
+        await enterToken(memberKey);
+        await expect.poll(() => page.$$eval("#clips div", (boxes) => boxes.map((b) => (b as HTMLElement).dataset.clipId)), POLL).toEqual([left.id]);
+        await expect.poll(() => page.locator("#clip-list button").count(), POLL).toBe(1);
+        await clickAt(0.3);
+        await panelShows(left);
+        await expect.poll(creator, POLL).toBe(`Created by admin. ${why}: its clips are read-only.`);
+        expect(await controls()).toEqual([false, false, false, false]);
+      } finally {
+        await call("POST", `/v1/${table}/${id}/restore`);
+      }
+    }
+    // Restored, the recording lists its active clip alone, as before.
+    expect((await call("GET", `/v1/clips?recording_id=${rec.id}`)).items.map((c: Clip) => c.id)).toEqual([left.id]);
+  });
+
+  it("reads the state of a recording opened from the list, and of its dataset: archived since the page read it, Clip selection and Import are taken back at once, saying why — the first clip was the server's 409 — and its clips are listed", async () => {
+    await mkdir(join(audio.path, "later"));
+    for (const path of ["l1.wav", "l2.wav"]) await writeSineWav(join(audio.path, "later", path), 48000, 2, 3000);
+    const later = await call("POST", "/v1/datasets", { name: "later", audio_dir: "later" });
+    const [first, second] = [await call("POST", "/v1/recordings", { dataset_id: later.id, path: "l1.wav" }), await call("POST", "/v1/recordings", { dataset_id: later.id, path: "l2.wav" })];
+    await call("POST", "/v1/clips", { recording_id: second.id, start_time: 0.2, end_time: 0.5 });
+    await openSettled(`${base}/?later#recording=${first.id}`, "l1.wav", memberKey);
+    await expect.poll(() => page.getAttribute("#import-selections", "title"), POLL).toMatch(/^Import a Raven selection table/);
+    expect(await page.isEnabled("#import-selections")).toBe(true);
+    // Archived elsewhere; the page gets no focus, and opens the list's next recording.
+    await call("POST", `/v1/datasets/${later.id}/archive`);
+    try {
+      await page.click(`#recordings button[data-id="${second.id}"]`);
+      await expect.poll(() => page.textContent("#recording-name"), POLL).toBe("l2.wav");
+      const why = "l2.wav's dataset later is archived: read-only, no clip is created or imported in it";
+      await expect.poll(offered, POLL).toEqual([[false, why], [false, why]]);
+      await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("1");
+    } finally {
+      await call("POST", `/v1/datasets/${later.id}/restore`);
+    }
+  });
+
+  it("re-reads the recording's state when a clip it creates is refused (409: archived behind the page's back) and takes back Clip selection and Import, saying why", async () => {
+    const path = `r${++recordings}.wav`;
+    await writeSineWav(join(audio.path, "panel", path), 48000, 2, 3000);
+    const recordingId = (await call("POST", "/v1/recordings", { dataset_id: datasetId, path })).id as string;
+    await openSettled(`${base}/?${path}#recording=${recordingId}`, path, memberKey);
+    await markSelection();
+    await expect.poll(offered, POLL).toEqual(clipNow());
+    await call("POST", `/v1/recordings/${recordingId}/archive`);
+    try {
+      await page.keyboard.press("Enter");
+      await expect.poll(() => page.textContent("#clip-info"), POLL).toMatch(/^clip not created: .*archived/);
+      const why = `${path} is archived: read-only, no clip is created or imported in it`;
+      await expect.poll(offered, POLL).toEqual([[false, why], [false, why]]);
+      expect((await call("GET", `/v1/clips?recording_id=${recordingId}&state=all`)).total).toBe(0);
+    } finally {
+      await call("POST", `/v1/recordings/${recordingId}/restore`);
     }
   });
 

@@ -55,13 +55,15 @@ type NoteStateAction = keyof typeof NOTE_STATE_ACTIONS;
 type FocusTarget = { noteId: string; control: string } | { id: string };
 
 /** A clip as the page fetches and lists it: its bounds (frequencies in real Hz, null: none on that side), feature values (the list's text) and tags (the completion's). */
-export interface ListedClip { id: string; recording_id: string; start_time: number; end_time: number; low_freq: number | null; high_freq: number | null; features: FeatureValue[]; tags: Tag[] }
+export interface ListedClip {
+  id: string; recording_id: string; start_time: number; end_time: number; low_freq: number | null; high_freq: number | null; features: FeatureValue[]; tags: Tag[];
+  /** Its own state: active, archived (read-only) or trashed — a read-only recording's clips are read-only whatever it is (ClipPanelHost.readOnly). */
+  state: string;
+}
 
 /** A clip as GET /v1/clips/{id} gives it, the parts the panel shows. */
 export interface PanelClip extends ListedClip {
   notes: Note[];
-  /** active, archived (read-only) or trashed. */
-  state: string;
   /** Its creator, who alone with an admin may move or delete it, and their username (null: none on record). */
   created_by: string | null;
   created_by_username: string | null;

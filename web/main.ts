@@ -40,7 +40,7 @@ interface Recording {
   state: string;
 }
 /** A clip: its times (s) and, if it is a box, its band (Hz, real; null: none on that side). */
-interface Clip { id: string; recording_id: string; start_time: number; end_time: number; low_freq: number | null; high_freq: number | null; features: FeatureValue[]; tags: Tag[] }
+interface Clip { id: string; recording_id: string; start_time: number; end_time: number; low_freq: number | null; high_freq: number | null; features: FeatureValue[]; tags: Tag[]; state: string }
 interface Job { id: string; status: "pending" | "running" | "completed" | "aborted"; result: "success" | "failure" | "error" | null; message: string | null }
 /** A frequency band, Hz, as extraction jobs take it. */
 interface Band { low_freq: number; high_freq: number }
@@ -103,7 +103,7 @@ const state = {
   linkedView: null as LinkedView | null,
   /** Why the recording is read-only ("r1.wav is archived"), null if it is not (whyReadOnly). */
   readOnly: null as string | null,
-  /** The recording's dataset as last read (a link's, or re-read as the page is shown again); null if not read — a recording listed, of a dataset active when listed. */
+  /** The recording's dataset as last read (a link's, or re-read as a recording is opened and the page shown again); null until read — a recording listed, of a dataset active when listed. */
   dataset: null as Dataset | null,
 };
 
@@ -733,17 +733,22 @@ async function fetchClips() {
   const [t0, t1] = wantedClipWindow();
   const [a, b] = visibleRange(), level = state.level;
   const listUrl = (from: number, to: number, limit: number, offset: number) =>
-    `/v1/clips?recording_id=${rec.id}&end_after=${from}&start_before=${to}&sort=start_time&order=asc&limit=${limit}&offset=${offset}`;
+    `/v1/clips?recording_id=${rec.id}&state=${clipListingState(rec, state.dataset)}&end_after=${from}&start_before=${to}&sort=start_time&order=asc&limit=${limit}&offset=${offset}`;
   try {
     const fetched: Clip[] = [];
-    let total = 0;
+    let listed = 0, total = 0;
     do {
-      const page = await api<Page<Clip>>(listUrl(t0, t1, Math.min(CLIP_PAGE, MAX_CLIPS_DRAWN - fetched.length), fetched.length), { signal });
+      const page = await api<Page<Clip>>(listUrl(t0, t1, Math.min(CLIP_PAGE, MAX_CLIPS_DRAWN - listed), listed), { signal });
       total = page.total;
-      fetched.push(...page.items);
+      listed += page.items.length;
+      // Under a read-only recording, those archived or trashed of their own before it are not its
+      // clips as it was left, as they are not an active recording's.
+      fetched.push(...page.items.filter((c) => c.state === "active"));
       if (page.items.length === 0) break; // clips deleted meanwhile: the total shrank
-    } while (fetched.length < total && fetched.length < MAX_CLIPS_DRAWN);
-    const inView = fetched.length >= total ? null : (await api<Page<Clip>>(listUrl(a, b, 1, 0), { signal })).total;
+    } while (listed < total && listed < MAX_CLIPS_DRAWN);
+    // Of a read-only recording, its clips archived or trashed of their own are counted too: the
+    // listing filters by effective state, not by a clip's own.
+    const inView = listed >= total ? null : (await api<Page<Clip>>(listUrl(a, b, 1, 0), { signal })).total;
     setClips(fetched, { t0, t1, view: { start: a, end: b, level }, inView });
     listClips(inView);
   } catch (err) {
@@ -1591,6 +1596,17 @@ function whyReadOnly(rec: Recording, dataset: Dataset | null): string | null {
 }
 
 /**
+ * The state under which the API lists the clips of recording `rec` of `dataset` (null: one
+ * listed, of a dataset taken as active): their effective state, the most hidden of the recording's
+ * and its dataset's — archiving either leaves the clips' own `state` active, and the listing's
+ * default, `active`, left out every clip of a read-only recording.
+ */
+function clipListingState(rec: Recording, dataset: Dataset | null): string {
+  const states = [rec.state, dataset?.state ?? "active"];
+  return states.includes("trashed") ? "trashed" : states.includes("archived") ? "archived" : "active";
+}
+
+/**
  * Milliseconds between two re-reads of the open recording's state as the page is shown again: a
  * return to it sends visibilitychange and focus both, and a window clicked in and out of a focus
  * each time.
@@ -1599,13 +1615,18 @@ const READ_ONLY_RECHECK_MS = 3000;
 const readOnlyRechecks = new Throttle(READ_ONLY_RECHECK_MS);
 /** The re-read of the recording's and its dataset's state in flight: another recording opened meanwhile drops it. */
 const readOnlyRequests = new LatestRequest(0);
+/** Which recording's state and its dataset's were last read, and when (a link's, recheckReadOnly): opened again within READ_ONLY_RECHECK_MS, they are not asked again. */
+let statesRead = { recordingId: "", at: -Infinity };
 
 /**
  * Reads the open recording and its dataset again (GET /v1/recordings/{id}, GET /v1/datasets/{id})
  * and offers what their states let be done: archived or trashed in another tab, or by another
  * user, the recording is read-only, and the page still offered Clip selection, Import and the clip
- * panel's changes, each a 409 once clicked. Run as the page is shown again (readOnlyRechecks) and
- * after a 409. A read that fails changes nothing: the next change's answer says what is wrong.
+ * panel's changes, each a 409 once clicked. Its clips are fetched again if they are now listed
+ * under another state (clipListingState): archived, they went from the plot at the next fetch.
+ * Run as a recording is opened from the list (whose dataset may have been archived since it was
+ * read), as the page is shown again (readOnlyRechecks) and after a 409. A read that fails changes
+ * nothing: the next change's answer says what is wrong.
  */
 async function recheckReadOnly() {
   const rec = state.recording;
@@ -1617,9 +1638,12 @@ async function recheckReadOnly() {
       api<Dataset>(`/v1/datasets/${rec.dataset_id}`, { signal }),
     ]);
     if (state.recording !== rec) return;
+    statesRead = { recordingId: rec.id, at: Date.now() };
+    const listedUnder = clipListingState(rec, state.dataset);
     rec.state = current.state;
     state.dataset = dataset;
     showReadOnly(whyReadOnly(rec, dataset));
+    if (clipListingState(rec, dataset) !== listedUnder) void fetchClips();
   } catch { /* aborted (another recording opened), or not read: the offers stay */ }
 }
 
@@ -1632,8 +1656,11 @@ function showReadOnly(why: string | null) {
 }
 
 /**
- * Shows a recording of `dataset` (null: one listed, whose dataset is taken as last read, or as
- * active if it was not): the whole of it, or `view` (a link's).
+ * Shows a recording of `dataset` (a link's, just read) or of the list (null: its state and its
+ * dataset's are read again — recheckReadOnly — unless read in the last READ_ONLY_RECHECK_MS; until
+ * then its dataset is taken as last read, or as active): the whole of it, or `view` (a link's).
+ * Taken as active, a dataset archived since it was read left Clip selection offered, and the
+ * first clip was the server's 409.
  */
 async function openRecording(rec: Recording, view: LinkedView | null = null, dataset: Dataset | null = null) {
   for (const b of document.querySelectorAll<HTMLButtonElement>("#recordings button")) b.classList.toggle("open", b.dataset.id === rec.id);
@@ -1642,6 +1669,8 @@ async function openRecording(rec: Recording, view: LinkedView | null = null, dat
   state.recording = rec;
   state.dataset = dataset ?? (state.dataset?.id === rec.dataset_id ? state.dataset : null);
   state.readOnly = whyReadOnly(rec, state.dataset);
+  if (dataset) statesRead = { recordingId: rec.id, at: Date.now() };
+  else if (statesRead.recordingId !== rec.id || Date.now() - statesRead.at >= READ_ONLY_RECHECK_MS) void recheckReadOnly();
   state.geometry = null;
   state.query = "";
   state.readoutAt = null; // a read-out of the previous recording
