@@ -814,7 +814,7 @@ describe("tileLimits out of range (buildApp)", () => {
     const why = "a PNG's values go into the worker's DSP core as one block of 4 bytes a pixel, and the core's largest block is 1 GiB less 4 bytes";
     for (const name of ["maxTilePixels", "maxImagePixels"]) {
       await expect(build({ [name]: 2 ** 28 })).rejects.toThrow(new RangeError(`tileLimits.${name}: must be an integer from 1 to 268435455, got 268435456: ${why}`));
-      await expect(build({ [name]: 0 })).rejects.toThrow(new RangeError(`tileLimits.${name}: must be an integer from 1 to 268435455, got 0: ${why}`));
+      await expect(build({ [name]: 0 })).rejects.toThrow(new RangeError(`tileLimits.${name}: must be an integer from 1 to 268435455, got 0`));
     }
     for (const name of ["maxStreamTiles", "maxImageFrames"]) {
       for (const bad of [0, -1, 2.5, Number.NaN, Number.POSITIVE_INFINITY]) {

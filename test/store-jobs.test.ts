@@ -1044,7 +1044,7 @@ describe("extract_features jobs", () => {
     const leaveC = await workerElsewhere("host-c");
     const a = await testWorker({ host: "host-a" });
     try {
-      // It failed here, "on hosts host-b, host-a", host-c never asked.
+      // Before, it failed here ("on hosts host-b, host-a"), host-c never asked.
       expect(await waitForItem(job.id, 0, (row) => row.missing_on.length > 1)).toEqual({ status: "pending", attempts: 0, missing_on: ["host-b", "host-a"] });
     } finally {
       await a.stop();
@@ -1071,7 +1071,7 @@ describe("extract_features jobs", () => {
     expect(item).toEqual({ status: "failed", attempts: 1, missing_on: ["host-a"], error: "recording lapsed.wav: file lapsed.wav does not exist in the dataset's audio_dir on host host-a, and no worker on another host is running to try it" });
   }, 60_000);
 
-  it("a stopping worker, finishing its last item, is no host to wait for: it leaves job_workers as it starts to stop, and an item another host cannot read fails at once", async () => {
+  it("a stopping worker, finishing its last item, is still a host to wait for: it leaves job_workers once its items are done, and an item another host cannot read fails only then", async () => {
     const ds = await toneDataset(["last.wav", "gone.wav"], 1);
     await rm(join(ds.dir, "gone.wav"));
     let begun!: () => void;
@@ -1088,10 +1088,19 @@ describe("extract_features jobs", () => {
     try {
       await computing;
       stopped = b.stop();
-      await expect.poll(async () => (await t.db.sql`SELECT host FROM job_workers WHERE host = 'host-b'`).length, { timeout: 10_000, interval: 50 }).toBe(0);
       const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [ds.recordings["gone.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
-      // It waited, pending, until host-b's last item ended.
-      expect(await withWorker(() => waitForJob(t.db.sql, job.id, (j) => j.status === "completed"), { host: "host-a" })).toMatchObject({ result: "failure" });
+      await withWorker(async () => {
+        // host-a found it missing and left it for host-b, draining: a restart there (a deploy)
+        // would be back before the row lapses. Before, host-b left job_workers as its stop began,
+        // and the item failed here for the whole drain.
+        expect(await waitForItem(job.id, 0, (row) => row.missing_on.length > 0)).toEqual({ status: "pending", attempts: 0, missing_on: ["host-a"] });
+        expect(await t.db.sql`SELECT host FROM job_workers WHERE host = 'host-b'`).toHaveLength(1);
+        releaseGate();
+        await stopped;
+        expect(await t.db.sql`SELECT host FROM job_workers WHERE host = 'host-b'`).toHaveLength(0);
+        // host-b gone, host-a's next take fails it.
+        expect(await waitForJob(t.db.sql, job.id, (j) => j.status === "completed")).toMatchObject({ result: "failure" });
+      }, { host: "host-a" });
       const [item] = await t.db.sql`SELECT status, missing_on, error FROM job_items WHERE job_id = ${job.id}`;
       expect(item).toEqual({ status: "failed", missing_on: ["host-a"], error: "recording gone.wav: file gone.wav does not exist in the dataset's audio_dir on host host-a, and no worker on another host is running to try it" });
     } finally {

@@ -34,8 +34,8 @@
  * dataset's audio_dir missing here — is a fact about the machine (a share not mounted), not
  * about the file, so the item is left for a worker on another host (leaveForAnotherHost), and
  * fails only once no worker runs on a host that has not tried it (one machine: at once); such a
- * take counts no delivery. Every worker registers in `job_workers` while it runs and takes items
- * (a stopping one leaves it at once), and every item settled records the host and pid of its worker.
+ * take counts no delivery. Every worker registers in `job_workers` while it runs (a stopping one
+ * until its items in hand are done), and every item settled records the host and pid of its worker.
  */
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
@@ -253,14 +253,14 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
     async stop() {
       stopping.abort();
       deaf();
-      // Out of `job_workers` at once, not once its last items end (hours, for long recordings): it
-      // takes no more items, and an item another host cannot read waited for it as for a running worker.
-      const left = leave();
       const queueStopped = (async () => {
         await boss.offWork(DEAD_ITEM_QUEUE, { wait: true });
         await boss.offWork(ITEM_QUEUE, { wait: true });
         await boss.stop({ graceful: true, close: false });
-        await left;
+        // Out of `job_workers` only now, its items done: while it drains, an item another host
+        // cannot read waits for this host — a restart (a deploy) is back before its row lapses
+        // (WORKER_LAPSE_S), where leaving at the stop's start failed such items for the whole drain.
+        await leave();
         return true;
       })();
       queueStopped.catch(() => {}); // a failure after the stop gave up on it: the stop is over
@@ -289,8 +289,8 @@ export async function startWorker(options: WorkerOptions): Promise<ExtractWorker
 /**
  * Registers a worker in `job_workers` and refreshes its row every WORKER_BEAT_S (writing it
  * again if it was removed), clearing on the way the rows of workers dead for an hour. Returns
- * the function that removes it, as the worker starts to stop: after the beat in flight, if any,
- * which would write it again.
+ * the function that removes it, as the worker stops: after the beat in flight, if any, which
+ * would write it again.
  */
 async function announceWorker(sql: Sql, by: WorkerIdentity): Promise<() => Promise<void>> {
   const id = randomUUID();

@@ -562,7 +562,7 @@ export async function refreshRecordingFile(db: Queryable, id: string, options: {
   const found = await locatedFile(loc);
   const facts = await probeFile(found.file, { exactPath: true });
   const before = await getRecording(db, id);
-  const stored = await storeContent(db, id, facts, options.force ? null : loc.path);
+  const stored = await storeContent(db, id, facts, loc.path, options.force ?? false);
   return { ...stored, metadataDiffers: metadataDiffers(before, facts), staleFeatureValues: await staleFeatureValues(db, id, facts.hash) };
 }
 
@@ -600,17 +600,23 @@ function metadataDiffers(recording: Recording, file: RecordedFacts): MetadataDif
 const RECORDING_CONTENT_LOCK = 0x736f6e63; // "sonc"
 
 /**
+ * Makes transaction `tx` wait for any other refresh to the bytes of MD5 `hash` (an advisory lock,
+ * held until commit), so that refuseAnothersBytes sees what it wrote: checked before the
+ * transaction, two recordings whose files were both replaced by one new file, refreshed at once,
+ * each passed before the other wrote, and both took the bytes a refresh of the second alone refuses.
+ */
+async function lockContent(tx: Queryable, hash: string): Promise<void> {
+  await tx`SELECT pg_advisory_xact_lock(${RECORDING_CONTENT_LOCK}::int, hashtext(${hash}))`;
+}
+
+/**
  * Refuses (409) to make `hash` recording `id`'s content when it is another recording's of the
  * dataset: two files swapped, or one copied over another — refreshed, each recording took the
  * other's audio under its own date, time and clips, for good. Bytes that are still the
  * recording's own are no other's, though a duplicate of it holds them too (a file only touched).
- * Runs in the refresh's transaction, which it makes wait for any other refresh to the same bytes
- * (an advisory lock, held until commit): checked before the transaction, two recordings whose
- * files were both replaced by one new file, refreshed at once, each passed before the other wrote,
- * and both took the bytes a refresh of the second alone refuses.
+ * Runs in the refresh's transaction, after lockContent.
  */
 async function refuseAnothersBytes(tx: Queryable, id: string, path: string, hash: string): Promise<void> {
-  await tx`SELECT pg_advisory_xact_lock(${RECORDING_CONTENT_LOCK}::int, hashtext(${hash}))`;
   const [other] = await tx<{ id: string; path: string }[]>`
     SELECT o.id, o.path FROM recordings o JOIN recordings r ON r.dataset_id = o.dataset_id
     WHERE r.id = ${id} AND o.id <> ${id} AND o.hash = ${hash} AND r.hash <> ${hash} ORDER BY o.path LIMIT 1`;
@@ -654,13 +660,15 @@ export async function readRecordingFile(db: Queryable, id: string, path: string)
 }
 
 /**
- * Stores `facts` of the file at the recording's path as its content (writeContent), in a transaction
- * of its own — refused there, unless `path` (the recording's, as messages name it) is null, when
- * the bytes are another recording's (refuseAnothersBytes).
+ * Stores `facts` of the file at the recording's `path` (as messages name it) as its content
+ * (writeContent), in a transaction of its own, after any other refresh to the same bytes
+ * (lockContent) — refused there, unless `force`, when the bytes are another recording's
+ * (refuseAnothersBytes).
  */
-async function storeContent(db: Queryable, id: string, facts: FileFacts & FileStamp, path: string | null): Promise<{ recording: Recording } & ClipsOutside> {
+async function storeContent(db: Queryable, id: string, facts: FileFacts & FileStamp, path: string, force: boolean): Promise<{ recording: Recording } & ClipsOutside> {
   const outside = await updating(db, "recordings", id, async (tx) => {
-    if (path !== null) await refuseAnothersBytes(tx, id, path, facts.hash);
+    await lockContent(tx, facts.hash);
+    if (!force) await refuseAnothersBytes(tx, id, path, facts.hash);
     const [{ time_expansion }] = await tx<{ time_expansion: number }[]>`SELECT time_expansion FROM recordings WHERE id = ${id}`;
     return writeContent(tx, id, null, facts, time_expansion);
   });

@@ -5,7 +5,7 @@
  * (ParamsError: a hop of 0 samples, a band filter that cannot be computed, PCEN values beyond
  * float32), or the file changed while it was read (FileChangedError: the values may mix two
  * contents) — or, not the input's but no bug either, the thread's DSP core had no room left for it
- * (CoreMemoryError with memoryFull: the worker has let go of what it kept, worker.ts compute). A
+ * (CoreMemoryError with memoryFull: the thread is retired for a fresh one, worker.ts taskHandler). A
  * worker returns it rather than throwing: an error's class does not survive the
  * thread boundary, and the HTTP layer answers these (422; 400 naming the field; 503) differently from
  * a failure of the server (500). (A features task reports its input failures in its own result,

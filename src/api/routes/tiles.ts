@@ -68,7 +68,7 @@ export function tileLimitsOf(options: Partial<TileLimits> = {}): TileLimits {
     if (value === undefined) continue;
     const rule = bound ? `an integer from 1 to ${bound.most}` : "an integer ≥ 1";
     if (typeof value !== "number") throw new TypeError(`tileLimits.${name}: must be ${rule}, got ${describeValue(value)}`);
-    if (!(Number.isInteger(value) && value >= 1 && value <= (bound?.most ?? Infinity))) throw new RangeError(`tileLimits.${name}: must be ${rule}, got ${value}${bound ? `: ${bound.why}` : ""}`);
+    if (!(Number.isInteger(value) && value >= 1 && value <= (bound?.most ?? Infinity))) throw new RangeError(`tileLimits.${name}: must be ${rule}, got ${value}${bound && value > bound.most ? `: ${bound.why}` : ""}`);
     limits[name] = value;
   }
   return limits;
