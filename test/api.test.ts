@@ -637,6 +637,24 @@ describe("datasets and recordings", () => {
     recordingId = carollia.items[0].id;
   });
 
+  it("pages recordings by cursor: next_cursor to the end, the same recordings as by offset; a bad cursor is a 400 naming it", async () => {
+    const url = `/v1/recordings?dataset_id=${datasetId}&limit=4&sort=duration&order=desc`;
+    const byOffset = [...(await app.inject({ url })).json().items, ...(await app.inject({ url: `${url}&offset=4` })).json().items].map((r: { id: string }) => r.id);
+    const first = (await app.inject({ url })).json();
+    expect(first).toMatchObject({ limit: 4, offset: 0, total: 6, next_cursor: expect.any(String) });
+    const second = await app.inject({ url: `${url}&cursor=${first.next_cursor}` });
+    expect(second.statusCode).toBe(200);
+    expect(second.json()).toMatchObject({ limit: 4, offset: null, total: null, next_cursor: null });
+    expect([...first.items, ...second.json().items].map((r: { id: string }) => r.id)).toEqual(byOffset);
+    const refusals = await Promise.all([
+      app.inject({ url: `${url}&cursor=nonsense` }),
+      app.inject({ url: `/v1/recordings?dataset_id=${datasetId}&limit=4&sort=path&cursor=${first.next_cursor}` }),
+      app.inject({ url: `${url}&offset=4&cursor=${first.next_cursor}` }),
+      app.inject({ url: `${url}&cursor=` }),
+    ]);
+    expect(refusals.map((r) => [r.statusCode, r.json().fields?.[0]?.field])).toEqual([[400, "cursor"], [400, "cursor"], [400, "offset"], [400, "cursor"]]);
+  });
+
   it("validates and applies metadata changes", async () => {
     const bad = await app.inject({ method: "PATCH", url: `/v1/recordings/${recordingId}`, payload: { latitude: 91, longitude: 200, time_expansion: 0, date: "2024-13-01" }, headers: auth(member) });
     expect(bad.statusCode).toBe(400);

@@ -11,7 +11,7 @@ import { AudioFormatError, fileMd5 } from "../audio/index.js";
 import { timeExpansionProblem } from "../audio/expansion.js";
 import { VERSION } from "../engine/version.js";
 import type { Queryable, Sql } from "./db.js";
-import { assertWritable, deleting, inTransaction, updating, writing, given, likePattern, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, deleting, inTransaction, updating, writing, given, likePattern, pageFirst, type Fragment, type KeysetPage, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { ConflictError, NotFoundError, invalid, translating } from "./errors.js";
 import { canonicalRecordingPath, RefusedFileError, resolveRecordingFile } from "./paths.js";
 import { probeFile, probeFileHeader, type FileFacts, type FileStamp, type HeaderFacts, type RecordedFacts } from "./probe.js";
@@ -65,6 +65,9 @@ export const RECORDING_SORTS = ["path", "created_at", "duration", "samplerate", 
 const RECORDING_TIE_BREAKS: Record<(typeof RECORDING_SORTS)[number], readonly string[]> = {
   path: [], created_at: ["path"], duration: ["path"], samplerate: ["path"], date: ["time", "path"],
 };
+
+/** The columns of RECORDING_SORTS and their tie breaks that may be NULL (keyset paging's Listing.keyset.nullable). */
+const RECORDING_NULLABLE_SORTS = ["date", "time"] as const;
 
 // bigint columns are cast to float8 (exact below 2^53) so they arrive as numbers.
 const SELECT = (db: Queryable) => db`
@@ -168,6 +171,12 @@ export interface RecordingQuery extends PageRequest {
   tag?: TagFilter;
   sort: (typeof RECORDING_SORTS)[number];
   order: "asc" | "desc";
+  /**
+   * Where the page begins: after the last recording of the page whose `next_cursor` this is (of the
+   * same filters, sort and order), instead of at `offset` (then 0) — recordings added or removed
+   * meanwhile shift no page: one listed before and after is listed once.
+   */
+  cursor?: string;
 }
 
 /** What a listing of recordings is filtered by besides state — and a bulk tagging's selection (recording-tags.ts). */
@@ -183,8 +192,10 @@ export function recordingFilter(db: Queryable, f: RecordingFilter): Fragment {
     AND ${carriesTag(db, "recording", "r", f.tag)}`;
 }
 
-export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<Page<Recording>> {
-  const page = await pageFirst<Recording>(db, { ...q, table: "recordings", alias: "r", where: recordingFilter(db, q), select: SELECT(db), then: RECORDING_TIE_BREAKS[q.sort], nullsLast: true });
+export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<KeysetPage<Recording>> {
+  const page = await pageFirst<Recording>(db, {
+    ...q, table: "recordings", alias: "r", where: recordingFilter(db, q), select: SELECT(db), then: RECORDING_TIE_BREAKS[q.sort], nullsLast: true, keyset: { after: q.cursor, nullable: RECORDING_NULLABLE_SORTS },
+  });
   return { ...page, items: page.items.map(fromRow) };
 }
 

@@ -55,6 +55,12 @@ const recordingSchema = z.object({
 });
 
 /** What people may set on a recording; null clears a field. */
+/**
+ * The longest `cursor` taken: a page's next_cursor holds its last recording's sort keys, a path of
+ * up to 4096 characters (16 KiB in UTF-8) among them, in base64 — longer is none the store gave.
+ */
+const MAX_CURSOR = 24_000;
+
 const metadataFields = {
   time_expansion: z.number({ error: "must be a number" }).positive("must be > 0").finite().optional(),
   date: calendarDate.nullable().optional(),
@@ -121,9 +127,19 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/recordings", {
     schema: {
       summary: "List recordings", tags,
-      description: "sort=date orders by date, then time of day (as the recorder wrote it), then path — recordings without a date (of a date, without a time) last in either order; every other sort's ties go by path (created_at, duration, samplerate). The id breaks the last ties, so pages neither repeat nor skip a recording.",
-      querystring: withDatesInOrder(withTagKeyForValue(z.strictObject({ ...pageQuery, ...recordingFilters, ...sortQuery(RECORDING_SORTS, "path") }))),
-      response: { 200: page(recordingSchema), 400: errorBody },
+      description: "sort=date orders by date, then time of day (as the recorder wrote it), then path — recordings without a date (of a date, without a time) last in either order; every other sort's ties go by path (created_at, duration, samplerate). The id breaks the last ties. Pages by offset, or by cursor: each page's next_cursor, given as `cursor` with the same filters, sort and order, is the page after it — one a recording registered or deleted meanwhile does not shift, so that a recording there throughout the paging is listed once (by offset, a deletion on an earlier page skips one, a registration repeats one).",
+      querystring: withDatesInOrder(withTagKeyForValue(z.strictObject({
+        ...pageQuery, ...recordingFilters, ...sortQuery(RECORDING_SORTS, "path"),
+        cursor: z.string().min(1).max(MAX_CURSOR).optional().describe("A page's next_cursor: the page after it (offset then 0, or left out)"),
+      }))),
+      response: {
+        200: page(recordingSchema).extend({
+          offset: z.number().int().nullable().describe("Null on a page after a cursor, which counts nothing"),
+          total: z.number().int().nullable().describe("Every recording the filters select; null on a page after a cursor, which counts nothing (the first page, without a cursor, has it)"),
+          next_cursor: z.string().nullable().describe("Where the next page begins (give it as cursor); null when no recording follows this page"),
+        }),
+        400: errorBody,
+      },
     },
   }, async (request) => listRecordings(sql, withTagFilter(request.query)));
 

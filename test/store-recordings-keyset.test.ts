@@ -1,0 +1,161 @@
+/**
+ * Keyset paging of the recordings listing (store/common.ts pageFirst, RecordingQuery.cursor): a
+ * page after a cursor is the recordings after the cursor's row, whatever was registered or deleted
+ * before it meanwhile; every sort and order, NULLs and ties included, pages into the unpaged
+ * listing; a cursor that is none, of another order or beside an offset is a 400 naming the field;
+ * a page by path is read from the index where the last one ended.
+ */
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InvalidError } from "../src/store/errors.js";
+import { insertRecordings, listRecordings, RECORDING_SORTS, type NewRecording, type RecordingQuery } from "../src/store/recordings.js";
+import type { Sql } from "../src/store/db.js";
+import { createDataset } from "../src/store/datasets.js";
+import { freshDatabase, mostReadsOf, planNodes, type TestDatabase } from "./store-helpers.js";
+
+let t: TestDatabase;
+let sql: Sql;
+/** The last statement sent, with its parameters, for the test that reads its plan. */
+let lastStatement: { statement: string; parameters: unknown[] } | undefined;
+
+const newRecording = (datasetId: string, path: string, more: Partial<NewRecording> = {}): NewRecording => ({
+  dataset_id: datasetId, path, hash: createHash("md5").update(path).digest("hex"), file_size: 16_044, file_samplerate: 8000, frames: 8000, channels: 1, created_by: null, ...more,
+});
+
+/** A dataset of its own, with `rows` registered in it (one statement: one created_at for all). */
+async function datasetWith(name: string, rows: [string, Partial<NewRecording>?][]): Promise<string> {
+  const id = (await createDataset(sql, { name, audio_dir: `/nonexistent/${name}`, created_by: null })).id;
+  await insertRecordings(sql, rows.map(([path, more]) => newRecording(id, path, more)));
+  return id;
+}
+
+/** Every page of `q` by cursor, `limit` a page: the paths in the order listed, and the pages read. */
+async function byCursor(q: Omit<RecordingQuery, "limit" | "offset" | "cursor">, limit: number, between?: (page: number) => Promise<void>): Promise<string[]> {
+  const paths: string[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 1000; page++) {
+    const p = await listRecordings(sql, { ...q, limit, offset: 0, cursor });
+    paths.push(...p.items.map((r) => r.path));
+    if (p.next_cursor === null) return paths;
+    cursor = p.next_cursor;
+    await between?.(page);
+  }
+  throw new Error("the cursor never ended");
+}
+
+beforeAll(async () => {
+  t = await freshDatabase({ onStatement: (statement, parameters) => { lastStatement = { statement, parameters }; } });
+  sql = t.db.sql;
+}, 60_000);
+afterAll(async () => t?.cleanup());
+
+describe("recordings listing by cursor", () => {
+  it("lists a recording there throughout once while others are registered and deleted before the page", async () => {
+    const dataset = await datasetWith("churn", Array.from({ length: 9 }, (_, i) => [`r${i}.wav`] as [string]));
+    const q = { state: "active", dataset_id: dataset, sort: "path", order: "asc" } as const;
+    const ids = Object.fromEntries((await listRecordings(sql, { ...q, limit: 100, offset: 0 })).items.map((r) => [r.path, r.id]));
+    // Between the pages: one recording of the first page deleted, one registered before every other.
+    const churn = async (page: number) => {
+      await sql`DELETE FROM recordings WHERE id = ${ids[`r${page * 3}.wav`]}`;
+      await insertRecordings(sql, [newRecording(dataset, `a${page}.wav`)]);
+    };
+    expect(await byCursor(q, 3, churn)).toEqual(["r0.wav", "r1.wav", "r2.wav", "r3.wav", "r4.wav", "r5.wav", "r6.wav", "r7.wav", "r8.wav"]);
+
+    // By offset, the same churn skips one recording and repeats another.
+    await sql`DELETE FROM recordings WHERE dataset_id = ${dataset}`;
+    await insertRecordings(sql, Array.from({ length: 9 }, (_, i) => newRecording(dataset, `r${i}.wav`)));
+    Object.assign(ids, Object.fromEntries((await listRecordings(sql, { ...q, limit: 100, offset: 0 })).items.map((r) => [r.path, r.id])));
+    const byOffset: string[] = [];
+    for (let offset = 0, page = 0; offset < 9; offset += 3, page++) {
+      byOffset.push(...(await listRecordings(sql, { ...q, limit: 3, offset })).items.map((r) => r.path));
+      await sql`DELETE FROM recordings WHERE id = ${ids[`r${page * 3}.wav`]}`;
+    }
+    expect(byOffset).toEqual(["r0.wav", "r1.wav", "r2.wav", "r4.wav", "r5.wav", "r6.wav", "r8.wav"]);
+  }, 60_000);
+
+  it("pages every sort and order, NULLs and ties included, into the unpaged listing", async () => {
+    // Dates and times missing and repeated; durations and rates repeated (time expansion 2 halves
+    // both); one created_at for all (one statement); a path repeated across datasets, so that the id
+    // breaks ties of every key.
+    const rows: [string, Partial<NewRecording>][] = [
+      ["a.wav", { date: "2025-07-01", time: "22:10:00" }], ["b.wav", { date: "2025-07-01", time: "22:10:00", time_expansion: 2 }],
+      ["c.wav", { date: "2025-07-01" }], ["d.wav", {}], ["e.wav", { time: "01:00:00" }], ["f.wav", { date: "2024-12-31", time: "23:59:59.5", frames: 4000 }],
+      ["g.wav", { date: "2025-07-01", time: "22:10:00+02:00", frames: 12_000 }], ["h.wav", { time_expansion: 2 }],
+    ];
+    const one = await datasetWith("ties-1", rows);
+    const two = await datasetWith("ties-2", rows);
+    for (const sort of RECORDING_SORTS) {
+      for (const order of ["asc", "desc"] as const) {
+        const q = { state: "active", sort, order } as const;
+        const whole = await listRecordings(sql, { ...q, limit: 1000, offset: 0 });
+        const mine = whole.items.filter((r) => r.dataset_id === one || r.dataset_id === two);
+        expect(mine, `${sort} ${order}`).toHaveLength(16);
+        for (const limit of [1, 2, 3, 5]) {
+          const paged: string[] = [];
+          let cursor: string | undefined;
+          do {
+            const p = await listRecordings(sql, { ...q, limit, offset: 0, cursor });
+            expect(p.items.length, `${sort} ${order} limit ${limit}`).toBeLessThanOrEqual(limit);
+            paged.push(...p.items.map((r) => r.id));
+            cursor = p.next_cursor ?? undefined;
+          } while (cursor);
+          expect(paged, `${sort} ${order} limit ${limit}`).toEqual(whole.items.map((r) => r.id));
+        }
+      }
+    }
+    // And the unpaged listing is the ORDER BY the sorts name (NULLs last in either order).
+    const dated = await listRecordings(sql, { state: "active", dataset_id: one, sort: "date", order: "desc", limit: 1000, offset: 0 });
+    expect(dated.items.map((r) => r.path)).toEqual(["g.wav", "b.wav", "a.wav", "c.wav", "f.wav", "e.wav", "h.wav", "d.wav"]);
+  }, 120_000);
+
+  it("gives the first page's total and offset, a cursor's page neither, and no cursor after the last", async () => {
+    const dataset = await datasetWith("counted", [["x1.wav"], ["x2.wav"], ["x3.wav"]]);
+    const q = { state: "active", dataset_id: dataset, sort: "path", order: "asc" } as const;
+    const first = await listRecordings(sql, { ...q, limit: 2, offset: 0 });
+    expect({ ...first, items: first.items.map((r) => r.path), next_cursor: typeof first.next_cursor }).toEqual({ items: ["x1.wav", "x2.wav"], limit: 2, offset: 0, total: 3, next_cursor: "string" });
+    const second = await listRecordings(sql, { ...q, limit: 2, offset: 0, cursor: first.next_cursor! });
+    expect({ ...second, items: second.items.map((r) => r.path) }).toEqual({ items: ["x3.wav"], limit: 2, offset: null, total: null, next_cursor: null });
+    // A page that ends the listing exactly has no cursor either: no empty page to read.
+    const exact = await listRecordings(sql, { ...q, limit: 3, offset: 0 });
+    expect(exact.next_cursor).toBeNull();
+  }, 60_000);
+
+  it("refuses a cursor that is none, of another order, or beside an offset, naming the field", async () => {
+    const dataset = await datasetWith("refused", [["y1.wav", { date: "2025-01-01" }], ["y2.wav", { date: "2025-01-02" }]]);
+    const q = { state: "active", dataset_id: dataset, sort: "date", order: "asc" } as const;
+    const { next_cursor: cursor } = await listRecordings(sql, { ...q, limit: 1, offset: 0 });
+    const refusal = (query: RecordingQuery) => listRecordings(sql, query).then(() => undefined, (err: unknown) => (err instanceof InvalidError ? err.fields : err));
+    const notACursor = [{ field: "cursor", message: "is not a cursor: give a next_cursor of this listing, or page by offset" }];
+    const made = (content: unknown) => Buffer.from(JSON.stringify(content)).toString("base64url");
+    const id = "00000000-0000-4000-8000-000000000000";
+    expect(await refusal({ ...q, limit: 1, offset: 0, cursor: "!!" })).toEqual(notACursor);
+    expect(await refusal({ ...q, limit: 1, offset: 0, cursor: made({ date: "2025-01-01" }) })).toEqual(notACursor);
+    expect(await refusal({ ...q, limit: 1, offset: 0, cursor: made(["date", "asc", ["2025-01-01", null], id]) })).toEqual(notACursor);
+    expect(await refusal({ ...q, limit: 1, offset: 0, cursor: made(["date", "asc", ["2025-01-01", null, "y1.wav"], "not-an-id"]) })).toEqual(notACursor);
+    // Keys PostgreSQL cannot read as the columns' types: a 400 naming the cursor, not a 500.
+    expect(await refusal({ ...q, limit: 1, offset: 0, cursor: made(["date", "asc", ["yesterday-ish", null, "y1.wav"], id]) })).toEqual(notACursor);
+    expect(await refusal({ ...q, sort: "duration", limit: 1, offset: 0, cursor: made(["duration", "asc", ["long", "y1.wav"], id]) })).toEqual(notACursor);
+    expect(await refusal({ ...q, order: "desc", limit: 1, offset: 0, cursor: cursor! }))
+      .toEqual([{ field: "cursor", message: "was given by a listing of sort=date order=asc, not sort=date order=desc" }]);
+    expect(await refusal({ ...q, limit: 1, offset: 1, cursor: cursor! }))
+      .toEqual([{ field: "offset", message: "must be 0 with a cursor: the cursor says where the page begins" }]);
+  }, 60_000);
+
+  it("reads a page by path from the index where the last one ended, building its rows alone", async () => {
+    // 20,000 recordings over two datasets: few, and PostgreSQL reads and sorts the table whole.
+    for (const name of ["indexed-1", "indexed-2"]) {
+      const dataset = await datasetWith(name, []);
+      await sql`INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels, probed_by)
+        SELECT ${dataset}, 'site' || (i % 7) || '/f' || i || '.wav', md5(${name} || i), 16044, 8000, 8000, 1, 'test' FROM generate_series(1, 10000) i`;
+    }
+    await sql`ANALYZE recordings`;
+    const first = await listRecordings(sql, { state: "active", sort: "path", order: "asc", limit: 10, offset: 0 });
+    await listRecordings(sql, { state: "active", sort: "path", order: "asc", limit: 10, offset: 0, cursor: first.next_cursor! });
+    const seek = lastStatement!;
+    const nodes = await planNodes(sql, seek);
+    const paths = nodes.filter((n) => n["Relation Name"] === "recordings" && n["Index Name"] === "recordings_path");
+    expect(paths.length, JSON.stringify(nodes.map((n) => [n["Node Type"], n["Index Name"]]))).toBeGreaterThan(0);
+    // The row read to know that more follow is not built: its features are read for the page's 10 alone.
+    expect(await mostReadsOf(sql, "recording_features", seek)).toBe(10);
+  }, 60_000);
+});
