@@ -13,7 +13,8 @@
  * another tab shows once the page has the focus again, a recording or dataset archived there takes
  * back every change once the page is shown again, a recording is opened from the list, or a change
  * (a clip created among them) gets a 409, saying why, a read-only recording's clips are listed and
- * opened read-only, the page
+ * opened read-only, a token entered while a link's recording opens keeps that opening, the clip
+ * count is forgotten as another recording opens, the page
  * and the panel share one GET /v1/users/me, and Escape closes the panel.
  * Screenshots go to test-artifacts/.
  * Chromium must be installed; SONOTILE_SKIP_BROWSER=1 skips the suite on purpose.
@@ -91,6 +92,8 @@ async function openWithClips(spans: ([number, number] | [number, number, number 
   }
   await page.goto(`${base}/?${path}#recording=${rec.id}${params}`);
   await enterToken(key);
+  // Its view drawn and its clips listed: with none, no count of boxes waits for the view.
+  await expect.poll(() => page.getAttribute("#clip-count", "data-count")).toBe(String(spans.length));
   await expect.poll(() => page.locator("#clips div").count()).toBe(spans.length);
   await expect.poll(() => page.locator("#clip-list button").count()).toBe(spans.length);
   return { recordingId: rec.id, clips };
@@ -137,19 +140,6 @@ function requestsSent(method: string): () => string[] {
   const listen = (r: Request) => { if (r.method() === method) urls.push(r.url()); };
   page.on("request", listen);
   return () => { page.off("request", listen); return urls; };
-}
-
-/**
- * Opens link `url`, and enters token `key` once its recording (`path`) is shown and its clips
- * listed. Entered before, with no recording open yet, the token has the page load the datasets and
- * the link again, and that second opening (its selection and offers reset) can land after the
- * test's next steps.
- */
-async function openSettled(url: string, path: string, key: string) {
-  await page.goto(url);
-  await expect.poll(() => page.textContent("#recording-name")).toBe(path);
-  await expect.poll(() => page.getAttribute("#clip-count", "data-count")).not.toBeNull();
-  await enterToken(key);
 }
 
 /** Selects a stretch from the plot's middle by the keyboard — [, Shift+→ four times, ] — leaving the focus on the plot. */
@@ -1208,7 +1198,9 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     const later = await call("POST", "/v1/datasets", { name: "later", audio_dir: "later" });
     const [first, second] = [await call("POST", "/v1/recordings", { dataset_id: later.id, path: "l1.wav" }), await call("POST", "/v1/recordings", { dataset_id: later.id, path: "l2.wav" })];
     await call("POST", "/v1/clips", { recording_id: second.id, start_time: 0.2, end_time: 0.5 });
-    await openSettled(`${base}/?later#recording=${first.id}`, "l1.wav", memberKey);
+    await page.goto(`${base}/?later#recording=${first.id}`);
+    await enterToken(memberKey);
+    await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("0"); // its view drawn, its clips listed
     await expect.poll(() => page.getAttribute("#import-selections", "title"), POLL).toMatch(/^Import a Raven selection table/);
     expect(await page.isEnabled("#import-selections")).toBe(true);
     // Archived elsewhere; the page gets no focus, and opens the list's next recording.
@@ -1228,7 +1220,9 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     const path = `r${++recordings}.wav`;
     await writeSineWav(join(audio.path, "panel", path), 48000, 2, 3000);
     const recordingId = (await call("POST", "/v1/recordings", { dataset_id: datasetId, path })).id as string;
-    await openSettled(`${base}/?${path}#recording=${recordingId}`, path, memberKey);
+    await page.goto(`${base}/?${path}#recording=${recordingId}`);
+    await enterToken(memberKey);
+    await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("0"); // its view drawn, its clips listed
     await markSelection();
     await expect.poll(offered, POLL).toEqual(clipNow());
     await call("POST", `/v1/recordings/${recordingId}/archive`);
@@ -1240,6 +1234,70 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
       expect((await call("GET", `/v1/clips?recording_id=${recordingId}&state=all`)).total).toBe(0);
     } finally {
       await call("POST", `/v1/recordings/${recordingId}/restore`);
+    }
+  });
+
+  it("keeps opening a linked recording when a token is entered before it is shown — the datasets and the link were loaded a second time, whose opening reset the selection made meanwhile — and clips the selection as the token's member", async () => {
+    const path = `r${++recordings}.wav`;
+    await writeSineWav(join(audio.path, "panel", path), 48000, 2, 3000);
+    const recordingId = (await call("POST", "/v1/recordings", { dataset_id: datasetId, path })).id as string;
+    // The link's recording is held until the token is entered: the page is still opening it.
+    const isLinked = (url: URL) => url.pathname === `/v1/recordings/${recordingId}`;
+    let asked!: () => void, release!: () => void;
+    const linkAsked = new Promise<void>((resolve) => (asked = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route(isLinked, async (route) => {
+      asked();
+      await released;
+      await route.continue();
+    });
+    const sent = requestsSent("GET");
+    try {
+      await page.goto(`${base}/?${path}#recording=${recordingId}`);
+      await linkAsked;
+      await enterToken(memberKey);
+      release();
+      await expect.poll(() => page.textContent("#recording-name"), POLL).toBe(path);
+      await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("0"); // its view drawn, its clips listed
+    } finally {
+      release();
+      await page.unrouteAll({ behavior: "wait" }); // its handler ended: a request held past a failure is let through
+    }
+    const paths = sent().map((url) => new URL(url).pathname);
+    expect(paths.filter((p) => p === "/v1/datasets")).toHaveLength(1);
+    expect(paths.filter((p) => p === `/v1/recordings/${recordingId}`)).toHaveLength(1);
+    await markSelection();
+    await expect.poll(offered, POLL).toEqual(clipNow());
+    await page.keyboard.press("Enter");
+    await expect.poll(async () => (await call("GET", `/v1/clips?recording_id=${recordingId}`)).items.map((c: Clip) => c.created_by), POLL).toEqual([memberId]);
+    await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("1");
+  });
+
+  it("forgets the previous recording's clip count as another is opened, until this one's clips are listed — it held the previous one's", async () => {
+    const next = `r${++recordings}.wav`;
+    await writeSineWav(join(audio.path, "panel", next), 48000, 2, 3000);
+    const nextId = (await call("POST", "/v1/recordings", { dataset_id: datasetId, path: next })).id as string;
+    await call("POST", "/v1/clips", { recording_id: nextId, start_time: 0.2, end_time: 0.5 });
+    await openWithClips([[0.1, 0.3], [0.6, 0.9]]);
+    expect(await page.getAttribute("#clip-count", "data-count")).toBe("2");
+    // The next recording's clips are held until its count is looked at.
+    const isNextsClips = (url: URL) => url.pathname === "/v1/clips" && url.searchParams.get("recording_id") === nextId;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route(isNextsClips, async (route) => {
+      await released;
+      await route.continue();
+    });
+    try {
+      await page.evaluate((id) => { location.hash = `recording=${id}`; }, nextId); // a link pasted in
+      await expect.poll(() => page.textContent("#recording-name"), POLL).toBe(next);
+      expect([await page.getAttribute("#clip-count", "data-count"), await page.textContent("#clip-count")]).toEqual([null, ""]);
+      release();
+      await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("1");
+      expect(await page.textContent("#clip-count")).toBe("(1)");
+    } finally {
+      release();
+      await page.unrouteAll({ behavior: "wait" });
     }
   });
 

@@ -1032,6 +1032,36 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await expectPlays();
   });
 
+  it("loads on such a server once a token entered while the tokenless load was in flight — kept until it failed, then loaded again with the token", async () => {
+    await page.goto(`${lockedBase}/?tokenless`);
+    await page.evaluate(() => localStorage.removeItem("sonotile.token"));
+    // The first listing of the datasets is held until the token is entered: it was sent without one.
+    const isListing = (url: URL) => url.pathname === "/v1/datasets";
+    let asked!: () => void, release!: () => void;
+    const listingAsked = new Promise<void>((resolve) => (asked = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const authorized: (string | undefined)[] = [];
+    await page.route(isListing, async (route) => {
+      authorized.push(route.request().headers().authorization);
+      asked();
+      await released;
+      await route.continue();
+    });
+    try {
+      await page.goto(`${lockedBase}/?mid-load#recording=${batId}`);
+      await listingAsked;
+      await page.fill("#token", adminKey);
+      await page.dispatchEvent("#token", "change");
+      release();
+      await tilesLoaded();
+    } finally {
+      release();
+      await page.unrouteAll({ behavior: "wait" });
+    }
+    expect(await page.textContent("#recording-name")).toBe("bats-384k.wav");
+    expect(authorized).toEqual([undefined, `Bearer ${adminKey}`]);
+  });
+
   /** A dataset for selection tables: `a1.wav` (5 s at 48 kHz, the recording test/fixtures/raven-selections.txt is of) and `bat-te10.wav`, declared time-expanded ×10 (real: 0.5 s at 480 kHz). */
   let tableStudy: Promise<{ plainId: string; expandedId: string }> | undefined;
   function tableDataset() {

@@ -764,6 +764,7 @@ function forgetClips() {
   setClips([], null);
   $("clip-list").replaceChildren();
   $("clip-count").textContent = "";
+  delete $("clip-count").dataset.count; // the previous recording's, until this one's are listed
   $("clip-note").hidden = true;
 }
 
@@ -1380,6 +1381,14 @@ function showSelectionsFor(rec: Recording) {
 // ---------------------------------------------------------------------------------------------
 // Datasets and recordings
 
+/** The page's load of the datasets and its first recording (a link's) in progress, or the last one, ended: a token entered waits for it (init). */
+let pageLoad: Promise<void> = Promise.resolve();
+
+/** Loads the datasets and opens a recording (loadDatasets), saying why not on the status line. */
+function loadPage() {
+  pageLoad = loadDatasets().catch((err: Error) => setStatus(err.message, true));
+}
+
 async function loadDatasets() {
   const select = $<HTMLSelectElement>("dataset");
   const datasets = await allDatasets();
@@ -1717,8 +1726,13 @@ function init() {
     localStorage.setItem("sonotile.token", tokenInput.value.trim());
     void fetchUser();
     clipPanel.refresh();
-    // On a server that needs a token for reads nothing could load without one: load it now.
-    if (!state.recording) loadDatasets().catch((err: Error) => setStatus(err.message, true));
+    // On a server that needs a token for reads nothing could load without one: load it now — once
+    // the load in progress has ended, if it opened nothing. Started at once, it listed the datasets
+    // and opened a link's recording a second time, which reset what the user had begun meanwhile.
+    const loading = pageLoad;
+    void loading.then(() => {
+      if (pageLoad === loading && !state.recording) loadPage();
+    });
   };
   buildPanel();
   bindPlot();
@@ -1744,7 +1758,7 @@ function init() {
     const linked = parseLink();
     if (linked && location.hash !== writtenHash) openLinkedRecording(linked).catch((err: Error) => setStatus(linkFailureMessage(err), true));
   });
-  loadDatasets().catch((err: Error) => setStatus(err.message, true));
+  loadPage();
 }
 
 init();
