@@ -295,6 +295,15 @@ it("lets pages of the origins given to --cors-origin (repeated, comma-separated)
   }
 });
 
+it("takes connection timeouts to the ms (--header-timeout 1.005 was 1004.9999999999999 ms, which Node refused once the database was open: exit 1)", async () => {
+  const server = await startServer("--header-timeout", "1.005", "--request-timeout", "2.005", "--keep-alive-timeout", "0.285");
+  try {
+    expect((await fetch(`${server.url}/health`)).status).toBe(200);
+  } finally {
+    expect(await stop(server.child)).toBe(0);
+  }
+});
+
 it("executes a job submitted to it on its own job worker, with no other process", async () => {
   const audioDir = join(dir.path, "tones");
   await mkdir(audioDir);

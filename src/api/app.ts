@@ -4,7 +4,9 @@
  * and one route file per resource under /v1. It opens nothing itself: the caller passes the
  * database and closes it, so tests and `sonotile serve` share this factory.
  */
+import { constants as bufferConstants } from "node:buffer";
 import { STATUS_CODES } from "node:http";
+import { isAbsolute } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import swagger, { type SwaggerTransformObject } from "@fastify/swagger";
@@ -42,10 +44,12 @@ import { openApiLicense } from "./openapi-license.js";
 import { webRoutes } from "./routes/web.js";
 import { apiValidatorCompiler } from "./schemas.js";
 import { tileLimitsOf, tileRoutes, type TileLimits } from "./routes/tiles.js";
-import type { TileService } from "../tiles/service.js";
 import { DEFAULT_MAX_UNSENT_BYTES, DEFAULT_STALLED_SEND_MS, UnsentBytes } from "./unsent-bytes.js";
 import { DatasetImports, RecentScans, type ImportOutcome } from "../store/datasets.js";
-import { connectionOptions, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from "./connection-limits.js";
+import { connectionLimitsOf, connectionOptions, type ConnectionLimits } from "./connection-limits.js";
+import { allowedOrigins } from "./plugins/cors.js";
+import { checkNumberOptions, checkOptions, describeValue, MAX_TIMER_MS, timerRule, type NumberRule } from "../audio/signal.js";
+import { TileService } from "../tiles/service.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -99,6 +103,53 @@ export interface AppOptions {
 }
 
 export type App = FastifyInstance;
+
+/** The fields of AppOptions: buildApp refuses any other key (checkOptions). */
+const APP_OPTIONS = [
+  "database", "audioRoots", "requireAuthForReads", "bodyLimit", "logger", "datasetImports", "tiles", "tileLimits", "maxPlaybackSamples", "maxUnsentBytes", "stalledSendMs", "deadlineMs", "corsOrigins", "connectionLimits",
+] as const satisfies readonly (keyof AppOptions)[];
+
+/** What closing the app may take beyond the drain's deadlineMs (Fastify's pluginTimeout, a timer too). */
+const CLOSE_MARGIN_MS = 10_000;
+
+/**
+ * `options` checked before anything is made, each bad one refused naming it, what it must be and
+ * what was given (as a TilePool checks its PoolOptions) — rather than a late 500 or odd behaviour:
+ * a NaN deadline answered every request 503 at once, a maxPlaybackSamples of "10" compared as a
+ * string, a fractional connection timeout was Node's ERR_OUT_OF_RANGE naming none of these, and a
+ * misspelt key was ignored. Returns the limits it reads over their defaults.
+ * @throws TypeError for a value of the wrong kind or an unknown key; RangeError for one out of range
+ */
+function appSettingsOf(options: AppOptions): { tileLimits: TileLimits; connectionLimits: ConnectionLimits; deadlineMs: number } {
+  checkOptions(options, APP_OPTIONS, undefined, "buildApp options");
+  const refuse = (name: string, what: string, value: unknown) => new TypeError(`${name}: must be ${what}, got ${describeValue(value)}`);
+  const { database, audioRoots, requireAuthForReads, logger, datasetImports, tiles, corsOrigins } = options as Partial<AppOptions>;
+  if (typeof database?.sql !== "function") throw refuse("database", "a Database (store/db.ts openDatabase)", database);
+  const paths = "an array of absolute paths (store/paths.ts resolveRoots)";
+  if (!Array.isArray(audioRoots)) throw refuse("audioRoots", paths, audioRoots);
+  const notPath = audioRoots.findIndex((root) => typeof root !== "string" || !isAbsolute(root));
+  if (notPath >= 0) throw refuse(`audioRoots[${notPath}]`, "an absolute path", audioRoots[notPath]);
+  if (requireAuthForReads !== undefined && typeof requireAuthForReads !== "boolean") throw refuse("requireAuthForReads", "a boolean", requireAuthForReads);
+  if (logger !== undefined && typeof logger !== "boolean" && (logger === null || typeof logger !== "object" || Array.isArray(logger))) throw refuse("logger", "a boolean or Fastify's logger options (e.g. { level: \"warn\" })", logger);
+  if (datasetImports !== undefined && !(datasetImports instanceof DatasetImports)) throw refuse("datasetImports", "a DatasetImports", datasetImports);
+  if (tiles !== undefined && !(tiles instanceof TileService)) throw refuse("tiles", "a TileService", tiles);
+  const deadlineMost = MAX_TIMER_MS - CLOSE_MARGIN_MS;
+  checkNumberOptions(options, {
+    // A body is parsed as one string, which holds at most MAX_STRING_LENGTH characters.
+    bodyLimit: [(v) => Number.isInteger(v) && v >= 1 && v <= bufferConstants.MAX_STRING_LENGTH, `an integer number of bytes from 1 to ${bufferConstants.MAX_STRING_LENGTH}`],
+    maxPlaybackSamples: [(v) => Number.isSafeInteger(v) && v >= 1, "an integer ≥ 1"],
+    maxUnsentBytes: [(v) => v >= 1 && (Number.isInteger(v) || v === Infinity), "an integer number of bytes ≥ 1 (Infinity: no limit)"],
+    stalledSendMs: timerRule(),
+    // Closing waits up to the deadline for the drain, and Fastify's own timer CLOSE_MARGIN_MS more.
+    deadlineMs: timerRule(deadlineMost),
+  } satisfies Partial<Record<keyof AppOptions, NumberRule>>);
+  if (corsOrigins !== undefined) {
+    if (!Array.isArray(corsOrigins) || corsOrigins.some((origin) => typeof origin !== "string")) throw refuse("corsOrigins", "an array of origins (scheme://host[:port]) or [\"*\"]", corsOrigins);
+    const checked = allowedOrigins(corsOrigins, requireAuthForReads ?? false);
+    if ("problem" in checked) throw new RangeError(`corsOrigins: ${checked.problem}`);
+  }
+  return { tileLimits: tileLimitsOf(options.tileLimits), connectionLimits: connectionLimitsOf(options.connectionLimits), deadlineMs: options.deadlineMs ?? 30_000 };
+}
 
 /** The OpenAPI document's operations, as the document transform (openApiTransforms) reads them. */
 interface OpenApiDocument {
@@ -228,14 +279,12 @@ class AccessLog extends LogController {
 }
 
 export async function buildApp(options: AppOptions): Promise<App> {
-  // Before anything is made: a limit out of range is the caller's error, named (tileLimitsOf).
-  const tileLimits = tileLimitsOf(options.tileLimits);
-  // One deadline bounds a request's database work and the drain at close.
-  const deadlineMs = options.deadlineMs ?? 30_000;
+  // Before anything is made: a bad option is the caller's error, named (appSettingsOf). One
+  // deadline bounds a request's database work and the drain at close.
+  const { tileLimits, connectionLimits, deadlineMs } = appSettingsOf(options);
   const requireAuthForReads = options.requireAuthForReads ?? false;
   // Why the database is unavailable (its error names hosts and ports): only on loopback (errorsPlugin).
   const errorDetails = !requireAuthForReads;
-  const connectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connectionLimits };
   const app = Fastify({
     logger: options.logger ?? false,
     logController: new AccessLog(),

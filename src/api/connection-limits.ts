@@ -8,6 +8,7 @@
  */
 import { maxHeaderSize, STATUS_CODES, type ServerOptions } from "node:http";
 import type { Socket } from "node:net";
+import { checkNumberOptions, checkOptions, MAX_TIMER_MS, type NumberRule } from "../audio/signal.js";
 import { errorBody } from "./plugins/errors.js";
 
 export interface ConnectionLimits {
@@ -29,6 +30,30 @@ export interface ConnectionLimits {
  * browsers' six each, well below the process's file descriptors.
  */
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { headersTimeoutMs: 20_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024 };
+
+/**
+ * The limits of `options` (buildApp's connectionLimits) over the defaults, refused naming the limit
+ * when the app is built: Node takes its timeouts in whole ms (1.5 ms was its ERR_OUT_OF_RANGE, not
+ * naming the option), and a NaN cap on connections let none in. A request's time includes its
+ * headers', so it is never shorter: left out, it is at least the headers' (as `serve` sets it);
+ * given shorter, it is refused (Node refused the server).
+ * @throws TypeError for a value that is no number or an unknown key; RangeError for a number out of range
+ */
+export function connectionLimitsOf(options: Partial<ConnectionLimits> = {}): ConnectionLimits {
+  checkOptions(options, Object.keys(DEFAULT_CONNECTION_LIMITS), undefined, "connectionLimits");
+  const timeout: NumberRule = [(v) => Number.isInteger(v) && v >= 1 && v <= MAX_TIMER_MS, `an integer number of ms from 1 to ${MAX_TIMER_MS}`];
+  checkNumberOptions(options, {
+    headersTimeoutMs: timeout,
+    requestTimeoutMs: timeout,
+    keepAliveTimeoutMs: timeout,
+    maxConnections: [(v) => Number.isInteger(v) && v >= 1, "an integer ≥ 1"],
+  } satisfies Record<keyof ConnectionLimits, NumberRule>, "connectionLimits.");
+  const headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.headersTimeoutMs;
+  const requestTimeoutMs = options.requestTimeoutMs ?? Math.max(DEFAULT_CONNECTION_LIMITS.requestTimeoutMs, headersTimeoutMs);
+  if (requestTimeoutMs < headersTimeoutMs) throw new RangeError(`connectionLimits.requestTimeoutMs: must be at least headersTimeoutMs (${headersTimeoutMs}): a request's time includes its headers', got ${requestTimeoutMs}`);
+  const { keepAliveTimeoutMs = DEFAULT_CONNECTION_LIMITS.keepAliveTimeoutMs, maxConnections = DEFAULT_CONNECTION_LIMITS.maxConnections } = options;
+  return { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnections };
+}
 
 /**
  * Answers a request Node refused before Fastify saw it — too slow (408), headers over Node's limit

@@ -51,6 +51,31 @@ export function checkOptions(options: unknown, known: readonly string[], shape =
   if (unknown.length > 0) throw new TypeError(`${name}: unknown option${unknown.length === 1 ? "" : "s"} ${unknown.join(", ")}; the known ones are ${known.join(", ")}`);
 }
 
+/** A number option's rule: whether a value keeps it, and what it must be, in words ("an integer ≥ 1"). */
+export type NumberRule = readonly [keeps: (value: number) => boolean, text: string];
+
+/** The longest time limit a timer keeps (setTimeout's): a longer one, or NaN, fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The rule of a time limit a timer keeps (setTimeout): ms in (0, `most`], `most` at most MAX_TIMER_MS. */
+export function timerRule(most = MAX_TIMER_MS): NumberRule {
+  return [(v) => v > 0 && v <= most, `a number of ms in (0, ${most}]`];
+}
+
+/**
+ * The number options of `options` that `rules` names, each left out (undefined) or keeping its
+ * rule: else a TypeError (no number) or a RangeError (NaN, out of range) naming it — `prefix` and
+ * its key, e.g. "connectionLimits.maxConnections" — with its rule and the value given.
+ */
+export function checkNumberOptions(options: object, rules: Readonly<Record<string, NumberRule>>, prefix = ""): void {
+  for (const [name, [keeps, text]] of Object.entries(rules)) {
+    const value: unknown = (options as Record<string, unknown>)[name];
+    if (value === undefined) continue;
+    if (typeof value !== "number") throw new TypeError(`${prefix}${name}: must be ${text}, got ${describeValue(value)}`);
+    if (!keeps(value)) throw new RangeError(`${prefix}${name}: must be ${text}, got ${value}`);
+  }
+}
+
 /** What a value is, for messages: `Array of length 3`, `Int16Array of length 8`, `null`, `string "16000"`, `number 2.5`. */
 export function describeValue(value: unknown): string {
   if (typeof value === "string") return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;

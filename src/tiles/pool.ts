@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Piscina, queueOptionsSymbol } from "piscina";
-import { checkOptions, checkOptionsObject, describeValue } from "../audio/signal.js";
+import { checkNumberOptions, checkOptions, checkOptionsObject, describeValue, timerRule, type NumberRule } from "../audio/signal.js";
 import { sizeText } from "../audio/types.js";
 import { wasmModule } from "../engine/wasm.js";
 import { checkFramesPerStep, clampFrameRange } from "../engine/geometry.js";
@@ -408,9 +408,6 @@ export const POOL_OPTIONS = [
   "threads", "maxQueue", "maxClientQueue", "taskTimeoutMs", "statsTimeoutMs", "leaseMs", "workerFile", "coreMemoryLimit", "filterCacheBytes",
 ] as const satisfies readonly (keyof PoolOptions)[];
 
-/** The longest time limit a timer keeps (setTimeout's): a longer one, or NaN, fired at once and failed every task. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /**
  * PoolOptions' numbers, checked before a thread starts, naming the option: a NaN or fractional
  * `threads` went to Piscina as it was, 0 became 1 without a word, and a NaN or too long time limit
@@ -418,23 +415,17 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 function checkPoolOptions(options: PoolOptions): void {
   checkOptions(options, POOL_OPTIONS, "PoolOptions");
-  const timeLimit = [(v: number) => v > 0 && v <= MAX_TIMER_MS, `a number of ms in (0, ${MAX_TIMER_MS}]`] as const;
-  const rules: [keyof PoolOptions, (v: number) => boolean, string][] = [
-    ["threads", (v) => Number.isInteger(v) && v >= 1 && v <= MAX_THREADS, `an integer in [1, ${MAX_THREADS}]`],
-    ["maxQueue", (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0"],
-    ["maxClientQueue", (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0"],
-    ["taskTimeoutMs", ...timeLimit],
-    ["statsTimeoutMs", ...timeLimit],
-    ["leaseMs", (v) => v >= 0 && Number.isFinite(v), "a number of ms ≥ 0"],
-    ["coreMemoryLimit", (v) => v >= 0, "a number of bytes ≥ 0 (Infinity: no limit)"],
-    ["filterCacheBytes", (v) => v >= 0, "a number of bytes ≥ 0 (Infinity: no limit)"],
-  ];
-  for (const [name, rule, ruleText] of rules) {
-    const value = options[name];
-    if (value === undefined) continue;
-    if (typeof value !== "number") throw new TypeError(`${name}: must be ${ruleText}, got ${describeValue(value)}`);
-    if (!rule(value)) throw new RangeError(`${name}: must be ${ruleText}, got ${value}`);
-  }
+  const timeLimit = timerRule();
+  checkNumberOptions(options, {
+    threads: [(v) => Number.isInteger(v) && v >= 1 && v <= MAX_THREADS, `an integer in [1, ${MAX_THREADS}]`],
+    maxQueue: [(v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0"],
+    maxClientQueue: [(v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0"],
+    taskTimeoutMs: timeLimit,
+    statsTimeoutMs: timeLimit,
+    leaseMs: [(v) => v >= 0 && Number.isFinite(v), "a number of ms ≥ 0"],
+    coreMemoryLimit: [(v) => v >= 0, "a number of bytes ≥ 0 (Infinity: no limit)"],
+    filterCacheBytes: [(v) => v >= 0, "a number of bytes ≥ 0 (Infinity: no limit)"],
+  } satisfies Partial<Record<keyof PoolOptions, NumberRule>>);
   const filterProblem = options.filterCacheBytes === undefined ? null : filterCacheProblem(options.filterCacheBytes, options.coreMemoryLimit);
   if (filterProblem) throw new RangeError(`filterCacheBytes: ${filterProblem}`);
 }

@@ -109,23 +109,23 @@ function mallocArenaHint(env: NodeJS.ProcessEnv = process.env): string | null {
 
 /**
  * The connection limits of the `--header-timeout`, `--request-timeout`, `--keep-alive-timeout` and
- * `--max-connections` flags, each defaulting to DEFAULT_CONNECTION_LIMITS. A request's time
- * includes its headers', so it is never shorter (Node refuses such a server).
+ * `--max-connections` flags given (buildApp's connectionLimitsOf takes the defaults for the others),
+ * in whole ms, as Node takes them: `--header-timeout 1.1` was 1100.0000000000002 ms, which Node
+ * refused once the database was open (exit 1). A request's time includes its headers', so it is
+ * never shorter (Node refuses such a server).
  */
-function connectionLimitsOptions(options: Record<string, string | true>): ConnectionLimits {
-  const seconds = (flag: string, low: number) => numberOption(options[flag], flag, (v) => v >= low && v <= 3600, `a number of seconds from ${low} to 3600`);
-  const headers = seconds("header-timeout", 0.1);
-  const headersTimeoutMs = headers === undefined ? DEFAULT_CONNECTION_LIMITS.headersTimeoutMs : headers * 1000;
-  const request = seconds("request-timeout", 0.1);
-  if (request !== undefined && request * 1000 < headersTimeoutMs) throw new UsageError(`--request-timeout: must be at least the header timeout (${headersTimeoutMs / 1000} s): a request's time includes its headers', got '${request}'`);
-  const keepAlive = seconds("keep-alive-timeout", 0.1);
-  const maxConnections = numberOption(options["max-connections"], "max-connections", (v) => Number.isInteger(v) && v >= 1 && v <= 1_000_000, "an integer in [1, 1000000]");
-  return {
-    headersTimeoutMs,
-    requestTimeoutMs: request === undefined ? Math.max(DEFAULT_CONNECTION_LIMITS.requestTimeoutMs, headersTimeoutMs) : request * 1000,
-    keepAliveTimeoutMs: keepAlive === undefined ? DEFAULT_CONNECTION_LIMITS.keepAliveTimeoutMs : keepAlive * 1000,
-    maxConnections: maxConnections ?? DEFAULT_CONNECTION_LIMITS.maxConnections,
+function connectionLimitsOptions(options: Record<string, string | true>): Partial<ConnectionLimits> {
+  const ms = (flag: string) => {
+    const seconds = numberOption(options[flag], flag, (v) => v >= 0.1 && v <= 3600, "a number of seconds from 0.1 to 3600");
+    return seconds === undefined ? undefined : Math.round(seconds * 1000);
   };
+  const headersTimeoutMs = ms("header-timeout");
+  const requestTimeoutMs = ms("request-timeout");
+  const headers = headersTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.headersTimeoutMs;
+  if (requestTimeoutMs !== undefined && requestTimeoutMs < headers) throw new UsageError(`--request-timeout: must be at least the header timeout (${headers / 1000} s): a request's time includes its headers', got '${options["request-timeout"]}'`);
+  const keepAliveTimeoutMs = ms("keep-alive-timeout");
+  const maxConnections = numberOption(options["max-connections"], "max-connections", (v) => Number.isInteger(v) && v >= 1 && v <= 1_000_000, "an integer in [1, 1000000]");
+  return { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnections };
 }
 
 export const command: Command = {
