@@ -5,7 +5,15 @@
  * and Retry-After — not the allocator's bare trap, which read as a bug (a 500).
  */
 import { describe, expect, it } from "vitest";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { core, CoreMemoryError, WASM32_MEMORY_MAX } from "../src/engine/wasm.js";
+import { parseParams } from "../src/engine/params.js";
+import type { ExtractOutcome } from "../src/jobs/extract.js";
+import { TilePool } from "../src/tiles/pool.js";
+import { extractFeatures } from "./extract-helpers.js";
+import { FAULT_WORKER_URL } from "./fault-tasks.js";
+import { FIXTURES, tempDir } from "./store-helpers.js";
 
 /**
  * Fills the core's memory (wasm32: 4 GiB at most) with blocks nobody touches, so no RAM is used,
@@ -104,5 +112,38 @@ describe("a kernel's own scratch in a DSP core that cannot grow", () => {
     });
     core.free(samples.ptr);
     core.free(acc);
+  });
+});
+
+describe("a features target whose thread's DSP core is full (fault-worker.mjs: the core filled before it computes)", () => {
+  const fixture = join(FIXTURES, "formats/wav_pcm_16.wav");
+  const params = parseParams({ window_size: 0.01 });
+  /** extract's outcome of one copy of the fixture whose core is filled `fills` times, on a pool of 2 threads. */
+  async function extractFilled(fills: number): Promise<{ outcome: ExtractOutcome | undefined; marker: string }> {
+    const dir = await tempDir();
+    const pool = new TilePool({ threads: 2, workerFile: FAULT_WORKER_URL });
+    try {
+      const path = join(dir.path, "a.wav");
+      copyFileSync(fixture, path);
+      writeFileSync(`${path}.fill-core`, String(fills));
+      const [outcome] = await extractFeatures([{ path, target: {} }], { params, pool });
+      return { outcome, marker: readFileSync(`${path}.fill-core`, "utf8") };
+    } finally {
+      await pool.close();
+      await dir.remove();
+    }
+  }
+
+  it("extract: is computed again on another thread, and gives its values — it was an error entry in the core's words, as if its file were at fault", async () => {
+    const { outcome, marker } = await extractFilled(1);
+    expect(marker).toBe("0"); // the first run found the core full
+    const expected = (await extractFeatures([{ path: fixture, target: {} }], { params, threads: 1 }))[0];
+    expect(outcome).toMatchObject({ values: (expected as { values: unknown }).values });
+  });
+
+  it("extract: full on both threads, an error saying so — not a third run", async () => {
+    const { outcome, marker } = await extractFilled(3);
+    expect(marker).toBe("1");
+    expect((outcome as { error: string }).error).toMatch(/^the DSP core had no room for its features, twice, on two threads — its memory could not grow \(at WebAssembly's 4 GiB, or the host refused it more\): out of WebAssembly memory: /);
   });
 });

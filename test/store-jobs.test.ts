@@ -6,7 +6,7 @@
  * failure. Runs on the embedded database, or on DATABASE_URL when set.
  */
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, rename, rm, stat, symlink, utimes } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -19,7 +19,7 @@ import { CLEANUP_GRACE_SECONDS, listArtifacts, cleanupExpired, readFileContents 
 import { createClip, deleteClip, updateClip } from "../src/store/clips.js";
 import { STATES, setState, type State } from "../src/store/common.js";
 import { createDataset } from "../src/store/datasets.js";
-import { completeJob, getJob, listJobItems, listMetrics, startJob } from "../src/store/jobs.js";
+import { completeJob, getJob, listJobItems, listMetrics, startJob, type Job } from "../src/store/jobs.js";
 import { probeFile } from "../src/store/probe.js";
 import { deleteRecording, getRecordingLocation, insertRecording, refreshRecordingFile, updateRecording } from "../src/store/recordings.js";
 import { getFeatureValue, putFeatureValues } from "../src/store/features.js";
@@ -30,6 +30,7 @@ import type { WorkerTask } from "../src/tiles/worker.js";
 import { freshDatabase, mostHidden, mostReadsOf, type PlanNode, planNodes, REAL_PG_URL, tempDir, type TestDatabase, writeSineWav } from "./store-helpers.js";
 import { openDatabase } from "../src/store/db.js";
 import { jobFixture, missingRecording, waitForJob, type JobFixture } from "./jobs-helpers.js";
+import { FAULT_WORKER_URL } from "./fault-tasks.js";
 
 /**
  * Run once on what the worker's read of a batch's recording locations (getRecordingLocations)
@@ -438,6 +439,32 @@ describe("extract_features jobs", () => {
     const metrics = (await listMetrics(t.db.sql, job.id, { limit: 10, offset: 0 })).items;
     expect(Object.fromEntries(metrics.map((m) => [m.key, m.value]))).toMatchObject({ items_done: 1, items_failed: 1, items_errored: 1 });
     expect((await getRun(t.db.sql, job.run_id!)).status).toBe("failed");
+  }, 60_000);
+
+  it("an item whose thread's DSP core is full is computed again at once on another thread, spending no delivery; full every time, it ends in an error, not a failure of its input", async () => {
+    // fault-worker.mjs fills the core before a features task of a file with a `.fill-core` count above 0.
+    const tones = await toneDataset(["core-full.wav", "core-full-always.wav"]);
+    await writeFile(join(tones.dir, "core-full.wav.fill-core"), "1");
+    await writeFile(join(tones.dir, "core-full-always.wav.fill-core"), "99");
+    const pool = new TilePool({ threads: 1, workerFile: FAULT_WORKER_URL });
+    const worker = await startWorker({ sql: t.db.sql, pool, pollingIntervalSeconds: 0.5 });
+    let done: Job;
+    const job = await submitExtractJob(t.db.sql, boss, { data: { targets: { recording_ids: [tones.recordings["core-full.wav"], tones.recordings["core-full-always.wav"]] }, features: ["rms_dbfs"] }, created_by: null });
+    try {
+      done = await waitForJob(t.db.sql, job.id, (j) => j.status === "completed");
+    } finally {
+      await worker.stop();
+      await pool.close();
+    }
+    // The retry was a delivery of its own (a second attempt, after pg-boss's retry delay), and the
+    // last one's error was the core's words alone, whose advice (dispose() plans) is a library caller's.
+    const items = await t.db.sql`SELECT status, attempts FROM job_items WHERE job_id = ${job.id} ORDER BY item`;
+    expect(items.map((i) => [i.status, i.attempts])).toEqual([["done", 1], ["errored", ITEM_RETRY_LIMIT + 1]]);
+    expect(await readFile(join(tones.dir, "core-full.wav.fill-core"), "utf8")).toBe("0");
+    expect(await readFile(join(tones.dir, "core-full-always.wav.fill-core"), "utf8")).toBe(String(99 - 2 * (ITEM_RETRY_LIMIT + 1)));
+    expect(await featureValue("recording_features", tones.recordings["core-full.wav"], "rms_dbfs", job.run_id!)).toEqual(expect.any(Number));
+    expect(done.result).toBe("error");
+    expect(done.message).toMatch(new RegExp(`^1 of 2 items ended in an error; first: recording ${tones.recordings["core-full-always.wav"]}: failed after ${ITEM_RETRY_LIMIT + 1} attempts: the DSP core had no room for its features, twice, on two threads — its memory could not grow \\(at WebAssembly's 4 GiB, or the host refused it more\\): out of WebAssembly memory: `));
   }, 60_000);
 
   it("a job whose last item was settled by a worker that died before completing the job completes on the item's redelivery", async () => {

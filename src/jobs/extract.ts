@@ -9,9 +9,10 @@
 import { availableParallelism } from "node:os";
 import type { CheckedFile } from "../audio/source.js";
 import type { Params, ParamsError } from "../engine/params.js";
+import { CoreMemoryError } from "../engine/wasm.js";
 import type { FeatureTarget, FeatureValues, TargetError } from "../features/features.js";
 import { TilePool } from "../tiles/pool.js";
-import type { FeaturesTaskResult } from "../features/task.js";
+import type { FeaturesTask, FeaturesTaskResult } from "../features/task.js";
 
 /** One target of a batch. */
 export interface ExtractItem {
@@ -48,6 +49,8 @@ export interface ExtractOptions {
   timeExpansionName?: string;
   /** Worker threads (default: one per core). */
   threads?: number;
+  /** A pool to compute on instead of one of its own (the caller closes it); `threads` is then ignored. */
+  pool?: TilePool;
   /** Also each file's MD5 (FeaturesTask.md5): a read of the whole file more per target. */
   md5?: boolean;
   /**
@@ -78,8 +81,8 @@ const TASK_TIMEOUT_MS = 2 ** 31 - 1;
  * `options.stop`, any entry that had not finished.
  */
 export async function extractEach(items: readonly PendingItem[], options: ExtractOptions & { onOutcome: (outcome: ExtractOutcome, index: number) => void }): Promise<void> {
-  const threads = Math.max(1, Math.min(options.threads ?? availableParallelism(), items.length));
-  const pool = new TilePool({ threads, taskTimeoutMs: TASK_TIMEOUT_MS });
+  const threads = options.pool?.threads ?? Math.max(1, Math.min(options.threads ?? availableParallelism(), items.length));
+  const pool = options.pool ?? new TilePool({ threads, taskTimeoutMs: TASK_TIMEOUT_MS });
   const { stop } = options;
   let next = 0;
   const lane = async () => {
@@ -89,7 +92,7 @@ export async function extractEach(items: readonly PendingItem[], options: Extrac
       if (item === null || stop?.aborted) continue;
       let outcome: ExtractOutcome;
       try {
-        const result = await pool.run<FeaturesTaskResult>({ kind: "features", path: item.path, timeExpansion: options.timeExpansion, timeExpansionName: options.timeExpansionName, params: options.params, target: item.target, md5: options.md5, checked: item.checked }, stop);
+        const result = await featuresOnFreshCore(pool, { kind: "features", path: item.path, timeExpansion: options.timeExpansion, timeExpansionName: options.timeExpansionName, params: options.params, target: item.target, md5: options.md5, checked: item.checked }, stop);
         outcome = "values" in result ? { item, values: result.values, md5: result.md5 } : "failure" in result ? { item, error: result.failure, issues: result.issues, part: result.part } : { item, error: result.changed };
       } catch (err) {
         if (stop?.aborted) return; // cancelled: not a failure of the target
@@ -102,6 +105,28 @@ export async function extractEach(items: readonly PendingItem[], options: Extrac
   try {
     await Promise.all(Array.from({ length: threads * IN_FLIGHT_PER_THREAD }, lane));
   } finally {
-    await pool.close();
+    if (!options.pool) await pool.close();
+  }
+}
+
+/**
+ * `task` run on `pool`, and once more when its thread's DSP core had no room for it (CoreMemoryError
+ * with memoryFull: the core could not grow — at WebAssembly's 4 GiB, or refused by the host). That
+ * is the thread's state, not the target's: the thread is replaced (tiles/worker.ts taskHandler), and
+ * the second run takes a thread whose core holds at most the pool's coreMemoryLimit. It failed the
+ * target at once, in the core's own words, as if its file were at fault.
+ * @throws Error saying both runs found no room, when the second does too
+ */
+export async function featuresOnFreshCore(pool: TilePool, task: FeaturesTask, stop: AbortSignal | undefined): Promise<FeaturesTaskResult> {
+  try {
+    return await pool.run<FeaturesTaskResult>(task, stop);
+  } catch (err) {
+    if (!(err instanceof CoreMemoryError && err.memoryFull) || stop?.aborted) throw err;
+  }
+  try {
+    return await pool.run<FeaturesTaskResult>(task, stop);
+  } catch (err) {
+    if (!(err instanceof CoreMemoryError && err.memoryFull)) throw err;
+    throw new Error(`the DSP core had no room for its features, twice, on two threads — its memory could not grow (at WebAssembly's 4 GiB, or the host refused it more): ${err.message}`);
   }
 }

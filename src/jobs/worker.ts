@@ -60,6 +60,7 @@ import { finishRun } from "../store/runs.js";
 import { TilePool } from "../tiles/pool.js";
 import { CLIP_BAND, DEAD_ITEM_QUEUE, ITEM_QUEUE, ITEM_RETRY_LIMIT, bossDatabase, extractFeaturesData, jobFeatures, openQueue, targetBand, type ExtractFeaturesData, type ItemMessage } from "./queue.js";
 import type { FeaturesTaskResult } from "../features/task.js";
+import { featuresOnFreshCore } from "./extract.js";
 import { endedItems, storeJobResults, type EndedItem, type StoredValues } from "./results.js";
 import { announceItemsQueued, onItemsQueued } from "./wakeup.js";
 
@@ -491,7 +492,9 @@ async function handBack(ctx: ItemContext, job: Job, msg: ItemMessage): Promise<v
 async function computeItem(ctx: ItemContext, msg: ItemMessage, readable: ReadableTarget, data: ExtractFeaturesData, delivery: { retryCount: number; retryLimit: number }): Promise<Outcome | { changed: string } | null> {
   const { target } = readable;
   try {
-    const result = await unlessSkipped(ctx.sql, msg, (signal) => ctx.pool.run<FeaturesTaskResult>({
+    // A thread whose core had no room is replaced, and the item computed again here on another
+    // (featuresOnFreshCore) before a delivery is spent on it.
+    const result = await unlessSkipped(ctx.sql, msg, (signal) => featuresOnFreshCore(ctx.pool, {
       kind: "features", path: target.path, exactPath: true, checked: readable.checked, timeExpansion: target.time_expansion, timeExpansionName: RECORDING_TIME_EXPANSION, params: parseParams(data.params ?? {}),
       target: { ...(target.kind === "clip" ? { start: target.start, end: target.end } : {}), ...targetBand(data.band, target) },
     }, AbortSignal.any([signal, ctx.abandoned])));
