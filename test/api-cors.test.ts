@@ -160,8 +160,8 @@ describe("CORS for the origins given", () => {
     } finally {
       await open.close();
     }
-    await expect(buildApp({ database: t.db, audioRoots: [root], corsOrigins: ["*"] })).rejects.toThrow(/^CORS origins: '\*' \(every origin\) is refused on loopback, where reads need no token/);
-    await expect(buildApp({ database: t.db, audioRoots: [root], corsOrigins: ["http://localhost:5173/app"] })).rejects.toThrow("CORS origins: 'http://localhost:5173/app' is not an origin");
+    await expect(buildApp({ database: t.db, audioRoots: [root], corsOrigins: ["*"] })).rejects.toThrow(/^corsOrigins: '\*' \(every origin\) is refused on loopback, where reads need no token/);
+    await expect(buildApp({ database: t.db, audioRoots: [root], corsOrigins: ["http://localhost:5173/app"] })).rejects.toThrow("corsOrigins: 'http://localhost:5173/app' is not an origin");
   });
 
   it("without origins nothing changes: no CORS header, a preflight is the path's 405", async () => {

@@ -117,10 +117,11 @@ const CLOSE_MARGIN_MS = 10_000;
  * what was given (as a TilePool checks its PoolOptions) — rather than a late 500 or odd behaviour:
  * a NaN deadline answered every request 503 at once, a maxPlaybackSamples of "10" compared as a
  * string, a fractional connection timeout was Node's ERR_OUT_OF_RANGE naming none of these, and a
- * misspelt key was ignored. Returns the limits it reads over their defaults.
+ * misspelt key was ignored. Returns the limits it reads over their defaults, and the CORS origins
+ * as allowedOrigins reads them (as browsers send them).
  * @throws TypeError for a value of the wrong kind or an unknown key; RangeError for one out of range
  */
-function appSettingsOf(options: AppOptions): { tileLimits: TileLimits; connectionLimits: ConnectionLimits; deadlineMs: number } {
+function appSettingsOf(options: AppOptions): { tileLimits: TileLimits; connectionLimits: ConnectionLimits; deadlineMs: number; corsOrigins: string[] } {
   checkOptions(options, APP_OPTIONS, undefined, "buildApp options");
   const refuse = (name: string, what: string, value: unknown) => new TypeError(`${name}: must be ${what}, got ${describeValue(value)}`);
   const { database, audioRoots, requireAuthForReads, logger, datasetImports, tiles, corsOrigins } = options as Partial<AppOptions>;
@@ -143,12 +144,10 @@ function appSettingsOf(options: AppOptions): { tileLimits: TileLimits; connectio
     // Closing waits up to the deadline for the drain, and Fastify's own timer CLOSE_MARGIN_MS more.
     deadlineMs: timerRule(deadlineMost),
   } satisfies Partial<Record<keyof AppOptions, NumberRule>>);
-  if (corsOrigins !== undefined) {
-    if (!Array.isArray(corsOrigins) || corsOrigins.some((origin) => typeof origin !== "string")) throw refuse("corsOrigins", "an array of origins (scheme://host[:port]) or [\"*\"]", corsOrigins);
-    const checked = allowedOrigins(corsOrigins, requireAuthForReads ?? false);
-    if ("problem" in checked) throw new RangeError(`corsOrigins: ${checked.problem}`);
-  }
-  return { tileLimits: tileLimitsOf(options.tileLimits), connectionLimits: connectionLimitsOf(options.connectionLimits), deadlineMs: options.deadlineMs ?? 30_000 };
+  if (corsOrigins !== undefined && (!Array.isArray(corsOrigins) || corsOrigins.some((origin) => typeof origin !== "string"))) throw refuse("corsOrigins", "an array of origins (scheme://host[:port]) or [\"*\"]", corsOrigins);
+  const origins = allowedOrigins(corsOrigins ?? [], requireAuthForReads ?? false);
+  if ("problem" in origins) throw new RangeError(`corsOrigins: ${origins.problem}`);
+  return { tileLimits: tileLimitsOf(options.tileLimits), connectionLimits: connectionLimitsOf(options.connectionLimits), deadlineMs: options.deadlineMs ?? 30_000, corsOrigins: origins.origins };
 }
 
 /** The OpenAPI document's operations, as the document transform (openApiTransforms) reads them. */
@@ -281,7 +280,7 @@ class AccessLog extends LogController {
 export async function buildApp(options: AppOptions): Promise<App> {
   // Before anything is made: a bad option is the caller's error, named (appSettingsOf). One
   // deadline bounds a request's database work and the drain at close.
-  const { tileLimits, connectionLimits, deadlineMs } = appSettingsOf(options);
+  const { tileLimits, connectionLimits, deadlineMs, corsOrigins } = appSettingsOf(options);
   const requireAuthForReads = options.requireAuthForReads ?? false;
   // Why the database is unavailable (its error names hosts and ports): only on loopback (errorsPlugin).
   const errorDetails = !requireAuthForReads;
@@ -294,7 +293,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     // Close hooks run under this bound too: the drain (up to deadlineMs) must fit in it. With
     // Fastify's 10 s, a close while a slow client still read a large tile gave up after 10 s —
     // the answer cut short, and `serve` left running without its port.
-    pluginTimeout: deadlineMs + 10_000,
+    pluginTimeout: deadlineMs + CLOSE_MARGIN_MS,
     // Requests arriving while the server closes get the drain plugin's 503, which says what to do.
     return503OnClosing: false,
     routerOptions: {
@@ -383,7 +382,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
   // Before the deadline and auth: a preflight carries no token, and their refusals carry the CORS
   // headers too (a page reads a 401's message, a 503's Retry-After).
-  if (options.corsOrigins?.length) await app.register(corsPlugin, { origins: options.corsOrigins, requireAuthForReads });
+  if (corsOrigins.length) await app.register(corsPlugin, { origins: corsOrigins });
   await app.register(drainPlugin, { drainMs: deadlineMs });
   // Before auth: its token lookup is a database query too.
   await app.register(deadlinePlugin, { deadlineMs });

@@ -84,15 +84,13 @@ export function allowedOrigins(given: readonly string[], requireAuthForReads: bo
 }
 
 /**
- * @param origins the allowed origins, each `scheme://host[:port]` (parseOrigin), or ["*"]; refused
- *   with an Error when allowedOrigins finds a problem (serve reports it as a usage error first).
- * @param requireAuthForReads whether every route needs a token (the app's option): `*` needs it.
+ * @param origins the allowed origins as allowedOrigins reads them — each `scheme://host[:port]`
+ *   (parseOrigin), or ["*"] — checked by buildApp (appSettingsOf) when the app is built, and by
+ *   serve first, as a usage error.
  */
-export const corsPlugin = fp<{ origins: readonly string[]; requireAuthForReads: boolean }>(async (app, options) => {
-  const checked = allowedOrigins(options.origins, options.requireAuthForReads);
-  if ("problem" in checked) throw new Error(`CORS origins: ${checked.problem}`);
-  const any = checked.origins[0] === "*";
-  const allowed = new Set(checked.origins);
+export const corsPlugin = fp<{ origins: readonly string[] }>(async (app, options) => {
+  const any = options.origins[0] === "*";
+  const allowed = new Set(options.origins);
   const exposed = CORS_EXPOSED_HEADERS.join(", ");
 
   app.addHook("onRequest", async (request, reply) => {
