@@ -4,12 +4,14 @@
  * 50,000) synthetic recordings in one dataset (site<k>/night<n>/file<i>.wav, every tenth without a
  * date) on a fresh embedded database in DIR, if it has none yet; then times the built CLI
  * (`bin/sonotile.js`, or SONOTILE=path/to/bin: another checkout's, to compare) listing them whole,
- * by path and by date, three times each, and checks that each listing printed every recording
- * once. A database made by a newer checkout (a later migration) is refused by an older one's CLI:
- * give each its own DIR, copied before.
+ * by path and by date, three times each: each listing's wall time and CPU time (user + system of
+ * the CLI's process, which runs the embedded database: steadier than the wall time on a loaded
+ * machine; read from /proc, so Linux alone). It throws unless each listing printed every recording
+ * of the database exactly once. A database made by a newer checkout (a later migration) is refused
+ * by an older one's CLI: give each its own DIR, copied before.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase } from "../src/store/db.js";
 import { insertRecordings } from "../src/store/recordings.js";
@@ -20,10 +22,12 @@ if (!dir) throw new Error("usage: npx tsx bench/recordings-list.ts DIR [RECORDIN
 if (!Number.isInteger(count) || count < 1) throw new Error(`RECORDINGS: expected an integer >= 1, got ${countArg}`);
 const bin = process.env.SONOTILE ?? join(import.meta.dirname, "..", "bin", "sonotile.js");
 
-if (!existsSync(join(dir, "PG_VERSION")) && !existsSync(join(dir, "pgdata"))) {
-  const db = await openDatabase({ dataDir: dir });
-  try {
-    const sql = db.sql;
+const fresh = !existsSync(join(dir, "PG_VERSION")) && !existsSync(join(dir, "pgdata"));
+const db = await openDatabase({ dataDir: dir });
+let registered: number;
+try {
+  const sql = db.sql;
+  if (fresh) {
     const [{ id: dataset }] = await sql<{ id: string }[]>`INSERT INTO datasets (name, audio_dir) VALUES ('bench', '/nonexistent/bench') RETURNING id`;
     for (let from = 0; from < count; from += 2_000) {
       const rows = Array.from({ length: Math.min(2_000, count - from) }, (_, k) => {
@@ -35,17 +39,27 @@ if (!existsSync(join(dir, "PG_VERSION")) && !existsSync(join(dir, "pgdata"))) {
       await insertRecordings(sql, rows);
     }
     await sql`ANALYZE`;
-  } finally {
-    await db.close();
   }
+  registered = Number((await sql`SELECT count(*) AS n FROM recordings`)[0].n);
+} finally {
+  await db.close();
+}
+
+const ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
+/** CPU seconds (user + system) of this process's children waited for: /proc/self/stat's cutime and cstime. */
+function childrenCpu(): number {
+  const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / ticksPerSecond;
 }
 
 for (const sort of ["path", "date"]) {
   for (let run = 0; run < 3; run++) {
-    const start = performance.now();
+    const [start, cpuStart] = [performance.now(), childrenCpu()];
     const out = execFileSync(process.execPath, [bin, "recordings", "list", "--data", dir, "--sort", sort], { maxBuffer: 1 << 30, encoding: "utf8" });
-    const ms = performance.now() - start;
+    const [wall, cpu] = [(performance.now() - start) / 1000, childrenCpu() - cpuStart];
     const ids = out.trim().split("\n").slice(1).map((line) => line.split("\t")[0]);
-    console.log(`--sort ${sort}: ${ids.length} rows (${new Set(ids).size} distinct) in ${(ms / 1000).toFixed(2)} s`);
+    const distinct = new Set(ids).size;
+    if (ids.length !== registered || distinct !== registered) throw new Error(`--sort ${sort}: ${ids.length} rows (${distinct} distinct) listed of ${registered} recordings`);
+    console.log(`--sort ${sort}: ${ids.length} rows, every recording once; wall ${wall.toFixed(2)} s, CPU ${cpu.toFixed(2)} s`);
   }
 }

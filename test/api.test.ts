@@ -651,8 +651,30 @@ describe("datasets and recordings", () => {
       app.inject({ url: `/v1/recordings?dataset_id=${datasetId}&limit=4&sort=path&cursor=${first.next_cursor}` }),
       app.inject({ url: `${url}&offset=4&cursor=${first.next_cursor}` }),
       app.inject({ url: `${url}&cursor=` }),
+      app.inject({ url: `${url}&search=wav&cursor=${first.next_cursor}` }),
     ]);
-    expect(refusals.map((r) => [r.statusCode, r.json().fields?.[0]?.field])).toEqual([[400, "cursor"], [400, "cursor"], [400, "offset"], [400, "cursor"]]);
+    expect(refusals.map((r) => [r.statusCode, r.json().fields?.[0]?.field])).toEqual([[400, "cursor"], [400, "cursor"], [400, "offset"], [400, "cursor"], [400, "cursor"]]);
+    expect(refusals[4].json().fields[0].message).toMatch(/^was made for other filters: /);
+  });
+
+  it("takes back the cursor of a path of 4096 control characters, which JSON writes 6 bytes each", async () => {
+    const sql = t.db.sql;
+    const [{ id: dataset }] = await sql<{ id: string }[]>`INSERT INTO datasets (name, audio_dir) VALUES ('control-paths', '/nonexistent/control-paths') RETURNING id`;
+    try {
+      const paths = ["\u0001".repeat(4096), "\u0002".repeat(4096)];
+      await sql`INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels, probed_by)
+        SELECT ${dataset}, p, md5(p), 16044, 8000, 8000, 1, 'test' FROM unnest(${paths}::text[]) p`;
+      const url = `/v1/recordings?dataset_id=${dataset}&limit=1&sort=path`;
+      const first = (await app.inject({ url })).json();
+      expect(first.items.map((r: { path: string }) => r.path)).toEqual([paths[0]]);
+      expect(first.next_cursor.length).toBeGreaterThan(32_000);
+      const second = await app.inject({ url: `${url}&cursor=${first.next_cursor}` });
+      expect(second.statusCode, second.body.slice(0, 300)).toBe(200);
+      expect(second.json()).toMatchObject({ offset: null, total: null, next_cursor: null });
+      expect(second.json().items.map((r: { path: string }) => r.path)).toEqual([paths[1]]);
+    } finally {
+      await sql`DELETE FROM datasets WHERE id = ${dataset}`;
+    }
   });
 
   it("validates and applies metadata changes", async () => {

@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cursorFiltersDigest } from "../src/store/common.js";
 import { InvalidError } from "../src/store/errors.js";
 import { insertRecordings, listRecordings, RECORDING_SORTS, type NewRecording, type RecordingQuery } from "../src/store/recordings.js";
 import type { Sql } from "../src/store/db.js";
@@ -141,6 +142,53 @@ describe("recordings listing by cursor", () => {
       .toEqual([{ field: "offset", message: "must be 0 with a cursor: the cursor says where the page begins" }]);
   }, 60_000);
 
+  it("pages created_at microseconds apart and durations of every digit into the unpaged listing, by every page size", async () => {
+    // Six recordings registered within one millisecond (created_at set to microseconds apart), and
+    // durations that no decimal of fewer digits writes (1600/48510 s): a key read back to
+    // milliseconds, or a float rounded, seeks past the rows it shares them with.
+    const rows: [string, Partial<NewRecording>][] = Array.from({ length: 6 }, (_, i) => [`p${i}.wav`, { frames: 1600 + (i % 2), file_samplerate: 48_510 }]);
+    const dataset = await datasetWith("precision", rows);
+    await sql`UPDATE recordings SET created_at = '2025-03-04 05:06:07.123000+00'::timestamptz + (((ascii(substr(path, 2, 1)) - 48) * 5 % 6) || ' microseconds')::interval
+      WHERE dataset_id = ${dataset}`;
+    const [{ duration }] = await sql<{ duration: number }[]>`SELECT duration FROM recordings WHERE dataset_id = ${dataset} AND path = 'p0.wav'`;
+    expect(duration).toBe(1600 / 48_510);
+    for (const sort of ["created_at", "duration"] as const) {
+      for (const order of ["asc", "desc"] as const) {
+        const q = { state: "active", dataset_id: dataset, sort, order } as const;
+        const whole = (await listRecordings(sql, { ...q, limit: 1000, offset: 0 })).items.map((r) => r.path);
+        expect(new Set(whole).size, `${sort} ${order}`).toBe(6);
+        for (let limit = 1; limit <= 6; limit++) expect(await byCursor(q, limit), `${sort} ${order} limit ${limit}`).toEqual(whole);
+      }
+    }
+    const created = await sql<{ us: string }[]>`SELECT to_char(created_at, 'US') AS us FROM recordings WHERE dataset_id = ${dataset} ORDER BY created_at`;
+    expect(created.map((r) => r.us)).toEqual(["123000", "123001", "123002", "123003", "123004", "123005"]);
+  }, 60_000);
+
+  it("refuses a cursor of other filters or state, naming the cursor", async () => {
+    const one = await datasetWith("filtered-1", [["z1.wav", { date: "2025-01-01" }], ["z2.wav", { date: "2025-01-02" }]]);
+    const two = await datasetWith("filtered-2", [["z1.wav", { date: "2025-01-01" }], ["z2.wav", { date: "2025-01-02" }]]);
+    const q = { state: "active", dataset_id: one, sort: "path", order: "asc" } as const;
+    const { next_cursor: cursor } = await listRecordings(sql, { ...q, limit: 1, offset: 0 });
+    const refusal = (query: RecordingQuery) => listRecordings(sql, query).then(() => undefined, (err: unknown) => (err instanceof InvalidError ? err.fields : err));
+    const otherFilters = [{ field: "cursor", message: "was made for other filters: give it with the filters and state of the page that gave it" }];
+    for (const other of [{ dataset_id: two }, { state: "all" as const }, { search: "z" }, { hash: "0".repeat(32) }, { date_from: "2025-01-01" }, { date_to: "2025-01-02" }, { tag: { key: "k" } }]) {
+      expect(await refusal({ ...q, ...other, limit: 1, offset: 0, cursor: cursor! }), JSON.stringify(other)).toEqual(otherFilters);
+    }
+    expect((await listRecordings(sql, { ...q, limit: 1, offset: 0, cursor: cursor! })).items.map((r) => r.path)).toEqual(["z2.wav"]);
+  }, 60_000);
+
+  it("blames the cursor for its own keys alone: another value PostgreSQL cannot read is named as without one", async () => {
+    const dataset = await datasetWith("blamed", [["w1.wav", { date: "2025-01-01" }]]);
+    const id = "00000000-0000-4000-8000-000000000000";
+    const q = { state: "active", dataset_id: dataset, date_from: "2025-02-30", sort: "path", order: "asc" } as const;
+    const refusal = (query: RecordingQuery) => listRecordings(sql, query).then(() => undefined, (err: unknown) => (err instanceof InvalidError ? err.fields : err));
+    const filters = [dataset, undefined, undefined, "2025-02-30", undefined, undefined, undefined];
+    const cursor = Buffer.from(JSON.stringify(["path", "asc", cursorFiltersDigest("active", filters), ["w1.wav"], id])).toString("base64url");
+    const withoutCursor = await refusal({ ...q, limit: 1, offset: 0 });
+    expect(withoutCursor).toEqual([{ field: "value", message: "has an invalid value" }]);
+    expect(await refusal({ ...q, limit: 1, offset: 0, cursor })).toEqual(withoutCursor);
+  }, 60_000);
+
   it("reads a page by path from the index where the last one ended, building its rows alone", async () => {
     // 20,000 recordings over two datasets: few, and PostgreSQL reads and sorts the table whole.
     for (const name of ["indexed-1", "indexed-2"]) {
@@ -149,13 +197,16 @@ describe("recordings listing by cursor", () => {
         SELECT ${dataset}, 'site' || (i % 7) || '/f' || i || '.wav', md5(${name} || i), 16044, 8000, 8000, 1, 'test' FROM generate_series(1, 10000) i`;
     }
     await sql`ANALYZE recordings`;
-    const first = await listRecordings(sql, { state: "active", sort: "path", order: "asc", limit: 10, offset: 0 });
-    await listRecordings(sql, { state: "active", sort: "path", order: "asc", limit: 10, offset: 0, cursor: first.next_cursor! });
-    const seek = lastStatement!;
-    const nodes = await planNodes(sql, seek);
-    const paths = nodes.filter((n) => n["Relation Name"] === "recordings" && n["Index Name"] === "recordings_path");
-    expect(paths.length, JSON.stringify(nodes.map((n) => [n["Node Type"], n["Index Name"]]))).toBeGreaterThan(0);
-    // The row read to know that more follow is not built: its features are read for the page's 10 alone.
-    expect(await mostReadsOf(sql, "recording_features", seek)).toBe(10);
+    // Either order: NULLS LAST on the NOT NULL path (`path DESC NULLS LAST`) kept the index from a descending page.
+    for (const order of ["asc", "desc"] as const) {
+      const first = await listRecordings(sql, { state: "active", sort: "path", order, limit: 10, offset: 0 });
+      await listRecordings(sql, { state: "active", sort: "path", order, limit: 10, offset: 0, cursor: first.next_cursor! });
+      const seek = lastStatement!;
+      const nodes = await planNodes(sql, seek);
+      const paths = nodes.filter((n) => n["Relation Name"] === "recordings" && n["Index Name"] === "recordings_path");
+      expect(paths.length, `${order}: ${JSON.stringify(nodes.map((n) => [n["Node Type"], n["Index Name"]]))}`).toBeGreaterThan(0);
+      // The row read to know that more follow is not built: its features are read for the page's 10 alone.
+      expect(await mostReadsOf(sql, "recording_features", seek)).toBe(10);
+    }
   }, 60_000);
 });

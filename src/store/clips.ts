@@ -246,7 +246,7 @@ export function clipFilter(db: Queryable, q: ClipFilter): Fragment {
 
 /** A page of clips matching every filter given (clipFilter). */
 export async function listClips(db: Queryable, q: ClipQuery): Promise<Page<Clip>> {
-  return pageFirst<Clip>(db, { ...q, table: "clips", alias: "c", where: clipFilter(db, q), select: SELECT(db), then: CLIP_TIE_BREAKS[q.sort], nullsLast: false });
+  return pageFirst<Clip>(db, { ...q, table: "clips", alias: "c", where: clipFilter(db, q), select: SELECT(db), then: CLIP_TIE_BREAKS[q.sort], nullsLast: [] });
 }
 
 /**

@@ -1,8 +1,9 @@
 /** Shapes shared by the repositories: pages, visibility states, sorting, record ids. */
+import { createHash } from "node:crypto";
 import type postgres from "postgres";
 import { z } from "zod";
 import type { Queryable, Sql } from "./db.js";
-import { BusyError, ConflictError, invalid, NotFoundError, translatePgError, translating } from "./errors.js";
+import { BusyError, ConflictError, invalid, NotFoundError, translating } from "./errors.js";
 
 /**
  * Bytes per row where the database keeps large values in pieces (file_chunks, migration 003;
@@ -72,9 +73,13 @@ export async function toPage<T extends { total_count: unknown }>(
   req: PageRequest,
   count: () => Promise<readonly { n: unknown }[]>,
 ): Promise<Page<Omit<T, "total_count">>> {
-  const total = rows.length ? Number(rows[0].total_count) : req.offset > 0 ? Number((await count())[0].n) : 0;
   const items = rows.map(({ total_count: _, ...rest }) => rest);
-  return { items, limit: req.limit, offset: req.offset, total };
+  return { items, limit: req.limit, offset: req.offset, total: await pageTotal(rows, req, count) };
+}
+
+/** The total of a page's rows selected with `count(*) OVER () AS total_count`; `count` runs for a page past the end alone. */
+async function pageTotal(rows: readonly { total_count?: unknown }[], req: PageRequest, count: () => Promise<readonly { n: unknown }[]>): Promise<number> {
+  return rows.length ? Number(rows[0].total_count) : req.offset > 0 ? Number((await count())[0].n) : 0;
 }
 
 /** A listing to page through (pageFirst): which rows, built how, in what order. */
@@ -97,21 +102,31 @@ export interface Listing extends PageRequest {
    */
   then: readonly string[];
   order: "asc" | "desc";
-  /** Rows without a value come last whichever the order (a recording's date); else PostgreSQL's default. */
-  nullsLast: boolean;
+  /**
+   * The columns of `sort` and `then` whose rows without a value come last whichever the order (a
+   * recording's date): `NULLS LAST` is written for these alone — on a NOT NULL column it changes
+   * no order but keeps an index from serving a descending one (`path DESC NULLS LAST`: a Seq Scan
+   * and a Sort). Others' NULLs go where PostgreSQL puts them. A keyset listing names every column
+   * that may be NULL here: afterCursor writes the others' comparisons without their NULL case,
+   * so that an index on the column can start the page at the cursor.
+   */
+  nullsLast: readonly string[];
   /**
    * Keyset paging: pages carry the cursor of their last row (KeysetPage), and `after`, one such
-   * cursor, makes the page the rows after that row instead of those at `offset`. `nullable`: the
-   * sort columns that may be NULL — the others' comparisons are written without their NULL case,
-   * so that an index on the column can start the page at the cursor. Undefined for a listing
-   * paged by offset alone.
+   * cursor, makes the page the rows after that row instead of those at `offset`. Undefined for a
+   * listing paged by offset alone.
    */
   keyset?: Keyset;
 }
 
 export interface Keyset {
   after?: string;
-  nullable: readonly string[];
+  /**
+   * Everything `where` selects by, as JSON (its values in a fixed order): a cursor carries their
+   * digest with the state's, and one of other filters is refused — followed, it began the page
+   * after a row of another listing, whose rows before it were skipped unseen.
+   */
+  filters: unknown;
 }
 
 /**
@@ -131,59 +146,81 @@ export interface KeysetPage<T> extends Omit<Page<T>, "total" | "offset"> {
  * breaks) and this id. The keys are PostgreSQL's text of the values, which reads back as the same
  * value — a timestamp's microseconds, a float8's every digit — where their JavaScript form did not
  * (a created_at parsed to milliseconds would seek past the rows of its millisecond). Carries its
- * sort and order, so that a cursor of another listing's order is refused, not followed.
+ * sort, order and filters' digest, so that a cursor of another listing is refused, not followed.
  */
 interface Cursor {
   sort: string;
   order: "asc" | "desc";
+  filters: string;
   keys: (string | null)[];
   id: string;
 }
 
 function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify([c.sort, c.order, c.keys, c.id])).toString("base64url");
+  return Buffer.from(JSON.stringify([c.sort, c.order, c.filters, c.keys, c.id])).toString("base64url");
+}
+
+/**
+ * A cursor's digest of its listing's state and filters (Keyset.filters): 12 characters of base64url
+ * (72 bits of SHA-256), enough that filters changed by mistake never match; it guards no secret.
+ */
+export function cursorFiltersDigest(state: StateFilter, filters: unknown): string {
+  return createHash("sha256").update(JSON.stringify([state, filters])).digest("base64url").slice(0, 12);
 }
 
 const NOT_A_CURSOR = "is not a cursor: give a next_cursor of this listing, or page by offset";
 
-/** `text` as a cursor of listing `l` (its sort, order and keys), else a 400 naming `cursor`. */
-function decodeCursor(text: string, l: Listing): Cursor {
+/**
+ * `text` as a cursor of listing `l` (its sort, order, filters and keys), else a 400 naming
+ * `cursor`. Its keys are read as their columns' types in a statement of their own (the table's row
+ * type, json_populate_record): a key PostgreSQL cannot read is the cursor's fault, where a value
+ * the listing's query cannot read (a filter's) is named as it is without a cursor.
+ */
+async function decodeCursor(db: Queryable, text: string, l: Listing & { keyset: Keyset }): Promise<Cursor> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
   } catch {
     throw invalid("cursor", NOT_A_CURSOR);
   }
-  const [sort, order, keys, id] = Array.isArray(parsed) && parsed.length === 4 ? parsed : [];
-  const keysRead = Array.isArray(keys) && keys.length === 1 + l.then.length && keys.every((k) => k === null || typeof k === "string");
-  if (!keysRead || !recordId.safeParse(id).success) throw invalid("cursor", NOT_A_CURSOR);
+  const [sort, order, filters, keys, id] = Array.isArray(parsed) && parsed.length === 5 ? parsed : [];
+  const columns = [l.sort, ...l.then];
+  const keysRead = Array.isArray(keys) && keys.length === columns.length && keys.every((k) => k === null || typeof k === "string");
+  if (!keysRead || typeof filters !== "string" || !recordId.safeParse(id).success) throw invalid("cursor", NOT_A_CURSOR);
   if (sort !== l.sort || order !== l.order) throw invalid("cursor", `was given by a listing of sort=${String(sort)} order=${String(order)}, not sort=${l.sort} order=${l.order}`);
-  return { sort: l.sort, order: l.order, keys, id: recordId.parse(id) };
+  if (filters !== cursorFiltersDigest(l.state, l.keyset.filters)) throw invalid("cursor", "was made for other filters: give it with the filters and state of the page that gave it");
+  const row = JSON.stringify(Object.fromEntries(columns.map((column, i) => [column, keys[i]])));
+  try {
+    await db`SELECT FROM json_populate_record(NULL::${db(l.table)}, ${row}::text::json)`;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("22")) throw invalid("cursor", NOT_A_CURSOR);
+    throw err;
+  }
+  return { sort: l.sort, order: l.order, filters, keys, id: recordId.parse(id) };
 }
 
 /**
  * SQL: the row `alias` comes after the cursor's row in pageFirst's ORDER BY (each key in the order
- * asked, its NULLs last or where PostgreSQL puts them; then the id, ascending). Written out key by
- * key, not as a row comparison `(a, b) > (x, y)`, which knows neither a descending key beside the
- * ascending id nor NULLs; the first key's bound stated alone too (`path >= x`), which an index
- * starts the page at. A key's text is an untyped parameter, which PostgreSQL reads as the column's
- * type.
+ * asked, its NULLs last — a keyset listing names every nullable column in Listing.nullsLast; then
+ * the id, ascending). Written out key by key, not as a row comparison `(a, b) > (x, y)`, which
+ * knows neither a descending key beside the ascending id nor NULLs; the first key's bound stated
+ * alone too (`path >= x`), which an index starts the page at. A key's text is an untyped
+ * parameter, which PostgreSQL reads as the column's type.
  */
-function afterCursor(db: Queryable, l: Listing & { keyset: Keyset }, c: Cursor): Fragment {
-  const nullsFirst = !l.nullsLast && l.order === "desc";
+function afterCursor(db: Queryable, l: Listing, c: Cursor): Fragment {
   const [greater, atLeast] = l.order === "desc" ? [db`<`, db`<=`] : [db`>`, db`>=`];
   const col = (column: string) => db`${db(l.alias)}.${db(column)}`;
-  /** The row's `column` beyond the cursor's `value` (after it in the order), or at it. */
+  /** The row's `column` beyond the cursor's `value` (after it in the order: a NULL is after every value, and nothing after it). */
   const beyond = (column: string, value: string | null) => {
-    const nullable = l.keyset.nullable.includes(column);
-    if (value === null) return nullsFirst ? db`${col(column)} IS NOT NULL` : db`FALSE`;
-    return nullable && !nullsFirst ? db`(${col(column)} ${greater} ${value} OR ${col(column)} IS NULL)` : db`${col(column)} ${greater} ${value}`;
+    if (value === null) return db`FALSE`;
+    return l.nullsLast.includes(column) ? db`(${col(column)} ${greater} ${value} OR ${col(column)} IS NULL)` : db`${col(column)} ${greater} ${value}`;
   };
   const at = (column: string, value: string | null) => (value === null ? db`${col(column)} IS NULL` : db`${col(column)} = ${value}`);
   const columns = [l.sort, ...l.then];
   const after = columns.reduceRight((rest, column, i) => db`(${beyond(column, c.keys[i])} OR (${at(column, c.keys[i])} AND ${rest}))`, db`${db(l.alias)}.id > ${c.id}::uuid`);
   const first = c.keys[0];
-  const bounded = first !== null && !l.keyset.nullable.includes(l.sort);
+  const bounded = first !== null && !l.nullsLast.includes(l.sort);
   return bounded ? db`${col(l.sort)} ${atLeast} ${first} AND ${after}` : after;
 }
 
@@ -207,11 +244,11 @@ export async function pageFirst<T>(db: Queryable, l: Listing & { keyset: Keyset 
 export async function pageFirst<T>(db: Queryable, l: Listing): Promise<Page<T>>;
 export async function pageFirst<T>(db: Queryable, l: Listing): Promise<Page<T> | KeysetPage<T>> {
   const keyset = l.keyset;
-  const cursor = keyset?.after === undefined ? undefined : decodeCursor(keyset.after, l);
+  const cursor = keyset?.after === undefined ? undefined : await decodeCursor(db, keyset.after, { ...l, keyset });
   if (cursor && l.offset !== 0) throw invalid("offset", "must be 0 with a cursor: the cursor says where the page begins");
-  const direction = db`${l.order === "desc" ? db`DESC` : db`ASC`} ${l.nullsLast ? db`NULLS LAST` : db``}`;
+  const direction = (column: string) => db`${l.order === "desc" ? db`DESC` : db`ASC`} ${l.nullsLast.includes(column) ? db`NULLS LAST` : db``}`;
   const columns = [l.sort, ...l.then];
-  const order = (alias: string) => columns.reduceRight((rest, column) => db`${db(alias)}.${db(column)} ${direction}, ${rest}`, db`${db(alias)}.id`);
+  const order = (alias: string) => columns.reduceRight((rest, column) => db`${db(alias)}.${db(column)} ${direction(column)}, ${rest}`, db`${db(alias)}.id`);
   const lineage = joinedLineage(db, l.table, l.alias);
   const from = db`${db(l.table)} ${db(l.alias)} ${lineage.joins} WHERE ${lineage.inState(l.state)} AND ${l.where}`;
   const keys = keyset ? db`, json_build_array(${columns.map((c) => db`${db(l.alias)}.${db(c)}::text`).reduce((a, b) => db`${a}, ${b}`)}) AS cursor_keys` : db``;
@@ -221,39 +258,24 @@ export async function pageFirst<T>(db: Queryable, l: Listing): Promise<Page<T> |
   // follows) chosen, sorted by their keys alone, only the page's rows built.
   const page = cursor && keyset
     ? db`following AS (
-        SELECT ${db(l.alias)}.id, ${listedColumns} ${keys} FROM ${from} AND ${afterCursor(db, { ...l, keyset }, cursor)}
+        SELECT ${db(l.alias)}.id, ${listedColumns} ${keys} FROM ${from} AND ${afterCursor(db, l, cursor)}
         ORDER BY ${order(l.alias)} LIMIT ${l.limit + 1}),
       page AS (SELECT following.id, following.cursor_keys, (SELECT count(*) FROM following) AS page_rows FROM following ORDER BY ${order("following")} LIMIT ${l.limit})`
     : db`page AS (
         SELECT ${db(l.alias)}.id, count(*) OVER () AS total_count ${keys} FROM ${from}
         ORDER BY ${order(l.alias)} LIMIT ${l.limit} OFFSET ${l.offset})`;
-  const rows = await listingQuery(cursor !== undefined, () => db<Row[]>`
+  const rows = await translating(() => db<Row[]>`
     WITH ${page}
     SELECT s.*, ${cursor ? db`page.page_rows` : db`page.total_count`} ${keyset ? db`, page.cursor_keys` : db``}
     FROM page JOIN (${l.select}) s ON s.id = page.id
     ORDER BY ${order("s")}`);
   const items = rows.map(({ total_count: _t, page_rows: _p, cursor_keys: _k, ...item }) => item as unknown as T);
-  const total = cursor ? null : rows.length ? Number(rows[0].total_count) : l.offset > 0 ? Number((await db`SELECT count(*) AS n FROM ${from}`)[0].n) : 0;
+  const total = cursor ? null : await pageTotal(rows, l, () => db`SELECT count(*) AS n FROM ${from}`);
   if (!keyset) return { items, limit: l.limit, offset: l.offset, total: total as number };
   const last = rows.at(-1);
   const more = last !== undefined && (total === null ? Number(last.page_rows) > l.limit : l.offset + rows.length < total);
-  const next = more ? encodeCursor({ sort: l.sort, order: l.order, keys: last.cursor_keys ?? [], id: last.id }) : null;
+  const next = more ? encodeCursor({ sort: l.sort, order: l.order, filters: cursorFiltersDigest(l.state, keyset.filters), keys: last.cursor_keys ?? [], id: last.id }) : null;
   return { items, limit: l.limit, offset: cursor ? null : l.offset, total, next_cursor: next };
-}
-
-/**
- * Runs a listing's query, its constraint violations translated (translating); with a cursor, a
- * value PostgreSQL cannot read as its key's type (a cursor made up, not given) is a 400 naming
- * `cursor`, not the column.
- */
-async function listingQuery<R>(withCursor: boolean, run: () => Promise<R>): Promise<R> {
-  try {
-    return await run();
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (withCursor && typeof code === "string" && code.startsWith("22")) throw invalid("cursor", NOT_A_CURSOR);
-    throw translatePgError(err);
-  }
 }
 
 /**

@@ -98,7 +98,7 @@ const LISTED_DATA = (db: Queryable) => db`(SELECT CASE
  */
 export async function listJobs(db: Queryable, q: PageRequest & { state: StateFilter; status?: JobStatus; task?: string; run_id?: string; sort: (typeof JOB_SORTS)[number]; order: "asc" | "desc" }): Promise<Page<ListedJob>> {
   const where = db`${given(db, q.status, (status) => db`j.status = ${status}`)} AND ${given(db, q.task, (task) => db`j.task = ${task}`)} AND ${given(db, q.run_id, (run) => db`j.run_id = ${run}`)}`;
-  return pageFirst<ListedJob>(db, { ...q, table: "jobs", alias: "j", where, select: db`SELECT ${COLUMNS(db, LISTED_DATA(db))} FROM jobs j`, then: JOB_TIE_BREAKS[q.sort], nullsLast: false });
+  return pageFirst<ListedJob>(db, { ...q, table: "jobs", alias: "j", where, select: db`SELECT ${COLUMNS(db, LISTED_DATA(db))} FROM jobs j`, then: JOB_TIE_BREAKS[q.sort], nullsLast: [] });
 }
 
 /** Applies `set` if the job's status is one of `from`; else 404 or 409 naming the status. */

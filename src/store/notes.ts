@@ -86,7 +86,7 @@ export async function listNotes(db: Queryable, q: NoteQuery): Promise<Page<Note>
     AND ${given(db, q.clip_id, (id) => db`n.clip_id = ${id}`)}
     AND ${given(db, q.is_issue, (issue) => db`n.is_issue = ${issue}`)}
     AND ${given(db, q.created_by, (user) => db`n.created_by = ${user}`)}`;
-  return pageFirst<Note>(db, { ...q, table: "notes", alias: "n", where, select: db`SELECT ${COLUMNS(db)} FROM notes n`, sort: "created_at", then: [], order: "desc", nullsLast: false });
+  return pageFirst<Note>(db, { ...q, table: "notes", alias: "n", where, select: db`SELECT ${COLUMNS(db)} FROM notes n`, sort: "created_at", then: [], order: "desc", nullsLast: [] });
 }
 
 /**

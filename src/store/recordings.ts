@@ -66,7 +66,7 @@ const RECORDING_TIE_BREAKS: Record<(typeof RECORDING_SORTS)[number], readonly st
   path: [], created_at: ["path"], duration: ["path"], samplerate: ["path"], date: ["time", "path"],
 };
 
-/** The columns of RECORDING_SORTS and their tie breaks that may be NULL (keyset paging's Listing.keyset.nullable). */
+/** The columns of RECORDING_SORTS and their tie breaks that may be NULL, listed last in either order (Listing.nullsLast). */
 const RECORDING_NULLABLE_SORTS = ["date", "time"] as const;
 
 // bigint columns are cast to float8 (exact below 2^53) so they arrive as numbers.
@@ -192,9 +192,15 @@ export function recordingFilter(db: Queryable, f: RecordingFilter): Fragment {
     AND ${carriesTag(db, "recording", "r", f.tag)}`;
 }
 
+/** The values recordingFilter selects by, in a fixed order (a cursor's Keyset.filters): one changed is another listing. */
+function recordingFilterValues(f: RecordingFilter): unknown[] {
+  return [f.dataset_id, f.search, f.hash, f.date_from, f.date_to, f.tag?.key, f.tag?.value];
+}
+
 export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<KeysetPage<Recording>> {
   const page = await pageFirst<Recording>(db, {
-    ...q, table: "recordings", alias: "r", where: recordingFilter(db, q), select: SELECT(db), then: RECORDING_TIE_BREAKS[q.sort], nullsLast: true, keyset: { after: q.cursor, nullable: RECORDING_NULLABLE_SORTS },
+    ...q, table: "recordings", alias: "r", where: recordingFilter(db, q), select: SELECT(db), then: RECORDING_TIE_BREAKS[q.sort], nullsLast: RECORDING_NULLABLE_SORTS,
+    keyset: { after: q.cursor, filters: recordingFilterValues(q) },
   });
   return { ...page, items: page.items.map(fromRow) };
 }

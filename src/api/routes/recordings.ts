@@ -54,13 +54,18 @@ const recordingSchema = z.object({
   run_id: z.uuid().nullable(),
 });
 
-/** What people may set on a recording; null clears a field. */
-/**
- * The longest `cursor` taken: a page's next_cursor holds its last recording's sort keys, a path of
- * up to 4096 characters (16 KiB in UTF-8) among them, in base64 — longer is none the store gave.
- */
-const MAX_CURSOR = 24_000;
+/** The longest path of a recording, in characters (Linux's PATH_MAX: a relative path under audio_dir is shorter). */
+const MAX_PATH = 4096;
 
+/**
+ * The longest `cursor` taken — longer is none the store gave. A page's next_cursor is the base64
+ * of a JSON array holding its last recording's sort keys, the path among them: JSON writes a
+ * control character (which a path may hold) as 6 bytes (`\u0001`), so a path is up to 6·MAX_PATH
+ * bytes; 512 more hold the sort, order, filters' digest, date, time, id and punctuation.
+ */
+const MAX_CURSOR = 4 * Math.ceil((6 * MAX_PATH + 512) / 3);
+
+/** What people may set on a recording; null clears a field. */
 const metadataFields = {
   time_expansion: z.number({ error: "must be a number" }).positive("must be > 0").finite().optional(),
   date: calendarDate.nullable().optional(),
@@ -127,7 +132,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/recordings", {
     schema: {
       summary: "List recordings", tags,
-      description: "sort=date orders by date, then time of day (as the recorder wrote it), then path — recordings without a date (of a date, without a time) last in either order; every other sort's ties go by path (created_at, duration, samplerate). The id breaks the last ties. Pages by offset, or by cursor: each page's next_cursor, given as `cursor` with the same filters, sort and order, is the page after it — one a recording registered or deleted meanwhile does not shift, so that a recording there throughout the paging is listed once (by offset, a deletion on an earlier page skips one, a registration repeats one).",
+      description: "sort=date orders by date, then time of day (as the recorder wrote it), then path — recordings without a date (of a date, without a time) last in either order; every other sort's ties go by path (created_at, duration, samplerate). The id breaks the last ties. Pages by offset, or by cursor: each page's next_cursor, given as `cursor` with the same filters, state, sort and order (with others it is a 400 naming cursor), is the page after it — one a recording registered or deleted meanwhile does not shift, so that a recording there throughout the paging is listed once (by offset, a deletion on an earlier page skips one, a registration repeats one).",
       querystring: withDatesInOrder(withTagKeyForValue(z.strictObject({
         ...pageQuery, ...recordingFilters, ...sortQuery(RECORDING_SORTS, "path"),
         cursor: z.string().min(1).max(MAX_CURSOR).optional().describe("A page's next_cursor: the page after it (offset then 0, or left out)"),
@@ -146,7 +151,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post("/recordings", {
     schema: {
       summary: "Register one audio file of a dataset (reads its header and hash)", tags,
-      body: z.strictObject({ dataset_id: id, path: text(1, 4096).describe("Relative to the dataset's audio_dir"), ...metadataFields }),
+      body: z.strictObject({ dataset_id: id, path: text(1, MAX_PATH).describe("Relative to the dataset's audio_dir"), ...metadataFields }),
       response: { 201: recordingSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
     },
   }, async (request, reply) => {
@@ -175,7 +180,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
       summary: "Change a recording's metadata, or point it at another file of its dataset", tags, params: idParams,
       description: "A new `time_expansion` changes the recording's real samplerate and duration, hence what every time and frequency of its clips means: a recording with clips needs the query parameter `clips` (409 without it). In the same transaction its statistics and the feature values jobs computed of it and of its clips go — they are in real units of the old factor; submit a job to compute them again — while values a client wrote stay.",
       body: z.strictObject({
-        path: text(1, 4096).optional().describe("Another file of the dataset, relative to its audio_dir, for a file moved and edited (an import follows a file moved with its bytes by MD5, not this): it must be readable audio there and no other recording's. Hashed and read as POST /v1/recordings/{id}/refresh does: the hash, size and header facts, hence the revision, tiles and statistics, follow the new bytes; clips, tags, features and notes stay"),
+        path: text(1, MAX_PATH).optional().describe("Another file of the dataset, relative to its audio_dir, for a file moved and edited (an import follows a file moved with its bytes by MD5, not this): it must be readable audio there and no other recording's. Hashed and read as POST /v1/recordings/{id}/refresh does: the hash, size and header facts, hence the revision, tiles and statistics, follow the new bytes; clips, tags, features and notes stay"),
         ...metadataFields,
       }),
       querystring: z.strictObject({
