@@ -12,7 +12,9 @@
  * (its role changed meanwhile) is said on the status line, a change made in
  * another tab shows once the page has the focus again, a recording or dataset archived there takes
  * back every change once the page is shown again, a recording is opened from the list, or a change
- * (a clip created among them) gets a 409, saying why, a read-only recording's clips are listed and
+ * (a clip created among them) gets a 409, saying why — a clip or note archived so takes back the
+ * panel's changes at its 409 — a recording opened from the list and the focus right after read its
+ * state once, a read-only recording's clips are listed and
  * opened read-only, a token entered while a link's recording opens keeps that opening, the clip
  * count is forgotten as another recording opens, the page
  * and the panel share one GET /v1/users/me, and Escape closes the panel.
@@ -416,18 +418,18 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await enterToken(memberKey);
     await expect.poll(() => Promise.all([buttons(mine.id), buttons(admins.id)]), POLL).toEqual([["Edit", "Archive", "Trash…"], []]);
 
-    // Archived meanwhile (another tab): the edit is refused (409), said in red, the text typed kept.
+    // Archived meanwhile (another tab): the edit is refused (409), said in red, and the panel lists
+    // the clip's notes again at that: the note is under Archived notes, read-only — its form, whose
+    // every Save was another 409, gone.
     await noteItem(mine.id).getByRole("button", { name: "Edit" }).click();
     await noteItem(mine.id).getByRole("textbox", { name: "message" }).fill("mia's, rewritten");
     await app.inject({ method: "POST", url: `/v1/notes/${mine.id}/archive`, headers: { authorization: `Bearer ${memberKey}` } });
     await noteItem(mine.id).getByRole("button", { name: "Save" }).click();
     await expect.poll(status, POLL).toBe(`note not saved: note ${mine.id} is archived and read-only; restore it first`);
     expect(await page.getAttribute("#status", "class")).toBe("error");
-    expect(await noteItem(mine.id).getByRole("textbox", { name: "message" }).inputValue()).toBe("mia's, rewritten");
-    // Back to the page: listed as archived.
-    await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
     await expect.poll(() => noteItem(mine.id, "archived").count(), POLL).toBe(1);
     expect(await noteItem(mine.id).count()).toBe(0);
+    expect(await status()).toBe(`note not saved: note ${mine.id} is archived and read-only; restore it first`);
     await call("POST", `/v1/notes/${mine.id}/restore`);
     await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
     await expect.poll(() => buttons(mine.id), POLL).toEqual(["Edit", "Archive", "Trash…"]);
@@ -1020,6 +1022,39 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect((await held(a.id))!).toMatchObject({ start_time: 0.2, end_time: 0.6, state: "active", created_by: memberId });
   });
 
+  it("takes back the panel's changes, saying why, once a change is refused (409) because the clip was archived behind the page's back — each further click was another 409", async () => {
+    const { clips: [a] } = await openWithClips([[0.2, 0.6]], memberKey, "", memberKey);
+    await clickAt(0.4);
+    await panelShows(a);
+    await expect.poll(controls, POLL).toEqual([true, true, true, true]);
+    // Archived by another user; the page gets no focus, and a note is written on it.
+    await call("POST", `/v1/clips/${a.id}/archive`);
+    try {
+      await page.getByRole("textbox", { name: "note" }).fill("a second call");
+      await page.getByRole("button", { name: "Add note" }).click();
+      await expect.poll(status, POLL).toMatch(/^note not added: .*archived/);
+      expect(await page.getAttribute("#status", "class")).toBe("error");
+      await expect.poll(() => page.textContent("#clip-panel-title"), POLL).toBe("Clip 0.2000–0.6000 s (archived: read-only)");
+      expect(await controls()).toEqual([false, false, false, false]);
+      expect(await creator()).toBe("Created by you.");
+      expect(await status()).toMatch(/^note not added: .*archived/); // the refresh leaves the reason said
+      // Restored, and the page shown again: offered again. Archived once more, a tag added is refused the same.
+      await call("POST", `/v1/clips/${a.id}/restore`);
+      await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+      await expect.poll(controls, POLL).toEqual([true, true, true, true]);
+      await call("POST", `/v1/clips/${a.id}/archive`);
+      await page.getByRole("combobox", { name: "tag key" }).fill("species");
+      await page.getByRole("combobox", { name: "value" }).fill("Myotis");
+      await page.getByRole("button", { name: "Add tag" }).click();
+      await expect.poll(status, POLL).toMatch(/^tag not added: .*archived/);
+      await expect.poll(controls, POLL).toEqual([false, false, false, false]);
+      expect(await page.textContent("#clip-panel-title")).toBe("Clip 0.2000–0.6000 s (archived: read-only)");
+      expect(await held(a.id)).toMatchObject({ state: "archived", tags: [], notes: [] });
+    } finally {
+      await call("POST", `/v1/clips/${a.id}/restore`);
+    }
+  });
+
   it("offers Clip selection and Import selections… only to a member or an admin, on a recording that is not read-only, saying why — a viewer's Enter made no clip but a 403", async () => {
     const { recordingId } = await openWithClips([], viewerKey);
     await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("0"); // its view drawn, its clips listed
@@ -1213,6 +1248,35 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
       await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("1");
     } finally {
       await call("POST", `/v1/datasets/${later.id}/restore`);
+    }
+  });
+
+  it("reads a recording's state once as it is opened from the list and the page gets the focus within 3 s — each had a 3 s limit of its own, and both read — and again at the end of those 3 s", async () => {
+    await mkdir(join(audio.path, "twice"));
+    for (const path of ["t1.wav", "t2.wav"]) await writeSineWav(join(audio.path, "twice", path), 48000, 2, 3000);
+    const twice = await call("POST", "/v1/datasets", { name: "twice", audio_dir: "twice" });
+    const [first, second] = [await call("POST", "/v1/recordings", { dataset_id: twice.id, path: "t1.wav" }), await call("POST", "/v1/recordings", { dataset_id: twice.id, path: "t2.wav" })];
+    await page.goto(`${base}/?twice#recording=${first.id}`);
+    await enterToken(memberKey);
+    await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("0"); // its view drawn, its clips listed
+    const urls: string[] = [];
+    const listen = (r: Request) => { if (r.method() === "GET") urls.push(new URL(r.url()).pathname); };
+    /** The reads of the second recording's state and its dataset's sent so far: one GET of each per read. */
+    const reads = () => urls.filter((u) => u === `/v1/recordings/${second.id}` || u === `/v1/datasets/${twice.id}`).length;
+    page.on("request", listen);
+    try {
+      const read = page.waitForResponse((r) => new URL(r.url()).pathname === `/v1/datasets/${twice.id}`);
+      await page.click(`#recordings button[data-id="${second.id}"]`);
+      await read;
+      // The focus right after: the user asked again (its answer the mark that the focus was handled), the state not.
+      const userAsked = page.waitForResponse((r) => new URL(r.url()).pathname === "/v1/users/me");
+      await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+      await userAsked;
+      expect(reads()).toBe(2);
+      // Read once more at the end of the 3 s since the opening's read: a change made meanwhile elsewhere shows.
+      await expect.poll(reads, POLL).toBe(4);
+    } finally {
+      page.off("request", listen);
     }
   });
 

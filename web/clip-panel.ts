@@ -7,7 +7,7 @@
  * restores them) and a button that deletes it — each offered only to whom the API lets do it:
  * the bounds' Move and Delete to the clip's creator and an admin (another member is told whose the
  * clip is instead), tags and notes to any member, nothing to a viewer, a reader without a token, or
- * on a read-only clip or recording (archived or trashed, or its dataset: the page reads that again
+ * on a read-only clip or recording (archived or trashed, or its dataset: the page reads these again
  * as it is shown again, and after a 409). Every change
  * goes through the API with the page's token (PATCH and DELETE /v1/clips/{id}, POST and DELETE
  * /v1/clips/{id}/tags, POST /v1/notes, PATCH /v1/notes/{id}, POST /v1/notes/{id}/archive|restore|trash);
@@ -518,8 +518,9 @@ export class ClipPanel {
   /**
    * Says on the status line why `what` failed: the API's message, and for a refusal which token
    * to give — a viewer's token only reads (its 403 names the role the user lacks). A 409 (the
-   * recording or its dataset archived meanwhile, say) has the page read their state again: the
-   * controls they leave no use of go, saying why.
+   * clip, a note, the recording or its dataset archived meanwhile, say) has the page read the
+   * recording's and its dataset's state again, and the panel the clip and its notes: the controls
+   * they leave no use of go, saying why (each further click was another 409).
    */
   async #fail(what: string, err: Error) {
     const status = (err as { status?: number }).status;
@@ -528,7 +529,10 @@ export class ClipPanel {
     else if (status === 403) {
       const me = await this.#host.askUserAgain();
       if (me?.role === "viewer") hint = ` — ${viewerOnly(me)}`;
-    } else if (status === 409) this.#host.conflicted();
+    } else if (status === 409) {
+      this.#host.conflicted();
+      this.refresh();
+    }
     this.#host.setStatus(`${what}: ${err.message}${hint}`, true);
   }
 

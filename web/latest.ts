@@ -1,7 +1,6 @@
 /**
  * Requests the page keeps making as the user acts — a view's clips as it pans, a recording search
- * as it is typed — of which only the latest counts (LatestRequest), and those it makes as things
- * happen around it — the page shown again — no more often than a few seconds apart (Throttle).
+ * as it is typed — of which only the latest counts (LatestRequest).
  */
 export class LatestRequest {
   readonly #restMs: number;
@@ -34,34 +33,5 @@ export class LatestRequest {
     clearTimeout(this.#timer);
     this.#controller?.abort();
     this.#controller = null;
-  }
-}
-
-/**
- * A task the page runs as often as something happens, but at most once every `intervalMs`: the
- * first call runs it at once, and calls within the interval after a run run it once, at the
- * interval's end (a return to the page sends `visibilitychange` and `focus` both, and a window
- * clicked in and out of sends a `focus` each time).
- */
-export class Throttle {
-  readonly #intervalMs: number;
-  #lastRun = -Infinity;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(intervalMs: number) {
-    this.#intervalMs = intervalMs;
-  }
-
-  /** Runs `task` now, or at the interval's end if it ran less than `intervalMs` ago (once, however many calls came meanwhile). */
-  run(task: () => void) {
-    if (this.#timer !== undefined) return; // the run waiting covers this call
-    const due = () => {
-      this.#timer = undefined;
-      this.#lastRun = Date.now();
-      task();
-    };
-    const wait = this.#lastRun + this.#intervalMs - Date.now();
-    if (wait <= 0) due();
-    else this.#timer = setTimeout(due, wait);
   }
 }

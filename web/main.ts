@@ -20,7 +20,7 @@ import { sameClipBand, sameClipRange, TIME_TOLERANCE } from "../src/store/clip-i
 import { MAX_PLAYBACK_SAMPLES } from "../src/api/playback-limit.js";
 import { IMPORT_BODY_LIMIT } from "../src/api/import-limit.js";
 import { $, el } from "./dom.js";
-import { LatestRequest, Throttle } from "./latest.js";
+import { LatestRequest } from "./latest.js";
 import { featureTable, type FeatureValue } from "./features.js";
 import { dispositionFilename, faultTable, importSummary, type ImportResult } from "./selections.js";
 import { bounds, ClipPanel, type Tag } from "./clip-panel.js";
@@ -1616,16 +1616,39 @@ function clipListingState(rec: Recording, dataset: Dataset | null): string {
 }
 
 /**
- * Milliseconds between two re-reads of the open recording's state as the page is shown again: a
- * return to it sends visibilitychange and focus both, and a window clicked in and out of a focus
- * each time.
+ * Milliseconds between two reads of the open recording's state as it is opened from the list and
+ * the page is shown again: a return to it sends visibilitychange and focus both, a window clicked
+ * in and out of a focus each time, and a recording opened from the list is followed by the focus.
  */
 const READ_ONLY_RECHECK_MS = 3000;
-const readOnlyRechecks = new Throttle(READ_ONLY_RECHECK_MS);
 /** The re-read of the recording's and its dataset's state in flight: another recording opened meanwhile drops it. */
 const readOnlyRequests = new LatestRequest(0);
-/** Which recording's state and its dataset's were last read, and when (a link's, recheckReadOnly): opened again within READ_ONLY_RECHECK_MS, they are not asked again. */
+/**
+ * Which recording's state and its dataset's were last read, and when (a link's, recheckReadOnly):
+ * the one limit of the reads as it is opened and shown again. Each had its own, and a recording
+ * opened from the list and then the focus read them twice.
+ */
 let statesRead = { recordingId: "", at: -Infinity };
+/** The re-read waiting for READ_ONLY_RECHECK_MS to pass since the last (recheckReadOnlySoon). */
+let recheckDue: ReturnType<typeof setTimeout> | undefined;
+
+/** Milliseconds until the state of recording `rec` is read again, if asked: 0 unless it was read in the last READ_ONLY_RECHECK_MS. */
+function untilStatesStale(rec: Recording): number {
+  return statesRead.recordingId === rec.id ? Math.max(0, statesRead.at + READ_ONLY_RECHECK_MS - Date.now()) : 0;
+}
+
+/**
+ * Reads the open recording's state again (recheckReadOnly) as the page is shown again: now, or at
+ * the end of READ_ONLY_RECHECK_MS since it was last read — once, however many calls came
+ * meanwhile — so that a change made elsewhere within those shows too.
+ */
+function recheckReadOnlySoon() {
+  const rec = state.recording;
+  if (!rec || recheckDue !== undefined) return;
+  const wait = untilStatesStale(rec);
+  if (wait === 0) void recheckReadOnly();
+  else recheckDue = setTimeout(() => { recheckDue = undefined; void recheckReadOnly(); }, wait);
+}
 
 /**
  * Reads the open recording and its dataset again (GET /v1/recordings/{id}, GET /v1/datasets/{id})
@@ -1634,20 +1657,21 @@ let statesRead = { recordingId: "", at: -Infinity };
  * panel's changes, each a 409 once clicked. Its clips are fetched again if they are now listed
  * under another state (clipListingState): archived, they went from the plot at the next fetch.
  * Run as a recording is opened from the list (whose dataset may have been archived since it was
- * read), as the page is shown again (readOnlyRechecks) and after a 409. A read that fails changes
- * nothing: the next change's answer says what is wrong.
+ * read), as the page is shown again (recheckReadOnlySoon) and after a 409. A read that fails changes
+ * nothing: the next change's answer says what is wrong. It counts as read once asked (statesRead):
+ * a focus and a visibilitychange together ask once.
  */
 async function recheckReadOnly() {
   const rec = state.recording;
   if (!rec) return;
   const signal = readOnlyRequests.start();
+  statesRead = { recordingId: rec.id, at: Date.now() };
   try {
     const [current, dataset] = await Promise.all([
       api<Recording>(`/v1/recordings/${rec.id}`, { signal }),
       api<Dataset>(`/v1/datasets/${rec.dataset_id}`, { signal }),
     ]);
     if (state.recording !== rec) return;
-    statesRead = { recordingId: rec.id, at: Date.now() };
     const listedUnder = clipListingState(rec, state.dataset);
     rec.state = current.state;
     state.dataset = dataset;
@@ -1675,11 +1699,13 @@ async function openRecording(rec: Recording, view: LinkedView | null = null, dat
   for (const b of document.querySelectorAll<HTMLButtonElement>("#recordings button")) b.classList.toggle("open", b.dataset.id === rec.id);
   $<HTMLAudioElement>("audio").pause();
   readOnlyRequests.cancel(); // the previous recording's
+  clearTimeout(recheckDue);
+  recheckDue = undefined;
   state.recording = rec;
   state.dataset = dataset ?? (state.dataset?.id === rec.dataset_id ? state.dataset : null);
   state.readOnly = whyReadOnly(rec, state.dataset);
   if (dataset) statesRead = { recordingId: rec.id, at: Date.now() };
-  else if (statesRead.recordingId !== rec.id || Date.now() - statesRead.at >= READ_ONLY_RECHECK_MS) void recheckReadOnly();
+  else if (untilStatesStale(rec) === 0) void recheckReadOnly();
   state.geometry = null;
   state.query = "";
   state.readoutAt = null; // a read-out of the previous recording
@@ -1747,11 +1773,11 @@ function init() {
     void fetchUser();
     clipPanel.refresh();
     if (state.geometry) void fetchClips();
-    readOnlyRechecks.run(() => void recheckReadOnly());
+    recheckReadOnlySoon();
   });
   // A tab shown again may get no focus event (headless Chromium's, brought to the front).
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible") readOnlyRechecks.run(() => void recheckReadOnly());
+    if (document.visibilityState === "visible") recheckReadOnlySoon();
   });
   // A link pasted into the address bar of an open page (not the page's own, which fires no hashchange).
   window.addEventListener("hashchange", () => {
