@@ -23,7 +23,8 @@ if (!Number.isInteger(count) || count < 1) throw new Error(`RECORDINGS: expected
 const bin = process.env.SONOTILE ?? join(import.meta.dirname, "..", "bin", "sonotile.js");
 
 const fresh = !existsSync(join(dir, "PG_VERSION")) && !existsSync(join(dir, "pgdata"));
-const db = await openDatabase({ dataDir: dir });
+// An existing DIR is only counted, not migrated: upgraded, an older checkout's CLI would refuse it.
+const db = await openDatabase({ dataDir: dir, migrate: fresh });
 let registered: number;
 try {
   const sql = db.sql;

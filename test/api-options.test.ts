@@ -81,6 +81,9 @@ describe("buildApp's options", () => {
         connectionLimits: { headersTimeoutMs: 1, requestTimeoutMs: 1, keepAliveTimeoutMs: MAX_TIMER, maxConnections: 1 },
       });
       await bounds.close();
+      // Fastify's pluginTimeout takes whole ms: a fractional deadline was refused naming no option.
+      const fractional = await build({ deadlineMs: 1500.5 });
+      await fractional.close();
       const undefinedOnes = await build({ bodyLimit: undefined, deadlineMs: undefined, connectionLimits: { keepAliveTimeoutMs: undefined } });
       expect(undefinedOnes.server.keepAliveTimeout).toBe(5_000);
       await undefinedOnes.close();

@@ -420,7 +420,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
 
     // Archived meanwhile (another tab): the edit is refused (409), said in red, and the panel lists
     // the clip's notes again at that: the note is under Archived notes, read-only — its form, whose
-    // every Save was another 409, gone.
+    // every Save was another 409, put away as typed: restored, it shows again (it was dropped).
     await noteItem(mine.id).getByRole("button", { name: "Edit" }).click();
     await noteItem(mine.id).getByRole("textbox", { name: "message" }).fill("mia's, rewritten");
     await app.inject({ method: "POST", url: `/v1/notes/${mine.id}/archive`, headers: { authorization: `Bearer ${memberKey}` } });
@@ -432,6 +432,8 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(await status()).toBe(`note not saved: note ${mine.id} is archived and read-only; restore it first`);
     await call("POST", `/v1/notes/${mine.id}/restore`);
     await page.evaluate(() => window.dispatchEvent(new FocusEvent("focus")));
+    await expect.poll(() => noteItem(mine.id).getByRole("textbox", { name: "message" }).inputValue().catch(() => null), POLL).toBe("mia's, rewritten");
+    await noteItem(mine.id).getByRole("button", { name: "Cancel" }).click();
     await expect.poll(() => buttons(mine.id), POLL).toEqual(["Edit", "Archive", "Trash…"]);
     // Made a viewer since the panel showed her note: her archive is refused (403), the page says which token to give.
     await call("PATCH", `/v1/users/${memberId}`, { role: "viewer" });

@@ -414,9 +414,10 @@ export class ClipPanel {
     const inNote = focused?.closest<HTMLElement>("#clip-panel li[data-note-id]");
     const focusTo = this.#focusNext ?? (inNote && focused?.dataset.control ? { noteId: inNote.dataset.noteId!, control: focused.dataset.control } : null);
     this.#focusNext = null;
-    // A form whose note went read-only with its clip or recording (archived elsewhere) is kept, not
-    // shown: restored, it shows again as typed.
-    if (this.#editor && !clip.notes.some((n) => n.id === this.#editor!.noteId && mayChangeWorkOf(this.#me, n.created_by))) this.#editor = null;
+    // A form whose note went read-only — with its clip or recording, or itself archived or trashed
+    // elsewhere (its Save a 409) — is kept, not shown: restored, it shows again as typed. One whose
+    // note is listed but another's to change (the token changed) is dropped.
+    if (this.#editor && clip.notes.some((n) => n.id === this.#editor!.noteId && !mayChangeWorkOf(this.#me, n.created_by))) this.#editor = null;
     $("clip-panel-notes").replaceChildren(...(clip.notes.length ? clip.notes.map((n) => this.#noteItem(n, null)) : [el("li", "none", "No notes.")]));
     for (const state of HIDDEN_STATES) this.#showHiddenNotes(state, clip);
     if (focusTo) focusOn(focusTo);

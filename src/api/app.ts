@@ -293,7 +293,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     // Close hooks run under this bound too: the drain (up to deadlineMs) must fit in it. With
     // Fastify's 10 s, a close while a slow client still read a large tile gave up after 10 s —
     // the answer cut short, and `serve` left running without its port.
-    pluginTimeout: deadlineMs + CLOSE_MARGIN_MS,
+    pluginTimeout: Math.ceil(deadlineMs) + CLOSE_MARGIN_MS, // Fastify takes whole ms: 1500.5 was refused naming no option
     // Requests arriving while the server closes get the drain plugin's 503, which says what to do.
     return503OnClosing: false,
     routerOptions: {
