@@ -1367,6 +1367,65 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     }
   });
 
+  it("opens the newer of two links — one pasted in while the page's own was still read — the older's answer dropped, and a link to what is shown changes nothing: the older landed last, showing its recording, and the same link in another order reset the selection", async () => {
+    const [older, newer] = [`r${++recordings}.wav`, `r${++recordings}.wav`];
+    const ids: string[] = [];
+    for (const path of [older, newer]) {
+      await writeSineWav(join(audio.path, "panel", path), 48000, 2, 3000);
+      ids.push((await call("POST", "/v1/recordings", { dataset_id: datasetId, path })).id as string);
+    }
+    const [olderId, newerId] = ids;
+    await call("POST", "/v1/clips", { recording_id: olderId, start_time: 0.1, end_time: 0.2 });
+    for (const [start_time, end_time] of [[0.2, 0.5], [0.6, 0.9]]) await call("POST", "/v1/clips", { recording_id: newerId, start_time, end_time });
+    // The page's own link's recording is held until the pasted one is shown.
+    const isOlder = (url: URL) => url.pathname === `/v1/recordings/${olderId}`;
+    let asked!: () => void, release!: () => void;
+    const olderAsked = new Promise<void>((resolve) => (asked = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route(isOlder, async (route) => {
+      asked();
+      await released;
+      await route.continue().catch(() => { /* the page dropped it */ });
+    });
+    try {
+      await page.goto(`${base}/?${older}#recording=${olderId}`);
+      await enterToken(memberKey);
+      await olderAsked;
+      let ended!: (r: Request) => void;
+      const olderEnded = new Promise<Request>((resolve) => (ended = (r) => { if (isOlder(new URL(r.url()))) resolve(r); }));
+      page.on("requestfinished", ended).on("requestfailed", ended);
+      await page.evaluate((id) => { location.hash = `recording=${id}`; }, newerId); // a link pasted in
+      await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("2");
+      release();
+      expect((await olderEnded).failure()?.errorText).toBe("net::ERR_ABORTED"); // dropped: no answer of it opens anything
+      page.off("requestfinished", ended).off("requestfailed", ended);
+    } finally {
+      release();
+      await page.unrouteAll({ behavior: "wait" });
+    }
+    expect(await page.textContent("#recording-name")).toBe(newer);
+    expect(await page.$$eval("#recordings button.open", (bs) => bs.map((b) => b.dataset.id))).toEqual([newerId]);
+    expect(new URLSearchParams((await page.evaluate(() => location.hash)).slice(1)).get("recording")).toBe(newerId);
+    // A link to what is shown, its values in another order: nothing is read (the page's handler has run once the event's next listener has), the selection kept.
+    await markSelection();
+    await expect.poll(offered, POLL).toEqual(clipNow());
+    await expect.poll(() => page.evaluate(() => location.hash), POLL).toMatch(/&level=/); // the view's link written
+    const read = await page.evaluate(() => new Promise<string[]>((resolve) => {
+      const urls: string[] = [], fetchOfPage = window.fetch;
+      window.fetch = (input, init) => { urls.push(String(input)); return fetchOfPage(input, init); };
+      addEventListener("hashchange", () => setTimeout(() => { window.fetch = fetchOfPage; resolve(urls); }), { once: true });
+      const q = new URLSearchParams(location.hash.slice(1));
+      const recording = q.get("recording")!;
+      q.delete("recording");
+      q.append("recording", recording);
+      location.hash = q.toString();
+    }));
+    expect(read).toEqual([]);
+    expect(await offered()).toEqual(clipNow());
+    await page.keyboard.press("Enter");
+    await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("3");
+  });
+
   it("refuses a selection table dropped without a token or with a viewer's, sending nothing, as the Import button disabled says — the server's 401 or 403 was shown", async () => {
     const { recordingId } = await openWithClips([], viewerKey);
     const sent = requestsSent("POST");

@@ -1383,6 +1383,12 @@ function showSelectionsFor(rec: Recording) {
 
 /** The page's load of the datasets and its first recording (a link's) in progress, or the last one, ended: a token entered waits for it (init). */
 let pageLoad: Promise<void> = Promise.resolve();
+/**
+ * The opening of a recording still reading what to open — the page's first, a link pasted in, a
+ * dataset picked — which a newer one aborts: its reads answered later, it opened its recording
+ * over the newer one's, or reset what the user had begun in it.
+ */
+const openings = new LatestRequest(0);
 
 /** Loads the datasets and opens a recording (loadDatasets), saying why not on the status line. */
 function loadPage() {
@@ -1390,6 +1396,7 @@ function loadPage() {
 }
 
 async function loadDatasets() {
+  const opening = openings.start();
   const select = $<HTMLSelectElement>("dataset");
   const datasets = await allDatasets();
   select.replaceChildren(...datasets.map((d) => new Option(`${d.name} (${d.recording_count})`, d.id)));
@@ -1398,6 +1405,7 @@ async function loadDatasets() {
     $("recordings-pager").hidden = true;
     setStatus(`the dataset cannot be listed: ${err.message}`, true);
   });
+  if (opening.aborted) return; // a link pasted in meanwhile opens its recording
   const linked = parseLink();
   let linkFailure = "";
   if (linked) {
@@ -1472,14 +1480,23 @@ function parseLink(): { recording: string; view: LinkedView | null; params: URLS
  * dataset selected and listed beside it, shown with the link's parameters and view.
  */
 async function openLinkedRecording(link: NonNullable<ReturnType<typeof parseLink>>) {
-  const rec = await api<Recording>(`/v1/recordings/${encodeURIComponent(link.recording)}`);
-  // Asked even if the picker lists it: archived since, its recording is read-only, which the recording's own state does not say.
-  const dataset = await api<Dataset>(`/v1/datasets/${rec.dataset_id}`);
+  const opening = openings.start();
+  let rec: Recording, dataset: Dataset;
+  try {
+    rec = await api<Recording>(`/v1/recordings/${encodeURIComponent(link.recording)}`, { signal: opening });
+    // Asked even if the picker lists it: archived since, its recording is read-only, which the recording's own state does not say.
+    dataset = await api<Dataset>(`/v1/datasets/${rec.dataset_id}`, { signal: opening });
+  } catch (err) {
+    if (opening.aborted) return;
+    throw err;
+  }
   selectDataset(dataset);
   $<HTMLInputElement>("recording-search").value = "";
   await listRecordings(rec.dataset_id, 0);
+  if (opening.aborted) return;
   setPanel(link.params);
   await openRecording(rec, link.view, dataset);
+  if (opening.aborted) return; // the fields' messages are not the newer recording's
   // After the recording's parameters were applied, whose answer clears the fields' messages.
   const ofView = link.refused.filter((r) => !FIELDS.some((f) => f.name === r.field)); // no field of theirs
   for (const r of link.refused) if (!ofView.includes(r)) addFieldError(r.field, r.message);
@@ -1494,6 +1511,19 @@ const LINK_DELAY_MS = 150;
 const linkUpdates = new LatestRequest(LINK_DELAY_MS);
 /** The address's hash as the page last wrote it: another one is a link pasted in. */
 let writtenHash = "";
+
+/**
+ * Whether the address asks for what the page shows: the link it wrote, its values perhaps in
+ * another order. Such a link pasted in was opened again, which lost the selection and the clip begun.
+ */
+function asksWhatIsShown(): boolean {
+  const sorted = (hash: string) => {
+    const q = new URLSearchParams(hash.slice(1));
+    q.sort();
+    return q.toString();
+  };
+  return sorted(location.hash) === sorted(writtenHash);
+}
 
 /**
  * Keeps the address a link to what is shown — the recording, the time at the plot's middle, the
@@ -1538,9 +1568,10 @@ function selectDataset(d: Dataset) {
 
 /** Lists a dataset's recordings from the first, the search box emptied, and opens the first. */
 async function openDataset(datasetId: string) {
+  const opening = openings.start();
   $<HTMLInputElement>("recording-search").value = "";
   const [first] = (await listRecordings(datasetId, 0)) ?? [];
-  if (first) await openRecording(first);
+  if (first && !opening.aborted) await openRecording(first);
 }
 
 /** Recordings listed at a time: the rest of a dataset (an AudioMoth season holds 30,000) are reached by the pager and the search box. */
@@ -1586,7 +1617,10 @@ async function listRecordings(datasetId: string, offset: number): Promise<Record
     b.classList.toggle("open", r.id === state.recording?.id);
     const facts = `${r.duration.toFixed(2)} s · ${(r.samplerate / 1000).toFixed(1)} kHz${r.time_expansion !== 1 ? ` · TE ${r.time_expansion}` : ""} · ${r.channels} ch`;
     b.append(r.path, el("br", ""), el("small", "", facts));
-    b.onclick = () => void openRecording(r);
+    b.onclick = () => {
+      openings.cancel(); // a link's still read opened its recording over this one
+      void openRecording(r);
+    };
     li.append(b);
     return li;
   }));
@@ -1782,7 +1816,8 @@ function init() {
   // A link pasted into the address bar of an open page (not the page's own, which fires no hashchange).
   window.addEventListener("hashchange", () => {
     const linked = parseLink();
-    if (linked && location.hash !== writtenHash) openLinkedRecording(linked).catch((err: Error) => setStatus(linkFailureMessage(err), true));
+    if (!linked || asksWhatIsShown()) return;
+    openLinkedRecording(linked).catch((err: Error) => setStatus(linkFailureMessage(err), true));
   });
   loadPage();
 }
