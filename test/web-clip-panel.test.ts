@@ -144,6 +144,23 @@ function requestsSent(method: string): () => string[] {
   return () => { page.off("request", listen); return urls; };
 }
 
+/**
+ * Holds the page's requests of the recording `id` (GET /v1/recordings/{id}) until `release()`:
+ * `asked` settles as the first is held. Once released, one the page dropped meanwhile is let go.
+ */
+async function holdRecording(id: string): Promise<{ isHeld: (url: URL) => boolean; asked: Promise<void>; release: () => void }> {
+  const isHeld = (url: URL) => url.pathname === `/v1/recordings/${id}`;
+  let held!: () => void, release!: () => void;
+  const asked = new Promise<void>((resolve) => (held = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  await page.route(isHeld, async (route) => {
+    held();
+    await released;
+    await route.continue().catch(() => { /* the page dropped it */ });
+  });
+  return { isHeld, asked, release };
+}
+
 /** Selects a stretch from the plot's middle by the keyboard — [, Shift+→ four times, ] — leaving the focus on the plot. */
 async function markSelection() {
   await page.focus("#plot");
@@ -1308,15 +1325,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await writeSineWav(join(audio.path, "panel", path), 48000, 2, 3000);
     const recordingId = (await call("POST", "/v1/recordings", { dataset_id: datasetId, path })).id as string;
     // The link's recording is held until the token is entered: the page is still opening it.
-    const isLinked = (url: URL) => url.pathname === `/v1/recordings/${recordingId}`;
-    let asked!: () => void, release!: () => void;
-    const linkAsked = new Promise<void>((resolve) => (asked = resolve));
-    const released = new Promise<void>((resolve) => (release = resolve));
-    await page.route(isLinked, async (route) => {
-      asked();
-      await released;
-      await route.continue();
-    });
+    const { asked: linkAsked, release } = await holdRecording(recordingId);
     const sent = requestsSent("GET");
     try {
       await page.goto(`${base}/?${path}#recording=${recordingId}`);
@@ -1378,15 +1387,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await call("POST", "/v1/clips", { recording_id: olderId, start_time: 0.1, end_time: 0.2 });
     for (const [start_time, end_time] of [[0.2, 0.5], [0.6, 0.9]]) await call("POST", "/v1/clips", { recording_id: newerId, start_time, end_time });
     // The page's own link's recording is held until the pasted one is shown.
-    const isOlder = (url: URL) => url.pathname === `/v1/recordings/${olderId}`;
-    let asked!: () => void, release!: () => void;
-    const olderAsked = new Promise<void>((resolve) => (asked = resolve));
-    const released = new Promise<void>((resolve) => (release = resolve));
-    await page.route(isOlder, async (route) => {
-      asked();
-      await released;
-      await route.continue().catch(() => { /* the page dropped it */ });
-    });
+    const { isHeld: isOlder, asked: olderAsked, release } = await holdRecording(olderId);
     try {
       await page.goto(`${base}/?${older}#recording=${olderId}`);
       await enterToken(memberKey);
