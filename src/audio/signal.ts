@@ -51,8 +51,11 @@ export function checkOptions(options: unknown, known: readonly string[], shape =
   if (unknown.length > 0) throw new TypeError(`${name}: unknown option${unknown.length === 1 ? "" : "s"} ${unknown.join(", ")}; the known ones are ${known.join(", ")}`);
 }
 
-/** A number option's rule: whether a value keeps it, and what it must be, in words ("an integer ≥ 1"). */
-export type NumberRule = readonly [keeps: (value: number) => boolean, text: string];
+/**
+ * A number option's rule: whether a value keeps it, what it must be, in words ("an integer ≥ 1"),
+ * and optionally why a value it refuses is refused, where that needs saying (null: nothing to add).
+ */
+export type NumberRule = readonly [keeps: (value: number) => boolean, text: string, why?: (value: number) => string | null];
 
 /** The longest time limit a timer keeps (setTimeout's): a longer one, or NaN, fires at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -68,11 +71,14 @@ export function timerRule(most = MAX_TIMER_MS): NumberRule {
  * its key, e.g. "connectionLimits.maxConnections" — with its rule and the value given.
  */
 export function checkNumberOptions(options: object, rules: Readonly<Record<string, NumberRule>>, prefix = ""): void {
-  for (const [name, [keeps, text]] of Object.entries(rules)) {
+  for (const [name, [keeps, text, why]] of Object.entries(rules)) {
     const value: unknown = (options as Record<string, unknown>)[name];
     if (value === undefined) continue;
     if (typeof value !== "number") throw new TypeError(`${prefix}${name}: must be ${text}, got ${describeValue(value)}`);
-    if (!keeps(value)) throw new RangeError(`${prefix}${name}: must be ${text}, got ${value}`);
+    if (!keeps(value)) {
+      const reason = why?.(value);
+      throw new RangeError(`${prefix}${name}: must be ${text}, got ${value}${reason ? `: ${reason}` : ""}`);
+    }
   }
 }
 

@@ -11,7 +11,7 @@ import { z } from "zod";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { FileChangedError } from "../../audio/source.js";
-import { checkOptions, describeValue } from "../../audio/signal.js";
+import { checkNumberOptions, checkOptions, type NumberRule } from "../../audio/signal.js";
 import { AudioFormatError } from "../../audio/types.js";
 import { SampleValuesError } from "../../engine/analysis.js";
 import { CoreMemoryError } from "../../engine/wasm.js";
@@ -60,18 +60,12 @@ export const DEFAULT_TILE_LIMITS: TileLimits = { maxStreamTiles: 256, maxImageFr
  */
 export function tileLimitsOf(options: Partial<TileLimits> = {}): TileLimits {
   checkOptions(options, Object.keys(DEFAULT_TILE_LIMITS), undefined, "tileLimits");
-  const pixels = { most: MAX_COLOR_VALUES, why: "a PNG's values go into the worker's DSP core as one block of 4 bytes a pixel, and the core's largest block is 1 GiB less 4 bytes" };
-  const bounds: Record<keyof TileLimits, typeof pixels | null> = { maxStreamTiles: null, maxImageFrames: null, maxImagePixels: pixels, maxTilePixels: pixels };
-  const limits = { ...DEFAULT_TILE_LIMITS };
-  for (const [name, bound] of Object.entries(bounds) as [keyof TileLimits, typeof pixels | null][]) {
-    const value: unknown = options[name];
-    if (value === undefined) continue;
-    const rule = bound ? `an integer from 1 to ${bound.most}` : "an integer ≥ 1";
-    if (typeof value !== "number") throw new TypeError(`tileLimits.${name}: must be ${rule}, got ${describeValue(value)}`);
-    if (!(Number.isInteger(value) && value >= 1 && value <= (bound?.most ?? Infinity))) throw new RangeError(`tileLimits.${name}: must be ${rule}, got ${value}${bound && value > bound.most ? `: ${bound.why}` : ""}`);
-    limits[name] = value;
-  }
-  return limits;
+  const count: NumberRule = [(v) => Number.isInteger(v) && v >= 1, "an integer ≥ 1"];
+  const pixels: NumberRule = [(v) => Number.isInteger(v) && v >= 1 && v <= MAX_COLOR_VALUES, `an integer from 1 to ${MAX_COLOR_VALUES}`,
+    (v) => (v > MAX_COLOR_VALUES ? "a PNG's values go into the worker's DSP core as one block of 4 bytes a pixel, and the core's largest block is 1 GiB less 4 bytes" : null)];
+  checkNumberOptions(options, { maxStreamTiles: count, maxImageFrames: count, maxImagePixels: pixels, maxTilePixels: pixels } satisfies Record<keyof TileLimits, NumberRule>, "tileLimits.");
+  const given = Object.entries(options).filter(([, value]) => value !== undefined);
+  return { ...DEFAULT_TILE_LIMITS, ...Object.fromEntries(given) };
 }
 
 /**
