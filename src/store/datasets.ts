@@ -662,7 +662,8 @@ export async function importDataset(db: Queryable, id: string, user: string | nu
 
   /**
    * Registers the rows in one transaction that checks the dataset anew, holding it: one archived
-   * mid-import takes no more (each row fails with the check's message). When the check passed and
+   * mid-import takes no more (each row fails with the check's message). It waits for any refresh
+   * or PATCH path writing the rows' bytes (insertRecordings), so that duplicatesOf names that recording. When the check passed and
    * the insert failed (a row refused: a constraint, a trigger), the rows are registered one by
    * one, so that only the file refused fails — one row had failed the 200 of its batch.
    */

@@ -131,7 +131,8 @@ export type NewRecording = FileFacts & Partial<FileStamp> & RecordingMetadata & 
  * Inserts many recordings in one statement, each as insertRecording would, whose time expansion
  * the caller has checked too (checkTimeExpansion: one bad file must not fail the others); returns
  * the ids and paths of those inserted — a path the dataset has already (registered concurrently)
- * is left out. An import registered its files one transaction of four statements each (the
+ * is left out. Takes the bytes' content locks (lockContent) first: in the caller's transaction, they
+ * are held until it commits. An import registered its files one transaction of four statements each (the
  * dataset's check, the insert, the recording read back whole), 150,000 round trips for a
  * season's 30,000 files.
  */
@@ -142,6 +143,8 @@ export async function insertRecordings(db: Queryable, rows: NewRecording[]): Pro
     frames: r.frames, channels: r.channels, probed_by: VERSION, time_expansion: r.time_expansion ?? 1, date: r.date ?? null, time: r.time ?? null,
     latitude: r.latitude ?? null, longitude: r.longitude ?? null, rights: r.rights ?? null, created_by: r.created_by, run_id: r.run_id ?? null,
   }));
+  // A refresh or a PATCH path checking that no other recording holds these bytes sees them, or waits.
+  await lockContent(db, rows.map((r) => r.hash));
   return translating(() => db<{ id: string; path: string }[]>`
     INSERT INTO recordings ${db(values)}
     ON CONFLICT (dataset_id, path) DO NOTHING
@@ -344,11 +347,12 @@ async function followClips(tx: Queryable, id: string, from: number, to: number):
  * clips here and the update, and a job's values computed at the old rate are not written after
  * it (settleGroup locks the targets FOR SHARE and drops values whose time expansion changed).
  * @param options.content (PATCH path: readRecordingFile) the file the recording is pointed at
- *   first, in the same transaction: a refused field leaves the path as it was
+ *   first, in the same transaction: a refused field leaves the path as it was; refused (409) when
+ *   another recording of the dataset holds its bytes (refuseAnothersBytes), unless `options.force`
  * @param options.clips what a change of time expansion does to the recording's clips; needed when
  *   it has any and the factor changes, ignored otherwise
  */
-export async function updateRecording(sql: Sql, id: string, patch: RecordingMetadata, options: { content?: RecordingContent; clips?: ClipsOnTimeExpansion } = {}): Promise<Recording> {
+export async function updateRecording(sql: Sql, id: string, patch: RecordingMetadata, options: { content?: RecordingContent; clips?: ClipsOnTimeExpansion; force?: boolean } = {}): Promise<Recording> {
   const { content, clips } = options;
   return inTransaction(sql, async (tx) => {
     await assertWritable(tx, "recordings", id, "FOR UPDATE"); // 404 when there is no recording
@@ -358,7 +362,7 @@ export async function updateRecording(sql: Sql, id: string, patch: RecordingMeta
     // Followed to a new file, a clip would be placed on the old file's audio at the old file's
     // edges: the two steps make it plain which file each clip follows.
     if (content && expansionChanges && clips === "follow") throw invalid("clips", "follow keeps each clip on the audio of the recording's file; with a new path, change the path and the time_expansion in two requests");
-    if (content) await writeContent(tx, id, content.path, content.facts, timeExpansion);
+    if (content) await writeContent(tx, id, content, timeExpansion, options.force ? null : (other) => pathHoldsAnothersBytes(id, content.path, other));
     else if (patch.time_expansion !== undefined) checkTimeExpansion(locked.file_samplerate, timeExpansion);
     if (expansionChanges) {
       if (!clips) await requireClipsChoice(tx, id, locked.time_expansion, timeExpansion);
@@ -398,7 +402,9 @@ export async function deleteRecording(db: Queryable, id: string): Promise<void> 
  * features and notes stay with it, where a new recording for the file had left them on one whose
  * file was missing. Whatever the recording's own state: a path says where its file is, not what
  * people wrote, and a trashed recording's file moved is no new recording. Only while the row is
- * still at `from` with that hash; false when it is not (another import moved it first).
+ * still at `from` with that hash; false when it is not (another import moved it first). Its bytes
+ * stay its own, so it takes no content lock (lockContent): a writer checking whose bytes a file
+ * holds finds them this recording's before the move and after.
  * @param move.from the recording's registered path, where its file no longer is
  * @param move.to the new path, relative to the dataset's audio_dir (canonical, as a scan lists it)
  */
@@ -613,31 +619,54 @@ function metadataDiffers(recording: Recording, file: RecordedFacts): MetadataDif
   });
 }
 
-/** An arbitrary constant naming, among two-key advisory locks, the refreshes to given bytes (their MD5's hashtext the second key). */
+/** An arbitrary constant naming, among two-key advisory locks, the writes of given bytes as a recording's (their MD5's hashtext the second key). */
 const RECORDING_CONTENT_LOCK = 0x736f6e63; // "sonc"
 
 /**
- * Makes transaction `tx` wait for any other refresh to the bytes of MD5 `hash` (an advisory lock,
- * held until commit), so that refuseAnothersBytes sees what it wrote: checked before the
- * transaction, two recordings whose files were both replaced by one new file, refreshed at once,
- * each passed before the other wrote, and both took the bytes a refresh of the second alone refuses.
+ * Makes transaction `tx` wait for any other transaction writing the bytes of one of the MD5s
+ * `hashes` as a recording's — a refresh, a PATCH path (writeContent), an import's or a POST's new
+ * recordings (insertRecordings) — by advisory locks held until commit, so that refuseAnothersBytes
+ * sees what they wrote: checked before the transaction, two recordings whose files were both
+ * replaced by one new file, refreshed at once, each passed before the other wrote, and both took
+ * the bytes a refresh of the second alone refuses; a PATCH path, which took no lock, passed beside
+ * a refresh to the same bytes, and an import registered a copy of them unreported. Taken in the
+ * order of their keys, so that two writers of several never wait for each other's.
  */
-async function lockContent(tx: Queryable, hash: string): Promise<void> {
-  await tx`SELECT pg_advisory_xact_lock(${RECORDING_CONTENT_LOCK}::int, hashtext(${hash}))`;
+async function lockContent(tx: Queryable, hashes: string[]): Promise<void> {
+  await tx`
+    SELECT pg_advisory_xact_lock(${RECORDING_CONTENT_LOCK}::int, k)
+    FROM (SELECT DISTINCT hashtext(h) AS k FROM unnest(${hashes}::text[]) h ORDER BY k) keys`;
 }
 
 /**
- * Refuses (409) to make `hash` recording `id`'s content when it is another recording's of the
- * dataset: two files swapped, or one copied over another — refreshed, each recording took the
- * other's audio under its own date, time and clips, for good. Bytes that are still the
- * recording's own are no other's, though a duplicate of it holds them too (a file only touched).
- * Runs in the refresh's transaction, after lockContent.
+ * The refusal of a recording's new content whose bytes another recording of the dataset holds
+ * (refuseAnothersBytes), as its writer words it; null when forced: the bytes are taken all the same.
  */
-async function refuseAnothersBytes(tx: Queryable, id: string, path: string, hash: string): Promise<void> {
+type AnothersBytes = ((other: { id: string; path: string; hash: string }) => ConflictError) | null;
+
+/**
+ * Refuses (409, `refusal`'s words) to make `hash` recording `id`'s content when it is another
+ * recording's of the dataset: two files swapped, or one copied over another — refreshed, each
+ * recording took the other's audio under its own date, time and clips, for good; a copy of
+ * another's file given by PATCH path. Bytes that are still the recording's own are no other's,
+ * though a duplicate of it holds them too (a file only touched, or moved with its bytes). Runs in
+ * the writer's transaction, after lockContent (writeContent).
+ */
+async function refuseAnothersBytes(tx: Queryable, id: string, hash: string, refusal: NonNullable<AnothersBytes>): Promise<void> {
   const [other] = await tx<{ id: string; path: string }[]>`
     SELECT o.id, o.path FROM recordings o JOIN recordings r ON r.dataset_id = o.dataset_id
     WHERE r.id = ${id} AND o.id <> ${id} AND o.hash = ${hash} AND r.hash <> ${hash} ORDER BY o.path LIMIT 1`;
-  if (other) throw new ConflictError(`the file of recording ${id} (${path}) now holds the bytes of recording ${other.id} (${other.path}, MD5 ${hash}): swapped or copied over? Refreshed, this recording's clips, tags and notes would lie over that one's audio — put the files back; if the file is this recording's content all the same, refresh with force (${refreshRoute(id)}?force=true, sonotile dataset refresh --force)`);
+  if (other) throw refusal({ ...other, hash });
+}
+
+/** A refresh's refusal of the file at recording `id`'s `path` holding `other`'s bytes (refuseAnothersBytes). */
+function fileHoldsAnothersBytes(id: string, path: string, other: { id: string; path: string; hash: string }): ConflictError {
+  return new ConflictError(`the file of recording ${id} (${path}) now holds the bytes of recording ${other.id} (${other.path}, MD5 ${other.hash}): swapped or copied over? Refreshed, this recording's clips, tags and notes would lie over that one's audio — put the files back; if the file is this recording's content all the same, refresh with force (${refreshRoute(id)}?force=true, sonotile dataset refresh --force)`);
+}
+
+/** A PATCH path's refusal of the file at `path` holding `other`'s bytes (refuseAnothersBytes), naming the field. */
+function pathHoldsAnothersBytes(id: string, path: string, other: { id: string; path: string; hash: string }): ConflictError {
+  return new ConflictError(`path ${JSON.stringify(path)} holds the bytes of recording ${other.id} (${other.path}, MD5 ${other.hash}): a copy of that recording's file? Pointed at it, this recording's clips, tags and notes would lie over that one's audio — if the file is this recording's content all the same, give it with force (PATCH /v1/recordings/${id}?force=true)`, "path");
 }
 
 /** Feature values of recording `id` and its clips computed from other bytes than `hash` (Refreshed.staleFeatureValues). */
@@ -678,16 +707,13 @@ export async function readRecordingFile(db: Queryable, id: string, path: string)
 
 /**
  * Stores `facts` of the file at the recording's `path` (as messages name it) as its content
- * (writeContent), in a transaction of its own, after any other refresh to the same bytes
- * (lockContent) — refused there, unless `force`, when the bytes are another recording's
- * (refuseAnothersBytes).
+ * (writeContent), in a transaction of its own — refused, unless `force`, when the bytes are
+ * another recording's (refuseAnothersBytes).
  */
 async function storeContent(db: Queryable, id: string, facts: FileFacts & FileStamp, path: string, force: boolean): Promise<{ recording: Recording } & ClipsOutside> {
   const outside = await updating(db, "recordings", id, async (tx) => {
-    await lockContent(tx, facts.hash);
-    if (!force) await refuseAnothersBytes(tx, id, path, facts.hash);
     const [{ time_expansion }] = await tx<{ time_expansion: number }[]>`SELECT time_expansion FROM recordings WHERE id = ${id}`;
-    return writeContent(tx, id, null, facts, time_expansion);
+    return writeContent(tx, id, { path: null, facts }, time_expansion, force ? null : (other) => fileHoldsAnothersBytes(id, path, other));
   });
   return { recording: await getRecording(db, id), ...outside };
 }
@@ -711,16 +737,22 @@ export interface ClipsOutside {
  * so that its revision, hence its tile URLs, and its statistics (kept by content hash) follow the
  * new bytes; and `path`, where the file is, unless null (the file at its path). Clips stay, even
  * where they now end after the recording or reach above its Nyquist frequency: their numbers are
- * returned. Refused (409) where another
- * recording of the dataset has `path`: a file is registered once.
+ * returned. First waits for any other writer of the same bytes (lockContent), so that what the
+ * checks read is what they committed: refused (409) where another recording of the dataset has
+ * `path` — a file is registered once — or, unless `anothers` is null, holds the bytes
+ * (refuseAnothersBytes). Checked before the lock, two PATCH path to one file at once both passed,
+ * and the second was refused by the database's unique path, naming no field.
  * @param timeExpansion the recording's, with which the file's rate must give a usable one
  */
-async function writeContent(tx: Queryable, id: string, path: string | null, facts: FileFacts & FileStamp, timeExpansion: number): Promise<ClipsOutside> {
+async function writeContent(tx: Queryable, id: string, content: { path: string | null; facts: FileFacts & FileStamp }, timeExpansion: number, anothers: AnothersBytes): Promise<ClipsOutside> {
+  const { path, facts } = content;
   checkTimeExpansion(facts.file_samplerate, timeExpansion);
+  await lockContent(tx, [facts.hash]);
   const [holder] = path === null ? [] : await tx<{ id: string; state: State }[]>`
     SELECT o.id, o.state FROM recordings o JOIN recordings r ON r.dataset_id = o.dataset_id
     WHERE r.id = ${id} AND o.id <> ${id} AND o.path = ${path}`;
   if (holder) throw new ConflictError(`path ${JSON.stringify(path)} is recording ${holder.id}'s${holder.state === "active" ? "" : ` (${holder.state})`}: a file is registered once; delete that recording first to give its file to this one`, "path");
+  if (anothers) await refuseAnothersBytes(tx, id, facts.hash, anothers);
   const [row] = await translating(() => tx`
     UPDATE recordings SET path = COALESCE(${path}::text, path), hash = ${facts.hash}, file_size = ${facts.file_size}, file_mtime = ${facts.file_mtime},
            file_samplerate = ${facts.file_samplerate}, frames = ${facts.frames}, channels = ${facts.channels}, probed_by = ${VERSION}

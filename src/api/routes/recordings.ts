@@ -180,12 +180,13 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
       summary: "Change a recording's metadata, or point it at another file of its dataset", tags, params: idParams,
       description: "A new `time_expansion` changes the recording's real samplerate and duration, hence what every time and frequency of its clips means: a recording with clips needs the query parameter `clips` (409 without it). In the same transaction its statistics and the feature values jobs computed of it and of its clips go — they are in real units of the old factor; submit a job to compute them again — while values a client wrote stay.",
       body: z.strictObject({
-        path: text(1, MAX_PATH).optional().describe("Another file of the dataset, relative to its audio_dir, for a file moved and edited (an import follows a file moved with its bytes by MD5, not this): it must be readable audio there and no other recording's. Hashed and read as POST /v1/recordings/{id}/refresh does: the hash, size and header facts, hence the revision, tiles and statistics, follow the new bytes; clips, tags, features and notes stay"),
+        path: text(1, MAX_PATH).optional().describe("Another file of the dataset, relative to its audio_dir, for a file moved and edited (an import follows a file moved with its bytes by MD5, not this): it must be readable audio there, no other recording's file, and hold no other recording's bytes (MD5; 409 unless `force=true`). Hashed and read as POST /v1/recordings/{id}/refresh does: the hash, size and header facts, hence the revision, tiles and statistics, follow the new bytes; clips, tags, features and notes stay"),
         ...metadataFields,
       }),
       querystring: z.strictObject({
         clips: z.enum(CLIPS_ON_TIME_EXPANSION, { error: `must be one of ${CLIPS_ON_TIME_EXPANSION.join(", ")}` }).optional()
           .describe("What a new `time_expansion` does to the recording's clips (every state), whose times and bounds are real seconds and Hz: `follow` — each keeps the audio of the file it covers (times × old/new factor, frequencies × new/old; a clip that fitted the recording still does), `keep` — each keeps its numbers, covering other audio of the file (409 where one would end past the recording or reach above its Nyquist frequency). Needed when the factor changes and the recording has clips (409 without it, naming how many); ignored otherwise"),
+        force: booleanText().optional().describe("With `path`: point the recording at the file also when it holds another recording's bytes (a copy of that one's file): only when the file really is this recording's content; ignored without `path`"),
       }),
       response: { 200: recordingSchema, 400: errorBody, 403: errorBody, 404: errorBody, 409: errorBody },
     },
@@ -195,7 +196,7 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
     if (path !== undefined) checkInAudioRoots(app, (await getRecordingLocation(sql, id)).audio_dir, `recording ${id}`);
     // The file is read before the transaction (hashing takes a while); the move and the other fields are one step.
     const content = path === undefined ? undefined : await readRecordingFile(sql, id, path);
-    const updated = await updateRecording(sql, id, metadata, { content, clips: request.query.clips });
+    const updated = await updateRecording(sql, id, metadata, { content, clips: request.query.clips, force: request.query.force });
     if (path !== undefined) app.recentScans.forget(updated.dataset_id); // the recording's file moved
     return updated;
   });
