@@ -713,17 +713,24 @@ async function unreadableHere(ctx: ItemContext, loc: RecordingLocation): Promise
  * them was running — 9 deliveries used up before it got to one. The item waits for that host as long
  * as one is running. One statement writes the row — its `missing_on` and, when left, its
  * `attempts` — against the row as it is once locked (a take by another host at the same moment
- * counts), and the hosts left to try are read in it.
+ * counts), and the hosts left to try are worked out once in it, for the row and the answer.
  */
 async function leaveForAnotherHost(ctx: ItemContext, job: Job, msg: ItemMessage, problem: string): Promise<string | null> {
   const { host } = ctx.by;
   return ctx.sql.begin(async (tx) => {
-    const missingOn = tx`CASE WHEN ${host} = ANY(missing_on) THEN missing_on ELSE array_append(missing_on, ${host}::text) END`;
+    // `item` locks the row and reads it as it is then (a take by another host that committed
+    // meanwhile counts); `left_to_try` works out the hosts left to try once, for the SET and the answer.
     const [row] = await tx<{ missing_on: string[]; left_for: string[] }[]>`
-      WITH live AS (${liveHosts(tx)})
-      UPDATE job_items SET missing_on = ${missingOn}, attempts = attempts - (EXISTS (SELECT 1 FROM live l WHERE l.host <> ALL(${missingOn})))::int
-      WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending'
-      RETURNING missing_on, ARRAY(SELECT l.host FROM live l WHERE l.host <> ALL(missing_on) ORDER BY l.host) AS left_for`;
+      WITH live AS (${liveHosts(tx)}),
+      item AS (
+        SELECT CASE WHEN ${host} = ANY(missing_on) THEN missing_on ELSE array_append(missing_on, ${host}::text) END AS missing_on
+        FROM job_items WHERE job_id = ${msg.job_id} AND item = ${msg.item} AND status = 'pending'
+        FOR NO KEY UPDATE),
+      left_to_try AS (SELECT i.missing_on, ARRAY(SELECT l.host FROM live l WHERE l.host <> ALL(i.missing_on) ORDER BY l.host) AS hosts FROM item i)
+      UPDATE job_items j SET missing_on = t.missing_on, attempts = j.attempts - (cardinality(t.hosts) > 0)::int
+      FROM left_to_try t
+      WHERE j.job_id = ${msg.job_id} AND j.item = ${msg.item}
+      RETURNING j.missing_on, t.hosts AS left_for`;
     if (!row) return problem; // settled meanwhile: settleGroup writes nothing for it
     if (row.left_for.length === 0) {
       return row.missing_on.length > 1 ? `${problem} on hosts ${row.missing_on.join(", ")}` : `${problem} on host ${host}, and no worker on another host is running to try it`;
