@@ -138,4 +138,49 @@ describe("GET /v1/clips", () => {
     });
     expect(get.description).toContain("the window [end_after, start_before)");
   });
+
+  it("pages by cursor: next_cursor to the end, the clips listed by offset; a cursor of another query is a 400 naming it", async () => {
+    const url = `/v1/clips?dataset_id=${datasets.A}&sort=end_time&order=desc&limit=3`;
+    const byOffset = (await app.inject({ url: url.replace("limit=3", "limit=1000") })).json().items.map((c: { id: string }) => names.get(c.id));
+    expect(byOffset).toHaveLength(8);
+    const pages: { offset: number | null; total: number | null; names: string[] }[] = [];
+    for (let cursor = ""; ;) {
+      const res = await app.inject({ url: url + cursor });
+      expect(res.statusCode, res.body).toBe(200);
+      const page = res.json();
+      pages.push({ offset: page.offset, total: page.total, names: page.items.map((c: { id: string }) => names.get(c.id)) });
+      if (page.next_cursor === null) break;
+      cursor = `&cursor=${page.next_cursor}`;
+    }
+    expect(pages.map((p) => [p.offset, p.total])).toEqual([[0, 8], [null, null], [null, null]]);
+    expect(pages.flatMap((p) => p.names)).toEqual(byOffset);
+    const { next_cursor: cursor } = (await app.inject({ url })).json();
+    expect(await refused(`dataset_id=${datasets.A}&sort=end_time&order=desc&limit=3&tag_key=species&cursor=${cursor}`))
+      .toEqual([["cursor", "was made for other filters: give it with the filters and state of the page that gave it"]]);
+    expect(await refused(`dataset_id=${datasets.A}&sort=end_time&order=desc&limit=3&offset=3&cursor=${cursor}`)).toEqual([["offset", "must be 0 with a cursor: the cursor says where the page begins"]]);
+    expect((await refused(`cursor=${"x".repeat(1000)}`))[0][0]).toBe("cursor");
+    const get = (await app.inject({ url: "/openapi.json" })).json().paths["/v1/clips"].get;
+    expect(get.parameters.find((p: { name: string }) => p.name === "cursor").description).toMatch(/^A page's next_cursor, given with the rest of that page's query unchanged/);
+    expect(get.responses["200"].content["application/json"].schema.properties.next_cursor.description).toMatch(/^Where the next page begins .*; null when no clip follows this page$/);
+  });
+});
+
+describe("GET /v1/notes", () => {
+  it("pages by cursor, newest first: next_cursor to the end; a cursor of other filters is a 400 naming it", async () => {
+    for (const message of ["one", "two", "three"]) {
+      const res = await app.inject({ method: "POST", url: "/v1/notes", payload: { message, clip_id: clips.C }, headers });
+      expect(res.statusCode, res.body).toBe(201);
+    }
+    const url = `/v1/notes?clip_id=${clips.C}&limit=2`;
+    const first = (await app.inject({ url })).json();
+    expect(first).toMatchObject({ offset: 0, total: 3, next_cursor: expect.any(String) });
+    const second = (await app.inject({ url: `${url}&cursor=${first.next_cursor}` })).json();
+    expect(second).toMatchObject({ offset: null, total: null, next_cursor: null });
+    expect([...first.items, ...second.items].map((n: { message: string }) => n.message)).toEqual(["three", "two", "one"]);
+    const other = await app.inject({ url: `${url}&is_issue=true&cursor=${first.next_cursor}` });
+    expect([other.statusCode, other.json().fields]).toEqual([400, [{ field: "cursor", message: "was made for other filters: give it with the filters and state of the page that gave it" }]]);
+    const get = (await app.inject({ url: "/openapi.json" })).json().paths["/v1/notes"].get;
+    expect(get.parameters.map((p: { name: string }) => p.name)).toContain("cursor");
+    expect(get.responses["200"].content["application/json"].schema.properties.next_cursor.description).toMatch(/null when no note follows this page$/);
+  });
 });

@@ -92,6 +92,8 @@ export interface PlanNode {
   /** "SubPlan" for a subquery run once per row of the node above it (a correlated lookup). */
   "Parent Relationship"?: string;
   "Actual Loops": number;
+  /** Rows the node gave, in each of its loops on average. */
+  "Actual Rows": number;
   Plans?: PlanNode[];
 }
 
@@ -111,6 +113,25 @@ export async function planNodes(sql: Sql, sent: { statement: string; parameters:
  */
 export async function mostReadsOf(sql: Sql, relation: string, sent: { statement: string; parameters: unknown[] }): Promise<number> {
   return Math.max(...(await planNodes(sql, sent)).filter((n) => n["Relation Name"] === relation).map((n) => n["Actual Loops"]));
+}
+
+/**
+ * Every page of a listing that pages by cursor (store/common.ts KeysetPage), `limit` a page, each
+ * after the last one's next_cursor; `between` runs after each page but the last (rows added or
+ * removed meanwhile). The items in the order listed.
+ */
+export async function everyPageByCursor<T>(list: (page: { limit: number; offset: 0; cursor?: string }) => Promise<{ items: T[]; next_cursor: string | null }>, limit: number, between?: (page: number) => Promise<void>): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 1000; page++) {
+    const p = await list({ limit, offset: 0, cursor });
+    if (p.items.length > limit) throw new Error(`a page of ${p.items.length} items, more than its limit ${limit}`);
+    items.push(...p.items);
+    if (p.next_cursor === null) return items;
+    cursor = p.next_cursor;
+    await between?.(page);
+  }
+  throw new Error("the cursor never ended");
 }
 
 /** A temporary directory, removed by the returned function. */

@@ -3,7 +3,7 @@
  * page after a cursor is the recordings after the cursor's row, whatever was registered or deleted
  * before it meanwhile; every sort and order, NULLs and ties included, pages into the unpaged
  * listing; a cursor that is none, of another order or beside an offset is a 400 naming the field;
- * a page by path is read from the index where the last one ended.
+ * a page by path, created_at, duration or samplerate is read from the index where the last one ended.
  */
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,7 +12,7 @@ import { InvalidError } from "../src/store/errors.js";
 import { insertRecordings, listRecordings, RECORDING_SORTS, type NewRecording, type RecordingQuery } from "../src/store/recordings.js";
 import type { Sql } from "../src/store/db.js";
 import { createDataset } from "../src/store/datasets.js";
-import { freshDatabase, mostReadsOf, planNodes, type TestDatabase } from "./store-helpers.js";
+import { everyPageByCursor, freshDatabase, mostReadsOf, planNodes, type TestDatabase } from "./store-helpers.js";
 
 let t: TestDatabase;
 let sql: Sql;
@@ -30,18 +30,9 @@ async function datasetWith(name: string, rows: [string, Partial<NewRecording>?][
   return id;
 }
 
-/** Every page of `q` by cursor, `limit` a page: the paths in the order listed, and the pages read. */
+/** Every page of `q` by cursor, `limit` a page: the paths in the order listed. */
 async function byCursor(q: Omit<RecordingQuery, "limit" | "offset" | "cursor">, limit: number, between?: (page: number) => Promise<void>): Promise<string[]> {
-  const paths: string[] = [];
-  let cursor: string | undefined;
-  for (let page = 0; page < 1000; page++) {
-    const p = await listRecordings(sql, { ...q, limit, offset: 0, cursor });
-    paths.push(...p.items.map((r) => r.path));
-    if (p.next_cursor === null) return paths;
-    cursor = p.next_cursor;
-    await between?.(page);
-  }
-  throw new Error("the cursor never ended");
+  return (await everyPageByCursor((page) => listRecordings(sql, { ...q, ...page }), limit, between)).map((r) => r.path);
 }
 
 beforeAll(async () => {
@@ -177,6 +168,33 @@ describe("recordings listing by cursor", () => {
     expect((await listRecordings(sql, { ...q, limit: 1, offset: 0, cursor: cursor! })).items.map((r) => r.path)).toEqual(["z2.wav"]);
   }, 60_000);
 
+  it("takes the cursor of a search typed in another case or Unicode form, which lists the same recordings", async () => {
+    const dataset = await datasetWith("searched", [["Café-1.wav"], ["cafe\u0301-2.wav"], ["CAFÉ-3.wav"], ["caf-4.wav"], ["tea.wav"]]);
+    const q = { state: "active", dataset_id: dataset, sort: "path", order: "asc" } as const;
+    const refusal = (query: RecordingQuery) => listRecordings(sql, query).then(() => undefined, (err: unknown) => (err instanceof InvalidError ? err.fields : err));
+    /** The paths `search` lists, and those its first page's cursor gives with `other` instead (a 400's fields when it is refused). */
+    const paged = async (search: string, other: string) => {
+      const whole = (await listRecordings(sql, { ...q, search: other, limit: 1000, offset: 0 })).items.map((r) => r.path);
+      const first = await listRecordings(sql, { ...q, search, limit: 1, offset: 0 });
+      const rest = await listRecordings(sql, { ...q, search: other, limit: 1000, offset: 0, cursor: first.next_cursor! }).then((p) => p.items.map((r) => r.path), () => refusal({ ...q, search: other, limit: 1, offset: 0, cursor: first.next_cursor! }));
+      return { whole, pages: [first.items[0].path, rest] };
+    };
+    // ILIKE lower-cases both sides: CAF and caf list the same four, and so page.
+    const cased = await paged("caf", "CAF");
+    expect(cased.whole).toHaveLength(4);
+    expect(cased.pages).toEqual([cased.whole[0], cased.whole.slice(1)]);
+    // The search is matched in NFC and NFD whichever it is typed in.
+    const composed = await paged("café", "cafe\u0301");
+    expect(composed.pages).toEqual([composed.whole[0], composed.whole.slice(1)]);
+    // Another search is another listing still.
+    expect((await paged("caf", "cafe")).pages[1]).toEqual([{ field: "cursor", message: "was made for other filters: give it with the filters and state of the page that gave it" }]);
+    // É and é are one letter where the database's collation folds them (as ILIKE then lists the
+    // same recordings), two under the C locale: the cursor is taken exactly when they are one.
+    const [{ folded }] = await sql<{ folded: boolean }[]>`SELECT lower('É') = 'é' AS folded`;
+    const accented = await paged("café", "CAFÉ");
+    expect(accented.pages[1]).toEqual(folded ? accented.whole.slice(1) : [{ field: "cursor", message: "was made for other filters: give it with the filters and state of the page that gave it" }]);
+  }, 60_000);
+
   it("blames the cursor for its own keys alone: another value PostgreSQL cannot read is named as without one", async () => {
     const dataset = await datasetWith("blamed", [["w1.wav", { date: "2025-01-01" }]]);
     const id = "00000000-0000-4000-8000-000000000000";
@@ -189,24 +207,34 @@ describe("recordings listing by cursor", () => {
     expect(await refusal({ ...q, limit: 1, offset: 0, cursor })).toEqual(withoutCursor);
   }, 60_000);
 
-  it("reads a page by path from the index where the last one ended, building its rows alone", async () => {
-    // 20,000 recordings over two datasets: few, and PostgreSQL reads and sorts the table whole.
+  it("reads a page by path, created_at, duration or samplerate from the index where the last one ended, building its rows alone", async () => {
+    // 20,000 recordings over two datasets, of 5 rates, varied lengths and registration times
+    // (ties in each): few, and PostgreSQL reads and sorts the table whole.
     for (const name of ["indexed-1", "indexed-2"]) {
       const dataset = await datasetWith(name, []);
-      await sql`INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels, probed_by)
-        SELECT ${dataset}, 'site' || (i % 7) || '/f' || i || '.wav', md5(${name} || i), 16044, 8000, 8000, 1, 'test' FROM generate_series(1, 10000) i`;
+      await sql`INSERT INTO recordings (dataset_id, path, hash, file_size, file_samplerate, frames, channels, probed_by, created_at)
+        SELECT ${dataset}, 'site' || (i % 7) || '/f' || i || '.wav', md5(${name} || i), 16044, (ARRAY[8000, 16000, 44100, 48000, 96000])[1 + i % 5],
+               8000 + (i * 7919) % 10007, 1, 'test', '2025-01-01'::timestamptz + ((i % 5000) || ' seconds')::interval
+        FROM generate_series(1, 10000) i`;
     }
     await sql`ANALYZE recordings`;
-    // Either order: NULLS LAST on the NOT NULL path (`path DESC NULLS LAST`) kept the index from a descending page.
-    for (const order of ["asc", "desc"] as const) {
-      const first = await listRecordings(sql, { state: "active", sort: "path", order, limit: 10, offset: 0 });
-      await listRecordings(sql, { state: "active", sort: "path", order, limit: 10, offset: 0, cursor: first.next_cursor! });
-      const seek = lastStatement!;
-      const nodes = await planNodes(sql, seek);
-      const paths = nodes.filter((n) => n["Relation Name"] === "recordings" && n["Index Name"] === "recordings_path");
-      expect(paths.length, `${order}: ${JSON.stringify(nodes.map((n) => [n["Node Type"], n["Index Name"]]))}`).toBeGreaterThan(0);
-      // The row read to know that more follow is not built: its features are read for the page's 10 alone.
-      expect(await mostReadsOf(sql, "recording_features", seek)).toBe(10);
+    const indexes = { path: "recordings_path", created_at: "recordings_created_at", duration: "recordings_duration", samplerate: "recordings_samplerate" } as const;
+    // Either order: NULLS LAST on the NOT NULL path (`path DESC NULLS LAST`) kept the index from a
+    // descending page; descending, the id still ascends, sorted by PostgreSQL within each run of one key and path.
+    for (const [sort, index] of Object.entries(indexes) as [keyof typeof indexes, string][]) {
+      for (const order of ["asc", "desc"] as const) {
+        const first = await listRecordings(sql, { state: "active", sort, order, limit: 10, offset: 0 });
+        await listRecordings(sql, { state: "active", sort, order, limit: 10, offset: 0, cursor: first.next_cursor! });
+        const seek = lastStatement!;
+        const nodes = await planNodes(sql, seek);
+        const scans = nodes.filter((n) => n["Relation Name"] === "recordings" && n["Index Name"] !== "recordings_pkey");
+        const plan = `${sort} ${order}: ${JSON.stringify(nodes.map((n) => [n["Node Type"], n["Index Name"], n["Actual Rows"]]))}`;
+        expect(scans.map((n) => n["Index Name"]), plan).toEqual([index]);
+        // Read from the cursor on: the page's 10 and the one after, a few more of the same key at most — not the table.
+        expect(scans[0]["Actual Rows"], plan).toBeLessThan(100);
+        // The row read to know that more follow is not built: its features are read for the page's 10 alone.
+        expect(await mostReadsOf(sql, "recording_features", seek)).toBe(10);
+      }
     }
   }, 60_000);
 });

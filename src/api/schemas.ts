@@ -70,6 +70,37 @@ export function page<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), limit: z.number().int(), offset: z.number().int(), total: z.number().int() });
 }
 
+/**
+ * The page of a listing that pages by cursor too (store/common.ts KeysetPage): SPEC §5's envelope,
+ * with `next_cursor`, and `offset` and `total` null on a page after a cursor. `records` names the
+ * listing's items in the descriptions ("recording").
+ */
+export function keysetPage<T extends z.ZodType>(item: T, record: string) {
+  return page(item).extend({
+    offset: z.number().int().nullable().describe("Null on a page after a cursor, which counts nothing"),
+    total: z.number().int().nullable().describe(`Every ${record} the filters select; null on a page after a cursor, which counts nothing (the first page, without a cursor, has it)`),
+    next_cursor: z.string().nullable().describe(`Where the next page begins (give it as cursor, with the same filters, state, sort and order); null when no ${record} follows this page`),
+  });
+}
+
+/**
+ * The `cursor` query parameter of a listing that pages by cursor (keysetPage): a page's
+ * next_cursor, the base64url of a JSON text of at most `jsonBytes` — longer is none the store gave.
+ */
+export function cursorQuery(jsonBytes: number) {
+  return {
+    cursor: z.string().min(1).max(4 * Math.ceil(jsonBytes / 3)).optional()
+      .describe("A page's next_cursor, given with the rest of that page's query unchanged (filters, state, sort, order): the page after it, which rows added or removed meanwhile do not shift (offset then 0, or left out; with another query it is a 400 naming cursor)"),
+  };
+}
+
+/**
+ * The most JSON a cursor of a listing sorted by numbers and times holds (cursorQuery): its sort,
+ * order and filters' digest, three keys — a timestamp's text is 35 characters at most, a float8's
+ * 24 — the id and punctuation.
+ */
+export const NUMERIC_CURSOR_BYTES = 512;
+
 /** Every error response. */
 /** A time interval in real seconds, as the spectrogram and playback routes take it. */
 export const interval = {

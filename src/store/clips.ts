@@ -5,7 +5,7 @@
  */
 import { realSecondsHint, RECORDING_TIME_EXPANSION } from "../audio/expansion.js";
 import type { Queryable, Sql } from "./db.js";
-import { assertWritable, creatorUsername, deleting, inTransaction, writing, given, pageFirst, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { assertWritable, creatorUsername, deleting, inTransaction, writing, given, pageFirst, type Fragment, type KeysetPage, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { InvalidError, NotFoundError, invalid, translating } from "./errors.js";
 import { dropFeatureValue, putFeatureValue, type FeatureInput } from "./features.js";
 import { carriedNotes, type CarriedNote } from "./notes.js";
@@ -195,6 +195,12 @@ export interface ClipQuery extends PageRequest, ClipFilter {
   state: StateFilter;
   sort: (typeof CLIP_SORTS)[number];
   order: "asc" | "desc";
+  /**
+   * Where the page begins: after the last clip of the page whose `next_cursor` this is (of the same
+   * filters, sort and order), instead of at `offset` (then 0) — clips created or deleted meanwhile
+   * (others annotating the dataset being paged) shift no page: one listed before and after is listed once.
+   */
+  cursor?: string;
 }
 
 /**
@@ -244,9 +250,20 @@ export function clipFilter(db: Queryable, q: ClipFilter): Fragment {
     AND ${carriesTag(db, "clip", "c", q.tag)}`;
 }
 
-/** A page of clips matching every filter given (clipFilter). */
-export async function listClips(db: Queryable, q: ClipQuery): Promise<Page<Clip>> {
-  return pageFirst<Clip>(db, { ...q, table: "clips", alias: "c", where: clipFilter(db, q), select: SELECT(db), then: CLIP_TIE_BREAKS[q.sort], nullsLast: [] });
+/** The values clipFilter selects by, in a fixed order (a cursor's Keyset.filters): one changed is another listing. */
+function clipFilterValues(q: ClipFilter): unknown[] {
+  return [q.recording_id, q.dataset_id, q.start_before, q.end_after, q.min_freq, q.max_freq, q.tag?.key, q.tag?.value];
+}
+
+/**
+ * A page of clips matching every filter given (clipFilter), by offset or after a cursor. Every
+ * column of CLIP_SORTS and their tie breaks is NOT NULL (migration 001): none is listed NULLS LAST.
+ */
+export async function listClips(db: Queryable, q: ClipQuery): Promise<KeysetPage<Clip>> {
+  return pageFirst<Clip>(db, {
+    ...q, table: "clips", alias: "c", where: clipFilter(db, q), select: SELECT(db), then: CLIP_TIE_BREAKS[q.sort], nullsLast: [],
+    keyset: { after: q.cursor, filters: clipFilterValues(q) },
+  });
 }
 
 /**

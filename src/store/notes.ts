@@ -1,6 +1,6 @@
 /** Notes: a message (1–1000 characters) on a recording, a clip or nothing, possibly flagged as an issue. */
 import type { Queryable } from "./db.js";
-import { creatorUsername, given, pageFirst, updating, writing, type Fragment, type Page, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
+import { creatorUsername, given, pageFirst, updating, writing, type Fragment, type KeysetPage, type PageRequest, type Provenance, type State, type StateFilter } from "./common.js";
 import { NotFoundError, invalid, translating } from "./errors.js";
 
 export interface Note {
@@ -77,16 +77,33 @@ export interface NoteQuery extends PageRequest {
   is_issue?: boolean;
   /** Only the notes this user wrote: those a member may archive, trash or restore (the viewer's trashed notes). */
   created_by?: string;
+  /**
+   * Where the page begins: after the last note of the page whose `next_cursor` this is (of the same
+   * filters), instead of at `offset` (then 0) — notes written or deleted meanwhile shift no page.
+   */
+  cursor?: string;
 }
 
-/** A page of notes matching every filter given, newest first. */
-export async function listNotes(db: Queryable, q: NoteQuery): Promise<Page<Note>> {
+/**
+ * The values listNotes selects by, in a fixed order (a cursor's Keyset.filters): one changed is
+ * another listing. include_clips as the listing reads it: left out, the recording's own notes, as
+ * with false.
+ */
+function noteFilterValues(q: NoteQuery): unknown[] {
+  return [q.recording_id, q.include_clips === true, q.clip_id, q.is_issue, q.created_by];
+}
+
+/** A page of notes matching every filter given, newest first, by offset or after a cursor. */
+export async function listNotes(db: Queryable, q: NoteQuery): Promise<KeysetPage<Note>> {
   if (q.include_clips && q.recording_id === undefined) throw invalid("include_clips", "needs recording_id: the notes on the clips of which recording");
   const where = db`${given(db, q.recording_id, (id) => (q.include_clips ? onRecordingOrItsClips(db, id) : db`n.recording_id = ${id}`))}
     AND ${given(db, q.clip_id, (id) => db`n.clip_id = ${id}`)}
     AND ${given(db, q.is_issue, (issue) => db`n.is_issue = ${issue}`)}
     AND ${given(db, q.created_by, (user) => db`n.created_by = ${user}`)}`;
-  return pageFirst<Note>(db, { ...q, table: "notes", alias: "n", where, select: db`SELECT ${COLUMNS(db)} FROM notes n`, sort: "created_at", then: [], order: "desc", nullsLast: [] });
+  return pageFirst<Note>(db, {
+    ...q, table: "notes", alias: "n", where, select: db`SELECT ${COLUMNS(db)} FROM notes n`, sort: "created_at", then: [], order: "desc", nullsLast: [],
+    keyset: { after: q.cursor, filters: noteFilterValues(q) },
+  });
 }
 
 /**

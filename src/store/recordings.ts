@@ -195,15 +195,20 @@ export function recordingFilter(db: Queryable, f: RecordingFilter): Fragment {
     AND ${carriesTag(db, "recording", "r", f.tag)}`;
 }
 
-/** The values recordingFilter selects by, in a fixed order (a cursor's Keyset.filters): one changed is another listing. */
-function recordingFilterValues(f: RecordingFilter): unknown[] {
-  return [f.dataset_id, f.search, f.hash, f.date_from, f.date_to, f.tag?.key, f.tag?.value];
+/**
+ * The values recordingFilter selects by, in a fixed order (a cursor's Keyset.filters): one changed
+ * is another listing. The search as the listing compares it (searchAsCompared): compared as typed,
+ * `?search=CAF` refused the cursor of `?search=caf`, which lists the same recordings.
+ */
+async function recordingFilterValues(db: Queryable, f: RecordingFilter): Promise<unknown[]> {
+  const search = f.search === undefined ? undefined : await searchAsCompared(db, f.search);
+  return [f.dataset_id, search, f.hash, f.date_from, f.date_to, f.tag?.key, f.tag?.value];
 }
 
 export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<KeysetPage<Recording>> {
   const page = await pageFirst<Recording>(db, {
     ...q, table: "recordings", alias: "r", where: recordingFilter(db, q), select: SELECT(db), then: RECORDING_TIE_BREAKS[q.sort], nullsLast: RECORDING_NULLABLE_SORTS,
-    keyset: { after: q.cursor, filters: recordingFilterValues(q) },
+    keyset: { after: q.cursor, filters: await recordingFilterValues(db, q) },
   });
   return { ...page, items: page.items.map(fromRow) };
 }
@@ -215,6 +220,17 @@ export async function listRecordings(db: Queryable, q: RecordingQuery): Promise<
  */
 function searchPath(db: Queryable, text: string): Fragment {
   return db`(r.path ILIKE ${likePattern(text)} OR r.path ILIKE ${likePattern(text, "NFD")})`;
+}
+
+/**
+ * What searchPath's ILIKE compares a path with, for `text`: its two patterns (NFC, NFD) lower-cased
+ * by the database — ILIKE lowers the pattern and the path by the database's collation, which folds
+ * `É` in one locale and leaves it in another (C), as JavaScript could not tell. Texts of one
+ * answer list the same recordings.
+ */
+async function searchAsCompared(db: Queryable, text: string): Promise<[string, string]> {
+  const [row] = await db<{ nfc: string; nfd: string }[]>`SELECT lower(${likePattern(text)}::text) AS nfc, lower(${likePattern(text, "NFD")}::text) AS nfd`;
+  return [row.nfc, row.nfd];
 }
 
 /**

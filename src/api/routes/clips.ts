@@ -6,7 +6,7 @@ import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, rem
 import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
-import { authorUsername, carriedNotes, decimalText, errorBody, id, idParams, nullableTimestamp, bandQuery, page, pageQuery, sortQuery, stateQuery, label, tagPair, tagQuery, timestamp, withBandInOrder, withTagFilter, withTagKeyForValue } from "../schemas.js";
+import { authorUsername, carriedNotes, cursorQuery, decimalText, errorBody, id, idParams, keysetPage, nullableTimestamp, NUMERIC_CURSOR_BYTES, bandQuery, pageQuery, sortQuery, stateQuery, label, tagPair, tagQuery, timestamp, withBandInOrder, withTagFilter, withTagKeyForValue } from "../schemas.js";
 
 const clipSchema = z.object({
   id: z.uuid(),
@@ -57,7 +57,7 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/clips", {
     schema: {
       summary: "List clips", tags,
-      description: "Every filter given applies (AND). `start_before` and `end_after` together list the clips overlapping the window [end_after, start_before): clips are half-open [start_time, end_time), so one ending at end_after or starting at start_before is not in it. Each is a condition of its own, so start_before <= end_after is no error: it lists the clips that start before start_before and end after end_after. `min_freq` and `max_freq` list the clips whose band overlaps [min_freq, max_freq] (real Hz): low_freq < max_freq and high_freq > min_freq, a clip without low_freq starting at 0 Hz and one without high_freq reaching to its recording's Nyquist frequency — a clip without bounds is listed for any band starting below that Nyquist frequency; one whose band only touches [min_freq, max_freq] is not. Either alone is its side's condition; together, max_freq must be > min_freq.",
+      description: "Every filter given applies (AND). `start_before` and `end_after` together list the clips overlapping the window [end_after, start_before): clips are half-open [start_time, end_time), so one ending at end_after or starting at start_before is not in it. Each is a condition of its own, so start_before <= end_after is no error: it lists the clips that start before start_before and end after end_after. `min_freq` and `max_freq` list the clips whose band overlaps [min_freq, max_freq] (real Hz): low_freq < max_freq and high_freq > min_freq, a clip without low_freq starting at 0 Hz and one without high_freq reaching to its recording's Nyquist frequency — a clip without bounds is listed for any band starting below that Nyquist frequency; one whose band only touches [min_freq, max_freq] is not. Either alone is its side's condition; together, max_freq must be > min_freq. Pages by offset, or by cursor: each page's next_cursor, given as `cursor` with the same filters, state, sort and order (with others it is a 400 naming cursor), is the page after it — one a clip created or deleted meanwhile does not shift, so that a clip there throughout the paging is listed once (by offset, a deletion on an earlier page skips one, a creation repeats one).",
       querystring: withBandInOrder(withTagKeyForValue(z.strictObject({
         ...pageQuery,
         state: stateQuery,
@@ -68,8 +68,9 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
         ...bandQuery,
         ...tagQuery("clips"),
         ...sortQuery(CLIP_SORTS, "start_time"),
+        ...cursorQuery(NUMERIC_CURSOR_BYTES),
       }))),
-      response: { 200: page(clipSchema), 400: errorBody },
+      response: { 200: keysetPage(clipSchema, "clip"), 400: errorBody },
     },
   }, async (request) => listClips(sql, withTagFilter(request.query)));
 

@@ -5,7 +5,7 @@ import { STATES } from "../../store/common.js";
 import { createNote, getNote, listNotes, updateNote } from "../../store/notes.js";
 import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { stateRoutes } from "../state-routes.js";
-import { authorUsername, booleanText, errorBody, id, idParams, nullableTimestamp, page, pageQuery, stateQuery, label, timestamp } from "../schemas.js";
+import { authorUsername, booleanText, cursorQuery, errorBody, id, idParams, keysetPage, nullableTimestamp, NUMERIC_CURSOR_BYTES, pageQuery, stateQuery, label, timestamp } from "../schemas.js";
 
 const noteSchema = z.object({
   id: z.uuid(),
@@ -29,12 +29,18 @@ export const noteRoutes: FastifyPluginAsyncZod = async (app) => {
   const sql = app.db.sql;
 
   app.get("/notes", {
-    schema: { summary: "List notes", tags, querystring: z.strictObject({
+    schema: {
+      summary: "List notes", tags,
+      description: "Newest first (created_at, then id). Pages by offset, or by cursor: each page's next_cursor, given as `cursor` with the same filters and state (with others it is a 400 naming cursor), is the page after it — one a note written or deleted meanwhile does not shift.",
+      querystring: z.strictObject({
         ...pageQuery, state: stateQuery, recording_id: id.optional(),
         include_clips: booleanText().optional().describe("with recording_id: also the notes on the recording's clips (each names its clip_id)"),
         clip_id: id.optional(), is_issue: booleanText().optional(),
         created_by: id.optional().describe("only the notes this user wrote (a member archives, trashes and restores only those)"),
-      }), response: { 200: page(noteSchema), 400: errorBody } },
+        ...cursorQuery(NUMERIC_CURSOR_BYTES),
+      }),
+      response: { 200: keysetPage(noteSchema, "note"), 400: errorBody },
+    },
   }, async (request) => listNotes(sql, request.query));
 
   app.post("/notes", {

@@ -23,7 +23,7 @@ import { checkInAudioRoots, fileChangedWhileRead, recordingFile, refusedFile, wi
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
 import { attachment } from "../attachment.js";
-import { ACCEPT_RANGES_HEADER, booleanText, bytesResponse, carriedNotes, DISPOSITION_HEADER, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, notModifiedResponse, nullableTimestamp, page, pageQuery, calendarDate, recordingFilters, withDatesInOrder, RANGE_NOT_SATISFIABLE, RANGES_DESCRIPTION, rangesResponse, sortQuery, stateQuery, label, tagPair, tagQuery, text, timestamp, UNSATISFIED_RANGE_HEADER, withTagFilter, withTagKeyForValue } from "../schemas.js";
+import { ACCEPT_RANGES_HEADER, booleanText, bytesResponse, carriedNotes, cursorQuery, DISPOSITION_HEADER, errorBody, errorWithHeaders, ETAG_HEADER, HEAD_DOCUMENTED, id, idParams, keysetPage, notModifiedResponse, nullableTimestamp, NUMERIC_CURSOR_BYTES, pageQuery, calendarDate, recordingFilters, withDatesInOrder, RANGE_NOT_SATISFIABLE, RANGES_DESCRIPTION, rangesResponse, sortQuery, stateQuery, label, tagPair, tagQuery, text, timestamp, UNSATISFIED_RANGE_HEADER, withTagFilter, withTagKeyForValue } from "../schemas.js";
 
 const recordingSchema = z.object({
   id: z.uuid(),
@@ -58,12 +58,12 @@ const recordingSchema = z.object({
 const MAX_PATH = 4096;
 
 /**
- * The longest `cursor` taken — longer is none the store gave. A page's next_cursor is the base64
- * of a JSON array holding its last recording's sort keys, the path among them: JSON writes a
- * control character (which a path may hold) as 6 bytes (`\u0001`), so a path is up to 6·MAX_PATH
- * bytes; 512 more hold the sort, order, filters' digest, date, time, id and punctuation.
+ * The most JSON a `cursor` holds (cursorQuery). A page's next_cursor holds its last recording's
+ * sort keys, the path among them: JSON writes a control character (which a path may hold) as 6
+ * bytes (`\u0001`), so a path is up to 6·MAX_PATH bytes; NUMERIC_CURSOR_BYTES more hold the sort,
+ * order, filters' digest, the other keys (date, time), the id and punctuation.
  */
-const MAX_CURSOR = 4 * Math.ceil((6 * MAX_PATH + 512) / 3);
+const CURSOR_BYTES = 6 * MAX_PATH + NUMERIC_CURSOR_BYTES;
 
 /** What people may set on a recording; null clears a field. */
 const metadataFields = {
@@ -135,14 +135,10 @@ export const recordingRoutes: FastifyPluginAsyncZod = async (app) => {
       description: "sort=date orders by date, then time of day (as the recorder wrote it), then path — recordings without a date (of a date, without a time) last in either order; every other sort's ties go by path (created_at, duration, samplerate). The id breaks the last ties. Pages by offset, or by cursor: each page's next_cursor, given as `cursor` with the same filters, state, sort and order (with others it is a 400 naming cursor), is the page after it — one a recording registered or deleted meanwhile does not shift, so that a recording there throughout the paging is listed once (by offset, a deletion on an earlier page skips one, a registration repeats one).",
       querystring: withDatesInOrder(withTagKeyForValue(z.strictObject({
         ...pageQuery, ...recordingFilters, ...sortQuery(RECORDING_SORTS, "path"),
-        cursor: z.string().min(1).max(MAX_CURSOR).optional().describe("A page's next_cursor: the page after it (offset then 0, or left out)"),
+        ...cursorQuery(CURSOR_BYTES),
       }))),
       response: {
-        200: page(recordingSchema).extend({
-          offset: z.number().int().nullable().describe("Null on a page after a cursor, which counts nothing"),
-          total: z.number().int().nullable().describe("Every recording the filters select; null on a page after a cursor, which counts nothing (the first page, without a cursor, has it)"),
-          next_cursor: z.string().nullable().describe("Where the next page begins (give it as cursor); null when no recording follows this page"),
-        }),
+        200: keysetPage(recordingSchema, "recording"),
         400: errorBody,
       },
     },
