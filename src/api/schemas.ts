@@ -72,7 +72,7 @@ export function page<T extends z.ZodType>(item: T) {
 
 /**
  * The page of a listing that pages by cursor too (store/common.ts KeysetPage): SPEC §5's envelope,
- * with `next_cursor`, and `offset` and `total` null on a page after a cursor. `records` names the
+ * with `next_cursor`, and `offset` and `total` null on a page after a cursor. `record` names the
  * listing's items in the descriptions ("recording").
  */
 export function keysetPage<T extends z.ZodType>(item: T, record: string) {
