@@ -6,6 +6,7 @@ import { openSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { runSonotile as sonotile } from "./cli-helpers.js";
+import { FIXTURES } from "./golden.js";
 
 const CLI = fileURLToPath(new URL("../bin/sonotile.js", import.meta.url));
 const COMMANDS = ["clips", "database", "dataset", "decode", "extract", "info", "jobs", "recordings", "serve", "spectrogram", "token", "user", "worker"];
@@ -161,6 +162,33 @@ describe("sonotile", () => {
       const runs = await Promise.all(commands.map((args) => sonotile(args, { env: { DATABASE_URL: url, SONOTILE_DATA: "/nonexistent/sonotile-data" } })));
       runs.forEach((r, i) => expect(r, `DATABASE_URL=${url} sonotile ${commands[i].join(" ")}`).toMatchObject({ code: 2, stdout: "", stderr: `sonotile ${commands[i][0]}: DATABASE_URL: ${why}: ${form}\n` }));
     }
+  });
+
+  it("yes/no text after a boolean flag, --verbose too, is refused naming the flag and how to give it, exit 2 (`--pcen false` said 'expects one audio file, got 2'); --name=yes|no is read as the flag's value", async () => {
+    const wav = `${FIXTURES}/recordings/batdetect2_20230322_172000_selec2.wav`;
+    const tail = (text: string) => `(got "${text}" after it; an argument of that name goes after --)`;
+    const refused = await Promise.all([
+      sonotile(["spectrogram", wav, "-o", "/tmp/messages-never.npy", "--pcen", "false"]),
+      sonotile(["info", wav, "--json", "no"]),
+      sonotile(["info", wav, "--verbose", "true"]),
+      sonotile(["info", wav, "--verbose=perhaps"]),
+    ]);
+    expect(refused).toEqual([
+      { code: 2, stdout: "", stderr: `sonotile spectrogram: --pcen takes no value: give --pcen or --no-pcen, or --pcen=false ${tail("false")}\n` },
+      { code: 2, stdout: "", stderr: `sonotile info: --json takes no value: give --json, or --json=no ${tail("no")}\n` },
+      { code: 2, stdout: "", stderr: `sonotile: --verbose takes no value: give --verbose, or --verbose=true ${tail("true")}\n` },
+      { code: 2, stdout: "", stderr: `sonotile: --verbose: must be true or false (also 1/0, yes/no, on/off), got 'perhaps'\n` },
+    ]);
+    const [json, text, quiet, loud] = await Promise.all([
+      sonotile(["info", wav, "--json=yes", "--no-md5"]),
+      sonotile(["info", wav, "--json=off", "--no-md5=true"]),
+      sonotile(["info", "/nonexistent/x.wav", "--verbose=false"]),
+      sonotile(["info", "/nonexistent/x.wav", "--verbose=1"]),
+    ]);
+    expect([json.code, JSON.parse(json.stdout).container, "md5" in JSON.parse(json.stdout)]).toEqual([0, "wav", false]);
+    expect([text.code, text.stdout.split("\n")[1], text.stdout.includes("md5:")]).toEqual([0, "format:      wav, pcm_16, 16 bits", false]);
+    expect(quiet).toEqual({ code: 1, stdout: "", stderr: "sonotile info: cannot open /nonexistent/x.wav: no such file or directory\n" });
+    expect(loud.stderr).toMatch(/^sonotile info: cannot open \/nonexistent\/x.wav: no such file or directory\n.*\n {4}at /s);
   });
 
   it("--verbose after `--` is a file name, not the option", async () => {

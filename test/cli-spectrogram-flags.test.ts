@@ -82,13 +82,35 @@ describe("parseCommandLine", () => {
       [["--window-size"], /--window-size needs a value/],
       [["--window-size", "--pcen"], /--window-size needs a value/],
       [["-o"], /-o needs a value/],
-      [["--no-pcen=1"], /--no-pcen takes no value/],
-      [["--verbose=1"], /--verbose takes no value/],
+      [["--no-pcen=1"], /--no-pcen takes no value: give --no-pcen, or --pcen=false/],
+      [["--verbose=maybe"], /--verbose: must be true or false \(also 1\/0, yes\/no, on\/off\), got 'maybe'/],
     ];
     for (const [args, message] of cases) {
       expect(() => parseCommandLine(args, OPTIONS)).toThrow(UsageError);
       expect(() => parseCommandLine(args, OPTIONS)).toThrow(message);
     }
+  });
+
+  it("refuses yes/no text after a boolean flag, naming the flag and its forms (`--pcen false` was a second audio file: 'expects one audio file, got 2')", () => {
+    const tail = (text: string) => `(got "${text}" after it; an argument of that name goes after --)`;
+    const cases: [string[], string][] = [
+      [["rec.wav", "-o", "x.npy", "--pcen", "false"], `--pcen takes no value: give --pcen or --no-pcen, or --pcen=false ${tail("false")}`],
+      [["--resample", "Yes", "rec.wav"], `--resample takes no value: give --resample or --no-resample, or --resample=Yes ${tail("Yes")}`],
+      [["--no-normalize", "1"], `--no-normalize takes no value: give --normalize or --no-normalize ${tail("1")}`],
+      [["--verbose", "off"], `--verbose takes no value: give --verbose, or --verbose=off ${tail("off")}`],
+    ];
+    for (const [args, message] of cases) expect(() => parseCommandLine(args, OPTIONS), args.join(" ")).toThrow(new UsageError(message));
+    // Any other word after one is a positional, as before; so is yes/no text after `--`.
+    expect(parseCommandLine(["--pcen", "rec.wav", "--verbose", "2", "--", "false"], OPTIONS)).toMatchObject({ params: { pcen: true }, options: { verbose: true }, positionals: ["rec.wav", "2", "false"] });
+  });
+
+  it("reads --name=VALUE of every boolean flag, a parameter's or a command's own, as --pcen=false always was (yes/no text): false leaves an option unset", () => {
+    const given = (args: string[]) => parseCommandLine(args, OPTIONS);
+    expect(given(["--verbose=true"]).options).toEqual({ verbose: true });
+    expect(given(["--verbose=ON"]).options).toEqual({ verbose: true });
+    expect(given(["--verbose", "--verbose=no"]).options).toEqual({});
+    expect(given(["--verbose=0", "--verbose"]).options).toEqual({ verbose: true });
+    expect(parseParams(given(["--pcen=0", "--clamp=yes"]).params)).toMatchObject({ pcen: false, clamp: true });
   });
 
   it("refuses a command option that would shadow a parameter flag", () => {

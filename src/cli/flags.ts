@@ -3,8 +3,9 @@
  * src/engine/params.ts so that every parameter is a flag and no flag can drift from the schema:
  *   boolean parameters   --name / --no-name       (--pcen, --no-pcen)
  *   other parameters     --kebab-name VALUE       (min_dB → --min-db, window_size → --window-size)
- * `--flag=value` works for both. Values stay text: `parseParams` converts and validates them, so
- * the CLI reports bad values exactly as the library and the HTTP API do.
+ * `--flag=value` works for both (a boolean's value yes/no text: --pcen=false). Values stay text:
+ * `parseParams` converts and validates them, so the CLI reports bad values exactly as the library
+ * and the HTTP API do.
  *
  * Commands (spectrogram, serve, extract…) add their own options and call `parseCommandLine`.
  * Parsed by hand rather than with node:util parseArgs, which refuses values that start with a
@@ -13,7 +14,7 @@
 import type { delimiter } from "node:path";
 import { z } from "zod";
 import { timeExpansionProblem } from "../audio/expansion.js";
-import { parseParams, ParamsError, paramsSchema, PARAM_NAMES, toNumber, type Params } from "../engine/params.js";
+import { booleanFromText, OTHER_BOOLEAN_TEXTS, parseParams, ParamsError, paramsSchema, PARAM_NAMES, toNumber, type Params } from "../engine/params.js";
 import { MAX_THREADS } from "../tiles/limits.js";
 import { UUID_RULE } from "../store/common.js";
 import { isBlank, labelForm } from "../store/labels.js";
@@ -42,7 +43,7 @@ export interface OptionSpec {
   name: string;
   /** One-letter alias without the dash, e.g. "o" for `-o`. */
   short?: string;
-  /** Takes no value (true when given); otherwise `placeholder` names the value. */
+  /** Takes no value (true when given; `--name=false` unsets it); otherwise `placeholder` names the value. */
   boolean?: boolean;
   /**
    * A list, its values given joined by this separator (`,`; `:` for paths): given more than once,
@@ -106,9 +107,28 @@ export const PARAM_FLAGS: readonly ParamFlag[] = PARAM_NAMES.map((param) => {
 const byName = new Map(PARAM_FLAGS.map((f) => [f.name, f]));
 
 /**
+ * Refuses yes/no text `next` given after boolean flag `flag` (`--pcen false`): a boolean's value
+ * is given inline or not at all, so that word would be read as a positional — a second audio file
+ * (`expects one audio file, got 2`) — or dropped. `forms` is how to give the flag instead. Any
+ * other word after it stays a positional; so does yes/no text after `--`.
+ */
+export function refuseValueAfter(flag: string, next: string | undefined, forms = `${flag}, or ${flag}=${next}`): void {
+  if (next !== undefined && booleanFromText(next) !== undefined) throw new UsageError(`${flag} takes no value: give ${forms} (got "${next}" after it; an argument of that name goes after --)`);
+}
+
+/** The yes/no text given to boolean option `flag` as `--flag=text`; a UsageError naming the flag for other text. */
+export function inlineBoolean(flag: string, text: string): boolean {
+  const value = booleanFromText(text);
+  if (value === undefined) throw new UsageError(`${flag}: must be true or false (also ${OTHER_BOOLEAN_TEXTS}), got '${text}'`);
+  return value;
+}
+
+/**
  * Splits `args` into parameters, the command's `options` and positionals. Throws UsageError
- * (exit 2) naming the flag for an unknown flag, a missing value, or a value given to a flag that
- * takes none. A flag given twice keeps its last value (a repeatable one, all). `--` ends the flags.
+ * (exit 2) naming the flag for an unknown flag, a missing value, a value given to a `--no-` form,
+ * or yes/no text after a boolean flag (refuseValueAfter). A boolean flag takes yes/no text inline
+ * (`--pcen=false`, `--json=true`), as the API's query strings do. A flag given twice keeps its
+ * last value (a repeatable one, all). `--` ends the flags.
  */
 export function parseCommandLine(args: readonly string[], options: readonly OptionSpec[] = []): CommandLine {
   const own = new Map<string, OptionSpec>();
@@ -146,22 +166,33 @@ export function parseCommandLine(args: readonly string[], options: readonly Opti
     };
 
     const option = own.get(flag);
+    if (option?.boolean) {
+      if (inline === undefined) refuseValueAfter(flag, args[i + 1]);
+      if (inline === undefined || inlineBoolean(flag, inline)) result.options[option.name] = true;
+      else delete result.options[option.name];
+      continue;
+    }
     if (option) {
-      if (option.boolean && inline !== undefined) throw new UsageError(`${flag} takes no value`);
-      const given = option.boolean ? true : value();
+      const given = value();
       const before = result.options[option.name];
       result.options[option.name] = option.repeatable && typeof before === "string" ? `${before}${option.repeatable}${given}` : given;
       continue;
     }
     const name = flag.startsWith("--") ? flag.slice(2) : "";
     const param = byName.get(name);
+    if (param?.boolean) {
+      if (inline === undefined) refuseValueAfter(flag, args[i + 1], `${flag} or --no-${name}, or ${flag}=${args[i + 1]}`);
+      result.params[param.param] = inline ?? true;
+      continue;
+    }
     if (param) {
-      result.params[param.param] = param.boolean ? (inline ?? true) : value();
+      result.params[param.param] = value();
       continue;
     }
     const negated = name.startsWith("no-") ? byName.get(name.slice(3)) : undefined;
     if (negated?.boolean) {
-      if (inline !== undefined) throw new UsageError(`${flag} takes no value`);
+      if (inline !== undefined) throw new UsageError(`${flag} takes no value: give ${flag}, or --${negated.name}=false`);
+      refuseValueAfter(flag, args[i + 1], `--${negated.name} or ${flag}`);
       result.params[negated.param] = false;
       continue;
     }

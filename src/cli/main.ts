@@ -6,6 +6,7 @@
 import { ParamsError } from "../engine/params.js";
 import { VERSION } from "../engine/version.js";
 import { EXIT, UsageError } from "./errors.js";
+import { inlineBoolean, refuseValueAfter } from "./flags.js";
 import type { Command } from "./command.js";
 
 /**
@@ -68,12 +69,36 @@ function watchStdout(): void {
   });
 }
 
+/**
+ * `--verbose` taken out of the arguments: an option wherever it stands before `--` (after it, a
+ * file named --verbose), given as every boolean flag is — `--verbose`, or `--verbose=yes|no`, the
+ * last one counting; yes/no text after it is refused as after any (flags.ts refuseValueAfter).
+ */
+function takeVerbose(argv: readonly string[]): { verbose: boolean; args: string[] } {
+  const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
+  let verbose = false;
+  const args: string[] = [];
+  for (let i = 0; i < end; i++) {
+    const arg = argv[i];
+    if (arg === "--verbose") {
+      refuseValueAfter(arg, argv[i + 1]);
+      verbose = true;
+    } else if (arg.startsWith("--verbose=")) verbose = inlineBoolean("--verbose", arg.slice("--verbose=".length));
+    else args.push(arg);
+  }
+  return { verbose, args: [...args, ...argv.slice(end)] };
+}
+
 export async function main(argv: string[]): Promise<number> {
   watchStdout();
-  // --verbose is an option wherever it stands before `--`; after it, a file named --verbose.
-  const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
-  const verbose = argv.slice(0, end).includes("--verbose");
-  const args = [...argv.slice(0, end).filter((a) => a !== "--verbose"), ...argv.slice(end)];
+  let taken: ReturnType<typeof takeVerbose>;
+  try {
+    taken = takeVerbose(argv);
+  } catch (err) {
+    process.stderr.write(`sonotile: ${(err as Error).message}\n`);
+    return EXIT.usage;
+  }
+  const { verbose, args } = taken;
   // `sonotile help spectrogram` is `sonotile spectrogram --help`; a word after the command's name
   // is refused rather than dropped (every command's help already covers its actions).
   if (args[0] === "help" && args.length > 2) {

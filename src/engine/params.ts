@@ -56,13 +56,16 @@ export const toNumber = (v: unknown) => decimalFromText(typeof v === "string" ? 
 function unpadded(input: object): object {
   return Object.fromEntries(Object.entries(input).map(([k, v]) => [k, typeof v === "string" && DECIMAL_TEXT.test(v.trim()) ? v.trim() : v]));
 }
+/** The spellings of yes/no beside true/false, as the messages list them. */
+export const OTHER_BOOLEAN_TEXTS = "1/0, yes/no, on/off";
 const TRUE_TEXT = new Set(["true", "1", "yes", "on"]);
 const FALSE_TEXT = new Set(["false", "0", "no", "off"]);
-const toBoolean = (v: unknown) => {
-  if (typeof v !== "string") return v;
-  const t = v.trim().toLowerCase();
-  return TRUE_TEXT.has(t) ? true : FALSE_TEXT.has(t) ? false : v;
-};
+/** Yes/no text as a boolean parameter reads it (true/false, 1/0, yes/no, on/off, any case); undefined for other text. */
+export function booleanFromText(text: string): boolean | undefined {
+  const t = text.trim().toLowerCase();
+  return TRUE_TEXT.has(t) ? true : FALSE_TEXT.has(t) ? false : undefined;
+}
+const toBoolean = (v: unknown) => (typeof v === "string" ? (booleanFromText(v) ?? v) : v);
 const toNullable = (v: unknown) => (v === "" || v === "null" ? null : decimalFromText(v));
 
 // Integer fields check their bounds first and stop there (abort): zod's int() also refuses
@@ -88,7 +91,7 @@ const bounded = (bounds: (n: z.ZodNumber) => z.ZodNumber) => z.preprocess(decima
  * A yes/no field from a query string, a command line or parseParams: true/false, 1/0, yes/no or
  * on/off (any case), as Whombat's clients and shells spell them.
  */
-export const booleanText = () => z.preprocess(toBoolean, z.boolean({ error: "must be true or false (as text — a query string or a flag — also 1/0, yes/no, on/off)" }));
+export const booleanText = () => z.preprocess(toBoolean, z.boolean({ error: `must be true or false (as text — a query string or a flag — also ${OTHER_BOOLEAN_TEXTS})` }));
 const frequency = (bounds: (n: z.ZodNumber) => z.ZodNumber) => z.preprocess(toNullable, bounds(z.number({ error: "must be a number of Hz or null" }).finite()).nullable());
 
 /** Field-by-field schema, each field documented where it is defined (the CLI help and the
