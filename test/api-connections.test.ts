@@ -49,19 +49,39 @@ async function open(port: number): Promise<{ socket: Socket; received: () => str
   return { socket, received: () => received, closed: () => closed };
 }
 
+/** The status line and JSON body `port` answers to `request` (sent whole), once it has closed the connection. */
+async function answerTo(port: number, request: string): Promise<[string, { statusCode: number; error: string; message: string }]> {
+  const c = await open(port);
+  c.socket.write(request);
+  for (let i = 0; i < 100 && !c.closed(); i++) await sleep(50);
+  const [head, body] = c.received().split("\r\n\r\n");
+  return [head.split("\r\n")[0], JSON.parse(body)];
+}
+
 describe("a request Node refuses before it reaches a route", () => {
   it("is answered with the API's error body, saying what to do: headers over Node's limit (431), a timeout (408), malformed HTTP (400) — Fastify's own said 'Exceeded maximum allowed HTTP header size'", async () => {
     await withServer({ headersTimeoutMs: 500 }, async (port) => {
-      const answer = async (request: string) => {
-        const c = await open(port);
-        c.socket.write(request);
-        for (let i = 0; i < 100 && !c.closed(); i++) await sleep(50);
-        const [head, body] = c.received().split("\r\n\r\n");
-        return [head.split("\r\n")[0], JSON.parse(body)];
-      };
-      expect(await answer(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`)).toEqual(["HTTP/1.1 431 Request Header Fields Too Large", { statusCode: 431, error: "Request Header Fields Too Large", message: "the request's headers are larger than the limit of 16384 bytes: send fewer or shorter ones" }]);
+      const answer = (request: string) => answerTo(port, request);
+      const headersOver = "the request's URL and headers are larger than the server's limit of 16384 bytes for them together: send a shorter URL, or fewer or shorter headers";
+      expect(await answer(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`)).toEqual(["HTTP/1.1 431 Request Header Fields Too Large", { statusCode: 431, error: "Request Header Fields Too Large", message: headersOver }]);
+      // A URL of 10,000 bytes is under the limit: it is its headers that take the request over.
+      expect(await answer(`GET /v1/recordings?search=${"a".repeat(10_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${"a".repeat(10_000)}\r\n\r\n`)).toEqual(["HTTP/1.1 431 Request Header Fields Too Large", { statusCode: 431, error: "Request Header Fields Too Large", message: headersOver }]);
       expect(await answer("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")).toEqual(["HTTP/1.1 408 Request Timeout", { statusCode: 408, error: "Request Timeout", message: "the request was not sent in time: its headers within 0.5 s, all of it within 60 s" }]);
       expect(await answer("NOT HTTP\r\n\r\n")).toEqual(["HTTP/1.1 400 Bad Request", { statusCode: 400, error: "Bad Request", message: "the request is not well-formed HTTP/1.1" }]);
+    });
+  });
+
+  it("a URL over the limit on its own is 414 URI Too Long naming its length and the limit (a 100 kB query string was 431 'the request's headers are larger than the limit'); one of more bytes than Node reads at once, the bytes read", async () => {
+    await withServer({}, async (port) => {
+      const answer = (request: string) => answerTo(port, request);
+      const url = `/v1/recordings?search=${"a".repeat(17_000)}`;
+      expect(await answer(`GET ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)).toEqual(["HTTP/1.1 414 URI Too Long", { statusCode: 414, error: "URI Too Long", message: `the request's URL is ${url.length} bytes, over the server's limit of 16384 bytes for a request's URL and headers together: send a shorter one` }]);
+      // 100 kB: Node's parser stops within the first 64 KiB it reads, before the URL's end.
+      const [status, body] = await answer(`GET /v1/recordings?search=${"a".repeat(100_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      expect([status, body.statusCode]).toEqual(["HTTP/1.1 414 URI Too Long", 414]);
+      const atLeast = Number(/^the request's URL is at least (\d+) bytes, over the server's limit of 16384 bytes for a request's URL and headers together: send a shorter one$/.exec(body.message)?.[1]);
+      expect(atLeast).toBeGreaterThanOrEqual(16384);
+      expect(atLeast).toBeLessThan(100_000);
     });
   });
 });

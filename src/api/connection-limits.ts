@@ -55,18 +55,50 @@ export function connectionLimitsOf(options: Partial<ConnectionLimits> = {}): Con
   return { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnections };
 }
 
+/** What Node's parser gives the server's 'clientError' listener. */
+interface ClientError {
+  code?: string;
+  /** The bytes the parser was reading when it stopped (one read from the socket), for a parse error: a Buffer (Fastify's types say the JSON of one). */
+  rawPacket?: unknown;
+  /** How many of `rawPacket` it had read. */
+  bytesParsed?: number;
+}
+
+/** A request line's start, up to where its URL is being read: a method (all upper-case in HTTP's registry) and a space, then no space or line end. */
+const REQUEST_LINE_START = /^[A-Z][A-Z-]* ([^\s]*)$/;
+
 /**
- * Answers a request Node refused before Fastify saw it — too slow (408), headers over Node's limit
- * (431), not HTTP (400) — with the API's error body, saying what to do; then closes the connection,
- * as Fastify's own handler, whose bodies said "Exceeded maximum allowed HTTP header size" or
- * "Client Error" in another shape.
+ * The length of a URL that took a request over Node's header limit on its own — Node counts the
+ * URL and the headers together, stopping at the byte that reaches `maxHeaderSize` — read from
+ * what the parser was reading when it stopped. When that read holds the request line from its
+ * start (the read's start, or after a pipelined request's blank line) and the URL has not ended
+ * before the stop, the URL alone is over the limit: its length, `whole` when the stop is at its
+ * end (the space before the HTTP version), else the bytes read of it. Null when the stop came
+ * after the request line (a header), or the read began inside a line — a URL or header arriving
+ * in pieces, which Node keeps no more of: either may have gone over.
  */
-function clientErrorAnswer(limits: ConnectionLimits): (err: { code?: string }, socket: Socket) => void {
+function overflowingUrl(err: ClientError): { length: number; whole: boolean } | null {
+  if (!Buffer.isBuffer(err.rawPacket) || err.bytesParsed === undefined) return null;
+  const read = err.rawPacket.subarray(0, err.bytesParsed).toString("latin1");
+  const blank = read.lastIndexOf("\r\n\r\n");
+  const url = REQUEST_LINE_START.exec(blank < 0 ? read : read.slice(blank + 4))?.[1];
+  return url === undefined ? null : { length: url.length, whole: err.rawPacket[err.bytesParsed] === 0x20 };
+}
+
+/**
+ * Answers a request Node refused before Fastify saw it — too slow (408), a URL over Node's limit
+ * (414) or a URL and headers over it together (431), not HTTP (400) — with the API's error body,
+ * saying what to do; then closes the connection, as Fastify's own handler, whose bodies said
+ * "Exceeded maximum allowed HTTP header size" or "Client Error" in another shape.
+ */
+function clientErrorAnswer(limits: ConnectionLimits): (err: ClientError, socket: Socket) => void {
   return (err, socket) => {
     if (err.code === "ECONNRESET" || socket.destroyed) return; // the client has left: nobody to answer
+    const url = err.code === "HPE_HEADER_OVERFLOW" ? overflowingUrl(err) : null;
     const [statusCode, message] =
       err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? [408, `the request was not sent in time: its headers within ${limits.headersTimeoutMs / 1000} s, all of it within ${limits.requestTimeoutMs / 1000} s`]
-      : err.code === "HPE_HEADER_OVERFLOW" ? [431, `the request's headers are larger than the limit of ${maxHeaderSize} bytes: send fewer or shorter ones`]
+      : url ? [414, `the request's URL is ${url.whole ? "" : "at least "}${url.length} bytes, over the server's limit of ${maxHeaderSize} bytes for a request's URL and headers together: send a shorter one`]
+      : err.code === "HPE_HEADER_OVERFLOW" ? [431, `the request's URL and headers are larger than the server's limit of ${maxHeaderSize} bytes for them together: send a shorter URL, or fewer or shorter headers`]
       : [400, "the request is not well-formed HTTP/1.1"];
     const body = JSON.stringify(errorBody(statusCode, message));
     if (socket.writable) socket.write(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
