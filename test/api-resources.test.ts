@@ -221,6 +221,18 @@ describe("recordings registered one by one", () => {
     expect(fields(junk.json())).toEqual(["path"]);
   });
 
+  it("refuse the dataset's audio_dir itself as a recording's path, saying so (it was '. resolves outside the dataset's audio_dir')", async () => {
+    const datasetId = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
+    await symlink(".", join(scratch.path, "here"));
+    onTestFinished(() => rm(join(scratch.path, "here")));
+    for (const [path, named] of [[".", "."], ["./", "."], [".//.", "."], ["here", "here"], ["here/", "here"]]) {
+      const res = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path }, headers: auth(member) });
+      expect([res.statusCode, res.json().message, fields(res.json())], path).toEqual([400, `path: "${named}" is the dataset's audio_dir itself, not a file in it`, ["path"]]);
+    }
+    const up = await app.inject({ method: "POST", url: "/v1/recordings", payload: { dataset_id: datasetId, path: "sub/.." }, headers: auth(member) });
+    expect([up.statusCode, up.json().message]).toEqual([400, "path: must not contain '..'"]);
+  });
+
   it("register a file by where it is: through a link to its directory, or a link to it, it is the same file, registered once", async () => {
     const datasetId = (await app.inject({ url: `/v1/recordings/${recordingId}` })).json().dataset_id;
     await mkdir(join(scratch.path, "sub"));

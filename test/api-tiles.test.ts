@@ -1671,6 +1671,7 @@ describe("a recording whose file was moved and edited", () => {
       };
       expect(await refusal({ path: "site B/none.wav" })).toEqual([400, "path: file site B/none.wav does not exist in the dataset's audio_dir"]);
       expect(await refusal({ path: "../d.wav" })).toEqual([400, "path: must not contain '..'"]);
+      expect(await refusal({ path: "./" })).toEqual([400, `path: "." is the dataset's audio_dir itself, not a file in it`]); // was '. resolves outside the dataset's audio_dir'
       expect(await refusal({ path: "notes.wav" })).toEqual([400, "path: notes.wav: not a recognised audio format (expected WAV, RF64, Wave64, AIFF, FLAC, MP3 or Ogg)"]);
       expect(await refusal({ path: "other.wav" })).toEqual([409, `path "other.wav" is recording ${other.id}'s: a file is registered once; delete that recording first to give its file to this one`]);
       // With a field refused in the same PATCH (a time expansion under which the clip would end past the new

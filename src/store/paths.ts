@@ -54,7 +54,8 @@ export async function resolveAudioDir(roots: readonly string[], input: string, f
 /**
  * Why the file at a recording's path was refused (resolveRecordingFile): there is none there
  * (`missing`), its real path leaves the dataset's audio_dir (`outside`: a link leading out of it,
- * SPEC §10), or it is no regular file (`not_regular`: a directory, a FIFO, a device). Each caller
+ * SPEC §10), or it is no regular file (`not_regular`: a directory — the audio_dir itself too —, a
+ * FIFO, a device). Each caller
  * answers by it — the API with a status of its own (api/recording-file.ts), the CLI with the
  * store's words — rather than by matching the words, which name the path.
  */
@@ -95,7 +96,9 @@ export async function resolveRecordingFile(audioDir: string, path: string, field
   } catch {
     throw new RefusedFileError(field, "missing", `file ${path} does not exist in the dataset's audio_dir`);
   }
-  if (!isInside(audioDir, real) || real === audioDir) throw new RefusedFileError(field, "outside", `${path} resolves outside the dataset's audio_dir`);
+  if (!isInside(audioDir, real)) throw new RefusedFileError(field, "outside", `${path} resolves outside the dataset's audio_dir`);
+  // `.`, `./`, a link to `.`: inside as isInside counts, and no file; it was "resolves outside".
+  if (real === audioDir) throw new RefusedFileError(field, "not_regular", `"${path}" is the dataset's audio_dir itself, not a file in it`);
   const info = await stat(real);
   if (!info.isFile()) throw new RefusedFileError(field, "not_regular", `${path} is not a regular file`);
   return { file: real, realPath: relative(audioDir, real).split(sep).join("/"), size: info.size, mtime: info.mtimeMs };
