@@ -139,6 +139,9 @@ describe("clips listing by cursor", () => {
       .toEqual([{ field: "cursor", message: "was given by a listing of sort=start_time order=asc, not sort=start_time order=desc" }]);
     expect(await refused({ ...q, sort: "end_time", limit: 1, offset: 0, cursor: cursor! }))
       .toEqual([{ field: "cursor", message: "was given by a listing of sort=start_time order=asc, not sort=end_time order=asc" }]);
+    // created_at's cursor holds three keys, start_time's two: it said 'is not a cursor'.
+    expect(await refused({ ...q, sort: "created_at", order: "desc", limit: 1, offset: 0, cursor: cursor! }))
+      .toEqual([{ field: "cursor", message: "was given by a listing of sort=start_time order=asc, not sort=created_at order=desc" }]);
     expect(await refused({ ...q, limit: 1, offset: 1, cursor: cursor! })).toEqual([{ field: "offset", message: "must be 0 with a cursor: the cursor says where the page begins" }]);
     expect(await refused({ ...q, limit: 1, offset: 0, cursor: "!!" })).toEqual([{ field: "cursor", message: "is not a cursor: give a next_cursor of this listing, or page by offset" }]);
     // Its own query takes it.

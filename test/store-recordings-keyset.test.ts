@@ -129,6 +129,11 @@ describe("recordings listing by cursor", () => {
     expect(await refusal({ ...q, sort: "duration", limit: 1, offset: 0, cursor: made(["duration", "asc", ["long", "y1.wav"], id]) })).toEqual(notACursor);
     expect(await refusal({ ...q, order: "desc", limit: 1, offset: 0, cursor: cursor! }))
       .toEqual([{ field: "cursor", message: "was given by a listing of sort=date order=asc, not sort=date order=desc" }]);
+    // Another sort holds another number of keys (date: date, time, path; path: path alone): it said 'is not a cursor'.
+    for (const sort of ["path", "created_at"] as const) {
+      expect(await refusal({ ...q, sort, limit: 1, offset: 0, cursor: cursor! }), sort)
+        .toEqual([{ field: "cursor", message: `was given by a listing of sort=date order=asc, not sort=${sort} order=asc` }]);
+    }
     expect(await refusal({ ...q, limit: 1, offset: 1, cursor: cursor! }))
       .toEqual([{ field: "offset", message: "must be 0 with a cursor: the cursor says where the page begins" }]);
   }, 60_000);

@@ -184,10 +184,12 @@ async function decodeCursor(db: Queryable, text: string, l: Listing & { keyset: 
     throw invalid("cursor", NOT_A_CURSOR);
   }
   const [sort, order, filters, keys, id] = Array.isArray(parsed) && parsed.length === 5 ? parsed : [];
+  if (typeof sort !== "string" || typeof order !== "string" || typeof filters !== "string" || !Array.isArray(keys) || !recordId.safeParse(id).success) throw invalid("cursor", NOT_A_CURSOR);
+  // The listing it was made by, before its keys: they are that sort's, as many as it has (a
+  // cursor of sort=path, one key, given to sort=date, three, was "not a cursor").
+  if (sort !== l.sort || order !== l.order) throw invalid("cursor", `was given by a listing of sort=${sort} order=${order}, not sort=${l.sort} order=${l.order}`);
   const columns = [l.sort, ...l.then];
-  const keysRead = Array.isArray(keys) && keys.length === columns.length && keys.every((k) => k === null || typeof k === "string");
-  if (!keysRead || typeof filters !== "string" || !recordId.safeParse(id).success) throw invalid("cursor", NOT_A_CURSOR);
-  if (sort !== l.sort || order !== l.order) throw invalid("cursor", `was given by a listing of sort=${String(sort)} order=${String(order)}, not sort=${l.sort} order=${l.order}`);
+  if (keys.length !== columns.length || !keys.every((k) => k === null || typeof k === "string")) throw invalid("cursor", NOT_A_CURSOR);
   if (filters !== cursorFiltersDigest(l.state, l.keyset.filters)) throw invalid("cursor", "was made for other filters: give it with the filters and state of the page that gave it");
   const row = JSON.stringify(Object.fromEntries(columns.map((column, i) => [column, keys[i]])));
   try {
