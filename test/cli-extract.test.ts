@@ -1,6 +1,6 @@
 // `sonotile extract` end to end (SPEC §7–8): spawns the built CLI (`npm test` builds first), whose
 // worker pool runs the compiled worker; the tables must hold exactly what the library computes.
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -302,6 +302,22 @@ describe("sonotile extract", () => {
     // Named on the command line, the same words.
     const link = join(dir, "b_dangling.wav");
     expect(await sonotile([link, "-o", out])).toEqual({ code: 1, stdout: "", stderr: `sonotile extract: ${link}: broken symbolic link: its target ${missing} does not exist\n` });
+  });
+
+  it("a FIFO named as audio in a directory, or a link to one, is skipped naming what it is, never opened (it was left out unsaid; named on the command line it was 'is not a regular file')", async () => {
+    const dir = join(tmp, "fifo");
+    mkdirSync(dir);
+    symlinkSync(A, join(dir, "a_present.wav"));
+    expect(spawnSync("mkfifo", [join(dir, "pipe.wav")]).status).toBe(0);
+    symlinkSync("pipe.wav", join(dir, "to-pipe.wav"));
+    const out = join(tmp, "fifo.csv");
+    const r = await sonotile([dir, "-o", out, "--features", "rms_dbfs"]);
+    const fifo = "a FIFO (named pipe), not a regular file: it holds no recording";
+    expect(r.code, r.stderr).toBe(1);
+    const lines = r.stderr.split("\n");
+    expect(lines.slice(0, 2)).toEqual([`sonotile extract: skipped ${join(dir, "pipe.wav")}: ${fifo}`, `sonotile extract: skipped ${join(dir, "to-pipe.wav")}: ${fifo}`]);
+    expect(lines[2]).toMatch(/^sonotile extract: 1 target .*; 2 skipped; wrote/);
+    expect(readCsv(out).rows.map((row) => row[0])).toEqual([join(dir, "a_present.wav")]);
   });
 
   // Root lists every directory: the walk meets one it cannot list only as another user.

@@ -7,10 +7,12 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { copyFile, mkdir, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { once } from "node:events";
+import { createServer } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { purgeTrashed, setState } from "../src/store/common.js";
 import { ConflictError, InvalidError, NotFoundError } from "../src/store/errors.js";
 import { loadMigrations, migrate, MigrationError } from "../src/store/migrate.js";
@@ -661,6 +663,24 @@ describe("datasets and recordings", () => {
     await insertRecording(sql, { dataset_id: dataset.id, path: "b/via/x.wav", ...(await probeFile(join(dir, "b/via/x.wav"))), created_by: userId });
     const scan = await scanDataset(sql, dataset.id);
     expect(scan.counts).toEqual({ registered: 4, missing: 0, unregistered: 0 });
+  });
+
+  it("names a FIFO or a socket named as audio, and a link to one, under skipped, never opening it (a FIFO's open waits for a writer), and the import reports each as failed: they were left out without a word", async () => {
+    const dir = join(scratch.path, "special");
+    await mkdir(dir);
+    await writeSineWav(join(dir, "a.wav"), 8000, 0.1);
+    for (const name of ["pipe.wav", "notes.fifo"]) expect(spawnSync("mkfifo", [join(dir, name)]).status).toBe(0); // notes.fifo could hold no recording: not reported
+    const socket = createServer().listen(join(dir, "sock.flac"));
+    onTestFinished(() => new Promise<void>((done) => socket.close(() => done())));
+    await once(socket, "listening");
+    await symlink("pipe.wav", join(dir, "link.wav"));
+    const fifo = "a FIFO (named pipe), not a regular file: it holds no recording";
+    const skipped = [{ path: "link.wav", reason: fifo }, { path: "pipe.wav", reason: fifo }, { path: "sock.flac", reason: "a socket, not a regular file: it holds no recording" }];
+    expect(await listAudioFiles(dir)).toEqual({ paths: ["a.wav"], skipped, realPaths: new Map([["a.wav", join(dir, "a.wav")]]) });
+    const dataset = await createDataset(sql, { name: "special", audio_dir: await resolveAudioDir(roots, dir), created_by: userId });
+    expect((await scanDataset(sql, dataset.id)).skipped).toEqual(skipped);
+    const result = await importDataset(sql, dataset.id, userId);
+    expect([result.registered.map((r) => r.path), result.failed]).toEqual([["a.wav"], skipped.map(({ path, reason }) => ({ path, error: reason }))]);
   });
 
   it("reports the names that are not valid UTF-8 (a Latin-1 folder from a recorder) and imports the rest — one such folder failed the whole scan with ENOENT", async () => {

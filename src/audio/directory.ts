@@ -9,6 +9,29 @@ export interface DirectoryEntry {
   isFile: boolean;
   isDirectory: boolean;
   isSymbolicLink: boolean;
+  /** What it is when it is none of those (specialKind: a FIFO, a socket, a device); else null. */
+  special: string | null;
+}
+
+/** What fs's Dirent and Stats tell of an entry's type. */
+interface EntryType {
+  isFIFO(): boolean;
+  isSocket(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+}
+
+/** An entry that is no regular file, directory or link, as messages name it ("a FIFO (named pipe)", "a socket", …); null for others. */
+export function specialKind(e: EntryType): string | null {
+  return e.isFIFO() ? "a FIFO (named pipe)" : e.isSocket() ? "a socket" : e.isCharacterDevice() ? "a character device" : e.isBlockDevice() ? "a block device" : null;
+}
+
+/**
+ * Why an entry of `kind` (specialKind) named as audio is skipped, for the reports that list it: it
+ * is said, never opened — a FIFO's open waits for a writer — where it had been left out unsaid.
+ */
+export function notRegularFile(kind: string): string {
+  return `${kind}, not a regular file: it holds no recording`;
 }
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
@@ -30,7 +53,7 @@ export async function readDirectory(dir: string): Promise<{ entries: DirectoryEn
   for (const dirent of await readdir(dir, { withFileTypes: true, encoding: "buffer" })) {
     const bytes = dirent.name as unknown as Buffer;
     if (bytes[0] === 0x2e) continue; // "."
-    const kind = { isFile: dirent.isFile(), isDirectory: dirent.isDirectory(), isSymbolicLink: dirent.isSymbolicLink() };
+    const kind = { isFile: dirent.isFile(), isDirectory: dirent.isDirectory(), isSymbolicLink: dirent.isSymbolicLink(), special: specialKind(dirent) };
     try {
       entries.push({ name: UTF8.decode(bytes), ...kind });
     } catch {

@@ -22,7 +22,7 @@ export type { AudioFileReader, AudioInfo, AudioReader } from "./types.js";
 export { applyTimeExpansion, expandedSamplerate, realSecondsHint, RECORDING_TIME_EXPANSION, timeExpansionOf, timeExpansionProblem, type ExpandedInfo } from "./expansion.js";
 export { fileMd5 } from "./hash.js";
 export { checkFileUnchanged, fileChange, FileChangedError, openRegularFile, type CheckedFile } from "./source.js";
-export { readDirectory, UNDECODABLE_NAME, type DirectoryEntry } from "./directory.js";
+export { notRegularFile, readDirectory, specialKind, UNDECODABLE_NAME, type DirectoryEntry } from "./directory.js";
 
 /** A whole recording decoded: one Float32Array of `frames` samples per channel (SPEC §8b). */
 export interface DecodedAudio {

@@ -5,7 +5,7 @@
 import { realpath, stat } from "node:fs/promises";
 import { join, posix, relative, sep } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileMd5, headerError, isAudioName, readDirectory, UNDECODABLE_NAME } from "../audio/index.js";
+import { fileMd5, headerError, isAudioName, notRegularFile, readDirectory, specialKind, UNDECODABLE_NAME } from "../audio/index.js";
 import { MissingFileError } from "../audio/source.js";
 import type { Database, Queryable, Sql } from "./db.js";
 import { assertWritable, deleting, inTransaction, updating, writing, likePattern, stateCondition, toPage, type Page, type PageRequest, type State, type StateFilter } from "./common.js";
@@ -313,8 +313,10 @@ const LINK_BROKEN = "a symbolic link to nothing";
  * through links by the first link's (in name order), and a link back to a directory already
  * walked (`loop -> .`) leads nowhere new — such loops listed a.wav, loop/a.wav, loop/loop/a.wav …
  * down to the depth limit, and two of them made the walk exponential. `skipped` names what might
- * hold recordings but is not read: names that are not UTF-8 (readDirectory's `undecodable`) and
- * links leading outside `dir` — such a link had vanished from a scan without a word.
+ * hold recordings but is not read: names that are not UTF-8 (readDirectory's `undecodable`),
+ * links leading outside `dir` — such a link had vanished from a scan without a word — and entries
+ * named as audio that are no regular file (a FIFO, a socket, a device, or a link to one: by their
+ * type, never opened; they vanished too).
  * `realPaths`: each listed path's file by its real path (inside `dir`), as the walk found it — what
  * a scan opens without resolving each path again (unreadableFiles).
  */
@@ -343,6 +345,7 @@ export async function listAudioFiles(dir: string): Promise<{ paths: string[]; sk
         else if (isAudioName(entry.name) || (target && (await stat(target).catch(() => null))?.isDirectory())) skipped.set(listed(child), target ? LINK_OUTSIDE : LINK_BROKEN);
       } else if (entry.isDirectory) await walk(child, childReal, depth + 1);
       else if (entry.isFile && isAudioName(entry.name)) add(childReal, child);
+      else if (entry.special && isAudioName(entry.name)) skipped.set(listed(child), notRegularFile(entry.special));
     }
   }
   await walk(dir, dir, 0);
@@ -350,8 +353,10 @@ export async function listAudioFiles(dir: string): Promise<{ paths: string[]; sk
   for (let i = 0; i < links.length; i++) {
     const { path, target, depth } = links[i];
     const info = await stat(target).catch(() => null);
+    const special = info && specialKind(info);
     if (info?.isDirectory()) await walk(path, target, depth);
     else if (info?.isFile() && isAudioName(path)) add(target, path);
+    else if (special && isAudioName(path)) skipped.set(listed(path), notRegularFile(special));
   }
   const byPath = (a: SkippedEntry, b: SkippedEntry) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   return {

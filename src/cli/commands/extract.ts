@@ -19,7 +19,7 @@
  */
 import { readlink, rm, stat } from "node:fs/promises";
 import { extname, join, resolve } from "node:path";
-import { AUDIO_EXTENSIONS, isAudioName, openAudio, readDirectory, timeExpansionOf, UNDECODABLE_NAME } from "../../audio/index.js";
+import { AUDIO_EXTENSIONS, isAudioName, notRegularFile, openAudio, readDirectory, specialKind, timeExpansionOf, UNDECODABLE_NAME } from "../../audio/index.js";
 import { plural } from "../../audio/types.js";
 import { fileFailure } from "../../audio/source.js";
 import { ParamsError, parseParams } from "../../engine/params.js";
@@ -382,11 +382,16 @@ async function findRecordings(inputs: string[]): Promise<{ paths: string[]; unre
       const path = join(dir, e.name);
       if (e.isDirectory) await walk(path);
       else if (isAudioName(e.name)) {
-        // Symlinked recordings are followed; symlinked directories are not (no cycles).
+        // Symlinked recordings are followed; symlinked directories are not (no cycles). A FIFO, a
+        // socket or a device (or a link to one) is named by its type, never opened: it was left out unsaid.
         if (e.isFile) found.push(path);
+        else if (e.special) unreadable.set(path, notRegularFile(e.special));
         else if (e.isSymbolicLink) {
           try {
-            if ((await stat(path)).isFile()) found.push(path);
+            const target = await stat(path);
+            const special = specialKind(target);
+            if (target.isFile()) found.push(path);
+            else if (special) unreadable.set(path, notRegularFile(special));
           } catch (err) {
             // A link to nothing is a recording the user expects in the table (a DataLad or
             // git-annex file not fetched, a share moved): it is named, never dropped unsaid.
