@@ -236,6 +236,29 @@ describe("numbers on the command line", () => {
 });
 
 describe("dataset add", () => {
+  it("dataset list counts each dataset's recordings in words that agree: 1 recording, 2 recordings (it printed '1 recordings')", async () => {
+    const t = REAL_PG_URL ? await freshDatabase() : null;
+    const data = join(dir.path, "list-count");
+    if (!t) await (await openDatabase({ dataDir: data, initialData: await migratedTemplate() })).close();
+    const root = join(dir.path, "list-root");
+    for (const [site, tones] of [["one", [1000]], ["two", [1000, 1500]]] as const) {
+      mkdirSync(join(root, site), { recursive: true });
+      for (const tone of tones) await writeSineWav(join(root, site, `${tone}.wav`), 8000, 0.2, tone);
+    }
+    try {
+      const ids: Record<string, string> = {};
+      for (const site of ["one", "two"]) {
+        const added = await runSonotile(["dataset", "add", join(root, site), "--audio-root", root, "--data", data, "--json"], { env: { DATABASE_URL: t?.url ?? "" } });
+        expect(added.code, added.stderr).toBe(0);
+        ids[site] = JSON.parse(added.stdout).dataset.id;
+      }
+      const listed = await runSonotile(["dataset", "list", "--data", data], { env: { DATABASE_URL: t?.url ?? "" } });
+      expect(listed).toEqual({ code: 0, stderr: "", stdout: `${ids.one}  one  1 recording  ${realpathSync(join(root, "one"))}\n${ids.two}  two  2 recordings  ${realpathSync(join(root, "two"))}\n` });
+    } finally {
+      await t?.cleanup();
+    }
+  });
+
   it("--json prints the dataset as it is after the import: its recording_count counts what was registered", async () => {
     const t = REAL_PG_URL ? await freshDatabase() : null;
     const data = join(dir.path, "add");

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { decode } from "../src/audio/index.js";
+import { encodeWav16 } from "../src/demo/wav.js";
 import { spectrogram } from "../src/engine/spectrogram.js";
 import { featuresOfFile } from "../src/features/features.js";
 import { probeFile } from "../src/store/probe.js";
@@ -286,6 +287,22 @@ describe("sonotile info", () => {
     const run = await sonotile("extract", withGuano("te-10-clip.wav", "TE: 10\n"), "-o", path.join(tmp, "te-10.csv"), "--clip-start", "0.5");
     expect(run.code).toBe(2); // the clip suits none of the files: bad parameters (SPEC §8), as a refused --channel
     expect(run.stderr.split("\n")[0]).toMatch(/^sonotile extract: skipped .*te-10-clip\.wav: start 0\.5 s is past the end of the recording \(0\.1 s\); times are real seconds: time expansion 10 \(the file's GUANO TE\) makes the file's 1 s last 0\.1 s$/);
+  });
+
+  it("human form names an MP3's or FLAC's format once (it said 'mp3, mp3', 'flac, flac, 24 bits'), its duration to the sample — h:mm:ss from a minute — its size in bytes; --json keeps the exact numbers", async () => {
+    const formats = path.join(FIXTURES, "formats");
+    const short = path.join(tmp, "short-44k.wav");
+    writeFileSync(short, encodeWav16(new Float32Array(1486), 44_100)); // 1486 / 44100 = 0.033696145124716556 s
+    const long = path.join(tmp, "long-1k.wav");
+    writeFileSync(long, encodeWav16(new Float32Array(1000 * 3723 + 501), 1000)); // 3723.501 s
+    const lines = async (file: string) => (await sonotile("info", file, "--no-md5")).stdout.split("\n").filter((l) => /^(format|duration|size):/.test(l));
+    expect(await lines(path.join(formats, "mp3_mpeg_layer_iii.mp3"))).toEqual(["format:      mp3", "duration:    1.00000 s", "size:        4968 bytes"]);
+    expect(await lines(path.join(formats, "flac_pcm_24.flac"))).toEqual(["format:      flac, 24 bits", "duration:    1.00000 s", "size:        47375 bytes"]);
+    expect(await lines(path.join(formats, "ogg_opus.ogg"))).toEqual(["format:      ogg, opus", "duration:    1.00000 s", "size:        3901 bytes"]);
+    expect(await lines(short)).toEqual(["format:      wav, pcm_16, 16 bits", "duration:    0.03370 s", "size:        3016 bytes"]);
+    expect(await lines(long)).toEqual(["format:      wav, pcm_16, 16 bits", "duration:    1:02:03.501 (3723.501 s)", `size:        ${44 + 2 * (1000 * 3723 + 501)} bytes`]);
+    const json = JSON.parse((await sonotile("info", short, "--json", "--no-md5")).stdout);
+    expect([json.container, json.encoding, json.duration]).toEqual(["wav", "pcm_16", 1486 / 44_100]);
   });
 
   it("human form lists format, rate, duration and bext metadata", async () => {

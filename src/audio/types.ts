@@ -87,6 +87,24 @@ export function plural(n: number, noun: string): string {
 }
 
 /**
+ * A duration of audio at `samplerate` Hz, for people: in seconds with the decimals that tell one
+ * sample from the next (⌈log10 rate⌉: 5 at 44.1 kHz, 6 at 500 kHz — `0.03370 s`, not
+ * 0.033696145124716556), and from a minute on as h:mm:ss with them too, the seconds after it
+ * (`1:02:03.501 (3723.501 s)`). Machine output (--json) keeps the exact number.
+ */
+export function durationText(seconds: number, samplerate: number): string {
+  const decimals = Math.max(0, Math.ceil(Math.log10(samplerate)));
+  const plain = `${seconds.toFixed(decimals)} s`;
+  if (!(seconds >= 60 && Number.isFinite(seconds))) return plain;
+  // Whole units of the last decimal, so that the clock's parts are exact (no 59.9999… seconds).
+  const unit = 10 ** decimals;
+  const units = Math.round(seconds * unit);
+  const [h, m, s] = [Math.floor(units / (3600 * unit)), Math.floor(units / (60 * unit)) % 60, Math.floor(units / unit) % 60];
+  const fraction = decimals ? `.${String(units % unit).padStart(decimals, "0")}` : "";
+  return `${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}${fraction} (${plain})`;
+}
+
+/**
  * `bytes` as a size in words, for any message, the way the CLI's sizes are given (cli/flags.ts
  * sizeOption): in the largest binary unit that holds it whole (256 MiB, 1536 KiB, 100 B);
  * Infinity as it is.

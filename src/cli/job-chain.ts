@@ -177,7 +177,7 @@ export async function downloadChain(sql: Sql, jobId: string, dir: string, force:
   });
   const total = rows.every((r) => r !== null) ? rows.reduce((n, r) => n + r!, 0) : null;
   out({ job_id: named.id, job_ids: jobs.map((j) => j.id), rows: total, directory: dir, files }, [
-    ...files.map((f) => `wrote ${f.path}  ${f.size} bytes  sha256 ${f.sha256}`),
+    ...files.map((f) => `wrote ${f.path}  ${plural(f.size, "byte")}  sha256 ${f.sha256}`),
     `the chain of job ${named.id} (${plural(jobs.length, "job")}${total === null ? "" : `, ${plural(total, "row")}`}): ${plural(files.length, "file")} written to ${dir}`,
   ].join("\n"));
 }

@@ -114,7 +114,7 @@ export const command: Command = {
       const sql = database.sql;
       if (action === "list") {
         const page = await listDatasets(sql, { state: "all", sort: "name", order: "asc", limit: LIST_LIMIT, offset: 0 });
-        out(page, page.items.map((d) => `${d.id}  ${d.name}  ${d.recording_count} recordings  ${d.audio_dir}${d.state === "active" ? "" : `  (${d.state})`}`).join("\n") || "no datasets");
+        out(page, page.items.map((d) => `${d.id}  ${d.name}  ${plural(d.recording_count, "recording")}  ${d.audio_dir}${d.state === "active" ? "" : `  (${d.state})`}`).join("\n") || "no datasets");
         noteUnlisted("dataset", page, "datasets", "first by name", "GET /v1/datasets pages through them all");
         return EXIT.ok;
       }
@@ -196,7 +196,7 @@ export function movedLine(m: ImportResult["moved"][number]): string {
 function sharedFilesLine(other: DatasetHoldingSameBytes): string {
   const pairs = other.files.map((f) => `${f.path} → ${f.their_path}`).join(", ");
   const more = other.recordings > other.files.length ? ", …" : "";
-  return `  ${plural(other.recordings, "file")} here ${other.recordings === 1 ? "duplicates" : "duplicate"} files of dataset ${other.name} (${other.id}, ${other.audio_dir}): ${pairs}${more} — ${other.theirs_here} of its ${other.their_recordings} recordings, not its files moved here; each copy is a recording of its own dataset, with its own clips, tags and notes`;
+  return `  ${plural(other.recordings, "file")} here ${other.recordings === 1 ? "duplicates" : "duplicate"} files of dataset ${other.name} (${other.id}, ${other.audio_dir}): ${pairs}${more} — ${other.theirs_here} of its ${plural(other.their_recordings, "recording")}, not its files moved here; each copy is a recording of its own dataset, with its own clips, tags and notes`;
 }
 
 /**
@@ -271,14 +271,14 @@ async function scan(sql: Sql, audioDir: string, out: AnswerPrinter): Promise<num
 async function reprobe(sql: Sql, roots: readonly string[], out: AnswerPrinter): Promise<number> {
   const outcomes: ReprobeOutcome[] = [];
   const summary = await sweepStaleRecordings(sql, { audioRoots: roots, onRecording: (o) => outcomes.push(o) });
-  const facts = (f: { file_samplerate: number; frames: number; channels: number }) => `${f.frames} frames, ${f.channels} ch, ${f.file_samplerate} Hz`;
+  const facts = (f: { file_samplerate: number; frames: number; channels: number }) => `${plural(f.frames, "frame")}, ${f.channels} ch, ${f.file_samplerate} Hz`;
   const lines = outcomes.flatMap((o) => {
     if (o.kind === "left") return [`left ${o.path} (${o.id}): ${o.reason}`];
     if (!o.result.stored || !differ(o.result)) return [];
     const { before, facts: now } = o.result;
     return [`corrected ${o.path} (${o.id}): ${facts(before)} → ${facts(now)}${clipsOutsideNote(o.result)}`];
   });
-  lines.push(`${summary.stored} recordings read again (${summary.corrected} corrected), ${summary.left} left`);
+  lines.push(`${plural(summary.stored, "recording")} read again (${summary.corrected} corrected), ${summary.left} left`);
   out({ ...summary, recordings: outcomes }, lines.join("\n"));
   return summary.left ? EXIT.input : EXIT.ok;
 }
@@ -343,7 +343,7 @@ async function refresh(sql: Sql, audioDir: string, out: AnswerPrinter, force: bo
     }
   }
   const lines = [
-    ...refreshed.map((r) => `  refreshed ${r.path} (${r.recording.id}): ${r.recording.file_size} bytes, MD5 ${r.recording.hash}, ${r.recording.duration} s${clipsOutsideNote({ clipsPastEnd: r.clips_past_end, clipsAboveNyquist: r.clips_above_nyquist })}${metadataNote(r.recording.id, r.metadata_differs)}${staleNote(r.stale_feature_values)}`),
+    ...refreshed.map((r) => `  refreshed ${r.path} (${r.recording.id}): ${plural(r.recording.file_size, "byte")}, MD5 ${r.recording.hash}, ${r.recording.duration} s${clipsOutsideNote({ clipsPastEnd: r.clips_past_end, clipsAboveNyquist: r.clips_above_nyquist })}${metadataNote(r.recording.id, r.metadata_differs)}${staleNote(r.stale_feature_values)}`),
     ...failed.map((f) => `  failed ${f.path} (${f.recording_id}): ${f.error}`),
     `dataset ${dataset.name} (${dataset.id}) of ${audioDir}: ${refreshed.length} of ${plural(changed.length, "changed recording")} refreshed${failed.length ? `, ${failed.length} failed` : ""}`,
   ];

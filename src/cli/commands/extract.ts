@@ -275,17 +275,17 @@ async function keepInterruptedRun(output: string, format: TableFormat, rows: Tab
   try {
     await writeResume();
   } catch (err) {
-    if (checkpointed) return say(`${rows.count} of ${total} targets were computed but could not all be kept: ${(err as Error).message}; ${checkpointed} of them ${checkpointed === 1 ? "is" : "are"}, the run's last checkpoint, in ${resumeFilePath(output)}; ${output} left as it was; ${resumeAdvice(output, total - checkpointed)}`);
-    return say(`${rows.count} of ${total} targets were computed but could not be kept: ${(err as Error).message}; ${output} left as it was`);
+    if (checkpointed) return say(`${rows.count} of ${plural(total, "target")} ${rows.count === 1 ? "was" : "were"} computed but could not all be kept: ${(err as Error).message}; ${checkpointed} of them ${checkpointed === 1 ? "is" : "are"}, the run's last checkpoint, in ${resumeFilePath(output)}; ${output} left as it was; ${resumeAdvice(output, total - checkpointed)}`);
+    return say(`${rows.count} of ${plural(total, "target")} ${rows.count === 1 ? "was" : "were"} computed but could not be kept: ${(err as Error).message}; ${output} left as it was`);
   }
   try {
     await writeTable(partial, format, rows, features, targets, provenance);
   } catch (err) {
     // An earlier interruption's partial table holds other rows than the resume file now does.
     await removePartialTable(output, format);
-    return say(`${rows.count} of ${total} targets computed, kept for --resume in ${resumeFilePath(output)}; their table ${partial} could not be written: ${(err as Error).message}; ${output} left as it was; ${resumeWith}`);
+    return say(`${rows.count} of ${plural(total, "target")} computed, kept for --resume in ${resumeFilePath(output)}; their table ${partial} could not be written: ${(err as Error).message}; ${output} left as it was; ${resumeWith}`);
   }
-  say(`${rows.count} of ${total} targets computed, their rows are in ${partial}; ${output} left as it was; ${resumeWith}`);
+  say(`${rows.count} of ${plural(total, "target")} computed, their rows are in ${partial}; ${output} left as it was; ${resumeWith}`);
 }
 
 /**
@@ -314,7 +314,7 @@ function sayForcedStop(signal: NodeJS.Signals, output: string, total: number, co
   const lost = computed - kept;
   if (kept === 0) return say(`no partial table written: ${computed ? `the ${plural(computed, "target")} computed ${computed === 1 ? "was" : "were"} not kept yet (--checkpoint-interval) and ${computed === 1 ? "is" : "are"} lost` : "no target was computed"}; ${output} left as it was`);
   const lostSince = lost ? `; the ${lost} computed since its last write ${lost === 1 ? "is" : "are"} lost` : "";
-  say(`no partial table written: ${kept} of ${total} targets ${kept === 1 ? "is" : "are"} kept in ${resumeFilePath(output)}${lostSince}; ${output} left as it was; ${resumeAdvice(output, total - kept)}`);
+  say(`no partial table written: ${kept} of ${plural(total, "target")} ${kept === 1 ? "is" : "are"} kept in ${resumeFilePath(output)}${lostSince}; ${output} left as it was; ${resumeAdvice(output, total - kept)}`);
 }
 
 /**

@@ -4,6 +4,7 @@
  * MD5 of the file, and the GUANO / bext / LIST-INFO metadata found in it.
  */
 import { applyTimeExpansion, fileMd5, openAudio } from "../../audio/index.js";
+import { durationText, plural, type AudioInfo } from "../../audio/types.js";
 import type { Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
 import { checkTimeExpansionOption, optionRows, readCommandLine, timeExpansionOption, type OptionSpec } from "../flags.js";
@@ -31,6 +32,16 @@ function metadataLines(metadata: Record<string, unknown>): string[] {
   return lines;
 }
 
+/**
+ * The container, the codec and the bits per sample of a recording: `wav, pcm_16, 16 bits`, `ogg,
+ * opus`. A codec that is its own container — an MP3 or FLAC stream — is named once (`mp3`, `flac,
+ * 24 bits`): it read `mp3, mp3`.
+ */
+function formatText(info: Pick<AudioInfo, "container" | "encoding" | "bitsPerSample">): string {
+  const names = info.encoding === info.container ? [info.container] : [info.container, info.encoding];
+  return [...names, ...(info.bitsPerSample ? [`${info.bitsPerSample} bits`] : [])].join(", ");
+}
+
 export const command: Command = {
   async run(args) {
     const cl = readCommandLine(args, OPTIONS, USAGE, { name: "info", takesParams: false });
@@ -54,14 +65,14 @@ export const command: Command = {
     }
     const lines = [
       `file:        ${path}`,
-      `format:      ${info.container}, ${info.encoding}${info.bitsPerSample ? `, ${info.bitsPerSample} bits` : ""}`,
+      `format:      ${formatText(info)}`,
       `samplerate:  ${info.samplerate} Hz${info.timeExpansion !== 1 ? ` (stored ${info.fileSamplerate} Hz, time expansion ${info.timeExpansion}${te === undefined ? ", GUANO TE" : ""})` : ""}`,
       `channels:    ${info.channels}`,
       `frames:      ${info.frames}`,
-      `duration:    ${info.duration} s`,
+      `duration:    ${durationText(info.duration, info.samplerate)}`,
       ...(info.timestamp ? [`recorded:    ${info.timestamp}`] : []),
       ...(info.location ? [`location:    ${info.location.latitude}, ${info.location.longitude}`] : []),
-      ...(info.fileSize !== undefined ? [`size:        ${info.fileSize} bytes`] : []),
+      ...(info.fileSize !== undefined ? [`size:        ${plural(info.fileSize, "byte")}`] : []),
       ...(md5 ? [`md5:         ${md5}`] : []),
     ];
     const meta = metadataLines(info.metadata);

@@ -235,7 +235,7 @@ export const command: Command = {
           ...(job.message ? [`message: ${job.message}`] : []),
           ...metrics.map((m) => `metric ${m.key}: ${m.value}`),
           ...artifacts.flatMap((a) => [
-            `artifact ${a.id}  ${a.name}  sha256 ${a.file_sha256}  ${a.size} bytes  ${a.state === "archived" ? `archived, so kept (its expire_at ${a.expire_at ?? "none"} does not apply)` : `${a.expired ? "expired" : "expires"} ${a.expire_at ?? "never"}`}  GET ${a.url}`,
+            `artifact ${a.id}  ${a.name}  sha256 ${a.file_sha256}  ${plural(a.size, "byte")}  ${a.state === "archived" ? `archived, so kept (its expire_at ${a.expire_at ?? "none"} does not apply)` : `${a.expired ? "expired" : "expires"} ${a.expire_at ?? "never"}`}  GET ${a.url}`,
             ...(a.description ? [`  ${a.description}`] : []),
           ]),
           ...failed.map(itemLine),

@@ -6,6 +6,7 @@
  * `serve` on the same embedded data directory too): the listing is the store's listRecordings,
  * the tagging the same operation as POST and DELETE /v1/recordings/tags (store/recording-tags.ts).
  */
+import { plural } from "../../audio/types.js";
 import { STATES, type StateFilter } from "../../store/common.js";
 import type { Sql } from "../../store/db.js";
 import { isBlank, labelForm } from "../../store/labels.js";
@@ -201,10 +202,10 @@ function tagging(action: "tag" | "untag", pair: string, options: Options): Actio
   return async (sql, out) => {
     if (action === "tag") {
       const r = await tagRecordings(sql, selection, { ...tag, created_by: null });
-      out(r, `${r.matched} recordings matched: ${named} added to ${r.added}, ${r.already_tagged} had it already`);
+      out(r, `${plural(r.matched, "recording")} matched: ${named} added to ${r.added}, ${r.already_tagged} had it already`);
     } else {
       const r = await untagRecordings(sql, selection, tag);
-      out(r, `${r.matched} recordings matched: ${named} removed from ${r.removed}, ${r.not_tagged} did not carry it`);
+      out(r, `${plural(r.matched, "recording")} matched: ${named} removed from ${r.removed}, ${r.not_tagged} did not carry it`);
     }
   };
 }

@@ -3,6 +3,7 @@
  * database (no token needed: whoever can open the database is admin, as for `sonotile token`).
  * Works beside a running `serve` on the same embedded data directory by connecting to it.
  */
+import { plural } from "../../audio/types.js";
 import { deleteUser, findUserByUsername, listUsers } from "../../store/users.js";
 import { LIST_LIMIT, noteUnlisted, type Command } from "../command.js";
 import { EXIT, UsageError } from "../errors.js";
@@ -47,7 +48,7 @@ export const command: Command = {
       const user = await findUserByUsername(sql, username);
       if (!user) throw new UsageError(`no user named ${username} (sonotile user list names them)`);
       const { tokens } = await deleteUser(sql, user.id, null);
-      out({ user, tokens_deleted: tokens }, `user ${user.username} (${user.id}) deleted with ${tokens === 1 ? "1 token" : `${tokens} tokens`}; the records they made stay, created_by null`);
+      out({ user, tokens_deleted: tokens }, `user ${user.username} (${user.id}) deleted with ${plural(tokens, "token")}; the records they made stay, created_by null`);
       return EXIT.ok;
     } finally {
       await database.close();
