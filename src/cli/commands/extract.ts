@@ -275,8 +275,8 @@ async function keepInterruptedRun(output: string, format: TableFormat, rows: Tab
   try {
     await writeResume();
   } catch (err) {
-    if (checkpointed) return say(`${rows.count} of ${plural(total, "target")} ${rows.count === 1 ? "was" : "were"} computed but could not all be kept: ${(err as Error).message}; ${checkpointed} of them ${checkpointed === 1 ? "is" : "are"}, the run's last checkpoint, in ${resumeFilePath(output)}; ${output} left as it was; ${resumeAdvice(output, total - checkpointed)}`);
-    return say(`${rows.count} of ${plural(total, "target")} ${rows.count === 1 ? "was" : "were"} computed but could not be kept: ${(err as Error).message}; ${output} left as it was`);
+    if (checkpointed) return say(`${rows.count} of ${plural(total, "target")} ${total === 1 ? "was" : "were"} computed but could not all be kept: ${(err as Error).message}; ${checkpointed} of them ${checkpointed === 1 ? "is" : "are"}, the run's last checkpoint, in ${resumeFilePath(output)}; ${output} left as it was; ${resumeAdvice(output, total - checkpointed)}`);
+    return say(`${rows.count} of ${plural(total, "target")} ${total === 1 ? "was" : "were"} computed but could not be kept: ${(err as Error).message}; ${output} left as it was`);
   }
   try {
     await writeTable(partial, format, rows, features, targets, provenance);
