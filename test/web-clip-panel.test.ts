@@ -1427,6 +1427,45 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await expect.poll(() => page.getAttribute("#clip-count", "data-count"), POLL).toBe("3");
   });
 
+  it("moves the view alone at a link to the recording open — another time and zoom, another band, and Back — keeping its clips, the selection, the clip panel and a note being typed, reading nothing of the recording: it opened the recording again, which closed the panel and dropped all of it", async () => {
+    const { recordingId, clips } = await openWithClips([[0.2, 0.5], [1.2, 1.5]], memberKey);
+    await clickAt(0.35);
+    await panelShows(clips[0]);
+    await page.fill("#clip-panel-note", "a call, half described");
+    const plotView = async () => JSON.parse((await page.getAttribute("#plot", "data-view"))!) as { level: number; scale: number; start: number; end: number };
+    const fitted = await plotView();
+    expect(fitted.scale).not.toBe(1); // a 2 s recording fitted: level 1 at scale 1 is another view
+    const tileSources = () => page.$$eval("#tiles img", (imgs) => imgs.map((i) => (i as HTMLImageElement).dataset.src!));
+    const sent = requestsSent("GET");
+    /** Everything the page shows of the recording open, clip and typing, as it was before the links. */
+    const kept = async () => [
+      await page.textContent("#recording-name"), await page.isVisible("#clip-panel"), await page.textContent("#clip-panel-title"),
+      await page.inputValue("#clip-panel-note"), await selected(clips[0].id), await page.isVisible("#selection"),
+      await page.textContent("#selection-range"), await page.locator("#clips div").count(),
+    ];
+    const before = await kept();
+    expect(before).toEqual([expect.stringMatching(/^r\d+\.wav$/), true, "Clip 0.2000–0.5000 s", "a call, half described", true, true, "0.200–0.500 s", 2]);
+    // Another time and zoom level, pasted in.
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=1`; }, recordingId);
+    await expect.poll(async () => { const v = await plotView(); return [v.level, v.scale, +((v.start + v.end) / 2).toFixed(2)]; }, POLL).toEqual([1, 1, 1.3]);
+    expect(await kept()).toEqual(before);
+    // Another band: the tiles of fmin–fmax, the view where it was.
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=1&fmin=2000&fmax=12000`; }, recordingId);
+    await expect.poll(async () => (await tileSources()).every((s) => s.includes("fmin=2000") && s.includes("fmax=12000")), POLL).toBe(true);
+    expect([await page.inputValue("#param-fmin"), await page.inputValue("#param-fmax"), (await plotView()).level]).toEqual(["2000", "12000", 1]);
+    expect(await kept()).toEqual(before);
+    // Back: the whole band again.
+    await page.goBack();
+    await expect.poll(async () => { const s = await tileSources(); return s.length > 0 && s.every((u) => !u.includes("fmin=")); }, POLL).toBe(true);
+    expect([await page.inputValue("#param-fmin"), (await plotView()).level]).toEqual(["", 1]);
+    expect(await kept()).toEqual(before);
+    const paths = sent().map((url) => new URL(url).pathname);
+    expect(paths.filter((p) => (p.startsWith("/v1/recordings") && !p.includes("/tiles/")) || p.startsWith("/v1/datasets"))).toEqual([]);
+    // The note typed is still the one saved.
+    await page.click("#clip-panel-note-form button");
+    await expect.poll(async () => (await held(clips[0].id))!.notes.map((n) => n.message), POLL).toEqual(["a call, half described"]);
+  });
+
   it("refuses a selection table dropped without a token or with a viewer's, sending nothing, as the Import button disabled says — the server's 401 or 403 was shown", async () => {
     const { recordingId } = await openWithClips([], viewerKey);
     const sent = requestsSent("POST");

@@ -752,6 +752,25 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await expect.poll(clipsShown, CLIPS_SETTLE).toEqual(await expectedInView(clips));
   });
 
+  it("counts only the clips it lists past its cap on a read-only recording: those archived on their own are neither drawn nor counted — the note counted them, and they took places of the 1000 drawn", async () => {
+    const dir = join(extra.path, "shelf");
+    await mkdir(dir);
+    await writeSineWav(join(dir, "shelved.wav"), 8000, 120, 1000);
+    const dataset = await post("/v1/datasets", { name: "shelf", audio_dir: dir });
+    const shelved = await post("/v1/recordings", { dataset_id: dataset.id, path: "shelved.wav" });
+    // 1200 clips every 0.1 s, every tenth archived on its own (120) before the recording: 1080 as it was left.
+    await t.db.sql`INSERT INTO clips (recording_id, start_time, end_time, state) SELECT ${shelved.id}::uuid, i * 0.1::float8, i * 0.1::float8 + 0.04, CASE WHEN i % 10 = 5 THEN 'archived' ELSE 'active' END FROM generate_series(0, 1199) AS i`;
+    await post(`/v1/recordings/${shelved.id}/archive`, {});
+    const pages = await Promise.all([0, 1000].map(async (offset) => (await app.inject({ url: `/v1/clips?recording_id=${shelved.id}&state=archived&limit=1000&offset=${offset}` })).json().items));
+    const asLeft = pages.flat().filter((c: { state: string }) => c.state === "active");
+    expect(asLeft).toHaveLength(1080);
+    await page.goto(`${base}/?shelf#recording=${shelved.id}`);
+    await tilesLoaded(shelved.id);
+    expect((await view()).end).toBeGreaterThan(120);
+    const first = asLeft.slice(0, 1000).map((c: { id: string }) => c.id);
+    await expect.poll(clipsShown, CLIPS_SETTLE).toEqual({ drawn: first, listed: first, count: "1080", note: "80 more clips in view not drawn: at most 1000 are drawn at a time, zoom in to see them." });
+  });
+
   it("asks for a capped window's clips again only once the view moved: not after a pan stopped at the recording's start, nor a window made taller", async () => {
     const { denseId } = await manyClipsDataset();
     const clips = await allClips(denseId);
@@ -1450,8 +1469,9 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     expect(await page.inputValue("#param-cmap")).toBe("viridis");
     expect(await page.isChecked("#param-pcen")).toBe(false);
     expect(await page.locator("#tiles img").evaluateAll((imgs) => imgs.every((i) => (i as HTMLImageElement).dataset.src!.includes("cmap=viridis")))).toBe(true);
-    // A link whose parameter the server refuses: the message at its field, no axes of the view before.
-    await page.goto(`${base}/?reload#recording=${nightId}&t=60&level=0&window_size=-1`);
+    // A link whose parameter the server refuses, opened in a page of its own (another query: a
+    // link to the recording open, a hash alone, moves its view): the message at its field, no axes.
+    await page.goto(`${base}/?refused#recording=${nightId}&t=60&level=0&window_size=-1`);
     await expect.poll(() => page.textContent("#error-window_size")).toBe("must be > 0");
     expect(await page.inputValue("#param-cmap")).toBe("gray"); // not in the link: the default
     expect(await page.locator("#taxis span, #faxis span").count()).toBe(0);

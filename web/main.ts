@@ -99,8 +99,12 @@ const state = {
   selection: null as { start: number; end: number | null; clipId: string | null } | null,
   /** A clip of the selection is being created: "Clip selection" and Enter wait for it. */
   clipping: false,
-  /** The view a link asks for (the time at the plot's middle, s, and the zoom level): shown in place of the whole recording once its geometry is known. */
-  linkedView: null as LinkedView | null,
+  /**
+   * The view a link asks for (the time at the plot's middle, s, and the zoom level; "whole": the
+   * whole recording), shown once the geometry of the link's parameters is known — of a recording
+   * opened, or of the one open when the link changes its parameters. Null: none asked.
+   */
+  linkedView: null as LinkedView | "whole" | null,
   /** Why the recording is read-only ("r1.wav is archived"), null if it is not (whyReadOnly). */
   readOnly: null as string | null,
   /** The recording's dataset as last read (a link's, or re-read as a recording is opened and the page shown again); null until read — a recording listed, of a dataset active when listed. */
@@ -350,14 +354,9 @@ async function applyParams() {
     frames: expected.frames,
   };
   clearTiles();
-  const linked = first ? state.linkedView : null;
+  const linked = state.linkedView;
   state.linkedView = null;
-  if (linked) {
-    // A fitted view's link has a fractional level: the nearest whole one at the scale that makes it.
-    state.level = clampLevel(Math.round(linked.level));
-    state.scale = 2 ** (linked.level - state.level);
-    centreOn(linked.t);
-  } else if (first) fit();
+  if (linked !== null || first) showView(linked ?? "whole");
   else if (state.geometry.hopSeconds !== previousHop) {
     // The seconds the plot spans stay (to the nearest level) as the hop changes: the level alone
     // kept the pixels per frame, and a 2 ms window in place of 25 ms showed a twelfth of the time.
@@ -647,6 +646,15 @@ function centreOn(t: number) {
   panTo(pixelOf(t) + state.originPx - $("plot").clientWidth / 2);
 }
 
+/** Shows a link's view: its time at the plot's middle at its zoom level, or the whole recording (fit). */
+function showView(view: LinkedView | "whole") {
+  if (view === "whole") return fit();
+  // A fitted view's link has a fractional level: the nearest whole one at the scale that makes it.
+  state.level = clampLevel(Math.round(view.level));
+  state.scale = 2 ** (view.level - state.level);
+  centreOn(view.t);
+}
+
 /**
  * The whole recording across the plot, from its start: the nearest level, scaled to fill the plot
  * exactly (whole levels left up to half of it empty, 60 % for a 1 s recording). Past the farthest
@@ -732,8 +740,11 @@ async function fetchClips() {
   const signal = clipRequests.start(); // this fetch is for the current view: the one scheduled would repeat it
   const [t0, t1] = wantedClipWindow();
   const [a, b] = visibleRange(), level = state.level;
+  // Under a read-only recording, those archived or trashed of their own before it are not its clips
+  // as it was left, as they are not an active recording's: own_state leaves them out of the pages
+  // and of the count in view alike (filtered here, they were counted, and took places of the cap).
   const listUrl = (from: number, to: number, limit: number, offset: number) =>
-    `/v1/clips?recording_id=${rec.id}&state=${clipListingState(rec, state.dataset)}&end_after=${from}&start_before=${to}&sort=start_time&order=asc&limit=${limit}&offset=${offset}`;
+    `/v1/clips?recording_id=${rec.id}&state=${clipListingState(rec, state.dataset)}&own_state=active&end_after=${from}&start_before=${to}&sort=start_time&order=asc&limit=${limit}&offset=${offset}`;
   try {
     const fetched: Clip[] = [];
     let listed = 0, total = 0;
@@ -741,13 +752,9 @@ async function fetchClips() {
       const page = await api<Page<Clip>>(listUrl(t0, t1, Math.min(CLIP_PAGE, MAX_CLIPS_DRAWN - listed), listed), { signal });
       total = page.total;
       listed += page.items.length;
-      // Under a read-only recording, those archived or trashed of their own before it are not its
-      // clips as it was left, as they are not an active recording's.
-      fetched.push(...page.items.filter((c) => c.state === "active"));
+      fetched.push(...page.items);
       if (page.items.length === 0) break; // clips deleted meanwhile: the total shrank
     } while (listed < total && listed < MAX_CLIPS_DRAWN);
-    // Of a read-only recording, its clips archived or trashed of their own are counted too: the
-    // listing filters by effective state, not by a clip's own.
     const inView = listed >= total ? null : (await api<Page<Clip>>(listUrl(a, b, 1, 0), { signal })).total;
     setClips(fetched, { t0, t1, view: { start: a, end: b, level }, inView });
     listClips(inView);
@@ -1497,9 +1504,38 @@ async function openLinkedRecording(link: NonNullable<ReturnType<typeof parseLink
   setPanel(link.params);
   await openRecording(rec, link.view, dataset);
   if (opening.aborted) return; // the fields' messages are not the newer recording's
-  // After the recording's parameters were applied, whose answer clears the fields' messages.
-  const ofView = link.refused.filter((r) => !FIELDS.some((f) => f.name === r.field)); // no field of theirs
-  for (const r of link.refused) if (!ofView.includes(r)) addFieldError(r.field, r.message);
+  showLinkRefusals(link.refused);
+}
+
+/**
+ * Shows a link's view and parameters in the recording open, which the link names: the view moves
+ * (and the parameters change, if the link's differ: a band, a colormap) — the clips fetched, the
+ * selection, the clip panel and whatever is typed in it stay, and nothing of the recording is read
+ * again. Opened again, as a link to another recording is, a link to another time of it (or Back to
+ * one) closed the panel, dropped the selection and a note being typed, and read it all again.
+ */
+async function showLinkedView(link: NonNullable<ReturnType<typeof parseLink>>) {
+  openings.cancel(); // another recording still being read opened over this one
+  const shown = panelQuery().toString();
+  setPanel(link.params);
+  const view = link.view ?? "whole";
+  if (panelQuery().toString() === shown && state.geometry) showView(view);
+  else {
+    // Shown once the link's parameters are applied: at once, the view was the old parameters'.
+    state.linkedView = view;
+    await applyParams();
+    if (state.recording?.id !== link.recording) return; // the fields' messages are not another recording's
+  }
+  showLinkRefusals(link.refused);
+}
+
+/**
+ * Says what a link asked for that was refused: a parameter's message at its field, once the
+ * parameters are applied (their answer clears the fields' messages); the view's on the status line.
+ */
+function showLinkRefusals(refused: LinkRefusal[]) {
+  const ofView = refused.filter((r) => !FIELDS.some((f) => f.name === r.field)); // no field of theirs
+  for (const r of refused) if (!ofView.includes(r)) addFieldError(r.field, r.message);
   if (ofView.length) setStatus(`${ofView.map((r) => r.message).join("; ")}: the whole recording is shown`, true);
 }
 
@@ -1537,10 +1573,10 @@ function writeLink() {
   const q = new URLSearchParams({ recording: rec.id });
   // A link's view not shown yet (its parameters refused until one is fixed) stays in it: it was
   // dropped, and the time and zoom the link was sent for were lost with the one bad value.
-  const view: LinkedView | null = state.geometry
+  const view: LinkedView | "whole" | null = state.geometry
     ? { t: +timeAt($("plot").clientWidth / 2).toFixed(6), level: Math.log2(pxPerFrame()) } // fractional level for a fitted view
     : state.linkedView;
-  if (view) {
+  if (view !== null && view !== "whole") {
     q.set("t", String(view.t));
     q.set("level", String(view.level));
   }
@@ -1813,11 +1849,13 @@ function init() {
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") recheckReadOnlySoon();
   });
-  // A link pasted into the address bar of an open page (not the page's own, which fires no hashchange).
+  // A link pasted into the address bar of an open page, or Back and Forward through those (not the
+  // page's own, which fires no hashchange): to the recording open, it moves the view alone.
   window.addEventListener("hashchange", () => {
     const linked = parseLink();
     if (!linked || asksWhatIsShown()) return;
-    openLinkedRecording(linked).catch((err: Error) => setStatus(linkFailureMessage(err), true));
+    const shown = linked.recording === state.recording?.id ? showLinkedView(linked) : openLinkedRecording(linked);
+    shown.catch((err: Error) => setStatus(linkFailureMessage(err), true));
   });
   loadPage();
 }

@@ -6,7 +6,7 @@ import { CLIP_SORTS, addClipTag, createClip, deleteClip, getClip, listClips, rem
 import { requireCreatorOrAdmin } from "../plugins/auth.js";
 import { featureValueRoute } from "../feature-routes.js";
 import { stateRoutes } from "../state-routes.js";
-import { authorUsername, carriedNotes, cursorQuery, decimalText, errorBody, id, idParams, keysetPage, nullableTimestamp, NUMERIC_CURSOR_BYTES, bandQuery, pageQuery, sortQuery, stateQuery, label, tagPair, tagQuery, timestamp, withBandInOrder, withTagFilter, withTagKeyForValue } from "../schemas.js";
+import { authorUsername, carriedNotes, cursorQuery, decimalText, errorBody, id, idParams, keysetPage, nullableTimestamp, NUMERIC_CURSOR_BYTES, bandQuery, oneOf, pageQuery, sortQuery, stateQuery, label, tagPair, tagQuery, timestamp, withBandInOrder, withTagFilter, withTagKeyForValue } from "../schemas.js";
 
 const clipSchema = z.object({
   id: z.uuid(),
@@ -61,6 +61,7 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
       querystring: withBandInOrder(withTagKeyForValue(z.strictObject({
         ...pageQuery,
         state: stateQuery,
+        own_state: oneOf(STATES).optional().describe("Only clips whose own state is this, whatever their recording's and dataset's, which `state` (their effective state) takes in: `state=archived&own_state=active` lists an archived recording's clips as it was left, without those archived on their own before (all of them are `archived` there), its `total` counting those alone"),
         recording_id: id.optional(),
         dataset_id: id.optional().describe("Only the clips of this dataset's recordings"),
         start_before: windowEdge("Only clips that start before this time: start_time < start_before (s, real time)"),
