@@ -1447,8 +1447,16 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect(before).toEqual([expect.stringMatching(/^r\d+\.wav$/), true, "Clip 0.2000–0.5000 s", "a call, half described", true, true, "0.200–0.500 s", 2]);
     // Another time and zoom level, pasted in.
     await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=1`; }, recordingId);
-    await expect.poll(async () => { const v = await plotView(); return [v.level, v.scale, +((v.start + v.end) / 2).toFixed(2)]; }, POLL).toEqual([1, 1, 1.3]);
+    const middle = async () => { const v = await plotView(); return [v.level, v.scale, +((v.start + v.end) / 2).toFixed(2)]; };
+    await expect.poll(middle, POLL).toEqual([1, 1, 1.3]);
     expect(await kept()).toEqual(before);
+    // A time refused: the whole recording, saying why; the same link again takes the refusal off (it stayed).
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=abc&level=1`; }, recordingId);
+    await expect.poll(status, POLL).toBe(`the link's t "abc" was refused: it must be a number of seconds: the whole recording is shown`);
+    expect(await plotView()).toEqual(fitted);
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=1`; }, recordingId);
+    await expect.poll(middle, POLL).toEqual([1, 1, 1.3]);
+    expect([await status(), ...await kept()]).toEqual(["", ...before]);
     // Another band: the tiles of fmin–fmax, the view where it was.
     await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=1&fmin=2000&fmax=12000`; }, recordingId);
     await expect.poll(async () => (await tileSources()).every((s) => s.includes("fmin=2000") && s.includes("fmax=12000")), POLL).toBe(true);

@@ -1519,8 +1519,10 @@ async function showLinkedView(link: NonNullable<ReturnType<typeof parseLink>>) {
   const shown = panelQuery().toString();
   setPanel(link.params);
   const view = link.view ?? "whole";
-  if (panelQuery().toString() === shown && state.geometry) showView(view);
-  else {
+  if (panelQuery().toString() === shown && state.geometry) {
+    setStatus(""); // a previous link's refusal, as the parameters' answer takes it off
+    showView(view);
+  } else {
     // Shown once the link's parameters are applied: at once, the view was the old parameters'.
     state.linkedView = view;
     await applyParams();
