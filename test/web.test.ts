@@ -771,6 +771,39 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await expect.poll(clipsShown, CLIPS_SETTLE).toEqual({ drawn: first, listed: first, count: "1080", note: "80 more clips in view not drawn: at most 1000 are drawn at a time, zoom in to see them." });
   });
 
+  it("pages a window's clips by cursor: a clip deleted while the pages are read shifts none of the others — by offset the clip after the next page's start was skipped", async () => {
+    const dir = join(extra.path, "paged");
+    await mkdir(dir);
+    await writeSineWav(join(dir, "paged.wav"), 8000, 120, 1000);
+    const dataset = await post("/v1/datasets", { name: "paged", audio_dir: dir });
+    const paged = await post("/v1/recordings", { dataset_id: dataset.id, path: "paged.wav" });
+    // 450 clips every 0.2 s: three pages of at most 200, all inside the first view's window.
+    await t.db.sql`INSERT INTO clips (recording_id, start_time, end_time) SELECT ${paged.id}::uuid, i * 0.2::float8, i * 0.2::float8 + 0.05 FROM generate_series(0, 449) AS i`;
+    const clips = await allClips(paged.id);
+    expect(clips).toHaveLength(450);
+    // The second page's request waits until one clip of the first page is deleted.
+    let deleted: string | undefined;
+    const route = /\/v1\/clips\?/;
+    await page.route(route, async (r) => {
+      if (!deleted && /[?&](offset=[1-9]|cursor=)/.test(r.request().url())) {
+        deleted = clips[10].id;
+        await app.inject({ method: "DELETE", url: `/v1/clips/${deleted}`, headers: { authorization: `Bearer ${adminKey}` } });
+      }
+      await r.continue().catch(() => undefined);
+    });
+    try {
+      await page.goto(`${base}/?paged#recording=${paged.id}`);
+      await tilesLoaded(paged.id);
+      expect((await view()).end).toBeGreaterThan(90);
+      await expect.poll(() => deleted !== undefined, CLIPS_SETTLE).toBe(true);
+      // Every clip but the one deleted while the pages were read (which the first page had already).
+      const kept = clips.filter((c) => c.id !== deleted).map((c) => c.id);
+      await expect.poll(async () => (await clipsShown()).drawn.filter((id) => id !== deleted), CLIPS_SETTLE).toEqual(kept);
+    } finally {
+      await page.unroute(route);
+    }
+  });
+
   it("asks for a capped window's clips again only once the view moved: not after a pan stopped at the recording's start, nor a window made taller", async () => {
     const { denseId } = await manyClipsDataset();
     const clips = await allClips(denseId);

@@ -27,6 +27,8 @@ import { bounds, ClipPanel, type Tag } from "./clip-panel.js";
 import { mayWrite, viewerOnly, type User } from "./access.js";
 
 interface Page<T> { items: T[]; total: number }
+/** A page of a listing paged by cursor: `next_cursor` gives the page after it, null after the last. */
+interface KeysetPage<T> { items: T[]; next_cursor: string | null }
 interface Dataset {
   id: string; name: string; recording_count: number;
   /** Active, or archived or trashed: its recordings are read-only then too, their own state notwithstanding (the picker lists active ones; a link opens a recording of another). */
@@ -743,19 +745,20 @@ async function fetchClips() {
   // Under a read-only recording, those archived or trashed of their own before it are not its clips
   // as it was left, as they are not an active recording's: own_state leaves them out of the pages
   // and of the count in view alike (filtered here, they were counted, and took places of the cap).
-  const listUrl = (from: number, to: number, limit: number, offset: number) =>
-    `/v1/clips?recording_id=${rec.id}&state=${clipListingState(rec, state.dataset)}&own_state=active&end_after=${from}&start_before=${to}&sort=start_time&order=asc&limit=${limit}&offset=${offset}`;
+  const listUrl = (from: number, to: number, limit: number, cursor: string | null) =>
+    `/v1/clips?recording_id=${rec.id}&state=${clipListingState(rec, state.dataset)}&own_state=active&end_after=${from}&start_before=${to}&sort=start_time&order=asc&limit=${limit}${cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`}`;
   try {
+    // Paged by cursor: each page begins after the last clip of the one before, so a clip another
+    // client creates or deletes meanwhile shifts none (by offset, one deleted before a page skipped
+    // a clip of it, one created repeated one).
     const fetched: Clip[] = [];
-    let listed = 0, total = 0;
+    let cursor: string | null = null;
     do {
-      const page = await api<Page<Clip>>(listUrl(t0, t1, Math.min(CLIP_PAGE, MAX_CLIPS_DRAWN - listed), listed), { signal });
-      total = page.total;
-      listed += page.items.length;
+      const page: KeysetPage<Clip> = await api<KeysetPage<Clip>>(listUrl(t0, t1, Math.min(CLIP_PAGE, MAX_CLIPS_DRAWN - fetched.length), cursor), { signal });
       fetched.push(...page.items);
-      if (page.items.length === 0) break; // clips deleted meanwhile: the total shrank
-    } while (listed < total && listed < MAX_CLIPS_DRAWN);
-    const inView = listed >= total ? null : (await api<Page<Clip>>(listUrl(a, b, 1, 0), { signal })).total;
+      cursor = page.next_cursor;
+    } while (cursor !== null && fetched.length < MAX_CLIPS_DRAWN);
+    const inView = cursor === null ? null : (await api<Page<Clip>>(listUrl(a, b, 1, null), { signal })).total;
     setClips(fetched, { t0, t1, view: { start: a, end: b, level }, inView });
     listClips(inView);
   } catch (err) {
