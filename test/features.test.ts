@@ -148,6 +148,16 @@ describe("known answers", () => {
     expect(f.zero_crossing_rate).toBe(0);
     expect(Array.from(f.log_mel).every((v) => v === -100)).toBe(true);
   });
+
+  it("spectral_flatness stays in [0, 1] where every bin is equal (silence, at the 1e-10 floor): it read up to 1.0000000000000286", async () => {
+    // Above 1 before (16 kHz: 1.0000000000000062 for a sample, 1.0000000000000053 for 1 s; 96 kHz
+    // 1.0000000000000286), below it at 44.1 kHz (0.9999999999999958): the rounding of exp(mean ln P) / mean P.
+    for (const [n, fs] of [[1, 16_000], [16_000, 16_000], [1, 96_000], [96_000, 96_000], [1, 44_100], [44_100, 44_100]]) {
+      const f = await featuresOfSignal(new Float32Array(n), fs);
+      expect(f.spectral_flatness, `${n} samples at ${fs} Hz`).toBeLessThanOrEqual(1);
+      expect(f.spectral_flatness, `${n} samples at ${fs} Hz`).toBeGreaterThan(1 - 1e-13);
+    }
+  });
 });
 
 describe("Slaney mel filterbank", () => {

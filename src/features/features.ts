@@ -28,8 +28,10 @@
  * Definitions (librosa 0.10, librosa/feature/spectral.py; https://librosa.org/doc/latest/feature.html):
  * - duration_s: length of [start, end) ∩ [0, duration of the recording], seconds.
  * - rms_dbfs: 20·log10(max(√(mean x²), 1e-10)) — full scale 1.0; the floor (−200 dBFS) only
- *   stands for digital silence.
- * - peak_dbfs: 20·log10(max(max |x|, 1e-10)).
+ *   stands for digital silence (the log of 0 is −∞, which no table, JSON or database column
+ *   holds). An amplitude floor of 1e-10: librosa.amplitude_to_db's default amin is 1e-5 (−100 dB),
+ *   power_to_db's 1e-10 a power's (−100 dB too); this one is an amplitude's, 20·log10(1e-10) = −200.
+ * - peak_dbfs: 20·log10(max(max |x|, 1e-10)), the same floor (−200 dBFS for silence).
  * - zero_crossing_rate: mean over frames of librosa.feature.zero_crossing_rate(x,
  *   frame_length=nperseg, hop_length=hop, center=True) (edge padding, threshold 1e-10,
  *   zero counted as positive), frames laid out over the target's samples.
@@ -38,7 +40,8 @@
  * - spectral_bandwidth_hz: per frame (Σ (M_k/ΣM)·(f_k − centroid)²)^(1/2)
  *   (librosa.feature.spectral_bandwidth, p=2, norm=True).
  * - spectral_flatness: per frame exp(mean ln P_k) / mean P_k with P = max(S, 1e-10)
- *   (librosa.feature.spectral_flatness, power=2, amin=1e-10). White noise gives about
+ *   (librosa.feature.spectral_flatness, power=2, amin=1e-10), in [0, 1] (its rounding above 1 for
+ *   equal bins clipped). White noise gives about
  *   e^(−γ) ≈ 0.56 per frame (periodogram bins are exponentially distributed), not 1.
  * - spectral_rolloff_hz: per frame the lowest f_k with Σ_{j≤k} M_j ≥ 0.85·Σ M
  *   (librosa.feature.spectral_rolloff, roll_percent=0.85).
@@ -340,7 +343,10 @@ class FeaturePass {
       zero_crossing_rate: crossings / zcrDivisor,
       spectral_centroid_hz: sums[SUM.centroid] / frames,
       spectral_bandwidth_hz: sums[SUM.bandwidth] / frames,
-      spectral_flatness: sums[SUM.flatness] / frames,
+      // ≤ 1 by the AM–GM inequality (a geometric mean is at most the arithmetic one), per frame and
+      // so for their mean: above 1 is the rounding of exp(mean ln P) / mean P where every bin is
+      // equal (silence at the 1e-10 floor: up to 1.0000000000000286, at 96 kHz).
+      spectral_flatness: Math.min(1, sums[SUM.flatness] / frames),
       spectral_rolloff_hz: sums[SUM.rolloff] / frames,
       peak_frequency_hz: hz(peak),
       low_freq_hz: hz(low),
