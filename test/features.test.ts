@@ -228,6 +228,23 @@ describe("targets and parameters", () => {
     expect(await featuresOfSignal(tone, 16000, { window_size: 0.032 }, { highFreq: 9000 })).toEqual(await featuresOfSignal(tone, 16000, { window_size: 0.032 }));
   });
 
+  it("a clip shorter than the frames' spacing (a 3 ms bat call at 12.5 ms) is refused saying its length, the hop and window in use, and the window_size or hop_size that puts a frame in it", async () => {
+    // Frames centred every 0.016 s (0.24, 0.256): none in [0.25, 0.255).
+    const refusal = featuresOfSignal(tone, 16000, { window_size: 0.032 }, { start: 0.25, end: 0.255 });
+    await expect(refusal).rejects.toThrow(TargetError);
+    await expect(refusal).rejects.toThrow(/^no frame is centred in \[0\.25, 0\.255\) s \(the recording has \d+ frames, 0\.016 s apart, the last centred at [\d.]+ s\): the clip lasts 0\.005 s, less than the 0\.016 s between frames \(window_size 0\.032 s × hop_size 0\.5 at 16000 Hz\) — give a window_size ≤ 0\.01 s or a hop_size ≤ 0\.15 to put a frame in it$/);
+    // Each suggestion does put a frame in it.
+    for (const params of [{ window_size: 0.01 }, { window_size: 0.032, hop_size: 0.15 }]) {
+      expect((await featuresOfSignal(tone, 16000, params, { start: 0.25, end: 0.255 })).duration_s).toBeCloseTo(0.005, 12);
+    }
+    // The default 25 ms × 0.5 at 250 kHz (12.5 ms apart) and a 3 ms clip: 0.006 s or 0.12 (a window of 1500 samples, hop 750 = 3 ms).
+    const call = new Float32Array(250_000 / 10);
+    await expect(featuresOfSignal(call, 250_000, {}, { start: 0.013, end: 0.016 })).rejects.toThrow(/: the clip lasts 0\.003 s, less than the 0\.0125 s between frames \(window_size 0\.025 s × hop_size 0\.5 at 250000 Hz\) — give a window_size ≤ 0\.006 s or a hop_size ≤ 0\.12 to put a frame in it$/);
+    for (const params of [{ window_size: 0.006 }, { hop_size: 0.12 }]) await featuresOfSignal(call, 250_000, params, { start: 0.013, end: 0.016 });
+    // Shorter than a sample: no window helps.
+    await expect(featuresOfSignal(tone, 16000, { window_size: 0.032 }, { start: 0.25, end: 0.25001 })).rejects.toThrow(/: the clip lasts 0\.00001 s, less than the 0\.016 s between frames \(window_size 0\.032 s × hop_size 0\.5 at 16000 Hz\) — shorter than a sample at 16000 Hz, no window puts a frame in it$/);
+  });
+
   it("bad targets and parameters are named", async () => {
     const bad: [FeatureTarget, RegExp][] = [
       [{ start: -1 }, /start/],

@@ -66,8 +66,8 @@ import { signalSamples } from "../audio/signal.js";
 import type { AudioReader } from "../audio/types.js";
 import { ConditionedSignal } from "../engine/condition.js";
 import { CoreArray } from "../engine/core-array.js";
-import { binRange, frameCount, frameGeometry, framesInInterval, frameStart, noFrameInInterval, samplesOfFrames, type FrameGeometry } from "../engine/geometry.js";
-import { checkParamsForRecording, parseParams, realSamplerate, type Params, type ParamsInput } from "../engine/params.js";
+import { binRange, frameCount, frameGeometry, framesInInterval, frameStart, frameTime, noFrameInInterval, samplesOfFrames, type FrameGeometry } from "../engine/geometry.js";
+import { checkParamsForRecording, ParamsError, parseParams, realSamplerate, type Params, type ParamsInput } from "../engine/params.js";
 import { blockFrames } from "../engine/spectrogram.js";
 import { core } from "../engine/wasm.js";
 import { getWindow } from "../engine/window.js";
@@ -164,7 +164,7 @@ export async function computeFeatures(reader: AudioReader, params: ParamsInput =
   const { g, bins } = checkFeatureParams(p, { samplerate, channels: reader.info.channels }, target);
   const signal = new ConditionedSignal(reader, p.channel, te, p);
   const pastEndHint = realSecondsHint(reader.info, options.timeExpansion, options.timeExpansionName ?? "the timeExpansion option");
-  const box = resolveTarget(target, reader.info.frames / samplerate, signal, g, bins, pastEndHint);
+  const box = resolveTarget(target, reader.info.frames / samplerate, signal, g, p, bins, pastEndHint);
   const pass = new FeaturePass(p, g, box);
   try {
     return await pass.run(signal);
@@ -220,8 +220,9 @@ interface TargetBox {
 /**
  * `t` in engine units; `bins`: its band's (bandBins); `pastEndHint` ends the refusal of a target
  * after the recording's last frame (realSecondsHint: for a time-expanded one, that times are real seconds).
+ * A clip between two frame centres is refused saying what would put one in it (clipBetweenFrames).
  */
-function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: ConditionedSignal, g: FrameGeometry, [k0, k1]: [number, number], pastEndHint: string): TargetBox {
+function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: ConditionedSignal, g: FrameGeometry, params: Pick<Params, "window_size" | "hop_size">, [k0, k1]: [number, number], pastEndHint: string): TargetBox {
   // An empty data chunk: said as it is (it read as "start 0 s is past the end", a start nobody gave).
   if (recordingDuration === 0) throw new TargetError("the recording holds no samples");
   const start = t.start ?? 0;
@@ -237,11 +238,58 @@ function resolveTarget(t: FeatureTarget, recordingDuration: number, signal: Cond
   // frame centred on the end itself counts, as it does in the whole spectrogram — [start, end) left
   // it out. With an odd one it does not: librosa pads nperseg // 2 samples, one short of that frame.
   if (t.end === undefined) f1 = Math.max(f0, Math.min(frames, centeredFrameCount(signal.length, g)));
-  if (f1 === f0) throw new TargetError(noFrameInInterval(start, end, frames, g).message + pastEndHint);
+  if (f1 === f0) {
+    const between = end - start < frameTime(1, g) ? `: ${clipBetweenFrames(start, end, g, params)}` : "";
+    throw new TargetError(noFrameInInterval(start, end, frames, g).message + between + pastEndHint);
+  }
   const s0 = Math.min(signal.length, Math.ceil(start * fs));
   const s1 = Math.min(signal.length, Math.ceil(end * fs));
   if (s1 <= s0) throw new TargetError(`no sample lies in [${start}, ${end}) s`);
   return { duration: end - start, f0, f1, s0, s1, k0, k1 };
+}
+
+/**
+ * Why clip [start, end) s, shorter than the spacing of the frames of `g` (made of `params`'
+ * window_size and hop_size), may hold no frame centre — its length, the spacing, the window and hop
+ * — and what puts one in it: a window_size, or a hop_size, each with the other as given, that puts
+ * the frames at most the clip's length apart (the largest of two significant digits; none for a
+ * clip shorter than a sample). The features need a frame: the spectral ones are its spectrum's, and
+ * a clip's row holds every feature. A computation (resolveTarget) and a job's submission
+ * (jobs/queue.ts) say it alike; `name` spells a parameter as the user gave it (a flag beside it).
+ */
+export function clipBetweenFrames(start: number, end: number, g: FrameGeometry, params: Pick<Params, "window_size" | "hop_size">, name: (param: "window_size" | "hop_size") => string = (p) => p): string {
+  const length = end - start;
+  const [windowSize, hopSize] = [name("window_size"), name("hop_size")];
+  const why = `the clip lasts ${Number(length.toPrecision(6))} s, less than the ${frameTime(1, g)} s between frames (${windowSize} ${params.window_size} s × ${hopSize} ${params.hop_size} at ${g.samplerate} Hz)`;
+  if (length * g.samplerate < 1) return `${why} — shorter than a sample at ${g.samplerate} Hz, no window puts a frame in it`;
+  const framesWithin = (window: number, hop: number) => {
+    try {
+      return frameGeometry(window, hop, g.samplerate).hop <= length * g.samplerate;
+    } catch (err) {
+      if (err instanceof ParamsError) return false; // a window of fewer than 2 samples, a hop of none
+      throw err;
+    }
+  };
+  const give = [
+    largestBelow(length / params.hop_size, (w) => framesWithin(w, params.hop_size), (w) => `a ${windowSize} ≤ ${w} s`),
+    largestBelow(length / params.window_size, (h) => framesWithin(params.window_size, h), (h) => `a ${hopSize} ≤ ${h}`),
+  ].filter((text) => text !== undefined);
+  return `${why} — ${give.length ? `give ${give.join(" or ")} to put a frame in it` : `a smaller ${hopSize} or ${windowSize} puts frames in it`}`;
+}
+
+/**
+ * `said` of the largest value of two significant digits at most `bound` (a few steps of 10 % lower
+ * when the frame geometry's truncation needs it) for which `fits` holds; undefined when none does.
+ */
+function largestBelow(bound: number, fits: (value: number) => boolean, said: (value: number) => string): string | undefined {
+  let value = bound;
+  for (let step = 0; step < 8; step++) {
+    const unit = 10 ** (Math.floor(Math.log10(value)) - 1);
+    const candidate = Number((Math.floor(value / unit) * unit).toPrecision(2));
+    if (fits(candidate)) return said(candidate);
+    value = candidate * 0.9;
+  }
+  return undefined;
 }
 
 /**
