@@ -387,10 +387,10 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.click("#zoom-in");
     await tilesLoaded("/tiles/0/");
     const zoomed = await view();
-    expect(zoomed.level).toBe(before.level + 1);
-    // From the fitted view's scale to the next whole level, drawn unscaled: the span in proportion.
+    // From the fitted view's scale to the next whole level closer in, drawn unscaled: the span in proportion.
+    expect(zoomed.level).toBe(Math.floor(Math.log2(2 ** before.level * before.scale)) + 1);
     expect(zoomed.scale).toBe(1);
-    expect(zoomed.end - zoomed.start).toBeCloseTo(((before.end - before.start) * before.scale) / 2, 3);
+    expect(zoomed.end - zoomed.start).toBeCloseTo((before.end - before.start) * before.scale * 2 ** (before.level - zoomed.level), 3);
     await expectNoGaps("zoom-in");
     // Lazy: only tiles that overlap the plot or one plot width either side are in the page.
     const placed = await page.evaluate(() => {
@@ -425,10 +425,12 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     const last = await view();
     expect((last.start + last.end) / 2).toBeCloseTo(5, 1);
 
-    // Zoomed out past one frame per pixel, the tiles come from z = 2.
-    while ((await view()).level > -2) await page.click("#zoom-out");
-    expect((await view()).z).toBe(2);
-    await tilesLoaded("/tiles/2/");
+    // Zoomed out as far as it goes: the closest whole level at which the 5 s fit the plot (a longer
+    // recording's, past one frame per pixel, has tiles of z > 0: "zooms out no further than …").
+    for (let i = 0; i < 4; i++) await page.click("#zoom-out");
+    const frames = frameCount(5 * 384000, frameGeometry(0.025, 0.5, 384000));
+    expect(await view()).toMatchObject({ level: Math.floor(Math.log2(box.width / frames)), scale: 1 });
+    await tilesLoaded(`/tiles/${(await view()).z}/`);
     await page.click("#fit");
     await tilesLoaded();
   });
@@ -1574,11 +1576,12 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
   });
 
   it("keeps the previous view's pixels, scaled, until a zoom's tiles arrive, none of the old parameters' after a change, and nothing of a tile until its pixels arrive", async () => {
-    await page.goto(`${base}/?pending#recording=${batId}`);
+    // A 2.5 ms window: 4000 frames, the 5 s shown whole at a level farther out than −1.
+    await page.goto(`${base}/?pending#recording=${batId}&window_size=0.0025`);
     await tilesLoaded(batId);
     await page.addStyleTag({ content: "#clips { display: none; }" }); // its clips' boxes: not what is looked at
-    // Out to tiles of z = 1; the next level in needs those of z = 0.
-    while ((await view()).level > -1) await page.click("#zoom-out");
+    // In to tiles of z = 1 (level −1, unscaled); the next level in needs those of z = 0.
+    while ((await view()).level < -1 || (await view()).scale !== 1) await page.click("#zoom-in");
     await tilesLoaded("/tiles/1/");
     const before = await view();
     const old = await plotPixels("placeholder-before");
@@ -1680,13 +1683,71 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await tilesLoaded("width=128");
     await page.addStyleTag({ content: "#plot { background: #f0f !important; }" });
     await expectNoGaps("fit-scaled");
-    // A zoom step goes to the whole level beside: tiles at whole pixels per frame again.
+    // A zoom step goes to the next whole level closer in: tiles at whole pixels per frame again.
     const fitted = await view();
     await page.click("#zoom-in");
     await tilesLoaded("width=128");
-    expect(await view()).toMatchObject({ level: fitted.level + 1, scale: 1 });
+    expect(await view()).toMatchObject({ level: Math.floor(Math.log2(2 ** fitted.level * fitted.scale)) + 1, scale: 1 });
     await setParam("width", "256");
     await tilesLoaded("width=256");
+  });
+
+  it("zooms out no further than the level that shows the whole recording — buttons, wheel, keys and a link's level, raised and said: it went on to −20, the recording a sliver of the plot", async () => {
+    const { nightId } = await manyClipsDataset();
+    await page.goto(`${base}/?farthest#recording=${nightId}`);
+    await tilesLoaded(nightId);
+    const plotWidth = (await page.locator("#plot").boundingBox())!.width;
+    const frames = frameCount(8000 * 120, frameGeometry(0.025, 0.5, 8000));
+    // The closest whole level at which the 120 s fit the plot: Fit's, or the one past it.
+    const farthest = Math.floor(Math.log2(plotWidth / frames));
+    for (let i = 0; i < 6; i++) await page.click("#zoom-out");
+    const out = await view();
+    expect(out).toMatchObject({ level: farthest, scale: 1 });
+    // The whole recording in view, filling more than half the plot.
+    expect(out.start).toBeLessThan(0);
+    expect(out.end).toBeGreaterThan(120);
+    expect(120 / (out.end - out.start)).toBeGreaterThan(0.5);
+    await tilesLoaded(`/tiles/${-farthest}/`); // tiles of the pyramid's level z = −level
+    // The wheel and the key go no further either.
+    const box = (await page.locator("#plot").boundingBox())!;
+    await page.mouse.move(box.x + 300, box.y + 100);
+    for (let i = 0; i < 3; i++) await page.mouse.wheel(0, 100);
+    await page.focus("#plot");
+    for (let i = 0; i < 3; i++) await page.keyboard.press("-");
+    await page.waitForTimeout(100);
+    expect(await view()).toEqual(out);
+    // A link asking for a level farther out is shown at the farthest, saying so.
+    await page.goto(`${base}/?farthest-link#recording=${nightId}&t=60&level=-10`);
+    await tilesLoaded(nightId);
+    expect(await view()).toMatchObject({ level: farthest, scale: 1 });
+    expect(((await view()).start + (await view()).end) / 2).toBeCloseTo(60, 1);
+    expect(await page.textContent("#status")).toBe(`the link's level "-10" was raised to ${farthest}: a level farther out shows more than the whole recording`);
+    expect(await page.getAttribute("#status", "class")).toBe("error");
+    await expect.poll(() => page.evaluate(() => new URLSearchParams(location.hash.slice(1)).get("level"))).toBe(String(farthest));
+  });
+
+  it("zooms from a fitted view to the whole level on either side of it: in from a scale below 1 to its own level, out from one above 1 to its own — each skipped that level for the one past it", async () => {
+    const plotWidth = (await page.locator("#plot").boundingBox())!.width;
+    const dir = join(extra.path, "zoomsteps");
+    await mkdir(dir);
+    const dataset = await post("/v1/datasets", { name: "zoom steps", audio_dir: dir });
+    // Fitted at level −1, scaled 0.86 (as a 22.5 s recording was in the walk) and 1.2: at 8 kHz a frame is 12.5 ms.
+    for (const [scale, inward, outward] of [[0.86, -1, -2], [1.2, 0, -1]]) {
+      const path = `fitted-${scale}.wav`;
+      await writeSineWav(join(dir, path), 8000, Math.round(plotWidth / (0.5 * scale)) * 0.0125);
+      const rec = await post("/v1/recordings", { dataset_id: dataset.id, path });
+      await page.goto(`${base}/?zoomsteps-${scale}#recording=${rec.id}`);
+      await tilesLoaded(rec.id);
+      const fitted = await view();
+      expect(fitted.level).toBe(-1);
+      expect(fitted.scale).toBeCloseTo(scale, 2);
+      await page.click("#zoom-in");
+      expect(await view(), `zoomed in from a scale of ${scale}`).toMatchObject({ level: inward, scale: 1 });
+      await page.click("#fit");
+      expect(await view()).toEqual(fitted);
+      await page.click("#zoom-out");
+      expect(await view(), `zoomed out from a scale of ${scale}`).toMatchObject({ level: outward, scale: 1 });
+    }
   });
 
   it("plays a selection — a box drawn, a clip opened, or marked by keys — and makes a clip of one marked by keys", async () => {

@@ -11,7 +11,8 @@
  * integer too. Fit alone draws the nearest level at a fractional `scale` (0.71–1.41, more for a
  * recording shorter than the closest level fills), as a map viewer's fractional zoom does, so the
  * whole recording fills the plot; tile edges are rounded to whole pixels, and a zoom step goes
- * back to whole levels.
+ * back to whole levels — to the next one on its side, whichever side of 1 the scale is. Zooming
+ * out stops at the level that shows the whole recording (farthestLevel).
  */
 import { COLORMAPS, PARAM_NAMES, paramsObject, SCALES, WINDOWS, type Params } from "../src/engine/params.js";
 import { binRange, frameCount, frameGeometry } from "../src/engine/geometry.js";
@@ -356,6 +357,7 @@ async function applyParams() {
     frames: expected.frames,
   };
   clearTiles();
+  setStatus(""); // before the view: a link's level raised says so (showView)
   const linked = state.linkedView;
   state.linkedView = null;
   if (linked !== null || first) showView(linked ?? "whole");
@@ -366,7 +368,6 @@ async function applyParams() {
     state.scale = 1;
     centreOn(middle);
   } else centreOn(middle); // the same frames: the same view, a fitted one's scale included
-  setStatus("");
 }
 
 /** Milliseconds before a request the server did not answer (no connection) is made again. */
@@ -618,17 +619,30 @@ function drawAxes() {
 // ---------------------------------------------------------------------------------------------
 // Zoom and pan
 
-/** The zoom level nearest `level` that the tile pyramid and the page draw. */
-const clampLevel = (level: number) => Math.max(-MAX_ZOOM, Math.min(MAX_LEVEL, level));
+/** CSS pixels per frame that put the whole recording across the plot: the view Fit shows. */
+const wholePxPerFrame = () => $("plot").clientWidth / state.geometry!.frames;
 
 /**
- * Zooms one level in (+1) or out (−1), keeping the time under plot pixel `anchor` where it is. From
- * a fitted view (a fractional scale) it goes to the whole level beside its own, drawn at scale 1;
- * none past the closest or farthest level, where it would zoom the other way.
+ * The farthest zoom level out: the closest whole level that shows the whole recording at scale 1 —
+ * Fit's own level, or the one past it where Fit rounds up and draws its level scaled down. Zooming
+ * out went on to level −20: a 22.5 s recording filled 3.6 % of the plot at −6, and less at each step.
+ */
+const farthestLevel = () => Math.max(-MAX_ZOOM, Math.min(MAX_LEVEL, Math.floor(Math.log2(wholePxPerFrame()))));
+
+/** The zoom level nearest `level` that the tile pyramid and the page draw: from the whole recording's (farthestLevel) to MAX_LEVEL. */
+const clampLevel = (level: number) => Math.max(farthestLevel(), Math.min(MAX_LEVEL, level));
+
+/**
+ * Zooms one level in (+1) or out (−1), keeping the time under plot pixel `anchor` where it is: to
+ * the next whole level on that side of the view's, drawn at scale 1 — from a fitted view (a
+ * fractional level) the whole level closer in or farther out than it, whichever side of 1 its
+ * scale is (zoom in from a scale of 0.86 went two levels' worth in, skipping the level beside, as
+ * zoom out did from a scale above 1). None past the closest or farthest level.
  */
 function zoomStep(direction: 1 | -1, anchor = $("plot").clientWidth / 2) {
-  const level = clampLevel(state.level + direction);
-  if (direction * (2 ** level - pxPerFrame()) <= 0) return;
+  const now = Math.log2(pxPerFrame());
+  const level = clampLevel(direction === 1 ? Math.floor(now) + 1 : Math.ceil(now) - 1);
+  if (direction * (level - now) <= 0) return;
   const frame = (anchor + state.exactOriginPx) / pxPerFrame();
   state.level = level;
   state.scale = 1;
@@ -648,12 +662,19 @@ function centreOn(t: number) {
   panTo(pixelOf(t) + state.originPx - $("plot").clientWidth / 2);
 }
 
-/** Shows a link's view: its time at the plot's middle at its zoom level, or the whole recording (fit). */
+/**
+ * Shows a link's view: its time at the plot's middle at its zoom level, or the whole recording
+ * (fit). A level farther out than the whole recording's (farthestLevel) is raised to it, as the
+ * status line says.
+ */
 function showView(view: LinkedView | "whole") {
   if (view === "whole") return fit();
+  const farthest = farthestLevel();
+  if (view.level < farthest) setStatus(`the link's level "${view.level}" was raised to ${farthest}: a level farther out shows more than the whole recording`, true);
+  const level = Math.max(farthest, view.level);
   // A fitted view's link has a fractional level: the nearest whole one at the scale that makes it.
-  state.level = clampLevel(Math.round(view.level));
-  state.scale = 2 ** (view.level - state.level);
+  state.level = clampLevel(Math.round(level));
+  state.scale = 2 ** (level - state.level);
   centreOn(view.t);
 }
 
@@ -663,7 +684,7 @@ function showView(view: LinkedView | "whole") {
  * level a recording too long to fit is drawn at scale 1 from its start, as before.
  */
 function fit() {
-  const exact = $("plot").clientWidth / state.geometry!.frames;
+  const exact = wholePxPerFrame();
   state.level = clampLevel(Math.round(Math.log2(exact)));
   state.scale = Math.max(exact / 2 ** state.level, state.level === -MAX_ZOOM ? 1 : 0);
   state.originPx = state.exactOriginPx = 0;
@@ -1227,8 +1248,8 @@ function bindPlot() {
     zoomStep(wheel < 0 ? 1 : -1, local(e).x);
     wheel = 0;
   }, { passive: false });
-  $("zoom-in").onclick = () => zoomStep(1);
-  $("zoom-out").onclick = () => zoomStep(-1);
+  $("zoom-in").onclick = () => state.geometry && zoomStep(1);
+  $("zoom-out").onclick = () => state.geometry && zoomStep(-1);
   $("pan-left").onclick = () => state.geometry && panTo(state.originPx - plot.clientWidth / 2);
   $("pan-right").onclick = () => state.geometry && panTo(state.originPx + plot.clientWidth / 2);
   $("fit").onclick = () => state.geometry && fit();
