@@ -1750,6 +1750,27 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     }
   });
 
+  it("puts the address back to the link of the recording shown when a link's recording cannot be opened, the error kept on the status line — the link refused stayed, and a reload tried it again", async () => {
+    await page.goto(`${base}/?unknown#recording=${second.recordingId}`);
+    await tilesLoaded(second.recordingId);
+    await expect.poll(() => page.evaluate(() => location.hash)).toMatch(/&level=/);
+    const shown = await page.evaluate(() => location.hash);
+    const missing = "00000000-0000-4000-8000-000000000000";
+    await page.evaluate((id) => { location.hash = `#recording=${id}&t=1&level=0`; }, missing);
+    await expect.poll(() => page.textContent("#status")).toMatch(/^the linked recording cannot be opened: .+/);
+    expect(await page.getAttribute("#status", "class")).toBe("error");
+    await expect.poll(() => page.evaluate(() => location.hash)).toBe(shown);
+    expect(await page.textContent("#recording-name")).toBe("tone.wav");
+    const message = await page.textContent("#status");
+    await page.waitForTimeout(300); // past the address's delay: the error stays
+    expect(await page.textContent("#status")).toBe(message);
+    // A reload shows the recording shown, without the error.
+    await page.reload();
+    await tilesLoaded(second.recordingId);
+    expect(await page.textContent("#recording-name")).toBe("tone.wav");
+    expect(await page.textContent("#status")).toBe("");
+  });
+
   it("plays a selection — a box drawn, a clip opened, or marked by keys — and makes a clip of one marked by keys", async () => {
     await page.goto(`${base}/?selection#recording=${batId}`);
     await tilesLoaded(batId);

@@ -1881,7 +1881,12 @@ function init() {
     const linked = parseLink();
     if (!linked || asksWhatIsShown()) return;
     const shown = linked.recording === state.recording?.id ? showLinkedView(linked) : openLinkedRecording(linked);
-    shown.catch((err: Error) => setStatus(linkFailureMessage(err), true));
+    shown.catch((err: Error) => {
+      setStatus(linkFailureMessage(err), true);
+      // The recording shown stays: so does its link, in the address. The link refused stayed
+      // there, and a reload tried it again (the error said, the recording shown was another).
+      writeLink();
+    });
   });
   loadPage();
 }
