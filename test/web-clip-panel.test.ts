@@ -919,6 +919,31 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     expect([c.start_time, c.end_time]).toEqual([0.25, 0.75]);
   });
 
+  it("shows a clip's times to the decimal that tells its recording's samples apart and its band to the Hz, and moves it by the fields edited alone: Move unedited keeps every bound to the last digit stored — the fields showed 16 digits", async () => {
+    // The bounds of a box as a drag draws them: ends and band at fractional pixels.
+    const stored = { start_time: 0.9747422680412371, end_time: 1.2345678901234567, low_freq: 1234.5678901, high_freq: 5678.912345 };
+    const { clips: [a] } = await openWithClips([[stored.start_time, stored.end_time, stored.low_freq, stored.high_freq]]);
+    await clickAt(1.1, 0.85); // within its band: 3.6 kHz
+    await panelShows(a);
+    const fields = () => Promise.all(["start", "end", "low", "high"].map((f) => page.inputValue(`#clip-panel-${f}`)));
+    // 48 kHz: a sample is 20.8 µs, the fifth decimal (10 µs) tells samples apart.
+    expect(await fields()).toEqual(["0.97474", "1.23457", "1235", "5679"]);
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(status).toBe("clip moved to 0.975–1.235 s, 1235–5679 Hz");
+    expect(await held(a.id)).toMatchObject(stored);
+    // The end edited alone: it moves, the start and the band stay as stored.
+    await page.getByRole("spinbutton", { name: "end (s)" }).fill("1.5");
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(async () => (await held(a.id))!.end_time).toBe(1.5);
+    expect(await held(a.id)).toMatchObject({ ...stored, end_time: 1.5 });
+    expect(await fields()).toEqual(["0.97474", "1.5", "1235", "5679"]);
+    // The low bound emptied: removed, the rest as stored.
+    await page.getByRole("spinbutton", { name: "low (Hz)" }).fill("");
+    await page.getByRole("button", { name: "Move clip" }).click();
+    await expect.poll(async () => (await held(a.id))!.low_freq).toBe(null);
+    expect(await held(a.id)).toMatchObject({ ...stored, end_time: 1.5, low_freq: null });
+  });
+
   it("draws a clip with frequency bounds as a box over its band, one without over the plot's height; the panel shows, moves and removes the bounds", async () => {
     const { clips: [box, plain, below] } = await openWithClips([[0.2, 0.6, 6000, 12000], [0.9, 1.2], [1.4, 1.8, null, 6000]]);
     const plot = (await page.locator("#plot").boundingBox())!;
