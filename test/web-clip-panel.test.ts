@@ -1459,7 +1459,7 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     await page.fill("#clip-panel-note", "a call, half described");
     const plotView = async () => JSON.parse((await page.getAttribute("#plot", "data-view"))!) as { level: number; scale: number; start: number; end: number };
     const fitted = await plotView();
-    expect(fitted.scale).not.toBe(1); // a 2 s recording fitted: level 1 at scale 1 is another view
+    expect(fitted.scale).not.toBe(1); // a 2 s recording fitted: level 2 at scale 1 is another view (1, farther out than the whole 2 s, is raised to 2)
     const tileSources = () => page.$$eval("#tiles img", (imgs) => imgs.map((i) => (i as HTMLImageElement).dataset.src!));
     const sent = requestsSent("GET");
     /** Everything the page shows of the recording open, clip and typing, as it was before the links. */
@@ -1471,26 +1471,26 @@ describe.skipIf(SKIP_BROWSER)("the viewer's clip panel in Chromium", () => {
     const before = await kept();
     expect(before).toEqual([expect.stringMatching(/^r\d+\.wav$/), true, "Clip 0.2000–0.5000 s", "a call, half described", true, true, "0.200–0.500 s", 2]);
     // Another time and zoom level, pasted in.
-    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=1`; }, recordingId);
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=2`; }, recordingId);
     const middle = async () => { const v = await plotView(); return [v.level, v.scale, +((v.start + v.end) / 2).toFixed(2)]; };
-    await expect.poll(middle, POLL).toEqual([1, 1, 1.3]);
+    await expect.poll(middle, POLL).toEqual([2, 1, 1.3]);
     expect(await kept()).toEqual(before);
     // A time refused: the whole recording, saying why; the same link again takes the refusal off (it stayed).
-    await page.evaluate((id) => { location.hash = `recording=${id}&t=abc&level=1`; }, recordingId);
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=abc&level=2`; }, recordingId);
     await expect.poll(status, POLL).toBe(`the link's t "abc" was refused: it must be a number of seconds: the whole recording is shown`);
     expect(await plotView()).toEqual(fitted);
-    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=1`; }, recordingId);
-    await expect.poll(middle, POLL).toEqual([1, 1, 1.3]);
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=2`; }, recordingId);
+    await expect.poll(middle, POLL).toEqual([2, 1, 1.3]);
     expect([await status(), ...await kept()]).toEqual(["", ...before]);
     // Another band: the tiles of fmin–fmax, the view where it was.
-    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=1&fmin=2000&fmax=12000`; }, recordingId);
+    await page.evaluate((id) => { location.hash = `recording=${id}&t=1.3&level=2&fmin=2000&fmax=12000`; }, recordingId);
     await expect.poll(async () => (await tileSources()).every((s) => s.includes("fmin=2000") && s.includes("fmax=12000")), POLL).toBe(true);
-    expect([await page.inputValue("#param-fmin"), await page.inputValue("#param-fmax"), (await plotView()).level]).toEqual(["2000", "12000", 1]);
+    expect([await page.inputValue("#param-fmin"), await page.inputValue("#param-fmax"), (await plotView()).level]).toEqual(["2000", "12000", 2]);
     expect(await kept()).toEqual(before);
     // Back: the whole band again.
     await page.goBack();
     await expect.poll(async () => { const s = await tileSources(); return s.length > 0 && s.every((u) => !u.includes("fmin=")); }, POLL).toBe(true);
-    expect([await page.inputValue("#param-fmin"), (await plotView()).level]).toEqual(["", 1]);
+    expect([await page.inputValue("#param-fmin"), (await plotView()).level]).toEqual(["", 2]);
     expect(await kept()).toEqual(before);
     const paths = sent().map((url) => new URL(url).pathname);
     expect(paths.filter((p) => (p.startsWith("/v1/recordings") && !p.includes("/tiles/")) || p.startsWith("/v1/datasets"))).toEqual([]);

@@ -75,6 +75,8 @@ async function tilesLoaded(part = "", absent?: string) {
 /** The view as the plot gives it: `scale` is 1 but in a fitted view, which draws its level scaled to fill the plot. */
 interface View { z: number; level: number; scale: number; start: number; end: number }
 const view = async (): Promise<View> => JSON.parse((await page.getAttribute("#plot", "data-view"))!);
+/** The level a zoom step in goes to from view `v`: the next whole one closer in than its pixels per frame (a fitted view's scale included). */
+const nextLevelIn = (v: View) => Math.floor(Math.log2(2 ** v.level * v.scale)) + 1;
 
 /** The plot as RGBA pixels (device pixels = CSS pixels here), saved as an artifact. */
 async function plotPixels(name: string) {
@@ -388,7 +390,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await tilesLoaded("/tiles/0/");
     const zoomed = await view();
     // From the fitted view's scale to the next whole level closer in, drawn unscaled: the span in proportion.
-    expect(zoomed.level).toBe(Math.floor(Math.log2(2 ** before.level * before.scale)) + 1);
+    expect(zoomed.level).toBe(nextLevelIn(before));
     expect(zoomed.scale).toBe(1);
     expect(zoomed.end - zoomed.start).toBeCloseTo((before.end - before.start) * before.scale * 2 ** (before.level - zoomed.level), 3);
     await expectNoGaps("zoom-in");
@@ -504,7 +506,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     await page.focus("#plot");
     const fitted = await view();
     await page.keyboard.press("+");
-    expect((await view()).level).toBe(fitted.level + 1);
+    expect((await view()).level).toBe(nextLevelIn(fitted));
     await page.keyboard.press("ArrowRight");
     const before = await view();
     await setParam("hop_size", "0.25");
@@ -1687,7 +1689,7 @@ describe.skipIf(SKIP_BROWSER)("viewer page in Chromium", () => {
     const fitted = await view();
     await page.click("#zoom-in");
     await tilesLoaded("width=128");
-    expect(await view()).toMatchObject({ level: Math.floor(Math.log2(2 ** fitted.level * fitted.scale)) + 1, scale: 1 });
+    expect(await view()).toMatchObject({ level: nextLevelIn(fitted), scale: 1 });
     await setParam("width", "256");
     await tilesLoaded("width=256");
   });
