@@ -241,8 +241,11 @@ describe("targets and parameters", () => {
     const call = new Float32Array(250_000 / 10);
     await expect(featuresOfSignal(call, 250_000, {}, { start: 0.013, end: 0.016 })).rejects.toThrow(/: the clip lasts 0\.003 s, less than the 0\.0125 s between frames \(window_size 0\.025 s × hop_size 0\.5 at 250000 Hz\) — give a window_size ≤ 0\.006 s or a hop_size ≤ 0\.12 to put a frame in it$/);
     for (const params of [{ window_size: 0.006 }, { hop_size: 0.12 }]) await featuresOfSignal(call, 250_000, params, { start: 0.013, end: 0.016 });
-    // Shorter than a sample: no window helps.
-    await expect(featuresOfSignal(tone, 16000, { window_size: 0.032 }, { start: 0.25, end: 0.25001 })).rejects.toThrow(/: the clip lasts 0\.00001 s, less than the 0\.016 s between frames \(window_size 0\.032 s × hop_size 0\.5 at 16000 Hz\) — shorter than a sample at 16000 Hz, no window puts a frame in it$/);
+    // Shorter than a sample, holding sample 4000 (0.25 s): a frame on every sample alone puts one in it,
+    // and does; holding no sample instant, nothing does.
+    await expect(featuresOfSignal(tone, 16000, { window_size: 0.032 }, { start: 0.25, end: 0.25001 })).rejects.toThrow(/: the clip lasts 0\.00001 s, less than the 0\.016 s between frames \(window_size 0\.032 s × hop_size 0\.5 at 16000 Hz\) — shorter than a sample at 16000 Hz: only a frame on every sample puts one in it — a window_size of 0\.00016 s \(2 samples\) with hop_size 0\.5$/);
+    expect((await featuresOfSignal(tone, 16000, { window_size: 0.00016, hop_size: 0.5 }, { start: 0.25, end: 0.25001 })).duration_s).toBeCloseTo(0.00001, 12);
+    await expect(featuresOfSignal(tone, 16000, { window_size: 0.032 }, { start: 0.25001, end: 0.25002 })).rejects.toThrow(/ — shorter than a sample at 16000 Hz, and no sample instant lies in it: no window puts a frame in it$/);
   });
 
   it("bad targets and parameters are named", async () => {

@@ -261,7 +261,7 @@ export function clipBetweenFrames(start: number, end: number, g: FrameGeometry, 
   const length = end - start;
   const [windowSize, hopSize] = [name("window_size"), name("hop_size")];
   const why = `the clip lasts ${Number(length.toPrecision(6))} s, less than the ${frameTime(1, g)} s between frames (${windowSize} ${params.window_size} s × ${hopSize} ${params.hop_size} at ${g.samplerate} Hz)`;
-  if (length * g.samplerate < 1) return `${why} — shorter than a sample at ${g.samplerate} Hz, no window puts a frame in it`;
+  if (length * g.samplerate < 1) return `${why} — ${shorterThanASample(start, end, g.samplerate, windowSize, hopSize)}`;
   const framesWithin = (window: number, hop: number) => {
     try {
       return frameGeometry(window, hop, g.samplerate).hop <= length * g.samplerate;
@@ -275,6 +275,19 @@ export function clipBetweenFrames(start: number, end: number, g: FrameGeometry, 
     largestBelow(length / params.window_size, (h) => framesWithin(params.window_size, h), (h) => `a ${hopSize} ≤ ${h}`),
   ].filter((text) => text !== undefined);
   return `${why} — ${give.length ? `give ${give.join(" or ")} to put a frame in it` : `a smaller ${hopSize} or ${windowSize} puts frames in it`}`;
+}
+
+/**
+ * What puts a frame in a clip [start, end) s shorter than a sample at `samplerate`: only a frame on
+ * every sample — a window of 2 samples, hop_size 0.5 (a hop of 1) — and only when a sample instant
+ * lies in it (as resolveTarget counts its samples); else none can.
+ */
+function shorterThanASample(start: number, end: number, samplerate: number, windowSize: string, hopSize: string): string {
+  const said = `shorter than a sample at ${samplerate} Hz`;
+  if (Math.ceil(start * samplerate) >= Math.ceil(end * samplerate)) return `${said}, and no sample instant lies in it: no window puts a frame in it`;
+  // Between 2 and 3 samples' time, which the window's floor(window_size · fs) makes 2 samples.
+  const twoSamples = Number((2.5 / samplerate).toPrecision(2));
+  return `${said}: only a frame on every sample puts one in it — a ${windowSize} of ${twoSamples} s (2 samples) with ${hopSize} 0.5`;
 }
 
 /**

@@ -48,6 +48,8 @@ const band = {
  * What a member refused another's clip (its move, its deletion) may do instead: any member notes on
  * any clip. Not its trash, which is its creator's too (the hint had said "trash it instead").
  */
+/** What a clips cursor is bound to (cursorQuery): the listing's query but its limit. */
+const CLIP_CURSOR_QUERY = "filters, state, own_state, sort and order";
 const ASK_ITS_CREATOR = "write a note on it for its creator";
 const bandInOrder = (b: { low_freq?: number | null; high_freq?: number | null }) => b.low_freq == null || b.high_freq == null || b.low_freq < b.high_freq;
 export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -57,7 +59,7 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get("/clips", {
     schema: {
       summary: "List clips", tags,
-      description: "Every filter given applies (AND). `start_before` and `end_after` together list the clips overlapping the window [end_after, start_before): clips are half-open [start_time, end_time), so one ending at end_after or starting at start_before is not in it. Each is a condition of its own, so start_before <= end_after is no error: it lists the clips that start before start_before and end after end_after. `min_freq` and `max_freq` list the clips whose band overlaps [min_freq, max_freq] (real Hz): low_freq < max_freq and high_freq > min_freq, a clip without low_freq starting at 0 Hz and one without high_freq reaching to its recording's Nyquist frequency — a clip without bounds is listed for any band starting below that Nyquist frequency; one whose band only touches [min_freq, max_freq] is not. Either alone is its side's condition; together, max_freq must be > min_freq. Pages by offset, or by cursor: each page's next_cursor, given as `cursor` with the same filters, state, sort and order (with others it is a 400 naming cursor), is the page after it — one a clip created or deleted meanwhile does not shift, so that a clip there throughout the paging is listed once (by offset, a deletion on an earlier page skips one, a creation repeats one).",
+      description: "Every filter given applies (AND). `start_before` and `end_after` together list the clips overlapping the window [end_after, start_before): clips are half-open [start_time, end_time), so one ending at end_after or starting at start_before is not in it. Each is a condition of its own, so start_before <= end_after is no error: it lists the clips that start before start_before and end after end_after. `min_freq` and `max_freq` list the clips whose band overlaps [min_freq, max_freq] (real Hz): low_freq < max_freq and high_freq > min_freq, a clip without low_freq starting at 0 Hz and one without high_freq reaching to its recording's Nyquist frequency — a clip without bounds is listed for any band starting below that Nyquist frequency; one whose band only touches [min_freq, max_freq] is not. Either alone is its side's condition; together, max_freq must be > min_freq. Pages by offset, or by cursor: each page's next_cursor, given as `cursor` with the same filters, state, sort and order (with others it is a 400 naming cursor), is the page after it — one a clip created or deleted meanwhile does not shift, so that a clip there throughout the paging, its start and end unchanged, is listed once (by offset, a deletion on an earlier page skips one, a creation repeats one); one moved meanwhile past the cursor or back before it may be listed twice or not at all.",
       querystring: withBandInOrder(withTagKeyForValue(z.strictObject({
         ...pageQuery,
         state: stateQuery,
@@ -69,9 +71,9 @@ export const clipRoutes: FastifyPluginAsyncZod = async (app) => {
         ...bandQuery,
         ...tagQuery("clips"),
         ...sortQuery(CLIP_SORTS, "start_time"),
-        ...cursorQuery(NUMERIC_CURSOR_BYTES),
+        ...cursorQuery(NUMERIC_CURSOR_BYTES, CLIP_CURSOR_QUERY),
       }))),
-      response: { 200: keysetPage(clipSchema, "clip"), 400: errorBody },
+      response: { 200: keysetPage(clipSchema, "clip", CLIP_CURSOR_QUERY), 400: errorBody },
     },
   }, async (request) => listClips(sql, withTagFilter(request.query)));
 
